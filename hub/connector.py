@@ -1,0 +1,84 @@
+"""The connector contract: what every CRM or marketing-platform plugin implements.
+
+A plugin hands its :class:`Connector` subclass to the hub through the
+``hub_connector_types`` hook. The hub builds one instance per configured connector entry
+(``connectors.<name>`` in hub.yaml), passing the instance name and the validated config.
+
+Rules of the contract:
+- Only hub domain models (``hub.models``) cross it; vendor types and names stay inside.
+- ``pull_*`` yield pages; the hub commits a page and only then stores ``page.cursor``, so a
+  crash re-reads at most one page. Cursors are opaque strings owned by the connector.
+- A record that cannot be mapped goes to ``page.rejects`` with its id and reason; the rest
+  of the page goes on.
+- ``push`` returns exactly one :class:`PushResult` per request, in any order. Writes must be
+  idempotent (set a value, add to a list), because delivery is at least once.
+- Transient trouble for a whole call raises :class:`hub.errors.RetryableError`; auth,
+  permission or spent limits raise :class:`hub.errors.FatalConnectorError`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from hub.models import (
+    ActionKind,
+    Activity,
+    CheckReport,
+    Contact,
+    Page,
+    PushRequest,
+    PushResult,
+    SchemaReport,
+)
+
+
+class ConnectorSettings(BaseModel):
+    """Base for a connector's own settings (``connectors.<name>.settings`` in hub.yaml).
+
+    Secrets are declared as ``SecretStr``; unknown keys are errors.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Connector(ABC):
+    #: Plugin type name used in hub.yaml (``type: hubspot``). Never changes.
+    type_name: ClassVar[str]
+    #: The pydantic model for ``settings``.
+    settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+    #: Largest number of push requests one ``push`` call takes (the vendor's batch size).
+    max_push_batch: ClassVar[int] = 100
+    #: Action kinds this connector can carry out.
+    supported_actions: ClassVar[frozenset[ActionKind]] = frozenset(ActionKind)
+
+    def __init__(self, name: str, settings: ConnectorSettings, field_mapping: dict[str, str]):
+        self.name = name
+        self.settings = settings
+        self.field_mapping = field_mapping
+
+    @abstractmethod
+    def check(self) -> CheckReport:
+        """Verify credentials, permissions and reachability; never raises for a bad answer."""
+
+    @abstractmethod
+    def ensure_schema(self) -> SchemaReport:
+        """Create the custom fields and lists the hub writes. Idempotent."""
+
+    @abstractmethod
+    def pull_contacts(self, cursor: str | None) -> Iterator[Page[Contact]]:
+        """Yield pages of contacts changed since ``cursor`` (None: everything)."""
+
+    @abstractmethod
+    def pull_activities(self, cursor: str | None) -> Iterator[Page[Activity]]:
+        """Yield pages of activities since ``cursor`` (None: as far back as the vendor keeps)."""
+
+    @abstractmethod
+    def push(self, requests: list[PushRequest]) -> list[PushResult]:
+        """Carry out at most ``max_push_batch`` actions; one result per request."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release sessions and pools."""

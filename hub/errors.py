@@ -1,0 +1,60 @@
+"""One error hierarchy for the hub.
+
+    HubError
+    ├── ConfigError              bad or missing configuration (CLI exit 2)
+    ├── ConnectorError           a connector could not do its job
+    │   ├── RetryableError       try again later (status, retry_after seconds)
+    │   ├── FatalConnectorError  auth, permissions, limits spent: a person must act
+    │   └── SkippableRecordError one bad record; log it with its id and go on
+    ├── DecisionError            the engine could not decide
+    └── StoreError               the store is missing, unmigrated or unreachable
+
+Messages are plain sentences that name the bad value and say what to do.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+
+class ConfigError(HubError):
+    """Invalid configuration. ``problems`` holds (key path, message) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]] | str):
+        if isinstance(problems, str):
+            problems = [("", problems)]
+        self.problems = problems
+        lines = [f"{path}: {msg}" if path else msg for path, msg in problems]
+        super().__init__("Invalid configuration:\n  " + "\n  ".join(lines))
+
+
+class ConnectorError(HubError):
+    pass
+
+
+class RetryableError(ConnectorError):
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class FatalConnectorError(ConnectorError):
+    pass
+
+
+class SkippableRecordError(ConnectorError):
+    def __init__(self, external_id: str, reason: str):
+        super().__init__(f"record {external_id}: {reason}")
+        self.external_id = external_id
+        self.reason = reason
+
+
+class DecisionError(HubError):
+    pass
+
+
+class StoreError(HubError):
+    pass

@@ -1,0 +1,220 @@
+"""Domain models: the only types that cross module boundaries.
+
+Connectors turn vendor payloads into these, the store persists them, the engine reads them
+and the push step turns :class:`Action` back into vendor calls. Vendor names never appear here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalize_email(email: str | None) -> str | None:
+    """Lower-case and strip an email; None for blanks, so it never matches another blank."""
+    if email is None:
+        return None
+    cleaned = email.strip().lower()
+    return cleaned if cleaned and "@" in cleaned else None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Identity(_Model):
+    """Where a contact lives in one connector: the key every sync and push uses."""
+
+    connector: str
+    object_type: str = "contact"
+    external_id: str
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.connector, self.object_type, self.external_id)
+
+
+class Company(_Model):
+    name: str | None = None
+    industry: str | None = None
+    employees: int | None = None
+    annual_revenue: float | None = None
+    country: str | None = None
+    timezone: str | None = None
+
+
+class Consent(_Model):
+    email_opt_out: bool = False
+    do_not_contact: bool = False
+
+
+class Contact(_Model):
+    """A person. ``id`` is None until the store has resolved the record to a hub contact.
+
+    ``crm_fields`` holds the values of the hub-written fields as the CRM has them now (hub
+    field names, not vendor names), so pushes can be diffed and echoes of our own writes
+    recognised. ``lists`` is the set of hub-managed lists the CRM says the record is on.
+    """
+
+    id: int | None = None
+    identities: list[Identity] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    first_name: str | None = None
+    last_name: str | None = None
+    company: Company = Field(default_factory=Company)
+    job_title: str | None = None
+    role: str | None = None
+    lifecycle_stage: str | None = None
+    owner: str | None = None
+    consent: Consent = Field(default_factory=Consent)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    crm_fields: dict[str, Any] = Field(default_factory=dict)
+    lists: list[str] | None = None
+    updated_at: datetime | None = None
+    archived: bool = False
+    merged_into: str | None = None
+
+    @property
+    def name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+    @property
+    def primary_email(self) -> str | None:
+        for e in self.emails:
+            n = normalize_email(e)
+            if n:
+                return n
+        return None
+
+
+class ActivityType(StrEnum):
+    PAGE_VIEW = "page_view"
+    EMAIL_SENT = "email_sent"
+    EMAIL_OPEN = "email_open"
+    EMAIL_CLICK = "email_click"
+    EMAIL_BOUNCE = "email_bounce"
+    FORM_SUBMIT = "form_submit"
+    CONTENT_DOWNLOAD = "content_download"
+    WEBINAR = "webinar"
+    MEETING = "meeting"
+    CALL = "call"
+    OPPORTUNITY_CREATED = "opportunity_created"
+    OPPORTUNITY_WON = "opportunity_won"
+    OPPORTUNITY_LOST = "opportunity_lost"
+    UNSUBSCRIBE = "unsubscribe"
+    CUSTOM = "custom"
+
+
+class Activity(_Model):
+    """Something a contact did. ``(source, external_id)`` is the idempotency key.
+
+    A connector fills ``contact_ref`` (its own identity of the person); the store resolves
+    it to ``contact_id``.
+    """
+
+    contact_id: int | None = None
+    contact_ref: Identity | None = None
+    type: ActivityType
+    channel: str | None = None
+    occurred_at: datetime
+    properties: dict[str, Any] = Field(default_factory=dict)
+    source: str
+    external_id: str
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
+
+
+class ActionKind(StrEnum):
+    SET_FIELDS = "set_fields"
+    ADD_TO_LIST = "add_to_list"
+    REMOVE_FROM_LIST = "remove_from_list"
+    ASSIGN_OWNER = "assign_owner"
+
+
+class Action(_Model):
+    """One effect to make in a CRM.
+
+    payload by kind: set_fields ``{"fields": {hub_field: value}}``; add_to_list /
+    remove_from_list ``{"list": name}``; assign_owner ``{"owner": owner id}``.
+    ``connector`` None means every connector that receives this kind.
+    """
+
+    kind: ActionKind
+    connector: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class Decision(_Model):
+    id: int | None = None
+    contact_id: int
+    actions: list[Action]
+    policy: str
+    policy_version: str
+    propensity: float = 1.0
+    arm: str = "engine"
+    explanation: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Outcome(_Model):
+    decision_id: int
+    activity_id: int
+    reward: dict[str, float] = Field(default_factory=dict)
+
+
+class PushRequest(_Model):
+    """What a connector receives to push: one action for one record, keyed by push id."""
+
+    push_id: int
+    identity: Identity
+    action: Action
+
+
+PushStatus = Literal["ok", "failed", "retryable"]
+
+
+class PushResult(_Model):
+    push_id: int
+    status: PushStatus
+    reason: str | None = None
+    retry_after: float | None = None
+
+
+class RecordError(_Model):
+    """A record a connector could not map: logged with its id and reason, never fatal."""
+
+    external_id: str
+    reason: str
+
+
+T = TypeVar("T", Contact, Activity)
+
+
+class Page(_Model, Generic[T]):
+    """One page of pulled records and the cursor to store once the page is committed."""
+
+    items: list[T] = Field(default_factory=list)
+    cursor: str | None = None
+    rejects: list[RecordError] = Field(default_factory=list)
+    deleted: list[Identity] = Field(default_factory=list)
+
+
+class CheckReport(_Model):
+    ok: bool
+    details: dict[str, Any] = Field(default_factory=dict)
+    problems: list[str] = Field(default_factory=list)
+
+
+class SchemaReport(_Model):
+    created: list[str] = Field(default_factory=list)
+    existing: list[str] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list)
