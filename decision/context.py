@@ -1,0 +1,50 @@
+"""The names a rule or eligibility expression can use about a contact."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from decision.interface import ContactView
+from hub.models import ActivityType, Contact
+
+WINDOWS = (7, 30, 90)
+
+
+def activity_counts(view: ContactView, now: datetime, days: int) -> dict[str, int]:
+    since = now - timedelta(days=days)
+    counts = dict.fromkeys((t.value for t in ActivityType), 0)
+    for a in view.activities:
+        if since <= a.occurred_at <= now:
+            counts[a.type.value] += 1
+    return counts
+
+
+def expression_env(view: ContactView, now: datetime) -> dict[str, Any]:
+    c = view.contact
+    env: dict[str, Any] = {
+        "email": c.primary_email,
+        "first_name": c.first_name,
+        "last_name": c.last_name,
+        "job_title": c.job_title,
+        "role": c.role,
+        "lifecycle_stage": c.lifecycle_stage,
+        "owner": c.owner,
+        "company": c.company.name,
+        "industry": c.company.industry,
+        "employees": c.company.employees,
+        "annual_revenue": c.company.annual_revenue,
+        "country": c.company.country,
+        "timezone": c.company.timezone,
+        "email_opt_out": c.consent.email_opt_out,
+        "do_not_contact": c.consent.do_not_contact,
+        "properties": c.properties,
+        "connectors": sorted({i.connector for i in c.identities}),
+    }
+    for days in WINDOWS:
+        env[f"activities_{days}d"] = activity_counts(view, now, days)
+    return env
+
+
+#: Every name an expression may use; config validation rejects any other.
+EXPRESSION_NAMES = frozenset(expression_env(ContactView(contact=Contact()), datetime(2000, 1, 1)))

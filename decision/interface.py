@@ -1,0 +1,30 @@
+"""The small interface the pipeline's ``decide`` step calls.
+
+A policy turns a batch of contact views into decisions. It never touches the store, the
+broker or a connector; the pipeline loads the views and writes what comes back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from hub.models import Activity, Contact, Decision
+
+
+@dataclass
+class ContactView:
+    """A contact as of decision time, with its activities of the look-back window."""
+
+    contact: Contact
+    activities: list[Activity] = field(default_factory=list)
+
+
+class Policy(Protocol):
+    name: str
+    version: str
+
+    def decide(self, batch: list[ContactView], now: datetime) -> list[Decision]:
+        """One decision per view, in order. A view may get a decision with no actions."""
+        ...

@@ -1,0 +1,297 @@
+"""The `hub` command. It parses arguments, calls functions in hub/, and prints tables.
+
+Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hub.config import Settings, config_path, load_settings
+from hub.errors import ConfigError, HubError
+
+app = typer.Typer(help="Decision Hub: sync CRMs, decide per contact, push actions back.", no_args_is_help=True, add_completion=False)
+config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
+connectors_app = typer.Typer(help="Installed connector plugins.", no_args_is_help=True)
+pushes_app = typer.Typer(help="Inspect and retry the push queue.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(connectors_app, name="connectors")
+app.add_typer(pushes_app, name="pushes")
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Path to hub.yaml (default: $HUB_CONFIG or ./hub.yaml).")]
+
+
+def _settings(path: Path | None) -> Settings:
+    return load_settings(path)
+
+
+def _context(path: Path | None, embedded: bool = True):
+    from hub.pipeline.context import HubContext
+
+    return HubContext.build(_settings(path), embedded=embedded)
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False)
+
+
+@app.command()
+def init(path: Annotated[Path, typer.Argument(help="Where to write the sample.")] = Path("hub.yaml"), force: bool = False) -> None:
+    """Write a commented sample hub.yaml that validates."""
+    if path.exists() and not force:
+        err.print(f"[red]{path} exists[/]; pass --force to overwrite it.")
+        raise typer.Exit(2)
+    path.write_text(resources.files("hub").joinpath("sample.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    out.print(f"Wrote {path}. Next: edit its connectors, then run [bold]hub config validate[/].")
+
+
+@config_app.command("validate")
+def config_validate(config: ConfigOpt = None) -> None:
+    """Validate hub.yaml; print every problem with its key path (exit 2 if any)."""
+    settings = _settings(config)
+    out.print(f"[green]OK[/] {config_path(config)}: {len(settings.connectors)} connector(s), policy {settings.decision.policy}.")
+
+
+@app.command()
+def migrate(config: ConfigOpt = None) -> None:
+    """Create or upgrade the store's tables (run once per release, before workers start)."""
+    from hub.store import Store
+
+    settings = _settings(config)
+    Store(settings.store_url, auto_migrate=True).dispose()
+    out.print("[green]Store is at the latest schema.[/]")
+
+
+@connectors_app.command("list")
+def connectors_list(config: ConfigOpt = None, check: Annotated[bool, typer.Option(help="Run each enabled connector's check now.")] = False) -> None:
+    """Installed connector plugins, which are enabled, and their last check."""
+    from hub.connectors_admin import connector_rows
+
+    settings = None
+    try:
+        settings = _settings(config)
+    except ConfigError as exc:
+        if config_path(config).exists():
+            raise
+        err.print(f"[yellow]{exc}[/]")
+    table = Table(title="Connectors")
+    for col in ("plugin / name", "type", "source", "enabled", "last check", "problem"):
+        table.add_column(col)
+    for row in connector_rows(settings, run_check=check):
+        table.add_row(*row)
+    out.print(table)
+
+
+@app.command()
+def sync(name: Annotated[str | None, typer.Argument(help="Connector name; all enabled if omitted.")] = None, config: ConfigOpt = None) -> None:
+    """Pull changed contacts and activities now (inline, with progress)."""
+    from hub.pipeline.sync import sync_connector
+
+    ctx = _context(config)
+    names = [name] if name else list(ctx.settings.enabled_connectors())
+    table = Table("connector", "pages", "records", "rejects", "new contacts", "changed")
+    with _progress() as prog:
+        for n in names:
+            task = prog.add_task(f"sync {n}", total=None)
+            res = sync_connector(ctx, n, progress=lambda stream, k, t=task: prog.advance(t, k))
+            prog.update(task, total=res.records, completed=res.records)
+            table.add_row(n, str(res.pages), str(res.records), str(res.rejects), str(res.created), str(len(res.changed)))
+    out.print(table)
+    ctx.close()
+
+
+@app.command()
+def decide(config: ConfigOpt = None, contact: Annotated[list[int] | None, typer.Option(help="Contact id (repeatable); all if omitted.")] = None) -> None:
+    """Decide now for the given contacts (or every contact) and queue the pushes."""
+    from hub.pipeline.decide import decide_contacts
+    from hub.pipeline.run import chunks
+    from hub.store.queries import all_contact_ids
+
+    ctx = _context(config)
+    with ctx.store.connect() as conn:
+        ids = list(contact) if contact else all_contact_ids(conn)
+    key = f"cli-{uuid.uuid4().hex[:12]}"
+    decided = pushes = 0
+    with _progress() as prog:
+        task = prog.add_task("decide", total=len(ids))
+        for part in chunks(ids, ctx.settings.decision.chunk_size):
+            r = decide_contacts(ctx, part, key)
+            decided, pushes = decided + r.decided, pushes + r.pushes
+            prog.advance(task, len(part))
+    out.print(f"Decided for {decided} contact(s); {pushes} push(es) queued. Next: [bold]hub push[/].")
+    ctx.close()
+
+
+@app.command()
+def push(
+    name: Annotated[str | None, typer.Argument(help="Connector name; all enabled if omitted.")] = None,
+    config: ConfigOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the writes it would make, without making them.")] = False,
+) -> None:
+    """Send queued actions to the CRMs in batches."""
+    from hub.pipeline.push import plan_pushes, push_connector
+
+    ctx = _context(config)
+    names = [name] if name else list(ctx.settings.enabled_connectors())
+    if dry_run:
+        table = Table("connector", "kind", "writes", title="Dry run: writes that would be made")
+        for n in names:
+            plan = plan_pushes(ctx, n)
+            for kind, count in sorted(plan.planned.items()):
+                table.add_row(n, kind, str(count))
+            table.add_row(n, "(no-op, skipped)", str(plan.noop))
+        out.print(table)
+        ctx.close()
+        return
+    table = Table("connector", "sent", "done", "no-op", "retrying", "failed")
+    for n in names:
+        tot = [0, 0, 0, 0, 0]
+        while True:
+            s = push_connector(ctx, n)
+            for i, v in enumerate((s.sent, s.done, s.noop, s.retrying, s.failed)):
+                tot[i] += v
+            if not s.more:
+                break
+        table.add_row(n, *map(str, tot))
+    out.print(table)
+    ctx.close()
+
+
+@app.command()
+def run(config: ConfigOpt = None, once: Annotated[bool, typer.Option("--once", help="One pass of sync, decide, push, in this process.")] = False) -> None:
+    """Run the pipeline in this process with no broker (embedded mode)."""
+    from hub.pipeline.run import run_once
+
+    if not once:
+        err.print("Continuous mode runs on Celery: start [bold]hub worker[/] and [bold]hub beat[/]. For one pass here: hub run --once")
+        raise typer.Exit(2)
+    ctx = _context(config)
+    with _progress() as prog:
+        task = prog.add_task("decide", total=None)
+        report = run_once(ctx, on_step=lambda step, i, n: prog.update(task, completed=i, total=n))
+    table = Table("connector", "synced", "rejects", "pushed", "no-op", "retrying", "failed", title="hub run --once")
+    for s, p in zip(report.syncs, report.pushes, strict=True):
+        table.add_row(s.connector, str(s.records), str(s.rejects), str(p.done), str(p.noop), str(p.retrying), str(p.failed))
+    out.print(table)
+    out.print(f"Decided for {report.decide.decided} contact(s) with policy [bold]{ctx.policy.name}[/] {ctx.policy.version}; {report.outcomes} outcome(s) attributed.")
+    ctx.close()
+
+
+@app.command()
+def worker(
+    config: ConfigOpt = None,
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "sync,decide,push,learn",
+    concurrency: Annotated[int, typer.Option(min=1)] = 2,
+    loglevel: str = "INFO",
+    hostname: Annotated[str | None, typer.Option(help="Celery node name.")] = None,
+) -> None:
+    """Start a Celery worker on the hub's queues."""
+    from tasks import configure
+
+    celery_app = configure(_settings(config))
+    argv = ["worker", f"--queues={queues}", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "-O", "fair", "--without-gossip", "--without-mingle"]
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    celery_app.worker_main(argv)
+
+
+@app.command()
+def beat(config: ConfigOpt = None, loglevel: str = "INFO", schedule_file: Path = Path("celerybeat-schedule")) -> None:
+    """Start the scheduler (run exactly one): syncs and pushes at each connector's interval."""
+    from tasks import configure
+
+    celery_app = configure(_settings(config))
+    celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule_file}"])
+
+
+@app.command()
+def status(config: ConfigOpt = None) -> None:
+    """Per connector: last sync, cursor, records, pushes; per queue: depth; workers alive."""
+    from hub.status import hub_status
+    from hub.store import Store
+    from tasks import configure
+
+    settings = _settings(config)
+    store = Store(settings.store_url)
+    st = hub_status(settings, store, app=configure(settings))
+    table = Table("connector", "type", "enabled", "last sync", "status", "records", "pending", "failed", "done", "cursors", title="Connectors")
+    for c in st.connectors:
+        cursors = "; ".join(f"{k}={(v or '-')[:24]}" for k, v in c.cursors.items())
+        last = c.last_sync.strftime("%Y-%m-%d %H:%M:%S") if c.last_sync else "never"
+        state = c.last_status or "-"
+        if c.last_error:
+            state += f": {c.last_error[:60]}"
+        table.add_row(c.name, c.type, "yes" if c.enabled else "no", last, state, str(c.records), str(c.pending), str(c.failed), str(c.done), cursors)
+    out.print(table)
+    if st.broker_error:
+        out.print(f"[yellow]{st.broker_error}[/]")
+    else:
+        q = Table("queue", "depth", title="Queues")
+        for name, depth in (st.queues or {}).items():
+            q.add_row(name, str(depth))
+        out.print(q)
+        out.print(f"Workers alive: {len(st.workers or [])} {', '.join(st.workers or [])}")
+    store.dispose()
+
+
+@pushes_app.command("list")
+def pushes_list(config: ConfigOpt = None, state: str | None = "failed", limit: int = 50) -> None:
+    """Pushes by state (default: failed), newest first, with their last error."""
+    from hub.store import Store
+    from hub.store.pushes import list_pushes
+
+    store = Store(_settings(config).store_url)
+    with store.connect() as conn:
+        rows = list_pushes(conn, state=state, limit=limit)
+    table = Table("id", "connector", "record", "kind", "state", "attempts", "last error")
+    for r in rows:
+        table.add_row(str(r.id), r.connector, r.external_id, r.kind, r.state, str(r.attempts), (r.last_error or "")[:80])
+    out.print(table)
+
+
+@pushes_app.command("retry")
+def pushes_retry(ids: Annotated[list[int] | None, typer.Argument(help="Push ids; every failed push if omitted.")] = None, config: ConfigOpt = None) -> None:
+    """Queue failed pushes again."""
+    from hub.models import utcnow
+    from hub.store import Store
+    from hub.store.pushes import retry_failed
+
+    store = Store(_settings(config).store_url)
+    with store.begin() as conn:
+        n = retry_failed(conn, ids or None, utcnow())
+    out.print(f"{n} push(es) queued again. Next: [bold]hub push[/].")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except ConfigError as exc:
+        err.print(str(exc), style="red", highlight=False, soft_wrap=True, markup=False)
+        sys.exit(2)
+    except HubError as exc:
+        err.print(str(exc), style="red", highlight=False, soft_wrap=True, markup=False)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise

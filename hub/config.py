@@ -1,0 +1,218 @@
+"""hub.yaml: one file, validated once at start-up.
+
+``${ENV_VAR}`` anywhere in a string value is replaced from the environment before
+validation (``${VAR:-default}`` gives a default). Unknown keys are errors. Each connector's
+``settings`` block is validated by that connector's own pydantic model, so errors name the
+full key path (``connectors.crm.settings.access_token``). This module is the only one that
+reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hub.errors import ConfigError
+from hub.models import ActionKind
+
+DEFAULT_PATH = "hub.yaml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConnectorEntry(_Strict):
+    """One configured connector instance (``connectors.<name>``)."""
+
+    type: str
+    enabled: bool = True
+    sync_interval: int = Field(300, ge=5, description="seconds between scheduled syncs")
+    push_interval: int = Field(60, ge=1, description="seconds between scheduled pushes")
+    receives: list[ActionKind] = Field(default_factory=lambda: list(ActionKind))
+    field_mapping: dict[str, str] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class RuleAction(_Strict):
+    kind: ActionKind
+    connector: str | None = None
+    fields: dict[str, Any] | None = None
+    list: str | None = None
+    owner: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> RuleAction:
+        need = {ActionKind.SET_FIELDS: "fields", ActionKind.ADD_TO_LIST: "list", ActionKind.REMOVE_FROM_LIST: "list", ActionKind.ASSIGN_OWNER: "owner"}[self.kind]
+        if not getattr(self, need):
+            raise ValueError(f"a {self.kind.value} action needs `{need}`")
+        return self
+
+    def payload(self) -> dict[str, Any]:
+        if self.kind is ActionKind.SET_FIELDS:
+            return {"fields": dict(self.fields or {})}
+        if self.kind in (ActionKind.ADD_TO_LIST, ActionKind.REMOVE_FROM_LIST):
+            return {"list": self.list}
+        return {"owner": self.owner}
+
+
+class Rule(_Strict):
+    """``when`` is an expression over the contact (see hub/expressions.py)."""
+
+    name: str
+    when: str = "True"
+    actions: list[RuleAction] = Field(default_factory=list)
+    reason: str | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        from decision.context import EXPRESSION_NAMES
+        from hub.expressions import Expression
+
+        unknown = Expression(v).names - EXPRESSION_NAMES - {"True", "False", "None"}
+        if unknown:
+            raise ValueError(f"unknown names {sorted(unknown)}; use one of {', '.join(sorted(EXPRESSION_NAMES))}")
+        return v
+
+
+class DecisionSettings(_Strict):
+    policy: Literal["rules"] = "rules"
+    rules: list[Rule] = Field(default_factory=list)
+    chunk_size: int = Field(200, ge=1, le=10_000, description="contacts per decide task")
+
+
+class CelerySettings(_Strict):
+    visibility_timeout: int = Field(3600, ge=1, description="seconds; above the longest task")
+    task_time_limit: int = Field(900, ge=1)
+    result_expires: int = Field(3600, ge=60)
+
+
+class PushSettings(_Strict):
+    max_attempts: int = Field(8, ge=1)
+    backoff_base: float = Field(5.0, gt=0, description="seconds; doubles per attempt, jittered")
+    backoff_max: float = Field(3600.0, gt=0)
+    lease_seconds: int = Field(300, ge=1, description="a claimed batch not finished by then is in doubt and re-sent")
+    batch_limit: int = Field(1000, ge=1, description="pushes handled by one push task")
+
+
+class Settings(_Strict):
+    store_url: str = "sqlite:///hub.db"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    plugins: list[str] = Field(default_factory=list, description="extra plugin modules to load")
+    connectors: dict[str, ConnectorEntry] = Field(default_factory=dict)
+    decision: DecisionSettings = Field(default_factory=DecisionSettings)
+    celery: CelerySettings = Field(default_factory=CelerySettings)
+    push: PushSettings = Field(default_factory=PushSettings)
+    source_path: str | None = Field(None, exclude=True)
+
+    @field_validator("connectors")
+    @classmethod
+    def _names(cls, v: dict[str, ConnectorEntry]) -> dict[str, ConnectorEntry]:
+        for name in v:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
+                raise ValueError(f"connector name {name!r} must be lower-case letters, digits, _")
+        return v
+
+    def enabled_connectors(self) -> dict[str, ConnectorEntry]:
+        return {n: c for n, c in self.connectors.items() if c.enabled}
+
+
+def config_path(path: str | os.PathLike[str] | None = None) -> Path:
+    return Path(path or os.environ.get("HUB_CONFIG") or DEFAULT_PATH)
+
+
+def _interpolate(value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            var, default = m.group(1), m.group(2)
+            if var in os.environ:
+                return os.environ[var]
+            if default is not None:
+                return default
+            problems.append((path, f"environment variable {var} is not set; export it or give a default as ${{{var}:-value}}"))
+            return ""
+
+        return _ENV_REF.sub(sub, value)
+    return value
+
+
+def _loc(loc: tuple[Any, ...], prefix: str = "") -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _errors(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+    problems = []
+    for err in exc.errors():
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see `hub init` for a sample)"
+        problems.append((_loc(tuple(err["loc"]), prefix), msg))
+    return problems
+
+
+def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) -> Settings:
+    """Validate a parsed YAML document; raises ConfigError listing every problem."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([("", "the config file must be a mapping of keys to values")])
+    problems: list[tuple[str, str]] = []
+    raw = _interpolate(raw, "", problems)
+    settings = None
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_errors(exc))
+    if plugins is None:
+        from hub.plugins import build_plugin_manager
+
+        extra = settings.plugins if settings else raw.get("plugins") if isinstance(raw.get("plugins"), list) else []
+        plugins = build_plugin_manager([p for p in extra if isinstance(p, str)])
+    problems.extend(plugins.validate_connector_settings(_valid_entries(raw, settings)))
+    if problems or settings is None:
+        raise ConfigError(problems)
+    settings.source_path = source
+    return settings
+
+
+def _valid_entries(raw: dict[str, Any], settings: Settings | None) -> dict[str, ConnectorEntry]:
+    """Connector entries that validated on their own, so their settings get checked too."""
+    if settings is not None:
+        return settings.connectors
+    entries = {}
+    section = raw.get("connectors")
+    for name, body in (section.items() if isinstance(section, dict) else []):
+        try:
+            entries[name] = ConnectorEntry.model_validate(body)
+        except ValidationError:
+            continue
+    return entries
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, *, plugins: Any = None) -> Settings:
+    p = config_path(path)
+    if not p.exists():
+        raise ConfigError([("", f"config file {p} not found; run `hub init` to write a sample")])
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError([("", f"{p} is not valid YAML: {exc}")]) from None
+    return parse_settings(raw, source=str(p), plugins=plugins)

@@ -1,0 +1,79 @@
+"""Named locks that keep two syncs (or pushes) of one connector from overlapping.
+
+Redis locks serve a worker cluster; in-process locks serve the embedded ``hub run --once``.
+A lock expires after ``ttl`` seconds so a killed worker cannot hold it forever; long work
+calls ``refresh()`` between chunks to keep it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+import redis
+
+
+class Held(Protocol):
+    acquired: bool
+
+    def refresh(self) -> None: ...
+
+
+class Locks(Protocol):
+    def hold(self, name: str, ttl: int) -> Iterator[Held]: ...
+
+
+class _RedisHeld:
+    def __init__(self, lock: redis.lock.Lock, acquired: bool):
+        self.lock = lock
+        self.acquired = acquired
+
+    def refresh(self) -> None:
+        if self.acquired:
+            self.lock.reacquire()
+
+
+class RedisLocks:
+    def __init__(self, url: str, prefix: str = "hub:lock:"):
+        self.client = redis.Redis.from_url(url)
+        self.prefix = prefix
+
+    @contextmanager
+    def hold(self, name: str, ttl: int) -> Iterator[_RedisHeld]:
+        lock = self.client.lock(self.prefix + name, timeout=ttl, blocking=False)
+        held = _RedisHeld(lock, bool(lock.acquire(blocking=False)))
+        try:
+            yield held
+        finally:
+            if held.acquired:
+                try:
+                    lock.release()
+                except redis.exceptions.LockError:
+                    pass  # expired while we worked: someone else may hold it now; not ours to free
+
+
+class _LocalHeld:
+    def __init__(self, acquired: bool):
+        self.acquired = acquired
+
+    def refresh(self) -> None:
+        pass
+
+
+class LocalLocks:
+    def __init__(self) -> None:
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def hold(self, name: str, ttl: int) -> Iterator[_LocalHeld]:
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        held = _LocalHeld(lock.acquire(blocking=False))
+        try:
+            yield held
+        finally:
+            if held.acquired:
+                lock.release()

@@ -1,0 +1,49 @@
+"""Everything a pipeline step needs, built once per process from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from decision.factory import build_policy
+from decision.interface import Policy
+from hub.config import Settings
+from hub.connector import Connector
+from hub.errors import ConfigError
+from hub.locks import LocalLocks, Locks, RedisLocks
+from hub.plugins import HubPlugins, build_plugin_manager
+from hub.store import Store
+
+
+@dataclass
+class HubContext:
+    settings: Settings
+    plugins: HubPlugins
+    store: Store
+    locks: Locks
+    _connectors: dict[str, Connector] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, *, embedded: bool = False, plugins: HubPlugins | None = None, store: Store | None = None) -> HubContext:
+        plugins = plugins or build_plugin_manager(settings.plugins)
+        store = store or Store(settings.store_url)
+        locks: Locks = LocalLocks() if embedded else RedisLocks(settings.broker_url)
+        return cls(settings=settings, plugins=plugins, store=store, locks=locks)
+
+    def connector(self, name: str) -> Connector:
+        if name not in self._connectors:
+            entry = self.settings.connectors.get(name)
+            if entry is None:
+                raise ConfigError([(f"connectors.{name}", "no such connector in the config")])
+            self._connectors[name] = self.plugins.build(name, entry)
+        return self._connectors[name]
+
+    @cached_property
+    def policy(self) -> Policy:
+        return build_policy(self.settings.decision)
+
+    def close(self) -> None:
+        for c in self._connectors.values():
+            c.close()
+        self._connectors.clear()
+        self.store.dispose()

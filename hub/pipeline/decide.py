@@ -1,0 +1,84 @@
+"""Decide for a chunk of contacts and queue the resulting pushes.
+
+Idempotent by ``request_key``: a redelivered task finds its decisions written and does
+nothing. Each action becomes one push per target record: the contact's identity in every
+enabled connector that receives that action kind (or the one the action names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from decision.interface import ContactView
+from hub.models import Contact, Decision, Identity, utcnow
+from hub.pipeline.context import HubContext
+from hub.store import activities as activity_store
+from hub.store import contacts as contact_store
+from hub.store import decisions as decision_store
+from hub.store import pushes as push_store
+
+LOOKBACK_DAYS = 90
+
+
+@dataclass
+class DecideResult:
+    decided: int = 0
+    already: int = 0
+    pushes: int = 0
+    connectors: set[str] = field(default_factory=set)
+
+
+def _targets(ctx: HubContext, contact: Contact, connector: str | None, kind: str) -> list[Identity]:
+    newest: dict[str, Identity] = {}
+    for ident in contact.identities:  # ordered oldest first; the newest record per connector wins
+        newest[ident.connector] = ident
+    out = []
+    for name, ident in newest.items():
+        entry = ctx.settings.connectors.get(name)
+        if entry is None or not entry.enabled or kind not in entry.receives:
+            continue
+        if connector is None or connector == name:
+            out.append(ident)
+    return out
+
+
+def push_rows(ctx: HubContext, contact: Contact, decision: Decision, decision_id: int) -> list[dict]:
+    rows = []
+    for action in decision.actions:
+        for ident in _targets(ctx, contact, action.connector, action.kind):
+            rows.append(
+                {
+                    "decision_id": decision_id,
+                    "contact_id": contact.id,
+                    "connector": ident.connector,
+                    "object_type": ident.object_type,
+                    "external_id": ident.external_id,
+                    "kind": action.kind.value,
+                    "payload": action.payload,
+                }
+            )
+    return rows
+
+
+def decide_contacts(ctx: HubContext, contact_ids: Sequence[int], request_key: str) -> DecideResult:
+    result = DecideResult()
+    now = utcnow()
+    with ctx.store.connect() as conn:
+        done = decision_store.existing_requests(conn, contact_ids, request_key)
+        todo = [i for i in dict.fromkeys(contact_ids) if i not in done]
+        contacts = contact_store.load_contacts(conn, todo)
+        history = activity_store.recent_activities(conn, [c.id for c in contacts], now - timedelta(days=LOOKBACK_DAYS))
+    result.already = len(done)
+    if not contacts:
+        return result
+    views = [ContactView(contact=c, activities=history.get(c.id, [])) for c in contacts]
+    decisions = ctx.policy.decide(views, now)
+    with ctx.store.begin() as conn:
+        ids = decision_store.insert_decisions(conn, decisions, request_key)
+        rows = [row for c, d, i in zip(contacts, decisions, ids, strict=True) for row in push_rows(ctx, c, d, i)]
+        result.pushes = push_store.enqueue(conn, rows, now)
+    result.decided = len(decisions)
+    result.connectors = {r["connector"] for r in rows}
+    return result

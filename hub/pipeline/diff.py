@@ -1,0 +1,33 @@
+"""Diff a queued action against what the CRM already has; skip writes that change nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.models import ActionKind
+
+
+def effective_payload(kind: ActionKind, payload: dict[str, Any], crm_fields: dict[str, Any], lists: list[str] | None, owner: str | None) -> dict[str, Any] | None:
+    """The part of ``payload`` that would change the record, or None for a no-op."""
+    if kind is ActionKind.SET_FIELDS:
+        changed = {k: v for k, v in payload.get("fields", {}).items() if not _same(crm_fields.get(k), v)}
+        return {"fields": changed} if changed else None
+    if kind is ActionKind.ADD_TO_LIST:
+        return None if lists is not None and payload["list"] in lists else payload
+    if kind is ActionKind.REMOVE_FROM_LIST:
+        return None if lists is not None and payload["list"] not in lists else payload
+    if kind is ActionKind.ASSIGN_OWNER:
+        return None if owner is not None and str(owner) == str(payload["owner"]) else payload
+    return payload
+
+
+def _same(current: Any, wanted: Any) -> bool:
+    """CRMs hand values back as strings; '80' and 80 are the same write."""
+    if current == wanted:
+        return True
+    if current is None or wanted is None:
+        return current in (None, "") and wanted in (None, "")
+    try:
+        return float(current) == float(wanted)
+    except (TypeError, ValueError):
+        return str(current) == str(wanted)

@@ -1,0 +1,149 @@
+"""Push queued actions to one connector in vendor-sized batches.
+
+Claims due pushes under a lease, diffs them against the CRM's known values, sends the rest,
+and records one result per push: done, skipped (no-op), rescheduled with exponential backoff
+and jitter (retryable), or failed with its reason (permanent, or out of attempts).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from hub.errors import FatalConnectorError, RetryableError
+from hub.models import ActionKind, Identity, PushResult, utcnow
+from hub.pipeline.context import HubContext
+from hub.pipeline.diff import effective_payload
+from hub.store import pushes as push_store
+from hub.store.pushes import PushRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PushSummary:
+    connector: str
+    skipped_lock: bool = False
+    sent: int = 0
+    done: int = 0
+    noop: int = 0
+    retrying: int = 0
+    failed: int = 0
+    more: bool = False
+    planned: Counter = field(default_factory=Counter)
+
+
+def backoff(ctx: HubContext, attempts: int, retry_after: float | None, rng: random.Random = random.Random()) -> float:
+    p = ctx.settings.push
+    delay = min(p.backoff_max, p.backoff_base * 2**attempts) * rng.uniform(0.5, 1.0)
+    return max(delay, retry_after or 0.0)
+
+
+def _diff(ctx: HubContext, rows: list[PushRow]) -> tuple[list[PushRow], list[PushRow], dict]:
+    with ctx.store.connect() as conn:
+        state = push_store.crm_state(conn, [r.identity for r in rows])
+    send, noop = [], []
+    for r in rows:
+        s = state.get(r.identity.key())
+        if s is None:  # the record is gone from the CRM (archived, merged): nothing to write to
+            noop.append(r)
+            continue
+        eff = effective_payload(r.kind, r.payload, s.crm_fields or {}, s.lists, s.owner)
+        if eff is None:
+            noop.append(r)
+        else:
+            r.payload = eff
+            send.append(r)
+    return send, noop, state
+
+
+def plan_pushes(ctx: HubContext, name: str) -> PushSummary:
+    """Dry run: what would be written now, per kind, without claiming or sending anything."""
+    summary = PushSummary(connector=name)
+    with ctx.store.connect() as conn:
+        rows = push_store.list_pushes(conn, state="pending", connector=name, limit=1_000_000)
+    claimed = [
+        PushRow(
+            id=r.id,
+            decision_id=0,
+            contact_id=0,
+            identity=Identity(connector=name, object_type=r.object_type, external_id=r.external_id),
+            kind=ActionKind(r.kind),
+            payload=r.payload,
+            attempts=r.attempts,
+        )
+        for r in rows
+    ]
+    send, noop, _ = _diff(ctx, claimed)
+    summary.planned = Counter(r.kind.value for r in send)
+    summary.noop = len(noop)
+    return summary
+
+
+def push_connector(ctx: HubContext, name: str) -> PushSummary:
+    """Push up to ``push.batch_limit`` due actions, one vendor batch (and one lease) at a time."""
+    summary = PushSummary(connector=name)
+    connector = ctx.connector(name)
+    cfg = ctx.settings.push
+    with ctx.locks.hold(f"push:{name}", cfg.lease_seconds) as lock:
+        if not lock.acquired:
+            summary.skipped_lock = True
+            return summary
+        handled = 0
+        while handled < cfg.batch_limit:
+            now = utcnow()
+            with ctx.store.begin() as conn:
+                rows = push_store.claim_due(conn, name, now, min(connector.max_push_batch, cfg.batch_limit - handled), cfg.lease_seconds)
+            if not rows:
+                break
+            handled += len(rows)
+            send, noop, state = _diff(ctx, rows)
+            with ctx.store.begin() as conn:
+                push_store.mark(conn, [r.id for r in noop], "skipped", now)
+            summary.noop += len(noop)
+            if send:
+                _record(ctx, send, _send(connector, send), state, summary)
+            lock.refresh()
+        summary.more = handled >= cfg.batch_limit
+    return summary
+
+
+def _send(connector, batch: list[PushRow]) -> dict[int, PushResult]:
+    try:
+        results = connector.push([r.request() for r in batch])
+    except RetryableError as exc:
+        return {r.id: PushResult(push_id=r.id, status="retryable", reason=str(exc), retry_after=exc.retry_after) for r in batch}
+    except FatalConnectorError as exc:
+        # auth or permissions: a person must act; keep the pushes queued with the reason
+        return {r.id: PushResult(push_id=r.id, status="retryable", reason=f"{exc} (fix the connector, it will be retried)") for r in batch}
+    by_id = {res.push_id: res for res in results}
+    for r in batch:
+        by_id.setdefault(r.id, PushResult(push_id=r.id, status="retryable", reason="the connector returned no result for this push"))
+    return by_id
+
+
+def _record(ctx: HubContext, batch: list[PushRow], results: dict[int, PushResult], state: dict, summary: PushSummary) -> None:
+    now = utcnow()
+    cfg = ctx.settings.push
+    summary.sent += len(batch)
+    with ctx.store.begin() as conn:
+        for r in batch:
+            res = results[r.id]
+            if res.status == "ok":
+                push_store.mark(conn, [r.id], "done", now, attempts_inc=1)
+                push_store.apply_to_identity(conn, r.identity, r.kind, r.payload, state[r.identity.key()])
+                summary.done += 1
+            elif res.status == "retryable" and r.attempts + 1 < cfg.max_attempts:
+                when = now + timedelta(seconds=backoff(ctx, r.attempts, res.retry_after))
+                push_store.reschedule(conn, r.id, when, res.reason or "retryable error", now)
+                summary.retrying += 1
+            else:
+                reason = res.reason or "failed"
+                if res.status == "retryable":
+                    reason = f"gave up after {r.attempts + 1} attempts: {reason}"
+                push_store.mark(conn, [r.id], "failed", now, error=reason, attempts_inc=1)
+                log.warning("push %s to %s %s failed: %s", r.id, r.identity.connector, r.identity.external_id, reason)
+                summary.failed += 1

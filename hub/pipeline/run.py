@@ -1,0 +1,60 @@
+"""The embedded runner: sync -> decide -> push -> outcomes in one process, no broker.
+
+Same functions the Celery tasks call, run in order; locks are in-process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hub.pipeline.context import HubContext
+from hub.pipeline.decide import DecideResult, decide_contacts
+from hub.pipeline.outcomes import record_outcomes
+from hub.pipeline.push import PushSummary, push_connector
+from hub.pipeline.sync import SyncResult, sync_connector
+
+
+def chunks(ids: list[int], size: int) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+@dataclass
+class RunReport:
+    syncs: list[SyncResult] = field(default_factory=list)
+    decide: DecideResult = field(default_factory=DecideResult)
+    pushes: list[PushSummary] = field(default_factory=list)
+    outcomes: int = 0
+
+
+def run_once(ctx: HubContext, on_step: Callable[[str, int, int], None] | None = None) -> RunReport:
+    report = RunReport()
+    changed: set[int] = set()
+    activity_ids: list[int] = []
+    names = list(ctx.settings.enabled_connectors())
+    for name in names:
+        res = sync_connector(ctx, name)
+        report.syncs.append(res)
+        changed |= res.changed
+        activity_ids += res.new_activity_ids
+    report.outcomes = record_outcomes(ctx, activity_ids)
+    key = f"run-{uuid.uuid4().hex[:12]}"
+    parts = chunks(sorted(changed), ctx.settings.decision.chunk_size)
+    for i, part in enumerate(parts):
+        r = decide_contacts(ctx, part, key)
+        report.decide.decided += r.decided
+        report.decide.pushes += r.pushes
+        report.decide.connectors |= r.connectors
+        if on_step:
+            on_step("decide", i + 1, len(parts))
+    for name in names:
+        total = PushSummary(connector=name)
+        while True:
+            s = push_connector(ctx, name)
+            for f in ("sent", "done", "noop", "retrying", "failed"):
+                setattr(total, f, getattr(total, f) + getattr(s, f))
+            if not s.more:
+                break
+        report.pushes.append(total)
+    return report

@@ -1,0 +1,90 @@
+"""What `hub status` and the console show: per connector sync and push state, per queue depth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import redis
+from sqlalchemy import func, select
+
+from hub.config import Settings
+from hub.store import Store
+from hub.store import pushes as push_store
+from hub.store import sync_state
+from hub.store.schema import identities
+
+QUEUES = ("sync", "decide", "push", "learn")
+PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority sub-queues as "<queue>\x06\x16<n>"
+
+
+@dataclass
+class ConnectorStatus:
+    name: str
+    type: str
+    enabled: bool
+    last_sync: datetime | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+    cursors: dict[str, str | None] = field(default_factory=dict)
+    records: int = 0
+    pending: int = 0
+    failed: int = 0
+    done: int = 0
+
+
+@dataclass
+class HubStatus:
+    connectors: list[ConnectorStatus]
+    queues: dict[str, int] | None
+    workers: list[str] | None
+    broker_error: str | None = None
+
+
+def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
+    with store.connect() as conn:
+        states = sync_state.all_states(conn)
+        counts = push_store.counts(conn)
+        records = {c: n for c, n in conn.execute(select(identities.c.connector, func.count()).group_by(identities.c.connector))}
+    out = []
+    for name, entry in settings.connectors.items():
+        st = ConnectorStatus(name=name, type=entry.type, enabled=entry.enabled, records=records.get(name, 0))
+        for s in (s for s in states if s.connector == name):
+            st.cursors[s.stream] = s.cursor
+            if s.last_finished_at and (st.last_sync is None or s.last_finished_at > st.last_sync):
+                st.last_sync = s.last_finished_at
+            if st.last_status is None or (s.last_status and s.last_status != "ok"):
+                st.last_status, st.last_error = s.last_status, s.last_error
+        st.pending = counts.get((name, "pending"), 0) + counts.get((name, "sending"), 0)
+        st.failed = counts.get((name, "failed"), 0)
+        st.done = counts.get((name, "done"), 0)
+        out.append(st)
+    return out
+
+
+def queue_depths(broker_url: str) -> dict[str, int]:
+    client = redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2)
+    depths = {}
+    for q in QUEUES:
+        keys = [q] + [f"{q}{PRIORITY_SEP}{p}" for p in range(1, 10)]
+        pipe = client.pipeline()
+        for k in keys:
+            pipe.llen(k)
+        depths[q] = int(sum(pipe.execute()))
+    return depths
+
+
+def workers_alive(app, timeout: float = 1.0) -> list[str]:
+    replies = app.control.ping(timeout=timeout) or []
+    return sorted(name for reply in replies for name in reply)
+
+
+def hub_status(settings: Settings, store: Store, app=None) -> HubStatus:
+    status = HubStatus(connectors=connector_status(settings, store), queues=None, workers=None)
+    try:
+        status.queues = queue_depths(settings.broker_url)
+        if app is not None:
+            status.workers = workers_alive(app)
+    except (redis.exceptions.RedisError, OSError) as exc:
+        status.broker_error = f"broker unreachable ({type(exc).__name__}); start Redis or fix broker_url"
+    return status

@@ -1,0 +1,93 @@
+"""Activities: idempotent by (source, external_id); resolved to contacts through identities."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, tuple_
+
+from hub.models import Activity, RecordError
+from hub.store.contacts import aware, resolve_identity_ids
+from hub.store.schema import activities
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ActivityResult:
+    inserted: int = 0
+    duplicates: int = 0
+    contacts: set[int] = field(default_factory=set)
+    rejects: list[RecordError] = field(default_factory=list)
+    new_ids: list[int] = field(default_factory=list)
+
+
+def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityResult:
+    result = ActivityResult()
+    if not items:
+        return result
+    items = list({(a.source, a.external_id): a for a in items}.values())
+    keys = [(a.source, a.external_id) for a in items]
+    q = select(activities.c.source, activities.c.external_id).where(tuple_(activities.c.source, activities.c.external_id).in_(keys))
+    seen = {(s, e) for s, e in conn.execute(q)}
+    resolved = resolve_identity_ids(conn, [a.contact_ref for a in items if a.contact_ref is not None])
+    rows = []
+    for a in items:
+        if (a.source, a.external_id) in seen:
+            result.duplicates += 1
+            continue
+        cid = a.contact_id
+        if cid is None and a.contact_ref is not None:
+            cid = resolved.get(a.contact_ref.key())
+        if cid is None:
+            ref = a.contact_ref.external_id if a.contact_ref else "none"
+            result.rejects.append(RecordError(external_id=a.external_id, reason=f"no contact known for {ref}"))
+            continue
+        rows.append(
+            {
+                "contact_id": cid,
+                "type": a.type.value,
+                "channel": a.channel,
+                "occurred_at": aware(a.occurred_at),
+                "properties": a.properties,
+                "source": a.source,
+                "external_id": a.external_id,
+            }
+        )
+        result.contacts.add(cid)
+    if rows:
+        conn.execute(insert(activities), rows)
+        result.inserted = len(rows)
+        new_keys = [(r["source"], r["external_id"]) for r in rows]
+        result.new_ids = list(
+            conn.execute(select(activities.c.id).where(tuple_(activities.c.source, activities.c.external_id).in_(new_keys))).scalars()
+        )
+    return result
+
+
+def recent_activities(conn: Connection, contact_ids: Iterable[int], since: datetime) -> dict[int, list[Activity]]:
+    ids = sorted(set(contact_ids))
+    out: dict[int, list[Activity]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    q = (
+        select(activities)
+        .where(activities.c.contact_id.in_(ids), activities.c.occurred_at >= since)
+        .order_by(activities.c.contact_id, activities.c.occurred_at)
+    )
+    for r in conn.execute(q):
+        out[r.contact_id].append(
+            Activity(
+                contact_id=r.contact_id,
+                type=r.type,
+                channel=r.channel,
+                occurred_at=aware(r.occurred_at),
+                properties=r.properties or {},
+                source=r.source,
+                external_id=r.external_id,
+            )
+        )
+    return out

@@ -1,0 +1,272 @@
+"""Contacts and identity resolution.
+
+A pulled record matches an existing contact by its external id, else by normalized email;
+otherwise it becomes a new contact. The same person in two connectors is one contact with
+two identities. Each identity keeps the record as its connector last reported it; the contact
+row is the merge of its identity records (newest non-empty value wins; consent flags are
+OR-ed, so an opt-out anywhere is an opt-out everywhere).
+
+Upserts are idempotent: a record whose content hash (hub-written fields excluded, so echoes
+of our own pushes do not count) is unchanged changes nothing and is not reported as changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, tuple_, update
+
+from hub.models import Company, Consent, Contact, Identity, normalize_email, utcnow
+from hub.store.schema import contact_emails, contacts, identities
+
+_HASH_EXCLUDE = {"id", "crm_fields", "lists", "updated_at", "identities"}
+
+
+def record_hash(contact: Contact) -> str:
+    data = contact.model_dump(mode="json", exclude=_HASH_EXCLUDE)
+    data["emails"] = sorted(filter(None, (normalize_email(e) for e in contact.emails)))
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def aware(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+@dataclass
+class UpsertResult:
+    changed: set[int] = field(default_factory=set)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+
+def _merge(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge identity records (oldest first) into contact columns."""
+    row: dict[str, Any] = {"properties": {}, "email_opt_out": False, "do_not_contact": False}
+    emails: list[str] = []
+    newest: datetime | None = None
+    for rec in records:
+        c = Contact.model_validate(rec)
+        for col, val in (
+            ("first_name", c.first_name),
+            ("last_name", c.last_name),
+            ("company_name", c.company.name),
+            ("industry", c.company.industry),
+            ("employees", c.company.employees),
+            ("annual_revenue", c.company.annual_revenue),
+            ("country", c.company.country),
+            ("timezone", c.company.timezone),
+            ("job_title", c.job_title),
+            ("role", c.role),
+            ("lifecycle_stage", c.lifecycle_stage),
+            ("owner", c.owner),
+        ):
+            if val not in (None, ""):
+                row[col] = val
+        row["properties"].update(c.properties)
+        row["email_opt_out"] |= c.consent.email_opt_out
+        row["do_not_contact"] |= c.consent.do_not_contact
+        emails += [e for e in (normalize_email(x) for x in c.emails) if e and e not in emails]
+        ts = aware(c.updated_at)
+        if ts and (newest is None or ts > newest):
+            newest = ts
+    row["primary_email"] = emails[0] if emails else None
+    row["updated_at"] = newest
+    row["_emails"] = emails
+    return row
+
+
+def _sort_key(rec: dict[str, Any]) -> str:
+    return str(rec.get("updated_at") or "")
+
+
+def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | None = None) -> UpsertResult:
+    """Resolve and store one page of pulled contacts (each with exactly one identity)."""
+    now = now or utcnow()
+    result = UpsertResult()
+    if not items:
+        return result
+    items = list({c.identities[0].key(): c for c in items}.values())  # last copy in a page wins
+    keys = [c.identities[0].key() for c in items]
+    existing = {
+        (r.connector, r.object_type, r.external_id): r
+        for r in conn.execute(
+            select(identities).where(tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys))
+        )
+    }
+    all_emails = {e for c in items for e in (normalize_email(x) for x in c.emails) if e}
+    by_email = (
+        dict(conn.execute(select(contact_emails.c.email, contact_emails.c.contact_id).where(contact_emails.c.email.in_(all_emails))).all())
+        if all_emails
+        else {}
+    )
+    touched: set[int] = set()
+    for contact in items:
+        ident = contact.identities[0]
+        rec = contact.model_dump(mode="json", exclude={"id", "identities"})
+        h = record_hash(contact)
+        old = existing.get(ident.key())
+        ident_values = {
+            "record": rec,
+            "record_hash": h,
+            "crm_fields": contact.crm_fields,
+            "owner": contact.owner,
+            "source_updated_at": aware(contact.updated_at),
+            "synced_at": now,
+        }
+        if contact.lists is not None:
+            ident_values["lists"] = sorted(contact.lists)
+        if old is not None:
+            conn.execute(update(identities).where(identities.c.id == old.id).values(**ident_values))
+            if old.record_hash == h:
+                result.unchanged += 1
+            else:
+                result.updated += 1
+                result.changed.add(old.contact_id)
+            touched.add(old.contact_id)
+            continue
+        emails = [e for e in (normalize_email(x) for x in contact.emails) if e]
+        contact_id = next((by_email[e] for e in emails if e in by_email), None)
+        if contact_id is None:
+            contact_id = conn.execute(
+                insert(contacts).values(created_at=now, changed_at=now, properties={}, email_opt_out=False, do_not_contact=False)
+            ).inserted_primary_key[0]
+            result.created += 1
+        else:
+            result.updated += 1
+        ident_values.setdefault("lists", sorted(contact.lists or []))
+        conn.execute(insert(identities).values(contact_id=contact_id, connector=ident.connector, object_type=ident.object_type, external_id=ident.external_id, **ident_values))
+        for e in emails:
+            by_email.setdefault(e, contact_id)
+        result.changed.add(contact_id)
+        touched.add(contact_id)
+    _refresh_contacts(conn, result.changed, now)
+    return result
+
+
+def _refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetime) -> None:
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return
+    recs: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for cid, rec in conn.execute(select(identities.c.contact_id, identities.c.record).where(identities.c.contact_id.in_(ids))):
+        recs[cid].append(rec)
+    owned = {}
+    for email, cid in conn.execute(select(contact_emails.c.email, contact_emails.c.contact_id).where(contact_emails.c.contact_id.in_(ids))):
+        owned.setdefault(cid, set()).add(email)
+    for cid in ids:
+        if not recs[cid]:
+            continue
+        row = _merge(sorted(recs[cid], key=_sort_key))
+        emails = row.pop("_emails")
+        conn.execute(update(contacts).where(contacts.c.id == cid).values(changed_at=now, **row))
+        new = [e for e in emails if e not in owned.get(cid, set())]
+        if new:
+            taken = set(conn.execute(select(contact_emails.c.email).where(contact_emails.c.email.in_(new))).scalars())
+            rows = [{"email": e, "contact_id": cid} for e in new if e not in taken]
+            if rows:
+                conn.execute(insert(contact_emails), rows)
+
+
+def remove_identities(conn: Connection, gone: Sequence[Identity], now: datetime | None = None) -> UpsertResult:
+    """Forget archived or merged-away records; a contact left with no identity is deleted."""
+    result = UpsertResult()
+    if not gone:
+        return result
+    keys = [i.key() for i in gone]
+    rows = conn.execute(
+        select(identities.c.id, identities.c.contact_id).where(tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys))
+    ).all()
+    if not rows:
+        return result
+    conn.execute(delete(identities).where(identities.c.id.in_([r.id for r in rows])))
+    affected = {r.contact_id for r in rows}
+    still = set(conn.execute(select(identities.c.contact_id).where(identities.c.contact_id.in_(affected))).scalars())
+    orphans = affected - still
+    if orphans:
+        delete_contacts(conn, orphans)
+        result.deleted = len(orphans)
+    if still:
+        _refresh_contacts(conn, still, now or utcnow())
+        result.changed |= still
+    return result
+
+
+def delete_contacts(conn: Connection, ids: Iterable[int]) -> None:
+    """Delete contacts and everything hanging off them (explicit, so SQLite without FK cascade is safe)."""
+    from hub.store.schema import activities, decisions, outcomes, pushes
+
+    ids = list(ids)
+    dec_ids = select(decisions.c.id).where(decisions.c.contact_id.in_(ids))
+    conn.execute(delete(outcomes).where(outcomes.c.decision_id.in_(dec_ids)))
+    conn.execute(delete(pushes).where(pushes.c.contact_id.in_(ids)))
+    conn.execute(delete(decisions).where(decisions.c.contact_id.in_(ids)))
+    conn.execute(delete(activities).where(activities.c.contact_id.in_(ids)))
+    conn.execute(delete(contact_emails).where(contact_emails.c.contact_id.in_(ids)))
+    conn.execute(delete(identities).where(identities.c.contact_id.in_(ids)))
+    conn.execute(delete(contacts).where(contacts.c.id.in_(ids)))
+
+
+def _row_to_contact(row: Any, idents: list[Identity], emails: list[str]) -> Contact:
+    return Contact(
+        id=row.id,
+        identities=idents,
+        emails=emails,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        company=Company(
+            name=row.company_name,
+            industry=row.industry,
+            employees=row.employees,
+            annual_revenue=row.annual_revenue,
+            country=row.country,
+            timezone=row.timezone,
+        ),
+        job_title=row.job_title,
+        role=row.role,
+        lifecycle_stage=row.lifecycle_stage,
+        owner=row.owner,
+        consent=Consent(email_opt_out=row.email_opt_out, do_not_contact=row.do_not_contact),
+        properties=row.properties or {},
+        updated_at=aware(row.updated_at),
+    )
+
+
+def load_contacts(conn: Connection, ids: Iterable[int]) -> list[Contact]:
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    idents: dict[int, list[Identity]] = {}
+    for r in conn.execute(select(identities.c.contact_id, identities.c.connector, identities.c.object_type, identities.c.external_id).where(identities.c.contact_id.in_(ids)).order_by(identities.c.id)):
+        idents.setdefault(r.contact_id, []).append(Identity(connector=r.connector, object_type=r.object_type, external_id=r.external_id))
+    emails: dict[int, list[str]] = {}
+    for email, cid in conn.execute(select(contact_emails.c.email, contact_emails.c.contact_id).where(contact_emails.c.contact_id.in_(ids))):
+        emails.setdefault(cid, []).append(email)
+    rows = conn.execute(select(contacts).where(contacts.c.id.in_(ids)).order_by(contacts.c.id)).all()
+    out = []
+    for r in rows:
+        em = sorted(emails.get(r.id, []), key=lambda e: (e != r.primary_email, e))
+        out.append(_row_to_contact(r, idents.get(r.id, []), em))
+    return out
+
+
+def resolve_identity_ids(conn: Connection, refs: Sequence[Identity]) -> dict[tuple[str, str, str], int]:
+    if not refs:
+        return {}
+    keys = list({r.key() for r in refs})
+    return {
+        (r.connector, r.object_type, r.external_id): r.contact_id
+        for r in conn.execute(
+            select(identities.c.connector, identities.c.object_type, identities.c.external_id, identities.c.contact_id).where(
+                tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys)
+            )
+        )
+    }

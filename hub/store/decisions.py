@@ -1,0 +1,76 @@
+"""Decisions and outcomes. A decision is written once per (contact, request key)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, insert, select, tuple_
+
+from hub.models import Action, Decision
+from hub.store.contacts import aware
+from hub.store.schema import decisions, outcomes
+
+
+def existing_requests(conn: Connection, contact_ids: Iterable[int], request_key: str) -> set[int]:
+    ids = list(contact_ids)
+    if not ids:
+        return set()
+    q = select(decisions.c.contact_id).where(decisions.c.request_key == request_key, decisions.c.contact_id.in_(ids))
+    return set(conn.execute(q).scalars())
+
+
+def insert_decisions(conn: Connection, items: Sequence[Decision], request_key: str) -> list[int]:
+    """Insert decisions; returns their ids in order. Callers skip contacts already decided."""
+    if not items:
+        return []
+    rows = [
+        {
+            "contact_id": d.contact_id,
+            "request_key": request_key,
+            "policy": d.policy,
+            "policy_version": d.policy_version,
+            "propensity": d.propensity,
+            "arm": d.arm,
+            "explanation": d.explanation,
+            "actions": [a.model_dump(mode="json") for a in d.actions],
+            "created_at": d.created_at,
+        }
+        for d in items
+    ]
+    conn.execute(insert(decisions), rows)
+    keys = [(d.contact_id, request_key) for d in items]
+    q = select(decisions.c.contact_id, decisions.c.id).where(tuple_(decisions.c.contact_id, decisions.c.request_key).in_(keys))
+    found = {cid: did for cid, did in conn.execute(q)}
+    return [found[d.contact_id] for d in items]
+
+
+def recent_decisions(conn: Connection, limit: int = 50, contact_id: int | None = None) -> list[Decision]:
+    q = select(decisions).order_by(decisions.c.id.desc()).limit(limit)
+    if contact_id is not None:
+        q = q.where(decisions.c.contact_id == contact_id)
+    return [
+        Decision(
+            id=r.id,
+            contact_id=r.contact_id,
+            actions=[Action.model_validate(a) for a in r.actions],
+            policy=r.policy,
+            policy_version=r.policy_version,
+            propensity=r.propensity,
+            arm=r.arm,
+            explanation=r.explanation,
+            created_at=aware(r.created_at),
+        )
+        for r in conn.execute(q)
+    ]
+
+
+def insert_outcomes(conn: Connection, rows: list[dict]) -> int:
+    if not rows:
+        return 0
+    keys = [(r["decision_id"], r["activity_id"]) for r in rows]
+    q = select(outcomes.c.decision_id, outcomes.c.activity_id).where(tuple_(outcomes.c.decision_id, outcomes.c.activity_id).in_(keys))
+    seen = {(d, a) for d, a in conn.execute(q)}
+    new = [r for r in rows if (r["decision_id"], r["activity_id"]) not in seen]
+    if new:
+        conn.execute(insert(outcomes), new)
+    return len(new)

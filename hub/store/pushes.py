@@ -1,0 +1,179 @@
+"""The push queue: one row per action per CRM record, with state, attempts and errors.
+
+States: pending -> sending (claimed under a lease) -> done | skipped (nothing to change) |
+failed (permanent, with its reason) | superseded (a newer decision replaced it). A claimed row
+whose lease ran out (the worker died) is claimed again: delivery is at least once, and the
+writes themselves are idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+
+from hub.models import Action, ActionKind, Identity, PushRequest
+from hub.store.contacts import aware
+from hub.store.schema import identities, pushes
+
+OPEN_STATES = ("pending", "sending")
+
+
+@dataclass
+class PushRow:
+    id: int
+    decision_id: int
+    contact_id: int
+    identity: Identity
+    kind: ActionKind
+    payload: dict[str, Any]
+    attempts: int
+
+    def request(self) -> PushRequest:
+        return PushRequest(push_id=self.id, identity=self.identity, action=Action(kind=self.kind, connector=self.identity.connector, payload=self.payload))
+
+
+def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
+    """Insert pushes; an open push of the same record and kind (and list) is folded in.
+
+    Folding keeps one write per field: the newest value wins, older fields still pending ride
+    along in the new push.
+    """
+    if not rows:
+        return 0
+    ext = list({r["external_id"] for r in rows})
+    open_rows = conn.execute(
+        select(pushes.c.id, pushes.c.connector, pushes.c.object_type, pushes.c.external_id, pushes.c.kind, pushes.c.payload).where(
+            pushes.c.state == "pending", pushes.c.external_id.in_(ext)
+        )
+    ).all()
+    open_by_key: dict[tuple, list[Any]] = {}
+    for r in open_rows:
+        open_by_key.setdefault(_fold_key(r.connector, r.object_type, r.external_id, r.kind, r.payload), []).append(r)
+    superseded: list[int] = []
+    for row in rows:
+        key = _fold_key(row["connector"], row["object_type"], row["external_id"], row["kind"], row["payload"])
+        for old in open_by_key.pop(key, []):
+            if row["kind"] == ActionKind.SET_FIELDS.value:
+                row["payload"] = {"fields": {**old.payload.get("fields", {}), **row["payload"].get("fields", {})}}
+            superseded.append(old.id)
+    if superseded:
+        conn.execute(update(pushes).where(pushes.c.id.in_(superseded)).values(state="superseded", updated_at=now))
+    full = [{**r, "state": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now} for r in rows]
+    conn.execute(insert(pushes), full)
+    return len(full)
+
+
+def _fold_key(connector: str, object_type: str, external_id: str, kind: str, payload: dict[str, Any]) -> tuple:
+    lst = payload.get("list") if kind in (ActionKind.ADD_TO_LIST.value, ActionKind.REMOVE_FROM_LIST.value) else None
+    # add and remove of one list fold into each other: the newer intent wins
+    kind_group = "list" if lst is not None else kind
+    return (connector, object_type, external_id, kind_group, lst)
+
+
+def claim_due(conn: Connection, connector: str, now: datetime, limit: int, lease_seconds: int) -> list[PushRow]:
+    due = or_(
+        and_(pushes.c.state == "pending", pushes.c.next_attempt_at <= now),
+        and_(pushes.c.state == "sending", pushes.c.lease_until < now),
+    )
+    rows = conn.execute(select(pushes).where(pushes.c.connector == connector, due).order_by(pushes.c.id).limit(limit)).all()
+    if not rows:
+        return []
+    conn.execute(
+        update(pushes).where(pushes.c.id.in_([r.id for r in rows])).values(state="sending", lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+    )
+    return [
+        PushRow(
+            id=r.id,
+            decision_id=r.decision_id,
+            contact_id=r.contact_id,
+            identity=Identity(connector=r.connector, object_type=r.object_type, external_id=r.external_id),
+            kind=ActionKind(r.kind),
+            payload=r.payload,
+            attempts=r.attempts,
+        )
+        for r in rows
+    ]
+
+
+def crm_state(conn: Connection, idents: Sequence[Identity]) -> dict[tuple[str, str, str], Any]:
+    """What the CRM has now for each record: hub fields, lists and owner."""
+    from sqlalchemy import tuple_
+
+    if not idents:
+        return {}
+    keys = list({i.key() for i in idents})
+    q = select(identities.c.connector, identities.c.object_type, identities.c.external_id, identities.c.crm_fields, identities.c.lists, identities.c.owner).where(
+        tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys)
+    )
+    return {(r.connector, r.object_type, r.external_id): r for r in conn.execute(q)}
+
+
+def mark(conn: Connection, ids: Sequence[int], state: str, now: datetime, error: str | None = None, attempts_inc: int = 0) -> None:
+    if not ids:
+        return
+    values: dict[str, Any] = {"state": state, "updated_at": now, "lease_until": None, "last_error": error}
+    if attempts_inc:
+        values["attempts"] = pushes.c.attempts + attempts_inc
+    conn.execute(update(pushes).where(pushes.c.id.in_(list(ids))).values(**values))
+
+
+def reschedule(conn: Connection, push_id: int, when: datetime, error: str, now: datetime) -> None:
+    conn.execute(
+        update(pushes)
+        .where(pushes.c.id == push_id)
+        .values(state="pending", next_attempt_at=when, last_error=error, attempts=pushes.c.attempts + 1, lease_until=None, updated_at=now)
+    )
+
+
+def apply_to_identity(conn: Connection, identity: Identity, kind: ActionKind, payload: dict[str, Any], row: Any) -> None:
+    """Record a landed write as the CRM's new state, so the next diff and echo check know it."""
+    where = and_(identities.c.connector == identity.connector, identities.c.object_type == identity.object_type, identities.c.external_id == identity.external_id)
+    if kind is ActionKind.SET_FIELDS:
+        conn.execute(update(identities).where(where).values(crm_fields={**(row.crm_fields or {}), **payload.get("fields", {})}))
+    elif kind is ActionKind.ADD_TO_LIST:
+        conn.execute(update(identities).where(where).values(lists=sorted({*(row.lists or []), payload["list"]})))
+    elif kind is ActionKind.REMOVE_FROM_LIST:
+        conn.execute(update(identities).where(where).values(lists=sorted(set(row.lists or []) - {payload["list"]})))
+    elif kind is ActionKind.ASSIGN_OWNER:
+        conn.execute(update(identities).where(where).values(owner=payload["owner"]))
+
+
+def counts(conn: Connection) -> dict[tuple[str, str], int]:
+    q = select(pushes.c.connector, pushes.c.state, func.count()).group_by(pushes.c.connector, pushes.c.state)
+    return {(c, s): n for c, s, n in conn.execute(q)}
+
+
+@dataclass
+class PushView:
+    id: int
+    connector: str
+    object_type: str
+    external_id: str
+    kind: str
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+
+
+def list_pushes(conn: Connection, state: str | None = None, connector: str | None = None, limit: int = 100) -> list[PushView]:
+    q = select(pushes).order_by(pushes.c.id.desc()).limit(limit)
+    if state:
+        q = q.where(pushes.c.state == state)
+    if connector:
+        q = q.where(pushes.c.connector == connector)
+    return [
+        PushView(r.id, r.connector, r.object_type, r.external_id, r.kind, r.payload, r.state, r.attempts, r.last_error, aware(r.next_attempt_at)) for r in conn.execute(q)
+    ]
+
+
+def retry_failed(conn: Connection, ids: Sequence[int] | None, now: datetime) -> int:
+    q = update(pushes).where(pushes.c.state == "failed")
+    if ids is not None:
+        q = q.where(pushes.c.id.in_(list(ids)))
+    return conn.execute(q.values(state="pending", attempts=0, next_attempt_at=now, updated_at=now)).rowcount

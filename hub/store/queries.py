@@ -1,0 +1,24 @@
+"""Small read queries shared by the CLI, status and API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from hub.models import CheckReport, utcnow
+from hub.store.contacts import aware
+from hub.store.schema import connector_checks, contacts
+
+
+def all_contact_ids(conn: Connection) -> list[int]:
+    return list(conn.execute(select(contacts.c.id).order_by(contacts.c.id)).scalars())
+
+
+def save_check(conn: Connection, connector: str, report: CheckReport) -> None:
+    conn.execute(connector_checks.delete().where(connector_checks.c.connector == connector))
+    conn.execute(connector_checks.insert().values(connector=connector, ok=report.ok, report=report.model_dump(mode="json"), checked_at=utcnow()))
+
+
+def last_checks(conn: Connection) -> dict[str, dict[str, Any]]:
+    return {r.connector: {"ok": r.ok, "report": r.report, "checked_at": aware(r.checked_at)} for r in conn.execute(select(connector_checks))}

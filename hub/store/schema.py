@@ -1,0 +1,173 @@
+"""Tables of the hub store. Alembic migrations in hub/migrations follow this file."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
+TS = DateTime(timezone=True)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("primary_email", String(320), index=True),
+    Column("first_name", String(255)),
+    Column("last_name", String(255)),
+    Column("company_name", String(255)),
+    Column("industry", String(120)),
+    Column("employees", Integer),
+    Column("annual_revenue", Float),
+    Column("country", String(80)),
+    Column("timezone", String(64)),
+    Column("job_title", String(255)),
+    Column("role", String(80)),
+    Column("lifecycle_stage", String(80)),
+    Column("owner", String(120)),
+    Column("email_opt_out", Boolean, nullable=False, default=False),
+    Column("do_not_contact", Boolean, nullable=False, default=False),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("updated_at", TS, doc="newest source modification time"),
+    Column("created_at", TS, nullable=False),
+    Column("changed_at", TS, nullable=False, doc="when a sync last saw a real change"),
+)
+
+contact_emails = Table(
+    "contact_emails",
+    metadata,
+    Column("email", String(320), primary_key=True, doc="normalized: stripped, lower-case"),
+    Column("contact_id", ID, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False, index=True),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("contact_id", ID, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("connector", String(40), nullable=False),
+    Column("object_type", String(40), nullable=False),
+    Column("external_id", String(120), nullable=False),
+    Column("record", JSON, nullable=False, doc="the contact as this connector last reported it"),
+    Column("record_hash", String(64), nullable=False, doc="hash of record without hub-written fields"),
+    Column("crm_fields", JSON, nullable=False, default=dict, doc="hub fields as the CRM has them"),
+    Column("lists", JSON, nullable=False, default=list),
+    Column("owner", String(120)),
+    Column("source_updated_at", TS),
+    Column("synced_at", TS, nullable=False),
+    UniqueConstraint("connector", "object_type", "external_id", name="uq_identity"),
+)
+
+activities = Table(
+    "activities",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("contact_id", ID, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("channel", String(40)),
+    Column("occurred_at", TS, nullable=False),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("source", String(40), nullable=False),
+    Column("external_id", String(160), nullable=False),
+    UniqueConstraint("source", "external_id", name="uq_activity_source"),
+    Index("ix_activities_contact_time", "contact_id", "occurred_at"),
+)
+
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("connector", String(40), primary_key=True),
+    Column("stream", String(40), primary_key=True),
+    Column("cursor", Text),
+    Column("records", BigInteger, nullable=False, default=0),
+    Column("rejects", BigInteger, nullable=False, default=0),
+    Column("last_started_at", TS),
+    Column("last_finished_at", TS),
+    Column("last_status", String(20)),
+    Column("last_error", Text),
+)
+
+connector_checks = Table(
+    "connector_checks",
+    metadata,
+    Column("connector", String(40), primary_key=True),
+    Column("ok", Boolean, nullable=False),
+    Column("report", JSON, nullable=False),
+    Column("checked_at", TS, nullable=False),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("contact_id", ID, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("request_key", String(120), nullable=False, doc="makes a redelivered decide a no-op"),
+    Column("policy", String(80), nullable=False),
+    Column("policy_version", String(80), nullable=False),
+    Column("propensity", Float, nullable=False),
+    Column("arm", String(40), nullable=False),
+    Column("explanation", Text, nullable=False),
+    Column("actions", JSON, nullable=False),
+    Column("created_at", TS, nullable=False, index=True),
+    UniqueConstraint("contact_id", "request_key", name="uq_decision_request"),
+)
+
+pushes = Table(
+    "pushes",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("decision_id", ID, ForeignKey("decisions.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("contact_id", ID, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("connector", String(40), nullable=False),
+    Column("object_type", String(40), nullable=False),
+    Column("external_id", String(120), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(20), nullable=False, doc="pending, sending, done, skipped, superseded, failed"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("next_attempt_at", TS, nullable=False),
+    Column("lease_until", TS),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Index("ix_pushes_due", "connector", "state", "next_attempt_at"),
+)
+
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("decision_id", ID, ForeignKey("decisions.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("activity_id", ID, ForeignKey("activities.id", ondelete="CASCADE"), nullable=False),
+    Column("reward", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("decision_id", "activity_id", name="uq_outcome"),
+)
+
+model_snapshots = Table(
+    "model_snapshots",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("name", String(80), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("blob", LargeBinary, nullable=False),
+    Column("metrics", JSON, nullable=False, default=dict),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("name", "version", name="uq_model_version"),
+)

@@ -1,0 +1,73 @@
+"""The Celery app, configured from hub.yaml.
+
+Routing is central (by task name), messages carry ids only, and every task acks late and is
+requeued if its worker dies. Redis redelivers unacked messages after the visibility timeout,
+so tasks stay short (chunked) and the timeout sits above the longest task.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from hub.config import Settings, load_settings
+
+QUEUES = ("sync", "decide", "push", "learn")
+ROUTES = {f"hub.{q}": {"queue": q} for q in QUEUES}
+
+app = Celery("hub")
+_state: dict[str, object] = {}
+
+
+def configure(settings: Settings) -> Celery:
+    c = settings.celery
+    app.conf.update(
+        broker_url=settings.broker_url,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=c.task_time_limit,
+        task_soft_time_limit=max(1, c.task_time_limit - 30),
+        broker_transport_options={"visibility_timeout": c.visibility_timeout},
+        broker_connection_retry_on_startup=True,
+        task_routes=ROUTES,
+        task_default_queue="sync",
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        beat_schedule=beat_schedule(settings),
+        timezone="UTC",
+    )
+    _state["settings"] = settings
+    _state.pop("ctx", None)
+    return app
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict]:
+    schedule = {}
+    for name, entry in settings.enabled_connectors().items():
+        schedule[f"sync-{name}"] = {"task": "hub.sync", "schedule": timedelta(seconds=entry.sync_interval), "args": [name]}
+        schedule[f"push-{name}"] = {"task": "hub.push", "schedule": timedelta(seconds=entry.push_interval), "args": [name]}
+    return schedule
+
+
+def settings() -> Settings:
+    if "settings" not in _state:
+        configure(load_settings())
+    return _state["settings"]  # type: ignore[return-value]
+
+
+def context():
+    """The process's HubContext, built after fork so no connection crosses processes."""
+    from hub.pipeline.context import HubContext
+
+    if "ctx" not in _state:
+        _state["ctx"] = HubContext.build(settings())
+    return _state["ctx"]
+
+
+@worker_process_init.connect
+def _fresh_after_fork(**_: object) -> None:
+    _state.pop("ctx", None)

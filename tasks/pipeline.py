@@ -1,0 +1,63 @@
+"""The pipeline tasks: thin wrappers that load ids, call one hub function, fan out by id.
+
+Task names are stable API (``hub.sync`` ...). Nothing waits on a subtask.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hub.errors import RetryableError
+from hub.pipeline.decide import decide_contacts
+from hub.pipeline.outcomes import record_outcomes
+from hub.pipeline.push import push_connector
+from hub.pipeline.run import chunks
+from hub.pipeline.sync import sync_connector
+from tasks.app import app, context
+
+log = logging.getLogger(__name__)
+
+
+def _retry_countdown(task, exc: RetryableError) -> float:
+    # stay well under the visibility timeout, or Redis redelivers the waiting message
+    cap = task.app.conf.broker_transport_options.get("visibility_timeout", 3600) / 2
+    return min(cap, max(exc.retry_after or 0, 2 ** task.request.retries))
+
+
+@app.task(name="hub.sync", bind=True, max_retries=5)
+def sync(self, connector: str) -> dict:
+    ctx = context()
+    try:
+        res = sync_connector(ctx, connector)
+    except RetryableError as exc:
+        raise self.retry(exc=exc, countdown=_retry_countdown(self, exc)) from None
+    if res.new_activity_ids:
+        for part in chunks(res.new_activity_ids, 1000):
+            learn.delay(part)
+    for i, part in enumerate(chunks(sorted(res.changed), ctx.settings.decision.chunk_size)):
+        decide.delay(part, f"sync-{self.request.id}-{i}")
+    return {"changed": len(res.changed), "records": res.records, "skipped": res.skipped}
+
+
+@app.task(name="hub.decide")
+def decide(contact_ids: list[int], request_key: str) -> dict:
+    res = decide_contacts(context(), contact_ids, request_key)
+    for name in sorted(res.connectors):
+        push.delay(name)
+    return {"decided": res.decided, "pushes": res.pushes}
+
+
+@app.task(name="hub.push", bind=True, max_retries=5)
+def push(self, connector: str) -> dict:
+    try:
+        res = push_connector(context(), connector)
+    except RetryableError as exc:
+        raise self.retry(exc=exc, countdown=_retry_countdown(self, exc)) from None
+    if res.more:
+        push.delay(connector)
+    return {"sent": res.sent, "done": res.done, "failed": res.failed, "retrying": res.retrying}
+
+
+@app.task(name="hub.learn")
+def learn(activity_ids: list[int]) -> dict:
+    return {"outcomes": record_outcomes(context(), activity_ids)}

@@ -1,0 +1,97 @@
+"""Shared fixtures: a private Redis database, a throw-away PostgreSQL database, hub configs.
+
+Tests use Redis DB 13 and a PostgreSQL database named hub_test_<random>, and clean both up.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+import yaml
+
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+PG_ADMIN = os.environ.get("HUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+def _pg_database() -> Iterator[str]:
+    name = f"hub_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    yield from _pg_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+    else:
+        yield from _pg_database()
+
+
+def hub_config(tmp_path: Path, store_url: str, redis_url: str, **overrides) -> Path:
+    """Write a hub.yaml with one memory_crm connector named ``crm``."""
+    cfg = {
+        "store_url": store_url,
+        "broker_url": redis_url,
+        "plugins": ["tests.plugins.memory_crm"],
+        "connectors": {
+            "crm": {
+                "type": "memory_crm",
+                "settings": {"redis_url": redis_url, "namespace": "memcrm", "page_size": 25},
+            }
+        },
+        "decision": {
+            "chunk_size": 20,
+            "rules": [
+                {
+                    "name": "hot",
+                    "when": "activities_30d['page_view'] >= 3 and not do_not_contact",
+                    "reason": "Three or more page views this month",
+                    "actions": [
+                        {"kind": "set_fields", "fields": {"next_best_action": "sales_outreach", "reason": "hot"}},
+                        {"kind": "add_to_list", "list": "sales-ready"},
+                    ],
+                },
+                {
+                    "name": "nurture",
+                    "when": "not email_opt_out",
+                    "actions": [{"kind": "set_fields", "fields": {"next_best_action": "email_nurture", "reason": "nurture"}}],
+                },
+            ],
+        },
+        "celery": {"visibility_timeout": 6, "task_time_limit": 120},
+        "push": {"lease_seconds": 4, "backoff_base": 0.2, "max_attempts": 5},
+    }
+    for key, value in overrides.items():
+        node = cfg
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path

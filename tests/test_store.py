@@ -1,0 +1,146 @@
+"""Identity resolution, idempotent upserts, echoes, deletes and cursors, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.models import Activity, ActivityType, Company, Contact, Identity, Page
+from hub.store import Store
+from hub.store import activities as activity_store
+from hub.store import contacts as contact_store
+from hub.store import sync_state
+from hub.store.schema import contacts, identities
+
+
+def person(conn: str, ext: str, email: str | None, **kw) -> Contact:
+    return Contact(identities=[Identity(connector=conn, external_id=ext)], emails=[email] if email else [], **kw)
+
+
+@pytest.fixture
+def store(store_url):
+    s = Store(store_url, auto_migrate=True)
+    yield s
+    s.dispose()
+
+
+def count(store: Store, table) -> int:
+    with store.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar()
+
+
+def test_same_person_in_two_connectors_is_one_contact_with_two_identities(store):
+    with store.begin() as conn:
+        a = contact_store.upsert_contacts(conn, [person("hubspot", "101", "Ada@Example.com ", first_name="Ada")])
+        b = contact_store.upsert_contacts(conn, [person("salesforce", "003X", "  ada@example.COM", last_name="Lovelace")])
+    assert a.created == 1 and b.created == 0
+    assert a.changed == b.changed
+    with store.connect() as conn:
+        [c] = contact_store.load_contacts(conn, a.changed)
+    assert {i.connector for i in c.identities} == {"hubspot", "salesforce"}
+    assert c.name == "Ada Lovelace"
+    assert c.primary_email == "ada@example.com"
+    assert count(store, contacts) == 1
+
+
+def test_external_id_wins_over_a_changed_email(store):
+    with store.begin() as conn:
+        first = contact_store.upsert_contacts(conn, [person("crm", "1", "old@example.com")])
+        second = contact_store.upsert_contacts(conn, [person("crm", "1", "new@example.com")])
+    assert first.changed == second.changed
+    with store.connect() as conn:
+        [c] = contact_store.load_contacts(conn, first.changed)
+    assert "new@example.com" in c.emails
+
+
+def test_resync_of_the_same_page_changes_nothing(store):
+    page = [person("crm", str(i), f"p{i}@example.com", company=Company(industry="Retail")) for i in range(30)]
+    with store.begin() as conn:
+        first = contact_store.upsert_contacts(conn, page)
+    with store.begin() as conn:
+        again = contact_store.upsert_contacts(conn, page)
+    assert first.created == 30 and len(first.changed) == 30
+    assert again.changed == set() and again.unchanged == 30 and again.created == 0
+    assert count(store, contacts) == 30 and count(store, identities) == 30
+
+
+def test_echo_of_hub_written_fields_is_not_a_change(store):
+    base = person("crm", "7", "echo@example.com", lifecycle_stage="lead")
+    with store.begin() as conn:
+        contact_store.upsert_contacts(conn, [base])
+    echoed = base.model_copy(update={"crm_fields": {"next_best_action": "x"}, "lists": ["sales-ready"]})
+    real = base.model_copy(update={"lifecycle_stage": "mql"})
+    with store.begin() as conn:
+        assert contact_store.upsert_contacts(conn, [echoed]).changed == set()
+        assert len(contact_store.upsert_contacts(conn, [real]).changed) == 1
+
+
+def test_duplicate_record_within_one_page_is_stored_once(store):
+    with store.begin() as conn:
+        res = contact_store.upsert_contacts(conn, [person("crm", "1", "a@example.com", first_name="A"), person("crm", "1", "a@example.com", first_name="B")])
+    assert res.created == 1
+    with store.connect() as conn:
+        [c] = contact_store.load_contacts(conn, res.changed)
+    assert c.first_name == "B"
+
+
+def test_opt_out_in_any_connector_wins(store):
+    from hub.models import Consent
+
+    with store.begin() as conn:
+        contact_store.upsert_contacts(conn, [person("a", "1", "x@example.com")])
+        res = contact_store.upsert_contacts(conn, [person("b", "9", "X@example.com", consent=Consent(email_opt_out=True))])
+    with store.connect() as conn:
+        [c] = contact_store.load_contacts(conn, res.changed)
+    assert c.consent.email_opt_out is True
+
+
+def test_archived_record_leaves_no_ghost(store):
+    with store.begin() as conn:
+        res = contact_store.upsert_contacts(conn, [person("crm", "1", "gone@example.com"), person("crm", "2", "stay@example.com")])
+        activity_store.insert_activities(
+            conn,
+            [Activity(contact_ref=Identity(connector="crm", external_id="1"), type=ActivityType.PAGE_VIEW, occurred_at=datetime.now(UTC), source="crm", external_id="a1")],
+        )
+        gone = contact_store.remove_identities(conn, [Identity(connector="crm", external_id="1")])
+    assert gone.deleted == 1
+    assert count(store, contacts) == 1
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(contact_store.contact_emails).where(contact_store.contact_emails.c.email == "gone@example.com")).scalar() == 0
+    assert len(res.changed) == 2
+
+
+def test_activities_are_idempotent_and_unknown_contacts_are_rejected_by_id(store):
+    with store.begin() as conn:
+        contact_store.upsert_contacts(conn, [person("crm", "1", "a@example.com")])
+    now = datetime.now(UTC)
+    acts = [
+        Activity(contact_ref=Identity(connector="crm", external_id="1"), type=ActivityType.EMAIL_OPEN, occurred_at=now, source="crm", external_id="e1"),
+        Activity(contact_ref=Identity(connector="crm", external_id="404"), type=ActivityType.EMAIL_OPEN, occurred_at=now, source="crm", external_id="e2"),
+    ]
+    with store.begin() as conn:
+        first = activity_store.insert_activities(conn, acts)
+    with store.begin() as conn:
+        second = activity_store.insert_activities(conn, acts)
+    assert first.inserted == 1 and [r.external_id for r in first.rejects] == ["e2"]
+    assert second.inserted == 0 and second.duplicates == 1
+
+
+def test_cursor_commits_with_its_page_or_not_at_all(store):
+    with store.begin() as conn:
+        contact_store.upsert_contacts(conn, [person("crm", "1", "a@example.com")])
+        sync_state.advance_cursor(conn, "crm", "contacts", "10", 1, 0)
+    with pytest.raises(RuntimeError), store.begin() as conn:
+        contact_store.upsert_contacts(conn, [person("crm", "2", "b@example.com")])
+        sync_state.advance_cursor(conn, "crm", "contacts", "20", 1, 0)
+        raise RuntimeError("worker died before commit")
+    with store.connect() as conn:
+        assert sync_state.get_cursor(conn, "crm", "contacts") == "10"
+    assert count(store, contacts) == 1
+
+
+def test_page_model_carries_rejects():
+    page = Page[Contact](items=[], cursor="5")
+    assert page.cursor == "5" and page.rejects == []
