@@ -32,7 +32,9 @@ class RulesPolicy:
         for view in batch:
             env = expression_env(view, now)
             rule = next((r for r, e in zip(self.rules, self._compiled, strict=True) if e.evaluate(env)), None)
-            actions = [Action(kind=a.kind, connector=a.connector, payload=a.payload()) for a in rule.actions] if rule else []
+            actions = (
+                [Action(kind=a.kind, connector=a.connector, payload=a.payload()) for a in rule.actions] if rule else []
+            )
             reason = (rule.reason or f"Matched rule {rule.name!r}") if rule else "No rule matched"
             out.append(
                 Decision(

@@ -20,17 +20,22 @@ from rich.table import Table
 from hub.config import Settings, config_path, load_settings
 from hub.errors import ConfigError, HubError
 
-app = typer.Typer(help="Decision Hub: sync CRMs, decide per contact, push actions back.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Decision Hub: sync CRMs, decide per contact, push actions back.", no_args_is_help=True, add_completion=False
+)
 config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
 connectors_app = typer.Typer(help="Installed connector plugins.", no_args_is_help=True)
 pushes_app = typer.Typer(help="Inspect and retry the push queue.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(pushes_app, name="pushes")
-out = Console()
-err = Console(stderr=True)
+# Piped output (logs, CI, scripts) gets wide tables instead of 80-column wrapping.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Path to hub.yaml (default: $HUB_CONFIG or ./hub.yaml).")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Path to hub.yaml (default: $HUB_CONFIG or ./hub.yaml).")
+]
 
 
 def _settings(path: Path | None) -> Settings:
@@ -44,11 +49,21 @@ def _context(path: Path | None, embedded: bool = True):
 
 
 def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False)
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
 
 
 @app.command()
-def init(path: Annotated[Path, typer.Argument(help="Where to write the sample.")] = Path("hub.yaml"), force: bool = False) -> None:
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the sample.")] = Path("hub.yaml"), force: bool = False
+) -> None:
     """Write a commented sample hub.yaml that validates."""
     if path.exists() and not force:
         err.print(f"[red]{path} exists[/]; pass --force to overwrite it.")
@@ -61,7 +76,9 @@ def init(path: Annotated[Path, typer.Argument(help="Where to write the sample.")
 def config_validate(config: ConfigOpt = None) -> None:
     """Validate hub.yaml; print every problem with its key path (exit 2 if any)."""
     settings = _settings(config)
-    out.print(f"[green]OK[/] {config_path(config)}: {len(settings.connectors)} connector(s), policy {settings.decision.policy}.")
+    out.print(
+        f"[green]OK[/] {config_path(config)}: {len(settings.connectors)} connector(s), policy {settings.decision.policy}."
+    )
 
 
 @app.command()
@@ -75,7 +92,10 @@ def migrate(config: ConfigOpt = None) -> None:
 
 
 @connectors_app.command("list")
-def connectors_list(config: ConfigOpt = None, check: Annotated[bool, typer.Option(help="Run each enabled connector's check now.")] = False) -> None:
+def connectors_list(
+    config: ConfigOpt = None,
+    check: Annotated[bool, typer.Option(help="Run each enabled connector's check now.")] = False,
+) -> None:
     """Installed connector plugins, which are enabled, and their last check."""
     from hub.connectors_admin import connector_rows
 
@@ -95,7 +115,10 @@ def connectors_list(config: ConfigOpt = None, check: Annotated[bool, typer.Optio
 
 
 @app.command()
-def sync(name: Annotated[str | None, typer.Argument(help="Connector name; all enabled if omitted.")] = None, config: ConfigOpt = None) -> None:
+def sync(
+    name: Annotated[str | None, typer.Argument(help="Connector name; all enabled if omitted.")] = None,
+    config: ConfigOpt = None,
+) -> None:
     """Pull changed contacts and activities now (inline, with progress)."""
     from hub.pipeline.sync import sync_connector
 
@@ -107,13 +130,18 @@ def sync(name: Annotated[str | None, typer.Argument(help="Connector name; all en
             task = prog.add_task(f"sync {n}", total=None)
             res = sync_connector(ctx, n, progress=lambda stream, k, t=task: prog.advance(t, k))
             prog.update(task, total=res.records, completed=res.records)
-            table.add_row(n, str(res.pages), str(res.records), str(res.rejects), str(res.created), str(len(res.changed)))
+            table.add_row(
+                n, str(res.pages), str(res.records), str(res.rejects), str(res.created), str(len(res.changed))
+            )
     out.print(table)
     ctx.close()
 
 
 @app.command()
-def decide(config: ConfigOpt = None, contact: Annotated[list[int] | None, typer.Option(help="Contact id (repeatable); all if omitted.")] = None) -> None:
+def decide(
+    config: ConfigOpt = None,
+    contact: Annotated[list[int] | None, typer.Option(help="Contact id (repeatable); all if omitted.")] = None,
+) -> None:
     """Decide now for the given contacts (or every contact) and queue the pushes."""
     from hub.pipeline.decide import decide_contacts
     from hub.pipeline.run import chunks
@@ -138,7 +166,9 @@ def decide(config: ConfigOpt = None, contact: Annotated[list[int] | None, typer.
 def push(
     name: Annotated[str | None, typer.Argument(help="Connector name; all enabled if omitted.")] = None,
     config: ConfigOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the writes it would make, without making them.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the writes it would make, without making them.")
+    ] = False,
 ) -> None:
     """Send queued actions to the CRMs in batches."""
     from hub.pipeline.push import plan_pushes, push_connector
@@ -170,12 +200,17 @@ def push(
 
 
 @app.command()
-def run(config: ConfigOpt = None, once: Annotated[bool, typer.Option("--once", help="One pass of sync, decide, push, in this process.")] = False) -> None:
+def run(
+    config: ConfigOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="One pass of sync, decide, push, in this process.")] = False,
+) -> None:
     """Run the pipeline in this process with no broker (embedded mode)."""
     from hub.pipeline.run import run_once
 
     if not once:
-        err.print("Continuous mode runs on Celery: start [bold]hub worker[/] and [bold]hub beat[/]. For one pass here: hub run --once")
+        err.print(
+            "Continuous mode runs on Celery: start [bold]hub worker[/] and [bold]hub beat[/]. For one pass here: hub run --once"
+        )
         raise typer.Exit(2)
     ctx = _context(config)
     with _progress() as prog:
@@ -183,9 +218,13 @@ def run(config: ConfigOpt = None, once: Annotated[bool, typer.Option("--once", h
         report = run_once(ctx, on_step=lambda step, i, n: prog.update(task, completed=i, total=n))
     table = Table("connector", "synced", "rejects", "pushed", "no-op", "retrying", "failed", title="hub run --once")
     for s, p in zip(report.syncs, report.pushes, strict=True):
-        table.add_row(s.connector, str(s.records), str(s.rejects), str(p.done), str(p.noop), str(p.retrying), str(p.failed))
+        table.add_row(
+            s.connector, str(s.records), str(s.rejects), str(p.done), str(p.noop), str(p.retrying), str(p.failed)
+        )
     out.print(table)
-    out.print(f"Decided for {report.decide.decided} contact(s) with policy [bold]{ctx.policy.name}[/] {ctx.policy.version}; {report.outcomes} outcome(s) attributed.")
+    out.print(
+        f"Decided for {report.decide.decided} contact(s) with policy [bold]{ctx.policy.name}[/] {ctx.policy.version}; {report.outcomes} outcome(s) attributed."
+    )
     ctx.close()
 
 
@@ -201,7 +240,16 @@ def worker(
     from tasks import configure
 
     celery_app = configure(_settings(config))
-    argv = ["worker", f"--queues={queues}", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "-O", "fair", "--without-gossip", "--without-mingle"]
+    argv = [
+        "worker",
+        f"--queues={queues}",
+        f"--concurrency={concurrency}",
+        f"--loglevel={loglevel}",
+        "-O",
+        "fair",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     if hostname:
         argv.append(f"--hostname={hostname}")
     celery_app.worker_main(argv)
@@ -217,6 +265,20 @@ def beat(config: ConfigOpt = None, loglevel: str = "INFO", schedule_file: Path =
 
 
 @app.command()
+def flower(config: ConfigOpt = None, port: int = 5555) -> None:
+    """Start Flower, Celery's monitor (basic auth from FLOWER_BASIC_AUTH=user:password)."""
+    from tasks import configure
+
+    try:
+        import flower as _  # noqa: F401
+    except ImportError:
+        err.print("Flower is not installed: pip install 'decision-hub[ops]'")
+        raise typer.Exit(1) from None
+    celery_app = configure(_settings(config))
+    celery_app.start(["flower", f"--port={port}"])
+
+
+@app.command()
 def status(config: ConfigOpt = None) -> None:
     """Per connector: last sync, cursor, records, pushes; per queue: depth; workers alive."""
     from hub.status import hub_status
@@ -226,14 +288,37 @@ def status(config: ConfigOpt = None) -> None:
     settings = _settings(config)
     store = Store(settings.store_url)
     st = hub_status(settings, store, app=configure(settings))
-    table = Table("connector", "type", "enabled", "last sync", "status", "records", "pending", "failed", "done", "cursors", title="Connectors")
+    table = Table(
+        "connector",
+        "type",
+        "enabled",
+        "last sync",
+        "status",
+        "records",
+        "pending",
+        "failed",
+        "done",
+        "cursors",
+        title="Connectors",
+    )
     for c in st.connectors:
         cursors = "; ".join(f"{k}={(v or '-')[:24]}" for k, v in c.cursors.items())
         last = c.last_sync.strftime("%Y-%m-%d %H:%M:%S") if c.last_sync else "never"
         state = c.last_status or "-"
         if c.last_error:
             state += f": {c.last_error[:60]}"
-        table.add_row(c.name, c.type, "yes" if c.enabled else "no", last, state, str(c.records), str(c.pending), str(c.failed), str(c.done), cursors)
+        table.add_row(
+            c.name,
+            c.type,
+            "yes" if c.enabled else "no",
+            last,
+            state,
+            str(c.records),
+            str(c.pending),
+            str(c.failed),
+            str(c.done),
+            cursors,
+        )
     out.print(table)
     if st.broker_error:
         out.print(f"[yellow]{st.broker_error}[/]")
@@ -257,12 +342,17 @@ def pushes_list(config: ConfigOpt = None, state: str | None = "failed", limit: i
         rows = list_pushes(conn, state=state, limit=limit)
     table = Table("id", "connector", "record", "kind", "state", "attempts", "last error")
     for r in rows:
-        table.add_row(str(r.id), r.connector, r.external_id, r.kind, r.state, str(r.attempts), (r.last_error or "")[:80])
+        table.add_row(
+            str(r.id), r.connector, r.external_id, r.kind, r.state, str(r.attempts), (r.last_error or "")[:80]
+        )
     out.print(table)
 
 
 @pushes_app.command("retry")
-def pushes_retry(ids: Annotated[list[int] | None, typer.Argument(help="Push ids; every failed push if omitted.")] = None, config: ConfigOpt = None) -> None:
+def pushes_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Push ids; every failed push if omitted.")] = None,
+    config: ConfigOpt = None,
+) -> None:
     """Queue failed pushes again."""
     from hub.models import utcnow
     from hub.store import Store
@@ -277,7 +367,8 @@ def pushes_retry(ids: Annotated[list[int] | None, typer.Argument(help="Push ids;
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
     except ConfigError as exc:
         err.print(str(exc), style="red", highlight=False, soft_wrap=True, markup=False)
         sys.exit(2)

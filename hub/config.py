@@ -49,7 +49,12 @@ class RuleAction(_Strict):
 
     @model_validator(mode="after")
     def _complete(self) -> RuleAction:
-        need = {ActionKind.SET_FIELDS: "fields", ActionKind.ADD_TO_LIST: "list", ActionKind.REMOVE_FROM_LIST: "list", ActionKind.ASSIGN_OWNER: "owner"}[self.kind]
+        need = {
+            ActionKind.SET_FIELDS: "fields",
+            ActionKind.ADD_TO_LIST: "list",
+            ActionKind.REMOVE_FROM_LIST: "list",
+            ActionKind.ASSIGN_OWNER: "owner",
+        }[self.kind]
         if not getattr(self, need):
             raise ValueError(f"a {self.kind.value} action needs `{need}`")
         return self
@@ -90,6 +95,7 @@ class DecisionSettings(_Strict):
 
 class CelerySettings(_Strict):
     visibility_timeout: int = Field(3600, ge=1, description="seconds; above the longest task")
+    restore_interval: int = Field(10, ge=1, description="seconds between sweeps that requeue tasks of dead workers")
     task_time_limit: int = Field(900, ge=1)
     result_expires: int = Field(3600, ge=60)
 
@@ -141,7 +147,9 @@ def _interpolate(value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
                 return os.environ[var]
             if default is not None:
                 return default
-            problems.append((path, f"environment variable {var} is not set; export it or give a default as ${{{var}:-value}}"))
+            problems.append(
+                (path, f"environment variable {var} is not set; export it or give a default as ${{{var}:-value}}")
+            )
             return ""
 
         return _ENV_REF.sub(sub, value)
@@ -199,7 +207,7 @@ def _valid_entries(raw: dict[str, Any], settings: Settings | None) -> dict[str, 
         return settings.connectors
     entries = {}
     section = raw.get("connectors")
-    for name, body in (section.items() if isinstance(section, dict) else []):
+    for name, body in section.items() if isinstance(section, dict) else []:
         try:
             entries[name] = ConnectorEntry.model_validate(body)
         except ValidationError:

@@ -48,8 +48,22 @@ class Expression:
 
     def _check(self, node: ast.AST) -> None:
         allowed = (
-            ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.Compare, ast.Name, ast.Load,
-            ast.Constant, ast.Subscript, ast.List, ast.Tuple, ast.BinOp, *_CMP, *_BIN,
+            ast.BoolOp,
+            ast.And,
+            ast.Or,
+            ast.UnaryOp,
+            ast.Not,
+            ast.USub,
+            ast.Compare,
+            ast.Name,
+            ast.Load,
+            ast.Constant,
+            ast.Subscript,
+            ast.List,
+            ast.Tuple,
+            ast.BinOp,
+            *_CMP,
+            *_BIN,
         )
         for n in ast.walk(node):
             if not isinstance(n, allowed):
@@ -89,7 +103,9 @@ class Expression:
                 a = self._eval(left, env)
                 for op, comp in zip(ops, comps, strict=True):
                     b = self._eval(comp, env)
-                    if (a is None or b is None) and not isinstance(op, (ast.Eq, ast.NotEq, ast.Is, ast.IsNot, ast.In, ast.NotIn)):
+                    if (a is None or b is None) and not isinstance(
+                        op, (ast.Eq, ast.NotEq, ast.Is, ast.IsNot, ast.In, ast.NotIn)
+                    ):
                         return False
                     try:
                         if not _CMP[type(op)](a, b):

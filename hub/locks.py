@@ -7,6 +7,7 @@ calls ``refresh()`` between chunks to keep it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,10 +49,9 @@ class RedisLocks:
             yield held
         finally:
             if held.acquired:
-                try:
+                # expired while we worked: someone else may hold it now; not ours to free
+                with contextlib.suppress(redis.exceptions.LockError):
                     lock.release()
-                except redis.exceptions.LockError:
-                    pass  # expired while we worked: someone else may hold it now; not ours to free
 
 
 class _LocalHeld:

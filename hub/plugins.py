@@ -102,7 +102,9 @@ class HubPlugins:
         try:
             plugin = importlib.import_module(dotted)
         except Exception as exc:
-            self.plugins.append(PluginInfo(name=dotted, source=dotted, error=f"import failed: {type(exc).__name__}: {exc}"))
+            self.plugins.append(
+                PluginInfo(name=dotted, source=dotted, error=f"import failed: {type(exc).__name__}: {exc}")
+            )
             return
         self.register(plugin, dotted, dotted)
 

@@ -9,9 +9,8 @@ import redis
 from sqlalchemy import func, select
 
 from hub.config import Settings
-from hub.store import Store
+from hub.store import Store, sync_state
 from hub.store import pushes as push_store
-from hub.store import sync_state
 from hub.store.schema import identities
 
 QUEUES = ("sync", "decide", "push", "learn")
@@ -45,7 +44,9 @@ def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
     with store.connect() as conn:
         states = sync_state.all_states(conn)
         counts = push_store.counts(conn)
-        records = {c: n for c, n in conn.execute(select(identities.c.connector, func.count()).group_by(identities.c.connector))}
+        records = {
+            c: n for c, n in conn.execute(select(identities.c.connector, func.count()).group_by(identities.c.connector))
+        }
     out = []
     for name, entry in settings.connectors.items():
         st = ConnectorStatus(name=name, type=entry.type, enabled=entry.enabled, records=records.get(name, 0))

@@ -31,7 +31,11 @@ def configure(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_time_limit=c.task_time_limit,
         task_soft_time_limit=max(1, c.task_time_limit - 30),
-        broker_transport_options={"visibility_timeout": c.visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": c.visibility_timeout,
+            "unacked_restore_interval": c.restore_interval,
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         task_routes=ROUTES,
         task_default_queue="sync",
@@ -48,8 +52,16 @@ def configure(settings: Settings) -> Celery:
 def beat_schedule(settings: Settings) -> dict[str, dict]:
     schedule = {}
     for name, entry in settings.enabled_connectors().items():
-        schedule[f"sync-{name}"] = {"task": "hub.sync", "schedule": timedelta(seconds=entry.sync_interval), "args": [name]}
-        schedule[f"push-{name}"] = {"task": "hub.push", "schedule": timedelta(seconds=entry.push_interval), "args": [name]}
+        schedule[f"sync-{name}"] = {
+            "task": "hub.sync",
+            "schedule": timedelta(seconds=entry.sync_interval),
+            "args": [name],
+        }
+        schedule[f"push-{name}"] = {
+            "task": "hub.push",
+            "schedule": timedelta(seconds=entry.push_interval),
+            "args": [name],
+        }
     return schedule
 
 

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def _retry_countdown(task, exc: RetryableError) -> float:
     # stay well under the visibility timeout, or Redis redelivers the waiting message
     cap = task.app.conf.broker_transport_options.get("visibility_timeout", 3600) / 2
-    return min(cap, max(exc.retry_after or 0, 2 ** task.request.retries))
+    return min(cap, max(exc.retry_after or 0, 2**task.request.retries))
 
 
 @app.task(name="hub.sync", bind=True, max_retries=5)

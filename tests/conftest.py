@@ -79,11 +79,13 @@ def hub_config(tmp_path: Path, store_url: str, redis_url: str, **overrides) -> P
                 {
                     "name": "nurture",
                     "when": "not email_opt_out",
-                    "actions": [{"kind": "set_fields", "fields": {"next_best_action": "email_nurture", "reason": "nurture"}}],
+                    "actions": [
+                        {"kind": "set_fields", "fields": {"next_best_action": "email_nurture", "reason": "nurture"}}
+                    ],
                 },
             ],
         },
-        "celery": {"visibility_timeout": 6, "task_time_limit": 120},
+        "celery": {"visibility_timeout": 6, "restore_interval": 1, "task_time_limit": 120},
         "push": {"lease_seconds": 4, "backoff_base": 0.2, "max_attempts": 5},
     }
     for key, value in overrides.items():

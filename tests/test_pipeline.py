@@ -119,7 +119,9 @@ def test_transient_failure_is_retried_with_backoff(tmp_path, store_url, redis_ur
     report = run_once(ctx)
     assert report.pushes[0].retrying == 4 and crm.effects() == []
     with ctx.store.connect() as conn:
-        rows = conn.execute(select(pushes.c.state, pushes.c.attempts, pushes.c.next_attempt_at, pushes.c.last_error)).all()
+        rows = conn.execute(
+            select(pushes.c.state, pushes.c.attempts, pushes.c.next_attempt_at, pushes.c.last_error)
+        ).all()
     assert {(r.state, r.attempts) for r in rows} == {("pending", 1)}
     assert all("503" in r.last_error for r in rows)
     import time

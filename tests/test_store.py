@@ -8,10 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.models import Activity, ActivityType, Company, Contact, Identity, Page
-from hub.store import Store
+from hub.store import Store, sync_state
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
-from hub.store import sync_state
 from hub.store.schema import contacts, identities
 
 
@@ -34,7 +33,9 @@ def count(store: Store, table) -> int:
 def test_same_person_in_two_connectors_is_one_contact_with_two_identities(store):
     with store.begin() as conn:
         a = contact_store.upsert_contacts(conn, [person("hubspot", "101", "Ada@Example.com ", first_name="Ada")])
-        b = contact_store.upsert_contacts(conn, [person("salesforce", "003X", "  ada@example.COM", last_name="Lovelace")])
+        b = contact_store.upsert_contacts(
+            conn, [person("salesforce", "003X", "  ada@example.COM", last_name="Lovelace")]
+        )
     assert a.created == 1 and b.created == 0
     assert a.changed == b.changed
     with store.connect() as conn:
@@ -79,7 +80,10 @@ def test_echo_of_hub_written_fields_is_not_a_change(store):
 
 def test_duplicate_record_within_one_page_is_stored_once(store):
     with store.begin() as conn:
-        res = contact_store.upsert_contacts(conn, [person("crm", "1", "a@example.com", first_name="A"), person("crm", "1", "a@example.com", first_name="B")])
+        res = contact_store.upsert_contacts(
+            conn,
+            [person("crm", "1", "a@example.com", first_name="A"), person("crm", "1", "a@example.com", first_name="B")],
+        )
     assert res.created == 1
     with store.connect() as conn:
         [c] = contact_store.load_contacts(conn, res.changed)
@@ -91,7 +95,9 @@ def test_opt_out_in_any_connector_wins(store):
 
     with store.begin() as conn:
         contact_store.upsert_contacts(conn, [person("a", "1", "x@example.com")])
-        res = contact_store.upsert_contacts(conn, [person("b", "9", "X@example.com", consent=Consent(email_opt_out=True))])
+        res = contact_store.upsert_contacts(
+            conn, [person("b", "9", "X@example.com", consent=Consent(email_opt_out=True))]
+        )
     with store.connect() as conn:
         [c] = contact_store.load_contacts(conn, res.changed)
     assert c.consent.email_opt_out is True
@@ -99,16 +105,33 @@ def test_opt_out_in_any_connector_wins(store):
 
 def test_archived_record_leaves_no_ghost(store):
     with store.begin() as conn:
-        res = contact_store.upsert_contacts(conn, [person("crm", "1", "gone@example.com"), person("crm", "2", "stay@example.com")])
+        res = contact_store.upsert_contacts(
+            conn, [person("crm", "1", "gone@example.com"), person("crm", "2", "stay@example.com")]
+        )
         activity_store.insert_activities(
             conn,
-            [Activity(contact_ref=Identity(connector="crm", external_id="1"), type=ActivityType.PAGE_VIEW, occurred_at=datetime.now(UTC), source="crm", external_id="a1")],
+            [
+                Activity(
+                    contact_ref=Identity(connector="crm", external_id="1"),
+                    type=ActivityType.PAGE_VIEW,
+                    occurred_at=datetime.now(UTC),
+                    source="crm",
+                    external_id="a1",
+                )
+            ],
         )
         gone = contact_store.remove_identities(conn, [Identity(connector="crm", external_id="1")])
     assert gone.deleted == 1
     assert count(store, contacts) == 1
     with store.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(contact_store.contact_emails).where(contact_store.contact_emails.c.email == "gone@example.com")).scalar() == 0
+        assert (
+            conn.execute(
+                select(func.count())
+                .select_from(contact_store.contact_emails)
+                .where(contact_store.contact_emails.c.email == "gone@example.com")
+            ).scalar()
+            == 0
+        )
     assert len(res.changed) == 2
 
 
@@ -117,8 +140,20 @@ def test_activities_are_idempotent_and_unknown_contacts_are_rejected_by_id(store
         contact_store.upsert_contacts(conn, [person("crm", "1", "a@example.com")])
     now = datetime.now(UTC)
     acts = [
-        Activity(contact_ref=Identity(connector="crm", external_id="1"), type=ActivityType.EMAIL_OPEN, occurred_at=now, source="crm", external_id="e1"),
-        Activity(contact_ref=Identity(connector="crm", external_id="404"), type=ActivityType.EMAIL_OPEN, occurred_at=now, source="crm", external_id="e2"),
+        Activity(
+            contact_ref=Identity(connector="crm", external_id="1"),
+            type=ActivityType.EMAIL_OPEN,
+            occurred_at=now,
+            source="crm",
+            external_id="e1",
+        ),
+        Activity(
+            contact_ref=Identity(connector="crm", external_id="404"),
+            type=ActivityType.EMAIL_OPEN,
+            occurred_at=now,
+            source="crm",
+            external_id="e2",
+        ),
     ]
     with store.begin() as conn:
         first = activity_store.insert_activities(conn, acts)

@@ -24,7 +24,14 @@ class HubContext:
     _connectors: dict[str, Connector] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings, *, embedded: bool = False, plugins: HubPlugins | None = None, store: Store | None = None) -> HubContext:
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        embedded: bool = False,
+        plugins: HubPlugins | None = None,
+        store: Store | None = None,
+    ) -> HubContext:
         plugins = plugins or build_plugin_manager(settings.plugins)
         store = store or Store(settings.store_url)
         locks: Locks = LocalLocks() if embedded else RedisLocks(settings.broker_url)

@@ -7,7 +7,9 @@ from typing import Any
 from hub.models import ActionKind
 
 
-def effective_payload(kind: ActionKind, payload: dict[str, Any], crm_fields: dict[str, Any], lists: list[str] | None, owner: str | None) -> dict[str, Any] | None:
+def effective_payload(
+    kind: ActionKind, payload: dict[str, Any], crm_fields: dict[str, Any], lists: list[str] | None, owner: str | None
+) -> dict[str, Any] | None:
     """The part of ``payload`` that would change the record, or None for a no-op."""
     if kind is ActionKind.SET_FIELDS:
         changed = {k: v for k, v in payload.get("fields", {}).items() if not _same(crm_fields.get(k), v)}

@@ -24,7 +24,11 @@ def record_outcomes(ctx: HubContext, activity_ids: Sequence[int]) -> int:
     if not activity_ids:
         return 0
     with ctx.store.connect() as conn:
-        acts = conn.execute(select(activities.c.id, activities.c.contact_id, activities.c.type, activities.c.occurred_at).where(activities.c.id.in_(list(activity_ids)))).all()
+        acts = conn.execute(
+            select(activities.c.id, activities.c.contact_id, activities.c.type, activities.c.occurred_at).where(
+                activities.c.id.in_(list(activity_ids))
+            )
+        ).all()
         contact_ids = {a.contact_id for a in acts}
         earliest = min(aware(a.occurred_at) for a in acts) - ATTRIBUTION_WINDOW if acts else utcnow()
         decs = conn.execute(

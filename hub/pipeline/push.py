@@ -96,7 +96,9 @@ def push_connector(ctx: HubContext, name: str) -> PushSummary:
         while handled < cfg.batch_limit:
             now = utcnow()
             with ctx.store.begin() as conn:
-                rows = push_store.claim_due(conn, name, now, min(connector.max_push_batch, cfg.batch_limit - handled), cfg.lease_seconds)
+                rows = push_store.claim_due(
+                    conn, name, now, min(connector.max_push_batch, cfg.batch_limit - handled), cfg.lease_seconds
+                )
             if not rows:
                 break
             handled += len(rows)
@@ -115,17 +117,27 @@ def _send(connector, batch: list[PushRow]) -> dict[int, PushResult]:
     try:
         results = connector.push([r.request() for r in batch])
     except RetryableError as exc:
-        return {r.id: PushResult(push_id=r.id, status="retryable", reason=str(exc), retry_after=exc.retry_after) for r in batch}
+        return {
+            r.id: PushResult(push_id=r.id, status="retryable", reason=str(exc), retry_after=exc.retry_after)
+            for r in batch
+        }
     except FatalConnectorError as exc:
         # auth or permissions: a person must act; keep the pushes queued with the reason
-        return {r.id: PushResult(push_id=r.id, status="retryable", reason=f"{exc} (fix the connector, it will be retried)") for r in batch}
+        return {
+            r.id: PushResult(push_id=r.id, status="retryable", reason=f"{exc} (fix the connector, it will be retried)")
+            for r in batch
+        }
     by_id = {res.push_id: res for res in results}
     for r in batch:
-        by_id.setdefault(r.id, PushResult(push_id=r.id, status="retryable", reason="the connector returned no result for this push"))
+        by_id.setdefault(
+            r.id, PushResult(push_id=r.id, status="retryable", reason="the connector returned no result for this push")
+        )
     return by_id
 
 
-def _record(ctx: HubContext, batch: list[PushRow], results: dict[int, PushResult], state: dict, summary: PushSummary) -> None:
+def _record(
+    ctx: HubContext, batch: list[PushRow], results: dict[int, PushResult], state: dict, summary: PushSummary
+) -> None:
     now = utcnow()
     cfg = ctx.settings.push
     summary.sent += len(batch)

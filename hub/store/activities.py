@@ -31,7 +31,9 @@ def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityRe
         return result
     items = list({(a.source, a.external_id): a for a in items}.values())
     keys = [(a.source, a.external_id) for a in items]
-    q = select(activities.c.source, activities.c.external_id).where(tuple_(activities.c.source, activities.c.external_id).in_(keys))
+    q = select(activities.c.source, activities.c.external_id).where(
+        tuple_(activities.c.source, activities.c.external_id).in_(keys)
+    )
     seen = {(s, e) for s, e in conn.execute(q)}
     resolved = resolve_identity_ids(conn, [a.contact_ref for a in items if a.contact_ref is not None])
     rows = []
@@ -63,7 +65,9 @@ def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityRe
         result.inserted = len(rows)
         new_keys = [(r["source"], r["external_id"]) for r in rows]
         result.new_ids = list(
-            conn.execute(select(activities.c.id).where(tuple_(activities.c.source, activities.c.external_id).in_(new_keys))).scalars()
+            conn.execute(
+                select(activities.c.id).where(tuple_(activities.c.source, activities.c.external_id).in_(new_keys))
+            ).scalars()
         )
     return result
 

@@ -99,12 +99,20 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
     existing = {
         (r.connector, r.object_type, r.external_id): r
         for r in conn.execute(
-            select(identities).where(tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys))
+            select(identities).where(
+                tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys)
+            )
         )
     }
     all_emails = {e for c in items for e in (normalize_email(x) for x in c.emails) if e}
     by_email = (
-        dict(conn.execute(select(contact_emails.c.email, contact_emails.c.contact_id).where(contact_emails.c.email.in_(all_emails))).all())
+        dict(
+            conn.execute(
+                select(contact_emails.c.email, contact_emails.c.contact_id).where(
+                    contact_emails.c.email.in_(all_emails)
+                )
+            ).all()
+        )
         if all_emails
         else {}
     )
@@ -137,13 +145,23 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
         contact_id = next((by_email[e] for e in emails if e in by_email), None)
         if contact_id is None:
             contact_id = conn.execute(
-                insert(contacts).values(created_at=now, changed_at=now, properties={}, email_opt_out=False, do_not_contact=False)
+                insert(contacts).values(
+                    created_at=now, changed_at=now, properties={}, email_opt_out=False, do_not_contact=False
+                )
             ).inserted_primary_key[0]
             result.created += 1
         else:
             result.updated += 1
         ident_values.setdefault("lists", sorted(contact.lists or []))
-        conn.execute(insert(identities).values(contact_id=contact_id, connector=ident.connector, object_type=ident.object_type, external_id=ident.external_id, **ident_values))
+        conn.execute(
+            insert(identities).values(
+                contact_id=contact_id,
+                connector=ident.connector,
+                object_type=ident.object_type,
+                external_id=ident.external_id,
+                **ident_values,
+            )
+        )
         for e in emails:
             by_email.setdefault(e, contact_id)
         result.changed.add(contact_id)
@@ -157,10 +175,14 @@ def _refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetim
     if not ids:
         return
     recs: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-    for cid, rec in conn.execute(select(identities.c.contact_id, identities.c.record).where(identities.c.contact_id.in_(ids))):
+    for cid, rec in conn.execute(
+        select(identities.c.contact_id, identities.c.record).where(identities.c.contact_id.in_(ids))
+    ):
         recs[cid].append(rec)
     owned = {}
-    for email, cid in conn.execute(select(contact_emails.c.email, contact_emails.c.contact_id).where(contact_emails.c.contact_id.in_(ids))):
+    for email, cid in conn.execute(
+        select(contact_emails.c.email, contact_emails.c.contact_id).where(contact_emails.c.contact_id.in_(ids))
+    ):
         owned.setdefault(cid, set()).add(email)
     for cid in ids:
         if not recs[cid]:
@@ -183,7 +205,9 @@ def remove_identities(conn: Connection, gone: Sequence[Identity], now: datetime 
         return result
     keys = [i.key() for i in gone]
     rows = conn.execute(
-        select(identities.c.id, identities.c.contact_id).where(tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys))
+        select(identities.c.id, identities.c.contact_id).where(
+            tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys)
+        )
     ).all()
     if not rows:
         return result
@@ -245,10 +269,18 @@ def load_contacts(conn: Connection, ids: Iterable[int]) -> list[Contact]:
     if not ids:
         return []
     idents: dict[int, list[Identity]] = {}
-    for r in conn.execute(select(identities.c.contact_id, identities.c.connector, identities.c.object_type, identities.c.external_id).where(identities.c.contact_id.in_(ids)).order_by(identities.c.id)):
-        idents.setdefault(r.contact_id, []).append(Identity(connector=r.connector, object_type=r.object_type, external_id=r.external_id))
+    for r in conn.execute(
+        select(identities.c.contact_id, identities.c.connector, identities.c.object_type, identities.c.external_id)
+        .where(identities.c.contact_id.in_(ids))
+        .order_by(identities.c.id)
+    ):
+        idents.setdefault(r.contact_id, []).append(
+            Identity(connector=r.connector, object_type=r.object_type, external_id=r.external_id)
+        )
     emails: dict[int, list[str]] = {}
-    for email, cid in conn.execute(select(contact_emails.c.email, contact_emails.c.contact_id).where(contact_emails.c.contact_id.in_(ids))):
+    for email, cid in conn.execute(
+        select(contact_emails.c.email, contact_emails.c.contact_id).where(contact_emails.c.contact_id.in_(ids))
+    ):
         emails.setdefault(cid, []).append(email)
     rows = conn.execute(select(contacts).where(contacts.c.id.in_(ids)).order_by(contacts.c.id)).all()
     out = []
@@ -265,8 +297,8 @@ def resolve_identity_ids(conn: Connection, refs: Sequence[Identity]) -> dict[tup
     return {
         (r.connector, r.object_type, r.external_id): r.contact_id
         for r in conn.execute(
-            select(identities.c.connector, identities.c.object_type, identities.c.external_id, identities.c.contact_id).where(
-                tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys)
-            )
+            select(
+                identities.c.connector, identities.c.object_type, identities.c.external_id, identities.c.contact_id
+            ).where(tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys))
         )
     }

@@ -63,6 +63,8 @@ def check_current(engine: Engine) -> None:
     try:
         current = is_current(engine)
     except Exception as exc:
-        raise StoreError(f"cannot reach the store at {engine.url.render_as_string(hide_password=True)}: {exc}") from None
+        raise StoreError(
+            f"cannot reach the store at {engine.url.render_as_string(hide_password=True)}: {exc}"
+        ) from None
     if not current:
         raise StoreError("the store is not migrated to the latest schema; run `hub migrate`")

@@ -39,7 +39,9 @@ def insert_decisions(conn: Connection, items: Sequence[Decision], request_key: s
     ]
     conn.execute(insert(decisions), rows)
     keys = [(d.contact_id, request_key) for d in items]
-    q = select(decisions.c.contact_id, decisions.c.id).where(tuple_(decisions.c.contact_id, decisions.c.request_key).in_(keys))
+    q = select(decisions.c.contact_id, decisions.c.id).where(
+        tuple_(decisions.c.contact_id, decisions.c.request_key).in_(keys)
+    )
     found = {cid: did for cid, did in conn.execute(q)}
     return [found[d.contact_id] for d in items]
 
@@ -68,7 +70,9 @@ def insert_outcomes(conn: Connection, rows: list[dict]) -> int:
     if not rows:
         return 0
     keys = [(r["decision_id"], r["activity_id"]) for r in rows]
-    q = select(outcomes.c.decision_id, outcomes.c.activity_id).where(tuple_(outcomes.c.decision_id, outcomes.c.activity_id).in_(keys))
+    q = select(outcomes.c.decision_id, outcomes.c.activity_id).where(
+        tuple_(outcomes.c.decision_id, outcomes.c.activity_id).in_(keys)
+    )
     seen = {(d, a) for d, a in conn.execute(q)}
     new = [r for r in rows if (r["decision_id"], r["activity_id"]) not in seen]
     if new:

@@ -33,7 +33,11 @@ class PushRow:
     attempts: int
 
     def request(self) -> PushRequest:
-        return PushRequest(push_id=self.id, identity=self.identity, action=Action(kind=self.kind, connector=self.identity.connector, payload=self.payload))
+        return PushRequest(
+            push_id=self.id,
+            identity=self.identity,
+            action=Action(kind=self.kind, connector=self.identity.connector, payload=self.payload),
+        )
 
 
 def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
@@ -46,9 +50,9 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
         return 0
     ext = list({r["external_id"] for r in rows})
     open_rows = conn.execute(
-        select(pushes.c.id, pushes.c.connector, pushes.c.object_type, pushes.c.external_id, pushes.c.kind, pushes.c.payload).where(
-            pushes.c.state == "pending", pushes.c.external_id.in_(ext)
-        )
+        select(
+            pushes.c.id, pushes.c.connector, pushes.c.object_type, pushes.c.external_id, pushes.c.kind, pushes.c.payload
+        ).where(pushes.c.state == "pending", pushes.c.external_id.in_(ext))
     ).all()
     open_by_key: dict[tuple, list[Any]] = {}
     for r in open_rows:
@@ -62,7 +66,10 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
             superseded.append(old.id)
     if superseded:
         conn.execute(update(pushes).where(pushes.c.id.in_(superseded)).values(state="superseded", updated_at=now))
-    full = [{**r, "state": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now} for r in rows]
+    full = [
+        {**r, "state": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now}
+        for r in rows
+    ]
     conn.execute(insert(pushes), full)
     return len(full)
 
@@ -79,11 +86,15 @@ def claim_due(conn: Connection, connector: str, now: datetime, limit: int, lease
         and_(pushes.c.state == "pending", pushes.c.next_attempt_at <= now),
         and_(pushes.c.state == "sending", pushes.c.lease_until < now),
     )
-    rows = conn.execute(select(pushes).where(pushes.c.connector == connector, due).order_by(pushes.c.id).limit(limit)).all()
+    rows = conn.execute(
+        select(pushes).where(pushes.c.connector == connector, due).order_by(pushes.c.id).limit(limit)
+    ).all()
     if not rows:
         return []
     conn.execute(
-        update(pushes).where(pushes.c.id.in_([r.id for r in rows])).values(state="sending", lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+        update(pushes)
+        .where(pushes.c.id.in_([r.id for r in rows]))
+        .values(state="sending", lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
     )
     return [
         PushRow(
@@ -106,13 +117,20 @@ def crm_state(conn: Connection, idents: Sequence[Identity]) -> dict[tuple[str, s
     if not idents:
         return {}
     keys = list({i.key() for i in idents})
-    q = select(identities.c.connector, identities.c.object_type, identities.c.external_id, identities.c.crm_fields, identities.c.lists, identities.c.owner).where(
-        tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys)
-    )
+    q = select(
+        identities.c.connector,
+        identities.c.object_type,
+        identities.c.external_id,
+        identities.c.crm_fields,
+        identities.c.lists,
+        identities.c.owner,
+    ).where(tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys))
     return {(r.connector, r.object_type, r.external_id): r for r in conn.execute(q)}
 
 
-def mark(conn: Connection, ids: Sequence[int], state: str, now: datetime, error: str | None = None, attempts_inc: int = 0) -> None:
+def mark(
+    conn: Connection, ids: Sequence[int], state: str, now: datetime, error: str | None = None, attempts_inc: int = 0
+) -> None:
     if not ids:
         return
     values: dict[str, Any] = {"state": state, "updated_at": now, "lease_until": None, "last_error": error}
@@ -125,15 +143,30 @@ def reschedule(conn: Connection, push_id: int, when: datetime, error: str, now: 
     conn.execute(
         update(pushes)
         .where(pushes.c.id == push_id)
-        .values(state="pending", next_attempt_at=when, last_error=error, attempts=pushes.c.attempts + 1, lease_until=None, updated_at=now)
+        .values(
+            state="pending",
+            next_attempt_at=when,
+            last_error=error,
+            attempts=pushes.c.attempts + 1,
+            lease_until=None,
+            updated_at=now,
+        )
     )
 
 
-def apply_to_identity(conn: Connection, identity: Identity, kind: ActionKind, payload: dict[str, Any], row: Any) -> None:
+def apply_to_identity(
+    conn: Connection, identity: Identity, kind: ActionKind, payload: dict[str, Any], row: Any
+) -> None:
     """Record a landed write as the CRM's new state, so the next diff and echo check know it."""
-    where = and_(identities.c.connector == identity.connector, identities.c.object_type == identity.object_type, identities.c.external_id == identity.external_id)
+    where = and_(
+        identities.c.connector == identity.connector,
+        identities.c.object_type == identity.object_type,
+        identities.c.external_id == identity.external_id,
+    )
     if kind is ActionKind.SET_FIELDS:
-        conn.execute(update(identities).where(where).values(crm_fields={**(row.crm_fields or {}), **payload.get("fields", {})}))
+        conn.execute(
+            update(identities).where(where).values(crm_fields={**(row.crm_fields or {}), **payload.get("fields", {})})
+        )
     elif kind is ActionKind.ADD_TO_LIST:
         conn.execute(update(identities).where(where).values(lists=sorted({*(row.lists or []), payload["list"]})))
     elif kind is ActionKind.REMOVE_FROM_LIST:
@@ -161,14 +194,28 @@ class PushView:
     next_attempt_at: datetime | None
 
 
-def list_pushes(conn: Connection, state: str | None = None, connector: str | None = None, limit: int = 100) -> list[PushView]:
+def list_pushes(
+    conn: Connection, state: str | None = None, connector: str | None = None, limit: int = 100
+) -> list[PushView]:
     q = select(pushes).order_by(pushes.c.id.desc()).limit(limit)
     if state:
         q = q.where(pushes.c.state == state)
     if connector:
         q = q.where(pushes.c.connector == connector)
     return [
-        PushView(r.id, r.connector, r.object_type, r.external_id, r.kind, r.payload, r.state, r.attempts, r.last_error, aware(r.next_attempt_at)) for r in conn.execute(q)
+        PushView(
+            r.id,
+            r.connector,
+            r.object_type,
+            r.external_id,
+            r.kind,
+            r.payload,
+            r.state,
+            r.attempts,
+            r.last_error,
+            aware(r.next_attempt_at),
+        )
+        for r in conn.execute(q)
     ]
 
 

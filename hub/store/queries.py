@@ -17,8 +17,15 @@ def all_contact_ids(conn: Connection) -> list[int]:
 
 def save_check(conn: Connection, connector: str, report: CheckReport) -> None:
     conn.execute(connector_checks.delete().where(connector_checks.c.connector == connector))
-    conn.execute(connector_checks.insert().values(connector=connector, ok=report.ok, report=report.model_dump(mode="json"), checked_at=utcnow()))
+    conn.execute(
+        connector_checks.insert().values(
+            connector=connector, ok=report.ok, report=report.model_dump(mode="json"), checked_at=utcnow()
+        )
+    )
 
 
 def last_checks(conn: Connection) -> dict[str, dict[str, Any]]:
-    return {r.connector: {"ok": r.ok, "report": r.report, "checked_at": aware(r.checked_at)} for r in conn.execute(select(connector_checks))}
+    return {
+        r.connector: {"ok": r.ok, "report": r.report, "checked_at": aware(r.checked_at)}
+        for r in conn.execute(select(connector_checks))
+    }

@@ -26,7 +26,9 @@ class StreamState:
 
 
 def _ensure(conn: Connection, connector: str, stream: str) -> None:
-    exists = conn.execute(select(sync_state.c.connector).where(sync_state.c.connector == connector, sync_state.c.stream == stream)).first()
+    exists = conn.execute(
+        select(sync_state.c.connector).where(sync_state.c.connector == connector, sync_state.c.stream == stream)
+    ).first()
     if not exists:
         conn.execute(insert(sync_state).values(connector=connector, stream=stream, records=0, rejects=0))
 
@@ -39,7 +41,9 @@ def get_cursor(conn: Connection, connector: str, stream: str) -> str | None:
     return conn.execute(select(sync_state.c.cursor).where(_where(connector, stream))).scalar()
 
 
-def advance_cursor(conn: Connection, connector: str, stream: str, cursor: str | None, records: int, rejects: int) -> None:
+def advance_cursor(
+    conn: Connection, connector: str, stream: str, cursor: str | None, records: int, rejects: int
+) -> None:
     """Called in the same transaction as the page's data, so the two commit together."""
     _ensure(conn, connector, stream)
     conn.execute(
@@ -51,18 +55,32 @@ def advance_cursor(conn: Connection, connector: str, stream: str, cursor: str | 
 
 def mark_started(conn: Connection, connector: str, stream: str) -> None:
     _ensure(conn, connector, stream)
-    conn.execute(update(sync_state).where(_where(connector, stream)).values(last_started_at=utcnow(), last_status="running"))
+    conn.execute(
+        update(sync_state).where(_where(connector, stream)).values(last_started_at=utcnow(), last_status="running")
+    )
 
 
 def mark_finished(conn: Connection, connector: str, stream: str, status: str, error: str | None = None) -> None:
     _ensure(conn, connector, stream)
-    conn.execute(update(sync_state).where(_where(connector, stream)).values(last_finished_at=utcnow(), last_status=status, last_error=error))
+    conn.execute(
+        update(sync_state)
+        .where(_where(connector, stream))
+        .values(last_finished_at=utcnow(), last_status=status, last_error=error)
+    )
 
 
 def all_states(conn: Connection) -> list[StreamState]:
     return [
         StreamState(
-            r.connector, r.stream, r.cursor, r.records, r.rejects, aware(r.last_started_at), aware(r.last_finished_at), r.last_status, r.last_error
+            r.connector,
+            r.stream,
+            r.cursor,
+            r.records,
+            r.rejects,
+            aware(r.last_started_at),
+            aware(r.last_finished_at),
+            r.last_status,
+            r.last_error,
         )
         for r in conn.execute(select(sync_state).order_by(sync_state.c.connector, sync_state.c.stream))
     ]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from hub.connector import Connector, ConnectorSettings
 from hub.errors import RetryableError
@@ -41,6 +41,7 @@ HUB_FIELDS = ("next_best_action", "reason", "lead_score")
 
 class MemoryCRMSettings(ConnectorSettings):
     redis_url: str
+    api_token: SecretStr | None = None
     namespace: str = "memcrm"
     page_size: int = Field(50, ge=1)
     push_delay: float = Field(0.0, ge=0, description="seconds per record, to make a batch slow")
@@ -78,7 +79,10 @@ class MemoryCRM:
 
     def add_activity(self, external_id: str, contact_id: str, type_: str, when: datetime) -> None:
         seq = self.r.incr(self.k("aseq"))
-        self.r.zadd(self.k("activities"), {json.dumps({"id": external_id, "contact": contact_id, "type": type_, "at": when.isoformat()}): seq})
+        self.r.zadd(
+            self.k("activities"),
+            {json.dumps({"id": external_id, "contact": contact_id, "type": type_, "at": when.isoformat()}): seq},
+        )
 
     def contact(self, external_id: str) -> dict[str, Any]:
         return json.loads(self.r.hget(self.k("contacts"), external_id))
@@ -132,7 +136,10 @@ class MemoryCRM:
             pipe.hset(self.k("contacts"), req.identity.external_id, json.dumps(rec))
             self._touch(pipe, req.identity.external_id)
             for c in changes:
-                pipe.rpush(self.k("effects"), json.dumps({"push_id": req.push_id, "record": req.identity.external_id, "kind": kind.value, **c}))
+                pipe.rpush(
+                    self.k("effects"),
+                    json.dumps({"push_id": req.push_id, "record": req.identity.external_id, "kind": kind.value, **c}),
+                )
         pipe.execute()
         return None
 
@@ -164,7 +171,9 @@ class MemoryCRMConnector(Connector):
         try:
             after = int(cursor or 0)
             while True:
-                ids = self.crm.r.zrangebyscore(self.crm.k("modified"), f"({after}", "+inf", start=0, num=self.s.page_size, withscores=True)
+                ids = self.crm.r.zrangebyscore(
+                    self.crm.k("modified"), f"({after}", "+inf", start=0, num=self.s.page_size, withscores=True
+                )
                 if not ids:
                     return
                 raws = self.crm.r.hmget(self.crm.k("contacts"), [i for i, _ in ids])
@@ -200,7 +209,9 @@ class MemoryCRMConnector(Connector):
     def pull_activities(self, cursor: str | None) -> Iterator[Page[Activity]]:
         after = int(cursor or 0)
         while True:
-            rows = self.crm.r.zrangebyscore(self.crm.k("activities"), f"({after}", "+inf", start=0, num=self.s.page_size, withscores=True)
+            rows = self.crm.r.zrangebyscore(
+                self.crm.k("activities"), f"({after}", "+inf", start=0, num=self.s.page_size, withscores=True
+            )
             if not rows:
                 return
             page = Page[Activity](cursor=str(int(rows[-1][1])))
@@ -226,7 +237,9 @@ class MemoryCRMConnector(Connector):
         out = []
         for req in requests:
             if req.identity.external_id in failing:
-                out.append(PushResult(push_id=req.push_id, status="failed", reason="INVALID_FIELD: rejected by the CRM"))
+                out.append(
+                    PushResult(push_id=req.push_id, status="failed", reason="INVALID_FIELD: rejected by the CRM")
+                )
                 continue
             if self.s.push_delay:
                 time.sleep(self.s.push_delay)

@@ -1,0 +1,43 @@
+"""docker-compose.yml runs only real commands of this package."""
+
+from __future__ import annotations
+
+import click
+import typer
+import yaml
+
+from hub.cli import app
+from tests.conftest import ROOT
+
+
+def _command_names(group: click.Group, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    names = set()
+    for name, cmd in group.commands.items():
+        names.add((*prefix, name))
+        if isinstance(cmd, click.Group):
+            names |= _command_names(cmd, (*prefix, name))
+    return names
+
+
+def test_every_compose_command_is_a_real_hub_command_with_real_options():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    root = typer.main.get_command(app)
+    known = _command_names(root)
+    hub_services = {
+        name: svc for name, svc in compose["services"].items() if "command" in svc and svc["command"][0] == "hub"
+    }
+    assert {"migrate", "worker", "learner", "beat", "flower"} <= set(hub_services)
+    for name, svc in hub_services.items():
+        argv = svc["command"][1:]
+        words = tuple(w for w in argv if not w.startswith("-"))
+        path = next((words[:n] for n in (2, 1) if words[:n] in known), None)
+        assert path, f"service {name}: `hub {' '.join(argv)}` is not a hub command"
+        cmd = root
+        for part in path:
+            cmd = cmd.commands[part]
+        ctx = cmd.make_context(f"hub {' '.join(path)}", list(argv[len(path) :]), resilient_parsing=False)
+        assert ctx.params is not None, name
+    others = [
+        n for n, s in compose["services"].items() if "command" in s and s["command"][0] not in ("hub", "redis-server")
+    ]
+    assert others == [], f"services running commands that are not ours: {others}"
