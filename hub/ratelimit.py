@@ -1,0 +1,119 @@
+"""A rate limiter shared by every worker of a cluster, so a vendor's limit is never exceeded.
+
+Celery's own ``rate_limit`` is per worker, so a vendor budget (HubSpot's calls per 10 seconds
+per app, its search calls per second) needs a shared one. Each window is an exact sliding log
+(a Redis sorted set of call times, checked and written atomically in Lua), so a rolling window
+never sees more than its limit, however many workers call at once. Meant for windows of
+seconds to minutes; daily budgets are read from the vendor's own usage headers. Without Redis
+(embedded mode) the same logic runs in process.
+
+>>> limiter = RateLimiter([Limit("ten_secondly", 5, 10)])
+>>> limiter.try_acquire()
+0.0
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+
+_SLIDING_LUA = """
+local now = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 + 2 * i - 1])
+  local window = tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local used = redis.call('ZCARD', key)
+  if used + n > limit then
+    local oldest = redis.call('ZRANGE', key, used + n - limit - 1, used + n - limit - 1, 'WITHSCORES')
+    local w = (tonumber(oldest[2]) + window) - now
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then return tostring(wait) end
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[2 + 2 * i])
+  for j = 1, n do
+    redis.call('ZADD', key, now, ARGV[#ARGV] .. ':' .. j)
+  end
+  redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
+end
+return '0'
+"""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``calls`` in any ``seconds``-long window."""
+
+    name: str
+    calls: int
+    seconds: float
+
+
+class RateLimiter:
+    """Acquire before each vendor call; ``acquire`` sleeps until the call fits every limit."""
+
+    def __init__(
+        self,
+        limits: list[Limit],
+        *,
+        redis_url: str | None = None,
+        key: str = "default",
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.limits = limits
+        self.key = key
+        self.clock = clock
+        self.sleep = sleep
+        self.waited = 0.0
+        self._client = redis.Redis.from_url(redis_url) if redis_url else None
+        self._script = self._client.register_script(_SLIDING_LUA) if self._client else None
+        self._local: dict[str, deque[float]] = {lim.name: deque() for lim in limits}
+        self._lock = threading.Lock()
+
+    def try_acquire(self, n: int = 1) -> float:
+        """Take ``n`` calls now if they fit; otherwise return the seconds to wait (nothing taken)."""
+        now = self.clock()
+        if self._script is not None:
+            keys = [f"hub:rate:{self.key}:{lim.name}" for lim in self.limits]
+            args: list[float | str] = [now, n]
+            for lim in self.limits:
+                args += [lim.calls, lim.seconds]
+            args.append(uuid.uuid4().hex)
+            return float(self._script(keys=keys, args=args))
+        with self._lock:
+            wait = 0.0
+            for lim in self.limits:
+                log = self._local[lim.name]
+                while log and log[0] <= now - lim.seconds:
+                    log.popleft()
+                if len(log) + n > lim.calls:
+                    wait = max(wait, log[len(log) + n - lim.calls - 1] + lim.seconds - now)
+            if wait > 0:
+                return wait
+            for lim in self.limits:
+                self._local[lim.name].extend([now] * n)
+            return 0.0
+
+    def acquire(self, n: int = 1, max_wait: float = 3600.0) -> float:
+        """Block until ``n`` calls fit; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            wait = self.try_acquire(n)
+            if wait <= 0:
+                self.waited += waited
+                return waited
+            if waited + wait > max_wait:
+                raise TimeoutError(f"rate limit {self.key}: would wait {waited + wait:.0f}s, more than {max_wait:.0f}s")
+            self.sleep(wait)
+            waited += wait

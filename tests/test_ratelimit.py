@@ -1,0 +1,66 @@
+"""The shared rate limiter never lets a rolling window exceed its limit."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from hub.ratelimit import Limit, RateLimiter
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.t += s
+
+
+def test_local_sliding_window_is_exact():
+    clock = FakeClock()
+    lim = RateLimiter([Limit("ten", 5, 10)], clock=clock, sleep=clock.sleep)
+    assert [lim.try_acquire() for _ in range(5)] == [0.0] * 5
+    assert lim.try_acquire() == pytest.approx(10.0)
+    clock.t += 4
+    assert lim.try_acquire() == pytest.approx(6.0)
+    waited = lim.acquire()
+    assert waited == pytest.approx(6.0) and clock.t == pytest.approx(1010.0)
+
+
+def test_every_limit_must_fit():
+    clock = FakeClock()
+    lim = RateLimiter([Limit("second", 2, 1), Limit("ten", 3, 10)], clock=clock, sleep=clock.sleep)
+    assert lim.try_acquire(2) == 0.0
+    assert lim.try_acquire() == pytest.approx(1.0)
+    clock.t += 1
+    assert lim.try_acquire() == 0.0
+    assert lim.try_acquire() == pytest.approx(9.0)
+
+
+def test_redis_limiter_shared_by_threads_never_exceeds_the_window(redis_url):
+    limits = [Limit("window", 20, 0.5)]
+    calls: list[float] = []
+    guard = threading.Lock()
+
+    def worker() -> None:
+        lim = RateLimiter(limits, redis_url=redis_url, key="t")  # one client per "process"
+        for _ in range(15):
+            lim.acquire()
+            with guard:
+                calls.append(time.time())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    calls.sort()
+    assert len(calls) == 60
+    worst = max(sum(1 for c in calls if start <= c < start + 0.5 - 0.01) for start in calls)
+    assert worst <= 20
+    assert calls[-1] - calls[0] >= 1.0  # 60 calls at 20 per 0.5 s cannot finish sooner

@@ -1,0 +1,40 @@
+"""The Celery app is configured for at-least-once delivery with idempotent tasks."""
+
+from __future__ import annotations
+
+from hub.config import load_settings
+from tests.conftest import hub_config
+
+
+def test_celery_settings_follow_the_reliability_rules(tmp_path):
+    from tasks import configure
+
+    settings = load_settings(
+        hub_config(tmp_path, "sqlite:///x.db", "redis://127.0.0.1:6379/13", **{"connectors.crm.sync_interval": 120})
+    )
+    app = configure(settings)
+    conf = app.conf
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit / 100  # set from config
+    assert conf.broker_transport_options["visibility_timeout"] == 6
+    assert {r["queue"] for r in conf.task_routes.values()} == {"sync", "decide", "push", "learn"}
+    assert conf.beat_schedule["sync-crm"]["schedule"].total_seconds() == 120
+    assert conf.beat_schedule["push-crm"]["args"] == ["crm"]
+    assert set(app.tasks) >= {"hub.sync", "hub.decide", "hub.push", "hub.learn"}
+
+
+def test_run_once_needs_no_broker(tmp_path, redis_url):
+    from tests.plugins.memory_crm import MemoryCRM
+    from tests.test_config import run_hub
+
+    crm = MemoryCRM(redis_url, "memcrm")
+    crm.clear()
+    crm.put_contact("1", email="a@example.com")
+    # the broker points at a closed port: run --once must not need it
+    path = hub_config(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", "redis://127.0.0.1:1/0")
+    out = run_hub("run", "--once", "-c", str(path), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "Decided for 1 contact" in out.stdout
+    assert [e["new"] for e in crm.effects() if e["field"] == "next_best_action"] == ["email_nurture"]
+    crm.clear()
