@@ -32,7 +32,7 @@ def test_run_once_needs_no_broker(tmp_path, redis_url):
     crm.clear()
     crm.put_contact("1", email="a@example.com")
     # the broker points at a closed port: run --once must not need it
-    path = hub_config(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", "redis://127.0.0.1:1/0")
+    path = hub_config(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", redis_url, broker_url="redis://127.0.0.1:1/0")
     out = run_hub("run", "--once", "-c", str(path), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "Decided for 1 contact" in out.stdout
