@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -34,6 +35,7 @@ from hub.models import (
     PushResult,
     SchemaReport,
 )
+from hub.ratelimit import Limit, RateLimiter
 
 
 class ConnectorSettings(BaseModel):
@@ -43,6 +45,17 @@ class ConnectorSettings(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Services the hub lends a connector. ``shared_url`` is the Redis every worker shares
+    (None in embedded mode), for cluster-wide rate limits and token state."""
+
+    shared_url: str | None = None
+
+    def rate_limiter(self, key: str, limits: list[Limit]) -> RateLimiter:
+        return RateLimiter(limits, redis_url=self.shared_url, key=key)
 
 
 class Connector(ABC):
@@ -55,10 +68,13 @@ class Connector(ABC):
     #: Action kinds this connector can carry out.
     supported_actions: ClassVar[frozenset[ActionKind]] = frozenset(ActionKind)
 
-    def __init__(self, name: str, settings: ConnectorSettings, field_mapping: dict[str, str]):
+    def __init__(
+        self, name: str, settings: ConnectorSettings, field_mapping: dict[str, str], runtime: Runtime | None = None
+    ):
         self.name = name
         self.settings = settings
         self.field_mapping = field_mapping
+        self.runtime = runtime or Runtime()
 
     @abstractmethod
     def check(self) -> CheckReport:

@@ -114,12 +114,14 @@ class ActivityType(StrEnum):
 class Activity(_Model):
     """Something a contact did. ``(source, external_id)`` is the idempotency key.
 
-    A connector fills ``contact_ref`` (its own identity of the person); the store resolves
-    it to ``contact_id``.
+    A connector fills ``contact_ref`` (its own identity of the person) or, where the vendor
+    only knows an address (email events, form fills), ``contact_email``; the store resolves
+    either to ``contact_id``.
     """
 
     contact_id: int | None = None
     contact_ref: Identity | None = None
+    contact_email: str | None = None
     type: ActivityType
     channel: str | None = None
     occurred_at: datetime

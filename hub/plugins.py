@@ -17,7 +17,7 @@ import pluggy
 from pydantic import ValidationError
 
 from hub import hookspecs
-from hub.connector import Connector
+from hub.connector import Connector, Runtime
 
 if TYPE_CHECKING:
     from hub.config import ConnectorEntry
@@ -129,10 +129,10 @@ class HubPlugins:
                 problems.append((f"{path}.receives", f"{entry.type} cannot carry out {unsupported}"))
         return problems
 
-    def build(self, name: str, entry: ConnectorEntry) -> Connector:
+    def build(self, name: str, entry: ConnectorEntry, runtime: Runtime | None = None) -> Connector:
         cls = self.types[entry.type]
         settings = cls.settings_model.model_validate(entry.settings)
-        return cls(name, settings, dict(entry.field_mapping))
+        return cls(name, settings, dict(entry.field_mapping), runtime)
 
 
 def build_plugin_manager(extra_modules: list[str] | tuple[str, ...] = ()) -> HubPlugins:

@@ -8,7 +8,7 @@ from functools import cached_property
 from decision.factory import build_policy
 from decision.interface import Policy
 from hub.config import Settings
-from hub.connector import Connector
+from hub.connector import Connector, Runtime
 from hub.errors import ConfigError
 from hub.locks import LocalLocks, Locks, RedisLocks
 from hub.plugins import HubPlugins, build_plugin_manager
@@ -21,6 +21,7 @@ class HubContext:
     plugins: HubPlugins
     store: Store
     locks: Locks
+    runtime: Runtime = field(default_factory=Runtime)
     _connectors: dict[str, Connector] = field(default_factory=dict)
 
     @classmethod
@@ -35,14 +36,15 @@ class HubContext:
         plugins = plugins or build_plugin_manager(settings.plugins)
         store = store or Store(settings.store_url)
         locks: Locks = LocalLocks() if embedded else RedisLocks(settings.broker_url)
-        return cls(settings=settings, plugins=plugins, store=store, locks=locks)
+        runtime = Runtime(shared_url=None if embedded else settings.broker_url)
+        return cls(settings=settings, plugins=plugins, store=store, locks=locks, runtime=runtime)
 
     def connector(self, name: str) -> Connector:
         if name not in self._connectors:
             entry = self.settings.connectors.get(name)
             if entry is None:
                 raise ConfigError([(f"connectors.{name}", "no such connector in the config")])
-            self._connectors[name] = self.plugins.build(name, entry)
+            self._connectors[name] = self.plugins.build(name, entry, self.runtime)
         return self._connectors[name]
 
     @cached_property

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, tuple_
 
-from hub.models import Activity, RecordError
-from hub.store.contacts import aware, resolve_identity_ids
+from hub.models import Activity, RecordError, normalize_email
+from hub.store.contacts import aware, resolve_emails, resolve_identity_ids
 from hub.store.schema import activities
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityRe
     )
     seen = {(s, e) for s, e in conn.execute(q)}
     resolved = resolve_identity_ids(conn, [a.contact_ref for a in items if a.contact_ref is not None])
+    by_email = resolve_emails(conn, [a.contact_email for a in items if a.contact_email])
     rows = []
     for a in items:
         if (a.source, a.external_id) in seen:
@@ -44,8 +45,10 @@ def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityRe
         cid = a.contact_id
         if cid is None and a.contact_ref is not None:
             cid = resolved.get(a.contact_ref.key())
+        if cid is None and a.contact_email:
+            cid = by_email.get(normalize_email(a.contact_email) or "")
         if cid is None:
-            ref = a.contact_ref.external_id if a.contact_ref else "none"
+            ref = a.contact_ref.external_id if a.contact_ref else (a.contact_email or "none")
             result.rejects.append(RecordError(external_id=a.external_id, reason=f"no contact known for {ref}"))
             continue
         rows.append(

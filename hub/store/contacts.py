@@ -302,3 +302,12 @@ def resolve_identity_ids(conn: Connection, refs: Sequence[Identity]) -> dict[tup
             ).where(tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys))
         )
     }
+
+
+def resolve_emails(conn: Connection, emails: Sequence[str]) -> dict[str, int]:
+    """Normalized email -> contact id, for activities that only know an address."""
+    wanted = {e for e in (normalize_email(x) for x in emails) if e}
+    if not wanted:
+        return {}
+    q = select(contact_emails.c.email, contact_emails.c.contact_id).where(contact_emails.c.email.in_(wanted))
+    return {e: cid for e, cid in conn.execute(q)}

@@ -148,8 +148,8 @@ class MemoryCRMConnector(Connector):
     type_name = "memory_crm"
     settings_model = MemoryCRMSettings
 
-    def __init__(self, name: str, settings: MemoryCRMSettings, field_mapping: dict[str, str]):
-        super().__init__(name, settings, field_mapping)
+    def __init__(self, name: str, settings: MemoryCRMSettings, field_mapping: dict[str, str], runtime=None):
+        super().__init__(name, settings, field_mapping, runtime)
         self.s = settings
         self.max_push_batch = settings.max_batch
         self.crm = MemoryCRM(settings.redis_url, settings.namespace)
