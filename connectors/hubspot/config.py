@@ -1,0 +1,36 @@
+"""Settings of the HubSpot connector (``connectors.<name>.settings`` in hub.yaml)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+
+from hub.connector import ConnectorSettings
+
+
+class OAuthSettings(ConnectorSettings):
+    client_id: str
+    client_secret: SecretStr
+    refresh_token: SecretStr
+
+
+class HubSpotSettings(ConnectorSettings):
+    """Defaults are HubSpot's documented Professional private-app limits, with a margin."""
+
+    access_token: SecretStr | None = Field(None, description="private-app token")
+    oauth: OAuthSettings | None = Field(None, description="OAuth app with refresh-token rotation")
+    base_url: str = "https://api.hubapi.com"
+    requests_per_ten_seconds: int = Field(180, ge=1, description="HubSpot allows 190 per 10 s; keep a margin")
+    search_requests_per_second: int = Field(4, ge=1, description="search has its own limit")
+    page_size: int = Field(100, ge=1, le=100, description="list endpoint page size (max 100)")
+    search_page_size: int = Field(200, ge=1, le=200, description="search page size (max 200)")
+    lookback_seconds: int = Field(0, ge=0, description="re-read this much before the cursor: covers search-index lag")
+    property_group: str = "decision_hub"
+    list_prefix: str = Field("", description="prefix for the names of lists the hub creates")
+    max_retries: int = Field(6, ge=0)
+    timeout_seconds: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> HubSpotSettings:
+        if (self.access_token is None) == (self.oauth is None):
+            raise ValueError("give exactly one of access_token (private app) or oauth")
+        return self

@@ -1,0 +1,181 @@
+"""The HubSpot connector: contacts and activities in, fields, lists and owners out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import ClassVar
+
+from connectors.hubspot.actions import Writers
+from connectors.hubspot.client import HubSpotClient, HubSpotRequestError
+from connectors.hubspot.config import HubSpotSettings
+from connectors.hubspot.mapping import (
+    CONTACT_PROPERTIES,
+    OBJECT_TYPE,
+    contact_from_hubspot,
+    email_event_activity,
+    engagement_activity,
+    form_activity,
+    hub_properties,
+    merged_ids,
+    property_definition,
+)
+from connectors.hubspot.objects import (
+    ActivityCursor,
+    ContactCursor,
+    ContactStream,
+    archived_ids,
+    email_event_pages,
+    engagement_pages,
+    form_pages,
+)
+from hub.connector import Connector, Runtime
+from hub.errors import ConnectorError
+from hub.fields import HUB_FIELDS
+from hub.models import (
+    Activity,
+    CheckReport,
+    Contact,
+    Identity,
+    Page,
+    PushRequest,
+    PushResult,
+    RecordError,
+    SchemaReport,
+)
+
+log = logging.getLogger(__name__)
+REQUIRED_SCOPES = (
+    "crm.objects.contacts.read",
+    "crm.objects.contacts.write",
+    "crm.schemas.contacts.write",
+    "crm.lists.read",
+    "crm.lists.write",
+    "crm.objects.owners.read",
+)
+
+
+class HubSpotConnector(Connector):
+    type_name = "hubspot"
+    settings_model = HubSpotSettings
+    max_push_batch: ClassVar[int] = 100
+
+    def __init__(
+        self, name: str, settings: HubSpotSettings, field_mapping: dict[str, str], runtime: Runtime | None = None
+    ):
+        super().__init__(name, settings, field_mapping, runtime)
+        self.s = settings
+        self.client = HubSpotClient(name, settings, self.runtime)
+        self.writers = Writers(self.client, field_mapping, settings.list_prefix)
+        self.properties = CONTACT_PROPERTIES + sorted(hub_properties(field_mapping))
+
+    # -- health and schema -------------------------------------------------------------------
+    def check(self) -> CheckReport:
+        report = CheckReport(ok=True)
+        try:
+            details = self.client.raw("account.details", "GET", "/account-info/v3/details") or {}
+            report.details["portal"] = details.get("portalId")
+            self.client.call("contacts.list", self.client.api.crm.contacts.basic_api.get_page, limit=1)
+            report.details["owners"] = len(self.writers.owners())
+            existing = self._existing_properties()
+            missing = [p for p in hub_properties(self.field_mapping) if p not in existing]
+            if missing:
+                report.problems.append(f"properties missing (run ensure_schema): {', '.join(sorted(missing))}")
+        except ConnectorError as exc:
+            report.ok = False
+            report.problems.append(f"{exc}; the token needs the scopes {', '.join(REQUIRED_SCOPES)}")
+        except HubSpotRequestError as exc:
+            report.ok = False
+            report.problems.append(str(exc))
+        return report
+
+    def _existing_properties(self) -> set[str]:
+        res = (
+            self.client.call("properties.list", self.client.api.crm.properties.core_api.get_all, object_type="contacts")
+            or {}
+        )
+        return {p["name"] for p in res.get("results") or []}
+
+    def ensure_schema(self) -> SchemaReport:
+        report = SchemaReport()
+        groups_api = self.client.api.crm.properties.groups_api
+        groups = self.client.call("groups.list", groups_api.get_all, object_type="contacts") or {}
+        if self.s.property_group not in {g["name"] for g in groups.get("results") or []}:
+            self.client.call(
+                "groups.create",
+                groups_api.create,
+                object_type="contacts",
+                property_group_create={"name": self.s.property_group, "label": "Decision Hub"},
+            )
+            report.created.append(f"group {self.s.property_group}")
+        existing = self._existing_properties()
+        core = self.client.api.crm.properties.core_api
+        for f in HUB_FIELDS:
+            definition = property_definition(f, self.s.property_group, self.field_mapping)
+            if definition["name"] in existing:
+                report.existing.append(definition["name"])
+                continue
+            try:
+                self.client.call("properties.create", core.create, object_type="contacts", property_create=definition)
+                report.created.append(definition["name"])
+            except HubSpotRequestError as exc:
+                if exc.status == 409:
+                    report.existing.append(definition["name"])
+                else:
+                    report.problems.append(f"{definition['name']}: {exc.body.get('message') or exc}")
+        return report
+
+    # -- reading -----------------------------------------------------------------------------
+    def pull_contacts(self, cursor: str | None) -> Iterator[Page[Contact]]:
+        stream = ContactStream(
+            self.client, self.properties, self.s.page_size, self.s.search_page_size, self.s.lookback_seconds * 1000
+        )
+        cur = ContactCursor.load(cursor)
+        for rows, nxt in stream.pages(cur):
+            page = Page[Contact](cursor=nxt.dump())
+            for row in rows:
+                try:
+                    page.items.append(contact_from_hubspot(self.name, row, self.field_mapping))
+                except ValueError as exc:
+                    page.rejects.append(RecordError(external_id=str(row.get("id", "?")), reason=str(exc)))
+                page.deleted += [
+                    Identity(connector=self.name, object_type=OBJECT_TYPE, external_id=m) for m in merged_ids(row)
+                ]
+            cur = nxt
+            yield page
+        gone = archived_ids(self.client, self.s.page_size)
+        if gone:
+            yield Page[Contact](
+                cursor=cur.dump(),
+                deleted=[Identity(connector=self.name, object_type=OBJECT_TYPE, external_id=i) for i in gone],
+            )
+
+    def pull_activities(self, cursor: str | None) -> Iterator[Page[Activity]]:
+        cur = ActivityCursor.load(cursor)
+        for events, nxt in email_event_pages(self.client, cur):
+            cur = nxt
+            yield self._page(cur, events, lambda e: [email_event_activity(self.name, e)], "id")
+        for form_id, subs, nxt in form_pages(self.client, cur):
+            cur = nxt
+            yield self._page(cur, subs, lambda s, f=form_id: [form_activity(self.name, f, s)], "conversionId")
+        for kind in ("meetings", "calls"):
+            for rows, nxt in engagement_pages(self.client, kind, cur, self.s.page_size):
+                cur = nxt
+                yield self._page(cur, rows, lambda r, k=kind: engagement_activity(self.name, k, r), "id")
+
+    def _page(self, cur: ActivityCursor, rows: list, mapper, key: str) -> Page[Activity]:
+        page = Page[Activity](cursor=cur.dump())
+        for row in rows:
+            try:
+                page.items += mapper(row)
+            except (ValueError, KeyError, TypeError) as exc:
+                if "not tracked" not in str(exc):
+                    page.rejects.append(RecordError(external_id=str(row.get(key, "?")), reason=str(exc)))
+        return page
+
+    # -- writing -----------------------------------------------------------------------------
+    def push(self, requests: list[PushRequest]) -> list[PushResult]:
+        return self.writers.push(requests)
+
+    def usage(self) -> dict[str, object]:
+        return {"calls": dict(self.client.calls), "rate_limit_wait_seconds": round(self.client.rate_limit_waits, 3)}

@@ -1,0 +1,223 @@
+"""Pure functions between HubSpot payloads and hub models. HubSpot names stop here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.fields import HUB_FIELDS, HubField
+from hub.models import Activity, ActivityType, Company, Consent, Contact, Identity
+
+OBJECT_TYPE = "contact"
+CONTACT_PROPERTIES = [
+    "email",
+    "firstname",
+    "lastname",
+    "company",
+    "jobtitle",
+    "industry",
+    "numemployees",
+    "annualrevenue",
+    "country",
+    "hs_timezone",
+    "hubspot_owner_id",
+    "lifecyclestage",
+    "hs_email_optout",
+    "lastmodifieddate",
+    "hs_object_id",
+    "hs_merged_object_ids",
+    "hs_analytics_num_page_views",
+    "num_conversion_events",
+    "recent_conversion_event_name",
+]
+EMAIL_EVENT_TYPES = {
+    "SENT": ActivityType.EMAIL_SENT,
+    "OPEN": ActivityType.EMAIL_OPEN,
+    "CLICK": ActivityType.EMAIL_CLICK,
+    "BOUNCE": ActivityType.EMAIL_BOUNCE,
+    "SPAMREPORT": ActivityType.UNSUBSCRIBE,
+    "STATUSCHANGE": ActivityType.UNSUBSCRIBE,
+}
+_TYPES = {
+    "string": ("string", "text"),
+    "text": ("string", "textarea"),
+    "number": ("number", "number"),
+    "datetime": ("datetime", "date"),
+    "enumeration": ("enumeration", "select"),
+}
+
+
+def property_name(field: str, mapping: dict[str, str]) -> str:
+    """hub field -> HubSpot property; ``hub_<field>`` unless hub.yaml maps it."""
+    return mapping.get(field, f"hub_{field}")
+
+
+def hub_properties(mapping: dict[str, str]) -> dict[str, str]:
+    """HubSpot property -> hub field, for every field the hub writes."""
+    return {property_name(f.name, mapping): f.name for f in HUB_FIELDS}
+
+
+def property_definition(field: HubField, group: str, mapping: dict[str, str]) -> dict[str, Any]:
+    type_, field_type = _TYPES[field.type]
+    return {
+        "name": property_name(field.name, mapping),
+        "label": f"Decision Hub: {field.label}",
+        "description": field.description,
+        "groupName": group,
+        "type": type_,
+        "fieldType": field_type,
+    }
+
+
+def parse_ms(value: Any) -> datetime | None:
+    """HubSpot sends ISO strings or epoch milliseconds; None for garbage."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    try:
+        ts = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def to_ms(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return int(float(v)) if v not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(v: Any) -> float | None:
+    try:
+        return float(v) if v not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def contact_from_hubspot(connector: str, record: dict[str, Any], mapping: dict[str, str]) -> Contact:
+    """Map one CRM v3 contact. Raises ValueError (with the reason) for a record it cannot use."""
+    rid = str(record.get("id") or "")
+    if not rid:
+        raise ValueError("record has no id")
+    p = record.get("properties")
+    if not isinstance(p, dict):
+        raise ValueError("record has no properties object")
+    modified = parse_ms(p.get("lastmodifieddate") or record.get("updatedAt"))
+    if modified is None:
+        raise ValueError(f"unreadable lastmodifieddate {p.get('lastmodifieddate')!r}")
+    hub_props = hub_properties(mapping)
+    return Contact(
+        identities=[Identity(connector=connector, object_type=OBJECT_TYPE, external_id=rid)],
+        emails=[str(p["email"])] if p.get("email") else [],
+        first_name=(p.get("firstname") or None),
+        last_name=(p.get("lastname") or None),
+        company=Company(
+            name=p.get("company") or None,
+            industry=p.get("industry") or None,
+            employees=_int(p.get("numemployees")),
+            annual_revenue=_float(p.get("annualrevenue")),
+            country=p.get("country") or None,
+            timezone=p.get("hs_timezone") or None,
+        ),
+        job_title=p.get("jobtitle") or None,
+        lifecycle_stage=p.get("lifecyclestage") or None,
+        owner=p.get("hubspot_owner_id") or None,
+        consent=Consent(email_opt_out=str(p.get("hs_email_optout") or "").lower() == "true"),
+        properties={
+            k: p[k]
+            for k in ("hs_analytics_num_page_views", "num_conversion_events", "recent_conversion_event_name")
+            if p.get(k) not in (None, "")
+        },
+        crm_fields={hub_props[k]: v for k, v in p.items() if k in hub_props and v not in (None, "")},
+        updated_at=modified,
+    )
+
+
+def merged_ids(record: dict[str, Any]) -> list[str]:
+    """Ids a merge folded into this record: they must not live on in the store."""
+    raw = (record.get("properties") or {}).get("hs_merged_object_ids") or ""
+    return [x for x in str(raw).split(";") if x and x != str(record.get("id"))]
+
+
+def email_event_activity(connector: str, event: dict[str, Any]) -> Activity:
+    kind = EMAIL_EVENT_TYPES.get(str(event.get("type")))
+    if kind is None:
+        raise ValueError(f"email event type {event.get('type')!r} is not tracked")
+    at = parse_ms(event.get("created"))
+    if at is None or not event.get("recipient"):
+        raise ValueError("email event without time or recipient")
+    return Activity(
+        contact_email=str(event["recipient"]),
+        type=kind,
+        channel="email",
+        occurred_at=at,
+        properties={"campaign": event.get("emailCampaignId")},
+        source=connector,
+        external_id=f"email:{event.get('id')}",
+    )
+
+
+def form_activity(connector: str, form_id: str, sub: dict[str, Any]) -> Activity:
+    values = {v.get("name"): v.get("value") for v in sub.get("values") or [] if isinstance(v, dict)}
+    at = parse_ms(sub.get("submittedAt"))
+    if at is None or not values.get("email"):
+        raise ValueError("form submission without time or email")
+    name = str(values.get("form_name") or "")
+    kind = (
+        ActivityType.WEBINAR
+        if "webinar" in name.lower()
+        else ActivityType.CONTENT_DOWNLOAD
+        if name
+        else ActivityType.FORM_SUBMIT
+    )
+    return Activity(
+        contact_email=str(values["email"]),
+        type=kind,
+        channel="web",
+        occurred_at=at,
+        properties={"form": form_id, "name": name, "page": sub.get("pageUrl")},
+        source=connector,
+        external_id=f"form:{sub.get('conversionId') or form_id + ':' + str(sub.get('submittedAt'))}",
+    )
+
+
+def engagement_activity(connector: str, kind: str, record: dict[str, Any]) -> list[Activity]:
+    """A meeting or call becomes one activity per associated contact."""
+    p = record.get("properties") or {}
+    at = parse_ms(p.get("hs_timestamp") or p.get("hs_meeting_start_time") or record.get("createdAt"))
+    if at is None:
+        raise ValueError(f"{kind} without a timestamp")
+    assoc = ((record.get("associations") or {}).get("contacts") or {}).get("results") or []
+    activity_type = ActivityType.MEETING if kind == "meetings" else ActivityType.CALL
+    return [
+        Activity(
+            contact_ref=Identity(connector=connector, object_type=OBJECT_TYPE, external_id=str(a["id"])),
+            type=activity_type,
+            channel="sales",
+            occurred_at=at,
+            properties={
+                k: v for k, v in p.items() if k in ("hs_meeting_outcome", "hs_call_status", "hs_call_direction")
+            },
+            source=connector,
+            external_id=f"{kind}:{record.get('id')}:{a['id']}",
+        )
+        for a in assoc
+        if isinstance(a, dict) and a.get("id")
+    ]
+
+
+def field_value(field: str, value: Any) -> str:
+    """HubSpot takes strings; datetimes as ISO, numbers without trailing '.0'."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return "" if value is None else str(value)

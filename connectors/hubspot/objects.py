@@ -1,0 +1,272 @@
+"""How each HubSpot object type is read: key, cursor field and paging, declared once.
+
+Contacts: the first sync walks the list endpoint by id (no 10,000 cap); later syncs search on
+``lastmodifieddate`` ascending from a bookmark. Search never pages with ``after`` here: each
+call starts again at the bookmark (``GTE`` it, skipping the ids already seen at exactly that
+time), so the 10,000-result cap is never reached. When a whole page shares one timestamp
+(bulk writes, including our own), the stream walks that timestamp by ``hs_object_id`` and
+then moves strictly past it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.mapping import parse_ms, to_ms
+
+
+@dataclass
+class ContactCursor:
+    phase: str = "full"  # full: list walk by id; inc: search on lastmodifieddate
+    after: str | None = None  # full phase: list paging token
+    since: int = 0  # inc phase: bookmark in epoch ms
+    seen: list[str] = field(default_factory=list)  # ids already read at exactly `since`
+    exclusive: bool = False  # inc phase: everything at `since` is read; go strictly past it
+    tie_after: int | None = None  # inc phase: walking the ids at `since`
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def load(cls, raw: str | None) -> ContactCursor:
+        return cls(**json.loads(raw)) if raw else cls()
+
+
+def _filters(*filters: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"filters": list(filters)}]
+
+
+class ContactStream:
+    """Yields (raw records, cursor after them) pages; the caller maps and commits."""
+
+    def __init__(
+        self, client: HubSpotClient, properties: list[str], page_size: int, search_page_size: int, lookback_ms: int
+    ):
+        self.client = client
+        self.properties = properties
+        self.page_size = page_size
+        self.search_size = search_page_size
+        self.lookback_ms = lookback_ms
+
+    def pages(self, cur: ContactCursor) -> Iterator[tuple[list[dict[str, Any]], ContactCursor]]:
+        if cur.phase == "full":
+            yield from self._full(cur)
+            cur = ContactCursor.load(cur.dump())
+        if self.lookback_ms and cur.tie_after is None:
+            cur.since, cur.seen, cur.exclusive = max(0, cur.since - self.lookback_ms), [], False
+        yield from self._incremental(cur)
+
+    def _newest_modification(self) -> int:
+        body = {
+            "filterGroups": [],
+            "sorts": [{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}],
+            "properties": ["lastmodifieddate"],
+            "limit": 1,
+        }
+        res = self._search(body)
+        rows = res.get("results") or []
+        ts = parse_ms((rows[0].get("properties") or {}).get("lastmodifieddate")) if rows else None
+        return to_ms(ts) if ts else 0
+
+    def _full(self, cur: ContactCursor) -> Iterator[tuple[list[dict[str, Any]], ContactCursor]]:
+        if cur.after is None and cur.since == 0:
+            # where incremental sync must resume: whatever changes during the walk is read again
+            cur.since = self._newest_modification()
+        contacts = self.client.api.crm.contacts.basic_api
+        while True:
+            kwargs: dict[str, Any] = {"limit": self.page_size, "properties": self.properties}
+            if cur.after:
+                kwargs["after"] = cur.after
+            res = self.client.call("contacts.list", contacts.get_page, **kwargs) or {}
+            nxt = ((res.get("paging") or {}).get("next") or {}).get("after")
+            cur = ContactCursor(phase="full" if nxt else "inc", after=nxt, since=cur.since)
+            yield res.get("results") or [], cur
+            if not nxt:
+                return
+
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        api = self.client.api.crm.contacts.search_api
+        return self.client.call("contacts.search", api.do_search, public_object_search_request=body, search=True) or {}
+
+    def _incremental(self, cur: ContactCursor) -> Iterator[tuple[list[dict[str, Any]], ContactCursor]]:
+        while True:
+            if cur.tie_after is not None:
+                body = {
+                    "filterGroups": _filters(
+                        {"propertyName": "lastmodifieddate", "operator": "EQ", "value": str(cur.since)},
+                        {"propertyName": "hs_object_id", "operator": "GT", "value": str(cur.tie_after)},
+                    ),
+                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                    "properties": self.properties,
+                    "limit": self.search_size,
+                }
+                rows = self._search(body).get("results") or []
+                fresh = [r for r in rows if str(r.get("id")) not in set(cur.seen)]
+                full = len(rows) == self.search_size
+                nxt = ContactCursor(phase="inc", since=cur.since)
+                if full:
+                    nxt.tie_after = int(rows[-1]["id"])
+                    nxt.seen = cur.seen
+                else:
+                    nxt.exclusive = True  # every id at `since` is read
+                yield fresh, nxt
+                cur = nxt
+                continue
+            op = "GT" if cur.exclusive else "GTE"
+            body = {
+                "filterGroups": _filters({"propertyName": "lastmodifieddate", "operator": op, "value": str(cur.since)}),
+                "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+                "properties": self.properties,
+                "limit": self.search_size,
+            }
+            rows = self._search(body).get("results") or []
+            seen = set(cur.seen)
+            stamps = [_stamp(r) for r in rows]
+            fresh = [
+                r for r, ts in zip(rows, stamps, strict=True) if not (ts == cur.since and str(r.get("id")) in seen)
+            ]
+            full = len(rows) == self.search_size
+            if full and all(ts == cur.since for ts in stamps):
+                yield fresh, ContactCursor(phase="inc", since=cur.since, seen=cur.seen, tie_after=-1)
+                cur = ContactCursor(
+                    phase="inc", since=cur.since, seen=cur.seen + [str(r["id"]) for r in fresh], tie_after=-1
+                )
+                continue
+            if not rows:
+                return
+            top = max(stamps)
+            at_top = [str(r.get("id")) for r, ts in zip(rows, stamps, strict=True) if ts == top]
+            nxt = ContactCursor(
+                phase="inc", since=top, seen=sorted(set(at_top) | (seen if top == cur.since else set()))
+            )
+            yield fresh, nxt
+            cur = nxt
+            if not full:
+                return
+
+
+def _stamp(record: dict[str, Any]) -> int:
+    ts = parse_ms((record.get("properties") or {}).get("lastmodifieddate") or record.get("updatedAt"))
+    return to_ms(ts) if ts else 0
+
+
+def archived_ids(client: HubSpotClient, page_size: int) -> list[str]:
+    """Every archived contact id: search never returns them, so deletes are found here."""
+    api = client.api.crm.contacts.basic_api
+    out: list[str] = []
+    after = None
+    while True:
+        kwargs: dict[str, Any] = {"limit": page_size, "archived": True, "properties": ["hs_object_id"]}
+        if after:
+            kwargs["after"] = after
+        res = client.call("contacts.archived", api.get_page, **kwargs) or {}
+        out += [str(r["id"]) for r in res.get("results") or [] if r.get("id")]
+        after = ((res.get("paging") or {}).get("next") or {}).get("after")
+        if not after:
+            return out
+
+
+@dataclass
+class ActivityCursor:
+    email_start: int = 0
+    email_offset: str | None = None
+    forms: dict[str, str] = field(default_factory=dict)
+    meetings: str | None = None
+    calls: str | None = None
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def load(cls, raw: str | None) -> ActivityCursor:
+        return cls(**json.loads(raw)) if raw else cls()
+
+
+ENGAGEMENT_PROPERTIES = {
+    "meetings": ["hs_timestamp", "hs_meeting_start_time", "hs_meeting_outcome"],
+    "calls": ["hs_timestamp", "hs_call_status", "hs_call_direction"],
+}
+
+
+def email_event_pages(
+    client: HubSpotClient, cur: ActivityCursor
+) -> Iterator[tuple[list[dict[str, Any]], ActivityCursor]]:
+    """Legacy email events API (not in the SDK): by start time, then the offset token."""
+    while True:
+        qs: dict[str, Any] = {"startTimestamp": cur.email_start, "limit": 1000}
+        if cur.email_offset:
+            qs["offset"] = cur.email_offset
+        res = client.raw("email.events", "GET", "/email/public/v1/events", qs) or {}
+        events = res.get("events") or []
+        nxt = ActivityCursor(**{**asdict(cur)})
+        if res.get("hasMore"):
+            nxt.email_offset = str(res.get("offset"))
+        else:
+            nxt.email_offset = None
+            stamps = [
+                int(e["created"])
+                for e in events
+                if str(e.get("created", "")).isdigit() or isinstance(e.get("created"), int)
+            ]
+            nxt.email_start = max([cur.email_start, *stamps])
+        yield events, nxt
+        cur = nxt
+        if not res.get("hasMore"):
+            return
+
+
+def form_pages(
+    client: HubSpotClient, cur: ActivityCursor
+) -> Iterator[tuple[str, list[dict[str, Any]], ActivityCursor]]:
+    forms = (client.raw("forms.list", "GET", "/marketing/v3/forms", {"limit": 100}) or {}).get("results") or []
+    for form in forms:
+        fid = str(form.get("id"))
+        while True:
+            qs: dict[str, Any] = {"limit": 50}
+            if cur.forms.get(fid):
+                qs["after"] = cur.forms[fid]
+            res = client.raw("forms.submissions", "GET", f"/form-integrations/v1/submissions/forms/{fid}", qs) or {}
+            after = ((res.get("paging") or {}).get("next") or {}).get("after")
+            rows = res.get("results") or []
+            nxt = ActivityCursor(**{**asdict(cur), "forms": dict(cur.forms)})
+            if after:
+                nxt.forms[fid] = str(after)
+            elif rows:
+                nxt.forms[fid] = (
+                    str(int(cur.forms.get(fid) or 0) + len(rows))
+                    if (cur.forms.get(fid) or "0").isdigit()
+                    else cur.forms[fid]
+                )
+            yield fid, rows, nxt
+            cur = nxt
+            if not after:
+                break
+
+
+def engagement_pages(
+    client: HubSpotClient, kind: str, cur: ActivityCursor, page_size: int
+) -> Iterator[tuple[list[dict[str, Any]], ActivityCursor]]:
+    """Meetings and calls with their contact associations, walked by id from the last one read."""
+    api = getattr(client.api.crm.objects, kind).basic_api
+    while True:
+        kwargs: dict[str, Any] = {
+            "limit": page_size,
+            "associations": ["contacts"],
+            "properties": ENGAGEMENT_PROPERTIES[kind],
+        }
+        if getattr(cur, kind):
+            kwargs["after"] = getattr(cur, kind)
+        res = client.call(f"{kind}.list", api.get_page, **kwargs) or {}
+        rows = res.get("results") or []
+        after = ((res.get("paging") or {}).get("next") or {}).get("after")
+        nxt = ActivityCursor(**{**asdict(cur), "forms": dict(cur.forms)})
+        if rows:
+            setattr(nxt, kind, str(after or rows[-1]["id"]))
+        yield rows, nxt
+        cur = nxt
+        if not after:
+            return
