@@ -6,6 +6,7 @@ product's own dependencies. Vendor-specific shapes live in the two server module
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -181,10 +182,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "drop":
             app.log.fault(app.system, "drop")
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         if fault == "429":
             app.log.fault(app.system, "429")

@@ -471,7 +471,8 @@ class HubSpotApp(App):
             return _err(400, f"Missing required fields: {', '.join(missing)}",
                         "VALIDATION_ERROR")
         if b["name"] in self.hs.properties:
-            return _err(409, f"Property named '{b['name']}' already exists.", "OBJECT_ALREADY_EXISTS",
+            return _err(409, f"Property named '{b['name']}' already exists.",
+                        "OBJECT_ALREADY_EXISTS",
                         subCategory="PropertyValidationError.PROPERTY_EXISTS")
         if b["groupName"] not in self.hs.groups:
             return _err(400, f"group {b['groupName']} does not exist", "VALIDATION_ERROR")

@@ -98,7 +98,7 @@ class Market:
         """Simulate one day: execute ``batch``, then organic behaviour. Returns the day's events
         as arrays ``person, type, second (UTC second of the day), detail, value, action``."""
         batch = batch or ActionBatch.empty()
-        day, rng, pop = self.day, self.rng, self.pop
+        day, pop = self.day, self.pop
         self.touches[:, day % 7] = 0
         ev: list[tuple[np.ndarray, ...]] = []
         tz = pop.tz_offset
@@ -137,7 +137,8 @@ class Market:
         is_mail = (kind == gt.K_EMAIL) | (kind == gt.K_OFFER)
         sent = is_mail & pop.email_consent[i] & ~self.unsubscribed[i]
         opened = sent & (u[0] < p["open"])
-        clicked = np.where(kind == gt.K_AD, u[1] < p["click"], opened & (u[1] < _ratio(p["click"], p["open"])))
+        clicked = np.where(kind == gt.K_AD, u[1] < p["click"],
+                           opened & (u[1] < _ratio(p["click"], p["open"])))
         form = clicked & (u[2] < _ratio(p["form"], p["click"]))
         web = clicked & (u[3] < _ratio(p["webinar"], p["click"]))
         called = p["reach"] > 0
@@ -148,8 +149,9 @@ class Market:
         s = sec()
         add(i[sent], "email_sent", base_sec[sent], action=a[sent])
         add(i[opened], "email_open", s[opened], action=a[opened])
-        add(i[clicked & is_mail], "email_click", s[clicked & is_mail] + 60, action=a[clicked & is_mail])
-        add(i[clicked & ~is_mail], "ad_click", s[clicked & ~is_mail], action=a[clicked & ~is_mail])
+        cm, ca = clicked & is_mail, clicked & ~is_mail
+        add(i[cm], "email_click", s[cm] + 60, action=a[cm])
+        add(i[ca], "ad_click", s[ca], action=a[ca])
         add(i[form], "form_submit", s[form] + 120, detail=gt.TOPIC[a[form]], action=a[form])
         add(i[web], "webinar", s[web] + 1800, action=a[web])
         add(i[called], "call", base_sec[called], action=a[called])

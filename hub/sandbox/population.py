@@ -100,7 +100,8 @@ def generate_population(n: int, seed: int = 0, dirty_rate: float = 0.05) -> Popu
     hi = np.asarray([b[1] for b in BAND_EMPLOYEES])[band]
     employees = (lo + rng.random(n_comp) * (hi - lo)).astype(np.int64)
     revenue = np.round(employees * rng.lognormal(11.5, 0.5, n_comp), -3)
-    country = rng.choice(len(COUNTRIES), n_comp, p=[.35, .12, .1, .07, .08, .06, .05, .05, .07, .05])
+    country = rng.choice(len(COUNTRIES), n_comp,
+                         p=[.35, .12, .1, .07, .08, .06, .05, .05, .07, .05])
     tech = rng.integers(0, 2 ** len(TECH), n_comp)
     cname = [f"{_WORDS[a]} {_WORDS[b]} {s}" for a, b, s in zip(
         rng.integers(0, len(_WORDS), n_comp), rng.integers(0, len(_WORDS), n_comp),

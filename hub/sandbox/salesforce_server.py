@@ -126,10 +126,9 @@ class SalesforceApp(App):
         login = req.path.startswith(("/services/oauth2/", "/services/Soap/", "/sflogin"))
         if not login and req.path.rstrip("/") != "/services/data" and not self._valid(req):
             return _sf_err(401, "INVALID_SESSION_ID", "Session expired or invalid")
-        if not login:
-            if not self.daily.try_acquire(self.world.clock.day):
-                self.log.limit("salesforce", "DAILY")
-                return _sf_err(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+        if not login and not self.daily.try_acquire(self.world.clock.day):
+            self.log.limit("salesforce", "DAILY")
+            return _sf_err(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         with self.world.lock:
             resp = super().dispatch(req)
         self.log.call("salesforce", f"{req.method} {req.route or req.path}")
