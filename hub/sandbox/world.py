@@ -160,6 +160,12 @@ class World:
         if "decision_id" in changed or ("next_best_action" in changed and not did):
             if did and self.executed_decisions.get(person) == did:
                 return  # the same decision written to the other CRM: executes once
+            old = self.pending.get(person)
+            if old is not None and did and old.decision_id == did:
+                # The same decision arriving through the second CRM completes, never resets.
+                old.send_time = old.send_time or fields.get("best_send_time")
+                old.channel = old.channel or fields.get("best_channel")
+                return
             self.pending[person] = PendingAction(action, fields.get("best_send_time"),
                                                  fields.get("best_channel"), did, system)
 
