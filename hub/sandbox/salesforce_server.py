@@ -26,6 +26,7 @@ from hub.sandbox.world import World
 
 API_VERSIONS = ("58.0", "59.0", "60.0", "61.0", "62.0")
 V = "/services/data/v{version}"
+MAX_OPEN_CURSORS = 50
 
 
 @dataclass
@@ -306,6 +307,8 @@ class SalesforceApp(App):
             loc = "01gHb" + secrets.token_hex(6)
             with self._lock:
                 self.cursors[loc] = (rows, size)
+                while len(self.cursors) > MAX_OPEN_CURSORS:  # oldest locators expire first
+                    self.cursors.pop(next(iter(self.cursors)))
             endpoint = "queryAll" if include_deleted else "query"
             version = req.params.get("version", "59.0")
             body["nextRecordsUrl"] = f"/services/data/v{version}/{endpoint}/{loc}-{start + size}"

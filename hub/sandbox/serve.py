@@ -107,3 +107,4 @@ def start_sandbox(
         salesforce_domain=f"127.0.0.1:{sf.port}/sflogin?d=", ca_cert_path=str(tls.ca_cert_path),
         hubspot=hs_app, salesforce=sf_app, _servers=[hs, sf],
         _tls_dir="" if tls_dir else str(tls.directory))
+
