@@ -45,14 +45,13 @@ def write_events(world: World, events: dict[str, np.ndarray], times: np.ndarray,
                         "id": f"{at}-{i}-{t}", "type": t, "created": at, "recipient": email,
                         "portalId": hs.portal_id, "appId": 113, "emailCampaignId": 1000 + a,
                         "sentBy": {"id": f"{at}-{i}", "created": at}})
-            elif et == EV["page_view"] and world.config.write_page_views:
+            elif et in (EV["page_view"], EV["ad_click"]) and world.config.write_page_views:
                 p = hs_touch.setdefault(hid, {})
                 n0 = int(p.get("hs_analytics_num_page_views",
                                hrec["properties"].get("hs_analytics_num_page_views") or 0))
                 p["hs_analytics_num_page_views"] = n0 + 1
-            elif et in (EV["form_submit"], EV["webinar"]) and email:
-                name = "Webinar registration" if et == EV["webinar"] else \
-                    f"Download: {aid or 'content'}"
+            elif et in (EV["form_submit"], EV["webinar"], EV["content_download"]) and email:
+                name = _conversion_name(et, aid, int(events["detail"][k]))
                 hs.form_submissions.append({
                     "conversionId": f"{at}-{i}", "submittedAt": at, "formGuid": FORM_GUID,
                     "pageUrl": f"https://www.example.com/{PAGES[int(events['detail'][k]) % 4]}",
@@ -74,7 +73,8 @@ def write_events(world: World, events: dict[str, np.ndarray], times: np.ndarray,
                     "hs_call_status": "COMPLETED"})
             elif et == EV["unsubscribe"]:
                 hs_touch.setdefault(hid, {})["hs_email_optout"] = "true"
-        _write_salesforce(world, i, et, at, aid, float(events["value"][k]))
+        _write_salesforce(world, i, et, at, aid, float(events["value"][k]),
+                          int(events["detail"][k]))
     for hid, props in hs_touch.items():
         hs.set_properties(hid, props, "market", source="market")
     changed = np.flatnonzero(before_stage != m.stage)
@@ -93,8 +93,17 @@ def write_events(world: World, events: dict[str, np.ndarray], times: np.ndarray,
     del before_unsub  # opt-outs arrive as unsubscribe events above
 
 
+def _conversion_name(et: int, aid: str | None, detail: int) -> str:
+    """What the CRM calls a conversion: the form, webinar or download behind it."""
+    if et == EV["webinar"]:
+        return "Webinar attended"
+    if et == EV["content_download"]:
+        return f"Download: {('technical', 'business')[detail % 2]} content"
+    return f"Form submitted: {aid or 'website'}"
+
+
 def _write_salesforce(world: World, i: int, et: int, at: int, aid: str | None,
-                      value: float) -> None:
+                      value: float, detail: int = 0) -> None:
     sf, pop = world.salesforce, world.pop
     who = sf.contact_of_person.get(i) or sf.lead_of_person.get(i)
     if who is None:
@@ -108,8 +117,8 @@ def _write_salesforce(world: World, i: int, et: int, at: int, aid: str | None,
         sf.create("Task", {"WhoId": who, "Subject": "Call: sales outreach",
                            "TaskSubtype": "Call", "Status": "Completed",
                            "ActivityDate": day}, at_ms=at)
-    elif et == EV["form_submit"]:
-        sf.create("Task", {"WhoId": who, "Subject": f"Form submitted: {aid or 'website'}",
+    elif et in (EV["form_submit"], EV["webinar"], EV["content_download"]):
+        sf.create("Task", {"WhoId": who, "Subject": _conversion_name(et, aid, detail),
                            "TaskSubtype": "Task", "Status": "Completed",
                            "ActivityDate": day}, at_ms=at)
     elif et == EV["meeting"]:

@@ -285,8 +285,9 @@ class HubSpotApp(HubSpotExtraRoutes, App):
         loser = self.hs.live(str(b.get("objectIdToMerge")))
         if primary is None or loser is None or primary is loser:
             return _err(400, "Invalid merge input", "VALIDATION_ERROR")
-        self.hs.merge(primary["id"], loser["id"])
-        return Response(200, self._render(primary, DEFAULT_PROPS + ["hs_merged_object_ids"]))
+        rid = self.hs.merge(primary["id"], loser["id"])
+        return Response(200, self._render(self.hs.records[rid],
+                                          DEFAULT_PROPS + ["hs_merged_object_ids"]))
 
     # ---- search --------------------------------------------------------------------------
     def search(self, req: Request) -> Response:

@@ -176,23 +176,42 @@ class HubSpotState:
                 self.on_hub_fields("hubspot", person, full)
         return bool(changed)
 
-    def merge(self, primary: str, merged: str) -> None:
-        """Merge ``merged`` into ``primary`` as HubSpot does: the loser disappears, its id
-        resolves to the survivor, and the survivor lists it in ``hs_merged_object_ids``."""
+    def merge(self, primary: str, merged: str) -> str:
+        """Merge two contacts as HubSpot does since its 2024 merge change: a NEW record with a
+        new id replaces both; the primary's values win, the other fills gaps; both old ids
+        resolve to the new record and are listed in ``hs_merged_object_ids``. Returns the new id.
+        """
         at = self.clock.now_ms()
-        loser = self.records.pop(merged)
-        self.merged[merged] = primary
-        rec = self.records[primary]
-        ids = [x for x in (rec["properties"].get("hs_merged_object_ids") or "").split(";") if x]
-        rec["properties"]["hs_merged_object_ids"] = ";".join(ids + [merged])
-        for k, v in loser["properties"].items():
-            if rec["properties"].get(k) in (None, "") and v not in (None, ""):
-                rec["properties"][k] = v
+        first, second = self.records.pop(primary), self.records.pop(merged)
+        props = {k: v for k, v in second["properties"].items() if v not in (None, "")}
+        props.update({k: v for k, v in first["properties"].items() if v not in (None, "")})
+        old_ids = [x for rec in (first, second) for x in
+                   (rec["properties"].get("hs_merged_object_ids") or "").split(";") if x]
+        rid = self.new_id()
+        props.update({"hs_object_id": rid,
+                      "hs_merged_object_ids": ";".join(old_ids + [primary, merged])})
+        person = first.get("person")
+        self.records[rid] = {"id": rid, "properties": props, "createdAt": first["createdAt"],
+                             "updatedAt": at, "archived": False, "archivedAt": None,
+                             "person": person}
+        self._stamp(rid, at)
+        for old in (primary, merged):
+            self.merged[old] = rid
+            p = self.person_of.pop(old, None)
+            if p is not None:
+                self.person_of[rid] = p
+                if self.id_of_person.get(p) == old:
+                    self.id_of_person[p] = rid
         for lst in self.lists.values():
-            if merged in lst["members"]:
-                lst["members"].setdefault(primary, lst["members"].pop(merged))
-        self._stamp(primary, at)
-        self.log.record(at, "hubspot", "merge", "contact", primary, "merge", None, merged, primary)
+            for old in (primary, merged):
+                if old in lst["members"]:
+                    lst["members"].setdefault(rid, lst["members"].pop(old))
+        for table in self.engagements.values():
+            for e in table.values():
+                e["contacts"] = [rid if c in (primary, merged) else c for c in e["contacts"]]
+        self.log.record(at, "hubspot", "merge", "contact", rid, "merge", None,
+                        [primary, merged], rid)
+        return rid
 
     def archive(self, rid: str, endpoint: str = "api") -> None:
         at = self.clock.now_ms()

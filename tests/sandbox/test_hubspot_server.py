@@ -207,16 +207,22 @@ def test_owner_assignment_is_validated(hs, world: World) -> None:
     assert bad.errors and bad.errors[0].category == "VALIDATION_ERROR"
 
 
-def test_merged_contact_resolves_to_survivor(hs, world: World) -> None:
+def test_merge_creates_a_new_record_that_old_ids_resolve_to(hs, world: World) -> None:
     assert world.hubspot.merged == {}
     world.advance_days(world.config.merge_day)
     assert world.hubspot.merged
     loser, survivor = next(iter(world.hubspot.merged.items()))
     got = hs.crm.contacts.basic_api.get_by_id(loser)
-    assert got.id == survivor
-    assert loser in got.properties["hs_merged_object_ids"].split(";")
+    assert got.id == survivor != loser
+    merged_ids = got.properties["hs_merged_object_ids"].split(";")
+    assert loser in merged_ids and len(merged_ids) == 2
     listed = {c.id for c in hs.crm.contacts.get_all()}
-    assert loser not in listed and survivor in listed
+    assert survivor in listed and not set(merged_ids) & listed
+    # The API merge behaves the same way.
+    a, b = sorted(r for r in listed)[:2]
+    new = hs.crm.contacts.basic_api.merge({"primaryObjectId": a, "objectIdToMerge": b})
+    assert new.id not in (a, b)
+    assert hs.crm.contacts.basic_api.get_by_id(b).id == new.id
 
 
 def test_auth_401_with_hubspot_error_body(sandbox) -> None:

@@ -95,3 +95,27 @@ def test_unknown_action_ids_are_rejected_not_executed(sf, world: World) -> None:
     world.advance_days(1)
     assert world.ground_truth_log() == {}
     assert world.rejected_actions[0][1:] == ("teleport", "unknown action id")
+
+
+def test_calls_meetings_and_forms_are_readable_with_contact_links(hs, world: World) -> None:
+    _props(hs)
+    recs = [r for r in world.hubspot.records.values() if not r["archived"]][:300]
+    for k in range(0, len(recs), 100):
+        hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=[
+            {"id": r["id"], "properties": {"hub_next_best_action": "sales_outreach",
+                                           "hub_decision_id": f"s-{r['id']}"}}
+            for r in recs[k:k + 100]]))
+    world.advance_days(3)
+    calls = hs.crm.objects.basic_api.get_page("calls", limit=100, associations=["contacts"])
+    assert calls.results
+    linked = {a.id for c in calls.results for a in c.associations["contacts"].results}
+    # Merges (day 2) re-point engagements to the merged record's new id.
+    assert linked <= {world.hubspot.resolve(r["id"]) for r in recs}
+    found = hs.crm.objects.search_api.do_search("calls", {"filterGroups": [{"filters": [
+        {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "0"}]}],
+        "limit": 5})
+    assert found.total == len(world.hubspot.engagements["calls"])
+    forms = hs.api_request({"method": "GET", "path": "/form-integrations/v1/submissions/forms/"
+                            "5e3c2a1b-0000-4000-8000-00000000f0a1", "qs": {"limit": 50}}).json()
+    emails = {r["properties"].get("email") for r in world.hubspot.records.values()}
+    assert forms["results"] and all(r["values"][0]["value"] in emails for r in forms["results"])
