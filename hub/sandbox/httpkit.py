@@ -14,6 +14,7 @@ import socket
 import ssl
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -141,6 +142,7 @@ class App:
     def __init__(self, faults: Faults | None = None) -> None:
         self.router = Router()
         self.faults = faults or Faults()
+        self.server_errors: list[str] = []  # tracebacks of unexpected handler failures
 
     def fault_429(self, req: Request) -> Response:
         return Response(429, {"message": "Too many requests"})
@@ -160,6 +162,15 @@ class App:
             return handler(req)
         except HttpError as e:
             return e.response
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            # Unparseable input (bad JSON, a non-numeric limit...) is the caller's error.
+            return self.bad_request(f"{type(e).__name__}: {e}")
+        except Exception:  # noqa: BLE001 - a bug here must still answer, and be visible
+            self.server_errors.append(traceback.format_exc())
+            return self.fault_error(500)
+
+    def bad_request(self, message: str) -> Response:
+        return Response(400, {"message": message})
 
 
 class _Handler(BaseHTTPRequestHandler):

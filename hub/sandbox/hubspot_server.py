@@ -142,6 +142,9 @@ class HubSpotApp(HubSpotExtraRoutes, App):
         resp.headers.update(self._headers(search))
         return resp
 
+    def bad_request(self, message: str) -> Response:
+        return _err(400, f"Invalid input: {message}", "VALIDATION_ERROR")
+
     def not_found(self, req: Request) -> Response:
         return _err(404, f"Unable to infer object type from: {req.path}", "OBJECT_NOT_FOUND")
 

@@ -34,12 +34,14 @@ class MarketConfig:
 
 @dataclass
 class ActionBatch:
-    """Actions to execute today: person index, catalog index, local send hour, channel index."""
+    """Actions to execute today: person index, catalog index, local send hour, channel index,
+    and optionally the hub's decision id per row (carried into the ground-truth log)."""
 
     idx: np.ndarray
     action: np.ndarray
     local_hour: np.ndarray
     channel: np.ndarray
+    decision_id: np.ndarray | None = None
 
     @classmethod
     def empty(cls) -> ActionBatch:
@@ -172,6 +174,8 @@ class Market:
             "expected_reward": gt.expected_reward(p, self.config.weights),
             "opened": opened, "clicked": clicked, "form": form | web, "meeting": meet,
             "opportunity": opp, "unsubscribe": unsub,
+            "decision_id": (np.full(len(i), None, dtype=object) if b.decision_id is None
+                            else np.asarray(b.decision_id, dtype=object)),
         })
 
     def _open_opportunities(self, who: np.ndarray, sec: np.ndarray, value: np.ndarray,

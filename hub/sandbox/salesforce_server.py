@@ -138,6 +138,9 @@ class SalesforceApp(App):
                 f"api-usage={self.daily.used}/{self.limits.daily_api_requests}"
         return resp
 
+    def bad_request(self, message: str) -> Response:
+        return _sf_err(400, "JSON_PARSER_ERROR", message)
+
     def not_found(self, req: Request) -> Response:
         return _sf_err(404, "NOT_FOUND", "The requested resource does not exist")
 

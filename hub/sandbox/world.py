@@ -185,7 +185,7 @@ class World:
         return int((utc_hour + self.pop.tz_offset[person]) % 24)
 
     def _pending_batch(self) -> ActionBatch:
-        idx, act, hour, chan = [], [], [], []
+        idx, act, hour, chan, dids = [], [], [], [], []
         for person, p in sorted(self.pending.items()):
             if p.action not in ACTION_INDEX:
                 self.rejected_actions.append((person, p.action, "unknown action id"))
@@ -198,12 +198,14 @@ class World:
             act.append(a)
             hour.append(self._local_hour(person, p.send_time))
             chan.append(c)
+            dids.append(p.decision_id)
             if p.decision_id:
                 self.executed_decisions[person] = p.decision_id
         self.pending.clear()
         if not idx:
             return ActionBatch.empty()
-        return ActionBatch(np.asarray(idx), np.asarray(act), np.asarray(hour), np.asarray(chan))
+        return ActionBatch(np.asarray(idx), np.asarray(act), np.asarray(hour), np.asarray(chan),
+                           np.asarray(dids, dtype=object))
 
     # ---- advancing -------------------------------------------------------------------------
     def advance_days(self, n: int = 1) -> dict[str, int]:

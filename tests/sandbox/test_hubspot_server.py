@@ -290,3 +290,27 @@ def test_activities_reach_hubspot_after_a_day(hs, world: World, sandbox) -> None
     assert {e["recipient"] for e in events} <= emails and len(events) >= 90
     meetings = hs.crm.objects.basic_api.get_page("meetings", associations=["contacts"])
     assert meetings.results is not None
+
+
+def test_bad_input_is_a_400_not_a_crash(sandbox, hs) -> None:
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.search_api.do_search(public_object_search_request={"after": "abc"})
+    assert e.value.status == 400
+    assert sandbox.hubspot.server_errors == []
+
+
+def test_search_lag_hides_fresh_changes() -> None:
+    world = World(n_contacts=300, seed=2)
+    with start_sandbox(world, hubspot_limits=HubSpotLimits(search_lag_ms=60_000)) as sb:
+        hs = hubspot_client(sb)
+        rid = next(r for r, rec in world.hubspot.records.items() if not rec["archived"])
+        hs.crm.contacts.basic_api.update(rid, {"properties": {"jobtitle": "Fresh"}})
+        res = hs.crm.contacts.search_api.do_search(public_object_search_request={
+            "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ",
+                                           "value": rid}]}]})
+        assert res.total == 0
+        world.advance_days(1)
+        res = hs.crm.contacts.search_api.do_search(public_object_search_request={
+            "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ",
+                                           "value": rid}]}]})
+        assert res.total == 1

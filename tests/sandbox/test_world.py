@@ -119,3 +119,15 @@ def test_calls_meetings_and_forms_are_readable_with_contact_links(hs, world: Wor
                             "5e3c2a1b-0000-4000-8000-00000000f0a1", "qs": {"limit": 50}}).json()
     emails = {r["properties"].get("email") for r in world.hubspot.records.values()}
     assert forms["results"] and all(r["values"][0]["value"] in emails for r in forms["results"])
+
+
+def test_ground_truth_log_carries_decision_ids(sf, world: World) -> None:
+    leads = list(world.salesforce.objects["Lead"])[:3]
+    sf.restful("composite/sobjects", method="PATCH", json={"records": [
+        {"attributes": {"type": "Lead"}, "Id": lid, "Hub_Next_Best_Action__c": "ad_retarget",
+         "Hub_Decision_Id__c": f"dec-{k}"} for k, lid in enumerate(leads)]},
+        headers={"Sforce-Auto-Assign": "FALSE"})
+    world.advance_days(1)
+    log = world.ground_truth_log()
+    assert sorted(log["decision_id"]) == ["dec-0", "dec-1", "dec-2"]
+    assert {world.person_for("salesforce", lid) for lid in leads} == set(log["person"].tolist())
