@@ -197,15 +197,19 @@ class HubSpotApp(HubSpotExtraRoutes, App):
             return _err(400, "limit must be at most 100", "VALIDATION_ERROR")
         archived = (req.arg("archived", "false") or "false").lower() == "true"
         after = int(req.arg("after") or 0)
-        rows = sorted((r for r in self._table(kind).values()
-                       if r["archived"] == archived and int(r["id"]) > after),
-                      key=lambda r: int(r["id"]))
-        page = rows[:limit]
+        if kind == "contacts":
+            keys, more = self.hs.index().page_after(after, limit, archived)
+            page = [self.hs.records[k] for k in keys]
+        else:
+            rows = sorted((r for r in self._table(kind).values()
+                           if r["archived"] == archived and int(r["id"]) > after),
+                          key=lambda r: int(r["id"]))
+            page, more = rows[:limit], len(rows) > limit
         props = req.args("properties") or (None if kind == "contacts" else
                                             ["hs_timestamp", "hs_lastmodifieddate"])
         body: dict[str, Any] = {"results": [self._render(r, props, req.args("associations"))
                                             for r in page]}
-        if len(rows) > limit:
+        if more:
             nxt = str(int(page[-1]["id"]))
             body["paging"] = {"next": {"after": nxt, "link": f"{req.path}?after={nxt}"}}
         return Response(200, body)
@@ -310,14 +314,13 @@ class HubSpotApp(HubSpotExtraRoutes, App):
         groups = body.get("filterGroups") or []
         lag = self.world.clock.now_ms() - self.limits.search_lag_ms
         q = str(body.get("query") or "").lower()
-        rows = [r for r in self._table(kind).values()
-                if not r["archived"] and r["updatedAt"] <= lag
-                and hsq.matches(r["properties"], groups, types)
-                and (not q or any(q in str(r["properties"].get(k) or "").lower()
-                                  for k in ("email", "firstname", "lastname", "company")))]
         name, desc = hsq.sort_key(body.get("sorts") or [], types)
-        rows.sort(key=lambda r: (hsq.sort_value(r["properties"], name, types), int(r["id"])),
-                  reverse=desc)
+        fast = None if q or kind != "contacts" else self.hs.index().search(groups, name, desc,
+                                                                             lag)
+        if fast is not None:
+            rows = [self.hs.records[k] for k in fast]
+        else:
+            rows = self._slow_search(kind, groups, types, lag, q, name, desc)
         page = rows[after:after + limit]
         props = body.get("properties") or (None if kind == "contacts" else
                                            ["hs_timestamp", "hs_lastmodifieddate"])
@@ -326,6 +329,18 @@ class HubSpotApp(HubSpotExtraRoutes, App):
         if after + limit < len(rows):
             out["paging"] = {"next": {"after": str(after + limit)}}
         return Response(200, out)
+
+    def _slow_search(self, kind: str, groups: list[dict[str, Any]], types: dict[str, str],
+                     lag: int, q: str, name: str, desc: bool) -> list[dict[str, Any]]:
+        """Any property, any operator: a scan (the index handles the cursor fields)."""
+        rows = [r for r in self._table(kind).values()
+                if not r["archived"] and r["updatedAt"] <= lag
+                and hsq.matches(r["properties"], groups, types)
+                and (not q or any(q in str(r["properties"].get(k) or "").lower()
+                                  for k in ("email", "firstname", "lastname", "company")))]
+        rows.sort(key=lambda r: (hsq.sort_value(r["properties"], name, types), int(r["id"])),
+                  reverse=desc)
+        return rows
 
     # ---- batch ---------------------------------------------------------------------------
     def _inputs(self, req: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:

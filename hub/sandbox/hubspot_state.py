@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.sandbox.clock import SimClock
+from hub.sandbox.hubspot_index import ContactIndex
 from hub.sandbox.writelog import WriteLog
 
 HUB_FIELDS = {"hub_next_best_action": "next_best_action", "hub_best_send_time": "best_send_time",
@@ -82,6 +83,8 @@ class HubSpotState:
         self.email_events: list[dict[str, Any]] = []
         self.form_submissions: list[dict[str, Any]] = []
         self.engagements: dict[str, dict[str, dict[str, Any]]] = {"meetings": {}, "calls": {}}
+        self.version = 0  # bumped by every record change; invalidates the index
+        self._index: ContactIndex | None = None
         self._next_id = 1001
         self._next_list = 1
         self._next_engagement = 5_000_001
@@ -106,12 +109,19 @@ class HubSpotState:
     def _stamp(self, rid: str, at_ms: int, created: bool = False) -> None:
         from hub.sandbox.clock import iso_ms
 
+        self.version += 1
         rec = self.records[rid]
         rec["updatedAt"] = at_ms
         rec["properties"]["lastmodifieddate"] = iso_ms(at_ms)
         rec["properties"]["hs_lastmodifieddate"] = iso_ms(at_ms)
         if created:
             rec["properties"]["createdate"] = iso_ms(at_ms)
+
+    def index(self) -> ContactIndex:
+        """The columnar index of contacts, rebuilt only after changes."""
+        if self._index is None or self._index.version != self.version:
+            self._index = ContactIndex.build(self.records, self.version)
+        return self._index
 
     def resolve(self, rid: str) -> str | None:
         """Follow merges; None when the id never existed."""
@@ -217,6 +227,7 @@ class HubSpotState:
         at = self.clock.now_ms()
         rec = self.records[rid]
         rec["archived"], rec["archivedAt"] = True, at
+        self.version += 1
         self._stamp(rid, at)
         self.log.record(at, "hubspot", endpoint, "contact", rid, "delete", None, None, None)
 

@@ -63,7 +63,7 @@ class SalesforceApp(App):
         self.limits = limits or SalesforceLimits()
         self.daily = DailyQuota(self.limits.daily_api_requests)
         self.sessions: dict[str, float] = {}
-        self.cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}
+        self.cursors: dict[str, tuple[tuple[str, list[dict[str, Any]], list[str]], int]] = {}
         self.logins = 0
         self.base_url = ""  # set by the server once the port is known
         self._lock = threading.Lock()
@@ -274,8 +274,9 @@ class SalesforceApp(App):
             rows = rows[:parsed.limit]
         if parsed.count_only:
             return Response(200, {"totalSize": len(rows), "done": True, "records": []})
-        rendered = [self._render(parsed.sobject, r, parsed.fields) for r in rows]
-        return self._page(rendered, 0, self._batch_size(req), include_deleted, req)
+        # Rows are rendered page by page (a 60,000-row query costs one page of rendering).
+        return self._page((parsed.sobject, rows, parsed.fields), 0, self._batch_size(req),
+                          include_deleted, req)
 
     def _sort_key(self, sobject: str, rec: dict[str, Any], f: str, nulls_last: bool,
                   desc: bool) -> tuple[int, Any]:
@@ -301,15 +302,16 @@ class SalesforceApp(App):
             size = max(200, min(2000, int(opt.split("batchSize=")[1].split(",")[0])))
         return size
 
-    def _page(self, rows: list[dict[str, Any]], start: int, size: int, include_deleted: bool,
-              req: Request) -> Response:
-        chunk = rows[start:start + size]
+    def _page(self, result: tuple[str, list[dict[str, Any]], list[str]], start: int, size: int,
+              include_deleted: bool, req: Request) -> Response:
+        sobject, rows, fields = result
+        chunk = [self._render(sobject, r, fields) for r in rows[start:start + size]]
         body: dict[str, Any] = {"totalSize": len(rows), "done": start + size >= len(rows),
                                 "records": chunk}
         if not body["done"]:
             loc = "01gHb" + secrets.token_hex(6)
             with self._lock:
-                self.cursors[loc] = (rows, size)
+                self.cursors[loc] = (result, size)
                 while len(self.cursors) > MAX_OPEN_CURSORS:  # oldest locators expire first
                     self.cursors.pop(next(iter(self.cursors)))
             endpoint = "queryAll" if include_deleted else "query"
