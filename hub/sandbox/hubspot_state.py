@@ -63,6 +63,7 @@ class HubSpotState:
                  on_hub_fields: Callable[[str, int, dict[str, Any]], None] | None = None) -> None:
         self.clock, self.log = clock, log
         self.on_hub_fields = on_hub_fields
+        self.on_list_add: Callable[[str, int, str], None] | None = None
         self.lock = threading.RLock()
         self.portal_id = 4242
         self.records: dict[str, dict[str, Any]] = {}
@@ -255,6 +256,9 @@ class HubSpotState:
             elif rid not in lst["members"]:
                 lst["members"][rid] = at
                 added.append(rid)
+                person = self.person_of.get(rid)
+                if self.on_list_add and person is not None:
+                    self.on_list_add("hubspot", person, lst["name"])
                 self.log.record(at, "hubspot", endpoint, "contact", rid, "list_add", lid,
                                 None, lst["name"])
         for raw in remove:

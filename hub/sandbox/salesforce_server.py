@@ -391,8 +391,13 @@ class SalesforceApp(App):
                         (m["LeadId"] or m["ContactId"]) == who:
                     raise SfError("DUPLICATE_VALUE", "Already a campaign member.")
             fields.setdefault("Status", "Sent")
-        person = None
-        return self.sf.create(t, fields, endpoint, person=person)
+        rid = self.sf.create(t, fields, endpoint)
+        if t == "CampaignMember" and self.sf.on_list_add:
+            person = self.sf.person_of.get(str(fields.get("LeadId") or fields.get("ContactId")))
+            campaign = self.sf.objects["Campaign"][fields["CampaignId"]]
+            if person is not None:
+                self.sf.on_list_add("salesforce", person, campaign["Name"] or "")
+        return rid
 
     def create_one(self, req: Request) -> Response:
         t = self._type(req)

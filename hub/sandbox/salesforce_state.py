@@ -69,6 +69,7 @@ class SalesforceState:
     def __init__(self, clock: SimClock, log: WriteLog,
                  on_hub_fields: Callable[[str, int, dict[str, Any]], None] | None = None) -> None:
         self.clock, self.log, self.on_hub_fields = clock, log, on_hub_fields
+        self.on_list_add: Callable[[str, int, str], None] | None = None
         self.lock = threading.RLock()
         self.objects: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in FIELDS}
         self.person_of: dict[str, int] = {}

@@ -69,6 +69,7 @@ class World:
         self.hubspot = HubSpotState(self.clock, self.log, self._on_hub_fields)
         self.salesforce = SalesforceState(self.clock, self.log, self._on_hub_fields)
         self.hubspot.lock = self.salesforce.lock = self.lock
+        self.hubspot.on_list_add = self.salesforce.on_list_add = self._on_list_add
         self.pending: dict[int, PendingAction] = {}
         self.executed_decisions: dict[int, str] = {}
         self.rejected_actions: list[tuple[int, str, str]] = []
@@ -168,6 +169,18 @@ class World:
                 return
             self.pending[person] = PendingAction(action, fields.get("best_send_time"),
                                                  fields.get("best_channel"), did, system)
+
+    def _on_list_add(self, system: str, person: int, list_name: str) -> None:
+        """Adding someone to a list (HubSpot) or campaign (Salesforce) whose name contains a
+        catalog action id (e.g. "hub: ad_retarget") runs that action once per day of joining.
+        A decision written to the contact's fields takes precedence the same day."""
+        ids = [a for a in ACTION_INDEX if a in list_name]
+        if not ids or person in self.pending:
+            return
+        action = max(ids, key=len)
+        did = f"list:{action}:{self.clock.day}"
+        if self.executed_decisions.get(person) != did:
+            self.pending[person] = PendingAction(action, None, None, did, system)
 
     def _local_hour(self, person: int, send_time: str | None) -> int:
         """A bare hour ("14", "14:30") is the contact's local hour; an ISO datetime is an

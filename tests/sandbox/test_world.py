@@ -131,3 +131,24 @@ def test_ground_truth_log_carries_decision_ids(sf, world: World) -> None:
     log = world.ground_truth_log()
     assert sorted(log["decision_id"]) == ["dec-0", "dec-1", "dec-2"]
     assert {world.person_for("salesforce", lid) for lid in leads} == set(log["person"].tolist())
+
+
+def test_list_and_campaign_membership_runs_the_named_action_once(hs, sf, world: World) -> None:
+    from hubspot.crm.lists import ListCreateRequest
+
+    person, hid, sid = _person_in_both(world)
+    lst = hs.crm.lists.lists_api.create(ListCreateRequest(
+        name="hub: ad_retarget", object_type_id="0-1", processing_type="MANUAL"))
+    hs.crm.lists.memberships_api.add(lst.list.list_id, [hid])
+    camp = sf.Campaign.create({"Name": "hub: ad_retarget"})["id"]
+    key = "LeadId" if sid.startswith("00Q") else "ContactId"
+    sf.CampaignMember.create({"CampaignId": camp, key: sid})
+    world.advance_days(1)
+    log = world.ground_truth_log()
+    assert list(log["person"]) == [person]
+    assert log["action"][0] == ACTION_INDEX["ad_retarget"]
+    plain = hs.crm.lists.lists_api.create(ListCreateRequest(
+        name="newsletter", object_type_id="0-1", processing_type="MANUAL"))
+    hs.crm.lists.memberships_api.add(plain.list.list_id, [world.hubspot.resolve(hid)])
+    world.advance_days(1)
+    assert len(world.ground_truth_log()["person"]) == 1
