@@ -50,7 +50,7 @@ class ActionBatch:
 
     @classmethod
     def build(cls, idx: np.ndarray, action: np.ndarray, local_hour: np.ndarray | None = None,
-              channel: np.ndarray | None = None, pop: Population | None = None) -> ActionBatch:
+              channel: np.ndarray | None = None) -> ActionBatch:
         """Fill defaults: hour 10 local, the action's own channel."""
         idx = np.asarray(idx, dtype=np.int64)
         action = np.asarray(action, dtype=np.int64)
