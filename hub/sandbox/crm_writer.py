@@ -135,10 +135,9 @@ def _write_salesforce(world: World, i: int, et: int, at: int, aid: str | None,
                                         "AccountId": acct, "Amount": round(value, 2),
                                         "StageName": "Qualification", "CloseDate": day,
                                         "ContactId__c": who}, at_ms=at)
-        world.market_opps = getattr(world, "market_opps", {})
         world.market_opps[i] = opp
     elif et in (EV["opportunity_won"], EV["opportunity_lost"]):
-        opp = getattr(world, "market_opps", {}).get(i)
+        opp = world.market_opps.get(i)
         if opp:
             won = et == EV["opportunity_won"]
             sf.update("Opportunity", opp, {"StageName": "Closed Won" if won else "Closed Lost",
@@ -151,8 +150,8 @@ def _convert_lead(world: World, i: int, lead_id: str, c: int, at: int) -> str:
     marked converted and becomes read-only."""
     sf = world.salesforce
     lead = sf.objects["Lead"][lead_id]
-    acct = world._accounts.get(c) or world._account(c)
-    world._accounts[c] = acct
+    acct = world.accounts.get(c) or world._account(c)
+    world.accounts[c] = acct
     fields = {k: lead[k] for k in ("FirstName", "LastName", "Email", "Title", "OwnerId",
                                    "HasOptedOutOfEmail", "DoNotCall", "LeadSource",
                                    "Last_Event_Date__c", "Hub_Next_Best_Action__c",

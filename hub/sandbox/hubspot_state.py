@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from hub.sandbox.clock import SimClock
+from hub.sandbox.clock import SimClock, iso_ms
 from hub.sandbox.hubspot_index import ContactIndex
 from hub.sandbox.writelog import WriteLog
 
@@ -108,8 +108,6 @@ class HubSpotState:
         return rid
 
     def _stamp(self, rid: str, at_ms: int, created: bool = False) -> None:
-        from hub.sandbox.clock import iso_ms
-
         self.version += 1
         rec = self.records[rid]
         rec["updatedAt"] = at_ms
@@ -278,8 +276,6 @@ class HubSpotState:
 
     # ---- activities ----------------------------------------------------------------------
     def add_engagement(self, kind: str, contact_id: str, at_ms: int, props: dict[str, Any]) -> str:
-        from hub.sandbox.clock import iso_ms
-
         eid = str(self._next_engagement)
         self._next_engagement += 1
         stamp = self.clock.now_ms()

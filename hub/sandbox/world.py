@@ -17,6 +17,7 @@ import numpy as np
 from hub.sandbox import ground_truth as gt
 from hub.sandbox.catalog import ACTION_INDEX, CHANNELS
 from hub.sandbox.clock import DAY_MS, DEFAULT_START, SimClock, parse_datetime_ms
+from hub.sandbox.crm_writer import write_events
 from hub.sandbox.hubspot_state import LIFECYCLE, OWNER_IDS, HubSpotState
 from hub.sandbox.market import EV, EVENT_TYPES, PAGES, ActionBatch, Market, MarketConfig
 from hub.sandbox.population import (
@@ -75,6 +76,8 @@ class World:
         self.rejected_actions: list[tuple[int, str, str]] = []
         self._duplicates: list[tuple[str, str]] = []
         self._campaign = ""
+        self.accounts: dict[int, str] = {}  # company index -> Salesforce Account id
+        self.market_opps: dict[int, str] = {}  # person -> open Salesforce Opportunity id
         with self.lock:
             self._populate()
 
@@ -87,7 +90,7 @@ class World:
         pop, hs, sf = self.pop, self.hubspot, self.salesforce
         at = self.clock.start_ms - 30 * DAY_MS
         rng = np.random.default_rng([self.config.seed, 7])
-        accounts: dict[int, str] = {}
+        accounts = self.accounts
         self._campaign = sf.create("Campaign", {"Name": "Hub nurture", "IsActive": True,
                                                 "Status": "In Progress", "Type": "Email"},
                                    at_ms=at)
@@ -139,7 +142,6 @@ class World:
                         Country=COUNTRIES[pop.company_country[c]],
                         Status="Open - Not Contacted"), at_ms=at + i, person=i)
                     sf.lead_of_person[i] = rid
-        self._accounts = accounts
 
     def _account(self, c: int, at: int | None = None) -> str:
         pop = self.pop
@@ -237,8 +239,6 @@ class World:
                         if primary in self.hubspot.records and dup in self.hubspot.records:
                             self.hubspot.merge(primary, dup)
                 times = np.maximum(day_start + events["second"] * 1000, floor)
-                from hub.sandbox.crm_writer import write_events
-
                 write_events(self, events, times, before_stage, before_unsub)
                 for k, c in zip(*np.unique(events["type"], return_counts=True), strict=True):
                     totals[EVENT_TYPES[k]] += int(c)
