@@ -43,8 +43,7 @@ def bench(n: int, reps: int) -> dict[str, float]:
     w = World(n_contacts=n, seed=1)
     build = time.perf_counter() - t
     world = _median(lambda: w.advance_days(1), reps)
-    return {"n": n, "market_step_s": market, "world_day_s": world, "oracle_s": oracle,
-            "world_build_s": build}
+    return {"n": n, "market_step_s": market, "world_day_s": world, "oracle_s": oracle, "world_build_s": build}
 
 
 def main() -> None:
@@ -55,8 +54,10 @@ def main() -> None:
     rows = [bench(n, args.reps) for n in args.sizes]
     print(f"{'people':>8} {'market step':>12} {'world day':>10} {'oracle':>8} {'build':>8}")
     for r in rows:
-        print(f"{r['n']:>8} {r['market_step_s'] * 1000:>10.1f}ms {r['world_day_s'] * 1000:>8.1f}ms"
-              f" {r['oracle_s'] * 1000:>6.1f}ms {r['world_build_s']:>7.2f}s")
+        print(
+            f"{r['n']:>8} {r['market_step_s'] * 1000:>10.1f}ms {r['world_day_s'] * 1000:>8.1f}ms"
+            f" {r['oracle_s'] * 1000:>6.1f}ms {r['world_build_s']:>7.2f}s"
+        )
     print(json.dumps({"bench": "sandbox_step", "reps": args.reps, "results": rows}))
 
 

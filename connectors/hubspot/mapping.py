@@ -74,7 +74,10 @@ def parse_ms(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-        return datetime.fromtimestamp(int(value) / 1000, UTC)
+        try:
+            return datetime.fromtimestamp(int(value) / 1000, UTC)
+        except (ValueError, OverflowError, OSError):
+            return None
     try:
         ts = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:

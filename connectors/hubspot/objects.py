@@ -54,8 +54,9 @@ class ContactStream:
 
     def pages(self, cur: ContactCursor) -> Iterator[tuple[list[dict[str, Any]], ContactCursor]]:
         if cur.phase == "full":
-            yield from self._full(cur)
-            cur = ContactCursor.load(cur.dump())
+            for rows, nxt in self._full(cur):
+                yield rows, nxt
+                cur = nxt
         if self.lookback_ms and cur.tie_after is None:
             cur.since, cur.seen, cur.exclusive = max(0, cur.since - self.lookback_ms), [], False
         yield from self._incremental(cur)
@@ -75,16 +76,19 @@ class ContactStream:
     def _full(self, cur: ContactCursor) -> Iterator[tuple[list[dict[str, Any]], ContactCursor]]:
         if cur.after is None and cur.since == 0:
             # where incremental sync must resume: whatever changes during the walk is read again
-            cur.since = self._newest_modification()
+            cur = ContactCursor(since=self._newest_modification())
         contacts = self.client.api.crm.contacts.basic_api
         while True:
             kwargs: dict[str, Any] = {"limit": self.page_size, "properties": self.properties}
             if cur.after:
                 kwargs["after"] = cur.after
             res = self.client.call("contacts.list", contacts.get_page, **kwargs) or {}
+            rows = res.get("results") or []
             nxt = ((res.get("paging") or {}).get("next") or {}).get("after")
-            cur = ContactCursor(phase="full" if nxt else "inc", after=nxt, since=cur.since)
-            yield res.get("results") or [], cur
+            # ids already read at exactly the resume time are not read again by search
+            seen = cur.seen + [str(r["id"]) for r in rows if _stamp(r) == cur.since]
+            cur = ContactCursor(phase="full" if nxt else "inc", after=nxt, since=cur.since, seen=seen)
+            yield rows, cur
             if not nxt:
                 return
 

@@ -26,24 +26,49 @@ class CatalogAction:
 
 
 CATALOG: tuple[CatalogAction, ...] = (
-    CatalogAction("email_nurture_technical", "email", "email", "technical", "email",
-                  "Nurture email with technical content (architecture, docs, how-tos)."),
-    CatalogAction("email_nurture_business", "email", "email", "business", "email",
-                  "Nurture email with business content (ROI, pricing, outcomes)."),
-    CatalogAction("content_offer_whitepaper", "content_offer", "email", "technical", "whitepaper",
-                  "Gated technical whitepaper offer."),
-    CatalogAction("content_offer_case_study", "content_offer", "email", "business", "case_study",
-                  "Customer case study offer."),
-    CatalogAction("webinar_invite", "email", "email", "technical", "webinar",
-                  "Invitation to a live product webinar."),
-    CatalogAction("product_demo_offer", "content_offer", "email", "business", "demo",
-                  "Offer of a personalised product demo (a meeting if accepted)."),
-    CatalogAction("sales_outreach", "sales_outreach", "phone", "business", "call",
-                  "A sales rep calls and emails the contact."),
-    CatalogAction("ad_retarget", "ad_audience", "ads", "business", "display_ad",
-                  "Add the contact to a retargeting ad audience."),
-    CatalogAction("wait", "wait", "none", "none", "none",
-                  "Do nothing now; avoids fatigue."),
+    CatalogAction(
+        "email_nurture_technical",
+        "email",
+        "email",
+        "technical",
+        "email",
+        "Nurture email with technical content (architecture, docs, how-tos).",
+    ),
+    CatalogAction(
+        "email_nurture_business",
+        "email",
+        "email",
+        "business",
+        "email",
+        "Nurture email with business content (ROI, pricing, outcomes).",
+    ),
+    CatalogAction(
+        "content_offer_whitepaper",
+        "content_offer",
+        "email",
+        "technical",
+        "whitepaper",
+        "Gated technical whitepaper offer.",
+    ),
+    CatalogAction(
+        "content_offer_case_study", "content_offer", "email", "business", "case_study", "Customer case study offer."
+    ),
+    CatalogAction("webinar_invite", "email", "email", "technical", "webinar", "Invitation to a live product webinar."),
+    CatalogAction(
+        "product_demo_offer",
+        "content_offer",
+        "email",
+        "business",
+        "demo",
+        "Offer of a personalised product demo (a meeting if accepted).",
+    ),
+    CatalogAction(
+        "sales_outreach", "sales_outreach", "phone", "business", "call", "A sales rep calls and emails the contact."
+    ),
+    CatalogAction(
+        "ad_retarget", "ad_audience", "ads", "business", "display_ad", "Add the contact to a retargeting ad audience."
+    ),
+    CatalogAction("wait", "wait", "none", "none", "none", "Do nothing now; avoids fatigue."),
 )
 
 ACTION_IDS: tuple[str, ...] = tuple(a.id for a in CATALOG)

@@ -1,0 +1,102 @@
+"""Pushes to the sandbox portal: batched, diffed upstream, per-record errors, faults, limits."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from hub.connector import Runtime
+from hub.models import Action, Identity, PushRequest
+from tests.connectors.hubspot.conftest import make_connector
+
+
+def req(i: int, rid: str, kind: str = "set_fields", **payload) -> PushRequest:
+    payload = payload or {"fields": {"next_best_action": "email_nurture_technical", "decision_id": f"d-{i}"}}
+    return PushRequest(
+        push_id=i, identity=Identity(connector="hs", external_id=rid), action=Action(kind=kind, payload=payload)
+    )
+
+
+def live(world) -> list[str]:
+    return sorted((rid for rid, r in world.hubspot.records.items() if not r["archived"]), key=int)
+
+
+def test_ensure_schema_is_idempotent(connector):
+    first = connector.ensure_schema()
+    second = connector.ensure_schema()
+    assert "hub_next_best_action" in first.created and not first.problems
+    assert second.created == [] and "hub_next_best_action" in second.existing
+    assert connector.check().problems == []
+
+
+def test_check_reports_a_bad_token(sandbox):
+    c = make_connector(sandbox, access_token="wrong")
+    report = c.check()
+    assert not report.ok and "crm.objects.contacts.read" in report.problems[0]
+
+
+def test_fields_owner_and_lists_land_in_batches_of_100_with_per_record_errors(world, connector):
+    connector.ensure_schema()
+    ids = live(world)[:230]
+    reqs = [req(i, rid) for i, rid in enumerate(ids)]
+    reqs += [req(1000, ids[0], "assign_owner", owner="71002"), req(1001, ids[1], "assign_owner", owner="not-an-owner")]
+    reqs += [req(2000 + i, rid, "add_to_list", list="sales-ready") for i, rid in enumerate(ids[:5])]
+    reqs += [req(3000, "999999", "set_fields", fields={"next_best_action": "wait"})]  # no such record
+    before = dict(world.log.calls)
+    results = {r.push_id: r for r in connector.push(reqs)}
+    assert len(results) == len(reqs)
+    assert results[3000].status == "failed" and "OBJECT_NOT_FOUND" in results[3000].reason
+    assert results[1001].status == "failed" and "not an active HubSpot owner" in results[1001].reason
+    assert all(results[i].status == "ok" for i in range(230)) and results[1000].status == "ok"
+    assert world.hubspot.records[ids[0]]["properties"]["hubspot_owner_id"] == "71002"
+    calls = Counter({k: v - before.get(k, 0) for k, v in world.log.calls.items()})
+    batch_calls = sum(v for (sys, ep), v in calls.items() if "batch/update" in ep)
+    assert batch_calls == 3  # 231 records (owner folded into its record) -> ceil(231 / 100)
+    lst = next(x for x in world.hubspot.lists.values() if x["name"] == "sales-ready")
+    assert set(lst["members"]) == set(ids[:5])
+
+
+def test_faults_every_action_lands_exactly_once(world, sandbox, connector):
+    connector.ensure_schema()
+    reqs = [req(i, rid) for i, rid in enumerate(live(world)[:300])]
+    # 20% 5xx, a burst of 429s and dropped connections: the client's own retry covers POSTs
+    sandbox.hubspot_faults.set(error_rate=0.2, burst_429=5, drop_rate=0.05, seed=4)
+    results = []
+    for i in range(0, len(reqs), 100):
+        results += connector.push(reqs[i : i + 100])
+    sandbox.hubspot_faults.clear()
+    assert Counter(r.status for r in results) == {"ok": 300}
+    writes = Counter(
+        (e.record_id, e.field) for e in world.log.entries if e.kind == "field" and e.field == "hub_decision_id"
+    )
+    assert len(writes) == 300 and set(writes.values()) == {1}
+    assert sum(world.log.faults.values()) > 0, "faults were injected"
+
+
+def test_four_workers_pushing_at_once_never_exceed_the_limit(world, sandbox, redis_url):
+    sandbox.hubspot.limits.per_ten_seconds = 40
+    from hub.sandbox.ratelimit import RollingWindow
+
+    sandbox.hubspot.window = RollingWindow(40, 10.0)
+    runtime = Runtime(shared_url=redis_url)
+    workers = [make_connector(sandbox, runtime, requests_per_ten_seconds=38) for _ in range(4)]
+    workers[0].ensure_schema()
+    ids = live(world)[:400]
+    errors: list[BaseException] = []
+
+    def run(k: int) -> None:
+        try:
+            mine = ids[k::4]
+            for i in range(0, len(mine), 10):  # small batches: many calls
+                workers[k].push([req(j, rid) for j, rid in enumerate(mine[i : i + 10])])
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert world.log.total_limits_exceeded() == 0
+    assert sum(c.client.calls.get("contacts.batch_update", 0) for c in workers) == 40

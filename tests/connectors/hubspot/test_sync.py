@@ -1,0 +1,88 @@
+"""Incremental contact sync against the sandbox portal with the real hubspot-api-client."""
+
+from __future__ import annotations
+
+import json
+
+from tests.connectors.hubspot.conftest import drain
+
+
+def live_ids(world) -> set[str]:
+    return {rid for rid, r in world.hubspot.records.items() if not r["archived"]}
+
+
+def touch(world, ids, props, same_ms: bool = False):
+    """Change records as the market would; ``same_ms`` gives them all one timestamp (a bulk import)."""
+    with world.lock:
+        at = world.clock.now_ms()
+        for rid in ids:
+            world.hubspot.set_properties(rid, props, "test", source="market")
+            if same_ms:
+                world.hubspot._stamp(rid, at)
+                world.hubspot.records[rid]["updatedAt"] = at
+
+
+def test_full_sync_reads_every_live_contact_once_and_a_quiet_resync_costs_two_calls(world, connector):
+    items, rejects, deleted, cursor = drain(connector.pull_contacts(None))
+    got = [c.identities[0].external_id for c in items] + [r.external_id for r in rejects]
+    assert sorted(got) == sorted(live_ids(world)) and len(got) == len(set(got))
+    assert all(r.reason for r in rejects)
+    connector.client.calls.clear()
+    items, _, _, cursor2 = drain(connector.pull_contacts(cursor))
+    assert items == [] and sum(connector.client.calls.values()) <= 2
+
+
+def test_ties_on_one_timestamp_larger_than_a_page_are_all_read_once(world, connector):
+    _, _, _, cursor = drain(connector.pull_contacts(None))
+    ids = sorted(live_ids(world), key=int)[:420]
+    touch(world, ids, {"jobtitle": "Chief Tie Officer"}, same_ms=True)
+    items, _, _, cursor = drain(connector.pull_contacts(cursor))
+    read = [c.identities[0].external_id for c in items]
+    assert sorted(read, key=int) == ids  # every one, none twice
+    assert json.loads(cursor)["exclusive"] is True
+    connector.client.calls.clear()
+    items, _, _, _ = drain(connector.pull_contacts(cursor))
+    assert items == [] and connector.client.calls["contacts.search"] == 1
+
+
+def test_more_than_ten_thousand_changes_never_hit_the_search_cap(connector, sandbox):
+    from hub.sandbox.world import World
+
+    big = World(n_contacts=16000, seed=3)
+    from hub.sandbox.serve import start_sandbox
+    from tests.connectors.hubspot.conftest import make_connector
+
+    with start_sandbox(big) as sb:
+        c = make_connector(sb)
+        c.client.sleep = lambda s: None
+        _, _, _, cursor = drain(c.pull_contacts(None))
+        ids = sorted(live_ids(big), key=int)
+        assert len(ids) > 10_000
+        for day, chunk in enumerate((ids[:6000], ids[6000:])):
+            big.clock.set_day(big.clock.day + 1)
+            touch(big, chunk, {"jobtitle": f"Changed {day}"})
+        items, _, _, _ = drain(c.pull_contacts(cursor))
+        assert sorted((x.identities[0].external_id for x in items), key=int) == ids
+        assert big.log.calls.get(("hubspot", "400")) is None
+
+
+def test_archived_and_merged_contacts_come_back_as_deletions(world, connector):
+    _, _, _, cursor = drain(connector.pull_contacts(None))
+    live = sorted(live_ids(world), key=int)
+    with world.lock:
+        world.hubspot.archive(live[0])
+        new_id = world.hubspot.merge(live[1], live[2])
+    items, _, deleted, _ = drain(connector.pull_contacts(cursor))
+    gone = {d.external_id for d in deleted}
+    assert {live[0], live[1], live[2]} <= gone
+    assert new_id in {c.identities[0].external_id for c in items}
+
+
+def test_lookback_rereads_recent_changes_for_search_lag(world, sandbox):
+    from tests.connectors.hubspot.conftest import make_connector
+
+    c = make_connector(sandbox, lookback_seconds=3600)
+    c.client.sleep = lambda s: None
+    _, _, _, cursor = drain(c.pull_contacts(None))
+    items, _, _, _ = drain(c.pull_contacts(cursor))
+    assert items, "records changed in the last hour are read again, to catch late-indexed ones"
