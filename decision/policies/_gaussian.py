@@ -18,8 +18,15 @@ def spd_inverse(a: np.ndarray) -> np.ndarray:
     return 0.5 * (inv + np.swapaxes(inv, -1, -2))
 
 
-def update_block(precision: np.ndarray, cov: np.ndarray, b: np.ndarray, mean: np.ndarray,
-                 Z: np.ndarray, y: np.ndarray, noise_variance: float) -> None:
+def update_block(
+    precision: np.ndarray,
+    cov: np.ndarray,
+    b: np.ndarray,
+    mean: np.ndarray,
+    Z: np.ndarray,
+    y: np.ndarray,
+    noise_variance: float,
+) -> None:
     """Fold rows ``Z`` (m, D) with targets ``y`` (m,) into one block, in place."""
     precision += Z.T @ Z / noise_variance
     b += Z.T @ y / noise_variance

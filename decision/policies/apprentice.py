@@ -30,8 +30,9 @@ class Apprentice(Policy):
     ([2, 0], [True, True])
     """
 
-    def __init__(self, policy: Policy, min_observations: int = 100,
-                 max_width: float = float("inf")):
+    def __init__(
+        self, policy: Policy, min_observations: int = 100, max_width: float = float("inf")
+    ):
         self.policy = policy
         self.min_observations = min_observations
         self.max_width = max_width
@@ -98,8 +99,9 @@ class Apprentice(Policy):
         followed = legacy[np.arange(len(X)), actions]
         return Choice(actions.astype(np.intp), prop.astype(float), scores, followed)
 
-    def choose_one(self, x: Any, mask: Any = None, baseline: int | None = None
-                   ) -> tuple[int, float]:
+    def choose_one(
+        self, x: Any, mask: Any = None, baseline: int | None = None
+    ) -> tuple[int, float]:
         m = None if mask is None else np.asarray(mask, dtype=bool)[None, :]
         b = None if baseline is None else [int(baseline)]
         c = self.choose_many(np.asarray(x, dtype=float)[None, :], m, b)
@@ -124,8 +126,11 @@ class Apprentice(Policy):
         return self.policy._feature_weights(action)
 
     def _encode_params(self) -> dict[str, Any]:
-        return {"policy": self.policy._snapshot(), "min_observations": self.min_observations,
-                "max_width": self.max_width}
+        return {
+            "policy": self.policy._snapshot(),
+            "min_observations": self.min_observations,
+            "max_width": self.max_width,
+        }
 
     @classmethod
     def _decode_params(cls, params: dict[str, Any]) -> dict[str, Any]:

@@ -152,8 +152,13 @@ class Policy:
     def _predict(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _learn(self, X: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-               propensities: np.ndarray | None) -> None:
+    def _learn(
+        self,
+        X: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        propensities: np.ndarray | None,
+    ) -> None:
         raise NotImplementedError
 
     def _probabilities(self, X: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -216,8 +221,9 @@ class Policy:
             self._learn(X, a, r, p)
         return self
 
-    def learn_one(self, x: Any, action: int, reward: float, propensity: float | None = None
-                  ) -> Policy:
+    def learn_one(
+        self, x: Any, action: int, reward: float, propensity: float | None = None
+    ) -> Policy:
         """Update from one row. Returns self."""
         p = None if propensity is None else [propensity]
         return self.learn_many(np.asarray(x, dtype=float)[None, :], [int(action)], [reward], p)

@@ -28,8 +28,14 @@ class BetaBernoulli(Policy):
 
     exact_propensities = False
 
-    def __init__(self, n_actions: int, alpha: float = 1.0, beta: float = 1.0,
-                 n_draws: int = 100, seed: int | None = None):
+    def __init__(
+        self,
+        n_actions: int,
+        alpha: float = 1.0,
+        beta: float = 1.0,
+        n_draws: int = 100,
+        seed: int | None = None,
+    ):
         self.n_actions = n_actions
         self.alpha = alpha
         self.beta = beta

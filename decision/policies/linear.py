@@ -50,8 +50,15 @@ class _DisjointLinear(Policy):
     def _learn(self, X, actions, rewards, propensities) -> None:
         Z = self._design(X)
         for a, rows in group_rows(actions):
-            update_block(self.precision_[a], self.cov_[a], self.b_[a], self.mean_[a],
-                         Z[rows], rewards[rows], self.noise_variance)
+            update_block(
+                self.precision_[a],
+                self.cov_[a],
+                self.b_[a],
+                self.mean_[a],
+                Z[rows],
+                rewards[rows],
+                self.noise_variance,
+            )
             self.n_obs_[a] += len(rows)
 
     def _feature_weights(self, action: int) -> np.ndarray:
@@ -71,9 +78,16 @@ class LinUCB(_DisjointLinear):
     1
     """
 
-    def __init__(self, n_actions: int, alpha: float = 1.0, prior_mean: float = 0.0,
-                 prior_variance: float = 1.0, noise_variance: float = 1.0,
-                 fit_intercept: bool = True, seed: int | None = None):
+    def __init__(
+        self,
+        n_actions: int,
+        alpha: float = 1.0,
+        prior_mean: float = 0.0,
+        prior_variance: float = 1.0,
+        noise_variance: float = 1.0,
+        fit_intercept: bool = True,
+        seed: int | None = None,
+    ):
         self.n_actions = n_actions
         self.alpha = alpha
         self.prior_mean = prior_mean
@@ -109,9 +123,17 @@ class LinearThompson(_DisjointLinear):
 
     exact_propensities = False
 
-    def __init__(self, n_actions: int, exploration: float = 1.0, prior_mean: float = 0.0,
-                 prior_variance: float = 1.0, noise_variance: float = 1.0,
-                 fit_intercept: bool = True, n_draws: int = 100, seed: int | None = None):
+    def __init__(
+        self,
+        n_actions: int,
+        exploration: float = 1.0,
+        prior_mean: float = 0.0,
+        prior_variance: float = 1.0,
+        noise_variance: float = 1.0,
+        fit_intercept: bool = True,
+        n_draws: int = 100,
+        seed: int | None = None,
+    ):
         self.n_actions = n_actions
         self.exploration = exploration
         self.prior_mean = prior_mean

@@ -70,8 +70,10 @@ class _RegressorPolicy(Policy):
         params = dict(self.get_params())
         est = params.pop("estimator")
         if est is not None:
-            params["estimator"] = {"class": f"{type(est).__module__}.{type(est).__qualname__}",
-                                   "params": est.get_params(deep=False)}
+            params["estimator"] = {
+                "class": f"{type(est).__module__}.{type(est).__qualname__}",
+                "params": est.get_params(deep=False),
+            }
         return params
 
     @classmethod
@@ -133,8 +135,15 @@ class EpsilonGreedy(_RegressorPolicy):
     (1, 1.0)
     """
 
-    def __init__(self, n_actions: int, estimator: Any = None, epsilon: float = 0.1,
-                 buffer_size: int = 5000, initial_score: float = 0.0, seed: int | None = None):
+    def __init__(
+        self,
+        n_actions: int,
+        estimator: Any = None,
+        epsilon: float = 0.1,
+        buffer_size: int = 5000,
+        initial_score: float = 0.0,
+        seed: int | None = None,
+    ):
         self.n_actions = n_actions
         self.estimator = estimator
         self.epsilon = epsilon
@@ -159,8 +168,15 @@ class Softmax(_RegressorPolicy):
     0.5
     """
 
-    def __init__(self, n_actions: int, estimator: Any = None, temperature: float = 0.1,
-                 buffer_size: int = 5000, initial_score: float = 0.0, seed: int | None = None):
+    def __init__(
+        self,
+        n_actions: int,
+        estimator: Any = None,
+        temperature: float = 0.1,
+        buffer_size: int = 5000,
+        initial_score: float = 0.0,
+        seed: int | None = None,
+    ):
         self.n_actions = n_actions
         self.estimator = estimator
         self.temperature = temperature

@@ -33,9 +33,17 @@ class SharedLinearThompson(Policy):
 
     exact_propensities = False
 
-    def __init__(self, n_actions: int, action_features: list | np.ndarray | None = None,
-                 exploration: float = 1.0, prior_mean: float = 0.0, prior_variance: float = 1.0,
-                 noise_variance: float = 1.0, n_draws: int = 100, seed: int | None = None):
+    def __init__(
+        self,
+        n_actions: int,
+        action_features: list | np.ndarray | None = None,
+        exploration: float = 1.0,
+        prior_mean: float = 0.0,
+        prior_variance: float = 1.0,
+        noise_variance: float = 1.0,
+        n_draws: int = 100,
+        seed: int | None = None,
+    ):
         self.n_actions = n_actions
         self.action_features = action_features
         self.exploration = exploration
@@ -111,8 +119,9 @@ class SharedLinearThompson(Policy):
     def _learn(self, X, actions, rewards, propensities) -> None:
         Zt = self._action_design()
         Phi = np.einsum("ni,nj->nij", self._xt(X), Zt[actions]).reshape(len(X), -1)
-        update_block(self.precision_, self.cov_, self.b_, self.mean_, Phi, rewards,
-                     self.noise_variance)
+        update_block(
+            self.precision_, self.cov_, self.b_, self.mean_, Phi, rewards, self.noise_variance
+        )
         self.n_obs_ += np.bincount(actions, minlength=self.n_actions)
 
     def _feature_weights(self, action: int) -> np.ndarray:

@@ -15,21 +15,29 @@ from decision.policies import (
 )
 
 POLICIES = {
-    "linear_ts": lambda: LinearThompson(n_actions=K, prior_variance=4.0, noise_variance=0.25,
-                                        seed=0),
+    "linear_ts": lambda: LinearThompson(
+        n_actions=K, prior_variance=4.0, noise_variance=0.25, seed=0
+    ),
     "linucb": lambda: LinUCB(n_actions=K, alpha=0.5, seed=0),
     "shared_ts_onehot": lambda: SharedLinearThompson(n_actions=K, noise_variance=0.25, seed=0),
     "shared_ts_features": lambda: SharedLinearThompson(
-        n_actions=K, action_features=[[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.5, 0.5]],
-        noise_variance=0.25, seed=0),
+        n_actions=K,
+        action_features=[[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.5, 0.5]],
+        noise_variance=0.25,
+        seed=0,
+    ),
     "eps_greedy_ridge": lambda: EpsilonGreedy(n_actions=K, epsilon=0.1, seed=0),
     "eps_greedy_sgd": lambda: EpsilonGreedy(
-        n_actions=K, estimator=SGDRegressor(learning_rate="constant", eta0=0.05, random_state=0),
-        epsilon=0.1, seed=0),
+        n_actions=K,
+        estimator=SGDRegressor(learning_rate="constant", eta0=0.05, random_state=0),
+        epsilon=0.1,
+        seed=0,
+    ),
     "softmax_ridge": lambda: Softmax(n_actions=K, temperature=0.05, seed=0),
     "beta_bernoulli": lambda: BetaBernoulli(n_actions=K, seed=0),
-    "apprentice_ts": lambda: Apprentice(LinearThompson(n_actions=K, noise_variance=0.25, seed=0),
-                                        min_observations=5),
+    "apprentice_ts": lambda: Apprentice(
+        LinearThompson(n_actions=K, noise_variance=0.25, seed=0), min_observations=5
+    ),
 }
 
 
