@@ -5,7 +5,7 @@ a plain message when an invariant breaks. ``check_policy`` runs them all; tests 
 over :data:`CHECKS` so each failure is reported on its own.
 
 >>> from decision.policies import EpsilonGreedy
->>> check_policy(EpsilonGreedy(n_actions=3, seed=0))
+>>> check_policy(EpsilonGreedy(n_actions=4, seed=0))
 """
 
 from __future__ import annotations
