@@ -62,6 +62,24 @@ def win_shares(winners: np.ndarray, k: int) -> np.ndarray:
     return (winners[:, :, None] == np.arange(k)).mean(axis=0)
 
 
+def mc_winners(
+    mean: np.ndarray, noise: np.ndarray, mask: np.ndarray, chunk: int = 16
+) -> np.ndarray:
+    """(m, n) argmax over eligible actions of ``mean + noise[j]`` for m noise draws.
+
+    ``noise`` has shape (m, n, k) or is broadcastable to it; chunks over draws keep the
+    temporaries small enough to stay in cache.
+    """
+    m = noise.shape[0]
+    out = np.empty((m, mean.shape[0]), dtype=np.intp)
+    blocked = np.where(mask, 0.0, -np.inf)
+    for s in range(0, m, chunk):
+        v = noise[s : s + chunk] + mean
+        v += blocked
+        out[s : s + chunk] = np.argmax(v, axis=2)
+    return out
+
+
 class Policy:
     """Base class: a contextual bandit over ``n_actions`` actions.
 

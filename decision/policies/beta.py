@@ -1,8 +1,8 @@
 """Beta-Bernoulli Thompson sampling for context-free variant tests (subject lines, templates).
 
-Context is accepted (so the policy fits the common interface) and ignored. The action
-distribution depends only on the eligibility mask, so Monte-Carlo propensities are computed
-once per distinct mask in the batch, not once per row.
+Context is accepted (so the policy fits the common interface) and ignored. Monte-Carlo
+propensities use one block of ``n_draws`` Beta draws shared by every row of the batch (each
+row then only differs by its eligibility mask), so the cost is n_draws x k random numbers.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 from hub.errors import DecisionError
 
-from .base import Policy, masked, win_shares
+from .base import Policy, masked, mc_winners, win_shares
 
 
 class BetaBernoulli(Policy):
@@ -68,19 +68,16 @@ class BetaBernoulli(Policy):
         self.beta_ += np.bincount(actions, weights=1.0 - rewards, minlength=k)
         self.n_obs_ += np.bincount(actions, minlength=k)
 
-    def _shares(self, masks: np.ndarray, m: int) -> np.ndarray:
-        """(u, k) Monte-Carlo win shares for u distinct masks."""
-        draws = self._rng.beta(self.alpha_, self.beta_, size=(m, len(masks), self.n_actions))
-        return win_shares(np.argmax(masked(draws, masks[None]), axis=2), self.n_actions)
+    def _mc(self, mask: np.ndarray) -> np.ndarray:
+        # common random numbers: one (n_draws, k) block of Beta draws shared by all rows
+        draws = self._rng.beta(self.alpha_, self.beta_, size=(self.n_draws, 1, self.n_actions))
+        return mc_winners(np.zeros(mask.shape), draws, mask)
 
     def _choose(self, X, mask):
         draws = self._rng.beta(self.alpha_, self.beta_, size=mask.shape)
         actions = np.argmax(masked(draws, mask), axis=1)
-        uniq, inverse = np.unique(mask, axis=0, return_inverse=True)
-        shares = self._shares(uniq, self.n_draws)[inverse.ravel()]
-        hits = shares[np.arange(len(X)), actions] * self.n_draws
+        hits = (self._mc(mask) == actions[None]).sum(axis=0)
         return actions, (hits + 1.0) / (self.n_draws + 1.0)
 
     def _probabilities(self, X, mask):
-        uniq, inverse = np.unique(mask, axis=0, return_inverse=True)
-        return self._shares(uniq, self.n_draws)[inverse.ravel()]
+        return win_shares(self._mc(mask), self.n_actions)

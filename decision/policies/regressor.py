@@ -22,6 +22,25 @@ from ._gaussian import group_rows
 from .base import Policy, argmax_ties, masked
 
 _SIMPLE = (int, float, str, bool, type(None), np.ndarray, np.generic)
+# regressors whose predict is exactly X @ coef_ + intercept_: scored for all actions in one matmul
+_LINEAR = {
+    "LinearRegression",
+    "Ridge",
+    "RidgeCV",
+    "SGDRegressor",
+    "Lasso",
+    "LassoCV",
+    "ElasticNet",
+    "ElasticNetCV",
+    "BayesianRidge",
+    "ARDRegression",
+    "HuberRegressor",
+    "Lars",
+    "LassoLars",
+    "PassiveAggressiveRegressor",
+    "TheilSenRegressor",
+    "QuantileRegressor",
+}
 
 
 class _RegressorPolicy(Policy):
@@ -37,9 +56,18 @@ class _RegressorPolicy(Policy):
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
         out = np.full((len(X), self.n_actions), float(self.initial_score))
-        for a, est in enumerate(self.estimators_):
-            if est is not None:
-                out[:, a] = est.predict(X)
+        fitted = [a for a, est in enumerate(self.estimators_) if est is not None]
+        if not fitted:
+            return out
+        if type(self._base()).__name__ in _LINEAR and type(self._base()).__module__.startswith(
+            "sklearn.linear_model"
+        ):
+            W = np.stack([np.ravel(self.estimators_[a].coef_) for a in fitted])
+            b = np.array([np.ravel(self.estimators_[a].intercept_)[0] for a in fitted])
+            out[:, fitted] = X @ W.T + b
+            return out
+        for a in fitted:
+            out[:, a] = self.estimators_[a].predict(X)
         return out
 
     def _learn(self, X, actions, rewards, propensities) -> None:

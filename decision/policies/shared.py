@@ -18,7 +18,7 @@ import numpy as np
 from hub.errors import DecisionError
 
 from ._gaussian import update_block
-from .base import Policy, masked, win_shares
+from .base import Policy, masked, mc_winners, win_shares
 
 
 class SharedLinearThompson(Policy):
@@ -91,30 +91,37 @@ class SharedLinearThompson(Policy):
         Xt = self._xt(X)
         d1 = Xt.shape[1]
         p1 = len(self.mean_) // d1
-        S = self.cov_.reshape(d1, p1, d1, p1)
-        T = np.einsum("ni,ijkl,nk->njl", Xt, S, Xt, optimize=True) * self.noise_variance
+        A = (Xt @ self.cov_.reshape(d1, -1)).reshape(len(X), p1, d1, p1)  # one BLAS call
+        T = np.einsum("njkl,nk->njl", A, Xt) * self.noise_variance
         T = 0.5 * (T + np.swapaxes(T, 1, 2)) + 1e-12 * np.eye(p1)
         return np.linalg.cholesky(T)
 
     def _width(self, X: np.ndarray) -> np.ndarray:
-        Zt = self._action_design()
-        G = np.einsum("ka,nab->nkb", Zt, self._score_cov_factors(X))
+        G = self._noise_factors(X, scale=1.0)
         return np.sqrt((G**2).sum(axis=2))
 
-    def _draws(self, X: np.ndarray, mask: np.ndarray, m: int) -> np.ndarray:
-        Zt = self._action_design()
-        L = self._score_cov_factors(X)
-        eps = self._rng.standard_normal((m, len(X), Zt.shape[1]))
-        noise = np.einsum("ka,nab,mnb->mnk", Zt, L, eps, optimize=True)
-        return masked(self._predict(X) + self.exploration * noise, mask)
-
     def _choose(self, X, mask):
-        winners = np.argmax(self._draws(X, mask, 1 + self.n_draws), axis=2)
-        actions = winners[0]
-        return actions, (winners == actions[None]).sum(axis=0) / (1 + self.n_draws)
+        mean, G = self._predict(X), self._noise_factors(X)
+        first = mean + np.einsum("nkb,nb->nk", G, self._rng.standard_normal((len(X), G.shape[2])))
+        actions = np.argmax(masked(first, mask), axis=1)
+        hits = (self._mc(mean, G, mask) == actions[None]).sum(axis=0)
+        return actions, (hits + 1.0) / (1 + self.n_draws)
+
+    def _noise_factors(self, X, scale=None):
+        """(n, k, p1): score noise is ``G_n @ eps`` with eps ~ N(0, I_p1)."""
+        Zt = self._action_design()
+        scale = self.exploration if scale is None else scale
+        return scale * np.einsum("ka,nab->nkb", Zt, self._score_cov_factors(X))
+
+    def _mc(self, mean, G, mask):
+        # common random numbers across rows, as in LinearThompson
+        eps = self._rng.standard_normal((G.shape[2], self.n_draws))
+        noise = np.moveaxis(G @ eps, 2, 0)  # (m, n, k)
+        return mc_winners(mean, noise, mask)
 
     def _probabilities(self, X, mask):
-        return win_shares(np.argmax(self._draws(X, mask, self.n_draws), axis=2), self.n_actions)
+        mean, G = self._predict(X), self._noise_factors(X)
+        return win_shares(self._mc(mean, G, mask), self.n_actions)
 
     def _learn(self, X, actions, rewards, propensities) -> None:
         Zt = self._action_design()

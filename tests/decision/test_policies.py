@@ -179,3 +179,15 @@ def test_unsavable_estimator_says_so():
     p.learn_many(np.zeros((4, 1)), [0, 1, 0, 1], [0.0, 1.0, 0.0, 1.0])
     with pytest.raises(DecisionError, match="cannot snapshot"):
         p.state_dict()
+
+
+@pytest.mark.parametrize("name", ["Ridge", "SGDRegressor", "LinearRegression"])
+def test_stacked_linear_scoring_matches_estimator_predict(name):
+    import sklearn.linear_model as lm
+
+    X, W, rng = _contextual(300)
+    a = rng.integers(0, 3, 300)
+    r = np.einsum("nd,nd->n", X, W[a])
+    p = EpsilonGreedy(n_actions=3, estimator=getattr(lm, name)(), seed=0).learn_many(X, a, r)
+    slow = np.stack([est.predict(X) for est in p.estimators_], axis=1)
+    assert np.allclose(p.predict_many(X), slow)
