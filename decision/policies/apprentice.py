@@ -37,8 +37,6 @@ class Apprentice(Policy):
         self.min_observations = min_observations
         self.max_width = max_width
         self.n_actions = policy.n_actions
-        self.seed = None
-        self._seed_rng()
 
     @property
     def exact_propensities(self) -> bool:  # type: ignore[override]
@@ -76,6 +74,17 @@ class Apprentice(Policy):
     def _mature(self, X: np.ndarray) -> np.ndarray:
         counts, width = self.policy.n_obs_, self.policy._width(X)
         return (counts[None, :] >= self.min_observations) & (width <= self.max_width)
+
+    def match_rate(self, X: Any, baseline: Any, mask: Any = None) -> float:
+        """Share of rows where the engine's greedy choice equals the legacy one.
+
+        Personalizer suggests leaving apprentice mode at a 60-85 % match; here it is a
+        monitoring figure, since the hand-over already happens action by action.
+        """
+        X = self._check_X(X)
+        mask = self._check_mask(mask, len(X))
+        greedy = np.argmax(masked(self.policy._predict(X), mask), axis=1)
+        return float(np.mean(greedy == self._check_actions(baseline, len(X))))
 
     def _effective_mask(self, X, mask, baseline):
         allowed = mask & self._mature(X)

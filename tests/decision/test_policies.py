@@ -150,6 +150,7 @@ def test_apprentice_follows_legacy_then_takes_over():
     p.learn_many(X, np.zeros(100, dtype=int), np.zeros(100))
     c = p.choose_many(X, baseline=legacy)
     assert np.mean(c.actions == 2) > 0.9
+    assert p.match_rate(X, legacy) < 0.1 and p.match_rate(X, np.full(100, 2)) > 0.9
     assert not (c.actions == 1).any()  # action 1 has no evidence: never chosen on its own
     # a legacy action the rules forbid is not followed
     mask = np.ones((100, 3), dtype=bool)
