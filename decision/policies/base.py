@@ -13,6 +13,7 @@ sampling, whose action probabilities are estimated by Monte-Carlo).
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -63,20 +64,24 @@ def win_shares(winners: np.ndarray, k: int) -> np.ndarray:
 
 
 def mc_winners(
-    mean: np.ndarray, noise: np.ndarray, mask: np.ndarray, chunk: int = 16
+    mean: np.ndarray,
+    noise: Callable[[int, int], np.ndarray],
+    m: int,
+    mask: np.ndarray,
+    chunk: int = 8,
 ) -> np.ndarray:
-    """(m, n) argmax over eligible actions of ``mean + noise[j]`` for m noise draws.
+    """(m, n) argmax over eligible actions of ``mean + noise(j0, j1)[j]`` for m noise draws.
 
-    ``noise`` has shape (m, n, k) or is broadcastable to it; chunks over draws keep the
-    temporaries small enough to stay in cache.
+    ``noise(j0, j1)`` returns draws j0..j1-1 with shape (j1 - j0, n, k) or broadcastable to it.
+    Draws are made chunk by chunk in float32 (only the argmax matters), so the (m, n, k) array
+    never exists at once.
     """
-    m = noise.shape[0]
     out = np.empty((m, mean.shape[0]), dtype=np.intp)
-    blocked = np.where(mask, 0.0, -np.inf)
+    base = np.where(mask, mean, -np.inf).astype(np.float32)
     for s in range(0, m, chunk):
-        v = noise[s : s + chunk] + mean
-        v += blocked
-        out[s : s + chunk] = np.argmax(v, axis=2)
+        e = min(m, s + chunk)
+        v = np.asarray(noise(s, e), dtype=np.float32) + base
+        out[s:e] = np.argmax(v, axis=2)
     return out
 
 

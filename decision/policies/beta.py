@@ -71,7 +71,7 @@ class BetaBernoulli(Policy):
     def _mc(self, mask: np.ndarray) -> np.ndarray:
         # common random numbers: one (n_draws, k) block of Beta draws shared by all rows
         draws = self._rng.beta(self.alpha_, self.beta_, size=(self.n_draws, 1, self.n_actions))
-        return mc_winners(np.zeros(mask.shape), draws, mask)
+        return mc_winners(np.zeros(mask.shape), lambda s, e: draws[s:e], self.n_draws, mask)
 
     def _choose(self, X, mask):
         draws = self._rng.beta(self.alpha_, self.beta_, size=mask.shape)

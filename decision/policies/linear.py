@@ -159,8 +159,9 @@ class LinearThompson(_DisjointLinear):
     def _mc(self, mean, sd, mask):
         # common random numbers: one (m, k) block of normals shared by the rows of the batch;
         # each row's estimate is still an average over m independent draws of its own scores
-        z = self._rng.standard_normal((self.n_draws, 1, self.n_actions))
-        return mc_winners(mean, z * sd, mask)
+        z = self._rng.standard_normal((self.n_draws, 1, self.n_actions), dtype=np.float32)
+        sd32 = sd.astype(np.float32)
+        return mc_winners(mean, lambda s, e: z[s:e] * sd32, self.n_draws, mask)
 
     def _probabilities(self, X, mask):
         mean, sd = self._predict(X), self.exploration * self._width(X)

@@ -115,9 +115,11 @@ class SharedLinearThompson(Policy):
 
     def _mc(self, mean, G, mask):
         # common random numbers across rows, as in LinearThompson
-        eps = self._rng.standard_normal((G.shape[2], self.n_draws))
-        noise = np.moveaxis(G @ eps, 2, 0)  # (m, n, k)
-        return mc_winners(mean, noise, mask)
+        eps = self._rng.standard_normal((G.shape[2], self.n_draws), dtype=np.float32)
+        G32 = G.astype(np.float32)
+        return mc_winners(
+            mean, lambda s, e: np.moveaxis(G32 @ eps[:, s:e], 2, 0), self.n_draws, mask
+        )
 
     def _probabilities(self, X, mask):
         mean, G = self._predict(X), self._noise_factors(X)
