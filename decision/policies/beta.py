@@ -8,6 +8,7 @@ row then only differs by its eligibility mask), so the cost is n_draws x k rando
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from hub.errors import DecisionError
 
@@ -31,8 +32,8 @@ class BetaBernoulli(Policy):
     def __init__(
         self,
         n_actions: int,
-        alpha: float = 1.0,
-        beta: float = 1.0,
+        alpha: float | ArrayLike = 1.0,
+        beta: float | ArrayLike = 1.0,
         n_draws: int = 100,
         seed: int | None = None,
     ):

@@ -8,6 +8,7 @@ covariance matrices, so nothing loops over rows.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from hub.errors import DecisionError
 
@@ -82,8 +83,8 @@ class LinUCB(_DisjointLinear):
         self,
         n_actions: int,
         alpha: float = 1.0,
-        prior_mean: float = 0.0,
-        prior_variance: float = 1.0,
+        prior_mean: float | ArrayLike = 0.0,
+        prior_variance: float | ArrayLike = 1.0,
         noise_variance: float = 1.0,
         fit_intercept: bool = True,
         seed: int | None = None,
@@ -130,8 +131,8 @@ class LinearThompson(_DisjointLinear):
         self,
         n_actions: int,
         exploration: float = 1.0,
-        prior_mean: float = 0.0,
-        prior_variance: float = 1.0,
+        prior_mean: float | ArrayLike = 0.0,
+        prior_variance: float | ArrayLike = 1.0,
         noise_variance: float = 1.0,
         fit_intercept: bool = True,
         n_draws: int = 100,
