@@ -1,0 +1,73 @@
+"""Stable experiment arms: engine, legacy-rules holdout, optional no-action control.
+
+A contact's arm is a pure function of (contact id, salt): FNV-1a over the id's characters,
+mixed with a hash of the salt and a splitmix64 finaliser, mapped to [0, 1). It is computed
+for a whole array of ids at once (one numpy pass per character position), does not depend on
+which other ids are in the batch or on the process (unlike Python's ``hash``), and changing
+the salt reshuffles everyone independently of the previous experiment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from hub.errors import DecisionError
+
+ENGINE, HOLDOUT, CONTROL = "engine", "holdout", "control"
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def _splitmix(h: np.ndarray) -> np.ndarray:
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def unit_hash(ids: Any, salt: str) -> np.ndarray:
+    """Uniform value in [0, 1) per id; ``42`` and ``"42"`` hash alike.
+
+    >>> u = unit_hash(["a", "b", "a"], "exp-1")
+    >>> bool(u[0] == u[2]), bool(0 <= u.min() and u.max() < 1)
+    (True, True)
+    """
+    s = np.asarray(ids).astype(str)
+    if s.ndim != 1:
+        raise DecisionError(f"ids must be a 1-d array; got shape {s.shape}.")
+    n = len(s)
+    width = s.dtype.itemsize // 4
+    codes = s.view(np.uint32).reshape(n, width) if n and width else np.zeros((n, 0), np.uint32)
+    lengths = np.char.str_len(s) if n else np.zeros(0, dtype=int)
+    h = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(codes.shape[1]):
+            stepped = (h ^ codes[:, j].astype(np.uint64)) * _FNV_PRIME
+            h = np.where(j < lengths, stepped, h)
+        salt_key = int.from_bytes(hashlib.blake2b(salt.encode(), digest_size=8).digest(), "big")
+        h = _splitmix(h ^ np.uint64(salt_key))
+    return (h >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+def assign_arms(
+    ids: Any, salt: str, *, holdout_share: float = 0.1, control_share: float = 0.0
+) -> np.ndarray:
+    """Arm name per id: ``holdout`` (legacy rules), ``control`` (no action) or ``engine``.
+
+    >>> arms = assign_arms(range(10_000), "q3-rollout", holdout_share=0.2)
+    >>> bool(0.18 < (arms == "holdout").mean() < 0.22)
+    True
+    """
+    if holdout_share < 0 or control_share < 0 or holdout_share + control_share > 1:
+        raise DecisionError(
+            f"holdout_share ({holdout_share}) and control_share ({control_share}) must be "
+            "non-negative and sum to at most 1."
+        )
+    u = unit_hash(ids, salt)
+    arms = np.full(len(u), ENGINE, dtype=object)
+    arms[u < holdout_share + control_share] = CONTROL
+    arms[u < holdout_share] = HOLDOUT
+    return arms.astype(str)

@@ -1,0 +1,157 @@
+"""Apprentice mode: follow the legacy rules while learning, take over action by action.
+
+Azure Personalizer's apprentice mode imitates the current logic until the match rate is high.
+Here the hand-over is per action and per row: an action may be chosen by the engine only once
+it has at least ``min_observations`` outcomes and, for this row, a posterior width at most
+``max_width``. The inner policy picks among those mature eligible actions plus the legacy
+choice, so with nothing mature the legacy action is followed, and propensities stay exact for
+the decision actually made (the restricted mask is part of the policy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hub.errors import DecisionError
+
+from .base import Choice, Policy, masked
+
+
+class Apprentice(Policy):
+    """Wrap ``policy``; ``choose_many(X, mask, baseline=legacy_actions)``.
+
+    >>> import numpy as np
+    >>> from decision.policies import LinearThompson
+    >>> p = Apprentice(LinearThompson(n_actions=3, seed=0), min_observations=10)
+    >>> c = p.choose_many(np.zeros((2, 1)), baseline=np.array([2, 0]))
+    >>> c.actions.tolist(), c.from_baseline.tolist()
+    ([2, 0], [True, True])
+    """
+
+    def __init__(
+        self, policy: Policy, min_observations: int = 100, max_width: float = float("inf")
+    ):
+        self.policy = policy
+        self.min_observations = min_observations
+        self.max_width = max_width
+        self.n_actions = policy.n_actions
+
+    @property
+    def exact_propensities(self) -> bool:  # type: ignore[override]
+        return self.policy.exact_propensities
+
+    @property
+    def _rng(self) -> np.random.Generator:
+        return self.policy._rng
+
+    @_rng.setter
+    def _rng(self, value: np.random.Generator) -> None:
+        pass  # randomness is the inner policy's
+
+    @property
+    def n_obs_(self) -> np.ndarray:
+        return self.policy.n_obs_
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return ["policy", "min_observations", "max_width"]
+
+    def _check_X(self, X):
+        X = self.policy._check_X(X)
+        self.n_features_in_ = self.policy.n_features_in_
+        return X
+
+    def _init_state(self, n_features: int) -> None:
+        pass
+
+    def mature(self, X: Any) -> np.ndarray:
+        """(n, k) bool: actions the engine may choose on its own for each row."""
+        X = self._check_X(X)
+        return self._mature(X)
+
+    def _mature(self, X: np.ndarray) -> np.ndarray:
+        counts, width = self.policy.n_obs_, self.policy._width(X)
+        return (counts[None, :] >= self.min_observations) & (width <= self.max_width)
+
+    def match_rate(self, X: Any, baseline: Any, mask: Any = None) -> float:
+        """Share of rows where the engine's greedy choice equals the legacy one.
+
+        Personalizer suggests leaving apprentice mode at a 60-85 % match; here it is a
+        monitoring figure, since the hand-over already happens action by action.
+        """
+        X = self._check_X(X)
+        mask = self._check_mask(mask, len(X))
+        greedy = np.argmax(masked(self.policy._predict(X), mask), axis=1)
+        return float(np.mean(greedy == self._check_actions(baseline, len(X))))
+
+    def _effective_mask(self, X, mask, baseline):
+        allowed = mask & self._mature(X)
+        legacy = np.zeros_like(mask)
+        if baseline is not None:
+            b = self._check_actions(baseline, len(X))
+            legacy[np.arange(len(X)), b] = True
+            legacy &= mask  # a legacy action the rules now forbid is not followed
+        allowed |= legacy
+        empty = ~allowed.any(axis=1)
+        allowed[empty] = mask[empty]  # no legacy and nothing mature: the inner policy explores
+        return allowed, legacy
+
+    def choose_many(self, X: Any, mask: Any = None, baseline: Any = None) -> Choice:
+        """Choose per row; ``baseline`` (n,) int holds the legacy rules' action per row."""
+        X = self._check_X(X)
+        mask = self._check_mask(mask, len(X))
+        eff, legacy = self._effective_mask(X, mask, baseline)
+        actions, prop = self.policy._choose(X, eff)
+        scores = masked(self.policy._predict(X), mask)
+        followed = legacy[np.arange(len(X)), actions]
+        return Choice(actions.astype(np.intp), prop.astype(float), scores, followed)
+
+    def choose_one(
+        self, x: Any, mask: Any = None, baseline: int | None = None
+    ) -> tuple[int, float]:
+        m = None if mask is None else np.asarray(mask, dtype=bool)[None, :]
+        b = None if baseline is None else [int(baseline)]
+        c = self.choose_many(np.asarray(x, dtype=float)[None, :], m, b)
+        return int(c.actions[0]), float(c.propensities[0])
+
+    def probabilities_many(self, X: Any, mask: Any = None, baseline: Any = None) -> np.ndarray:
+        X = self._check_X(X)
+        mask = self._check_mask(mask, len(X))
+        eff, _ = self._effective_mask(X, mask, baseline)
+        return self.policy._probabilities(X, eff)
+
+    def _predict(self, X):
+        return self.policy._predict(X)
+
+    def _width(self, X):
+        return self.policy._width(X)
+
+    def _learn(self, X, actions, rewards, propensities) -> None:
+        self.policy._learn(X, actions, rewards, propensities)
+
+    def _feature_weights(self, action: int) -> np.ndarray:
+        return self.policy._feature_weights(action)
+
+    def _encode_params(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy._snapshot(),
+            "min_observations": self.min_observations,
+            "max_width": self.max_width,
+        }
+
+    @classmethod
+    def _decode_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        inner = params.get("policy")
+        if not isinstance(inner, dict):
+            raise DecisionError("apprentice snapshot lacks its inner policy.")
+        return {**params, "policy": Policy._restore(inner)}
+
+    def _encode_state(self) -> dict[str, Any]:
+        return {}
+
+    def _snapshot(self) -> dict[str, Any]:
+        snap = super()._snapshot()
+        snap["rng"] = None  # the inner snapshot carries the RNG
+        return snap

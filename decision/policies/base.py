@@ -1,0 +1,337 @@
+"""The one interface every policy implements, in the river / scikit-learn mould.
+
+Hyperparameters (and ``seed``) are set in ``__init__`` and never changed by learning; learned
+state lives in public trailing-underscore attributes; randomness comes from one numpy
+Generator so the same seed gives the same choices. The batch methods (``*_many``) are the fast
+path; the ``*_one`` methods are thin wrappers for the real-time API.
+
+A subclass implements ``_init_state``, ``_predict``, ``_learn`` and either ``_probabilities``
+(exact policies; choosing samples from it) or ``_choose`` (sampling policies such as Thompson
+sampling, whose action probabilities are estimated by Monte-Carlo).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hub.errors import DecisionError
+
+from . import _state
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a policy decided for a batch.
+
+    ``actions`` (n,) int: the chosen action per row. ``propensities`` (n,) float: the probability
+    the policy had of choosing that action under the mask (what off-policy evaluation needs).
+    ``scores`` (n, k): expected reward, ``-inf`` where the action was not eligible.
+    ``from_baseline`` (n,) bool, only from :class:`~decision.policies.Apprentice`: rows where the
+    legacy choice was chosen.
+    """
+
+    actions: np.ndarray
+    propensities: np.ndarray
+    scores: np.ndarray
+    from_baseline: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+
+def masked(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Copy of ``values`` with ``-inf`` where ``mask`` is False."""
+    return np.where(mask, values, -np.inf)
+
+
+def argmax_ties(values: np.ndarray, mask: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+    """Boolean (n, k): the eligible actions tied for the row maximum."""
+    v = masked(values, mask)
+    top = v.max(axis=1, keepdims=True)
+    return mask & (v >= top - rtol * (1.0 + np.abs(top)))
+
+
+def win_shares(winners: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) share of Monte-Carlo draws each action won, from winners of shape (m, n)."""
+    return (winners[:, :, None] == np.arange(k)).mean(axis=0)
+
+
+def mc_winners(
+    mean: np.ndarray,
+    noise: Callable[[int, int], np.ndarray],
+    m: int,
+    mask: np.ndarray,
+    chunk: int = 8,
+) -> np.ndarray:
+    """(m, n) argmax over eligible actions of ``mean + noise(j0, j1)[j]`` for m noise draws.
+
+    ``noise(j0, j1)`` returns draws j0..j1-1 with shape (j1 - j0, n, k) or broadcastable to it.
+    Draws are made chunk by chunk in float32 (only the argmax matters), so the (m, n, k) array
+    never exists at once.
+    """
+    out = np.empty((m, mean.shape[0]), dtype=np.intp)
+    base = np.where(mask, mean, -np.inf).astype(np.float32)
+    for s in range(0, m, chunk):
+        e = min(m, s + chunk)
+        v = np.asarray(noise(s, e), dtype=np.float32) + base
+        out[s:e] = np.argmax(v, axis=2)
+    return out
+
+
+class Policy:
+    """Base class: a contextual bandit over ``n_actions`` actions.
+
+    Subclasses set ``exact_propensities`` to False when propensities are Monte-Carlo estimates.
+    """
+
+    exact_propensities: ClassVar[bool] = True
+    _registry: ClassVar[dict[str, type[Policy]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            Policy._registry[cls.__name__] = cls
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        """Hyperparameters as passed to ``__init__`` (scikit-learn convention)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def clone(self) -> Policy:
+        """A fresh, unfitted policy with the same hyperparameters and seed."""
+        params = self.get_params()
+        params = {k: v.clone() if isinstance(v, Policy) else v for k, v in params.items()}
+        return type(self)(**params)
+
+    def _seed_rng(self) -> None:
+        self._rng = np.random.default_rng(getattr(self, "seed", None))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- input checks -------------------------------------------------------------------------
+
+    def _check_X(self, X: Any) -> np.ndarray:
+        """Float copy of X; NaN / inf (unseen or missing features) become 0 (no contribution)."""
+        X = np.array(X, dtype=float, copy=True)
+        if X.ndim != 2:
+            raise DecisionError(f"X must be a 2-d array (n_rows, n_features); got shape {X.shape}.")
+        np.nan_to_num(X, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        d = getattr(self, "n_features_in_", None)
+        if d is None:
+            self._init_state(X.shape[1])
+            self.n_features_in_ = X.shape[1]
+        elif X.shape[1] != d:
+            raise DecisionError(
+                f"X has {X.shape[1]} features but the policy was built on {d}; "
+                "bump the feature schema version and start a new policy."
+            )
+        return X
+
+    def _check_mask(self, mask: Any, n: int) -> np.ndarray:
+        k = self.n_actions
+        if mask is None:
+            return np.ones((n, k), dtype=bool)
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (n, k):
+            raise DecisionError(f"mask must have shape ({n}, {k}); got {mask.shape}.")
+        empty = ~mask.any(axis=1)
+        if empty.any():
+            raise DecisionError(
+                f"row {int(np.argmax(empty))} has no eligible action; "
+                "keep a no-op action such as 'wait' always eligible."
+            )
+        return mask
+
+    def _check_actions(self, actions: Any, n: int) -> np.ndarray:
+        a = np.asarray(actions)
+        if a.shape != (n,) or not np.issubdtype(a.dtype, np.integer):
+            raise DecisionError(f"actions must be {n} integers; got shape {a.shape} {a.dtype}.")
+        if n and (a.min() < 0 or a.max() >= self.n_actions):
+            raise DecisionError(
+                f"actions must lie in [0, {self.n_actions}); got {a.min()}..{a.max()}."
+            )
+        return a.astype(np.intp)
+
+    # -- hooks for subclasses -------------------------------------------------------------------
+
+    def _init_state(self, n_features: int) -> None:
+        raise NotImplementedError
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _learn(
+        self,
+        X: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        propensities: np.ndarray | None,
+    ) -> None:
+        raise NotImplementedError
+
+    def _probabilities(self, X: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _choose(self, X: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Default for exact policies: sample each row from its action distribution."""
+        probs = self._probabilities(X, mask)
+        cum = np.cumsum(probs, axis=1)
+        u = self._rng.random(len(X))[:, None] * cum[:, -1:]
+        actions = np.argmax(cum > u, axis=1)
+        return actions, probs[np.arange(len(X)), actions]
+
+    def _width(self, X: np.ndarray) -> np.ndarray:
+        """Posterior standard deviation of the expected reward; zeros when not modelled."""
+        return np.zeros((len(X), self.n_actions))
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def predict_many(self, X: Any) -> np.ndarray:
+        """Expected reward of every action for every row, shape (n, k)."""
+        return self._predict(self._check_X(X))
+
+    def predict_one(self, x: Any) -> np.ndarray:
+        """Expected reward of every action for one row, shape (k,)."""
+        return self.predict_many(np.asarray(x, dtype=float)[None, :])[0]
+
+    def choose_many(self, X: Any, mask: Any = None) -> Choice:
+        """Choose one eligible action per row, with its propensity and the expected rewards."""
+        X = self._check_X(X)
+        mask = self._check_mask(mask, len(X))
+        actions, propensities = self._choose(X, mask)
+        scores = masked(self._predict(X), mask)
+        return Choice(actions.astype(np.intp), propensities.astype(float), scores)
+
+    def choose_one(self, x: Any, mask: Any = None) -> tuple[int, float]:
+        """Choose for one row: ``(action, propensity)``."""
+        m = None if mask is None else np.asarray(mask, dtype=bool)[None, :]
+        c = self.choose_many(np.asarray(x, dtype=float)[None, :], m)
+        return int(c.actions[0]), float(c.propensities[0])
+
+    def probabilities_many(self, X: Any, mask: Any = None) -> np.ndarray:
+        """Probability of each action per row under the mask, shape (n, k); rows sum to 1.
+
+        Exact for exact policies, a Monte-Carlo estimate otherwise. This is the target
+        policy's input to :mod:`decision.offpolicy`.
+        """
+        X = self._check_X(X)
+        return self._probabilities(X, self._check_mask(mask, len(X)))
+
+    def learn_many(self, X: Any, actions: Any, rewards: Any, propensities: Any = None) -> Policy:
+        """Update from logged (context, action, reward[, propensity]) rows. Returns self."""
+        X = self._check_X(X)
+        a = self._check_actions(actions, len(X))
+        r = np.array(rewards, dtype=float, copy=True)
+        if r.shape != (len(X),) or not np.isfinite(r).all():
+            raise DecisionError(f"rewards must be {len(X)} finite numbers; got shape {r.shape}.")
+        p = None if propensities is None else np.array(propensities, dtype=float, copy=True)
+        if len(X):
+            self._learn(X, a, r, p)
+        return self
+
+    def learn_one(
+        self, x: Any, action: int, reward: float, propensity: float | None = None
+    ) -> Policy:
+        """Update from one row. Returns self."""
+        p = None if propensity is None else [propensity]
+        return self.learn_many(np.asarray(x, dtype=float)[None, :], [int(action)], [reward], p)
+
+    def evidence_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(n_obs (k,), width (n, k))``: observations per action and posterior width per row.
+
+        Used by the apprentice wrapper to decide when an action has earned its place.
+        """
+        X = self._check_X(X)
+        return self.n_obs_.copy(), self._width(X)
+
+    def explain_one(self, x: Any, action: int) -> list[tuple[int, float]]:
+        """``[(feature_index, contribution)]`` sorted by absolute contribution, largest first.
+
+        Linear models only: contribution = weight x feature value (the intercept is left out).
+        """
+        x = self._check_X(np.asarray(x, dtype=float)[None, :])[0]
+        w = self._feature_weights(int(action))
+        contrib = w * x
+        order = np.argsort(-np.abs(contrib), kind="stable")
+        return [(int(j), float(contrib[j])) for j in order]
+
+    def _feature_weights(self, action: int) -> np.ndarray:
+        raise DecisionError(f"{type(self).__name__} has no per-feature weights to explain.")
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def _encode_params(self) -> dict[str, Any]:
+        return dict(self.get_params())
+
+    @classmethod
+    def _decode_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        return params
+
+    def _encode_state(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+
+    def _decode_state(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "policy": type(self).__name__,
+            "version": STATE_VERSION,
+            "params": self._encode_params(),
+            "state": self._encode_state(),
+            "rng": self._rng.bit_generator.state,
+        }
+
+    @classmethod
+    def _restore(cls, snap: dict[str, Any]) -> Policy:
+        if snap.get("version") != STATE_VERSION:
+            raise DecisionError(f"unsupported policy snapshot version {snap.get('version')!r}.")
+        klass = Policy._registry.get(snap.get("policy", ""))
+        if klass is None or not issubclass(klass, cls):
+            raise DecisionError(f"unknown policy class {snap.get('policy')!r} in snapshot.")
+        policy = klass(**klass._decode_params(snap["params"]))
+        policy._decode_state(snap["state"])
+        if snap.get("rng") is not None:
+            policy._rng.bit_generator.state = snap["rng"]
+        return policy
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-safe snapshot: class name, hyperparameters, learned state and RNG state.
+
+        >>> from decision.policies import BetaBernoulli
+        >>> p = BetaBernoulli(n_actions=2, seed=0).learn_many([[0.0]], [1], [1.0])
+        >>> q = BetaBernoulli.from_state(p.state_dict())
+        >>> q.choose_one([0.0]) == p.choose_one([0.0])
+        True
+        """
+        return _state.encode(self._snapshot())
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Policy:
+        """Rebuild a policy from :meth:`state_dict`; its future choices equal the original's."""
+        return cls._restore(_state.decode(state))
+
+    def save(self) -> bytes:
+        """Snapshot as bytes (npz with a JSON header, never pickle) for a database blob."""
+        return _state.to_bytes(self._snapshot())
+
+    @classmethod
+    def load(cls, blob: bytes) -> Policy:
+        """Inverse of :meth:`save`."""
+        return cls._restore(_state.from_bytes(blob))

@@ -1,0 +1,84 @@
+"""Beta-Bernoulli Thompson sampling for context-free variant tests (subject lines, templates).
+
+Context is accepted (so the policy fits the common interface) and ignored. Monte-Carlo
+propensities use one block of ``n_draws`` Beta draws shared by every row of the batch (each
+row then only differs by its eligibility mask), so the cost is n_draws x k random numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from hub.errors import DecisionError
+
+from .base import Policy, masked, mc_winners, win_shares
+
+
+class BetaBernoulli(Policy):
+    """Thompson sampling with a Beta(alpha, beta) prior per action; rewards in [0, 1].
+
+    ``alpha`` / ``beta`` may be one value per action to warm-start from stated priors.
+
+    >>> import numpy as np
+    >>> p = BetaBernoulli(n_actions=2, seed=0)
+    >>> _ = p.learn_many(np.zeros((100, 0)), [0, 1] * 50, [0.0, 1.0] * 50)
+    >>> p.choose_one(np.zeros(0))[0]
+    1
+    """
+
+    exact_propensities = False
+
+    def __init__(
+        self,
+        n_actions: int,
+        alpha: float | ArrayLike = 1.0,
+        beta: float | ArrayLike = 1.0,
+        n_draws: int = 100,
+        seed: int | None = None,
+    ):
+        self.n_actions = n_actions
+        self.alpha = alpha
+        self.beta = beta
+        self.n_draws = n_draws
+        self.seed = seed
+        self._seed_rng()
+
+    def _init_state(self, n_features: int) -> None:
+        k = self.n_actions
+        self.alpha_ = np.broadcast_to(np.asarray(self.alpha, dtype=float), (k,)).copy()
+        self.beta_ = np.broadcast_to(np.asarray(self.beta, dtype=float), (k,)).copy()
+        if (self.alpha_ <= 0).any() or (self.beta_ <= 0).any():
+            raise DecisionError("alpha and beta must be positive.")
+        self.n_obs_ = np.zeros(k)
+
+    def _predict(self, X):
+        mean = self.alpha_ / (self.alpha_ + self.beta_)
+        return np.broadcast_to(mean, (len(X), self.n_actions)).copy()
+
+    def _width(self, X):
+        a, b = self.alpha_, self.beta_
+        sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+        return np.broadcast_to(sd, (len(X), self.n_actions)).copy()
+
+    def _learn(self, X, actions, rewards, propensities) -> None:
+        if ((rewards < 0) | (rewards > 1)).any():
+            raise DecisionError("BetaBernoulli rewards must lie in [0, 1].")
+        k = self.n_actions
+        self.alpha_ += np.bincount(actions, weights=rewards, minlength=k)
+        self.beta_ += np.bincount(actions, weights=1.0 - rewards, minlength=k)
+        self.n_obs_ += np.bincount(actions, minlength=k)
+
+    def _mc(self, mask: np.ndarray) -> np.ndarray:
+        # common random numbers: one (n_draws, k) block of Beta draws shared by all rows
+        draws = self._rng.beta(self.alpha_, self.beta_, size=(self.n_draws, 1, self.n_actions))
+        return mc_winners(np.zeros(mask.shape), lambda s, e: draws[s:e], self.n_draws, mask)
+
+    def _choose(self, X, mask):
+        draws = self._rng.beta(self.alpha_, self.beta_, size=mask.shape)
+        actions = np.argmax(masked(draws, mask), axis=1)
+        hits = (self._mc(mask) == actions[None]).sum(axis=0)
+        return actions, (hits + 1.0) / (self.n_draws + 1.0)
+
+    def _probabilities(self, X, mask):
+        return win_shares(self._mc(mask), self.n_actions)

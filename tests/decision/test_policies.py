@@ -1,0 +1,194 @@
+"""Behaviour of individual policies beyond the shared invariants."""
+
+import numpy as np
+import pytest
+
+from decision.checks import (
+    check_chosen_action_eligible,
+    check_inputs_not_mutated,
+    check_propensities,
+)
+from decision.policies import (
+    Apprentice,
+    BetaBernoulli,
+    EpsilonGreedy,
+    LinearThompson,
+    LinUCB,
+    SharedLinearThompson,
+    Softmax,
+)
+from decision.policies.base import Policy
+from hub.errors import DecisionError
+
+
+def _contextual(n, d=5, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(k, d))
+    X = rng.normal(size=(n, d))
+    return X, W, rng
+
+
+class _AlwaysFirst(EpsilonGreedy):
+    """Broken on purpose: ignores the mask."""
+
+    def _choose(self, X, mask):
+        return np.zeros(len(X), dtype=int), np.ones(len(X))
+
+
+class _Mutating(EpsilonGreedy):
+    """Broken on purpose: writes into the caller's array."""
+
+    def _check_X(self, X):
+        if isinstance(X, np.ndarray):
+            X[:, 0] = 0.0
+        return super()._check_X(X)
+
+
+def test_suite_catches_broken_policies():
+    with pytest.raises(AssertionError, match="not eligible"):
+        check_chosen_action_eligible(_AlwaysFirst(n_actions=4, seed=0))
+    with pytest.raises(AssertionError):
+        check_propensities(_AlwaysFirst(n_actions=4, seed=0))
+    with pytest.raises(AssertionError, match="modified"):
+        check_inputs_not_mutated(_Mutating(n_actions=4, seed=0))
+
+
+@pytest.mark.parametrize("cls", [LinearThompson, LinUCB])
+def test_learn_one_matches_learn_many(cls):
+    X, W, rng = _contextual(60)
+    a = rng.integers(0, 3, 60)
+    r = np.einsum("nd,nd->n", X, W[a])
+    batch = cls(n_actions=3, seed=0).learn_many(X, a, r)
+    online = cls(n_actions=3, seed=0)
+    for i in range(60):
+        online.learn_one(X[i], a[i], r[i])
+    assert np.allclose(batch.mean_, online.mean_, atol=1e-8)
+    assert np.allclose(batch.cov_, online.cov_, atol=1e-8)
+
+
+def test_linear_recovers_weights_and_explains():
+    X, W, rng = _contextual(3000)
+    a = rng.integers(0, 3, 3000)
+    r = np.einsum("nd,nd->n", X, W[a]) + 0.1 * rng.normal(size=3000)
+    p = LinearThompson(n_actions=3, noise_variance=0.01, seed=0).learn_many(X, a, r)
+    assert np.allclose(p.mean_[:, :5], W, atol=0.02)
+    x = X[0]
+    expl = p.explain_one(x, 1)
+    contrib = dict(expl)
+    assert sorted(contrib) == list(range(5))
+    assert abs(sum(contrib.values()) + p.mean_[1, -1] - p.predict_one(x)[1]) < 1e-9
+    assert abs(expl[0][1]) >= abs(expl[-1][1])
+
+
+def test_shared_model_generalises_across_actions():
+    # reward depends on an action feature times a context feature: a shared model learns it
+    rng = np.random.default_rng(0)
+    F = np.array([[-1.0], [0.0], [1.0]])
+    X = rng.normal(size=(2000, 1))
+    a = rng.integers(0, 2, 2000)  # action 2 is never logged
+    r = X[:, 0] * F[a, 0] + 0.05 * rng.normal(size=2000)
+    p = SharedLinearThompson(n_actions=3, action_features=F, noise_variance=0.01, seed=0)
+    p.learn_many(X, a, r)
+    pred = p.predict_many(np.array([[1.0], [-1.0]]))
+    assert pred[0, 2] > 0.8 and pred[1, 2] < -0.8  # unseen action 2 inherits the slope
+    assert np.argmax(pred[0]) == 2 and np.argmax(pred[1]) == 0
+
+
+def test_thompson_propensity_matches_distribution():
+    p = LinearThompson(n_actions=3, n_draws=4000, seed=0)
+    p.learn_many(np.zeros((30, 1)), [0, 1, 2] * 10, [0.0, 0.1, 0.2] * 10)
+    X = np.zeros((1, 1))
+    probs = p.probabilities_many(X)[0]
+    c = p.choose_many(np.zeros((300, 1)))
+    for a in np.unique(c.actions):
+        assert abs(c.propensities[c.actions == a].mean() - probs[a]) < 0.03
+    # empirical frequency of choices agrees with the stated probabilities
+    freq = np.bincount(c.actions, minlength=3) / 300
+    assert np.abs(freq - probs).max() < 0.1
+
+
+def test_epsilon_greedy_exact_distribution():
+    p = EpsilonGreedy(n_actions=3, epsilon=0.3, seed=0)
+    p.learn_many(np.ones((3, 1)), [0, 1, 2], [0.0, 1.0, 0.5])
+    mask = np.array([[True, True, True], [True, False, True]])
+    probs = p.probabilities_many(np.ones((2, 1)), mask)
+    assert np.allclose(probs[0], [0.1, 0.8, 0.1])
+    assert np.allclose(probs[1], [0.15, 0.0, 0.85])
+
+
+def test_softmax_temperature_orders_probabilities():
+    p = Softmax(n_actions=3, temperature=0.2, seed=0)
+    p.learn_many(np.ones((3, 1)), [0, 1, 2], [0.0, 1.0, 0.5])
+    probs = p.probabilities_many(np.ones((1, 1)))[0]
+    assert probs[1] > probs[2] > probs[0]
+
+
+def test_linucb_tie_break_is_uniform():
+    p = LinUCB(n_actions=4, seed=0)
+    c = p.choose_many(np.zeros((4000, 2)))
+    assert np.allclose(c.propensities, 0.25)
+    assert np.abs(np.bincount(c.actions, minlength=4) / 4000 - 0.25).max() < 0.03
+
+
+def test_warm_start_priors_steer_cold_choices():
+    p = LinearThompson(n_actions=3, prior_mean=[0.0, 0.0, 1.0], prior_variance=0.01, seed=0)
+    assert np.mean(p.choose_many(np.zeros((200, 2))).actions == 2) > 0.95
+    b = BetaBernoulli(n_actions=3, alpha=[1, 1, 50], beta=[50, 50, 1], seed=0)
+    assert np.mean(b.choose_many(np.zeros((200, 0))).actions == 2) > 0.95
+
+
+def test_apprentice_follows_legacy_then_takes_over():
+    rng = np.random.default_rng(0)
+    inner = LinearThompson(n_actions=3, noise_variance=0.05, seed=0)
+    p = Apprentice(inner, min_observations=40, max_width=0.2)
+    X = rng.normal(size=(100, 2))
+    legacy = np.zeros(100, dtype=int)  # rules always send action 0
+    c = p.choose_many(X, baseline=legacy)
+    assert (c.actions == 0).all() and c.from_baseline.all() and (c.propensities == 1).all()
+    # action 2 gathers evidence (e.g. from a pilot) and is clearly better: it takes over
+    p.learn_many(X, np.full(100, 2), np.ones(100))
+    p.learn_many(X, np.zeros(100, dtype=int), np.zeros(100))
+    c = p.choose_many(X, baseline=legacy)
+    assert np.mean(c.actions == 2) > 0.9
+    assert p.match_rate(X, legacy) < 0.1 and p.match_rate(X, np.full(100, 2)) > 0.9
+    assert not (c.actions == 1).any()  # action 1 has no evidence: never chosen on its own
+    # a legacy action the rules forbid is not followed
+    mask = np.ones((100, 3), dtype=bool)
+    mask[:, 0] = False
+    mask[:, 2] = False
+    c = p.choose_many(X, mask, baseline=legacy)
+    assert (c.actions == 1).all()
+
+
+def test_bad_inputs_raise_plain_errors():
+    p = LinUCB(n_actions=2, seed=0)
+    with pytest.raises(DecisionError, match="no eligible action"):
+        p.choose_many(np.zeros((2, 1)), np.array([[True, True], [False, False]]))
+    p.learn_many(np.zeros((1, 1)), [0], [1.0])
+    with pytest.raises(DecisionError, match="features"):
+        p.choose_many(np.zeros((1, 2)))
+    with pytest.raises(DecisionError, match="actions must lie"):
+        p.learn_many(np.zeros((1, 1)), [5], [1.0])
+    with pytest.raises(DecisionError, match="unknown policy class"):
+        Policy.from_state({**p.state_dict(), "policy": "os.system"})
+
+
+def test_unsavable_estimator_says_so():
+    from sklearn.ensemble import RandomForestRegressor
+
+    p = EpsilonGreedy(n_actions=2, estimator=RandomForestRegressor(n_estimators=2), seed=0)
+    p.learn_many(np.zeros((4, 1)), [0, 1, 0, 1], [0.0, 1.0, 0.0, 1.0])
+    with pytest.raises(DecisionError, match="cannot snapshot"):
+        p.state_dict()
+
+
+@pytest.mark.parametrize("name", ["Ridge", "SGDRegressor", "LinearRegression"])
+def test_stacked_linear_scoring_matches_estimator_predict(name):
+    import sklearn.linear_model as lm
+
+    X, W, rng = _contextual(300)
+    a = rng.integers(0, 3, 300)
+    r = np.einsum("nd,nd->n", X, W[a])
+    p = EpsilonGreedy(n_actions=3, estimator=getattr(lm, name)(), seed=0).learn_many(X, a, r)
+    slow = np.stack([est.predict(X) for est in p.estimators_], axis=1)
+    assert np.allclose(p.predict_many(X), slow)
