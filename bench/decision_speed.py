@@ -201,10 +201,7 @@ def main() -> None:
         f"(python {platform.python_version()}, numpy {np.__version__}, "
         f"{os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; best of repeats)"
     )
-    print(
-        f"{'policy':32s} {'batch dec/s':>12s} {'row-loop dec/s':>15s} {'ratio':>7s} "
-        f"{'p50 ms':>8s} {'p99 ms':>8s}"
-    )
+    print(f"{'policy':32s} {'batch dec/s':>12s} {'row-loop dec/s':>15s} {'ratio':>7s} {'p50 ms':>8s} {'p99 ms':>8s}")
     for name, r in rows.items():
         print(
             f"{name:32s} {r['batch_per_s']:12,.0f} {r['per_row_loop_per_s']:15,.0f} "

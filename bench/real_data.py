@@ -55,13 +55,9 @@ def read_obd(path: Path) -> dict:
     get = lambda name: [r[col[name]] for r in body]  # noqa: E731
     aff = [j for name, j in col.items() if name.startswith("user-item_affinity_")]
     users = np.array([[r[col[f"user_feature_{i}"]] for i in range(4)] for r in body])
-    onehots = [
-        (users[:, i][:, None] == np.unique(users[:, i])[None, :]).astype(float) for i in range(4)
-    ]
+    onehots = [(users[:, i][:, None] == np.unique(users[:, i])[None, :]).astype(float) for i in range(4)]
     pos = np.array(get("position"), dtype=int)
-    X = np.hstack(
-        [*onehots, np.eye(3)[pos - 1], np.array([[float(r[j]) for j in aff] for r in body])]
-    )
+    X = np.hstack([*onehots, np.eye(3)[pos - 1], np.array([[float(r[j]) for j in aff] for r in body])])
     return {
         "a": np.array(get("item_id"), dtype=int),
         "pos": pos,
@@ -141,9 +137,7 @@ def part_a(data: Path, n_boot: int) -> list[dict]:
         out.append(
             est_row(
                 f"{tag} avg-BTS on random log",
-                doubly_robust(
-                    rnd["X"], rnd["a"], rnd["r"], rnd["p"], t_r, q=q_r, n_bootstrap=n_boot
-                ),
+                doubly_robust(rnd["X"], rnd["a"], rnd["r"], rnd["p"], t_r, q=q_r, n_bootstrap=n_boot),
                 ctr_b,
             )
         )
@@ -160,9 +154,7 @@ def part_a(data: Path, n_boot: int) -> list[dict]:
         out.append(
             est_row(
                 f"{tag} uniform on BTS log",
-                doubly_robust(
-                    bts["X"], bts["a"], bts["r"], bts["p"], uni, q=q_b, n_bootstrap=n_boot
-                ),
+                doubly_robust(bts["X"], bts["a"], bts["r"], bts["p"], uni, q=q_b, n_bootstrap=n_boot),
                 ctr_r,
             )
         )
@@ -296,9 +288,7 @@ def main() -> None:
     )
     print(f"{'policy':42s} {'mailed':>6s} {'IPS':>24s} {'SNIPS':>24s} {'DR':>24s}")
     for row in b["rows"]:
-        cells = " ".join(
-            f"{v[0]:.4f} [{v[1]:.4f},{v[2]:.4f}]" for v in (row["ips"], row["snips"], row["dr"])
-        )
+        cells = " ".join(f"{v[0]:.4f} [{v[1]:.4f},{v[2]:.4f}]" for v in (row["ips"], row["snips"], row["dr"]))
         print(f"{row['policy']:42s} {row['mailed_share']:6.2f} {cells}")
     for name, g in b["dr_gaps_paired"].items():
         print(f"DR gap (paired) {name}: {g[0]:+.4f} [{g[1]:+.4f}, {g[2]:+.4f}]")

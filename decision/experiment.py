@@ -52,9 +52,7 @@ def unit_hash(ids: Any, salt: str) -> np.ndarray:
     return (h >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
-def assign_arms(
-    ids: Any, salt: str, *, holdout_share: float = 0.1, control_share: float = 0.0
-) -> np.ndarray:
+def assign_arms(ids: Any, salt: str, *, holdout_share: float = 0.1, control_share: float = 0.0) -> np.ndarray:
     """Arm name per id: ``holdout`` (legacy rules), ``control`` (no action) or ``engine``.
 
     >>> arms = assign_arms(range(10_000), "q3-rollout", holdout_share=0.2)

@@ -81,9 +81,7 @@ def importance_weights(actions, propensities, target) -> np.ndarray:
     return t[np.arange(len(a)), a] / np.asarray(propensities, dtype=float)
 
 
-def bootstrap_ratio(
-    num: np.ndarray, den: np.ndarray | None, n_bootstrap: int, seed: int | None
-) -> np.ndarray:
+def bootstrap_ratio(num: np.ndarray, den: np.ndarray | None, n_bootstrap: int, seed: int | None) -> np.ndarray:
     """Bootstrap replicates of ``sum(num) / sum(den)`` (or the mean of ``num``), vectorized."""
     rng = np.random.default_rng(seed)
     n = len(num)

@@ -55,7 +55,17 @@ def push(self, connector: str) -> dict:
         raise self.retry(exc=exc, countdown=_retry_countdown(self, exc)) from None
     if res.more:
         push.delay(connector)
-    return {"sent": res.sent, "done": res.done, "failed": res.failed, "retrying": res.retrying}
+    elif res.skipped_lock:
+        # another push of this connector is running and may have claimed before our rows
+        # were queued: look again once it is done
+        push.apply_async((connector,), countdown=2)
+    return {
+        "sent": res.sent,
+        "done": res.done,
+        "failed": res.failed,
+        "retrying": res.retrying,
+        "skipped": res.skipped_lock,
+    }
 
 
 @app.task(name="hub.learn")

@@ -15,16 +15,36 @@ import pytest
 import redis
 import yaml
 
-REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_BASE = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 PG_ADMIN = os.environ.get("HUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def redis_db() -> Iterator[int]:
+    """A Redis database no other test run on this machine is using (DBs 8-15, leased in DB 0).
+
+    Celery queue names are fixed, so two test runs sharing a database would steal each
+    other's tasks."""
+    admin = redis.Redis.from_url(f"{REDIS_BASE}/0")
+    token = uuid.uuid4().hex
+    for db in range(8, 16):
+        if admin.set(f"hub:test-lease:{db}", token, nx=True, ex=3600):
+            break
+    else:
+        raise RuntimeError("every test Redis database (8-15) is leased; is another test run stuck?")
+    yield db
+    if admin.get(f"hub:test-lease:{db}") == token.encode():
+        admin.delete(f"hub:test-lease:{db}")
+    admin.close()
+
+
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL)
+def redis_url(redis_db) -> Iterator[str]:
+    url = f"{REDIS_BASE}/{redis_db}"
+    client = redis.Redis.from_url(url)
     client.flushdb()
-    yield REDIS_URL
+    yield url
     client.flushdb()
     client.close()
 

@@ -48,7 +48,8 @@ def test_run_once_pushes_exactly_the_decided_actions(tmp_path, store_url, redis_
     nba = {e["record"]: e["new"] for e in effects if e["field"] == "next_best_action"}
     assert nba == {str(i): ("sales_outreach" if i < 3 else "email_nurture") for i in range(10)}
     assert sorted(e["record"] for e in effects if e["field"] == "lists") == ["0", "1", "2"]
-    assert len(effects) == 10 * 2 + 3  # two fields each, three list adds
+    assert len(effects) == 10 * 4 + 3  # two rule fields plus decision id and arm each, three list adds
+    assert {e["new"] for e in effects if e["field"] == "experiment_arm"} == {"rules"}
     ctx.close()
 
 
@@ -128,7 +129,7 @@ def test_transient_failure_is_retried_with_backoff(tmp_path, store_url, redis_ur
 
     time.sleep(0.5)  # backoff_base 0.2 s, jittered: due again within 0.4 s
     summary = push_connector(ctx, "crm")
-    assert summary.done == 4 and len(crm.effects()) == 8
+    assert summary.done == 4 and len(crm.effects()) == 16
     ctx.close()
 
 

@@ -30,9 +30,7 @@ class Apprentice(Policy):
     ([2, 0], [True, True])
     """
 
-    def __init__(
-        self, policy: Policy, min_observations: int = 100, max_width: float = float("inf")
-    ):
+    def __init__(self, policy: Policy, min_observations: int = 100, max_width: float = float("inf")):
         self.policy = policy
         self.min_observations = min_observations
         self.max_width = max_width
@@ -108,9 +106,7 @@ class Apprentice(Policy):
         followed = legacy[np.arange(len(X)), actions]
         return Choice(actions.astype(np.intp), prop.astype(float), scores, followed)
 
-    def choose_one(
-        self, x: Any, mask: Any = None, baseline: int | None = None
-    ) -> tuple[int, float]:
+    def choose_one(self, x: Any, mask: Any = None, baseline: int | None = None) -> tuple[int, float]:
         m = None if mask is None else np.asarray(mask, dtype=bool)[None, :]
         b = None if baseline is None else [int(baseline)]
         c = self.choose_many(np.asarray(x, dtype=float)[None, :], m, b)

@@ -162,9 +162,7 @@ class Policy:
         if a.shape != (n,) or not np.issubdtype(a.dtype, np.integer):
             raise DecisionError(f"actions must be {n} integers; got shape {a.shape} {a.dtype}.")
         if n and (a.min() < 0 or a.max() >= self.n_actions):
-            raise DecisionError(
-                f"actions must lie in [0, {self.n_actions}); got {a.min()}..{a.max()}."
-            )
+            raise DecisionError(f"actions must lie in [0, {self.n_actions}); got {a.min()}..{a.max()}.")
         return a.astype(np.intp)
 
     # -- hooks for subclasses -------------------------------------------------------------------
@@ -244,9 +242,7 @@ class Policy:
             self._learn(X, a, r, p)
         return self
 
-    def learn_one(
-        self, x: Any, action: int, reward: float, propensity: float | None = None
-    ) -> Policy:
+    def learn_one(self, x: Any, action: int, reward: float, propensity: float | None = None) -> Policy:
         """Update from one row. Returns self."""
         p = None if propensity is None else [propensity]
         return self.learn_many(np.asarray(x, dtype=float)[None, :], [int(action)], [reward], p)

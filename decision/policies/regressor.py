@@ -59,9 +59,7 @@ class _RegressorPolicy(Policy):
         fitted = [a for a, est in enumerate(self.estimators_) if est is not None]
         if not fitted:
             return out
-        if type(self._base()).__name__ in _LINEAR and type(self._base()).__module__.startswith(
-            "sklearn.linear_model"
-        ):
+        if type(self._base()).__name__ in _LINEAR and type(self._base()).__module__.startswith("sklearn.linear_model"):
             W = np.stack([np.ravel(self.estimators_[a].coef_) for a in fitted])
             b = np.array([np.ravel(self.estimators_[a].intercept_)[0] for a in fitted])
             out[:, fitted] = X @ W.T + b

@@ -117,9 +117,7 @@ class SharedLinearThompson(Policy):
         # common random numbers across rows, as in LinearThompson
         eps = self._rng.standard_normal((G.shape[2], self.n_draws), dtype=np.float32)
         G32 = G.astype(np.float32)
-        return mc_winners(
-            mean, lambda s, e: np.moveaxis(G32 @ eps[:, s:e], 2, 0), self.n_draws, mask
-        )
+        return mc_winners(mean, lambda s, e: np.moveaxis(G32 @ eps[:, s:e], 2, 0), self.n_draws, mask)
 
     def _probabilities(self, X, mask):
         mean, G = self._predict(X), self._noise_factors(X)
@@ -128,9 +126,7 @@ class SharedLinearThompson(Policy):
     def _learn(self, X, actions, rewards, propensities) -> None:
         Zt = self._action_design()
         Phi = np.einsum("ni,nj->nij", self._xt(X), Zt[actions]).reshape(len(X), -1)
-        update_block(
-            self.precision_, self.cov_, self.b_, self.mean_, Phi, rewards, self.noise_variance
-        )
+        update_block(self.precision_, self.cov_, self.b_, self.mean_, Phi, rewards, self.noise_variance)
         self.n_obs_ += np.bincount(actions, minlength=self.n_actions)
 
     def _feature_weights(self, action: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from decision.interface import ContactView
-from hub.models import Contact, Decision, Identity, utcnow
+from hub.models import ActionKind, Contact, Decision, Identity, utcnow
 from hub.pipeline.context import HubContext
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
@@ -45,8 +45,15 @@ def _targets(ctx: HubContext, contact: Contact, connector: str | None, kind: str
 
 
 def push_rows(ctx: HubContext, contact: Contact, decision: Decision, decision_id: int) -> list[dict]:
+    """Field writes carry the decision id and arm: a new decision is a new instruction to the
+    MAP (re-run the send), and the CRM can report by arm."""
     rows = []
     for action in decision.actions:
+        payload = action.payload
+        if action.kind is ActionKind.SET_FIELDS:
+            payload = {
+                "fields": {**payload.get("fields", {}), "decision_id": str(decision_id), "experiment_arm": decision.arm}
+            }
         for ident in _targets(ctx, contact, action.connector, action.kind):
             rows.append(
                 {
@@ -56,7 +63,7 @@ def push_rows(ctx: HubContext, contact: Contact, decision: Decision, decision_id
                     "object_type": ident.object_type,
                     "external_id": ident.external_id,
                     "kind": action.kind.value,
-                    "payload": action.payload,
+                    "payload": payload,
                 }
             )
     return rows

@@ -101,6 +101,7 @@ class Market:
         self.opp_close_day = np.zeros(n, dtype=np.int64)
         self.opp_value = np.zeros(n)
         self.counts = np.zeros((n, len(EVENT_TYPES)), dtype=np.int32)
+        self.values = np.zeros((n, len(EVENT_TYPES)))  # summed event value (deal amounts) per person
         self.log: list[dict[str, np.ndarray]] = []
 
     @property
@@ -163,6 +164,7 @@ class Market:
             return {"person": z, "type": z, "second": z, "detail": z, "value": z.astype(float), "action": z}
         cols = [np.concatenate(c) for c in zip(*ev, strict=True)]
         np.add.at(self.counts, (cols[0], cols[1]), 1)
+        np.add.at(self.values, (cols[0], cols[1]), cols[4])
         order = np.lexsort((cols[1], cols[2]))
         keys = ("person", "type", "second", "detail", "value", "action")
         return {k: c[order] for k, c in zip(keys, cols, strict=True)}

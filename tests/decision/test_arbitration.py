@@ -130,6 +130,4 @@ def test_catalogue_mistakes_are_reported():
     with pytest.raises(DecisionError, match="unique"):
         Catalog((ActionSpec("wait"), ActionSpec("wait")))
     with pytest.raises(DecisionError, match="cannot be budgeted"):
-        apply_budgets(
-            [0], np.zeros((1, K)), np.ones((1, K), bool), CATALOG, [Budget("b", ("wait",), 1)]
-        )
+        apply_budgets([0], np.zeros((1, K)), np.ones((1, K), bool), CATALOG, [Budget("b", ("wait",), 1)])

@@ -15,13 +15,8 @@ def test_arms_are_stable_across_batches_and_orders():
     assert (shuffled == full[perm]).all()
     # alone or beside longer ids (different fixed-width padding), a contact keeps its arm
     for i in (0, 4999, 5000):
-        assert (
-            assign_arms(ids[i : i + 1], "salt-1", holdout_share=0.3, control_share=0.1)[0]
-            == (full[i])
-        )
-    assert (
-        assign_arms(np.arange(100), "s") == assign_arms([str(i) for i in range(100)], "s")
-    ).all()
+        assert assign_arms(ids[i : i + 1], "salt-1", holdout_share=0.3, control_share=0.1)[0] == (full[i])
+    assert (assign_arms(np.arange(100), "s") == assign_arms([str(i) for i in range(100)], "s")).all()
 
 
 def test_shares_within_tolerance_and_salt_reshuffles():

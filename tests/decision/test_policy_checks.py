@@ -15,9 +15,7 @@ from decision.policies import (
 )
 
 POLICIES = {
-    "linear_ts": lambda: LinearThompson(
-        n_actions=K, prior_variance=4.0, noise_variance=0.25, seed=0
-    ),
+    "linear_ts": lambda: LinearThompson(n_actions=K, prior_variance=4.0, noise_variance=0.25, seed=0),
     "linucb": lambda: LinUCB(n_actions=K, alpha=0.5, seed=0),
     "shared_ts_onehot": lambda: SharedLinearThompson(n_actions=K, noise_variance=0.25, seed=0),
     "shared_ts_features": lambda: SharedLinearThompson(
@@ -35,9 +33,7 @@ POLICIES = {
     ),
     "softmax_ridge": lambda: Softmax(n_actions=K, temperature=0.05, seed=0),
     "beta_bernoulli": lambda: BetaBernoulli(n_actions=K, seed=0),
-    "apprentice_ts": lambda: Apprentice(
-        LinearThompson(n_actions=K, noise_variance=0.25, seed=0), min_observations=5
-    ),
+    "apprentice_ts": lambda: Apprentice(LinearThompson(n_actions=K, noise_variance=0.25, seed=0), min_observations=5),
 }
 
 

@@ -35,6 +35,4 @@ def test_nested_apprentice_snapshot_keeps_inner_learning_and_rng():
     assert isinstance(q.policy, LinearThompson) and q.min_observations == 10
     assert np.array_equal(q.policy.n_obs_, p.policy.n_obs_)
     legacy = np.zeros(50, dtype=int)
-    assert np.array_equal(
-        p.choose_many(X, baseline=legacy).actions, q.choose_many(X, baseline=legacy).actions
-    )
+    assert np.array_equal(p.choose_many(X, baseline=legacy).actions, q.choose_many(X, baseline=legacy).actions)

@@ -21,9 +21,7 @@ def test_decide_learn_and_evaluate_one_batch():
     n = 500
     X = rng.normal(size=(n, 4))
     opt_out = rng.random(n) < 0.3
-    mask = eligibility(
-        CATALOG, n, email_opt_out=opt_out, marketing_touches_7d=rng.integers(0, 5, n)
-    )
+    mask = eligibility(CATALOG, n, email_opt_out=opt_out, marketing_touches_7d=rng.integers(0, 5, n))
     arms = assign_arms(np.arange(n), "wiring", holdout_share=0.2)
     engine = arms == "engine"
 
