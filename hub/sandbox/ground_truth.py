@@ -24,8 +24,9 @@ webinar attendance ``0.6 p_click``; meetings ``p_click * 0.25 s`` for the demo o
 the contact (win probability -0.25 for good). Ads: ``p_click = 0.02 r ch s``, no fatigue.
 Opportunities: ``p_opp = p_meeting (0.25 + 0.5 intent)`` (x0.3 before consideration, 0 for
 customers); win ``p_win = clip(0.2 + 0.4 fit + 0.2 intent - 0.25 burned, 0.02, 0.9)``; deal value
-``4000 (1 + band)^1.6 (0.6 + 0.8 fit)``. Unsubscribes: ``0.003 + 0.08 over`` for mail, plus the
-sales terms above. Nothing reaches people without consent (email opt-out, do-not-call).
+``4000 (1 + band)^1.6 (0.6 + 0.8 fit)``. Unsubscribes: mail ``0.001 + 0.002 (1 - min(r, 1))
++ 0.08 over`` (irrelevant mail annoys), plus the sales terms above. Nothing reaches people
+without consent (email opt-out, do-not-call).
 Intent: an open adds ``0.04 r s``, a click ``0.06 r``, early sales outreach removes 0.08.
 """
 
@@ -158,7 +159,8 @@ def response_probabilities(
     will_burn = (kind == K_SALES) & early & (reach > 0)
     p_win = np.clip(0.2 + 0.4 * pop.fit[idx] + 0.2 * intent[idx]
                     - 0.25 * (burned[idx] | will_burn), 0.02, 0.9)
-    p_unsub = np.where(is_mail & mail_ok, 0.003 + 0.08 * over, 0.0)
+    p_unsub = np.where(is_mail & mail_ok,
+                       0.001 + 0.002 * (1 - np.minimum(r, 1.0)) + 0.08 * over, 0.0)
     p_unsub = p_unsub + np.where(kind == K_SALES, reach * (0.01 + 0.08 * early) + 0.08 * over, 0)
     p_unsub = np.where(unsubscribed[idx], 0.0, np.minimum(p_unsub, 0.6))
     return {"open": p_open, "click": p_click, "form": p_form, "webinar": p_web,

@@ -100,8 +100,7 @@ class Market:
         """Simulate one day: execute ``batch``, then organic behaviour. Returns the day's events
         as arrays ``person, type, second (UTC second of the day), detail, value, action``."""
         batch = batch or ActionBatch.empty()
-        day, pop = self.day, self.pop
-        self.touches[:, day % 7] = 0
+        pop = self.pop
         ev: list[tuple[np.ndarray, ...]] = []
         tz = pop.tz_offset
 
@@ -118,6 +117,9 @@ class Market:
             self._execute(batch, add, tz)
         self._organic(add, tz)
         self.day += 1
+        # Free the new day's slot now, so the 7-day window (today plus the previous six days)
+        # is right for anyone evaluating probabilities before the next step, the oracle too.
+        self.touches[:, self.day % 7] = 0
         if not ev:
             z = np.zeros(0, dtype=np.int64)
             return {"person": z, "type": z, "second": z, "detail": z, "value": z.astype(float),
