@@ -50,9 +50,15 @@ def bench(n: int, reps: int) -> dict[str, float]:
     w = World(n_contacts=n, seed=1)
     build = time.perf_counter() - t
     world = _median(lambda: w.advance_days(1), reps)
-    return {"n": n, "market_step_s": market, "world_day_s": world, "oracle_s": oracle,
-            "world_build_s": build, "oracle_mean_reward": oracle_mean,
-            "playbook_mean_reward": playbook_mean}
+    return {
+        "n": n,
+        "market_step_s": market,
+        "world_day_s": world,
+        "oracle_s": oracle,
+        "world_build_s": build,
+        "oracle_mean_reward": oracle_mean,
+        "playbook_mean_reward": playbook_mean,
+    }
 
 
 def main() -> None:
@@ -61,12 +67,16 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     args = ap.parse_args()
     rows = [bench(n, args.reps) for n in args.sizes]
-    print(f"{'people':>8} {'market step':>12} {'world day':>10} {'oracle':>8} {'build':>8}"
-          f" {'E[r] oracle':>12} {'E[r] playbook':>14}")
+    print(
+        f"{'people':>8} {'market step':>12} {'world day':>10} {'oracle':>8} {'build':>8}"
+        f" {'E[r] oracle':>12} {'E[r] playbook':>14}"
+    )
     for r in rows:
-        print(f"{r['n']:>8} {r['market_step_s'] * 1000:>10.1f}ms {r['world_day_s'] * 1000:>8.1f}ms"
-              f" {r['oracle_s'] * 1000:>6.1f}ms {r['world_build_s']:>7.2f}s"
-              f" {r['oracle_mean_reward']:>12.3f} {r['playbook_mean_reward']:>14.3f}")
+        print(
+            f"{r['n']:>8} {r['market_step_s'] * 1000:>10.1f}ms {r['world_day_s'] * 1000:>8.1f}ms"
+            f" {r['oracle_s'] * 1000:>6.1f}ms {r['world_build_s']:>7.2f}s"
+            f" {r['oracle_mean_reward']:>12.3f} {r['playbook_mean_reward']:>14.3f}"
+        )
     print(json.dumps({"bench": "sandbox_step", "reps": args.reps, "results": rows}))
 
 

@@ -74,8 +74,12 @@ class SandboxHandle:
     def __enter__(self) -> SandboxHandle:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
@@ -98,13 +102,19 @@ def start_sandbox(
     sf = ServerThread(sf_app, salesforce_port, tls.server_context()).start()
     sf_app.base_url = f"https://127.0.0.1:{sf.port}"
     return SandboxHandle(
-        world=world, hubspot_url=f"http://127.0.0.1:{hs.port}",
-        salesforce_url=sf_app.base_url, hubspot_token=hubspot_token,
-        salesforce_username=creds.username, salesforce_password=creds.password,
+        world=world,
+        hubspot_url=f"http://127.0.0.1:{hs.port}",
+        salesforce_url=sf_app.base_url,
+        hubspot_token=hubspot_token,
+        salesforce_username=creds.username,
+        salesforce_password=creds.password,
         salesforce_security_token=creds.security_token,
         salesforce_consumer_key=creds.consumer_key,
         salesforce_consumer_secret=creds.consumer_secret,
-        salesforce_domain=f"127.0.0.1:{sf.port}/sflogin?d=", ca_cert_path=str(tls.ca_cert_path),
-        hubspot=hs_app, salesforce=sf_app, _servers=[hs, sf],
-        _tls_dir="" if tls_dir else str(tls.directory))
-
+        salesforce_domain=f"127.0.0.1:{sf.port}/sflogin?d=",
+        ca_cert_path=str(tls.ca_cert_path),
+        hubspot=hs_app,
+        salesforce=sf_app,
+        _servers=[hs, sf],
+        _tls_dir="" if tls_dir else str(tls.directory),
+    )

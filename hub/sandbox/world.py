@@ -91,28 +91,38 @@ class World:
         at = self.clock.start_ms - 30 * DAY_MS
         rng = np.random.default_rng([self.config.seed, 7])
         accounts = self.accounts
-        self._campaign = sf.create("Campaign", {"Name": "Hub nurture", "IsActive": True,
-                                                "Status": "In Progress", "Type": "Email"},
-                                   at_ms=at)
+        self._campaign = sf.create(
+            "Campaign",
+            {"Name": "Hub nurture", "IsActive": True, "Status": "In Progress", "Type": "Email"},
+            at_ms=at,
+        )
         for i in range(pop.n):
             c = int(pop.company[i])
-            last_event = (_BAD_DATES[i % len(_BAD_DATES)] if pop.bad_date[i]
-                          else f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}")
+            last_event = (
+                _BAD_DATES[i % len(_BAD_DATES)]
+                if pop.bad_date[i]
+                else f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}"
+            )
             stage = int(self.market.stage[i])
             if pop.in_hubspot[i]:
-                props = {"email": pop.hs_email_variant[i], "firstname": pop.first_name[i],
-                         "lastname": pop.last_name[i], "company": pop.company_name[c],
-                         "jobtitle": pop.title[i],
-                         "industry": INDUSTRIES[pop.company_industry[c]],
-                         "numemployees": int(pop.company_employees[c]),
-                         "annualrevenue": float(pop.company_revenue[c]),
-                         "country": COUNTRIES[pop.company_country[c]],
-                         "hs_timezone": TZ_NAMES[pop.company_country[c]],
-                         "lifecyclestage": LIFECYCLE[stage],
-                         "hs_email_optout": "true" if self.market.unsubscribed[i] else "false",
-                         "hubspot_owner_id": OWNER_IDS[i % 5] if stage >= 3 else None,
-                         "hs_analytics_num_page_views": 0, "last_event_date": last_event,
-                         "tech_stack": ";".join(tech_names(int(pop.company_tech[c])))}
+                props = {
+                    "email": pop.hs_email_variant[i],
+                    "firstname": pop.first_name[i],
+                    "lastname": pop.last_name[i],
+                    "company": pop.company_name[c],
+                    "jobtitle": pop.title[i],
+                    "industry": INDUSTRIES[pop.company_industry[c]],
+                    "numemployees": int(pop.company_employees[c]),
+                    "annualrevenue": float(pop.company_revenue[c]),
+                    "country": COUNTRIES[pop.company_country[c]],
+                    "hs_timezone": TZ_NAMES[pop.company_country[c]],
+                    "lifecyclestage": LIFECYCLE[stage],
+                    "hs_email_optout": "true" if self.market.unsubscribed[i] else "false",
+                    "hubspot_owner_id": OWNER_IDS[i % 5] if stage >= 3 else None,
+                    "hs_analytics_num_page_views": 0,
+                    "last_event_date": last_event,
+                    "tech_stack": ";".join(tech_names(int(pop.company_tech[c]))),
+                }
                 rid = hs.add_record(props, i, at + i)
                 if pop.hs_duplicate[i]:
                     dup = dict(props, email=None, firstname=pop.first_name[i].upper())
@@ -121,36 +131,55 @@ class World:
                     hs.records[rid]["archived"] = True
                     hs.records[rid]["archivedAt"] = at + i
             if pop.in_salesforce[i]:
-                person = {"FirstName": pop.first_name[i], "LastName": pop.last_name[i],
-                          "Email": pop.sf_email_variant[i], "Title": pop.title[i],
-                          "HasOptedOutOfEmail": bool(self.market.unsubscribed[i]),
-                          "DoNotCall": bool(pop.do_not_call[i]),
-                          "Last_Event_Date__c": last_event, "OwnerId": sf.users[i % 5],
-                          "LeadSource": "Web"}
+                person = {
+                    "FirstName": pop.first_name[i],
+                    "LastName": pop.last_name[i],
+                    "Email": pop.sf_email_variant[i],
+                    "Title": pop.title[i],
+                    "HasOptedOutOfEmail": bool(self.market.unsubscribed[i]),
+                    "DoNotCall": bool(pop.do_not_call[i]),
+                    "Last_Event_Date__c": last_event,
+                    "OwnerId": sf.users[i % 5],
+                    "LeadSource": "Web",
+                }
                 if stage >= 3:
                     if c not in accounts:
                         accounts[c] = self._account(c, at)
-                    rid = sf.create("Contact", dict(person, AccountId=accounts[c]),
-                                    at_ms=at + i, person=i)
+                    rid = sf.create(
+                        "Contact", dict(person, AccountId=accounts[c]), at_ms=at + i, person=i
+                    )
                     sf.contact_of_person[i] = rid
                 else:
-                    rid = sf.create("Lead", dict(
-                        person, Company=pop.company_name[c],
-                        Industry=INDUSTRIES[pop.company_industry[c]],
-                        NumberOfEmployees=int(pop.company_employees[c]),
-                        AnnualRevenue=float(pop.company_revenue[c]),
-                        Country=COUNTRIES[pop.company_country[c]],
-                        Status="Open - Not Contacted"), at_ms=at + i, person=i)
+                    rid = sf.create(
+                        "Lead",
+                        dict(
+                            person,
+                            Company=pop.company_name[c],
+                            Industry=INDUSTRIES[pop.company_industry[c]],
+                            NumberOfEmployees=int(pop.company_employees[c]),
+                            AnnualRevenue=float(pop.company_revenue[c]),
+                            Country=COUNTRIES[pop.company_country[c]],
+                            Status="Open - Not Contacted",
+                        ),
+                        at_ms=at + i,
+                        person=i,
+                    )
                     sf.lead_of_person[i] = rid
 
     def _account(self, c: int, at: int | None = None) -> str:
         pop = self.pop
-        return self.salesforce.create("Account", {
-            "Name": pop.company_name[c], "Industry": INDUSTRIES[pop.company_industry[c]],
-            "NumberOfEmployees": int(pop.company_employees[c]),
-            "AnnualRevenue": float(pop.company_revenue[c]),
-            "BillingCountry": COUNTRIES[pop.company_country[c]],
-            "Tech_Stack__c": ";".join(tech_names(int(pop.company_tech[c])))}, at_ms=at)
+        return self.salesforce.create(
+            "Account",
+            {
+                "Name": pop.company_name[c],
+                "Industry": INDUSTRIES[pop.company_industry[c]],
+                "NumberOfEmployees": int(pop.company_employees[c]),
+                "AnnualRevenue": float(pop.company_revenue[c]),
+                "BillingCountry": COUNTRIES[pop.company_country[c]],
+                "Tech_Stack__c": ";".join(tech_names(int(pop.company_tech[c]))),
+            },
+            at_ms=at,
+        )
 
     # ---- the hub's writes ------------------------------------------------------------------
     def _on_hub_fields(self, system: str, person: int, fields: dict[str, Any]) -> None:
@@ -169,8 +198,9 @@ class World:
                 old.send_time = old.send_time or fields.get("best_send_time")
                 old.channel = old.channel or fields.get("best_channel")
                 return
-            self.pending[person] = PendingAction(action, fields.get("best_send_time"),
-                                                 fields.get("best_channel"), did, system)
+            self.pending[person] = PendingAction(
+                action, fields.get("best_send_time"), fields.get("best_channel"), did, system
+            )
 
     def _on_list_add(self, system: str, person: int, list_name: str) -> None:
         """Adding someone to a list (HubSpot) or campaign (Salesforce) whose name contains a
@@ -219,8 +249,13 @@ class World:
         self.pending.clear()
         if not idx:
             return ActionBatch.empty()
-        return ActionBatch(np.asarray(idx), np.asarray(act), np.asarray(hour), np.asarray(chan),
-                           np.asarray(dids, dtype=object))
+        return ActionBatch(
+            np.asarray(idx),
+            np.asarray(act),
+            np.asarray(hour),
+            np.asarray(chan),
+            np.asarray(dids, dtype=object),
+        )
 
     # ---- advancing -------------------------------------------------------------------------
     def advance_days(self, n: int = 1) -> dict[str, int]:
