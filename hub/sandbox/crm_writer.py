@@ -136,7 +136,7 @@ def write_events(
                 "Qualified",
                 "Qualified",
             )[int(m.stage[i])]
-            sf.update("Lead", lead, {"Status": status}, "market", source="market")
+            sf.update("Lead", lead, {"Status": status}, "automation", source="system")
     del before_unsub  # opt-outs arrive as unsubscribe events above
 
 

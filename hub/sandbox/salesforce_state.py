@@ -296,6 +296,8 @@ class SalesforceState:
                 "ENTITY_IS_DELETED" if rec else "INVALID_CROSS_REFERENCE_KEY",
                 "entity is deleted" if rec else "invalid cross reference id",
             )
+        """Change fields. ``source``: "api" (validated, logged, may queue hub actions),
+        "market" (the people's own doings) or "system" (automation: SystemModstamp only)."""
         if sobject == "Lead" and rec["IsConverted"] and source == "api":
             raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
         fields = {k: v for k, v in fields.items() if k != "attributes"}
@@ -325,7 +327,11 @@ class SalesforceState:
                 rec[k] = v
                 changed[k] = v
         if changed:
-            rec["LastModifiedDate"] = rec["SystemModstamp"] = at
+            # Automation ("system") moves only SystemModstamp, as in Salesforce: a cursor on
+            # LastModifiedDate misses those changes.
+            rec["SystemModstamp"] = at
+            if source != "system":
+                rec["LastModifiedDate"] = at
             if "FirstName" in changed or "LastName" in changed:
                 rec["Name"] = " ".join(x for x in (rec.get("FirstName"), rec.get("LastName")) if x)
             hub = [HUB_FIELDS[k] for k in changed if k in HUB_FIELDS]

@@ -256,3 +256,11 @@ def test_lead_conversion_follows_an_opportunity() -> None:
         assert opps["totalSize"] >= conv["totalSize"]
         calls = sf.query("SELECT Id FROM Task WHERE TaskSubtype = 'Call'")
         assert calls["totalSize"] > 0
+
+
+def test_automation_moves_system_modstamp_only(sf, world: World) -> None:
+    world.advance_days(4)
+    rows = sf.query_all("SELECT Id, Status, LastModifiedDate, SystemModstamp FROM Lead")["records"]
+    ahead = [r for r in rows if r["SystemModstamp"] > r["LastModifiedDate"]]
+    assert ahead and all(r["Status"] != "Open - Not Contacted" for r in ahead)
+    assert all(r["SystemModstamp"] >= r["LastModifiedDate"] for r in rows)
