@@ -192,12 +192,13 @@ def test_session_expiry_and_relogin(sandbox) -> None:
 
 def test_session_ttl_expires() -> None:
     world = World(n_contacts=100, seed=1)
-    with start_sandbox(world, salesforce_limits=SalesforceLimits(session_ttl_s=0.3)) as sb:
+    with start_sandbox(world, salesforce_limits=SalesforceLimits(session_ttl_s=1.0)) as sb:
         sf = salesforce_client(sb)
         sf.query("SELECT Id FROM User")
-        time.sleep(0.35)
-        sf.query("SELECT Id FROM User")
-        assert sb.salesforce.logins == 2
+        before = sb.salesforce.logins
+        time.sleep(1.05)
+        assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 6
+        assert sb.salesforce.logins == before + 1
 
 
 def test_limit_info_header_and_daily_403() -> None:
