@@ -51,9 +51,21 @@ CATALOG: tuple[CatalogAction, ...] = (
         "Gated technical whitepaper offer.",
     ),
     CatalogAction(
-        "content_offer_case_study", "content_offer", "email", "business", "case_study", "Customer case study offer."
+        "content_offer_case_study",
+        "content_offer",
+        "email",
+        "business",
+        "case_study",
+        "Customer case study offer.",
     ),
-    CatalogAction("webinar_invite", "email", "email", "technical", "webinar", "Invitation to a live product webinar."),
+    CatalogAction(
+        "webinar_invite",
+        "email",
+        "email",
+        "technical",
+        "webinar",
+        "Invitation to a live product webinar.",
+    ),
     CatalogAction(
         "product_demo_offer",
         "content_offer",
@@ -63,10 +75,20 @@ CATALOG: tuple[CatalogAction, ...] = (
         "Offer of a personalised product demo (a meeting if accepted).",
     ),
     CatalogAction(
-        "sales_outreach", "sales_outreach", "phone", "business", "call", "A sales rep calls and emails the contact."
+        "sales_outreach",
+        "sales_outreach",
+        "phone",
+        "business",
+        "call",
+        "A sales rep calls and emails the contact.",
     ),
     CatalogAction(
-        "ad_retarget", "ad_audience", "ads", "business", "display_ad", "Add the contact to a retargeting ad audience."
+        "ad_retarget",
+        "ad_audience",
+        "ads",
+        "business",
+        "display_ad",
+        "Add the contact to a retargeting ad audience.",
     ),
     CatalogAction("wait", "wait", "none", "none", "none", "Do nothing now; avoids fatigue."),
 )

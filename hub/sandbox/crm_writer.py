@@ -19,12 +19,20 @@ from hub.sandbox.market import EV, PAGES
 if TYPE_CHECKING:
     from hub.sandbox.world import World
 
-_EMAIL_TYPES = {EV["email_sent"]: ("SENT", "DELIVERED"), EV["email_open"]: ("OPEN",), EV["email_click"]: ("CLICK",)}
+_EMAIL_TYPES = {
+    EV["email_sent"]: ("SENT", "DELIVERED"),
+    EV["email_open"]: ("OPEN",),
+    EV["email_click"]: ("CLICK",),
+}
 FORM_GUID = "5e3c2a1b-0000-4000-8000-00000000f0a1"
 
 
 def write_events(
-    world: World, events: dict[str, np.ndarray], times: np.ndarray, before_stage: np.ndarray, before_unsub: np.ndarray
+    world: World,
+    events: dict[str, np.ndarray],
+    times: np.ndarray,
+    before_stage: np.ndarray,
+    before_unsub: np.ndarray,
 ) -> None:
     hs, sf, pop, m = world.hubspot, world.salesforce, world.pop, world.market
     hs_touch: dict[str, dict[str, object]] = {}
@@ -56,7 +64,10 @@ def write_events(
             elif et in (EV["page_view"], EV["ad_click"]) and world.config.write_page_views:
                 p = hs_touch.setdefault(hid, {})
                 n0 = int(
-                    p.get("hs_analytics_num_page_views", hrec["properties"].get("hs_analytics_num_page_views") or 0)
+                    p.get(
+                        "hs_analytics_num_page_views",
+                        hrec["properties"].get("hs_analytics_num_page_views") or 0,
+                    )
                 )
                 p["hs_analytics_num_page_views"] = n0 + 1
             elif et in (EV["form_submit"], EV["webinar"], EV["content_download"]) and email:
@@ -95,11 +106,17 @@ def write_events(
                     "calls",
                     hid,
                     at,
-                    {"hs_call_title": "Sales outreach", "hs_call_direction": "OUTBOUND", "hs_call_status": "COMPLETED"},
+                    {
+                        "hs_call_title": "Sales outreach",
+                        "hs_call_direction": "OUTBOUND",
+                        "hs_call_status": "COMPLETED",
+                    },
                 )
             elif et == EV["unsubscribe"]:
                 hs_touch.setdefault(hid, {})["hs_email_optout"] = "true"
-        _write_salesforce(world, i, et, at, aid, float(events["value"][k]), int(events["detail"][k]))
+        _write_salesforce(
+            world, i, et, at, aid, float(events["value"][k]), int(events["detail"][k])
+        )
     for hid, props in hs_touch.items():
         hs.set_properties(hid, props, "market", source="market")
     changed = np.flatnonzero(before_stage != m.stage)
@@ -112,10 +129,14 @@ def write_events(
             hs.set_properties(rec["id"], {"lifecyclestage": life}, "market", source="market")
         lead = sf.lead_of_person.get(int(i))
         if lead and not sf.objects["Lead"][lead]["IsConverted"]:
-            status = ("Open - Not Contacted", "Working - Contacted", "Working - Contacted", "Qualified", "Qualified")[
-                int(m.stage[i])
-            ]
-            sf.update("Lead", lead, {"Status": status}, "market", source="market")
+            status = (
+                "Open - Not Contacted",
+                "Working - Contacted",
+                "Working - Contacted",
+                "Qualified",
+                "Qualified",
+            )[int(m.stage[i])]
+            sf.update("Lead", lead, {"Status": status}, "automation", source="system")
     del before_unsub  # opt-outs arrive as unsubscribe events above
 
 
@@ -128,7 +149,9 @@ def _conversion_name(et: int, aid: str | None, detail: int) -> str:
     return f"Form submitted: {aid or 'website'}"
 
 
-def _write_salesforce(world: World, i: int, et: int, at: int, aid: str | None, value: float, detail: int = 0) -> None:
+def _write_salesforce(
+    world: World, i: int, et: int, at: int, aid: str | None, value: float, detail: int = 0
+) -> None:
     sf, pop = world.salesforce, world.pop
     who = sf.contact_of_person.get(i) or sf.lead_of_person.get(i)
     if who is None:
@@ -210,7 +233,12 @@ def _write_salesforce(world: World, i: int, et: int, at: int, aid: str | None, v
             sf.update(
                 "Opportunity",
                 opp,
-                {"StageName": "Closed Won" if won else "Closed Lost", "IsClosed": True, "IsWon": won, "CloseDate": day},
+                {
+                    "StageName": "Closed Won" if won else "Closed Lost",
+                    "IsClosed": True,
+                    "IsWon": won,
+                    "CloseDate": day,
+                },
                 "market",
                 source="market",
             )

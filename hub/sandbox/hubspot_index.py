@@ -14,7 +14,12 @@ import numpy as np
 
 from hub.sandbox.clock import parse_datetime_ms
 
-FAST = {"hs_object_id": "ids", "lastmodifieddate": "updated", "hs_lastmodifieddate": "updated", "createdate": "created"}
+FAST = {
+    "hs_object_id": "ids",
+    "lastmodifieddate": "updated",
+    "hs_lastmodifieddate": "updated",
+    "createdate": "created",
+}
 
 
 @dataclass
@@ -49,7 +54,9 @@ class ContactIndex:
         sel = np.flatnonzero(self.archived[start:] == archived)[: limit + 1] + start
         return [self.keys[i] for i in sel[:limit]], len(sel) > limit
 
-    def search(self, groups: list[dict[str, Any]], sort_name: str, desc: bool, visible_until: int) -> list[str] | None:
+    def search(
+        self, groups: list[dict[str, Any]], sort_name: str, desc: bool, visible_until: int
+    ) -> list[str] | None:
         """Matching ids in sort order, or None when the request needs the general path."""
         if sort_name not in FAST or any(
             f.get("propertyName") not in FAST for g in groups for f in g.get("filters") or []
@@ -90,7 +97,14 @@ class ContactIndex:
         if op == "BETWEEN":
             return (col >= val(f.get("value"))) & (col <= val(f.get("highValue")))
         v = val(f.get("value"))
-        ops = {"EQ": col == v, "NEQ": col != v, "GT": col > v, "GTE": col >= v, "LT": col < v, "LTE": col <= v}
+        ops = {
+            "EQ": col == v,
+            "NEQ": col != v,
+            "GT": col > v,
+            "GTE": col >= v,
+            "LT": col < v,
+            "LTE": col <= v,
+        }
         if op not in ops:
             raise ValueError(op)
         return ops[op]

@@ -15,6 +15,7 @@ from typing import Any
 from hub.sandbox import hubspot_search as hsq
 from hub.sandbox.clock import iso_ms
 from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
+from hub.sandbox.hubspot_batch import HubSpotBatchRoutes
 from hub.sandbox.hubspot_errors import err as _err
 from hub.sandbox.hubspot_routes import HubSpotExtraRoutes
 from hub.sandbox.hubspot_state import OWNER_IDS
@@ -37,11 +38,15 @@ class HubSpotLimits:
     search_lag_ms: int = 0  # records changed more recently than this are not yet searchable
 
 
-class HubSpotApp(HubSpotExtraRoutes, App):
+class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
     system = "hubspot"
 
     def __init__(
-        self, world: World, token: str, limits: HubSpotLimits | None = None, faults: Faults | None = None
+        self,
+        world: World,
+        token: str,
+        limits: HubSpotLimits | None = None,
+        faults: Faults | None = None,
     ) -> None:
         super().__init__(faults)
         self.world, self.hs, self.log = world, world.hubspot, world.log
@@ -75,7 +80,11 @@ class HubSpotApp(HubSpotExtraRoutes, App):
         r("GET", "/crm/v3/lists", self.get_lists)
         r("POST", "/crm/v3/lists/search", self.search_lists)
         r("GET", "/crm/v3/lists/object-type-id/{objectTypeId}/name/{listName}", self.list_by_name)
-        r("GET", "/crm/v3/lists/records/{objectTypeId}/{recordId}/memberships", self.record_memberships)
+        r(
+            "GET",
+            "/crm/v3/lists/records/{objectTypeId}/{recordId}/memberships",
+            self.record_memberships,
+        )
         r("GET", "/crm/v3/lists/{listId}", self.get_list)
         r("DELETE", "/crm/v3/lists/{listId}", self.delete_list)
         r("GET", "/crm/v3/lists/{listId}/memberships", self.memberships)
@@ -140,7 +149,11 @@ class HubSpotApp(HubSpotExtraRoutes, App):
                 "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
                 "INVALID_AUTHENTICATION",
             )
-        search = req.method == "POST" and req.path.rstrip("/").endswith("/search") and "/lists/" not in req.path
+        search = (
+            req.method == "POST"
+            and req.path.rstrip("/").endswith("/search")
+            and "/lists/" not in req.path
+        )
         if search and not self.search_window.try_acquire():
             self.log.limit("hubspot", "SEARCH_SECONDLY")
             return self._limit_response(True, "SECONDLY")
@@ -172,7 +185,9 @@ class HubSpotApp(HubSpotExtraRoutes, App):
 
     def _contacts_only(self, req: Request) -> None:
         if self._kind(req) != "contacts":
-            raise HttpError(_err(400, "This sandbox supports this call on contacts only.", "VALIDATION_ERROR"))
+            raise HttpError(
+                _err(400, "This sandbox supports this call on contacts only.", "VALIDATION_ERROR")
+            )
 
     def _body(self, req: Request) -> dict[str, Any]:
         try:
@@ -181,12 +196,20 @@ class HubSpotApp(HubSpotExtraRoutes, App):
             raise HttpError(_err(400, "Invalid input JSON on line 1", "VALIDATION_ERROR")) from None
         return body if isinstance(body, dict) else {}
 
-    def _render(self, rec: dict[str, Any], props: list[str] | None, assoc: list[str] | None = None) -> dict[str, Any]:
+    def _render(
+        self, rec: dict[str, Any], props: list[str] | None, assoc: list[str] | None = None
+    ) -> dict[str, Any]:
         names = list(dict.fromkeys((props or DEFAULT_PROPS) + ALWAYS))
         p = {k: rec["properties"].get(k) for k in names}
         if self.faults.malformed():
             self.log.fault("hubspot", "malformed")
-            p.update({"lastmodifieddate": "not-a-date", "email": "@@not-an-email", "numemployees": "12;34"})
+            p.update(
+                {
+                    "lastmodifieddate": "not-a-date",
+                    "email": "@@not-an-email",
+                    "numemployees": "12;34",
+                }
+            )
         out = {
             "id": rec["id"],
             "properties": p,
@@ -198,7 +221,9 @@ class HubSpotApp(HubSpotExtraRoutes, App):
             out["archivedAt"] = iso_ms(rec["archivedAt"])
         if assoc and "contacts" in assoc and "contacts" in rec:
             out["associations"] = {
-                "contacts": {"results": [{"id": c, "type": rec["assoc_type"]} for c in rec["contacts"]]}
+                "contacts": {
+                    "results": [{"id": c, "type": rec["assoc_type"]} for c in rec["contacts"]]
+                }
             }
         return out
 
@@ -218,12 +243,20 @@ class HubSpotApp(HubSpotExtraRoutes, App):
             page = [self.hs.records[k] for k in keys]
         else:
             rows = sorted(
-                (r for r in self._table(kind).values() if r["archived"] == archived and int(r["id"]) > after),
+                (
+                    r
+                    for r in self._table(kind).values()
+                    if r["archived"] == archived and int(r["id"]) > after
+                ),
                 key=lambda r: int(r["id"]),
             )
             page, more = rows[:limit], len(rows) > limit
-        props = req.args("properties") or (None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"])
-        body: dict[str, Any] = {"results": [self._render(r, props, req.args("associations")) for r in page]}
+        props = req.args("properties") or (
+            None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"]
+        )
+        body: dict[str, Any] = {
+            "results": [self._render(r, props, req.args("associations")) for r in page]
+        }
         if more:
             nxt = str(int(page[-1]["id"]))
             body["paging"] = {"next": {"after": nxt, "link": f"{req.path}?after={nxt}"}}
@@ -243,7 +276,10 @@ class HubSpotApp(HubSpotExtraRoutes, App):
             rec = self.hs.engagements[kind].get(oid)
         if rec is None or rec["archived"] != archived:
             return _err(
-                404, "Object not found.  objectId are usually numeric.", "OBJECT_NOT_FOUND", context={"id": [oid]}
+                404,
+                "Object not found.  objectId are usually numeric.",
+                "OBJECT_NOT_FOUND",
+                context={"id": [oid]},
             )
         props = req.args("properties") or None
         if (
@@ -281,7 +317,9 @@ class HubSpotApp(HubSpotExtraRoutes, App):
             return Response(409 if err["category"] == "CONFLICT" else 400, err)
         return Response(201, self._render(res, list(props)))
 
-    def _create(self, props: dict[str, Any], endpoint: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    def _create(
+        self, props: dict[str, Any], endpoint: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         msg = self.hs.validate(props)
         if msg:
             return None, {"status": "error", "category": "VALIDATION_ERROR", "message": msg}
@@ -313,7 +351,9 @@ class HubSpotApp(HubSpotExtraRoutes, App):
         if primary is None or loser is None or primary is loser:
             return _err(400, "Invalid merge input", "VALIDATION_ERROR")
         rid = self.hs.merge(primary["id"], loser["id"])
-        return Response(200, self._render(self.hs.records[rid], DEFAULT_PROPS + ["hs_merged_object_ids"]))
+        return Response(
+            200, self._render(self.hs.records[rid], DEFAULT_PROPS + ["hs_merged_object_ids"])
+        )
 
     # ---- search --------------------------------------------------------------------------
     def search(self, req: Request) -> Response:
@@ -344,14 +384,26 @@ class HubSpotApp(HubSpotExtraRoutes, App):
         else:
             rows = self._slow_search(kind, groups, types, lag, q, name, desc)
         page = rows[after : after + limit]
-        props = body.get("properties") or (None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"])
-        out: dict[str, Any] = {"total": len(rows), "results": [self._render(r, props) for r in page]}
+        props = body.get("properties") or (
+            None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"]
+        )
+        out: dict[str, Any] = {
+            "total": len(rows),
+            "results": [self._render(r, props) for r in page],
+        }
         if after + limit < len(rows):
             out["paging"] = {"next": {"after": str(after + limit)}}
         return Response(200, out)
 
     def _slow_search(
-        self, kind: str, groups: list[dict[str, Any]], types: dict[str, str], lag: int, q: str, name: str, desc: bool
+        self,
+        kind: str,
+        groups: list[dict[str, Any]],
+        types: dict[str, str],
+        lag: int,
+        q: str,
+        name: str,
+        desc: bool,
     ) -> list[dict[str, Any]]:
         """Any property, any operator: a scan (the index handles the cursor fields)."""
         rows = [
@@ -368,158 +420,11 @@ class HubSpotApp(HubSpotExtraRoutes, App):
                 )
             )
         ]
-        rows.sort(key=lambda r: (hsq.sort_value(r["properties"], name, types), int(r["id"])), reverse=desc)
+        rows.sort(
+            key=lambda r: (hsq.sort_value(r["properties"], name, types), int(r["id"])), reverse=desc
+        )
         return rows
 
-    # ---- batch ---------------------------------------------------------------------------
-    def _inputs(self, req: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        self._contacts_only(req)
-        body = self._body(req)
-        inputs = body.get("inputs")
-        if not isinstance(inputs, list):
-            raise HttpError(_err(400, "Invalid input JSON: inputs is required", "VALIDATION_ERROR"))
-        if len(inputs) > 100:
-            raise HttpError(
-                _err(
-                    400,
-                    f"Batch input size {len(inputs)} exceeds the limit of 100",
-                    "VALIDATION_ERROR",
-                    subCategory="BATCH_TOO_LARGE",
-                )
-            )
-        return body, inputs
-
-    def _batch_response(self, started: str, results: list[dict[str, Any]], errors: list[dict[str, Any]]) -> Response:
-        body: dict[str, Any] = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": started,
-            "completedAt": iso_ms(self.world.clock.now_ms()),
-        }
-        if errors:
-            body["errors"] = errors
-            body["numErrors"] = len(errors)
-            return Response(207, body)
-        return Response(200, body)
-
-    def batch_read(self, req: Request) -> Response:
-        body, inputs = self._inputs(req)
-        started = iso_ms(self.world.clock.now_ms())
-        props = body.get("properties") or None
-        results, missing = [], []
-        by_email = body.get("idProperty") == "email"
-        for inp in inputs:
-            oid = str(inp.get("id"))
-            rec = self._by_email(oid) if by_email else self.hs.live(oid)
-            if rec is None:
-                missing.append(oid)
-            else:
-                results.append(self._render(rec, props))
-        errors = (
-            [
-                {
-                    "status": "error",
-                    "category": "OBJECT_NOT_FOUND",
-                    "message": "Could not get some CONTACT objects, they may be deleted or not "
-                    "exist. Check that ids are valid.",
-                    "context": {"ids": missing},
-                }
-            ]
-            if missing
-            else []
-        )
-        return self._batch_response(started, results, errors)
-
-    def batch_update(self, req: Request) -> Response:
-        _, inputs = self._inputs(req)
-        started = iso_ms(self.world.clock.now_ms())
-        for inp in inputs:  # an unknown property fails the whole batch, as in HubSpot
-            for k in inp.get("properties") or {}:
-                if k not in self.hs.properties:
-                    return _err(
-                        400,
-                        f'Property values were not valid: [{{"isValid":false,'
-                        f'"message":"Property \\"{k}\\" does not exist","error":'
-                        f'"PROPERTY_DOESNT_EXIST","name":"{k}"}}]',
-                        "VALIDATION_ERROR",
-                    )
-        results, errors, missing = [], [], []
-        for inp in inputs:
-            oid = str(inp.get("id"))
-            props = inp.get("properties") or {}
-            rec = self.hs.live(oid)
-            if rec is None:
-                missing.append(oid)
-                continue
-            msg = self.hs.validate(props)
-            if msg:
-                errors.append(
-                    {"status": "error", "category": "VALIDATION_ERROR", "message": msg, "context": {"ids": [oid]}}
-                )
-                continue
-            self.hs.set_properties(rec["id"], props, f"POST {req.route}")
-            results.append(self._render(rec, list(props)))
-        if missing:
-            errors.append(
-                {
-                    "status": "error",
-                    "category": "OBJECT_NOT_FOUND",
-                    "message": "Could not get some CONTACT objects, they may be deleted "
-                    "or not exist. Check that ids are valid.",
-                    "context": {"ids": missing},
-                }
-            )
-        return self._batch_response(started, results, errors)
-
-    def batch_upsert(self, req: Request) -> Response:
-        _, inputs = self._inputs(req)
-        started = iso_ms(self.world.clock.now_ms())
-        results, errors = [], []
-        for inp in inputs:
-            key, id_prop = str(inp.get("id")), inp.get("idProperty") or "hs_object_id"
-            props = dict(inp.get("properties") or {})
-            msg = self.hs.validate(props)
-            if msg:
-                errors.append(
-                    {"status": "error", "category": "VALIDATION_ERROR", "message": msg, "context": {"ids": [key]}}
-                )
-                continue
-            rec = self._by_email(key) if id_prop == "email" else self.hs.live(key)
-            if rec is not None:
-                self.hs.set_properties(rec["id"], props, f"POST {req.route}")
-                results.append(dict(self._render(rec, list(props)), new=False))
-                continue
-            if id_prop == "email":
-                props.setdefault("email", key)
-            new, err = self._create(props, f"POST {req.route}")
-            if err:
-                errors.append(dict(err, context={"ids": [key]}))
-            else:
-                results.append(dict(self._render(new, list(props)), new=True))
-        return self._batch_response(started, results, errors)
-
-    def batch_create(self, req: Request) -> Response:
-        _, inputs = self._inputs(req)
-        started = iso_ms(self.world.clock.now_ms())
-        results, errors = [], []
-        for k, inp in enumerate(inputs):
-            new, err = self._create(inp.get("properties") or {}, f"POST {req.route}")
-            if err:
-                errors.append(dict(err, context={"index": [str(k)]}))
-            else:
-                results.append(self._render(new, list(inp.get("properties") or {})))
-        resp = self._batch_response(started, results, errors)
-        if resp.status == 200:
-            resp.status = 201
-        return resp
-
-    def batch_archive(self, req: Request) -> Response:
-        _, inputs = self._inputs(req)
-        for inp in inputs:
-            rec = self.hs.live(str(inp.get("id")))
-            if rec is not None:
-                self.hs.archive(rec["id"], f"POST {req.route}")
-        return Response(204)
 
 
 __all__ = ["HubSpotApp", "HubSpotLimits", "OWNER_IDS"]

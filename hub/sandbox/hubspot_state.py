@@ -46,7 +46,10 @@ def _prop(
         "calculated": False,
         "externalOptions": False,
         "archived": False,
-        "options": [{"label": o, "value": o, "hidden": False, "displayOrder": i} for i, o in enumerate(options or [])],
+        "options": [
+            {"label": o, "value": o, "hidden": False, "displayOrder": i}
+            for i, o in enumerate(options or [])
+        ],
         "createdAt": "2020-01-01T00:00:00Z",
         "updatedAt": "2020-01-01T00:00:00Z",
     }
@@ -71,7 +74,13 @@ BASE_PROPERTIES = [
         "radio",
         options=list(LIFECYCLE) + ["opportunity", "evangelist", "other"],
     ),
-    _prop("hs_email_optout", "Unsubscribed from all email", "bool", "booleancheckbox", options=["true", "false"]),
+    _prop(
+        "hs_email_optout",
+        "Unsubscribed from all email",
+        "bool",
+        "booleancheckbox",
+        options=["true", "false"],
+    ),
     _prop("hs_analytics_num_page_views", "Number of Pageviews", "number", "number"),
     _prop("num_conversion_events", "Number of Form Submissions", "number", "number"),
     _prop("recent_conversion_event_name", "Recent Conversion"),
@@ -83,14 +92,23 @@ BASE_PROPERTIES = [
     _prop("hs_object_id", "Record ID", "number", "number"),
     _prop("hs_merged_object_ids", "Merged Record IDs", "enumeration", "checkbox"),
 ]
-READ_ONLY = {"createdate", "lastmodifieddate", "hs_lastmodifieddate", "hs_object_id", "hs_merged_object_ids"}
+READ_ONLY = {
+    "createdate",
+    "lastmodifieddate",
+    "hs_lastmodifieddate",
+    "hs_object_id",
+    "hs_merged_object_ids",
+}
 
 
 class HubSpotState:
     """One HubSpot portal. All methods expect the caller to hold ``lock``."""
 
     def __init__(
-        self, clock: SimClock, log: WriteLog, on_hub_fields: Callable[[str, int, dict[str, Any]], None] | None = None
+        self,
+        clock: SimClock,
+        log: WriteLog,
+        on_hub_fields: Callable[[str, int, dict[str, Any]], None] | None = None,
     ) -> None:
         self.clock, self.log = clock, log
         self.on_hub_fields = on_hub_fields
@@ -212,13 +230,17 @@ class HubSpotState:
                 return f"{v!r} is not a valid owner id"
         return None
 
-    def set_properties(self, rid: str, props: dict[str, Any], endpoint: str, source: str = "api") -> bool:
+    def set_properties(
+        self, rid: str, props: dict[str, Any], endpoint: str, source: str = "api"
+    ) -> bool:
         """Apply changed values; stamp and log only when something changed."""
         rec = self.records[rid]
         at = self.clock.now_ms()
         changed: dict[str, Any] = {}
         for k, v in props.items():
-            new = None if v is None else ("true" if v is True else "false" if v is False else str(v))
+            new = (
+                None if v is None else ("true" if v is True else "false" if v is False else str(v))
+            )
             old = rec["properties"].get(k)
             if old != new:
                 rec["properties"][k] = new
@@ -246,10 +268,15 @@ class HubSpotState:
         props = {k: v for k, v in second["properties"].items() if v not in (None, "")}
         props.update({k: v for k, v in first["properties"].items() if v not in (None, "")})
         old_ids = [
-            x for rec in (first, second) for x in (rec["properties"].get("hs_merged_object_ids") or "").split(";") if x
+            x
+            for rec in (first, second)
+            for x in (rec["properties"].get("hs_merged_object_ids") or "").split(";")
+            if x
         ]
         rid = self.new_id()
-        props.update({"hs_object_id": rid, "hs_merged_object_ids": ";".join(old_ids + [primary, merged])})
+        props.update(
+            {"hs_object_id": rid, "hs_merged_object_ids": ";".join(old_ids + [primary, merged])}
+        )
         person = first.get("person")
         self.records[rid] = {
             "id": rid,
@@ -275,7 +302,9 @@ class HubSpotState:
         for table in self.engagements.values():
             for e in table.values():
                 e["contacts"] = [rid if c in (primary, merged) else c for c in e["contacts"]]
-        self.log.record(at, "hubspot", "merge", "contact", rid, "merge", None, [primary, merged], rid)
+        self.log.record(
+            at, "hubspot", "merge", "contact", rid, "merge", None, [primary, merged], rid
+        )
         return rid
 
     def archive(self, rid: str, endpoint: str = "api") -> None:
@@ -306,7 +335,9 @@ class HubSpotState:
         self.log.record(at, "hubspot", "lists", "list", lid, "create", "name", None, name)
         return lst
 
-    def change_membership(self, lid: str, add: list[str], remove: list[str], endpoint: str) -> dict[str, list[str]]:
+    def change_membership(
+        self, lid: str, add: list[str], remove: list[str], endpoint: str
+    ) -> dict[str, list[str]]:
         lst = self.lists[lid]
         at = self.clock.now_ms()
         added, removed, missing = [], [], []
@@ -320,7 +351,9 @@ class HubSpotState:
                 person = self.person_of.get(rid)
                 if self.on_list_add and person is not None:
                     self.on_list_add("hubspot", person, lst["name"])
-                self.log.record(at, "hubspot", endpoint, "contact", rid, "list_add", lid, None, lst["name"])
+                self.log.record(
+                    at, "hubspot", endpoint, "contact", rid, "list_add", lid, None, lst["name"]
+                )
         for raw in remove:
             rid = self.resolve(str(raw))
             if rid is None:
@@ -328,7 +361,9 @@ class HubSpotState:
             elif rid in lst["members"]:
                 del lst["members"][rid]
                 removed.append(rid)
-                self.log.record(at, "hubspot", endpoint, "contact", rid, "list_remove", lid, lst["name"], None)
+                self.log.record(
+                    at, "hubspot", endpoint, "contact", rid, "list_remove", lid, lst["name"], None
+                )
         if added or removed:
             lst["updatedAt"] = at
             lst["listVersion"] += 1

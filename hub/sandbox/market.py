@@ -129,8 +129,7 @@ class Market:
         """Simulate one day: execute ``batch``, then organic behaviour. Returns the day's events
         as arrays ``person, type, second (UTC second of the day), detail, value, action``."""
         batch = batch or ActionBatch.empty()
-        day, pop = self.day, self.pop
-        self.touches[:, day % 7] = 0
+        pop = self.pop
         ev: list[tuple[np.ndarray, ...]] = []
         tz = pop.tz_offset
 
@@ -159,9 +158,19 @@ class Market:
             self._execute(batch, add, tz)
         self._organic(add, tz)
         self.day += 1
+        # Free the new day's slot now, so the 7-day window (today plus the previous six days)
+        # is right for anyone evaluating probabilities before the next step, the oracle too.
+        self.touches[:, self.day % 7] = 0
         if not ev:
             z = np.zeros(0, dtype=np.int64)
-            return {"person": z, "type": z, "second": z, "detail": z, "value": z.astype(float), "action": z}
+            return {
+                "person": z,
+                "type": z,
+                "second": z,
+                "detail": z,
+                "value": z.astype(float),
+                "action": z,
+            }
         cols = [np.concatenate(c) for c in zip(*ev, strict=True)]
         np.add.at(self.counts, (cols[0], cols[1]), 1)
         np.add.at(self.values, (cols[0], cols[1]), cols[4])
@@ -180,11 +189,17 @@ class Market:
         is_mail = (kind == gt.K_EMAIL) | (kind == gt.K_OFFER)
         sent = is_mail & pop.email_consent[i] & ~self.unsubscribed[i]
         opened = sent & (u[0] < p["open"])
-        clicked = np.where(kind == gt.K_AD, u[1] < p["click"], opened & (u[1] < _ratio(p["click"], p["open"])))
+        clicked = np.where(
+            kind == gt.K_AD, u[1] < p["click"], opened & (u[1] < _ratio(p["click"], p["open"]))
+        )
         form = clicked & (u[2] < _ratio(p["form"], p["click"]))
         web = clicked & (u[3] < _ratio(p["webinar"], p["click"]))
         called = p["reach"] > 0
-        meet = np.where(kind == gt.K_SALES, u[4] < p["meeting"], clicked & (u[4] < _ratio(p["meeting"], p["click"])))
+        meet = np.where(
+            kind == gt.K_SALES,
+            u[4] < p["meeting"],
+            clicked & (u[4] < _ratio(p["meeting"], p["click"])),
+        )
         opp = meet & (u[5] < _ratio(p["opportunity"], p["meeting"])) & ~self.opp_open[i]
         unsub = u[6] < p["unsubscribe"]
         s = sec()

@@ -50,12 +50,20 @@ class Playbook:
         pop = market.pop
         n = pop.n
         score = self.lead_score(market)
-        tech_ind = np.isin(pop.company_industry[pop.company], [INDUSTRIES.index(i) for i in TECH_INDUSTRIES])
+        tech_ind = np.isin(
+            pop.company_industry[pop.company], [INDUSTRIES.index(i) for i in TECH_INDUSTRIES]
+        )
         nurture = np.where(
-            pop.role == 0, ACTION_INDEX["email_nurture_technical"], ACTION_INDEX["email_nurture_business"]
+            pop.role == 0,
+            ACTION_INDEX["email_nurture_technical"],
+            ACTION_INDEX["email_nurture_business"],
         )
         week = market.day // self.cadence_days
-        offer = np.where(tech_ind, ACTION_INDEX["content_offer_whitepaper"], ACTION_INDEX["content_offer_case_study"])
+        offer = np.where(
+            tech_ind,
+            ACTION_INDEX["content_offer_whitepaper"],
+            ACTION_INDEX["content_offer_case_study"],
+        )
         nurture = np.where(week % 2 == 1, offer, nurture)
         due = (np.arange(n) % self.cadence_days) == (market.day % self.cadence_days)
         action = np.where(due, nurture, ACTION_INDEX["wait"])

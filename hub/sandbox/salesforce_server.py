@@ -14,13 +14,14 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
-from xml.sax.saxutils import escape
 
 from hub.sandbox import soql
 from hub.sandbox.clock import parse_datetime_ms, sf_datetime
 from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
 from hub.sandbox.ratelimit import DailyQuota
+from hub.sandbox.salesforce_collections import SalesforceCollectionRoutes
+from hub.sandbox.salesforce_errors import sf_err as _sf_err
+from hub.sandbox.salesforce_login import SalesforceLoginRoutes
 from hub.sandbox.salesforce_state import FIELDS, SfError
 from hub.sandbox.world import World
 
@@ -48,11 +49,7 @@ class SalesforceCredentials:
     consumer_secret: str = "sandbox-consumer-secret"
 
 
-def _sf_err(status: int, code: str, message: str) -> Response:
-    return Response(status, [{"message": message, "errorCode": code}])
-
-
-class SalesforceApp(App):
+class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
     system = "salesforce"
 
     def __init__(
@@ -104,21 +101,17 @@ class SalesforceApp(App):
             return _sf_err(
                 500,
                 "UNKNOWN_EXCEPTION",
-                "An unexpected error occurred. Please include this ErrorId if you contact support: 1234567-89 (-1)",
+                "An unexpected error occurred. Please "
+                "include this ErrorId if you contact support: 1234567-89 (-1)",
             )
-        return Response(status, raw=b"<html><body>Service Unavailable</body></html>", content_type="text/html")
+        return Response(
+            status, raw=b"<html><body>Service Unavailable</body></html>", content_type="text/html"
+        )
 
     def expire_sessions(self) -> None:
         """Invalidate every session now (as an admin's "log out all" would)."""
         with self._lock:
             self.sessions.clear()
-
-    def _new_session(self) -> str:
-        token = "00DHb0000000001!" + secrets.token_urlsafe(24)
-        with self._lock:
-            self.sessions[token] = time.monotonic() + self.limits.session_ttl_s
-        self.logins += 1
-        return token
 
     def _valid(self, req: Request) -> bool:
         auth = req.header("authorization") or ""
@@ -141,7 +134,9 @@ class SalesforceApp(App):
             resp = super().dispatch(req)
         self.log.call("salesforce", f"{req.method} {req.route or req.path}")
         if not login:
-            resp.headers["Sforce-Limit-Info"] = f"api-usage={self.daily.used}/{self.limits.daily_api_requests}"
+            resp.headers["Sforce-Limit-Info"] = (
+                f"api-usage={self.daily.used}/{self.limits.daily_api_requests}"
+            )
         return resp
 
     def bad_request(self, message: str) -> Response:
@@ -155,93 +150,31 @@ class SalesforceApp(App):
         if t not in FIELDS:
             raise HttpError(
                 _sf_err(
-                    404, "NOT_FOUND", f"The requested resource does not exist: sObject type '{t}' is not supported."
+                    404,
+                    "NOT_FOUND",
+                    f"The requested resource does not exist: sObject type '{t}' is not supported.",
                 )
             )
         return t
 
-    # ---- login ---------------------------------------------------------------------------
-    def _check_password(self, username: str, password: str) -> bool:
-        c = self.creds
-        return username == c.username and password in (c.password + c.security_token, c.password)
-
-    def oauth_token(self, req: Request) -> Response:
-        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
-        if (
-            form.get("grant_type") != "password"
-            or form.get("client_id") != self.creds.consumer_key
-            or form.get("client_secret") != self.creds.consumer_secret
-        ):
-            return Response(400, {"error": "invalid_client_id", "error_description": "client identifier invalid"})
-        if not self._check_password(form.get("username", ""), form.get("password", "")):
-            return Response(400, {"error": "invalid_grant", "error_description": "authentication failure"})
-        token = self._new_session()
+    def versions(self, req: Request) -> Response:
         return Response(
             200,
-            {
-                "access_token": token,
-                "instance_url": self.base_url,
-                "id": f"{self.base_url}/id/00DHb0000000001/005Hb0000000001",
-                "token_type": "Bearer",
-                "issued_at": str(int(time.time() * 1000)),
-                "signature": "sandbox",
-            },
+            [
+                {"label": "Sandbox", "url": f"/services/data/v{v}", "version": v}
+                for v in API_VERSIONS
+            ],
         )
-
-    def soap_login(self, req: Request) -> Response:
-        text = req.body.decode("utf-8", "replace")
-
-        def tag(name: str) -> str:
-            start = text.find(f"<n1:{name}>")
-            end = text.find(f"</n1:{name}>")
-            return text[start + len(name) + 5 : end] if start >= 0 and end > start else ""
-
-        from html import unescape
-
-        if not self._check_password(unescape(tag("username")), unescape(tag("password"))):
-            body = (
-                '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv='
-                '"http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner'
-                '.soap.sforce.com"><soapenv:Body><soapenv:Fault><faultcode>INVALID_LOGIN'
-                "</faultcode><faultstring>INVALID_LOGIN: Invalid username, password, "
-                "security token; or user locked out.</faultstring><detail><sf:LoginFault>"
-                "<sf:exceptionCode>INVALID_LOGIN</sf:exceptionCode><sf:exceptionMessage>"
-                "Invalid username, password, security token; or user locked out."
-                "</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault>"
-                "</soapenv:Body></soapenv:Envelope>"
-            )
-            return Response(500, raw=body.encode(), content_type="text/xml; charset=utf-8")
-        token = self._new_session()
-        version = req.params.get("version", "59.0")
-        server = f"{self.base_url}/services/Soap/u/{version}/00DHb0000000001"
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv='
-            '"http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com">'
-            "<soapenv:Body><loginResponse><result>"
-            f"<metadataServerUrl>{escape(server)}</metadataServerUrl>"
-            "<passwordExpired>false</passwordExpired><sandbox>true</sandbox>"
-            f"<serverUrl>{escape(server)}</serverUrl>"
-            f"<sessionId>{escape(token)}</sessionId>"
-            "<userId>005Hb0000000001AAA</userId></result></loginResponse></soapenv:Body>"
-            "</soapenv:Envelope>"
-        )
-        return Response(200, raw=body.encode(), content_type="text/xml; charset=utf-8")
-
-    def domain_login(self, req: Request) -> Response:
-        target = req.arg("d", "") or ""
-        if "/services/Soap/u/" in target:
-            req.params["version"] = target.rsplit("/", 1)[-1]
-            return self.soap_login(req)
-        if target.endswith("/services/oauth2/token"):
-            return self.oauth_token(req)
-        return _sf_err(404, "NOT_FOUND", f"unknown login target {target!r}")
-
-    def versions(self, req: Request) -> Response:
-        return Response(200, [{"label": "Sandbox", "url": f"/services/data/v{v}", "version": v} for v in API_VERSIONS])
 
     def get_limits(self, req: Request) -> Response:
         return Response(
-            200, {"DailyApiRequests": {"Max": self.limits.daily_api_requests, "Remaining": self.daily.remaining()}}
+            200,
+            {
+                "DailyApiRequests": {
+                    "Max": self.limits.daily_api_requests,
+                    "Remaining": self.daily.remaining(),
+                }
+            },
         )
 
     # ---- query ---------------------------------------------------------------------------
@@ -267,7 +200,9 @@ class SalesforceApp(App):
         except soql.SoqlError as e:
             return _sf_err(400, "MALFORMED_QUERY", str(e))
         if parsed.sobject not in FIELDS:
-            return _sf_err(400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported.")
+            return _sf_err(
+                400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported."
+            )
         for f in parsed.fields + parsed.where_fields + [o[0] for o in parsed.order]:
             base = f.split(".")[0]
             if "." in f:
@@ -286,12 +221,19 @@ class SalesforceApp(App):
                     f"'{parsed.sobject}'. If you are attempting to use a custom "
                     "field, be sure to append the '__c' after the custom field name.",
                 )
-        rows = [r for r in self.sf.objects[parsed.sobject].values() if include_deleted or not r["IsDeleted"]]
+        rows = [
+            r
+            for r in self.sf.objects[parsed.sobject].values()
+            if include_deleted or not r["IsDeleted"]
+        ]
         try:
             if parsed.where:
                 rows = [r for r in rows if parsed.where(self._getter(parsed.sobject, r))]
             for f, desc, nulls_last in reversed(parsed.order):
-                rows.sort(key=lambda r, f=f: self._sort_key(parsed.sobject, r, f, nulls_last, desc), reverse=desc)
+                rows.sort(
+                    key=lambda r, f=f: self._sort_key(parsed.sobject, r, f, nulls_last, desc),
+                    reverse=desc,
+                )
         except soql.SoqlError as e:
             return _sf_err(400, "INVALID_FIELD", str(e))
         rows = rows[parsed.offset :]
@@ -300,9 +242,13 @@ class SalesforceApp(App):
         if parsed.count_only:
             return Response(200, {"totalSize": len(rows), "done": True, "records": []})
         # Rows are rendered page by page (a 60,000-row query costs one page of rendering).
-        return self._page((parsed.sobject, rows, parsed.fields), 0, self._batch_size(req), include_deleted, req)
+        return self._page(
+            (parsed.sobject, rows, parsed.fields), 0, self._batch_size(req), include_deleted, req
+        )
 
-    def _sort_key(self, sobject: str, rec: dict[str, Any], f: str, nulls_last: bool, desc: bool) -> tuple[int, Any]:
+    def _sort_key(
+        self, sobject: str, rec: dict[str, Any], f: str, nulls_last: bool, desc: bool
+    ) -> tuple[int, Any]:
         v = self._getter(sobject, rec)(f)
         if v is None:
             return (1 if nulls_last != desc else -1, "")
@@ -312,7 +258,9 @@ class SalesforceApp(App):
         out = self.sf.render(sobject, rec, fields)
         if self.faults.malformed():
             self.log.fault("salesforce", "malformed")
-            out.update({"Id": None, "LastModifiedDate": "not a date", "SystemModstamp": "not a date"})
+            out.update(
+                {"Id": None, "LastModifiedDate": "not a date", "SystemModstamp": "not a date"}
+            )
             if "Email" in out:
                 out["Email"] = 12345
         return out
@@ -334,7 +282,11 @@ class SalesforceApp(App):
     ) -> Response:
         sobject, rows, fields = result
         chunk = [self._render(sobject, r, fields) for r in rows[start : start + size]]
-        body: dict[str, Any] = {"totalSize": len(rows), "done": start + size >= len(rows), "records": chunk}
+        body: dict[str, Any] = {
+            "totalSize": len(rows),
+            "done": start + size >= len(rows),
+            "records": chunk,
+        }
         if not body["done"]:
             loc = "01gHb" + secrets.token_hex(6)
             with self._lock:
@@ -367,7 +319,9 @@ class SalesforceApp(App):
             {
                 "encoding": "UTF-8",
                 "maxBatchSize": 200,
-                "sobjects": [{k: v for k, v in self.sf.describe(t).items() if k != "fields"} for t in FIELDS],
+                "sobjects": [
+                    {k: v for k, v in self.sf.describe(t).items() if k != "fields"} for t in FIELDS
+                ],
             },
         )
 
@@ -376,7 +330,9 @@ class SalesforceApp(App):
 
     def _window(self, req: Request) -> tuple[int, int]:
         try:
-            return parse_datetime_ms(req.arg("start") or ""), parse_datetime_ms(req.arg("end") or "")
+            return parse_datetime_ms(req.arg("start") or ""), parse_datetime_ms(
+                req.arg("end") or ""
+            )
         except ValueError:
             raise HttpError(
                 _sf_err(400, "INVALID_REPLICATION_DATE", "start and end must be ISO 8601 datetimes")
@@ -385,7 +341,11 @@ class SalesforceApp(App):
     def updated(self, req: Request) -> Response:
         t = self._type(req)
         lo, hi = self._window(req)
-        ids = [r["Id"] for r in self.sf.objects[t].values() if not r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi]
+        ids = [
+            r["Id"]
+            for r in self.sf.objects[t].values()
+            if not r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi
+        ]
         return Response(200, {"ids": ids, "latestDateCovered": sf_datetime(hi)})
 
     def deleted(self, req: Request) -> Response:
@@ -424,12 +384,15 @@ class SalesforceApp(App):
         fields = {k: v for k, v in fields.items() if k != "attributes"}
         self.sf.check_fields(t, fields, creating=True)
         if t in ("Contact", "Lead") and not fields.get("LastName"):
-            raise SfError("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ["LastName"])
+            raise SfError(
+                "REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ["LastName"]
+            )
         if t == "CampaignMember":
             who = fields.get("LeadId") or fields.get("ContactId")
             if not fields.get("CampaignId") or not who:
                 raise SfError(
-                    "REQUIRED_FIELD_MISSING", "Required fields are missing: [CampaignId, LeadId or ContactId]"
+                    "REQUIRED_FIELD_MISSING",
+                    "Required fields are missing: [CampaignId, LeadId or ContactId]",
                 )
             for m in self.sf.objects["CampaignMember"].values():
                 if (
@@ -467,7 +430,9 @@ class SalesforceApp(App):
             )
         except SfError as e:
             status = 404 if e.code == "INVALID_CROSS_REFERENCE_KEY" else 400
-            return Response(status, [{"message": e.message, "errorCode": e.code, "fields": e.fields}])
+            return Response(
+                status, [{"message": e.message, "errorCode": e.code, "fields": e.fields}]
+            )
         return Response(204)
 
     def delete_one(self, req: Request) -> Response:
@@ -477,114 +442,6 @@ class SalesforceApp(App):
         except SfError as e:
             return Response(404, [{"message": e.message, "errorCode": e.code, "fields": []}])
         return Response(204)
-
-    # ---- sObject collections -------------------------------------------------------------
-    def _records(self, req: Request) -> tuple[list[dict[str, Any]], bool]:
-        body = req.json() or {}
-        recs = body.get("records")
-        if not isinstance(recs, list):
-            raise HttpError(_sf_err(400, "JSON_PARSER_ERROR", "records is required"))
-        if len(recs) > self.limits.collection_max:
-            raise HttpError(
-                _sf_err(
-                    400,
-                    "EXCEEDED_ID_LIMIT",
-                    "record limit reached. cannot "
-                    f"submit more than {self.limits.collection_max} records "
-                    "into this call",
-                )
-            )
-        return recs, bool(body.get("allOrNone", False))
-
-    def _collection(self, items: list[Any], all_or_none: bool, op) -> Response:  # noqa: ANN001
-        if all_or_none:
-            # Validate everything first; nothing is written unless every record would succeed.
-            results = [op(x, True) for x in items]
-            if any(not r["success"] for r in results):
-                return Response(
-                    200,
-                    [
-                        r
-                        if not r["success"]
-                        else {
-                            "id": r["id"],
-                            "success": False,
-                            "errors": [
-                                {
-                                    "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                                    "message": "Record rolled back because not all records were valid and "
-                                    "the request was using AllOrNone header",
-                                    "fields": [],
-                                }
-                            ],
-                        }
-                        for r in results
-                    ],
-                )
-        return Response(200, [op(x, False) for x in items])
-
-    def collection_create(self, req: Request) -> Response:
-        recs, aon = self._records(req)
-
-        def op(rec: dict[str, Any], dry: bool) -> dict[str, Any]:
-            t = (rec.get("attributes") or {}).get("type", "")
-            try:
-                if t not in FIELDS:
-                    raise SfError("INVALID_TYPE", f"sObject type '{t}' is not supported.")
-                if dry:
-                    self.sf.check_fields(t, {k: v for k, v in rec.items() if k != "attributes"}, creating=True)
-                    return {"id": None, "success": True, "errors": []}
-                return {"id": self._create(t, rec, f"POST {req.route}"), "success": True, "errors": []}
-            except SfError as e:
-                return {"success": False, "errors": [e.as_dict()]}
-
-        return self._collection(recs, aon, op)
-
-    def collection_update(self, req: Request) -> Response:
-        recs, aon = self._records(req)
-        header = req.header("sforce-auto-assign")
-
-        def op(rec: dict[str, Any], dry: bool) -> dict[str, Any]:
-            rid = str(rec.get("Id") or rec.get("id") or "")
-            try:
-                found = self.sf.find(rid) if rid else None
-                if not found:
-                    raise SfError(
-                        "INVALID_CROSS_REFERENCE_KEY" if rid else "MISSING_ARGUMENT",
-                        "invalid cross reference id" if rid else "Id not specified in an update call",
-                    )
-                t, r = found
-                if r["IsDeleted"]:
-                    raise SfError("ENTITY_IS_DELETED", "entity is deleted")
-                fields = {k: v for k, v in rec.items() if k not in ("attributes", "Id", "id")}
-                if dry:
-                    self.sf.check_fields(t, fields, creating=False)
-                else:
-                    self.sf.update(t, r["Id"], fields, f"PATCH {req.route}", auto_assign=header)
-                return {"id": r["Id"], "success": True, "errors": []}
-            except SfError as e:
-                return {"id": rid or None, "success": False, "errors": [e.as_dict()]}
-
-        return self._collection(recs, aon, op)
-
-    def collection_delete(self, req: Request) -> Response:
-        ids = req.args("ids")
-        if len(ids) > self.limits.collection_max:
-            return _sf_err(400, "EXCEEDED_ID_LIMIT", "too many ids")
-        aon = (req.arg("allOrNone") or "false").lower() == "true"
-
-        def op(rid: str, dry: bool) -> dict[str, Any]:
-            found = self.sf.find(rid)
-            try:
-                if not found or found[1]["IsDeleted"]:
-                    raise SfError("ENTITY_IS_DELETED", "entity is deleted")
-                if not dry:
-                    self.sf.delete(found[0], found[1]["Id"], f"DELETE {req.route}")
-                return {"id": rid, "success": True, "errors": []}
-            except SfError as e:
-                return {"id": rid, "success": False, "errors": [e.as_dict()]}
-
-        return self._collection(ids, aon, op)
 
 
 __all__ = ["SalesforceApp", "SalesforceCredentials", "SalesforceLimits"]

@@ -46,7 +46,15 @@ _PERSON = [
     *HUB_FIELDS,
 ]
 FIELDS: dict[str, list[str]] = {
-    "Account": ["Name", "Industry", "NumberOfEmployees", "AnnualRevenue", "BillingCountry", "OwnerId", "Tech_Stack__c"],
+    "Account": [
+        "Name",
+        "Industry",
+        "NumberOfEmployees",
+        "AnnualRevenue",
+        "BillingCountry",
+        "OwnerId",
+        "Tech_Stack__c",
+    ],
     "Contact": _PERSON + ["AccountId"],
     "Lead": _PERSON
     + [
@@ -65,8 +73,25 @@ FIELDS: dict[str, list[str]] = {
     "User": ["Username", "FirstName", "LastName", "Name", "Email", "IsActive"],
     "Campaign": ["Name", "IsActive", "Status", "Type"],
     "CampaignMember": ["CampaignId", "LeadId", "ContactId", "Status"],
-    "Task": ["WhoId", "WhatId", "Subject", "TaskSubtype", "Status", "ActivityDate", "OwnerId", "Description"],
-    "Event": ["WhoId", "WhatId", "Subject", "StartDateTime", "EndDateTime", "ActivityDateTime", "OwnerId"],
+    "Task": [
+        "WhoId",
+        "WhatId",
+        "Subject",
+        "TaskSubtype",
+        "Status",
+        "ActivityDate",
+        "OwnerId",
+        "Description",
+    ],
+    "Event": [
+        "WhoId",
+        "WhatId",
+        "Subject",
+        "StartDateTime",
+        "EndDateTime",
+        "ActivityDateTime",
+        "OwnerId",
+    ],
     "Opportunity": [
         "Name",
         "AccountId",
@@ -103,9 +128,24 @@ REFERENCE = {
     "ConvertedContactId": "Contact",
     "ConvertedAccountId": "Account",
 }
-BOOLEAN = {"IsDeleted", "HasOptedOutOfEmail", "DoNotCall", "IsConverted", "IsActive", "IsClosed", "IsWon"}
+BOOLEAN = {
+    "IsDeleted",
+    "HasOptedOutOfEmail",
+    "DoNotCall",
+    "IsConverted",
+    "IsActive",
+    "IsClosed",
+    "IsWon",
+}
 NUMBER = {"NumberOfEmployees", "AnnualRevenue", "Amount"}
-DATETIME = {"CreatedDate", "LastModifiedDate", "SystemModstamp", "StartDateTime", "EndDateTime", "ActivityDateTime"}
+DATETIME = {
+    "CreatedDate",
+    "LastModifiedDate",
+    "SystemModstamp",
+    "StartDateTime",
+    "EndDateTime",
+    "ActivityDateTime",
+}
 
 
 class SfError(Exception):
@@ -123,7 +163,10 @@ class SalesforceState:
     """One Salesforce org. Callers hold ``lock``."""
 
     def __init__(
-        self, clock: SimClock, log: WriteLog, on_hub_fields: Callable[[str, int, dict[str, Any]], None] | None = None
+        self,
+        clock: SimClock,
+        log: WriteLog,
+        on_hub_fields: Callable[[str, int, dict[str, Any]], None] | None = None,
     ) -> None:
         self.clock, self.log, self.on_hub_fields = clock, log, on_hub_fields
         self.on_list_add: Callable[[str, int, str], None] | None = None
@@ -194,7 +237,9 @@ class SalesforceState:
         if person is not None:
             self.person_of[rid] = person
         if endpoint:
-            self.log.record(at, "salesforce", endpoint, sobject, rid, "create", None, None, dict(fields))
+            self.log.record(
+                at, "salesforce", endpoint, sobject, rid, "create", None, None, dict(fields)
+            )
         return rid
 
     def find(self, rid: str) -> tuple[str, dict[str, Any]] | None:
@@ -210,7 +255,9 @@ class SalesforceState:
             if k == "attributes":
                 continue
             if k not in FIELDS[sobject]:
-                raise SfError("INVALID_FIELD", f"No such column '{k}' on sobject of type {sobject}", [k])
+                raise SfError(
+                    "INVALID_FIELD", f"No such column '{k}' on sobject of type {sobject}", [k]
+                )
             if k in READ_ONLY and not (creating and k == "Name"):
                 raise SfError(
                     "INVALID_FIELD_FOR_INSERT_UPDATE",
@@ -221,9 +268,15 @@ class SalesforceState:
                 )
             if k in REFERENCE and v:
                 found = self.find(str(v))
-                if not found or found[0] != REFERENCE[k] and not (k == "WhoId" and found[0] == "Lead"):
+                if (
+                    not found
+                    or found[0] != REFERENCE[k]
+                    and not (k == "WhoId" and found[0] == "Lead")
+                ):
                     raise SfError(
-                        "FIELD_INTEGRITY_EXCEPTION" if k == "OwnerId" else "INVALID_CROSS_REFERENCE_KEY",
+                        "FIELD_INTEGRITY_EXCEPTION"
+                        if k == "OwnerId"
+                        else "INVALID_CROSS_REFERENCE_KEY",
                         f"{k}: id value of incorrect type: {v}",
                         [k],
                     )
@@ -243,6 +296,8 @@ class SalesforceState:
                 "ENTITY_IS_DELETED" if rec else "INVALID_CROSS_REFERENCE_KEY",
                 "entity is deleted" if rec else "invalid cross reference id",
             )
+        """Change fields. ``source``: "api" (validated, logged, may queue hub actions),
+        "market" (the people's own doings) or "system" (automation: SystemModstamp only)."""
         if sobject == "Lead" and rec["IsConverted"] and source == "api":
             raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
         fields = {k: v for k, v in fields.items() if k != "attributes"}
@@ -272,7 +327,11 @@ class SalesforceState:
                 rec[k] = v
                 changed[k] = v
         if changed:
-            rec["LastModifiedDate"] = rec["SystemModstamp"] = at
+            # Automation ("system") moves only SystemModstamp, as in Salesforce: a cursor on
+            # LastModifiedDate misses those changes.
+            rec["SystemModstamp"] = at
+            if source != "system":
+                rec["LastModifiedDate"] = at
             if "FirstName" in changed or "LastName" in changed:
                 rec["Name"] = " ".join(x for x in (rec.get("FirstName"), rec.get("LastName")) if x)
             hub = [HUB_FIELDS[k] for k in changed if k in HUB_FIELDS]
@@ -294,7 +353,10 @@ class SalesforceState:
     def render(self, sobject: str, rec: dict[str, Any], fields: list[str]) -> dict[str, Any]:
         """A record as the REST API returns it, with ``attributes`` and nested relationships."""
         out: dict[str, Any] = {
-            "attributes": {"type": sobject, "url": f"/services/data/v59.0/sobjects/{sobject}/{rec['Id']}"}
+            "attributes": {
+                "type": sobject,
+                "url": f"/services/data/v59.0/sobjects/{sobject}/{rec['Id']}",
+            }
         }
         for f in fields:
             if "." in f:
@@ -307,9 +369,18 @@ class SalesforceState:
                     continue
                 if node is None:
                     node = out[rel] = {
-                        "attributes": {"type": target[0], "url": f"/services/data/v59.0/sobjects/{target[0]}/{ref}"}
+                        "attributes": {
+                            "type": target[0],
+                            "url": f"/services/data/v59.0/sobjects/{target[0]}/{ref}",
+                        }
                     }
-                node.update({k: v for k, v in self.render(target[0], target[1], [sub]).items() if k != "attributes"})
+                node.update(
+                    {
+                        k: v
+                        for k, v in self.render(target[0], target[1], [sub]).items()
+                        if k != "attributes"
+                    }
+                )
             else:
                 out[f] = self.value(rec, f)
         return out

@@ -92,12 +92,16 @@ class World:
         rng = np.random.default_rng([self.config.seed, 7])
         accounts = self.accounts
         self._campaign = sf.create(
-            "Campaign", {"Name": "Hub nurture", "IsActive": True, "Status": "In Progress", "Type": "Email"}, at_ms=at
+            "Campaign",
+            {"Name": "Hub nurture", "IsActive": True, "Status": "In Progress", "Type": "Email"},
+            at_ms=at,
         )
         for i in range(pop.n):
             c = int(pop.company[i])
             last_event = (
-                _BAD_DATES[i % len(_BAD_DATES)] if pop.bad_date[i] else f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}"
+                _BAD_DATES[i % len(_BAD_DATES)]
+                if pop.bad_date[i]
+                else f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}"
             )
             stage = int(self.market.stage[i])
             if pop.in_hubspot[i]:
@@ -141,7 +145,9 @@ class World:
                 if stage >= 3:
                     if c not in accounts:
                         accounts[c] = self._account(c, at)
-                    rid = sf.create("Contact", dict(person, AccountId=accounts[c]), at_ms=at + i, person=i)
+                    rid = sf.create(
+                        "Contact", dict(person, AccountId=accounts[c]), at_ms=at + i, person=i
+                    )
                     sf.contact_of_person[i] = rid
                 else:
                     rid = sf.create(
@@ -244,7 +250,11 @@ class World:
         if not idx:
             return ActionBatch.empty()
         return ActionBatch(
-            np.asarray(idx), np.asarray(act), np.asarray(hour), np.asarray(chan), np.asarray(dids, dtype=object)
+            np.asarray(idx),
+            np.asarray(act),
+            np.asarray(hour),
+            np.asarray(chan),
+            np.asarray(dids, dtype=object),
         )
 
     # ---- advancing -------------------------------------------------------------------------

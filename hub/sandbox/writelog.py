@@ -49,7 +49,16 @@ class WriteLog:
         with self._lock:
             self.entries.append(
                 WriteEntry(
-                    len(self.entries), at_ms, system, endpoint, object_type, str(record_id), kind, field_name, old, new
+                    len(self.entries),
+                    at_ms,
+                    system,
+                    endpoint,
+                    object_type,
+                    str(record_id),
+                    kind,
+                    field_name,
+                    old,
+                    new,
                 )
             )
 

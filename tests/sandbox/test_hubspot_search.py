@@ -17,18 +17,32 @@ TYPES = {k: v["type"] for k, v in WORLD.hubspot.properties.items()}
 
 _value = st.one_of(st.sampled_from(IDS).map(str), st.sampled_from(STAMPS).map(str))
 _filter = st.builds(
-    lambda name, op, v, hi, vs: {"propertyName": name, "operator": op, "value": v, "highValue": hi, "values": vs},
+    lambda name, op, v, hi, vs: {
+        "propertyName": name,
+        "operator": op,
+        "value": v,
+        "highValue": hi,
+        "values": vs,
+    },
     st.sampled_from(["hs_object_id", "lastmodifieddate", "createdate"]),
-    st.sampled_from(["EQ", "NEQ", "GT", "GTE", "LT", "LTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY"]),
+    st.sampled_from(
+        ["EQ", "NEQ", "GT", "GTE", "LT", "LTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY"]
+    ),
     _value,
     _value,
     st.lists(_value, max_size=3),
 )
-_groups = st.lists(st.builds(lambda fs: {"filters": fs}, st.lists(_filter, min_size=1, max_size=3)), max_size=3)
+_groups = st.lists(
+    st.builds(lambda fs: {"filters": fs}, st.lists(_filter, min_size=1, max_size=3)), max_size=3
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(groups=_groups, sort=st.sampled_from(["hs_object_id", "lastmodifieddate", "createdate"]), desc=st.booleans())
+@given(
+    groups=_groups,
+    sort=st.sampled_from(["hs_object_id", "lastmodifieddate", "createdate"]),
+    desc=st.booleans(),
+)
 def test_fast_search_equals_scan(groups, sort, desc) -> None:  # noqa: ANN001
     lag = WORLD.clock.last_ms
     fast = WORLD.hubspot.index().search(groups, sort, desc, lag)

@@ -48,7 +48,13 @@ def test_catalog_ids_are_stable_and_complete() -> None:
         "wait",
     } <= set(ACTION_IDS)
     assert 8 <= len(CATALOG) <= 12
-    assert {a.kind for a in CATALOG} == {"email", "content_offer", "sales_outreach", "ad_audience", "wait"}
+    assert {a.kind for a in CATALOG} == {
+        "email",
+        "content_offer",
+        "sales_outreach",
+        "ad_audience",
+        "wait",
+    }
     assert get_action("wait").channel == "none"
 
 
@@ -86,7 +92,11 @@ def _probs(
 ) -> dict[str, np.ndarray]:
     idx = np.arange(m.pop.n) if idx is None else idx
     return m.probabilities(
-        ActionBatch.build(idx, np.full(len(idx), ACTION_INDEX[action]), m.pop.pref_hour[idx] if hour is None else hour)
+        ActionBatch.build(
+            idx,
+            np.full(len(idx), ACTION_INDEX[action]),
+            m.pop.pref_hour[idx] if hour is None else hour,
+        )
     )
 
 
@@ -121,12 +131,20 @@ def test_early_sales_outreach_hurts_and_late_helps() -> None:
 def test_relevant_nurture_raises_intent() -> None:
     m = Market(generate_population(5000, seed=8))
     tech = np.flatnonzero(
-        (m.pop.affinity > 0.8) & (m.pop.role == 0) & (m.stage == 1) & m.pop.email_consent & ~m.unsubscribed
+        (m.pop.affinity > 0.8)
+        & (m.pop.role == 0)
+        & (m.stage == 1)
+        & m.pop.email_consent
+        & ~m.unsubscribed
     )
     before = m.intent[tech].copy()
     drift = Market(generate_population(5000, seed=8))
     drift.step()
-    m.step(ActionBatch.build(tech, np.full(len(tech), ACTION_INDEX["email_nurture_technical"]), m.pop.pref_hour[tech]))
+    m.step(
+        ActionBatch.build(
+            tech, np.full(len(tech), ACTION_INDEX["email_nurture_technical"]), m.pop.pref_hour[tech]
+        )
+    )
     assert (m.intent[tech] - before).mean() > (drift.intent[tech] - before).mean()
 
 

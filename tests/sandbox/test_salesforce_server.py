@@ -103,7 +103,11 @@ def test_collections_partial_errors_in_request_order(sf, world: World) -> None:
             "allOrNone": False,
             "records": [
                 {"attributes": {"type": "Lead"}, "Id": leads[0], "Hub_Next_Best_Action__c": "wait"},
-                {"attributes": {"type": "Lead"}, "Id": "00QHb9999999999AAA", "Hub_Next_Best_Action__c": "wait"},
+                {
+                    "attributes": {"type": "Lead"},
+                    "Id": "00QHb9999999999AAA",
+                    "Hub_Next_Best_Action__c": "wait",
+                },
                 {"attributes": {"type": "Lead"}, "Id": leads[1], "Not_A_Field__c": "x"},
             ],
         },
@@ -151,7 +155,10 @@ def test_campaign_members_create_duplicate_and_delete(sf, world: World) -> None:
     gone = sf.restful("composite/sobjects", method="DELETE", params={"ids": res[0]["id"]})
     assert gone[0]["success"]
     live = sf.query(f"SELECT Id FROM CampaignMember WHERE CampaignId = '{camp}'")
-    dead = sf.query_all(f"SELECT Id, IsDeleted FROM CampaignMember WHERE CampaignId = '{camp}'", include_deleted=True)
+    dead = sf.query_all(
+        f"SELECT Id, IsDeleted FROM CampaignMember WHERE CampaignId = '{camp}'",
+        include_deleted=True,
+    )
     assert live["totalSize"] == 0 and dead["records"][0]["IsDeleted"] is True
 
 
@@ -163,7 +170,10 @@ def test_auto_assign_header_is_honoured_and_logged(sf, world: World) -> None:
     leads = world.salesforce.objects["Lead"]
     assert leads[lead_a]["OwnerId"] == owner
     assert leads[lead_b]["OwnerId"] == world.salesforce.assignment_rule_owner
-    assert world.salesforce.auto_assign_log[-2:] == [("Lead", lead_a, "FALSE"), ("Lead", lead_b, "(absent)")]
+    assert world.salesforce.auto_assign_log[-2:] == [
+        ("Lead", lead_a, "FALSE"),
+        ("Lead", lead_b, "(absent)"),
+    ]
 
 
 def test_session_expiry_and_relogin(sandbox) -> None:
@@ -172,7 +182,9 @@ def test_session_expiry_and_relogin(sandbox) -> None:
     sandbox.salesforce.expire_sessions()
     assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] > 0
     assert sandbox.salesforce.logins == logins + 1
-    stale = Salesforce(session_id="00Dbogus!x", instance=sf.sf_instance, session=sandbox.salesforce_session())
+    stale = Salesforce(
+        session_id="00Dbogus!x", instance=sf.sf_instance, session=sandbox.salesforce_session()
+    )
     with pytest.raises(Exception) as e:
         stale.query("SELECT Id FROM User")
     assert "INVALID_SESSION_ID" in str(e.value) or "refreshed" in str(e.value)
@@ -180,12 +192,13 @@ def test_session_expiry_and_relogin(sandbox) -> None:
 
 def test_session_ttl_expires() -> None:
     world = World(n_contacts=100, seed=1)
-    with start_sandbox(world, salesforce_limits=SalesforceLimits(session_ttl_s=0.3)) as sb:
+    with start_sandbox(world, salesforce_limits=SalesforceLimits(session_ttl_s=1.0)) as sb:
         sf = salesforce_client(sb)
         sf.query("SELECT Id FROM User")
-        time.sleep(0.35)
-        sf.query("SELECT Id FROM User")
-        assert sb.salesforce.logins == 2
+        before = sb.salesforce.logins
+        time.sleep(1.05)
+        assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 6
+        assert sb.salesforce.logins == before + 1
 
 
 def test_limit_info_header_and_daily_403() -> None:
@@ -230,7 +243,9 @@ def test_lead_conversion_follows_an_opportunity() -> None:
             world.advance_days(1)
         executed = world.ground_truth_log()
         assert (executed["action"] == ACTION_INDEX["sales_outreach"]).sum() > 500
-        conv = sf.query("SELECT Id, ConvertedContactId, IsConverted FROM Lead WHERE IsConverted = true")
+        conv = sf.query(
+            "SELECT Id, ConvertedContactId, IsConverted FROM Lead WHERE IsConverted = true"
+        )
         assert conv["totalSize"] > 0
         cid = conv["records"][0]["ConvertedContactId"]
         contact = sf.query(f"SELECT Id, AccountId FROM Contact WHERE Id = '{cid}'")
@@ -242,3 +257,11 @@ def test_lead_conversion_follows_an_opportunity() -> None:
         assert opps["totalSize"] >= conv["totalSize"]
         calls = sf.query("SELECT Id FROM Task WHERE TaskSubtype = 'Call'")
         assert calls["totalSize"] > 0
+
+
+def test_automation_moves_system_modstamp_only(sf, world: World) -> None:
+    world.advance_days(4)
+    rows = sf.query_all("SELECT Id, Status, LastModifiedDate, SystemModstamp FROM Lead")["records"]
+    ahead = [r for r in rows if r["SystemModstamp"] > r["LastModifiedDate"]]
+    assert ahead and all(r["Status"] != "Open - Not Contacted" for r in ahead)
+    assert all(r["SystemModstamp"] >= r["LastModifiedDate"] for r in rows)

@@ -14,7 +14,8 @@ def _props(hs) -> None:  # noqa: ANN001
     hs.crm.properties.groups_api.create("contacts", PropertyGroupCreate(name="hub", label="Hub"))
     for n in ("hub_next_best_action", "hub_best_send_time", "hub_best_channel", "hub_decision_id"):
         hs.crm.properties.core_api.create(
-            "contacts", PropertyCreate(name=n, label=n, type="string", field_type="text", group_name="hub")
+            "contacts",
+            PropertyCreate(name=n, label=n, type="string", field_type="text", group_name="hub"),
         )
 
 
@@ -56,7 +57,9 @@ def test_same_decision_in_both_crms_executes_once(hs, sf, world: World) -> None:
     tz = int(world.pop.tz_offset[person])
     assert log["local_hour"][0] == (15 + tz) % 24
     # Re-writing the same decision is not a new action.
-    getattr(sf, sobject).update(sid, {"Hub_Best_Channel__c": "email"}, headers={"Sforce-Auto-Assign": "FALSE"})
+    getattr(sf, sobject).update(
+        sid, {"Hub_Best_Channel__c": "email"}, headers={"Sforce-Auto-Assign": "FALSE"}
+    )
     world.advance_days(1)
     assert len(world.ground_truth_log()["person"]) == 1
     # A new decision id is.
@@ -119,7 +122,10 @@ def test_calls_meetings_and_forms_are_readable_with_contact_links(hs, world: Wor
                 inputs=[
                     {
                         "id": r["id"],
-                        "properties": {"hub_next_best_action": "sales_outreach", "hub_decision_id": f"s-{r['id']}"},
+                        "properties": {
+                            "hub_next_best_action": "sales_outreach",
+                            "hub_decision_id": f"s-{r['id']}",
+                        },
                     }
                     for r in recs[k : k + 100]
                 ]
@@ -134,7 +140,13 @@ def test_calls_meetings_and_forms_are_readable_with_contact_links(hs, world: Wor
     found = hs.crm.objects.search_api.do_search(
         "calls",
         {
-            "filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "0"}]}],
+            "filterGroups": [
+                {
+                    "filters": [
+                        {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "0"}
+                    ]
+                }
+            ],
             "limit": 5,
         },
     )
