@@ -163,7 +163,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
     args = ap.parse_args()
-    repeats, singles = (3, 200) if args.quick else (7, 1000)
+    repeats, singles = (3, 200) if args.quick else (15, 1000)
     X, mask = data(N, SEED)
     log = train_log()
     rows = {}

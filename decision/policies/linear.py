@@ -43,9 +43,10 @@ class _DisjointLinear(Policy):
         return self._design(X) @ self.mean_.T
 
     def _width(self, X: np.ndarray) -> np.ndarray:
-        Z = self._design(X)
-        G = np.matmul(Z[None], self.cov_)  # (k, n, D)
-        var = np.einsum("knd,nd->nk", G, Z)
+        # float32 halves the dominant (k, n, D) x (D, D) product; widths only scale exploration
+        Z = self._design(X).astype(np.float32)
+        G = np.matmul(Z[None], self.cov_.astype(np.float32))  # (k, n, D)
+        var = np.einsum("knd,nd->nk", G, Z).astype(np.float64)
         return np.sqrt(np.maximum(var, 0.0) * self.noise_variance)
 
     def _learn(self, X, actions, rewards, propensities) -> None:
