@@ -114,9 +114,7 @@ def write_events(
                 )
             elif et == EV["unsubscribe"]:
                 hs_touch.setdefault(hid, {})["hs_email_optout"] = "true"
-        _write_salesforce(
-            world, i, et, at, aid, float(events["value"][k]), int(events["detail"][k])
-        )
+        _write_salesforce(world, i, et, at, aid, float(events["value"][k]), int(events["detail"][k]))
     for hid, props in hs_touch.items():
         hs.set_properties(hid, props, "market", source="market")
     changed = np.flatnonzero(before_stage != m.stage)
@@ -149,9 +147,7 @@ def _conversion_name(et: int, aid: str | None, detail: int) -> str:
     return f"Form submitted: {aid or 'website'}"
 
 
-def _write_salesforce(
-    world: World, i: int, et: int, at: int, aid: str | None, value: float, detail: int = 0
-) -> None:
+def _write_salesforce(world: World, i: int, et: int, at: int, aid: str | None, value: float, detail: int = 0) -> None:
     sf, pop = world.salesforce, world.pop
     who = sf.contact_of_person.get(i) or sf.lead_of_person.get(i)
     if who is None:

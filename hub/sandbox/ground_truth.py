@@ -40,12 +40,7 @@ from hub.sandbox.catalog import CATALOG, CHANNELS, TOPICS
 from hub.sandbox.population import Population
 
 A = len(CATALOG)
-KIND = np.asarray(
-    [
-        ("email", "content_offer", "sales_outreach", "ad_audience", "wait").index(a.kind)
-        for a in CATALOG
-    ]
-)
+KIND = np.asarray([("email", "content_offer", "sales_outreach", "ad_audience", "wait").index(a.kind) for a in CATALOG])
 TOPIC = np.asarray([TOPICS.index(a.topic) for a in CATALOG])
 CHANNEL = np.asarray([CHANNELS.index(a.channel) for a in CATALOG])
 IS_DEMO = np.asarray([a.id == "product_demo_offer" for a in CATALOG])
@@ -118,9 +113,7 @@ def deal_value(pop: Population, idx: np.ndarray) -> np.ndarray:
     return 4000.0 * (1.0 + pop.band[idx]) ** 1.6 * (0.6 + 0.8 * pop.fit[idx])
 
 
-def win_probability(
-    pop: Population, intent: np.ndarray, burned: np.ndarray, idx: np.ndarray
-) -> np.ndarray:
+def win_probability(pop: Population, intent: np.ndarray, burned: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.clip(0.2 + 0.4 * pop.fit[idx] + 0.2 * intent[idx] - 0.25 * burned[idx], 0.02, 0.9)
 
 
@@ -160,9 +153,7 @@ def response_probabilities(
     phone_ok = ~pop.do_not_call[idx] & ~unsubscribed[idx]
 
     is_mail = (kind == K_EMAIL) | (kind == K_OFFER)
-    p_open = np.where(
-        is_mail & mail_ok, np.minimum(0.9, 0.35 * t * ch * (0.6 + 0.4 * r) / (1 + 0.5 * over)), 0.0
-    )
+    p_open = np.where(is_mail & mail_ok, np.minimum(0.9, 0.35 * t * ch * (0.6 + 0.4 * r) / (1 + 0.5 * over)), 0.0)
     p_click = p_open * np.minimum(0.9, 0.35 * r * s)
     ad_click = np.where(kind == K_AD, 0.02 * r * ch * s, 0.0)
     p_click = p_click + ad_click
@@ -177,12 +168,8 @@ def response_probabilities(
     early = st < 2
     p_opp = p_meet * (0.25 + 0.5 * intent[idx]) * np.where(early, 0.3, 1.0) * (st < 4)
     will_burn = (kind == K_SALES) & early & (reach > 0)
-    p_win = np.clip(
-        0.2 + 0.4 * pop.fit[idx] + 0.2 * intent[idx] - 0.25 * (burned[idx] | will_burn), 0.02, 0.9
-    )
-    p_unsub = np.where(
-        is_mail & mail_ok, 0.001 + 0.002 * (1 - np.minimum(r, 1.0)) + 0.08 * over, 0.0
-    )
+    p_win = np.clip(0.2 + 0.4 * pop.fit[idx] + 0.2 * intent[idx] - 0.25 * (burned[idx] | will_burn), 0.02, 0.9)
+    p_unsub = np.where(is_mail & mail_ok, 0.001 + 0.002 * (1 - np.minimum(r, 1.0)) + 0.08 * over, 0.0)
     p_unsub = p_unsub + np.where(kind == K_SALES, reach * (0.01 + 0.08 * early) + 0.08 * over, 0)
     p_unsub = np.where(unsubscribed[idx], 0.0, np.minimum(p_unsub, 0.6))
     return {

@@ -219,9 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
         data = (
             resp.raw
             if resp.raw is not None
-            else (
-                b"" if resp.body is None and resp.status == 204 else json.dumps(resp.body).encode()
-            )
+            else (b"" if resp.body is None and resp.status == 204 else json.dumps(resp.body).encode())
         )
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.content_type)
@@ -249,9 +247,7 @@ class ServerThread:
         if ssl_context is not None:
             self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, args=(0.05,), name=app.system, daemon=True
-        )
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), name=app.system, daemon=True)
 
     def start(self) -> ServerThread:
         self.thread.start()

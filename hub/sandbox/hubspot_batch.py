@@ -26,17 +26,13 @@ class HubSpotBatchRoutes:
     def _body(self, req: Request) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _render(
-        self, rec: dict[str, Any], props: list[str] | None, assoc: list[str] | None = None
-    ) -> dict[str, Any]:
+    def _render(self, rec: dict[str, Any], props: list[str] | None, assoc: list[str] | None = None) -> dict[str, Any]:
         raise NotImplementedError
 
     def _by_email(self, email: str) -> dict[str, Any] | None:
         raise NotImplementedError
 
-    def _create(
-        self, props: dict[str, Any], endpoint: str
-    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    def _create(self, props: dict[str, Any], endpoint: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         raise NotImplementedError
 
     # ---- batch ---------------------------------------------------------------------------
@@ -57,9 +53,7 @@ class HubSpotBatchRoutes:
             )
         return body, inputs
 
-    def _batch_response(
-        self, started: str, results: list[dict[str, Any]], errors: list[dict[str, Any]]
-    ) -> Response:
+    def _batch_response(self, started: str, results: list[dict[str, Any]], errors: list[dict[str, Any]]) -> Response:
         body: dict[str, Any] = {
             "status": "COMPLETE",
             "results": results,

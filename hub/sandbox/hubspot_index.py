@@ -54,9 +54,7 @@ class ContactIndex:
         sel = np.flatnonzero(self.archived[start:] == archived)[: limit + 1] + start
         return [self.keys[i] for i in sel[:limit]], len(sel) > limit
 
-    def search(
-        self, groups: list[dict[str, Any]], sort_name: str, desc: bool, visible_until: int
-    ) -> list[str] | None:
+    def search(self, groups: list[dict[str, Any]], sort_name: str, desc: bool, visible_until: int) -> list[str] | None:
         """Matching ids in sort order, or None when the request needs the general path."""
         if sort_name not in FAST or any(
             f.get("propertyName") not in FAST for g in groups for f in g.get("filters") or []

@@ -36,9 +36,7 @@ class HubSpotExtraRoutes:
     def get_property(self, req: Request) -> Response:
         p = self.hs.properties.get(req.params["propertyName"])
         if p is None:
-            return _err(
-                404, f"Unable to find property {req.params['propertyName']}", "OBJECT_NOT_FOUND"
-            )
+            return _err(404, f"Unable to find property {req.params['propertyName']}", "OBJECT_NOT_FOUND")
         return Response(200, p)
 
     def create_property(self, req: Request) -> Response:
@@ -64,10 +62,7 @@ class HubSpotExtraRoutes:
             "fieldType": b["fieldType"],
             "groupName": b["groupName"],
             "description": b.get("description", ""),
-            "options": [
-                dict({"hidden": False, "displayOrder": i}, **o)
-                for i, o in enumerate(b.get("options") or [])
-            ],
+            "options": [dict({"hidden": False, "displayOrder": i}, **o) for i, o in enumerate(b.get("options") or [])],
             "hubspotDefined": False,
             "hidden": bool(b.get("hidden", False)),
             "formField": bool(b.get("formField", False)),
@@ -155,22 +150,17 @@ class HubSpotExtraRoutes:
     def _list(self, req: Request) -> dict[str, Any]:
         lst = self.hs.lists.get(req.params["listId"])
         if lst is None:
-            raise HttpError(
-                _err(404, f"List {req.params['listId']} does not exist.", "OBJECT_NOT_FOUND")
-            )
+            raise HttpError(_err(404, f"List {req.params['listId']} does not exist.", "OBJECT_NOT_FOUND"))
         return lst
 
     def create_list(self, req: Request) -> Response:
         b = self._body(req)
         if not b.get("name") or not b.get("objectTypeId") or not b.get("processingType"):
-            return _err(
-                400, "name, objectTypeId and processingType are required", "VALIDATION_ERROR"
-            )
+            return _err(400, "name, objectTypeId and processingType are required", "VALIDATION_ERROR")
         if b["processingType"] not in ("MANUAL", "SNAPSHOT"):
             return _err(
                 400,
-                f"processingType {b['processingType']} is not supported here; "
-                "use MANUAL or SNAPSHOT",
+                f"processingType {b['processingType']} is not supported here; use MANUAL or SNAPSHOT",
                 "VALIDATION_ERROR",
             )
         if any(lst["name"] == b["name"] for lst in self.hs.lists.values()):
@@ -185,9 +175,7 @@ class HubSpotExtraRoutes:
 
     def get_lists(self, req: Request) -> Response:
         ids = req.args("listIds")
-        return Response(
-            200, {"lists": [self._list_view(self.hs.lists[i]) for i in ids if i in self.hs.lists]}
-        )
+        return Response(200, {"lists": [self._list_view(self.hs.lists[i]) for i in ids if i in self.hs.lists]})
 
     def get_list(self, req: Request) -> Response:
         return Response(200, {"list": self._list_view(self._list(req))})
@@ -236,22 +224,16 @@ class HubSpotExtraRoutes:
     def _ids(self, req: Request) -> list[str]:
         b = req.json()
         if not isinstance(b, list):
-            raise HttpError(
-                _err(400, "Body must be a JSON array of record ids", "VALIDATION_ERROR")
-            )
+            raise HttpError(_err(400, "Body must be a JSON array of record ids", "VALIDATION_ERROR"))
         return [str(x) for x in b]
 
     def members_add(self, req: Request) -> Response:
         lst = self._list(req)
-        return Response(
-            200, self.hs.change_membership(lst["listId"], self._ids(req), [], f"PUT {req.route}")
-        )
+        return Response(200, self.hs.change_membership(lst["listId"], self._ids(req), [], f"PUT {req.route}"))
 
     def members_remove(self, req: Request) -> Response:
         lst = self._list(req)
-        return Response(
-            200, self.hs.change_membership(lst["listId"], [], self._ids(req), f"PUT {req.route}")
-        )
+        return Response(200, self.hs.change_membership(lst["listId"], [], self._ids(req), f"PUT {req.route}"))
 
     def members_add_remove(self, req: Request) -> Response:
         lst = self._list(req)

@@ -74,9 +74,7 @@ def _one(props: dict[str, Any], f: dict[str, Any], types: dict[str, str]) -> boo
     if op == "BETWEEN":
         high = _coerce(f.get("highValue"), ptype)
         return high is not None and want <= have <= high
-    return {"GT": have > want, "GTE": have >= want, "LT": have < want, "LTE": have <= want}.get(
-        op, False
-    )
+    return {"GT": have > want, "GTE": have >= want, "LT": have < want, "LTE": have <= want}.get(op, False)
 
 
 def sort_key(sorts: list[Any], types: dict[str, str]) -> tuple[str, bool]:
@@ -86,9 +84,7 @@ def sort_key(sorts: list[Any], types: dict[str, str]) -> tuple[str, bool]:
     s = sorts[0]
     if isinstance(s, str):
         return s.lstrip("-"), s.startswith("-")
-    return s.get("propertyName", "hs_object_id"), str(
-        s.get("direction", "ASCENDING")
-    ).upper() == "DESCENDING"
+    return s.get("propertyName", "hs_object_id"), str(s.get("direction", "ASCENDING")).upper() == "DESCENDING"
 
 
 def sort_value(props: dict[str, Any], name: str, types: dict[str, str]) -> tuple[int, Any]:

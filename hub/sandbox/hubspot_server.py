@@ -149,11 +149,7 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
                 "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
                 "INVALID_AUTHENTICATION",
             )
-        search = (
-            req.method == "POST"
-            and req.path.rstrip("/").endswith("/search")
-            and "/lists/" not in req.path
-        )
+        search = req.method == "POST" and req.path.rstrip("/").endswith("/search") and "/lists/" not in req.path
         if search and not self.search_window.try_acquire():
             self.log.limit("hubspot", "SEARCH_SECONDLY")
             return self._limit_response(True, "SECONDLY")
@@ -185,9 +181,7 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
 
     def _contacts_only(self, req: Request) -> None:
         if self._kind(req) != "contacts":
-            raise HttpError(
-                _err(400, "This sandbox supports this call on contacts only.", "VALIDATION_ERROR")
-            )
+            raise HttpError(_err(400, "This sandbox supports this call on contacts only.", "VALIDATION_ERROR"))
 
     def _body(self, req: Request) -> dict[str, Any]:
         try:
@@ -196,9 +190,7 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
             raise HttpError(_err(400, "Invalid input JSON on line 1", "VALIDATION_ERROR")) from None
         return body if isinstance(body, dict) else {}
 
-    def _render(
-        self, rec: dict[str, Any], props: list[str] | None, assoc: list[str] | None = None
-    ) -> dict[str, Any]:
+    def _render(self, rec: dict[str, Any], props: list[str] | None, assoc: list[str] | None = None) -> dict[str, Any]:
         names = list(dict.fromkeys((props or DEFAULT_PROPS) + ALWAYS))
         p = {k: rec["properties"].get(k) for k in names}
         if self.faults.malformed():
@@ -221,9 +213,7 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
             out["archivedAt"] = iso_ms(rec["archivedAt"])
         if assoc and "contacts" in assoc and "contacts" in rec:
             out["associations"] = {
-                "contacts": {
-                    "results": [{"id": c, "type": rec["assoc_type"]} for c in rec["contacts"]]
-                }
+                "contacts": {"results": [{"id": c, "type": rec["assoc_type"]} for c in rec["contacts"]]}
             }
         return out
 
@@ -243,20 +233,12 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
             page = [self.hs.records[k] for k in keys]
         else:
             rows = sorted(
-                (
-                    r
-                    for r in self._table(kind).values()
-                    if r["archived"] == archived and int(r["id"]) > after
-                ),
+                (r for r in self._table(kind).values() if r["archived"] == archived and int(r["id"]) > after),
                 key=lambda r: int(r["id"]),
             )
             page, more = rows[:limit], len(rows) > limit
-        props = req.args("properties") or (
-            None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"]
-        )
-        body: dict[str, Any] = {
-            "results": [self._render(r, props, req.args("associations")) for r in page]
-        }
+        props = req.args("properties") or (None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"])
+        body: dict[str, Any] = {"results": [self._render(r, props, req.args("associations")) for r in page]}
         if more:
             nxt = str(int(page[-1]["id"]))
             body["paging"] = {"next": {"after": nxt, "link": f"{req.path}?after={nxt}"}}
@@ -317,9 +299,7 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
             return Response(409 if err["category"] == "CONFLICT" else 400, err)
         return Response(201, self._render(res, list(props)))
 
-    def _create(
-        self, props: dict[str, Any], endpoint: str
-    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    def _create(self, props: dict[str, Any], endpoint: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         msg = self.hs.validate(props)
         if msg:
             return None, {"status": "error", "category": "VALIDATION_ERROR", "message": msg}
@@ -351,9 +331,7 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         if primary is None or loser is None or primary is loser:
             return _err(400, "Invalid merge input", "VALIDATION_ERROR")
         rid = self.hs.merge(primary["id"], loser["id"])
-        return Response(
-            200, self._render(self.hs.records[rid], DEFAULT_PROPS + ["hs_merged_object_ids"])
-        )
+        return Response(200, self._render(self.hs.records[rid], DEFAULT_PROPS + ["hs_merged_object_ids"]))
 
     # ---- search --------------------------------------------------------------------------
     def search(self, req: Request) -> Response:
@@ -384,9 +362,7 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         else:
             rows = self._slow_search(kind, groups, types, lag, q, name, desc)
         page = rows[after : after + limit]
-        props = body.get("properties") or (
-            None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"]
-        )
+        props = body.get("properties") or (None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"])
         out: dict[str, Any] = {
             "total": len(rows),
             "results": [self._render(r, props) for r in page],
@@ -420,11 +396,8 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
                 )
             )
         ]
-        rows.sort(
-            key=lambda r: (hsq.sort_value(r["properties"], name, types), int(r["id"])), reverse=desc
-        )
+        rows.sort(key=lambda r: (hsq.sort_value(r["properties"], name, types), int(r["id"])), reverse=desc)
         return rows
-
 
 
 __all__ = ["HubSpotApp", "HubSpotLimits", "OWNER_IDS"]

@@ -46,10 +46,7 @@ def _prop(
         "calculated": False,
         "externalOptions": False,
         "archived": False,
-        "options": [
-            {"label": o, "value": o, "hidden": False, "displayOrder": i}
-            for i, o in enumerate(options or [])
-        ],
+        "options": [{"label": o, "value": o, "hidden": False, "displayOrder": i} for i, o in enumerate(options or [])],
         "createdAt": "2020-01-01T00:00:00Z",
         "updatedAt": "2020-01-01T00:00:00Z",
     }
@@ -230,17 +227,13 @@ class HubSpotState:
                 return f"{v!r} is not a valid owner id"
         return None
 
-    def set_properties(
-        self, rid: str, props: dict[str, Any], endpoint: str, source: str = "api"
-    ) -> bool:
+    def set_properties(self, rid: str, props: dict[str, Any], endpoint: str, source: str = "api") -> bool:
         """Apply changed values; stamp and log only when something changed."""
         rec = self.records[rid]
         at = self.clock.now_ms()
         changed: dict[str, Any] = {}
         for k, v in props.items():
-            new = (
-                None if v is None else ("true" if v is True else "false" if v is False else str(v))
-            )
+            new = None if v is None else ("true" if v is True else "false" if v is False else str(v))
             old = rec["properties"].get(k)
             if old != new:
                 rec["properties"][k] = new
@@ -268,15 +261,10 @@ class HubSpotState:
         props = {k: v for k, v in second["properties"].items() if v not in (None, "")}
         props.update({k: v for k, v in first["properties"].items() if v not in (None, "")})
         old_ids = [
-            x
-            for rec in (first, second)
-            for x in (rec["properties"].get("hs_merged_object_ids") or "").split(";")
-            if x
+            x for rec in (first, second) for x in (rec["properties"].get("hs_merged_object_ids") or "").split(";") if x
         ]
         rid = self.new_id()
-        props.update(
-            {"hs_object_id": rid, "hs_merged_object_ids": ";".join(old_ids + [primary, merged])}
-        )
+        props.update({"hs_object_id": rid, "hs_merged_object_ids": ";".join(old_ids + [primary, merged])})
         person = first.get("person")
         self.records[rid] = {
             "id": rid,
@@ -302,9 +290,7 @@ class HubSpotState:
         for table in self.engagements.values():
             for e in table.values():
                 e["contacts"] = [rid if c in (primary, merged) else c for c in e["contacts"]]
-        self.log.record(
-            at, "hubspot", "merge", "contact", rid, "merge", None, [primary, merged], rid
-        )
+        self.log.record(at, "hubspot", "merge", "contact", rid, "merge", None, [primary, merged], rid)
         return rid
 
     def archive(self, rid: str, endpoint: str = "api") -> None:
@@ -335,9 +321,7 @@ class HubSpotState:
         self.log.record(at, "hubspot", "lists", "list", lid, "create", "name", None, name)
         return lst
 
-    def change_membership(
-        self, lid: str, add: list[str], remove: list[str], endpoint: str
-    ) -> dict[str, list[str]]:
+    def change_membership(self, lid: str, add: list[str], remove: list[str], endpoint: str) -> dict[str, list[str]]:
         lst = self.lists[lid]
         at = self.clock.now_ms()
         added, removed, missing = [], [], []
@@ -351,9 +335,7 @@ class HubSpotState:
                 person = self.person_of.get(rid)
                 if self.on_list_add and person is not None:
                     self.on_list_add("hubspot", person, lst["name"])
-                self.log.record(
-                    at, "hubspot", endpoint, "contact", rid, "list_add", lid, None, lst["name"]
-                )
+                self.log.record(at, "hubspot", endpoint, "contact", rid, "list_add", lid, None, lst["name"])
         for raw in remove:
             rid = self.resolve(str(raw))
             if rid is None:
@@ -361,9 +343,7 @@ class HubSpotState:
             elif rid in lst["members"]:
                 del lst["members"][rid]
                 removed.append(rid)
-                self.log.record(
-                    at, "hubspot", endpoint, "contact", rid, "list_remove", lid, lst["name"], None
-                )
+                self.log.record(at, "hubspot", endpoint, "contact", rid, "list_remove", lid, lst["name"], None)
         if added or removed:
             lst["updatedAt"] = at
             lst["listVersion"] += 1

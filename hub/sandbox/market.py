@@ -189,9 +189,7 @@ class Market:
         is_mail = (kind == gt.K_EMAIL) | (kind == gt.K_OFFER)
         sent = is_mail & pop.email_consent[i] & ~self.unsubscribed[i]
         opened = sent & (u[0] < p["open"])
-        clicked = np.where(
-            kind == gt.K_AD, u[1] < p["click"], opened & (u[1] < _ratio(p["click"], p["open"]))
-        )
+        clicked = np.where(kind == gt.K_AD, u[1] < p["click"], opened & (u[1] < _ratio(p["click"], p["open"])))
         form = clicked & (u[2] < _ratio(p["form"], p["click"]))
         web = clicked & (u[3] < _ratio(p["webinar"], p["click"]))
         called = p["reach"] > 0

@@ -32,9 +32,7 @@ def expected_rewards(
     w = weights or market.config.weights
     n, a = market.pop.n, len(CATALOG)
     hour = market.pop.pref_hour if local_hour is None else np.asarray(local_hour)
-    batch = ActionBatch.build(
-        np.repeat(np.arange(n), a), np.tile(np.arange(a), n), np.repeat(hour, a)
-    )
+    batch = ActionBatch.build(np.repeat(np.arange(n), a), np.tile(np.arange(a), n), np.repeat(hour, a))
     r = gt.expected_reward(market.probabilities(batch), w).reshape(n, a)
     return r, r.argmax(axis=1)
 

@@ -50,9 +50,7 @@ class Playbook:
         pop = market.pop
         n = pop.n
         score = self.lead_score(market)
-        tech_ind = np.isin(
-            pop.company_industry[pop.company], [INDUSTRIES.index(i) for i in TECH_INDUSTRIES]
-        )
+        tech_ind = np.isin(pop.company_industry[pop.company], [INDUSTRIES.index(i) for i in TECH_INDUSTRIES])
         nurture = np.where(
             pop.role == 0,
             ACTION_INDEX["email_nurture_technical"],

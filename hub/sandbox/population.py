@@ -182,9 +182,7 @@ def generate_population(n: int, seed: int = 0, dirty_rate: float = 0.05) -> Popu
     hi = np.asarray([b[1] for b in BAND_EMPLOYEES])[band]
     employees = (lo + rng.random(n_comp) * (hi - lo)).astype(np.int64)
     revenue = np.round(employees * rng.lognormal(11.5, 0.5, n_comp), -3)
-    country = rng.choice(
-        len(COUNTRIES), n_comp, p=[0.35, 0.12, 0.1, 0.07, 0.08, 0.06, 0.05, 0.05, 0.07, 0.05]
-    )
+    country = rng.choice(len(COUNTRIES), n_comp, p=[0.35, 0.12, 0.1, 0.07, 0.08, 0.06, 0.05, 0.05, 0.07, 0.05])
     tech = rng.integers(0, 2 ** len(TECH), n_comp)
     cname = [
         f"{_WORDS[a]} {_WORDS[b]} {s}"
@@ -201,9 +199,7 @@ def generate_population(n: int, seed: int = 0, dirty_rate: float = 0.05) -> Popu
     seniority = np.where(role == 2, 3, rng.choice(3, n, p=[0.5, 0.35, 0.15]))
     aff_mean = np.asarray([0.8, 0.3, 0.35])[role]
     affinity = np.clip(aff_mean + rng.normal(0, 0.15, n), 0.0, 1.0)
-    pref_channel = np.where(
-        role == 2, rng.choice(3, n, p=[0.4, 0.4, 0.2]), rng.choice(3, n, p=[0.7, 0.1, 0.2])
-    )
+    pref_channel = np.where(role == 2, rng.choice(3, n, p=[0.4, 0.4, 0.2]), rng.choice(3, n, p=[0.7, 0.1, 0.2]))
     pref_hour = np.clip(np.round(rng.normal(np.where(role == 0, 14, 9), 2.5, n)), 6, 21)
     tolerance = rng.choice(np.arange(1, 6), n, p=[0.15, 0.3, 0.3, 0.15, 0.1])
     ind_fit = rng.random(len(INDUSTRIES))

@@ -14,8 +14,7 @@ from hub.sandbox.salesforce_state import FIELDS, SfError
 
 ROLLED_BACK = {
     "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-    "message": "Record rolled back because not all records were valid and the request was "
-    "using AllOrNone header",
+    "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
     "fields": [],
 }
 
@@ -53,9 +52,7 @@ class SalesforceCollectionRoutes:
             results = [op(x, True) for x in items]
             if any(not r["success"] for r in results):
                 rolled = {"success": False, "errors": [ROLLED_BACK]}
-                return Response(
-                    200, [r if not r["success"] else dict(rolled, id=r["id"]) for r in results]
-                )
+                return Response(200, [r if not r["success"] else dict(rolled, id=r["id"]) for r in results])
         return Response(200, [op(x, False) for x in items])
 
     def collection_create(self, req: Request) -> Response:
@@ -67,9 +64,7 @@ class SalesforceCollectionRoutes:
                 if t not in FIELDS:
                     raise SfError("INVALID_TYPE", f"sObject type '{t}' is not supported.")
                 if dry:
-                    self.sf.check_fields(
-                        t, {k: v for k, v in rec.items() if k != "attributes"}, creating=True
-                    )
+                    self.sf.check_fields(t, {k: v for k, v in rec.items() if k != "attributes"}, creating=True)
                     return {"id": None, "success": True, "errors": []}
                 return {
                     "id": self._create(t, rec, f"POST {req.route}"),
@@ -92,9 +87,7 @@ class SalesforceCollectionRoutes:
                 if not found:
                     raise SfError(
                         "INVALID_CROSS_REFERENCE_KEY" if rid else "MISSING_ARGUMENT",
-                        "invalid cross reference id"
-                        if rid
-                        else "Id not specified in an update call",
+                        "invalid cross reference id" if rid else "Id not specified in an update call",
                     )
                 t, r = found
                 if r["IsDeleted"]:

@@ -50,9 +50,7 @@ class SalesforceLoginRoutes:
                 {"error": "invalid_client_id", "error_description": "client identifier invalid"},
             )
         if not self._check_password(form.get("username", ""), form.get("password", "")):
-            return Response(
-                400, {"error": "invalid_grant", "error_description": "authentication failure"}
-            )
+            return Response(400, {"error": "invalid_grant", "error_description": "authentication failure"})
         token = self._new_session()
         return Response(
             200,

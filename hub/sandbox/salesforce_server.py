@@ -101,12 +101,9 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
             return _sf_err(
                 500,
                 "UNKNOWN_EXCEPTION",
-                "An unexpected error occurred. Please "
-                "include this ErrorId if you contact support: 1234567-89 (-1)",
+                "An unexpected error occurred. Please include this ErrorId if you contact support: 1234567-89 (-1)",
             )
-        return Response(
-            status, raw=b"<html><body>Service Unavailable</body></html>", content_type="text/html"
-        )
+        return Response(status, raw=b"<html><body>Service Unavailable</body></html>", content_type="text/html")
 
     def expire_sessions(self) -> None:
         """Invalidate every session now (as an admin's "log out all" would)."""
@@ -134,9 +131,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
             resp = super().dispatch(req)
         self.log.call("salesforce", f"{req.method} {req.route or req.path}")
         if not login:
-            resp.headers["Sforce-Limit-Info"] = (
-                f"api-usage={self.daily.used}/{self.limits.daily_api_requests}"
-            )
+            resp.headers["Sforce-Limit-Info"] = f"api-usage={self.daily.used}/{self.limits.daily_api_requests}"
         return resp
 
     def bad_request(self, message: str) -> Response:
@@ -160,10 +155,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
     def versions(self, req: Request) -> Response:
         return Response(
             200,
-            [
-                {"label": "Sandbox", "url": f"/services/data/v{v}", "version": v}
-                for v in API_VERSIONS
-            ],
+            [{"label": "Sandbox", "url": f"/services/data/v{v}", "version": v} for v in API_VERSIONS],
         )
 
     def get_limits(self, req: Request) -> Response:
@@ -200,9 +192,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
         except soql.SoqlError as e:
             return _sf_err(400, "MALFORMED_QUERY", str(e))
         if parsed.sobject not in FIELDS:
-            return _sf_err(
-                400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported."
-            )
+            return _sf_err(400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported.")
         for f in parsed.fields + parsed.where_fields + [o[0] for o in parsed.order]:
             base = f.split(".")[0]
             if "." in f:
@@ -221,11 +211,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
                     f"'{parsed.sobject}'. If you are attempting to use a custom "
                     "field, be sure to append the '__c' after the custom field name.",
                 )
-        rows = [
-            r
-            for r in self.sf.objects[parsed.sobject].values()
-            if include_deleted or not r["IsDeleted"]
-        ]
+        rows = [r for r in self.sf.objects[parsed.sobject].values() if include_deleted or not r["IsDeleted"]]
         try:
             if parsed.where:
                 rows = [r for r in rows if parsed.where(self._getter(parsed.sobject, r))]
@@ -242,13 +228,9 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
         if parsed.count_only:
             return Response(200, {"totalSize": len(rows), "done": True, "records": []})
         # Rows are rendered page by page (a 60,000-row query costs one page of rendering).
-        return self._page(
-            (parsed.sobject, rows, parsed.fields), 0, self._batch_size(req), include_deleted, req
-        )
+        return self._page((parsed.sobject, rows, parsed.fields), 0, self._batch_size(req), include_deleted, req)
 
-    def _sort_key(
-        self, sobject: str, rec: dict[str, Any], f: str, nulls_last: bool, desc: bool
-    ) -> tuple[int, Any]:
+    def _sort_key(self, sobject: str, rec: dict[str, Any], f: str, nulls_last: bool, desc: bool) -> tuple[int, Any]:
         v = self._getter(sobject, rec)(f)
         if v is None:
             return (1 if nulls_last != desc else -1, "")
@@ -258,9 +240,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
         out = self.sf.render(sobject, rec, fields)
         if self.faults.malformed():
             self.log.fault("salesforce", "malformed")
-            out.update(
-                {"Id": None, "LastModifiedDate": "not a date", "SystemModstamp": "not a date"}
-            )
+            out.update({"Id": None, "LastModifiedDate": "not a date", "SystemModstamp": "not a date"})
             if "Email" in out:
                 out["Email"] = 12345
         return out
@@ -319,9 +299,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
             {
                 "encoding": "UTF-8",
                 "maxBatchSize": 200,
-                "sobjects": [
-                    {k: v for k, v in self.sf.describe(t).items() if k != "fields"} for t in FIELDS
-                ],
+                "sobjects": [{k: v for k, v in self.sf.describe(t).items() if k != "fields"} for t in FIELDS],
             },
         )
 
@@ -330,9 +308,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
 
     def _window(self, req: Request) -> tuple[int, int]:
         try:
-            return parse_datetime_ms(req.arg("start") or ""), parse_datetime_ms(
-                req.arg("end") or ""
-            )
+            return parse_datetime_ms(req.arg("start") or ""), parse_datetime_ms(req.arg("end") or "")
         except ValueError:
             raise HttpError(
                 _sf_err(400, "INVALID_REPLICATION_DATE", "start and end must be ISO 8601 datetimes")
@@ -341,11 +317,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
     def updated(self, req: Request) -> Response:
         t = self._type(req)
         lo, hi = self._window(req)
-        ids = [
-            r["Id"]
-            for r in self.sf.objects[t].values()
-            if not r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi
-        ]
+        ids = [r["Id"] for r in self.sf.objects[t].values() if not r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi]
         return Response(200, {"ids": ids, "latestDateCovered": sf_datetime(hi)})
 
     def deleted(self, req: Request) -> Response:
@@ -384,9 +356,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
         fields = {k: v for k, v in fields.items() if k != "attributes"}
         self.sf.check_fields(t, fields, creating=True)
         if t in ("Contact", "Lead") and not fields.get("LastName"):
-            raise SfError(
-                "REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ["LastName"]
-            )
+            raise SfError("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ["LastName"])
         if t == "CampaignMember":
             who = fields.get("LeadId") or fields.get("ContactId")
             if not fields.get("CampaignId") or not who:
@@ -430,9 +400,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
             )
         except SfError as e:
             status = 404 if e.code == "INVALID_CROSS_REFERENCE_KEY" else 400
-            return Response(
-                status, [{"message": e.message, "errorCode": e.code, "fields": e.fields}]
-            )
+            return Response(status, [{"message": e.message, "errorCode": e.code, "fields": e.fields}])
         return Response(204)
 
     def delete_one(self, req: Request) -> Response:

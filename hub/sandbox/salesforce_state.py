@@ -237,9 +237,7 @@ class SalesforceState:
         if person is not None:
             self.person_of[rid] = person
         if endpoint:
-            self.log.record(
-                at, "salesforce", endpoint, sobject, rid, "create", None, None, dict(fields)
-            )
+            self.log.record(at, "salesforce", endpoint, sobject, rid, "create", None, None, dict(fields))
         return rid
 
     def find(self, rid: str) -> tuple[str, dict[str, Any]] | None:
@@ -255,9 +253,7 @@ class SalesforceState:
             if k == "attributes":
                 continue
             if k not in FIELDS[sobject]:
-                raise SfError(
-                    "INVALID_FIELD", f"No such column '{k}' on sobject of type {sobject}", [k]
-                )
+                raise SfError("INVALID_FIELD", f"No such column '{k}' on sobject of type {sobject}", [k])
             if k in READ_ONLY and not (creating and k == "Name"):
                 raise SfError(
                     "INVALID_FIELD_FOR_INSERT_UPDATE",
@@ -268,15 +264,9 @@ class SalesforceState:
                 )
             if k in REFERENCE and v:
                 found = self.find(str(v))
-                if (
-                    not found
-                    or found[0] != REFERENCE[k]
-                    and not (k == "WhoId" and found[0] == "Lead")
-                ):
+                if not found or found[0] != REFERENCE[k] and not (k == "WhoId" and found[0] == "Lead"):
                     raise SfError(
-                        "FIELD_INTEGRITY_EXCEPTION"
-                        if k == "OwnerId"
-                        else "INVALID_CROSS_REFERENCE_KEY",
+                        "FIELD_INTEGRITY_EXCEPTION" if k == "OwnerId" else "INVALID_CROSS_REFERENCE_KEY",
                         f"{k}: id value of incorrect type: {v}",
                         [k],
                     )
@@ -374,13 +364,7 @@ class SalesforceState:
                             "url": f"/services/data/v59.0/sobjects/{target[0]}/{ref}",
                         }
                     }
-                node.update(
-                    {
-                        k: v
-                        for k, v in self.render(target[0], target[1], [sub]).items()
-                        if k != "attributes"
-                    }
-                )
+                node.update({k: v for k, v in self.render(target[0], target[1], [sub]).items() if k != "attributes"})
             else:
                 out[f] = self.value(rec, f)
         return out

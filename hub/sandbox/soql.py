@@ -199,9 +199,7 @@ class _Parser:
             raise SoqlError("NOT must be followed by IN here")
         if self.accept("kw", "LIKE"):
             pat = self.take("val")
-            rx = re.compile(
-                "^" + re.escape(str(pat)).replace("%", ".*").replace("_", ".") + "$", re.I | re.S
-            )
+            rx = re.compile("^" + re.escape(str(pat)).replace("%", ".*").replace("_", ".") + "$", re.I | re.S)
             return lambda g: g(name) is not None and bool(rx.match(str(g(name))))
         op = self.take("op")
         val = self.take("val")

@@ -99,9 +99,7 @@ class World:
         for i in range(pop.n):
             c = int(pop.company[i])
             last_event = (
-                _BAD_DATES[i % len(_BAD_DATES)]
-                if pop.bad_date[i]
-                else f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}"
+                _BAD_DATES[i % len(_BAD_DATES)] if pop.bad_date[i] else f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}"
             )
             stage = int(self.market.stage[i])
             if pop.in_hubspot[i]:
@@ -145,9 +143,7 @@ class World:
                 if stage >= 3:
                     if c not in accounts:
                         accounts[c] = self._account(c, at)
-                    rid = sf.create(
-                        "Contact", dict(person, AccountId=accounts[c]), at_ms=at + i, person=i
-                    )
+                    rid = sf.create("Contact", dict(person, AccountId=accounts[c]), at_ms=at + i, person=i)
                     sf.contact_of_person[i] = rid
                 else:
                     rid = sf.create(

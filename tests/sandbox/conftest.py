@@ -25,9 +25,7 @@ def sandbox(world: World) -> Iterator[SandboxHandle]:
 
 def hubspot_client(sb: SandboxHandle, token: str | None = None) -> HubSpot:
     # base_url is what HubSpot.api_request (legacy endpoints such as email events) uses.
-    return HubSpot(
-        access_token=token or sb.hubspot_token, host=sb.hubspot_url, base_url=sb.hubspot_url
-    )
+    return HubSpot(access_token=token or sb.hubspot_token, host=sb.hubspot_url, base_url=sb.hubspot_url)
 
 
 def salesforce_client(sb: SandboxHandle) -> Salesforce:

@@ -25,16 +25,12 @@ _filter = st.builds(
         "values": vs,
     },
     st.sampled_from(["hs_object_id", "lastmodifieddate", "createdate"]),
-    st.sampled_from(
-        ["EQ", "NEQ", "GT", "GTE", "LT", "LTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY"]
-    ),
+    st.sampled_from(["EQ", "NEQ", "GT", "GTE", "LT", "LTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY"]),
     _value,
     _value,
     st.lists(_value, max_size=3),
 )
-_groups = st.lists(
-    st.builds(lambda fs: {"filters": fs}, st.lists(_filter, min_size=1, max_size=3)), max_size=3
-)
+_groups = st.lists(st.builds(lambda fs: {"filters": fs}, st.lists(_filter, min_size=1, max_size=3)), max_size=3)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

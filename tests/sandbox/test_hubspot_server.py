@@ -24,9 +24,7 @@ from .conftest import hubspot_client
 
 
 def _ensure_hub_properties(hs) -> None:  # noqa: ANN001
-    hs.crm.properties.groups_api.create(
-        "contacts", PropertyGroupCreate(name="decision_hub", label="Decision Hub")
-    )
+    hs.crm.properties.groups_api.create("contacts", PropertyGroupCreate(name="decision_hub", label="Decision Hub"))
     for name in (
         "hub_next_best_action",
         "hub_best_send_time",
@@ -35,9 +33,7 @@ def _ensure_hub_properties(hs) -> None:  # noqa: ANN001
     ):
         hs.crm.properties.core_api.create(
             "contacts",
-            PropertyCreate(
-                name=name, label=name, type="string", field_type="text", group_name="decision_hub"
-            ),
+            PropertyCreate(name=name, label=name, type="string", field_type="text", group_name="decision_hub"),
         )
 
 
@@ -63,9 +59,7 @@ def test_limit_above_100_is_refused(hs) -> None:
 def test_search_filters_sorts_and_pages(hs, world: World) -> None:
     mid = sorted(int(r) for r in world.hubspot.records)[len(world.hubspot.records) // 2]
     req = PublicObjectSearchRequest(
-        filter_groups=[
-            {"filters": [{"propertyName": "hs_object_id", "operator": "GT", "value": str(mid)}]}
-        ],
+        filter_groups=[{"filters": [{"propertyName": "hs_object_id", "operator": "GT", "value": str(mid)}]}],
         sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
         limit=200,
         properties=["email"],
@@ -77,11 +71,7 @@ def test_search_filters_sorts_and_pages(hs, world: World) -> None:
         if not res.paging:
             break
         req.after = res.paging.next.after
-    expected = sorted(
-        int(r["id"])
-        for r in world.hubspot.records.values()
-        if int(r["id"]) > mid and not r["archived"]
-    )
+    expected = sorted(int(r["id"]) for r in world.hubspot.records.values() if int(r["id"]) > mid and not r["archived"])
     assert seen == expected
     res = hs.crm.contacts.search_api.do_search(
         public_object_search_request={
@@ -114,18 +104,14 @@ def test_search_filters_sorts_and_pages(hs, world: World) -> None:
         hs.crm.contacts.search_api.do_search(public_object_search_request={"limit": 201})
     assert e.value.status == 400
     with pytest.raises(ApiException):
-        hs.crm.contacts.search_api.do_search(
-            public_object_search_request={"sorts": ["email", "firstname"]}
-        )
+        hs.crm.contacts.search_api.do_search(public_object_search_request={"sorts": ["email", "firstname"]})
 
 
 def test_search_400_past_the_ten_thousandth_result() -> None:
     world = World(n_contacts=14_500, seed=3)
     with start_sandbox(world, hubspot_limits=HubSpotLimits(search_per_second=100)) as sb:
         hs = hubspot_client(sb)
-        ok = hs.crm.contacts.search_api.do_search(
-            public_object_search_request={"limit": 200, "after": "9800"}
-        )
+        ok = hs.crm.contacts.search_api.do_search(public_object_search_request={"limit": 200, "after": "9800"})
         assert ok.total > 10_000 and len(ok.results) == 200
         assert ok.paging.next.after == "10000"
         with pytest.raises(ApiException) as e:
@@ -137,13 +123,7 @@ def test_search_400_past_the_ten_thousandth_result() -> None:
         last = max(int(r) for r in world.hubspot.records) - 5
         tail = hs.crm.contacts.search_api.do_search(
             public_object_search_request={
-                "filterGroups": [
-                    {
-                        "filters": [
-                            {"propertyName": "hs_object_id", "operator": "GT", "value": str(last)}
-                        ]
-                    }
-                ],
+                "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "GT", "value": str(last)}]}],
                 "limit": 200,
             }
         )
@@ -174,9 +154,7 @@ def test_batch_update_207_partial_errors_and_writes_once(hs, world: World) -> No
     assert sorted(e.field for e in writes) == ["hub_decision_id", "hub_next_best_action"]
     with pytest.raises(ApiException) as e:
         hs.crm.contacts.batch_api.update(
-            BatchInputSimplePublicObjectBatchInput(
-                inputs=[{"id": ids[0], "properties": {"no_such_property": "x"}}]
-            )
+            BatchInputSimplePublicObjectBatchInput(inputs=[{"id": ids[0], "properties": {"no_such_property": "x"}}])
         )
     assert e.value.status == 400 and "PROPERTY_DOESNT_EXIST" in json.loads(e.value.body)["message"]
     with pytest.raises(ApiException) as e:
@@ -187,15 +165,9 @@ def test_batch_update_207_partial_errors_and_writes_once(hs, world: World) -> No
 
 
 def test_batch_read_and_upsert(hs, world: World) -> None:
-    rec = next(
-        r
-        for r in world.hubspot.records.values()
-        if not r["archived"] and r["properties"].get("email")
-    )
+    rec = next(r for r in world.hubspot.records.values() if not r["archived"] and r["properties"].get("email"))
     res = hs.crm.contacts.batch_api.read(
-        BatchReadInputSimplePublicObjectId(
-            inputs=[{"id": rec["id"]}, {"id": "123"}], properties=["email"]
-        )
+        BatchReadInputSimplePublicObjectId(inputs=[{"id": rec["id"]}, {"id": "123"}], properties=["email"])
     )
     assert [r.id for r in res.results] == [rec["id"]]
     assert res.errors[0].category == "OBJECT_NOT_FOUND"
@@ -226,9 +198,7 @@ def test_properties_groups_and_409_on_duplicates(hs) -> None:
     names = {p.name for p in hs.crm.properties.core_api.get_all("contacts").results}
     assert {"hub_next_best_action", "email", "lastmodifieddate"} <= names
     with pytest.raises(PropertiesApiException) as e:
-        hs.crm.properties.groups_api.create(
-            "contacts", PropertyGroupCreate(name="decision_hub", label="again")
-        )
+        hs.crm.properties.groups_api.create("contacts", PropertyGroupCreate(name="decision_hub", label="again"))
     assert e.value.status == 409
     with pytest.raises(PropertiesApiException) as e:
         hs.crm.properties.core_api.create(
@@ -249,9 +219,7 @@ def test_properties_groups_and_409_on_duplicates(hs) -> None:
 def test_lists_memberships_and_owners(hs, world: World) -> None:
     ids = sorted(r["id"] for r in world.hubspot.records.values() if not r["archived"])[:5]
     created = hs.crm.lists.lists_api.create(
-        ListCreateRequest(
-            name="hub: webinar_invite", object_type_id="0-1", processing_type="MANUAL"
-        )
+        ListCreateRequest(name="hub: webinar_invite", object_type_id="0-1", processing_type="MANUAL")
     )
     lid = created.list.list_id
     added = hs.crm.lists.memberships_api.add(lid, ids[:4] + ["424242"])
@@ -273,25 +241,19 @@ def test_lists_memberships_and_owners(hs, world: World) -> None:
     owners = hs.crm.owners.owners_api.get_page()
     assert len(owners.results) == 5 and owners.results[0].type == "PERSON"
     with pytest.raises(Exception) as e:
-        hs.crm.lists.lists_api.create(
-            ListCreateRequest(name="dyn", object_type_id="0-1", processing_type="DYNAMIC")
-        )
+        hs.crm.lists.lists_api.create(ListCreateRequest(name="dyn", object_type_id="0-1", processing_type="DYNAMIC"))
     assert getattr(e.value, "status", None) == 400
 
 
 def test_owner_assignment_is_validated(hs, world: World) -> None:
     rid = next(r["id"] for r in world.hubspot.records.values() if not r["archived"])
     res = hs.crm.contacts.batch_api.update(
-        BatchInputSimplePublicObjectBatchInput(
-            inputs=[{"id": rid, "properties": {"hubspot_owner_id": "71002"}}]
-        )
+        BatchInputSimplePublicObjectBatchInput(inputs=[{"id": rid, "properties": {"hubspot_owner_id": "71002"}}])
     )
     assert res.status == "COMPLETE" and [r.id for r in res.results] == [rid]
     assert any(e.kind == "owner" and e.new == "71002" for e in world.log.for_record("hubspot", rid))
     bad = hs.crm.contacts.batch_api.update(
-        BatchInputSimplePublicObjectBatchInput(
-            inputs=[{"id": rid, "properties": {"hubspot_owner_id": "9001"}}]
-        )
+        BatchInputSimplePublicObjectBatchInput(inputs=[{"id": rid, "properties": {"hubspot_owner_id": "9001"}}])
     )
     assert bad.errors and bad.errors[0].category == "VALIDATION_ERROR"
 
@@ -365,9 +327,7 @@ def test_activities_reach_hubspot_after_a_day(hs, world: World, sandbox) -> None
     recs = [
         r
         for r in world.hubspot.records.values()
-        if not r["archived"]
-        and r["properties"].get("email")
-        and r["properties"]["hs_email_optout"] == "false"
+        if not r["archived"] and r["properties"].get("email") and r["properties"]["hs_email_optout"] == "false"
     ]
     inputs = [
         {
@@ -414,18 +374,14 @@ def test_search_lag_hides_fresh_changes() -> None:
         hs.crm.contacts.basic_api.update(rid, {"properties": {"jobtitle": "Fresh"}})
         res = hs.crm.contacts.search_api.do_search(
             public_object_search_request={
-                "filterGroups": [
-                    {"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": rid}]}
-                ]
+                "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": rid}]}]
             }
         )
         assert res.total == 0
         world.advance_days(1)
         res = hs.crm.contacts.search_api.do_search(
             public_object_search_request={
-                "filterGroups": [
-                    {"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": rid}]}
-                ]
+                "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": rid}]}]
             }
         )
         assert res.total == 1

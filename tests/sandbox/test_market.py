@@ -131,20 +131,12 @@ def test_early_sales_outreach_hurts_and_late_helps() -> None:
 def test_relevant_nurture_raises_intent() -> None:
     m = Market(generate_population(5000, seed=8))
     tech = np.flatnonzero(
-        (m.pop.affinity > 0.8)
-        & (m.pop.role == 0)
-        & (m.stage == 1)
-        & m.pop.email_consent
-        & ~m.unsubscribed
+        (m.pop.affinity > 0.8) & (m.pop.role == 0) & (m.stage == 1) & m.pop.email_consent & ~m.unsubscribed
     )
     before = m.intent[tech].copy()
     drift = Market(generate_population(5000, seed=8))
     drift.step()
-    m.step(
-        ActionBatch.build(
-            tech, np.full(len(tech), ACTION_INDEX["email_nurture_technical"]), m.pop.pref_hour[tech]
-        )
-    )
+    m.step(ActionBatch.build(tech, np.full(len(tech), ACTION_INDEX["email_nurture_technical"]), m.pop.pref_hour[tech]))
     assert (m.intent[tech] - before).mean() > (drift.intent[tech] - before).mean()
 
 

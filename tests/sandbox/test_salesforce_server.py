@@ -182,9 +182,7 @@ def test_session_expiry_and_relogin(sandbox) -> None:
     sandbox.salesforce.expire_sessions()
     assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] > 0
     assert sandbox.salesforce.logins == logins + 1
-    stale = Salesforce(
-        session_id="00Dbogus!x", instance=sf.sf_instance, session=sandbox.salesforce_session()
-    )
+    stale = Salesforce(session_id="00Dbogus!x", instance=sf.sf_instance, session=sandbox.salesforce_session())
     with pytest.raises(Exception) as e:
         stale.query("SELECT Id FROM User")
     assert "INVALID_SESSION_ID" in str(e.value) or "refreshed" in str(e.value)
@@ -243,9 +241,7 @@ def test_lead_conversion_follows_an_opportunity() -> None:
             world.advance_days(1)
         executed = world.ground_truth_log()
         assert (executed["action"] == ACTION_INDEX["sales_outreach"]).sum() > 500
-        conv = sf.query(
-            "SELECT Id, ConvertedContactId, IsConverted FROM Lead WHERE IsConverted = true"
-        )
+        conv = sf.query("SELECT Id, ConvertedContactId, IsConverted FROM Lead WHERE IsConverted = true")
         assert conv["totalSize"] > 0
         cid = conv["records"][0]["ConvertedContactId"]
         contact = sf.query(f"SELECT Id, AccountId FROM Contact WHERE Id = '{cid}'")

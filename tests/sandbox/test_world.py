@@ -57,9 +57,7 @@ def test_same_decision_in_both_crms_executes_once(hs, sf, world: World) -> None:
     tz = int(world.pop.tz_offset[person])
     assert log["local_hour"][0] == (15 + tz) % 24
     # Re-writing the same decision is not a new action.
-    getattr(sf, sobject).update(
-        sid, {"Hub_Best_Channel__c": "email"}, headers={"Sforce-Auto-Assign": "FALSE"}
-    )
+    getattr(sf, sobject).update(sid, {"Hub_Best_Channel__c": "email"}, headers={"Sforce-Auto-Assign": "FALSE"})
     world.advance_days(1)
     assert len(world.ground_truth_log()["person"]) == 1
     # A new decision id is.
@@ -140,13 +138,7 @@ def test_calls_meetings_and_forms_are_readable_with_contact_links(hs, world: Wor
     found = hs.crm.objects.search_api.do_search(
         "calls",
         {
-            "filterGroups": [
-                {
-                    "filters": [
-                        {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "0"}
-                    ]
-                }
-            ],
+            "filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "0"}]}],
             "limit": 5,
         },
     )
