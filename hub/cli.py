@@ -26,6 +26,10 @@ app = typer.Typer(
 config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
 connectors_app = typer.Typer(help="Installed connector plugins.", no_args_is_help=True)
 pushes_app = typer.Typer(help="Inspect and retry the push queue.", no_args_is_help=True)
+sandbox_app = typer.Typer(
+    help="The simulated market behind HubSpot- and Salesforce-compatible APIs.", no_args_is_help=True
+)
+app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(config_app, name="config")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(pushes_app, name="pushes")
@@ -362,6 +366,123 @@ def pushes_retry(
     with store.begin() as conn:
         n = retry_failed(conn, ids or None, utcnow())
     out.print(f"{n} push(es) queued again. Next: [bold]hub push[/].")
+
+
+@app.command()
+def demo(
+    contacts: Annotated[int, typer.Option(min=50, help="People in the simulated market.")] = 2000,
+    weeks: Annotated[int, typer.Option(min=1, help="Simulated weeks to run.")] = 4,
+    seed: int = 0,
+    workdir: Annotated[Path, typer.Option(help="Where the demo's hub.yaml and SQLite store go.")] = Path("hub-demo"),
+) -> None:
+    """Run the whole product against the sandbox market and report lift per experiment arm."""
+    from hub.demo import run_demo
+
+    with _progress() as prog:
+        task = prog.add_task("simulated days", total=weeks * 7)
+        report = run_demo(
+            contacts=contacts,
+            weeks=weeks,
+            seed=seed,
+            workdir=workdir,
+            on_day=lambda d, n: prog.update(task, completed=d),
+        )
+    _print_demo(report)
+
+
+def _money(v: float) -> str:
+    return f"${v:,.0f}"
+
+
+def _print_demo(report) -> None:
+    table = Table(
+        title=f"Decision Hub demo: {report.days} simulated days, {report.contacts} people (ground truth from the market)"
+    )
+    for col in (
+        "arm",
+        "contacts",
+        "decisions",
+        "pushes",
+        "opens",
+        "meetings",
+        "opportunities",
+        "pipeline",
+        "won revenue",
+        "unsubscribes",
+        "reward",
+    ):
+        table.add_column(col, justify="left" if col == "arm" else "right")
+    for r in report.arms:
+        t = r.totals
+        table.add_row(
+            r.arm,
+            str(r.contacts),
+            str(r.decisions),
+            str(r.pushes),
+            f"{t['opens']:.0f}",
+            f"{t['meetings']:.0f}",
+            f"{t['opportunities']:.0f}",
+            _money(t["pipeline"]),
+            _money(t["won_revenue"]),
+            f"{t['unsubscribes']:.0f}",
+            f"{t['reward']:.1f}",
+        )
+    out.print(table)
+    if report.lifts:
+        lifts = Table(title="Lift over the holdout, per contact (95% interval)")
+        for col in ("arm", "metric", "difference", "interval", "relative"):
+            lifts.add_column(col)
+        for lf in report.lifts:
+            rel = f"{lf.relative:+.1%}" if lf.relative is not None else "-"
+            lifts.add_row(lf.arm, lf.metric, f"{lf.diff:+.3f}", f"[{lf.low:+.3f}, {lf.high:+.3f}]", rel)
+        out.print(lifts)
+    out.print(f"Policy that ran: [bold]{report.policy}[/] {report.policy_version}.", highlight=False)
+    if report.policy == "rules":
+        out.print(
+            "The learning engine is not enabled in this build: every decided contact got the legacy rules; there is no holdout to compare with."
+        )
+    out.print(f"Store and config: {report.workdir}/ (try: hub status -c {report.workdir}/hub.yaml)")
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    contacts: Annotated[int, typer.Option(min=10)] = 2000,
+    seed: int = 0,
+    hubspot_port: int = 0,
+    salesforce_port: int = 0,
+    day_seconds: Annotated[float, typer.Option(help="Advance one simulated day every N seconds (0: never).")] = 0.0,
+) -> None:
+    """Serve both sandbox APIs on localhost until Ctrl-C, with their URLs and credentials."""
+    import time
+
+    from hub.sandbox.serve import start_sandbox
+    from hub.sandbox.world import World, WorldConfig
+
+    world = World(WorldConfig(n_contacts=contacts, seed=seed))
+    with start_sandbox(world, hubspot_port, salesforce_port) as sb:
+        table = Table("what", "value", title="Sandbox running (sandbox credentials, not secrets)")
+        for label, value in (
+            ("HubSpot base URL", sb.hubspot_url),
+            ("HubSpot private-app token", sb.hubspot_token),
+            ("Salesforce instance", sb.salesforce_url),
+            ("Salesforce login domain (simple-salesforce domain=)", sb.salesforce_domain),
+            ("Salesforce username", sb.salesforce_username),
+            ("Salesforce password", sb.salesforce_password),
+            ("Salesforce security token", sb.salesforce_security_token),
+            ("CA certificate to trust", sb.ca_cert_path),
+        ):
+            table.add_row(label, value)
+        out.print(table)
+        out.print("Ctrl-C stops it.")
+        try:
+            while True:
+                if day_seconds > 0:
+                    time.sleep(day_seconds)
+                    world.advance_days(1)
+                else:
+                    time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
 
 
 def main() -> None:

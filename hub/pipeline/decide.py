@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from decision.interface import ContactView
-from hub.models import ActionKind, Contact, Decision, Identity, utcnow
+from hub.models import ActionKind, Contact, Decision, Identity
 from hub.pipeline.context import HubContext
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
@@ -71,7 +71,7 @@ def push_rows(ctx: HubContext, contact: Contact, decision: Decision, decision_id
 
 def decide_contacts(ctx: HubContext, contact_ids: Sequence[int], request_key: str) -> DecideResult:
     result = DecideResult()
-    now = utcnow()
+    now = ctx.clock()
     with ctx.store.connect() as conn:
         done = decision_store.existing_requests(conn, contact_ids, request_key)
         todo = [i for i in dict.fromkeys(contact_ids) if i not in done]

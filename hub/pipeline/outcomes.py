@@ -30,7 +30,7 @@ def record_outcomes(ctx: HubContext, activity_ids: Sequence[int]) -> int:
             )
         ).all()
         contact_ids = {a.contact_id for a in acts}
-        earliest = min(aware(a.occurred_at) for a in acts) - ATTRIBUTION_WINDOW if acts else utcnow()
+        earliest = min(aware(a.occurred_at) for a in acts) - ATTRIBUTION_WINDOW if acts else ctx.clock()
         decs = conn.execute(
             select(decisions.c.id, decisions.c.contact_id, decisions.c.created_at)
             .where(decisions.c.contact_id.in_(contact_ids), decisions.c.created_at >= earliest)

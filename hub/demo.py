@@ -1,0 +1,223 @@
+"""`hub demo`: the whole product against the sandbox market, with no accounts and no services.
+
+Starts the HubSpot and Salesforce look-alikes in process, writes a hub.yaml that enables the
+connectors against them (SQLite store, embedded runner), and runs simulated days of
+sync -> decide -> push -> outcomes through the real pipeline. The market then runs what the
+hub pushed and people respond. The result is measured from the market's ground truth, per
+experiment arm, so the numbers are what happened to people, not what the hub believes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from sqlalchemy import func, select
+
+from hub.config import Settings, load_settings
+from hub.pipeline.context import HubContext
+from hub.pipeline.run import run_once
+from hub.plugins import build_plugin_manager
+from hub.sandbox.market import EV
+from hub.sandbox.serve import SandboxHandle, start_sandbox
+from hub.sandbox.world import World, WorldConfig
+from hub.store.schema import decisions, identities, pushes
+
+METRICS = ("opens", "meetings", "opportunities", "pipeline", "won_revenue", "unsubscribes", "reward")
+NOT_REACHED = "not synced"
+
+
+@dataclass
+class ArmResult:
+    arm: str
+    contacts: int = 0
+    decisions: int = 0
+    pushes: int = 0
+    totals: dict[str, float] = field(default_factory=dict)
+    per_contact: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class Lift:
+    metric: str
+    arm: str
+    diff: float  # per contact, arm minus holdout
+    low: float
+    high: float
+    relative: float | None  # diff over the holdout's mean
+
+
+@dataclass
+class DemoReport:
+    policy: str
+    policy_version: str
+    days: int
+    contacts: int
+    arms: list[ArmResult]
+    lifts: list[Lift]
+    workdir: str
+
+
+def sandbox_settings(sb: SandboxHandle, workdir: Path, connector_types: set[str]) -> Path:
+    """Write the demo's hub.yaml: the sample's decision section, connectors on the sandbox."""
+    sample = yaml.safe_load(resources.files("hub").joinpath("sample.yaml").read_text(encoding="utf-8"))
+    connectors: dict[str, Any] = {}
+    if "hubspot" in connector_types:
+        connectors["hubspot"] = {
+            "type": "hubspot",
+            "settings": {"access_token": sb.hubspot_token, "base_url": sb.hubspot_url},
+        }
+    if "salesforce" in connector_types:
+        connectors["salesforce"] = {
+            "type": "salesforce",
+            "settings": {
+                "username": sb.salesforce_username,
+                "password": sb.salesforce_password,
+                "security_token": sb.salesforce_security_token,
+                "domain": sb.salesforce_domain,
+                "ca_cert_path": sb.ca_cert_path,
+            },
+        }
+    cfg = {
+        "store_url": f"sqlite:///{workdir / 'demo.db'}",
+        "connectors": connectors,
+        "decision": sample["decision"],
+    }
+    path = workdir / "hub.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def run_demo(
+    *,
+    contacts: int = 2000,
+    weeks: int = 4,
+    seed: int = 0,
+    workdir: Path,
+    on_day: Callable[[int, int], None] | None = None,
+) -> DemoReport:
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "demo.db"
+    if db.exists():
+        db.unlink()
+    world = World(WorldConfig(n_contacts=contacts, seed=seed))
+    types = set(build_plugin_manager().types)
+    with start_sandbox(world) as sb:
+        settings = load_settings(sandbox_settings(sb, workdir, types))
+        ctx = HubContext.build(settings, embedded=True)
+        ctx.clock = world.now  # decisions happen in simulated time, like the activities they read
+        for name in settings.enabled_connectors():
+            ctx.connector(name).ensure_schema()
+        counts0, values0 = world.market.counts.copy(), world.market.values.copy()
+        days = weeks * 7
+        for day in range(days):
+            run_once(ctx)
+            world.advance_days(1)
+            if on_day:
+                on_day(day + 1, days)
+        run_once(ctx)  # read the last day's outcomes
+        report = _report(ctx, settings, world, counts0, values0, days, workdir)
+        ctx.close()
+    return report
+
+
+def _person_arms(ctx: HubContext, world: World) -> np.ndarray:
+    """The arm of each simulated person: that of its hub contact's latest decision."""
+    arms = np.full(world.pop.n, NOT_REACHED, dtype=object)
+    with ctx.store.connect() as conn:
+        latest = {}
+        for cid, arm in conn.execute(select(decisions.c.contact_id, decisions.c.arm).order_by(decisions.c.id)):
+            latest[cid] = arm
+        for cid, connector, ext in conn.execute(
+            select(identities.c.contact_id, identities.c.connector, identities.c.external_id)
+        ):
+            system = ctx.settings.connectors[connector].type
+            person = world.person_for(system, ext)
+            if person is not None and cid in latest:
+                arms[person] = latest[cid]
+    return arms
+
+
+def _report(
+    ctx: HubContext,
+    settings: Settings,
+    world: World,
+    counts0: np.ndarray,
+    values0: np.ndarray,
+    days: int,
+    workdir: Path,
+) -> DemoReport:
+    counts = world.market.counts - counts0
+    values = world.market.values - values0
+    w = world.config.weights
+    per_person = {
+        "opens": counts[:, EV["email_open"]],
+        "meetings": counts[:, EV["meeting"]],
+        "opportunities": counts[:, EV["opportunity_created"]],
+        "pipeline": values[:, EV["opportunity_created"]],
+        "won_revenue": values[:, EV["opportunity_won"]],
+        "unsubscribes": counts[:, EV["unsubscribe"]],
+    }
+    per_person["reward"] = (
+        w.open * counts[:, EV["email_open"]]
+        + w.click * (counts[:, EV["email_click"]] + counts[:, EV["ad_click"]])
+        + w.form * (counts[:, EV["form_submit"]] + counts[:, EV["webinar"]])
+        + w.meeting * counts[:, EV["meeting"]]
+        + w.opportunity * counts[:, EV["opportunity_created"]]
+        + w.revenue * values[:, EV["opportunity_won"]]
+        + w.unsubscribe * counts[:, EV["unsubscribe"]]
+    )
+    arms = _person_arms(ctx, world)
+    with ctx.store.connect() as conn:
+        dec = {a: n for a, n in conn.execute(select(decisions.c.arm, func.count()).group_by(decisions.c.arm))}
+        pus = {
+            a: n
+            for a, n in conn.execute(
+                select(decisions.c.arm, func.count())
+                .select_from(pushes.join(decisions, pushes.c.decision_id == decisions.c.id))
+                .where(pushes.c.state == "done")
+                .group_by(decisions.c.arm)
+            )
+        }
+        last = conn.execute(
+            select(decisions.c.policy, decisions.c.policy_version).order_by(decisions.c.id.desc()).limit(1)
+        ).first()
+    results = []
+    for arm in sorted(set(arms), key=lambda a: (a == NOT_REACHED, a)):
+        sel = arms == arm
+        r = ArmResult(arm=arm, contacts=int(sel.sum()), decisions=dec.get(arm, 0), pushes=pus.get(arm, 0))
+        r.per_contact = {m: np.asarray(v[sel], dtype=float) for m, v in per_person.items()}
+        r.totals = {m: float(v.sum()) for m, v in r.per_contact.items()}
+        results.append(r)
+    baseline = next((r for r in results if r.arm in ("holdout", "rules")), None)
+    lifts = []
+    if baseline is not None:
+        for r in results:
+            if r is baseline or r.arm == NOT_REACHED:
+                continue
+            for m in ("won_revenue", "opportunities", "reward"):
+                lifts.append(lift(m, r, baseline))
+    return DemoReport(
+        policy=last.policy if last else settings.decision.policy,
+        policy_version=last.policy_version if last else "-",
+        days=days,
+        contacts=world.pop.n,
+        arms=results,
+        lifts=lifts,
+        workdir=str(workdir),
+    )
+
+
+def lift(metric: str, arm: ArmResult, base: ArmResult) -> Lift:
+    """Difference of per-contact means with a normal 95% interval (Welch)."""
+    a, b = arm.per_contact[metric], base.per_contact[metric]
+    diff = float(a.mean() - b.mean()) if len(a) and len(b) else 0.0
+    se = math.sqrt((a.var(ddof=1) / len(a) if len(a) > 1 else 0.0) + (b.var(ddof=1) / len(b) if len(b) > 1 else 0.0))
+    base_mean = float(b.mean()) if len(b) else 0.0
+    return Lift(metric, arm.arm, diff, diff - 1.96 * se, diff + 1.96 * se, diff / base_mean if base_mean else None)
