@@ -1,0 +1,92 @@
+"""The simulated clock every record timestamp comes from.
+
+Within a simulated day time runs with the wall clock (so successive writes get distinct,
+increasing stamps) but never leaves the day; ``advance_days`` jumps to later days. Readings are
+strictly increasing in milliseconds, so a cursor on modification time never sees a tie it could
+not order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+DAY_MS = 86_400_000
+DEFAULT_START = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+class SimClock:
+    """Simulated time in epoch milliseconds; thread-safe."""
+
+    def __init__(self, start: datetime = DEFAULT_START) -> None:
+        self.start_ms = int(start.timestamp() * 1000)
+        self.day = 0
+        self._real0 = time.monotonic()
+        self._last = self.start_ms - 1
+        self._lock = threading.Lock()
+
+    @property
+    def day_start_ms(self) -> int:
+        return self.start_ms + self.day * DAY_MS
+
+    def now_ms(self) -> int:
+        """The current simulated time; strictly greater than any earlier reading."""
+        with self._lock:
+            elapsed = int((time.monotonic() - self._real0) * 1000)
+            t = self.day_start_ms + min(elapsed, DAY_MS - 1)
+            t = max(t, self._last + 1)
+            self._last = t
+            return t
+
+    @property
+    def last_ms(self) -> int:
+        return self._last
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.now_ms() / 1000, UTC)
+
+    def set_day(self, day: int) -> None:
+        """Jump to the start of ``day`` (never backwards)."""
+        with self._lock:
+            if day < self.day:
+                raise ValueError(f"cannot move the clock back from day {self.day} to {day}")
+            self.day = day
+            self._real0 = time.monotonic()
+            self._last = max(self._last, self.day_start_ms - 1)
+
+
+def iso_ms(ms: int) -> str:
+    """HubSpot style: 2026-01-05T10:00:00.123Z."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{ms % 1000:03d}Z"
+
+
+def sf_datetime(ms: int) -> str:
+    """Salesforce style: 2026-01-05T10:00:00.000+0000."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{ms % 1000:03d}+0000"
+
+
+def parse_datetime_ms(value: str | int | float) -> int:
+    """Epoch ms from epoch-ms numbers/strings or ISO 8601 (Z, +0000 or +00:00 offsets)."""
+    if isinstance(value, int | float):
+        return int(value)
+    s = str(value).strip()
+    if s.lstrip("-").isdigit():
+        return int(s)
+    if s.endswith("Z"):
+        s = s[:-1] + "+00:00"
+    if len(s) > 5 and s[-5] in "+-" and s[-4:].isdigit():
+        s = s[:-2] + ":" + s[-2:]
+    dt = datetime.fromisoformat(s)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+def day_of(ms: int, start_ms: int) -> int:
+    return (ms - start_ms) // DAY_MS
+
+
+__all__ = ["SimClock", "iso_ms", "sf_datetime", "parse_datetime_ms", "timedelta"]

@@ -1,0 +1,256 @@
+"""HubSpot look-alike, part two: properties and groups, owners, Lists v3, activities.
+
+A mixin of route handlers for ``HubSpotApp`` (hubspot_server.py), which owns routing, auth,
+limits and the shared helpers (``_body``, ``_list``...). Split out only to keep modules small.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.sandbox.clock import iso_ms
+from hub.sandbox.crm_writer import FORM_GUID
+from hub.sandbox.httpkit import HttpError, Request, Response
+from hub.sandbox.hubspot_errors import err as _err
+
+
+class HubSpotExtraRoutes:
+    """Handlers that need only ``self.hs``, ``self.world``, ``self.log`` and ``self.limits``."""
+
+    hs: Any
+    world: Any
+    log: Any
+    limits: Any
+
+    def _body(self, req: Request) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _contacts_only(self, req: Request) -> None:
+        raise NotImplementedError
+
+    # ---- properties ----------------------------------------------------------------------
+    def list_properties(self, req: Request) -> Response:
+        self._contacts_only(req)
+        return Response(200, {"results": list(self.hs.properties.values())})
+
+    def get_property(self, req: Request) -> Response:
+        p = self.hs.properties.get(req.params["propertyName"])
+        if p is None:
+            return _err(404, f"Unable to find property {req.params['propertyName']}",
+                        "OBJECT_NOT_FOUND")
+        return Response(200, p)
+
+    def create_property(self, req: Request) -> Response:
+        self._contacts_only(req)
+        b = self._body(req)
+        missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not b.get(k)]
+        if missing:
+            return _err(400, f"Missing required fields: {', '.join(missing)}",
+                        "VALIDATION_ERROR")
+        if b["name"] in self.hs.properties:
+            return _err(409, f"Property named '{b['name']}' already exists.",
+                        "OBJECT_ALREADY_EXISTS",
+                        subCategory="PropertyValidationError.PROPERTY_EXISTS")
+        if b["groupName"] not in self.hs.groups:
+            return _err(400, f"group {b['groupName']} does not exist", "VALIDATION_ERROR")
+        now = iso_ms(self.world.clock.now_ms())
+        p = {"name": b["name"], "label": b["label"], "type": b["type"],
+             "fieldType": b["fieldType"], "groupName": b["groupName"],
+             "description": b.get("description", ""), "options": [
+                 dict({"hidden": False, "displayOrder": i}, **o)
+                 for i, o in enumerate(b.get("options") or [])],
+             "hubspotDefined": False, "hidden": bool(b.get("hidden", False)),
+             "formField": bool(b.get("formField", False)), "calculated": False,
+             "externalOptions": False, "archived": False,
+             "hasUniqueValue": bool(b.get("hasUniqueValue", False)),
+             "createdAt": now, "updatedAt": now}
+        self.hs.properties[p["name"]] = p
+        self.log.record(self.world.clock.now_ms(), "hubspot", f"POST {req.route}", "property",
+                        p["name"], "create", None, None, p["type"])
+        return Response(201, p)
+
+    def list_groups(self, req: Request) -> Response:
+        return Response(200, {"results": list(self.hs.groups.values())})
+
+    def get_group(self, req: Request) -> Response:
+        g = self.hs.groups.get(req.params["groupName"])
+        return Response(200, g) if g else _err(404, "group not found", "OBJECT_NOT_FOUND")
+
+    def create_group(self, req: Request) -> Response:
+        b = self._body(req)
+        if not b.get("name") or not b.get("label"):
+            return _err(400, "name and label are required", "VALIDATION_ERROR")
+        if b["name"] in self.hs.groups:
+            return _err(409, f"A property group named '{b['name']}' already exists.",
+                        "OBJECT_ALREADY_EXISTS")
+        g = {"name": b["name"], "label": b["label"],
+             "displayOrder": int(b.get("displayOrder", -1)), "archived": False}
+        self.hs.groups[g["name"]] = g
+        return Response(201, g)
+
+    # ---- owners --------------------------------------------------------------------------
+    def owners(self, req: Request) -> Response:
+        rows = self.hs.owners
+        email = req.arg("email")
+        if email:
+            rows = [o for o in rows if o["email"] == email]
+        after = int(req.arg("after") or 0)
+        limit = int(req.arg("limit") or 100)
+        page = rows[after:after + limit]
+        body: dict[str, Any] = {"results": page}
+        if after + limit < len(rows):
+            body["paging"] = {"next": {"after": str(after + limit)}}
+        return Response(200, body)
+
+    def owner(self, req: Request) -> Response:
+        for o in self.hs.owners:
+            if o["id"] == req.params["ownerId"]:
+                return Response(200, o)
+        return _err(404, "Owner not found", "OBJECT_NOT_FOUND")
+
+    # ---- lists ---------------------------------------------------------------------------
+    def _list_view(self, lst: dict[str, Any]) -> dict[str, Any]:
+        return {"listId": lst["listId"], "name": lst["name"],
+                "processingType": lst["processingType"], "objectTypeId": lst["objectTypeId"],
+                "processingStatus": lst["processingStatus"], "listVersion": lst["listVersion"],
+                "size": len(lst["members"]), "createdAt": iso_ms(lst["createdAt"]),
+                "updatedAt": iso_ms(lst["updatedAt"])}
+
+    def _list(self, req: Request) -> dict[str, Any]:
+        lst = self.hs.lists.get(req.params["listId"])
+        if lst is None:
+            raise HttpError(_err(404, f"List {req.params['listId']} does not exist.",
+                                 "OBJECT_NOT_FOUND"))
+        return lst
+
+    def create_list(self, req: Request) -> Response:
+        b = self._body(req)
+        if not b.get("name") or not b.get("objectTypeId") or not b.get("processingType"):
+            return _err(400, "name, objectTypeId and processingType are required",
+                        "VALIDATION_ERROR")
+        if b["processingType"] not in ("MANUAL", "SNAPSHOT"):
+            return _err(400, f"processingType {b['processingType']} is not supported here; "
+                        "use MANUAL or SNAPSHOT", "VALIDATION_ERROR")
+        if any(lst["name"] == b["name"] for lst in self.hs.lists.values()):
+            return _err(400, f"A list named {b['name']} already exists.", "VALIDATION_ERROR",
+                        subCategory="ILS.DUPLICATE_LIST_NAMES")
+        lst = self.hs.create_list(b["name"], b["processingType"], b["objectTypeId"])
+        return Response(200, {"list": self._list_view(lst)})
+
+    def get_lists(self, req: Request) -> Response:
+        ids = req.args("listIds")
+        return Response(200, {"lists": [self._list_view(self.hs.lists[i]) for i in ids
+                                        if i in self.hs.lists]})
+
+    def get_list(self, req: Request) -> Response:
+        return Response(200, {"list": self._list_view(self._list(req))})
+
+    def delete_list(self, req: Request) -> Response:
+        lst = self._list(req)
+        del self.hs.lists[lst["listId"]]
+        return Response(204)
+
+    def list_by_name(self, req: Request) -> Response:
+        for lst in self.hs.lists.values():
+            if lst["name"] == req.params["listName"]:
+                return Response(200, {"list": self._list_view(lst)})
+        return _err(404, f"List {req.params['listName']} does not exist.", "OBJECT_NOT_FOUND")
+
+    def search_lists(self, req: Request) -> Response:
+        b = self._body(req)
+        q = str(b.get("query") or "").lower()
+        rows = [lst for lst in self.hs.lists.values() if q in lst["name"].lower()]
+        off, count = int(b.get("offset") or 0), int(b.get("count") or 20)
+        page = rows[off:off + count]
+        return Response(200, {"lists": [dict(self._list_view(x), additionalProperties={})
+                                        for x in page], "total": len(rows),
+                              "offset": off + len(page), "hasMore": off + count < len(rows)})
+
+    def memberships(self, req: Request) -> Response:
+        lst = self._list(req)
+        after = int(req.arg("after") or 0)
+        limit = min(int(req.arg("limit") or 100), 250)
+        rows = sorted((int(r), ts) for r, ts in lst["members"].items() if int(r) > after)
+        page = rows[:limit]
+        body: dict[str, Any] = {"results": [{"recordId": str(r), "membershipTimestamp":
+                                             iso_ms(ts)} for r, ts in page],
+                                "total": len(lst["members"])}
+        if len(rows) > limit:
+            body["paging"] = {"next": {"after": str(page[-1][0])}}
+        return Response(200, body)
+
+    def _ids(self, req: Request) -> list[str]:
+        b = req.json()
+        if not isinstance(b, list):
+            raise HttpError(_err(400, "Body must be a JSON array of record ids",
+                                 "VALIDATION_ERROR"))
+        return [str(x) for x in b]
+
+    def members_add(self, req: Request) -> Response:
+        lst = self._list(req)
+        return Response(200, self.hs.change_membership(lst["listId"], self._ids(req), [],
+                                                        f"PUT {req.route}"))
+
+    def members_remove(self, req: Request) -> Response:
+        lst = self._list(req)
+        return Response(200, self.hs.change_membership(lst["listId"], [], self._ids(req),
+                                                        f"PUT {req.route}"))
+
+    def members_add_remove(self, req: Request) -> Response:
+        lst = self._list(req)
+        b = self._body(req)
+        return Response(200, self.hs.change_membership(
+            lst["listId"], [str(x) for x in b.get("recordIdsToAdd") or []],
+            [str(x) for x in b.get("recordIdsToRemove") or []], f"PUT {req.route}"))
+
+    def record_memberships(self, req: Request) -> Response:
+        rid = self.hs.resolve(req.params["recordId"]) or req.params["recordId"]
+        rows = [{"listId": lst["listId"], "listVersion": lst["listVersion"],
+                 "firstAddedTimestamp": iso_ms(lst["members"][rid]),
+                 "lastAddedTimestamp": iso_ms(lst["members"][rid])}
+                for lst in self.hs.lists.values() if rid in lst["members"]]
+        return Response(200, {"results": rows, "total": len(rows)})
+
+    # ---- activities ----------------------------------------------------------------------
+    def email_events(self, req: Request) -> Response:
+        start = int(req.arg("startTimestamp") or 0)
+        end = int(req.arg("endTimestamp") or 2**62)
+        limit = min(int(req.arg("limit") or 100), 1000)
+        offset = int(req.arg("offset") or 0)
+        etype = req.arg("eventType")
+        recipient = (req.arg("recipient") or "").lower()
+        rows = [(k, e) for k, e in enumerate(self.hs.email_events)
+                if k >= offset and start <= e["created"] <= end
+                and (not etype or e["type"] == etype)
+                and (not recipient or e["recipient"].lower() == recipient)]
+        page = rows[:limit]
+        more = len(rows) > limit
+        return Response(200, {"events": [e for _, e in page], "hasMore": more,
+                              "offset": str(page[-1][0] + 1 if page else offset)})
+
+    def form_submissions(self, req: Request) -> Response:
+        if req.params["formGuid"] != FORM_GUID:
+            return _err(404, "Form not found", "OBJECT_NOT_FOUND")
+        after = int(req.arg("after") or 0)
+        limit = min(int(req.arg("limit") or 20), 50)
+        rows = self.hs.form_submissions[after:after + limit]
+        body: dict[str, Any] = {"results": rows}
+        if after + limit < len(self.hs.form_submissions):
+            body["paging"] = {"next": {"after": str(after + limit)}}
+        return Response(200, body)
+
+    def forms(self, req: Request) -> Response:
+        return Response(200, {"results": [{"id": FORM_GUID, "name": "Content download",
+                                           "formType": "hubspot", "archived": False}]})
+
+    def api_usage(self, req: Request) -> Response:
+        return Response(200, [{"name": "private-apps-api-calls-daily",
+                               "usageLimit": self.limits.per_day, "currentUsage": self.daily.used,
+                               "collectedAt": iso_ms(self.world.clock.now_ms()),
+                               "fetchStatus": "SUCCESS",
+                               "resetsAt": iso_ms(self.world.clock.day_start_ms + 86_400_000)}])
+
+    def account_details(self, req: Request) -> Response:
+        return Response(200, {"portalId": self.hs.portal_id, "timeZone": "America/New_York",
+                              "companyCurrency": "USD", "utcOffset": "-05:00",
+                              "accountType": "STANDARD", "dataHostingLocation": "na1"})

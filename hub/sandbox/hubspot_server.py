@@ -1,0 +1,452 @@
+"""A HubSpot look-alike, close enough for the unmodified ``hubspot-api-client``.
+
+CRM v3 contacts (list, get, search with the 10k cap, batch read/update/upsert/create/archive,
+merge), properties and groups, owners, Lists v3 memberships, meetings and calls, legacy email
+events and form submissions. Private-app bearer auth, HubSpot's rate-limit headers and 429
+bodies; every refusal for a limit is counted in the world's write log.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from hub.sandbox import hubspot_search as hsq
+from hub.sandbox.clock import iso_ms
+from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
+from hub.sandbox.hubspot_errors import err as _err
+from hub.sandbox.hubspot_routes import HubSpotExtraRoutes
+from hub.sandbox.hubspot_state import OWNER_IDS
+from hub.sandbox.ratelimit import DailyQuota, RollingWindow
+from hub.sandbox.world import World
+
+DEFAULT_PROPS = ["email", "firstname", "lastname"]
+ALWAYS = ["createdate", "lastmodifieddate", "hs_object_id"]
+CONTACT_TYPES = ("contacts", "contact", "0-1")
+ENGAGEMENT_TYPES = {"meetings": "meetings", "0-47": "meetings", "calls": "calls",
+                    "0-48": "calls"}
+
+
+@dataclass
+class HubSpotLimits:
+    """Quotas; defaults are a Professional private app's."""
+
+    per_ten_seconds: int = 190
+    per_day: int = 650_000
+    search_per_second: int = 5
+    search_lag_ms: int = 0  # records changed more recently than this are not yet searchable
+
+
+class HubSpotApp(HubSpotExtraRoutes, App):
+    system = "hubspot"
+
+    def __init__(self, world: World, token: str, limits: HubSpotLimits | None = None,
+                 faults: Faults | None = None) -> None:
+        super().__init__(faults)
+        self.world, self.hs, self.log = world, world.hubspot, world.log
+        self.token = token
+        self.limits = limits or HubSpotLimits()
+        self.window = RollingWindow(self.limits.per_ten_seconds, 10.0)
+        self.search_window = RollingWindow(self.limits.search_per_second, 1.0)
+        self.daily = DailyQuota(self.limits.per_day)
+        r = self.router.add
+        r("GET", "/crm/v3/objects/{objectType}", self.list_objects)
+        r("POST", "/crm/v3/objects/{objectType}", self.create_one)
+        r("POST", "/crm/v3/objects/{objectType}/search", self.search)
+        r("POST", "/crm/v3/objects/{objectType}/merge", self.merge)
+        r("POST", "/crm/v3/objects/{objectType}/batch/read", self.batch_read)
+        r("POST", "/crm/v3/objects/{objectType}/batch/update", self.batch_update)
+        r("POST", "/crm/v3/objects/{objectType}/batch/upsert", self.batch_upsert)
+        r("POST", "/crm/v3/objects/{objectType}/batch/create", self.batch_create)
+        r("POST", "/crm/v3/objects/{objectType}/batch/archive", self.batch_archive)
+        r("GET", "/crm/v3/objects/{objectType}/{objectId}", self.get_one)
+        r("PATCH", "/crm/v3/objects/{objectType}/{objectId}", self.update_one)
+        r("DELETE", "/crm/v3/objects/{objectType}/{objectId}", self.archive_one)
+        r("GET", "/crm/v3/properties/{objectType}", self.list_properties)
+        r("POST", "/crm/v3/properties/{objectType}", self.create_property)
+        r("GET", "/crm/v3/properties/{objectType}/groups", self.list_groups)
+        r("POST", "/crm/v3/properties/{objectType}/groups", self.create_group)
+        r("GET", "/crm/v3/properties/{objectType}/groups/{groupName}", self.get_group)
+        r("GET", "/crm/v3/properties/{objectType}/{propertyName}", self.get_property)
+        r("GET", "/crm/v3/owners", self.owners)
+        r("GET", "/crm/v3/owners/{ownerId}", self.owner)
+        r("POST", "/crm/v3/lists", self.create_list)
+        r("GET", "/crm/v3/lists", self.get_lists)
+        r("POST", "/crm/v3/lists/search", self.search_lists)
+        r("GET", "/crm/v3/lists/object-type-id/{objectTypeId}/name/{listName}", self.list_by_name)
+        r("GET", "/crm/v3/lists/records/{objectTypeId}/{recordId}/memberships",
+          self.record_memberships)
+        r("GET", "/crm/v3/lists/{listId}", self.get_list)
+        r("DELETE", "/crm/v3/lists/{listId}", self.delete_list)
+        r("GET", "/crm/v3/lists/{listId}/memberships", self.memberships)
+        r("PUT", "/crm/v3/lists/{listId}/memberships/add", self.members_add)
+        r("PUT", "/crm/v3/lists/{listId}/memberships/remove", self.members_remove)
+        r("PUT", "/crm/v3/lists/{listId}/memberships/add-and-remove", self.members_add_remove)
+        r("GET", "/email/public/v1/events", self.email_events)
+        r("GET", "/form-integrations/v1/submissions/forms/{formGuid}", self.form_submissions)
+        r("GET", "/marketing/v3/forms", self.forms)
+        r("GET", "/account-info/v3/api-usage/daily/private-apps", self.api_usage)
+        r("GET", "/account-info/v3/details", self.account_details)
+
+    # ---- plumbing ------------------------------------------------------------------------
+    def fault_429(self, req: Request) -> Response:
+        return self._limit_response(req.path.endswith("/search"), "TEN_SECONDLY_ROLLING")
+
+    def fault_error(self, status: int) -> Response:
+        return _err(status, "internal error" if status == 500 else "Service unavailable",
+                    "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE")
+
+    def _limit_response(self, search: bool, policy: str) -> Response:
+        if search:
+            msg, policy = "You have reached your secondly limit.", "SECONDLY"
+        elif policy == "DAILY":
+            msg = "You have reached your daily limit."
+        else:
+            msg = "You have reached your ten_secondly_rolling limit."
+        return Response(429, {"status": "error", "message": msg, "errorType": "RATE_LIMIT",
+                              "correlationId": str(uuid.uuid4()), "policyName": policy,
+                              "groupName": f"publicapi:private-app:{self.hs.portal_id}"},
+                        self._headers(search))
+
+    def _headers(self, search: bool) -> dict[str, str]:
+        if search:
+            return {}
+        return {"X-HubSpot-RateLimit-Max": str(self.limits.per_ten_seconds),
+                "X-HubSpot-RateLimit-Remaining": str(self.window.remaining()),
+                "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+                "X-HubSpot-RateLimit-Daily": str(self.limits.per_day),
+                "X-HubSpot-RateLimit-Daily-Remaining": str(self.daily.remaining())}
+
+    def dispatch(self, req: Request) -> Response:
+        auth = req.header("authorization") or ""
+        if auth != f"Bearer {self.token}":
+            return _err(401, "Authentication credentials not found. This API supports OAuth 2.0 "
+                        "authentication and you can find more details at "
+                        "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                        "INVALID_AUTHENTICATION")
+        search = req.method == "POST" and req.path.rstrip("/").endswith("/search") and \
+            "/lists/" not in req.path
+        if search and not self.search_window.try_acquire():
+            self.log.limit("hubspot", "SEARCH_SECONDLY")
+            return self._limit_response(True, "SECONDLY")
+        if not search and not self.window.try_acquire():
+            self.log.limit("hubspot", "TEN_SECONDLY_ROLLING")
+            return self._limit_response(False, "TEN_SECONDLY_ROLLING")
+        if not self.daily.try_acquire(self.world.clock.day):
+            self.log.limit("hubspot", "DAILY")
+            return self._limit_response(search, "DAILY")
+        with self.world.lock:
+            resp = super().dispatch(req)
+        self.log.call("hubspot", f"{req.method} {req.route or req.path}")
+        resp.headers.update(self._headers(search))
+        return resp
+
+    def bad_request(self, message: str) -> Response:
+        return _err(400, f"Invalid input: {message}", "VALIDATION_ERROR")
+
+    def not_found(self, req: Request) -> Response:
+        return _err(404, f"Unable to infer object type from: {req.path}", "OBJECT_NOT_FOUND")
+
+    def _kind(self, req: Request) -> str:
+        t = req.params.get("objectType", "contacts")
+        if t in CONTACT_TYPES:
+            return "contacts"
+        if t in ENGAGEMENT_TYPES:
+            return ENGAGEMENT_TYPES[t]
+        raise HttpError(_err(400, f"Unable to infer object type from: {t}", "VALIDATION_ERROR"))
+
+    def _contacts_only(self, req: Request) -> None:
+        if self._kind(req) != "contacts":
+            raise HttpError(_err(400, "This sandbox supports this call on contacts only.",
+                                 "VALIDATION_ERROR"))
+
+    def _body(self, req: Request) -> dict[str, Any]:
+        try:
+            body = req.json()
+        except ValueError:
+            raise HttpError(_err(400, "Invalid input JSON on line 1", "VALIDATION_ERROR")) \
+                from None
+        return body if isinstance(body, dict) else {}
+
+    def _render(self, rec: dict[str, Any], props: list[str] | None,
+                assoc: list[str] | None = None) -> dict[str, Any]:
+        names = list(dict.fromkeys((props or DEFAULT_PROPS) + ALWAYS))
+        p = {k: rec["properties"].get(k) for k in names}
+        if self.faults.malformed():
+            self.log.fault("hubspot", "malformed")
+            p.update({"lastmodifieddate": "not-a-date", "email": "@@not-an-email",
+                      "numemployees": "12;34"})
+        out = {"id": rec["id"], "properties": p, "createdAt": iso_ms(rec["createdAt"]),
+               "updatedAt": iso_ms(rec["updatedAt"]), "archived": rec["archived"]}
+        if rec.get("archivedAt"):
+            out["archivedAt"] = iso_ms(rec["archivedAt"])
+        if assoc and "contacts" in assoc and "contacts" in rec:
+            out["associations"] = {"contacts": {"results": [
+                {"id": c, "type": rec["assoc_type"]} for c in rec["contacts"]]}}
+        return out
+
+    def _table(self, kind: str) -> dict[str, dict[str, Any]]:
+        return self.hs.records if kind == "contacts" else self.hs.engagements[kind]
+
+    # ---- objects -------------------------------------------------------------------------
+    def list_objects(self, req: Request) -> Response:
+        kind = self._kind(req)
+        limit = int(req.arg("limit", "10") or 10)
+        if limit > 100:
+            return _err(400, "limit must be at most 100", "VALIDATION_ERROR")
+        archived = (req.arg("archived", "false") or "false").lower() == "true"
+        after = int(req.arg("after") or 0)
+        rows = sorted((r for r in self._table(kind).values()
+                       if r["archived"] == archived and int(r["id"]) > after),
+                      key=lambda r: int(r["id"]))
+        page = rows[:limit]
+        props = req.args("properties") or (None if kind == "contacts" else
+                                            ["hs_timestamp", "hs_lastmodifieddate"])
+        body: dict[str, Any] = {"results": [self._render(r, props, req.args("associations"))
+                                            for r in page]}
+        if len(rows) > limit:
+            nxt = str(int(page[-1]["id"]))
+            body["paging"] = {"next": {"after": nxt, "link": f"{req.path}?after={nxt}"}}
+        return Response(200, body)
+
+    def get_one(self, req: Request) -> Response:
+        kind = self._kind(req)
+        oid = req.params["objectId"]
+        archived = (req.arg("archived", "false") or "false").lower() == "true"
+        if kind == "contacts":
+            if req.arg("idProperty") == "email":
+                rec = self._by_email(oid)
+            else:
+                rid = self.hs.resolve(oid)
+                rec = self.hs.records.get(rid) if rid else None
+        else:
+            rec = self.hs.engagements[kind].get(oid)
+        if rec is None or rec["archived"] != archived:
+            return _err(404, "Object not found.  objectId are usually numeric.",
+                        "OBJECT_NOT_FOUND", context={"id": [oid]})
+        props = req.args("properties") or None
+        if kind == "contacts" and "hs_merged_object_ids" not in (props or []) and \
+                rec["properties"].get("hs_merged_object_ids"):
+            props = (props or DEFAULT_PROPS) + ["hs_merged_object_ids"]
+        return Response(200, self._render(rec, props, req.args("associations")))
+
+    def _by_email(self, email: str) -> dict[str, Any] | None:
+        e = email.strip().lower()
+        for r in self.hs.records.values():
+            if not r["archived"] and (r["properties"].get("email") or "").strip().lower() == e:
+                return r
+        return None
+
+    def update_one(self, req: Request) -> Response:
+        self._contacts_only(req)
+        props = self._body(req).get("properties") or {}
+        rec = self.hs.live(req.params["objectId"])
+        if rec is None:
+            return _err(404, "resource not found", "OBJECT_NOT_FOUND")
+        msg = self.hs.validate(props)
+        if msg:
+            return _err(400, msg, "VALIDATION_ERROR")
+        self.hs.set_properties(rec["id"], props, f"PATCH {req.route}")
+        return Response(200, self._render(rec, list(props)))
+
+    def create_one(self, req: Request) -> Response:
+        self._contacts_only(req)
+        props = self._body(req).get("properties") or {}
+        res, err = self._create(props, f"POST {req.route}")
+        if err:
+            return Response(409 if err["category"] == "CONFLICT" else 400, err)
+        return Response(201, self._render(res, list(props)))
+
+    def _create(self, props: dict[str, Any], endpoint: str
+                ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        msg = self.hs.validate(props)
+        if msg:
+            return None, {"status": "error", "category": "VALIDATION_ERROR", "message": msg}
+        email = props.get("email")
+        if email and self._by_email(str(email)):
+            existing = self._by_email(str(email))
+            return None, {"status": "error", "category": "CONFLICT",
+                          "message": f"Contact already exists. Existing ID: {existing['id']}"}
+        at = self.world.clock.now_ms()
+        rid = self.hs.add_record(props, None, at)
+        self.log.record(at, "hubspot", endpoint, "contact", rid, "create", None, None,
+                        dict(props))
+        return self.hs.records[rid], None
+
+    def archive_one(self, req: Request) -> Response:
+        self._contacts_only(req)
+        rec = self.hs.live(req.params["objectId"])
+        if rec is not None:
+            self.hs.archive(rec["id"], f"DELETE {req.route}")
+        return Response(204)
+
+    def merge(self, req: Request) -> Response:
+        self._contacts_only(req)
+        b = self._body(req)
+        primary = self.hs.live(str(b.get("primaryObjectId")))
+        loser = self.hs.live(str(b.get("objectIdToMerge")))
+        if primary is None or loser is None or primary is loser:
+            return _err(400, "Invalid merge input", "VALIDATION_ERROR")
+        rid = self.hs.merge(primary["id"], loser["id"])
+        return Response(200, self._render(self.hs.records[rid],
+                                          DEFAULT_PROPS + ["hs_merged_object_ids"]))
+
+    # ---- search --------------------------------------------------------------------------
+    def search(self, req: Request) -> Response:
+        kind = self._kind(req)
+        body = self._body(req)
+        problem = hsq.check_request(body)
+        if problem:
+            return _err(400, problem, "VALIDATION_ERROR")
+        after = int(body.get("after") or 0)
+        limit = int(body.get("limit") or 10)
+        if after >= hsq.SEARCH_CAP:
+            return _err(400, "There was a problem with the request.", "VALIDATION_ERROR",
+                        context={"after": [str(after)]},
+                        subCategory="SEARCH_RESULT_LIMIT_EXCEEDED")
+        types = {k: v["type"] for k, v in self.hs.properties.items()}
+        types.update({"hs_timestamp": "datetime", "hs_createdate": "datetime"})
+        groups = body.get("filterGroups") or []
+        lag = self.world.clock.now_ms() - self.limits.search_lag_ms
+        q = str(body.get("query") or "").lower()
+        rows = [r for r in self._table(kind).values()
+                if not r["archived"] and r["updatedAt"] <= lag
+                and hsq.matches(r["properties"], groups, types)
+                and (not q or any(q in str(r["properties"].get(k) or "").lower()
+                                  for k in ("email", "firstname", "lastname", "company")))]
+        name, desc = hsq.sort_key(body.get("sorts") or [], types)
+        rows.sort(key=lambda r: (hsq.sort_value(r["properties"], name, types), int(r["id"])),
+                  reverse=desc)
+        page = rows[after:after + limit]
+        props = body.get("properties") or (None if kind == "contacts" else
+                                           ["hs_timestamp", "hs_lastmodifieddate"])
+        out: dict[str, Any] = {"total": len(rows),
+                               "results": [self._render(r, props) for r in page]}
+        if after + limit < len(rows):
+            out["paging"] = {"next": {"after": str(after + limit)}}
+        return Response(200, out)
+
+    # ---- batch ---------------------------------------------------------------------------
+    def _inputs(self, req: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        self._contacts_only(req)
+        body = self._body(req)
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list):
+            raise HttpError(_err(400, "Invalid input JSON: inputs is required",
+                                 "VALIDATION_ERROR"))
+        if len(inputs) > 100:
+            raise HttpError(_err(400, f"Batch input size {len(inputs)} exceeds the limit of "
+                                 "100", "VALIDATION_ERROR", subCategory="BATCH_TOO_LARGE"))
+        return body, inputs
+
+    def _batch_response(self, started: str, results: list[dict[str, Any]],
+                        errors: list[dict[str, Any]]) -> Response:
+        body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started,
+                                "completedAt": iso_ms(self.world.clock.now_ms())}
+        if errors:
+            body["errors"] = errors
+            body["numErrors"] = len(errors)
+            return Response(207, body)
+        return Response(200, body)
+
+    def batch_read(self, req: Request) -> Response:
+        body, inputs = self._inputs(req)
+        started = iso_ms(self.world.clock.now_ms())
+        props = body.get("properties") or None
+        results, missing = [], []
+        by_email = body.get("idProperty") == "email"
+        for inp in inputs:
+            oid = str(inp.get("id"))
+            rec = self._by_email(oid) if by_email else self.hs.live(oid)
+            if rec is None:
+                missing.append(oid)
+            else:
+                results.append(self._render(rec, props))
+        errors = [{"status": "error", "category": "OBJECT_NOT_FOUND",
+                   "message": "Could not get some CONTACT objects, they may be deleted or not "
+                              "exist. Check that ids are valid.",
+                   "context": {"ids": missing}}] if missing else []
+        return self._batch_response(started, results, errors)
+
+    def batch_update(self, req: Request) -> Response:
+        _, inputs = self._inputs(req)
+        started = iso_ms(self.world.clock.now_ms())
+        for inp in inputs:  # an unknown property fails the whole batch, as in HubSpot
+            for k in (inp.get("properties") or {}):
+                if k not in self.hs.properties:
+                    return _err(400, f'Property values were not valid: [{{"isValid":false,'
+                                f'"message":"Property \\"{k}\\" does not exist","error":'
+                                f'"PROPERTY_DOESNT_EXIST","name":"{k}"}}]', "VALIDATION_ERROR")
+        results, errors, missing = [], [], []
+        for inp in inputs:
+            oid = str(inp.get("id"))
+            props = inp.get("properties") or {}
+            rec = self.hs.live(oid)
+            if rec is None:
+                missing.append(oid)
+                continue
+            msg = self.hs.validate(props)
+            if msg:
+                errors.append({"status": "error", "category": "VALIDATION_ERROR",
+                               "message": msg, "context": {"ids": [oid]}})
+                continue
+            self.hs.set_properties(rec["id"], props, f"POST {req.route}")
+            results.append(self._render(rec, list(props)))
+        if missing:
+            errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
+                           "message": "Could not get some CONTACT objects, they may be deleted "
+                                      "or not exist. Check that ids are valid.",
+                           "context": {"ids": missing}})
+        return self._batch_response(started, results, errors)
+
+    def batch_upsert(self, req: Request) -> Response:
+        _, inputs = self._inputs(req)
+        started = iso_ms(self.world.clock.now_ms())
+        results, errors = [], []
+        for inp in inputs:
+            key, id_prop = str(inp.get("id")), inp.get("idProperty") or "hs_object_id"
+            props = dict(inp.get("properties") or {})
+            msg = self.hs.validate(props)
+            if msg:
+                errors.append({"status": "error", "category": "VALIDATION_ERROR",
+                               "message": msg, "context": {"ids": [key]}})
+                continue
+            rec = self._by_email(key) if id_prop == "email" else self.hs.live(key)
+            if rec is not None:
+                self.hs.set_properties(rec["id"], props, f"POST {req.route}")
+                results.append(dict(self._render(rec, list(props)), new=False))
+                continue
+            if id_prop == "email":
+                props.setdefault("email", key)
+            new, err = self._create(props, f"POST {req.route}")
+            if err:
+                errors.append(dict(err, context={"ids": [key]}))
+            else:
+                results.append(dict(self._render(new, list(props)), new=True))
+        return self._batch_response(started, results, errors)
+
+    def batch_create(self, req: Request) -> Response:
+        _, inputs = self._inputs(req)
+        started = iso_ms(self.world.clock.now_ms())
+        results, errors = [], []
+        for k, inp in enumerate(inputs):
+            new, err = self._create(inp.get("properties") or {}, f"POST {req.route}")
+            if err:
+                errors.append(dict(err, context={"index": [str(k)]}))
+            else:
+                results.append(self._render(new, list(inp.get("properties") or {})))
+        resp = self._batch_response(started, results, errors)
+        if resp.status == 200:
+            resp.status = 201
+        return resp
+
+    def batch_archive(self, req: Request) -> Response:
+        _, inputs = self._inputs(req)
+        for inp in inputs:
+            rec = self.hs.live(str(inp.get("id")))
+            if rec is not None:
+                self.hs.archive(rec["id"], f"POST {req.route}")
+        return Response(204)
+
+__all__ = ["HubSpotApp", "HubSpotLimits", "OWNER_IDS"]

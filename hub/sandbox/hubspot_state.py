@@ -1,0 +1,278 @@
+"""HubSpot's side of the shared CRM state: contacts, properties, lists, owners, activities.
+
+Records are plain dicts shaped like the v3 API's ``SimplePublicObject`` minus rendering, so
+the server only filters and pages. Every accepted change goes through ``set_properties`` (or the
+list/merge helpers), which stamps the simulated clock and writes the write log.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from hub.sandbox.clock import SimClock
+from hub.sandbox.writelog import WriteLog
+
+HUB_FIELDS = {"hub_next_best_action": "next_best_action", "hub_best_send_time": "best_send_time",
+              "hub_best_channel": "best_channel", "hub_decision_id": "decision_id"}
+LIFECYCLE = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "customer")
+OWNER_IDS = ("71001", "71002", "71003", "71004", "71005")
+
+
+def _prop(name: str, label: str, type_: str = "string", field_type: str = "text",
+          group: str = "contactinformation", options: list[str] | None = None) -> dict[str, Any]:
+    return {"name": name, "label": label, "type": type_, "fieldType": field_type,
+            "groupName": group, "description": "", "hubspotDefined": True, "hidden": False,
+            "formField": False, "calculated": False, "externalOptions": False, "archived": False,
+            "options": [{"label": o, "value": o, "hidden": False, "displayOrder": i}
+                        for i, o in enumerate(options or [])],
+            "createdAt": "2020-01-01T00:00:00Z", "updatedAt": "2020-01-01T00:00:00Z"}
+
+
+BASE_PROPERTIES = [
+    _prop("email", "Email"), _prop("firstname", "First Name"), _prop("lastname", "Last Name"),
+    _prop("company", "Company Name"), _prop("jobtitle", "Job Title"),
+    _prop("industry", "Industry"), _prop("numemployees", "Employees", "number", "number"),
+    _prop("annualrevenue", "Annual Revenue", "number", "number"), _prop("country", "Country"),
+    _prop("hs_timezone", "Time Zone"), _prop("hubspot_owner_id", "Contact owner"),
+    _prop("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", options=list(LIFECYCLE)
+          + ["opportunity", "evangelist", "other"]),
+    _prop("hs_email_optout", "Unsubscribed from all email", "bool", "booleancheckbox",
+          options=["true", "false"]),
+    _prop("hs_analytics_num_page_views", "Number of Pageviews", "number", "number"),
+    _prop("num_conversion_events", "Number of Form Submissions", "number", "number"),
+    _prop("recent_conversion_event_name", "Recent Conversion"),
+    _prop("last_event_date", "Last event date (free text)"),
+    _prop("tech_stack", "Tech stack"),
+    _prop("createdate", "Create Date", "datetime", "date"),
+    _prop("lastmodifieddate", "Last Modified Date", "datetime", "date"),
+    _prop("hs_lastmodifieddate", "Object last modified date/time", "datetime", "date"),
+    _prop("hs_object_id", "Record ID", "number", "number"),
+    _prop("hs_merged_object_ids", "Merged Record IDs", "enumeration", "checkbox"),
+]
+READ_ONLY = {"createdate", "lastmodifieddate", "hs_lastmodifieddate", "hs_object_id",
+             "hs_merged_object_ids"}
+
+
+class HubSpotState:
+    """One HubSpot portal. All methods expect the caller to hold ``lock``."""
+
+    def __init__(self, clock: SimClock, log: WriteLog,
+                 on_hub_fields: Callable[[str, int, dict[str, Any]], None] | None = None) -> None:
+        self.clock, self.log = clock, log
+        self.on_hub_fields = on_hub_fields
+        self.lock = threading.RLock()
+        self.portal_id = 4242
+        self.records: dict[str, dict[str, Any]] = {}
+        self.person_of: dict[str, int] = {}
+        self.id_of_person: dict[int, str] = {}
+        self.merged: dict[str, str] = {}
+        self.properties: dict[str, dict[str, Any]] = {p["name"]: p for p in BASE_PROPERTIES}
+        self.groups: dict[str, dict[str, Any]] = {
+            "contactinformation": {"name": "contactinformation", "label": "Contact information",
+                                   "displayOrder": 0, "archived": False}}
+        self.lists: dict[str, dict[str, Any]] = {}
+        self.owners = [{"id": oid, "email": f"rep{k}@sandbox.example.com",
+                        "firstName": f"Rep{k}", "lastName": "Sandbox", "userId": 9000 + k,
+                        "userIdIncludingInactive": 9000 + k, "type": "PERSON",
+                        "archived": False, "teams": [],
+                        "createdAt": "2020-01-01T00:00:00Z", "updatedAt": "2020-01-01T00:00:00Z"}
+                       for k, oid in enumerate(OWNER_IDS)]
+        self.email_events: list[dict[str, Any]] = []
+        self.form_submissions: list[dict[str, Any]] = []
+        self.engagements: dict[str, dict[str, dict[str, Any]]] = {"meetings": {}, "calls": {}}
+        self._next_id = 1001
+        self._next_list = 1
+        self._next_engagement = 5_000_001
+
+    # ---- records -------------------------------------------------------------------------
+    def new_id(self) -> str:
+        self._next_id += 1
+        return str(self._next_id - 1)
+
+    def add_record(self, props: dict[str, Any], person: int | None, at_ms: int) -> str:
+        rid = self.new_id()
+        p = {k: (None if v is None else str(v)) for k, v in props.items()}
+        p.update({"hs_object_id": rid, "createdate": None, "lastmodifieddate": None})
+        self.records[rid] = {"id": rid, "properties": p, "createdAt": at_ms, "updatedAt": at_ms,
+                             "archived": False, "archivedAt": None, "person": person}
+        self._stamp(rid, at_ms, created=True)
+        if person is not None:
+            self.person_of[rid] = person
+            self.id_of_person.setdefault(person, rid)
+        return rid
+
+    def _stamp(self, rid: str, at_ms: int, created: bool = False) -> None:
+        from hub.sandbox.clock import iso_ms
+
+        rec = self.records[rid]
+        rec["updatedAt"] = at_ms
+        rec["properties"]["lastmodifieddate"] = iso_ms(at_ms)
+        rec["properties"]["hs_lastmodifieddate"] = iso_ms(at_ms)
+        if created:
+            rec["properties"]["createdate"] = iso_ms(at_ms)
+
+    def resolve(self, rid: str) -> str | None:
+        """Follow merges; None when the id never existed."""
+        seen = 0
+        while rid in self.merged and seen < 10:
+            rid, seen = self.merged[rid], seen + 1
+        return rid if rid in self.records else None
+
+    def live(self, rid: str) -> dict[str, Any] | None:
+        r = self.resolve(rid)
+        rec = self.records.get(r) if r else None
+        return rec if rec and not rec["archived"] else None
+
+    def validate(self, props: dict[str, Any]) -> str | None:
+        """A HubSpot-like message for the first bad property value, or None."""
+        for k, v in props.items():
+            d = self.properties.get(k)
+            if d is None:
+                return f'Property "{k}" does not exist'
+            if k in READ_ONLY:
+                return f'Property "{k}" is read-only'
+            if v in (None, ""):
+                continue
+            if d["type"] == "number":
+                try:
+                    float(v)
+                except (TypeError, ValueError):
+                    return f'{v!r} is not a valid number for property "{k}"'
+            if d["type"] == "enumeration" and d["options"]:
+                allowed = {o["value"] for o in d["options"]}
+                vals = str(v).split(";") if d["fieldType"] == "checkbox" else [str(v)]
+                bad = [x for x in vals if x not in allowed]
+                if bad:
+                    return f'{bad[0]!r} was not one of the allowed options for "{k}"'
+            if k == "hubspot_owner_id" and str(v) not in OWNER_IDS:
+                return f'{v!r} is not a valid owner id'
+        return None
+
+    def set_properties(self, rid: str, props: dict[str, Any], endpoint: str,
+                       source: str = "api") -> bool:
+        """Apply changed values; stamp and log only when something changed."""
+        rec = self.records[rid]
+        at = self.clock.now_ms()
+        changed: dict[str, Any] = {}
+        for k, v in props.items():
+            new = None if v is None else ("true" if v is True else "false" if v is False
+                                           else str(v))
+            old = rec["properties"].get(k)
+            if old != new:
+                rec["properties"][k] = new
+                changed[k] = new
+                kind = "owner" if k == "hubspot_owner_id" else "field"
+                if source == "api":
+                    self.log.record(at, "hubspot", endpoint, "contact", rid, kind, k, old, new)
+        if changed:
+            self._stamp(rid, at)
+            hub = {HUB_FIELDS[k]: v for k, v in changed.items() if k in HUB_FIELDS}
+            person = self.person_of.get(rid)
+            if hub and person is not None and self.on_hub_fields and source == "api":
+                full = {HUB_FIELDS[k]: rec["properties"].get(k) for k in HUB_FIELDS}
+                full["_changed"] = sorted(hub)
+                self.on_hub_fields("hubspot", person, full)
+        return bool(changed)
+
+    def merge(self, primary: str, merged: str) -> str:
+        """Merge two contacts as HubSpot does since its 2024 merge change: a NEW record with a
+        new id replaces both; the primary's values win, the other fills gaps; both old ids
+        resolve to the new record and are listed in ``hs_merged_object_ids``. Returns the new id.
+        """
+        at = self.clock.now_ms()
+        first, second = self.records.pop(primary), self.records.pop(merged)
+        props = {k: v for k, v in second["properties"].items() if v not in (None, "")}
+        props.update({k: v for k, v in first["properties"].items() if v not in (None, "")})
+        old_ids = [x for rec in (first, second) for x in
+                   (rec["properties"].get("hs_merged_object_ids") or "").split(";") if x]
+        rid = self.new_id()
+        props.update({"hs_object_id": rid,
+                      "hs_merged_object_ids": ";".join(old_ids + [primary, merged])})
+        person = first.get("person")
+        self.records[rid] = {"id": rid, "properties": props, "createdAt": first["createdAt"],
+                             "updatedAt": at, "archived": False, "archivedAt": None,
+                             "person": person}
+        self._stamp(rid, at)
+        for old in (primary, merged):
+            self.merged[old] = rid
+            p = self.person_of.pop(old, None)
+            if p is not None:
+                self.person_of[rid] = p
+                if self.id_of_person.get(p) == old:
+                    self.id_of_person[p] = rid
+        for lst in self.lists.values():
+            for old in (primary, merged):
+                if old in lst["members"]:
+                    lst["members"].setdefault(rid, lst["members"].pop(old))
+        for table in self.engagements.values():
+            for e in table.values():
+                e["contacts"] = [rid if c in (primary, merged) else c for c in e["contacts"]]
+        self.log.record(at, "hubspot", "merge", "contact", rid, "merge", None,
+                        [primary, merged], rid)
+        return rid
+
+    def archive(self, rid: str, endpoint: str = "api") -> None:
+        at = self.clock.now_ms()
+        rec = self.records[rid]
+        rec["archived"], rec["archivedAt"] = True, at
+        self._stamp(rid, at)
+        self.log.record(at, "hubspot", endpoint, "contact", rid, "delete", None, None, None)
+
+    # ---- lists ---------------------------------------------------------------------------
+    def create_list(self, name: str, processing_type: str, object_type_id: str) -> dict[str, Any]:
+        at = self.clock.now_ms()
+        lid = str(self._next_list)
+        self._next_list += 1
+        lst = {"listId": lid, "name": name, "processingType": processing_type,
+               "objectTypeId": object_type_id, "processingStatus": "COMPLETE",
+               "listVersion": 1, "createdAt": at, "updatedAt": at, "members": {}}
+        self.lists[lid] = lst
+        self.log.record(at, "hubspot", "lists", "list", lid, "create", "name", None, name)
+        return lst
+
+    def change_membership(self, lid: str, add: list[str], remove: list[str],
+                          endpoint: str) -> dict[str, list[str]]:
+        lst = self.lists[lid]
+        at = self.clock.now_ms()
+        added, removed, missing = [], [], []
+        for raw in add:
+            rid = self.resolve(str(raw))
+            if rid is None or self.records[rid]["archived"]:
+                missing.append(str(raw))
+            elif rid not in lst["members"]:
+                lst["members"][rid] = at
+                added.append(rid)
+                self.log.record(at, "hubspot", endpoint, "contact", rid, "list_add", lid,
+                                None, lst["name"])
+        for raw in remove:
+            rid = self.resolve(str(raw))
+            if rid is None:
+                missing.append(str(raw))
+            elif rid in lst["members"]:
+                del lst["members"][rid]
+                removed.append(rid)
+                self.log.record(at, "hubspot", endpoint, "contact", rid, "list_remove", lid,
+                                lst["name"], None)
+        if added or removed:
+            lst["updatedAt"] = at
+            lst["listVersion"] += 1
+        return {"recordsIdsAdded": added, "recordIdsRemoved": removed,
+                "recordIdsMissing": missing}
+
+    # ---- activities ----------------------------------------------------------------------
+    def add_engagement(self, kind: str, contact_id: str, at_ms: int, props: dict[str, Any]) -> str:
+        from hub.sandbox.clock import iso_ms
+
+        eid = str(self._next_engagement)
+        self._next_engagement += 1
+        stamp = self.clock.now_ms()
+        p = {"hs_timestamp": iso_ms(at_ms), "hs_createdate": iso_ms(stamp),
+             "hs_lastmodifieddate": iso_ms(stamp), "hs_object_id": eid}
+        p.update({k: str(v) for k, v in props.items()})
+        assoc_type = "meeting_event_to_contact" if kind == "meetings" else "call_to_contact"
+        self.engagements[kind][eid] = {
+            "id": eid, "properties": p, "createdAt": stamp, "updatedAt": stamp,
+            "archived": False, "contacts": [contact_id], "assoc_type": assoc_type}
+        return eid

@@ -1,0 +1,240 @@
+"""Salesforce's side of the shared CRM state: sObjects by type, describe metadata, conversion.
+
+Records are flat dicts of field values keyed by Id; relationship fields (``Account.Industry``)
+are resolved at query time through the ``*Id`` lookups. Deleted records stay with
+``IsDeleted = true`` so queryAll can see them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from hub.sandbox.clock import SimClock, sf_datetime
+from hub.sandbox.writelog import WriteLog
+
+HUB_FIELDS = {"Hub_Next_Best_Action__c": "next_best_action",
+              "Hub_Best_Send_Time__c": "best_send_time",
+              "Hub_Best_Channel__c": "best_channel", "Hub_Decision_Id__c": "decision_id"}
+PREFIX = {"Account": "001", "Contact": "003", "Lead": "00Q", "User": "005", "Campaign": "701",
+          "CampaignMember": "00v", "Task": "00T", "Event": "00U", "Opportunity": "006"}
+SYSTEM = ["Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
+_PERSON = ["FirstName", "LastName", "Name", "Email", "Title", "OwnerId", "HasOptedOutOfEmail",
+           "DoNotCall", "LeadSource", "Last_Event_Date__c", *HUB_FIELDS]
+FIELDS: dict[str, list[str]] = {
+    "Account": ["Name", "Industry", "NumberOfEmployees", "AnnualRevenue", "BillingCountry",
+                "OwnerId", "Tech_Stack__c"],
+    "Contact": _PERSON + ["AccountId"],
+    "Lead": _PERSON + ["Company", "Industry", "NumberOfEmployees", "AnnualRevenue", "Country",
+                       "Status", "IsConverted", "ConvertedContactId", "ConvertedAccountId",
+                       "ConvertedOpportunityId", "ConvertedDate"],
+    "User": ["Username", "FirstName", "LastName", "Name", "Email", "IsActive"],
+    "Campaign": ["Name", "IsActive", "Status", "Type"],
+    "CampaignMember": ["CampaignId", "LeadId", "ContactId", "Status"],
+    "Task": ["WhoId", "WhatId", "Subject", "TaskSubtype", "Status", "ActivityDate", "OwnerId",
+             "Description"],
+    "Event": ["WhoId", "WhatId", "Subject", "StartDateTime", "EndDateTime", "ActivityDateTime",
+              "OwnerId"],
+    "Opportunity": ["Name", "AccountId", "Amount", "StageName", "CloseDate", "IsClosed", "IsWon",
+                    "OwnerId", "ContactId__c"],
+}
+READ_ONLY = {"Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp", "Name",
+             "IsConverted", "ConvertedContactId", "ConvertedAccountId", "ConvertedOpportunityId",
+             "ConvertedDate"}
+REFERENCE = {"AccountId": "Account", "OwnerId": "User", "CampaignId": "Campaign",
+             "LeadId": "Lead", "ContactId": "Contact", "WhoId": "Contact", "WhatId": "Account",
+             "ConvertedContactId": "Contact", "ConvertedAccountId": "Account"}
+BOOLEAN = {"IsDeleted", "HasOptedOutOfEmail", "DoNotCall", "IsConverted", "IsActive", "IsClosed",
+           "IsWon"}
+NUMBER = {"NumberOfEmployees", "AnnualRevenue", "Amount"}
+DATETIME = {"CreatedDate", "LastModifiedDate", "SystemModstamp", "StartDateTime", "EndDateTime",
+            "ActivityDateTime"}
+
+
+class SfError(Exception):
+    """A per-record error in Salesforce's shape."""
+
+    def __init__(self, code: str, message: str, fields: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.fields = code, message, fields or []
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"statusCode": self.code, "message": self.message, "fields": self.fields}
+
+
+class SalesforceState:
+    """One Salesforce org. Callers hold ``lock``."""
+
+    def __init__(self, clock: SimClock, log: WriteLog,
+                 on_hub_fields: Callable[[str, int, dict[str, Any]], None] | None = None) -> None:
+        self.clock, self.log, self.on_hub_fields = clock, log, on_hub_fields
+        self.lock = threading.RLock()
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in FIELDS}
+        self.person_of: dict[str, int] = {}
+        self.contact_of_person: dict[int, str] = {}
+        self.lead_of_person: dict[int, str] = {}
+        self.auto_assign_log: list[tuple[str, str, str]] = []  # (object, id, header value)
+        self._counter = 0
+        at = clock.now_ms()
+        self.users = [self.create("User", {"Username": f"rep{k}@sandbox.example.com",
+                                            "FirstName": f"Rep{k}", "LastName": "Sandbox",
+                                            "Email": f"rep{k}@sandbox.example.com",
+                                            "IsActive": True}, at_ms=at) for k in range(5)]
+        self.assignment_rule_owner = self.create(
+            "User", {"Username": "lead-queue@sandbox.example.com", "FirstName": "Lead",
+                     "LastName": "Assignment Queue", "IsActive": True}, at_ms=at)
+
+    def new_id(self, sobject: str) -> str:
+        self._counter += 1
+        return f"{PREFIX[sobject]}Hb{self._counter:010d}AAA"
+
+    def create(self, sobject: str, fields: dict[str, Any], endpoint: str = "",
+               at_ms: int | None = None, person: int | None = None) -> str:
+        at = self.clock.now_ms() if at_ms is None else at_ms
+        rid = self.new_id(sobject)
+        rec = {f: None for f in FIELDS[sobject]}
+        rec.update({"Id": rid, "IsDeleted": False, "CreatedDate": at, "LastModifiedDate": at,
+                    "SystemModstamp": at, "attributes_type": sobject})
+        for b in BOOLEAN & set(FIELDS[sobject]):
+            rec[b] = False
+        rec.update(fields)
+        if "FirstName" in rec or "LastName" in rec:
+            rec["Name"] = " ".join(x for x in (rec.get("FirstName"), rec.get("LastName")) if x)
+        self.objects[sobject][rid] = rec
+        if person is not None:
+            self.person_of[rid] = person
+        if endpoint:
+            self.log.record(at, "salesforce", endpoint, sobject, rid, "create", None, None,
+                            dict(fields))
+        return rid
+
+    def find(self, rid: str) -> tuple[str, dict[str, Any]] | None:
+        prefix = rid[:3]
+        for t, p in PREFIX.items():
+            if p == prefix:
+                rec = self.objects[t].get(rid) or self.objects[t].get(rid[:15] + "AAA")
+                return (t, rec) if rec else None
+        return None
+
+    def check_fields(self, sobject: str, fields: dict[str, Any], creating: bool) -> None:
+        for k, v in fields.items():
+            if k == "attributes":
+                continue
+            if k not in FIELDS[sobject]:
+                raise SfError("INVALID_FIELD",
+                              f"No such column '{k}' on sobject of type {sobject}", [k])
+            if k in READ_ONLY and not (creating and k == "Name"):
+                raise SfError("INVALID_FIELD_FOR_INSERT_UPDATE",
+                              f"Unable to create/update fields: {k}. Please check the security "
+                              "settings of this field and verify that it is read/write for "
+                              "your profile or permission set.", [k])
+            if k in REFERENCE and v:
+                found = self.find(str(v))
+                if not found or found[0] != REFERENCE[k] and not (
+                        k == "WhoId" and found[0] == "Lead"):
+                    raise SfError("FIELD_INTEGRITY_EXCEPTION" if k == "OwnerId" else
+                                  "INVALID_CROSS_REFERENCE_KEY",
+                                  f"{k}: id value of incorrect type: {v}", [k])
+
+    def update(self, sobject: str, rid: str, fields: dict[str, Any], endpoint: str,
+               source: str = "api", auto_assign: str | None = None) -> None:
+        rec = self.objects[sobject].get(rid)
+        if rec is None or rec["IsDeleted"]:
+            raise SfError("ENTITY_IS_DELETED" if rec else "INVALID_CROSS_REFERENCE_KEY",
+                          "entity is deleted" if rec else "invalid cross reference id")
+        if sobject == "Lead" and rec["IsConverted"] and source == "api":
+            raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+        fields = {k: v for k, v in fields.items() if k != "attributes"}
+        if source == "api":
+            self.check_fields(sobject, fields, creating=False)
+            if sobject == "Lead":
+                hv = auto_assign if auto_assign is not None else "(absent)"
+                self.auto_assign_log.append((sobject, rid, hv))
+                if (auto_assign or "TRUE").upper() != "FALSE":
+                    fields["OwnerId"] = self.assignment_rule_owner  # assignment rules win
+        at = self.clock.now_ms()
+        changed = {}
+        for k, v in fields.items():
+            if rec.get(k) != v:
+                if source == "api":
+                    self.log.record(at, "salesforce", endpoint, sobject, rid,
+                                    "owner" if k == "OwnerId" else "field", k, rec.get(k), v)
+                rec[k] = v
+                changed[k] = v
+        if changed:
+            rec["LastModifiedDate"] = rec["SystemModstamp"] = at
+            if "FirstName" in changed or "LastName" in changed:
+                rec["Name"] = " ".join(x for x in (rec.get("FirstName"), rec.get("LastName"))
+                                       if x)
+            hub = [HUB_FIELDS[k] for k in changed if k in HUB_FIELDS]
+            person = self.person_of.get(rid)
+            if hub and person is not None and self.on_hub_fields and source == "api":
+                full: dict[str, Any] = {HUB_FIELDS[k]: rec.get(k) for k in HUB_FIELDS}
+                full["_changed"] = sorted(hub)
+                self.on_hub_fields("salesforce", person, full)
+
+    def delete(self, sobject: str, rid: str, endpoint: str) -> None:
+        rec = self.objects[sobject].get(rid)
+        if rec is None or rec["IsDeleted"]:
+            raise SfError("ENTITY_IS_DELETED", "entity is deleted")
+        at = self.clock.now_ms()
+        rec["IsDeleted"] = True
+        rec["LastModifiedDate"] = rec["SystemModstamp"] = at
+        self.log.record(at, "salesforce", endpoint, sobject, rid, "delete", None, None, None)
+
+    def render(self, sobject: str, rec: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+        """A record as the REST API returns it, with ``attributes`` and nested relationships."""
+        out: dict[str, Any] = {"attributes": {"type": sobject,
+                                              "url": f"/services/data/v59.0/sobjects/{sobject}/"
+                                                     f"{rec['Id']}"}}
+        for f in fields:
+            if "." in f:
+                rel, sub = f.split(".", 1)
+                ref = rec.get(rel + "Id") if rel + "Id" in rec else rec.get(rel)
+                target = self.find(str(ref)) if ref else None
+                node = out.setdefault(rel, None)
+                if target is None:
+                    out[rel] = None
+                    continue
+                if node is None:
+                    node = out[rel] = {"attributes": {"type": target[0], "url":
+                                       f"/services/data/v59.0/sobjects/{target[0]}/{ref}"}}
+                node.update({k: v for k, v in self.render(target[0], target[1], [sub]).items()
+                             if k != "attributes"})
+            else:
+                out[f] = self.value(rec, f)
+        return out
+
+    @staticmethod
+    def value(rec: dict[str, Any], f: str) -> Any:
+        v = rec.get(f)
+        if f in DATETIME and isinstance(v, int):
+            return sf_datetime(v)
+        return v
+
+    def describe(self, sobject: str) -> dict[str, Any]:
+        def ftype(f: str) -> str:
+            if f == "Id":
+                return "id"
+            if f in REFERENCE:
+                return "reference"
+            if f in BOOLEAN:
+                return "boolean"
+            if f in DATETIME:
+                return "datetime"
+            if f in NUMBER:
+                return "double"
+            return "email" if f == "Email" else "string"
+
+        fields = []
+        for f in SYSTEM + FIELDS[sobject]:
+            fields.append({"name": f, "label": f.replace("__c", "").replace("_", " "),
+                           "type": ftype(f), "custom": f.endswith("__c"),
+                           "updateable": f not in READ_ONLY, "createable": f not in READ_ONLY,
+                           "nillable": f not in ("Id", "LastName"), "length": 255,
+                           "referenceTo": [REFERENCE[f]] if f in REFERENCE else []})
+        return {"name": sobject, "label": sobject, "custom": False, "createable": True,
+                "updateable": True, "deletable": True, "queryable": True,
+                "keyPrefix": PREFIX[sobject], "fields": fields,
+                "urls": {"sobject": f"/services/data/v59.0/sobjects/{sobject}"}}

@@ -1,0 +1,218 @@
+"""The SOQL subset the connectors need: parse once, then filter, sort and limit records.
+
+SELECT fields (relationship paths such as Account.Industry, COUNT()) FROM one object,
+WHERE with AND/OR/NOT, parentheses, = != <> > >= < <= LIKE IN NOT IN, ORDER BY, LIMIT, OFFSET.
+Values: 'strings', numbers, true/false/null, datetimes (2026-01-05T00:00:00Z or +0000), dates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.sandbox.clock import parse_datetime_ms
+
+
+class SoqlError(ValueError):
+    """A query the sandbox (or Salesforce) would refuse: MALFORMED_QUERY."""
+
+
+_TOKEN = re.compile(r"""
+    \s*(?:
+      (?P<str>'(?:[^'\\]|\\.)*')
+     |(?P<dt>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
+     |(?P<date>\d{4}-\d{2}-\d{2})
+     |(?P<num>-?\d+(?:\.\d+)?)
+     |(?P<op><=|>=|!=|<>|=|<|>)
+     |(?P<punct>[(),])
+     |(?P<word>[A-Za-z_][A-Za-z0-9_.]*(?::\d+)?)
+    )""", re.X)
+
+KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "ASC",
+            "DESC", "LIMIT", "OFFSET", "NULLS", "FIRST", "LAST", "TRUE", "FALSE", "NULL"}
+
+
+@dataclass
+class Query:
+    fields: list[str]
+    sobject: str
+    where: Callable[[Callable[[str], Any]], bool] | None = None
+    where_fields: list[str] = field(default_factory=list)
+    order: list[tuple[str, bool, bool]] = field(default_factory=list)  # field, desc, nulls_last
+    limit: int | None = None
+    offset: int = 0
+    count_only: bool = False
+
+
+def _tokens(q: str) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    pos = 0
+    q = q.rstrip()
+    while pos < len(q):
+        m = _TOKEN.match(q, pos)
+        if not m or m.end() == pos:
+            raise SoqlError(f"unexpected token at: {q[pos:pos + 20]!r}")
+        pos = m.end()
+        kind = m.lastgroup
+        text = m.group(kind)
+        if kind == "str":
+            out.append(("val", re.sub(r"\\(.)", r"\1", text[1:-1])))
+        elif kind == "dt":
+            out.append(("val", ("dt", parse_datetime_ms(text))))
+        elif kind == "date":
+            out.append(("val", text))
+        elif kind == "num":
+            out.append(("val", float(text) if "." in text else int(text)))
+        elif kind == "word" and text.upper() in KEYWORDS:
+            up = text.upper()
+            if up in ("TRUE", "FALSE", "NULL"):
+                out.append(("val", {"TRUE": True, "FALSE": False, "NULL": None}[up]))
+            else:
+                out.append(("kw", up))
+        else:
+            out.append((kind or "", text))
+    return out
+
+
+class _Parser:
+    def __init__(self, toks: list[tuple[str, Any]]) -> None:
+        self.t, self.i = toks, 0
+        self.where_fields: list[str] = []
+
+    def peek(self, k: int = 0) -> tuple[str, Any]:
+        return self.t[self.i + k] if self.i + k < len(self.t) else ("eof", None)
+
+    def take(self, kind: str, value: Any = None) -> Any:
+        tk = self.peek()
+        if tk[0] != kind or (value is not None and tk[1] != value):
+            raise SoqlError(f"expected {value or kind}, found {tk[1]!r}")
+        self.i += 1
+        return tk[1]
+
+    def accept(self, kind: str, value: Any = None) -> bool:
+        tk = self.peek()
+        if tk[0] == kind and (value is None or tk[1] == value):
+            self.i += 1
+            return True
+        return False
+
+    def query(self) -> Query:
+        self.take("kw", "SELECT")
+        fields, count = [], False
+        while True:
+            name = self.take("word")
+            if name.upper() == "COUNT" and self.accept("punct", "("):
+                self.take("punct", ")")
+                count = True
+            else:
+                fields.append(name)
+            if not self.accept("punct", ","):
+                break
+        self.take("kw", "FROM")
+        q = Query(fields, self.take("word"), count_only=count)
+        if self.accept("kw", "WHERE"):
+            q.where = self.or_expr()
+            q.where_fields = self.where_fields
+        if self.accept("kw", "ORDER"):
+            self.take("kw", "BY")
+            while True:
+                f = self.take("word")
+                desc = self.accept("kw", "DESC")
+                if not desc:
+                    self.accept("kw", "ASC")
+                nulls_last = desc
+                if self.accept("kw", "NULLS"):
+                    nulls_last = self.accept("kw", "LAST")
+                    if not nulls_last:
+                        self.take("kw", "FIRST")
+                q.order.append((f, desc, nulls_last))
+                if not self.accept("punct", ","):
+                    break
+        if self.accept("kw", "LIMIT"):
+            q.limit = int(self.take("val"))
+        if self.accept("kw", "OFFSET"):
+            q.offset = int(self.take("val"))
+        if self.peek()[0] != "eof":
+            raise SoqlError(f"unexpected token: {self.peek()[1]!r}")
+        return q
+
+    def or_expr(self) -> Callable[[Callable[[str], Any]], bool]:
+        parts = [self.and_expr()]
+        while self.accept("kw", "OR"):
+            parts.append(self.and_expr())
+        return parts[0] if len(parts) == 1 else (lambda g: any(p(g) for p in parts))
+
+    def and_expr(self) -> Callable[[Callable[[str], Any]], bool]:
+        parts = [self.not_expr()]
+        while self.accept("kw", "AND"):
+            parts.append(self.not_expr())
+        return parts[0] if len(parts) == 1 else (lambda g: all(p(g) for p in parts))
+
+    def not_expr(self) -> Callable[[Callable[[str], Any]], bool]:
+        if self.accept("kw", "NOT"):
+            inner = self.not_expr()
+            return lambda g: not inner(g)
+        if self.accept("punct", "("):
+            e = self.or_expr()
+            self.take("punct", ")")
+            return e
+        return self.comparison()
+
+    def comparison(self) -> Callable[[Callable[[str], Any]], bool]:
+        name = self.take("word")
+        self.where_fields.append(name)
+        negate = self.accept("kw", "NOT")
+        if self.accept("kw", "IN"):
+            self.take("punct", "(")
+            vals = [self.take("val")]
+            while self.accept("punct", ","):
+                vals.append(self.take("val"))
+            self.take("punct", ")")
+            keys = {_key(v) for v in vals}
+            return lambda g: (_key(g(name)) in keys) != negate
+        if negate:
+            raise SoqlError("NOT must be followed by IN here")
+        if self.accept("kw", "LIKE"):
+            pat = self.take("val")
+            rx = re.compile("^" + re.escape(str(pat)).replace("%", ".*").replace("_", ".")
+                            + "$", re.I | re.S)
+            return lambda g: g(name) is not None and bool(rx.match(str(g(name))))
+        op = self.take("op")
+        val = self.take("val")
+        return lambda g: _compare(g(name), op, val)
+
+
+def _key(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return v[1]
+    return v.lower() if isinstance(v, str) else v
+
+
+def _compare(have: Any, op: str, want: Any) -> bool:
+    if isinstance(want, tuple):  # datetime literal against epoch ms
+        want = want[1]
+        if isinstance(have, str):
+            try:
+                have = parse_datetime_ms(have)
+            except ValueError:
+                return False
+    if isinstance(have, str) and isinstance(want, str):
+        have, want = have.lower(), want.lower()
+    if op == "=":
+        return have == want
+    if op in ("!=", "<>"):
+        return have != want
+    if have is None or want is None:
+        return False
+    try:
+        return {"<": have < want, "<=": have <= want, ">": have > want,
+                ">=": have >= want}[op]
+    except TypeError:
+        return False
+
+
+def parse(q: str) -> Query:
+    """Parse a SOQL string; raises SoqlError with Salesforce-like wording."""
+    return _Parser(_tokens(q)).query()

@@ -1,0 +1,77 @@
+"""Every fault switch, seen through the real clients."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+import urllib3
+from hubspot.crm.contacts.exceptions import ApiException
+from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceRefusedRequest
+
+from .conftest import salesforce_client
+
+
+def test_error_rate_gives_5xx(sandbox, hs) -> None:
+    sf = salesforce_client(sandbox)
+    sandbox.hubspot_faults.set(error_rate=1.0)
+    sandbox.salesforce_faults.set(error_rate=1.0)
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.basic_api.get_page(limit=1)
+    assert e.value.status in (500, 502, 503)
+    with pytest.raises(SalesforceGeneralError) as e2:
+        sf.query("SELECT Id FROM User")
+    assert e2.value.status in (500, 502, 503)
+    sandbox.hubspot_faults.clear()
+    sandbox.salesforce_faults.clear()
+    assert hs.crm.contacts.basic_api.get_page(limit=1).results
+    assert sandbox.world.log.faults[("hubspot", "error")] == 1
+
+
+def test_429_burst_then_recovery(sandbox, hs) -> None:
+    sandbox.hubspot_faults.set(burst_429=2)
+    for _ in range(2):
+        with pytest.raises(ApiException) as e:
+            hs.crm.contacts.basic_api.get_page(limit=1)
+        assert e.value.status == 429 and "policyName" in e.value.body
+    assert hs.crm.contacts.basic_api.get_page(limit=1).results
+    sf = salesforce_client(sandbox)
+    sandbox.salesforce_faults.set(burst_429=1)
+    with pytest.raises(SalesforceRefusedRequest):
+        sf.query("SELECT Id FROM User")
+    assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 6
+
+
+def test_latency(sandbox, hs) -> None:
+    sandbox.hubspot_faults.set(latency_s=0.3)
+    t = time.perf_counter()
+    hs.crm.owners.owners_api.get_page()
+    assert time.perf_counter() - t >= 0.3
+
+
+def test_dropped_connections(sandbox, hs) -> None:
+    sandbox.hubspot_faults.set(drop_rate=1.0)
+    with pytest.raises((urllib3.exceptions.HTTPError, ConnectionError)):
+        hs.crm.contacts.basic_api.get_page(limit=1)
+    sf = salesforce_client(sandbox)
+    sandbox.salesforce_faults.set(drop_rate=1.0)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        sf.query("SELECT Id FROM User")
+    assert sandbox.world.log.faults[("hubspot", "drop")] >= 1
+
+
+def test_malformed_records(sandbox, hs) -> None:
+    sandbox.hubspot_faults.set(malformed_rate=1.0)
+    page = hs.crm.contacts.basic_api.get_page(limit=3, properties=["email"])
+    assert all(c.properties["email"] == "@@not-an-email" for c in page.results)
+    sf = salesforce_client(sandbox)
+    sandbox.salesforce_faults.set(malformed_rate=0.5, seed=3)
+    recs = sf.query("SELECT Id, Email, LastModifiedDate FROM Lead LIMIT 50")["records"]
+    bad = [r for r in recs if r["Id"] is None]
+    assert 0 < len(bad) < 50 and all(r["LastModifiedDate"] == "not a date" for r in bad)
+
+
+def test_unknown_switch_is_refused(sandbox) -> None:
+    with pytest.raises(AttributeError):
+        sandbox.hubspot_faults.set(explode=True)

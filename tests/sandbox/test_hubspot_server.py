@@ -1,0 +1,316 @@
+"""The unmodified hubspot-api-client against the HubSpot look-alike."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hubspot.crm.contacts import (
+    BatchInputSimplePublicObjectBatchInput,
+    BatchInputSimplePublicObjectBatchInputUpsert,
+    BatchReadInputSimplePublicObjectId,
+    PublicObjectSearchRequest,
+)
+from hubspot.crm.contacts.exceptions import ApiException
+from hubspot.crm.lists import ListCreateRequest, MembershipChangeRequest
+from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
+from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
+
+from hub.sandbox.hubspot_server import HubSpotLimits
+from hub.sandbox.serve import start_sandbox
+from hub.sandbox.world import World
+
+from .conftest import hubspot_client
+
+
+def _ensure_hub_properties(hs) -> None:  # noqa: ANN001
+    hs.crm.properties.groups_api.create("contacts", PropertyGroupCreate(name="decision_hub",
+                                                                        label="Decision Hub"))
+    for name in ("hub_next_best_action", "hub_best_send_time", "hub_best_channel",
+                 "hub_decision_id"):
+        hs.crm.properties.core_api.create("contacts", PropertyCreate(
+            name=name, label=name, type="string", field_type="text", group_name="decision_hub"))
+
+
+def test_get_all_pages_every_live_contact_and_archived_is_separate(hs, world: World) -> None:
+    live = [r for r in world.hubspot.records.values() if not r["archived"]]
+    archived = [r for r in world.hubspot.records.values() if r["archived"]]
+    got = hs.crm.contacts.get_all(properties=["email", "lifecyclestage"])
+    assert sorted(c.id for c in got) == sorted(r["id"] for r in live)
+    assert "lifecyclestage" in got[0].properties
+    page = hs.crm.contacts.basic_api.get_page(limit=100, archived=True)
+    assert archived and {c.id for c in page.results} == {r["id"] for r in archived}
+    assert all(c.archived for c in page.results)
+    calls = world.log.calls[("hubspot", "GET /crm/v3/objects/{objectType}")]
+    assert calls == -(-len(live) // 100) + 1
+
+
+def test_limit_above_100_is_refused(hs) -> None:
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.basic_api.get_page(limit=101)
+    assert e.value.status == 400
+
+
+def test_search_filters_sorts_and_pages(hs, world: World) -> None:
+    mid = sorted(int(r) for r in world.hubspot.records)[len(world.hubspot.records) // 2]
+    req = PublicObjectSearchRequest(
+        filter_groups=[{"filters": [{"propertyName": "hs_object_id", "operator": "GT",
+                                     "value": str(mid)}]}],
+        sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+        limit=200, properties=["email"])
+    seen: list[int] = []
+    while True:
+        res = hs.crm.contacts.search_api.do_search(public_object_search_request=req)
+        seen += [int(c.id) for c in res.results]
+        if not res.paging:
+            break
+        req.after = res.paging.next.after
+    expected = sorted(int(r["id"]) for r in world.hubspot.records.values()
+                      if int(r["id"]) > mid and not r["archived"])
+    assert seen == expected
+    res = hs.crm.contacts.search_api.do_search(public_object_search_request={
+        "filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", "operator": "BETWEEN",
+                                       "value": "0", "highValue": "2025-12-06T00:00:00.100Z"}]},
+                         {"filters": [{"propertyName": "hs_object_id", "operator": "IN",
+                                       "values": [str(expected[0])]}]}],
+        "limit": 200})
+    assert res.total >= 1 and str(expected[0]) in {c.id for c in res.results}
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.search_api.do_search(public_object_search_request={"limit": 201})
+    assert e.value.status == 400
+    with pytest.raises(ApiException):
+        hs.crm.contacts.search_api.do_search(public_object_search_request={
+            "sorts": ["email", "firstname"]})
+
+
+def test_search_400_past_the_ten_thousandth_result() -> None:
+    world = World(n_contacts=14_500, seed=3)
+    with start_sandbox(world, hubspot_limits=HubSpotLimits(search_per_second=100)) as sb:
+        hs = hubspot_client(sb)
+        ok = hs.crm.contacts.search_api.do_search(public_object_search_request={
+            "limit": 200, "after": "9800"})
+        assert ok.total > 10_000 and len(ok.results) == 200
+        assert ok.paging.next.after == "10000"
+        with pytest.raises(ApiException) as e:
+            hs.crm.contacts.search_api.do_search(public_object_search_request={
+                "limit": 200, "after": ok.paging.next.after})
+        assert e.value.status == 400
+        # The documented way around: filter on hs_object_id greater than the last id seen.
+        last = max(int(r) for r in world.hubspot.records) - 5
+        tail = hs.crm.contacts.search_api.do_search(public_object_search_request={
+            "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "GT",
+                                           "value": str(last)}]}], "limit": 200})
+        assert tail.total <= 5
+
+
+def test_batch_update_207_partial_errors_and_writes_once(hs, world: World) -> None:
+    _ensure_hub_properties(hs)
+    ids = sorted(r["id"] for r in world.hubspot.records.values() if not r["archived"])[:3]
+    inputs = [{"id": ids[0], "properties": {"hub_next_best_action": "webinar_invite",
+                                            "hub_decision_id": "d-1"}},
+              {"id": "99999999", "properties": {"hub_next_best_action": "wait"}},
+              {"id": ids[1], "properties": {"lifecyclestage": "not-a-stage"}},
+              {"id": ids[2], "properties": {"hub_next_best_action": "wait"}}]
+    res = hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs))
+    assert res.status == "COMPLETE"
+    assert sorted(r.id for r in res.results) == sorted([ids[0], ids[2]])
+    cats = {e.category: e.context for e in res.errors}
+    assert cats["OBJECT_NOT_FOUND"] == {"ids": ["99999999"]}
+    assert cats["VALIDATION_ERROR"] == {"ids": [ids[1]]}
+    # Writing the same values again changes nothing: exactly once in effect.
+    hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs[:1]))
+    writes = [e for e in world.log.for_record("hubspot", ids[0]) if e.kind == "field"]
+    assert sorted(e.field for e in writes) == ["hub_decision_id", "hub_next_best_action"]
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(
+            inputs=[{"id": ids[0], "properties": {"no_such_property": "x"}}]))
+    assert e.value.status == 400 and "PROPERTY_DOESNT_EXIST" in json.loads(e.value.body)["message"]
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(
+            inputs=[{"id": ids[0], "properties": {}}] * 101))
+    assert e.value.status == 400
+
+
+def test_batch_read_and_upsert(hs, world: World) -> None:
+    rec = next(r for r in world.hubspot.records.values()
+               if not r["archived"] and r["properties"].get("email"))
+    res = hs.crm.contacts.batch_api.read(BatchReadInputSimplePublicObjectId(
+        inputs=[{"id": rec["id"]}, {"id": "123"}], properties=["email"]))
+    assert [r.id for r in res.results] == [rec["id"]]
+    assert res.errors[0].category == "OBJECT_NOT_FOUND"
+    up = hs.crm.contacts.batch_api.upsert(BatchInputSimplePublicObjectBatchInputUpsert(inputs=[
+        {"id": rec["properties"]["email"].upper(), "idProperty": "email",
+         "properties": {"jobtitle": "Chief Hub Officer"}},
+        {"id": "new.person@example.org", "idProperty": "email",
+         "properties": {"firstname": "New"}}]))
+    by_new = {r.new: r for r in up.results}
+    assert by_new[False].id == rec["id"]
+    assert world.hubspot.records[rec["id"]]["properties"]["jobtitle"] == "Chief Hub Officer"
+    assert world.hubspot.records[by_new[True].id]["properties"]["email"] == \
+        "new.person@example.org"
+
+
+def test_properties_groups_and_409_on_duplicates(hs) -> None:
+    _ensure_hub_properties(hs)
+    names = {p.name for p in hs.crm.properties.core_api.get_all("contacts").results}
+    assert {"hub_next_best_action", "email", "lastmodifieddate"} <= names
+    with pytest.raises(PropertiesApiException) as e:
+        hs.crm.properties.groups_api.create("contacts", PropertyGroupCreate(
+            name="decision_hub", label="again"))
+    assert e.value.status == 409
+    with pytest.raises(PropertiesApiException) as e:
+        hs.crm.properties.core_api.create("contacts", PropertyCreate(
+            name="hub_decision_id", label="x", type="string", field_type="text",
+            group_name="decision_hub"))
+    assert e.value.status == 409
+    groups = {g.name for g in hs.crm.properties.groups_api.get_all("contacts").results}
+    assert "decision_hub" in groups
+
+
+def test_lists_memberships_and_owners(hs, world: World) -> None:
+    ids = sorted(r["id"] for r in world.hubspot.records.values() if not r["archived"])[:5]
+    created = hs.crm.lists.lists_api.create(ListCreateRequest(
+        name="hub: webinar_invite", object_type_id="0-1", processing_type="MANUAL"))
+    lid = created.list.list_id
+    added = hs.crm.lists.memberships_api.add(lid, ids[:4] + ["424242"])
+    assert added.records_ids_added == ids[:4] and added.record_ids_missing == ["424242"]
+    again = hs.crm.lists.memberships_api.add(lid, ids[:2])
+    assert again.records_ids_added == []
+    both = hs.crm.lists.memberships_api.add_and_remove(lid, MembershipChangeRequest(
+        record_ids_to_add=[ids[4]], record_ids_to_remove=[ids[0]]))
+    assert both.records_ids_added == [ids[4]] and both.record_ids_removed == [ids[0]]
+    page = hs.crm.lists.memberships_api.get_page(lid, limit=2)
+    assert [m.record_id for m in page.results] == ids[1:3] and page.paging.next.after
+    mine = hs.crm.lists.memberships_api.get_lists("0-1", ids[1])
+    assert [m.list_id for m in mine.results] == [lid]
+    found = hs.crm.lists.lists_api.do_search({"query": "webinar"})
+    assert found.total == 1
+    adds = [e for e in world.log.entries if e.kind == "list_add"]
+    assert len(adds) == 5
+    owners = hs.crm.owners.owners_api.get_page()
+    assert len(owners.results) == 5 and owners.results[0].type == "PERSON"
+    with pytest.raises(Exception) as e:
+        hs.crm.lists.lists_api.create(ListCreateRequest(
+            name="dyn", object_type_id="0-1", processing_type="DYNAMIC"))
+    assert getattr(e.value, "status", None) == 400
+
+
+def test_owner_assignment_is_validated(hs, world: World) -> None:
+    rid = next(r["id"] for r in world.hubspot.records.values() if not r["archived"])
+    res = hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=[
+        {"id": rid, "properties": {"hubspot_owner_id": "71002"}}]))
+    assert res.status == "COMPLETE" and [r.id for r in res.results] == [rid]
+    assert any(e.kind == "owner" and e.new == "71002" for e in world.log.for_record("hubspot",
+                                                                                   rid))
+    bad = hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=[
+        {"id": rid, "properties": {"hubspot_owner_id": "9001"}}]))
+    assert bad.errors and bad.errors[0].category == "VALIDATION_ERROR"
+
+
+def test_merge_creates_a_new_record_that_old_ids_resolve_to(hs, world: World) -> None:
+    assert world.hubspot.merged == {}
+    world.advance_days(world.config.merge_day)
+    assert world.hubspot.merged
+    loser, survivor = next(iter(world.hubspot.merged.items()))
+    got = hs.crm.contacts.basic_api.get_by_id(loser)
+    assert got.id == survivor != loser
+    merged_ids = got.properties["hs_merged_object_ids"].split(";")
+    assert loser in merged_ids and len(merged_ids) == 2
+    listed = {c.id for c in hs.crm.contacts.get_all()}
+    assert survivor in listed and not set(merged_ids) & listed
+    # The API merge behaves the same way.
+    a, b = sorted(r for r in listed)[:2]
+    new = hs.crm.contacts.basic_api.merge({"primaryObjectId": a, "objectIdToMerge": b})
+    assert new.id not in (a, b)
+    assert hs.crm.contacts.basic_api.get_by_id(b).id == new.id
+
+
+def test_auth_401_with_hubspot_error_body(sandbox) -> None:
+    bad = hubspot_client(sandbox, token="wrong")
+    with pytest.raises(ApiException) as e:
+        bad.crm.contacts.basic_api.get_page()
+    body = json.loads(e.value.body)
+    assert e.value.status == 401 and body["category"] == "INVALID_AUTHENTICATION"
+
+
+def test_rate_limit_headers_and_ten_secondly_429() -> None:
+    world = World(n_contacts=200, seed=1)
+    with start_sandbox(world, hubspot_limits=HubSpotLimits(per_ten_seconds=3)) as sb:
+        hs = hubspot_client(sb)
+        for _ in range(3):
+            hs.crm.contacts.basic_api.get_page(limit=1)
+        with pytest.raises(ApiException) as e:
+            hs.crm.contacts.basic_api.get_page(limit=1)
+        assert e.value.status == 429
+        body = json.loads(e.value.body)
+        assert body["policyName"] == "TEN_SECONDLY_ROLLING"
+        assert body["errorType"] == "RATE_LIMIT"
+        assert e.value.headers["X-HubSpot-RateLimit-Max"] == "3"
+        assert e.value.headers["X-HubSpot-RateLimit-Remaining"] == "0"
+        assert e.value.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
+        assert "X-HubSpot-RateLimit-Daily-Remaining" in e.value.headers
+        assert world.log.limits_exceeded[("hubspot", "TEN_SECONDLY_ROLLING")] == 1
+
+
+def test_search_secondly_429_has_no_rate_headers_and_daily_limit() -> None:
+    world = World(n_contacts=200, seed=1)
+    limits = HubSpotLimits(search_per_second=1, per_day=4)
+    with start_sandbox(world, hubspot_limits=limits) as sb:
+        hs = hubspot_client(sb)
+        ok = hs.crm.contacts.search_api.do_search(public_object_search_request={"limit": 1})
+        assert ok.total > 0
+        with pytest.raises(ApiException) as e:
+            hs.crm.contacts.search_api.do_search(public_object_search_request={"limit": 1})
+        assert json.loads(e.value.body)["message"] == "You have reached your secondly limit."
+        assert "X-HubSpot-RateLimit-Max" not in e.value.headers
+        for _ in range(3):
+            hs.crm.owners.owners_api.get_page()
+        with pytest.raises(Exception) as e:
+            hs.crm.owners.owners_api.get_page()
+        assert json.loads(e.value.body)["policyName"] == "DAILY"
+        assert world.log.total_limits_exceeded() == 2
+
+
+def test_activities_reach_hubspot_after_a_day(hs, world: World, sandbox) -> None:
+    _ensure_hub_properties(hs)
+    recs = [r for r in world.hubspot.records.values() if not r["archived"]
+            and r["properties"].get("email") and r["properties"]["hs_email_optout"] == "false"]
+    inputs = [{"id": r["id"], "properties": {"hub_next_best_action": "webinar_invite",
+                                             "hub_decision_id": f"d{r['id']}",
+                                             "hub_best_send_time": "14"}} for r in recs[:100]]
+    hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs))
+    start = world.clock.now_ms()
+    world.advance_days(1)
+    log = world.ground_truth_log()
+    assert len(log["person"]) == 100 and set(log["local_hour"]) == {14}
+    resp = hs.api_request({"method": "GET", "path": "/email/public/v1/events",
+                           "qs": {"startTimestamp": start, "eventType": "SENT", "limit": 1000}})
+    events = resp.json()["events"]
+    emails = {r["properties"]["email"] for r in recs[:100]}
+    assert {e["recipient"] for e in events} <= emails and len(events) >= 90
+    meetings = hs.crm.objects.basic_api.get_page("meetings", associations=["contacts"])
+    assert meetings.results is not None
+
+
+def test_bad_input_is_a_400_not_a_crash(sandbox, hs) -> None:
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.search_api.do_search(public_object_search_request={"after": "abc"})
+    assert e.value.status == 400
+    assert sandbox.hubspot.server_errors == []
+
+
+def test_search_lag_hides_fresh_changes() -> None:
+    world = World(n_contacts=300, seed=2)
+    with start_sandbox(world, hubspot_limits=HubSpotLimits(search_lag_ms=60_000)) as sb:
+        hs = hubspot_client(sb)
+        rid = next(r for r, rec in world.hubspot.records.items() if not rec["archived"])
+        hs.crm.contacts.basic_api.update(rid, {"properties": {"jobtitle": "Fresh"}})
+        res = hs.crm.contacts.search_api.do_search(public_object_search_request={
+            "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ",
+                                           "value": rid}]}]})
+        assert res.total == 0
+        world.advance_days(1)
+        res = hs.crm.contacts.search_api.do_search(public_object_search_request={
+            "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ",
+                                           "value": rid}]}]})
+        assert res.total == 1

@@ -1,0 +1,194 @@
+"""The unmodified simple-salesforce against the Salesforce look-alike (over TLS)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceMalformedRequest,
+    SalesforceRefusedRequest,
+)
+
+from hub.sandbox.catalog import ACTION_INDEX
+from hub.sandbox.salesforce_server import SalesforceLimits
+from hub.sandbox.serve import start_sandbox
+from hub.sandbox.world import World
+
+from .conftest import salesforce_client
+
+
+def test_soap_and_oauth_logins(sandbox) -> None:
+    sf = salesforce_client(sandbox)
+    assert sf.sf_instance == sandbox.salesforce_url.removeprefix("https://")
+    oauth = Salesforce(username=sandbox.salesforce_username,
+                       password=sandbox.salesforce_password + sandbox.salesforce_security_token,
+                       consumer_key=sandbox.salesforce_consumer_key,
+                       consumer_secret=sandbox.salesforce_consumer_secret,
+                       domain=sandbox.salesforce_domain, session=sandbox.salesforce_session())
+    assert oauth.query("SELECT COUNT() FROM User")["totalSize"] == 6
+    with pytest.raises(SalesforceAuthenticationFailed):
+        Salesforce(username=sandbox.salesforce_username, password="wrong", security_token="x",
+                   domain=sandbox.salesforce_domain, session=sandbox.salesforce_session())
+
+
+def test_query_pages_of_2000_with_next_records_url() -> None:
+    world = World(n_contacts=5000, seed=2)
+    with start_sandbox(world) as sb:
+        sf = salesforce_client(sb)
+        first = sf.query("SELECT Id, Email FROM Lead")
+        n = len(world.salesforce.objects["Lead"])
+        assert n > 2000 and first["totalSize"] == n
+        assert len(first["records"]) == 2000 and not first["done"]
+        assert "/query/" in first["nextRecordsUrl"]
+        everything = sf.query_all("SELECT Id FROM Lead")
+        assert len({r["Id"] for r in everything["records"]}) == n
+
+
+def test_soql_subset(sf, world: World) -> None:
+    contacts = world.salesforce.objects["Contact"]
+    cid = next(iter(contacts))
+    res = sf.query(f"SELECT Id, Email, Account.Industry, Account.Name FROM Contact "
+                   f"WHERE Id IN ('{cid}', '003XXXXXXXXXXXXAAA') LIMIT 5")
+    assert res["totalSize"] == 1
+    rec = res["records"][0]
+    acct = world.salesforce.objects["Account"][contacts[cid]["AccountId"]]
+    assert rec["Account"]["Industry"] == acct["Industry"]
+    assert rec["Account"]["Name"] == acct["Name"]
+    newest = sf.query("SELECT Id, SystemModstamp FROM Lead WHERE IsDeleted = false AND "
+                      "(SystemModstamp > 2020-01-01T00:00:00Z OR Email = null) "
+                      "ORDER BY SystemModstamp DESC LIMIT 3")
+    stamps = [r["SystemModstamp"] for r in newest["records"]]
+    assert len(stamps) == 3 and stamps == sorted(stamps, reverse=True)
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.query("SELECT Id FROM Contact WHERE Nope__c = 1")
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.query("SELECT Id FROM Contact WHERE")
+    assert sf.query("SELECT Id FROM Task WHERE TaskSubtype = 'Email'")["totalSize"] == 0
+
+
+def test_describe_has_hub_fields(sf) -> None:
+    for obj in (sf.Contact, sf.Lead):
+        names = {f["name"] for f in obj.describe()["fields"]}
+        assert {"Hub_Next_Best_Action__c", "Hub_Best_Send_Time__c", "Hub_Best_Channel__c",
+                "Hub_Decision_Id__c", "SystemModstamp", "Email"} <= names
+
+
+def test_collections_partial_errors_in_request_order(sf, world: World) -> None:
+    leads = list(world.salesforce.objects["Lead"])[:2]
+    res = sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": False, "records": [
+        {"attributes": {"type": "Lead"}, "Id": leads[0], "Hub_Next_Best_Action__c": "wait"},
+        {"attributes": {"type": "Lead"}, "Id": "00QHb9999999999AAA",
+         "Hub_Next_Best_Action__c": "wait"},
+        {"attributes": {"type": "Lead"}, "Id": leads[1], "Not_A_Field__c": "x"}]},
+        headers={"Sforce-Auto-Assign": "FALSE"})
+    assert [r["success"] for r in res] == [True, False, False]
+    assert res[1]["errors"][0]["statusCode"] == "INVALID_CROSS_REFERENCE_KEY"
+    assert res[2]["errors"][0]["statusCode"] == "INVALID_FIELD"
+    assert world.salesforce.objects["Lead"][leads[0]]["Hub_Next_Best_Action__c"] == "wait"
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.restful("composite/sobjects", method="PATCH", json={"records": [
+            {"attributes": {"type": "Lead"}, "Id": leads[0]}] * 201})
+    rolled = sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": True, "records": [
+        {"attributes": {"type": "Lead"}, "Id": leads[1], "Hub_Best_Channel__c": "email"},
+        {"attributes": {"type": "Lead"}, "Id": leads[1], "Bad__c": 1}]})
+    assert rolled[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    assert world.salesforce.objects["Lead"][leads[1]]["Hub_Best_Channel__c"] is None
+
+
+def test_campaign_members_create_duplicate_and_delete(sf, world: World) -> None:
+    camp = next(iter(world.salesforce.objects["Campaign"]))
+    lead = next(iter(world.salesforce.objects["Lead"]))
+    res = sf.restful("composite/sobjects", method="POST", json={"records": [
+        {"attributes": {"type": "CampaignMember"}, "CampaignId": camp, "LeadId": lead},
+        {"attributes": {"type": "CampaignMember"}, "CampaignId": camp, "LeadId": lead}]})
+    assert res[0]["success"] and res[1]["errors"][0]["statusCode"] == "DUPLICATE_VALUE"
+    gone = sf.restful("composite/sobjects", method="DELETE", params={"ids": res[0]["id"]})
+    assert gone[0]["success"]
+    live = sf.query(f"SELECT Id FROM CampaignMember WHERE CampaignId = '{camp}'")
+    dead = sf.query_all(f"SELECT Id, IsDeleted FROM CampaignMember WHERE CampaignId = '{camp}'",
+                        include_deleted=True)
+    assert live["totalSize"] == 0 and dead["records"][0]["IsDeleted"] is True
+
+
+def test_auto_assign_header_is_honoured_and_logged(sf, world: World) -> None:
+    lead_a, lead_b = list(world.salesforce.objects["Lead"])[:2]
+    owner = world.salesforce.users[3]
+    sf.Lead.update(lead_a, {"OwnerId": owner}, headers={"Sforce-Auto-Assign": "FALSE"})
+    sf.Lead.update(lead_b, {"OwnerId": owner})
+    leads = world.salesforce.objects["Lead"]
+    assert leads[lead_a]["OwnerId"] == owner
+    assert leads[lead_b]["OwnerId"] == world.salesforce.assignment_rule_owner
+    assert world.salesforce.auto_assign_log[-2:] == [("Lead", lead_a, "FALSE"),
+                                                     ("Lead", lead_b, "(absent)")]
+
+
+def test_session_expiry_and_relogin(sandbox) -> None:
+    sf = salesforce_client(sandbox)
+    logins = sandbox.salesforce.logins
+    sandbox.salesforce.expire_sessions()
+    assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] > 0
+    assert sandbox.salesforce.logins == logins + 1
+    stale = Salesforce(session_id="00Dbogus!x", instance=sf.sf_instance,
+                       session=sandbox.salesforce_session())
+    with pytest.raises(Exception) as e:
+        stale.query("SELECT Id FROM User")
+    assert "INVALID_SESSION_ID" in str(e.value) or "refreshed" in str(e.value)
+
+
+def test_session_ttl_expires() -> None:
+    world = World(n_contacts=100, seed=1)
+    with start_sandbox(world, salesforce_limits=SalesforceLimits(session_ttl_s=0.3)) as sb:
+        sf = salesforce_client(sb)
+        sf.query("SELECT Id FROM User")
+        time.sleep(0.35)
+        sf.query("SELECT Id FROM User")
+        assert sb.salesforce.logins == 2
+
+
+def test_limit_info_header_and_daily_403() -> None:
+    world = World(n_contacts=100, seed=1)
+    with start_sandbox(world, salesforce_limits=SalesforceLimits(daily_api_requests=3)) as sb:
+        sf = salesforce_client(sb)
+        sf.query("SELECT Id FROM User")
+        assert sf.api_usage["api-usage"].used == 1 and sf.api_usage["api-usage"].total == 3
+        sf.query("SELECT Id FROM User")
+        sf.query("SELECT Id FROM User")
+        with pytest.raises(SalesforceRefusedRequest) as e:
+            sf.query("SELECT Id FROM User")
+        assert e.value.content[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+        assert world.log.limits_exceeded[("salesforce", "DAILY")] == 1
+        world.advance_days(1)  # a new day resets the quota
+        assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 6
+
+
+def test_lead_conversion_follows_an_opportunity() -> None:
+    world = World(n_contacts=4000, seed=5)
+    with start_sandbox(world) as sb:
+        sf = salesforce_client(sb)
+        for day in range(4):
+            leads = sf.query_all("SELECT Id FROM Lead WHERE IsConverted = false")["records"]
+            for k in range(0, len(leads), 200):
+                sf.restful("composite/sobjects", method="PATCH", json={"records": [
+                    {"attributes": {"type": "Lead"}, "Id": r["Id"],
+                     "Hub_Next_Best_Action__c": "sales_outreach",
+                     "Hub_Decision_Id__c": f"{r['Id']}-{day}"} for r in leads[k:k + 200]]},
+                    headers={"Sforce-Auto-Assign": "FALSE"})
+            world.advance_days(1)
+        executed = world.ground_truth_log()
+        assert (executed["action"] == ACTION_INDEX["sales_outreach"]).sum() > 500
+        conv = sf.query("SELECT Id, ConvertedContactId, IsConverted FROM Lead "
+                        "WHERE IsConverted = true")
+        assert conv["totalSize"] > 0
+        cid = conv["records"][0]["ConvertedContactId"]
+        contact = sf.query(f"SELECT Id, AccountId FROM Contact WHERE Id = '{cid}'")
+        assert contact["totalSize"] == 1 and contact["records"][0]["AccountId"]
+        lead_id = conv["records"][0]["Id"]
+        with pytest.raises(SalesforceMalformedRequest):
+            sf.Lead.update(lead_id, {"Hub_Next_Best_Action__c": "wait"})
+        opps = sf.query("SELECT Id, Amount, StageName FROM Opportunity")
+        assert opps["totalSize"] >= conv["totalSize"]
+        calls = sf.query("SELECT Id FROM Task WHERE TaskSubtype = 'Call'")
+        assert calls["totalSize"] > 0
