@@ -98,7 +98,9 @@ def test_daily_limit_mid_sync_stops_after_the_last_good_page() -> None:
         f"{BASE}/queryAll/",
         json=query_page([person("00Q1", "2026-01-10T10:00:00.000+0000")], "/services/data/v59.0/queryAll/01g-1"),
     )
-    responses.get(f"{BASE}/queryAll/01g-1", json=sf_error("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."), status=403)
+    responses.get(
+        f"{BASE}/queryAll/01g-1", json=sf_error("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."), status=403
+    )
     conn = connector(lead_settings())
     conn.clock = lambda: START
     pulled = conn.pull_contacts(None)
@@ -130,9 +132,20 @@ def test_expired_locator_requeries_from_the_cursor() -> None:
 def test_activities_from_tasks_and_events() -> None:
     add_describe(responses, "Task")  # has Type
     responses.get(f"{BASE}/sobjects/Event/describe", json={"name": "Event", "fields": []})
-    task = {"Id": "00T1", "SystemModstamp": "2026-01-10T10:00:00.000+0000", "WhoId": "003A", "TaskSubtype": "Email", "ActivityDate": "2026-01-09"}
+    task = {
+        "Id": "00T1",
+        "SystemModstamp": "2026-01-10T10:00:00.000+0000",
+        "WhoId": "003A",
+        "TaskSubtype": "Email",
+        "ActivityDate": "2026-01-09",
+    }
     orphan = {"Id": "00T2", "SystemModstamp": "2026-01-10T10:00:01.000+0000", "WhoId": None}
-    event = {"Id": "00U1", "SystemModstamp": "2026-01-10T10:00:00.000+0000", "WhoId": "00QA", "StartDateTime": "2026-01-11T15:00:00.000+0000"}
+    event = {
+        "Id": "00U1",
+        "SystemModstamp": "2026-01-10T10:00:00.000+0000",
+        "WhoId": "00QA",
+        "StartDateTime": "2026-01-11T15:00:00.000+0000",
+    }
     responses.get(f"{BASE}/query/", json=query_page([task, orphan]))
     responses.get(f"{BASE}/query/", json=query_page([event]))
     conn = connector(session_settings())

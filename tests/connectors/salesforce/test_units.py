@@ -82,7 +82,13 @@ def test_contact_with_account_firmographics_and_hub_fields() -> None:
         "Email": "ADA@x.com",
         "OwnerId": "005A",
         "HasOptedOutOfEmail": True,
-        "Account": {"Name": "X", "Industry": "Tech", "NumberOfEmployees": 50, "AnnualRevenue": 1e6, "BillingCountry": "FR"},
+        "Account": {
+            "Name": "X",
+            "Industry": "Tech",
+            "NumberOfEmployees": 50,
+            "AnnualRevenue": 1e6,
+            "BillingCountry": "FR",
+        },
         "Hub_Next_Best_Action__c": "call",
         "Hub_Best_Send_Time__c": "2026-01-06T09:00:00.000+0000",
     }
@@ -96,14 +102,24 @@ def test_contact_with_account_firmographics_and_hub_fields() -> None:
 
 
 def test_lead_uses_its_own_company_columns() -> None:
-    rec = {"Id": "00QA", "SystemModstamp": "2026-01-05T10:00:00Z", "Company": "Y", "Industry": "Retail", "Country": "DE"}
+    rec = {
+        "Id": "00QA",
+        "SystemModstamp": "2026-01-05T10:00:00Z",
+        "Company": "Y",
+        "Industry": "Retail",
+        "Country": "DE",
+    }
     c = record_to_contact("sf", "lead", rec, {})
     assert (c.company.name, c.company.industry, c.company.country, c.lifecycle_stage) == ("Y", "Retail", "DE", "lead")
 
 
 @pytest.mark.parametrize(
     "rec",
-    [{"SystemModstamp": "2026-01-05T10:00:00Z"}, {"Id": "003A", "SystemModstamp": "not a date"}, {"Id": "003A", "SystemModstamp": "2026-01-05T10:00:00Z", "Email": 12345}],
+    [
+        {"SystemModstamp": "2026-01-05T10:00:00Z"},
+        {"Id": "003A", "SystemModstamp": "not a date"},
+        {"Id": "003A", "SystemModstamp": "2026-01-05T10:00:00Z", "Email": 12345},
+    ],
 )
 def test_malformed_rows_raise_value_errors(rec: dict) -> None:
     with pytest.raises(ValueError):
@@ -117,7 +133,10 @@ def test_activities_map_by_subtype_and_who() -> None:
     assert activity_type("Task", {"TaskSubtype": "Task", "Subject": "Downloaded whitepaper"}) is ActivityType.CUSTOM
     assert activity_type("Event", {}) is ActivityType.MEETING
     a = record_to_activity(
-        "sf", "Task", {"Id": "00T1", "WhoId": "00QA", "TaskSubtype": "Call", "ActivityDate": "2026-01-07"}, PREFIX_TO_IDENTITY
+        "sf",
+        "Task",
+        {"Id": "00T1", "WhoId": "00QA", "TaskSubtype": "Call", "ActivityDate": "2026-01-07"},
+        PREFIX_TO_IDENTITY,
     )
     assert a is not None and a.contact_ref.key() == ("sf", "lead", "00QA") and a.external_id == "Task:00T1"
     assert a.occurred_at == datetime(2026, 1, 7, tzinfo=UTC)
