@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.client import DailyLimitReached, SalesforceClient
 from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.mapping import RETRYABLE_CODES, soql_quote, to_sf_value
 from connectors.salesforce.objects import IDENTITY_TO_OBJECT
@@ -68,6 +68,12 @@ class PushWriter:
     # -- entry ----------------------------------------------------------------------------------
     def push(self, requests: list[PushRequest]) -> list[PushResult]:
         self._check_budget()
+        try:
+            return self._push(requests)
+        except DailyLimitReached as exc:  # pushes wait for the allocation; they are not broken
+            raise RetryableError(str(exc), status=403, retry_after=self.settings.budget_retry_after) from None
+
+    def _push(self, requests: list[PushRequest]) -> list[PushResult]:
         results: dict[int, PushResult] = {}
         rows: dict[str, _Row] = {}
         adds: list[PushRequest] = []
@@ -185,7 +191,9 @@ class PushWriter:
                     "records": [{"attributes": {"type": "Campaign"}, "Name": n, "IsActive": True} for n in part],
                 }
                 for name, res in zip(
-                    part, self.client.rest("composite/sobjects", method="POST", json=body) or [], strict=False
+                    part,
+                    self.client.rest("composite/sobjects", method="POST", retry=False, json=body) or [],
+                    strict=False,
                 ):
                     if res.get("success"):
                         self._campaigns[name] = res["id"]
@@ -245,7 +253,10 @@ class PushWriter:
                 results[req.push_id] = PushResult(push_id=req.push_id, status="ok")
         for part in chunks(creates):
             answer = self.client.rest(
-                "composite/sobjects", method="POST", json={"allOrNone": False, "records": [row for _, row in part]}
+                "composite/sobjects",
+                method="POST",
+                retry=False,
+                json={"allOrNone": False, "records": [row for _, row in part]},
             )
             for (req, _), res in zip(part, answer or [], strict=False):
                 code = ((res.get("errors") or [{}])[0]).get("statusCode")

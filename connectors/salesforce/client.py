@@ -104,8 +104,11 @@ class SalesforceClient:
         self.http.close()
 
     # -- calls --------------------------------------------------------------------------------
-    def call(self, fn: Callable[[Salesforce], T]) -> T:
-        """Run one API request; re-login once on an expired session, retry transient failures."""
+    def call(self, fn: Callable[[Salesforce], T], retry: bool = True) -> T:
+        """Run one API request; re-login once on an expired session, retry transient failures.
+
+        ``retry=False`` for creates: a lost answer may hide a write, so the caller re-reads first.
+        """
         relogged = False
         attempt = 0
         while True:
@@ -133,7 +136,7 @@ class SalesforceClient:
                 raise FatalConnectorError(f"Salesforce refused {exc.resource_name}: {code} {message}") from None
             except SalesforceGeneralError as exc:
                 code, message = _error_code(exc)
-                if attempt < TRANSIENT_RETRIES:
+                if retry and attempt < TRANSIENT_RETRIES:
                     attempt += 1
                     self.sleep(0.5 * 2**attempt)
                     continue
@@ -144,7 +147,7 @@ class SalesforceClient:
                     raise QueryLocatorExpired(f"Salesforce query locator expired: {message}") from None
                 raise FatalConnectorError(f"Salesforce rejected {exc.resource_name}: {code} {message}") from None
             except requests.RequestException as exc:
-                if attempt < TRANSIENT_RETRIES:
+                if retry and attempt < TRANSIENT_RETRIES:
                     attempt += 1
                     self.sleep(0.5 * 2**attempt)
                     continue
@@ -183,5 +186,5 @@ class SalesforceClient:
     def forget_describe(self, sobject: str) -> None:
         self._describes.pop(sobject, None)
 
-    def rest(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
-        return self.call(lambda sf: sf.restful(path, method=method, **kwargs))
+    def rest(self, path: str, method: str = "GET", retry: bool = True, **kwargs: Any) -> Any:
+        return self.call(lambda sf: sf.restful(path, method=method, **kwargs), retry=retry)
