@@ -7,6 +7,7 @@ import responses
 from responses import matchers
 
 from connectors.salesforce.client import DailyLimitReached, QueryLocatorExpired, SalesforceClient
+from connectors.salesforce.config import SalesforceSettings
 from hub.errors import FatalConnectorError, RetryableError
 
 from .wire import BASE, SOAP_LOGIN, limit_header, password_settings, query_page, session_settings, sf_error, soap_ok
@@ -115,3 +116,27 @@ def test_expired_query_locator_is_its_own_error() -> None:
     assert next(pages) == [{"Id": "1"}]
     with pytest.raises(QueryLocatorExpired):
         next(pages)
+
+
+@responses.activate
+def test_jwt_bearer_login_signs_an_assertion_for_the_user() -> None:
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    token = responses.post(
+        "https://login.salesforce.com/services/oauth2/token",
+        json={"access_token": "00Dxx!JWT", "instance_url": "https://na1.example.my.salesforce.com"},
+    )
+    responses.get(f"{BASE}/sobjects/Lead/describe", json={"name": "Lead", "fields": []})
+    settings = SalesforceSettings(username="hub@example.com", consumer_key="CK", privatekey=pem)
+    c = client(settings)
+    assert c.describe("Lead")["name"] == "Lead"
+    form = dict(p.split("=", 1) for p in token.calls[0].request.body.split("&"))
+    claims = jwt.decode(form["assertion"], key.public_key(), algorithms=["RS256"], audience="https://login.salesforce.com")
+    assert (claims["iss"], claims["sub"]) == ("CK", "hub@example.com")
+    assert responses.calls[-1].request.headers["Authorization"] == "Bearer 00Dxx!JWT"
