@@ -16,7 +16,18 @@ from typing import Any
 
 from connectors.salesforce.client import DailyLimitReached, SalesforceClient
 from connectors.salesforce.config import SalesforceSettings
-from connectors.salesforce.mapping import RETRYABLE_CODES, soql_quote, to_sf_value
+from connectors.salesforce.mapping import (
+    RETRYABLE_CODES,
+    active_users_soql,
+    campaign_row,
+    campaigns_soql,
+    member_key,
+    member_row,
+    members_soql,
+    owner_fields,
+    to_sf_value,
+    update_row,
+)
 from connectors.salesforce.objects import IDENTITY_TO_OBJECT
 from hub.errors import RetryableError
 from hub.models import ActionKind, PushRequest, PushResult
@@ -125,7 +136,7 @@ class PushWriter:
                 return _failure(
                     req.push_id, "INACTIVE_OWNER_OR_USER", f"owner {owner!r} is not an active user or allowed queue"
                 )
-            return {"OwnerId": owner}
+            return owner_fields(owner)
         out: dict[str, Any] = {}
         for hub_name, value in (payload.get("fields") or {}).items():
             sf_name = self.sf_names.get(hub_name)
@@ -143,7 +154,7 @@ class PushWriter:
         for part in chunks(rows):
             body = {
                 "allOrNone": False,
-                "records": [{"attributes": {"type": r.sobject}, "id": r.record_id, **r.fields} for r in part],
+                "records": [update_row(r.sobject, r.record_id, r.fields) for r in part],
             }
             answer = self.client.rest(
                 "composite/sobjects", method="PATCH", json=body, headers={"Sforce-Auto-Assign": "FALSE"}
@@ -166,9 +177,8 @@ class PushWriter:
             if o not in self._active_users or self._active_users[o][1] < now - OWNER_CACHE_SECONDS
         )
         for part in chunks(unknown):
-            ids = ", ".join(soql_quote(o) for o in part)
             active = set()
-            for batch in self.client.query_pages(f"SELECT Id FROM User WHERE Id IN ({ids}) AND IsActive = true"):
+            for batch in self.client.query_pages(active_users_soql(part)):
                 active |= {r["Id"] for r in batch}
             for o in part:
                 self._active_users[o] = (o in active or o[:15] in {a[:15] for a in active}, now)
@@ -179,8 +189,7 @@ class PushWriter:
         """Hub list name -> Campaign Id: configured, found by name, or created on demand."""
         missing = sorted(n for n in names if n not in self._campaigns)
         if missing:
-            quoted = ", ".join(soql_quote(n) for n in missing)
-            for batch in self.client.query_pages(f"SELECT Id, Name FROM Campaign WHERE Name IN ({quoted})"):
+            for batch in self.client.query_pages(campaigns_soql(missing)):
                 for r in batch:
                     self._campaigns.setdefault(r["Name"], r["Id"])
         to_create = sorted(n for n in names if n not in self._campaigns)
@@ -188,7 +197,7 @@ class PushWriter:
             for part in chunks(to_create):
                 body = {
                     "allOrNone": False,
-                    "records": [{"attributes": {"type": "Campaign"}, "Name": n, "IsActive": True} for n in part],
+                    "records": [campaign_row(n) for n in part],
                 }
                 for name, res in zip(
                     part,
@@ -205,18 +214,12 @@ class PushWriter:
         people = sorted({r.identity.external_id for r in reqs})
         if not campaign_ids or not people:
             return found
-        camps = ", ".join(soql_quote(c) for c in sorted(campaign_ids))
         for part in chunks(people):
-            ids = ", ".join(soql_quote(p) for p in part)
-            soql = (
-                "SELECT Id, CampaignId, ContactId, LeadId FROM CampaignMember "
-                f"WHERE CampaignId IN ({camps}) AND (ContactId IN ({ids}) OR LeadId IN ({ids}))"
-            )
-            for batch in self.client.query_pages(soql):
+            for batch in self.client.query_pages(members_soql(sorted(campaign_ids), part)):
                 for r in batch:
-                    for person in (r.get("ContactId"), r.get("LeadId")):
-                        if person:
-                            found[(r["CampaignId"], person)] = r["Id"]
+                    key = member_key(r)
+                    if key:
+                        found[key] = r["Id"]
         return found
 
     def _membership(self, adds: list[PushRequest], removes: list[PushRequest], results: dict[int, PushResult]) -> None:
@@ -241,10 +244,7 @@ class PushWriter:
                     else PushResult(push_id=req.push_id, status="ok")  # no campaign: not a member
                 )
             elif adding and (camp, person) not in members:
-                row = {"attributes": {"type": "CampaignMember"}, "CampaignId": camp}
-                row["LeadId" if req.identity.object_type == "lead" else "ContactId"] = person
-                if self.settings.campaign_member_status:
-                    row["Status"] = self.settings.campaign_member_status
+                row = member_row(camp, person, req.identity.object_type, self.settings.campaign_member_status)
                 members[(camp, person)] = "pending"  # a second add in this batch is a no-op
                 creates.append((req, row))
             elif not adding and (camp, person) in members and members[(camp, person)] != "pending":

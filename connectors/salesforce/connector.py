@@ -18,7 +18,14 @@ from connectors.salesforce.actions import COLLECTION_MAX, PushWriter
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.cursor import StreamCursor
-from connectors.salesforce.mapping import record_id, record_to_activity, record_to_contact, sf_field_names
+from connectors.salesforce.mapping import (
+    is_gone,
+    record_id,
+    record_to_activity,
+    record_to_contact,
+    sf_field_names,
+    user_soql,
+)
 from connectors.salesforce.objects import ACTIVITY_OBJECTS, OPTIONAL_FIELDS, PERSON_OBJECTS, PREFIX_TO_IDENTITY, SObject
 from connectors.salesforce.reader import read_window
 from connectors.salesforce.schema import audit_fields, ensure_fields, object_access
@@ -66,7 +73,7 @@ class SalesforceConnector(Connector):
             details["instance"] = self.client.sf.sf_instance
             details["objects"] = access
             if self.s.username:
-                users = [r for b in self.client.query_pages(self._user_soql()) for r in b]
+                users = [r for b in self.client.query_pages(user_soql(self.s.username)) for r in b]
                 user = users[0] if users else None
                 details["user"] = {k: v for k, v in user.items() if k != "attributes"} if user else None
                 if user is not None and not user.get("IsActive", True):
@@ -80,11 +87,6 @@ class SalesforceConnector(Connector):
             return CheckReport(ok=not problems, details=details, problems=problems)
         except HubError as exc:
             return CheckReport(ok=False, details={"api_version": self.s.api_version}, problems=[str(exc)])
-
-    def _user_soql(self) -> str:
-        from connectors.salesforce.mapping import soql_quote
-
-        return f"SELECT Id, Username, Name, IsActive FROM User WHERE Username = {soql_quote(self.s.username or '')}"
 
     def ensure_schema(self) -> SchemaReport:
         return ensure_fields(self.client, self.person_objects(), self.sf_names, self.s.create_missing_fields)
@@ -106,8 +108,7 @@ class SalesforceConnector(Connector):
 
     def _person_row(self, obj: SObject, rec: Any, hub_fields: dict[str, str], page: Page[Contact]) -> None:
         try:
-            if rec.get("IsDeleted") or rec.get("IsConverted"):
-                # deleted, or converted (its Contact, read first, carries the person on)
+            if is_gone(rec):
                 page.deleted.append(
                     Identity(connector=self.name, object_type=obj.identity_type, external_id=record_id(rec))
                 )

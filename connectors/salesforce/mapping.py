@@ -237,3 +237,72 @@ def record_to_activity(connector: str, sobject: str, rec: dict[str, Any], prefix
         source=connector,
         external_id=f"{sobject}:{rid}",
     )
+
+
+# -- SOQL and collection rows (built here so Salesforce names stay in this module) -------------
+def window_soql(
+    sobject: str, cursor_field: str, key: str, fields: list[str], since_ms: int | None, overlap_ms: int, end: datetime
+) -> str:
+    """``cursor_field > since - overlap AND cursor_field <= end``, oldest first, ties by key."""
+    where = [f"{cursor_field} <= {format_sf_datetime(end)}"]
+    if since_ms is not None:
+        start = datetime.fromtimestamp((since_ms - overlap_ms) / 1000, UTC)
+        where.insert(0, f"{cursor_field} > {format_sf_datetime(start)}")
+    return (
+        f"SELECT {', '.join(fields)} FROM {sobject} WHERE {' AND '.join(where)} ORDER BY {cursor_field} ASC, {key} ASC"
+    )
+
+
+def _in(values: list[str]) -> str:
+    return ", ".join(soql_quote(v) for v in values)
+
+
+def user_soql(username: str) -> str:
+    return f"SELECT Id, Username, Name, IsActive FROM User WHERE Username = {soql_quote(username)}"
+
+
+def active_users_soql(ids: list[str]) -> str:
+    return f"SELECT Id FROM User WHERE Id IN ({_in(ids)}) AND IsActive = true"
+
+
+def campaigns_soql(names: list[str]) -> str:
+    return f"SELECT Id, Name FROM Campaign WHERE Name IN ({_in(names)})"
+
+
+def members_soql(campaign_ids: list[str], people: list[str]) -> str:
+    ids = _in(people)
+    return (
+        "SELECT Id, CampaignId, ContactId, LeadId FROM CampaignMember "
+        f"WHERE CampaignId IN ({_in(campaign_ids)}) AND (ContactId IN ({ids}) OR LeadId IN ({ids}))"
+    )
+
+
+def member_key(rec: dict[str, Any]) -> tuple[str, str] | None:
+    """(campaign id, person id) of a CampaignMember row."""
+    person = rec.get("ContactId") or rec.get("LeadId")
+    return (rec["CampaignId"], person) if person else None
+
+
+def update_row(sobject: str, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"attributes": {"type": sobject}, "id": record_id, **fields}
+
+
+def owner_fields(owner: str) -> dict[str, Any]:
+    return {"OwnerId": owner}
+
+
+def campaign_row(name: str) -> dict[str, Any]:
+    return {"attributes": {"type": "Campaign"}, "Name": name, "IsActive": True}
+
+
+def member_row(campaign_id: str, person_id: str, identity_type: str, status: str | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"attributes": {"type": "CampaignMember"}, "CampaignId": campaign_id}
+    row["LeadId" if identity_type == "lead" else "ContactId"] = person_id
+    if status:
+        row["Status"] = status
+    return row
+
+
+def is_gone(rec: dict[str, Any]) -> bool:
+    """Deleted, or converted (the Contact it became carries the person on)."""
+    return bool(rec.get("IsDeleted") or rec.get("IsConverted"))

@@ -10,27 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from connectors.salesforce.client import QueryLocatorExpired, SalesforceClient
 from connectors.salesforce.cursor import ObjectCursor
-from connectors.salesforce.mapping import format_sf_datetime, parse_sf_datetime
+from connectors.salesforce.mapping import parse_sf_datetime, window_soql
 from connectors.salesforce.objects import SObject
 
 log = logging.getLogger(__name__)
 MAX_RESTARTS = 3
-
-
-def window_soql(obj: SObject, fields: list[str], since_ms: int | None, overlap_ms: int, end: datetime) -> str:
-    where = [f"{obj.cursor_field} <= {format_sf_datetime(end)}"]
-    if since_ms is not None:
-        start = datetime.fromtimestamp(since_ms / 1000, UTC) - timedelta(milliseconds=overlap_ms)
-        where.insert(0, f"{obj.cursor_field} > {format_sf_datetime(start)}")
-    return (
-        f"SELECT {', '.join(fields)} FROM {obj.name} WHERE {' AND '.join(where)} "
-        f"ORDER BY {obj.cursor_field} ASC, {obj.key} ASC"
-    )
 
 
 def _stamp_ms(rec: Any, obj: SObject) -> int | None:
@@ -51,7 +40,7 @@ def read_window(
     """Yield (new rows, cursor after them) per batch; rows already read at the same stamp are dropped."""
     restarts = 0
     while True:
-        soql = window_soql(obj, fields, cursor.since_ms, overlap_ms, end)
+        soql = window_soql(obj.name, obj.cursor_field, obj.key, fields, cursor.since_ms, overlap_ms, end)
         try:
             for batch in client.query_pages(soql, include_deleted=obj.include_deleted):
                 fresh: list[dict[str, Any]] = []

@@ -137,6 +137,8 @@ def test_jwt_bearer_login_signs_an_assertion_for_the_user() -> None:
     c = client(settings)
     assert c.describe("Lead")["name"] == "Lead"
     form = dict(p.split("=", 1) for p in token.calls[0].request.body.split("&"))
-    claims = jwt.decode(form["assertion"], key.public_key(), algorithms=["RS256"], audience="https://login.salesforce.com")
+    claims = jwt.decode(
+        form["assertion"], key.public_key(), algorithms=["RS256"], audience="https://login.salesforce.com"
+    )
     assert (claims["iss"], claims["sub"]) == ("CK", "hub@example.com")
     assert responses.calls[-1].request.headers["Authorization"] == "Bearer 00Dxx!JWT"
