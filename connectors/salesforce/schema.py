@@ -17,6 +17,7 @@ from hub.models import SchemaReport
 
 log = logging.getLogger(__name__)
 REQUIRED_OBJECTS = ("Task", "Event", "Campaign", "CampaignMember")
+METADATA_BATCH = 10  # createMetadata takes at most 10 components
 
 
 @dataclass
@@ -56,18 +57,23 @@ def audit_fields(describe: dict[str, Any], sf_names: dict[str, str]) -> FieldAud
 
 
 def _create_fields(client: SalesforceClient, sobject: str, missing: dict[str, str]) -> list[str]:
-    """Try the Metadata API; return the full names created (none when the org or client refuses)."""
-    created = []
-    for sf_name, hub_name in missing.items():
-        spec = field_definition(HUB_FIELD_BY_NAME[hub_name], f"{sobject}.{sf_name}")
+    """Try the Metadata API (10 fields per createMetadata call); return the full names created."""
+    created: list[str] = []
+    names = list(missing)
+    for i in range(0, len(names), METADATA_BATCH):
+        part = [f"{sobject}.{n}" for n in names[i : i + METADATA_BATCH]]
         try:
-            client.sf.mdapi.CustomField.create(client.sf.mdapi.CustomField(**spec))
-        # simple-salesforce's mdapi raises bare Exception for a refused result, zeep errors for a bad
-        # endpoint: any failure here means "report the definition instead", never a crash.
+            mdapi = client.sf.mdapi
+            specs = [
+                mdapi.CustomField(**field_definition(HUB_FIELD_BY_NAME[missing[f.split(".", 1)[1]]], f)) for f in part
+            ]
+            mdapi.CustomField.create(specs)
+        # simple-salesforce's mdapi raises bare Exception for a refused result and zeep errors for a
+        # bad endpoint: any failure here means "report the definitions instead", never a crash.
         except Exception as exc:  # noqa: BLE001
-            log.info("Metadata API could not create %s.%s: %s", sobject, sf_name, type(exc).__name__)
+            log.info("Metadata API could not create %s: %s", ", ".join(part), type(exc).__name__)
             return created
-        created.append(f"{sobject}.{sf_name}")
+        created += part
     return created
 
 

@@ -93,3 +93,28 @@ def test_check_names_the_user() -> None:
     report = connector(settings).check()
     assert report.ok, report.problems
     assert report.details["user"] == {"Id": "005U", "Username": "hub@example.com", "IsActive": True}
+
+
+def _metadata_ok(names: list[str]) -> str:
+    results = "".join(f"<result><fullName>{n}</fullName><success>true</success></result>" for n in names)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns="http://soap.sforce.com/2006/04/metadata"><soapenv:Body><createMetadataResponse>'
+        f"{results}</createMetadataResponse></soapenv:Body></soapenv:Envelope>"
+    )
+
+
+@responses.activate
+def test_missing_fields_are_created_through_the_metadata_api() -> None:
+    fields = {k: v for k, v in ALL_HUB.items() if k not in ("Hub_Reason__c", "Hub_Lead_Score__c")}
+    responses.get(f"{BASE}/sobjects/Contact/describe", json=describe("Contact", fields))
+    wanted = ["Contact.Hub_Reason__c", "Contact.Hub_Lead_Score__c"]
+    soap = responses.post(
+        "https://na1.example.my.salesforce.com/services/Soap/m/59.0/",
+        body=_metadata_ok(wanted),
+        content_type="text/xml",
+    )
+    report = connector(session_settings(objects=["Contact"])).ensure_schema()
+    assert report.problems == [] and report.created == wanted
+    sent = soap.calls[0].request.body.decode()
+    assert "Contact.Hub_Reason__c" in sent and "LongTextArea" in sent and ">Number<" in sent
