@@ -9,5 +9,15 @@ from hub.sandbox.ground_truth import RegimeShift, RewardWeights
 from hub.sandbox.serve import SandboxHandle, start_sandbox
 from hub.sandbox.world import World, WorldConfig
 
-__all__ = ["ACTION_IDS", "CATALOG", "CatalogAction", "RegimeShift", "RewardWeights",
-           "SandboxHandle", "World", "WorldConfig", "get_action", "start_sandbox"]
+__all__ = [
+    "ACTION_IDS",
+    "CATALOG",
+    "CatalogAction",
+    "RegimeShift",
+    "RewardWeights",
+    "SandboxHandle",
+    "World",
+    "WorldConfig",
+    "get_action",
+    "start_sandbox",
+]

@@ -21,16 +21,30 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     world = World(WorldConfig(n_contacts=args.contacts, seed=args.seed))
     with start_sandbox(world, args.hubspot_port, args.salesforce_port) as sb:
-        print(json.dumps({k: getattr(sb, k) for k in (
-            "hubspot_url", "hubspot_token", "salesforce_url", "salesforce_domain",
-            "salesforce_username", "salesforce_password", "salesforce_security_token",
-            "ca_cert_path")}, indent=2), flush=True)
+        print(
+            json.dumps(
+                {
+                    k: getattr(sb, k)
+                    for k in (
+                        "hubspot_url",
+                        "hubspot_token",
+                        "salesforce_url",
+                        "salesforce_domain",
+                        "salesforce_username",
+                        "salesforce_password",
+                        "salesforce_security_token",
+                        "ca_cert_path",
+                    )
+                },
+                indent=2,
+            ),
+            flush=True,
+        )
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
-
 
 
 if __name__ == "__main__":

@@ -58,14 +58,17 @@ class SimClock:
 
 def iso_ms(ms: int) -> str:
     """HubSpot style: 2026-01-05T10:00:00.123Z."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{ms % 1000:03d}Z"
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    )
 
 
 def sf_datetime(ms: int) -> str:
     """Salesforce style: 2026-01-05T10:00:00.000+0000."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{ms % 1000:03d}+0000"
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{ms % 1000:03d}+0000"
+    )
 
 
 def parse_datetime_ms(value: str | int | float) -> int:

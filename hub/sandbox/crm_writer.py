@@ -19,13 +19,21 @@ from hub.sandbox.market import EV, PAGES
 if TYPE_CHECKING:
     from hub.sandbox.world import World
 
-_EMAIL_TYPES = {EV["email_sent"]: ("SENT", "DELIVERED"), EV["email_open"]: ("OPEN",),
-                EV["email_click"]: ("CLICK",)}
+_EMAIL_TYPES = {
+    EV["email_sent"]: ("SENT", "DELIVERED"),
+    EV["email_open"]: ("OPEN",),
+    EV["email_click"]: ("CLICK",),
+}
 FORM_GUID = "5e3c2a1b-0000-4000-8000-00000000f0a1"
 
 
-def write_events(world: World, events: dict[str, np.ndarray], times: np.ndarray,
-                 before_stage: np.ndarray, before_unsub: np.ndarray) -> None:
+def write_events(
+    world: World,
+    events: dict[str, np.ndarray],
+    times: np.ndarray,
+    before_stage: np.ndarray,
+    before_unsub: np.ndarray,
+) -> None:
     hs, sf, pop, m = world.hubspot, world.salesforce, world.pop, world.market
     hs_touch: dict[str, dict[str, object]] = {}
     for k in range(len(events["person"])):
@@ -41,40 +49,74 @@ def write_events(world: World, events: dict[str, np.ndarray], times: np.ndarray,
             email = hrec["properties"].get("email")
             if et in _EMAIL_TYPES and email:
                 for t in _EMAIL_TYPES[et]:
-                    hs.email_events.append({
-                        "id": f"{at}-{i}-{t}", "type": t, "created": at, "recipient": email,
-                        "portalId": hs.portal_id, "appId": 113, "emailCampaignId": 1000 + a,
-                        "sentBy": {"id": f"{at}-{i}", "created": at}})
+                    hs.email_events.append(
+                        {
+                            "id": f"{at}-{i}-{t}",
+                            "type": t,
+                            "created": at,
+                            "recipient": email,
+                            "portalId": hs.portal_id,
+                            "appId": 113,
+                            "emailCampaignId": 1000 + a,
+                            "sentBy": {"id": f"{at}-{i}", "created": at},
+                        }
+                    )
             elif et in (EV["page_view"], EV["ad_click"]) and world.config.write_page_views:
                 p = hs_touch.setdefault(hid, {})
-                n0 = int(p.get("hs_analytics_num_page_views",
-                               hrec["properties"].get("hs_analytics_num_page_views") or 0))
+                n0 = int(
+                    p.get(
+                        "hs_analytics_num_page_views",
+                        hrec["properties"].get("hs_analytics_num_page_views") or 0,
+                    )
+                )
                 p["hs_analytics_num_page_views"] = n0 + 1
             elif et in (EV["form_submit"], EV["webinar"], EV["content_download"]) and email:
                 name = _conversion_name(et, aid, int(events["detail"][k]))
-                hs.form_submissions.append({
-                    "conversionId": f"{at}-{i}", "submittedAt": at, "formGuid": FORM_GUID,
-                    "pageUrl": f"https://www.example.com/{PAGES[int(events['detail'][k]) % 4]}",
-                    "values": [{"name": "email", "value": email},
-                               {"name": "firstname", "value": pop.first_name[i]},
-                               {"name": "form_name", "value": name}]})
+                hs.form_submissions.append(
+                    {
+                        "conversionId": f"{at}-{i}",
+                        "submittedAt": at,
+                        "formGuid": FORM_GUID,
+                        "pageUrl": f"https://www.example.com/{PAGES[int(events['detail'][k]) % 4]}",
+                        "values": [
+                            {"name": "email", "value": email},
+                            {"name": "firstname", "value": pop.first_name[i]},
+                            {"name": "form_name", "value": name},
+                        ],
+                    }
+                )
                 p = hs_touch.setdefault(hid, {})
                 p["recent_conversion_event_name"] = name
                 n0 = int(hrec["properties"].get("num_conversion_events") or 0)
                 p["num_conversion_events"] = int(p.get("num_conversion_events", n0)) + 1
             elif et == EV["meeting"]:
-                hs.add_engagement("meetings", hid, at, {
-                    "hs_meeting_title": "Intro meeting", "hs_meeting_outcome": "COMPLETED",
-                    "hs_meeting_start_time": iso_ms(at), "hs_meeting_end_time":
-                    iso_ms(at + 1_800_000)})
+                hs.add_engagement(
+                    "meetings",
+                    hid,
+                    at,
+                    {
+                        "hs_meeting_title": "Intro meeting",
+                        "hs_meeting_outcome": "COMPLETED",
+                        "hs_meeting_start_time": iso_ms(at),
+                        "hs_meeting_end_time": iso_ms(at + 1_800_000),
+                    },
+                )
             elif et == EV["call"]:
-                hs.add_engagement("calls", hid, at, {
-                    "hs_call_title": "Sales outreach", "hs_call_direction": "OUTBOUND",
-                    "hs_call_status": "COMPLETED"})
+                hs.add_engagement(
+                    "calls",
+                    hid,
+                    at,
+                    {
+                        "hs_call_title": "Sales outreach",
+                        "hs_call_direction": "OUTBOUND",
+                        "hs_call_status": "COMPLETED",
+                    },
+                )
             elif et == EV["unsubscribe"]:
                 hs_touch.setdefault(hid, {})["hs_email_optout"] = "true"
-        _write_salesforce(world, i, et, at, aid, float(events["value"][k]),
-                          int(events["detail"][k]))
+        _write_salesforce(
+            world, i, et, at, aid, float(events["value"][k]), int(events["detail"][k])
+        )
     for hid, props in hs_touch.items():
         hs.set_properties(hid, props, "market", source="market")
     changed = np.flatnonzero(before_stage != m.stage)
@@ -87,9 +129,14 @@ def write_events(world: World, events: dict[str, np.ndarray], times: np.ndarray,
             hs.set_properties(rec["id"], {"lifecyclestage": life}, "market", source="market")
         lead = sf.lead_of_person.get(int(i))
         if lead and not sf.objects["Lead"][lead]["IsConverted"]:
-            status = ("Open - Not Contacted", "Working - Contacted", "Working - Contacted",
-                      "Qualified", "Qualified")[int(m.stage[i])]
-            sf.update("Lead", lead, {"Status": status}, "market", source="market")
+            status = (
+                "Open - Not Contacted",
+                "Working - Contacted",
+                "Working - Contacted",
+                "Qualified",
+                "Qualified",
+            )[int(m.stage[i])]
+            sf.update("Lead", lead, {"Status": status}, "automation", source="system")
     del before_unsub  # opt-outs arrive as unsubscribe events above
 
 
@@ -102,8 +149,9 @@ def _conversion_name(et: int, aid: str | None, detail: int) -> str:
     return f"Form submitted: {aid or 'website'}"
 
 
-def _write_salesforce(world: World, i: int, et: int, at: int, aid: str | None,
-                      value: float, detail: int = 0) -> None:
+def _write_salesforce(
+    world: World, i: int, et: int, at: int, aid: str | None, value: float, detail: int = 0
+) -> None:
     sf, pop = world.salesforce, world.pop
     who = sf.contact_of_person.get(i) or sf.lead_of_person.get(i)
     if who is None:
@@ -111,19 +159,53 @@ def _write_salesforce(world: World, i: int, et: int, at: int, aid: str | None,
     obj = "Contact" if who.startswith("003") else "Lead"
     day = sf_datetime(at)[:10]
     if et == EV["email_sent"]:
-        sf.create("Task", {"WhoId": who, "Subject": f"Email: {aid}", "TaskSubtype": "Email",
-                           "Status": "Completed", "ActivityDate": day}, at_ms=at)
+        sf.create(
+            "Task",
+            {
+                "WhoId": who,
+                "Subject": f"Email: {aid}",
+                "TaskSubtype": "Email",
+                "Status": "Completed",
+                "ActivityDate": day,
+            },
+            at_ms=at,
+        )
     elif et == EV["call"]:
-        sf.create("Task", {"WhoId": who, "Subject": "Call: sales outreach",
-                           "TaskSubtype": "Call", "Status": "Completed",
-                           "ActivityDate": day}, at_ms=at)
+        sf.create(
+            "Task",
+            {
+                "WhoId": who,
+                "Subject": "Call: sales outreach",
+                "TaskSubtype": "Call",
+                "Status": "Completed",
+                "ActivityDate": day,
+            },
+            at_ms=at,
+        )
     elif et in (EV["form_submit"], EV["webinar"], EV["content_download"]):
-        sf.create("Task", {"WhoId": who, "Subject": _conversion_name(et, aid, detail),
-                           "TaskSubtype": "Task", "Status": "Completed",
-                           "ActivityDate": day}, at_ms=at)
+        sf.create(
+            "Task",
+            {
+                "WhoId": who,
+                "Subject": _conversion_name(et, aid, detail),
+                "TaskSubtype": "Task",
+                "Status": "Completed",
+                "ActivityDate": day,
+            },
+            at_ms=at,
+        )
     elif et == EV["meeting"]:
-        sf.create("Event", {"WhoId": who, "Subject": "Intro meeting", "StartDateTime": at,
-                            "EndDateTime": at + 1_800_000, "ActivityDateTime": at}, at_ms=at)
+        sf.create(
+            "Event",
+            {
+                "WhoId": who,
+                "Subject": "Intro meeting",
+                "StartDateTime": at,
+                "EndDateTime": at + 1_800_000,
+                "ActivityDateTime": at,
+            },
+            at_ms=at,
+        )
     elif et == EV["unsubscribe"]:
         sf.update(obj, who, {"HasOptedOutOfEmail": True}, "market", source="market")
     elif et == EV["opportunity_created"]:
@@ -131,19 +213,35 @@ def _write_salesforce(world: World, i: int, et: int, at: int, aid: str | None,
         if obj == "Lead":
             who = _convert_lead(world, i, who, c, at)
         acct = sf.objects["Contact"][who]["AccountId"]
-        opp = sf.create("Opportunity", {"Name": f"{pop.company_name[c]} - New Business",
-                                        "AccountId": acct, "Amount": round(value, 2),
-                                        "StageName": "Qualification", "CloseDate": day,
-                                        "ContactId__c": who}, at_ms=at)
-        world.market_opps = getattr(world, "market_opps", {})
+        opp = sf.create(
+            "Opportunity",
+            {
+                "Name": f"{pop.company_name[c]} - New Business",
+                "AccountId": acct,
+                "Amount": round(value, 2),
+                "StageName": "Qualification",
+                "CloseDate": day,
+                "ContactId__c": who,
+            },
+            at_ms=at,
+        )
         world.market_opps[i] = opp
     elif et in (EV["opportunity_won"], EV["opportunity_lost"]):
-        opp = getattr(world, "market_opps", {}).get(i)
+        opp = world.market_opps.get(i)
         if opp:
             won = et == EV["opportunity_won"]
-            sf.update("Opportunity", opp, {"StageName": "Closed Won" if won else "Closed Lost",
-                                           "IsClosed": True, "IsWon": won, "CloseDate": day},
-                      "market", source="market")
+            sf.update(
+                "Opportunity",
+                opp,
+                {
+                    "StageName": "Closed Won" if won else "Closed Lost",
+                    "IsClosed": True,
+                    "IsWon": won,
+                    "CloseDate": day,
+                },
+                "market",
+                source="market",
+            )
 
 
 def _convert_lead(world: World, i: int, lead_id: str, c: int, at: int) -> str:
@@ -151,18 +249,40 @@ def _convert_lead(world: World, i: int, lead_id: str, c: int, at: int) -> str:
     marked converted and becomes read-only."""
     sf = world.salesforce
     lead = sf.objects["Lead"][lead_id]
-    acct = world._accounts.get(c) or world._account(c)
-    world._accounts[c] = acct
-    fields = {k: lead[k] for k in ("FirstName", "LastName", "Email", "Title", "OwnerId",
-                                   "HasOptedOutOfEmail", "DoNotCall", "LeadSource",
-                                   "Last_Event_Date__c", "Hub_Next_Best_Action__c",
-                                   "Hub_Best_Send_Time__c", "Hub_Best_Channel__c",
-                                   "Hub_Decision_Id__c")}
+    acct = world.accounts.get(c) or world._account(c)
+    world.accounts[c] = acct
+    fields = {
+        k: lead[k]
+        for k in (
+            "FirstName",
+            "LastName",
+            "Email",
+            "Title",
+            "OwnerId",
+            "HasOptedOutOfEmail",
+            "DoNotCall",
+            "LeadSource",
+            "Last_Event_Date__c",
+            "Hub_Next_Best_Action__c",
+            "Hub_Best_Send_Time__c",
+            "Hub_Best_Channel__c",
+            "Hub_Decision_Id__c",
+        )
+    }
     contact = sf.create("Contact", dict(fields, AccountId=acct), person=i)
-    sf.update("Lead", lead_id, {"IsConverted": True, "ConvertedContactId": contact,
-                                "ConvertedAccountId": acct, "Status": "Closed - Converted",
-                                "ConvertedDate": sf_datetime(at)[:10]}, "market",
-              source="market")
+    sf.update(
+        "Lead",
+        lead_id,
+        {
+            "IsConverted": True,
+            "ConvertedContactId": contact,
+            "ConvertedAccountId": acct,
+            "Status": "Closed - Converted",
+            "ConvertedDate": sf_datetime(at)[:10],
+        },
+        "market",
+        source="market",
+    )
     sf.contact_of_person[i] = contact
     sf.lead_of_person.pop(i, None)
     return contact

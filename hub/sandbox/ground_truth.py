@@ -24,8 +24,9 @@ webinar attendance ``0.6 p_click``; meetings ``p_click * 0.25 s`` for the demo o
 the contact (win probability -0.25 for good). Ads: ``p_click = 0.02 r ch s``, no fatigue.
 Opportunities: ``p_opp = p_meeting (0.25 + 0.5 intent)`` (x0.3 before consideration, 0 for
 customers); win ``p_win = clip(0.2 + 0.4 fit + 0.2 intent - 0.25 burned, 0.02, 0.9)``; deal value
-``4000 (1 + band)^1.6 (0.6 + 0.8 fit)``. Unsubscribes: ``0.003 + 0.08 over`` for mail, plus the
-sales terms above. Nothing reaches people without consent (email opt-out, do-not-call).
+``4000 (1 + band)^1.6 (0.6 + 0.8 fit)``. Unsubscribes: mail ``0.001 + 0.002 (1 - min(r, 1))
++ 0.08 over`` (irrelevant mail annoys), plus the sales terms above. Nothing reaches people
+without consent (email opt-out, do-not-call).
 Intent: an open adds ``0.04 r s``, a click ``0.06 r``, early sales outreach removes 0.08.
 """
 
@@ -39,8 +40,12 @@ from hub.sandbox.catalog import CATALOG, CHANNELS, TOPICS
 from hub.sandbox.population import Population
 
 A = len(CATALOG)
-KIND = np.asarray([("email", "content_offer", "sales_outreach", "ad_audience", "wait").index(a.kind)
-                   for a in CATALOG])
+KIND = np.asarray(
+    [
+        ("email", "content_offer", "sales_outreach", "ad_audience", "wait").index(a.kind)
+        for a in CATALOG
+    ]
+)
 TOPIC = np.asarray([TOPICS.index(a.topic) for a in CATALOG])
 CHANNEL = np.asarray([CHANNELS.index(a.channel) for a in CATALOG])
 IS_DEMO = np.asarray([a.id == "product_demo_offer" for a in CATALOG])
@@ -48,22 +53,33 @@ IS_WEBINAR = np.asarray([a.format == "webinar" for a in CATALOG])
 K_EMAIL, K_OFFER, K_SALES, K_AD, K_WAIT = range(5)
 
 #                unaware aware consid decision customer
-STAGE_FIT = np.asarray([
-    [0.6, 1.0, 0.9, 0.5, 0.3],    # email_nurture_technical
-    [0.6, 1.0, 0.9, 0.5, 0.3],    # email_nurture_business
-    [0.4, 0.9, 1.0, 0.6, 0.3],    # content_offer_whitepaper
-    [0.2, 0.6, 1.0, 1.0, 0.4],    # content_offer_case_study
-    [0.3, 0.9, 1.0, 0.6, 0.5],    # webinar_invite
-    [0.05, 0.2, 0.7, 1.0, 0.2],   # product_demo_offer
-    [0.02, 0.1, 0.5, 1.0, 0.3],   # sales_outreach
-    [0.5, 0.7, 0.7, 0.6, 0.2],    # ad_retarget
-    [0.0, 0.0, 0.0, 0.0, 0.0],    # wait
-])
+STAGE_FIT = np.asarray(
+    [
+        [0.6, 1.0, 0.9, 0.5, 0.3],  # email_nurture_technical
+        [0.6, 1.0, 0.9, 0.5, 0.3],  # email_nurture_business
+        [0.4, 0.9, 1.0, 0.6, 0.3],  # content_offer_whitepaper
+        [0.2, 0.6, 1.0, 1.0, 0.4],  # content_offer_case_study
+        [0.3, 0.9, 1.0, 0.6, 0.5],  # webinar_invite
+        [0.05, 0.2, 0.7, 1.0, 0.2],  # product_demo_offer
+        [0.02, 0.1, 0.5, 1.0, 0.3],  # sales_outreach
+        [0.5, 0.7, 0.7, 0.6, 0.2],  # ad_retarget
+        [0.0, 0.0, 0.0, 0.0, 0.0],  # wait
+    ]
+)
 #                technical business executive
-PERSONA = np.asarray([
-    [1.0, 0.5, 0.4], [0.5, 1.0, 0.9], [1.1, 0.5, 0.4], [0.5, 1.0, 1.2], [1.0, 0.7, 0.5],
-    [0.7, 0.9, 1.2], [0.6, 0.9, 1.1], [0.8, 0.8, 0.8], [0.0, 0.0, 0.0],
-])
+PERSONA = np.asarray(
+    [
+        [1.0, 0.5, 0.4],
+        [0.5, 1.0, 0.9],
+        [1.1, 0.5, 0.4],
+        [0.5, 1.0, 1.2],
+        [1.0, 0.7, 0.5],
+        [0.7, 0.9, 1.2],
+        [0.6, 0.9, 1.1],
+        [0.8, 0.8, 0.8],
+        [0.0, 0.0, 0.0],
+    ]
+)
 assert STAGE_FIT.shape == (A, 5) and PERSONA.shape == (A, 3)
 
 
@@ -102,8 +118,9 @@ def deal_value(pop: Population, idx: np.ndarray) -> np.ndarray:
     return 4000.0 * (1.0 + pop.band[idx]) ** 1.6 * (0.6 + 0.8 * pop.fit[idx])
 
 
-def win_probability(pop: Population, intent: np.ndarray, burned: np.ndarray,
-                    idx: np.ndarray) -> np.ndarray:
+def win_probability(
+    pop: Population, intent: np.ndarray, burned: np.ndarray, idx: np.ndarray
+) -> np.ndarray:
     return np.clip(0.2 + 0.4 * pop.fit[idx] + 0.2 * intent[idx] - 0.25 * burned[idx], 0.02, 0.9)
 
 
@@ -143,36 +160,59 @@ def response_probabilities(
     phone_ok = ~pop.do_not_call[idx] & ~unsubscribed[idx]
 
     is_mail = (kind == K_EMAIL) | (kind == K_OFFER)
-    p_open = np.where(is_mail & mail_ok,
-                      np.minimum(0.9, 0.35 * t * ch * (0.6 + 0.4 * r) / (1 + 0.5 * over)), 0.0)
+    p_open = np.where(
+        is_mail & mail_ok, np.minimum(0.9, 0.35 * t * ch * (0.6 + 0.4 * r) / (1 + 0.5 * over)), 0.0
+    )
     p_click = p_open * np.minimum(0.9, 0.35 * r * s)
     ad_click = np.where(kind == K_AD, 0.02 * r * ch * s, 0.0)
     p_click = p_click + ad_click
     p_form = np.where(kind == K_OFFER, 0.45, np.where(kind == K_AD, 0.2, 0.15)) * p_click * s
     p_web = np.where(IS_WEBINAR[action], 0.6 * p_click, 0.0)
     reach = np.where((kind == K_SALES) & phone_ok, np.minimum(0.9, 0.4 * ch * t), 0.0)
-    p_meet = np.where(kind == K_SALES, reach * 0.5 * s * PERSONA[action, role],
-                      p_click * np.where(IS_DEMO[action], 0.25, 0.02) * s)
+    p_meet = np.where(
+        kind == K_SALES,
+        reach * 0.5 * s * PERSONA[action, role],
+        p_click * np.where(IS_DEMO[action], 0.25, 0.02) * s,
+    )
     early = st < 2
     p_opp = p_meet * (0.25 + 0.5 * intent[idx]) * np.where(early, 0.3, 1.0) * (st < 4)
     will_burn = (kind == K_SALES) & early & (reach > 0)
-    p_win = np.clip(0.2 + 0.4 * pop.fit[idx] + 0.2 * intent[idx]
-                    - 0.25 * (burned[idx] | will_burn), 0.02, 0.9)
-    p_unsub = np.where(is_mail & mail_ok, 0.003 + 0.08 * over, 0.0)
+    p_win = np.clip(
+        0.2 + 0.4 * pop.fit[idx] + 0.2 * intent[idx] - 0.25 * (burned[idx] | will_burn), 0.02, 0.9
+    )
+    p_unsub = np.where(
+        is_mail & mail_ok, 0.001 + 0.002 * (1 - np.minimum(r, 1.0)) + 0.08 * over, 0.0
+    )
     p_unsub = p_unsub + np.where(kind == K_SALES, reach * (0.01 + 0.08 * early) + 0.08 * over, 0)
     p_unsub = np.where(unsubscribed[idx], 0.0, np.minimum(p_unsub, 0.6))
-    return {"open": p_open, "click": p_click, "form": p_form, "webinar": p_web,
-            "meeting": p_meet, "opportunity": p_opp, "win": p_win,
-            "value": deal_value(pop, idx), "unsubscribe": p_unsub, "relevance": r,
-            "stage_fit": s, "reach": reach, "burn": will_burn}
+    return {
+        "open": p_open,
+        "click": p_click,
+        "form": p_form,
+        "webinar": p_web,
+        "meeting": p_meet,
+        "opportunity": p_opp,
+        "win": p_win,
+        "value": deal_value(pop, idx),
+        "unsubscribe": p_unsub,
+        "relevance": r,
+        "stage_fit": s,
+        "reach": reach,
+        "burn": will_burn,
+    }
 
 
 def expected_reward(p: dict[str, np.ndarray], w: RewardWeights) -> np.ndarray:
     """Expected immediate reward of one action given its outcome probabilities."""
-    return (w.open * p["open"] + w.click * p["click"] + w.form * (p["form"] + p["webinar"])
-            + w.meeting * p["meeting"] + w.opportunity * p["opportunity"]
-            + w.revenue * p["opportunity"] * p["win"] * p["value"]
-            + w.unsubscribe * p["unsubscribe"])
+    return (
+        w.open * p["open"]
+        + w.click * p["click"]
+        + w.form * (p["form"] + p["webinar"])
+        + w.meeting * p["meeting"]
+        + w.opportunity * p["opportunity"]
+        + w.revenue * p["opportunity"] * p["win"] * p["value"]
+        + w.unsubscribe * p["unsubscribe"]
+    )
 
 
 def counts_as_touch(action: np.ndarray) -> np.ndarray:

@@ -191,8 +191,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
-        req = Request(self.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
-                      {k.lower(): v for k, v in self.headers.items()}, body)
+        req = Request(
+            self.command,
+            parts.path,
+            parse_qs(parts.query, keep_blank_values=True),
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+        )
         app = self.server.app  # type: ignore[attr-defined]
         fault = app.faults.draw()
         if app.faults.latency_s:
@@ -211,9 +216,13 @@ class _Handler(BaseHTTPRequestHandler):
             resp = app.fault_error(app.faults.error_status())
         else:
             resp = app.dispatch(req)
-        data = resp.raw if resp.raw is not None else (
-            b"" if resp.body is None and resp.status == 204 else
-            json.dumps(resp.body).encode())
+        data = (
+            resp.raw
+            if resp.raw is not None
+            else (
+                b"" if resp.body is None and resp.status == 204 else json.dumps(resp.body).encode()
+            )
+        )
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -240,8 +249,9 @@ class ServerThread:
         if ssl_context is not None:
             self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
-                                       name=app.system, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, args=(0.05,), name=app.system, daemon=True
+        )
 
     def start(self) -> ServerThread:
         self.thread.start()

@@ -10,7 +10,11 @@ from hub.sandbox.httpkit import Response
 
 def err(status: int, message: str, category: str, **extra: Any) -> Response:
     """``{"status": "error", "message", "correlationId", "category", ...}`` as HubSpot sends."""
-    body = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
-            "category": category}
+    body = {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+    }
     body.update(extra)
     return Response(status, body)

@@ -36,8 +36,9 @@ class HubSpotExtraRoutes:
     def get_property(self, req: Request) -> Response:
         p = self.hs.properties.get(req.params["propertyName"])
         if p is None:
-            return _err(404, f"Unable to find property {req.params['propertyName']}",
-                        "OBJECT_NOT_FOUND")
+            return _err(
+                404, f"Unable to find property {req.params['propertyName']}", "OBJECT_NOT_FOUND"
+            )
         return Response(200, p)
 
     def create_property(self, req: Request) -> Response:
@@ -45,28 +46,50 @@ class HubSpotExtraRoutes:
         b = self._body(req)
         missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not b.get(k)]
         if missing:
-            return _err(400, f"Missing required fields: {', '.join(missing)}",
-                        "VALIDATION_ERROR")
+            return _err(400, f"Missing required fields: {', '.join(missing)}", "VALIDATION_ERROR")
         if b["name"] in self.hs.properties:
-            return _err(409, f"Property named '{b['name']}' already exists.",
-                        "OBJECT_ALREADY_EXISTS",
-                        subCategory="PropertyValidationError.PROPERTY_EXISTS")
+            return _err(
+                409,
+                f"Property named '{b['name']}' already exists.",
+                "OBJECT_ALREADY_EXISTS",
+                subCategory="PropertyValidationError.PROPERTY_EXISTS",
+            )
         if b["groupName"] not in self.hs.groups:
             return _err(400, f"group {b['groupName']} does not exist", "VALIDATION_ERROR")
         now = iso_ms(self.world.clock.now_ms())
-        p = {"name": b["name"], "label": b["label"], "type": b["type"],
-             "fieldType": b["fieldType"], "groupName": b["groupName"],
-             "description": b.get("description", ""), "options": [
-                 dict({"hidden": False, "displayOrder": i}, **o)
-                 for i, o in enumerate(b.get("options") or [])],
-             "hubspotDefined": False, "hidden": bool(b.get("hidden", False)),
-             "formField": bool(b.get("formField", False)), "calculated": False,
-             "externalOptions": False, "archived": False,
-             "hasUniqueValue": bool(b.get("hasUniqueValue", False)),
-             "createdAt": now, "updatedAt": now}
+        p = {
+            "name": b["name"],
+            "label": b["label"],
+            "type": b["type"],
+            "fieldType": b["fieldType"],
+            "groupName": b["groupName"],
+            "description": b.get("description", ""),
+            "options": [
+                dict({"hidden": False, "displayOrder": i}, **o)
+                for i, o in enumerate(b.get("options") or [])
+            ],
+            "hubspotDefined": False,
+            "hidden": bool(b.get("hidden", False)),
+            "formField": bool(b.get("formField", False)),
+            "calculated": False,
+            "externalOptions": False,
+            "archived": False,
+            "hasUniqueValue": bool(b.get("hasUniqueValue", False)),
+            "createdAt": now,
+            "updatedAt": now,
+        }
         self.hs.properties[p["name"]] = p
-        self.log.record(self.world.clock.now_ms(), "hubspot", f"POST {req.route}", "property",
-                        p["name"], "create", None, None, p["type"])
+        self.log.record(
+            self.world.clock.now_ms(),
+            "hubspot",
+            f"POST {req.route}",
+            "property",
+            p["name"],
+            "create",
+            None,
+            None,
+            p["type"],
+        )
         return Response(201, p)
 
     def list_groups(self, req: Request) -> Response:
@@ -81,10 +104,17 @@ class HubSpotExtraRoutes:
         if not b.get("name") or not b.get("label"):
             return _err(400, "name and label are required", "VALIDATION_ERROR")
         if b["name"] in self.hs.groups:
-            return _err(409, f"A property group named '{b['name']}' already exists.",
-                        "OBJECT_ALREADY_EXISTS")
-        g = {"name": b["name"], "label": b["label"],
-             "displayOrder": int(b.get("displayOrder", -1)), "archived": False}
+            return _err(
+                409,
+                f"A property group named '{b['name']}' already exists.",
+                "OBJECT_ALREADY_EXISTS",
+            )
+        g = {
+            "name": b["name"],
+            "label": b["label"],
+            "displayOrder": int(b.get("displayOrder", -1)),
+            "archived": False,
+        }
         self.hs.groups[g["name"]] = g
         return Response(201, g)
 
@@ -96,7 +126,7 @@ class HubSpotExtraRoutes:
             rows = [o for o in rows if o["email"] == email]
         after = int(req.arg("after") or 0)
         limit = int(req.arg("limit") or 100)
-        page = rows[after:after + limit]
+        page = rows[after : after + limit]
         body: dict[str, Any] = {"results": page}
         if after + limit < len(rows):
             body["paging"] = {"next": {"after": str(after + limit)}}
@@ -110,37 +140,54 @@ class HubSpotExtraRoutes:
 
     # ---- lists ---------------------------------------------------------------------------
     def _list_view(self, lst: dict[str, Any]) -> dict[str, Any]:
-        return {"listId": lst["listId"], "name": lst["name"],
-                "processingType": lst["processingType"], "objectTypeId": lst["objectTypeId"],
-                "processingStatus": lst["processingStatus"], "listVersion": lst["listVersion"],
-                "size": len(lst["members"]), "createdAt": iso_ms(lst["createdAt"]),
-                "updatedAt": iso_ms(lst["updatedAt"])}
+        return {
+            "listId": lst["listId"],
+            "name": lst["name"],
+            "processingType": lst["processingType"],
+            "objectTypeId": lst["objectTypeId"],
+            "processingStatus": lst["processingStatus"],
+            "listVersion": lst["listVersion"],
+            "size": len(lst["members"]),
+            "createdAt": iso_ms(lst["createdAt"]),
+            "updatedAt": iso_ms(lst["updatedAt"]),
+        }
 
     def _list(self, req: Request) -> dict[str, Any]:
         lst = self.hs.lists.get(req.params["listId"])
         if lst is None:
-            raise HttpError(_err(404, f"List {req.params['listId']} does not exist.",
-                                 "OBJECT_NOT_FOUND"))
+            raise HttpError(
+                _err(404, f"List {req.params['listId']} does not exist.", "OBJECT_NOT_FOUND")
+            )
         return lst
 
     def create_list(self, req: Request) -> Response:
         b = self._body(req)
         if not b.get("name") or not b.get("objectTypeId") or not b.get("processingType"):
-            return _err(400, "name, objectTypeId and processingType are required",
-                        "VALIDATION_ERROR")
+            return _err(
+                400, "name, objectTypeId and processingType are required", "VALIDATION_ERROR"
+            )
         if b["processingType"] not in ("MANUAL", "SNAPSHOT"):
-            return _err(400, f"processingType {b['processingType']} is not supported here; "
-                        "use MANUAL or SNAPSHOT", "VALIDATION_ERROR")
+            return _err(
+                400,
+                f"processingType {b['processingType']} is not supported here; "
+                "use MANUAL or SNAPSHOT",
+                "VALIDATION_ERROR",
+            )
         if any(lst["name"] == b["name"] for lst in self.hs.lists.values()):
-            return _err(400, f"A list named {b['name']} already exists.", "VALIDATION_ERROR",
-                        subCategory="ILS.DUPLICATE_LIST_NAMES")
+            return _err(
+                400,
+                f"A list named {b['name']} already exists.",
+                "VALIDATION_ERROR",
+                subCategory="ILS.DUPLICATE_LIST_NAMES",
+            )
         lst = self.hs.create_list(b["name"], b["processingType"], b["objectTypeId"])
         return Response(200, {"list": self._list_view(lst)})
 
     def get_lists(self, req: Request) -> Response:
         ids = req.args("listIds")
-        return Response(200, {"lists": [self._list_view(self.hs.lists[i]) for i in ids
-                                        if i in self.hs.lists]})
+        return Response(
+            200, {"lists": [self._list_view(self.hs.lists[i]) for i in ids if i in self.hs.lists]}
+        )
 
     def get_list(self, req: Request) -> Response:
         return Response(200, {"list": self._list_view(self._list(req))})
@@ -161,10 +208,16 @@ class HubSpotExtraRoutes:
         q = str(b.get("query") or "").lower()
         rows = [lst for lst in self.hs.lists.values() if q in lst["name"].lower()]
         off, count = int(b.get("offset") or 0), int(b.get("count") or 20)
-        page = rows[off:off + count]
-        return Response(200, {"lists": [dict(self._list_view(x), additionalProperties={})
-                                        for x in page], "total": len(rows),
-                              "offset": off + len(page), "hasMore": off + count < len(rows)})
+        page = rows[off : off + count]
+        return Response(
+            200,
+            {
+                "lists": [dict(self._list_view(x), additionalProperties={}) for x in page],
+                "total": len(rows),
+                "offset": off + len(page),
+                "hasMore": off + count < len(rows),
+            },
+        )
 
     def memberships(self, req: Request) -> Response:
         lst = self._list(req)
@@ -172,9 +225,10 @@ class HubSpotExtraRoutes:
         limit = min(int(req.arg("limit") or 100), 250)
         rows = sorted((int(r), ts) for r, ts in lst["members"].items() if int(r) > after)
         page = rows[:limit]
-        body: dict[str, Any] = {"results": [{"recordId": str(r), "membershipTimestamp":
-                                             iso_ms(ts)} for r, ts in page],
-                                "total": len(lst["members"])}
+        body: dict[str, Any] = {
+            "results": [{"recordId": str(r), "membershipTimestamp": iso_ms(ts)} for r, ts in page],
+            "total": len(lst["members"]),
+        }
         if len(rows) > limit:
             body["paging"] = {"next": {"after": str(page[-1][0])}}
         return Response(200, body)
@@ -182,33 +236,48 @@ class HubSpotExtraRoutes:
     def _ids(self, req: Request) -> list[str]:
         b = req.json()
         if not isinstance(b, list):
-            raise HttpError(_err(400, "Body must be a JSON array of record ids",
-                                 "VALIDATION_ERROR"))
+            raise HttpError(
+                _err(400, "Body must be a JSON array of record ids", "VALIDATION_ERROR")
+            )
         return [str(x) for x in b]
 
     def members_add(self, req: Request) -> Response:
         lst = self._list(req)
-        return Response(200, self.hs.change_membership(lst["listId"], self._ids(req), [],
-                                                        f"PUT {req.route}"))
+        return Response(
+            200, self.hs.change_membership(lst["listId"], self._ids(req), [], f"PUT {req.route}")
+        )
 
     def members_remove(self, req: Request) -> Response:
         lst = self._list(req)
-        return Response(200, self.hs.change_membership(lst["listId"], [], self._ids(req),
-                                                        f"PUT {req.route}"))
+        return Response(
+            200, self.hs.change_membership(lst["listId"], [], self._ids(req), f"PUT {req.route}")
+        )
 
     def members_add_remove(self, req: Request) -> Response:
         lst = self._list(req)
         b = self._body(req)
-        return Response(200, self.hs.change_membership(
-            lst["listId"], [str(x) for x in b.get("recordIdsToAdd") or []],
-            [str(x) for x in b.get("recordIdsToRemove") or []], f"PUT {req.route}"))
+        return Response(
+            200,
+            self.hs.change_membership(
+                lst["listId"],
+                [str(x) for x in b.get("recordIdsToAdd") or []],
+                [str(x) for x in b.get("recordIdsToRemove") or []],
+                f"PUT {req.route}",
+            ),
+        )
 
     def record_memberships(self, req: Request) -> Response:
         rid = self.hs.resolve(req.params["recordId"]) or req.params["recordId"]
-        rows = [{"listId": lst["listId"], "listVersion": lst["listVersion"],
-                 "firstAddedTimestamp": iso_ms(lst["members"][rid]),
-                 "lastAddedTimestamp": iso_ms(lst["members"][rid])}
-                for lst in self.hs.lists.values() if rid in lst["members"]]
+        rows = [
+            {
+                "listId": lst["listId"],
+                "listVersion": lst["listVersion"],
+                "firstAddedTimestamp": iso_ms(lst["members"][rid]),
+                "lastAddedTimestamp": iso_ms(lst["members"][rid]),
+            }
+            for lst in self.hs.lists.values()
+            if rid in lst["members"]
+        ]
         return Response(200, {"results": rows, "total": len(rows)})
 
     # ---- activities ----------------------------------------------------------------------
@@ -219,38 +288,75 @@ class HubSpotExtraRoutes:
         offset = int(req.arg("offset") or 0)
         etype = req.arg("eventType")
         recipient = (req.arg("recipient") or "").lower()
-        rows = [(k, e) for k, e in enumerate(self.hs.email_events)
-                if k >= offset and start <= e["created"] <= end
-                and (not etype or e["type"] == etype)
-                and (not recipient or e["recipient"].lower() == recipient)]
+        rows = [
+            (k, e)
+            for k, e in enumerate(self.hs.email_events)
+            if k >= offset
+            and start <= e["created"] <= end
+            and (not etype or e["type"] == etype)
+            and (not recipient or e["recipient"].lower() == recipient)
+        ]
         page = rows[:limit]
         more = len(rows) > limit
-        return Response(200, {"events": [e for _, e in page], "hasMore": more,
-                              "offset": str(page[-1][0] + 1 if page else offset)})
+        return Response(
+            200,
+            {
+                "events": [e for _, e in page],
+                "hasMore": more,
+                "offset": str(page[-1][0] + 1 if page else offset),
+            },
+        )
 
     def form_submissions(self, req: Request) -> Response:
         if req.params["formGuid"] != FORM_GUID:
             return _err(404, "Form not found", "OBJECT_NOT_FOUND")
         after = int(req.arg("after") or 0)
         limit = min(int(req.arg("limit") or 20), 50)
-        rows = self.hs.form_submissions[after:after + limit]
+        rows = self.hs.form_submissions[after : after + limit]
         body: dict[str, Any] = {"results": rows}
         if after + limit < len(self.hs.form_submissions):
             body["paging"] = {"next": {"after": str(after + limit)}}
         return Response(200, body)
 
     def forms(self, req: Request) -> Response:
-        return Response(200, {"results": [{"id": FORM_GUID, "name": "Content download",
-                                           "formType": "hubspot", "archived": False}]})
+        return Response(
+            200,
+            {
+                "results": [
+                    {
+                        "id": FORM_GUID,
+                        "name": "Content download",
+                        "formType": "hubspot",
+                        "archived": False,
+                    }
+                ]
+            },
+        )
 
     def api_usage(self, req: Request) -> Response:
-        return Response(200, [{"name": "private-apps-api-calls-daily",
-                               "usageLimit": self.limits.per_day, "currentUsage": self.daily.used,
-                               "collectedAt": iso_ms(self.world.clock.now_ms()),
-                               "fetchStatus": "SUCCESS",
-                               "resetsAt": iso_ms(self.world.clock.day_start_ms + 86_400_000)}])
+        return Response(
+            200,
+            [
+                {
+                    "name": "private-apps-api-calls-daily",
+                    "usageLimit": self.limits.per_day,
+                    "currentUsage": self.daily.used,
+                    "collectedAt": iso_ms(self.world.clock.now_ms()),
+                    "fetchStatus": "SUCCESS",
+                    "resetsAt": iso_ms(self.world.clock.day_start_ms + 86_400_000),
+                }
+            ],
+        )
 
     def account_details(self, req: Request) -> Response:
-        return Response(200, {"portalId": self.hs.portal_id, "timeZone": "America/New_York",
-                              "companyCurrency": "USD", "utcOffset": "-05:00",
-                              "accountType": "STANDARD", "dataHostingLocation": "na1"})
+        return Response(
+            200,
+            {
+                "portalId": self.hs.portal_id,
+                "timeZone": "America/New_York",
+                "companyCurrency": "USD",
+                "utcOffset": "-05:00",
+                "accountType": "STANDARD",
+                "dataHostingLocation": "na1",
+            },
+        )

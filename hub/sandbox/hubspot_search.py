@@ -43,8 +43,7 @@ def check_request(body: dict[str, Any]) -> str | None:
     return None
 
 
-def matches(props: dict[str, Any], groups: list[dict[str, Any]],
-            types: dict[str, str]) -> bool:
+def matches(props: dict[str, Any], groups: list[dict[str, Any]], types: dict[str, str]) -> bool:
     if not groups:
         return True
     return any(all(_one(props, f, types) for f in (g.get("filters") or [])) for g in groups)
@@ -75,8 +74,9 @@ def _one(props: dict[str, Any], f: dict[str, Any], types: dict[str, str]) -> boo
     if op == "BETWEEN":
         high = _coerce(f.get("highValue"), ptype)
         return high is not None and want <= have <= high
-    return {"GT": have > want, "GTE": have >= want, "LT": have < want,
-            "LTE": have <= want}.get(op, False)
+    return {"GT": have > want, "GTE": have >= want, "LT": have < want, "LTE": have <= want}.get(
+        op, False
+    )
 
 
 def sort_key(sorts: list[Any], types: dict[str, str]) -> tuple[str, bool]:
@@ -86,11 +86,11 @@ def sort_key(sorts: list[Any], types: dict[str, str]) -> tuple[str, bool]:
     s = sorts[0]
     if isinstance(s, str):
         return s.lstrip("-"), s.startswith("-")
-    return s.get("propertyName", "hs_object_id"), str(s.get("direction", "ASCENDING")).upper() \
-        == "DESCENDING"
+    return s.get("propertyName", "hs_object_id"), str(
+        s.get("direction", "ASCENDING")
+    ).upper() == "DESCENDING"
 
 
 def sort_value(props: dict[str, Any], name: str, types: dict[str, str]) -> tuple[int, Any]:
-    v = _coerce(props.get(name), "number" if name == "hs_object_id" else
-                types.get(name, "string"))
+    v = _coerce(props.get(name), "number" if name == "hs_object_id" else types.get(name, "string"))
     return (1, 0) if v is None else (0, v)

@@ -15,6 +15,7 @@ from typing import Any
 from hub.sandbox import hubspot_search as hsq
 from hub.sandbox.clock import iso_ms
 from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
+from hub.sandbox.hubspot_batch import HubSpotBatchRoutes
 from hub.sandbox.hubspot_errors import err as _err
 from hub.sandbox.hubspot_routes import HubSpotExtraRoutes
 from hub.sandbox.hubspot_state import OWNER_IDS
@@ -24,8 +25,7 @@ from hub.sandbox.world import World
 DEFAULT_PROPS = ["email", "firstname", "lastname"]
 ALWAYS = ["createdate", "lastmodifieddate", "hs_object_id"]
 CONTACT_TYPES = ("contacts", "contact", "0-1")
-ENGAGEMENT_TYPES = {"meetings": "meetings", "0-47": "meetings", "calls": "calls",
-                    "0-48": "calls"}
+ENGAGEMENT_TYPES = {"meetings": "meetings", "0-47": "meetings", "calls": "calls", "0-48": "calls"}
 
 
 @dataclass
@@ -38,11 +38,16 @@ class HubSpotLimits:
     search_lag_ms: int = 0  # records changed more recently than this are not yet searchable
 
 
-class HubSpotApp(HubSpotExtraRoutes, App):
+class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
     system = "hubspot"
 
-    def __init__(self, world: World, token: str, limits: HubSpotLimits | None = None,
-                 faults: Faults | None = None) -> None:
+    def __init__(
+        self,
+        world: World,
+        token: str,
+        limits: HubSpotLimits | None = None,
+        faults: Faults | None = None,
+    ) -> None:
         super().__init__(faults)
         self.world, self.hs, self.log = world, world.hubspot, world.log
         self.token = token
@@ -75,8 +80,11 @@ class HubSpotApp(HubSpotExtraRoutes, App):
         r("GET", "/crm/v3/lists", self.get_lists)
         r("POST", "/crm/v3/lists/search", self.search_lists)
         r("GET", "/crm/v3/lists/object-type-id/{objectTypeId}/name/{listName}", self.list_by_name)
-        r("GET", "/crm/v3/lists/records/{objectTypeId}/{recordId}/memberships",
-          self.record_memberships)
+        r(
+            "GET",
+            "/crm/v3/lists/records/{objectTypeId}/{recordId}/memberships",
+            self.record_memberships,
+        )
         r("GET", "/crm/v3/lists/{listId}", self.get_list)
         r("DELETE", "/crm/v3/lists/{listId}", self.delete_list)
         r("GET", "/crm/v3/lists/{listId}/memberships", self.memberships)
@@ -94,8 +102,11 @@ class HubSpotApp(HubSpotExtraRoutes, App):
         return self._limit_response(req.path.endswith("/search"), "TEN_SECONDLY_ROLLING")
 
     def fault_error(self, status: int) -> Response:
-        return _err(status, "internal error" if status == 500 else "Service unavailable",
-                    "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE")
+        return _err(
+            status,
+            "internal error" if status == 500 else "Service unavailable",
+            "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE",
+        )
 
     def _limit_response(self, search: bool, policy: str) -> Response:
         if search:
@@ -104,29 +115,45 @@ class HubSpotApp(HubSpotExtraRoutes, App):
             msg = "You have reached your daily limit."
         else:
             msg = "You have reached your ten_secondly_rolling limit."
-        return Response(429, {"status": "error", "message": msg, "errorType": "RATE_LIMIT",
-                              "correlationId": str(uuid.uuid4()), "policyName": policy,
-                              "groupName": f"publicapi:private-app:{self.hs.portal_id}"},
-                        self._headers(search))
+        return Response(
+            429,
+            {
+                "status": "error",
+                "message": msg,
+                "errorType": "RATE_LIMIT",
+                "correlationId": str(uuid.uuid4()),
+                "policyName": policy,
+                "groupName": f"publicapi:private-app:{self.hs.portal_id}",
+            },
+            self._headers(search),
+        )
 
     def _headers(self, search: bool) -> dict[str, str]:
         if search:
             return {}
-        return {"X-HubSpot-RateLimit-Max": str(self.limits.per_ten_seconds),
-                "X-HubSpot-RateLimit-Remaining": str(self.window.remaining()),
-                "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
-                "X-HubSpot-RateLimit-Daily": str(self.limits.per_day),
-                "X-HubSpot-RateLimit-Daily-Remaining": str(self.daily.remaining())}
+        return {
+            "X-HubSpot-RateLimit-Max": str(self.limits.per_ten_seconds),
+            "X-HubSpot-RateLimit-Remaining": str(self.window.remaining()),
+            "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+            "X-HubSpot-RateLimit-Daily": str(self.limits.per_day),
+            "X-HubSpot-RateLimit-Daily-Remaining": str(self.daily.remaining()),
+        }
 
     def dispatch(self, req: Request) -> Response:
         auth = req.header("authorization") or ""
         if auth != f"Bearer {self.token}":
-            return _err(401, "Authentication credentials not found. This API supports OAuth 2.0 "
-                        "authentication and you can find more details at "
-                        "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
-                        "INVALID_AUTHENTICATION")
-        search = req.method == "POST" and req.path.rstrip("/").endswith("/search") and \
-            "/lists/" not in req.path
+            return _err(
+                401,
+                "Authentication credentials not found. This API supports OAuth 2.0 "
+                "authentication and you can find more details at "
+                "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                "INVALID_AUTHENTICATION",
+            )
+        search = (
+            req.method == "POST"
+            and req.path.rstrip("/").endswith("/search")
+            and "/lists/" not in req.path
+        )
         if search and not self.search_window.try_acquire():
             self.log.limit("hubspot", "SEARCH_SECONDLY")
             return self._limit_response(True, "SECONDLY")
@@ -158,32 +185,46 @@ class HubSpotApp(HubSpotExtraRoutes, App):
 
     def _contacts_only(self, req: Request) -> None:
         if self._kind(req) != "contacts":
-            raise HttpError(_err(400, "This sandbox supports this call on contacts only.",
-                                 "VALIDATION_ERROR"))
+            raise HttpError(
+                _err(400, "This sandbox supports this call on contacts only.", "VALIDATION_ERROR")
+            )
 
     def _body(self, req: Request) -> dict[str, Any]:
         try:
             body = req.json()
         except ValueError:
-            raise HttpError(_err(400, "Invalid input JSON on line 1", "VALIDATION_ERROR")) \
-                from None
+            raise HttpError(_err(400, "Invalid input JSON on line 1", "VALIDATION_ERROR")) from None
         return body if isinstance(body, dict) else {}
 
-    def _render(self, rec: dict[str, Any], props: list[str] | None,
-                assoc: list[str] | None = None) -> dict[str, Any]:
+    def _render(
+        self, rec: dict[str, Any], props: list[str] | None, assoc: list[str] | None = None
+    ) -> dict[str, Any]:
         names = list(dict.fromkeys((props or DEFAULT_PROPS) + ALWAYS))
         p = {k: rec["properties"].get(k) for k in names}
         if self.faults.malformed():
             self.log.fault("hubspot", "malformed")
-            p.update({"lastmodifieddate": "not-a-date", "email": "@@not-an-email",
-                      "numemployees": "12;34"})
-        out = {"id": rec["id"], "properties": p, "createdAt": iso_ms(rec["createdAt"]),
-               "updatedAt": iso_ms(rec["updatedAt"]), "archived": rec["archived"]}
+            p.update(
+                {
+                    "lastmodifieddate": "not-a-date",
+                    "email": "@@not-an-email",
+                    "numemployees": "12;34",
+                }
+            )
+        out = {
+            "id": rec["id"],
+            "properties": p,
+            "createdAt": iso_ms(rec["createdAt"]),
+            "updatedAt": iso_ms(rec["updatedAt"]),
+            "archived": rec["archived"],
+        }
         if rec.get("archivedAt"):
             out["archivedAt"] = iso_ms(rec["archivedAt"])
         if assoc and "contacts" in assoc and "contacts" in rec:
-            out["associations"] = {"contacts": {"results": [
-                {"id": c, "type": rec["assoc_type"]} for c in rec["contacts"]]}}
+            out["associations"] = {
+                "contacts": {
+                    "results": [{"id": c, "type": rec["assoc_type"]} for c in rec["contacts"]]
+                }
+            }
         return out
 
     def _table(self, kind: str) -> dict[str, dict[str, Any]]:
@@ -197,15 +238,26 @@ class HubSpotApp(HubSpotExtraRoutes, App):
             return _err(400, "limit must be at most 100", "VALIDATION_ERROR")
         archived = (req.arg("archived", "false") or "false").lower() == "true"
         after = int(req.arg("after") or 0)
-        rows = sorted((r for r in self._table(kind).values()
-                       if r["archived"] == archived and int(r["id"]) > after),
-                      key=lambda r: int(r["id"]))
-        page = rows[:limit]
-        props = req.args("properties") or (None if kind == "contacts" else
-                                            ["hs_timestamp", "hs_lastmodifieddate"])
-        body: dict[str, Any] = {"results": [self._render(r, props, req.args("associations"))
-                                            for r in page]}
-        if len(rows) > limit:
+        if kind == "contacts":
+            keys, more = self.hs.index().page_after(after, limit, archived)
+            page = [self.hs.records[k] for k in keys]
+        else:
+            rows = sorted(
+                (
+                    r
+                    for r in self._table(kind).values()
+                    if r["archived"] == archived and int(r["id"]) > after
+                ),
+                key=lambda r: int(r["id"]),
+            )
+            page, more = rows[:limit], len(rows) > limit
+        props = req.args("properties") or (
+            None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"]
+        )
+        body: dict[str, Any] = {
+            "results": [self._render(r, props, req.args("associations")) for r in page]
+        }
+        if more:
             nxt = str(int(page[-1]["id"]))
             body["paging"] = {"next": {"after": nxt, "link": f"{req.path}?after={nxt}"}}
         return Response(200, body)
@@ -223,11 +275,18 @@ class HubSpotApp(HubSpotExtraRoutes, App):
         else:
             rec = self.hs.engagements[kind].get(oid)
         if rec is None or rec["archived"] != archived:
-            return _err(404, "Object not found.  objectId are usually numeric.",
-                        "OBJECT_NOT_FOUND", context={"id": [oid]})
+            return _err(
+                404,
+                "Object not found.  objectId are usually numeric.",
+                "OBJECT_NOT_FOUND",
+                context={"id": [oid]},
+            )
         props = req.args("properties") or None
-        if kind == "contacts" and "hs_merged_object_ids" not in (props or []) and \
-                rec["properties"].get("hs_merged_object_ids"):
+        if (
+            kind == "contacts"
+            and "hs_merged_object_ids" not in (props or [])
+            and rec["properties"].get("hs_merged_object_ids")
+        ):
             props = (props or DEFAULT_PROPS) + ["hs_merged_object_ids"]
         return Response(200, self._render(rec, props, req.args("associations")))
 
@@ -258,20 +317,23 @@ class HubSpotApp(HubSpotExtraRoutes, App):
             return Response(409 if err["category"] == "CONFLICT" else 400, err)
         return Response(201, self._render(res, list(props)))
 
-    def _create(self, props: dict[str, Any], endpoint: str
-                ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    def _create(
+        self, props: dict[str, Any], endpoint: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         msg = self.hs.validate(props)
         if msg:
             return None, {"status": "error", "category": "VALIDATION_ERROR", "message": msg}
         email = props.get("email")
         if email and self._by_email(str(email)):
             existing = self._by_email(str(email))
-            return None, {"status": "error", "category": "CONFLICT",
-                          "message": f"Contact already exists. Existing ID: {existing['id']}"}
+            return None, {
+                "status": "error",
+                "category": "CONFLICT",
+                "message": f"Contact already exists. Existing ID: {existing['id']}",
+            }
         at = self.world.clock.now_ms()
         rid = self.hs.add_record(props, None, at)
-        self.log.record(at, "hubspot", endpoint, "contact", rid, "create", None, None,
-                        dict(props))
+        self.log.record(at, "hubspot", endpoint, "contact", rid, "create", None, None, dict(props))
         return self.hs.records[rid], None
 
     def archive_one(self, req: Request) -> Response:
@@ -289,8 +351,9 @@ class HubSpotApp(HubSpotExtraRoutes, App):
         if primary is None or loser is None or primary is loser:
             return _err(400, "Invalid merge input", "VALIDATION_ERROR")
         rid = self.hs.merge(primary["id"], loser["id"])
-        return Response(200, self._render(self.hs.records[rid],
-                                          DEFAULT_PROPS + ["hs_merged_object_ids"]))
+        return Response(
+            200, self._render(self.hs.records[rid], DEFAULT_PROPS + ["hs_merged_object_ids"])
+        )
 
     # ---- search --------------------------------------------------------------------------
     def search(self, req: Request) -> Response:
@@ -302,151 +365,65 @@ class HubSpotApp(HubSpotExtraRoutes, App):
         after = int(body.get("after") or 0)
         limit = int(body.get("limit") or 10)
         if after >= hsq.SEARCH_CAP:
-            return _err(400, "There was a problem with the request.", "VALIDATION_ERROR",
-                        context={"after": [str(after)]},
-                        subCategory="SEARCH_RESULT_LIMIT_EXCEEDED")
+            return _err(
+                400,
+                "There was a problem with the request.",
+                "VALIDATION_ERROR",
+                context={"after": [str(after)]},
+                subCategory="SEARCH_RESULT_LIMIT_EXCEEDED",
+            )
         types = {k: v["type"] for k, v in self.hs.properties.items()}
         types.update({"hs_timestamp": "datetime", "hs_createdate": "datetime"})
         groups = body.get("filterGroups") or []
         lag = self.world.clock.now_ms() - self.limits.search_lag_ms
         q = str(body.get("query") or "").lower()
-        rows = [r for r in self._table(kind).values()
-                if not r["archived"] and r["updatedAt"] <= lag
-                and hsq.matches(r["properties"], groups, types)
-                and (not q or any(q in str(r["properties"].get(k) or "").lower()
-                                  for k in ("email", "firstname", "lastname", "company")))]
         name, desc = hsq.sort_key(body.get("sorts") or [], types)
-        rows.sort(key=lambda r: (hsq.sort_value(r["properties"], name, types), int(r["id"])),
-                  reverse=desc)
-        page = rows[after:after + limit]
-        props = body.get("properties") or (None if kind == "contacts" else
-                                           ["hs_timestamp", "hs_lastmodifieddate"])
-        out: dict[str, Any] = {"total": len(rows),
-                               "results": [self._render(r, props) for r in page]}
+        fast = None if q or kind != "contacts" else self.hs.index().search(groups, name, desc, lag)
+        if fast is not None:
+            rows = [self.hs.records[k] for k in fast]
+        else:
+            rows = self._slow_search(kind, groups, types, lag, q, name, desc)
+        page = rows[after : after + limit]
+        props = body.get("properties") or (
+            None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"]
+        )
+        out: dict[str, Any] = {
+            "total": len(rows),
+            "results": [self._render(r, props) for r in page],
+        }
         if after + limit < len(rows):
             out["paging"] = {"next": {"after": str(after + limit)}}
         return Response(200, out)
 
-    # ---- batch ---------------------------------------------------------------------------
-    def _inputs(self, req: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        self._contacts_only(req)
-        body = self._body(req)
-        inputs = body.get("inputs")
-        if not isinstance(inputs, list):
-            raise HttpError(_err(400, "Invalid input JSON: inputs is required",
-                                 "VALIDATION_ERROR"))
-        if len(inputs) > 100:
-            raise HttpError(_err(400, f"Batch input size {len(inputs)} exceeds the limit of "
-                                 "100", "VALIDATION_ERROR", subCategory="BATCH_TOO_LARGE"))
-        return body, inputs
+    def _slow_search(
+        self,
+        kind: str,
+        groups: list[dict[str, Any]],
+        types: dict[str, str],
+        lag: int,
+        q: str,
+        name: str,
+        desc: bool,
+    ) -> list[dict[str, Any]]:
+        """Any property, any operator: a scan (the index handles the cursor fields)."""
+        rows = [
+            r
+            for r in self._table(kind).values()
+            if not r["archived"]
+            and r["updatedAt"] <= lag
+            and hsq.matches(r["properties"], groups, types)
+            and (
+                not q
+                or any(
+                    q in str(r["properties"].get(k) or "").lower()
+                    for k in ("email", "firstname", "lastname", "company")
+                )
+            )
+        ]
+        rows.sort(
+            key=lambda r: (hsq.sort_value(r["properties"], name, types), int(r["id"])), reverse=desc
+        )
+        return rows
 
-    def _batch_response(self, started: str, results: list[dict[str, Any]],
-                        errors: list[dict[str, Any]]) -> Response:
-        body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started,
-                                "completedAt": iso_ms(self.world.clock.now_ms())}
-        if errors:
-            body["errors"] = errors
-            body["numErrors"] = len(errors)
-            return Response(207, body)
-        return Response(200, body)
-
-    def batch_read(self, req: Request) -> Response:
-        body, inputs = self._inputs(req)
-        started = iso_ms(self.world.clock.now_ms())
-        props = body.get("properties") or None
-        results, missing = [], []
-        by_email = body.get("idProperty") == "email"
-        for inp in inputs:
-            oid = str(inp.get("id"))
-            rec = self._by_email(oid) if by_email else self.hs.live(oid)
-            if rec is None:
-                missing.append(oid)
-            else:
-                results.append(self._render(rec, props))
-        errors = [{"status": "error", "category": "OBJECT_NOT_FOUND",
-                   "message": "Could not get some CONTACT objects, they may be deleted or not "
-                              "exist. Check that ids are valid.",
-                   "context": {"ids": missing}}] if missing else []
-        return self._batch_response(started, results, errors)
-
-    def batch_update(self, req: Request) -> Response:
-        _, inputs = self._inputs(req)
-        started = iso_ms(self.world.clock.now_ms())
-        for inp in inputs:  # an unknown property fails the whole batch, as in HubSpot
-            for k in (inp.get("properties") or {}):
-                if k not in self.hs.properties:
-                    return _err(400, f'Property values were not valid: [{{"isValid":false,'
-                                f'"message":"Property \\"{k}\\" does not exist","error":'
-                                f'"PROPERTY_DOESNT_EXIST","name":"{k}"}}]', "VALIDATION_ERROR")
-        results, errors, missing = [], [], []
-        for inp in inputs:
-            oid = str(inp.get("id"))
-            props = inp.get("properties") or {}
-            rec = self.hs.live(oid)
-            if rec is None:
-                missing.append(oid)
-                continue
-            msg = self.hs.validate(props)
-            if msg:
-                errors.append({"status": "error", "category": "VALIDATION_ERROR",
-                               "message": msg, "context": {"ids": [oid]}})
-                continue
-            self.hs.set_properties(rec["id"], props, f"POST {req.route}")
-            results.append(self._render(rec, list(props)))
-        if missing:
-            errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                           "message": "Could not get some CONTACT objects, they may be deleted "
-                                      "or not exist. Check that ids are valid.",
-                           "context": {"ids": missing}})
-        return self._batch_response(started, results, errors)
-
-    def batch_upsert(self, req: Request) -> Response:
-        _, inputs = self._inputs(req)
-        started = iso_ms(self.world.clock.now_ms())
-        results, errors = [], []
-        for inp in inputs:
-            key, id_prop = str(inp.get("id")), inp.get("idProperty") or "hs_object_id"
-            props = dict(inp.get("properties") or {})
-            msg = self.hs.validate(props)
-            if msg:
-                errors.append({"status": "error", "category": "VALIDATION_ERROR",
-                               "message": msg, "context": {"ids": [key]}})
-                continue
-            rec = self._by_email(key) if id_prop == "email" else self.hs.live(key)
-            if rec is not None:
-                self.hs.set_properties(rec["id"], props, f"POST {req.route}")
-                results.append(dict(self._render(rec, list(props)), new=False))
-                continue
-            if id_prop == "email":
-                props.setdefault("email", key)
-            new, err = self._create(props, f"POST {req.route}")
-            if err:
-                errors.append(dict(err, context={"ids": [key]}))
-            else:
-                results.append(dict(self._render(new, list(props)), new=True))
-        return self._batch_response(started, results, errors)
-
-    def batch_create(self, req: Request) -> Response:
-        _, inputs = self._inputs(req)
-        started = iso_ms(self.world.clock.now_ms())
-        results, errors = [], []
-        for k, inp in enumerate(inputs):
-            new, err = self._create(inp.get("properties") or {}, f"POST {req.route}")
-            if err:
-                errors.append(dict(err, context={"index": [str(k)]}))
-            else:
-                results.append(self._render(new, list(inp.get("properties") or {})))
-        resp = self._batch_response(started, results, errors)
-        if resp.status == 200:
-            resp.status = 201
-        return resp
-
-    def batch_archive(self, req: Request) -> Response:
-        _, inputs = self._inputs(req)
-        for inp in inputs:
-            rec = self.hs.live(str(inp.get("id")))
-            if rec is not None:
-                self.hs.archive(rec["id"], f"POST {req.route}")
-        return Response(204)
 
 __all__ = ["HubSpotApp", "HubSpotLimits", "OWNER_IDS"]

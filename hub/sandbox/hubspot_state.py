@@ -11,35 +11,76 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from hub.sandbox.clock import SimClock
+from hub.sandbox.clock import SimClock, iso_ms
+from hub.sandbox.hubspot_index import ContactIndex
 from hub.sandbox.writelog import WriteLog
 
-HUB_FIELDS = {"hub_next_best_action": "next_best_action", "hub_best_send_time": "best_send_time",
-              "hub_best_channel": "best_channel", "hub_decision_id": "decision_id"}
+HUB_FIELDS = {
+    "hub_next_best_action": "next_best_action",
+    "hub_best_send_time": "best_send_time",
+    "hub_best_channel": "best_channel",
+    "hub_decision_id": "decision_id",
+}
 LIFECYCLE = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "customer")
 OWNER_IDS = ("71001", "71002", "71003", "71004", "71005")
 
 
-def _prop(name: str, label: str, type_: str = "string", field_type: str = "text",
-          group: str = "contactinformation", options: list[str] | None = None) -> dict[str, Any]:
-    return {"name": name, "label": label, "type": type_, "fieldType": field_type,
-            "groupName": group, "description": "", "hubspotDefined": True, "hidden": False,
-            "formField": False, "calculated": False, "externalOptions": False, "archived": False,
-            "options": [{"label": o, "value": o, "hidden": False, "displayOrder": i}
-                        for i, o in enumerate(options or [])],
-            "createdAt": "2020-01-01T00:00:00Z", "updatedAt": "2020-01-01T00:00:00Z"}
+def _prop(
+    name: str,
+    label: str,
+    type_: str = "string",
+    field_type: str = "text",
+    group: str = "contactinformation",
+    options: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "type": type_,
+        "fieldType": field_type,
+        "groupName": group,
+        "description": "",
+        "hubspotDefined": True,
+        "hidden": False,
+        "formField": False,
+        "calculated": False,
+        "externalOptions": False,
+        "archived": False,
+        "options": [
+            {"label": o, "value": o, "hidden": False, "displayOrder": i}
+            for i, o in enumerate(options or [])
+        ],
+        "createdAt": "2020-01-01T00:00:00Z",
+        "updatedAt": "2020-01-01T00:00:00Z",
+    }
 
 
 BASE_PROPERTIES = [
-    _prop("email", "Email"), _prop("firstname", "First Name"), _prop("lastname", "Last Name"),
-    _prop("company", "Company Name"), _prop("jobtitle", "Job Title"),
-    _prop("industry", "Industry"), _prop("numemployees", "Employees", "number", "number"),
-    _prop("annualrevenue", "Annual Revenue", "number", "number"), _prop("country", "Country"),
-    _prop("hs_timezone", "Time Zone"), _prop("hubspot_owner_id", "Contact owner"),
-    _prop("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", options=list(LIFECYCLE)
-          + ["opportunity", "evangelist", "other"]),
-    _prop("hs_email_optout", "Unsubscribed from all email", "bool", "booleancheckbox",
-          options=["true", "false"]),
+    _prop("email", "Email"),
+    _prop("firstname", "First Name"),
+    _prop("lastname", "Last Name"),
+    _prop("company", "Company Name"),
+    _prop("jobtitle", "Job Title"),
+    _prop("industry", "Industry"),
+    _prop("numemployees", "Employees", "number", "number"),
+    _prop("annualrevenue", "Annual Revenue", "number", "number"),
+    _prop("country", "Country"),
+    _prop("hs_timezone", "Time Zone"),
+    _prop("hubspot_owner_id", "Contact owner"),
+    _prop(
+        "lifecyclestage",
+        "Lifecycle Stage",
+        "enumeration",
+        "radio",
+        options=list(LIFECYCLE) + ["opportunity", "evangelist", "other"],
+    ),
+    _prop(
+        "hs_email_optout",
+        "Unsubscribed from all email",
+        "bool",
+        "booleancheckbox",
+        options=["true", "false"],
+    ),
     _prop("hs_analytics_num_page_views", "Number of Pageviews", "number", "number"),
     _prop("num_conversion_events", "Number of Form Submissions", "number", "number"),
     _prop("recent_conversion_event_name", "Recent Conversion"),
@@ -51,17 +92,27 @@ BASE_PROPERTIES = [
     _prop("hs_object_id", "Record ID", "number", "number"),
     _prop("hs_merged_object_ids", "Merged Record IDs", "enumeration", "checkbox"),
 ]
-READ_ONLY = {"createdate", "lastmodifieddate", "hs_lastmodifieddate", "hs_object_id",
-             "hs_merged_object_ids"}
+READ_ONLY = {
+    "createdate",
+    "lastmodifieddate",
+    "hs_lastmodifieddate",
+    "hs_object_id",
+    "hs_merged_object_ids",
+}
 
 
 class HubSpotState:
     """One HubSpot portal. All methods expect the caller to hold ``lock``."""
 
-    def __init__(self, clock: SimClock, log: WriteLog,
-                 on_hub_fields: Callable[[str, int, dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self,
+        clock: SimClock,
+        log: WriteLog,
+        on_hub_fields: Callable[[str, int, dict[str, Any]], None] | None = None,
+    ) -> None:
         self.clock, self.log = clock, log
         self.on_hub_fields = on_hub_fields
+        self.on_list_add: Callable[[str, int, str], None] | None = None
         self.lock = threading.RLock()
         self.portal_id = 4242
         self.records: dict[str, dict[str, Any]] = {}
@@ -70,18 +121,35 @@ class HubSpotState:
         self.merged: dict[str, str] = {}
         self.properties: dict[str, dict[str, Any]] = {p["name"]: p for p in BASE_PROPERTIES}
         self.groups: dict[str, dict[str, Any]] = {
-            "contactinformation": {"name": "contactinformation", "label": "Contact information",
-                                   "displayOrder": 0, "archived": False}}
+            "contactinformation": {
+                "name": "contactinformation",
+                "label": "Contact information",
+                "displayOrder": 0,
+                "archived": False,
+            }
+        }
         self.lists: dict[str, dict[str, Any]] = {}
-        self.owners = [{"id": oid, "email": f"rep{k}@sandbox.example.com",
-                        "firstName": f"Rep{k}", "lastName": "Sandbox", "userId": 9000 + k,
-                        "userIdIncludingInactive": 9000 + k, "type": "PERSON",
-                        "archived": False, "teams": [],
-                        "createdAt": "2020-01-01T00:00:00Z", "updatedAt": "2020-01-01T00:00:00Z"}
-                       for k, oid in enumerate(OWNER_IDS)]
+        self.owners = [
+            {
+                "id": oid,
+                "email": f"rep{k}@sandbox.example.com",
+                "firstName": f"Rep{k}",
+                "lastName": "Sandbox",
+                "userId": 9000 + k,
+                "userIdIncludingInactive": 9000 + k,
+                "type": "PERSON",
+                "archived": False,
+                "teams": [],
+                "createdAt": "2020-01-01T00:00:00Z",
+                "updatedAt": "2020-01-01T00:00:00Z",
+            }
+            for k, oid in enumerate(OWNER_IDS)
+        ]
         self.email_events: list[dict[str, Any]] = []
         self.form_submissions: list[dict[str, Any]] = []
         self.engagements: dict[str, dict[str, dict[str, Any]]] = {"meetings": {}, "calls": {}}
+        self.version = 0  # bumped by every record change; invalidates the index
+        self._index: ContactIndex | None = None
         self._next_id = 1001
         self._next_list = 1
         self._next_engagement = 5_000_001
@@ -95,8 +163,15 @@ class HubSpotState:
         rid = self.new_id()
         p = {k: (None if v is None else str(v)) for k, v in props.items()}
         p.update({"hs_object_id": rid, "createdate": None, "lastmodifieddate": None})
-        self.records[rid] = {"id": rid, "properties": p, "createdAt": at_ms, "updatedAt": at_ms,
-                             "archived": False, "archivedAt": None, "person": person}
+        self.records[rid] = {
+            "id": rid,
+            "properties": p,
+            "createdAt": at_ms,
+            "updatedAt": at_ms,
+            "archived": False,
+            "archivedAt": None,
+            "person": person,
+        }
         self._stamp(rid, at_ms, created=True)
         if person is not None:
             self.person_of[rid] = person
@@ -104,14 +179,19 @@ class HubSpotState:
         return rid
 
     def _stamp(self, rid: str, at_ms: int, created: bool = False) -> None:
-        from hub.sandbox.clock import iso_ms
-
+        self.version += 1
         rec = self.records[rid]
         rec["updatedAt"] = at_ms
         rec["properties"]["lastmodifieddate"] = iso_ms(at_ms)
         rec["properties"]["hs_lastmodifieddate"] = iso_ms(at_ms)
         if created:
             rec["properties"]["createdate"] = iso_ms(at_ms)
+
+    def index(self) -> ContactIndex:
+        """The columnar index of contacts, rebuilt only after changes."""
+        if self._index is None or self._index.version != self.version:
+            self._index = ContactIndex.build(self.records, self.version)
+        return self._index
 
     def resolve(self, rid: str) -> str | None:
         """Follow merges; None when the id never existed."""
@@ -147,18 +227,20 @@ class HubSpotState:
                 if bad:
                     return f'{bad[0]!r} was not one of the allowed options for "{k}"'
             if k == "hubspot_owner_id" and str(v) not in OWNER_IDS:
-                return f'{v!r} is not a valid owner id'
+                return f"{v!r} is not a valid owner id"
         return None
 
-    def set_properties(self, rid: str, props: dict[str, Any], endpoint: str,
-                       source: str = "api") -> bool:
+    def set_properties(
+        self, rid: str, props: dict[str, Any], endpoint: str, source: str = "api"
+    ) -> bool:
         """Apply changed values; stamp and log only when something changed."""
         rec = self.records[rid]
         at = self.clock.now_ms()
         changed: dict[str, Any] = {}
         for k, v in props.items():
-            new = None if v is None else ("true" if v is True else "false" if v is False
-                                           else str(v))
+            new = (
+                None if v is None else ("true" if v is True else "false" if v is False else str(v))
+            )
             old = rec["properties"].get(k)
             if old != new:
                 rec["properties"][k] = new
@@ -185,15 +267,26 @@ class HubSpotState:
         first, second = self.records.pop(primary), self.records.pop(merged)
         props = {k: v for k, v in second["properties"].items() if v not in (None, "")}
         props.update({k: v for k, v in first["properties"].items() if v not in (None, "")})
-        old_ids = [x for rec in (first, second) for x in
-                   (rec["properties"].get("hs_merged_object_ids") or "").split(";") if x]
+        old_ids = [
+            x
+            for rec in (first, second)
+            for x in (rec["properties"].get("hs_merged_object_ids") or "").split(";")
+            if x
+        ]
         rid = self.new_id()
-        props.update({"hs_object_id": rid,
-                      "hs_merged_object_ids": ";".join(old_ids + [primary, merged])})
+        props.update(
+            {"hs_object_id": rid, "hs_merged_object_ids": ";".join(old_ids + [primary, merged])}
+        )
         person = first.get("person")
-        self.records[rid] = {"id": rid, "properties": props, "createdAt": first["createdAt"],
-                             "updatedAt": at, "archived": False, "archivedAt": None,
-                             "person": person}
+        self.records[rid] = {
+            "id": rid,
+            "properties": props,
+            "createdAt": first["createdAt"],
+            "updatedAt": at,
+            "archived": False,
+            "archivedAt": None,
+            "person": person,
+        }
         self._stamp(rid, at)
         for old in (primary, merged):
             self.merged[old] = rid
@@ -209,14 +302,16 @@ class HubSpotState:
         for table in self.engagements.values():
             for e in table.values():
                 e["contacts"] = [rid if c in (primary, merged) else c for c in e["contacts"]]
-        self.log.record(at, "hubspot", "merge", "contact", rid, "merge", None,
-                        [primary, merged], rid)
+        self.log.record(
+            at, "hubspot", "merge", "contact", rid, "merge", None, [primary, merged], rid
+        )
         return rid
 
     def archive(self, rid: str, endpoint: str = "api") -> None:
         at = self.clock.now_ms()
         rec = self.records[rid]
         rec["archived"], rec["archivedAt"] = True, at
+        self.version += 1
         self._stamp(rid, at)
         self.log.record(at, "hubspot", endpoint, "contact", rid, "delete", None, None, None)
 
@@ -225,15 +320,24 @@ class HubSpotState:
         at = self.clock.now_ms()
         lid = str(self._next_list)
         self._next_list += 1
-        lst = {"listId": lid, "name": name, "processingType": processing_type,
-               "objectTypeId": object_type_id, "processingStatus": "COMPLETE",
-               "listVersion": 1, "createdAt": at, "updatedAt": at, "members": {}}
+        lst = {
+            "listId": lid,
+            "name": name,
+            "processingType": processing_type,
+            "objectTypeId": object_type_id,
+            "processingStatus": "COMPLETE",
+            "listVersion": 1,
+            "createdAt": at,
+            "updatedAt": at,
+            "members": {},
+        }
         self.lists[lid] = lst
         self.log.record(at, "hubspot", "lists", "list", lid, "create", "name", None, name)
         return lst
 
-    def change_membership(self, lid: str, add: list[str], remove: list[str],
-                          endpoint: str) -> dict[str, list[str]]:
+    def change_membership(
+        self, lid: str, add: list[str], remove: list[str], endpoint: str
+    ) -> dict[str, list[str]]:
         lst = self.lists[lid]
         at = self.clock.now_ms()
         added, removed, missing = [], [], []
@@ -244,8 +348,12 @@ class HubSpotState:
             elif rid not in lst["members"]:
                 lst["members"][rid] = at
                 added.append(rid)
-                self.log.record(at, "hubspot", endpoint, "contact", rid, "list_add", lid,
-                                None, lst["name"])
+                person = self.person_of.get(rid)
+                if self.on_list_add and person is not None:
+                    self.on_list_add("hubspot", person, lst["name"])
+                self.log.record(
+                    at, "hubspot", endpoint, "contact", rid, "list_add", lid, None, lst["name"]
+                )
         for raw in remove:
             rid = self.resolve(str(raw))
             if rid is None:
@@ -253,26 +361,34 @@ class HubSpotState:
             elif rid in lst["members"]:
                 del lst["members"][rid]
                 removed.append(rid)
-                self.log.record(at, "hubspot", endpoint, "contact", rid, "list_remove", lid,
-                                lst["name"], None)
+                self.log.record(
+                    at, "hubspot", endpoint, "contact", rid, "list_remove", lid, lst["name"], None
+                )
         if added or removed:
             lst["updatedAt"] = at
             lst["listVersion"] += 1
-        return {"recordsIdsAdded": added, "recordIdsRemoved": removed,
-                "recordIdsMissing": missing}
+        return {"recordsIdsAdded": added, "recordIdsRemoved": removed, "recordIdsMissing": missing}
 
     # ---- activities ----------------------------------------------------------------------
     def add_engagement(self, kind: str, contact_id: str, at_ms: int, props: dict[str, Any]) -> str:
-        from hub.sandbox.clock import iso_ms
-
         eid = str(self._next_engagement)
         self._next_engagement += 1
         stamp = self.clock.now_ms()
-        p = {"hs_timestamp": iso_ms(at_ms), "hs_createdate": iso_ms(stamp),
-             "hs_lastmodifieddate": iso_ms(stamp), "hs_object_id": eid}
+        p = {
+            "hs_timestamp": iso_ms(at_ms),
+            "hs_createdate": iso_ms(stamp),
+            "hs_lastmodifieddate": iso_ms(stamp),
+            "hs_object_id": eid,
+        }
         p.update({k: str(v) for k, v in props.items()})
         assoc_type = "meeting_event_to_contact" if kind == "meetings" else "call_to_contact"
         self.engagements[kind][eid] = {
-            "id": eid, "properties": p, "createdAt": stamp, "updatedAt": stamp,
-            "archived": False, "contacts": [contact_id], "assoc_type": assoc_type}
+            "id": eid,
+            "properties": p,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "archived": False,
+            "contacts": [contact_id],
+            "assoc_type": assoc_type,
+        }
         return eid

@@ -15,9 +15,22 @@ from hub.sandbox import ground_truth as gt
 from hub.sandbox.catalog import CATALOG, CHANNELS
 from hub.sandbox.population import Population
 
-EVENT_TYPES = ("page_view", "content_download", "webinar", "form_submit", "meeting", "call",
-               "email_sent", "email_open", "email_click", "ad_click", "opportunity_created",
-               "opportunity_won", "opportunity_lost", "unsubscribe")
+EVENT_TYPES = (
+    "page_view",
+    "content_download",
+    "webinar",
+    "form_submit",
+    "meeting",
+    "call",
+    "email_sent",
+    "email_open",
+    "email_click",
+    "ad_click",
+    "opportunity_created",
+    "opportunity_won",
+    "opportunity_lost",
+    "unsubscribe",
+)
 EV = {name: i for i, name in enumerate(EVENT_TYPES)}
 PAGES = ("pricing", "product", "docs", "blog")
 TOPIC_DETAIL = ("technical", "business")
@@ -49,8 +62,13 @@ class ActionBatch:
         return cls(z, z.copy(), z.copy(), z.copy())
 
     @classmethod
-    def build(cls, idx: np.ndarray, action: np.ndarray, local_hour: np.ndarray | None = None,
-              channel: np.ndarray | None = None, pop: Population | None = None) -> ActionBatch:
+    def build(
+        cls,
+        idx: np.ndarray,
+        action: np.ndarray,
+        local_hour: np.ndarray | None = None,
+        channel: np.ndarray | None = None,
+    ) -> ActionBatch:
         """Fill defaults: hour 10 local, the action's own channel."""
         idx = np.asarray(idx, dtype=np.int64)
         action = np.asarray(action, dtype=np.int64)
@@ -92,36 +110,66 @@ class Market:
     def probabilities(self, batch: ActionBatch, day: int | None = None) -> dict[str, np.ndarray]:
         """Ground-truth outcome probabilities for a batch, in today's state."""
         return gt.response_probabilities(
-            self.pop, self.intent, self.stage, self.touches_7d, self.unsubscribed, self.burned,
-            batch.idx, batch.action, batch.local_hour, batch.channel,
-            self.day if day is None else day, self.config.regime_shift)
+            self.pop,
+            self.intent,
+            self.stage,
+            self.touches_7d,
+            self.unsubscribed,
+            self.burned,
+            batch.idx,
+            batch.action,
+            batch.local_hour,
+            batch.channel,
+            self.day if day is None else day,
+            self.config.regime_shift,
+        )
 
     def step(self, batch: ActionBatch | None = None) -> dict[str, np.ndarray]:
         """Simulate one day: execute ``batch``, then organic behaviour. Returns the day's events
         as arrays ``person, type, second (UTC second of the day), detail, value, action``."""
         batch = batch or ActionBatch.empty()
-        day, pop = self.day, self.pop
-        self.touches[:, day % 7] = 0
+        pop = self.pop
         ev: list[tuple[np.ndarray, ...]] = []
         tz = pop.tz_offset
 
-        def add(person: np.ndarray, etype: str, second: np.ndarray, detail: np.ndarray | int = 0,
-                value: np.ndarray | float = 0.0, action: np.ndarray | int = -1) -> None:
+        def add(
+            person: np.ndarray,
+            etype: str,
+            second: np.ndarray,
+            detail: np.ndarray | int = 0,
+            value: np.ndarray | float = 0.0,
+            action: np.ndarray | int = -1,
+        ) -> None:
             k = len(person)
             if k:
-                ev.append((person, np.full(k, EV[etype]), second.astype(np.int64),
-                           np.broadcast_to(detail, k).astype(np.int64),
-                           np.broadcast_to(value, k).astype(float),
-                           np.broadcast_to(action, k).astype(np.int64)))
+                ev.append(
+                    (
+                        person,
+                        np.full(k, EV[etype]),
+                        second.astype(np.int64),
+                        np.broadcast_to(detail, k).astype(np.int64),
+                        np.broadcast_to(value, k).astype(float),
+                        np.broadcast_to(action, k).astype(np.int64),
+                    )
+                )
 
         if len(batch.idx):
             self._execute(batch, add, tz)
         self._organic(add, tz)
         self.day += 1
+        # Free the new day's slot now, so the 7-day window (today plus the previous six days)
+        # is right for anyone evaluating probabilities before the next step, the oracle too.
+        self.touches[:, self.day % 7] = 0
         if not ev:
             z = np.zeros(0, dtype=np.int64)
-            return {"person": z, "type": z, "second": z, "detail": z, "value": z.astype(float),
-                    "action": z}
+            return {
+                "person": z,
+                "type": z,
+                "second": z,
+                "detail": z,
+                "value": z.astype(float),
+                "action": z,
+            }
         cols = [np.concatenate(c) for c in zip(*ev, strict=True)]
         np.add.at(self.counts, (cols[0], cols[1]), 1)
         order = np.lexsort((cols[1], cols[2]))
@@ -139,13 +187,17 @@ class Market:
         is_mail = (kind == gt.K_EMAIL) | (kind == gt.K_OFFER)
         sent = is_mail & pop.email_consent[i] & ~self.unsubscribed[i]
         opened = sent & (u[0] < p["open"])
-        clicked = np.where(kind == gt.K_AD, u[1] < p["click"],
-                           opened & (u[1] < _ratio(p["click"], p["open"])))
+        clicked = np.where(
+            kind == gt.K_AD, u[1] < p["click"], opened & (u[1] < _ratio(p["click"], p["open"]))
+        )
         form = clicked & (u[2] < _ratio(p["form"], p["click"]))
         web = clicked & (u[3] < _ratio(p["webinar"], p["click"]))
         called = p["reach"] > 0
-        meet = np.where(kind == gt.K_SALES, u[4] < p["meeting"],
-                        clicked & (u[4] < _ratio(p["meeting"], p["click"])))
+        meet = np.where(
+            kind == gt.K_SALES,
+            u[4] < p["meeting"],
+            clicked & (u[4] < _ratio(p["meeting"], p["click"])),
+        )
         opp = meet & (u[5] < _ratio(p["opportunity"], p["meeting"])) & ~self.opp_open[i]
         unsub = u[6] < p["unsubscribe"]
         s = sec()
@@ -168,18 +220,29 @@ class Market:
         np.add.at(self.touches[:, self.day % 7], i[touch], 1)
         self.unsubscribed[i[unsub]] = True
         self.stage[i[(clicked | form) & (self.stage[i] == 0)]] = 1
-        self.log.append({
-            "day": np.full(len(i), self.day), "person": i, "action": a,
-            "local_hour": b.local_hour, "channel": b.channel,
-            "expected_reward": gt.expected_reward(p, self.config.weights),
-            "opened": opened, "clicked": clicked, "form": form | web, "meeting": meet,
-            "opportunity": opp, "unsubscribe": unsub,
-            "decision_id": (np.full(len(i), None, dtype=object) if b.decision_id is None
-                            else np.asarray(b.decision_id, dtype=object)),
-        })
+        self.log.append(
+            {
+                "day": np.full(len(i), self.day),
+                "person": i,
+                "action": a,
+                "local_hour": b.local_hour,
+                "channel": b.channel,
+                "expected_reward": gt.expected_reward(p, self.config.weights),
+                "opened": opened,
+                "clicked": clicked,
+                "form": form | web,
+                "meeting": meet,
+                "opportunity": opp,
+                "unsubscribe": unsub,
+                "decision_id": (
+                    np.full(len(i), None, dtype=object)
+                    if b.decision_id is None
+                    else np.asarray(b.decision_id, dtype=object)
+                ),
+            }
+        )
 
-    def _open_opportunities(self, who: np.ndarray, sec: np.ndarray, value: np.ndarray,
-                            add) -> None:  # noqa: ANN001
+    def _open_opportunities(self, who: np.ndarray, sec: np.ndarray, value: np.ndarray, add) -> None:  # noqa: ANN001
         self.opp_open[who] = True
         self.opp_close_day[who] = self.day + self.rng.integers(14, 60, len(who))
         self.opp_value[who] = np.round(value, 2)

@@ -32,8 +32,9 @@ def expected_rewards(
     w = weights or market.config.weights
     n, a = market.pop.n, len(CATALOG)
     hour = market.pop.pref_hour if local_hour is None else np.asarray(local_hour)
-    batch = ActionBatch.build(np.repeat(np.arange(n), a), np.tile(np.arange(a), n),
-                              np.repeat(hour, a))
+    batch = ActionBatch.build(
+        np.repeat(np.arange(n), a), np.tile(np.arange(a), n), np.repeat(hour, a)
+    )
     r = gt.expected_reward(market.probabilities(batch), w).reshape(n, a)
     return r, r.argmax(axis=1)
 
@@ -53,8 +54,12 @@ def policy_value(
     return gt.expected_reward(market.probabilities(batch), w)
 
 
-def regret(market: Market, action: np.ndarray, local_hour: np.ndarray | None = None,
-           weights: gt.RewardWeights | None = None) -> float:
+def regret(
+    market: Market,
+    action: np.ndarray,
+    local_hour: np.ndarray | None = None,
+    weights: gt.RewardWeights | None = None,
+) -> float:
     """Mean per-person gap between the oracle's best and the given assignment."""
     r, best = expected_rewards(market, weights)
     chosen = policy_value(market, action, local_hour, weights)

@@ -15,8 +15,17 @@ from hub.sandbox.catalog import ACTION_INDEX
 from hub.sandbox.market import EV, Market
 from hub.sandbox.population import INDUSTRIES
 
-POINTS = {"page_view": 2, "content_download": 10, "webinar": 15, "form_submit": 20,
-          "meeting": 30, "email_open": 3, "email_click": 5, "ad_click": 2, "unsubscribe": -50}
+POINTS = {
+    "page_view": 2,
+    "content_download": 10,
+    "webinar": 15,
+    "form_submit": 20,
+    "meeting": 30,
+    "email_open": 3,
+    "email_click": 5,
+    "ad_click": 2,
+    "unsubscribe": -50,
+}
 TECH_INDUSTRIES = ("software", "telecommunications", "energy")
 
 
@@ -41,13 +50,20 @@ class Playbook:
         pop = market.pop
         n = pop.n
         score = self.lead_score(market)
-        tech_ind = np.isin(pop.company_industry[pop.company],
-                           [INDUSTRIES.index(i) for i in TECH_INDUSTRIES])
-        nurture = np.where(pop.role == 0, ACTION_INDEX["email_nurture_technical"],
-                           ACTION_INDEX["email_nurture_business"])
+        tech_ind = np.isin(
+            pop.company_industry[pop.company], [INDUSTRIES.index(i) for i in TECH_INDUSTRIES]
+        )
+        nurture = np.where(
+            pop.role == 0,
+            ACTION_INDEX["email_nurture_technical"],
+            ACTION_INDEX["email_nurture_business"],
+        )
         week = market.day // self.cadence_days
-        offer = np.where(tech_ind, ACTION_INDEX["content_offer_whitepaper"],
-                         ACTION_INDEX["content_offer_case_study"])
+        offer = np.where(
+            tech_ind,
+            ACTION_INDEX["content_offer_whitepaper"],
+            ACTION_INDEX["content_offer_case_study"],
+        )
         nurture = np.where(week % 2 == 1, offer, nurture)
         due = (np.arange(n) % self.cadence_days) == (market.day % self.cadence_days)
         action = np.where(due, nurture, ACTION_INDEX["wait"])

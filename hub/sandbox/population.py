@@ -11,16 +11,45 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-INDUSTRIES = ("software", "financial_services", "healthcare", "manufacturing", "retail",
-              "education", "telecommunications", "logistics", "energy", "media")
+INDUSTRIES = (
+    "software",
+    "financial_services",
+    "healthcare",
+    "manufacturing",
+    "retail",
+    "education",
+    "telecommunications",
+    "logistics",
+    "energy",
+    "media",
+)
 COUNTRIES = ("US", "GB", "DE", "FR", "IN", "JP", "AU", "BR", "CA", "NL")
 # Whole-hour offsets keep the local-hour arithmetic exact; names are the CRMs' IANA zones.
 TZ_OFFSETS = (-5, 0, 1, 1, 5, 9, 10, -3, -5, 1)
-TZ_NAMES = ("America/New_York", "Europe/London", "Europe/Berlin", "Europe/Paris", "Asia/Kolkata",
-            "Asia/Tokyo", "Australia/Brisbane", "America/Sao_Paulo", "America/Toronto",
-            "Europe/Amsterdam")
-TECH = ("salesforce", "hubspot", "snowflake", "aws", "azure", "gcp", "kubernetes", "sap",
-        "workday", "shopify")
+TZ_NAMES = (
+    "America/New_York",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Paris",
+    "Asia/Kolkata",
+    "Asia/Tokyo",
+    "Australia/Brisbane",
+    "America/Sao_Paulo",
+    "America/Toronto",
+    "Europe/Amsterdam",
+)
+TECH = (
+    "salesforce",
+    "hubspot",
+    "snowflake",
+    "aws",
+    "azure",
+    "gcp",
+    "kubernetes",
+    "sap",
+    "workday",
+    "shopify",
+)
 BANDS = ("1-10", "11-50", "51-200", "201-1000", "1001-5000", "5001+")
 BAND_EMPLOYEES = ((1, 10), (11, 50), (51, 200), (201, 1000), (1001, 5000), (5001, 50000))
 ROLES = ("technical", "business", "executive")
@@ -28,18 +57,71 @@ SENIORITY = ("individual", "manager", "director", "vp")
 STAGES = ("unaware", "aware", "consideration", "decision", "customer")
 CHANNEL_PREFS = ("email", "phone", "ads")
 
-_FIRST = ("Alice", "Bob", "Carla", "Deepak", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
-          "Kemi", "Liam", "Mei", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara")
-_LAST = ("Smith", "Garcia", "Müller", "Okafor", "Tanaka", "Dubois", "Kowalski", "Silva", "Patel",
-         "Nguyen", "Jensen", "Rossi", "Haddad", "Kim", "O'Brien", "Novak", "Larsen", "Ivanova")
+_FIRST = (
+    "Alice",
+    "Bob",
+    "Carla",
+    "Deepak",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Liam",
+    "Mei",
+    "Nora",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+)
+_LAST = (
+    "Smith",
+    "Garcia",
+    "Müller",
+    "Okafor",
+    "Tanaka",
+    "Dubois",
+    "Kowalski",
+    "Silva",
+    "Patel",
+    "Nguyen",
+    "Jensen",
+    "Rossi",
+    "Haddad",
+    "Kim",
+    "O'Brien",
+    "Novak",
+    "Larsen",
+    "Ivanova",
+)
 _UNICODE_FIRST = ("Zoë", "Łukasz", "Søren", "José", "Björk", "Çağla", "Дмитрий", "美咲")
 _TITLES = {
     "technical": ("Software Engineer", "DevOps Lead", "Data Engineer", "Solutions Architect"),
     "business": ("Marketing Manager", "Operations Manager", "Finance Analyst", "Product Manager"),
     "executive": ("CTO", "CFO", "VP Sales", "CEO"),
 }
-_WORDS = ("Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay",
-          "Soylent", "Tyrell", "Cyberdyne", "Wonka", "Aperture", "Monarch", "Pied")
+_WORDS = (
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Hooli",
+    "Vandelay",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Wonka",
+    "Aperture",
+    "Monarch",
+    "Pied",
+)
 
 
 @dataclass
@@ -100,25 +182,36 @@ def generate_population(n: int, seed: int = 0, dirty_rate: float = 0.05) -> Popu
     hi = np.asarray([b[1] for b in BAND_EMPLOYEES])[band]
     employees = (lo + rng.random(n_comp) * (hi - lo)).astype(np.int64)
     revenue = np.round(employees * rng.lognormal(11.5, 0.5, n_comp), -3)
-    country = rng.choice(len(COUNTRIES), n_comp,
-                         p=[.35, .12, .1, .07, .08, .06, .05, .05, .07, .05])
+    country = rng.choice(
+        len(COUNTRIES), n_comp, p=[0.35, 0.12, 0.1, 0.07, 0.08, 0.06, 0.05, 0.05, 0.07, 0.05]
+    )
     tech = rng.integers(0, 2 ** len(TECH), n_comp)
-    cname = [f"{_WORDS[a]} {_WORDS[b]} {s}" for a, b, s in zip(
-        rng.integers(0, len(_WORDS), n_comp), rng.integers(0, len(_WORDS), n_comp),
-        rng.choice(["Inc", "GmbH", "Ltd", "SA", "KK"], n_comp), strict=True)]
+    cname = [
+        f"{_WORDS[a]} {_WORDS[b]} {s}"
+        for a, b, s in zip(
+            rng.integers(0, len(_WORDS), n_comp),
+            rng.integers(0, len(_WORDS), n_comp),
+            rng.choice(["Inc", "GmbH", "Ltd", "SA", "KK"], n_comp),
+            strict=True,
+        )
+    ]
 
     company = rng.integers(0, n_comp, n)
     role = rng.choice(3, n, p=[0.45, 0.4, 0.15])
     seniority = np.where(role == 2, 3, rng.choice(3, n, p=[0.5, 0.35, 0.15]))
     aff_mean = np.asarray([0.8, 0.3, 0.35])[role]
     affinity = np.clip(aff_mean + rng.normal(0, 0.15, n), 0.0, 1.0)
-    pref_channel = np.where(role == 2, rng.choice(3, n, p=[0.4, 0.4, 0.2]),
-                            rng.choice(3, n, p=[0.7, 0.1, 0.2]))
+    pref_channel = np.where(
+        role == 2, rng.choice(3, n, p=[0.4, 0.4, 0.2]), rng.choice(3, n, p=[0.7, 0.1, 0.2])
+    )
     pref_hour = np.clip(np.round(rng.normal(np.where(role == 0, 14, 9), 2.5, n)), 6, 21)
     tolerance = rng.choice(np.arange(1, 6), n, p=[0.15, 0.3, 0.3, 0.15, 0.1])
     ind_fit = rng.random(len(INDUSTRIES))
-    fit = np.clip(0.5 * ind_fit[industry[company]] + 0.1 * band[company] / 5
-                  + rng.normal(0.2, 0.12, n), 0.0, 1.0)
+    fit = np.clip(
+        0.5 * ind_fit[industry[company]] + 0.1 * band[company] / 5 + rng.normal(0.2, 0.12, n),
+        0.0,
+        1.0,
+    )
     base_intent = np.clip(rng.beta(2, 6, n) * (0.6 + 0.8 * fit), 0, 1)
     email_consent = rng.random(n) > 0.04
     do_not_call = rng.random(n) < 0.03
@@ -128,7 +221,8 @@ def generate_population(n: int, seed: int = 0, dirty_rate: float = 0.05) -> Popu
     title = [_TITLES[ROLES[r]][k] for r, k in zip(role, rng.integers(0, 4, n), strict=True)]
     email: list[str | None] = [
         f"{f.lower()}.{i}@{cname[c].split()[0].lower()}{c}.example.com"
-        for i, (f, c) in enumerate(zip(first, company, strict=True))]
+        for i, (f, c) in enumerate(zip(first, company, strict=True))
+    ]
     email = [e.encode("ascii", "ignore").decode() if e else e for e in email]
 
     u = rng.random(n)
@@ -158,14 +252,37 @@ def generate_population(n: int, seed: int = 0, dirty_rate: float = 0.05) -> Popu
                 last[i] = "-".join([last[i]] * 12)  # > 80 characters
     hs_dup = in_hs & (rng.random(n) < 0.01)
     return Population(
-        n=n, company_name=cname, company_industry=industry, company_band=band,
-        company_employees=employees, company_revenue=revenue, company_country=country,
-        company_tech=tech, company=company, role=role, seniority=seniority, affinity=affinity,
-        pref_channel=pref_channel, pref_hour=pref_hour.astype(np.int64), tolerance=tolerance,
-        fit=fit, base_intent=base_intent, email_consent=email_consent, do_not_call=do_not_call,
-        first_name=first, last_name=last, email=email, title=title, in_hubspot=in_hs,
-        in_salesforce=in_sf, sf_email_variant=sf_var, hs_email_variant=hs_var,
-        bad_date=bad_date, dirty=dirty, hs_duplicate=hs_dup, meta={"seed": seed},
+        n=n,
+        company_name=cname,
+        company_industry=industry,
+        company_band=band,
+        company_employees=employees,
+        company_revenue=revenue,
+        company_country=country,
+        company_tech=tech,
+        company=company,
+        role=role,
+        seniority=seniority,
+        affinity=affinity,
+        pref_channel=pref_channel,
+        pref_hour=pref_hour.astype(np.int64),
+        tolerance=tolerance,
+        fit=fit,
+        base_intent=base_intent,
+        email_consent=email_consent,
+        do_not_call=do_not_call,
+        first_name=first,
+        last_name=last,
+        email=email,
+        title=title,
+        in_hubspot=in_hs,
+        in_salesforce=in_sf,
+        sf_email_variant=sf_var,
+        hs_email_variant=hs_var,
+        bad_date=bad_date,
+        dirty=dirty,
+        hs_duplicate=hs_dup,
+        meta={"seed": seed},
     )
 
 

@@ -14,13 +14,14 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
-from xml.sax.saxutils import escape
 
 from hub.sandbox import soql
 from hub.sandbox.clock import parse_datetime_ms, sf_datetime
 from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
 from hub.sandbox.ratelimit import DailyQuota
+from hub.sandbox.salesforce_collections import SalesforceCollectionRoutes
+from hub.sandbox.salesforce_errors import sf_err as _sf_err
+from hub.sandbox.salesforce_login import SalesforceLoginRoutes
 from hub.sandbox.salesforce_state import FIELDS, SfError
 from hub.sandbox.world import World
 
@@ -48,22 +49,23 @@ class SalesforceCredentials:
     consumer_secret: str = "sandbox-consumer-secret"
 
 
-def _sf_err(status: int, code: str, message: str) -> Response:
-    return Response(status, [{"message": message, "errorCode": code}])
-
-
-class SalesforceApp(App):
+class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
     system = "salesforce"
 
-    def __init__(self, world: World, creds: SalesforceCredentials | None = None,
-                 limits: SalesforceLimits | None = None, faults: Faults | None = None) -> None:
+    def __init__(
+        self,
+        world: World,
+        creds: SalesforceCredentials | None = None,
+        limits: SalesforceLimits | None = None,
+        faults: Faults | None = None,
+    ) -> None:
         super().__init__(faults)
         self.world, self.sf, self.log = world, world.salesforce, world.log
         self.creds = creds or SalesforceCredentials()
         self.limits = limits or SalesforceLimits()
         self.daily = DailyQuota(self.limits.daily_api_requests)
         self.sessions: dict[str, float] = {}
-        self.cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}
+        self.cursors: dict[str, tuple[tuple[str, list[dict[str, Any]], list[str]], int]] = {}
         self.logins = 0
         self.base_url = ""  # set by the server once the port is known
         self._lock = threading.Lock()
@@ -96,22 +98,20 @@ class SalesforceApp(App):
 
     def fault_error(self, status: int) -> Response:
         if status == 500:
-            return _sf_err(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please "
-                           "include this ErrorId if you contact support: 1234567-89 (-1)")
-        return Response(status, raw=b"<html><body>Service Unavailable</body></html>",
-                        content_type="text/html")
+            return _sf_err(
+                500,
+                "UNKNOWN_EXCEPTION",
+                "An unexpected error occurred. Please "
+                "include this ErrorId if you contact support: 1234567-89 (-1)",
+            )
+        return Response(
+            status, raw=b"<html><body>Service Unavailable</body></html>", content_type="text/html"
+        )
 
     def expire_sessions(self) -> None:
         """Invalidate every session now (as an admin's "log out all" would)."""
         with self._lock:
             self.sessions.clear()
-
-    def _new_session(self) -> str:
-        token = "00DHb0000000001!" + secrets.token_urlsafe(24)
-        with self._lock:
-            self.sessions[token] = time.monotonic() + self.limits.session_ttl_s
-        self.logins += 1
-        return token
 
     def _valid(self, req: Request) -> bool:
         auth = req.header("authorization") or ""
@@ -134,8 +134,9 @@ class SalesforceApp(App):
             resp = super().dispatch(req)
         self.log.call("salesforce", f"{req.method} {req.route or req.path}")
         if not login:
-            resp.headers["Sforce-Limit-Info"] = \
+            resp.headers["Sforce-Limit-Info"] = (
                 f"api-usage={self.daily.used}/{self.limits.daily_api_requests}"
+            )
         return resp
 
     def bad_request(self, message: str) -> Response:
@@ -147,84 +148,34 @@ class SalesforceApp(App):
     def _type(self, req: Request) -> str:
         t = req.params.get("sobject", "")
         if t not in FIELDS:
-            raise HttpError(_sf_err(404, "NOT_FOUND", f"The requested resource does not exist: "
-                                    f"sObject type '{t}' is not supported."))
+            raise HttpError(
+                _sf_err(
+                    404,
+                    "NOT_FOUND",
+                    f"The requested resource does not exist: sObject type '{t}' is not supported.",
+                )
+            )
         return t
 
-    # ---- login ---------------------------------------------------------------------------
-    def _check_password(self, username: str, password: str) -> bool:
-        c = self.creds
-        return username == c.username and password in (c.password + c.security_token,
-                                                        c.password)
-
-    def oauth_token(self, req: Request) -> Response:
-        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
-        if form.get("grant_type") != "password" or \
-                form.get("client_id") != self.creds.consumer_key or \
-                form.get("client_secret") != self.creds.consumer_secret:
-            return Response(400, {"error": "invalid_client_id",
-                                  "error_description": "client identifier invalid"})
-        if not self._check_password(form.get("username", ""), form.get("password", "")):
-            return Response(400, {"error": "invalid_grant",
-                                  "error_description": "authentication failure"})
-        token = self._new_session()
-        return Response(200, {"access_token": token, "instance_url": self.base_url,
-                              "id": f"{self.base_url}/id/00DHb0000000001/005Hb0000000001",
-                              "token_type": "Bearer", "issued_at": str(int(time.time() * 1000)),
-                              "signature": "sandbox"})
-
-    def soap_login(self, req: Request) -> Response:
-        text = req.body.decode("utf-8", "replace")
-
-        def tag(name: str) -> str:
-            start = text.find(f"<n1:{name}>")
-            end = text.find(f"</n1:{name}>")
-            return text[start + len(name) + 5:end] if start >= 0 and end > start else ""
-
-        from html import unescape
-
-        if not self._check_password(unescape(tag("username")), unescape(tag("password"))):
-            body = ('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv='
-                    '"http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner'
-                    '.soap.sforce.com"><soapenv:Body><soapenv:Fault><faultcode>INVALID_LOGIN'
-                    '</faultcode><faultstring>INVALID_LOGIN: Invalid username, password, '
-                    'security token; or user locked out.</faultstring><detail><sf:LoginFault>'
-                    '<sf:exceptionCode>INVALID_LOGIN</sf:exceptionCode><sf:exceptionMessage>'
-                    'Invalid username, password, security token; or user locked out.'
-                    '</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault>'
-                    '</soapenv:Body></soapenv:Envelope>')
-            return Response(500, raw=body.encode(), content_type="text/xml; charset=utf-8")
-        token = self._new_session()
-        version = req.params.get("version", "59.0")
-        server = f"{self.base_url}/services/Soap/u/{version}/00DHb0000000001"
-        body = ('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv='
-                '"http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com">'
-                '<soapenv:Body><loginResponse><result>'
-                f'<metadataServerUrl>{escape(server)}</metadataServerUrl>'
-                '<passwordExpired>false</passwordExpired><sandbox>true</sandbox>'
-                f'<serverUrl>{escape(server)}</serverUrl>'
-                f'<sessionId>{escape(token)}</sessionId>'
-                '<userId>005Hb0000000001AAA</userId></result></loginResponse></soapenv:Body>'
-                '</soapenv:Envelope>')
-        return Response(200, raw=body.encode(), content_type="text/xml; charset=utf-8")
-
-    def domain_login(self, req: Request) -> Response:
-        target = req.arg("d", "") or ""
-        if "/services/Soap/u/" in target:
-            req.params["version"] = target.rsplit("/", 1)[-1]
-            return self.soap_login(req)
-        if target.endswith("/services/oauth2/token"):
-            return self.oauth_token(req)
-        return _sf_err(404, "NOT_FOUND", f"unknown login target {target!r}")
-
     def versions(self, req: Request) -> Response:
-        return Response(200, [{"label": "Sandbox", "url": f"/services/data/v{v}",
-                               "version": v} for v in API_VERSIONS])
+        return Response(
+            200,
+            [
+                {"label": "Sandbox", "url": f"/services/data/v{v}", "version": v}
+                for v in API_VERSIONS
+            ],
+        )
 
     def get_limits(self, req: Request) -> Response:
-        return Response(200, {"DailyApiRequests": {
-            "Max": self.limits.daily_api_requests,
-            "Remaining": self.daily.remaining()}})
+        return Response(
+            200,
+            {
+                "DailyApiRequests": {
+                    "Max": self.limits.daily_api_requests,
+                    "Remaining": self.daily.remaining(),
+                }
+            },
+        )
 
     # ---- query ---------------------------------------------------------------------------
     def _getter(self, sobject: str, rec: dict[str, Any]):  # noqa: ANN202
@@ -237,6 +188,7 @@ class SalesforceApp(App):
             ref = rec.get(rel + "Id")
             found = self.sf.find(str(ref)) if ref else None
             return found[1].get(sub) if found else None
+
         return get
 
     def _run(self, req: Request, include_deleted: bool) -> Response:
@@ -248,37 +200,55 @@ class SalesforceApp(App):
         except soql.SoqlError as e:
             return _sf_err(400, "MALFORMED_QUERY", str(e))
         if parsed.sobject not in FIELDS:
-            return _sf_err(400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not "
-                           "supported.")
+            return _sf_err(
+                400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported."
+            )
         for f in parsed.fields + parsed.where_fields + [o[0] for o in parsed.order]:
             base = f.split(".")[0]
             if "." in f:
                 base += "Id"
             if base not in FIELDS[parsed.sobject] and base not in (
-                    "Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp"):
-                return _sf_err(400, "INVALID_FIELD", f"No such column '{f}' on entity "
-                               f"'{parsed.sobject}'. If you are attempting to use a custom "
-                               "field, be sure to append the '__c' after the custom field name.")
-        rows = [r for r in self.sf.objects[parsed.sobject].values()
-                if include_deleted or not r["IsDeleted"]]
+                "Id",
+                "IsDeleted",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+            ):
+                return _sf_err(
+                    400,
+                    "INVALID_FIELD",
+                    f"No such column '{f}' on entity "
+                    f"'{parsed.sobject}'. If you are attempting to use a custom "
+                    "field, be sure to append the '__c' after the custom field name.",
+                )
+        rows = [
+            r
+            for r in self.sf.objects[parsed.sobject].values()
+            if include_deleted or not r["IsDeleted"]
+        ]
         try:
             if parsed.where:
                 rows = [r for r in rows if parsed.where(self._getter(parsed.sobject, r))]
             for f, desc, nulls_last in reversed(parsed.order):
-                rows.sort(key=lambda r, f=f: self._sort_key(parsed.sobject, r, f, nulls_last,
-                                                            desc), reverse=desc)
+                rows.sort(
+                    key=lambda r, f=f: self._sort_key(parsed.sobject, r, f, nulls_last, desc),
+                    reverse=desc,
+                )
         except soql.SoqlError as e:
             return _sf_err(400, "INVALID_FIELD", str(e))
-        rows = rows[parsed.offset:]
+        rows = rows[parsed.offset :]
         if parsed.limit is not None:
-            rows = rows[:parsed.limit]
+            rows = rows[: parsed.limit]
         if parsed.count_only:
             return Response(200, {"totalSize": len(rows), "done": True, "records": []})
-        rendered = [self._render(parsed.sobject, r, parsed.fields) for r in rows]
-        return self._page(rendered, 0, self._batch_size(req), include_deleted, req)
+        # Rows are rendered page by page (a 60,000-row query costs one page of rendering).
+        return self._page(
+            (parsed.sobject, rows, parsed.fields), 0, self._batch_size(req), include_deleted, req
+        )
 
-    def _sort_key(self, sobject: str, rec: dict[str, Any], f: str, nulls_last: bool,
-                  desc: bool) -> tuple[int, Any]:
+    def _sort_key(
+        self, sobject: str, rec: dict[str, Any], f: str, nulls_last: bool, desc: bool
+    ) -> tuple[int, Any]:
         v = self._getter(sobject, rec)(f)
         if v is None:
             return (1 if nulls_last != desc else -1, "")
@@ -288,8 +258,9 @@ class SalesforceApp(App):
         out = self.sf.render(sobject, rec, fields)
         if self.faults.malformed():
             self.log.fault("salesforce", "malformed")
-            out.update({"Id": None, "LastModifiedDate": "not a date",
-                        "SystemModstamp": "not a date"})
+            out.update(
+                {"Id": None, "LastModifiedDate": "not a date", "SystemModstamp": "not a date"}
+            )
             if "Email" in out:
                 out["Email"] = 12345
         return out
@@ -301,15 +272,25 @@ class SalesforceApp(App):
             size = max(200, min(2000, int(opt.split("batchSize=")[1].split(",")[0])))
         return size
 
-    def _page(self, rows: list[dict[str, Any]], start: int, size: int, include_deleted: bool,
-              req: Request) -> Response:
-        chunk = rows[start:start + size]
-        body: dict[str, Any] = {"totalSize": len(rows), "done": start + size >= len(rows),
-                                "records": chunk}
+    def _page(
+        self,
+        result: tuple[str, list[dict[str, Any]], list[str]],
+        start: int,
+        size: int,
+        include_deleted: bool,
+        req: Request,
+    ) -> Response:
+        sobject, rows, fields = result
+        chunk = [self._render(sobject, r, fields) for r in rows[start : start + size]]
+        body: dict[str, Any] = {
+            "totalSize": len(rows),
+            "done": start + size >= len(rows),
+            "records": chunk,
+        }
         if not body["done"]:
             loc = "01gHb" + secrets.token_hex(6)
             with self._lock:
-                self.cursors[loc] = (rows, size)
+                self.cursors[loc] = (result, size)
                 while len(self.cursors) > MAX_OPEN_CURSORS:  # oldest locators expire first
                     self.cursors.pop(next(iter(self.cursors)))
             endpoint = "queryAll" if include_deleted else "query"
@@ -333,83 +314,125 @@ class SalesforceApp(App):
 
     # ---- sobjects ------------------------------------------------------------------------
     def describe_global(self, req: Request) -> Response:
-        return Response(200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": [
-            {k: v for k, v in self.sf.describe(t).items() if k != "fields"} for t in FIELDS]})
+        return Response(
+            200,
+            {
+                "encoding": "UTF-8",
+                "maxBatchSize": 200,
+                "sobjects": [
+                    {k: v for k, v in self.sf.describe(t).items() if k != "fields"} for t in FIELDS
+                ],
+            },
+        )
 
     def describe(self, req: Request) -> Response:
         return Response(200, self.sf.describe(self._type(req)))
 
     def _window(self, req: Request) -> tuple[int, int]:
         try:
-            return parse_datetime_ms(req.arg("start") or ""), parse_datetime_ms(req.arg("end")
-                                                                                 or "")
+            return parse_datetime_ms(req.arg("start") or ""), parse_datetime_ms(
+                req.arg("end") or ""
+            )
         except ValueError:
-            raise HttpError(_sf_err(400, "INVALID_REPLICATION_DATE",
-                                    "start and end must be ISO 8601 datetimes")) from None
+            raise HttpError(
+                _sf_err(400, "INVALID_REPLICATION_DATE", "start and end must be ISO 8601 datetimes")
+            ) from None
 
     def updated(self, req: Request) -> Response:
         t = self._type(req)
         lo, hi = self._window(req)
-        ids = [r["Id"] for r in self.sf.objects[t].values()
-               if not r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi]
+        ids = [
+            r["Id"]
+            for r in self.sf.objects[t].values()
+            if not r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi
+        ]
         return Response(200, {"ids": ids, "latestDateCovered": sf_datetime(hi)})
 
     def deleted(self, req: Request) -> Response:
         t = self._type(req)
         lo, hi = self._window(req)
-        rows = [{"id": r["Id"], "deletedDate": sf_datetime(r["SystemModstamp"])}
-                for r in self.sf.objects[t].values()
-                if r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi]
-        return Response(200, {"deletedRecords": rows,
-                              "earliestDateAvailable": sf_datetime(self.world.clock.start_ms),
-                              "latestDateCovered": sf_datetime(hi)})
+        rows = [
+            {"id": r["Id"], "deletedDate": sf_datetime(r["SystemModstamp"])}
+            for r in self.sf.objects[t].values()
+            if r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi
+        ]
+        return Response(
+            200,
+            {
+                "deletedRecords": rows,
+                "earliestDateAvailable": sf_datetime(self.world.clock.start_ms),
+                "latestDateCovered": sf_datetime(hi),
+            },
+        )
 
     def get_one(self, req: Request) -> Response:
         t = self._type(req)
         rec = self.sf.objects[t].get(req.params["id"])
         if rec is None or rec["IsDeleted"]:
             return _sf_err(404, "NOT_FOUND", "The requested resource does not exist")
-        fields = req.args("fields") or ["Id", "IsDeleted", "CreatedDate", "LastModifiedDate",
-                                        "SystemModstamp", *FIELDS[t]]
+        fields = req.args("fields") or [
+            "Id",
+            "IsDeleted",
+            "CreatedDate",
+            "LastModifiedDate",
+            "SystemModstamp",
+            *FIELDS[t],
+        ]
         return Response(200, self._render(t, rec, fields))
 
     def _create(self, t: str, fields: dict[str, Any], endpoint: str) -> str:
         fields = {k: v for k, v in fields.items() if k != "attributes"}
         self.sf.check_fields(t, fields, creating=True)
         if t in ("Contact", "Lead") and not fields.get("LastName"):
-            raise SfError("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]",
-                          ["LastName"])
+            raise SfError(
+                "REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ["LastName"]
+            )
         if t == "CampaignMember":
             who = fields.get("LeadId") or fields.get("ContactId")
             if not fields.get("CampaignId") or not who:
-                raise SfError("REQUIRED_FIELD_MISSING",
-                              "Required fields are missing: [CampaignId, LeadId or ContactId]")
+                raise SfError(
+                    "REQUIRED_FIELD_MISSING",
+                    "Required fields are missing: [CampaignId, LeadId or ContactId]",
+                )
             for m in self.sf.objects["CampaignMember"].values():
-                if not m["IsDeleted"] and m["CampaignId"] == fields["CampaignId"] and \
-                        (m["LeadId"] or m["ContactId"]) == who:
+                if (
+                    not m["IsDeleted"]
+                    and m["CampaignId"] == fields["CampaignId"]
+                    and (m["LeadId"] or m["ContactId"]) == who
+                ):
                     raise SfError("DUPLICATE_VALUE", "Already a campaign member.")
             fields.setdefault("Status", "Sent")
-        person = None
-        return self.sf.create(t, fields, endpoint, person=person)
+        rid = self.sf.create(t, fields, endpoint)
+        if t == "CampaignMember" and self.sf.on_list_add:
+            person = self.sf.person_of.get(str(fields.get("LeadId") or fields.get("ContactId")))
+            campaign = self.sf.objects["Campaign"][fields["CampaignId"]]
+            if person is not None:
+                self.sf.on_list_add("salesforce", person, campaign["Name"] or "")
+        return rid
 
     def create_one(self, req: Request) -> Response:
         t = self._type(req)
         try:
             rid = self._create(t, req.json() or {}, f"POST {req.route}")
         except SfError as e:
-            return Response(400, [{"message": e.message, "errorCode": e.code,
-                                   "fields": e.fields}])
+            return Response(400, [{"message": e.message, "errorCode": e.code, "fields": e.fields}])
         return Response(201, {"id": rid, "success": True, "errors": []})
 
     def update_one(self, req: Request) -> Response:
         t = self._type(req)
         try:
-            self.sf.update(t, req.params["id"], req.json() or {}, f"PATCH {req.route}",
-                           auto_assign=req.header("sforce-auto-assign"))
+            self.sf.update(
+                t,
+                req.params["id"],
+                req.json() or {},
+                f"PATCH {req.route}",
+                auto_assign=req.header("sforce-auto-assign"),
+            )
         except SfError as e:
             status = 404 if e.code == "INVALID_CROSS_REFERENCE_KEY" else 400
-            return Response(status, [{"message": e.message, "errorCode": e.code,
-                                      "fields": e.fields}])
+            return Response(
+                status, [{"message": e.message, "errorCode": e.code, "fields": e.fields}]
+            )
         return Response(204)
 
     def delete_one(self, req: Request) -> Response:
@@ -419,95 +442,6 @@ class SalesforceApp(App):
         except SfError as e:
             return Response(404, [{"message": e.message, "errorCode": e.code, "fields": []}])
         return Response(204)
-
-    # ---- sObject collections -------------------------------------------------------------
-    def _records(self, req: Request) -> tuple[list[dict[str, Any]], bool]:
-        body = req.json() or {}
-        recs = body.get("records")
-        if not isinstance(recs, list):
-            raise HttpError(_sf_err(400, "JSON_PARSER_ERROR", "records is required"))
-        if len(recs) > self.limits.collection_max:
-            raise HttpError(_sf_err(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot "
-                                    f"submit more than {self.limits.collection_max} records "
-                                    "into this call"))
-        return recs, bool(body.get("allOrNone", False))
-
-    def _collection(self, items: list[Any], all_or_none: bool, op) -> Response:  # noqa: ANN001
-        if all_or_none:
-            # Validate everything first; nothing is written unless every record would succeed.
-            results = [op(x, True) for x in items]
-            if any(not r["success"] for r in results):
-                return Response(200, [r if not r["success"] else {
-                    "id": r["id"], "success": False, "errors": [{
-                        "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                        "message": "Record rolled back because not all records were valid and "
-                                   "the request was using AllOrNone header", "fields": []}]}
-                    for r in results])
-        return Response(200, [op(x, False) for x in items])
-
-    def collection_create(self, req: Request) -> Response:
-        recs, aon = self._records(req)
-
-        def op(rec: dict[str, Any], dry: bool) -> dict[str, Any]:
-            t = (rec.get("attributes") or {}).get("type", "")
-            try:
-                if t not in FIELDS:
-                    raise SfError("INVALID_TYPE", f"sObject type '{t}' is not supported.")
-                if dry:
-                    self.sf.check_fields(t, {k: v for k, v in rec.items()
-                                             if k != "attributes"}, creating=True)
-                    return {"id": None, "success": True, "errors": []}
-                return {"id": self._create(t, rec, f"POST {req.route}"), "success": True,
-                        "errors": []}
-            except SfError as e:
-                return {"success": False, "errors": [e.as_dict()]}
-
-        return self._collection(recs, aon, op)
-
-    def collection_update(self, req: Request) -> Response:
-        recs, aon = self._records(req)
-        header = req.header("sforce-auto-assign")
-
-        def op(rec: dict[str, Any], dry: bool) -> dict[str, Any]:
-            rid = str(rec.get("Id") or rec.get("id") or "")
-            try:
-                found = self.sf.find(rid) if rid else None
-                if not found:
-                    raise SfError("INVALID_CROSS_REFERENCE_KEY" if rid else "MISSING_ARGUMENT",
-                                  "invalid cross reference id" if rid else
-                                  "Id not specified in an update call")
-                t, r = found
-                if r["IsDeleted"]:
-                    raise SfError("ENTITY_IS_DELETED", "entity is deleted")
-                fields = {k: v for k, v in rec.items() if k not in ("attributes", "Id", "id")}
-                if dry:
-                    self.sf.check_fields(t, fields, creating=False)
-                else:
-                    self.sf.update(t, r["Id"], fields, f"PATCH {req.route}", auto_assign=header)
-                return {"id": r["Id"], "success": True, "errors": []}
-            except SfError as e:
-                return {"id": rid or None, "success": False, "errors": [e.as_dict()]}
-
-        return self._collection(recs, aon, op)
-
-    def collection_delete(self, req: Request) -> Response:
-        ids = req.args("ids")
-        if len(ids) > self.limits.collection_max:
-            return _sf_err(400, "EXCEEDED_ID_LIMIT", "too many ids")
-        aon = (req.arg("allOrNone") or "false").lower() == "true"
-
-        def op(rid: str, dry: bool) -> dict[str, Any]:
-            found = self.sf.find(rid)
-            try:
-                if not found or found[1]["IsDeleted"]:
-                    raise SfError("ENTITY_IS_DELETED", "entity is deleted")
-                if not dry:
-                    self.sf.delete(found[0], found[1]["Id"], f"DELETE {req.route}")
-                return {"id": rid, "success": True, "errors": []}
-            except SfError as e:
-                return {"id": rid, "success": False, "errors": [e.as_dict()]}
-
-        return self._collection(ids, aon, op)
 
 
 __all__ = ["SalesforceApp", "SalesforceCredentials", "SalesforceLimits"]

@@ -14,42 +14,138 @@ from typing import Any
 from hub.sandbox.clock import SimClock, sf_datetime
 from hub.sandbox.writelog import WriteLog
 
-HUB_FIELDS = {"Hub_Next_Best_Action__c": "next_best_action",
-              "Hub_Best_Send_Time__c": "best_send_time",
-              "Hub_Best_Channel__c": "best_channel", "Hub_Decision_Id__c": "decision_id"}
-PREFIX = {"Account": "001", "Contact": "003", "Lead": "00Q", "User": "005", "Campaign": "701",
-          "CampaignMember": "00v", "Task": "00T", "Event": "00U", "Opportunity": "006"}
+HUB_FIELDS = {
+    "Hub_Next_Best_Action__c": "next_best_action",
+    "Hub_Best_Send_Time__c": "best_send_time",
+    "Hub_Best_Channel__c": "best_channel",
+    "Hub_Decision_Id__c": "decision_id",
+}
+PREFIX = {
+    "Account": "001",
+    "Contact": "003",
+    "Lead": "00Q",
+    "User": "005",
+    "Campaign": "701",
+    "CampaignMember": "00v",
+    "Task": "00T",
+    "Event": "00U",
+    "Opportunity": "006",
+}
 SYSTEM = ["Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
-_PERSON = ["FirstName", "LastName", "Name", "Email", "Title", "OwnerId", "HasOptedOutOfEmail",
-           "DoNotCall", "LeadSource", "Last_Event_Date__c", *HUB_FIELDS]
+_PERSON = [
+    "FirstName",
+    "LastName",
+    "Name",
+    "Email",
+    "Title",
+    "OwnerId",
+    "HasOptedOutOfEmail",
+    "DoNotCall",
+    "LeadSource",
+    "Last_Event_Date__c",
+    *HUB_FIELDS,
+]
 FIELDS: dict[str, list[str]] = {
-    "Account": ["Name", "Industry", "NumberOfEmployees", "AnnualRevenue", "BillingCountry",
-                "OwnerId", "Tech_Stack__c"],
+    "Account": [
+        "Name",
+        "Industry",
+        "NumberOfEmployees",
+        "AnnualRevenue",
+        "BillingCountry",
+        "OwnerId",
+        "Tech_Stack__c",
+    ],
     "Contact": _PERSON + ["AccountId"],
-    "Lead": _PERSON + ["Company", "Industry", "NumberOfEmployees", "AnnualRevenue", "Country",
-                       "Status", "IsConverted", "ConvertedContactId", "ConvertedAccountId",
-                       "ConvertedOpportunityId", "ConvertedDate"],
+    "Lead": _PERSON
+    + [
+        "Company",
+        "Industry",
+        "NumberOfEmployees",
+        "AnnualRevenue",
+        "Country",
+        "Status",
+        "IsConverted",
+        "ConvertedContactId",
+        "ConvertedAccountId",
+        "ConvertedOpportunityId",
+        "ConvertedDate",
+    ],
     "User": ["Username", "FirstName", "LastName", "Name", "Email", "IsActive"],
     "Campaign": ["Name", "IsActive", "Status", "Type"],
     "CampaignMember": ["CampaignId", "LeadId", "ContactId", "Status"],
-    "Task": ["WhoId", "WhatId", "Subject", "TaskSubtype", "Status", "ActivityDate", "OwnerId",
-             "Description"],
-    "Event": ["WhoId", "WhatId", "Subject", "StartDateTime", "EndDateTime", "ActivityDateTime",
-              "OwnerId"],
-    "Opportunity": ["Name", "AccountId", "Amount", "StageName", "CloseDate", "IsClosed", "IsWon",
-                    "OwnerId", "ContactId__c"],
+    "Task": [
+        "WhoId",
+        "WhatId",
+        "Subject",
+        "TaskSubtype",
+        "Status",
+        "ActivityDate",
+        "OwnerId",
+        "Description",
+    ],
+    "Event": [
+        "WhoId",
+        "WhatId",
+        "Subject",
+        "StartDateTime",
+        "EndDateTime",
+        "ActivityDateTime",
+        "OwnerId",
+    ],
+    "Opportunity": [
+        "Name",
+        "AccountId",
+        "Amount",
+        "StageName",
+        "CloseDate",
+        "IsClosed",
+        "IsWon",
+        "OwnerId",
+        "ContactId__c",
+    ],
 }
-READ_ONLY = {"Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp", "Name",
-             "IsConverted", "ConvertedContactId", "ConvertedAccountId", "ConvertedOpportunityId",
-             "ConvertedDate"}
-REFERENCE = {"AccountId": "Account", "OwnerId": "User", "CampaignId": "Campaign",
-             "LeadId": "Lead", "ContactId": "Contact", "WhoId": "Contact", "WhatId": "Account",
-             "ConvertedContactId": "Contact", "ConvertedAccountId": "Account"}
-BOOLEAN = {"IsDeleted", "HasOptedOutOfEmail", "DoNotCall", "IsConverted", "IsActive", "IsClosed",
-           "IsWon"}
+READ_ONLY = {
+    "Id",
+    "IsDeleted",
+    "CreatedDate",
+    "LastModifiedDate",
+    "SystemModstamp",
+    "Name",
+    "IsConverted",
+    "ConvertedContactId",
+    "ConvertedAccountId",
+    "ConvertedOpportunityId",
+    "ConvertedDate",
+}
+REFERENCE = {
+    "AccountId": "Account",
+    "OwnerId": "User",
+    "CampaignId": "Campaign",
+    "LeadId": "Lead",
+    "ContactId": "Contact",
+    "WhoId": "Contact",
+    "WhatId": "Account",
+    "ConvertedContactId": "Contact",
+    "ConvertedAccountId": "Account",
+}
+BOOLEAN = {
+    "IsDeleted",
+    "HasOptedOutOfEmail",
+    "DoNotCall",
+    "IsConverted",
+    "IsActive",
+    "IsClosed",
+    "IsWon",
+}
 NUMBER = {"NumberOfEmployees", "AnnualRevenue", "Amount"}
-DATETIME = {"CreatedDate", "LastModifiedDate", "SystemModstamp", "StartDateTime", "EndDateTime",
-            "ActivityDateTime"}
+DATETIME = {
+    "CreatedDate",
+    "LastModifiedDate",
+    "SystemModstamp",
+    "StartDateTime",
+    "EndDateTime",
+    "ActivityDateTime",
+}
 
 
 class SfError(Exception):
@@ -66,9 +162,14 @@ class SfError(Exception):
 class SalesforceState:
     """One Salesforce org. Callers hold ``lock``."""
 
-    def __init__(self, clock: SimClock, log: WriteLog,
-                 on_hub_fields: Callable[[str, int, dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self,
+        clock: SimClock,
+        log: WriteLog,
+        on_hub_fields: Callable[[str, int, dict[str, Any]], None] | None = None,
+    ) -> None:
         self.clock, self.log, self.on_hub_fields = clock, log, on_hub_fields
+        self.on_list_add: Callable[[str, int, str], None] | None = None
         self.lock = threading.RLock()
         self.objects: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in FIELDS}
         self.person_of: dict[str, int] = {}
@@ -77,25 +178,56 @@ class SalesforceState:
         self.auto_assign_log: list[tuple[str, str, str]] = []  # (object, id, header value)
         self._counter = 0
         at = clock.now_ms()
-        self.users = [self.create("User", {"Username": f"rep{k}@sandbox.example.com",
-                                            "FirstName": f"Rep{k}", "LastName": "Sandbox",
-                                            "Email": f"rep{k}@sandbox.example.com",
-                                            "IsActive": True}, at_ms=at) for k in range(5)]
+        self.users = [
+            self.create(
+                "User",
+                {
+                    "Username": f"rep{k}@sandbox.example.com",
+                    "FirstName": f"Rep{k}",
+                    "LastName": "Sandbox",
+                    "Email": f"rep{k}@sandbox.example.com",
+                    "IsActive": True,
+                },
+                at_ms=at,
+            )
+            for k in range(5)
+        ]
         self.assignment_rule_owner = self.create(
-            "User", {"Username": "lead-queue@sandbox.example.com", "FirstName": "Lead",
-                     "LastName": "Assignment Queue", "IsActive": True}, at_ms=at)
+            "User",
+            {
+                "Username": "lead-queue@sandbox.example.com",
+                "FirstName": "Lead",
+                "LastName": "Assignment Queue",
+                "IsActive": True,
+            },
+            at_ms=at,
+        )
 
     def new_id(self, sobject: str) -> str:
         self._counter += 1
         return f"{PREFIX[sobject]}Hb{self._counter:010d}AAA"
 
-    def create(self, sobject: str, fields: dict[str, Any], endpoint: str = "",
-               at_ms: int | None = None, person: int | None = None) -> str:
+    def create(
+        self,
+        sobject: str,
+        fields: dict[str, Any],
+        endpoint: str = "",
+        at_ms: int | None = None,
+        person: int | None = None,
+    ) -> str:
         at = self.clock.now_ms() if at_ms is None else at_ms
         rid = self.new_id(sobject)
         rec = {f: None for f in FIELDS[sobject]}
-        rec.update({"Id": rid, "IsDeleted": False, "CreatedDate": at, "LastModifiedDate": at,
-                    "SystemModstamp": at, "attributes_type": sobject})
+        rec.update(
+            {
+                "Id": rid,
+                "IsDeleted": False,
+                "CreatedDate": at,
+                "LastModifiedDate": at,
+                "SystemModstamp": at,
+                "attributes_type": sobject,
+            }
+        )
         for b in BOOLEAN & set(FIELDS[sobject]):
             rec[b] = False
         rec.update(fields)
@@ -105,8 +237,9 @@ class SalesforceState:
         if person is not None:
             self.person_of[rid] = person
         if endpoint:
-            self.log.record(at, "salesforce", endpoint, sobject, rid, "create", None, None,
-                            dict(fields))
+            self.log.record(
+                at, "salesforce", endpoint, sobject, rid, "create", None, None, dict(fields)
+            )
         return rid
 
     def find(self, rid: str) -> tuple[str, dict[str, Any]] | None:
@@ -122,27 +255,49 @@ class SalesforceState:
             if k == "attributes":
                 continue
             if k not in FIELDS[sobject]:
-                raise SfError("INVALID_FIELD",
-                              f"No such column '{k}' on sobject of type {sobject}", [k])
+                raise SfError(
+                    "INVALID_FIELD", f"No such column '{k}' on sobject of type {sobject}", [k]
+                )
             if k in READ_ONLY and not (creating and k == "Name"):
-                raise SfError("INVALID_FIELD_FOR_INSERT_UPDATE",
-                              f"Unable to create/update fields: {k}. Please check the security "
-                              "settings of this field and verify that it is read/write for "
-                              "your profile or permission set.", [k])
+                raise SfError(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"Unable to create/update fields: {k}. Please check the security "
+                    "settings of this field and verify that it is read/write for "
+                    "your profile or permission set.",
+                    [k],
+                )
             if k in REFERENCE and v:
                 found = self.find(str(v))
-                if not found or found[0] != REFERENCE[k] and not (
-                        k == "WhoId" and found[0] == "Lead"):
-                    raise SfError("FIELD_INTEGRITY_EXCEPTION" if k == "OwnerId" else
-                                  "INVALID_CROSS_REFERENCE_KEY",
-                                  f"{k}: id value of incorrect type: {v}", [k])
+                if (
+                    not found
+                    or found[0] != REFERENCE[k]
+                    and not (k == "WhoId" and found[0] == "Lead")
+                ):
+                    raise SfError(
+                        "FIELD_INTEGRITY_EXCEPTION"
+                        if k == "OwnerId"
+                        else "INVALID_CROSS_REFERENCE_KEY",
+                        f"{k}: id value of incorrect type: {v}",
+                        [k],
+                    )
 
-    def update(self, sobject: str, rid: str, fields: dict[str, Any], endpoint: str,
-               source: str = "api", auto_assign: str | None = None) -> None:
+    def update(
+        self,
+        sobject: str,
+        rid: str,
+        fields: dict[str, Any],
+        endpoint: str,
+        source: str = "api",
+        auto_assign: str | None = None,
+    ) -> None:
         rec = self.objects[sobject].get(rid)
         if rec is None or rec["IsDeleted"]:
-            raise SfError("ENTITY_IS_DELETED" if rec else "INVALID_CROSS_REFERENCE_KEY",
-                          "entity is deleted" if rec else "invalid cross reference id")
+            raise SfError(
+                "ENTITY_IS_DELETED" if rec else "INVALID_CROSS_REFERENCE_KEY",
+                "entity is deleted" if rec else "invalid cross reference id",
+            )
+        """Change fields. ``source``: "api" (validated, logged, may queue hub actions),
+        "market" (the people's own doings) or "system" (automation: SystemModstamp only)."""
         if sobject == "Lead" and rec["IsConverted"] and source == "api":
             raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
         fields = {k: v for k, v in fields.items() if k != "attributes"}
@@ -158,15 +313,27 @@ class SalesforceState:
         for k, v in fields.items():
             if rec.get(k) != v:
                 if source == "api":
-                    self.log.record(at, "salesforce", endpoint, sobject, rid,
-                                    "owner" if k == "OwnerId" else "field", k, rec.get(k), v)
+                    self.log.record(
+                        at,
+                        "salesforce",
+                        endpoint,
+                        sobject,
+                        rid,
+                        "owner" if k == "OwnerId" else "field",
+                        k,
+                        rec.get(k),
+                        v,
+                    )
                 rec[k] = v
                 changed[k] = v
         if changed:
-            rec["LastModifiedDate"] = rec["SystemModstamp"] = at
+            # Automation ("system") moves only SystemModstamp, as in Salesforce: a cursor on
+            # LastModifiedDate misses those changes.
+            rec["SystemModstamp"] = at
+            if source != "system":
+                rec["LastModifiedDate"] = at
             if "FirstName" in changed or "LastName" in changed:
-                rec["Name"] = " ".join(x for x in (rec.get("FirstName"), rec.get("LastName"))
-                                       if x)
+                rec["Name"] = " ".join(x for x in (rec.get("FirstName"), rec.get("LastName")) if x)
             hub = [HUB_FIELDS[k] for k in changed if k in HUB_FIELDS]
             person = self.person_of.get(rid)
             if hub and person is not None and self.on_hub_fields and source == "api":
@@ -185,9 +352,12 @@ class SalesforceState:
 
     def render(self, sobject: str, rec: dict[str, Any], fields: list[str]) -> dict[str, Any]:
         """A record as the REST API returns it, with ``attributes`` and nested relationships."""
-        out: dict[str, Any] = {"attributes": {"type": sobject,
-                                              "url": f"/services/data/v59.0/sobjects/{sobject}/"
-                                                     f"{rec['Id']}"}}
+        out: dict[str, Any] = {
+            "attributes": {
+                "type": sobject,
+                "url": f"/services/data/v59.0/sobjects/{sobject}/{rec['Id']}",
+            }
+        }
         for f in fields:
             if "." in f:
                 rel, sub = f.split(".", 1)
@@ -198,10 +368,19 @@ class SalesforceState:
                     out[rel] = None
                     continue
                 if node is None:
-                    node = out[rel] = {"attributes": {"type": target[0], "url":
-                                       f"/services/data/v59.0/sobjects/{target[0]}/{ref}"}}
-                node.update({k: v for k, v in self.render(target[0], target[1], [sub]).items()
-                             if k != "attributes"})
+                    node = out[rel] = {
+                        "attributes": {
+                            "type": target[0],
+                            "url": f"/services/data/v59.0/sobjects/{target[0]}/{ref}",
+                        }
+                    }
+                node.update(
+                    {
+                        k: v
+                        for k, v in self.render(target[0], target[1], [sub]).items()
+                        if k != "attributes"
+                    }
+                )
             else:
                 out[f] = self.value(rec, f)
         return out
@@ -229,12 +408,28 @@ class SalesforceState:
 
         fields = []
         for f in SYSTEM + FIELDS[sobject]:
-            fields.append({"name": f, "label": f.replace("__c", "").replace("_", " "),
-                           "type": ftype(f), "custom": f.endswith("__c"),
-                           "updateable": f not in READ_ONLY, "createable": f not in READ_ONLY,
-                           "nillable": f not in ("Id", "LastName"), "length": 255,
-                           "referenceTo": [REFERENCE[f]] if f in REFERENCE else []})
-        return {"name": sobject, "label": sobject, "custom": False, "createable": True,
-                "updateable": True, "deletable": True, "queryable": True,
-                "keyPrefix": PREFIX[sobject], "fields": fields,
-                "urls": {"sobject": f"/services/data/v59.0/sobjects/{sobject}"}}
+            fields.append(
+                {
+                    "name": f,
+                    "label": f.replace("__c", "").replace("_", " "),
+                    "type": ftype(f),
+                    "custom": f.endswith("__c"),
+                    "updateable": f not in READ_ONLY,
+                    "createable": f not in READ_ONLY,
+                    "nillable": f not in ("Id", "LastName"),
+                    "length": 255,
+                    "referenceTo": [REFERENCE[f]] if f in REFERENCE else [],
+                }
+            )
+        return {
+            "name": sobject,
+            "label": sobject,
+            "custom": False,
+            "createable": True,
+            "updateable": True,
+            "deletable": True,
+            "queryable": True,
+            "keyPrefix": PREFIX[sobject],
+            "fields": fields,
+            "urls": {"sobject": f"/services/data/v59.0/sobjects/{sobject}"},
+        }

@@ -1,8 +1,20 @@
 """Start both fake vendors on free localhost ports, for the demo, the CLI and tests.
 
->>> from hub.sandbox.world import World
->>> with start_sandbox(World(n_contacts=100)) as sb:  # doctest: +SKIP
-...     HubSpot(access_token=sb.hubspot_token, host=sb.hubspot_url)
+How the unmodified SDKs connect (what tests/sandbox/conftest.py does)::
+
+    with start_sandbox(World(WorldConfig(n_contacts=2000, seed=0))) as sb:
+        hs = HubSpot(access_token=sb.hubspot_token, host=sb.hubspot_url,
+                     base_url=sb.hubspot_url)  # base_url: for hs.api_request (email events)
+        sf = Salesforce(username=sb.salesforce_username, password=sb.salesforce_password,
+                        security_token=sb.salesforce_security_token,
+                        domain=sb.salesforce_domain,  # "127.0.0.1:PORT/sflogin?d="
+                        session=sb.salesforce_session())  # trusts sb.ca_cert_path
+        sb.world.advance_days(1)          # the market acts on what the hub wrote
+        sb.hubspot_faults.set(error_rate=0.1)
+
+``domain`` works because simple-salesforce builds ``https://{domain}.salesforce.com/...``;
+the query string swallows the suffix. Build sessions with ``trust_env = False`` (see
+``salesforce_session``) or REQUESTS_CA_BUNDLE silently replaces ``verify``.
 """
 
 from __future__ import annotations
@@ -74,8 +86,12 @@ class SandboxHandle:
     def __enter__(self) -> SandboxHandle:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
@@ -98,13 +114,19 @@ def start_sandbox(
     sf = ServerThread(sf_app, salesforce_port, tls.server_context()).start()
     sf_app.base_url = f"https://127.0.0.1:{sf.port}"
     return SandboxHandle(
-        world=world, hubspot_url=f"http://127.0.0.1:{hs.port}",
-        salesforce_url=sf_app.base_url, hubspot_token=hubspot_token,
-        salesforce_username=creds.username, salesforce_password=creds.password,
+        world=world,
+        hubspot_url=f"http://127.0.0.1:{hs.port}",
+        salesforce_url=sf_app.base_url,
+        hubspot_token=hubspot_token,
+        salesforce_username=creds.username,
+        salesforce_password=creds.password,
         salesforce_security_token=creds.security_token,
         salesforce_consumer_key=creds.consumer_key,
         salesforce_consumer_secret=creds.consumer_secret,
-        salesforce_domain=f"127.0.0.1:{sf.port}/sflogin?d=", ca_cert_path=str(tls.ca_cert_path),
-        hubspot=hs_app, salesforce=sf_app, _servers=[hs, sf],
-        _tls_dir="" if tls_dir else str(tls.directory))
-
+        salesforce_domain=f"127.0.0.1:{sf.port}/sflogin?d=",
+        ca_cert_path=str(tls.ca_cert_path),
+        hubspot=hs_app,
+        salesforce=sf_app,
+        _servers=[hs, sf],
+        _tls_dir="" if tls_dir else str(tls.directory),
+    )

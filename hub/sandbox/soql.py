@@ -19,7 +19,8 @@ class SoqlError(ValueError):
     """A query the sandbox (or Salesforce) would refuse: MALFORMED_QUERY."""
 
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     \s*(?:
       (?P<str>'(?:[^'\\]|\\.)*')
      |(?P<dt>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
@@ -28,10 +29,32 @@ _TOKEN = re.compile(r"""
      |(?P<op><=|>=|!=|<>|=|<|>)
      |(?P<punct>[(),])
      |(?P<word>[A-Za-z_][A-Za-z0-9_.]*(?::\d+)?)
-    )""", re.X)
+    )""",
+    re.X,
+)
 
-KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "ASC",
-            "DESC", "LIMIT", "OFFSET", "NULLS", "FIRST", "LAST", "TRUE", "FALSE", "NULL"}
+KEYWORDS = {
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "LIKE",
+    "ORDER",
+    "BY",
+    "ASC",
+    "DESC",
+    "LIMIT",
+    "OFFSET",
+    "NULLS",
+    "FIRST",
+    "LAST",
+    "TRUE",
+    "FALSE",
+    "NULL",
+}
 
 
 @dataclass
@@ -53,7 +76,7 @@ def _tokens(q: str) -> list[tuple[str, Any]]:
     while pos < len(q):
         m = _TOKEN.match(q, pos)
         if not m or m.end() == pos:
-            raise SoqlError(f"unexpected token at: {q[pos:pos + 20]!r}")
+            raise SoqlError(f"unexpected token at: {q[pos : pos + 20]!r}")
         pos = m.end()
         kind = m.lastgroup
         text = m.group(kind)
@@ -176,8 +199,9 @@ class _Parser:
             raise SoqlError("NOT must be followed by IN here")
         if self.accept("kw", "LIKE"):
             pat = self.take("val")
-            rx = re.compile("^" + re.escape(str(pat)).replace("%", ".*").replace("_", ".")
-                            + "$", re.I | re.S)
+            rx = re.compile(
+                "^" + re.escape(str(pat)).replace("%", ".*").replace("_", ".") + "$", re.I | re.S
+            )
             return lambda g: g(name) is not None and bool(rx.match(str(g(name))))
         op = self.take("op")
         val = self.take("val")
@@ -207,8 +231,7 @@ def _compare(have: Any, op: str, want: Any) -> bool:
     if have is None or want is None:
         return False
     try:
-        return {"<": have < want, "<=": have <= want, ">": have > want,
-                ">=": have >= want}[op]
+        return {"<": have < want, "<=": have <= want, ">": have > want, ">=": have >= want}[op]
     except TypeError:
         return False
 

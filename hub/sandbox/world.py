@@ -17,6 +17,7 @@ import numpy as np
 from hub.sandbox import ground_truth as gt
 from hub.sandbox.catalog import ACTION_INDEX, CHANNELS
 from hub.sandbox.clock import DAY_MS, DEFAULT_START, SimClock, parse_datetime_ms
+from hub.sandbox.crm_writer import write_events
 from hub.sandbox.hubspot_state import LIFECYCLE, OWNER_IDS, HubSpotState
 from hub.sandbox.market import EV, EVENT_TYPES, PAGES, ActionBatch, Market, MarketConfig
 from hub.sandbox.population import (
@@ -69,11 +70,14 @@ class World:
         self.hubspot = HubSpotState(self.clock, self.log, self._on_hub_fields)
         self.salesforce = SalesforceState(self.clock, self.log, self._on_hub_fields)
         self.hubspot.lock = self.salesforce.lock = self.lock
+        self.hubspot.on_list_add = self.salesforce.on_list_add = self._on_list_add
         self.pending: dict[int, PendingAction] = {}
         self.executed_decisions: dict[int, str] = {}
         self.rejected_actions: list[tuple[int, str, str]] = []
         self._duplicates: list[tuple[str, str]] = []
         self._campaign = ""
+        self.accounts: dict[int, str] = {}  # company index -> Salesforce Account id
+        self.market_opps: dict[int, str] = {}  # person -> open Salesforce Opportunity id
         with self.lock:
             self._populate()
 
@@ -86,29 +90,39 @@ class World:
         pop, hs, sf = self.pop, self.hubspot, self.salesforce
         at = self.clock.start_ms - 30 * DAY_MS
         rng = np.random.default_rng([self.config.seed, 7])
-        accounts: dict[int, str] = {}
-        self._campaign = sf.create("Campaign", {"Name": "Hub nurture", "IsActive": True,
-                                                "Status": "In Progress", "Type": "Email"},
-                                   at_ms=at)
+        accounts = self.accounts
+        self._campaign = sf.create(
+            "Campaign",
+            {"Name": "Hub nurture", "IsActive": True, "Status": "In Progress", "Type": "Email"},
+            at_ms=at,
+        )
         for i in range(pop.n):
             c = int(pop.company[i])
-            last_event = (_BAD_DATES[i % len(_BAD_DATES)] if pop.bad_date[i]
-                          else f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}")
+            last_event = (
+                _BAD_DATES[i % len(_BAD_DATES)]
+                if pop.bad_date[i]
+                else f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}"
+            )
             stage = int(self.market.stage[i])
             if pop.in_hubspot[i]:
-                props = {"email": pop.hs_email_variant[i], "firstname": pop.first_name[i],
-                         "lastname": pop.last_name[i], "company": pop.company_name[c],
-                         "jobtitle": pop.title[i],
-                         "industry": INDUSTRIES[pop.company_industry[c]],
-                         "numemployees": int(pop.company_employees[c]),
-                         "annualrevenue": float(pop.company_revenue[c]),
-                         "country": COUNTRIES[pop.company_country[c]],
-                         "hs_timezone": TZ_NAMES[pop.company_country[c]],
-                         "lifecyclestage": LIFECYCLE[stage],
-                         "hs_email_optout": "true" if self.market.unsubscribed[i] else "false",
-                         "hubspot_owner_id": OWNER_IDS[i % 5] if stage >= 3 else None,
-                         "hs_analytics_num_page_views": 0, "last_event_date": last_event,
-                         "tech_stack": ";".join(tech_names(int(pop.company_tech[c])))}
+                props = {
+                    "email": pop.hs_email_variant[i],
+                    "firstname": pop.first_name[i],
+                    "lastname": pop.last_name[i],
+                    "company": pop.company_name[c],
+                    "jobtitle": pop.title[i],
+                    "industry": INDUSTRIES[pop.company_industry[c]],
+                    "numemployees": int(pop.company_employees[c]),
+                    "annualrevenue": float(pop.company_revenue[c]),
+                    "country": COUNTRIES[pop.company_country[c]],
+                    "hs_timezone": TZ_NAMES[pop.company_country[c]],
+                    "lifecyclestage": LIFECYCLE[stage],
+                    "hs_email_optout": "true" if self.market.unsubscribed[i] else "false",
+                    "hubspot_owner_id": OWNER_IDS[i % 5] if stage >= 3 else None,
+                    "hs_analytics_num_page_views": 0,
+                    "last_event_date": last_event,
+                    "tech_stack": ";".join(tech_names(int(pop.company_tech[c]))),
+                }
                 rid = hs.add_record(props, i, at + i)
                 if pop.hs_duplicate[i]:
                     dup = dict(props, email=None, firstname=pop.first_name[i].upper())
@@ -117,37 +131,55 @@ class World:
                     hs.records[rid]["archived"] = True
                     hs.records[rid]["archivedAt"] = at + i
             if pop.in_salesforce[i]:
-                person = {"FirstName": pop.first_name[i], "LastName": pop.last_name[i],
-                          "Email": pop.sf_email_variant[i], "Title": pop.title[i],
-                          "HasOptedOutOfEmail": bool(self.market.unsubscribed[i]),
-                          "DoNotCall": bool(pop.do_not_call[i]),
-                          "Last_Event_Date__c": last_event, "OwnerId": sf.users[i % 5],
-                          "LeadSource": "Web"}
+                person = {
+                    "FirstName": pop.first_name[i],
+                    "LastName": pop.last_name[i],
+                    "Email": pop.sf_email_variant[i],
+                    "Title": pop.title[i],
+                    "HasOptedOutOfEmail": bool(self.market.unsubscribed[i]),
+                    "DoNotCall": bool(pop.do_not_call[i]),
+                    "Last_Event_Date__c": last_event,
+                    "OwnerId": sf.users[i % 5],
+                    "LeadSource": "Web",
+                }
                 if stage >= 3:
                     if c not in accounts:
                         accounts[c] = self._account(c, at)
-                    rid = sf.create("Contact", dict(person, AccountId=accounts[c]),
-                                    at_ms=at + i, person=i)
+                    rid = sf.create(
+                        "Contact", dict(person, AccountId=accounts[c]), at_ms=at + i, person=i
+                    )
                     sf.contact_of_person[i] = rid
                 else:
-                    rid = sf.create("Lead", dict(
-                        person, Company=pop.company_name[c],
-                        Industry=INDUSTRIES[pop.company_industry[c]],
-                        NumberOfEmployees=int(pop.company_employees[c]),
-                        AnnualRevenue=float(pop.company_revenue[c]),
-                        Country=COUNTRIES[pop.company_country[c]],
-                        Status="Open - Not Contacted"), at_ms=at + i, person=i)
+                    rid = sf.create(
+                        "Lead",
+                        dict(
+                            person,
+                            Company=pop.company_name[c],
+                            Industry=INDUSTRIES[pop.company_industry[c]],
+                            NumberOfEmployees=int(pop.company_employees[c]),
+                            AnnualRevenue=float(pop.company_revenue[c]),
+                            Country=COUNTRIES[pop.company_country[c]],
+                            Status="Open - Not Contacted",
+                        ),
+                        at_ms=at + i,
+                        person=i,
+                    )
                     sf.lead_of_person[i] = rid
-        self._accounts = accounts
 
     def _account(self, c: int, at: int | None = None) -> str:
         pop = self.pop
-        return self.salesforce.create("Account", {
-            "Name": pop.company_name[c], "Industry": INDUSTRIES[pop.company_industry[c]],
-            "NumberOfEmployees": int(pop.company_employees[c]),
-            "AnnualRevenue": float(pop.company_revenue[c]),
-            "BillingCountry": COUNTRIES[pop.company_country[c]],
-            "Tech_Stack__c": ";".join(tech_names(int(pop.company_tech[c])))}, at_ms=at)
+        return self.salesforce.create(
+            "Account",
+            {
+                "Name": pop.company_name[c],
+                "Industry": INDUSTRIES[pop.company_industry[c]],
+                "NumberOfEmployees": int(pop.company_employees[c]),
+                "AnnualRevenue": float(pop.company_revenue[c]),
+                "BillingCountry": COUNTRIES[pop.company_country[c]],
+                "Tech_Stack__c": ";".join(tech_names(int(pop.company_tech[c]))),
+            },
+            at_ms=at,
+        )
 
     # ---- the hub's writes ------------------------------------------------------------------
     def _on_hub_fields(self, system: str, person: int, fields: dict[str, Any]) -> None:
@@ -166,8 +198,21 @@ class World:
                 old.send_time = old.send_time or fields.get("best_send_time")
                 old.channel = old.channel or fields.get("best_channel")
                 return
-            self.pending[person] = PendingAction(action, fields.get("best_send_time"),
-                                                 fields.get("best_channel"), did, system)
+            self.pending[person] = PendingAction(
+                action, fields.get("best_send_time"), fields.get("best_channel"), did, system
+            )
+
+    def _on_list_add(self, system: str, person: int, list_name: str) -> None:
+        """Adding someone to a list (HubSpot) or campaign (Salesforce) whose name contains a
+        catalog action id (e.g. "hub: ad_retarget") runs that action once per day of joining.
+        A decision written to the contact's fields takes precedence the same day."""
+        ids = [a for a in ACTION_INDEX if a in list_name]
+        if not ids or person in self.pending:
+            return
+        action = max(ids, key=len)
+        did = f"list:{action}:{self.clock.day}"
+        if self.executed_decisions.get(person) != did:
+            self.pending[person] = PendingAction(action, None, None, did, system)
 
     def _local_hour(self, person: int, send_time: str | None) -> int:
         """A bare hour ("14", "14:30") is the contact's local hour; an ISO datetime is an
@@ -204,8 +249,13 @@ class World:
         self.pending.clear()
         if not idx:
             return ActionBatch.empty()
-        return ActionBatch(np.asarray(idx), np.asarray(act), np.asarray(hour), np.asarray(chan),
-                           np.asarray(dids, dtype=object))
+        return ActionBatch(
+            np.asarray(idx),
+            np.asarray(act),
+            np.asarray(hour),
+            np.asarray(chan),
+            np.asarray(dids, dtype=object),
+        )
 
     # ---- advancing -------------------------------------------------------------------------
     def advance_days(self, n: int = 1) -> dict[str, int]:
@@ -224,8 +274,6 @@ class World:
                         if primary in self.hubspot.records and dup in self.hubspot.records:
                             self.hubspot.merge(primary, dup)
                 times = np.maximum(day_start + events["second"] * 1000, floor)
-                from hub.sandbox.crm_writer import write_events
-
                 write_events(self, events, times, before_stage, before_unsub)
                 for k, c in zip(*np.unique(events["type"], return_counts=True), strict=True):
                     totals[EVENT_TYPES[k]] += int(c)

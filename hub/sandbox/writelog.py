@@ -34,12 +34,33 @@ class WriteLog:
     faults: Counter[tuple[str, str]] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def record(self, at_ms: int, system: str, endpoint: str, object_type: str, record_id: str,
-               kind: str, field_name: str | None, old: Any, new: Any) -> None:
+    def record(
+        self,
+        at_ms: int,
+        system: str,
+        endpoint: str,
+        object_type: str,
+        record_id: str,
+        kind: str,
+        field_name: str | None,
+        old: Any,
+        new: Any,
+    ) -> None:
         with self._lock:
-            self.entries.append(WriteEntry(len(self.entries), at_ms, system, endpoint,
-                                           object_type, str(record_id), kind, field_name,
-                                           old, new))
+            self.entries.append(
+                WriteEntry(
+                    len(self.entries),
+                    at_ms,
+                    system,
+                    endpoint,
+                    object_type,
+                    str(record_id),
+                    kind,
+                    field_name,
+                    old,
+                    new,
+                )
+            )
 
     def call(self, system: str, endpoint: str) -> None:
         with self._lock:

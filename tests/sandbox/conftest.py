@@ -25,15 +25,20 @@ def sandbox(world: World) -> Iterator[SandboxHandle]:
 
 def hubspot_client(sb: SandboxHandle, token: str | None = None) -> HubSpot:
     # base_url is what HubSpot.api_request (legacy endpoints such as email events) uses.
-    return HubSpot(access_token=token or sb.hubspot_token, host=sb.hubspot_url,
-                   base_url=sb.hubspot_url)
+    return HubSpot(
+        access_token=token or sb.hubspot_token, host=sb.hubspot_url, base_url=sb.hubspot_url
+    )
 
 
 def salesforce_client(sb: SandboxHandle) -> Salesforce:
     """simple-salesforce built from username/password/token, so it can re-login."""
-    return Salesforce(username=sb.salesforce_username, password=sb.salesforce_password,
-                      security_token=sb.salesforce_security_token, domain=sb.salesforce_domain,
-                      session=sb.salesforce_session())
+    return Salesforce(
+        username=sb.salesforce_username,
+        password=sb.salesforce_password,
+        security_token=sb.salesforce_security_token,
+        domain=sb.salesforce_domain,
+        session=sb.salesforce_session(),
+    )
 
 
 @pytest.fixture

@@ -24,12 +24,21 @@ from .conftest import hubspot_client
 
 
 def _ensure_hub_properties(hs) -> None:  # noqa: ANN001
-    hs.crm.properties.groups_api.create("contacts", PropertyGroupCreate(name="decision_hub",
-                                                                        label="Decision Hub"))
-    for name in ("hub_next_best_action", "hub_best_send_time", "hub_best_channel",
-                 "hub_decision_id"):
-        hs.crm.properties.core_api.create("contacts", PropertyCreate(
-            name=name, label=name, type="string", field_type="text", group_name="decision_hub"))
+    hs.crm.properties.groups_api.create(
+        "contacts", PropertyGroupCreate(name="decision_hub", label="Decision Hub")
+    )
+    for name in (
+        "hub_next_best_action",
+        "hub_best_send_time",
+        "hub_best_channel",
+        "hub_decision_id",
+    ):
+        hs.crm.properties.core_api.create(
+            "contacts",
+            PropertyCreate(
+                name=name, label=name, type="string", field_type="text", group_name="decision_hub"
+            ),
+        )
 
 
 def test_get_all_pages_every_live_contact_and_archived_is_separate(hs, world: World) -> None:
@@ -54,10 +63,13 @@ def test_limit_above_100_is_refused(hs) -> None:
 def test_search_filters_sorts_and_pages(hs, world: World) -> None:
     mid = sorted(int(r) for r in world.hubspot.records)[len(world.hubspot.records) // 2]
     req = PublicObjectSearchRequest(
-        filter_groups=[{"filters": [{"propertyName": "hs_object_id", "operator": "GT",
-                                     "value": str(mid)}]}],
+        filter_groups=[
+            {"filters": [{"propertyName": "hs_object_id", "operator": "GT", "value": str(mid)}]}
+        ],
         sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-        limit=200, properties=["email"])
+        limit=200,
+        properties=["email"],
+    )
     seen: list[int] = []
     while True:
         res = hs.crm.contacts.search_api.do_search(public_object_search_request=req)
@@ -65,52 +77,91 @@ def test_search_filters_sorts_and_pages(hs, world: World) -> None:
         if not res.paging:
             break
         req.after = res.paging.next.after
-    expected = sorted(int(r["id"]) for r in world.hubspot.records.values()
-                      if int(r["id"]) > mid and not r["archived"])
+    expected = sorted(
+        int(r["id"])
+        for r in world.hubspot.records.values()
+        if int(r["id"]) > mid and not r["archived"]
+    )
     assert seen == expected
-    res = hs.crm.contacts.search_api.do_search(public_object_search_request={
-        "filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", "operator": "BETWEEN",
-                                       "value": "0", "highValue": "2025-12-06T00:00:00.100Z"}]},
-                         {"filters": [{"propertyName": "hs_object_id", "operator": "IN",
-                                       "values": [str(expected[0])]}]}],
-        "limit": 200})
+    res = hs.crm.contacts.search_api.do_search(
+        public_object_search_request={
+            "filterGroups": [
+                {
+                    "filters": [
+                        {
+                            "propertyName": "lastmodifieddate",
+                            "operator": "BETWEEN",
+                            "value": "0",
+                            "highValue": "2025-12-06T00:00:00.100Z",
+                        }
+                    ]
+                },
+                {
+                    "filters": [
+                        {
+                            "propertyName": "hs_object_id",
+                            "operator": "IN",
+                            "values": [str(expected[0])],
+                        }
+                    ]
+                },
+            ],
+            "limit": 200,
+        }
+    )
     assert res.total >= 1 and str(expected[0]) in {c.id for c in res.results}
     with pytest.raises(ApiException) as e:
         hs.crm.contacts.search_api.do_search(public_object_search_request={"limit": 201})
     assert e.value.status == 400
     with pytest.raises(ApiException):
-        hs.crm.contacts.search_api.do_search(public_object_search_request={
-            "sorts": ["email", "firstname"]})
+        hs.crm.contacts.search_api.do_search(
+            public_object_search_request={"sorts": ["email", "firstname"]}
+        )
 
 
 def test_search_400_past_the_ten_thousandth_result() -> None:
     world = World(n_contacts=14_500, seed=3)
     with start_sandbox(world, hubspot_limits=HubSpotLimits(search_per_second=100)) as sb:
         hs = hubspot_client(sb)
-        ok = hs.crm.contacts.search_api.do_search(public_object_search_request={
-            "limit": 200, "after": "9800"})
+        ok = hs.crm.contacts.search_api.do_search(
+            public_object_search_request={"limit": 200, "after": "9800"}
+        )
         assert ok.total > 10_000 and len(ok.results) == 200
         assert ok.paging.next.after == "10000"
         with pytest.raises(ApiException) as e:
-            hs.crm.contacts.search_api.do_search(public_object_search_request={
-                "limit": 200, "after": ok.paging.next.after})
+            hs.crm.contacts.search_api.do_search(
+                public_object_search_request={"limit": 200, "after": ok.paging.next.after}
+            )
         assert e.value.status == 400
         # The documented way around: filter on hs_object_id greater than the last id seen.
         last = max(int(r) for r in world.hubspot.records) - 5
-        tail = hs.crm.contacts.search_api.do_search(public_object_search_request={
-            "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "GT",
-                                           "value": str(last)}]}], "limit": 200})
+        tail = hs.crm.contacts.search_api.do_search(
+            public_object_search_request={
+                "filterGroups": [
+                    {
+                        "filters": [
+                            {"propertyName": "hs_object_id", "operator": "GT", "value": str(last)}
+                        ]
+                    }
+                ],
+                "limit": 200,
+            }
+        )
         assert tail.total <= 5
 
 
 def test_batch_update_207_partial_errors_and_writes_once(hs, world: World) -> None:
     _ensure_hub_properties(hs)
     ids = sorted(r["id"] for r in world.hubspot.records.values() if not r["archived"])[:3]
-    inputs = [{"id": ids[0], "properties": {"hub_next_best_action": "webinar_invite",
-                                            "hub_decision_id": "d-1"}},
-              {"id": "99999999", "properties": {"hub_next_best_action": "wait"}},
-              {"id": ids[1], "properties": {"lifecyclestage": "not-a-stage"}},
-              {"id": ids[2], "properties": {"hub_next_best_action": "wait"}}]
+    inputs = [
+        {
+            "id": ids[0],
+            "properties": {"hub_next_best_action": "webinar_invite", "hub_decision_id": "d-1"},
+        },
+        {"id": "99999999", "properties": {"hub_next_best_action": "wait"}},
+        {"id": ids[1], "properties": {"lifecyclestage": "not-a-stage"}},
+        {"id": ids[2], "properties": {"hub_next_best_action": "wait"}},
+    ]
     res = hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs))
     assert res.status == "COMPLETE"
     assert sorted(r.id for r in res.results) == sorted([ids[0], ids[2]])
@@ -122,32 +173,52 @@ def test_batch_update_207_partial_errors_and_writes_once(hs, world: World) -> No
     writes = [e for e in world.log.for_record("hubspot", ids[0]) if e.kind == "field"]
     assert sorted(e.field for e in writes) == ["hub_decision_id", "hub_next_best_action"]
     with pytest.raises(ApiException) as e:
-        hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(
-            inputs=[{"id": ids[0], "properties": {"no_such_property": "x"}}]))
+        hs.crm.contacts.batch_api.update(
+            BatchInputSimplePublicObjectBatchInput(
+                inputs=[{"id": ids[0], "properties": {"no_such_property": "x"}}]
+            )
+        )
     assert e.value.status == 400 and "PROPERTY_DOESNT_EXIST" in json.loads(e.value.body)["message"]
     with pytest.raises(ApiException) as e:
-        hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(
-            inputs=[{"id": ids[0], "properties": {}}] * 101))
+        hs.crm.contacts.batch_api.update(
+            BatchInputSimplePublicObjectBatchInput(inputs=[{"id": ids[0], "properties": {}}] * 101)
+        )
     assert e.value.status == 400
 
 
 def test_batch_read_and_upsert(hs, world: World) -> None:
-    rec = next(r for r in world.hubspot.records.values()
-               if not r["archived"] and r["properties"].get("email"))
-    res = hs.crm.contacts.batch_api.read(BatchReadInputSimplePublicObjectId(
-        inputs=[{"id": rec["id"]}, {"id": "123"}], properties=["email"]))
+    rec = next(
+        r
+        for r in world.hubspot.records.values()
+        if not r["archived"] and r["properties"].get("email")
+    )
+    res = hs.crm.contacts.batch_api.read(
+        BatchReadInputSimplePublicObjectId(
+            inputs=[{"id": rec["id"]}, {"id": "123"}], properties=["email"]
+        )
+    )
     assert [r.id for r in res.results] == [rec["id"]]
     assert res.errors[0].category == "OBJECT_NOT_FOUND"
-    up = hs.crm.contacts.batch_api.upsert(BatchInputSimplePublicObjectBatchInputUpsert(inputs=[
-        {"id": rec["properties"]["email"].upper(), "idProperty": "email",
-         "properties": {"jobtitle": "Chief Hub Officer"}},
-        {"id": "new.person@example.org", "idProperty": "email",
-         "properties": {"firstname": "New"}}]))
+    up = hs.crm.contacts.batch_api.upsert(
+        BatchInputSimplePublicObjectBatchInputUpsert(
+            inputs=[
+                {
+                    "id": rec["properties"]["email"].upper(),
+                    "idProperty": "email",
+                    "properties": {"jobtitle": "Chief Hub Officer"},
+                },
+                {
+                    "id": "new.person@example.org",
+                    "idProperty": "email",
+                    "properties": {"firstname": "New"},
+                },
+            ]
+        )
+    )
     by_new = {r.new: r for r in up.results}
     assert by_new[False].id == rec["id"]
     assert world.hubspot.records[rec["id"]]["properties"]["jobtitle"] == "Chief Hub Officer"
-    assert world.hubspot.records[by_new[True].id]["properties"]["email"] == \
-        "new.person@example.org"
+    assert world.hubspot.records[by_new[True].id]["properties"]["email"] == "new.person@example.org"
 
 
 def test_properties_groups_and_409_on_duplicates(hs) -> None:
@@ -155,13 +226,21 @@ def test_properties_groups_and_409_on_duplicates(hs) -> None:
     names = {p.name for p in hs.crm.properties.core_api.get_all("contacts").results}
     assert {"hub_next_best_action", "email", "lastmodifieddate"} <= names
     with pytest.raises(PropertiesApiException) as e:
-        hs.crm.properties.groups_api.create("contacts", PropertyGroupCreate(
-            name="decision_hub", label="again"))
+        hs.crm.properties.groups_api.create(
+            "contacts", PropertyGroupCreate(name="decision_hub", label="again")
+        )
     assert e.value.status == 409
     with pytest.raises(PropertiesApiException) as e:
-        hs.crm.properties.core_api.create("contacts", PropertyCreate(
-            name="hub_decision_id", label="x", type="string", field_type="text",
-            group_name="decision_hub"))
+        hs.crm.properties.core_api.create(
+            "contacts",
+            PropertyCreate(
+                name="hub_decision_id",
+                label="x",
+                type="string",
+                field_type="text",
+                group_name="decision_hub",
+            ),
+        )
     assert e.value.status == 409
     groups = {g.name for g in hs.crm.properties.groups_api.get_all("contacts").results}
     assert "decision_hub" in groups
@@ -169,15 +248,19 @@ def test_properties_groups_and_409_on_duplicates(hs) -> None:
 
 def test_lists_memberships_and_owners(hs, world: World) -> None:
     ids = sorted(r["id"] for r in world.hubspot.records.values() if not r["archived"])[:5]
-    created = hs.crm.lists.lists_api.create(ListCreateRequest(
-        name="hub: webinar_invite", object_type_id="0-1", processing_type="MANUAL"))
+    created = hs.crm.lists.lists_api.create(
+        ListCreateRequest(
+            name="hub: webinar_invite", object_type_id="0-1", processing_type="MANUAL"
+        )
+    )
     lid = created.list.list_id
     added = hs.crm.lists.memberships_api.add(lid, ids[:4] + ["424242"])
     assert added.records_ids_added == ids[:4] and added.record_ids_missing == ["424242"]
     again = hs.crm.lists.memberships_api.add(lid, ids[:2])
     assert again.records_ids_added == []
-    both = hs.crm.lists.memberships_api.add_and_remove(lid, MembershipChangeRequest(
-        record_ids_to_add=[ids[4]], record_ids_to_remove=[ids[0]]))
+    both = hs.crm.lists.memberships_api.add_and_remove(
+        lid, MembershipChangeRequest(record_ids_to_add=[ids[4]], record_ids_to_remove=[ids[0]])
+    )
     assert both.records_ids_added == [ids[4]] and both.record_ids_removed == [ids[0]]
     page = hs.crm.lists.memberships_api.get_page(lid, limit=2)
     assert [m.record_id for m in page.results] == ids[1:3] and page.paging.next.after
@@ -190,20 +273,26 @@ def test_lists_memberships_and_owners(hs, world: World) -> None:
     owners = hs.crm.owners.owners_api.get_page()
     assert len(owners.results) == 5 and owners.results[0].type == "PERSON"
     with pytest.raises(Exception) as e:
-        hs.crm.lists.lists_api.create(ListCreateRequest(
-            name="dyn", object_type_id="0-1", processing_type="DYNAMIC"))
+        hs.crm.lists.lists_api.create(
+            ListCreateRequest(name="dyn", object_type_id="0-1", processing_type="DYNAMIC")
+        )
     assert getattr(e.value, "status", None) == 400
 
 
 def test_owner_assignment_is_validated(hs, world: World) -> None:
     rid = next(r["id"] for r in world.hubspot.records.values() if not r["archived"])
-    res = hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=[
-        {"id": rid, "properties": {"hubspot_owner_id": "71002"}}]))
+    res = hs.crm.contacts.batch_api.update(
+        BatchInputSimplePublicObjectBatchInput(
+            inputs=[{"id": rid, "properties": {"hubspot_owner_id": "71002"}}]
+        )
+    )
     assert res.status == "COMPLETE" and [r.id for r in res.results] == [rid]
-    assert any(e.kind == "owner" and e.new == "71002" for e in world.log.for_record("hubspot",
-                                                                                   rid))
-    bad = hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=[
-        {"id": rid, "properties": {"hubspot_owner_id": "9001"}}]))
+    assert any(e.kind == "owner" and e.new == "71002" for e in world.log.for_record("hubspot", rid))
+    bad = hs.crm.contacts.batch_api.update(
+        BatchInputSimplePublicObjectBatchInput(
+            inputs=[{"id": rid, "properties": {"hubspot_owner_id": "9001"}}]
+        )
+    )
     assert bad.errors and bad.errors[0].category == "VALIDATION_ERROR"
 
 
@@ -273,18 +362,36 @@ def test_search_secondly_429_has_no_rate_headers_and_daily_limit() -> None:
 
 def test_activities_reach_hubspot_after_a_day(hs, world: World, sandbox) -> None:
     _ensure_hub_properties(hs)
-    recs = [r for r in world.hubspot.records.values() if not r["archived"]
-            and r["properties"].get("email") and r["properties"]["hs_email_optout"] == "false"]
-    inputs = [{"id": r["id"], "properties": {"hub_next_best_action": "webinar_invite",
-                                             "hub_decision_id": f"d{r['id']}",
-                                             "hub_best_send_time": "14"}} for r in recs[:100]]
+    recs = [
+        r
+        for r in world.hubspot.records.values()
+        if not r["archived"]
+        and r["properties"].get("email")
+        and r["properties"]["hs_email_optout"] == "false"
+    ]
+    inputs = [
+        {
+            "id": r["id"],
+            "properties": {
+                "hub_next_best_action": "webinar_invite",
+                "hub_decision_id": f"d{r['id']}",
+                "hub_best_send_time": "14",
+            },
+        }
+        for r in recs[:100]
+    ]
     hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs))
     start = world.clock.now_ms()
     world.advance_days(1)
     log = world.ground_truth_log()
     assert len(log["person"]) == 100 and set(log["local_hour"]) == {14}
-    resp = hs.api_request({"method": "GET", "path": "/email/public/v1/events",
-                           "qs": {"startTimestamp": start, "eventType": "SENT", "limit": 1000}})
+    resp = hs.api_request(
+        {
+            "method": "GET",
+            "path": "/email/public/v1/events",
+            "qs": {"startTimestamp": start, "eventType": "SENT", "limit": 1000},
+        }
+    )
     events = resp.json()["events"]
     emails = {r["properties"]["email"] for r in recs[:100]}
     assert {e["recipient"] for e in events} <= emails and len(events) >= 90
@@ -305,12 +412,20 @@ def test_search_lag_hides_fresh_changes() -> None:
         hs = hubspot_client(sb)
         rid = next(r for r, rec in world.hubspot.records.items() if not rec["archived"])
         hs.crm.contacts.basic_api.update(rid, {"properties": {"jobtitle": "Fresh"}})
-        res = hs.crm.contacts.search_api.do_search(public_object_search_request={
-            "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ",
-                                           "value": rid}]}]})
+        res = hs.crm.contacts.search_api.do_search(
+            public_object_search_request={
+                "filterGroups": [
+                    {"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": rid}]}
+                ]
+            }
+        )
         assert res.total == 0
         world.advance_days(1)
-        res = hs.crm.contacts.search_api.do_search(public_object_search_request={
-            "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ",
-                                           "value": rid}]}]})
+        res = hs.crm.contacts.search_api.do_search(
+            public_object_search_request={
+                "filterGroups": [
+                    {"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": rid}]}
+                ]
+            }
+        )
         assert res.total == 1

@@ -30,17 +30,31 @@ def test_same_seed_same_world_and_different_seed_differs() -> None:
             np.testing.assert_array_equal(x[k], y[k])
     for k in la:
         np.testing.assert_array_equal(la[k], lb[k])
-    assert any(len(x["person"]) != len(z["person"]) or not np.array_equal(x["type"], z["type"])
-               for x, z in zip(a, c, strict=True))
+    assert any(
+        len(x["person"]) != len(z["person"]) or not np.array_equal(x["type"], z["type"])
+        for x, z in zip(a, c, strict=True)
+    )
 
 
 def test_catalog_ids_are_stable_and_complete() -> None:
-    assert {"email_nurture_technical", "email_nurture_business", "content_offer_whitepaper",
-            "content_offer_case_study", "webinar_invite", "sales_outreach", "ad_retarget",
-            "wait"} <= set(ACTION_IDS)
+    assert {
+        "email_nurture_technical",
+        "email_nurture_business",
+        "content_offer_whitepaper",
+        "content_offer_case_study",
+        "webinar_invite",
+        "sales_outreach",
+        "ad_retarget",
+        "wait",
+    } <= set(ACTION_IDS)
     assert 8 <= len(CATALOG) <= 12
-    assert {a.kind for a in CATALOG} == {"email", "content_offer", "sales_outreach",
-                                         "ad_audience", "wait"}
+    assert {a.kind for a in CATALOG} == {
+        "email",
+        "content_offer",
+        "sales_outreach",
+        "ad_audience",
+        "wait",
+    }
     assert get_action("wait").channel == "none"
 
 
@@ -58,10 +72,14 @@ def test_about_five_percent_dirty_data() -> None:
     assert 0.04 < pop.dirty.mean() < 0.06
     assert any(e is None for e in pop.sf_email_variant)
     both = np.flatnonzero(pop.in_hubspot & pop.in_salesforce)
-    case_diff = [i for i in both if pop.sf_email_variant[i] and pop.hs_email_variant[i]
-                 and pop.sf_email_variant[i] != pop.hs_email_variant[i]
-                 and pop.sf_email_variant[i].strip().lower()
-                 == pop.hs_email_variant[i].strip().lower()]
+    case_diff = [
+        i
+        for i in both
+        if pop.sf_email_variant[i]
+        and pop.hs_email_variant[i]
+        and pop.sf_email_variant[i] != pop.hs_email_variant[i]
+        and pop.sf_email_variant[i].strip().lower() == pop.hs_email_variant[i].strip().lower()
+    ]
     assert len(case_diff) > 50
     assert any(len(n) > 80 for n in pop.last_name)
     assert any(not n.isascii() for n in pop.first_name)
@@ -69,11 +87,17 @@ def test_about_five_percent_dirty_data() -> None:
     assert len(set(pop.company_industry.tolist())) >= 8
 
 
-def _probs(m: Market, action: str, hour: np.ndarray | None = None,
-           idx: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def _probs(
+    m: Market, action: str, hour: np.ndarray | None = None, idx: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     idx = np.arange(m.pop.n) if idx is None else idx
-    return m.probabilities(ActionBatch.build(idx, np.full(len(idx), ACTION_INDEX[action]),
-                                             m.pop.pref_hour[idx] if hour is None else hour))
+    return m.probabilities(
+        ActionBatch.build(
+            idx,
+            np.full(len(idx), ACTION_INDEX[action]),
+            m.pop.pref_hour[idx] if hour is None else hour,
+        )
+    )
 
 
 def test_preferred_hour_raises_opens() -> None:
@@ -106,13 +130,21 @@ def test_early_sales_outreach_hurts_and_late_helps() -> None:
 
 def test_relevant_nurture_raises_intent() -> None:
     m = Market(generate_population(5000, seed=8))
-    tech = np.flatnonzero((m.pop.affinity > 0.8) & (m.pop.role == 0) & (m.stage == 1)
-                          & m.pop.email_consent & ~m.unsubscribed)
+    tech = np.flatnonzero(
+        (m.pop.affinity > 0.8)
+        & (m.pop.role == 0)
+        & (m.stage == 1)
+        & m.pop.email_consent
+        & ~m.unsubscribed
+    )
     before = m.intent[tech].copy()
     drift = Market(generate_population(5000, seed=8))
     drift.step()
-    m.step(ActionBatch.build(tech, np.full(len(tech), ACTION_INDEX["email_nurture_technical"]),
-                             m.pop.pref_hour[tech]))
+    m.step(
+        ActionBatch.build(
+            tech, np.full(len(tech), ACTION_INDEX["email_nurture_technical"]), m.pop.pref_hour[tech]
+        )
+    )
     assert (m.intent[tech] - before).mean() > (drift.intent[tech] - before).mean()
 
 

@@ -64,10 +64,14 @@ def test_oracle_policy_realizes_more_reward_than_playbook_over_a_month() -> None
             idx = np.flatnonzero(go)
             m.step(ActionBatch.build(idx, act[go], hour[go]))
             log = m.log[-1]
-            total += float(w.open * log["opened"].sum() + w.click * log["clicked"].sum()
-                           + w.form * log["form"].sum() + w.meeting * log["meeting"].sum()
-                           + w.opportunity * log["opportunity"].sum()
-                           + w.unsubscribe * log["unsubscribe"].sum())
+            total += float(
+                w.open * log["opened"].sum()
+                + w.click * log["clicked"].sum()
+                + w.form * log["form"].sum()
+                + w.meeting * log["meeting"].sum()
+                + w.opportunity * log["opportunity"].sum()
+                + w.unsubscribe * log["unsubscribe"].sum()
+            )
         return total
 
     assert realized(True) > realized(False)

@@ -23,15 +23,23 @@ from .conftest import salesforce_client
 def test_soap_and_oauth_logins(sandbox) -> None:
     sf = salesforce_client(sandbox)
     assert sf.sf_instance == sandbox.salesforce_url.removeprefix("https://")
-    oauth = Salesforce(username=sandbox.salesforce_username,
-                       password=sandbox.salesforce_password + sandbox.salesforce_security_token,
-                       consumer_key=sandbox.salesforce_consumer_key,
-                       consumer_secret=sandbox.salesforce_consumer_secret,
-                       domain=sandbox.salesforce_domain, session=sandbox.salesforce_session())
+    oauth = Salesforce(
+        username=sandbox.salesforce_username,
+        password=sandbox.salesforce_password + sandbox.salesforce_security_token,
+        consumer_key=sandbox.salesforce_consumer_key,
+        consumer_secret=sandbox.salesforce_consumer_secret,
+        domain=sandbox.salesforce_domain,
+        session=sandbox.salesforce_session(),
+    )
     assert oauth.query("SELECT COUNT() FROM User")["totalSize"] == 6
     with pytest.raises(SalesforceAuthenticationFailed):
-        Salesforce(username=sandbox.salesforce_username, password="wrong", security_token="x",
-                   domain=sandbox.salesforce_domain, session=sandbox.salesforce_session())
+        Salesforce(
+            username=sandbox.salesforce_username,
+            password="wrong",
+            security_token="x",
+            domain=sandbox.salesforce_domain,
+            session=sandbox.salesforce_session(),
+        )
 
 
 def test_query_pages_of_2000_with_next_records_url() -> None:
@@ -50,16 +58,20 @@ def test_query_pages_of_2000_with_next_records_url() -> None:
 def test_soql_subset(sf, world: World) -> None:
     contacts = world.salesforce.objects["Contact"]
     cid = next(iter(contacts))
-    res = sf.query(f"SELECT Id, Email, Account.Industry, Account.Name FROM Contact "
-                   f"WHERE Id IN ('{cid}', '003XXXXXXXXXXXXAAA') LIMIT 5")
+    res = sf.query(
+        f"SELECT Id, Email, Account.Industry, Account.Name FROM Contact "
+        f"WHERE Id IN ('{cid}', '003XXXXXXXXXXXXAAA') LIMIT 5"
+    )
     assert res["totalSize"] == 1
     rec = res["records"][0]
     acct = world.salesforce.objects["Account"][contacts[cid]["AccountId"]]
     assert rec["Account"]["Industry"] == acct["Industry"]
     assert rec["Account"]["Name"] == acct["Name"]
-    newest = sf.query("SELECT Id, SystemModstamp FROM Lead WHERE IsDeleted = false AND "
-                      "(SystemModstamp > 2020-01-01T00:00:00Z OR Email = null) "
-                      "ORDER BY SystemModstamp DESC LIMIT 3")
+    newest = sf.query(
+        "SELECT Id, SystemModstamp FROM Lead WHERE IsDeleted = false AND "
+        "(SystemModstamp > 2020-01-01T00:00:00Z OR Email = null) "
+        "ORDER BY SystemModstamp DESC LIMIT 3"
+    )
     stamps = [r["SystemModstamp"] for r in newest["records"]]
     assert len(stamps) == 3 and stamps == sorted(stamps, reverse=True)
     with pytest.raises(SalesforceMalformedRequest):
@@ -72,28 +84,56 @@ def test_soql_subset(sf, world: World) -> None:
 def test_describe_has_hub_fields(sf) -> None:
     for obj in (sf.Contact, sf.Lead):
         names = {f["name"] for f in obj.describe()["fields"]}
-        assert {"Hub_Next_Best_Action__c", "Hub_Best_Send_Time__c", "Hub_Best_Channel__c",
-                "Hub_Decision_Id__c", "SystemModstamp", "Email"} <= names
+        assert {
+            "Hub_Next_Best_Action__c",
+            "Hub_Best_Send_Time__c",
+            "Hub_Best_Channel__c",
+            "Hub_Decision_Id__c",
+            "SystemModstamp",
+            "Email",
+        } <= names
 
 
 def test_collections_partial_errors_in_request_order(sf, world: World) -> None:
     leads = list(world.salesforce.objects["Lead"])[:2]
-    res = sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": False, "records": [
-        {"attributes": {"type": "Lead"}, "Id": leads[0], "Hub_Next_Best_Action__c": "wait"},
-        {"attributes": {"type": "Lead"}, "Id": "00QHb9999999999AAA",
-         "Hub_Next_Best_Action__c": "wait"},
-        {"attributes": {"type": "Lead"}, "Id": leads[1], "Not_A_Field__c": "x"}]},
-        headers={"Sforce-Auto-Assign": "FALSE"})
+    res = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": "Lead"}, "Id": leads[0], "Hub_Next_Best_Action__c": "wait"},
+                {
+                    "attributes": {"type": "Lead"},
+                    "Id": "00QHb9999999999AAA",
+                    "Hub_Next_Best_Action__c": "wait",
+                },
+                {"attributes": {"type": "Lead"}, "Id": leads[1], "Not_A_Field__c": "x"},
+            ],
+        },
+        headers={"Sforce-Auto-Assign": "FALSE"},
+    )
     assert [r["success"] for r in res] == [True, False, False]
     assert res[1]["errors"][0]["statusCode"] == "INVALID_CROSS_REFERENCE_KEY"
     assert res[2]["errors"][0]["statusCode"] == "INVALID_FIELD"
     assert world.salesforce.objects["Lead"][leads[0]]["Hub_Next_Best_Action__c"] == "wait"
     with pytest.raises(SalesforceMalformedRequest):
-        sf.restful("composite/sobjects", method="PATCH", json={"records": [
-            {"attributes": {"type": "Lead"}, "Id": leads[0]}] * 201})
-    rolled = sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": True, "records": [
-        {"attributes": {"type": "Lead"}, "Id": leads[1], "Hub_Best_Channel__c": "email"},
-        {"attributes": {"type": "Lead"}, "Id": leads[1], "Bad__c": 1}]})
+        sf.restful(
+            "composite/sobjects",
+            method="PATCH",
+            json={"records": [{"attributes": {"type": "Lead"}, "Id": leads[0]}] * 201},
+        )
+    rolled = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "allOrNone": True,
+            "records": [
+                {"attributes": {"type": "Lead"}, "Id": leads[1], "Hub_Best_Channel__c": "email"},
+                {"attributes": {"type": "Lead"}, "Id": leads[1], "Bad__c": 1},
+            ],
+        },
+    )
     assert rolled[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
     assert world.salesforce.objects["Lead"][leads[1]]["Hub_Best_Channel__c"] is None
 
@@ -101,15 +141,24 @@ def test_collections_partial_errors_in_request_order(sf, world: World) -> None:
 def test_campaign_members_create_duplicate_and_delete(sf, world: World) -> None:
     camp = next(iter(world.salesforce.objects["Campaign"]))
     lead = next(iter(world.salesforce.objects["Lead"]))
-    res = sf.restful("composite/sobjects", method="POST", json={"records": [
-        {"attributes": {"type": "CampaignMember"}, "CampaignId": camp, "LeadId": lead},
-        {"attributes": {"type": "CampaignMember"}, "CampaignId": camp, "LeadId": lead}]})
+    res = sf.restful(
+        "composite/sobjects",
+        method="POST",
+        json={
+            "records": [
+                {"attributes": {"type": "CampaignMember"}, "CampaignId": camp, "LeadId": lead},
+                {"attributes": {"type": "CampaignMember"}, "CampaignId": camp, "LeadId": lead},
+            ]
+        },
+    )
     assert res[0]["success"] and res[1]["errors"][0]["statusCode"] == "DUPLICATE_VALUE"
     gone = sf.restful("composite/sobjects", method="DELETE", params={"ids": res[0]["id"]})
     assert gone[0]["success"]
     live = sf.query(f"SELECT Id FROM CampaignMember WHERE CampaignId = '{camp}'")
-    dead = sf.query_all(f"SELECT Id, IsDeleted FROM CampaignMember WHERE CampaignId = '{camp}'",
-                        include_deleted=True)
+    dead = sf.query_all(
+        f"SELECT Id, IsDeleted FROM CampaignMember WHERE CampaignId = '{camp}'",
+        include_deleted=True,
+    )
     assert live["totalSize"] == 0 and dead["records"][0]["IsDeleted"] is True
 
 
@@ -121,8 +170,10 @@ def test_auto_assign_header_is_honoured_and_logged(sf, world: World) -> None:
     leads = world.salesforce.objects["Lead"]
     assert leads[lead_a]["OwnerId"] == owner
     assert leads[lead_b]["OwnerId"] == world.salesforce.assignment_rule_owner
-    assert world.salesforce.auto_assign_log[-2:] == [("Lead", lead_a, "FALSE"),
-                                                     ("Lead", lead_b, "(absent)")]
+    assert world.salesforce.auto_assign_log[-2:] == [
+        ("Lead", lead_a, "FALSE"),
+        ("Lead", lead_b, "(absent)"),
+    ]
 
 
 def test_session_expiry_and_relogin(sandbox) -> None:
@@ -131,8 +182,9 @@ def test_session_expiry_and_relogin(sandbox) -> None:
     sandbox.salesforce.expire_sessions()
     assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] > 0
     assert sandbox.salesforce.logins == logins + 1
-    stale = Salesforce(session_id="00Dbogus!x", instance=sf.sf_instance,
-                       session=sandbox.salesforce_session())
+    stale = Salesforce(
+        session_id="00Dbogus!x", instance=sf.sf_instance, session=sandbox.salesforce_session()
+    )
     with pytest.raises(Exception) as e:
         stale.query("SELECT Id FROM User")
     assert "INVALID_SESSION_ID" in str(e.value) or "refreshed" in str(e.value)
@@ -140,12 +192,13 @@ def test_session_expiry_and_relogin(sandbox) -> None:
 
 def test_session_ttl_expires() -> None:
     world = World(n_contacts=100, seed=1)
-    with start_sandbox(world, salesforce_limits=SalesforceLimits(session_ttl_s=0.3)) as sb:
+    with start_sandbox(world, salesforce_limits=SalesforceLimits(session_ttl_s=1.0)) as sb:
         sf = salesforce_client(sb)
         sf.query("SELECT Id FROM User")
-        time.sleep(0.35)
-        sf.query("SELECT Id FROM User")
-        assert sb.salesforce.logins == 2
+        before = sb.salesforce.logins
+        time.sleep(1.05)
+        assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 6
+        assert sb.salesforce.logins == before + 1
 
 
 def test_limit_info_header_and_daily_403() -> None:
@@ -171,16 +224,28 @@ def test_lead_conversion_follows_an_opportunity() -> None:
         for day in range(4):
             leads = sf.query_all("SELECT Id FROM Lead WHERE IsConverted = false")["records"]
             for k in range(0, len(leads), 200):
-                sf.restful("composite/sobjects", method="PATCH", json={"records": [
-                    {"attributes": {"type": "Lead"}, "Id": r["Id"],
-                     "Hub_Next_Best_Action__c": "sales_outreach",
-                     "Hub_Decision_Id__c": f"{r['Id']}-{day}"} for r in leads[k:k + 200]]},
-                    headers={"Sforce-Auto-Assign": "FALSE"})
+                sf.restful(
+                    "composite/sobjects",
+                    method="PATCH",
+                    json={
+                        "records": [
+                            {
+                                "attributes": {"type": "Lead"},
+                                "Id": r["Id"],
+                                "Hub_Next_Best_Action__c": "sales_outreach",
+                                "Hub_Decision_Id__c": f"{r['Id']}-{day}",
+                            }
+                            for r in leads[k : k + 200]
+                        ]
+                    },
+                    headers={"Sforce-Auto-Assign": "FALSE"},
+                )
             world.advance_days(1)
         executed = world.ground_truth_log()
         assert (executed["action"] == ACTION_INDEX["sales_outreach"]).sum() > 500
-        conv = sf.query("SELECT Id, ConvertedContactId, IsConverted FROM Lead "
-                        "WHERE IsConverted = true")
+        conv = sf.query(
+            "SELECT Id, ConvertedContactId, IsConverted FROM Lead WHERE IsConverted = true"
+        )
         assert conv["totalSize"] > 0
         cid = conv["records"][0]["ConvertedContactId"]
         contact = sf.query(f"SELECT Id, AccountId FROM Contact WHERE Id = '{cid}'")
@@ -192,3 +257,11 @@ def test_lead_conversion_follows_an_opportunity() -> None:
         assert opps["totalSize"] >= conv["totalSize"]
         calls = sf.query("SELECT Id FROM Task WHERE TaskSubtype = 'Call'")
         assert calls["totalSize"] > 0
+
+
+def test_automation_moves_system_modstamp_only(sf, world: World) -> None:
+    world.advance_days(4)
+    rows = sf.query_all("SELECT Id, Status, LastModifiedDate, SystemModstamp FROM Lead")["records"]
+    ahead = [r for r in rows if r["SystemModstamp"] > r["LastModifiedDate"]]
+    assert ahead and all(r["Status"] != "Open - Not Contacted" for r in ahead)
+    assert all(r["SystemModstamp"] >= r["LastModifiedDate"] for r in rows)

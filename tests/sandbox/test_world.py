@@ -12,10 +12,11 @@ from hub.sandbox.world import World
 
 def _props(hs) -> None:  # noqa: ANN001
     hs.crm.properties.groups_api.create("contacts", PropertyGroupCreate(name="hub", label="Hub"))
-    for n in ("hub_next_best_action", "hub_best_send_time", "hub_best_channel",
-              "hub_decision_id"):
-        hs.crm.properties.core_api.create("contacts", PropertyCreate(
-            name=n, label=n, type="string", field_type="text", group_name="hub"))
+    for n in ("hub_next_best_action", "hub_best_send_time", "hub_best_channel", "hub_decision_id"):
+        hs.crm.properties.core_api.create(
+            "contacts",
+            PropertyCreate(name=n, label=n, type="string", field_type="text", group_name="hub"),
+        )
 
 
 def _person_in_both(world: World) -> tuple[int, str, str]:
@@ -30,13 +31,25 @@ def test_same_decision_in_both_crms_executes_once(hs, sf, world: World) -> None:
     _props(hs)
     person, hid, sid = _person_in_both(world)
     sobject = "Lead" if sid.startswith("00Q") else "Contact"
-    hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=[
-        {"id": hid, "properties": {"hub_next_best_action": "email_nurture_business",
-                                   "hub_decision_id": "dec-1",
-                                   "hub_best_send_time": "2026-01-05T15:00:00Z"}}]))
-    getattr(sf, sobject).update(sid, {"Hub_Next_Best_Action__c": "email_nurture_business",
-                                      "Hub_Decision_Id__c": "dec-1"},
-                                headers={"Sforce-Auto-Assign": "FALSE"})
+    hs.crm.contacts.batch_api.update(
+        BatchInputSimplePublicObjectBatchInput(
+            inputs=[
+                {
+                    "id": hid,
+                    "properties": {
+                        "hub_next_best_action": "email_nurture_business",
+                        "hub_decision_id": "dec-1",
+                        "hub_best_send_time": "2026-01-05T15:00:00Z",
+                    },
+                }
+            ]
+        )
+    )
+    getattr(sf, sobject).update(
+        sid,
+        {"Hub_Next_Best_Action__c": "email_nurture_business", "Hub_Decision_Id__c": "dec-1"},
+        headers={"Sforce-Auto-Assign": "FALSE"},
+    )
     world.advance_days(1)
     log = world.ground_truth_log()
     assert list(log["person"]) == [person]
@@ -44,8 +57,9 @@ def test_same_decision_in_both_crms_executes_once(hs, sf, world: World) -> None:
     tz = int(world.pop.tz_offset[person])
     assert log["local_hour"][0] == (15 + tz) % 24
     # Re-writing the same decision is not a new action.
-    getattr(sf, sobject).update(sid, {"Hub_Best_Channel__c": "email"},
-                                headers={"Sforce-Auto-Assign": "FALSE"})
+    getattr(sf, sobject).update(
+        sid, {"Hub_Best_Channel__c": "email"}, headers={"Sforce-Auto-Assign": "FALSE"}
+    )
     world.advance_days(1)
     assert len(world.ground_truth_log()["person"]) == 1
     # A new decision id is.
@@ -59,8 +73,7 @@ def test_write_log_has_old_and_new_values_and_call_counts(hs, world: World) -> N
     rid = next(r["id"] for r in world.hubspot.records.values() if not r["archived"])
     hs.crm.contacts.basic_api.update(rid, {"properties": {"hub_next_best_action": "wait"}})
     hs.crm.contacts.basic_api.update(rid, {"properties": {"hub_next_best_action": "ad_retarget"}})
-    entries = [e for e in world.log.for_record("hubspot", rid) if e.field ==
-               "hub_next_best_action"]
+    entries = [e for e in world.log.for_record("hubspot", rid) if e.field == "hub_next_best_action"]
     assert [(e.old, e.new) for e in entries] == [(None, "wait"), ("wait", "ad_retarget")]
     assert world.log.calls[("hubspot", "PATCH /crm/v3/objects/{objectType}/{objectId}")] == 2
 
@@ -90,8 +103,11 @@ def test_market_activity_moves_modification_stamps_and_opt_outs(world: World) ->
 
 def test_unknown_action_ids_are_rejected_not_executed(sf, world: World) -> None:
     lead = next(iter(world.salesforce.objects["Lead"]))
-    sf.Lead.update(lead, {"Hub_Next_Best_Action__c": "teleport", "Hub_Decision_Id__c": "x"},
-                   headers={"Sforce-Auto-Assign": "FALSE"})
+    sf.Lead.update(
+        lead,
+        {"Hub_Next_Best_Action__c": "teleport", "Hub_Decision_Id__c": "x"},
+        headers={"Sforce-Auto-Assign": "FALSE"},
+    )
     world.advance_days(1)
     assert world.ground_truth_log() == {}
     assert world.rejected_actions[0][1:] == ("teleport", "unknown action id")
@@ -101,33 +117,93 @@ def test_calls_meetings_and_forms_are_readable_with_contact_links(hs, world: Wor
     _props(hs)
     recs = [r for r in world.hubspot.records.values() if not r["archived"]][:300]
     for k in range(0, len(recs), 100):
-        hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=[
-            {"id": r["id"], "properties": {"hub_next_best_action": "sales_outreach",
-                                           "hub_decision_id": f"s-{r['id']}"}}
-            for r in recs[k:k + 100]]))
+        hs.crm.contacts.batch_api.update(
+            BatchInputSimplePublicObjectBatchInput(
+                inputs=[
+                    {
+                        "id": r["id"],
+                        "properties": {
+                            "hub_next_best_action": "sales_outreach",
+                            "hub_decision_id": f"s-{r['id']}",
+                        },
+                    }
+                    for r in recs[k : k + 100]
+                ]
+            )
+        )
     world.advance_days(3)
     calls = hs.crm.objects.basic_api.get_page("calls", limit=100, associations=["contacts"])
     assert calls.results
     linked = {a.id for c in calls.results for a in c.associations["contacts"].results}
     # Merges (day 2) re-point engagements to the merged record's new id.
     assert linked <= {world.hubspot.resolve(r["id"]) for r in recs}
-    found = hs.crm.objects.search_api.do_search("calls", {"filterGroups": [{"filters": [
-        {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "0"}]}],
-        "limit": 5})
+    found = hs.crm.objects.search_api.do_search(
+        "calls",
+        {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "0"}
+                    ]
+                }
+            ],
+            "limit": 5,
+        },
+    )
     assert found.total == len(world.hubspot.engagements["calls"])
-    forms = hs.api_request({"method": "GET", "path": "/form-integrations/v1/submissions/forms/"
-                            "5e3c2a1b-0000-4000-8000-00000000f0a1", "qs": {"limit": 50}}).json()
+    forms = hs.api_request(
+        {
+            "method": "GET",
+            "path": "/form-integrations/v1/submissions/forms/5e3c2a1b-0000-4000-8000-00000000f0a1",
+            "qs": {"limit": 50},
+        }
+    ).json()
     emails = {r["properties"].get("email") for r in world.hubspot.records.values()}
     assert forms["results"] and all(r["values"][0]["value"] in emails for r in forms["results"])
 
 
 def test_ground_truth_log_carries_decision_ids(sf, world: World) -> None:
     leads = list(world.salesforce.objects["Lead"])[:3]
-    sf.restful("composite/sobjects", method="PATCH", json={"records": [
-        {"attributes": {"type": "Lead"}, "Id": lid, "Hub_Next_Best_Action__c": "ad_retarget",
-         "Hub_Decision_Id__c": f"dec-{k}"} for k, lid in enumerate(leads)]},
-        headers={"Sforce-Auto-Assign": "FALSE"})
+    sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "records": [
+                {
+                    "attributes": {"type": "Lead"},
+                    "Id": lid,
+                    "Hub_Next_Best_Action__c": "ad_retarget",
+                    "Hub_Decision_Id__c": f"dec-{k}",
+                }
+                for k, lid in enumerate(leads)
+            ]
+        },
+        headers={"Sforce-Auto-Assign": "FALSE"},
+    )
     world.advance_days(1)
     log = world.ground_truth_log()
     assert sorted(log["decision_id"]) == ["dec-0", "dec-1", "dec-2"]
     assert {world.person_for("salesforce", lid) for lid in leads} == set(log["person"].tolist())
+
+
+def test_list_and_campaign_membership_runs_the_named_action_once(hs, sf, world: World) -> None:
+    from hubspot.crm.lists import ListCreateRequest
+
+    person, hid, sid = _person_in_both(world)
+    lst = hs.crm.lists.lists_api.create(
+        ListCreateRequest(name="hub: ad_retarget", object_type_id="0-1", processing_type="MANUAL")
+    )
+    hs.crm.lists.memberships_api.add(lst.list.list_id, [hid])
+    camp = sf.Campaign.create({"Name": "hub: ad_retarget"})["id"]
+    key = "LeadId" if sid.startswith("00Q") else "ContactId"
+    sf.CampaignMember.create({"CampaignId": camp, key: sid})
+    world.advance_days(1)
+    log = world.ground_truth_log()
+    assert list(log["person"]) == [person]
+    assert log["action"][0] == ACTION_INDEX["ad_retarget"]
+    plain = hs.crm.lists.lists_api.create(
+        ListCreateRequest(name="newsletter", object_type_id="0-1", processing_type="MANUAL")
+    )
+    hs.crm.lists.memberships_api.add(plain.list.list_id, [world.hubspot.resolve(hid)])
+    world.advance_days(1)
+    assert len(world.ground_truth_log()["person"]) == 1

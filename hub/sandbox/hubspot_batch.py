@@ -1,0 +1,202 @@
+"""HubSpot look-alike, batch endpoints: read, update, upsert, create, archive.
+
+At most 100 inputs; partial failures answer 207 with per-record ``errors`` in HubSpot's shape,
+and an unknown property fails the whole batch with 400, as HubSpot does. A mixin for
+``HubSpotApp`` (hubspot_server.py), which provides rendering and record lookup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.sandbox.clock import iso_ms
+from hub.sandbox.httpkit import HttpError, Request, Response
+from hub.sandbox.hubspot_errors import err as _err
+
+
+class HubSpotBatchRoutes:
+    """Handlers that need ``hs``, ``world`` and the app's record helpers."""
+
+    hs: Any
+    world: Any
+
+    def _contacts_only(self, req: Request) -> None:
+        raise NotImplementedError
+
+    def _body(self, req: Request) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _render(
+        self, rec: dict[str, Any], props: list[str] | None, assoc: list[str] | None = None
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _by_email(self, email: str) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def _create(
+        self, props: dict[str, Any], endpoint: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        raise NotImplementedError
+
+    # ---- batch ---------------------------------------------------------------------------
+    def _inputs(self, req: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        self._contacts_only(req)
+        body = self._body(req)
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list):
+            raise HttpError(_err(400, "Invalid input JSON: inputs is required", "VALIDATION_ERROR"))
+        if len(inputs) > 100:
+            raise HttpError(
+                _err(
+                    400,
+                    f"Batch input size {len(inputs)} exceeds the limit of 100",
+                    "VALIDATION_ERROR",
+                    subCategory="BATCH_TOO_LARGE",
+                )
+            )
+        return body, inputs
+
+    def _batch_response(
+        self, started: str, results: list[dict[str, Any]], errors: list[dict[str, Any]]
+    ) -> Response:
+        body: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": iso_ms(self.world.clock.now_ms()),
+        }
+        if errors:
+            body["errors"] = errors
+            body["numErrors"] = len(errors)
+            return Response(207, body)
+        return Response(200, body)
+
+    def batch_read(self, req: Request) -> Response:
+        body, inputs = self._inputs(req)
+        started = iso_ms(self.world.clock.now_ms())
+        props = body.get("properties") or None
+        results, missing = [], []
+        by_email = body.get("idProperty") == "email"
+        for inp in inputs:
+            oid = str(inp.get("id"))
+            rec = self._by_email(oid) if by_email else self.hs.live(oid)
+            if rec is None:
+                missing.append(oid)
+            else:
+                results.append(self._render(rec, props))
+        errors = (
+            [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": "Could not get some CONTACT objects, they may be deleted or not "
+                    "exist. Check that ids are valid.",
+                    "context": {"ids": missing},
+                }
+            ]
+            if missing
+            else []
+        )
+        return self._batch_response(started, results, errors)
+
+    def batch_update(self, req: Request) -> Response:
+        _, inputs = self._inputs(req)
+        started = iso_ms(self.world.clock.now_ms())
+        for inp in inputs:  # an unknown property fails the whole batch, as in HubSpot
+            for k in inp.get("properties") or {}:
+                if k not in self.hs.properties:
+                    return _err(
+                        400,
+                        f'Property values were not valid: [{{"isValid":false,'
+                        f'"message":"Property \\"{k}\\" does not exist","error":'
+                        f'"PROPERTY_DOESNT_EXIST","name":"{k}"}}]',
+                        "VALIDATION_ERROR",
+                    )
+        results, errors, missing = [], [], []
+        for inp in inputs:
+            oid = str(inp.get("id"))
+            props = inp.get("properties") or {}
+            rec = self.hs.live(oid)
+            if rec is None:
+                missing.append(oid)
+                continue
+            msg = self.hs.validate(props)
+            if msg:
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "VALIDATION_ERROR",
+                        "message": msg,
+                        "context": {"ids": [oid]},
+                    }
+                )
+                continue
+            self.hs.set_properties(rec["id"], props, f"POST {req.route}")
+            results.append(self._render(rec, list(props)))
+        if missing:
+            errors.append(
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": "Could not get some CONTACT objects, they may be deleted "
+                    "or not exist. Check that ids are valid.",
+                    "context": {"ids": missing},
+                }
+            )
+        return self._batch_response(started, results, errors)
+
+    def batch_upsert(self, req: Request) -> Response:
+        _, inputs = self._inputs(req)
+        started = iso_ms(self.world.clock.now_ms())
+        results, errors = [], []
+        for inp in inputs:
+            key, id_prop = str(inp.get("id")), inp.get("idProperty") or "hs_object_id"
+            props = dict(inp.get("properties") or {})
+            msg = self.hs.validate(props)
+            if msg:
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "VALIDATION_ERROR",
+                        "message": msg,
+                        "context": {"ids": [key]},
+                    }
+                )
+                continue
+            rec = self._by_email(key) if id_prop == "email" else self.hs.live(key)
+            if rec is not None:
+                self.hs.set_properties(rec["id"], props, f"POST {req.route}")
+                results.append(dict(self._render(rec, list(props)), new=False))
+                continue
+            if id_prop == "email":
+                props.setdefault("email", key)
+            new, err = self._create(props, f"POST {req.route}")
+            if err:
+                errors.append(dict(err, context={"ids": [key]}))
+            else:
+                results.append(dict(self._render(new, list(props)), new=True))
+        return self._batch_response(started, results, errors)
+
+    def batch_create(self, req: Request) -> Response:
+        _, inputs = self._inputs(req)
+        started = iso_ms(self.world.clock.now_ms())
+        results, errors = [], []
+        for k, inp in enumerate(inputs):
+            new, err = self._create(inp.get("properties") or {}, f"POST {req.route}")
+            if err:
+                errors.append(dict(err, context={"index": [str(k)]}))
+            else:
+                results.append(self._render(new, list(inp.get("properties") or {})))
+        resp = self._batch_response(started, results, errors)
+        if resp.status == 200:
+            resp.status = 201
+        return resp
+
+    def batch_archive(self, req: Request) -> Response:
+        _, inputs = self._inputs(req)
+        for inp in inputs:
+            rec = self.hs.live(str(inp.get("id")))
+            if rec is not None:
+                self.hs.archive(rec["id"], f"POST {req.route}")
+        return Response(204)

@@ -1,0 +1,130 @@
+"""Salesforce look-alike, sObject Collections: POST/PATCH/DELETE ``/composite/sobjects``.
+
+At most 200 records, results in request order, per-record errors, ``allOrNone`` rollback, and
+``Sforce-Auto-Assign`` passed through to Lead updates. A mixin for ``SalesforceApp``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.sandbox.httpkit import HttpError, Request, Response
+from hub.sandbox.salesforce_errors import sf_err as _sf_err
+from hub.sandbox.salesforce_state import FIELDS, SfError
+
+ROLLED_BACK = {
+    "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    "message": "Record rolled back because not all records were valid and the request was "
+    "using AllOrNone header",
+    "fields": [],
+}
+
+
+class SalesforceCollectionRoutes:
+    """Handlers that need ``sf`` (the org state), ``limits`` and ``_create``."""
+
+    sf: Any
+    limits: Any
+
+    def _create(self, t: str, fields: dict[str, Any], endpoint: str) -> str:
+        raise NotImplementedError
+
+    # ---- sObject collections -------------------------------------------------------------
+    def _records(self, req: Request) -> tuple[list[dict[str, Any]], bool]:
+        body = req.json() or {}
+        recs = body.get("records")
+        if not isinstance(recs, list):
+            raise HttpError(_sf_err(400, "JSON_PARSER_ERROR", "records is required"))
+        if len(recs) > self.limits.collection_max:
+            raise HttpError(
+                _sf_err(
+                    400,
+                    "EXCEEDED_ID_LIMIT",
+                    "record limit reached. cannot "
+                    f"submit more than {self.limits.collection_max} records "
+                    "into this call",
+                )
+            )
+        return recs, bool(body.get("allOrNone", False))
+
+    def _collection(self, items: list[Any], all_or_none: bool, op) -> Response:  # noqa: ANN001
+        if all_or_none:
+            # Validate everything first; nothing is written unless every record would succeed.
+            results = [op(x, True) for x in items]
+            if any(not r["success"] for r in results):
+                rolled = {"success": False, "errors": [ROLLED_BACK]}
+                return Response(
+                    200, [r if not r["success"] else dict(rolled, id=r["id"]) for r in results]
+                )
+        return Response(200, [op(x, False) for x in items])
+
+    def collection_create(self, req: Request) -> Response:
+        recs, aon = self._records(req)
+
+        def op(rec: dict[str, Any], dry: bool) -> dict[str, Any]:
+            t = (rec.get("attributes") or {}).get("type", "")
+            try:
+                if t not in FIELDS:
+                    raise SfError("INVALID_TYPE", f"sObject type '{t}' is not supported.")
+                if dry:
+                    self.sf.check_fields(
+                        t, {k: v for k, v in rec.items() if k != "attributes"}, creating=True
+                    )
+                    return {"id": None, "success": True, "errors": []}
+                return {
+                    "id": self._create(t, rec, f"POST {req.route}"),
+                    "success": True,
+                    "errors": [],
+                }
+            except SfError as e:
+                return {"success": False, "errors": [e.as_dict()]}
+
+        return self._collection(recs, aon, op)
+
+    def collection_update(self, req: Request) -> Response:
+        recs, aon = self._records(req)
+        header = req.header("sforce-auto-assign")
+
+        def op(rec: dict[str, Any], dry: bool) -> dict[str, Any]:
+            rid = str(rec.get("Id") or rec.get("id") or "")
+            try:
+                found = self.sf.find(rid) if rid else None
+                if not found:
+                    raise SfError(
+                        "INVALID_CROSS_REFERENCE_KEY" if rid else "MISSING_ARGUMENT",
+                        "invalid cross reference id"
+                        if rid
+                        else "Id not specified in an update call",
+                    )
+                t, r = found
+                if r["IsDeleted"]:
+                    raise SfError("ENTITY_IS_DELETED", "entity is deleted")
+                fields = {k: v for k, v in rec.items() if k not in ("attributes", "Id", "id")}
+                if dry:
+                    self.sf.check_fields(t, fields, creating=False)
+                else:
+                    self.sf.update(t, r["Id"], fields, f"PATCH {req.route}", auto_assign=header)
+                return {"id": r["Id"], "success": True, "errors": []}
+            except SfError as e:
+                return {"id": rid or None, "success": False, "errors": [e.as_dict()]}
+
+        return self._collection(recs, aon, op)
+
+    def collection_delete(self, req: Request) -> Response:
+        ids = req.args("ids")
+        if len(ids) > self.limits.collection_max:
+            return _sf_err(400, "EXCEEDED_ID_LIMIT", "too many ids")
+        aon = (req.arg("allOrNone") or "false").lower() == "true"
+
+        def op(rid: str, dry: bool) -> dict[str, Any]:
+            found = self.sf.find(rid)
+            try:
+                if not found or found[1]["IsDeleted"]:
+                    raise SfError("ENTITY_IS_DELETED", "entity is deleted")
+                if not dry:
+                    self.sf.delete(found[0], found[1]["Id"], f"DELETE {req.route}")
+                return {"id": rid, "success": True, "errors": []}
+            except SfError as e:
+                return {"id": rid, "success": False, "errors": [e.as_dict()]}
+
+        return self._collection(ids, aon, op)
