@@ -169,3 +169,45 @@ def test_datetimes_round_trip_to_the_millisecond(dt: datetime) -> None:
 def test_strings_never_exceed_the_field(s: str) -> None:
     out = to_sf_value("content_subject", s)
     assert out is None or (isinstance(out, str) and len(out) <= 255)
+
+
+_values = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.just("2026-01-05T10:00:00.000+0000"),
+    st.dictionaries(
+        st.sampled_from(["Name", "Industry", "NumberOfEmployees"]),
+        st.one_of(st.none(), st.text(max_size=5), st.integers()),
+        max_size=3,
+    ),
+)
+_keys = st.sampled_from(
+    [
+        "Id",
+        "SystemModstamp",
+        "Email",
+        "FirstName",
+        "OwnerId",
+        "Account",
+        "NumberOfEmployees",
+        "AnnualRevenue",
+        "IsDeleted",
+        "IsConverted",
+        "Hub_Lead_Score__c",
+    ]
+)
+
+
+@given(st.one_of(st.dictionaries(_keys, _values, max_size=11), st.lists(st.integers(), max_size=2), st.none()))
+def test_any_row_becomes_an_item_a_deletion_or_a_reject(rec) -> None:
+    from connectors.salesforce.connector import SalesforceConnector
+    from connectors.salesforce.objects import CONTACT
+    from hub.models import Contact, Page
+
+    conn = SalesforceConnector("sf", SalesforceSettings(session_id="00D!x", instance_url="https://x"), {})
+    page = Page[Contact]()
+    conn._person_row(CONTACT, rec, {"Hub_Lead_Score__c": "lead_score"}, page)
+    assert len(page.items) + len(page.deleted) + len(page.rejects) == 1
