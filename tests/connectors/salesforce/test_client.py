@@ -142,3 +142,14 @@ def test_jwt_bearer_login_signs_an_assertion_for_the_user() -> None:
     )
     assert (claims["iss"], claims["sub"]) == ("CK", "hub@example.com")
     assert responses.calls[-1].request.headers["Authorization"] == "Bearer 00Dxx!JWT"
+
+
+@responses.activate
+def test_a_session_that_expires_between_pages_keeps_paging() -> None:
+    login = responses.post(SOAP_LOGIN, body=soap_ok())
+    responses.get(f"{BASE}/query/", json=query_page([{"Id": "1"}], next_url="/services/data/v59.0/query/01gXX-2000"))
+    responses.get(f"{BASE}/query/01gXX-2000", json=sf_error("INVALID_SESSION_ID"), status=401)
+    responses.get(f"{BASE}/query/01gXX-2000", json=query_page([{"Id": "2"}]))
+    c = client(password_settings())
+    assert [r["Id"] for batch in c.query_pages("SELECT Id FROM Lead") for r in batch] == ["1", "2"]
+    assert login.call_count == 2

@@ -66,8 +66,10 @@ def sf_settings(sb: SandboxHandle, **extra) -> dict:
     }
 
 
-def make_ctx(tmp_path: Path, redis_url: str, sb: SandboxHandle, owner: str, **extra) -> HubContext:
-    store_url = f"sqlite:///{tmp_path / 'hub.db'}"
+def make_ctx(
+    tmp_path: Path, redis_url: str, sb: SandboxHandle, owner: str, store_url: str | None = None, **extra
+) -> HubContext:
+    store_url = store_url or f"sqlite:///{tmp_path / 'hub.db'}"
     Store(store_url, auto_migrate=True).dispose()
     rule = {
         "name": "everyone",
@@ -120,9 +122,9 @@ def our_writes(world: World) -> list:
     return [e for e in world.log.entries if e.system == "salesforce" and "composite" in e.endpoint]
 
 
-def test_every_action_lands_once_under_faults(tmp_path, redis12, world, sandbox) -> None:
+def test_every_action_lands_once_under_faults(tmp_path, store_url, redis12, world, sandbox) -> None:
     owner = world.salesforce.users[2]
-    ctx = make_ctx(tmp_path, redis12, sandbox, owner)
+    ctx = make_ctx(tmp_path, redis12, sandbox, owner, store_url=store_url)
     sandbox.salesforce_faults.set(error_rate=0.08, drop_rate=0.04, seed=3)
     run_until_quiet(ctx)
     sandbox.salesforce_faults.clear()
