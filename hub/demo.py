@@ -81,7 +81,7 @@ def sandbox_settings(sb: SandboxHandle, workdir: Path, connector_types: set[str]
                 "password": sb.salesforce_password,
                 "security_token": sb.salesforce_security_token,
                 "domain": sb.salesforce_domain,
-                "ca_cert_path": sb.ca_cert_path,
+                "ca_bundle": sb.ca_cert_path,
             },
         }
     cfg = {

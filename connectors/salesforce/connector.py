@@ -29,7 +29,7 @@ from connectors.salesforce.mapping import (
 from connectors.salesforce.objects import ACTIVITY_OBJECTS, OPTIONAL_FIELDS, PERSON_OBJECTS, PREFIX_TO_IDENTITY, SObject
 from connectors.salesforce.reader import read_window
 from connectors.salesforce.schema import audit_fields, ensure_fields, object_access
-from hub.connector import Connector
+from hub.connector import Connector, Runtime
 from hub.errors import HubError
 from hub.models import (
     Activity,
@@ -56,9 +56,11 @@ class SalesforceConnector(Connector):
         name: str,
         settings: SalesforceSettings,
         field_mapping: dict[str, str],
+        runtime: Runtime | None = None,
+        *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
-        super().__init__(name, settings, field_mapping)
+        super().__init__(name, settings, field_mapping, runtime)
         self.s = settings
         self.clock = clock
         self.client = SalesforceClient(settings)

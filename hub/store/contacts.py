@@ -24,7 +24,9 @@ from sqlalchemy import Connection, delete, insert, select, tuple_, update
 from hub.models import Company, Consent, Contact, Identity, normalize_email, utcnow
 from hub.store.schema import contact_emails, contacts, identities
 
-_HASH_EXCLUDE = {"id", "crm_fields", "lists", "updated_at", "identities"}
+# Owner is compared on its own (against the owner we last pushed or saw), so the echo of an
+# owner assignment is not a change but a salesperson's reassignment is.
+_HASH_EXCLUDE = {"id", "crm_fields", "lists", "updated_at", "identities", "owner"}
 
 
 def record_hash(contact: Contact) -> str:
@@ -134,7 +136,7 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
             ident_values["lists"] = sorted(contact.lists)
         if old is not None:
             conn.execute(update(identities).where(identities.c.id == old.id).values(**ident_values))
-            if old.record_hash == h:
+            if old.record_hash == h and (contact.owner or None) == (old.owner or None):
                 result.unchanged += 1
             else:
                 result.updated += 1

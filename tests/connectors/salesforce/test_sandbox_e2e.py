@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import func, select
 
 from connectors.salesforce.client import DailyLimitReached
@@ -31,17 +30,13 @@ from hub.store import pushes as push_store
 from hub.store.schema import contacts, identities
 from tests.conftest import hub_config
 
-REDIS_DB12 = "redis://127.0.0.1:6379/12"
 NAME = "salesforce"
 
 
 @pytest.fixture
-def redis12() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_DB12)
-    client.flushdb()
-    yield REDIS_DB12
-    client.flushdb()
-    client.close()
+def redis12(redis_url: str) -> str:
+    """The run's leased Redis database (see tests/conftest.py)."""
+    return redis_url
 
 
 @pytest.fixture
