@@ -22,6 +22,18 @@ from hub.sandbox.hubspot_state import OWNER_IDS
 from hub.sandbox.ratelimit import DailyQuota, RollingWindow
 from hub.sandbox.world import World
 
+SCOPES = (
+    "crm.objects.contacts.read",
+    "crm.objects.contacts.write",
+    "crm.schemas.contacts.read",
+    "crm.schemas.contacts.write",
+    "crm.lists.read",
+    "crm.lists.write",
+    "crm.objects.owners.read",
+    "content",
+    "forms",
+    "sales-email-read",
+)
 DEFAULT_PROPS = ["email", "firstname", "lastname"]
 ALWAYS = ["createdate", "lastmodifieddate", "hs_object_id"]
 CONTACT_TYPES = ("contacts", "contact", "0-1")
@@ -51,6 +63,7 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         super().__init__(faults)
         self.world, self.hs, self.log = world, world.hubspot, world.log
         self.token = token
+        self.scopes = set(SCOPES)  # what the private app was granted; tests take some away
         self.limits = limits or HubSpotLimits()
         self.window = RollingWindow(self.limits.per_ten_seconds, 10.0)
         self.search_window = RollingWindow(self.limits.search_per_second, 1.0)
@@ -96,6 +109,7 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         r("GET", "/marketing/v3/forms", self.forms)
         r("GET", "/account-info/v3/api-usage/daily/private-apps", self.api_usage)
         r("GET", "/account-info/v3/details", self.account_details)
+        r("POST", "/oauth/v2/private-apps/get/access-token-info", self.token_info)
 
     # ---- plumbing ------------------------------------------------------------------------
     def fault_429(self, req: Request) -> Response:

@@ -29,6 +29,13 @@ def test_ensure_schema_is_idempotent(connector):
     assert connector.check().problems == []
 
 
+def test_check_names_the_missing_scopes(sandbox, connector):
+    sandbox.hubspot.scopes -= {"crm.lists.write", "forms"}
+    report = connector.check()
+    assert not report.ok
+    assert any("crm.lists.write, forms" in p for p in report.problems), report.problems
+
+
 def test_check_reports_a_bad_token(sandbox):
     c = make_connector(sandbox, access_token="wrong")
     report = c.check()
