@@ -64,6 +64,11 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         self.world, self.hs, self.log = world, world.hubspot, world.log
         self.token = token
         self.scopes = set(SCOPES)  # what the private app was granted; tests take some away
+        # an OAuth app: refresh tokens rotate on every use, issued access tokens are accepted
+        self.oauth_client = ("sandbox-client-id", "sandbox-client-secret")
+        self.refresh_tokens = {"sandbox-refresh-0"}
+        self.access_tokens: set[str] = set()
+        self.refreshes = 0
         self.limits = limits or HubSpotLimits()
         self.window = RollingWindow(self.limits.per_ten_seconds, 10.0)
         self.search_window = RollingWindow(self.limits.search_per_second, 1.0)
@@ -153,9 +158,29 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
             "X-HubSpot-RateLimit-Daily-Remaining": str(self.daily.remaining()),
         }
 
+    def oauth_token(self, req: Request) -> Response:
+        """POST /oauth/v1/token, refresh_token grant: a new access token and a rotated refresh token."""
+        from urllib.parse import parse_qs
+
+        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
+        if (form.get("client_id"), form.get("client_secret")) != self.oauth_client:
+            return Response(400, {"status": "BAD_CLIENT_ID", "message": "missing or unknown client id"})
+        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") not in self.refresh_tokens:
+            return Response(400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"})
+        self.refresh_tokens.discard(form["refresh_token"])
+        self.refreshes += 1
+        access, refresh = f"oauth-access-{self.refreshes}", f"sandbox-refresh-{self.refreshes}"
+        self.access_tokens.add(access)
+        self.refresh_tokens.add(refresh)
+        return Response(
+            200, {"token_type": "bearer", "access_token": access, "refresh_token": refresh, "expires_in": 1800}
+        )
+
     def dispatch(self, req: Request) -> Response:
+        if req.method == "POST" and req.path == "/oauth/v1/token":
+            return self.oauth_token(req)
         auth = req.header("authorization") or ""
-        if auth != f"Bearer {self.token}":
+        if auth != f"Bearer {self.token}" and auth.removeprefix("Bearer ") not in self.access_tokens:
             return _err(
                 401,
                 "Authentication credentials not found. This API supports OAuth 2.0 "
