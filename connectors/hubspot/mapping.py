@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -89,18 +90,18 @@ def to_ms(ts: datetime) -> int:
     return int(ts.timestamp() * 1000)
 
 
-def _int(v: Any) -> int | None:
-    try:
-        return int(float(v)) if v not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _float(v: Any) -> float | None:
+    """A finite number, or None for blanks and garbage ('INF', 'NaN', 'lots')."""
     try:
-        return float(v) if v not in (None, "") else None
+        f = float(v) if v not in (None, "") else None
     except (TypeError, ValueError):
         return None
+    return f if f is not None and math.isfinite(f) else None
+
+
+def _int(v: Any) -> int | None:
+    f = _float(v)
+    return int(f) if f is not None else None
 
 
 def contact_from_hubspot(connector: str, record: dict[str, Any], mapping: dict[str, str]) -> Contact:
