@@ -87,6 +87,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         calibration: Calibration = "auto",
         calibration_share: float = 0.25,
         logistic_below: int = 300,
+        max_iter: int = 200,
         default_deal_value: float = 10_000.0,
         random_state: int = 0,
     ) -> None:
@@ -95,6 +96,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.calibration = calibration
         self.calibration_share = calibration_share
         self.logistic_below = logistic_below
+        self.max_iter = max_iter
         self.default_deal_value = default_deal_value
         self.random_state = random_state
 
@@ -169,7 +171,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                 LogisticRegression(C=0.5, max_iter=2000),
             )
         return HistGradientBoostingClassifier(
-            max_iter=200,
+            max_iter=self.max_iter,
             learning_rate=0.05,
             max_leaf_nodes=15,
             min_samples_leaf=40,
