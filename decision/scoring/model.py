@@ -125,6 +125,9 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.schema_version_ = FEATURE_SCHEMA_VERSION
         self.classes_ = np.array([0, 1])
         self.n_positives_ = int(y.sum())
+        # All-missing columns (e.g. no company size in the source) carry nothing and break
+        # HistGradientBoosting's binning; they are dropped here and at scoring time.
+        self.keep_ = ~np.all(np.isnan(X), axis=0)
         self.deal_value_ = self._fit_value(X, y, value)
         if self.n_positives_ < self.min_positives or self.n_positives_ == len(y):
             if not self._has_points():
@@ -143,8 +146,8 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                 "add cut-offs or lower calibration_share."
             )
         self.kind_ = self._estimator_kind()
-        self.model_ = self._make_model().fit(X[fit_rows], y[fit_rows])
-        raw = self.model_.predict_proba(X[cal_rows])[:, 1]
+        self.model_ = self._make_model().fit(X[fit_rows][:, self.keep_], y[fit_rows])
+        raw = self.model_.predict_proba(X[cal_rows][:, self.keep_])[:, 1]
         self.calibration_kind_ = self._calibration_kind(len(cal_rows), int(y[cal_rows].sum()))
         if self.calibration_kind_ == "isotonic":
             self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y[cal_rows])
@@ -192,9 +195,9 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         if deals.sum() < 200:
             return float(value[deals].mean()) if deals.any() else float(self.default_deal_value)
         reg = HistGradientBoostingRegressor(max_iter=100, min_samples_leaf=20, random_state=self.random_state)
-        reg.fit(X[deals], np.log1p(value[deals]))
+        reg.fit(X[deals][:, self.keep_], np.log1p(value[deals]))
         # Smearing: exp(E[log v]) underestimates E[v]; rescale to the observed mean.
-        self.value_smear_ = float(value[deals].mean() / np.expm1(reg.predict(X[deals])).mean())
+        self.value_smear_ = float(value[deals].mean() / np.expm1(reg.predict(X[deals][:, self.keep_])).mean())
         return reg
 
     # ---- scoring --------------------------------------------------------------------------
@@ -210,13 +213,14 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self._check(X)
         if self.source_ == "points":
             return points_probability(points_score(X, self.feature_names_))
-        return np.clip(self.calibrator_.predict(self.model_.predict_proba(X)[:, 1]), 0.0, 1.0)
+        raw = self.model_.predict_proba(X[:, self.keep_])[:, 1]
+        return np.clip(self.calibrator_.predict(raw), 0.0, 1.0)
 
     def expected_deal_value(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=float)
         if isinstance(self.deal_value_, float):
             return np.full(len(X), self.deal_value_)
-        return np.expm1(self.deal_value_.predict(X)) * self.value_smear_
+        return np.expm1(self.deal_value_.predict(X[:, self.keep_])) * self.value_smear_
 
     def score_many(self, X: np.ndarray) -> LeadScores:
         """Score, probability and expected value for every row of a feature matrix."""
