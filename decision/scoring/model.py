@@ -100,6 +100,12 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.default_deal_value = default_deal_value
         self.random_state = random_state
 
+    @classmethod
+    def cold_start(cls, *, default_deal_value: float = 10_000.0) -> LeadScorer:
+        """A scorer that serves the legacy points score: what runs before any model is live."""
+        X = np.zeros((0, len(FEATURE_NAMES)))
+        return cls(min_positives=2**31, default_deal_value=default_deal_value).fit(X, np.zeros(0, dtype=int))
+
     # ---- fitting --------------------------------------------------------------------------
     def fit(
         self,
