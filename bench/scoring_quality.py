@@ -72,7 +72,7 @@ def rfm_points(X: np.ndarray) -> np.ndarray:
         return np.searchsorted(np.quantile(v, [0.2, 0.4, 0.6, 0.8]), v, side="right") + 1
 
     r = 6 - quint(X[:, col("days_since_last_opportunity")])
-    return r + quint(X[:, col("opportunities_ever")]) + quint(X[:, col("amount_ever")])
+    return r + quint(X[:, col("opportunities_365d")]) + quint(X[:, col("amount_365d")])
 
 
 def cell_rates(train_score: np.ndarray, train_y: np.ndarray, test_score: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 For a cut-off ``t`` and horizon ``h`` days a contact's row is
 
 - features: pure functions of the contact's stable attributes and of its activities with
-  ``occurred_at < t`` (counts per type over 7/30/90 days, recency, tenure, past deal amounts,
+  ``occurred_at < t`` (counts per type over 7/30/90 days, recency, tenure, deal amounts over the past year,
   firmographics);
 - label ``y``: 1 if an ``opportunity_created`` activity (``label_type``) falls in ``[t, t + h)``;
 - ``value``: the summed ``amount`` of those opportunities (0 without one).
@@ -54,16 +54,17 @@ COUNTED = (
     ActivityType.UNSUBSCRIBE,
 )
 _TYPE_INDEX = {t.value: i for i, t in enumerate(COUNTED)}
-_NO_EVENT_DAYS = 3650.0  # "never" for recency features: far away, but finite for every model
+LONG_WINDOW = 365  # totals and tenure look back at most a year: "ever" would grow with the data's age
+_NO_EVENT_DAYS = 400.0  # "not within a year" for recency features: past the window, finite for every model
 
 FEATURE_NAMES: tuple[str, ...] = (
     *(f"{t.value}_{w}d" for t in COUNTED for w in WINDOWS),
-    "opportunities_ever",
-    "won_ever",
-    "amount_ever",
+    "opportunities_365d",
+    "won_365d",
+    "amount_365d",
     "days_since_last_activity",
     "days_since_last_opportunity",
-    "days_since_first_activity",
+    "tenure_days_365",
     "log_employees",
     "log_annual_revenue",
     "email_opt_out",
@@ -148,8 +149,8 @@ def _static(contacts: Sequence[Contact]) -> np.ndarray:
 
 def _features(n: int, ev: _Events, static: np.ndarray, cutoff: float) -> np.ndarray:
     k = len(COUNTED)
-    before = ev.t < cutoff
     age = (cutoff - ev.t) / 86400.0
+    before = (ev.t < cutoff) & (age <= LONG_WINDOW)
     counts = np.zeros((n, k, len(WINDOWS)))
     counted = before & (ev.kind >= 0)
     for j, w in enumerate(WINDOWS):
@@ -165,7 +166,7 @@ def _features(n: int, ev: _Events, static: np.ndarray, cutoff: float) -> np.ndar
     np.minimum.at(last_any, ev.row[before], age[before])
     last_opp = np.full(n, _NO_EVENT_DAYS)
     np.minimum.at(last_opp, ev.row[is_opp], age[is_opp])
-    first_any = np.zeros(n)
+    first_any = np.zeros(n)  # days since the first activity within the year: tenure, capped
     np.maximum.at(first_any, ev.row[before], age[before])
     return np.column_stack([counts.reshape(n, -1), opps, wins, amount, last_any, last_opp, first_any, static])
 

@@ -91,7 +91,7 @@ def test_features_use_only_history_before_the_cutoff_and_labels_only_after():
     assert ts.X[0, col("meeting_7d")] == 1 and ts.X[0, col("meeting_90d")] == 1
     assert ts.y.tolist() == [1, 0]
     assert ts.value.tolist() == [7000.0, 0.0]
-    assert ts.X[1, col("opportunities_ever")] == 1 and ts.X[1, col("amount_ever")] == 999
+    assert ts.X[1, col("opportunities_365d")] == 1 and ts.X[1, col("amount_365d")] == 999
 
 
 def test_time_split_drops_rows_whose_label_window_overlaps_the_test_period():
