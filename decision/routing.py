@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hub.errors import DecisionError
+from hub.models import Activity, ActivityType, Contact
 
 DIMENSIONS = ("industry", "region", "product", "language")
 _SETS = {"industry": "industries", "region": "regions", "product": "products", "language": "languages"}
@@ -258,3 +259,41 @@ class Router:
         if ties[i] > 1:
             parts.append(f"round-robin among {ties[i]} equal owners")
         return Assignment(lead.contact_id, o.id, f"to {o.id}: " + "; ".join(parts), float(score[i, j]))
+
+
+# ---- from hub models ------------------------------------------------------------------------
+def lead_from_contact(
+    contact: Contact,
+    *,
+    region_of: Mapping[str, str] | None = None,
+    product_field: str = "product",
+    language_field: str = "language",
+) -> Lead:
+    """The routing view of a contact: industry and country from its company (country mapped to
+    a region by ``region_of`` when given), product and language from its properties."""
+    country = contact.company.country
+    region = (region_of or {}).get(country, country) if country else None
+    props = contact.properties
+    return Lead(
+        contact_id=contact.id if contact.id is not None else -1,
+        industry=contact.company.industry,
+        region=region,
+        product=str(props[product_field]) if props.get(product_field) else None,
+        language=str(props[language_field]) if props.get(language_field) else None,
+    )
+
+
+def win_stats(
+    contacts: Sequence[Contact], activities: Sequence[Activity], *, region_of: Mapping[str, str] | None = None
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """``(segment, owner) -> (won, decided)`` from closed opportunities of owned contacts."""
+    by_id = {c.id: c for c in contacts if c.owner}
+    out: dict[tuple[str, str], list[int]] = {}
+    for a in activities:
+        c = by_id.get(a.contact_id)
+        if c is None or a.type not in (ActivityType.OPPORTUNITY_WON, ActivityType.OPPORTUNITY_LOST):
+            continue
+        cell = out.setdefault((lead_from_contact(c, region_of=region_of).segment, c.owner), [0, 0])
+        cell[0] += a.type == ActivityType.OPPORTUNITY_WON
+        cell[1] += 1
+    return {k: (w, d) for k, (w, d) in out.items()}

@@ -143,3 +143,20 @@ def test_specialist_and_segment_winner_preferred_and_reasons_explain_refusals():
     assert full[0].owner is None and "capacity" in full[0].reason
     with pytest.raises(DecisionError):
         Router().route_many([Lead(5)], owners, [TerritoryRule("x", frozenset({"ghost"}))])
+
+
+def test_leads_and_win_stats_come_from_hub_models():
+    from datetime import UTC, datetime
+
+    from decision.routing import lead_from_contact, win_stats
+    from hub.models import Activity, Company, Contact
+
+    c = Contact(id=7, owner="ana", company=Company(industry="software", country="DE"), properties={"language": "de"})
+    lead = lead_from_contact(c, region_of={"DE": "EU"})
+    assert (lead.industry, lead.region, lead.language, lead.segment) == ("software", "EU", "de", "software/EU")
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    acts = [
+        Activity(contact_id=7, type=t, occurred_at=at, source="s", external_id=str(i))
+        for i, t in enumerate(["opportunity_won", "opportunity_lost", "opportunity_won", "meeting"])
+    ]
+    assert win_stats([c], acts, region_of={"DE": "EU"}) == {("software/EU", "ana"): (2, 3)}
