@@ -14,6 +14,8 @@
     points score of :mod:`decision.scoring.points` (the cold-start score), raw and per-score rate.
 
 Metrics on the test window: ROC AUC, PR AUC, Brier, expected calibration error, top-decile lift.
+``model_shifted`` is the same model with its base rate moved (``LeadScorer.with_base_rate``) to the
+rate implied by the 30 days before the test cut-off (``recent_rate``: known at that time, no leak).
 
     python bench/scoring_quality.py [--data ../shared/data/cdnow] [--contacts 5000] [--quick]
 """
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from decision.scoring import LeadScorer, build_rolling, points_probability, points_score, score_metrics, time_split
-from decision.scoring.dataset import FEATURE_NAMES, TrainingSet
+from decision.scoring.dataset import FEATURE_NAMES, TrainingSet, recent_rate
 from decision.scoring.metrics import ScoreMetrics
 from hub.models import Activity, ActivityType, Company, Consent, Contact
 from hub.sandbox.catalog import ACTION_INDEX, CATALOG
@@ -89,7 +91,8 @@ def cdnow(path: Path, quick: bool) -> dict[str, ScoreMetrics | float]:
     cutoffs = [datetime(1997, m, 1, tzinfo=UTC) for m in range(4, 11, step)]
     test_at = datetime(1998, 1, 1, tzinfo=UTC)
     ts = build_rolling(contacts, acts, [*cutoffs, test_at], horizon_days=90)
-    return {**evaluate(ts, test_at, rfm_points, "rfm", quick), "seconds": time.perf_counter() - t}
+    rate = recent_rate(contacts, acts, test_at, lookback_days=30, horizon_days=90)
+    return {**evaluate(ts, test_at, rfm_points, "rfm", quick, rate), "seconds": time.perf_counter() - t}
 
 
 # ---- sandbox --------------------------------------------------------------------------------
@@ -153,14 +156,16 @@ def sandbox(n: int, quick: bool, seed: int = 0) -> dict[str, ScoreMetrics | floa
     day = lambda d: SANDBOX_START + timedelta(days=d)  # noqa: E731
     train_days = range(60, 121, 30 if quick else 15)
     ts = build_rolling(contacts, acts, [*(day(d) for d in train_days), day(210)], horizon_days=90)
-    return {**evaluate(ts, day(210), points_score, "points", quick), "seconds": time.perf_counter() - t}
+    rate = recent_rate(contacts, acts, day(210), lookback_days=30, horizon_days=90)
+    return {**evaluate(ts, day(210), points_score, "points", quick, rate), "seconds": time.perf_counter() - t}
 
 
 # ---- shared ---------------------------------------------------------------------------------
-def evaluate(ts: TrainingSet, test_at: datetime, baseline, name: str, quick: bool) -> dict:  # noqa: ANN001
+def evaluate(ts: TrainingSet, test_at: datetime, baseline, name: str, quick: bool, rate: float) -> dict:  # noqa: ANN001
     train, test = time_split(ts, test_at)
     model = LeadScorer(max_iter=80 if quick else 200).fit(train.X, train.y, train.value, order=train.cutoffs)
     p = model.predict_proba(test.X)[:, 1]
+    shifted = model.with_base_rate(test.X, rate).predict_proba(test.X)[:, 1]
     b_train, b_test = baseline(train.X), baseline(test.X)
     raw = score_metrics(test.y, b_test.astype(float))
     if baseline is points_score:  # the cold-start score's own documented probability curve
@@ -170,6 +175,8 @@ def evaluate(ts: TrainingSet, test_at: datetime, baseline, name: str, quick: boo
         raw = ScoreMetrics(**{**raw.as_dict(), "brier": float("nan"), "ece": float("nan")})
     return {
         "model": score_metrics(test.y, p),
+        "model_shifted": score_metrics(test.y, shifted),
+        "recent_rate": rate,
         f"{name}_raw": raw,
         f"{name}_rate": score_metrics(test.y, cell_rates(b_train, train.y, b_test)),
         "train_rows": float(len(train)),
@@ -206,7 +213,8 @@ def main() -> None:
             )
         print(
             f"{data:8} model = {res['model_kind']} + {res['calibration']} calibration, "
-            f"{int(res['train_rows'])} training rows ({int(res['train_positives'])} positive), {res['seconds']:.1f} s"
+            f"{int(res['train_rows'])} training rows ({int(res['train_positives'])} positive), "
+            f"recent-rate estimate {res['recent_rate']:.3f}, {res['seconds']:.1f} s"
         )
     print(json.dumps({"bench": "scoring_quality", "quick": args.quick, **out}, sort_keys=True, allow_nan=False))
 

@@ -226,6 +226,32 @@ def build_rolling(
     return TrainingSet(X.reshape(len(y), len(FEATURE_NAMES)), y, value, cids, stamps, horizon_days)
 
 
+def recent_rate(
+    contacts: Sequence[Contact],
+    activities: Sequence[Activity],
+    at: datetime,
+    *,
+    lookback_days: int = 30,
+    horizon_days: int = 90,
+    label_type: ActivityType = ActivityType.OPPORTUNITY_CREATED,
+) -> float:
+    """The label rate over ``horizon_days`` implied by the last ``lookback_days`` before ``at``.
+
+    Uses only what is known at ``at`` (no label from the future): the share of contacts with a
+    label event in ``[at - lookback, at)``, scaled to the horizon assuming a constant hazard,
+    ``1 - (1 - r) ** (horizon / lookback)``.
+    """
+    ids = {c.id for c in contacts}
+    t0, t1 = _ts(at) - lookback_days * 86400.0, _ts(at)
+    hit = {
+        a.contact_id
+        for a in activities
+        if a.contact_id in ids and a.type == label_type and t0 <= a.occurred_at.timestamp() < t1
+    }
+    r = len(hit) / max(len(ids), 1)
+    return float(1.0 - (1.0 - r) ** (horizon_days / lookback_days))
+
+
 def time_split(ts: TrainingSet, test_cutoff: datetime) -> tuple[TrainingSet, TrainingSet]:
     """Train on rows whose whole label window ends by ``test_cutoff``; test on rows cut at it or later.
 

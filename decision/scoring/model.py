@@ -29,6 +29,7 @@ underscore, ``fit`` returns self, seeds via ``random_state``.
 
 from __future__ import annotations
 
+import copy
 import pickle
 from dataclasses import dataclass
 from typing import Literal
@@ -220,7 +221,36 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         if self.source_ == "points":
             return points_probability(points_score(X, self.feature_names_))
         raw = self.model_.predict_proba(X[:, self.keep_])[:, 1]
-        return np.clip(self.calibrator_.predict(raw), 0.0, 1.0)
+        p = np.clip(self.calibrator_.predict(raw), 0.0, 1.0)
+        offset = getattr(self, "offset_", 0.0)
+        return p if offset == 0.0 else 1.0 / (1.0 + np.exp(-(_logit(p) + offset)))
+
+    def with_base_rate(self, X: np.ndarray, rate: float) -> LeadScorer:
+        """A copy whose probabilities on ``X`` average ``rate`` (prior-shift correction).
+
+        The calibrator learned the base rate of the latest *fully labelled* window, which is at
+        least one horizon old; when the rate moves (a market saturating, a season), every
+        probability is off by the same odds ratio. Shifting the log-odds by one constant fixes
+        the level and keeps the ranking. ``rate`` comes from recent, partly labelled data, e.g.
+        :func:`decision.scoring.dataset.recent_rate`.
+
+        Not applied by default: with the naive 30-day ``recent_rate`` it made Brier and ECE
+        *worse* on both benchmarks (CDNOW's December spike, the sandbox's falling trend; see
+        bench/scoring_quality.py). Use it only with a rate estimate you trust.
+        """
+        if self.source_ != "model":
+            raise DecisionError("a base-rate shift applies to a fitted model, not to the points score.")
+        if not 0.0 < rate < 1.0:
+            raise DecisionError(f"rate must be in (0, 1); got {rate}.")
+        new = copy.copy(self)
+        new.offset_ = 0.0
+        z = _logit(new._probability(np.asarray(X, dtype=float)))
+        lo, hi = -10.0, 10.0
+        for _ in range(60):  # bisection: the mean is monotone in the shift
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if np.mean(1 / (1 + np.exp(-(z + mid)))) < rate else (lo, mid)
+        new.offset_ = (lo + hi) / 2
+        return new
 
     def expected_deal_value(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=float)

@@ -154,3 +154,15 @@ def test_registry_promotes_only_non_worse_models_and_rolls_back(tmp_path):
     assert reg.versions()[0].metrics["roc_auc"] == pytest.approx(first.candidate.roc_auc)
     with store.begin() as conn, pytest.raises(StoreError):
         models_repo.save_snapshot(conn, "x", b"", {"_status": "promoted"})
+
+
+def test_base_rate_shift_moves_the_level_and_keeps_the_ranking():
+    X, y, _ = synthetic(4000, 6)
+    model = LeadScorer(estimator="logistic").fit(X, y, feature_names=("a", "b", "c"))
+    shifted = model.with_base_rate(X, 0.02)
+    p0, p1 = model.predict_proba(X)[:, 1], shifted.predict_proba(X)[:, 1]
+    assert p1.mean() == pytest.approx(0.02, abs=1e-4) and p0.mean() > 0.05
+    assert (np.argsort(p0, kind="stable") == np.argsort(p1, kind="stable")).all()
+    assert not hasattr(model, "offset_") or model.offset_ == 0.0  # the original is untouched
+    with pytest.raises(DecisionError):
+        LeadScorer.cold_start().with_base_rate(X, 0.1)
