@@ -161,6 +161,20 @@ def sandbox(n: int, quick: bool, seed: int = 0) -> dict[str, ScoreMetrics | floa
 
 
 # ---- shared ---------------------------------------------------------------------------------
+def auc_gap(y: np.ndarray, a: np.ndarray, b: np.ndarray, reps: int = 200, seed: int = 0) -> tuple[float, float, float]:
+    """ROC AUC of ``a`` minus that of ``b`` on the same rows, with a paired bootstrap 95 % interval."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    gaps = []
+    for _ in range(reps):
+        i = rng.integers(0, len(y), len(y))
+        if 0 < y[i].sum() < len(i):
+            gaps.append(roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]))
+    lo, hi = np.quantile(gaps, [0.025, 0.975])
+    return float(roc_auc_score(y, a) - roc_auc_score(y, b)), float(lo), float(hi)
+
+
 def evaluate(ts: TrainingSet, test_at: datetime, baseline, name: str, quick: bool, rate: float) -> dict:  # noqa: ANN001
     train, test = time_split(ts, test_at)
     model = LeadScorer(max_iter=80 if quick else 200).fit(train.X, train.y, train.value, order=train.cutoffs)
@@ -177,6 +191,7 @@ def evaluate(ts: TrainingSet, test_at: datetime, baseline, name: str, quick: boo
         "model": score_metrics(test.y, p),
         "model_shifted": score_metrics(test.y, shifted),
         "recent_rate": rate,
+        "auc_gap": auc_gap(test.y, p, b_test.astype(float)),
         f"{name}_raw": raw,
         f"{name}_rate": score_metrics(test.y, cell_rates(b_train, train.y, b_test)),
         "train_rows": float(len(train)),
@@ -214,7 +229,8 @@ def main() -> None:
         print(
             f"{data:8} model = {res['model_kind']} + {res['calibration']} calibration, "
             f"{int(res['train_rows'])} training rows ({int(res['train_positives'])} positive), "
-            f"recent-rate estimate {res['recent_rate']:.3f}, {res['seconds']:.1f} s"
+            f"recent-rate estimate {res['recent_rate']:.3f}, {res['seconds']:.1f} s; ROC AUC model - baseline "
+            f"{res['auc_gap'][0]:+.3f} [{res['auc_gap'][1]:+.3f}, {res['auc_gap'][2]:+.3f}] (paired bootstrap 95%)"
         )
     print(json.dumps({"bench": "scoring_quality", "quick": args.quick, **out}, sort_keys=True, allow_nan=False))
 
