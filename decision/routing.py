@@ -153,6 +153,8 @@ class Router:
         n, m = len(leads), len(owners)
         if n == 0:
             return []
+        if m == 0:
+            return [Assignment(lead.contact_id, None, "no owner: no owners are configured") for lead in leads]
         allowed, rule_of = self._territory(leads, owners, rules)
         active = np.asarray([o.active for o in owners], dtype=bool)
         cap = np.asarray([o.capacity for o in owners], dtype=np.int64)

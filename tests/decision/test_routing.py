@@ -143,6 +143,7 @@ def test_specialist_and_segment_winner_preferred_and_reasons_explain_refusals():
     assert full[0].owner is None and "capacity" in full[0].reason
     with pytest.raises(DecisionError):
         Router().route_many([Lead(5)], owners, [TerritoryRule("x", frozenset({"ghost"}))])
+    assert Router().route_many([Lead(6)], [])[0].reason == "no owner: no owners are configured"
 
 
 def test_leads_and_win_stats_come_from_hub_models():
