@@ -109,7 +109,11 @@ def lift(
         store.dispose()
     rows = lift_rows(frame, baseline)
     if not rows:
-        out.print(f"No baseline arm to compare with (arms: {', '.join(frame.arms) or 'none'}).")
+        base = pick_baseline(frame.arms, baseline)
+        if base is None:
+            out.print(f"No baseline arm to compare with (arms: {', '.join(frame.arms) or 'none'}).")
+        else:
+            out.print(f"Only the baseline arm {base!r} has decisions; there is nothing to compare with it.")
         raise typer.Exit(0)
     t = Table(title=f"Lift over {pick_baseline(frame.arms, baseline)} (per contact)")
     for col in ("arm", "metric", "n", "n base", "diff", "95% interval", "relative", "sig.", "n more/arm"):

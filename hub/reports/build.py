@@ -156,7 +156,12 @@ def _markdown(path: Path, res: ReportResult, frame: ArmFrame) -> Path:
             )
         lines.append("")
     else:
-        lines += ["No baseline arm (holdout, rules or control) among the decisions: no lift table.", ""]
+        why = (
+            f"only the baseline arm `{res.baseline}` has decisions"
+            if res.baseline
+            else "no baseline arm (holdout, rules or control) among the decisions"
+        )
+        lines += [f"No lift table: {why}.", ""]
     if res.reach:
         lines += [
             f"## Reach: {res.reach.with_action} of {res.reach.total} contacts get an action",
