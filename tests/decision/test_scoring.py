@@ -166,3 +166,31 @@ def test_base_rate_shift_moves_the_level_and_keeps_the_ranking():
     assert not hasattr(model, "offset_") or model.offset_ == 0.0  # the original is untouched
     with pytest.raises(DecisionError):
         LeadScorer.cold_start().with_base_rate(X, 0.1)
+
+
+def test_models_repo_round_trips_on_both_dialects(store_url):
+    """Bytes, NaN-bearing metrics and the promotion history on SQLite and PostgreSQL."""
+    store = Store(store_url, auto_migrate=True)
+    try:
+        with store.begin() as conn:
+            v1 = models_repo.save_snapshot(conn, "m", b"\x00one", {"roc_auc": float("nan"), "brier": 0.1})
+            v2 = models_repo.save_snapshot(
+                conn, "m", b"\x00two", {"roc_auc": 0.7, "nested": {"x": [1.0, float("inf")]}}
+            )
+            assert models_repo.live_version(conn, "m") is None
+            models_repo.promote(conn, "m", v1, T0)
+            models_repo.promote(conn, "m", v2, T0 + timedelta(days=1))
+        with store.begin() as conn:
+            assert models_repo.live_version(conn, "m") == v2
+            info, blob = models_repo.load_snapshot(conn, "m", v1)
+            assert blob == b"\x00one" and info.metrics == {"roc_auc": None, "brier": 0.1}
+            assert models_repo.load_snapshot(conn, "m", v2)[0].metrics["nested"] == {"x": [1.0, None]}
+            assert models_repo.rollback(conn, "m") == v1
+            assert models_repo.rollback(conn, "m") is None
+            with pytest.raises(StoreError):
+                models_repo.rollback(conn, "m")
+            with pytest.raises(StoreError):
+                models_repo.load_snapshot(conn, "m", 99)
+            assert [s.status for s in models_repo.list_snapshots(conn, "m")] == ["rolled_back", "rolled_back"]
+    finally:
+        store.dispose()
