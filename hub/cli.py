@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hub.cli_reports import reports_app
 from hub.config import Settings, config_path, load_settings
 from hub.errors import ConfigError, HubError
 
@@ -30,6 +31,7 @@ sandbox_app = typer.Typer(
     help="The simulated market behind HubSpot- and Salesforce-compatible APIs.", no_args_is_help=True
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(reports_app, name="report", help="Lift, reach and model reports (tables and SVG charts).")
 app.add_typer(config_app, name="config")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(pushes_app, name="pushes")
