@@ -1,0 +1,89 @@
+"""What happens after an event or a webhook: decide again, or sync a connector.
+
+With a broker (the default) the API enqueues the stable Celery tasks ``hub.decide`` and
+``hub.sync`` and returns at once; workers do the work. In embedded mode (``api.embedded:
+true``, no workers) it calls the same pipeline functions itself: a decide inline, since it
+is one contact, and a sync in a background thread, since it can take minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Literal, Protocol
+
+from hub.pipeline.context import HubContext
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["queued", "decided", "started"]
+
+
+class Dispatcher(Protocol):
+    mode: str
+
+    def decide(self, contact_id: int, request_key: str) -> Outcome: ...
+
+    def sync(self, connector: str) -> Outcome: ...
+
+    def learn(self, activity_ids: list[int]) -> None: ...
+
+
+class CeleryDispatcher:
+    mode = "celery"
+
+    def __init__(self, ctx: HubContext):
+        from tasks import configure
+
+        configure(ctx.settings)
+
+    def decide(self, contact_id: int, request_key: str) -> Outcome:
+        from tasks.pipeline import decide
+
+        decide.delay([contact_id], request_key)
+        return "queued"
+
+    def sync(self, connector: str) -> Outcome:
+        from tasks.pipeline import sync
+
+        sync.delay(connector)
+        return "queued"
+
+    def learn(self, activity_ids: list[int]) -> None:
+        from tasks.pipeline import learn
+
+        learn.delay(activity_ids)
+
+
+class InlineDispatcher:
+    mode = "embedded"
+
+    def __init__(self, ctx: HubContext):
+        self.ctx = ctx
+
+    def decide(self, contact_id: int, request_key: str) -> Outcome:
+        from hub.pipeline.decide import decide_contacts
+
+        decide_contacts(self.ctx, [contact_id], request_key)
+        return "decided"
+
+    def sync(self, connector: str) -> Outcome:
+        from hub.pipeline.sync import sync_connector
+
+        def run() -> None:
+            try:
+                sync_connector(self.ctx, connector)
+            except Exception:  # a background thread has no caller to tell; the sync state records it
+                log.exception("webhook-triggered sync of %s failed", connector)
+
+        threading.Thread(target=run, name=f"sync-{connector}", daemon=True).start()
+        return "started"
+
+    def learn(self, activity_ids: list[int]) -> None:
+        from hub.pipeline.outcomes import record_outcomes
+
+        record_outcomes(self.ctx, activity_ids)
+
+
+def build_dispatcher(ctx: HubContext) -> Dispatcher:
+    return InlineDispatcher(ctx) if ctx.settings.api.embedded else CeleryDispatcher(ctx)

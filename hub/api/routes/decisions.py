@@ -1,0 +1,35 @@
+"""POST /v1/decisions: the next best action for one contact, now."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from hub.api.auth import require
+from hub.api.realtime import decide_now
+from hub.api.schemas import ActionOut, DecisionOut, DecisionRequest
+from hub.api.settings import Scope
+from hub.api.state import ApiState, hub_state
+
+router = APIRouter(tags=["decisions"])
+
+
+@router.post(
+    "/v1/decisions",
+    response_model=DecisionOut,
+    responses={401: {}, 403: {}, 404: {"description": "no such contact"}, 422: {}},
+    dependencies=[Depends(require(Scope.DECIDE))],
+)
+def post_decision(body: DecisionRequest, state: ApiState = Depends(hub_state)) -> DecisionOut:
+    """Decide for one contact from its stored profile plus the session context given."""
+    d = decide_now(state.ctx, body.contact, body.context)
+    return DecisionOut(
+        decision_id=d.id,
+        contact_id=d.contact_id,
+        actions=[ActionOut(kind=a.kind.value, connector=a.connector, payload=a.payload) for a in d.actions],
+        policy=d.policy,
+        policy_version=d.policy_version,
+        arm=d.arm,
+        propensity=d.propensity,
+        explanation=d.explanation,
+        created_at=d.created_at,
+    )
