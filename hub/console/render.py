@@ -56,7 +56,7 @@ def set_cookie(response: Response, state: ApiState, session: sessions.Session) -
 
 
 def page(
-    request: Request, state: ApiState, session: sessions.Session, template: str, status: int = 200, **ctx: Any
+    request: Request, state: ApiState, session: sessions.Session, template: str, code: int = 200, **ctx: Any
 ) -> HTMLResponse:
     html = _env.get_template(template).render(
         user=session.user,
@@ -66,7 +66,7 @@ def page(
         flash=request.query_params.get("flash"),
         **ctx,
     )
-    resp = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+    resp = HTMLResponse(html, status_code=code, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
     set_cookie(resp, state, session)
     return resp
 
