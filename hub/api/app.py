@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
@@ -13,7 +16,14 @@ from hub.config import Settings
 
 def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     """One app per process; ``state`` lets a test hand in a context it built itself."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.hub.close()  # broker connections and the store's pool
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Decision Hub API",
         version="1",
         description="Real-time decisions and events, CRM webhooks, status and metrics. "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from hub.pipeline.context import HubContext
 
@@ -28,31 +28,47 @@ class Dispatcher(Protocol):
 
     def learn(self, activity_ids: list[int]) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class CeleryDispatcher:
+    """Sends through its own connection pool, not the Celery app's shared one.
+
+    The app's pool is created once and keeps its first broker URL even when ``configure``
+    is called again; a pool owned here follows this API's settings and closes with it.
+    """
+
     mode = "celery"
 
     def __init__(self, ctx: HubContext):
         from tasks import configure
 
-        configure(ctx.settings)
+        app = configure(ctx.settings)
+        self._pool = app.connection_for_write(ctx.settings.broker_url).Pool(limit=8)
+
+    def _send(self, task: Any, *args: Any) -> None:
+        with self._pool.acquire(block=True, timeout=5) as conn:
+            task.apply_async(args=list(args), connection=conn)
 
     def decide(self, contact_id: int, request_key: str) -> Outcome:
         from tasks.pipeline import decide
 
-        decide.delay([contact_id], request_key)
+        self._send(decide, [contact_id], request_key)
         return "queued"
 
     def sync(self, connector: str) -> Outcome:
         from tasks.pipeline import sync
 
-        sync.delay(connector)
+        self._send(sync, connector)
         return "queued"
 
     def learn(self, activity_ids: list[int]) -> None:
         from tasks.pipeline import learn
 
-        learn.delay(activity_ids)
+        self._send(learn, activity_ids)
+
+    def close(self) -> None:
+        self._pool.force_close_all()
 
 
 class InlineDispatcher:
@@ -83,6 +99,9 @@ class InlineDispatcher:
         from hub.pipeline.outcomes import record_outcomes
 
         record_outcomes(self.ctx, activity_ids)
+
+    def close(self) -> None:
+        pass
 
 
 def build_dispatcher(ctx: HubContext) -> Dispatcher:

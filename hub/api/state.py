@@ -22,6 +22,10 @@ class ApiState:
         ctx = ctx or HubContext.build(settings, embedded=settings.api.embedded)
         return cls(settings=settings, ctx=ctx, dispatch=build_dispatcher(ctx))
 
+    def close(self) -> None:
+        self.dispatch.close()
+        self.ctx.close()
+
 
 def hub_state(request: Request) -> ApiState:
     return request.app.state.hub

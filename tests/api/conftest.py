@@ -110,7 +110,7 @@ def client(settings, crm) -> Iterator[TestClient]:
     seed(app.state.hub.ctx, crm)
     with TestClient(app, base_url="https://hub.example.com") as c:
         yield c
-    app.state.hub.ctx.close()
+    app.state.hub.close()
 
 
 def auth(scope: str) -> dict[str, str]:

@@ -74,7 +74,7 @@ def test_with_a_broker_events_enqueue_hub_decide(tmp_path, api_redis_url, crm):
         assert out.json()["redecide"] == "queued"
         assert r.llen("decide") == 1 and r.llen("learn") == 1
         assert client.get("/v1/status", headers=auth("admin")).json()["mode"] == "celery"
-    app.state.hub.ctx.close()
+    app.state.hub.close()
     r.close()
 
 

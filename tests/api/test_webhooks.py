@@ -108,7 +108,7 @@ def test_with_a_broker_webhooks_enqueue_hub_sync(tmp_path, api_redis_url, crm):
     assert msg["headers"]["task"] == "hub.sync" and json.loads(__import__("base64").b64decode(msg["body"]))[0] == [
         "crm"
     ]
-    app.state.hub.ctx.close()
+    app.state.hub.close()
     r.close()
 
 
@@ -122,4 +122,4 @@ def test_unconfigured_webhooks_say_so(tmp_path, api_redis_url, crm, monkeypatch)
         assert r.status_code == 404 and "hubspot_client_secret" in r.json()["detail"]
         r = client.post("/v1/webhooks/salesforce", json={}, headers={"X-Hub-Webhook-Secret": SF_SECRET})
         assert r.status_code == 404 and "salesforce_shared_secret" in r.json()["detail"]
-    app.state.hub.ctx.close()
+    app.state.hub.close()
