@@ -97,17 +97,34 @@ def seed(store_url: str, n: int, seed_: int = 7) -> None:
     store.dispose()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU of a process and its children (uvicorn workers), from /proc."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def start_server(config: Path, port: int, log: Path) -> subprocess.Popen:
+def start_server(config: Path, port: int, log: Path, workers: int) -> subprocess.Popen:
     hub = shutil.which("hub") or str(Path(sys.executable).parent / "hub")
     env = {**os.environ, "HUB_BENCH_TOKEN": TOKEN}
     proc = subprocess.Popen(
-        [hub, "serve", "-c", str(config), "--host", "127.0.0.1", "--port", str(port)],
+        [hub, "serve", "-c", str(config), "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -231,7 +248,10 @@ def table(r: dict) -> str:
         ("p90", f"{r['p90_ms']} ms"),
         ("p99", f"{r['p99_ms']} ms"),
         ("max", f"{r['max_ms']} ms"),
+        ("server CPU per request", f"{r.get('server_cpu_ms_per_request', '?')} ms"),
+        ("load average (1 min)", f"{os.getloadavg()[0]:.2f}"),
         ("store", r.get("store", "external server")),
+        ("hub serve workers", str(r.get("workers", "?"))),
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
@@ -246,6 +266,7 @@ def main() -> None:
     ap.add_argument("--store-url", help="default: a SQLite file in a temporary directory")
     ap.add_argument("--url", help="an already running server (then --token, and its contacts must exist)")
     ap.add_argument("--token", default=TOKEN)
+    ap.add_argument("--workers", type=int, default=1, help="hub serve worker processes")
     args = ap.parse_args()
 
     if args.url:
@@ -257,15 +278,20 @@ def main() -> None:
             seed(store_url, args.contacts)
             config = write_config(work, store_url)
             port = free_port()
-            proc = start_server(config, port, work / "serve.log")
+            proc = start_server(config, port, work / "serve.log", args.workers)
             try:
+                cpu0 = cpu_seconds(proc.pid)
                 result = asyncio.run(
                     load(f"http://127.0.0.1:{port}", TOKEN, args.rate, args.duration, args.warmup, args.contacts)
                 )
+                total = int(args.rate * (args.duration + args.warmup))
+                result["server_cpu_ms_per_request"] = round((cpu_seconds(proc.pid) - cpu0) * 1000 / total, 2)
             finally:
                 proc.terminate()
                 proc.wait(10)
             result["store"] = store_url.split(":", 1)[0]
+            result["workers"] = args.workers
+    result["loadavg_1m"] = round(os.getloadavg()[0], 2)
     print(table(result))
     print(json.dumps(result))
 

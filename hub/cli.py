@@ -283,12 +283,13 @@ def serve(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option(help="Interface to bind (default: api.host).")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: api.port).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Processes (default: api.workers).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Serve the real-time decision API and the admin console (uvicorn)."""
     from hub.api.server import serve as run_server
 
-    run_server(config, host, port, log_level)
+    run_server(config, host, port, workers, log_level)
 
 
 @app.command()

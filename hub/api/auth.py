@@ -31,7 +31,8 @@ def match_token(tokens: list[ApiToken], presented: str) -> ApiToken | None:
 def require(scope: Scope) -> Callable[..., ApiToken]:
     """A dependency that lets a request through only with a token holding ``scope`` (or admin)."""
 
-    def check(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> ApiToken:
+    async def check(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> ApiToken:
+        # async: it does no I/O, and a sync dependency would cost a thread-pool hop per request
         if creds is None or not creds.credentials:
             raise Problem(401, "Unauthorized", "send `Authorization: Bearer <token>`", headers=_CHALLENGE)
         token = match_token(request.app.state.hub.settings.api.tokens, creds.credentials)

@@ -65,17 +65,15 @@ def session_activity(contact_id: int, context: SessionContext, now: datetime) ->
 
 def decide_now(ctx: HubContext, ref: ContactRef, context: SessionContext | None) -> Decision:
     now = utcnow()
-    with ctx.store.connect() as conn:
+    with ctx.store.begin() as conn:  # one transaction: read the profile, record the decision
         contact_id = resolve_contact(conn, ref)
         loaded = contact_store.load_contacts(conn, [contact_id])
         if not loaded:  # deleted between the lookup and the load
             raise Problem(404, "Contact not found", f"contact {contact_id} was just deleted")
-        contact = loaded[0]
         history = activity_store.recent_activities(conn, [contact_id], now - timedelta(days=LOOKBACK_DAYS))
-    acts = list(history.get(contact_id, []))
-    if context is not None:
-        acts.append(session_activity(contact_id, context, now))
-    decision = ctx.policy.decide([ContactView(contact=contact, activities=acts)], now)[0]
-    with ctx.store.begin() as conn:
+        acts = list(history.get(contact_id, []))
+        if context is not None:
+            acts.append(session_activity(contact_id, context, now))
+        decision = ctx.policy.decide([ContactView(contact=loaded[0], activities=acts)], now)[0]
         decision.id = decision_store.insert_decisions(conn, [decision], f"rt-{uuid.uuid4().hex}")[0]
     return decision

@@ -53,6 +53,9 @@ class ConsoleUser(_Strict):
 class ApiSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(
+        1, ge=1, le=64, description="uvicorn worker processes; keep 1 in embedded mode (its locks are per process)"
+    )
     embedded: bool = Field(
         False, description="decide and sync inline in the API process instead of enqueueing Celery tasks"
     )

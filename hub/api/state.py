@@ -27,5 +27,6 @@ class ApiState:
         self.ctx.close()
 
 
-def hub_state(request: Request) -> ApiState:
+async def hub_state(request: Request) -> ApiState:
+    # async: no I/O here, so no thread-pool hop
     return request.app.state.hub
