@@ -20,6 +20,7 @@ from hub.pipeline.context import HubContext
 from hub.pipeline.decide import decide_contacts
 from hub.pipeline.push import push_connector
 from hub.pipeline.sync import sync_connector
+from hub.store import Store
 from tests.conftest import hub_config
 from tests.plugins.memory_crm import MemoryCRM
 
@@ -71,6 +72,7 @@ def crm(api_redis_url: str) -> Iterator[MemoryCRM]:
 
 
 def make_config(tmp_path, store_url: str, redis_url: str, embedded: bool = True, **extra):
+    Store(store_url, auto_migrate=True).dispose()  # PostgreSQL is never migrated implicitly
     path = hub_config(
         tmp_path,
         store_url,
@@ -98,8 +100,9 @@ def fail_one_push(ctx: HubContext, crm: MemoryCRM) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path, api_redis_url):
-    return make_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", api_redis_url)
+def settings(tmp_path, store_url, api_redis_url):
+    """On SQLite and on a throw-away PostgreSQL database (tests/conftest.py's store_url)."""
+    return make_config(tmp_path, store_url, api_redis_url)
 
 
 @pytest.fixture

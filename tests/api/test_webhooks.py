@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 import redis
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.api.app import create_app
+from hub.api.problems import Problem
 from hub.api.webhooks import hubspot_signature
 from tests.api.conftest import HUBSPOT_SECRET, SF_SECRET, auth, make_config, seed
 
@@ -123,3 +127,21 @@ def test_unconfigured_webhooks_say_so(tmp_path, api_redis_url, crm, monkeypatch)
         r = client.post("/v1/webhooks/salesforce", json={}, headers={"X-Hub-Webhook-Secret": SF_SECRET})
         assert r.status_code == 404 and "salesforce_shared_secret" in r.json()["detail"]
     app.state.hub.close()
+
+
+@given(body=st.binary(max_size=300), flip=st.integers(min_value=0))
+@settings(max_examples=200, deadline=None)
+def test_any_change_to_a_signed_body_breaks_the_signature(body, flip):
+    from hub.api.webhooks import verify_hubspot
+    from hub.config import parse_settings
+
+    cfg = parse_settings({"api": {"hubspot_client_secret": HUBSPOT_SECRET}})
+    ts = str(int(time.time() * 1000))
+    sig = hubspot_signature(HUBSPOT_SECRET, "POST", URL, body, ts)
+    verify_hubspot(cfg, "POST", URL, body, sig, ts)  # the genuine request passes
+    if body:
+        i = flip % len(body)
+        tampered = body[:i] + bytes([body[i] ^ 1]) + body[i + 1 :]
+        with pytest.raises(Problem) as exc:
+            verify_hubspot(cfg, "POST", URL, tampered, sig, ts)
+        assert exc.value.status == 401
