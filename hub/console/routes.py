@@ -18,6 +18,7 @@ from hub.api.state import ApiState, hub_state
 from hub.console import session as sessions
 from hub.console.passwords import burn_time, verify_password
 from hub.console.render import current, form, page, secret, set_cookie, to_login
+from hub.console.throttle import LoginThrottle
 from hub.models import utcnow
 from hub.status import hub_status
 from hub.store import pushes as push_store
@@ -50,6 +51,13 @@ async def login(request: Request, state: ApiState = Depends(hub_state)) -> Respo
         fresh = sessions.Session.new(None, state.settings.api.session_max_age)
         return page(request, state, fresh, "login.html", 403, title="Log in", error="The form expired; try again.")
     name, password = data.get("username", ""), data.get("password", "")
+    throttle = getattr(request.app.state, "login_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.login_throttle = LoginThrottle(state)
+    wait = throttle.wait(name)
+    if wait > 0:
+        msg = f"Too many login attempts; try again in {int(wait) + 1} s."
+        return page(request, state, sess, "login.html", 429, title="Log in", error=msg)
     user = next((u for u in state.settings.api.users if u.username == name), None)
     if user is None:
         burn_time(password)
@@ -104,6 +112,7 @@ def queues(request: Request, state: ApiState = Depends(hub_state)) -> Response:
         workers=st.workers or [],
         broker_error=st.broker_error,
         failed=failed,
+        mode=state.dispatch.mode,
     )
 
 

@@ -82,3 +82,19 @@ def test_logout_ends_the_session(client):
 def test_forged_cookie_is_no_session(client):
     client.cookies.set("hub_session", "eyJ1c2VyIjoib3BzIn0.AAAA", path="/console")
     assert client.get("/console/", follow_redirects=False).status_code == 303
+
+
+def test_login_attempts_are_throttled_per_user(client):
+    from hub.console.throttle import ATTEMPTS
+
+    for _ in range(ATTEMPTS):
+        assert login(client, "guess").status_code == 401
+    blocked = login(client)  # even the right password waits now
+    assert blocked.status_code == 429 and "Too many login attempts" in blocked.text
+
+
+def test_pages_forbid_framing_and_outside_sources(client):
+    r = client.get("/console/login")
+    assert r.headers["x-frame-options"] == "DENY"
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert "http://" not in r.text and "https://" not in r.text  # nothing loaded from outside
