@@ -12,11 +12,27 @@ import logging
 import threading
 from typing import Any, Literal, Protocol
 
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+from hub.api.problems import Problem
 from hub.pipeline.context import HubContext
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["queued", "decided", "started"]
+
+
+class BrokerUnavailable(Problem):
+    """The broker refused the message: a 503 for callers that can resend (webhooks)."""
+
+    def __init__(self, exc: BaseException):
+        super().__init__(
+            503,
+            "Broker unavailable",
+            f"could not enqueue the task ({type(exc).__name__}); start Redis or fix broker_url",
+            headers={"Retry-After": "30"},
+        )
 
 
 class Dispatcher(Protocol):
@@ -47,8 +63,11 @@ class CeleryDispatcher:
         self._pool = app.connection_for_write(ctx.settings.broker_url).Pool(limit=8)
 
     def _send(self, task: Any, *args: Any) -> None:
-        with self._pool.acquire(block=True, timeout=5) as conn:
-            task.apply_async(args=list(args), connection=conn)
+        try:
+            with self._pool.acquire(block=True, timeout=5) as conn:
+                task.apply_async(args=list(args), connection=conn, retry_policy={"max_retries": 2})
+        except (OperationalError, RedisError, OSError) as exc:
+            raise BrokerUnavailable(exc) from None
 
     def decide(self, contact_id: int, request_key: str) -> Outcome:
         from tasks.pipeline import decide

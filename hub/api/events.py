@@ -10,17 +10,20 @@ contact decided again through the dispatcher.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from hub.api.dispatch import Dispatcher
+from hub.api.dispatch import BrokerUnavailable, Dispatcher
 from hub.api.schemas import EventIdentity, EventIn, EventOut
 from hub.models import Activity, ActivityType, Identity, utcnow
 from hub.pipeline.context import HubContext
 from hub.store import activities as activity_store
 from hub.store import anonymous, lookup
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -91,9 +94,15 @@ def ingest(ctx: HubContext, dispatch: Dispatcher, event: EventIn) -> EventOut:
     if stored.contact_id is None:
         return EventOut(event_id=event.event_id, status="held")
     out = EventOut(event_id=event.event_id, status="stored", contact_id=stored.contact_id, stitched=stored.stitched)
-    if stored.new_ids:
-        dispatch.learn(stored.new_ids)
-    if event.type in ctx.settings.api.redecide_on:
-        key = hashlib.sha256(event.event_id.encode()).hexdigest()[:40]  # ids may outgrow the key column
-        out.redecide = dispatch.decide(stored.contact_id, f"event-{key}")
+    try:
+        if stored.new_ids:
+            dispatch.learn(stored.new_ids)
+        if event.type in ctx.settings.api.redecide_on:
+            key = hashlib.sha256(event.event_id.encode()).hexdigest()[:40]  # ids may outgrow the key column
+            out.redecide = dispatch.decide(stored.contact_id, f"event-{key}")
+    except BrokerUnavailable as exc:
+        # the event is stored, and a resend would be a duplicate: say so rather than fail it;
+        # the contact is decided again by its next sync or event
+        log.warning("event %s stored, but not re-decided: %s", event.event_id, exc.detail)
+        out.redecide = "unavailable"
     return out

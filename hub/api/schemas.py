@@ -133,7 +133,9 @@ class EventOut(BaseModel):
     )
     contact_id: int | None = None
     stitched: int = Field(0, description="earlier anonymous events attached to the contact by this one")
-    redecide: Literal["queued", "decided", "not_needed"] = "not_needed"
+    redecide: Literal["queued", "decided", "not_needed", "unavailable"] = Field(
+        "not_needed", description="queued on Celery, decided inline, not needed, or the broker was unavailable"
+    )
 
 
 class WebhookOut(BaseModel):

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hub.api.app import create_app
 from hub.api.problems import Problem
 from hub.api.webhooks import hubspot_signature
+from hub.pipeline.context import HubContext
 from tests.api.conftest import HUBSPOT_SECRET, SF_SECRET, auth, make_config, seed
 
 URL = "https://hub.example.com/v1/webhooks/hubspot?connector=crm"
@@ -66,6 +67,8 @@ def test_hubspot_signature_failures_are_401(client):
         "stale": signed(ts=now - 6 * 60 * 1000),
         "from the future": signed(ts=now + 6 * 60 * 1000),
         "bad timestamp": {**signed(), "X-HubSpot-Request-Timestamp": "soon"},
+        "huge timestamp": {**signed(), "X-HubSpot-Request-Timestamp": "9" * 4000},
+        "negative timestamp": {**signed(), "X-HubSpot-Request-Timestamp": "-1"},
         "other uri": signed(uri="https://evil.example.com/v1/webhooks/hubspot?connector=crm"),
     }
     for name, headers in cases.items():
@@ -145,3 +148,24 @@ def test_any_change_to_a_signed_body_breaks_the_signature(body, flip):
         with pytest.raises(Problem) as exc:
             verify_hubspot(cfg, "POST", URL, tampered, sig, ts)
         assert exc.value.status == 401
+
+
+def test_without_a_broker_webhooks_answer_503_and_events_still_store(tmp_path, api_redis_url, crm):
+    dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings = make_config(tmp_path, f"sqlite:///{tmp_path / 'd.db'}", api_redis_url)
+    seeding = HubContext.build(settings, embedded=True)
+    seed(seeding, crm)
+    seeding.close()
+    settings.api.embedded, settings.broker_url = False, dead
+    app = create_app(settings)
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        r = client.post(URL, content=BODY, headers=signed())
+        assert r.status_code == 503 and r.headers["retry-after"] == "30"
+        assert r.headers["content-type"] == "application/problem+json"
+        ev = client.post(
+            "/v1/events",
+            json={"event_id": "b1", "type": "form_submit", "identity": {"email": "person0@example.com"}},
+            headers=auth("events"),
+        )
+        assert ev.status_code == 202 and ev.json()["status"] == "stored" and ev.json()["redecide"] == "unavailable"
+    app.state.hub.close()

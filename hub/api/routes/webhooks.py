@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from hub.api import webhooks
 from hub.api.problems import Problem
@@ -35,7 +36,7 @@ def _hubspot_events(body: bytes) -> int:
 @router.post(
     "/v1/webhooks/hubspot",
     response_model=WebhookOut,
-    responses={400: {}, 401: {}, 404: {}, 413: {}},
+    responses={400: {}, 401: {}, 404: {}, 413: {}, 503: {"description": "broker unavailable; resend"}},
 )
 async def hubspot(
     request: Request,
@@ -53,7 +54,8 @@ async def hubspot(
     webhooks.verify_hubspot(state.settings, request.method, uri, body, signature, timestamp)
     name = webhooks.target_connector(state.settings, "hubspot", connector)
     n = _hubspot_events(body)
-    return WebhookOut(connector=name, events=n, sync=state.dispatch.sync(name) if n else "not_needed")
+    outcome = await run_in_threadpool(state.dispatch.sync, name) if n else "not_needed"
+    return WebhookOut(connector=name, events=n, sync=outcome)
 
 
 _SOAP_ACK = (
@@ -66,7 +68,7 @@ _SOAP_ACK = (
 @router.post(
     "/v1/webhooks/salesforce",
     response_model=WebhookOut,
-    responses={401: {}, 404: {}, 413: {}},
+    responses={401: {}, 404: {}, 413: {}, 503: {"description": "broker unavailable; resend"}},
 )
 async def salesforce(
     request: Request,
@@ -81,7 +83,7 @@ async def salesforce(
     await _body(request)
     webhooks.verify_salesforce(state.settings, secret)
     name = webhooks.target_connector(state.settings, "salesforce", connector)
-    outcome = state.dispatch.sync(name)
+    outcome = await run_in_threadpool(state.dispatch.sync, name)
     if "xml" in request.headers.get("content-type", ""):
         return Response(_SOAP_ACK, media_type="text/xml")
     return WebhookOut(connector=name, events=1, sync=outcome)
