@@ -19,10 +19,8 @@ from hub.api.schemas import ContactRef, SessionContext
 from hub.models import Activity, ActivityType, Decision, Identity, utcnow
 from hub.pipeline.context import HubContext
 from hub.pipeline.decide import LOOKBACK_DAYS
-from hub.store import activities as activity_store
-from hub.store import contacts as contact_store
-from hub.store import decisions as decision_store
 from hub.store import lookup
+from hub.store import realtime as rt_store
 
 
 def resolve_contact(conn: Connection, ref: ContactRef) -> int:
@@ -67,13 +65,12 @@ def decide_now(ctx: HubContext, ref: ContactRef, context: SessionContext | None)
     now = utcnow()
     with ctx.store.begin() as conn:  # one transaction: read the profile, record the decision
         contact_id = resolve_contact(conn, ref)
-        loaded = contact_store.load_contacts(conn, [contact_id])
-        if not loaded:  # deleted between the lookup and the load
+        contact = rt_store.load_contact(conn, contact_id)
+        if contact is None:  # deleted between the lookup and the load
             raise Problem(404, "Contact not found", f"contact {contact_id} was just deleted")
-        history = activity_store.recent_activities(conn, [contact_id], now - timedelta(days=LOOKBACK_DAYS))
-        acts = list(history.get(contact_id, []))
+        acts = rt_store.activities_since(conn, contact_id, now - timedelta(days=LOOKBACK_DAYS))
         if context is not None:
             acts.append(session_activity(contact_id, context, now))
-        decision = ctx.policy.decide([ContactView(contact=loaded[0], activities=acts)], now)[0]
-        decision.id = decision_store.insert_decisions(conn, [decision], f"rt-{uuid.uuid4().hex}")[0]
+        decision = ctx.policy.decide([ContactView(contact=contact, activities=acts)], now)[0]
+        decision.id = rt_store.insert_decision(conn, decision, f"rt-{uuid.uuid4().hex}")
     return decision
