@@ -72,5 +72,6 @@ def decide_now(ctx: HubContext, ref: ContactRef, context: SessionContext | None)
         if context is not None:
             acts.append(session_activity(contact_id, context, now))
         decision = ctx.policy.decide([ContactView(contact=contact, activities=acts)], now)[0]
+        rt_store.relax_commit(conn)
         decision.id = rt_store.insert_decision(conn, decision, f"rt-{uuid.uuid4().hex}")
     return decision

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select, text
 
 from hub.models import Activity, Contact, Decision, Identity
 from hub.store.contacts import _row_to_contact, aware
@@ -29,6 +29,18 @@ _ACTIVITIES = (
     .order_by(activities.c.occurred_at)
 )
 _INSERT_DECISION = insert(decisions)
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+
+
+def relax_commit(conn: Connection) -> None:
+    """On PostgreSQL, do not wait for this transaction's WAL flush.
+
+    A real-time decision has been answered by the time it commits; a crash in the next few
+    hundred milliseconds may lose its log row, never corrupt anything. Waiting for the
+    flush would put a disk sync in every request.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(_ASYNC_COMMIT)
 
 
 def load_contact(conn: Connection, contact_id: int) -> Contact | None:
