@@ -24,7 +24,9 @@ HUB_FIELDS: tuple[HubField, ...] = (
     HubField("next_best_action", "Next best action", "string", "The action Decision Hub chose for this contact."),
     HubField("reason", "Next best action reason", "text", "Why, in plain words, with the top factors."),
     HubField("lead_score", "Lead score", "number", "0-100: calibrated chance of an opportunity within 90 days."),
-    HubField("conversion_probability", "Conversion probability", "number", "0-1 chance of an opportunity within 90 days."),
+    HubField(
+        "conversion_probability", "Conversion probability", "number", "0-1 chance of an opportunity within 90 days."
+    ),
     HubField("expected_value", "Expected value", "number", "Expected deal value times probability."),
     HubField("best_send_time", "Best send time", "datetime", "Next best send time, in the contact's timezone."),
     HubField("best_channel", "Best channel", "string", "email, ad_audience, sales_call or direct_mail."),
