@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.api.problems import Problem
-from hub.api.routes.contacts import contact_timeline
 from hub.api.routes.status import current_status
 from hub.api.schemas import MAX_ID
 from hub.api.state import ApiState, hub_state
+from hub.api.timeline import contact_timeline
 from hub.console import session as sessions
 from hub.console.passwords import burn_time, verify_password
 from hub.console.render import current, form, page, secret, set_cookie, to_login
