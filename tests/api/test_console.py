@@ -98,3 +98,22 @@ def test_pages_forbid_framing_and_outside_sources(client):
     assert r.headers["x-frame-options"] == "DENY"
     assert "default-src 'self'" in r.headers["content-security-policy"]
     assert "http://" not in r.text and "https://" not in r.text  # nothing loaded from outside
+
+
+def test_queues_page_with_a_broker_shows_depths_and_live_workers(tmp_path, api_redis_url, crm):
+    import redis
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+    from tests.api.conftest import make_config, seed
+
+    settings = make_config(tmp_path, f"sqlite:///{tmp_path / 'q.db'}", api_redis_url, embedded=False)
+    app = create_app(settings)
+    seed(app.state.hub.ctx, crm)
+    redis.Redis.from_url(api_redis_url).rpush("push", "x", "y")  # two waiting messages
+    with TestClient(app) as client:
+        login(client)
+        page = client.get("/console/queues").text
+    assert re.search(r'data-queue="push"><td>push</td><td>2</td>', page)
+    assert "Workers alive: <strong>0</strong>" in page  # none on this test broker
+    app.state.hub.close()
