@@ -12,11 +12,13 @@ import logging
 import threading
 from typing import Any, Literal, Protocol
 
+from celery import Celery
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from hub.api.problems import Problem
 from hub.pipeline.context import HubContext
+from hub.status import workers_alive
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ class Dispatcher(Protocol):
 
     def learn(self, activity_ids: list[int]) -> None: ...
 
+    def workers(self) -> list[str] | None: ...
+
     def close(self) -> None: ...
 
 
@@ -61,6 +65,9 @@ class CeleryDispatcher:
 
         app = configure(ctx.settings)
         self._pool = app.connection_for_write(ctx.settings.broker_url).Pool(limit=8)
+        # remote control (ping) publishes through an app's producer pool: a private app keeps
+        # that pool ours too, not the shared one of tasks.app
+        self._control = Celery("hub-api-control", broker=ctx.settings.broker_url, set_as_current=False)
 
     def _send(self, task: Any, *args: Any) -> None:
         try:
@@ -86,8 +93,13 @@ class CeleryDispatcher:
 
         self._send(learn, activity_ids)
 
+    def workers(self) -> list[str]:
+        """Names of the Celery workers that answer a ping within a second."""
+        return workers_alive(self._control)
+
     def close(self) -> None:
         self._pool.force_close_all()
+        self._control.close()
 
 
 class InlineDispatcher:
@@ -118,6 +130,9 @@ class InlineDispatcher:
         from hub.pipeline.outcomes import record_outcomes
 
         record_outcomes(self.ctx, activity_ids)
+
+    def workers(self) -> list[str] | None:
+        return None  # embedded: no workers to ask
 
     def close(self) -> None:
         pass

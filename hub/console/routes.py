@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from hub.api.problems import Problem
 from hub.api.routes.status import current_status
@@ -97,9 +99,13 @@ def queues(request: Request, state: ApiState = Depends(hub_state)) -> Response:
     sess = _user(request, state)
     if sess is None:
         return to_login()
-    from tasks import app as celery_app
-
-    st = hub_status(state.settings, state.ctx.store, app=celery_app if state.dispatch.mode == "celery" else None)
+    st = hub_status(state.settings, state.ctx.store)
+    workers = None
+    if st.broker_error is None:
+        try:
+            workers = state.dispatch.workers()
+        except (OSError, OperationalError, RedisError) as exc:
+            st.broker_error = f"broker unreachable ({type(exc).__name__}); start Redis or fix broker_url"
     with state.ctx.store.connect() as conn:
         failed = push_store.list_pushes(conn, state="failed", limit=50)
     return page(
@@ -109,7 +115,7 @@ def queues(request: Request, state: ApiState = Depends(hub_state)) -> Response:
         "queues.html",
         title="Queues",
         queues=st.queues or {},
-        workers=st.workers or [],
+        workers=workers or [],
         broker_error=st.broker_error,
         failed=failed,
         mode=state.dispatch.mode,
