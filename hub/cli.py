@@ -285,6 +285,20 @@ def flower(config: ConfigOpt = None, port: int = 5555) -> None:
 
 
 @app.command()
+def serve(
+    config: ConfigOpt = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default: api.host).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: api.port).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Processes (default: api.workers).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Serve the real-time decision API and the admin console (uvicorn)."""
+    from hub.api.server import serve as run_server
+
+    run_server(config, host, port, workers, log_level)
+
+
+@app.command()
 def status(config: ConfigOpt = None) -> None:
     """Per connector: last sync, cursor, records, pushes; per queue: depth; workers alive."""
     from hub.status import hub_status

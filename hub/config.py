@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hub.api.settings import ApiSettings
 from hub.errors import ConfigError
 from hub.models import ActionKind
 
@@ -116,6 +117,7 @@ class Settings(_Strict):
     decision: DecisionSettings = Field(default_factory=DecisionSettings)
     celery: CelerySettings = Field(default_factory=CelerySettings)
     push: PushSettings = Field(default_factory=PushSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     source_path: str | None = Field(None, exclude=True)
 
     @field_validator("connectors")

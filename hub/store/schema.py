@@ -171,3 +171,17 @@ model_snapshots = Table(
     Column("created_at", TS, nullable=False),
     UniqueConstraint("name", "version", name="uq_model_version"),
 )
+
+anonymous_events = Table(
+    "anonymous_events",
+    metadata,
+    Column("event_id", String(160), primary_key=True, doc="the caller's event id: makes a resend a no-op"),
+    Column("anonymous_id", String(120), index=True),
+    Column("email", String(320), index=True, doc="normalized; set when the event named a person not known yet"),
+    Column("type", String(40), nullable=False),
+    Column("occurred_at", TS, nullable=False),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("contact_id", ID, index=True, doc="set once stitched; then the row maps anonymous_id to the contact"),
+    Column("received_at", TS, nullable=False),
+    Column("stitched_at", TS),
+)
