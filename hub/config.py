@@ -163,7 +163,9 @@ class EngineSettings(_Strict):
     experiment_salt: str = "engine-1"
     holdout_share: float = Field(0.1, ge=0, le=1, description="contacts decided by the legacy rules")
     control_share: float = Field(0.0, ge=0, le=1, description="contacts given no action")
-    apprentice_min_observations: int = Field(50, ge=0, description="outcomes an action needs before the engine picks it")
+    apprentice_min_observations: int = Field(
+        50, ge=0, description="outcomes an action needs before the engine picks it"
+    )
     explore_share: float = Field(0.1, ge=0, le=1, description="engine decisions free of the apprentice restriction")
     reward_scale: float = Field(10.0, gt=0, description="rewards are divided by this before learning")
     max_marketing_touches_7d: int = Field(3, ge=0)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 
 from decision.factory import build_policy
@@ -11,6 +13,7 @@ from hub.config import Settings
 from hub.connector import Connector, Runtime
 from hub.errors import ConfigError
 from hub.locks import LocalLocks, Locks, RedisLocks
+from hub.models import utcnow
 from hub.plugins import HubPlugins, build_plugin_manager
 from hub.store import Store
 
@@ -22,6 +25,8 @@ class HubContext:
     store: Store
     locks: Locks
     runtime: Runtime = field(default_factory=Runtime)
+    #: the time decisions are stamped with and windows close by; a simulation sets its own
+    clock: Callable[[], datetime] = utcnow
     _connectors: dict[str, Connector] = field(default_factory=dict)
 
     @classmethod

@@ -1,0 +1,57 @@
+"""Contact profiles: activity aggregates kept current as activities are inserted.
+
+``update_profiles`` runs in the transaction that inserts the activities, so a profile never
+disagrees with the activities table; ``load_profiles`` is one primary-key read per batch, so
+a decision never rescans history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from decision.profile import add_activity, empty_profile, prune
+from hub.models import Activity
+from hub.store.schema import contact_profiles
+
+
+def update_profiles(conn: Connection, items: Sequence[Activity], now: datetime) -> None:
+    """Fold newly inserted activities (with ``contact_id`` set) into their contacts' profiles."""
+    by_contact: dict[int, list[Activity]] = {}
+    for a in items:
+        if a.contact_id is not None:
+            by_contact.setdefault(a.contact_id, []).append(a)
+    if not by_contact:
+        return
+    ids = sorted(by_contact)
+    current = {
+        r.contact_id: r.profile
+        for r in conn.execute(select(contact_profiles).where(contact_profiles.c.contact_id.in_(ids)))
+    }
+    for cid in ids:
+        prof = current.get(cid) or empty_profile()
+        prof = {k: dict(v) for k, v in prof.items()}
+        prof["days"] = {k: dict(v) for k, v in prof["days"].items()}
+        for a in by_contact[cid]:
+            add_activity(prof, a)
+        newest = max(prof["last"].values(), default=now.timestamp())
+        prune(prof, max(newest, now.timestamp()))
+        if cid in current:
+            conn.execute(
+                update(contact_profiles)
+                .where(contact_profiles.c.contact_id == cid)
+                .values(profile=prof, updated_at=now)
+            )
+        else:
+            conn.execute(insert(contact_profiles).values(contact_id=cid, profile=prof, updated_at=now))
+
+
+def load_profiles(conn: Connection, contact_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return {}
+    q = select(contact_profiles.c.contact_id, contact_profiles.c.profile).where(contact_profiles.c.contact_id.in_(ids))
+    return {cid: prof for cid, prof in conn.execute(q)}
