@@ -184,7 +184,8 @@ class EnginePolicy:
         baseline = self._baseline(rules)
         F = self.features(batch, now)
         mask = self.mask(batch, now, F)
-        baseline = np.where(mask[np.arange(n), baseline], baseline, self.wait_index)
+        legacy_ok = mask[np.arange(n), baseline]
+        baseline = np.where(legacy_ok, baseline, self.wait_index)
         chosen = baseline.copy()
         prop = np.ones(n)
         notes = [""] * n
@@ -205,9 +206,18 @@ class EnginePolicy:
                 "attribution_days": entry.attribution_days,
                 "action": entry.id,
             }
-            if arms[i] == HOLDOUT:
-                r = rules[i]
-                d = r.model_copy(update={**common, "arm": HOLDOUT, "propensity": 1.0})
+            if arms[i] == HOLDOUT and legacy_ok[i]:
+                d = rules[i].model_copy(update={**common, "arm": HOLDOUT, "propensity": 1.0})
+            elif arms[i] == HOLDOUT:  # the rule's action breaks consent or contact policy
+                d = rules[i].model_copy(
+                    update={
+                        **common,
+                        "arm": HOLDOUT,
+                        "propensity": 1.0,
+                        "actions": self._push_actions(entry, "wait (the rule's action is not allowed now)"),
+                        "explanation": "wait: the legacy rule's action is not allowed by consent or contact policy",
+                    }
+                )
             elif arms[i] == CONTROL:
                 d = Decision(
                     actions=[],

@@ -182,6 +182,7 @@ class DecisionSettings(_Strict):
     objective: ObjectiveWeights = Field(default_factory=ObjectiveWeights)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     chunk_size: int = Field(200, ge=1, le=10_000, description="contacts per decide task")
+    learn_interval: int = Field(300, ge=5, description="seconds between scheduled learn steps")
 
     @model_validator(mode="after")
     def _catalog(self) -> DecisionSettings:
