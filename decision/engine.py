@@ -52,11 +52,11 @@ def build_bandit(settings: DecisionSettings) -> Policy:
     e = settings.engine
     k = len(settings.actions)
     if e.bandit == "linucb":
-        inner: Policy = LinUCB(n_actions=k, alpha=1.0, seed=e.seed)
+        inner: Policy = LinUCB(n_actions=k, alpha=e.exploration, seed=e.seed)
     elif e.bandit == "epsilon_greedy":
-        inner = EpsilonGreedy(n_actions=k, seed=e.seed)
+        inner = EpsilonGreedy(n_actions=k, epsilon=min(1.0, e.exploration), seed=e.seed)
     else:
-        inner = LinearThompson(n_actions=k, seed=e.seed)
+        inner = LinearThompson(n_actions=k, exploration=e.exploration, seed=e.seed)
     return Apprentice(inner, min_observations=e.apprentice_min_observations)
 
 
@@ -136,6 +136,10 @@ class EnginePolicy:
             env = expression_env(view, now)
             base[i] = [bool(e.evaluate(env)) for e in self._eligible]
         since_sales = F.column("days_since_sales_touch")
+        # the quiet period after a sales touch holds back the next sales touch too
+        quiet = since_sales < self.contact_policy.sales_quiet_days
+        if self.sales:
+            base[np.ix_(np.flatnonzero(quiet), np.flatnonzero(self.catalog.flags(self.sales)))] = False
         return eligibility(
             self.catalog,
             n,

@@ -5,7 +5,7 @@ re-ordered, and a policy built on another version is not reused (its weights wou
 against the wrong columns). :func:`feature_names` lists the columns; they are:
 
 - ``{type}_{w}d``: log(1 + count) of each activity type over the last 1/7/30/90 days;
-- ``days_since_{type}``: log(1 + days since the newest one), 365 days when never seen;
+- ``days_since_{type}``: log(1 + days since the newest one) / log(366), 365 days when never seen;
 - ``pricing_{w}d`` / ``docs_{w}d``: visits to pricing and docs pages (activity properties);
 - ``topic_{name}``: share of the contact's topical activity of the last 90 days per topic;
 - ``email_open_rate`` / ``email_click_rate``: opens and clicks per email sent (90 days, smoothed);
@@ -211,6 +211,9 @@ def featurize(
     logged += [col[f"{p}_{w}d"] for p in PAGE_KINDS for w in (7, 30)]
     logged += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
     X[:, logged] = np.log1p(np.maximum(X[:, logged], 0.0))
+    days = [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
+    days += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
+    X[:, days] /= np.log1p(NEVER_DAYS)  # 0 = today .. 1 = a year or never: same scale as the rest
     X[:, col["log_employees"]] = np.log1p(X[:, col["log_employees"]]) / 5.0  # ~0..2
     X[:, col["log_revenue"]] = np.log1p(X[:, col["log_revenue"]]) / 10.0
     return Features(X, raw, names, feature_version(topics))

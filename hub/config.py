@@ -159,6 +159,9 @@ class EngineSettings(_Strict):
     """The learning engine: experiment arms, bandit, cold start, contact policy and budgets."""
 
     bandit: Literal["linear_thompson", "linucb", "epsilon_greedy"] = "linear_thompson"
+    exploration: float = Field(
+        0.2, ge=0, description="scales posterior width (Thompson, LinUCB) or is epsilon (epsilon-greedy)"
+    )
     seed: int = 0
     experiment_salt: str = "engine-1"
     holdout_share: float = Field(0.1, ge=0, le=1, description="contacts decided by the legacy rules")

@@ -37,8 +37,9 @@ def update_profiles(conn: Connection, items: Sequence[Activity], now: datetime) 
         prof["days"] = {k: dict(v) for k, v in prof["days"].items()}
         for a in by_contact[cid]:
             add_activity(prof, a)
-        newest = max(prof["last"].values(), default=now.timestamp())
-        prune(prof, max(newest, now.timestamp()))
+        # relative to the newest activity, not the wall clock: replays and simulations run in
+        # their own time, and no later decision can need a bucket 90 days older than this one
+        prune(prof, max(prof["last"].values(), default=now.timestamp()))
         if cid in current:
             conn.execute(
                 update(contact_profiles)

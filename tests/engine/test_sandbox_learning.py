@@ -1,8 +1,9 @@
 """The engine learns against the sandbox market through the real HubSpot connector.
 
-Legacy rules that put everyone on a retargeting audience (a weak action in this market) are
-the cold-start baseline; over simulated weeks the engine gathers evidence, takes over action by
-action, and the reward per decision the hub itself observes rises.
+The legacy playbook calls every contact (in this market, calling early-stage leads makes them
+unsubscribe). It is the apprentice's cold-start baseline; over simulated weeks the engine
+gathers evidence, takes over action by action, and the reward per decision the hub itself
+observes (its own attributed outcomes, unsubscribes included) rises.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from hub.sandbox.serve import start_sandbox
 from hub.sandbox.world import World
 from hub.store import learning
 
-DAYS = 35
+DAYS = 28
 
 
 def _config(tmp_path, sb) -> HubContext:
@@ -33,21 +34,23 @@ def _config(tmp_path, sb) -> HubContext:
         "decision": {
             "policy": "engine",
             "actions": [
-                {"id": a.id, "kind": a.kind, "channel": a.channel, "topic": a.topic, "attribution_days": 3}
+                {"id": a.id, "kind": a.kind, "channel": a.channel, "topic": a.topic, "attribution_days": 7}
                 for a in CATALOG
             ],
             "engine": {
                 "holdout_share": 0.1,
-                "apprentice_min_observations": 25,
+                "apprentice_min_observations": 20,
                 "explore_share": 0.3,
-                "redecide_after_days": 3,
+                "redecide_after_days": 7,
+                "max_marketing_touches_7d": 1,
+                "sales_handoffs_per_owner_per_day": 100,
                 "seed": 1,
             },
             "rules": [
                 {
-                    "name": "retarget-everyone",
+                    "name": "call-everyone",
                     "when": "True",
-                    "actions": [{"kind": "set_fields", "fields": {"next_best_action": "ad_retarget"}}],
+                    "actions": [{"kind": "set_fields", "fields": {"next_best_action": "sales_outreach"}}],
                 }
             ],
         },
@@ -59,7 +62,7 @@ def _config(tmp_path, sb) -> HubContext:
 
 def test_reward_per_decision_rises_as_the_engine_learns(tmp_path):
     t0 = time.monotonic()
-    world = World(n_contacts=500, seed=3)
+    world = World(n_contacts=400, seed=3)
     with start_sandbox(world) as sb:
         ctx = _config(tmp_path, sb)
         ctx.clock = world.now
@@ -76,11 +79,13 @@ def test_reward_per_decision_rises_as_the_engine_learns(tmp_path):
     week = np.array([(t - start).days // 7 for t, *_ in rows])
     reward = np.array([r for *_, r in rows])
     arms = np.array([a for _, a, *_ in rows])
-    first, last = reward[week == 0], reward[(week == week.max() - 1) | (week == week.max())]
+    engine = arms == "engine"
+    first = reward[engine & (week == 0)]
+    last = reward[engine & (week >= week.max() - 1)]
     print(
         f"decisions={len(rows)} first-week mean={first.mean():.3f} (n={len(first)}) "
         f"last-weeks mean={last.mean():.3f} (n={len(last)}) models={len(models)} "
         f"holdout mean={reward[arms == 'holdout'].mean():.3f} secs={time.monotonic() - t0:.1f}"
     )
     assert len(models) >= 3  # learned and snapshotted repeatedly
-    assert last.mean() > first.mean() + 0.05
+    assert last.mean() > first.mean() + 0.2
