@@ -16,8 +16,10 @@ against the wrong columns). :func:`feature_names` lists the columns; they are:
 - ``days_since_marketing_touch`` / ``days_since_sales_touch`` with ``never_*`` flags.
 
 Missing values become a neutral value plus an indicator, never NaN. Only activities at or before
-``now`` count: bucket days after ``now``'s day and ``last`` stamps after ``now`` are ignored, so
-a profile updated after the decision cannot leak into it (see decision/profile.py).
+``now`` count: bucket days after ``now``'s day and ``last`` stamps after ``now`` are ignored, and
+today's bucket of a kind whose newest occurrence is after ``now`` is dropped whole, so a profile
+updated after the decision cannot leak into it (see decision/profile.py). Windows are calendar
+days (UTC): ``1d`` is today so far.
 
 The per-row loop only reads JSON into index arrays; counting and transforms are numpy over the
 whole batch.
@@ -155,6 +157,7 @@ def featurize(
     kind_ix = {k: i for i, k in enumerate(kinds)}
     rows, kix, ages, counts = [], [], [], []
     last = np.full((n, len(kinds)), np.nan)  # days since newest occurrence
+    future = np.zeros((n, len(kinds)), dtype=bool)  # some occurrence is after `now`
     for i, prof in enumerate(profiles):
         if not prof:
             continue
@@ -171,8 +174,13 @@ def featurize(
             k = kind_ix.get(kind)
             if k is not None and ts <= now_ts:
                 last[i, k] = (now_ts - ts) / DAY_SECONDS
+            elif k is not None:
+                future[i, k] = True
     r, k, age, c = (np.asarray(v, dtype=float) for v in (rows, kix, ages, counts))
-    ok = age >= 0  # buckets after today are the future
+    ri, ki = r.astype(int), k.astype(int)
+    # buckets after today are the future; so is today's bucket of a kind seen after `now`
+    # (it cannot be split), which undercounts today rather than leak
+    ok = (age > 0) | ((age == 0) & ~future[ri, ki]) if len(r) else age >= 0
     r, k, age, c = r[ok].astype(int), k[ok].astype(int), age[ok], c[ok]
     win = {}
     for w in (*WINDOWS, 90):
