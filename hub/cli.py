@@ -227,6 +227,8 @@ def run(
     out.print(
         f"Decided for {report.decide.decided} contact(s) with policy [bold]{ctx.policy.name}[/] {ctx.policy.version}; {report.outcomes} outcome(s) attributed."
     )
+    if report.learn.learned or report.learn.finalized:
+        out.print(f"Learned from {report.learn.learned} decision(s); model version {report.learn.version}.")
     ctx.close()
 
 
