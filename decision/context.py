@@ -10,10 +10,11 @@ from decision.profile import DAY_SECONDS
 from hub.models import ActivityType, Contact
 
 WINDOWS = (7, 30, 90)
+_TYPES = tuple(t.value for t in ActivityType)
 
 
 def activity_counts(view: ContactView, now: datetime, days: int) -> dict[str, int]:
-    counts = dict.fromkeys((t.value for t in ActivityType), 0)
+    counts = dict.fromkeys(_TYPES, 0)
     if view.profile is not None and not view.activities:
         # calendar days from the profile's day buckets; buckets after today are the future
         today = int(now.timestamp() // DAY_SECONDS)

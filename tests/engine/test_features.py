@@ -50,7 +50,7 @@ def test_an_incrementally_kept_profile_matches_a_rebuilt_one_up_to_the_day(event
     for a in acts:
         add_activity(kept, a)
     start_of_day = NOW.replace(hour=0)
-    past = [a for a in acts if a.occurred_at < start_of_day]  # whole days before the decision
+    past = [a for a in acts if a.occurred_at <= start_of_day]
     f_kept = featurize([Contact(id=1)], [kept], start_of_day)
     f_past = featurize([Contact(id=1)], [build_profile(past, start_of_day)], start_of_day)
     counts = [j for j, n in enumerate(f_kept.names) if n.endswith("d") and n.split("_")[-1][:-1].isdigit()]
