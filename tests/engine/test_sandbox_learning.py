@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import yaml
+from sqlalchemy import select
 
 from hub.config import load_settings
 from hub.pipeline.context import HubContext
@@ -21,6 +22,7 @@ from hub.sandbox.catalog import CATALOG
 from hub.sandbox.serve import start_sandbox
 from hub.sandbox.world import World
 from hub.store import learning
+from hub.store.schema import decisions
 
 DAYS = 28
 
@@ -73,6 +75,7 @@ def test_reward_per_decision_rises_as_the_engine_learns(tmp_path):
         run_once(ctx)
         with ctx.store.connect() as conn:
             rows = learning.finalized_rewards(conn)
+            arm_of = dict(conn.execute(select(decisions.c.id, decisions.c.arm)).all())
         models = list_models(ctx)
         ctx.close()
     start = world.config.start
@@ -87,5 +90,14 @@ def test_reward_per_decision_rises_as_the_engine_learns(tmp_path):
         f"last-weeks mean={last.mean():.3f} (n={len(last)}) models={len(models)} "
         f"holdout mean={reward[arms == 'holdout'].mean():.3f} secs={time.monotonic() - t0:.1f}"
     )
+    # the market's own expected reward of what the engine had it do (no outcome noise, no
+    # organic activity): the same rise, seen from the ground truth
+    gt = world.ground_truth_log()
+    on_engine = np.array([arm_of.get(int(d)) == "engine" if str(d).isdigit() else False for d in gt["decision_id"]])
+    gt_week = gt["day"] // 7
+    gt_first = gt["expected_reward"][on_engine & (gt_week == 0)].mean()
+    gt_last = gt["expected_reward"][on_engine & (gt_week >= gt_week.max() - 1)].mean()
+    print(f"ground truth: first week {gt_first:.3f}, last weeks {gt_last:.3f}")
     assert len(models) >= 3  # learned and snapshotted repeatedly
+    assert gt_last > gt_first + 0.05
     assert last.mean() > first.mean() + 0.2
