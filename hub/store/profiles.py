@@ -56,3 +56,48 @@ def load_profiles(conn: Connection, contact_ids: Iterable[int]) -> dict[int, dic
         return {}
     q = select(contact_profiles.c.contact_id, contact_profiles.c.profile).where(contact_profiles.c.contact_id.in_(ids))
     return {cid: prof for cid, prof in conn.execute(q)}
+
+
+def rebuild_profiles(conn: Connection, chunk: int = 1000) -> int:
+    """Recompute every profile from the activities table (after migration 0002, or to repair).
+
+    Reads contacts in id chunks so memory stays bounded; returns the number of profiles written.
+    """
+    from sqlalchemy import delete
+
+    from hub.store.contacts import aware
+    from hub.store.schema import activities
+
+    conn.execute(delete(contact_profiles))
+    written, last_id = 0, 0
+    while True:
+        ids = list(
+            conn.execute(
+                select(activities.c.contact_id)
+                .where(activities.c.contact_id > last_id)
+                .group_by(activities.c.contact_id)
+                .order_by(activities.c.contact_id)
+                .limit(chunk)
+            ).scalars()
+        )
+        if not ids:
+            return written
+        rows = conn.execute(
+            select(activities.c.contact_id, activities.c.type, activities.c.occurred_at, activities.c.properties).where(
+                activities.c.contact_id.in_(ids)
+            )
+        ).all()
+        items = [
+            Activity(
+                contact_id=r.contact_id,
+                type=r.type,
+                occurred_at=aware(r.occurred_at),
+                properties=r.properties or {},
+                source="rebuild",
+                external_id="-",
+            )
+            for r in rows
+        ]
+        update_profiles(conn, items, datetime.now().astimezone())
+        written += len(ids)
+        last_id = ids[-1]

@@ -118,3 +118,43 @@ def test_snapshots_version_up_workers_reload_and_rollback_appends(ctx):
     decide_contacts(other, cids[:1], "w2")
     assert other.policy.model_version == 4 and other.policy.model.policy.n_obs_.sum() == 6
     assert list_models(ctx)[-1]["metrics"]["rollback_of"] == 1
+
+
+def test_profiles_can_be_rebuilt_from_the_activities_table(ctx):
+    from hub.store.profiles import rebuild_profiles
+
+    cids = add_contacts(ctx, 3)
+    for i, cid in enumerate(cids):
+        for k in range(i + 1):
+            add_activity(ctx, cid, ActivityType.PAGE_VIEW, T0 - timedelta(days=k), f"pv-{cid}-{k}")
+    with ctx.store.connect() as conn:
+        before = load_profiles(conn, cids)
+    with ctx.store.begin() as conn:
+        assert rebuild_profiles(conn, chunk=2) == 3
+    with ctx.store.connect() as conn:
+        assert load_profiles(conn, cids) == before
+
+
+def test_migration_0002_builds_profiles_for_existing_activities(tmp_path):
+    from sqlalchemy import insert
+
+    from hub.store.db import make_engine, migrate
+    from hub.store.schema import activities, contacts
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(contacts).values(
+                id=1, created_at=T0, changed_at=T0, properties={}, email_opt_out=False, do_not_contact=False
+            )
+        )
+        conn.execute(
+            insert(activities).values(
+                contact_id=1, type="email_open", occurred_at=T0, properties={}, source="crm", external_id="o1"
+            )
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        assert load_profiles(conn, [1])[1]["total"] == {"email_open": 1}
+    engine.dispose()

@@ -43,6 +43,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_decision_features_window_ends_at"), ["window_ends_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_decision_features_finalized_at"), ["finalized_at"], unique=False)
 
+    # profiles of the activities already stored, so the engine's first decisions see history
+    from hub.store.profiles import rebuild_profiles
+
+    rebuild_profiles(op.get_bind())
+
 
 def downgrade() -> None:
     with op.batch_alter_table("decision_features", schema=None) as batch_op:
