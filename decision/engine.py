@@ -135,7 +135,7 @@ class EnginePolicy:
         for i, view in enumerate(batch):
             env = expression_env(view, now)
             base[i] = [bool(e.evaluate(env)) for e in self._eligible]
-        since_sales = F.column("days_since_sales_touch")
+        touches, since_sales = self._touches(batch, now, F)
         # the quiet period after a sales touch holds back the next sales touch too
         quiet = since_sales < self.contact_policy.sales_quiet_days
         if self.sales:
@@ -146,10 +146,27 @@ class EnginePolicy:
             base_mask=base,
             email_opt_out=[v.contact.consent.email_opt_out for v in batch],
             do_not_contact=[v.contact.consent.do_not_contact for v in batch],
-            marketing_touches_7d=F.column("email_sent_7d"),
+            marketing_touches_7d=touches,
             days_since_sales_touch=np.where(since_sales >= NEVER_DAYS, np.nan, since_sales),
             contact_policy=self.contact_policy,
         )
+
+    def _touches(self, batch: Sequence[ContactView], now: datetime, F: Features) -> tuple[np.ndarray, np.ndarray]:
+        """Marketing touches in 7 days and days since the last sales touch, from activities and
+        from the hub's own recent decisions (an action ordered yesterday may not be synced back
+        yet; one sent shows in both, so the larger count is taken, not the sum)."""
+        marketing = {a.id for a in self.entries if a.marketing}
+        ordered = np.array(
+            [sum(1 for at, a in v.decided if a in marketing and (now - at).days < 7) for v in batch], dtype=float
+        )
+        last_sales = np.array(
+            [
+                min(((now - at).total_seconds() / 86_400 for at, a in v.decided if a in self.sales), default=NEVER_DAYS)
+                for v in batch
+            ]
+        )
+        touches = np.maximum(F.column("email_sent_7d"), ordered)
+        return touches, np.minimum(F.column("days_since_sales_touch"), np.maximum(last_sales, 0.0))
 
     def _baseline(self, rules: list[Decision]) -> np.ndarray:
         out = np.full(len(rules), self.wait_index, dtype=np.intp)

@@ -24,6 +24,9 @@ class ContactView:
     contact: Contact
     activities: list[Activity] = field(default_factory=list)
     profile: dict[str, Any] | None = None
+    #: the hub's own recent decisions for this contact, ``(when, action id)``: the contact
+    #: policy counts touches already ordered but not yet seen back as activities
+    decided: list[tuple[datetime, str]] = field(default_factory=list)
 
 
 class Policy(Protocol):

@@ -89,7 +89,11 @@ def decide_contacts(ctx: HubContext, contact_ids: Sequence[int], request_key: st
 
             ensure_current(ctx, conn)
             profiles = profile_store.load_profiles(conn, ids)
-            views = [ContactView(contact=c, profile=profiles.get(c.id, empty_profile())) for c in contacts]
+            decided = decision_store.recent_actions(conn, ids, now - timedelta(days=7))
+            views = [
+                ContactView(contact=c, profile=profiles.get(c.id, empty_profile()), decided=decided.get(c.id, []))
+                for c in contacts
+            ]
             used = decision_store.handoffs_since(conn, ctx.policy.sales, day_start(now))
         else:
             history = activity_store.recent_activities(conn, ids, now - timedelta(days=LOOKBACK_DAYS))

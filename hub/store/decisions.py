@@ -113,3 +113,24 @@ def handoffs_since(conn: Connection, actions: Sequence[str], since) -> dict[str,
         .group_by(contacts.c.owner)
     )
     return {owner or "unassigned": int(n) for owner, n in conn.execute(q)}
+
+
+def recent_actions(conn: Connection, contact_ids: Sequence[int], since) -> dict[int, list[tuple]]:
+    """``(created_at, action)`` of each contact's engine-logged decisions since ``since``
+    (control decisions pushed nothing and are left out)."""
+    out: dict[int, list[tuple]] = {}
+    if not contact_ids:
+        return out
+    q = (
+        select(decisions.c.contact_id, decisions.c.created_at, decision_features.c.action)
+        .join(decision_features, decision_features.c.decision_id == decisions.c.id)
+        .where(
+            decisions.c.contact_id.in_(list(contact_ids)),
+            decisions.c.created_at >= since,
+            decisions.c.arm != "control",
+        )
+        .order_by(decisions.c.created_at)
+    )
+    for cid, at, action in conn.execute(q):
+        out.setdefault(cid, []).append((aware(at), action))
+    return out

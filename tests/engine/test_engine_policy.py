@@ -138,3 +138,14 @@ def test_cold_engine_follows_the_legacy_rules_and_holdout_gets_them_verbatim():
     assert {d.arm for d in out} == {"engine", "holdout"}
     assert all(d.action == "email_nurture_business" for d in out)
     assert all(d.policy == "rules" for d in out if d.arm == "holdout")
+
+
+def test_touches_already_ordered_by_the_hub_count_before_they_sync_back():
+    p = engine(holdout_share=0.0, explore_share=0.0, max_marketing_touches_7d=1, sales_quiet_days=3)
+    rig(p, ["email_nurture_business", "sales_outreach"])
+    emailed = view(1)
+    emailed.decided = [(NOW - timedelta(days=1), "webinar_invite")]
+    called = view(2)
+    called.decided = [(NOW - timedelta(hours=5), "sales_outreach")]
+    got = [d.action for d in p.decide([emailed, called], NOW)]
+    assert got == ["sales_outreach", "wait"]
