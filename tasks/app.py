@@ -62,6 +62,9 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:
             "schedule": timedelta(seconds=entry.push_interval),
             "args": [name],
         }
+    if settings.decision.policy == "engine":
+        # closes attribution windows and learns even when no new activity arrives
+        schedule["learn"] = {"task": "hub.learn", "schedule": timedelta(seconds=settings.decision.learn_interval)}
     return schedule
 
 

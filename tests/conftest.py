@@ -91,6 +91,7 @@ def hub_config(tmp_path: Path, store_url: str, redis_url: str, **overrides) -> P
             }
         },
         "decision": {
+            "policy": "rules",  # these tests pin the exact actions; the engine has its own tests
             "chunk_size": 20,
             "rules": [
                 {

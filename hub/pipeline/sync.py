@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from hub.errors import ConnectorError
+from hub.models import Activity, ActivityType
 from hub.pipeline.context import HubContext
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
@@ -56,6 +58,9 @@ def sync_connector(ctx: HubContext, name: str, progress: Progress | None = None)
                             up = contact_store.upsert_contacts(conn, page.items)
                             gone = contact_store.remove_identities(conn, page.deleted)
                             result.changed |= up.changed | gone.changed
+                            if up.opted_out:
+                                ins = activity_store.insert_activities(conn, unsubscribes(conn, up.opted_out))
+                                result.new_activity_ids += ins.new_ids
                             result.created += up.created
                             result.deleted += gone.deleted
                             rejects = list(page.rejects)
@@ -80,3 +85,28 @@ def sync_connector(ctx: HubContext, name: str, progress: Progress | None = None)
             with ctx.store.begin() as conn:
                 sync_state.mark_finished(conn, name, stream, "ok")
     return result
+
+
+def unsubscribes(conn, opted_out: dict[int, datetime]) -> list[Activity]:
+    """An opt-out that arrives as a flag on the record (not as an email event) is still an
+    unsubscribe outcome; skipped when the contact already has one from the last two days."""
+    from hub.store.profiles import load_profiles
+
+    profiles = load_profiles(conn, opted_out)
+    out = []
+    for cid, at in opted_out.items():
+        last = (profiles.get(cid) or {}).get("last", {}).get("unsubscribe")
+        if last is not None and abs(at.timestamp() - last) < 2 * 86_400:
+            continue
+        out.append(
+            Activity(
+                contact_id=cid,
+                type=ActivityType.UNSUBSCRIBE,
+                channel="email",
+                occurred_at=at,
+                properties={"via": "opt-out flag"},
+                source="hub",
+                external_id=f"optout:{cid}:{int(at.timestamp())}",
+            )
+        )
+    return out

@@ -185,3 +185,25 @@ anonymous_events = Table(
     Column("received_at", TS, nullable=False),
     Column("stitched_at", TS),
 )
+
+contact_profiles = Table(
+    "contact_profiles",
+    metadata,
+    Column("contact_id", ID, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("profile", JSON, nullable=False, doc="day-bucketed activity counts (decision/profile.py)"),
+    Column("updated_at", TS, nullable=False),
+)
+
+decision_features = Table(
+    "decision_features",
+    metadata,
+    Column("decision_id", ID, ForeignKey("decisions.id", ondelete="CASCADE"), primary_key=True),
+    Column("action", String(64), nullable=False, doc="catalog id chosen (wait for no action)"),
+    Column("feature_version", String(40), nullable=False),
+    Column("features", JSON, nullable=False, doc="the feature vector as of decision time"),
+    Column("window_ends_at", TS, nullable=False, index=True, doc="created_at + the action's attribution window"),
+    Column("reward", JSON, doc="weighted reward components, set when the window closes"),
+    Column("reward_total", Float),
+    Column("finalized_at", TS, index=True),
+    Column("learned_version", Integer, doc="model snapshot version that learned from this row"),
+)
