@@ -58,7 +58,7 @@ def sync_connector(ctx: HubContext, name: str, progress: Progress | None = None)
                             result.changed |= up.changed | gone.changed
                             result.created += up.created
                             result.deleted += gone.deleted
-                            rejects = list(page.rejects)
+                            rejects = list(page.rejects) + up.rejects
                         else:
                             ins = activity_store.insert_activities(conn, page.items)
                             result.changed |= ins.contacts

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, tuple_, update
 
-from hub.models import Company, Consent, Contact, Identity, normalize_email, utcnow
+from hub.models import Company, Consent, Contact, Identity, RecordError, normalize_email, utcnow
 from hub.store.schema import contact_emails, contacts, identities
 
 _HASH_EXCLUDE = {"id", "crm_fields", "lists", "updated_at", "identities"}
@@ -46,6 +46,8 @@ class UpsertResult:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    #: records the store cannot hold (named field and reason); the rest of the page is stored
+    rejects: list[RecordError] = field(default_factory=list)
 
 
 def _merge(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -92,6 +94,9 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
     """Resolve and store one page of pulled contacts (each with exactly one identity)."""
     now = now or utcnow()
     result = UpsertResult()
+    if not items:
+        return result
+    items = _storable(items, result)
     if not items:
         return result
     items = list({c.identities[0].key(): c for c in items}.values())  # last copy in a page wins
@@ -168,6 +173,27 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
         touched.add(contact_id)
     _refresh_contacts(conn, result.changed, now)
     return result
+
+
+def _storable(items: Sequence[Contact], result: UpsertResult) -> list[Contact]:
+    """Drop (into ``result.rejects``) records the store cannot hold, naming record and field."""
+    from hub.store.limits import contact_problems
+
+    keep = []
+    for c in items:
+        if len(c.identities) != 1:
+            ref = c.identities[0].external_id if c.identities else "?"
+            result.rejects.append(RecordError(external_id=ref, reason="a pulled record needs exactly one identity"))
+            continue
+        problems = contact_problems(c)
+        if problems:
+            # the id itself may be what is wrong: cap it so the error message stays readable
+            ref = c.identities[0].external_id[:120]
+            reason = "; ".join(f"{f} {why}" for f, why in problems)
+            result.rejects.append(RecordError(external_id=ref, reason=reason))
+            continue
+        keep.append(c)
+    return keep
 
 
 def _refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetime) -> None:
