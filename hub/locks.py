@@ -19,7 +19,10 @@ import redis
 class Held(Protocol):
     acquired: bool
 
-    def refresh(self) -> None: ...
+    def refresh(self) -> bool:
+        """Extend the lock; False if it was lost (expired, taken over, or its Redis restarted):
+        the holder must stop, since someone else may now be doing the same work."""
+        ...
 
 
 class Locks(Protocol):
@@ -31,9 +34,16 @@ class _RedisHeld:
         self.lock = lock
         self.acquired = acquired
 
-    def refresh(self) -> None:
-        if self.acquired:
+    def refresh(self) -> bool:
+        if not self.acquired:
+            return False
+        try:
             self.lock.reacquire()
+        except redis.exceptions.LockError:
+            # LockNotOwnedError: the TTL ran out (a long vendor back-off) or Redis lost it
+            self.acquired = False
+            return False
+        return True
 
 
 class RedisLocks:
@@ -58,8 +68,8 @@ class _LocalHeld:
     def __init__(self, acquired: bool):
         self.acquired = acquired
 
-    def refresh(self) -> None:
-        pass
+    def refresh(self) -> bool:
+        return self.acquired
 
 
 class LocalLocks:

@@ -108,7 +108,12 @@ def push_connector(ctx: HubContext, name: str) -> PushSummary:
             summary.noop += len(noop)
             if send:
                 _record(ctx, send, _send(connector, send), state, summary)
-            lock.refresh()
+            if not lock.refresh():
+                # held past its TTL (a long vendor back-off): another push may run now; stop
+                # here, this batch is recorded, and ask for another task to pick up the rest
+                log.warning("push of %s lost its lock after a slow batch; handing over", name)
+                summary.more = True
+                return summary
         summary.more = handled >= cfg.batch_limit
     return summary
 
