@@ -183,7 +183,7 @@ def overlaps(intervals: list[tuple[str, str, float, float | None]]) -> int:
     """Pairs of finished sync runs of one connector whose times overlap."""
     done = sorted((c, s, e) for c, _, s, e in intervals if e is not None)
     n = 0
-    for i, (c, s, e) in enumerate(done):
+    for i, (c, _s, e) in enumerate(done):
         for c2, s2, _ in done[i + 1 :]:
             if c2 == c and s2 < e:
                 n += 1
