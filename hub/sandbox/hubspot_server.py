@@ -21,6 +21,7 @@ from hub.sandbox.hubspot_routes import HubSpotExtraRoutes
 from hub.sandbox.hubspot_state import OWNER_IDS
 from hub.sandbox.ratelimit import DailyQuota, RollingWindow
 from hub.sandbox.world import World
+from hub.secrets import same_secret
 
 DEFAULT_PROPS = ["email", "firstname", "lastname"]
 ALWAYS = ["createdate", "lastmodifieddate", "hs_object_id"]
@@ -141,7 +142,7 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
 
     def dispatch(self, req: Request) -> Response:
         auth = req.header("authorization") or ""
-        if auth != f"Bearer {self.token}":
+        if not same_secret(auth, f"Bearer {self.token}"):
             return _err(
                 401,
                 "Authentication credentials not found. This API supports OAuth 2.0 "

@@ -81,7 +81,14 @@ def _fold_key(connector: str, object_type: str, external_id: str, kind: str, pay
     return (connector, object_type, external_id, kind_group, lst)
 
 
-def claim_due(conn: Connection, connector: str, now: datetime, limit: int, lease_seconds: int) -> list[PushRow]:
+def claim_due(
+    conn: Connection,
+    connector: str,
+    now: datetime,
+    limit: int,
+    lease_seconds: int,
+    only_ids: Sequence[int] | None = None,
+) -> list[PushRow]:
     """Claim due pushes under a lease, in order, keeping the newest intent per record.
 
     A due push with a newer push for the same record and field group is stale and becomes
@@ -93,9 +100,10 @@ def claim_due(conn: Connection, connector: str, now: datetime, limit: int, lease
         and_(pushes.c.state == "pending", pushes.c.next_attempt_at <= now),
         and_(pushes.c.state == "sending", pushes.c.lease_until < now),
     )
-    rows = conn.execute(
-        select(pushes).where(pushes.c.connector == connector, due).order_by(pushes.c.id).limit(limit)
-    ).all()
+    q = select(pushes).where(pushes.c.connector == connector, due)
+    if only_ids is not None:
+        q = q.where(pushes.c.id.in_(list(only_ids)))
+    rows = conn.execute(q.order_by(pushes.c.id).limit(limit)).all()
     if not rows:
         return []
     rows = _newest_intent(conn, connector, rows, now)
