@@ -18,6 +18,7 @@ import argparse
 import json
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -69,6 +70,7 @@ class Chaos:
         self.workers: list[HubWorker] = []
         self.events: dict[str, float] = {}
         self.edited: list[str] = []
+        self.supervisor_restarts: list[str] = []
         self.t0 = time.monotonic()
 
     # -- what the store says -----------------------------------------------------------------
@@ -97,6 +99,14 @@ class Chaos:
             self.workers.append(HubWorker(self.config, self.workdir / f"worker{i}.log", f"w{i}"))
         for w in self.workers:
             w.wait_ready()
+
+    def supervise(self) -> None:
+        """Restart a worker that exited by itself, as systemd or a container restart policy
+        would. Counted and printed: a worker that dies on its own is a finding."""
+        for w in self.workers:
+            if w.proc is not None and w.proc.poll() is not None:
+                self.supervisor_restarts.append(f"{w.name} exited with {w.proc.returncode} at {self.elapsed():.0f}s")
+                w.start()
 
     def edit_crm(self, share: float = 0.02) -> None:
         """Someone edits records in the CRM UI while the hub runs (not through the API)."""
@@ -148,6 +158,7 @@ class Chaos:
                 faults.set(burst_429=4)
                 self.send("hub.sweep", 60)
                 next_burst = now + 30
+            self.supervise()
             self.step_events(self.push_states())
             if "crm_edits" in self.events:
                 break
@@ -168,6 +179,7 @@ class Chaos:
                 self.send("hub.push", "hubspot")
                 self.send("hub.sweep", 30)
                 time.sleep(2)
+                self.supervise()
                 states = self.push_states()
                 open_ = states.get("pending", 0) + states.get("sending", 0)
                 synced_after = self._synced_after_edits()
@@ -266,6 +278,7 @@ def check(chaos: Chaos) -> dict:
         "failed_without_reason": sum(1 for r in failed if not (r.last_error or "").strip()),
         "failed_reasons": dict(Counter((r.last_error or "")[:80] for r in failed).most_common(3)),
         "events_s": {k: round(v, 1) for k, v in chaos.events.items()},
+        "workers_died_by_themselves": chaos.supervisor_restarts,
     }
 
 
@@ -284,6 +297,10 @@ def passed(res: dict) -> dict[str, bool]:
     }
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(143)
+
+
 def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -> dict:
     ap = argparse.ArgumentParser()
     ap.add_argument("--contacts", type=int, default=100_000, help="people in the sandbox market")
@@ -296,6 +313,7 @@ def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -
         args.contacts = 3000
         args.timeout = min(args.timeout, 240)
     t = time.monotonic()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so `finally` stops workers, Redis, the database
     tmp = tempfile.mkdtemp(prefix="hub-chaos-")
     try:
         chaos = Chaos(args, Path(tmp))

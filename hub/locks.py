@@ -28,6 +28,11 @@ class Held(Protocol):
 class Locks(Protocol):
     def hold(self, name: str, ttl: int) -> Iterator[Held]: ...
 
+    def once(self, name: str, ttl: int) -> bool:
+        """True for the first caller within ``ttl`` seconds, False for the rest (dedupes
+        follow-up tasks that many callers would otherwise all schedule)."""
+        ...
+
 
 class _RedisHeld:
     def __init__(self, lock: redis.lock.Lock, acquired: bool):
@@ -63,6 +68,9 @@ class RedisLocks:
                 with contextlib.suppress(redis.exceptions.LockError):
                     lock.release()
 
+    def once(self, name: str, ttl: int) -> bool:
+        return bool(self.client.set(f"{self.prefix}once:{name}", 1, nx=True, ex=max(1, ttl)))
+
 
 class _LocalHeld:
     def __init__(self, acquired: bool):
@@ -76,6 +84,9 @@ class LocalLocks:
     def __init__(self) -> None:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+
+    def once(self, name: str, ttl: int) -> bool:
+        return True
 
     @contextmanager
     def hold(self, name: str, ttl: int) -> Iterator[_LocalHeld]:

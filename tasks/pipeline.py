@@ -71,9 +71,10 @@ def push(self, connector: str) -> dict:
         raise self.retry(exc=exc, countdown=_retry_countdown(self, exc)) from None
     if res.more:
         push.delay(connector)
-    elif res.skipped_lock:
+    elif res.skipped_lock and context().locks.once(f"push-recheck:{connector}", 2):
         # another push of this connector is running and may have claimed before our rows
-        # were queued: look again once it is done
+        # were queued: look again once it is done. One re-check per connector at a time:
+        # every decide chunk queues a push, and each re-scheduling itself was a task storm
         push.apply_async((connector,), countdown=2)
     return {
         "sent": res.sent,
