@@ -71,6 +71,7 @@ class Chaos:
         self.events: dict[str, float] = {}
         self.edited: list[str] = []
         self.supervisor_restarts: list[str] = []
+        self.archived: list[str] = []
         self.t0 = time.monotonic()
 
     # -- what the store says -----------------------------------------------------------------
@@ -119,9 +120,23 @@ class Chaos:
         self.edited = picked
         self.events["crm_edits"] = self.elapsed()
 
+    def archive_some(self, n: int = 10) -> None:
+        """Someone deletes records in the CRM that have writes queued: those pushes cannot land
+        and must end ``failed`` with a reason (or ``skipped`` if a sync saw the delete first)."""
+        with self.store.connect() as conn:
+            ext = list(conn.execute(select(pushes.c.external_id).where(pushes.c.state == "pending").limit(n)).scalars())
+        with self.world.lock:
+            for rid in ext:
+                if rid in self.world.hubspot.records:
+                    self.world.hubspot.archive(rid, endpoint="ui")
+        self.archived = ext
+        self.events["crm_archives"] = self.elapsed()
+
     def step_events(self, states: Counter) -> None:
         total = sum(states.values())
         done = states.get("done", 0)
+        if "crm_archives" not in self.events and states.get("pending", 0) >= 10:
+            self.archive_some()
         if "kill" not in self.events and states.get("sending", 0) > 0:
             busy = [w for w in self.workers if w.pushing()]
             if busy:
@@ -163,8 +178,7 @@ class Chaos:
             if "crm_edits" in self.events:
                 break
             time.sleep(0.05 if "kill" not in self.events else 0.25)
-        faults.clear()
-        self.events["faults_off"] = self.elapsed()
+        # 5xx, drops and 429 bursts stay on until the end: the hub has to converge under them
         return self.drain(deadline + 120)
 
     def drain(self, deadline: float) -> dict:
@@ -173,11 +187,15 @@ class Chaos:
         settings = load_settings(self.config)
         ctx = HubContext.build(settings, embedded=True)
         quiet_since = None
+        next_burst = time.monotonic() + 30
         try:
             while time.monotonic() < deadline:
                 self.send("hub.sync", "hubspot")
                 self.send("hub.push", "hubspot")
                 self.send("hub.sweep", 30)
+                if time.monotonic() >= next_burst:
+                    self.sb.hubspot_faults.set(burst_429=4)
+                    next_burst = time.monotonic() + 30
                 time.sleep(2)
                 self.supervise()
                 states = self.push_states()
@@ -193,6 +211,7 @@ class Chaos:
         finally:
             ctx.close()
         self.events["drained"] = self.elapsed()
+        self.sb.hubspot_faults.clear()
         return self.events
 
     def _synced_after_edits(self) -> bool:
@@ -255,6 +274,8 @@ def check(chaos: Chaos) -> dict:
             if stored.get(rid, {}).get("job_title") != hs.records[rid]["properties"]["jobtitle"]
         )
     failed = [r for r in rows if r.state == "failed"]
+    archived = set(chaos.archived)
+    archived_outcome = Counter(r.state for r in rows if r.external_id in archived)
     intervals = sync_intervals([w.log for w in chaos.workers])
     return {
         "contacts_in_crm": len(live),
@@ -274,6 +295,9 @@ def check(chaos: Chaos) -> dict:
         "sync_overlaps": overlaps(intervals),
         "limits_exceeded": log.total_limits_exceeded(),
         "faults_injected": {k: v for (s, k), v in log.faults.items() if s == "hubspot"},
+        "crm_archived_with_queued_writes": len(archived),
+        "crm_archived_still_in_store": sum(1 for rid in archived if rid in stored),
+        "their_push_states": dict(archived_outcome),
         "failed": len(failed),
         "failed_without_reason": sum(1 for r in failed if not (r.last_error or "").strip()),
         "failed_reasons": dict(Counter((r.last_error or "")[:80] for r in failed).most_common(3)),
@@ -287,12 +311,14 @@ def passed(res: dict) -> dict[str, bool]:
         "every done push landed exactly once": res["done_lost"] == 0 and res["done_doubled"] == 0,
         "final CRM values are the newest decision": res["final_value_wrong"] == 0,
         "nothing left open": res["open_at_end"] == 0,
-        "no CRM change missed by the next sync": res["crm_records_missed"] == 0 and res["crm_edits_missed"] == 0,
+        "no CRM change missed by the next sync": res["crm_records_missed"] == 0
+        and res["crm_edits_missed"] == 0
+        and res["crm_archived_still_in_store"] == 0,
         "no overlapping syncs": res["sync_overlaps"] == 0,
         "rate limit never exceeded": res["limits_exceeded"] == 0,
         "every failure has its reason": res["failed_without_reason"] == 0,
         "all chaos events happened": all(
-            k in res["events_s"] for k in ("kill", "redis_restart", "store_drop", "crm_edits")
+            k in res["events_s"] for k in ("kill", "redis_restart", "store_drop", "crm_edits", "crm_archives")
         ),
     }
 

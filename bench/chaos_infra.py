@@ -157,18 +157,26 @@ class HubWorker:
 
 
 _SYNC_LINE = re.compile(
-    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): \w+/([^\]]+)\].*sync of (\w+) (started|finished)", re.M
+    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): \w+/([^\]]+)\].*sync of (\w+) (started|finished|lost its lock)"
+    r"(?:.*last commit at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}))?",
+    re.M,
 )
 
 
 def sync_intervals(logs: list[Path]) -> list[tuple[str, str, float, float | None]]:
-    """(connector, process, start, end) per sync run, from the workers' logs."""
+    """(connector, process, start, end) per sync run, from the workers' logs. A run that lost
+    its lock ends at its last committed page (what it did after that was rolled back)."""
     out: list[tuple[str, str, float, float | None]] = []
     for path in logs:
         open_runs: dict[tuple[str, str], float] = {}
         for m in _SYNC_LINE.finditer(path.read_text(errors="replace")):
             at = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
             key = (m.group(3), f"{path.name}:{m.group(2)}")
+            if m.group(4) == "lost its lock" and key in open_runs:
+                # it stopped without committing its last page: its work ended at the last commit
+                end = datetime.strptime(m.group(5), "%Y-%m-%d %H:%M:%S.%f").timestamp() if m.group(5) else at
+                out.append((key[0], key[1], open_runs.pop(key), end))
+                continue
             if m.group(4) == "started":
                 if key in open_runs:  # the process died mid-sync (a kill): the run ended unknown
                     out.append((key[0], key[1], open_runs.pop(key), None))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -83,6 +84,7 @@ def _sync_streams(
     ctx: HubContext, name: str, connector: Connector, lock: Held, result: SyncResult, progress: Progress | None
 ) -> None:
     """Each page and its cursor in one transaction (see the module docstring)."""
+    last_commit = datetime.now()  # local time, like the log lines: when our last page committed
     for stream in STREAMS:
         with ctx.store.begin() as conn:
             sync_state.mark_started(conn, name, stream)
@@ -99,8 +101,13 @@ def _sync_streams(
                         if not lock.refresh():
                             raise _LockLost
                 except _LockLost:
-                    log.warning("sync of %s lost its lock; last page rolled back, stopping", name)
+                    log.warning(
+                        "sync of %s lost its lock; last page rolled back, stopping (last commit at %s)",
+                        name,
+                        last_commit.isoformat(sep=" ", timespec="milliseconds"),
+                    )
                     return
+                last_commit = datetime.now()
                 for r in rejects:
                     log.warning("%s %s: skipped record %s: %s", name, stream, r.external_id, r.reason)
                 result.pages += 1
