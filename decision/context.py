@@ -6,14 +6,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from decision.interface import ContactView
+from decision.profile import DAY_SECONDS
 from hub.models import ActivityType, Contact
 
 WINDOWS = (7, 30, 90)
+_TYPES = tuple(t.value for t in ActivityType)
 
 
 def activity_counts(view: ContactView, now: datetime, days: int) -> dict[str, int]:
+    counts = dict.fromkeys(_TYPES, 0)
+    if view.profile is not None and not view.activities:
+        # calendar days from the profile's day buckets; buckets after today are the future
+        today = int(now.timestamp() // DAY_SECONDS)
+        for kind, bucket in view.profile.get("days", {}).items():
+            if kind in counts:
+                counts[kind] = sum(c for d, c in bucket.items() if 0 <= today - int(d) < days)
+        return counts
     since = now - timedelta(days=days)
-    counts = dict.fromkeys((t.value for t in ActivityType), 0)
     for a in view.activities:
         if since <= a.occurred_at <= now:
             counts[a.type.value] += 1

@@ -1,4 +1,4 @@
-"""Builds the configured policy."""
+"""Builds the configured policy: the learning engine by default, the legacy rules on request."""
 
 from __future__ import annotations
 
@@ -10,4 +10,8 @@ from hub.config import DecisionSettings
 def build_policy(settings: DecisionSettings) -> Policy:
     if settings.policy == "rules":
         return RulesPolicy(settings.rules)
+    if settings.policy == "engine":
+        from decision.engine import EnginePolicy
+
+        return EnginePolicy(settings)
     raise ValueError(f"unknown policy {settings.policy!r}")  # Literal in config makes this unreachable

@@ -8,17 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from hub.models import Activity, Contact, Decision
 
 
 @dataclass
 class ContactView:
-    """A contact as of decision time, with its activities of the look-back window."""
+    """A contact as of decision time, with its activities of the look-back window.
+
+    ``profile`` (decision/profile.py), when the store has one, stands in for the activities:
+    the engine reads aggregates instead of rescanning history.
+    """
 
     contact: Contact
     activities: list[Activity] = field(default_factory=list)
+    profile: dict[str, Any] | None = None
+    #: the hub's own recent decisions for this contact, ``(when, action id)``: the contact
+    #: policy counts touches already ordered but not yet seen back as activities
+    decided: list[tuple[datetime, str]] = field(default_factory=list)
 
 
 class Policy(Protocol):

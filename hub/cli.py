@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hub.cli_reports import reports_app
 from hub.config import Settings, config_path, load_settings
 from hub.errors import ConfigError, HubError
 
@@ -30,9 +31,12 @@ sandbox_app = typer.Typer(
     help="The simulated market behind HubSpot- and Salesforce-compatible APIs.", no_args_is_help=True
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(reports_app, name="report", help="Lift, reach and model reports (tables and SVG charts).")
 app.add_typer(config_app, name="config")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(pushes_app, name="pushes")
+model_app = typer.Typer(help="Learned engine models: list versions, roll back.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 # Piped output (logs, CI, scripts) gets wide tables instead of 80-column wrapping.
 out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
@@ -257,6 +261,8 @@ def run(
     out.print(
         f"Decided for {report.decide.decided} contact(s) with policy [bold]{ctx.policy.name}[/] {ctx.policy.version}; {report.outcomes} outcome(s) attributed."
     )
+    if report.learn.learned or report.learn.finalized:
+        out.print(f"Learned from {report.learn.learned} decision(s); model version {report.learn.version}.")
     ctx.close()
 
 
@@ -308,6 +314,20 @@ def flower(config: ConfigOpt = None, port: int = 5555) -> None:
         raise typer.Exit(1) from None
     celery_app = configure(_settings(config))
     celery_app.start(["flower", f"--port={port}"])
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default: api.host).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: api.port).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Processes (default: api.workers).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Serve the real-time decision API and the admin console (uvicorn)."""
+    from hub.api.server import serve as run_server
+
+    run_server(config, host, port, workers, log_level)
 
 
 @app.command()
@@ -511,6 +531,42 @@ def sandbox_serve(
                     time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+@model_app.command("list")
+def model_list(config: ConfigOpt = None) -> None:
+    """Every saved model version with what it learned from."""
+    from hub.pipeline.learn import list_models
+
+    ctx = _context(config)
+    table = Table("model", "version", "created", "learned", "mean reward", "note", title="engine models")
+    for m in list_models(ctx):
+        mt = m["metrics"] or {}
+        note = f"rollback of v{mt['rollback_of']}" if "rollback_of" in mt else ""
+        mean = mt.get("mean_reward")
+        table.add_row(
+            m["name"],
+            str(m["version"]),
+            f"{m['created_at']:%Y-%m-%d %H:%M}",
+            str(mt.get("learned", "")),
+            "" if mean is None else f"{mean:.3f}",
+            note,
+        )
+    out.print(table)
+    ctx.close()
+
+
+@model_app.command("rollback")
+def model_rollback(
+    version: int, config: ConfigOpt = None, name: Annotated[str | None, typer.Option(help="Model name.")] = None
+) -> None:
+    """Make VERSION the live model again (appended as the newest version; workers reload it)."""
+    from hub.pipeline.learn import rollback
+
+    ctx = _context(config)
+    new = rollback(ctx, version, name)
+    out.print(f"Model version {version} is live again as version {new}.")
+    ctx.close()
 
 
 def main() -> None:

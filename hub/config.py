@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hub.api.settings import ApiSettings
 from hub.errors import ConfigError
 from hub.models import ActionKind
 
@@ -79,19 +80,125 @@ class Rule(_Strict):
     @field_validator("when")
     @classmethod
     def _compiles(cls, v: str) -> str:
-        from decision.context import EXPRESSION_NAMES
-        from hub.expressions import Expression
+        return _check_names(v)
 
-        unknown = Expression(v).names - EXPRESSION_NAMES - {"True", "False", "None"}
-        if unknown:
-            raise ValueError(f"unknown names {sorted(unknown)}; use one of {', '.join(sorted(EXPRESSION_NAMES))}")
-        return v
+
+def _check_names(v: str) -> str:
+    from decision.context import EXPRESSION_NAMES
+    from hub.expressions import Expression
+
+    unknown = Expression(v).names - EXPRESSION_NAMES - {"True", "False", "None"}
+    if unknown:
+        raise ValueError(f"unknown names {sorted(unknown)}; use one of {', '.join(sorted(EXPRESSION_NAMES))}")
+    return v
+
+
+ActionType = Literal["email", "content_offer", "sales_outreach", "ad_audience", "wait"]
+
+
+class CatalogEntry(_Strict):
+    """One action the engine may choose (``decision.actions``).
+
+    ``value`` multiplies the outcome reward of this action (Pega's V: a demo booked is worth
+    more to the business than a webinar seat with the same response). ``eligible`` is an
+    expression over the contact (hub/expressions.py). What is pushed: ``next_best_action`` =
+    the id plus ``reason`` and any ``fields``; ``list`` adds the contact to a list; ``owner``
+    assigns an owner.
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    kind: ActionType
+    channel: str = "none"
+    topic: str = "none"
+    format: str = "none"
+    value: float = Field(1.0, gt=0)
+    eligible: str = "True"
+    attribution_days: float = Field(7.0, gt=0, le=180, description="outcomes within this window count")
+    fields: dict[str, Any] = Field(default_factory=dict)
+    list: str | None = None
+    owner: str | None = None
+
+    @field_validator("eligible")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        return _check_names(v)
+
+    @property
+    def marketing(self) -> bool:
+        return self.kind in ("email", "content_offer", "ad_audience")
+
+
+def default_actions() -> list[CatalogEntry]:
+    """The sandbox market's nine ids: the catalog a fresh install starts from."""
+    from hub.sandbox.catalog import CATALOG
+
+    return [
+        CatalogEntry(
+            id=a.id,
+            kind=a.kind,  # type: ignore[arg-type]
+            channel=a.channel,
+            topic=a.topic,
+            format=a.format,
+            eligible="not do_not_contact" if a.kind != "wait" else "True",
+        )
+        for a in CATALOG
+    ]
+
+
+class ObjectiveWeights(_Strict):
+    """What an outcome is worth; ``revenue`` multiplies the won deal amount."""
+
+    open: float = 0.1
+    click: float = 1.0
+    form: float = 5.0
+    meeting: float = 20.0
+    opportunity: float = 50.0
+    revenue: float = 0.001
+    unsubscribe: float = -30.0
+
+
+class EngineSettings(_Strict):
+    """The learning engine: experiment arms, bandit, cold start, contact policy and budgets."""
+
+    bandit: Literal["linear_thompson", "linucb", "epsilon_greedy"] = "linear_thompson"
+    exploration: float = Field(
+        0.2, ge=0, description="scales posterior width (Thompson, LinUCB) or is epsilon (epsilon-greedy)"
+    )
+    seed: int = 0
+    experiment_salt: str = "engine-1"
+    holdout_share: float = Field(0.1, ge=0, le=1, description="contacts decided by the legacy rules")
+    control_share: float = Field(0.0, ge=0, le=1, description="contacts given no action")
+    apprentice_min_observations: int = Field(
+        50, ge=0, description="outcomes an action needs before the engine picks it"
+    )
+    explore_share: float = Field(0.1, ge=0, le=1, description="engine decisions free of the apprentice restriction")
+    reward_scale: float = Field(10.0, gt=0, description="rewards are divided by this before learning")
+    max_marketing_touches_7d: int = Field(3, ge=0)
+    sales_quiet_days: float = Field(3.0, ge=0)
+    sales_handoffs_per_owner_per_day: int = Field(25, ge=0)
+    explain_top: int = Field(3, ge=1, le=10)
+    redecide_after_days: float | None = Field(7.0, gt=0, description="decide again for contacts with no newer decision")
 
 
 class DecisionSettings(_Strict):
-    policy: Literal["rules"] = "rules"
-    rules: list[Rule] = Field(default_factory=list)
+    policy: Literal["engine", "rules"] = "engine"
+    rules: list[Rule] = Field(default_factory=list, description="the legacy rules: holdout and apprentice baseline")
+    actions: list[CatalogEntry] = Field(default_factory=default_actions)
+    objective: ObjectiveWeights = Field(default_factory=ObjectiveWeights)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
     chunk_size: int = Field(200, ge=1, le=10_000, description="contacts per decide task")
+    learn_interval: int = Field(300, ge=5, description="seconds between scheduled learn steps")
+
+    @model_validator(mode="after")
+    def _catalog(self) -> DecisionSettings:
+        ids = [a.id for a in self.actions]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"decision.actions ids must be unique; got {ids}")
+        if self.policy == "engine" and not any(a.kind == "wait" for a in self.actions):
+            raise ValueError("decision.actions needs one action of kind `wait` (the always-allowed fallback)")
+        if self.engine.holdout_share + self.engine.control_share > 1:
+            raise ValueError("engine.holdout_share + engine.control_share must be at most 1")
+        return self
 
 
 class CelerySettings(_Strict):
@@ -117,6 +224,7 @@ class Settings(_Strict):
     decision: DecisionSettings = Field(default_factory=DecisionSettings)
     celery: CelerySettings = Field(default_factory=CelerySettings)
     push: PushSettings = Field(default_factory=PushSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     source_path: str | None = Field(None, exclude=True)
 
     @field_validator("connectors")

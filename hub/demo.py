@@ -81,7 +81,7 @@ def sandbox_settings(sb: SandboxHandle, workdir: Path, connector_types: set[str]
                 "password": sb.salesforce_password,
                 "security_token": sb.salesforce_security_token,
                 "domain": sb.salesforce_domain,
-                "ca_cert_path": sb.ca_cert_path,
+                "ca_bundle": sb.ca_cert_path,
             },
         }
     cfg = {
@@ -220,4 +220,5 @@ def lift(metric: str, arm: ArmResult, base: ArmResult) -> Lift:
     diff = float(a.mean() - b.mean()) if len(a) and len(b) else 0.0
     se = math.sqrt((a.var(ddof=1) / len(a) if len(a) > 1 else 0.0) + (b.var(ddof=1) / len(b) if len(b) > 1 else 0.0))
     base_mean = float(b.mean()) if len(b) else 0.0
-    return Lift(metric, arm.arm, diff, diff - 1.96 * se, diff + 1.96 * se, diff / base_mean if base_mean else None)
+    # a relative lift only means something over a positive baseline
+    return Lift(metric, arm.arm, diff, diff - 1.96 * se, diff + 1.96 * se, diff / base_mean if base_mean > 0 else None)

@@ -165,6 +165,11 @@ class Decision(_Model):
     arm: str = "engine"
     explanation: str = ""
     created_at: datetime = Field(default_factory=utcnow)
+    # the learning engine's log, kept for the delayed reward (None for rules decisions)
+    action: str | None = None
+    features: list[float] | None = None
+    feature_version: str | None = None
+    attribution_days: float | None = None
 
 
 class Outcome(_Model):

@@ -67,6 +67,9 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:
         }
     if schedule:
         schedule["sweep-undecided"] = {"task": "hub.sweep", "schedule": SWEEP_INTERVAL, "args": [300]}
+    if settings.decision.policy == "engine":
+        # closes attribution windows and learns even when no new activity arrives
+        schedule["learn"] = {"task": "hub.learn", "schedule": timedelta(seconds=settings.decision.learn_interval)}
     return schedule
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from hub.errors import RetryableError
 from hub.pipeline.decide import decide_contacts
+from hub.pipeline.learn import learn_step
 from hub.pipeline.outcomes import record_outcomes
 from hub.pipeline.push import push_connector
 from hub.pipeline.run import chunks
@@ -86,8 +87,12 @@ def push(self, connector: str) -> dict:
 
 
 @app.task(name="hub.learn", **STORE_RETRY)
-def learn(activity_ids: list[int]) -> dict:
-    return {"outcomes": record_outcomes(context(), activity_ids)}
+def learn(activity_ids: list[int] | None = None) -> dict:
+    """Attribute new activities; then close windows and update the model (one consumer)."""
+    ctx = context()
+    n = record_outcomes(ctx, activity_ids or [])
+    res = learn_step(ctx)
+    return {"outcomes": n, "finalized": res.finalized, "learned": res.learned, "version": res.version}
 
 
 @app.task(name="hub.sweep", **STORE_RETRY)

@@ -179,3 +179,16 @@ def test_cursor_commits_with_its_page_or_not_at_all(store):
 def test_page_model_carries_rejects():
     page = Page[Contact](items=[], cursor="5")
     assert page.cursor == "5" and page.rejects == []
+
+
+def test_owner_we_pushed_is_an_echo_but_a_reassignment_is_a_change(store):
+    from hub.models import ActionKind
+    from hub.store import pushes as push_store
+
+    base = person("crm", "9", "own@example.com", owner="u1")
+    with store.begin() as conn:
+        contact_store.upsert_contacts(conn, [base])
+        row = push_store.crm_state(conn, base.identities)[base.identities[0].key()]
+        push_store.apply_to_identity(conn, base.identities[0], ActionKind.ASSIGN_OWNER, {"owner": "u2"}, row)
+        assert contact_store.upsert_contacts(conn, [base.model_copy(update={"owner": "u2"})]).changed == set()
+        assert len(contact_store.upsert_contacts(conn, [base.model_copy(update={"owner": "u3"})]).changed) == 1

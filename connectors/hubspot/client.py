@@ -146,7 +146,22 @@ class HubSpotClient:
     def _backoff(attempt: int) -> float:
         return min(30.0, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
 
-    def raw(self, op: str, method: str, path: str, qs: dict[str, Any] | None = None) -> Any:
+    def token_scopes(self) -> set[str] | None:
+        """The scopes the token was granted (private-app or OAuth introspection); None if unknown."""
+        try:
+            if self.s.oauth is None:
+                token = self.s.access_token.get_secret_value() if self.s.access_token else ""
+                res = self.raw(
+                    "token.info", "POST", "/oauth/v2/private-apps/get/access-token-info", body={"tokenKey": token}
+                )
+            else:
+                self._ensure_token()
+                res = self.raw("token.info", "GET", f"/oauth/v1/access-tokens/{self._token}")
+        except HubSpotRequestError:
+            return None
+        return set((res or {}).get("scopes") or [])
+
+    def raw(self, op: str, method: str, path: str, qs: dict[str, Any] | None = None, body: Any = None) -> Any:
         """Endpoints the SDK lacks (legacy email events, form submissions), through its own
         ``api_request`` so base URL and auth stay the SDK's."""
         attempt = 0
@@ -154,7 +169,10 @@ class HubSpotClient:
             self.rate_limit_waits += self.general.acquire()
             self.calls[op] = self.calls.get(op, 0) + 1
             try:
-                resp = self.api.api_request({"method": method, "path": path, "qs": qs or {}})
+                options: dict[str, Any] = {"method": method, "path": path, "qs": qs or {}}
+                if body is not None:
+                    options["body"] = body
+                resp = self.api.api_request(options)
             except OSError as exc:  # requests' ConnectionError is an OSError
                 status, body, reason, wait = (
                     None,

@@ -52,6 +52,8 @@ REQUIRED_SCOPES = (
     "crm.lists.read",
     "crm.lists.write",
     "crm.objects.owners.read",
+    "content",  # marketing email events
+    "forms",  # form submissions
 )
 
 
@@ -75,6 +77,16 @@ class HubSpotConnector(Connector):
         try:
             details = self.client.raw("account.details", "GET", "/account-info/v3/details") or {}
             report.details["portal"] = details.get("portalId")
+            scopes = self.client.token_scopes()
+            if scopes is None:
+                report.details["scopes"] = "unknown (token introspection not available)"
+            else:
+                missing = [sc for sc in REQUIRED_SCOPES if sc not in scopes]
+                if missing:
+                    report.ok = False
+                    report.problems.append(
+                        f"the token lacks the scopes {', '.join(missing)}: add them to the app and reinstall it"
+                    )
             self.client.call("contacts.list", self.client.api.crm.contacts.basic_api.get_page, limit=1)
             report.details["owners"] = len(self.writers.owners())
             existing = self._existing_properties()

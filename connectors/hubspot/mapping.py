@@ -90,21 +90,20 @@ def to_ms(ts: datetime) -> int:
     return int(ts.timestamp() * 1000)
 
 
-def _int(v: Any) -> int | None:
-    """A count, or None for garbage: "inf" and "1e400" overflow int(), 10**15 employees is noise."""
-    try:
-        n = int(float(v)) if v not in (None, "") else None
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return n if n is None or 0 <= n < 2**31 else None
-
-
 def _float(v: Any) -> float | None:
+    """A finite number, or None for blanks and garbage ('INF', 'NaN', 'lots', '1e400')."""
     try:
         f = float(v) if v not in (None, "") else None
     except (TypeError, ValueError, OverflowError):
         return None
-    return f if f is None or math.isfinite(f) else None
+    return f if f is not None and math.isfinite(f) else None
+
+
+def _int(v: Any) -> int | None:
+    """A count, or None for garbage: 10**15 employees is noise, and too big for the store."""
+    f = _float(v)
+    n = int(f) if f is not None else None
+    return n if n is None or 0 <= n < 2**31 else None
 
 
 def _text(v: Any) -> str | None:

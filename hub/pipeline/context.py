@@ -25,7 +25,7 @@ class HubContext:
     store: Store
     locks: Locks
     runtime: Runtime = field(default_factory=Runtime)
-    #: "now" for decisions: wall-clock time, or a simulated clock (the demo's market)
+    #: the time decisions are stamped with and windows close by; a simulation sets its own
     clock: Callable[[], datetime] = utcnow
     _connectors: dict[str, Connector] = field(default_factory=dict)
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from decision.interface import ContactView
+from decision.profile import empty_profile
 from hub.models import ActionKind, Contact, Decision, Identity
 from hub.pipeline.context import HubContext
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
 from hub.store import decisions as decision_store
+from hub.store import profiles as profile_store
 from hub.store import pushes as push_store
 
 LOOKBACK_DAYS = 90
@@ -28,6 +30,10 @@ class DecideResult:
     already: int = 0
     pushes: int = 0
     connectors: set[str] = field(default_factory=set)
+
+
+def day_start(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _targets(ctx: HubContext, contact: Contact, connector: str | None, kind: str) -> list[Identity]:
@@ -72,16 +78,30 @@ def push_rows(ctx: HubContext, contact: Contact, decision: Decision, decision_id
 def decide_contacts(ctx: HubContext, contact_ids: Sequence[int], request_key: str) -> DecideResult:
     result = DecideResult()
     now = ctx.clock()
+    engine = getattr(ctx.policy, "needs_profiles", False)
     with ctx.store.connect() as conn:
         done = decision_store.existing_requests(conn, contact_ids, request_key)
         todo = [i for i in dict.fromkeys(contact_ids) if i not in done]
         contacts = contact_store.load_contacts(conn, todo)
-        history = activity_store.recent_activities(conn, [c.id for c in contacts], now - timedelta(days=LOOKBACK_DAYS))
+        ids = [c.id for c in contacts]
+        if engine:  # aggregates, not a rescan of history; the newest model; today's budget use
+            from hub.pipeline.learn import ensure_current
+
+            ensure_current(ctx, conn)
+            profiles = profile_store.load_profiles(conn, ids)
+            decided = decision_store.recent_actions(conn, ids, now - timedelta(days=7))
+            views = [
+                ContactView(contact=c, profile=profiles.get(c.id, empty_profile()), decided=decided.get(c.id, []))
+                for c in contacts
+            ]
+            used = decision_store.handoffs_since(conn, ctx.policy.sales, day_start(now))
+        else:
+            history = activity_store.recent_activities(conn, ids, now - timedelta(days=LOOKBACK_DAYS))
+            views = [ContactView(contact=c, activities=history.get(c.id, [])) for c in contacts]
     result.already = len(done)
     if not contacts:
         return result
-    views = [ContactView(contact=c, activities=history.get(c.id, [])) for c in contacts]
-    decisions = ctx.policy.decide(views, now)
+    decisions = ctx.policy.decide(views, now, budget_used=used) if engine else ctx.policy.decide(views, now)
     with ctx.store.begin() as conn:
         ids = decision_store.insert_decisions(conn, decisions, request_key)
         rows = [row for c, d, i in zip(contacts, decisions, ids, strict=True) for row in push_rows(ctx, c, d, i)]

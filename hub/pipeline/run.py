@@ -1,6 +1,9 @@
-"""The embedded runner: sync -> decide -> push -> outcomes in one process, no broker.
+"""The embedded runner: sync -> outcomes -> learn -> decide -> push in one process, no broker.
 
-Same functions the Celery tasks call, run in order; locks are in-process.
+Same functions the Celery tasks call, run in order; locks are in-process. Besides the contacts
+a sync changed, it decides again for contacts whose newest decision is older than
+``decision.engine.redecide_after_days`` (a non-responder's window has closed: time for the
+next action), so a demo loop keeps acting and learning without Celery.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass, field
 
 from hub.pipeline.context import HubContext
 from hub.pipeline.decide import DecideResult, decide_contacts
+from hub.pipeline.learn import LearnReport, learn_step
 from hub.pipeline.outcomes import record_outcomes
 from hub.pipeline.push import PushSummary, push_connector
 from hub.pipeline.sync import SyncResult, sync_connector
@@ -26,6 +30,7 @@ class RunReport:
     decide: DecideResult = field(default_factory=DecideResult)
     pushes: list[PushSummary] = field(default_factory=list)
     outcomes: int = 0
+    learn: LearnReport = field(default_factory=LearnReport)
 
 
 def run_once(ctx: HubContext, on_step: Callable[[str, int, int], None] | None = None) -> RunReport:
@@ -39,6 +44,8 @@ def run_once(ctx: HubContext, on_step: Callable[[str, int, int], None] | None = 
         changed |= res.changed
         activity_ids += res.new_activity_ids
     report.outcomes = record_outcomes(ctx, activity_ids)
+    report.learn = learn_step(ctx)
+    changed |= due_for_decision(ctx)
     key = f"run-{uuid.uuid4().hex[:12]}"
     parts = chunks(sorted(changed), ctx.settings.decision.chunk_size)
     for i, part in enumerate(parts):
@@ -58,3 +65,16 @@ def run_once(ctx: HubContext, on_step: Callable[[str, int, int], None] | None = 
                 break
         report.pushes.append(total)
     return report
+
+
+def due_for_decision(ctx: HubContext) -> set[int]:
+    """Contacts whose newest decision is older than the re-decide interval."""
+    from datetime import timedelta
+
+    from hub.store.queries import stale_contacts
+
+    days = ctx.settings.decision.engine.redecide_after_days
+    if days is None or ctx.settings.decision.policy != "engine":
+        return set()
+    with ctx.store.connect() as conn:
+        return set(stale_contacts(conn, ctx.clock() - timedelta(days=days)))

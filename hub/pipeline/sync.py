@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from hub.connector import Connector
 from hub.errors import ConnectorError
 from hub.locks import Held
-from hub.models import Page, RecordError
+from hub.models import Activity, ActivityType, Page, RecordError
 from hub.pipeline.context import HubContext
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
@@ -71,6 +71,9 @@ def _store_page(conn: Connection, stream: str, page: Page, result: SyncResult) -
         up = contact_store.upsert_contacts(conn, page.items)
         gone = contact_store.remove_identities(conn, page.deleted)
         result.changed |= up.changed | gone.changed
+        if up.opted_out:
+            ins = activity_store.insert_activities(conn, unsubscribes(conn, up.opted_out))
+            result.new_activity_ids += ins.new_ids
         result.created += up.created
         result.deleted += gone.deleted
         return list(page.rejects) + up.rejects
@@ -121,3 +124,28 @@ def _sync_streams(
             raise
         with ctx.store.begin() as conn:
             sync_state.mark_finished(conn, name, stream, "ok")
+
+
+def unsubscribes(conn, opted_out: dict[int, datetime]) -> list[Activity]:
+    """An opt-out that arrives as a flag on the record (not as an email event) is still an
+    unsubscribe outcome; skipped when the contact already has one from the last two days."""
+    from hub.store.profiles import load_profiles
+
+    profiles = load_profiles(conn, opted_out)
+    out = []
+    for cid, at in opted_out.items():
+        last = (profiles.get(cid) or {}).get("last", {}).get("unsubscribe")
+        if last is not None and abs(at.timestamp() - last) < 2 * 86_400:
+            continue
+        out.append(
+            Activity(
+                contact_id=cid,
+                type=ActivityType.UNSUBSCRIBE,
+                channel="email",
+                occurred_at=at,
+                properties={"via": "opt-out flag"},
+                source="hub",
+                external_id=f"optout:{cid}:{int(at.timestamp())}",
+            )
+        )
+    return out

@@ -342,3 +342,10 @@ class HubSpotExtraRoutes:
                 "dataHostingLocation": "na1",
             },
         )
+
+    def token_info(self, req: Request) -> Response:
+        """Private-app token introspection: which scopes the token was granted."""
+        body = self._body(req)
+        if body.get("tokenKey") != self.token:
+            return _err(404, "Token not found", "OBJECT_NOT_FOUND")
+        return Response(200, {"userId": 1, "hubId": self.hs.portal_id, "appId": 113, "scopes": sorted(self.scopes)})

@@ -23,6 +23,18 @@ from hub.sandbox.ratelimit import DailyQuota, RollingWindow
 from hub.sandbox.world import World
 from hub.secrets import same_secret
 
+SCOPES = (
+    "crm.objects.contacts.read",
+    "crm.objects.contacts.write",
+    "crm.schemas.contacts.read",
+    "crm.schemas.contacts.write",
+    "crm.lists.read",
+    "crm.lists.write",
+    "crm.objects.owners.read",
+    "content",
+    "forms",
+    "sales-email-read",
+)
 DEFAULT_PROPS = ["email", "firstname", "lastname"]
 ALWAYS = ["createdate", "lastmodifieddate", "hs_object_id"]
 CONTACT_TYPES = ("contacts", "contact", "0-1")
@@ -52,6 +64,12 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         super().__init__(faults)
         self.world, self.hs, self.log = world, world.hubspot, world.log
         self.token = token
+        self.scopes = set(SCOPES)  # what the private app was granted; tests take some away
+        # an OAuth app: refresh tokens rotate on every use, issued access tokens are accepted
+        self.oauth_client = ("sandbox-client-id", "sandbox-client-secret")
+        self.refresh_tokens = {"sandbox-refresh-0"}
+        self.access_tokens: set[str] = set()
+        self.refreshes = 0
         self.limits = limits or HubSpotLimits()
         self.window = RollingWindow(self.limits.per_ten_seconds, 10.0)
         self.search_window = RollingWindow(self.limits.search_per_second, 1.0)
@@ -97,6 +115,7 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         r("GET", "/marketing/v3/forms", self.forms)
         r("GET", "/account-info/v3/api-usage/daily/private-apps", self.api_usage)
         r("GET", "/account-info/v3/details", self.account_details)
+        r("POST", "/oauth/v2/private-apps/get/access-token-info", self.token_info)
 
     # ---- plumbing ------------------------------------------------------------------------
     def fault_429(self, req: Request) -> Response:
@@ -140,9 +159,32 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
             "X-HubSpot-RateLimit-Daily-Remaining": str(self.daily.remaining()),
         }
 
+    def oauth_token(self, req: Request) -> Response:
+        """POST /oauth/v1/token, refresh_token grant: a new access token and a rotated refresh token."""
+        from urllib.parse import parse_qs
+
+        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
+        client_id, client_secret = self.oauth_client
+        if not (same_secret(form.get("client_id"), client_id) & same_secret(form.get("client_secret"), client_secret)):
+            return Response(400, {"status": "BAD_CLIENT_ID", "message": "missing or unknown client id"})
+        if form.get("grant_type") != "refresh_token" or not _any_secret(form.get("refresh_token"), self.refresh_tokens):
+            return Response(400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"})
+        self.refresh_tokens.discard(form["refresh_token"])
+        self.refreshes += 1
+        access, refresh = f"oauth-access-{self.refreshes}", f"sandbox-refresh-{self.refreshes}"
+        self.access_tokens.add(access)
+        self.refresh_tokens.add(refresh)
+        return Response(
+            200, {"token_type": "bearer", "access_token": access, "refresh_token": refresh, "expires_in": 1800}
+        )
+
     def dispatch(self, req: Request) -> Response:
+        if req.method == "POST" and req.path == "/oauth/v1/token":
+            return self.oauth_token(req)
         auth = req.header("authorization") or ""
-        if not same_secret(auth, f"Bearer {self.token}"):
+        if not same_secret(auth, f"Bearer {self.token}") and not _any_secret(
+            auth.removeprefix("Bearer "), self.access_tokens
+        ):
             return _err(
                 401,
                 "Authentication credentials not found. This API supports OAuth 2.0 "
@@ -402,3 +444,11 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
 
 
 __all__ = ["HubSpotApp", "HubSpotLimits", "OWNER_IDS"]
+
+
+def _any_secret(presented: str | None, known: set[str]) -> bool:
+    """Whether ``presented`` is one of ``known``, compared in constant time against each."""
+    found = False
+    for k in list(known):
+        found |= same_secret(presented, k)
+    return found

@@ -11,15 +11,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from hub.fields import HUB_FIELDS as _HUB_FIELD_SPECS
 from hub.sandbox.clock import SimClock, sf_datetime
 from hub.sandbox.writelog import WriteLog
 
-HUB_FIELDS = {
-    "Hub_Next_Best_Action__c": "next_best_action",
-    "Hub_Best_Send_Time__c": "best_send_time",
-    "Hub_Best_Channel__c": "best_channel",
-    "Hub_Decision_Id__c": "decision_id",
-}
+# The org has every custom field the hub writes (as after its admin ran ensure_schema's
+# definitions): ``next_best_action`` -> ``Hub_Next_Best_Action__c``.
+HUB_FIELDS = {"Hub_" + "_".join(p.capitalize() for p in f.name.split("_")) + "__c": f.name for f in _HUB_FIELD_SPECS}
 PREFIX = {
     "Account": "001",
     "Contact": "003",
@@ -137,7 +135,9 @@ BOOLEAN = {
     "IsClosed",
     "IsWon",
 }
-NUMBER = {"NumberOfEmployees", "AnnualRevenue", "Amount"}
+NUMBER = {"NumberOfEmployees", "AnnualRevenue", "Amount"} | {
+    k for k, v in HUB_FIELDS.items() if v in ("lead_score", "conversion_probability", "expected_value")
+}
 DATETIME = {
     "CreatedDate",
     "LastModifiedDate",

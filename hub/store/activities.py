@@ -9,8 +9,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, tuple_
 
-from hub.models import Activity, RecordError, normalize_email
+from hub.models import Activity, RecordError, normalize_email, utcnow
 from hub.store.contacts import aware, resolve_emails, resolve_identity_ids
+from hub.store.profiles import update_profiles
 from hub.store.schema import activities
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,22 @@ def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityRe
     if rows:
         conn.execute(insert(activities), rows)
         result.inserted = len(rows)
+        # same transaction: the profile and the activities never disagree
+        update_profiles(
+            conn,
+            [
+                Activity(
+                    contact_id=r["contact_id"],
+                    type=r["type"],
+                    occurred_at=r["occurred_at"],
+                    properties=r["properties"] or {},
+                    source=r["source"],
+                    external_id=r["external_id"],
+                )
+                for r in rows
+            ],
+            utcnow(),
+        )
         new_keys = [(r["source"], r["external_id"]) for r in rows]
         result.new_ids = list(
             conn.execute(

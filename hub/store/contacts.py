@@ -24,7 +24,9 @@ from sqlalchemy import Connection, delete, insert, select, tuple_, update
 from hub.models import Company, Consent, Contact, Identity, RecordError, normalize_email, utcnow
 from hub.store.schema import contact_emails, contacts, identities
 
-_HASH_EXCLUDE = {"id", "crm_fields", "lists", "updated_at", "identities"}
+# Owner is compared on its own (against the owner we last pushed or saw), so the echo of an
+# owner assignment is not a change but a salesperson's reassignment is.
+_HASH_EXCLUDE = {"id", "crm_fields", "lists", "updated_at", "identities", "owner"}
 
 
 def record_hash(contact: Contact) -> str:
@@ -48,6 +50,8 @@ class UpsertResult:
     deleted: int = 0
     #: records the store cannot hold (named field and reason); the rest of the page is stored
     rejects: list[RecordError] = field(default_factory=list)
+    #: contacts whose email opt-out went from False to True, with when (an outcome to learn from)
+    opted_out: dict[int, datetime] = field(default_factory=dict)
 
 
 def _merge(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -122,6 +126,7 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
         else {}
     )
     touched: set[int] = set()
+    fresh: set[int] = set()  # created in this page: an opt-out on arrival is not a new outcome
     for contact in items:
         ident = contact.identities[0]
         rec = contact.model_dump(mode="json", exclude={"id", "identities"})
@@ -139,7 +144,7 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
             ident_values["lists"] = sorted(contact.lists)
         if old is not None:
             conn.execute(update(identities).where(identities.c.id == old.id).values(**ident_values))
-            if old.record_hash == h:
+            if old.record_hash == h and (contact.owner or None) == (old.owner or None):
                 result.unchanged += 1
             else:
                 result.updated += 1
@@ -155,6 +160,7 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
                 )
             ).inserted_primary_key[0]
             result.created += 1
+            fresh.add(contact_id)
         else:
             result.updated += 1
         ident_values.setdefault("lists", sorted(contact.lists or []))
@@ -171,7 +177,8 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
             by_email.setdefault(e, contact_id)
         result.changed.add(contact_id)
         touched.add(contact_id)
-    _refresh_contacts(conn, result.changed, now)
+    flipped = _refresh_contacts(conn, result.changed, now)
+    result.opted_out = {c: t for c, t in flipped.items() if c not in fresh}
     return result
 
 
@@ -196,10 +203,13 @@ def _storable(items: Sequence[Contact], result: UpsertResult) -> list[Contact]:
     return keep
 
 
-def _refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetime) -> None:
+def _refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetime) -> dict[int, datetime]:
+    """Re-merge contacts from their identities; returns the ones that just opted out."""
     ids = sorted(set(contact_ids))
+    flipped: dict[int, datetime] = {}
     if not ids:
-        return
+        return flipped
+    was_out = dict(conn.execute(select(contacts.c.id, contacts.c.email_opt_out).where(contacts.c.id.in_(ids))).all())
     recs: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     for cid, rec in conn.execute(
         select(identities.c.contact_id, identities.c.record).where(identities.c.contact_id.in_(ids))
@@ -216,12 +226,15 @@ def _refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetim
         row = _merge(sorted(recs[cid], key=_sort_key))
         emails = row.pop("_emails")
         conn.execute(update(contacts).where(contacts.c.id == cid).values(changed_at=now, **row))
+        if row["email_opt_out"] and was_out.get(cid) is False:
+            flipped[cid] = row.get("updated_at") or now
         new = [e for e in emails if e not in owned.get(cid, set())]
         if new:
             taken = set(conn.execute(select(contact_emails.c.email).where(contact_emails.c.email.in_(new))).scalars())
             rows = [{"email": e, "contact_id": cid} for e in new if e not in taken]
             if rows:
                 conn.execute(insert(contact_emails), rows)
+    return flipped
 
 
 def remove_identities(conn: Connection, gone: Sequence[Identity], now: datetime | None = None) -> UpsertResult:
@@ -252,11 +265,13 @@ def remove_identities(conn: Connection, gone: Sequence[Identity], now: datetime 
 
 def delete_contacts(conn: Connection, ids: Iterable[int]) -> None:
     """Delete contacts and everything hanging off them (explicit, so SQLite without FK cascade is safe)."""
-    from hub.store.schema import activities, decisions, outcomes, pushes
+    from hub.store.schema import activities, contact_profiles, decision_features, decisions, outcomes, pushes
 
     ids = list(ids)
     dec_ids = select(decisions.c.id).where(decisions.c.contact_id.in_(ids))
     conn.execute(delete(outcomes).where(outcomes.c.decision_id.in_(dec_ids)))
+    conn.execute(delete(decision_features).where(decision_features.c.decision_id.in_(dec_ids)))
+    conn.execute(delete(contact_profiles).where(contact_profiles.c.contact_id.in_(ids)))
     conn.execute(delete(pushes).where(pushes.c.contact_id.in_(ids)))
     conn.execute(delete(decisions).where(decisions.c.contact_id.in_(ids)))
     conn.execute(delete(activities).where(activities.c.contact_id.in_(ids)))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
-from sqlalchemy import Connection, insert, select, tuple_
+from sqlalchemy import Connection, func, insert, select, tuple_
 
 from hub.models import Action, Decision
 from hub.store.contacts import aware
-from hub.store.schema import decisions, outcomes
+from hub.store.schema import decision_features, decisions, outcomes
 
 
 def existing_requests(conn: Connection, contact_ids: Iterable[int], request_key: str) -> set[int]:
@@ -43,7 +44,21 @@ def insert_decisions(conn: Connection, items: Sequence[Decision], request_key: s
         tuple_(decisions.c.contact_id, decisions.c.request_key).in_(keys)
     )
     found = {cid: did for cid, did in conn.execute(q)}
-    return [found[d.contact_id] for d in items]
+    ids = [found[d.contact_id] for d in items]
+    logged = [
+        {
+            "decision_id": i,
+            "action": d.action,
+            "feature_version": d.feature_version or "",
+            "features": d.features,
+            "window_ends_at": d.created_at + timedelta(days=d.attribution_days or 7.0),
+        }
+        for d, i in zip(items, ids, strict=True)
+        if d.features is not None and d.action is not None
+    ]
+    if logged:
+        conn.execute(insert(decision_features), logged)
+    return ids
 
 
 def recent_decisions(conn: Connection, limit: int = 50, contact_id: int | None = None) -> list[Decision]:
@@ -78,3 +93,44 @@ def insert_outcomes(conn: Connection, rows: list[dict]) -> int:
     if new:
         conn.execute(insert(outcomes), new)
     return len(new)
+
+
+def handoffs_since(conn: Connection, actions: Sequence[str], since) -> dict[str, int]:
+    """Engine decisions since ``since`` whose action is one of ``actions``, per contact owner."""
+    from hub.store.schema import contacts
+
+    if not actions:
+        return {}
+    q = (
+        select(contacts.c.owner, func.count())
+        .select_from(decision_features.join(decisions, decisions.c.id == decision_features.c.decision_id))
+        .join(contacts, contacts.c.id == decisions.c.contact_id)
+        .where(
+            decisions.c.created_at >= since,
+            decisions.c.arm == "engine",
+            decision_features.c.action.in_(list(actions)),
+        )
+        .group_by(contacts.c.owner)
+    )
+    return {owner or "unassigned": int(n) for owner, n in conn.execute(q)}
+
+
+def recent_actions(conn: Connection, contact_ids: Sequence[int], since) -> dict[int, list[tuple]]:
+    """``(created_at, action)`` of each contact's engine-logged decisions since ``since``
+    (control decisions pushed nothing and are left out)."""
+    out: dict[int, list[tuple]] = {}
+    if not contact_ids:
+        return out
+    q = (
+        select(decisions.c.contact_id, decisions.c.created_at, decision_features.c.action)
+        .join(decision_features, decision_features.c.decision_id == decisions.c.id)
+        .where(
+            decisions.c.contact_id.in_(list(contact_ids)),
+            decisions.c.created_at >= since,
+            decisions.c.arm != "control",
+        )
+        .order_by(decisions.c.created_at)
+    )
+    for cid, at, action in conn.execute(q):
+        out.setdefault(cid, []).append((aware(at), action))
+    return out

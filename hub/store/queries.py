@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from hub.models import CheckReport, utcnow
 from hub.store.contacts import aware
-from hub.store.schema import connector_checks, contacts
+from hub.store.schema import connector_checks, contacts, decisions
 
 
 def all_contact_ids(conn: Connection) -> list[int]:
@@ -29,3 +30,14 @@ def last_checks(conn: Connection) -> dict[str, dict[str, Any]]:
         r.connector: {"ok": r.ok, "report": r.report, "checked_at": aware(r.checked_at)}
         for r in conn.execute(select(connector_checks))
     }
+
+
+def stale_contacts(conn: Connection, before: datetime) -> list[int]:
+    """Contacts whose newest decision was made before ``before``."""
+    q = (
+        select(decisions.c.contact_id)
+        .group_by(decisions.c.contact_id)
+        .having(func.max(decisions.c.created_at) < before)
+        .order_by(decisions.c.contact_id)
+    )
+    return list(conn.execute(q).scalars())

@@ -172,3 +172,39 @@ model_snapshots = Table(
     Column("created_at", TS, nullable=False),
     UniqueConstraint("name", "version", name="uq_model_version"),
 )
+
+anonymous_events = Table(
+    "anonymous_events",
+    metadata,
+    Column("event_id", String(160), primary_key=True, doc="the caller's event id: makes a resend a no-op"),
+    Column("anonymous_id", String(120), index=True),
+    Column("email", String(320), index=True, doc="normalized; set when the event named a person not known yet"),
+    Column("type", String(40), nullable=False),
+    Column("occurred_at", TS, nullable=False),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("contact_id", ID, index=True, doc="set once stitched; then the row maps anonymous_id to the contact"),
+    Column("received_at", TS, nullable=False),
+    Column("stitched_at", TS),
+)
+
+contact_profiles = Table(
+    "contact_profiles",
+    metadata,
+    Column("contact_id", ID, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("profile", JSON, nullable=False, doc="day-bucketed activity counts (decision/profile.py)"),
+    Column("updated_at", TS, nullable=False),
+)
+
+decision_features = Table(
+    "decision_features",
+    metadata,
+    Column("decision_id", ID, ForeignKey("decisions.id", ondelete="CASCADE"), primary_key=True),
+    Column("action", String(64), nullable=False, doc="catalog id chosen (wait for no action)"),
+    Column("feature_version", String(40), nullable=False),
+    Column("features", JSON, nullable=False, doc="the feature vector as of decision time"),
+    Column("window_ends_at", TS, nullable=False, index=True, doc="created_at + the action's attribution window"),
+    Column("reward", JSON, doc="weighted reward components, set when the window closes"),
+    Column("reward_total", Float),
+    Column("finalized_at", TS, index=True),
+    Column("learned_version", Integer, doc="model snapshot version that learned from this row"),
+)

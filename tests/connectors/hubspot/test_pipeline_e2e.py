@@ -18,6 +18,7 @@ def config(tmp_path, sb) -> HubContext:
             "crm": {"type": "hubspot", "settings": {"access_token": sb.hubspot_token, "base_url": sb.hubspot_url}}
         },
         "decision": {
+            "policy": "rules",
             "rules": [
                 {"name": "opted-out", "when": "email_opt_out", "actions": []},
                 {
@@ -30,7 +31,7 @@ def config(tmp_path, sb) -> HubContext:
                         }
                     ],
                 },
-            ]
+            ],
         },
     }
     path = tmp_path / "hub.yaml"

@@ -29,6 +29,31 @@ def test_ensure_schema_is_idempotent(connector):
     assert connector.check().problems == []
 
 
+def test_check_names_the_missing_scopes(sandbox, connector):
+    sandbox.hubspot.scopes -= {"crm.lists.write", "forms"}
+    report = connector.check()
+    assert not report.ok
+    assert any("crm.lists.write, forms" in p for p in report.problems), report.problems
+
+
+def test_oauth_refreshes_by_lifetime_and_keeps_the_rotated_refresh_token(world, sandbox):
+    from hub.config import ConnectorEntry
+    from hub.plugins import build_plugin_manager
+
+    oauth = {
+        "client_id": "sandbox-client-id",
+        "client_secret": "sandbox-client-secret",
+        "refresh_token": "sandbox-refresh-0",
+    }
+    c = build_plugin_manager().build(
+        "hs", ConnectorEntry(type="hubspot", settings={"oauth": oauth, "base_url": sandbox.hubspot_url})
+    )
+    assert c.check().details["portal"] == 4242 and sandbox.hubspot.refreshes == 1
+    c.client._token_expires = 0  # the token's lifetime is over: the next call refreshes first
+    assert c.push([req(1, live(world)[0], "add_to_list", list="oauth-list")])[0].status == "ok"
+    assert sandbox.hubspot.refreshes == 2 and sandbox.hubspot.refresh_tokens == {"sandbox-refresh-2"}
+
+
 def test_check_reports_a_bad_token(sandbox):
     c = make_connector(sandbox, access_token="wrong")
     report = c.check()

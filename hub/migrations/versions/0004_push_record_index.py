@@ -4,14 +4,14 @@ Why: enqueue folds and claim_due checks for newer pushes of the same record by
 (connector, external_id); without an index both scan the whole push table, which grows
 with every decision.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 """
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,154 @@
+"""Benchmark: sync 20,000 Salesforce people from the sandbox, push a decision to each, re-sync.
+
+Counts API calls on the server (the sandbox's daily counter, logins excluded) against the
+minimum: one call per 2,000 rows read plus one per 200 records written. A re-sync after the
+push re-reads the echoes of our writes and, diffed by the hub's own diff, must write nothing.
+
+    .venv/bin/python bench/salesforce_sync_push.py [--records 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from typing import Any
+
+from connectors.salesforce.config import SalesforceSettings
+from connectors.salesforce.connector import SalesforceConnector
+from hub.models import Action, ActionKind, Contact, PushRequest
+from hub.pipeline.diff import effective_payload
+from hub.sandbox.serve import SandboxHandle, start_sandbox
+from hub.sandbox.world import World
+
+
+def build_world(records: int, seed: int) -> World:
+    """A sandbox world with exactly ``records`` Salesforce people (topped up with Leads)."""
+    world = World(n_contacts=max(100, int(records * 1.58)), seed=seed)
+    sf = world.salesforce
+    people = lambda: len(sf.objects["Contact"]) + len(sf.objects["Lead"])  # noqa: E731
+    for rid in list(sf.objects["Lead"])[: max(0, people() - records)]:
+        del sf.objects["Lead"][rid]
+    k = 0
+    while people() < records:
+        sf.create("Lead", {"LastName": f"Extra{k}", "Email": f"extra{k}@bench.example.com", "Company": "Bench"})
+        k += 1
+    return world
+
+
+def connector_for(sb: SandboxHandle) -> SalesforceConnector:
+    settings = SalesforceSettings(
+        username=sb.salesforce_username,
+        password=sb.salesforce_password,
+        security_token=sb.salesforce_security_token,
+        domain=sb.salesforce_domain,
+        ca_bundle=sb.ca_cert_path,
+    )
+    return SalesforceConnector("salesforce", settings, {})
+
+
+def sync(conn: SalesforceConnector, cursor: str | None) -> tuple[list[Contact], int, str | None]:
+    people: list[Contact] = []
+    rows = 0
+    for page in conn.pull_contacts(cursor):
+        people += page.items
+        rows += len(page.items) + len(page.deleted) + len(page.rejects)
+        cursor = page.cursor
+    return people, rows, cursor
+
+
+def decision_for(i: int) -> dict[str, Any]:
+    return {"next_best_action": f"nurture_{i % 7}", "best_channel": "email", "decision_id": f"bench-{i}"}
+
+
+def push_all(conn: SalesforceConnector, people: list[Contact], diff: bool) -> tuple[int, int]:
+    """Push each person's decision (only what differs from the CRM when ``diff``); returns (sent, ok)."""
+    requests = []
+    for i, person in enumerate(sorted(people, key=lambda p: p.identities[0].external_id)):
+        payload: dict[str, Any] | None = {"fields": decision_for(i)}
+        if diff:
+            payload = effective_payload(ActionKind.SET_FIELDS, payload, person.crm_fields, person.lists, person.owner)
+        if payload is not None:
+            requests.append(
+                PushRequest(
+                    push_id=i, identity=person.identities[0], action=Action(kind=ActionKind.SET_FIELDS, payload=payload)
+                )
+            )
+    ok = 0
+    for start in range(0, len(requests), conn.max_push_batch):
+        ok += sum(r.status == "ok" for r in conn.push(requests[start : start + conn.max_push_batch]))
+    return len(requests), ok
+
+
+def run(records: int, seed: int) -> dict[str, Any]:
+    world = build_world(records, seed)
+    with start_sandbox(world) as sb:
+        conn = connector_for(sb)
+        server = sb.salesforce.daily
+        writes_before = len(world.log.entries)
+
+        t0, used0 = time.perf_counter(), server.used
+        people, rows1, cursor = sync(conn, None)
+        t_sync, calls_sync = time.perf_counter() - t0, server.used - used0
+
+        t0, used0 = time.perf_counter(), server.used
+        sent, ok = push_all(conn, people, diff=False)
+        t_push, calls_push = time.perf_counter() - t0, server.used - used0
+        field_writes = len(world.log.entries) - writes_before
+
+        t0, used0 = time.perf_counter(), server.used
+        echoes, rows2, cursor = sync(conn, cursor)
+        resent, _ = push_all(conn, echoes, diff=True)
+        t_resync, calls_resync = time.perf_counter() - t0, server.used - used0
+        writes_after_resync = len(world.log.entries) - writes_before - field_writes
+        conn.close()
+
+    minimum = {
+        "sync": math.ceil(rows1 / 2000),
+        "push": math.ceil(sent / 200),
+        "resync": math.ceil(rows2 / 2000) + math.ceil(resent / 200),
+    }
+    actual = {"sync": calls_sync, "push": calls_push, "resync": calls_resync}
+    total_min, total = sum(minimum.values()), sum(actual.values())
+    return {
+        "records": records,
+        "synced": len(people),
+        "pushed": sent,
+        "push_ok": ok,
+        "field_writes": field_writes,
+        "resync_rows": rows2,
+        "resync_pushes": resent,
+        "resync_writes": writes_after_resync,
+        "calls": actual,
+        "min_calls": minimum,
+        "ratio": round(total / total_min, 4),
+        "seconds": {"sync": round(t_sync, 2), "push": round(t_push, 2), "resync": round(t_resync, 2)},
+        "records_per_s": {"sync": round(len(people) / t_sync), "push": round(sent / t_push)},
+    }
+
+
+def table(r: dict[str, Any]) -> str:
+    lines = [f"{'phase':<8} {'rows/recs':>10} {'calls':>6} {'minimum':>8} {'seconds':>8}"]
+    for phase, n in (("sync", r["synced"]), ("push", r["pushed"]), ("resync", r["resync_rows"])):
+        lines.append(
+            f"{phase:<8} {n:>10} {r['calls'][phase]:>6} {r['min_calls'][phase]:>8} {r['seconds'][phase]:>8.2f}"
+        )
+    lines.append(f"calls / minimum = {r['ratio']} (limit 1.05); re-sync writes: {r['resync_writes']}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=20_000)
+    ap.add_argument("--seed", type=int, default=5)
+    args = ap.parse_args()
+    result = run(args.records, args.seed)
+    print(table(result))
+    print(json.dumps(result, sort_keys=True))
+    if result["ratio"] > 1.05 or result["resync_writes"] or result["push_ok"] != result["pushed"]:
+        raise SystemExit("benchmark bar missed")
+
+
+if __name__ == "__main__":
+    main()

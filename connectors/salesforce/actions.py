@@ -1,0 +1,275 @@
+"""Push writers: hub actions -> sObject Collections calls, one PushResult per request.
+
+Field sets and owner changes for one record are merged into one row of a PATCH
+``composite/sobjects`` call (≤200 rows, allOrNone=false, ``Sforce-Auto-Assign: FALSE`` so
+assignment rules cannot overwrite the owner we set). List membership is CampaignMember rows:
+current members are read first, so adding twice or removing a non-member writes nothing.
+Per-record errors land on their own actions; row locks and platform hiccups are retryable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.salesforce.client import DailyLimitReached, SalesforceClient
+from connectors.salesforce.config import SalesforceSettings
+from connectors.salesforce.mapping import (
+    RETRYABLE_CODES,
+    active_users_soql,
+    campaign_row,
+    campaigns_soql,
+    member_key,
+    member_row,
+    members_soql,
+    owner_fields,
+    to_sf_value,
+    update_row,
+)
+from connectors.salesforce.objects import IDENTITY_TO_OBJECT
+from hub.errors import RetryableError
+from hub.models import ActionKind, PushRequest, PushResult
+
+COLLECTION_MAX = 200
+OWNER_CACHE_SECONDS = 600.0
+USER_PREFIX, QUEUE_PREFIX = "005", "00G"
+
+
+def _failure(push_id: int, code: str, message: str) -> PushResult:
+    status = "retryable" if code in RETRYABLE_CODES else "failed"
+    return PushResult(push_id=push_id, status=status, reason=f"{code}: {message}")
+
+
+def _errors_result(push_id: int, errors: list[dict[str, Any]]) -> PushResult:
+    first = errors[0] if errors else {}
+    return _failure(push_id, str(first.get("statusCode", "UNKNOWN")), str(first.get("message", "no message")))
+
+
+def chunks(items: list[Any], size: int = COLLECTION_MAX) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@dataclass
+class _Row:
+    sobject: str
+    record_id: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    push_ids: list[int] = field(default_factory=list)
+
+
+class PushWriter:
+    """Carries out one batch of push requests against one org."""
+
+    def __init__(
+        self,
+        client: SalesforceClient,
+        settings: SalesforceSettings,
+        sf_names: dict[str, str],
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.client = client
+        self.settings = settings
+        self.sf_names = sf_names
+        self.clock = clock
+        self._campaigns: dict[str, str] = dict(settings.campaigns)
+        self._active_users: dict[str, tuple[bool, float]] = {}
+
+    # -- entry ----------------------------------------------------------------------------------
+    def push(self, requests: list[PushRequest]) -> list[PushResult]:
+        self._check_budget()
+        try:
+            return self._push(requests)
+        except DailyLimitReached as exc:  # pushes wait for the allocation; they are not broken
+            raise RetryableError(str(exc), status=403, retry_after=self.settings.budget_retry_after) from None
+
+    def _push(self, requests: list[PushRequest]) -> list[PushResult]:
+        results: dict[int, PushResult] = {}
+        rows: dict[str, _Row] = {}
+        adds: list[PushRequest] = []
+        removes: list[PushRequest] = []
+        owners = [r for r in requests if r.action.kind is ActionKind.ASSIGN_OWNER]
+        inactive = self._inactive_owners({str(r.action.payload.get("owner", "")) for r in owners})
+        for req in requests:
+            sobject = IDENTITY_TO_OBJECT.get(req.identity.object_type)
+            if sobject is None:
+                results[req.push_id] = _failure(req.push_id, "UNSUPPORTED", f"cannot write {req.identity.object_type}")
+                continue
+            kind = req.action.kind
+            if kind is ActionKind.ADD_TO_LIST:
+                adds.append(req)
+            elif kind is ActionKind.REMOVE_FROM_LIST:
+                removes.append(req)
+            else:
+                fields = self._fields(req, inactive)
+                if isinstance(fields, PushResult):
+                    results[req.push_id] = fields
+                    continue
+                row = rows.setdefault(req.identity.external_id, _Row(sobject, req.identity.external_id))
+                row.fields.update(fields)
+                row.push_ids.append(req.push_id)
+        self._update(list(rows.values()), results)
+        if adds or removes:
+            self._membership(adds, removes, results)
+        missing = "Salesforce returned no result for this record"
+        return [
+            results.get(r.push_id) or PushResult(push_id=r.push_id, status="retryable", reason=missing)
+            for r in requests
+        ]
+
+    def _check_budget(self) -> None:
+        share = self.client.usage_share()
+        if share is not None and share >= self.settings.push_budget_share:
+            raise RetryableError(
+                f"Salesforce API usage is {self.client.api_used}/{self.client.api_limit} "
+                f"({share:.0%}), above the push budget of {self.settings.push_budget_share:.0%}; pushing pauses.",
+                retry_after=self.settings.budget_retry_after,
+            )
+
+    # -- field updates --------------------------------------------------------------------------
+    def _fields(self, req: PushRequest, inactive: set[str]) -> dict[str, Any] | PushResult:
+        payload = req.action.payload
+        if req.action.kind is ActionKind.ASSIGN_OWNER:
+            owner = str(payload.get("owner") or "")
+            if owner in inactive:
+                return _failure(
+                    req.push_id, "INACTIVE_OWNER_OR_USER", f"owner {owner!r} is not an active user or allowed queue"
+                )
+            return owner_fields(owner)
+        out: dict[str, Any] = {}
+        for hub_name, value in (payload.get("fields") or {}).items():
+            sf_name = self.sf_names.get(hub_name)
+            if sf_name is None:
+                return _failure(
+                    req.push_id, "UNKNOWN_FIELD", f"{hub_name!r} is not a hub field and has no field_mapping"
+                )
+            try:
+                out[sf_name] = to_sf_value(hub_name, value)
+            except ValueError as exc:
+                return _failure(req.push_id, "INVALID_VALUE", str(exc))
+        return out
+
+    def _update(self, rows: list[_Row], results: dict[int, PushResult]) -> None:
+        for part in chunks(rows):
+            body = {
+                "allOrNone": False,
+                "records": [update_row(r.sobject, r.record_id, r.fields) for r in part],
+            }
+            answer = self.client.rest(
+                "composite/sobjects", method="PATCH", json=body, headers={"Sforce-Auto-Assign": "FALSE"}
+            )
+            for row, res in zip(part, answer or [], strict=False):
+                for pid in row.push_ids:
+                    ok = res.get("success")
+                    results[pid] = (
+                        PushResult(push_id=pid, status="ok") if ok else _errors_result(pid, res.get("errors") or [])
+                    )
+
+    def _inactive_owners(self, owners: set[str]) -> set[str]:
+        """Owners we must not assign: not an active user, and not a queue the settings allow."""
+        allowed_queues = set(self.settings.allowed_owner_queues)
+        bad = {o for o in owners if not o.startswith(USER_PREFIX) and o not in allowed_queues}
+        now = self.clock()
+        unknown = sorted(
+            o
+            for o in owners - bad - allowed_queues
+            if o not in self._active_users or self._active_users[o][1] < now - OWNER_CACHE_SECONDS
+        )
+        for part in chunks(unknown):
+            active = set()
+            for batch in self.client.query_pages(active_users_soql(part)):
+                active |= {r["Id"] for r in batch}
+            for o in part:
+                self._active_users[o] = (o in active or o[:15] in {a[:15] for a in active}, now)
+        return bad | {o for o in owners - bad - allowed_queues if not self._active_users[o][0]}
+
+    # -- list membership ------------------------------------------------------------------------
+    def _campaign_ids(self, names: set[str], create: bool) -> dict[str, str]:
+        """Hub list name -> Campaign Id: configured, found by name, or created on demand."""
+        missing = sorted(n for n in names if n not in self._campaigns)
+        if missing:
+            for batch in self.client.query_pages(campaigns_soql(missing)):
+                for r in batch:
+                    self._campaigns.setdefault(r["Name"], r["Id"])
+        to_create = sorted(n for n in names if n not in self._campaigns)
+        if to_create and create and self.settings.create_campaigns:
+            for part in chunks(to_create):
+                body = {
+                    "allOrNone": False,
+                    "records": [campaign_row(n) for n in part],
+                }
+                for name, res in zip(
+                    part,
+                    self.client.rest("composite/sobjects", method="POST", retry=False, json=body) or [],
+                    strict=False,
+                ):
+                    if res.get("success"):
+                        self._campaigns[name] = res["id"]
+        return {n: self._campaigns[n] for n in names if n in self._campaigns}
+
+    def _members(self, campaign_ids: set[str], reqs: list[PushRequest]) -> dict[tuple[str, str], str]:
+        """(campaign id, person id) -> CampaignMember id, for the people in ``reqs``."""
+        found: dict[tuple[str, str], str] = {}
+        people = sorted({r.identity.external_id for r in reqs})
+        if not campaign_ids or not people:
+            return found
+        for part in chunks(people):
+            for batch in self.client.query_pages(members_soql(sorted(campaign_ids), part)):
+                for r in batch:
+                    key = member_key(r)
+                    if key:
+                        found[key] = r["Id"]
+        return found
+
+    def _membership(self, adds: list[PushRequest], removes: list[PushRequest], results: dict[int, PushResult]) -> None:
+        campaigns = self._campaign_ids({str(r.action.payload.get("list")) for r in adds}, create=True)
+        campaigns |= self._campaign_ids({str(r.action.payload.get("list")) for r in removes}, create=False)
+        members = self._members(set(campaigns.values()), adds + removes)
+        creates: list[tuple[PushRequest, dict[str, Any]]] = []
+        deletes: dict[str, list[int]] = {}
+        for req in adds + removes:
+            name = str(req.action.payload.get("list"))
+            camp = campaigns.get(name)
+            person = req.identity.external_id
+            adding = req.action.kind is ActionKind.ADD_TO_LIST
+            if camp is None:
+                results[req.push_id] = (
+                    _failure(
+                        req.push_id,
+                        "CAMPAIGN_NOT_FOUND",
+                        f"no Campaign for list {name!r}; map it in settings.campaigns",
+                    )
+                    if adding
+                    else PushResult(push_id=req.push_id, status="ok")  # no campaign: not a member
+                )
+            elif adding and (camp, person) not in members:
+                row = member_row(camp, person, req.identity.object_type, self.settings.campaign_member_status)
+                members[(camp, person)] = "pending"  # a second add in this batch is a no-op
+                creates.append((req, row))
+            elif not adding and (camp, person) in members and members[(camp, person)] != "pending":
+                deletes.setdefault(members[(camp, person)], []).append(req.push_id)
+            else:
+                results[req.push_id] = PushResult(push_id=req.push_id, status="ok")
+        for part in chunks(creates):
+            answer = self.client.rest(
+                "composite/sobjects",
+                method="POST",
+                retry=False,
+                json={"allOrNone": False, "records": [row for _, row in part]},
+            )
+            for (req, _), res in zip(part, answer or [], strict=False):
+                code = ((res.get("errors") or [{}])[0]).get("statusCode")
+                ok = res.get("success") or code == "DUPLICATE_VALUE"  # already a member: the add holds
+                results[req.push_id] = (
+                    PushResult(push_id=req.push_id, status="ok") if ok else _errors_result(req.push_id, res["errors"])
+                )
+        for part in chunks(list(deletes)):
+            answer = self.client.rest(
+                "composite/sobjects", method="DELETE", params={"ids": ",".join(part), "allOrNone": "false"}
+            )
+            for member_id, res in zip(part, answer or [], strict=False):
+                code = ((res.get("errors") or [{}])[0]).get("statusCode")
+                ok = res.get("success") or code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY")
+                for pid in deletes[member_id]:
+                    results[pid] = PushResult(push_id=pid, status="ok") if ok else _errors_result(pid, res["errors"])

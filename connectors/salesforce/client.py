@@ -1,0 +1,190 @@
+"""The Salesforce session: login, re-login, transient retries, API usage, and error translation.
+
+simple-salesforce raises its own exceptions; they are turned into hub errors here and never
+escape. A 401 INVALID_SESSION_ID is answered by one fresh login and one retry (a bare session
+id cannot be renewed, so that is fatal). The daily limit (403 REQUEST_LIMIT_EXCEEDED) is a
+:class:`DailyLimitReached`: sleeping does not help, the caller stops and keeps its cursor.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceRefusedRequest,
+)
+from simple_salesforce.login import SalesforceLogin
+
+from connectors.salesforce.config import SalesforceSettings
+from hub.errors import FatalConnectorError, RetryableError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+TRANSIENT_RETRIES = 2
+
+
+class DailyLimitReached(FatalConnectorError):
+    """The org's rolling 24 h API allocation is spent; stop now and resume later."""
+
+
+class QueryLocatorExpired(RetryableError):
+    """A ``nextRecordsUrl`` expired (idle ~15 min, or too many open cursors); query again."""
+
+
+def _error_code(exc: SalesforceError) -> tuple[str, str]:
+    content = exc.content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
+    return "", str(content)[:200]
+
+
+class SalesforceClient:
+    """One logged-in session. ``calls`` counts API requests sent (logins excluded)."""
+
+    def __init__(self, settings: SalesforceSettings, sleep: Callable[[float], None] = time.sleep):
+        self.settings = settings
+        self.sleep = sleep
+        self.calls = 0
+        self.logins = 0
+        self.api_used: int | None = None
+        self.api_limit: int | None = None
+        self._sf: Salesforce | None = None
+        self._describes: dict[str, dict[str, Any]] = {}
+        self.http = requests.Session()
+        self.http.trust_env = False  # REQUESTS_CA_BUNDLE must not override ca_bundle (psf/requests#3829)
+        if settings.ca_bundle:
+            self.http.verify = settings.ca_bundle
+
+    # -- session ------------------------------------------------------------------------------
+    @property
+    def sf(self) -> Salesforce:
+        if self._sf is None:
+            self._sf = self._login()
+        return self._sf
+
+    def _login(self) -> Salesforce:
+        s = self.settings
+        mode = s.auth_mode()
+        common = {"session": self.http, "version": s.api_version}
+        if mode == "session":
+            assert s.session_id is not None
+            return Salesforce(session_id=s.session_id.get_secret_value(), instance_url=s.instance_url, **common)
+        kwargs: dict[str, Any] = {"username": s.username, "domain": s.domain, "sf_version": s.api_version}
+        if mode == "jwt":
+            kwargs["consumer_key"] = s.consumer_key
+            if s.privatekey:
+                kwargs["privatekey"] = s.privatekey.get_secret_value()
+            else:
+                kwargs["privatekey_file"] = s.privatekey_file
+        else:
+            assert s.password is not None and s.security_token is not None
+            kwargs["password"] = s.password.get_secret_value()
+            kwargs["security_token"] = s.security_token.get_secret_value()
+        try:
+            session_id, instance = SalesforceLogin(session=self.http, **kwargs)
+        except SalesforceAuthenticationFailed as exc:
+            raise FatalConnectorError(
+                f"Salesforce login ({mode}) failed for user {s.username!r}: {exc.code}. Check the credentials."
+            ) from None
+        except requests.RequestException as exc:
+            raise RetryableError(f"Salesforce login could not reach {s.domain!r}: {type(exc).__name__}") from None
+        self.logins += 1
+        return Salesforce(session_id=session_id, instance=instance, **common)
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- calls --------------------------------------------------------------------------------
+    def call(self, fn: Callable[[Salesforce], T], retry: bool = True) -> T:
+        """Run one API request; re-login once on an expired session, retry transient failures.
+
+        ``retry=False`` for creates: a lost answer may hide a write, so the caller re-reads first.
+        """
+        relogged = False
+        attempt = 0
+        while True:
+            sf = self.sf
+            self.calls += 1
+            try:
+                result = fn(sf)
+            except SalesforceExpiredSession:
+                if relogged or self.settings.auth_mode() == "session":
+                    raise FatalConnectorError(
+                        "Salesforce session expired or was revoked and cannot be renewed from a bare session id; "
+                        "configure username + password + security_token or JWT."
+                    ) from None
+                log.info("Salesforce session expired; logging in again")
+                self._sf = None
+                relogged = True
+                continue
+            except SalesforceRefusedRequest as exc:
+                code, message = _error_code(exc)
+                if code == "REQUEST_LIMIT_EXCEEDED":
+                    self._note_usage(sf)
+                    raise DailyLimitReached(
+                        f"Salesforce API limit reached ({message}); the sync stops here and resumes from its cursor."
+                    ) from None
+                raise FatalConnectorError(f"Salesforce refused {exc.resource_name}: {code} {message}") from None
+            except SalesforceGeneralError as exc:
+                code, message = _error_code(exc)
+                if retry and attempt < TRANSIENT_RETRIES:
+                    attempt += 1
+                    self.sleep(0.5 * 2**attempt)
+                    continue
+                raise RetryableError(f"Salesforce answered {exc.status}: {code} {message}", status=exc.status) from None
+            except SalesforceError as exc:
+                code, message = _error_code(exc)
+                if code == "INVALID_QUERY_LOCATOR":
+                    raise QueryLocatorExpired(f"Salesforce query locator expired: {message}") from None
+                raise FatalConnectorError(f"Salesforce rejected {exc.resource_name}: {code} {message}") from None
+            except requests.RequestException as exc:
+                if retry and attempt < TRANSIENT_RETRIES:
+                    attempt += 1
+                    self.sleep(0.5 * 2**attempt)
+                    continue
+                raise RetryableError(f"Salesforce unreachable: {type(exc).__name__}") from None
+            self._note_usage(sf)
+            return result
+
+    def _note_usage(self, sf: Salesforce) -> None:
+        usage = sf.api_usage.get("api-usage")
+        if usage is not None:
+            self.api_used, self.api_limit = int(usage.used), int(usage.total)
+
+    def usage_share(self) -> float | None:
+        if self.api_used is None or not self.api_limit:
+            return None
+        return self.api_used / self.api_limit
+
+    # -- helpers ------------------------------------------------------------------------------
+    def query_pages(self, soql: str, include_deleted: bool = False) -> Iterator[list[dict[str, Any]]]:
+        """Yield each batch of a query (≤ batch_size rows), following ``nextRecordsUrl``."""
+        headers = {"Sforce-Query-Options": f"batchSize={self.settings.batch_size}"}
+        res = self.call(lambda sf: sf.query(soql, include_deleted=include_deleted, headers=headers))
+        while True:
+            yield res["records"]
+            if res.get("done", True) or not res.get("nextRecordsUrl"):
+                return
+            url = res["nextRecordsUrl"]
+            res = self.call(lambda sf, url=url: sf.query_more(url, identifier_is_url=True, headers=headers))
+
+    def describe(self, sobject: str) -> dict[str, Any]:
+        """The object's describe, fetched once per session."""
+        if sobject not in self._describes:
+            self._describes[sobject] = self.call(lambda sf: sf.restful(f"sobjects/{sobject}/describe"))
+        return self._describes[sobject]
+
+    def forget_describe(self, sobject: str) -> None:
+        self._describes.pop(sobject, None)
+
+    def rest(self, path: str, method: str = "GET", retry: bool = True, **kwargs: Any) -> Any:
+        return self.call(lambda sf: sf.restful(path, method=method, **kwargs), retry=retry)

@@ -1,0 +1,69 @@
+"""Settings of one Salesforce connector entry (``connectors.<name>.settings`` in hub.yaml).
+
+Three ways to log in, chosen by which keys are set: username + password + security token
+(SOAP login), a connected app's JWT bearer (consumer key + private key), or a ready session
+id + instance URL (which cannot be renewed when it expires).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from hub.connector import ConnectorSettings
+
+PersonObject = Literal["Contact", "Lead"]
+ActivityObject = Literal["Task", "Event"]
+
+
+class SalesforceSettings(ConnectorSettings):
+    # -- auth -----------------------------------------------------------------------------
+    username: str | None = None
+    password: SecretStr | None = None
+    security_token: SecretStr | None = None
+    consumer_key: str | None = None
+    privatekey: SecretStr | None = Field(None, description="PEM text of the connected app's key (JWT bearer)")
+    privatekey_file: str | None = None
+    session_id: SecretStr | None = None
+    instance_url: str | None = None
+    domain: str = Field("login", description="'login', 'test' or a My Domain host")
+    api_version: str = "59.0"
+    ca_bundle: str | None = Field(None, description="CA file to trust (a sandbox's self-signed cert)")
+    timeout: float = Field(60.0, gt=0)
+
+    # -- what to sync ---------------------------------------------------------------------
+    objects: list[PersonObject] = Field(default_factory=lambda: ["Contact", "Lead"], min_length=1)
+    activity_objects: list[ActivityObject] = Field(default_factory=lambda: ["Task", "Event"])
+    overlap_seconds: float = Field(60.0, ge=0, description="re-read this much before the cursor; dupes are dropped")
+    batch_size: int = Field(2000, ge=200, le=2000)
+
+    # -- pushing --------------------------------------------------------------------------
+    campaigns: dict[str, str] = Field(default_factory=dict, description="hub list name -> Campaign Id")
+    create_campaigns: bool = Field(True, description="create a Campaign for an unmapped hub list")
+    campaign_member_status: str | None = Field(None, description="None: the campaign's default status")
+    allowed_owner_queues: list[str] = Field(default_factory=list, description="queue (Group) ids allowed as owner")
+    push_budget_share: float = Field(
+        0.9, gt=0, le=1, description="stop pushing above this share of the daily API limit"
+    )
+    budget_retry_after: float = Field(3600.0, gt=0)
+    create_missing_fields: bool = Field(True, description="try the Metadata API for missing hub fields")
+
+    @model_validator(mode="after")
+    def _one_login(self) -> SalesforceSettings:
+        if self.auth_mode() is None:
+            raise ValueError(
+                "give username + password + security_token, or username + consumer_key + privatekey "
+                "(or privatekey_file) for JWT, or session_id + instance_url"
+            )
+        return self
+
+    def auth_mode(self) -> Literal["password", "jwt", "session"] | None:
+        """Which login the settings describe; JWT wins over password when both are set."""
+        if self.username and self.consumer_key and (self.privatekey or self.privatekey_file):
+            return "jwt"
+        if self.username and self.password and self.security_token is not None:
+            return "password"
+        if self.session_id and self.instance_url:
+            return "session"
+        return None

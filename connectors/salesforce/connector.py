@@ -1,0 +1,177 @@
+"""The Salesforce connector: the hub contract wired to the client, reader, mapper and writers.
+
+Converted leads: the Lead's identity is emitted as deleted, and Contacts are always read before
+Leads in a sync. The Contact a conversion creates carries the Lead's email, so the store attaches
+it to the Lead's hub contact (match by email) before the Lead identity is dropped: one person
+stays one contact, with its history. A conversion whose Contact has another email ends as two
+hub contacts (the Lead's is deleted once it has no identity left).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from connectors.salesforce.actions import COLLECTION_MAX, PushWriter
+from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.config import SalesforceSettings
+from connectors.salesforce.cursor import StreamCursor
+from connectors.salesforce.mapping import (
+    is_gone,
+    record_id,
+    record_to_activity,
+    record_to_contact,
+    sf_field_names,
+    user_soql,
+)
+from connectors.salesforce.objects import ACTIVITY_OBJECTS, OPTIONAL_FIELDS, PERSON_OBJECTS, PREFIX_TO_IDENTITY, SObject
+from connectors.salesforce.reader import read_window
+from connectors.salesforce.schema import audit_fields, ensure_fields, object_access
+from hub.connector import Connector, Runtime
+from hub.errors import HubError
+from hub.models import (
+    Activity,
+    CheckReport,
+    Contact,
+    Identity,
+    Page,
+    PushRequest,
+    PushResult,
+    RecordError,
+    SchemaReport,
+)
+
+log = logging.getLogger(__name__)
+
+
+class SalesforceConnector(Connector):
+    type_name: ClassVar[str] = "salesforce"
+    settings_model = SalesforceSettings
+    max_push_batch: ClassVar[int] = COLLECTION_MAX
+
+    def __init__(
+        self,
+        name: str,
+        settings: SalesforceSettings,
+        field_mapping: dict[str, str],
+        runtime: Runtime | None = None,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        super().__init__(name, settings, field_mapping, runtime)
+        self.s = settings
+        self.clock = clock
+        self.client = SalesforceClient(settings)
+        self.sf_names = sf_field_names(field_mapping)
+        self.writer = PushWriter(self.client, settings, self.sf_names)
+
+    # -- contract -------------------------------------------------------------------------------
+    def check(self) -> CheckReport:
+        try:
+            details: dict[str, Any] = {"api_version": self.s.api_version, "auth": self.s.auth_mode()}
+            access, problems = object_access(self.client, self.person_objects())
+            details["instance"] = self.client.sf.sf_instance
+            details["objects"] = access
+            if self.s.username:
+                users = [r for b in self.client.query_pages(user_soql(self.s.username)) for r in b]
+                user = users[0] if users else None
+                details["user"] = {k: v for k, v in user.items() if k != "attributes"} if user else None
+                if user is not None and not user.get("IsActive", True):
+                    problems.append(f"user {self.s.username!r} is inactive")
+            for sobject in self.person_objects():
+                audit = audit_fields(self.client.describe(sobject), self.sf_names)
+                problems += [f"{sobject}.{n} is missing (run ensure_schema)" for n in audit.missing]
+                problems += [f"{sobject}.{n} {why}" for n, why in audit.mistyped.items()]
+                problems += [f"{sobject}.{n} is read-only for this user" for n in audit.read_only]
+            details["usage"] = self.usage()
+            return CheckReport(ok=not problems, details=details, problems=problems)
+        except HubError as exc:
+            return CheckReport(ok=False, details={"api_version": self.s.api_version}, problems=[str(exc)])
+
+    def ensure_schema(self) -> SchemaReport:
+        return ensure_fields(self.client, self.person_objects(), self.sf_names, self.s.create_missing_fields)
+
+    def pull_contacts(self, cursor: str | None) -> Iterator[Page[Contact]]:
+        state = StreamCursor.loads(cursor)
+        end = self.clock()
+        for sobject in self.person_objects():
+            obj = PERSON_OBJECTS[sobject]
+            audit = audit_fields(self.client.describe(sobject), self.sf_names)
+            present = audit.readable()
+            fields = list(obj.fields) + sorted(present)
+            for rows, ocursor in read_window(self.client, obj, fields, state.get(sobject), end, self._overlap_ms()):
+                state.objects[sobject] = ocursor
+                page = Page[Contact](cursor=state.dumps())
+                for rec in rows:
+                    self._person_row(obj, rec, present, page)
+                yield page
+
+    def _person_row(self, obj: SObject, rec: Any, hub_fields: dict[str, str], page: Page[Contact]) -> None:
+        try:
+            if is_gone(rec):
+                page.deleted.append(
+                    Identity(connector=self.name, object_type=obj.identity_type, external_id=record_id(rec))
+                )
+                return
+            page.items.append(record_to_contact(self.name, obj.identity_type, rec, hub_fields))
+        except (ValueError, TypeError, AttributeError) as exc:
+            page.rejects.append(RecordError(external_id=_id_of(rec), reason=f"{obj.name}: {exc}"))
+
+    def pull_activities(self, cursor: str | None) -> Iterator[Page[Activity]]:
+        state = StreamCursor.loads(cursor)
+        end = self.clock()
+        prefixes = {
+            p: t
+            for p, t in PREFIX_TO_IDENTITY.items()
+            if t in {PERSON_OBJECTS[o].identity_type for o in self.person_objects()}
+        }
+        for sobject in self.s.activity_objects:
+            obj = ACTIVITY_OBJECTS[sobject]
+            names = {f["name"] for f in self.client.describe(sobject).get("fields", [])}
+            fields = list(obj.fields) + [f for f in OPTIONAL_FIELDS.get(sobject, ()) if f in names]
+            for rows, ocursor in read_window(self.client, obj, fields, state.get(sobject), end, self._overlap_ms()):
+                state.objects[sobject] = ocursor
+                page = Page[Activity](cursor=state.dumps())
+                for rec in rows:
+                    try:
+                        activity = record_to_activity(self.name, sobject, rec, prefixes)
+                    except (ValueError, TypeError, AttributeError) as exc:
+                        page.rejects.append(RecordError(external_id=_id_of(rec), reason=f"{sobject}: {exc}"))
+                        continue
+                    if activity is not None:
+                        page.items.append(activity)
+                yield page
+
+    def push(self, requests: list[PushRequest]) -> list[PushResult]:
+        return self.writer.push(requests)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- extras ---------------------------------------------------------------------------------
+    def usage(self) -> dict[str, Any]:
+        """API budget for ``hub status``: org-wide daily usage (from Sforce-Limit-Info) and this process's calls."""
+        share = self.client.usage_share()
+        return {
+            "api_used": self.client.api_used,
+            "api_limit": self.client.api_limit,
+            "share": share,
+            "push_pause_share": self.s.push_budget_share,
+            "push_paused": share is not None and share >= self.s.push_budget_share,
+            "calls": self.client.calls,
+            "logins": self.client.logins,
+        }
+
+    def person_objects(self) -> list[str]:
+        """Configured person objects, Contacts first (so a conversion's Contact lands before its Lead goes)."""
+        return sorted(set(self.s.objects), key=lambda o: (o != "Contact", o))
+
+    def _overlap_ms(self) -> int:
+        return int(self.s.overlap_seconds * 1000)
+
+
+def _id_of(rec: Any) -> str:
+    rid = rec.get("Id") if isinstance(rec, dict) else None
+    return rid if isinstance(rid, str) and rid else "<no Id>"

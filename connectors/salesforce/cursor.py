@@ -1,0 +1,75 @@
+"""The opaque cursor of one stream: per object, the newest SystemModstamp read and the ids read near it.
+
+The next window starts ``overlap`` before ``since`` (a row committed late with an older stamp is
+still caught) and skips rows whose (Id, SystemModstamp) was already read, so the overlap costs
+no duplicates. Stored as compact JSON; a cursor that does not parse is refused, never guessed.
+
+>>> c = StreamCursor.loads(None)
+>>> c.objects["Contact"] = ObjectCursor(since_ms=1_700_000_000_000, seen={"003A": 1_700_000_000_000})
+>>> StreamCursor.loads(c.dumps()).objects["Contact"].since_ms
+1700000000000
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from hub.errors import FatalConnectorError
+
+VERSION = 1
+MAX_SEEN = 2000  # beyond this the overlap re-reads rows; harmless (the store is idempotent), just slower
+
+
+@dataclass
+class ObjectCursor:
+    since_ms: int | None = None
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def is_new(self, record_id: str, stamp_ms: int) -> bool:
+        return self.seen.get(record_id) != stamp_ms
+
+    def advance(self, rows: list[tuple[str, int]], overlap_ms: int) -> ObjectCursor:
+        """The cursor after ``rows`` (id, stamp) were read, in stamp order."""
+        if not rows:
+            return self
+        since = max([self.since_ms or 0] + [s for _, s in rows])
+        seen = dict(self.seen)
+        seen.update(rows)
+        floor = since - overlap_ms
+        kept = sorted(((i, s) for i, s in seen.items() if s >= floor), key=lambda x: x[1])[-MAX_SEEN:]
+        return ObjectCursor(since_ms=since, seen=dict(kept))
+
+
+@dataclass
+class StreamCursor:
+    objects: dict[str, ObjectCursor] = field(default_factory=dict)
+
+    def get(self, sobject: str) -> ObjectCursor:
+        return self.objects.get(sobject, ObjectCursor())
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {"v": VERSION, "o": {k: {"s": c.since_ms, "i": c.seen} for k, c in sorted(self.objects.items())}},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def loads(cls, raw: str | None) -> StreamCursor:
+        if not raw:
+            return cls()
+        try:
+            data = json.loads(raw)
+            if data.get("v") != VERSION:
+                raise ValueError(f"version {data.get('v')!r}")
+            objects = {
+                k: ObjectCursor(
+                    since_ms=None if v["s"] is None else int(v["s"]), seen={str(i): int(s) for i, s in v["i"].items()}
+                )
+                for k, v in data["o"].items()
+            }
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise FatalConnectorError(
+                f"Salesforce cursor {raw[:60]!r} is not one this connector wrote ({exc}); reset the stream's cursor."
+            ) from None
+        return cls(objects=objects)

@@ -1,0 +1,308 @@
+"""Pure functions between Salesforce payloads and hub models; the only place SF names meet hub names.
+
+Contacts and Leads become :class:`Contact` (identity object_type ``contact`` / ``lead``),
+firmographics come from the Account relationship (or the Lead's own columns), hub-written
+fields come back as ``crm_fields`` under hub names, Tasks and Events become activities.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from typing import Any
+
+from hub.fields import HUB_FIELDS, HubField
+from hub.models import Activity, ActivityType, Company, Consent, Contact, Identity
+
+HUB_FIELD_BY_NAME: dict[str, HubField] = {f.name: f for f in HUB_FIELDS}
+#: Describe types accepted for each hub field type.
+ACCEPTED_TYPES: dict[str, frozenset[str]] = {
+    "string": frozenset({"string", "textarea", "picklist"}),
+    "text": frozenset({"textarea", "string"}),
+    "number": frozenset({"double", "percent", "currency", "int"}),
+    "datetime": frozenset({"datetime"}),
+    "enumeration": frozenset({"picklist", "string"}),
+}
+STRING_MAX = 255
+TEXT_MAX = 32_768
+#: Per-record error codes worth retrying (row locks, transient platform trouble).
+RETRYABLE_CODES = frozenset(
+    {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "REQUEST_RUNNING_TOO_LONG", "QUERY_TIMEOUT"}
+)
+
+
+# -- names ----------------------------------------------------------------------------------
+def default_sf_field(hub_name: str) -> str:
+    """``next_best_action`` -> ``Hub_Next_Best_Action__c``."""
+    return "Hub_" + "_".join(p.capitalize() for p in hub_name.split("_")) + "__c"
+
+
+def sf_field_names(field_mapping: dict[str, str]) -> dict[str, str]:
+    """Hub field name -> Salesforce field API name, with the connector's overrides."""
+    return {f.name: field_mapping.get(f.name, default_sf_field(f.name)) for f in HUB_FIELDS}
+
+
+def field_definition(hub: HubField, sf_name: str) -> dict[str, Any]:
+    """The Metadata API CustomField an admin (or ensure_schema) must create."""
+    base: dict[str, Any] = {
+        "fullName": sf_name,
+        "label": hub.label[:40],
+        "description": hub.description,
+        "inlineHelpText": hub.description,
+    }
+    if hub.type == "number":
+        base.update(type="Number", precision=18, scale=4)
+    elif hub.type == "datetime":
+        base.update(type="DateTime")
+    elif hub.type == "text":
+        base.update(type="LongTextArea", length=TEXT_MAX, visibleLines=3)
+    else:
+        base.update(type="Text", length=STRING_MAX)
+    return base
+
+
+# -- values ---------------------------------------------------------------------------------
+def parse_sf_datetime(value: Any) -> datetime:
+    """``2026-01-05T10:00:00.000+0000`` (or ``Z``/``+00:00``, or a date) -> aware UTC datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"not a Salesforce datetime: {value!r}")
+    s = value.strip()
+    if s.endswith("Z"):
+        s = s[:-1] + "+00:00"
+    elif len(s) > 5 and s[-5] in "+-" and s[-4:].isdigit():
+        s = s[:-2] + ":" + s[-2:]
+    if len(s) == 10:
+        return datetime.combine(date.fromisoformat(s), datetime.min.time(), UTC)
+    dt = datetime.fromisoformat(s)
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def format_sf_datetime(dt: datetime) -> str:
+    """Aware datetime -> SOQL/REST literal with milliseconds, ``2026-01-05T10:00:00.000Z``."""
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def to_sf_value(hub_name: str, value: Any) -> Any:
+    """Coerce a hub value for the field's Salesforce type; ValueError names what is wrong."""
+    hub = HUB_FIELD_BY_NAME.get(hub_name)
+    kind = hub.type if hub else "string"
+    if value is None or value == "":
+        return None
+    if kind == "number":
+        if isinstance(value, bool):
+            raise ValueError(f"{hub_name}: a number is needed, got a boolean")
+        try:
+            num = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{hub_name}: a number is needed, got {value!r}") from None
+        if not math.isfinite(num):
+            raise ValueError(f"{hub_name}: {value!r} is not a finite number")
+        return num
+    if kind == "datetime":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            dt = datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
+        else:
+            dt = parse_sf_datetime(value)
+        return format_sf_datetime(dt)
+    text = value if isinstance(value, str) else str(value)
+    return text[: TEXT_MAX if kind == "text" else STRING_MAX]
+
+
+def from_sf_value(hub_name: str, value: Any) -> Any:
+    """A Salesforce value of a hub field, in the form the hub diffs against."""
+    hub = HUB_FIELD_BY_NAME.get(hub_name)
+    if value is None or hub is None:
+        return value
+    if hub.type == "datetime":
+        return parse_sf_datetime(value).isoformat()
+    return value
+
+
+def soql_quote(value: str) -> str:
+    """A SOQL string literal with backslash and quote escaped."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def identity_type_of(record_id: str | None, prefixes: dict[str, str]) -> str | None:
+    return prefixes.get(record_id[:3]) if record_id else None
+
+
+# -- records --------------------------------------------------------------------------------
+def _str(rec: dict[str, Any], key: str) -> str | None:
+    v = rec.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise ValueError(f"{key} is not text: {v!r}")
+    return v
+
+
+def _int(v: Any) -> int | None:
+    return None if v is None else int(float(v))
+
+
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def record_id(rec: Any) -> str:
+    if not isinstance(rec, dict) or not isinstance(rec.get("Id"), str) or not rec["Id"]:
+        raise ValueError("record has no Id")
+    return rec["Id"]
+
+
+def record_to_contact(connector: str, identity_type: str, rec: dict[str, Any], hub_fields: dict[str, str]) -> Contact:
+    """A Contact or Lead row -> hub Contact. ``hub_fields`` maps SF field name -> hub field name."""
+    rid = record_id(rec)
+    stamp = parse_sf_datetime(rec.get("SystemModstamp"))
+    email = _str(rec, "Email")
+    if identity_type == "lead":
+        company = Company(
+            name=_str(rec, "Company"),
+            industry=_str(rec, "Industry"),
+            employees=_int(rec.get("NumberOfEmployees")),
+            annual_revenue=_float(rec.get("AnnualRevenue")),
+            country=_str(rec, "Country"),
+        )
+        stage = "lead"
+        props = {"lead_status": rec.get("Status"), "lead_source": rec.get("LeadSource")}
+    else:
+        acct = rec.get("Account") or {}
+        if not isinstance(acct, dict):
+            raise ValueError("Account is not an object")
+        company = Company(
+            name=_str(acct, "Name"),
+            industry=_str(acct, "Industry"),
+            employees=_int(acct.get("NumberOfEmployees")),
+            annual_revenue=_float(acct.get("AnnualRevenue")),
+            country=_str(acct, "BillingCountry"),
+        )
+        stage = "contact"
+        props = {"lead_source": rec.get("LeadSource"), "account_id": rec.get("AccountId")}
+    return Contact(
+        identities=[Identity(connector=connector, object_type=identity_type, external_id=rid)],
+        emails=[email] if email else [],
+        first_name=_str(rec, "FirstName"),
+        last_name=_str(rec, "LastName"),
+        company=company,
+        job_title=_str(rec, "Title"),
+        lifecycle_stage=stage,
+        owner=_str(rec, "OwnerId"),
+        consent=Consent(email_opt_out=bool(rec.get("HasOptedOutOfEmail")), do_not_contact=bool(rec.get("DoNotCall"))),
+        properties={k: v for k, v in props.items() if v is not None},
+        crm_fields={hub: from_sf_value(hub, rec[sf]) for sf, hub in hub_fields.items() if rec.get(sf) is not None},
+        lists=None,  # CampaignMember changes do not move the person's SystemModstamp: unknown here
+        updated_at=stamp,
+    )
+
+
+def activity_type(sobject: str, rec: dict[str, Any]) -> ActivityType:
+    """Events are meetings; Tasks by TaskSubtype, then Type, then the subject's first word."""
+    if sobject == "Event":
+        return ActivityType.MEETING
+    hints = " ".join(str(rec.get(k) or "") for k in ("TaskSubtype", "Type", "Subject")).lower()
+    for word, kind in (
+        ("email", ActivityType.EMAIL_SENT),
+        ("call", ActivityType.CALL),
+        ("meeting", ActivityType.MEETING),
+    ):
+        if word in hints.split() or hints.startswith(word):
+            return kind
+    return ActivityType.CUSTOM
+
+
+def record_to_activity(connector: str, sobject: str, rec: dict[str, Any], prefixes: dict[str, str]) -> Activity | None:
+    """A Task/Event row -> Activity; None when it is not about a synced person (no WhoId)."""
+    rid = record_id(rec)
+    who = rec.get("WhoId")
+    kind = identity_type_of(who, prefixes)
+    if kind is None:
+        return None
+    when_raw = (
+        rec.get("ActivityDateTime") or rec.get("StartDateTime")
+        if sobject == "Event"
+        else rec.get("ActivityDate") or rec.get("CreatedDate")
+    )
+    when = parse_sf_datetime(when_raw or rec.get("SystemModstamp"))
+    props = {k: rec[k] for k in ("Subject", "TaskSubtype", "Type", "Status") if rec.get(k) is not None}
+    return Activity(
+        contact_ref=Identity(connector=connector, object_type=kind, external_id=str(who)),
+        type=activity_type(sobject, rec),
+        channel="salesforce",
+        occurred_at=when,
+        properties=props,
+        source=connector,
+        external_id=f"{sobject}:{rid}",
+    )
+
+
+# -- SOQL and collection rows (built here so Salesforce names stay in this module) -------------
+def window_soql(
+    sobject: str, cursor_field: str, key: str, fields: list[str], since_ms: int | None, overlap_ms: int, end: datetime
+) -> str:
+    """``cursor_field > since - overlap AND cursor_field <= end``, oldest first, ties by key."""
+    where = [f"{cursor_field} <= {format_sf_datetime(end)}"]
+    if since_ms is not None:
+        start = datetime.fromtimestamp((since_ms - overlap_ms) / 1000, UTC)
+        where.insert(0, f"{cursor_field} > {format_sf_datetime(start)}")
+    return (
+        f"SELECT {', '.join(fields)} FROM {sobject} WHERE {' AND '.join(where)} ORDER BY {cursor_field} ASC, {key} ASC"
+    )
+
+
+def _in(values: list[str]) -> str:
+    return ", ".join(soql_quote(v) for v in values)
+
+
+def user_soql(username: str) -> str:
+    return f"SELECT Id, Username, Name, IsActive FROM User WHERE Username = {soql_quote(username)}"
+
+
+def active_users_soql(ids: list[str]) -> str:
+    return f"SELECT Id FROM User WHERE Id IN ({_in(ids)}) AND IsActive = true"
+
+
+def campaigns_soql(names: list[str]) -> str:
+    return f"SELECT Id, Name FROM Campaign WHERE Name IN ({_in(names)})"
+
+
+def members_soql(campaign_ids: list[str], people: list[str]) -> str:
+    ids = _in(people)
+    return (
+        "SELECT Id, CampaignId, ContactId, LeadId FROM CampaignMember "
+        f"WHERE CampaignId IN ({_in(campaign_ids)}) AND (ContactId IN ({ids}) OR LeadId IN ({ids}))"
+    )
+
+
+def member_key(rec: dict[str, Any]) -> tuple[str, str] | None:
+    """(campaign id, person id) of a CampaignMember row."""
+    person = rec.get("ContactId") or rec.get("LeadId")
+    return (rec["CampaignId"], person) if person else None
+
+
+def update_row(sobject: str, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"attributes": {"type": sobject}, "id": record_id, **fields}
+
+
+def owner_fields(owner: str) -> dict[str, Any]:
+    return {"OwnerId": owner}
+
+
+def campaign_row(name: str) -> dict[str, Any]:
+    return {"attributes": {"type": "Campaign"}, "Name": name, "IsActive": True}
+
+
+def member_row(campaign_id: str, person_id: str, identity_type: str, status: str | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"attributes": {"type": "CampaignMember"}, "CampaignId": campaign_id}
+    row["LeadId" if identity_type == "lead" else "ContactId"] = person_id
+    if status:
+        row["Status"] = status
+    return row
+
+
+def is_gone(rec: dict[str, Any]) -> bool:
+    """Deleted, or converted (the Contact it became carries the person on)."""
+    return bool(rec.get("IsDeleted") or rec.get("IsConverted"))

@@ -1,0 +1,120 @@
+"""Describe-based checks: which hub fields exist with the right type, and what the user may do.
+
+``ensure_schema`` creates missing custom fields through the Metadata API when the client can;
+otherwise (or when that fails) it reports the exact field definitions an admin must add.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.mapping import ACCEPTED_TYPES, HUB_FIELD_BY_NAME, field_definition
+from hub.models import SchemaReport
+
+log = logging.getLogger(__name__)
+REQUIRED_OBJECTS = ("Task", "Event", "Campaign", "CampaignMember")
+METADATA_BATCH = 10  # createMetadata takes at most 10 components
+
+
+@dataclass
+class FieldAudit:
+    """Hub fields of one object: present (right type), mistyped, missing, read-only."""
+
+    sobject: str
+    present: dict[str, str] = field(default_factory=dict)  # sf name -> hub name
+    mistyped: dict[str, str] = field(default_factory=dict)  # sf name -> problem
+    missing: dict[str, str] = field(default_factory=dict)  # sf name -> hub name
+    read_only: list[str] = field(default_factory=list)
+    mistyped_hub: dict[str, str] = field(default_factory=dict)  # sf name -> hub name
+
+    def readable(self) -> dict[str, str]:
+        """Fields to read back (a mistyped field still holds what the hub last wrote)."""
+        return {**self.present, **self.mistyped_hub}
+
+
+def audit_fields(describe: dict[str, Any], sf_names: dict[str, str]) -> FieldAudit:
+    """Compare one object's describe with the hub fields it should carry."""
+    audit = FieldAudit(sobject=describe.get("name", "?"))
+    by_name = {f["name"]: f for f in describe.get("fields", [])}
+    for hub_name, sf_name in sf_names.items():
+        f = by_name.get(sf_name)
+        if f is None:
+            audit.missing[sf_name] = hub_name
+            continue
+        wanted = HUB_FIELD_BY_NAME[hub_name].type
+        if f.get("type") not in ACCEPTED_TYPES[wanted]:
+            audit.mistyped[sf_name] = f"is {f.get('type')}, the hub writes {wanted}"
+            audit.mistyped_hub[sf_name] = hub_name
+            continue
+        if not f.get("updateable", True):
+            audit.read_only.append(sf_name)
+        audit.present[sf_name] = hub_name
+    return audit
+
+
+def _create_fields(client: SalesforceClient, sobject: str, missing: dict[str, str]) -> list[str]:
+    """Try the Metadata API (10 fields per createMetadata call); return the full names created."""
+    created: list[str] = []
+    names = list(missing)
+    for i in range(0, len(names), METADATA_BATCH):
+        part = [f"{sobject}.{n}" for n in names[i : i + METADATA_BATCH]]
+        try:
+            mdapi = client.sf.mdapi
+            specs = [
+                mdapi.CustomField(**field_definition(HUB_FIELD_BY_NAME[missing[f.split(".", 1)[1]]], f)) for f in part
+            ]
+            mdapi.CustomField.create(specs)
+        # simple-salesforce's mdapi raises bare Exception for a refused result and zeep errors for a
+        # bad endpoint: any failure here means "report the definitions instead", never a crash.
+        except Exception as exc:  # noqa: BLE001
+            log.info("Metadata API could not create %s: %s", ", ".join(part), type(exc).__name__)
+            return created
+        created += part
+    return created
+
+
+def ensure_fields(
+    client: SalesforceClient, sobjects: list[str], sf_names: dict[str, str], create: bool
+) -> SchemaReport:
+    report = SchemaReport()
+    for sobject in sobjects:
+        client.forget_describe(sobject)
+        audit = audit_fields(client.describe(sobject), sf_names)
+        report.existing += [f"{sobject}.{n}" for n in audit.present]
+        report.problems += [
+            f"{sobject}.{n} {why}; change its type or map the hub field elsewhere" for n, why in audit.mistyped.items()
+        ]
+        report.problems += [f"{sobject}.{n} is read-only for this user; grant edit access" for n in audit.read_only]
+        missing = dict(audit.missing)
+        if missing and create:
+            for full in _create_fields(client, sobject, missing):
+                report.created.append(full)
+                missing.pop(full.split(".", 1)[1])
+            client.forget_describe(sobject)
+        for sf_name, hub_name in missing.items():
+            spec = field_definition(HUB_FIELD_BY_NAME[hub_name], f"{sobject}.{sf_name}")
+            report.problems.append(
+                f"{sobject}.{sf_name} is missing; an admin must add this custom field: {json.dumps(spec, sort_keys=True)}"
+            )
+    return report
+
+
+def object_access(client: SalesforceClient, sobjects: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """Per object: may the user query and update it (describe flags)."""
+    details: dict[str, Any] = {}
+    problems: list[str] = []
+    for sobject in [*sobjects, *REQUIRED_OBJECTS]:
+        d = client.describe(sobject)
+        flags = {k: bool(d.get(k)) for k in ("queryable", "updateable", "createable")}
+        details[sobject] = flags
+        if not flags["queryable"]:
+            problems.append(f"{sobject} is not readable by this user; grant Read on {sobject}")
+        if sobject in sobjects and not flags["updateable"]:
+            problems.append(f"{sobject} is not editable by this user; grant Edit on {sobject}")
+        if sobject == "CampaignMember" and not flags["createable"]:
+            problems.append("CampaignMember cannot be created by this user; grant Edit on Campaigns")
+    return details, problems

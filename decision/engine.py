@@ -1,0 +1,313 @@
+"""The learning engine behind ``decision.interface.Policy``: arms, eligibility, bandit, budgets.
+
+Per batch, vectorized:
+
+1. Arms by :func:`decision.experiment.assign_arms` on the contact id: ``holdout`` contacts get
+   the legacy rules' decision, ``control`` contacts get nothing, ``engine`` contacts get the
+   bandit. Every arm's decision logs its features, so all of them feed learning and the
+   reward-by-arm comparison.
+2. The legacy rules run for every contact: their ``next_best_action`` (mapped onto the catalog,
+   ``wait`` when none) is the apprentice's baseline.
+3. The mask: each action's ``eligible`` expression, then :func:`decision.arbitration.eligibility`
+   (consent, do-not-contact, touch cap, quiet period after a sales touch).
+4. The bandit, wrapped in :class:`~decision.policies.Apprentice`, chooses inside the mask. A
+   share ``explore_share`` of engine rows is free of the apprentice restriction, so actions the
+   rules never pick still gather the evidence that lets them mature. The logged propensity is the
+   mixture's probability of the action taken.
+5. Budgets: sales handoffs per owner per day go to the rows with the highest predicted value
+   across the batch; the rest fall back to their best remaining action (propensity 1, the
+   choice is arbitration's, and the explanation says so).
+
+The policy never touches the store: the pipeline hands it profiles, budget usage and model
+snapshots (hub/pipeline/learn.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from decision.arbitration import ActionSpec, Budget, Catalog, ContactPolicy, apply_budgets, eligibility
+from decision.context import expression_env
+from decision.experiment import CONTROL, ENGINE, HOLDOUT, assign_arms
+from decision.explain import top_factors
+from decision.features import NEVER_DAYS, Features, feature_version, featurize
+from decision.interface import ContactView
+from decision.policies import Apprentice, EpsilonGreedy, LinearThompson, LinUCB, Policy
+from decision.profile import build_profile
+from decision.rules import RulesPolicy
+from hub.config import CatalogEntry, DecisionSettings
+from hub.errors import DecisionError
+from hub.expressions import Expression
+from hub.models import Action, ActionKind, Decision
+
+MIN_PROPENSITY = 1e-3
+
+
+def build_bandit(settings: DecisionSettings) -> Policy:
+    e = settings.engine
+    k = len(settings.actions)
+    if e.bandit == "linucb":
+        inner: Policy = LinUCB(n_actions=k, alpha=e.exploration, seed=e.seed)
+    elif e.bandit == "epsilon_greedy":
+        inner = EpsilonGreedy(n_actions=k, epsilon=min(1.0, e.exploration), seed=e.seed)
+    else:
+        inner = LinearThompson(n_actions=k, exploration=e.exploration, seed=e.seed)
+    return Apprentice(inner, min_observations=e.apprentice_min_observations)
+
+
+class EnginePolicy:
+    """``decide(batch, now)`` for the pipeline; ``learn`` / ``snapshot`` / ``load_model`` for the learner."""
+
+    name = "engine"
+    needs_profiles = True
+
+    def __init__(self, settings: DecisionSettings):
+        self.settings = settings
+        self.entries: list[CatalogEntry] = list(settings.actions)
+        self.ids = [a.id for a in self.entries]
+        wait = next(a.id for a in self.entries if a.kind == "wait")
+        self.catalog = Catalog(
+            tuple(
+                ActionSpec(
+                    a.id,
+                    channel=None if a.kind == "wait" else a.channel,
+                    marketing=a.marketing,
+                    value=a.value,
+                )
+                for a in self.entries
+            ),
+            wait=wait,
+        )
+        self.wait_index = self.ids.index(wait)
+        self.sales = tuple(a.id for a in self.entries if a.kind == "sales_outreach")
+        self.values = np.array([a.value for a in self.entries])
+        self.topics = tuple(sorted({a.topic for a in self.entries if a.topic not in ("none", "")}))
+        self.feature_version = feature_version(self.topics)
+        self.rules = RulesPolicy(settings.rules)
+        self._eligible = [Expression(a.eligible) for a in self.entries]
+        e = settings.engine
+        self.contact_policy = ContactPolicy(e.max_marketing_touches_7d, e.sales_quiet_days)
+        key = f"{self.feature_version}|{'|'.join(self.ids)}|{e.bandit}|{e.seed}"
+        #: snapshots are stored under this name; a new catalog, schema or bandit is a new model
+        self.model_name = f"engine-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+        self.model: Apprentice = build_bandit(settings)  # type: ignore[assignment]
+        self.model_version = 0
+        self._rng = np.random.default_rng([e.seed, 17])
+
+    @property
+    def version(self) -> str:
+        return f"{self.model_name}@v{self.model_version}"
+
+    # -- model lifecycle (called by hub/pipeline/learn.py) -------------------------------------
+
+    def load_model(self, version: int, blob: bytes) -> None:
+        self.model = Policy.load(blob)  # type: ignore[assignment]
+        self.model_version = version
+
+    def snapshot(self) -> bytes:
+        return self.model.save()
+
+    def learn(self, X: np.ndarray, actions: Sequence[str], rewards: np.ndarray, propensities: np.ndarray) -> int:
+        """Update from finalized decisions; rewards are objective points (scaled here)."""
+        idx = np.array([self.ids.index(a) if a in self.ids else -1 for a in actions], dtype=np.intp)
+        keep = idx >= 0
+        if not keep.any():
+            return 0
+        r = np.asarray(rewards, dtype=float)[keep] * self.values[idx[keep]] / self.settings.engine.reward_scale
+        p = np.clip(np.asarray(propensities, dtype=float)[keep], MIN_PROPENSITY, 1.0)
+        self.model.learn_many(np.asarray(X, dtype=float)[keep], idx[keep], r, p)
+        return int(keep.sum())
+
+    # -- deciding ----------------------------------------------------------------------------
+
+    def features(self, batch: Sequence[ContactView], now: datetime) -> Features:
+        profiles = [v.profile if v.profile is not None else build_profile(v.activities, now) for v in batch]
+        return featurize([v.contact for v in batch], profiles, now, self.topics)
+
+    def mask(self, batch: Sequence[ContactView], now: datetime, F: Features) -> np.ndarray:
+        n = len(batch)
+        base = np.ones((n, len(self.ids)), dtype=bool)
+        for i, view in enumerate(batch):
+            env = expression_env(view, now)
+            base[i] = [bool(e.evaluate(env)) for e in self._eligible]
+        touches, since_sales = self._touches(batch, now, F)
+        # the quiet period after a sales touch holds back the next sales touch too
+        quiet = since_sales < self.contact_policy.sales_quiet_days
+        if self.sales:
+            base[np.ix_(np.flatnonzero(quiet), np.flatnonzero(self.catalog.flags(self.sales)))] = False
+        return eligibility(
+            self.catalog,
+            n,
+            base_mask=base,
+            email_opt_out=[v.contact.consent.email_opt_out for v in batch],
+            do_not_contact=[v.contact.consent.do_not_contact for v in batch],
+            marketing_touches_7d=touches,
+            days_since_sales_touch=np.where(since_sales >= NEVER_DAYS, np.nan, since_sales),
+            contact_policy=self.contact_policy,
+        )
+
+    def _touches(self, batch: Sequence[ContactView], now: datetime, F: Features) -> tuple[np.ndarray, np.ndarray]:
+        """Marketing touches in 7 days and days since the last sales touch, from activities and
+        from the hub's own recent decisions (an action ordered yesterday may not be synced back
+        yet; one sent shows in both, so the larger count is taken, not the sum)."""
+        marketing = {a.id for a in self.entries if a.marketing}
+        ordered = np.array(
+            [sum(1 for at, a in v.decided if a in marketing and (now - at).days < 7) for v in batch], dtype=float
+        )
+        last_sales = np.array(
+            [
+                min(((now - at).total_seconds() / 86_400 for at, a in v.decided if a in self.sales), default=NEVER_DAYS)
+                for v in batch
+            ]
+        )
+        touches = np.maximum(F.column("email_sent_7d"), ordered)
+        return touches, np.minimum(F.column("days_since_sales_touch"), np.maximum(last_sales, 0.0))
+
+    def _baseline(self, rules: list[Decision]) -> np.ndarray:
+        out = np.full(len(rules), self.wait_index, dtype=np.intp)
+        for i, d in enumerate(rules):
+            for a in d.actions:
+                nba = a.payload.get("fields", {}).get("next_best_action") if a.kind is ActionKind.SET_FIELDS else None
+                if nba in self.ids:
+                    out[i] = self.ids.index(nba)
+        return out
+
+    def _push_actions(self, entry: CatalogEntry, reason: str) -> list[Action]:
+        fields = {"next_best_action": entry.id, "reason": reason[:500], **entry.fields}
+        actions = [Action(kind=ActionKind.SET_FIELDS, payload={"fields": fields})]
+        if entry.list:
+            actions.append(Action(kind=ActionKind.ADD_TO_LIST, payload={"list": entry.list}))
+        if entry.owner:
+            actions.append(Action(kind=ActionKind.ASSIGN_OWNER, payload={"owner": entry.owner}))
+        return actions
+
+    def decide(
+        self, batch: list[ContactView], now: datetime, budget_used: Mapping[Any, int] | None = None
+    ) -> list[Decision]:
+        n = len(batch)
+        if n == 0:
+            return []
+        if any(v.contact.id is None for v in batch):
+            raise DecisionError("every contact needs a store id before deciding (arms hash the id).")
+        e = self.settings.engine
+        arms = assign_arms(
+            [v.contact.id for v in batch],
+            e.experiment_salt,
+            holdout_share=e.holdout_share,
+            control_share=e.control_share,
+        )
+        rules = self.rules.decide(batch, now)
+        baseline = self._baseline(rules)
+        F = self.features(batch, now)
+        mask = self.mask(batch, now, F)
+        legacy_ok = mask[np.arange(n), baseline]
+        baseline = np.where(legacy_ok, baseline, self.wait_index)
+        chosen = baseline.copy()
+        prop = np.ones(n)
+        notes = [""] * n
+        eng = np.flatnonzero(arms == ENGINE)
+        if len(eng):
+            chosen[eng], prop[eng], notes_e = self._engine_choose(F.X[eng], mask[eng], baseline[eng])
+            for j, i in enumerate(eng):
+                notes[i] = notes_e[j]
+            self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
+        out = []
+        for i, view in enumerate(batch):
+            entry = self.entries[chosen[i]]
+            common = {
+                "contact_id": view.contact.id,
+                "created_at": now,
+                "features": F.X[i].tolist(),
+                "feature_version": self.feature_version,
+                "attribution_days": entry.attribution_days,
+                "action": entry.id,
+            }
+            if arms[i] == HOLDOUT and legacy_ok[i]:
+                d = rules[i].model_copy(update={**common, "arm": HOLDOUT, "propensity": 1.0})
+            elif arms[i] == HOLDOUT:  # the rule's action breaks consent or contact policy
+                d = rules[i].model_copy(
+                    update={
+                        **common,
+                        "arm": HOLDOUT,
+                        "propensity": 1.0,
+                        "actions": self._push_actions(entry, "wait (the rule's action is not allowed now)"),
+                        "explanation": "wait: the legacy rule's action is not allowed by consent or contact policy",
+                    }
+                )
+            elif arms[i] == CONTROL:
+                d = Decision(
+                    actions=[],
+                    policy=self.name,
+                    policy_version=self.version,
+                    arm=CONTROL,
+                    explanation="Control group: no action, to measure what doing nothing earns",
+                    **{**common, "action": self.ids[self.wait_index]},
+                )
+            else:
+                reason = self._explain(F, i, int(chosen[i]), notes[i])
+                d = Decision(
+                    actions=self._push_actions(entry, reason),
+                    policy=self.name,
+                    policy_version=self.version,
+                    propensity=float(prop[i]),
+                    arm=ENGINE,
+                    explanation=reason,
+                    **common,
+                )
+            out.append(d)
+        return out
+
+    def _engine_choose(
+        self, X: np.ndarray, mask: np.ndarray, baseline: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        share = self.settings.engine.explore_share
+        free = self._rng.random(len(X)) < share
+        choice = self.model.choose_many(X, mask, baseline=baseline)
+        actions = choice.actions.copy()
+        if free.any():
+            free_choice = self.model.policy.choose_many(X[free], mask[free])
+            actions[free] = free_choice.actions
+        p_app = self.model.probabilities_many(X, mask, baseline=baseline)
+        p_free = self.model.policy.probabilities_many(X, mask) if share > 0 else p_app
+        probs = (1 - share) * p_app + share * p_free
+        prop = np.clip(probs[np.arange(len(X)), actions], MIN_PROPENSITY, 1.0)
+        followed = (actions == baseline) & ~free
+        notes = ["Following the legacy rules while the engine gathers evidence" if f else "" for f in followed]
+        return actions, prop, notes
+
+    def _budgets(self, batch, F, mask, eng, chosen, prop, notes, used) -> None:
+        e = self.settings.engine
+        if not self.sales:
+            return
+        owners = np.array([batch[i].contact.owner or "unassigned" for i in eng], dtype=object)
+        scores = self.model.predict_many(F.X[eng]) * self.values
+        prio = np.where(mask[eng], scores, -np.inf)
+        budget = Budget("sales_handoffs", self.sales, e.sales_handoffs_per_owner_per_day, True, used)
+        new, demoted = apply_budgets(chosen[eng], prio, mask[eng], self.catalog, [budget], owners)
+        for j in np.flatnonzero(demoted):
+            i = eng[j]
+            chosen[i] = new[j]
+            prop[i] = 1.0
+            notes[i] = f"Sales handoff budget of owner {owners[j]} is used up today"
+
+    def _explain(self, F: Features, i: int, action: int, note: str) -> str:
+        entry = self.entries[action]
+        parts = []
+        if self.model.policy.n_obs_[action] > 0:
+            try:
+                contrib = self.model.explain_one(F.X[i], action)
+            except DecisionError:
+                contrib = []
+            scale = self.settings.engine.reward_scale
+            parts = top_factors(
+                [(j, c * scale) for j, c in contrib], F.names, F.raw[i], self.settings.engine.explain_top
+            )
+        head = f"{entry.id}"
+        if note:
+            head += f" ({note})"
+        return head + (": " + "; ".join(parts) if parts else "")

@@ -1,0 +1,88 @@
+"""Explanations in words: the top factors behind a choice, with their contributions.
+
+Contributions come from the policy's ``explain_one`` (weight x feature value of the chosen
+action's model, in objective points); this module only turns feature names and raw values into
+phrases a sales rep can read in the CRM's ``reason`` field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+_TYPE_WORDS = {
+    "page_view": "Viewed {n} page{s}",
+    "email_sent": "Was sent {n} email{s}",
+    "email_open": "Opened {n} email{s}",
+    "email_click": "Clicked {n} email{s}",
+    "form_submit": "Submitted {n} form{s}",
+    "content_download": "Downloaded content {n} time{s}",
+    "webinar": "Attended {n} webinar{s}",
+    "meeting": "Had {n} meeting{s}",
+    "call": "Had {n} call{s}",
+    "unsubscribe": "Unsubscribed {n} time{s}",
+}
+_WINDOW_WORDS = {"1d": "today", "7d": "in the last 7 days", "30d": "in the last 30 days", "90d": "in the last 90 days"}
+
+
+def _count(n: float) -> tuple[str, str]:
+    return f"{n:g}", "" if n == 1 else "s"
+
+
+def phrase(name: str, value: float) -> str:
+    """A readable description of one feature's value.
+
+    >>> phrase("pricing_7d", 3.0)
+    'Visited the pricing page 3 times in the last 7 days'
+    >>> phrase("industry_software", 1.0)
+    'Industry is software'
+    """
+    n, s = _count(value)
+    for page, words in (("pricing", "the pricing page"), ("docs", "the docs")):
+        if name.startswith(f"{page}_"):
+            return f"Visited {words} {n} time{s} {_WINDOW_WORDS[name.split('_')[-1]]}"
+    for kind, words in _TYPE_WORDS.items():
+        if name.startswith(f"{kind}_") and name.split("_")[-1] in _WINDOW_WORDS:
+            return f"{words.format(n=n, s=s)} {_WINDOW_WORDS[name.split('_')[-1]]}"
+        if name == f"days_since_{kind}":
+            return (
+                f"Last {kind.replace('_', ' ')} {value:.0f} days ago"
+                if value < 365
+                else f"No {kind.replace('_', ' ')} on record"
+            )
+    if name.startswith("topic_"):
+        return f"{value:.0%} of recent content interest is {name[6:]}"
+    for prefix, label in (
+        ("industry_", "Industry is"),
+        ("country_", "Country is"),
+        ("seniority_", "Seniority is"),
+        ("department_", "Department is"),
+        ("stage_", "Lifecycle stage is"),
+    ):
+        if name.startswith(prefix):
+            what = name[len(prefix) :].replace("_", " ")
+            return f"{label} {what}" if value else f"{label} not {what}"
+    if name == "email_open_rate":
+        return f"Opens {value:.0%} of emails"
+    if name == "email_click_rate":
+        return f"Clicks {value:.0%} of emails"
+    if name == "log_employees":
+        return f"{value:,.0f} employees" if value else "Company size unknown"
+    if name == "log_revenue":
+        return f"Annual revenue {value:,.0f}" if value else "Revenue unknown"
+    if name.startswith("days_since_") and name.endswith("_touch"):
+        what = name[11:-6]
+        return f"Last {what} touch {value:.0f} days ago" if value < 365 else f"No {what} touch on record"
+    return f"{name.replace('_', ' ')} = {value:g}"
+
+
+def top_factors(
+    contributions: Sequence[tuple[int, float]], names: Sequence[str], raw: Sequence[float], top: int = 3
+) -> list[str]:
+    """``["Visited the pricing page 3 times in the last 7 days: +0.21", ...]`` for the largest
+    non-zero contributions (already sorted by ``explain_one``)."""
+    out = []
+    for j, c in contributions:
+        if abs(c) < 1e-3 or len(out) >= top:
+            continue
+        out.append(f"{phrase(names[j], float(raw[j]))}: {c:+.2f}")
+    return out

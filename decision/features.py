@@ -1,0 +1,246 @@
+"""Contact features: a pure function of (contact, profile of history up to decision time, now).
+
+The schema is versioned: :data:`FEATURE_VERSION` changes whenever a name is added, removed or
+re-ordered, and a policy built on another version is not reused (its weights would be read
+against the wrong columns). :func:`feature_names` lists the columns; they are:
+
+- ``{type}_{w}d``: log(1 + count) of each activity type over the last 1/7/30/90 days;
+- ``days_since_{type}``: log(1 + days since the newest one) / log(366), 365 days when never seen;
+- ``pricing_{w}d`` / ``docs_{w}d``: visits to pricing and docs pages (activity properties);
+- ``topic_{name}``: share of the contact's topical activity of the last 90 days per topic;
+- ``email_open_rate`` / ``email_click_rate``: opens and clicks per email sent (90 days, smoothed);
+- firmographics: one-hot industry and country buckets (``other`` and ``unknown`` included),
+  ``log_employees`` / ``log_revenue`` with a missing flag each;
+- ``seniority_*`` and ``department_*`` one-hots parsed from the job title;
+- ``stage_*`` one-hot lifecycle stage;
+- ``days_since_marketing_touch`` / ``days_since_sales_touch`` with ``never_*`` flags.
+
+Missing values become a neutral value plus an indicator, never NaN. Only activities at or before
+``now`` count: bucket days after ``now``'s day and ``last`` stamps after ``now`` are ignored, and
+today's bucket of a kind whose newest occurrence is after ``now`` is dropped whole, so a profile
+updated after the decision cannot leak into it (see decision/profile.py). Windows are calendar
+days (UTC): ``1d`` is today so far.
+
+The per-row loop only reads JSON into index arrays; counting and transforms are numpy over the
+whole batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from decision.profile import DAY_SECONDS
+from hub.models import Contact
+
+WINDOWS = (1, 7, 30, 90)
+ACTIVITY_KINDS = (
+    "page_view",
+    "email_sent",
+    "email_open",
+    "email_click",
+    "form_submit",
+    "content_download",
+    "webinar",
+    "meeting",
+    "call",
+    "unsubscribe",
+)
+PAGE_KINDS = ("pricing", "docs")
+MARKETING_TOUCH = ("email_sent",)
+SALES_TOUCH = ("call", "meeting")
+INDUSTRIES = (
+    "software",
+    "financial_services",
+    "healthcare",
+    "manufacturing",
+    "retail",
+    "education",
+    "telecommunications",
+    "logistics",
+    "energy",
+    "media",
+)
+COUNTRIES = ("US", "GB", "DE", "FR", "IN", "JP", "AU", "BR", "CA", "NL")
+STAGES = (
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+)
+SENIORITY = {
+    "executive": r"\b(chief|c[etfmio]o|founder|owner|president|partner)\b",
+    "vp": r"\b(vp|vice president|svp|evp)\b",
+    "director": r"\b(director|head of|head)\b",
+    "manager": r"\b(manager|lead|principal|supervisor)\b",
+}
+DEPARTMENTS = {
+    "technical": r"\b(engineer\w*|developer|devops|architect|cto|it|data|software|technical|security)\b",
+    "marketing": r"\b(marketing|cmo|growth|brand|content)\b",
+    "sales": r"\b(sales|account|business development|bdr|sdr|revenue)\b",
+    "finance": r"\b(finance|financial|cfo|accounting|controller)\b",
+    "operations": r"\b(operations|ops|coo|supply)\b",
+    "product": r"\b(product)\b",
+}
+NEVER_DAYS = 365.0
+DEFAULT_TOPICS = ("technical", "business")
+
+
+def feature_names(topics: Sequence[str] = DEFAULT_TOPICS) -> list[str]:
+    names = [f"{k}_{w}d" for k in ACTIVITY_KINDS for w in WINDOWS]
+    names += [f"days_since_{k}" for k in ACTIVITY_KINDS]
+    names += [f"{p}_{w}d" for p in PAGE_KINDS for w in (7, 30)]
+    names += [f"topic_{t}" for t in topics]
+    names += ["email_open_rate", "email_click_rate"]
+    names += [f"industry_{i}" for i in (*INDUSTRIES, "other", "unknown")]
+    names += [f"country_{c}" for c in (*COUNTRIES, "other", "unknown")]
+    names += ["log_employees", "employees_missing", "log_revenue", "revenue_missing"]
+    names += [f"seniority_{s}" for s in (*SENIORITY, "individual", "unknown")]
+    names += [f"department_{d}" for d in (*DEPARTMENTS, "other", "unknown")]
+    names += [f"stage_{s}" for s in (*STAGES, "other", "unknown")]
+    names += ["days_since_marketing_touch", "never_marketing_touch", "days_since_sales_touch", "never_sales_touch"]
+    return names
+
+
+def feature_version(topics: Sequence[str] = DEFAULT_TOPICS) -> str:
+    """``f1-<hash of the names>``: bump the prefix for a change of meaning, the hash follows names."""
+    digest = hashlib.sha256("|".join(feature_names(topics)).encode()).hexdigest()[:8]
+    return f"f1-{digest}"
+
+
+@dataclass(frozen=True)
+class Features:
+    """``X`` (n, d) model input; ``raw`` (n, d) the same columns in readable units (counts, days)."""
+
+    X: np.ndarray
+    raw: np.ndarray
+    names: list[str]
+    version: str
+
+    def column(self, name: str) -> np.ndarray:
+        return self.raw[:, self.names.index(name)]
+
+
+def _title_class(title: str | None, patterns: dict[str, str], fallback: str) -> str:
+    if not title:
+        return "unknown"
+    t = title.lower()
+    for name, pat in patterns.items():
+        if re.search(pat, t):
+            return name
+    return fallback
+
+
+def featurize(
+    contacts: Sequence[Contact],
+    profiles: Sequence[dict[str, Any] | None],
+    now: datetime,
+    topics: Sequence[str] = DEFAULT_TOPICS,
+) -> Features:
+    """Features for a batch; ``profiles[i]`` is contact i's profile (None = no history)."""
+    names = feature_names(topics)
+    col = {n: j for j, n in enumerate(names)}
+    n, d = len(contacts), len(names)
+    raw = np.zeros((n, d))
+    now_ts = now.timestamp()
+    today = int(now_ts // DAY_SECONDS)
+    kinds = (*ACTIVITY_KINDS, *PAGE_KINDS, *(f"topic:{t}" for t in topics))
+    kind_ix = {k: i for i, k in enumerate(kinds)}
+    rows, kix, ages, counts = [], [], [], []
+    last = np.full((n, len(kinds)), np.nan)  # days since newest occurrence
+    future = np.zeros((n, len(kinds)), dtype=bool)  # some occurrence is after `now`
+    for i, prof in enumerate(profiles):
+        if not prof:
+            continue
+        for kind, bucket in prof.get("days", {}).items():
+            k = kind_ix.get(kind)
+            if k is None:
+                continue
+            for day, c in bucket.items():
+                rows.append(i)
+                kix.append(k)
+                ages.append(today - int(day))
+                counts.append(c)
+        for kind, ts in prof.get("last", {}).items():
+            k = kind_ix.get(kind)
+            if k is not None and ts <= now_ts:
+                last[i, k] = (now_ts - ts) / DAY_SECONDS
+            elif k is not None:
+                future[i, k] = True
+    r, k, age, c = (np.asarray(v, dtype=float) for v in (rows, kix, ages, counts))
+    ri, ki = r.astype(int), k.astype(int)
+    # buckets after today are the future; so is today's bucket of a kind seen after `now`
+    # (it cannot be split), which undercounts today rather than leak
+    ok = (age > 0) | ((age == 0) & ~future[ri, ki]) if len(r) else age >= 0
+    r, k, age, c = r[ok].astype(int), k[ok].astype(int), age[ok], c[ok]
+    win = {}
+    for w in (*WINDOWS, 90):
+        m = np.zeros((n, len(kinds)))
+        sel = age < w
+        np.add.at(m, (r[sel], k[sel]), c[sel])
+        win[w] = m
+    # recency from buckets where `last` is missing or in the future (day granularity)
+    bucket_recent = np.full((n, len(kinds)), np.inf)
+    np.minimum.at(bucket_recent, (r, k), age)
+    last = np.where(np.isnan(last), np.where(np.isinf(bucket_recent), np.nan, bucket_recent), last)
+    for j, kind in enumerate(ACTIVITY_KINDS):
+        for w in WINDOWS:
+            raw[:, col[f"{kind}_{w}d"]] = win[w][:, j]
+        raw[:, col[f"days_since_{kind}"]] = np.where(np.isnan(last[:, j]), NEVER_DAYS, last[:, j])
+    for p in PAGE_KINDS:
+        for w in (7, 30):
+            raw[:, col[f"{p}_{w}d"]] = win[w][:, kind_ix[p]]
+    t_counts = np.stack([win[90][:, kind_ix[f"topic:{t}"]] for t in topics], axis=1) if topics else np.zeros((n, 0))
+    shares = t_counts / (t_counts.sum(axis=1, keepdims=True) + 1.0)
+    for j, t in enumerate(topics):
+        raw[:, col[f"topic_{t}"]] = shares[:, j]
+    sent = win[90][:, kind_ix["email_sent"]]
+    raw[:, col["email_open_rate"]] = win[90][:, kind_ix["email_open"]] / (sent + 1.0)
+    raw[:, col["email_click_rate"]] = win[90][:, kind_ix["email_click"]] / (sent + 1.0)
+    for touch, group in (("marketing", MARKETING_TOUCH), ("sales", SALES_TOUCH)):
+        g = np.stack([last[:, kind_ix[x]] for x in group], axis=1)
+        never = np.isnan(g).all(axis=1)
+        since = np.where(never, NEVER_DAYS, np.nanmin(np.where(np.isnan(g), np.inf, g), axis=1))
+        raw[:, col[f"days_since_{touch}_touch"]] = since
+        raw[:, col[f"never_{touch}_touch"]] = never
+    _static(contacts, raw, col)
+    X = raw.copy()
+    logged = [col[f"{kind}_{w}d"] for kind in ACTIVITY_KINDS for w in WINDOWS]
+    logged += [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
+    logged += [col[f"{p}_{w}d"] for p in PAGE_KINDS for w in (7, 30)]
+    logged += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
+    X[:, logged] = np.log1p(np.maximum(X[:, logged], 0.0))
+    days = [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
+    days += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
+    X[:, days] /= np.log1p(NEVER_DAYS)  # 0 = today .. 1 = a year or never: same scale as the rest
+    X[:, col["log_employees"]] = np.log1p(X[:, col["log_employees"]]) / 5.0  # ~0..2
+    X[:, col["log_revenue"]] = np.log1p(X[:, col["log_revenue"]]) / 10.0
+    return Features(X, raw, names, feature_version(topics))
+
+
+def _static(contacts: Sequence[Contact], raw: np.ndarray, col: dict[str, int]) -> None:
+    """Firmographics, title and stage: one Python pass over the batch, index writes only."""
+    for i, c in enumerate(contacts):
+        ind = (c.company.industry or "").strip().lower().replace(" ", "_")
+        raw[i, col[f"industry_{ind if ind in INDUSTRIES else ('other' if ind else 'unknown')}"]] = 1
+        ctry = (c.company.country or "").strip().upper()
+        raw[i, col[f"country_{ctry if ctry in COUNTRIES else ('other' if ctry else 'unknown')}"]] = 1
+        emp, rev = c.company.employees, c.company.annual_revenue
+        raw[i, col["log_employees"]] = emp if emp and emp > 0 else 0.0
+        raw[i, col["employees_missing"]] = not (emp and emp > 0)
+        raw[i, col["log_revenue"]] = rev if rev and rev > 0 else 0.0
+        raw[i, col["revenue_missing"]] = not (rev and rev > 0)
+        title = c.job_title or c.role
+        raw[i, col[f"seniority_{_title_class(title, SENIORITY, 'individual')}"]] = 1
+        raw[i, col[f"department_{_title_class(title, DEPARTMENTS, 'other')}"]] = 1
+        st = (c.lifecycle_stage or "").strip().lower()
+        raw[i, col[f"stage_{st if st in STAGES else ('other' if st else 'unknown')}"]] = 1

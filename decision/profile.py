@@ -1,0 +1,94 @@
+"""A contact's activity profile: day-bucketed counts that grow one activity at a time.
+
+Features need recency and frequency over 1/7/30/90 days. Rescanning 90 days of activities per
+decision does not scale, so the store keeps one profile per contact, updated in the same
+transaction that inserts the activities (hub/store/activities.py). The profile is plain JSON:
+
+- ``days``: ``{kind: {day_number: count}}`` for the last :data:`KEEP_DAYS` days, where a kind is
+  an activity type or a derived tag (``pricing``, ``docs``, ``topic:<name>``);
+- ``last``: ``{kind: epoch seconds}`` of the newest occurrence (recency survives pruning);
+- ``total``: ``{kind: count}`` over all time.
+
+:func:`build_profile` computes the same structure from a list of activities up to a cut-off,
+which is what tests and the learner use to prove features never see the future.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from hub.models import Activity
+
+KEEP_DAYS = 90
+DAY_SECONDS = 86_400
+PRICING_WORDS = ("pricing", "price", "plans")
+DOCS_WORDS = ("docs", "documentation", "developer", "api-reference")
+#: Topic words searched in activity properties; the first match tags the activity.
+TOPIC_WORDS = {
+    "technical": ("technical", "architecture", "docs", "developer", "api", "webinar"),
+    "business": ("business", "roi", "pricing", "case study", "case_study", "customer story"),
+}
+
+
+def empty_profile() -> dict[str, Any]:
+    return {"days": {}, "last": {}, "total": {}}
+
+
+def _text(props: dict[str, Any]) -> str:
+    return " ".join(str(v) for v in props.values() if isinstance(v, str | int | float)).lower()
+
+
+def tags(activity: Activity) -> list[str]:
+    """The profile kinds one activity counts under: its type plus derived tags."""
+    out = [str(activity.type.value if hasattr(activity.type, "value") else activity.type)]
+    text = _text(activity.properties or {})
+    if text:
+        if any(w in text for w in PRICING_WORDS):
+            out.append("pricing")
+        if any(w in text for w in DOCS_WORDS):
+            out.append("docs")
+        topic = activity.properties.get("topic") if activity.properties else None
+        if isinstance(topic, str) and topic:
+            out.append(f"topic:{topic.lower()}")
+        else:
+            for name, words in TOPIC_WORDS.items():
+                if any(w in text for w in words):
+                    out.append(f"topic:{name}")
+                    break
+    return out
+
+
+def add_activity(profile: dict[str, Any], activity: Activity) -> dict[str, Any]:
+    """Fold one activity into ``profile`` (in place) and return it."""
+    ts = activity.occurred_at.timestamp()
+    day = str(int(ts // DAY_SECONDS))
+    for kind in tags(activity):
+        bucket = profile["days"].setdefault(kind, {})
+        bucket[day] = bucket.get(day, 0) + 1
+        profile["total"][kind] = profile["total"].get(kind, 0) + 1
+        if ts > profile["last"].get(kind, float("-inf")):
+            profile["last"][kind] = ts
+    return profile
+
+
+def prune(profile: dict[str, Any], now_ts: float) -> dict[str, Any]:
+    """Drop day buckets older than :data:`KEEP_DAYS` before ``now_ts``."""
+    floor = int(now_ts // DAY_SECONDS) - KEEP_DAYS - 1
+    for kind, bucket in list(profile["days"].items()):
+        kept = {d: c for d, c in bucket.items() if int(d) >= floor}
+        if kept:
+            profile["days"][kind] = kept
+        else:
+            del profile["days"][kind]
+    return profile
+
+
+def build_profile(activities: Iterable[Activity], until: datetime) -> dict[str, Any]:
+    """The profile of ``activities`` that occurred at or before ``until`` (the no-leak path)."""
+    profile = empty_profile()
+    for a in activities:
+        if a.occurred_at <= until:
+            add_activity(profile, a)
+    return profile

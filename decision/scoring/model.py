@@ -1,0 +1,295 @@
+"""The lead scorer: calibrated 90-day opportunity probability, expected deal value, 0-100 score.
+
+Why this shape:
+
+- **Calibrated, not just ranked.** Sales reads "32 %" as a chance and the expected value
+  multiplies it by a deal size, so the classifier's scores are mapped to probabilities by an
+  isotonic (plenty of data) or sigmoid (little data) calibrator fitted on the *latest* slice of
+  the training rows, which the classifier never saw. Time-ordered, because the calibrator must
+  reflect the most recent base rate, not a shuffled average.
+- **Model by data size.** Logistic regression when positives are few (it cannot overfit
+  much), HistGradientBoosting beyond that (interactions, missing values natively).
+- **Cold start.** Below ``min_positives`` labels (configurable) the legacy points score
+  (:mod:`decision.scoring.points`) is served; ``source_`` says which one is live.
+- **Score 0-100** is the percentile of the probability among the calibration rows (90 =
+  better than 90 % of recent leads), because calibrated probabilities crowd near the base
+  rate and a rank is what a queue sorts by. Under cold start it is the points total.
+
+scikit-learn conventions: hyperparameters in ``__init__``, learned state with a trailing
+underscore, ``fit`` returns self, seeds via ``random_state``.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(4000, 3)); p = 1 / (1 + np.exp(-(X[:, 0] - 2)))
+>>> y = (rng.random(4000) < p).astype(int)
+>>> s = LeadScorer(estimator="logistic").fit(X, y, feature_names=("a", "b", "c"))
+>>> s.source_, bool(abs(s.predict_proba(X)[:, 1].mean() - y.mean()) < 0.02)
+('model', True)
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from decision.scoring.dataset import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
+from decision.scoring.points import POINTS, points_probability, points_score
+from hub.errors import DecisionError
+
+Estimator = Literal["auto", "hgb", "logistic"]
+Calibration = Literal["auto", "isotonic", "sigmoid"]
+
+
+@dataclass(frozen=True)
+class LeadScores:
+    """Per-contact outputs, aligned with the rows scored."""
+
+    score: np.ndarray  # int 0-100
+    probability: np.ndarray  # chance of an opportunity within the horizon
+    expected_value: np.ndarray  # probability x expected deal value
+    source: str  # "model" or "points"
+
+
+class _Sigmoid:
+    """Platt scaling on the log-odds of the raw score: two parameters, safe with few positives."""
+
+    def fit(self, raw: np.ndarray, y: np.ndarray) -> _Sigmoid:
+        self.lr_ = LogisticRegression(C=1e4).fit(_logit(raw)[:, None], y)
+        return self
+
+    def predict(self, raw: np.ndarray) -> np.ndarray:
+        return self.lr_.predict_proba(_logit(raw)[:, None])[:, 1]
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class LeadScorer(ClassifierMixin, BaseEstimator):
+    """Calibrated lead scoring with a points fallback; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        min_positives: int = 50,
+        estimator: Estimator = "auto",
+        calibration: Calibration = "auto",
+        calibration_share: float = 0.25,
+        logistic_below: int = 300,
+        max_iter: int = 200,
+        default_deal_value: float = 10_000.0,
+        random_state: int = 0,
+    ) -> None:
+        self.min_positives = min_positives
+        self.estimator = estimator
+        self.calibration = calibration
+        self.calibration_share = calibration_share
+        self.logistic_below = logistic_below
+        self.max_iter = max_iter
+        self.default_deal_value = default_deal_value
+        self.random_state = random_state
+
+    @classmethod
+    def cold_start(cls, *, default_deal_value: float = 10_000.0) -> LeadScorer:
+        """A scorer that serves the legacy points score: what runs before any model is live."""
+        X = np.zeros((0, len(FEATURE_NAMES)))
+        return cls(min_positives=2**31, default_deal_value=default_deal_value).fit(X, np.zeros(0, dtype=int))
+
+    # ---- fitting --------------------------------------------------------------------------
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        value: np.ndarray | None = None,
+        *,
+        order: np.ndarray | None = None,
+        feature_names: tuple[str, ...] = FEATURE_NAMES,
+    ) -> LeadScorer:
+        """Fit on rows in time order (or sorted by ``order``, e.g. the training set's cut-offs).
+
+        The last ``calibration_share`` of rows calibrate; the rest train the classifier.
+        """
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y).astype(int)
+        if X.ndim != 2 or len(X) != len(y):
+            raise DecisionError(f"X must be (n, d) with n = len(y); got {X.shape} and {y.shape}.")
+        if X.shape[1] != len(feature_names):
+            raise DecisionError(f"X has {X.shape[1]} columns but {len(feature_names)} feature names.")
+        value = np.zeros(len(y)) if value is None else np.asarray(value, dtype=float)
+        self.feature_names_ = tuple(feature_names)
+        self.schema_version_ = FEATURE_SCHEMA_VERSION
+        self.classes_ = np.array([0, 1])
+        self.n_positives_ = int(y.sum())
+        # All-missing columns (e.g. no company size in the source) carry nothing and break
+        # HistGradientBoosting's binning; they are dropped here and at scoring time.
+        self.keep_ = ~np.all(np.isnan(X), axis=0)
+        self.deal_value_ = self._fit_value(X, y, value)
+        if self.n_positives_ < self.min_positives or self.n_positives_ == len(y):
+            if not self._has_points():
+                raise DecisionError(
+                    f"only {self.n_positives_} positives (< min_positives={self.min_positives}) and the "
+                    "features lack the points-score columns, so there is no cold-start score."
+                )
+            self.source_ = "points"
+            return self
+        idx = np.argsort(order, kind="stable") if order is not None else np.arange(len(y))
+        n_cal = int(round(self.calibration_share * len(y)))
+        fit_rows, cal_rows = idx[: len(y) - n_cal], idx[len(y) - n_cal :]
+        if y[fit_rows].sum() == 0 or y[cal_rows].sum() == 0 or y[fit_rows].min() == 1:
+            raise DecisionError(
+                "both the fitting and the calibration slice need positives and negatives; "
+                "add cut-offs or lower calibration_share."
+            )
+        self.kind_ = self._estimator_kind()
+        self.model_ = self._make_model().fit(X[fit_rows][:, self.keep_], y[fit_rows])
+        raw = self.model_.predict_proba(X[cal_rows][:, self.keep_])[:, 1]
+        self.calibration_kind_ = self._calibration_kind(len(cal_rows), int(y[cal_rows].sum()))
+        if self.calibration_kind_ == "isotonic":
+            self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y[cal_rows])
+        else:
+            self.calibrator_ = _Sigmoid().fit(raw, y[cal_rows])
+        self.reference_ = np.sort(self.calibrator_.predict(raw))
+        self.source_ = "model"
+        return self
+
+    def _has_points(self) -> bool:
+        needed = {name for name, *_ in POINTS} | {"log_employees", "unsubscribe_90d", "email_opt_out"}
+        return needed <= set(self.feature_names_)
+
+    def _estimator_kind(self) -> str:
+        if self.estimator != "auto":
+            return self.estimator
+        return "logistic" if self.n_positives_ < self.logistic_below else "hgb"
+
+    def _make_model(self):  # noqa: ANN202 - a scikit-learn classifier
+        if self.kind_ == "logistic":
+            return make_pipeline(
+                SimpleImputer(strategy="median", keep_empty_features=True),
+                StandardScaler(),
+                LogisticRegression(C=0.5, max_iter=2000),
+            )
+        return HistGradientBoostingClassifier(
+            max_iter=self.max_iter,
+            learning_rate=0.05,
+            max_leaf_nodes=15,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            early_stopping=False,
+            random_state=self.random_state,
+        )
+
+    def _calibration_kind(self, n: int, positives: int) -> str:
+        if self.calibration != "auto":
+            return self.calibration
+        # Isotonic has one step per distinct level; with few positives it overfits to them.
+        return "isotonic" if positives >= 100 and n >= 1000 else "sigmoid"
+
+    def _fit_value(self, X: np.ndarray, y: np.ndarray, value: np.ndarray) -> float | HistGradientBoostingRegressor:
+        """Deal value given an opportunity: a model of log value with enough deals, else the mean."""
+        deals = (y == 1) & (value > 0)
+        if deals.sum() < 200:
+            return float(value[deals].mean()) if deals.any() else float(self.default_deal_value)
+        reg = HistGradientBoostingRegressor(max_iter=100, min_samples_leaf=20, random_state=self.random_state)
+        reg.fit(X[deals][:, self.keep_], np.log1p(value[deals]))
+        # Smearing: exp(E[log v]) underestimates E[v]; rescale to the observed mean.
+        self.value_smear_ = float(value[deals].mean() / np.expm1(reg.predict(X[deals][:, self.keep_])).mean())
+        return reg
+
+    # ---- scoring --------------------------------------------------------------------------
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """(n, 2) probabilities of [no opportunity, opportunity] within the horizon."""
+        p = self._probability(np.asarray(X, dtype=float))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def _probability(self, X: np.ndarray) -> np.ndarray:
+        self._check(X)
+        if self.source_ == "points":
+            return points_probability(points_score(X, self.feature_names_))
+        raw = self.model_.predict_proba(X[:, self.keep_])[:, 1]
+        p = np.clip(self.calibrator_.predict(raw), 0.0, 1.0)
+        offset = getattr(self, "offset_", 0.0)
+        return p if offset == 0.0 else 1.0 / (1.0 + np.exp(-(_logit(p) + offset)))
+
+    def with_base_rate(self, X: np.ndarray, rate: float) -> LeadScorer:
+        """A copy whose probabilities on ``X`` average ``rate`` (prior-shift correction).
+
+        The calibrator learned the base rate of the latest *fully labelled* window, which is at
+        least one horizon old; when the rate moves (a market saturating, a season), every
+        probability is off by the same odds ratio. Shifting the log-odds by one constant fixes
+        the level and keeps the ranking. ``rate`` comes from recent, partly labelled data, e.g.
+        :func:`decision.scoring.dataset.recent_rate`.
+
+        Not applied by default: with the naive 30-day ``recent_rate`` it made Brier and ECE
+        *worse* on both benchmarks (CDNOW's December spike, the sandbox's falling trend; see
+        bench/scoring_quality.py). Use it only with a rate estimate you trust.
+        """
+        if self.source_ != "model":
+            raise DecisionError("a base-rate shift applies to a fitted model, not to the points score.")
+        if not 0.0 < rate < 1.0:
+            raise DecisionError(f"rate must be in (0, 1); got {rate}.")
+        new = copy.copy(self)
+        new.offset_ = 0.0
+        z = _logit(new._probability(np.asarray(X, dtype=float)))
+        lo, hi = -10.0, 10.0
+        for _ in range(60):  # bisection: the mean is monotone in the shift
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if np.mean(1 / (1 + np.exp(-(z + mid)))) < rate else (lo, mid)
+        new.offset_ = (lo + hi) / 2
+        return new
+
+    def expected_deal_value(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        if isinstance(self.deal_value_, float):
+            return np.full(len(X), self.deal_value_)
+        return np.expm1(self.deal_value_.predict(X[:, self.keep_])) * self.value_smear_
+
+    def score_many(self, X: np.ndarray) -> LeadScores:
+        """Score, probability and expected value for every row of a feature matrix."""
+        X = np.asarray(X, dtype=float)
+        p = self._probability(X)
+        if self.source_ == "points":
+            score = np.rint(points_score(X, self.feature_names_)).astype(int)
+        else:
+            score = np.rint(100 * np.searchsorted(self.reference_, p, side="right") / len(self.reference_))
+            score = score.astype(int)
+        return LeadScores(np.clip(score, 0, 100), p, p * self.expected_deal_value(X), self.source_)
+
+    def score_one(self, x: np.ndarray) -> tuple[int, float, float]:
+        """(score, probability, expected value) of one feature vector."""
+        s = self.score_many(np.asarray(x, dtype=float).reshape(1, -1))
+        return int(s.score[0]), float(s.probability[0]), float(s.expected_value[0])
+
+    def _check(self, X: np.ndarray) -> None:
+        if not hasattr(self, "source_"):
+            raise DecisionError("the lead scorer is not fitted; call fit() first.")
+        if X.ndim != 2 or X.shape[1] != len(self.feature_names_):
+            raise DecisionError(
+                f"expected {len(self.feature_names_)} features (schema v{self.schema_version_}); got shape {X.shape}."
+            )
+
+    # ---- persistence ----------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """Pickle, the scikit-learn way; only ever loaded back from our own store."""
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def from_bytes(blob: bytes) -> LeadScorer:
+        model = pickle.loads(blob)  # noqa: S301 - our own snapshots only
+        if not isinstance(model, LeadScorer):
+            raise DecisionError(f"snapshot holds a {type(model).__name__}, not a LeadScorer.")
+        return model

@@ -1,0 +1,26 @@
+"""Lead-scoring settings, ready to nest as ``decision.scoring`` in hub.yaml.
+
+Kept beside the scorer (not in hub/config.py) until the decide pipeline is wired to it; the
+model is strict like every other settings block, so a typo is a start-up error.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ScoringSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    model_name: str = Field("lead_score", description="name of the model in the registry")
+    horizon_days: int = Field(90, ge=7, le=365, description="an opportunity within this many days is a positive")
+    min_positives: int = Field(
+        50, ge=1, description="labelled opportunities needed before a model replaces the points score"
+    )
+    training_cutoffs: int = Field(4, ge=1, le=52, description="stacked cut-offs in a training set")
+    cutoff_step_days: int = Field(14, ge=1, description="days between training cut-offs")
+    default_deal_value: float = Field(10_000.0, gt=0, description="deal value until deals have amounts")
+    tolerance_auc: float = Field(0.01, ge=0, description="a new version may lose this much ROC AUC and still go live")
+    tolerance_brier: float = Field(0.002, ge=0)
+    tolerance_ece: float = Field(0.02, ge=0)

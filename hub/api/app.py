@@ -1,0 +1,45 @@
+"""Builds the FastAPI app: the real-time API under /v1, /metrics, and the console under /console."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from hub.api import problems
+from hub.api.routes import contacts, decisions, events, status, webhooks
+from hub.api.state import ApiState
+from hub.config import Settings
+
+
+def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
+    """One app per process; ``state`` lets a test hand in a context it built itself."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.hub.close()  # broker connections and the store's pool
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Decision Hub API",
+        version="1",
+        description="Real-time decisions and events, CRM webhooks, status and metrics. "
+        "Errors are application/problem+json.",
+    )
+    app.state.hub = state or ApiState.build(settings)
+    problems.install(app)
+    for module in (decisions, events, webhooks, contacts, status):
+        app.include_router(module.router)
+
+    from hub.console.routes import router as console_router
+
+    app.include_router(console_router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/console/", status_code=303)
+
+    return app

@@ -1,0 +1,108 @@
+"""Behavioural events from websites and apps, stored as activities.
+
+Idempotent by event id (a resend answers ``duplicate``). An event names its person by email,
+by a connector's record id, or by an anonymous visitor id; events the hub cannot attach to
+a contact yet are held, and stitched when an event carries both the anonymous id and a
+known email or record id. Stored events of the types in ``api.redecide_on`` get the
+contact decided again through the dispatcher.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from hub.api.dispatch import BrokerUnavailable, Dispatcher
+from hub.api.schemas import EventIdentity, EventIn, EventOut
+from hub.models import Activity, ActivityType, Identity, utcnow
+from hub.pipeline.context import HubContext
+from hub.store import activities as activity_store
+from hub.store import anonymous, lookup
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Stored:
+    contact_id: int | None = None
+    stitched: int = 0
+    new_ids: list[int] = field(default_factory=list)
+
+
+def _who(conn: Connection, who: EventIdentity) -> int | None:
+    if who.external is not None:
+        ext = who.external
+        found = lookup.contact_by_identity(
+            conn, Identity(connector=ext.connector, object_type=ext.object_type, external_id=ext.id)
+        )
+        if found is not None:
+            return found
+    if who.email is not None:
+        found = lookup.contact_by_email(conn, who.email)
+        if found is not None:
+            return found
+    if who.anonymous_id is not None:
+        return anonymous.known_contact(conn, who.anonymous_id)
+    return None
+
+
+def _activity(event: EventIn) -> Activity:
+    props = dict(event.properties)
+    if event.name:
+        props["name"] = event.name
+    return Activity(
+        type=ActivityType(event.type),
+        channel="web",
+        occurred_at=event.occurred_at or utcnow(),
+        properties=props,
+        source=anonymous.SOURCE,
+        external_id=event.event_id,
+    )
+
+
+def _store(ctx: HubContext, event: EventIn) -> _Stored | None:
+    """Write the event (and anything it stitches) in one transaction; None if already seen."""
+    now = utcnow()
+    who = event.identity
+    with ctx.store.begin() as conn:
+        if anonymous.event_seen(conn, event.event_id):
+            return None
+        act = _activity(event)
+        cid = _who(conn, who)
+        if cid is None:
+            anonymous.hold(conn, act, who.anonymous_id, who.email, now)
+            return _Stored()
+        act.contact_id = cid
+        earlier = anonymous.stitch(conn, cid, who.anonymous_id, who.email, now)
+        res = activity_store.insert_activities(conn, [act, *earlier])
+        if who.anonymous_id:
+            anonymous.remember(conn, who.anonymous_id, cid, event.event_id, now)
+        return _Stored(contact_id=cid, stitched=len(earlier), new_ids=res.new_ids)
+
+
+def ingest(ctx: HubContext, dispatch: Dispatcher, event: EventIn) -> EventOut:
+    try:
+        stored = _store(ctx, event)
+    except IntegrityError:  # the same event id raced in on another request and won
+        stored = None
+    if stored is None:
+        return EventOut(event_id=event.event_id, status="duplicate")
+    if stored.contact_id is None:
+        return EventOut(event_id=event.event_id, status="held")
+    out = EventOut(event_id=event.event_id, status="stored", contact_id=stored.contact_id, stitched=stored.stitched)
+    try:
+        if stored.new_ids:
+            dispatch.learn(stored.new_ids)
+        if event.type in ctx.settings.api.redecide_on:
+            key = hashlib.sha256(event.event_id.encode()).hexdigest()[:40]  # ids may outgrow the key column
+            out.redecide = dispatch.decide(stored.contact_id, f"event-{key}")
+    except BrokerUnavailable as exc:
+        # the event is stored, and a resend would be a duplicate: say so rather than fail it;
+        # the contact is decided again by its next sync or event
+        log.warning("event %s stored, but not re-decided: %s", event.event_id, exc.detail)
+        out.redecide = "unavailable"
+    return out

@@ -1,0 +1,84 @@
+"""/metrics in the Prometheus text exposition format (0.0.4), rendered by hand.
+
+Rendering ~10 gauge families needs no client library; the values are read from the store and
+the broker when scraped, so every API replica reports the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hub.api.state import ApiState
+from hub.status import hub_status
+from hub.store.metrics import store_counts
+
+
+def _esc(v: str) -> str:
+    return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _family(name: str, help_: str, samples: Iterable[tuple[dict[str, str], float]]) -> list[str]:
+    lines = [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
+    for labels, value in samples:
+        lab = ",".join(f'{k}="{_esc(str(v))}"' for k, v in labels.items())
+        lines.append(f"{name}{{{lab}}} {value}" if lab else f"{name} {value}")
+    return lines
+
+
+def render(state: ApiState) -> str:
+    with state.ctx.store.connect() as conn:
+        c = store_counts(conn)
+    status = hub_status(state.settings, state.ctx.store)
+    policy = state.ctx.policy
+    out: list[str] = []
+    out += _family("hub_contacts", "Contacts in the store.", [({}, c.contacts)])
+    out += _family("hub_activities", "Activities in the store.", [({}, c.activities)])
+    out += _family(
+        "hub_records",
+        "CRM records (identities) per connector.",
+        [({"connector": k}, v) for k, v in sorted(c.records.items())],
+    )
+    out += _family(
+        "hub_sync_records",
+        "Records synced per connector and stream since the cursor began.",
+        [({"connector": s.connector, "stream": s.stream}, s.records) for s in c.streams],
+    )
+    out += _family(
+        "hub_sync_rejects",
+        "Records rejected per connector and stream.",
+        [({"connector": s.connector, "stream": s.stream}, s.rejects) for s in c.streams],
+    )
+    out += _family(
+        "hub_sync_last_finished_timestamp_seconds",
+        "When each stream's last sync finished.",
+        [
+            ({"connector": s.connector, "stream": s.stream}, s.last_finished_at.timestamp())
+            for s in c.streams
+            if s.last_finished_at
+        ],
+    )
+    out += _family(
+        "hub_sync_last_ok",
+        "1 if the stream's last sync succeeded.",
+        [({"connector": s.connector, "stream": s.stream}, int(s.last_status == "ok")) for s in c.streams],
+    )
+    out += _family(
+        "hub_decisions",
+        "Decisions recorded per policy and arm.",
+        [({"policy": p, "arm": a}, n) for (p, a), n in sorted(c.decisions.items())],
+    )
+    out += _family(
+        "hub_pushes",
+        "Pushes per connector and state.",
+        [({"connector": k, "state": s}, n) for (k, s), n in sorted(c.pushes.items())],
+    )
+    out += _family(
+        "hub_queue_depth",
+        "Messages waiting per Celery queue (absent if the broker is unreachable).",
+        [({"queue": q}, n) for q, n in sorted((status.queues or {}).items())],
+    )
+    out += _family("hub_broker_up", "1 if the broker answered.", [({}, int(status.broker_error is None))])
+    out += _family(
+        "hub_policy_info", "The policy deciding now.", [({"policy": policy.name, "version": policy.version}, 1)]
+    )
+    return "\n".join(out) + "\n"

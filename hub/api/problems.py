@@ -1,0 +1,76 @@
+"""Errors as RFC 9457 ``application/problem+json``: a title, a status and a plain sentence.
+
+Every handler here turns a known failure into a 4xx with a message that says what to fix;
+bad input never becomes a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hub.errors import ConfigError, StoreError
+
+PROBLEM = "application/problem+json"
+
+
+class Problem(Exception):
+    """Raise from a route to answer with a problem document."""
+
+    def __init__(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.headers, self.extra = status, title, detail, headers, extra
+
+
+def problem_response(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc if p != "body") or "body"
+
+
+async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [{"field": _loc(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()]
+    first = errors[0] if errors else {"field": "body", "message": "invalid"}
+    detail = f"{first['field']}: {first['message']}"
+    if len(errors) > 1:
+        detail += f" (and {len(errors) - 1} more problem(s), see `errors`)"
+    return problem_response(422, "Invalid request", detail, errors=errors)
+
+
+async def _problem(_: Request, exc: Problem) -> JSONResponse:
+    return problem_response(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
+
+
+async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    titles = {404: "Not found", 405: "Method not allowed"}
+    detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "no such endpoint; see /docs for the API"
+    return problem_response(
+        exc.status_code, titles.get(exc.status_code, "Request failed"), detail, dict(exc.headers or {}) or None
+    )
+
+
+async def _store(_: Request, exc: StoreError) -> JSONResponse:
+    return problem_response(503, "Store unavailable", str(exc))
+
+
+async def _config(_: Request, exc: ConfigError) -> JSONResponse:
+    return problem_response(409, "Not configured", str(exc))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(StoreError, _store)
+    app.add_exception_handler(ConfigError, _config)

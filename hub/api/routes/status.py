@@ -1,0 +1,70 @@
+"""GET /v1/status and GET /metrics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+from hub.api.auth import require
+from hub.api.metrics import render
+from hub.api.settings import Scope
+from hub.api.state import ApiState, hub_state
+from hub.status import hub_status
+
+router = APIRouter(tags=["status"])
+
+
+class ConnectorOut(BaseModel):
+    name: str
+    type: str
+    enabled: bool
+    last_sync: datetime | None
+    last_status: str | None
+    last_error: str | None
+    records: int
+    pending: int
+    failed: int
+    done: int
+
+
+class StatusOut(BaseModel):
+    mode: str
+    policy: str
+    policy_version: str
+    connectors: list[ConnectorOut]
+    queues: dict[str, int] | None
+    broker_error: str | None
+
+
+def current_status(state: ApiState) -> StatusOut:
+    st = hub_status(state.settings, state.ctx.store)
+    return StatusOut(
+        mode=state.dispatch.mode,
+        policy=state.ctx.policy.name,
+        policy_version=state.ctx.policy.version,
+        connectors=[ConnectorOut(**{k: getattr(c, k) for k in ConnectorOut.model_fields}) for c in st.connectors],
+        queues=st.queues,
+        broker_error=st.broker_error,
+    )
+
+
+@router.get(
+    "/v1/status", response_model=StatusOut, responses={401: {}, 403: {}}, dependencies=[Depends(require(Scope.ADMIN))]
+)
+def get_status(state: ApiState = Depends(hub_state)) -> StatusOut:
+    """Per connector: last sync, records, pending and failed pushes; per queue: depth."""
+    return current_status(state)
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}, 401: {}, 403: {}},
+    dependencies=[Depends(require(Scope.ADMIN))],
+)
+def metrics(state: ApiState = Depends(hub_state)) -> PlainTextResponse:
+    """Prometheus text format: syncs, records, decisions, pushes by state, queue depths, policy version."""
+    return PlainTextResponse(render(state), media_type="text/plain; version=0.0.4; charset=utf-8")

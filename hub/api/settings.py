@@ -1,0 +1,83 @@
+"""The `api:` section of hub.yaml: API tokens, console users, webhook secrets.
+
+Secrets are ``SecretStr`` and come from ``${ENV}`` references, like every other secret in
+hub.yaml, so they are never printed by `hub config validate` or logged.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Scope(StrEnum):
+    DECIDE = "decide"
+    EVENTS = "events"
+    ADMIN = "admin"
+
+
+class ApiToken(_Strict):
+    """One bearer token; ``name`` is what logs and metrics show instead of the secret."""
+
+    name: str = Field(min_length=1, max_length=60)
+    token: SecretStr
+    scopes: list[Scope] = Field(min_length=1)
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, v: SecretStr) -> SecretStr:
+        if len(v.get_secret_value()) < 16:
+            raise ValueError("a token needs at least 16 characters; generate one with `openssl rand -hex 24`")
+        return v
+
+
+class ConsoleUser(_Strict):
+    """An admin console login. ``password_hash`` comes from `python -m hub.console.passwords`."""
+
+    username: str = Field(min_length=1, max_length=60)
+    password_hash: SecretStr
+
+    @field_validator("password_hash")
+    @classmethod
+    def _format(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().startswith("pbkdf2_sha256$"):
+            raise ValueError("not a password hash; make one with `python -m hub.console.passwords`")
+        return v
+
+
+class ApiSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(
+        1, ge=1, le=64, description="uvicorn worker processes; keep 1 in embedded mode (its locks are per process)"
+    )
+    embedded: bool = Field(
+        False, description="decide and sync inline in the API process instead of enqueueing Celery tasks"
+    )
+    tokens: list[ApiToken] = Field(default_factory=list)
+    users: list[ConsoleUser] = Field(default_factory=list)
+    session_secret: SecretStr | None = Field(None, description="signs console session cookies; 32+ characters")
+    session_max_age: int = Field(8 * 3600, ge=60, description="seconds a console login lasts")
+    secure_cookies: bool = Field(False, description="mark the session cookie Secure (serve over HTTPS)")
+    public_url: str | None = Field(
+        None, description="the URL the API is reached at from outside (HubSpot signs the URL it called)"
+    )
+    hubspot_client_secret: SecretStr | None = None
+    salesforce_shared_secret: SecretStr | None = None
+    webhook_max_age: int = Field(300, ge=1, description="seconds; older signed webhook timestamps are rejected")
+    redecide_on: list[str] = Field(
+        default_factory=lambda: ["form_submit", "content_download", "page_view"],
+        description="event types after which the contact is decided again",
+    )
+
+    @field_validator("session_secret")
+    @classmethod
+    def _secret_length(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 32:
+            raise ValueError("session_secret needs at least 32 characters; generate one with `openssl rand -hex 32`")
+        return v

@@ -1,0 +1,32 @@
+"""The per-process state the routes share: settings, the hub context and the dispatcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from hub.api.dispatch import Dispatcher, build_dispatcher
+from hub.config import Settings
+from hub.pipeline.context import HubContext
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    ctx: HubContext
+    dispatch: Dispatcher
+
+    @classmethod
+    def build(cls, settings: Settings, ctx: HubContext | None = None) -> ApiState:
+        ctx = ctx or HubContext.build(settings, embedded=settings.api.embedded)
+        return cls(settings=settings, ctx=ctx, dispatch=build_dispatcher(ctx))
+
+    def close(self) -> None:
+        self.dispatch.close()
+        self.ctx.close()
+
+
+async def hub_state(request: Request) -> ApiState:
+    # async: no I/O here, so no thread-pool hop
+    return request.app.state.hub

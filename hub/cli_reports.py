@@ -1,0 +1,182 @@
+"""`hub report ...`: thin commands over hub/reports and the model registry.
+
+Mount in hub/cli.py with ``app.add_typer(reports_app, name="report")``. Commands only parse
+arguments, call hub.reports, and print; exit codes as in hub/cli.py (2 for configuration).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub.errors import HubError
+
+reports_app = typer.Typer(help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True)
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Path to hub.yaml (default: $HUB_CONFIG or ./hub.yaml).")
+]
+StoreOpt = Annotated[str | None, typer.Option("--store-url", help="Read this store instead of the config's.")]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Only contacts first decided from this date (YYYY-MM-DD).")
+]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="... and before this date.")]
+BaselineOpt = Annotated[
+    str | None, typer.Option("--baseline", help="Arm to compare with (default: holdout, rules, control).")
+]
+
+
+def _store(config: Path | None, store_url: str | None):  # noqa: ANN202 - hub.store.Store
+    from hub.config import load_settings
+    from hub.store import Store
+
+    try:
+        url = store_url or load_settings(config).store_url
+        return Store(url)
+    except HubError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        err.print(f"[red]{value!r} is not a date; use YYYY-MM-DD.[/red]")
+        raise typer.Exit(2) from None
+
+
+def _fmt(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, float) and math.isinf(v):
+        return "∞"
+    return f"{v:,.4g}" if isinstance(v, float) else str(v)
+
+
+@reports_app.command("write")
+def write(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the CSV, Markdown and SVG files.")] = Path(
+        "reports"
+    ),
+    config: ConfigOpt = None,
+    store_url: StoreOpt = None,
+    baseline: BaselineOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+) -> None:
+    """Write every report (tables and charts over time) into a folder."""
+    from hub.reports.build import write_report
+
+    store = _store(config, store_url)
+    try:
+        res = write_report(store, out_dir, baseline=baseline, since=_date(since), until=_date(until))
+    finally:
+        store.dispose()
+    for f in res.files:
+        out.print(str(f))
+    out.print(f"{len(res.files)} files in {res.folder} (baseline: {res.baseline or 'none'})")
+
+
+@reports_app.command("lift")
+def lift(
+    config: ConfigOpt = None,
+    store_url: StoreOpt = None,
+    baseline: BaselineOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+) -> None:
+    """Per-contact lift of every arm over the baseline, with 95% intervals and sample size needed."""
+    from hub.reports.data import load_arm_frame
+    from hub.reports.lift import lift_rows, pick_baseline
+
+    store = _store(config, store_url)
+    try:
+        with store.connect() as conn:
+            frame = load_arm_frame(conn, _date(since), _date(until))
+    finally:
+        store.dispose()
+    rows = lift_rows(frame, baseline)
+    if not rows:
+        base = pick_baseline(frame.arms, baseline)
+        if base is None:
+            out.print(f"No baseline arm to compare with (arms: {', '.join(frame.arms) or 'none'}).")
+        else:
+            out.print(f"Only the baseline arm {base!r} has decisions; there is nothing to compare with it.")
+        raise typer.Exit(0)
+    t = Table(title=f"Lift over {pick_baseline(frame.arms, baseline)} (per contact)")
+    for col in ("arm", "metric", "n", "n base", "diff", "95% interval", "relative", "sig.", "n more/arm"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            r.arm,
+            r.metric,
+            str(r.n_arm),
+            str(r.n_base),
+            _fmt(r.diff),
+            f"[{_fmt(r.low)}, {_fmt(r.high)}]",
+            f"{r.relative:+.1%}" if r.relative is not None else "-",
+            "yes" if r.significant else "no",
+            _fmt(r.n_more_per_arm),
+        )
+    out.print(t)
+
+
+@reports_app.command("reach")
+def reach(config: ConfigOpt = None, store_url: StoreOpt = None) -> None:
+    """Who gets no action, grouped by the reason their latest decision gives."""
+    from hub.reports.reach import reach_report
+
+    store = _store(config, store_url)
+    try:
+        with store.connect() as conn:
+            rep = reach_report(conn)
+    finally:
+        store.dispose()
+    t = Table(title=f"{rep.with_action} of {rep.total} contacts get an action")
+    for col in ("why no action", "contacts", "share", "opted out"):
+        t.add_column(col)
+    for r in rep.rows:
+        t.add_row(r.reason, str(r.contacts), f"{r.share:.1%}", str(r.opted_out))
+    out.print(t)
+
+
+@reports_app.command("models")
+def models(
+    name: Annotated[str, typer.Option("--name", help="Registered model name.")] = "lead_score",
+    config: ConfigOpt = None,
+    store_url: StoreOpt = None,
+) -> None:
+    """Versions of a scoring model with their metrics and which one is live."""
+    from hub.store import models_repo
+
+    store = _store(config, store_url)
+    try:
+        with store.connect() as conn:
+            versions = models_repo.list_snapshots(conn, name)
+            live = models_repo.live_version(conn, name)
+    finally:
+        store.dispose()
+    t = Table(title=f"{name}: live version {live if live is not None else 'none (points score)'}")
+    for col in ("version", "status", "created", "ROC AUC", "PR AUC", "Brier", "ECE", "top-decile lift"):
+        t.add_column(col)
+    for v in versions:
+        m = v.metrics
+        t.add_row(
+            str(v.version),
+            v.status + (" (live)" if v.version == live else ""),
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+            *(_fmt(m.get(k)) for k in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")),
+        )
+    out.print(t)

@@ -1,0 +1,1 @@
+"""The admin console: server-rendered pages (Jinja2, shipped in the package, no CDN)."""

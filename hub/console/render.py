@@ -1,0 +1,95 @@
+"""Template rendering and the session cookie on every console response."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from hub.api.problems import Problem
+from hub.api.state import ApiState
+from hub.console import session as sessions
+
+NAV = [
+    ("/console/", "Overview"),
+    ("/console/queues", "Queues"),
+    ("/console/decisions", "Decisions"),
+    ("/console/models", "Models"),
+    ("/console/experiments", "Experiments"),
+]
+_env = Environment(
+    loader=FileSystemLoader(str(resources.files("hub.console").joinpath("templates"))),
+    autoescape=select_autoescape(default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+MAX_FORM = 10_000
+# everything is served from here; the only inline code is the stylesheet
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+}
+
+
+def secret(state: ApiState) -> str | None:
+    s = state.settings.api.session_secret
+    return s.get_secret_value() if s else None
+
+
+def current(request: Request, state: ApiState) -> sessions.Session | None:
+    key = secret(state)
+    return sessions.load(request.cookies.get(sessions.COOKIE), key) if key else None
+
+
+def set_cookie(response: Response, state: ApiState, session: sessions.Session) -> Response:
+    key = secret(state)
+    if key:
+        response.set_cookie(
+            sessions.COOKIE,
+            sessions.dump(session, key),
+            max_age=state.settings.api.session_max_age,
+            httponly=True,
+            samesite="lax",
+            secure=state.settings.api.secure_cookies,
+            path="/console",
+        )
+    return response
+
+
+def page(
+    request: Request, state: ApiState, session: sessions.Session, template: str, code: int = 200, **ctx: Any
+) -> HTMLResponse:
+    html = _env.get_template(template).render(
+        user=session.user,
+        csrf=session.csrf,
+        nav=NAV,
+        here=request.url.path,
+        flash=request.query_params.get("flash"),
+        **ctx,
+    )
+    resp = HTMLResponse(html, status_code=code, headers=SECURITY_HEADERS)
+    set_cookie(resp, state, session)
+    return resp
+
+
+def to_login() -> RedirectResponse:
+    return RedirectResponse("/console/login", status_code=303)
+
+
+async def form(request: Request) -> dict[str, str]:
+    """A url-encoded form body as a flat dict (first value of each key)."""
+    body = await request.body()
+    if len(body) > MAX_FORM:
+        raise Problem(413, "Too large", "the form is too large")
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        raise Problem(400, "Bad form", "the form could not be read") from None
+    return {k: v[0] for k, v in parsed.items()}

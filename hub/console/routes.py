@@ -1,0 +1,211 @@
+"""Console pages: login, Overview, Queues (with Retry), Decisions, a contact's timeline.
+
+Every page needs a logged-in session; every POST needs the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+from hub.api.problems import Problem
+from hub.api.routes.status import current_status
+from hub.api.schemas import MAX_ID
+from hub.api.state import ApiState, hub_state
+from hub.api.timeline import contact_timeline
+from hub.console import session as sessions
+from hub.console.passwords import burn_time, verify_password
+from hub.console.render import current, form, page, secret, set_cookie, to_login
+from hub.console.throttle import LoginThrottle
+from hub.models import utcnow
+from hub.status import hub_status
+from hub.store import pushes as push_store
+from hub.store import queries, timeline
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+def _disabled(state: ApiState) -> str | None:
+    if secret(state) is None or not state.settings.api.users:
+        return "The console is off: set api.session_secret and at least one api.users entry in hub.yaml."
+    return None
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, state: ApiState = Depends(hub_state)) -> Response:
+    sess = current(request, state) or sessions.Session.new(None, state.settings.api.session_max_age)
+    if sess.user:
+        return RedirectResponse("/console/", status_code=303)
+    return page(request, state, sess, "login.html", title="Log in", disabled=_disabled(state))
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, state: ApiState = Depends(hub_state)) -> Response:
+    if _disabled(state):
+        return to_login()
+    data = await form(request)
+    sess = current(request, state)
+    if not sessions.csrf_ok(sess, data.get("csrf")):
+        fresh = sessions.Session.new(None, state.settings.api.session_max_age)
+        return page(request, state, fresh, "login.html", 403, title="Log in", error="The form expired; try again.")
+    name, password = data.get("username", ""), data.get("password", "")
+    throttle = getattr(request.app.state, "login_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.login_throttle = LoginThrottle(state)
+    wait = throttle.wait(name)
+    if wait > 0:
+        msg = f"Too many login attempts; try again in {int(wait) + 1} s."
+        return page(request, state, sess, "login.html", 429, title="Log in", error=msg)
+    user = next((u for u in state.settings.api.users if u.username == name), None)
+    if user is None:
+        burn_time(password)
+    if user is None or not verify_password(password, user.password_hash.get_secret_value()):
+        return page(request, state, sess, "login.html", 401, title="Log in", error="Wrong user name or password.")
+    logged = sessions.Session.new(user.username, state.settings.api.session_max_age)  # new CSRF token too
+    return set_cookie(RedirectResponse("/console/", status_code=303), state, logged)
+
+
+@router.post("/logout")
+async def logout(request: Request, state: ApiState = Depends(hub_state)) -> Response:
+    sess = current(request, state)
+    if not sessions.csrf_ok(sess, (await form(request)).get("csrf")):
+        raise Problem(403, "Bad CSRF token", "reload the page and try again")
+    resp = to_login()
+    resp.delete_cookie(sessions.COOKIE, path="/console")
+    return resp
+
+
+def _user(request: Request, state: ApiState) -> sessions.Session | None:
+    sess = current(request, state)
+    return sess if sess and sess.user else None
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, state: ApiState = Depends(hub_state)) -> Response:
+    sess = _user(request, state)
+    if sess is None:
+        return to_login()
+    with state.ctx.store.connect() as conn:
+        checks = queries.last_checks(conn)
+    return page(request, state, sess, "overview.html", title="Overview", status=current_status(state), checks=checks)
+
+
+@router.get("/queues", response_class=HTMLResponse)
+def queues(request: Request, state: ApiState = Depends(hub_state)) -> Response:
+    sess = _user(request, state)
+    if sess is None:
+        return to_login()
+    st = hub_status(state.settings, state.ctx.store)
+    workers = None
+    if st.broker_error is None:
+        try:
+            workers = state.dispatch.workers()
+        except (OSError, OperationalError, RedisError) as exc:
+            st.broker_error = f"broker unreachable ({type(exc).__name__}); start Redis or fix broker_url"
+    with state.ctx.store.connect() as conn:
+        failed = push_store.list_pushes(conn, state="failed", limit=50)
+    return page(
+        request,
+        state,
+        sess,
+        "queues.html",
+        title="Queues",
+        queues=st.queues or {},
+        workers=workers or [],
+        broker_error=st.broker_error,
+        failed=failed,
+        mode=state.dispatch.mode,
+    )
+
+
+@router.post("/pushes/{push_id}/retry")
+async def retry(
+    request: Request, push_id: int = Path(ge=1, le=MAX_ID), state: ApiState = Depends(hub_state)
+) -> Response:
+    sess = _user(request, state)
+    if sess is None:
+        return to_login()
+    if not sessions.csrf_ok(sess, (await form(request)).get("csrf")):
+        raise Problem(403, "Bad CSRF token", "reload the page and try again")
+    with state.ctx.store.begin() as conn:
+        n = push_store.retry_failed(conn, [push_id], utcnow())
+    msg = (
+        f"Push {push_id} queued again; the next push run sends it."
+        if n
+        else f"Push {push_id} was not failed any more; nothing to retry."
+    )
+    return RedirectResponse(f"/console/queues?flash={quote(msg)}", status_code=303)
+
+
+@router.get("/decisions", response_class=HTMLResponse)
+def decisions(
+    request: Request, arm: str | None = None, contact: str | None = None, state: ApiState = Depends(hub_state)
+) -> Response:
+    sess = _user(request, state)
+    if sess is None:
+        return to_login()
+    contact_id = int(contact) if contact and contact.isdigit() and 0 < int(contact) <= MAX_ID else None
+    error = "Contact id must be a positive number." if contact and contact_id is None else None
+    with state.ctx.store.connect() as conn:
+        rows = timeline.decisions_with_pushes(conn, contact_id=contact_id, arm=arm or None, limit=100)
+        arms = timeline.distinct_arms(conn)
+    return page(
+        request,
+        state,
+        sess,
+        "decisions.html",
+        title="Decisions",
+        decisions=rows,
+        arms=arms,
+        filters={"arm": arm, "contact": contact},
+        error=error,
+    )
+
+
+@router.get("/contacts/{contact_id}", response_class=HTMLResponse)
+def contact_page(
+    request: Request, contact_id: int = Path(ge=1, le=MAX_ID), state: ApiState = Depends(hub_state)
+) -> Response:
+    sess = _user(request, state)
+    if sess is None:
+        return to_login()
+    try:
+        c = contact_timeline(state, contact_id, limit=100)
+    except Problem as exc:
+        return page(request, state, sess, "error.html", exc.status, title="Contact not found", error=exc.detail)
+    events = [(a.occurred_at, "activity", f"{a.type} via {a.source} {a.properties or ''}") for a in c.activities]
+    for d in c.decisions:
+        acts = ", ".join(a["kind"] for a in d.actions) or "no action"
+        events.append((d.created_at, "decision", f"{d.arm}: {acts} — {d.explanation}"))
+        for p in d.pushes:
+            err = f" ({p.last_error})" if p.last_error else ""
+            events.append((p.updated_at or d.created_at, "push", f"{p.kind} to {p.connector}: {p.state}{err}"))
+    events.sort(key=lambda e: e[0], reverse=True)
+    return page(request, state, sess, "contact.html", title=f"Contact {contact_id}", contact=c, events=events)
+
+
+_LATER = {
+    "models": (
+        "Models",
+        "Models arrive with the learning-engine issues: nothing is trained yet, decisions come from the rules policy.",
+    ),
+    "experiments": (
+        "Experiments",
+        "Experiments (holdouts, arms, uplift) arrive with the engine issues; there is nothing to show yet.",
+    ),
+}
+
+
+@router.get("/{name}", response_class=HTMLResponse)
+def later(request: Request, name: str, state: ApiState = Depends(hub_state)) -> Response:
+    sess = _user(request, state)
+    if sess is None:
+        return to_login()
+    if name not in _LATER:
+        return page(request, state, sess, "error.html", 404, title="No such page")
+    title, message = _LATER[name]
+    return page(request, state, sess, "placeholder.html", title=title, message=message)

@@ -1,0 +1,127 @@
+"""The learning step: close attribution windows, learn from final rewards, save a snapshot.
+
+Runs in one place at a time (a lock, and the single-worker ``learn`` queue): it reads the
+newest snapshot, learns from every finalized decision not yet learned from, and appends the
+result as the next version in the same transaction that marks those decisions learned, so a
+crash never learns a decision twice or loses one. ``decide`` workers call
+:func:`ensure_current` (one integer read) and reload when the version moved on, including
+after ``hub model rollback``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Connection
+
+from decision.objective import components, total, weighted
+from hub.errors import DecisionError
+from hub.pipeline.context import HubContext
+from hub.store import learning as store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LearnReport:
+    skipped: bool = False
+    finalized: int = 0
+    learned: int = 0
+    version: int | None = None
+    mean_reward: float | None = None
+    by_action: dict[str, int] = field(default_factory=dict)
+
+
+def _engine(ctx: HubContext):
+    from decision.engine import EnginePolicy
+
+    policy = ctx.policy
+    return policy if isinstance(policy, EnginePolicy) else None
+
+
+def ensure_current(ctx: HubContext, conn: Connection) -> None:
+    """Load the newest snapshot into this process's engine if it is not the one in use."""
+    engine = _engine(ctx)
+    if engine is None:
+        return
+    latest = store.latest_version(conn, engine.model_name)
+    if latest is not None and latest != engine.model_version:
+        snap = store.load_snapshot(conn, engine.model_name, latest)
+        if snap is not None:
+            engine.load_model(snap[0], snap[1])
+            log.info("engine model %s reloaded at version %s", engine.model_name, latest)
+
+
+def close_windows(ctx: HubContext, now: datetime) -> int:
+    """Finalize the reward of every decision whose attribution window has closed."""
+    weights = ctx.settings.decision.objective
+    with ctx.store.begin() as conn:
+        due = store.windows_due(conn, now)
+        rewards = {}
+        for did, rows in due.items():
+            parts = components(rows)
+            rewards[did] = (weighted(parts, weights), total(parts, weights))
+        return store.finalize(conn, rewards, now)
+
+
+def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
+    report = LearnReport()
+    engine = _engine(ctx)
+    now = now or ctx.clock()
+    report.finalized = close_windows(ctx, now)
+    if engine is None:
+        return report
+    with ctx.locks.hold("learn", ctx.settings.celery.task_time_limit) as lock:
+        if not lock.acquired:
+            report.skipped = True
+            return report
+        with ctx.store.begin() as conn:
+            ensure_current(ctx, conn)
+            rows = store.learnable(conn, engine.feature_version)
+            if not rows:
+                report.version = engine.model_version or None
+                return report
+            X = np.array([r.features for r in rows], dtype=float)
+            rewards = np.array([r.reward_total or 0.0 for r in rows])
+            try:
+                n = engine.learn(X, [r.action for r in rows], rewards, np.array([r.propensity for r in rows]))
+            except DecisionError:
+                # the in-memory model may be half-updated: reload the last good one next time
+                engine.model_version = -1
+                raise
+            for r in rows:
+                report.by_action[r.action] = report.by_action.get(r.action, 0) + 1
+            metrics = {
+                "learned": n,
+                "mean_reward": float(rewards.mean()),
+                "by_action": report.by_action,
+                "observations": engine.model.policy.n_obs_.tolist(),
+                "feature_version": engine.feature_version,
+            }
+            version = store.save_snapshot(conn, engine.model_name, engine.snapshot(), metrics, now)
+            store.mark_learned(conn, [r.decision_id for r in rows], version)
+        engine.model_version = version
+        report.learned, report.version, report.mean_reward = n, version, float(rewards.mean())
+    return report
+
+
+def list_models(ctx: HubContext) -> list[dict]:
+    with ctx.store.connect() as conn:
+        return store.list_snapshots(conn)
+
+
+def rollback(ctx: HubContext, version: int, name: str | None = None) -> int:
+    """Make ``version`` live again by appending a copy of it as the newest version."""
+    engine = _engine(ctx)
+    name = name or (engine.model_name if engine else None)
+    if name is None:
+        raise DecisionError("the configured policy is not the learning engine; name the model to roll back.")
+    with ctx.store.begin() as conn:
+        snap = store.load_snapshot(conn, name, version)
+        if snap is None:
+            raise DecisionError(f"model {name} has no version {version}; see `hub model list`.")
+        metrics = {**snap[2], "rollback_of": version}
+        return store.save_snapshot(conn, name, snap[1], metrics, ctx.clock())

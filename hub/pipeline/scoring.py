@@ -1,0 +1,98 @@
+"""Lead scoring against the store: retrain-and-maybe-promote, and score a batch of contacts.
+
+The two entry points a task or the decide step calls (thin, like the other pipeline steps):
+
+- :func:`retrain`: build a training set from the store's contacts and activities, fit a
+  :class:`LeadScorer`, and let the registry promote it only if it is not worse on the latest
+  fully labelled window. Under cold start (too few positives) nothing is registered.
+- :func:`score_contacts`: score contacts with the live version, or with the legacy points score
+  while there is none; the output is 0-100, probability and expected value per contact.
+
+Cut-offs: the latest window whose 90-day labels are complete starts at ``now - horizon``; it
+is the *recent* window promotion is judged on. Training cut-offs go back from
+``now - 2 * horizon`` every ``cutoff_step_days``, so no training label overlaps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from decision.scoring import LeadScorer, LeadScores, build_rolling, features_at, time_split
+from decision.scoring.registry import ModelRegistry, PromotionDecision, PromotionRule
+from decision.scoring.settings import ScoringSettings
+from hub.models import Activity, Contact
+from hub.store import Store
+from hub.store import activities as activity_store
+from hub.store import contacts as contact_store
+from hub.store.schema import contacts as contacts_table
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    rows: int
+    positives: int
+    cold_start: bool
+    decision: PromotionDecision | None
+    message: str
+
+
+def registry_for(store: Store, settings: ScoringSettings) -> ModelRegistry:
+    rule = PromotionRule(
+        {"roc_auc": settings.tolerance_auc, "brier": settings.tolerance_brier, "ece": settings.tolerance_ece}
+    )
+    return ModelRegistry(store, settings.model_name, rule)
+
+
+def load_history(store: Store, since: datetime) -> tuple[list[Contact], list[Activity]]:
+    """Every contact and its activities since ``since`` (one batch; chunk for very large stores)."""
+    with store.connect() as conn:
+        ids = list(conn.execute(select(contacts_table.c.id)).scalars())
+        contacts = contact_store.load_contacts(conn, ids)
+        history = activity_store.recent_activities(conn, ids, since)
+    return contacts, [a for acts in history.values() for a in acts]
+
+
+def retrain(store: Store, now: datetime, settings: ScoringSettings | None = None) -> RetrainResult:
+    s = settings or ScoringSettings()
+    h = timedelta(days=s.horizon_days)
+    recent_at = now - h
+    cutoffs = [recent_at - h - timedelta(days=s.cutoff_step_days * k) for k in range(s.training_cutoffs)]
+    contacts, acts = load_history(store, min(cutoffs) - timedelta(days=365))
+    if not contacts:
+        return RetrainResult(0, 0, True, None, "no contacts in the store")
+    ts = build_rolling(contacts, acts, [*sorted(cutoffs), recent_at], horizon_days=s.horizon_days)
+    train, recent = time_split(ts, recent_at)
+    positives = int(train.y.sum())
+    if positives < s.min_positives:
+        return RetrainResult(
+            len(train),
+            positives,
+            True,
+            None,
+            f"cold start: {positives} opportunities in training windows, {s.min_positives} needed; points score stays",
+        )
+    model = LeadScorer(min_positives=s.min_positives, default_deal_value=s.default_deal_value)
+    model.fit(train.X, train.y, train.value, order=train.cutoffs)
+    decision = registry_for(store, s).consider(model, recent.X, recent.y, at=now)
+    verdict = "promoted" if decision.promoted else "kept as candidate"
+    return RetrainResult(len(train), positives, False, decision, f"version {decision.version} {verdict}")
+
+
+def score_contacts(
+    store: Store,
+    contacts: Sequence[Contact],
+    activities: Sequence[Activity],
+    now: datetime,
+    settings: ScoringSettings | None = None,
+) -> LeadScores:
+    """Scores for ``contacts`` from their ``activities`` before ``now`` (live model or points)."""
+    s = settings or ScoringSettings()
+    X = features_at(contacts, activities, now)
+    model = registry_for(store, s).live()
+    if model is None:
+        model = LeadScorer.cold_start(default_deal_value=s.default_deal_value)
+    return model.score_many(X)

@@ -1,0 +1,176 @@
+"""`hub report`: write the lift, reach and weekly tables (CSV and one Markdown page) and SVG
+charts into a folder, from the store alone, so it can run anywhere the store is readable."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from hub.reports.data import ArmFrame, load_arm_frame
+from hub.reports.lift import LiftRow, arm_metrics, lift_rows, pick_baseline
+from hub.reports.reach import ReachReport, WeeklyReach, reach_report, weekly_reach
+from hub.reports.svg import line_chart
+from hub.reports.timeseries import Series, weekly_by_arm
+from hub.store import Store
+
+
+@dataclass
+class ReportResult:
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+    baseline: str | None = None
+    lifts: list[LiftRow] = field(default_factory=list)
+    reach: ReachReport | None = None
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def _num(v: float | None, digits: int = 4) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float) and math.isinf(v):
+        return "inf"
+    return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+
+
+def collect(
+    store: Store, since: datetime | None = None, until: datetime | None = None
+) -> tuple[ArmFrame, ReachReport, list[WeeklyReach]]:
+    with store.connect() as conn:
+        return load_arm_frame(conn, since, until), reach_report(conn), weekly_reach(conn)
+
+
+def write_report(
+    store: Store,
+    folder: Path,
+    *,
+    baseline: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> ReportResult:
+    """Compute every report and write it under ``folder`` (created if needed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frame, reach, weekly = collect(store, since, until)
+    res = ReportResult(folder, baseline=pick_baseline(frame.arms, baseline), reach=reach)
+    res.lifts = lift_rows(frame, baseline)
+    res.files.append(
+        _write_csv(
+            folder / "arms.csv",
+            ["arm", "metric", "n", "mean", "total"],
+            [[m.arm, m.metric, m.n, _num(m.mean), _num(m.total)] for m in arm_metrics(frame)],
+        )
+    )
+    res.files.append(
+        _write_csv(
+            folder / "lift.csv",
+            list(LiftRow.__dataclass_fields__),
+            [[_num(v) if isinstance(v, float) else v for v in asdict(r).values()] for r in res.lifts],
+        )
+    )
+    res.files.append(
+        _write_csv(
+            folder / "reach.csv",
+            ["reason", "contacts", "share", "opted_out"],
+            [[r.reason, r.contacts, _num(r.share), r.opted_out] for r in reach.rows],
+        )
+    )
+    res.files.append(
+        _write_csv(
+            folder / "weekly_reach.csv",
+            ["week", "decisions", "no_action"],
+            [[w.week.date().isoformat(), w.decisions, w.no_action] for w in weekly],
+        )
+    )
+    series = weekly_by_arm(frame)
+    rows = []
+    for name, lines in series.items():
+        for s in lines:
+            rows += [[name, s.name, x.date().isoformat(), _num(y)] for x, y in zip(s.x, s.y, strict=True)]
+    res.files.append(_write_csv(folder / "weekly.csv", ["series", "arm", "week", "value"], rows))
+    charts = {
+        "opportunity_rate.svg": (
+            series["opportunity_rate"],
+            "Opportunities per decided contact (cumulative)",
+            "per contact",
+        ),
+        "pipeline_per_contact.svg": (
+            series["pipeline_per_contact"],
+            "Pipeline per decided contact (cumulative)",
+            "amount",
+        ),
+        "no_action_share.svg": (
+            [Series("no action", [w.week for w in weekly], [w.no_action / w.decisions for w in weekly])]
+            if weekly
+            else [],
+            "Share of decisions with no action, per week",
+            "share",
+        ),
+    }
+    for fname, (lines, title, ylabel) in charts.items():
+        path = folder / fname
+        path.write_text(line_chart(lines, title=title, y_label=ylabel), encoding="utf-8")
+        res.files.append(path)
+    res.files.append(_markdown(folder / "report.md", res, frame))
+    summary = {
+        "contacts_decided": len(frame.contact_id),
+        "arms": {a: int((frame.arm == a).sum()) for a in frame.arms},
+        "baseline": res.baseline,
+        "reach": {"total": reach.total, "with_action": reach.with_action},
+        "significant": [f"{r.arm}:{r.metric}" for r in res.lifts if r.significant],
+    }
+    path = folder / "summary.json"
+    path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    res.files.append(path)
+    return res
+
+
+def _markdown(path: Path, res: ReportResult, frame: ArmFrame) -> Path:
+    lines = ["# Decision Hub report", ""]
+    lines += [
+        f"Contacts decided: {len(frame.contact_id)}; arms: "
+        + ", ".join(f"{a} ({int((frame.arm == a).sum())})" for a in frame.arms),
+        "",
+    ]
+    if res.lifts:
+        lines += [
+            f"## Lift over `{res.baseline}` (per contact, 95 % interval)",
+            "",
+            "| arm | metric | diff | interval | relative | significant | n needed per arm | n more |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in res.lifts:
+            rel = f"{r.relative:+.1%}" if r.relative is not None else ""
+            lines.append(
+                f"| {r.arm} | {r.metric} | {_num(r.diff)} | [{_num(r.low)}, {_num(r.high)}] | {rel} | "
+                f"{'yes' if r.significant else 'no'} | {_num(r.n_needed_per_arm)} | {_num(r.n_more_per_arm)} |"
+            )
+        lines.append("")
+    else:
+        why = (
+            f"only the baseline arm `{res.baseline}` has decisions"
+            if res.baseline
+            else "no baseline arm (holdout, rules or control) among the decisions"
+        )
+        lines += [f"No lift table: {why}.", ""]
+    if res.reach:
+        lines += [
+            f"## Reach: {res.reach.with_action} of {res.reach.total} contacts get an action",
+            "",
+            "| why no action | contacts | share | opted out |",
+            "|---|---|---|---|",
+        ]
+        lines += [f"| {r.reason} | {r.contacts} | {r.share:.1%} | {r.opted_out} |" for r in res.reach.rows]
+        lines.append("")
+    lines += ["![](opportunity_rate.svg)", "", "![](pipeline_per_contact.svg)", "", "![](no_action_share.svg)", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

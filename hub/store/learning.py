@@ -1,0 +1,153 @@
+"""The learning log: decision features, closing attribution windows, model snapshots.
+
+A decision's reward is final once its action's attribution window has closed; only then is it
+learned from, exactly once (``learned_version`` marks it). Snapshots are append-only: a
+rollback appends a copy of an old version, so "newest version" is always the live model and
+every worker can tell it is stale by comparing one integer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from hub.store.contacts import aware
+from hub.store.schema import decision_features, decisions, model_snapshots, outcomes
+
+
+@dataclass
+class LogRow:
+    decision_id: int
+    action: str
+    feature_version: str
+    features: list[float]
+    propensity: float
+    arm: str
+    reward_total: float | None
+    created_at: datetime
+
+
+def windows_due(conn: Connection, now: datetime, limit: int = 10_000) -> dict[int, list[dict[str, float]]]:
+    """Open decisions whose window has closed, with their outcome rows."""
+    ids = list(
+        conn.execute(
+            select(decision_features.c.decision_id)
+            .where(decision_features.c.finalized_at.is_(None), decision_features.c.window_ends_at <= now)
+            .order_by(decision_features.c.decision_id)
+            .limit(limit)
+        ).scalars()
+    )
+    out: dict[int, list[dict[str, float]]] = {i: [] for i in ids}
+    if ids:
+        for did, reward in conn.execute(
+            select(outcomes.c.decision_id, outcomes.c.reward).where(outcomes.c.decision_id.in_(ids))
+        ):
+            out[did].append(reward)
+    return out
+
+
+def finalize(conn: Connection, rewards: dict[int, tuple[dict[str, float], float]], now: datetime) -> int:
+    for did, (parts, total) in rewards.items():
+        conn.execute(
+            update(decision_features)
+            .where(decision_features.c.decision_id == did)
+            .values(reward=parts, reward_total=total, finalized_at=now)
+        )
+    return len(rewards)
+
+
+def window_days(conn: Connection, decision_ids: Sequence[int]) -> dict[int, datetime]:
+    """Window end per engine-logged decision (others use the default window)."""
+    if not decision_ids:
+        return {}
+    q = select(decision_features.c.decision_id, decision_features.c.window_ends_at).where(
+        decision_features.c.decision_id.in_(list(decision_ids))
+    )
+    return {d: aware(t) for d, t in conn.execute(q)}
+
+
+def learnable(conn: Connection, feature_version: str, limit: int = 50_000) -> list[LogRow]:
+    q = (
+        select(
+            decision_features.c.decision_id,
+            decision_features.c.action,
+            decision_features.c.feature_version,
+            decision_features.c.features,
+            decision_features.c.reward_total,
+            decisions.c.propensity,
+            decisions.c.arm,
+            decisions.c.created_at,
+        )
+        .join(decisions, decisions.c.id == decision_features.c.decision_id)
+        .where(
+            decision_features.c.finalized_at.is_not(None),
+            decision_features.c.learned_version.is_(None),
+            decision_features.c.feature_version == feature_version,
+        )
+        .order_by(decision_features.c.decision_id)
+        .limit(limit)
+    )
+    return [
+        LogRow(
+            r.decision_id, r.action, r.feature_version, r.features, r.propensity, r.arm, r.reward_total, r.created_at
+        )
+        for r in conn.execute(q)
+    ]
+
+
+def mark_learned(conn: Connection, decision_ids: Sequence[int], version: int) -> None:
+    if decision_ids:
+        conn.execute(
+            update(decision_features)
+            .where(decision_features.c.decision_id.in_(list(decision_ids)))
+            .values(learned_version=version)
+        )
+
+
+def finalized_rewards(conn: Connection) -> list[tuple[datetime, str, str, float]]:
+    """(created_at, arm, action, reward_total) of every finalized decision, oldest first."""
+    q = (
+        select(decisions.c.created_at, decisions.c.arm, decision_features.c.action, decision_features.c.reward_total)
+        .join(decisions, decisions.c.id == decision_features.c.decision_id)
+        .where(decision_features.c.finalized_at.is_not(None))
+        .order_by(decisions.c.created_at)
+    )
+    return [(aware(r[0]), r[1], r[2], float(r[3])) for r in conn.execute(q)]
+
+
+# -- snapshots ---------------------------------------------------------------------------------
+
+
+def latest_version(conn: Connection, name: str) -> int | None:
+    return conn.execute(select(func.max(model_snapshots.c.version)).where(model_snapshots.c.name == name)).scalar()
+
+
+def load_snapshot(conn: Connection, name: str, version: int | None = None) -> tuple[int, bytes, dict] | None:
+    q = select(model_snapshots.c.version, model_snapshots.c.blob, model_snapshots.c.metrics).where(
+        model_snapshots.c.name == name
+    )
+    q = q.where(model_snapshots.c.version == version) if version is not None else q
+    row = conn.execute(q.order_by(model_snapshots.c.version.desc()).limit(1)).first()
+    return (row.version, bytes(row.blob), row.metrics) if row else None
+
+
+def save_snapshot(conn: Connection, name: str, blob: bytes, metrics: dict[str, Any], now: datetime) -> int:
+    version = (latest_version(conn, name) or 0) + 1
+    conn.execute(insert(model_snapshots).values(name=name, version=version, blob=blob, metrics=metrics, created_at=now))
+    return version
+
+
+def list_snapshots(conn: Connection, name: str | None = None) -> list[dict[str, Any]]:
+    q = select(
+        model_snapshots.c.name, model_snapshots.c.version, model_snapshots.c.metrics, model_snapshots.c.created_at
+    ).order_by(model_snapshots.c.name, model_snapshots.c.version)
+    if name is not None:
+        q = q.where(model_snapshots.c.name == name)
+    return [
+        {"name": r.name, "version": r.version, "metrics": r.metrics, "created_at": aware(r.created_at)}
+        for r in conn.execute(q)
+    ]

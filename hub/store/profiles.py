@@ -1,0 +1,103 @@
+"""Contact profiles: activity aggregates kept current as activities are inserted.
+
+``update_profiles`` runs in the transaction that inserts the activities, so a profile never
+disagrees with the activities table; ``load_profiles`` is one primary-key read per batch, so
+a decision never rescans history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from decision.profile import add_activity, empty_profile, prune
+from hub.models import Activity
+from hub.store.schema import contact_profiles
+
+
+def update_profiles(conn: Connection, items: Sequence[Activity], now: datetime) -> None:
+    """Fold newly inserted activities (with ``contact_id`` set) into their contacts' profiles."""
+    by_contact: dict[int, list[Activity]] = {}
+    for a in items:
+        if a.contact_id is not None:
+            by_contact.setdefault(a.contact_id, []).append(a)
+    if not by_contact:
+        return
+    ids = sorted(by_contact)
+    current = {
+        r.contact_id: r.profile
+        for r in conn.execute(select(contact_profiles).where(contact_profiles.c.contact_id.in_(ids)))
+    }
+    for cid in ids:
+        prof = current.get(cid) or empty_profile()
+        prof = {k: dict(v) for k, v in prof.items()}
+        prof["days"] = {k: dict(v) for k, v in prof["days"].items()}
+        for a in by_contact[cid]:
+            add_activity(prof, a)
+        # relative to the newest activity, not the wall clock: replays and simulations run in
+        # their own time, and no later decision can need a bucket 90 days older than this one
+        prune(prof, max(prof["last"].values(), default=now.timestamp()))
+        if cid in current:
+            conn.execute(
+                update(contact_profiles)
+                .where(contact_profiles.c.contact_id == cid)
+                .values(profile=prof, updated_at=now)
+            )
+        else:
+            conn.execute(insert(contact_profiles).values(contact_id=cid, profile=prof, updated_at=now))
+
+
+def load_profiles(conn: Connection, contact_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return {}
+    q = select(contact_profiles.c.contact_id, contact_profiles.c.profile).where(contact_profiles.c.contact_id.in_(ids))
+    return {cid: prof for cid, prof in conn.execute(q)}
+
+
+def rebuild_profiles(conn: Connection, chunk: int = 1000) -> int:
+    """Recompute every profile from the activities table (after migration 0002, or to repair).
+
+    Reads contacts in id chunks so memory stays bounded; returns the number of profiles written.
+    """
+    from sqlalchemy import delete
+
+    from hub.store.contacts import aware
+    from hub.store.schema import activities
+
+    conn.execute(delete(contact_profiles))
+    written, last_id = 0, 0
+    while True:
+        ids = list(
+            conn.execute(
+                select(activities.c.contact_id)
+                .where(activities.c.contact_id > last_id)
+                .group_by(activities.c.contact_id)
+                .order_by(activities.c.contact_id)
+                .limit(chunk)
+            ).scalars()
+        )
+        if not ids:
+            return written
+        rows = conn.execute(
+            select(activities.c.contact_id, activities.c.type, activities.c.occurred_at, activities.c.properties).where(
+                activities.c.contact_id.in_(ids)
+            )
+        ).all()
+        items = [
+            Activity(
+                contact_id=r.contact_id,
+                type=r.type,
+                occurred_at=aware(r.occurred_at),
+                properties=r.properties or {},
+                source="rebuild",
+                external_id="-",
+            )
+            for r in rows
+        ]
+        update_profiles(conn, items, datetime.now().astimezone())
+        written += len(ids)
+        last_id = ids[-1]

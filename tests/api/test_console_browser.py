@@ -1,0 +1,161 @@
+"""The console in a real browser: Debian's headless Chromium driven by Playwright.
+
+`hub serve` runs as its own process on loopback against a store seeded through the real
+pipeline. The browser logs in, opens every page, presses Retry on a failed push and reads
+what the page shows. A failing step saves a screenshot under reports/browser/.
+
+Needs `apt-get install chromium` and the `playwright` Python package (dev extra); without
+them these tests FAIL with that message instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.pipeline.context import HubContext
+from hub.store import pushes as push_store
+from tests.api.conftest import PASSWORD, TOKENS, fail_one_push, make_config, seed
+from tests.conftest import ROOT
+from tests.integration.workers import HUB
+
+CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = ROOT / "reports" / "browser"
+
+
+def _browser_or_fail():
+    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `apt-get install -y chromium` (or set HUB_TEST_CHROMIUM)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the playwright package is missing: pip install -e '.[dev]'")
+    return sync_playwright
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path, api_redis_url, crm) -> Iterator[tuple[str, HubContext]]:
+    """`hub serve` on a free loopback port, with a failed push waiting in its store."""
+    settings = make_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", api_redis_url)
+    ctx = HubContext.build(settings, embedded=True)
+    seed(ctx, crm)
+    fail_one_push(ctx, crm)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        **{f"HUB_TEST_TOKEN_{k.upper()}": v for k, v in TOKENS.items()},
+    }
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [HUB, "serve", "-c", str(tmp_path / "hub.yaml"), "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/console/login", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail(f"hub serve did not start: {(tmp_path / 'serve.log').read_text()}")
+            time.sleep(0.1)
+        yield base, ctx
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+        ctx.close()
+
+
+@contextmanager
+def screenshot_on_failure(page, name: str) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        raise
+
+
+def test_log_in_open_every_page_and_retry_a_failed_push(served):
+    base, ctx = served
+    sync_playwright = _browser_or_fail()
+    with ctx.store.connect() as conn:
+        (failed,) = push_store.list_pushes(conn, state="failed")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        with screenshot_on_failure(page, "console"):
+            page.goto(f"{base}/console/")
+            assert page.url.endswith("/console/login")
+            page.fill("input[name=username]", "ops")
+            page.fill("input[name=password]", "wrong")
+            page.click("button[type=submit]")
+            assert "Wrong user name or password" in page.inner_text("[role=alert]")
+
+            page.fill("input[name=username]", "ops")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/console/")
+            row = page.inner_text("tr[data-connector=crm]")
+            assert "memory_crm" in row and "ok" in row
+
+            page.click("text=Queues")
+            page.wait_for_url(f"{base}/console/queues")
+            assert page.locator("tr[data-queue]").count() == 4
+            failed_row = page.locator(f"tr[data-push='{failed.id}']")
+            assert "INVALID_FIELD: rejected by the CRM" in failed_row.inner_text()
+            failed_row.locator("button", has_text="Retry").click()
+            page.wait_for_load_state()
+            assert f"Push {failed.id} queued again" in page.inner_text("[role=status]")
+            assert page.locator(f"tr[data-push='{failed.id}']").count() == 0
+            with ctx.store.connect() as conn:
+                assert [p.state for p in push_store.list_pushes(conn, state=None) if p.id == failed.id] == ["pending"]
+
+            page.click("text=Decisions")
+            page.wait_for_url(f"{base}/console/decisions")
+            assert page.locator("tr[data-decision]").count() == 3
+            page.click("text=person0@example.com")
+            page.wait_for_url(f"{base}/console/contacts/*")
+            assert "person0@example.com" in page.inner_text("main")
+            assert page.locator("#timeline tr.decision").count() >= 1
+            assert page.locator("#timeline tr.activity").count() >= 1
+
+            for name, words in (("Models", "learning-engine"), ("Experiments", "engine issues")):
+                page.click(f"header >> text={name}")
+                assert words in page.inner_text("#placeholder")
+
+            page.click("text=Log out")
+            page.wait_for_url(f"{base}/console/login")
+            page.goto(f"{base}/console/queues")
+            assert page.url.endswith("/console/login")
+        browser.close()

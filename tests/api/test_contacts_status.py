@@ -1,0 +1,65 @@
+"""GET /v1/contacts/{id}, /v1/status, /metrics, the OpenAPI document and unknown paths."""
+
+from __future__ import annotations
+
+import re
+
+from tests.api.conftest import auth, fail_one_push
+
+
+def test_contact_timeline_has_profile_identities_activities_decisions_and_push_results(client, crm):
+    fail_one_push(client.app.state.hub.ctx, crm)
+    cid = client.post(
+        "/v1/decisions", json={"contact": {"email": "person1@example.com"}}, headers=auth("decide")
+    ).json()["contact_id"]
+    body = client.get(f"/v1/contacts/{cid}", headers=auth("admin")).json()
+    assert body["profile"]["emails"] == ["person1@example.com"] and body["profile"]["first_name"] == "P1"
+    assert body["identities"][0]["connector"] == "crm" and body["identities"][0]["external_id"] == "c1"
+    assert len(body["decisions"]) == 2  # the pipeline's and the real-time one, newest first
+    rt, batch = body["decisions"]
+    assert rt["pushes"] == [] and rt["explanation"] == "Matched rule 'nurture'"
+    assert batch["pushes"][0]["state"] == "failed"
+    assert "INVALID_FIELD" in batch["pushes"][0]["last_error"]
+
+
+def test_contact_errors(client):
+    assert client.get("/v1/contacts/424242", headers=auth("admin")).status_code == 404
+    for bad in ("0", "-1", "abc", str(2**70)):
+        r = client.get(f"/v1/contacts/{bad}", headers=auth("admin"))
+        assert r.status_code == 422, bad
+        assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_status_reports_connectors_and_queues(client, crm):
+    fail_one_push(client.app.state.hub.ctx, crm)
+    st = client.get("/v1/status", headers=auth("admin")).json()
+    crm_status = st["connectors"][0]
+    assert crm_status["name"] == "crm" and crm_status["records"] == 3 and crm_status["last_status"] == "ok"
+    assert crm_status["failed"] == 1 and crm_status["done"] == 2
+    assert st["queues"] == {"sync": 0, "decide": 0, "push": 0, "learn": 0}
+
+
+def test_metrics_are_prometheus_text(client, crm):
+    fail_one_push(client.app.state.hub.ctx, crm)
+    r = client.get("/metrics", headers=auth("admin"))
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+    lines = r.text.splitlines()
+    sample = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)*\})? -?[0-9.e+]+$')
+    assert all(line.startswith("# ") or sample.match(line) for line in lines), r.text
+    assert 'hub_pushes{connector="crm",state="failed"} 1' in lines
+    assert 'hub_pushes{connector="crm",state="done"} 2' in lines
+    assert 'hub_records{connector="crm"} 3' in lines
+    assert 'hub_sync_records{connector="crm",stream="contacts"} 3' in lines
+    assert 'hub_queue_depth{queue="decide"} 0' in lines
+    assert any(line.startswith('hub_policy_info{policy="rules",version="') for line in lines)
+
+
+def test_openapi_and_unknown_paths(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/decisions", "/v1/events", "/v1/webhooks/hubspot", "/v1/contacts/{contact_id}", "/metrics"} <= set(
+        spec["paths"]
+    )
+    missing = client.get("/v1/nothing")
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    wrong_method = client.get("/v1/decisions")
+    assert wrong_method.status_code == 405 and wrong_method.headers["content-type"] == "application/problem+json"

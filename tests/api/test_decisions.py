@@ -1,0 +1,98 @@
+"""POST /v1/decisions: stored profile plus session context through the configured policy."""
+
+from __future__ import annotations
+
+from hub.store import decisions as decision_store
+from tests.api.conftest import auth
+
+
+def decide(client, body, scope="decide"):
+    return client.post("/v1/decisions", json=body, headers=auth(scope))
+
+
+def test_decides_by_email_id_and_external_id_alike(client):
+    by_email = decide(client, {"contact": {"email": "Person1@Example.com"}})
+    assert by_email.status_code == 200, by_email.text
+    cid = by_email.json()["contact_id"]
+    by_id = decide(client, {"contact": {"contact_id": cid}}).json()
+    by_ext = decide(client, {"contact": {"external": {"connector": "crm", "id": "c1"}}}).json()
+    assert by_id["contact_id"] == by_ext["contact_id"] == cid
+    body = by_email.json()
+    assert body["policy"] == "rules" and body["explanation"] == "Matched rule 'nurture'"
+    assert body["actions"][0]["payload"]["fields"]["next_best_action"] == "email_nurture"
+
+
+def test_session_context_counts_as_a_page_view_without_being_stored(client):
+    # c0 has one synced page view; the hot rule needs three in 30 days
+    base = {"contact": {"external": {"connector": "crm", "id": "c0"}}}
+    assert decide(client, base).json()["explanation"] == "Matched rule 'nurture'"
+    ctx = {**base, "context": {"page": "/pricing", "campaign": "spring"}}
+    assert decide(client, ctx).json()["explanation"] == "Matched rule 'nurture'"  # 2 views: still not hot
+    # two real page views arrive as events; with the session's view that is 1 + 2 + 1 = 4
+    for i in range(2):
+        r = client.post(
+            "/v1/events",
+            json={"event_id": f"pv{i}", "type": "page_view", "identity": {"email": "person0@example.com"}},
+            headers=auth("events"),
+        )
+        assert r.status_code == 202
+    hot = decide(client, ctx).json()
+    assert hot["explanation"] == "Three or more page views this month"
+    assert {a["kind"] for a in hot["actions"]} == {"set_fields", "add_to_list"}
+    contact = client.get(f"/v1/contacts/{hot['contact_id']}", headers=auth("admin")).json()
+    assert all(a["source"] != "session" for a in contact["activities"]), "the session view must stay transient"
+
+
+def test_each_real_time_decision_is_recorded_but_queues_no_push(client):
+    app_ctx = client.app.state.hub.ctx
+    with app_ctx.store.connect() as conn:
+        before = len(decision_store.recent_decisions(conn, limit=1000))
+    status_before = client.get("/v1/status", headers=auth("admin")).json()["connectors"][0]["pending"]
+    r = decide(client, {"contact": {"email": "person2@example.com"}})
+    with app_ctx.store.connect() as conn:
+        after = decision_store.recent_decisions(conn, limit=1000)
+    assert len(after) == before + 1 and after[0].id == r.json()["decision_id"]
+    assert client.get("/v1/status", headers=auth("admin")).json()["connectors"][0]["pending"] == status_before
+
+
+def test_unknown_contacts_are_404_problems(client):
+    for ref in (
+        {"contact_id": 999_999},
+        {"email": "nobody@example.com"},
+        {"external": {"connector": "crm", "id": "x"}},
+    ):
+        r = decide(client, {"contact": ref})
+        assert r.status_code == 404, ref
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["title"] == "Contact not found"
+
+
+def test_bad_input_is_a_422_problem_naming_the_field(client):
+    cases = [
+        ({"contact": {}}, "contact"),
+        ({"contact": {"email": "a@b.c", "contact_id": 1}}, "contact"),
+        ({"contact": {"contact_id": 0}}, "contact.contact_id"),
+        ({"contact": {"contact_id": 2**70}}, "contact.contact_id"),
+        ({"contact": {"email": "not-an-email"}}, "contact.email"),
+        ({"contact": {"email": "a@b.c"}, "extra": 1}, "extra"),
+        ({"contact": {"email": "a@b.c"}, "context": {"page": "x" * 3000}}, "context.page"),
+        ({"contact": {"email": "a\x00@b.c"}}, "contact.email"),
+        ({"contact": {"email": "a@b.c"}, "context": {"properties": {"k": float("nan")}}}, "context.properties"),
+    ]
+    for body, field in cases:
+        r = client.post(
+            "/v1/decisions", content=_dumps(body), headers={**auth("decide"), "content-type": "application/json"}
+        )
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert any(e["field"].startswith(field) for e in r.json()["errors"]), (field, r.json())
+    r = client.post(
+        "/v1/decisions", content=b"{not json", headers={**auth("decide"), "content-type": "application/json"}
+    )
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+
+
+def _dumps(body) -> bytes:
+    import json
+
+    return json.dumps(body, allow_nan=True).encode()

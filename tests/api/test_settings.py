@@ -1,0 +1,50 @@
+"""The `api:` section: validated at start-up, secrets from the environment and never printed."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.config import parse_settings
+from hub.console.passwords import hash_password, verify_password
+from hub.errors import ConfigError
+
+
+def test_defaults_need_no_api_section():
+    s = parse_settings({})
+    assert s.api.tokens == [] and s.api.embedded is False and s.api.webhook_max_age == 300
+
+
+def test_tokens_come_from_the_environment_and_stay_secret(monkeypatch):
+    monkeypatch.setenv("HUB_API_TOKEN", "t" * 32)
+    s = parse_settings({"api": {"tokens": [{"name": "web", "token": "${HUB_API_TOKEN}", "scopes": ["decide"]}]}})
+    assert s.api.tokens[0].token.get_secret_value() == "t" * 32
+    assert "t" * 32 not in repr(s) and "t" * 32 not in s.model_dump_json()
+
+
+def test_every_bad_key_is_named():
+    with pytest.raises(ConfigError) as exc:
+        parse_settings(
+            {
+                "api": {
+                    "tokens": [{"name": "x", "token": "short", "scopes": ["root"]}],
+                    "users": [{"username": "ops", "password_hash": "plaintext"}],
+                    "session_secret": "too-short",
+                    "webhook_max_ag": 10,
+                }
+            }
+        )
+    paths = {p for p, _ in exc.value.problems}
+    assert {
+        "api.tokens[0].token",
+        "api.tokens[0].scopes[0]",
+        "api.users[0].password_hash",
+        "api.session_secret",
+        "api.webhook_max_ag",
+    } <= paths
+    assert "plaintext" not in str(exc.value) and "short" not in str(exc.value).replace("too-short", "")
+
+
+def test_password_hashes_round_trip():
+    h = hash_password("s3cret", iterations=1000)
+    assert verify_password("s3cret", h) and not verify_password("s3cret!", h)
+    assert not verify_password("s3cret", "pbkdf2_sha256$x$y$z")

@@ -1,0 +1,160 @@
+"""Pulling at the wire: SystemModstamp windows, deletes and conversions, rejects, resumable cursors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import responses
+
+from connectors.salesforce.client import DailyLimitReached
+from connectors.salesforce.cursor import StreamCursor
+from hub.models import ActivityType
+
+from .wire import BASE, add_describe, connector, person, query_page, session_settings, sf_error
+
+START = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+
+
+def soql_of(call) -> str:
+    return parse_qs(urlparse(call.request.url).query)["q"][0]
+
+
+def lead_settings():
+    return session_settings(objects=["Lead"], overlap_seconds=60)
+
+
+@responses.activate
+def test_window_is_capped_at_the_sync_start_and_deletes_come_from_query_all() -> None:
+    add_describe(responses, "Lead", {"Hub_Next_Best_Action__c": "string"})
+    rows = [
+        person("00Q1", "2026-01-10T10:00:00.000+0000", Email="a@x.com", Hub_Next_Best_Action__c="call"),
+        person("00Q2", "2026-01-10T10:00:01.000+0000", IsDeleted=True),
+        person("00Q3", "2026-01-10T10:00:02.000+0000", IsConverted=True, ConvertedContactId="003C"),
+        {"Id": None, "SystemModstamp": "not a date", "Email": 12345},
+    ]
+    responses.get(f"{BASE}/queryAll/", json=query_page(rows))
+    conn = connector(lead_settings())
+    conn.clock = lambda: START
+    pages = list(conn.pull_contacts(None))
+    soql = soql_of(responses.calls[-1])
+    assert "SystemModstamp <= 2026-01-10T12:00:00.000Z" in soql and ">" not in soql.split("WHERE")[1].split("<=")[0]
+    assert "Hub_Next_Best_Action__c" in soql and "ORDER BY SystemModstamp ASC, Id ASC" in soql
+    (page,) = pages
+    assert [c.identities[0].external_id for c in page.items] == ["00Q1"]
+    assert page.items[0].crm_fields == {"next_best_action": "call"}
+    assert {i.external_id for i in page.deleted} == {"00Q2", "00Q3"}
+    assert [r.external_id for r in page.rejects] == ["<no Id>"] and "Lead" in page.rejects[0].reason
+    assert StreamCursor.loads(page.cursor).objects["Lead"].since_ms == int(
+        datetime(2026, 1, 10, 10, 0, 2, tzinfo=UTC).timestamp() * 1000
+    )
+
+
+@responses.activate
+def test_next_sync_overlaps_and_drops_rows_already_read() -> None:
+    add_describe(responses, "Lead")
+    first = [person("00Q1", "2026-01-10T10:00:00.000+0000"), person("00Q2", "2026-01-10T10:00:30.000+0000")]
+    responses.get(f"{BASE}/queryAll/", json=query_page(first))
+    conn = connector(lead_settings())
+    conn.clock = lambda: START
+    cursor = list(conn.pull_contacts(None))[-1].cursor
+    # the overlap re-reads 00Q2 (same stamp: dropped) and finds 00Q9, committed late with an older stamp
+    again = [
+        person("00Q9", "2026-01-10T10:00:10.000+0000"),
+        person("00Q2", "2026-01-10T10:00:30.000+0000"),
+        person("00Q1", "2026-01-10T11:00:00.000+0000"),
+    ]
+    responses.replace(responses.GET, f"{BASE}/queryAll/", json=query_page(again))
+    page = list(conn.pull_contacts(cursor))[-1]
+    soql = soql_of(responses.calls[-1])
+    assert "SystemModstamp > 2026-01-10T09:59:30.000Z" in soql
+    assert [c.identities[0].external_id for c in page.items] == ["00Q9", "00Q1"]
+
+
+@responses.activate
+def test_contacts_are_read_before_leads_and_each_page_carries_both_cursors() -> None:
+    add_describe(responses, "Contact")
+    add_describe(responses, "Lead")
+    responses.get(
+        f"{BASE}/queryAll/",
+        json=query_page([person("003A", "2026-01-10T10:00:00.000+0000")], "/services/data/v59.0/queryAll/01g-1"),
+    )
+    responses.get(f"{BASE}/queryAll/01g-1", json=query_page([person("003B", "2026-01-10T10:00:01.000+0000")]))
+    responses.get(f"{BASE}/queryAll/", json=query_page([person("00QA", "2026-01-10T10:00:02.000+0000")]))
+    conn = connector(session_settings(objects=["Lead", "Contact"]))
+    conn.clock = lambda: START
+    pages = list(conn.pull_contacts(None))
+    froms = [soql_of(c).split("FROM ")[1].split()[0] for c in responses.calls if "q=" in c.request.url]
+    assert froms == ["Contact", "Lead"]
+    assert [p.items[0].identities[0].object_type for p in pages] == ["contact", "contact", "lead"]
+    assert set(StreamCursor.loads(pages[-1].cursor).objects) == {"Contact", "Lead"}
+
+
+@responses.activate
+def test_daily_limit_mid_sync_stops_after_the_last_good_page() -> None:
+    add_describe(responses, "Lead")
+    responses.get(
+        f"{BASE}/queryAll/",
+        json=query_page([person("00Q1", "2026-01-10T10:00:00.000+0000")], "/services/data/v59.0/queryAll/01g-1"),
+    )
+    responses.get(
+        f"{BASE}/queryAll/01g-1", json=sf_error("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."), status=403
+    )
+    conn = connector(lead_settings())
+    conn.clock = lambda: START
+    pulled = conn.pull_contacts(None)
+    first = next(pulled)
+    with pytest.raises(DailyLimitReached):
+        next(pulled)
+    assert StreamCursor.loads(first.cursor).objects["Lead"].seen == {
+        "00Q1": int(datetime(2026, 1, 10, 10, tzinfo=UTC).timestamp() * 1000)
+    }
+
+
+@responses.activate
+def test_expired_locator_requeries_from_the_cursor() -> None:
+    add_describe(responses, "Lead")
+    responses.get(
+        f"{BASE}/queryAll/",
+        json=query_page([person("00Q1", "2026-01-10T10:00:00.000+0000")], "/services/data/v59.0/queryAll/01g-1"),
+    )
+    responses.get(f"{BASE}/queryAll/01g-1", json=sf_error("INVALID_QUERY_LOCATOR"), status=400)
+    responses.get(f"{BASE}/queryAll/", json=query_page([person("00Q2", "2026-01-10T10:00:05.000+0000")]))
+    conn = connector(lead_settings())
+    conn.clock = lambda: START
+    pages = list(conn.pull_contacts(None))
+    assert [c.identities[0].external_id for p in pages for c in p.items] == ["00Q1", "00Q2"]
+    assert "SystemModstamp > 2026-01-10T09:59:00.000Z" in soql_of(responses.calls[-1])
+
+
+@responses.activate
+def test_activities_from_tasks_and_events() -> None:
+    add_describe(responses, "Task")  # has Type
+    responses.get(f"{BASE}/sobjects/Event/describe", json={"name": "Event", "fields": []})
+    task = {
+        "Id": "00T1",
+        "SystemModstamp": "2026-01-10T10:00:00.000+0000",
+        "WhoId": "003A",
+        "TaskSubtype": "Email",
+        "ActivityDate": "2026-01-09",
+    }
+    orphan = {"Id": "00T2", "SystemModstamp": "2026-01-10T10:00:01.000+0000", "WhoId": None}
+    event = {
+        "Id": "00U1",
+        "SystemModstamp": "2026-01-10T10:00:00.000+0000",
+        "WhoId": "00QA",
+        "StartDateTime": "2026-01-11T15:00:00.000+0000",
+    }
+    responses.get(f"{BASE}/query/", json=query_page([task, orphan]))
+    responses.get(f"{BASE}/query/", json=query_page([event]))
+    conn = connector(session_settings())
+    conn.clock = lambda: START
+    pages = list(conn.pull_activities(None))
+    queries = [soql_of(c) for c in responses.calls if "q=" in c.request.url]
+    assert "Type" in queries[0].split("FROM")[0] and ", Type" not in queries[1]
+    items = [a for p in pages for a in p.items]
+    assert [(a.type, a.contact_ref.object_type) for a in items] == [
+        (ActivityType.EMAIL_SENT, "contact"),
+        (ActivityType.MEETING, "lead"),
+    ]

@@ -1,0 +1,169 @@
+"""Pushing at the wire: collections with per-record results, owners, lists, and the API budget."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+from responses import matchers
+
+from hub.errors import RetryableError
+from hub.models import Action, ActionKind, Identity, PushRequest
+
+from .wire import BASE, connector, limit_header, query_page, session_settings
+
+COLLECTION = f"{BASE}/composite/sobjects"
+
+
+def req(pid: int, rid: str, kind: ActionKind, obj: str = "contact", **payload) -> PushRequest:
+    return PushRequest(
+        push_id=pid,
+        identity=Identity(connector="sf", object_type=obj, external_id=rid),
+        action=Action(kind=kind, payload=payload),
+    )
+
+
+def ok(rid: str) -> dict:
+    return {"id": rid, "success": True, "errors": []}
+
+
+def err(code: str, message: str = "bad") -> dict:
+    return {"success": False, "errors": [{"statusCode": code, "message": message, "fields": []}]}
+
+
+def body(call) -> dict:
+    return json.loads(call.request.body)
+
+
+@responses.activate
+def test_fields_and_owner_merge_into_one_row_with_auto_assign_off() -> None:
+    responses.get(f"{BASE}/query/", json=query_page([{"Id": "005U"}]))  # the owner is an active user
+    patch = responses.patch(
+        COLLECTION,
+        json=[
+            ok("00QA"),
+            err("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access"),
+            err("FIELD_CUSTOM_VALIDATION_EXCEPTION", "no"),
+        ],
+        headers=limit_header(500),
+        match=[matchers.header_matcher({"Sforce-Auto-Assign": "FALSE"})],
+    )
+    conn = connector()
+    results = conn.push(
+        [
+            req(1, "00QA", ActionKind.SET_FIELDS, obj="lead", fields={"lead_score": "80", "next_best_action": "call"}),
+            req(2, "00QA", ActionKind.ASSIGN_OWNER, obj="lead", owner="005U"),
+            req(3, "003B", ActionKind.SET_FIELDS, fields={"best_send_time": "2026-01-06T10:00:00+00:00"}),
+            req(4, "003C", ActionKind.SET_FIELDS, fields={"experiment_arm": "engine"}),
+        ]
+    )
+    rows = body(patch.calls[0])["records"]
+    assert body(patch.calls[0])["allOrNone"] is False
+    assert rows[0] == {
+        "attributes": {"type": "Lead"},
+        "id": "00QA",
+        "Hub_Lead_Score__c": 80.0,
+        "Hub_Next_Best_Action__c": "call",
+        "OwnerId": "005U",
+    }
+    assert rows[1]["Hub_Best_Send_Time__c"] == "2026-01-06T10:00:00.000Z"
+    assert [(r.push_id, r.status) for r in results] == [(1, "ok"), (2, "ok"), (3, "retryable"), (4, "failed")]
+    assert results[3].reason == "FIELD_CUSTOM_VALIDATION_EXCEPTION: no"
+    assert conn.usage()["api_used"] == 500
+
+
+@responses.activate
+def test_bad_values_inactive_owners_and_unknown_fields_fail_without_a_call() -> None:
+    responses.get(f"{BASE}/query/", json=query_page([]))  # 005X is not an active user
+    conn = connector(session_settings(allowed_owner_queues=["00GQ"]))
+    patch = responses.patch(COLLECTION, json=[ok("003Q")])
+    results = conn.push(
+        [
+            req(1, "003A", ActionKind.SET_FIELDS, fields={"lead_score": "high"}),
+            req(2, "003A", ActionKind.ASSIGN_OWNER, owner="005X"),
+            req(3, "003A", ActionKind.SET_FIELDS, fields={"shoe_size": 44}),
+            req(4, "003Q", ActionKind.ASSIGN_OWNER, owner="00GQ"),  # an allowed queue
+            req(5, "001A", ActionKind.SET_FIELDS, obj="account", fields={"reason": "x"}),
+        ]
+    )
+    assert [r.status for r in results] == ["failed", "failed", "failed", "ok", "failed"]
+    assert results[0].reason.startswith("INVALID_VALUE") and results[1].reason.startswith("INACTIVE_OWNER")
+    assert results[2].reason.startswith("UNKNOWN_FIELD")
+    assert [r["id"] for r in body(patch.calls[0])["records"]] == ["003Q"]
+
+
+@responses.activate
+def test_two_hundred_rows_per_call() -> None:
+    patch = responses.add_callback(
+        responses.PATCH,
+        COLLECTION,
+        callback=lambda r: (200, {}, json.dumps([ok(x["id"]) for x in json.loads(r.body)["records"]])),
+    )
+    conn = connector()
+    results = conn.push(
+        [req(i, f"003{i:05d}", ActionKind.SET_FIELDS, fields={"decision_id": str(i)}) for i in range(450)]
+    )
+    assert [len(body(c)["records"]) for c in patch.calls] == [200, 200, 50]
+    assert all(r.status == "ok" for r in results) and len(results) == 450
+
+
+@responses.activate
+def test_push_pauses_above_the_budget_share() -> None:
+    responses.patch(COLLECTION, json=[ok("003A")], headers=limit_header(95_000))
+    conn = connector(session_settings(push_budget_share=0.9, budget_retry_after=1800))
+    conn.push([req(1, "003A", ActionKind.SET_FIELDS, fields={"decision_id": "1"})])
+    with pytest.raises(RetryableError) as paused:
+        conn.push([req(2, "003A", ActionKind.SET_FIELDS, fields={"decision_id": "2"})])
+    assert paused.value.retry_after == 1800 and "95%" in str(paused.value)
+    assert conn.usage() | {"calls": 0} == {
+        "api_used": 95_000,
+        "api_limit": 100_000,
+        "share": 0.95,
+        "push_pause_share": 0.9,
+        "push_paused": True,
+        "calls": 0,
+        "logins": 0,
+    }
+
+
+@responses.activate
+def test_list_adds_create_missing_campaigns_and_skip_existing_members() -> None:
+    responses.get(f"{BASE}/query/", json=query_page([]))  # no Campaign named "vip" yet
+    responses.post(COLLECTION, json=[ok("701V")])
+    responses.get(
+        f"{BASE}/query/", json=query_page([{"Id": "00vM", "CampaignId": "701V", "ContactId": "003A", "LeadId": None}])
+    )
+    responses.post(
+        COLLECTION, json=[{"success": False, "errors": [{"statusCode": "DUPLICATE_VALUE", "message": "dup"}]}]
+    )
+    conn = connector()
+    results = conn.push(
+        [
+            req(1, "003A", ActionKind.ADD_TO_LIST, list="vip"),  # already a member: nothing to write
+            req(2, "00QB", ActionKind.ADD_TO_LIST, obj="lead", list="vip"),
+        ]
+    )
+    posts = [c for c in responses.calls if c.request.method == "POST"]
+    assert body(posts[0])["records"] == [{"attributes": {"type": "Campaign"}, "Name": "vip", "IsActive": True}]
+    assert body(posts[1])["records"] == [
+        {"attributes": {"type": "CampaignMember"}, "CampaignId": "701V", "LeadId": "00QB"}
+    ]
+    assert [r.status for r in results] == ["ok", "ok"]  # a duplicate member means the add holds
+
+
+@responses.activate
+def test_list_removes_delete_only_existing_members() -> None:
+    responses.get(
+        f"{BASE}/query/", json=query_page([{"Id": "00vM", "CampaignId": "701V", "ContactId": "003A", "LeadId": None}])
+    )
+    delete = responses.delete(COLLECTION, json=[ok("00vM")])
+    conn = connector(session_settings(campaigns={"vip": "701V"}))
+    results = conn.push(
+        [
+            req(1, "003A", ActionKind.REMOVE_FROM_LIST, list="vip"),
+            req(2, "003B", ActionKind.REMOVE_FROM_LIST, list="vip"),
+        ]
+    )
+    assert "ids=00vM" in delete.calls[0].request.url and "allOrNone=false" in delete.calls[0].request.url
+    assert [r.status for r in results] == ["ok", "ok"] and len(delete.calls) == 1

@@ -1,0 +1,241 @@
+"""End to end: the hub pipeline, the real simple-salesforce, and the Salesforce sandbox over TLS.
+
+Fault injection on: every action lands once, expired sessions recover, the daily limit stops a
+sync cleanly and the next one resumes from its cursor, conversions keep one person one contact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.salesforce.client import DailyLimitReached
+from hub.config import load_settings
+from hub.errors import FatalConnectorError, HubError
+from hub.pipeline.context import HubContext
+from hub.pipeline.push import push_connector
+from hub.pipeline.run import run_once
+from hub.pipeline.sync import sync_connector
+from hub.sandbox.salesforce_server import SalesforceLimits
+from hub.sandbox.serve import SandboxHandle, start_sandbox
+from hub.sandbox.world import World
+from hub.store import Store
+from hub.store import pushes as push_store
+from hub.store.schema import contacts, identities
+from tests.conftest import hub_config
+
+NAME = "salesforce"
+
+
+@pytest.fixture
+def redis12(redis_url: str) -> str:
+    """The run's leased Redis database (see tests/conftest.py)."""
+    return redis_url
+
+
+@pytest.fixture
+def world() -> World:
+    return World(n_contacts=400, seed=21)
+
+
+@pytest.fixture
+def sandbox(world: World) -> Iterator[SandboxHandle]:
+    with start_sandbox(world) as sb:
+        yield sb
+
+
+def sf_settings(sb: SandboxHandle, **extra) -> dict:
+    return {
+        "username": sb.salesforce_username,
+        "password": sb.salesforce_password,
+        "security_token": sb.salesforce_security_token,
+        "domain": sb.salesforce_domain,
+        "ca_bundle": sb.ca_cert_path,
+        **extra,
+    }
+
+
+def make_ctx(
+    tmp_path: Path, redis_url: str, sb: SandboxHandle, owner: str, store_url: str | None = None, **extra
+) -> HubContext:
+    store_url = store_url or f"sqlite:///{tmp_path / 'hub.db'}"
+    Store(store_url, auto_migrate=True).dispose()
+    rule = {
+        "name": "everyone",
+        "when": "not do_not_contact",
+        "actions": [
+            {"kind": "set_fields", "fields": {"next_best_action": "email_nurture", "best_channel": "email"}},
+            {"kind": "add_to_list", "list": "Hub nurture"},
+            {"kind": "assign_owner", "owner": owner},
+        ],
+    }
+    cfg = hub_config(
+        tmp_path,
+        store_url,
+        redis_url,
+        plugins=[],
+        connectors={NAME: {"type": "salesforce", "settings": sf_settings(sb, **extra)}},
+        **{"decision.rules": [rule], "push.backoff_base": 0.05, "push.backoff_max": 0.2, "push.max_attempts": 30},
+    )
+    return HubContext.build(load_settings(cfg), embedded=True)
+
+
+def open_pushes(ctx: HubContext) -> int:
+    with ctx.store.connect() as conn:
+        counts = push_store.counts(conn)
+    return counts.get((NAME, "pending"), 0) + counts.get((NAME, "sending"), 0)
+
+
+def run_until_quiet(ctx: HubContext, rounds: int = 40) -> None:
+    """Run the pipeline until no push is left (errors only delay; they must not lose anything)."""
+    for _ in range(rounds):
+        with contextlib.suppress(HubError):
+            run_once(ctx)
+        if open_pushes(ctx) == 0:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"{open_pushes(ctx)} pushes still open")
+
+
+def people(world: World) -> dict[str, dict]:
+    sf = world.salesforce
+    return {
+        rid: rec
+        for t in ("Contact", "Lead")
+        for rid, rec in sf.objects[t].items()
+        if not rec["IsDeleted"] and not rec.get("IsConverted") and not rec["DoNotCall"]  # the rule skips do-not-contact
+    }
+
+
+def our_writes(world: World) -> list:
+    return [e for e in world.log.entries if e.system == "salesforce" and "composite" in e.endpoint]
+
+
+def test_every_action_lands_once_under_faults(tmp_path, store_url, redis12, world, sandbox) -> None:
+    owner = world.salesforce.users[2]
+    ctx = make_ctx(tmp_path, redis12, sandbox, owner, store_url=store_url)
+    sandbox.salesforce_faults.set(error_rate=0.08, drop_rate=0.04, seed=3)
+    run_until_quiet(ctx)
+    sandbox.salesforce_faults.clear()
+    assert world.log.faults[("salesforce", "error")] > 0 and world.log.faults[("salesforce", "drop")] > 0
+    everyone = people(world)
+    writes = our_writes(world)
+    nba = Counter(e.record_id for e in writes if e.field == "Hub_Next_Best_Action__c")
+    assert set(nba) == set(everyone) and set(nba.values()) == {1}
+    campaign = world._campaign
+    members = Counter(
+        (m["ContactId"] or m["LeadId"])
+        for m in world.salesforce.objects["CampaignMember"].values()
+        if m["CampaignId"] == campaign
+    )
+    assert set(members) == set(everyone) and set(members.values()) == {1}
+    assert all(rec["OwnerId"] == owner for rec in everyone.values())
+    assert {h for o, _, h in world.salesforce.auto_assign_log if o == "Lead"} == {"FALSE"}
+    with ctx.store.connect() as conn:
+        counts = push_store.counts(conn)
+    assert counts.get((NAME, "failed"), 0) == 0
+    # no-change runs: the echoes of our writes come back, nothing is written again. (The first
+    # re-decides the people whose owner we changed: the hub hashes owner as content.)
+    before = len(world.log.entries)
+    for _ in range(2):
+        report = run_once(ctx)
+        assert report.pushes[0].sent == 0 and len(world.log.entries) == before
+    assert report.decide.decided == 0
+    ctx.close()
+
+
+def test_expired_sessions_recover_with_one_login(tmp_path, redis12, world, sandbox) -> None:
+    ctx = make_ctx(tmp_path, redis12, sandbox, world.salesforce.users[1])
+    sync_connector(ctx, NAME)
+    conn = ctx.connector(NAME)
+    assert conn.client.logins == 1
+    sandbox.salesforce.expire_sessions()
+    push_connector(ctx, NAME)  # nothing decided yet: exercises no call
+    run_once(ctx)
+    assert conn.client.logins == 2
+    assert open_pushes(ctx) == 0
+    ctx.close()
+
+
+def test_a_bare_session_id_fails_clearly_when_it_expires(sandbox) -> None:
+    from connectors.salesforce.config import SalesforceSettings
+    from connectors.salesforce.connector import SalesforceConnector
+
+    password = SalesforceConnector(NAME, SalesforceSettings(**sf_settings(sandbox)), {})
+    password.client.describe("Contact")
+    token = password.client.sf.session_id
+    bare = SalesforceConnector(
+        NAME,
+        SalesforceSettings(session_id=token, instance_url=sandbox.salesforce_url, ca_bundle=sandbox.ca_cert_path),
+        {},
+    )
+    assert bare.client.describe("Lead")["name"] == "Lead"
+    sandbox.salesforce.expire_sessions()
+    with pytest.raises(FatalConnectorError, match="bare session id"):
+        list(bare.pull_contacts(None))
+    password.close()
+    bare.close()
+
+
+def count_identities(ctx: HubContext) -> int:
+    with ctx.store.connect() as conn:
+        return conn.execute(select(func.count()).select_from(identities)).scalar_one()
+
+
+def test_daily_limit_stops_the_sync_cleanly_and_it_resumes_from_the_cursor(tmp_path, redis12) -> None:
+    world = World(n_contacts=5000, seed=4)  # ~3,200 people: two pages of Leads
+    limits = SalesforceLimits(daily_api_requests=2, query_batch_size=2000)
+    with start_sandbox(world, salesforce_limits=limits) as sb:
+        ctx = make_ctx(tmp_path, redis12, sb, world.salesforce.users[0], objects=["Lead"], activity_objects=[])
+        with pytest.raises(DailyLimitReached):
+            sync_connector(ctx, NAME)  # describe, first page, then 403 on the second page
+        assert count_identities(ctx) == 2000
+        used = sb.salesforce.daily.used
+        sb.salesforce.daily.limit = 1000  # the allocation comes back
+        sync_connector(ctx, NAME)
+        leads = [r for r in world.salesforce.objects["Lead"].values() if not r["IsConverted"]]
+        assert count_identities(ctx) == len(leads)
+        assert sb.salesforce.daily.used - used <= 2  # resumed where it stopped, not from scratch
+        ctx.close()
+
+
+def test_push_pauses_near_the_daily_limit(tmp_path, redis12, world, sandbox) -> None:
+    ctx = make_ctx(tmp_path, redis12, sandbox, world.salesforce.users[3], push_budget_share=0.5)
+    sandbox.salesforce.daily.try_acquire(world.clock.day)  # the quota's day starts
+    sandbox.salesforce.daily.used = 60_000  # someone else spent most of the org's allocation
+    report = run_once(ctx)
+    assert report.pushes[0].done == 0 and report.pushes[0].retrying > 0
+    assert not our_writes(world)
+    assert ctx.connector(NAME).usage()["push_paused"] is True
+    ctx.close()
+
+
+def test_deletes_and_conversions_keep_one_person_one_contact(tmp_path, redis12, world, sandbox) -> None:
+    ctx = make_ctx(tmp_path, redis12, sandbox, world.salesforce.users[0])
+    sync_connector(ctx, NAME)
+    sf = world.salesforce
+    with ctx.store.connect() as conn:
+        n_contacts = conn.execute(select(func.count()).select_from(contacts)).scalar_one()
+    leads = [r for r in sf.objects["Lead"].values() if r["Email"]]
+    gone, converted = leads[0], leads[1]
+    with world.lock:
+        sf.delete("Lead", gone["Id"], "admin")
+        contact_id = sf.create("Contact", {"LastName": converted["LastName"], "Email": converted["Email"]})
+        sf.update(
+            "Lead", converted["Id"], {"IsConverted": True, "ConvertedContactId": contact_id}, "convert", source="market"
+        )
+    sync_connector(ctx, NAME)
+    with ctx.store.connect() as conn:
+        rows = conn.execute(select(identities.c.object_type, identities.c.external_id, identities.c.contact_id)).all()
+        after = conn.execute(select(func.count()).select_from(contacts)).scalar_one()
+    by_id = {r.external_id: r for r in rows}
+    assert gone["Id"] not in by_id and converted["Id"] not in by_id
+    assert by_id[contact_id].object_type == "contact"
+    assert after == n_contacts - 1  # the deleted lead's contact is gone; the converted one carried on
+    ctx.close()

@@ -1,0 +1,81 @@
+"""Engine configuration: the sample uses the sandbox catalog; bad catalogs fail at start-up;
+`hub model list` / `hub model rollback` are thin commands over hub/pipeline/learn.py."""
+
+from __future__ import annotations
+
+import contextlib
+from importlib import resources
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hub.config import DecisionSettings, parse_settings
+from hub.errors import ConfigError
+from hub.sandbox.catalog import ACTION_IDS
+from tests.test_config import run_hub
+
+
+def test_sample_config_runs_the_engine_on_the_sandbox_catalog():
+    raw = yaml.safe_load(resources.files("hub").joinpath("sample.yaml").read_text(encoding="utf-8"))
+    s = parse_settings(raw)
+    assert s.decision.policy == "engine"
+    assert tuple(a.id for a in s.decision.actions) == ACTION_IDS
+    nba = {
+        a.fields["next_best_action"]
+        for r in s.decision.rules
+        for a in r.actions
+        if a.fields and "next_best_action" in a.fields
+    }
+    assert nba <= set(ACTION_IDS)  # the legacy rules map onto the catalog (apprentice baseline)
+    assert s.decision.objective.meeting == 20 and s.decision.objective.unsubscribe == -30
+
+
+def test_the_default_catalog_is_the_sandbox_catalog():
+    assert tuple(a.id for a in DecisionSettings().actions) == ACTION_IDS
+
+
+@pytest.mark.parametrize(
+    "decision, problem",
+    [
+        ({"actions": [{"id": "a", "kind": "email"}]}, "wait"),
+        ({"actions": [{"id": "wait", "kind": "wait"}, {"id": "wait", "kind": "wait"}]}, "unique"),
+        ({"actions": [{"id": "wait", "kind": "wait", "eligible": "shoe_size > 3"}]}, "shoe_size"),
+        ({"actions": [{"id": "wait", "kind": "teleport"}]}, "kind"),
+        ({"engine": {"holdout_share": 0.8, "control_share": 0.5}}, "at most 1"),
+    ],
+)
+def test_bad_catalogs_are_rejected_with_the_reason(decision, problem):
+    with pytest.raises(ConfigError) as exc:
+        parse_settings({"decision": decision})
+    assert problem in str(exc.value)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.dictionaries(st.sampled_from(["id", "kind", "value", "attribution_days", "eligible", "list"]), st.text()))
+def test_any_action_entry_validates_or_fails_with_a_config_error(entry):
+    with contextlib.suppress(ConfigError):
+        parse_settings({"decision": {"actions": [entry, {"id": "wait", "kind": "wait"}]}})
+
+
+def test_model_commands(tmp_path):
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump({"store_url": f"sqlite:///{tmp_path / 'hub.db'}"}))
+
+    def hub(*args):
+        return run_hub(*args, "-c", str(path), cwd=tmp_path)
+
+    listed = hub("model", "list")
+    assert listed.returncode == 0, listed.stderr
+    missing = hub("model", "rollback", "7")
+    assert missing.returncode == 1 and "no version 7" in missing.stderr
+
+
+def test_beat_schedules_the_learn_step_for_the_engine_only():
+    from tasks.app import beat_schedule
+
+    engine = parse_settings({"decision": {"learn_interval": 120}})
+    assert beat_schedule(engine)["learn"]["task"] == "hub.learn"
+    assert beat_schedule(engine)["learn"]["schedule"].total_seconds() == 120
+    assert "learn" not in beat_schedule(parse_settings({"decision": {"policy": "rules"}}))

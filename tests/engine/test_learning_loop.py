@@ -1,0 +1,160 @@
+"""The learning loop on a real store: windows, delayed rewards, snapshots, reload, rollback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from hub.config import Settings
+from hub.models import Activity, ActivityType, Contact, Identity
+from hub.pipeline.context import HubContext
+from hub.pipeline.decide import decide_contacts
+from hub.pipeline.learn import learn_step, list_models, rollback
+from hub.pipeline.outcomes import record_outcomes
+from hub.store import Store
+from hub.store import activities as activity_store
+from hub.store import contacts as contact_store
+from hub.store.profiles import load_profiles
+from hub.store.schema import decision_features, outcomes
+
+T0 = datetime(2026, 2, 2, 9, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, t: datetime):
+        self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t
+
+
+@pytest.fixture
+def ctx(store_url):
+    settings = Settings.model_validate(
+        {
+            "store_url": store_url,
+            "decision": {
+                "actions": [
+                    {"id": "email_nurture_business", "kind": "email", "channel": "email", "attribution_days": 3},
+                    {"id": "sales_outreach", "kind": "sales_outreach", "channel": "phone", "attribution_days": 10},
+                    {"id": "wait", "kind": "wait"},
+                ],
+                "engine": {"holdout_share": 0.0, "explore_share": 0.0, "apprentice_min_observations": 1},
+                "rules": [
+                    {
+                        "name": "nurture",
+                        "when": "True",
+                        "actions": [{"kind": "set_fields", "fields": {"next_best_action": "email_nurture_business"}}],
+                    }
+                ],
+            },
+        }
+    )
+    c = HubContext.build(settings, embedded=True, store=Store(store_url, auto_migrate=True))
+    c.clock = Clock(T0)
+    yield c
+    c.close()
+
+
+def add_contacts(ctx, n: int) -> list[int]:
+    people = [
+        Contact(identities=[Identity(connector="crm", external_id=str(i))], emails=[f"p{i}@x.example"])
+        for i in range(n)
+    ]
+    with ctx.store.begin() as conn:
+        return sorted(contact_store.upsert_contacts(conn, people).changed)
+
+
+def add_activity(ctx, cid: int, kind: ActivityType, at: datetime, key: str) -> list[int]:
+    a = Activity(contact_id=cid, type=kind, occurred_at=at, source="crm", external_id=key)
+    with ctx.store.begin() as conn:
+        return activity_store.insert_activities(conn, [a]).new_ids
+
+
+def test_activities_count_only_inside_the_chosen_actions_window_and_rewards_wait_for_it(ctx):
+    (cid,) = add_contacts(ctx, 1)
+    decide_contacts(ctx, [cid], "r1")  # cold engine follows the rule: email, 3-day window
+    ids = add_activity(ctx, cid, ActivityType.EMAIL_CLICK, T0 + timedelta(days=1), "click")
+    ids += add_activity(ctx, cid, ActivityType.MEETING, T0 + timedelta(days=5), "late-meeting")
+    ids += add_activity(ctx, cid, ActivityType.EMAIL_OPEN, T0 - timedelta(hours=1), "before")
+    assert record_outcomes(ctx, ids) == 1  # only the click: the meeting is outside, the open before
+    with ctx.store.connect() as conn:
+        assert load_profiles(conn, [cid])[cid]["total"] == {"email_click": 1, "meeting": 1, "email_open": 1}
+    early = learn_step(ctx, T0 + timedelta(days=2))
+    assert early.finalized == 0 and early.learned == 0  # the window is still open
+    done = learn_step(ctx, T0 + timedelta(days=3, minutes=1))
+    assert done.finalized == 1 and done.learned == 1 and done.version == 1
+    with ctx.store.connect() as conn:
+        row = conn.execute(select(decision_features)).one()
+        assert row.reward == {"click": 1.0} and row.reward_total == 1.0 and row.learned_version == 1
+        assert len(conn.execute(select(outcomes)).all()) == 1
+    assert learn_step(ctx, T0 + timedelta(days=4)).learned == 0  # never learned twice
+
+
+def test_snapshots_version_up_workers_reload_and_rollback_appends(ctx):
+    cids = add_contacts(ctx, 6)
+    for day in range(3):
+        ctx.clock.t = T0 + timedelta(days=4 * day)
+        decide_contacts(ctx, cids, f"d{day}")
+        ids = []
+        for cid in cids[:3]:
+            ids += add_activity(ctx, cid, ActivityType.EMAIL_CLICK, ctx.clock.t + timedelta(hours=2), f"{day}-{cid}")
+        record_outcomes(ctx, ids)
+        learn_step(ctx, ctx.clock.t + timedelta(days=3, hours=1))
+    models = list_models(ctx)
+    assert [m["version"] for m in models] == [1, 2, 3]
+    assert models[-1]["metrics"]["learned"] == 6
+    engine = ctx.policy
+    assert engine.model_version == 3 and engine.model.policy.n_obs_.sum() == 18
+
+    other = HubContext.build(ctx.settings, embedded=True, store=ctx.store)  # a decide worker
+    other.clock = ctx.clock
+    decide_contacts(other, cids[:1], "w1")
+    assert other.policy.model_version == 3 and other.policy.model.policy.n_obs_.sum() == 18
+
+    assert rollback(ctx, 1) == 4
+    decide_contacts(other, cids[:1], "w2")
+    assert other.policy.model_version == 4 and other.policy.model.policy.n_obs_.sum() == 6
+    assert list_models(ctx)[-1]["metrics"]["rollback_of"] == 1
+
+
+def test_profiles_can_be_rebuilt_from_the_activities_table(ctx):
+    from hub.store.profiles import rebuild_profiles
+
+    cids = add_contacts(ctx, 3)
+    for i, cid in enumerate(cids):
+        for k in range(i + 1):
+            add_activity(ctx, cid, ActivityType.PAGE_VIEW, T0 - timedelta(days=k), f"pv-{cid}-{k}")
+    with ctx.store.connect() as conn:
+        before = load_profiles(conn, cids)
+    with ctx.store.begin() as conn:
+        assert rebuild_profiles(conn, chunk=2) == 3
+    with ctx.store.connect() as conn:
+        assert load_profiles(conn, cids) == before
+
+
+def test_migration_0002_builds_profiles_for_existing_activities(tmp_path):
+    from sqlalchemy import insert
+
+    from hub.store.db import make_engine, migrate
+    from hub.store.schema import activities, contacts
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(contacts).values(
+                id=1, created_at=T0, changed_at=T0, properties={}, email_opt_out=False, do_not_contact=False
+            )
+        )
+        conn.execute(
+            insert(activities).values(
+                contact_id=1, type="email_open", occurred_at=T0, properties={}, source="crm", external_id="o1"
+            )
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        assert load_profiles(conn, [1])[1]["total"] == {"email_open": 1}
+    engine.dispose()

@@ -1,0 +1,157 @@
+"""Reports from a real (SQLite) store: lift with intervals and sample size, reach, the folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from hub.cli_reports import reports_app
+from hub.models import Action, ActionKind, Activity, Consent, Contact, Decision, Identity
+from hub.reports import lift_rows, reach_report, write_report
+from hub.reports.data import load_arm_frame
+from hub.reports.lift import Z_ALPHA, Z_POWER, arm_metrics, compare
+from hub.store import Store
+from hub.store.activities import insert_activities
+from hub.store.contacts import upsert_contacts
+from hub.store.decisions import insert_decisions
+from hub.store.schema import contacts as contacts_table
+
+T0 = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday
+N_ARM = 200
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """200 holdout contacts (10 % convert), 200 engine (30 %), 5 never decided, 20 no-action."""
+    path = tmp_path_factory.mktemp("reports") / "hub.db"
+    s = Store(f"sqlite:///{path}")
+    people = [
+        Contact(
+            identities=[Identity(connector="crm", external_id=str(i))],
+            emails=[f"p{i}@example.com"],
+            consent=Consent(email_opt_out=i % 50 == 0),
+        )
+        for i in range(2 * N_ARM + 5)
+    ]
+    with s.begin() as conn:
+        upsert_contacts(conn, people, T0)
+        ids = sorted(conn.execute(select(contacts_table.c.id)).scalars())
+    act = Action(kind=ActionKind.SET_FIELDS, payload={"fields": {"next_best_action": "email_nurture_technical"}})
+    decisions, activities = [], []
+    for k, cid in enumerate(ids[: 2 * N_ARM]):
+        arm = "holdout" if k < N_ARM else "engine"
+        j = k % N_ARM
+        quiet = arm == "holdout" and j >= N_ARM - 20
+        at = T0 + timedelta(days=j % 14)
+        decisions.append(
+            Decision(
+                contact_id=cid,
+                actions=[] if quiet else [act],
+                policy="p",
+                policy_version="1",
+                arm=arm,
+                explanation="No rule matched" if quiet else "nurture",
+                created_at=at,
+            )
+        )
+        converts = j < (20 if arm == "holdout" else 60)
+        if converts:
+            activities.append(_act(cid, "opportunity_created", at + timedelta(days=3 + j % 5), f"o{cid}", amount=1000))
+            if j % 2 == 0:
+                activities.append(_act(cid, "opportunity_won", at + timedelta(days=30), f"w{cid}", amount=1000))
+        # Before the decision: must not count for any arm.
+        activities.append(_act(cid, "opportunity_created", at - timedelta(days=1), f"pre{cid}", amount=50_000))
+        if arm == "engine" and j < 4:
+            activities.append(_act(cid, "unsubscribe", at + timedelta(days=1), f"u{cid}"))
+    with s.begin() as conn:
+        insert_decisions(conn, decisions, "req-1")
+        insert_activities(conn, activities)
+    yield s
+    s.dispose()
+
+
+def _act(cid: int, kind: str, at: datetime, key: str, **props) -> Activity:
+    return Activity(contact_id=cid, type=kind, occurred_at=at, properties=props, source="t", external_id=key)
+
+
+def test_lift_per_arm_has_the_planted_differences_with_intervals(store):
+    with store.connect() as conn:
+        frame = load_arm_frame(conn)
+    rows = {r.metric: r for r in lift_rows(frame)}
+    conv = rows["conversion"]
+    assert (conv.arm, conv.baseline, conv.n_arm, conv.n_base) == ("engine", "holdout", N_ARM, N_ARM)
+    assert conv.diff == pytest.approx(0.2)
+    assert conv.low > 0 and conv.significant and conv.n_more_per_arm == 0
+    assert conv.relative == pytest.approx(2.0)
+    assert rows["pipeline"].diff == pytest.approx(200.0)  # pre-decision opportunities excluded
+    assert rows["revenue"].diff == pytest.approx(100.0)
+    assert rows["win_rate"].n_arm == 60 and rows["win_rate"].diff == pytest.approx(0.0)
+    assert rows["unsubscribes"].diff == pytest.approx(4 / N_ARM)
+    assert math.isinf(rows["reward"].n_needed_per_arm)  # no rewards recorded: no difference
+    velocity = {m.arm: m.mean for m in arm_metrics(frame) if m.metric == "deal_velocity_days"}
+    assert velocity == {"engine": pytest.approx(5.0), "holdout": pytest.approx(5.0)}  # 3 + j % 5 days
+
+
+def test_sample_size_needed_follows_the_power_formula():
+    rng = np.random.default_rng(0)
+    a, b = (rng.random(300) < 0.12).astype(float), (rng.random(300) < 0.10).astype(float)
+    r = compare("conversion", "engine", "holdout", a, b)
+    expected = (Z_ALPHA + Z_POWER) ** 2 * (a.var(ddof=1) + b.var(ddof=1)) / (a.mean() - b.mean()) ** 2
+    assert r.n_needed_per_arm == pytest.approx(expected)
+    assert r.n_more_per_arm == math.ceil(expected) - 300 > 0
+    assert not r.significant and r.low < 0 < r.high
+
+
+def test_reach_groups_no_action_contacts_by_reason(store):
+    with store.connect() as conn:
+        rep = reach_report(conn)
+    assert (rep.total, rep.with_action) == (2 * N_ARM + 5, 2 * N_ARM - 20)
+    rows = {r.reason: r for r in rep.rows}
+    assert rows["No rule matched"].contacts == 20
+    assert rows["never decided"].contacts == 5
+    assert rep.rows[0].reason == "No rule matched"
+
+
+def test_write_report_and_cli(store, tmp_path):
+    res = write_report(store, tmp_path / "out")
+    names = {f.name for f in res.files}
+    assert {"lift.csv", "reach.csv", "weekly.csv", "report.md", "opportunity_rate.svg", "summary.json"} <= names
+    for svg in tmp_path.glob("out/*.svg"):
+        root = ET.parse(svg).getroot()
+        assert root.tag.endswith("svg")
+    rate = ET.parse(tmp_path / "out" / "opportunity_rate.svg").getroot()
+    assert len(rate.findall("{http://www.w3.org/2000/svg}polyline")) == 2  # one line per arm
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["arms"] == {"engine": N_ARM, "holdout": N_ARM}
+    assert "engine:conversion" in summary["significant"]
+    runner = CliRunner()
+    url = str(store.engine.url)
+    ok = runner.invoke(reports_app, ["lift", "--store-url", url])
+    assert ok.exit_code == 0 and "conversion" in ok.output
+    ok = runner.invoke(reports_app, ["write", "--store-url", url, "--out", str(tmp_path / "cli")])
+    assert ok.exit_code == 0 and (tmp_path / "cli" / "lift.csv").exists()
+    ok = runner.invoke(reports_app, ["reach", "--store-url", url])
+    assert ok.exit_code == 0 and "No rule matched" in ok.output
+    bad = runner.invoke(reports_app, ["lift", "--store-url", url, "--since", "yesterday"])
+    assert bad.exit_code == 2
+
+
+def test_models_command_lists_versions_and_the_live_one(tmp_path):
+    from decision.scoring import LeadScorer
+    from decision.scoring.registry import ModelRegistry
+
+    store = Store(f"sqlite:///{tmp_path / 'm.db'}")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 2))
+    y = (rng.random(1000) < 1 / (1 + np.exp(-(X[:, 0] - 1)))).astype(int)
+    ModelRegistry(store).consider(LeadScorer(estimator="logistic").fit(X, y, feature_names=("a", "b")), X, y)
+    res = CliRunner().invoke(reports_app, ["models", "--store-url", str(store.engine.url)])
+    assert res.exit_code == 0 and "live version 1" in res.output and "promoted (live)" in res.output
+    store.dispose()
