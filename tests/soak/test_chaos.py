@@ -1,7 +1,7 @@
 """The chaos run in its short mode: 3 real workers, faults, a SIGKILL, a Redis restart and a
 dropped store connection, checked against the sandbox's write log (see bench/chaos.py).
 
-About 100 s on a 2-core machine, so it is outside the default test command:
+About 3 minutes on a shared 2-core machine, so it is outside the default test command:
 ``HUB_SOAK=1 python -m pytest tests/soak``.
 """
 
