@@ -99,6 +99,10 @@ def learn(activity_ids: list[int] | None = None) -> dict:
 def sweep(grace_seconds: float = 300) -> dict:
     """Decide contacts whose decide task was lost (see hub/pipeline/sweep.py)."""
     ctx = context()
+    if not ctx.locks.once("sweep", int(grace_seconds)):
+        # at most one sweep per grace period: a sweep sent again before the decides it queued
+        # ran would queue them all again (seen in the chaos run as a decide storm)
+        return {"requeued": 0, "skipped": True}
     ids = undecided_contacts(ctx, grace_seconds)
     for i, part in enumerate(chunks(ids, ctx.settings.decision.chunk_size)):
         decide.delay(part, f"sweep-{sweep.request.id}-{i}")
