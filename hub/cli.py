@@ -208,6 +208,34 @@ def push(
 
 
 @app.command()
+def forget(
+    email: Annotated[str, typer.Argument(help="The person's email address.")],
+    clear_crm: Annotated[
+        bool, typer.Option("--clear-crm", help="First clear the hub's fields in every connected CRM.")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Remove a person from the store (contact, identities, emails, decisions, pushes, outcomes, activities)."""
+    from hub.forget import forget as forget_person
+
+    ctx = _context(config)
+    try:
+        report = forget_person(ctx, email, clear_crm=clear_crm)
+    finally:
+        ctx.close()
+    if not report.found:
+        err.print("No contact has that email address; nothing to forget.", markup=False)
+        raise typer.Exit(1)
+    for name, states in sorted(report.cleared.items()):
+        out.print(f"{name}: hub fields cleared {states}", markup=False, highlight=False)
+    if report.waiting:
+        for why in report.waiting:
+            err.print(f"Not forgotten yet: {why}. Run the same command again later.", markup=False)
+        raise typer.Exit(1)
+    out.print(f"Forgotten contact {report.contact_id}: removed {report.deleted}", markup=False, highlight=False)
+
+
+@app.command()
 def run(
     config: ConfigOpt = None,
     once: Annotated[bool, typer.Option("--once", help="One pass of sync, decide, push, in this process.")] = False,

@@ -38,7 +38,8 @@ class ConnectorEntry(_Strict):
     push_interval: int = Field(60, ge=1, description="seconds between scheduled pushes")
     receives: list[ActionKind] = Field(default_factory=lambda: list(ActionKind))
     field_mapping: dict[str, str] = Field(default_factory=dict)
-    settings: dict[str, Any] = Field(default_factory=dict)
+    # raw, before the connector's model turns secrets into SecretStr: never in a repr or log
+    settings: dict[str, Any] = Field(default_factory=dict, repr=False)
 
 
 class RuleAction(_Strict):

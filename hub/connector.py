@@ -55,7 +55,8 @@ class Runtime:
     shared_url: str | None = None
 
     def rate_limiter(self, key: str, limits: list[Limit]) -> RateLimiter:
-        return RateLimiter(limits, redis_url=self.shared_url, key=key)
+        # a vendor counts calls Redis may have forgotten after a restart: cold_start
+        return RateLimiter(limits, redis_url=self.shared_url, key=key, cold_start=True)
 
 
 class Connector(ABC):

@@ -19,11 +19,19 @@ import redis
 class Held(Protocol):
     acquired: bool
 
-    def refresh(self) -> None: ...
+    def refresh(self) -> bool:
+        """Extend the lock; False if it was lost (expired, taken over, or its Redis restarted):
+        the holder must stop, since someone else may now be doing the same work."""
+        ...
 
 
 class Locks(Protocol):
     def hold(self, name: str, ttl: int) -> Iterator[Held]: ...
+
+    def once(self, name: str, ttl: int) -> bool:
+        """True for the first caller within ``ttl`` seconds, False for the rest (dedupes
+        follow-up tasks that many callers would otherwise all schedule)."""
+        ...
 
 
 class _RedisHeld:
@@ -31,9 +39,16 @@ class _RedisHeld:
         self.lock = lock
         self.acquired = acquired
 
-    def refresh(self) -> None:
-        if self.acquired:
+    def refresh(self) -> bool:
+        if not self.acquired:
+            return False
+        try:
             self.lock.reacquire()
+        except redis.exceptions.LockError:
+            # LockNotOwnedError: the TTL ran out (a long vendor back-off) or Redis lost it
+            self.acquired = False
+            return False
+        return True
 
 
 class RedisLocks:
@@ -53,19 +68,25 @@ class RedisLocks:
                 with contextlib.suppress(redis.exceptions.LockError):
                     lock.release()
 
+    def once(self, name: str, ttl: int) -> bool:
+        return bool(self.client.set(f"{self.prefix}once:{name}", 1, nx=True, ex=max(1, ttl)))
+
 
 class _LocalHeld:
     def __init__(self, acquired: bool):
         self.acquired = acquired
 
-    def refresh(self) -> None:
-        pass
+    def refresh(self) -> bool:
+        return self.acquired
 
 
 class LocalLocks:
     def __init__(self) -> None:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+
+    def once(self, name: str, ttl: int) -> bool:
+        return True
 
     @contextmanager
     def hold(self, name: str, ttl: int) -> Iterator[_LocalHeld]:

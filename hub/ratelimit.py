@@ -3,7 +3,10 @@
 Celery's own ``rate_limit`` is per worker, so a vendor budget (HubSpot's calls per 10 seconds
 per app, its search calls per second) needs a shared one. Each window is an exact sliding log
 (a Redis sorted set of call times, checked and written atomically in Lua), so a rolling window
-never sees more than its limit, however many workers call at once. Meant for windows of
+never sees more than its limit, however many workers call at once. If Redis loses the log
+(a restart without persistence), the limiter cannot know what was sent in the last window,
+so with ``cold_start`` (vendor limits) it waits one whole window before the first call (also
+on first use ever). Meant for windows of
 seconds to minutes; daily budgets are read from the vendor's own usage headers. Without Redis
 (embedded mode) the same logic runs in process.
 
@@ -27,7 +30,29 @@ _SLIDING_LUA = """
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
 local wait = 0
-for i, key in ipairs(KEYS) do
+local cold_start = ARGV[#ARGV - 1] == '1'
+local nlimits = #KEYS
+if cold_start then
+  nlimits = #KEYS - 1
+  local epoch_key = KEYS[#KEYS]
+  local longest = 0
+  for i = 1, nlimits do
+    local window = tonumber(ARGV[2 + 2 * i])
+    if window > longest then longest = window end
+  end
+  local epoch = redis.call('GET', epoch_key)
+  if not epoch then
+    -- Redis has no record of this limiter: first use, or Redis lost its data (a restart
+    -- without persistence). Calls may have been made in the last window that it no longer
+    -- knows about, so nobody calls until one whole window has passed.
+    redis.call('SET', epoch_key, tostring(now))
+    epoch = now
+  end
+  local cold = tonumber(epoch) + longest - now
+  if cold > 0 then return tostring(cold) end
+end
+for i = 1, nlimits do
+  local key = KEYS[i]
   local limit = tonumber(ARGV[2 + 2 * i - 1])
   local window = tonumber(ARGV[2 + 2 * i])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
@@ -39,7 +64,8 @@ for i, key in ipairs(KEYS) do
   end
 end
 if wait > 0 then return tostring(wait) end
-for i, key in ipairs(KEYS) do
+for i = 1, nlimits do
+  local key = KEYS[i]
   local window = tonumber(ARGV[2 + 2 * i])
   for j = 1, n do
     redis.call('ZADD', key, now, ARGV[#ARGV] .. ':' .. j)
@@ -70,7 +96,12 @@ class RateLimiter:
         key: str = "default",
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        cold_start: bool = False,
     ):
+        """``cold_start``: for a vendor's limit, where calls Redis forgot (a restart without
+        persistence) still count at the vendor: wait one whole window whenever Redis has no
+        record of this limiter. Not for limits the hub enforces itself (login throttling)."""
+        self.cold_start = cold_start
         self.limits = limits
         self.key = key
         self.clock = clock
@@ -86,10 +117,12 @@ class RateLimiter:
         now = self.clock()
         if self._script is not None:
             keys = [f"hub:rate:{self.key}:{lim.name}" for lim in self.limits]
+            if self.cold_start:
+                keys.append(f"hub:rate:{self.key}:epoch")
             args: list[float | str] = [now, n]
             for lim in self.limits:
                 args += [lim.calls, lim.seconds]
-            args.append(uuid.uuid4().hex)
+            args += ["1" if self.cold_start else "0", uuid.uuid4().hex]
             return float(self._script(keys=keys, args=args))
         with self._lock:
             wait = 0.0

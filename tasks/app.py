@@ -16,6 +16,9 @@ from hub.config import Settings, load_settings
 
 QUEUES = ("sync", "decide", "push", "learn")
 ROUTES = {f"hub.{q}": {"queue": q} for q in QUEUES}
+ROUTES["hub.sweep"] = {"queue": "decide"}
+#: how often beat runs ``hub.sweep``, which decides contacts whose decide task the broker lost
+SWEEP_INTERVAL = timedelta(minutes=10)
 
 app = Celery("hub")
 _state: dict[str, object] = {}
@@ -62,6 +65,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:
             "schedule": timedelta(seconds=entry.push_interval),
             "args": [name],
         }
+    if schedule:
+        schedule["sweep-undecided"] = {"task": "hub.sweep", "schedule": SWEEP_INTERVAL, "args": [300]}
     if settings.decision.policy == "engine":
         # closes attribution windows and learns even when no new activity arrives
         schedule["learn"] = {"task": "hub.learn", "schedule": timedelta(seconds=settings.decision.learn_interval)}

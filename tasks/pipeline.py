@@ -7,16 +7,32 @@ from __future__ import annotations
 
 import logging
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import OperationalError
+
 from hub.errors import RetryableError
 from hub.pipeline.decide import decide_contacts
 from hub.pipeline.learn import learn_step
 from hub.pipeline.outcomes import record_outcomes
 from hub.pipeline.push import push_connector
 from hub.pipeline.run import chunks
+from hub.pipeline.sweep import undecided_contacts
 from hub.pipeline.sync import sync_connector
 from tasks.app import app, context
 
 log = logging.getLogger(__name__)
+
+
+#: a dropped store connection (database restart, failover, pg_terminate_backend) or a lock /
+#: rate-limit Redis that is briefly away is transient;
+#: every task is safe to run again (cursors commit with their page, decide is idempotent by
+#: request key, push rows are leased), so they retry instead of dropping the work
+STORE_RETRY = {
+    "autoretry_for": (OperationalError, RedisConnectionError),
+    "retry_backoff": 2,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
 
 
 def _retry_countdown(task, exc: RetryableError) -> float:
@@ -25,7 +41,7 @@ def _retry_countdown(task, exc: RetryableError) -> float:
     return min(cap, max(exc.retry_after or 0, 2**task.request.retries))
 
 
-@app.task(name="hub.sync", bind=True, max_retries=5)
+@app.task(name="hub.sync", bind=True, **STORE_RETRY)
 def sync(self, connector: str) -> dict:
     ctx = context()
     try:
@@ -40,7 +56,7 @@ def sync(self, connector: str) -> dict:
     return {"changed": len(res.changed), "records": res.records, "skipped": res.skipped}
 
 
-@app.task(name="hub.decide")
+@app.task(name="hub.decide", **STORE_RETRY)
 def decide(contact_ids: list[int], request_key: str) -> dict:
     res = decide_contacts(context(), contact_ids, request_key)
     for name in sorted(res.connectors):
@@ -48,7 +64,7 @@ def decide(contact_ids: list[int], request_key: str) -> dict:
     return {"decided": res.decided, "pushes": res.pushes}
 
 
-@app.task(name="hub.push", bind=True, max_retries=5)
+@app.task(name="hub.push", bind=True, **STORE_RETRY)
 def push(self, connector: str) -> dict:
     try:
         res = push_connector(context(), connector)
@@ -56,9 +72,10 @@ def push(self, connector: str) -> dict:
         raise self.retry(exc=exc, countdown=_retry_countdown(self, exc)) from None
     if res.more:
         push.delay(connector)
-    elif res.skipped_lock:
+    elif res.skipped_lock and context().locks.once(f"push-recheck:{connector}", 2):
         # another push of this connector is running and may have claimed before our rows
-        # were queued: look again once it is done
+        # were queued: look again once it is done. One re-check per connector at a time:
+        # every decide chunk queues a push, and each re-scheduling itself was a task storm
         push.apply_async((connector,), countdown=2)
     return {
         "sent": res.sent,
@@ -69,10 +86,26 @@ def push(self, connector: str) -> dict:
     }
 
 
-@app.task(name="hub.learn")
+@app.task(name="hub.learn", **STORE_RETRY)
 def learn(activity_ids: list[int] | None = None) -> dict:
     """Attribute new activities; then close windows and update the model (one consumer)."""
     ctx = context()
     n = record_outcomes(ctx, activity_ids or [])
     res = learn_step(ctx)
     return {"outcomes": n, "finalized": res.finalized, "learned": res.learned, "version": res.version}
+
+
+@app.task(name="hub.sweep", **STORE_RETRY)
+def sweep(grace_seconds: float = 300) -> dict:
+    """Decide contacts whose decide task was lost (see hub/pipeline/sweep.py)."""
+    ctx = context()
+    if not ctx.locks.once("sweep", int(grace_seconds)):
+        # at most one sweep per grace period: a sweep sent again before the decides it queued
+        # ran would queue them all again (seen in the chaos run as a decide storm)
+        return {"requeued": 0, "skipped": True}
+    ids = undecided_contacts(ctx, grace_seconds)
+    for i, part in enumerate(chunks(ids, ctx.settings.decision.chunk_size)):
+        decide.delay(part, f"sweep-{sweep.request.id}-{i}")
+    if ids:
+        log.warning("sweep: %d changed contacts had no decision (lost decide tasks); re-queued", len(ids))
+    return {"requeued": len(ids)}

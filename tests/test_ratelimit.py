@@ -70,3 +70,20 @@ def test_redis_limiter_shared_by_threads_never_exceeds_the_window(redis_url):
     worst = max(sum(1 for c in calls if start <= c < start + 0.5) for start in calls)
     assert worst <= 20
     assert calls[-1] - calls[0] >= 1.0  # 60 calls at 20 per 0.5 s cannot finish sooner
+
+
+def test_a_vendor_limiter_waits_a_window_after_redis_lost_its_log(redis_url):
+    """After a Redis restart without persistence the calls of the last window are forgotten
+    by Redis but not by the vendor: a cold-start limiter waits one window before calling."""
+    import redis
+
+    now = [1000.0]
+    lim = RateLimiter([Limit("w", 5, 10.0)], redis_url=redis_url, key="cold", clock=lambda: now[0], cold_start=True)
+    assert lim.try_acquire() == pytest.approx(10.0)  # nothing known: wait the window out
+    now[0] += 10.0
+    assert [lim.try_acquire() for _ in range(5)] == [0.0] * 5
+    assert lim.try_acquire() > 0
+    redis.Redis.from_url(redis_url).flushdb()  # the restart
+    assert lim.try_acquire() == pytest.approx(10.0)
+    warm = RateLimiter([Limit("w", 5, 10.0)], redis_url=redis_url, key="warm", clock=lambda: now[0])
+    assert warm.try_acquire() == 0.0  # a hub-side throttle (logins) starts open

@@ -91,21 +91,32 @@ def to_ms(ts: datetime) -> int:
 
 
 def _float(v: Any) -> float | None:
-    """A finite number, or None for blanks and garbage ('INF', 'NaN', 'lots')."""
+    """A finite number, or None for blanks and garbage ('INF', 'NaN', 'lots', '1e400')."""
     try:
         f = float(v) if v not in (None, "") else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return f if f is not None and math.isfinite(f) else None
 
 
 def _int(v: Any) -> int | None:
+    """A count, or None for garbage: 10**15 employees is noise, and too big for the store."""
     f = _float(v)
-    return int(f) if f is not None else None
+    n = int(f) if f is not None else None
+    return n if n is None or 0 <= n < 2**31 else None
+
+
+def _text(v: Any) -> str | None:
+    """HubSpot sends property values as strings; anything else (a number, a list) is read as text."""
+    if v is None or v == "":
+        return None
+    return v if isinstance(v, str) else str(v)
 
 
 def contact_from_hubspot(connector: str, record: dict[str, Any], mapping: dict[str, str]) -> Contact:
     """Map one CRM v3 contact. Raises ValueError (with the reason) for a record it cannot use."""
+    if not isinstance(record, dict):
+        raise ValueError(f"record is a {type(record).__name__}, not an object")
     rid = str(record.get("id") or "")
     if not rid:
         raise ValueError("record has no id")
@@ -114,24 +125,24 @@ def contact_from_hubspot(connector: str, record: dict[str, Any], mapping: dict[s
         raise ValueError("record has no properties object")
     modified = parse_ms(p.get("lastmodifieddate") or record.get("updatedAt"))
     if modified is None:
-        raise ValueError(f"unreadable lastmodifieddate {p.get('lastmodifieddate')!r}")
+        raise ValueError(f"unreadable lastmodifieddate {str(p.get('lastmodifieddate'))[:80]!r}")
     hub_props = hub_properties(mapping)
     return Contact(
         identities=[Identity(connector=connector, object_type=OBJECT_TYPE, external_id=rid)],
         emails=[str(p["email"])] if p.get("email") else [],
-        first_name=(p.get("firstname") or None),
-        last_name=(p.get("lastname") or None),
+        first_name=_text(p.get("firstname")),
+        last_name=_text(p.get("lastname")),
         company=Company(
-            name=p.get("company") or None,
-            industry=p.get("industry") or None,
+            name=_text(p.get("company")),
+            industry=_text(p.get("industry")),
             employees=_int(p.get("numemployees")),
             annual_revenue=_float(p.get("annualrevenue")),
-            country=p.get("country") or None,
-            timezone=p.get("hs_timezone") or None,
+            country=_text(p.get("country")),
+            timezone=_text(p.get("hs_timezone")),
         ),
-        job_title=p.get("jobtitle") or None,
-        lifecycle_stage=p.get("lifecyclestage") or None,
-        owner=p.get("hubspot_owner_id") or None,
+        job_title=_text(p.get("jobtitle")),
+        lifecycle_stage=_text(p.get("lifecyclestage")),
+        owner=_text(p.get("hubspot_owner_id")),
         consent=Consent(email_opt_out=str(p.get("hs_email_optout") or "").lower() == "true"),
         properties={
             k: p[k]

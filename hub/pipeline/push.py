@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -83,8 +84,10 @@ def plan_pushes(ctx: HubContext, name: str) -> PushSummary:
     return summary
 
 
-def push_connector(ctx: HubContext, name: str) -> PushSummary:
-    """Push up to ``push.batch_limit`` due actions, one vendor batch (and one lease) at a time."""
+def push_connector(ctx: HubContext, name: str, only_ids: Sequence[int] | None = None) -> PushSummary:
+    """Push up to ``push.batch_limit`` due actions, one vendor batch (and one lease) at a time.
+
+    ``only_ids`` limits it to those pushes (``hub forget`` sends just its clearing writes)."""
     summary = PushSummary(connector=name)
     connector = ctx.connector(name)
     cfg = ctx.settings.push
@@ -97,7 +100,12 @@ def push_connector(ctx: HubContext, name: str) -> PushSummary:
             now = utcnow()
             with ctx.store.begin() as conn:
                 rows = push_store.claim_due(
-                    conn, name, now, min(connector.max_push_batch, cfg.batch_limit - handled), cfg.lease_seconds
+                    conn,
+                    name,
+                    now,
+                    min(connector.max_push_batch, cfg.batch_limit - handled),
+                    cfg.lease_seconds,
+                    only_ids,
                 )
             if not rows:
                 break
@@ -108,7 +116,12 @@ def push_connector(ctx: HubContext, name: str) -> PushSummary:
             summary.noop += len(noop)
             if send:
                 _record(ctx, send, _send(connector, send), state, summary)
-            lock.refresh()
+            if not lock.refresh():
+                # held past its TTL (a long vendor back-off): another push may run now; stop
+                # here, this batch is recorded, and ask for another task to pick up the rest
+                log.warning("push of %s lost its lock after a slow batch; handing over", name)
+                summary.more = True
+                return summary
         summary.more = handled >= cfg.batch_limit
     return summary
 

@@ -11,8 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import Connection
+
+from hub.connector import Connector
 from hub.errors import ConnectorError
-from hub.models import Activity, ActivityType
+from hub.locks import Held
+from hub.models import Activity, ActivityType, Page, RecordError
 from hub.pipeline.context import HubContext
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
@@ -46,45 +50,80 @@ def sync_connector(ctx: HubContext, name: str, progress: Progress | None = None)
             log.info("sync of %s skipped: another sync of it is running", name)
             result.skipped = True
             return result
-        for stream in STREAMS:
-            with ctx.store.begin() as conn:
-                sync_state.mark_started(conn, name, stream)
-                cursor = sync_state.get_cursor(conn, name, stream)
-            pull = connector.pull_contacts if stream == "contacts" else connector.pull_activities
-            try:
-                for page in pull(cursor):
-                    with ctx.store.begin() as conn:
-                        if stream == "contacts":
-                            up = contact_store.upsert_contacts(conn, page.items)
-                            gone = contact_store.remove_identities(conn, page.deleted)
-                            result.changed |= up.changed | gone.changed
-                            if up.opted_out:
-                                ins = activity_store.insert_activities(conn, unsubscribes(conn, up.opted_out))
-                                result.new_activity_ids += ins.new_ids
-                            result.created += up.created
-                            result.deleted += gone.deleted
-                            rejects = list(page.rejects)
-                        else:
-                            ins = activity_store.insert_activities(conn, page.items)
-                            result.changed |= ins.contacts
-                            result.new_activity_ids += ins.new_ids
-                            rejects = list(page.rejects) + ins.rejects
-                        sync_state.advance_cursor(conn, name, stream, page.cursor, len(page.items), len(rejects))
-                    for r in rejects:
-                        log.warning("%s %s: skipped record %s: %s", name, stream, r.external_id, r.reason)
-                    lock.refresh()
-                    result.pages += 1
-                    result.records += len(page.items)
-                    result.rejects += len(rejects)
-                    if progress:
-                        progress(stream, len(page.items))
-            except ConnectorError as exc:
-                with ctx.store.begin() as conn:
-                    sync_state.mark_finished(conn, name, stream, "failed", str(exc))
-                raise
-            with ctx.store.begin() as conn:
-                sync_state.mark_finished(conn, name, stream, "ok")
+        # start/finish lines let an operator (and bench/chaos.py) see that syncs never overlap
+        log.info("sync of %s started", name)
+        try:
+            _sync_streams(ctx, name, connector, lock, result, progress)
+        finally:
+            log.info("sync of %s finished: %d records, %d pages", name, result.records, result.pages)
     return result
+
+
+class _LockLost(Exception):
+    """Raised inside a page's transaction to roll it back when the sync lock is gone."""
+
+
+def _store_page(conn: Connection, stream: str, page: Page, result: SyncResult) -> list[RecordError]:
+    """Store one page in the caller's transaction; returns its rejects. If the caller then rolls
+    back (lost lock), ``result.changed`` keeps those ids: deciding them is harmless, decide
+    reads the store, and the next sync reads the page again."""
+    if stream == "contacts":
+        up = contact_store.upsert_contacts(conn, page.items)
+        gone = contact_store.remove_identities(conn, page.deleted)
+        result.changed |= up.changed | gone.changed
+        if up.opted_out:
+            ins = activity_store.insert_activities(conn, unsubscribes(conn, up.opted_out))
+            result.new_activity_ids += ins.new_ids
+        result.created += up.created
+        result.deleted += gone.deleted
+        return list(page.rejects) + up.rejects
+    ins = activity_store.insert_activities(conn, page.items)
+    result.changed |= ins.contacts
+    result.new_activity_ids += ins.new_ids
+    return list(page.rejects) + ins.rejects
+
+
+def _sync_streams(
+    ctx: HubContext, name: str, connector: Connector, lock: Held, result: SyncResult, progress: Progress | None
+) -> None:
+    """Each page and its cursor in one transaction (see the module docstring)."""
+    last_commit = datetime.now()  # local time, like the log lines: when our last page committed
+    for stream in STREAMS:
+        with ctx.store.begin() as conn:
+            sync_state.mark_started(conn, name, stream)
+            cursor = sync_state.get_cursor(conn, name, stream)
+        pull = connector.pull_contacts if stream == "contacts" else connector.pull_activities
+        try:
+            for page in pull(cursor):
+                try:
+                    with ctx.store.begin() as conn:
+                        rejects = _store_page(conn, stream, page, result)
+                        sync_state.advance_cursor(conn, name, stream, page.cursor, len(page.items), len(rejects))
+                        # commit only while we still hold the lock: if it expired or its Redis
+                        # restarted, another sync may be running; roll this page back and stop
+                        if not lock.refresh():
+                            raise _LockLost
+                except _LockLost:
+                    log.warning(
+                        "sync of %s lost its lock; last page rolled back, stopping (last commit at %s)",
+                        name,
+                        last_commit.isoformat(sep=" ", timespec="milliseconds"),
+                    )
+                    return
+                last_commit = datetime.now()
+                for r in rejects:
+                    log.warning("%s %s: skipped record %s: %s", name, stream, r.external_id, r.reason)
+                result.pages += 1
+                result.records += len(page.items)
+                result.rejects += len(rejects)
+                if progress:
+                    progress(stream, len(page.items))
+        except ConnectorError as exc:
+            with ctx.store.begin() as conn:
+                sync_state.mark_finished(conn, name, stream, "failed", str(exc))
+            raise
+        with ctx.store.begin() as conn:
+            sync_state.mark_finished(conn, name, stream, "ok")
 
 
 def unsubscribes(conn, opted_out: dict[int, datetime]) -> list[Activity]:

@@ -21,6 +21,7 @@ from hub.sandbox.hubspot_routes import HubSpotExtraRoutes
 from hub.sandbox.hubspot_state import OWNER_IDS
 from hub.sandbox.ratelimit import DailyQuota, RollingWindow
 from hub.sandbox.world import World
+from hub.secrets import same_secret
 
 SCOPES = (
     "crm.objects.contacts.read",
@@ -163,9 +164,10 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         from urllib.parse import parse_qs
 
         form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
-        if (form.get("client_id"), form.get("client_secret")) != self.oauth_client:
+        client_id, client_secret = self.oauth_client
+        if not (same_secret(form.get("client_id"), client_id) & same_secret(form.get("client_secret"), client_secret)):
             return Response(400, {"status": "BAD_CLIENT_ID", "message": "missing or unknown client id"})
-        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") not in self.refresh_tokens:
+        if form.get("grant_type") != "refresh_token" or not _any_secret(form.get("refresh_token"), self.refresh_tokens):
             return Response(400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"})
         self.refresh_tokens.discard(form["refresh_token"])
         self.refreshes += 1
@@ -180,7 +182,9 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         if req.method == "POST" and req.path == "/oauth/v1/token":
             return self.oauth_token(req)
         auth = req.header("authorization") or ""
-        if auth != f"Bearer {self.token}" and auth.removeprefix("Bearer ") not in self.access_tokens:
+        if not same_secret(auth, f"Bearer {self.token}") and not _any_secret(
+            auth.removeprefix("Bearer "), self.access_tokens
+        ):
             return _err(
                 401,
                 "Authentication credentials not found. This API supports OAuth 2.0 "
@@ -440,3 +444,11 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
 
 
 __all__ = ["HubSpotApp", "HubSpotLimits", "OWNER_IDS"]
+
+
+def _any_secret(presented: str | None, known: set[str]) -> bool:
+    """Whether ``presented`` is one of ``known``, compared in constant time against each."""
+    found = False
+    for k in list(known):
+        found |= same_secret(presented, k)
+    return found

@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 
 from hub.sandbox.httpkit import Request, Response
 from hub.sandbox.salesforce_errors import sf_err as _sf_err
+from hub.secrets import same_secret
 
 
 class SalesforceLoginRoutes:
@@ -36,14 +37,17 @@ class SalesforceLoginRoutes:
     # ---- login ---------------------------------------------------------------------------
     def _check_password(self, username: str, password: str) -> bool:
         c = self.creds
-        return username == c.username and password in (c.password + c.security_token, c.password)
+        # both candidates are always compared (no short-circuit), each in constant time
+        with_token = same_secret(password, c.password + c.security_token)
+        bare = same_secret(password, c.password)
+        return same_secret(username, c.username) & (with_token | bare)
 
     def oauth_token(self, req: Request) -> Response:
         form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
         if (
             form.get("grant_type") != "password"
-            or form.get("client_id") != self.creds.consumer_key
-            or form.get("client_secret") != self.creds.consumer_secret
+            or not same_secret(form.get("client_id"), self.creds.consumer_key)
+            or not same_secret(form.get("client_secret"), self.creds.consumer_secret)
         ):
             return Response(
                 400,

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, tuple_, update
 
-from hub.models import Company, Consent, Contact, Identity, normalize_email, utcnow
+from hub.models import Company, Consent, Contact, Identity, RecordError, normalize_email, utcnow
 from hub.store.schema import contact_emails, contacts, identities
 
 # Owner is compared on its own (against the owner we last pushed or saw), so the echo of an
@@ -48,6 +48,8 @@ class UpsertResult:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    #: records the store cannot hold (named field and reason); the rest of the page is stored
+    rejects: list[RecordError] = field(default_factory=list)
     #: contacts whose email opt-out went from False to True, with when (an outcome to learn from)
     opted_out: dict[int, datetime] = field(default_factory=dict)
 
@@ -96,6 +98,9 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
     """Resolve and store one page of pulled contacts (each with exactly one identity)."""
     now = now or utcnow()
     result = UpsertResult()
+    if not items:
+        return result
+    items = _storable(items, result)
     if not items:
         return result
     items = list({c.identities[0].key(): c for c in items}.values())  # last copy in a page wins
@@ -175,6 +180,27 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
     flipped = _refresh_contacts(conn, result.changed, now)
     result.opted_out = {c: t for c, t in flipped.items() if c not in fresh}
     return result
+
+
+def _storable(items: Sequence[Contact], result: UpsertResult) -> list[Contact]:
+    """Drop (into ``result.rejects``) records the store cannot hold, naming record and field."""
+    from hub.store.limits import contact_problems
+
+    keep = []
+    for c in items:
+        if len(c.identities) != 1:
+            ref = c.identities[0].external_id if c.identities else "?"
+            result.rejects.append(RecordError(external_id=ref, reason="a pulled record needs exactly one identity"))
+            continue
+        problems = contact_problems(c)
+        if problems:
+            # the id itself may be what is wrong: cap it so the error message stays readable
+            ref = c.identities[0].external_id[:120]
+            reason = "; ".join(f"{f} {why}" for f, why in problems)
+            result.rejects.append(RecordError(external_id=ref, reason=reason))
+            continue
+        keep.append(c)
+    return keep
 
 
 def _refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetime) -> dict[int, datetime]:

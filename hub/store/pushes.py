@@ -81,14 +81,32 @@ def _fold_key(connector: str, object_type: str, external_id: str, kind: str, pay
     return (connector, object_type, external_id, kind_group, lst)
 
 
-def claim_due(conn: Connection, connector: str, now: datetime, limit: int, lease_seconds: int) -> list[PushRow]:
+def claim_due(
+    conn: Connection,
+    connector: str,
+    now: datetime,
+    limit: int,
+    lease_seconds: int,
+    only_ids: Sequence[int] | None = None,
+) -> list[PushRow]:
+    """Claim due pushes under a lease, in order, keeping the newest intent per record.
+
+    A due push with a newer push for the same record and field group is stale and becomes
+    ``superseded`` instead of being sent: otherwise a batch whose worker died (lease ran out)
+    would be re-sent after a newer decision landed and overwrite it. A push whose older
+    sibling is still in flight under a live lease waits, so the two cannot land out of order.
+    """
     due = or_(
         and_(pushes.c.state == "pending", pushes.c.next_attempt_at <= now),
         and_(pushes.c.state == "sending", pushes.c.lease_until < now),
     )
-    rows = conn.execute(
-        select(pushes).where(pushes.c.connector == connector, due).order_by(pushes.c.id).limit(limit)
-    ).all()
+    q = select(pushes).where(pushes.c.connector == connector, due)
+    if only_ids is not None:
+        q = q.where(pushes.c.id.in_(list(only_ids)))
+    rows = conn.execute(q.order_by(pushes.c.id).limit(limit)).all()
+    if not rows:
+        return []
+    rows = _newest_intent(conn, connector, rows, now)
     if not rows:
         return []
     conn.execute(
@@ -108,6 +126,43 @@ def claim_due(conn: Connection, connector: str, now: datetime, limit: int, lease
         )
         for r in rows
     ]
+
+
+def _newest_intent(conn: Connection, connector: str, rows: list[Any], now: datetime) -> list[Any]:
+    """Drop stale rows (marked superseded) and rows waiting on an in-flight older sibling."""
+    siblings = conn.execute(
+        select(
+            pushes.c.id,
+            pushes.c.object_type,
+            pushes.c.external_id,
+            pushes.c.kind,
+            pushes.c.payload,
+            pushes.c.state,
+            pushes.c.lease_until,
+        ).where(
+            pushes.c.connector == connector,
+            pushes.c.external_id.in_(list({r.external_id for r in rows})),
+            pushes.c.state != "superseded",
+        )
+    ).all()
+    newest: dict[tuple, int] = {}
+    in_flight: dict[tuple, int] = {}
+    for s in siblings:
+        key = _fold_key(connector, s.object_type, s.external_id, s.kind, s.payload)
+        newest[key] = max(newest.get(key, 0), s.id)
+        lease = aware(s.lease_until)
+        if s.state == "sending" and lease is not None and lease >= now:
+            in_flight[key] = min(in_flight.get(key, s.id), s.id)
+    keep, stale = [], []
+    for r in rows:
+        key = _fold_key(connector, r.object_type, r.external_id, r.kind, r.payload)
+        if newest.get(key, r.id) > r.id:
+            stale.append(r.id)
+        elif in_flight.get(key, r.id) >= r.id:
+            keep.append(r)
+    if stale:
+        conn.execute(update(pushes).where(pushes.c.id.in_(stale)).values(state="superseded", updated_at=now))
+    return keep
 
 
 def crm_state(conn: Connection, idents: Sequence[Identity]) -> dict[tuple[str, str, str], Any]:

@@ -147,6 +147,7 @@ pushes = Table(
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
     Index("ix_pushes_due", "connector", "state", "next_attempt_at"),
+    Index("ix_pushes_record", "connector", "external_id"),
 )
 
 outcomes = Table(

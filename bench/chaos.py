@@ -1,0 +1,373 @@
+"""Chaos run: sync -> decide -> push through 3 real `hub worker` processes while things break.
+
+Run: .venv/bin/python bench/chaos.py [--contacts 100000] [--quick]
+(--quick: 3,000 people, what tests/integration/test_chaos.py runs.)
+
+The sandbox HubSpot server runs in this process; the store is a throw-away PostgreSQL
+database; the broker is this run's own redis-server. While the hub works, the sandbox answers
+20% of calls with 5xx, drops 2% of connections and sends bursts of 429s; one worker is
+SIGKILLed mid push batch and restarted; Redis is killed and restarted (all queued tasks and
+locks lost); every store connection is terminated once; 2% of CRM records are edited by
+"someone in the CRM". Then faults stop, the hub drains, and everything is checked against the
+sandbox's own write log. Prints a table and one JSON line; exit 1 if a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.chaos_infra import HubWorker, OwnDatabase, OwnRedis, overlaps, sync_intervals  # noqa: E402
+from hub.config import load_settings  # noqa: E402
+from hub.demo import sandbox_settings  # noqa: E402
+from hub.pipeline.context import HubContext  # noqa: E402
+from hub.pipeline.sweep import undecided_contacts  # noqa: E402
+from hub.sandbox.serve import SandboxHandle, start_sandbox  # noqa: E402
+from hub.sandbox.world import World, WorldConfig  # noqa: E402
+from hub.store import Store  # noqa: E402
+from hub.store.schema import decisions, identities, pushes, sync_state  # noqa: E402
+
+TERMINAL = ("done", "skipped", "superseded", "failed")
+
+
+def write_config(sb: SandboxHandle, workdir: Path, store_url: str, broker_url: str) -> Path:
+    path = sandbox_settings(sb, workdir, {"hubspot"})
+    cfg = yaml.safe_load(path.read_text())
+    cfg.update(
+        store_url=store_url,
+        broker_url=broker_url,
+        celery={"visibility_timeout": 30, "restore_interval": 2, "task_time_limit": 600},
+        push={"lease_seconds": 60, "backoff_base": 0.5, "backoff_max": 10, "max_attempts": 8, "batch_limit": 500},
+    )
+    cfg["connectors"]["hubspot"]["settings"]["max_retries"] = 6
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+class Chaos:
+    def __init__(self, args: argparse.Namespace, workdir: Path):
+        self.args, self.workdir = args, workdir
+        self.redis = OwnRedis(workdir).start()
+        self.db = OwnDatabase()
+        self.store = Store(self.db.url, auto_migrate=True)
+        self.world = World(WorldConfig(n_contacts=args.contacts, seed=args.seed))
+        self.sb = start_sandbox(self.world)
+        self.config = write_config(self.sb, workdir, self.db.url, self.redis.url)
+        self.workers: list[HubWorker] = []
+        self.events: dict[str, float] = {}
+        self.edited: list[str] = []
+        self.supervisor_restarts: list[str] = []
+        self.archived: list[str] = []
+        self.t0 = time.monotonic()
+
+    # -- what the store says -----------------------------------------------------------------
+    def push_states(self) -> Counter:
+        with self.store.connect() as conn:
+            return Counter(dict(conn.execute(select(pushes.c.state, func.count()).group_by(pushes.c.state)).all()))
+
+    def send(self, task: str, *args: object) -> None:
+        from tasks import configure
+
+        try:
+            configure(load_settings(self.config)).send_task(task, args=list(args))
+        except Exception as exc:  # noqa: BLE001 - the broker may be down on purpose; beat would retry too
+            print(f"  (could not enqueue {task}: {type(exc).__name__})", file=sys.stderr)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    # -- the run -------------------------------------------------------------------------------
+    def start_workers(self) -> None:
+        settings = load_settings(self.config)
+        ctx = HubContext.build(settings, embedded=True)
+        ctx.connector("hubspot").ensure_schema()
+        ctx.close()
+        for i in range(3):
+            self.workers.append(HubWorker(self.config, self.workdir / f"worker{i}.log", f"w{i}"))
+        for w in self.workers:
+            w.wait_ready()
+
+    def supervise(self) -> None:
+        """Restart a worker that exited by itself, as systemd or a container restart policy
+        would. Counted and printed: a worker that dies on its own is a finding."""
+        for w in self.workers:
+            if w.proc is not None and w.proc.poll() is not None:
+                self.supervisor_restarts.append(f"{w.name} exited with {w.proc.returncode} at {self.elapsed():.0f}s")
+                w.start()
+
+    def edit_crm(self, share: float = 0.02) -> None:
+        """Someone edits records in the CRM UI while the hub runs (not through the API)."""
+        hs = self.world.hubspot
+        with self.world.lock:
+            live = [rid for rid, r in hs.records.items() if not r["archived"]]
+            picked = random.Random(self.args.seed).sample(live, max(1, int(len(live) * share)))
+            for k, rid in enumerate(picked):
+                hs.set_properties(rid, {"jobtitle": f"Chaos Engineer {k}"}, endpoint="ui", source="ui")
+        self.edited = picked
+        self.events["crm_edits"] = self.elapsed()
+
+    def archive_some(self, n: int = 10) -> None:
+        """Someone deletes records in the CRM that have writes queued: those pushes cannot land
+        and must end ``failed`` with a reason (or ``skipped`` if a sync saw the delete first)."""
+        with self.store.connect() as conn:
+            ext = list(conn.execute(select(pushes.c.external_id).where(pushes.c.state == "pending").limit(n)).scalars())
+        with self.world.lock:
+            for rid in ext:
+                if rid in self.world.hubspot.records:
+                    self.world.hubspot.archive(rid, endpoint="ui")
+        self.archived = ext
+        self.events["crm_archives"] = self.elapsed()
+
+    def step_events(self, states: Counter) -> None:
+        total = sum(states.values())
+        done = states.get("done", 0)
+        if "crm_archives" not in self.events and states.get("pending", 0) >= 10:
+            self.archive_some()
+        if "kill" not in self.events and states.get("sending", 0) > 0:
+            busy = [w for w in self.workers if w.pushing()]
+            if busy:
+                busy[0].kill()  # SIGKILL mid push batch: its claimed rows stay "sending"
+                self.events["kill"] = self.elapsed()
+                self.events["kill_in_flight"] = states.get("sending", 0)
+                busy[0].start()
+        since = self.elapsed() - max(self.events.get("kill", 1e9), self.events.get("redis_restart", -1e9))
+        if "kill" in self.events and "redis_restart" not in self.events and (done >= 0.3 * total or since > 10):
+            self.redis.restart()  # queued tasks, locks and rate-limit logs are all lost
+            self.events["redis_restart"] = self.elapsed()
+        since = self.elapsed() - self.events.get("redis_restart", 1e9)
+        if "redis_restart" in self.events and "store_drop" not in self.events and (done >= 0.5 * total or since > 10):
+            self.events["store_drop"] = self.elapsed()
+            self.events["store_connections_dropped"] = self.db.drop_connections()
+        if "store_drop" in self.events and "crm_edits" not in self.events:
+            self.edit_crm()
+
+    def run(self) -> dict:
+        self.start_workers()
+        faults = self.sb.hubspot_faults
+        # latency makes a push batch take long enough to be killed in the middle of
+        faults.set(error_rate=0.2, drop_rate=0.02, latency_s=0.1, seed=self.args.seed)
+        self.events["faults_on"] = self.elapsed()
+        deadline = time.monotonic() + self.args.timeout
+        next_beat = next_burst = time.monotonic()
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            if now >= next_beat:  # what beat does, faster
+                self.send("hub.sync", "hubspot")
+                self.send("hub.push", "hubspot")
+                next_beat = now + 3
+            if now >= next_burst:
+                faults.set(burst_429=4)
+                self.send("hub.sweep", 60)
+                next_burst = now + 30
+            self.supervise()
+            self.step_events(self.push_states())
+            if "crm_edits" in self.events:
+                break
+            time.sleep(0.05 if "kill" not in self.events else 0.25)
+        # 5xx, drops and 429 bursts stay on until the end: the hub has to converge under them
+        return self.drain(deadline + 120)
+
+    def drain(self, deadline: float) -> dict:
+        """Faults off: keep beat-like ticks going until a sync after the CRM edits has finished
+        and nothing is open or undecided."""
+        settings = load_settings(self.config)
+        ctx = HubContext.build(settings, embedded=True)
+        quiet_since = None
+        next_burst = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline:
+                self.send("hub.sync", "hubspot")
+                self.send("hub.push", "hubspot")
+                if time.monotonic() >= next_burst:  # what beat does, faster
+                    self.sb.hubspot_faults.set(burst_429=4)
+                    self.send("hub.sweep", 30)
+                    next_burst = time.monotonic() + 30
+                time.sleep(2)
+                self.supervise()
+                states = self.push_states()
+                open_ = states.get("pending", 0) + states.get("sending", 0)
+                synced_after = self._synced_after_edits()
+                owed = len(undecided_contacts(ctx, 0))
+                if open_ == 0 and synced_after and owed == 0:
+                    quiet_since = quiet_since or time.monotonic()
+                    if time.monotonic() - quiet_since > 6:
+                        break
+                else:
+                    quiet_since = None
+        finally:
+            ctx.close()
+        self.events["drained"] = self.elapsed()
+        self.sb.hubspot_faults.clear()
+        return self.events
+
+    def _synced_after_edits(self) -> bool:
+        start = self.events.get("crm_edits")
+        with self.store.connect() as conn:
+            fin = conn.execute(
+                select(sync_state.c.last_finished_at, sync_state.c.last_status).where(sync_state.c.stream == "contacts")
+            ).first()
+        if start is None or fin is None or fin.last_finished_at is None or fin.last_status != "ok":
+            return False
+        return fin.last_finished_at.timestamp() > time.time() - (self.elapsed() - start)
+
+    def stop(self) -> None:
+        for w in self.workers:
+            w.stop()
+        self.sb.stop()
+        self.store.dispose()
+        self.redis.stop()
+        self.db.drop()
+
+
+def check(chaos: Chaos) -> dict:
+    """Every invariant, counted from the sandbox's write log and the store."""
+    log = chaos.world.log
+    writes = Counter(
+        (e.record_id, e.new) for e in log.entries if e.system == "hubspot" and e.field == "hub_decision_id"
+    )
+    with chaos.store.connect() as conn:
+        rows = conn.execute(
+            select(pushes.c.external_id, pushes.c.decision_id, pushes.c.state, pushes.c.last_error, pushes.c.payload)
+        ).all()
+        decided = conn.execute(select(func.count()).select_from(decisions)).scalar()
+        origins = Counter(k.split("-")[0] for k in conn.execute(select(decisions.c.request_key)).scalars())
+        stored = {
+            r.external_id: r.record for r in conn.execute(select(identities.c.external_id, identities.c.record)).all()
+        }
+    done = [r for r in rows if r.state == "done"]
+    landed = [r for r in done if writes[(r.external_id, str(r.decision_id))] == 1]
+    lost = [r for r in done if writes[(r.external_id, str(r.decision_id))] == 0]
+    doubled = [r for r in done if writes[(r.external_id, str(r.decision_id))] > 1]
+    hs = chaos.world.hubspot
+    final_wrong = 0
+    newest: dict[str, int] = {}
+    for r in done:
+        newest[r.external_id] = max(newest.get(r.external_id, 0), r.decision_id)
+    with chaos.world.lock:
+        for ext, did in newest.items():
+            rec = hs.records.get(ext)
+            if rec and rec["properties"].get("hub_decision_id") != str(did):
+                final_wrong += 1
+        live = {rid: r for rid, r in hs.records.items() if not r["archived"]}
+        missed = sum(
+            1
+            for rid, r in live.items()
+            if rid not in stored or (stored[rid].get("job_title") or None) != (r["properties"].get("jobtitle") or None)
+        )
+        missed_edits = sum(
+            1
+            for rid in chaos.edited
+            if stored.get(rid, {}).get("job_title") != hs.records[rid]["properties"]["jobtitle"]
+        )
+    failed = [r for r in rows if r.state == "failed"]
+    archived = set(chaos.archived)
+    archived_outcome = Counter(r.state for r in rows if r.external_id in archived)
+    intervals = sync_intervals([w.log for w in chaos.workers])
+    return {
+        "contacts_in_crm": len(live),
+        "decisions": decided,
+        "decisions_by_origin": dict(origins),
+        "pushes": len(rows),
+        "push_states": dict(Counter(r.state for r in rows)),
+        "done_landed_once": len(landed),
+        "done_lost": len(lost),
+        "done_doubled": len(doubled),
+        "final_value_wrong": final_wrong,
+        "open_at_end": sum(1 for r in rows if r.state not in TERMINAL),
+        "crm_records_missed": missed,
+        "crm_edits": len(chaos.edited),
+        "crm_edits_missed": missed_edits,
+        "sync_runs": len(intervals),
+        "sync_overlaps": overlaps(intervals),
+        "limits_exceeded": log.total_limits_exceeded(),
+        "faults_injected": {k: v for (s, k), v in log.faults.items() if s == "hubspot"},
+        "crm_archived_with_queued_writes": len(archived),
+        "crm_archived_still_in_store": sum(1 for rid in archived if rid in stored),
+        "their_push_states": dict(archived_outcome),
+        "failed": len(failed),
+        "failed_without_reason": sum(1 for r in failed if not (r.last_error or "").strip()),
+        "failed_reasons": dict(Counter((r.last_error or "")[:80] for r in failed).most_common(3)),
+        "events_s": {k: round(v, 1) for k, v in chaos.events.items()},
+        "workers_died_by_themselves": chaos.supervisor_restarts,
+    }
+
+
+def passed(res: dict) -> dict[str, bool]:
+    return {
+        "every done push landed exactly once": res["done_lost"] == 0 and res["done_doubled"] == 0,
+        "final CRM values are the newest decision": res["final_value_wrong"] == 0,
+        "nothing left open": res["open_at_end"] == 0,
+        "no CRM change missed by the next sync": res["crm_records_missed"] == 0
+        and res["crm_edits_missed"] == 0
+        and res["crm_archived_still_in_store"] == 0,
+        "no overlapping syncs": res["sync_overlaps"] == 0,
+        "rate limit never exceeded": res["limits_exceeded"] == 0,
+        "every failure has its reason": res["failed_without_reason"] == 0,
+        "all chaos events happened": all(
+            k in res["events_s"] for k in ("kill", "redis_restart", "store_drop", "crm_edits", "crm_archives")
+        ),
+    }
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(143)
+
+
+def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -> dict:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--contacts", type=int, default=100_000, help="people in the sandbox market")
+    ap.add_argument("--quick", action="store_true", help="3,000 people (CI)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (worker logs)")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds for the chaos phase")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.contacts = 3000
+        args.timeout = min(args.timeout, 240)
+    t = time.monotonic()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so `finally` stops workers, Redis, the database
+    tmp = tempfile.mkdtemp(prefix="hub-chaos-")
+    try:
+        chaos = Chaos(args, Path(tmp))
+        try:
+            chaos.run()
+            res = check(chaos)
+        except BaseException:
+            for w in chaos.workers:
+                print(w.log.read_text(errors="replace")[-1500:], file=sys.stderr)
+            raise
+        finally:
+            chaos.stop()
+    finally:
+        if args.keep:
+            report(f"work directory kept: {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    res["seconds"] = round(time.monotonic() - t, 1)
+    res["checks"] = passed(res)
+    for k, v in res.items():
+        if k != "checks":
+            report(f"{k:28} {v}")
+    for name, ok in res["checks"].items():
+        report(f"{'PASS' if ok else 'FAIL'}  {name}")
+    report(json.dumps(res, default=str))
+    return res
+
+
+if __name__ == "__main__":
+    out = main()
+    sys.exit(0 if all(out["checks"].values()) else 1)

@@ -1,0 +1,233 @@
+"""Scale: how the hub's costs grow with the number of contacts in a PostgreSQL store.
+
+Run: .venv/bin/python bench/scale.py [--contacts 1000000] [--activities 3]
+
+Contacts, identities, emails and activity history are generated straight into a throw-away
+PostgreSQL database with INSERT ... SELECT generate_series (not through a CRM). Then, at a
+small store and again once it holds ``--contacts``:
+
+- incremental sync of 1,000 changed records and a no-change sync, through the real
+  ``sync_connector`` and the Redis-backed test CRM (tests/plugins/memory_crm.py) on this
+  run's own redis-server: their cost must not grow with the total;
+- decide throughput with 1, 2 and 4 worker processes (real ``decide_contacts``, rules policy,
+  pushes queued) and each worker's peak memory (max RSS);
+- store size per contact.
+
+Full sync is measured through the same path at 10,000 and 30,000 records and extrapolated
+linearly to ``--contacts`` (a million through the test CRM takes too long on a shared
+2-core machine); against HubSpot, the vendor's rate limit bounds it anyway (printed).
+Prints a table with growth ratios and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.chaos_infra import OwnDatabase, OwnRedis  # noqa: E402
+from hub.config import load_settings  # noqa: E402
+from hub.pipeline.context import HubContext  # noqa: E402
+from hub.pipeline.decide import decide_contacts  # noqa: E402
+from hub.pipeline.run import chunks  # noqa: E402
+from hub.pipeline.sync import sync_connector  # noqa: E402
+from hub.store import Store  # noqa: E402
+
+RULES = [
+    {
+        "name": "hot",
+        "when": "activities_30d['page_view'] >= 3",
+        "actions": [{"kind": "set_fields", "fields": {"next_best_action": "sales_outreach"}}],
+    },
+    {"name": "nurture", "when": "True", "actions": [{"kind": "set_fields", "fields": {"next_best_action": "nurture"}}]},
+]
+
+
+def write_config(workdir: Path, store_url: str, redis_url: str, namespace: str) -> Path:
+    cfg = {
+        "store_url": store_url,
+        "broker_url": redis_url,
+        "plugins": ["tests.plugins.memory_crm"],
+        "connectors": {
+            "crm": {
+                "type": "memory_crm",
+                "settings": {"redis_url": redis_url, "namespace": namespace, "page_size": 100},
+            }
+        },
+        "decision": {"chunk_size": 200, "rules": RULES},
+    }
+    path = workdir / f"{namespace}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def generate(url: str, lo: int, hi: int, activities: int) -> float:
+    """Insert contacts lo..hi with an identity, an email and ``activities`` events each."""
+    t = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO contacts (id, primary_email, first_name, last_name, company_name, industry, employees,
+                 country, job_title, lifecycle_stage, email_opt_out, do_not_contact, properties, updated_at,
+                 created_at, changed_at)
+               SELECT g, 'p' || g || '@scale.example', 'First' || g, 'Last' || g, 'Company ' || (g %% 50000),
+                 (ARRAY['Software','Retail','Finance','Health'])[1 + g %% 4], 10 + g %% 5000, 'US',
+                 CASE WHEN g %% 7 = 0 THEN 'Engineer' ELSE 'Manager' END, 'lead', g %% 50 = 0, false, '{}',
+                 now(), now() - interval '1 day', now() - interval '1 day'
+               FROM generate_series(%s::bigint, %s::bigint) g""",
+            (lo, hi),
+        )
+        conn.execute(
+            "INSERT INTO contact_emails (email, contact_id) "
+            "SELECT 'p' || g || '@scale.example', g FROM generate_series(%s::bigint, %s::bigint) g",
+            (lo, hi),
+        )
+        conn.execute(
+            """INSERT INTO identities (contact_id, connector, object_type, external_id, record, record_hash,
+                 crm_fields, lists, owner, source_updated_at, synced_at)
+               SELECT g, 'crm', 'contact', g::text,
+                 json_build_object('emails', json_build_array('p' || g || '@scale.example'),
+                                   'first_name', 'First' || g, 'last_name', 'Last' || g),
+                 md5(g::text), '{}', '[]', NULL, now(), now()
+               FROM generate_series(%s::bigint, %s::bigint) g""",
+            (lo, hi),
+        )
+        if activities:
+            conn.execute(
+                """INSERT INTO activities (contact_id, type, channel, occurred_at, properties, source, external_id)
+                   SELECT g, CASE WHEN k %% 2 = 0 THEN 'page_view' ELSE 'email_open' END, 'web',
+                     now() - (k * interval '5 days') - (g %% 1000) * interval '1 minute', '{}', 'crm',
+                     'a' || g || '-' || k
+                   FROM generate_series(%s::bigint, %s::bigint) g, generate_series(1, %s) k""",
+                (lo, hi, activities),
+            )
+        conn.execute("SELECT setval(pg_get_serial_sequence('contacts', 'id'), (SELECT max(id) FROM contacts))")
+        conn.execute("ANALYZE")
+    return time.perf_counter() - t
+
+
+def seed_crm(ctx: HubContext, ids: list[str], **fields: Any) -> None:
+    from tests.plugins.memory_crm import MemoryCRM
+
+    s = ctx.settings.connectors["crm"].settings
+    crm = MemoryCRM(s["redis_url"], s["namespace"])
+    for i in ids:
+        crm.put_contact(i, email=f"p{i}@scale.example", first_name=fields.get("first_name", f"First{i}"))
+
+
+def timed_sync(ctx: HubContext) -> tuple[float, int]:
+    t = time.perf_counter()
+    res = sync_connector(ctx, "crm")
+    return time.perf_counter() - t, res.records
+
+
+def full_sync_rate(workdir: Path, redis_url: str, n: int) -> float:
+    """Records per second of a first sync of ``n`` new records into an empty store."""
+    db = OwnDatabase()
+    try:
+        Store(db.url, auto_migrate=True).dispose()
+        ctx = HubContext.build(load_settings(write_config(workdir, db.url, redis_url, f"full{n}")), embedded=True)
+        seed_crm(ctx, [f"new{i}" for i in range(n)])
+        secs, records = timed_sync(ctx)
+        ctx.close()
+        return records / secs
+    finally:
+        db.drop()
+
+
+def _decide_worker(config: str, ids: list[int], key: str, chunk: int) -> tuple[float, int, int]:
+    ctx = HubContext.build(load_settings(config), embedded=True)
+    decide_contacts(ctx, ids[:10], f"{key}-warmup")  # connections and policy built before timing
+    t = time.perf_counter()
+    decided = sum(decide_contacts(ctx, part, key).decided for part in chunks(ids, chunk))
+    secs = time.perf_counter() - t
+    ctx.close()
+    return secs, decided, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def decide_throughput(config: Path, ids: list[int], procs: int, key: str) -> tuple[float, float]:
+    """Contacts decided per second over ``procs`` processes, and the largest worker RSS (MB)."""
+    parts = [ids[i::procs] for i in range(procs)]
+    with mp.get_context("spawn").Pool(procs) as pool:
+        results = pool.starmap(_decide_worker, [(str(config), p, key, 200) for p in parts])
+    wall = max(r[0] for r in results)
+    return sum(r[1] for r in results) / wall, max(r[2] for r in results) / 1024
+
+
+def store_bytes(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+
+
+def measure(ctx: HubContext, config: Path, db: OwnDatabase, total: int, sample: int, tag: str) -> dict[str, float]:
+    step = max(1, total // 1000)
+    changed = [str(i) for i in range(1, total + 1, step)][:1000]
+    seed_crm(ctx, changed, first_name="Changed")
+    inc, inc_records = timed_sync(ctx)
+    quiet, _ = timed_sync(ctx)
+    ids = list(range(total - sample + 1, total + 1))
+    out: dict[str, float] = {
+        "incremental sync, 1,000 changed (s)": inc,
+        "no-change sync (s)": quiet,
+        "store bytes per contact": store_bytes(db.url) / total,
+    }
+    assert inc_records == len(changed), (inc_records, len(changed))
+    for procs in (1, 2, 4):
+        rate, rss = decide_throughput(config, ids, procs, f"{tag}-{procs}")
+        out[f"decide, {procs} worker(s) (contacts/s)"] = rate
+        out[f"peak RSS per worker, {procs} worker(s) (MB)"] = rss
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--contacts", type=int, default=1_000_000)
+    ap.add_argument("--small", type=int, default=50_000, help="the small store the growth is measured from")
+    ap.add_argument("--activities", type=int, default=3, help="activities per contact")
+    ap.add_argument("--full", type=int, nargs=2, default=[10_000, 30_000], help="full-sync sizes measured")
+    ap.add_argument("--decide-sample", type=int, default=4_000, help="contacts decided per measurement")
+    args = ap.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="hub-scale-"))
+    redis = OwnRedis(workdir).start()
+    db = OwnDatabase()
+    rows: dict[str, dict[str, float]] = {}
+    notes: dict[str, Any] = {}
+    try:
+        rates = {n: full_sync_rate(workdir, redis.url, n) for n in args.full}
+        notes["full_sync_records_per_s"] = {str(k): round(v, 1) for k, v in rates.items()}
+        notes["full_sync_extrapolated_s"] = round(args.contacts / rates[args.full[-1]], 0)
+        notes["hubspot_rate_limit_floor_s"] = round(args.contacts / 100 / 19, 0)  # 100 per page, 190 per 10 s
+        Store(db.url, auto_migrate=True).dispose()
+        config = write_config(workdir, db.url, redis.url, "scale")
+        ctx = HubContext.build(load_settings(config), embedded=True)
+        notes["generate_small_s"] = round(generate(db.url, 1, args.small, args.activities), 1)
+        timed_sync(ctx)  # the cursor starts at the end of the (empty) CRM
+        rows["small"] = measure(ctx, config, db, args.small, args.decide_sample, "small")
+        notes["generate_rest_s"] = round(generate(db.url, args.small + 1, args.contacts, args.activities), 1)
+        rows["large"] = measure(ctx, config, db, args.contacts, args.decide_sample, "large")
+        ctx.close()
+    finally:
+        redis.stop()
+        db.drop()
+    print(f"store: {args.small:,} -> {args.contacts:,} contacts, {args.activities} activities each (PostgreSQL)")
+    print(f"{'metric':44} {'small':>12} {'large':>12} {'large/small':>12}")
+    for metric, small in rows["small"].items():
+        large = rows["large"][metric]
+        print(f"{metric:44} {small:12.3f} {large:12.3f} {large / small if small else 0:12.2f}")
+    for k, v in notes.items():
+        print(f"{k}: {v}")
+    print(json.dumps({"contacts": args.contacts, "small": args.small, "rows": rows, **notes}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Forget a person: remove them from the store, optionally clearing what the hub wrote in CRMs.
+
+Ordering, so that nothing is lost and nothing written after the clear:
+
+1. In one transaction: every open push for the person is superseded (a pending decision
+   must not land after the clear), and, with ``clear_crm``, one ``set_fields`` push per CRM
+   record sets every hub field to empty. These hang off a ``forget`` decision, so they have
+   the same queue, diff, retries and error reporting as any other write.
+2. Those pushes are sent now (the same ``push_connector`` the workers run).
+3. The person is deleted (contact, identities, emails, decisions, pushes, outcomes,
+   activities) only if every clear push is done or skipped (the CRM had nothing to clear)
+   and no other write for them is in flight. Otherwise nothing is deleted and the report
+   says what is still open: run the command again (it is idempotent) once the CRM answers.
+   Deleting first would drop the clear pushes with the contact, and the CRM would keep the
+   hub's fields.
+
+The CRM record itself stays (it is the CRM's), so the next sync reads the person in again
+as a new contact with no history; erase them in the CRM too for a full erasure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, func, select, update
+
+from hub.fields import HUB_FIELDS
+from hub.models import ActionKind, normalize_email, utcnow
+from hub.pipeline.context import HubContext
+from hub.pipeline.push import push_connector
+from hub.store import contacts as contact_store
+from hub.store import pushes as push_store
+from hub.store.schema import activities, contact_emails, decisions, identities, outcomes, pushes
+
+FORGET_POLICY = "forget"
+_PER_CONTACT = {
+    "identities": identities,
+    "emails": contact_emails,
+    "decisions": decisions,
+    "pushes": pushes,
+    "activities": activities,
+}
+
+
+@dataclass
+class ForgetReport:
+    email: str
+    found: bool = False
+    contact_id: int | None = None
+    deleted: dict[str, int] = field(default_factory=dict)
+    #: connector -> clear pushes by state
+    cleared: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: why nothing was deleted yet (empty when the person is gone)
+    waiting: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.found and not self.waiting
+
+
+def _contact_for(conn: Connection, email: str) -> int | None:
+    normalized = normalize_email(email)
+    if normalized is None:
+        return None
+    return conn.execute(select(contact_emails.c.contact_id).where(contact_emails.c.email == normalized)).scalar()
+
+
+def _queue_clear(ctx: HubContext, conn: Connection, contact_id: int) -> None:
+    """Step 1: stop pending writes and queue one clearing write per CRM record."""
+    now = utcnow()
+    conn.execute(
+        update(pushes)
+        .where(
+            pushes.c.contact_id == contact_id,
+            pushes.c.state == "pending",
+            pushes.c.decision_id.not_in(_forget_decisions(contact_id)),
+        )
+        .values(state="superseded", updated_at=now)
+    )
+    empty = {"fields": {f.name: "" for f in HUB_FIELDS}}
+    decision_id = conn.execute(_forget_decisions(contact_id)).scalar()
+    if decision_id is None:
+        decision_id = conn.execute(
+            decisions.insert().values(
+                contact_id=contact_id,
+                request_key=f"forget-{contact_id}",
+                policy=FORGET_POLICY,
+                policy_version="1",
+                propensity=1.0,
+                arm=FORGET_POLICY,
+                explanation="hub forget: clear the hub's fields before the person is removed",
+                actions=[{"kind": ActionKind.SET_FIELDS.value, "connector": None, "payload": empty}],
+                created_at=now,
+            )
+        ).inserted_primary_key[0]
+    # a clear push already open or landed is kept; one superseded (a decide folded into it)
+    # or failed is queued again, so a re-run always finishes the job
+    settled = {
+        (r.connector, r.external_id)
+        for r in conn.execute(
+            select(pushes.c.connector, pushes.c.external_id).where(
+                pushes.c.decision_id == decision_id, pushes.c.state.in_(("pending", "sending", "done", "skipped"))
+            )
+        )
+    }
+    rows = []
+    for ident in conn.execute(select(identities).where(identities.c.contact_id == contact_id)):
+        entry = ctx.settings.connectors.get(ident.connector)
+        if entry is None or not entry.enabled or ActionKind.SET_FIELDS not in entry.receives:
+            continue
+        if (ident.connector, ident.external_id) in settled:
+            continue
+        rows.append(
+            {
+                "decision_id": decision_id,
+                "contact_id": contact_id,
+                "connector": ident.connector,
+                "object_type": ident.object_type,
+                "external_id": ident.external_id,
+                "kind": ActionKind.SET_FIELDS.value,
+                "payload": empty,
+            }
+        )
+    push_store.enqueue(conn, rows, now)
+
+
+def _forget_decisions(contact_id: int):
+    return select(decisions.c.id).where(decisions.c.contact_id == contact_id, decisions.c.policy == FORGET_POLICY)
+
+
+def _clear_states(conn: Connection, contact_id: int) -> dict[str, dict[str, int]]:
+    q = (
+        select(pushes.c.connector, pushes.c.state, func.count())
+        .where(pushes.c.decision_id.in_(_forget_decisions(contact_id)))
+        .group_by(pushes.c.connector, pushes.c.state)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for connector, state, n in conn.execute(q):
+        out.setdefault(connector, {})[state] = n
+    return out
+
+
+def forget(ctx: HubContext, email: str, *, clear_crm: bool = False) -> ForgetReport:
+    """Remove the person with ``email`` from the store (see the module docstring for order)."""
+    report = ForgetReport(email=email)
+    with ctx.store.begin() as conn:
+        contact_id = _contact_for(conn, email)
+        if contact_id is None:
+            return report
+        report.found, report.contact_id = True, contact_id
+        if clear_crm:
+            _queue_clear(ctx, conn, contact_id)
+    if clear_crm:
+        with ctx.store.connect() as conn:
+            mine = conn.execute(
+                select(pushes.c.connector, pushes.c.id).where(
+                    pushes.c.decision_id.in_(_forget_decisions(contact_id)), pushes.c.state == "pending"
+                )
+            ).all()
+        if mine:  # the person asked now: do not wait out a back-off from an earlier attempt
+            with ctx.store.begin() as conn:
+                conn.execute(
+                    update(pushes).where(pushes.c.id.in_([i for _, i in mine])).values(next_attempt_at=utcnow())
+                )
+        by_connector: dict[str, list[int]] = {}
+        for name, push_id in mine:
+            by_connector.setdefault(name, []).append(push_id)
+        for name, ids in sorted(by_connector.items()):  # step 2: send just these, now
+            push_connector(ctx, name, only_ids=ids)
+    with ctx.store.begin() as conn:
+        report.cleared = _clear_states(conn, contact_id)
+        for name, states in report.cleared.items():
+            open_ = {s: n for s, n in states.items() if s not in ("done", "skipped")}
+            if open_:
+                report.waiting.append(f"{name}: clearing the hub's fields is not finished ({open_})")
+        in_flight = conn.execute(
+            select(func.count()).where(pushes.c.contact_id == contact_id, pushes.c.state == "sending")
+        ).scalar()
+        if in_flight and not report.waiting:
+            report.waiting.append(f"{in_flight} write(s) for this person are being sent right now")
+        if report.waiting:
+            return report
+        report.deleted = _counts(conn, contact_id)
+        contact_store.delete_contacts(conn, [contact_id])  # step 3
+    return report
+
+
+def _counts(conn: Connection, contact_id: int) -> dict[str, int]:
+    out = {"contacts": 1}
+    for name, table in _PER_CONTACT.items():
+        out[name] = conn.execute(select(func.count()).where(table.c.contact_id == contact_id)).scalar()
+    out["outcomes"] = conn.execute(
+        select(func.count()).where(
+            outcomes.c.decision_id.in_(select(decisions.c.id).where(decisions.c.contact_id == contact_id))
+        )
+    ).scalar()
+    return out

@@ -1,0 +1,97 @@
+"""No secret reaches output or logs: CLI commands and a real sync with secrets from ${ENV}.
+
+The HubSpot token is the sandbox's real credential here (the sandbox refuses anything else),
+so a sync that works proves the secret was used, and a scan of everything printed or logged
+proves it was never shown.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import yaml
+
+from hub.config import load_settings
+from hub.pipeline.context import HubContext
+from hub.pipeline.sync import sync_connector
+from hub.sandbox.serve import start_sandbox
+from hub.sandbox.world import World, WorldConfig
+from hub.secrets import same_secret
+from hub.store import Store
+from tests.test_config import run_hub
+
+HS_TOKEN = "pat-na1-0f3c9e1a-LEAKCANARY-7d2b"
+CRM_TOKEN = "memcrm-LEAKCANARY-b64c0ffee"
+
+
+@pytest.fixture
+def sandbox():
+    with start_sandbox(World(WorldConfig(n_contacts=150, seed=3)), hubspot_token=HS_TOKEN) as sb:
+        yield sb
+
+
+def write_config(tmp_path, sb, redis_url: str):
+    cfg = {
+        "store_url": f"sqlite:///{tmp_path / 'hub.db'}",
+        "broker_url": redis_url,
+        "plugins": ["tests.plugins.memory_crm"],
+        "connectors": {
+            "hubspot": {
+                "type": "hubspot",
+                "settings": {"access_token": "${HS_TOKEN}", "base_url": sb.hubspot_url},
+            },
+            "crm": {
+                "type": "memory_crm",
+                "settings": {"redis_url": redis_url, "api_token": "${CRM_TOKEN}"},
+            },
+        },
+    }
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_cli_commands_and_a_sync_never_print_or_log_a_secret(tmp_path, sandbox, redis_url, caplog, monkeypatch):
+    env = {"HS_TOKEN": HS_TOKEN, "CRM_TOKEN": CRM_TOKEN}
+    path = write_config(tmp_path, sandbox, redis_url)
+    cfg = str(path)
+    captured: list[str] = []
+    for args in (
+        ("config", "validate"),
+        ("connectors", "list", "--check"),
+        ("sync", "hubspot"),
+        ("status",),
+        ("push", "--dry-run"),
+        ("pushes", "list"),
+        ("forget", "nobody@example.com"),
+    ):
+        out = run_hub(*args, "-c", cfg, env=env)
+        captured += [out.stdout, out.stderr]
+        assert out.returncode in (0, 1), (args, out.stderr)
+    assert "hubspot" in captured[2] + captured[3]  # connectors list ran and named the connector
+    assert sandbox.world.log.calls, "the CLI sync reached the sandbox with the token"
+
+    # the same sync in process, with every logger at DEBUG (SDK, urllib3, ours)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    caplog.set_level(logging.DEBUG)
+    settings = load_settings(path).model_copy(update={"store_url": f"sqlite:///{tmp_path / 'fresh.db'}"})
+    Store(settings.store_url, auto_migrate=True).dispose()
+    ctx = HubContext.build(settings, embedded=True)
+    res = sync_connector(ctx, "hubspot")
+    assert res.records > 50
+    captured += [repr(settings), str(settings), repr(settings.connectors)]
+    captured += [repr(ctx.connector("hubspot").s), repr(ctx.connector("crm").s)]
+    ctx.close()
+    captured += [r.getMessage() for r in caplog.records] + [caplog.text]
+    text = "\n".join(captured)
+    for secret in (HS_TOKEN, CRM_TOKEN):
+        assert secret not in text
+        assert secret[8:24] not in text, "not even a fragment of it"
+
+
+def test_a_wrong_token_is_refused_by_a_constant_time_comparison():
+    assert same_secret("Bearer " + HS_TOKEN, "Bearer " + HS_TOKEN)
+    assert not same_secret("Bearer " + HS_TOKEN[:-1] + "X", "Bearer " + HS_TOKEN)
+    assert not same_secret(None, HS_TOKEN) and not same_secret("", HS_TOKEN)

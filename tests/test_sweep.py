@@ -1,0 +1,40 @@
+"""hub.sweep's query: contacts a sync changed that no decision has seen since (lost decide tasks)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.pipeline.decide import decide_contacts
+from hub.pipeline.sweep import undecided_contacts
+from hub.pipeline.sync import sync_connector
+from tests.plugins.memory_crm import MemoryCRM
+from tests.test_pipeline import make_ctx, seed
+
+
+@pytest.fixture
+def crm(redis_url):
+    c = MemoryCRM(redis_url, "memcrm")
+    c.clear()
+    yield c
+    c.clear()
+
+
+def test_changed_but_undecided_contacts_are_found_until_decided(tmp_path, redis_url, crm):
+    seed(crm, n=6, hot=0)
+    ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url)
+    changed = sorted(sync_connector(ctx, "crm").changed)  # the decide fan-out is "lost"
+    assert undecided_contacts(ctx, grace_seconds=3600) == [], "within the grace period: maybe still queued"
+    assert undecided_contacts(ctx, grace_seconds=0) == changed
+    decide_contacts(ctx, changed[:4], "k1")
+    assert undecided_contacts(ctx, grace_seconds=0) == changed[4:]
+    crm.put_contact("0", email="p0@example.com", first_name="Changed")  # changed after its decision
+    sync_connector(ctx, "crm")
+    assert undecided_contacts(ctx, grace_seconds=0) == sorted([changed[0], *changed[4:]])
+    ctx.close()
+
+
+def test_only_one_sweep_runs_per_grace_period(redis_url):
+    from hub.locks import RedisLocks
+
+    locks = RedisLocks(redis_url)
+    assert locks.once("sweep", 30) and not locks.once("sweep", 30)
