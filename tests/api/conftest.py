@@ -6,12 +6,10 @@ failed pushes through the real push step, so no test writes store rows by hand.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from hub.config import load_settings
@@ -24,7 +22,6 @@ from hub.store import Store
 from tests.conftest import hub_config
 from tests.plugins.memory_crm import MemoryCRM
 
-API_REDIS_URL = os.environ.get("HUB_TEST_API_REDIS_URL", "redis://127.0.0.1:6379/11")
 TOKENS = {
     "decide": "decide-token-0123456789abcdef",
     "events": "events-token-0123456789abcdef",
@@ -49,12 +46,9 @@ def api_section(embedded: bool) -> dict:
 
 
 @pytest.fixture
-def api_redis_url() -> Iterator[str]:
-    client = redis.Redis.from_url(API_REDIS_URL)
-    client.flushdb()
-    yield API_REDIS_URL
-    client.flushdb()
-    client.close()
+def api_redis_url(redis_url: str) -> str:
+    """The run's leased Redis database (tests/conftest.py), flushed before and after."""
+    return redis_url
 
 
 @pytest.fixture(autouse=True)
