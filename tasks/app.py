@@ -62,8 +62,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:
             "schedule": timedelta(seconds=entry.push_interval),
             "args": [name],
         }
-    if settings.decision.policy == "engine":
-        # closes attribution windows and learns even when no new activity arrives
+    gov = settings.governance
+    holds = "needs_approval" in {*gov.autonomy.kinds.values(), *gov.autonomy.actions.values()}
+    if settings.decision.policy == "engine" or gov.alerts.enabled or holds:
+        # closes attribution windows and learns even when no new activity arrives; also
+        # expires approvals and runs monitoring (hub/governance/step.py)
         schedule["learn"] = {"task": "hub.learn", "schedule": timedelta(seconds=settings.decision.learn_interval)}
     return schedule
 

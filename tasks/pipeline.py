@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from hub.errors import RetryableError
+from hub.governance.step import governance_step
 from hub.pipeline.decide import decide_contacts
 from hub.pipeline.learn import learn_step
 from hub.pipeline.outcomes import record_outcomes
@@ -75,4 +76,12 @@ def learn(activity_ids: list[int] | None = None) -> dict:
     ctx = context()
     n = record_outcomes(ctx, activity_ids or [])
     res = learn_step(ctx)
-    return {"outcomes": n, "finalized": res.finalized, "learned": res.learned, "version": res.version}
+    gov = governance_step(ctx)  # expire approvals; monitoring alerts when due
+    return {
+        "outcomes": n,
+        "finalized": res.finalized,
+        "learned": res.learned,
+        "version": res.version,
+        "expired": gov.expired,
+        "alerts": gov.monitor.raised,
+    }

@@ -51,7 +51,9 @@ class ApprovalView:
     note: str | None
 
 
-def hold(conn: Connection, rows: list[dict[str, Any]], actions: list[str | None], now: datetime, ttl_hours: float) -> int:
+def hold(
+    conn: Connection, rows: list[dict[str, Any]], actions: list[str | None], now: datetime, ttl_hours: float
+) -> int:
     """Queue ``rows`` (push rows as ``push_rows`` builds them) as held pushes, one approval each."""
     expires = now + timedelta(hours=ttl_hours)
     for row, action in zip(rows, actions, strict=True):
@@ -126,7 +128,9 @@ def get(conn: Connection, approval_id: int) -> ApprovalView:
     return _view(r)
 
 
-def decide(conn: Connection, approval_id: int, verdict: Verdict, by: str, note: str | None, now: datetime) -> ApprovalView:
+def decide(
+    conn: Connection, approval_id: int, verdict: Verdict, by: str, note: str | None, now: datetime
+) -> ApprovalView:
     """Approve (the push becomes due now) or reject (it is never sent). Audited.
 
     An approval past its expiry is expired here (and the call refused), so an approval never
@@ -156,9 +160,7 @@ def decide(conn: Connection, approval_id: int, verdict: Verdict, by: str, note: 
     else:
         push_values = {"state": REJECTED, "last_error": f"rejected by {by}: {note}"}
     conn.execute(
-        update(pushes)
-        .where(pushes.c.id == row.push_id, pushes.c.state == HELD)
-        .values(**push_values, updated_at=now)
+        update(pushes).where(pushes.c.id == row.push_id, pushes.c.state == HELD).values(**push_values, updated_at=now)
     )
     audit.record(
         conn, now, by, verdict, f"approval {approval_id}", note, push_id=row.push_id, kind=row.kind, action=row.action
