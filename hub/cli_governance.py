@@ -75,6 +75,9 @@ def _decide(approval_id: int, verdict: str, by: str, note: str | None, config: P
             a = approvals.decide(conn, approval_id, verdict, by, note, ctx.clock())  # type: ignore[arg-type]
     finally:
         ctx.close()
+    if a.state == "expired":
+        _out().print(f"[red]Approval {a.id} expired at {a.expires_at:%Y-%m-%d %H:%M} UTC[/]; its push is never sent.")
+        raise typer.Exit(1)
     nxt = " Next: [bold]hub push[/]." if a.state == "approved" else " It will never be sent."
     _out().print(f"Approval {a.id} {a.state} by {a.decided_by}: push {a.push_id} ({a.kind}).{nxt}")
 

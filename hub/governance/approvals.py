@@ -133,8 +133,8 @@ def decide(
 ) -> ApprovalView:
     """Approve (the push becomes due now) or reject (it is never sent). Audited.
 
-    An approval past its expiry is expired here (and the call refused), so an approval never
-    lands late even if the periodic sweep has not run yet.
+    An approval past its expiry is expired here instead (the returned view's state is
+    ``expired``), so an approval never lands late even if the periodic sweep has not run yet.
     """
     if not by.strip():
         raise GovernanceError("say who decides (--by NAME).")
@@ -146,9 +146,9 @@ def decide(
         raise NotFoundError(f"there is no approval {approval_id}; see `hub approvals list`.")
     if row.state != "awaiting":
         raise GovernanceError(f"approval {approval_id} is already {row.state} (by {row.decided_by or 'nobody'}).")
-    if aware(row.expires_at) <= now:
+    if aware(row.expires_at) <= now:  # expire it now and say so (no raise: the expiry must commit)
         expire_due(conn, now, ids=[approval_id])
-        raise GovernanceError(f"approval {approval_id} expired at {aware(row.expires_at):%Y-%m-%d %H:%M} UTC.")
+        return get(conn, approval_id)
     state = "approved" if verdict == "approve" else "rejected"
     conn.execute(
         update(approvals)
