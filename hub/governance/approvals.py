@@ -163,7 +163,15 @@ def decide(
         update(pushes).where(pushes.c.id == row.push_id, pushes.c.state == HELD).values(**push_values, updated_at=now)
     )
     audit.record(
-        conn, now, by, verdict, f"approval {approval_id}", note, push_id=row.push_id, kind=row.kind, action=row.action
+        conn,
+        now,
+        by,
+        verdict,
+        f"approval {approval_id}",
+        note,
+        push_id=row.push_id,
+        kind=row.kind,
+        catalog_action=row.action,
     )
     return get(conn, approval_id)
 
@@ -197,7 +205,7 @@ def expire_due(conn: Connection, now: datetime, ids: list[int] | None = None) ->
                 "action": "expire",
                 "subject": f"approval {r.id}",
                 "reason": "expired",
-                "details": {"push_id": r.push_id, "kind": r.kind, "action": r.action},
+                "details": {"push_id": r.push_id, "kind": r.kind, "catalog_action": r.action},
             }
             for r in due
         ],
