@@ -179,7 +179,7 @@ def acknowledge(conn: Connection, alert_id: int, by: str, note: str | None, now:
         .where(alerts_table.c.id == alert_id)
         .values(state="acknowledged", acked_by=by, acked_at=now)
     )
-    audit.record(conn, now, by, "alert_ack", f"alert {alert_id}", note, kind=row.kind, subject=row.subject)
+    audit.record(conn, now, by, "alert_ack", f"alert {alert_id}", note, {"kind": row.kind, "subject": row.subject})
     released = []
     for uc in row.use_cases or []:
         sw = conn.execute(select(kill_switches).where(kill_switches.c.use_case == uc)).first()

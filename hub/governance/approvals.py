@@ -169,9 +169,7 @@ def decide(
         verdict,
         f"approval {approval_id}",
         note,
-        push_id=row.push_id,
-        kind=row.kind,
-        catalog_action=row.action,
+        {"push_id": row.push_id, "kind": row.kind, "catalog_action": row.action},
     )
     return get(conn, approval_id)
 

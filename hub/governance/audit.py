@@ -37,10 +37,12 @@ def record(
     action: str,
     subject: str,
     reason: str | None = None,
-    **details: Any,
+    details: dict[str, Any] | None = None,
 ) -> None:
     conn.execute(
-        insert(audit_log).values(at=at, actor=actor, action=action, subject=subject, reason=reason, details=details)
+        insert(audit_log).values(
+            at=at, actor=actor, action=action, subject=subject, reason=reason, details=details or {}
+        )
     )
 
 

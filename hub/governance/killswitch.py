@@ -92,6 +92,12 @@ def flip(
     else:
         conn.execute(update(kill_switches).where(kill_switches.c.use_case == use_case).values(**values))
     audit.record(
-        conn, now, by, "kill_switch_on" if on else "kill_switch_off", use_case, reason, source=source, alert_id=alert_id
+        conn,
+        now,
+        by,
+        "kill_switch_on" if on else "kill_switch_off",
+        use_case,
+        reason,
+        {"source": source, "alert_id": alert_id},
     )
     return True

@@ -11,5 +11,13 @@ from hub.pipeline.learn import rollback
 def audited_rollback(ctx: HubContext, version: int, by: str, reason: str | None, name: str | None = None) -> int:
     new = rollback(ctx, version, name)
     with ctx.store.begin() as conn:
-        audit.record(conn, ctx.clock(), by, "model_rollback", f"model {name or 'engine'} v{version}", reason, new=new)
+        audit.record(
+            conn,
+            ctx.clock(),
+            by,
+            "model_rollback",
+            f"model {name or 'engine'} v{version}",
+            reason,
+            {"new_version": new},
+        )
     return new

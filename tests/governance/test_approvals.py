@@ -43,12 +43,10 @@ def test_held_approved_rejected_expired(tmp_path, store_url, redis_url, crm):
     with ctx.store.begin() as conn:
         assert approvals.decide(conn, first.id, "approve", "ana", "fits the campaign", now).state == "approved"
         assert approvals.decide(conn, second.id, "reject", "bo", "account in legal hold", now).state == "rejected"
-    with pytest.raises(GovernanceError, match="already approved"):
-        with ctx.store.begin() as conn:
-            approvals.decide(conn, first.id, "reject", "cy", "changed my mind", now)
-    with pytest.raises(GovernanceError, match="needs a reason"):
-        with ctx.store.begin() as conn:
-            approvals.decide(conn, third.id, "reject", "cy", "  ", now)
+    with pytest.raises(GovernanceError, match="already approved"), ctx.store.begin() as conn:
+        approvals.decide(conn, first.id, "reject", "cy", "changed my mind", now)
+    with pytest.raises(GovernanceError, match="needs a reason"), ctx.store.begin() as conn:
+        approvals.decide(conn, third.id, "reject", "cy", "  ", now)
 
     push_connector(ctx, "crm")
     assert list_adds(crm) == [first.external_id]  # approved -> pushed; rejected -> never
@@ -61,9 +59,8 @@ def test_held_approved_rejected_expired(tmp_path, store_url, redis_url, crm):
         states = {p.id: (p.state, p.last_error) for p in push_store.list_pushes(conn, state=None, limit=1000)}
     assert states[second.push_id] == ("rejected", "rejected by bo: account in legal hold")
     assert states[third.push_id] == ("rejected", "expired")
-    with pytest.raises(GovernanceError, match="already expired"):
-        with ctx.store.begin() as conn:
-            approvals.decide(conn, third.id, "approve", "ana", None, later)
+    with pytest.raises(GovernanceError, match="already expired"), ctx.store.begin() as conn:
+        approvals.decide(conn, third.id, "approve", "ana", None, later)
     run_once(ctx)
     assert list_adds(crm) == [first.external_id]
 
