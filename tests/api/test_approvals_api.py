@@ -90,4 +90,26 @@ def test_console_approves_with_csrf_and_records_the_user(held, crm):
     assert r.status_code == 200 and f"Approval {aid} approved by ops" in r.text
     assert f'data-approval="{aid}"' not in r.text and f'data-decided="{aid}"' in r.text
     overview = held.get("/console/").text
-    assert "Approvals waiting: 2" in overview
+    assert "Approvals waiting: 2" in overview and "No open alerts." in overview
+
+    from hub.governance.alerts import list_alerts, monitor_step
+
+    ctx = held.app.state.hub.ctx
+    assert monitor_step(ctx, force=True).raised >= 1  # three brand-new contacts: their features drifted
+    with ctx.store.connect() as conn:
+        raised = list_alerts(conn)
+    overview = held.get("/console/").text
+    assert all(f'data-alert="{a.id}"' in overview for a in raised) and "No open alerts." not in overview
+
+
+def test_realtime_decisions_honour_the_kill_switch(client):
+    from hub.governance import killswitch
+
+    ctx = client.app.state.hub.ctx
+    body = {"contact": {"contact_id": 1}}
+    before = client.post("/v1/decisions", json=body, headers=auth("decide")).json()
+    assert not before["explanation"].startswith("Kill switch on")
+    with ctx.store.begin() as conn:
+        killswitch.flip(conn, "next_best_action", True, "ana", "incident", ctx.clock())
+    during = client.post("/v1/decisions", json=body, headers=auth("decide")).json()
+    assert during["explanation"].startswith("Kill switch on: legacy rules") and during["policy"] == "rules"
