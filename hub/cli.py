@@ -240,6 +240,10 @@ def run(
     )
     if report.learn.learned or report.learn.finalized:
         out.print(f"Learned from {report.learn.learned} decision(s); model version {report.learn.version}.")
+    gov = report.governance
+    if gov.expired or gov.monitor.raised or gov.monitor.switched:
+        switched = f"; kill switch on: {', '.join(gov.monitor.switched)}" if gov.monitor.switched else ""
+        out.print(f"{gov.expired} approval(s) expired; {gov.monitor.raised} new alert(s){switched} (hub status).")
     ctx.close()
 
 
