@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hub.cli_governance import alerts_app, approvals_app, audit_command, killswitch_app
 from hub.cli_reports import reports_app
 from hub.config import Settings, config_path, load_settings
 from hub.errors import ConfigError, HubError
@@ -37,6 +38,10 @@ app.add_typer(connectors_app, name="connectors")
 app.add_typer(pushes_app, name="pushes")
 model_app = typer.Typer(help="Learned engine models: list versions, roll back.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(killswitch_app, name="killswitch")
+app.add_typer(alerts_app, name="alerts")
+app.command("audit")(audit_command)
 # Piped output (logs, CI, scripts) gets wide tables instead of 80-column wrapping.
 out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
@@ -263,6 +268,10 @@ def run(
     )
     if report.learn.learned or report.learn.finalized:
         out.print(f"Learned from {report.learn.learned} decision(s); model version {report.learn.version}.")
+    gov = report.governance
+    if gov.expired or gov.monitor.raised or gov.monitor.switched:
+        switched = f"; kill switch on: {', '.join(gov.monitor.switched)}" if gov.monitor.switched else ""
+        out.print(f"{gov.expired} approval(s) expired; {gov.monitor.raised} new alert(s){switched} (hub status).")
     ctx.close()
 
 
@@ -380,7 +389,26 @@ def status(config: ConfigOpt = None) -> None:
             q.add_row(name, str(depth))
         out.print(q)
         out.print(f"Workers alive: {len(st.workers or [])} {', '.join(st.workers or [])}")
+    _governance_status(settings, store)
     store.dispose()
+
+
+def _governance_status(settings: Settings, store) -> None:  # noqa: ANN001
+    """Kill switches that are on, open alerts, and approvals waiting: what a person must look at."""
+    from hub.cli_governance import alert_table, switch_table
+    from hub.governance import approvals, killswitch
+    from hub.governance.alerts import last_run, list_alerts
+
+    with store.connect() as conn:
+        states = killswitch.states(conn, settings.governance)
+        open_alerts = list_alerts(conn, "open", 20)
+        waiting = approvals.counts(conn).get("awaiting", 0)
+        monitored = last_run(conn)
+    if any(s.on for s in states.values()):
+        out.print(switch_table(states))
+    when = f"{monitored:%Y-%m-%d %H:%M} UTC" if monitored else "never"
+    out.print(alert_table(open_alerts, title=f"Open alerts (last monitoring run: {when})"))
+    out.print(f"Approvals waiting: {waiting}" + (" (hub approvals list)" if waiting else ""))
 
 
 @pushes_app.command("list")
@@ -558,13 +586,19 @@ def model_list(config: ConfigOpt = None) -> None:
 
 @model_app.command("rollback")
 def model_rollback(
-    version: int, config: ConfigOpt = None, name: Annotated[str | None, typer.Option(help="Model name.")] = None
+    version: int,
+    config: ConfigOpt = None,
+    name: Annotated[str | None, typer.Option(help="Model name.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who (audit log; default: the login name).")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Why (audit log).")] = None,
 ) -> None:
     """Make VERSION the live model again (appended as the newest version; workers reload it)."""
-    from hub.pipeline.learn import rollback
+    import getpass
+
+    from hub.governance.rollback import audited_rollback
 
     ctx = _context(config)
-    new = rollback(ctx, version, name)
+    new = audited_rollback(ctx, version, by or getpass.getuser(), note, name)
     out.print(f"Model version {version} is live again as version {new}.")
     ctx.close()
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hub.api.settings import ApiSettings
 from hub.errors import ConfigError
+from hub.governance.settings import GovernanceSettings, OwnerEntry
 from hub.models import ActionKind
 
 DEFAULT_PATH = "hub.yaml"
@@ -188,9 +189,26 @@ class DecisionSettings(_Strict):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     chunk_size: int = Field(200, ge=1, le=10_000, description="contacts per decide task")
     learn_interval: int = Field(300, ge=5, description="seconds between scheduled learn steps")
+    owners: list[OwnerEntry] = Field(default_factory=list, description="sales owners that hand-offs are routed to")
+    #: decision/scoring/settings.py ScoringSettings, set to push lead_score / conversion_probability.
+    #: Validated lazily: importing the scorer pulls in scikit-learn, which every hub start
+    #: (CLI, workers) would otherwise pay for whether scoring is configured or not.
+    scoring: Any = Field(None, description="lead scoring (decision/scoring/settings.py); unset: no score pushes")
+
+    @field_validator("scoring", mode="before")
+    @classmethod
+    def _scoring(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        from decision.scoring.settings import ScoringSettings
+
+        return v if isinstance(v, ScoringSettings) else ScoringSettings.model_validate(v)
 
     @model_validator(mode="after")
     def _catalog(self) -> DecisionSettings:
+        owner_ids = [o.id for o in self.owners]
+        if len(set(owner_ids)) != len(owner_ids):
+            raise ValueError(f"decision.owners ids must be unique; got {owner_ids}")
         ids = [a.id for a in self.actions]
         if len(set(ids)) != len(ids):
             raise ValueError(f"decision.actions ids must be unique; got {ids}")
@@ -225,7 +243,15 @@ class Settings(_Strict):
     celery: CelerySettings = Field(default_factory=CelerySettings)
     push: PushSettings = Field(default_factory=PushSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     source_path: str | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _autonomy_ids(self) -> Settings:
+        unknown = set(self.governance.autonomy.actions) - {a.id for a in self.decision.actions}
+        if unknown:
+            raise ValueError(f"governance.autonomy.actions names unknown catalog actions {sorted(unknown)}")
+        return self
 
     @field_validator("connectors")
     @classmethod

@@ -7,7 +7,9 @@
     │   ├── FatalConnectorError  auth, permissions, limits spent: a person must act
     │   └── SkippableRecordError one bad record; log it with its id and go on
     ├── DecisionError            the engine could not decide
-    └── StoreError               the store is missing, unmigrated or unreachable
+    ├── StoreError               the store is missing, unmigrated or unreachable
+    └── GovernanceError          an approval, alert or kill switch request that cannot be done
+        └── NotFoundError        no such approval or alert
 
 Messages are plain sentences that name the bad value and say what to do.
 """
@@ -57,4 +59,12 @@ class DecisionError(HubError):
 
 
 class StoreError(HubError):
+    pass
+
+
+class GovernanceError(HubError):
+    pass
+
+
+class NotFoundError(GovernanceError):
     pass

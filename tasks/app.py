@@ -67,8 +67,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:
         }
     if schedule:
         schedule["sweep-undecided"] = {"task": "hub.sweep", "schedule": SWEEP_INTERVAL, "args": [300]}
-    if settings.decision.policy == "engine":
-        # closes attribution windows and learns even when no new activity arrives
+    gov = settings.governance
+    holds = "needs_approval" in {*gov.autonomy.kinds.values(), *gov.autonomy.actions.values()}
+    if settings.decision.policy == "engine" or holds or settings.decision.scoring is not None:
+        # closes attribution windows and learns even when no new activity arrives; also
+        # expires approvals and runs monitoring when due (hub/governance/step.py)
         schedule["learn"] = {"task": "hub.learn", "schedule": timedelta(seconds=settings.decision.learn_interval)}
     return schedule
 

@@ -11,6 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
 from hub.errors import RetryableError
+from hub.governance.step import governance_step
 from hub.pipeline.decide import decide_contacts
 from hub.pipeline.learn import learn_step
 from hub.pipeline.outcomes import record_outcomes
@@ -92,7 +93,15 @@ def learn(activity_ids: list[int] | None = None) -> dict:
     ctx = context()
     n = record_outcomes(ctx, activity_ids or [])
     res = learn_step(ctx)
-    return {"outcomes": n, "finalized": res.finalized, "learned": res.learned, "version": res.version}
+    gov = governance_step(ctx)  # expire approvals; monitoring alerts when due
+    return {
+        "outcomes": n,
+        "finalized": res.finalized,
+        "learned": res.learned,
+        "version": res.version,
+        "expired": gov.expired,
+        "alerts": gov.monitor.raised,
+    }
 
 
 @app.task(name="hub.sweep", **STORE_RETRY)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from hub.api import problems
-from hub.api.routes import contacts, decisions, events, status, webhooks
+from hub.api.routes import approvals, contacts, decisions, events, status, webhooks
 from hub.api.state import ApiState
 from hub.config import Settings
 
@@ -31,11 +31,13 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     )
     app.state.hub = state or ApiState.build(settings)
     problems.install(app)
-    for module in (decisions, events, webhooks, contacts, status):
+    for module in (decisions, events, webhooks, contacts, status, approvals):
         app.include_router(module.router)
 
+    from hub.console.governance import router as governance_router
     from hub.console.routes import router as console_router
 
+    app.include_router(governance_router)  # before the console's catch-all /console/{name}
     app.include_router(console_router)
 
     @app.get("/", include_in_schema=False)

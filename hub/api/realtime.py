@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from decision.interface import ContactView
 from hub.api.problems import Problem
 from hub.api.schemas import ContactRef, SessionContext
+from hub.governance.plan import policy_for
 from hub.models import Activity, ActivityType, Decision, Identity, utcnow
 from hub.pipeline.context import HubContext
 from hub.pipeline.decide import LOOKBACK_DAYS
@@ -71,7 +72,8 @@ def decide_now(ctx: HubContext, ref: ContactRef, context: SessionContext | None)
         acts = rt_store.activities_since(conn, contact_id, now - timedelta(days=LOOKBACK_DAYS))
         if context is not None:
             acts.append(session_activity(contact_id, context, now))
-        decision = ctx.policy.decide([ContactView(contact=contact, activities=acts)], now)[0]
+        policy = policy_for(ctx, conn).policy  # the legacy rules while the kill switch is on
+        decision = policy.decide([ContactView(contact=contact, activities=acts)], now)[0]
         rt_store.relax_commit(conn)
         decision.id = rt_store.insert_decision(conn, decision, f"rt-{uuid.uuid4().hex}")
     return decision

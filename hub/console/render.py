@@ -18,6 +18,7 @@ NAV = [
     ("/console/", "Overview"),
     ("/console/queues", "Queues"),
     ("/console/decisions", "Decisions"),
+    ("/console/approvals", "Approvals"),
     ("/console/models", "Models"),
     ("/console/experiments", "Experiments"),
 ]

@@ -18,6 +18,7 @@ from hub.api.schemas import MAX_ID
 from hub.api.state import ApiState, hub_state
 from hub.api.timeline import contact_timeline
 from hub.console import session as sessions
+from hub.console.governance import governance_summary
 from hub.console.passwords import burn_time, verify_password
 from hub.console.render import current, form, page, secret, set_cookie, to_login
 from hub.console.throttle import LoginThrottle
@@ -91,7 +92,16 @@ def overview(request: Request, state: ApiState = Depends(hub_state)) -> Response
         return to_login()
     with state.ctx.store.connect() as conn:
         checks = queries.last_checks(conn)
-    return page(request, state, sess, "overview.html", title="Overview", status=current_status(state), checks=checks)
+    return page(
+        request,
+        state,
+        sess,
+        "overview.html",
+        title="Overview",
+        status=current_status(state),
+        checks=checks,
+        governance=governance_summary(state),
+    )
 
 
 @router.get("/queues", response_class=HTMLResponse)

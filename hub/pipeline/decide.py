@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 
 from decision.interface import ContactView
 from decision.profile import empty_profile
+from hub.governance import plan as governance
 from hub.models import ActionKind, Contact, Decision, Identity
 from hub.pipeline.context import HubContext
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
 from hub.store import decisions as decision_store
 from hub.store import profiles as profile_store
-from hub.store import pushes as push_store
 
 LOOKBACK_DAYS = 90
 
@@ -78,8 +78,9 @@ def push_rows(ctx: HubContext, contact: Contact, decision: Decision, decision_id
 def decide_contacts(ctx: HubContext, contact_ids: Sequence[int], request_key: str) -> DecideResult:
     result = DecideResult()
     now = ctx.clock()
-    engine = getattr(ctx.policy, "needs_profiles", False)
     with ctx.store.connect() as conn:
+        gov = governance.policy_for(ctx, conn)  # the legacy rules while the kill switch is on
+        engine = getattr(gov.policy, "needs_profiles", False)
         done = decision_store.existing_requests(conn, contact_ids, request_key)
         todo = [i for i in dict.fromkeys(contact_ids) if i not in done]
         contacts = contact_store.load_contacts(conn, todo)
@@ -101,11 +102,12 @@ def decide_contacts(ctx: HubContext, contact_ids: Sequence[int], request_key: st
     result.already = len(done)
     if not contacts:
         return result
-    decisions = ctx.policy.decide(views, now, budget_used=used) if engine else ctx.policy.decide(views, now)
+    decisions = gov.policy.decide(views, now, budget_used=used) if engine else gov.policy.decide(views, now)
+    decisions = governance.after_policy(ctx, gov, contacts, decisions, now)  # lead scores, owner routing
     with ctx.store.begin() as conn:
         ids = decision_store.insert_decisions(conn, decisions, request_key)
         rows = [row for c, d, i in zip(contacts, decisions, ids, strict=True) for row in push_rows(ctx, c, d, i)]
-        result.pushes = push_store.enqueue(conn, rows, now)
+        result.pushes = governance.enqueue(ctx, conn, gov, contacts, decisions, ids, rows, now)  # autonomy
     result.decided = len(decisions)
     result.connectors = {r["connector"] for r in rows}
     return result

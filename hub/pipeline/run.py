@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hub.governance.step import GovernanceReport, governance_step
 from hub.pipeline.context import HubContext
 from hub.pipeline.decide import DecideResult, decide_contacts
 from hub.pipeline.learn import LearnReport, learn_step
@@ -31,6 +32,7 @@ class RunReport:
     pushes: list[PushSummary] = field(default_factory=list)
     outcomes: int = 0
     learn: LearnReport = field(default_factory=LearnReport)
+    governance: GovernanceReport = field(default_factory=GovernanceReport)
 
 
 def run_once(ctx: HubContext, on_step: Callable[[str, int, int], None] | None = None) -> RunReport:
@@ -45,6 +47,7 @@ def run_once(ctx: HubContext, on_step: Callable[[str, int, int], None] | None = 
         activity_ids += res.new_activity_ids
     report.outcomes = record_outcomes(ctx, activity_ids)
     report.learn = learn_step(ctx)
+    report.governance = governance_step(ctx)  # expire approvals; monitoring alerts when due
     changed |= due_for_decision(ctx)
     key = f"run-{uuid.uuid4().hex[:12]}"
     parts = chunks(sorted(changed), ctx.settings.decision.chunk_size)

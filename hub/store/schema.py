@@ -208,3 +208,74 @@ decision_features = Table(
     Column("finalized_at", TS, index=True),
     Column("learned_version", Integer, doc="model snapshot version that learned from this row"),
 )
+
+# ---- governance (hub/governance/) -----------------------------------------------------------
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("push_id", ID, ForeignKey("pushes.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("decision_id", ID, ForeignKey("decisions.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("contact_id", ID, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("action", String(64), doc="catalog action id of the decision, when known"),
+    Column("kind", String(40), nullable=False),
+    Column("state", String(20), nullable=False, doc="awaiting, approved, rejected, expired"),
+    Column("requested_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False, index=True),
+    Column("decided_by", String(120)),
+    Column("decided_at", TS),
+    Column("note", Text),
+    Index("ix_approvals_state", "state", "id"),
+)
+
+kill_switches = Table(
+    "kill_switches",
+    metadata,
+    Column("use_case", String(40), primary_key=True),
+    Column("is_on", Boolean, nullable=False),
+    Column("source", String(20), nullable=False, doc="person or alert"),
+    Column("alert_id", ID, doc="the alert that switched it on, if one did"),
+    Column("by", String(120), nullable=False),
+    Column("reason", Text),
+    Column("updated_at", TS, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("at", TS, nullable=False, index=True),
+    Column("actor", String(120), nullable=False),
+    Column("action", String(40), nullable=False, doc="approve, reject, expire, kill_switch_on/off, alert_ack, ..."),
+    Column("subject", String(200), nullable=False),
+    Column("reason", Text),
+    Column("details", JSON, nullable=False, default=dict),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("use_cases", JSON, nullable=False, default=list, doc="use cases this alert switched off"),
+    Column("state", String(20), nullable=False, doc="open or acknowledged"),
+    Column("raised_at", TS, nullable=False),
+    Column("last_seen_at", TS, nullable=False),
+    Column("acked_by", String(120)),
+    Column("acked_at", TS),
+    Index("ix_alerts_open", "state", "kind", "subject"),
+)
+
+monitor_runs = Table(
+    "monitor_runs",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("at", TS, nullable=False, index=True),
+    Column("alerts", Integer, nullable=False),
+    Column("error", Text),
+)

@@ -1,0 +1,217 @@
+"""The approvals queue: pushes a person must approve before they are sent.
+
+Storage choice: a held push is a normal row of the push queue in state
+``awaiting_approval``, and its approval is a row of the ``approvals`` table (one per push).
+The push row keeps the exact write that will be sent (so what a person approves is what
+lands, and ``hub pushes list`` shows it); ``claim_due`` only takes ``pending`` rows, so a held
+push cannot be sent by any worker, old or new, without a code path that knows approvals.
+The approval row holds the human part: who, when, why, and when it expires. Approving moves
+the push to ``pending`` (due now); rejecting or expiring moves it to ``rejected`` with the
+reason, so it is never sent.
+
+Held pushes are never folded with later pushes of the same record (``enqueue`` folds only
+``pending`` rows): a field awaiting approval cannot ride along in an automatic write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, insert, select, update
+
+from hub.errors import GovernanceError, NotFoundError
+from hub.governance import audit
+from hub.store.contacts import aware
+from hub.store.schema import approvals, contacts, pushes
+
+HELD = "awaiting_approval"
+REJECTED = "rejected"
+Verdict = Literal["approve", "reject"]
+
+
+@dataclass(frozen=True)
+class ApprovalView:
+    id: int
+    push_id: int
+    decision_id: int
+    contact_id: int
+    email: str | None
+    action: str | None
+    kind: str
+    connector: str
+    external_id: str
+    payload: dict[str, Any]
+    state: str
+    requested_at: datetime
+    expires_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    note: str | None
+
+
+def hold(
+    conn: Connection, rows: list[dict[str, Any]], actions: list[str | None], now: datetime, ttl_hours: float
+) -> int:
+    """Queue ``rows`` (push rows as ``push_rows`` builds them) as held pushes, one approval each."""
+    expires = now + timedelta(hours=ttl_hours)
+    for row, action in zip(rows, actions, strict=True):
+        push_id = conn.execute(
+            insert(pushes).values(
+                **row, state=HELD, attempts=0, next_attempt_at=expires, created_at=now, updated_at=now
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            insert(approvals).values(
+                push_id=push_id,
+                decision_id=row["decision_id"],
+                contact_id=row["contact_id"],
+                action=action,
+                kind=row["kind"],
+                state="awaiting",
+                requested_at=now,
+                expires_at=expires,
+            )
+        )
+    return len(rows)
+
+
+def _view(r: Any) -> ApprovalView:
+    return ApprovalView(
+        id=r.id,
+        push_id=r.push_id,
+        decision_id=r.decision_id,
+        contact_id=r.contact_id,
+        email=r.primary_email,
+        action=r.action,
+        kind=r.kind,
+        connector=r.connector,
+        external_id=r.external_id,
+        payload=r.payload,
+        state=r.state,
+        requested_at=aware(r.requested_at),
+        expires_at=aware(r.expires_at),
+        decided_by=r.decided_by,
+        decided_at=aware(r.decided_at) if r.decided_at else None,
+        note=r.note,
+    )
+
+
+def _query():
+    return (
+        select(
+            approvals,
+            pushes.c.connector,
+            pushes.c.external_id,
+            pushes.c.payload,
+            contacts.c.primary_email,
+        )
+        .join(pushes, pushes.c.id == approvals.c.push_id)
+        .join(contacts, contacts.c.id == approvals.c.contact_id)
+    )
+
+
+def list_approvals(conn: Connection, state: str | None = "awaiting", limit: int = 100) -> list[ApprovalView]:
+    """Oldest first for the awaiting queue (first in, first decided); newest first otherwise."""
+    q = _query().limit(limit)
+    if state:
+        q = q.where(approvals.c.state == state)
+    q = q.order_by(approvals.c.id if state == "awaiting" else approvals.c.id.desc())
+    return [_view(r) for r in conn.execute(q)]
+
+
+def get(conn: Connection, approval_id: int) -> ApprovalView:
+    r = conn.execute(_query().where(approvals.c.id == approval_id)).first()
+    if r is None:
+        raise NotFoundError(f"there is no approval {approval_id}; see `hub approvals list`.")
+    return _view(r)
+
+
+def decide(
+    conn: Connection, approval_id: int, verdict: Verdict, by: str, note: str | None, now: datetime
+) -> ApprovalView:
+    """Approve (the push becomes due now) or reject (it is never sent). Audited.
+
+    An approval past its expiry is expired here instead (the returned view's state is
+    ``expired``), so an approval never lands late even if the periodic sweep has not run yet.
+    """
+    if not by.strip():
+        raise GovernanceError("say who decides (--by NAME).")
+    if verdict == "reject" and not (note or "").strip():
+        raise GovernanceError("a rejection needs a reason (--note TEXT).")
+    # lock the row where the store can (PostgreSQL): two people deciding at once, one wins
+    row = conn.execute(select(approvals).where(approvals.c.id == approval_id).with_for_update()).first()
+    if row is None:
+        raise NotFoundError(f"there is no approval {approval_id}; see `hub approvals list`.")
+    if row.state != "awaiting":
+        raise GovernanceError(f"approval {approval_id} is already {row.state} (by {row.decided_by or 'nobody'}).")
+    if aware(row.expires_at) <= now:  # expire it now and say so (no raise: the expiry must commit)
+        expire_due(conn, now, ids=[approval_id])
+        return get(conn, approval_id)
+    state = "approved" if verdict == "approve" else "rejected"
+    conn.execute(
+        update(approvals)
+        .where(approvals.c.id == approval_id)
+        .values(state=state, decided_by=by, decided_at=now, note=note)
+    )
+    if verdict == "approve":
+        push_values: dict[str, Any] = {"state": "pending", "next_attempt_at": now, "last_error": None}
+    else:
+        push_values = {"state": REJECTED, "last_error": f"rejected by {by}: {note}"}
+    conn.execute(
+        update(pushes).where(pushes.c.id == row.push_id, pushes.c.state == HELD).values(**push_values, updated_at=now)
+    )
+    audit.record(
+        conn,
+        now,
+        by,
+        verdict,
+        f"approval {approval_id}",
+        note,
+        {"push_id": row.push_id, "kind": row.kind, "catalog_action": row.action},
+    )
+    return get(conn, approval_id)
+
+
+def expire_due(conn: Connection, now: datetime, ids: list[int] | None = None) -> int:
+    """Expire awaiting approvals past their time: rejected with the reason "expired"."""
+    q = select(approvals.c.id, approvals.c.push_id, approvals.c.kind, approvals.c.action).where(
+        approvals.c.state == "awaiting", approvals.c.expires_at <= now
+    )
+    if ids is not None:
+        q = q.where(approvals.c.id.in_(ids))
+    due = conn.execute(q).all()
+    if not due:
+        return 0
+    conn.execute(
+        update(approvals)
+        .where(approvals.c.id.in_([r.id for r in due]))
+        .values(state="expired", decided_by=audit.SYSTEM, decided_at=now, note="expired")
+    )
+    conn.execute(
+        update(pushes)
+        .where(pushes.c.id.in_([r.push_id for r in due]), pushes.c.state == HELD)
+        .values(state=REJECTED, last_error="expired", updated_at=now)
+    )
+    audit.record_many(
+        conn,
+        [
+            {
+                "at": now,
+                "actor": audit.SYSTEM,
+                "action": "expire",
+                "subject": f"approval {r.id}",
+                "reason": "expired",
+                "details": {"push_id": r.push_id, "kind": r.kind, "catalog_action": r.action},
+            }
+            for r in due
+        ],
+    )
+    return len(due)
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    from sqlalchemy import func
+
+    return {s: n for s, n in conn.execute(select(approvals.c.state, func.count()).group_by(approvals.c.state))}

@@ -1,0 +1,135 @@
+"""What ``decide`` calls around the policy: kill switch fallback, scores, routing, autonomy.
+
+Three calls, each additive to the decide step so the policy itself (decision/engine.py) knows
+nothing of governance:
+
+1. :func:`policy_for` before deciding: the configured policy, or the legacy rules when the
+   ``next_best_action`` kill switch is on.
+2. :func:`after_policy` once it has decided: lead scores (if configured) and owner routing of
+   sales hand-offs, each falling back to its legacy behaviour under its own kill switch.
+3. :func:`enqueue` with the push rows: scores ride on the contact's field write, then
+   autonomy splits the rows into sent now, held for approval, or dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from decision.interface import Policy
+from decision.rules import RulesPolicy
+from hub.governance import approvals, autonomy, killswitch
+from hub.models import ActionKind, Contact, Decision
+from hub.pipeline.context import HubContext
+from hub.pipeline.routing import chosen_action, route_handoffs
+from hub.store import pushes as push_store
+
+FALLBACK_NOTE = "Kill switch on: legacy rules"
+
+
+class FallbackRules:
+    """The legacy rules for every contact, each decision saying the kill switch made it."""
+
+    needs_profiles = False
+
+    def __init__(self, rules: RulesPolicy):
+        self.rules = rules
+        self.name = "rules"
+        self.version = f"{rules.version}+killswitch"
+
+    def decide(self, batch: list[Any], now: datetime) -> list[Decision]:
+        return [
+            d.model_copy(update={"explanation": f"{FALLBACK_NOTE}. {d.explanation}", "policy_version": self.version})
+            for d in self.rules.decide(batch, now)
+        ]
+
+
+@dataclass
+class Governed:
+    policy: Policy
+    switches: frozenset[str] = frozenset()
+    scores: dict[int, dict[str, Any]] = field(default_factory=dict)
+    held: int = 0
+    off: int = 0
+
+
+def policy_for(ctx: HubContext, conn: Connection) -> Governed:
+    switches = killswitch.active(conn, ctx.settings.governance)
+    policy: Policy = ctx.policy
+    if "next_best_action" in switches:
+        rules = getattr(policy, "rules", None)
+        policy = FallbackRules(rules if isinstance(rules, RulesPolicy) else RulesPolicy(ctx.settings.decision.rules))
+    return Governed(policy=policy, switches=switches)
+
+
+def after_policy(
+    ctx: HubContext, gov: Governed, contacts: Sequence[Contact], decisions: list[Decision], now: datetime
+) -> list[Decision]:
+    from hub.pipeline.decide import day_start
+    from hub.pipeline.lead_scores import score_fields
+
+    s = ctx.settings.decision.scoring
+    with ctx.store.connect() as conn:
+        if s is not None and s.enabled:
+            gov.scores = score_fields(ctx.store, conn, contacts, now, s, legacy="scoring" in gov.switches)
+        if "routing" in gov.switches:
+            return decisions
+        priority = {cid: float(f["conversion_probability"]) for cid, f in gov.scores.items()}
+        return route_handoffs(ctx.settings, conn, contacts, decisions, day_start(now), priority)
+
+
+def _with_scores(
+    ctx: HubContext, contacts: Sequence[Contact], rows: list[dict[str, Any]], ids: Sequence[int], gov: Governed
+) -> list[dict[str, Any]]:
+    """Scores merged into each contact's field write, or a field write of their own."""
+    from hub.pipeline.decide import _targets
+
+    if not gov.scores:
+        return rows
+    covered = set()
+    for r in rows:
+        extra = gov.scores.get(r["contact_id"])
+        if extra and r["kind"] == ActionKind.SET_FIELDS.value:
+            r["payload"] = {"fields": {**r["payload"].get("fields", {}), **extra}}
+            covered.add((r["contact_id"], r["connector"]))
+    for c, did in zip(contacts, ids, strict=True):
+        extra = gov.scores.get(c.id or -1)
+        for ident in _targets(ctx, c, None, ActionKind.SET_FIELDS) if extra else []:
+            if (c.id, ident.connector) not in covered:
+                rows.append(
+                    {
+                        "decision_id": did,
+                        "contact_id": c.id,
+                        "connector": ident.connector,
+                        "object_type": ident.object_type,
+                        "external_id": ident.external_id,
+                        "kind": ActionKind.SET_FIELDS.value,
+                        "payload": {"fields": dict(extra)},
+                    }
+                )
+    return rows
+
+
+def enqueue(
+    ctx: HubContext,
+    conn: Connection,
+    gov: Governed,
+    contacts: Sequence[Contact],
+    decisions: Sequence[Decision],
+    ids: Sequence[int],
+    rows: list[dict[str, Any]],
+    now: datetime,
+) -> int:
+    """Queue the rows autonomy allows now, hold the rest for approval; returns rows queued or held."""
+    rows = _with_scores(ctx, contacts, rows, ids, gov)
+    action_of = {i: chosen_action(d) for d, i in zip(decisions, ids, strict=True)}
+    a = ctx.settings.governance.autonomy
+    split = autonomy.split_rows(a, rows, action_of)
+    sent = push_store.enqueue(conn, split.send, now)
+    gov.held = approvals.hold(conn, split.hold, split.hold_actions, now, a.approval_ttl_hours)
+    gov.off = split.off
+    return sent + gov.held

@@ -1,0 +1,120 @@
+"""Owner routing for sales hand-offs, after the policy has decided.
+
+Only decisions whose chosen action is a ``sales_outreach`` catalog entry are routed, and
+only when ``decision.owners`` is configured and the ``routing`` kill switch is off. The
+router's assignment replaces any static ``assign_owner`` the decision carried (the catalog's
+``owner``); a lead no owner can take (inactive, outside territory, at capacity) gets no
+``assign_owner`` at all, because assigning it anyway is exactly the constraint the router
+exists to keep. The routing reason is appended to the decision's explanation.
+
+Capacity is counted from the store, so it holds across batches and workers: open leads =
+contacts the owner holds now; new today = ``assign_owner`` pushes to that owner created since
+midnight UTC that were not rejected (held ones count: approving them must not overfill).
+The round-robin cursor is the number of hand-offs routed today, so ties spread the same way
+in every worker.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from decision.routing import Lead, Owner, Router, TerritoryRule, lead_from_contact
+from hub.config import Settings
+from hub.models import Action, ActionKind, Contact, Decision
+from hub.store.schema import contacts as contacts_table
+from hub.store.schema import pushes
+
+NOT_COUNTED = ("rejected", "superseded", "failed")
+
+
+def chosen_action(decision: Decision) -> str | None:
+    """The catalog id a decision chose: the engine logs it; rules write ``next_best_action``."""
+    if decision.action:
+        return decision.action
+    for a in decision.actions:
+        if a.kind is ActionKind.SET_FIELDS:
+            nba = a.payload.get("fields", {}).get("next_best_action")
+            if nba:
+                return str(nba)
+    return None
+
+
+def owner_load(conn: Connection, owner_ids: Sequence[str], since: datetime) -> tuple[Counter, Counter]:
+    """(open leads, assigned since ``since``) per owner id."""
+    open_q = (
+        select(contacts_table.c.owner, func.count())
+        .where(contacts_table.c.owner.in_(list(owner_ids)))
+        .group_by(contacts_table.c.owner)
+    )
+    open_leads = Counter({o: n for o, n in conn.execute(open_q)})
+    new_q = select(pushes.c.payload).where(
+        pushes.c.kind == ActionKind.ASSIGN_OWNER.value,
+        pushes.c.created_at >= since,
+        pushes.c.state.notin_(NOT_COUNTED),
+    )
+    today = Counter(str((p or {}).get("owner")) for (p,) in conn.execute(new_q))
+    return open_leads, today
+
+
+def build_owners(settings: Settings, open_leads: Counter, today: Counter) -> tuple[list[Owner], list[TerritoryRule]]:
+    owners = [
+        Owner(
+            o.id,
+            active=o.active,
+            industries=frozenset(o.specializations.industries),
+            regions=frozenset(o.specializations.regions),
+            products=frozenset(o.specializations.products),
+            languages=frozenset(o.specializations.languages),
+            open_leads=open_leads.get(o.id, 0),
+            max_open_leads=o.capacity.max_open_leads,
+            assigned_today=today.get(o.id, 0),
+            max_new_per_day=o.capacity.max_new_per_day,
+        )
+        for o in settings.decision.owners
+    ]
+    regions = sorted({r for o in settings.decision.owners for r in o.territory})
+    rules = [
+        TerritoryRule(
+            f"territory {r}",
+            frozenset(o.id for o in settings.decision.owners if r in o.territory),
+            regions=frozenset({r}),
+        )
+        for r in regions
+    ]
+    return owners, rules
+
+
+def route_handoffs(
+    settings: Settings,
+    conn: Connection,
+    contacts: Sequence[Contact],
+    decisions: list[Decision],
+    day_start: datetime,
+    priority: dict[int, float] | None = None,
+) -> list[Decision]:
+    """Decisions with routed ``assign_owner`` actions (a new list; the inputs are not changed)."""
+    sales = {a.id for a in settings.decision.actions if a.kind == "sales_outreach"}
+    if not sales or not settings.decision.owners:
+        return decisions
+    todo = [i for i, d in enumerate(decisions) if chosen_action(d) in sales]
+    if not todo:
+        return decisions
+    prio = priority or {}
+    todo.sort(key=lambda i: -prio.get(contacts[i].id or -1, 0.0))  # best leads first: they get capacity first
+    open_leads, today = owner_load(conn, [o.id for o in settings.decision.owners], day_start)
+    owners, rules = build_owners(settings, open_leads, today)
+    router = Router()
+    router.cursor_ = sum(today.values())
+    leads: list[Lead] = [lead_from_contact(contacts[i]) for i in todo]
+    out = list(decisions)
+    for i, a in zip(todo, router.route_many(leads, owners, rules), strict=True):
+        d = decisions[i]
+        actions = [x for x in d.actions if x.kind is not ActionKind.ASSIGN_OWNER]
+        if a.owner is not None:
+            actions.append(Action(kind=ActionKind.ASSIGN_OWNER, payload={"owner": a.owner}))
+        out[i] = d.model_copy(update={"actions": actions, "explanation": f"{d.explanation} | routing: {a.reason}"})
+    return out

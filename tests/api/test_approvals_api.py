@@ -1,0 +1,115 @@
+"""GET /v1/approvals, POST /v1/approvals/{id}, and the console's Approvals page (CSRF)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hub.pipeline.push import push_connector
+from tests.api.conftest import auth, make_config, seed
+from tests.api.test_console import csrf_of, login
+
+HOLD = {"governance": {"autonomy": {"kinds": {"set_fields": "needs_approval"}}}}
+
+
+@pytest.fixture
+def held(tmp_path, api_redis_url, crm) -> Iterator[TestClient]:
+    """Three contacts decided through the pipeline; their field writes await approval."""
+    from hub.api.app import create_app
+
+    settings = make_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", api_redis_url, **HOLD)
+    app = create_app(settings)
+    seed(app.state.hub.ctx, crm)
+    with TestClient(app, base_url="https://hub.example.com") as c:
+        yield c
+    app.state.hub.close()
+
+
+def test_list_and_decide_over_the_api(held, crm):
+    r = held.get("/v1/approvals", headers=auth("admin"))
+    assert r.status_code == 200
+    waiting = r.json()
+    assert len(waiting) == 3 and {a["kind"] for a in waiting} == {"set_fields"}
+    assert all(a["state"] == "awaiting" and "next_best_action" in a["payload"]["fields"] for a in waiting)
+
+    ok = held.post(
+        f"/v1/approvals/{waiting[0]['id']}", json={"decision": "approve", "by": "ana"}, headers=auth("admin")
+    )
+    assert ok.status_code == 200 and ok.json()["state"] == "approved"
+    assert ok.json()["decided_by"] == "ana (token admin)"
+    no = held.post(
+        f"/v1/approvals/{waiting[1]['id']}",
+        json={"decision": "reject", "by": "ana", "note": "wrong segment"},
+        headers=auth("admin"),
+    )
+    assert no.status_code == 200 and no.json()["state"] == "rejected"
+    push_connector(held.app.state.hub.ctx, "crm")
+    assert {e["record"] for e in crm.effects()} == {waiting[0]["external_id"]}
+
+    again = held.post(
+        f"/v1/approvals/{waiting[0]['id']}", json={"decision": "reject", "by": "x", "note": "n"}, headers=auth("admin")
+    )
+    assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
+    assert "already approved" in again.json()["detail"]
+    assert len(held.get("/v1/approvals", headers=auth("admin")).json()) == 1
+    assert len(held.get("/v1/approvals?state=all", headers=auth("admin")).json()) == 3
+
+
+def test_bad_input_and_scopes_are_problems(held):
+    aid = held.get("/v1/approvals", headers=auth("admin")).json()[0]["id"]
+    cases = [
+        ({"decision": "reject", "by": "ana"}, 422, "rejection needs a note"),
+        ({"decision": "maybe", "by": "ana"}, 422, "decision"),
+        ({"decision": "approve", "by": ""}, 422, "by"),
+        ({"decision": "approve", "by": "ana", "extra": 1}, 422, "extra"),
+    ]
+    for body, status, words in cases:
+        r = held.post(f"/v1/approvals/{aid}", json=body, headers=auth("admin"))
+        assert r.status_code == status and r.headers["content-type"] == "application/problem+json", body
+        assert words in r.text, (body, r.text)
+    missing = held.post("/v1/approvals/999999", json={"decision": "approve", "by": "ana"}, headers=auth("admin"))
+    assert missing.status_code == 404 and "no approval 999999" in missing.json()["detail"]
+    assert held.get("/v1/approvals", headers=auth("decide")).status_code == 403
+    assert held.post(f"/v1/approvals/{aid}", json={"decision": "approve", "by": "a"}).status_code == 401
+    assert held.get("/v1/approvals?state=bogus", headers=auth("admin")).status_code == 422
+
+
+def test_console_approves_with_csrf_and_records_the_user(held, crm):
+    assert held.get("/console/approvals", follow_redirects=False).status_code == 303
+    login(held)
+    html = held.get("/console/approvals").text
+    aid = held.get("/v1/approvals", headers=auth("admin")).json()[0]["id"]
+    assert f'data-approval="{aid}"' in html
+    forged = held.post(
+        f"/console/approvals/{aid}", data={"csrf": "forged", "decision": "approve"}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+    r = held.post(f"/console/approvals/{aid}", data={"csrf": csrf_of(html), "decision": "approve", "note": "fine"})
+    assert r.status_code == 200 and f"Approval {aid} approved by ops" in r.text
+    assert f'data-approval="{aid}"' not in r.text and f'data-decided="{aid}"' in r.text
+    overview = held.get("/console/").text
+    assert "Approvals waiting: 2" in overview and "No open alerts." in overview
+
+    from hub.governance.alerts import list_alerts, monitor_step
+
+    ctx = held.app.state.hub.ctx
+    assert monitor_step(ctx, force=True).raised >= 1  # three brand-new contacts: their features drifted
+    with ctx.store.connect() as conn:
+        raised = list_alerts(conn)
+    overview = held.get("/console/").text
+    assert all(f'data-alert="{a.id}"' in overview for a in raised) and "No open alerts." not in overview
+
+
+def test_realtime_decisions_honour_the_kill_switch(client):
+    from hub.governance import killswitch
+
+    ctx = client.app.state.hub.ctx
+    body = {"contact": {"contact_id": 1}}
+    before = client.post("/v1/decisions", json=body, headers=auth("decide")).json()
+    assert not before["explanation"].startswith("Kill switch on")
+    with ctx.store.begin() as conn:
+        killswitch.flip(conn, "next_best_action", True, "ana", "incident", ctx.clock())
+    during = client.post("/v1/decisions", json=body, headers=auth("decide")).json()
+    assert during["explanation"].startswith("Kill switch on: legacy rules") and during["policy"] == "rules"

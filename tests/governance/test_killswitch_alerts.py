@@ -1,0 +1,117 @@
+"""Kill switches (config and run time) send next_best_action back to the legacy rules at once;
+injected drift raises an alert that flips the switch until a person acknowledges it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from hub.errors import GovernanceError
+from hub.governance import audit, killswitch
+from hub.governance.alerts import acknowledge, list_alerts, monitor_step
+from hub.pipeline.decide import decide_contacts
+from hub.pipeline.sync import sync_connector
+from hub.store.schema import decisions
+from tests.governance.conftest import make_ctx, seed
+
+ENGINE = {"decision.policy": "engine", "decision.engine": {"holdout_share": 0.0}}
+
+
+def policies(ctx, key: str) -> set[str]:
+    with ctx.store.connect() as conn:
+        return set(conn.execute(select(decisions.c.policy).where(decisions.c.request_key == key)).scalars())
+
+
+def decide_all(ctx, ids, key: str) -> set[str]:
+    decide_contacts(ctx, ids, key)
+    return policies(ctx, key)
+
+
+def test_run_time_switch_falls_back_to_rules_at_once(tmp_path, store_url, redis_url, crm):
+    seed(crm, n=4, hot=2)
+    ctx = make_ctx(tmp_path, store_url, redis_url, **ENGINE)
+    ids = sorted(sync_connector(ctx, "crm").changed)
+    assert decide_all(ctx, ids, "k1") == {"engine"}
+    with ctx.store.begin() as conn:
+        assert killswitch.flip(conn, "next_best_action", True, "ana", "bad week", ctx.clock())
+        assert not killswitch.flip(conn, "next_best_action", True, "ana", "again", ctx.clock())  # no change
+    assert decide_all(ctx, ids, "k2") == {"rules"}
+    with ctx.store.connect() as conn:
+        expl = list(conn.execute(select(decisions.c.explanation).where(decisions.c.request_key == "k2")).scalars())
+    assert all(e.startswith("Kill switch on: legacy rules") for e in expl)
+    with ctx.store.begin() as conn:
+        killswitch.flip(conn, "next_best_action", False, "bo", "fixed", ctx.clock())
+    assert decide_all(ctx, ids, "k3") == {"engine"}
+    with ctx.store.connect() as conn:
+        log = [(e.actor, e.action, e.reason) for e in reversed(audit.entries(conn))]
+    assert log == [("ana", "kill_switch_on", "bad week"), ("bo", "kill_switch_off", "fixed")]
+    ctx.close()
+
+
+def test_config_switch_cannot_be_flipped_off_at_run_time(tmp_path, redis_url, crm):
+    seed(crm, n=2, hot=1)
+    ctx = make_ctx(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        redis_url,
+        **ENGINE,
+        governance={"kill_switches": {"next_best_action": True}},
+    )
+    ids = sorted(sync_connector(ctx, "crm").changed)
+    with ctx.store.begin() as conn:
+        killswitch.flip(conn, "next_best_action", False, "ana", None, ctx.clock())
+        st = killswitch.states(conn, ctx.settings.governance)["next_best_action"]
+    assert (st.on, st.configured, st.stored) == (True, True, False)
+    assert decide_all(ctx, ids, "k") == {"rules"}
+    with pytest.raises(GovernanceError, match="unknown use case"), ctx.store.begin() as conn:
+        killswitch.flip(conn, "nba", True, "ana", None, ctx.clock())
+    ctx.close()
+
+
+def test_injected_drift_raises_an_alert_that_flips_the_switch_until_acked(tmp_path, redis_url, crm):
+    seed(crm, n=30, hot=0)
+    alerts_cfg = {"kill_switch": {"drift": ["next_best_action"]}, "min_severity": "critical"}
+    ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url, **ENGINE, governance={"alerts": alerts_cfg})
+    ids = sorted(sync_connector(ctx, "crm").changed)
+    assert decide_all(ctx, ids, "before") == {"engine"}
+
+    # drift: every contact suddenly busy (the features six months ago had none of this)
+    now = datetime.now(UTC)
+    for i in range(30):
+        for k in range(6):
+            crm.add_activity(f"burst-{i}-{k}", str(i), "page_view", now - timedelta(hours=k + 1))
+    sync_connector(ctx, "crm")
+    report = monitor_step(ctx, force=True)
+    assert report.raised >= 1 and report.switched == ["next_best_action"]
+    with ctx.store.connect() as conn:
+        open_alerts = list_alerts(conn)
+    drift = [a for a in open_alerts if a.kind == "drift" and a.severity == "critical"]
+    assert drift and all(a.use_cases == ["next_best_action"] for a in drift)
+    assert decide_all(ctx, ids, "during") == {"rules"}  # the fallback took effect
+
+    again = monitor_step(ctx, force=True)  # still drifting: the same alerts, refreshed
+    assert again.raised == 0 and again.refreshed == report.raised + report.refreshed
+
+    with ctx.store.begin() as conn:
+        for a in drift[:-1]:
+            assert acknowledge(conn, a.id, "ana", "looked at it", ctx.clock()) == []  # others still hold it
+        assert acknowledge(conn, drift[-1].id, "ana", "campaign launch, expected", ctx.clock()) == ["next_best_action"]
+    assert decide_all(ctx, ids, "after") == {"engine"}
+    with ctx.store.connect() as conn:
+        actions = [e.action for e in reversed(audit.entries(conn, limit=1000))]
+    assert actions[0] == "kill_switch_on" and actions[-1] == "kill_switch_off"
+    assert actions.count("alert_ack") == len(drift)
+    ctx.close()
+
+
+def test_monitoring_is_skipped_until_due(tmp_path, redis_url, crm):
+    seed(crm, n=5, hot=2)
+    ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url, governance={"alerts": {"interval": 600}})
+    sync_connector(ctx, "crm")
+    t0 = ctx.clock()
+    assert monitor_step(ctx, t0).ran
+    assert not monitor_step(ctx, t0 + timedelta(seconds=599)).ran
+    assert monitor_step(ctx, t0 + timedelta(seconds=600)).ran
+    ctx.close()

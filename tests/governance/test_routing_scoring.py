@@ -1,0 +1,144 @@
+"""Owner routing of sales hand-offs and lead-score pushes, wired after the policy decides."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+from hub.config import Settings
+from hub.governance import approvals
+from hub.models import Action, ActionKind, Company, Contact, Decision
+from hub.pipeline.decide import decide_contacts
+from hub.pipeline.push import push_connector
+from hub.pipeline.routing import route_handoffs
+from hub.pipeline.run import run_once
+from hub.pipeline.sync import sync_connector
+from hub.store import Store
+from hub.store import pushes as push_store
+from tests.governance.conftest import make_ctx, seed
+
+OWNERS = [
+    {"id": "ana", "specializations": {"industries": ["software"]}, "capacity": {"max_new_per_day": 2}},
+    {"id": "bo", "active": False, "specializations": {"industries": ["software"]}},
+    {"id": "cy", "capacity": {"max_new_per_day": 1}},
+]
+
+
+def owner_writes(ctx) -> Counter:
+    with ctx.store.connect() as conn:
+        rows = push_store.list_pushes(conn, state=None, limit=1000)
+    return Counter(p.payload["owner"] for p in rows if p.kind == "assign_owner")
+
+
+def test_handoffs_respect_active_specialization_and_daily_capacity(tmp_path, store_url, redis_url, crm):
+    seed(crm, n=7, hot=5, industry="software")
+    ctx = make_ctx(tmp_path, store_url, redis_url, **{"decision.owners": OWNERS})
+    run_once(ctx)
+    owners = {e["record"]: e["new"] for e in crm.effects() if e["field"] == "owner"}
+    assert Counter(owners.values()) == Counter({"ana": 2, "cy": 1})  # bo is inactive; two leads find no one
+    assert set(owners) <= {"0", "1", "2", "3", "4"}  # only hand-offs are routed
+    with ctx.store.connect() as conn:
+        from sqlalchemy import select
+
+        from hub.store.schema import decisions
+
+        expl = list(conn.execute(select(decisions.c.explanation)).scalars())
+    routed = [e for e in expl if "| routing:" in e]
+    assert len(routed) == 5
+    assert sum("every eligible owner is at capacity" in e for e in routed) == 2
+
+    # a second batch the same day: every owner's capacity for today is used up
+    decide_contacts(ctx, list(range(1, 8)), "again")
+    assert owner_writes(ctx) == Counter({"ana": 2, "cy": 1})
+    ctx.close()
+
+
+def test_assign_owner_needing_approval_is_held_and_still_counts_against_capacity(tmp_path, redis_url, crm):
+    seed(crm, n=4, hot=4, industry="software")
+    gov = {"autonomy": {"kinds": {"assign_owner": "needs_approval"}}}
+    ctx = make_ctx(
+        tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url, governance=gov, **{"decision.owners": OWNERS}
+    )
+    run_once(ctx)
+    assert [e for e in crm.effects() if e["field"] == "owner"] == []
+    with ctx.store.connect() as conn:
+        held = approvals.list_approvals(conn)
+    assert sorted(a.payload["owner"] for a in held) == ["ana", "ana", "cy"]
+    decide_contacts(ctx, [1, 2, 3, 4], "again")
+    assert owner_writes(ctx) == Counter({"ana": 2, "cy": 1})
+    with ctx.store.begin() as conn:
+        approvals.decide(conn, held[0].id, "approve", "lead-desk", None, ctx.clock())
+    push_connector(ctx, "crm")
+    assert [e["new"] for e in crm.effects() if e["field"] == "owner"] == [held[0].payload["owner"]]
+    ctx.close()
+
+
+def test_territory_is_a_hard_constraint(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'hub.db'}", auto_migrate=True)
+    settings = Settings.model_validate(
+        {
+            "decision": {
+                "policy": "rules",
+                "owners": [
+                    {"id": "de_rep", "territory": ["DE"], "capacity": {"max_new_per_day": 1}},
+                    {"id": "anyone", "capacity": {"max_new_per_day": 5}},
+                ],
+            }
+        }
+    )
+    now = datetime.now(UTC)
+    countries = {1: "DE", 2: "DE", 3: "FR"}
+    contacts = [Contact(id=i, company=Company(country=c)) for i, c in countries.items()]
+    handoff = Action(kind=ActionKind.SET_FIELDS, payload={"fields": {"next_best_action": "sales_outreach"}})
+    static = Action(kind=ActionKind.ASSIGN_OWNER, payload={"owner": "legacy_queue"})
+    decisions = [
+        Decision(contact_id=i, actions=[handoff, static], policy="rules", policy_version="t", created_at=now)
+        for i in countries
+    ]
+    with store.connect() as conn:
+        out = route_handoffs(settings, conn, contacts, decisions, now.replace(hour=0))
+    owners = {d.contact_id: [a.payload["owner"] for a in d.actions if a.kind is ActionKind.ASSIGN_OWNER] for d in out}
+    assert owners == {1: ["de_rep"], 2: [], 3: ["anyone"]}  # the second DE lead waits rather than leave DE
+    assert "territory 'territory DE'" in out[1].explanation
+    assert decisions[1].actions[-1].payload["owner"] == "legacy_queue"  # inputs untouched
+    store.dispose()
+
+
+def test_routing_kill_switch_keeps_the_legacy_owner(tmp_path, redis_url, crm):
+    seed(crm, n=2, hot=2, industry="software")
+    ctx = make_ctx(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        redis_url,
+        governance={"kill_switches": {"routing": True}},
+        **{"decision.owners": OWNERS},
+    )
+    run_once(ctx)
+    assert owner_writes(ctx) == Counter()  # the rules assign no owner; routing is off
+    ctx.close()
+
+
+def test_lead_scores_are_pushed_with_the_decision(tmp_path, redis_url, crm):
+    seed(crm, n=6, hot=3)
+    ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url, **{"decision.scoring": {}})
+    run_once(ctx)
+    effects = crm.effects()
+    score = {e["record"]: e["new"] for e in effects if e["field"] == "lead_score"}
+    prob = {e["record"]: e["new"] for e in effects if e["field"] == "conversion_probability"}
+    assert set(score) == set(prob) == {str(i) for i in range(6)}
+    assert all(0 <= s <= 100 for s in score.values()) and all(0 < p < 1 for p in prob.values())
+    assert min(score[str(i)] for i in range(3)) > max(score[str(i)] for i in range(3, 6))  # page views count
+    with ctx.store.connect() as conn:
+        rows = push_store.list_pushes(conn, state=None, limit=1000)
+    assert {p.kind for p in rows} == {"set_fields", "add_to_list"}  # scores ride on the field write
+    assert len([p for p in rows if p.kind == "set_fields"]) == 6
+    ctx.close()
+
+
+def test_no_scores_without_scoring_config(tmp_path, redis_url, crm):
+    seed(crm, n=2, hot=1)
+    ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url)
+    sync_connector(ctx, "crm")
+    run_once(ctx)
+    assert not [e for e in crm.effects() if e["field"] in ("lead_score", "conversion_probability")]
+    ctx.close()
