@@ -23,7 +23,14 @@ from decision.features import DEPARTMENTS, Features
 from decision.long_term import COARSE_STAGES
 from decision.profile import DAY_SECONDS
 from decision.scoring.points import POINTS, points_probability
-from decision.send_time import SendTimeModel, profile_hour_counts, to_local, utc_offsets
+from decision.send_time import (
+    OPEN_WEIGHTS,
+    SEND_WEIGHTS,
+    SendTimeModel,
+    profile_hour_counts,
+    to_local,
+    utc_offsets,
+)
 from hub.config import CatalogEntry, DecisionSettings
 
 #: hub lifecycle stages -> the coarse stage index of the long-term model
@@ -115,10 +122,12 @@ class DecisionExtras:
         if self.enabled_send_time and acting.any():
             off, known = utc_offsets(timezones, now)
             local = to_local(profile_hour_counts(profiles), off)
+            opens = to_local(profile_hour_counts(profiles, OPEN_WEIGHTS), off)
+            sends = to_local(profile_hour_counts(profiles, SEND_WEIGHTS), off)
             seg = segment(F)
             model = SendTimeModel(allowed_hours=self.quiet_hours, seed=self.seed + int(now.timestamp()) % 9973)
             model.fit(local, seg)  # the batch is the empirical prior for its segments
-            st = model.choose(local, seg, now, off, known)
+            st = model.choose(local, seg, now, off, known, opens=opens, sends=sends)
             hours = st.hour
             for i in np.flatnonzero(acting):
                 fields[i]["best_send_time"] = st.field_value[i]

@@ -28,6 +28,10 @@ class LongTermValue:
     n_stages: int
     prior_strength: float = 20.0
     prior_lift: np.ndarray | None = None
+    #: eventual conversion rate of a contact left alone, before any data (per stage baseline)
+    prior_base: float = 0.1
+    #: the no-op action: the baseline, so its lift is zero by definition
+    wait_action: int | None = None
     sums: np.ndarray = field(init=False)
     counts: np.ndarray = field(init=False)
     baseline_sum: np.ndarray = field(init=False)
@@ -44,6 +48,7 @@ class LongTermValue:
     def learn(self, actions: np.ndarray, stages: np.ndarray, converted: np.ndarray, wait_action: int) -> None:
         """Record eventual conversion (0/1 within the horizon) after each action; ``wait`` rows
         give the per-stage baseline the other actions' lift is measured against."""
+        self.wait_action = wait_action
         a, s = np.asarray(actions), np.asarray(stages)
         y = np.asarray(converted, dtype=float)
         np.add.at(self.sums, (a, s), y)
@@ -52,18 +57,30 @@ class LongTermValue:
         np.add.at(self.baseline_sum, s[w], y[w])
         np.add.at(self.baseline_count, s[w], 1.0)
 
+    def base_rate(self) -> np.ndarray:
+        """(stages,) eventual conversion when waiting, shrunk toward ``prior_base``."""
+        k = self.prior_strength
+        return (self.baseline_sum + k * self.prior_base) / (self.baseline_count + k)
+
     def lift(self) -> np.ndarray:
         """(actions, stages) posterior mean change in conversion probability vs waiting."""
-        base = self.baseline_sum / np.maximum(self.baseline_count, 1.0)
+        base = self.base_rate()
         mean = np.divide(self.sums, self.counts, out=np.zeros_like(self.sums), where=self.counts > 0)
         raw = mean - base[None, :]
         k = self.prior_strength
-        return (self.counts * raw + k * self.prior) / (self.counts + k)
+        out = (self.counts * raw + k * self.prior) / (self.counts + k)
+        if self.wait_action is not None:
+            out[self.wait_action] = 0.0
+        return out
 
     def value(self, p_convert: np.ndarray, stages: np.ndarray, deal_value: np.ndarray) -> np.ndarray:
-        """(n, actions) change in expected won value each action causes for each contact."""
-        p0 = np.asarray(p_convert, dtype=float)[:, None]
-        lift = self.lift()[:, np.asarray(stages)].T
+        """(n, actions) change in expected won value each action causes for each contact.
+
+        ``p_convert`` (a lead score's probability) is floored at the stage's learned baseline:
+        a cold lead's points say little about what burning it costs."""
+        st = np.asarray(stages)
+        p0 = np.maximum(np.asarray(p_convert, dtype=float), self.base_rate()[st])[:, None]
+        lift = self.lift()[:, st].T
         v = np.asarray(deal_value, dtype=float)[:, None]
         return (np.clip(p0 + lift, 0.0, 1.0) - p0) * v
 

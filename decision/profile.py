@@ -25,7 +25,7 @@ from hub.models import Activity
 
 KEEP_DAYS = 90
 #: kinds whose hour of week is kept: when a person opens, clicks and browses
-HOUR_KINDS = frozenset({"email_open", "email_click", "page_view", "form_submit", "content_download"})
+HOUR_KINDS = frozenset({"email_sent", "email_open", "email_click", "page_view", "form_submit", "content_download"})
 DAY_SECONDS = 86_400
 PRICING_WORDS = ("pricing", "price", "plans")
 DOCS_WORDS = ("docs", "documentation", "developer", "api-reference")

@@ -27,14 +27,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 HOURS_OF_WEEK = 168
-#: activity kinds that show a person is at their desk reading; weights say how much
+#: activity kinds a person does at hours of their own choosing: where their day is. Opens and
+#: clicks are NOT here: they happen at the hour we sent, so counting them would only confirm
+#: past send times; they enter as a rate per send instead (``opens`` / ``sends`` in ``choose``).
 ENGAGEMENT_WEIGHTS: Mapping[str, float] = {
-    "email_open": 1.0,
-    "email_click": 2.0,
-    "page_view": 0.5,
+    "page_view": 1.0,
     "form_submit": 1.0,
     "content_download": 1.0,
 }
+OPEN_WEIGHTS: Mapping[str, float] = {"email_open": 1.0}
+SEND_WEIGHTS: Mapping[str, float] = {"email_sent": 1.0}
 
 
 def hour_of_week(ts: float) -> int:
@@ -115,6 +117,13 @@ class SendTimeModel:
     min_week_events: float = 40.0
     smooth_hours: float = 1.0
     allowed_hours: tuple[int, int] = (6, 21)
+    #: with no data at all, the convention every MAP ships with: mid-morning local time
+    convention_hour: int = 10
+    convention_strength: float = 10.0
+    #: pseudo-sends behind each hour's open rate (shrinks it toward the contact's overall rate)
+    rate_strength: float = 10.0
+    #: share of the posterior noise a Thompson draw adds to the posterior mean
+    exploration: float = 0.5
     seed: int = 0
     #: learned aggregates: local hour-of-day counts per segment and for everyone
     segment_counts: dict[int, np.ndarray] = field(default_factory=dict)
@@ -138,7 +147,10 @@ class SendTimeModel:
 
     def prior_shares(self, segments: np.ndarray) -> np.ndarray:
         """(n, 24) hour shares of each contact's segment, shrunk toward the population."""
-        pop = self._kernel @ self.population_counts + 1.0  # +1 per hour: flat when empty
+        d = np.abs(np.arange(24) - self.convention_hour)
+        d = np.minimum(d, 24 - d)
+        conv = np.exp(-0.5 * (d / 2.0) ** 2)
+        pop = self._kernel @ self.population_counts + self.convention_strength * conv / conv.sum() + 0.1
         pop_share = pop / pop.sum()
         uniq, inv = np.unique(np.asarray(segments), return_inverse=True)
         table = np.empty((len(uniq), 24))
@@ -160,25 +172,42 @@ class SendTimeModel:
         offsets: np.ndarray,
         known_tz: np.ndarray | None = None,
         *,
+        opens: np.ndarray | None = None,
+        sends: np.ndarray | None = None,
         sample: bool = True,
     ) -> SendTimeChoice:
-        """Thompson-sample the next send slot per contact (``sample=False``: posterior mean)."""
+        """Thompson-sample the next send slot per contact (``sample=False``: posterior mean).
+
+        ``local_counts``: (n, 168) organic activity by local hour of week; it sets each hour's
+        *prior* open rate (the contact's overall rate, raised where their day is active and
+        lowered where it is quiet). ``opens`` / ``sends`` (n, 168, optional): email opens and
+        sends by local hour of week, which update each hour's Beta posterior open rate. The draw
+        is the posterior mean plus ``exploration`` times the posterior noise, so a cold start
+        stays near the prior instead of scattering sends over the day.
+        """
         n = len(local_counts)
         alpha24 = self.posterior_daily(local_counts, segments)
+        share = alpha24 / alpha24.sum(axis=1, keepdims=True)
+        rel = share / share.max(axis=1, keepdims=True)
+        o = np.zeros((n, 24)) if opens is None else _daily(opens)
+        t = np.zeros((n, 24)) if sends is None else np.maximum(_daily(sends), o)
+        k = self.rate_strength
+        overall = (o.sum(1, keepdims=True) + k * 0.3) / (t.sum(1, keepdims=True) + k)
+        shape = 0.5 + rel
+        m = np.clip(overall * shape / shape.mean(axis=1, keepdims=True), 0.01, 0.95)
+        a, b = k * m + o, k * (1 - m) + (t - o)
+        mean = a / (a + b)
+        draw = mean + self.exploration * (self._rng.beta(a, b) - mean) if sample else mean
+        hour = np.argmax(np.where(self._allowed, draw, -1.0), axis=1)
         weekly = local_counts.sum(axis=1) >= self.min_week_events
-        # hour of week: own counts (smoothed within each day) plus the daily posterior spread
-        # over the seven days, so the weekly model only departs from it where the data does
-        own168 = np.concatenate([local_counts[:, d * 24 : (d + 1) * 24] @ self._kernel.T for d in range(7)], axis=1)
-        alpha168 = own168 + np.tile(alpha24 / 7.0, 7) * (self.contact_strength / alpha24.sum(1, keepdims=True))
-        allowed168 = np.tile(self._allowed, 7)
-        draw24 = self._rng.gamma(alpha24) if sample else alpha24
-        hour = np.argmax(np.where(self._allowed, draw24, -1.0), axis=1)
         slot = np.full(n, -1, dtype=np.int64)
         if weekly.any():
-            a = alpha168[weekly]
-            draw = self._rng.gamma(a) if sample else a
-            slot[weekly] = np.argmax(np.where(allowed168, draw, -1.0), axis=1)
-            hour[weekly] = slot[weekly] % 24
+            # the weekday whose smoothed activity at the chosen hour is highest
+            rows = np.flatnonzero(weekly)
+            cols = np.arange(7)[None, :] * 24 + hour[rows, None]
+            day_counts = np.asarray(local_counts, dtype=float)[rows[:, None], cols]
+            day = np.argmax(day_counts + self._rng.random(day_counts.shape) * 1e-6, axis=1)
+            slot[rows] = day * 24 + hour[rows]
         known = np.ones(n, dtype=bool) if known_tz is None else np.asarray(known_tz, dtype=bool)
         at = next_instants(now, hour, slot, np.asarray(offsets))
         # known zone: an ISO instant written in the contact's own offset; unknown: the bare local

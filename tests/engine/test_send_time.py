@@ -63,7 +63,7 @@ def test_profile_hours_rotate_into_local_time():
         Activity(
             source="x",
             external_id=f"o{k}",
-            type=ActivityType.EMAIL_OPEN,
+            type=ActivityType.PAGE_VIEW,
             occurred_at=NOW + timedelta(days=k, hours=7),  # 13:00 UTC
         )
         for k in range(5)
@@ -73,3 +73,25 @@ def test_profile_hours_rotate_into_local_time():
     assert off.tolist() == [9, 0] and known.tolist() == [True, False]
     local = to_local(counts, off[:1])
     assert (local[0].reshape(7, 24).sum(0).argmax()) == 22  # 13:00 UTC is 22:00 in Tokyo
+
+
+def test_open_rate_per_send_not_raw_opens_decides():
+    """Opens at the hour we always sent are not evidence for that hour; the rate per send is."""
+    m = SendTimeModel(seed=4)
+    sends = np.zeros((50, 168))
+    opens = np.zeros((50, 168))
+    sends[:, 7:14] = 10  # mid-morning, where the convention sends: 1 open in 10 sends per hour,
+    opens[:, 7:14] = 1
+    sends[:, 10] = 30  # and 3 of 30 at 10, the most raw opens of any hour
+    opens[:, 10] = 3
+    sends[:, 15] = 5  # tried at 15: 4 opens of 5
+    opens[:, 15] = 4
+    empty = np.zeros((50, 168))
+    choice = m.choose(empty, np.zeros(50, dtype=int), NOW, np.zeros(50, dtype=int), opens=opens, sends=sends)
+    assert np.mean(np.abs(choice.hour - 15) <= 1) > 0.8
+
+
+def test_cold_start_is_the_mid_morning_convention():
+    m = SendTimeModel(seed=5)
+    choice = m.choose(np.zeros((300, 168)), np.zeros(300, dtype=int), NOW, np.zeros(300, dtype=int))
+    assert np.mean(np.abs(choice.hour - 10) <= 3) > 0.85
