@@ -239,6 +239,7 @@ class Engine(Agent):
         exploration: float = 0.2,
         min_observations: int = 50,
         reward_scale: float = 10.0,
+        learn_wait: bool = True,
     ) -> None:
         self.model = Apprentice(LinearThompson(n_actions=A, exploration=exploration, seed=seed), min_observations)
         self.rng = np.random.default_rng([seed, 11])
@@ -253,6 +254,8 @@ class Engine(Agent):
         self.ch = ChannelModel(seed=seed)
         self.seg: np.ndarray | None = None
         self.overruled = 0
+        self.learn_wait = learn_wait
+        self._wait_rows: tuple[np.ndarray, np.ndarray] | None = None
 
     def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
         pop = market.pop
@@ -286,6 +289,11 @@ class Engine(Agent):
             chan[sales] = np.where(
                 idx[sales] == HUB_CHANNELS.index("email"), CHANNELS.index("email"), CHANNELS.index("phone")
             )
+        waited = np.flatnonzero(actions == WAIT)
+        if self.learn_wait and len(waited):
+            # the hub logs and learns wait decisions too: here their immediate reward is 0
+            k = waited[self.rng.random(len(waited)) < 0.1]
+            self._wait_rows = (X[k], np.full(len(k), WAIT))
         who = np.flatnonzero(actions != WAIT)
         opps = market.counts[who, EV["opportunity_created"]].copy()
         self.pending.append((day, who, actions[who], COARSE[market.stage][who], opps))
@@ -294,6 +302,10 @@ class Engine(Agent):
     def learn(self, X, actions, rewards, market, day) -> None:  # noqa: ANN001
         if len(actions):
             self.model.learn_many(X, actions, rewards / self.scale, np.ones(len(actions)))
+        if self._wait_rows is not None:
+            Xw, aw = self._wait_rows
+            self.model.learn_many(Xw, aw, np.zeros(len(aw)), np.ones(len(aw)))
+            self._wait_rows = None
         # eventual conversion: an opportunity within HORIZON days of the action
         while self.pending and self.pending[0][0] <= day - HORIZON:
             d, who, acts, stages, before = self.pending.pop(0)
