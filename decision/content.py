@@ -90,6 +90,32 @@ class ContentSlots:
             learned += self.learn(slot, [pushed[i][fname] for i in rows], r.astype(float))
         return learned
 
+    def state(self) -> dict[str, dict[str, Any]]:
+        """JSON-safe posteriors per slot, keyed by variant name (survives re-ordered config)."""
+        out: dict[str, dict[str, Any]] = {}
+        for slot, bandit in self.bandits.items():
+            if not hasattr(bandit, "alpha_"):
+                continue
+            names = self.variants[slot]
+            out[slot] = {
+                v: [float(bandit.alpha_[j]), float(bandit.beta_[j]), float(bandit.n_obs_[j])]  # type: ignore[attr-defined]
+                for j, v in enumerate(names)
+            }
+        return out
+
+    def load_state(self, state: Mapping[str, Mapping[str, Sequence[float]]]) -> None:
+        """Restore :meth:`state`; variants not in the config are dropped, new ones start fresh."""
+        for slot, per_variant in state.items():
+            bandit = self.bandits.get(slot)
+            if bandit is None:
+                continue
+            names = self.variants[slot]
+            bandit.choose_many(np.zeros((1, 0)))  # initialise the state arrays
+            for v, (a, b, n) in per_variant.items():
+                if v in names:
+                    j = names.index(v)
+                    bandit.alpha_[j], bandit.beta_[j], bandit.n_obs_[j] = a, b, n  # type: ignore[attr-defined]
+
     def best(self) -> dict[str, str]:
         """Posterior-mean best variant per hub field (for reports)."""
         out = {}
