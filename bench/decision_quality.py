@@ -13,7 +13,10 @@ the *decision components* directly on the market's arrays, once per simulated da
 - the engine is the hub's own code: ``Apprentice(LinearThompson)`` with the legacy playbook as
   the apprentice baseline and ``explore_share`` free rows (decision/engine.py's scheme),
   ``decision.arbitration.eligibility`` (consent, touch cap, sales quiet days), the long-term
-  value rerank (decision/long_term.py, learned online from opportunities within 28 days),
+  value rerank (decision/long_term.py with its stated prior, as in the hub, which does not learn
+  it yet; ``engine_lt_learned`` learns the lift online from opportunities within 28 days, and
+  loses: the engine's own choices confound "who converted after which action", so the learned
+  lift overrules half of all decisions and the weekly share of the oracle falls from 0.9 to 0.3),
   the send-time model (decision/send_time.py) and the channel model (decision/channel.py);
 - peers choose among the same eligible actions from the same features and learn from the same
   reward (objective points of the outcomes drawn at execution: opens, clicks, forms, meetings,
@@ -240,6 +243,7 @@ class Engine(Agent):
         min_observations: int = 50,
         reward_scale: float = 10.0,
         learn_wait: bool = True,
+        learn_long_term: bool = False,
     ) -> None:
         self.model = Apprentice(LinearThompson(n_actions=A, exploration=exploration, seed=seed), min_observations)
         self.rng = np.random.default_rng([seed, 11])
@@ -255,6 +259,7 @@ class Engine(Agent):
         self.seg: np.ndarray | None = None
         self.overruled = 0
         self.learn_wait = learn_wait
+        self.learn_long_term = learn_long_term
         self._wait_rows: tuple[np.ndarray, np.ndarray] | None = None
 
     def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
@@ -310,7 +315,8 @@ class Engine(Agent):
         while self.pending and self.pending[0][0] <= day - HORIZON:
             d, who, acts, stages, before = self.pending.pop(0)
             conv = market.counts[who, EV["opportunity_created"]] > before
-            self.lt.learn(acts, stages, conv, wait_action=WAIT)
+            if self.learn_long_term:
+                self.lt.learn(acts, stages, conv, wait_action=WAIT)
 
 
 def market_now(day: int):  # noqa: ANN201
@@ -552,6 +558,7 @@ def main(argv: list[str] | None = None) -> None:
         "engine": lambda s: Engine(s, long_term_weight=args.long_term_weight),
         "engine_no_send_time": lambda s: Engine(s, long_term_weight=args.long_term_weight, send_time=False),
         "engine_no_long_term": lambda s: Engine(s, long_term_weight=0.0),
+        "engine_lt_learned": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=True),
         "vw": lambda s: VWAgent(s, 0),
         "mabwiser": lambda s: MabwiserAgent(s),
     }
