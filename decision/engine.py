@@ -17,6 +17,11 @@ Per batch, vectorized:
 5. Budgets: sales handoffs per owner per day go to the rows with the highest predicted value
    across the batch; the rest fall back to their best remaining action (propensity 1, the
    choice is arbitration's, and the explanation says so).
+6. Long-term value (decision/long_term.py): where the bandit's choice lowers the contact's
+   chance of eventually converting and the blend (``long_term_weight``) prefers another action,
+   arbitration overrules it (propensity 1) and the explanation says why in words.
+7. Extras (decision/enrich.py): best send time, best channel, content slot variants, lead score,
+   conversion probability and expected value are pushed with the engine's decisions.
 
 The policy never touches the store: the pipeline hands it profiles, budget usage and model
 snapshots (hub/pipeline/learn.py).
@@ -33,13 +38,16 @@ import numpy as np
 
 from decision.arbitration import ActionSpec, Budget, Catalog, ContactPolicy, apply_budgets, eligibility
 from decision.context import expression_env
+from decision.enrich import DEFAULT_DEAL_VALUE, DecisionExtras, coarse_stage, profile_points
 from decision.experiment import CONTROL, ENGINE, HOLDOUT, assign_arms
 from decision.explain import top_factors
 from decision.features import NEVER_DAYS, Features, feature_version, featurize
 from decision.interface import ContactView
+from decision.long_term import COARSE_STAGES, KIND_PRIOR_LIFT, LongTermValue, explain_long_term, rerank
 from decision.policies import Apprentice, EpsilonGreedy, LinearThompson, LinUCB, Policy
 from decision.profile import build_profile
 from decision.rules import RulesPolicy
+from decision.scoring.points import points_probability
 from hub.config import CatalogEntry, DecisionSettings
 from hub.errors import DecisionError
 from hub.expressions import Expression
@@ -98,6 +106,11 @@ class EnginePolicy:
         self.model: Apprentice = build_bandit(settings)  # type: ignore[assignment]
         self.model_version = 0
         self._rng = np.random.default_rng([e.seed, 17])
+        self.extras = DecisionExtras(settings, self.entries)
+        prior = np.array([KIND_PRIOR_LIFT.get(a.kind, (0.0,) * 4) for a in self.entries])
+        self.long_term = LongTermValue(
+            len(self.entries), len(COARSE_STAGES), prior_lift=prior, wait_action=self.wait_index
+        )
 
     @property
     def version(self) -> str:
@@ -177,8 +190,8 @@ class EnginePolicy:
                     out[i] = self.ids.index(nba)
         return out
 
-    def _push_actions(self, entry: CatalogEntry, reason: str) -> list[Action]:
-        fields = {"next_best_action": entry.id, "reason": reason[:500], **entry.fields}
+    def _push_actions(self, entry: CatalogEntry, reason: str, extra: Mapping[str, Any] | None = None) -> list[Action]:
+        fields = {"next_best_action": entry.id, "reason": reason[:500], **(extra or {}), **entry.fields}
         actions = [Action(kind=ActionKind.SET_FIELDS, payload={"fields": fields})]
         if entry.list:
             actions.append(Action(kind=ActionKind.ADD_TO_LIST, payload={"list": entry.list}))
@@ -216,6 +229,20 @@ class EnginePolicy:
             for j, i in enumerate(eng):
                 notes[i] = notes_e[j]
             self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
+            self._long_term(batch, now, F, mask, eng, chosen, prop, notes)
+        extra: list[dict[str, Any]] = [{} for _ in range(n)]
+        if len(eng):
+            ex = self.extras.build(
+                [batch[i].profile for i in eng],
+                [batch[i].contact.company.timezone for i in eng],
+                [batch[i].contact.consent.email_opt_out for i in eng],
+                [batch[i].contact.consent.do_not_contact for i in eng],
+                F.subset(eng),
+                chosen[eng],
+                now,
+            )
+            for j, i in enumerate(eng):
+                extra[i] = ex.fields[j]
         out = []
         for i, view in enumerate(batch):
             entry = self.entries[chosen[i]]
@@ -251,7 +278,7 @@ class EnginePolicy:
             else:
                 reason = self._explain(F, i, int(chosen[i]), notes[i])
                 d = Decision(
-                    actions=self._push_actions(entry, reason),
+                    actions=self._push_actions(entry, reason, extra[i]),
                     policy=self.name,
                     policy_version=self.version,
                     propensity=float(prop[i]),
@@ -294,6 +321,28 @@ class EnginePolicy:
             chosen[i] = new[j]
             prop[i] = 1.0
             notes[i] = f"Sales handoff budget of owner {owners[j]} is used up today"
+
+    def long_term_points(self, F: Features, profiles: Sequence[Mapping[str, Any] | None], now: datetime) -> np.ndarray:
+        """(n, k) long-term value in objective points: the change in eventual conversion each
+        action causes times what a conversion is worth (an opportunity plus expected revenue)."""
+        obj = self.settings.objective
+        p0 = points_probability(profile_points(profiles, now))
+        dp = self.long_term.value(p0, coarse_stage(F), np.ones(len(p0)))
+        return dp * (obj.opportunity + obj.revenue * DEFAULT_DEAL_VALUE)
+
+    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes) -> None:  # noqa: ANN001
+        w = self.settings.engine.long_term_weight
+        if w <= 0:
+            return
+        Fe = F.subset(eng)
+        short = self.model.predict_many(Fe.X) * self.settings.engine.reward_scale
+        lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now)
+        new, over = rerank(chosen[eng], short, lt, mask[eng], w)
+        for j in np.flatnonzero(over):
+            i = eng[j]
+            gain = float(lt[j, new[j]] - lt[j, chosen[i]])
+            notes[i] = explain_long_term(self.ids[chosen[i]], self.ids[new[j]], gain)
+            chosen[i], prop[i] = new[j], 1.0
 
     def _explain(self, F: Features, i: int, action: int, note: str) -> str:
         entry = self.entries[action]

@@ -129,6 +129,10 @@ class Features:
     def column(self, name: str) -> np.ndarray:
         return self.raw[:, self.names.index(name)]
 
+    def subset(self, rows: np.ndarray) -> Features:
+        """The same features for ``rows`` only."""
+        return Features(self.X[rows], self.raw[rows], self.names, self.version)
+
 
 def _title_class(title: str | None, patterns: dict[str, str], fallback: str) -> str:
     if not title:

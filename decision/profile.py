@@ -7,7 +7,9 @@ transaction that inserts the activities (hub/store/activities.py). The profile i
 - ``days``: ``{kind: {day_number: count}}`` for the last :data:`KEEP_DAYS` days, where a kind is
   an activity type or a derived tag (``pricing``, ``docs``, ``topic:<name>``);
 - ``last``: ``{kind: epoch seconds}`` of the newest occurrence (recency survives pruning);
-- ``total``: ``{kind: count}`` over all time.
+- ``total``: ``{kind: count}`` over all time;
+- ``hours``: ``{kind: {utc_hour_of_week: count}}`` over all time for the engagement kinds in
+  :data:`HOUR_KINDS` (send-time optimization, decision/send_time.py; absent in old profiles).
 
 :func:`build_profile` computes the same structure from a list of activities up to a cut-off,
 which is what tests and the learner use to prove features never see the future.
@@ -16,12 +18,14 @@ which is what tests and the learner use to prove features never see the future.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.models import Activity
 
 KEEP_DAYS = 90
+#: kinds whose hour of week is kept: when a person opens, clicks and browses
+HOUR_KINDS = frozenset({"email_sent", "email_open", "email_click", "page_view", "form_submit", "content_download"})
 DAY_SECONDS = 86_400
 PRICING_WORDS = ("pricing", "price", "plans")
 DOCS_WORDS = ("docs", "documentation", "developer", "api-reference")
@@ -70,6 +74,10 @@ def add_activity(profile: dict[str, Any], activity: Activity) -> dict[str, Any]:
         profile["total"][kind] = profile["total"].get(kind, 0) + 1
         if ts > profile["last"].get(kind, float("-inf")):
             profile["last"][kind] = ts
+        if kind in HOUR_KINDS:
+            how = str(activity.occurred_at.astimezone(UTC).weekday() * 24 + activity.occurred_at.astimezone(UTC).hour)
+            hours = profile.setdefault("hours", {}).setdefault(kind, {})
+            hours[how] = hours.get(how, 0) + 1
     return profile
 
 

@@ -179,6 +179,21 @@ class EngineSettings(_Strict):
     sales_handoffs_per_owner_per_day: int = Field(25, ge=0)
     explain_top: int = Field(3, ge=1, le=10)
     redecide_after_days: float | None = Field(7.0, gt=0, description="decide again for contacts with no newer decision")
+    long_term_weight: float = Field(
+        0.3, ge=0, le=1, description="weight of long-term value against the immediate reward (0 = immediate only)"
+    )
+    send_time: bool = Field(True, description="push best_send_time from the per-contact send-time model")
+    quiet_hours: tuple[int, int] = Field((6, 21), description="earliest and latest local send hour")
+
+
+def default_content() -> dict[str, list[str]]:
+    """Three variants per content slot: what a fresh install tests."""
+    return {
+        "subject": ["question", "benefit", "personal"],
+        "hero": ["product_shot", "customer_logo", "illustration"],
+        "body": ["short", "story", "data"],
+        "cta": ["book_demo", "read_more", "talk_to_us"],
+    }
 
 
 class DecisionSettings(_Strict):
@@ -187,6 +202,9 @@ class DecisionSettings(_Strict):
     actions: list[CatalogEntry] = Field(default_factory=default_actions)
     objective: ObjectiveWeights = Field(default_factory=ObjectiveWeights)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    content: dict[Literal["subject", "hero", "body", "cta"], list[str]] = Field(
+        default_factory=default_content, description="content slot variants, each slot tested by its own bandit"
+    )
     chunk_size: int = Field(200, ge=1, le=10_000, description="contacts per decide task")
     learn_interval: int = Field(300, ge=5, description="seconds between scheduled learn steps")
     owners: list[OwnerEntry] = Field(default_factory=list, description="sales owners that hand-offs are routed to")

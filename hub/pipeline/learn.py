@@ -52,6 +52,9 @@ def ensure_current(ctx: HubContext, conn: Connection) -> None:
         snap = store.load_snapshot(conn, engine.model_name, latest)
         if snap is not None:
             engine.load_model(snap[0], snap[1])
+            content = (snap[2] or {}).get("content")
+            if content:
+                engine.extras.content.load_state(content)
             log.info("engine model %s reloaded at version %s", engine.model_name, latest)
 
 
@@ -94,18 +97,48 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                 raise
             for r in rows:
                 report.by_action[r.action] = report.by_action.get(r.action, 0) + 1
+            _learn_content(conn, engine, [r.decision_id for r in rows if r.arm == "engine"])
             metrics = {
                 "learned": n,
                 "mean_reward": float(rewards.mean()),
                 "by_action": report.by_action,
                 "observations": engine.model.policy.n_obs_.tolist(),
                 "feature_version": engine.feature_version,
+                "content": engine.extras.content.state(),
             }
             version = store.save_snapshot(conn, engine.model_name, engine.snapshot(), metrics, now)
             store.mark_learned(conn, [r.decision_id for r in rows], version)
         engine.model_version = version
         report.learned, report.version, report.mean_reward = n, version, float(rewards.mean())
     return report
+
+
+def _learn_content(conn: Connection, engine, decision_ids: list[int]) -> int:  # noqa: ANN001
+    """Content slots learn from the opens and clicks attributed to the decisions that carried
+    their variants (decision/content.py)."""
+    if not decision_ids:
+        return 0
+    from sqlalchemy import select
+
+    from hub.store.schema import decision_features, decisions
+
+    pushed, opened, clicked = [], [], []
+    found = []
+    for start in range(0, len(decision_ids), 500):  # SQLite caps bound parameters
+        q = (
+            select(decisions.c.actions, decision_features.c.reward)
+            .join(decision_features, decision_features.c.decision_id == decisions.c.id)
+            .where(decisions.c.id.in_(decision_ids[start : start + 500]))
+        )
+        found.extend(conn.execute(q).all())
+    for actions, reward in found:
+        fields = next((a["payload"].get("fields", {}) for a in actions or [] if a.get("kind") == "set_fields"), {})
+        if not any(k.startswith("content_") for k in fields):
+            continue
+        pushed.append(fields)
+        opened.append((reward or {}).get("open", 0) > 0)
+        clicked.append((reward or {}).get("click", 0) > 0)
+    return engine.extras.content.learn_outcomes(pushed, opened, clicked) if pushed else 0
 
 
 def list_models(ctx: HubContext) -> list[dict]:

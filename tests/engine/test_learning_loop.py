@@ -158,3 +158,27 @@ def test_migration_0002_builds_profiles_for_existing_activities(tmp_path):
     with engine.connect() as conn:
         assert load_profiles(conn, [1])[1]["total"] == {"email_open": 1}
     engine.dispose()
+
+
+def test_content_slots_learn_from_attributed_opens_and_a_decide_worker_reloads_them(ctx):
+    from hub.store.schema import decisions
+
+    cids = add_contacts(ctx, 40)
+    decide_contacts(ctx, cids, "c1")
+    with ctx.store.connect() as conn:
+        rows = conn.execute(select(decisions.c.contact_id, decisions.c.actions)).all()
+    subject = {cid: a[0]["payload"]["fields"]["content_subject"] for cid, a in rows}
+    winner = sorted(set(subject.values()))[0]
+    ids = []
+    for cid, s in subject.items():
+        if s == winner:  # only the winning subject line gets opened
+            ids += add_activity(ctx, cid, ActivityType.EMAIL_OPEN, T0 + timedelta(hours=3), f"o-{cid}")
+    record_outcomes(ctx, ids)
+    learn_step(ctx, T0 + timedelta(days=3, minutes=1))
+    assert ctx.policy.extras.content.best()["content_subject"] == winner
+    saved = list_models(ctx)[-1]["metrics"]["content"]["subject"]
+    assert saved[winner][0] > 1 and sum(v[2] for v in saved.values()) == 40  # alpha grew; every send counted
+    other = HubContext.build(ctx.settings, embedded=True, store=ctx.store)  # a decide worker
+    other.clock = ctx.clock
+    decide_contacts(other, cids[:1], "c2")
+    assert other.policy.extras.content.best()["content_subject"] == winner

@@ -47,6 +47,9 @@ def _config(tmp_path, sb) -> HubContext:
                 "max_marketing_touches_7d": 1,
                 "sales_handoffs_per_owner_per_day": 100,
                 "seed": 1,
+                # long-term value would overrule the call-everyone rule from day one (early calls
+                # burn leads), leaving no cold start to rise from; this test is about the apprentice
+                "long_term_weight": 0.0,
             },
             "rules": [
                 {

@@ -1,0 +1,594 @@
+"""Decision quality on the sandbox market: the hub's engine against legacy, random, the oracle
+and two open-source peers (Vowpal Wabbit cb_explore_adf, MABWiser LinTS).
+
+Run: .venv/bin/python bench/decision_quality.py [--quick] [--contacts N] [--weeks W] [--seeds S]
+
+How (and what this is NOT): the full pipeline (CRMs over HTTP, SQLite store, pushes) runs at
+roughly one simulated day per second for 400 contacts (tests/engine/test_sandbox_learning.py);
+10,000 contacts x 16 weeks x 5 seeds x 6 policies would take many hours. So this benchmark drives
+the *decision components* directly on the market's arrays, once per simulated day:
+
+- every policy sees only what a CRM shows: event counts over 7/30 days, lifecycle stage, role
+  (job title), company size band, opt-outs, touches and the time zone. Never hidden state;
+- the engine is the hub's own code: ``Apprentice(LinearThompson)`` with the legacy playbook as
+  the apprentice baseline and ``explore_share`` free rows (decision/engine.py's scheme),
+  ``decision.arbitration.eligibility`` (consent, touch cap, sales quiet days), the long-term
+  value rerank (decision/long_term.py with its stated prior, as in the hub, which does not learn
+  it yet; ``engine_lt_learned`` learns the lift online from opportunities within 28 days, and
+  loses: the engine's own choices confound "who converted after which action", so the learned
+  lift overrules half of all decisions and the weekly share of the oracle falls from 0.9 to 0.3),
+  the send-time model (decision/send_time.py) and the channel model (decision/channel.py);
+- peers choose among the same eligible actions from the same features and learn from the same
+  reward (objective points of the outcomes drawn at execution: opens, clicks, forms, meetings,
+  opportunities, unsubscribes; won revenue arrives weeks later and is not in the learning signal
+  of any learner). They send at the sandbox's default hour (10:00 local) on each action's own
+  channel: choosing when and where is part of the engine, not of a generic bandit;
+- the oracle sees hidden state and takes the action with the best expected immediate reward at
+  each person's preferred hour (hub/sandbox/oracle.py); legacy is hub/sandbox/playbook.py.
+
+Every policy decides for every person every day (``wait`` is an action). Reward is the market's
+expected immediate reward of what was executed (hub/sandbox/ground_truth.py, no outcome noise);
+opportunities, won revenue and unsubscribes are what happened to people (organic included).
+Intervals are 95% t-intervals over seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from decision.arbitration import ActionSpec, Catalog, ContactPolicy, eligibility
+from decision.channel import CHANNELS as HUB_CHANNELS
+from decision.channel import ChannelModel
+from decision.long_term import KIND_PRIOR_LIFT, LongTermValue, rerank
+from decision.policies import Apprentice, LinearThompson
+from decision.send_time import SendTimeModel
+from hub.sandbox import ground_truth as gt
+from hub.sandbox.catalog import ACTION_INDEX, CATALOG, CHANNELS
+from hub.sandbox.market import EV, ActionBatch, Market, MarketConfig
+from hub.sandbox.oracle import expected_rewards
+from hub.sandbox.playbook import Playbook
+from hub.sandbox.population import generate_population
+
+A = len(CATALOG)
+WAIT = ACTION_INDEX["wait"]
+SALES = ACTION_INDEX["sales_outreach"]
+W = gt.RewardWeights()
+SEEN = ("page_view", "content_download", "webinar", "form_submit", "meeting", "call", "email_sent")
+SEEN += ("email_open", "email_click", "ad_click", "opportunity_created", "unsubscribe")
+ORGANIC = (EV["page_view"], EV["content_download"], EV["form_submit"])
+HORIZON = 28  # days after an action in which an opportunity counts as its eventual conversion
+CATALOG_SPEC = Catalog(
+    tuple(
+        ActionSpec(
+            a.id,
+            channel=None if a.kind == "wait" else a.channel,
+            marketing=a.kind in ("email", "content_offer", "ad_audience"),
+        )
+        for a in CATALOG
+    ),
+    wait="wait",
+)
+COARSE = np.array([0, 1, 2, 2, 3])  # market stage (unaware..customer) -> long-term coarse stage
+
+
+# ---- what a CRM shows ------------------------------------------------------------------------
+@dataclass
+class Observed:
+    """Per-person history the policies may read, built from the market's emitted events."""
+
+    n: int
+    tz: np.ndarray
+    daily: np.ndarray = field(init=False)  # (30, n, types) ring of daily counts
+    organic: np.ndarray = field(init=False)  # (n, 168) local hour-of-week organic activity
+    opens: np.ndarray = field(init=False)
+    sends: np.ndarray = field(init=False)
+    last_sales: np.ndarray = field(init=False)
+    ch_touch: np.ndarray = field(init=False)
+    ch_resp: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = self.n
+        self.daily = np.zeros((30, n, len(SEEN)), dtype=np.int16)
+        self.organic = np.zeros((n, 168))
+        self.opens = np.zeros((n, 168))
+        self.sends = np.zeros((n, 168))
+        self.last_sales = np.full(n, -999)
+        self.ch_touch = np.zeros((n, len(HUB_CHANNELS)))
+        self.ch_resp = np.zeros((n, len(HUB_CHANNELS)))
+
+    def add(self, day: int, ev: dict[str, np.ndarray]) -> None:
+        slot = self.daily[day % 30]
+        slot[:] = 0
+        p, t = ev["person"], ev["type"]
+        how = ((day % 7) * 24 + (ev["second"] // 3600 + self.tz[p]) % 24) % 168
+        for j, name in enumerate(SEEN):
+            k = t == EV[name]
+            np.add.at(slot[:, j], p[k], 1)
+        org = np.isin(t, ORGANIC)
+        np.add.at(self.organic, (p[org], how[org]), 1)
+        for arr, name in ((self.opens, "email_open"), (self.sends, "email_sent")):
+            k = t == EV[name]
+            np.add.at(arr, (p[k], how[k]), 1)
+        call = t == EV["call"]
+        self.last_sales[p[call]] = day
+        for arr, names in (
+            (self.ch_touch, {"email": "email_sent", "sales_call": "call"}),
+            (self.ch_resp, {"email": "email_open", "sales_call": "meeting"}),
+        ):
+            for ch, name in names.items():
+                k = t == EV[name]
+                np.add.at(arr[:, HUB_CHANNELS.index(ch)], p[k], 1)
+
+    def window(self, day: int, days: int) -> np.ndarray:
+        idx = [(day - k) % 30 for k in range(days)]
+        return self.daily[idx].sum(axis=0, dtype=np.float64)
+
+
+def features(market: Market, obs: Observed, day: int) -> np.ndarray:
+    """(n, d): log counts over 7/30 days, role, stage, size band, opt-out, touches, sales recency."""
+    pop = market.pop
+    w7, w30 = obs.window(day, 7), obs.window(day, 30)
+    onehot = lambda v, k: np.eye(k)[v]  # noqa: E731
+    opted = (market.unsubscribed | ~pop.email_consent).astype(float)
+    since = np.clip(day - obs.last_sales, 0, 60) / 60.0
+    return np.hstack(
+        [
+            np.log1p(w7),
+            np.log1p(w30),
+            onehot(pop.role, 3),
+            onehot(market.stage, 5),
+            onehot(pop.band, 6),
+            opted[:, None],
+            pop.do_not_call[:, None].astype(float),
+            market.touches_7d[:, None] / 3.0,
+            since[:, None],
+        ]
+    )
+
+
+def mask_for(market: Market, obs: Observed, day: int, policy: ContactPolicy) -> np.ndarray:
+    pop = market.pop
+    base = np.ones((pop.n, A), dtype=bool)
+    base[pop.do_not_call, SALES] = False
+    since = (day - obs.last_sales).astype(float)
+    since[obs.last_sales < 0] = np.nan
+    return eligibility(
+        CATALOG_SPEC,
+        pop.n,
+        base_mask=base,
+        email_opt_out=market.unsubscribed | ~pop.email_consent,
+        marketing_touches_7d=market.touches_7d,
+        days_since_sales_touch=since,
+        contact_policy=policy,
+    )
+
+
+def realized_reward(log: dict[str, np.ndarray]) -> np.ndarray:
+    """Objective points of the outcomes drawn at execution (what a learner can attribute)."""
+    return (
+        W.open * log["opened"]
+        + W.click * log["clicked"]
+        + W.form * log["form"]
+        + W.meeting * log["meeting"]
+        + W.opportunity * log["opportunity"]
+        + W.unsubscribe * log["unsubscribe"]
+    )
+
+
+# ---- policies ----------------------------------------------------------------------------------
+class Agent:
+    """``act`` returns (actions, local hours, channels) for every person; ``learn`` gets the
+    executed rows with their realized reward."""
+
+    name = "agent"
+
+    def act(self, market: Market, obs: Observed, day: int, X: np.ndarray, mask: np.ndarray):  # noqa: ANN201
+        raise NotImplementedError
+
+    def learn(self, X: np.ndarray, actions: np.ndarray, rewards: np.ndarray, market: Market, day: int) -> None:
+        pass
+
+
+def default_hour(market: Market) -> np.ndarray:
+    return np.full(market.pop.n, 10)
+
+
+class Legacy(Agent):
+    name = "legacy"
+
+    def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
+        a, h = Playbook().decide(market)
+        return a, h, gt.CHANNEL[a]
+
+
+class Random(Agent):
+    name = "random"
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng([seed, 5])
+
+    def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
+        a = np.argmax(np.where(mask, self.rng.random(mask.shape), -1.0), axis=1)
+        return a, default_hour(market), gt.CHANNEL[a]
+
+
+class Oracle(Agent):
+    name = "oracle"
+
+    def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
+        r, best = expected_rewards(market)
+        return best, market.pop.pref_hour, gt.CHANNEL[best]
+
+
+class Engine(Agent):
+    """The hub's decision components (see the module docstring)."""
+
+    name = "engine"
+
+    def __init__(
+        self,
+        seed: int,
+        *,
+        long_term_weight: float = 0.3,
+        send_time: bool = True,
+        explore_share: float = 0.1,
+        exploration: float = 0.2,
+        min_observations: int = 50,
+        reward_scale: float = 10.0,
+        learn_wait: bool = True,
+        learn_long_term: bool = False,
+    ) -> None:
+        self.model = Apprentice(LinearThompson(n_actions=A, exploration=exploration, seed=seed), min_observations)
+        self.rng = np.random.default_rng([seed, 11])
+        self.w = long_term_weight
+        self.send_time = send_time
+        self.explore_share = explore_share
+        self.scale = reward_scale
+        prior = np.array([KIND_PRIOR_LIFT[a.kind] for a in CATALOG])
+        self.lt = LongTermValue(A, 4, prior_lift=prior, wait_action=WAIT)
+        self.pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.st = SendTimeModel(seed=seed)
+        self.ch = ChannelModel(seed=seed)
+        self.seg: np.ndarray | None = None
+        self.overruled = 0
+        self.learn_wait = learn_wait
+        self.learn_long_term = learn_long_term
+        self._wait_rows: tuple[np.ndarray, np.ndarray] | None = None
+
+    def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
+        pop = market.pop
+        baseline = Playbook().decide(market)[0]
+        baseline = np.where(mask[np.arange(pop.n), baseline], baseline, WAIT)
+        actions = self.model.choose_many(X, mask, baseline=baseline).actions.copy()
+        free = self.rng.random(pop.n) < self.explore_share
+        if free.any():
+            actions[free] = self.model.policy.choose_many(X[free], mask[free]).actions
+        if self.w > 0:
+            short = self.model.predict_many(X) * self.scale
+            p0 = np.zeros(pop.n)
+            lt = self.lt.value(p0, COARSE[market.stage], np.ones(pop.n))
+            lt = lt * (W.opportunity + W.revenue * 10_000.0)
+            actions, over = rerank(actions, short, lt, mask, self.w)
+            self.overruled += int(over.sum())
+        hours = default_hour(market)
+        if self.send_time:
+            seg = pop.role
+            local = self.st.choose(
+                obs.organic, seg, market_now(day), np.zeros(pop.n, dtype=int), opens=obs.opens, sends=obs.sends
+            )
+            hours = local.hour
+        chan = gt.CHANNEL[actions].copy()
+        sales = actions == SALES
+        if sales.any():
+            allowed = np.zeros((pop.n, len(HUB_CHANNELS)), dtype=bool)
+            allowed[:, HUB_CHANNELS.index("sales_call")] = True
+            allowed[:, HUB_CHANNELS.index("email")] = ~(market.unsubscribed | ~pop.email_consent)
+            idx, _ = self.ch.fit(obs.ch_touch, obs.ch_resp).choose(obs.ch_touch, obs.ch_resp, allowed)
+            chan[sales] = np.where(
+                idx[sales] == HUB_CHANNELS.index("email"), CHANNELS.index("email"), CHANNELS.index("phone")
+            )
+        waited = np.flatnonzero(actions == WAIT)
+        if self.learn_wait and len(waited):
+            # the hub logs and learns wait decisions too: here their immediate reward is 0
+            k = waited[self.rng.random(len(waited)) < 0.1]
+            self._wait_rows = (X[k], np.full(len(k), WAIT))
+        who = np.flatnonzero(actions != WAIT)
+        opps = market.counts[who, EV["opportunity_created"]].copy()
+        self.pending.append((day, who, actions[who], COARSE[market.stage][who], opps))
+        return actions, hours, chan
+
+    def learn(self, X, actions, rewards, market, day) -> None:  # noqa: ANN001
+        if len(actions):
+            self.model.learn_many(X, actions, rewards / self.scale, np.ones(len(actions)))
+        if self._wait_rows is not None:
+            Xw, aw = self._wait_rows
+            self.model.learn_many(Xw, aw, np.zeros(len(aw)), np.ones(len(aw)))
+            self._wait_rows = None
+        # eventual conversion: an opportunity within HORIZON days of the action
+        while self.pending and self.pending[0][0] <= day - HORIZON:
+            d, who, acts, stages, before = self.pending.pop(0)
+            conv = market.counts[who, EV["opportunity_created"]] > before
+            if self.learn_long_term:
+                self.lt.learn(acts, stages, conv, wait_action=WAIT)
+
+
+def market_now(day: int):  # noqa: ANN201
+    from datetime import UTC, datetime, timedelta
+
+    return datetime(2026, 1, 5, 6, tzinfo=UTC) + timedelta(days=day)
+
+
+class VWAgent(Agent):
+    """Vowpal Wabbit ``--cb_explore_adf`` (epsilon 0.05, quadratic shared x action features)."""
+
+    name = "vw"
+
+    def __init__(self, seed: int, n_features: int) -> None:
+        import vowpalwabbit
+
+        self.vw = vowpalwabbit.Workspace(f"--cb_explore_adf --epsilon 0.05 -q sa --quiet --random_seed {seed}")
+        self.rng = np.random.default_rng([seed, 13])
+        self.last: dict[int, tuple[list[str], int, float]] = {}
+
+    @staticmethod
+    def _shared(x: np.ndarray) -> str:
+        nz = np.flatnonzero(x)
+        return "shared |s " + " ".join(f"f{j}:{x[j]:.4g}" for j in nz)
+
+    def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
+        n = len(X)
+        actions = np.full(n, WAIT)
+        self.last = {}
+        for i in range(n):
+            allowed = np.flatnonzero(mask[i])
+            ex = [self._shared(X[i])] + [f"|a a{k}" for k in allowed]
+            pmf = np.asarray(self.vw.predict(ex))
+            pmf = pmf / pmf.sum()
+            j = int(self.rng.choice(len(allowed), p=pmf))
+            actions[i] = allowed[j]
+            self.last[i] = (ex, j, float(pmf[j]))
+        return actions, default_hour(market), gt.CHANNEL[actions]
+
+    def learn_rows(self, persons: np.ndarray, rewards: np.ndarray) -> None:
+        for i, r in zip(persons, rewards, strict=True):
+            ex, j, p = self.last[int(i)]
+            lab = list(ex)
+            lab[j + 1] = f"0:{-r / 10.0:.4g}:{p:.4g} " + lab[j + 1]
+            self.vw.learn(lab)
+
+
+class MabwiserAgent(Agent):
+    """MABWiser ``LinTS`` over the same features; batch ``partial_fit`` once a day."""
+
+    name = "mabwiser"
+
+    def __init__(self, seed: int) -> None:
+        from mabwiser.mab import MAB, LearningPolicy
+
+        self.mab = MAB(arms=list(range(A)), learning_policy=LearningPolicy.LinTS(alpha=0.2), seed=seed)
+        self.fitted = False
+        self.rng = np.random.default_rng([seed, 17])
+
+    def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
+        if not self.fitted:
+            a = np.argmax(np.where(mask, self.rng.random(mask.shape), -1.0), axis=1)
+        else:
+            exp = self.mab.predict_expectations(X)
+            scores = np.array([[e[k] for k in range(A)] for e in exp])
+            a = np.argmax(np.where(mask, scores, -np.inf), axis=1)
+        return a, default_hour(market), gt.CHANNEL[a]
+
+    def learn(self, X, actions, rewards, market, day) -> None:  # noqa: ANN001
+        if not len(actions):
+            return
+        if self.fitted:
+            self.mab.partial_fit(actions.tolist(), (rewards / 10.0).tolist(), X)
+        else:
+            self.mab.fit(actions.tolist(), (rewards / 10.0).tolist(), X)
+            self.fitted = True
+
+
+# ---- one run ---------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    policy: str
+    seed: int
+    reward_by_day: np.ndarray
+    opportunities: int
+    won_revenue: float
+    unsubscribes: int
+    seconds: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def run(make: Callable[[], Agent], n: int, days: int, seed: int, shift_day: int | None) -> RunResult:
+    t0 = time.perf_counter()
+    pop = generate_population(n, seed=seed)
+    market = Market(pop, MarketConfig(seed=seed, regime_shift=gt.RegimeShift(day=shift_day)))
+    obs = Observed(n, pop.tz_offset)
+    agent = make()
+    policy = ContactPolicy(3, 3.0)
+    by_day = np.zeros(days)
+    c0, v0 = market.counts.copy(), market.values.copy()
+    for day in range(days):
+        X = features(market, obs, day)
+        mask = mask_for(market, obs, day, policy)
+        actions, hours, chan = agent.act(market, obs, day, X, mask)
+        act = np.flatnonzero(actions != WAIT)
+        batch = ActionBatch(act, actions[act], np.asarray(hours)[act].astype(np.int64), np.asarray(chan)[act])
+        n_log = len(market.log)
+        ev = market.step(batch)
+        obs.add(day, ev)
+        if len(market.log) > n_log:
+            log = market.log[-1]
+            by_day[day] = log["expected_reward"].sum()
+            r = realized_reward(log)
+            if isinstance(agent, VWAgent):
+                agent.learn_rows(log["person"], r)
+            agent.learn(X[log["person"]], log["action"], r, market, day)
+    dc, dv = market.counts - c0, market.values - v0
+    extra = {"overruled": float(agent.overruled)} if isinstance(agent, Engine) else {}
+    return RunResult(
+        agent.name,
+        seed,
+        by_day,
+        int(dc[:, EV["opportunity_created"]].sum()),
+        float(dv[:, EV["opportunity_won"]].sum()),
+        int(dc[:, EV["unsubscribe"]].sum()),
+        time.perf_counter() - t0,
+        extra,
+    )
+
+
+# ---- report ----------------------------------------------------------------------------------
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def interval(v: list[float]) -> tuple[float, float]:
+    a = np.asarray(v, dtype=float)
+    if len(a) < 2:
+        return float(a.mean()), float("nan")
+    return float(a.mean()), T95.get(len(a) - 1, 1.96) * float(a.std(ddof=1)) / math.sqrt(len(a))
+
+
+def fmt(v: list[float], digits: int = 0) -> str:
+    m, h = interval(v)
+    return f"{m:,.{digits}f} ± {h:,.{digits}f}" if not math.isnan(h) else f"{m:,.{digits}f}"
+
+
+def summarize(results: dict[str, list[RunResult]], days: int, shift_day: int | None) -> dict:
+    oracle = {r.seed: r for r in results.get("oracle", [])}
+    w4 = slice(min(21, days - 1), days)
+    rec = slice(shift_day + 14, min(shift_day + 21, days)) if shift_day is not None and shift_day + 14 < days else None
+    out: dict[str, dict] = {}
+    for name, runs in results.items():
+        row: dict[str, list[float]] = {"reward": [], "opportunities": [], "won_revenue": [], "unsubscribes": []}
+        row["oracle_share_w4"], row["oracle_share_recovery"], row["seconds"] = [], [], []
+        for r in runs:
+            row["reward"].append(float(r.reward_by_day.sum()))
+            row["opportunities"].append(r.opportunities)
+            row["won_revenue"].append(r.won_revenue)
+            row["unsubscribes"].append(r.unsubscribes)
+            row["seconds"].append(r.seconds)
+            o = oracle.get(r.seed)
+            if o is not None:
+                row["oracle_share_w4"].append(r.reward_by_day[w4].sum() / o.reward_by_day[w4].sum())
+                if rec is not None:
+                    row["oracle_share_recovery"].append(r.reward_by_day[rec].sum() / o.reward_by_day[rec].sum())
+        out[name] = row
+    return out
+
+
+def print_report(summary: dict, args: argparse.Namespace) -> list[str]:
+    cols = ("reward", "opportunities", "won_revenue", "unsubscribes", "oracle_share_w4", "oracle_share_recovery")
+    print(f"\n{'policy':10s} " + " ".join(f"{c:>24s}" for c in cols))
+    for name, row in summary.items():
+        cells = []
+        for c in cols:
+            v = row.get(c, [])
+            digits = 3 if c.startswith("oracle") else 0
+            cells.append(f"{fmt(v, digits):>24s}" if v else f"{'-':>24s}")
+        print(f"{name:10s} " + " ".join(cells))
+    verdicts = []
+    eng = summary.get("engine")
+    if eng:
+        leg = summary.get("legacy")
+        if leg and np.mean(leg["won_revenue"]) <= 0:
+            verdicts.append("won revenue vs legacy: legacy won nothing in this run; no ratio")
+        elif leg:
+            lift = np.mean(eng["won_revenue"]) / max(np.mean(leg["won_revenue"]), 1e-9) - 1
+            verdicts.append(
+                f"won revenue vs legacy: {lift:+.1%} (target >= +25%): {'MET' if lift >= 0.25 else 'NOT MET'}"
+            )
+        for peer in ("vw", "mabwiser"):
+            if peer in summary:
+                d = [e - p for e, p in zip(eng["reward"], summary[peer]["reward"], strict=False)]
+                m, h = interval(d)
+                met = m - (0 if math.isnan(h) else h) > 0
+                verdicts.append(f"cumulative reward minus {peer}: {m:,.0f} ± {h:,.0f}: {'MET' if met else 'NOT MET'}")
+            else:
+                verdicts.append(f"peer {peer}: not run (not installed or --no-peers)")
+        if eng["oracle_share_w4"]:
+            s = np.mean(eng["oracle_share_w4"])
+            verdicts.append(
+                f"share of oracle reward, weeks 4-{args.weeks}: {s:.1%} (target >= 80%): {'MET' if s >= 0.8 else 'NOT MET'}"
+            )
+        if eng["oracle_share_recovery"]:
+            s = np.mean(eng["oracle_share_recovery"])
+            verdicts.append(
+                f"two weeks after the shift (week {args.shift_week + 2}): {s:.1%} of oracle (target >= 90%): "
+                f"{'MET' if s >= 0.9 else 'NOT MET'}"
+            )
+    print("\nTargets:")
+    for v in verdicts:
+        print("  " + v)
+    return verdicts
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--contacts", type=int, default=10_000)
+    ap.add_argument("--weeks", type=int, default=16)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--shift-week", type=int, default=8)
+    ap.add_argument("--quick", action="store_true", help="2,000 contacts, 10 weeks (shift at 5), 2 seeds")
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--policies", default="oracle,legacy,random,engine,vw,mabwiser")
+    ap.add_argument("--long-term-weight", type=float, default=0.3)
+    ap.add_argument("--json", default=None, help="write the summary here")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.contacts, args.weeks, args.seeds, args.shift_week = 2000, 10, 2, 5
+    days = args.weeks * 7
+    shift_day = args.shift_week * 7
+    names = [p for p in args.policies.split(",") if p]
+    if args.no_peers:
+        names = [p for p in names if p not in ("vw", "mabwiser")]
+    makers: dict[str, Callable[[int], Agent]] = {
+        "oracle": lambda s: Oracle(),
+        "legacy": lambda s: Legacy(),
+        "random": lambda s: Random(s),
+        "engine": lambda s: Engine(s, long_term_weight=args.long_term_weight),
+        "engine_no_send_time": lambda s: Engine(s, long_term_weight=args.long_term_weight, send_time=False),
+        "engine_no_long_term": lambda s: Engine(s, long_term_weight=0.0),
+        "engine_lt_learned": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=True),
+        "vw": lambda s: VWAgent(s, 0),
+        "mabwiser": lambda s: MabwiserAgent(s),
+    }
+    for peer, module in (("vw", "vowpalwabbit"), ("mabwiser", "mabwiser")):
+        if peer in names:
+            try:
+                __import__(module)
+            except ImportError:
+                print(f"{peer}: {module} not installed; pip install -e '.[bench]' to include it")
+                names.remove(peer)
+    print(
+        f"decision quality: {args.contacts:,} contacts, {args.weeks} weeks, regime shift at week {args.shift_week}, "
+        f"{args.seeds} seeds; policies {', '.join(names)} (decision components on market arrays, see docstring)"
+    )
+    results: dict[str, list[RunResult]] = {n: [] for n in names}
+    for seed in range(args.seeds):
+        for name in names:
+            r = run(lambda name=name, seed=seed: makers[name](seed), args.contacts, days, seed, shift_day)
+            results[name].append(r)
+            print(
+                f"  seed {seed} {name:10s} reward {r.reward_by_day.sum():10,.0f} opps {r.opportunities:5d} "
+                f"won {r.won_revenue:12,.0f} unsubs {r.unsubscribes:5d} {r.seconds:6.1f}s {r.extra or ''}",
+                flush=True,
+            )
+    summary = summarize(results, days, shift_day)
+    verdicts = print_report(summary, args)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"args": vars(args), "summary": summary, "verdicts": verdicts}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

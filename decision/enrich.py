@@ -1,0 +1,152 @@
+"""What goes with a chosen action: when, on which channel, which content, and what it is worth.
+
+The engine picks *what* to do; this module fills the fields that tell the MAP/CRM *how*:
+``best_send_time`` (decision/send_time.py), ``best_channel`` (decision/channel.py),
+``content_*`` (decision/content.py) and ``lead_score`` / ``conversion_probability`` /
+``expected_value`` (the legacy points curve of decision/scoring, computed from the activity
+profile so deciding never rescans history). It also maps contacts onto the coarse stages and
+segments the long-term value and send-time models use. All of it is vectorized over the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from decision.channel import ChannelModel, allowed_channels, channel_counts
+from decision.content import ContentSlots
+from decision.features import DEPARTMENTS, Features
+from decision.long_term import COARSE_STAGES
+from decision.profile import DAY_SECONDS
+from decision.scoring.points import POINTS, points_probability
+from decision.send_time import (
+    OPEN_WEIGHTS,
+    SEND_WEIGHTS,
+    SendTimeModel,
+    profile_hour_counts,
+    to_local,
+    utc_offsets,
+)
+from hub.config import CatalogEntry, DecisionSettings
+
+#: hub lifecycle stages -> the coarse stage index of the long-term model
+STAGE_MAP: Mapping[str, int] = {
+    "subscriber": 0,
+    "lead": 0,
+    "marketingqualifiedlead": 1,
+    "salesqualifiedlead": 2,
+    "opportunity": 2,
+    "customer": 3,
+    "evangelist": 3,
+}
+EMAIL_KINDS = ("email", "content_offer")
+DEFAULT_DEAL_VALUE = 10_000.0
+
+
+def coarse_stage(F: Features) -> np.ndarray:
+    """Coarse stage per row from the ``stage_*`` one-hots (unknown and other count as early)."""
+    out = np.zeros(len(F.X), dtype=np.intp)
+    for name, s in STAGE_MAP.items():
+        col = f"stage_{name}"
+        if col in F.names:
+            out[F.column(col) > 0] = s
+    assert len(COARSE_STAGES) == 4
+    return out
+
+
+def segment(F: Features) -> np.ndarray:
+    """Department index per row (the send-time model's segment); unknown is its own segment."""
+    names = [f"department_{d}" for d in (*DEPARTMENTS, "other", "unknown")]
+    cols = np.stack([F.column(n) for n in names], axis=1)
+    return np.argmax(cols, axis=1)
+
+
+def profile_points(profiles: Sequence[Mapping[str, Any] | None], now: datetime) -> np.ndarray:
+    """The legacy points score (decision/scoring/points.py) from profiles' day buckets."""
+    today = int(now.timestamp() // DAY_SECONDS)
+    out = np.zeros(len(profiles))
+    for i, p in enumerate(profiles):
+        days = (p or {}).get("days", {})
+        total = 0.0
+        for name, each, cap in POINTS:
+            kind, window = name.rsplit("_", 1)
+            w = int(window.rstrip("d"))
+            n = sum(c for d, c in days.get(kind, {}).items() if today - w < int(d) <= today)
+            total += min(each * n, cap)
+        out[i] = total
+    return np.clip(out, 0, 100)
+
+
+@dataclass
+class Extras:
+    """Per row: the extra hub fields to push, and the send-time / channel detail for reports."""
+
+    fields: list[dict[str, Any]]
+    hour: np.ndarray
+    channel: list[str]
+
+
+class DecisionExtras:
+    """Send time, channel, content and value fields for a batch of decided contacts."""
+
+    def __init__(self, settings: DecisionSettings, entries: Sequence[CatalogEntry]) -> None:
+        e = settings.engine
+        self.entries = list(entries)
+        self.enabled_send_time = e.send_time
+        self.quiet_hours = e.quiet_hours
+        self.seed = e.seed
+        self.content = ContentSlots(settings.content, seed=e.seed)
+        self.channel = ChannelModel(seed=e.seed)
+
+    def build(
+        self,
+        profiles: Sequence[Mapping[str, Any] | None],
+        timezones: Sequence[str | None],
+        email_opt_out: Sequence[bool],
+        do_not_contact: Sequence[bool],
+        F: Features,
+        chosen: np.ndarray,
+        now: datetime,
+    ) -> Extras:
+        n = len(chosen)
+        fields: list[dict[str, Any]] = [{} for _ in range(n)]
+        kinds = [self.entries[int(a)].kind for a in chosen]
+        acting = np.array([k != "wait" for k in kinds], dtype=bool)
+        points = profile_points(profiles, now)
+        prob = points_probability(points)
+        hours = np.full(n, -1, dtype=np.int64)
+        if self.enabled_send_time and acting.any():
+            off, known = utc_offsets(timezones, now)
+            local = to_local(profile_hour_counts(profiles), off)
+            opens = to_local(profile_hour_counts(profiles, OPEN_WEIGHTS), off)
+            sends = to_local(profile_hour_counts(profiles, SEND_WEIGHTS), off)
+            seg = segment(F)
+            model = SendTimeModel(allowed_hours=self.quiet_hours, seed=self.seed + int(now.timestamp()) % 9973)
+            model.fit(local, seg)  # the batch is the empirical prior for its segments
+            st = model.choose(local, seg, now, off, known, opens=opens, sends=sends)
+            hours = st.hour
+            for i in np.flatnonzero(acting):
+                fields[i]["best_send_time"] = st.field_value[i]
+        touches, responses = channel_counts(profiles)
+        self.channel.fit(touches, responses)
+        allowed = allowed_channels(
+            [self.entries[int(a)].channel if k != "wait" else "none" for a, k in zip(chosen, kinds, strict=True)],
+            email_opt_out,
+            do_not_contact,
+        )
+        _, names = self.channel.choose(touches, responses, allowed)
+        content = self.content.choose(n)
+        for i in range(n):
+            fields[i]["lead_score"] = int(round(points[i]))
+            fields[i]["conversion_probability"] = round(float(prob[i]), 4)
+            fields[i]["expected_value"] = round(float(prob[i] * DEFAULT_DEAL_VALUE), 2)
+            if acting[i] and names[i] != "none":
+                fields[i]["best_channel"] = names[i]
+            if kinds[i] in EMAIL_KINDS:
+                for fname, values in content.items():
+                    fields[i][fname] = values[i]
+        return Extras(fields, hours, names)

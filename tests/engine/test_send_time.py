@@ -1,0 +1,97 @@
+"""Send time: own history wins when it is concentrated, the segment/population fills in otherwise."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from decision.profile import build_profile
+from decision.send_time import SendTimeModel, profile_hour_counts, to_local, utc_offsets
+from hub.models import Activity, ActivityType
+
+NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a Monday
+
+
+def _counts_at(local_hour: int, n_events: int, rows: int = 1) -> np.ndarray:
+    c = np.zeros((rows, 168))
+    for d in range(7):
+        c[:, d * 24 + local_hour] += n_events / 7
+    return c
+
+
+def test_concentrated_history_picks_that_hour():
+    m = SendTimeModel(seed=1)
+    m.fit(_counts_at(9, 200, rows=50), np.zeros(50, dtype=int))  # the segment reads at 9
+    own = _counts_at(16, 20, rows=200)
+    choice = m.choose(own, np.zeros(200, dtype=int), NOW, np.zeros(200, dtype=int))
+    assert np.bincount(choice.hour).argmax() == 16
+    assert np.mean(np.abs(choice.hour - 16) <= 1) > 0.9  # Thompson sampling still tries neighbours
+    mean = m.choose(own, np.zeros(200, dtype=int), NOW, np.zeros(200, dtype=int), sample=False)
+    assert np.all(mean.hour == 16)
+
+
+def test_no_history_falls_back_to_segment_then_population():
+    m = SendTimeModel(seed=2)
+    seg = np.array([0] * 30 + [1] * 30)
+    m.fit(np.concatenate([_counts_at(8, 30, 30), _counts_at(15, 30, 30)]), seg)
+    empty = np.zeros((400, 168))
+    choice = m.choose(empty, np.array([0] * 200 + [1] * 200), NOW, np.zeros(400, dtype=int))
+    assert np.median(choice.hour[:200]) == 8 and np.median(choice.hour[200:]) == 15
+    # an unseen segment gets the population's hours, within quiet hours
+    pop = m.choose(empty[:100], np.full(100, 7), NOW, np.zeros(100, dtype=int))
+    near = np.minimum(np.abs(pop.hour - 8), np.abs(pop.hour - 15)) <= 2
+    assert near.mean() > 0.85
+    assert pop.hour.min() >= 6 and pop.hour.max() <= 21
+
+
+def test_rich_history_uses_hour_of_week_and_timezone_output():
+    m = SendTimeModel(seed=3, min_week_events=20)
+    own = np.zeros((1, 168))
+    own[0, 3 * 24 + 11] = 60  # Thursdays at 11 local
+    choice = m.choose(own, np.zeros(1, dtype=int), NOW, np.array([1]), np.array([True]), sample=False)
+    assert choice.weekly[0] and choice.slot[0] == 3 * 24 + 11
+    at = choice.at[0]
+    assert at.weekday() == 3 and at.hour == 10  # 11:00 at UTC+1 is 10:00 UTC
+    assert choice.field_value[0].endswith("T11:00:00+01:00")
+    bare = m.choose(own, np.zeros(1, dtype=int), NOW, np.array([0]), np.array([False]), sample=False)
+    assert bare.field_value[0] == "11"
+
+
+def test_profile_hours_rotate_into_local_time():
+    acts = [
+        Activity(
+            source="x",
+            external_id=f"o{k}",
+            type=ActivityType.PAGE_VIEW,
+            occurred_at=NOW + timedelta(days=k, hours=7),  # 13:00 UTC
+        )
+        for k in range(5)
+    ]
+    counts = profile_hour_counts([build_profile(acts, NOW + timedelta(days=9))])
+    off, known = utc_offsets(["Asia/Tokyo", "Nowhere/Atlantis"], NOW)
+    assert off.tolist() == [9, 0] and known.tolist() == [True, False]
+    local = to_local(counts, off[:1])
+    assert (local[0].reshape(7, 24).sum(0).argmax()) == 22  # 13:00 UTC is 22:00 in Tokyo
+
+
+def test_open_rate_per_send_not_raw_opens_decides():
+    """Opens at the hour we always sent are not evidence for that hour; the rate per send is."""
+    m = SendTimeModel(seed=4)
+    sends = np.zeros((50, 168))
+    opens = np.zeros((50, 168))
+    sends[:, 7:14] = 10  # mid-morning, where the convention sends: 1 open in 10 sends per hour,
+    opens[:, 7:14] = 1
+    sends[:, 10] = 30  # and 3 of 30 at 10, the most raw opens of any hour
+    opens[:, 10] = 3
+    sends[:, 15] = 5  # tried at 15: 4 opens of 5
+    opens[:, 15] = 4
+    empty = np.zeros((50, 168))
+    choice = m.choose(empty, np.zeros(50, dtype=int), NOW, np.zeros(50, dtype=int), opens=opens, sends=sends)
+    assert np.mean(np.abs(choice.hour - 15) <= 1) > 0.8
+
+
+def test_cold_start_is_the_mid_morning_convention():
+    m = SendTimeModel(seed=5)
+    choice = m.choose(np.zeros((300, 168)), np.zeros(300, dtype=int), NOW, np.zeros(300, dtype=int))
+    assert np.mean(np.abs(choice.hour - 10) <= 3) > 0.85
