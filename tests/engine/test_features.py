@@ -49,10 +49,13 @@ def test_an_incrementally_kept_profile_matches_a_rebuilt_one_up_to_the_day(event
     kept = empty_profile()
     for a in acts:
         add_activity(kept, a)
-    start_of_day = NOW.replace(hour=0)
-    past = [a for a in acts if a.occurred_at <= start_of_day]
-    f_kept = featurize([Contact(id=1)], [kept], start_of_day)
-    f_past = featurize([Contact(id=1)], [build_profile(past, start_of_day)], start_of_day)
+    # the last instant of a day: the kept profile's later days must not count. (Within the
+    # decision's own day the kept profile drops a kind's bucket when that kind was also seen
+    # after decision time — conservative, never a leak — so the day's end is where the two agree.)
+    end_of_day = NOW.replace(hour=0) - timedelta(microseconds=1)
+    past = [a for a in acts if a.occurred_at <= end_of_day]
+    f_kept = featurize([Contact(id=1)], [kept], end_of_day)
+    f_past = featurize([Contact(id=1)], [build_profile(past, end_of_day)], end_of_day)
     counts = [j for j, n in enumerate(f_kept.names) if n.endswith("d") and n.split("_")[-1][:-1].isdigit()]
     assert np.array_equal(f_kept.raw[:, counts], f_past.raw[:, counts])
 
