@@ -6,21 +6,15 @@ its own process), with field writes configured to need approval.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from hub.governance import approvals
 from hub.pipeline.context import HubContext
 from hub.store import pushes as push_store
-from tests.api.conftest import PASSWORD, TOKENS, make_config, seed
-from tests.api.test_console_browser import ARGS, CHROMIUM, _browser_or_fail, _free_port, screenshot_on_failure
-from tests.conftest import ROOT
-from tests.integration.workers import HUB
+from tests.api.conftest import PASSWORD, make_config, seed
+from tests.api.test_console_browser import ARGS, CHROMIUM, _browser_or_fail, hub_serve, screenshot_on_failure
 
 
 @pytest.fixture
@@ -29,32 +23,10 @@ def served_held(tmp_path, api_redis_url, crm) -> Iterator[tuple[str, HubContext]
     settings = make_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", api_redis_url, governance=governance)
     ctx = HubContext.build(settings, embedded=True)
     seed(ctx, crm)
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **{f"HUB_TEST_TOKEN_{k.upper()}": v for k, v in TOKENS.items()}}
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [HUB, "serve", "-c", str(tmp_path / "hub.yaml"), "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/console/login", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                pytest.fail(f"hub serve did not start: {(tmp_path / 'serve.log').read_text()}")
-            time.sleep(0.1)
-        yield base, ctx
+        with hub_serve(tmp_path / "hub.yaml", tmp_path / "serve.log") as base:
+            yield base, ctx
     finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
         ctx.close()
 
 

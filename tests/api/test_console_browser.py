@@ -56,6 +56,36 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def hub_serve(config: Path, log_path: Path) -> Iterator[str]:
+    """`hub serve` on a free loopback port, in its own process; yields its base URL."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **{f"HUB_TEST_TOKEN_{k.upper()}": v for k, v in TOKENS.items()}}
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [HUB, "serve", "-c", str(config), "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/console/login", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"hub serve did not start: {log_path.read_text()}")
+                time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
 @pytest.fixture
 def served(tmp_path, api_redis_url, crm) -> Iterator[tuple[str, HubContext]]:
     """`hub serve` on a free loopback port, with a failed push waiting in its store."""
@@ -63,36 +93,10 @@ def served(tmp_path, api_redis_url, crm) -> Iterator[tuple[str, HubContext]]:
     ctx = HubContext.build(settings, embedded=True)
     seed(ctx, crm)
     fail_one_push(ctx, crm)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        **{f"HUB_TEST_TOKEN_{k.upper()}": v for k, v in TOKENS.items()},
-    }
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [HUB, "serve", "-c", str(tmp_path / "hub.yaml"), "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/console/login", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                pytest.fail(f"hub serve did not start: {(tmp_path / 'serve.log').read_text()}")
-            time.sleep(0.1)
-        yield base, ctx
+        with hub_serve(tmp_path / "hub.yaml", tmp_path / "serve.log") as base:
+            yield base, ctx
     finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
         ctx.close()
 
 
