@@ -27,7 +27,13 @@ from dataclasses import dataclass
 import redis
 
 _SLIDING_LUA = """
+-- ARGV[1] empty: Redis's own clock, one clock for every worker (a time read before the call
+-- reached Redis could be older than entries already granted, letting a window overfill)
 local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
 local n = tonumber(ARGV[2])
 local wait = 0
 local cold_start = ARGV[#ARGV - 1] == '1'
@@ -72,7 +78,7 @@ for i = 1, nlimits do
   end
   redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
 end
-return '0'
+return 'ok:' .. string.format('%.6f', now)
 """
 
 
@@ -94,19 +100,21 @@ class RateLimiter:
         *,
         redis_url: str | None = None,
         key: str = "default",
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         cold_start: bool = False,
     ):
         """``cold_start``: for a vendor's limit, where calls Redis forgot (a restart without
         persistence) still count at the vendor: wait one whole window whenever Redis has no
-        record of this limiter. Not for limits the hub enforces itself (login throttling)."""
+        record of this limiter. Not for limits the hub enforces itself (login throttling).
+        ``clock`` None: Redis's clock when shared, else ``time.time``."""
         self.cold_start = cold_start
         self.limits = limits
         self.key = key
         self.clock = clock
         self.sleep = sleep
         self.waited = 0.0
+        self.granted_at: float | None = None  # the time the last granted call was logged at
         self._client = redis.Redis.from_url(redis_url) if redis_url else None
         self._script = self._client.register_script(_SLIDING_LUA) if self._client else None
         self._local: dict[str, deque[float]] = {lim.name: deque() for lim in limits}
@@ -114,8 +122,8 @@ class RateLimiter:
 
     def try_acquire(self, n: int = 1) -> float:
         """Take ``n`` calls now if they fit; otherwise return the seconds to wait (nothing taken)."""
-        now = self.clock()
         if self._script is not None:
+            now: float | str = self.clock() if self.clock else ""
             keys = [f"hub:rate:{self.key}:{lim.name}" for lim in self.limits]
             if self.cold_start:
                 keys.append(f"hub:rate:{self.key}:epoch")
@@ -123,7 +131,12 @@ class RateLimiter:
             for lim in self.limits:
                 args += [lim.calls, lim.seconds]
             args += ["1" if self.cold_start else "0", uuid.uuid4().hex]
-            return float(self._script(keys=keys, args=args))
+            answer = self._script(keys=keys, args=args).decode()
+            if answer.startswith("ok:"):
+                self.granted_at = float(answer[3:])
+                return 0.0
+            return float(answer)
+        now = self.clock() if self.clock else time.time()
         with self._lock:
             wait = 0.0
             for lim in self.limits:
@@ -136,6 +149,7 @@ class RateLimiter:
                 return wait
             for lim in self.limits:
                 self._local[lim.name].extend([now] * n)
+            self.granted_at = now
             return 0.0
 
     def acquire(self, n: int = 1, max_wait: float = 3600.0) -> float:
