@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from decision.features import feature_names, feature_version, featurize
@@ -42,20 +42,24 @@ def test_activities_after_decision_time_change_nothing(events):
 
 
 @settings(max_examples=40, deadline=None)
+@example([(ActivityType.PAGE_VIEW, 0.0, ""), (ActivityType.PAGE_VIEW, -1.0, "")])
+@example([(ActivityType.PAGE_VIEW, -0.5, ""), (ActivityType.PAGE_VIEW, 0.0, "")])
 @given(history)
 def test_an_incrementally_kept_profile_matches_a_rebuilt_one_up_to_the_day(events):
     """The store's profile also holds later activities; features still ignore other days'."""
+    # decide at the first instant of a day: everything on that day or later is after decision
+    # time, so the kept profile's rule (a kind's bucket for the decision's day is dropped when
+    # that kind was seen after decision time: conservative, never a leak) meets the rebuilt
+    # profile exactly. An event at exactly that instant is neither before nor after it.
+    start_of_day = NOW.replace(hour=0)
     acts = [act(k, NOW + timedelta(days=d), i) for i, (k, d, _) in enumerate(events)]
+    acts = [a for a in acts if a.occurred_at != start_of_day]
     kept = empty_profile()
     for a in acts:
         add_activity(kept, a)
-    # the last instant of a day: the kept profile's later days must not count. (Within the
-    # decision's own day the kept profile drops a kind's bucket when that kind was also seen
-    # after decision time — conservative, never a leak — so the day's end is where the two agree.)
-    end_of_day = NOW.replace(hour=0) - timedelta(microseconds=1)
-    past = [a for a in acts if a.occurred_at <= end_of_day]
-    f_kept = featurize([Contact(id=1)], [kept], end_of_day)
-    f_past = featurize([Contact(id=1)], [build_profile(past, end_of_day)], end_of_day)
+    past = [a for a in acts if a.occurred_at < start_of_day]
+    f_kept = featurize([Contact(id=1)], [kept], start_of_day)
+    f_past = featurize([Contact(id=1)], [build_profile(past, start_of_day)], start_of_day)
     counts = [j for j, n in enumerate(f_kept.names) if n.endswith("d") and n.split("_")[-1][:-1].isdigit()]
     assert np.array_equal(f_kept.raw[:, counts], f_past.raw[:, counts])
 
