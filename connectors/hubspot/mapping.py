@@ -145,11 +145,11 @@ def contact_from_hubspot(connector: str, record: dict[str, Any], mapping: dict[s
         owner=_text(p.get("hubspot_owner_id")),
         consent=Consent(email_opt_out=str(p.get("hs_email_optout") or "").lower() == "true"),
         properties={
-            k: p[k]
+            k: _text(p[k])
             for k in ("hs_analytics_num_page_views", "num_conversion_events", "recent_conversion_event_name")
             if p.get(k) not in (None, "")
         },
-        crm_fields={hub_props[k]: v for k, v in p.items() if k in hub_props and v not in (None, "")},
+        crm_fields={hub_props[k]: _text(v) for k, v in p.items() if k in hub_props and v not in (None, "")},
         updated_at=modified,
     )
 

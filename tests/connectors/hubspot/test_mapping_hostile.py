@@ -52,3 +52,14 @@ def test_overflowing_numbers_become_unknown_instead_of_crashing():
     assert c.company.employees is None and c.company.annual_revenue is None
     c = contact_from_hubspot("hs", {"id": "2", "properties": {**rec["properties"], "numemployees": "1e400"}}, {})
     assert c.company.employees is None
+
+
+def test_a_non_finite_number_in_a_kept_property_is_kept_as_text_not_refused():
+    """HubSpot sends property values as strings; Python's JSON reader still turns 'Infinity' into a float."""
+    rec = {
+        "id": "3",
+        "properties": {"lastmodifieddate": "2026-01-02T03:04:05Z", "recent_conversion_event_name": float("inf")},
+    }
+    c = contact_from_hubspot("hs", rec, {})
+    assert c.properties["recent_conversion_event_name"] == "inf"
+    assert contact_problems(c) == []
