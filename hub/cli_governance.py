@@ -158,7 +158,7 @@ def alert_table(rows, title: str = "Alerts") -> Table:  # noqa: ANN001
             a.message[:70],
             ", ".join(a.use_cases) or "-",
             f"{a.raised_at:%Y-%m-%d %H:%M}",
-            a.state if a.state == "open" else f"acked by {a.acked_by}",
+            a.state if a.state == "open" else f"{a.state} (acked by {a.acked_by})",
         )
     return table
 
@@ -166,7 +166,7 @@ def alert_table(rows, title: str = "Alerts") -> Table:  # noqa: ANN001
 @alerts_app.command("list")
 def alerts_list(
     config: ConfigOpt = None,
-    state: Annotated[str, typer.Option(help="open, acknowledged or all.")] = "open",
+    state: Annotated[str, typer.Option(help="open, acknowledged, cleared or all.")] = "open",
     limit: int = 100,
 ) -> None:
     """Stored monitoring alerts, newest first."""

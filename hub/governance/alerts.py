@@ -5,7 +5,11 @@ use case when configured.
 ``governance.alerts.interval`` seconds (the learn task and ``hub run --once`` call it each
 time; the interval keeps the year-long history scan off the 5-minute learn beat). An alert
 that is already open (same kind and subject) is refreshed, not duplicated, so a drift that
-persists for a week is one alert a person acknowledges once.
+persists for a week is one alert a person acknowledges once. Acknowledging means "I know":
+while the same condition keeps showing up at the same or a lower severity, the acknowledged
+alert is refreshed (value, last seen) and neither re-raised nor allowed to flip its kill
+switches again. It is re-raised only if it gets worse (warning to critical), or if it clears
+(a run without it marks it ``cleared``) and later comes back.
 
 If ``governance.alerts.kill_switch`` lists use cases for the alert's kind (and the alert is
 at least ``min_severity``), those kill switches go on with source ``alert``. They stay on
@@ -56,6 +60,8 @@ class MonitorReport:
     ran: bool = False
     raised: int = 0
     refreshed: int = 0
+    still_acknowledged: int = 0
+    cleared: int = 0
     switched: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -108,16 +114,22 @@ def due(conn: Connection, s: AlertSettings, now: datetime) -> bool:
     return s.enabled and (last is None or now - last >= timedelta(seconds=s.interval))
 
 
+def _latest(conn: Connection, kind: str, subject: str, state: str):  # noqa: ANN202
+    return conn.execute(
+        select(alerts_table.c.id, alerts_table.c.severity)
+        .where(alerts_table.c.state == state, alerts_table.c.kind == kind, alerts_table.c.subject == subject)
+        .order_by(alerts_table.c.id.desc())
+        .limit(1)
+    ).first()
+
+
 def store_alerts(conn: Connection, found: list[Alert], s: AlertSettings, now: datetime) -> MonitorReport:
-    """Insert new alerts, refresh open ones, flip the kill switches the config asks for."""
+    """Insert new alerts, refresh open and acknowledged ones, clear acknowledged ones no longer
+    seen, and flip the kill switches the config asks for."""
     report = MonitorReport(ran=True)
+    seen: set[int] = set()
     for a in found:
         cases = s.kill_switch.get(a.kind, []) if _RANK[a.severity] >= _RANK[s.min_severity] else []
-        open_row = conn.execute(
-            select(alerts_table.c.id).where(
-                alerts_table.c.state == "open", alerts_table.c.kind == a.kind, alerts_table.c.subject == a.subject
-            )
-        ).first()
         values = {
             "severity": a.severity,
             "value": float(a.value),
@@ -125,11 +137,25 @@ def store_alerts(conn: Connection, found: list[Alert], s: AlertSettings, now: da
             "message": a.message,
             "last_seen_at": now,
         }
+        open_row = _latest(conn, a.kind, a.subject, "open")
+        acked = None if open_row is not None else _latest(conn, a.kind, a.subject, "acknowledged")
+        if acked is not None and _RANK[a.severity] <= _RANK.get(acked.severity, 0):
+            # a person already knows; same condition, not worse: keep it quiet and switches untouched
+            conn.execute(
+                update(alerts_table)
+                .where(alerts_table.c.id == acked.id)
+                .values(**{**values, "severity": acked.severity})
+            )
+            seen.add(acked.id)
+            report.still_acknowledged += 1
+            continue
         if open_row is not None:
             alert_id = open_row.id
             conn.execute(update(alerts_table).where(alerts_table.c.id == alert_id).values(**values))
             report.refreshed += 1
         else:
+            if acked is not None:  # worse than what was acknowledged: that one is superseded
+                conn.execute(update(alerts_table).where(alerts_table.c.id == acked.id).values(state="cleared"))
             alert_id = conn.execute(
                 insert(alerts_table).values(
                     kind=a.kind, subject=a.subject, use_cases=list(cases), state="open", raised_at=now, **values
@@ -137,9 +163,14 @@ def store_alerts(conn: Connection, found: list[Alert], s: AlertSettings, now: da
             ).inserted_primary_key[0]
             report.raised += 1
             log.warning("alert %s raised: %s", alert_id, a.message)
+        seen.add(alert_id)
         for uc in cases:
             if killswitch.flip(conn, uc, True, MONITOR, a.message, now, source="alert", alert_id=alert_id):
                 report.switched.append(uc)
+    gone = update(alerts_table).where(alerts_table.c.state == "acknowledged")
+    if seen:
+        gone = gone.where(alerts_table.c.id.not_in(seen))
+    report.cleared = conn.execute(gone.values(state="cleared")).rowcount or 0
     conn.execute(insert(monitor_runs).values(at=now, alerts=len(found), error=None))
     return report
 

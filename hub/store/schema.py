@@ -263,7 +263,7 @@ alerts = Table(
     Column("threshold", Float, nullable=False),
     Column("message", Text, nullable=False),
     Column("use_cases", JSON, nullable=False, default=list, doc="use cases this alert switched off"),
-    Column("state", String(20), nullable=False, doc="open or acknowledged"),
+    Column("state", String(20), nullable=False, doc="open, acknowledged (still seen) or cleared (no longer seen)"),
     Column("raised_at", TS, nullable=False),
     Column("last_seen_at", TS, nullable=False),
     Column("acked_by", String(120)),

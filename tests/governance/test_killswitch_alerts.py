@@ -99,6 +99,10 @@ def test_injected_drift_raises_an_alert_that_flips_the_switch_until_acked(tmp_pa
             assert acknowledge(conn, a.id, "ana", "looked at it", ctx.clock()) == []  # others still hold it
         assert acknowledge(conn, drift[-1].id, "ana", "campaign launch, expected", ctx.clock()) == ["next_best_action"]
     assert decide_all(ctx, ids, "after") == {"engine"}
+
+    still = monitor_step(ctx, force=True)  # drift persists, but a person knows: no new alert, no switch
+    assert still.raised == 0 and still.switched == [] and still.still_acknowledged >= len(drift)
+    assert decide_all(ctx, ids, "acked") == {"engine"}
     with ctx.store.connect() as conn:
         actions = [e.action for e in reversed(audit.entries(conn, limit=1000))]
     assert actions[0] == "kill_switch_on" and actions[-1] == "kill_switch_off"
@@ -115,3 +119,43 @@ def test_monitoring_is_skipped_until_due(tmp_path, redis_url, crm):
     assert not monitor_step(ctx, t0 + timedelta(seconds=599)).ran
     assert monitor_step(ctx, t0 + timedelta(seconds=600)).ran
     ctx.close()
+
+
+def test_acknowledged_alert_stays_quiet_until_it_worsens_or_clears_and_returns(tmp_path):
+    from decision.monitoring import Alert
+    from hub.governance.alerts import store_alerts
+    from hub.governance.settings import AlertSettings, GovernanceSettings
+    from hub.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'a.db'}", auto_migrate=True)
+    gov = GovernanceSettings()
+    s = AlertSettings(kill_switch={"drift": ["next_best_action"]}, min_severity="warning")
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    warn = Alert("drift", "pricing_views_7d", 0.15, 0.1, "warning", "PSI 0.15")
+    crit = Alert("drift", "pricing_views_7d", 0.4, 0.25, "critical", "PSI 0.40")
+
+    def run(found, day):
+        with store.begin() as conn:
+            return store_alerts(conn, found, s, t + timedelta(days=day))
+
+    assert run([warn], 0).raised == 1
+    with store.begin() as conn:
+        first = list_alerts(conn)[0]
+        acknowledge(conn, first.id, "ana", None, t)
+        assert "next_best_action" not in killswitch.active(conn, gov)
+    quiet = run([warn], 1)
+    assert (quiet.raised, quiet.still_acknowledged, quiet.switched) == (0, 1, [])
+    with store.connect() as conn:
+        assert list_alerts(conn) == [] and "next_best_action" not in killswitch.active(conn, gov)
+        assert list_alerts(conn, "acknowledged")[0].last_seen_at == t + timedelta(days=1)
+
+    worse = run([crit], 2)  # escalated: a new open alert, and the switch again
+    assert worse.raised == 1 and worse.switched == ["next_best_action"]
+    with store.begin() as conn:
+        assert [a.state for a in list_alerts(conn, None)] == ["open", "cleared"]
+        acknowledge(conn, list_alerts(conn)[0].id, "ana", None, t)
+
+    assert run([], 3).cleared == 1  # gone: the acknowledged alert is cleared
+    back = run([warn], 4)  # and when it comes back, it is news again
+    assert back.raised == 1 and back.still_acknowledged == 0
+    store.dispose()
