@@ -36,7 +36,7 @@ app.add_typer(reports_app, name="report", help="Lift, reach and model reports (t
 app.add_typer(config_app, name="config")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(pushes_app, name="pushes")
-model_app = typer.Typer(help="Learned engine models: list versions, roll back.", no_args_is_help=True)
+model_app = typer.Typer(help="Learned models: list versions, roll back, train lead scoring now.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(killswitch_app, name="killswitch")
@@ -582,6 +582,39 @@ def model_list(config: ConfigOpt = None) -> None:
         )
     out.print(table)
     ctx.close()
+
+
+@model_app.command("train")
+def model_train(
+    model: Annotated[str, typer.Argument(help="Which model: scoring (lead scoring).")],
+    config: ConfigOpt = None,
+) -> None:
+    """Retrain a model now (beat also does it every decision.scoring.retrain_every_hours)."""
+    from hub.pipeline.scoring import retrain
+
+    if model != "scoring":
+        raise ConfigError([("model", f"unknown model {model!r}; `hub model train scoring` is the one to train")])
+    ctx = _context(config)
+    s = ctx.settings.decision.scoring
+    if s is None or not s.enabled:
+        ctx.close()
+        raise ConfigError([("decision.scoring", "lead scoring is not enabled; add `scoring: {}` under decision")])
+    with out.status("Training lead scoring on the store's history…"):
+        res = retrain(ctx.store, ctx.clock(), s)
+    ctx.close()
+    out.print(f"{res.rows} training rows, {res.positives} opportunities. {res.message}.")
+    d = res.decision
+    if d is None:
+        return
+    table = Table(
+        "metric", "new version", f"live v{d.live_version}" if d.live_version else "live", title="latest window"
+    )
+    for name in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift"):
+        live = "" if d.live is None else f"{getattr(d.live, name):.3f}"
+        table.add_row(name, f"{getattr(d.candidate, name):.3f}", live)
+    out.print(table)
+    for reason in d.reasons:
+        out.print(f"  {reason}")
 
 
 @model_app.command("rollback")

@@ -17,6 +17,7 @@ from hub.config import Settings, load_settings
 QUEUES = ("sync", "decide", "push", "learn")
 ROUTES = {f"hub.{q}": {"queue": q} for q in QUEUES}
 ROUTES["hub.sweep"] = {"queue": "decide"}
+ROUTES["hub.train_scoring"] = {"queue": "learn"}
 #: how often beat runs ``hub.sweep``, which decides contacts whose decide task the broker lost
 SWEEP_INTERVAL = timedelta(minutes=10)
 
@@ -73,6 +74,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:
         # closes attribution windows and learns even when no new activity arrives; also
         # expires approvals and runs monitoring when due (hub/governance/step.py)
         schedule["learn"] = {"task": "hub.learn", "schedule": timedelta(seconds=settings.decision.learn_interval)}
+    scoring = settings.decision.scoring
+    if scoring is not None and scoring.enabled:
+        every = timedelta(hours=scoring.retrain_every_hours)
+        schedule["train-scoring"] = {"task": "hub.train_scoring", "schedule": every}
     return schedule
 
 

@@ -17,6 +17,7 @@ from hub.pipeline.learn import learn_step
 from hub.pipeline.outcomes import record_outcomes
 from hub.pipeline.push import push_connector
 from hub.pipeline.run import chunks
+from hub.pipeline.scoring import retrain
 from hub.pipeline.sweep import undecided_contacts
 from hub.pipeline.sync import sync_connector
 from tasks.app import app, context
@@ -102,6 +103,21 @@ def learn(activity_ids: list[int] | None = None) -> dict:
         "expired": gov.expired,
         "alerts": gov.monitor.raised,
     }
+
+
+@app.task(name="hub.train_scoring", **STORE_RETRY)
+def train_scoring() -> dict:
+    """Retrain lead scoring; the registry promotes the new version only if it is not worse."""
+    ctx = context()
+    s = ctx.settings.decision.scoring
+    if s is None or not s.enabled:
+        return {"skipped": "decision.scoring is not enabled"}
+    with ctx.locks.hold("train-scoring", ttl=1800) as held:
+        if not held.acquired:
+            return {"skipped": "another retrain is running"}
+        res = retrain(ctx.store, ctx.clock(), s)
+    log.info("lead scoring retrain: %s", res.message)
+    return {"rows": res.rows, "positives": res.positives, "message": res.message}
 
 
 @app.task(name="hub.sweep", **STORE_RETRY)

@@ -21,7 +21,20 @@ def test_celery_settings_follow_the_reliability_rules(tmp_path):
     assert {r["queue"] for r in conf.task_routes.values()} == {"sync", "decide", "push", "learn"}
     assert conf.beat_schedule["sync-crm"]["schedule"].total_seconds() == 120
     assert conf.beat_schedule["push-crm"]["args"] == ["crm"]
-    assert set(app.tasks) >= {"hub.sync", "hub.decide", "hub.push", "hub.learn"}
+    assert set(app.tasks) >= {"hub.sync", "hub.decide", "hub.push", "hub.learn", "hub.train_scoring"}
+    assert "train-scoring" not in conf.beat_schedule  # no scoring configured, nothing to retrain
+
+
+def test_lead_scoring_retrains_on_the_beat_on_the_single_learn_queue(tmp_path):
+    from tasks import configure
+
+    path = hub_config(
+        tmp_path, "sqlite:///x.db", "redis://127.0.0.1:6379/13", **{"decision.scoring": {"retrain_every_hours": 6}}
+    )
+    conf = configure(load_settings(path)).conf
+    assert conf.beat_schedule["train-scoring"]["task"] == "hub.train_scoring"
+    assert conf.beat_schedule["train-scoring"]["schedule"].total_seconds() == 6 * 3600
+    assert conf.task_routes["hub.train_scoring"] == {"queue": "learn"}
 
 
 def test_run_once_needs_no_broker(tmp_path, redis_url):

@@ -106,7 +106,9 @@ class ModelRegistry:
             "promotion_reasons": reasons,
         }
         with self.store.begin() as conn:
-            version = repo.save_snapshot(conn, self.name, candidate.to_bytes(), {**cand.as_dict(), **extra})
+            version = repo.save_snapshot(
+                conn, self.name, candidate.to_bytes(), {**cand.as_dict(), **extra}, created_at=at
+            )
             if ok:
                 repo.promote(conn, self.name, version, at)
         return PromotionDecision(version, ok, reasons, cand, live, live_v)

@@ -1,7 +1,7 @@
 """Lead-scoring settings, ready to nest as ``decision.scoring`` in hub.yaml.
 
-Kept beside the scorer (not in hub/config.py) until the decide pipeline is wired to it; the
-model is strict like every other settings block, so a typo is a start-up error.
+Kept beside the scorer so decision/ does not import hub/config.py; the model is strict like
+every other settings block, so a typo is a start-up error.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ class ScoringSettings(BaseModel):
     training_cutoffs: int = Field(4, ge=1, le=52, description="stacked cut-offs in a training set")
     cutoff_step_days: int = Field(14, ge=1, description="days between training cut-offs")
     default_deal_value: float = Field(10_000.0, gt=0, description="deal value until deals have amounts")
+    retrain_every_hours: float = Field(
+        24.0,
+        ge=1,
+        description="beat retrains (and the embedded runner, when due) this often; also `hub model train scoring`",
+    )
     tolerance_auc: float = Field(0.01, ge=0, description="a new version may lose this much ROC AUC and still go live")
     tolerance_brier: float = Field(0.002, ge=0)
     tolerance_ece: float = Field(0.02, ge=0)

@@ -28,6 +28,8 @@ class HubContext:
     #: the time decisions are stamped with and windows close by; a simulation sets its own
     clock: Callable[[], datetime] = utcnow
     _connectors: dict[str, Connector] = field(default_factory=dict)
+    #: the embedded runner's last lead-scoring try (a cold-start try registers no version)
+    scoring_tried_at: datetime | None = None
 
     @classmethod
     def build(

@@ -18,6 +18,7 @@ from hub.pipeline.decide import DecideResult, decide_contacts
 from hub.pipeline.learn import LearnReport, learn_step
 from hub.pipeline.outcomes import record_outcomes
 from hub.pipeline.push import PushSummary, push_connector
+from hub.pipeline.scoring import RetrainResult, retrain_if_due
 from hub.pipeline.sync import SyncResult, sync_connector
 
 
@@ -33,6 +34,7 @@ class RunReport:
     outcomes: int = 0
     learn: LearnReport = field(default_factory=LearnReport)
     governance: GovernanceReport = field(default_factory=GovernanceReport)
+    scoring: RetrainResult | None = None
 
 
 def run_once(ctx: HubContext, on_step: Callable[[str, int, int], None] | None = None) -> RunReport:
@@ -48,6 +50,7 @@ def run_once(ctx: HubContext, on_step: Callable[[str, int, int], None] | None = 
     report.outcomes = record_outcomes(ctx, activity_ids)
     report.learn = learn_step(ctx)
     report.governance = governance_step(ctx)  # expire approvals; monitoring alerts when due
+    report.scoring = retrain_scoring_if_due(ctx)
     changed |= due_for_decision(ctx)
     key = f"run-{uuid.uuid4().hex[:12]}"
     parts = chunks(sorted(changed), ctx.settings.decision.chunk_size)
@@ -68,6 +71,18 @@ def run_once(ctx: HubContext, on_step: Callable[[str, int, int], None] | None = 
                 break
         report.pushes.append(total)
     return report
+
+
+def retrain_scoring_if_due(ctx: HubContext) -> RetrainResult | None:
+    """Celery beat runs ``hub.train_scoring`` on its own schedule; the embedded runner asks here."""
+    s = ctx.settings.decision.scoring
+    if s is None or not s.enabled:
+        return None
+    now = ctx.clock()
+    result = retrain_if_due(ctx.store, now, s, ctx.scoring_tried_at)
+    if result is not None:
+        ctx.scoring_tried_at = now
+    return result
 
 
 def due_for_decision(ctx: HubContext) -> set[int]:

@@ -5,6 +5,8 @@ The two entry points a task or the decide step calls (thin, like the other pipel
 - :func:`retrain`: build a training set from the store's contacts and activities, fit a
   :class:`LeadScorer`, and let the registry promote it only if it is not worse on the latest
   fully labelled window. Under cold start (too few positives) nothing is registered.
+- :func:`retrain_if_due`: the embedded runner's schedule (Celery beat runs ``hub.train_scoring``
+  every ``retrain_every_hours`` instead).
 - :func:`score_contacts`: score contacts with the live version, or with the legacy points score
   while there is none; the output is 0-100, probability and expected value per contact.
 
@@ -28,6 +30,7 @@ from hub.models import Activity, Contact
 from hub.store import Store
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
+from hub.store.contacts import aware
 from hub.store.schema import contacts as contacts_table
 
 
@@ -80,6 +83,24 @@ def retrain(store: Store, now: datetime, settings: ScoringSettings | None = None
     decision = registry_for(store, s).consider(model, recent.X, recent.y, at=now)
     verdict = "promoted" if decision.promoted else "kept as candidate"
     return RetrainResult(len(train), positives, False, decision, f"version {decision.version} {verdict}")
+
+
+def last_trained_at(store: Store, settings: ScoringSettings) -> datetime | None:
+    """When the newest version (live or candidate) was registered; None before the first."""
+    versions = registry_for(store, settings).versions()
+    return max((aware(v.created_at) for v in versions), default=None)
+
+
+def retrain_if_due(
+    store: Store, now: datetime, settings: ScoringSettings, last_attempt: datetime | None = None
+) -> RetrainResult | None:
+    """Retrain when the newest version (or ``last_attempt``, which covers cold-start tries that
+    register nothing) is older than ``retrain_every_hours``; None when not due."""
+    every = timedelta(hours=settings.retrain_every_hours)
+    marks = [t for t in (last_trained_at(store, settings), last_attempt) if t is not None]
+    if marks and now - max(marks) < every:
+        return None
+    return retrain(store, now, settings)
 
 
 def score_contacts(
