@@ -12,21 +12,31 @@ contacts the owner holds now; new today = ``assign_owner`` pushes to that owner 
 midnight UTC that were not rejected (held ones count: approving them must not overfill).
 The round-robin cursor is the number of hand-offs routed today, so ties spread the same way
 in every worker.
+
+Past win rate per segment (industry / country) comes from the store's closed opportunities of
+the last year, credited to the contact's current owner, as one grouped query; it is cached per
+store for ``WIN_STATS_TTL`` seconds, since it moves by the deal, not by the batch.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, select
 
 from decision.routing import Lead, Owner, Router, TerritoryRule, lead_from_contact
 from hub.config import Settings
-from hub.models import Action, ActionKind, Contact, Decision
+from hub.models import Action, ActionKind, ActivityType, Contact, Decision
+from hub.store.schema import activities as activities_table
 from hub.store.schema import contacts as contacts_table
 from hub.store.schema import pushes
+
+WIN_STATS_TTL = 900.0
+WIN_STATS_WINDOW = timedelta(days=365)
+_win_cache: dict[str, tuple[float, dict[tuple[str, str], tuple[int, int]]]] = {}
 
 NOT_COUNTED = ("rejected", "superseded", "failed")
 
@@ -58,6 +68,33 @@ def owner_load(conn: Connection, owner_ids: Sequence[str], since: datetime) -> t
     )
     today = Counter(str((p or {}).get("owner")) for (p,) in conn.execute(new_q))
     return open_leads, today
+
+
+def owner_win_stats(conn: Connection, since: datetime) -> dict[tuple[str, str], tuple[int, int]]:
+    """``(segment, owner) -> (won, closed)`` from opportunities closed since ``since``."""
+    closed = (ActivityType.OPPORTUNITY_WON.value, ActivityType.OPPORTUNITY_LOST.value)
+    c, a = contacts_table.c, activities_table.c
+    q = (
+        select(c.industry, c.country, c.owner, a.type, func.count())
+        .join(activities_table, a.contact_id == c.id)
+        .where(c.owner.is_not(None), a.type.in_(closed), a.occurred_at >= since)
+        .group_by(c.industry, c.country, c.owner, a.type)
+    )
+    cells: dict[tuple[str, str], list[int]] = {}
+    for industry, country, owner, kind, n in conn.execute(q):
+        cell = cells.setdefault((Lead(0, industry, country).segment, owner), [0, 0])
+        cell[0] += n if kind == ActivityType.OPPORTUNITY_WON.value else 0
+        cell[1] += n
+    return {k: (w, d) for k, (w, d) in cells.items()}
+
+
+def cached_win_stats(conn: Connection, now: datetime) -> dict[tuple[str, str], tuple[int, int]]:
+    key = str(conn.engine.url)
+    hit = _win_cache.get(key)
+    if hit is None or time.monotonic() - hit[0] > WIN_STATS_TTL:
+        hit = (time.monotonic(), owner_win_stats(conn, now - WIN_STATS_WINDOW))
+        _win_cache[key] = hit
+    return hit[1]
 
 
 def build_owners(settings: Settings, open_leads: Counter, today: Counter) -> tuple[list[Owner], list[TerritoryRule]]:
@@ -111,7 +148,8 @@ def route_handoffs(
     router.cursor_ = sum(today.values())
     leads: list[Lead] = [lead_from_contact(contacts[i]) for i in todo]
     out = list(decisions)
-    for i, a in zip(todo, router.route_many(leads, owners, rules), strict=True):
+    wins = cached_win_stats(conn, day_start)
+    for i, a in zip(todo, router.route_many(leads, owners, rules, wins), strict=True):
         d = decisions[i]
         actions = [x for x in d.actions if x.kind is not ActionKind.ASSIGN_OWNER]
         if a.owner is not None:

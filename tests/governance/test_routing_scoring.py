@@ -142,3 +142,45 @@ def test_no_scores_without_scoring_config(tmp_path, redis_url, crm):
     run_once(ctx)
     assert not [e for e in crm.effects() if e["field"] in ("lead_score", "conversion_probability")]
     ctx.close()
+
+
+def test_past_win_rate_in_the_segment_decides_between_equal_owners(tmp_path):
+    from sqlalchemy import select
+
+    from hub.models import Activity, Identity
+    from hub.store.activities import insert_activities
+    from hub.store.contacts import upsert_contacts
+    from hub.store.schema import contacts as contacts_table
+
+    store = Store(f"sqlite:///{tmp_path / 'hub.db'}", auto_migrate=True)
+    now = datetime.now(UTC)
+    history = {"ana": (2, 10), "cy": (8, 10)}  # (won, closed) in software / US
+    with store.begin() as conn:
+        people = [
+            Contact(
+                identities=[Identity(connector="crm", external_id=f"{o}-{k}")],
+                owner=o,
+                company=Company(industry="software", country="US"),
+            )
+            for o in history
+            for k in range(10)
+        ]
+        upsert_contacts(conn, people, now)
+        rows = conn.execute(select(contacts_table.c.id, contacts_table.c.owner).order_by(contacts_table.c.id)).all()
+        acts, seen = [], Counter()
+        for cid, owner in rows:
+            kind = "opportunity_won" if seen[owner] < history[owner][0] else "opportunity_lost"
+            seen[owner] += 1
+            acts.append(Activity(contact_id=cid, type=kind, occurred_at=now, source="t", external_id=f"o{cid}"))
+        insert_activities(conn, acts)
+    settings = Settings.model_validate({"decision": {"policy": "rules", "owners": [{"id": "ana"}, {"id": "cy"}]}})
+    handoff = Action(kind=ActionKind.SET_FIELDS, payload={"fields": {"next_best_action": "sales_outreach"}})
+    leads = {101: Company(industry="software", country="US"), 102: Company(industry="software", country="US")}
+    contacts = [Contact(id=i, company=c) for i, c in leads.items()]
+    decisions = [Decision(contact_id=i, actions=[handoff], policy="rules", policy_version="t") for i in leads]
+    with store.connect() as conn:
+        out = route_handoffs(settings, conn, contacts, decisions, now.replace(hour=0))
+    owners = [[a.payload["owner"] for a in d.actions if a.kind is ActionKind.ASSIGN_OWNER] for d in out]
+    assert owners == [["cy"], ["cy"]]  # both leads go to the owner who wins in this segment, not round-robin
+    assert "(10 decided)" in out[0].explanation and "software/US" in out[0].explanation
+    store.dispose()
