@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
 from hub.models import Company, Consent, Contact, Identity, RecordError, normalize_email, utcnow
 from hub.store.schema import contact_emails, contacts, identities
@@ -125,8 +125,9 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
         if all_emails
         else {}
     )
-    touched: set[int] = set()
     fresh: set[int] = set()  # created in this page: an opt-out on arrival is not a new outcome
+    ident_updates: list[dict[str, Any]] = []
+    new_items: list[tuple[Identity, dict[str, Any], list[str]]] = []
     for contact in items:
         ident = contact.identities[0]
         rec = contact.model_dump(mode="json", exclude={"id", "identities"})
@@ -143,43 +144,94 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
         if contact.lists is not None:
             ident_values["lists"] = sorted(contact.lists)
         if old is not None:
-            conn.execute(update(identities).where(identities.c.id == old.id).values(**ident_values))
+            ident_updates.append({"_id": old.id, **ident_values})
             if old.record_hash == h and (contact.owner or None) == (old.owner or None):
                 result.unchanged += 1
             else:
                 result.updated += 1
                 result.changed.add(old.contact_id)
-            touched.add(old.contact_id)
             continue
-        emails = [e for e in (normalize_email(x) for x in contact.emails) if e]
-        contact_id = next((by_email[e] for e in emails if e in by_email), None)
-        if contact_id is None:
-            contact_id = conn.execute(
-                insert(contacts).values(
-                    created_at=now, changed_at=now, properties={}, email_opt_out=False, do_not_contact=False
-                )
-            ).inserted_primary_key[0]
-            result.created += 1
-            fresh.add(contact_id)
-        else:
-            result.updated += 1
         ident_values.setdefault("lists", sorted(contact.lists or []))
-        conn.execute(
-            insert(identities).values(
-                contact_id=contact_id,
-                connector=ident.connector,
-                object_type=ident.object_type,
-                external_id=ident.external_id,
-                **ident_values,
-            )
-        )
-        for e in emails:
-            by_email.setdefault(e, contact_id)
-        result.changed.add(contact_id)
-        touched.add(contact_id)
+        emails = [e for e in (normalize_email(x) for x in contact.emails) if e]
+        new_items.append((ident, ident_values, emails))
+    _update_many(conn, identities, ident_updates)
+    if new_items:
+        _insert_new_identities(conn, new_items, by_email, now, result, fresh)
     flipped = _refresh_contacts(conn, result.changed, now)
     result.opted_out = {c: t for c, t in flipped.items() if c not in fresh}
     return result
+
+
+def _update_many(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """UPDATE ... WHERE id = :_id for many rows in one round trip per distinct set of columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(sorted(r)), []).append(r)
+    for group in groups.values():
+        conn.execute(update(table).where(table.c.id == bindparam("_id")), group)
+
+
+def _insert_new_identities(
+    conn: Connection,
+    new_items: list[tuple[Identity, dict[str, Any], list[str]]],
+    by_email: dict[str, int],
+    now: datetime,
+    result: UpsertResult,
+    fresh: set[int],
+) -> None:
+    """Attach each new identity to the contact owning one of its emails (stored, or created
+    earlier in this page), else to a new contact; all contacts and identities in bulk."""
+    owner_of: dict[str, int | None] = dict(by_email)  # email -> contact id, or None for "new #k"
+    slot_of: dict[str, int] = {}  # email -> index of a contact created in this page
+    targets: list[int | tuple[str, int]] = []
+    n_new = 0
+    for _, _, emails in new_items:
+        target: int | tuple[str, int] | None = None
+        for e in emails:
+            if owner_of.get(e) is not None:
+                target = owner_of[e]
+                break
+            if e in slot_of:
+                target = ("new", slot_of[e])
+                break
+        if target is None:
+            target = ("new", n_new)
+            n_new += 1
+            result.created += 1
+        else:
+            result.updated += 1
+        for e in emails:
+            if e not in owner_of and e not in slot_of:
+                if isinstance(target, tuple):
+                    slot_of[e] = target[1]
+                else:
+                    owner_of[e] = target
+        targets.append(target)
+    created: list[int] = []
+    if n_new:
+        blank = {
+            "created_at": now,
+            "changed_at": now,
+            "properties": {},
+            "email_opt_out": False,
+            "do_not_contact": False,
+        }
+        created = list(conn.execute(insert(contacts).returning(contacts.c.id), [blank] * n_new).scalars())
+        fresh.update(created)
+    rows = []
+    for (ident, values, _), target in zip(new_items, targets, strict=True):
+        contact_id = created[target[1]] if isinstance(target, tuple) else target
+        rows.append(
+            {
+                "contact_id": contact_id,
+                "connector": ident.connector,
+                "object_type": ident.object_type,
+                "external_id": ident.external_id,
+                **values,
+            }
+        )
+        result.changed.add(contact_id)
+    conn.execute(insert(identities), rows)
 
 
 def _storable(items: Sequence[Contact], result: UpsertResult) -> list[Contact]:
@@ -220,20 +272,32 @@ def _refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetim
         select(contact_emails.c.email, contact_emails.c.contact_id).where(contact_emails.c.contact_id.in_(ids))
     ):
         owned.setdefault(cid, set()).add(email)
+    updates: list[dict[str, Any]] = []
+    claims: list[tuple[int, str]] = []
     for cid in ids:
         if not recs[cid]:
             continue
         row = _merge(sorted(recs[cid], key=_sort_key))
         emails = row.pop("_emails")
-        conn.execute(update(contacts).where(contacts.c.id == cid).values(changed_at=now, **row))
+        updates.append({"_id": cid, "changed_at": now, **row})
         if row["email_opt_out"] and was_out.get(cid) is False:
             flipped[cid] = row.get("updated_at") or now
-        new = [e for e in emails if e not in owned.get(cid, set())]
-        if new:
-            taken = set(conn.execute(select(contact_emails.c.email).where(contact_emails.c.email.in_(new))).scalars())
-            rows = [{"email": e, "contact_id": cid} for e in new if e not in taken]
-            if rows:
-                conn.execute(insert(contact_emails), rows)
+        claims += [(cid, e) for e in emails if e not in owned.get(cid, set())]
+    _update_many(conn, contacts, updates)
+    if claims:
+        # an email belongs to the first contact that claims it (stored first, then in id order)
+        taken = set(
+            conn.execute(
+                select(contact_emails.c.email).where(contact_emails.c.email.in_({e for _, e in claims}))
+            ).scalars()
+        )
+        rows = []
+        for cid, e in claims:
+            if e not in taken:
+                taken.add(e)
+                rows.append({"email": e, "contact_id": cid})
+        if rows:
+            conn.execute(insert(contact_emails), rows)
     return flipped
 
 

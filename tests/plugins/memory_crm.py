@@ -71,6 +71,16 @@ class MemoryCRM:
         self._touch(pipe, external_id)
         pipe.execute()
 
+    def put_new_contacts(self, records: dict[str, dict[str, Any]]) -> None:
+        """Bulk-create contacts that do not exist yet (benchmarks seed millions this way)."""
+        last = self.r.incrby(self.k("seq"), len(records))
+        first = last - len(records) + 1
+        pipe = self.r.pipeline(transaction=False)
+        for seq, (ext, fields) in enumerate(records.items(), start=first):
+            pipe.hset(self.k("contacts"), ext, json.dumps({"id": ext, "lists": [], "owner": None, **fields}))
+            pipe.zadd(self.k("modified"), {ext: seq})
+        pipe.execute()
+
     def put_raw(self, external_id: str, raw: str) -> None:
         pipe = self.r.pipeline()
         pipe.hset(self.k("contacts"), external_id, raw)
