@@ -203,6 +203,14 @@ class RecordError(_Model):
     reason: str
 
 
+class IdentityMove(_Model):
+    """The person behind ``source`` lives on as ``target`` (a converted lead, a merged record):
+    the store folds ``source``'s contact, with its history, into ``target``'s."""
+
+    source: Identity
+    target: Identity
+
+
 T = TypeVar("T", Contact, Activity)
 
 
@@ -213,6 +221,7 @@ class Page(_Model, Generic[T]):
     cursor: str | None = None
     rejects: list[RecordError] = Field(default_factory=list)
     deleted: list[Identity] = Field(default_factory=list)
+    moved: list[IdentityMove] = Field(default_factory=list)
 
 
 class CheckReport(_Model):

@@ -37,6 +37,7 @@ from hub.models import (
     CheckReport,
     Contact,
     Identity,
+    IdentityMove,
     Page,
     PushRequest,
     PushResult,
@@ -150,8 +151,10 @@ class HubSpotConnector(Connector):
                     page.items.append(contact_from_hubspot(self.name, row, self.field_mapping))
                 except ValueError as exc:
                     page.rejects.append(RecordError(external_id=str(row.get("id", "?")), reason=str(exc)))
-                page.deleted += [
-                    Identity(connector=self.name, object_type=OBJECT_TYPE, external_id=m) for m in merged_ids(row)
+                survivor = Identity(connector=self.name, object_type=OBJECT_TYPE, external_id=str(row.get("id")))
+                page.moved += [
+                    IdentityMove(source=survivor.model_copy(update={"external_id": m}), target=survivor)
+                    for m in merged_ids(row)
                 ]
             cur = nxt
             yield page

@@ -1,10 +1,10 @@
 """The Salesforce connector: the hub contract wired to the client, reader, mapper and writers.
 
-Converted leads: the Lead's identity is emitted as deleted, and Contacts are always read before
-Leads in a sync. The Contact a conversion creates carries the Lead's email, so the store attaches
-it to the Lead's hub contact (match by email) before the Lead identity is dropped: one person
-stays one contact, with its history. A conversion whose Contact has another email ends as two
-hub contacts (the Lead's is deleted once it has no identity left).
+Converted leads: Contacts are always read before Leads in a sync, and a converted Lead is
+emitted as moved to its ConvertedContactId. When the Contact carries the Lead's email the store
+has already attached it to the Lead's hub contact; when it has another email, the store folds
+the Lead's hub contact (history, decisions, emails) into the Contact's (hub/store/merge.py).
+Either way one person stays one contact. If Contacts are not synced, the Lead goes as deleted.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from hub.models import (
     CheckReport,
     Contact,
     Identity,
+    IdentityMove,
     Page,
     PushRequest,
     PushResult,
@@ -111,9 +112,15 @@ class SalesforceConnector(Connector):
     def _person_row(self, obj: SObject, rec: Any, hub_fields: dict[str, str], page: Page[Contact]) -> None:
         try:
             if is_gone(rec):
-                page.deleted.append(
-                    Identity(connector=self.name, object_type=obj.identity_type, external_id=record_id(rec))
-                )
+                ident = Identity(connector=self.name, object_type=obj.identity_type, external_id=record_id(rec))
+                became = rec.get("ConvertedContactId") if rec.get("IsConverted") and not rec.get("IsDeleted") else None
+                if isinstance(became, str) and became:
+                    target = Identity(
+                        connector=self.name, object_type=PERSON_OBJECTS["Contact"].identity_type, external_id=became
+                    )
+                    page.moved.append(IdentityMove(source=ident, target=target))
+                else:
+                    page.deleted.append(ident)
                 return
             page.items.append(record_to_contact(self.name, obj.identity_type, rec, hub_fields))
         except (ValueError, TypeError, AttributeError) as exc:

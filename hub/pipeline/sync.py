@@ -16,10 +16,11 @@ from sqlalchemy import Connection
 from hub.connector import Connector
 from hub.errors import ConnectorError
 from hub.locks import Held
-from hub.models import Activity, ActivityType, Page, RecordError
+from hub.models import Activity, ActivityType, Page, RecordError, utcnow
 from hub.pipeline.context import HubContext
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
+from hub.store import merge as merge_store
 from hub.store import sync_state
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class SyncResult:
     rejects: int = 0
     created: int = 0
     deleted: int = 0
+    merged: int = 0
     changed: set[int] = field(default_factory=set)
     new_activity_ids: list[int] = field(default_factory=list)
 
@@ -69,8 +71,11 @@ def _store_page(conn: Connection, stream: str, page: Page, result: SyncResult) -
     reads the store, and the next sync reads the page again."""
     if stream == "contacts":
         up = contact_store.upsert_contacts(conn, page.items)
+        moved = merge_store.move_identities(conn, page.moved, utcnow())
         gone = contact_store.remove_identities(conn, page.deleted)
-        result.changed |= up.changed | gone.changed
+        result.changed |= up.changed | moved.changed | gone.changed
+        result.merged += moved.updated
+        result.deleted += moved.deleted
         if up.opted_out:
             ins = activity_store.insert_activities(conn, unsubscribes(conn, up.opted_out))
             result.new_activity_ids += ins.new_ids

@@ -157,7 +157,7 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
     _update_many(conn, identities, ident_updates)
     if new_items:
         _insert_new_identities(conn, new_items, by_email, now, result, fresh)
-    flipped = _refresh_contacts(conn, result.changed, now)
+    flipped = refresh_contacts(conn, result.changed, now)
     result.opted_out = {c: t for c, t in flipped.items() if c not in fresh}
     return result
 
@@ -255,7 +255,7 @@ def _storable(items: Sequence[Contact], result: UpsertResult) -> list[Contact]:
     return keep
 
 
-def _refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetime) -> dict[int, datetime]:
+def refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetime) -> dict[int, datetime]:
     """Re-merge contacts from their identities; returns the ones that just opted out."""
     ids = sorted(set(contact_ids))
     flipped: dict[int, datetime] = {}
@@ -322,7 +322,7 @@ def remove_identities(conn: Connection, gone: Sequence[Identity], now: datetime 
         delete_contacts(conn, orphans)
         result.deleted = len(orphans)
     if still:
-        _refresh_contacts(conn, still, now or utcnow())
+        refresh_contacts(conn, still, now or utcnow())
         result.changed |= still
     return result
 

@@ -58,6 +58,33 @@ def load_profiles(conn: Connection, contact_ids: Iterable[int]) -> dict[int, dic
     return {cid: prof for cid, prof in conn.execute(q)}
 
 
+def rebuild_profile(conn: Connection, contact_id: int, now: datetime) -> None:
+    """Recompute one contact's profile from its activities (after a merge moved some in)."""
+    from sqlalchemy import delete
+
+    from hub.store.contacts import aware
+    from hub.store.schema import activities
+
+    conn.execute(delete(contact_profiles).where(contact_profiles.c.contact_id == contact_id))
+    rows = conn.execute(
+        select(activities.c.type, activities.c.occurred_at, activities.c.properties).where(
+            activities.c.contact_id == contact_id
+        )
+    ).all()
+    items = [
+        Activity(
+            contact_id=contact_id,
+            type=r.type,
+            occurred_at=aware(r.occurred_at),
+            properties=r.properties or {},
+            source="rebuild",
+            external_id="-",
+        )
+        for r in rows
+    ]
+    update_profiles(conn, items, now)
+
+
 def rebuild_profiles(conn: Connection, chunk: int = 1000) -> int:
     """Recompute every profile from the activities table (after migration 0002, or to repair).
 

@@ -66,15 +66,17 @@ def test_more_than_ten_thousand_changes_never_hit_the_search_cap(connector, sand
         assert big.log.calls.get(("hubspot", "400")) is None
 
 
-def test_archived_and_merged_contacts_come_back_as_deletions(world, connector):
+def test_archived_contacts_come_back_as_deletions_and_merged_ones_as_moves(world, connector):
     _, _, _, cursor = drain(connector.pull_contacts(None))
     live = sorted(live_ids(world), key=int)
     with world.lock:
         world.hubspot.archive(live[0])
         new_id = world.hubspot.merge(live[1], live[2])
-    items, _, deleted, _ = drain(connector.pull_contacts(cursor))
-    gone = {d.external_id for d in deleted}
-    assert {live[0], live[1], live[2]} <= gone
+    pages = list(connector.pull_contacts(cursor))
+    items = [c for p in pages for c in p.items]
+    assert live[0] in {d.external_id for p in pages for d in p.deleted}
+    moves = {m.source.external_id: m.target.external_id for p in pages for m in p.moved}
+    assert moves == {live[1]: new_id, live[2]: new_id}  # the merged records live on in the survivor
     assert new_id in {c.identities[0].external_id for c in items}
 
 

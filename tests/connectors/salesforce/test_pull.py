@@ -44,7 +44,10 @@ def test_window_is_capped_at_the_sync_start_and_deletes_come_from_query_all() ->
     (page,) = pages
     assert [c.identities[0].external_id for c in page.items] == ["00Q1"]
     assert page.items[0].crm_fields == {"next_best_action": "call"}
-    assert {i.external_id for i in page.deleted} == {"00Q2", "00Q3"}
+    assert {i.external_id for i in page.deleted} == {"00Q2"}
+    assert [(m.source.external_id, m.target.object_type, m.target.external_id) for m in page.moved] == [
+        ("00Q3", "contact", "003C")  # a converted lead lives on as its contact
+    ]
     assert [r.external_id for r in page.rejects] == ["<no Id>"] and "Lead" in page.rejects[0].reason
     assert StreamCursor.loads(page.cursor).objects["Lead"].since_ms == int(
         datetime(2026, 1, 10, 10, 0, 2, tzinfo=UTC).timestamp() * 1000

@@ -1,0 +1,77 @@
+"""A converted lead or a merged record with another email folds into the surviving contact,
+history and all, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from hub.models import Activity, Contact, Decision, Identity, IdentityMove
+from hub.store import Store
+from hub.store.activities import insert_activities
+from hub.store.contacts import load_contacts, upsert_contacts
+from hub.store.decisions import insert_decisions
+from hub.store.merge import move_identities
+from hub.store.profiles import load_profiles
+from hub.store.schema import activities, contacts, decisions
+
+NOW = datetime(2026, 5, 1, tzinfo=UTC)
+LEAD = Identity(connector="sf", object_type="lead", external_id="00Q1")
+CONTACT = Identity(connector="sf", object_type="contact", external_id="003C")
+
+
+def _id_of(conn, ident: Identity) -> int:
+    from hub.store.schema import identities
+
+    return conn.execute(select(identities.c.contact_id).where(identities.c.external_id == ident.external_id)).scalar()
+
+
+def test_a_converted_lead_with_another_email_folds_into_its_contact(store_url):
+    store = Store(store_url, auto_migrate=True)
+    with store.begin() as conn:
+        upsert_contacts(conn, [Contact(identities=[LEAD], emails=["Lead@Old.example"], updated_at=NOW)], NOW)
+        upsert_contacts(conn, [Contact(identities=[CONTACT], emails=["new@corp.example"], updated_at=NOW)], NOW)
+        lead, person = _id_of(conn, LEAD), _id_of(conn, CONTACT)
+        assert lead != person
+        acts = [
+            Activity(
+                contact_id=lead, type="page_view", occurred_at=NOW - timedelta(days=d), source="sf", external_id=f"v{d}"
+            )
+            for d in (1, 2)
+        ] + [Activity(contact_id=person, type="form_submit", occurred_at=NOW, source="sf", external_id="f1")]
+        insert_activities(conn, acts)
+        for cid in (lead, person):  # decided in the same batch: the same request key on both
+            insert_decisions(
+                conn, [Decision(contact_id=cid, actions=[], policy="p", policy_version="1", created_at=NOW)], "batch-1"
+            )
+
+    with store.begin() as conn:
+        res = move_identities(conn, [IdentityMove(source=LEAD, target=CONTACT)], NOW)
+    assert res.changed == {person} and res.updated == 1 and res.deleted == 0
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(contacts)).scalar() == 1
+        [merged] = load_contacts(conn, [person])
+        assert sorted(merged.emails) == ["lead@old.example", "new@corp.example"]
+        assert [i.key() for i in merged.identities] == [CONTACT.key()]
+        assert conn.execute(select(func.count()).where(activities.c.contact_id == person)).scalar() == 3
+        keys = sorted(conn.execute(select(decisions.c.request_key).where(decisions.c.contact_id == person)).scalars())
+        assert len(keys) == 2 and keys[0] == "batch-1" and keys[1].startswith("batch-1~merged-")
+        profile = load_profiles(conn, [person])[person]
+    assert sum(profile["days"]["page_view"].values()) == 2 and sum(profile["days"]["form_submit"].values()) == 1
+
+    with store.begin() as conn:  # the same page read again: nothing left to move
+        again = move_identities(conn, [IdentityMove(source=LEAD, target=CONTACT)], NOW)
+    assert again.changed == set() and again.updated == 0
+    store.dispose()
+
+
+def test_a_move_to_a_record_the_store_does_not_hold_is_a_deletion(store_url):
+    store = Store(store_url, auto_migrate=True)
+    with store.begin() as conn:
+        upsert_contacts(conn, [Contact(identities=[LEAD], emails=["a@b.example"], updated_at=NOW)], NOW)
+        res = move_identities(conn, [IdentityMove(source=LEAD, target=CONTACT)], NOW)
+    assert res.deleted == 1
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(contacts)).scalar() == 0
+    store.dispose()
