@@ -211,6 +211,16 @@ class IdentityMove(_Model):
     target: Identity
 
 
+class LiveSet(_Model):
+    """Every record of one object type the CRM holds now. Identities of that type the store
+    holds and this set lacks were deleted where the hub could not see it (a Recycle Bin
+    emptied while the hub was away), so the store removes them."""
+
+    connector: str
+    object_type: str
+    external_ids: list[str]
+
+
 T = TypeVar("T", Contact, Activity)
 
 
@@ -222,6 +232,7 @@ class Page(_Model, Generic[T]):
     rejects: list[RecordError] = Field(default_factory=list)
     deleted: list[Identity] = Field(default_factory=list)
     moved: list[IdentityMove] = Field(default_factory=list)
+    live: LiveSet | None = None
 
 
 class CheckReport(_Model):

@@ -37,6 +37,9 @@ class SalesforceSettings(ConnectorSettings):
     activity_objects: list[ActivityObject] = Field(default_factory=lambda: ["Task", "Event"])
     overlap_seconds: float = Field(60.0, ge=0, description="re-read this much before the cursor; dupes are dropped")
     batch_size: int = Field(2000, ge=200, le=2000)
+    recycle_bin_days: float = Field(
+        15.0, gt=0, description="a cursor older than this may have missed deletions: list live ids to reconcile"
+    )
 
     # -- pushing --------------------------------------------------------------------------
     campaigns: dict[str, str] = Field(default_factory=dict, description="hub list name -> Campaign Id")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -37,6 +38,7 @@ from hub.models import (
     Contact,
     Identity,
     IdentityMove,
+    LiveSet,
     Page,
     PushRequest,
     PushResult,
@@ -102,12 +104,31 @@ class SalesforceConnector(Connector):
             audit = audit_fields(self.client.describe(sobject), self.sf_names)
             present = audit.readable()
             fields = list(obj.fields) + sorted(present)
+            end_ms = int(end.timestamp() * 1000)
+            last_read = state.get(sobject).read_ms
+            if last_read is not None and end_ms - last_read > self.s.recycle_bin_days * 86_400_000:
+                yield Page[Contact](cursor=state.dumps(), live=self._live_set(obj))
             for rows, ocursor in read_window(self.client, obj, fields, state.get(sobject), end, self._overlap_ms()):
                 state.objects[sobject] = ocursor
                 page = Page[Contact](cursor=state.dumps())
                 for rec in rows:
                     self._person_row(obj, rec, present, page)
                 yield page
+            # read to the end: deletions up to now were seen, so the Recycle Bin horizon moves
+            state.objects[sobject] = replace(state.get(sobject), read_ms=end_ms)
+            yield Page[Contact](cursor=state.dumps())
+
+    def _live_set(self, obj: SObject) -> LiveSet:
+        """Deleted rows leave the Recycle Bin after about 15 days; past that, queryAll no longer
+        shows them, so the whole list of live ids is what tells deletions apart."""
+        log.info("%s cursor is older than the Recycle Bin keeps deletions; reconciling live ids", obj.name)
+        ids = [
+            rec[obj.key]
+            for batch in self.client.query_pages(f"SELECT {obj.key} FROM {obj.name}")
+            for rec in batch
+            if isinstance(rec, dict) and isinstance(rec.get(obj.key), str)
+        ]
+        return LiveSet(connector=self.name, object_type=obj.identity_type, external_ids=ids)
 
     def _person_row(self, obj: SObject, rec: Any, hub_fields: dict[str, str], page: Page[Contact]) -> None:
         try:

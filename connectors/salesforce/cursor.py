@@ -25,6 +25,9 @@ MAX_SEEN = 2000  # beyond this the overlap re-reads rows; harmless (the store is
 class ObjectCursor:
     since_ms: int | None = None
     seen: dict[str, int] = field(default_factory=dict)
+    #: when (the connector's clock) a window of this object was last read to its end; deletions
+    #: older than the Recycle Bin's retention cannot be seen after a longer gap
+    read_ms: int | None = None
 
     def is_new(self, record_id: str, stamp_ms: int) -> bool:
         return self.seen.get(record_id) != stamp_ms
@@ -38,7 +41,7 @@ class ObjectCursor:
         seen.update(rows)
         floor = since - overlap_ms
         kept = sorted(((i, s) for i, s in seen.items() if s >= floor), key=lambda x: x[1])[-MAX_SEEN:]
-        return ObjectCursor(since_ms=since, seen=dict(kept))
+        return ObjectCursor(since_ms=since, seen=dict(kept), read_ms=self.read_ms)
 
 
 @dataclass
@@ -50,7 +53,10 @@ class StreamCursor:
 
     def dumps(self) -> str:
         return json.dumps(
-            {"v": VERSION, "o": {k: {"s": c.since_ms, "i": c.seen} for k, c in sorted(self.objects.items())}},
+            {
+                "v": VERSION,
+                "o": {k: {"s": c.since_ms, "i": c.seen, "r": c.read_ms} for k, c in sorted(self.objects.items())},
+            },
             separators=(",", ":"),
         )
 
@@ -64,7 +70,9 @@ class StreamCursor:
                 raise ValueError(f"version {data.get('v')!r}")
             objects = {
                 k: ObjectCursor(
-                    since_ms=None if v["s"] is None else int(v["s"]), seen={str(i): int(s) for i, s in v["i"].items()}
+                    since_ms=None if v["s"] is None else int(v["s"]),
+                    seen={str(i): int(s) for i, s in v["i"].items()},
+                    read_ms=None if v.get("r") is None else int(v["r"]),  # absent in cursors written before it
                 )
                 for k, v in data["o"].items()
             }

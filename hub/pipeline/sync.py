@@ -73,6 +73,10 @@ def _store_page(conn: Connection, stream: str, page: Page, result: SyncResult) -
         up = contact_store.upsert_contacts(conn, page.items)
         moved = merge_store.move_identities(conn, page.moved, utcnow())
         gone = contact_store.remove_identities(conn, page.deleted)
+        if page.live is not None:
+            missing = contact_store.reconcile_identities(conn, page.live)
+            gone.changed |= missing.changed
+            gone.deleted += missing.deleted
         result.changed |= up.changed | moved.changed | gone.changed
         result.merged += moved.updated
         result.deleted += moved.deleted

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
-from hub.models import Company, Consent, Contact, Identity, RecordError, normalize_email, utcnow
+from hub.models import Company, Consent, Contact, Identity, LiveSet, RecordError, normalize_email, utcnow
 from hub.store.schema import contact_emails, contacts, identities
 
 # Owner is compared on its own (against the owner we last pushed or saw), so the echo of an
@@ -325,6 +325,22 @@ def remove_identities(conn: Connection, gone: Sequence[Identity], now: datetime 
         refresh_contacts(conn, still, now or utcnow())
         result.changed |= still
     return result
+
+
+def reconcile_identities(conn: Connection, live: LiveSet, now: datetime | None = None) -> UpsertResult:
+    """Remove the identities of ``live``'s connector and object type that ``live`` lacks."""
+    held = conn.execute(
+        select(identities.c.external_id).where(
+            identities.c.connector == live.connector, identities.c.object_type == live.object_type
+        )
+    ).scalars()
+    present = set(live.external_ids)
+    gone = [
+        Identity(connector=live.connector, object_type=live.object_type, external_id=x)
+        for x in held
+        if x not in present
+    ]
+    return remove_identities(conn, gone, now)
 
 
 def delete_contacts(conn: Connection, ids: Iterable[int]) -> None:

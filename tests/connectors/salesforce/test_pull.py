@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -41,7 +41,9 @@ def test_window_is_capped_at_the_sync_start_and_deletes_come_from_query_all() ->
     soql = soql_of(responses.calls[-1])
     assert "SystemModstamp <= 2026-01-10T12:00:00.000Z" in soql and ">" not in soql.split("WHERE")[1].split("<=")[0]
     assert "Hub_Next_Best_Action__c" in soql and "ORDER BY SystemModstamp ASC, Id ASC" in soql
-    (page,) = pages
+    page, end = pages
+    assert end.items == [] and StreamCursor.loads(end.cursor).objects["Lead"].read_ms == int(START.timestamp() * 1000)
+    assert StreamCursor.loads(page.cursor).objects["Lead"].read_ms is None  # set only once read to the end
     assert [c.identities[0].external_id for c in page.items] == ["00Q1"]
     assert page.items[0].crm_fields == {"next_best_action": "call"}
     assert {i.external_id for i in page.deleted} == {"00Q2"}
@@ -69,7 +71,7 @@ def test_next_sync_overlaps_and_drops_rows_already_read() -> None:
         person("00Q1", "2026-01-10T11:00:00.000+0000"),
     ]
     responses.replace(responses.GET, f"{BASE}/queryAll/", json=query_page(again))
-    page = list(conn.pull_contacts(cursor))[-1]
+    page, _end = list(conn.pull_contacts(cursor))
     soql = soql_of(responses.calls[-1])
     assert "SystemModstamp > 2026-01-10T09:59:30.000Z" in soql
     assert [c.identities[0].external_id for c in page.items] == ["00Q9", "00Q1"]
@@ -90,7 +92,8 @@ def test_contacts_are_read_before_leads_and_each_page_carries_both_cursors() -> 
     pages = list(conn.pull_contacts(None))
     froms = [soql_of(c).split("FROM ")[1].split()[0] for c in responses.calls if "q=" in c.request.url]
     assert froms == ["Contact", "Lead"]
-    assert [p.items[0].identities[0].object_type for p in pages] == ["contact", "contact", "lead"]
+    kinds = [p.items[0].identities[0].object_type if p.items else "end" for p in pages]
+    assert kinds == ["contact", "contact", "end", "lead", "end"]  # each object's window closes with its mark
     assert set(StreamCursor.loads(pages[-1].cursor).objects) == {"Contact", "Lead"}
 
 
@@ -161,3 +164,21 @@ def test_activities_from_tasks_and_events() -> None:
         (ActivityType.EMAIL_SENT, "contact"),
         (ActivityType.MEETING, "lead"),
     ]
+
+
+@responses.activate
+def test_after_a_gap_longer_than_the_recycle_bin_keeps_deletions_live_ids_are_listed() -> None:
+    add_describe(responses, "Lead")
+    responses.get(f"{BASE}/queryAll/", json=query_page([]))
+    conn = connector(lead_settings())
+    conn.clock = lambda: START
+    cursor = list(conn.pull_contacts(None))[-1].cursor
+    conn.clock = lambda: START + timedelta(days=10)  # within the Recycle Bin's 15 days: no listing
+    assert all(p.live is None for p in conn.pull_contacts(cursor))
+    responses.get(f"{BASE}/query/", json=query_page([{"Id": "00Q1"}, {"Id": "00Q7"}]))
+    conn.clock = lambda: START + timedelta(days=16)
+    first, *_ = list(conn.pull_contacts(cursor))
+    assert first.live is not None and first.live.object_type == "lead"
+    assert first.live.external_ids == ["00Q1", "00Q7"]
+    listing = [c for c in responses.calls if "/query/" in c.request.url]
+    assert [soql_of(c) for c in listing] == ["SELECT Id FROM Lead"]

@@ -239,3 +239,61 @@ def test_deletes_and_conversions_keep_one_person_one_contact(tmp_path, redis12, 
     assert by_id[contact_id].object_type == "contact"
     assert after == n_contacts - 1  # the deleted lead's contact is gone; the converted one carried on
     ctx.close()
+
+
+def test_a_conversion_to_another_email_and_a_purged_deletion_keep_the_store_true(tmp_path, redis12, world, sandbox):
+    from datetime import UTC, datetime, timedelta
+
+    from hub.models import Activity
+    from hub.store.activities import insert_activities
+    from hub.store.schema import activities, contact_emails
+
+    ctx = make_ctx(tmp_path, redis12, sandbox, world.salesforce.users[0])
+    sync_connector(ctx, NAME)
+    sf = world.salesforce
+    leads = [r for r in sf.objects["Lead"].values() if r["Email"] and not r["IsDeleted"]]
+    converted, purged = leads[2], leads[3]
+    with ctx.store.connect() as conn:
+        lead_contact = conn.execute(
+            select(identities.c.contact_id).where(identities.c.external_id == converted["Id"])
+        ).scalar_one()
+        n_before = conn.execute(select(func.count()).select_from(contacts)).scalar_one()
+    with ctx.store.begin() as conn:  # some history on the lead's contact (the market has not run yet)
+        insert_activities(
+            conn,
+            [
+                Activity(
+                    contact_id=lead_contact,
+                    type="page_view",
+                    occurred_at=datetime.now(UTC),
+                    source="web",
+                    external_id="pv1",
+                )
+            ],
+        )
+    with ctx.store.connect() as conn:
+        history = set(conn.execute(select(activities.c.id).where(activities.c.contact_id == lead_contact)).scalars())
+    with world.lock:
+        new_id = sf.create("Contact", {"LastName": converted["LastName"], "Email": "work.address@newco.example"})
+        sf.update(
+            "Lead", converted["Id"], {"IsConverted": True, "ConvertedContactId": new_id}, "convert", source="market"
+        )
+        del sf.objects["Lead"][purged["Id"]]  # deleted and emptied from the Recycle Bin while the hub was away
+    sync_connector(ctx, NAME)
+    with ctx.store.connect() as conn:
+        owner = conn.execute(select(identities.c.contact_id).where(identities.c.external_id == new_id)).scalar_one()
+        emails = set(conn.execute(select(contact_emails.c.email).where(contact_emails.c.contact_id == owner)).scalars())
+        ghost = conn.execute(select(identities.c.id).where(identities.c.external_id == purged["Id"])).first()
+        moved = set(conn.execute(select(activities.c.id).where(activities.c.contact_id == owner)).scalars())
+    assert converted["Email"].strip().lower() in emails and "work.address@newco.example" in emails
+    assert history and history <= moved  # one person: the lead's history went with it
+    assert ghost is not None  # within the Recycle Bin window nobody can tell a purge from a live record
+
+    ctx.connector(NAME).clock = lambda: datetime.now(UTC) + timedelta(days=16)  # a long gap since the last read
+    sync_connector(ctx, NAME)
+    with ctx.store.connect() as conn:
+        ghost = conn.execute(select(identities.c.id).where(identities.c.external_id == purged["Id"])).first()
+        n_after = conn.execute(select(func.count()).select_from(contacts)).scalar_one()
+    assert ghost is None
+    assert n_after == n_before - 1  # the purged lead's contact went; the converted lead's did not double
+    ctx.close()
