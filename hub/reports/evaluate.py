@@ -15,9 +15,12 @@ What is recomputed exactly, and what is approximated:
 - eligibility (each action's ``eligible`` expression, consent, do-not-contact, the 7-day touch
   cap, the quiet period after a sales touch) and the legacy rules are recomputed from the
   activities up to decision time and the hub's earlier decisions, but from the contact's
-  *current* record: a consent, stage, owner or title that changed since is read as it is now;
-- the engine's model is the snapshot that was live at each decision time when the candidate's
-  model is the logged one (same catalog, feature schema, bandit and seed), with the candidate's
+  *current* record: a stage, owner or title that changed since is read as it is now; an email
+  opt-out whose ``unsubscribe`` activity came after the decision is undone for that decision.
+  Activities are read by when they occurred, not when they were synced: one that had occurred
+  but was not synced yet at decision time is seen by the replay and was not by the decision;
+- the engine's model is the snapshot each decision logged (its ``policy_version``; else the newest
+  saved by decision time) when the candidate's model is the logged one (same catalog, feature schema, bandit and seed), with the candidate's
   hyperparameters (exploration, apprentice threshold); a candidate that needs a new model starts
   cold, as it would when deployed (it follows the legacy rules until actions mature);
 - not modelled: the per-owner daily handoff budget (depends on the whole batch) and governance
@@ -37,13 +40,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from decision.interface import ContactView
 from decision.profile import build_profile
 from hub.config import DecisionSettings, Settings, load_settings
 from hub.errors import ConfigError, DecisionError
-from hub.models import ActionKind, Activity
+from hub.models import ActionKind, Activity, Contact
 from hub.reports.offline import OfflineEvaluation, evaluate_log
 from hub.store import Store
 from hub.store import contacts as contact_store
@@ -71,6 +74,7 @@ class DecisionLog:
     features: list[list[float]]
     feature_versions: list[str]
     arms: list[str]
+    policy_versions: list[str]
 
     def __len__(self) -> int:
         return len(self.decision_ids)
@@ -92,6 +96,7 @@ def load_log(conn: Connection, since: datetime | None = None) -> DecisionLog:
             decisions.c.created_at,
             decisions.c.propensity,
             decisions.c.arm,
+            decisions.c.policy_version,
             decision_features.c.action,
             decision_features.c.features,
             decision_features.c.feature_version,
@@ -114,6 +119,7 @@ def load_log(conn: Connection, since: datetime | None = None) -> DecisionLog:
         [list(r.features or []) for r in rows],
         [r.feature_version for r in rows],
         [r.arm for r in rows],
+        [r.policy_version for r in rows],
     )
 
 
@@ -138,6 +144,25 @@ def _activities(conn: Connection, ids: list[int], until: datetime) -> dict[int, 
                 )
             )
     return out
+
+
+def _first_unsubscribe(conn: Connection, ids: list[int]) -> dict[int, datetime]:
+    out: dict[int, datetime] = {}
+    for s in range(0, len(ids), _CHUNK):
+        q = (
+            select(activities.c.contact_id, func.min(activities.c.occurred_at))
+            .where(activities.c.contact_id.in_(ids[s : s + _CHUNK]), activities.c.type == "unsubscribe")
+            .group_by(activities.c.contact_id)
+        )
+        out.update({cid: aware(at) for cid, at in conn.execute(q)})
+    return out
+
+
+def _as_of(contact: Contact, now: datetime, unsubscribed: datetime | None) -> Contact:
+    """The contact's consent at ``now``: an opt-out whose unsubscribe came later was not there yet."""
+    if contact.consent.email_opt_out and unsubscribed is not None and unsubscribed > now:
+        return contact.model_copy(update={"consent": contact.consent.model_copy(update={"email_opt_out": False})})
+    return contact
 
 
 def _decided(conn: Connection, ids: list[int]) -> dict[int, list[tuple[datetime, str]]]:
@@ -167,9 +192,17 @@ class _Models:
         self.times = [(s["created_at"], s["version"]) for s in snaps]
         self.cache: dict[int, Any] = {}
 
-    def at(self, now: datetime) -> tuple[Any, int]:
-        live = [v for t, v in self.times if t <= now]
-        version = live[-1] if live else 0
+    def at(self, now: datetime, logged: list[str]) -> tuple[Any, int]:
+        """``logged``: the policy versions the rows of this batch were decided with."""
+        prefix = f"{self.engine.model_name}@v"
+        exact = sorted({int(v[len(prefix) :]) for v in logged if v.startswith(prefix) and v[len(prefix) :].isdigit()})
+        if exact:
+            version = exact[-1]
+        else:
+            live = [v for t, v in self.times if t <= now]
+            version = live[-1] if live else 0
+        if version and version not in {v for _, v in self.times}:
+            version = 0
         if version not in self.cache:
             model = self._build(self.engine.settings)
             if version:
@@ -215,6 +248,7 @@ def policy_probabilities(
     contacts = {c.id: c for c in contact_store.load_contacts(conn, contact_ids)}
     history = _activities(conn, contact_ids, max(log.created_at))
     decided = _decided(conn, contact_ids)
+    unsubscribed = _first_unsubscribe(conn, contact_ids)
     groups: dict[datetime, list[int]] = defaultdict(list)
     for i, at in enumerate(log.created_at):
         groups[at].append(i)
@@ -234,7 +268,7 @@ def policy_probabilities(
             acts = history.get(cid, [])
             views.append(
                 ContactView(
-                    contact=contacts[cid],
+                    contact=_as_of(contacts[cid], now, unsubscribed.get(cid)),
                     activities=acts,
                     profile=build_profile(acts, now),
                     decided=[(at, a) for at, a in decided.get(cid, []) if at < now],
@@ -243,7 +277,7 @@ def policy_probabilities(
         if not engine:
             out[rows] = _rules_probabilities(settings, views, now, ids)
             continue
-        policy.model, version = models.at(now)
+        policy.model, version = models.at(now, [log.policy_versions[i] for i in rows])
         used_versions.add(version)
         X = None
         if all(log.feature_versions[i] == policy.feature_version for i in rows):
