@@ -360,3 +360,55 @@ class EnginePolicy:
         if note:
             head += f" ({note})"
         return head + (": " + "; ".join(parts) if parts else "")
+
+    # -- off-policy evaluation (hub/reports/evaluate.py) ---------------------------------------
+
+    def action_probabilities(self, batch: list[ContactView], now: datetime, X: np.ndarray | None = None) -> np.ndarray:
+        """(n, k) probability that :meth:`decide` takes each catalog action, per view.
+
+        Mirrors ``decide``: arms by contact id; holdout rows take the legacy rules' action when
+        allowed (else wait) and control rows wait, both with probability 1; engine rows mix the
+        apprentice with the ``explore_share`` free rows, pushed through the long-term rerank.
+        ``X`` (n, d), when given, is what the model reads instead of the recomputed features
+        (e.g. the vectors logged at decision time); the mask still uses the recomputed ones.
+        Not modelled: the per-owner daily handoff budget, which depends on the rest of the
+        batch; rows it would have demoted keep their bandit probabilities.
+        """
+        n, k = len(batch), len(self.ids)
+        out = np.zeros((n, k))
+        if n == 0:
+            return out
+        e = self.settings.engine
+        arms = assign_arms(
+            [v.contact.id for v in batch],
+            e.experiment_salt,
+            holdout_share=e.holdout_share,
+            control_share=e.control_share,
+        )
+        F = self.features(batch, now)
+        if X is not None:
+            F = Features(np.asarray(X, dtype=float), F.raw, F.names, F.version)
+        mask = self.mask(batch, now, F)
+        baseline = self._baseline(self.rules.decide(batch, now))
+        baseline = np.where(mask[np.arange(n), baseline], baseline, self.wait_index)
+        rows = np.arange(n)
+        out[rows, np.where(arms == CONTROL, self.wait_index, baseline)] = 1.0
+        eng = np.flatnonzero(arms == ENGINE)
+        if len(eng) == 0:
+            return out
+        Xe, me = F.X[eng], mask[eng]
+        share = e.explore_share
+        probs = (1 - share) * self.model.probabilities_many(Xe, me, baseline=baseline[eng])
+        if share > 0:
+            probs += share * self.model.policy.probabilities_many(Xe, me)
+        if e.long_term_weight > 0:
+            Fe = F.subset(eng)
+            short = self.model.predict_many(Xe) * e.reward_scale
+            lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now)
+            moved = np.zeros_like(probs)
+            for a in range(k):
+                new, _ = rerank(np.full(len(eng), a), short, lt, me, e.long_term_weight)
+                np.add.at(moved, (np.arange(len(eng)), new), probs[:, a])
+            probs = moved
+        out[eng] = probs
+        return out

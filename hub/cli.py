@@ -636,6 +636,12 @@ def model_rollback(
     ctx.close()
 
 
+# `hub evaluate`: offline evaluation of a candidate config (hub/cli_evaluate.py, hub/reports/evaluate.py)
+from hub.cli_evaluate import evaluate_command  # noqa: E402
+
+app.command("evaluate")(evaluate_command)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
