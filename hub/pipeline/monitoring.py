@@ -5,8 +5,8 @@
 - quality: the live model on the latest fully labelled window (cut at ``now - horizon``),
   against the Brier score it had when it was registered;
 - reward rate per action (the ``next_best_action`` field a decision wrote, else its action
-  kinds) and per segment (industry), over decisions of the last ``window_days``, against the
-  rates of the window before;
+  kinds) and per segment (industry, company size band, role, lifecycle stage), over decisions
+  of the last ``window_days``, against the rates of the window before;
 - exploration share: decisions logged with a propensity below one.
 """
 
@@ -38,11 +38,30 @@ def action_key(actions: list[dict]) -> str:
     return "+".join(sorted({a.get("kind", "?") for a in actions or []})) or "no_action"
 
 
+SEGMENTS = ("industry", "size", "role", "stage")
+#: employee-count bands (upper bounds), the usual SMB / mid-market / enterprise split
+SIZE_BANDS = ((50, "1-49"), (250, "50-249"), (1000, "250-999"), (10_000, "1000-9999"))
+
+
+def size_band(employees: int | None) -> str:
+    if employees is None:
+        return "unknown"
+    return next((name for upper, name in SIZE_BANDS if employees < upper), "10000+")
+
+
 def decision_rewards(store: Store, since: datetime, until: datetime) -> dict[str, np.ndarray]:
-    """Per decision in ``[since, until)``: action key, segment, summed reward, propensity."""
+    """Per decision in ``[since, until)``: action key, segments, summed reward, propensity."""
     with store.connect() as conn:
         rows = conn.execute(
-            select(decisions.c.id, decisions.c.actions, decisions.c.propensity, contacts.c.industry)
+            select(
+                decisions.c.id,
+                decisions.c.actions,
+                decisions.c.propensity,
+                contacts.c.industry,
+                contacts.c.employees,
+                contacts.c.role,
+                contacts.c.lifecycle_stage,
+            )
             .join(contacts, contacts.c.id == decisions.c.contact_id)
             .where(decisions.c.created_at >= since, decisions.c.created_at < until)
         ).all()
@@ -55,7 +74,10 @@ def decision_rewards(store: Store, since: datetime, until: datetime) -> dict[str
                 reward[did] += sum(float(v) for v in (rew or {}).values() if isinstance(v, int | float))
     return {
         "action": np.asarray([action_key(r.actions) for r in rows], dtype=str),
-        "segment": np.asarray([r.industry or "unknown" for r in rows], dtype=str),
+        "industry": np.asarray([r.industry or "unknown" for r in rows], dtype=str),
+        "size": np.asarray([size_band(r.employees) for r in rows], dtype=str),
+        "role": np.asarray([r.role or "unknown" for r in rows], dtype=str),
+        "stage": np.asarray([r.lifecycle_stage or "unknown" for r in rows], dtype=str),
         "reward": np.asarray([reward[r.id] for r in rows], dtype=float),
         "propensity": np.asarray([r.propensity for r in rows], dtype=float),
     }
@@ -98,7 +120,7 @@ def monitor(
     w = timedelta(days=window_days)
     cur = decision_rewards(store, now - w, now)
     ref = decision_rewards(store, now - 2 * w, now - w)
-    for key in ("action", "segment"):
+    for key in ("action", *SEGMENTS):
         if len(ref[key]):
             alerts += check(
                 thresholds=t,

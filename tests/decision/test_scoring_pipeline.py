@@ -158,3 +158,52 @@ def test_hub_model_train_scoring_from_the_command_line(world, tmp_path, redis_ur
     # the synthetic history ends at 2026-01-01; today's training windows are later, so no labels yet
     assert r.returncode == 0, r.stderr
     assert "cold start" in r.stdout and "points score stays" in r.stdout
+
+
+def test_reward_rate_is_watched_per_size_band_role_and_stage(tmp_path):
+    """Enterprise contacts stop responding this week; the small ones go on: one alert, by size."""
+    from decision.monitoring import Thresholds
+    from hub.store.schema import outcomes
+
+    store = Store(f"sqlite:///{tmp_path / 'seg.db'}")
+    with store.begin() as conn:
+        people = [
+            Contact(
+                identities=[Identity(connector="crm", external_id=str(i))],
+                company=Company(employees=5000 if i % 2 else 20),
+                role="technical",
+                lifecycle_stage="lead",
+            )
+            for i in range(400)
+        ]
+        upsert_contacts(conn, people, NOW - timedelta(days=30))
+        ids = sorted(conn.execute(select(contacts_table.c.id)).scalars())
+        big = {cid for cid, c in zip(ids, people, strict=True) if c.company.employees == 5000}
+        rows = []
+        for week, when in ((0, NOW - timedelta(days=10)), (1, NOW - timedelta(days=3))):
+            decs = [
+                Decision(contact_id=cid, actions=[], policy="p", policy_version="1", propensity=0.5, created_at=when)
+                for cid in ids
+            ]
+            dec_ids = insert_decisions(conn, decs, f"week-{week}")
+            for cid, did in zip(ids, dec_ids, strict=True):
+                if week == 1 and cid in big:
+                    continue  # this week the enterprise segment earns nothing
+                rows.append((cid, did, when))
+        acts = [
+            Activity(contact_id=cid, type="email_click", occurred_at=when, source="t", external_id=f"c{did}")
+            for cid, did, when in rows
+        ]
+        act_ids = insert_activities(conn, acts).new_ids
+        conn.execute(
+            outcomes.insert(),
+            [
+                {"decision_id": did, "activity_id": aid, "reward": {"click": 1.0}, "created_at": when}
+                for (_, did, when), aid in zip(rows, act_ids, strict=True)
+            ],
+        )
+    alerts = monitor(store, NOW, ScoringSettings(), Thresholds(min_rows=100))
+    rate = {a.subject for a in alerts if a.kind == "reward_rate"}
+    assert "size:1000-9999" in rate and "size:1-49" not in rate
+    assert "role:technical" not in rate  # half its reference rate is the bar: 0.5 of 1.0 is not below it
+    store.dispose()
