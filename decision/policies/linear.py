@@ -92,9 +92,12 @@ class _DisjointLinear(Policy):
         if not self.learn_noise:
             return np.ones(self.n_actions)
         s2 = self.noise_variance
-        p0, b0 = self._prior()
-        m0 = np.linalg.solve(p0, b0[..., None])[..., 0]
-        q = self.yy_ / s2 + np.einsum("kd,kd->k", m0, b0) - np.einsum("kd,kd->k", self.mean_, self.b_)
+        # the prior mean is the intercept's alone: m0' A0 m0 = prior_mean^2 / prior_variance
+        k = self.n_actions
+        pv = np.broadcast_to(np.asarray(self.prior_variance, dtype=float), (k,))
+        pm = np.broadcast_to(np.asarray(self.prior_mean, dtype=float), (k,))
+        prior_q = pm**2 / pv if self.fit_intercept else np.zeros(k)
+        q = self.yy_ / s2 + prior_q - np.einsum("kd,kd->k", self.mean_, self.b_)
         nu = self.NOISE_PRIOR_ROWS
         return (nu + np.maximum(q, 0.0)) / (nu + self.n_eff_)
 
