@@ -10,14 +10,16 @@ the *decision components* directly on the market's arrays, once per simulated da
 
 - every policy sees only what a CRM shows: event counts over 7/30 days, lifecycle stage, role
   (job title), company size band, opt-outs, touches and the time zone. Never hidden state;
-- the engine is the hub's own code: ``Apprentice(LinearThompson)`` with the legacy playbook as
+- the engine is the hub's own code: ``Apprentice(LinearThompson)`` as ``decision.engine.build_bandit``
+  builds it from the default engine settings (forgetting, learned noise), with the legacy playbook as
   the apprentice baseline and ``explore_share`` free rows (decision/engine.py's scheme),
   ``decision.arbitration.eligibility`` (consent, touch cap, sales quiet days), the long-term
   value rerank (decision/long_term.py with its stated prior, as in the hub, which does not learn
   it yet; ``engine_lt_learned`` learns the lift online from opportunities within 28 days, and
   loses: the engine's own choices confound "who converted after which action", so the learned
   lift overrules half of all decisions and the weekly share of the oracle falls from 0.9 to 0.3),
-  the send-time model (decision/send_time.py) and the channel model (decision/channel.py);
+  the send-time model (decision/send_time.py, fitted on each day's batch as decision/enrich.py does)
+  and the channel model (decision/channel.py);
 - peers choose among the same eligible actions from the same features and learn from the same
   reward (objective points of the outcomes drawn at execution: opens, clicks, forms, meetings,
   opportunities, unsubscribes; won revenue arrives weeks later and is not in the learning signal
@@ -46,9 +48,10 @@ import numpy as np
 from decision.arbitration import ActionSpec, Catalog, ContactPolicy, eligibility
 from decision.channel import CHANNELS as HUB_CHANNELS
 from decision.channel import ChannelModel
+from decision.engine import build_bandit
 from decision.long_term import KIND_PRIOR_LIFT, LongTermValue, rerank
-from decision.policies import Apprentice, LinearThompson
 from decision.send_time import SendTimeModel
+from hub.config import DecisionSettings, EngineSettings
 from hub.sandbox import ground_truth as gt
 from hub.sandbox.catalog import ACTION_INDEX, CATALOG, CHANNELS
 from hub.sandbox.market import EV, ActionBatch, Market, MarketConfig
@@ -245,7 +248,11 @@ class Engine(Agent):
         learn_wait: bool = True,
         learn_long_term: bool = False,
     ) -> None:
-        self.model = Apprentice(LinearThompson(n_actions=A, exploration=exploration, seed=seed), min_observations)
+        # the hub's own bandit as decision/engine.py builds it from the engine settings (forgetting,
+        # learned noise and every other default included), on the same catalog
+        engine = EngineSettings(seed=seed, exploration=exploration, apprentice_min_observations=min_observations)
+        self.model = build_bandit(DecisionSettings(engine=engine))
+        assert self.model.n_actions == A
         self.rng = np.random.default_rng([seed, 11])
         self.w = long_term_weight
         self.send_time = send_time
@@ -254,6 +261,7 @@ class Engine(Agent):
         prior = np.array([KIND_PRIOR_LIFT[a.kind] for a in CATALOG])
         self.lt = LongTermValue(A, 4, prior_lift=prior, wait_action=WAIT)
         self.pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.seed = seed
         self.st = SendTimeModel(seed=seed)
         self.ch = ChannelModel(seed=seed)
         self.seg: np.ndarray | None = None
@@ -280,6 +288,10 @@ class Engine(Agent):
         hours = default_hour(market)
         if self.send_time:
             seg = pop.role
+            # as decision/enrich.py does per batch: the batch's own activity hours are the
+            # empirical prior of its segments (a fresh model per batch, seeded by the day)
+            self.st = SendTimeModel(seed=self.seed + day)
+            self.st.fit(obs.organic, seg)
             local = self.st.choose(
                 obs.organic, seg, market_now(day), np.zeros(pop.n, dtype=int), opens=obs.opens, sends=obs.sends
             )

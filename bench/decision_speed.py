@@ -59,6 +59,9 @@ def policies() -> dict:
     F = np.random.default_rng(2).normal(size=(K, 4))
     return {
         "LinearThompson": LinearThompson(n_actions=K, noise_variance=0.25, seed=SEED),
+        "LinearThompson(engine defaults)": LinearThompson(
+            n_actions=K, noise_variance=0.25, seed=SEED, half_life=90_000, learn_noise=True
+        ),
         "LinUCB": LinUCB(n_actions=K, alpha=0.5, seed=SEED),
         "SharedLinearThompson(p=4)": SharedLinearThompson(
             n_actions=K, action_features=F, noise_variance=0.25, seed=SEED
@@ -68,6 +71,10 @@ def policies() -> dict:
         "BetaBernoulli": BetaBernoulli(n_actions=K, seed=SEED),
         "Apprentice(LinearThompson)": Apprentice(
             LinearThompson(n_actions=K, noise_variance=0.25, seed=SEED), min_observations=100
+        ),
+        "Apprentice(LinearThompson, engine defaults)": Apprentice(
+            LinearThompson(n_actions=K, noise_variance=0.25, seed=SEED, half_life=90_000, learn_noise=True),
+            min_observations=100,
         ),
     }
 

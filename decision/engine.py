@@ -59,12 +59,13 @@ MIN_PROPENSITY = 1e-3
 def build_bandit(settings: DecisionSettings) -> Policy:
     e = settings.engine
     k = len(settings.actions)
+    linear = {"seed": e.seed, "half_life": e.half_life, "learn_noise": e.learn_noise}
     if e.bandit == "linucb":
-        inner: Policy = LinUCB(n_actions=k, alpha=e.exploration, seed=e.seed)
+        inner: Policy = LinUCB(n_actions=k, alpha=e.exploration, **linear)
     elif e.bandit == "epsilon_greedy":
         inner = EpsilonGreedy(n_actions=k, epsilon=min(1.0, e.exploration), seed=e.seed)
     else:
-        inner = LinearThompson(n_actions=k, exploration=e.exploration, seed=e.seed)
+        inner = LinearThompson(n_actions=k, exploration=e.exploration, **linear)
     return Apprentice(inner, min_observations=e.apprentice_min_observations)
 
 

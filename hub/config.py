@@ -165,6 +165,22 @@ class EngineSettings(_Strict):
     exploration: float = Field(
         0.2, ge=0, description="scales posterior width (Thompson, LinUCB) or is epsilon (epsilon-greedy)"
     )
+    half_life: float | None = Field(
+        90_000,
+        gt=0,
+        description=(
+            "forgetting of the linear bandits (linear_thompson, linucb): each learned decision's weight halves"
+            " after this many further decisions, so a drifting market is tracked and an untried action is"
+            " explored again; null = never forget"
+        ),
+    )
+    learn_noise: bool = Field(
+        True,
+        description=(
+            "linear bandits learn each action's reward noise variance (conjugate normal-inverse-gamma)"
+            " and scale its exploration by it, instead of assuming the same noise for every action"
+        ),
+    )
     seed: int = 0
     experiment_salt: str = "engine-1"
     holdout_share: float = Field(0.1, ge=0, le=1, description="contacts decided by the legacy rules")

@@ -39,6 +39,30 @@ def update_block(
     mean[...] = cov @ b
 
 
+def decay_blocks(
+    precision: np.ndarray,
+    b: np.ndarray,
+    prior_precision: np.ndarray,
+    prior_b: np.ndarray,
+    factor: float,
+) -> None:
+    """Discount the data part of stacked blocks toward their prior, in place.
+
+    ``precision = A0 + S`` becomes ``A0 + factor * S`` (and ``b`` likewise): every row learned
+    so far now weighs ``factor`` times what it did, while the prior keeps its full weight. This
+    is the exponentially discounted posterior of D-LinUCB (Russac et al., 2019): with
+    ``factor = 0.5 ** (m / half_life)`` per m new rows, a row's weight halves every
+    ``half_life`` rows, so the posterior tracks a drifting reward and widens again (exploring)
+    for actions that have not been tried for a while. Callers refresh ``cov`` and ``mean``.
+    """
+    precision -= prior_precision
+    precision *= factor
+    precision += prior_precision
+    b -= prior_b
+    b *= factor
+    b += prior_b
+
+
 def group_rows(actions: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """``[(action, row indices)]`` for the actions present, in one stable sort."""
     order = np.argsort(actions, kind="stable")

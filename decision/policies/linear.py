@@ -12,12 +12,42 @@ from numpy.typing import ArrayLike
 
 from hub.errors import DecisionError
 
-from ._gaussian import group_rows, update_block
+from ._gaussian import decay_blocks, group_rows, spd_inverse, update_block
 from .base import Policy, argmax_ties, masked, mc_winners, win_shares
 
 
 class _DisjointLinear(Policy):
-    """Per-action posterior ``N(mean_[a], noise-scaled cov_[a])`` over weights of [x, 1]."""
+    """Per-action posterior ``N(mean_[a], noise-scaled cov_[a])`` over weights of [x, 1].
+
+    Two options, both off by default and both exact under save / restore (their state is
+    ordinary sufficient statistics):
+
+    - ``half_life`` (rows): exponential forgetting. Before each batch of m rows is folded in,
+      every earlier row's weight is multiplied by ``0.5 ** (m / half_life)`` (see
+      :func:`~decision.policies._gaussian.decay_blocks`), for every action, so a reward that
+      drifts (seasonality, a market shift) is tracked, and an action left untried drifts back
+      toward its prior and gets explored again. ``None``: never forget.
+    - ``learn_noise``: learn each action's noise variance instead of assuming
+      ``noise_variance``. The conjugate normal-inverse-gamma posterior of the variance ratio
+      (prior: ``noise_variance`` worth ``NOISE_PRIOR_ROWS`` rows) scales that action's posterior
+      width, so an action whose reward barely varies (an ad click) is not explored as if it
+      were as noisy as a sales call, and a heavy-tailed one (a rare -30 unsubscribe) is
+      explored with the width its noise really has. Means are unchanged.
+    """
+
+    #: pseudo-rows behind the prior guess ``noise_variance`` when ``learn_noise`` is on
+    NOISE_PRIOR_ROWS = 20.0
+
+    def _prior(self) -> tuple[np.ndarray, np.ndarray]:
+        """(k, D, D) prior precision and (k, D) prior ``precision @ mean``."""
+        k, D = self.n_actions, self.n_features_in_ + int(self.fit_intercept)
+        pv = np.broadcast_to(np.asarray(self.prior_variance, dtype=float), (k,))
+        pm = np.broadcast_to(np.asarray(self.prior_mean, dtype=float), (k,))
+        p0 = np.eye(D)[None] / pv[:, None, None]
+        m0 = np.zeros((k, D))
+        if self.fit_intercept:
+            m0[:, -1] = pm
+        return p0, np.einsum("kde,ke->kd", p0, m0)
 
     def _init_state(self, n_features: int) -> None:
         k, D = self.n_actions, n_features + int(self.fit_intercept)
@@ -27,6 +57,8 @@ class _DisjointLinear(Policy):
             raise DecisionError("prior_variance must be positive.")
         if not self.fit_intercept and (pm != 0).any():
             raise DecisionError("prior_mean needs fit_intercept=True: it is the intercept's prior.")
+        if self.half_life is not None and not self.half_life > 0:
+            raise DecisionError(f"half_life must be positive rows or None; got {self.half_life!r}.")
         eye = np.eye(D)
         self.precision_ = eye[None] / pv[:, None, None]
         self.cov_ = eye[None] * pv[:, None, None]
@@ -35,6 +67,18 @@ class _DisjointLinear(Policy):
             self.mean_[:, -1] = pm
         self.b_ = np.einsum("kde,ke->kd", self.precision_, self.mean_)
         self.n_obs_ = np.zeros(k)
+        self._init_noise_state(k)
+
+    def _init_noise_state(self, k: int) -> None:
+        #: discounted sum of squared rewards and discounted row count per action (the
+        #: sufficient statistics of the noise variance; also kept when learn_noise is off)
+        self.yy_ = np.zeros(k)
+        self.n_eff_ = np.zeros(k)
+
+    def _decode_state(self, state):  # noqa: ANN001
+        super()._decode_state(state)
+        if "yy_" not in state and hasattr(self, "n_obs_"):  # a snapshot from before these existed
+            self._init_noise_state(self.n_actions)
 
     def _design(self, X: np.ndarray) -> np.ndarray:
         return np.hstack([X, np.ones((len(X), 1))]) if self.fit_intercept else X
@@ -42,14 +86,41 @@ class _DisjointLinear(Policy):
     def _predict(self, X: np.ndarray) -> np.ndarray:
         return self._design(X) @ self.mean_.T
 
+    def noise_scale(self) -> np.ndarray:
+        """(k,) posterior mean of each action's noise variance divided by ``noise_variance``
+        (all ones unless ``learn_noise``)."""
+        if not self.learn_noise:
+            return np.ones(self.n_actions)
+        s2 = self.noise_variance
+        # the prior mean is the intercept's alone: m0' A0 m0 = prior_mean^2 / prior_variance
+        k = self.n_actions
+        pv = np.broadcast_to(np.asarray(self.prior_variance, dtype=float), (k,))
+        pm = np.broadcast_to(np.asarray(self.prior_mean, dtype=float), (k,))
+        prior_q = pm**2 / pv if self.fit_intercept else np.zeros(k)
+        q = self.yy_ / s2 + prior_q - np.einsum("kd,kd->k", self.mean_, self.b_)
+        nu = self.NOISE_PRIOR_ROWS
+        return (nu + np.maximum(q, 0.0)) / (nu + self.n_eff_)
+
     def _width(self, X: np.ndarray) -> np.ndarray:
         # float32 halves the dominant (k, n, D) x (D, D) product; widths only scale exploration
         Z = self._design(X).astype(np.float32)
         G = np.matmul(Z[None], self.cov_.astype(np.float32))  # (k, n, D)
         var = np.einsum("knd,nd->nk", G, Z).astype(np.float64)
-        return np.sqrt(np.maximum(var, 0.0) * self.noise_variance)
+        scale = self.noise_variance * self.noise_scale() if self.learn_noise else self.noise_variance
+        return np.sqrt(np.maximum(var, 0.0) * scale)
+
+    def _forget(self, rows: int) -> None:
+        factor = 0.5 ** (rows / self.half_life)
+        p0, b0 = self._prior()
+        decay_blocks(self.precision_, self.b_, p0, b0, factor)
+        self.yy_ *= factor
+        self.n_eff_ *= factor
+        self.cov_ = spd_inverse(self.precision_)
+        self.mean_ = np.einsum("kde,ke->kd", self.cov_, self.b_)
 
     def _learn(self, X, actions, rewards, propensities) -> None:
+        if self.half_life is not None:
+            self._forget(len(X))
         Z = self._design(X)
         for a, rows in group_rows(actions):
             update_block(
@@ -62,6 +133,8 @@ class _DisjointLinear(Policy):
                 self.noise_variance,
             )
             self.n_obs_[a] += len(rows)
+            self.yy_[a] += float(rewards[rows] @ rewards[rows])
+            self.n_eff_[a] += len(rows)
 
     def _feature_weights(self, action: int) -> np.ndarray:
         return self.mean_[action, : self.n_features_in_]
@@ -89,6 +162,8 @@ class LinUCB(_DisjointLinear):
         noise_variance: float = 1.0,
         fit_intercept: bool = True,
         seed: int | None = None,
+        half_life: float | None = None,
+        learn_noise: bool = False,
     ):
         self.n_actions = n_actions
         self.alpha = alpha
@@ -97,6 +172,8 @@ class LinUCB(_DisjointLinear):
         self.noise_variance = noise_variance
         self.fit_intercept = fit_intercept
         self.seed = seed
+        self.half_life = half_life
+        self.learn_noise = learn_noise
         self._seed_rng()
 
     def _probabilities(self, X, mask):
@@ -138,6 +215,8 @@ class LinearThompson(_DisjointLinear):
         fit_intercept: bool = True,
         n_draws: int = 100,
         seed: int | None = None,
+        half_life: float | None = None,
+        learn_noise: bool = False,
     ):
         self.n_actions = n_actions
         self.exploration = exploration
@@ -147,6 +226,8 @@ class LinearThompson(_DisjointLinear):
         self.fit_intercept = fit_intercept
         self.n_draws = n_draws
         self.seed = seed
+        self.half_life = half_life
+        self.learn_noise = learn_noise
         self._seed_rng()
 
     def _choose(self, X, mask):
