@@ -226,11 +226,11 @@ class EnginePolicy:
         notes = [""] * n
         eng = np.flatnonzero(arms == ENGINE)
         if len(eng):
-            chosen[eng], prop[eng], notes_e = self._engine_choose(F.X[eng], mask[eng], baseline[eng])
+            chosen[eng], prop[eng], notes_e, probs = self._engine_choose(F.X[eng], mask[eng], baseline[eng])
             for j, i in enumerate(eng):
                 notes[i] = notes_e[j]
-            self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
-            self._long_term(batch, now, F, mask, eng, chosen, prop, notes)
+            demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
+            self._long_term(batch, now, F, mask, eng, chosen, prop, notes, probs, demoted)
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
         if len(eng):
             ex = self.extras.build(
@@ -292,7 +292,8 @@ class EnginePolicy:
 
     def _engine_choose(
         self, X: np.ndarray, mask: np.ndarray, baseline: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+        """Actions, their propensities, notes, and every action's probability (n, k)."""
         share = self.settings.engine.explore_share
         free = self._rng.random(len(X)) < share
         choice = self.model.choose_many(X, mask, baseline=baseline)
@@ -306,12 +307,13 @@ class EnginePolicy:
         prop = np.clip(probs[np.arange(len(X)), actions], MIN_PROPENSITY, 1.0)
         followed = (actions == baseline) & ~free
         notes = ["Following the legacy rules while the engine gathers evidence" if f else "" for f in followed]
-        return actions, prop, notes
+        return actions, prop, notes, probs
 
-    def _budgets(self, batch, F, mask, eng, chosen, prop, notes, used) -> None:
+    def _budgets(self, batch, F, mask, eng, chosen, prop, notes, used) -> np.ndarray:  # noqa: ANN001
+        """Apply the per-owner sales budget; returns which engine rows it demoted."""
         e = self.settings.engine
         if not self.sales:
-            return
+            return np.zeros(len(eng), dtype=bool)
         owners = np.array([batch[i].contact.owner or "unassigned" for i in eng], dtype=object)
         scores = self.model.predict_many(F.X[eng]) * self.values
         prio = np.where(mask[eng], scores, -np.inf)
@@ -322,6 +324,7 @@ class EnginePolicy:
             chosen[i] = new[j]
             prop[i] = 1.0
             notes[i] = f"Sales handoff budget of owner {owners[j]} is used up today"
+        return demoted
 
     def long_term_points(self, F: Features, profiles: Sequence[Mapping[str, Any] | None], now: datetime) -> np.ndarray:
         """(n, k) long-term value in objective points: the change in eventual conversion each
@@ -331,19 +334,30 @@ class EnginePolicy:
         dp = self.long_term.value(p0, coarse_stage(F), np.ones(len(p0)))
         return dp * (obj.opportunity + obj.revenue * DEFAULT_DEAL_VALUE)
 
-    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes) -> None:  # noqa: ANN001
+    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted) -> None:  # noqa: ANN001
+        """Overrule harmful choices (decision/long_term.py) and log honest propensities: the
+        rerank maps every action the bandit might have drawn to a final one, so a final action's
+        propensity is the bandit's probability mass routed to it (not 1 where it overruled)."""
         w = self.settings.engine.long_term_weight
         if w <= 0:
             return
         Fe = F.subset(eng)
+        me = mask[eng]
         short = self.model.predict_many(Fe.X) * self.settings.engine.reward_scale
         lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now)
-        new, over = rerank(chosen[eng], short, lt, mask[eng], w)
+        new, over = rerank(chosen[eng], short, lt, me, w)
+        m, k = len(eng), len(self.ids)
+        final = np.stack([rerank(np.full(m, a), short, lt, me, w)[0] for a in range(k)], axis=1)
+        routed = np.zeros((m, k))
+        np.add.at(routed, (np.repeat(np.arange(m), k), final.ravel()), probs.ravel())
         for j in np.flatnonzero(over):
             i = eng[j]
             gain = float(lt[j, new[j]] - lt[j, chosen[i]])
             notes[i] = explain_long_term(self.ids[chosen[i]], self.ids[new[j]], gain)
-            chosen[i], prop[i] = new[j], 1.0
+            chosen[i] = new[j]
+        free = ~demoted  # a budget demotion is forced, whatever was drawn: it stays at 1
+        rows = eng[free]
+        prop[rows] = np.clip(routed[np.flatnonzero(free), chosen[rows]], MIN_PROPENSITY, 1.0)
 
     def _explain(self, F: Features, i: int, action: int, note: str) -> str:
         entry = self.entries[action]

@@ -149,3 +149,22 @@ def test_touches_already_ordered_by_the_hub_count_before_they_sync_back():
     called.decided = [(NOW - timedelta(hours=5), "sales_outreach")]
     got = [d.action for d in p.decide([emailed, called], NOW)]
     assert got == ["sales_outreach", "wait"]
+
+
+def test_a_long_term_overrule_logs_the_probability_mass_routed_to_the_final_action():
+    """The rerank is deterministic given what the bandit drew, so the logged propensity of the
+    final action is the bandit's probability of every draw the rerank maps to it: the number
+    the offline replay (``action_probabilities``) computes, not 1. (Thompson probabilities are
+    Monte-Carlo estimates, so the two agree to sampling error.)"""
+    p = engine(holdout_share=0.0, control_share=0.0, explore_share=0.5, long_term_weight=0.5, seed=3)
+    rig(p, ["sales_outreach"], size=1.0)
+    p.model.policy.mean_[p.ids.index("email_nurture_business"), -1] = 0.9
+    p.model.policy.cov_ /= 1e-8  # back to the prior's width: every action can be drawn
+    batch = [view(i + 1) for i in range(60)]
+    decisions = p.decide(batch, NOW)
+    replay = p.action_probabilities(batch, NOW)
+    assert "sales_outreach" not in {d.action for d in decisions}  # always overruled for new leads
+    over = [d for d in decisions if "over sales_outreach" in d.explanation]
+    assert over and all(d.propensity < 0.8 for d in over)
+    for i, d in enumerate(decisions):
+        assert abs(d.propensity - replay[i, p.ids.index(d.action)]) < 0.15, (d.action, d.propensity)
