@@ -41,7 +41,7 @@ from decision.context import expression_env
 from decision.enrich import DEFAULT_DEAL_VALUE, DecisionExtras, coarse_stage, profile_points
 from decision.experiment import CONTROL, ENGINE, HOLDOUT, assign_arms
 from decision.explain import top_factors
-from decision.features import NEVER_DAYS, Features, feature_version, featurize
+from decision.features import NEVER_DAYS, Features, Vocabulary, feature_version, featurize
 from decision.interface import ContactView
 from decision.long_term import COARSE_STAGES, KIND_PRIOR_LIFT, LongTermValue, explain_long_term, rerank
 from decision.policies import Apprentice, EpsilonGreedy, LinearThompson, LinUCB, Policy
@@ -96,7 +96,9 @@ class EnginePolicy:
         self.sales = tuple(a.id for a in self.entries if a.kind == "sales_outreach")
         self.values = np.array([a.value for a in self.entries])
         self.topics = tuple(sorted({a.topic for a in self.entries if a.topic not in ("none", "")}))
-        self.feature_version = feature_version(self.topics)
+        fv = settings.engine.features
+        self.vocab = Vocabulary.of(fv.industries, fv.countries, fv.lifecycle_stages)
+        self.feature_version = feature_version(self.topics, self.vocab)
         self.rules = RulesPolicy(settings.rules)
         self._eligible = [Expression(a.eligible) for a in self.entries]
         e = settings.engine
@@ -141,7 +143,7 @@ class EnginePolicy:
 
     def features(self, batch: Sequence[ContactView], now: datetime) -> Features:
         profiles = [v.profile if v.profile is not None else build_profile(v.activities, now) for v in batch]
-        return featurize([v.contact for v in batch], profiles, now, self.topics)
+        return featurize([v.contact for v in batch], profiles, now, self.topics, self.vocab)
 
     def mask(self, batch: Sequence[ContactView], now: datetime, F: Features) -> np.ndarray:
         n = len(batch)

@@ -9,7 +9,9 @@ against the wrong columns). :func:`feature_names` lists the columns; they are:
 - ``pricing_{w}d`` / ``docs_{w}d``: visits to pricing and docs pages (activity properties);
 - ``topic_{name}``: share of the contact's topical activity of the last 90 days per topic;
 - ``email_open_rate`` / ``email_click_rate``: opens and clicks per email sent (90 days, smoothed);
-- firmographics: one-hot industry and country buckets (``other`` and ``unknown`` included),
+- firmographics: one-hot industry and country buckets (``other`` and ``unknown`` included;
+  the buckets are a :class:`Vocabulary`, set from ``decision.engine.features`` in hub.yaml to
+  the values a CRM actually uses),
   ``log_employees`` / ``log_revenue`` with a missing flag each;
 - ``seniority_*`` and ``department_*`` one-hots parsed from the job title;
 - ``stage_*`` one-hot lifecycle stage;
@@ -95,25 +97,74 @@ NEVER_DAYS = 365.0
 DEFAULT_TOPICS = ("technical", "business")
 
 
-def feature_names(topics: Sequence[str] = DEFAULT_TOPICS) -> list[str]:
+def _industry_key(v: str | None) -> str:
+    return (v or "").strip().lower().replace(" ", "_")
+
+
+def _country_key(v: str | None) -> str:
+    return (v or "").strip().upper()
+
+
+def _stage_key(v: str | None) -> str:
+    return (v or "").strip().lower()
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The one-hot buckets of industry, country and lifecycle stage; any other value is
+    ``other``, a blank one ``unknown``. The defaults are the sandbox's (and HubSpot's stage)
+    values; a real CRM's picklists go in ``decision.engine.features``.
+
+    >>> v = Vocabulary.of(industries=["Computer Software", "Banking"], countries=["us"])
+    >>> v.industries, v.countries, v.stages == STAGES
+    (('computer_software', 'banking'), ('US',), True)
+    """
+
+    industries: tuple[str, ...] = INDUSTRIES
+    countries: tuple[str, ...] = COUNTRIES
+    stages: tuple[str, ...] = STAGES
+
+    @classmethod
+    def of(
+        cls,
+        industries: Sequence[str] | None = None,
+        countries: Sequence[str] | None = None,
+        stages: Sequence[str] | None = None,
+    ) -> Vocabulary:
+        """Normalized the way values are read (industry lower_snake, country upper, stage lower)."""
+
+        def norm(values: Sequence[str] | None, key, default: tuple[str, ...]) -> tuple[str, ...]:  # noqa: ANN001
+            return default if values is None else tuple(dict.fromkeys(k for k in map(key, values) if k))
+
+        return cls(
+            norm(industries, _industry_key, INDUSTRIES),
+            norm(countries, _country_key, COUNTRIES),
+            norm(stages, _stage_key, STAGES),
+        )
+
+
+DEFAULT_VOCABULARY = Vocabulary()
+
+
+def feature_names(topics: Sequence[str] = DEFAULT_TOPICS, vocab: Vocabulary = DEFAULT_VOCABULARY) -> list[str]:
     names = [f"{k}_{w}d" for k in ACTIVITY_KINDS for w in WINDOWS]
     names += [f"days_since_{k}" for k in ACTIVITY_KINDS]
     names += [f"{p}_{w}d" for p in PAGE_KINDS for w in (7, 30)]
     names += [f"topic_{t}" for t in topics]
     names += ["email_open_rate", "email_click_rate"]
-    names += [f"industry_{i}" for i in (*INDUSTRIES, "other", "unknown")]
-    names += [f"country_{c}" for c in (*COUNTRIES, "other", "unknown")]
+    names += [f"industry_{i}" for i in (*vocab.industries, "other", "unknown")]
+    names += [f"country_{c}" for c in (*vocab.countries, "other", "unknown")]
     names += ["log_employees", "employees_missing", "log_revenue", "revenue_missing"]
     names += [f"seniority_{s}" for s in (*SENIORITY, "individual", "unknown")]
     names += [f"department_{d}" for d in (*DEPARTMENTS, "other", "unknown")]
-    names += [f"stage_{s}" for s in (*STAGES, "other", "unknown")]
+    names += [f"stage_{s}" for s in (*vocab.stages, "other", "unknown")]
     names += ["days_since_marketing_touch", "never_marketing_touch", "days_since_sales_touch", "never_sales_touch"]
     return names
 
 
-def feature_version(topics: Sequence[str] = DEFAULT_TOPICS) -> str:
+def feature_version(topics: Sequence[str] = DEFAULT_TOPICS, vocab: Vocabulary = DEFAULT_VOCABULARY) -> str:
     """``f1-<hash of the names>``: bump the prefix for a change of meaning, the hash follows names."""
-    digest = hashlib.sha256("|".join(feature_names(topics)).encode()).hexdigest()[:8]
+    digest = hashlib.sha256("|".join(feature_names(topics, vocab)).encode()).hexdigest()[:8]
     return f"f1-{digest}"
 
 
@@ -149,9 +200,10 @@ def featurize(
     profiles: Sequence[dict[str, Any] | None],
     now: datetime,
     topics: Sequence[str] = DEFAULT_TOPICS,
+    vocab: Vocabulary = DEFAULT_VOCABULARY,
 ) -> Features:
     """Features for a batch; ``profiles[i]`` is contact i's profile (None = no history)."""
-    names = feature_names(topics)
+    names = feature_names(topics, vocab)
     col = {n: j for j, n in enumerate(names)}
     n, d = len(contacts), len(names)
     raw = np.zeros((n, d))
@@ -216,7 +268,7 @@ def featurize(
         since = np.where(never, NEVER_DAYS, np.nanmin(np.where(np.isnan(g), np.inf, g), axis=1))
         raw[:, col[f"days_since_{touch}_touch"]] = since
         raw[:, col[f"never_{touch}_touch"]] = never
-    _static(contacts, raw, col)
+    _static(contacts, raw, col, vocab)
     X = raw.copy()
     logged = [col[f"{kind}_{w}d"] for kind in ACTIVITY_KINDS for w in WINDOWS]
     logged += [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
@@ -228,16 +280,18 @@ def featurize(
     X[:, days] /= np.log1p(NEVER_DAYS)  # 0 = today .. 1 = a year or never: same scale as the rest
     X[:, col["log_employees"]] = np.log1p(X[:, col["log_employees"]]) / 5.0  # ~0..2
     X[:, col["log_revenue"]] = np.log1p(X[:, col["log_revenue"]]) / 10.0
-    return Features(X, raw, names, feature_version(topics))
+    return Features(X, raw, names, feature_version(topics, vocab))
 
 
-def _static(contacts: Sequence[Contact], raw: np.ndarray, col: dict[str, int]) -> None:
+def _bucket(key: str, known: tuple[str, ...]) -> str:
+    return key if key in known else ("other" if key else "unknown")
+
+
+def _static(contacts: Sequence[Contact], raw: np.ndarray, col: dict[str, int], vocab: Vocabulary) -> None:
     """Firmographics, title and stage: one Python pass over the batch, index writes only."""
     for i, c in enumerate(contacts):
-        ind = (c.company.industry or "").strip().lower().replace(" ", "_")
-        raw[i, col[f"industry_{ind if ind in INDUSTRIES else ('other' if ind else 'unknown')}"]] = 1
-        ctry = (c.company.country or "").strip().upper()
-        raw[i, col[f"country_{ctry if ctry in COUNTRIES else ('other' if ctry else 'unknown')}"]] = 1
+        raw[i, col[f"industry_{_bucket(_industry_key(c.company.industry), vocab.industries)}"]] = 1
+        raw[i, col[f"country_{_bucket(_country_key(c.company.country), vocab.countries)}"]] = 1
         emp, rev = c.company.employees, c.company.annual_revenue
         raw[i, col["log_employees"]] = emp if emp and emp > 0 else 0.0
         raw[i, col["employees_missing"]] = not (emp and emp > 0)
@@ -246,5 +300,4 @@ def _static(contacts: Sequence[Contact], raw: np.ndarray, col: dict[str, int]) -
         title = c.job_title or c.role
         raw[i, col[f"seniority_{_title_class(title, SENIORITY, 'individual')}"]] = 1
         raw[i, col[f"department_{_title_class(title, DEPARTMENTS, 'other')}"]] = 1
-        st = (c.lifecycle_stage or "").strip().lower()
-        raw[i, col[f"stage_{st if st in STAGES else ('other' if st else 'unknown')}"]] = 1
+        raw[i, col[f"stage_{_bucket(_stage_key(c.lifecycle_stage), vocab.stages)}"]] = 1

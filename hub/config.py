@@ -158,8 +158,25 @@ class ObjectiveWeights(_Strict):
     unsubscribe: float = -30.0
 
 
+class FeatureVocabularySettings(_Strict):
+    """One-hot buckets of the engine's categorical features (decision/features.py Vocabulary).
+
+    Unset keeps the built-in lists (the sandbox's industries and countries, HubSpot's lifecycle
+    stages); set them to your CRM's picklist values, or every contact lands in ``other``.
+    Changing them changes the feature schema, so the engine starts a new model.
+    """
+
+    industries: list[str] | None = Field(None, description="industry values, e.g. HubSpot's COMPUTER_SOFTWARE")
+    countries: list[str] | None = Field(None, description="country values as the CRM stores them (case-insensitive)")
+    lifecycle_stages: list[str] | None = Field(
+        None, description="stage values; ones outside HubSpot's standard stages count as early for long-term value"
+    )
+
+
 class EngineSettings(_Strict):
     """The learning engine: experiment arms, bandit, cold start, contact policy and budgets."""
+
+    features: FeatureVocabularySettings = Field(default_factory=FeatureVocabularySettings)
 
     bandit: Literal["linear_thompson", "linucb", "epsilon_greedy"] = "linear_thompson"
     exploration: float = Field(

@@ -96,3 +96,24 @@ def test_recency_frequency_pages_topics_firmographics_and_title():
     assert get["email_open_rate"] == 0.5 and abs(get["days_since_sales_touch"] - 1) < 1e-9
     assert get["industry_software"] == get["country_DE"] == get["stage_lead"] == 1
     assert get["seniority_vp"] == 1 and get["department_technical"] == 1 and get["log_employees"] == 250
+
+
+def test_categorical_buckets_come_from_the_configured_vocabulary():
+    from decision.engine import EnginePolicy
+    from decision.features import Vocabulary
+    from decision.interface import ContactView
+    from hub.config import DecisionSettings
+
+    crm = {"industries": ["COMPUTER_SOFTWARE", "Banking"], "countries": ["United States"], "lifecycle_stages": None}
+    policy = EnginePolicy(DecisionSettings(engine={"features": crm}))
+    people = [
+        Contact(id=1, company=Company(industry="COMPUTER_SOFTWARE", country="united states")),
+        Contact(id=2, company=Company(industry="software", country="US")),  # the built-in names: now "other"
+    ]
+    f = policy.features([ContactView(contact=c) for c in people], NOW)
+    assert f.column("industry_computer_software").tolist() == [1.0, 0.0]
+    assert f.column("industry_other").tolist() == [0.0, 1.0]
+    assert f.column("country_UNITED STATES").tolist() == [1.0, 0.0]
+    assert "industry_software" not in f.names and "stage_lead" in f.names  # stages keep the defaults
+    assert f.version == policy.feature_version != feature_version()  # another schema: a new model
+    assert feature_version(vocab=Vocabulary()) == feature_version()  # the defaults keep today's schema
