@@ -66,7 +66,6 @@ W = gt.RewardWeights()
 SEEN = ("page_view", "content_download", "webinar", "form_submit", "meeting", "call", "email_sent")
 SEEN += ("email_open", "email_click", "ad_click", "opportunity_created", "unsubscribe")
 ORGANIC = (EV["page_view"], EV["content_download"], EV["form_submit"])
-PIPELINE_VALUE = True  # --no-pipeline-value: learners see no revenue at all (the earlier setup)
 HORIZON = 28  # days after an action in which an opportunity counts as its eventual conversion
 CATALOG_SPEC = Catalog(
     tuple(
@@ -174,12 +173,9 @@ def mask_for(market: Market, obs: Observed, day: int, policy: ContactPolicy) -> 
     )
 
 
-def realized_reward(log: dict[str, np.ndarray], pipeline_value: np.ndarray | None = None) -> np.ndarray:
-    """Objective points of the outcomes drawn at execution (what a learner can attribute);
-    ``pipeline_value``, when given, is each row's expected won revenue of the opportunity it
-    opened (amount x observed win rate): a deal closes weeks after its window, so the learner
-    is paid its expected value when the opportunity opens, as the hub's objective does."""
-    r = (
+def realized_reward(log: dict[str, np.ndarray]) -> np.ndarray:
+    """Objective points of the outcomes drawn at execution (what a learner can attribute)."""
+    return (
         W.open * log["opened"]
         + W.click * log["clicked"]
         + W.form * log["form"]
@@ -187,15 +183,6 @@ def realized_reward(log: dict[str, np.ndarray], pipeline_value: np.ndarray | Non
         + W.opportunity * log["opportunity"]
         + W.unsubscribe * log["unsubscribe"]
     )
-    return r if pipeline_value is None else r + W.revenue * pipeline_value
-
-
-def pipeline_value(log: dict[str, np.ndarray], market: Market) -> np.ndarray:
-    """Amount x win rate observed so far (shrunk to 30% with 10 pseudo-deals) per opened opportunity."""
-    won = market.counts[:, EV["opportunity_won"]].sum()
-    lost = market.counts[:, EV["opportunity_lost"]].sum()
-    rate = (won + 3.0) / (won + lost + 10.0)
-    return np.where(log["opportunity"], market.opp_value[log["person"]] * rate, 0.0)
 
 
 # ---- policies ----------------------------------------------------------------------------------
@@ -454,7 +441,7 @@ def run(make: Callable[[], Agent], n: int, days: int, seed: int, shift_day: int 
         if len(market.log) > n_log:
             log = market.log[-1]
             by_day[day] = log["expected_reward"].sum()
-            r = realized_reward(log, pipeline_value(log, market) if PIPELINE_VALUE else None)
+            r = realized_reward(log)
             if isinstance(agent, VWAgent):
                 agent.learn_rows(log["person"], r)
             agent.learn(X[log["person"]], log["action"], r, market, day)
@@ -568,12 +555,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--policies", default="oracle,legacy,random,engine,vw,mabwiser")
     ap.add_argument("--long-term-weight", type=float, default=0.3)
     ap.add_argument("--json", default=None, help="write the summary here")
-    ap.add_argument(
-        "--no-pipeline-value", action="store_true", help="learn without the expected revenue of opportunities"
-    )
     args = ap.parse_args(argv)
-    global PIPELINE_VALUE
-    PIPELINE_VALUE = not args.no_pipeline_value
     if args.quick:
         args.contacts, args.weeks, args.seeds, args.shift_week = 2000, 10, 2, 5
     days = args.weeks * 7
