@@ -22,6 +22,7 @@ from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
 from hub.store import merge as merge_store
 from hub.store import sync_state
+from hub.store.planner import GrowthAnalyzer
 
 log = logging.getLogger(__name__)
 STREAMS = ("contacts", "activities")
@@ -97,6 +98,7 @@ def _sync_streams(
 ) -> None:
     """Each page and its cursor in one transaction (see the module docstring)."""
     last_commit = datetime.now()  # local time, like the log lines: when our last page committed
+    growth = GrowthAnalyzer(ctx.store)  # a first sync fills tables the planner believes empty
     for stream in STREAMS:
         with ctx.store.begin() as conn:
             sync_state.mark_started(conn, name, stream)
@@ -120,6 +122,7 @@ def _sync_streams(
                     )
                     return
                 last_commit = datetime.now()
+                growth.added(len(page.items))
                 for r in rejects:
                     log.warning("%s %s: skipped record %s: %s", name, stream, r.external_id, r.reason)
                 result.pages += 1
