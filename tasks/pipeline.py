@@ -54,7 +54,7 @@ def sync(self, connector: str) -> dict:
             learn.delay(part)
     for i, part in enumerate(chunks(sorted(res.changed), ctx.settings.decision.chunk_size)):
         decide.delay(part, f"sync-{self.request.id}-{i}")
-    return {"changed": len(res.changed), "records": res.records, "skipped": res.skipped}
+    return {"changed": len(res.changed), "records": res.records, "skipped": res.skipped, "suppressed": res.suppressed}
 
 
 @app.task(name="hub.decide", **STORE_RETRY)

@@ -37,6 +37,8 @@ class SyncResult:
     rejects: int = 0
     created: int = 0
     deleted: int = 0
+    #: records of forgotten people not stored (hub/store/suppressions.py)
+    suppressed: int = 0
     changed: set[int] = field(default_factory=set)
     new_activity_ids: list[int] = field(default_factory=list)
 
@@ -56,6 +58,9 @@ def sync_connector(ctx: HubContext, name: str, progress: Progress | None = None)
             _sync_streams(ctx, name, connector, lock, result, progress)
         finally:
             log.info("sync of %s finished: %d records, %d pages", name, result.records, result.pages)
+            if result.suppressed:
+                # counted, never named: these are people who asked to be forgotten
+                log.info("sync of %s: %d records of forgotten people not stored", name, result.suppressed)
     return result
 
 
@@ -76,6 +81,7 @@ def _store_page(conn: Connection, stream: str, page: Page, result: SyncResult) -
             result.new_activity_ids += ins.new_ids
         result.created += up.created
         result.deleted += gone.deleted
+        result.suppressed += up.suppressed
         return list(page.rejects) + up.rejects
     ins = activity_store.insert_activities(conn, page.items)
     result.changed |= ins.contacts
