@@ -102,6 +102,7 @@ class Chaos:
         self.archived: list[str] = []
         self.t0 = time.monotonic()
         self._traced = -1e9
+        self._sender = None
 
     def setup(self) -> None:
         """Start what the run owns; ``stop`` undoes whatever of it got started."""
@@ -117,11 +118,22 @@ class Chaos:
         with self.store.connect() as conn:
             return Counter(dict(conn.execute(select(pushes.c.state, func.count()).group_by(pushes.c.state)).all()))
 
-    def send(self, task: str, *args: object) -> None:
-        from tasks import configure
+    def sender(self):
+        """A Celery app of our own for sending, on this run's Redis. Not the shared ``tasks.app``:
+        its connection pool keeps the first broker URL it was configured with, so in a pytest
+        process where other tests configured it first, our tasks went to their Redis."""
+        if self._sender is None:
+            from celery import Celery
 
+            from tasks.app import ROUTES
+
+            self._sender = Celery("hub-chaos-sender", broker=self.redis.url, set_as_current=False)
+            self._sender.conf.update(task_routes=ROUTES, task_default_queue="sync")
+        return self._sender
+
+    def send(self, task: str, *args: object) -> None:
         try:
-            configure(load_settings(self.config)).send_task(task, args=list(args))
+            self.sender().send_task(task, args=list(args))
         except Exception as exc:  # noqa: BLE001 - the broker may be down on purpose; beat would retry too
             print(f"  (could not enqueue {task}: {type(exc).__name__})", file=sys.stderr)
 
@@ -278,6 +290,7 @@ class Chaos:
         """Stop workers, sandbox, Redis and drop the database; each step runs even if one
         before it failed (the first error is raised at the end)."""
         steps: list[Callable[[], None]] = [w.stop for w in self.workers]
+        steps += [self._sender.close] if self._sender is not None else []
         steps += [s for s in (self.sb and self.sb.stop, self.store and self.store.dispose) if s]
         steps += [s for s in (self.redis and self.redis.stop, self.db and self.db.drop) if s]
         errors: list[BaseException] = []
