@@ -1,7 +1,9 @@
 """Chaos run: sync -> decide -> push through 3 real `hub worker` processes while things break.
 
-Run: .venv/bin/python bench/chaos.py [--contacts 100000] [--quick]
-(--quick: 3,000 people, what tests/integration/test_chaos.py runs.)
+Run: .venv/bin/python bench/chaos.py [--contacts 100000] [--quick | --ci] [--trace]
+(--quick: 3,000 people, what tests/soak/test_chaos.py runs with HUB_SOAK=1;
+ --ci: 600 people on a faster pace, what tests/integration/test_chaos_ci.py runs in the default
+ test command: every fault kind still happens once, only the waits between them are shorter.)
 
 The sandbox HubSpot server runs in this process; the store is a throw-away PostgreSQL
 database; the broker is this run's own redis-server. While the hub works, the sandbox answers
@@ -24,6 +26,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -44,14 +47,39 @@ from hub.store.schema import decisions, identities, pushes, sync_state  # noqa: 
 TERMINAL = ("done", "skipped", "superseded", "failed")
 
 
-def write_config(sb: SandboxHandle, workdir: Path, store_url: str, broker_url: str) -> Path:
+@dataclass(frozen=True)
+class Pace:
+    """How long the run waits between things. The faults are the same in every mode; a short
+    run only spends less time between them (and a shorter lease, so the batch of the killed
+    worker is re-sent sooner)."""
+
+    lease_seconds: int = 60  # push lease and push lock TTL: the killed batch waits this long
+    event_gap: float = 10  # at most this long from one chaos event to the next
+    burst_every: float = 30  # a 429 burst (and a beat-like sweep) this often
+    sweep_grace: float = 30  # the drain's sweep: contacts changed longer ago and undecided
+    quiet: float = 6  # the drain ends after this long with nothing open or owed
+    drain_tick: float = 2
+    drop_rate: float = 0.02  # dropped connections; a short run makes fewer calls, so more of them
+
+
+FULL = Pace()
+CI = Pace(lease_seconds=30, event_gap=4, burst_every=30, sweep_grace=10, quiet=3, drain_tick=2, drop_rate=0.04)
+
+
+def write_config(sb: SandboxHandle, workdir: Path, store_url: str, broker_url: str, pace: Pace = FULL) -> Path:
     path = sandbox_settings(sb, workdir, {"hubspot"})
     cfg = yaml.safe_load(path.read_text())
     cfg.update(
         store_url=store_url,
         broker_url=broker_url,
         celery={"visibility_timeout": 30, "restore_interval": 2, "task_time_limit": 600},
-        push={"lease_seconds": 60, "backoff_base": 0.5, "backoff_max": 10, "max_attempts": 8, "batch_limit": 500},
+        push={
+            "lease_seconds": pace.lease_seconds,
+            "backoff_base": 0.5,
+            "backoff_max": 10,
+            "max_attempts": 8,
+            "batch_limit": 500,
+        },
     )
     cfg["connectors"]["hubspot"]["settings"]["max_retries"] = 6
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -61,29 +89,51 @@ def write_config(sb: SandboxHandle, workdir: Path, store_url: str, broker_url: s
 class Chaos:
     def __init__(self, args: argparse.Namespace, workdir: Path):
         self.args, self.workdir = args, workdir
-        self.redis = OwnRedis(workdir).start()
-        self.db = OwnDatabase()
-        self.store = Store(self.db.url, auto_migrate=True)
-        self.world = World(WorldConfig(n_contacts=args.contacts, seed=args.seed))
-        self.sb = start_sandbox(self.world)
-        self.config = write_config(self.sb, workdir, self.db.url, self.redis.url)
+        self.pace: Pace = CI if args.ci else FULL
+        # set first, so stop() can clean up whatever was started before a failure
+        self.redis: OwnRedis | None = None
+        self.db: OwnDatabase | None = None
+        self.store: Store | None = None
+        self.sb: SandboxHandle | None = None
         self.workers: list[HubWorker] = []
         self.events: dict[str, float] = {}
         self.edited: list[str] = []
         self.supervisor_restarts: list[str] = []
         self.archived: list[str] = []
         self.t0 = time.monotonic()
+        self._traced = -1e9
+        self._sender = None
+
+    def setup(self) -> None:
+        """Start what the run owns; ``stop`` undoes whatever of it got started."""
+        self.redis = OwnRedis(self.workdir).start()
+        self.db = OwnDatabase()
+        self.store = Store(self.db.url, auto_migrate=True)
+        self.world = World(WorldConfig(n_contacts=self.args.contacts, seed=self.args.seed))
+        self.sb = start_sandbox(self.world)
+        self.config = write_config(self.sb, self.workdir, self.db.url, self.redis.url, self.pace)
 
     # -- what the store says -----------------------------------------------------------------
     def push_states(self) -> Counter:
         with self.store.connect() as conn:
             return Counter(dict(conn.execute(select(pushes.c.state, func.count()).group_by(pushes.c.state)).all()))
 
-    def send(self, task: str, *args: object) -> None:
-        from tasks import configure
+    def sender(self):
+        """A Celery app of our own for sending, on this run's Redis. Not the shared ``tasks.app``:
+        its connection pool keeps the first broker URL it was configured with, so in a pytest
+        process where other tests configured it first, our tasks went to their Redis."""
+        if self._sender is None:
+            from celery import Celery
 
+            from tasks.app import ROUTES
+
+            self._sender = Celery("hub-chaos-sender", broker=self.redis.url, set_as_current=False)
+            self._sender.conf.update(task_routes=ROUTES, task_default_queue="sync")
+        return self._sender
+
+    def send(self, task: str, *args: object) -> None:
         try:
-            configure(load_settings(self.config)).send_task(task, args=list(args))
+            self.sender().send_task(task, args=list(args))
         except Exception as exc:  # noqa: BLE001 - the broker may be down on purpose; beat would retry too
             print(f"  (could not enqueue {task}: {type(exc).__name__})", file=sys.stderr)
 
@@ -144,12 +194,13 @@ class Chaos:
                 self.events["kill"] = self.elapsed()
                 self.events["kill_in_flight"] = states.get("sending", 0)
                 busy[0].start()
+        gap = self.pace.event_gap
         since = self.elapsed() - max(self.events.get("kill", 1e9), self.events.get("redis_restart", -1e9))
-        if "kill" in self.events and "redis_restart" not in self.events and (done >= 0.3 * total or since > 10):
+        if "kill" in self.events and "redis_restart" not in self.events and (done >= 0.3 * total or since > gap):
             self.redis.restart()  # queued tasks, locks and rate-limit logs are all lost
             self.events["redis_restart"] = self.elapsed()
         since = self.elapsed() - self.events.get("redis_restart", 1e9)
-        if "redis_restart" in self.events and "store_drop" not in self.events and (done >= 0.5 * total or since > 10):
+        if "redis_restart" in self.events and "store_drop" not in self.events and (done >= 0.5 * total or since > gap):
             self.events["store_drop"] = self.elapsed()
             self.events["store_connections_dropped"] = self.db.drop_connections()
         if "store_drop" in self.events and "crm_edits" not in self.events:
@@ -159,7 +210,7 @@ class Chaos:
         self.start_workers()
         faults = self.sb.hubspot_faults
         # latency makes a push batch take long enough to be killed in the middle of
-        faults.set(error_rate=0.2, drop_rate=0.02, latency_s=0.1, seed=self.args.seed)
+        faults.set(error_rate=0.2, drop_rate=self.pace.drop_rate, latency_s=0.1, seed=self.args.seed)
         self.events["faults_on"] = self.elapsed()
         deadline = time.monotonic() + self.args.timeout
         next_beat = next_burst = time.monotonic()
@@ -171,10 +222,12 @@ class Chaos:
                 next_beat = now + 3
             if now >= next_burst:
                 faults.set(burst_429=4)
-                self.send("hub.sweep", 60)
-                next_burst = now + 30
+                self.send("hub.sweep", 2 * self.pace.sweep_grace)
+                next_burst = now + self.pace.burst_every
             self.supervise()
-            self.step_events(self.push_states())
+            states = self.push_states()
+            self.trace(states)
+            self.step_events(states)
             if "crm_edits" in self.events:
                 break
             time.sleep(0.05 if "kill" not in self.events else 0.25)
@@ -187,24 +240,26 @@ class Chaos:
         settings = load_settings(self.config)
         ctx = HubContext.build(settings, embedded=True)
         quiet_since = None
-        next_burst = time.monotonic() + 30
+        pace = self.pace
+        next_burst = time.monotonic() + pace.burst_every
         try:
             while time.monotonic() < deadline:
                 self.send("hub.sync", "hubspot")
                 self.send("hub.push", "hubspot")
                 if time.monotonic() >= next_burst:  # what beat does, faster
                     self.sb.hubspot_faults.set(burst_429=4)
-                    self.send("hub.sweep", 30)
-                    next_burst = time.monotonic() + 30
-                time.sleep(2)
+                    self.send("hub.sweep", pace.sweep_grace)
+                    next_burst = time.monotonic() + pace.burst_every
+                time.sleep(pace.drain_tick)
                 self.supervise()
                 states = self.push_states()
                 open_ = states.get("pending", 0) + states.get("sending", 0)
                 synced_after = self._synced_after_edits()
                 owed = len(undecided_contacts(ctx, 0))
+                self.trace(states, f"synced after edits: {synced_after}, undecided: {owed}")
                 if open_ == 0 and synced_after and owed == 0:
                     quiet_since = quiet_since or time.monotonic()
-                    if time.monotonic() - quiet_since > 6:
+                    if time.monotonic() - quiet_since > pace.quiet:
                         break
                 else:
                     quiet_since = None
@@ -213,6 +268,13 @@ class Chaos:
         self.events["drained"] = self.elapsed()
         self.sb.hubspot_faults.clear()
         return self.events
+
+    def trace(self, states: Counter, extra: str = "") -> None:
+        """With --trace: push states about every 5 s on stderr (where a slow run spends its time)."""
+        if not self.args.trace or self.elapsed() - self._traced < 5:
+            return
+        self._traced = self.elapsed()
+        print(f"  [{self.elapsed():6.1f}s] pushes {dict(states)} {extra}", file=sys.stderr)
 
     def _synced_after_edits(self) -> bool:
         start = self.events.get("crm_edits")
@@ -225,12 +287,20 @@ class Chaos:
         return fin.last_finished_at.timestamp() > time.time() - (self.elapsed() - start)
 
     def stop(self) -> None:
-        for w in self.workers:
-            w.stop()
-        self.sb.stop()
-        self.store.dispose()
-        self.redis.stop()
-        self.db.drop()
+        """Stop workers, sandbox, Redis and drop the database; each step runs even if one
+        before it failed (the first error is raised at the end)."""
+        steps: list[Callable[[], None]] = [w.stop for w in self.workers]
+        steps += [self._sender.close] if self._sender is not None else []
+        steps += [s for s in (self.sb and self.sb.stop, self.store and self.store.dispose) if s]
+        steps += [s for s in (self.redis and self.redis.stop, self.db and self.db.drop) if s]
+        errors: list[BaseException] = []
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - clean up the rest, then raise the first
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
 
 def check(chaos: Chaos) -> dict:
@@ -317,6 +387,7 @@ def passed(res: dict) -> dict[str, bool]:
         "no overlapping syncs": res["sync_overlaps"] == 0,
         "rate limit never exceeded": res["limits_exceeded"] == 0,
         "every failure has its reason": res["failed_without_reason"] == 0,
+        "every fault kind was injected": all(res["faults_injected"].get(k, 0) > 0 for k in ("error", "429", "drop")),
         "all chaos events happened": all(
             k in res["events_s"] for k in ("kill", "redis_restart", "store_drop", "crm_edits", "crm_archives")
         ),
@@ -330,7 +401,10 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -> dict:
     ap = argparse.ArgumentParser()
     ap.add_argument("--contacts", type=int, default=100_000, help="people in the sandbox market")
-    ap.add_argument("--quick", action="store_true", help="3,000 people (CI)")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="3,000 people (the HUB_SOAK=1 soak test)")
+    mode.add_argument("--ci", action="store_true", help="600 people, shorter waits (the default test command)")
+    ap.add_argument("--trace", action="store_true", help="push states every 5 s on stderr")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--keep", action="store_true", help="keep the work directory (worker logs)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds for the chaos phase")
@@ -338,29 +412,42 @@ def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -
     if args.quick:
         args.contacts = 3000
         args.timeout = min(args.timeout, 240)
+    if args.ci:
+        args.contacts = 600
+        args.timeout = min(args.timeout, 150)
     t = time.monotonic()
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so `finally` stops workers, Redis, the database
+    # so `finally` stops workers, Redis, the database; put back afterwards (pytest runs this)
+    old_handler = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     tmp = tempfile.mkdtemp(prefix="hub-chaos-")
     try:
         chaos = Chaos(args, Path(tmp))
         try:
+            chaos.setup()
             chaos.run()
             res = check(chaos)
         except BaseException:
             for w in chaos.workers:
-                print(w.log.read_text(errors="replace")[-1500:], file=sys.stderr)
+                if w.log.exists():
+                    print(w.log.read_text(errors="replace")[-1500:], file=sys.stderr)
             raise
         finally:
             chaos.stop()
     finally:
+        signal.signal(signal.SIGTERM, old_handler)
         if args.keep:
             report(f"work directory kept: {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     res["seconds"] = round(time.monotonic() - t, 1)
+    # what it started, so a caller can check it is all gone (tests/integration/test_chaos_ci.py)
+    res["owned"] = {
+        "database": chaos.db.name,
+        "redis_port": chaos.redis.port,
+        "worker_pids": [p for w in chaos.workers for p in w.pids],
+    }
     res["checks"] = passed(res)
     for k, v in res.items():
-        if k != "checks":
+        if k not in ("checks", "owned"):
             report(f"{k:28} {v}")
     for name, ok in res["checks"].items():
         report(f"{'PASS' if ok else 'FAIL'}  {name}")

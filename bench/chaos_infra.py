@@ -102,6 +102,7 @@ class HubWorker:
     def __init__(self, config: Path, log: Path, name: str, concurrency: int = 1):
         self.config, self.log, self.name, self.concurrency = config, log, name, concurrency
         self.proc: subprocess.Popen | None = None
+        self.pids: list[int] = []  # every process started under this name (a killed one is restarted)
         self.start()
 
     def start(self) -> None:
@@ -124,6 +125,7 @@ class HubWorker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self.pids.append(self.proc.pid)
         fh.close()
 
     def wait_ready(self, timeout: float = 60) -> None:

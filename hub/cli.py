@@ -137,14 +137,15 @@ def sync(
 
     ctx = _context(config)
     names = [name] if name else list(ctx.settings.enabled_connectors())
-    table = Table("connector", "pages", "records", "rejects", "new contacts", "changed")
+    table = Table("connector", "pages", "records", "rejects", "new contacts", "changed", "forgotten (not stored)")
     with _progress() as prog:
         for n in names:
             task = prog.add_task(f"sync {n}", total=None)
             res = sync_connector(ctx, n, progress=lambda stream, k, t=task: prog.advance(t, k))
             prog.update(task, total=res.records, completed=res.records)
             table.add_row(
-                n, str(res.pages), str(res.records), str(res.rejects), str(res.created), str(len(res.changed))
+                n,
+                *map(str, (res.pages, res.records, res.rejects, res.created, len(res.changed), res.suppressed)),
             )
     out.print(table)
     ctx.close()
@@ -214,22 +215,74 @@ def push(
 
 @app.command()
 def forget(
-    email: Annotated[str, typer.Argument(help="The person's email address.")],
+    email: Annotated[str | None, typer.Argument(help="The person's email address.")] = None,
     clear_crm: Annotated[
         bool, typer.Option("--clear-crm", help="First clear the hub's fields in every connected CRM.")
     ] = False,
+    unsuppress: Annotated[
+        bool,
+        typer.Option("--unsuppress", help="The person consented again: take EMAIL off the suppression list."),
+    ] = False,
+    list_: Annotated[
+        bool, typer.Option("--list", help="How many people are on the suppression list (counts only).")
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Remove a person from the store (contact, identities, emails, decisions, pushes, outcomes, activities)."""
+    """Remove a person from the store (contact, identities, emails, decisions, pushes, outcomes, activities)
+    and keep them out: their email and record ids are kept as one-way hashes that sync and events skip."""
     from hub.forget import forget as forget_person
+    from hub.forget import suppression_counts
+    from hub.forget import unsuppress as unsuppress_person
 
+    if list_:
+        if email or unsuppress or clear_crm:
+            err.print("--list takes no email and no other option.", markup=False)
+            raise typer.Exit(2)
+        ctx = _context(config)
+        try:
+            counts = suppression_counts(ctx)
+        finally:
+            ctx.close()
+        out.print(
+            f"Suppressed: {counts['people']} people ({counts['emails']} email hashes, "
+            f"{counts['record_ids']} CRM record id hashes)",
+            markup=False,
+            highlight=False,
+        )
+        return
+    if not email:
+        err.print("Give the person's email address (or --list).", markup=False)
+        raise typer.Exit(2)
+    if unsuppress:
+        if clear_crm:
+            err.print("--unsuppress and --clear-crm do not go together.", markup=False)
+            raise typer.Exit(2)
+        ctx = _context(config)
+        try:
+            removed = unsuppress_person(ctx, email)
+        finally:
+            ctx.close()
+        if not removed:
+            err.print("That address is not on the suppression list; nothing to lift.", markup=False)
+            raise typer.Exit(1)
+        out.print(
+            f"Suppression lifted ({removed} hashes removed): the person comes back with the next change "
+            "to their CRM record.",
+            markup=False,
+            highlight=False,
+        )
+        return
     ctx = _context(config)
     try:
         report = forget_person(ctx, email, clear_crm=clear_crm)
     finally:
         ctx.close()
     if not report.found:
-        err.print("No contact has that email address; nothing to forget.", markup=False)
+        err.print(
+            "No contact has that email address; nothing to delete. It is on the suppression list, "
+            "so no sync or event will bring it in.",
+            markup=False,
+        )
         raise typer.Exit(1)
     for name, states in sorted(report.cleared.items()):
         out.print(f"{name}: hub fields cleared {states}", markup=False, highlight=False)

@@ -239,6 +239,12 @@ class DecisionSettings(_Strict):
         default_factory=default_content, description="content slot variants, each slot tested by its own bandit"
     )
     chunk_size: int = Field(200, ge=1, le=10_000, description="contacts per decide task")
+    decide_during_sync_after: float = Field(
+        300,
+        ge=0,
+        description="seconds into a sync after which each full chunk of committed contacts is decided"
+        " while the sync goes on (before that, once at its end, after activities are read too)",
+    )
     learn_interval: int = Field(300, ge=5, description="seconds between scheduled learn steps")
     owners: list[OwnerEntry] = Field(default_factory=list, description="sales owners that hand-offs are routed to")
     #: decision/scoring/settings.py ScoringSettings, set to push lead_score / conversion_probability.

@@ -14,23 +14,27 @@ Ordering, so that nothing is lost and nothing written after the clear:
    Deleting first would drop the clear pushes with the contact, and the CRM would keep the
    hub's fields.
 
-The CRM record itself stays (it is the CRM's), so the next sync reads the person in again
-as a new contact with no history; erase them in the CRM too for a full erasure.
+The CRM record itself stays (it is the CRM's). So that the next sync does not read the
+person in again, step 1 also puts them on the suppression list (hub/store/suppressions.py):
+one-way hashes of their emails and CRM record ids, which sync and the events API check. An
+address with no contact is suppressed too (a request can come before the first sync).
+``unsuppress`` lifts it for a person who consents again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 
 from hub.fields import HUB_FIELDS
-from hub.models import ActionKind, normalize_email, utcnow
+from hub.models import ActionKind, Identity, normalize_email, utcnow
 from hub.pipeline.context import HubContext
 from hub.pipeline.push import push_connector
 from hub.store import contacts as contact_store
 from hub.store import pushes as push_store
-from hub.store.schema import activities, contact_emails, decisions, identities, outcomes, pushes
+from hub.store import suppressions as suppression_store
+from hub.store.schema import activities, anonymous_events, contact_emails, decisions, identities, outcomes, pushes
 
 FORGET_POLICY = "forget"
 _PER_CONTACT = {
@@ -52,6 +56,8 @@ class ForgetReport:
     cleared: dict[str, dict[str, int]] = field(default_factory=dict)
     #: why nothing was deleted yet (empty when the person is gone)
     waiting: list[str] = field(default_factory=list)
+    #: hashes added to the suppression list by this call (0 when already there)
+    suppressed: int = 0
 
     @property
     def done(self) -> bool:
@@ -143,8 +149,11 @@ def _clear_states(conn: Connection, contact_id: int) -> dict[str, dict[str, int]
 def forget(ctx: HubContext, email: str, *, clear_crm: bool = False) -> ForgetReport:
     """Remove the person with ``email`` from the store (see the module docstring for order)."""
     report = ForgetReport(email=email)
+    if normalize_email(email) is None:
+        return report
     with ctx.store.begin() as conn:
         contact_id = _contact_for(conn, email)
+        report.suppressed = _suppress(conn, email, contact_id)
         if contact_id is None:
             return report
         report.found, report.contact_id = True, contact_id
@@ -181,8 +190,51 @@ def forget(ctx: HubContext, email: str, *, clear_crm: bool = False) -> ForgetRep
         if report.waiting:
             return report
         report.deleted = _counts(conn, contact_id)
+        emails = list(conn.execute(select(contact_emails.c.email).where(contact_emails.c.contact_id == contact_id)))
+        # their visitor-id map and events held under their address go too
+        conn.execute(
+            delete(anonymous_events).where(
+                or_(
+                    anonymous_events.c.contact_id == contact_id,
+                    anonymous_events.c.email.in_([e for (e,) in emails] + [normalize_email(email)]),
+                )
+            )
+        )
         contact_store.delete_contacts(conn, [contact_id])  # step 3
     return report
+
+
+def _suppress(conn: Connection, email: str, contact_id: int | None) -> int:
+    """Put the person on the suppression list, in the same transaction as step 1."""
+    emails: list[str] = []
+    idents: list[Identity] = []
+    if contact_id is not None:
+        emails = list(
+            conn.execute(select(contact_emails.c.email).where(contact_emails.c.contact_id == contact_id)).scalars()
+        )
+        idents = [
+            Identity(connector=r.connector, object_type=r.object_type, external_id=r.external_id)
+            for r in conn.execute(
+                select(identities.c.connector, identities.c.object_type, identities.c.external_id).where(
+                    identities.c.contact_id == contact_id
+                )
+            )
+        ]
+    return suppression_store.suppress(conn, email, emails, idents)
+
+
+def unsuppress(ctx: HubContext, email: str) -> int:
+    """Lift the suppression of the person with ``email`` (they consented again); returns the
+    hashes removed. Their CRM record comes back with its next change in the CRM: a sync only
+    reads records changed since its cursor."""
+    with ctx.store.begin() as conn:
+        return suppression_store.unsuppress(conn, email)
+
+
+def suppression_counts(ctx: HubContext) -> dict[str, int]:
+    """People, email hashes and record-id hashes on the suppression list (no PII)."""
+    with ctx.store.connect() as conn:
+        return suppression_store.counts(conn)
 
 
 def _counts(conn: Connection, contact_id: int) -> dict[str, int]:

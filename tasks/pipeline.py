@@ -19,7 +19,7 @@ from hub.pipeline.push import push_connector
 from hub.pipeline.run import chunks
 from hub.pipeline.scoring import retrain
 from hub.pipeline.sweep import undecided_contacts
-from hub.pipeline.sync import sync_connector
+from hub.pipeline.sync import DecideFeed, sync_connector
 from tasks.app import app, context
 
 log = logging.getLogger(__name__)
@@ -46,16 +46,21 @@ def _retry_countdown(task, exc: RetryableError) -> float:
 @app.task(name="hub.sync", bind=True, **STORE_RETRY)
 def sync(self, connector: str) -> dict:
     ctx = context()
+    # a long sync hands out decide tasks per full chunk of committed contacts (ids only)
+    dec = ctx.settings.decision
+    feed = DecideFeed(
+        dec.chunk_size, lambda ids, key: decide.delay(ids, key), f"sync-{self.request.id}", dec.decide_during_sync_after
+    )
     try:
-        res = sync_connector(ctx, connector)
+        res = sync_connector(ctx, connector, on_commit=feed.committed)
     except RetryableError as exc:
+        # what is still pending waits for its activities (the retry) or the sweep, as before
         raise self.retry(exc=exc, countdown=_retry_countdown(self, exc)) from None
+    feed.finish()
     if res.new_activity_ids:
         for part in chunks(res.new_activity_ids, 1000):
             learn.delay(part)
-    for i, part in enumerate(chunks(sorted(res.changed), ctx.settings.decision.chunk_size)):
-        decide.delay(part, f"sync-{self.request.id}-{i}")
-    return {"changed": len(res.changed), "records": res.records, "skipped": res.skipped}
+    return {"changed": len(res.changed), "records": res.records, "skipped": res.skipped, "suppressed": res.suppressed}
 
 
 @app.task(name="hub.decide", **STORE_RETRY)

@@ -3,7 +3,8 @@
 Idempotent by event id (a resend answers ``duplicate``). An event names its person by email,
 by a connector's record id, or by an anonymous visitor id; events the hub cannot attach to
 a contact yet are held, and stitched when an event carries both the anonymous id and a
-known email or record id. Stored events of the types in ``api.redecide_on`` get the
+known email or record id. Events for a forgotten person (``hub forget``: their email or record
+id is on the suppression list) are dropped, answered ``suppressed``. Stored events of the types in ``api.redecide_on`` get the
 contact decided again through the dispatcher.
 """
 
@@ -21,13 +22,14 @@ from hub.api.schemas import EventIdentity, EventIn, EventOut
 from hub.models import Activity, ActivityType, Identity, utcnow
 from hub.pipeline.context import HubContext
 from hub.store import activities as activity_store
-from hub.store import anonymous, lookup
+from hub.store import anonymous, lookup, suppressions
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class _Stored:
+    suppressed: bool = False
     contact_id: int | None = None
     stitched: int = 0
     new_ids: list[int] = field(default_factory=list)
@@ -71,6 +73,11 @@ def _store(ctx: HubContext, event: EventIn) -> _Stored | None:
     with ctx.store.begin() as conn:
         if anonymous.event_seen(conn, event.event_id):
             return None
+        ext = who.external
+        ident = Identity(connector=ext.connector, object_type=ext.object_type, external_id=ext.id) if ext else None
+        if suppressions.is_suppressed(conn, who.email, ident):
+            # a forgotten person: neither stored nor held (holding would keep their address)
+            return _Stored(suppressed=True)
         act = _activity(event)
         cid = _who(conn, who)
         if cid is None:
@@ -91,6 +98,8 @@ def ingest(ctx: HubContext, dispatch: Dispatcher, event: EventIn) -> EventOut:
         stored = None
     if stored is None:
         return EventOut(event_id=event.event_id, status="duplicate")
+    if stored.suppressed:
+        return EventOut(event_id=event.event_id, status="suppressed")
     if stored.contact_id is None:
         return EventOut(event_id=event.event_id, status="held")
     out = EventOut(event_id=event.event_id, status="stored", contact_id=stored.contact_id, stitched=stored.stitched)

@@ -128,8 +128,9 @@ class EventIn(_In):
 
 class EventOut(BaseModel):
     event_id: str
-    status: Literal["stored", "held", "duplicate"] = Field(
-        description="stored as an activity, held until the visitor is identified, or already seen"
+    status: Literal["stored", "held", "duplicate", "suppressed"] = Field(
+        description="stored as an activity, held until the visitor is identified, already seen, or dropped"
+        " because the person was forgotten (hub forget)"
     )
     contact_id: int | None = None
     stitched: int = Field(0, description="earlier anonymous events attached to the contact by this one")

@@ -2,11 +2,17 @@
 
 Each page and its cursor commit in one transaction, so a crash re-reads at most one page and
 never skips one. Malformed records are logged with their id and reason; the page goes on.
+
+``on_commit`` hears of each committed page (stream, cursor, the contact ids it changed), so a
+caller can hand those contacts to decide while a long sync goes on (``DecideFeed``): only
+after the commit, so a page rolled back (lost lock) is never decided from.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +34,8 @@ log = logging.getLogger(__name__)
 STREAMS = ("contacts", "activities")
 
 Progress = Callable[[str, int], None]
+#: (stream, the page's cursor, contact ids the page changed), called after the page committed
+OnCommit = Callable[[str, str | None, set[int]], None]
 
 
 @dataclass
@@ -40,11 +48,15 @@ class SyncResult:
     created: int = 0
     deleted: int = 0
     merged: int = 0
+    #: records of forgotten people not stored (hub/store/suppressions.py)
+    suppressed: int = 0
     changed: set[int] = field(default_factory=set)
     new_activity_ids: list[int] = field(default_factory=list)
 
 
-def sync_connector(ctx: HubContext, name: str, progress: Progress | None = None) -> SyncResult:
+def sync_connector(
+    ctx: HubContext, name: str, progress: Progress | None = None, on_commit: OnCommit | None = None
+) -> SyncResult:
     """Sync contacts, then activities (which need the contacts to resolve against)."""
     result = SyncResult(connector=name)
     connector = ctx.connector(name)
@@ -56,9 +68,12 @@ def sync_connector(ctx: HubContext, name: str, progress: Progress | None = None)
         # start/finish lines let an operator (and bench/chaos.py) see that syncs never overlap
         log.info("sync of %s started", name)
         try:
-            _sync_streams(ctx, name, connector, lock, result, progress)
+            _sync_streams(ctx, name, connector, lock, result, progress, on_commit)
         finally:
             log.info("sync of %s finished: %d records, %d pages", name, result.records, result.pages)
+            if result.suppressed:
+                # counted, never named: these are people who asked to be forgotten
+                log.info("sync of %s: %d records of forgotten people not stored", name, result.suppressed)
     return result
 
 
@@ -66,10 +81,10 @@ class _LockLost(Exception):
     """Raised inside a page's transaction to roll it back when the sync lock is gone."""
 
 
-def _store_page(conn: Connection, stream: str, page: Page, result: SyncResult) -> list[RecordError]:
-    """Store one page in the caller's transaction; returns its rejects. If the caller then rolls
-    back (lost lock), ``result.changed`` keeps those ids: deciding them is harmless, decide
-    reads the store, and the next sync reads the page again."""
+def _store_page(conn: Connection, stream: str, page: Page, result: SyncResult) -> tuple[list[RecordError], set[int]]:
+    """Store one page in the caller's transaction; returns its rejects and the contacts it
+    changed. If the caller then rolls back (lost lock), ``result.changed`` keeps those ids:
+    deciding them is harmless, decide reads the store, and the next sync reads the page again."""
     if stream == "contacts":
         up = contact_store.upsert_contacts(conn, page.items)
         moved = merge_store.move_identities(conn, page.moved, utcnow())
@@ -78,7 +93,7 @@ def _store_page(conn: Connection, stream: str, page: Page, result: SyncResult) -
             missing = contact_store.reconcile_identities(conn, page.live)
             gone.changed |= missing.changed
             gone.deleted += missing.deleted
-        result.changed |= up.changed | moved.changed | gone.changed
+        changed = up.changed | moved.changed | gone.changed
         result.merged += moved.updated
         result.deleted += moved.deleted
         if up.opted_out:
@@ -86,15 +101,25 @@ def _store_page(conn: Connection, stream: str, page: Page, result: SyncResult) -
             result.new_activity_ids += ins.new_ids
         result.created += up.created
         result.deleted += gone.deleted
-        return list(page.rejects) + up.rejects
-    ins = activity_store.insert_activities(conn, page.items)
-    result.changed |= ins.contacts
-    result.new_activity_ids += ins.new_ids
-    return list(page.rejects) + ins.rejects
+        result.suppressed += up.suppressed
+        rejects = list(page.rejects) + up.rejects
+    else:
+        ins = activity_store.insert_activities(conn, page.items)
+        changed = set(ins.contacts)
+        result.new_activity_ids += ins.new_ids
+        rejects = list(page.rejects) + ins.rejects
+    result.changed |= changed
+    return rejects, changed
 
 
 def _sync_streams(
-    ctx: HubContext, name: str, connector: Connector, lock: Held, result: SyncResult, progress: Progress | None
+    ctx: HubContext,
+    name: str,
+    connector: Connector,
+    lock: Held,
+    result: SyncResult,
+    progress: Progress | None,
+    on_commit: OnCommit | None,
 ) -> None:
     """Each page and its cursor in one transaction (see the module docstring)."""
     last_commit = datetime.now()  # local time, like the log lines: when our last page committed
@@ -108,7 +133,7 @@ def _sync_streams(
             for page in pull(cursor):
                 try:
                     with ctx.store.begin() as conn:
-                        rejects = _store_page(conn, stream, page, result)
+                        rejects, changed = _store_page(conn, stream, page, result)
                         sync_state.advance_cursor(conn, name, stream, page.cursor, len(page.items), len(rejects))
                         # commit only while we still hold the lock: if it expired or its Redis
                         # restarted, another sync may be running; roll this page back and stop
@@ -130,12 +155,72 @@ def _sync_streams(
                 result.rejects += len(rejects)
                 if progress:
                     progress(stream, len(page.items))
+                if on_commit and changed:
+                    on_commit(stream, page.cursor, changed)
         except ConnectorError as exc:
             with ctx.store.begin() as conn:
                 sync_state.mark_finished(conn, name, stream, "failed", str(exc))
             raise
         with ctx.store.begin() as conn:
             sync_state.mark_finished(conn, name, stream, "ok")
+
+
+class DecideFeed:
+    """Hands the contacts a running sync committed to decide, a full chunk at a time, once the
+    sync has run ``after_seconds``; ``finish`` sends the rest.
+
+    Why not from the first page: a sync reads contacts, then activities. A contact decided
+    from its record page, before its page views are read, gets a decision that its activities
+    then overturn: the CRM sees e.g. ``email_nurture`` and then ``sales_outreach`` (a real
+    workflow might send the nurture email). A short sync therefore decides once, at its end.
+    A long one (the first sync of a big portal, a backlog) would leave contacts waiting for
+    many minutes, and the beat sweep already decides contacts changed longer ago than its
+    grace (300 s); past ``after_seconds`` (that grace by default) the feed hands them out
+    per committed chunk instead, in order, as soon as they are committed.
+
+    Request keys name the task and the cursor of the page that filled the chunk: a task run
+    again (same id, retry) after its cursor moved on gets new keys; a redelivered one that
+    repeats the same pages gets the same keys, which decide treats as done.
+    """
+
+    def __init__(
+        self,
+        chunk_size: int,
+        send: Callable[[list[int], str], None],
+        key: str,
+        after_seconds: float = 300,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.chunk_size, self.send, self.key = chunk_size, send, key
+        self.clock = clock
+        self.start, self.after_seconds = clock(), after_seconds
+        self.pending: dict[int, None] = {}  # insertion-ordered set
+        self.sent_chunks = 0
+        self._at = "start"
+
+    def committed(self, stream: str, cursor: str | None, ids: set[int]) -> None:
+        """Called after a page committed (``sync_connector``'s ``on_commit``)."""
+        self.pending.update(dict.fromkeys(sorted(ids)))
+        self._at = f"{stream[0]}{hashlib.sha256(str(cursor).encode()).hexdigest()[:12]}"
+        if self.clock() - self.start < self.after_seconds:
+            return
+        k = 0
+        while len(self.pending) >= self.chunk_size:
+            self._send(f"{self._at}-{k}")
+            k += 1
+
+    def finish(self) -> None:
+        k = 0
+        while self.pending:
+            self._send(f"{self._at}-end{k}")
+            k += 1
+
+    def _send(self, suffix: str) -> None:
+        part = list(self.pending)[: self.chunk_size]
+        self.send(part, f"{self.key}-{suffix}")
+        for i in part:
+            del self.pending[i]
+        self.sent_chunks += 1
 
 
 def unsubscribes(conn, opted_out: dict[int, datetime]) -> list[Activity]:

@@ -52,6 +52,8 @@ class UpsertResult:
     rejects: list[RecordError] = field(default_factory=list)
     #: contacts whose email opt-out went from False to True, with when (an outcome to learn from)
     opted_out: dict[int, datetime] = field(default_factory=dict)
+    #: records of forgotten people (on the suppression list), not stored
+    suppressed: int = 0
 
 
 def _merge(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -101,6 +103,7 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
     if not items:
         return result
     items = _storable(items, result)
+    items = _not_suppressed(conn, items, result)
     if not items:
         return result
     items = list({c.identities[0].key(): c for c in items}.values())  # last copy in a page wins
@@ -232,6 +235,21 @@ def _insert_new_identities(
         )
         result.changed.add(contact_id)
     conn.execute(insert(identities), rows)
+
+
+def _not_suppressed(conn: Connection, items: list[Contact], result: UpsertResult) -> list[Contact]:
+    """Drop records whose email or record id belongs to a forgotten person (counted only)."""
+    from hub.store.suppressions import digests_of, suppressed
+
+    if not items:
+        return items
+    per_item = [digests_of(c) for c in items]
+    hit = suppressed(conn, set().union(*per_item))
+    if not hit:
+        return items
+    keep = [c for c, ds in zip(items, per_item, strict=True) if not ds & hit]
+    result.suppressed += len(items) - len(keep)
+    return keep
 
 
 def _storable(items: Sequence[Contact], result: UpsertResult) -> list[Contact]:

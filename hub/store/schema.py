@@ -279,3 +279,13 @@ monitor_runs = Table(
     Column("alerts", Integer, nullable=False),
     Column("error", Text),
 )
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True, doc="SHA-256 of a normalized email or record id"),
+    Column("kind", String(20), nullable=False, doc="email or identity"),
+    Column("person", String(64), nullable=False, index=True, doc="digest of the email forget was asked for"),
+    Column("created_at", TS, nullable=False),
+)

@@ -2,7 +2,8 @@
 dropped store connection, checked against the sandbox's write log (see bench/chaos.py).
 
 About 3 minutes on a shared 2-core machine, so it is outside the default test command:
-``HUB_SOAK=1 python -m pytest tests/soak``.
+``HUB_SOAK=1 python -m pytest tests/soak``. The default command runs the shorter ``--ci`` mode
+(600 people, the same faults; tests/integration/test_chaos_ci.py).
 """
 
 from __future__ import annotations
