@@ -412,6 +412,7 @@ def status(config: ConfigOpt = None) -> None:
         "pending",
         "failed",
         "done",
+        "API use",
         "cursors",
         title="Connectors",
     )
@@ -431,6 +432,7 @@ def status(config: ConfigOpt = None) -> None:
             str(c.pending),
             str(c.failed),
             str(c.done),
+            c.usage_summary,
             cursors,
         )
     out.print(table)

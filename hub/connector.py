@@ -21,7 +21,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -96,6 +96,12 @@ class Connector(ABC):
     @abstractmethod
     def push(self, requests: list[PushRequest]) -> list[PushResult]:
         """Carry out at most ``max_push_batch`` actions; one result per request."""
+
+    def usage(self) -> dict[str, Any]:
+        """API usage worth showing an operator (JSON-safe), e.g. ``{"share": 0.42, "api_limit":
+        15000}`` for a daily budget or call counts; recorded after each sync and push and shown
+        by `hub status`. Empty by default."""
+        return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release sessions and pools."""

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from hub.config import Settings
 from hub.store import Store, sync_state
 from hub.store import pushes as push_store
+from hub.store import usage as usage_store
 from hub.store.schema import identities
 
 QUEUES = ("sync", "decide", "push", "learn")
@@ -30,6 +31,28 @@ class ConnectorStatus:
     pending: int = 0
     failed: int = 0
     done: int = 0
+    usage: dict = field(default_factory=dict)
+    usage_at: datetime | None = None
+
+    @property
+    def usage_summary(self) -> str:
+        """The API budget in words: a daily share where the vendor reports one, else calls."""
+        u = self.usage
+        if not u:
+            return "-"
+        if u.get("share") is not None:
+            text = f"{u['share']:.0%} of the daily API limit"
+            if u.get("api_limit"):
+                text += f" ({u.get('api_used', 0):,} of {u['api_limit']:,})"
+            if u.get("push_paused"):
+                text += f"; pushing paused at {u.get('push_pause_share', 0):.0%}"
+            return text
+        calls = u.get("calls")
+        n = sum(calls.values()) if isinstance(calls, dict) else calls
+        text = f"{n:,} calls by the last worker" if isinstance(n, int) else "-"
+        if u.get("rate_limit_wait_seconds"):
+            text += f", {u['rate_limit_wait_seconds']:.1f} s waiting on rate limits"
+        return text
 
 
 @dataclass
@@ -47,6 +70,7 @@ def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
         records = {
             c: n for c, n in conn.execute(select(identities.c.connector, func.count()).group_by(identities.c.connector))
         }
+        usage = usage_store.all_usage(conn)
     out = []
     for name, entry in settings.connectors.items():
         st = ConnectorStatus(name=name, type=entry.type, enabled=entry.enabled, records=records.get(name, 0))
@@ -59,6 +83,7 @@ def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
         st.pending = counts.get((name, "pending"), 0) + counts.get((name, "sending"), 0)
         st.failed = counts.get((name, "failed"), 0)
         st.done = counts.get((name, "done"), 0)
+        st.usage, st.usage_at = usage.get(name, ({}, None))
         out.append(st)
     return out
 

@@ -18,6 +18,7 @@ from hub.errors import FatalConnectorError, RetryableError
 from hub.models import ActionKind, Identity, PushResult, utcnow
 from hub.pipeline.context import HubContext
 from hub.pipeline.diff import effective_payload
+from hub.pipeline.usage import note_usage
 from hub.store import pushes as push_store
 from hub.store.pushes import PushRow
 
@@ -123,6 +124,8 @@ def push_connector(ctx: HubContext, name: str, only_ids: Sequence[int] | None = 
                 summary.more = True
                 return summary
         summary.more = handled >= cfg.batch_limit
+    if summary.sent:
+        note_usage(ctx, name)
     return summary
 
 

@@ -24,6 +24,7 @@ from hub.errors import ConnectorError
 from hub.locks import Held
 from hub.models import Activity, ActivityType, Page, RecordError, utcnow
 from hub.pipeline.context import HubContext
+from hub.pipeline.usage import note_usage
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
 from hub.store import merge as merge_store
@@ -70,6 +71,7 @@ def sync_connector(
         try:
             _sync_streams(ctx, name, connector, lock, result, progress, on_commit)
         finally:
+            note_usage(ctx, name)
             log.info("sync of %s finished: %d records, %d pages", name, result.records, result.pages)
             if result.suppressed:
                 # counted, never named: these are people who asked to be forgotten

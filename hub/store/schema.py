@@ -112,6 +112,14 @@ connector_checks = Table(
     Column("checked_at", TS, nullable=False),
 )
 
+connector_usage = Table(
+    "connector_usage",
+    metadata,
+    Column("connector", String(40), primary_key=True),
+    Column("usage", JSON, nullable=False, doc="the connector's usage() after its last sync or push"),
+    Column("seen_at", TS, nullable=False),
+)
+
 decisions = Table(
     "decisions",
     metadata,

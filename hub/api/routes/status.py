@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from hub.api.auth import require
 from hub.api.metrics import render
@@ -28,6 +28,8 @@ class ConnectorOut(BaseModel):
     pending: int
     failed: int
     done: int
+    usage: dict = Field(default_factory=dict, description="the connector's last reported API usage")
+    usage_summary: str = "-"
 
 
 class StatusOut(BaseModel):

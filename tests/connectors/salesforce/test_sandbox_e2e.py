@@ -213,6 +213,11 @@ def test_push_pauses_near_the_daily_limit(tmp_path, redis12, world, sandbox) -> 
     assert report.pushes[0].done == 0 and report.pushes[0].retrying > 0
     assert not our_writes(world)
     assert ctx.connector(NAME).usage()["push_paused"] is True
+    from hub.status import connector_status
+
+    (st,) = connector_status(ctx.settings, ctx.store)  # what `hub status` and the console show
+    assert st.usage["push_paused"] is True and st.usage_at is not None
+    assert "of the daily API limit" in st.usage_summary and "pushing paused at 50%" in st.usage_summary
     ctx.close()
 
 

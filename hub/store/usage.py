@@ -1,0 +1,24 @@
+"""Each connector's last reported API usage (daily budget, calls, rate-limit waits).
+
+Recorded by the sync and push steps from ``Connector.usage()``, in the store rather than in a
+worker's memory, so `hub status` and the console show it without calling the vendor.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from hub.store.contacts import aware
+from hub.store.schema import connector_usage
+
+
+def record(conn: Connection, connector: str, usage: dict[str, Any], now: datetime) -> None:
+    conn.execute(delete(connector_usage).where(connector_usage.c.connector == connector))
+    conn.execute(insert(connector_usage).values(connector=connector, usage=usage, seen_at=now))
+
+
+def all_usage(conn: Connection) -> dict[str, tuple[dict[str, Any], datetime]]:
+    return {r.connector: (r.usage, aware(r.seen_at)) for r in conn.execute(select(connector_usage))}
