@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import resource
 import sys
 import tempfile
 import time
@@ -151,6 +150,15 @@ def full_sync_rate(workdir: Path, redis_url: str, n: int) -> float:
         db.drop()
 
 
+def peak_rss_kb() -> int:
+    """This process's peak resident set (VmHWM). Not ru_maxrss: Linux keeps that across exec,
+    so a spawned worker would report the RSS of the bench process it was forked from."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
 def _decide_worker(config: str, ids: list[int], key: str, chunk: int) -> tuple[float, int, int]:
     ctx = HubContext.build(load_settings(config), embedded=True)
     decide_contacts(ctx, ids[:10], f"{key}-warmup")  # connections and policy built before timing
@@ -158,7 +166,7 @@ def _decide_worker(config: str, ids: list[int], key: str, chunk: int) -> tuple[f
     decided = sum(decide_contacts(ctx, part, key).decided for part in chunks(ids, chunk))
     secs = time.perf_counter() - t
     ctx.close()
-    return secs, decided, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return secs, decided, peak_rss_kb()
 
 
 def decide_throughput(config: Path, ids: list[int], procs: int, key: str) -> tuple[float, float]:
