@@ -23,6 +23,8 @@ from hub.pipeline.sync import DecideFeed, sync_connector
 from tasks.app import app, context
 
 log = logging.getLogger(__name__)
+#: share of ``celery.task_time_limit`` a sync task spends before handing over to a continuation
+SYNC_BUDGET_SHARE = 0.6
 
 
 #: a dropped store connection (database restart, failover, pg_terminate_backend) or a lock /
@@ -52,15 +54,25 @@ def sync(self, connector: str) -> dict:
         dec.chunk_size, lambda ids, key: decide.delay(ids, key), f"sync-{self.request.id}", dec.decide_during_sync_after
     )
     try:
-        res = sync_connector(ctx, connector, on_commit=feed.committed)
+        # stop well inside the soft time limit and continue in a fresh task (see sync_connector)
+        budget = SYNC_BUDGET_SHARE * ctx.settings.celery.task_time_limit
+        res = sync_connector(ctx, connector, on_commit=feed.committed, budget_seconds=budget)
     except RetryableError as exc:
         # what is still pending waits for its activities (the retry) or the sweep, as before
         raise self.retry(exc=exc, countdown=_retry_countdown(self, exc)) from None
     feed.finish()
+    if res.more:
+        sync.delay(connector)
     if res.new_activity_ids:
         for part in chunks(res.new_activity_ids, 1000):
             learn.delay(part)
-    return {"changed": len(res.changed), "records": res.records, "skipped": res.skipped, "suppressed": res.suppressed}
+    return {
+        "changed": len(res.changed),
+        "records": res.records,
+        "skipped": res.skipped,
+        "suppressed": res.suppressed,
+        "continues": res.more,
+    }
 
 
 @app.task(name="hub.decide", **STORE_RETRY)

@@ -158,3 +158,31 @@ def test_decide_is_idempotent_per_request_key(tmp_path, store_url, redis_url, cr
     again = decide_contacts(ctx, ids, "k1")
     assert first.decided == 3 and again.decided == 0 and again.already == 3
     ctx.close()
+
+
+def test_a_sync_past_its_time_budget_stops_cleanly_and_a_continuation_finishes_it(tmp_path, redis_url, crm):
+    from sqlalchemy import func
+
+    from hub.pipeline.sync import sync_connector
+    from hub.store.schema import identities
+
+    for i in range(60):  # 25 per page: three pages
+        crm.put_contact(f"extra{i}", email=f"extra{i}@example.com")
+    ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url)
+    first = sync_connector(ctx, "crm", budget_seconds=0.0)  # spent at once: one page, then hand over
+    assert first.more and first.pages == 1 and first.records == 25
+    with ctx.store.connect() as conn:
+        state = {r.stream: r.last_status for r in conn.execute(select(sync_state))}
+    assert state["contacts"] == "continuing"
+    rounds, total = 1, first.records
+    while True:
+        res = sync_connector(ctx, "crm", budget_seconds=0.0)
+        rounds, total = rounds + 1, total + res.records
+        if not res.more:
+            break
+    with ctx.store.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(identities)).scalar()
+    assert stored == total == 60  # every record once, none twice
+    assert rounds >= 3
+    assert sync_connector(ctx, "crm").records == 0  # and nothing left behind the cursor
+    ctx.close()

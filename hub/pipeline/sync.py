@@ -51,14 +51,25 @@ class SyncResult:
     merged: int = 0
     #: records of forgotten people not stored (hub/store/suppressions.py)
     suppressed: int = 0
+    #: stopped at its time budget with pages left; the caller queues a continuation
+    more: bool = False
     changed: set[int] = field(default_factory=set)
     new_activity_ids: list[int] = field(default_factory=list)
 
 
 def sync_connector(
-    ctx: HubContext, name: str, progress: Progress | None = None, on_commit: OnCommit | None = None
+    ctx: HubContext,
+    name: str,
+    progress: Progress | None = None,
+    on_commit: OnCommit | None = None,
+    budget_seconds: float | None = None,
 ) -> SyncResult:
-    """Sync contacts, then activities (which need the contacts to resolve against)."""
+    """Sync contacts, then activities (which need the contacts to resolve against).
+
+    With ``budget_seconds`` the sync stops after the first page committed past that time and
+    sets ``more``: a first sync of a big portal outlasts any task time limit, and a task killed
+    at its limit leaves its lock to expire; stopping cleanly and continuing from the committed
+    cursor loses nothing and keeps syncs of one connector strictly one after another."""
     result = SyncResult(connector=name)
     connector = ctx.connector(name)
     with ctx.locks.hold(f"sync:{name}", ctx.settings.celery.task_time_limit) as lock:
@@ -69,7 +80,8 @@ def sync_connector(
         # start/finish lines let an operator (and bench/chaos.py) see that syncs never overlap
         log.info("sync of %s started", name)
         try:
-            _sync_streams(ctx, name, connector, lock, result, progress, on_commit)
+            deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+            _sync_streams(ctx, name, connector, lock, result, progress, on_commit, deadline)
         finally:
             note_usage(ctx, name)
             log.info("sync of %s finished: %d records, %d pages", name, result.records, result.pages)
@@ -122,6 +134,7 @@ def _sync_streams(
     result: SyncResult,
     progress: Progress | None,
     on_commit: OnCommit | None,
+    deadline: float | None = None,
 ) -> None:
     """Each page and its cursor in one transaction (see the module docstring)."""
     last_commit = datetime.now()  # local time, like the log lines: when our last page committed
@@ -159,6 +172,12 @@ def _sync_streams(
                     progress(stream, len(page.items))
                 if on_commit and changed:
                     on_commit(stream, page.cursor, changed)
+                if deadline is not None and time.monotonic() > deadline:
+                    result.more = True
+                    with ctx.store.begin() as conn:
+                        sync_state.mark_finished(conn, name, stream, "continuing")
+                    log.info("sync of %s used its time budget; continuing from the committed cursor", name)
+                    return
         except ConnectorError as exc:
             with ctx.store.begin() as conn:
                 sync_state.mark_finished(conn, name, stream, "failed", str(exc))
