@@ -145,7 +145,7 @@ class PushWriter:
                     req.push_id, "UNKNOWN_FIELD", f"{hub_name!r} is not a hub field and has no field_mapping"
                 )
             try:
-                out[sf_name] = to_sf_value(hub_name, value)
+                out[sf_name] = to_sf_value(hub_name, value, self.settings.org_timezone)
             except ValueError as exc:
                 return _failure(req.push_id, "INVALID_VALUE", str(exc))
         return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from hub.connector import ConnectorSettings
 
@@ -37,6 +37,9 @@ class SalesforceSettings(ConnectorSettings):
     activity_objects: list[ActivityObject] = Field(default_factory=lambda: ["Task", "Event"])
     overlap_seconds: float = Field(60.0, ge=0, description="re-read this much before the cursor; dupes are dropped")
     batch_size: int = Field(2000, ge=200, le=2000)
+    org_timezone: str = Field(
+        "UTC", description="IANA zone a bare local send hour is read in (Salesforce keeps no time zone per person)"
+    )
     recycle_bin_days: float = Field(
         15.0, gt=0, description="a cursor older than this may have missed deletions: list live ids to reconcile"
     )
@@ -51,6 +54,17 @@ class SalesforceSettings(ConnectorSettings):
     )
     budget_retry_after: float = Field(3600.0, gt=0)
     create_missing_fields: bool = Field(True, description="try the Metadata API for missing hub fields")
+
+    @field_validator("org_timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone (e.g. 'America/New_York')") from None
+        return v
 
     @model_validator(mode="after")
     def _one_login(self) -> SalesforceSettings:

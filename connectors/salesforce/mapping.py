@@ -8,8 +8,10 @@ fields come back as ``crm_fields`` under hub names, Tasks and Events become acti
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.fields import HUB_FIELDS, HubField
 from hub.models import Activity, ActivityType, Company, Consent, Contact, Identity
@@ -85,8 +87,26 @@ def format_sf_datetime(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def to_sf_value(hub_name: str, value: Any) -> Any:
-    """Coerce a hub value for the field's Salesforce type; ValueError names what is wrong."""
+_BARE_HOUR = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*$")
+
+
+def local_hour_instant(value: str, zone: str, now: datetime) -> datetime | None:
+    """The next instant after ``now`` at the bare local hour ``value`` ("14", "14:30") in
+    ``zone``; None if ``value`` is not a bare hour. The engine sends a bare hour when it does
+    not know the person's time zone; a Salesforce datetime field needs an instant."""
+    m = _BARE_HOUR.match(value)
+    if not m or int(m.group(1)) > 23 or int(m.group(2) or 0) > 59:
+        return None
+    local_now = now.astimezone(ZoneInfo(zone))
+    at = local_now.replace(hour=int(m.group(1)), minute=int(m.group(2) or 0), second=0, microsecond=0)
+    if at <= local_now:
+        at += timedelta(days=1)
+    return at.astimezone(UTC)
+
+
+def to_sf_value(hub_name: str, value: Any, zone: str = "UTC", now: datetime | None = None) -> Any:
+    """Coerce a hub value for the field's Salesforce type; ValueError names what is wrong.
+    A bare local hour for a datetime field is read in ``zone`` (the org's time zone)."""
     hub = HUB_FIELD_BY_NAME.get(hub_name)
     kind = hub.type if hub else "string"
     if value is None or value == "":
@@ -102,6 +122,9 @@ def to_sf_value(hub_name: str, value: Any) -> Any:
             raise ValueError(f"{hub_name}: {value!r} is not a finite number")
         return num
     if kind == "datetime":
+        local = local_hour_instant(value, zone, now or datetime.now(UTC)) if isinstance(value, str) else None
+        if local is not None:
+            return format_sf_datetime(local)
         if isinstance(value, int | float) and not isinstance(value, bool):
             dt = datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
         else:

@@ -211,3 +211,28 @@ def test_any_row_becomes_an_item_a_deletion_or_a_reject(rec) -> None:
     page = Page[Contact]()
     conn._person_row(CONTACT, rec, {"Hub_Lead_Score__c": "lead_score"}, page)
     assert len(page.items) + len(page.deleted) + len(page.rejects) == 1
+
+
+def test_a_bare_local_send_hour_becomes_the_next_such_instant_in_the_org_time_zone():
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from connectors.salesforce.mapping import to_sf_value
+
+    now = datetime(2026, 3, 2, 12, 30, tzinfo=UTC)  # 13:30 in Berlin
+    assert to_sf_value("best_send_time", "14", "Europe/Berlin", now) == "2026-03-02T13:00:00.000Z"
+    assert to_sf_value("best_send_time", "9:15", "Europe/Berlin", now) == "2026-03-03T08:15:00.000Z"  # tomorrow
+    assert to_sf_value("best_send_time", "2026-03-02T14:00:00+01:00") == "2026-03-02T13:00:00.000Z"
+    with pytest.raises(ValueError):
+        to_sf_value("best_send_time", "25", "UTC", now)  # not an hour, and not a date either
+
+
+def test_org_timezone_must_be_a_real_zone():
+    import pytest
+    from pydantic import ValidationError
+
+    from connectors.salesforce.config import SalesforceSettings
+
+    with pytest.raises(ValidationError, match="IANA time zone"):
+        SalesforceSettings(session_id="x", instance_url="https://x.my.salesforce.com", org_timezone="Mars/Olympus")
