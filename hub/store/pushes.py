@@ -81,6 +81,10 @@ def _fold_key(connector: str, object_type: str, external_id: str, kind: str, pay
     return (connector, object_type, external_id, kind_group, lst)
 
 
+#: pages of due rows ``claim_due`` looks through for claimable ones before giving up
+CLAIM_SCAN_PAGES = 20
+
+
 def claim_due(
     conn: Connection,
     connector: str,
@@ -103,10 +107,18 @@ def claim_due(
     q = select(pushes).where(pushes.c.connector == connector, due)
     if only_ids is not None:
         q = q.where(pushes.c.id.in_(list(only_ids)))
-    rows = conn.execute(q.order_by(pushes.c.id).limit(limit)).all()
-    if not rows:
-        return []
-    rows = _newest_intent(conn, connector, rows, now)
+    # the oldest due rows may all wait on in-flight siblings (a worker died mid batch and its
+    # lease has not run out): look further along instead of reporting nothing due
+    rows: list[Any] = []
+    after = 0
+    for _ in range(CLAIM_SCAN_PAGES):
+        page = conn.execute(q.where(pushes.c.id > after).order_by(pushes.c.id).limit(limit)).all()
+        if not page:
+            break
+        after = page[-1].id
+        rows += _newest_intent(conn, connector, page, now)[: limit - len(rows)]
+        if len(rows) >= limit:
+            break
     if not rows:
         return []
     conn.execute(
