@@ -43,7 +43,14 @@ from decision.experiment import CONTROL, ENGINE, HOLDOUT, assign_arms
 from decision.explain import top_factors
 from decision.features import NEVER_DAYS, Features, Vocabulary, feature_version, featurize
 from decision.interface import ContactView
-from decision.long_term import COARSE_STAGES, KIND_PRIOR_LIFT, LongTermValue, explain_long_term, rerank
+from decision.long_term import (
+    COARSE_STAGES,
+    KIND_PRIOR_LIFT,
+    LongTermValue,
+    explain_long_term,
+    rerank,
+    routed_probabilities,
+)
 from decision.policies import Apprentice, EpsilonGreedy, LinearThompson, LinUCB, Policy
 from decision.profile import build_profile
 from decision.rules import RulesPolicy
@@ -348,10 +355,7 @@ class EnginePolicy:
         short = self.model.predict_many(Fe.X) * self.settings.engine.reward_scale
         lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now)
         new, over = rerank(chosen[eng], short, lt, me, w)
-        m, k = len(eng), len(self.ids)
-        final = np.stack([rerank(np.full(m, a), short, lt, me, w)[0] for a in range(k)], axis=1)
-        routed = np.zeros((m, k))
-        np.add.at(routed, (np.repeat(np.arange(m), k), final.ravel()), probs.ravel())
+        routed = routed_probabilities(probs, short, lt, me, w)
         for j in np.flatnonzero(over):
             i = eng[j]
             gain = float(lt[j, new[j]] - lt[j, chosen[i]])
@@ -422,10 +426,6 @@ class EnginePolicy:
             Fe = F.subset(eng)
             short = self.model.predict_many(Xe) * e.reward_scale
             lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now)
-            moved = np.zeros_like(probs)
-            for a in range(k):
-                new, _ = rerank(np.full(len(eng), a), short, lt, me, e.long_term_weight)
-                np.add.at(moved, (np.arange(len(eng)), new), probs[:, a])
-            probs = moved
+            probs = routed_probabilities(probs, short, lt, me, e.long_term_weight)
         out[eng] = probs
         return out

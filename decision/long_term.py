@@ -115,6 +115,18 @@ def rerank(
     return np.where(over, best, chosen), over
 
 
+def routed_probabilities(
+    probs: np.ndarray, short: np.ndarray, long_term: np.ndarray, mask: np.ndarray, weight: float
+) -> np.ndarray:
+    """(n, k) probability of each final action after :func:`rerank`: it is deterministic given
+    the bandit's draw, so a final action gets the bandit's probability of every draw mapped to it."""
+    n, k = probs.shape
+    final = np.stack([rerank(np.full(n, a), short, long_term, mask, weight)[0] for a in range(k)], axis=1)
+    out = np.zeros((n, k))
+    np.add.at(out, (np.repeat(np.arange(n), k), final.ravel()), probs.ravel())
+    return out
+
+
 #: default prior lift in eventual conversion by action kind and coarse stage (early, engaged,
 #: late, customer): what a marketing-ops team states before any data. Sales outreach to early
 #: leads burns them; nurture raises intent; nothing moves a customer. Learning overrides it.

@@ -51,6 +51,7 @@ from hub.reports.offline import OfflineEvaluation, evaluate_log
 from hub.store import Store
 from hub.store import contacts as contact_store
 from hub.store import learning as learning_store
+from hub.store.activities import activity_from_row
 from hub.store.contacts import aware
 from hub.store.schema import activities, decision_features, decisions
 
@@ -132,17 +133,7 @@ def _activities(conn: Connection, ids: list[int], until: datetime) -> dict[int, 
             .order_by(activities.c.contact_id, activities.c.occurred_at)
         )
         for r in conn.execute(q):
-            out[r.contact_id].append(
-                Activity(
-                    contact_id=r.contact_id,
-                    type=r.type,
-                    channel=r.channel,
-                    occurred_at=aware(r.occurred_at),
-                    properties=r.properties or {},
-                    source=r.source,
-                    external_id=r.external_id,
-                )
-            )
+            out[r.contact_id].append(activity_from_row(r))
     return out
 
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, tuple_
 
@@ -103,15 +104,18 @@ def recent_activities(conn: Connection, contact_ids: Iterable[int], since: datet
         .order_by(activities.c.contact_id, activities.c.occurred_at)
     )
     for r in conn.execute(q):
-        out[r.contact_id].append(
-            Activity(
-                contact_id=r.contact_id,
-                type=r.type,
-                channel=r.channel,
-                occurred_at=aware(r.occurred_at),
-                properties=r.properties or {},
-                source=r.source,
-                external_id=r.external_id,
-            )
-        )
+        out[r.contact_id].append(activity_from_row(r))
     return out
+
+
+def activity_from_row(r: Any) -> Activity:
+    """An ``activities`` row as the model every reader uses."""
+    return Activity(
+        contact_id=r.contact_id,
+        type=r.type,
+        channel=r.channel,
+        occurred_at=aware(r.occurred_at),
+        properties=r.properties or {},
+        source=r.source,
+        external_id=r.external_id,
+    )

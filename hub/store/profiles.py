@@ -58,31 +58,21 @@ def load_profiles(conn: Connection, contact_ids: Iterable[int]) -> dict[int, dic
     return {cid: prof for cid, prof in conn.execute(q)}
 
 
-def rebuild_profile(conn: Connection, contact_id: int, now: datetime) -> None:
-    """Recompute one contact's profile from its activities (after a merge moved some in)."""
+def _refold(conn: Connection, ids: list[int], now: datetime) -> None:
+    """Fold all stored activities of ``ids`` into fresh profiles (their old ones deleted first)."""
     from sqlalchemy import delete
 
-    from hub.store.contacts import aware
+    from hub.store.activities import activity_from_row
     from hub.store.schema import activities
 
-    conn.execute(delete(contact_profiles).where(contact_profiles.c.contact_id == contact_id))
-    rows = conn.execute(
-        select(activities.c.type, activities.c.occurred_at, activities.c.properties).where(
-            activities.c.contact_id == contact_id
-        )
-    ).all()
-    items = [
-        Activity(
-            contact_id=contact_id,
-            type=r.type,
-            occurred_at=aware(r.occurred_at),
-            properties=r.properties or {},
-            source="rebuild",
-            external_id="-",
-        )
-        for r in rows
-    ]
-    update_profiles(conn, items, now)
+    conn.execute(delete(contact_profiles).where(contact_profiles.c.contact_id.in_(ids)))
+    rows = conn.execute(select(activities).where(activities.c.contact_id.in_(ids)))
+    update_profiles(conn, [activity_from_row(r) for r in rows], now)
+
+
+def rebuild_profile(conn: Connection, contact_id: int, now: datetime) -> None:
+    """Recompute one contact's profile from its activities (after a merge moved some in)."""
+    _refold(conn, [contact_id], now)
 
 
 def rebuild_profiles(conn: Connection, chunk: int = 1000) -> int:
@@ -92,7 +82,6 @@ def rebuild_profiles(conn: Connection, chunk: int = 1000) -> int:
     """
     from sqlalchemy import delete
 
-    from hub.store.contacts import aware
     from hub.store.schema import activities
 
     conn.execute(delete(contact_profiles))
@@ -109,22 +98,6 @@ def rebuild_profiles(conn: Connection, chunk: int = 1000) -> int:
         )
         if not ids:
             return written
-        rows = conn.execute(
-            select(activities.c.contact_id, activities.c.type, activities.c.occurred_at, activities.c.properties).where(
-                activities.c.contact_id.in_(ids)
-            )
-        ).all()
-        items = [
-            Activity(
-                contact_id=r.contact_id,
-                type=r.type,
-                occurred_at=aware(r.occurred_at),
-                properties=r.properties or {},
-                source="rebuild",
-                external_id="-",
-            )
-            for r in rows
-        ]
-        update_profiles(conn, items, datetime.now().astimezone())
+        _refold(conn, ids, datetime.now().astimezone())
         written += len(ids)
         last_id = ids[-1]
