@@ -7,7 +7,8 @@ Run: .venv/bin/python bench/chaos.py [--contacts 100000] [--quick | --ci] [--tra
 
 The sandbox HubSpot server runs in this process; the store is a throw-away PostgreSQL
 database; the broker is this run's own redis-server. While the hub works, the sandbox answers
-20% of calls with 5xx, drops 2% of connections and sends bursts of 429s; one worker is
+20% of calls with 5xx, drops 2% of connections and every 30 s refuses every call for 3 s with
+HubSpot's ten-secondly 429 (a rolling window filled by someone else); one worker is
 SIGKILLed mid push batch and restarted; Redis is killed and restarted (all queued tasks and
 locks lost); every store connection is terminated once; 2% of CRM records are edited by
 "someone in the CRM". Then faults stop, the hub drains, and everything is checked against the
@@ -55,7 +56,7 @@ class Pace:
 
     lease_seconds: int = 60  # push lease and push lock TTL: the killed batch waits this long
     event_gap: float = 10  # at most this long from one chaos event to the next
-    burst_every: float = 30  # a 429 burst (and a beat-like sweep) this often
+    burst_every: float = 30  # a 3-second 429 window (and a beat-like sweep) this often
     sweep_grace: float = 30  # the drain's sweep: contacts changed longer ago and undecided
     quiet: float = 6  # the drain ends after this long with nothing open or owed
     drain_tick: float = 2
@@ -221,7 +222,7 @@ class Chaos:
                 self.send("hub.push", "hubspot")
                 next_beat = now + 3
             if now >= next_burst:
-                faults.set(burst_429=4)
+                faults.set(throttle_s=3)
                 self.send("hub.sweep", 2 * self.pace.sweep_grace)
                 next_burst = now + self.pace.burst_every
             self.supervise()
@@ -247,7 +248,7 @@ class Chaos:
                 self.send("hub.sync", "hubspot")
                 self.send("hub.push", "hubspot")
                 if time.monotonic() >= next_burst:  # what beat does, faster
-                    self.sb.hubspot_faults.set(burst_429=4)
+                    self.sb.hubspot_faults.set(throttle_s=3)
                     self.send("hub.sweep", pace.sweep_grace)
                     next_burst = time.monotonic() + pace.burst_every
                 time.sleep(pace.drain_tick)

@@ -83,6 +83,13 @@ class HubSpotClient:
                     "auth_type": "none",
                 }
             )
+            if resp.status_code == 429 or resp.status_code >= 500:
+                # the token endpoint is rate limited too (PostHog's sync failed on exactly this)
+                raise RetryableError(
+                    f"HubSpot OAuth refresh answered HTTP {resp.status_code}; retrying later",
+                    status=resp.status_code,
+                    retry_after=10.0,
+                )
             if resp.status_code != 200:
                 raise FatalConnectorError(
                     f"HubSpot OAuth refresh failed with HTTP {resp.status_code}; re-authorize the app"
@@ -96,51 +103,72 @@ class HubSpotClient:
     # -- calls ------------------------------------------------------------------------------
     def call(self, op: str, fn: Callable[..., Any], *args: Any, search: bool = False, **kwargs: Any) -> Any:
         """Run one SDK call with limits and retries; return its parsed JSON body (or None)."""
+
+        def send() -> Any:
+            try:
+                resp = fn(*args, _preload_content=False, _request_timeout=self.s.timeout_seconds, **kwargs)
+            except urllib3.exceptions.HTTPError as exc:
+                raise _Failed(None, None, f"connection problem ({type(exc).__name__})") from None
+            except Exception as exc:
+                if not _is_api_exception(exc):
+                    raise
+                body = _json(exc.body)
+                raise _Failed(
+                    exc.status, body, f"HTTP {exc.status}: {(body or {}).get('message', '')}".strip()
+                ) from None
+            return json.loads(resp.data) if resp.data else None
+
+        return self._with_retries(op, send, search)
+
+    def _with_retries(self, op: str, send: Callable[[], Any], search: bool = False) -> Any:
+        """One request under the shared limit, retried: 429s by their policy (their own count),
+        5xx and dropped connections with exponential backoff (another count). One count for both
+        let a few 5xx turn the next 429's wait into most of a minute (seen in the chaos run)."""
         limiter = self.search_limit if search else self.general
-        attempt = 0
+        errors = throttled = 0
         while True:
             self.rate_limit_waits += limiter.acquire()
             self.calls[op] = self.calls.get(op, 0) + 1
             try:
-                resp = fn(*args, _preload_content=False, _request_timeout=self.s.timeout_seconds, **kwargs)
-                data = resp.data
-                return json.loads(data) if data else None
-            except urllib3.exceptions.HTTPError as exc:
-                status, body, wait = None, None, self._backoff(attempt)
-                reason = f"connection problem ({type(exc).__name__})"
-            except Exception as exc:
-                if not _is_api_exception(exc):
-                    raise
-                status, body = exc.status, _json(exc.body)
-                reason = f"HTTP {status}: {(body or {}).get('message', '')}".strip()
-                if status in (401, 403):
-                    raise FatalConnectorError(
-                        f"HubSpot refused {op} ({reason}); check the token and its scopes"
-                    ) from None
-                if status not in RETRY_STATUSES:
-                    raise HubSpotRequestError(status, body, reason) from None
-                wait = self._wait_for(status, body, attempt, search)
-            if attempt >= self.s.max_retries:
+                return send()
+            except _Failed as failed:
+                status, body, reason = failed.status, failed.body, failed.reason
+            if status in (401, 403):
+                raise FatalConnectorError(f"HubSpot refused {op} ({reason}); check the token and its scopes")
+            if status is not None and status not in RETRY_STATUSES:
+                raise HubSpotRequestError(status, body, reason)
+            if status == 429:
+                wait, throttled = self._throttle_wait(body, search), throttled + 1
+                tries = throttled
+            else:
+                wait, errors = (2.0 if status == 423 else self._backoff(errors)), errors + 1
+                tries = errors
+            if tries > self.s.max_retries:
                 raise RetryableError(
-                    f"HubSpot {op} still failing after {attempt + 1} tries: {reason}", status=status, retry_after=wait
+                    f"HubSpot {op} still failing after {tries} tries: {reason}", status=status, retry_after=wait
                 )
             log.info("HubSpot %s: %s; retrying in %.1fs", op, reason, wait)
             self.sleep(wait)
-            attempt += 1
 
-    def _wait_for(self, status: int, body: dict | None, attempt: int, search: bool) -> float:
+    @staticmethod
+    def _throttle_wait(body: dict | None, search: bool) -> float:
+        """How long a 429 says to wait, by its ``policyName``. The ten-second window is rolling:
+        after 10 s every call that filled it has aged out, so the wait is a constant 10 s (plus
+        jitter so workers do not come back together), not growing per try: tap-hubspot moved to
+        a constant 10 s after exponential waits turned 429s into retry storms."""
         policy = (body or {}).get("policyName")
-        if status == 429 and policy == "DAILY":
+        if policy == "DAILY":
             raise RetryableError(
                 "HubSpot daily API limit reached; resuming after it resets", status=429, retry_after=3600
             )
-        if status == 429 and (search or "secondly" in str((body or {}).get("message", "")).lower() and policy is None):
+        message = str((body or {}).get("message", "")).lower()
+        if (
+            search
+            or policy == "SECONDLY"
+            or (policy is None and "ten_secondly" not in message and "secondly" in message)
+        ):
             return 1.0 + random.uniform(0, 0.5)
-        if status == 429:
-            return 10.0 * (attempt + 1) * random.uniform(0.5, 1.0) if attempt else 10.0
-        if status == 423:
-            return 2.0
-        return self._backoff(attempt)
+        return 10.0 + random.uniform(0, 2.0)
 
     @staticmethod
     def _backoff(attempt: int) -> float:
@@ -164,36 +192,28 @@ class HubSpotClient:
     def raw(self, op: str, method: str, path: str, qs: dict[str, Any] | None = None, body: Any = None) -> Any:
         """Endpoints the SDK lacks (legacy email events, form submissions), through its own
         ``api_request`` so base URL and auth stay the SDK's."""
-        attempt = 0
-        while True:
-            self.rate_limit_waits += self.general.acquire()
-            self.calls[op] = self.calls.get(op, 0) + 1
+        options: dict[str, Any] = {"method": method, "path": path, "qs": qs or {}}
+        if body is not None:
+            options["body"] = body
+
+        def send() -> Any:
             try:
-                options: dict[str, Any] = {"method": method, "path": path, "qs": qs or {}}
-                if body is not None:
-                    options["body"] = body
                 resp = self.api.api_request(options)
             except OSError as exc:  # requests' ConnectionError is an OSError
-                status, body, reason, wait = (
-                    None,
-                    None,
-                    f"connection problem ({type(exc).__name__})",
-                    self._backoff(attempt),
-                )
-            else:
-                if resp.status_code < 300:
-                    return resp.json() if resp.content else None
-                status, body = resp.status_code, _json(resp.content)
-                reason = f"HTTP {status}"
-                if status in (401, 403):
-                    raise FatalConnectorError(f"HubSpot refused {op} (HTTP {status}); check the token and its scopes")
-                if status not in RETRY_STATUSES:
-                    raise HubSpotRequestError(status, body, reason)
-                wait = self._wait_for(status, body, attempt, False)
-            if attempt >= self.s.max_retries:
-                raise RetryableError(f"HubSpot {op} still failing: {reason}", status=status, retry_after=wait)
-            self.sleep(wait)
-            attempt += 1
+                raise _Failed(None, None, f"connection problem ({type(exc).__name__})") from None
+            if resp.status_code >= 300:
+                raise _Failed(resp.status_code, _json(resp.content), f"HTTP {resp.status_code}")
+            return resp.json() if resp.content else None
+
+        return self._with_retries(op, send)
+
+
+class _Failed(Exception):
+    """One try that did not get an answer worth returning: its status (None: no answer)."""
+
+    def __init__(self, status: int | None, body: dict | None, reason: str):
+        super().__init__(reason)
+        self.status, self.body, self.reason = status, body, reason
 
 
 class HubSpotRequestError(Exception):

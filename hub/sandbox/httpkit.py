@@ -28,12 +28,16 @@ class Faults:
 
     error_rate: float = 0.0  # answer 500, 502 or 503
     burst_429: int = 0  # the next N requests get the vendor's 429
+    # the next request starts a window this long in which every request gets the vendor's 429:
+    # a rolling limit filled by someone else, refusing by time, not by count
+    throttle_s: float = 0.0
     latency_s: float = 0.0  # added before answering
     drop_rate: float = 0.0  # close the socket without an answer
     malformed_rate: float = 0.0  # probability per record of a malformed record in responses
     seed: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _throttled_until: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
         self._rng.seed(self.seed)
@@ -49,7 +53,8 @@ class Faults:
                 self._rng.seed(values["seed"])
 
     def clear(self) -> None:
-        self.set(error_rate=0.0, burst_429=0, latency_s=0.0, drop_rate=0.0, malformed_rate=0.0)
+        self.set(error_rate=0.0, burst_429=0, throttle_s=0.0, latency_s=0.0, drop_rate=0.0, malformed_rate=0.0)
+        self._throttled_until = 0.0
 
     def draw(self) -> str | None:
         """Which fault (if any) hits this request: 'drop', 'error', '429' or None."""
@@ -58,6 +63,11 @@ class Faults:
                 return "drop"
             if self.burst_429 > 0:
                 self.burst_429 -= 1
+                return "429"
+            now = time.monotonic()
+            if self.throttle_s > 0:
+                self._throttled_until, self.throttle_s = now + self.throttle_s, 0.0
+            if now < self._throttled_until:
                 return "429"
             if self.error_rate and self._rng.random() < self.error_rate:
                 return "error"

@@ -75,3 +75,15 @@ def test_malformed_records(sandbox, hs) -> None:
 def test_unknown_switch_is_refused(sandbox) -> None:
     with pytest.raises(AttributeError):
         sandbox.hubspot_faults.set(explode=True)
+
+
+def test_throttle_refuses_by_time_not_by_count(sandbox, hs) -> None:
+    sandbox.hubspot_faults.set(throttle_s=0.5)
+    time.sleep(0.6)  # armed: the window starts at the next request, however late it comes
+    for _ in range(3):
+        with pytest.raises(ApiException) as e:
+            hs.crm.contacts.basic_api.get_page(limit=1)
+        assert e.value.status == 429 and "TEN_SECONDLY_ROLLING" in e.value.body
+    time.sleep(0.6)
+    assert hs.crm.contacts.basic_api.get_page(limit=1).results
+    assert sandbox.world.log.faults[("hubspot", "429")] == 3
