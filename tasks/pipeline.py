@@ -77,7 +77,7 @@ def sync(self, connector: str) -> dict:
 
 @app.task(name="hub.decide", **STORE_RETRY)
 def decide(contact_ids: list[int], request_key: str) -> dict:
-    res = decide_contacts(context(), contact_ids, request_key)
+    res = decide_contacts(context(), contact_ids, request_key, owed_only=True)
     for name in sorted(res.connectors):
         push.delay(name)
     return {"decided": res.decided, "pushes": res.pushes}

@@ -38,3 +38,19 @@ def test_only_one_sweep_runs_per_grace_period(redis_url):
 
     locks = RedisLocks(redis_url)
     assert locks.once("sweep", 30) and not locks.once("sweep", 30)
+
+
+def test_a_change_decided_by_one_task_is_not_decided_again_by_the_other(tmp_path, redis_url, crm):
+    """The sync's decide and the sweep's can both be queued for one change; the second is a no-op."""
+    seed(crm, n=4, hot=0)
+    ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url)
+    changed = sorted(sync_connector(ctx, "crm").changed)
+    first = decide_contacts(ctx, changed, "sweep-1", owed_only=True)
+    second = decide_contacts(ctx, changed, "sync-1", owed_only=True)
+    assert first.decided == len(changed) and second.decided == 0 and second.already == len(changed)
+    crm.put_contact("1", email="p1@example.com", first_name="Changed")  # a new change is owed again
+    sync_connector(ctx, "crm")
+    third = decide_contacts(ctx, changed, "sync-2", owed_only=True)
+    assert third.decided == 1
+    assert decide_contacts(ctx, changed, "api-1").decided == len(changed)  # without owed_only: decides all
+    ctx.close()

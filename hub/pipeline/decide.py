@@ -75,13 +75,23 @@ def push_rows(ctx: HubContext, contact: Contact, decision: Decision, decision_id
     return rows
 
 
-def decide_contacts(ctx: HubContext, contact_ids: Sequence[int], request_key: str) -> DecideResult:
+def decide_contacts(
+    ctx: HubContext, contact_ids: Sequence[int], request_key: str, owed_only: bool = False
+) -> DecideResult:
+    """Decide for these contacts once per request key.
+
+    ``owed_only`` (the worker's decide task): skip contacts decided since their last change. A
+    change can have two decide tasks in the queue, the sync's and the sweep's (the sweep cannot
+    tell a lost task from a queued one), and whichever runs second finds the change decided.
+    It compares the store's change time with the decision time, so it needs the wall clock."""
     result = DecideResult()
     now = ctx.clock()
     with ctx.store.connect() as conn:
         gov = governance.policy_for(ctx, conn)  # the legacy rules while the kill switch is on
         engine = getattr(gov.policy, "needs_profiles", False)
         done = decision_store.existing_requests(conn, contact_ids, request_key)
+        if owed_only:
+            done |= decision_store.decided_since_change(conn, contact_ids)
         todo = [i for i in dict.fromkeys(contact_ids) if i not in done]
         contacts = contact_store.load_contacts(conn, todo)
         ids = [c.id for c in contacts]

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, insert, select, tuple_
 
 from hub.models import Action, Decision
 from hub.store.contacts import aware
-from hub.store.schema import decision_features, decisions, outcomes
+from hub.store.schema import contacts, decision_features, decisions, outcomes
 
 
 def existing_requests(conn: Connection, contact_ids: Iterable[int], request_key: str) -> set[int]:
@@ -17,6 +17,20 @@ def existing_requests(conn: Connection, contact_ids: Iterable[int], request_key:
     if not ids:
         return set()
     q = select(decisions.c.contact_id).where(decisions.c.request_key == request_key, decisions.c.contact_id.in_(ids))
+    return set(conn.execute(q).scalars())
+
+
+def decided_since_change(conn: Connection, contact_ids: Iterable[int]) -> set[int]:
+    """Contacts among these with a decision made at or after their last change: they owe none."""
+    ids = list(contact_ids)
+    if not ids:
+        return set()
+    q = (
+        select(contacts.c.id)
+        .join(decisions, decisions.c.contact_id == contacts.c.id)
+        .where(contacts.c.id.in_(ids), decisions.c.created_at >= contacts.c.changed_at)
+        .distinct()
+    )
     return set(conn.execute(q).scalars())
 
 
