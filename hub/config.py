@@ -289,6 +289,13 @@ class PushSettings(_Strict):
     backoff_max: float = Field(3600.0, gt=0)
     lease_seconds: int = Field(300, ge=1, description="a claimed batch not finished by then is in doubt and re-sent")
     batch_limit: int = Field(1000, ge=1, description="pushes handled by one push task")
+    lanes: int = Field(
+        3,
+        ge=1,
+        le=64,
+        description="pushes to one connector that may run at once; records are split between lanes by a hash of "
+        "their id, so each record's writes stay in order (the vendor's rate limit is shared by all lanes)",
+    )
 
 
 class Settings(_Strict):

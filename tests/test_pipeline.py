@@ -116,7 +116,7 @@ def test_permanent_failure_stays_visible_and_the_rest_lands(tmp_path, store_url,
 def test_transient_failure_is_retried_with_backoff(tmp_path, store_url, redis_url, crm):
     seed(crm, n=4, hot=0)
     crm.r.set(crm.k("flaky_left"), 1)
-    ctx = make_ctx(tmp_path, store_url, redis_url)
+    ctx = make_ctx(tmp_path, store_url, redis_url, **{"push.lanes": 1})  # one batch, which the CRM fails
     report = run_once(ctx)
     assert report.pushes[0].retrying == 4 and crm.effects() == []
     with ctx.store.connect() as conn:

@@ -54,3 +54,67 @@ def test_rows_blocked_by_in_flight_siblings_do_not_hide_the_rest(store_url):
             ("b", "call"),
         ]
     store.dispose()
+
+
+def test_lanes_hold_disjoint_records_and_every_push_of_a_record_is_in_one_lane(store_url):
+    store = Store(store_url, auto_migrate=True)
+    with store.begin() as conn:
+        upsert_contacts(conn, [Contact(identities=[Identity(connector="crm", external_id="x")])], NOW)
+        cid = conn.execute(select(contacts.c.id)).scalar()
+        (did,) = insert_decisions(conn, [Decision(contact_id=cid, actions=[], policy="p", policy_version="1")], "k")
+        records = [f"r{i}" for i in range(60)]
+        lists = [{**r, "kind": "add_to_list", "payload": {"list": "hot"}} for r in _rows(cid, did, records, "x")]
+        push_store.enqueue(conn, _rows(cid, did, records, "email") + lists, NOW)
+        claimed = [push_store.claim_due(conn, "crm", NOW, 1000, 60, lane=(k, 3)) for k in range(3)]
+    lanes_of: dict[str, set[int]] = {}
+    for k, rows in enumerate(claimed):
+        for r in rows:
+            lanes_of.setdefault(r.identity.external_id, set()).add(k)
+    assert sum(len(rows) for rows in claimed) == 120  # every push claimed once, by one lane
+    assert set(lanes_of) == set(records) and all(len(v) == 1 for v in lanes_of.values())
+    assert all(claimed), "60 records spread over every lane"
+    store.dispose()
+
+
+def test_migration_0008_gives_open_pushes_their_bucket(tmp_path):
+    from sqlalchemy import insert
+
+    from hub.store.db import make_engine, migrate
+    from hub.store.schema import decisions, pushes
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate(engine, "0007")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(contacts).values(
+                id=1, created_at=NOW, changed_at=NOW, properties={}, email_opt_out=False, do_not_contact=False
+            )
+        )
+        conn.execute(
+            insert(decisions).values(
+                id=1,
+                contact_id=1,
+                request_key="k",
+                policy="p",
+                policy_version="1",
+                propensity=1.0,
+                arm="engine",
+                explanation="",
+                actions=[],
+                created_at=NOW,
+            )
+        )
+        for i, state in enumerate(("pending", "sending", "done")):
+            conn.execute(
+                insert(pushes).values(
+                    id=i + 1, decision_id=1, contact_id=1, connector="crm", object_type="contact",
+                    external_id=f"rec-{i}", kind="set_fields", payload={}, state=state, attempts=0,
+                    next_attempt_at=NOW, created_at=NOW, updated_at=NOW,
+                )
+            )  # fmt: skip
+    migrate(engine)
+    with engine.connect() as conn:
+        got = dict(conn.execute(select(pushes.c.external_id, pushes.c.bucket)).all())
+    assert got == {"rec-0": push_store.bucket_of("rec-0"), "rec-1": push_store.bucket_of("rec-1"), "rec-2": 0}
+    assert got["rec-0"] != 0 or got["rec-1"] != 0, "the hash is not all zero"
+    engine.dispose()

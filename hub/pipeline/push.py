@@ -86,47 +86,65 @@ def plan_pushes(ctx: HubContext, name: str) -> PushSummary:
 
 
 def push_connector(ctx: HubContext, name: str, only_ids: Sequence[int] | None = None) -> PushSummary:
-    """Push up to ``push.batch_limit`` due actions, one vendor batch (and one lease) at a time.
+    """Push up to ``push.batch_limit`` due actions per lane, one vendor batch (and one lease) at
+    a time.
 
-    ``only_ids`` limits it to those pushes (``hub forget`` sends just its clearing writes)."""
+    The queue is split into ``push.lanes`` lanes by record, each under its own lock, so several
+    workers push one connector at once and each record's writes stay in order. A call pushes
+    every lane no one else holds, starting at a random one so that tasks running together
+    spread out. ``only_ids`` limits it to those pushes (``hub forget`` sends its clearing
+    writes)."""
     summary = PushSummary(connector=name)
-    connector = ctx.connector(name)
-    cfg = ctx.settings.push
-    with ctx.locks.hold(f"push:{name}", cfg.lease_seconds) as lock:
-        if not lock.acquired:
-            summary.skipped_lock = True
-            return summary
-        handled = 0
-        while handled < cfg.batch_limit:
-            now = utcnow()
-            with ctx.store.begin() as conn:
-                rows = push_store.claim_due(
-                    conn,
-                    name,
-                    now,
-                    min(connector.max_push_batch, cfg.batch_limit - handled),
-                    cfg.lease_seconds,
-                    only_ids,
-                )
-            if not rows:
-                break
-            handled += len(rows)
-            send, noop, state = _diff(ctx, rows)
-            with ctx.store.begin() as conn:
-                push_store.mark(conn, [r.id for r in noop], "skipped", now)
-            summary.noop += len(noop)
-            if send:
-                _record(ctx, send, _send(connector, send), state, summary)
-            if not lock.refresh():
-                # held past its TTL (a long vendor back-off): another push may run now; stop
-                # here, this batch is recorded, and ask for another task to pick up the rest
-                log.warning("push of %s lost its lock after a slow batch; handing over", name)
-                summary.more = True
-                return summary
-        summary.more = handled >= cfg.batch_limit
+    lanes = ctx.settings.push.lanes
+    start = random.randrange(lanes)
+    acquired = 0
+    for k in range(lanes):
+        lane = ((start + k) % lanes, lanes)
+        with ctx.locks.hold(f"push:{name}:{lane[0]}", ctx.settings.push.lease_seconds) as lock:
+            if not lock.acquired:
+                continue
+            acquired += 1
+            _push_lane(ctx, name, lane, lock, only_ids, summary)
+        if summary.more:  # the batch limit (or a lost lock): the caller comes back for the rest
+            break
+    summary.skipped_lock = acquired == 0
     if summary.sent:
         note_usage(ctx, name)
     return summary
+
+
+def _push_lane(ctx: HubContext, name: str, lane: tuple[int, int], lock, only_ids, summary: PushSummary) -> None:
+    connector = ctx.connector(name)
+    cfg = ctx.settings.push
+    handled = 0
+    while handled < cfg.batch_limit:
+        now = utcnow()
+        with ctx.store.begin() as conn:
+            rows = push_store.claim_due(
+                conn,
+                name,
+                now,
+                min(connector.max_push_batch, cfg.batch_limit - handled),
+                cfg.lease_seconds,
+                only_ids,
+                lane,
+            )
+        if not rows:
+            return
+        handled += len(rows)
+        send, noop, state = _diff(ctx, rows)
+        with ctx.store.begin() as conn:
+            push_store.mark(conn, [r.id for r in noop], "skipped", now)
+        summary.noop += len(noop)
+        if send:
+            _record(ctx, send, _send(connector, send), state, summary)
+        if not lock.refresh():
+            # held past its TTL (a long vendor back-off): another push may run now; stop
+            # here, this batch is recorded, and ask for another task to pick up the rest
+            log.warning("push of %s (lane %d) lost its lock after a slow batch; handing over", name, lane[0])
+            summary.more = True
+            return
+    summary.more = True
 
 
 def _send(connector, batch: list[PushRow]) -> dict[int, PushResult]:

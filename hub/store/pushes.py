@@ -8,6 +8,7 @@ writes themselves are idempotent.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,12 @@ from hub.store.contacts import aware
 from hub.store.schema import identities, pushes
 
 OPEN_STATES = ("pending", "sending")
+BUCKETS = 64  # lanes split by bucket % lanes, so any lane count up to 64 keeps a record in one lane
+
+
+def bucket_of(external_id: str) -> int:
+    """A record's bucket: stable across processes and releases (not Python's salted hash)."""
+    return zlib.crc32(external_id.encode()) % BUCKETS
 
 
 @dataclass
@@ -67,7 +74,15 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
     if superseded:
         conn.execute(update(pushes).where(pushes.c.id.in_(superseded)).values(state="superseded", updated_at=now))
     full = [
-        {**r, "state": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now}
+        {
+            **r,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+            "bucket": bucket_of(r["external_id"]),
+        }
         for r in rows
     ]
     conn.execute(insert(pushes), full)
@@ -92,8 +107,10 @@ def claim_due(
     limit: int,
     lease_seconds: int,
     only_ids: Sequence[int] | None = None,
+    lane: tuple[int, int] = (0, 1),
 ) -> list[PushRow]:
-    """Claim due pushes under a lease, in order, keeping the newest intent per record.
+    """Claim due pushes of lane ``lane[0]`` of ``lane[1]`` under a lease, in order, keeping the
+    newest intent per record. Lanes hold disjoint records, so they never race for a row.
 
     A due push with a newer push for the same record and field group is stale and becomes
     ``superseded`` instead of being sent: otherwise a batch whose worker died (lease ran out)
@@ -105,6 +122,8 @@ def claim_due(
         and_(pushes.c.state == "sending", pushes.c.lease_until < now),
     )
     q = select(pushes).where(pushes.c.connector == connector, due)
+    if lane[1] > 1:
+        q = q.where(pushes.c.bucket % lane[1] == lane[0])
     if only_ids is not None:
         q = q.where(pushes.c.id.in_(list(only_ids)))
     # the oldest due rows may all wait on in-flight siblings (a worker died mid batch and its

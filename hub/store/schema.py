@@ -154,6 +154,13 @@ pushes = Table(
     Column("lease_until", TS),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
+    Column(
+        "bucket",
+        Integer,
+        nullable=False,
+        server_default="0",
+        doc="crc32 of the record id mod 64: push lanes split by it, so one record's writes share a lane",
+    ),
     Index("ix_pushes_due", "connector", "state", "next_attempt_at"),
     Index("ix_pushes_record", "connector", "external_id"),
 )
