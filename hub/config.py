@@ -198,6 +198,14 @@ class EngineSettings(_Strict):
             " and scale its exploration by it, instead of assuming the same noise for every action"
         ),
     )
+    squared_features: bool = Field(
+        True,
+        description=(
+            "linear bandits (linear_thompson, linucb) also fit a squared term per feature, so an action's"
+            " reward may bend in a count (e.g. unsubscribe risk rising steeply with the week's touches)"
+            " instead of following a straight line; doubles the model's columns"
+        ),
+    )
     seed: int = 0
     experiment_salt: str = "engine-1"
     holdout_share: float = Field(0.1, ge=0, le=1, description="contacts decided by the legacy rules")
