@@ -183,7 +183,7 @@ class EngineSettings(_Strict):
         0.2, ge=0, description="scales posterior width (Thompson, LinUCB) or is epsilon (epsilon-greedy)"
     )
     half_life: float | None = Field(
-        90_000,
+        1_000_000,
         gt=0,
         description=(
             "forgetting of the linear bandits (linear_thompson, linucb): each learned decision's weight halves"
