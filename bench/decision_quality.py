@@ -11,8 +11,9 @@ the *decision components* directly on the market's arrays, once per simulated da
 - every policy sees only what a CRM shows: event counts over 7/30 days, lifecycle stage, role
   (job title), company size band, opt-outs, touches and the time zone. Never hidden state;
 - the engine is the hub's own code: ``Apprentice(LinearThompson)`` as ``decision.engine.build_bandit``
-  builds it from the default engine settings (forgetting, learned noise), with the legacy playbook as
-  the apprentice baseline and ``explore_share`` free rows (decision/engine.py's scheme),
+  builds it from the default engine settings (forgetting, learned noise, a squared term per
+  feature), with the legacy playbook as the apprentice baseline and ``explore_share`` free rows
+  (decision/engine.py's scheme),
   ``decision.arbitration.eligibility`` (consent, touch cap, sales quiet days), the long-term
   value rerank (decision/long_term.py with its stated prior, as in the hub, which does not learn
   it yet; ``engine_lt_learned`` learns the lift online from opportunities within 28 days, and
@@ -249,7 +250,7 @@ class Engine(Agent):
         learn_long_term: bool = False,
     ) -> None:
         # the hub's own bandit as decision/engine.py builds it from the engine settings (forgetting,
-        # learned noise and every other default included), on the same catalog
+        # learned noise, squared features and every other default included), on the same catalog
         engine = EngineSettings(seed=seed, exploration=exploration, apprentice_min_observations=min_observations)
         self.model = build_bandit(DecisionSettings(engine=engine))
         assert self.model.n_actions == A

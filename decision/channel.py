@@ -80,6 +80,7 @@ class ChannelModel:
 
     def fit(self, touches: np.ndarray, responses: np.ndarray) -> ChannelModel:
         """Set the population's per-channel response rate (smoothed toward the old one)."""
+        touches, responses = _clean(touches, responses)
         t, r = touches.sum(0), responses.sum(0)
         self.population_rate = (r + 10 * self.population_rate) / (t + 10)
         return self
@@ -88,9 +89,18 @@ class ChannelModel:
         self, touches: np.ndarray, responses: np.ndarray, allowed: np.ndarray, *, sample: bool = True
     ) -> tuple[np.ndarray, list[str]]:
         """Channel index per row (-1 when none is allowed) and its name ("none")."""
+        touches, responses = _clean(touches, responses)
         a = responses + self.prior_strength * self.population_rate
         b = (touches - responses) + self.prior_strength * (1 - self.population_rate)
         score = self._rng.beta(a, b) if sample else a / (a + b)
         idx = np.argmax(np.where(allowed, score, -1.0), axis=1)
         idx = np.where(allowed.any(axis=1), idx, -1)
         return idx, [CHANNELS[i] if i >= 0 else "none" for i in idx]
+
+
+def _clean(touches: np.ndarray, responses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts as rates need them: non-negative, and no more responses than touches (a meeting
+    booked from a web form is a sales-call "response" without a call; counted raw, it would
+    push a rate above 1 and the Beta parameters below 0)."""
+    t = np.maximum(np.asarray(touches, dtype=float), 0.0)
+    return t, np.clip(np.asarray(responses, dtype=float), 0.0, t)

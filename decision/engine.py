@@ -66,7 +66,12 @@ MIN_PROPENSITY = 1e-3
 def build_bandit(settings: DecisionSettings) -> Policy:
     e = settings.engine
     k = len(settings.actions)
-    linear = {"seed": e.seed, "half_life": e.half_life, "learn_noise": e.learn_noise}
+    linear = {
+        "seed": e.seed,
+        "half_life": e.half_life,
+        "learn_noise": e.learn_noise,
+        "squared_features": e.squared_features,
+    }
     if e.bandit == "linucb":
         inner: Policy = LinUCB(n_actions=k, alpha=e.exploration, **linear)
     elif e.bandit == "epsilon_greedy":
@@ -111,6 +116,8 @@ class EnginePolicy:
         e = settings.engine
         self.contact_policy = ContactPolicy(e.max_marketing_touches_7d, e.sales_quiet_days)
         key = f"{self.feature_version}|{'|'.join(self.ids)}|{e.bandit}|{e.seed}"
+        if e.squared_features and e.bandit != "epsilon_greedy":
+            key += "|squared"  # another design matrix: an older linear snapshot is not this model
         #: snapshots are stored under this name; a new catalog, schema or bandit is a new model
         self.model_name = f"engine-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
         self.model: Apprentice = build_bandit(settings)  # type: ignore[assignment]

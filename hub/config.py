@@ -183,7 +183,7 @@ class EngineSettings(_Strict):
         0.2, ge=0, description="scales posterior width (Thompson, LinUCB) or is epsilon (epsilon-greedy)"
     )
     half_life: float | None = Field(
-        90_000,
+        1_000_000,
         gt=0,
         description=(
             "forgetting of the linear bandits (linear_thompson, linucb): each learned decision's weight halves"
@@ -196,6 +196,14 @@ class EngineSettings(_Strict):
         description=(
             "linear bandits learn each action's reward noise variance (conjugate normal-inverse-gamma)"
             " and scale its exploration by it, instead of assuming the same noise for every action"
+        ),
+    )
+    squared_features: bool = Field(
+        True,
+        description=(
+            "linear bandits (linear_thompson, linucb) also fit a squared term per feature, so an action's"
+            " reward may bend in a count (e.g. unsubscribe risk rising steeply with the week's touches)"
+            " instead of following a straight line; doubles the model's columns"
         ),
     )
     seed: int = 0

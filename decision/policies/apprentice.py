@@ -130,6 +130,9 @@ class Apprentice(Policy):
     def _feature_weights(self, action: int) -> np.ndarray:
         return self.policy._feature_weights(action)
 
+    def _contributions(self, x: np.ndarray, action: int) -> np.ndarray:
+        return self.policy._contributions(x, action)
+
     def _encode_params(self) -> dict[str, Any]:
         return {
             "policy": self.policy._snapshot(),

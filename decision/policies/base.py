@@ -261,10 +261,13 @@ class Policy:
         Linear models only: contribution = weight x feature value (the intercept is left out).
         """
         x = self._check_X(np.asarray(x, dtype=float)[None, :])[0]
-        w = self._feature_weights(int(action))
-        contrib = w * x
+        contrib = self._contributions(x, int(action))
         order = np.argsort(-np.abs(contrib), kind="stable")
         return [(int(j), float(contrib[j])) for j in order]
+
+    def _contributions(self, x: np.ndarray, action: int) -> np.ndarray:
+        """(d,) each feature's share of the action's predicted reward for row ``x``."""
+        return self._feature_weights(action) * x
 
     def _feature_weights(self, action: int) -> np.ndarray:
         raise DecisionError(f"{type(self).__name__} has no per-feature weights to explain.")

@@ -19,7 +19,7 @@ from .base import Policy, argmax_ties, masked, mc_winners, win_shares
 class _DisjointLinear(Policy):
     """Per-action posterior ``N(mean_[a], noise-scaled cov_[a])`` over weights of [x, 1].
 
-    Two options, both off by default and both exact under save / restore (their state is
+    Three options, all off by default and all exact under save / restore (their state is
     ordinary sufficient statistics):
 
     - ``half_life`` (rows): exponential forgetting. Before each batch of m rows is folded in,
@@ -33,14 +33,25 @@ class _DisjointLinear(Policy):
       width, so an action whose reward barely varies (an ad click) is not explored as if it
       were as noisy as a sales call, and a heavy-tailed one (a rare -30 unsubscribe) is
       explored with the width its noise really has. Means are unchanged.
+    - ``squared_features``: the design is ``[x, x**2, 1]`` instead of ``[x, 1]``, so each
+      action's reward may bend in every feature (a second-order term per feature, no cross
+      terms: D grows from d + 1 to 2d + 1, not d^2). Rewards that are convex or saturating in a
+      count are common: the unsubscribe risk of one more email is near zero for a contact mailed
+      once this week and steep for one mailed three times, and a straight line through both
+      misjudges both. For a 0/1 column the square repeats the column (the prior splits the
+      weight between them), which costs nothing but a little shrinkage.
     """
 
     #: pseudo-rows behind the prior guess ``noise_variance`` when ``learn_noise`` is on
     NOISE_PRIOR_ROWS = 20.0
 
+    def _n_design(self, n_features: int) -> int:
+        """Columns of the design matrix for ``n_features`` input features."""
+        return n_features * (2 if self.squared_features else 1) + int(self.fit_intercept)
+
     def _prior(self) -> tuple[np.ndarray, np.ndarray]:
         """(k, D, D) prior precision and (k, D) prior ``precision @ mean``."""
-        k, D = self.n_actions, self.n_features_in_ + int(self.fit_intercept)
+        k, D = self.n_actions, self._n_design(self.n_features_in_)
         pv = np.broadcast_to(np.asarray(self.prior_variance, dtype=float), (k,))
         pm = np.broadcast_to(np.asarray(self.prior_mean, dtype=float), (k,))
         p0 = np.eye(D)[None] / pv[:, None, None]
@@ -50,7 +61,7 @@ class _DisjointLinear(Policy):
         return p0, np.einsum("kde,ke->kd", p0, m0)
 
     def _init_state(self, n_features: int) -> None:
-        k, D = self.n_actions, n_features + int(self.fit_intercept)
+        k, D = self.n_actions, self._n_design(n_features)
         pv = np.broadcast_to(np.asarray(self.prior_variance, dtype=float), (k,))
         pm = np.broadcast_to(np.asarray(self.prior_mean, dtype=float), (k,))
         if (pv <= 0).any():
@@ -81,7 +92,10 @@ class _DisjointLinear(Policy):
             self._init_noise_state(self.n_actions)
 
     def _design(self, X: np.ndarray) -> np.ndarray:
-        return np.hstack([X, np.ones((len(X), 1))]) if self.fit_intercept else X
+        parts = [X, X * X] if self.squared_features else [X]
+        if self.fit_intercept:
+            parts.append(np.ones((len(X), 1)))
+        return np.hstack(parts) if len(parts) > 1 else X
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
         return self._design(X) @ self.mean_.T
@@ -139,6 +153,13 @@ class _DisjointLinear(Policy):
     def _feature_weights(self, action: int) -> np.ndarray:
         return self.mean_[action, : self.n_features_in_]
 
+    def _contributions(self, x: np.ndarray, action: int) -> np.ndarray:
+        d = self.n_features_in_
+        out = self.mean_[action, :d] * x
+        if self.squared_features:
+            out = out + self.mean_[action, d : 2 * d] * x * x
+        return out
+
 
 class LinUCB(_DisjointLinear):
     """Disjoint LinUCB: pick the highest upper confidence bound ``mean + alpha * width``.
@@ -164,6 +185,7 @@ class LinUCB(_DisjointLinear):
         seed: int | None = None,
         half_life: float | None = None,
         learn_noise: bool = False,
+        squared_features: bool = False,
     ):
         self.n_actions = n_actions
         self.alpha = alpha
@@ -174,6 +196,7 @@ class LinUCB(_DisjointLinear):
         self.seed = seed
         self.half_life = half_life
         self.learn_noise = learn_noise
+        self.squared_features = squared_features
         self._seed_rng()
 
     def _probabilities(self, X, mask):
@@ -217,6 +240,7 @@ class LinearThompson(_DisjointLinear):
         seed: int | None = None,
         half_life: float | None = None,
         learn_noise: bool = False,
+        squared_features: bool = False,
     ):
         self.n_actions = n_actions
         self.exploration = exploration
@@ -228,6 +252,7 @@ class LinearThompson(_DisjointLinear):
         self.seed = seed
         self.half_life = half_life
         self.learn_noise = learn_noise
+        self.squared_features = squared_features
         self._seed_rng()
 
     def _choose(self, X, mask):

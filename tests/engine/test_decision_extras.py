@@ -34,6 +34,19 @@ def test_channel_respects_consent_and_action_then_prefers_the_responsive_one():
     assert none[0] == -1 and names == ["none"]
 
 
+def test_channel_model_survives_more_responses_than_touches():
+    """A meeting booked from a web form counts as a sales-call response without any call: raw
+    counts with responses above touches must not break the Beta draws or the population rate."""
+    touches = np.zeros((50, 4))
+    responses = np.zeros((50, 4))
+    touches[:, 2], responses[:, 2] = 0, 3  # meetings, never called
+    touches[:, 0], responses[:, 0] = 4, 1
+    m = ChannelModel(seed=0).fit(touches, responses)
+    assert ((m.population_rate >= 0) & (m.population_rate <= 1)).all(), m.population_rate
+    idx, _ = m.choose(touches, responses, np.ones((50, 4), dtype=bool))
+    assert (idx >= 0).all()
+
+
 def test_content_slots_learn_the_winning_variant_per_slot():
     s = ContentSlots({"subject": ["a", "b", "c"], "cta": ["x", "y"]}, seed=1)
     rng = np.random.default_rng(0)

@@ -1,0 +1,77 @@
+"""Squared features of the linear bandits: a reward that bends in a feature is learned, the
+state survives save / restore, explanations add both terms, and the engine turns it on."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from decision.engine import EnginePolicy, build_bandit
+from decision.policies import LinearThompson, LinUCB
+from hub.config import DecisionSettings
+
+LINEAR = [LinearThompson, LinUCB]
+
+
+def convex_data(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Action 0 pays 0.3 minus a penalty that is zero at touches 0 and steep at 2 (fatigue);
+    action 1 (wait) pays 0. ``x`` is touches / 2 in {0, 0.5, 1}."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, n) / 2.0
+    a = rng.integers(0, 2, n)
+    r = np.where(a == 0, 0.3 - 1.2 * x**2, 0.0) + rng.normal(0, 0.1, n)
+    return x[:, None], a, r
+
+
+@pytest.mark.parametrize("cls", LINEAR)
+def test_a_convex_penalty_is_learned_with_squares_and_missed_without(cls):
+    X, a, r = convex_data()
+    grid = np.array([[0.0], [0.5], [1.0]])
+    truth = 0.3 - 1.2 * grid[:, 0] ** 2  # 0.3, 0.0, -0.9
+    line = cls(n_actions=2, seed=0).learn_many(X, a, r).predict_many(grid)[:, 0]
+    bent = cls(n_actions=2, seed=0, squared_features=True).learn_many(X, a, r).predict_many(grid)[:, 0]
+    assert np.abs(bent - truth).max() < 0.05, bent
+    assert np.abs(line - truth).max() > 0.1, line  # a straight line cannot fit 0.3, 0.0, -0.9
+    # the decision that matters: mail an untouched contact (0.3 > 0), wait at one touch (0.0)
+    assert bent[0] > 0.2 and abs(bent[1]) < 0.05
+
+
+@pytest.mark.parametrize("cls", LINEAR)
+def test_squared_state_has_2d_plus_1_columns_and_round_trips(cls):
+    rng = np.random.default_rng(1)
+    p = cls(n_actions=3, seed=2, squared_features=True, half_life=500, learn_noise=True)
+    X = rng.normal(size=(300, 4))
+    p.learn_many(X, rng.integers(0, 3, 300), rng.normal(size=300))
+    assert p.mean_.shape == (3, 9) and p.cov_.shape == (3, 9, 9)
+    q = cls.from_state(json.loads(json.dumps(p.state_dict())))
+    assert q.squared_features
+    Xn = rng.normal(size=(20, 4))
+    np.testing.assert_array_equal(q.predict_many(Xn), p.predict_many(Xn))
+    np.testing.assert_array_equal(q.choose_many(Xn).actions, p.choose_many(Xn).actions)
+
+
+def test_explanations_add_the_linear_and_the_squared_term():
+    X, a, r = convex_data()
+    p = LinearThompson(n_actions=2, seed=0, squared_features=True).learn_many(X, a, r)
+    ((j, c),) = p.explain_one([1.0], 0)
+    w, v = p.mean_[0, 0], p.mean_[0, 1]
+    assert j == 0 and c == pytest.approx(w + v) and c < -0.8  # touches = 2 costs about 1.2
+
+
+def test_a_snapshot_without_the_option_loads_as_linear():
+    p = LinearThompson(n_actions=2, seed=0).learn_many(np.zeros((4, 1)), [0, 1, 0, 1], [1.0, 0.0, 1.0, 0.0])
+    snap = p.state_dict()
+    snap["params"].pop("squared_features")
+    q = LinearThompson.from_state(snap)
+    assert not q.squared_features and q.mean_.shape == (2, 2)
+    q.learn_one([0.0], 1, 1.0)
+
+
+def test_the_engine_uses_squares_by_default_and_names_the_model_apart():
+    on = build_bandit(DecisionSettings())
+    off = build_bandit(DecisionSettings(engine={"squared_features": False}))
+    assert on.policy.squared_features and not off.policy.squared_features
+    names = {EnginePolicy(DecisionSettings(engine={"squared_features": s})).model_name for s in (True, False)}
+    assert len(names) == 2, "a linear snapshot must not be loaded as the squared model"
