@@ -55,12 +55,20 @@ def train_log(seed: int = 1, n: int = 5000):
     return X, a, r
 
 
+def engine_defaults() -> dict:
+    """The linear options the hub's engine uses by default (forgetting, learned noise, squares)."""
+    from hub.config import EngineSettings
+
+    e = EngineSettings()
+    return {"half_life": e.half_life, "learn_noise": e.learn_noise, "squared_features": e.squared_features}
+
+
 def policies() -> dict:
     F = np.random.default_rng(2).normal(size=(K, 4))
     return {
         "LinearThompson": LinearThompson(n_actions=K, noise_variance=0.25, seed=SEED),
         "LinearThompson(engine defaults)": LinearThompson(
-            n_actions=K, noise_variance=0.25, seed=SEED, half_life=90_000, learn_noise=True
+            n_actions=K, noise_variance=0.25, seed=SEED, **engine_defaults()
         ),
         "LinUCB": LinUCB(n_actions=K, alpha=0.5, seed=SEED),
         "SharedLinearThompson(p=4)": SharedLinearThompson(
@@ -73,7 +81,7 @@ def policies() -> dict:
             LinearThompson(n_actions=K, noise_variance=0.25, seed=SEED), min_observations=100
         ),
         "Apprentice(LinearThompson, engine defaults)": Apprentice(
-            LinearThompson(n_actions=K, noise_variance=0.25, seed=SEED, half_life=90_000, learn_noise=True),
+            LinearThompson(n_actions=K, noise_variance=0.25, seed=SEED, **engine_defaults()),
             min_observations=100,
         ),
     }

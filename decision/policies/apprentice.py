@@ -10,6 +10,7 @@ the decision actually made (the restricted mask is part of the policy).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,11 @@ class Apprentice(Policy):
         X = self._check_X(X)
         return self._mature(X)
 
+    def _one_batch(self):  # noqa: ANN202
+        """The inner policy's batch scope (widths computed once), where it has one."""
+        scope = getattr(self.policy, "one_batch", None)
+        return scope() if scope is not None else contextlib.nullcontext()
+
     def _mature(self, X: np.ndarray) -> np.ndarray:
         counts, width = self.policy.n_obs_, self.policy._width(X)
         return (counts[None, :] >= self.min_observations) & (width <= self.max_width)
@@ -100,8 +106,9 @@ class Apprentice(Policy):
         """Choose per row; ``baseline`` (n,) int holds the legacy rules' action per row."""
         X = self._check_X(X)
         mask = self._check_mask(mask, len(X))
-        eff, legacy = self._effective_mask(X, mask, baseline)
-        actions, prop = self.policy._choose(X, eff)
+        with self._one_batch():
+            eff, legacy = self._effective_mask(X, mask, baseline)
+            actions, prop = self.policy._choose(X, eff)
         scores = masked(self.policy._predict(X), mask)
         followed = legacy[np.arange(len(X)), actions]
         return Choice(actions.astype(np.intp), prop.astype(float), scores, followed)
@@ -115,8 +122,9 @@ class Apprentice(Policy):
     def probabilities_many(self, X: Any, mask: Any = None, baseline: Any = None) -> np.ndarray:
         X = self._check_X(X)
         mask = self._check_mask(mask, len(X))
-        eff, _ = self._effective_mask(X, mask, baseline)
-        return self.policy._probabilities(X, eff)
+        with self._one_batch():
+            eff, _ = self._effective_mask(X, mask, baseline)
+            return self.policy._probabilities(X, eff)
 
     def _predict(self, X):
         return self.policy._predict(X)

@@ -7,6 +7,9 @@ covariance matrices, so nothing loops over rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -116,12 +119,30 @@ class _DisjointLinear(Policy):
         return (nu + np.maximum(q, 0.0)) / (nu + self.n_eff_)
 
     def _width(self, X: np.ndarray) -> np.ndarray:
-        # float32 halves the dominant (k, n, D) x (D, D) product; widths only scale exploration
+        """(n, k) posterior sd of each action's score per row: the batch's main cost, a
+        (k, n, D) x (D, D) product, so inside :meth:`one_batch` it is computed once per batch."""
+        scope = getattr(self, "_batch_widths", None)
+        if scope is not None and scope[0] is X:
+            return scope[1]
+        # float32 halves the dominant product; widths only scale exploration
         Z = self._design(X).astype(np.float32)
         G = np.matmul(Z[None], self.cov_.astype(np.float32))  # (k, n, D)
         var = np.einsum("knd,nd->nk", G, Z).astype(np.float64)
         scale = self.noise_variance * self.noise_scale() if self.learn_noise else self.noise_variance
-        return np.sqrt(np.maximum(var, 0.0) * scale)
+        width = np.sqrt(np.maximum(var, 0.0) * scale)
+        if scope is not None:
+            self._batch_widths = (X, width)
+        return width
+
+    @contextmanager
+    def one_batch(self) -> Iterator[None]:
+        """Within this block the model does not change and widths are reused for the same
+        batch array: the apprentice reads them to judge maturity, then to choose."""
+        self._batch_widths = (None, None)
+        try:
+            yield
+        finally:
+            self._batch_widths = None
 
     def _forget(self, rows: int) -> None:
         factor = 0.5 ** (rows / self.half_life)

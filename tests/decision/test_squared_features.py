@@ -75,3 +75,18 @@ def test_the_engine_uses_squares_by_default_and_names_the_model_apart():
     assert on.policy.squared_features and not off.policy.squared_features
     names = {EnginePolicy(DecisionSettings(engine={"squared_features": s})).model_name for s in (True, False)}
     assert len(names) == 2, "a linear snapshot must not be loaded as the squared model"
+
+
+def test_widths_are_computed_once_per_batch_and_only_inside_its_scope():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4))
+    model = LinearThompson(n_actions=3, seed=0, squared_features=True)
+    model.learn_many(X, rng.integers(0, 3, 50), rng.normal(size=50))
+    outside = model._width(X)
+    assert model._width(X) is not outside  # no cache across calls: a later batch may differ
+    with model.one_batch():
+        first = model._width(X)
+        assert model._width(X) is first  # the apprentice's maturity check and choice share it
+        assert model._width(X.copy()) is not first  # another array is another batch
+    np.testing.assert_allclose(first, outside)
+    assert model._width(X) is not first
