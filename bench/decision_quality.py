@@ -157,6 +157,11 @@ def features(market: Market, obs: Observed, day: int) -> np.ndarray:
     )
 
 
+#: the count-like columns of ``features`` (log counts, touches, sales recency): the ones the
+#: engine squares, as it squares only the count-like columns of the hub's schema
+NUMERIC_COLUMNS = [*range(2 * len(SEEN)), 2 * len(SEEN) + 16, 2 * len(SEEN) + 17]
+
+
 def mask_for(market: Market, obs: Observed, day: int, policy: ContactPolicy) -> np.ndarray:
     pop = market.pop
     base = np.ones((pop.n, A), dtype=bool)
@@ -252,7 +257,7 @@ class Engine(Agent):
         # the hub's own bandit as decision/engine.py builds it from the engine settings (forgetting,
         # learned noise, squared features and every other default included), on the same catalog
         engine = EngineSettings(seed=seed, exploration=exploration, apprentice_min_observations=min_observations)
-        self.model = build_bandit(DecisionSettings(engine=engine))
+        self.model = build_bandit(DecisionSettings(engine=engine), NUMERIC_COLUMNS)
         assert self.model.n_actions == A
         self.rng = np.random.default_rng([seed, 11])
         self.w = long_term_weight

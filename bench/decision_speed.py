@@ -56,11 +56,16 @@ def train_log(seed: int = 1, n: int = 5000):
 
 
 def engine_defaults() -> dict:
-    """The linear options the hub's engine uses by default (forgetting, learned noise, squares)."""
+    """The linear options the hub's engine uses by default: forgetting, learned noise, and a
+    squared term for the count-like columns, here the same share of the 100 as in the hub's
+    feature schema (62 of 113)."""
+    from decision.features import feature_names, numeric_columns
     from hub.config import EngineSettings
 
     e = EngineSettings()
-    return {"half_life": e.half_life, "learn_noise": e.learn_noise, "squared_features": e.squared_features}
+    share = len(numeric_columns(feature_names())) / len(feature_names())
+    squared = list(range(round(D * share))) if e.squared_features else False
+    return {"half_life": e.half_life, "learn_noise": e.learn_noise, "squared_features": squared}
 
 
 def policies() -> dict:

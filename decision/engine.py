@@ -41,7 +41,15 @@ from decision.context import expression_env
 from decision.enrich import DEFAULT_DEAL_VALUE, DecisionExtras, coarse_stage, profile_points
 from decision.experiment import CONTROL, ENGINE, HOLDOUT, assign_arms
 from decision.explain import top_factors
-from decision.features import NEVER_DAYS, Features, Vocabulary, feature_version, featurize
+from decision.features import (
+    NEVER_DAYS,
+    Features,
+    Vocabulary,
+    feature_names,
+    feature_version,
+    featurize,
+    numeric_columns,
+)
 from decision.interface import ContactView
 from decision.long_term import (
     COARSE_STAGES,
@@ -63,15 +71,15 @@ from hub.models import Action, ActionKind, Decision
 MIN_PROPENSITY = 1e-3
 
 
-def build_bandit(settings: DecisionSettings) -> Policy:
+def build_bandit(settings: DecisionSettings, squared_columns: Sequence[int] | None = None) -> Policy:
+    """The engine's bandit. ``squared_columns``: the count-like feature columns that get a
+    squared term when ``squared_features`` is on (None: every column)."""
     e = settings.engine
     k = len(settings.actions)
-    linear = {
-        "seed": e.seed,
-        "half_life": e.half_life,
-        "learn_noise": e.learn_noise,
-        "squared_features": e.squared_features,
-    }
+    squared: bool | list[int] = e.squared_features
+    if e.squared_features and squared_columns is not None:
+        squared = [int(j) for j in squared_columns]
+    linear = {"seed": e.seed, "half_life": e.half_life, "learn_noise": e.learn_noise, "squared_features": squared}
     if e.bandit == "linucb":
         inner: Policy = LinUCB(n_actions=k, alpha=e.exploration, **linear)
     elif e.bandit == "epsilon_greedy":
@@ -116,11 +124,13 @@ class EnginePolicy:
         e = settings.engine
         self.contact_policy = ContactPolicy(e.max_marketing_touches_7d, e.sales_quiet_days)
         key = f"{self.feature_version}|{'|'.join(self.ids)}|{e.bandit}|{e.seed}"
+        squared = numeric_columns(feature_names(self.topics, self.vocab))
         if e.squared_features and e.bandit != "epsilon_greedy":
-            key += "|squared"  # another design matrix: an older linear snapshot is not this model
+            # another design matrix: an older linear (or all-squared) snapshot is not this model
+            key += f"|squared-{len(squared)}"
         #: snapshots are stored under this name; a new catalog, schema or bandit is a new model
         self.model_name = f"engine-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
-        self.model: Apprentice = build_bandit(settings)  # type: ignore[assignment]
+        self.model: Apprentice = build_bandit(settings, squared)  # type: ignore[assignment]
         self.model_version = 0
         self._rng = np.random.default_rng([e.seed, 17])
         self.extras = DecisionExtras(settings, self.entries)

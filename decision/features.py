@@ -162,6 +162,16 @@ def feature_names(topics: Sequence[str] = DEFAULT_TOPICS, vocab: Vocabulary = DE
     return names
 
 
+#: one-hot and flag columns: 0/1, so a squared term would only repeat them
+INDICATOR_PREFIXES = ("industry_", "country_", "seniority_", "department_", "stage_", "never_")
+
+
+def numeric_columns(names: Sequence[str]) -> list[int]:
+    """Indices of the count-like columns (counts, recencies, rates, sizes): the ones whose
+    reward may bend, and the only ones the engine gives a squared term."""
+    return [j for j, n in enumerate(names) if not n.startswith(INDICATOR_PREFIXES) and not n.endswith("_missing")]
+
+
 def feature_version(topics: Sequence[str] = DEFAULT_TOPICS, vocab: Vocabulary = DEFAULT_VOCABULARY) -> str:
     """``f1-<hash of the names>``: bump the prefix for a change of meaning, the hash follows names."""
     digest = hashlib.sha256("|".join(feature_names(topics, vocab)).encode()).hexdigest()[:8]

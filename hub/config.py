@@ -201,9 +201,9 @@ class EngineSettings(_Strict):
     squared_features: bool = Field(
         True,
         description=(
-            "linear bandits (linear_thompson, linucb) also fit a squared term per feature, so an action's"
-            " reward may bend in a count (e.g. unsubscribe risk rising steeply with the week's touches)"
-            " instead of following a straight line; doubles the model's columns"
+            "linear bandits (linear_thompson, linucb) also fit a squared term per count-like feature (counts,"
+            " recencies, rates, sizes; not one-hot columns), so an action's reward may bend in a count (e.g."
+            " unsubscribe risk rising steeply with the week's touches) instead of following a straight line"
         ),
     )
     seed: int = 0

@@ -36,21 +36,34 @@ class _DisjointLinear(Policy):
       width, so an action whose reward barely varies (an ad click) is not explored as if it
       were as noisy as a sales call, and a heavy-tailed one (a rare -30 unsubscribe) is
       explored with the width its noise really has. Means are unchanged.
-    - ``squared_features``: the design is ``[x, x**2, 1]`` instead of ``[x, 1]``, so each
-      action's reward may bend in every feature (a second-order term per feature, no cross
-      terms: D grows from d + 1 to 2d + 1, not d^2). Rewards that are convex or saturating in a
-      count are common: the unsubscribe risk of one more email is near zero for a contact mailed
-      once this week and steep for one mailed three times, and a straight line through both
-      misjudges both. For a 0/1 column the square repeats the column (the prior splits the
-      weight between them), which costs nothing but a little shrinkage.
+    - ``squared_features``: the design is ``[x, x[:, S]**2, 1]`` instead of ``[x, 1]``, so each
+      action's reward may bend in the features S (True: every feature; or a list of column
+      indices). A second-order term per feature, no cross terms: D grows by |S|, not d^2.
+      Rewards that are convex or saturating in a count are common: the unsubscribe risk of one
+      more email is near zero for a contact mailed once this week and steep for one mailed
+      three times, and a straight line through both misjudges both. For a 0/1 column the square
+      repeats the column, so the engine squares only its count-like columns: the widths, a
+      (k, n, D) x (D, D) product, are the cost of a batch.
     """
 
     #: pseudo-rows behind the prior guess ``noise_variance`` when ``learn_noise`` is on
     NOISE_PRIOR_ROWS = 20.0
 
+    def _squared_columns(self, n_features: int) -> np.ndarray:
+        """Indices of the input columns that also enter squared."""
+        sq = self.squared_features
+        if sq is True:
+            return np.arange(n_features)
+        if not sq:
+            return np.arange(0)
+        cols = np.asarray(sq, dtype=np.intp)
+        if cols.ndim != 1 or (cols < 0).any() or (cols >= n_features).any():
+            raise DecisionError(f"squared_features holds column indices below {n_features}, got {list(sq)}")
+        return cols
+
     def _n_design(self, n_features: int) -> int:
         """Columns of the design matrix for ``n_features`` input features."""
-        return n_features * (2 if self.squared_features else 1) + int(self.fit_intercept)
+        return n_features + len(self._squared_columns(n_features)) + int(self.fit_intercept)
 
     def _prior(self) -> tuple[np.ndarray, np.ndarray]:
         """(k, D, D) prior precision and (k, D) prior ``precision @ mean``."""
@@ -95,7 +108,8 @@ class _DisjointLinear(Policy):
             self._init_noise_state(self.n_actions)
 
     def _design(self, X: np.ndarray) -> np.ndarray:
-        parts = [X, X * X] if self.squared_features else [X]
+        cols = self._squared_columns(X.shape[1])
+        parts = [X, X[:, cols] ** 2] if len(cols) else [X]
         if self.fit_intercept:
             parts.append(np.ones((len(X), 1)))
         return np.hstack(parts) if len(parts) > 1 else X
@@ -177,8 +191,8 @@ class _DisjointLinear(Policy):
     def _contributions(self, x: np.ndarray, action: int) -> np.ndarray:
         d = self.n_features_in_
         out = self.mean_[action, :d] * x
-        if self.squared_features:
-            out = out + self.mean_[action, d : 2 * d] * x * x
+        cols = self._squared_columns(d)
+        out[cols] += self.mean_[action, d : d + len(cols)] * x[cols] ** 2
         return out
 
 
@@ -206,7 +220,7 @@ class LinUCB(_DisjointLinear):
         seed: int | None = None,
         half_life: float | None = None,
         learn_noise: bool = False,
-        squared_features: bool = False,
+        squared_features: bool | list[int] = False,
     ):
         self.n_actions = n_actions
         self.alpha = alpha
@@ -217,7 +231,7 @@ class LinUCB(_DisjointLinear):
         self.seed = seed
         self.half_life = half_life
         self.learn_noise = learn_noise
-        self.squared_features = squared_features
+        self.squared_features = squared_features if isinstance(squared_features, bool) else list(squared_features)
         self._seed_rng()
 
     def _probabilities(self, X, mask):
@@ -261,7 +275,7 @@ class LinearThompson(_DisjointLinear):
         seed: int | None = None,
         half_life: float | None = None,
         learn_noise: bool = False,
-        squared_features: bool = False,
+        squared_features: bool | list[int] = False,
     ):
         self.n_actions = n_actions
         self.exploration = exploration
@@ -273,7 +287,7 @@ class LinearThompson(_DisjointLinear):
         self.seed = seed
         self.half_life = half_life
         self.learn_noise = learn_noise
-        self.squared_features = squared_features
+        self.squared_features = squared_features if isinstance(squared_features, bool) else list(squared_features)
         self._seed_rng()
 
     def _choose(self, X, mask):

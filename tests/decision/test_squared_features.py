@@ -90,3 +90,39 @@ def test_widths_are_computed_once_per_batch_and_only_inside_its_scope():
         assert model._width(X.copy()) is not first  # another array is another batch
     np.testing.assert_allclose(first, outside)
     assert model._width(X) is not first
+
+
+@pytest.mark.parametrize("cls", LINEAR)
+def test_only_the_listed_columns_are_squared_and_that_survives_a_round_trip(cls):
+    rng = np.random.default_rng(3)
+    p = cls(n_actions=2, seed=1, squared_features=[0, 2])
+    X = rng.normal(size=(200, 4))
+    p.learn_many(X, rng.integers(0, 2, 200), X[:, 0] ** 2 - X[:, 1])
+    assert p.mean_.shape == (2, 4 + 2 + 1)
+    np.testing.assert_array_equal(p._design(X[:2])[:, 4:6], X[:2][:, [0, 2]] ** 2)
+    contrib = p._contributions(X[0], 0)
+    w = p.mean_[0]
+    assert contrib[1] == pytest.approx(w[1] * X[0, 1])  # not squared: the linear term alone
+    assert contrib[2] == pytest.approx(w[2] * X[0, 2] + w[5] * X[0, 2] ** 2)
+    q = cls.from_state(json.loads(json.dumps(p.state_dict())))
+    assert q.squared_features == [0, 2]
+    np.testing.assert_array_equal(q.predict_many(X[:5]), p.predict_many(X[:5]))
+
+
+def test_squared_column_indices_must_exist():
+    from hub.errors import DecisionError
+
+    with pytest.raises(DecisionError, match="column indices below 3"):
+        LinearThompson(n_actions=2, squared_features=[0, 3]).learn_many(np.zeros((2, 3)), [0, 1], [0.0, 1.0])
+
+
+def test_the_engine_squares_only_its_count_like_columns():
+    from decision.features import feature_names, numeric_columns
+
+    names = feature_names()
+    cols = numeric_columns(names)
+    squared = {names[j] for j in cols}
+    assert {"email_sent_7d", "days_since_sales_touch", "email_open_rate", "log_employees"} <= squared
+    assert not any(n.startswith(("industry_", "stage_", "never_")) or n.endswith("_missing") for n in squared)
+    engine = EnginePolicy(DecisionSettings())
+    assert engine.model.policy.squared_features == cols
