@@ -86,7 +86,7 @@ def decide(contact_ids: list[int], request_key: str) -> dict:
 @app.task(name="hub.push", bind=True, **STORE_RETRY)
 def push(self, connector: str) -> dict:
     try:
-        res = push_connector(context(), connector)
+        res = push_connector(context(), connector, spread=True)
     except RetryableError as exc:
         raise self.retry(exc=exc, countdown=_retry_countdown(self, exc)) from None
     if res.more:

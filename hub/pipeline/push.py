@@ -85,18 +85,21 @@ def plan_pushes(ctx: HubContext, name: str) -> PushSummary:
     return summary
 
 
-def push_connector(ctx: HubContext, name: str, only_ids: Sequence[int] | None = None) -> PushSummary:
+def push_connector(
+    ctx: HubContext, name: str, only_ids: Sequence[int] | None = None, spread: bool = False
+) -> PushSummary:
     """Push up to ``push.batch_limit`` due actions per lane, one vendor batch (and one lease) at
     a time.
 
     The queue is split into ``push.lanes`` lanes by record, each under its own lock, so several
     workers push one connector at once and each record's writes stay in order. A call pushes
-    every lane no one else holds, starting at a random one so that tasks running together
-    spread out. ``only_ids`` limits it to those pushes (``hub forget`` sends its clearing
+    every lane no one else holds, in lane order; with ``spread`` (the worker's task) it starts
+    at a random lane, so that tasks running together spread out (in process, the order stays
+    reproducible). ``only_ids`` limits it to those pushes (``hub forget`` sends its clearing
     writes)."""
     summary = PushSummary(connector=name)
     lanes = ctx.settings.push.lanes
-    start = random.randrange(lanes)
+    start = random.randrange(lanes) if spread else 0
     acquired = 0
     for k in range(lanes):
         lane = ((start + k) % lanes, lanes)

@@ -24,7 +24,7 @@ from hub.sandbox.world import World
 from hub.store import learning
 from hub.store.schema import decisions
 
-DAYS = 35
+DAYS = 42
 
 
 def _config(tmp_path, sb) -> HubContext:
@@ -87,7 +87,7 @@ def test_reward_per_decision_rises_as_the_engine_learns(tmp_path):
     arms = np.array([a for _, a, *_ in rows])
     engine = arms == "engine"
     first = reward[engine & (week == 0)]
-    last = reward[engine & ((week == 2) | (week == 3))]  # windows of weeks 2-3 all closed by day 35
+    last = reward[engine & ((week == 3) | (week == 4))]  # windows of weeks 3-4 all closed by day 42
     print(
         f"decisions={len(rows)} first-week mean={first.mean():.3f} (n={len(first)}) "
         f"last-weeks mean={last.mean():.3f} (n={len(last)}) models={len(models)} "
@@ -99,7 +99,7 @@ def test_reward_per_decision_rises_as_the_engine_learns(tmp_path):
     on_engine = np.array([arm_of.get(int(d)) == "engine" if str(d).isdigit() else False for d in gt["decision_id"]])
     gt_week = gt["day"] // 7
     gt_first = gt["expected_reward"][on_engine & (gt_week == 0)].mean()
-    gt_last = gt["expected_reward"][on_engine & ((gt_week == 2) | (gt_week == 3))].mean()
+    gt_last = gt["expected_reward"][on_engine & ((gt_week == 3) | (gt_week == 4))].mean()
     print(f"ground truth: first week {gt_first:.3f}, last weeks {gt_last:.3f}")
     assert len(models) >= 3  # learned and snapshotted repeatedly
     # the ground truth is the firm check (expected reward: no outcome noise); the hub's own
