@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, insert, select, text
 
 from hub.models import Activity, Contact, Decision, Identity
-from hub.store.contacts import _row_to_contact, aware
+from hub.store.activities import activity_from_row
+from hub.store.contacts import _row_to_contact
 from hub.store.schema import activities, contact_emails, contacts, decisions, identities
 
 _CONTACT = select(contacts).where(contacts.c.id == bindparam("cid"))
@@ -57,18 +58,7 @@ def load_contact(conn: Connection, contact_id: int) -> Contact | None:
 
 
 def activities_since(conn: Connection, contact_id: int, since: datetime) -> list[Activity]:
-    return [
-        Activity(
-            contact_id=r.contact_id,
-            type=r.type,
-            channel=r.channel,
-            occurred_at=aware(r.occurred_at),
-            properties=r.properties or {},
-            source=r.source,
-            external_id=r.external_id,
-        )
-        for r in conn.execute(_ACTIVITIES, {"cid": contact_id, "since": since})
-    ]
+    return [activity_from_row(r) for r in conn.execute(_ACTIVITIES, {"cid": contact_id, "since": since})]
 
 
 def insert_decision(conn: Connection, d: Decision, request_key: str) -> int:

@@ -29,6 +29,18 @@ def make_connector(sb, runtime: Runtime | None = None, name: str = "hs", **setti
     return build_plugin_manager().build(name, entry, runtime)
 
 
+def oauth_connector(sb, name: str = "hs"):
+    """A connector on the sandbox's OAuth app (refresh-token rotation) instead of a private-app token."""
+    oauth = {
+        "client_id": "sandbox-client-id",
+        "client_secret": "sandbox-client-secret",
+        "refresh_token": "sandbox-refresh-0",
+    }
+    return build_plugin_manager().build(
+        name, ConnectorEntry(type="hubspot", settings={"oauth": oauth, "base_url": sb.hubspot_url})
+    )
+
+
 @pytest.fixture
 def connector(sandbox):
     c = make_connector(sandbox)

@@ -7,7 +7,7 @@ from collections import Counter
 
 from hub.connector import Runtime
 from hub.models import Action, Identity, PushRequest
-from tests.connectors.hubspot.conftest import make_connector
+from tests.connectors.hubspot.conftest import make_connector, oauth_connector
 
 
 def req(i: int, rid: str, kind: str = "set_fields", **payload) -> PushRequest:
@@ -37,17 +37,7 @@ def test_check_names_the_missing_scopes(sandbox, connector):
 
 
 def test_oauth_refreshes_by_lifetime_and_keeps_the_rotated_refresh_token(world, sandbox):
-    from hub.config import ConnectorEntry
-    from hub.plugins import build_plugin_manager
-
-    oauth = {
-        "client_id": "sandbox-client-id",
-        "client_secret": "sandbox-client-secret",
-        "refresh_token": "sandbox-refresh-0",
-    }
-    c = build_plugin_manager().build(
-        "hs", ConnectorEntry(type="hubspot", settings={"oauth": oauth, "base_url": sandbox.hubspot_url})
-    )
+    c = oauth_connector(sandbox)
     assert c.check().details["portal"] == 4242 and sandbox.hubspot.refreshes == 1
     c.client._token_expires = 0  # the token's lifetime is over: the next call refreshes first
     assert c.push([req(1, live(world)[0], "add_to_list", list="oauth-list")])[0].status == "ok"

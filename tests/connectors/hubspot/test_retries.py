@@ -6,7 +6,7 @@ import pytest
 
 from connectors.hubspot.client import _Failed
 from hub.errors import RetryableError
-from tests.connectors.hubspot.conftest import make_connector
+from tests.connectors.hubspot.conftest import make_connector, oauth_connector
 
 TEN_SECONDLY = {"policyName": "TEN_SECONDLY_ROLLING", "message": "You have reached your ten_secondly_rolling limit."}
 
@@ -78,17 +78,7 @@ def test_4xx_is_not_retried(client):
 
 
 def test_a_429_from_the_oauth_token_endpoint_is_retryable_not_fatal(world, sandbox):
-    from hub.config import ConnectorEntry
-    from hub.plugins import build_plugin_manager
-
-    oauth = {
-        "client_id": "sandbox-client-id",
-        "client_secret": "sandbox-client-secret",
-        "refresh_token": "sandbox-refresh-0",
-    }
-    c = build_plugin_manager().build(
-        "hs", ConnectorEntry(type="hubspot", settings={"oauth": oauth, "base_url": sandbox.hubspot_url})
-    )
+    c = oauth_connector(sandbox)
     sandbox.hubspot_faults.set(burst_429=1)
     with pytest.raises(RetryableError) as e:
         c.client.api  # noqa: B018 - the property refreshes the token
