@@ -51,6 +51,7 @@ from decision.channel import CHANNELS as HUB_CHANNELS
 from decision.channel import ChannelModel
 from decision.engine import build_bandit
 from decision.long_term import KIND_PRIOR_LIFT, LongTermValue, rerank
+from decision.risk import OptOutRisk, channel_groups
 from decision.send_time import SendTimeModel
 from hub.config import DecisionSettings, EngineSettings
 from hub.sandbox import ground_truth as gt
@@ -259,6 +260,13 @@ class Engine(Agent):
         engine = EngineSettings(seed=seed, exploration=exploration, apprentice_min_observations=min_observations)
         self.model = build_bandit(DecisionSettings(engine=engine), NUMERIC_COLUMNS)
         assert self.model.n_actions == A
+        # the pooled per-channel opt-out model (decision/risk.py), as decision/engine.py builds it
+        self.groups, names = channel_groups([None if a.kind == "wait" else a.channel for a in CATALOG])
+        self.risk = (
+            OptOutRisk(len(names), squared_features=NUMERIC_COLUMNS, half_life=engine.half_life, seed=seed)
+            if engine.opt_out_model
+            else None
+        )
         self.rng = np.random.default_rng([seed, 11])
         self.w = long_term_weight
         self.send_time = send_time
@@ -323,6 +331,9 @@ class Engine(Agent):
         return actions, hours, chan
 
     def learn(self, X, actions, rewards, market, day) -> None:  # noqa: ANN001
+        if len(actions) and self.risk is not None:
+            unsub = W.unsubscribe * market.log[-1]["unsubscribe"]
+            rewards = self.risk.smooth(X, self.groups[actions], rewards, unsub, W.unsubscribe)
         if len(actions):
             self.model.learn_many(X, actions, rewards / self.scale, np.ones(len(actions)))
         if self._wait_rows is not None:

@@ -59,8 +59,9 @@ from decision.long_term import (
     rerank,
     routed_probabilities,
 )
-from decision.policies import Apprentice, EpsilonGreedy, LinearThompson, LinUCB, Policy
+from decision.policies import Apprentice, EpsilonGreedy, LinearThompson, LinUCB, Policy, load_bundle, save_bundle
 from decision.profile import build_profile
+from decision.risk import OptOutRisk, channel_groups
 from decision.rules import RulesPolicy
 from decision.scoring.points import points_probability
 from hub.config import CatalogEntry, DecisionSettings
@@ -131,6 +132,12 @@ class EnginePolicy:
         #: snapshots are stored under this name; a new catalog, schema or bandit is a new model
         self.model_name = f"engine-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
         self.model: Apprentice = build_bandit(settings, squared)  # type: ignore[assignment]
+        self.opt_out_groups, channels = channel_groups([None if a.kind == "wait" else a.channel for a in self.entries])
+        #: the pooled per-channel opt-out model the bandit's rewards are smoothed with (decision/risk.py)
+        self.opt_out: OptOutRisk | None = None
+        if e.opt_out_model:
+            sq = squared if e.squared_features else False
+            self.opt_out = OptOutRisk(len(channels), squared_features=sq, half_life=e.half_life, seed=e.seed)
         self.model_version = 0
         self._rng = np.random.default_rng([e.seed, 17])
         self.extras = DecisionExtras(settings, self.entries)
@@ -146,21 +153,45 @@ class EnginePolicy:
     # -- model lifecycle (called by hub/pipeline/learn.py) -------------------------------------
 
     def load_model(self, version: int, blob: bytes) -> None:
-        self.model = Policy.load(blob)  # type: ignore[assignment]
+        """Restore a snapshot: the bandit and, when saved with it, the opt-out model (a snapshot
+        from before the opt-out model existed leaves the current one as it is)."""
+        parts = load_bundle(blob)
+        self.model = parts.get("bandit", parts.get("policy"))  # type: ignore[assignment]
+        if "opt_out" in parts and self.opt_out is not None:
+            self.opt_out = OptOutRisk.of(parts["opt_out"])
         self.model_version = version
 
     def snapshot(self) -> bytes:
-        return self.model.save()
+        parts: dict[str, Policy] = {"bandit": self.model}
+        if self.opt_out is not None:
+            parts["opt_out"] = self.opt_out.model
+        return save_bundle(parts)
 
-    def learn(self, X: np.ndarray, actions: Sequence[str], rewards: np.ndarray, propensities: np.ndarray) -> int:
-        """Update from finalized decisions; rewards are objective points (scaled here)."""
+    def learn(
+        self,
+        X: np.ndarray,
+        actions: Sequence[str],
+        rewards: np.ndarray,
+        propensities: np.ndarray,
+        unsubscribe_points: np.ndarray | None = None,
+    ) -> int:
+        """Update from finalized decisions; rewards are objective points (scaled here).
+
+        ``unsubscribe_points`` (the part of each reward from unsubscribes) lets the opt-out model
+        learn, and the bandit learns from the reward with that part replaced by its prediction."""
         idx = np.array([self.ids.index(a) if a in self.ids else -1 for a in actions], dtype=np.intp)
         keep = idx >= 0
         if not keep.any():
             return 0
-        r = np.asarray(rewards, dtype=float)[keep] * self.values[idx[keep]] / self.settings.engine.reward_scale
+        Xk = np.asarray(X, dtype=float)[keep]
+        points = np.asarray(rewards, dtype=float)[keep]
+        if self.opt_out is not None and unsubscribe_points is not None:
+            unsub = np.asarray(unsubscribe_points, dtype=float)[keep]
+            weight = self.settings.objective.unsubscribe
+            points = self.opt_out.smooth(Xk, self.opt_out_groups[idx[keep]], points, unsub, weight)
+        r = points * self.values[idx[keep]] / self.settings.engine.reward_scale
         p = np.clip(np.asarray(propensities, dtype=float)[keep], MIN_PROPENSITY, 1.0)
-        self.model.learn_many(np.asarray(X, dtype=float)[keep], idx[keep], r, p)
+        self.model.learn_many(Xk, idx[keep], r, p)
         return int(keep.sum())
 
     # -- deciding ----------------------------------------------------------------------------

@@ -206,6 +206,14 @@ class EngineSettings(_Strict):
             " unsubscribe risk rising steeply with the week's touches) instead of following a straight line"
         ),
     )
+    opt_out_model: bool = Field(
+        True,
+        description=(
+            "learn the chance of an unsubscribe per channel from every touch on it (decision/risk.py) and let"
+            " the bandit learn from that chance instead of the rare realized unsubscribe: the same expected"
+            " reward with far less noise"
+        ),
+    )
     seed: int = 0
     experiment_salt: str = "engine-1"
     holdout_share: float = Field(0.1, ge=0, le=1, description="contacts decided by the legacy rules")

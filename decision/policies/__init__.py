@@ -1,7 +1,7 @@
 """Contextual bandit policies behind one interface (:class:`Policy`)."""
 
 from .apprentice import Apprentice
-from .base import Choice, Policy
+from .base import Choice, Policy, load_bundle, save_bundle
 from .beta import BetaBernoulli
 from .linear import LinearThompson, LinUCB
 from .regressor import EpsilonGreedy, Softmax
@@ -17,4 +17,6 @@ __all__ = [
     "Policy",
     "SharedLinearThompson",
     "Softmax",
+    "load_bundle",
+    "save_bundle",
 ]

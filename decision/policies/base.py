@@ -334,3 +334,22 @@ class Policy:
     def load(cls, blob: bytes) -> Policy:
         """Inverse of :meth:`save`."""
         return cls._restore(_state.from_bytes(blob))
+
+
+def save_bundle(policies: dict[str, Policy]) -> bytes:
+    """Several named policies in one blob: a model and the helper models it learns with."""
+    return _state.to_bytes({"bundle": {name: p._snapshot() for name, p in policies.items()}})
+
+
+def load_bundle(blob: bytes) -> dict[str, Policy]:
+    """Inverse of :func:`save_bundle`; a blob of one :meth:`Policy.save` loads as ``{"policy": it}``.
+
+    >>> from decision.policies import BetaBernoulli
+    >>> p = BetaBernoulli(n_actions=2, seed=0)
+    >>> sorted(load_bundle(save_bundle({"a": p, "b": p}))), list(load_bundle(p.save()))
+    (['a', 'b'], ['policy'])
+    """
+    snap = _state.from_bytes(blob)
+    if "bundle" in snap:
+        return {name: Policy._restore(s) for name, s in snap["bundle"].items()}
+    return {"policy": Policy._restore(snap)}

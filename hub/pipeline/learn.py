@@ -89,8 +89,15 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                 return report
             X = np.array([r.features for r in rows], dtype=float)
             rewards = np.array([r.reward_total or 0.0 for r in rows])
+            unsub = np.array([float((r.reward_parts or {}).get("unsubscribe", 0.0)) for r in rows])
             try:
-                n = engine.learn(X, [r.action for r in rows], rewards, np.array([r.propensity for r in rows]))
+                n = engine.learn(
+                    X,
+                    [r.action for r in rows],
+                    rewards,
+                    np.array([r.propensity for r in rows]),
+                    unsubscribe_points=unsub,
+                )
             except DecisionError:
                 # the in-memory model may be half-updated: reload the last good one next time
                 engine.model_version = -1

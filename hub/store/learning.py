@@ -29,6 +29,8 @@ class LogRow:
     arm: str
     reward_total: float | None
     created_at: datetime
+    #: weighted reward components (objective points per component)
+    reward_parts: dict[str, float] | None = None
 
 
 def windows_due(conn: Connection, now: datetime, limit: int = 10_000) -> dict[int, list[dict[str, float]]]:
@@ -78,6 +80,7 @@ def learnable(conn: Connection, feature_version: str, limit: int = 50_000) -> li
             decision_features.c.feature_version,
             decision_features.c.features,
             decision_features.c.reward_total,
+            decision_features.c.reward,
             decisions.c.propensity,
             decisions.c.arm,
             decisions.c.created_at,
@@ -93,7 +96,15 @@ def learnable(conn: Connection, feature_version: str, limit: int = 50_000) -> li
     )
     return [
         LogRow(
-            r.decision_id, r.action, r.feature_version, r.features, r.propensity, r.arm, r.reward_total, r.created_at
+            r.decision_id,
+            r.action,
+            r.feature_version,
+            r.features,
+            r.propensity,
+            r.arm,
+            r.reward_total,
+            r.created_at,
+            r.reward,
         )
         for r in conn.execute(q)
     ]

@@ -168,3 +168,43 @@ def test_a_long_term_overrule_logs_the_probability_mass_routed_to_the_final_acti
     assert over and all(d.propensity < 0.8 for d in over)
     for i, d in enumerate(decisions):
         assert abs(d.propensity - replay[i, p.ids.index(d.action)]) < 0.15, (d.action, d.propensity)
+
+
+def test_the_opt_out_model_is_saved_with_the_bandit_and_smooths_what_it_learns():
+    policy = engine(seed=3)
+    plain = engine(seed=3, opt_out_model=False)
+    n_features = len(policy.features([view(1)], NOW).names)
+    rng = np.random.default_rng(0)
+    X = np.zeros((12_000, n_features))
+    X[:, 0] = rng.random(12_000)  # one feature that does not matter
+    unsub = np.where(rng.random(12_000) < 0.05, -30.0, 0.0)
+    rewards = 1.0 + unsub
+    # a technical email's touches teach the email channel's opt-out model; then the business
+    # email, on the same channel, learns from that smooth chance instead of its own -30 spikes
+    for action, rows in (
+        ("email_nurture_technical", slice(0, 10_000)),
+        ("email_nurture_business", slice(10_000, None)),
+    ):
+        for p in (policy, plain):
+            n = len(X[rows])
+            p.learn(X[rows], [action] * n, rewards[rows], np.ones(n), unsubscribe_points=unsub[rows])
+    a = policy.ids.index("email_nurture_business")
+    smooth_mean = policy.model.predict_many(X)[:, a] * 10
+    plain_mean = plain.model.predict_many(X)[:, a] * 10
+    assert smooth_mean.std() < 0.5 * plain_mean.std()
+    assert abs(smooth_mean.mean() - (1.0 - 30 * 0.05)) < 0.5
+
+    again = engine(seed=3)
+    again.load_model(7, policy.snapshot())
+    g = policy.opt_out_groups[[a]]
+    assert again.model_version == 7
+    assert np.array_equal(
+        again.opt_out.probability(X[:5], np.repeat(g, 5)), policy.opt_out.probability(X[:5], np.repeat(g, 5))
+    )
+    assert np.array_equal(again.model.predict_many(X[:5]), policy.model.predict_many(X[:5]))
+
+    # a snapshot from before the opt-out model (the bandit alone) still loads
+    older = engine(seed=3)
+    older.load_model(2, plain.model.save())
+    assert np.array_equal(older.model.predict_many(X[:5]), plain.model.predict_many(X[:5]))
+    assert older.opt_out is not None and not older.opt_out.fitted
