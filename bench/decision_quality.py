@@ -14,6 +14,8 @@ the *decision components* directly on the market's arrays, once per simulated da
   builds it from the default engine settings (forgetting, learned noise, a squared term per
   feature), with the legacy playbook as the apprentice baseline and ``explore_share`` free rows
   (decision/engine.py's scheme),
+  the pooled per-channel opt-out model (decision/risk.py: the bandit learns from the reward with
+  the realized unsubscribe replaced by the predicted chance, as decision/engine.py does),
   ``decision.arbitration.eligibility`` (consent, touch cap, sales quiet days), the long-term
   value rerank (decision/long_term.py with its stated prior, as in the hub, which does not learn
   it yet; ``engine_lt_learned`` learns the lift online from opportunities within 28 days, and
