@@ -26,8 +26,11 @@ PRIOR_VARIANCE = 0.01
 NOISE_VARIANCE = 0.05
 
 
-#: touches behind a channel's model at which its prediction and the realized outcome weigh the same
-MIN_ROWS = 2_000
+#: touches behind a channel's model at which its prediction and the realized outcome weigh the
+#: same. The model is shrunk toward a zero chance, so a young one makes touches look safer than
+#: they are: a pipeline of a few hundred contacts must keep learning mostly from what happened (at
+#: 2,000 and 10,000 the sandbox learning test's rise fell to the bar), one of thousands smooths soon
+MIN_ROWS = 50_000
 
 
 class OptOutRisk:

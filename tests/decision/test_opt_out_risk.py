@@ -37,7 +37,7 @@ def test_learns_each_channels_chance_of_an_unsubscribe():
 
 def test_smoothed_rewards_keep_their_mean_and_lose_most_of_their_noise():
     X, g, unsub, reward = market(40_000)
-    risk = OptOutRisk(2, squared_features=True)
+    risk = OptOutRisk(2, squared_features=True, min_rows=2_000)
     risk.learn(X, g, unsub)
     X2, g2, unsub2, reward2 = market(40_000, seed=1)
     smooth = risk.smooth(X2, g2, reward2, WEIGHT * unsub2, WEIGHT)
