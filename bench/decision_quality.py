@@ -51,9 +51,8 @@ import numpy as np
 from decision.arbitration import ActionSpec, Catalog, ContactPolicy, eligibility
 from decision.channel import CHANNELS as HUB_CHANNELS
 from decision.channel import ChannelModel
-from decision.engine import build_bandit
+from decision.engine import build_bandit, build_opt_out
 from decision.long_term import KIND_PRIOR_LIFT, LongTermValue, rerank
-from decision.risk import OptOutRisk, channel_groups
 from decision.send_time import SendTimeModel
 from hub.config import DecisionSettings, EngineSettings
 from hub.sandbox import ground_truth as gt
@@ -262,13 +261,8 @@ class Engine(Agent):
         engine = EngineSettings(seed=seed, exploration=exploration, apprentice_min_observations=min_observations)
         self.model = build_bandit(DecisionSettings(engine=engine), NUMERIC_COLUMNS)
         assert self.model.n_actions == A
-        # the pooled per-channel opt-out model (decision/risk.py), as decision/engine.py builds it
-        self.groups, names = channel_groups([None if a.kind == "wait" else a.channel for a in CATALOG])
-        self.risk = (
-            OptOutRisk(len(names), squared_features=NUMERIC_COLUMNS, half_life=engine.half_life, seed=seed)
-            if engine.opt_out_model
-            else None
-        )
+        # the pooled per-channel opt-out model (decision/risk.py), built as decision/engine.py builds it
+        self.groups, self.risk = build_opt_out(DecisionSettings(engine=engine), CATALOG, NUMERIC_COLUMNS)
         self.rng = np.random.default_rng([seed, 11])
         self.w = long_term_weight
         self.send_time = send_time

@@ -90,6 +90,21 @@ def build_bandit(settings: DecisionSettings, squared_columns: Sequence[int] | No
     return Apprentice(inner, min_observations=e.apprentice_min_observations)
 
 
+def build_opt_out(
+    settings: DecisionSettings, actions: Sequence[Any], squared_columns: Sequence[int] | None = None
+) -> tuple[np.ndarray, OptOutRisk | None]:
+    """Each action's channel group and the pooled opt-out model (None when ``opt_out_model`` is
+    off); ``actions`` need ``kind`` and ``channel``, ``squared_columns`` as for :func:`build_bandit`."""
+    e = settings.engine
+    groups, channels = channel_groups([None if a.kind == "wait" else a.channel for a in actions])
+    if not e.opt_out_model:
+        return groups, None
+    squared: bool | list[int] = e.squared_features
+    if e.squared_features and squared_columns is not None:
+        squared = [int(j) for j in squared_columns]
+    return groups, OptOutRisk(len(channels), squared_features=squared, half_life=e.half_life, seed=e.seed)
+
+
 class EnginePolicy:
     """``decide(batch, now)`` for the pipeline; ``learn`` / ``snapshot`` / ``load_model`` for the learner."""
 
@@ -132,12 +147,8 @@ class EnginePolicy:
         #: snapshots are stored under this name; a new catalog, schema or bandit is a new model
         self.model_name = f"engine-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
         self.model: Apprentice = build_bandit(settings, squared)  # type: ignore[assignment]
-        self.opt_out_groups, channels = channel_groups([None if a.kind == "wait" else a.channel for a in self.entries])
         #: the pooled per-channel opt-out model the bandit's rewards are smoothed with (decision/risk.py)
-        self.opt_out: OptOutRisk | None = None
-        if e.opt_out_model:
-            sq = squared if e.squared_features else False
-            self.opt_out = OptOutRisk(len(channels), squared_features=sq, half_life=e.half_life, seed=e.seed)
+        self.opt_out_groups, self.opt_out = build_opt_out(settings, self.entries, squared)
         self.model_version = 0
         self._rng = np.random.default_rng([e.seed, 17])
         self.extras = DecisionExtras(settings, self.entries)

@@ -100,11 +100,11 @@ class OptOutRisk:
         weight: float,
     ) -> np.ndarray:
         """Rewards with each row's realized unsubscribe points replaced by ``weight`` x the
-        predicted chance (in proportion ``n / (n + min_rows)`` to the n touches behind the row's
-        channel model, so a young model leans on the realized outcome), then the model learns this batch (predicting first, so a row's own
-        outcome never leaks into its smoothed reward). ``unsubscribe_points`` is the part of each
-        reward that came from unsubscribes (``weight`` per unsubscribe). The first batch, with
-        nothing learned yet, passes unchanged."""
+        predicted chance, in proportion ``n / (n + min_rows)`` to the n touches behind the row's
+        channel model (a young model leans on the realized outcome); then the model learns this
+        batch. Predicting first means a row's own outcome never leaks into its smoothed reward.
+        ``unsubscribe_points`` is the part of each reward that came from unsubscribes (``weight``
+        per unsubscribe). The first batch, with nothing learned yet, passes unchanged."""
         pts = np.asarray(unsubscribe_points, dtype=float)
         r = np.asarray(rewards, dtype=float)
         if weight == 0:
