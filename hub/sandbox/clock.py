@@ -3,7 +3,9 @@
 Within a simulated day time runs with the wall clock (so successive writes get distinct,
 increasing stamps) but never leaves the day; ``advance_days`` jumps to later days. Readings are
 strictly increasing in milliseconds, so a cursor on modification time never sees a tie it could
-not order.
+not order. With ``realtime=False`` each reading is one millisecond after the last instead, so a
+run that reads the clock the same way gets the same stamps however fast the machine is (tests
+that compare learning runs need that).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ DEFAULT_START = datetime(2026, 1, 5, tzinfo=UTC)
 class SimClock:
     """Simulated time in epoch milliseconds; thread-safe."""
 
-    def __init__(self, start: datetime = DEFAULT_START) -> None:
+    def __init__(self, start: datetime = DEFAULT_START, realtime: bool = True) -> None:
         self.start_ms = int(start.timestamp() * 1000)
+        self.realtime = realtime
         self.day = 0
         self._real0 = time.monotonic()
         self._last = self.start_ms - 1
@@ -33,7 +36,7 @@ class SimClock:
     def now_ms(self) -> int:
         """The current simulated time; strictly greater than any earlier reading."""
         with self._lock:
-            elapsed = int((time.monotonic() - self._real0) * 1000)
+            elapsed = int((time.monotonic() - self._real0) * 1000) if self.realtime else 0
             t = self.day_start_ms + min(elapsed, DAY_MS - 1)
             t = max(t, self._last + 1)
             self._last = t

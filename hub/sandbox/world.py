@@ -45,6 +45,7 @@ class WorldConfig:
     weights: gt.RewardWeights = field(default_factory=gt.RewardWeights)
     merge_day: int = 2
     write_page_views: bool = True
+    realtime_clock: bool = True  # False: stamps independent of machine speed (see SimClock)
 
 
 @dataclass
@@ -65,7 +66,7 @@ class World:
         self.lock = threading.RLock()
         self.pop: Population = generate_population(cfg.n_contacts, cfg.seed)
         self.market = Market(self.pop, MarketConfig(cfg.seed, cfg.regime_shift, cfg.weights))
-        self.clock = SimClock(cfg.start)
+        self.clock = SimClock(cfg.start, realtime=cfg.realtime_clock)
         self.log = WriteLog()
         self.hubspot = HubSpotState(self.clock, self.log, self._on_hub_fields)
         self.salesforce = SalesforceState(self.clock, self.log, self._on_hub_fields)

@@ -1,0 +1,33 @@
+"""The simulated clock: strictly increasing stamps, and a machine-speed-free mode."""
+
+from __future__ import annotations
+
+import time
+
+from hub.sandbox.clock import DAY_MS, SimClock
+
+
+def test_readings_increase_strictly_within_a_day():
+    clock = SimClock()
+    readings = [clock.now_ms() for _ in range(500)]
+    assert all(b > a for a, b in zip(readings, readings[1:], strict=False))
+    assert readings[-1] < clock.start_ms + DAY_MS
+
+
+def test_without_realtime_the_stamps_do_not_depend_on_how_slow_the_machine_is():
+    fast, slow = SimClock(realtime=False), SimClock(realtime=False)
+    a = [fast.now_ms() for _ in range(3)]
+    b = []
+    for _ in range(3):
+        time.sleep(0.02)
+        b.append(slow.now_ms())
+    assert a == b == [fast.start_ms, fast.start_ms + 1, fast.start_ms + 2]
+    fast.set_day(2)
+    assert fast.now_ms() == fast.start_ms + 2 * DAY_MS
+
+
+def test_with_realtime_the_wall_clock_moves_the_stamps():
+    clock = SimClock()
+    first = clock.now_ms()
+    time.sleep(0.05)
+    assert clock.now_ms() - first >= 40
