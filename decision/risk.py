@@ -8,7 +8,9 @@ never learned otherwise. The chance of unsubscribing depends on the contact and 
 already put on the channel far more than on which email it was, so one model per channel learns
 it from every touch on that channel. The bandit then learns from the reward with the realized
 unsubscribe replaced by this predicted chance: a control variate, the same expected reward
-where the model is right, with a fraction of the noise.
+where the model is right, with a fraction of the noise. How much the chance replaces the
+realized outcome is set row by row by how sure the model is there (inverse variance weighting),
+so a young model, or one asked about a kind of touch it has rarely seen, leans on what happened.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from decision.policies import LinearThompson, Policy
+from decision.policies import LinearThompson
 
 #: a probability's weights are small: a prior sd of 0.1 per weight keeps a model fitted on a few
 #: hundred touches from swinging its predictions far outside [0, 1]
@@ -26,11 +28,9 @@ PRIOR_VARIANCE = 0.01
 NOISE_VARIANCE = 0.05
 
 
-#: touches behind a channel's model at which its prediction and the realized outcome weigh the
-#: same. The model is shrunk toward a zero chance, so a young one makes touches look safer than
-#: they are: a pipeline of a few hundred contacts must keep learning mostly from what happened (at
-#: 2,000 and 10,000 the sandbox learning test's rise fell to the bar), one of thousands smooths soon
-MIN_ROWS = 50_000
+#: the lowest chance at which an outcome's variance p (1 - p) is taken: a prediction of 0 would
+#: otherwise claim a noiseless outcome, and a model saying "no risk" would never be trusted
+FLOOR_CHANCE = 0.002
 
 
 class OptOutRisk:
@@ -57,10 +57,8 @@ class OptOutRisk:
         seed: int | None = None,
         prior_variance: float = PRIOR_VARIANCE,
         noise_variance: float = NOISE_VARIANCE,
-        min_rows: float = MIN_ROWS,
     ) -> None:
-        self.min_rows = min_rows
-        self.model: Policy = LinearThompson(
+        self.model: LinearThompson = LinearThompson(
             n_actions=max(n_groups, 1),
             seed=seed,
             half_life=half_life,
@@ -100,8 +98,8 @@ class OptOutRisk:
         weight: float,
     ) -> np.ndarray:
         """Rewards with each row's realized unsubscribe points replaced by ``weight`` x the
-        predicted chance, in proportion ``n / (n + min_rows)`` to the n touches behind the row's
-        channel model (a young model leans on the realized outcome); then the model learns this
+        predicted chance, in proportion to how sure the model is of that row (:meth:`trust`: a
+        young or unfamiliar one leans on the realized outcome); then the model learns this
         batch. Predicting first means a row's own outcome never leaks into its smoothed reward.
         ``unsubscribe_points`` is the part of each reward that came from unsubscribes (``weight``
         per unsubscribe). The first batch, with nothing learned yet, passes unchanged."""
@@ -114,20 +112,30 @@ class OptOutRisk:
             return r.copy()
         g = np.asarray(groups, dtype=np.intp)
         p = self.probability(X, g)
-        # trust the model in proportion to its evidence: with few touches behind a channel's
-        # model its prediction is mostly prior, and the realized outcome is the better estimate
-        n = self.model.n_eff_[np.maximum(g, 0)]
-        trust = np.where(g >= 0, n / (n + self.min_rows), 0.0)
+        trust = self.trust(X, g, p)
         out = r - trust * pts + trust * weight * p
         self.learn(X, groups, pts / weight)
         return out
 
+    def trust(self, X: np.ndarray, groups: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """(n,) weight of the predicted chance against the realized outcome, per row: inverse
+        variance weighting, ``v_outcome / (v_outcome + v_prediction)`` with ``v_outcome = p (1 - p)``
+        and ``v_prediction = z' S z`` the posterior variance of the row's prediction. A channel
+        model with little evidence, or a row unlike what it has seen (a call to a brand-new lead
+        when it has learned on customers), is uncertain there and the realized outcome counts;
+        where it has seen thousands of similar touches its chance replaces the spike."""
+        rows = np.flatnonzero(groups >= 0)
+        v_pred = np.ones(len(groups))
+        v_pred[rows] = self.model.mean_variance(np.asarray(X, dtype=float)[rows], groups[rows])
+        q = np.clip(p, FLOOR_CHANCE, 0.5)
+        v_out = q * (1 - q)
+        return np.where(groups >= 0, v_out / (v_out + v_pred), 0.0)
+
     @classmethod
-    def of(cls, model: Policy) -> OptOutRisk:
+    def of(cls, model: LinearThompson) -> OptOutRisk:
         """Wrap a restored model (its snapshot is saved with the bandit's, decision/engine.py)."""
         risk = cls.__new__(cls)
         risk.model = model
-        risk.min_rows = MIN_ROWS
         return risk
 
 

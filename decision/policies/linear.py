@@ -148,6 +148,16 @@ class _DisjointLinear(Policy):
             self._batch_widths = (X, width)
         return width
 
+    def mean_variance(self, X: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """(n,) posterior variance ``z' S_a z`` of each row's predicted mean for its own action
+        ``actions[i]``: how sure the model is of that prediction (one product per action)."""
+        Z = self._design(np.asarray(X, dtype=float))
+        actions = np.asarray(actions, dtype=np.intp)
+        out = np.empty(len(Z))
+        for a, rows in group_rows(actions) if len(Z) else ():
+            out[rows] = np.einsum("nd,nd->n", Z[rows] @ self.cov_[a], Z[rows])
+        return out
+
     @contextmanager
     def one_batch(self) -> Iterator[None]:
         """Within this block the model does not change and widths are reused for the same

@@ -173,7 +173,6 @@ def test_a_long_term_overrule_logs_the_probability_mass_routed_to_the_final_acti
 def test_the_opt_out_model_is_saved_with_the_bandit_and_smooths_what_it_learns():
     policy = engine(seed=3)
     plain = engine(seed=3, opt_out_model=False)
-    policy.opt_out.min_rows = 1_000  # trust the channel model once it has 10,000 touches behind it
     n_features = len(policy.features([view(1)], NOW).names)
     rng = np.random.default_rng(0)
     X = np.zeros((12_000, n_features))
