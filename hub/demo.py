@@ -106,7 +106,8 @@ def run_demo(
     db = workdir / "demo.db"
     if db.exists():
         db.unlink()
-    world = World(WorldConfig(n_contacts=contacts, seed=seed))
+    # the clock ticks per reading, not with the wall: the same seed gives the same demo on any machine
+    world = World(WorldConfig(n_contacts=contacts, seed=seed, realtime_clock=False))
     types = set(build_plugin_manager().types)
     with start_sandbox(world) as sb:
         settings = load_settings(sandbox_settings(sb, workdir, types))
