@@ -449,21 +449,25 @@ def status(config: ConfigOpt = None) -> None:
 
 
 def _governance_status(settings: Settings, store) -> None:  # noqa: ANN001
-    """Kill switches that are on, open alerts, and approvals waiting: what a person must look at."""
+    """Kill switches that are on, open alerts, approvals waiting and who is kept out: what a
+    person must look at."""
     from hub.cli_governance import alert_table, switch_table
     from hub.governance import approvals, killswitch
     from hub.governance.alerts import last_run, list_alerts
+    from hub.store import suppressions as suppression_store
 
     with store.connect() as conn:
         states = killswitch.states(conn, settings.governance)
         open_alerts = list_alerts(conn, "open", 20)
         waiting = approvals.counts(conn).get("awaiting", 0)
         monitored = last_run(conn)
+        suppressed = suppression_store.counts(conn)["people"]
     if any(s.on for s in states.values()):
         out.print(switch_table(states))
     when = f"{monitored:%Y-%m-%d %H:%M} UTC" if monitored else "never"
     out.print(alert_table(open_alerts, title=f"Open alerts (last monitoring run: {when})"))
     out.print(f"Approvals waiting: {waiting}" + (" (hub approvals list)" if waiting else ""))
+    out.print(f"Suppressed (forgotten) people: {suppressed}" + (" (hub forget --list)" if suppressed else ""))
 
 
 @pushes_app.command("list")

@@ -149,10 +149,13 @@ def test_forget_cli_list_and_unsuppress(tmp_path, redis_url, crm):
     assert listed.returncode == 0, listed.stderr
     assert "Suppressed: 1 people (1 email hashes, 1 CRM record id hashes)" in listed.stdout
     assert "p1" not in listed.stdout
+    status = run_hub("status", "-c", cfg)
+    assert "Suppressed (forgotten) people: 1 (hub forget --list)" in status.stdout, status.stdout + status.stderr
     lifted = run_hub("forget", "--unsuppress", "p1@example.com", "-c", cfg)
     assert lifted.returncode == 0 and "Suppression lifted" in lifted.stdout
     again = run_hub("forget", "--unsuppress", "p1@example.com", "-c", cfg)
     assert again.returncode == 1 and "not on the suppression list" in again.stderr
+    assert "Suppressed (forgotten) people: 0" in run_hub("status", "-c", cfg).stdout
     assert run_hub("forget", "-c", cfg).returncode == 2
     assert run_hub("forget", "--list", "p1@example.com", "-c", cfg).returncode == 2
 
