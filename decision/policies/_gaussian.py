@@ -65,6 +65,8 @@ def decay_blocks(
 
 def group_rows(actions: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """``[(action, row indices)]`` for the actions present, in one stable sort."""
+    if len(actions) == 0:
+        return []
     order = np.argsort(actions, kind="stable")
     uniq, starts = np.unique(actions[order], return_index=True)
     bounds = list(starts[1:]) + [len(order)]

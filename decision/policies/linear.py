@@ -154,7 +154,7 @@ class _DisjointLinear(Policy):
         Z = self._design(np.asarray(X, dtype=float))
         actions = np.asarray(actions, dtype=np.intp)
         out = np.empty(len(Z))
-        for a, rows in group_rows(actions) if len(Z) else ():
+        for a, rows in group_rows(actions):
             out[rows] = np.einsum("nd,nd->n", Z[rows] @ self.cov_[a], Z[rows])
         return out
 
