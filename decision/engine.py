@@ -364,6 +364,10 @@ class EnginePolicy:
         """Actions, their propensities, notes, and every action's probability (n, k)."""
         share = self.settings.engine.explore_share
         free = self._rng.random(len(X)) < share
+        if not self.settings.rules:
+            # no legacy rules: their "wait" is no teacher, and apprenticing to it would lock the
+            # engine into the first action that matures (decision/policies/apprentice.py)
+            baseline = None
         choice = self.model.choose_many(X, mask, baseline=baseline)
         actions = choice.actions.copy()
         if free.any():
@@ -373,7 +377,7 @@ class EnginePolicy:
         p_free = self.model.policy.probabilities_many(X, mask) if share > 0 else p_app
         probs = (1 - share) * p_app + share * p_free
         prop = np.clip(probs[np.arange(len(X)), actions], MIN_PROPENSITY, 1.0)
-        followed = (actions == baseline) & ~free
+        followed = np.zeros(len(X), dtype=bool) if baseline is None else (actions == baseline) & ~free
         notes = ["Following the legacy rules while the engine gathers evidence" if f else "" for f in followed]
         return actions, prop, notes, probs
 
@@ -478,7 +482,8 @@ class EnginePolicy:
             return out
         Xe, me = F.X[eng], mask[eng]
         share = e.explore_share
-        probs = (1 - share) * self.model.probabilities_many(Xe, me, baseline=baseline[eng])
+        teacher = baseline[eng] if self.settings.rules else None  # as in _engine_choose
+        probs = (1 - share) * self.model.probabilities_many(Xe, me, baseline=teacher)
         if share > 0:
             probs += share * self.model.policy.probabilities_many(Xe, me)
         if e.long_term_weight > 0:

@@ -91,6 +91,8 @@ class Apprentice(Policy):
         return float(np.mean(greedy == self._check_actions(baseline, len(X))))
 
     def _effective_mask(self, X, mask, baseline):
+        if baseline is None:  # no teacher: no apprenticeship (see the module docstring)
+            return mask, np.zeros_like(mask)
         allowed = mask & self._mature(X)
         legacy = np.zeros_like(mask)
         if baseline is not None:

@@ -192,3 +192,18 @@ def test_stacked_linear_scoring_matches_estimator_predict(name):
     p = EpsilonGreedy(n_actions=3, estimator=getattr(lm, name)(), seed=0).learn_many(X, a, r)
     slow = np.stack([est.predict(X) for est in p.estimators_], axis=1)
     assert np.allclose(p.predict_many(X), slow)
+
+
+def test_apprentice_without_a_baseline_does_not_lock_in_on_the_first_mature_action():
+    """No legacy rules to imitate: every eligible action stays open, so the first action to
+    collect ``min_observations`` outcomes does not become the only one ever tried."""
+    rng = np.random.default_rng(1)
+    p = Apprentice(LinearThompson(n_actions=4, seed=0), min_observations=30)
+    X = rng.normal(size=(400, 2))
+    p.learn_many(X[:40], np.zeros(40, dtype=int), np.full(40, 0.1))  # action 0 matures first
+    c = p.choose_many(X)
+    shares = np.bincount(c.actions, minlength=4) / len(X)
+    assert (shares[1:] > 0.05).all(), shares  # the untried actions are still explored
+    assert not c.from_baseline.any()
+    probs = p.probabilities_many(X)
+    assert np.allclose(probs.sum(axis=1), 1.0) and (probs[:, 1:] > 0).all()
