@@ -1,0 +1,123 @@
+"""`hub learn history`: warm-start the engine from a log of past touches (hub/pipeline/history.py).
+
+Mount in hub/cli.py with ``app.add_typer(learn_app, name="learn")``. The command parses arguments,
+reads the file, calls :func:`hub.pipeline.history.warm_start` and prints; exit 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub.errors import HubError
+
+learn_app = typer.Typer(help="Warm-start the engine from past campaign history.", no_args_is_help=True)
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    pairs = {}
+    for v in values or []:
+        old, sep, new = v.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            err.print(f"[red]{option} {v!r}: write it as LOGGED_VALUE=ACTION_ID.[/red]")
+            raise typer.Exit(2)
+        pairs[old.strip()] = new.strip()
+    return pairs
+
+
+def _fmt(e: dict | None) -> str:
+    if not e:
+        return "-"
+    return f"{e['estimate']:+.4g} [{e['low']:+.4g}, {e['high']:+.4g}]"
+
+
+@learn_app.command("history")
+def history(
+    log_file: Annotated[Path, typer.Argument(help="CSV or Parquet: one row per past touch.")],
+    contact_col: Annotated[str, typer.Option("--contact-col", help="Email or store contact id.")] = "email",
+    action_col: Annotated[str, typer.Option("--action-col", help="The touch: a decision.actions id.")] = "action",
+    reward_col: Annotated[str, typer.Option("--reward-col", help="Its outcome in objective points.")] = "reward",
+    time_col: Annotated[str | None, typer.Option("--time-col", help="When the touch was made.")] = None,
+    propensity_col: Annotated[
+        str | None, typer.Option("--propensity-col", help="Logged chance of the logged action.")
+    ] = None,
+    propensity: Annotated[
+        float | None, typer.Option("--propensity", help="One chance for every row (a uniform random test).")
+    ] = None,
+    map_action: Annotated[
+        list[str] | None, typer.Option("--map-action", help="LOGGED=ACTION_ID, repeatable: rename logged actions.")
+    ] = None,
+    train_share: Annotated[
+        float, typer.Option("--train-share", help="Oldest share trained on; the rest values.")
+    ] = 0.7,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Value it, save nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Path to hub.yaml.")] = None,
+) -> None:
+    """Value the engine warm-started on past touches, then (unless --dry-run) make it the live model.
+
+    Features come from the store as of each touch, so import or sync the contacts and their
+    activities first. The newest (1 - train share) of the log is held out: the table compares the
+    warm-started policy with the logging policy and with every single action on it.
+    """
+    from hub.config import load_settings
+    from hub.pipeline.context import HubContext
+    from hub.pipeline.history import HistoryColumns, warm_start
+    from hub.tables import read_table
+
+    if propensity_col and propensity is not None:
+        err.print("[red]Give --propensity-col or --propensity, not both.[/red]")
+        raise typer.Exit(2)
+    cols = HistoryColumns(
+        contact=contact_col,
+        action=action_col,
+        reward=reward_col,
+        time=time_col,
+        propensity=propensity_col,
+        propensity_value=propensity,
+        action_map=_pairs(map_action, "--map-action"),
+    )
+    wanted = [c for c in (contact_col, action_col, reward_col, time_col, propensity_col) if c]
+    try:
+        ctx = HubContext.build(load_settings(config), embedded=True)
+        table = read_table(log_file, columns=wanted)
+        result = warm_start(ctx, table, cols, train_share=train_share, seed=seed, save=not dry_run)
+    except HubError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    data = result.to_dict()
+    if as_json:
+        print(json.dumps(data, default=float))
+        return
+    t = Table(title=f"Warm start on {result.n_test:,} held-out touches (doubly robust, 95% interval)")
+    t.add_column("policy")
+    t.add_column("reward per touch", justify="right")
+    t.add_row("warm-started engine", _fmt(data["policy"]))
+    t.add_row("logging policy (observed)", _fmt(data["logging"]))
+    for action, est in sorted(data["actions"].items(), key=lambda kv: -kv[1]["estimate"]):
+        t.add_row(f"always {action}" + (" (best single)" if action == result.best_action else ""), _fmt(est))
+    out.print(t)
+    out.print(
+        f"{result.used:,} of {result.rows:,} rows used; trained on the oldest {result.n_train:,}; "
+        f"propensities {result.propensities}; effective sample size {data['diagnostics']['ess']:,.0f}."
+    )
+    for reason, count in result.skipped.items():
+        out.print(f"[yellow]Skipped {count:,}: {reason}[/yellow]")
+    for w in data["warnings"]:
+        out.print(f"[yellow]Warning: {w}[/yellow]")
+    if result.version is None:
+        out.print("Dry run: nothing saved. Run again without --dry-run to make it the live model.")
+    else:
+        out.print(
+            f"Saved as {result.model_name}@v{result.version}; deciding processes load it on their next batch "
+            "(`hub model list` shows it; `hub model rollback VERSION` makes an older one live again)."
+        )

@@ -1,0 +1,329 @@
+"""Warm start from history: learn the engine's bandit from past touches before it goes live.
+
+A team has years of campaign history: who got which touch, when, and what came of it. A cold
+engine would spend weeks re-learning that. :func:`warm_start` reads such a log, rebuilds each
+touched contact's features *as of the touch* from the store (the same featurization the live
+engine uses, so the model sees what it will see when deciding), takes the logged propensities or
+estimates them (a multinomial logistic model of the logged action on the context, clipped), and
+values the warm-started policy offline on the newest part of the log, which it did not train on:
+IPS, SNIPS and doubly robust with bootstrap intervals, against the logging policy and against
+every single action. Only then, and only when asked, it trains on every row and saves the model
+as the engine's next version, which deciding processes load like any learned version.
+
+Features as of a touch use the store's activities up to the start of the touch's day (UTC): a
+touch's own outcomes can never leak into its features, at the cost of that day's earlier
+activity. Eligibility rules are not replayed: the policy is valued as if every catalog action
+were allowed on every logged row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, select
+
+from decision.engine import MIN_PROPENSITY
+from decision.interface import ContactView
+from decision.profile import build_profile
+from hub.errors import DataError
+from hub.pipeline.context import HubContext
+from hub.reports.offline import OfflineEvaluation, evaluate_log
+from hub.store import contacts as contact_store
+from hub.store import learning as learning_store
+from hub.store.activities import activity_from_row
+from hub.store.schema import activities
+
+#: estimated propensities are clipped here: a touch the log "never" makes gets a weight of at most 50
+PROPENSITY_FLOOR = 0.02
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class HistoryColumns:
+    """Which column of the log holds what; ``propensity`` is a column, ``propensity_value`` a constant."""
+
+    contact: str
+    action: str
+    reward: str
+    time: str | None = None
+    propensity: str | None = None
+    propensity_value: float | None = None
+    action_map: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class WarmStart:
+    """What :func:`warm_start` found and did."""
+
+    rows: int
+    used: int
+    skipped: dict[str, int]
+    n_train: int
+    n_test: int
+    propensities: str  # "logged", "constant" or "estimated"
+    propensity_summary: dict[str, float]  # min, mean, max of the propensities used
+    evaluation: OfflineEvaluation | None
+    actions: dict[str, dict[str, float]]  # single action -> {"estimate", "low", "high"} (doubly robust)
+    best_action: str | None
+    model_name: str
+    version: int | None = None  # saved version; None on a dry run
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        ev = self.evaluation
+        return {
+            "rows": self.rows,
+            "used": self.used,
+            "skipped": self.skipped,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "propensities": self.propensities,
+            "propensity_summary": self.propensity_summary,
+            "policy": _est(ev.candidate["dr"]) if ev else None,
+            "policy_ips": _est(ev.candidate["ips"]) if ev else None,
+            "policy_snips": _est(ev.candidate["snips"]) if ev else None,
+            "logging": {"estimate": ev.logged.value, "low": ev.logged.low, "high": ev.logged.high} if ev else None,
+            "actions": self.actions,
+            "best_action": self.best_action,
+            "diagnostics": ev.diagnostics.__dict__ if ev else None,
+            "model": self.model_name,
+            "version": self.version,
+            "warnings": self.warnings + (ev.warnings if ev else []),
+        }
+
+
+def _est(e: Any) -> dict[str, float]:
+    return {"estimate": float(e.value), "low": float(e.low), "high": float(e.high)}
+
+
+def _times(values: np.ndarray, column: str) -> np.ndarray:
+    """Touch times as aware datetimes (numpy datetime64, ISO strings or epoch seconds)."""
+    out = []
+    for i, v in enumerate(values):
+        if isinstance(v, np.datetime64):
+            v = v.astype("datetime64[us]").item()
+        elif isinstance(v, int | float | np.integer | np.floating) and np.isfinite(v):
+            v = datetime.fromtimestamp(float(v), UTC)
+        elif isinstance(v, str):
+            try:
+                v = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise DataError(f"column {column!r}, row {i + 2}: {v!r} is not a date or time.") from None
+        if not isinstance(v, datetime):
+            raise DataError(f"column {column!r}, row {i + 2}: no time given.")
+        out.append(v if v.tzinfo else v.replace(tzinfo=UTC))
+    return np.array(out, dtype=object)
+
+
+def _resolve(conn: Connection, keys: Sequence[Any]) -> np.ndarray:
+    """Contact key (an email, or a store contact id) -> store contact id, -1 when unknown."""
+    text = [str(k).strip() if k is not None else "" for k in keys]
+    by_email = contact_store.resolve_emails(conn, [k for k in text if "@" in k])
+    numeric = {int(k) for k in text if k.isdigit()}
+    known = {c.id for c in contact_store.load_contacts(conn, sorted(numeric))} if numeric else set()
+    out = np.full(len(text), -1, dtype=np.int64)
+    for i, k in enumerate(text):
+        if "@" in k:
+            out[i] = by_email.get(k.lower(), -1)
+        elif k.isdigit() and int(k) in known:
+            out[i] = int(k)
+    return out
+
+
+def _features_as_of(conn: Connection, engine: Any, contact_ids: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The engine's feature rows for each (contact, touch time), from activities before the touch's day."""
+    days = np.array([datetime(t.year, t.month, t.day, tzinfo=UTC) for t in times], dtype=object)
+    ids = sorted({int(c) for c in contact_ids})
+    contacts = {c.id: c for c in contact_store.load_contacts(conn, ids)}
+    history: dict[int, list] = defaultdict(list)
+    until = max(days)
+    for s in range(0, len(ids), _CHUNK):
+        q = (
+            select(activities)
+            .where(activities.c.contact_id.in_(ids[s : s + _CHUNK]), activities.c.occurred_at < until)
+            .order_by(activities.c.contact_id, activities.c.occurred_at)
+        )
+        for r in conn.execute(q):
+            history[r.contact_id].append(activity_from_row(r))
+    groups: dict[datetime, list[int]] = defaultdict(list)
+    for i, day in enumerate(days):
+        groups[day].append(i)
+    X: np.ndarray | None = None
+    for day, rows in sorted(groups.items()):
+        views = []
+        for i in rows:
+            cid = int(contact_ids[i])
+            acts = [a for a in history.get(cid, []) if _aware(a.occurred_at) < day]
+            views.append(ContactView(contact=contacts[cid], activities=acts, profile=build_profile(acts, day)))
+        F = engine.features(views, day)
+        if X is None:
+            X = np.zeros((len(contact_ids), F.X.shape[1]))
+        X[rows] = F.X
+    assert X is not None
+    return X
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def estimate_propensities(X: np.ndarray, actions: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """(n,) estimated chance the logging policy took each logged action: a multinomial logistic
+    model of the logged action on the standardized context, clipped at :data:`PROPENSITY_FLOOR`."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    seen = np.unique(actions)
+    if len(seen) == 1:
+        return np.ones(len(actions))
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000, random_state=seed))
+    model.fit(X, actions)
+    proba = model.predict_proba(X)
+    col = {int(a): j for j, a in enumerate(model.classes_)}
+    p = proba[np.arange(len(actions)), [col[int(a)] for a in actions]]
+    return np.clip(p, PROPENSITY_FLOOR, 1.0)
+
+
+def _single_actions(
+    X: np.ndarray, a: np.ndarray, r: np.ndarray, p: np.ndarray, ids: list[str], seed: int, n_bootstrap: int
+) -> dict[str, dict[str, float]]:
+    out = {}
+    for j, action in enumerate(ids):
+        if not (a == j).any():
+            continue  # nothing in the log measures an action it never took
+        target = np.zeros((len(a), len(ids)))
+        target[:, j] = 1.0
+        ev = evaluate_log(X, a, r, p, target, ids, n_bootstrap=n_bootstrap, seed=seed)
+        out[action] = _est(ev.candidate["dr"])
+    return out
+
+
+def warm_start(
+    ctx: HubContext,
+    table: Mapping[str, np.ndarray],
+    cols: HistoryColumns,
+    *,
+    train_share: float = 0.7,
+    seed: int = 0,
+    n_bootstrap: int = 500,
+    save: bool = True,
+) -> WarmStart:
+    """Value the engine warm-started on ``table`` (columns -> arrays) and, if ``save``, store it."""
+    from decision.engine import EnginePolicy
+
+    settings = ctx.settings.decision
+    if settings.policy != "engine":
+        raise DataError("decision.policy is `rules`: there is no learning engine to warm-start. Set it to `engine`.")
+    if not 0 < train_share < 1:
+        raise DataError(f"--train-share must lie between 0 and 1, not {train_share}.")
+    engine = EnginePolicy(settings)
+    ids = list(engine.ids)
+    n = len(next(iter(table.values()))) if table else 0
+    skipped: dict[str, int] = defaultdict(int)
+    raw_actions = [str(v).strip() if v is not None else "" for v in table[cols.action]]
+    mapped = [cols.action_map.get(v, v) for v in raw_actions]
+    a = np.array([ids.index(v) if v in ids else -1 for v in mapped], dtype=np.intp)
+    for v in {v for v, j in zip(mapped, a, strict=True) if j < 0}:
+        skipped[f"action {v!r} is not in decision.actions (map it with --map-action {v or 'VALUE'}=ACTION_ID)"] += sum(
+            1 for m in mapped if m == v
+        )
+    try:
+        r = np.asarray(table[cols.reward], dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"column {cols.reward!r} must hold numbers (the reward in objective points).") from None
+    bad_reward = ~np.isfinite(r)
+    if bad_reward.any():
+        skipped[f"no reward in {cols.reward!r}"] += int((bad_reward & (a >= 0)).sum())
+    if cols.propensity:
+        p = np.asarray(table[cols.propensity], dtype=float)
+        bad = ~np.isfinite(p) | (p <= 0) | (p > 1)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"column {cols.propensity!r}, row {first + 2}: propensity {p[first]!r} is not in (0, 1]; "
+                "a logged propensity is the chance the logging policy took the logged action."
+            )
+        source = "logged"
+    elif cols.propensity_value is not None:
+        if not 0 < cols.propensity_value <= 1:
+            raise DataError(f"--propensity must lie in (0, 1], not {cols.propensity_value}.")
+        p = np.full(n, float(cols.propensity_value))
+        source = "constant"
+    else:
+        p = np.ones(n)
+        source = "estimated"
+    now = ctx.clock()
+    times = _times(table[cols.time], cols.time) if cols.time else np.array([now] * n, dtype=object)
+    with ctx.store.connect() as conn:
+        cid = _resolve(conn, table[cols.contact])
+        unknown = (cid < 0) & (a >= 0) & ~bad_reward
+        if unknown.any():
+            skipped["contact not in the store (import or sync them first: hub import contacts, hub sync)"] += int(
+                unknown.sum()
+            )
+        keep = (a >= 0) & ~bad_reward & (cid >= 0)
+        if keep.sum() < 20:
+            raise DataError(
+                f"only {int(keep.sum())} of {n} rows are usable (skipped: {dict(skipped)}); "
+                "a warm start needs at least 20 touches of known contacts and catalog actions."
+            )
+        order = np.flatnonzero(keep)[np.argsort([times[i] for i in np.flatnonzero(keep)], kind="stable")]
+        X = _features_as_of(conn, engine, cid[order], times[order])
+    a, r, p = a[order], r[order], p[order]
+    warnings = []
+    if not cols.time:
+        warnings.append("No --time-col: features are as of now, not as of each touch; later activity may leak in.")
+    if source == "estimated":
+        p = estimate_propensities(X, a, len(ids), seed)
+    cut = int(round(len(a) * train_share))
+    if cut < 10 or len(a) - cut < 10:
+        raise DataError(f"{len(a)} usable rows split {cut} / {len(a) - cut}: too few on one side for --train-share.")
+    trained = EnginePolicy(settings)
+    trained.learn(X[:cut], [ids[j] for j in a[:cut]], r[:cut], p[:cut])
+    Xt, at, rt, pt = X[cut:], a[cut:], r[cut:], np.clip(p[cut:], MIN_PROPENSITY, 1.0)
+    target = trained.model.policy.probabilities_many(Xt)
+    ev = evaluate_log(Xt, at, rt, pt, target, ids, n_bootstrap=n_bootstrap, seed=seed)
+    singles = _single_actions(Xt, at, rt, pt, ids, seed, n_bootstrap)
+    best = max(singles, key=lambda k: singles[k]["estimate"]) if singles else None
+    result = WarmStart(
+        rows=n,
+        used=len(a),
+        skipped=dict(skipped),
+        n_train=cut,
+        n_test=len(a) - cut,
+        propensities=source,
+        propensity_summary={"min": float(p.min()), "mean": float(p.mean()), "max": float(p.max())},
+        evaluation=ev,
+        actions=singles,
+        best_action=best,
+        model_name=engine.model_name,
+        warnings=warnings,
+    )
+    if save:
+        engine.learn(X, [ids[j] for j in a], r, np.clip(p, MIN_PROPENSITY, 1.0))
+        metrics = {
+            "warm_start": {"rows": len(a), "propensities": source, "policy_dr": result.to_dict()["policy"]},
+            "learned": len(a),
+            "mean_reward": float(r.mean()),
+            "observations": engine.model.policy.n_obs_.tolist(),
+            "feature_version": engine.feature_version,
+        }
+        from hub.governance import audit
+
+        with ctx.store.begin() as conn:
+            result.version = learning_store.save_snapshot(conn, engine.model_name, engine.snapshot(), metrics, now)
+            audit.record(
+                conn,
+                now,
+                "hub learn history",
+                "model.warm_start",
+                f"{engine.model_name}@v{result.version}",
+                details={"rows": len(a), "propensities": source},
+            )
+    return result
