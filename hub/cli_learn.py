@@ -39,9 +39,34 @@ def _fmt(e: dict | None) -> str:
     return f"{e['estimate']:+.4g} [{e['low']:+.4g}, {e['high']:+.4g}]"
 
 
+def _store_touches(ctx, since: str | None, window_days: float):  # noqa: ANN001, ANN202
+    from datetime import UTC, datetime
+
+    from hub.errors import DataError
+    from hub.pipeline.history_store import touches_from_store
+
+    try:
+        start = datetime.fromisoformat(since).replace(tzinfo=UTC) if since else None
+    except ValueError:
+        raise DataError(f"--since {since!r} is not a date; use YYYY-MM-DD.") from None
+    with ctx.store.connect() as conn:
+        table = touches_from_store(conn, ctx.settings.decision.objective, since=start, window_days=window_days)
+    if not len(table["contact"]):
+        raise DataError("The store holds no synced e-mail sends (email_sent activities): sync a CRM first (hub sync).")
+    return table
+
+
 @learn_app.command("history")
 def history(
-    log_file: Annotated[Path, typer.Argument(help="CSV or Parquet: one row per past touch.")],
+    log_file: Annotated[Path | None, typer.Argument(help="CSV or Parquet: one row per past touch.")] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option("--from-store", help="Use the CRM's synced e-mail sends and responses instead of a file."),
+    ] = False,
+    since: Annotated[str | None, typer.Option("--since", help="With --from-store: sends from this date.")] = None,
+    window_days: Annotated[
+        float, typer.Option("--window-days", help="With --from-store: responses counted this long after a send.")
+    ] = 7.0,
     contact_col: Annotated[str, typer.Option("--contact-col", help="Email or store contact id.")] = "email",
     action_col: Annotated[str, typer.Option("--action-col", help="The touch: a decision.actions id.")] = "action",
     reward_col: Annotated[str, typer.Option("--reward-col", help="Its outcome in objective points.")] = "reward",
@@ -65,6 +90,9 @@ def history(
 ) -> None:
     """Value the engine warm-started on past touches, then (unless --dry-run) make it the live model.
 
+    The touches come from a file, or with --from-store from the CRM's e-mail sends already synced
+    (each send's campaign is its action: map campaigns to catalog actions with --map-action).
+
     Features come from the store as of each touch, so import or sync the contacts and their
     activities first. The newest (1 - train share) of the log is held out: the table compares the
     warm-started policy with the logging policy and with every single action on it.
@@ -74,6 +102,11 @@ def history(
     from hub.pipeline.history import HistoryColumns, warm_start
     from hub.tables import read_table
 
+    if (log_file is None) == (not from_store):
+        err.print("[red]Give a log FILE or --from-store (one of them).[/red]")
+        raise typer.Exit(2)
+    if from_store:  # the store's own columns
+        contact_col, action_col, reward_col, time_col = "contact", "action", "reward", "time"
     if propensity_col and propensity is not None:
         err.print("[red]Give --propensity-col or --propensity, not both.[/red]")
         raise typer.Exit(2)
@@ -89,7 +122,7 @@ def history(
     wanted = [c for c in (contact_col, action_col, reward_col, time_col, propensity_col) if c]
     try:
         ctx = HubContext.build(load_settings(config), embedded=True)
-        table = read_table(log_file, columns=wanted)
+        table = _store_touches(ctx, since, window_days) if from_store else read_table(log_file, columns=wanted)
         result = warm_start(ctx, table, cols, train_share=train_share, seed=seed, save=not dry_run)
     except HubError as exc:
         err.print(f"[red]{exc}[/red]")

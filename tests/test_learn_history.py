@@ -132,3 +132,55 @@ def test_unmapped_actions_are_skipped_with_a_hint(tmp_path):
     reasons = " ".join(data["skipped"])
     assert "'no_touch' is not in decision.actions" in reasons and "--map-action no_touch=ACTION_ID" in reasons
     assert data["used"] + sum(data["skipped"].values()) == N + 1
+
+
+def test_from_store_reads_synced_sends_and_their_responses(tmp_path, store_url):
+    """--from-store: each synced send is a touch of its campaign; responses after it (until the
+    window closes or the next send) are its reward."""
+    from hub.config import ObjectiveWeights
+    from hub.pipeline.history_store import touches_from_store
+    from hub.store.activities import insert_activities
+
+    cfg, _ = _setup(tmp_path, store_url)
+    rng = np.random.default_rng(3)
+    store = Store(store_url)
+    with store.begin() as conn:
+        ids = contact_store.resolve_emails(conn, [f"p{i}@x.example" for i in range(N)])
+        acts = []
+        for i in range(N):
+            cid = ids[f"p{i}@x.example"]
+            campaign = "c-a" if rng.random() < 0.5 else "c-b"
+            sent = T0 + timedelta(days=int(rng.integers(0, 20)))
+            acts.append(_act(cid, "email_sent", sent, i, campaign))
+            software = i % 2 == 0
+            if (campaign == "c-a") == software and rng.random() < 0.8:
+                acts.append(_act(cid, "email_click", sent + timedelta(hours=2), i, campaign))
+            acts.append(_act(cid, "email_click", sent + timedelta(days=9), i + N, campaign))  # after the window
+        insert_activities(conn, acts)
+        table = touches_from_store(conn, ObjectiveWeights(), window_days=7)
+    store.dispose()
+    assert len(table["contact"]) == N
+    assert set(np.unique(table["reward"])) <= {0.0, 1.0}  # one click (weight 1) at most: the late one is out
+    res = CliRunner().invoke(
+        app,
+        ["learn", "history", "--from-store", "--map-action", "c-a=email_a", "--map-action", "c-b=email_b"]
+        + ["--dry-run", "--json", "-c", str(cfg)],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["used"] == N and set(data["actions"]) == {"email_a", "email_b"}
+    assert data["policy"]["estimate"] > max(a["estimate"] for a in data["actions"].values())
+
+
+def _act(cid: int, kind: str, at: datetime, n: int, campaign: str):
+    from hub.models import Activity
+
+    return Activity(
+        contact_id=cid,
+        type=kind,
+        occurred_at=at,
+        properties={"campaign": campaign},
+        source="crm",
+        external_id=f"{kind}-{n}",
+        channel="email",
+    )
