@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub.cells import as_strings, infer_kind, missing_mask, parse_column
@@ -123,16 +124,18 @@ def infer_specs(
         if name in exclude:
             continue
         values = table[name]
-        kind = kinds.get(name) or infer_kind(values)
-        parsed = parse_column(values, kind).values
-        if kind in ("numeric", "boolean", "date"):
-            present = parsed[~(np.isnat(parsed) if kind == "date" else np.isnan(parsed))]
+        kind = kinds.get(name) or _kind_of(values)
+        if kind in ("categorical", "text"):
+            strings = as_strings(values)
+            present = strings.filter(pa.array(~missing_mask(strings)))
+            distinct = pc.unique(present).to_numpy(zero_copy_only=False)
         else:
-            present = parsed[np.array([v is not None for v in parsed], dtype=bool)]
-        if present.size == 0:
+            parsed = _dates(values) if kind == "date" else _floats(values, kind)
+            present = parsed[~(np.isnat(parsed) if kind == "date" else np.isnan(parsed))]
+            distinct = np.unique(present)
+        if len(present) == 0:
             _note(notes, f"{name}: skipped, every value is missing")
             continue
-        distinct = np.unique(present.astype(str) if kind in ("categorical", "text") else present)
         if distinct.size < 2:
             _note(notes, f"{name}: skipped, one value only ({distinct[0]})")
             continue
@@ -144,11 +147,21 @@ def infer_specs(
             specs.append(ColumnSpec(name, kind))
         elif kind == "text":
             _note(notes, f"{name}: skipped, free text (give it a keyword spec with keywords to use it)")
-        elif present.size >= 20 and distinct.size > 0.5 * present.size:
-            _note(notes, f"{name}: skipped, {distinct.size} distinct values in {present.size} rows looks like an id")
+        elif len(present) >= 20 and distinct.size > 0.5 * len(present):
+            _note(notes, f"{name}: skipped, {distinct.size} distinct values in {len(present)} rows looks like an id")
         else:
             specs.append(ColumnSpec(name, "categorical"))
     return specs
+
+
+def _kind_of(values) -> str:
+    """The kind of a column: from its dtype when typed, else inferred from its cells."""
+    kind = np.asarray(values).dtype.kind if not isinstance(values, pa.Array | pa.ChunkedArray) else "O"
+    if kind == "b":
+        return "boolean"
+    if kind in "fiu":
+        return "numeric"
+    return "date" if kind == "M" else infer_kind(values)
 
 
 def _note(notes: list[str], text: str) -> None:
@@ -255,13 +268,17 @@ class TableFeaturizer:
             raise RuntimeError("TableFeaturizer.transform before fit (or from_dict)")
         n = self._check(columns)
         now_us = _now_us(now)
-        blocks = []
+        out = np.zeros((n, len(self.names_)))
+        j = 0  # first output column of the current spec
         for spec in self.specs:
             values = columns[spec.name]
             if spec.type == "categorical":
-                blocks.append(_one_hot(values, self.levels_[spec.name]))
+                levels = self.levels_[spec.name]
+                out[np.arange(n), j + _level_codes(values, levels)] = 1.0
+                j += len(levels) + 2
             elif spec.type == "keyword":
-                blocks.append(_keywords(values, spec.keywords))
+                out[:, j : j + len(spec.keywords)] = _keywords(values, spec.keywords)
+                j += len(spec.keywords)
             else:
                 x = self._continuous(spec, values, now_us)
                 missing = np.isnan(x)
@@ -270,13 +287,12 @@ class TableFeaturizer:
                     with np.errstate(over="ignore"):
                         x = (x - self.mean_[spec.name]) / self.scale_[spec.name] if spec.standardize else x
                     x = np.clip(x, -LIMIT, LIMIT)
-                parts = [x, missing.astype(np.float64)]
+                out[:, j], out[:, j + 1] = x, missing
+                j += 2
                 if spec.type != "boolean" and spec.squared:
-                    parts.append(x * x)
-                blocks.append(np.column_stack(parts))
-        if not blocks:
-            return np.zeros((n, 0))
-        return np.hstack(blocks).astype(np.float64, copy=False)
+                    out[:, j] = x * x
+                    j += 1
+        return out
 
     def _continuous(self, spec: ColumnSpec, values, now_us) -> np.ndarray:
         """Numeric, date (age in days) or boolean values as float64 with NaN missing, clipped and logged."""
@@ -352,31 +368,29 @@ def _dates(values) -> np.ndarray:
     return parse_column(values, "date").values
 
 
-def _strings(values) -> tuple[np.ndarray, np.ndarray]:
-    """Cells as a str array and a missing mask."""
+def _encoded(values) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Distinct present cells, each row's index into them, and the missing mask (no sorting)."""
     strings = as_strings(values)
     missing = missing_mask(strings)
-    text = np.asarray(strings.fill_null("").to_numpy(zero_copy_only=False), dtype=object).astype(str)
-    return text, missing
+    encoded = strings.fill_null("").dictionary_encode()
+    return encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False), missing
 
 
 def _top_levels(values, top_k: int) -> list[str]:
-    text, missing = _strings(values)
-    levels, counts = np.unique(text[~missing], return_counts=True)
-    order = np.lexsort((levels, -counts))  # most frequent first, ties by name
-    return [str(level) for level in levels[order][:top_k]]
+    """The ``top_k`` most frequent present levels, ties broken by name (so the result is stable)."""
+    uniques, index, missing = _encoded(values)
+    counts = np.bincount(index[~missing], minlength=len(uniques))
+    order = sorted(range(len(uniques)), key=lambda i: (-counts[i], uniques[i]))
+    return [uniques[i] for i in order[:top_k] if counts[i] > 0]
 
 
-def _one_hot(values, levels: list[str]) -> np.ndarray:
-    text, missing = _strings(values)
-    uniques, inverse = np.unique(text, return_inverse=True)
-    index = {level: i for i, level in enumerate(levels)}
-    other = len(levels)
-    code = np.array([index.get(u, other) for u in uniques.tolist()], dtype=np.int64)[inverse.reshape(-1)]
-    code[missing] = other + 1
-    out = np.zeros((len(text), other + 2))
-    out[np.arange(len(text)), code] = 1.0
-    return out
+def _level_codes(values, levels: list[str]) -> np.ndarray:
+    """Per row: the level's position, ``len(levels)`` for other, ``len(levels) + 1`` for missing."""
+    uniques, index, missing = _encoded(values)
+    position = {level: i for i, level in enumerate(levels)}
+    code = np.array([position.get(u, len(levels)) for u in uniques], dtype=np.int64)[index]
+    code[missing] = len(levels) + 1
+    return code
 
 
 def _keywords(values, keywords: Sequence[str]) -> np.ndarray:

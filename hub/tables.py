@@ -289,6 +289,7 @@ class _Utf8Stream(io.RawIOBase):
         self._lines_before = 0
         self._started = False
         self._eof = False
+        self._utf16 = None
         self.first_bad_line: int | None = None
 
     def readable(self) -> bool:
@@ -301,7 +302,13 @@ class _Utf8Stream(io.RawIOBase):
         block = self._raw.read(_BLOCK_BYTES)
         if not self._started:
             self._started = True
+            if block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                self._utf16 = codecs.getincrementaldecoder("utf-16")(errors="replace")
             block = block.removeprefix(codecs.BOM_UTF8)
+        if self._utf16 is not None:  # Excel's "Unicode text": UTF-16 with a BOM
+            self._out += self._utf16.decode(block, final=not block).encode("utf-8")
+            self._eof = not block
+            return
         if not block:
             self._eof = True
             text, self._pending = self._pending, b""
@@ -348,6 +355,13 @@ def _open_bytes(path: Path):
     if path.name.lower().endswith(".gz"):
         return gzip.GzipFile(fileobj=raw, mode="rb"), raw.tell
     return raw, raw.tell
+
+
+def _decode_head(head: bytes) -> str:
+    """The first bytes of a CSV as text, by the same rules as :class:`_Utf8Stream`."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return codecs.getincrementaldecoder("utf-16")(errors="replace").decode(head)
+    return head.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="hub_legacy")
 
 
 def sniff_delimiter(sample: str, preferred: str = ",") -> str:
@@ -413,10 +427,10 @@ class _Reader:
         try:
             head = raw.read(_SNIFF_BYTES)
         except (OSError, EOFError) as error:
-            raise DataError(f"{self.source} cannot be read: {error}") from None
+            raise DataError(f"{self.source} cannot be read ({error}); is it a complete, valid file?") from None
         finally:
             raw.close()
-        text = head.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="hub_legacy")
+        text = _decode_head(head)
         if not text.strip():
             raise DataError(f"{self.source} is empty: expected a header line with column names, then rows")
         preferred = "\t" if ".tsv" in self.source.lower() else ","
@@ -432,13 +446,18 @@ class _Reader:
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         if self.format == "parquet":
+            rows, total_rows = 0, max(self._parquet.metadata.num_rows, 1)
             for batch in self._parquet.iter_batches(batch_size=65_536, columns=self.columns):
-                self.bytes_read = self.total  # parquet reads by row group; no finer position
+                rows += batch.num_rows
+                self.bytes_read = self.total * rows // total_rows  # progress by rows: no byte position
                 yield batch
             return
         raw, position = _open_bytes(self.path)
         self._stream = stream = _Utf8Stream(raw, self.source, position)
-        read_options = pcsv.ReadOptions(column_names=self.names, skip_rows=1, block_size=_BLOCK_BYTES)
+        # One thread: the stream is read in order anyway, and skipped rows then get their line number.
+        read_options = pcsv.ReadOptions(
+            column_names=self.names, skip_rows=1, block_size=_BLOCK_BYTES, use_threads=False
+        )
         parse_options = pcsv.ParseOptions(
             delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=self._bad_row
         )
@@ -455,6 +474,8 @@ class _Reader:
                     yield batch
         except pa.ArrowInvalid as error:
             raise DataError(f"{self.source} cannot be read as CSV: {error}") from None
+        except (OSError, EOFError) as error:  # a truncated or corrupt .gz
+            raise DataError(f"{self.source} cannot be read ({error}); is it a complete, valid file?") from None
         finally:
             stream.close()
         if stream.first_bad_line is not None:
@@ -464,7 +485,7 @@ class _Reader:
             )
 
     def _bad_row(self, row) -> str:
-        where = f"row {row.number}" if row.number is not None else "a row"
+        where = f"line {row.number}" if row.number is not None else "a row"
         note = (
             f"{self.source}: skipped {where} with {row.actual_columns} fields "
             f"(expected {row.expected_columns}): {row.text[:80]!r}"
