@@ -268,7 +268,7 @@ class TableFeaturizer:
             raise RuntimeError("TableFeaturizer.transform before fit (or from_dict)")
         n = self._check(columns)
         now_us = _now_us(now)
-        out = np.zeros((n, len(self.names_)))
+        out = np.zeros((n, len(self.names_)), order="F")  # filled column by column
         j = 0  # first output column of the current spec
         for spec in self.specs:
             values = columns[spec.name]
@@ -292,7 +292,7 @@ class TableFeaturizer:
                 if spec.type != "boolean" and spec.squared:
                     out[:, j] = x * x
                     j += 1
-        return out
+        return np.ascontiguousarray(out)
 
     def _continuous(self, spec: ColumnSpec, values, now_us) -> np.ndarray:
         """Numeric, date (age in days) or boolean values as float64 with NaN missing, clipped and logged."""

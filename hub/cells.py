@@ -38,6 +38,7 @@ _DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{
 _ZONE = r"(Z|[+-]\d{2}:?\d{2})$"
 _LEADING_ZERO = r"^[+-]?0\d"
 _SAMPLE = 1000
+_DECIMAL_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
 
 
 @dataclass(frozen=True)
@@ -239,10 +240,33 @@ def infer_kind(values, missing: np.ndarray | None = None) -> str:
     return "text" if np.median(lengths) > TEXT_MEDIAN_LENGTH else "categorical"
 
 
-def infer_and_parse(values, kind: str | None = None) -> tuple[str, Parsed]:
-    """Infer the kind (unless given) and parse, sharing the string conversion."""
+def decimal_comma(strings: pa.Array, missing: np.ndarray) -> pa.Array | None:
+    """Numbers written the European way (``3,25``, ``1.234,5``) as ``3.25``, ``1234.5``.
+
+    Only when every present cell is such a number and one has a comma; else None.
+
+    >>> decimal_comma(pa.array(["1.234,5", "3,25", "7"]), np.zeros(3, dtype=bool)).to_pylist()
+    ['1234.5', '3.25', '7']
+    """
+    present = _present(strings, missing)
+    if len(present) == 0 or not pc.any(pc.match_substring(present, ",")).as_py():
+        return None
+    if not pc.all(pc.match_substring_regex(present, _DECIMAL_COMMA)).as_py():
+        return None
+    return pc.replace_substring(pc.replace_substring(strings, ".", ""), ",", ".")
+
+
+def infer_and_parse(values, kind: str | None = None, *, comma_decimals: bool = False) -> tuple[str, Parsed]:
+    """Infer the kind (unless given) and parse, sharing the string conversion.
+
+    ``comma_decimals`` (for semicolon-separated files) reads ``3,25`` as 3.25 when the whole column
+    is written that way.
+    """
     strings = as_strings(values)
     missing = missing_mask(strings)
+    if comma_decimals and kind in (None, "numeric"):
+        rewritten = decimal_comma(strings, missing)
+        strings = strings if rewritten is None else rewritten
     if kind is None:
         kind = infer_kind(strings, missing)
     return kind, _PARSERS[kind](strings, missing)

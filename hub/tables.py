@@ -4,7 +4,9 @@
   CSV is never loaded whole), each chunk carrying ``bytes_read`` / ``bytes_total`` for a progress bar;
   :func:`count_rows` counts data rows.
 - CSV (``.csv``, ``.tsv``, ``.txt``, ``.csv.gz``): the delimiter (``,`` ``;`` tab ``|``) is sniffed
-  from the first lines; quoted fields may hold delimiters and newlines; UTF-8 with or without BOM.
+  from the first lines; quoted fields may hold delimiters and newlines; UTF-8 with or without BOM,
+  or UTF-16 with a BOM (Excel's "Unicode text"). In a semicolon-separated file a column written
+  with decimal commas (``3,25``, ``1.234,5``) is numeric.
   Bytes that are not UTF-8 are read as cp1252 (latin-1 where cp1252 has no character), line by line,
   so a file mixing encodings keeps its UTF-8 lines; the first such line is logged and kept in
   :attr:`Table.notes`. A row with the wrong number of fields is skipped and noted, the rest is read.
@@ -50,6 +52,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 64 * 1024
 _BLOCK_BYTES = 1 << 20
+_NOTED_ROWS = 10  # skipped rows noted one by one; past this only the total
 
 
 class Table(Mapping[str, np.ndarray]):
@@ -351,9 +354,10 @@ class _Utf8Stream(io.RawIOBase):
 
 
 def _open_bytes(path: Path):
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the stream that wraps it
     if path.name.lower().endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw.tell
+        packed = gzip.GzipFile(path, "rb")  # owns and closes its file
+        return packed, packed.fileobj.tell  # progress in compressed bytes, as on disk
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the stream that wraps it
     return raw, raw.tell
 
 
@@ -398,9 +402,13 @@ class _Reader:
         self.source = path.name
         self.total = os.path.getsize(path)
         self.notes: list[str] = []
+        self.skipped_rows = 0
         self.format = file_format(path)
         if self.format == "parquet":
-            self._parquet = pq.ParquetFile(path)
+            try:
+                self._parquet = pq.ParquetFile(path)
+            except (pa.ArrowInvalid, OSError) as error:
+                raise DataError(f"{self.source} is not a readable Parquet file ({error})") from None
             self.names = list(self._parquet.schema_arrow.names)
             if not self.names:
                 raise DataError(f"{self.source} has no columns")
@@ -435,7 +443,10 @@ class _Reader:
             raise DataError(f"{self.source} is empty: expected a header line with column names, then rows")
         preferred = "\t" if ".tsv" in self.source.lower() else ","
         self.delimiter = sniff_delimiter(text, preferred)
-        header = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=self.delimiter))
+        try:
+            header = next(csv.reader(io.StringIO(text.lstrip("\r\n"), newline=""), delimiter=self.delimiter))
+        except csv.Error as error:
+            raise DataError(f"{self.source}: the header line cannot be read ({error})") from None
         self.names = [h.strip() or f"column_{i + 1}" for i, h in enumerate(header)]
 
     @property
@@ -478,6 +489,10 @@ class _Reader:
             raise DataError(f"{self.source} cannot be read ({error}); is it a complete, valid file?") from None
         finally:
             stream.close()
+        if self.skipped_rows > _NOTED_ROWS:
+            note = f"{self.source}: skipped {self.skipped_rows} rows with the wrong number of fields in all"
+            log.warning(note)
+            self.notes.append(note)
         if stream.first_bad_line is not None:
             self.notes.append(
                 f"{self.source} is not all UTF-8 (first at line {stream.first_bad_line}); "
@@ -485,13 +500,16 @@ class _Reader:
             )
 
     def _bad_row(self, row) -> str:
+        """Skip a row with the wrong number of fields; the first few are noted one by one."""
+        self.skipped_rows += 1
         where = f"line {row.number}" if row.number is not None else "a row"
-        note = (
-            f"{self.source}: skipped {where} with {row.actual_columns} fields "
-            f"(expected {row.expected_columns}): {row.text[:80]!r}"
-        )
-        log.warning(note)
-        self.notes.append(note)
+        if self.skipped_rows <= _NOTED_ROWS:
+            note = (
+                f"{self.source}: skipped {where} with {row.actual_columns} fields "
+                f"(expected {row.expected_columns}): {row.text[:80]!r}"
+            )
+            log.warning(note)
+            self.notes.append(note)
         return "skip"
 
     def convert(self, data: pa.Table, *, first_row: int, kinds: dict[str, str], last: bool = False) -> Table:
@@ -504,7 +522,8 @@ class _Reader:
             if typed is not None and kind in (None, typed):
                 columns[name], out_kinds[name] = from_arrow(column, typed), typed
                 continue
-            kind, parsed = infer_and_parse(column, kind)
+            comma_decimals = self.format == "csv" and self.delimiter == ";"
+            kind, parsed = infer_and_parse(column, kind, comma_decimals=comma_decimals)
             if parsed.bad is not None:
                 how = "declared" if name in self.types else "inferred from the first rows"
                 raise DataError(

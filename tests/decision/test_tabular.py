@@ -207,3 +207,36 @@ def test_arbitrary_cells_never_crash_reader_or_featurizer_nor_make_nan(tmp_path,
         x = f.transform(table, now=NOW)
         assert x.shape == (table.n_rows, len(f.names_))
         assert np.isfinite(x).all()
+
+
+def test_cells_in_any_form_featurize_the_same():
+    """The engine passes columns it pulled from contacts: strings, floats, bools, datetimes, None."""
+    specs = [
+        ColumnSpec("seats", "numeric"),
+        ColumnSpec("tier", "categorical"),
+        ColumnSpec("paid", "boolean"),
+        ColumnSpec("seen", "date"),
+    ]
+    typed = {
+        "seats": np.array([3.0, np.nan, 10.0]),
+        "tier": np.array([1.0, 2.0, np.nan]),
+        "paid": np.array([True, False, True]),
+        "seen": np.array(["2024-05-01", "NaT", "2024-05-21"], dtype="datetime64[us]"),
+    }
+    text = {
+        "seats": np.array(["3", "NA", " 10 "], dtype=object),
+        "tier": np.array(["1", "2", None], dtype=object),
+        "paid": np.array(["yes", "No", "TRUE"], dtype=object),
+        "seen": np.array([datetime(2024, 5, 1, tzinfo=UTC), None, "2024-05-21T00:00:00Z"], dtype=object),
+    }
+    a = TableFeaturizer(specs).fit(typed, now=NOW)
+    b = TableFeaturizer(specs).fit(text, now=NOW)
+    assert a.version == b.version
+    assert np.array_equal(a.transform(typed, now=NOW), b.transform(text, now=NOW))
+    assert a.names_[:4] == ["seats", "seats_missing", "tier=1", "tier=2"]
+
+
+def test_transform_of_a_single_row_and_of_no_rows():
+    f = TableFeaturizer(SPECS).fit(columns(), now=NOW)
+    assert f.transform(_take(columns(), [3]), now=NOW).shape == (1, len(f.names_))
+    assert f.transform(_take(columns(), []), now=NOW).shape == (0, len(f.names_))
