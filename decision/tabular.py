@@ -31,7 +31,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 
 import numpy as np
@@ -82,6 +82,19 @@ class ColumnSpec:
             raise ValueError(f"column {self.name!r}: a keyword column needs keywords")
         if self.top_k < 1:
             raise ValueError(f"column {self.name!r}: top_k must be at least 1")
+        misplaced = [
+            option
+            for option, applies in (
+                ("log1p", self.type in ("numeric", "date") or not self.log1p),
+                ("clip", self.type in ("numeric", "date") or self.clip is None),
+                ("squared", self.type in ("numeric", "date") or not self.squared),
+                ("levels", self.type == "categorical" or self.levels is None),
+                ("keywords", self.type == "keyword" or not self.keywords),
+            )
+            if not applies
+        ]
+        if misplaced:
+            raise ValueError(f"column {self.name!r}: {', '.join(misplaced)} do(es) not apply to a {self.type} column")
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -92,7 +105,12 @@ class ColumnSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ColumnSpec:
+        """The spec of a ``to_dict`` (or hand-written config) mapping; unknown keys are refused."""
         data = dict(data)
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            known = ", ".join(f.name for f in fields(cls))
+            raise ValueError(f"column spec {data.get('name')!r}: unknown key(s) {', '.join(unknown)}; known: {known}")
         if data.get("clip") is not None:
             data["clip"] = tuple(data["clip"])
         if data.get("levels") is not None:

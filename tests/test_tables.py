@@ -336,3 +336,22 @@ def test_arbitrary_bytes_are_read_or_refused_with_a_data_error(tmp_path, body, s
     except DataError:
         return
     assert table.n_rows >= 1 and len(table.names) == len(set(table.names))
+
+
+def test_short_distinct_sentences_are_text_but_repeated_phrases_are_not(tmp_path):
+    sentences = [f"call me back on day {i}" for i in range(10)]
+    repeated = ["asked for a demo call"] * 5 + ["wants to hear more"] * 5
+    path = write(
+        tmp_path / "s.csv", "said,reason\n" + "".join(f"{a},{b}\n" for a, b in zip(sentences, repeated, strict=True))
+    )
+    assert read_table(path).kinds == {"said": "text", "reason": "categorical"}
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import hub.cells
+    import hub.tables
+
+    for module in (hub.cells, hub.tables):
+        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0

@@ -143,6 +143,10 @@ def test_bad_specs_are_refused():
         ColumnSpec("x", "integer")
     with pytest.raises(ValueError, match="needs keywords"):
         ColumnSpec("x", "keyword")
+    with pytest.raises(ValueError, match="log1p, levels do\\(es\\) not apply to a boolean column"):
+        ColumnSpec("x", "boolean", log1p=True, levels=("a",))
+    with pytest.raises(ValueError, match="unknown key\\(s\\) bins; known: name, type"):
+        ColumnSpec.from_dict({"name": "x", "type": "numeric", "bins": 3})
     with pytest.raises(ValueError, match="two specs"):
         TableFeaturizer([ColumnSpec("x", "numeric"), ColumnSpec("x", "boolean")])
 
