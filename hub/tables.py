@@ -59,7 +59,8 @@ class Table(Mapping[str, np.ndarray]):
     """Ordered column name -> numpy array, with each column's kind (see :mod:`hub.cells`).
 
     A Table is a ``Mapping``, so anything that takes ``Mapping[str, np.ndarray]`` takes a Table.
-    ``first_row`` is the 0-based data row of this chunk's first row in its file (for messages).
+    ``first_row`` is the 0-based data row of this chunk's first row in its file; ``header_lines``
+    the lines before the data (0 for Parquet). :meth:`where` turns a row index into words.
 
     >>> t = Table({"x": np.array([1.0, 2.0, 3.0])}, {"x": "numeric"})
     >>> t.n_rows, t.select([2, 0]).column("x").tolist()
@@ -73,6 +74,7 @@ class Table(Mapping[str, np.ndarray]):
         *,
         source: str = "table",
         first_row: int = 0,
+        header_lines: int = 1,
         notes: Sequence[str] = (),
         bytes_read: int | None = None,
         bytes_total: int | None = None,
@@ -85,6 +87,7 @@ class Table(Mapping[str, np.ndarray]):
         self.n_rows = lengths.pop() if lengths else 0
         self.source = source
         self.first_row = first_row
+        self.header_lines = header_lines
         self.notes = list(notes)
         self.bytes_read = bytes_read
         self.bytes_total = bytes_total
@@ -113,6 +116,13 @@ class Table(Mapping[str, np.ndarray]):
         cols = ", ".join(f"{n}:{k}" for n, k in self.kinds.items())
         return f"Table({self.source}, {self.n_rows} rows, {cols})"
 
+    def where(self, row: int) -> str:
+        """Where row ``row`` of this table is in its file: "line 7" (CSV) or "row 6" (Parquet).
+
+        Lines count one per row, so they are exact unless an earlier cell holds a line break.
+        """
+        return _where(self.header_lines, self.first_row + row)
+
     def select(self, rows) -> Table:
         """The rows at ``rows`` (indices or a boolean mask), as a new Table."""
         rows = np.asarray(rows)
@@ -120,6 +130,7 @@ class Table(Mapping[str, np.ndarray]):
             {n: v[rows] for n, v in self._columns.items()},
             self.kinds,
             source=self.source,
+            header_lines=self.header_lines,
             notes=self.notes,
         )
 
@@ -141,7 +152,7 @@ def require_unique(table: Table, column: str) -> None:
     >>> require_unique(Table({"id": np.array(["a", "b", "a"], dtype=object)}, {"id": "categorical"}), "id")
     Traceback (most recent call last):
     ...
-    hub.errors.DataError: column 'id' in table must be unique but 'a' appears 2 times (lines 2, 4); ...
+    hub.errors.DataError: column 'id' in table must be unique but 'a' appears 2 times (line 2, line 4); ...
     """
     values = table.column(column)
     present = ~_missing(values)
@@ -154,10 +165,10 @@ def require_unique(table: Table, column: str) -> None:
         return
     first = dup[np.argmin([np.flatnonzero(inverse == d)[0] for d in dup])]
     rows = np.flatnonzero(present)[np.flatnonzero(inverse == first)]
-    lines = ", ".join(str(table.first_row + r + 2) for r in rows[:10])
+    lines = ", ".join(table.where(r) for r in rows[:10])
     raise DataError(
         f"column {column!r} in {table.source} must be unique but {_show(uniques[first])} appears "
-        f"{counts[first]} times (lines {lines}); {dup.size} value(s) repeat in all. "
+        f"{counts[first]} times ({lines}); {dup.size} value(s) repeat in all. "
         "Remove the duplicate rows or pick another id column."
     )
 
@@ -203,7 +214,7 @@ def read_table(
     batches = list(reader.batches())
     data = pa.Table.from_batches(batches, schema=reader.schema)
     if data.num_rows == 0:
-        raise DataError(f"{reader.source} has a header ({', '.join(reader.names)}) but no rows")
+        raise DataError(f"{reader.source} has columns ({', '.join(reader.names)}) but no rows")
     return reader.convert(data, first_row=0, kinds=dict(reader.types))
 
 
@@ -241,15 +252,15 @@ def iter_table(
     if n_buffered or first_row == 0:
         data = pa.Table.from_batches(buffered, schema=reader.schema)
         if first_row == 0 and data.num_rows == 0:
-            raise DataError(f"{reader.source} has a header ({', '.join(reader.names)}) but no rows")
-        yield reader.convert(data, first_row=first_row, kinds=kinds, last=True)
+            raise DataError(f"{reader.source} has columns ({', '.join(reader.names)}) but no rows")
+        yield reader.convert(data, first_row=first_row, kinds=kinds)
 
 
 def count_rows(path: str | os.PathLike) -> int:
     """Number of data rows (streams a CSV once; Parquet reads its footer)."""
-    if file_format(path) == "parquet":
-        return pq.ParquetFile(path).metadata.num_rows
     reader = _open(path, None, None, only_first=True)
+    if reader.format == "parquet":
+        return reader.rows
     return sum(batch.num_rows for batch in reader.batches())
 
 
@@ -410,6 +421,8 @@ class _Reader:
             except (pa.ArrowInvalid, OSError) as error:
                 raise DataError(f"{self.source} is not a readable Parquet file ({error})") from None
             self.names = list(self._parquet.schema_arrow.names)
+            self.rows = self._parquet.metadata.num_rows
+            self.header_lines = 0
             if not self.names:
                 raise DataError(f"{self.source} has no columns")
         else:
@@ -443,10 +456,13 @@ class _Reader:
             raise DataError(f"{self.source} is empty: expected a header line with column names, then rows")
         preferred = "\t" if ".tsv" in self.source.lower() else ","
         self.delimiter = sniff_delimiter(text, preferred)
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
         try:
-            header = next(csv.reader(io.StringIO(text.lstrip("\r\n"), newline=""), delimiter=self.delimiter))
+            header = next(row for row in rows if any(cell.strip() for cell in row))
         except csv.Error as error:
             raise DataError(f"{self.source}: the header line cannot be read ({error})") from None
+        # Lines before the data: blank lines and a header that may span lines inside quotes.
+        self.header_lines = rows.line_num
         self.names = [h.strip() or f"column_{i + 1}" for i, h in enumerate(header)]
 
     @property
@@ -464,10 +480,10 @@ class _Reader:
                 yield batch
             return
         raw, position = _open_bytes(self.path)
-        self._stream = stream = _Utf8Stream(raw, self.source, position)
+        stream = _Utf8Stream(raw, self.source, position)
         # One thread: the stream is read in order anyway, and skipped rows then get their line number.
         read_options = pcsv.ReadOptions(
-            column_names=self.names, skip_rows=1, block_size=_BLOCK_BYTES, use_threads=False
+            column_names=self.names, skip_rows=self.header_lines, block_size=_BLOCK_BYTES, use_threads=False
         )
         parse_options = pcsv.ParseOptions(
             delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=self._bad_row
@@ -512,7 +528,7 @@ class _Reader:
             self.notes.append(note)
         return "skip"
 
-    def convert(self, data: pa.Table, *, first_row: int, kinds: dict[str, str], last: bool = False) -> Table:
+    def convert(self, data: pa.Table, *, first_row: int, kinds: dict[str, str]) -> Table:
         """Arrow columns to a Table; a cell that misfits a declared or held kind is a DataError."""
         columns, out_kinds = {}, {}
         for name in self.columns:
@@ -528,7 +544,7 @@ class _Reader:
                 how = "declared" if name in self.types else "inferred from the first rows"
                 raise DataError(
                     f"column {name!r} in {self.source} cannot be read as {kind} ({how}): "
-                    f"line {first_row + parsed.bad.index + 2} has {parsed.bad.value!r}. "
+                    f"{_where(self.header_lines, first_row + parsed.bad.index)} has {parsed.bad.value!r}. "
                     f"Fix the cell, or declare the column's type (e.g. {name}: categorical)."
                 )
             columns[name], out_kinds[name] = parsed.values, kind
@@ -537,10 +553,16 @@ class _Reader:
             out_kinds,
             source=self.source,
             first_row=first_row,
+            header_lines=self.header_lines,
             notes=self.notes,
             bytes_read=getattr(self, "bytes_read", self.total),
             bytes_total=self.total,
         )
+
+
+def _where(header_lines: int, row: int) -> str:
+    """Data row ``row`` (0-based in the file) in words: its line in a CSV, its row number in Parquet."""
+    return f"line {header_lines + row + 1}" if header_lines else f"row {row + 1}"
 
 
 def _check_duplicates(names: Sequence[str], source: str) -> None:

@@ -133,7 +133,7 @@ def test_empty_file_and_whitespace_only_file(tmp_path):
 
 def test_header_only(tmp_path):
     path = write(tmp_path / "h.csv", "a,b\n")
-    with pytest.raises(DataError, match=r"h.csv has a header \(a, b\) but no rows"):
+    with pytest.raises(DataError, match=r"h.csv has columns \(a, b\) but no rows"):
         read_table(path)
     with pytest.raises(DataError, match="but no rows"):
         list(iter_table(path))
@@ -248,7 +248,7 @@ def test_iter_table_holds_kinds_from_first_chunk_and_names_a_later_misfit(tmp_pa
 def test_require_unique_names_value_and_lines(tmp_path):
     path = write(tmp_path / "ids.csv", "id,x\n7,a\n8,b\n7,c\n9,d\n8,e\n")
     table = read_table(path)
-    with pytest.raises(DataError, match=r"'id' in ids.csv must be unique but 7 appears 2 times \(lines 2, 4\)"):
+    with pytest.raises(DataError, match=r"'id' in ids.csv must be unique but 7 appears 2 times \(line 2, line 4\)"):
         require_unique(table, "id")
     require_unique(table, "x")
 
@@ -273,6 +273,21 @@ def test_crlf_line_endings(tmp_path):
     path = write(tmp_path / "w.csv", "a,b\r\n1,x\r\n2,y\r\n")
     table = read_table(path)
     assert table.column("b").tolist() == ["x", "y"] and table.column("a").tolist() == [1.0, 2.0]
+
+
+def test_blank_lines_before_the_header_and_a_header_spanning_lines(tmp_path):
+    path = write(tmp_path / "b.csv", '\n\n"first\nname",n\nAnn,1\nBo,x\n')
+    table = read_table(path)
+    assert table.names == ["first\nname", "n"] and table.column("first\nname").tolist() == ["Ann", "Bo"]
+    with pytest.raises(DataError, match="line 6 has 'x'"):
+        read_table(path, types={"n": "numeric"})
+
+
+def test_parquet_misfits_are_named_by_row(tmp_path):
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"n": ["1", "2", "three"]}), path)
+    with pytest.raises(DataError, match="row 3 has 'three'"):
+        read_table(path, types={"n": "numeric"})
 
 
 def test_numbers_with_leading_zeros_are_codes(tmp_path):
