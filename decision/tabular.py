@@ -4,8 +4,8 @@ A :class:`ColumnSpec` says how one column becomes features:
 
 - ``numeric``: optional ``clip`` then ``log1p`` (signed for negatives), standardized with the
   training mean and standard deviation (``standardize``), optionally its square (``name^2``);
-- ``date``: age in days at ``now`` (``now - stamp``; future stamps count as 0 days unless ``clip``
-  says otherwise), then as numeric;
+- ``date``: age in days at ``now`` (``name_days`` = ``now - stamp``; future stamps count as 0 days
+  unless ``clip`` says otherwise), then as numeric;
 - ``boolean``: 1/0;
 - ``categorical``: one 0/1 column per level (``levels`` fixed, else the ``top_k`` most frequent in
   training), plus ``name=other`` (unseen or rare levels) and ``name=missing``;
@@ -220,8 +220,9 @@ class TableFeaturizer:
     """Columns -> float64 matrix, per the specs; ``fit`` learns levels, means and scales.
 
     Learned state: ``levels_`` (categorical levels), ``mean_`` / ``scale_`` (numeric, date and
-    boolean), ``names_`` (output columns), ``numeric_columns_`` (indices of continuous outputs,
-    the ones a model may square). :attr:`version` hashes specs and state.
+    boolean), ``names_`` (output columns), ``numeric_columns_`` (indices of the continuous
+    outputs, not one-hots, indicators or the spec's own squares: the ones a model may square).
+    :attr:`version` hashes specs and state.
     """
 
     def __init__(self, specs: Sequence[ColumnSpec]):
@@ -269,12 +270,9 @@ class TableFeaturizer:
             elif spec.type == "boolean":
                 names += [n, f"{n}_missing"]
             else:
+                value = f"{n}_days" if spec.type == "date" else n
                 numeric.append(len(names))
-                names.append(n)
-                names.append(f"{n}_missing")
-                if spec.squared:
-                    numeric.append(len(names))
-                    names.append(f"{n}^2")
+                names += [value, f"{n}_missing"] + ([f"{value}^2"] if spec.squared else [])
         self.names_ = names
         self.numeric_columns_ = np.array(numeric, dtype=np.int64)
 
