@@ -4,8 +4,8 @@ A :class:`ColumnSpec` says how one column becomes features:
 
 - ``numeric``: optional ``clip`` then ``log1p`` (signed for negatives), standardized with the
   training mean and standard deviation (``standardize``), optionally its square (``name^2``);
-- ``date``: age in days at ``now`` (``name_days`` = ``now - stamp``; future stamps count as 0 days
-  unless ``clip`` says otherwise), then as numeric;
+- ``date``: age in days at ``now`` (``now - stamp``; future stamps count as 0 days unless ``clip``
+  says otherwise), then as numeric under the column's own name;
 - ``boolean``: 1/0;
 - ``categorical``: one 0/1 column per level (``levels`` fixed, else the ``top_k`` most frequent in
   training), plus ``name=other`` (unseen or rare levels) and ``name=missing``;
@@ -270,9 +270,8 @@ class TableFeaturizer:
             elif spec.type == "boolean":
                 names += [n, f"{n}_missing"]
             else:
-                value = f"{n}_days" if spec.type == "date" else n
                 numeric.append(len(names))
-                names += [value, f"{n}_missing"] + ([f"{value}^2"] if spec.squared else [])
+                names += [n, f"{n}_missing"] + ([f"{n}^2"] if spec.squared else [])
         self.names_ = names
         self.numeric_columns_ = np.array(numeric, dtype=np.int64)
 

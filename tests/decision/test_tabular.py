@@ -49,7 +49,7 @@ def test_names_shapes_and_numeric_columns():
         "employees^2",
         "opted",
         "opted_missing",
-        "signup_days",
+        "signup",
         "signup_missing",
         "notes~pricing",
         "notes~demo",
@@ -57,7 +57,7 @@ def test_names_shapes_and_numeric_columns():
     x = f.transform(columns(), now=NOW)
     assert x.shape == (6, len(f.names_)) and x.dtype == np.float64
     assert not np.isnan(x).any()
-    assert [f.names_[i] for i in f.numeric_columns_] == ["employees", "signup_days"]
+    assert [f.names_[i] for i in f.numeric_columns_] == ["employees", "signup"]
 
 
 def test_one_hot_top_k_other_and_missing():
