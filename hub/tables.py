@@ -214,7 +214,7 @@ def read_table(
     batches = list(reader.batches())
     data = pa.Table.from_batches(batches, schema=reader.schema)
     if data.num_rows == 0:
-        raise DataError(f"{reader.source} has columns ({', '.join(reader.names)}) but no rows")
+        raise reader.no_rows()
     return reader.convert(data, first_row=0, kinds=dict(reader.types))
 
 
@@ -252,7 +252,7 @@ def iter_table(
     if n_buffered or first_row == 0:
         data = pa.Table.from_batches(buffered, schema=reader.schema)
         if first_row == 0 and data.num_rows == 0:
-            raise DataError(f"{reader.source} has columns ({', '.join(reader.names)}) but no rows")
+            raise reader.no_rows()
         yield reader.convert(data, first_row=first_row, kinds=kinds)
 
 
@@ -458,9 +458,11 @@ class _Reader:
         self.delimiter = sniff_delimiter(text, preferred)
         rows = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
         try:
-            header = next(row for row in rows if any(cell.strip() for cell in row))
+            header = next((row for row in rows if any(cell.strip() for cell in row)), None)
         except csv.Error as error:
             raise DataError(f"{self.source}: the header line cannot be read ({error})") from None
+        if header is None:
+            raise DataError(f"{self.source} has no header line with column names in its first {_SNIFF_BYTES:,} bytes")
         # Lines before the data: blank lines and a header that may span lines inside quotes.
         self.header_lines = rows.line_num
         self.names = [h.strip() or f"column_{i + 1}" for i, h in enumerate(header)]
@@ -514,6 +516,16 @@ class _Reader:
                 f"{self.source} is not all UTF-8 (first at line {stream.first_bad_line}); "
                 "those bytes were read as cp1252/latin-1"
             )
+
+    def no_rows(self) -> DataError:
+        """The error for a file with a header and no readable row."""
+        if self.skipped_rows:
+            return DataError(
+                f"no row of {self.source} has the header's {len(self.names)} fields "
+                f"({', '.join(self.names)}); all {self.skipped_rows} were skipped, e.g. {self.notes[0]}. "
+                "Check the delimiter and trailing delimiters."
+            )
+        return DataError(f"{self.source} has columns ({', '.join(self.names)}) but no rows")
 
     def _bad_row(self, row) -> str:
         """Skip a row with the wrong number of fields; the first few are noted one by one."""

@@ -342,7 +342,14 @@ def test_many_bad_rows_are_counted_not_listed(tmp_path):
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.binary(max_size=300), suffix=st.sampled_from([".csv", ".tsv", ".csv.gz", ".parquet"]))
+@given(
+    body=st.one_of(
+        st.binary(max_size=300),
+        st.text(alphabet=',;\t|"\n\r aéxNA01-:.T\ufeff', max_size=200).map(str.encode),
+        st.text(alphabet=',;"\nabcé01', max_size=200).map(lambda t: t.encode("cp1252")),
+    ),
+    suffix=st.sampled_from([".csv", ".tsv", ".csv.gz", ".parquet"]),
+)
 def test_arbitrary_bytes_are_read_or_refused_with_a_data_error(tmp_path, body, suffix):
     path = tmp_path / f"fuzz{suffix}"
     path.write_bytes(gzip.compress(body) if suffix == ".csv.gz" else body)
@@ -370,3 +377,9 @@ def test_docstring_examples_run():
 
     for module in (hub.cells, hub.tables):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_every_row_with_the_wrong_field_count_is_explained(tmp_path):
+    path = write(tmp_path / "trail.csv", "a,b\n1,2,\n3,4,\n")
+    with pytest.raises(DataError, match=r"no row of trail.csv has the header's 2 fields \(a, b\); all 2 were skipped"):
+        read_table(path)
