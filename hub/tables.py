@@ -47,6 +47,21 @@ from hub.errors import DataError
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "CSV_SUFFIXES",
+    "KINDS",
+    "PARQUET_SUFFIXES",
+    "Table",
+    "count_rows",
+    "file_format",
+    "file_size",
+    "iter_table",
+    "missing_column_message",
+    "read_table",
+    "require_unique",
+    "sniff_delimiter",
+]
+
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DELIMITERS = (",", ";", "\t", "|")
@@ -88,7 +103,7 @@ class Table(Mapping[str, np.ndarray]):
         self.source = source
         self.first_row = first_row
         self.header_lines = header_lines
-        self.notes = list(notes)
+        self.notes = list(notes)  # rows skipped and bytes transcoded so far in the file
         self.bytes_read = bytes_read
         self.bytes_total = bytes_total
 
