@@ -27,10 +27,8 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import difflib
-import gzip
 import io
 import logging
 import os
@@ -44,11 +42,13 @@ import pyarrow.parquet as pq
 
 from hub.cells import KINDS, arrow_kind, from_arrow, infer_and_parse
 from hub.errors import DataError
+from hub.textfile import BLOCK_BYTES, DELIMITERS, Utf8Stream, decode_head, open_bytes, sniff_delimiter
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "CSV_SUFFIXES",
+    "DELIMITERS",
     "KINDS",
     "PARQUET_SUFFIXES",
     "Table",
@@ -64,9 +64,7 @@ __all__ = [
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
-DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 64 * 1024
-_BLOCK_BYTES = 1 << 20
 _NOTED_ROWS = 10  # skipped rows noted one by one; past this only the total
 
 
@@ -284,142 +282,6 @@ def file_size(path: str | os.PathLike) -> int:
     return os.path.getsize(path)
 
 
-# --- reading -----------------------------------------------------------------------------------
-
-
-def _legacy_bytes(error: UnicodeDecodeError) -> tuple[str, int]:
-    """Decode error handler: undecodable bytes as cp1252, or latin-1 where cp1252 has no character."""
-    chunk = error.object[error.start : error.end]
-    return "".join(_byte_text(b) for b in chunk), error.end
-
-
-def _byte_text(byte: int) -> str:
-    try:
-        return bytes([byte]).decode("cp1252")
-    except UnicodeDecodeError:
-        return bytes([byte]).decode("latin-1")
-
-
-codecs.register_error("hub_legacy", _legacy_bytes)
-
-
-class _Utf8Stream(io.RawIOBase):
-    """A binary stream of the file as valid UTF-8 (BOM dropped), transcoding bad lines from cp1252.
-
-    Lines that are valid UTF-8 pass through untouched; only the first bad line is looked for.
-    """
-
-    def __init__(self, raw, source: str, position):
-        self._raw = raw
-        self._source = source
-        self._position = position
-        self._pending = b""
-        self._out = b""
-        self._lines_before = 0
-        self._started = False
-        self._eof = False
-        self._utf16 = None
-        self.first_bad_line: int | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def bytes_read(self) -> int:
-        return self._position()
-
-    def _fill(self) -> None:
-        block = self._raw.read(_BLOCK_BYTES)
-        if not self._started:
-            self._started = True
-            if block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                self._utf16 = codecs.getincrementaldecoder("utf-16")(errors="replace")
-            block = block.removeprefix(codecs.BOM_UTF8)
-        if self._utf16 is not None:  # Excel's "Unicode text": UTF-16 with a BOM
-            self._out += self._utf16.decode(block, final=not block).encode("utf-8")
-            self._eof = not block
-            return
-        if not block:
-            self._eof = True
-            text, self._pending = self._pending, b""
-        else:
-            data = self._pending + block
-            cut = data.rfind(b"\n") + 1
-            text, self._pending = data[:cut], data[cut:]
-        if not text:
-            return
-        try:
-            text.decode("utf-8")
-            self._out += text
-        except UnicodeDecodeError as error:
-            if self.first_bad_line is None:
-                self.first_bad_line = self._lines_before + text.count(b"\n", 0, error.start) + 1
-                log.warning(
-                    "%s is not all UTF-8 (first at line %d); those bytes are read as cp1252/latin-1",
-                    self._source,
-                    self.first_bad_line,
-                )
-            self._out += text.decode("utf-8", errors="hub_legacy").encode("utf-8")
-        self._lines_before += text.count(b"\n")
-
-    def read(self, size: int = -1) -> bytes:
-        while not self._eof and (size < 0 or len(self._out) < size):
-            self._fill()
-        if size < 0:
-            size = len(self._out)
-        out, self._out = self._out[:size], self._out[size:]
-        return out
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
-
-
-def _open_bytes(path: Path):
-    if path.name.lower().endswith(".gz"):
-        packed = gzip.GzipFile(path, "rb")  # owns and closes its file
-        return packed, packed.fileobj.tell  # progress in compressed bytes, as on disk
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the stream that wraps it
-    return raw, raw.tell
-
-
-def _decode_head(head: bytes) -> str:
-    """The first bytes of a CSV as text, by the same rules as :class:`_Utf8Stream`."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return codecs.getincrementaldecoder("utf-16")(errors="replace").decode(head)
-    return head.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="hub_legacy")
-
-
-def sniff_delimiter(sample: str, preferred: str = ",") -> str:
-    """The delimiter of ``DELIMITERS`` that splits the first lines into the same number (>1) of fields.
-
-    >>> sniff_delimiter('"a";"b,c";"d"\\n1;2;3\\n')
-    ';'
-    """
-    lines = sample.splitlines(keepends=True)
-    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
-        lines = lines[:-1]  # the sample cut the last line
-    lines = lines[:50]
-    best, best_score = preferred, (0.0, 1, 0)
-    for delimiter in DELIMITERS:
-        try:
-            rows = [r for r in csv.reader(lines, delimiter=delimiter) if r]
-        except csv.Error:
-            continue
-        if not rows or len(rows[0]) < 2:
-            continue
-        width = len(rows[0])
-        consistent = sum(len(r) == width for r in rows) / len(rows)
-        score = (consistent, width, delimiter == preferred)
-        if score > best_score:
-            best, best_score = delimiter, score
-    return best
-
-
 class _Reader:
     """One open file: its header, declared kinds, arrow batches and conversion to Tables."""
 
@@ -459,14 +321,14 @@ class _Reader:
         self.types = {n: k for n, k in self.types.items() if n in self.columns}
 
     def _open_csv_header(self) -> None:
-        raw, _ = _open_bytes(self.path)
+        raw, _ = open_bytes(self.path)
         try:
             head = raw.read(_SNIFF_BYTES)
         except (OSError, EOFError) as error:
             raise DataError(f"{self.source} cannot be read ({error}); is it a complete, valid file?") from None
         finally:
             raw.close()
-        text = _decode_head(head)
+        text = decode_head(head)
         if not text.strip():
             raise DataError(f"{self.source} is empty: expected a header line with column names, then rows")
         preferred = "\t" if ".tsv" in self.source.lower() else ","
@@ -496,11 +358,11 @@ class _Reader:
                 self.bytes_read = self.total * rows // total_rows  # progress by rows: no byte position
                 yield batch
             return
-        raw, position = _open_bytes(self.path)
-        stream = _Utf8Stream(raw, self.source, position)
+        raw, position = open_bytes(self.path)
+        stream = Utf8Stream(raw, self.source, position)
         # One thread: the stream is read in order anyway, and skipped rows then get their line number.
         read_options = pcsv.ReadOptions(
-            column_names=self.names, skip_rows=self.header_lines, block_size=_BLOCK_BYTES, use_threads=False
+            column_names=self.names, skip_rows=self.header_lines, block_size=BLOCK_BYTES, use_threads=False
         )
         parse_options = pcsv.ParseOptions(
             delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=self._bad_row

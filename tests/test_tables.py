@@ -374,8 +374,9 @@ def test_docstring_examples_run():
 
     import hub.cells
     import hub.tables
+    import hub.textfile
 
-    for module in (hub.cells, hub.tables):
+    for module in (hub.cells, hub.tables, hub.textfile):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
