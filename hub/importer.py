@@ -13,6 +13,7 @@ records newest last, so a CRM's values win over an undated import and the import
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -23,8 +24,8 @@ from typing import Any
 import yaml
 from sqlalchemy import Connection, select, tuple_
 
-from hub.errors import HubError
-from hub.models import Activity, Contact, utcnow
+from hub.errors import DataError, HubError
+from hub.models import Activity, ActivityType, Contact, utcnow
 from hub.pipeline.sync import unsubscribes
 from hub.rows import (
     CONTACT_FIELDS,
@@ -50,7 +51,12 @@ Progress = Callable[[int, int | None, int | None], None]
 
 
 class MappingError(HubError):
-    """The mapping names a column the file lacks, or a field the hub lacks (a usage error)."""
+    """The mapping names a column the file lacks or a field the hub lacks, or the file cannot be
+    opened as a table at all: a usage error, found before anything is imported."""
+
+
+class EmptyFileError(HubError):
+    """The file has no rows: nothing to import."""
 
 
 @dataclass
@@ -101,10 +107,8 @@ class ImportSummary:
 
 
 def _category(reason: str) -> str:
-    """'email: 'x' is not an email' -> 'email: not an email', to count reasons."""
-    column, _, why = reason.partition(": ")
-    words = [w for w in why.split() if not w.startswith(("'", '"'))]
-    return f"{column}: {' '.join(words)}" if why else reason
+    """ "email: 'x' is not an email" -> "email: … is not an email", to count rows by reason."""
+    return re.sub(r"row \d+", "row N", re.sub(r"'[^']*'|\"[^\"]*\"", "…", reason))
 
 
 # -- the mapping ----------------------------------------------------------------------------
@@ -214,6 +218,10 @@ def event_columns_for(header: list[str], opts: ImportOptions, file: str) -> Even
         properties_json=m.get("properties_json"),
         type_map=dict(opts.type_map),
     )
+    known = {t.value for t in ActivityType}
+    bad = sorted({t for t in cols.type_map.values() if t not in known})
+    if bad:
+        raise MappingError(f"type_map: not hub activity types: {', '.join(bad)} (known: {', '.join(sorted(known))})")
     used = {c for c in (contact, occurred, kind, ident, cols.channel, cols.properties_json) if c}
     cols.properties = _properties(header, used, opts, file)
     return cols
@@ -230,11 +238,17 @@ class Chunk:
 
 def header(path: Path) -> list[str]:
     """The file's column names (reads its first rows only)."""
-    chunks = iter_table(path, chunk_rows=1)
     try:
-        return next(chunks).names
-    finally:
-        chunks.close()
+        chunks = iter_table(path, chunk_rows=1)
+        try:
+            return next(chunks).names
+        finally:
+            chunks.close()
+    except DataError as exc:
+        message = str(exc)
+        if "but no rows" in message or "is empty" in message:
+            raise EmptyFileError(message) from None
+        raise MappingError(message) from None
 
 
 def chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[Chunk]:
