@@ -79,6 +79,9 @@ def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_
     except (MappingError, ConfigError) as exc:
         err.print(str(exc), style="red", highlight=False, markup=False)
         raise typer.Exit(2) from None
+    except HubError as exc:  # the store is unreachable or not migrated
+        err.print(str(exc), style="red", highlight=False, markup=False)
+        raise typer.Exit(1) from None
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -156,7 +159,7 @@ def contacts(
     ] = None,
     source: SourceOpt = "import",
     properties: PropsOpt = None,
-    chunk_rows: ChunkOpt = 20_000,
+    chunk_rows: ChunkOpt = 5_000,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     store_url: StoreOpt = None,
@@ -188,7 +191,7 @@ def events(
     ] = None,
     source: SourceOpt = "import",
     properties: PropsOpt = None,
-    chunk_rows: ChunkOpt = 20_000,
+    chunk_rows: ChunkOpt = 5_000,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     store_url: StoreOpt = None,

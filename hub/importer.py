@@ -67,7 +67,7 @@ class ImportOptions:
     contact_key: str = "email"  # events: what the contact column holds (email or id)
     contact_source: str | None = None  # events: the connector whose ids it holds; default source
     type_map: dict[str, str] = field(default_factory=dict)
-    chunk_rows: int = 20_000
+    chunk_rows: int = 5_000
 
 
 @dataclass
