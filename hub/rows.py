@@ -91,9 +91,10 @@ def missing_columns(wanted: dict[str, str], columns: Iterable[str]) -> list[str]
 
 # -- values -------------------------------------------------------------------------------
 def parse_time(value: Any, column: str) -> datetime:
-    """An aware datetime from a datetime, date, epoch seconds (or ms) or ISO text; naive is UTC."""
+    """A UTC datetime from a datetime, date, epoch seconds (or ms) or ISO text; naive is UTC
+    (UTC always: SQLite keeps a datetime's wall time and drops its offset)."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
         return datetime.combine(value, time(), UTC)
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
@@ -110,7 +111,7 @@ def parse_time(value: Any, column: str) -> datetime:
             ts = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
             raise ValueError(f"{column}: {text[:60]!r} is not a date or time (use ISO 8601)") from None
-        return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+        return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
     raise ValueError(f"{column}: {'no value' if value in (None, '') else repr(value)[:60]} is not a time")
 
 
