@@ -118,8 +118,11 @@ def parse_time(value: Any, column: str) -> datetime:
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    if isinstance(value, float | Decimal):
+        if not math.isfinite(value):
+            return None
+        if value == int(value):
+            return str(int(value))  # an id 5 read as 5.0 (NUMERIC, float columns) is still "5"
     text = value if isinstance(value, str) else str(json_safe(value))
     return text.strip() or None
 
