@@ -58,3 +58,17 @@ def test_the_password_never_appears_in_check_or_errors():
     text = repr(report) + repr(wh.settings) + str(wh.settings)
     assert PASSWORD not in text
     wh.close()
+
+
+def test_the_readme_example_validates(monkeypatch):
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Warehouse (`type: warehouse`", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    monkeypatch.setenv("WAREHOUSE_URL", f"postgresql+psycopg://hub:{PASSWORD}@db/analytics")
+    settings = parse_settings(yaml.safe_load(block))
+    assert settings.connectors["warehouse"].type == "warehouse"
