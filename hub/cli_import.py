@@ -63,11 +63,20 @@ def _options(
     return opts
 
 
-def _store(config: Path | None, store_url: str | None):  # noqa: ANN202 - hub.store.Store
+def _store(config: Path | None, store_url: str | None, source: str):  # noqa: ANN202 - hub.store.Store
     from hub.config import load_settings
     from hub.store import Store
 
-    return Store(store_url or load_settings(config).store_url)
+    if store_url is None or config is not None:
+        settings = load_settings(config)
+        if source in settings.connectors:
+            # its identities are that connector's records: an import would overwrite them until its next sync
+            raise MappingError(
+                f"--source {source!r} is a configured connector; imported rows would overwrite its records. "
+                "Use another name (the default is 'import'); people still match by email"
+            )
+        store_url = store_url or settings.store_url
+    return Store(store_url)
 
 
 def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_url: str | None, as_json: bool) -> None:
@@ -75,7 +84,7 @@ def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_
     try:
         if not path.is_file():
             raise MappingError(f"{path}: no such file")
-        store = _store(config, store_url)
+        store = _store(config, store_url, opts.source)
     except (MappingError, ConfigError) as exc:
         err.print(str(exc), style="red", highlight=False, markup=False)
         raise typer.Exit(2) from None

@@ -175,3 +175,14 @@ def test_cli_summary_as_json_and_an_empty_file(tmp_path, store, store_url):
     empty = write(tmp_path, HEADER, "empty.csv")
     r = cli("contacts", str(empty), "--store-url", store_url)
     assert r.exit_code == 0 and "Nothing to import" in r.output and "no rows" in r.output
+
+
+def test_cli_refuses_a_source_named_like_a_configured_connector(tmp_path, store, store_url, redis_url):
+    from tests.conftest import hub_config
+
+    cfg = hub_config(tmp_path, store_url, redis_url)  # has a connector named crm
+    path = write(tmp_path, people(2))
+    r = cli("contacts", str(path), "--source", "crm", "-c", str(cfg))
+    assert r.exit_code == 2 and "'crm' is a configured connector" in r.output
+    r = cli("contacts", str(path), "-c", str(cfg), "--json")
+    assert r.exit_code == 0 and '"created": 2' in r.output
