@@ -165,6 +165,10 @@ class WarehouseConnector(Connector):
         """Report what the decisions table holds as the record's hub fields, lists and owner."""
         if not self.s.decisions_table or not items:
             return
+        if not self._decisions_ready:
+            if not self.client.table_exists(self.s.decisions_table):
+                return  # nothing written yet: the first push creates it
+            self._decisions_ready = True
         ids = [c.identities[0].external_id for c in items]
         state = crm_state(read_state(self.client, self.s.decisions_table, ids))
         for c in items:

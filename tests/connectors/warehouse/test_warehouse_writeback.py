@@ -105,3 +105,27 @@ def test_without_a_decisions_table_pushes_fail_saying_what_to_do(source):
     (result,) = wh.push([req(1, "7", ActionKind.SET_FIELDS, fields={"reason": "x"})])
     assert result.status == "failed" and "receives: []" in result.reason
     wh.close()
+
+
+def test_the_whole_loop_writes_decisions_once(tmp_path, redis_url, source):
+    from hub.pipeline.run import run_once
+    from tests.connectors.warehouse.conftest import make_ctx, wh_entry
+
+    md = MetaData()
+    people = people_table(md)
+    md.create_all(source)
+    with source.begin() as conn:
+        conn.execute(people.insert(), [person(1), person(2)])
+    entry = wh_entry(source.url.render_as_string(hide_password=False), decisions_table="hub_decisions")
+    entry["receives"] = ["set_fields"]
+    ctx = make_ctx(tmp_path, redis_url, entry)
+    first = run_once(ctx)
+    assert first.decide.decided == 2
+    rows = table_rows(source)
+    assert {k for k in rows} == {("1", "set_fields"), ("2", "set_fields")}
+    assert rows[("1", "set_fields")][0]["next_best_action"] == "email_nurture"
+
+    again = run_once(ctx)  # re-reads the rows inside the lookback: no change, no decision, no write
+    assert again.decide.decided == 0
+    assert table_rows(source) == rows
+    ctx.close()
