@@ -113,9 +113,7 @@ class WarehouseConnector(Connector):
     def _decisions_problems(self) -> list[str]:
         name = self.s.decisions_table or ""
         if not self.client.table_exists(name):
-            return [
-                f"decisions table {name!r} does not exist yet: run `hub connectors list --check` after ensure_schema"
-            ]
+            return [f"decisions table {name!r} does not exist yet; the first push creates it"]
         schema, table = split_name(name)
         with self.client.connect(f"reading decisions table {name!r}") as conn:
             have = {c["name"] for c in inspect(conn).get_columns(table, schema=schema)}
