@@ -1,4 +1,4 @@
-"""`hub import contacts|events FILE`: thin commands over hub/importer.py.
+"""`hub import contacts|events FILE`: thin commands over hub/importing/.
 
 Mounted in hub/cli.py with ``app.add_typer(import_app, name="import")``. Exit codes: 0 imported
 (bad rows are reported, the rest is imported), 1 the file broke off mid-way (what was read so
@@ -18,7 +18,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 
 from hub.errors import ConfigError, DataError, HubError
-from hub.importer import (
+from hub.importing import (
     EmptyFileError,
     ImportOptions,
     ImportSummary,

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from hub.cli import app
-from hub.importer import ImportOptions, MappingError, chunks, import_contacts
+from hub.importing import ImportOptions, MappingError, chunks, import_contacts
 from hub.models import Contact, Identity
 from hub.store import Store
 from hub.store import contacts as contact_store

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from hub.cli import app
-from hub.importer import ImportOptions, MappingError, import_contacts, import_events
+from hub.importing import ImportOptions, MappingError, import_contacts, import_events
 from hub.models import Contact, Identity
 from hub.store import Store
 from hub.store import contacts as contact_store
