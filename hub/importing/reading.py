@@ -26,6 +26,7 @@ class Chunk:
     rows: list[dict[str, Any]]
     bytes_read: int | None
     bytes_total: int | None
+    notes: list[str]  # the reader's notes so far: rows it could not split, bytes not UTF-8
 
 
 def header(path: Path) -> list[str]:
@@ -49,4 +50,4 @@ def chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[Chunk]:
     for table in iter_table(path, chunk_rows, columns, types=types):
         arrays = [table.column(c) for c in columns]
         rows = [dict(zip(columns, values, strict=True)) for values in zip(*arrays, strict=True)]
-        yield Chunk(table.first_row, rows, table.bytes_read, table.bytes_total)
+        yield Chunk(table.first_row, rows, table.bytes_read, table.bytes_total, list(table.notes))

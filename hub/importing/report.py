@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 KEEP_PROBLEMS = 1000  # rows reported one by one; the rest are counted by reason
+KEEP_NOTES = 50
 
 #: (rows done, bytes read, bytes in the file)
 Progress = Callable[[int, int | None, int | None], None]
@@ -43,6 +44,12 @@ class ImportSummary:
         self.reasons[_category(reason)] += 1
         if len(self.problems) < KEEP_PROBLEMS:
             self.problems.append(RowProblem(row, ident, reason))
+
+    def noted(self, notes: list[str]) -> None:
+        """Keep the reader's notes (the first KEEP_NOTES; a malformed file can have one per row)."""
+        for note in notes:
+            if note not in self.notes and len(self.notes) < KEEP_NOTES:
+                self.notes.append(note)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

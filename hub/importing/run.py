@@ -57,6 +57,7 @@ def import_contacts(store: Store, path: Path, opts: ImportOptions, progress: Pro
             items, new = _not_repeated(conn, items, started, opts.source, rows_of, summary)
             _store_contacts(conn, items, new, started, rows_of, summary)
         summary.chunks += 1
+        summary.noted(chunk.notes)
         if progress:
             progress(summary.read, chunk.bytes_read, chunk.bytes_total)
     return summary
@@ -171,6 +172,7 @@ def import_events(store: Store, path: Path, opts: ImportOptions, progress: Progr
         for r in result.rejects:
             summary.reject(rows_of.get(r.external_id, 0), r.external_id, f"{cols.contact}: {r.reason}")
         summary.chunks += 1
+        summary.noted(chunk.notes)
         if progress:
             progress(summary.read, chunk.bytes_read, chunk.bytes_total)
     return summary

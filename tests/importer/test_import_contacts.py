@@ -186,3 +186,10 @@ def test_cli_refuses_a_source_named_like_a_configured_connector(tmp_path, store,
     assert r.exit_code == 2 and "'crm' is a configured connector" in r.output
     r = cli("contacts", str(path), "-c", str(cfg), "--json")
     assert r.exit_code == 0 and '"created": 2' in r.output
+
+
+def test_a_row_the_reader_cannot_split_is_noted_and_the_rest_imported(tmp_path, store):
+    path = write(tmp_path, "email,first_name\na@example.com,A\nb@example.com,B,extra,fields\nc@example.com,C\n")
+    summary = import_contacts(store, path, ImportOptions())
+    assert summary.created == 2
+    assert any("skipped" in n and "b@example.com" in n for n in summary.notes), summary.notes
