@@ -56,7 +56,8 @@ class WarehouseConnector(Connector):
         missing = self._missing(source, self._required(src))
         if missing:
             raise FatalConnectorError(f"{self.name}: {src.label} {missing[0]}")
-        return KeysetReader(source, cursor_column, src.id_column, src.page_size, src.lookback_seconds)
+        text_cursor = self.client.engine.dialect.name == "sqlite"
+        return KeysetReader(source, cursor_column, src.id_column, src.page_size, src.lookback_seconds, text_cursor)
 
     @staticmethod
     def _required(src: ContactSource | EventSource) -> dict[str, str]:

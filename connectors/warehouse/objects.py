@@ -19,8 +19,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, func, or_, select, type_coerce
 from sqlalchemy.sql import ColumnElement, FromClause
+
+CURSOR_LABEL = "_hub_cursor"  # the cursor value as compared, selected beside the row's columns
 
 
 def encode(value: Any) -> dict[str, Any]:
@@ -102,10 +104,15 @@ class KeysetReader:
     id_column: str
     page_size: int
     lookback_seconds: int
+    #: compare the cursor as the text the database holds (SQLite: a DATETIME is text there,
+    #: and SQLAlchemy's rendering of a bound datetime may not be the stored one, e.g. no
+    #: ".000000"; a tie at a page boundary would then be skipped)
+    text_cursor: bool = False
 
     @property
     def _at(self) -> ColumnElement:
-        return self.source.c[self.cursor_column]
+        col = self.source.c[self.cursor_column]
+        return type_coerce(col, String) if self.text_cursor else col
 
     @property
     def _id(self) -> ColumnElement:
@@ -119,7 +126,7 @@ class KeysetReader:
         return mark
 
     def page_query(self, mark: Bookmark):
-        q = select(self.source).where(self._at.is_not(None), self._id.is_not(None))
+        q = select(self.source, self._at.label(CURSOR_LABEL)).where(self._at.is_not(None), self._id.is_not(None))
         if mark.at is not None and mark.exact:
             q = q.where(or_(self._at > mark.at, and_(self._at == mark.at, self._id > mark.id)))
         elif mark.at is not None:
@@ -146,7 +153,7 @@ class KeysetReader:
             if not rows:
                 return
             last = rows[-1]
-            mark = Bookmark(at=last[self.cursor_column], id=plain_id(last[self.id_column]), exact=True)
+            mark = Bookmark(at=last[CURSOR_LABEL], id=plain_id(last[self.id_column]), exact=True)
             yield rows, mark
             if len(rows) < self.page_size:
                 return

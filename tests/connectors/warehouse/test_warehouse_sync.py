@@ -286,3 +286,24 @@ def test_events_keyed_by_contact_id(tmp_path, redis_url, source):
         rows = conn.execute(select(activities.c.type, activities.c.channel)).all()
     assert [tuple(r) for r in rows] == [("call", "sales")]
     ctx.close()
+
+
+def test_stamps_written_by_another_tool_page_without_loss(tmp_path, redis_url, source):
+    # stamps without fractions, as most loaders write them; SQLite keeps DATETIME as that text
+    with source.begin() as conn:
+        conn.execute(text("CREATE TABLE loaded (id INTEGER, email VARCHAR(100), updated_at TIMESTAMP)"))
+        for i in range(1, 8):
+            at = "2026-03-01 10:00:00" if i <= 5 else f"2026-03-01 10:0{i}:00"
+            conn.execute(text(f"INSERT INTO loaded VALUES ({i}, 'l{i}@example.com', '{at}')"))
+    entry = wh_entry(
+        source.url.render_as_string(hide_password=False),
+        contacts={"table": "loaded", "page_size": 2, "fields": {}, "properties": []},
+    )
+    ctx = make_ctx(tmp_path, redis_url, entry)
+    result = sync_connector(ctx, "wh")
+    assert result.records == 7 and set(stored(ctx)[1]) == {str(i) for i in range(1, 8)}
+    with source.begin() as conn:
+        conn.execute(text("INSERT INTO loaded VALUES (8, 'l8@example.com', '2026-03-01 10:06:30')"))  # late
+    again = sync_connector(ctx, "wh")
+    assert again.created == 1 and len(stored(ctx)[1]) == 8
+    ctx.close()
