@@ -307,3 +307,13 @@ def test_stamps_written_by_another_tool_page_without_loss(tmp_path, redis_url, s
     again = sync_connector(ctx, "wh")
     assert again.created == 1 and len(stored(ctx)[1]) == 8
     ctx.close()
+
+
+def test_a_missing_table_is_named(tmp_path, redis_url, source):
+    entry = wh_entry(source.url.render_as_string(hide_password=False), contacts={"table": "peeple"})
+    ctx = make_ctx(tmp_path, redis_url, entry)
+    report = ctx.connector("wh").check()
+    assert not report.ok and "peeple" in report.problems[0]
+    with pytest.raises(FatalConnectorError, match="peeple"):
+        sync_connector(ctx, "wh")
+    ctx.close()
