@@ -166,6 +166,10 @@ def contacts(
     id_col: Annotated[
         str | None, typer.Option("--id-col", help="Column with the record id (default: the normalized email).")
     ] = None,
+    match_id: Annotated[
+        str | None,
+        typer.Option("--match-id", help="CONNECTOR=COLUMN: rows join the person holding that connector's id."),
+    ] = None,
     source: SourceOpt = "import",
     properties: PropsOpt = None,
     chunk_rows: ChunkOpt = 5_000,
@@ -181,6 +185,12 @@ def contacts(
         raise typer.Exit(2) from None
     if id_col:
         opts.mapping["id"] = id_col
+    if match_id:
+        connector, sep, column = match_id.partition("=")
+        if not sep or not connector.strip() or not column.strip():
+            err.print(f"--match-id {match_id!r} is not CONNECTOR=COLUMN", style="red", markup=False)
+            raise typer.Exit(2)
+        opts.match = (connector.strip(), column.strip())
     _run("contacts", file, opts, config, store_url, as_json)
 
 

@@ -36,6 +36,8 @@ class ImportOptions:
     contact_source: str | None = None  # events: the connector whose ids it holds; default source
     type_map: dict[str, str] = field(default_factory=dict)
     chunk_rows: int = 5_000
+    #: contacts: (connector, column): a row joins the person holding that connector's id
+    match: tuple[str, str] | None = None
 
 
 def parse_map(text: str | None) -> dict[str, str]:
@@ -104,15 +106,19 @@ def contact_columns_for(header: list[str], opts: ImportOptions, file: str) -> Co
     m = dict(opts.mapping)
     _check_keys(m, CONTACT_KEYS, "contacts")
     _check_columns(m, header, file)
+    if opts.match:
+        _check_columns({"--match-id": opts.match[1]}, header, file)
     email = m.pop("email", None) or _by_name(header, "email")
     ident = m.pop("id", None)
+    if email is None and ident is None and opts.match:
+        ident = opts.match[1]  # keyed by the CRM id it joins
     if email is None and ident is None:
         raise MappingError(
             f"{file} has no 'email' column: map one (--map email=COLUMN) or give --id-col COLUMN; "
             f"columns: {', '.join(header)}"
         )
     updated = m.pop("updated_at", None) or _by_name(header, "updated_at")
-    taken = {c for c in (email, ident, updated) if c} | set(m.values())
+    taken = {c for c in (email, ident, updated, opts.match and opts.match[1]) if c} | set(m.values())
     fields = {**default_fields(header, taken), **m}
     used = taken | set(fields.values())
     return ContactColumns(

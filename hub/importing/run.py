@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, func, select, tuple_
 
 from hub.importing.mapping import ImportOptions, contact_columns_for, event_columns_for, needed_columns
 from hub.importing.reading import chunks, header
@@ -28,6 +28,7 @@ from hub.rows import activity_from_row, contact_from_row
 from hub.store import Store
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
+from hub.store.merge import merge_contacts
 from hub.store.schema import activities, identities
 
 
@@ -39,6 +40,7 @@ def import_contacts(store: Store, path: Path, opts: ImportOptions, progress: Pro
     for chunk in chunks(path, needed_columns(cols), opts.chunk_rows):
         items: list[Contact] = []
         rows_of: dict[str, int] = {}
+        match_of: dict[str, str] = {}
         for i, row in enumerate(chunk.rows):
             number = chunk.first_row + i + 1
             try:
@@ -52,10 +54,15 @@ def import_contacts(store: Store, path: Path, opts: ImportOptions, progress: Pro
                 continue
             rows_of[key] = number
             items.append(contact)
+            if opts.match and _cell(row, opts.match[1]):
+                match_of[key] = str(_cell(row, opts.match[1])).strip()
         summary.read += len(chunk.rows)
         with store.begin() as conn:
             items, new = _not_repeated(conn, items, started, opts.source, rows_of, summary)
             _store_contacts(conn, items, new, started, rows_of, summary)
+            if opts.match and items:
+                kept = {c.identities[0].external_id for c in items}
+                _join_matched(conn, opts, {k: v for k, v in match_of.items() if k in kept}, new, started, summary)
         summary.chunks += 1
         summary.noted(chunk.notes)
         if progress:
@@ -117,6 +124,47 @@ def _store_contacts(
         summary.reject(rows_of.get(r.external_id, 0), r.external_id, r.reason)
     if up.opted_out:  # an opt-out flag is an unsubscribe outcome, as in a sync
         activity_store.insert_activities(conn, unsubscribes(conn, up.opted_out))
+
+
+def _join_matched(
+    conn: Connection,
+    opts: ImportOptions,
+    match_of: dict[str, str],
+    new: set[str],
+    now: datetime,
+    summary: ImportSummary,
+) -> None:
+    """Fold each row's record into the contact holding its ``--match-id`` connector id. Only a
+    contact that holds nothing but this row's record is folded (it was made for the row); one
+    that is another person by email is left alone and reported."""
+    source, _ = opts.match or ("", "")
+
+    def contact_ids(connector: str, ids) -> dict[str, int]:  # any object type: a lead or a contact
+        q = select(identities.c.external_id, identities.c.contact_id).where(
+            identities.c.connector == connector, identities.c.external_id.in_(set(ids))
+        )
+        return dict(conn.execute(q).all())
+
+    targets = contact_ids(source, match_of.values())
+    ours = contact_ids(opts.source, match_of)
+    held = dict(
+        conn.execute(
+            select(identities.c.contact_id, func.count())
+            .where(identities.c.contact_id.in_(set(ours.values())))
+            .group_by(identities.c.contact_id)
+        ).all()
+    )
+    for key, value in match_of.items():
+        target, mine = targets.get(value), ours.get(key)
+        if target is None or mine is None or target == mine:
+            continue
+        if held.get(mine, 0) > 1:
+            summary.noted([f"{key}: {source} id {value} is another contact than its email's; not joined"])
+            continue
+        merge_contacts(conn, keep=target, drop=mine, now=now)
+        if key in new:  # counted as created a moment ago; it joined a known person instead
+            summary.created -= 1
+            summary.matched += 1
 
 
 # -- events ---------------------------------------------------------------------------------

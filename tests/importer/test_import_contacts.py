@@ -193,3 +193,45 @@ def test_a_row_the_reader_cannot_split_is_noted_and_the_rest_imported(tmp_path, 
     summary = import_contacts(store, path, ImportOptions())
     assert summary.created == 2
     assert any("skipped" in n and "b@example.com" in n for n in summary.notes), summary.notes
+
+
+def test_match_id_joins_the_person_holding_a_crm_id(tmp_path, store, store_url):
+    with store.begin() as conn:
+        contact_store.upsert_contacts(
+            conn,
+            [
+                Contact(
+                    identities=[Identity(connector="salesforce", object_type="lead", external_id="00Q1")],
+                    emails=["x@corp.com"],
+                ),
+                Contact(
+                    identities=[Identity(connector="salesforce", object_type="lead", external_id="00Q2")],
+                    emails=["y@corp.com"],
+                ),
+            ],
+        )
+    path = write(
+        tmp_path,
+        "sf_id,email,plan\n"
+        "00Q1,,gold\n"  # no email: joins the lead by its id
+        "00Q2,other@corp.com,silver\n"  # another email, same person per the CRM id
+        "00Q9,new@corp.com,bronze\n",  # no such lead: a new person
+    )
+    r = cli(
+        "contacts", str(path), "--id-col", "sf_id", "--match-id", "salesforce=sf_id", "--json", "--store-url", store_url
+    )
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert (data["created"], data["matched"]) == (1, 2)
+    assert count(store, contacts) == 3
+    with store.connect() as conn:
+        by_lead = dict(
+            conn.execute(
+                select(identities.c.external_id, contacts.c.properties)
+                .join(contacts, contacts.c.id == identities.c.contact_id)
+                .where(identities.c.connector == "salesforce")
+            ).all()
+        )
+    assert by_lead == {"00Q1": {"plan": "gold"}, "00Q2": {"plan": "silver"}}
+    r = cli("contacts", str(path), "--match-id", "salesforce=sf_idd", "--store-url", store_url)
+    assert r.exit_code == 2 and "did you mean 'sf_id'" in r.output
