@@ -101,10 +101,10 @@ def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_
         transient=True,
         disable=as_json,
     )
-    task = progress.add_task(f"Importing {kind} from {path.name}", total=None, rows=0)
+    task = progress.add_task(f"Importing {kind} from {path.name}", total=path.stat().st_size, rows=0)
 
     def tick(rows: int, done: int | None, total: int | None) -> None:
-        progress.update(task, completed=done or 0, total=total, rows=rows)
+        progress.update(task, completed=done or 0, rows=rows, **({"total": total} if total else {}))
 
     try:
         with progress:
