@@ -274,17 +274,30 @@ def test_events_become_activities_once(tmp_path, redis_url, source):
 def test_events_keyed_by_contact_id(tmp_path, redis_url, source):
     fill(source, [person(1)])
     with source.begin() as conn:
-        conn.execute(text("CREATE TABLE calls (id INTEGER, person INTEGER, kind VARCHAR(20), occurred_at VARCHAR(40))"))
-        conn.execute(text("INSERT INTO calls VALUES (1, 1, 'call', '2026-03-01T09:00:00+00:00')"))
+        conn.execute(
+            text(
+                "CREATE TABLE calls (id INTEGER, person INTEGER, kind VARCHAR(20), occurred_at VARCHAR(40), props TEXT)"
+            )
+        )
+        conn.execute(
+            text("""INSERT INTO calls VALUES (1, 1, 'call', '2026-03-01T09:00:00+00:00', '{"minutes": 12}')""")
+        )
+        conn.execute(text("INSERT INTO calls VALUES (2, 1, 'call', '2026-03-01T09:30:00+00:00', 'not json')"))
     entry = wh_entry(
         source.url.render_as_string(hide_password=False),
-        events={"table": "calls", "contact_column": "person", "contact_key": "id", "type_column": "kind"},
+        events={
+            "table": "calls",
+            "contact_column": "person",
+            "contact_key": "id",
+            "type_column": "kind",
+            "properties_json_column": "props",
+        },
     )
     ctx = make_ctx(tmp_path, redis_url, entry)
     sync_connector(ctx, "wh")
     with ctx.store.connect() as conn:
-        rows = conn.execute(select(activities.c.type, activities.c.channel)).all()
-    assert [tuple(r) for r in rows] == [("call", "sales")]
+        rows = conn.execute(select(activities.c.type, activities.c.channel, activities.c.properties)).all()
+    assert [tuple(r) for r in rows] == [("call", "sales", {"minutes": 12})]  # call 2: props not JSON, rejected
     ctx.close()
 
 
