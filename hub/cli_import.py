@@ -1,0 +1,228 @@
+"""`hub import contacts|events FILE`: thin commands over hub/importing/.
+
+Mounted in hub/cli.py with ``app.add_typer(import_app, name="import")``. Exit codes: 0 imported
+(bad rows are reported, the rest is imported), 1 the file broke off mid-way (what was read so
+far is kept), 2 a usage error (a mapped column the file lacks, an unknown hub field, no file).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hub.errors import ConfigError, DataError, HubError
+from hub.importing import (
+    EmptyFileError,
+    ImportOptions,
+    ImportSummary,
+    MappingError,
+    import_contacts,
+    import_events,
+    load_mapping_file,
+    parse_map,
+)
+
+import_app = typer.Typer(help="Import contacts or events from a CSV or Parquet file.", no_args_is_help=True)
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+SHOW_PROBLEMS = 20
+
+FileArg = Annotated[Path, typer.Argument(help="CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet) file.")]
+MapOpt = Annotated[str | None, typer.Option("--map", help="hub_field=column,... (e.g. first_name=fname,email=mail).")]
+MappingOpt = Annotated[
+    Path | None, typer.Option("--mapping", help="YAML: hub_field: column, plus properties: [...] and type_map: {...}.")
+]
+SourceOpt = Annotated[str, typer.Option("--source", help="Identity source the rows are stored under.")]
+PropsOpt = Annotated[
+    str | None,
+    typer.Option("--properties", help="Columns kept as properties (comma list; '' for none). Default: all unmapped."),
+]
+ChunkOpt = Annotated[int, typer.Option("--chunk-rows", min=1, help="Rows per chunk (memory is bounded by it).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Path to hub.yaml (default: $HUB_CONFIG or ./hub.yaml).")
+]
+StoreOpt = Annotated[str | None, typer.Option("--store-url", help="Import into this store instead of the config's.")]
+
+
+def _options(
+    map_: str | None, mapping: Path | None, source: str, properties: str | None, chunk_rows: int
+) -> ImportOptions:
+    opts = ImportOptions(mapping=parse_map(map_), source=source, chunk_rows=chunk_rows)
+    if properties is not None:
+        opts.properties = [p.strip() for p in properties.split(",") if p.strip()]
+    if mapping is not None:
+        load_mapping_file(mapping, opts)
+    return opts
+
+
+def _store(config: Path | None, store_url: str | None, source: str):  # noqa: ANN202 - hub.store.Store
+    from hub.config import load_settings
+    from hub.store import Store
+
+    if store_url is None or config is not None:
+        settings = load_settings(config)
+        if source in settings.connectors:
+            # its identities are that connector's records: an import would overwrite them until its next sync
+            raise MappingError(
+                f"--source {source!r} is a configured connector; imported rows would overwrite its records. "
+                "Use another name (the default is 'import'); people still match by email"
+            )
+        store_url = store_url or settings.store_url
+    return Store(store_url)
+
+
+def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_url: str | None, as_json: bool) -> None:
+    fn = import_contacts if kind == "contacts" else import_events
+    try:
+        if not path.is_file():
+            raise MappingError(f"{path}: no such file")
+        store = _store(config, store_url, opts.source)
+    except (MappingError, ConfigError) as exc:
+        err.print(str(exc), style="red", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    except HubError as exc:  # the store is unreachable or not migrated
+        err.print(str(exc), style="red", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=as_json,
+    )
+    task = progress.add_task(f"Importing {kind} from {path.name}", total=path.stat().st_size, rows=0)
+
+    def tick(rows: int, done: int | None, total: int | None) -> None:
+        progress.update(task, completed=done or 0, rows=rows, **({"total": total} if total else {}))
+
+    try:
+        with progress:
+            summary = fn(store, path, opts, tick)
+    except MappingError as exc:
+        err.print(str(exc), style="red", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    except EmptyFileError as exc:
+        summary = ImportSummary(file=path.name, kind=kind, source=opts.source)
+        summary.notes.append(f"Nothing to import: {exc}")
+    except DataError as exc:
+        err.print(str(exc), style="red", highlight=False, markup=False)
+        err.print("The chunks before this point are imported; fix the file and run the import again.")
+        raise typer.Exit(1) from None
+    except HubError as exc:
+        err.print(str(exc), style="red", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    finally:
+        store.dispose()
+    _report(summary, as_json)
+
+
+def _report(s: ImportSummary, as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(s.as_dict()))
+        return
+    for note in s.notes:
+        out.print(f"[yellow]{note}[/]", highlight=False)
+    if s.read == 0:
+        return
+    table = Table(title=f"{s.kind.capitalize()} from {s.file}", show_header=False)
+    table.add_row("identity source", s.source)
+    rows = [("rows read", s.read), ("created", s.created)]
+    if s.kind == "contacts":
+        rows += [("updated", s.updated), ("matched to existing people", s.matched)]
+    rows += [("unchanged" if s.kind == "contacts" else "already imported", s.unchanged), ("skipped", s.skipped)]
+    if s.suppressed:
+        rows.append(("forgotten people, not stored", s.suppressed))
+    for label, value in rows:
+        table.add_row(label, f"{value:,}")
+    out.print(table)
+    if s.problems:
+        out.print("Skipped rows (row 1 is the first row after the header):")
+        for p in s.problems[:SHOW_PROBLEMS]:
+            ident = f" ({p.id})" if p.id else ""
+            out.print(f"  row {p.row}{ident}: {p.reason}", highlight=False, markup=False)
+        if s.skipped > SHOW_PROBLEMS:
+            out.print(f"  ... and {s.skipped - SHOW_PROBLEMS:,} more; by reason:")
+            for reason, n in s.reasons.most_common():
+                out.print(f"    {n:,} × {reason}", highlight=False, markup=False)
+            out.print("  (--json lists up to 1,000 rows)")
+
+
+@import_app.command("contacts")
+def contacts(
+    file: FileArg,
+    map_: MapOpt = None,
+    mapping: MappingOpt = None,
+    id_col: Annotated[
+        str | None, typer.Option("--id-col", help="Column with the record id (default: the normalized email).")
+    ] = None,
+    match_id: Annotated[
+        str | None,
+        typer.Option("--match-id", help="CONNECTOR=COLUMN: rows join the person holding that connector's id."),
+    ] = None,
+    source: SourceOpt = "import",
+    properties: PropsOpt = None,
+    chunk_rows: ChunkOpt = 5_000,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    store_url: StoreOpt = None,
+) -> None:
+    """Import people: they resolve to contacts the CRMs already have by email (or --source id)."""
+    try:
+        opts = _options(map_, mapping, source, properties, chunk_rows)
+    except MappingError as exc:
+        err.print(str(exc), style="red", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    if id_col:
+        opts.mapping["id"] = id_col
+    if match_id:
+        connector, sep, column = match_id.partition("=")
+        if not sep or not connector.strip() or not column.strip():
+            err.print(f"--match-id {match_id!r} is not CONNECTOR=COLUMN", style="red", markup=False)
+            raise typer.Exit(2)
+        opts.match = (connector.strip(), column.strip())
+    _run("contacts", file, opts, config, store_url, as_json)
+
+
+@import_app.command("events")
+def events(
+    file: FileArg,
+    map_: MapOpt = None,
+    mapping: MappingOpt = None,
+    contact_key: Annotated[
+        str, typer.Option("--contact-key", help="What the contact column holds: email or id.")
+    ] = "email",
+    contact_source: Annotated[
+        str | None,
+        typer.Option(
+            "--contact-source", help="With --contact-key id: the connector (or import source) those ids are of."
+        ),
+    ] = None,
+    source: SourceOpt = "import",
+    properties: PropsOpt = None,
+    chunk_rows: ChunkOpt = 5_000,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    store_url: StoreOpt = None,
+) -> None:
+    """Import events as activities (idempotent: the same file twice adds nothing)."""
+    if contact_key not in ("email", "id"):
+        err.print(f"--contact-key must be email or id, not {contact_key!r}", style="red", markup=False)
+        raise typer.Exit(2)
+    try:
+        opts = _options(map_, mapping, source, properties, chunk_rows)
+    except MappingError as exc:
+        err.print(str(exc), style="red", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    opts.contact_key, opts.contact_source = contact_key, contact_source
+    _run("events", file, opts, config, store_url, as_json)

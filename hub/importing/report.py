@@ -1,0 +1,62 @@
+"""What an import did: counts, and the rows it skipped with their numbers and reasons."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+KEEP_PROBLEMS = 1000  # rows reported one by one; the rest are counted by reason
+KEEP_NOTES = 50
+
+#: (rows done, bytes read, bytes in the file)
+Progress = Callable[[int, int | None, int | None], None]
+
+
+@dataclass
+class RowProblem:
+    row: int  # 1 = the first row after the header
+    id: str | None
+    reason: str
+
+
+@dataclass
+class ImportSummary:
+    file: str
+    kind: str
+    source: str
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    matched: int = 0  # new records that resolved to a person the store already had
+    unchanged: int = 0
+    skipped: int = 0
+    suppressed: int = 0
+    chunks: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    problems: list[RowProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def reject(self, row: int, ident: str | None, reason: str) -> None:
+        self.skipped += 1
+        self.reasons[_category(reason)] += 1
+        if len(self.problems) < KEEP_PROBLEMS:
+            self.problems.append(RowProblem(row, ident, reason))
+
+    def noted(self, notes: list[str]) -> None:
+        """Keep the reader's notes (the first KEEP_NOTES; a malformed file can have one per row)."""
+        for note in notes:
+            if note not in self.notes and len(self.notes) < KEEP_NOTES:
+                self.notes.append(note)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["reasons"] = dict(self.reasons)
+        return data
+
+
+def _category(reason: str) -> str:
+    """ "email: 'x' is not an email" -> "email: … is not an email", to count rows by reason."""
+    return re.sub(r"row \d+", "row N", re.sub(r"'[^']*'|\"[^\"]*\"", "…", reason))

@@ -1,0 +1,327 @@
+"""Table rows to hub models: the column mapping shared by ``hub import`` and table-shaped
+connectors (the warehouse connector).
+
+A row is a ``{column: value}`` dict as a database driver or pyarrow hands it over. A
+:class:`ContactColumns` / :class:`EventColumns` says which column feeds which hub field;
+:func:`contact_from_row` and :func:`activity_from_row` raise ``ValueError`` naming the
+column and the bad value, so a caller can reject that one row and go on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from hub.models import Activity, ActivityType, Company, Consent, Contact, Identity, normalize_email
+
+#: hub field path -> column names that map to it by themselves (first match wins)
+CONTACT_FIELDS: dict[str, tuple[str, ...]] = {
+    "first_name": ("first_name", "firstname"),
+    "last_name": ("last_name", "lastname"),
+    "job_title": ("job_title", "title"),
+    "role": ("role",),
+    "lifecycle_stage": ("lifecycle_stage", "lifecyclestage", "stage"),
+    "owner": ("owner",),
+    "company.name": ("company.name", "company_name", "company"),
+    "company.industry": ("company.industry", "industry"),
+    "company.employees": ("company.employees", "employees"),
+    "company.annual_revenue": ("company.annual_revenue", "annual_revenue"),
+    "company.country": ("company.country", "country"),
+    "company.timezone": ("company.timezone", "timezone"),
+    "consent.email_opt_out": ("consent.email_opt_out", "email_opt_out"),
+    "consent.do_not_contact": ("consent.do_not_contact", "do_not_contact"),
+}
+_NUMBERS = {"company.employees": "int", "company.annual_revenue": "float"}
+_FLAGS = {"consent.email_opt_out", "consent.do_not_contact"}
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0", ""}
+#: where an activity happened when the row does not say
+DEFAULT_CHANNEL = {
+    "email_sent": "email",
+    "email_open": "email",
+    "email_click": "email",
+    "email_bounce": "email",
+    "unsubscribe": "email",
+    "page_view": "web",
+    "form_submit": "web",
+    "content_download": "web",
+    "webinar": "web",
+    "meeting": "sales",
+    "call": "sales",
+    "opportunity_created": "sales",
+    "opportunity_won": "sales",
+    "opportunity_lost": "sales",
+}
+
+
+def default_fields(columns: Iterable[str], taken: Iterable[str] = ()) -> dict[str, str]:
+    """Hub field path -> column, for columns named like hub fields (case-insensitive)."""
+    by_lower = {c.lower(): c for c in columns}
+    used = {c.lower() for c in taken}
+    out: dict[str, str] = {}
+    for path, names in CONTACT_FIELDS.items():
+        for n in names:
+            if n in by_lower and n not in used:
+                out[path] = by_lower[n]
+                used.add(n)
+                break
+    return out
+
+
+def missing_columns(wanted: dict[str, str], columns: Iterable[str]) -> list[str]:
+    """One sentence per mapped column the table lacks, with the nearest real column names."""
+    cols = list(columns)
+    problems = []
+    for key, col in wanted.items():
+        if col in cols:
+            continue
+        near = difflib.get_close_matches(col, cols, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else f"; columns: {', '.join(cols)}"
+        problems.append(f"{key}: no column {col!r}{hint}")
+    return problems
+
+
+# -- values -------------------------------------------------------------------------------
+def parse_time(value: Any, column: str) -> datetime:
+    """A UTC datetime from a datetime, date, epoch seconds (or ms) or ISO text; naive is UTC
+    (UTC always: SQLite keeps a datetime's wall time and drops its offset)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), UTC)
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        f = float(value)
+        if math.isfinite(f):
+            try:
+                return datetime.fromtimestamp(f / 1000 if abs(f) > 1e11 else f, UTC)
+            except (OverflowError, OSError, ValueError):
+                pass
+        raise ValueError(f"{column}: {value!r} is not a time")
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            ts = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{column}: {text[:60]!r} is not a date or time (use ISO 8601)") from None
+        return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
+    raise ValueError(f"{column}: {'no value' if value in (None, '') else repr(value)[:60]} is not a time")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float | Decimal):
+        if not math.isfinite(value):
+            return None
+        if value == int(value):
+            return str(int(value))  # an id 5 read as 5.0 (NUMERIC, float columns) is still "5"
+    text = value if isinstance(value, str) else str(json_safe(value))
+    return text.strip() or None
+
+
+def _number(value: Any, kind: str, column: str) -> int | float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{column}: {str(value)[:60]!r} is not a number") from None
+    if not math.isfinite(f):
+        return None
+    return int(f) if kind == "int" else f
+
+
+def _flag(value: Any, column: str) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int | float):
+        return value != 0
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError(f"{column}: {str(value)[:60]!r} is not true or false")
+
+
+def json_safe(value: Any) -> Any:
+    """A value JSON can hold: decimals as numbers, times as ISO text, non-finite floats as None."""
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float | Decimal):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return str(value)
+
+
+# -- contacts -----------------------------------------------------------------------------
+@dataclass
+class ContactColumns:
+    """Which column feeds what. Without ``id`` the normalized email is the record's id."""
+
+    email: str | None = None
+    id: str | None = None
+    updated_at: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)  # hub field path -> column
+    properties: list[str] = field(default_factory=list)
+
+
+def row_key(row: dict[str, Any], cols: ContactColumns) -> str:
+    """The record id a row is stored under; ValueError for a row without one."""
+    if cols.id:
+        raw = row.get(cols.id)
+        key = _text(raw)
+        if key is None:
+            raise ValueError(f"{cols.id}: no id")
+        return key
+    email = normalize_email(_text(row.get(cols.email or "")))
+    if email is None:
+        raw = _text(row.get(cols.email or ""))
+        raise ValueError(f"{cols.email}: {'no email' if raw is None else repr(raw[:60]) + ' is not an email'}")
+    return email
+
+
+def contact_from_row(row: dict[str, Any], cols: ContactColumns, connector: str) -> Contact:
+    """One row as a contact with one identity in ``connector``. Raises ValueError (column, why)."""
+    key = row_key(row, cols)
+    values: dict[str, Any] = {}
+    for path, column in cols.fields.items():
+        raw = row.get(column)
+        if path in _FLAGS:
+            values[path] = _flag(raw, column)
+        elif path in _NUMBERS:
+            values[path] = _number(raw, _NUMBERS[path], column)
+        elif path in CONTACT_FIELDS:
+            values[path] = _text(raw)
+        else:
+            raise ValueError(f"{path!r} is not a hub contact field ({', '.join(CONTACT_FIELDS)})")
+    updated = None
+    if cols.updated_at and row.get(cols.updated_at) not in (None, ""):
+        updated = parse_time(row[cols.updated_at], cols.updated_at)
+    email = _text(row.get(cols.email)) if cols.email else None
+    props = {c: json_safe(row[c]) for c in cols.properties if row.get(c) is not None}
+    return Contact(
+        identities=[Identity(connector=connector, external_id=key)],
+        emails=[email] if email else [],
+        first_name=values.get("first_name"),
+        last_name=values.get("last_name"),
+        job_title=values.get("job_title"),
+        role=values.get("role"),
+        lifecycle_stage=values.get("lifecycle_stage"),
+        owner=values.get("owner"),
+        company=Company(
+            name=values.get("company.name"),
+            industry=values.get("company.industry"),
+            employees=values.get("company.employees"),
+            annual_revenue=values.get("company.annual_revenue"),
+            country=values.get("company.country"),
+            timezone=values.get("company.timezone"),
+        ),
+        consent=Consent(
+            email_opt_out=values.get("consent.email_opt_out", False),
+            do_not_contact=values.get("consent.do_not_contact", False),
+        ),
+        properties={k: v for k, v in props.items() if v is not None},
+        updated_at=updated,
+    )
+
+
+# -- events -------------------------------------------------------------------------------
+@dataclass
+class EventColumns:
+    """Which column feeds what for activities. ``contact_key``: ``email`` or ``id`` (an
+    external id in ``contact_connector``). Without ``id`` a hash of the mapped values is the
+    event's id, so the same row read twice is one activity."""
+
+    contact: str
+    occurred_at: str
+    type: str | None = None
+    id: str | None = None
+    contact_key: str = "email"
+    contact_connector: str | None = None
+    channel: str | None = None
+    properties: list[str] = field(default_factory=list)
+    properties_json: str | None = None
+    type_map: dict[str, str] = field(default_factory=dict)
+    default_type: str = "custom"
+
+
+def activity_type(raw: Any, cols: EventColumns) -> tuple[ActivityType, str | None]:
+    """(hub type, the raw name when it had to become ``custom``)."""
+    text = _text(raw)
+    if text is None:
+        return ActivityType(cols.default_type), None
+    mapped = cols.type_map.get(text, text).strip().lower()
+    try:
+        return ActivityType(mapped), None
+    except ValueError:
+        return ActivityType.CUSTOM, text
+
+
+def event_id(row: dict[str, Any], cols: EventColumns) -> str:
+    """The event's id: its id column, or a hash of the columns the mapping reads."""
+    if cols.id:
+        key = _text(row.get(cols.id))
+        if key is None:
+            raise ValueError(f"{cols.id}: no id")
+        return key
+    used = [cols.contact, cols.occurred_at, cols.type, cols.channel, cols.properties_json, *cols.properties]
+    canon = json.dumps({c: json_safe(row.get(c)) for c in used if c}, sort_keys=True, default=str)
+    return "row:" + hashlib.sha256(canon.encode()).hexdigest()[:32]
+
+
+def activity_from_row(row: dict[str, Any], cols: EventColumns, source: str, connector: str) -> Activity:
+    """One row as an activity of ``source``; ``connector`` owns ids when ``contact_key`` is id."""
+    ext = event_id(row, cols)
+    who = _text(row.get(cols.contact))
+    if who is None:
+        raise ValueError(f"{cols.contact}: no contact")
+    ref, email = None, None
+    if cols.contact_key == "id":
+        ref = Identity(connector=cols.contact_connector or connector, external_id=who)
+    else:
+        email = normalize_email(who)
+        if email is None:
+            raise ValueError(f"{cols.contact}: {who[:60]!r} is not an email")
+    kind, raw_type = activity_type(row.get(cols.type) if cols.type else None, cols)
+    props: dict[str, Any] = {}
+    if cols.properties_json and row.get(cols.properties_json) not in (None, ""):
+        blob = row[cols.properties_json]
+        if isinstance(blob, str):
+            try:
+                blob = json.loads(blob)
+            except ValueError:
+                raise ValueError(f"{cols.properties_json}: not JSON") from None
+        if not isinstance(blob, dict):
+            raise ValueError(f"{cols.properties_json}: JSON is not an object")
+        props.update(json_safe(blob))
+    props.update({c: json_safe(row[c]) for c in cols.properties if row.get(c) is not None})
+    if raw_type is not None:
+        props["event_type"] = raw_type
+    channel = _text(row.get(cols.channel)) if cols.channel else None
+    return Activity(
+        contact_ref=ref,
+        contact_email=email,
+        type=kind,
+        channel=channel or DEFAULT_CHANNEL.get(kind.value),
+        occurred_at=parse_time(row.get(cols.occurred_at), cols.occurred_at),
+        properties={k: v for k, v in props.items() if v is not None},
+        source=source,
+        external_id=ext,
+    )

@@ -1,0 +1,237 @@
+"""`hub import contacts` into SQLite and PostgreSQL: mapping, identity resolution, bad rows, idempotence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from hub.cli import app
+from hub.importing import ImportOptions, MappingError, chunks, import_contacts
+from hub.models import Contact, Identity
+from hub.store import Store
+from hub.store import contacts as contact_store
+from hub.store.schema import contacts, identities
+
+HEADER = "email,first_name,sector,stage,plan,seats\n"
+
+
+@pytest.fixture
+def store(store_url):
+    s = Store(store_url, auto_migrate=True)
+    yield s
+    s.dispose()
+
+
+def write(tmp_path: Path, text: str, name: str = "people.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def people(n: int, start: int = 0) -> str:
+    return HEADER + "".join(f"p{i}@example.com,P{i},Software,lead,pro,{i % 9}\n" for i in range(start, start + n))
+
+
+def count(store, table) -> int:
+    with store.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_import_maps_columns_and_a_second_import_changes_nothing(tmp_path, store):
+    path = write(tmp_path, people(30))
+    opts = ImportOptions(mapping={"company.industry": "sector", "lifecycle_stage": "stage"}, chunk_rows=7)
+    first = import_contacts(store, path, opts)
+    assert (first.read, first.created, first.skipped, first.chunks) == (30, 30, 0, 5)
+    with store.connect() as conn:
+        row = conn.execute(select(contacts).where(contacts.c.primary_email == "p3@example.com")).one()
+    assert (row.first_name, row.industry, row.lifecycle_stage) == ("P3", "Software", "lead")
+    assert row.properties == {"plan": "pro", "seats": "3"}  # unmapped columns are properties (as text)
+
+    again = import_contacts(store, path, opts)
+    assert (again.created, again.updated, again.matched, again.unchanged) == (0, 0, 0, 30)
+    assert count(store, contacts) == 30 and count(store, identities) == 30
+
+
+def test_people_already_synced_from_a_crm_are_matched_by_email(tmp_path, store):
+    with store.begin() as conn:
+        contact_store.upsert_contacts(
+            conn,
+            [
+                Contact(
+                    identities=[Identity(connector="hubspot", external_id="501")],
+                    emails=["P1@Example.COM"],
+                    first_name="Pat",
+                )
+            ],
+        )
+    summary = import_contacts(store, write(tmp_path, people(3)), ImportOptions())
+    assert (summary.created, summary.matched) == (2, 1)
+    assert count(store, contacts) == 3
+    with store.connect() as conn:
+        owners = conn.execute(
+            select(identities.c.connector, identities.c.contact_id)
+            .join(contacts, contacts.c.id == identities.c.contact_id)
+            .where(contacts.c.primary_email == "p1@example.com")
+        ).all()
+    assert {c for c, _ in owners} == {"hubspot", "import"}
+
+
+def test_bad_rows_are_reported_with_their_row_number_and_the_rest_is_imported(tmp_path, store):
+    text = (
+        "id,email,first_name,updated_at,employees\n"
+        "1,a@example.com,A,2026-01-02T10:00:00Z,12\n"
+        "2,,B,2026-01-02,5\n"  # no email, but an id: kept
+        ",c@example.com,C,2026-01-02,5\n"  # no id
+        "4,d@example.com,D,last tuesday,5\n"  # bad date
+        "5,e@example.com,E,2026-01-02,lots\n"  # bad number
+        "1,f@example.com,F,2026-01-02,5\n"  # id 1 again, same chunk
+        "7,g@example.com,G,2026-01-02,5\n"
+        "2,h@example.com,H,2026-01-02,5\n"  # id 2 again, a later chunk
+    )
+    summary = import_contacts(store, write(tmp_path, text), ImportOptions(mapping={"id": "id"}, chunk_rows=6))
+    got = {(p.row, p.id): p.reason for p in summary.problems}
+    assert got == {
+        (3, None): "id: no id",
+        (4, "4"): "updated_at: 'last tuesday' is not a date or time (use ISO 8601)",
+        (5, "5"): "employees: 'lots' is not a number",
+        (6, "1"): "duplicate id '1' (also row 1)",
+        (8, "2"): "duplicate id '2' (an earlier row has it too)",
+    }
+    assert (summary.read, summary.created, summary.skipped) == (8, 3, 5)
+    with store.connect() as conn:
+        stored = set(conn.execute(select(identities.c.external_id).where(identities.c.connector == "import")).scalars())
+    assert stored == {"1", "2", "7"}
+
+
+def test_no_email_column_and_no_id_is_a_usage_error(tmp_path, store):
+    path = write(tmp_path, "mail,first_name\na@example.com,A\n")
+    with pytest.raises(MappingError, match="no 'email' column"):
+        import_contacts(store, path, ImportOptions())
+    assert import_contacts(store, path, ImportOptions(mapping={"email": "mail"})).created == 1
+
+
+def test_parquet_with_typed_columns(tmp_path, store):
+    path = tmp_path / "people.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "email": ["a@example.com", "b@example.com"],
+                "employees": pa.array([40, None], pa.int64()),
+                "updated_at": pa.array([1767225600_000_000, None], pa.timestamp("us", tz="UTC")),
+            }
+        ),
+        path,
+    )
+    summary = import_contacts(store, path, ImportOptions())
+    assert (summary.created, summary.skipped) == (2, 0)
+    with store.connect() as conn:
+        got = dict(conn.execute(select(contacts.c.primary_email, contacts.c.employees)).all())
+    assert got == {"a@example.com": 40, "b@example.com": None}
+
+
+def test_a_large_file_streams_in_chunks(tmp_path):
+    n = 200_000
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8") as f:
+        f.write("email,first_name\n")
+        f.writelines(f"u{i}@example.com,F{i}\n" for i in range(n))
+    seen, firsts, biggest = 0, [], 0
+    for chunk in chunks(path, ["email", "first_name"], 25_000):
+        assert chunk.rows[0]["email"] == f"u{chunk.first_row}@example.com"  # rows line up with numbers
+        seen += len(chunk.rows)
+        firsts.append(chunk.first_row)
+        biggest = max(biggest, len(chunk.rows))
+    assert seen == n and biggest == 25_000
+    assert firsts == list(range(0, n, 25_000))
+
+
+# -- the command ------------------------------------------------------------------------------
+def cli(*args: str):
+    return CliRunner().invoke(app, ["import", *args])
+
+
+def test_cli_a_misspelled_column_exits_2_naming_it(tmp_path, store, store_url):
+    path = write(tmp_path, people(2))
+    r = cli("contacts", str(path), "--map", "company.industry=sectr", "--store-url", store_url)
+    assert r.exit_code == 2
+    assert "no column 'sectr'" in r.output and "did you mean 'sector'" in r.output
+    r = cli("contacts", str(path), "--map", "industry=sector", "--store-url", store_url)
+    assert r.exit_code == 2 and "did you mean company.industry" in r.output
+
+
+def test_cli_summary_as_json_and_an_empty_file(tmp_path, store, store_url):
+    path = write(tmp_path, people(4) + ",Nobody,Retail,lead,free,1\n")
+    r = cli("contacts", str(path), "--json", "--store-url", store_url)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert (data["read"], data["created"], data["skipped"]) == (5, 4, 1)
+    assert data["problems"] == [{"row": 5, "id": None, "reason": "email: no email"}]
+    empty = write(tmp_path, HEADER, "empty.csv")
+    r = cli("contacts", str(empty), "--store-url", store_url)
+    assert r.exit_code == 0 and "Nothing to import" in r.output and "no rows" in r.output
+
+
+def test_cli_refuses_a_source_named_like_a_configured_connector(tmp_path, store, store_url, redis_url):
+    from tests.conftest import hub_config
+
+    cfg = hub_config(tmp_path, store_url, redis_url)  # has a connector named crm
+    path = write(tmp_path, people(2))
+    r = cli("contacts", str(path), "--source", "crm", "-c", str(cfg))
+    assert r.exit_code == 2 and "'crm' is a configured connector" in r.output
+    r = cli("contacts", str(path), "-c", str(cfg), "--json")
+    assert r.exit_code == 0 and '"created": 2' in r.output
+
+
+def test_a_row_the_reader_cannot_split_is_noted_and_the_rest_imported(tmp_path, store):
+    path = write(tmp_path, "email,first_name\na@example.com,A\nb@example.com,B,extra,fields\nc@example.com,C\n")
+    summary = import_contacts(store, path, ImportOptions())
+    assert summary.created == 2
+    assert any("skipped" in n and "b@example.com" in n for n in summary.notes), summary.notes
+
+
+def test_match_id_joins_the_person_holding_a_crm_id(tmp_path, store, store_url):
+    with store.begin() as conn:
+        contact_store.upsert_contacts(
+            conn,
+            [
+                Contact(
+                    identities=[Identity(connector="salesforce", object_type="lead", external_id="00Q1")],
+                    emails=["x@corp.com"],
+                ),
+                Contact(
+                    identities=[Identity(connector="salesforce", object_type="lead", external_id="00Q2")],
+                    emails=["y@corp.com"],
+                ),
+            ],
+        )
+    path = write(
+        tmp_path,
+        "sf_id,email,plan\n"
+        "00Q1,,gold\n"  # no email: joins the lead by its id
+        "00Q2,other@corp.com,silver\n"  # another email, same person per the CRM id
+        "00Q9,new@corp.com,bronze\n",  # no such lead: a new person
+    )
+    r = cli(
+        "contacts", str(path), "--id-col", "sf_id", "--match-id", "salesforce=sf_id", "--json", "--store-url", store_url
+    )
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert (data["created"], data["matched"]) == (1, 2)
+    assert count(store, contacts) == 3
+    with store.connect() as conn:
+        by_lead = dict(
+            conn.execute(
+                select(identities.c.external_id, contacts.c.properties)
+                .join(contacts, contacts.c.id == identities.c.contact_id)
+                .where(identities.c.connector == "salesforce")
+            ).all()
+        )
+    assert by_lead == {"00Q1": {"plan": "gold"}, "00Q2": {"plan": "silver"}}
+    r = cli("contacts", str(path), "--match-id", "salesforce=sf_idd", "--store-url", store_url)
+    assert r.exit_code == 2 and "did you mean 'sf_id'" in r.output

@@ -1,0 +1,116 @@
+"""`hub import events`: activities with stable ids, resolved by email or by a source's ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from hub.cli import app
+from hub.importing import ImportOptions, MappingError, import_contacts, import_events
+from hub.models import Contact, Identity
+from hub.store import Store
+from hub.store import contacts as contact_store
+from hub.store.schema import activities
+
+
+@pytest.fixture
+def store(store_url, tmp_path):
+    s = Store(store_url, auto_migrate=True)
+    people = tmp_path / "people.csv"
+    people.write_text("email\n" + "".join(f"p{i}@example.com\n" for i in range(5)), encoding="utf-8")
+    import_contacts(s, people, ImportOptions())
+    yield s
+    s.dispose()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "events.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def stored(store):
+    with store.connect() as conn:
+        return conn.execute(
+            select(activities.c.external_id, activities.c.type, activities.c.properties, activities.c.channel)
+            .where(activities.c.source == "import")
+            .order_by(activities.c.occurred_at)
+        ).all()
+
+
+def test_events_by_email_once_however_often_imported(tmp_path, store):
+    path = write(
+        tmp_path,
+        "event_id,email,type,occurred_at,page\n"
+        "e1,p0@example.com,page_view,2026-02-01T10:00:00Z,/pricing\n"
+        "e2,P1@EXAMPLE.com,signup,2026-02-01T10:05:00Z,/\n"
+        "e3,p2@example.com,Webinar,2026-02-01T10:06:00+01:00,\n"
+        "e4,stranger@example.com,page_view,2026-02-01T10:07:00Z,/\n",
+    )
+    opts = ImportOptions(mapping={"id": "event_id"}, type_map={"signup": "form_submit"}, chunk_rows=2)
+    first = import_events(store, path, opts)
+    assert (first.read, first.created, first.skipped) == (4, 3, 1)
+    assert [(p.row, p.id) for p in first.problems] == [(4, "e4")]
+    assert "no contact known for stranger@example.com" in first.problems[0].reason
+    rows = stored(store)
+    assert [(r.external_id, r.type, r.channel) for r in rows] == [
+        ("e3", "webinar", "web"),  # 09:06 UTC
+        ("e1", "page_view", "web"),
+        ("e2", "form_submit", "web"),
+    ]
+    assert rows[1].properties == {"page": "/pricing"}
+    again = import_events(store, path, opts)
+    assert (again.created, again.unchanged) == (0, 3)
+    assert len(stored(store)) == 3
+
+
+def test_without_an_id_column_a_row_hash_is_the_id(tmp_path, store):
+    row = "p0@example.com,email_open,2026-02-01T10:00:00Z\n"
+    path = write(tmp_path, "email,type,occurred_at\n" + row + row + "p0@example.com,email_click,2026-02-01T10:00:00Z\n")
+    first = import_events(store, path, ImportOptions(mapping={}, properties=[]))
+    assert (first.created, first.skipped) == (2, 0), first.problems  # the repeated row is one event
+    assert import_events(store, path, ImportOptions(properties=[])).created == 0
+    assert all(r.external_id.startswith("row:") for r in stored(store))
+
+
+def test_bad_rows_and_duplicate_ids_across_chunks(tmp_path, store):
+    path = write(
+        tmp_path,
+        "id,email,type,occurred_at\n"
+        "a,p0@example.com,page_view,2026-02-01T10:00:00Z\n"
+        "b,p0@example.com,page_view,yesterday\n"
+        "c,not-an-address,page_view,2026-02-01T10:00:00Z\n"
+        "a,p1@example.com,page_view,2026-02-01T11:00:00Z\n",
+    )
+    summary = import_events(store, path, ImportOptions(chunk_rows=3))
+    got = {p.row: p.reason for p in summary.problems}
+    assert got == {
+        2: "occurred_at: 'yesterday' is not a date or time (use ISO 8601)",
+        3: "email: 'not-an-address' is not an email",
+        4: "duplicate id (an earlier row has it too)",
+    }
+    assert summary.created == 1
+
+
+def test_events_keyed_by_a_crm_id(tmp_path, store):
+    with store.begin() as conn:
+        contact_store.upsert_contacts(conn, [Contact(identities=[Identity(connector="hubspot", external_id="501")])])
+    path = write(tmp_path, "id,contact_id,type,occurred_at\nm1,501,meeting,2026-02-01T10:00:00Z\n")
+    summary = import_events(store, path, ImportOptions(contact_key="id", contact_source="hubspot"))
+    assert summary.created == 1
+    assert [(r.type, r.channel) for r in stored(store)] == [("meeting", "sales")]
+
+
+def test_a_missing_time_column_is_named(tmp_path, store):
+    path = write(tmp_path, "email,type,when\np0@example.com,page_view,2026-02-01\n")
+    with pytest.raises(MappingError, match="map the occurred_at column"):
+        import_events(store, path, ImportOptions())
+    r = CliRunner().invoke(app, ["import", "events", str(path), "--map", "occurred_at=wen", "--store-url", store.url])
+    assert r.exit_code == 2 and "no column 'wen'" in r.output and "'when'" in r.output
+    r = CliRunner().invoke(
+        app, ["import", "events", str(path), "--map", "occurred_at=when", "--json", "--store-url", store.url]
+    )
+    assert r.exit_code == 0 and '"created": 1' in r.output
