@@ -230,3 +230,21 @@ def test_declared_columns_feed_the_bandit_and_the_opt_out_model(ctx):
     X = np.zeros((3, d))
     assert engine.learn(X, ["email_nurture_business"] * 3, np.ones(3), np.ones(3), np.zeros(3)) == 3
     assert engine.opt_out is not None and engine.opt_out.model.n_features_in_ == d
+
+
+def test_declared_columns_are_watched_for_drift(ctx):
+    from decision.monitoring import Thresholds
+    from hub.pipeline.monitoring import declared_drift
+
+    add_people(ctx, 40)
+    ensure_features(ctx)
+    spec = ctx.policy.declared
+    assert declared_drift(ctx.store, spec, T0, Thresholds()) == []  # the fitted contacts themselves
+    newcomers = [
+        Contact(identities=[Identity(connector="crm", external_id=f"z{i}")], properties={"icp_tier": "Z"})
+        for i in range(200)
+    ]
+    with ctx.store.begin() as conn:
+        contact_store.upsert_contacts(conn, newcomers)
+    drifted = {a.subject for a in declared_drift(ctx.store, spec, T0, Thresholds()) if a.kind == "drift"}
+    assert {"x_tier=other", "x_size_missing"} <= drifted
