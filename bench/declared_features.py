@@ -85,7 +85,7 @@ def time_decide(engine: EnginePolicy, views: list[ContactView], repeats: int) ->
 
 def time_inserts(tagged: bool, n: int) -> float:
     """Seconds to insert ``n`` page views for 100 contacts (one transaction)."""
-    from hub.store import Store, feature_specs
+    from hub.store import Store
     from hub.store import activities as activity_store
     from hub.store import contacts as contact_store
 
@@ -100,6 +100,7 @@ def time_inserts(tagged: bool, n: int) -> float:
             if tagged:
                 from decision.declared.aggregates import tags_of
                 from decision.declared.settings import FeatureDecl
+                from hub.store import feature_specs
 
                 feature_specs.register_tags(conn, tags_of([FeatureDecl.model_validate(DECLARED[2])]), NOW)
         acts = [

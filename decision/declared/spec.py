@@ -138,6 +138,8 @@ class DeclaredSpec:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(X, raw): model input and the same columns in readable units (counts, days, 0/1)."""
         cols = self.columns(contacts, profiles, now)
+        if not self.decls:  # nothing declared: no columns, one row per contact all the same
+            return np.zeros((len(contacts), 0)), np.zeros((len(contacts), 0))
         X = self.featurizer.transform(cols, now)
         return X, self.readable(cols, X, now)
 

@@ -6,6 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from decision.declared.aggregates import tags_of
 from decision.declared.settings import FeatureDecl
@@ -275,3 +278,46 @@ def test_a_spec_change_makes_a_new_model_name_and_the_default_keeps_its_own():
     first = EnginePolicy(DecisionSettings(features=[TIER]))
     first.fit_features(views, NOW)
     assert relabelled.model_name == first.model_name
+
+
+_values = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.sampled_from(
+        ["job_title", "company.employees", "page_view", "webinar", "log1p", "squared", "A", "/pricing", "x > 1", ""]
+    )
+)
+_source = st.dictionaries(
+    st.sampled_from(["field", "property", "connector", "activity", "days", "measure", "where", "event", "expression"]),
+    _values | st.dictionaries(st.sampled_from(["property", "contains", "equals"]), _values, max_size=2),
+    max_size=3,
+)
+_feature = st.fixed_dictionaries(
+    {"name": st.sampled_from(["a", "b", "Bad name"]), "source": _source},
+    optional={
+        "type": st.sampled_from(["numeric", "categorical", "boolean", "date", "keyword", "text"]),
+        "transforms": st.lists(st.sampled_from(["log1p", "standardize", "squared", "sqrt"]), max_size=2),
+        "top_k": _values,
+        "levels": st.lists(st.text(max_size=3), max_size=2),
+        "keywords": st.lists(st.text(max_size=3), max_size=2),
+    },
+)
+
+
+@hsettings(max_examples=80, deadline=None)
+@given(st.lists(_feature, max_size=3))
+def test_any_declaration_is_accepted_or_refused_under_decision_features(features):
+    from hub.plugins import HubPlugins
+
+    try:
+        s = parse_settings({"decision": {"features": features}}, plugins=HubPlugins())
+    except ConfigError as exc:
+        assert exc.problems and all(p.startswith("decision.features") and m for p, m in exc.problems)
+        return
+    assert len(s.decision.features) == len(features)
+    spec = DeclaredSpec(s.decision.features)  # whatever validates can be fitted and read
+    assert spec.declaration and len(spec.tags) <= len(features)
+    people = [Contact(id=1, job_title="VP", company=Company(employees=10), properties={"A": "x"}), Contact(id=2)]
+    X, _ = spec.fit(people, [None, None], NOW).transform(people, [None, None], NOW)
+    assert X.shape == (2, len(spec.names)) and np.isfinite(X).all()
