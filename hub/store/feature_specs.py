@@ -56,11 +56,19 @@ def register_tags(conn: Connection, tags: Sequence[dict[str, Any]], now: datetim
             or 0
         ) + 1
         body = json.dumps(current + new, sort_keys=True).encode()
-        conn.execute(
-            insert(model_snapshots).values(
-                name=TAGS_NAME, version=version, blob=body, metrics={"tags": len(current) + len(new)}, created_at=now
-            )
-        )
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(model_snapshots).values(
+                        name=TAGS_NAME,
+                        version=version,
+                        blob=body,
+                        metrics={"tags": len(current) + len(new)},
+                        created_at=now,
+                    )
+                )
+        except IntegrityError:  # another process registered at the same time: take its list, then ours
+            return register_tags(conn, tags, now)
     return new
 
 
