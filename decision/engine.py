@@ -38,9 +38,11 @@ import numpy as np
 
 from decision.arbitration import ActionSpec, Budget, Catalog, ContactPolicy, apply_budgets, eligibility
 from decision.context import expression_env
+from decision.declared.spec import PREFIX as DECLARED_PREFIX
+from decision.declared.spec import DeclaredSpec
 from decision.enrich import DEFAULT_DEAL_VALUE, DecisionExtras, coarse_stage, profile_points
 from decision.experiment import CONTROL, ENGINE, HOLDOUT, assign_arms
-from decision.explain import top_factors
+from decision.explain import phrase, top_factors
 from decision.features import (
     NEVER_DAYS,
     Features,
@@ -134,21 +136,15 @@ class EnginePolicy:
         self.topics = tuple(sorted({a.topic for a in self.entries if a.topic not in ("none", "")}))
         fv = settings.engine.features
         self.vocab = Vocabulary.of(fv.industries, fv.countries, fv.lifecycle_stages)
-        self.feature_version = feature_version(self.topics, self.vocab)
+        self.builtin_version = feature_version(self.topics, self.vocab)
+        #: declared columns (hub.yaml ``decision.features``), appended after the built-in ones;
+        #: fitted on the store's contacts before the first decision (:meth:`bind_features`)
+        self.declared: DeclaredSpec | None = DeclaredSpec(settings.features) if settings.features else None
         self.rules = RulesPolicy(settings.rules)
         self._eligible = [Expression(a.eligible) for a in self.entries]
         e = settings.engine
         self.contact_policy = ContactPolicy(e.max_marketing_touches_7d, e.sales_quiet_days)
-        key = f"{self.feature_version}|{'|'.join(self.ids)}|{e.bandit}|{e.seed}"
-        squared = numeric_columns(feature_names(self.topics, self.vocab))
-        if e.squared_features and e.bandit != "epsilon_greedy":
-            # another design matrix: an older linear (or all-squared) snapshot is not this model
-            key += f"|squared-{len(squared)}"
-        #: snapshots are stored under this name; a new catalog, schema or bandit is a new model
-        self.model_name = f"engine-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
-        self.model: Apprentice = build_bandit(settings, squared)  # type: ignore[assignment]
-        #: the pooled per-channel opt-out model the bandit's rewards are smoothed with (decision/risk.py)
-        self.opt_out_groups, self.opt_out = build_opt_out(settings, self.entries, squared)
+        self._build_models()
         self.model_version = 0
         self._rng = np.random.default_rng([e.seed, 17])
         self.extras = DecisionExtras(settings, self.entries)
@@ -156,6 +152,50 @@ class EnginePolicy:
         self.long_term = LongTermValue(
             len(self.entries), len(COARSE_STAGES), prior_lift=prior, wait_action=self.wait_index
         )
+
+    def _build_models(self) -> None:
+        """Name the model after the schema and build a fresh bandit and opt-out model for it."""
+        e = self.settings.engine
+        self.feature_version = self.builtin_version
+        squared = numeric_columns(feature_names(self.topics, self.vocab))
+        if self.declared is not None and self.declared.fitted:
+            offset = len(feature_names(self.topics, self.vocab))
+            self.feature_version = f"{self.builtin_version}+{self.declared.version}"
+            squared += [offset + j for j in self.declared.squared_columns()]
+        key = f"{self.feature_version}|{'|'.join(self.ids)}|{e.bandit}|{e.seed}"
+        if e.squared_features and e.bandit != "epsilon_greedy":
+            # another design matrix: an older linear (or all-squared) snapshot is not this model
+            key += f"|squared-{len(squared)}"
+        #: snapshots are stored under this name; a new catalog, schema or bandit is a new model
+        self.model_name = f"engine-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+        self.model: Apprentice = build_bandit(self.settings, squared)  # type: ignore[assignment]
+        #: the pooled per-channel opt-out model the bandit's rewards are smoothed with (decision/risk.py)
+        self.opt_out_groups, self.opt_out = build_opt_out(self.settings, self.entries, squared)
+
+    @property
+    def features_ready(self) -> bool:
+        """False while declared features wait for their fitted state (hub/pipeline/features.py)."""
+        return self.declared is None or self.declared.fitted
+
+    def bind_features(self, spec: DeclaredSpec) -> None:
+        """Use this fitted declared spec: a new feature version, so a new model (fresh, until a
+        snapshot of that name is loaded)."""
+        if self.declared is None or spec.declaration != self.declared.declaration:
+            raise DecisionError("these declared features are not the ones in hub.yaml (decision.features)")
+        self.declared = spec
+        self._build_models()
+        self.model_version = 0
+
+    def fit_features(self, batch: Sequence[ContactView], now: datetime) -> DeclaredSpec:
+        """Fit the declared spec on ``batch`` and bind it (in-process use; the pipeline fits on
+        the store's contacts once per declaration and stores the result)."""
+        if self.declared is None:
+            raise DecisionError("no declared features (decision.features) to fit")
+        spec = DeclaredSpec(self.declared.decls).fit(
+            [v.contact for v in batch], [self._profile(v, now) for v in batch], now
+        )
+        self.bind_features(spec)
+        return spec
 
     @property
     def version(self) -> str:
@@ -207,9 +247,27 @@ class EnginePolicy:
 
     # -- deciding ----------------------------------------------------------------------------
 
+    def _profile(self, view: ContactView, now: datetime) -> dict[str, Any]:
+        if view.profile is not None:
+            return view.profile
+        return build_profile(view.activities, now, self.declared.tags if self.declared is not None else ())
+
     def features(self, batch: Sequence[ContactView], now: datetime) -> Features:
-        profiles = [v.profile if v.profile is not None else build_profile(v.activities, now) for v in batch]
-        return featurize([v.contact for v in batch], profiles, now, self.topics, self.vocab)
+        """Built-in columns, then the declared ones (none by default: today's schema exactly)."""
+        profiles = [self._profile(v, now) for v in batch]
+        contacts = [v.contact for v in batch]
+        F = featurize(contacts, profiles, now, self.topics, self.vocab)
+        if self.declared is None:
+            return F
+        if not self.declared.fitted:
+            raise DecisionError(
+                "declared features (decision.features) are not fitted yet: the pipeline fits them on the store's"
+                " contacts before deciding (hub/pipeline/features.py); in-process, call fit_features first"
+            )
+        X, raw = self.declared.transform(contacts, profiles, now)
+        return Features(
+            np.hstack([F.X, X]), np.hstack([F.raw, raw]), F.names + self.declared.names, self.feature_version
+        )
 
     def mask(self, batch: Sequence[ContactView], now: datetime, F: Features) -> np.ndarray:
         n = len(batch)
@@ -428,6 +486,12 @@ class EnginePolicy:
         rows = eng[free]
         prop[rows] = np.clip(routed[np.flatnonzero(free), chosen[rows]], MIN_PROPENSITY, 1.0)
 
+    def phrase(self, name: str, value: float) -> str:
+        """Words for one column: declared ones by their label, built-in ones by decision/explain.py."""
+        if self.declared is not None and name.startswith(DECLARED_PREFIX):
+            return self.declared.phrase(name, value)
+        return phrase(name, value)
+
     def _explain(self, F: Features, i: int, action: int, note: str) -> str:
         entry = self.entries[action]
         parts = []
@@ -438,7 +502,11 @@ class EnginePolicy:
                 contrib = []
             scale = self.settings.engine.reward_scale
             parts = top_factors(
-                [(j, c * scale) for j, c in contrib], F.names, F.raw[i], self.settings.engine.explain_top
+                [(j, c * scale) for j, c in contrib],
+                F.names,
+                F.raw[i],
+                self.settings.engine.explain_top,
+                phrase=self.phrase,
             )
         head = f"{entry.id}"
         if note:

@@ -7,7 +7,7 @@ phrases a sales rep can read in the CRM's ``reason`` field.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 _TYPE_WORDS = {
     "page_view": "Viewed {n} page{s}",
@@ -76,10 +76,15 @@ def phrase(name: str, value: float) -> str:
 
 
 def top_factors(
-    contributions: Sequence[tuple[int, float]], names: Sequence[str], raw: Sequence[float], top: int = 3
+    contributions: Sequence[tuple[int, float]],
+    names: Sequence[str],
+    raw: Sequence[float],
+    top: int = 3,
+    phrase: Callable[[str, float], str] = phrase,
 ) -> list[str]:
     """``["Visited the pricing page 3 times in the last 7 days: +0.21", ...]`` for the largest
-    non-zero contributions (already sorted by ``explain_one``)."""
+    non-zero contributions (already sorted by ``explain_one``); ``phrase`` words a column
+    (the engine's also knows the declared columns' labels)."""
     out = []
     for j, c in contributions:
         if abs(c) < 1e-3 or len(out) >= top:

@@ -75,6 +75,29 @@ def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10, eps: float = 1
     return float(np.sum((pa - pe) * np.log(pa / pe)))
 
 
+def discrete_psi(expected: np.ndarray, actual: np.ndarray, eps: float = 1e-4) -> float:
+    """PSI with one bin per value the expected sample holds, plus one for any other value: for
+    indicator and one-hot columns, where quantile bins of a constant column cannot see a value
+    the training rows never had (a new level arriving is the drift worth seeing).
+
+    >>> round(discrete_psi(np.zeros(100), np.r_[np.zeros(50), np.ones(50)]), 1)
+    4.6
+    """
+    e, a = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
+    values = np.unique(e)
+    e_counts = np.append((e[:, None] == values).sum(axis=0), 0)
+    a_hit = a[:, None] == values
+    a_counts = np.append(a_hit.sum(axis=0), (~a_hit.any(axis=1)).sum())
+    pe = np.maximum(e_counts / max(len(e), 1), eps)
+    pa = np.maximum(a_counts / max(len(a), 1), eps)
+    return float(np.sum((pa - pe) * np.log(pa / pe)))
+
+
+def drift_alerts(drift: dict[str, float], thresholds: Thresholds | None = None) -> list[Alert]:
+    """Alerts for PSI values computed elsewhere (e.g. :func:`discrete_psi` per column)."""
+    return _drift_alerts(drift, thresholds or Thresholds())
+
+
 def feature_drift(train: np.ndarray, recent: np.ndarray, names: Sequence[str], bins: int = 10) -> dict[str, float]:
     """PSI per feature column."""
     train, recent = np.asarray(train, dtype=float), np.asarray(recent, dtype=float)

@@ -9,7 +9,9 @@ transaction that inserts the activities (hub/store/activities.py). The profile i
 - ``last``: ``{kind: epoch seconds}`` of the newest occurrence (recency survives pruning);
 - ``total``: ``{kind: count}`` over all time;
 - ``hours``: ``{kind: {utc_hour_of_week: count}}`` over all time for the engagement kinds in
-  :data:`HOUR_KINDS` (send-time optimization, decision/send_time.py; absent in old profiles).
+  :data:`HOUR_KINDS` (send-time optimization, decision/send_time.py; absent in old profiles);
+- declared tags (decision/declared/aggregates.py): filtered counts as more kinds in ``days`` /
+  ``last`` / ``total`` and ``latest``: ``{tag: [epoch seconds, value]}`` of event properties.
 
 :func:`build_profile` computes the same structure from a list of activities up to a cut-off,
 which is what tests and the learner use to prove features never see the future.
@@ -17,10 +19,11 @@ which is what tests and the learner use to prove features never see the future.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from decision.declared.aggregates import fold_tags
 from hub.models import Activity
 
 KEEP_DAYS = 90
@@ -64,10 +67,15 @@ def tags(activity: Activity) -> list[str]:
     return out
 
 
-def add_activity(profile: dict[str, Any], activity: Activity) -> dict[str, Any]:
-    """Fold one activity into ``profile`` (in place) and return it."""
+def add_activity(
+    profile: dict[str, Any], activity: Activity, declared: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """Fold one activity into ``profile`` (in place) and return it; ``declared``: the store's
+    declared tags (decision/declared/aggregates.py)."""
     ts = activity.occurred_at.timestamp()
     day = str(int(ts // DAY_SECONDS))
+    if declared:
+        fold_tags(profile, activity, declared, day, ts)
     for kind in tags(activity):
         bucket = profile["days"].setdefault(kind, {})
         bucket[day] = bucket.get(day, 0) + 1
@@ -93,10 +101,12 @@ def prune(profile: dict[str, Any], now_ts: float) -> dict[str, Any]:
     return profile
 
 
-def build_profile(activities: Iterable[Activity], until: datetime) -> dict[str, Any]:
+def build_profile(
+    activities: Iterable[Activity], until: datetime, declared: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     """The profile of ``activities`` that occurred at or before ``until`` (the no-leak path)."""
     profile = empty_profile()
     for a in activities:
         if a.occurred_at <= until:
-            add_activity(profile, a)
+            add_activity(profile, a, declared)
     return profile

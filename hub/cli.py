@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hub.cli_features import features_app
 from hub.cli_governance import alerts_app, approvals_app, audit_command, killswitch_app
 from hub.cli_import import import_app
 from hub.cli_learn import learn_app
@@ -46,6 +47,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(learn_app, name="learn")
 app.add_typer(import_app, name="import")
 app.command("audit")(audit_command)
+app.add_typer(features_app, name="features")
 # Piped output (logs, CI, scripts) gets wide tables instead of 80-column wrapping.
 out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)

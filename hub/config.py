@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from decision.declared.settings import FeatureDecl, check_unique, connector_problems
 from hub.api.settings import ApiSettings
 from hub.errors import ConfigError
 from hub.governance.settings import GovernanceSettings, OwnerEntry
@@ -251,6 +252,10 @@ class DecisionSettings(_Strict):
     actions: list[CatalogEntry] = Field(default_factory=default_actions)
     objective: ObjectiveWeights = Field(default_factory=ObjectiveWeights)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    features: list[FeatureDecl] = Field(
+        default_factory=list,
+        description="declared feature columns appended to the built-in schema (decision/declared/settings.py)",
+    )
     content: dict[Literal["subject", "hero", "body", "cta"], list[str]] = Field(
         default_factory=default_content, description="content slot variants, each slot tested by its own bandit"
     )
@@ -276,6 +281,11 @@ class DecisionSettings(_Strict):
         from decision.scoring.settings import ScoringSettings
 
         return v if isinstance(v, ScoringSettings) else ScoringSettings.model_validate(v)
+
+    @field_validator("features")
+    @classmethod
+    def _unique_features(cls, v: list[FeatureDecl]) -> list[FeatureDecl]:
+        return check_unique(v)
 
     @model_validator(mode="after")
     def _catalog(self) -> DecisionSettings:
@@ -410,6 +420,8 @@ def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) 
         extra = settings.plugins if settings else raw.get("plugins") if isinstance(raw.get("plugins"), list) else []
         plugins = build_plugin_manager([p for p in extra if isinstance(p, str)])
     problems.extend(plugins.validate_connector_settings(_valid_entries(raw, settings)))
+    if settings is not None:
+        problems.extend(connector_problems(settings.decision.features, settings.connectors, plugins.types))
     if problems or settings is None:
         raise ConfigError(problems)
     settings.source_path = source

@@ -68,6 +68,10 @@ class Connector(ABC):
     max_push_batch: ClassVar[int] = 100
     #: Action kinds this connector can carry out.
     supported_actions: ClassVar[frozenset[ActionKind]] = frozenset(ActionKind)
+    #: The ``Contact.properties`` keys it fills, when that list is fixed (config validation
+    #: checks declared features against it); None: any property it is asked for through
+    #: ``extra_properties`` (its ``check`` should say which of those the vendor lacks).
+    known_properties: ClassVar[frozenset[str] | None] = None
 
     def __init__(
         self, name: str, settings: ConnectorSettings, field_mapping: dict[str, str], runtime: Runtime | None = None
@@ -76,6 +80,9 @@ class Connector(ABC):
         self.settings = settings
         self.field_mapping = field_mapping
         self.runtime = runtime or Runtime()
+        #: vendor property names the hub's declared features read (hub.yaml ``decision.features``):
+        #: a connector with ``known_properties = None`` reads them into ``Contact.properties``
+        self.extra_properties: tuple[str, ...] = ()
 
     @abstractmethod
     def check(self) -> CheckReport:

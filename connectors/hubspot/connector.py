@@ -94,6 +94,13 @@ class HubSpotConnector(Connector):
             missing = [p for p in hub_properties(self.field_mapping) if p not in existing]
             if missing:
                 report.problems.append(f"properties missing (run ensure_schema): {', '.join(sorted(missing))}")
+            absent = [p for p in self.extra_properties if p not in existing]
+            if absent:
+                report.ok = False
+                report.problems.append(
+                    f"decision.features reads properties HubSpot does not have: {', '.join(sorted(absent))};"
+                    " fix the property names in hub.yaml or create them in HubSpot"
+                )
         except ConnectorError as exc:
             report.ok = False
             report.problems.append(f"{exc}; the token needs the scopes {', '.join(REQUIRED_SCOPES)}")
@@ -140,15 +147,16 @@ class HubSpotConnector(Connector):
 
     # -- reading -----------------------------------------------------------------------------
     def pull_contacts(self, cursor: str | None) -> Iterator[Page[Contact]]:
+        wanted = self.properties + [p for p in self.extra_properties if p not in self.properties]
         stream = ContactStream(
-            self.client, self.properties, self.s.page_size, self.s.search_page_size, self.s.lookback_seconds * 1000
+            self.client, wanted, self.s.page_size, self.s.search_page_size, self.s.lookback_seconds * 1000
         )
         cur = ContactCursor.load(cursor)
         for rows, nxt in stream.pages(cur):
             page = Page[Contact](cursor=nxt.dump())
             for row in rows:
                 try:
-                    page.items.append(contact_from_hubspot(self.name, row, self.field_mapping))
+                    page.items.append(contact_from_hubspot(self.name, row, self.field_mapping, self.extra_properties))
                 except ValueError as exc:
                     page.rejects.append(RecordError(external_id=str(row.get("id", "?")), reason=str(exc)))
                 survivor = Identity(connector=self.name, object_type=OBJECT_TYPE, external_id=str(row.get("id")))

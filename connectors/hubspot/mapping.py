@@ -113,8 +113,17 @@ def _text(v: Any) -> str | None:
     return v if isinstance(v, str) else str(v)
 
 
-def contact_from_hubspot(connector: str, record: dict[str, Any], mapping: dict[str, str]) -> Contact:
-    """Map one CRM v3 contact. Raises ValueError (with the reason) for a record it cannot use."""
+#: properties read into ``Contact.properties`` on every sync
+READ_PROPERTIES = ("hs_analytics_num_page_views", "num_conversion_events", "recent_conversion_event_name")
+
+
+def contact_from_hubspot(
+    connector: str, record: dict[str, Any], mapping: dict[str, str], extra: tuple[str, ...] = ()
+) -> Contact:
+    """Map one CRM v3 contact. Raises ValueError (with the reason) for a record it cannot use.
+
+    ``extra``: more properties (declared features' custom properties) kept as text in
+    ``Contact.properties`` under their HubSpot names."""
     if not isinstance(record, dict):
         raise ValueError(f"record is a {type(record).__name__}, not an object")
     rid = str(record.get("id") or "")
@@ -144,11 +153,7 @@ def contact_from_hubspot(connector: str, record: dict[str, Any], mapping: dict[s
         lifecycle_stage=_text(p.get("lifecyclestage")),
         owner=_text(p.get("hubspot_owner_id")),
         consent=Consent(email_opt_out=str(p.get("hs_email_optout") or "").lower() == "true"),
-        properties={
-            k: _text(p[k])
-            for k in ("hs_analytics_num_page_views", "num_conversion_events", "recent_conversion_event_name")
-            if p.get(k) not in (None, "")
-        },
+        properties={k: _text(p[k]) for k in (*READ_PROPERTIES, *extra) if p.get(k) not in (None, "")},
         crm_fields={hub_props[k]: _text(v) for k, v in p.items() if k in hub_props and v not in (None, "")},
         updated_at=modified,
     )

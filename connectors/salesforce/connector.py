@@ -53,6 +53,8 @@ class SalesforceConnector(Connector):
     type_name: ClassVar[str] = "salesforce"
     settings_model = SalesforceSettings
     max_push_batch: ClassVar[int] = COLLECTION_MAX
+    #: what record_to_contact keeps in Contact.properties (custom fields are not read yet)
+    known_properties: ClassVar[frozenset[str] | None] = frozenset({"lead_status", "lead_source", "account_id"})
 
     def __init__(
         self,

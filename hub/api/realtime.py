@@ -63,7 +63,10 @@ def session_activity(contact_id: int, context: SessionContext, now: datetime) ->
 
 
 def decide_now(ctx: HubContext, ref: ContactRef, context: SessionContext | None) -> Decision:
+    from hub.pipeline.features import ensure_features
+
     now = utcnow()
+    ensure_features(ctx)  # declared features' fitted state, loaded once per process
     with ctx.store.begin() as conn:  # one transaction: read the profile, record the decision
         contact_id = resolve_contact(conn, ref)
         contact = rt_store.load_contact(conn, contact_id)

@@ -185,8 +185,14 @@ def monitor_step(ctx: HubContext, now: datetime | None = None, *, force: bool = 
     with ctx.store.connect() as conn:
         if not force and not due(conn, s, now):
             return MonitorReport()
+    from hub.pipeline.features import ensure_features
+
+    ensure_features(ctx)  # declared columns are watched against the rows they were fitted on
+    declared = getattr(ctx.policy, "declared", None)
     try:
-        found = monitor(ctx.store, now, ctx.settings.decision.scoring, thresholds(s), window_days=s.window_days)
+        found = monitor(
+            ctx.store, now, ctx.settings.decision.scoring, thresholds(s), window_days=s.window_days, declared=declared
+        )
     except (ValueError, ArithmeticError, LookupError) as exc:  # numeric trouble in a check, not a hub fault
         log.exception("monitoring failed")
         with ctx.store.begin() as conn:

@@ -18,6 +18,18 @@ from hub.plugins import HubPlugins, build_plugin_manager
 from hub.store import Store
 
 
+def declared_properties(settings: Settings, name: str) -> tuple[str, ...]:
+    """The custom properties connector ``name`` should read for declared features: those naming
+    it (by name or type) and those naming no connector."""
+    entry = settings.connectors[name]
+    out = []
+    for d in settings.decision.features:
+        prop = d.source.property_name()
+        if prop is not None and d.source.connector in (None, name, entry.type) and prop not in out:
+            out.append(prop)
+    return tuple(out)
+
+
 @dataclass
 class HubContext:
     settings: Settings
@@ -51,7 +63,9 @@ class HubContext:
             entry = self.settings.connectors.get(name)
             if entry is None:
                 raise ConfigError([(f"connectors.{name}", "no such connector in the config")])
-            self._connectors[name] = self.plugins.build(name, entry, self.runtime)
+            conn = self.plugins.build(name, entry, self.runtime)
+            conn.extra_properties = declared_properties(self.settings, name)
+            self._connectors[name] = conn
         return self._connectors[name]
 
     @cached_property

@@ -16,6 +16,7 @@ from decision.profile import empty_profile
 from hub.governance import plan as governance
 from hub.models import ActionKind, Contact, Decision, Identity
 from hub.pipeline.context import HubContext
+from hub.pipeline.features import ensure_features
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
 from hub.store import decisions as decision_store
@@ -86,6 +87,7 @@ def decide_contacts(
     It compares the store's change time with the decision time, so it needs the wall clock."""
     result = DecideResult()
     now = ctx.clock()
+    ensure_features(ctx)  # declared features: fitted state loaded (or fitted once) before reading
     with ctx.store.connect() as conn:
         gov = governance.policy_for(ctx, conn)  # the legacy rules while the kill switch is on
         engine = getattr(gov.policy, "needs_profiles", False)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from decision.objective import components, total, weighted
 from hub.errors import DecisionError
 from hub.pipeline.context import HubContext
+from hub.pipeline.features import ensure_features
 from hub.store import learning as store
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def _engine(ctx: HubContext):
 def ensure_current(ctx: HubContext, conn: Connection) -> None:
     """Load the newest snapshot into this process's engine if it is not the one in use."""
     engine = _engine(ctx)
-    if engine is None:
+    if engine is None or not engine.features_ready:
         return
     latest = store.latest_version(conn, engine.model_name)
     if latest is not None and latest != engine.model_version:
@@ -77,6 +78,7 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
     report.finalized = close_windows(ctx, now)
     if engine is None:
         return report
+    ensure_features(ctx)
     with ctx.locks.hold("learn", ctx.settings.celery.task_time_limit) as lock:
         if not lock.acquired:
             report.skipped = True

@@ -1,7 +1,8 @@
 """Monitoring from the store: the numbers :mod:`decision.monitoring` turns into alerts.
 
 - drift: lead-scoring features of today's contacts against the same contacts' features at the
-  start of the live model's training period (``now - 2 * horizon``);
+  start of the live model's training period (``now - 2 * horizon``); and the engine's declared
+  columns (decision.features) of today's newest contacts against the rows they were fitted on;
 - quality: the live model on the latest fully labelled window (cut at ``now - horizon``),
   against the Brier score it had when it was registered;
 - reward rate per action (the ``next_best_action`` field a decision wrote, else its action
@@ -17,9 +18,11 @@ from datetime import datetime, timedelta
 import numpy as np
 from sqlalchemy import select
 
-from decision.monitoring import Alert, Thresholds, check
+from decision.declared.spec import DeclaredSpec
+from decision.monitoring import Alert, Thresholds, check, discrete_psi, drift_alerts, psi
 from decision.scoring import FEATURE_NAMES, build_training_set, features_at
 from decision.scoring.settings import ScoringSettings
+from hub.pipeline.features import declared_matrix
 from hub.pipeline.scoring import load_history, registry_for
 from hub.store import Store
 from hub.store.schema import contacts, decisions, outcomes
@@ -28,6 +31,8 @@ from hub.store.schema import contacts, decisions, outcomes
 # all of them are watched.
 DRIFT_FEATURES = FEATURE_NAMES
 _DRIFT_COLS = [FEATURE_NAMES.index(n) for n in DRIFT_FEATURES]
+#: newest contacts whose declared columns are compared with the fitted reference
+DECLARED_DRIFT_ROWS = 5_000
 
 
 def action_key(actions: list[dict]) -> str:
@@ -87,18 +92,41 @@ def _rates(keys: np.ndarray, reward: np.ndarray) -> dict[str, float]:
     return {k: float(reward[keys == k].mean()) for k in np.unique(keys)}
 
 
+def declared_drift(store: Store, spec: DeclaredSpec, now: datetime, thresholds: Thresholds) -> list[Alert]:
+    """PSI of each declared column: the newest contacts today against the fitted reference rows."""
+    if spec.reference_ is None or len(spec.reference_) == 0:
+        return []
+    with store.connect() as conn:
+        ids = list(
+            conn.execute(select(contacts.c.id).order_by(contacts.c.id.desc()).limit(DECLARED_DRIFT_ROWS)).scalars()
+        )
+    if not ids:
+        return []
+    X, names, _ = declared_matrix(store, spec, sorted(ids), now)
+    ref = spec.reference_
+    drift = {
+        name: discrete_psi(ref[:, j], X[:, j]) if len(np.unique(ref[:, j])) <= 10 else psi(ref[:, j], X[:, j])
+        for j, name in enumerate(names)
+    }
+    return drift_alerts(drift, thresholds)
+
+
 def monitor(
     store: Store,
     now: datetime,
     settings: ScoringSettings | None = None,
     thresholds: Thresholds | None = None,
     window_days: int = 7,
+    declared: DeclaredSpec | None = None,
 ) -> list[Alert]:
+    """Every alert; ``declared``: the engine's fitted declared spec, whose columns are watched too."""
     s = settings or ScoringSettings()
     t = thresholds or Thresholds()
     h = timedelta(days=s.horizon_days)
     contacts_, acts = load_history(store, now - 2 * h - timedelta(days=365))
     alerts: list[Alert] = []
+    if declared is not None and declared.fitted:
+        alerts += declared_drift(store, declared, now, t)
     if contacts_:
         then = features_at(contacts_, acts, now - 2 * h)
         today = features_at(contacts_, acts, now)
@@ -132,4 +160,4 @@ def monitor(
     return sorted(alerts, key=lambda a: (a.severity != "critical", a.kind, a.subject))
 
 
-__all__ = ["Alert", "DRIFT_FEATURES", "action_key", "decision_rewards", "monitor"]
+__all__ = ["Alert", "DRIFT_FEATURES", "action_key", "decision_rewards", "declared_drift", "monitor"]

@@ -246,6 +246,7 @@ def policy_probabilities(
     out = np.zeros((len(log), len(ids)))
     notes: list[str] = []
     engine = settings.policy == "engine"
+    tags = _bind_declared(conn, policy, contacts, history, max(log.created_at)) if engine else []
     models = _Models(conn, policy) if engine else None
     used_versions: set[int] = set()
     same_schema = rebuilt = 0
@@ -261,7 +262,7 @@ def policy_probabilities(
                 ContactView(
                     contact=_as_of(contacts[cid], now, unsubscribed.get(cid)),
                     activities=acts,
-                    profile=build_profile(acts, now),
+                    profile=build_profile(acts, now, tags),
                     decided=[(at, a) for at, a in decided.get(cid, []) if at < now],
                 )
             )
@@ -298,6 +299,27 @@ def policy_probabilities(
             )
         )
     return out, notes
+
+
+def _bind_declared(conn: Connection, policy, contacts, history, now: datetime) -> list[dict]:  # noqa: ANN001
+    """Declared features of an engine config: the stored fitted spec when that declaration went
+    live, else fitted here on the logged contacts (profiles rebuilt from their activities, so a
+    tag never registered still counts). Returns the profile tags the replay's profiles need."""
+    if policy.declared is None:
+        return []
+    from decision.declared.spec import DeclaredSpec
+    from hub.store.feature_specs import load_spec
+
+    decls = policy.declared.decls
+    state = load_spec(conn, policy.declared.declaration)
+    if state is not None:
+        spec = DeclaredSpec.from_state(decls, state)
+    else:
+        people = list(contacts.values())
+        tags = policy.declared.tags
+        spec = DeclaredSpec(decls).fit(people, [build_profile(history.get(c.id, []), now, tags) for c in people], now)
+    policy.bind_features(spec)
+    return spec.tags
 
 
 def evaluate_candidate(

@@ -19,7 +19,10 @@ from hub.store.schema import contact_profiles
 
 
 def update_profiles(conn: Connection, items: Sequence[Activity], now: datetime) -> None:
-    """Fold newly inserted activities (with ``contact_id`` set) into their contacts' profiles."""
+    """Fold newly inserted activities (with ``contact_id`` set) into their contacts' profiles,
+    with the declared tags in use (hub/store/feature_specs.py: one small read)."""
+    from hub.store.feature_specs import load_tags
+
     by_contact: dict[int, list[Activity]] = {}
     for a in items:
         if a.contact_id is not None:
@@ -27,6 +30,7 @@ def update_profiles(conn: Connection, items: Sequence[Activity], now: datetime) 
     if not by_contact:
         return
     ids = sorted(by_contact)
+    declared = load_tags(conn)
     current = {
         r.contact_id: r.profile
         for r in conn.execute(select(contact_profiles).where(contact_profiles.c.contact_id.in_(ids)))
@@ -35,8 +39,9 @@ def update_profiles(conn: Connection, items: Sequence[Activity], now: datetime) 
         prof = current.get(cid) or empty_profile()
         prof = {k: dict(v) for k, v in prof.items()}
         prof["days"] = {k: dict(v) for k, v in prof["days"].items()}
+        prof.setdefault("total", {})
         for a in by_contact[cid]:
-            add_activity(prof, a)
+            add_activity(prof, a, declared)
         # relative to the newest activity, not the wall clock: replays and simulations run in
         # their own time, and no later decision can need a bucket 90 days older than this one
         prune(prof, max(prof["last"].values(), default=now.timestamp()))

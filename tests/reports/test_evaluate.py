@@ -16,6 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from decision.engine import EnginePolicy
 from hub.cli import app
 from hub.config import Settings
 from hub.models import Contact, Decision, Identity
@@ -203,3 +204,17 @@ def test_cli_happy_path_table_and_json(tmp_path, url):
     assert doc["n"] == 150  # two of the four decide runs are on or after the 4th
     assert doc["better"] is True and doc["candidate"]["dr"]["low"] < 2.0 < doc["candidate"]["dr"]["high"] + 0.3
     assert set(doc["difference"]) == {"ips", "snips", "dr"} and doc["verdict"].startswith("The candidate")
+
+
+def test_a_candidate_with_declared_features_is_replayed_on_its_own_columns(url):
+    write_log(url, n=200)
+    store = Store(url)
+    tier = {"name": "tier", "source": {"field": "properties.icp_tier"}, "type": "categorical"}
+    candidate = settings(url, {**UNIFORM, "features": [tier]})
+    ev = evaluate_candidate(store, settings(url, UNIFORM), candidate, n_bootstrap=100)
+    store.dispose()
+    # uniform either way: the declared columns change the model (its name), not a uniform choice
+    assert ev.candidate["ips"].value == pytest.approx(ev.current["ips"].value)
+    assert any("features were rebuilt" in n for n in ev.notes)
+    plain = EnginePolicy(settings(url, UNIFORM).decision).model_name
+    assert any(n.startswith("Engine model engine-") and plain not in n for n in ev.notes)

@@ -1,0 +1,179 @@
+"""What `hub features show` and `hub features explain` print: the engine's columns on the store.
+
+``show`` reads up to :data:`SHOW_ROWS` contacts (newest first) and describes every column the
+engine reads: declared columns by their source (type, coverage = share of contacts with a value,
+min/mean/max or top levels) and built-in ones by their output. ``explain`` takes one contact and
+lists each column's raw value, model value and, when a learned model is loaded, its
+contribution to the action the model currently rates best.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from decision.engine import EnginePolicy
+from decision.features import Features
+from decision.interface import ContactView
+from decision.profile import empty_profile
+from hub.errors import ConfigError, HubError
+from hub.pipeline.context import HubContext
+from hub.pipeline.features import _load, ensure_features
+from hub.store import lookup
+from hub.store.schema import contacts
+
+SHOW_ROWS = 20_000
+
+
+def _engine(ctx: HubContext) -> EnginePolicy:
+    policy = ctx.policy
+    if not isinstance(policy, EnginePolicy):
+        raise ConfigError([("decision.policy", "features belong to the learning engine; set policy: engine")])
+    ensure_features(ctx)
+    return policy
+
+
+def _builtin_coverage(F: Features, name: str) -> float:
+    """Built-in columns are never missing (a neutral value plus a flag); coverage reads the flag."""
+    for flag in (f"{name.removeprefix('log_')}_missing", name.replace("days_since_", "never_")):
+        if flag in F.names and flag != name:
+            return float(1.0 - F.column(flag).mean())
+    return 1.0
+
+
+def _describe(values: np.ndarray) -> dict[str, Any]:
+    if values.dtype.kind in "fiub":
+        x = values.astype(float)
+        ok = ~np.isnan(x)
+        stats = {"coverage": float(ok.mean()) if len(x) else 0.0}
+        if ok.any():
+            stats |= {"min": float(x[ok].min()), "mean": float(x[ok].mean()), "max": float(x[ok].max())}
+        return stats
+    if values.dtype.kind == "M":
+        ok = ~np.isnat(values)
+        stats = {"coverage": float(ok.mean()) if len(values) else 0.0}
+        if ok.any():
+            stats |= {"min": str(values[ok].min()), "max": str(values[ok].max())}
+        return stats
+    present = [str(v) for v in values if v is not None and str(v) != ""]
+    top = Counter(present).most_common(5)
+    return {"coverage": len(present) / len(values) if len(values) else 0.0, "top": [[k, n] for k, n in top]}
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, float | np.floating):
+        return None if np.isnan(v) else float(v)
+    if isinstance(v, np.datetime64):
+        return None if np.isnat(v) else str(v)
+    return v
+
+
+def show(ctx: HubContext, now: datetime | None = None) -> dict[str, Any]:
+    """Every engine column with its type, coverage and statistics, and one sample row."""
+    now = now or ctx.clock()
+    engine = _engine(ctx)
+    with ctx.store.connect() as conn:
+        ids = list(conn.execute(select(contacts.c.id).order_by(contacts.c.id.desc()).limit(SHOW_ROWS)).scalars())
+        people, profiles = _load(conn, sorted(ids))
+    out: dict[str, Any] = {
+        "feature_version": engine.feature_version,
+        "model": engine.model_name,
+        "contacts": len(people),
+        "declared": [],
+        "builtin": [],
+        "sample": {},
+    }
+    if not people:
+        return out
+    views = [ContactView(contact=c, profile=p) for c, p in zip(people, profiles, strict=True)]
+    F = engine.features(views, now)
+    if engine.declared is not None:
+        raw = engine.declared.columns(people, profiles, now)
+        for d in engine.declared.decls:
+            values = raw["x_" + d.name]
+            out["declared"].append(
+                {
+                    "name": d.name,
+                    "label": d.readable,
+                    "source": d.source.model_dump(exclude_none=True, exclude_defaults=True),
+                    "type": d.type,
+                    **_describe(values),
+                }
+            )
+            out["sample"][d.name] = _json_value(values[0])
+    for j, name in enumerate(F.names):
+        if name.startswith("x_"):
+            continue
+        x = F.raw[:, j]
+        out["builtin"].append(
+            {
+                "name": name,
+                "coverage": _builtin_coverage(F, name),
+                "min": float(x.min()),
+                "mean": float(x.mean()),
+                "max": float(x.max()),
+            }
+        )
+        out["sample"][name] = float(F.raw[0, j])
+    out["sample_contact"] = people[0].id
+    return out
+
+
+def resolve_contact(ctx: HubContext, ref: str) -> int:
+    """A contact id, or the contact with this email."""
+    with ctx.store.connect() as conn:
+        if ref.isdigit() and lookup.contact_exists(conn, int(ref)):
+            return int(ref)
+        found = lookup.contact_by_email(conn, ref)
+    if found is None:
+        raise HubError(f"no contact {ref!r}: give a contact id or an email the store knows (`hub status` counts them)")
+    return found
+
+
+def explain(ctx: HubContext, ref: str, now: datetime | None = None) -> dict[str, Any]:
+    """Each column's raw and model value for one contact, and its contribution if a model is loaded."""
+    from hub.pipeline.learn import ensure_current
+
+    now = now or ctx.clock()
+    engine = _engine(ctx)
+    cid = resolve_contact(ctx, ref)
+    with ctx.store.connect() as conn:
+        ensure_current(ctx, conn)
+        people, profiles = _load(conn, [cid])
+    view = ContactView(contact=people[0], profile=profiles[0] or empty_profile())
+    F = engine.features([view], now)
+    contrib: dict[int, float] = {}
+    action = None
+    if engine.model_version > 0:
+        scores = engine.model.predict_many(F.X)[0]
+        best = int(np.argmax(scores))
+        action = engine.ids[best]
+        try:
+            for j, c in engine.model.explain_one(F.X[0], best):
+                if j < len(F.names):
+                    contrib[j] = contrib.get(j, 0.0) + c * engine.settings.engine.reward_scale
+        except HubError:
+            contrib = {}
+    rows = []
+    for j, name in enumerate(F.names):
+        rows.append(
+            {
+                "column": name,
+                "declared": name.startswith("x_"),
+                "raw": _json_value(float(F.raw[0, j])),
+                "model": float(F.X[0, j]),
+                "contribution": contrib.get(j),
+                "words": engine.phrase(name, float(F.raw[0, j])),
+            }
+        )
+    return {
+        "contact": cid,
+        "feature_version": engine.feature_version,
+        "model": f"{engine.model_name}@v{engine.model_version}" if engine.model_version else None,
+        "action": action,
+        "columns": rows,
+    }
