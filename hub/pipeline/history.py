@@ -29,7 +29,6 @@ from sqlalchemy import Connection, select
 
 from decision.engine import MIN_PROPENSITY
 from decision.interface import ContactView
-from decision.profile import build_profile
 from hub.errors import DataError
 from hub.pipeline.context import HubContext
 from hub.reports.offline import OfflineEvaluation, evaluate_log
@@ -159,7 +158,7 @@ def _features_as_of(conn: Connection, engine: Any, contact_ids: np.ndarray, time
         for i in rows:
             cid = int(contact_ids[i])
             acts = [a for a in history.get(cid, []) if _aware(a.occurred_at) < day]
-            views.append(ContactView(contact=contacts[cid], activities=acts, profile=build_profile(acts, day)))
+            views.append(ContactView(contact=contacts[cid], activities=acts))  # the engine profiles them
         F = engine.features(views, day)
         if X is None:
             X = np.zeros((len(contact_ids), F.X.shape[1]))
@@ -216,13 +215,15 @@ def warm_start(
 ) -> WarmStart:
     """Value the engine warm-started on ``table`` (columns -> arrays) and, if ``save``, store it."""
     from decision.engine import EnginePolicy
+    from hub.pipeline.features import ensure_features
 
     settings = ctx.settings.decision
     if settings.policy != "engine":
         raise DataError("decision.policy is `rules`: there is no learning engine to warm-start. Set it to `engine`.")
     if not 0 < train_share < 1:
         raise DataError(f"--train-share must lie between 0 and 1, not {train_share}.")
-    engine = EnginePolicy(settings)
+    ensure_features(ctx)  # declared features: the fitted state deciding will use
+    engine: EnginePolicy = ctx.policy  # type: ignore[assignment]
     ids = list(engine.ids)
     n = len(next(iter(table.values()))) if table else 0
     skipped: dict[str, int] = defaultdict(int)
@@ -285,6 +286,8 @@ def warm_start(
     if cut < 10 or len(a) - cut < 10:
         raise DataError(f"{len(a)} usable rows split {cut} / {len(a) - cut}: too few on one side for --train-share.")
     trained = EnginePolicy(settings)
+    if engine.declared is not None:
+        trained.bind_features(engine.declared)
     trained.learn(X[:cut], [ids[j] for j in a[:cut]], r[:cut], p[:cut])
     Xt, at, rt, pt = X[cut:], a[cut:], r[cut:], np.clip(p[cut:], MIN_PROPENSITY, 1.0)
     target = trained.model.policy.probabilities_many(Xt)
@@ -306,6 +309,14 @@ def warm_start(
         warnings=warnings,
     )
     if save:
+        from hub.pipeline.learn import ensure_current
+
+        with ctx.store.connect() as conn:
+            ensure_current(ctx, conn)  # a model already learning live keeps what it learned
+        if engine.model_version:
+            result.warnings.append(
+                f"The engine already had version {engine.model_version}: the history was learned on top of it."
+            )
         engine.learn(X, [ids[j] for j in a], r, np.clip(p, MIN_PROPENSITY, 1.0))
         metrics = {
             "warm_start": {"rows": len(a), "propensities": source, "policy_dr": result.to_dict()["policy"]},
