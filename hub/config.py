@@ -21,6 +21,7 @@ from hub.api.settings import ApiSettings
 from hub.errors import ConfigError
 from hub.governance.settings import GovernanceSettings, OwnerEntry
 from hub.models import ActionKind
+from hub.outcomes_spec import DeclaredOutcome, objective_problems
 
 DEFAULT_PATH = "hub.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -146,8 +147,12 @@ def default_actions() -> list[CatalogEntry]:
     ]
 
 
-class ObjectiveWeights(_Strict):
-    """What an outcome is worth; ``revenue`` multiplies the won deal amount."""
+class ObjectiveWeights(BaseModel):
+    """What an outcome is worth; ``revenue`` multiplies the won deal amount. Other keys weight
+    declared outcomes (``decision.outcomes``; checked against them in :func:`parse_settings`)."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, float]
 
     open: float = 0.1
     click: float = 1.0
@@ -250,6 +255,9 @@ class DecisionSettings(_Strict):
     rules: list[Rule] = Field(default_factory=list, description="the legacy rules: holdout and apprentice baseline")
     actions: list[CatalogEntry] = Field(default_factory=default_actions)
     objective: ObjectiveWeights = Field(default_factory=ObjectiveWeights)
+    outcomes: list[DeclaredOutcome] = Field(
+        default_factory=list, description="declared outcomes (hub/outcomes_spec.py), weighted in objective by name"
+    )
     engine: EngineSettings = Field(default_factory=EngineSettings)
     content: dict[Literal["subject", "hero", "body", "cta"], list[str]] = Field(
         default_factory=default_content, description="content slot variants, each slot tested by its own bandit"
@@ -410,6 +418,9 @@ def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) 
         extra = settings.plugins if settings else raw.get("plugins") if isinstance(raw.get("plugins"), list) else []
         plugins = build_plugin_manager([p for p in extra if isinstance(p, str)])
     problems.extend(plugins.validate_connector_settings(_valid_entries(raw, settings)))
+    if settings is not None:
+        d = settings.decision
+        problems.extend(objective_problems(d.outcomes, (d.objective.model_extra or {}).keys()))
     if problems or settings is None:
         raise ConfigError(problems)
     settings.source_path = source

@@ -72,6 +72,10 @@ class Expression:
     def evaluate(self, env: dict[str, Any]) -> bool:
         return bool(self._eval(self._tree, env))
 
+    def value(self, env: dict[str, Any]) -> Any:
+        """The expression's value itself (a number for an outcome's worth), not its truth."""
+        return self._eval(self._tree, env)
+
     def _eval(self, node: ast.AST, env: dict[str, Any]) -> Any:
         match node:
             case ast.Constant(value=v):

@@ -54,6 +54,11 @@ class UpsertResult:
     opted_out: dict[int, datetime] = field(default_factory=dict)
     #: records of forgotten people (on the suppression list), not stored
     suppressed: int = 0
+    #: per contact that existed before this page, its merged columns (and ``properties.<key>``)
+    #: whose value changed: (before, after); declared field outcomes are read from these
+    field_changes: dict[int, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
+    #: when each changed contact's record says it changed (the newest identity's updated_at)
+    changed_when: dict[int, datetime] = field(default_factory=dict)
 
 
 def _merge(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -160,8 +165,10 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
     _update_many(conn, identities, ident_updates)
     if new_items:
         _insert_new_identities(conn, new_items, by_email, now, result, fresh)
-    flipped = refresh_contacts(conn, result.changed, now)
+    changes: dict[int, dict[str, tuple[Any, Any]]] = {}
+    flipped = refresh_contacts(conn, result.changed, now, changes=changes, when=result.changed_when)
     result.opted_out = {c: t for c, t in flipped.items() if c not in fresh}
+    result.field_changes = {c: f for c, f in changes.items() if c not in fresh}
     return result
 
 
@@ -273,13 +280,35 @@ def _storable(items: Sequence[Contact], result: UpsertResult) -> list[Contact]:
     return keep
 
 
-def refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetime) -> dict[int, datetime]:
-    """Re-merge contacts from their identities; returns the ones that just opted out."""
+#: merged columns whose changes are reported (declared field outcomes, hub/outcomes_spec.py)
+_WATCHED = ("lifecycle_stage", "owner", "job_title", "role", "email_opt_out", "do_not_contact", "industry", "country")
+
+
+def _diff(before: Any, row: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    out = {c: (getattr(before, c), row.get(c)) for c in _WATCHED if getattr(before, c) != row.get(c)}
+    old_props, new_props = before.properties or {}, row.get("properties") or {}
+    for k in old_props.keys() | new_props.keys():
+        if old_props.get(k) != new_props.get(k):
+            out[f"properties.{k}"] = (old_props.get(k), new_props.get(k))
+    return out
+
+
+def refresh_contacts(
+    conn: Connection,
+    contact_ids: Iterable[int],
+    now: datetime,
+    changes: dict[int, dict[str, tuple[Any, Any]]] | None = None,
+    when: dict[int, datetime] | None = None,
+) -> dict[int, datetime]:
+    """Re-merge contacts from their identities; returns the ones that just opted out. With
+    ``changes`` (and ``when``), also fills in which watched columns changed (and when)."""
     ids = sorted(set(contact_ids))
     flipped: dict[int, datetime] = {}
     if not ids:
         return flipped
-    was_out = dict(conn.execute(select(contacts.c.id, contacts.c.email_opt_out).where(contacts.c.id.in_(ids))).all())
+    cols = [contacts.c.id, contacts.c.properties, *(contacts.c[c] for c in _WATCHED)]
+    before = {r.id: r for r in conn.execute(select(*cols).where(contacts.c.id.in_(ids)))}
+    was_out = {i: r.email_opt_out for i, r in before.items()}
     recs: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     for cid, rec in conn.execute(
         select(identities.c.contact_id, identities.c.record).where(identities.c.contact_id.in_(ids))
@@ -298,6 +327,12 @@ def refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetime
         row = _merge(sorted(recs[cid], key=_sort_key))
         emails = row.pop("_emails")
         updates.append({"_id": cid, "changed_at": now, **row})
+        if changes is not None and cid in before:
+            diff = _diff(before[cid], row)
+            if diff:
+                changes[cid] = diff
+                if when is not None:
+                    when[cid] = aware(row.get("updated_at")) or now
         if row["email_opt_out"] and was_out.get(cid) is False:
             flipped[cid] = row.get("updated_at") or now
         claims += [(cid, e) for e in emails if e not in owned.get(cid, set())]
