@@ -418,9 +418,7 @@ def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) 
         extra = settings.plugins if settings else raw.get("plugins") if isinstance(raw.get("plugins"), list) else []
         plugins = build_plugin_manager([p for p in extra if isinstance(p, str)])
     problems.extend(plugins.validate_connector_settings(_valid_entries(raw, settings)))
-    if settings is not None:
-        d = settings.decision
-        problems.extend(objective_problems(d.outcomes, (d.objective.model_extra or {}).keys()))
+    problems.extend(objective_problems(raw.get("decision")))
     if problems or settings is None:
         raise ConfigError(problems)
     settings.source_path = source

@@ -22,7 +22,7 @@ import hashlib
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -135,16 +135,24 @@ def _env(type_: str, channel: str | None, properties: Mapping[str, Any]) -> dict
     return {"properties": dict(properties or {}), "type": type_, "channel": channel}
 
 
-def objective_problems(declared: Sequence[DeclaredOutcome], weight_keys: Iterable[str]) -> list[tuple[str, str]]:
-    """(key path, message) for duplicate names and weights of names that are not declared."""
+def objective_problems(decision: Any) -> list[tuple[str, str]]:
+    """(key path, message) for duplicate outcome names and weights of undeclared names.
+
+    Reads the raw ``decision`` section, so these are reported beside every other problem
+    even when an outcome entry itself is invalid."""
+    if not isinstance(decision, dict):
+        return []
+    outcomes, objective = decision.get("outcomes"), decision.get("objective")
+    entries = outcomes if isinstance(outcomes, list) else []
+    names = [o.get("name") if isinstance(o, dict) else None for o in entries]
+    weight_keys = objective.keys() if isinstance(objective, dict) else ()
     problems = []
-    names = [o.name for o in declared]
     for i, n in enumerate(names):
-        if n in names[:i]:
+        if n is not None and n in names[:i]:
             problems.append((f"decision.outcomes[{i}].name", f"{n!r} is declared twice; outcome names must be unique"))
     for key in weight_keys:
         if key not in BUILTIN_COMPONENTS and key not in names:
-            known = sorted(BUILTIN_COMPONENTS | set(names))
+            known = sorted(BUILTIN_COMPONENTS | {str(n) for n in names if n is not None})
             problems.append(
                 (
                     f"decision.objective.{key}",
