@@ -64,9 +64,29 @@ def _reject_constant(name: str) -> Any:
     raise BodyError(f"the body holds {name}, which is not JSON; send numbers only")
 
 
+def _text_ok(s: str) -> str:
+    """No NUL (PostgreSQL cannot store it) and no lone surrogates (not UTF-8), which JSON's
+    ``\\u`` escapes can carry; both are replaced rather than the message refused."""
+    s = s.replace("\x00", "")
+    if not s.isascii():
+        s = s.encode("utf-8", "replace").decode("utf-8")
+    return s
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _text_ok(value)
+    if isinstance(value, dict):
+        return {_text_ok(str(k)): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
 def parse_json(raw: bytes) -> Any:
+    """The body as JSON with every string made storable; BodyError if it is not JSON."""
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return _scrub(json.loads(raw, parse_constant=_reject_constant))
     except BodyError:
         raise
     except RecursionError:
@@ -110,9 +130,9 @@ def _time(msg: dict[str, Any], key: str) -> datetime | None:
         raise MessageError(f"{key} must be an ISO-8601 date-time string")
     try:
         t = datetime.fromisoformat(v.strip())
-    except ValueError:
-        raise MessageError(f"{key} {v[:40]!r} is not an ISO-8601 date-time") from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+        return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise MessageError(f"{key} {v[:40]!r} is not an ISO-8601 date-time in range") from None
 
 
 def _dict(msg: dict[str, Any], key: str) -> dict[str, Any]:
@@ -147,9 +167,12 @@ def parse_message(msg: Any, type_: str | None, now: datetime) -> Message:
         raise MessageError("a message needs a userId or an anonymousId")
     at = _time(msg, "timestamp") or _time(msg, "originalTimestamp")
     sent = _time(msg, "sentAt")
-    if at is not None and sent is not None:
-        at = at + (now - sent)  # Segment's clock-skew correction: the sender's clock may be off
-    at = min(at or now, now)
+    try:
+        if at is not None and sent is not None:
+            at = at + (now - sent)  # Segment's clock-skew correction: the sender's clock may be off
+        at = min(at.astimezone(UTC) if at else now, now)
+    except OverflowError:
+        raise MessageError("timestamp (corrected by sentAt) is out of range") from None
     context = _dict(msg, "context")
     traits = _dict(msg, "traits") or (context.get("traits") if isinstance(context.get("traits"), dict) else {})
     m = Message(
