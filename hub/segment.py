@@ -144,7 +144,8 @@ def _dict(msg: dict[str, Any], key: str) -> dict[str, Any]:
     return _clean(v)
 
 
-def message_key(msg: dict[str, Any], size_hint: bytes | None = None) -> str:
+def message_key(msg: dict[str, Any]) -> str:
+    """``m:<messageId>``, or ``h:`` + a SHA-256 (of a long messageId, or of a message without one)."""
     mid = msg.get("messageId")
     if isinstance(mid, str) and mid and len(mid) <= 150 and "\x00" not in mid:
         return f"m:{mid}"

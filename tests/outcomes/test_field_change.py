@@ -31,7 +31,10 @@ def field_activities(ctx) -> list:
 
 def test_a_stage_change_is_one_outcome_across_syncs(tmp_path, store_url, redis_url, crm):
     ctx = make_ctx(
-        tmp_path, store_url, redis_url, **{"decision.outcomes": [CUSTOMER], "decision.objective": {"became_customer": 100}}
+        tmp_path,
+        store_url,
+        redis_url,
+        **{"decision.outcomes": [CUSTOMER], "decision.objective": {"became_customer": 100}},
     )
     try:
         crm.put_contact("1", email="p1@example.com", stage="lead")
