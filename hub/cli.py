@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from hub.cli_governance import alerts_app, approvals_app, audit_command, killswitch_app
+from hub.cli_import import import_app
 from hub.cli_reports import reports_app
 from hub.config import Settings, config_path, load_settings
 from hub.errors import ConfigError, HubError
@@ -41,6 +42,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(killswitch_app, name="killswitch")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(import_app, name="import")
 app.command("audit")(audit_command)
 # Piped output (logs, CI, scripts) gets wide tables instead of 80-column wrapping.
 out = Console(width=None if sys.stdout.isatty() else 200)

@@ -104,8 +104,9 @@ def _store(ctx: HubContext, m: Message) -> Stored:
         return out
 
 
-def store_message(ctx: HubContext, dispatch: Dispatcher, m: Message) -> Stored:
-    """Store one message; then hand new activities to learning and decide again where asked."""
+def store_message(ctx: HubContext, dispatch: Dispatcher, m: Message, redecide: bool = True) -> Stored:
+    """Store one message; then hand new activities to learning and decide again where asked
+    (``redecide`` False for an import of history: old events are no reason to act now)."""
     try:
         stored = _store(ctx, m)
     except IntegrityError:  # the same message raced in on another request and won
@@ -113,7 +114,7 @@ def store_message(ctx: HubContext, dispatch: Dispatcher, m: Message) -> Stored:
     try:
         if stored.new_ids:
             dispatch.learn(stored.new_ids)
-        if stored.contact_id and stored.activity_type in ctx.settings.api.redecide_on:
+        if redecide and stored.contact_id and stored.activity_type in ctx.settings.api.redecide_on:
             dispatch.decide(stored.contact_id, f"segment-{hashlib.sha256(m.key.encode()).hexdigest()[:40]}")
     except BrokerUnavailable as exc:
         # stored; a resend would be a duplicate, so say it in the log rather than fail it
