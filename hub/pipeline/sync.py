@@ -23,7 +23,7 @@ from hub.connector import Connector
 from hub.errors import ConnectorError
 from hub.locks import Held
 from hub.models import Activity, ActivityType, Page, RecordError, utcnow
-from hub.outcomes_spec import DeclaredOutcome, field_change_activities
+from hub.outcomes_spec import DeclaredOutcome, field_change_activities, watched_fields
 from hub.pipeline.context import HubContext
 from hub.pipeline.usage import note_usage
 from hub.store import activities as activity_store
@@ -103,7 +103,7 @@ def _store_page(
     changed. If the caller then rolls back (lost lock), ``result.changed`` keeps those ids:
     deciding them is harmless, decide reads the store, and the next sync reads the page again."""
     if stream == "contacts":
-        up = contact_store.upsert_contacts(conn, page.items)
+        up = contact_store.upsert_contacts(conn, page.items, watch=watched_fields(declared))
         moved = merge_store.move_identities(conn, page.moved, utcnow())
         gone = contact_store.remove_identities(conn, page.deleted)
         if page.live is not None:
