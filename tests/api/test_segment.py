@@ -216,3 +216,25 @@ def test_events_api_takes_declared_names_and_refuses_undeclared_ones(seg):
         headers=auth("events"),
     )
     assert builtin.status_code == 202
+
+
+def test_the_write_key_is_never_logged_or_shown(seg, caplog, tmp_path):
+    import logging
+
+    import yaml
+
+    from tests.test_config import run_hub
+
+    with caplog.at_level(logging.DEBUG):
+        post(seg, "/v1/batch", {"batch": [{"type": "track", "messageId": "k1", "event": "x"}]})
+        seg.post("/v1/track", content=b"{", headers=basic(KEY + "x"))
+        post(seg, "/v1/track", {"userId": "u1", "messageId": "k2", "event": "x", "properties": {"k": "v" * 40_000}})
+    assert "k1" in caplog.text  # the bad message was logged ...
+    assert KEY not in caplog.text  # ... and the key never
+    path = tmp_path / "segment.yaml"
+    path.write_text(yaml.safe_dump({"api": {"segment_write_keys": [{"name": "web", "key": "${SEG_KEY}"}]}}))
+    shown = run_hub("config", "validate", "-c", str(path), env={"SEG_KEY": KEY})
+    assert shown.returncode == 0 and KEY not in shown.stdout + shown.stderr
+    short = run_hub("config", "validate", "-c", str(path), env={"SEG_KEY": "short"})
+    assert short.returncode == 2 and "api.segment_write_keys[0].key" in short.stdout + short.stderr
+    assert "short" not in (short.stdout + short.stderr).replace("shorter", "")
