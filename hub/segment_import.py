@@ -13,8 +13,8 @@ from typing import Any
 from hub.api.dispatch import InlineDispatcher
 from hub.models import utcnow
 from hub.pipeline.context import HubContext
-from hub.segment import MAX_MESSAGE_BYTES, BodyError, MessageError, parse_json, parse_message
-from hub.segment_store import store_message
+from hub.segment import MAX_MESSAGE_BYTES, BodyError, Message, MessageError, parse_json, parse_message
+from hub.segment_store import store_messages
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,33 @@ class ImportReport:
         }
 
 
+CHUNK = 500  # messages per transaction
+
+
 def import_file(ctx: HubContext, path: Path, progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Store every good line; a bad one is logged with its line number and reason."""
+    """Store every good line, CHUNK messages per transaction; a bad one is logged with its
+    line number and reason."""
     report = ImportReport()
     dispatch = InlineDispatcher(ctx)  # attribute outcomes inline: an import has no workers to wait for
+    chunk: list[tuple[int, str | None, Message]] = []
+
+    def reject(n: int, mid: str | None, exc: Exception) -> None:
+        log.warning("%s line %d (messageId %r) skipped: %s", path.name, n, mid, exc)
+        report.rejects.append((n, mid, str(exc)))
+
+    def flush() -> None:
+        results = store_messages(ctx, dispatch, [m for _, _, m in chunk], redecide=False)
+        for (n, mid, _), r in zip(chunk, results, strict=True):
+            if isinstance(r, MessageError):
+                reject(n, mid, r)
+            else:
+                report.counts[r.status] = report.counts.get(r.status, 0) + 1
+        chunk.clear()
+
     with path.open("rb") as f:
         for n, raw in enumerate(f, start=1):
+            if progress:
+                progress(len(raw))
             if not raw.strip():
                 continue
             report.lines += 1
@@ -49,11 +70,12 @@ def import_file(ctx: HubContext, path: Path, progress: Callable[[int], None] | N
                     raise MessageError(f"the line is over {MAX_MESSAGE_BYTES // 1024} KB, Segment's message limit")
                 msg = parse_json(raw)
                 mid = msg.get("messageId") if isinstance(msg, dict) and isinstance(msg.get("messageId"), str) else None
-                stored = store_message(ctx, dispatch, parse_message(msg, None, utcnow()), redecide=False)
-                report.counts[stored.status] = report.counts.get(stored.status, 0) + 1
+                chunk.append((n, mid, parse_message(msg, None, utcnow())))
             except (BodyError, MessageError) as exc:
-                log.warning("%s line %d (messageId %r) skipped: %s", path.name, n, mid, exc)
-                report.rejects.append((n, mid, str(exc)))
-            if progress:
-                progress(len(raw))
+                reject(n, mid, exc)
+            if len(chunk) >= CHUNK:
+                flush()
+    if chunk:
+        flush()
+    report.rejects.sort()
     return report

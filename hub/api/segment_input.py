@@ -20,8 +20,8 @@ from hub.api.problems import Problem
 from hub.api.settings import SegmentWriteKey
 from hub.api.state import ApiState
 from hub.models import utcnow
-from hub.segment import BodyError, MessageError, parse_json, parse_message
-from hub.segment_store import store_message
+from hub.segment import BodyError, Message, MessageError, parse_json, parse_message
+from hub.segment_store import store_messages
 
 log = logging.getLogger(__name__)
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="segment"'}
@@ -87,19 +87,27 @@ def ingest_body(state: ApiState, raw: bytes, kind: str | None) -> dict[str, Any]
     now = utcnow()
     if kind is not None:
         try:
-            store_message(state.ctx, state.dispatch, parse_message(body, kind, now))
+            (result,) = store_messages(state.ctx, state.dispatch, [parse_message(body, kind, now)])
         except MessageError as exc:
-            raise Problem(400, "Bad request", str(exc), success=False, messageId=_message_id(body)) from None
+            result = exc
+        if isinstance(result, MessageError):
+            raise Problem(400, "Bad request", str(result), success=False, messageId=_message_id(body))
         return {"success": True}
     batch = body.get("batch") if isinstance(body, dict) else None
     if not isinstance(batch, list):
         raise Problem(400, "Bad request", 'a batch body is {"batch": [messages]}', success=False)
-    errors = []
+    failed: dict[int, MessageError] = {}
+    good: list[tuple[int, Message]] = []
     for i, msg in enumerate(batch):
         try:
-            store_message(state.ctx, state.dispatch, parse_message(msg, None, now))
+            good.append((i, parse_message(msg, None, now)))
         except MessageError as exc:
-            mid = _message_id(msg)
-            log.warning("segment batch: message %d (messageId %r) skipped: %s", i, mid, exc)
-            errors.append({"index": i, "messageId": mid, "message": str(exc)})
+            failed[i] = exc
+    results = store_messages(state.ctx, state.dispatch, [m for _, m in good]) if good else []
+    failed |= {i: r for (i, _), r in zip(good, results, strict=True) if isinstance(r, MessageError)}
+    errors = []
+    for i in sorted(failed):
+        mid = _message_id(batch[i])
+        log.warning("segment batch: message %d (messageId %r) skipped: %s", i, mid, failed[i])
+        errors.append({"index": i, "messageId": mid, "message": str(failed[i])})
     return {"success": True, "errors": errors} if errors else {"success": True}

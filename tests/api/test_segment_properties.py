@@ -13,7 +13,7 @@ from tests.api.test_segment import basic, seg  # noqa: F401 - the fixture
 ODD = st.sampled_from(["\x00", "a\ud800b", "\udfff", "e\u0301", "\U0001f600"])
 TEXT = st.text(max_size=30) | ODD
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=20,
 )
