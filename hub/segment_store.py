@@ -7,10 +7,9 @@ contact. track / page: an activity on the contact the ``userId``, email trait or
 ``anonymousId`` names; held until an identify names the person otherwise. Forgotten people
 (``hub forget``) are dropped, as with ``/v1/events``.
 
-A batch is one transaction with one insert of its activities and one attribution of their
-outcomes (a statement per message, not a commit per message). A message found bad while
-storing (a trait the store cannot hold) is refused before it writes anything, so the rest of
-the batch stays. If another request stores one of the same messages first, the batch is
+A batch is one transaction: one upsert of its identify records, one insert of its activities
+and one attribution of their outcomes. A message the store cannot hold (a trait too long) is
+refused before anything of it is written, so the rest of the batch stays. If another request stores one of the same messages first, the batch is
 stored again one message at a time, so only that message is a duplicate.
 """
 
@@ -75,15 +74,24 @@ def _stitch(conn: Connection, m: Message, cid: int, identify: bool) -> list[Acti
     return earlier
 
 
-def _identify(conn: Connection, m: Message) -> tuple[Stored, list[Activity]]:
-    contact = contact_of(m)
-    if contact is not None:
+def _upsert_people(conn: Connection, messages: Sequence[Message]) -> dict[str, MessageError]:
+    """The batch's identify records in one upsert (before its events, which may name them);
+    returns the messages refused because the store cannot hold a trait."""
+    people, refused = [], {}
+    for m in messages:
+        contact = contact_of(m) if m.type == "identify" else None
+        if contact is None:
+            continue
         problems = contact_problems(contact)
-        if problems:  # refused before anything of this message is written
-            raise MessageError("; ".join(f"traits: {f} {why}" for f, why in problems))
-        up = upsert_contacts(conn, [contact])
-        if up.suppressed:
-            return Stored("suppressed"), []
+        if problems:
+            refused[m.key] = MessageError("; ".join(f"traits: {f} {why}" for f, why in problems))
+        else:
+            people.append(contact)
+    upsert_contacts(conn, people)  # a forgotten person's record is not stored (and answered below)
+    return refused
+
+
+def _identify(conn: Connection, m: Message) -> tuple[Stored, list[Activity]]:
     cid = _who(conn, m)
     if cid is None:
         return Stored("ignored"), []  # an anonymousId with no userId and no email names nobody yet
@@ -116,12 +124,16 @@ def _store_all(ctx: HubContext, messages: Sequence[Message]) -> tuple[list[Resul
         seen = set(
             conn.execute(select(segment_messages.c.message_id).where(segment_messages.c.message_id.in_(keys))).scalars()
         )
+        refused = _upsert_people(conn, [m for m in messages if m.key not in seen])
         for m in messages:
             if m.key in seen:
                 results.append(Stored("duplicate"))
                 continue
             if suppressions.is_suppressed(conn, m.email, _user(m)):
                 results.append(Stored("suppressed"))  # neither stored nor held: holding would keep their data
+                continue
+            if m.key in refused:
+                results.append(refused[m.key])
                 continue
             try:
                 out, acts = _identify(conn, m) if m.type == "identify" else _event(conn, m)
