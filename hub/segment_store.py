@@ -9,8 +9,9 @@ contact. track / page: an activity on the contact the ``userId``, email trait or
 
 A batch is one transaction: one upsert of its identify records, one insert of its activities
 and one attribution of their outcomes. A message the store cannot hold (a trait too long) is
-refused before anything of it is written, so the rest of the batch stays. If another request stores one of the same messages first, the batch is
-stored again one message at a time, so only that message is a duplicate.
+refused before anything of it is written, so the rest of the batch stays. If another request
+stores one of the same messages first, the batch is stored again one message at a time, so
+only that message is a duplicate.
 """
 
 from __future__ import annotations
