@@ -47,9 +47,9 @@ def contact(client: TestClient, cid: int) -> dict:
     return client.get(f"/v1/contacts/{cid}", headers=auth("admin")).json()
 
 
-def contact_id_of(client: TestClient, email: str) -> int:
+def contact_id_of(client: TestClient, email: str) -> int | None:
     r = client.post("/v1/decisions", json={"contact": {"email": email}}, headers=auth("decide"))
-    return r.json()["contact_id"]
+    return r.json()["contact_id"] if r.status_code == 200 else None
 
 
 def segment_activities(client: TestClient, cid: int) -> list[dict]:
@@ -238,3 +238,27 @@ def test_the_write_key_is_never_logged_or_shown(seg, caplog, tmp_path):
     short = run_hub("config", "validate", "-c", str(path), env={"SEG_KEY": "short"})
     assert short.returncode == 2 and "api.segment_write_keys[0].key" in short.stdout + short.stderr
     assert "short" not in (short.stdout + short.stderr).replace("shorter", "")
+
+
+def test_a_trait_the_store_cannot_hold_refuses_only_its_identify(seg):
+    batch = [
+        {
+            "type": "identify",
+            "userId": "u5",
+            "messageId": "x0",
+            "traits": {"email": "p5@x.example", "firstName": "x" * 300},
+        },
+        {"type": "identify", "userId": "u6", "messageId": "x1", "traits": {"email": "person1@example.com"}},
+        {"type": "track", "userId": "u6", "messageId": "x2", "event": "Trial Started"},
+    ]
+    r = post(seg, "/v1/batch", {"batch": batch})
+    assert r.status_code == 200
+    (err,) = r.json()["errors"]
+    assert err["index"] == 0 and "first_name" in err["message"]
+    assert contact_id_of(seg, "p5@x.example") is None  # nothing of it was stored
+    cid = contact_id_of(seg, "person1@example.com")
+    assert [a["external_id"] for a in segment_activities(seg, cid)] == ["m:x2"]
+    # the refused message was not marked done: fixed and resent, it is stored
+    fixed = {**batch[0], "traits": {"email": "p5@x.example", "firstName": "Pat"}}
+    assert post(seg, "/v1/batch", {"batch": [fixed]}).json() == {"success": True}
+    assert contact_id_of(seg, "p5@x.example") is not None
