@@ -7,7 +7,7 @@ are the action being carried out, not a response, so they are worth nothing on t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from hub.config import ObjectiveWeights
 
@@ -24,16 +24,19 @@ COMPONENT = {
 }
 
 
-def components(outcomes: Iterable[Mapping[str, float]]) -> dict[str, float]:
-    """Sum outcome rows (``{activity_type: count, "revenue": amount}``) into components.
+def components(outcomes: Iterable[Mapping[str, float]], declared: Collection[str] = ()) -> dict[str, float]:
+    """Sum outcome rows (``{activity_type: count, "revenue": amount, declared_name: value}``)
+    into components; a declared outcome (``decision.outcomes``) is its own component.
 
     >>> components([{"email_open": 1.0}, {"email_click": 1.0}, {"revenue": 900.0}])
     {'open': 1.0, 'click': 1.0, 'revenue': 900.0}
+    >>> components([{"custom": 1.0, "trial": 1.0}], declared={"trial"})
+    {'trial': 1.0}
     """
     out: dict[str, float] = {}
     for row in outcomes:
         for key, v in row.items():
-            comp = "revenue" if key == "revenue" else COMPONENT.get(key)
+            comp = "revenue" if key == "revenue" else key if key in declared else COMPONENT.get(key)
             if comp is not None:
                 out[comp] = out.get(comp, 0.0) + float(v)
     return out
@@ -45,7 +48,7 @@ def weighted(parts: Mapping[str, float], weights: ObjectiveWeights) -> dict[str,
     >>> weighted({"open": 2.0, "unsubscribe": 1.0}, ObjectiveWeights())
     {'open': 0.2, 'unsubscribe': -30.0}
     """
-    w = weights.model_dump()
+    w = weights.model_dump()  # declared outcomes' weights are its extra keys
     return {k: round(v * w[k], 10) for k, v in parts.items() if k in w}
 
 

@@ -1,4 +1,4 @@
-"""`hub import contacts|events FILE`: thin commands over hub/importing/.
+"""`hub import contacts|events|segment FILE`: thin commands over hub/importing/ and hub/segment_import.py.
 
 Mounted in hub/cli.py with ``app.add_typer(import_app, name="import")``. Exit codes: 0 imported
 (bad rows are reported, the rest is imported), 1 the file broke off mid-way (what was read so
@@ -226,3 +226,44 @@ def events(
         raise typer.Exit(2) from None
     opts.contact_key, opts.contact_source = contact_key, contact_source
     _run("events", file, opts, config, store_url, as_json)
+
+
+@import_app.command("segment")
+def segment(
+    file: Annotated[Path, typer.Argument(help="JSON lines: one Segment message (with `type`) per line.")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Path to hub.yaml.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Segment-spec JSON lines (a Segment export or replay): stored as `POST /v1/batch` would
+    (idempotent by messageId); declared outcomes among them are attributed to the decisions before them."""
+    from hub.config import load_settings
+    from hub.pipeline.context import HubContext
+    from hub.segment_import import import_file
+
+    if not file.is_file():
+        err.print(f"[red]{file} is not a readable file.[/red]")
+        raise typer.Exit(2)
+    try:
+        ctx = HubContext.build(load_settings(config), embedded=True)
+    except HubError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err) as bar:
+            task = bar.add_task(file.name, total=file.stat().st_size)
+            report = import_file(ctx, file, lambda n: bar.advance(task, n))
+    finally:
+        ctx.close()
+    if as_json:
+        out.print_json(json.dumps(report.as_dict()))
+    else:
+        table = Table("result", "messages")
+        for status, n in sorted(report.counts.items()):
+            table.add_row(status, f"{n:,}")
+        table.add_row("skipped", f"{len(report.rejects):,}")
+        out.print(table)
+        for line, mid, reason in report.rejects[:20]:
+            out.print(f"line {line} (messageId {mid!r}): {reason}")
+        if len(report.rejects) > 20:
+            out.print(f"... and {len(report.rejects) - 20} more (see the log, or use --json)")
+    raise typer.Exit(1 if report.rejects else 0)

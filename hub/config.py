@@ -22,6 +22,7 @@ from hub.api.settings import ApiSettings
 from hub.errors import ConfigError
 from hub.governance.settings import GovernanceSettings, OwnerEntry
 from hub.models import ActionKind
+from hub.outcomes_spec import DeclaredOutcome, objective_problems
 
 DEFAULT_PATH = "hub.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -147,8 +148,12 @@ def default_actions() -> list[CatalogEntry]:
     ]
 
 
-class ObjectiveWeights(_Strict):
-    """What an outcome is worth; ``revenue`` multiplies the won deal amount."""
+class ObjectiveWeights(BaseModel):
+    """What an outcome is worth; ``revenue`` multiplies the won deal amount. Other keys weight
+    declared outcomes (``decision.outcomes``; checked against them in :func:`parse_settings`)."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, float]
 
     open: float = 0.1
     click: float = 1.0
@@ -251,6 +256,9 @@ class DecisionSettings(_Strict):
     rules: list[Rule] = Field(default_factory=list, description="the legacy rules: holdout and apprentice baseline")
     actions: list[CatalogEntry] = Field(default_factory=default_actions)
     objective: ObjectiveWeights = Field(default_factory=ObjectiveWeights)
+    outcomes: list[DeclaredOutcome] = Field(
+        default_factory=list, description="declared outcomes (hub/outcomes_spec.py), weighted in objective by name"
+    )
     engine: EngineSettings = Field(default_factory=EngineSettings)
     features: list[FeatureDecl] = Field(
         default_factory=list,
@@ -422,6 +430,7 @@ def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) 
     problems.extend(plugins.validate_connector_settings(_valid_entries(raw, settings)))
     if settings is not None:
         problems.extend(connector_problems(settings.decision.features, settings.connectors, plugins.types))
+    problems.extend(objective_problems(raw.get("decision")))
     if problems or settings is None:
         raise ConfigError(problems)
     settings.source_path = source

@@ -73,7 +73,7 @@ class Expression:
         return bool(self._eval(self._tree, env))
 
     def value(self, env: dict[str, Any]) -> Any:
-        """The expression's value itself (a number, text, a flag or None), for derived features."""
+        """The expression's value itself (a number, text, a flag or None): derived features, an outcome's worth."""
         return self._eval(self._tree, env)
 
     def _eval(self, node: ast.AST, env: dict[str, Any]) -> Any:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from hub.api import problems
-from hub.api.routes import approvals, contacts, decisions, events, status, webhooks
+from hub.api.routes import approvals, contacts, decisions, events, segment, status, webhooks
 from hub.api.state import ApiState
 from hub.config import Settings
 
@@ -31,7 +31,7 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     )
     app.state.hub = state or ApiState.build(settings)
     problems.install(app)
-    for module in (decisions, events, webhooks, contacts, status, approvals):
+    for module in (decisions, events, webhooks, contacts, status, approvals, segment):
         app.include_router(module.router)
 
     from hub.console.governance import router as governance_router

@@ -18,8 +18,10 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from hub.api.dispatch import BrokerUnavailable, Dispatcher
-from hub.api.schemas import EventIdentity, EventIn, EventOut
+from hub.api.problems import Problem
+from hub.api.schemas import BUILTIN_EVENT_TYPES, EventIdentity, EventIn, EventOut
 from hub.models import Activity, ActivityType, Identity, utcnow
+from hub.outcomes_spec import event_names
 from hub.pipeline.context import HubContext
 from hub.store import activities as activity_store
 from hub.store import anonymous, lookup, suppressions
@@ -52,12 +54,29 @@ def _who(conn: Connection, who: EventIdentity) -> int | None:
     return None
 
 
+def check_type(ctx: HubContext, event: EventIn) -> None:
+    """Built-in types and declared event names pass; anything else is a 422 naming both."""
+    declared = event_names(ctx.settings.decision.outcomes)
+    if event.type in BUILTIN_EVENT_TYPES or event.type in declared:
+        return
+    names = ", ".join(declared) if declared else "none (declare them under decision.outcomes in hub.yaml)"
+    raise Problem(
+        422,
+        "Invalid request",
+        f"type: {event.type!r} is neither a built-in type ({', '.join(BUILTIN_EVENT_TYPES)}) nor a declared"
+        f" event name; declared: {names}",
+        errors=[{"field": "type", "message": f"unknown event type {event.type!r}"}],
+        declared=declared,
+    )
+
+
 def _activity(event: EventIn) -> Activity:
     props = dict(event.properties)
-    if event.name:
-        props["name"] = event.name
+    builtin = event.type in BUILTIN_EVENT_TYPES
+    if event.name or not builtin:
+        props["name"] = event.name if builtin else event.type  # a declared event is a custom one by name
     return Activity(
-        type=ActivityType(event.type),
+        type=ActivityType(event.type) if builtin else ActivityType.CUSTOM,
         channel="web",
         occurred_at=event.occurred_at or utcnow(),
         properties=props,
@@ -92,6 +111,7 @@ def _store(ctx: HubContext, event: EventIn) -> _Stored | None:
 
 
 def ingest(ctx: HubContext, dispatch: Dispatcher, event: EventIn) -> EventOut:
+    check_type(ctx, event)
     try:
         stored = _store(ctx, event)
     except IntegrityError:  # the same event id raced in on another request and won

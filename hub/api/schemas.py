@@ -96,7 +96,8 @@ class DecisionOut(BaseModel):
     created_at: datetime
 
 
-EventType = Literal["page_view", "form_submit", "content_download", "custom"]
+#: event types every hub accepts; a hub.yaml may add names (``decision.outcomes`` with ``event:``)
+BUILTIN_EVENT_TYPES = ("page_view", "form_submit", "content_download", "custom")
 
 
 class EventIdentity(_In):
@@ -119,7 +120,10 @@ class EventIdentity(_In):
 
 class EventIn(_In):
     event_id: Text(160, 1) = Field(description="your unique id for this event; a resend with it is a no-op")
-    type: EventType
+    type: Text(100, 1) = Field(
+        description="page_view, form_submit, content_download, custom (with `name`), or an event name declared"
+        " in hub.yaml decision.outcomes (stored as a custom event of that name); others are refused with 422"
+    )
     name: Text(100) | None = Field(None, description="what a custom event is called")
     occurred_at: datetime | None = Field(None, description="default: when the API received it")
     identity: EventIdentity

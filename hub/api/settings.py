@@ -50,6 +50,20 @@ class ConsoleUser(_Strict):
         return v
 
 
+class SegmentWriteKey(_Strict):
+    """A Segment source's write key (sent as the HTTP Basic username); ``name`` is what logs show."""
+
+    name: str = Field(min_length=1, max_length=60)
+    key: SecretStr
+
+    @field_validator("key")
+    @classmethod
+    def _long_enough(cls, v: SecretStr) -> SecretStr:
+        if len(v.get_secret_value()) < 16:
+            raise ValueError("a write key needs at least 16 characters; generate one with `openssl rand -hex 24`")
+        return v
+
+
 class ApiSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -70,6 +84,9 @@ class ApiSettings(_Strict):
     hubspot_client_secret: SecretStr | None = None
     salesforce_shared_secret: SecretStr | None = None
     webhook_max_age: int = Field(300, ge=1, description="seconds; older signed webhook timestamps are rejected")
+    segment_write_keys: list[SegmentWriteKey] = Field(
+        default_factory=list, description="write keys accepted by the Segment-spec endpoints (/v1/track, ...)"
+    )
     redecide_on: list[str] = Field(
         default_factory=lambda: ["form_submit", "content_download", "page_view"],
         description="event types after which the contact is decided again",

@@ -15,6 +15,7 @@ from decision.interface import ContactView
 from decision.profile import empty_profile
 from hub.governance import plan as governance
 from hub.models import ActionKind, Contact, Decision, Identity
+from hub.outcomes_spec import longest_window
 from hub.pipeline.context import HubContext
 from hub.pipeline.features import ensure_features
 from hub.store import activities as activity_store
@@ -117,7 +118,9 @@ def decide_contacts(
     decisions = gov.policy.decide(views, now, budget_used=used) if engine else gov.policy.decide(views, now)
     decisions = governance.after_policy(ctx, gov, contacts, decisions, now)  # lead scores, owner routing
     with ctx.store.begin() as conn:
-        ids = decision_store.insert_decisions(conn, decisions, request_key)
+        ids = decision_store.insert_decisions(
+            conn, decisions, request_key, longest_window(ctx.settings.decision.outcomes)
+        )
         rows = [row for c, d, i in zip(contacts, decisions, ids, strict=True) for row in push_rows(ctx, c, d, i)]
         result.pushes = governance.enqueue(ctx, conn, gov, contacts, decisions, ids, rows, now)  # autonomy
     result.decided = len(decisions)

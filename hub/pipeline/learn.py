@@ -62,11 +62,12 @@ def ensure_current(ctx: HubContext, conn: Connection) -> None:
 def close_windows(ctx: HubContext, now: datetime) -> int:
     """Finalize the reward of every decision whose attribution window has closed."""
     weights = ctx.settings.decision.objective
+    declared = {o.name for o in ctx.settings.decision.outcomes}
     with ctx.store.begin() as conn:
         due = store.windows_due(conn, now)
         rewards = {}
         for did, rows in due.items():
-            parts = components(rows)
+            parts = components(rows, declared)
             rewards[did] = (weighted(parts, weights), total(parts, weights))
         return store.finalize(conn, rewards, now)
 

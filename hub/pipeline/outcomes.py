@@ -3,20 +3,23 @@
 An activity counts for the newest decision on its contact made before it, if it falls within
 that decision's attribution window: the chosen action's ``attribution_days`` for engine-logged
 decisions (hub/store/learning.py), :data:`ATTRIBUTION_WINDOW` for the others. The reward
-components are counts per activity type (plus ``revenue`` for a won deal's amount); the
-engine weights them when the window closes (hub/pipeline/learn.py). An activity synced after
-its decision's window closed is recorded but no longer changes that decision's reward.
+components are counts per activity type (plus ``revenue`` for a won deal's amount), and the
+value of each declared outcome the activity is (``decision.outcomes``, hub/outcomes_spec.py;
+within that outcome's own window if it sets one); the engine weights them when the window
+closes (hub/pipeline/learn.py). An activity synced after its decision's window closed is
+recorded but no longer changes that decision's reward.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from hub.models import utcnow
+from hub.outcomes_spec import DeclaredOutcome, declared_rewards, longest_window
 from hub.pipeline.context import HubContext
 from hub.store import decisions as decision_store
 from hub.store import learning as learning_store
@@ -28,6 +31,7 @@ ATTRIBUTION_WINDOW = timedelta(days=7)
 
 def _longest_window(ctx: HubContext) -> timedelta:
     days = [a.attribution_days for a in ctx.settings.decision.actions]
+    days.append(longest_window(ctx.settings.decision.outcomes) or 0.0)
     return max([ATTRIBUTION_WINDOW, *(timedelta(days=d) for d in days)])
 
 
@@ -40,16 +44,35 @@ def reward_of(activity_type: str, properties: dict) -> dict[str, float]:
     return out
 
 
+def attributed_reward(
+    declared: Sequence[DeclaredOutcome], act, decided_at: datetime, action_end: datetime
+) -> dict[str, float]:
+    """What one activity adds to the reward of the decision made at ``decided_at`` (empty: nothing).
+
+    The built-in counts within the action's window; each declared outcome within its own
+    ``attribution_days`` if set, else the action's."""
+    at = aware(act.occurred_at)
+    row = reward_of(act.type, act.properties) if at <= action_end else {}
+    for outcome, value in declared_rewards(declared, act.type, act.channel, act.properties or {}):
+        days = outcome.attribution_days
+        end = decided_at + timedelta(days=days) if days is not None else action_end
+        if at <= end:
+            row[outcome.name] = row.get(outcome.name, 0.0) + value
+    return row
+
+
 def record_outcomes(ctx: HubContext, activity_ids: Sequence[int]) -> int:
     if not activity_ids:
         return 0
     longest = _longest_window(ctx)
+    declared = ctx.settings.decision.outcomes
     with ctx.store.connect() as conn:
         acts = conn.execute(
             select(
                 activities.c.id,
                 activities.c.contact_id,
                 activities.c.type,
+                activities.c.channel,
                 activities.c.occurred_at,
                 activities.c.properties,
             ).where(activities.c.id.in_(list(activity_ids)))
@@ -74,9 +97,8 @@ def record_outcomes(ctx: HubContext, activity_ids: Sequence[int]) -> int:
             continue
         d = prior[-1]
         end = ends.get(d.id) or aware(d.created_at) + ATTRIBUTION_WINDOW
-        if at <= end:
-            rows.append(
-                {"decision_id": d.id, "activity_id": a.id, "reward": reward_of(a.type, a.properties), "created_at": now}
-            )
+        reward = attributed_reward(declared, a, aware(d.created_at), end)
+        if reward:
+            rows.append({"decision_id": d.id, "activity_id": a.id, "reward": reward, "created_at": now})
     with ctx.store.begin() as conn:
         return decision_store.insert_outcomes(conn, rows)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,6 +23,7 @@ from hub.connector import Connector
 from hub.errors import ConnectorError
 from hub.locks import Held
 from hub.models import Activity, ActivityType, Page, RecordError, utcnow
+from hub.outcomes_spec import DeclaredOutcome, field_change_activities, watched_fields
 from hub.pipeline.context import HubContext
 from hub.pipeline.usage import note_usage
 from hub.store import activities as activity_store
@@ -95,12 +96,14 @@ class _LockLost(Exception):
     """Raised inside a page's transaction to roll it back when the sync lock is gone."""
 
 
-def _store_page(conn: Connection, stream: str, page: Page, result: SyncResult) -> tuple[list[RecordError], set[int]]:
+def _store_page(
+    conn: Connection, stream: str, page: Page, result: SyncResult, declared: Sequence[DeclaredOutcome] = ()
+) -> tuple[list[RecordError], set[int]]:
     """Store one page in the caller's transaction; returns its rejects and the contacts it
     changed. If the caller then rolls back (lost lock), ``result.changed`` keeps those ids:
     deciding them is harmless, decide reads the store, and the next sync reads the page again."""
     if stream == "contacts":
-        up = contact_store.upsert_contacts(conn, page.items)
+        up = contact_store.upsert_contacts(conn, page.items, watch=watched_fields(declared))
         moved = merge_store.move_identities(conn, page.moved, utcnow())
         gone = contact_store.remove_identities(conn, page.deleted)
         if page.live is not None:
@@ -112,6 +115,10 @@ def _store_page(conn: Connection, stream: str, page: Page, result: SyncResult) -
         result.deleted += moved.deleted
         if up.opted_out:
             ins = activity_store.insert_activities(conn, unsubscribes(conn, up.opted_out))
+            result.new_activity_ids += ins.new_ids
+        reached = field_change_activities(declared, up.field_changes, up.changed_when)
+        if reached:  # declared field outcomes (lifecycle_stage becoming customer, ...)
+            ins = activity_store.insert_activities(conn, reached)
             result.new_activity_ids += ins.new_ids
         result.created += up.created
         result.deleted += gone.deleted
@@ -148,7 +155,7 @@ def _sync_streams(
             for page in pull(cursor):
                 try:
                     with ctx.store.begin() as conn:
-                        rejects, changed = _store_page(conn, stream, page, result)
+                        rejects, changed = _store_page(conn, stream, page, result, ctx.settings.decision.outcomes)
                         sync_state.advance_cursor(conn, name, stream, page.cursor, len(page.items), len(rejects))
                         # commit only while we still hold the lock: if it expired or its Redis
                         # restarted, another sync may be running; roll this page back and stop

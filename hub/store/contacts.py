@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +54,11 @@ class UpsertResult:
     opted_out: dict[int, datetime] = field(default_factory=dict)
     #: records of forgotten people (on the suppression list), not stored
     suppressed: int = 0
+    #: per contact that existed before this page, the watched columns (``upsert_contacts``'
+    #: ``watch``) whose merged value changed: (before, after); declared field outcomes read these
+    field_changes: dict[int, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
+    #: when each changed contact's record says it changed (the newest identity's updated_at)
+    changed_when: dict[int, datetime] = field(default_factory=dict)
 
 
 def _merge(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -96,8 +101,13 @@ def _sort_key(rec: dict[str, Any]) -> str:
     return str(rec.get("updated_at") or "")
 
 
-def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | None = None) -> UpsertResult:
-    """Resolve and store one page of pulled contacts (each with exactly one identity)."""
+def upsert_contacts(
+    conn: Connection, items: Sequence[Contact], now: datetime | None = None, watch: Collection[str] = ()
+) -> UpsertResult:
+    """Resolve and store one page of pulled contacts (each with exactly one identity).
+
+    ``watch``: merged columns (or ``properties.<key>``) whose changes on known contacts are
+    reported in ``field_changes`` (declared field outcomes); none by default, at no cost."""
     now = now or utcnow()
     result = UpsertResult()
     if not items:
@@ -160,8 +170,10 @@ def upsert_contacts(conn: Connection, items: Sequence[Contact], now: datetime | 
     _update_many(conn, identities, ident_updates)
     if new_items:
         _insert_new_identities(conn, new_items, by_email, now, result, fresh)
-    flipped = refresh_contacts(conn, result.changed, now)
+    changes: dict[int, dict[str, tuple[Any, Any]]] = {}
+    flipped = refresh_contacts(conn, result.changed, now, watch, changes, result.changed_when)
     result.opted_out = {c: t for c, t in flipped.items() if c not in fresh}
+    result.field_changes = {c: f for c, f in changes.items() if c not in fresh}
     return result
 
 
@@ -273,13 +285,39 @@ def _storable(items: Sequence[Contact], result: UpsertResult) -> list[Contact]:
     return keep
 
 
-def refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetime) -> dict[int, datetime]:
-    """Re-merge contacts from their identities; returns the ones that just opted out."""
+def _diff(before: Any, row: dict[str, Any], watch: Collection[str]) -> dict[str, tuple[Any, Any]]:
+    out = {}
+    for name in watch:
+        if name.startswith("properties."):
+            key = name.removeprefix("properties.")
+            old, new = (before.properties or {}).get(key), (row.get("properties") or {}).get(key)
+        else:
+            old, new = getattr(before, name), row.get(name)
+        if old != new:
+            out[name] = (old, new)
+    return out
+
+
+def refresh_contacts(
+    conn: Connection,
+    contact_ids: Iterable[int],
+    now: datetime,
+    watch: Collection[str] = (),
+    changes: dict[int, dict[str, tuple[Any, Any]]] | None = None,
+    when: dict[int, datetime] | None = None,
+) -> dict[int, datetime]:
+    """Re-merge contacts from their identities; returns the ones that just opted out. With
+    ``watch``, fills ``changes`` with the watched columns that changed (and ``when``)."""
     ids = sorted(set(contact_ids))
     flipped: dict[int, datetime] = {}
     if not ids:
         return flipped
-    was_out = dict(conn.execute(select(contacts.c.id, contacts.c.email_opt_out).where(contacts.c.id.in_(ids))).all())
+    plain = [c for c in watch if not c.startswith("properties.")]
+    cols = [contacts.c.id, contacts.c.email_opt_out, *(contacts.c[c] for c in plain if c != "email_opt_out")]
+    if len(plain) < len(watch):
+        cols.append(contacts.c.properties)
+    before = {r.id: r for r in conn.execute(select(*cols).where(contacts.c.id.in_(ids)))}
+    was_out = {i: r.email_opt_out for i, r in before.items()}
     recs: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     for cid, rec in conn.execute(
         select(identities.c.contact_id, identities.c.record).where(identities.c.contact_id.in_(ids))
@@ -298,6 +336,12 @@ def refresh_contacts(conn: Connection, contact_ids: Iterable[int], now: datetime
         row = _merge(sorted(recs[cid], key=_sort_key))
         emails = row.pop("_emails")
         updates.append({"_id": cid, "changed_at": now, **row})
+        if watch and changes is not None and cid in before:
+            diff = _diff(before[cid], row, watch)
+            if diff:
+                changes[cid] = diff
+                if when is not None:
+                    when[cid] = aware(row.get("updated_at")) or now
         if row["email_opt_out"] and was_out.get(cid) is False:
             flipped[cid] = row.get("updated_at") or now
         claims += [(cid, e) for e in emails if e not in owned.get(cid, set())]

@@ -34,7 +34,9 @@ def decided_since_change(conn: Connection, contact_ids: Iterable[int]) -> set[in
     return set(conn.execute(q).scalars())
 
 
-def insert_decisions(conn: Connection, items: Sequence[Decision], request_key: str) -> list[int]:
+def insert_decisions(
+    conn: Connection, items: Sequence[Decision], request_key: str, outcome_days: float | None = None
+) -> list[int]:
     """Insert decisions; returns their ids in order. Callers skip contacts already decided."""
     if not items:
         return []
@@ -66,6 +68,10 @@ def insert_decisions(conn: Connection, items: Sequence[Decision], request_key: s
             "feature_version": d.feature_version or "",
             "features": d.features,
             "window_ends_at": d.created_at + timedelta(days=d.attribution_days or 7.0),
+            # a declared outcome with a longer window than the action's: the reward is final then
+            "final_at": d.created_at + timedelta(days=outcome_days)
+            if outcome_days and outcome_days > (d.attribution_days or 7.0)
+            else None,
         }
         for d, i in zip(items, ids, strict=True)
         if d.features is not None and d.action is not None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 
 from hub.store.contacts import aware
 from hub.store.schema import decision_features, decisions, model_snapshots, outcomes
@@ -34,11 +34,15 @@ class LogRow:
 
 
 def windows_due(conn: Connection, now: datetime, limit: int = 10_000) -> dict[int, list[dict[str, float]]]:
-    """Open decisions whose window has closed, with their outcome rows."""
+    """Open decisions whose window has closed (and any declared outcome's longer one), with their outcome rows."""
     ids = list(
         conn.execute(
             select(decision_features.c.decision_id)
-            .where(decision_features.c.finalized_at.is_(None), decision_features.c.window_ends_at <= now)
+            .where(
+                decision_features.c.finalized_at.is_(None),
+                decision_features.c.window_ends_at <= now,
+                or_(decision_features.c.final_at.is_(None), decision_features.c.final_at <= now),
+            )
             .order_by(decision_features.c.decision_id)
             .limit(limit)
         ).scalars()

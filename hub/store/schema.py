@@ -202,6 +202,16 @@ anonymous_events = Table(
     Column("stitched_at", TS),
 )
 
+segment_messages = Table(
+    "segment_messages",
+    metadata,
+    Column(
+        "message_id", String(160), primary_key=True, doc="Segment's messageId (hashed if longer): a resend is a no-op"
+    ),
+    Column("type", String(20), nullable=False),
+    Column("received_at", TS, nullable=False),
+)
+
 contact_profiles = Table(
     "contact_profiles",
     metadata,
@@ -218,6 +228,7 @@ decision_features = Table(
     Column("feature_version", String(40), nullable=False),
     Column("features", JSON, nullable=False, doc="the feature vector as of decision time"),
     Column("window_ends_at", TS, nullable=False, index=True, doc="created_at + the action's attribution window"),
+    Column("final_at", TS, doc="created_at + a declared outcome's longer window; NULL: final at window_ends_at"),
     Column("reward", JSON, doc="weighted reward components, set when the window closes"),
     Column("reward_total", Float),
     Column("finalized_at", TS, index=True),

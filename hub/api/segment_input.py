@@ -1,0 +1,113 @@
+"""The HTTP side of the Segment input: write-key auth, bounded body reads, per-message answers.
+
+The write key arrives as the HTTP Basic username with an empty password, as Segment's
+libraries send it. Every configured key is compared in constant time (no early exit); the key
+is never logged, only its ``name``. A body over the limit is refused from its Content-Length,
+or as soon as the bytes read pass the limit, so a large body is never held in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+from typing import Any
+
+from fastapi import Request
+
+from hub.api.problems import Problem
+from hub.api.settings import SegmentWriteKey
+from hub.api.state import ApiState
+from hub.models import utcnow
+from hub.segment import BodyError, Message, MessageError, parse_json, parse_message
+from hub.segment_store import store_messages
+
+log = logging.getLogger(__name__)
+_CHALLENGE = {"WWW-Authenticate": 'Basic realm="segment"'}
+
+
+def match_write_key(keys: list[SegmentWriteKey], presented: str) -> SegmentWriteKey | None:
+    found = None
+    given = presented.encode()
+    for k in keys:
+        if hmac.compare_digest(k.key.get_secret_value().encode(), given):
+            found = k
+    return found
+
+
+async def require_write_key(request: Request) -> SegmentWriteKey:
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise Problem(401, "Unauthorized", "send the write key as the HTTP Basic username", headers=_CHALLENGE)
+    try:
+        user = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")[0]
+    except (binascii.Error, UnicodeDecodeError):
+        raise Problem(
+            401, "Unauthorized", "the Basic credentials are not base64 of `writeKey:`", headers=_CHALLENGE
+        ) from None
+    key = match_write_key(request.app.state.hub.settings.api.segment_write_keys, user)
+    if key is None:
+        raise Problem(401, "Unauthorized", "the write key is not valid", headers=_CHALLENGE)
+    return key
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(400, "Payload too large", f"the body is over {limit // 1024} KB, Segment's limit for this call")
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise Problem(400, "Bad request", "Content-Length is not a number")
+        if int(declared) > limit:
+            raise _too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _message_id(msg: Any) -> str | None:
+    mid = msg.get("messageId") if isinstance(msg, dict) else None
+    return mid[:200] if isinstance(mid, str) else None
+
+
+def ingest_body(state: ApiState, raw: bytes, kind: str | None) -> dict[str, Any]:
+    """One message (``kind`` from the path) or a batch (``kind`` None); Segment's answer shape."""
+    try:
+        body = parse_json(raw)
+    except BodyError as exc:
+        raise Problem(400, "Bad request", str(exc), success=False) from None
+    now = utcnow()
+    if kind is not None:
+        try:
+            (result,) = store_messages(state.ctx, state.dispatch, [parse_message(body, kind, now)])
+        except MessageError as exc:
+            result = exc
+        if isinstance(result, MessageError):
+            raise Problem(400, "Bad request", str(result), success=False, messageId=_message_id(body))
+        return {"success": True}
+    batch = body.get("batch") if isinstance(body, dict) else None
+    if not isinstance(batch, list):
+        raise Problem(400, "Bad request", 'a batch body is {"batch": [messages]}', success=False)
+    failed: dict[int, MessageError] = {}
+    good: list[tuple[int, Message]] = []
+    for i, msg in enumerate(batch):
+        try:
+            good.append((i, parse_message(msg, None, now)))
+        except MessageError as exc:
+            failed[i] = exc
+    results = store_messages(state.ctx, state.dispatch, [m for _, m in good]) if good else []
+    failed |= {i: r for (i, _), r in zip(good, results, strict=True) if isinstance(r, MessageError)}
+    errors = []
+    for i in sorted(failed):
+        mid = _message_id(batch[i])
+        log.warning("segment batch: message %d (messageId %r) skipped: %s", i, mid, failed[i])
+        errors.append({"index": i, "messageId": mid, "message": str(failed[i])})
+    return {"success": True, "errors": errors} if errors else {"success": True}

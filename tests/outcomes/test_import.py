@@ -1,0 +1,82 @@
+"""`hub import segment`: Segment-spec JSON lines from a file, idempotent, bad lines named, and a
+declared outcome among them attributed to the decision before it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from hub.config import load_settings
+from hub.pipeline.context import HubContext
+from hub.pipeline.decide import decide_contacts
+from hub.segment_import import import_file
+from hub.store import Store, lookup
+from hub.store.schema import activities, outcomes
+from tests.conftest import hub_config
+from tests.test_config import run_hub
+
+OUTCOMES = {"decision.outcomes": [{"name": "trial_started", "event": "Trial Started"}]}
+
+
+def write_lines(path, lines) -> None:
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
+
+
+def test_import_attributes_a_declared_outcome_to_the_decision_before_it(tmp_path, store_url, redis_url):
+    Store(store_url, auto_migrate=True).dispose()
+    ctx = HubContext.build(load_settings(hub_config(tmp_path, store_url, redis_url, **OUTCOMES)), embedded=True)
+    try:
+        first = tmp_path / "identify.jsonl"
+        write_lines(
+            first, [{"type": "identify", "userId": "u1", "messageId": "i1", "traits": {"email": "ann@x.example"}}]
+        )
+        assert import_file(ctx, first).counts == {"identified": 1}
+        with ctx.store.connect() as conn:
+            cid = lookup.contact_by_email(conn, "ann@x.example")
+        decide_contacts(ctx, [cid], "before-trial")
+        later = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+        second = tmp_path / "track.jsonl"
+        write_lines(
+            second,
+            [{"type": "track", "userId": "u1", "messageId": "t1", "event": "Trial Started", "timestamp": later}],
+        )
+        assert import_file(ctx, second).counts == {"stored": 1}
+        with ctx.store.connect() as conn:
+            rewards = [r.reward for r in conn.execute(select(outcomes.c.reward))]
+        assert rewards == [{"custom": 1.0, "trial_started": 1.0}]
+    finally:
+        ctx.close()
+
+
+def test_hub_import_events_names_bad_lines_exits_1_and_imports_once(tmp_path, redis_url):
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    Store(url, auto_migrate=True).dispose()
+    cfg = hub_config(tmp_path, url, redis_url, **OUTCOMES)
+    events = tmp_path / "events.jsonl"
+    write_lines(
+        events,
+        [
+            {"type": "identify", "userId": "u1", "messageId": "i1", "traits": {"email": "ann@x.example"}},
+            {"type": "track", "userId": "u1", "messageId": "t1", "event": "Trial Started"},
+            {"type": "track", "messageId": "t2", "event": "Trial Started"},
+            "{not json",
+            "",
+            {"type": "page", "anonymousId": "v1", "messageId": "p1", "properties": {"path": "/"}},
+        ],
+    )
+    first = run_hub("import", "segment", str(events), "-c", str(cfg), "--json")
+    assert first.returncode == 1, first.stderr
+    report = json.loads(first.stdout)
+    assert report["lines"] == 5 and report["counts"] == {"identified": 1, "stored": 1, "held": 1}
+    assert [(r["line"], r["messageId"]) for r in report["rejects"]] == [(3, "t2"), (4, None)]
+    assert "userId or an anonymousId" in report["rejects"][0]["reason"]
+    again = json.loads(run_hub("import", "segment", str(events), "-c", str(cfg), "--json").stdout)
+    assert again["counts"] == {"duplicate": 3}
+    store = Store(url)
+    with store.connect() as conn:
+        assert len(conn.execute(select(activities).where(activities.c.source == "segment")).all()) == 1
+    store.dispose()
+    missing = run_hub("import", "segment", str(tmp_path / "nope.jsonl"), "-c", str(cfg))
+    assert missing.returncode == 2
