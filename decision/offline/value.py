@@ -123,4 +123,3 @@ class PolicyValues:
         w = self.weights[name]
         ess = float(w.sum() ** 2 / (w**2).sum()) if (w**2).sum() > 0 else 0.0
         return {"ess": ess, "ess_share": ess / self.n, "max_weight": float(w.max())}
-

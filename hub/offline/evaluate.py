@@ -61,7 +61,7 @@ def _propensities(log: LogArrays, seed: int, clip: float) -> tuple[np.ndarray, d
         "source": f"estimated: multinomial logistic model of the action on the features, clipped at {clip}",
         "min": float(p.min()),
         "max": float(p.max()),
-        "clipped_share": float((P <= clip * 1.0001).any(axis=1).mean()),
+        "clipped_share": float(np.any(np.less_equal(P, clip * 1.0001), axis=1).mean()),
         "mean_by_action": _mix(P, log.action_names),
     }
     return p, info
