@@ -26,6 +26,8 @@ from hub.config import EngineSettings
 #: warn when the deployed policy's weights are this concentrated
 MIN_ESS_SHARE = 0.1
 MAX_WEIGHT = 50.0
+#: an estimated propensity above this says the features all but determine the logged action
+NEAR_CERTAIN = 0.98
 
 
 @dataclass
@@ -61,6 +63,7 @@ def _propensities(log: LogArrays, seed: int, clip: float) -> tuple[np.ndarray, d
         "source": f"estimated: multinomial logistic model of the action on the features, clipped at {clip}",
         "min": float(p.min()),
         "max": float(p.max()),
+        "near_certain_share": float((p > NEAR_CERTAIN).mean()),
         "clipped_share": float(np.any(np.less_equal(P, clip * 1.0001), axis=1).mean()),
         "mean_by_action": _mix(P, log.action_names),
     }
@@ -160,6 +163,13 @@ def _warnings(out: Mapping[str, Any], prop: Mapping[str, Any], overlap: Mapping[
             f"{prop['clipped_share']:.1%} of rows have an estimated propensity at the clip: the log almost never "
             "took some action for such people, and values of policies that take it there are uncertain. "
             "Log propensities at decision time (--propensity-col) if you can."
+        )
+    if prop.get("near_certain_share", 0.0) > 0.5:
+        w.append(
+            f"The features give the action away: for {prop['near_certain_share']:.0%} of rows the estimated chance "
+            f"of the logged action is above {NEAR_CERTAIN}. A column recorded with or after the decision (its "
+            "propensity, a message id) may be among the features: name the features with --features, or give "
+            "the logged propensities with --propensity-col."
         )
     missing = [name for name, s in out["logged_mix"].items() if s == 0]
     if missing:

@@ -27,6 +27,9 @@ from hub.errors import DataError
 from hub.offline.evaluate import LogArrays
 from hub.tables import Table, missing_column_message, read_table
 
+#: rows each split needs at least (the learner and the reward model are cross-fitted)
+MIN_SPLIT_ROWS = 10
+
 
 @dataclass(frozen=True)
 class Columns:
@@ -162,12 +165,6 @@ def load_log(
         tr = np.arange(first.n_rows)
         te = np.arange(first.n_rows, first.n_rows + second.n_rows)
         sources = (first.source, second.source)
-    if len(tr) == 0 or len(te) == 0:
-        which = "train" if len(tr) == 0 else "test"
-        raise DataError(
-            f"the {which} split is empty ({len(tr)} train rows, {len(te)} test rows from {sources[0]}); "
-            "use a larger log or another --train-share"
-        )
     action_values = _actions(table, cols.action)
     names, a = np.unique(action_values, return_inverse=True)
     if len(names) < 2:
@@ -193,6 +190,13 @@ def load_log(
         p, source = np.full(table.n_rows, float(propensity)), f"fixed {propensity}"
     else:
         p, source = None, "estimated"
+    if min(len(tr), len(te)) < MIN_SPLIT_ROWS:
+        which = "train" if len(tr) < MIN_SPLIT_ROWS else "test"
+        state = "is empty" if min(len(tr), len(te)) == 0 else f"has too few rows (at least {MIN_SPLIT_ROWS} needed)"
+        raise DataError(
+            f"the {which} split {state}: {len(tr)} train rows, {len(te)} test rows from {sources[0]}; "
+            "use a larger log or another --train-share"
+        )
     exclude = [c for c in roles]
     features = table if cols.features is None else {name: table.column(name) for name in cols.features}
     notes: list[str] = []
