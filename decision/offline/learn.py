@@ -122,13 +122,15 @@ class Deployment:
         return np.where((gain > self.threshold)[:, None], probs, const)
 
 
-def _threshold(model: Policy, engine: EngineSettings, X: np.ndarray, constant: int, share: float, rng) -> float:
-    """The predicted gain above which ``share`` of the rows ``X`` would get the learned policy."""
-    if share >= 1.0:
-        return -np.inf
+def _sample_gains(model: Policy, engine: EngineSettings, X: np.ndarray, constant: int, rng) -> np.ndarray:
+    """Predicted gains over ``constant`` on a sample of the rows ``X`` (for share thresholds)."""
     rows = rng.choice(len(X), min(len(X), _THRESHOLD_ROWS), replace=False)
-    g = _gain(deployed_probabilities(model, X[rows]), predicted_rewards(model, X[rows], engine), constant)
-    return float(np.quantile(g, 1.0 - share))
+    return _gain(deployed_probabilities(model, X[rows]), predicted_rewards(model, X[rows], engine), constant)
+
+
+def _threshold(gains: np.ndarray, share: float) -> float:
+    """The predicted gain above which ``share`` of the rows would get the learned policy."""
+    return -np.inf if share >= 1.0 else float(np.quantile(gains, 1.0 - share))
 
 
 def safe_improvement(
@@ -163,8 +165,9 @@ def safe_improvement(
         probs = deployed_probabilities(model, X[val])
         gain = _gain(probs, predicted_rewards(model, X[val], engine), const)
         oof_const[val, const] = 1.0
+        fit_gains = _sample_gains(model, engine, X[fit], const, rng)
         for s in SHARES:
-            tau = _threshold(model, engine, X[fit], const, s, rng)
+            tau = _threshold(fit_gains, s)
             oof[s][val] = np.where((gain > tau)[:, None], probs, oof_const[val])
     targets = {"constant": oof_const, **{f"share {s}": oof[s] for s in SHARES}}
     values = PolicyValues(a, r, p, targets, n_bootstrap=n_bootstrap, alpha=alpha, seed=seed)
@@ -180,7 +183,7 @@ def safe_improvement(
     where = f"cross-fitted on the train split ({n_folds} folds, IPS, {pct} interval)"
     if np.isfinite(best["low"]) and best["low"] > 0:
         mode = "learned" if best["share"] >= 1.0 else "targeted"
-        tau = _threshold(model, engine, X, const, best["share"], rng)
+        tau = _threshold(_sample_gains(model, engine, X, const, rng), best["share"])
         who = "everyone" if mode == "learned" else f"the {best['share']:.0%} of people with the largest predicted gain"
         reason = (
             f"The learned policy for {who} beat always taking {names[const]} by {fig} per row, "
