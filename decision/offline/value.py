@@ -11,8 +11,10 @@ all columns are summed with one matrix product per chunk of replicates (no per-r
 >>> rng = np.random.default_rng(0)
 >>> a = rng.integers(0, 2, 4000); r = (a == 1).astype(float); p = np.full(4000, 0.5)
 >>> v = PolicyValues(a, r, p, {"always 1": np.tile([0.0, 1.0], (4000, 1)), "always 0": np.tile([1.0, 0.0], (4000, 1))})
->>> round(v.estimate("always 1").value, 1), round(v.difference("always 1", "always 0").low, 1)
-(1.0, 0.9)
+>>> round(v.estimate("always 1").estimate, 1), v.difference("always 1", "always 0").low > 0.9
+(1.0, True)
+>>> v.difference("always 1", "always 1").to_dict()
+{'estimate': 0.0, 'low': 0.0, 'high': 0.0}
 """
 
 from __future__ import annotations

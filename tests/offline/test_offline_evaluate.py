@@ -200,3 +200,11 @@ def test_one_action_and_bad_propensity_rows_exit_2(tmp_path):
     bad.write_text("segment,action,won,p\nsmb,email,1,0.5\nenterprise,call,0,0\nsmb,email,1,0.5\n")
     code, text, _ = run("--log", str(bad), "--action-col", "action", "--reward-col", "won", "--propensity-col", "p")
     assert code == 2 and "row 2 (line 3)" in text and "'p'" in text
+
+
+@pytest.mark.parametrize(("policy", "bandit"), [("linucb", "linucb"), ("greedy", "epsilon_greedy")])
+def test_other_configured_bandits(targeted_log, policy, bandit):
+    res = evaluate(targeted_log, "--propensity-col", "logged_p", "--policy", policy)
+    assert res["bandit"] == bandit
+    assert res["learned"]["difference_vs_best"]["estimate"] > 0.05  # both learn the segments
+    assert res["difference_vs_best"]["low"] > 0
