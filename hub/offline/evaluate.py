@@ -182,7 +182,7 @@ def verdict(out: Mapping[str, Any]) -> str:
     d, best, pol = out["difference_vs_best"], out["best_action"], out["policy"]
     fig = (
         f"{pol['estimate']:.4g} reward per row vs {out['actions'][best]['estimate']:.4g} for always {best}; "
-        f"difference {d['estimate']:+.4g} (95% interval {d['low']:+.4g} to {d['high']:+.4g}, IPS, "
+        f"difference {d['estimate']:+.4g} ({1 - out['alpha']:.0%} interval {d['low']:+.4g} to {d['high']:+.4g}, IPS, "
         f"{out['n_test']:,} test rows)"
     )
     mode = out["deployed"]["mode"]
