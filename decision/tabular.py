@@ -5,7 +5,7 @@ A :class:`ColumnSpec` says how one column becomes features:
 - ``numeric``: optional ``clip`` then ``log1p`` (signed for negatives), standardized with the
   training mean and standard deviation (``standardize``), optionally its square (``name^2``);
 - ``date``: age in days at ``now`` (``now - stamp``; future stamps count as 0 days unless ``clip``
-  says otherwise), then as numeric;
+  says otherwise), then as numeric under the column's own name;
 - ``boolean``: 1/0;
 - ``categorical``: one 0/1 column per level (``levels`` fixed, else the ``top_k`` most frequent in
   training), plus ``name=other`` (unseen or rare levels) and ``name=missing``;
@@ -31,10 +31,11 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub.cells import as_strings, infer_kind, missing_mask, parse_column
@@ -81,6 +82,19 @@ class ColumnSpec:
             raise ValueError(f"column {self.name!r}: a keyword column needs keywords")
         if self.top_k < 1:
             raise ValueError(f"column {self.name!r}: top_k must be at least 1")
+        misplaced = [
+            option
+            for option, applies in (
+                ("log1p", self.type in ("numeric", "date") or not self.log1p),
+                ("clip", self.type in ("numeric", "date") or self.clip is None),
+                ("squared", self.type in ("numeric", "date") or not self.squared),
+                ("levels", self.type == "categorical" or self.levels is None),
+                ("keywords", self.type == "keyword" or not self.keywords),
+            )
+            if not applies
+        ]
+        if misplaced:
+            raise ValueError(f"column {self.name!r}: {', '.join(misplaced)} do(es) not apply to a {self.type} column")
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -91,7 +105,12 @@ class ColumnSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ColumnSpec:
+        """The spec of a ``to_dict`` (or hand-written config) mapping; unknown keys are refused."""
         data = dict(data)
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            known = ", ".join(f.name for f in fields(cls))
+            raise ValueError(f"column spec {data.get('name')!r}: unknown key(s) {', '.join(unknown)}; known: {known}")
         if data.get("clip") is not None:
             data["clip"] = tuple(data["clip"])
         if data.get("levels") is not None:
@@ -123,16 +142,18 @@ def infer_specs(
         if name in exclude:
             continue
         values = table[name]
-        kind = kinds.get(name) or infer_kind(values)
-        parsed = parse_column(values, kind).values
-        if kind in ("numeric", "boolean", "date"):
-            present = parsed[~(np.isnat(parsed) if kind == "date" else np.isnan(parsed))]
+        kind = kinds.get(name) or _kind_of(values)
+        if kind in ("categorical", "text"):
+            strings = as_strings(values)
+            present = strings.filter(pa.array(~missing_mask(strings)))
+            distinct = pc.unique(present).to_numpy(zero_copy_only=False)
         else:
-            present = parsed[np.array([v is not None for v in parsed], dtype=bool)]
-        if present.size == 0:
+            parsed = _dates(values) if kind == "date" else _floats(values, kind)
+            present = parsed[~(np.isnat(parsed) if kind == "date" else np.isnan(parsed))]
+            distinct = np.unique(present)
+        if len(present) == 0:
             _note(notes, f"{name}: skipped, every value is missing")
             continue
-        distinct = np.unique(present.astype(str) if kind in ("categorical", "text") else present)
         if distinct.size < 2:
             _note(notes, f"{name}: skipped, one value only ({distinct[0]})")
             continue
@@ -144,11 +165,21 @@ def infer_specs(
             specs.append(ColumnSpec(name, kind))
         elif kind == "text":
             _note(notes, f"{name}: skipped, free text (give it a keyword spec with keywords to use it)")
-        elif present.size >= 20 and distinct.size > 0.5 * present.size:
-            _note(notes, f"{name}: skipped, {distinct.size} distinct values in {present.size} rows looks like an id")
+        elif len(present) >= 20 and distinct.size > 0.5 * len(present):
+            _note(notes, f"{name}: skipped, {distinct.size} distinct values in {len(present)} rows looks like an id")
         else:
             specs.append(ColumnSpec(name, "categorical"))
     return specs
+
+
+def _kind_of(values) -> str:
+    """The kind of a column: from its dtype when typed, else inferred from its cells."""
+    kind = np.asarray(values).dtype.kind if not isinstance(values, pa.Array | pa.ChunkedArray) else "O"
+    if kind == "b":
+        return "boolean"
+    if kind in "fiu":
+        return "numeric"
+    return "date" if kind == "M" else infer_kind(values)
 
 
 def _note(notes: list[str], text: str) -> None:
@@ -189,8 +220,9 @@ class TableFeaturizer:
     """Columns -> float64 matrix, per the specs; ``fit`` learns levels, means and scales.
 
     Learned state: ``levels_`` (categorical levels), ``mean_`` / ``scale_`` (numeric, date and
-    boolean), ``names_`` (output columns), ``numeric_columns_`` (indices of continuous outputs,
-    the ones a model may square). :attr:`version` hashes specs and state.
+    boolean), ``names_`` (output columns), ``numeric_columns_`` (indices of the continuous
+    outputs, not one-hots, indicators or the spec's own squares: the ones a model may square).
+    :attr:`version` hashes specs and state.
     """
 
     def __init__(self, specs: Sequence[ColumnSpec]):
@@ -239,11 +271,7 @@ class TableFeaturizer:
                 names += [n, f"{n}_missing"]
             else:
                 numeric.append(len(names))
-                names.append(n)
-                names.append(f"{n}_missing")
-                if spec.squared:
-                    numeric.append(len(names))
-                    names.append(f"{n}^2")
+                names += [n, f"{n}_missing"] + ([f"{n}^2"] if spec.squared else [])
         self.names_ = names
         self.numeric_columns_ = np.array(numeric, dtype=np.int64)
 
@@ -255,13 +283,17 @@ class TableFeaturizer:
             raise RuntimeError("TableFeaturizer.transform before fit (or from_dict)")
         n = self._check(columns)
         now_us = _now_us(now)
-        blocks = []
+        out = np.zeros((n, len(self.names_)), order="F")  # filled column by column
+        j = 0  # first output column of the current spec
         for spec in self.specs:
             values = columns[spec.name]
             if spec.type == "categorical":
-                blocks.append(_one_hot(values, self.levels_[spec.name]))
+                levels = self.levels_[spec.name]
+                out[np.arange(n), j + _level_codes(values, levels)] = 1.0
+                j += len(levels) + 2
             elif spec.type == "keyword":
-                blocks.append(_keywords(values, spec.keywords))
+                out[:, j : j + len(spec.keywords)] = _keywords(values, spec.keywords)
+                j += len(spec.keywords)
             else:
                 x = self._continuous(spec, values, now_us)
                 missing = np.isnan(x)
@@ -270,13 +302,12 @@ class TableFeaturizer:
                     with np.errstate(over="ignore"):
                         x = (x - self.mean_[spec.name]) / self.scale_[spec.name] if spec.standardize else x
                     x = np.clip(x, -LIMIT, LIMIT)
-                parts = [x, missing.astype(np.float64)]
+                out[:, j], out[:, j + 1] = x, missing
+                j += 2
                 if spec.type != "boolean" and spec.squared:
-                    parts.append(x * x)
-                blocks.append(np.column_stack(parts))
-        if not blocks:
-            return np.zeros((n, 0))
-        return np.hstack(blocks).astype(np.float64, copy=False)
+                    out[:, j] = x * x
+                    j += 1
+        return np.ascontiguousarray(out)
 
     def _continuous(self, spec: ColumnSpec, values, now_us) -> np.ndarray:
         """Numeric, date (age in days) or boolean values as float64 with NaN missing, clipped and logged."""
@@ -352,31 +383,29 @@ def _dates(values) -> np.ndarray:
     return parse_column(values, "date").values
 
 
-def _strings(values) -> tuple[np.ndarray, np.ndarray]:
-    """Cells as a str array and a missing mask."""
+def _encoded(values) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Distinct present cells, each row's index into them, and the missing mask (no sorting)."""
     strings = as_strings(values)
     missing = missing_mask(strings)
-    text = np.asarray(strings.fill_null("").to_numpy(zero_copy_only=False), dtype=object).astype(str)
-    return text, missing
+    encoded = strings.fill_null("").dictionary_encode()
+    return encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False), missing
 
 
 def _top_levels(values, top_k: int) -> list[str]:
-    text, missing = _strings(values)
-    levels, counts = np.unique(text[~missing], return_counts=True)
-    order = np.lexsort((levels, -counts))  # most frequent first, ties by name
-    return [str(level) for level in levels[order][:top_k]]
+    """The ``top_k`` most frequent present levels, ties broken by name (so the result is stable)."""
+    uniques, index, missing = _encoded(values)
+    counts = np.bincount(index[~missing], minlength=len(uniques))
+    order = sorted(range(len(uniques)), key=lambda i: (-counts[i], uniques[i]))
+    return [uniques[i] for i in order[:top_k] if counts[i] > 0]
 
 
-def _one_hot(values, levels: list[str]) -> np.ndarray:
-    text, missing = _strings(values)
-    uniques, inverse = np.unique(text, return_inverse=True)
-    index = {level: i for i, level in enumerate(levels)}
-    other = len(levels)
-    code = np.array([index.get(u, other) for u in uniques.tolist()], dtype=np.int64)[inverse.reshape(-1)]
-    code[missing] = other + 1
-    out = np.zeros((len(text), other + 2))
-    out[np.arange(len(text)), code] = 1.0
-    return out
+def _level_codes(values, levels: list[str]) -> np.ndarray:
+    """Per row: the level's position, ``len(levels)`` for other, ``len(levels) + 1`` for missing."""
+    uniques, index, missing = _encoded(values)
+    position = {level: i for i, level in enumerate(levels)}
+    code = np.array([position.get(u, len(levels)) for u in uniques], dtype=np.int64)[index]
+    code[missing] = len(levels) + 1
+    return code
 
 
 def _keywords(values, keywords: Sequence[str]) -> np.ndarray:

@@ -7,7 +7,8 @@ A column of text cells is read as one *kind*:
 - ``date``: ``datetime64[us]`` in UTC, NaT where missing (ISO dates and datetimes; a zone suffix
   such as ``Z`` or ``+02:00`` is converted to UTC, a stamp without one is taken as UTC);
 - ``categorical``: object array of ``str``, ``None`` where missing;
-- ``text``: like categorical, for long free text (median length over 40 characters).
+- ``text``: like categorical, for free text: a median length over 40 characters, or mostly
+  distinct cells of five or more words.
 
 Missing cells are empty, ``NA``, ``N/A``, ``NaN``, ``null`` or ``None`` (any case, spaces
 trimmed); ``unknown`` is a real level. All work is pyarrow compute over the whole column.
@@ -32,10 +33,14 @@ MISSING = ("", "na", "n/a", "nan", "null", "none")
 TRUE = ("true", "yes", "y", "t", "1")
 FALSE = ("false", "no", "n", "f", "0")
 TEXT_MEDIAN_LENGTH = 40
+TEXT_MEDIAN_WORDS = 5
 
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 _ZONE = r"(Z|[+-]\d{2}:?\d{2})$"
+_LEADING_ZERO = r"^[+-]?0\d"
+_SAMPLE = 1000
+_DECIMAL_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
 
 
 @dataclass(frozen=True)
@@ -57,37 +62,43 @@ class Parsed:
 def as_strings(values) -> pa.Array:
     """Any column (list, numpy array, pyarrow array) as a pyarrow string array, trimmed.
 
-    Integer-valued floats print without ``.0`` so ``1.0`` and ``"1"`` are the same level;
-    ``None``/NaN/NaT become null.
+    Numbers print as arrow does (``1.0`` as ``"1"``, so it is the same level as ``"1"``), booleans
+    as ``true``/``false``, stamps as ISO text; ``None``/NaN/NaT become null.
     """
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    if isinstance(values, pa.Array):
-        if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
-            values = values.to_numpy(zero_copy_only=False)
+    if not isinstance(values, pa.Array):
+        arr = np.asarray(values)
+        if arr.dtype.kind == "O":
+            try:
+                values = pa.array(arr, type=pa.string(), from_pandas=True)
+            except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed objects: their text
+                values = pa.array([_text(v) for v in arr.tolist()], type=pa.string())
+        elif arr.dtype.kind == "S":
+            values = pa.array([_text(v) for v in arr.tolist()], type=pa.string())
+        elif arr.dtype.kind == "U":
+            values = pa.array(arr.tolist(), type=pa.string())
         else:
-            return pc.utf8_trim_whitespace(values.cast(pa.string()))
-    arr = np.asarray(values)
-    if arr.dtype.kind == "f":
-        out = np.where(np.isnan(arr), None, arr.astype(object))
-        whole = np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 2**53)
-        out[whole] = arr[whole].astype(np.int64).astype(str)
-        out[~whole & ~np.isnan(arr)] = arr[~whole & ~np.isnan(arr)].astype(str)
-        return pa.array(out.tolist(), type=pa.string())
-    if arr.dtype.kind in "iub":
-        return pa.array(arr.astype(np.int64 if arr.dtype.kind != "b" else bool).astype(str).tolist(), pa.string())
-    if arr.dtype.kind == "M":
-        text = np.datetime_as_string(arr, unit="auto")
-        return pa.array(np.where(np.isnat(arr), None, text).tolist(), type=pa.string())
-    if arr.dtype.kind == "O":
-        # None/NaN cells print as "None"/"nan", both missing markers.
-        arr = arr.astype(str)
-    return pc.utf8_trim_whitespace(pa.array(arr.astype(str).tolist(), type=pa.string()))
+            values = pa.array(arr, from_pandas=True)
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        try:
+            values = pc.cast(values, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # binary that is not UTF-8, nested types
+            values = pa.array([_text(v) for v in values.to_pylist()], type=pa.string())
+    return pc.utf8_trim_whitespace(values.cast(pa.string()))
+
+
+def _text(value) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def missing_mask(strings: pa.Array) -> np.ndarray:
     """True where a (trimmed) cell is null or one of the missing markers."""
-    hit = pc.is_in(pc.utf8_lower(strings), value_set=pa.array(MISSING))
+    hit = pc.is_in(pc.ascii_lower(strings), value_set=pa.array(MISSING))  # markers are ASCII
     return np.asarray(pc.or_kleene(hit, pc.is_null(strings)).fill_null(True).to_numpy(zero_copy_only=False))
 
 
@@ -96,26 +107,59 @@ def _first_bad(strings: pa.Array, fits: np.ndarray, missing: np.ndarray) -> BadC
     return BadCell(int(bad[0]), strings[int(bad[0])].as_py()) if bad.size else None
 
 
+def _bools(array: pa.Array) -> np.ndarray:
+    return np.asarray(array.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _present(strings: pa.Array, missing: np.ndarray) -> pa.Array:
+    return strings.filter(pa.array(~missing)) if missing.any() else strings
+
+
+def _casts(strings: pa.Array, type_: pa.DataType) -> bool:
+    """Whether the first cells cast: a failing cast reads the whole column, so look first."""
+    try:
+        pc.cast(strings.slice(0, _SAMPLE), type_)
+        return True
+    except pa.ArrowInvalid:
+        return False
+
+
 def parse_numeric(strings: pa.Array, missing: np.ndarray) -> Parsed:
-    fits = np.asarray(pc.match_substring_regex(strings, _NUMBER).fill_null(False).to_numpy(zero_copy_only=False))
-    ok = fits & ~missing
     out = np.full(len(strings), np.nan)
-    if ok.any():
-        out[ok] = pc.cast(strings.filter(pa.array(ok)), pa.float64()).to_numpy(zero_copy_only=False)
-    out[~np.isfinite(out)] = np.nan
+    present = _present(strings, missing)
+    try:  # fast path: every present cell is a number
+        if not _casts(present, pa.float64()):
+            raise pa.ArrowInvalid("not all numbers")
+        out[~missing] = pc.cast(present, pa.float64()).to_numpy(zero_copy_only=False)
+        fits = np.ones(len(strings), dtype=bool)
+    except pa.ArrowInvalid:
+        fits = _bools(pc.match_substring_regex(strings, _NUMBER))
+        ok = fits & ~missing
+        if ok.any():
+            out[ok] = pc.cast(strings.filter(pa.array(ok)), pa.float64()).to_numpy(zero_copy_only=False)
+    out[~np.isfinite(out)] = np.nan  # inf, and numbers past the float range, count as missing
     return Parsed(out, _first_bad(strings, fits, missing))
 
 
 def parse_boolean(strings: pa.Array, missing: np.ndarray) -> Parsed:
-    lower = pc.utf8_lower(strings)
-    yes = np.asarray(pc.is_in(lower, value_set=pa.array(TRUE)).fill_null(False).to_numpy(zero_copy_only=False))
-    no = np.asarray(pc.is_in(lower, value_set=pa.array(FALSE)).fill_null(False).to_numpy(zero_copy_only=False))
+    lower = pc.ascii_lower(strings)
+    yes = _bools(pc.is_in(lower, value_set=pa.array(TRUE)))
+    no = _bools(pc.is_in(lower, value_set=pa.array(FALSE)))
     out = np.where(yes, 1.0, np.where(no, 0.0, np.nan))
     return Parsed(out, _first_bad(strings, yes | no, missing))
 
 
 def _cast_dates(strings: pa.Array) -> np.ndarray:
-    zoned = np.asarray(pc.match_substring_regex(strings, _ZONE).fill_null(False).to_numpy(zero_copy_only=False))
+    """ISO strings to datetime64[us] UTC; stamps with a zone are converted, others taken as UTC."""
+    naive, zoned = pa.timestamp("us"), pa.timestamp("us", tz="UTC")
+    if _casts(strings, naive):  # fast paths: all without a zone, or all with one
+        with contextlib.suppress(pa.ArrowInvalid):
+            return pc.cast(strings, naive).to_numpy(zero_copy_only=False).astype("datetime64[us]")
+    elif _casts(strings, zoned):
+        with contextlib.suppress(pa.ArrowInvalid):
+            utc = pc.cast(strings, zoned)
+            return utc.cast(pa.int64()).to_numpy(zero_copy_only=False).astype("datetime64[us]")
+    zoned = _bools(pc.match_substring_regex(strings, _ZONE))
     out = np.full(len(strings), np.datetime64("NaT"), dtype="datetime64[us]")
     if (~zoned).any():
         naive = pc.cast(strings.filter(pa.array(~zoned)), pa.timestamp("us"))
@@ -127,9 +171,14 @@ def _cast_dates(strings: pa.Array) -> np.ndarray:
 
 
 def parse_date(strings: pa.Array, missing: np.ndarray) -> Parsed:
-    fits = np.asarray(pc.match_substring_regex(strings, _DATE).fill_null(False).to_numpy(zero_copy_only=False))
-    ok = fits & ~missing
     out = np.full(len(strings), np.datetime64("NaT"), dtype="datetime64[us]")
+    present = _present(strings, missing)
+    if _casts(present, pa.timestamp("us")) or _casts(present, pa.timestamp("us", tz="UTC")):
+        with contextlib.suppress(pa.ArrowInvalid):  # fast path: every present cell is a date
+            out[~missing] = _cast_dates(present)
+            return Parsed(out)
+    fits = _bools(pc.match_substring_regex(strings, _DATE))
+    ok = fits & ~missing
     if ok.any():
         picked = strings.filter(pa.array(ok))
         try:
@@ -173,24 +222,60 @@ def parse_column(values, kind: str) -> Parsed:
 def infer_kind(values, missing: np.ndarray | None = None) -> str:
     """The narrowest kind every non-missing cell fits: boolean, numeric, date, then text or categorical.
 
-    A column of only 0 and 1 is boolean. An all-missing column is categorical.
+    A column of only 0 and 1 is boolean; numbers written with a leading zero (``02134``) are codes,
+    so categorical. An all-missing column is categorical.
     """
     strings = values if isinstance(values, pa.Array) else as_strings(values)
     if missing is None:
         missing = missing_mask(strings)
     if missing.all():
         return "categorical"
+    present = _present(strings, missing)
+    sample = present.slice(0, _SAMPLE)
+    no_missing = np.zeros(len(sample), dtype=bool)
     for kind in ("boolean", "numeric", "date"):
-        if _PARSERS[kind](strings, missing).bad is None:
+        if _PARSERS[kind](sample, no_missing).bad is None and _PARSERS[kind](strings, missing).bad is None:
+            if kind == "numeric" and pc.any(pc.match_substring_regex(strings, _LEADING_ZERO)).as_py():
+                return "categorical"  # zip codes, account numbers: "02134" is a code, not 2134
             return kind
-    lengths = pc.utf8_length(strings.filter(pa.array(~missing))).to_numpy(zero_copy_only=False)
-    return "text" if np.median(lengths) > TEXT_MEDIAN_LENGTH else "categorical"
+    return "text" if _is_free_text(present) else "categorical"
 
 
-def infer_and_parse(values, kind: str | None = None) -> tuple[str, Parsed]:
-    """Infer the kind (unless given) and parse, sharing the string conversion."""
+def _is_free_text(present: pa.Array) -> bool:
+    """Long cells (median over 40 characters), or mostly distinct sentences (median 5+ words)."""
+    if np.median(pc.utf8_length(present).to_numpy(zero_copy_only=False)) > TEXT_MEDIAN_LENGTH:
+        return True
+    words = pc.count_substring(present, " ").to_numpy(zero_copy_only=False) + 1
+    return bool(np.median(words) >= TEXT_MEDIAN_WORDS and len(pc.unique(present)) > 0.5 * len(present))
+
+
+def decimal_comma(strings: pa.Array, missing: np.ndarray) -> pa.Array | None:
+    """Numbers written the European way (``3,25``, ``1.234,5``) as ``3.25``, ``1234.5``.
+
+    Only when every present cell is such a number and one has a comma; else None.
+
+    >>> decimal_comma(pa.array(["1.234,5", "3,25", "7"]), np.zeros(3, dtype=bool)).to_pylist()
+    ['1234.5', '3.25', '7']
+    """
+    present = _present(strings, missing)
+    if len(present) == 0 or not pc.any(pc.match_substring(present, ",")).as_py():
+        return None
+    if not pc.all(pc.match_substring_regex(present, _DECIMAL_COMMA)).as_py():
+        return None
+    return pc.replace_substring(pc.replace_substring(strings, ".", ""), ",", ".")
+
+
+def infer_and_parse(values, kind: str | None = None, *, comma_decimals: bool = False) -> tuple[str, Parsed]:
+    """Infer the kind (unless given) and parse, sharing the string conversion.
+
+    ``comma_decimals`` (for semicolon-separated files) reads ``3,25`` as 3.25 when the whole column
+    is written that way.
+    """
     strings = as_strings(values)
     missing = missing_mask(strings)
+    if comma_decimals and kind in (None, "numeric"):
+        rewritten = decimal_comma(strings, missing)
+        strings = strings if rewritten is None else rewritten
     if kind is None:
         kind = infer_kind(strings, missing)
     return kind, _PARSERS[kind](strings, missing)
