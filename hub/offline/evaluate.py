@@ -23,8 +23,10 @@ from decision.offline.value import PolicyValues
 from decision.offpolicy import reward_predictions
 from hub.config import EngineSettings
 
-#: warn when the deployed policy's weights are this concentrated
-MIN_ESS_SHARE = 0.1
+#: warn when the deployed policy's weights are this concentrated (a single action of k logged
+#: uniformly has an effective sample size of n / k: that alone is no reason to warn)
+MIN_ESS_SHARE = 0.01
+MIN_ESS = 100.0
 MAX_WEIGHT = 50.0
 #: an estimated propensity above this says the features all but determine the logged action
 NEAR_CERTAIN = 0.98
@@ -152,7 +154,7 @@ def _warnings(out: Mapping[str, Any], prop: Mapping[str, Any], overlap: Mapping[
     w = []
     if n_test < 200:
         w.append(f"Only {n_test} test rows: intervals are wide; evaluate on a larger log before trusting the verdict.")
-    if overlap["ess_share"] < MIN_ESS_SHARE or overlap["max_weight"] >= MAX_WEIGHT:
+    if overlap["ess_share"] < MIN_ESS_SHARE or overlap["ess"] < MIN_ESS or overlap["max_weight"] >= MAX_WEIGHT:
         w.append(
             f"Extreme importance weights: effective sample size {overlap['ess']:,.0f} of {n_test:,} test rows, "
             f"largest weight {overlap['max_weight']:,.1f}. The log rarely took what the policy takes; "

@@ -208,3 +208,14 @@ def test_other_configured_bandits(targeted_log, policy, bandit):
     assert res["bandit"] == bandit
     assert res["learned"]["difference_vs_best"]["estimate"] > 0.05  # both learn the segments
     assert res["difference_vs_best"]["low"] > 0
+
+
+def test_rare_actions_warn_about_extreme_weights(tmp_path):
+    # email (the better action) logged for 2% of people: deploying it rests on weights of 50
+    path = write_log(tmp_path / "rare.csv", 20000, targeted=False, seed=7, logging_share=np.array([0.02, 0.02]))
+    res = evaluate(path, "--propensity-col", "logged_p")
+    assert res["deployed"]["mix"]["email"] == 1.0
+    assert res["diagnostics"]["max_weight"] == pytest.approx(50.0)
+    assert any("Extreme importance weights" in w for w in res["warnings"])
+    flat = evaluate(write_log(tmp_path / "even.csv", 6000, targeted=False, seed=7), "--propensity", "0.5")
+    assert not any("Extreme importance weights" in w for w in flat["warnings"])
