@@ -10,11 +10,13 @@ action probabilities per row (Monte-Carlo for Thompson sampling, exact otherwise
 :func:`safe_improvement` guards against a learned policy that is worse than simply taking the
 best single action for everyone (common when the reward barely depends on the context: the
 learned policy then only adds noise). Within the train split only, it cross-fits: for each fold
-it learns on the other folds, finds their best constant action, and values on the fold, by
-IPS, the learned policy and "targeted" versions of it (the learned policy on the share of rows
-where it predicts the largest gain over the constant, the constant elsewhere) against that
-constant. The candidate with the highest lower confidence bound is deployed if that bound is
-above 0; otherwise the best constant is deployed. The test split plays no part in the choice.
+it learns on the other folds and values on the fold, by IPS, the learned policy and "targeted"
+versions of it (the learned policy on the share of rows where it predicts the largest gain over
+the constant, the constant elsewhere) against the best constant action of the train split (the
+one that would be deployed instead). The candidate with the highest lower confidence bound is
+deployed if that bound is above 0 and its departure from the constant rests on at least
+``MIN_SUPPORT`` logged rows; otherwise the best constant is deployed. The test split plays no
+part in the choice.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ PolicyKind = Literal["engine", "linucb", "greedy"]
 BANDITS: dict[str, str | None] = {"engine": None, "linucb": "linucb", "greedy": "epsilon_greedy"}
 #: shares of rows the learned policy may decide in the targeted candidates (1.0: everywhere)
 SHARES = (1.0, 0.5, 0.25, 0.1)
+#: logged rows a candidate's departure from the constant must rest on before its gain is trusted
+MIN_SUPPORT = 30.0
 #: rows the share thresholds are computed on at most
 _THRESHOLD_ROWS = 50_000
 
@@ -154,34 +158,40 @@ def safe_improvement(
     r = np.asarray(rewards, dtype=float)
     p = np.asarray(propensities, dtype=float)
     n = len(a)
+    # one constant for every fold: the one that would be deployed, so each candidate is judged
+    # against it (per-fold constants can differ when two actions nearly tie, and a candidate then
+    # "beats" a constant that is never deployed)
+    const = best_constant(a, r, p, n_actions)
     rng = np.random.default_rng([seed, 1])
     fold = rng.permutation(n) % n_folds
     oof = {s: np.zeros((n, n_actions)) for s in SHARES}
     oof_const = np.zeros((n, n_actions))
+    oof_const[:, const] = 1.0
     for f in range(n_folds):
         fit, val = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
         model = train_bandit(engine, n_actions, numeric_columns, X[fit], a[fit], r[fit], p[fit])
-        const = best_constant(a[fit], r[fit], p[fit], n_actions)
         probs = deployed_probabilities(model, X[val])
         gain = _gain(probs, predicted_rewards(model, X[val], engine), const)
-        oof_const[val, const] = 1.0
         fit_gains = _sample_gains(model, engine, X[fit], const, rng)
         for s in SHARES:
-            tau = _threshold(fit_gains, s)
-            oof[s][val] = np.where((gain > tau)[:, None], probs, oof_const[val])
+            oof[s][val] = np.where((gain > _threshold(fit_gains, s))[:, None], probs, oof_const[val])
     targets = {"constant": oof_const, **{f"share {s}": oof[s] for s in SHARES}}
     values = PolicyValues(a, r, p, targets, n_bootstrap=n_bootstrap, alpha=alpha, seed=seed)
     candidates = []
     for s in SHARES:
         d = values.difference(f"share {s}", "constant")
-        candidates.append({"share": s, **d.to_dict()})
-    best = max(candidates, key=lambda c: c["low"] if np.isfinite(c["low"]) else -np.inf)
+        # logged rows behind the departure from the constant: where it took another action and
+        # the candidate would have too (a gain resting on a handful of rows is not trusted)
+        support = float((oof[s][np.arange(n), a] * (a != const)).sum())
+        ok = support >= MIN_SUPPORT
+        candidates.append({"share": s, **d.to_dict(), "support_rows": support, "trusted": ok})
+    trusted = [c for c in candidates if c["trusted"] and np.isfinite(c["low"])]
+    best = max(trusted or candidates, key=lambda c: c["low"] if np.isfinite(c["low"]) else -np.inf)
     model = train_bandit(engine, n_actions, numeric_columns, X, a, r, p)
-    const = best_constant(a, r, p, n_actions)
     pct = f"{1 - alpha:.0%}"
     fig = f"{best['estimate']:+.4g} [{best['low']:+.4g}, {best['high']:+.4g}]"
     where = f"cross-fitted on the train split ({n_folds} folds, IPS, {pct} interval)"
-    if np.isfinite(best["low"]) and best["low"] > 0:
+    if best["trusted"] and np.isfinite(best["low"]) and best["low"] > 0:
         mode = "learned" if best["share"] >= 1.0 else "targeted"
         tau = _threshold(_sample_gains(model, engine, X, const, rng), best["share"])
         who = "everyone" if mode == "learned" else f"the {best['share']:.0%} of people with the largest predicted gain"
@@ -192,7 +202,9 @@ def safe_improvement(
         return Deployment(model, engine, const, mode, float(best["share"]), tau, reason, candidates)
     reason = (
         f"No learned policy beat always taking {names[const]} with confidence, {where}: the best gain was "
-        f"{fig} per row (learned policy on {best['share']:.0%} of people). The best constant action, "
+        f"{fig} per row (learned policy on {best['share']:.0%} of people"
+        + ("" if best["trusted"] else f", resting on {best['support_rows']:.0f} logged rows, under {MIN_SUPPORT:.0f}")
+        + f"). The best constant action, "
         f"{names[const]}, is deployed."
     )
     return Deployment(model, engine, const, "constant", 0.0, np.inf, reason, candidates)

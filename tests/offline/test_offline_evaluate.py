@@ -219,3 +219,11 @@ def test_rare_actions_warn_about_extreme_weights(tmp_path):
     assert any("Extreme importance weights" in w for w in res["warnings"])
     flat = evaluate(write_log(tmp_path / "even.csv", 6000, targeted=False, seed=7), "--propensity", "0.5")
     assert not any("Extreme importance weights" in w for w in flat["warnings"])
+
+
+def test_a_gain_resting_on_a_handful_of_rows_is_not_deployed(tmp_path):
+    # email logged for 1% of people (about 40 train rows): no learned departure can be trusted
+    path = write_log(tmp_path / "thin.csv", 6000, targeted=False, seed=7, logging_share=np.array([0.01, 0.01]))
+    res = evaluate(path, "--propensity-col", "logged_p", "--features", "segment,age", "--cost", "call=0.05")
+    assert res["deployed"]["mode"] == "constant"
+    assert all(c["support_rows"] < 30 or c["low"] <= 0 for c in res["deployed"]["validation"])
