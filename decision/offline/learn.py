@@ -13,9 +13,9 @@ learned policy then only adds noise). Within the train split only, it cross-fits
 it learns on the other folds and values on the fold, by IPS, the learned policy and "targeted"
 versions of it (the learned policy on the share of rows where it predicts the largest gain over
 the constant, the constant elsewhere) against the best constant action of the train split (the
-one that would be deployed instead). The candidate with the highest lower confidence bound is
-deployed if that bound is above 0 and its departure from the constant rests on at least
-``MIN_SUPPORT`` logged rows; otherwise the best constant is deployed. The test split plays no
+one that would be deployed instead). A candidate is safe when its lower confidence bound is
+above 0 and its departure from the constant rests on at least ``MIN_SUPPORT`` logged rows; the
+safe candidate with the highest estimate is deployed, and with none the best constant is. The test split plays no
 part in the choice.
 """
 
@@ -185,13 +185,19 @@ def safe_improvement(
         support = float((oof[s][np.arange(n), a] * (a != const)).sum())
         ok = support >= MIN_SUPPORT
         candidates.append({"share": s, **d.to_dict(), "support_rows": support, "trusted": ok})
-    trusted = [c for c in candidates if c["trusted"] and np.isfinite(c["low"])]
-    best = max(trusted or candidates, key=lambda c: c["low"] if np.isfinite(c["low"]) else -np.inf)
+    # safe: every candidate whose lower bound is above 0 beats the constant with confidence; of
+    # those, the highest estimate (the highest lower bound would favour the smallest departures)
+    safe = [c for c in candidates if c["trusted"] and np.isfinite(c["low"]) and c["low"] > 0]
+    best = (
+        max(safe, key=lambda c: c["estimate"])
+        if safe
+        else max(candidates, key=lambda c: c["low"] if np.isfinite(c["low"]) else -np.inf)
+    )
     model = train_bandit(engine, n_actions, numeric_columns, X, a, r, p)
     pct = f"{1 - alpha:.0%}"
     fig = f"{best['estimate']:+.4g} [{best['low']:+.4g}, {best['high']:+.4g}]"
     where = f"cross-fitted on the train split ({n_folds} folds, IPS, {pct} interval)"
-    if best["trusted"] and np.isfinite(best["low"]) and best["low"] > 0:
+    if safe:
         mode = "learned" if best["share"] >= 1.0 else "targeted"
         tau = _threshold(_sample_gains(model, engine, X, const, rng), best["share"])
         who = "everyone" if mode == "learned" else f"the {best['share']:.0%} of people with the largest predicted gain"
