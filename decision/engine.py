@@ -66,7 +66,7 @@ from decision.profile import build_profile
 from decision.risk import OptOutRisk, channel_groups
 from decision.rules import RulesPolicy
 from decision.scoring.points import points_probability
-from hub.config import CatalogEntry, DecisionSettings
+from hub.config import CatalogEntry, DecisionSettings, EngineSettings
 from hub.errors import DecisionError
 from hub.expressions import Expression
 from hub.models import Action, ActionKind, Decision
@@ -77,8 +77,12 @@ MIN_PROPENSITY = 1e-3
 def build_bandit(settings: DecisionSettings, squared_columns: Sequence[int] | None = None) -> Policy:
     """The engine's bandit. ``squared_columns``: the count-like feature columns that get a
     squared term when ``squared_features`` is on (None: every column)."""
-    e = settings.engine
-    k = len(settings.actions)
+    return engine_bandit(settings.engine, len(settings.actions), squared_columns)
+
+
+def engine_bandit(e: EngineSettings, k: int, squared_columns: Sequence[int] | None = None) -> Policy:
+    """:func:`build_bandit` for ``k`` actions from the engine settings alone (offline learning
+    on a table has no catalog: decision/offline/learn.py)."""
     squared: bool | list[int] = e.squared_features
     if e.squared_features and squared_columns is not None:
         squared = [int(j) for j in squared_columns]

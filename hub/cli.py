@@ -705,6 +705,9 @@ def model_rollback(
 from hub.cli_evaluate import evaluate_command  # noqa: E402
 
 app.command("evaluate")(evaluate_command)
+from hub.cli_offline import offline_app  # noqa: E402
+
+app.add_typer(offline_app, name="offline")  # `hub offline evaluate` (hub/cli_offline.py, hub/offline/)
 
 
 def main() -> None:

@@ -1,0 +1,89 @@
+"""The log's columns checked before any learning: bad values are named with their row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from decision.offline.value import PolicyValues, bootstrap_means
+from hub.errors import DataError
+from hub.offline.inputs import Columns, load_log, parse_costs
+
+COLS = Columns(action="action", reward="won", propensity="p")
+
+
+def write(path, props, rewards=None):
+    n = len(props)
+    rewards = rewards or ["1" if i % 3 else "0" for i in range(n)]
+    lines = ["segment,action,won,p"] + [
+        f"{'smb' if i % 2 else 'ent'},{'email' if i % 4 < 2 else 'call'},{rewards[i]},{props[i]}" for i in range(n)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+good = st.floats(min_value=0.01, max_value=1.0)
+bad = st.one_of(
+    st.floats(max_value=0.0, allow_nan=False, allow_infinity=False),
+    st.floats(min_value=1.0001, max_value=1e6),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=st.lists(good, min_size=12, max_size=20), wrong=bad, after=st.lists(good, min_size=0, max_size=5))
+def test_a_propensity_outside_0_1_is_named_with_its_row(tmp_path, before, wrong, after):
+    props = [*before, wrong, *after]
+    path = write(tmp_path / "log.csv", [repr(float(x)) for x in props])
+    with pytest.raises(DataError) as exc:
+        load_log(COLS, log=path)
+    msg = str(exc.value)
+    assert "'p'" in msg and f"row {len(before) + 1} (line {len(before) + 2})" in msg
+
+
+def test_valid_propensities_pass_and_rewards_read_yes_no(tmp_path):
+    path = write(tmp_path / "log.csv", ["0.5"] * 40, ["yes" if i % 3 else "no" for i in range(40)])
+    log, tr, te, _ = load_log(COLS, log=path, train_share=0.5)
+    assert sorted([*tr, *te]) == list(range(40))
+    assert set(log.rewards) == {0.0, 1.0}
+    assert log.action_names == ["call", "email"]
+    assert "p" not in " ".join(log.feature_names) and "won" not in " ".join(log.feature_names)
+
+
+def test_a_missing_reward_is_named_with_its_row(tmp_path):
+    rewards = ["1"] * 30
+    rewards[17] = ""
+    path = write(tmp_path / "log.csv", ["0.5"] * 30, rewards)
+    with pytest.raises(DataError, match=r"reward column 'won'.*row 18 \(line 19\)"):
+        load_log(COLS, log=path)
+
+
+def test_costs_parse_and_refuse_nonsense():
+    assert parse_costs(["Civic Duty=0.04", "a=b=1"]) == {"Civic Duty": 0.04, "a=b": 1.0}
+    for item in ("mail", "mail=", "=0.1", "mail=cheap", "mail=nan"):
+        with pytest.raises(DataError, match="ACTION=COST"):
+            parse_costs([item])
+
+
+def test_bootstrap_pairs_rows_across_columns():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=5000)
+    reps = bootstrap_means(np.column_stack([x, x, 2 * x]), 300, seed=1)
+    assert np.array_equal(reps[:, 0], reps[:, 1])
+    assert np.allclose(reps[:, 2], 2 * reps[:, 0])
+    assert abs(reps[:, 0].std() - x.std() / np.sqrt(len(x))) < 0.003
+
+
+def test_policy_values_snips_and_dr_agree_with_ips_on_a_uniform_log():
+    rng = np.random.default_rng(2)
+    n = 20000
+    a = rng.integers(0, 2, n)
+    r = (rng.random(n) < np.where(a == 1, 0.3, 0.2)).astype(float)
+    t = np.tile([0.0, 1.0], (n, 1))
+    q = np.tile([0.2, 0.3], (n, 1))
+    v = PolicyValues(a, r, np.full(n, 0.5), {"one": t}, q=q, n_bootstrap=200)
+    for m in ("ips", "snips", "dr"):
+        iv = v.estimate("one", m)
+        assert iv.low < 0.3 < iv.high, m
+    assert v.overlap("one")["max_weight"] == 2.0
