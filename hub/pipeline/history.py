@@ -29,6 +29,7 @@ from sqlalchemy import Connection, select
 
 from decision.engine import MIN_PROPENSITY
 from decision.interface import ContactView
+from decision.offline.propensity import estimate_propensities, logged_propensity
 from hub.errors import DataError
 from hub.pipeline.context import HubContext
 from hub.reports.offline import OfflineEvaluation, evaluate_log
@@ -171,24 +172,6 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def estimate_propensities(X: np.ndarray, actions: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """(n,) estimated chance the logging policy took each logged action: a multinomial logistic
-    model of the logged action on the standardized context, clipped at :data:`PROPENSITY_FLOOR`."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    seen = np.unique(actions)
-    if len(seen) == 1:
-        return np.ones(len(actions))
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000, random_state=seed))
-    model.fit(X, actions)
-    proba = model.predict_proba(X)
-    col = {int(a): j for j, a in enumerate(model.classes_)}
-    p = proba[np.arange(len(actions)), [col[int(a)] for a in actions]]
-    return np.clip(p, PROPENSITY_FLOOR, 1.0)
-
-
 def _single_actions(
     X: np.ndarray, a: np.ndarray, r: np.ndarray, p: np.ndarray, ids: list[str], seed: int, n_bootstrap: int
 ) -> dict[str, dict[str, float]]:
@@ -281,7 +264,8 @@ def warm_start(
     if not cols.time:
         warnings.append("No --time-col: features are as of now, not as of each touch; later activity may leak in.")
     if source == "estimated":
-        p = estimate_propensities(X, a, len(ids), seed)
+        P = estimate_propensities(X, a, len(ids), clip=PROPENSITY_FLOOR, seed=seed)
+        p = logged_propensity(P, a)
     cut = int(round(len(a) * train_share))
     if cut < 10 or len(a) - cut < 10:
         raise DataError(f"{len(a)} usable rows split {cut} / {len(a) - cut}: too few on one side for --train-share.")
