@@ -28,6 +28,7 @@ from hub.console.render import current, form, page, secret, set_cookie, to_login
 from hub.console.throttle import LoginThrottle
 from hub.models import utcnow
 from hub.status import hub_status
+from hub.store import console_sessions as session_store
 from hub.store import pushes as push_store
 from hub.store import queries, timeline
 
@@ -73,6 +74,16 @@ async def login(request: Request, state: ApiState = Depends(hub_state)) -> Respo
         return page(request, state, sess, "login.html", 401, title="Log in", error="Wrong user name or password.")
     await run_in_threadpool(throttle.succeeded, name, address, verdict)
     logged = sessions.Session.new(user.username, state.settings.api.session_max_age)  # new CSRF token too
+    with state.ctx.store.begin() as conn:
+        session_store.open_session(
+            conn,
+            logged.sid or "",
+            user.username,
+            user.password_hash.get_secret_value(),
+            address,
+            utcnow(),
+            state.settings.api.session_max_age,
+        )
     return set_cookie(RedirectResponse("/console/", status_code=303), state, logged)
 
 
@@ -91,6 +102,9 @@ async def logout(request: Request, state: ApiState = Depends(hub_state)) -> Resp
     sess = current(request, state)
     if not sessions.csrf_ok(sess, (await form(request)).get("csrf")):
         raise Problem(403, "Bad CSRF token", "reload the page and try again")
+    if sess is not None and sess.sid:
+        with state.ctx.store.begin() as conn:
+            session_store.revoke(conn, sess.sid, utcnow())
     resp = to_login()
     resp.delete_cookie(sessions.COOKIE, path="/console")
     return resp

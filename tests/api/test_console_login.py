@@ -78,3 +78,59 @@ def test_login_works_with_redis_down_in_celery_mode(tmp_path):
         assert _login(c, "ops", PASSWORD) == 303
         assert c.get("/console/", follow_redirects=False).status_code == 200
     app.state.hub.close()
+
+
+def _cookie(c: TestClient) -> str:
+    return c.cookies.get("hub_session", path="/console")
+
+
+def _with_cookie(app, cookie: str) -> TestClient:
+    c = _from(app, "192.0.2.77")
+    c.cookies.set("hub_session", cookie, path="/console")
+    return c
+
+
+def test_logout_ends_a_copied_session_cookie(client):
+    assert _login(client, "ops", PASSWORD) == 303
+    stolen = _cookie(client)
+    assert _with_cookie(client.app, stolen).get("/console/", follow_redirects=False).status_code == 200
+    token = csrf_of(client.get("/console/").text)
+    assert client.post("/console/logout", data={"csrf": token}, follow_redirects=False).status_code == 303
+    r = _with_cookie(client.app, stolen).get("/console/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/login"
+
+
+def test_an_idle_session_ends(client):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from hub.store.schema import console_sessions
+
+    assert _login(client, "ops", PASSWORD) == 303
+    assert client.get("/console/", follow_redirects=False).status_code == 200
+    idle = client.app.state.hub.settings.api.session_idle_timeout
+    with client.app.state.hub.ctx.store.begin() as conn:  # the clock moves on: age the last request
+        conn.execute(
+            update(console_sessions).values(last_seen_at=console_sessions.c.last_seen_at - timedelta(seconds=idle + 1))
+        )
+    assert client.get("/console/", follow_redirects=False).status_code == 303
+
+
+def test_a_password_change_ends_the_users_sessions(tmp_path, client):
+    from pydantic import SecretStr
+
+    from hub.api.app import create_app
+    from hub.console.passwords import hash_password
+
+    assert _login(client, "ops", PASSWORD) == 303
+    cookie = _cookie(client)
+    settings = client.app.state.hub.settings
+    changed = settings.model_copy(deep=True)
+    changed.api.users[0].password_hash = SecretStr(hash_password("a new password entirely", iterations=1000))
+    app = create_app(changed)
+    try:
+        assert _with_cookie(app, cookie).get("/console/", follow_redirects=False).status_code == 303
+        assert _with_cookie(client.app, cookie).get("/console/", follow_redirects=False).status_code == 200
+    finally:
+        app.state.hub.close()
