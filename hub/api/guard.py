@@ -126,6 +126,9 @@ class RequestGuard:
     def _refuse_early(self, scope: Scope) -> list[Message] | None:
         path = scope["path"]
         headers = dict(scope["headers"])
+        if "\x00" in path or b"%00" in scope.get("query_string", b""):
+            # PostgreSQL refuses NUL in text: a 400 here, not a 500 from a query
+            return _problem(400, "Bad request", "the URL holds a NUL character (%00)")
         if needs_token(path):
             auth = headers.get(b"authorization", b"").decode("latin-1")
             scheme, _, token = auth.partition(" ")

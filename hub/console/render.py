@@ -111,4 +111,6 @@ async def form(request: Request) -> dict[str, str]:
         parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError):
         raise Problem(400, "Bad form", "the form could not be read") from None
+    if any("\x00" in k or "\x00" in v for k, vals in parsed.items() for v in vals):
+        raise Problem(400, "Bad form", "the form holds a NUL character")
     return {k: v[0] for k, v in parsed.items()}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -188,7 +189,8 @@ def decisions(
     sess = _user(request, state)
     if sess is None:
         return to_login()
-    contact_id = int(contact) if contact and contact.isdigit() and 0 < int(contact) <= MAX_ID else None
+    digits = contact is not None and re.fullmatch(r"[0-9]{1,19}", contact) is not None
+    contact_id = int(contact) if digits and 0 < int(contact) <= MAX_ID else None
     error = "Contact id must be a positive number." if contact and contact_id is None else None
     with state.ctx.store.connect() as conn:
         rows = timeline.decisions_with_pushes(conn, contact_id=contact_id, arm=arm or None, limit=100)

@@ -134,3 +134,14 @@ def test_a_password_change_ends_the_users_sessions(tmp_path, client):
         assert _with_cookie(client.app, cookie).get("/console/", follow_redirects=False).status_code == 200
     finally:
         app.state.hub.close()
+
+
+def test_odd_console_input_is_a_clear_answer_not_a_500(client):
+    assert _login(client, "ops", PASSWORD) == 303
+    r = client.get("/console/decisions", params={"contact": "²"})
+    assert r.status_code == 200 and "Contact id must be a positive number." in r.text
+    for params in ({"arm": "a\x00b"}, {"contact": "\x00"}):
+        assert client.get("/console/decisions", params=params).status_code == 400, params
+    token = csrf_of(client.get("/console/").text)
+    r = client.post("/console/approvals/1", data={"csrf": token, "decision": "reject", "note": "no\x00pe"})
+    assert r.status_code == 400 and "NUL" in r.json()["detail"]
