@@ -111,7 +111,7 @@ def test_a_signed_webhook_nested_100000_deep_is_a_clear_400(client):
     headers = {
         "X-HubSpot-Signature-v3": hubspot_signature(HUBSPOT_SECRET, "POST", url, body, ts),
         "X-HubSpot-Request-Timestamp": ts,
-        "content-type": "text/plain",  # the route parses JSON whatever the type says
+        "content-type": "application/x-www-form-urlencoded",  # the route parses JSON whatever the type says
     }
     r = client.post(url, content=body, headers=headers)
     assert r.status_code == 400 and "nested" in r.json()["detail"]
