@@ -2,9 +2,8 @@
 
 An ASGI middleware, so it runs before FastAPI reads or parses anything:
 
-1. Bearer-token routes (everything under ``/v1/`` except the webhooks, and ``/metrics``)
-   answer 401 from the headers alone when the token is missing or wrong; a stranger's body
-   is never read. The scope is still checked by the route's dependency (hub/api/auth.py).
+1. A body sent to a bearer-token route (``TOKEN_ROUTES``) is answered 401 from the headers
+   alone when the token is missing or wrong; a stranger's body is never read. The scope is still checked by the route's dependency (hub/api/auth.py).
 2. The body is capped per endpoint (``BODY_LIMITS``): a declared ``Content-Length`` over the
    cap is refused at once, and the bytes are counted while they stream in, so a missing or
    lying ``Content-Length`` is refused as soon as the cap is passed (413).
@@ -44,8 +43,15 @@ def limits_for(path: str) -> tuple[int, int]:
     return BODY_LIMITS[-1][1], BODY_LIMITS[-1][2]
 
 
-def needs_token(path: str) -> bool:
-    return (path.startswith("/v1/") and not path.startswith("/v1/webhooks/")) or path == "/metrics"
+#: routes that take a bearer token; the guard checks it early for requests that carry a body
+TOKEN_ROUTES = ("/v1/decisions", "/v1/events", "/v1/approvals", "/v1/contacts/", "/v1/status", "/metrics")
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def needs_token(method: str, path: str) -> bool:
+    """A body to a token route: check the token first. Anything else (a GET, an unknown path)
+    reads at most the small default cap and gets the router's own 401, 404 or 405."""
+    return method in _BODY_METHODS and path.startswith(TOKEN_ROUTES)
 
 
 def json_shape_problem(body: bytes, max_items: int, max_depth: int = MAX_DEPTH) -> str | None:
@@ -129,7 +135,7 @@ class RequestGuard:
         if "\x00" in path or b"%00" in scope.get("query_string", b""):
             # PostgreSQL refuses NUL in text: a 400 here, not a 500 from a query
             return _problem(400, "Bad request", "the URL holds a NUL character (%00)")
-        if needs_token(path):
+        if needs_token(scope["method"], path):
             auth = headers.get(b"authorization", b"").decode("latin-1")
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
