@@ -278,7 +278,7 @@ class EnginePolicy:
         base = np.ones((n, len(self.ids)), dtype=bool)
         for i, view in enumerate(batch):
             env = expression_env(view, now)
-            base[i] = [bool(e.evaluate(env)) for e in self._eligible]
+            base[i] = [e.holds(env, view.contact.id) for e in self._eligible]
         touches, since_sales = self._touches(batch, now, F)
         # the quiet period after a sales touch holds back the next sales touch too
         quiet = since_sales < self.contact_policy.sales_quiet_days

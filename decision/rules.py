@@ -31,7 +31,9 @@ class RulesPolicy:
         out = []
         for view in batch:
             env = expression_env(view, now)
-            rule = next((r for r, e in zip(self.rules, self._compiled, strict=True) if e.evaluate(env)), None)
+            rule = next(
+                (r for r, e in zip(self.rules, self._compiled, strict=True) if e.holds(env, view.contact.id)), None
+            )
             actions = (
                 [Action(kind=a.kind, connector=a.connector, payload=a.payload()) for a in rule.actions] if rule else []
             )

@@ -284,9 +284,10 @@ def forget(
     finally:
         ctx.close()
     if not report.found:
+        swept = f" Traces of the address removed or redacted: {report.swept}." if report.swept else ""
         err.print(
             "No contact has that email address; nothing to delete. It is on the suppression list, "
-            "so no sync or event will bring it in.",
+            f"so no sync or event will bring it in.{swept}",
             markup=False,
         )
         raise typer.Exit(1)
@@ -297,6 +298,8 @@ def forget(
             err.print(f"Not forgotten yet: {why}. Run the same command again later.", markup=False)
         raise typer.Exit(1)
     out.print(f"Forgotten contact {report.contact_id}: removed {report.deleted}", markup=False, highlight=False)
+    if report.swept:
+        out.print(f"Traces in other tables removed or redacted: {report.swept}", markup=False, highlight=False)
 
 
 @app.command()

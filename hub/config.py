@@ -1,7 +1,11 @@
 """hub.yaml: one file, validated once at start-up.
 
-``${ENV_VAR}`` anywhere in a string value is replaced from the environment before
-validation (``${VAR:-default}`` gives a default). Unknown keys are errors. Each connector's
+``${ENV_VAR}`` in a settings value (``EXPANDED``: store and broker URLs, connector
+``settings``, the API's secrets and URLs) is replaced from the environment before validation
+(``${VAR:-default}`` gives a default). Anywhere else (rule reasons, action and catalog fields:
+text that is pushed to a CRM or shown in explanations) a ``${`` is a config error naming the
+key path, so a secret cannot be sent out by a reference; ``$${`` is a literal ``${`` anywhere.
+Unknown keys are errors. Each connector's
 ``settings`` block is validated by that connector's own pydantic model, so errors name the
 full key path (``connectors.crm.settings.access_token``). This module is the only one that
 reads ``os.environ``.
@@ -25,7 +29,19 @@ from hub.models import ActionKind
 from hub.outcomes_spec import DeclaredOutcome, objective_problems
 
 DEFAULT_PATH = "hub.yaml"
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_UNESCAPED = re.compile(r"\$\$\{|\$\{")
+#: key paths whose strings may read ``${VAR}`` from the environment; nothing else may
+EXPANDED = re.compile(
+    r"(store_url|broker_url"
+    r"|connectors\.[^.\[]+\.settings([.\[].*)?"
+    r"|api\.(host|port|public_url|session_secret|hubspot_client_secret|salesforce_shared_secret)"
+    r"|api\.tokens\[\d+\]\.token|api\.users\[\d+\]\.password_hash)"
+)
+_NOT_HERE = (
+    "`${...}` is read from the environment only in settings (store_url, broker_url, connectors.<name>.settings,"
+    " api secrets and URLs), not in text that is pushed or shown; write `$${...}` for a literal `${...}`"
+)
 
 
 class _Strict(BaseModel):
@@ -369,12 +385,22 @@ def config_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 def _interpolate(value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
     if isinstance(value, dict):
-        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), problems) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if isinstance(k, str) and "${" in k:
+                k = _literal(k, sub, problems)
+            out[k] = _interpolate(v, sub, problems)
+        return out
     if isinstance(value, list):
         return [_interpolate(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
-    if isinstance(value, str):
+    if isinstance(value, str) and "${" in value:
+        if not EXPANDED.fullmatch(path):
+            return _literal(value, path, problems)
 
         def sub(m: re.Match[str]) -> str:
+            if m.group(0) == "$${":
+                return "${"
             var, default = m.group(1), m.group(2)
             if var in os.environ:
                 return os.environ[var]
@@ -387,6 +413,14 @@ def _interpolate(value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
 
         return _ENV_REF.sub(sub, value)
     return value
+
+
+def _literal(value: str, path: str, problems: list[tuple[str, str]]) -> str:
+    """A string outside the settings: ``$${`` becomes ``${``, a bare ``${`` is a problem."""
+    if any(m.group(0) == "${" for m in _UNESCAPED.finditer(value)):
+        problems.append((path, _NOT_HERE))
+        return value
+    return value.replace("$${", "${")
 
 
 def _loc(loc: tuple[Any, ...], prefix: str = "") -> str:

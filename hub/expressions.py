@@ -5,6 +5,14 @@ arithmetic, names, constants, lists and ``name['key']`` look-ups. No calls, no a
 no imports. A comparison with a missing value (None) is simply false, as ops people expect
 of ``employees >= 200`` on a contact whose size is unknown.
 
+Bounded, so a config that validates cannot crash or exhaust a decide run: at most
+``MAX_SOURCE`` characters, ``MAX_NODES`` syntax nodes and ``MAX_DEPTH`` levels of nesting;
+a look-up key is a string or number constant or a name; strings and lists are not multiplied,
+subtracted or divided; arithmetic that would build a string or list longer than ``MAX_SEQ``
+is an error at evaluation. ``holds`` evaluates for one contact and turns any error into
+False with a warning naming the expression and the contact, so one bad evaluation never
+stops a batch.
+
 >>> Expression("lifecycle_stage == 'lead' and activities_30d['page_view'] >= 3").evaluate(
 ...     {"lifecycle_stage": "lead", "activities_30d": {"page_view": 4}})
 True
@@ -13,8 +21,12 @@ True
 from __future__ import annotations
 
 import ast
+import logging
 import operator
 from typing import Any
+
+log = logging.getLogger(__name__)
+MAX_SOURCE, MAX_NODES, MAX_DEPTH, MAX_SEQ = 4000, 1000, 20, 10_000
 
 _CMP = {
     ast.Eq: operator.eq,
@@ -38,10 +50,16 @@ class ExpressionError(ValueError):
 class Expression:
     def __init__(self, source: str):
         self.source = source
+        if len(source) > MAX_SOURCE:
+            raise ExpressionError(
+                f"expression of {len(source)} characters; the limit is {MAX_SOURCE} (split it into several rules)"
+            )
         try:
             tree = ast.parse(source.strip() or "True", mode="eval")
         except SyntaxError as exc:
             raise ExpressionError(f"cannot parse expression {source!r}: {exc.msg}") from None
+        except (RecursionError, MemoryError, ValueError):
+            raise ExpressionError(f"cannot parse expression {source[:80]!r}...: nested too deeply") from None
         self._check(tree.body)
         self._tree = tree.body
         self.names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
@@ -65,9 +83,30 @@ class Expression:
             *_CMP,
             *_BIN,
         )
-        for n in ast.walk(node):
+        short = self.source if len(self.source) <= 80 else self.source[:77] + "..."
+        count, stack = 0, [(node, 1)]
+        while stack:  # iterative: a deep expression must not recurse here either
+            n, depth = stack.pop()
+            count += 1
+            if count > MAX_NODES:
+                raise ExpressionError(f"expression {short!r} has more than {MAX_NODES} parts; split it")
+            if depth > MAX_DEPTH:
+                raise ExpressionError(f"expression {short!r} nests more than {MAX_DEPTH} levels; split it")
             if not isinstance(n, allowed):
-                raise ExpressionError(f"{type(n).__name__} is not allowed in expression {self.source!r}")
+                raise ExpressionError(f"{type(n).__name__} is not allowed in expression {short!r}")
+            if isinstance(n, ast.Subscript) and not _plain_key(n.slice):
+                raise ExpressionError(f"a look-up key must be a string, a number or a name in {short!r}")
+            if isinstance(n, ast.BinOp) and not isinstance(n.op, ast.Add) and (_seq(n.left) or _seq(n.right)):
+                raise ExpressionError(f"strings and lists can only be added, not {type(n.op).__name__}, in {short!r}")
+            stack.extend((c, depth + 1) for c in ast.iter_child_nodes(n))
+
+    def holds(self, env: dict[str, Any], who: object = None) -> bool:
+        """``evaluate`` for one contact; an error is logged with the contact and counts as False."""
+        try:
+            return self.evaluate(env)
+        except (ExpressionError, TypeError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
+            log.warning("expression %r failed for contact %s (treated as false): %s", self.source[:200], who, exc)
+            return False
 
     def evaluate(self, env: dict[str, Any]) -> bool:
         return bool(self._eval(self._tree, env))
@@ -99,9 +138,10 @@ class Expression:
                 a, b = self._eval(left, env), self._eval(right, env)
                 if a is None or b is None:
                     return None
+                _bound(a, b, op, self.source)
                 try:
                     return _BIN[type(op)](a, b)
-                except (TypeError, ZeroDivisionError):
+                except (TypeError, ZeroDivisionError, OverflowError):
                     return None
             case ast.Compare(left=left, ops=ops, comparators=comps):
                 a = self._eval(left, env)
@@ -120,9 +160,35 @@ class Expression:
                 return True
             case ast.Subscript(value=v, slice=s):
                 container, key = self._eval(v, env), self._eval(s, env)
-                if isinstance(container, dict):
+                if isinstance(container, dict) and isinstance(key, (str, int, float, bool)):
                     return container.get(key)
                 return None
             case ast.List(elts=elts) | ast.Tuple(elts=elts):
                 return [self._eval(e, env) for e in elts]
         raise ExpressionError(f"cannot evaluate {ast.dump(node)}")  # unreachable after _check
+
+
+def _plain_key(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float)) and node.value is not None
+    )
+
+
+def _seq(node: ast.AST) -> bool:
+    """A string or list literal (what multiplying or dividing would blow up or break)."""
+    return isinstance(node, (ast.List, ast.Tuple)) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes))
+    )
+
+
+def _bound(a: Any, b: Any, op: ast.operator, source: str) -> None:
+    """Refuse arithmetic that would build a string or list longer than MAX_SEQ."""
+    size = None
+    if isinstance(op, ast.Mult):
+        for seq, n in ((a, b), (b, a)):
+            if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and not isinstance(n, bool):
+                size = len(seq) * max(n, 0)
+    elif isinstance(op, ast.Add) and isinstance(a, (str, list, tuple)) and isinstance(b, (str, list, tuple)):
+        size = len(a) + len(b)
+    if size is not None and size > MAX_SEQ:
+        raise ExpressionError(f"{source[:80]!r} would build a value of {size:,} items; the limit is {MAX_SEQ:,}")

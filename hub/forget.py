@@ -14,6 +14,10 @@ Ordering, so that nothing is lost and nothing written after the clear:
    Deleting first would drop the clear pushes with the contact, and the CRM would keep the
    hub's fields.
 
+Then every other table is swept for what still names the person (hub/forget_sweep.py):
+audit notes and other free text are redacted (the rows kept), held events under their
+address or an alias of it are deleted, a sync cursor naming their record is reset.
+
 The CRM record itself stays (it is the CRM's). So that the next sync does not read the
 person in again, step 1 also puts them on the suppression list (hub/store/suppressions.py):
 one-way hashes of their emails and CRM record ids, which sync and the events API check. An
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, delete, func, or_, select, update
 
 from hub.fields import HUB_FIELDS
+from hub.forget_sweep import sweep, traces_of
 from hub.models import ActionKind, Identity, normalize_email, utcnow
 from hub.pipeline.context import HubContext
 from hub.pipeline.push import push_connector
@@ -58,6 +63,8 @@ class ForgetReport:
     waiting: list[str] = field(default_factory=list)
     #: hashes added to the suppression list by this call (0 when already there)
     suppressed: int = 0
+    #: rows of other tables that still named the person: deleted, reset or redacted
+    swept: dict[str, int] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -154,7 +161,8 @@ def forget(ctx: HubContext, email: str, *, clear_crm: bool = False) -> ForgetRep
     with ctx.store.begin() as conn:
         contact_id = _contact_for(conn, email)
         report.suppressed = _suppress(conn, email, contact_id)
-        if contact_id is None:
+        if contact_id is None:  # no contact, but held events, notes or cursors may name the address
+            report.swept = sweep(conn, traces_of(conn, email, None))
             return report
         report.found, report.contact_id = True, contact_id
         if clear_crm:
@@ -190,6 +198,7 @@ def forget(ctx: HubContext, email: str, *, clear_crm: bool = False) -> ForgetRep
         if report.waiting:
             return report
         report.deleted = _counts(conn, contact_id)
+        traces = traces_of(conn, email, contact_id)
         emails = list(conn.execute(select(contact_emails.c.email).where(contact_emails.c.contact_id == contact_id)))
         # their visitor-id map and events held under their address go too
         conn.execute(
@@ -201,6 +210,7 @@ def forget(ctx: HubContext, email: str, *, clear_crm: bool = False) -> ForgetRep
             )
         )
         contact_store.delete_contacts(conn, [contact_id])  # step 3
+        report.swept = sweep(conn, traces)  # what other tables still say about them
     return report
 
 

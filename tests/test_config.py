@@ -115,3 +115,65 @@ def test_any_yaml_document_is_accepted_or_refused_with_key_paths(doc):
         parse_settings(doc, plugins=HubPlugins())
     except ConfigError as exc:
         assert exc.problems and all(isinstance(p, str) and isinstance(m, str) and m for p, m in exc.problems)
+
+
+SECRET_ENV = "HUB_TEST_SESSION_SECRET_XYZ"
+SECRET = "s3ss10n-secret-value-that-must-not-leak-0123"
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"decision": {"rules": [{"name": "r", "reason": f"${{{SECRET_ENV}}}"}]}}, "decision.rules[0].reason"),
+        (
+            {
+                "decision": {
+                    "rules": [
+                        {"name": "r", "actions": [{"kind": "set_fields", "fields": {"note": f"x ${{{SECRET_ENV}}}"}}]}
+                    ]
+                }
+            },
+            "decision.rules[0].actions[0].fields.note",
+        ),
+        (
+            {
+                "decision": {
+                    "actions": [
+                        {"id": "nba", "kind": "email", "fields": {"hub_note": f"${{{SECRET_ENV}:-x}}"}},
+                        {"id": "wait", "kind": "wait"},
+                    ]
+                }
+            },
+            "decision.actions[0].fields.hub_note",
+        ),
+        ({"connectors": {}, "decision": {"rules": [{"name": f"${{{SECRET_ENV}}}"}]}}, "decision.rules[0].name"),
+    ],
+)
+def test_env_references_are_refused_in_text_that_is_pushed_or_shown(monkeypatch, raw, key):
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    with pytest.raises(ConfigError) as exc:
+        parse_settings(raw)
+    assert [p for p, _ in exc.value.problems] == [key]
+    assert "$${" in exc.value.problems[0][1] and SECRET not in str(exc.value.problems)
+
+
+def test_a_doubled_dollar_is_a_literal_reference_anywhere(monkeypatch):
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    s = parse_settings(
+        {
+            "store_url": f"${{{SECRET_ENV}:-sqlite:///x.db}}",
+            "decision": {"rules": [{"name": "r", "reason": "costs $${PRICE} today"}]},
+            "api": {"public_url": "https://x.example/$${not_expanded}"},
+        }
+    )
+    assert s.decision.rules[0].reason == "costs ${PRICE} today"
+    assert s.api.public_url == "https://x.example/${not_expanded}"
+    assert s.store_url == SECRET  # settings still read the environment
+
+
+def test_config_validate_exits_2_naming_the_key_of_a_reference_in_a_reason(tmp_path):
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump({"decision": {"rules": [{"name": "r", "reason": f"${{{SECRET_ENV}}}"}]}}))
+    out = run_hub("config", "validate", "-c", str(path), env={SECRET_ENV: SECRET})
+    assert out.returncode == 2 and "decision.rules[0].reason" in out.stderr
+    assert SECRET not in out.stdout + out.stderr

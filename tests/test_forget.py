@@ -96,3 +96,98 @@ def test_forget_cli_without_clear_crm_leaves_the_crm_alone(tmp_path, redis_url, 
     assert crm.contact("1")["next_best_action"] == "email_nurture"
     missing = run_hub("forget", "p1@example.com", "-c", cfg)
     assert missing.returncode == 1 and "No contact" in missing.stderr
+
+
+PERSON = {"email": "zq@example.com", "first_name": "Zebulon", "last_name": "Quixworth"}
+RECORD = "rec-zq-4471"
+TRACES = ("zq@example.com", "zq+news@example.com", "zebulon", "quixworth", RECORD)
+
+
+def dump_every_table(ctx) -> str:
+    """Every row of every table in the store, as text (what a database dump would show)."""
+    from sqlalchemy import MetaData
+
+    md = MetaData()
+    with ctx.store.connect() as conn:
+        md.reflect(conn)
+        return "\n".join(str(tuple(r)) for t in md.sorted_tables for r in conn.execute(t.select())).lower()
+
+
+def test_forget_leaves_no_trace_in_any_table(tmp_path, store_url, redis_url, crm):
+    import json
+
+    from hub.governance import audit
+    from hub.models import Activity, ActivityType, utcnow
+    from hub.store import anonymous, sync_state
+    from hub.store.schema import audit_log
+
+    seed(crm, n=3, hot=1)
+    crm.put_contact(RECORD, stage="lead", **PERSON)
+    crm.add_activity("pv-zq", RECORD, "page_view", utcnow())
+    ctx = make_ctx(tmp_path, store_url, redis_url)
+    run_once(ctx)
+    now = utcnow()
+    with ctx.store.begin() as conn:
+        audit.record(
+            conn,
+            now,
+            "ops",
+            "reject",
+            "approval 7",
+            "Zebulon Quixworth (ZQ@example.com) asked us to stop; record rec-zq-4471",
+            {"email": "zq@example.com", "record": RECORD, "who": "Quixworth"},
+        )
+        audit.record(conn, now, "ops", "approve", "approval 8", "fine for p1@example.com")
+        sync_state.advance_cursor(conn, "crm", "contacts_by_id", json.dumps({"after": RECORD}), 0, 0)
+        held = Activity(
+            type=ActivityType.FORM_SUBMIT,
+            channel="web",
+            occurred_at=now,
+            properties={"full_name": "Zebulon Quixworth"},
+            source=anonymous.SOURCE,
+            external_id="evt-alias-1",
+        )
+        anonymous.hold(conn, held, "anon-9", "zq+news@example.com", now)
+    before = dump_every_table(ctx)
+    assert all(t in before for t in TRACES), [t for t in TRACES if t not in before]
+    with ctx.store.connect() as conn:
+        audit_rows = conn.execute(select(func.count()).select_from(audit_log)).scalar()
+
+    report = forget(ctx, "zq@example.com")
+
+    assert report.done
+    after = dump_every_table(ctx)
+    left = [t for t in TRACES if t in after]
+    assert not left, f"still in the store: {left}"
+    with ctx.store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(audit_log)).scalar() == audit_rows  # kept, redacted
+        notes = [r.reason for r in audit.entries(conn)]
+        assert sync_state.get_cursor(conn, "crm", "contacts_by_id") is None
+    assert any("[forgotten]" in (n or "") for n in notes)
+    assert "fine for p1@example.com" in notes  # nobody else is redacted
+    assert "p1@example.com" in after and contact_id_of(ctx, "p1@example.com") is not None
+    ctx.close()
+
+
+def test_forget_of_an_address_with_no_contact_drops_events_held_under_an_alias(tmp_path, store_url, redis_url, crm):
+    from hub.models import Activity, ActivityType, utcnow
+    from hub.store import anonymous
+
+    ctx = make_ctx(tmp_path, store_url, redis_url)
+    now = utcnow()
+    with ctx.store.begin() as conn:
+        for i, addr in enumerate(("zq+news@example.com", "ZQ@example.com", "other+zq@example.com")):
+            act = Activity(
+                type=ActivityType.PAGE_VIEW,
+                channel="web",
+                occurred_at=now,
+                properties={},
+                source="api",
+                external_id=f"e{i}",
+            )
+            anonymous.hold(conn, act, None, addr, now)
+    report = forget(ctx, "zq@example.com")
+    assert not report.found and report.swept == {"anonymous_events": 2}
+    after = dump_every_table(ctx)
+    assert "zq+news@example.com" not in after and "other+zq@example.com" in after
+    ctx.close()

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from hub.api import problems
+from hub.api.guard import RequestGuard
 from hub.api.routes import approvals, contacts, decisions, events, segment, status, webhooks
 from hub.api.state import ApiState
 from hub.config import Settings
@@ -31,6 +32,7 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     )
     app.state.hub = state or ApiState.build(settings)
     problems.install(app)
+    app.add_middleware(RequestGuard)  # token and body limits before anything reads the body
     for module in (decisions, events, webhooks, contacts, status, approvals, segment):
         app.include_router(module.router)
 

@@ -16,7 +16,7 @@ from hub.api.problems import Problem
 from hub.api.settings import ApiToken, Scope
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from hub.yaml `api.tokens`.")
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="decision-hub"'}
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="decision-hub"'}
 
 
 def match_token(tokens: list[ApiToken], presented: str) -> ApiToken | None:
@@ -34,10 +34,10 @@ def require(scope: Scope) -> Callable[..., ApiToken]:
     async def check(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> ApiToken:
         # async: it does no I/O, and a sync dependency would cost a thread-pool hop per request
         if creds is None or not creds.credentials:
-            raise Problem(401, "Unauthorized", "send `Authorization: Bearer <token>`", headers=_CHALLENGE)
+            raise Problem(401, "Unauthorized", "send `Authorization: Bearer <token>`", headers=CHALLENGE)
         token = match_token(request.app.state.hub.settings.api.tokens, creds.credentials)
         if token is None:
-            raise Problem(401, "Unauthorized", "the API token is not valid", headers=_CHALLENGE)
+            raise Problem(401, "Unauthorized", "the API token is not valid", headers=CHALLENGE)
         if scope not in token.scopes and Scope.ADMIN not in token.scopes:
             raise Problem(403, "Forbidden", f"token {token.name!r} lacks the {scope.value!r} scope")
         return token

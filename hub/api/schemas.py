@@ -6,10 +6,19 @@ characters, so anything that validates can be stored by SQLite and PostgreSQL al
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, StrictBool, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 MAX_ID = 2**63 - 1
 
@@ -125,21 +134,39 @@ class EventIn(_In):
         " in hub.yaml decision.outcomes (stored as a custom event of that name); others are refused with 422"
     )
     name: Text(100) | None = Field(None, description="what a custom event is called")
-    occurred_at: datetime | None = Field(None, description="default: when the API received it")
+    occurred_at: datetime | None = Field(
+        None, description="default: when the API received it; from 1970 to a day after now (no offset: UTC)"
+    )
     identity: EventIdentity
     properties: Properties = Field(default_factory=dict)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible(cls, v: datetime | None) -> datetime | None:
+        if v is None:
+            return v
+        # the year first: converting 9999-12-31T23:59:59-14:00 to UTC would overflow
+        if not 1970 <= v.year <= 9000:
+            raise ValueError("must be a time from 1970 on, not more than a day ahead")
+        v = (v if v.tzinfo else v.replace(tzinfo=UTC)).astimezone(UTC)
+        if v.year < 1970 or v > datetime.now(UTC) + timedelta(days=1):
+            raise ValueError("must be a time from 1970 on, not more than a day ahead")
+        return v
 
 
 class EventOut(BaseModel):
     event_id: str
-    status: Literal["stored", "held", "duplicate", "suppressed"] = Field(
-        description="stored as an activity, held until the visitor is identified, already seen, or dropped"
-        " because the person was forgotten (hub forget)"
+    status: Literal["accepted", "stored", "held", "duplicate", "suppressed"] = Field(
+        description="accepted (every answer to a token without the admin scope); for admin tokens: stored as an"
+        " activity, held until the visitor is identified, already seen, or dropped because the person was"
+        " forgotten (hub forget)"
     )
     contact_id: int | None = None
     stitched: int = Field(0, description="earlier anonymous events attached to the contact by this one")
-    redecide: Literal["queued", "decided", "not_needed", "unavailable"] = Field(
-        "not_needed", description="queued on Celery, decided inline, not needed, or the broker was unavailable"
+    redecide: Literal["queued", "decided", "not_needed", "unavailable"] | None = Field(
+        "not_needed",
+        description="queued on Celery, decided inline, not needed, or the broker was unavailable (admin scope;"
+        " null otherwise)",
     )
 
 

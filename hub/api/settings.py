@@ -76,7 +76,10 @@ class ApiSettings(_Strict):
     tokens: list[ApiToken] = Field(default_factory=list)
     users: list[ConsoleUser] = Field(default_factory=list)
     session_secret: SecretStr | None = Field(None, description="signs console session cookies; 32+ characters")
-    session_max_age: int = Field(8 * 3600, ge=60, description="seconds a console login lasts")
+    session_max_age: int = Field(8 * 3600, ge=60, description="seconds a console login lasts at most")
+    session_idle_timeout: int = Field(
+        1800, ge=60, description="seconds without a request after which a console login ends"
+    )
     secure_cookies: bool = Field(False, description="mark the session cookie Secure (serve over HTTPS)")
     public_url: str | None = Field(
         None, description="the URL the API is reached at from outside (HubSpot signs the URL it called)"

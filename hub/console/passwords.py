@@ -12,7 +12,7 @@ import hmac
 import secrets
 
 ITERATIONS = 310_000  # OWASP's PBKDF2-HMAC-SHA256 recommendation
-_DUMMY = None
+_DUMMY: dict[int, str] = {}
 
 
 def _b64(b: bytes) -> str:
@@ -36,12 +36,22 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(got, base64.b64decode(digest))
 
 
-def burn_time(password: str) -> None:
-    """Spend what a real check costs, so an unknown user name is not told apart by timing."""
-    global _DUMMY
-    if _DUMMY is None:
-        _DUMMY = hash_password("not-a-password")
-    verify_password(password, _DUMMY)
+def iterations_of(encoded: str) -> int:
+    try:
+        return int(encoded.split("$")[1])
+    except (IndexError, ValueError):
+        return ITERATIONS
+
+
+def burn_time(password: str, like: str | None = None) -> None:
+    """Spend what a real check costs, so an unknown user name is not told apart by timing.
+
+    ``like``: a configured user's hash; the dummy uses its iteration count, so the work is
+    the same as checking a real user's password."""
+    iterations = iterations_of(like) if like else ITERATIONS
+    if iterations not in _DUMMY:
+        _DUMMY[iterations] = hash_password("not-a-password", iterations)
+    verify_password(password, _DUMMY[iterations])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from hub.api.problems import Problem
 from hub.api.state import ApiState
 from hub.console import session as sessions
+from hub.models import utcnow
+from hub.store import console_sessions as session_store
 
 NAV = [
     ("/console/", "Overview"),
@@ -45,8 +47,24 @@ def secret(state: ApiState) -> str | None:
 
 
 def current(request: Request, state: ApiState) -> sessions.Session | None:
+    """The request's session; a logged-in one only while its server-side record is live."""
     key = secret(state)
-    return sessions.load(request.cookies.get(sessions.COOKIE), key) if key else None
+    sess = sessions.load(request.cookies.get(sessions.COOKIE), key) if key else None
+    if sess is None or not sess.user:
+        return sess
+    user = next((u for u in state.settings.api.users if u.username == sess.user), None)
+    if user is None or not sess.sid:
+        return None
+    with state.ctx.store.begin() as conn:
+        live = session_store.touch(
+            conn,
+            sess.sid,
+            user.username,
+            user.password_hash.get_secret_value(),
+            utcnow(),
+            state.settings.api.session_idle_timeout,
+        )
+    return sess if live else None
 
 
 def set_cookie(response: Response, state: ApiState, session: sessions.Session) -> Response:
@@ -93,4 +111,6 @@ async def form(request: Request) -> dict[str, str]:
         parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError):
         raise Problem(400, "Bad form", "the form could not be read") from None
+    if any("\x00" in k or "\x00" in v for k, vals in parsed.items() for v in vals):
+        raise Problem(400, "Bad form", "the form holds a NUL character")
     return {k: v[0] for k, v in parsed.items()}

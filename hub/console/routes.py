@@ -5,16 +5,21 @@ Every page needs a logged-in session; every POST needs the session's CSRF token.
 
 from __future__ import annotations
 
+import asyncio
+import hmac
+import re
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
+from starlette.concurrency import run_in_threadpool
 
 from hub.api.problems import Problem
 from hub.api.routes.status import current_status
 from hub.api.schemas import MAX_ID
+from hub.api.settings import ConsoleUser
 from hub.api.state import ApiState, hub_state
 from hub.api.timeline import contact_timeline
 from hub.console import session as sessions
@@ -24,6 +29,7 @@ from hub.console.render import current, form, page, secret, set_cookie, to_login
 from hub.console.throttle import LoginThrottle
 from hub.models import utcnow
 from hub.status import hub_status
+from hub.store import console_sessions as session_store
 from hub.store import pushes as push_store
 from hub.store import queries, timeline
 
@@ -53,21 +59,43 @@ async def login(request: Request, state: ApiState = Depends(hub_state)) -> Respo
     if not sessions.csrf_ok(sess, data.get("csrf")):
         fresh = sessions.Session.new(None, state.settings.api.session_max_age)
         return page(request, state, fresh, "login.html", 403, title="Log in", error="The form expired; try again.")
-    name, password = data.get("username", ""), data.get("password", "")
+    name, password = data.get("username", "")[:200], data.get("password", "")[:1000]
     throttle = getattr(request.app.state, "login_throttle", None)
     if throttle is None:
         throttle = request.app.state.login_throttle = LoginThrottle(state)
-    wait = throttle.wait(name)
-    if wait > 0:
-        msg = f"Too many login attempts; try again in {int(wait) + 1} s."
+    address = request.client.host if request.client else "unknown"
+    verdict = await run_in_threadpool(throttle.check, name, address)
+    if verdict.wait > 0:
+        msg = f"Too many login attempts; try again in {int(verdict.wait) + 1} s."
         return page(request, state, sess, "login.html", 429, title="Log in", error=msg)
-    user = next((u for u in state.settings.api.users if u.username == name), None)
+    if verdict.slow > 0:
+        await asyncio.sleep(verdict.slow)
+    user = await run_in_threadpool(_check_password, state, name, password)
     if user is None:
-        burn_time(password)
-    if user is None or not verify_password(password, user.password_hash.get_secret_value()):
         return page(request, state, sess, "login.html", 401, title="Log in", error="Wrong user name or password.")
+    await run_in_threadpool(throttle.succeeded, name, address, verdict)
     logged = sessions.Session.new(user.username, state.settings.api.session_max_age)  # new CSRF token too
+    with state.ctx.store.begin() as conn:
+        session_store.open_session(
+            conn,
+            logged.sid or "",
+            user.username,
+            user.password_hash.get_secret_value(),
+            address,
+            utcnow(),
+            state.settings.api.session_max_age,
+        )
     return set_cookie(RedirectResponse("/console/", status_code=303), state, logged)
+
+
+def _check_password(state: ApiState, name: str, password: str) -> ConsoleUser | None:
+    """The user whose name and password these are, or None; the same work either way."""
+    users = state.settings.api.users
+    user = next((u for u in users if hmac.compare_digest(u.username.encode(), name.encode())), None)
+    if user is None:
+        burn_time(password, users[0].password_hash.get_secret_value() if users else None)
+        return None
+    return user if verify_password(password, user.password_hash.get_secret_value()) else None
 
 
 @router.post("/logout")
@@ -75,6 +103,9 @@ async def logout(request: Request, state: ApiState = Depends(hub_state)) -> Resp
     sess = current(request, state)
     if not sessions.csrf_ok(sess, (await form(request)).get("csrf")):
         raise Problem(403, "Bad CSRF token", "reload the page and try again")
+    if sess is not None and sess.sid:
+        with state.ctx.store.begin() as conn:
+            session_store.revoke(conn, sess.sid, utcnow())
     resp = to_login()
     resp.delete_cookie(sessions.COOKIE, path="/console")
     return resp
@@ -158,7 +189,8 @@ def decisions(
     sess = _user(request, state)
     if sess is None:
         return to_login()
-    contact_id = int(contact) if contact and contact.isdigit() and 0 < int(contact) <= MAX_ID else None
+    digits = contact is not None and re.fullmatch(r"[0-9]{1,19}", contact) is not None
+    contact_id = int(contact) if digits and 0 < int(contact) <= MAX_ID else None
     error = "Contact id must be a positive number." if contact and contact_id is None else None
     with state.ctx.store.connect() as conn:
         rows = timeline.decisions_with_pushes(conn, contact_id=contact_id, arm=arm or None, limit=100)

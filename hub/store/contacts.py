@@ -407,10 +407,19 @@ def reconcile_identities(conn: Connection, live: LiveSet, now: datetime | None =
 
 def delete_contacts(conn: Connection, ids: Iterable[int]) -> None:
     """Delete contacts and everything hanging off them (explicit, so SQLite without FK cascade is safe)."""
-    from hub.store.schema import activities, contact_profiles, decision_features, decisions, outcomes, pushes
+    from hub.store.schema import (
+        activities,
+        approvals,
+        contact_profiles,
+        decision_features,
+        decisions,
+        outcomes,
+        pushes,
+    )
 
     ids = list(ids)
     dec_ids = select(decisions.c.id).where(decisions.c.contact_id.in_(ids))
+    conn.execute(delete(approvals).where(approvals.c.contact_id.in_(ids)))
     conn.execute(delete(outcomes).where(outcomes.c.decision_id.in_(dec_ids)))
     conn.execute(delete(decision_features).where(decision_features.c.decision_id.in_(dec_ids)))
     conn.execute(delete(contact_profiles).where(contact_profiles.c.contact_id.in_(ids)))

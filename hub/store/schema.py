@@ -315,3 +315,16 @@ suppressions = Table(
     Column("person", String(64), nullable=False, index=True, doc="digest of the email forget was asked for"),
     Column("created_at", TS, nullable=False),
 )
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True, doc="SHA-256 of the session id in the cookie (never the id itself)"),
+    Column("username", String(60), nullable=False, index=True),
+    Column("password_tag", String(64), nullable=False, doc="SHA-256 of the user's password hash at login"),
+    Column("address", String(64), nullable=True, doc="the client address that logged in"),
+    Column("created_at", TS, nullable=False),
+    Column("last_seen_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("revoked_at", TS, nullable=True, doc="set by logout"),
+)

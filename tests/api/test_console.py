@@ -84,12 +84,12 @@ def test_forged_cookie_is_no_session(client):
     assert client.get("/console/", follow_redirects=False).status_code == 303
 
 
-def test_login_attempts_are_throttled_per_user(client):
-    from hub.console.throttle import ATTEMPTS
+def test_login_attempts_are_throttled_per_user_and_address(client):
+    from hub.console.throttle import PAIR_FAILURES
 
-    for _ in range(ATTEMPTS):
+    for _ in range(PAIR_FAILURES):
         assert login(client, "guess").status_code == 401
-    blocked = login(client)  # even the right password waits now
+    blocked = login(client)  # even the right password waits now, from this address
     assert blocked.status_code == 429 and "Too many login attempts" in blocked.text
 
 

@@ -11,7 +11,7 @@ from tests.api.conftest import auth, make_config, seed
 
 def event(client, **body):
     body.setdefault("type", "page_view")
-    return client.post("/v1/events", json=body, headers=auth("events"))
+    return client.post("/v1/events", json=body, headers=auth("admin"))
 
 
 def activities(client, contact_id):
@@ -88,6 +88,41 @@ def test_bad_events_are_422_problems(client):
         {"event_id": "x" * 161, "type": "page_view", "identity": {"anonymous_id": "a"}},
     ]
     for body in bad:
-        r = client.post("/v1/events", json=body, headers=auth("events"))
+        r = client.post("/v1/events", json=body, headers=auth("admin"))
         assert r.status_code == 422, body
         assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_a_website_token_gets_one_answer_for_stored_held_suppressed_and_duplicate(client):
+    from hub.forget import forget
+
+    forget(client.app.state.hub.ctx, "person1@example.com")  # forgotten: on the suppression list
+    web = []
+    for i, who in enumerate(
+        ({"email": "person0@example.com"}, {"email": "nobody@example.com"}, {"email": "person1@example.com"})
+    ):
+        r = client.post(
+            "/v1/events", json={"event_id": f"w{i}", "type": "custom", "identity": who}, headers=auth("events")
+        )
+        web.append((r.status_code, r.json()))
+    again = client.post(
+        "/v1/events",
+        json={"event_id": "w0", "type": "custom", "identity": {"email": "person0@example.com"}},
+        headers=auth("events"),
+    )
+    web.append((again.status_code, again.json()))
+    answers = {(code, body["status"], body["contact_id"], body["stitched"], body["redecide"]) for code, body in web}
+    assert answers == {(202, "accepted", None, 0, None)}
+    # an admin token still sees what happened
+    detail = event(client, event_id="w9", identity={"email": "person1@example.com"})
+    assert detail.json()["status"] == "suppressed"
+
+
+def test_out_of_range_event_times_are_422_and_nothing_is_stored(client):
+    for when in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59-14:00", "1969-12-31T23:00:00Z", "2999-01-01T00:00:00"):
+        r = event(client, event_id="t-1", occurred_at=when, identity={"email": "person0@example.com"})
+        assert r.status_code == 422 and "occurred_at" in r.json()["detail"], (when, r.text)
+    ok = event(
+        client, event_id="t-1", occurred_at="2026-01-01T00:00:00+02:00", identity={"email": "person0@example.com"}
+    )
+    assert ok.status_code == 202 and ok.json()["status"] == "stored"  # the refused ones left nothing behind

@@ -165,7 +165,7 @@ def test_without_a_broker_webhooks_answer_503_and_events_still_store(tmp_path, a
         ev = client.post(
             "/v1/events",
             json={"event_id": "b1", "type": "form_submit", "identity": {"email": "person0@example.com"}},
-            headers=auth("events"),
+            headers=auth("admin"),
         )
         assert ev.status_code == 202 and ev.json()["status"] == "stored" and ev.json()["redecide"] == "unavailable"
     app.state.hub.close()

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from hub.api import webhooks
+from hub.api.guard import json_shape_problem, limits_for
 from hub.api.problems import Problem
 from hub.api.schemas import WebhookOut
 from hub.api.state import ApiState, hub_state
@@ -24,9 +25,12 @@ async def _body(request: Request) -> bytes:
 
 
 def _hubspot_events(body: bytes) -> int:
+    too_big = json_shape_problem(body, limits_for("/v1/webhooks/")[1])  # whatever the content type said
+    if too_big:
+        raise Problem(400, "Bad payload", too_big)
     try:
         events = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise Problem(400, "Bad payload", "the body is not JSON") from None
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise Problem(400, "Bad payload", "HubSpot sends a JSON array of event objects")
