@@ -36,11 +36,11 @@ EXPANDED = re.compile(
     r"(store_url|broker_url"
     r"|connectors\.[^.\[]+\.settings([.\[].*)?"
     r"|api\.(host|port|public_url|session_secret|hubspot_client_secret|salesforce_shared_secret)"
-    r"|api\.tokens\[\d+\]\.token|api\.users\[\d+\]\.password_hash)"
+    r"|api\.tokens\[\d+\]\.token|api\.users\[\d+\]\.password_hash|api\.segment_write_keys\[\d+\]\.key)"
 )
 _NOT_HERE = (
     "`${...}` is read from the environment only in settings (store_url, broker_url, connectors.<name>.settings,"
-    " api secrets and URLs), not in text that is pushed or shown; write `$${...}` for a literal `${...}`"
+    " api secrets, write keys and URLs), not in text that is pushed or shown; write `$${...}` for a literal `${...}`"
 )
 
 
