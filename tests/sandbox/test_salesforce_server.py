@@ -261,3 +261,20 @@ def test_automation_moves_system_modstamp_only(sf, world: World) -> None:
     ahead = [r for r in rows if r["SystemModstamp"] > r["LastModifiedDate"]]
     assert ahead and all(r["Status"] != "Open - Not Contacted" for r in ahead)
     assert all(r["SystemModstamp"] >= r["LastModifiedDate"] for r in rows)
+
+
+def test_collections_refuse_more_than_10_type_chunks(sf, world: World) -> None:
+    contacts = list(world.salesforce.objects["Contact"])[:6]
+    leads = list(world.salesforce.objects["Lead"])[:6]
+    interleaved = [
+        {"attributes": {"type": t}, "Id": rid, "Hub_Next_Best_Action__c": "wait"}
+        for c, lead in zip(contacts, leads, strict=True)
+        for t, rid in (("Contact", c), ("Lead", lead))
+    ]  # 12 rows, the type changes at every row: 12 chunks
+    with pytest.raises(SalesforceMalformedRequest) as e:
+        sf.restful("composite/sobjects", method="PATCH", json={"records": interleaved})
+    assert e.value.status == 400 and e.value.content[0]["errorCode"] == "INVALID_BATCH_REQUEST"
+    assert "more than 10 chunks" in e.value.content[0]["message"]
+    assert all(world.salesforce.objects["Contact"][c]["Hub_Next_Best_Action__c"] != "wait" for c in contacts)
+    ten = interleaved[:10]  # exactly 10 chunks is allowed
+    assert all(r["success"] for r in sf.restful("composite/sobjects", method="PATCH", json={"records": ten}))
