@@ -79,13 +79,23 @@ class SalesforceClient:
             assert s.session_id is not None
             return Salesforce(session_id=s.session_id.get_secret_value(), instance_url=s.instance_url, **common)
         kwargs: dict[str, Any] = {"username": s.username, "domain": s.domain, "sf_version": s.api_version}
-        if mode == "jwt":
+        if mode == "client_credentials":
+            assert s.consumer_secret is not None
+            # no username: simple-salesforce would take username + key + secret for the password grant
+            kwargs = {"domain": s.domain, "sf_version": s.api_version, "consumer_key": s.consumer_key}
+            kwargs["consumer_secret"] = s.consumer_secret.get_secret_value()
+        elif mode == "jwt":
             kwargs["consumer_key"] = s.consumer_key
             if s.privatekey:
                 kwargs["privatekey"] = s.privatekey.get_secret_value()
             else:
                 kwargs["privatekey_file"] = s.privatekey_file
         else:
+            if self.logins == 0:
+                log.warning(
+                    "Salesforce password (SOAP) login is deprecated: it is off by default in orgs created from "
+                    "Winter '26 and retired in Summer '27. Switch to the JWT bearer flow (consumer_key + privatekey)."
+                )
             assert s.password is not None and s.security_token is not None
             kwargs["password"] = s.password.get_secret_value()
             kwargs["security_token"] = s.security_token.get_secret_value()
@@ -93,7 +103,8 @@ class SalesforceClient:
             session_id, instance = SalesforceLogin(session=self.http, **kwargs)
         except SalesforceAuthenticationFailed as exc:
             raise FatalConnectorError(
-                f"Salesforce login ({mode}) failed for user {s.username!r}: {exc.code}. Check the credentials."
+                f"Salesforce login ({mode}) failed for {s.username or s.consumer_key!r}: {exc.code} {getattr(exc, 'auth_message', '')}. "
+                "Check the credentials and the connected app's policies."
             ) from None
         except requests.RequestException as exc:
             raise RetryableError(f"Salesforce login could not reach {s.domain!r}: {type(exc).__name__}") from None
@@ -120,7 +131,7 @@ class SalesforceClient:
                 if relogged or self.settings.auth_mode() == "session":
                     raise FatalConnectorError(
                         "Salesforce session expired or was revoked and cannot be renewed from a bare session id; "
-                        "configure username + password + security_token or JWT."
+                        "configure the JWT bearer flow (username + consumer_key + privatekey) or client credentials."
                     ) from None
                 log.info("Salesforce session expired; logging in again")
                 self._sf = None

@@ -47,6 +47,10 @@ class SalesforceCredentials:
     security_token: str = "SANDBOXTOKEN"
     consumer_key: str = "sandbox-consumer-key"
     consumer_secret: str = "sandbox-consumer-secret"
+    # PEM certificate or public key uploaded to the connected app; None: JWT bearer logins fail
+    jwt_certificate: str | None = None
+    # the connected app's "Run As" user for the client-credentials flow; None: that flow is off
+    client_credentials_user: str | None = "hub@sandbox.example.com"
 
 
 class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
