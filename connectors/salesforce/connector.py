@@ -94,7 +94,9 @@ class SalesforceConnector(Connector):
             return CheckReport(ok=False, details={"api_version": self.s.api_version}, problems=[str(exc)])
 
     def ensure_schema(self) -> SchemaReport:
-        return ensure_fields(self.client, self.person_objects(), self.sf_names, self.s.create_missing_fields)
+        return ensure_fields(
+            self.client, self.person_objects(), self.sf_names, self.s.create_missing_fields, self.s.username
+        )
 
     def pull_contacts(self, cursor: str | None) -> Iterator[Page[Contact]]:
         state = StreamCursor.loads(cursor)

@@ -21,6 +21,7 @@ from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
 from hub.sandbox.ratelimit import DailyQuota
 from hub.sandbox.salesforce_collections import SalesforceCollectionRoutes
 from hub.sandbox.salesforce_errors import sf_err as _sf_err
+from hub.sandbox.salesforce_fls import PERMISSION_OBJECTS, check_permission_create
 from hub.sandbox.salesforce_login import SalesforceLoginRoutes
 from hub.sandbox.salesforce_state import FIELDS, SfError
 from hub.sandbox.world import World
@@ -51,6 +52,8 @@ class SalesforceCredentials:
     jwt_certificate: str | None = None
     # the connected app's "Run As" user for the client-credentials flow; None: that flow is off
     client_credentials_user: str | None = "hub@sandbox.example.com"
+    # "Manage Profiles and Permission Sets": may the API user create permission sets and grants
+    manage_permissions: bool = True
 
 
 class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
@@ -66,6 +69,11 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
         super().__init__(faults)
         self.world, self.sf, self.log = world, world.salesforce, world.log
         self.creds = creds or SalesforceCredentials()
+        # the integration user every API session acts as
+        self.sf.api_user = self.sf.create(
+            "User",
+            {"Username": self.creds.username, "FirstName": "Hub", "LastName": "Integration", "IsActive": True},
+        )
         self.limits = limits or SalesforceLimits()
         self.daily = DailyQuota(self.limits.daily_api_requests)
         self.sessions: dict[str, float] = {}
@@ -197,16 +205,22 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
             return _sf_err(400, "MALFORMED_QUERY", str(e))
         if parsed.sobject not in FIELDS:
             return _sf_err(400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported.")
+        hidden, _ = self.sf.field_access(parsed.sobject)
         for f in parsed.fields + parsed.where_fields + [o[0] for o in parsed.order]:
             base = f.split(".")[0]
             if "." in f:
                 base += "Id"
-            if base not in FIELDS[parsed.sobject] and base not in (
-                "Id",
-                "IsDeleted",
-                "CreatedDate",
-                "LastModifiedDate",
-                "SystemModstamp",
+            if (
+                base in hidden
+                or base not in FIELDS[parsed.sobject]
+                and base
+                not in (
+                    "Id",
+                    "IsDeleted",
+                    "CreatedDate",
+                    "LastModifiedDate",
+                    "SystemModstamp",
+                )
             ):
                 return _sf_err(
                     400,
@@ -346,19 +360,22 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
         rec = self.sf.objects[t].get(req.params["id"])
         if rec is None or rec["IsDeleted"]:
             return _sf_err(404, "NOT_FOUND", "The requested resource does not exist")
+        hidden, _ = self.sf.field_access(t)
         fields = req.args("fields") or [
             "Id",
             "IsDeleted",
             "CreatedDate",
             "LastModifiedDate",
             "SystemModstamp",
-            *FIELDS[t],
+            *(f for f in FIELDS[t] if f not in hidden),
         ]
         return Response(200, self._render(t, rec, fields))
 
     def _create(self, t: str, fields: dict[str, Any], endpoint: str) -> str:
         fields = {k: v for k, v in fields.items() if k != "attributes"}
         self.sf.check_fields(t, fields, creating=True)
+        if t in PERMISSION_OBJECTS:
+            check_permission_create(self.sf, t, fields, self.creds.manage_permissions)
         if t in ("Contact", "Lead") and not fields.get("LastName"):
             raise SfError("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ["LastName"])
         if t == "CampaignMember":

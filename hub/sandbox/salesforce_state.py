@@ -28,6 +28,9 @@ PREFIX = {
     "Task": "00T",
     "Event": "00U",
     "Opportunity": "006",
+    "PermissionSet": "0PS",
+    "FieldPermissions": "01k",
+    "PermissionSetAssignment": "0Pa",
 }
 SYSTEM = ["Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
 _PERSON = [
@@ -101,6 +104,10 @@ FIELDS: dict[str, list[str]] = {
         "OwnerId",
         "ContactId__c",
     ],
+    # field-level security (salesforce_fls.py): who may read and edit which field
+    "PermissionSet": ["Name", "Label"],
+    "FieldPermissions": ["ParentId", "SobjectType", "Field", "PermissionsRead", "PermissionsEdit"],
+    "PermissionSetAssignment": ["PermissionSetId", "AssigneeId"],
 }
 READ_ONLY = {
     "Id",
@@ -125,6 +132,9 @@ REFERENCE = {
     "WhatId": "Account",
     "ConvertedContactId": "Contact",
     "ConvertedAccountId": "Account",
+    "ParentId": "PermissionSet",
+    "PermissionSetId": "PermissionSet",
+    "AssigneeId": "User",
 }
 BOOLEAN = {
     "IsDeleted",
@@ -134,6 +144,8 @@ BOOLEAN = {
     "IsActive",
     "IsClosed",
     "IsWon",
+    "PermissionsRead",
+    "PermissionsEdit",
 }
 NUMBER = {"NumberOfEmployees", "AnnualRevenue", "Amount"} | {
     k for k, v in HUB_FIELDS.items() if v in ("lead_score", "conversion_probability", "expected_value")
@@ -145,7 +157,7 @@ DATETIME = {
     "StartDateTime",
     "EndDateTime",
     "ActivityDateTime",
-}
+} | {k for k, v in HUB_FIELDS.items() if v == "best_send_time"}
 
 
 class SfError(Exception):
@@ -176,6 +188,10 @@ class SalesforceState:
         self.contact_of_person: dict[int, str] = {}
         self.lead_of_person: dict[int, str] = {}
         self.auto_assign_log: list[tuple[str, str, str]] = []  # (object, id, header value)
+        # Fields that exist but no profile grants the API user (as after the Metadata API created
+        # them): hidden unless a permission set assigned to ``api_user`` grants them.
+        self.no_fls: dict[str, set[str]] = {}
+        self.api_user: str | None = None
         self._counter = 0
         at = clock.now_ms()
         self.users = [
@@ -248,13 +264,36 @@ class SalesforceState:
                 return (t, rec) if rec else None
         return None
 
+    def field_access(self, sobject: str) -> tuple[set[str], set[str]]:
+        """(fields the API user cannot see, fields it can see but not edit) on ``sobject``."""
+        bare = self.no_fls.get(sobject)
+        if not bare:
+            return set(), set()
+        assigned = {
+            a["PermissionSetId"]
+            for a in self.objects["PermissionSetAssignment"].values()
+            if not a["IsDeleted"] and a["AssigneeId"] == self.api_user
+        }
+        read: set[str] = set()
+        edit: set[str] = set()
+        for fp in self.objects["FieldPermissions"].values():
+            if fp["IsDeleted"] or fp["ParentId"] not in assigned or fp["SobjectType"] != sobject:
+                continue
+            name = str(fp["Field"]).split(".", 1)[-1]
+            if fp["PermissionsRead"]:
+                read.add(name)
+            if fp["PermissionsEdit"]:
+                edit.add(name)
+        return bare - read, (bare & read) - edit
+
     def check_fields(self, sobject: str, fields: dict[str, Any], creating: bool) -> None:
+        hidden, read_only = self.field_access(sobject)
         for k, v in fields.items():
             if k == "attributes":
                 continue
-            if k not in FIELDS[sobject]:
+            if k not in FIELDS[sobject] or k in hidden:
                 raise SfError("INVALID_FIELD", f"No such column '{k}' on sobject of type {sobject}", [k])
-            if k in READ_ONLY and not (creating and k == "Name"):
+            if (k in READ_ONLY and not (creating and k == "Name")) or k in read_only:
                 raise SfError(
                     "INVALID_FIELD_FOR_INSERT_UPDATE",
                     f"Unable to create/update fields: {k}. Please check the security "
@@ -390,16 +429,19 @@ class SalesforceState:
                 return "double"
             return "email" if f == "Email" else "string"
 
+        hidden, read_only = self.field_access(sobject)
         fields = []
         for f in SYSTEM + FIELDS[sobject]:
+            if f in hidden:
+                continue  # no field-level security: describe does not list it
             fields.append(
                 {
                     "name": f,
                     "label": f.replace("__c", "").replace("_", " "),
                     "type": ftype(f),
                     "custom": f.endswith("__c"),
-                    "updateable": f not in READ_ONLY,
-                    "createable": f not in READ_ONLY,
+                    "updateable": f not in READ_ONLY and f not in read_only,
+                    "createable": f not in READ_ONLY and f not in read_only,
                     "nillable": f not in ("Id", "LastName"),
                     "length": 255,
                     "referenceTo": [REFERENCE[f]] if f in REFERENCE else [],

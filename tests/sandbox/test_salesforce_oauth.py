@@ -89,7 +89,7 @@ def test_jwt_bearer_through_simple_salesforce(sb: SandboxHandle, app_key: rsa.RS
         session=sb.salesforce_session(),
     )
     assert sf.auth_type == "jwt-bearer"
-    assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 6
+    assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 7
     with pytest.raises(SalesforceAuthenticationFailed) as e:  # a key the app does not hold
         Salesforce(
             username=sb.salesforce_username,
@@ -142,7 +142,7 @@ def test_client_credentials_through_simple_salesforce(sb: SandboxHandle) -> None
         session=sb.salesforce_session(),
     )
     assert sf.auth_type == "client-credentials"
-    assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 6
+    assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 7
     with pytest.raises(SalesforceAuthenticationFailed) as e:
         Salesforce(
             consumer_key=sb.salesforce_consumer_key,

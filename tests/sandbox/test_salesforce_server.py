@@ -31,7 +31,7 @@ def test_soap_and_oauth_logins(sandbox) -> None:
         domain=sandbox.salesforce_domain,
         session=sandbox.salesforce_session(),
     )
-    assert oauth.query("SELECT COUNT() FROM User")["totalSize"] == 6
+    assert oauth.query("SELECT COUNT() FROM User")["totalSize"] == 7
     with pytest.raises(SalesforceAuthenticationFailed):
         Salesforce(
             username=sandbox.salesforce_username,
@@ -195,7 +195,7 @@ def test_session_ttl_expires() -> None:
         sf.query("SELECT Id FROM User")
         before = sb.salesforce.logins
         time.sleep(1.05)
-        assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 6
+        assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 7
         assert sb.salesforce.logins == before + 1
 
 
@@ -212,7 +212,7 @@ def test_limit_info_header_and_daily_403() -> None:
         assert e.value.content[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
         assert world.log.limits_exceeded[("salesforce", "DAILY")] == 1
         world.advance_days(1)  # a new day resets the quota
-        assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 6
+        assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 7
 
 
 def test_lead_conversion_follows_an_opportunity() -> None:

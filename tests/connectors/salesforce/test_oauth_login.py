@@ -55,7 +55,7 @@ def test_jwt_bearer_login_and_a_query(sb: SandboxHandle, key: rsa.RSAPrivateKey,
         assert s.auth_mode() == "jwt" and "PRIVATE KEY" not in repr(s)
         c = SalesforceClient(s)
         rows = [r for page in c.query_pages("SELECT Id FROM User") for r in page]
-        assert len(rows) == 6 and c.logins == 1
+        assert len(rows) == 7 and c.logins == 1
 
 
 def test_a_wrong_key_is_fatal_with_salesforce_s_reason_and_no_secret(sb: SandboxHandle) -> None:
