@@ -2,8 +2,16 @@
 
 simple-salesforce raises its own exceptions; they are turned into hub errors here and never
 escape. A 401 INVALID_SESSION_ID is answered by one fresh login and one retry (a bare session
-id cannot be renewed, so that is fatal). The daily limit (403 REQUEST_LIMIT_EXCEEDED) is a
-:class:`DailyLimitReached`: sleeping does not help, the caller stops and keeps its cursor.
+id cannot be renewed, so that is fatal).
+
+403 REQUEST_LIMIT_EXCEEDED means two things. "TotalRequests Limit exceeded." is the rolling 24 h
+allocation: a :class:`DailyLimitReached`, sleeping does not help, the caller stops and keeps its
+cursor. Any other message (``ConcurrentPerOrgLongTxn``, concurrent request limits) is a
+short-lived limit: back off a few seconds and retry, then give up as a :class:`ConcurrencyLimited`
+with a short retry-after. A refused request ran nothing, so even creates are retried.
+
+A 400 QUERY_TIMEOUT (or OPERATION_TOO_LARGE) says the query was too big, not wrong: it is a
+:class:`QueryTooBig` and the reader narrows its window.
 """
 
 from __future__ import annotations
@@ -30,10 +38,22 @@ from hub.errors import FatalConnectorError, RetryableError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 TRANSIENT_RETRIES = 2
+CONCURRENCY_RETRIES = 4  # waits of 2, 4, 8, 16 s
+CONCURRENCY_RETRY_AFTER = 30.0  # then the task is retried this much later (not an hour)
+DAILY_LIMIT_MARK = "TotalRequests"
+QUERY_TOO_BIG = frozenset({"QUERY_TIMEOUT", "OPERATION_TOO_LARGE"})
 
 
 class DailyLimitReached(FatalConnectorError):
     """The org's rolling 24 h API allocation is spent; stop now and resume later."""
+
+
+class ConcurrencyLimited(RetryableError):
+    """A short-lived limit (too many long-running requests at once); try again in seconds."""
+
+
+class QueryTooBig(RetryableError):
+    """QUERY_TIMEOUT / OPERATION_TOO_LARGE: the same query over a narrower window will do."""
 
 
 class QueryLocatorExpired(RetryableError):
@@ -122,6 +142,7 @@ class SalesforceClient:
         """
         relogged = False
         attempt = 0
+        limited = 0
         while True:
             sf = self.sf
             self.calls += 1
@@ -139,10 +160,22 @@ class SalesforceClient:
                 continue
             except SalesforceRefusedRequest as exc:
                 code, message = _error_code(exc)
-                if code == "REQUEST_LIMIT_EXCEEDED":
+                if code == "REQUEST_LIMIT_EXCEEDED" and DAILY_LIMIT_MARK in message:
                     self._note_usage(sf)
                     raise DailyLimitReached(
                         f"Salesforce API limit reached ({message}); the sync stops here and resumes from its cursor."
+                    ) from None
+                if code == "REQUEST_LIMIT_EXCEEDED":
+                    if limited < CONCURRENCY_RETRIES:
+                        limited += 1
+                        log.info("Salesforce short-lived limit (%s); retrying in %.0f s", message, 2.0**limited)
+                        self.sleep(2.0**limited)
+                        continue
+                    raise ConcurrencyLimited(
+                        f"Salesforce is refusing requests for now ({message}); retrying in "
+                        f"{CONCURRENCY_RETRY_AFTER:.0f} s.",
+                        status=403,
+                        retry_after=CONCURRENCY_RETRY_AFTER,
                     ) from None
                 raise FatalConnectorError(f"Salesforce refused {exc.resource_name}: {code} {message}") from None
             except SalesforceGeneralError as exc:
@@ -156,6 +189,8 @@ class SalesforceClient:
                 code, message = _error_code(exc)
                 if code == "INVALID_QUERY_LOCATOR":
                     raise QueryLocatorExpired(f"Salesforce query locator expired: {message}") from None
+                if code in QUERY_TOO_BIG:
+                    raise QueryTooBig(f"Salesforce query too big: {code} {message}", status=exc.status) from None
                 raise FatalConnectorError(f"Salesforce rejected {exc.resource_name}: {code} {message}") from None
             except requests.RequestException as exc:
                 if retry and attempt < TRANSIENT_RETRIES:

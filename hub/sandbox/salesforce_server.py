@@ -39,6 +39,9 @@ class SalesforceLimits:
     session_ttl_s: float = 7200.0
     query_batch_size: int = 2000
     collection_max: int = 200
+    # a query whose result is bigger than this runs "too long" (a big object's wide window):
+    # 400 QUERY_TIMEOUT, as Salesforce answers after its 2-minute query timeout; None: never
+    query_timeout_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +248,8 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
             rows = rows[: parsed.limit]
         if parsed.count_only:
             return Response(200, {"totalSize": len(rows), "done": True, "records": []})
+        if self.limits.query_timeout_rows is not None and len(rows) > self.limits.query_timeout_rows:
+            return _sf_err(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
         # Rows are rendered page by page (a 60,000-row query costs one page of rendering).
         return self._page((parsed.sobject, rows, parsed.fields), 0, self._batch_size(req), include_deleted, req)
 

@@ -278,3 +278,28 @@ def test_collections_refuse_more_than_10_type_chunks(sf, world: World) -> None:
     assert all(world.salesforce.objects["Contact"][c]["Hub_Next_Best_Action__c"] != "wait" for c in contacts)
     ten = interleaved[:10]  # exactly 10 chunks is allowed
     assert all(r["success"] for r in sf.restful("composite/sobjects", method="PATCH", json={"records": ten}))
+
+
+def test_concurrency_refusal_is_a_403_that_is_not_the_daily_limit(sf, sandbox) -> None:
+    sandbox.salesforce_faults.set(burst_429=1)
+    with pytest.raises(SalesforceRefusedRequest) as e:
+        sf.query("SELECT Id FROM User")
+    assert e.value.status == 403
+    assert e.value.content == [
+        {"message": "ConcurrentPerOrgLongTxn Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}
+    ]
+    assert "TotalRequests" not in e.value.content[0]["message"]
+    assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 7
+
+
+def test_a_query_too_big_times_out_and_a_narrower_one_does_not() -> None:
+    world = World(n_contacts=400, seed=21)
+    with start_sandbox(world, salesforce_limits=SalesforceLimits(query_timeout_rows=100)) as sb:
+        sf = salesforce_client(sb)
+        with pytest.raises(SalesforceMalformedRequest) as e:
+            sf.query("SELECT Id FROM Lead")
+        assert e.value.status == 400
+        assert e.value.content == [
+            {"message": "Your query request was running for too long.", "errorCode": "QUERY_TIMEOUT"}
+        ]
+        assert len(sf.query("SELECT Id FROM Lead ORDER BY SystemModstamp ASC LIMIT 50")["records"]) == 50

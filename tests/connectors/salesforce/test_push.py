@@ -188,3 +188,17 @@ def test_interleaved_contacts_and_leads_are_grouped_by_type() -> None:
         assert chunks <= 10
     assert sent[0][:115] == ["Contact"] * 115 and set(sent[0][115:]) == {"Lead"}
     assert len(results) == 230 and results[0].status == "ok"
+
+
+@responses.activate
+def test_a_concurrency_limit_does_not_pause_pushing_for_an_hour() -> None:
+    busy = [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "ConcurrentPerOrgLongTxn Limit exceeded."}]
+    responses.patch(COLLECTION, json=busy, status=403)
+    with pytest.raises(RetryableError) as err:
+        connector().push([req(1, "003A", ActionKind.SET_FIELDS, fields={"next_best_action": "call"})])
+    assert err.value.retry_after is not None and err.value.retry_after <= 60
+    daily = [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}]
+    responses.replace(responses.PATCH, COLLECTION, json=daily, status=403)
+    with pytest.raises(RetryableError) as err:
+        connector().push([req(1, "003A", ActionKind.SET_FIELDS, fields={"next_best_action": "call"})])
+    assert err.value.retry_after == 3600.0
