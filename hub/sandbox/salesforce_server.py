@@ -233,6 +233,8 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
                     "field, be sure to append the '__c' after the custom field name.",
                 )
         rows = [r for r in self.sf.objects[parsed.sobject].values() if include_deleted or not r["IsDeleted"]]
+        if not include_deleted and parsed.sobject in ("Task", "Event"):
+            rows = [r for r in rows if not self.sf.archived(parsed.sobject, r)]  # archived: queryAll only
         try:
             if parsed.where:
                 rows = [r for r in rows if parsed.where(self._getter(parsed.sobject, r))]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.fields import HUB_FIELDS as _HUB_FIELD_SPECS
-from hub.sandbox.clock import SimClock, sf_datetime
+from hub.sandbox.clock import SimClock, parse_datetime_ms, sf_datetime
 from hub.sandbox.writelog import WriteLog
 
 # The org has every custom field the hub writes (as after its admin ran ensure_schema's
@@ -44,6 +44,7 @@ _PERSON = [
     "DoNotCall",
     "LeadSource",
     "Last_Event_Date__c",
+    "MasterRecordId",  # set on the losing record of a merge, which is deleted
     *HUB_FIELDS,
 ]
 FIELDS: dict[str, list[str]] = {
@@ -109,7 +110,9 @@ FIELDS: dict[str, list[str]] = {
     "FieldPermissions": ["ParentId", "SobjectType", "Field", "PermissionsRead", "PermissionsEdit"],
     "PermissionSetAssignment": ["PermissionSetId", "AssigneeId"],
 }
+ARCHIVE_AFTER_MS = 365 * 86_400_000  # activities older than a year are archived: queryAll only
 READ_ONLY = {
+    "MasterRecordId",
     "Id",
     "IsDeleted",
     "CreatedDate",
@@ -158,6 +161,11 @@ DATETIME = {
     "EndDateTime",
     "ActivityDateTime",
 } | {k for k, v in HUB_FIELDS.items() if v == "best_send_time"}
+
+
+def sf_date_ms(day: str) -> int:
+    """``2026-01-05`` -> epoch ms at its midnight UTC."""
+    return parse_datetime_ms(day + "T00:00:00Z")
 
 
 class SfError(Exception):
@@ -369,6 +377,33 @@ class SalesforceState:
                 full: dict[str, Any] = {HUB_FIELDS[k]: rec.get(k) for k in HUB_FIELDS}
                 full["_changed"] = sorted(hub)
                 self.on_hub_fields("salesforce", person, full)
+
+    def merge(self, sobject: str, master: str, losers: list[str]) -> None:
+        """A user's merge (Setup or SOAP ``merge()``): the losers are deleted with ``MasterRecordId``
+        pointing at the master, and their activities and campaign memberships move to it."""
+        at = self.clock.now_ms()
+        ref = "ContactId" if sobject == "Contact" else "LeadId"
+        for rid in losers:
+            rec = self.objects[sobject][rid]
+            rec.update({"IsDeleted": True, "MasterRecordId": master, "LastModifiedDate": at, "SystemModstamp": at})
+            self.log.record(at, "salesforce", "merge", sobject, rid, "delete", None, None, None)
+            for t, field in (("Task", "WhoId"), ("Event", "WhoId"), ("CampaignMember", ref)):
+                for row in self.objects[t].values():
+                    if row.get(field) == rid:
+                        row[field] = master
+                        row["SystemModstamp"] = at
+        self.objects[sobject][master]["SystemModstamp"] = at
+
+    def archived(self, sobject: str, rec: dict[str, Any]) -> bool:
+        """Salesforce archives Events, and closed Tasks, whose date is over a year old."""
+        cutoff = self.clock.now_ms() - ARCHIVE_AFTER_MS
+        if sobject == "Event":
+            at = rec.get("ActivityDateTime") or rec.get("StartDateTime") or rec["CreatedDate"]
+            return isinstance(at, int) and at < cutoff
+        if sobject == "Task" and rec.get("Status") == "Completed":
+            due = rec.get("ActivityDate")
+            return (sf_date_ms(due) if isinstance(due, str) else rec["CreatedDate"]) < cutoff
+        return False
 
     def delete(self, sobject: str, rid: str, endpoint: str) -> None:
         rec = self.objects[sobject].get(rid)

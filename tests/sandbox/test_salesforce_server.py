@@ -303,3 +303,28 @@ def test_a_query_too_big_times_out_and_a_narrower_one_does_not() -> None:
             {"message": "Your query request was running for too long.", "errorCode": "QUERY_TIMEOUT"}
         ]
         assert len(sf.query("SELECT Id FROM Lead ORDER BY SystemModstamp ASC LIMIT 50")["records"]) == 50
+
+
+def test_archived_activities_need_query_all_and_merges_leave_master_record_id(sf, world: World) -> None:
+    sfs = world.salesforce
+    lead = next(r for r in sfs.objects["Lead"].values() if not r["IsConverted"])
+    with world.lock:
+        old = sfs.create(
+            "Task",
+            {"WhoId": lead["Id"], "Subject": "old", "Status": "Completed", "ActivityDate": "2024-01-02"},
+            at_ms=sfs.clock.now_ms() - 400 * 86_400_000,
+        )
+        fresh = sfs.create("Task", {"WhoId": lead["Id"], "Subject": "new", "Status": "Completed"})
+    q = f"SELECT Id FROM Task WHERE Id IN ('{old}', '{fresh}')"
+    assert [r["Id"] for r in sf.query(q)["records"]] == [fresh]  # archived: not in a plain query
+    assert {r["Id"] for r in sf.query_all(q, include_deleted=True)["records"]} == {old, fresh}
+
+    master, loser = [r["Id"] for r in sfs.objects["Lead"].values() if not r["IsConverted"]][1:3]
+    with world.lock:
+        sfs.merge("Lead", master, [loser])
+    rows = sf.query_all(f"SELECT Id, IsDeleted, MasterRecordId FROM Lead WHERE Id = '{loser}'", include_deleted=True)
+    assert rows["records"][0]["IsDeleted"] is True and rows["records"][0]["MasterRecordId"] == master
+    assert sf.query(f"SELECT COUNT() FROM Lead WHERE Id = '{loser}'")["totalSize"] == 0
+    with pytest.raises(SalesforceMalformedRequest) as e:  # MasterRecordId is set by merges only
+        sf.Lead.update(master, {"MasterRecordId": loser})
+    assert e.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
