@@ -6,6 +6,8 @@ import json
 
 import pytest
 import responses
+from hypothesis import given
+from hypothesis import strategies as st
 from responses import matchers
 
 from hub.errors import RetryableError
@@ -202,3 +204,16 @@ def test_a_concurrency_limit_does_not_pause_pushing_for_an_hour() -> None:
     with pytest.raises(RetryableError) as err:
         connector().push([req(1, "003A", ActionKind.SET_FIELDS, fields={"next_best_action": "call"})])
     assert err.value.retry_after == 3600.0
+
+
+@given(st.lists(st.sampled_from(["Contact", "Lead", "Account", "Task"]), max_size=700))
+def test_typed_chunks_keep_every_row_within_salesforce_s_limits(types: list[str]) -> None:
+    from connectors.salesforce.actions import _Row, typed_chunks
+
+    rows = [_Row(t, f"id{k}") for k, t in enumerate(types)]
+    parts = typed_chunks(rows)
+    assert sorted(r.record_id for p in parts for r in p) == sorted(r.record_id for r in rows)
+    for part in parts:
+        assert 0 < len(part) <= 200
+        assert 1 + sum(a.sobject != b.sobject for a, b in zip(part, part[1:], strict=False)) <= 10
+    assert len(parts) == -(-len(rows) // 200)  # grouping costs no extra calls
