@@ -1,7 +1,8 @@
 """Push writers: hub actions -> sObject Collections calls, one PushResult per request.
 
 Field sets and owner changes for one record are merged into one row of a PATCH
-``composite/sobjects`` call (≤200 rows, allOrNone=false, ``Sforce-Auto-Assign: FALSE`` so
+``composite/sobjects`` call (≤200 rows, rows grouped by sObject type because Salesforce refuses a
+request whose type changes more than 9 times along the list, allOrNone=false, ``Sforce-Auto-Assign: FALSE`` so
 assignment rules cannot overwrite the owner we set). List membership is CampaignMember rows:
 current members are read first, so adding twice or removing a non-member writes nothing.
 Per-record errors land on their own actions; row locks and platform hiccups are retryable.
@@ -33,6 +34,7 @@ from hub.errors import RetryableError
 from hub.models import ActionKind, PushRequest, PushResult
 
 COLLECTION_MAX = 200
+COLLECTION_MAX_CHUNKS = 10  # a new chunk starts wherever the sObject type changes along the list
 OWNER_CACHE_SECONDS = 600.0
 USER_PREFIX, QUEUE_PREFIX = "005", "00G"
 
@@ -49,6 +51,21 @@ def _errors_result(push_id: int, errors: list[dict[str, Any]]) -> PushResult:
 
 def chunks(items: list[Any], size: int = COLLECTION_MAX) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def typed_chunks(rows: list[_Row]) -> list[list[_Row]]:
+    """Rows grouped by sObject type (stable), cut into requests of ≤200 rows and ≤10 type chunks."""
+    parts: list[list[_Row]] = []
+    type_chunks = 0
+    for row in sorted(rows, key=lambda r: r.sobject):
+        new_type = bool(parts) and parts[-1][-1].sobject != row.sobject
+        if not parts or len(parts[-1]) >= COLLECTION_MAX or (new_type and type_chunks >= COLLECTION_MAX_CHUNKS):
+            parts.append([row])
+            type_chunks = 1
+        else:
+            parts[-1].append(row)
+            type_chunks += new_type
+    return parts
 
 
 @dataclass
@@ -151,7 +168,7 @@ class PushWriter:
         return out
 
     def _update(self, rows: list[_Row], results: dict[int, PushResult]) -> None:
-        for part in chunks(rows):
+        for part in typed_chunks(rows):
             body = {
                 "allOrNone": False,
                 "records": [update_row(r.sobject, r.record_id, r.fields) for r in part],

@@ -2,8 +2,16 @@
 
 simple-salesforce raises its own exceptions; they are turned into hub errors here and never
 escape. A 401 INVALID_SESSION_ID is answered by one fresh login and one retry (a bare session
-id cannot be renewed, so that is fatal). The daily limit (403 REQUEST_LIMIT_EXCEEDED) is a
-:class:`DailyLimitReached`: sleeping does not help, the caller stops and keeps its cursor.
+id cannot be renewed, so that is fatal).
+
+403 REQUEST_LIMIT_EXCEEDED means two things. "TotalRequests Limit exceeded." is the rolling 24 h
+allocation: a :class:`DailyLimitReached`, sleeping does not help, the caller stops and keeps its
+cursor. Any other message (``ConcurrentPerOrgLongTxn``, concurrent request limits) is a
+short-lived limit: back off a few seconds and retry, then give up as a :class:`ConcurrencyLimited`
+with a short retry-after. A refused request ran nothing, so even creates are retried.
+
+A 400 QUERY_TIMEOUT (or OPERATION_TOO_LARGE) says the query was too big, not wrong: it is a
+:class:`QueryTooBig` and the reader narrows its window.
 """
 
 from __future__ import annotations
@@ -30,10 +38,22 @@ from hub.errors import FatalConnectorError, RetryableError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 TRANSIENT_RETRIES = 2
+CONCURRENCY_RETRIES = 4  # waits of 2, 4, 8, 16 s
+CONCURRENCY_RETRY_AFTER = 30.0  # then the task is retried this much later (not an hour)
+DAILY_LIMIT_MARK = "TotalRequests"
+QUERY_TOO_BIG = frozenset({"QUERY_TIMEOUT", "OPERATION_TOO_LARGE"})
 
 
 class DailyLimitReached(FatalConnectorError):
     """The org's rolling 24 h API allocation is spent; stop now and resume later."""
+
+
+class ConcurrencyLimited(RetryableError):
+    """A short-lived limit (too many long-running requests at once); try again in seconds."""
+
+
+class QueryTooBig(RetryableError):
+    """QUERY_TIMEOUT / OPERATION_TOO_LARGE: the same query over a narrower window will do."""
 
 
 class QueryLocatorExpired(RetryableError):
@@ -79,13 +99,23 @@ class SalesforceClient:
             assert s.session_id is not None
             return Salesforce(session_id=s.session_id.get_secret_value(), instance_url=s.instance_url, **common)
         kwargs: dict[str, Any] = {"username": s.username, "domain": s.domain, "sf_version": s.api_version}
-        if mode == "jwt":
+        if mode == "client_credentials":
+            assert s.consumer_secret is not None
+            # no username: simple-salesforce would take username + key + secret for the password grant
+            kwargs = {"domain": s.domain, "sf_version": s.api_version, "consumer_key": s.consumer_key}
+            kwargs["consumer_secret"] = s.consumer_secret.get_secret_value()
+        elif mode == "jwt":
             kwargs["consumer_key"] = s.consumer_key
             if s.privatekey:
                 kwargs["privatekey"] = s.privatekey.get_secret_value()
             else:
                 kwargs["privatekey_file"] = s.privatekey_file
         else:
+            if self.logins == 0:
+                log.warning(
+                    "Salesforce password (SOAP) login is deprecated: it is off by default in orgs created from "
+                    "Winter '26 and retired in Summer '27. Switch to the JWT bearer flow (consumer_key + privatekey)."
+                )
             assert s.password is not None and s.security_token is not None
             kwargs["password"] = s.password.get_secret_value()
             kwargs["security_token"] = s.security_token.get_secret_value()
@@ -93,7 +123,8 @@ class SalesforceClient:
             session_id, instance = SalesforceLogin(session=self.http, **kwargs)
         except SalesforceAuthenticationFailed as exc:
             raise FatalConnectorError(
-                f"Salesforce login ({mode}) failed for user {s.username!r}: {exc.code}. Check the credentials."
+                f"Salesforce login ({mode}) failed for {s.username or s.consumer_key!r}: {exc.code} {getattr(exc, 'auth_message', '')}. "
+                "Check the credentials and the connected app's policies."
             ) from None
         except requests.RequestException as exc:
             raise RetryableError(f"Salesforce login could not reach {s.domain!r}: {type(exc).__name__}") from None
@@ -111,6 +142,7 @@ class SalesforceClient:
         """
         relogged = False
         attempt = 0
+        limited = 0
         while True:
             sf = self.sf
             self.calls += 1
@@ -120,7 +152,7 @@ class SalesforceClient:
                 if relogged or self.settings.auth_mode() == "session":
                     raise FatalConnectorError(
                         "Salesforce session expired or was revoked and cannot be renewed from a bare session id; "
-                        "configure username + password + security_token or JWT."
+                        "configure the JWT bearer flow (username + consumer_key + privatekey) or client credentials."
                     ) from None
                 log.info("Salesforce session expired; logging in again")
                 self._sf = None
@@ -128,10 +160,22 @@ class SalesforceClient:
                 continue
             except SalesforceRefusedRequest as exc:
                 code, message = _error_code(exc)
-                if code == "REQUEST_LIMIT_EXCEEDED":
+                if code == "REQUEST_LIMIT_EXCEEDED" and DAILY_LIMIT_MARK in message:
                     self._note_usage(sf)
                     raise DailyLimitReached(
                         f"Salesforce API limit reached ({message}); the sync stops here and resumes from its cursor."
+                    ) from None
+                if code == "REQUEST_LIMIT_EXCEEDED":
+                    if limited < CONCURRENCY_RETRIES:
+                        limited += 1
+                        log.info("Salesforce short-lived limit (%s); retrying in %.0f s", message, 2.0**limited)
+                        self.sleep(2.0**limited)
+                        continue
+                    raise ConcurrencyLimited(
+                        f"Salesforce is refusing requests for now ({message}); retrying in "
+                        f"{CONCURRENCY_RETRY_AFTER:.0f} s.",
+                        status=403,
+                        retry_after=CONCURRENCY_RETRY_AFTER,
                     ) from None
                 raise FatalConnectorError(f"Salesforce refused {exc.resource_name}: {code} {message}") from None
             except SalesforceGeneralError as exc:
@@ -145,6 +189,8 @@ class SalesforceClient:
                 code, message = _error_code(exc)
                 if code == "INVALID_QUERY_LOCATOR":
                     raise QueryLocatorExpired(f"Salesforce query locator expired: {message}") from None
+                if code in QUERY_TOO_BIG:
+                    raise QueryTooBig(f"Salesforce query too big: {code} {message}", status=exc.status) from None
                 raise FatalConnectorError(f"Salesforce rejected {exc.resource_name}: {code} {message}") from None
             except requests.RequestException as exc:
                 if retry and attempt < TRANSIENT_RETRIES:

@@ -1,8 +1,14 @@
 """Settings of one Salesforce connector entry (``connectors.<name>.settings`` in hub.yaml).
 
-Three ways to log in, chosen by which keys are set: username + password + security token
-(SOAP login), a connected app's JWT bearer (consumer key + private key), or a ready session
-id + instance URL (which cannot be renewed when it expires).
+Four ways to log in, chosen by which keys are set, in this order of preference:
+
+- **JWT bearer** (the default to use): ``username`` + ``consumer_key`` + ``privatekey`` (or
+  ``privatekey_file``); the connected app holds the matching certificate.
+- **Client credentials**: ``consumer_key`` + ``consumer_secret`` + a My Domain ``domain``
+  (the app's "Run As" user is the one that acts).
+- **Password** (deprecated): ``username`` + ``password`` + ``security_token`` through SOAP
+  ``login()``, which is off by default in orgs created from Winter '26 and retired in Summer '27.
+- **Session**: ``session_id`` + ``instance_url`` (cannot be renewed when it expires).
 """
 
 from __future__ import annotations
@@ -23,11 +29,14 @@ class SalesforceSettings(ConnectorSettings):
     password: SecretStr | None = None
     security_token: SecretStr | None = None
     consumer_key: str | None = None
+    consumer_secret: SecretStr | None = Field(None, description="connected app secret (client credentials)")
     privatekey: SecretStr | None = Field(None, description="PEM text of the connected app's key (JWT bearer)")
     privatekey_file: str | None = None
     session_id: SecretStr | None = None
     instance_url: str | None = None
-    domain: str = Field("login", description="'login', 'test' or a My Domain host")
+    domain: str = Field(
+        "login", description="'login', 'test' or the My Domain prefix (e.g. 'acme.my'; client credentials need it)"
+    )
     api_version: str = "59.0"
     ca_bundle: str | None = Field(None, description="CA file to trust (a sandbox's self-signed cert)")
     timeout: float = Field(60.0, gt=0)
@@ -68,17 +77,26 @@ class SalesforceSettings(ConnectorSettings):
 
     @model_validator(mode="after")
     def _one_login(self) -> SalesforceSettings:
-        if self.auth_mode() is None:
+        mode = self.auth_mode()
+        if mode is None:
             raise ValueError(
-                "give username + password + security_token, or username + consumer_key + privatekey "
-                "(or privatekey_file) for JWT, or session_id + instance_url"
+                "give username + consumer_key + privatekey (or privatekey_file) for the JWT bearer flow, "
+                "or consumer_key + consumer_secret + a My Domain domain for client credentials; "
+                "username + password + security_token (SOAP, deprecated) and session_id + instance_url also work"
+            )
+        if mode == "client_credentials" and self.domain in ("login", "test"):
+            raise ValueError(
+                "the client-credentials flow needs the org's My Domain in 'domain' (e.g. 'acme.my'), "
+                "not 'login' or 'test'"
             )
         return self
 
-    def auth_mode(self) -> Literal["password", "jwt", "session"] | None:
-        """Which login the settings describe; JWT wins over password when both are set."""
+    def auth_mode(self) -> Literal["jwt", "client_credentials", "password", "session"] | None:
+        """Which login the settings describe: JWT, then client credentials, then password, then session."""
         if self.username and self.consumer_key and (self.privatekey or self.privatekey_file):
             return "jwt"
+        if self.consumer_key and self.consumer_secret and not self.password:
+            return "client_credentials"
         if self.username and self.password and self.security_token is not None:
             return "password"
         if self.session_id and self.instance_url:

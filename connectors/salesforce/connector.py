@@ -5,6 +5,9 @@ emitted as moved to its ConvertedContactId. When the Contact carries the Lead's 
 has already attached it to the Lead's hub contact; when it has another email, the store folds
 the Lead's hub contact (history, decisions, emails) into the Contact's (hub/store/merge.py).
 Either way one person stays one contact. If Contacts are not synced, the Lead goes as deleted.
+
+Merged records: the losers of a merge are deleted with ``MasterRecordId`` set; each becomes an
+identity move to the master (the store folds the two hub contacts), never a deletion.
 """
 
 from __future__ import annotations
@@ -96,7 +99,9 @@ class SalesforceConnector(Connector):
             return CheckReport(ok=False, details={"api_version": self.s.api_version}, problems=[str(exc)])
 
     def ensure_schema(self) -> SchemaReport:
-        return ensure_fields(self.client, self.person_objects(), self.sf_names, self.s.create_missing_fields)
+        return ensure_fields(
+            self.client, self.person_objects(), self.sf_names, self.s.create_missing_fields, self.s.username
+        )
 
     def pull_contacts(self, cursor: str | None) -> Iterator[Page[Contact]]:
         state = StreamCursor.loads(cursor)
@@ -137,7 +142,11 @@ class SalesforceConnector(Connector):
             if is_gone(rec):
                 ident = Identity(connector=self.name, object_type=obj.identity_type, external_id=record_id(rec))
                 became = rec.get("ConvertedContactId") if rec.get("IsConverted") and not rec.get("IsDeleted") else None
-                if isinstance(became, str) and became:
+                master = rec.get("MasterRecordId") if rec.get("IsDeleted") else None
+                if isinstance(master, str) and master and master != ident.external_id:
+                    target = Identity(connector=self.name, object_type=obj.identity_type, external_id=master)
+                    page.moved.append(IdentityMove(source=ident, target=target))
+                elif isinstance(became, str) and became:
                     target = Identity(
                         connector=self.name, object_type=PERSON_OBJECTS["Contact"].identity_type, external_id=became
                     )
@@ -165,6 +174,8 @@ class SalesforceConnector(Connector):
                 state.objects[sobject] = ocursor
                 page = Page[Activity](cursor=state.dumps())
                 for rec in rows:
+                    if isinstance(rec, dict) and rec.get("IsDeleted") is True:
+                        continue  # deleted in the CRM; archived ones (IsDeleted false) are history
                     try:
                         activity = record_to_activity(self.name, sobject, rec, prefixes)
                     except (ValueError, TypeError, AttributeError) as exc:

@@ -14,6 +14,8 @@ KEY = "Id"
 CURSOR_FIELD = "SystemModstamp"
 _SYSTEM = ("Id", "IsDeleted", "SystemModstamp")
 _PERSON = ("FirstName", "LastName", "Email", "Title", "OwnerId", "HasOptedOutOfEmail", "DoNotCall", "LeadSource")
+# on a merge's deleted loser: the surviving record, which the person's identity moves to
+_MERGE = ("MasterRecordId",)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ CONTACT = SObject(
     "contact",
     _SYSTEM
     + _PERSON
+    + _MERGE
     + (
         "AccountId",
         "Account.Name",
@@ -47,21 +50,22 @@ LEAD = SObject(
     "lead",
     _SYSTEM
     + _PERSON
+    + _MERGE
     + ("Company", "Industry", "NumberOfEmployees", "AnnualRevenue", "Country", "Status", "IsConverted")
     + ("ConvertedContactId",),
 )
-# Activities are never un-done, so deleted ones are not read (plain query, not queryAll).
+# Activities go through queryAll too: Salesforce archives Events and closed Tasks older than
+# about a year, and a plain query no longer returns them. Deleted ones are skipped (an activity
+# that happened stays history).
 TASK = SObject(
     "Task",
     "task",
-    ("Id", "SystemModstamp", "WhoId", "Subject", "TaskSubtype", "Status", "ActivityDate", "CreatedDate"),
-    include_deleted=False,
+    ("Id", "IsDeleted", "SystemModstamp", "WhoId", "Subject", "TaskSubtype", "Status", "ActivityDate", "CreatedDate"),
 )
 EVENT = SObject(
     "Event",
     "event",
-    ("Id", "SystemModstamp", "WhoId", "Subject", "StartDateTime", "ActivityDateTime", "CreatedDate"),
-    include_deleted=False,
+    ("Id", "IsDeleted", "SystemModstamp", "WhoId", "Subject", "StartDateTime", "ActivityDateTime", "CreatedDate"),
 )
 #: Optional fields read when the org's describe has them (a sandbox or an org may lack them).
 OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {"Task": ("Type",), "Event": ("Type",)}

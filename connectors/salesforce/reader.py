@@ -4,22 +4,29 @@
 of racing the cursor. Rows come ordered by (SystemModstamp, Id); after each batch the cursor is
 the newest stamp read, so a sync stopped half-way (limit spent, crash) resumes exactly there.
 A query locator that expired between batches is answered by re-querying from the cursor.
+
+A window too big for Salesforce (400 QUERY_TIMEOUT or OPERATION_TOO_LARGE on a big object) is
+halved and retried; once a narrowed window is read to its end, the next one is twice as wide
+(up to the window's end), so the width follows what the org can answer. Down to one
+millisecond; past that (or after ``MAX_NARROWINGS`` failures in a row) the error goes up as
+retryable.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from connectors.salesforce.client import QueryLocatorExpired, SalesforceClient
+from connectors.salesforce.client import QueryLocatorExpired, QueryTooBig, SalesforceClient
 from connectors.salesforce.cursor import ObjectCursor
 from connectors.salesforce.mapping import parse_sf_datetime, window_soql
 from connectors.salesforce.objects import SObject
 
 log = logging.getLogger(__name__)
 MAX_RESTARTS = 3
+MAX_NARROWINGS = 45  # 2**45 ms is over 1,000 years: halving this often reaches one millisecond
 
 
 def _stamp_ms(rec: Any, obj: SObject) -> int | None:
@@ -27,6 +34,19 @@ def _stamp_ms(rec: Any, obj: SObject) -> int | None:
         return int(parse_sf_datetime(rec.get(obj.cursor_field)).timestamp() * 1000)
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def _oldest_ms(client: SalesforceClient, obj: SObject, end: datetime) -> int | None:
+    """The oldest cursor stamp up to ``end`` (a first read has no lower bound to halve from)."""
+    soql = window_soql(obj.name, obj.cursor_field, obj.key, [obj.cursor_field], None, 0, end) + " LIMIT 1"
+    for batch in client.query_pages(soql, include_deleted=obj.include_deleted):
+        for rec in batch:
+            return _stamp_ms(rec, obj)
+    return None
+
+
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def read_window(
@@ -38,9 +58,16 @@ def read_window(
     overlap_ms: int,
 ) -> Iterator[tuple[list[dict[str, Any]], ObjectCursor]]:
     """Yield (new rows, cursor after them) per batch; rows already read at the same stamp are dropped."""
-    restarts = 0
+    restarts = narrowings = 0
+    end_ms = int(end.timestamp() * 1000)
+    lo: int | None = cursor.since_ms  # the window is (lo - overlap, hi]
+    hi = end_ms
+    span: int | None = None  # the width that last worked after a narrowing
+    overlap = overlap_ms  # windows after the first narrowed one follow it exactly: no overlap
     while True:
-        soql = window_soql(obj.name, obj.cursor_field, obj.key, fields, cursor.since_ms, overlap_ms, end)
+        if cursor.since_ms is not None and (lo is None or cursor.since_ms > lo):
+            lo = cursor.since_ms  # rows read so far need no re-reading
+        soql = window_soql(obj.name, obj.cursor_field, obj.key, fields, lo, overlap, _at(hi))
         try:
             for batch in client.query_pages(soql, include_deleted=obj.include_deleted):
                 fresh: list[dict[str, Any]] = []
@@ -55,9 +82,32 @@ def read_window(
                     fresh.append(rec)  # unparseable rows go on, to be rejected by the mapper
                 cursor = cursor.advance(stamps, overlap_ms)
                 yield fresh, cursor
-            return
+            if hi >= end_ms:
+                return
+            narrowings, overlap = 0, 0
+            assert span is not None
+            span *= 2
+            lo, hi = hi, min(end_ms, hi + span)  # the narrowed part is read; on to the next, wider
         except QueryLocatorExpired:
             restarts += 1
             if restarts > MAX_RESTARTS:
                 raise
             log.info("%s query locator expired; re-querying from the cursor", obj.name)
+            overlap = overlap_ms
+        except QueryTooBig as exc:
+            narrowings += 1
+            if lo is None:  # a first read: start from the oldest row
+                oldest = _oldest_ms(client, obj, _at(hi))
+                if oldest is None:
+                    return  # nothing at all up to hi
+                lo = oldest - 1
+            if narrowings > MAX_NARROWINGS or hi - lo <= 1:
+                if not overlap:
+                    raise  # even the narrowest window is too big
+                overlap, narrowings = 0, 0  # the overlap alone is too big: read on without it
+                span = span or max(hi - lo, 1)
+                log.warning("%s: the %d ms overlap alone is too big to query; reading without it", obj.name, overlap_ms)
+                continue
+            span = (hi - lo) // 2
+            hi = lo + span
+            log.info("%s: %s; narrowing the window to end at %s", obj.name, exc, _at(hi).isoformat())

@@ -1,7 +1,9 @@
 """Describe-based checks: which hub fields exist with the right type, and what the user may do.
 
-``ensure_schema`` creates missing custom fields through the Metadata API when the client can;
-otherwise (or when that fails) it reports the exact field definitions an admin must add.
+``ensure_schema`` creates missing custom fields through the Metadata API when the client can,
+grants them field-level security through a permission set (permissions.py), and checks the
+result by describe; what it cannot do it reports as the exact definition or grant an admin
+must make.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.mapping import ACCEPTED_TYPES, HUB_FIELD_BY_NAME, field_definition
+from connectors.salesforce.permissions import NO_SUCH_FIELD, Grant, admin_instructions, grant_fields
 from hub.models import SchemaReport
 
 log = logging.getLogger(__name__)
@@ -78,27 +81,51 @@ def _create_fields(client: SalesforceClient, sobject: str, missing: dict[str, st
 
 
 def ensure_fields(
-    client: SalesforceClient, sobjects: list[str], sf_names: dict[str, str], create: bool
+    client: SalesforceClient,
+    sobjects: list[str],
+    sf_names: dict[str, str],
+    create: bool,
+    username: str | None = None,
 ) -> SchemaReport:
+    """Create missing fields (Metadata API), grant field-level security (a permission set), verify by describe.
+
+    A field the Metadata API creates, or one an admin created earlier, has no field-level
+    security until granted, and describe cannot tell "missing" from "hidden": every field
+    describe lacks (or shows read-only) is granted, and describe afterwards says what worked.
+    """
     report = SchemaReport()
+    audits: dict[str, FieldAudit] = {}
     for sobject in sobjects:
         client.forget_describe(sobject)
-        audit = audit_fields(client.describe(sobject), sf_names)
-        report.existing += [f"{sobject}.{n}" for n in audit.present]
+        audit = audits[sobject] = audit_fields(client.describe(sobject), sf_names)
+        if audit.missing and create:
+            report.created += _create_fields(client, sobject, dict(audit.missing))
+    wanted = [f"{o}.{n}" for o, a in audits.items() for n in [*a.missing, *a.read_only]]
+    grant = grant_fields(client, username, wanted) if wanted and create else Grant()
+    report.created += grant.created
+    for sobject, before in audits.items():
+        client.forget_describe(sobject)
+        after = audit_fields(client.describe(sobject), sf_names) if wanted else before
+        report.existing += [f"{sobject}.{n}" for n in after.present if n not in after.read_only]
         report.problems += [
-            f"{sobject}.{n} {why}; change its type or map the hub field elsewhere" for n, why in audit.mistyped.items()
+            f"{sobject}.{n} {why}; change its type or map the hub field elsewhere" for n, why in after.mistyped.items()
         ]
-        report.problems += [f"{sobject}.{n} is read-only for this user; grant edit access" for n in audit.read_only]
-        missing = dict(audit.missing)
-        if missing and create:
-            for full in _create_fields(client, sobject, missing):
-                report.created.append(full)
-                missing.pop(full.split(".", 1)[1])
-            client.forget_describe(sobject)
-        for sf_name, hub_name in missing.items():
-            spec = field_definition(HUB_FIELD_BY_NAME[hub_name], f"{sobject}.{sf_name}")
+        for sf_name in after.read_only:
+            why = grant.failed.get(f"{sobject}.{sf_name}") or grant.problem or admin_instructions([sf_name], username)
+            report.problems.append(f"{sobject}.{sf_name} is read-only for this user; {why}")
+        for sf_name, hub_name in after.missing.items():
+            full = f"{sobject}.{sf_name}"
+            why = grant.failed.get(full, "")
+            if why and not why.startswith(NO_SUCH_FIELD):
+                report.problems.append(
+                    f"{full} exists but is hidden from this user ({why}); " + (admin_instructions([full], username))
+                )
+                continue
+            spec = field_definition(HUB_FIELD_BY_NAME[hub_name], full)
+            hint = f" (if it exists already: {grant.problem})" if grant.problem else ""
             report.problems.append(
-                f"{sobject}.{sf_name} is missing; an admin must add this custom field: {json.dumps(spec, sort_keys=True)}"
+                f"{full} is missing or hidden{hint}; an admin must add this custom field: "
+                f"{json.dumps(spec, sort_keys=True)}"
             )
     return report
 

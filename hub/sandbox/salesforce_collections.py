@@ -1,7 +1,9 @@
 """Salesforce look-alike, sObject Collections: POST/PATCH/DELETE ``/composite/sobjects``.
 
-At most 200 records, results in request order, per-record errors, ``allOrNone`` rollback, and
-``Sforce-Auto-Assign`` passed through to Lead updates. A mixin for ``SalesforceApp``.
+At most 200 records and at most 10 type chunks (a new chunk starts each time the sObject type
+changes along the list: {a1, a2, c1, a3} is three chunks), results in request order, per-record
+errors, ``allOrNone`` rollback, and ``Sforce-Auto-Assign`` passed through to Lead updates.
+A mixin for ``SalesforceApp``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from hub.sandbox.httpkit import HttpError, Request, Response
 from hub.sandbox.salesforce_errors import sf_err as _sf_err
 from hub.sandbox.salesforce_state import FIELDS, SfError
 
+MAX_CHUNKS = 10
+TOO_MANY_CHUNKS = "Cannot have more than 10 chunks in a single operation. Please rearrange the data to reduce chunking."
 ROLLED_BACK = {
     "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
     "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
@@ -44,6 +48,11 @@ class SalesforceCollectionRoutes:
                     "into this call",
                 )
             )
+        types = [(r.get("attributes") or {}).get("type") if isinstance(r, dict) else None for r in recs]
+        chunks = sum(1 for i, t in enumerate(types) if i == 0 or t != types[i - 1])
+        if chunks > MAX_CHUNKS:
+            # Salesforce processes a mixed list chunk by chunk and refuses the whole request past 10.
+            raise HttpError(_sf_err(400, "INVALID_BATCH_REQUEST", TOO_MANY_CHUNKS))
         return recs, bool(body.get("allOrNone", False))
 
     def _collection(self, items: list[Any], all_or_none: bool, op) -> Response:  # noqa: ANN001

@@ -1,10 +1,17 @@
-"""Salesforce look-alike, logins: OAuth2 password grant, SOAP ``login`` and the domain trick.
+"""Salesforce look-alike, logins: OAuth2 JWT bearer, client credentials and password grants,
+SOAP ``login`` and the domain trick.
+
+The JWT bearer grant is checked as Salesforce checks it: an RS256 signature from the connected
+app's certificate, ``iss`` = its consumer key, ``aud`` = the login host, ``sub`` = a known
+username, ``exp`` in the future (a few minutes of clock skew allowed). Refusals are 400s with
+``{"error": ..., "error_description": ...}`` as Salesforce writes them.
 
 A mixin for ``SalesforceApp`` (salesforce_server.py), which owns sessions and routing.
 """
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 from html import unescape
@@ -12,9 +19,26 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+import jwt
+from cryptography import x509
+
 from hub.sandbox.httpkit import Request, Response
 from hub.sandbox.salesforce_errors import sf_err as _sf_err
 from hub.secrets import same_secret
+
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+JWT_SKEW_S = 180.0  # Salesforce allows the assertion's exp a few minutes of clock skew
+
+
+def _public_key(pem: str) -> Any:
+    """The connected app's certificate (what Salesforce stores) or a bare public key, as a key."""
+    if "BEGIN CERTIFICATE" in pem:
+        return x509.load_pem_x509_certificate(pem.encode()).public_key()
+    return pem
+
+
+def _oauth_err(error: str, description: str) -> Response:
+    return Response(400, {"error": error, "error_description": description})
 
 
 class SalesforceLoginRoutes:
@@ -44,17 +68,22 @@ class SalesforceLoginRoutes:
 
     def oauth_token(self, req: Request) -> Response:
         form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
-        if (
-            form.get("grant_type") != "password"
-            or not same_secret(form.get("client_id"), self.creds.consumer_key)
-            or not same_secret(form.get("client_secret"), self.creds.consumer_secret)
+        grant = form.get("grant_type")
+        if grant == JWT_GRANT:
+            return self._jwt_bearer(form.get("assertion", ""))
+        if grant == "client_credentials":
+            return self._client_credentials(req, form)
+        if grant != "password":
+            return _oauth_err("unsupported_grant_type", "grant type not supported")
+        if not same_secret(form.get("client_id"), self.creds.consumer_key) or not same_secret(
+            form.get("client_secret"), self.creds.consumer_secret
         ):
-            return Response(
-                400,
-                {"error": "invalid_client_id", "error_description": "client identifier invalid"},
-            )
+            return _oauth_err("invalid_client_id", "client identifier invalid")
         if not self._check_password(form.get("username", ""), form.get("password", "")):
-            return Response(400, {"error": "invalid_grant", "error_description": "authentication failure"})
+            return _oauth_err("invalid_grant", "authentication failure")
+        return self._token_answer()
+
+    def _token_answer(self) -> Response:
         token = self._new_session()
         return Response(
             200,
@@ -67,6 +96,60 @@ class SalesforceLoginRoutes:
                 "signature": "sandbox",
             },
         )
+
+    def _jwt_bearer(self, assertion: str) -> Response:
+        c = self.creds
+        if not c.jwt_certificate:
+            return _oauth_err("invalid_grant", "invalid assertion")  # no app holds a certificate
+        try:
+            header = jwt.get_unverified_header(assertion)
+            claims = jwt.decode(
+                assertion,
+                _public_key(c.jwt_certificate),
+                algorithms=["RS256"],
+                options={"verify_aud": False, "verify_exp": False, "require": ["iss", "sub", "aud", "exp"]},
+            )
+        except jwt.PyJWTError:
+            return _oauth_err("invalid_grant", "invalid assertion")
+        if header.get("alg") != "RS256":
+            return _oauth_err("invalid_grant", "invalid assertion")
+        if not same_secret(str(claims.get("iss", "")), c.consumer_key):
+            return _oauth_err("invalid_client_id", "client identifier invalid")
+        if str(claims.get("aud", "")).rstrip("/") not in self._audiences():
+            return _oauth_err("invalid_grant", "audience is invalid")
+        try:
+            exp = float(claims["exp"])
+        except (TypeError, ValueError):
+            return _oauth_err("invalid_grant", "invalid assertion")
+        if exp + JWT_SKEW_S < time.time():
+            return _oauth_err("invalid_grant", "expired access/refresh token")
+        if not same_secret(str(claims.get("sub", "")), c.username):
+            return _oauth_err("invalid_grant", "user hasn't approved this consumer")
+        return self._token_answer()
+
+    def _audiences(self) -> set[str]:
+        """``https://login|test.salesforce.com`` and the sandbox's own login host (the domain trick)."""
+        host = self.base_url.removeprefix("https://")
+        return {
+            "https://login.salesforce.com",
+            "https://test.salesforce.com",
+            f"https://{host}/sflogin?d=.salesforce.com",
+        }
+
+    def _client_credentials(self, req: Request, form: dict[str, str]) -> Response:
+        key, secret = form.get("client_id", ""), form.get("client_secret", "")
+        auth = req.header("authorization") or ""
+        if auth.lower().startswith("basic "):
+            try:
+                key, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return _oauth_err("invalid_client", "invalid client credentials")
+        ok_key = same_secret(key, self.creds.consumer_key)
+        if not (ok_key & same_secret(secret, self.creds.consumer_secret)):
+            return _oauth_err("invalid_client", "invalid client credentials")
+        if not self.creds.client_credentials_user:
+            return _oauth_err("invalid_grant", "no client credentials user enabled")
+        return self._token_answer()
 
     def soap_login(self, req: Request) -> Response:
         text = req.body.decode("utf-8", "replace")

@@ -21,6 +21,7 @@ from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
 from hub.sandbox.ratelimit import DailyQuota
 from hub.sandbox.salesforce_collections import SalesforceCollectionRoutes
 from hub.sandbox.salesforce_errors import sf_err as _sf_err
+from hub.sandbox.salesforce_fls import PERMISSION_OBJECTS, check_permission_create
 from hub.sandbox.salesforce_login import SalesforceLoginRoutes
 from hub.sandbox.salesforce_state import FIELDS, SfError
 from hub.sandbox.world import World
@@ -38,6 +39,9 @@ class SalesforceLimits:
     session_ttl_s: float = 7200.0
     query_batch_size: int = 2000
     collection_max: int = 200
+    # a query whose result is bigger than this runs "too long" (a big object's wide window):
+    # 400 QUERY_TIMEOUT, as Salesforce answers after its 2-minute query timeout; None: never
+    query_timeout_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,12 @@ class SalesforceCredentials:
     security_token: str = "SANDBOXTOKEN"
     consumer_key: str = "sandbox-consumer-key"
     consumer_secret: str = "sandbox-consumer-secret"
+    # PEM certificate or public key uploaded to the connected app; None: JWT bearer logins fail
+    jwt_certificate: str | None = None
+    # the connected app's "Run As" user for the client-credentials flow; None: that flow is off
+    client_credentials_user: str | None = "hub@sandbox.example.com"
+    # "Manage Profiles and Permission Sets": may the API user create permission sets and grants
+    manage_permissions: bool = True
 
 
 class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
@@ -62,6 +72,11 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
         super().__init__(faults)
         self.world, self.sf, self.log = world, world.salesforce, world.log
         self.creds = creds or SalesforceCredentials()
+        # the integration user every API session acts as
+        self.sf.api_user = self.sf.create(
+            "User",
+            {"Username": self.creds.username, "FirstName": "Hub", "LastName": "Integration", "IsActive": True},
+        )
         self.limits = limits or SalesforceLimits()
         self.daily = DailyQuota(self.limits.daily_api_requests)
         self.sessions: dict[str, float] = {}
@@ -193,16 +208,22 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
             return _sf_err(400, "MALFORMED_QUERY", str(e))
         if parsed.sobject not in FIELDS:
             return _sf_err(400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported.")
+        hidden, _ = self.sf.field_access(parsed.sobject)
         for f in parsed.fields + parsed.where_fields + [o[0] for o in parsed.order]:
             base = f.split(".")[0]
             if "." in f:
                 base += "Id"
-            if base not in FIELDS[parsed.sobject] and base not in (
-                "Id",
-                "IsDeleted",
-                "CreatedDate",
-                "LastModifiedDate",
-                "SystemModstamp",
+            if (
+                base in hidden
+                or base not in FIELDS[parsed.sobject]
+                and base
+                not in (
+                    "Id",
+                    "IsDeleted",
+                    "CreatedDate",
+                    "LastModifiedDate",
+                    "SystemModstamp",
+                )
             ):
                 return _sf_err(
                     400,
@@ -212,6 +233,8 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
                     "field, be sure to append the '__c' after the custom field name.",
                 )
         rows = [r for r in self.sf.objects[parsed.sobject].values() if include_deleted or not r["IsDeleted"]]
+        if not include_deleted and parsed.sobject in ("Task", "Event"):
+            rows = [r for r in rows if not self.sf.archived(parsed.sobject, r)]  # archived: queryAll only
         try:
             if parsed.where:
                 rows = [r for r in rows if parsed.where(self._getter(parsed.sobject, r))]
@@ -227,6 +250,8 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
             rows = rows[: parsed.limit]
         if parsed.count_only:
             return Response(200, {"totalSize": len(rows), "done": True, "records": []})
+        if self.limits.query_timeout_rows is not None and len(rows) > self.limits.query_timeout_rows:
+            return _sf_err(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
         # Rows are rendered page by page (a 60,000-row query costs one page of rendering).
         return self._page((parsed.sobject, rows, parsed.fields), 0, self._batch_size(req), include_deleted, req)
 
@@ -342,19 +367,22 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
         rec = self.sf.objects[t].get(req.params["id"])
         if rec is None or rec["IsDeleted"]:
             return _sf_err(404, "NOT_FOUND", "The requested resource does not exist")
+        hidden, _ = self.sf.field_access(t)
         fields = req.args("fields") or [
             "Id",
             "IsDeleted",
             "CreatedDate",
             "LastModifiedDate",
             "SystemModstamp",
-            *FIELDS[t],
+            *(f for f in FIELDS[t] if f not in hidden),
         ]
         return Response(200, self._render(t, rec, fields))
 
     def _create(self, t: str, fields: dict[str, Any], endpoint: str) -> str:
         fields = {k: v for k, v in fields.items() if k != "attributes"}
         self.sf.check_fields(t, fields, creating=True)
+        if t in PERMISSION_OBJECTS:
+            check_permission_create(self.sf, t, fields, self.creds.manage_permissions)
         if t in ("Contact", "Lead") and not fields.get("LastName"):
             raise SfError("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ["LastName"])
         if t == "CampaignMember":

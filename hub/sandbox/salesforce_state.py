@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.fields import HUB_FIELDS as _HUB_FIELD_SPECS
-from hub.sandbox.clock import SimClock, sf_datetime
+from hub.sandbox.clock import SimClock, parse_datetime_ms, sf_datetime
 from hub.sandbox.writelog import WriteLog
 
 # The org has every custom field the hub writes (as after its admin ran ensure_schema's
@@ -28,6 +28,9 @@ PREFIX = {
     "Task": "00T",
     "Event": "00U",
     "Opportunity": "006",
+    "PermissionSet": "0PS",
+    "FieldPermissions": "01k",
+    "PermissionSetAssignment": "0Pa",
 }
 SYSTEM = ["Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
 _PERSON = [
@@ -41,6 +44,7 @@ _PERSON = [
     "DoNotCall",
     "LeadSource",
     "Last_Event_Date__c",
+    "MasterRecordId",  # set on the losing record of a merge, which is deleted
     *HUB_FIELDS,
 ]
 FIELDS: dict[str, list[str]] = {
@@ -101,8 +105,14 @@ FIELDS: dict[str, list[str]] = {
         "OwnerId",
         "ContactId__c",
     ],
+    # field-level security (salesforce_fls.py): who may read and edit which field
+    "PermissionSet": ["Name", "Label"],
+    "FieldPermissions": ["ParentId", "SobjectType", "Field", "PermissionsRead", "PermissionsEdit"],
+    "PermissionSetAssignment": ["PermissionSetId", "AssigneeId"],
 }
+ARCHIVE_AFTER_MS = 365 * 86_400_000  # activities older than a year are archived: queryAll only
 READ_ONLY = {
+    "MasterRecordId",
     "Id",
     "IsDeleted",
     "CreatedDate",
@@ -125,6 +135,9 @@ REFERENCE = {
     "WhatId": "Account",
     "ConvertedContactId": "Contact",
     "ConvertedAccountId": "Account",
+    "ParentId": "PermissionSet",
+    "PermissionSetId": "PermissionSet",
+    "AssigneeId": "User",
 }
 BOOLEAN = {
     "IsDeleted",
@@ -134,6 +147,8 @@ BOOLEAN = {
     "IsActive",
     "IsClosed",
     "IsWon",
+    "PermissionsRead",
+    "PermissionsEdit",
 }
 NUMBER = {"NumberOfEmployees", "AnnualRevenue", "Amount"} | {
     k for k, v in HUB_FIELDS.items() if v in ("lead_score", "conversion_probability", "expected_value")
@@ -145,7 +160,12 @@ DATETIME = {
     "StartDateTime",
     "EndDateTime",
     "ActivityDateTime",
-}
+} | {k for k, v in HUB_FIELDS.items() if v == "best_send_time"}
+
+
+def sf_date_ms(day: str) -> int:
+    """``2026-01-05`` -> epoch ms at its midnight UTC."""
+    return parse_datetime_ms(day + "T00:00:00Z")
 
 
 class SfError(Exception):
@@ -176,6 +196,10 @@ class SalesforceState:
         self.contact_of_person: dict[int, str] = {}
         self.lead_of_person: dict[int, str] = {}
         self.auto_assign_log: list[tuple[str, str, str]] = []  # (object, id, header value)
+        # Fields that exist but no profile grants the API user (as after the Metadata API created
+        # them): hidden unless a permission set assigned to ``api_user`` grants them.
+        self.no_fls: dict[str, set[str]] = {}
+        self.api_user: str | None = None
         self._counter = 0
         at = clock.now_ms()
         self.users = [
@@ -248,13 +272,36 @@ class SalesforceState:
                 return (t, rec) if rec else None
         return None
 
+    def field_access(self, sobject: str) -> tuple[set[str], set[str]]:
+        """(fields the API user cannot see, fields it can see but not edit) on ``sobject``."""
+        bare = self.no_fls.get(sobject)
+        if not bare:
+            return set(), set()
+        assigned = {
+            a["PermissionSetId"]
+            for a in self.objects["PermissionSetAssignment"].values()
+            if not a["IsDeleted"] and a["AssigneeId"] == self.api_user
+        }
+        read: set[str] = set()
+        edit: set[str] = set()
+        for fp in self.objects["FieldPermissions"].values():
+            if fp["IsDeleted"] or fp["ParentId"] not in assigned or fp["SobjectType"] != sobject:
+                continue
+            name = str(fp["Field"]).split(".", 1)[-1]
+            if fp["PermissionsRead"]:
+                read.add(name)
+            if fp["PermissionsEdit"]:
+                edit.add(name)
+        return bare - read, (bare & read) - edit
+
     def check_fields(self, sobject: str, fields: dict[str, Any], creating: bool) -> None:
+        hidden, read_only = self.field_access(sobject)
         for k, v in fields.items():
             if k == "attributes":
                 continue
-            if k not in FIELDS[sobject]:
+            if k not in FIELDS[sobject] or k in hidden:
                 raise SfError("INVALID_FIELD", f"No such column '{k}' on sobject of type {sobject}", [k])
-            if k in READ_ONLY and not (creating and k == "Name"):
+            if (k in READ_ONLY and not (creating and k == "Name")) or k in read_only:
                 raise SfError(
                     "INVALID_FIELD_FOR_INSERT_UPDATE",
                     f"Unable to create/update fields: {k}. Please check the security "
@@ -331,6 +378,33 @@ class SalesforceState:
                 full["_changed"] = sorted(hub)
                 self.on_hub_fields("salesforce", person, full)
 
+    def merge(self, sobject: str, master: str, losers: list[str]) -> None:
+        """A user's merge (Setup or SOAP ``merge()``): the losers are deleted with ``MasterRecordId``
+        pointing at the master, and their activities and campaign memberships move to it."""
+        at = self.clock.now_ms()
+        ref = "ContactId" if sobject == "Contact" else "LeadId"
+        for rid in losers:
+            rec = self.objects[sobject][rid]
+            rec.update({"IsDeleted": True, "MasterRecordId": master, "LastModifiedDate": at, "SystemModstamp": at})
+            self.log.record(at, "salesforce", "merge", sobject, rid, "delete", None, None, None)
+            for t, field in (("Task", "WhoId"), ("Event", "WhoId"), ("CampaignMember", ref)):
+                for row in self.objects[t].values():
+                    if row.get(field) == rid:
+                        row[field] = master
+                        row["SystemModstamp"] = at
+        self.objects[sobject][master]["SystemModstamp"] = at
+
+    def archived(self, sobject: str, rec: dict[str, Any]) -> bool:
+        """Salesforce archives Events, and closed Tasks, whose date is over a year old."""
+        cutoff = self.clock.now_ms() - ARCHIVE_AFTER_MS
+        if sobject == "Event":
+            at = rec.get("ActivityDateTime") or rec.get("StartDateTime") or rec["CreatedDate"]
+            return isinstance(at, int) and at < cutoff
+        if sobject == "Task" and rec.get("Status") == "Completed":
+            due = rec.get("ActivityDate")
+            return (sf_date_ms(due) if isinstance(due, str) else rec["CreatedDate"]) < cutoff
+        return False
+
     def delete(self, sobject: str, rid: str, endpoint: str) -> None:
         rec = self.objects[sobject].get(rid)
         if rec is None or rec["IsDeleted"]:
@@ -390,16 +464,19 @@ class SalesforceState:
                 return "double"
             return "email" if f == "Email" else "string"
 
+        hidden, read_only = self.field_access(sobject)
         fields = []
         for f in SYSTEM + FIELDS[sobject]:
+            if f in hidden:
+                continue  # no field-level security: describe does not list it
             fields.append(
                 {
                     "name": f,
                     "label": f.replace("__c", "").replace("_", " "),
                     "type": ftype(f),
                     "custom": f.endswith("__c"),
-                    "updateable": f not in READ_ONLY,
-                    "createable": f not in READ_ONLY,
+                    "updateable": f not in READ_ONLY and f not in read_only,
+                    "createable": f not in READ_ONLY and f not in read_only,
                     "nillable": f not in ("Id", "LastName"),
                     "length": 255,
                     "referenceTo": [REFERENCE[f]] if f in REFERENCE else [],

@@ -40,7 +40,7 @@ def test_429_burst_then_recovery(sandbox, hs) -> None:
     sandbox.salesforce_faults.set(burst_429=1)
     with pytest.raises(SalesforceRefusedRequest):
         sf.query("SELECT Id FROM User")
-    assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 6
+    assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 7
 
 
 def test_latency(sandbox, hs) -> None:

@@ -31,7 +31,7 @@ def test_soap_and_oauth_logins(sandbox) -> None:
         domain=sandbox.salesforce_domain,
         session=sandbox.salesforce_session(),
     )
-    assert oauth.query("SELECT COUNT() FROM User")["totalSize"] == 6
+    assert oauth.query("SELECT COUNT() FROM User")["totalSize"] == 7
     with pytest.raises(SalesforceAuthenticationFailed):
         Salesforce(
             username=sandbox.salesforce_username,
@@ -195,7 +195,7 @@ def test_session_ttl_expires() -> None:
         sf.query("SELECT Id FROM User")
         before = sb.salesforce.logins
         time.sleep(1.05)
-        assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 6
+        assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 7
         assert sb.salesforce.logins == before + 1
 
 
@@ -212,7 +212,7 @@ def test_limit_info_header_and_daily_403() -> None:
         assert e.value.content[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
         assert world.log.limits_exceeded[("salesforce", "DAILY")] == 1
         world.advance_days(1)  # a new day resets the quota
-        assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 6
+        assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 7
 
 
 def test_lead_conversion_follows_an_opportunity() -> None:
@@ -261,3 +261,70 @@ def test_automation_moves_system_modstamp_only(sf, world: World) -> None:
     ahead = [r for r in rows if r["SystemModstamp"] > r["LastModifiedDate"]]
     assert ahead and all(r["Status"] != "Open - Not Contacted" for r in ahead)
     assert all(r["SystemModstamp"] >= r["LastModifiedDate"] for r in rows)
+
+
+def test_collections_refuse_more_than_10_type_chunks(sf, world: World) -> None:
+    contacts = list(world.salesforce.objects["Contact"])[:6]
+    leads = list(world.salesforce.objects["Lead"])[:6]
+    interleaved = [
+        {"attributes": {"type": t}, "Id": rid, "Hub_Next_Best_Action__c": "wait"}
+        for c, lead in zip(contacts, leads, strict=True)
+        for t, rid in (("Contact", c), ("Lead", lead))
+    ]  # 12 rows, the type changes at every row: 12 chunks
+    with pytest.raises(SalesforceMalformedRequest) as e:
+        sf.restful("composite/sobjects", method="PATCH", json={"records": interleaved})
+    assert e.value.status == 400 and e.value.content[0]["errorCode"] == "INVALID_BATCH_REQUEST"
+    assert "more than 10 chunks" in e.value.content[0]["message"]
+    assert all(world.salesforce.objects["Contact"][c]["Hub_Next_Best_Action__c"] != "wait" for c in contacts)
+    ten = interleaved[:10]  # exactly 10 chunks is allowed
+    assert all(r["success"] for r in sf.restful("composite/sobjects", method="PATCH", json={"records": ten}))
+
+
+def test_concurrency_refusal_is_a_403_that_is_not_the_daily_limit(sf, sandbox) -> None:
+    sandbox.salesforce_faults.set(burst_429=1)
+    with pytest.raises(SalesforceRefusedRequest) as e:
+        sf.query("SELECT Id FROM User")
+    assert e.value.status == 403
+    assert e.value.content == [
+        {"message": "ConcurrentPerOrgLongTxn Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}
+    ]
+    assert "TotalRequests" not in e.value.content[0]["message"]
+    assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 7
+
+
+def test_a_query_too_big_times_out_and_a_narrower_one_does_not() -> None:
+    world = World(n_contacts=400, seed=21)
+    with start_sandbox(world, salesforce_limits=SalesforceLimits(query_timeout_rows=100)) as sb:
+        sf = salesforce_client(sb)
+        with pytest.raises(SalesforceMalformedRequest) as e:
+            sf.query("SELECT Id FROM Lead")
+        assert e.value.status == 400
+        assert e.value.content == [
+            {"message": "Your query request was running for too long.", "errorCode": "QUERY_TIMEOUT"}
+        ]
+        assert len(sf.query("SELECT Id FROM Lead ORDER BY SystemModstamp ASC LIMIT 50")["records"]) == 50
+
+
+def test_archived_activities_need_query_all_and_merges_leave_master_record_id(sf, world: World) -> None:
+    sfs = world.salesforce
+    lead = next(r for r in sfs.objects["Lead"].values() if not r["IsConverted"])
+    with world.lock:
+        old = sfs.create(
+            "Task",
+            {"WhoId": lead["Id"], "Subject": "old", "Status": "Completed", "ActivityDate": "2024-01-02"},
+            at_ms=sfs.clock.now_ms() - 400 * 86_400_000,
+        )
+        fresh = sfs.create("Task", {"WhoId": lead["Id"], "Subject": "new", "Status": "Completed"})
+    q = f"SELECT Id FROM Task WHERE Id IN ('{old}', '{fresh}')"
+    assert [r["Id"] for r in sf.query(q)["records"]] == [fresh]  # archived: not in a plain query
+    assert {r["Id"] for r in sf.query_all(q, include_deleted=True)["records"]} == {old, fresh}
+
+    master, loser = [r["Id"] for r in sfs.objects["Lead"].values() if not r["IsConverted"]][1:3]
+    with world.lock:
+        sfs.merge("Lead", master, [loser])
+    rows = sf.query_all(f"SELECT Id, IsDeleted, MasterRecordId FROM Lead WHERE Id = '{loser}'", include_deleted=True)
+    assert rows["records"][0]["IsDeleted"] is True and rows["records"][0]["MasterRecordId"] == master
+    assert sf.query(f"SELECT COUNT() FROM Lead WHERE Id = '{loser}'")["totalSize"] == 0
+    with pytest.raises(SalesforceMalformedRequest) as e:  # MasterRecordId is set by merges only
+        sf.Lead.update(master, {"MasterRecordId": loser})
+    assert e.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"

@@ -153,3 +153,34 @@ def test_a_session_that_expires_between_pages_keeps_paging() -> None:
     c = client(password_settings())
     assert [r["Id"] for batch in c.query_pages("SELECT Id FROM Lead") for r in batch] == ["1", "2"]
     assert login.call_count == 2
+
+
+@responses.activate
+def test_a_concurrency_limit_backs_off_and_retries_not_a_daily_stop() -> None:
+    url = f"{BASE}/query/"
+    busy = sf_error("REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.")
+    responses.get(url, json=busy, status=403)
+    responses.get(url, json=busy, status=403)
+    responses.get(url, json=query_page([{"Id": "1"}]))
+    waits: list[float] = []
+    c = SalesforceClient(session_settings(), sleep=waits.append)
+    assert list(c.query_pages("SELECT Id FROM Lead")) == [[{"Id": "1"}]]
+    assert waits == [2.0, 4.0]
+    responses.replace(responses.GET, url, json=busy, status=403)
+    waits.clear()
+    with pytest.raises(RetryableError) as err:
+        list(c.query_pages("SELECT Id FROM Lead"))
+    assert not isinstance(err.value, DailyLimitReached)
+    assert err.value.retry_after is not None and err.value.retry_after <= 60
+    assert sum(waits) < 60
+
+
+@responses.activate
+def test_query_timeout_is_its_own_retryable_error() -> None:
+    from connectors.salesforce.client import QueryTooBig
+
+    responses.get(
+        f"{BASE}/query/", json=sf_error("QUERY_TIMEOUT", "Your query request was running for too long."), status=400
+    )
+    with pytest.raises(QueryTooBig, match="QUERY_TIMEOUT"):
+        list(client(session_settings()).query_pages("SELECT Id FROM Lead"))

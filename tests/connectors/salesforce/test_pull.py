@@ -152,8 +152,10 @@ def test_activities_from_tasks_and_events() -> None:
         "WhoId": "00QA",
         "StartDateTime": "2026-01-11T15:00:00.000+0000",
     }
-    responses.get(f"{BASE}/query/", json=query_page([task, orphan]))
-    responses.get(f"{BASE}/query/", json=query_page([event]))
+    deleted = {"Id": "00T3", "IsDeleted": True, "SystemModstamp": "2026-01-10T10:00:02.000+0000", "WhoId": "003A"}
+    # queryAll: archived activities (over a year old) are only there
+    responses.get(f"{BASE}/queryAll/", json=query_page([task, orphan, deleted]))
+    responses.get(f"{BASE}/queryAll/", json=query_page([event]))
     conn = connector(session_settings())
     conn.clock = lambda: START
     pages = list(conn.pull_activities(None))

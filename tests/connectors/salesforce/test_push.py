@@ -6,6 +6,8 @@ import json
 
 import pytest
 import responses
+from hypothesis import given
+from hypothesis import strategies as st
 from responses import matchers
 
 from hub.errors import RetryableError
@@ -41,10 +43,10 @@ def test_fields_and_owner_merge_into_one_row_with_auto_assign_off() -> None:
     responses.get(f"{BASE}/query/", json=query_page([{"Id": "005U"}]))  # the owner is an active user
     patch = responses.patch(
         COLLECTION,
-        json=[
-            ok("00QA"),
+        json=[  # rows go grouped by type: the two Contacts, then the Lead
             err("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access"),
             err("FIELD_CUSTOM_VALIDATION_EXCEPTION", "no"),
+            ok("00QA"),
         ],
         headers=limit_header(500),
         match=[matchers.header_matcher({"Sforce-Auto-Assign": "FALSE"})],
@@ -60,14 +62,15 @@ def test_fields_and_owner_merge_into_one_row_with_auto_assign_off() -> None:
     )
     rows = body(patch.calls[0])["records"]
     assert body(patch.calls[0])["allOrNone"] is False
-    assert rows[0] == {
+    assert [r["id"] for r in rows] == ["003B", "003C", "00QA"]
+    assert rows[2] == {
         "attributes": {"type": "Lead"},
         "id": "00QA",
         "Hub_Lead_Score__c": 80.0,
         "Hub_Next_Best_Action__c": "call",
         "OwnerId": "005U",
     }
-    assert rows[1]["Hub_Best_Send_Time__c"] == "2026-01-06T10:00:00.000Z"
+    assert rows[0]["Hub_Best_Send_Time__c"] == "2026-01-06T10:00:00.000Z"
     assert [(r.push_id, r.status) for r in results] == [(1, "ok"), (2, "ok"), (3, "retryable"), (4, "failed")]
     assert results[3].reason == "FIELD_CUSTOM_VALIDATION_EXCEPTION: no"
     assert conn.usage()["api_used"] == 500
@@ -167,3 +170,50 @@ def test_list_removes_delete_only_existing_members() -> None:
     )
     assert "ids=00vM" in delete.calls[0].request.url and "allOrNone=false" in delete.calls[0].request.url
     assert [r.status for r in results] == ["ok", "ok"] and len(delete.calls) == 1
+
+
+@responses.activate
+def test_interleaved_contacts_and_leads_are_grouped_by_type() -> None:
+    """Push order alternates Contact and Lead; Salesforce refuses more than 10 type chunks per call."""
+    rows = [(f"003C{k:03d}", "contact") if k % 2 == 0 else (f"00QL{k:03d}", "lead") for k in range(230)]
+    patch = responses.patch(COLLECTION, json=[ok("x")] * 200)
+    results = connector().push(
+        [
+            req(i, rid, ActionKind.SET_FIELDS, obj=obj, fields={"next_best_action": "call"})
+            for i, (rid, obj) in enumerate(rows)
+        ]
+    )
+    sent = [[r["attributes"]["type"] for r in body(c)["records"]] for c in patch.calls]
+    assert [len(s) for s in sent] == [200, 30]
+    for types in sent:
+        chunks = 1 + sum(a != b for a, b in zip(types, types[1:], strict=False))
+        assert chunks <= 10
+    assert sent[0][:115] == ["Contact"] * 115 and set(sent[0][115:]) == {"Lead"}
+    assert len(results) == 230 and results[0].status == "ok"
+
+
+@responses.activate
+def test_a_concurrency_limit_does_not_pause_pushing_for_an_hour() -> None:
+    busy = [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "ConcurrentPerOrgLongTxn Limit exceeded."}]
+    responses.patch(COLLECTION, json=busy, status=403)
+    with pytest.raises(RetryableError) as err:
+        connector().push([req(1, "003A", ActionKind.SET_FIELDS, fields={"next_best_action": "call"})])
+    assert err.value.retry_after is not None and err.value.retry_after <= 60
+    daily = [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}]
+    responses.replace(responses.PATCH, COLLECTION, json=daily, status=403)
+    with pytest.raises(RetryableError) as err:
+        connector().push([req(1, "003A", ActionKind.SET_FIELDS, fields={"next_best_action": "call"})])
+    assert err.value.retry_after == 3600.0
+
+
+@given(st.lists(st.sampled_from(["Contact", "Lead", "Account", "Task"]), max_size=700))
+def test_typed_chunks_keep_every_row_within_salesforce_s_limits(types: list[str]) -> None:
+    from connectors.salesforce.actions import _Row, typed_chunks
+
+    rows = [_Row(t, f"id{k}") for k, t in enumerate(types)]
+    parts = typed_chunks(rows)
+    assert sorted(r.record_id for p in parts for r in p) == sorted(r.record_id for r in rows)
+    for part in parts:
+        assert 0 < len(part) <= 200
+        assert 1 + sum(a.sobject != b.sobject for a, b in zip(part, part[1:], strict=False)) <= 10
+    assert len(parts) == -(-len(rows) // 200)  # grouping costs no extra calls

@@ -302,3 +302,50 @@ def test_a_conversion_to_another_email_and_a_purged_deletion_keep_the_store_true
     assert ghost is None
     assert n_after == n_before - 1  # the purged lead's contact went; the converted lead's did not double
     ctx.close()
+
+
+def test_a_merge_moves_the_loser_into_the_master_and_archived_activities_arrive(
+    tmp_path, redis12, world, sandbox
+) -> None:
+    from hub.store.schema import activities
+
+    sf = world.salesforce
+    leads = [r for r in sf.objects["Lead"].values() if r["Email"] and not r["IsDeleted"] and not r["IsConverted"]]
+    master, loser = leads[0]["Id"], leads[1]["Id"]
+    with world.lock:  # an e-mail sent 400 days ago: archived, so only queryAll returns it
+        old_task = sf.create(
+            "Task",
+            {"WhoId": master, "Subject": "Email: old", "TaskSubtype": "Email", "Status": "Completed"}
+            | {"ActivityDate": "2024-01-02"},
+            at_ms=sf.clock.now_ms() - 400 * 86_400_000,
+        )
+    ctx = make_ctx(tmp_path, redis12, sandbox, world.salesforce.users[0])
+    sync_connector(ctx, NAME)
+
+    def owners() -> dict[str, int]:
+        with ctx.store.connect() as conn:
+            return dict(
+                conn.execute(
+                    select(identities.c.external_id, identities.c.contact_id).where(
+                        identities.c.external_id.in_([master, loser])
+                    )
+                ).all()
+            )
+
+    before = owners()
+    with ctx.store.connect() as conn:
+        n_before = conn.execute(select(func.count()).select_from(contacts)).scalar_one()
+        archived = conn.execute(
+            select(activities.c.contact_id).where(activities.c.external_id == f"Task:{old_task}")
+        ).scalar_one_or_none()
+    assert archived == before[master]  # the archived Task came through queryAll
+    assert before[master] != before[loser]
+    with world.lock:
+        sf.merge("Lead", master, [loser])
+    sync_connector(ctx, NAME)
+    after = owners()
+    with ctx.store.connect() as conn:
+        n_after = conn.execute(select(func.count()).select_from(contacts)).scalar_one()
+    assert loser not in after and after[master] == before[master]  # the loser's identity moved, not deleted
+    assert n_after == n_before - 1  # two hub contacts became one
+    ctx.close()

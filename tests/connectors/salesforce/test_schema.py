@@ -108,6 +108,8 @@ def _metadata_ok(names: list[str]) -> str:
 def test_missing_fields_are_created_through_the_metadata_api() -> None:
     fields = {k: v for k, v in ALL_HUB.items() if k not in ("Hub_Reason__c", "Hub_Lead_Score__c")}
     responses.get(f"{BASE}/sobjects/Contact/describe", json=describe("Contact", fields))
+    # the second describe (the check after creating) shows them, as when a profile grants new fields
+    responses.get(f"{BASE}/sobjects/Contact/describe", json=describe("Contact", ALL_HUB))
     wanted = ["Contact.Hub_Reason__c", "Contact.Hub_Lead_Score__c"]
     soap = responses.post(
         "https://na1.example.my.salesforce.com/services/Soap/m/59.0/",

@@ -1,0 +1,54 @@
+"""Short-lived limits and query timeouts against the sandbox: the sync narrows or waits, and finishes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from connectors.salesforce.config import SalesforceSettings
+from connectors.salesforce.connector import SalesforceConnector
+from hub.sandbox.salesforce_server import SalesforceLimits
+from hub.sandbox.serve import SandboxHandle, start_sandbox
+from hub.sandbox.world import World
+
+
+def _connector(sb: SandboxHandle, waits: list[float]) -> SalesforceConnector:
+    settings = SalesforceSettings(
+        username=sb.salesforce_username,
+        password=sb.salesforce_password,
+        security_token=sb.salesforce_security_token,
+        domain=sb.salesforce_domain,
+        ca_bundle=sb.ca_cert_path,
+        objects=["Lead"],
+        activity_objects=[],
+    )
+    conn = SalesforceConnector("sf", settings, {}, clock=lambda: datetime(2027, 1, 1, tzinfo=UTC))
+    conn.client.sleep = waits.append
+    return conn
+
+
+def test_query_timeouts_narrow_the_window_and_every_lead_arrives() -> None:
+    world = World(n_contacts=400, seed=21)
+    with start_sandbox(world, salesforce_limits=SalesforceLimits(query_timeout_rows=60)) as sb:
+        leads = {rid for rid, r in world.salesforce.objects["Lead"].items()}
+        assert len(leads) > 200
+        waits: list[float] = []
+        pages = list(_connector(sb, waits).pull_contacts(None))
+        got = (
+            {c.identities[0].external_id for p in pages for c in p.items}
+            | {m.source.external_id for p in pages for m in p.moved}
+            | {d.external_id for p in pages for d in p.deleted}
+        )
+        assert got == leads
+        assert len(pages) > 4  # several narrowed windows, each read to its end
+
+
+def test_a_concurrency_burst_is_waited_out_within_the_sync() -> None:
+    world = World(n_contacts=400, seed=21)
+    with start_sandbox(world) as sb:
+        waits: list[float] = []
+        conn = _connector(sb, waits)
+        conn.client.describe("Lead")
+        sb.salesforce_faults.set(burst_429=2)  # ConcurrentPerOrgLongTxn, twice
+        pages = list(conn.pull_contacts(None))
+        assert sum(len(p.items) for p in pages) > 200
+        assert waits == [2.0, 4.0]
