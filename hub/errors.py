@@ -8,8 +8,9 @@
     │   └── SkippableRecordError one bad record; log it with its id and go on
     ├── DecisionError            the engine could not decide
     ├── StoreError               the store is missing, unmigrated or unreachable
-    └── GovernanceError          an approval, alert or kill switch request that cannot be done
-        └── NotFoundError        no such approval or alert
+    ├── GovernanceError          an approval, alert or kill switch request that cannot be done
+    │   └── NotFoundError        no such approval or alert
+    └── DataError                a data file or column cannot be read as asked (file, column, row, value)
 
 Messages are plain sentences that name the bad value and say what to do.
 """
@@ -68,3 +69,7 @@ class GovernanceError(HubError):
 
 class NotFoundError(GovernanceError):
     pass
+
+
+class DataError(HubError):
+    """A user's data file or column cannot be read as asked: names the file, column, row and value."""

@@ -1,0 +1,544 @@
+"""Read a user's table file (CSV or Parquet) into typed numpy columns, with errors that say what to fix.
+
+- :func:`read_table` reads a whole file; :func:`iter_table` streams it in chunks of rows (a gigabyte
+  CSV is never loaded whole), each chunk carrying ``bytes_read`` / ``bytes_total`` for a progress bar;
+  :func:`count_rows` counts data rows.
+- CSV (``.csv``, ``.tsv``, ``.txt``, ``.csv.gz``): the delimiter (``,`` ``;`` tab ``|``) is sniffed
+  from the first lines; quoted fields may hold delimiters and newlines; UTF-8 with or without BOM.
+  Bytes that are not UTF-8 are read as cp1252 (latin-1 where cp1252 has no character), line by line,
+  so a file mixing encodings keeps its UTF-8 lines; the first such line is logged and kept in
+  :attr:`Table.notes`. A row with the wrong number of fields is skipped and noted, the rest is read.
+- Parquet (``.parquet``, ``.pq``): typed columns are kept; text columns are inferred like CSV cells.
+- Kinds and missing markers are those of :mod:`hub.cells`; ``types`` declares a column's kind and a
+  cell that does not fit is a :class:`~hub.errors.DataError` naming the column, line and value.
+  In :func:`iter_table` undeclared kinds are inferred from the first chunk and held for the rest.
+
+>>> import pathlib, tempfile
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "leads.csv"
+>>> _ = path.write_text('id;"plan";seats\\n1;pro;3\\n2;free;NA\\n')
+>>> table = read_table(path)
+>>> table.kinds
+{'id': 'numeric', 'plan': 'categorical', 'seats': 'numeric'}
+>>> table.column("seats").tolist()
+[3.0, nan]
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import gzip
+import io
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from hub.cells import KINDS, arrow_kind, from_arrow, infer_and_parse
+from hub.errors import DataError
+
+log = logging.getLogger(__name__)
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+DELIMITERS = (",", ";", "\t", "|")
+_SNIFF_BYTES = 64 * 1024
+_BLOCK_BYTES = 1 << 20
+
+
+class Table(Mapping[str, np.ndarray]):
+    """Ordered column name -> numpy array, with each column's kind (see :mod:`hub.cells`).
+
+    A Table is a ``Mapping``, so anything that takes ``Mapping[str, np.ndarray]`` takes a Table.
+    ``first_row`` is the 0-based data row of this chunk's first row in its file (for messages).
+
+    >>> t = Table({"x": np.array([1.0, 2.0, 3.0])}, {"x": "numeric"})
+    >>> t.n_rows, t.select([2, 0]).column("x").tolist()
+    (3, [3.0, 1.0])
+    """
+
+    def __init__(
+        self,
+        columns: Mapping[str, np.ndarray],
+        kinds: Mapping[str, str],
+        *,
+        source: str = "table",
+        first_row: int = 0,
+        notes: Sequence[str] = (),
+        bytes_read: int | None = None,
+        bytes_total: int | None = None,
+    ):
+        self._columns = dict(columns)
+        self.kinds = {name: kinds[name] for name in self._columns}
+        lengths = {len(v) for v in self._columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"columns of {source} differ in length: {sorted(lengths)}")
+        self.n_rows = lengths.pop() if lengths else 0
+        self.source = source
+        self.first_row = first_row
+        self.notes = list(notes)
+        self.bytes_read = bytes_read
+        self.bytes_total = bytes_total
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._columns)
+
+    def column(self, name: str) -> np.ndarray:
+        """The column ``name``; a missing name is a DataError with the closest names."""
+        try:
+            return self._columns[name]
+        except KeyError:
+            raise DataError(missing_column_message(name, self.names, self.source)) from None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.column(name)
+
+    def __iter__(self):
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __repr__(self) -> str:
+        cols = ", ".join(f"{n}:{k}" for n, k in self.kinds.items())
+        return f"Table({self.source}, {self.n_rows} rows, {cols})"
+
+    def select(self, rows) -> Table:
+        """The rows at ``rows`` (indices or a boolean mask), as a new Table."""
+        rows = np.asarray(rows)
+        return Table(
+            {n: v[rows] for n, v in self._columns.items()},
+            self.kinds,
+            source=self.source,
+            notes=self.notes,
+        )
+
+
+def missing_column_message(name: str, names: Sequence[str], source: str) -> str:
+    """ "column 'reward' not in data.csv; did you mean 'rewards'? columns: ..." """
+    close = difflib.get_close_matches(name, list(names), n=3, cutoff=0.6)
+    if not close:
+        lowered = {n.lower(): n for n in names}
+        close = [lowered[name.lower()]] if name.lower() in lowered else []
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    shown = ", ".join(names[:30]) + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
+    return f"column {name!r} not in {source}{hint} columns: {shown}"
+
+
+def require_unique(table: Table, column: str) -> None:
+    """Raise DataError if ``column`` repeats a value, naming the value and its (file) lines.
+
+    >>> require_unique(Table({"id": np.array(["a", "b", "a"], dtype=object)}, {"id": "categorical"}), "id")
+    Traceback (most recent call last):
+    ...
+    hub.errors.DataError: column 'id' in table must be unique but 'a' appears 2 times (lines 2, 4); ...
+    """
+    values = table.column(column)
+    present = ~_missing(values)
+    keys = values[present]
+    if table.kinds.get(column) in ("categorical", "text"):
+        keys = keys.astype(str)
+    uniques, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    dup = np.flatnonzero(counts > 1)
+    if dup.size == 0:
+        return
+    first = dup[np.argmin([np.flatnonzero(inverse == d)[0] for d in dup])]
+    rows = np.flatnonzero(present)[np.flatnonzero(inverse == first)]
+    lines = ", ".join(str(table.first_row + r + 2) for r in rows[:10])
+    raise DataError(
+        f"column {column!r} in {table.source} must be unique but {_show(uniques[first])} appears "
+        f"{counts[first]} times (lines {lines}); {dup.size} value(s) repeat in all. "
+        "Remove the duplicate rows or pick another id column."
+    )
+
+
+def _show(value) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return repr(int(value))
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _missing(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    if values.dtype.kind == "M":
+        return np.isnat(values)
+    if values.dtype.kind == "O":
+        return np.array([v is None for v in values], dtype=bool)
+    return np.zeros(len(values), dtype=bool)
+
+
+def file_format(path: str | os.PathLike) -> str:
+    """'csv' or 'parquet' from the file name; anything else is a DataError."""
+    name = Path(path).name.lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    raise DataError(
+        f"{Path(path).name}: unsupported file type; use CSV ({', '.join(CSV_SUFFIXES)}) "
+        f"or Parquet ({', '.join(PARQUET_SUFFIXES)})"
+    )
+
+
+def read_table(
+    path: str | os.PathLike,
+    columns: Sequence[str] | None = None,
+    *,
+    types: Mapping[str, str] | None = None,
+) -> Table:
+    """Read the whole file at ``path`` (only ``columns`` if given, in that order), kinds inferred
+    over all rows unless declared in ``types`` (column -> numeric/boolean/date/categorical/text)."""
+    reader = _open(path, columns, types)
+    batches = list(reader.batches())
+    data = pa.Table.from_batches(batches, schema=reader.schema)
+    if data.num_rows == 0:
+        raise DataError(f"{reader.source} has a header ({', '.join(reader.names)}) but no rows")
+    return reader.convert(data, first_row=0, kinds=dict(reader.types))
+
+
+def iter_table(
+    path: str | os.PathLike,
+    chunk_rows: int = 50_000,
+    columns: Sequence[str] | None = None,
+    *,
+    types: Mapping[str, str] | None = None,
+) -> Iterator[Table]:
+    """Yield the file as Tables of at most ``chunk_rows`` rows, streaming (constant memory).
+
+    Undeclared kinds are inferred from the first chunk and kept; a later cell that does not fit
+    is a DataError that names it (declare the column's kind in ``types`` to read it as text).
+    Each chunk has ``bytes_read`` (of the file on disk) and ``bytes_total`` for a progress bar.
+    """
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    reader = _open(path, columns, types)
+    kinds = dict(reader.types)
+    buffered: list[pa.RecordBatch] = []
+    n_buffered = 0
+    first_row = 0
+    for batch in reader.batches():
+        buffered.append(batch)
+        n_buffered += batch.num_rows
+        while n_buffered >= chunk_rows:
+            data = pa.Table.from_batches(buffered, schema=reader.schema)
+            chunk, rest = data.slice(0, chunk_rows), data.slice(chunk_rows)
+            table = reader.convert(chunk, first_row=first_row, kinds=kinds)
+            kinds = dict(table.kinds)
+            first_row += chunk_rows
+            buffered, n_buffered = rest.to_batches(), rest.num_rows
+            yield table
+    if n_buffered or first_row == 0:
+        data = pa.Table.from_batches(buffered, schema=reader.schema)
+        if first_row == 0 and data.num_rows == 0:
+            raise DataError(f"{reader.source} has a header ({', '.join(reader.names)}) but no rows")
+        yield reader.convert(data, first_row=first_row, kinds=kinds, last=True)
+
+
+def count_rows(path: str | os.PathLike) -> int:
+    """Number of data rows (streams a CSV once; Parquet reads its footer)."""
+    if file_format(path) == "parquet":
+        return pq.ParquetFile(path).metadata.num_rows
+    reader = _open(path, None, None, only_first=True)
+    return sum(batch.num_rows for batch in reader.batches())
+
+
+def file_size(path: str | os.PathLike) -> int:
+    """Bytes on disk: the total for a progress bar fed by ``Table.bytes_read``."""
+    return os.path.getsize(path)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _legacy_bytes(error: UnicodeDecodeError) -> tuple[str, int]:
+    """Decode error handler: undecodable bytes as cp1252, or latin-1 where cp1252 has no character."""
+    chunk = error.object[error.start : error.end]
+    return "".join(_byte_text(b) for b in chunk), error.end
+
+
+def _byte_text(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:
+        return bytes([byte]).decode("latin-1")
+
+
+codecs.register_error("hub_legacy", _legacy_bytes)
+
+
+class _Utf8Stream(io.RawIOBase):
+    """A binary stream of the file as valid UTF-8 (BOM dropped), transcoding bad lines from cp1252.
+
+    Lines that are valid UTF-8 pass through untouched; only the first bad line is looked for.
+    """
+
+    def __init__(self, raw, source: str, position):
+        self._raw = raw
+        self._source = source
+        self._position = position
+        self._pending = b""
+        self._out = b""
+        self._lines_before = 0
+        self._started = False
+        self._eof = False
+        self._utf16 = None
+        self.first_bad_line: int | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def bytes_read(self) -> int:
+        return self._position()
+
+    def _fill(self) -> None:
+        block = self._raw.read(_BLOCK_BYTES)
+        if not self._started:
+            self._started = True
+            if block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                self._utf16 = codecs.getincrementaldecoder("utf-16")(errors="replace")
+            block = block.removeprefix(codecs.BOM_UTF8)
+        if self._utf16 is not None:  # Excel's "Unicode text": UTF-16 with a BOM
+            self._out += self._utf16.decode(block, final=not block).encode("utf-8")
+            self._eof = not block
+            return
+        if not block:
+            self._eof = True
+            text, self._pending = self._pending, b""
+        else:
+            data = self._pending + block
+            cut = data.rfind(b"\n") + 1
+            text, self._pending = data[:cut], data[cut:]
+        if not text:
+            return
+        try:
+            text.decode("utf-8")
+            self._out += text
+        except UnicodeDecodeError as error:
+            if self.first_bad_line is None:
+                self.first_bad_line = self._lines_before + text.count(b"\n", 0, error.start) + 1
+                log.warning(
+                    "%s is not all UTF-8 (first at line %d); those bytes are read as cp1252/latin-1",
+                    self._source,
+                    self.first_bad_line,
+                )
+            self._out += text.decode("utf-8", errors="hub_legacy").encode("utf-8")
+        self._lines_before += text.count(b"\n")
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._eof and (size < 0 or len(self._out) < size):
+            self._fill()
+        if size < 0:
+            size = len(self._out)
+        out, self._out = self._out[:size], self._out[size:]
+        return out
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _open_bytes(path: Path):
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the stream that wraps it
+    if path.name.lower().endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw.tell
+    return raw, raw.tell
+
+
+def _decode_head(head: bytes) -> str:
+    """The first bytes of a CSV as text, by the same rules as :class:`_Utf8Stream`."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return codecs.getincrementaldecoder("utf-16")(errors="replace").decode(head)
+    return head.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="hub_legacy")
+
+
+def sniff_delimiter(sample: str, preferred: str = ",") -> str:
+    """The delimiter of ``DELIMITERS`` that splits the first lines into the same number (>1) of fields.
+
+    >>> sniff_delimiter('"a";"b,c";"d"\\n1;2;3\\n')
+    ';'
+    """
+    lines = sample.splitlines(keepends=True)
+    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the sample cut the last line
+    lines = lines[:50]
+    best, best_score = preferred, (0.0, 1, 0)
+    for delimiter in DELIMITERS:
+        try:
+            rows = [r for r in csv.reader(lines, delimiter=delimiter) if r]
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        consistent = sum(len(r) == width for r in rows) / len(rows)
+        score = (consistent, width, delimiter == preferred)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+class _Reader:
+    """One open file: its header, declared kinds, arrow batches and conversion to Tables."""
+
+    def __init__(self, path: Path, columns, types, only_first: bool = False):
+        self.path = path
+        self.source = path.name
+        self.total = os.path.getsize(path)
+        self.notes: list[str] = []
+        self.format = file_format(path)
+        if self.format == "parquet":
+            self._parquet = pq.ParquetFile(path)
+            self.names = list(self._parquet.schema_arrow.names)
+            if not self.names:
+                raise DataError(f"{self.source} has no columns")
+        else:
+            self._open_csv_header()
+        _check_duplicates(self.names, self.source)
+        self.columns = list(columns) if columns is not None else list(self.names)
+        if only_first:
+            self.columns = self.columns[:1]
+        for name in self.columns:
+            if name not in self.names:
+                raise DataError(missing_column_message(name, self.names, self.source))
+        _check_duplicates(self.columns, "the columns asked for")
+        self.types = dict(types or {})
+        for name, kind in self.types.items():
+            if kind not in KINDS:
+                raise DataError(f"type {kind!r} for column {name!r} is not one of {', '.join(KINDS)}")
+            if name not in self.names:
+                raise DataError(missing_column_message(name, self.names, self.source))
+        self.types = {n: k for n, k in self.types.items() if n in self.columns}
+
+    def _open_csv_header(self) -> None:
+        raw, _ = _open_bytes(self.path)
+        try:
+            head = raw.read(_SNIFF_BYTES)
+        except (OSError, EOFError) as error:
+            raise DataError(f"{self.source} cannot be read ({error}); is it a complete, valid file?") from None
+        finally:
+            raw.close()
+        text = _decode_head(head)
+        if not text.strip():
+            raise DataError(f"{self.source} is empty: expected a header line with column names, then rows")
+        preferred = "\t" if ".tsv" in self.source.lower() else ","
+        self.delimiter = sniff_delimiter(text, preferred)
+        header = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=self.delimiter))
+        self.names = [h.strip() or f"column_{i + 1}" for i, h in enumerate(header)]
+
+    @property
+    def schema(self) -> pa.Schema:
+        if self.format == "parquet":
+            return pa.schema([self._parquet.schema_arrow.field(n) for n in self.columns])
+        return pa.schema([pa.field(n, pa.string()) for n in self.columns])
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        if self.format == "parquet":
+            rows, total_rows = 0, max(self._parquet.metadata.num_rows, 1)
+            for batch in self._parquet.iter_batches(batch_size=65_536, columns=self.columns):
+                rows += batch.num_rows
+                self.bytes_read = self.total * rows // total_rows  # progress by rows: no byte position
+                yield batch
+            return
+        raw, position = _open_bytes(self.path)
+        self._stream = stream = _Utf8Stream(raw, self.source, position)
+        # One thread: the stream is read in order anyway, and skipped rows then get their line number.
+        read_options = pcsv.ReadOptions(
+            column_names=self.names, skip_rows=1, block_size=_BLOCK_BYTES, use_threads=False
+        )
+        parse_options = pcsv.ParseOptions(
+            delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=self._bad_row
+        )
+        convert_options = pcsv.ConvertOptions(
+            column_types={n: pa.string() for n in self.names},
+            include_columns=self.columns,
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        try:
+            with pcsv.open_csv(stream, read_options, parse_options, convert_options) as reader:
+                for batch in reader:
+                    self.bytes_read = stream.bytes_read()
+                    yield batch
+        except pa.ArrowInvalid as error:
+            raise DataError(f"{self.source} cannot be read as CSV: {error}") from None
+        except (OSError, EOFError) as error:  # a truncated or corrupt .gz
+            raise DataError(f"{self.source} cannot be read ({error}); is it a complete, valid file?") from None
+        finally:
+            stream.close()
+        if stream.first_bad_line is not None:
+            self.notes.append(
+                f"{self.source} is not all UTF-8 (first at line {stream.first_bad_line}); "
+                "those bytes were read as cp1252/latin-1"
+            )
+
+    def _bad_row(self, row) -> str:
+        where = f"line {row.number}" if row.number is not None else "a row"
+        note = (
+            f"{self.source}: skipped {where} with {row.actual_columns} fields "
+            f"(expected {row.expected_columns}): {row.text[:80]!r}"
+        )
+        log.warning(note)
+        self.notes.append(note)
+        return "skip"
+
+    def convert(self, data: pa.Table, *, first_row: int, kinds: dict[str, str], last: bool = False) -> Table:
+        """Arrow columns to a Table; a cell that misfits a declared or held kind is a DataError."""
+        columns, out_kinds = {}, {}
+        for name in self.columns:
+            column = data.column(name)
+            kind = kinds.get(name)
+            typed = arrow_kind(column.type)
+            if typed is not None and kind in (None, typed):
+                columns[name], out_kinds[name] = from_arrow(column, typed), typed
+                continue
+            kind, parsed = infer_and_parse(column, kind)
+            if parsed.bad is not None:
+                how = "declared" if name in self.types else "inferred from the first rows"
+                raise DataError(
+                    f"column {name!r} in {self.source} cannot be read as {kind} ({how}): "
+                    f"line {first_row + parsed.bad.index + 2} has {parsed.bad.value!r}. "
+                    f"Fix the cell, or declare the column's type (e.g. {name}: categorical)."
+                )
+            columns[name], out_kinds[name] = parsed.values, kind
+        return Table(
+            columns,
+            out_kinds,
+            source=self.source,
+            first_row=first_row,
+            notes=self.notes,
+            bytes_read=getattr(self, "bytes_read", self.total),
+            bytes_total=self.total,
+        )
+
+
+def _check_duplicates(names: Sequence[str], source: str) -> None:
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        seen.setdefault(name, []).append(i + 1)
+    repeated = {n: pos for n, pos in seen.items() if len(pos) > 1}
+    if repeated:
+        shown = "; ".join(f"{n!r} at positions {', '.join(map(str, p))}" for n, p in repeated.items())
+        raise DataError(f"{source} has duplicate column names: {shown}. Rename them so each is unique.")
+
+
+def _open(path, columns, types, only_first: bool = False) -> _Reader:
+    path = Path(path)
+    file_format(path)
+    if not path.exists():
+        raise DataError(f"{path} does not exist")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path.name} is empty: expected a header line with column names, then rows")
+    return _Reader(path, columns, types, only_first)
