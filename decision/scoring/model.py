@@ -98,7 +98,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         isotonic_from: int = 1000,
         calibration_share: float = 0.25,
         logistic_below: int = 50,
-        max_iter: int = 300,
+        max_iter: int = 150,
         learning_rate: float = 0.05,
         default_deal_value: float = 10_000.0,
         random_state: int = 0,
