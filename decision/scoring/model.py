@@ -16,7 +16,7 @@ Why this shape:
   lead tables are small and noisy; logistic regression only below ``logistic_below`` positives.
 - **Cold start.** Below ``min_positives`` labels (configurable) the legacy points score
   (:mod:`decision.scoring.points`) is served; ``source_`` says which one is live.
-- **Score 0-100** is the percentile of the probability among the calibration rows (90 =
+- **Score 0-100** is the percentile of the probability among the latest ``calibration_share`` of training rows (90 =
   better than 90 % of recent leads), because calibrated probabilities crowd near the base
   rate and a rank is what a queue sorts by. Under cold start it is the points total.
 
