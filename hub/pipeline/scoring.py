@@ -79,7 +79,7 @@ def retrain(store: Store, now: datetime, settings: ScoringSettings | None = None
             f"cold start: {positives} opportunities in training windows, {s.min_positives} needed; points score stays",
         )
     model = LeadScorer(min_positives=s.min_positives, default_deal_value=s.default_deal_value)
-    model.fit(train.X, train.y, train.value, order=train.cutoffs)
+    model.fit(train.X, train.y, train.value, order=train.cutoffs, groups=train.contact_ids)
     decision = registry_for(store, s).consider(model, recent.X, recent.y, at=now)
     verdict = "promoted" if decision.promoted else "kept as candidate"
     return RetrainResult(len(train), positives, False, decision, f"version {decision.version} {verdict}")
