@@ -12,7 +12,9 @@ The two entry points a task or the decide step calls (thin, like the other pipel
 
 Cut-offs: the latest window whose 90-day labels are complete starts at ``now - horizon``; it
 is the *recent* window promotion is judged on. Training cut-offs go back from
-``now - 2 * horizon`` every ``cutoff_step_days``, so no training label overlaps it.
+``now - 2 * horizon`` every ``cutoff_step_days``, so no training label overlaps it. A contact
+appears once per training cut-off; its rows share one calibration fold (``groups``), so no fold
+is calibrated on near-copies of rows its classifier learned.
 """
 
 from __future__ import annotations
