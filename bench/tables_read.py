@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import sys
 import tempfile
@@ -23,12 +24,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 
 from decision.tabular import TableFeaturizer, infer_specs
 from hub.tables import count_rows, iter_table, read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANS = np.array(["pro", "free", "team", "enterprise", "NA"])
+SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("plan", pa.string()),
+        ("amount", pa.float64()),
+        ("signup", pa.string()),
+        ("opted", pa.string()),
+        ("note", pa.string()),
+    ]
+)
 
 
 def peak_mb() -> float:
@@ -37,28 +51,30 @@ def peak_mb() -> float:
 
 def write_synthetic(path: Path, rows: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
-    with path.open("w", encoding="utf-8") as f:
-        f.write("id,plan,amount,signup,opted,note\n")
+    with pcsv.CSVWriter(path, SCHEMA) as writer:
         for start in range(0, rows, 250_000):
             m = min(250_000, rows - start)
-            cols = [
-                np.arange(start, start + m).astype(str),
-                PLANS[rng.integers(0, len(PLANS), m)],
-                np.round(rng.lognormal(3, 1, m), 2).astype(str),
-                (np.datetime64("2023-01-01") + rng.integers(0, 500, m)).astype(str),
-                np.where(rng.random(m) < 0.5, "yes", "no"),
-                np.char.add('"note, ', np.char.add((np.arange(m) % 97).astype(str), '"')),
-            ]
-            lines = cols[0]
-            for col in cols[1:]:
-                lines = np.char.add(np.char.add(lines, ","), col)
-            f.write("\n".join(lines.tolist()) + "\n")
+            writer.write_table(
+                pa.table(
+                    {
+                        "id": np.arange(start, start + m),
+                        "plan": PLANS[rng.integers(0, len(PLANS), m)],
+                        "amount": np.round(rng.lognormal(3, 1, m), 2),
+                        "signup": (np.datetime64("2023-01-01") + rng.integers(0, 500, m)).astype(str),
+                        "opted": np.where(rng.random(m) < 0.5, "yes", "no"),
+                        "note": pc.binary_join_element_wise("note, ", (np.arange(m) % 97).astype(str), ""),
+                    },
+                    schema=SCHEMA,
+                )
+            )
 
 
 def streaming(rows: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.csv"
-        write_synthetic(path, rows)
+        writer = multiprocessing.get_context("spawn").Process(target=write_synthetic, args=(path, rows))
+        writer.start()  # in another process, so this one's peak memory is the reader's alone
+        writer.join()
         size_mb = path.stat().st_size / 1e6
         before = peak_mb()
         start = time.perf_counter()

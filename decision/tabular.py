@@ -5,7 +5,7 @@ A :class:`ColumnSpec` says how one column becomes features:
 - ``numeric``: optional ``clip`` then ``log1p`` (signed for negatives), standardized with the
   training mean and standard deviation (``standardize``), optionally its square (``name^2``);
 - ``date``: age in days at ``now`` (``now - stamp``; future stamps count as 0 days unless ``clip``
-  says otherwise), then as numeric;
+  says otherwise), then as numeric under the column's own name;
 - ``boolean``: 1/0;
 - ``categorical``: one 0/1 column per level (``levels`` fixed, else the ``top_k`` most frequent in
   training), plus ``name=other`` (unseen or rare levels) and ``name=missing``;
@@ -31,7 +31,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 
 import numpy as np
@@ -82,6 +82,19 @@ class ColumnSpec:
             raise ValueError(f"column {self.name!r}: a keyword column needs keywords")
         if self.top_k < 1:
             raise ValueError(f"column {self.name!r}: top_k must be at least 1")
+        misplaced = [
+            option
+            for option, applies in (
+                ("log1p", self.type in ("numeric", "date") or not self.log1p),
+                ("clip", self.type in ("numeric", "date") or self.clip is None),
+                ("squared", self.type in ("numeric", "date") or not self.squared),
+                ("levels", self.type == "categorical" or self.levels is None),
+                ("keywords", self.type == "keyword" or not self.keywords),
+            )
+            if not applies
+        ]
+        if misplaced:
+            raise ValueError(f"column {self.name!r}: {', '.join(misplaced)} do(es) not apply to a {self.type} column")
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -92,7 +105,12 @@ class ColumnSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ColumnSpec:
+        """The spec of a ``to_dict`` (or hand-written config) mapping; unknown keys are refused."""
         data = dict(data)
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            known = ", ".join(f.name for f in fields(cls))
+            raise ValueError(f"column spec {data.get('name')!r}: unknown key(s) {', '.join(unknown)}; known: {known}")
         if data.get("clip") is not None:
             data["clip"] = tuple(data["clip"])
         if data.get("levels") is not None:
@@ -202,8 +220,9 @@ class TableFeaturizer:
     """Columns -> float64 matrix, per the specs; ``fit`` learns levels, means and scales.
 
     Learned state: ``levels_`` (categorical levels), ``mean_`` / ``scale_`` (numeric, date and
-    boolean), ``names_`` (output columns), ``numeric_columns_`` (indices of continuous outputs,
-    the ones a model may square). :attr:`version` hashes specs and state.
+    boolean), ``names_`` (output columns), ``numeric_columns_`` (indices of the continuous
+    outputs, not one-hots, indicators or the spec's own squares: the ones a model may square).
+    :attr:`version` hashes specs and state.
     """
 
     def __init__(self, specs: Sequence[ColumnSpec]):
@@ -252,11 +271,7 @@ class TableFeaturizer:
                 names += [n, f"{n}_missing"]
             else:
                 numeric.append(len(names))
-                names.append(n)
-                names.append(f"{n}_missing")
-                if spec.squared:
-                    numeric.append(len(names))
-                    names.append(f"{n}^2")
+                names += [n, f"{n}_missing"] + ([f"{n}^2"] if spec.squared else [])
         self.names_ = names
         self.numeric_columns_ = np.array(numeric, dtype=np.int64)
 
@@ -268,7 +283,7 @@ class TableFeaturizer:
             raise RuntimeError("TableFeaturizer.transform before fit (or from_dict)")
         n = self._check(columns)
         now_us = _now_us(now)
-        out = np.zeros((n, len(self.names_)))
+        out = np.zeros((n, len(self.names_)), order="F")  # filled column by column
         j = 0  # first output column of the current spec
         for spec in self.specs:
             values = columns[spec.name]
@@ -292,7 +307,7 @@ class TableFeaturizer:
                 if spec.type != "boolean" and spec.squared:
                     out[:, j] = x * x
                     j += 1
-        return out
+        return np.ascontiguousarray(out)
 
     def _continuous(self, spec: ColumnSpec, values, now_us) -> np.ndarray:
         """Numeric, date (age in days) or boolean values as float64 with NaN missing, clipped and logged."""

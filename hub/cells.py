@@ -7,7 +7,8 @@ A column of text cells is read as one *kind*:
 - ``date``: ``datetime64[us]`` in UTC, NaT where missing (ISO dates and datetimes; a zone suffix
   such as ``Z`` or ``+02:00`` is converted to UTC, a stamp without one is taken as UTC);
 - ``categorical``: object array of ``str``, ``None`` where missing;
-- ``text``: like categorical, for long free text (median length over 40 characters).
+- ``text``: like categorical, for free text: a median length over 40 characters, or mostly
+  distinct cells of five or more words.
 
 Missing cells are empty, ``NA``, ``N/A``, ``NaN``, ``null`` or ``None`` (any case, spaces
 trimmed); ``unknown`` is a real level. All work is pyarrow compute over the whole column.
@@ -32,12 +33,14 @@ MISSING = ("", "na", "n/a", "nan", "null", "none")
 TRUE = ("true", "yes", "y", "t", "1")
 FALSE = ("false", "no", "n", "f", "0")
 TEXT_MEDIAN_LENGTH = 40
+TEXT_MEDIAN_WORDS = 5
 
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 _ZONE = r"(Z|[+-]\d{2}:?\d{2})$"
 _LEADING_ZERO = r"^[+-]?0\d"
 _SAMPLE = 1000
+_DECIMAL_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
 
 
 @dataclass(frozen=True)
@@ -235,14 +238,44 @@ def infer_kind(values, missing: np.ndarray | None = None) -> str:
             if kind == "numeric" and pc.any(pc.match_substring_regex(strings, _LEADING_ZERO)).as_py():
                 return "categorical"  # zip codes, account numbers: "02134" is a code, not 2134
             return kind
-    lengths = pc.utf8_length(present).to_numpy(zero_copy_only=False)
-    return "text" if np.median(lengths) > TEXT_MEDIAN_LENGTH else "categorical"
+    return "text" if _is_free_text(present) else "categorical"
 
 
-def infer_and_parse(values, kind: str | None = None) -> tuple[str, Parsed]:
-    """Infer the kind (unless given) and parse, sharing the string conversion."""
+def _is_free_text(present: pa.Array) -> bool:
+    """Long cells (median over 40 characters), or mostly distinct sentences (median 5+ words)."""
+    if np.median(pc.utf8_length(present).to_numpy(zero_copy_only=False)) > TEXT_MEDIAN_LENGTH:
+        return True
+    words = pc.count_substring(present, " ").to_numpy(zero_copy_only=False) + 1
+    return bool(np.median(words) >= TEXT_MEDIAN_WORDS and len(pc.unique(present)) > 0.5 * len(present))
+
+
+def decimal_comma(strings: pa.Array, missing: np.ndarray) -> pa.Array | None:
+    """Numbers written the European way (``3,25``, ``1.234,5``) as ``3.25``, ``1234.5``.
+
+    Only when every present cell is such a number and one has a comma; else None.
+
+    >>> decimal_comma(pa.array(["1.234,5", "3,25", "7"]), np.zeros(3, dtype=bool)).to_pylist()
+    ['1234.5', '3.25', '7']
+    """
+    present = _present(strings, missing)
+    if len(present) == 0 or not pc.any(pc.match_substring(present, ",")).as_py():
+        return None
+    if not pc.all(pc.match_substring_regex(present, _DECIMAL_COMMA)).as_py():
+        return None
+    return pc.replace_substring(pc.replace_substring(strings, ".", ""), ",", ".")
+
+
+def infer_and_parse(values, kind: str | None = None, *, comma_decimals: bool = False) -> tuple[str, Parsed]:
+    """Infer the kind (unless given) and parse, sharing the string conversion.
+
+    ``comma_decimals`` (for semicolon-separated files) reads ``3,25`` as 3.25 when the whole column
+    is written that way.
+    """
     strings = as_strings(values)
     missing = missing_mask(strings)
+    if comma_decimals and kind in (None, "numeric"):
+        rewritten = decimal_comma(strings, missing)
+        strings = strings if rewritten is None else rewritten
     if kind is None:
         kind = infer_kind(strings, missing)
     return kind, _PARSERS[kind](strings, missing)

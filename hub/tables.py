@@ -4,7 +4,9 @@
   CSV is never loaded whole), each chunk carrying ``bytes_read`` / ``bytes_total`` for a progress bar;
   :func:`count_rows` counts data rows.
 - CSV (``.csv``, ``.tsv``, ``.txt``, ``.csv.gz``): the delimiter (``,`` ``;`` tab ``|``) is sniffed
-  from the first lines; quoted fields may hold delimiters and newlines; UTF-8 with or without BOM.
+  from the first lines; quoted fields may hold delimiters and newlines; UTF-8 with or without BOM,
+  or UTF-16 with a BOM (Excel's "Unicode text"). In a semicolon-separated file a column written
+  with decimal commas (``3,25``, ``1.234,5``) is numeric.
   Bytes that are not UTF-8 are read as cp1252 (latin-1 where cp1252 has no character), line by line,
   so a file mixing encodings keeps its UTF-8 lines; the first such line is logged and kept in
   :attr:`Table.notes`. A row with the wrong number of fields is skipped and noted, the rest is read.
@@ -25,10 +27,8 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import difflib
-import gzip
 import io
 import logging
 import os
@@ -42,21 +42,38 @@ import pyarrow.parquet as pq
 
 from hub.cells import KINDS, arrow_kind, from_arrow, infer_and_parse
 from hub.errors import DataError
+from hub.textfile import BLOCK_BYTES, DELIMITERS, Utf8Stream, decode_head, open_bytes, sniff_delimiter
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "CSV_SUFFIXES",
+    "DELIMITERS",
+    "KINDS",
+    "PARQUET_SUFFIXES",
+    "Table",
+    "count_rows",
+    "file_format",
+    "file_size",
+    "iter_table",
+    "missing_column_message",
+    "read_table",
+    "require_unique",
+    "sniff_delimiter",
+]
+
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
-DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 64 * 1024
-_BLOCK_BYTES = 1 << 20
+_NOTED_ROWS = 10  # skipped rows noted one by one; past this only the total
 
 
 class Table(Mapping[str, np.ndarray]):
     """Ordered column name -> numpy array, with each column's kind (see :mod:`hub.cells`).
 
     A Table is a ``Mapping``, so anything that takes ``Mapping[str, np.ndarray]`` takes a Table.
-    ``first_row`` is the 0-based data row of this chunk's first row in its file (for messages).
+    ``first_row`` is the 0-based data row of this chunk's first row in its file; ``header_lines``
+    the lines before the data (0 for Parquet). :meth:`where` turns a row index into words.
 
     >>> t = Table({"x": np.array([1.0, 2.0, 3.0])}, {"x": "numeric"})
     >>> t.n_rows, t.select([2, 0]).column("x").tolist()
@@ -70,6 +87,7 @@ class Table(Mapping[str, np.ndarray]):
         *,
         source: str = "table",
         first_row: int = 0,
+        header_lines: int = 1,
         notes: Sequence[str] = (),
         bytes_read: int | None = None,
         bytes_total: int | None = None,
@@ -82,7 +100,8 @@ class Table(Mapping[str, np.ndarray]):
         self.n_rows = lengths.pop() if lengths else 0
         self.source = source
         self.first_row = first_row
-        self.notes = list(notes)
+        self.header_lines = header_lines
+        self.notes = list(notes)  # rows skipped and bytes transcoded so far in the file
         self.bytes_read = bytes_read
         self.bytes_total = bytes_total
 
@@ -110,6 +129,13 @@ class Table(Mapping[str, np.ndarray]):
         cols = ", ".join(f"{n}:{k}" for n, k in self.kinds.items())
         return f"Table({self.source}, {self.n_rows} rows, {cols})"
 
+    def where(self, row: int) -> str:
+        """Where row ``row`` of this table is in its file: "line 7" (CSV) or "row 6" (Parquet).
+
+        Lines count one per row, so they are exact unless an earlier cell holds a line break.
+        """
+        return _where(self.header_lines, self.first_row + row)
+
     def select(self, rows) -> Table:
         """The rows at ``rows`` (indices or a boolean mask), as a new Table."""
         rows = np.asarray(rows)
@@ -117,6 +143,7 @@ class Table(Mapping[str, np.ndarray]):
             {n: v[rows] for n, v in self._columns.items()},
             self.kinds,
             source=self.source,
+            header_lines=self.header_lines,
             notes=self.notes,
         )
 
@@ -138,7 +165,7 @@ def require_unique(table: Table, column: str) -> None:
     >>> require_unique(Table({"id": np.array(["a", "b", "a"], dtype=object)}, {"id": "categorical"}), "id")
     Traceback (most recent call last):
     ...
-    hub.errors.DataError: column 'id' in table must be unique but 'a' appears 2 times (lines 2, 4); ...
+    hub.errors.DataError: column 'id' in table must be unique but 'a' appears 2 times (line 2, line 4); ...
     """
     values = table.column(column)
     present = ~_missing(values)
@@ -151,10 +178,10 @@ def require_unique(table: Table, column: str) -> None:
         return
     first = dup[np.argmin([np.flatnonzero(inverse == d)[0] for d in dup])]
     rows = np.flatnonzero(present)[np.flatnonzero(inverse == first)]
-    lines = ", ".join(str(table.first_row + r + 2) for r in rows[:10])
+    lines = ", ".join(table.where(r) for r in rows[:10])
     raise DataError(
         f"column {column!r} in {table.source} must be unique but {_show(uniques[first])} appears "
-        f"{counts[first]} times (lines {lines}); {dup.size} value(s) repeat in all. "
+        f"{counts[first]} times ({lines}); {dup.size} value(s) repeat in all. "
         "Remove the duplicate rows or pick another id column."
     )
 
@@ -200,7 +227,7 @@ def read_table(
     batches = list(reader.batches())
     data = pa.Table.from_batches(batches, schema=reader.schema)
     if data.num_rows == 0:
-        raise DataError(f"{reader.source} has a header ({', '.join(reader.names)}) but no rows")
+        raise reader.no_rows()
     return reader.convert(data, first_row=0, kinds=dict(reader.types))
 
 
@@ -238,156 +265,21 @@ def iter_table(
     if n_buffered or first_row == 0:
         data = pa.Table.from_batches(buffered, schema=reader.schema)
         if first_row == 0 and data.num_rows == 0:
-            raise DataError(f"{reader.source} has a header ({', '.join(reader.names)}) but no rows")
-        yield reader.convert(data, first_row=first_row, kinds=kinds, last=True)
+            raise reader.no_rows()
+        yield reader.convert(data, first_row=first_row, kinds=kinds)
 
 
 def count_rows(path: str | os.PathLike) -> int:
     """Number of data rows (streams a CSV once; Parquet reads its footer)."""
-    if file_format(path) == "parquet":
-        return pq.ParquetFile(path).metadata.num_rows
     reader = _open(path, None, None, only_first=True)
+    if reader.format == "parquet":
+        return reader.rows
     return sum(batch.num_rows for batch in reader.batches())
 
 
 def file_size(path: str | os.PathLike) -> int:
     """Bytes on disk: the total for a progress bar fed by ``Table.bytes_read``."""
     return os.path.getsize(path)
-
-
-# --- reading -----------------------------------------------------------------------------------
-
-
-def _legacy_bytes(error: UnicodeDecodeError) -> tuple[str, int]:
-    """Decode error handler: undecodable bytes as cp1252, or latin-1 where cp1252 has no character."""
-    chunk = error.object[error.start : error.end]
-    return "".join(_byte_text(b) for b in chunk), error.end
-
-
-def _byte_text(byte: int) -> str:
-    try:
-        return bytes([byte]).decode("cp1252")
-    except UnicodeDecodeError:
-        return bytes([byte]).decode("latin-1")
-
-
-codecs.register_error("hub_legacy", _legacy_bytes)
-
-
-class _Utf8Stream(io.RawIOBase):
-    """A binary stream of the file as valid UTF-8 (BOM dropped), transcoding bad lines from cp1252.
-
-    Lines that are valid UTF-8 pass through untouched; only the first bad line is looked for.
-    """
-
-    def __init__(self, raw, source: str, position):
-        self._raw = raw
-        self._source = source
-        self._position = position
-        self._pending = b""
-        self._out = b""
-        self._lines_before = 0
-        self._started = False
-        self._eof = False
-        self._utf16 = None
-        self.first_bad_line: int | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def bytes_read(self) -> int:
-        return self._position()
-
-    def _fill(self) -> None:
-        block = self._raw.read(_BLOCK_BYTES)
-        if not self._started:
-            self._started = True
-            if block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                self._utf16 = codecs.getincrementaldecoder("utf-16")(errors="replace")
-            block = block.removeprefix(codecs.BOM_UTF8)
-        if self._utf16 is not None:  # Excel's "Unicode text": UTF-16 with a BOM
-            self._out += self._utf16.decode(block, final=not block).encode("utf-8")
-            self._eof = not block
-            return
-        if not block:
-            self._eof = True
-            text, self._pending = self._pending, b""
-        else:
-            data = self._pending + block
-            cut = data.rfind(b"\n") + 1
-            text, self._pending = data[:cut], data[cut:]
-        if not text:
-            return
-        try:
-            text.decode("utf-8")
-            self._out += text
-        except UnicodeDecodeError as error:
-            if self.first_bad_line is None:
-                self.first_bad_line = self._lines_before + text.count(b"\n", 0, error.start) + 1
-                log.warning(
-                    "%s is not all UTF-8 (first at line %d); those bytes are read as cp1252/latin-1",
-                    self._source,
-                    self.first_bad_line,
-                )
-            self._out += text.decode("utf-8", errors="hub_legacy").encode("utf-8")
-        self._lines_before += text.count(b"\n")
-
-    def read(self, size: int = -1) -> bytes:
-        while not self._eof and (size < 0 or len(self._out) < size):
-            self._fill()
-        if size < 0:
-            size = len(self._out)
-        out, self._out = self._out[:size], self._out[size:]
-        return out
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
-
-
-def _open_bytes(path: Path):
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the stream that wraps it
-    if path.name.lower().endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw.tell
-    return raw, raw.tell
-
-
-def _decode_head(head: bytes) -> str:
-    """The first bytes of a CSV as text, by the same rules as :class:`_Utf8Stream`."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return codecs.getincrementaldecoder("utf-16")(errors="replace").decode(head)
-    return head.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="hub_legacy")
-
-
-def sniff_delimiter(sample: str, preferred: str = ",") -> str:
-    """The delimiter of ``DELIMITERS`` that splits the first lines into the same number (>1) of fields.
-
-    >>> sniff_delimiter('"a";"b,c";"d"\\n1;2;3\\n')
-    ';'
-    """
-    lines = sample.splitlines(keepends=True)
-    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
-        lines = lines[:-1]  # the sample cut the last line
-    lines = lines[:50]
-    best, best_score = preferred, (0.0, 1, 0)
-    for delimiter in DELIMITERS:
-        try:
-            rows = [r for r in csv.reader(lines, delimiter=delimiter) if r]
-        except csv.Error:
-            continue
-        if not rows or len(rows[0]) < 2:
-            continue
-        width = len(rows[0])
-        consistent = sum(len(r) == width for r in rows) / len(rows)
-        score = (consistent, width, delimiter == preferred)
-        if score > best_score:
-            best, best_score = delimiter, score
-    return best
 
 
 class _Reader:
@@ -398,10 +290,16 @@ class _Reader:
         self.source = path.name
         self.total = os.path.getsize(path)
         self.notes: list[str] = []
+        self.skipped_rows = 0
         self.format = file_format(path)
         if self.format == "parquet":
-            self._parquet = pq.ParquetFile(path)
+            try:
+                self._parquet = pq.ParquetFile(path)
+            except (pa.ArrowInvalid, OSError) as error:
+                raise DataError(f"{self.source} is not a readable Parquet file ({error})") from None
             self.names = list(self._parquet.schema_arrow.names)
+            self.rows = self._parquet.metadata.num_rows
+            self.header_lines = 0
             if not self.names:
                 raise DataError(f"{self.source} has no columns")
         else:
@@ -423,19 +321,27 @@ class _Reader:
         self.types = {n: k for n, k in self.types.items() if n in self.columns}
 
     def _open_csv_header(self) -> None:
-        raw, _ = _open_bytes(self.path)
+        raw, _ = open_bytes(self.path)
         try:
             head = raw.read(_SNIFF_BYTES)
         except (OSError, EOFError) as error:
             raise DataError(f"{self.source} cannot be read ({error}); is it a complete, valid file?") from None
         finally:
             raw.close()
-        text = _decode_head(head)
+        text = decode_head(head)
         if not text.strip():
             raise DataError(f"{self.source} is empty: expected a header line with column names, then rows")
         preferred = "\t" if ".tsv" in self.source.lower() else ","
         self.delimiter = sniff_delimiter(text, preferred)
-        header = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=self.delimiter))
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
+        try:
+            header = next((row for row in rows if any(cell.strip() for cell in row)), None)
+        except csv.Error as error:
+            raise DataError(f"{self.source}: the header line cannot be read ({error})") from None
+        if header is None:
+            raise DataError(f"{self.source} has no header line with column names in its first {_SNIFF_BYTES:,} bytes")
+        # Lines before the data: blank lines and a header that may span lines inside quotes.
+        self.header_lines = rows.line_num
         self.names = [h.strip() or f"column_{i + 1}" for i, h in enumerate(header)]
 
     @property
@@ -452,11 +358,11 @@ class _Reader:
                 self.bytes_read = self.total * rows // total_rows  # progress by rows: no byte position
                 yield batch
             return
-        raw, position = _open_bytes(self.path)
-        self._stream = stream = _Utf8Stream(raw, self.source, position)
+        raw, position = open_bytes(self.path)
+        stream = Utf8Stream(raw, self.source, position)
         # One thread: the stream is read in order anyway, and skipped rows then get their line number.
         read_options = pcsv.ReadOptions(
-            column_names=self.names, skip_rows=1, block_size=_BLOCK_BYTES, use_threads=False
+            column_names=self.names, skip_rows=self.header_lines, block_size=BLOCK_BYTES, use_threads=False
         )
         parse_options = pcsv.ParseOptions(
             delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=self._bad_row
@@ -478,23 +384,40 @@ class _Reader:
             raise DataError(f"{self.source} cannot be read ({error}); is it a complete, valid file?") from None
         finally:
             stream.close()
+        if self.skipped_rows > _NOTED_ROWS:
+            note = f"{self.source}: skipped {self.skipped_rows} rows with the wrong number of fields in all"
+            log.warning(note)
+            self.notes.append(note)
         if stream.first_bad_line is not None:
             self.notes.append(
                 f"{self.source} is not all UTF-8 (first at line {stream.first_bad_line}); "
                 "those bytes were read as cp1252/latin-1"
             )
 
+    def no_rows(self) -> DataError:
+        """The error for a file with a header and no readable row."""
+        if self.skipped_rows:
+            return DataError(
+                f"no row of {self.source} has the header's {len(self.names)} fields "
+                f"({', '.join(self.names)}); all {self.skipped_rows} were skipped, e.g. {self.notes[0]}. "
+                "Check the delimiter and trailing delimiters."
+            )
+        return DataError(f"{self.source} has columns ({', '.join(self.names)}) but no rows")
+
     def _bad_row(self, row) -> str:
+        """Skip a row with the wrong number of fields; the first few are noted one by one."""
+        self.skipped_rows += 1
         where = f"line {row.number}" if row.number is not None else "a row"
-        note = (
-            f"{self.source}: skipped {where} with {row.actual_columns} fields "
-            f"(expected {row.expected_columns}): {row.text[:80]!r}"
-        )
-        log.warning(note)
-        self.notes.append(note)
+        if self.skipped_rows <= _NOTED_ROWS:
+            note = (
+                f"{self.source}: skipped {where} with {row.actual_columns} fields "
+                f"(expected {row.expected_columns}): {row.text[:80]!r}"
+            )
+            log.warning(note)
+            self.notes.append(note)
         return "skip"
 
-    def convert(self, data: pa.Table, *, first_row: int, kinds: dict[str, str], last: bool = False) -> Table:
+    def convert(self, data: pa.Table, *, first_row: int, kinds: dict[str, str]) -> Table:
         """Arrow columns to a Table; a cell that misfits a declared or held kind is a DataError."""
         columns, out_kinds = {}, {}
         for name in self.columns:
@@ -504,12 +427,13 @@ class _Reader:
             if typed is not None and kind in (None, typed):
                 columns[name], out_kinds[name] = from_arrow(column, typed), typed
                 continue
-            kind, parsed = infer_and_parse(column, kind)
+            comma_decimals = self.format == "csv" and self.delimiter == ";"
+            kind, parsed = infer_and_parse(column, kind, comma_decimals=comma_decimals)
             if parsed.bad is not None:
                 how = "declared" if name in self.types else "inferred from the first rows"
                 raise DataError(
                     f"column {name!r} in {self.source} cannot be read as {kind} ({how}): "
-                    f"line {first_row + parsed.bad.index + 2} has {parsed.bad.value!r}. "
+                    f"{_where(self.header_lines, first_row + parsed.bad.index)} has {parsed.bad.value!r}. "
                     f"Fix the cell, or declare the column's type (e.g. {name}: categorical)."
                 )
             columns[name], out_kinds[name] = parsed.values, kind
@@ -518,10 +442,16 @@ class _Reader:
             out_kinds,
             source=self.source,
             first_row=first_row,
+            header_lines=self.header_lines,
             notes=self.notes,
             bytes_read=getattr(self, "bytes_read", self.total),
             bytes_total=self.total,
         )
+
+
+def _where(header_lines: int, row: int) -> str:
+    """Data row ``row`` (0-based in the file) in words: its line in a CSV, its row number in Parquet."""
+    return f"line {header_lines + row + 1}" if header_lines else f"row {row + 1}"
 
 
 def _check_duplicates(names: Sequence[str], source: str) -> None:

@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hub.errors import DataError, HubError
 from hub.tables import Table, count_rows, file_size, iter_table, read_table, require_unique, sniff_delimiter
@@ -131,7 +133,7 @@ def test_empty_file_and_whitespace_only_file(tmp_path):
 
 def test_header_only(tmp_path):
     path = write(tmp_path / "h.csv", "a,b\n")
-    with pytest.raises(DataError, match=r"h.csv has a header \(a, b\) but no rows"):
+    with pytest.raises(DataError, match=r"h.csv has columns \(a, b\) but no rows"):
         read_table(path)
     with pytest.raises(DataError, match="but no rows"):
         list(iter_table(path))
@@ -246,7 +248,7 @@ def test_iter_table_holds_kinds_from_first_chunk_and_names_a_later_misfit(tmp_pa
 def test_require_unique_names_value_and_lines(tmp_path):
     path = write(tmp_path / "ids.csv", "id,x\n7,a\n8,b\n7,c\n9,d\n8,e\n")
     table = read_table(path)
-    with pytest.raises(DataError, match=r"'id' in ids.csv must be unique but 7 appears 2 times \(lines 2, 4\)"):
+    with pytest.raises(DataError, match=r"'id' in ids.csv must be unique but 7 appears 2 times \(line 2, line 4\)"):
         require_unique(table, "id")
     require_unique(table, "x")
 
@@ -257,3 +259,128 @@ def test_table_select_and_mapping():
     )
     assert dict(table.select(np.array([False, True])).items())["b"].tolist() == ["y"]
     assert list(table) == ["a", "b"] and len(table) == 2 and table.n_rows == 2
+
+
+def test_excel_unicode_text_utf16_tab_separated(tmp_path):
+    path = write(tmp_path / "export.txt", "Name\tCity\tSeats\nJosé\tKöln\t3\nAnn\tParis\t\n".encode("utf-16"))
+    table = read_table(path)
+    assert table.names == ["Name", "City", "Seats"]
+    assert table.column("City").tolist() == ["Köln", "Paris"]
+    assert np.array_equal(table.column("Seats"), [3.0, np.nan], equal_nan=True)
+
+
+def test_crlf_line_endings(tmp_path):
+    path = write(tmp_path / "w.csv", "a,b\r\n1,x\r\n2,y\r\n")
+    table = read_table(path)
+    assert table.column("b").tolist() == ["x", "y"] and table.column("a").tolist() == [1.0, 2.0]
+
+
+def test_blank_lines_before_the_header_and_a_header_spanning_lines(tmp_path):
+    path = write(tmp_path / "b.csv", '\n\n"first\nname",n\nAnn,1\nBo,x\n')
+    table = read_table(path)
+    assert table.names == ["first\nname", "n"] and table.column("first\nname").tolist() == ["Ann", "Bo"]
+    with pytest.raises(DataError, match="line 6 has 'x'"):
+        read_table(path, types={"n": "numeric"})
+
+
+def test_parquet_misfits_are_named_by_row(tmp_path):
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"n": ["1", "2", "three"]}), path)
+    with pytest.raises(DataError, match="row 3 has 'three'"):
+        read_table(path, types={"n": "numeric"})
+
+
+def test_numbers_with_leading_zeros_are_codes(tmp_path):
+    path = write(tmp_path / "z.csv", "zip,n\n02134,1\n90210,2\n")
+    table = read_table(path)
+    assert table.kinds["zip"] == "categorical"
+    assert table.column("zip").tolist() == ["02134", "90210"]
+
+
+def test_truncated_gzip_is_a_clear_error(tmp_path):
+    good = gzip.compress(("a,b\n" + "".join(f"{i},x{i}\n" for i in range(50_000))).encode())
+    path = write(tmp_path / "cut.csv.gz", good[: len(good) // 2])
+    with pytest.raises(DataError, match=r"cut.csv.gz cannot be read .*complete, valid file"):
+        read_table(path)
+
+
+def test_skipped_row_names_its_line(tmp_path):
+    path = write(tmp_path / "r.csv", "a,b\n1,2\n3,4,5\n6,7\n")
+    assert any("line 3" in note for note in read_table(path).notes)
+
+
+def test_parquet_streams_in_chunks_with_progress(tmp_path):
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"x": np.arange(100_000, dtype=np.float64)}), path, row_group_size=30_000)
+    chunks = list(iter_table(path, chunk_rows=40_000))
+    assert [c.n_rows for c in chunks] == [40_000, 40_000, 20_000]
+    assert chunks[-1].column("x")[-1] == 99_999
+    progress = [c.bytes_read for c in chunks]
+    assert progress == sorted(progress) and progress[-1] == file_size(path)
+
+
+def test_semicolon_file_with_decimal_commas(tmp_path):
+    path = write(tmp_path / "eu.csv", "Kunde;Umsatz;Anteil;Liste\nA;1.234,50;0,5;1,2\nB;7;NA;3,4,5\n")
+    table = read_table(path)
+    assert table.kinds["Umsatz"] == "numeric" and table.column("Umsatz").tolist() == [1234.5, 7.0]
+    assert np.array_equal(table.column("Anteil"), [0.5, np.nan], equal_nan=True)
+    assert table.kinds["Liste"] == "categorical"  # "3,4,5" is not a number
+    comma_file = write(tmp_path / "us.csv", 'a,b\n1,"2,5"\n')
+    assert read_table(comma_file).kinds["b"] == "categorical"  # only semicolon files use decimal commas
+
+
+def test_blank_header_cell_gets_a_name(tmp_path):
+    path = write(tmp_path / "pandas.csv", ",plan\n0,pro\n1,free\n")
+    assert read_table(path).names == ["column_1", "plan"]
+
+
+def test_many_bad_rows_are_counted_not_listed(tmp_path):
+    path = write(tmp_path / "bad.csv", "a,b\n" + "1,2\n" * 5 + "1,2,3\n" * 40)
+    table = read_table(path)
+    assert table.n_rows == 5
+    assert len(table.notes) == 11 and "skipped 40 rows" in table.notes[-1]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.one_of(
+        st.binary(max_size=300),
+        st.text(alphabet=',;\t|"\n\r aéxNA01-:.T\ufeff', max_size=200).map(str.encode),
+        st.text(alphabet=',;"\nabcé01', max_size=200).map(lambda t: t.encode("cp1252")),
+    ),
+    suffix=st.sampled_from([".csv", ".tsv", ".csv.gz", ".parquet"]),
+)
+def test_arbitrary_bytes_are_read_or_refused_with_a_data_error(tmp_path, body, suffix):
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(gzip.compress(body) if suffix == ".csv.gz" else body)
+    try:
+        table = read_table(path)
+    except DataError:
+        return
+    assert table.n_rows >= 1 and len(table.names) == len(set(table.names))
+
+
+def test_short_distinct_sentences_are_text_but_repeated_phrases_are_not(tmp_path):
+    sentences = [f"call me back on day {i}" for i in range(10)]
+    repeated = ["asked for a demo call"] * 5 + ["wants to hear more"] * 5
+    path = write(
+        tmp_path / "s.csv", "said,reason\n" + "".join(f"{a},{b}\n" for a, b in zip(sentences, repeated, strict=True))
+    )
+    assert read_table(path).kinds == {"said": "text", "reason": "categorical"}
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import hub.cells
+    import hub.tables
+    import hub.textfile
+
+    for module in (hub.cells, hub.tables, hub.textfile):
+        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_every_row_with_the_wrong_field_count_is_explained(tmp_path):
+    path = write(tmp_path / "trail.csv", "a,b\n1,2,\n3,4,\n")
+    with pytest.raises(DataError, match=r"no row of trail.csv has the header's 2 fields \(a, b\); all 2 were skipped"):
+        read_table(path)

@@ -57,7 +57,7 @@ def test_names_shapes_and_numeric_columns():
     x = f.transform(columns(), now=NOW)
     assert x.shape == (6, len(f.names_)) and x.dtype == np.float64
     assert not np.isnan(x).any()
-    assert [f.names_[i] for i in f.numeric_columns_] == ["employees", "employees^2", "signup"]
+    assert [f.names_[i] for i in f.numeric_columns_] == ["employees", "signup"]
 
 
 def test_one_hot_top_k_other_and_missing():
@@ -143,6 +143,10 @@ def test_bad_specs_are_refused():
         ColumnSpec("x", "integer")
     with pytest.raises(ValueError, match="needs keywords"):
         ColumnSpec("x", "keyword")
+    with pytest.raises(ValueError, match="log1p, levels do\\(es\\) not apply to a boolean column"):
+        ColumnSpec("x", "boolean", log1p=True, levels=("a",))
+    with pytest.raises(ValueError, match="unknown key\\(s\\) bins; known: name, type"):
+        ColumnSpec.from_dict({"name": "x", "type": "numeric", "bins": 3})
     with pytest.raises(ValueError, match="two specs"):
         TableFeaturizer([ColumnSpec("x", "numeric"), ColumnSpec("x", "boolean")])
 
@@ -207,3 +211,36 @@ def test_arbitrary_cells_never_crash_reader_or_featurizer_nor_make_nan(tmp_path,
         x = f.transform(table, now=NOW)
         assert x.shape == (table.n_rows, len(f.names_))
         assert np.isfinite(x).all()
+
+
+def test_cells_in_any_form_featurize_the_same():
+    """The engine passes columns it pulled from contacts: strings, floats, bools, datetimes, None."""
+    specs = [
+        ColumnSpec("seats", "numeric"),
+        ColumnSpec("tier", "categorical"),
+        ColumnSpec("paid", "boolean"),
+        ColumnSpec("seen", "date"),
+    ]
+    typed = {
+        "seats": np.array([3.0, np.nan, 10.0]),
+        "tier": np.array([1.0, 2.0, np.nan]),
+        "paid": np.array([True, False, True]),
+        "seen": np.array(["2024-05-01", "NaT", "2024-05-21"], dtype="datetime64[us]"),
+    }
+    text = {
+        "seats": np.array(["3", "NA", " 10 "], dtype=object),
+        "tier": np.array(["1", "2", None], dtype=object),
+        "paid": np.array(["yes", "No", "TRUE"], dtype=object),
+        "seen": np.array([datetime(2024, 5, 1, tzinfo=UTC), None, "2024-05-21T00:00:00Z"], dtype=object),
+    }
+    a = TableFeaturizer(specs).fit(typed, now=NOW)
+    b = TableFeaturizer(specs).fit(text, now=NOW)
+    assert a.version == b.version
+    assert np.array_equal(a.transform(typed, now=NOW), b.transform(text, now=NOW))
+    assert a.names_[:4] == ["seats", "seats_missing", "tier=1", "tier=2"]
+
+
+def test_transform_of_a_single_row_and_of_no_rows():
+    f = TableFeaturizer(SPECS).fit(columns(), now=NOW)
+    assert f.transform(_take(columns(), [3]), now=NOW).shape == (1, len(f.names_))
+    assert f.transform(_take(columns(), []), now=NOW).shape == (0, len(f.names_))
