@@ -177,7 +177,9 @@ def auc_gap(y: np.ndarray, a: np.ndarray, b: np.ndarray, reps: int = 200, seed: 
 
 def evaluate(ts: TrainingSet, test_at: datetime, baseline, name: str, quick: bool, rate: float) -> dict:  # noqa: ANN001
     train, test = time_split(ts, test_at)
-    model = LeadScorer(max_iter=80 if quick else 200).fit(train.X, train.y, train.value, order=train.cutoffs)
+    model = LeadScorer(max_iter=80 if quick else 200).fit(
+        train.X, train.y, train.value, order=train.cutoffs, groups=train.contact_ids
+    )
     p = model.predict_proba(test.X)[:, 1]
     shifted = model.with_base_rate(test.X, rate).predict_proba(test.X)[:, 1]
     b_train, b_test = baseline(train.X), baseline(test.X)

@@ -735,3 +735,9 @@ def main() -> None:
             exc.show()
             sys.exit(2)
         raise
+
+
+# `hub score evaluate`: lead scoring on a table file (hub/cli_score.py, decision/scoring/evaluate.py)
+from hub.cli_score import score_app  # noqa: E402
+
+app.add_typer(score_app, name="score")

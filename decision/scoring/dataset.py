@@ -11,7 +11,9 @@ For a cut-off ``t`` and horizon ``h`` days a contact's row is
 Leakage rules, since the contact record is today's snapshot and not the one at ``t``: only
 fields that the outcome does not change are used (company size, revenue, consent); the
 lifecycle stage and owner are left out because sales sets them *because* an opportunity
-opened. Stacking several cut-offs gives more rows; :func:`time_split` then keeps every
+opened. The one snapshot field whose change time is in the history is the e-mail opt-out: a
+contact opted out today whose first unsubscribe falls at or after the cut-off was still opted in
+at it, so the row says so (today's value would tell the model who later went quiet). Stacking several cut-offs gives more rows; :func:`time_split` then keeps every
 training row's label window before the test cut-off, so no label the test sees was learned.
 
 >>> from datetime import datetime, UTC
@@ -129,6 +131,9 @@ def _events(activities: Sequence[Activity], rows: dict[int, int]) -> _Events:
     )
 
 
+_OPT_OUT = 2  # email_opt_out's column in _static
+
+
 def _static(contacts: Sequence[Contact]) -> np.ndarray:
     def log1p(v: float | int | None) -> float:
         return float(np.log1p(v)) if v is not None and v >= 0 else np.nan
@@ -168,6 +173,11 @@ def _features(n: int, ev: _Events, static: np.ndarray, cutoff: float) -> np.ndar
     np.minimum.at(last_opp, ev.row[is_opp], age[is_opp])
     first_any = np.zeros(n)  # days since the first activity within the year: tenure, capped
     np.maximum.at(first_any, ev.row[before], age[before])
+    unsub = ev.kind == _TYPE_INDEX[ActivityType.UNSUBSCRIBE.value]
+    later = np.bincount(ev.row[unsub & (ev.t >= cutoff)], minlength=n) > 0
+    earlier = np.bincount(ev.row[unsub & (ev.t < cutoff)], minlength=n) > 0
+    static = static.copy()
+    static[later & ~earlier, _OPT_OUT] = 0.0  # opted out after the cut-off: not yet at it
     return np.column_stack([counts.reshape(n, -1), opps, wins, amount, last_any, last_opp, first_any, static])
 
 

@@ -39,19 +39,31 @@ class ScoreMetrics:
         return asdict(self)
 
 
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
-    """Weighted mean |observed rate - mean prediction| over equal-count bins of ``p``.
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10, bins: str = "quantile") -> float:
+    """Weighted mean |observed rate - mean prediction| over bins of ``p``.
 
-    Equal-count (quantile) bins, because lead probabilities pile up near zero and
-    equal-width bins would put nearly everything in the first one.
+    ``bins="quantile"`` (equal-count, the registry's and monitoring's choice, because lead
+    probabilities pile up near zero and equal-width bins would put nearly everything in the
+    first one) or ``"uniform"`` (``n_bins`` equal-width bins on [0, 1], the textbook ECE that
+    ``hub score evaluate`` reports so its figure compares with published ones).
+
+    >>> round(expected_calibration_error(np.array([0, 1, 1, 1]), np.array([0.1, 0.9, 0.9, 0.7]), bins="uniform"), 3)
+    0.15
     """
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
     if len(y) == 0:
         return float("nan")
+    if bins == "uniform":
+        idx = np.minimum((p * n_bins).astype(int), n_bins - 1)
+        count = np.bincount(idx, minlength=n_bins)
+        gap = np.abs(np.bincount(idx, weights=y, minlength=n_bins) - np.bincount(idx, weights=p, minlength=n_bins))
+        return float(gap.sum() / len(y)) if count.sum() else float("nan")
+    if bins != "quantile":
+        raise ValueError(f"bins must be 'quantile' or 'uniform'; got {bins!r}")
     order = np.argsort(p, kind="stable")
-    bins = np.array_split(order, min(n_bins, len(y)))
-    return float(sum(len(b) * abs(y[b].mean() - p[b].mean()) for b in bins if len(b)) / len(y))
+    groups = np.array_split(order, min(n_bins, len(y)))
+    return float(sum(len(b) * abs(y[b].mean() - p[b].mean()) for b in groups if len(b)) / len(y))
 
 
 def top_decile_lift(y: np.ndarray, p: np.ndarray, share: float = 0.1) -> float:
@@ -65,8 +77,9 @@ def top_decile_lift(y: np.ndarray, p: np.ndarray, share: float = 0.1) -> float:
     return float(y[top].mean() / y.mean())
 
 
-def score_metrics(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> ScoreMetrics:
-    """All metrics at once; AUCs are NaN when the window has a single class."""
+def score_metrics(y: np.ndarray, p: np.ndarray, n_bins: int = 10, bins: str = "quantile") -> ScoreMetrics:
+    """All metrics at once; AUCs are NaN when the window has a single class; ``bins`` as in
+    :func:`expected_calibration_error`."""
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=float)
     both = 0 < y.sum() < len(y)
@@ -77,6 +90,6 @@ def score_metrics(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> ScoreMetric
         roc_auc=float(roc_auc_score(y, p)) if both else float("nan"),
         pr_auc=float(average_precision_score(y, p)) if both else float("nan"),
         brier=float(np.mean((p - y) ** 2)) if len(y) else float("nan"),
-        ece=expected_calibration_error(y, p, n_bins),
+        ece=expected_calibration_error(y, p, n_bins, bins),
         top_decile_lift=top_decile_lift(y, p),
     )

@@ -12,7 +12,9 @@ The two entry points a task or the decide step calls (thin, like the other pipel
 
 Cut-offs: the latest window whose 90-day labels are complete starts at ``now - horizon``; it
 is the *recent* window promotion is judged on. Training cut-offs go back from
-``now - 2 * horizon`` every ``cutoff_step_days``, so no training label overlaps it.
+``now - 2 * horizon`` every ``cutoff_step_days``, so no training label overlaps it. A contact
+appears once per training cut-off; its rows share one calibration fold (``groups``), so no fold
+is calibrated on near-copies of rows its classifier learned.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def retrain(store: Store, now: datetime, settings: ScoringSettings | None = None
             f"cold start: {positives} opportunities in training windows, {s.min_positives} needed; points score stays",
         )
     model = LeadScorer(min_positives=s.min_positives, default_deal_value=s.default_deal_value)
-    model.fit(train.X, train.y, train.value, order=train.cutoffs)
+    model.fit(train.X, train.y, train.value, order=train.cutoffs, groups=train.contact_ids)
     decision = registry_for(store, s).consider(model, recent.X, recent.y, at=now)
     verdict = "promoted" if decision.promoted else "kept as candidate"
     return RetrainResult(len(train), positives, False, decision, f"version {decision.version} {verdict}")

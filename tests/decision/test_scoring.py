@@ -194,3 +194,14 @@ def test_models_repo_round_trips_on_both_dialects(store_url):
             assert [s.status for s in models_repo.list_snapshots(conn, "m")] == ["rolled_back", "rolled_back"]
     finally:
         store.dispose()
+
+
+def test_an_opt_out_after_the_cut_off_is_not_seen_at_it():
+    """Today's opt-out is a snapshot; a row cut before the unsubscribe must read 'not opted out'."""
+    c = Contact(id=1, consent={"email_opt_out": True})
+    unsub = Activity(contact_id=1, type="unsubscribe", occurred_at=T0 + timedelta(days=20), source="s", external_id="u")
+    col = FEATURE_NAMES.index("email_opt_out")
+    before = build_training_set([c], [unsub], T0 + timedelta(days=10))
+    after = build_training_set([c], [unsub], T0 + timedelta(days=30))
+    no_history = build_training_set([c], [], T0 + timedelta(days=10))
+    assert (before.X[0, col], after.X[0, col], no_history.X[0, col]) == (0.0, 1.0, 1.0)
