@@ -2,8 +2,9 @@
 
 An ASGI middleware, so it runs before FastAPI reads or parses anything:
 
-1. A body sent to a bearer-token route (``TOKEN_ROUTES``) is answered 401 from the headers
-   alone when the token is missing or wrong; a stranger's body is never read. The scope is still checked by the route's dependency (hub/api/auth.py).
+1. A body sent to a bearer-token route (``TOKEN_ROUTES``), or to a Segment route
+   (``SEGMENT_ROUTES``, a write key as the HTTP Basic username), is answered 401 from the headers
+   alone when the token or key is missing or wrong; a stranger's body is never read. The scope is still checked by the route's dependency (hub/api/auth.py).
 2. The body is capped per endpoint (``BODY_LIMITS``): a declared ``Content-Length`` over the
    cap is refused at once, and the bytes are counted while they stream in, so a missing or
    lying ``Content-Length`` is refused as soon as the cap is passed (413).
@@ -20,6 +21,8 @@ import numpy as np
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.api.auth import CHALLENGE, match_token
+from hub.api.segment_auth import SEGMENT_CHALLENGE, write_key_problem
+from hub.segment import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
 
 #: (path prefix, bytes, JSON items); the first matching prefix wins
 BODY_LIMITS: list[tuple[str, int, int]] = [
@@ -27,17 +30,16 @@ BODY_LIMITS: list[tuple[str, int, int]] = [
     ("/v1/decisions", 256_000, 2_000),
     ("/v1/events", 256_000, 2_000),
     ("/v1/approvals", 16_000, 100),
-    # Segment's own limits (500 KB a batch, 32 KB a message) answer 400 in hub/api/segment_input.py;
-    # these caps sit above them so that answer is the one a sender sees
-    ("/v1/batch", 600_000, 60_000),
-    ("/v1/import", 600_000, 60_000),
-    ("/v1/segment/batch", 600_000, 60_000),
-    ("/v1/segment/import", 600_000, 60_000),
-    ("/v1/segment/", 40_000, 4_000),
-    ("/v1/track", 40_000, 4_000),
-    ("/v1/identify", 40_000, 4_000),
-    ("/v1/page", 40_000, 4_000),
-    ("/v1/screen", 40_000, 4_000),
+    # Segment's own limits (500 KB a batch, 32 KB a message), answered as Segment answers: 400
+    ("/v1/batch", MAX_BATCH_BYTES, 60_000),
+    ("/v1/import", MAX_BATCH_BYTES, 60_000),
+    ("/v1/segment/batch", MAX_BATCH_BYTES, 60_000),
+    ("/v1/segment/import", MAX_BATCH_BYTES, 60_000),
+    ("/v1/segment/", MAX_MESSAGE_BYTES, 4_000),
+    ("/v1/track", MAX_MESSAGE_BYTES, 4_000),
+    ("/v1/identify", MAX_MESSAGE_BYTES, 4_000),
+    ("/v1/page", MAX_MESSAGE_BYTES, 4_000),
+    ("/v1/screen", MAX_MESSAGE_BYTES, 4_000),
     ("/console/", 10_000, 100),
     ("/", 16_000, 100),
 ]
@@ -53,6 +55,10 @@ def limits_for(path: str) -> tuple[int, int]:
             return size, items
     return BODY_LIMITS[-1][1], BODY_LIMITS[-1][2]
 
+
+#: routes of Segment's HTTP Tracking API: a write key (HTTP Basic) instead of a token, and
+#: Segment's answer (400) to a body over its limit
+SEGMENT_ROUTES = ("/v1/track", "/v1/identify", "/v1/page", "/v1/screen", "/v1/batch", "/v1/import", "/v1/segment/")
 
 #: routes that take a bearer token; the guard checks it early for requests that carry a body
 TOKEN_ROUTES = ("/v1/decisions", "/v1/events", "/v1/approvals", "/v1/contacts/", "/v1/status", "/metrics")
@@ -110,6 +116,12 @@ def _problem(status: int, title: str, detail: str, headers: dict[str, str] | Non
     ]
 
 
+def _too_large(path: str, size: int) -> list[Message]:
+    if path.startswith(SEGMENT_ROUTES):
+        return _problem(400, "Payload too large", f"the body is over {size // 1024} KB, Segment's limit for this call")
+    return _problem(413, "Too large", f"bodies sent to {path} are limited to {size} bytes")
+
+
 class RequestGuard:
     """ASGI middleware; see the module docstring."""
 
@@ -153,13 +165,20 @@ class RequestGuard:
                 return _problem(401, "Unauthorized", "send `Authorization: Bearer <token>`", CHALLENGE)
             if match_token(scope["app"].state.hub.settings.api.tokens, token.strip()) is None:
                 return _problem(401, "Unauthorized", "the API token is not valid", CHALLENGE)
+        elif scope["method"] in _BODY_METHODS and path.startswith(SEGMENT_ROUTES):
+            why = write_key_problem(
+                headers.get(b"authorization", b"").decode("latin-1"),
+                scope["app"].state.hub.settings.api.segment_write_keys,
+            )
+            if why is not None:
+                return _problem(401, "Unauthorized", why, SEGMENT_CHALLENGE)
         size, _ = limits_for(path)
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
                 return _problem(400, "Bad request", "Content-Length is not a number")
             if int(declared) > size:
-                return _problem(413, "Too large", f"bodies sent to {path} are limited to {size} bytes")
+                return _too_large(path, size)
         return None
 
     async def _read(self, scope: Scope, receive: Receive) -> tuple[bytes | None, list[Message] | None]:
@@ -174,7 +193,7 @@ class RequestGuard:
             chunk = msg.get("body", b"")
             total += len(chunk)
             if total > size:
-                return None, _problem(413, "Too large", f"bodies sent to {path} are limited to {size} bytes")
+                return None, _too_large(path, size)
             chunks.append(chunk)
             if not msg.get("more_body", False):
                 break

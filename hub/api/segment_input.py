@@ -8,15 +8,13 @@ or as soon as the bytes read pass the limit, so a large body is never held in me
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import logging
 from typing import Any
 
 from fastapi import Request
 
 from hub.api.problems import Problem
+from hub.api.segment_auth import SEGMENT_CHALLENGE, key_from_header
 from hub.api.settings import SegmentWriteKey
 from hub.api.state import ApiState
 from hub.models import utcnow
@@ -24,32 +22,14 @@ from hub.segment import BodyError, Message, MessageError, parse_json, parse_mess
 from hub.segment_store import store_messages
 
 log = logging.getLogger(__name__)
-_CHALLENGE = {"WWW-Authenticate": 'Basic realm="segment"'}
-
-
-def match_write_key(keys: list[SegmentWriteKey], presented: str) -> SegmentWriteKey | None:
-    found = None
-    given = presented.encode()
-    for k in keys:
-        if hmac.compare_digest(k.key.get_secret_value().encode(), given):
-            found = k
-    return found
 
 
 async def require_write_key(request: Request) -> SegmentWriteKey:
-    header = request.headers.get("authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        raise Problem(401, "Unauthorized", "send the write key as the HTTP Basic username", headers=_CHALLENGE)
-    try:
-        user = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")[0]
-    except (binascii.Error, UnicodeDecodeError):
-        raise Problem(
-            401, "Unauthorized", "the Basic credentials are not base64 of `writeKey:`", headers=_CHALLENGE
-        ) from None
-    key = match_write_key(request.app.state.hub.settings.api.segment_write_keys, user)
+    key, why = key_from_header(
+        request.headers.get("authorization", ""), request.app.state.hub.settings.api.segment_write_keys
+    )
     if key is None:
-        raise Problem(401, "Unauthorized", "the write key is not valid", headers=_CHALLENGE)
+        raise Problem(401, "Unauthorized", why or "the write key is not valid", headers=SEGMENT_CHALLENGE)
     return key
 
 
