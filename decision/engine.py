@@ -146,7 +146,9 @@ class EnginePolicy:
             key += f"|squared-{len(squared)}"
         #: snapshots are stored under this name; a new catalog, schema or bandit is a new model
         self.model_name = f"engine-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
-        self.model: Apprentice = build_bandit(settings, squared)  # type: ignore[assignment]
+        #: the count-like columns that get a squared term (the design every snapshot of this model has)
+        self.squared_columns = squared
+        self.model: Apprentice = self.fresh_model()
         #: the pooled per-channel opt-out model the bandit's rewards are smoothed with (decision/risk.py)
         self.opt_out_groups, self.opt_out = build_opt_out(settings, self.entries, squared)
         self.model_version = 0
@@ -156,6 +158,10 @@ class EnginePolicy:
         self.long_term = LongTermValue(
             len(self.entries), len(COARSE_STAGES), prior_lift=prior, wait_action=self.wait_index
         )
+
+    def fresh_model(self) -> Apprentice:
+        """An untrained bandit of exactly this engine's design (what a snapshot's state fits)."""
+        return build_bandit(self.settings, self.squared_columns)  # type: ignore[return-value]
 
     @property
     def version(self) -> str:

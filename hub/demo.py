@@ -101,7 +101,9 @@ def run_demo(
     seed: int = 0,
     workdir: Path,
     on_day: Callable[[int, int], None] | None = None,
+    days: int | None = None,
 ) -> DemoReport:
+    """Simulate ``weeks`` (or exactly ``days``) of the pipeline against the sandbox market."""
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "demo.db"
     if db.exists():
@@ -116,7 +118,7 @@ def run_demo(
         for name in settings.enabled_connectors():
             ctx.connector(name).ensure_schema()
         counts0, values0 = world.market.counts.copy(), world.market.values.copy()
-        days = weeks * 7
+        days = days if days is not None else weeks * 7
         for day in range(days):
             run_once(ctx)
             world.advance_days(1)
@@ -186,9 +188,9 @@ def _report(
                 .group_by(decisions.c.arm)
             )
         }
-        last = conn.execute(
-            select(decisions.c.policy, decisions.c.policy_version).order_by(decisions.c.id.desc()).limit(1)
-        ).first()
+        # the policy that ran is the newest treatment decision's (a holdout row logs the rules)
+        newest = select(decisions.c.policy, decisions.c.policy_version).order_by(decisions.c.id.desc()).limit(1)
+        last = conn.execute(newest.where(decisions.c.arm == "engine")).first() or conn.execute(newest).first()
     results = []
     for arm in sorted(set(arms), key=lambda a: (a == NOT_REACHED, a)):
         sel = arms == arm
