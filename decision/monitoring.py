@@ -1,16 +1,26 @@
 """Monitoring: is the world still the one the model learned, and is the model still good?
 
 Four checks, each a pure function over arrays, and one :func:`check` that turns them into
-:class:`Alert` objects against :class:`Thresholds`:
+:class:`Alert` objects against :class:`Thresholds`. Every check that watches many things at
+once has a stated false-alarm rate: its tests are Holm-corrected across everything it
+watches (decision/alert_stats.py), so a healthy run raises an alert of that check with
+probability at most ``alpha``. An alert is *raised* at ``alpha`` and *held* (an open one stays
+open) down to ``clear_alpha``: hysteresis, so a condition at the edge does not flap.
 
-- **Feature drift**: population stability index (PSI) per feature between the training
-  window and recent rows, on the training window's quantile bins (the usual reading: < 0.1
-  stable, 0.1-0.25 moderate, > 0.25 shifted).
+- **Feature drift**: population stability index (PSI) per feature between a reference
+  sample and recent rows, on the reference's quantile bins (the usual reading: < 0.1 stable,
+  0.1-0.25 moderate, > 0.25 shifted), raised only when the PSI is also significant for the
+  sample sizes (``n_eff * PSI`` against chi-squared) after Holm over the features.
 - **Model quality** on recently labelled contacts: ROC AUC, Brier, calibration error, via
   :func:`decision.scoring.metrics.score_metrics` (an AUC near 0.5 is Pega's "AUC = 50" alert).
-- **Reward rate** per action and per segment, so a collapsing action or segment is visible.
-- **Exploration share**: the fraction of decisions not taken greedily (propensity < 1 or a
-  flagged exploratory draw); too little and learning stalls, too much and it costs revenue.
+- **Reward rate**: one alert per cause. First the overall reward per decision, current window
+  against the reference window (one-sided Welch); then each segment's change against the
+  rest's change (difference in differences), so a drop everyone shares is one alert, not one
+  per segment, and the segments that fell *more* are grouped into one more. Segments with
+  fewer than ``min_rows`` decisions in either window are not tested.
+- **Exploration share**: the share of decisions whose action had less than even odds
+  (propensity < 0.5: not the policy's likely choice), tested one-sided (binomial) against
+  ``min_exploration`` and ``max_exploration``.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -28,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from decision.alert_stats import diff_in_diff_less_p, holm, psi_pvalue, share_above_p, share_below_p, welch_less_p
 from decision.scoring.metrics import ScoreMetrics, score_metrics
 
 
@@ -41,6 +52,8 @@ class Alert:
     threshold: float
     severity: str  # "warning" or "critical"
     message: str
+    #: seen only at the clearing level: keeps an open alert open, never raises a new one
+    hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,29 +63,50 @@ class Thresholds:
     min_auc: float = 0.6
     max_brier_increase: float = 0.02  # over the model's Brier at training time
     max_ece: float = 0.05
-    min_reward_ratio: float = 0.5  # an action/segment's rate below half its reference rate
-    min_rows: int = 100  # below this, quality and reward checks stay silent
+    min_reward_ratio: float = 0.5  # unused: reward alerts are tests now (kept for old configs)
+    min_rows: int = 100  # below this, quality, reward, drift and exploration checks stay silent
     min_exploration: float = 0.02
     max_exploration: float = 0.3
+    alpha: float = 0.01  # false-alarm rate per check family and run (Holm-corrected)
+    clear_alpha: float = 0.1  # an open alert stays open while its adjusted p-value is below this
+
+
+def _edges(e_ok: np.ndarray, bins: int) -> np.ndarray:
+    if not len(e_ok):
+        return np.zeros(0)
+    inner = np.quantile(e_ok, np.linspace(0, 1, bins + 1)[1:-1])
+    # ``searchsorted(side="right")``: below the minimum is bin 0, above the maximum the last
+    low = np.nextafter(e_ok.min(), -np.inf)
+    high = np.nextafter(e_ok.max(), np.inf)
+    return np.unique(np.concatenate([[low], inner, [high]]))
 
 
 def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10, eps: float = 1e-4) -> float:
     """Population stability index of ``actual`` against ``expected`` (the training window).
 
     Bins are the expected sample's quantiles (distinct edges only), so a feature with many
-    ties (counts that are mostly zero) gets fewer, still meaningful bins. Missing values form
-    their own bin, since "suddenly missing" is drift too.
+    ties (counts that are mostly zero) gets fewer, still meaningful bins, plus one bin below
+    its minimum and one above its maximum, so values the reference never had show (a count
+    that was always 0 and is now 6 is drift). Missing values form their own bin, since
+    "suddenly missing" is drift too.
     """
     e = np.asarray(expected, dtype=float)
     a = np.asarray(actual, dtype=float)
     e_nan, a_nan = np.isnan(e), np.isnan(a)
     e_ok, a_ok = e[~e_nan], a[~a_nan]
-    edges = np.unique(np.quantile(e_ok, np.linspace(0, 1, bins + 1)[1:-1])) if len(e_ok) else np.zeros(0)
+    edges = _edges(e_ok, bins)
     e_counts = np.append(np.bincount(np.searchsorted(edges, e_ok, side="right"), minlength=len(edges) + 1), e_nan.sum())
     a_counts = np.append(np.bincount(np.searchsorted(edges, a_ok, side="right"), minlength=len(edges) + 1), a_nan.sum())
     pe = np.maximum(e_counts / max(len(e), 1), eps)
     pa = np.maximum(a_counts / max(len(a), 1), eps)
     return float(np.sum((pa - pe) * np.log(pa / pe)))
+
+
+def psi_bins(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> int:
+    """How many bins :func:`psi` compares (distinct quantile edges, plus a missing-value bin)."""
+    e = np.asarray(expected, dtype=float)
+    edges = _edges(e[~np.isnan(e)], bins)
+    return len(edges) + 1 + int(bool(np.isnan(e).any() or np.isnan(np.asarray(actual, dtype=float)).any()))
 
 
 def feature_drift(train: np.ndarray, recent: np.ndarray, names: Sequence[str], bins: int = 10) -> dict[str, float]:
@@ -92,11 +126,13 @@ def rates_by(keys: Sequence[str] | np.ndarray, rewards: np.ndarray) -> dict[str,
 
 
 def exploration_share(propensities: np.ndarray, explored: np.ndarray | None = None) -> float:
-    """Share of decisions that explored: flagged, or else taken with propensity below one."""
+    """Share of decisions that explored: flagged, or else taken with less than even odds
+    (propensity < 0.5: not the policy's likely choice; a sampling policy logs propensities
+    below one for its likely choices too, so "below one" would count nearly everything)."""
     p = np.asarray(propensities, dtype=float)
     if len(p) == 0:
         return float("nan")
-    flags = np.asarray(explored, dtype=bool) if explored is not None else p < 1 - 1e-9
+    flags = np.asarray(explored, dtype=bool) if explored is not None else p < 0.5
     return float(flags.mean())
 
 
@@ -109,9 +145,9 @@ def check(
     y_recent: np.ndarray | None = None,
     p_recent: np.ndarray | None = None,
     trained_brier: float | None = None,
-    reward_keys: np.ndarray | None = None,
-    rewards: np.ndarray | None = None,
-    reference_rates: dict[str, float] | None = None,
+    reward_current: dict[str, np.ndarray] | None = None,
+    reward_reference: dict[str, np.ndarray] | None = None,
+    segments: Sequence[str] = (),
     propensities: np.ndarray | None = None,
     explored: np.ndarray | None = None,
 ) -> list[Alert]:
@@ -119,66 +155,149 @@ def check(
     t = thresholds or Thresholds()
     alerts: list[Alert] = []
     if train_X is not None and recent_X is not None:
-        alerts += _drift_alerts(feature_drift(train_X, recent_X, feature_names), t)
+        alerts += _drift_alerts(np.asarray(train_X, dtype=float), np.asarray(recent_X, dtype=float), feature_names, t)
     if y_recent is not None and p_recent is not None and len(y_recent) >= t.min_rows:
         alerts += _quality_alerts(score_metrics(y_recent, p_recent), trained_brier, t)
-    if reward_keys is not None and rewards is not None and reference_rates:
-        for key, (rate, n) in rates_by(reward_keys, rewards).items():
-            ref = reference_rates.get(key)
-            if ref and n >= t.min_rows and rate < t.min_reward_ratio * ref:
-                alerts.append(
-                    Alert(
-                        "reward_rate",
-                        key,
-                        rate,
-                        t.min_reward_ratio * ref,
-                        "warning",
-                        f"reward rate of {key} fell to {rate:.4f} from {ref:.4f} over {n} decisions",
-                    )
-                )
+    if reward_current is not None and reward_reference is not None:
+        alerts += reward_drop_alerts(reward_current, reward_reference, segments, t)
     if propensities is not None and len(propensities) >= t.min_rows:
-        share = exploration_share(propensities, explored)
-        if share < t.min_exploration:
-            alerts.append(
-                Alert(
-                    "exploration_low",
-                    "policy",
-                    share,
-                    t.min_exploration,
-                    "warning",
-                    f"only {share:.1%} of decisions explore; the policy cannot learn about other actions",
-                )
-            )
-        elif share > t.max_exploration:
-            alerts.append(
-                Alert(
-                    "exploration_high",
-                    "policy",
-                    share,
-                    t.max_exploration,
-                    "warning",
-                    f"{share:.1%} of decisions explore; exploration is costing more than planned",
-                )
-            )
+        alerts += _exploration_alerts(np.asarray(propensities, dtype=float), explored, t)
     return sorted(alerts, key=lambda a: (a.severity != "critical", a.kind, a.subject))
 
 
-def _drift_alerts(drift: dict[str, float], t: Thresholds) -> list[Alert]:
+def _level(p_adj: float, t: Thresholds) -> bool | None:
+    """True: raise; False: hold an open alert; None: nothing."""
+    return True if p_adj < t.alpha else (False if p_adj < t.clear_alpha else None)
+
+
+def _drift_alerts(train: np.ndarray, recent: np.ndarray, names: Sequence[str], t: Thresholds) -> list[Alert]:
+    """PSI per feature, alerted where it crosses the PSI level *and* is significant for the
+    sample sizes after Holm over the features; held at half the PSI level."""
+    if len(train) < t.min_rows or len(recent) < t.min_rows:
+        return []
+    values, pvals = [], []
+    for j in range(len(names)):
+        v = psi(train[:, j], recent[:, j])
+        values.append(v)
+        pvals.append(psi_pvalue(v, len(train), len(recent), psi_bins(train[:, j], recent[:, j])))
     out = []
-    for name, value in drift.items():
-        if value >= t.psi_warning:
-            critical = value >= t.psi_critical
-            limit = t.psi_critical if critical else t.psi_warning
-            out.append(
-                Alert(
-                    "drift",
-                    name,
-                    value,
-                    limit,
-                    "critical" if critical else "warning",
-                    f"feature {name} drifted: PSI {value:.3f} (>= {limit})",
-                )
+    for name, value, p_adj in zip(names, values, holm(pvals), strict=True):
+        level = _level(p_adj, t)
+        if level is None or value < (t.psi_warning if level else t.psi_warning / 2):
+            continue
+        critical = value >= t.psi_critical
+        limit = t.psi_critical if critical else t.psi_warning
+        out.append(
+            Alert(
+                "drift",
+                name,
+                value,
+                limit,
+                "critical" if critical else "warning",
+                f"feature {name} drifted: PSI {value:.3f} (>= {limit}; p = {p_adj:.2g} after Holm over "
+                f"{len(names)} features, {len(train)} vs {len(recent)} rows)",
+                hold=not level or value < t.psi_warning,
             )
+        )
+    return out
+
+
+def reward_drop_alerts(
+    current: dict[str, np.ndarray], reference: dict[str, np.ndarray], segments: Sequence[str], t: Thresholds
+) -> list[Alert]:
+    """At most two alerts, one per cause: the overall reward per decision fell (subject
+    ``overall``), and some segments fell more than the rest (subject ``segments``, listing
+    them). ``current`` / ``reference``: ``reward`` per decision and one key array per segment
+    dimension. Holm over every test of the run (the overall one and each segment's)."""
+    rc, rr = np.asarray(current["reward"], dtype=float), np.asarray(reference["reward"], dtype=float)
+    if len(rc) < t.min_rows or len(rr) < t.min_rows:
+        return []
+    labels, pvals, stats_ = ["overall"], [welch_less_p(rc, rr)], [(rc.mean(), rr.mean(), len(rc), len(rr))]
+    for dim in segments:
+        kc, kr = np.asarray(current[dim]).astype(str), np.asarray(reference[dim]).astype(str)
+        for key in sorted(set(kc.tolist()) & set(kr.tolist())):
+            ci, ri = kc == key, kr == key
+            if min(ci.sum(), ri.sum(), (~ci).sum(), (~ri).sum()) < t.min_rows:
+                continue
+            labels.append(f"{dim}:{key}")
+            pvals.append(diff_in_diff_less_p(rc[ci], rr[ri], rc[~ci], rr[~ri]))
+            stats_.append((rc[ci].mean(), rr[ri].mean(), int(ci.sum()), int(ri.sum())))
+    adj = holm(pvals)
+    m = len(pvals)
+    out = []
+    level = _level(adj[0], t)
+    if level is not None:
+        cur, ref, nc, nr = stats_[0]
+        out.append(
+            Alert(
+                "reward_rate",
+                "overall",
+                float(cur),
+                float(ref),
+                "warning",
+                f"reward per decision fell to {cur:.4f} from {ref:.4f} ({nc} vs {nr} decisions; "
+                f"p = {adj[0]:.2g} after Holm over {m} tests)",
+                hold=not level,
+            )
+        )
+    found = [(i, _level(adj[i], t)) for i in range(1, m)]
+    found = [(i, lv) for i, lv in found if lv is not None]
+    if found:
+        raised = [i for i, lv in found if lv]
+        shown = raised or [i for i, _ in found]
+        parts = [f"{labels[i]} {stats_[i][0]:.4f} from {stats_[i][1]:.4f} (n={stats_[i][2]})" for i in shown]
+        worst = min(shown, key=lambda i: adj[i])
+        out.append(
+            Alert(
+                "reward_rate",
+                "segments",
+                float(stats_[worst][0]),
+                float(stats_[worst][1]),
+                "warning",
+                f"reward per decision fell more than elsewhere in {len(shown)} segment(s): "
+                + "; ".join(parts[:8])
+                + (f"; and {len(parts) - 8} more" if len(parts) > 8 else "")
+                + f" (smallest p = {adj[worst]:.2g} after Holm over {m} tests)",
+                hold=not raised,
+            )
+        )
+    return out
+
+
+def _exploration_alerts(p: np.ndarray, explored: np.ndarray | None, t: Thresholds) -> list[Alert]:
+    flags = np.asarray(explored, dtype=bool) if explored is not None else p < 0.5
+    n, hits = len(flags), int(flags.sum())  # same rule as exploration_share
+    share = hits / n
+    # two one-sided tests on one share: Bonferroni over the pair
+    low = _level(min(1.0, 2 * share_below_p(hits, n, t.min_exploration)), t)
+    high = _level(min(1.0, 2 * share_above_p(hits, n, t.max_exploration)), t)
+    out = []
+    if low is not None and t.min_exploration > 0:
+        out.append(
+            Alert(
+                "exploration_low",
+                "policy",
+                share,
+                t.min_exploration,
+                "warning",
+                f"only {share:.1%} of {n} decisions explore (took an action with less than even odds); "
+                "the policy cannot learn about other actions",
+                hold=not low,
+            )
+        )
+    if high is not None:
+        out.append(
+            Alert(
+                "exploration_high",
+                "policy",
+                share,
+                t.max_exploration,
+                "warning",
+                f"{share:.1%} of {n} decisions explore (took an action with less than even odds); "
+                "exploration is costing more than planned",
+                hold=not high,
+            )
+        )
     return out
 
 
