@@ -13,11 +13,10 @@ open) down to ``clear_alpha``: hysteresis, so a condition at the edge does not f
   sample sizes (``n_eff * PSI`` against chi-squared) after Holm over the features.
 - **Model quality** on recently labelled contacts: ROC AUC, Brier, calibration error, via
   :func:`decision.scoring.metrics.score_metrics` (an AUC near 0.5 is Pega's "AUC = 50" alert).
-- **Reward rate**: one alert per cause. First the overall reward per decision, current window
-  against the reference window (one-sided Welch); then each segment's change against the
-  rest's change (difference in differences), so a drop everyone shares is one alert, not one
-  per segment, and the segments that fell *more* are grouped into one more. Segments with
-  fewer than ``min_rows`` decisions in either window are not tested.
+- **Reward rate**: one alert per cause (:func:`reward_drop_alerts`): the baseline arm fell
+  (the market changed), the engine earns less than the baseline (the model harms), and the
+  segments that fell more than the rest, grouped into one alert; one-sided Welch tests and
+  differences in differences. Nothing is tested on fewer than ``min_rows`` decisions.
 - **Exploration share**: the share of decisions whose action had less than even odds
   (propensity < 0.5: not the policy's likely choice), tested one-sided (binomial) against
   ``min_exploration`` and ``max_exploration``.
@@ -66,7 +65,7 @@ class Thresholds:
     min_reward_ratio: float = 0.5  # unused: reward alerts are tests now (kept for old configs)
     min_rows: int = 100  # below this, quality, reward, drift and exploration checks stay silent
     min_exploration: float = 0.02
-    max_exploration: float = 0.3
+    max_exploration: float = 0.5  # past half of the decisions against its own best guess
     alpha: float = 0.01  # false-alarm rate per check family and run (Holm-corrected)
     clear_alpha: float = 0.1  # an open alert stays open while its adjusted p-value is below this
 
@@ -202,17 +201,44 @@ def _drift_alerts(train: np.ndarray, recent: np.ndarray, names: Sequence[str], t
     return out
 
 
+BASELINE_ARMS = ("holdout", "rules")
+
+
 def reward_drop_alerts(
     current: dict[str, np.ndarray], reference: dict[str, np.ndarray], segments: Sequence[str], t: Thresholds
 ) -> list[Alert]:
-    """At most two alerts, one per cause: the overall reward per decision fell (subject
-    ``overall``), and some segments fell more than the rest (subject ``segments``, listing
-    them). ``current`` / ``reference``: ``reward`` per decision and one key array per segment
-    dimension. Holm over every test of the run (the overall one and each segment's)."""
+    """At most one alert per cause, from per-decision ``reward`` and key arrays (``arm`` and
+    one per segment dimension), Holm over every test of the run:
+
+    - ``market``: the baseline arm's reward per decision (holdout, or a rules-only hub's
+      decisions) fell from the reference window to the current one. Its policy is fixed, so
+      a drop is the world changing, not the engine (with no baseline arm: all decisions);
+    - ``engine``: in the current window the engine arm earns less per decision than the
+      baseline arm: the model is doing harm;
+    - ``segments``: the actions, industries, size bands... that fell *and* fell more than the
+      rest (both tests pass: the larger p-value counts), named together in one alert.
+
+    A decision population that merely changes (an engine that acts on other contacts than
+    last week) moves none of these: each compares a fixed policy with itself, or two arms
+    of one randomized experiment in the same window."""
     rc, rr = np.asarray(current["reward"], dtype=float), np.asarray(reference["reward"], dtype=float)
-    if len(rc) < t.min_rows or len(rr) < t.min_rows:
-        return []
-    labels, pvals, stats_ = ["overall"], [welch_less_p(rc, rr)], [(rc.mean(), rr.mean(), len(rc), len(rr))]
+    ac = np.asarray(current.get("arm", np.full(len(rc), "")), dtype=str)
+    ar = np.asarray(reference.get("arm", np.full(len(rr), "")), dtype=str)
+    base_c, base_r = np.isin(ac, BASELINE_ARMS), np.isin(ar, BASELINE_ARMS)
+    if not base_c.any() and not base_r.any():
+        base_c, base_r = np.ones(len(rc), bool), np.ones(len(rr), bool)
+    labels: list[str] = []
+    pvals: list[float] = []
+    facts: list[tuple[float, float, int, int]] = []
+    if base_c.sum() >= t.min_rows and base_r.sum() >= t.min_rows:
+        labels.append("market")
+        pvals.append(welch_less_p(rc[base_c], rr[base_r]))
+        facts.append((rc[base_c].mean(), rr[base_r].mean(), int(base_c.sum()), int(base_r.sum())))
+    eng = ac == "engine"
+    if eng.sum() >= t.min_rows and base_c.sum() >= t.min_rows and not base_c[eng].any():
+        labels.append("engine")
+        pvals.append(welch_less_p(rc[eng], rc[base_c]))
+        facts.append((rc[eng].mean(), rc[base_c].mean(), int(eng.sum()), int(base_c.sum())))
     for dim in segments:
         kc, kr = np.asarray(current[dim]).astype(str), np.asarray(reference[dim]).astype(str)
         for key in sorted(set(kc.tolist()) & set(kr.tolist())):
@@ -220,41 +246,51 @@ def reward_drop_alerts(
             if min(ci.sum(), ri.sum(), (~ci).sum(), (~ri).sum()) < t.min_rows:
                 continue
             labels.append(f"{dim}:{key}")
-            pvals.append(diff_in_diff_less_p(rc[ci], rr[ri], rc[~ci], rr[~ri]))
-            stats_.append((rc[ci].mean(), rr[ri].mean(), int(ci.sum()), int(ri.sum())))
+            fell = welch_less_p(rc[ci], rr[ri])
+            more = diff_in_diff_less_p(rc[ci], rr[ri], rc[~ci], rr[~ri])
+            pvals.append(max(fell, more))  # intersection-union: both must hold
+            facts.append((rc[ci].mean(), rr[ri].mean(), int(ci.sum()), int(ri.sum())))
+    if not pvals:
+        return []
     adj = holm(pvals)
     m = len(pvals)
     out = []
-    level = _level(adj[0], t)
-    if level is not None:
-        cur, ref, nc, nr = stats_[0]
+    words = {
+        "market": "the baseline arm's reward per decision fell (a fixed policy: the market changed)",
+        "engine": "the engine arm earns less per decision than the baseline arm in the same window",
+    }
+    for i, label in enumerate(labels):
+        level = _level(adj[i], t) if label in words else None
+        if level is None:
+            continue
+        cur, ref, nc, nr = facts[i]
         out.append(
             Alert(
                 "reward_rate",
-                "overall",
+                label,
                 float(cur),
                 float(ref),
                 "warning",
-                f"reward per decision fell to {cur:.4f} from {ref:.4f} ({nc} vs {nr} decisions; "
-                f"p = {adj[0]:.2g} after Holm over {m} tests)",
+                f"{words[label]}: {cur:.4f} vs {ref:.4f} ({nc} vs {nr} decisions; p = {adj[i]:.2g} after Holm "
+                f"over {m} tests)",
                 hold=not level,
             )
         )
-    found = [(i, _level(adj[i], t)) for i in range(1, m)]
+    found = [(i, _level(adj[i], t)) for i, lab in enumerate(labels) if lab not in words]
     found = [(i, lv) for i, lv in found if lv is not None]
     if found:
         raised = [i for i, lv in found if lv]
         shown = raised or [i for i, _ in found]
-        parts = [f"{labels[i]} {stats_[i][0]:.4f} from {stats_[i][1]:.4f} (n={stats_[i][2]})" for i in shown]
+        parts = [f"{labels[i]} {facts[i][0]:.4f} from {facts[i][1]:.4f} (n={facts[i][2]})" for i in shown]
         worst = min(shown, key=lambda i: adj[i])
         out.append(
             Alert(
                 "reward_rate",
                 "segments",
-                float(stats_[worst][0]),
-                float(stats_[worst][1]),
+                float(facts[worst][0]),
+                float(facts[worst][1]),
                 "warning",
-                f"reward per decision fell more than elsewhere in {len(shown)} segment(s): "
+                f"reward per decision fell, and more than elsewhere, in {len(shown)} segment(s): "
                 + "; ".join(parts[:8])
                 + (f"; and {len(parts) - 8} more" if len(parts) > 8 else "")
                 + f" (smallest p = {adj[worst]:.2g} after Holm over {m} tests)",

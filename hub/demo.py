@@ -122,14 +122,20 @@ def run_demo(
     workdir: Path,
     on_day: Callable[[int, int], None] | None = None,
     days: int | None = None,
+    world_config: WorldConfig | None = None,
+    before_day: Callable[[World, int], None] | None = None,
 ) -> DemoReport:
-    """Simulate ``weeks`` (or exactly ``days``) of the pipeline against the sandbox market."""
+    """Simulate ``weeks`` (or exactly ``days``) of the pipeline against the sandbox market.
+
+    ``world_config`` replaces the market's (its size and seed then come from it);
+    ``before_day(world, day)`` may change the world before each simulated day (bench/
+    alerts_quality.py breaks a feed that way)."""
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "demo.db"
     if db.exists():
         db.unlink()
     # the clock ticks per reading, not with the wall: the same seed gives the same demo on any machine
-    world = World(WorldConfig(n_contacts=contacts, seed=seed, realtime_clock=False))
+    world = World(world_config or WorldConfig(n_contacts=contacts, seed=seed, realtime_clock=False))
     types = set(build_plugin_manager().types)
     with start_sandbox(world) as sb:
         settings = load_settings(sandbox_settings(sb, workdir, types))
@@ -140,6 +146,8 @@ def run_demo(
         counts0, values0 = world.market.counts.copy(), world.market.values.copy()
         days = days if days is not None else weeks * 7
         for day in range(days):
+            if before_day:
+                before_day(world, day)
             run_once(ctx)
             world.advance_days(1)
             if on_day:

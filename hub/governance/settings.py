@@ -63,7 +63,13 @@ class AlertSettings(_Strict):
         3, ge=1, le=60, description="outcomes within this many days of a decision count for the reward check"
     )
     min_exploration: float = Field(0.02, ge=0, le=1)
-    max_exploration: float = Field(0.3, ge=0, le=1)
+    max_exploration: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="alert when more than this share of engine decisions took an action with less than even odds"
+        " (a sampling policy explores by design while it learns; past half, it is mostly guessing)",
+    )
     kill_switch: dict[str, list[UseCase]] = Field(default_factory=dict)
     min_severity: Severity = "critical"
 

@@ -3,7 +3,8 @@
 Every comparison is between windows that can be compared:
 
 - drift: lead-scoring features of the same contacts (those with activity before the
-  reference time) one monitoring window ago and now. A feature is watched only once the
+  reference time) one monitoring window ago and now; the responses to the hub's own emails
+  and calls are left to the reward check, since they move whenever the policy does. A feature is watched only once the
   store's history covers its look-back at the reference time: in a young store (a sandbox, a
   new install) "days since last activity" or "opportunities in 365 days" grow with the
   history itself, which is not drift (a PSI of 10 on a two-week-old store was exactly that);
@@ -12,8 +13,8 @@ Every comparison is between windows that can be compared:
 - reward rate: reward per decision (hub.yaml's ``decision.objective`` over the outcomes that
   occurred within ``reward_horizon_days`` of the decision, so every decision compared had the
   same time to earn), for decisions made one horizon ago over ``window_days`` against the
-  window before; overall, and per action and segment (industry, company size band, role,
-  lifecycle stage) against the rest;
+  window before: the baseline arm over time, the engine against the baseline now, and per
+  action and segment (industry, company size band, role, lifecycle stage) against the rest;
 - exploration share: decisions whose action had less than even odds.
 """
 
@@ -35,7 +36,10 @@ from hub.store import Store
 from hub.store.contacts import aware
 from hub.store.schema import activities, contacts, decisions, outcomes
 
-DRIFT_FEATURES = FEATURE_NAMES
+#: responses to the hub's own actions (its emails, its calls): they move whenever the policy
+#: does, so they are the reward check's business, not evidence that the world changed
+HUB_DRIVEN = ("email_open_", "email_click_", "call_", "unsubscribe_")
+DRIFT_FEATURES = tuple(n for n in FEATURE_NAMES if not n.startswith(HUB_DRIVEN))
 
 
 def lookback_days(name: str) -> int:

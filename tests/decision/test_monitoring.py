@@ -57,8 +57,9 @@ def decisions(n: int, rng: np.random.Generator, drop: dict[str, float] | None = 
         "size": rng.choice(["s", "m", "l", "xl"], n),
         "reward": rng.normal(1.0, 2.0, n),
     }
+    out["arm"] = np.where(rng.random(n) < 0.5, "holdout", "engine")
     for key, by in (drop or {}).items():
-        sel = np.ones(n, bool) if key == "all" else (out["industry"] == key)
+        sel = np.ones(n, bool) if key == "all" else (out["arm"] == key) if key == "engine" else (out["industry"] == key)
         out["reward"][sel] -= by
     return out
 
@@ -71,15 +72,31 @@ def test_reward_alerts_keep_their_stated_false_alarm_rate_over_healthy_runs():
         any(not a.hold for a in reward_drop_alerts(decisions(3000, rng), decisions(3000, rng), SEGMENTS, t))
         for _ in range(runs)
     )
-    # 9 tests a run, Holm-corrected: at most 1 % of healthy runs raise (3 of 300 expected at most)
+    # 10 tests a run, Holm-corrected: at most 1 % of healthy runs raise (3 of 300 expected at most)
     assert raised / runs <= 0.02, raised
 
 
 def test_a_drop_everyone_shares_is_one_alert_not_one_per_segment():
     rng = np.random.default_rng(1)
     alerts = reward_drop_alerts(decisions(3000, rng, {"all": 0.5}), decisions(3000, rng), SEGMENTS, Thresholds())
-    assert [(a.subject, a.hold) for a in alerts] == [("overall", False)]
-    assert "after Holm over 9 tests" in alerts[0].message
+    assert [(a.subject, a.hold) for a in alerts] == [("market", False)]
+    assert "after Holm over 10 tests" in alerts[0].message
+
+
+def test_an_engine_below_the_baseline_is_its_own_alert():
+    rng = np.random.default_rng(6)
+    alerts = reward_drop_alerts(decisions(3000, rng, {"engine": 0.5}), decisions(3000, rng), SEGMENTS, Thresholds())
+    assert [a.subject for a in alerts] == ["engine"]
+
+
+def test_a_changing_decision_population_is_not_a_drop():
+    # the engine acts on other contacts this week (more decisions, lower reward each), while
+    # the baseline arm earns what it earned: no alert
+    rng = np.random.default_rng(7)
+    ref, cur = decisions(3000, rng), decisions(3000, rng)
+    ref["reward"][ref["arm"] == "engine"] += 0.6
+    alerts = reward_drop_alerts(cur, ref, (), Thresholds())
+    assert alerts == []
 
 
 def test_a_segment_that_fell_more_than_the_rest_is_named_in_one_grouped_alert():
