@@ -147,6 +147,8 @@ def check(
     reward_current: dict[str, np.ndarray] | None = None,
     reward_reference: dict[str, np.ndarray] | None = None,
     segments: Sequence[str] = (),
+    contacts_current: dict[str, np.ndarray] | None = None,
+    contacts_reference: dict[str, np.ndarray] | None = None,
     propensities: np.ndarray | None = None,
     explored: np.ndarray | None = None,
 ) -> list[Alert]:
@@ -158,7 +160,9 @@ def check(
     if y_recent is not None and p_recent is not None and len(y_recent) >= t.min_rows:
         alerts += _quality_alerts(score_metrics(y_recent, p_recent), trained_brier, t)
     if reward_current is not None and reward_reference is not None:
-        alerts += reward_drop_alerts(reward_current, reward_reference, segments, t)
+        alerts += reward_drop_alerts(
+            reward_current, reward_reference, segments, t, contacts_current, contacts_reference
+        )
     if propensities is not None and len(propensities) >= t.min_rows:
         alerts += _exploration_alerts(np.asarray(propensities, dtype=float), explored, t)
     return sorted(alerts, key=lambda a: (a.severity != "critical", a.kind, a.subject))
@@ -205,7 +209,12 @@ BASELINE_ARMS = ("holdout", "rules")
 
 
 def reward_drop_alerts(
-    current: dict[str, np.ndarray], reference: dict[str, np.ndarray], segments: Sequence[str], t: Thresholds
+    current: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    segments: Sequence[str],
+    t: Thresholds,
+    contacts_current: dict[str, np.ndarray] | None = None,
+    contacts_reference: dict[str, np.ndarray] | None = None,
 ) -> list[Alert]:
     """At most one alert per cause, from per-decision ``reward`` and key arrays (``arm`` and
     one per segment dimension), Holm over every test of the run:
@@ -220,25 +229,30 @@ def reward_drop_alerts(
 
     A decision population that merely changes (an engine that acts on other contacts than
     last week) moves none of these: each compares a fixed policy with itself, or two arms
-    of one randomized experiment in the same window."""
+    of one randomized experiment in the same window. ``contacts_current`` /
+    ``contacts_reference`` (``arm``, ``reward`` per contact in each window), when given, are
+    what the two arm tests read: arms are randomized per contact, and per decision an arm
+    that decides more often would look worse or better for that alone."""
     rc, rr = np.asarray(current["reward"], dtype=float), np.asarray(reference["reward"], dtype=float)
-    ac = np.asarray(current.get("arm", np.full(len(rc), "")), dtype=str)
-    ar = np.asarray(reference.get("arm", np.full(len(rr), "")), dtype=str)
+    arm_c, arm_r = contacts_current or current, contacts_reference or reference
+    xc, xr = np.asarray(arm_c["reward"], dtype=float), np.asarray(arm_r["reward"], dtype=float)
+    ac = np.asarray(arm_c.get("arm", np.full(len(xc), "")), dtype=str)
+    ar = np.asarray(arm_r.get("arm", np.full(len(xr), "")), dtype=str)
     base_c, base_r = np.isin(ac, BASELINE_ARMS), np.isin(ar, BASELINE_ARMS)
     if not base_c.any() and not base_r.any():
-        base_c, base_r = np.ones(len(rc), bool), np.ones(len(rr), bool)
+        base_c, base_r = np.ones(len(xc), bool), np.ones(len(xr), bool)
     labels: list[str] = []
     pvals: list[float] = []
     facts: list[tuple[float, float, int, int]] = []
     if base_c.sum() >= t.min_rows and base_r.sum() >= t.min_rows:
         labels.append("market")
-        pvals.append(welch_less_p(rc[base_c], rr[base_r]))
-        facts.append((rc[base_c].mean(), rr[base_r].mean(), int(base_c.sum()), int(base_r.sum())))
+        pvals.append(welch_less_p(xc[base_c], xr[base_r]))
+        facts.append((xc[base_c].mean(), xr[base_r].mean(), int(base_c.sum()), int(base_r.sum())))
     eng = ac == "engine"
     if eng.sum() >= t.min_rows and base_c.sum() >= t.min_rows and not base_c[eng].any():
         labels.append("engine")
-        pvals.append(welch_less_p(rc[eng], rc[base_c]))
-        facts.append((rc[eng].mean(), rc[base_c].mean(), int(eng.sum()), int(base_c.sum())))
+        pvals.append(welch_less_p(xc[eng], xc[base_c]))
+        facts.append((xc[eng].mean(), xc[base_c].mean(), int(eng.sum()), int(base_c.sum())))
     for dim in segments:
         kc, kr = np.asarray(current[dim]).astype(str), np.asarray(reference[dim]).astype(str)
         for key in sorted(set(kc.tolist()) & set(kr.tolist())):
@@ -256,9 +270,10 @@ def reward_drop_alerts(
     m = len(pvals)
     out = []
     words = {
-        "market": "the baseline arm's reward per decision fell (a fixed policy: the market changed)",
-        "engine": "the engine arm earns less per decision than the baseline arm in the same window",
+        "market": "the baseline arm's reward fell (a fixed policy: the market changed)",
+        "engine": "the engine arm earns less than the baseline arm in the same window",
     }
+    unit = "contact" if contacts_current is not None else "decision"
     for i, label in enumerate(labels):
         level = _level(adj[i], t) if label in words else None
         if level is None:
@@ -271,7 +286,7 @@ def reward_drop_alerts(
                 float(cur),
                 float(ref),
                 "warning",
-                f"{words[label]}: {cur:.4f} vs {ref:.4f} ({nc} vs {nr} decisions; p = {adj[i]:.2g} after Holm "
+                f"{words[label]}: {cur:.4f} vs {ref:.4f} per {unit} ({nc} vs {nr}; p = {adj[i]:.2g} after Holm "
                 f"over {m} tests)",
                 hold=not level,
             )

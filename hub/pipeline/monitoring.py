@@ -144,6 +144,20 @@ def decision_rewards(
     }
 
 
+def contact_rewards(store: Store, since: datetime, until: datetime, weights: ObjectiveWeights | None) -> dict:
+    """Per contact first decided before ``since``: its arm and its reward (hub/reports/metrics.py's
+    definition) from what it did in ``[since, until)``; the unit the experiment randomizes."""
+    from hub.reports.data import load_arm_frame
+    from hub.reports.metrics import reward_per_event
+
+    with store.connect() as conn:
+        frame = load_arm_frame(conn, until=since)
+    inside = (frame.ev_at >= since.timestamp()) & (frame.ev_at < until.timestamp())
+    points = reward_per_event(frame, weights or ObjectiveWeights())
+    reward = np.bincount(frame.ev_row[inside], weights=points[inside], minlength=len(frame.contact_id))
+    return {"arm": frame.arm, "reward": reward.astype(float)}
+
+
 def monitor(
     store: Store,
     now: datetime,
@@ -178,7 +192,14 @@ def monitor(
     lag = timedelta(days=reward_horizon_days)
     cur = decision_rewards(store, now - lag - w, now - lag, weights, lag)
     ref = decision_rewards(store, now - lag - 2 * w, now - lag - w, weights, lag)
-    alerts += check(thresholds=t, reward_current=cur, reward_reference=ref, segments=("action", *SEGMENTS))
+    alerts += check(
+        thresholds=t,
+        reward_current=cur,
+        reward_reference=ref,
+        segments=("action", *SEGMENTS),
+        contacts_current=contact_rewards(store, now - w, now, weights),
+        contacts_reference=contact_rewards(store, now - 2 * w, now - w, weights),
+    )
     recent = decision_rewards(store, now - w, now, weights, lag)
     treated = recent["arm"] == "engine"  # holdout, control and rules decide with propensity 1 by design
     alerts += check(thresholds=t, propensities=recent["propensity"][treated])

@@ -138,3 +138,15 @@ def test_exploration_alerts():
     # a sampling policy's likely choices log propensities below one: not exploration
     assert check(propensities=np.r_[np.full(800, 0.85), np.full(200, 0.2)]) == []
     assert check(propensities=greedy, thresholds=Thresholds(min_exploration=0.0)) == []
+
+
+def test_arm_tests_read_per_contact_rewards_when_given():
+    # per decision the engine looks worse (it decides three times as often, each worth a third),
+    # per contact, the unit the experiment randomizes, the arms earn the same: no alert
+    rng = np.random.default_rng(8)
+    rows = decisions(3000, rng)
+    rows["reward"][rows["arm"] == "engine"] /= 3
+    per_contact = {"arm": np.where(rng.random(600) < 0.5, "holdout", "engine"), "reward": rng.normal(1, 2, 600)}
+    assert [a.subject for a in reward_drop_alerts(rows, decisions(3000, rng), (), Thresholds())] == ["engine"]
+    quiet = reward_drop_alerts(rows, decisions(3000, rng), (), Thresholds(), per_contact, per_contact)
+    assert quiet == []
