@@ -4,7 +4,10 @@
 - regime shift: the sandbox market's topic appeal changes on a day (the shift
   bench/decision_quality.py uses); days from the shift to the first alert raised;
 - broken feed: from a day on, the sandbox stops writing page views to the CRM (a tracking
-  script removed); days from the break to the first drift alert.
+  script removed); days from the break to the first drift alert (the demo's store holds no
+  page-view activities from the sandbox, so the hub cannot see this break);
+- broken email feed: from a day on, HubSpot records no email opens or clicks (the tracking
+  pixel and links broke); days to the first alert.
 
 Usage: python bench/alerts_quality.py [--contacts 300] [--days 21] [--seeds 0 1 2]
 Prints one line per run and a JSON summary. Timings are not the point; each run takes about
@@ -52,6 +55,22 @@ def run(kind: str, seed: int, contacts: int, days: int, change_day: int) -> dict
 
             def hook(world, day):  # noqa: ANN001
                 world.config.write_page_views = day < change_day
+
+        elif kind == "broken_email_feed":
+
+            class Broken(list):
+                """Drops open and click events, as a broken tracking pixel would."""
+
+                on = False
+
+                def append(self, event):  # noqa: ANN001
+                    if not (self.on and event.get("type") in ("OPEN", "CLICK")):
+                        super().append(event)
+
+            def hook(world, day):  # noqa: ANN001
+                if not isinstance(world.hubspot.email_events, Broken):
+                    world.hubspot.email_events = Broken(world.hubspot.email_events)
+                world.hubspot.email_events.on = day >= change_day
 
         run_demo(contacts=contacts, seed=seed, workdir=work, days=days, world_config=cfg, before_day=hook)
         found = raised(work)

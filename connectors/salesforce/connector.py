@@ -22,7 +22,7 @@ from connectors.salesforce.cursor import StreamCursor
 from connectors.salesforce.mapping import (
     is_gone,
     record_id,
-    record_to_activity,
+    record_to_activities,
     record_to_contact,
     sf_field_names,
     user_soql,
@@ -164,12 +164,9 @@ class SalesforceConnector(Connector):
                 page = Page[Activity](cursor=state.dumps())
                 for rec in rows:
                     try:
-                        activity = record_to_activity(self.name, sobject, rec, prefixes)
+                        page.items.extend(record_to_activities(self.name, sobject, rec, prefixes))
                     except (ValueError, TypeError, AttributeError) as exc:
                         page.rejects.append(RecordError(external_id=_id_of(rec), reason=f"{sobject}: {exc}"))
-                        continue
-                    if activity is not None:
-                        page.items.append(activity)
                 yield page
 
     def push(self, requests: list[PushRequest]) -> list[PushResult]:

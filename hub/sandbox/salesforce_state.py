@@ -99,6 +99,7 @@ FIELDS: dict[str, list[str]] = {
         "IsClosed",
         "IsWon",
         "OwnerId",
+        "ContactId",
         "ContactId__c",
     ],
 }
