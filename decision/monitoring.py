@@ -315,6 +315,46 @@ def reward_drop_alerts(
     return out
 
 
+def feed_rate_alerts(rates: dict[str, tuple[int, int, int, int]], t: Thresholds) -> list[Alert]:
+    """A response feed that broke: ``rates`` maps a name (``email_open_rate``) to (hits, base)
+    in the current and the reference window, e.g. opens per email sent. A rate per send does
+    not move when the policy sends more or less, so a collapse is the feed (a tracking pixel
+    removed, a sync that stopped), not the market. One-sided two-proportion tests, Holm over
+    the rates watched; nothing on fewer than ``min_rows`` sends in either window."""
+    names, pvals, facts = [], [], []
+    for name, (hc, nc, hr, nr) in rates.items():
+        if nc < t.min_rows or nr < t.min_rows:
+            continue
+        pc, pr = min(hc / nc, 1.0), min(hr / nr, 1.0)
+        pooled = min((hc + hr) / (nc + nr), 1.0)
+        se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / nc + 1 / nr))
+        names.append(name)
+        pvals.append(float(_norm_cdf((pc - pr) / se)))
+        facts.append((pc, pr, nc, nr))
+    out = []
+    for name, p_adj, (pc, pr, nc, nr) in zip(names, holm(pvals), facts, strict=True):
+        level = _level(p_adj, t)
+        if level is None:
+            continue
+        out.append(
+            Alert(
+                "drift",
+                name,
+                pc,
+                pr,
+                "critical" if pc < pr / 2 else "warning",
+                f"{name.replace('_', ' ')} fell to {pc:.1%} from {pr:.1%} ({nc} vs {nr} sends; p = {p_adj:.2g} "
+                f"after Holm over {len(names)} rates): a broken feed or tracking, not the market",
+                hold=not level,
+            )
+        )
+    return out
+
+
+def _norm_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2))
+
+
 def _exploration_alerts(p: np.ndarray, explored: np.ndarray | None, t: Thresholds) -> list[Alert]:
     flags = np.asarray(explored, dtype=bool) if explored is not None else p < 0.5
     n, hits = len(flags), int(flags.sum())  # same rule as exploration_share

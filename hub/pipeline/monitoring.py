@@ -4,7 +4,8 @@ Every comparison is between windows that can be compared:
 
 - drift: lead-scoring features of the same contacts (those with activity before the
   reference time) one monitoring window ago and now; the responses to the hub's own emails
-  and calls are left to the reward check, since they move whenever the policy does. A feature is watched only once the
+  and calls are left out, since they move whenever the policy does; their *rates* per email
+  sent (opens, clicks) are watched instead, which a broken tracking pixel or feed collapses; A feature is watched only once the
   store's history covers its look-back at the reference time: in a young store (a sandbox, a
   new install) "days since last activity" or "opportunities in 365 days" grow with the
   history itself, which is not drift (a PSI of 10 on a two-week-old store was exactly that);
@@ -26,7 +27,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from sqlalchemy import select
 
-from decision.monitoring import Alert, Thresholds, check
+from decision.monitoring import Alert, Thresholds, check, feed_rate_alerts
 from decision.objective import components
 from decision.scoring import FEATURE_NAMES, build_training_set, features_at
 from decision.scoring.settings import ScoringSettings
@@ -144,6 +145,28 @@ def decision_rewards(
     }
 
 
+def feed_rates(store: Store, now: datetime, window: timedelta) -> dict[str, tuple[int, int, int, int]]:
+    """Opens and clicks per email sent, current window against the one before:
+    ``{name: (hits, sends, hits_before, sends_before)}``."""
+    from sqlalchemy import func
+
+    def counts(since: datetime, until: datetime) -> dict[str, int]:
+        with store.connect() as conn:
+            q = (
+                select(activities.c.type, func.count())
+                .where(activities.c.occurred_at >= since, activities.c.occurred_at < until)
+                .where(activities.c.type.in_(("email_sent", "email_open", "email_click")))
+                .group_by(activities.c.type)
+            )
+            return dict(conn.execute(q).all())
+
+    cur, ref = counts(now - window, now), counts(now - 2 * window, now - window)
+    return {
+        f"{kind}_rate": (cur.get(kind, 0), cur.get("email_sent", 0), ref.get(kind, 0), ref.get("email_sent", 0))
+        for kind in ("email_open", "email_click")
+    }
+
+
 def contact_rewards(store: Store, since: datetime, until: datetime, weights: ObjectiveWeights | None) -> dict:
     """Per contact first decided before ``since``: its arm and its reward (hub/reports/metrics.py's
     definition) from what it did in ``[since, until)``; the unit the experiment randomizes."""
@@ -176,6 +199,7 @@ def monitor(
     if sample is not None:
         then, today, names = sample
         alerts += check(thresholds=t, train_X=then, recent_X=today, feature_names=names)
+    alerts += feed_rate_alerts(feed_rates(store, now, w), t)
     registry = registry_for(store, s)
     live_v = registry.live_version()
     if live_v is not None:

@@ -150,3 +150,15 @@ def test_arm_tests_read_per_contact_rewards_when_given():
     assert [a.subject for a in reward_drop_alerts(rows, decisions(3000, rng), (), Thresholds())] == ["engine"]
     quiet = reward_drop_alerts(rows, decisions(3000, rng), (), Thresholds(), per_contact, per_contact)
     assert quiet == []
+
+
+def test_a_broken_open_feed_is_caught_by_the_rate_per_send_and_a_busier_policy_is_not():
+    from decision.monitoring import feed_rate_alerts
+
+    busier = {"email_open_rate": (300, 2000, 150, 1000), "email_click_rate": (40, 2000, 20, 1000)}
+    assert feed_rate_alerts(busier, Thresholds()) == []  # twice the sends, the same rates
+    broken = {"email_open_rate": (20, 1500, 150, 1000), "email_click_rate": (18, 1500, 20, 1000)}
+    alerts = feed_rate_alerts(broken, Thresholds())
+    raised = [(a.subject, a.severity) for a in alerts if not a.hold]
+    assert raised == [("email_open_rate", "critical")]
+    assert feed_rate_alerts({"email_open_rate": (0, 50, 10, 50)}, Thresholds()) == []  # under min_rows
