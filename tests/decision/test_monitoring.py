@@ -162,3 +162,5 @@ def test_a_broken_open_feed_is_caught_by_the_rate_per_send_and_a_busier_policy_i
     raised = [(a.subject, a.severity) for a in alerts if not a.hold]
     assert raised == [("email_open_rate", "critical")]
     assert feed_rate_alerts({"email_open_rate": (0, 50, 10, 50)}, Thresholds()) == []  # under min_rows
+    sagging = feed_rate_alerts({"email_open_rate": (480, 4000, 700, 4000)}, Thresholds())  # 12% from 17.5%
+    assert all(a.hold for a in sagging)  # significant, but a sag, not a broken feed: never raised
