@@ -172,7 +172,9 @@ class EnginePolicy:
             key += f"|squared-{len(squared)}"
         #: snapshots are stored under this name; a new catalog, schema or bandit is a new model
         self.model_name = f"engine-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
-        self.model: Apprentice = build_bandit(self.settings, squared)  # type: ignore[assignment]
+        #: the count-like columns that get a squared term (the design every snapshot of this model has)
+        self.squared_columns = squared
+        self.model: Apprentice = self.fresh_model()
         #: the pooled per-channel opt-out model the bandit's rewards are smoothed with (decision/risk.py)
         self.opt_out_groups, self.opt_out = build_opt_out(self.settings, self.entries, squared)
 
@@ -200,6 +202,10 @@ class EnginePolicy:
         )
         self.bind_features(spec)
         return spec
+
+    def fresh_model(self) -> Apprentice:
+        """An untrained bandit of exactly this engine's design (what a snapshot's state fits)."""
+        return build_bandit(self.settings, self.squared_columns)  # type: ignore[return-value]
 
     @property
     def version(self) -> str:

@@ -540,7 +540,8 @@ def _money(v: float) -> str:
 
 def _print_demo(report) -> None:
     table = Table(
-        title=f"Decision Hub demo: {report.days} simulated days, {report.contacts} people (ground truth from the market)"
+        title=f"Decision Hub demo: {report.days} simulated days, {report.contacts} people (ground truth from the market,"
+        " each person in the arm of its first decision)"
     )
     for col in (
         "arm",
@@ -573,13 +574,18 @@ def _print_demo(report) -> None:
         )
     out.print(table)
     if report.lifts:
-        lifts = Table(title="Lift over the holdout, per contact (95% interval)")
-        for col in ("arm", "metric", "difference", "interval", "relative"):
+        lifts = Table(title="Lift over the holdout, per contact: difference [95% interval]")
+        for col in ("arm", "metric", "store (hub report lift)", "ground truth (market)"):
             lifts.add_column(col)
         for lf in report.lifts:
-            rel = f"{lf.relative:+.1%}" if lf.relative is not None else "-"
-            lifts.add_row(lf.arm, lf.metric, f"{lf.diff:+.3f}", f"[{lf.low:+.3f}, {lf.high:+.3f}]", rel)
+            s, t = lf.store, lf.truth
+            seen = f"{s.diff:+.3f} [{s.low:+.3f}, {s.high:+.3f}]" if s is not None and s.n_arm and s.n_base else "-"
+            lifts.add_row(lf.arm, lf.metric, seen, f"{t.diff:+.3f} [{t.low:+.3f}, {t.high:+.3f}]")
         out.print(lifts)
+        out.print(
+            "Store: each decided contact's activities after its first decision, as synced (hub/reports/metrics.py)."
+            " Ground truth: what the same people did in the market since the demo began, synced or not."
+        )
     out.print(f"Policy that ran: [bold]{report.policy}[/] {report.policy_version}.", highlight=False)
     if report.policy == "rules":
         out.print(

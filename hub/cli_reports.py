@@ -47,6 +47,20 @@ def _store(config: Path | None, store_url: str | None):  # noqa: ANN202 - hub.st
         raise typer.Exit(2) from None
 
 
+def _objective(config: Path | None, store_url: str | None):  # noqa: ANN202 - hub.config.ObjectiveWeights
+    """The objective that defines ``reward``: the config's, or the defaults when only a store
+    URL was given and no hub.yaml is at hand."""
+    from hub.config import ObjectiveWeights, load_settings
+
+    try:
+        return load_settings(config).decision.objective
+    except HubError as exc:
+        if store_url is not None and config is None:
+            return ObjectiveWeights()
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
 def _date(value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -79,9 +93,17 @@ def write(
     """Write every report (tables and charts over time) into a folder."""
     from hub.reports.build import write_report
 
+    weights = _objective(config, store_url)
     store = _store(config, store_url)
     try:
-        res = write_report(store, out_dir, baseline=baseline, since=_date(since), until=_date(until))
+        res = write_report(
+            store,
+            out_dir,
+            baseline=baseline,
+            since=_date(since),
+            until=_date(until),
+            weights=weights,
+        )
     finally:
         store.dispose()
     for f in res.files:
@@ -101,13 +123,14 @@ def lift(
     from hub.reports.data import load_arm_frame
     from hub.reports.lift import lift_rows, pick_baseline
 
+    weights = _objective(config, store_url)
     store = _store(config, store_url)
     try:
         with store.connect() as conn:
             frame = load_arm_frame(conn, _date(since), _date(until))
     finally:
         store.dispose()
-    rows = lift_rows(frame, baseline)
+    rows = lift_rows(frame, baseline, weights)
     if not rows:
         base = pick_baseline(frame.arms, baseline)
         if base is None:

@@ -3,8 +3,14 @@
 Starts the HubSpot and Salesforce look-alikes in process, writes a hub.yaml that enables the
 connectors against them (SQLite store, embedded runner), and runs simulated days of
 sync -> decide -> push -> outcomes through the real pipeline. The market then runs what the
-hub pushed and people respond. The result is measured from the market's ground truth, per
-experiment arm, so the numbers are what happened to people, not what the hub believes.
+hub pushed and people respond.
+
+Two measurements, side by side: the store's, with the same definitions `hub report lift`,
+the console and /metrics use (hub/reports/metrics.py: each decided contact in the arm of its
+first decision, what it did after that decision, the objective's weights), and the market's
+ground truth for the same people and arms (everything they did since the demo started,
+including what no connector syncs, such as ad clicks). Where the two differ, the difference
+is what the hub cannot see, not another definition.
 """
 
 from __future__ import annotations
@@ -24,12 +30,16 @@ from hub.config import Settings, load_settings
 from hub.pipeline.context import HubContext
 from hub.pipeline.run import run_once
 from hub.plugins import build_plugin_manager
+from hub.reports.data import load_arm_frame
+from hub.reports.lift import LiftRow, lift_rows
 from hub.sandbox.market import EV
 from hub.sandbox.serve import SandboxHandle, start_sandbox
 from hub.sandbox.world import World, WorldConfig
 from hub.store.schema import decisions, identities, pushes
 
 METRICS = ("opens", "meetings", "opportunities", "pipeline", "won_revenue", "unsubscribes", "reward")
+#: the metrics compared with the holdout, store and ground truth side by side
+LIFT_METRICS = ("reward", "opportunities", "pipeline", "won_revenue", "unsubscribes")
 NOT_REACHED = "not synced"
 
 
@@ -54,13 +64,23 @@ class Lift:
 
 
 @dataclass
+class DemoLift:
+    """One metric's lift over the holdout, as the store measures it and as the market knows it."""
+
+    metric: str
+    arm: str
+    store: LiftRow | None  # None when the store has no such arm
+    truth: Lift
+
+
+@dataclass
 class DemoReport:
     policy: str
     policy_version: str
     days: int
     contacts: int
     arms: list[ArmResult]
-    lifts: list[Lift]
+    lifts: list[DemoLift]
     workdir: str
 
 
@@ -101,13 +121,21 @@ def run_demo(
     seed: int = 0,
     workdir: Path,
     on_day: Callable[[int, int], None] | None = None,
+    days: int | None = None,
+    world_config: WorldConfig | None = None,
+    before_day: Callable[[World, int], None] | None = None,
 ) -> DemoReport:
+    """Simulate ``weeks`` (or exactly ``days``) of the pipeline against the sandbox market.
+
+    ``world_config`` replaces the market's (its size and seed then come from it);
+    ``before_day(world, day)`` may change the world before each simulated day (bench/
+    alerts_quality.py breaks a feed that way)."""
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "demo.db"
     if db.exists():
         db.unlink()
     # the clock ticks per reading, not with the wall: the same seed gives the same demo on any machine
-    world = World(WorldConfig(n_contacts=contacts, seed=seed, realtime_clock=False))
+    world = World(world_config or WorldConfig(n_contacts=contacts, seed=seed, realtime_clock=False))
     types = set(build_plugin_manager().types)
     with start_sandbox(world) as sb:
         settings = load_settings(sandbox_settings(sb, workdir, types))
@@ -116,8 +144,10 @@ def run_demo(
         for name in settings.enabled_connectors():
             ctx.connector(name).ensure_schema()
         counts0, values0 = world.market.counts.copy(), world.market.values.copy()
-        days = weeks * 7
+        days = days if days is not None else weeks * 7
         for day in range(days):
+            if before_day:
+                before_day(world, day)
             run_once(ctx)
             world.advance_days(1)
             if on_day:
@@ -129,19 +159,24 @@ def run_demo(
 
 
 def _person_arms(ctx: HubContext, world: World) -> np.ndarray:
-    """The arm of each simulated person: that of its hub contact's latest decision."""
+    """The arm of each simulated person: that of its hub contact's first decision, as the
+    store's reports assign it (a person with two contacts takes the earliest decided one)."""
     arms = np.full(world.pop.n, NOT_REACHED, dtype=object)
     with ctx.store.connect() as conn:
-        latest = {}
-        for cid, arm in conn.execute(select(decisions.c.contact_id, decisions.c.arm).order_by(decisions.c.id)):
-            latest[cid] = arm
+        first: dict[int, tuple[int, str]] = {}
+        for did, cid, arm in conn.execute(
+            select(decisions.c.id, decisions.c.contact_id, decisions.c.arm).order_by(decisions.c.id)
+        ):
+            first.setdefault(cid, (did, arm))
+        seen: dict[int, int] = {}
         for cid, connector, ext in conn.execute(
             select(identities.c.contact_id, identities.c.connector, identities.c.external_id)
         ):
             system = ctx.settings.connectors[connector].type
             person = world.person_for(system, ext)
-            if person is not None and cid in latest:
-                arms[person] = latest[cid]
+            if person is not None and cid in first and first[cid][0] < seen.get(person, 1 << 62):
+                seen[person] = first[cid][0]
+                arms[person] = first[cid][1]
     return arms
 
 
@@ -156,19 +191,20 @@ def _report(
 ) -> DemoReport:
     counts = world.market.counts - counts0
     values = world.market.values - values0
-    w = world.config.weights
+    # ground truth under the hub's own objective (hub.yaml), so only what is seen differs
+    w = settings.decision.objective
     per_person = {
         "opens": counts[:, EV["email_open"]],
         "meetings": counts[:, EV["meeting"]],
         "opportunities": counts[:, EV["opportunity_created"]],
         "pipeline": values[:, EV["opportunity_created"]],
         "won_revenue": values[:, EV["opportunity_won"]],
-        "unsubscribes": counts[:, EV["unsubscribe"]],
+        "unsubscribes": (counts[:, EV["unsubscribe"]] > 0).astype(float),
     }
     per_person["reward"] = (
         w.open * counts[:, EV["email_open"]]
         + w.click * (counts[:, EV["email_click"]] + counts[:, EV["ad_click"]])
-        + w.form * (counts[:, EV["form_submit"]] + counts[:, EV["webinar"]])
+        + w.form * (counts[:, EV["form_submit"]] + counts[:, EV["webinar"]] + counts[:, EV["content_download"]])
         + w.meeting * counts[:, EV["meeting"]]
         + w.opportunity * counts[:, EV["opportunity_created"]]
         + w.revenue * values[:, EV["opportunity_won"]]
@@ -186,9 +222,11 @@ def _report(
                 .group_by(decisions.c.arm)
             )
         }
-        last = conn.execute(
-            select(decisions.c.policy, decisions.c.policy_version).order_by(decisions.c.id.desc()).limit(1)
-        ).first()
+        # the policy that ran is the newest treatment decision's (a holdout row logs the rules)
+        newest = select(decisions.c.policy, decisions.c.policy_version).order_by(decisions.c.id.desc()).limit(1)
+        last = conn.execute(newest.where(decisions.c.arm == "engine")).first() or conn.execute(newest).first()
+        frame = load_arm_frame(conn)
+    stored = {(r.arm, r.metric): r for r in lift_rows(frame, weights=settings.decision.objective)}
     results = []
     for arm in sorted(set(arms), key=lambda a: (a == NOT_REACHED, a)):
         sel = arms == arm
@@ -202,8 +240,8 @@ def _report(
         for r in results:
             if r is baseline or r.arm == NOT_REACHED:
                 continue
-            for m in ("won_revenue", "opportunities", "reward"):
-                lifts.append(lift(m, r, baseline))
+            for m in LIFT_METRICS:
+                lifts.append(DemoLift(m, r.arm, stored.get((r.arm, m)), lift(m, r, baseline)))
     return DemoReport(
         policy=last.policy if last else settings.decision.policy,
         policy_version=last.policy_version if last else "-",

@@ -20,7 +20,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from hub.connector import ConnectorSettings
 
 PersonObject = Literal["Contact", "Lead"]
-ActivityObject = Literal["Task", "Event"]
+ActivityObject = Literal["Task", "Event", "Opportunity"]
 
 
 class SalesforceSettings(ConnectorSettings):
@@ -43,7 +43,10 @@ class SalesforceSettings(ConnectorSettings):
 
     # -- what to sync ---------------------------------------------------------------------
     objects: list[PersonObject] = Field(default_factory=lambda: ["Contact", "Lead"], min_length=1)
-    activity_objects: list[ActivityObject] = Field(default_factory=lambda: ["Task", "Event"])
+    activity_objects: list[ActivityObject] = Field(
+        default_factory=lambda: ["Task", "Event", "Opportunity"],
+        description="Opportunity: created, won and lost become the contact's outcome activities (its ContactId)",
+    )
     overlap_seconds: float = Field(60.0, ge=0, description="re-read this much before the cursor; dupes are dropped")
     batch_size: int = Field(2000, ge=200, le=2000)
     org_timezone: str = Field(

@@ -25,7 +25,7 @@ from connectors.salesforce.cursor import StreamCursor
 from connectors.salesforce.mapping import (
     is_gone,
     record_id,
-    record_to_activity,
+    record_to_activities,
     record_to_contact,
     sf_field_names,
     user_soql,
@@ -177,12 +177,9 @@ class SalesforceConnector(Connector):
                     if isinstance(rec, dict) and rec.get("IsDeleted") is True:
                         continue  # deleted in the CRM; archived ones (IsDeleted false) are history
                     try:
-                        activity = record_to_activity(self.name, sobject, rec, prefixes)
+                        page.items.extend(record_to_activities(self.name, sobject, rec, prefixes))
                     except (ValueError, TypeError, AttributeError) as exc:
                         page.rejects.append(RecordError(external_id=_id_of(rec), reason=f"{sobject}: {exc}"))
-                        continue
-                    if activity is not None:
-                        page.items.append(activity)
                 yield page
 
     def push(self, requests: list[PushRequest]) -> list[PushResult]:

@@ -262,6 +262,55 @@ def record_to_activity(connector: str, sobject: str, rec: dict[str, Any], prefix
     )
 
 
+def opportunity_to_activities(connector: str, rec: dict[str, Any], prefixes: dict[str, str]) -> list[Activity]:
+    """An Opportunity row -> ``opportunity_created`` (at CreatedDate) and, once closed,
+    ``opportunity_won`` or ``opportunity_lost`` (at CloseDate), each with its ``amount``, for
+    its primary contact (``ContactId``); none when it has no synced contact. The keys are
+    stable per opportunity and event, so re-reading a changed opportunity adds nothing twice."""
+    rid = record_id(rec)
+    who = rec.get("ContactId")
+    kind = identity_type_of(who, prefixes)
+    if kind is None:
+        return []
+    ref = Identity(connector=connector, object_type=kind, external_id=str(who))
+    amount = rec.get("Amount")
+    props = {"amount": float(amount) if amount is not None else 0.0, "stage": rec.get("StageName")}
+    created = parse_sf_datetime(rec.get("CreatedDate") or rec.get("SystemModstamp"))
+    out = [
+        Activity(
+            contact_ref=ref,
+            type=ActivityType.OPPORTUNITY_CREATED,
+            channel="salesforce",
+            occurred_at=created,
+            properties=props,
+            source=connector,
+            external_id=f"Opportunity:{rid}:created",
+        )
+    ]
+    if rec.get("IsClosed"):
+        closed = parse_sf_datetime(rec.get("CloseDate") or rec.get("SystemModstamp"))
+        out.append(
+            Activity(
+                contact_ref=ref,
+                type=ActivityType.OPPORTUNITY_WON if rec.get("IsWon") else ActivityType.OPPORTUNITY_LOST,
+                channel="salesforce",
+                occurred_at=max(closed, created),
+                properties=props,
+                source=connector,
+                external_id=f"Opportunity:{rid}:closed",
+            )
+        )
+    return out
+
+
+def record_to_activities(connector: str, sobject: str, rec: dict[str, Any], prefixes: dict[str, str]) -> list[Activity]:
+    """Any activity object's row -> its activities (a Task or Event gives at most one)."""
+    if sobject == "Opportunity":
+        return opportunity_to_activities(connector, rec, prefixes)
+    one = record_to_activity(connector, sobject, rec, prefixes)
+    return [one] if one is not None else []
+
+
 # -- SOQL and collection rows (built here so Salesforce names stay in this module) -------------
 def window_soql(
     sobject: str, cursor_field: str, key: str, fields: list[str], since_ms: int | None, overlap_ms: int, end: datetime

@@ -67,11 +67,19 @@ EVENT = SObject(
     "event",
     ("Id", "IsDeleted", "SystemModstamp", "WhoId", "Subject", "StartDateTime", "ActivityDateTime", "CreatedDate"),
 )
+# An opportunity is the outcome the engine works for: its creation and its close (won or lost)
+# become activities of its primary contact, ``ContactId`` (read-only, API 46.0 and later).
+OPPORTUNITY = SObject(
+    "Opportunity",
+    "opportunity",
+    ("Id", "SystemModstamp", "Amount", "StageName", "CloseDate", "IsClosed", "IsWon", "CreatedDate"),
+    include_deleted=False,
+)
 #: Optional fields read when the org's describe has them (a sandbox or an org may lack them).
-OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {"Task": ("Type",), "Event": ("Type",)}
+OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {"Task": ("Type",), "Event": ("Type",), "Opportunity": ("ContactId",)}
 
 PERSON_OBJECTS: dict[str, SObject] = {"Contact": CONTACT, "Lead": LEAD}
-ACTIVITY_OBJECTS: dict[str, SObject] = {"Task": TASK, "Event": EVENT}
+ACTIVITY_OBJECTS: dict[str, SObject] = {"Task": TASK, "Event": EVENT, "Opportunity": OPPORTUNITY}
 IDENTITY_TO_OBJECT: dict[str, str] = {"contact": "Contact", "lead": "Lead"}
 #: Id key prefixes (the first three characters of every record id).
 PREFIX_TO_IDENTITY: dict[str, str] = {"003": "contact", "00Q": "lead"}

@@ -37,9 +37,11 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
         app.include_router(module.router)
 
     from hub.console.governance import router as governance_router
+    from hub.console.insights import router as insights_router
     from hub.console.routes import router as console_router
 
     app.include_router(governance_router)  # before the console's catch-all /console/{name}
+    app.include_router(insights_router)
     app.include_router(console_router)
 
     @app.get("/", include_in_schema=False)

@@ -6,9 +6,13 @@ the broker when scraped, so every API replica reports the same numbers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from hub.api.state import ApiState
+from hub.pipeline.learn import ensure_current
+from hub.reports.data import load_arm_frame
+from hub.reports.metrics import arm_metrics
 from hub.status import hub_status
 from hub.store.metrics import store_counts
 
@@ -28,6 +32,8 @@ def _family(name: str, help_: str, samples: Iterable[tuple[dict[str, str], float
 def render(state: ApiState) -> str:
     with state.ctx.store.connect() as conn:
         c = store_counts(conn)
+        ensure_current(state.ctx, conn)  # name the model version decisions use now
+        business = arm_metrics(load_arm_frame(conn), state.settings.decision.objective)
     status = hub_status(state.settings, state.ctx.store)
     policy = state.ctx.policy
     out: list[str] = []
@@ -80,5 +86,16 @@ def render(state: ApiState) -> str:
     out += _family("hub_broker_up", "1 if the broker answered.", [({}, int(status.broker_error is None))])
     out += _family(
         "hub_policy_info", "The policy deciding now.", [({"policy": policy.name, "version": policy.version}, 1)]
+    )
+    out += _family(
+        "hub_arm_metric_per_contact",
+        "Business metric per decided contact and experiment arm (hub/reports/metrics.py: what each contact"
+        " did after its first decision; reward under decision.objective).",
+        [({"arm": m.arm, "metric": m.metric}, m.mean) for m in business if math.isfinite(m.mean)],
+    )
+    out += _family(
+        "hub_arm_contacts",
+        "Decided contacts per experiment arm (the arm of each contact's first decision).",
+        [({"arm": m.arm}, m.n) for m in business if m.metric == "reward"],
     )
     return "\n".join(out) + "\n"

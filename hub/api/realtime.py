@@ -3,7 +3,9 @@
 The session context becomes a transient page-view activity, so rules and models see the
 visit in progress without it being stored. The decision is recorded (for the timeline and
 for attributing outcomes) under its own request key; it queues no pushes, because the
-caller acts on the answer itself.
+caller acts on the answer itself. The engine's newest snapshot is loaded before deciding (and
+again whenever a newer one is saved), so the answer's ``policy_version`` names the model
+that made it, as the decide workers' decisions do.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hub.governance.plan import policy_for
 from hub.models import Activity, ActivityType, Decision, Identity, utcnow
 from hub.pipeline.context import HubContext
 from hub.pipeline.decide import LOOKBACK_DAYS
+from hub.pipeline.learn import ensure_current
 from hub.store import lookup
 from hub.store import realtime as rt_store
 
@@ -75,6 +78,8 @@ def decide_now(ctx: HubContext, ref: ContactRef, context: SessionContext | None)
         acts = rt_store.activities_since(conn, contact_id, now - timedelta(days=LOOKBACK_DAYS))
         if context is not None:
             acts.append(session_activity(contact_id, context, now))
+        # the newest model, as decide workers use: one integer read, a reload when it moved on
+        ensure_current(ctx, conn)
         policy = policy_for(ctx, conn).policy  # the legacy rules while the kill switch is on
         decision = policy.decide([ContactView(contact=contact, activities=acts)], now)[0]
         rt_store.relax_commit(conn)

@@ -230,24 +230,9 @@ def contact_page(
     return page(request, state, sess, "contact.html", title=f"Contact {contact_id}", contact=c, events=events)
 
 
-_LATER = {
-    "models": (
-        "Models",
-        "Models arrive with the learning-engine issues: nothing is trained yet, decisions come from the rules policy.",
-    ),
-    "experiments": (
-        "Experiments",
-        "Experiments (holdouts, arms, uplift) arrive with the engine issues; there is nothing to show yet.",
-    ),
-}
-
-
 @router.get("/{name}", response_class=HTMLResponse)
-def later(request: Request, name: str, state: ApiState = Depends(hub_state)) -> Response:
+def unknown(request: Request, name: str, state: ApiState = Depends(hub_state)) -> Response:
     sess = _user(request, state)
     if sess is None:
         return to_login()
-    if name not in _LATER:
-        return page(request, state, sess, "error.html", 404, title="No such page")
-    title, message = _LATER[name]
-    return page(request, state, sess, "placeholder.html", title=title, message=message)
+    return page(request, state, sess, "error.html", 404, title="No such page")

@@ -11,6 +11,11 @@ alert is refreshed (value, last seen) and neither re-raised nor allowed to flip 
 switches again. It is re-raised only if it gets worse (warning to critical), or if it clears
 (a run without it marks it ``cleared``) and later comes back.
 
+Hysteresis: the checks raise at ``alpha`` and report a condition still seen at the laxer
+``clear_alpha`` as *held* (decision/monitoring.py); a held finding refreshes an open or
+acknowledged alert but never raises a new one, and an open alert that is not seen even at
+the clearing level is cleared, unless it holds a kill switch (those wait for a person).
+
 If ``governance.alerts.kill_switch`` lists use cases for the alert's kind (and the alert is
 at least ``min_severity``), those kill switches go on with source ``alert``. They stay on
 until a person acknowledges every open alert holding them (``hub alerts ack ID``): a model
@@ -77,6 +82,8 @@ def thresholds(s: AlertSettings) -> Thresholds:
         min_rows=s.min_rows,
         min_exploration=s.min_exploration,
         max_exploration=s.max_exploration,
+        alpha=s.alpha,
+        clear_alpha=s.clear_alpha,
     )
 
 
@@ -139,6 +146,8 @@ def store_alerts(conn: Connection, found: list[Alert], s: AlertSettings, now: da
         }
         open_row = _latest(conn, a.kind, a.subject, "open")
         acked = None if open_row is not None else _latest(conn, a.kind, a.subject, "acknowledged")
+        if a.hold and open_row is None and acked is None:
+            continue  # seen only at the clearing level: keeps an alert open, never raises one
         if acked is not None and _RANK[a.severity] <= _RANK.get(acked.severity, 0):
             # a person already knows; same condition, not worse: keep it quiet and switches untouched
             conn.execute(
@@ -171,6 +180,16 @@ def store_alerts(conn: Connection, found: list[Alert], s: AlertSettings, now: da
     if seen:
         gone = gone.where(alerts_table.c.id.not_in(seen))
     report.cleared = conn.execute(gone.values(state="cleared")).rowcount or 0
+    # an open alert whose condition is gone (not even at the clearing level) clears, unless it
+    # holds a kill switch: a person acknowledges those, however the numbers wobble back
+    idle = update(alerts_table).where(alerts_table.c.state == "open")
+    if seen:
+        idle = idle.where(alerts_table.c.id.not_in(seen))
+    stale = [r for r in list_alerts(conn, "open", 10_000) if r.id not in seen and not r.use_cases]
+    if stale:
+        report.cleared += (
+            conn.execute(idle.where(alerts_table.c.id.in_([r.id for r in stale])).values(state="cleared")).rowcount or 0
+        )
     conn.execute(insert(monitor_runs).values(at=now, alerts=len(found), error=None))
     return report
 
@@ -191,7 +210,14 @@ def monitor_step(ctx: HubContext, now: datetime | None = None, *, force: bool = 
     declared = getattr(ctx.policy, "declared", None)
     try:
         found = monitor(
-            ctx.store, now, ctx.settings.decision.scoring, thresholds(s), window_days=s.window_days, declared=declared
+            ctx.store,
+            now,
+            ctx.settings.decision.scoring,
+            thresholds(s),
+            window_days=s.window_days,
+            weights=ctx.settings.decision.objective,
+            reward_horizon_days=s.reward_horizon_days,
+            declared=declared,
         )
     except (ValueError, ArithmeticError, LookupError) as exc:  # numeric trouble in a check, not a hub fault
         log.exception("monitoring failed")

@@ -53,10 +53,23 @@ class AlertSettings(_Strict):
     min_auc: float = Field(0.6, ge=0, le=1)
     max_brier_increase: float = Field(0.02, ge=0)
     max_ece: float = Field(0.05, ge=0)
-    min_reward_ratio: float = Field(0.5, ge=0)
-    min_rows: int = Field(100, ge=1)
+    min_reward_ratio: float = Field(0.5, ge=0, description="unused since reward alerts are tests; kept for old configs")
+    min_rows: int = Field(100, ge=1, description="fewest rows (decisions, contacts) a check or a segment needs")
+    alpha: float = Field(
+        0.01, gt=0, lt=1, description="false-alarm rate per check and run (Holm-corrected over what it watches)"
+    )
+    clear_alpha: float = Field(0.1, gt=0, lt=1, description="an open alert clears once its p-value is above this")
+    reward_horizon_days: int = Field(
+        3, ge=1, le=60, description="outcomes within this many days of a decision count for the reward check"
+    )
     min_exploration: float = Field(0.02, ge=0, le=1)
-    max_exploration: float = Field(0.3, ge=0, le=1)
+    max_exploration: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="alert when more than this share of engine decisions took an action with less than even odds"
+        " (a sampling policy explores by design while it learns; past half, it is mostly guessing)",
+    )
     kill_switch: dict[str, list[UseCase]] = Field(default_factory=dict)
     min_severity: Severity = "critical"
 

@@ -11,6 +11,7 @@ after ``hub model rollback``.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,13 +44,23 @@ def _engine(ctx: HubContext):
     return policy if isinstance(policy, EnginePolicy) else None
 
 
+_reload_lock = threading.Lock()
+
+
 def ensure_current(ctx: HubContext, conn: Connection) -> None:
-    """Load the newest snapshot into this process's engine if it is not the one in use."""
+    """Load the newest snapshot into this process's engine if it is not the one in use.
+
+    Thread-safe: the API decides in a thread pool, and one thread reloads while the others
+    wait for it instead of loading the same snapshot again."""
     engine = _engine(ctx)
     if engine is None or not engine.features_ready:
         return
     latest = store.latest_version(conn, engine.model_name)
-    if latest is not None and latest != engine.model_version:
+    if latest is None or latest == engine.model_version:
+        return
+    with _reload_lock:
+        if latest == engine.model_version:  # another thread loaded it meanwhile
+            return
         snap = store.load_snapshot(conn, engine.model_name, latest)
         if snap is not None:
             engine.load_model(snap[0], snap[1])

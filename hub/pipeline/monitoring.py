@@ -1,38 +1,83 @@
 """Monitoring from the store: the numbers :mod:`decision.monitoring` turns into alerts.
 
-- drift: lead-scoring features of today's contacts against the same contacts' features at the
-  start of the live model's training period (``now - 2 * horizon``); and the engine's declared
-  columns (decision.features) of today's newest contacts against the rows they were fitted on;
+Every comparison is between windows that can be compared:
+
+- drift: the engine's declared columns (decision.features) of today's newest contacts against
+  the rows they were fitted on; lead-scoring features of the same contacts (those with activity before the
+  reference time) one monitoring window ago and now; the responses to the hub's own emails
+  and calls are left out, since they move whenever the policy does; their *rates* per email
+  sent (opens, clicks) are watched instead, which a broken tracking pixel or feed collapses; A feature is watched only once the
+  store's history covers its look-back at the reference time: in a young store (a sandbox, a
+  new install) "days since last activity" or "opportunities in 365 days" grow with the
+  history itself, which is not drift (a PSI of 10 on a two-week-old store was exactly that);
 - quality: the live model on the latest fully labelled window (cut at ``now - horizon``),
   against the Brier score it had when it was registered;
-- reward rate per action (the ``next_best_action`` field a decision wrote, else its action
-  kinds) and per segment (industry, company size band, role, lifecycle stage), over decisions
-  of the last ``window_days``, against the rates of the window before;
-- exploration share: decisions logged with a propensity below one.
+- reward rate: reward per decision (hub.yaml's ``decision.objective`` over the outcomes that
+  occurred within ``reward_horizon_days`` of the decision, so every decision compared had the
+  same time to earn), for decisions made one horizon ago over ``window_days`` against the
+  window before: the baseline arm over time, the engine against the baseline now, and per
+  action and segment (industry, company size band, role, lifecycle stage) against the rest;
+- exploration share: decisions whose action had less than even odds.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import select
 
 from decision.declared.spec import DeclaredSpec
-from decision.monitoring import Alert, Thresholds, check, discrete_psi, drift_alerts, psi
+from decision.monitoring import Alert, Thresholds, check, feed_rate_alerts
+from decision.objective import components
 from decision.scoring import FEATURE_NAMES, build_training_set, features_at
 from decision.scoring.settings import ScoringSettings
+from hub.config import ObjectiveWeights
 from hub.pipeline.features import declared_matrix
 from hub.pipeline.scoring import load_history, registry_for
 from hub.store import Store
-from hub.store.schema import contacts, decisions, outcomes
+from hub.store.contacts import aware
+from hub.store.schema import activities, contacts, decisions, outcomes
 
-# Features are windowed (at most a year back), so none grows with the age of the data and
-# all of them are watched.
-DRIFT_FEATURES = FEATURE_NAMES
-_DRIFT_COLS = [FEATURE_NAMES.index(n) for n in DRIFT_FEATURES]
+#: responses to the hub's own actions (its emails, its calls): they move whenever the policy
+#: does, so they are the reward check's business, not evidence that the world changed
+HUB_DRIVEN = ("email_open_", "email_click_", "call_", "unsubscribe_")
+DRIFT_FEATURES = tuple(n for n in FEATURE_NAMES if not n.startswith(HUB_DRIVEN))
 #: newest contacts whose declared columns are compared with the fitted reference
 DECLARED_DRIFT_ROWS = 5_000
+
+
+def lookback_days(name: str) -> int:
+    """How much history a lead-scoring feature reads: ``*_7d`` 7 days, ``*_365``/``*_365d`` a
+    year, ``days_since_*`` a year (the history loaded); record fields (size, consent) none.
+
+    >>> lookback_days("email_open_30d"), lookback_days("days_since_last_activity"), lookback_days("log_employees")
+    (30, 365, 0)
+    """
+    m = re.search(r"_(\d+)d?$", name)
+    if m:
+        return int(m.group(1))
+    return 365 if name.startswith("days_since_") else 0
+
+
+def drift_sample(store: Store, now: datetime, window: timedelta) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """Reference (``now - window``) and current feature rows of the contacts known at the
+    reference time, on the features the store's history covers then (None: nothing to compare)."""
+    ref_at = now - window
+    contacts_, acts = load_history(store, ref_at - timedelta(days=365))
+    if not acts:
+        return None
+    earliest = min(aware(a.occurred_at) for a in acts)
+    names = [n for n in DRIFT_FEATURES if earliest <= ref_at - timedelta(days=lookback_days(n))]
+    known = {a.contact_id for a in acts if aware(a.occurred_at) < ref_at}
+    people = [c for c in contacts_ if c.id in known]
+    if not names or not people:
+        return None
+    cols = [FEATURE_NAMES.index(n) for n in names]
+    then = features_at(people, acts, ref_at)[:, cols]
+    today = features_at(people, acts, now)[:, cols]
+    return then, today, names
 
 
 def action_key(actions: list[dict]) -> str:
@@ -54,14 +99,24 @@ def size_band(employees: int | None) -> str:
     return next((name for upper, name in SIZE_BANDS if employees < upper), "10000+")
 
 
-def decision_rewards(store: Store, since: datetime, until: datetime) -> dict[str, np.ndarray]:
-    """Per decision in ``[since, until)``: action key, segments, summed reward, propensity."""
+def decision_rewards(
+    store: Store,
+    since: datetime,
+    until: datetime,
+    weights: ObjectiveWeights | None = None,
+    horizon: timedelta | None = None,
+) -> dict[str, np.ndarray]:
+    """Per decision in ``[since, until)``: action key, segments, reward, propensity. The reward
+    is the objective (``weights``) over the decision's outcomes that occurred within
+    ``horizon`` of it (all of them when None)."""
+    w = (weights or ObjectiveWeights()).model_dump()
     with store.connect() as conn:
         rows = conn.execute(
             select(
                 decisions.c.id,
                 decisions.c.actions,
                 decisions.c.propensity,
+                decisions.c.arm,
                 contacts.c.industry,
                 contacts.c.employees,
                 contacts.c.role,
@@ -72,11 +127,17 @@ def decision_rewards(store: Store, since: datetime, until: datetime) -> dict[str
         ).all()
         ids = [r.id for r in rows]
         reward = dict.fromkeys(ids, 0.0)
-        if ids:
-            for did, rew in conn.execute(
-                select(outcomes.c.decision_id, outcomes.c.reward).where(outcomes.c.decision_id.in_(ids))
-            ):
-                reward[did] += sum(float(v) for v in (rew or {}).values() if isinstance(v, int | float))
+        for start in range(0, len(ids), 500):  # SQLite caps bound parameters
+            q = (
+                select(outcomes.c.decision_id, outcomes.c.reward, activities.c.occurred_at, decisions.c.created_at)
+                .join(activities, activities.c.id == outcomes.c.activity_id)
+                .join(decisions, decisions.c.id == outcomes.c.decision_id)
+                .where(outcomes.c.decision_id.in_(ids[start : start + 500]))
+            )
+            for did, rew, at, made in conn.execute(q):
+                if horizon is not None and aware(at) - aware(made) > horizon:
+                    continue
+                reward[did] += sum(v * w[k] for k, v in components([rew or {}]).items() if k in w)
     return {
         "action": np.asarray([action_key(r.actions) for r in rows], dtype=str),
         "industry": np.asarray([r.industry or "unknown" for r in rows], dtype=str),
@@ -85,15 +146,49 @@ def decision_rewards(store: Store, since: datetime, until: datetime) -> dict[str
         "stage": np.asarray([r.lifecycle_stage or "unknown" for r in rows], dtype=str),
         "reward": np.asarray([reward[r.id] for r in rows], dtype=float),
         "propensity": np.asarray([r.propensity for r in rows], dtype=float),
+        "arm": np.asarray([r.arm or "" for r in rows], dtype=str),
     }
 
 
-def _rates(keys: np.ndarray, reward: np.ndarray) -> dict[str, float]:
-    return {k: float(reward[keys == k].mean()) for k in np.unique(keys)}
+def feed_rates(store: Store, now: datetime, window: timedelta) -> dict[str, tuple[int, int, int, int]]:
+    """Opens and clicks per email sent, current window against the one before:
+    ``{name: (hits, sends, hits_before, sends_before)}``."""
+    from sqlalchemy import func
+
+    def counts(since: datetime, until: datetime) -> dict[str, int]:
+        with store.connect() as conn:
+            q = (
+                select(activities.c.type, func.count())
+                .where(activities.c.occurred_at >= since, activities.c.occurred_at < until)
+                .where(activities.c.type.in_(("email_sent", "email_open", "email_click")))
+                .group_by(activities.c.type)
+            )
+            return dict(conn.execute(q).all())
+
+    cur, ref = counts(now - window, now), counts(now - 2 * window, now - window)
+    return {
+        f"{kind}_rate": (cur.get(kind, 0), cur.get("email_sent", 0), ref.get(kind, 0), ref.get("email_sent", 0))
+        for kind in ("email_open", "email_click")
+    }
+
+
+def contact_rewards(store: Store, since: datetime, until: datetime, weights: ObjectiveWeights | None) -> dict:
+    """Per contact first decided before ``since``: its arm and its reward (hub/reports/metrics.py's
+    definition) from what it did in ``[since, until)``; the unit the experiment randomizes."""
+    from hub.reports.data import load_arm_frame
+    from hub.reports.metrics import reward_per_event
+
+    with store.connect() as conn:
+        frame = load_arm_frame(conn, until=since)
+    inside = (frame.ev_at >= since.timestamp()) & (frame.ev_at < until.timestamp())
+    points = reward_per_event(frame, weights or ObjectiveWeights())
+    reward = np.bincount(frame.ev_row[inside], weights=points[inside], minlength=len(frame.contact_id))
+    return {"arm": frame.arm, "reward": reward.astype(float)}
 
 
 def declared_drift(store: Store, spec: DeclaredSpec, now: datetime, thresholds: Thresholds) -> list[Alert]:
-    """PSI of each declared column: the newest contacts today against the fitted reference rows."""
+    """Drift of each declared column (decision.features): the newest contacts today against the
+    rows the spec was fitted on, by the same test as every other feature."""
     if spec.reference_ is None or len(spec.reference_) == 0:
         return []
     with store.connect() as conn:
@@ -103,12 +198,7 @@ def declared_drift(store: Store, spec: DeclaredSpec, now: datetime, thresholds: 
     if not ids:
         return []
     X, names, _ = declared_matrix(store, spec, sorted(ids), now)
-    ref = spec.reference_
-    drift = {
-        name: discrete_psi(ref[:, j], X[:, j]) if len(np.unique(ref[:, j])) <= 10 else psi(ref[:, j], X[:, j])
-        for j, name in enumerate(names)
-    }
-    return drift_alerts(drift, thresholds)
+    return check(thresholds=thresholds, train_X=spec.reference_, recent_X=X, feature_names=list(names))
 
 
 def monitor(
@@ -117,47 +207,51 @@ def monitor(
     settings: ScoringSettings | None = None,
     thresholds: Thresholds | None = None,
     window_days: int = 7,
+    weights: ObjectiveWeights | None = None,
+    reward_horizon_days: int = 3,
     declared: DeclaredSpec | None = None,
 ) -> list[Alert]:
     """Every alert; ``declared``: the engine's fitted declared spec, whose columns are watched too."""
     s = settings or ScoringSettings()
     t = thresholds or Thresholds()
     h = timedelta(days=s.horizon_days)
-    contacts_, acts = load_history(store, now - 2 * h - timedelta(days=365))
+    w = timedelta(days=window_days)
     alerts: list[Alert] = []
     if declared is not None and declared.fitted:
         alerts += declared_drift(store, declared, now, t)
-    if contacts_:
-        then = features_at(contacts_, acts, now - 2 * h)
-        today = features_at(contacts_, acts, now)
+    sample = drift_sample(store, now, w)
+    if sample is not None:
+        then, today, names = sample
+        alerts += check(thresholds=t, train_X=then, recent_X=today, feature_names=names)
+    alerts += feed_rate_alerts(feed_rates(store, now, w), t)
+    registry = registry_for(store, s)
+    live_v = registry.live_version()
+    if live_v is not None:
+        contacts_, acts = load_history(store, now - 2 * h - timedelta(days=365))
+        model = registry.load(live_v)
+        labelled = build_training_set(contacts_, acts, now - h, horizon_days=s.horizon_days)
+        info = next(v for v in registry.versions() if v.version == live_v)
         alerts += check(
-            thresholds=t, train_X=then[:, _DRIFT_COLS], recent_X=today[:, _DRIFT_COLS], feature_names=DRIFT_FEATURES
+            thresholds=t,
+            y_recent=labelled.y,
+            p_recent=model.predict_proba(labelled.X)[:, 1],
+            trained_brier=info.metrics.get("brier"),
         )
-        registry = registry_for(store, s)
-        live_v = registry.live_version()
-        if live_v is not None:
-            model = registry.load(live_v)
-            recent = build_training_set(contacts_, acts, now - h, horizon_days=s.horizon_days)
-            info = next(v for v in registry.versions() if v.version == live_v)
-            alerts += check(
-                thresholds=t,
-                y_recent=recent.y,
-                p_recent=model.predict_proba(recent.X)[:, 1],
-                trained_brier=info.metrics.get("brier"),
-            )
-    w = timedelta(days=window_days)
-    cur = decision_rewards(store, now - w, now)
-    ref = decision_rewards(store, now - 2 * w, now - w)
-    for key in ("action", *SEGMENTS):
-        if len(ref[key]):
-            alerts += check(
-                thresholds=t,
-                reward_keys=np.char.add(f"{key}:", cur[key]) if len(cur[key]) else cur[key],
-                rewards=cur["reward"],
-                reference_rates={f"{key}:{k}": v for k, v in _rates(ref[key], ref["reward"]).items()},
-            )
-    alerts += check(thresholds=t, propensities=cur["propensity"])
+    lag = timedelta(days=reward_horizon_days)
+    cur = decision_rewards(store, now - lag - w, now - lag, weights, lag)
+    ref = decision_rewards(store, now - lag - 2 * w, now - lag - w, weights, lag)
+    alerts += check(
+        thresholds=t,
+        reward_current=cur,
+        reward_reference=ref,
+        segments=("action", *SEGMENTS),
+        contacts_current=contact_rewards(store, now - w, now, weights),
+        contacts_reference=contact_rewards(store, now - 2 * w, now - w, weights),
+    )
+    recent = decision_rewards(store, now - w, now, weights, lag)
+    treated = recent["arm"] == "engine"  # holdout, control and rules decide with propensity 1 by design
+    alerts += check(thresholds=t, propensities=recent["propensity"][treated])
     return sorted(alerts, key=lambda a: (a.severity != "critical", a.kind, a.subject))
 
 
-__all__ = ["Alert", "DRIFT_FEATURES", "action_key", "decision_rewards", "declared_drift", "monitor"]
+__all__ = ["Alert", "DRIFT_FEATURES", "action_key", "decision_rewards", "monitor"]

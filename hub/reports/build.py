@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from hub.config import ObjectiveWeights
 from hub.reports.data import ArmFrame, load_arm_frame
 from hub.reports.lift import LiftRow, arm_metrics, lift_rows, pick_baseline
 from hub.reports.reach import ReachReport, WeeklyReach, reach_report, weekly_reach
@@ -57,17 +58,19 @@ def write_report(
     baseline: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    weights: ObjectiveWeights | None = None,
 ) -> ReportResult:
-    """Compute every report and write it under ``folder`` (created if needed)."""
+    """Compute every report and write it under ``folder`` (created if needed); ``weights``:
+    the objective behind the ``reward`` metric (hub/reports/metrics.py)."""
     folder.mkdir(parents=True, exist_ok=True)
     frame, reach, weekly = collect(store, since, until)
     res = ReportResult(folder, baseline=pick_baseline(frame.arms, baseline), reach=reach)
-    res.lifts = lift_rows(frame, baseline)
+    res.lifts = lift_rows(frame, baseline, weights)
     res.files.append(
         _write_csv(
             folder / "arms.csv",
             ["arm", "metric", "n", "mean", "total"],
-            [[m.arm, m.metric, m.n, _num(m.mean), _num(m.total)] for m in arm_metrics(frame)],
+            [[m.arm, m.metric, m.n, _num(m.mean), _num(m.total)] for m in arm_metrics(frame, weights)],
         )
     )
     res.files.append(

@@ -13,22 +13,23 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import Connection, and_, func, select
 
+from decision.objective import COMPONENT
 from hub.store.contacts import aware
-from hub.store.schema import activities, decisions, outcomes
+from hub.store.schema import activities, decisions
 
-OUTCOME_TYPES = ("opportunity_created", "opportunity_won", "opportunity_lost", "unsubscribe", "meeting", "email_open")
+#: every activity type a business metric reads: the objective's components and the deal events
+OUTCOME_TYPES = tuple(sorted({*COMPONENT, "opportunity_created", "opportunity_won", "opportunity_lost", "unsubscribe"}))
 
 
 @dataclass(frozen=True)
 class ArmFrame:
     """Decided contacts (``contact_id``, ``arm``, ``first_at`` epoch seconds) and their later
-    events (``ev_row`` index into the contacts, ``ev_type``, ``ev_at``, ``ev_amount``), plus the
-    summed outcome rewards per contact from the outcomes table."""
+    events (``ev_row`` index into the contacts, ``ev_type``, ``ev_at``, ``ev_amount``).
+    hub/reports/metrics.py turns them into the business metrics."""
 
     contact_id: np.ndarray
     arm: np.ndarray
     first_at: np.ndarray
-    reward: np.ndarray
     ev_row: np.ndarray
     ev_type: np.ndarray
     ev_at: np.ndarray
@@ -80,17 +81,10 @@ def load_arm_frame(conn: Connection, since: datetime | None = None, until: datet
         .join(first_sq, activities.c.contact_id == first_sq.c.contact_id)
         .where(activities.c.occurred_at >= first_sq.c.first_at, activities.c.type.in_(OUTCOME_TYPES))
     ).all()
-    rewards = np.zeros(len(cids))
-    for cid, reward in conn.execute(
-        select(decisions.c.contact_id, outcomes.c.reward).join(outcomes, outcomes.c.decision_id == decisions.c.id)
-    ):
-        if cid in seen:
-            rewards[seen[cid]] += sum(float(v) for v in (reward or {}).values() if isinstance(v, int | float))
     return ArmFrame(
         np.asarray(cids, dtype=np.int64),
         np.asarray(arms, dtype=str),
         np.asarray(firsts, dtype=float),
-        rewards,
         np.asarray([seen[e.contact_id] for e in ev], dtype=np.int64),
         np.asarray([e.type for e in ev], dtype=str),
         np.asarray([_epoch(e.occurred_at) for e in ev], dtype=float),

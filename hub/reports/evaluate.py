@@ -19,10 +19,12 @@ What is recomputed exactly, and what is approximated:
   opt-out whose ``unsubscribe`` activity came after the decision is undone for that decision.
   Activities are read by when they occurred, not when they were synced: one that had occurred
   but was not synced yet at decision time is seen by the replay and was not by the decision;
-- the engine's model is the snapshot each decision logged (its ``policy_version``; else the newest
-  saved by decision time) when the candidate's model is the logged one (same catalog, feature schema, bandit and seed), with the candidate's
-  hyperparameters (exploration, apprentice threshold); a candidate that needs a new model starts
-  cold, as it would when deployed (it follows the legacy rules until actions mature);
+- the engine's model is the snapshot each decision logged (its ``policy_version``, ``<model>@v<n>``;
+  rows decided otherwise use the newest saved by decision time), rows grouped per version, when the
+  candidate's model is the logged one (same catalog, feature schema, bandit and seed), rebuilt with
+  the engine's own design (its squared columns) and the candidate's hyperparameters (exploration,
+  apprentice threshold); a candidate that needs a new model starts cold, as it would when
+  deployed (it follows the legacy rules until actions mature);
 - not modelled: the per-owner daily handoff budget (depends on the whole batch) and governance
   after the policy (approvals, kill switches, routing);
 - rewards are the finalized ``reward_total``, i.e. under the objective weights in force when the
@@ -171,40 +173,52 @@ def _decided(conn: Connection, ids: list[int]) -> dict[int, list[tuple[datetime,
     return out
 
 
+def logged_version(policy_version: str | None, model_name: str) -> int | None:
+    """The snapshot version a decision logged (``<model>@v<n>``), or None when it was not
+    decided by this model (holdout and control rows log the rules' version)."""
+    prefix = f"{model_name}@v"
+    if policy_version and policy_version.startswith(prefix) and policy_version[len(prefix) :].isdigit():
+        return int(policy_version[len(prefix) :])
+    return None
+
+
 class _Models:
-    """The candidate engine's model as of a time: the snapshot live then, with the candidate's
-    hyperparameters; cold when none was saved yet."""
+    """The candidate engine's model per snapshot version, with the candidate's hyperparameters;
+    version 0 is the cold model (nothing learned yet)."""
 
     def __init__(self, conn: Connection, engine: Any):
-        from decision.engine import build_bandit
-
-        self.conn, self.engine, self._build = conn, engine, build_bandit
+        self.conn, self.engine = conn, engine
         snaps = learning_store.list_snapshots(conn, engine.model_name)
         self.times = [(s["created_at"], s["version"]) for s in snaps]
+        self.saved = {v for _, v in self.times}
         self.cache: dict[int, Any] = {}
 
-    def at(self, now: datetime, logged: list[str]) -> tuple[Any, int]:
-        """``logged``: the policy versions the rows of this batch were decided with."""
-        prefix = f"{self.engine.model_name}@v"
-        exact = sorted({int(v[len(prefix) :]) for v in logged if v.startswith(prefix) and v[len(prefix) :].isdigit()})
-        if exact:
-            version = exact[-1]
-        else:
-            live = [v for t, v in self.times if t <= now]
-            version = live[-1] if live else 0
-        if version and version not in {v for _, v in self.times}:
+    def live_at(self, now: datetime) -> int:
+        """The newest version saved by ``now`` (0 when none was)."""
+        live = [v for t, v in self.times if t <= now]
+        return live[-1] if live else 0
+
+    def get(self, version: int) -> Any:
+        """The model of ``version`` (the cold model for 0 or a version the store does not hold).
+
+        The snapshot's learned state (trailing-underscore attributes) goes into a fresh model
+        built exactly as the engine builds it, so the candidate's hyperparameters apply and the
+        design (squared columns) is the one the state was learned on."""
+        from decision.policies import load_bundle
+
+        if version not in self.saved:
             version = 0
         if version not in self.cache:
-            model = self._build(self.engine.settings)
+            model = self.engine.fresh_model()
             if version:
                 snap = learning_store.load_snapshot(self.conn, self.engine.model_name, version)
-                self.engine.load_model(version, snap[1])
-                loaded = self.engine.model.policy
-                for key, value in vars(loaded).items():
+                parts = load_bundle(snap[1])
+                loaded = parts.get("bandit", parts.get("policy"))
+                for key, value in vars(loaded.policy).items():
                     if key.endswith("_") and not key.startswith("_"):
                         setattr(model.policy, key, value)
             self.cache[version] = model
-        return self.cache[version], version
+        return self.cache[version]
 
 
 def _rules_probabilities(settings: DecisionSettings, views: list[ContactView], now: datetime, ids: list[str]):
@@ -240,17 +254,24 @@ def policy_probabilities(
     history = _activities(conn, contact_ids, max(log.created_at))
     decided = _decided(conn, contact_ids)
     unsubscribed = _first_unsubscribe(conn, contact_ids)
-    groups: dict[datetime, list[int]] = defaultdict(list)
-    for i, at in enumerate(log.created_at):
-        groups[at].append(i)
-    out = np.zeros((len(log), len(ids)))
-    notes: list[str] = []
     engine = settings.policy == "engine"
     tags = _bind_declared(conn, policy, contacts, history, max(log.created_at)) if engine else []
     models = _Models(conn, policy) if engine else None
+    # one group per decision time and model version: each row is replayed with the snapshot it
+    # was decided with (rows not decided by this model use the one live at that time)
+    groups: dict[tuple[datetime, int], list[int]] = defaultdict(list)
+    for i, at in enumerate(log.created_at):
+        version = 0
+        if engine:
+            logged = logged_version(log.policy_versions[i], policy.model_name)
+            version = logged if logged is not None else models.live_at(at)
+            version = version if version in models.saved else 0
+        groups[(at, version)].append(i)
+    out = np.zeros((len(log), len(ids)))
+    notes: list[str] = []
     used_versions: set[int] = set()
     same_schema = rebuilt = 0
-    for now, rows in groups.items():
+    for (now, version), rows in groups.items():
         rows = [i for i in rows if log.contact_ids[i] in contacts]
         if not rows:
             continue
@@ -269,7 +290,9 @@ def policy_probabilities(
         if not engine:
             out[rows] = _rules_probabilities(settings, views, now, ids)
             continue
-        policy.model, version = models.at(now, [log.policy_versions[i] for i in rows])
+        policy.model = models.get(version)
+        if hasattr(policy.model.policy, "_seed_rng"):
+            policy.model.policy._seed_rng()  # Monte Carlo shares: a group's replay does not depend on the others
         used_versions.add(version)
         X = None
         if all(log.feature_versions[i] == policy.feature_version for i in rows):
@@ -289,15 +312,20 @@ def policy_probabilities(
                 f"{rebuilt} rows were logged under another feature schema; their features were rebuilt from activities."
             )
         cold = 0 in used_versions
-        notes.append(
-            f"Engine model {policy.model_name}: "
-            + (
-                "no saved snapshot (a new catalog, schema, bandit or seed), so it starts cold and follows the rules."
-                if used_versions == {0}
-                else f"snapshots live at decision time (versions {min(used_versions - {0})}"
+        saved = sorted(models.saved)
+        if not saved:
+            what = "no saved snapshot (a new catalog, schema, bandit or seed), so it starts cold and follows the rules."
+        elif used_versions <= {0}:
+            what = (
+                f"snapshots v{saved[0]}..v{saved[-1]} are saved, but every finalized decision was made before "
+                "the first, so all are replayed with the cold model they were decided with."
+            )
+        else:
+            what = (
+                f"each decision replayed with the snapshot it was decided with (versions {min(used_versions - {0})}"
                 f"..{max(used_versions)}{', and cold before the first' if cold else ''})."
             )
-        )
+        notes.append(f"Engine model {policy.model_name}: {what}")
     return out, notes
 
 
@@ -343,8 +371,14 @@ def evaluate_candidate(
                 "(`hub run --once` again, or `hub beat`) so rewards are finalized."
             )
         ids = list(dict.fromkeys([a.id for a in current.decision.actions] + log.actions))
-        target, notes = policy_probabilities(conn, candidate.decision, log, ids)
-        replay, _ = policy_probabilities(conn, current.decision, log, ids)
+        if candidate.decision == current.decision:
+            # the same policy: one replay serves both rows, so the difference is exactly zero
+            replay, notes = policy_probabilities(conn, current.decision, log, ids)
+            target = replay.copy()
+            notes.append("The candidate's decision section equals the current one: the same replay serves both.")
+        else:
+            target, notes = policy_probabilities(conn, candidate.decision, log, ids)
+            replay, _ = policy_probabilities(conn, current.decision, log, ids)
     if replay.shape[1] < target.shape[1]:
         replay = np.hstack([replay, np.zeros((len(log), target.shape[1] - replay.shape[1]))])
     if target.shape[1] < replay.shape[1]:

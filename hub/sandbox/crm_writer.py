@@ -217,6 +217,7 @@ def _write_salesforce(world: World, i: int, et: int, at: int, aid: str | None, v
                 "Amount": round(value, 2),
                 "StageName": "Qualification",
                 "CloseDate": day,
+                "ContactId": who,  # the primary contact, as Salesforce sets it (API 46.0+)
                 "ContactId__c": who,
             },
             at_ms=at,

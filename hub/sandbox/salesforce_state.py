@@ -103,6 +103,7 @@ FIELDS: dict[str, list[str]] = {
         "IsClosed",
         "IsWon",
         "OwnerId",
+        "ContactId",
         "ContactId__c",
     ],
     # field-level security (salesforce_fls.py): who may read and edit which field

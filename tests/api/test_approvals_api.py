@@ -92,10 +92,15 @@ def test_console_approves_with_csrf_and_records_the_user(held, crm):
     overview = held.get("/console/").text
     assert "Approvals waiting: 2" in overview and "No open alerts." in overview
 
-    from hub.governance.alerts import list_alerts, monitor_step
+    from decision.monitoring import Alert
+    from hub.governance.alerts import list_alerts, monitor_step, store_alerts
 
     ctx = held.app.state.hub.ctx
-    assert monitor_step(ctx, force=True).raised >= 1  # three brand-new contacts: their features drifted
+    # three brand-new contacts are not drift (nothing to compare them with): no false alarm
+    assert monitor_step(ctx, force=True).raised == 0
+    found = [Alert("drift", "page_view_7d", 0.4, 0.25, "critical", "feature page_view_7d drifted: PSI 0.400")]
+    with ctx.store.begin() as conn:
+        assert store_alerts(conn, found, ctx.settings.governance.alerts, ctx.clock()).raised == 1
     with ctx.store.connect() as conn:
         raised = list_alerts(conn)
     overview = held.get("/console/").text

@@ -50,8 +50,9 @@ def test_login_shows_every_page(client, crm):
     contact = client.get("/console/contacts/1").text
     assert "person0@example.com" in contact and "decision" in contact and "page_view" in contact
     assert client.get("/console/contacts/999").status_code == 404
-    assert "learning-engine" in client.get("/console/models").text
-    assert "engine issues" in client.get("/console/experiments").text
+    assert "No model saved yet" in client.get("/console/models").text  # the rules policy: nothing learned
+    experiments = client.get("/console/experiments").text
+    assert 'data-arm="rules"' in experiments and 'data-metric="reward"' in experiments
 
 
 def test_retry_requeues_a_failed_push_and_needs_csrf(client, crm):

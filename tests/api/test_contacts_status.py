@@ -52,6 +52,9 @@ def test_metrics_are_prometheus_text(client, crm):
     assert 'hub_sync_records{connector="crm",stream="contacts"} 3' in lines
     assert 'hub_queue_depth{queue="decide"} 0' in lines
     assert any(line.startswith('hub_policy_info{policy="rules",version="') for line in lines)
+    # the business metrics of hub/reports/metrics.py, per arm: three contacts decided by the rules
+    assert 'hub_arm_contacts{arm="rules"} 3' in lines
+    assert any(line.startswith('hub_arm_metric_per_contact{arm="rules",metric="reward"} ') for line in lines)
 
 
 def test_openapi_and_unknown_paths(client):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from decision.monitoring import Thresholds, check, exploration_share, feature_drift, psi, rates_by
+from decision.monitoring import Thresholds, check, exploration_share, feature_drift, psi, reward_drop_alerts
 
 NAMES = ("visits", "employees", "opens")
 
@@ -47,15 +46,121 @@ def test_quality_alerts_on_a_model_that_stopped_ranking_or_calibrating():
     assert {"calibration", "brier"} <= kinds and "auc" not in kinds
 
 
-def test_reward_rate_and_exploration_alerts():
-    keys = np.array(["email"] * 500 + ["demo"] * 500)
-    rewards = np.r_[np.full(500, 0.10), np.full(500, 0.01)]
-    assert rates_by(keys, rewards)["demo"] == (pytest.approx(0.01), 500)
-    alerts = check(reward_keys=keys, rewards=rewards, reference_rates={"email": 0.1, "demo": 0.05})
-    assert [(a.kind, a.subject) for a in alerts] == [("reward_rate", "demo")]
+SEGMENTS = ("industry", "size")
+
+
+def decisions(n: int, rng: np.random.Generator, drop: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """n decisions over 2 x 4 segments, reward ~ N(1, 2); ``drop`` lowers some segments'
+    (key "all": everyone's) mean."""
+    out = {
+        "industry": rng.choice(["a", "b", "c", "d"], n),
+        "size": rng.choice(["s", "m", "l", "xl"], n),
+        "reward": rng.normal(1.0, 2.0, n),
+    }
+    out["arm"] = np.where(rng.random(n) < 0.5, "holdout", "engine")
+    for key, by in (drop or {}).items():
+        sel = np.ones(n, bool) if key == "all" else (out["arm"] == key) if key == "engine" else (out["industry"] == key)
+        out["reward"][sel] -= by
+    return out
+
+
+def test_reward_alerts_keep_their_stated_false_alarm_rate_over_healthy_runs():
+    rng = np.random.default_rng(0)
+    t = Thresholds(alpha=0.01)
+    runs = 300
+    raised = sum(
+        any(not a.hold for a in reward_drop_alerts(decisions(3000, rng), decisions(3000, rng), SEGMENTS, t))
+        for _ in range(runs)
+    )
+    # 10 tests a run, Holm-corrected: at most 1 % of healthy runs raise (3 of 300 expected at most)
+    assert raised / runs <= 0.02, raised
+
+
+def test_a_drop_everyone_shares_is_one_alert_not_one_per_segment():
+    rng = np.random.default_rng(1)
+    alerts = reward_drop_alerts(decisions(3000, rng, {"all": 0.5}), decisions(3000, rng), SEGMENTS, Thresholds())
+    assert [(a.subject, a.hold) for a in alerts] == [("market", False)]
+    assert "after Holm over 10 tests" in alerts[0].message
+
+
+def test_an_engine_below_the_baseline_is_its_own_alert():
+    rng = np.random.default_rng(6)
+    alerts = reward_drop_alerts(decisions(3000, rng, {"engine": 0.5}), decisions(3000, rng), SEGMENTS, Thresholds())
+    assert [a.subject for a in alerts] == ["engine"]
+
+
+def test_a_changing_decision_population_is_not_a_drop():
+    # the engine acts on other contacts this week (more decisions, lower reward each), while
+    # the baseline arm earns what it earned: no alert
+    rng = np.random.default_rng(7)
+    ref, cur = decisions(3000, rng), decisions(3000, rng)
+    ref["reward"][ref["arm"] == "engine"] += 0.6
+    alerts = reward_drop_alerts(cur, ref, (), Thresholds())
+    assert alerts == []
+
+
+def test_a_segment_that_fell_more_than_the_rest_is_named_in_one_grouped_alert():
+    rng = np.random.default_rng(2)
+    alerts = reward_drop_alerts(decisions(4000, rng, {"c": 1.5}), decisions(4000, rng), SEGMENTS, Thresholds())
+    seg = [a for a in alerts if a.subject == "segments"]
+    assert len(seg) == 1 and not seg[0].hold and "industry:c" in seg[0].message
+    assert "industry:a" not in seg[0].message
+
+
+def test_reward_checks_need_a_minimum_sample():
+    rng = np.random.default_rng(3)
+    small = reward_drop_alerts(decisions(80, rng, {"all": 3.0}), decisions(80, rng), SEGMENTS, Thresholds())
+    assert small == []  # below min_rows (100): silent, however large the drop looks
+
+
+def test_a_finding_between_the_raise_and_clear_levels_only_holds():
+    rng = np.random.default_rng(4)
+    t = Thresholds(alpha=1e-12, clear_alpha=0.5)  # nothing reaches the raise level
+    alerts = reward_drop_alerts(decisions(3000, rng, {"all": 0.3}), decisions(3000, rng), SEGMENTS, t)
+    assert alerts and all(a.hold for a in alerts)
+
+
+def test_drift_needs_significance_for_the_sample_size():
+    rng = np.random.default_rng(5)
+    small_ref, small_now = rng.poisson(1.0, (40, 1)).astype(float), rng.poisson(1.4, (40, 1)).astype(float)
+    assert psi(small_ref[:, 0], small_now[:, 0]) > 0.1  # past the PSI level, but 40 rows: not significant
+    assert check(train_X=small_ref, recent_X=small_now, feature_names=["x"], thresholds=Thresholds(min_rows=20)) == []
+    zeros, busy = np.zeros((200, 1)), np.full((200, 1), 6.0)  # a count that was always 0
+    alerts = check(train_X=zeros, recent_X=busy, feature_names=["x"])
+    assert [(a.subject, a.severity, a.hold) for a in alerts] == [("x", "critical", False)]
+
+
+def test_exploration_alerts():
     greedy = np.ones(1000)
     assert exploration_share(greedy) == 0.0
     assert [a.kind for a in check(propensities=greedy)] == ["exploration_low"]
-    assert [a.kind for a in check(propensities=np.full(1000, 0.5))] == ["exploration_high"]
-    assert check(propensities=np.r_[np.full(900, 1.0), np.full(100, 0.3)]) == []
+    assert [a.kind for a in check(propensities=np.full(1000, 0.3))] == ["exploration_high"]
+    # a sampling policy's likely choices log propensities below one: not exploration
+    assert check(propensities=np.r_[np.full(800, 0.85), np.full(200, 0.2)]) == []
     assert check(propensities=greedy, thresholds=Thresholds(min_exploration=0.0)) == []
+
+
+def test_arm_tests_read_per_contact_rewards_when_given():
+    # per decision the engine looks worse (it decides three times as often, each worth a third),
+    # per contact, the unit the experiment randomizes, the arms earn the same: no alert
+    rng = np.random.default_rng(8)
+    rows = decisions(3000, rng)
+    rows["reward"][rows["arm"] == "engine"] /= 3
+    per_contact = {"arm": np.where(rng.random(600) < 0.5, "holdout", "engine"), "reward": rng.normal(1, 2, 600)}
+    assert [a.subject for a in reward_drop_alerts(rows, decisions(3000, rng), (), Thresholds())] == ["engine"]
+    quiet = reward_drop_alerts(rows, decisions(3000, rng), (), Thresholds(), per_contact, per_contact)
+    assert quiet == []
+
+
+def test_a_broken_open_feed_is_caught_by_the_rate_per_send_and_a_busier_policy_is_not():
+    from decision.monitoring import feed_rate_alerts
+
+    busier = {"email_open_rate": (300, 2000, 150, 1000), "email_click_rate": (40, 2000, 20, 1000)}
+    assert feed_rate_alerts(busier, Thresholds()) == []  # twice the sends, the same rates
+    broken = {"email_open_rate": (20, 1500, 150, 1000), "email_click_rate": (18, 1500, 20, 1000)}
+    alerts = feed_rate_alerts(broken, Thresholds())
+    raised = [(a.subject, a.severity) for a in alerts if not a.hold]
+    assert raised == [("email_open_rate", "critical")]
+    assert feed_rate_alerts({"email_open_rate": (0, 50, 10, 50)}, Thresholds()) == []  # under min_rows
+    sagging = feed_rate_alerts({"email_open_rate": (480, 4000, 700, 4000)}, Thresholds())  # 12% from 17.5%
+    assert all(a.hold for a in sagging)  # significant, but a sag, not a broken feed: never raised

@@ -161,7 +161,9 @@ def test_hub_model_train_scoring_from_the_command_line(world, tmp_path, redis_ur
 
 
 def test_reward_rate_is_watched_per_size_band_role_and_stage(tmp_path):
-    """Enterprise contacts stop responding this week; the small ones go on: one alert, by size."""
+    """Enterprise contacts stop responding this week; the small ones go on: the segments alert
+    names the size band (decisions of the week before last against those of last week, their
+    outcomes within the reward horizon)."""
     from decision.monitoring import Thresholds
     from hub.store.schema import outcomes
 
@@ -180,7 +182,7 @@ def test_reward_rate_is_watched_per_size_band_role_and_stage(tmp_path):
         ids = sorted(conn.execute(select(contacts_table.c.id)).scalars())
         big = {cid for cid, c in zip(ids, people, strict=True) if c.company.employees == 5000}
         rows = []
-        for week, when in ((0, NOW - timedelta(days=10)), (1, NOW - timedelta(days=3))):
+        for week, when in ((0, NOW - timedelta(days=14)), (1, NOW - timedelta(days=5))):
             decs = [
                 Decision(contact_id=cid, actions=[], policy="p", policy_version="1", propensity=0.5, created_at=when)
                 for cid in ids
@@ -198,12 +200,14 @@ def test_reward_rate_is_watched_per_size_band_role_and_stage(tmp_path):
         conn.execute(
             outcomes.insert(),
             [
-                {"decision_id": did, "activity_id": aid, "reward": {"click": 1.0}, "created_at": when}
+                {"decision_id": did, "activity_id": aid, "reward": {"email_click": 1.0}, "created_at": when}
                 for (_, did, when), aid in zip(rows, act_ids, strict=True)
             ],
         )
     alerts = monitor(store, NOW, ScoringSettings(), Thresholds(min_rows=100))
-    rate = {a.subject for a in alerts if a.kind == "reward_rate"}
-    assert "size:1000-9999" in rate and "size:1-49" not in rate
-    assert "role:technical" not in rate  # half its reference rate is the bar: 0.5 of 1.0 is not below it
+    segments = [a for a in alerts if a.kind == "reward_rate" and a.subject == "segments"]
+    assert len(segments) == 1 and not segments[0].hold
+    named = segments[0].message
+    assert "size:1000-9999" in named and "size:1-49" not in named
+    assert "role:technical" not in named  # every contact is technical: no rest to compare with
     store.dispose()

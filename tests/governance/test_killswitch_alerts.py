@@ -72,12 +72,17 @@ def test_config_switch_cannot_be_flipped_off_at_run_time(tmp_path, redis_url, cr
 
 def test_injected_drift_raises_an_alert_that_flips_the_switch_until_acked(tmp_path, redis_url, crm):
     seed(crm, n=30, hot=0)
-    alerts_cfg = {"kill_switch": {"drift": ["next_best_action"]}, "min_severity": "critical"}
+    # a store with history: each contact's first activity is 200 days old, so the 7-, 30- and
+    # 90-day features are comparable a week ago and now (a younger store watches fewer features)
+    old = datetime.now(UTC) - timedelta(days=200)
+    for i in range(30):
+        crm.add_activity(f"old-{i}", str(i), "page_view", old)
+    alerts_cfg = {"kill_switch": {"drift": ["next_best_action"]}, "min_severity": "critical", "min_rows": 20}
     ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url, **ENGINE, governance={"alerts": alerts_cfg})
     ids = sorted(sync_connector(ctx, "crm").changed)
     assert decide_all(ctx, ids, "before") == {"engine"}
 
-    # drift: every contact suddenly busy (the features six months ago had none of this)
+    # drift: every contact suddenly busy (the features a week ago had none of this)
     now = datetime.now(UTC)
     for i in range(30):
         for k in range(6):
@@ -158,4 +163,29 @@ def test_acknowledged_alert_stays_quiet_until_it_worsens_or_clears_and_returns(t
     assert run([], 3).cleared == 1  # gone: the acknowledged alert is cleared
     back = run([warn], 4)  # and when it comes back, it is news again
     assert back.raised == 1 and back.still_acknowledged == 0
+    store.dispose()
+
+
+def test_hysteresis_a_held_finding_keeps_an_alert_open_and_never_raises_one(tmp_path):
+    from decision.monitoring import Alert
+    from hub.governance.alerts import store_alerts
+    from hub.governance.settings import AlertSettings
+    from hub.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}", auto_migrate=True)
+    s = AlertSettings()
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    raised = Alert("reward_rate", "overall", 0.5, 1.0, "warning", "fell")
+    held = Alert("reward_rate", "overall", 0.8, 1.0, "warning", "still low", hold=True)
+
+    def run(found, day):
+        with store.begin() as conn:
+            rep = store_alerts(conn, found, s, t + timedelta(days=day))
+            return rep, [(a.subject, a.state) for a in list_alerts(conn, None)]
+
+    assert run([held], 0)[0].raised == 0  # only at the clearing level: nothing new
+    assert run([raised], 1)[1] == [("overall", "open")]
+    assert run([held], 2)[1] == [("overall", "open")]  # between the levels: stays open
+    rep, rows = run([], 3)  # not seen even at the clearing level: clears on its own
+    assert rep.cleared == 1 and rows == [("overall", "cleared")]
     store.dispose()

@@ -91,10 +91,12 @@ def test_lift_per_arm_has_the_planted_differences_with_intervals(store):
     assert conv.low > 0 and conv.significant and conv.n_more_per_arm == 0
     assert conv.relative == pytest.approx(2.0)
     assert rows["pipeline"].diff == pytest.approx(200.0)  # pre-decision opportunities excluded
-    assert rows["revenue"].diff == pytest.approx(100.0)
+    assert rows["won_revenue"].diff == pytest.approx(100.0)
+    assert rows["opportunities"].diff == pytest.approx(0.2)
     assert rows["win_rate"].n_arm == 60 and rows["win_rate"].diff == pytest.approx(0.0)
     assert rows["unsubscribes"].diff == pytest.approx(4 / N_ARM)
-    assert math.isinf(rows["reward"].n_needed_per_arm)  # no rewards recorded: no difference
+    # the objective's defaults: 50 per opportunity, 0.001 per won dollar, -30 per unsubscribe
+    assert rows["reward"].diff == pytest.approx(50 * 0.2 + 0.001 * 100.0 - 30 * 4 / N_ARM)
     velocity = {m.arm: m.mean for m in arm_metrics(frame) if m.metric == "deal_velocity_days"}
     assert velocity == {"engine": pytest.approx(5.0), "holdout": pytest.approx(5.0)}  # 3 + j % 5 days
 

@@ -42,6 +42,10 @@ class StatusOut(BaseModel):
 
 
 def current_status(state: ApiState) -> StatusOut:
+    from hub.pipeline.learn import ensure_current
+
+    with state.ctx.store.connect() as conn:
+        ensure_current(state.ctx, conn)  # the version decisions use now, not this process's start
     st = hub_status(state.settings, state.ctx.store)
     return StatusOut(
         mode=state.dispatch.mode,

@@ -153,19 +153,42 @@ def test_activities_from_tasks_and_events() -> None:
         "StartDateTime": "2026-01-11T15:00:00.000+0000",
     }
     deleted = {"Id": "00T3", "IsDeleted": True, "SystemModstamp": "2026-01-10T10:00:02.000+0000", "WhoId": "003A"}
+    responses.get(
+        f"{BASE}/sobjects/Opportunity/describe", json={"name": "Opportunity", "fields": [{"name": "ContactId"}]}
+    )
+    won = {
+        "Id": "0061",
+        "SystemModstamp": "2026-01-10T10:00:00.000+0000",
+        "CreatedDate": "2026-01-02T09:00:00.000+0000",
+        "ContactId": "003A",
+        "Amount": 1200.5,
+        "StageName": "Closed Won",
+        "CloseDate": "2026-01-09",
+        "IsClosed": True,
+        "IsWon": True,
+    }
+    no_contact = {**won, "Id": "0062", "ContactId": None}
     # queryAll: archived activities (over a year old) are only there
     responses.get(f"{BASE}/queryAll/", json=query_page([task, orphan, deleted]))
     responses.get(f"{BASE}/queryAll/", json=query_page([event]))
+    responses.get(f"{BASE}/query/", json=query_page([won, no_contact]))
     conn = connector(session_settings())
     conn.clock = lambda: START
     pages = list(conn.pull_activities(None))
     queries = [soql_of(c) for c in responses.calls if "q=" in c.request.url]
     assert "Type" in queries[0].split("FROM")[0] and ", Type" not in queries[1]
+    assert "ContactId" in queries[2].split("FROM")[0]
     items = [a for p in pages for a in p.items]
     assert [(a.type, a.contact_ref.object_type) for a in items] == [
         (ActivityType.EMAIL_SENT, "contact"),
         (ActivityType.MEETING, "lead"),
+        (ActivityType.OPPORTUNITY_CREATED, "contact"),
+        (ActivityType.OPPORTUNITY_WON, "contact"),
     ]
+    created, closed = items[2:]
+    assert created.properties["amount"] == closed.properties["amount"] == 1200.5
+    assert created.occurred_at.day == 2 and closed.occurred_at.day == 9
+    assert {created.external_id, closed.external_id} == {"Opportunity:0061:created", "Opportunity:0061:closed"}
 
 
 @responses.activate

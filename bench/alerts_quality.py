@@ -1,0 +1,99 @@
+"""Do monitoring alerts fire when they should, and only then? Measured on `hub demo` runs.
+
+- healthy: demo runs on several seeds; every alert raised is a false alarm;
+- regime shift: the sandbox market's topic appeal changes on a day (the shift
+  bench/decision_quality.py uses); days from the shift to the first alert raised;
+- broken feed: from a day on, the sandbox stops writing page views to the CRM (a tracking
+  script removed); days from the break to the first drift alert (the demo's store holds no
+  page-view activities from the sandbox, so the hub cannot see this break);
+- broken email feed: from a day on, HubSpot records no email opens or clicks (the tracking
+  pixel and links broke); days to the first alert.
+
+Usage: python bench/alerts_quality.py [--contacts 300] [--days 21] [--seeds 0 1 2]
+Prints one line per run and a JSON summary. Timings are not the point; each run takes about
+as long as `hub demo` of that size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import select
+
+from hub.config import load_settings
+from hub.demo import run_demo
+from hub.sandbox.clock import DEFAULT_START
+from hub.sandbox.ground_truth import RegimeShift
+from hub.sandbox.world import WorldConfig
+from hub.store import Store
+from hub.store.contacts import aware
+from hub.store.schema import alerts
+
+
+def raised(workdir: Path) -> list[tuple[float, str, str, str]]:
+    """(day since the demo start, kind, subject, message) of every alert raised."""
+    store = Store(load_settings(workdir / "hub.yaml").store_url)
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(alerts.c.raised_at, alerts.c.kind, alerts.c.subject, alerts.c.message).order_by(alerts.c.id)
+        ).all()
+    store.dispose()
+    return [((aware(r[0]) - DEFAULT_START).total_seconds() / 86400, r[1], r[2], r[3]) for r in rows]
+
+
+def run(kind: str, seed: int, contacts: int, days: int, change_day: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        cfg = WorldConfig(n_contacts=contacts, seed=seed, realtime_clock=False)
+        hook = None
+        if kind == "regime_shift":
+            cfg.regime_shift = RegimeShift(day=change_day)
+        elif kind == "broken_feed":
+
+            def hook(world, day):  # noqa: ANN001
+                world.config.write_page_views = day < change_day
+
+        elif kind == "broken_email_feed":
+
+            class Broken(list):
+                """Drops open and click events, as a broken tracking pixel would."""
+
+                on = False
+
+                def append(self, event):  # noqa: ANN001
+                    if not (self.on and event.get("type") in ("OPEN", "CLICK")):
+                        super().append(event)
+
+            def hook(world, day):  # noqa: ANN001
+                if not isinstance(world.hubspot.email_events, Broken):
+                    world.hubspot.email_events = Broken(world.hubspot.email_events)
+                world.hubspot.email_events.on = day >= change_day
+
+        run_demo(contacts=contacts, seed=seed, workdir=work, days=days, world_config=cfg, before_day=hook)
+        found = raised(work)
+    first = next((d for d, *_ in found if d >= change_day), None) if kind != "healthy" else None
+    out = {"kind": kind, "seed": seed, "alerts": len(found), "found": [f[1:3] for f in found]}
+    if kind != "healthy":
+        out["days_to_first_alert"] = None if first is None else round(first - change_day, 1)
+        out["before_change"] = sum(1 for d, *_ in found if d < change_day)
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--contacts", type=int, default=300)
+    ap.add_argument("--days", type=int, default=21)
+    ap.add_argument("--change-day", type=int, default=12)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--kinds", nargs="+", default=["healthy", "broken_feed", "regime_shift"])
+    a = ap.parse_args()
+    results = [run(k, s, a.contacts, a.days, a.change_day) for k in a.kinds for s in a.seeds]
+    print(json.dumps({"contacts": a.contacts, "days": a.days, "runs": results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Real-time decisions and the console use the engine's newest model, and follow a new one."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from hub.models import utcnow
+from hub.store import learning as learning_store
+from tests.api.conftest import auth, make_config, seed
+from tests.api.test_console import login
+
+ENGINE = {"decision.policy": "engine", "decision.engine": {"holdout_share": 0.0, "control_share": 0.0}}
+
+
+def _save_version(ctx) -> int:
+    """A snapshot of the engine's model, stored as the learn step stores one."""
+    engine = ctx.policy
+    with ctx.store.begin() as conn:
+        return learning_store.save_snapshot(
+            conn,
+            engine.model_name,
+            engine.snapshot(),
+            {"learned": 0, "feature_version": engine.feature_version},
+            utcnow(),
+        )
+
+
+def test_real_time_decisions_load_the_newest_snapshot_and_reload_on_a_new_one(tmp_path, store_url, api_redis_url, crm):
+    from hub.api.app import create_app
+
+    settings = make_config(tmp_path, store_url, api_redis_url, **ENGINE)
+    app = create_app(settings)
+    ctx = app.state.hub.ctx
+    seed(ctx, crm)
+    name = ctx.policy.model_name
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        body = {"contact": {"email": "person1@example.com"}}
+        cold = client.post("/v1/decisions", json=body, headers=auth("decide")).json()
+        assert cold["policy_version"] == f"{name}@v0"  # nothing saved yet
+        v1 = _save_version(ctx)
+        first = client.post("/v1/decisions", json=body, headers=auth("decide")).json()
+        assert first["arm"] == "engine" and first["policy_version"] == f"{name}@v{v1}"
+        v2 = _save_version(ctx)  # the learn step (another process) saves a newer one
+        assert client.get("/v1/status", headers=auth("admin")).json()["policy_version"] == f"{name}@v{v2}"
+        second = client.post("/v1/decisions", json=body, headers=auth("decide")).json()
+        assert second["policy_version"] == f"{name}@v{v2}"
+        login(client)
+        models = client.get("/console/models").text
+        assert f'data-model="{name}" data-version="{v2}"' in models and "in use" in models
+        assert f"{name}@v{v2}" in client.get("/console/").text
+    app.state.hub.close()
