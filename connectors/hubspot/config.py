@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from hub.connector import ConnectorSettings
 
@@ -24,10 +24,24 @@ class HubSpotSettings(ConnectorSettings):
     page_size: int = Field(100, ge=1, le=100, description="list endpoint page size (max 100)")
     search_page_size: int = Field(200, ge=1, le=200, description="search page size (max 200)")
     lookback_seconds: int = Field(0, ge=0, description="re-read this much before the cursor: covers search-index lag")
+    portal_timezone: str = Field(
+        "UTC", description="IANA zone a bare local send hour is read in when written to a datetime property"
+    )
     property_group: str = "decision_hub"
     list_prefix: str = Field("", description="prefix for the names of lists the hub creates")
     max_retries: int = Field(6, ge=0)
     timeout_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("portal_timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone (e.g. 'America/New_York')") from None
+        return v
 
     @model_validator(mode="after")
     def _one_auth(self) -> HubSpotSettings:

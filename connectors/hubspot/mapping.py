@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.fields import HUB_FIELDS, HubField
 from hub.models import Activity, ActivityType, Company, Consent, Contact, Identity
 
 OBJECT_TYPE = "contact"
+FIELD_TYPES = {f.name: f.type for f in HUB_FIELDS}
+_BARE_HOUR = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*$")
 CONTACT_PROPERTIES = [
     "email",
     "firstname",
@@ -113,6 +117,16 @@ def _text(v: Any) -> str | None:
     return v if isinstance(v, str) else str(v)
 
 
+def _crm_value(field: str, value: Any) -> str | None:
+    """A hub field's value as read back, datetimes in the same ISO UTC form ``field_value`` writes
+    (so an unchanged value diffs as unchanged); an unreadable datetime is kept as text."""
+    if FIELD_TYPES.get(field) == "datetime":
+        ts = parse_ms(value)
+        if ts is not None:
+            return iso_utc(ts)
+    return _text(value)
+
+
 def contact_from_hubspot(connector: str, record: dict[str, Any], mapping: dict[str, str]) -> Contact:
     """Map one CRM v3 contact. Raises ValueError (with the reason) for a record it cannot use."""
     if not isinstance(record, dict):
@@ -149,7 +163,9 @@ def contact_from_hubspot(connector: str, record: dict[str, Any], mapping: dict[s
             for k in ("hs_analytics_num_page_views", "num_conversion_events", "recent_conversion_event_name")
             if p.get(k) not in (None, "")
         },
-        crm_fields={hub_props[k]: _text(v) for k, v in p.items() if k in hub_props and v not in (None, "")},
+        crm_fields={
+            hub_props[k]: _crm_value(hub_props[k], v) for k, v in p.items() if k in hub_props and v not in (None, "")
+        },
         updated_at=modified,
     )
 
@@ -227,8 +243,14 @@ def engagement_activity(connector: str, kind: str, record: dict[str, Any]) -> li
     ]
 
 
-def field_value(field: str, value: Any) -> str:
-    """HubSpot takes strings; datetimes as ISO, numbers without trailing '.0'."""
+def field_value(field: str, value: Any, zone: str = "UTC", now: datetime | None = None) -> str:
+    """HubSpot takes strings; numbers without trailing '.0'; datetime fields as an instant in
+    ISO UTC. HubSpot reads a bare number as epoch milliseconds (its timestamp FAQ), so the
+    engine's bare local hour ("14") would land on 1970-01-01: it is written as the next such
+    hour in ``zone`` (the portal's time zone), as the Salesforce connector does. Raises
+    ValueError for a datetime field value that is no time at all."""
+    if FIELD_TYPES.get(field) == "datetime" and value not in (None, ""):
+        return iso_utc(to_instant(value, zone, now or datetime.now(UTC)))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -236,3 +258,27 @@ def field_value(field: str, value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return "" if value is None else str(value)
+
+
+def to_instant(value: Any, zone: str, now: datetime) -> datetime:
+    """A hub datetime value (bare local hour, ISO string, epoch ms, datetime) as aware UTC."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    m = _BARE_HOUR.match(value) if isinstance(value, str) else None
+    if m:
+        hour, minute = int(m.group(1)), int(m.group(2) or 0)
+        if hour > 23 or minute > 59:
+            raise ValueError(f"{value!r} is not an hour of the day")
+        local_now = now.astimezone(ZoneInfo(zone))
+        at = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        return (at + timedelta(days=1) if at <= local_now else at).astimezone(UTC)
+    ts = parse_ms(value)
+    if ts is None:
+        raise ValueError(f"{str(value)[:60]!r} is not a date and time")
+    return ts.astimezone(UTC)
+
+
+def iso_utc(ts: datetime) -> str:
+    """The form HubSpot returns datetimes in: ``2026-01-05T14:00:00.000Z``."""
+    ts = ts.astimezone(UTC)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"

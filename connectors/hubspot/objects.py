@@ -178,7 +178,7 @@ def archived_ids(client: HubSpotClient, page_size: int) -> list[str]:
 class ActivityCursor:
     email_start: int = 0
     email_offset: str | None = None
-    forms: dict[str, str] = field(default_factory=dict)
+    forms: dict[str, Any] = field(default_factory=dict)  # form id -> {since, seen[, top, top_seen, after]}
     meetings: str | None = None
     calls: str | None = None
 
@@ -223,32 +223,66 @@ def email_event_pages(
             return
 
 
+def _form_ids(client: HubSpotClient) -> list[str]:
+    """Every form, through all pages of the forms list."""
+    out: list[str] = []
+    after = None
+    while True:
+        qs: dict[str, Any] = {"limit": 100}
+        if after:
+            qs["after"] = after
+        res = client.raw("forms.list", "GET", "/marketing/v3/forms", qs) or {}
+        out += [str(f["id"]) for f in res.get("results") or [] if f.get("id")]
+        after = ((res.get("paging") or {}).get("next") or {}).get("after")
+        if not after:
+            return out
+
+
 def form_pages(
     client: HubSpotClient, cur: ActivityCursor
 ) -> Iterator[tuple[str, list[dict[str, Any]], ActivityCursor]]:
-    forms = (client.raw("forms.list", "GET", "/marketing/v3/forms", {"limit": 100}) or {}).get("results") or []
-    for form in forms:
-        fid = str(form.get("id"))
+    """Form submissions come newest first and ``after`` is opaque, so each form keeps the
+    newest ``submittedAt`` read (``since``, with the ids read at exactly that ms) and every
+    sync pages from the newest down to it. While a walk is under way the cursor holds its
+    page token and the newest time it started from (``top``); ``since`` moves only when the
+    walk reaches it, so a walk cut short resumes instead of skipping what it had not read."""
+    for fid in _form_ids(client):
+        state = cur.forms.get(fid)
+        st = dict(state) if isinstance(state, dict) else {"since": -1, "seen": []}  # old cursors: start over
         while True:
             qs: dict[str, Any] = {"limit": 50}
-            if cur.forms.get(fid):
-                qs["after"] = cur.forms[fid]
+            if st.get("after"):
+                qs["after"] = st["after"]
             res = client.raw("forms.submissions", "GET", f"/form-integrations/v1/submissions/forms/{fid}", qs) or {}
-            after = ((res.get("paging") or {}).get("next") or {}).get("after")
             rows = res.get("results") or []
-            nxt = ActivityCursor(**{**asdict(cur), "forms": dict(cur.forms)})
-            if after:
-                nxt.forms[fid] = str(after)
-            elif rows:
-                nxt.forms[fid] = (
-                    str(int(cur.forms.get(fid) or 0) + len(rows))
-                    if (cur.forms.get(fid) or "0").isdigit()
-                    else cur.forms[fid]
-                )
-            yield fid, rows, nxt
+            after = ((res.get("paging") or {}).get("next") or {}).get("after")
+            if "top" not in st:  # the first page of a walk: its newest row is the new mark
+                stamps = [_sub_ms(r) for r in rows]
+                top = max(stamps, default=st["since"])
+                st["top"] = max(top, st["since"])
+                st["top_seen"] = [str(r.get("conversionId")) for r, t in zip(rows, stamps, strict=True) if t == top]
+            fresh, reached = [], False
+            for r in rows:
+                t = _sub_ms(r)
+                if t < st["since"] or (t == st["since"] and str(r.get("conversionId")) in st["seen"]):
+                    reached = True
+                    continue
+                fresh.append(r)
+            if after and not reached:
+                st["after"] = str(after)
+            else:  # the walk is done: the newest row it started from is the new mark
+                seen = st["top_seen"] + (st["seen"] if st["top"] == st["since"] else [])
+                st = {"since": st["top"], "seen": sorted(set(seen))}
+            nxt = ActivityCursor(**{**asdict(cur), "forms": {**cur.forms, fid: dict(st)}})
+            yield fid, fresh, nxt
             cur = nxt
-            if not after:
+            if "top" not in st:
                 break
+
+
+def _sub_ms(sub: dict[str, Any]) -> int:
+    ts = parse_ms(sub.get("submittedAt"))
+    return to_ms(ts) if ts else 0
 
 
 def engagement_pages(

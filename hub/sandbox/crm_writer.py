@@ -13,7 +13,7 @@ import numpy as np
 
 from hub.sandbox.catalog import CATALOG
 from hub.sandbox.clock import iso_ms, sf_datetime
-from hub.sandbox.hubspot_state import LIFECYCLE
+from hub.sandbox.hubspot_state import FORM_GUID, LIFECYCLE
 from hub.sandbox.market import EV, PAGES
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ _EMAIL_TYPES = {
     EV["email_open"]: ("OPEN",),
     EV["email_click"]: ("CLICK",),
 }
-FORM_GUID = "5e3c2a1b-0000-4000-8000-00000000f0a1"
 
 
 def write_events(

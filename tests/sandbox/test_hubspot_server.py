@@ -130,7 +130,7 @@ def test_search_400_past_the_ten_thousandth_result() -> None:
         assert tail.total <= 5
 
 
-def test_batch_update_207_partial_errors_and_writes_once(hs, world: World) -> None:
+def test_batch_update_207_for_missing_records_and_writes_once(hs, world: World) -> None:
     _ensure_hub_properties(hs)
     ids = sorted(r["id"] for r in world.hubspot.records.values() if not r["archived"])[:3]
     inputs = [
@@ -139,15 +139,13 @@ def test_batch_update_207_partial_errors_and_writes_once(hs, world: World) -> No
             "properties": {"hub_next_best_action": "webinar_invite", "hub_decision_id": "d-1"},
         },
         {"id": "99999999", "properties": {"hub_next_best_action": "wait"}},
-        {"id": ids[1], "properties": {"lifecyclestage": "not-a-stage"}},
         {"id": ids[2], "properties": {"hub_next_best_action": "wait"}},
     ]
     res = hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs))
     assert res.status == "COMPLETE"
     assert sorted(r.id for r in res.results) == sorted([ids[0], ids[2]])
     cats = {e.category: e.context for e in res.errors}
-    assert cats["OBJECT_NOT_FOUND"] == {"ids": ["99999999"]}
-    assert cats["VALIDATION_ERROR"] == {"ids": [ids[1]]}
+    assert cats == {"OBJECT_NOT_FOUND": {"ids": ["99999999"]}}
     # Writing the same values again changes nothing: exactly once in effect.
     hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs[:1]))
     writes = [e for e in world.log.for_record("hubspot", ids[0]) if e.kind == "field"]
@@ -252,10 +250,11 @@ def test_owner_assignment_is_validated(hs, world: World) -> None:
     )
     assert res.status == "COMPLETE" and [r.id for r in res.results] == [rid]
     assert any(e.kind == "owner" and e.new == "71002" for e in world.log.for_record("hubspot", rid))
-    bad = hs.crm.contacts.batch_api.update(
-        BatchInputSimplePublicObjectBatchInput(inputs=[{"id": rid, "properties": {"hubspot_owner_id": "9001"}}])
-    )
-    assert bad.errors and bad.errors[0].category == "VALIDATION_ERROR"
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.batch_api.update(
+            BatchInputSimplePublicObjectBatchInput(inputs=[{"id": rid, "properties": {"hubspot_owner_id": "9001"}}])
+        )
+    assert e.value.status == 400 and json.loads(e.value.body)["category"] == "VALIDATION_ERROR"
 
 
 def test_merge_creates_a_new_record_that_old_ids_resolve_to(hs, world: World) -> None:
@@ -385,3 +384,87 @@ def test_search_lag_hides_fresh_changes() -> None:
             }
         )
         assert res.total == 1
+
+
+def _get(hs, path: str, qs: dict | None = None):  # noqa: ANN001, ANN202
+    return hs.api_request({"method": "GET", "path": path, "qs": qs or {}})
+
+
+def test_form_submissions_newest_first_with_opaque_after_and_a_paged_forms_list(hs, world: World) -> None:
+    """Forms v1 "Get submissions for a form": reverse-chronological, limit 1..50, ``after`` an
+    opaque token from the previous page (developers.hubspot.com/docs/api-reference/legacy/
+    marketing/forms/v1/get-form-integrations-v1-submissions-forms-form_guid). A made-up
+    token is refused, not read as an offset."""
+    from hub.sandbox.hubspot_state import FORM_GUID
+
+    with world.lock:
+        world.hubspot.form_submissions[:] = [
+            {"conversionId": f"c{k}", "submittedAt": 1_700_000_000_000 + k, "formGuid": FORM_GUID, "values": []}
+            for k in range(70)
+        ]
+        world.hubspot.forms += [{"id": f"f{k}", "name": f"F{k}", "archived": False} for k in range(30)]
+    path = f"/form-integrations/v1/submissions/forms/{FORM_GUID}"
+    first = _get(hs, path, {"limit": 50}).json()
+    stamps = [s["submittedAt"] for s in first["results"]]
+    assert stamps == sorted(stamps, reverse=True) and stamps[0] == 1_700_000_000_069
+    token = first["paging"]["next"]["after"]
+    assert not token.isdigit()
+    second = _get(hs, path, {"limit": 50, "after": token}).json()
+    assert [s["submittedAt"] for s in second["results"]] == list(range(1_700_000_000_019, 1_699_999_999_999, -1))
+    assert "paging" not in second
+    bad = _get(hs, path, {"after": "50"})
+    assert bad.status_code == 400 and bad.json()["category"] == "VALIDATION_ERROR"
+    forms = _get(hs, "/marketing/v3/forms", {"limit": 20}).json()
+    assert len(forms["results"]) == 20 and forms["paging"]["next"]["after"]
+    rest = _get(hs, "/marketing/v3/forms", {"limit": 20, "after": forms["paging"]["next"]["after"]}).json()
+    assert len(rest["results"]) == 11 and "paging" not in rest
+
+
+def test_datetime_properties_store_instants_read_a_bare_number_as_epoch_ms_and_dates_need_midnight(
+    hs, world: World
+) -> None:
+    """HubSpot's timestamp FAQ (developers.hubspot.com/docs/faq/how-should-timestamps-be-
+    formatted-for-hubspots-apis): the APIs take UNIX ms, stored as UTC; a date property must
+    be midnight UTC or the write is refused. So "14" on a datetime is 14 ms after the epoch."""
+    for name, kind in (("when_dt", "datetime"), ("when_d", "date")):
+        hs.crm.properties.core_api.create(
+            "contacts",
+            PropertyCreate(name=name, label=name, type=kind, field_type="date", group_name="contactinformation"),
+        )
+    rid = next(r for r, rec in world.hubspot.records.items() if not rec["archived"])
+    hs.crm.contacts.basic_api.update(rid, {"properties": {"when_dt": "14"}})
+    got = hs.crm.contacts.basic_api.get_by_id(rid, properties=["when_dt"]).properties
+    assert got["when_dt"] == "1970-01-01T00:00:00.014Z"
+    hs.crm.contacts.basic_api.update(rid, {"properties": {"when_dt": "2026-03-02T14:00:00+01:00"}})
+    assert hs.crm.contacts.basic_api.get_by_id(rid, properties=["when_dt"]).properties["when_dt"] == (
+        "2026-03-02T13:00:00.000Z"
+    )
+    hs.crm.contacts.basic_api.update(rid, {"properties": {"when_d": "1430438400000"}})
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.basic_api.update(rid, {"properties": {"when_d": "1430438400001"}})
+    body = json.loads(e.value.body)
+    assert e.value.status == 400 and body["category"] == "VALIDATION_ERROR" and "not midnight" in body["message"]
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.basic_api.update(rid, {"properties": {"when_dt": "next tuesday"}})
+    assert e.value.status == 400
+
+
+def test_one_invalid_value_refuses_the_whole_batch_update_and_writes_nothing(hs, world: World) -> None:
+    """HubSpot validates a batch update as a whole: one bad value and the call answers 400
+    VALIDATION_ERROR "Property values were not valid: [...]" naming the property, and no
+    record in it is written (the anchors: "one bad contact fails the whole batch"; Hightouch
+    split retries exist for exactly this, hightouch.com/docs/syncs/retries)."""
+    ids = sorted(r["id"] for r in world.hubspot.records.values() if not r["archived"])[:3]
+    before = [world.hubspot.records[i]["properties"]["jobtitle"] for i in ids]
+    inputs = [
+        {"id": ids[0], "properties": {"jobtitle": "Boss"}},
+        {"id": ids[1], "properties": {"lifecyclestage": "not-a-stage"}},
+        {"id": ids[2], "properties": {"jobtitle": "Boss"}},
+    ]
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs))
+    body = json.loads(e.value.body)
+    assert e.value.status == 400 and body["category"] == "VALIDATION_ERROR"
+    assert body["message"].startswith("Property values were not valid") and "lifecyclestage" in body["message"]
+    assert body["errors"][0]["context"] == {"propertyName": ["lifecyclestage"]}
+    assert [world.hubspot.records[i]["properties"]["jobtitle"] for i in ids] == before

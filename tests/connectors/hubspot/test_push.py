@@ -115,3 +115,21 @@ def test_four_workers_pushing_at_once_never_exceed_the_limit(world, sandbox, red
     assert not errors
     assert world.log.total_limits_exceeded() == 0
     assert sum(c.client.calls.get("contacts.batch_update", 0) for c in workers) == 40
+
+
+def test_one_invalid_value_in_a_batch_fails_that_record_alone_and_the_rest_are_written(world, connector):
+    """HubSpot refuses a whole batch update for one invalid value (400 VALIDATION_ERROR); the
+    writer splits the batch until the bad record stands alone (Hightouch's split retries,
+    hightouch.com/docs/syncs/retries), so 99 writes land and one fails with HubSpot's reason."""
+    connector.ensure_schema()
+    ids = live(world)[:100]
+    reqs = [req(i, rid, fields={"decision_id": f"d-{i}", "lead_score": 50}) for i, rid in enumerate(ids)]
+    reqs[37] = req(37, ids[37], fields={"decision_id": "d-37", "lead_score": "lots"})  # not a number
+    results = {r.push_id: r for r in connector.push(reqs)}
+    assert results[37].status == "failed" and "VALIDATION_ERROR" in results[37].reason
+    assert "hub_lead_score" in results[37].reason
+    assert all(results[i].status == "ok" for i in range(100) if i != 37)
+    assert all(
+        world.hubspot.records[ids[i]]["properties"]["hub_decision_id"] == f"d-{i}" for i in range(100) if i != 37
+    )
+    assert connector.client.calls["contacts.batch_update"] <= 2 * 7 + 1  # a bisection, not 100 calls

@@ -1,0 +1,65 @@
+"""Activity sync (form submissions, email events, meetings and calls) against the sandbox portal."""
+
+from __future__ import annotations
+
+from hub.sandbox.hubspot_state import FORM_GUID
+from tests.connectors.hubspot.conftest import drain
+
+
+def add_submission(world, guid: str, at_ms: int, key: str, email: str = "form@example.com") -> None:
+    with world.lock:
+        world.hubspot.form_submissions.append(
+            {
+                "conversionId": key,
+                "submittedAt": at_ms,
+                "formGuid": guid,
+                "pageUrl": "https://www.example.com/pricing",
+                "values": [{"name": "email", "value": email}, {"name": "form_name", "value": ""}],
+            }
+        )
+
+
+def add_forms(world, n: int) -> list[str]:
+    guids = [f"00000000-0000-4000-8000-{k:012d}" for k in range(n)]
+    with world.lock:
+        world.hubspot.forms += [{"id": g, "name": f"Form {g}", "formType": "hubspot", "archived": False} for g in guids]
+    return guids
+
+
+def form_keys(items) -> list[str]:
+    return sorted(a.external_id for a in items if a.external_id.startswith("form:"))
+
+
+def test_new_submissions_are_read_after_the_first_sync_and_old_ones_not_again(world, connector):
+    """HubSpot serves a form's submissions newest first with an opaque ``after`` (Forms v1
+    reference, "returned in reverse-chronological order"): the connector pages down to the
+    newest ``submittedAt`` it read last time, so a second sync reads exactly the new ones."""
+    now = world.clock.now_ms()
+    for k in range(120):  # more than two pages of 50
+        add_submission(world, FORM_GUID, now - 10_000_000 + k * 1000, f"old-{k}")
+    items, _, _, cursor = drain(connector.pull_activities(None))
+    before = form_keys(items)
+    assert {f"form:old-{k}" for k in range(120)} <= set(before) and len(before) == len(set(before))
+    add_submission(world, FORM_GUID, now + 5_000, "new-1")
+    add_submission(world, FORM_GUID, now + 6_000, "new-2")
+    items, _, _, cursor = drain(connector.pull_activities(cursor))
+    assert form_keys(items) == ["form:new-1", "form:new-2"]
+    items, _, _, _ = drain(connector.pull_activities(cursor))
+    assert form_keys(items) == []
+
+
+def test_a_submission_at_the_same_ms_as_the_mark_is_still_read(world, connector):
+    now = world.clock.now_ms()
+    add_submission(world, FORM_GUID, now, "a")
+    _, _, _, cursor = drain(connector.pull_activities(None))
+    add_submission(world, FORM_GUID, now, "b")
+    items, _, _, _ = drain(connector.pull_activities(cursor))
+    assert form_keys(items) == ["form:b"]
+
+
+def test_forms_past_the_first_page_of_the_forms_list_are_read(world, connector):
+    guids = add_forms(world, 130)  # the forms list pages by 100
+    add_submission(world, guids[-1], world.clock.now_ms(), "last-form")
+    items, _, _, _ = drain(connector.pull_activities(None))
+    assert "form:last-form" in form_keys(items)
+    assert connector.client.calls["forms.list"] == 2
