@@ -23,7 +23,9 @@ class HubSpotSettings(ConnectorSettings):
     search_requests_per_second: int = Field(4, ge=1, description="search has its own limit")
     page_size: int = Field(100, ge=1, le=100, description="list endpoint page size (max 100)")
     search_page_size: int = Field(200, ge=1, le=200, description="search page size (max 200)")
-    lookback_seconds: int = Field(0, ge=0, description="re-read this much before the cursor: covers search-index lag")
+    lookback_seconds: int = Field(
+        300, ge=0, description="re-read this much before the bookmark: records indexed late by search are not missed"
+    )
     portal_timezone: str = Field(
         "UTC", description="IANA zone a bare local send hour is read in when written to a datetime property"
     )

@@ -18,6 +18,8 @@ from typing import Any
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.mapping import parse_ms, to_ms
 
+RECENT_MAX = 20_000  # ids remembered for the lookback dedupe; beyond it a re-read is only a duplicate
+
 
 @dataclass
 class ContactCursor:
@@ -27,6 +29,7 @@ class ContactCursor:
     seen: list[str] = field(default_factory=list)  # ids already read at exactly `since`
     exclusive: bool = False  # inc phase: everything at `since` is read; go strictly past it
     tie_after: int | None = None  # inc phase: walking the ids at `since`
+    recent: dict[str, int] = field(default_factory=dict)  # id -> stamp read within the lookback
 
     def dump(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -53,6 +56,21 @@ class ContactStream:
         self.lookback_ms = lookback_ms
 
     def pages(self, cur: ContactCursor) -> Iterator[tuple[list[dict[str, Any]], ContactCursor]]:
+        """Pages of records not read before: the lookback re-reads a window before the bookmark
+        (search is eventually consistent, so a record indexed late carries an older
+        ``lastmodifieddate`` than ones already read; Airbyte's lookback_window, PR #69203),
+        and ``recent`` (id -> stamp read in that window) drops the unchanged re-reads."""
+        recent = dict(cur.recent)
+        for rows, nxt in self._pages(cur):
+            fresh = [r for r in rows if recent.get(str(r.get("id"))) != _stamp(r)]
+            recent.update({str(r.get("id")): _stamp(r) for r in rows})
+            floor = nxt.since - self.lookback_ms
+            kept = sorted(((ts, rid) for rid, ts in recent.items() if ts >= floor), reverse=True)[:RECENT_MAX]
+            recent = {rid: ts for ts, rid in kept}
+            nxt.recent = dict(recent)
+            yield fresh, nxt
+
+    def _pages(self, cur: ContactCursor) -> Iterator[tuple[list[dict[str, Any]], ContactCursor]]:
         if cur.phase == "full":
             for rows, nxt in self._full(cur):
                 yield rows, nxt

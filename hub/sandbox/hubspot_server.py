@@ -404,6 +404,8 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
             rows = [self.hs.records[k] for k in fast]
         else:
             rows = self._slow_search(kind, groups, types, lag, q, name, desc)
+        if self.hs.late_index:  # records the index has not caught up with yet (any order)
+            rows = [r for r in rows if r["id"] not in self.hs.late_index]
         page = rows[after : after + limit]
         props = body.get("properties") or (None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"])
         out: dict[str, Any] = {

@@ -149,6 +149,9 @@ class HubSpotState:
             {"id": FORM_GUID, "name": "Content download", "formType": "hubspot", "archived": False}
         ]
         self.engagements: dict[str, dict[str, dict[str, Any]]] = {"meetings": {}, "calls": {}}
+        # ids search does not return yet: HubSpot's index is eventually consistent, and not in
+        # modification order, so a record can surface after newer ones were already found
+        self.late_index: set[str] = set()
         self.version = 0  # bumped by every record change; invalidates the index
         self._index: ContactIndex | None = None
         self._next_id = 1001

@@ -468,3 +468,15 @@ def test_one_invalid_value_refuses_the_whole_batch_update_and_writes_nothing(hs,
     assert body["message"].startswith("Property values were not valid") and "lifecyclestage" in body["message"]
     assert body["errors"][0]["context"] == {"propertyName": ["lifecyclestage"]}
     assert [world.hubspot.records[i]["properties"]["jobtitle"] for i in ids] == before
+
+
+def test_a_late_indexed_record_is_missing_from_search_but_not_from_get(hs, world: World) -> None:
+    """CRM search is eventually consistent: a change can take a while to be searchable, and
+    not in modification order (anchors: airbyte#40591, #34446, PR #69203)."""
+    rid = next(r for r, rec in world.hubspot.records.items() if not rec["archived"])
+    world.hubspot.late_index.add(rid)
+    q = {"filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": rid}]}]}
+    assert hs.crm.contacts.search_api.do_search(public_object_search_request=q).total == 0
+    assert hs.crm.contacts.basic_api.get_by_id(rid).id == rid
+    world.hubspot.late_index.clear()
+    assert hs.crm.contacts.search_api.do_search(public_object_search_request=q).total == 1
