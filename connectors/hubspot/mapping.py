@@ -41,7 +41,15 @@ EMAIL_EVENT_TYPES = {
     "CLICK": ActivityType.EMAIL_CLICK,
     "BOUNCE": ActivityType.EMAIL_BOUNCE,
     "SPAMREPORT": ActivityType.UNSUBSCRIBE,
-    "STATUSCHANGE": ActivityType.UNSUBSCRIBE,
+}
+# what a STATUSCHANGE event means, by its ``change`` (as in the subscriptions timeline) or,
+# failing that, by its portal status and subscriptions (legacy Email Events API, "user status
+# events"): a re-subscribe or a cleared bounce is no opt-out and must not count as one
+_STATUS_CHANGES = {
+    "UNSUBSCRIBED": (ActivityType.UNSUBSCRIBE, "unsubscribe"),
+    "SUBSCRIBED": (ActivityType.CUSTOM, "resubscribe"),
+    "BOUNCED": (ActivityType.EMAIL_BOUNCE, "bounce"),
+    "UNBOUNCED": (ActivityType.CUSTOM, "unbounce"),
 }
 _TYPES = {
     "string": ("string", "text"),
@@ -176,10 +184,38 @@ def merged_ids(record: dict[str, Any]) -> list[str]:
     return [x for x in str(raw).split(";") if x and x != str(record.get("id"))]
 
 
+def status_change(event: dict[str, Any]) -> tuple[ActivityType, dict[str, Any]]:
+    """The activity a STATUSCHANGE event is: an unsubscribe (from everything or some
+    subscription types), a re-subscribe, a bounce or a cleared bounce. ValueError if unclear."""
+    subs = [x for x in event.get("subscriptions") or [] if isinstance(x, dict)]
+    portal = str(event.get("portalSubscriptionStatus") or "").upper()
+    change = str(event.get("change") or "").upper()
+    if not change:
+        if event.get("bounced") is True:
+            change = "BOUNCED"
+        elif portal == "UNSUBSCRIBED" or any(str(x.get("status")).upper() == "UNSUBSCRIBED" for x in subs):
+            change = "UNSUBSCRIBED"
+        elif portal == "SUBSCRIBED" or any(str(x.get("status")).upper() == "SUBSCRIBED" for x in subs):
+            change = "SUBSCRIBED"
+    if change not in _STATUS_CHANGES:
+        raise ValueError(f"email status change {change or 'without a change'} is not tracked")
+    kind, name = _STATUS_CHANGES[change]
+    props: dict[str, Any] = {"status_change": name, "source": event.get("source")}
+    if kind is ActivityType.UNSUBSCRIBE:
+        props["scope"] = "all" if portal == "UNSUBSCRIBED" or not subs else "some_types"
+    return kind, props
+
+
 def email_event_activity(connector: str, event: dict[str, Any]) -> Activity:
-    kind = EMAIL_EVENT_TYPES.get(str(event.get("type")))
-    if kind is None:
-        raise ValueError(f"email event type {event.get('type')!r} is not tracked")
+    props: dict[str, Any] = {"campaign": event.get("emailCampaignId")}
+    if event.get("type") == "STATUSCHANGE":
+        kind, extra = status_change(event)
+        props.update(extra)
+    else:
+        found = EMAIL_EVENT_TYPES.get(str(event.get("type")))
+        if found is None:
+            raise ValueError(f"email event type {event.get('type')!r} is not tracked")
+        kind = found
     at = parse_ms(event.get("created"))
     if at is None or not event.get("recipient"):
         raise ValueError("email event without time or recipient")
@@ -188,7 +224,7 @@ def email_event_activity(connector: str, event: dict[str, Any]) -> Activity:
         type=kind,
         channel="email",
         occurred_at=at,
-        properties={"campaign": event.get("emailCampaignId")},
+        properties=props,
         source=connector,
         external_id=f"email:{event.get('id')}",
     )

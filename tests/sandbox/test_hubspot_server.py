@@ -480,3 +480,34 @@ def test_a_late_indexed_record_is_missing_from_search_but_not_from_get(hs, world
     assert hs.crm.contacts.basic_api.get_by_id(rid).id == rid
     world.hubspot.late_index.clear()
     assert hs.crm.contacts.search_api.do_search(public_object_search_request=q).total == 1
+
+
+def test_an_opt_out_is_also_logged_as_a_statuschange_email_event(hs, world: World) -> None:
+    """HubSpot logs a recipient's subscription change as a STATUSCHANGE email event carrying
+    ``source``, ``portalSubscriptionStatus`` and ``subscriptions`` (legacy Email Events API,
+    "user status events"), next to the contact's ``hs_email_optout``."""
+    _ensure_hub_properties(hs)
+    recs = [r for r in world.hubspot.records.values() if not r["archived"] and r["properties"].get("email")]
+    for k in range(0, len(recs), 100):  # an email to everyone: some will opt out
+        inputs = [
+            {"id": r["id"], "properties": {"hub_next_best_action": "webinar_invite", "hub_decision_id": f"d{r['id']}"}}
+            for r in recs[k : k + 100]
+        ]
+        hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs))
+    for _ in range(3):
+        world.advance_days(1)
+        if any(e["type"] == "STATUSCHANGE" for e in world.hubspot.email_events):
+            break
+    resp = hs.api_request(
+        {"method": "GET", "path": "/email/public/v1/events", "qs": {"eventType": "STATUSCHANGE", "limit": 1000}}
+    )
+    events = resp.json()["events"]
+    assert events, "no opt-out after emailing everyone"
+    optouts = {
+        (r["properties"].get("email") or "").lower()
+        for r in world.hubspot.records.values()
+        if r["properties"].get("hs_email_optout") == "true"
+    }
+    for e in events:
+        assert e["portalSubscriptionStatus"] == "UNSUBSCRIBED" and e["source"] == "SOURCE_LIST_UNSUBSCRIBE"
+        assert e["subscriptions"] and e["recipient"].lower() in optouts

@@ -63,3 +63,53 @@ def test_forms_past_the_first_page_of_the_forms_list_are_read(world, connector):
     items, _, _, _ = drain(connector.pull_activities(None))
     assert "form:last-form" in form_keys(items)
     assert connector.client.calls["forms.list"] == 2
+
+
+def add_status_change(world, key: str, email: str, **fields) -> None:
+    with world.lock:
+        world.hubspot.email_events.append(
+            {"id": key, "type": "STATUSCHANGE", "created": world.clock.now_ms(), "recipient": email, **fields}
+        )
+
+
+def test_status_changes_are_unsubscribes_resubscribes_and_bounces_each_as_what_it_is(world, connector):
+    """Legacy Email Events API: a STATUSCHANGE is any change of a recipient's subscriptions
+    (``portalSubscriptionStatus``, ``subscriptions``, ``source``, ``bounced``; HubSpot's
+    answer in community thread 366907), and the subscriptions timeline names the ``change``
+    (SUBSCRIBED, UNSUBSCRIBED, BOUNCED, UNBOUNCED). Only an opt-out may become an unsubscribe."""
+    add_status_change(
+        world,
+        "u",
+        "a@example.com",
+        source="SOURCE_LIST_UNSUBSCRIBE",
+        portalSubscriptionStatus="UNSUBSCRIBED",
+        subscriptions=[{"id": 1, "status": "UNSUBSCRIBED"}],
+    )
+    add_status_change(
+        world,
+        "r",
+        "b@example.com",
+        source="SOURCE_RECIPIENT",
+        portalSubscriptionStatus="SUBSCRIBED",
+        subscriptions=[{"id": 1, "status": "SUBSCRIBED"}],
+    )
+    add_status_change(world, "b", "c@example.com", source="SOURCE_HUBSPOT_CUSTOMER", bounced=True)
+    add_status_change(world, "x", "d@example.com", change="UNBOUNCED", source="SOURCE_HUBSPOT_CUSTOMER")
+    add_status_change(
+        world,
+        "t",
+        "e@example.com",
+        portalSubscriptionStatus="SUBSCRIBED",
+        subscriptions=[{"id": 1, "status": "UNSUBSCRIBED"}, {"id": 2, "status": "SUBSCRIBED"}],
+    )
+    items, _, _, _ = drain(connector.pull_activities(None))
+    got = {a.external_id: a for a in items if a.external_id.startswith("email:") and len(a.external_id) == 7}
+    kinds = {k: (a.type.value, a.properties["status_change"]) for k, a in got.items()}
+    assert kinds == {
+        "email:u": ("unsubscribe", "unsubscribe"),
+        "email:r": ("custom", "resubscribe"),
+        "email:b": ("email_bounce", "bounce"),
+        "email:x": ("custom", "unbounce"),
+        "email:t": ("unsubscribe", "unsubscribe"),
+    }
+    assert got["email:u"].properties["scope"] == "all" and got["email:t"].properties["scope"] == "some_types"
