@@ -174,7 +174,7 @@ class HubSpotConnector(Connector):
             cur = nxt
             yield self._page(cur, subs, lambda s, f=form_id: [form_activity(self.name, f, s)], "conversionId")
         for kind in ("meetings", "calls"):
-            for rows, nxt in engagement_pages(self.client, kind, cur, self.s.page_size):
+            for rows, nxt in engagement_pages(self.client, kind, cur, 200, self.s.lookback_seconds * 1000):
                 cur = nxt
                 yield self._page(cur, rows, lambda r, k=kind: engagement_activity(self.name, k, r), "id")
 

@@ -254,9 +254,17 @@ def form_activity(connector: str, form_id: str, sub: dict[str, Any]) -> Activity
     )
 
 
+# a meeting or call in these states has no outcome yet: it is read again when it gets one
+_PENDING = {"SCHEDULED", "RESCHEDULED", "QUEUED", "RINGING", "IN_PROGRESS", "CONNECTING", "CALLING_CRM_USER"}
+
+
 def engagement_activity(connector: str, kind: str, record: dict[str, Any]) -> list[Activity]:
-    """A meeting or call becomes one activity per associated contact."""
+    """A meeting or call with an outcome becomes one activity per associated contact, keyed by
+    the outcome too: a later, different outcome (COMPLETED, then NO_SHOW) is a new fact."""
     p = record.get("properties") or {}
+    outcome = str((p.get("hs_meeting_outcome") if kind == "meetings" else p.get("hs_call_status")) or "").upper()
+    if outcome in _PENDING:
+        raise ValueError(f"{kind} {record.get('id')} without an outcome yet is not tracked")
     at = parse_ms(p.get("hs_timestamp") or p.get("hs_meeting_start_time") or record.get("createdAt"))
     if at is None:
         raise ValueError(f"{kind} without a timestamp")
@@ -272,7 +280,7 @@ def engagement_activity(connector: str, kind: str, record: dict[str, Any]) -> li
                 k: v for k, v in p.items() if k in ("hs_meeting_outcome", "hs_call_status", "hs_call_direction")
             },
             source=connector,
-            external_id=f"{kind}:{record.get('id')}:{a['id']}",
+            external_id=f"{kind}:{record.get('id')}:{a['id']}" + (f":{outcome}" if outcome else ""),
         )
         for a in assoc
         if isinstance(a, dict) and a.get("id")

@@ -197,8 +197,10 @@ class ActivityCursor:
     email_start: int = 0
     email_offset: str | None = None
     forms: dict[str, Any] = field(default_factory=dict)  # form id -> {since, seen[, top, top_seen, after]}
-    meetings: str | None = None
+    meetings: str | None = None  # old cursors' id walk; unused
     calls: str | None = None
+    meetings_since: int = 0  # newest hs_lastmodifieddate read (epoch ms)
+    calls_since: int = 0
 
     def dump(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -304,25 +306,69 @@ def _sub_ms(sub: dict[str, Any]) -> int:
 
 
 def engagement_pages(
-    client: HubSpotClient, kind: str, cur: ActivityCursor, page_size: int
+    client: HubSpotClient, kind: str, cur: ActivityCursor, page_size: int, lookback_ms: int
 ) -> Iterator[tuple[list[dict[str, Any]], ActivityCursor]]:
-    """Meetings and calls with their contact associations, walked by id from the last one read."""
-    api = getattr(client.api.crm.objects, kind).basic_api
+    """Meetings and calls changed since the bookmark (less the lookback), by a search on
+    ``hs_lastmodifieddate``: an outcome set after creation moves that stamp, so the record is
+    read again (a walk by id never came back to it). Search returns no associations, so the
+    contacts come from one associations v4 batch read per page. Past ~9,800 results the search
+    restarts from the last stamp read (the 10,000 cap)."""
+    attr = f"{kind}_since"
+    since = max(0, getattr(cur, attr) - lookback_ms)
+    search = client.api.crm.objects.search_api
+    after: str | None = None
     while True:
-        kwargs: dict[str, Any] = {
-            "limit": page_size,
-            "associations": ["contacts"],
-            "properties": ENGAGEMENT_PROPERTIES[kind],
+        body: dict[str, Any] = {
+            "filterGroups": _filters({"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(since)}),
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": ENGAGEMENT_PROPERTIES[kind] + ["hs_lastmodifieddate"],
+            "limit": min(200, max(page_size, 1)),
         }
-        if getattr(cur, kind):
-            kwargs["after"] = getattr(cur, kind)
-        res = client.call(f"{kind}.list", api.get_page, **kwargs) or {}
+        if after:
+            body["after"] = after
+        res = (
+            client.call(
+                f"{kind}.search", search.do_search, object_type=kind, public_object_search_request=body, search=True
+            )
+            or {}
+        )
         rows = res.get("results") or []
-        after = ((res.get("paging") or {}).get("next") or {}).get("after")
+        _attach_contacts(client, kind, rows)
+        stamps = [_engagement_ms(r) for r in rows]
         nxt = ActivityCursor(**{**asdict(cur), "forms": dict(cur.forms)})
-        if rows:
-            setattr(nxt, kind, str(after or rows[-1]["id"]))
+        setattr(nxt, attr, max([getattr(cur, attr), *stamps]))
         yield rows, nxt
         cur = nxt
+        after = ((res.get("paging") or {}).get("next") or {}).get("after")
         if not after:
             return
+        if int(after) >= 9_800 and stamps:  # restart the slice before the cap
+            since, after = max(stamps), None
+
+
+def _engagement_ms(record: dict[str, Any]) -> int:
+    ts = parse_ms((record.get("properties") or {}).get("hs_lastmodifieddate") or record.get("updatedAt"))
+    return to_ms(ts) if ts else 0
+
+
+def _attach_contacts(client: HubSpotClient, kind: str, rows: list[dict[str, Any]]) -> None:
+    """Fill each row's ``associations.contacts`` as the list endpoint would, from one batch read."""
+    if not rows:
+        return
+    api = client.api.crm.associations.v4.batch_api
+    res = (
+        client.call(
+            f"{kind}.associations",
+            api.get_page,
+            from_object_type=kind,
+            to_object_type="contacts",
+            batch_input_public_fetch_associations_batch_request={"inputs": [{"id": str(r["id"])} for r in rows]},
+        )
+        or {}
+    )
+    by_id = {
+        str((x.get("from") or {}).get("id")): [{"id": str(t["toObjectId"])} for t in x.get("to") or []]
+        for x in res.get("results") or []
+    }
+    for r in rows:
+        r["associations"] = {"contacts": {"results": by_id.get(str(r["id"]), [])}}

@@ -264,6 +264,49 @@ class HubSpotExtraRoutes:
         return Response(200, {"results": rows, "total": len(rows)})
 
     # ---- activities ----------------------------------------------------------------------
+    def associations_read(self, req: Request) -> Response:
+        """Associations v4 batch read, meetings or calls -> contacts (at most 1,000 inputs).
+        CRM search returns no associations, so a reader that searches needs this call."""
+        kind = {"meetings": "meetings", "0-47": "meetings", "calls": "calls", "0-48": "calls"}.get(
+            req.params["fromObjectType"]
+        )
+        if kind is None or req.params["toObjectType"] not in ("contacts", "contact", "0-1"):
+            return _err(400, "This sandbox reads meeting and call associations to contacts only.", "VALIDATION_ERROR")
+        inputs = self._body(req).get("inputs")
+        if not isinstance(inputs, list):
+            return _err(400, "Invalid input JSON: inputs is required", "VALIDATION_ERROR")
+        if len(inputs) > 1000:
+            return _err(400, f"Batch input size {len(inputs)} exceeds the limit of 1000", "VALIDATION_ERROR")
+        type_id = 200 if kind == "meetings" else 194
+        results, missing = [], []
+        for inp in inputs:
+            rec = self.hs.engagements[kind].get(str((inp or {}).get("id")))
+            if rec is None or rec["archived"]:
+                missing.append(str((inp or {}).get("id")))
+                continue
+            to = [
+                {
+                    "toObjectId": int(c),
+                    "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}],
+                }
+                for c in rec["contacts"]
+            ]
+            results.append({"from": {"id": rec["id"]}, "to": to})
+        now = iso_ms(self.world.clock.now_ms())
+        body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
+        if missing:
+            body["errors"] = [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": "No associations found",
+                    "context": {"fromObjectId": missing},
+                }
+            ]
+            body["numErrors"] = len(missing)
+            return Response(207, body)
+        return Response(200, body)
+
     def email_events(self, req: Request) -> Response:
         start = int(req.arg("startTimestamp") or 0)
         end = int(req.arg("endTimestamp") or 2**62)

@@ -110,6 +110,7 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         r("PUT", "/crm/v3/lists/{listId}/memberships/add", self.members_add)
         r("PUT", "/crm/v3/lists/{listId}/memberships/remove", self.members_remove)
         r("PUT", "/crm/v3/lists/{listId}/memberships/add-and-remove", self.members_add_remove)
+        r("POST", "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read", self.associations_read)
         r("GET", "/email/public/v1/events", self.email_events)
         r("GET", "/form-integrations/v1/submissions/forms/{formGuid}", self.form_submissions)
         r("GET", "/marketing/v3/forms", self.forms)

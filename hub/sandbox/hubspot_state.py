@@ -411,3 +411,12 @@ class HubSpotState:
             "assoc_type": assoc_type,
         }
         return eid
+
+    def update_engagement(self, kind: str, eid: str, props: dict[str, Any]) -> None:
+        """A rep sets an outcome after the fact (a meeting marked COMPLETED the next day):
+        the record's ``hs_lastmodifieddate`` moves, its id does not."""
+        rec = self.engagements[kind][eid]
+        stamp = self.clock.now_ms()
+        rec["properties"].update({k: str(v) for k, v in props.items()})
+        rec["properties"]["hs_lastmodifieddate"] = iso_ms(stamp)
+        rec["updatedAt"] = stamp

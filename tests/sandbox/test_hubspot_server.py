@@ -16,6 +16,7 @@ from hubspot.crm.lists import ListCreateRequest, MembershipChangeRequest
 from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
 from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
 
+from hub.sandbox.clock import parse_datetime_ms
 from hub.sandbox.hubspot_server import HubSpotLimits
 from hub.sandbox.serve import start_sandbox
 from hub.sandbox.world import World
@@ -511,3 +512,36 @@ def test_an_opt_out_is_also_logged_as_a_statuschange_email_event(hs, world: Worl
     for e in events:
         assert e["portalSubscriptionStatus"] == "UNSUBSCRIBED" and e["source"] == "SOURCE_LIST_UNSUBSCRIBE"
         assert e["subscriptions"] and e["recipient"].lower() in optouts
+
+
+def test_engagement_search_has_no_associations_and_v4_batch_read_supplies_them(hs, world: World) -> None:
+    """CRM search answers properties only; associations come from
+    ``POST /crm/v4/associations/{from}/{to}/batch/read`` (hubspot-api-client
+    ``crm.associations.v4.batch_api.get_page``). An outcome set later moves
+    ``hs_lastmodifieddate``, so a search on it finds the meeting again."""
+    rid = next(r for r, rec in world.hubspot.records.items() if not rec["archived"])
+    with world.lock:
+        mid = world.hubspot.add_engagement("meetings", rid, world.clock.now_ms(), {"hs_meeting_outcome": "SCHEDULED"})
+    first = world.hubspot.engagements["meetings"][mid]["properties"]["hs_lastmodifieddate"]
+    with world.lock:
+        world.hubspot.update_engagement("meetings", mid, {"hs_meeting_outcome": "NO_SHOW"})
+    after = str(parse_datetime_ms(first) + 1)
+    res = hs.crm.objects.search_api.do_search(
+        "meetings",
+        {
+            "filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": after}]}],
+            "properties": ["hs_meeting_outcome"],
+        },
+    )
+    assert [r.id for r in res.results] == [mid] and res.results[0].properties["hs_meeting_outcome"] == "NO_SHOW"
+    raw = hs.api_request(
+        {
+            "method": "POST",
+            "path": "/crm/v3/objects/meetings/search",
+            "body": {"filterGroups": [], "associations": ["contacts"], "limit": 200},
+        }
+    ).json()
+    assert raw["results"] and not any("associations" in r for r in raw["results"])
+    got = hs.crm.associations.v4.batch_api.get_page("meetings", "contacts", {"inputs": [{"id": mid}, {"id": "1"}]})
+    assert [int(t.to_object_id) for t in got.results[0].to] == [int(rid)]
+    assert got.errors and got.errors[0].category == "OBJECT_NOT_FOUND"

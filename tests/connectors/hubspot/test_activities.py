@@ -113,3 +113,25 @@ def test_status_changes_are_unsubscribes_resubscribes_and_bounces_each_as_what_i
         "email:t": ("unsubscribe", "unsubscribe"),
     }
     assert got["email:u"].properties["scope"] == "all" and got["email:t"].properties["scope"] == "some_types"
+
+
+def test_a_meeting_outcome_set_after_creation_is_read_on_the_next_sync(world, connector):
+    """Reps set a meeting's outcome after the meeting (HubSpot moves ``hs_lastmodifieddate``,
+    not the id): a search on ``hs_lastmodifieddate`` from the bookmark less the lookback reads
+    it again, where a walk by id never came back to it. CRM search returns no associations
+    (anchors: search), so the contacts come from an associations v4 batch read."""
+    rid = sorted((r for r, rec in world.hubspot.records.items() if not rec["archived"]), key=int)[0]
+    with world.lock:
+        mid = world.hubspot.add_engagement("meetings", rid, world.clock.now_ms(), {"hs_meeting_outcome": "SCHEDULED"})
+        cid = world.hubspot.add_engagement("calls", rid, world.clock.now_ms(), {"hs_call_status": "COMPLETED"})
+    items, _, _, cursor = drain(connector.pull_activities(None))
+    keys = {a.external_id for a in items}
+    assert f"calls:{cid}:{rid}:COMPLETED" in keys
+    assert not any(k.startswith(f"meetings:{mid}:") for k in keys)  # no outcome yet
+    with world.lock:
+        world.hubspot.update_engagement("meetings", mid, {"hs_meeting_outcome": "COMPLETED"})
+    items, _, _, cursor = drain(connector.pull_activities(cursor))
+    meeting = [a for a in items if a.external_id.startswith(f"meetings:{mid}:")]
+    assert [a.external_id for a in meeting] == [f"meetings:{mid}:{rid}:COMPLETED"]
+    assert meeting[0].contact_ref.external_id == rid and meeting[0].properties["hs_meeting_outcome"] == "COMPLETED"
+    assert connector.client.calls["meetings.search"] >= 2 and "meetings.list" not in connector.client.calls
