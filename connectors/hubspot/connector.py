@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -158,10 +159,12 @@ class HubSpotConnector(Connector):
                 ]
             cur = nxt
             yield page
-        gone = archived_ids(self.client, self.s.page_size)
-        if gone:
+        now_ms = int(time.time() * 1000)
+        every = self.s.archived_walk_seconds * 1000
+        gone, walked = archived_ids(self.client, self.s.page_size, cur, now_ms, every)
+        if walked is not cur:
             yield Page[Contact](
-                cursor=cur.dump(),
+                cursor=walked.dump(),
                 deleted=[Identity(connector=self.name, object_type=OBJECT_TYPE, external_id=i) for i in gone],
             )
 

@@ -30,6 +30,9 @@ class ContactCursor:
     exclusive: bool = False  # inc phase: everything at `since` is read; go strictly past it
     tie_after: int | None = None  # inc phase: walking the ids at `since`
     recent: dict[str, int] = field(default_factory=dict)  # id -> stamp read within the lookback
+    archived_mark: int = -1  # newest archivedAt reported as a deletion (epoch ms); -1: none yet
+    archived_walked: int = 0  # when the archived list was last walked (epoch ms)
+    archived_at_mark: list[str] = field(default_factory=list)  # ids reported at exactly the mark
 
     def dump(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -68,6 +71,8 @@ class ContactStream:
             kept = sorted(((ts, rid) for rid, ts in recent.items() if ts >= floor), reverse=True)[:RECENT_MAX]
             recent = {rid: ts for ts, rid in kept}
             nxt.recent = dict(recent)
+            nxt.archived_mark, nxt.archived_walked = cur.archived_mark, cur.archived_walked
+            nxt.archived_at_mark = cur.archived_at_mark
             yield fresh, nxt
 
     def _pages(self, cur: ContactCursor) -> Iterator[tuple[list[dict[str, Any]], ContactCursor]]:
@@ -176,20 +181,46 @@ def _stamp(record: dict[str, Any]) -> int:
     return to_ms(ts) if ts else 0
 
 
-def archived_ids(client: HubSpotClient, page_size: int) -> list[str]:
-    """Every archived contact id: search never returns them, so deletes are found here."""
+def archived_ids(
+    client: HubSpotClient, page_size: int, cur: ContactCursor, now_ms: int, every_ms: int
+) -> tuple[list[str], ContactCursor]:
+    """Contacts archived since the last walk: search never returns archived records, so
+    deletions are found on the archived list, which has no filter and pages by id. Its cost is
+    kept down twice over: it is walked at most once per ``every_ms``, and only records whose
+    ``archivedAt`` is past the stored high-water mark are reported (the list is read from the
+    database, not the lagging search index, so no lookback), and each deletion is handed over
+    once, not on every sync."""
+    if cur.archived_walked and now_ms - cur.archived_walked < every_ms:
+        return [], cur
     api = client.api.crm.contacts.basic_api
     out: list[str] = []
+    stamps: dict[str, int] = {}
     after = None
     while True:
         kwargs: dict[str, Any] = {"limit": page_size, "archived": True, "properties": ["hs_object_id"]}
         if after:
             kwargs["after"] = after
         res = client.call("contacts.archived", api.get_page, **kwargs) or {}
-        out += [str(r["id"]) for r in res.get("results") or [] if r.get("id")]
+        for r in res.get("results") or []:
+            rid, ts = str(r.get("id") or ""), parse_ms(r.get("archivedAt"))
+            at = to_ms(ts) if ts else None
+            if not rid:
+                continue
+            if at is None:  # no time to compare: report it (a deletion is idempotent)
+                out.append(rid)
+                continue
+            stamps[rid] = at
+            if at > cur.archived_mark or (at == cur.archived_mark and rid not in cur.archived_at_mark):
+                out.append(rid)
         after = ((res.get("paging") or {}).get("next") or {}).get("after")
         if not after:
-            return out
+            break
+    mark = max([cur.archived_mark, *stamps.values()])
+    at_mark = sorted({r for r, t in stamps.items() if t == mark})
+    nxt = ContactCursor(
+        **{**asdict(cur), "archived_mark": mark, "archived_walked": now_ms, "archived_at_mark": at_mark}
+    )
+    return out, nxt
 
 
 @dataclass

@@ -50,6 +50,22 @@ class HubSpotLimits:
     search_per_second: int = 5
     search_lag_ms: int = 0  # records changed more recently than this are not yet searchable
 
+    @classmethod
+    def tier(cls, name: str) -> HubSpotLimits:
+        """HubSpot's burst and daily limits by app type and account tier (usage guidelines;
+        changelog "Increasing our API limits"): Free/Starter 100 per 10 s and 250,000 a day,
+        Professional 190 and 650,000, Enterprise 190 and 1,000,000; a public OAuth app 110 per
+        10 s per account."""
+        tiers = {
+            "free": (100, 250_000),
+            "starter": (100, 250_000),
+            "professional": (190, 650_000),
+            "enterprise": (190, 1_000_000),
+            "oauth_public": (110, 250_000),
+        }
+        burst, daily = tiers[name]
+        return cls(per_ten_seconds=burst, per_day=daily)
+
 
 class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
     system = "hubspot"
@@ -65,11 +81,13 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         self.world, self.hs, self.log = world, world.hubspot, world.log
         self.token = token
         self.scopes = set(SCOPES)  # what the private app was granted; tests take some away
-        # an OAuth app: refresh tokens rotate on every use, issued access tokens are accepted
+        # an OAuth app: refresh tokens stay valid (HubSpot does not rotate them), issued access
+        # tokens are accepted; calls to the deprecated v1 token endpoint are counted
         self.oauth_client = ("sandbox-client-id", "sandbox-client-secret")
         self.refresh_tokens = {"sandbox-refresh-0"}
         self.access_tokens: set[str] = set()
         self.refreshes = 0
+        self.v1_token_calls = 0
         self.limits = limits or HubSpotLimits()
         self.window = RollingWindow(self.limits.per_ten_seconds, 10.0)
         self.search_window = RollingWindow(self.limits.search_per_second, 1.0)
@@ -161,27 +179,65 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         }
 
     def oauth_token(self, req: Request) -> Response:
-        """POST /oauth/v1/token, refresh_token grant: a new access token and a rotated refresh token."""
+        """The OAuth token endpoints, refresh_token grant. ``POST /oauth/2026-03/token`` (the
+        current one; ``/oauth/v1/token`` is deprecated and goes on February 16, 2027, changelog
+        "v1 OAuth API Deprecation") takes every parameter in the form body, never the query
+        string, and answers errors in RFC 6749 form (``error``, ``error_description``) next to
+        HubSpot's ``status``/``message`` (changelog "New OAuth v3 API Endpoints and Standardized
+        Error Responses"). A refresh token does not rotate: the same one comes back, still good."""
+        from urllib.parse import parse_qs
+
+        current = req.path != "/oauth/v1/token"
+        if current and any(req.arg(k) for k in ("client_id", "client_secret", "refresh_token")):
+            return _oauth_err("invalid_request", "parameters belong in the request body", "BAD_REQUEST")
+        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
+        client_id, client_secret = self.oauth_client
+        if not (same_secret(form.get("client_id"), client_id) & same_secret(form.get("client_secret"), client_secret)):
+            return _oauth_err("invalid_client", "missing or unknown client id", "BAD_CLIENT_ID")
+        if form.get("grant_type") != "refresh_token" or not _any_secret(form.get("refresh_token"), self.refresh_tokens):
+            return _oauth_err("invalid_grant", "refresh token is invalid, expired or revoked", "BAD_REFRESH_TOKEN")
+        self.refreshes += 1
+        if not current:
+            self.v1_token_calls += 1
+        access = f"oauth-access-{self.refreshes}"
+        self.access_tokens.add(access)
+        return Response(
+            200,
+            {
+                "token_type": "bearer",
+                "access_token": access,
+                "refresh_token": form["refresh_token"],
+                "expires_in": 1800,
+            },
+        )
+
+    def oauth_introspect(self, req: Request) -> Response:
+        """``POST /oauth/2026-03/token/introspect``: the token (form body) and its scopes."""
         from urllib.parse import parse_qs
 
         form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
         client_id, client_secret = self.oauth_client
         if not (same_secret(form.get("client_id"), client_id) & same_secret(form.get("client_secret"), client_secret)):
-            return Response(400, {"status": "BAD_CLIENT_ID", "message": "missing or unknown client id"})
-        if form.get("grant_type") != "refresh_token" or not _any_secret(form.get("refresh_token"), self.refresh_tokens):
-            return Response(400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"})
-        self.refresh_tokens.discard(form["refresh_token"])
-        self.refreshes += 1
-        access, refresh = f"oauth-access-{self.refreshes}", f"sandbox-refresh-{self.refreshes}"
-        self.access_tokens.add(access)
-        self.refresh_tokens.add(refresh)
+            return _oauth_err("invalid_client", "missing or unknown client id", "BAD_CLIENT_ID")
+        if not _any_secret(form.get("token"), self.access_tokens):
+            return Response(200, {"active": False})
         return Response(
-            200, {"token_type": "bearer", "access_token": access, "refresh_token": refresh, "expires_in": 1800}
+            200,
+            {
+                "active": True,
+                "token_type": "access_token",
+                "hub_id": self.hs.portal_id,
+                "client_id": client_id,
+                "scopes": sorted(self.scopes),
+                "expires_in": 1800,
+            },
         )
 
     def dispatch(self, req: Request) -> Response:
-        if req.method == "POST" and req.path == "/oauth/v1/token":
+        if req.method == "POST" and req.path in ("/oauth/v1/token", "/oauth/2026-03/token"):
             return self.oauth_token(req)
+        if req.method == "POST" and req.path == "/oauth/2026-03/token/introspect":
+            return self.oauth_introspect(req)
         auth = req.header("authorization") or ""
         if not same_secret(auth, f"Bearer {self.token}") and not _any_secret(
             auth.removeprefix("Bearer "), self.access_tokens
@@ -455,3 +511,8 @@ def _any_secret(presented: str | None, known: set[str]) -> bool:
     for k in list(known):
         found |= same_secret(presented, k)
     return found
+
+
+def _oauth_err(error: str, description: str, status: str) -> Response:
+    """An OAuth error: RFC 6749 fields plus HubSpot's older ``status`` and ``message``."""
+    return Response(400, {"error": error, "error_description": description, "status": status, "message": description})

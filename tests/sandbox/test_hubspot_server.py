@@ -545,3 +545,57 @@ def test_engagement_search_has_no_associations_and_v4_batch_read_supplies_them(h
     got = hs.crm.associations.v4.batch_api.get_page("meetings", "contacts", {"inputs": [{"id": mid}, {"id": "1"}]})
     assert [int(t.to_object_id) for t in got.results[0].to] == [int(rid)]
     assert got.errors and got.errors[0].category == "OBJECT_NOT_FOUND"
+
+
+def test_a_starter_portal_refuses_the_101st_call_in_ten_seconds_and_says_its_limit() -> None:
+    """Free/Starter: 100 per 10 s per app (usage guidelines, via the anchors); the headers
+    carry the limit the client has to follow."""
+    world = World(n_contacts=100, seed=1)
+    with start_sandbox(world, hubspot_limits=HubSpotLimits.tier("starter")) as sb:
+        hs = hubspot_client(sb)
+        for _ in range(100):
+            hs.crm.owners.owners_api.get_page(limit=1)
+        with pytest.raises(Exception) as e:
+            hs.crm.owners.owners_api.get_page(limit=1)
+        assert e.value.status == 429 and json.loads(e.value.body)["policyName"] == "TEN_SECONDLY_ROLLING"
+        assert e.value.headers["X-HubSpot-RateLimit-Max"] == "100"
+        assert HubSpotLimits.tier("oauth_public").per_ten_seconds == 110
+
+
+def test_oauth_token_endpoint_keeps_secrets_out_of_the_url_and_answers_rfc6749_errors(sandbox) -> None:
+    """The current token endpoint ``/oauth/2026-03/token`` takes its parameters in the body
+    (HubSpot OAuth v3 guide: "parameters are included in the request body"), errors carry
+    ``error``/``error_description`` plus ``status``/``message`` (changelog "New OAuth v3 API
+    Endpoints and Standardized Error Responses"), and refresh tokens do not rotate."""
+    import requests
+
+    url = f"{sandbox.hubspot_url}/oauth/2026-03/token"
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": "sandbox-client-id",
+        "client_secret": "sandbox-client-secret",
+        "refresh_token": "sandbox-refresh-0",
+    }
+    in_url = requests.post(url, params=form, timeout=10, verify=False)
+    assert in_url.status_code == 400 and in_url.json()["error"] == "invalid_request"
+    for _ in range(2):  # the same refresh token works again: no rotation
+        ok = requests.post(url, data=form, timeout=10, verify=False)
+        assert ok.status_code == 200 and ok.json()["refresh_token"] == "sandbox-refresh-0"
+    bad = requests.post(url, data={**form, "refresh_token": "stolen"}, timeout=10, verify=False)
+    body = bad.json()
+    assert bad.status_code == 400 and body["error"] == "invalid_grant" and body["status"] == "BAD_REFRESH_TOKEN"
+
+
+def test_archived_contacts_are_listed_with_archived_at_and_never_searched(hs, world: World) -> None:
+    """Archived records are only on the list endpoint with ``archived=true`` (with
+    ``archivedAt``); search never returns them (anchors: airbyte#35017, tap-hubspot#64)."""
+    rid = sorted((r for r, rec in world.hubspot.records.items() if not rec["archived"]), key=int)[0]
+    with world.lock:
+        world.hubspot.archive(rid)
+    listed = hs.api_request(
+        {"method": "GET", "path": "/crm/v3/objects/contacts", "qs": {"archived": "true", "limit": 100}}
+    ).json()["results"]
+    mine = [r for r in listed if r["id"] == rid]
+    assert mine and mine[0]["archived"] is True and mine[0]["archivedAt"].endswith("Z")
+    q = {"filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": rid}]}]}
+    assert hs.crm.contacts.search_api.do_search(public_object_search_request=q).total == 0

@@ -36,12 +36,19 @@ def test_check_names_the_missing_scopes(sandbox, connector):
     assert any("crm.lists.write, forms" in p for p in report.problems), report.problems
 
 
-def test_oauth_refreshes_by_lifetime_and_keeps_the_rotated_refresh_token(world, sandbox):
+def test_oauth_refreshes_by_lifetime_on_the_current_token_endpoint_with_the_same_refresh_token(world, sandbox):
+    """``POST /oauth/2026-03/token`` replaces ``/oauth/v1/token`` (deprecated February 16, 2027:
+    developers.hubspot.com/changelog/v1-oauth-api-deprecation); HubSpot's refresh tokens do
+    not rotate, so the one configured keeps working (and none is required in the answer)."""
     c = oauth_connector(sandbox)
-    assert c.check().details["portal"] == 4242 and sandbox.hubspot.refreshes == 1
+    report = c.check()
+    assert report.details["portal"] == 4242 and sandbox.hubspot.refreshes == 1 and report.ok
     c.client._token_expires = 0  # the token's lifetime is over: the next call refreshes first
     assert c.push([req(1, live(world)[0], "add_to_list", list="oauth-list")])[0].status == "ok"
-    assert sandbox.hubspot.refreshes == 2 and sandbox.hubspot.refresh_tokens == {"sandbox-refresh-2"}
+    assert sandbox.hubspot.refreshes == 2 and sandbox.hubspot.v1_token_calls == 0
+    assert c.client._refresh_token == "sandbox-refresh-0"
+    sandbox.hubspot.scopes -= {"forms"}
+    assert any("forms" in p for p in c.check().problems)  # scopes come from the introspect endpoint
 
 
 def test_check_reports_a_bad_token(sandbox):
