@@ -83,9 +83,6 @@ def write_config(sb: SandboxHandle, workdir: Path, store_url: str, broker_url: s
         },
     )
     cfg["connectors"]["hubspot"]["settings"]["max_retries"] = 6
-    # the run checks that contacts archived in the CRM leave the store by the next sync: walk
-    # the archived list on every sync (the default walks it at most hourly, to save calls)
-    cfg["connectors"]["hubspot"]["settings"]["archived_walk_seconds"] = 0
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
 
