@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from connectors.hubspot.actions import Writers
+from connectors.hubspot.activities import ActivityCursor, email_event_pages, engagement_pages, form_pages
 from connectors.hubspot.client import HubSpotClient, HubSpotRequestError
 from connectors.hubspot.config import HubSpotSettings
 from connectors.hubspot.mapping import (
@@ -21,15 +22,7 @@ from connectors.hubspot.mapping import (
     merged_ids,
     property_definition,
 )
-from connectors.hubspot.objects import (
-    ActivityCursor,
-    ContactCursor,
-    ContactStream,
-    archived_ids,
-    email_event_pages,
-    engagement_pages,
-    form_pages,
-)
+from connectors.hubspot.objects import ContactCursor, ContactStream, archived_ids
 from hub.connector import Connector, Runtime
 from hub.errors import ConnectorError
 from hub.fields import HUB_FIELDS

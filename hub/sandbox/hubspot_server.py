@@ -17,6 +17,7 @@ from hub.sandbox.clock import iso_ms
 from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
 from hub.sandbox.hubspot_batch import HubSpotBatchRoutes
 from hub.sandbox.hubspot_errors import err as _err
+from hub.sandbox.hubspot_oauth import HubSpotOAuthRoutes, _any_secret
 from hub.sandbox.hubspot_routes import HubSpotExtraRoutes
 from hub.sandbox.hubspot_state import OWNER_IDS
 from hub.sandbox.ratelimit import DailyQuota, RollingWindow
@@ -67,7 +68,7 @@ class HubSpotLimits:
         return cls(per_ten_seconds=burst, per_day=daily)
 
 
-class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
+class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App):
     system = "hubspot"
 
     def __init__(
@@ -177,61 +178,6 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
             "X-HubSpot-RateLimit-Daily": str(self.limits.per_day),
             "X-HubSpot-RateLimit-Daily-Remaining": str(self.daily.remaining()),
         }
-
-    def oauth_token(self, req: Request) -> Response:
-        """The OAuth token endpoints, refresh_token grant. ``POST /oauth/2026-03/token`` (the
-        current one; ``/oauth/v1/token`` is deprecated and goes on February 16, 2027, changelog
-        "v1 OAuth API Deprecation") takes every parameter in the form body, never the query
-        string, and answers errors in RFC 6749 form (``error``, ``error_description``) next to
-        HubSpot's ``status``/``message`` (changelog "New OAuth v3 API Endpoints and Standardized
-        Error Responses"). A refresh token does not rotate: the same one comes back, still good."""
-        from urllib.parse import parse_qs
-
-        current = req.path != "/oauth/v1/token"
-        if current and any(req.arg(k) for k in ("client_id", "client_secret", "refresh_token")):
-            return _oauth_err("invalid_request", "parameters belong in the request body", "BAD_REQUEST")
-        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
-        client_id, client_secret = self.oauth_client
-        if not (same_secret(form.get("client_id"), client_id) & same_secret(form.get("client_secret"), client_secret)):
-            return _oauth_err("invalid_client", "missing or unknown client id", "BAD_CLIENT_ID")
-        if form.get("grant_type") != "refresh_token" or not _any_secret(form.get("refresh_token"), self.refresh_tokens):
-            return _oauth_err("invalid_grant", "refresh token is invalid, expired or revoked", "BAD_REFRESH_TOKEN")
-        self.refreshes += 1
-        if not current:
-            self.v1_token_calls += 1
-        access = f"oauth-access-{self.refreshes}"
-        self.access_tokens.add(access)
-        return Response(
-            200,
-            {
-                "token_type": "bearer",
-                "access_token": access,
-                "refresh_token": form["refresh_token"],
-                "expires_in": 1800,
-            },
-        )
-
-    def oauth_introspect(self, req: Request) -> Response:
-        """``POST /oauth/2026-03/token/introspect``: the token (form body) and its scopes."""
-        from urllib.parse import parse_qs
-
-        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
-        client_id, client_secret = self.oauth_client
-        if not (same_secret(form.get("client_id"), client_id) & same_secret(form.get("client_secret"), client_secret)):
-            return _oauth_err("invalid_client", "missing or unknown client id", "BAD_CLIENT_ID")
-        if not _any_secret(form.get("token"), self.access_tokens):
-            return Response(200, {"active": False})
-        return Response(
-            200,
-            {
-                "active": True,
-                "token_type": "access_token",
-                "hub_id": self.hs.portal_id,
-                "client_id": client_id,
-                "scopes": sorted(self.scopes),
-                "expires_in": 1800,
-            },
-        )
 
     def dispatch(self, req: Request) -> Response:
         if req.method == "POST" and req.path in ("/oauth/v1/token", "/oauth/2026-03/token"):
@@ -503,16 +449,3 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
 
 
 __all__ = ["HubSpotApp", "HubSpotLimits", "OWNER_IDS"]
-
-
-def _any_secret(presented: str | None, known: set[str]) -> bool:
-    """Whether ``presented`` is one of ``known``, compared in constant time against each."""
-    found = False
-    for k in list(known):
-        found |= same_secret(presented, k)
-    return found
-
-
-def _oauth_err(error: str, description: str, status: str) -> Response:
-    """An OAuth error: RFC 6749 fields plus HubSpot's older ``status`` and ``message``."""
-    return Response(400, {"error": error, "error_description": description, "status": status, "message": description})
