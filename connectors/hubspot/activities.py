@@ -168,7 +168,7 @@ def engagement_pages(
         after = ((res.get("paging") or {}).get("next") or {}).get("after")
         if not after:
             return
-        if int(after) >= 9_800 and stamps:  # restart the slice before the cap
+        if int(after) >= 9_800 and stamps and max(stamps) > since:  # restart the slice before the cap
             since, after = max(stamps), None
 
 

@@ -135,3 +135,20 @@ def test_a_meeting_outcome_set_after_creation_is_read_on_the_next_sync(world, co
     assert [a.external_id for a in meeting] == [f"meetings:{mid}:{rid}:COMPLETED"]
     assert meeting[0].contact_ref.external_id == rid and meeting[0].properties["hs_meeting_outcome"] == "COMPLETED"
     assert connector.client.calls["meetings.search"] >= 2 and "meetings.list" not in connector.client.calls
+
+
+def test_a_form_walk_cut_short_resumes_where_it_stopped_and_then_reads_what_came_meanwhile(world, connector):
+    now = world.clock.now_ms()
+    for k in range(120):
+        add_submission(world, FORM_GUID, now - 10_000_000 + k * 1000, f"old-{k}")
+    pages = [p for p in connector.pull_activities(None) if any(a.external_id.startswith("form:") for a in p.items)]
+    first = pages[0]  # the sync dies after committing its first page of form submissions
+    read_first = form_keys(first.items)
+    assert len(read_first) == 50 and read_first[-1] == "form:old-99"  # newest first
+    add_submission(world, FORM_GUID, now + 1_000, "meanwhile")
+    items, _, _, cursor = drain(connector.pull_activities(first.cursor))
+    rest = form_keys(items)
+    assert set(rest) | set(read_first) >= {f"form:old-{k}" for k in range(120)}
+    assert not set(rest) & set(read_first) and "form:meanwhile" not in rest
+    items, _, _, _ = drain(connector.pull_activities(cursor))
+    assert form_keys(items) == ["form:meanwhile"]
