@@ -91,7 +91,9 @@ def sandbox_settings(sb: SandboxHandle, workdir: Path, connector_types: set[str]
     if "hubspot" in connector_types:
         connectors["hubspot"] = {
             "type": "hubspot",
-            "settings": {"access_token": sb.hubspot_token, "base_url": sb.hubspot_url},
+            # a simulated day passes in seconds: walk the archived list (deletions) on every sync,
+            # not at most hourly as on a real portal
+            "settings": {"access_token": sb.hubspot_token, "base_url": sb.hubspot_url, "archived_walk_seconds": 0},
         }
     if "salesforce" in connector_types:
         connectors["salesforce"] = {

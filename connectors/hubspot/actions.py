@@ -16,8 +16,9 @@ BATCH = 100
 
 
 class Writers:
-    def __init__(self, client: HubSpotClient, mapping: dict[str, str], list_prefix: str):
+    def __init__(self, client: HubSpotClient, mapping: dict[str, str], list_prefix: str, zone: str = "UTC"):
         self.client = client
+        self.zone = zone
         self.mapping = mapping
         self.list_prefix = list_prefix
         self._owners: set[str] | None = None
@@ -92,11 +93,23 @@ class Writers:
                 out[OWNER_PROPERTY] = str(req.action.payload["owner"])
             else:
                 for f, v in req.action.payload.get("fields", {}).items():
-                    out[property_name(f, self.mapping)] = field_value(f, v)
+                    out[property_name(f, self.mapping)] = field_value(f, v, self.zone)
         return out
 
     def _update(self, groups: list[list[PushRequest]]) -> dict[int, PushResult]:
-        inputs = [{"id": g[0].identity.external_id, "properties": self._properties(g)} for g in groups]
+        out: dict[int, PushResult] = {}
+        ready: list[tuple[list[PushRequest], dict[str, str]]] = []
+        for g in groups:
+            try:
+                ready.append((g, self._properties(g)))
+            except ValueError as exc:  # a value no HubSpot property takes: this record only
+                out.update({r.push_id: PushResult(push_id=r.push_id, status="failed", reason=str(exc)) for r in g})
+        if ready:
+            out.update(self._send([g for g, _ in ready], [p for _, p in ready]))
+        return out
+
+    def _send(self, groups: list[list[PushRequest]], props: list[dict[str, str]]) -> dict[int, PushResult]:
+        inputs = [{"id": g[0].identity.external_id, "properties": p} for g, p in zip(groups, props, strict=True)]
         api = self.client.api.crm.contacts.batch_api
         try:
             res = (
@@ -106,8 +119,16 @@ class Writers:
                 or {}
             )
         except HubSpotRequestError as exc:
-            # the whole batch was refused (e.g. a property that does not exist): same reason for all
-            reason = f"HubSpot refused the batch: {exc.body.get('message') or exc}"
+            if exc.status == 400 and len(groups) > 1:
+                # HubSpot refuses the whole batch for one invalid value (400 VALIDATION_ERROR, naming
+                # the property but not the record): split it until the bad record stands alone,
+                # as Hightouch's split retries do; a clean half costs one call
+                half = len(groups) // 2
+                return {
+                    **self._send(groups[:half], props[:half]),
+                    **self._send(groups[half:], props[half:]),
+                }
+            reason = f"HubSpot refused {'the record' if len(groups) == 1 else 'the batch'}: {_message(exc)}"
             return {r.push_id: PushResult(push_id=r.push_id, status="failed", reason=reason) for g in groups for r in g}
         ok = {str(r.get("id")) for r in res.get("results") or []}
         errors: dict[str, str] = {}
@@ -161,3 +182,10 @@ class Writers:
             else PushResult(push_id=r.push_id, status="ok")
             for r in reqs
         }
+
+
+def _message(exc: HubSpotRequestError) -> str:
+    """HubSpot's reason, with the category and the failing property where it names them."""
+    body = exc.body
+    parts = [str(body.get("category") or f"HTTP {exc.status}"), str(body.get("message") or exc)]
+    return ": ".join(parts)

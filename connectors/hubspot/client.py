@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import urllib3
 from hubspot import HubSpot
@@ -28,6 +29,14 @@ from hub.ratelimit import Limit
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = {423, 429, 477, 500, 502, 503, 504, 524}
+# 100 per 10 s (Free/Starter portals; public OAuth apps get 110) less 5%: safe on every tier
+# until HubSpot's own X-HubSpot-RateLimit-Max header says what this app and portal get
+STARTING_BURST = 95
+# the current OAuth API; /oauth/v1/token is deprecated from February 16, 2027 (HubSpot changelog
+# "v1 OAuth API Deprecation", developers.hubspot.com/changelog/v1-oauth-api-deprecation)
+TOKEN_PATH = "/oauth/2026-03/token"
+INTROSPECT_PATH = "/oauth/2026-03/token/introspect"
+MARGIN = 0.95
 
 
 def _is_api_exception(exc: Exception) -> bool:
@@ -50,14 +59,14 @@ class HubSpotClient:
         self._refresh_token = settings.oauth.refresh_token.get_secret_value() if settings.oauth else None
         self._api = HubSpot(access_token=self._token or "", host=settings.base_url, base_url=settings.base_url)
         key = f"hubspot:{name}"
-        self.general = runtime.rate_limiter(key, [Limit("ten_secondly", settings.requests_per_ten_seconds, 10.0)])
+        start = min(STARTING_BURST, settings.requests_per_ten_seconds or STARTING_BURST)
+        self.burst = Limit("ten_secondly", start, 10.0)
+        self.general = runtime.rate_limiter(key, [self.burst])
         self.search_limit = runtime.rate_limiter(
-            key,
-            [
-                Limit("ten_secondly", settings.requests_per_ten_seconds, 10.0),
-                Limit("search_secondly", settings.search_requests_per_second, 1.0),
-            ],
+            key, [self.burst, Limit("search_secondly", settings.search_requests_per_second, 1.0)]
         )
+        if settings.requests_per_ten_seconds and settings.requests_per_ten_seconds > STARTING_BURST:
+            self._set_burst(settings.requests_per_ten_seconds, 10.0)  # the user's figure until HubSpot's arrives
 
     @property
     def api(self) -> HubSpot:
@@ -72,17 +81,7 @@ class HubSpotClient:
         with self._token_lock:
             if time.time() < self._token_expires - 60:
                 return
-            o = self.s.oauth
-            resp = self._api.api_request(
-                {
-                    "method": "POST",
-                    "path": "/oauth/v1/token",
-                    "body": f"grant_type=refresh_token&client_id={o.client_id}&client_secret={o.client_secret.get_secret_value()}&refresh_token={self._refresh_token}",
-                    "headers": {"Content-Type": "application/x-www-form-urlencoded"},
-                    "default_json": False,
-                    "auth_type": "none",
-                }
-            )
+            resp = self._oauth_post(TOKEN_PATH, {"grant_type": "refresh_token", "refresh_token": self._refresh_token})
             if resp.status_code == 429 or resp.status_code >= 500:
                 # the token endpoint is rate limited too (PostHog's sync failed on exactly this)
                 raise RetryableError(
@@ -91,14 +90,34 @@ class HubSpotClient:
                     retry_after=10.0,
                 )
             if resp.status_code != 200:
+                err = _json(resp.content) or {}
                 raise FatalConnectorError(
-                    f"HubSpot OAuth refresh failed with HTTP {resp.status_code}; re-authorize the app"
+                    f"HubSpot OAuth refresh failed with HTTP {resp.status_code} "
+                    f"({err.get('error') or err.get('status') or 'no reason given'}); re-authorize the app"
                 )
             body = resp.json()
             self._token = body["access_token"]
-            self._refresh_token = body.get("refresh_token", self._refresh_token)  # rotation
+            # HubSpot's refresh tokens do not rotate; take a new one only if one is sent
+            self._refresh_token = body.get("refresh_token") or self._refresh_token
             self._token_expires = time.time() + float(body.get("expires_in", 1800))
             self._api.access_token = self._token
+
+    def _oauth_post(self, path: str, fields: dict[str, Any]) -> Any:
+        """A form POST to an OAuth endpoint, every parameter (secrets too) in the body: the
+        current endpoints refuse them in the query string, where they would reach logs."""
+        o = self.s.oauth
+        assert o is not None
+        form = {"client_id": o.client_id, "client_secret": o.client_secret.get_secret_value(), **fields}
+        return self._api.api_request(
+            {
+                "method": "POST",
+                "path": path,
+                "body": urlencode(form),
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+                "default_json": False,
+                "auth_type": "none",
+            }
+        )
 
     # -- calls ------------------------------------------------------------------------------
     def call(self, op: str, fn: Callable[..., Any], *args: Any, search: bool = False, **kwargs: Any) -> Any:
@@ -112,10 +131,12 @@ class HubSpotClient:
             except Exception as exc:
                 if not _is_api_exception(exc):
                     raise
+                self.follow_limit(exc.headers)
                 body = _json(exc.body)
                 raise _Failed(
                     exc.status, body, f"HTTP {exc.status}: {(body or {}).get('message', '')}".strip()
                 ) from None
+            self.follow_limit(resp.headers)
             return json.loads(resp.data) if resp.data else None
 
         return self._with_retries(op, send, search)
@@ -149,6 +170,32 @@ class HubSpotClient:
                 )
             log.info("HubSpot %s: %s; retrying in %.1fs", op, reason, wait)
             self.sleep(wait)
+
+    def follow_limit(self, headers: Any) -> None:
+        """Take the burst limit HubSpot reports for this app and portal (``X-HubSpot-RateLimit-
+        Max`` per ``-Interval-Milliseconds``; not sent on search responses), less 5%, capped by
+        ``requests_per_ten_seconds`` if set. It differs by tier and app type (Free/Starter and
+        public OAuth apps 100-110 per 10 s, Professional 190, with the limit pack 250)."""
+        if not headers:
+            return
+        try:
+            top = int(headers.get("X-HubSpot-RateLimit-Max") or 0)
+            interval = int(headers.get("X-HubSpot-RateLimit-Interval-Milliseconds") or 10_000) / 1000
+        except (TypeError, ValueError):
+            return
+        if top <= 0 or interval <= 0:
+            return
+        calls = max(1, int(top * MARGIN))
+        if self.s.requests_per_ten_seconds:
+            calls = min(calls, self.s.requests_per_ten_seconds)
+        if (calls, interval) != (self.burst.calls, self.burst.seconds):
+            log.info("HubSpot reports %d calls per %.0f s for this app: pacing at %d", top, interval, calls)
+            self._set_burst(calls, interval)
+
+    def _set_burst(self, calls: int, seconds: float) -> None:
+        self.burst = Limit("ten_secondly", calls, seconds)
+        self.general.limits = [self.burst]
+        self.search_limit.limits = [self.burst, *self.search_limit.limits[1:]]
 
     @staticmethod
     def _throttle_wait(body: dict | None, search: bool) -> float:
@@ -184,10 +231,14 @@ class HubSpotClient:
                 )
             else:
                 self._ensure_token()
-                res = self.raw("token.info", "GET", f"/oauth/v1/access-tokens/{self._token}")
+                resp = self._oauth_post(INTROSPECT_PATH, {"token": self._token, "token_type_hint": "access_token"})
+                res = _json(resp.content) if resp.status_code == 200 else None
         except HubSpotRequestError:
             return None
-        return set((res or {}).get("scopes") or [])
+        if not res:
+            return None
+        scopes = res.get("scopes") or str(res.get("scope") or "").split()
+        return set(scopes)
 
     def raw(self, op: str, method: str, path: str, qs: dict[str, Any] | None = None, body: Any = None) -> Any:
         """Endpoints the SDK lacks (legacy email events, form submissions), through its own
@@ -201,6 +252,7 @@ class HubSpotClient:
                 resp = self.api.api_request(options)
             except OSError as exc:  # requests' ConnectionError is an OSError
                 raise _Failed(None, None, f"connection problem ({type(exc).__name__})") from None
+            self.follow_limit(resp.headers)
             if resp.status_code >= 300:
                 raise _Failed(resp.status_code, _json(resp.content), f"HTTP {resp.status_code}")
             return resp.json() if resp.content else None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import ClassVar
 
 from connectors.hubspot.actions import Writers
+from connectors.hubspot.activities import ActivityCursor, email_event_pages, engagement_pages, form_pages
 from connectors.hubspot.client import HubSpotClient, HubSpotRequestError
 from connectors.hubspot.config import HubSpotSettings
 from connectors.hubspot.mapping import (
@@ -20,15 +22,7 @@ from connectors.hubspot.mapping import (
     merged_ids,
     property_definition,
 )
-from connectors.hubspot.objects import (
-    ActivityCursor,
-    ContactCursor,
-    ContactStream,
-    archived_ids,
-    email_event_pages,
-    engagement_pages,
-    form_pages,
-)
+from connectors.hubspot.objects import ContactCursor, ContactStream, archived_ids
 from hub.connector import Connector, Runtime
 from hub.errors import ConnectorError
 from hub.fields import HUB_FIELDS
@@ -69,7 +63,7 @@ class HubSpotConnector(Connector):
         super().__init__(name, settings, field_mapping, runtime)
         self.s = settings
         self.client = HubSpotClient(name, settings, self.runtime)
-        self.writers = Writers(self.client, field_mapping, settings.list_prefix)
+        self.writers = Writers(self.client, field_mapping, settings.list_prefix, settings.portal_timezone)
         self.properties = CONTACT_PROPERTIES + sorted(hub_properties(field_mapping))
 
     # -- health and schema -------------------------------------------------------------------
@@ -166,10 +160,12 @@ class HubSpotConnector(Connector):
                 ]
             cur = nxt
             yield page
-        gone = archived_ids(self.client, self.s.page_size)
-        if gone:
+        now_ms = int(time.time() * 1000)
+        every = self.s.archived_walk_seconds * 1000
+        gone, walked = archived_ids(self.client, self.s.page_size, cur, now_ms, every)
+        if walked is not cur:
             yield Page[Contact](
-                cursor=cur.dump(),
+                cursor=walked.dump(),
                 deleted=[Identity(connector=self.name, object_type=OBJECT_TYPE, external_id=i) for i in gone],
             )
 
@@ -182,7 +178,7 @@ class HubSpotConnector(Connector):
             cur = nxt
             yield self._page(cur, subs, lambda s, f=form_id: [form_activity(self.name, f, s)], "conversionId")
         for kind in ("meetings", "calls"):
-            for rows, nxt in engagement_pages(self.client, kind, cur, self.s.page_size):
+            for rows, nxt in engagement_pages(self.client, kind, cur, 200, self.s.lookback_seconds * 1000):
                 cur = nxt
                 yield self._page(cur, rows, lambda r, k=kind: engagement_activity(self.name, k, r), "id")
 

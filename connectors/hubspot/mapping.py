@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.fields import HUB_FIELDS, HubField
 from hub.models import Activity, ActivityType, Company, Consent, Contact, Identity
 
 OBJECT_TYPE = "contact"
+FIELD_TYPES = {f.name: f.type for f in HUB_FIELDS}
+_BARE_HOUR = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*$")
 CONTACT_PROPERTIES = [
     "email",
     "firstname",
@@ -37,7 +41,15 @@ EMAIL_EVENT_TYPES = {
     "CLICK": ActivityType.EMAIL_CLICK,
     "BOUNCE": ActivityType.EMAIL_BOUNCE,
     "SPAMREPORT": ActivityType.UNSUBSCRIBE,
-    "STATUSCHANGE": ActivityType.UNSUBSCRIBE,
+}
+# what a STATUSCHANGE event means, by its ``change`` (as in the subscriptions timeline) or,
+# failing that, by its portal status and subscriptions (legacy Email Events API, "user status
+# events"): a re-subscribe or a cleared bounce is no opt-out and must not count as one
+_STATUS_CHANGES = {
+    "UNSUBSCRIBED": (ActivityType.UNSUBSCRIBE, "unsubscribe"),
+    "SUBSCRIBED": (ActivityType.CUSTOM, "resubscribe"),
+    "BOUNCED": (ActivityType.EMAIL_BOUNCE, "bounce"),
+    "UNBOUNCED": (ActivityType.CUSTOM, "unbounce"),
 }
 _TYPES = {
     "string": ("string", "text"),
@@ -113,6 +125,16 @@ def _text(v: Any) -> str | None:
     return v if isinstance(v, str) else str(v)
 
 
+def _crm_value(field: str, value: Any) -> str | None:
+    """A hub field's value as read back, datetimes in the same ISO UTC form ``field_value`` writes
+    (so an unchanged value diffs as unchanged); an unreadable datetime is kept as text."""
+    if FIELD_TYPES.get(field) == "datetime":
+        ts = parse_ms(value)
+        if ts is not None:
+            return iso_utc(ts)
+    return _text(value)
+
+
 #: properties read into ``Contact.properties`` on every sync
 READ_PROPERTIES = ("hs_analytics_num_page_views", "num_conversion_events", "recent_conversion_event_name")
 
@@ -154,7 +176,9 @@ def contact_from_hubspot(
         owner=_text(p.get("hubspot_owner_id")),
         consent=Consent(email_opt_out=str(p.get("hs_email_optout") or "").lower() == "true"),
         properties={k: _text(p[k]) for k in (*READ_PROPERTIES, *extra) if p.get(k) not in (None, "")},
-        crm_fields={hub_props[k]: _text(v) for k, v in p.items() if k in hub_props and v not in (None, "")},
+        crm_fields={
+            hub_props[k]: _crm_value(hub_props[k], v) for k, v in p.items() if k in hub_props and v not in (None, "")
+        },
         updated_at=modified,
     )
 
@@ -165,10 +189,38 @@ def merged_ids(record: dict[str, Any]) -> list[str]:
     return [x for x in str(raw).split(";") if x and x != str(record.get("id"))]
 
 
+def status_change(event: dict[str, Any]) -> tuple[ActivityType, dict[str, Any]]:
+    """The activity a STATUSCHANGE event is: an unsubscribe (from everything or some
+    subscription types), a re-subscribe, a bounce or a cleared bounce. ValueError if unclear."""
+    subs = [x for x in event.get("subscriptions") or [] if isinstance(x, dict)]
+    portal = str(event.get("portalSubscriptionStatus") or "").upper()
+    change = str(event.get("change") or "").upper()
+    if not change:
+        if event.get("bounced") is True:
+            change = "BOUNCED"
+        elif portal == "UNSUBSCRIBED" or any(str(x.get("status")).upper() == "UNSUBSCRIBED" for x in subs):
+            change = "UNSUBSCRIBED"
+        elif portal == "SUBSCRIBED" or any(str(x.get("status")).upper() == "SUBSCRIBED" for x in subs):
+            change = "SUBSCRIBED"
+    if change not in _STATUS_CHANGES:
+        raise ValueError(f"email status change {change or 'without a change'} is not tracked")
+    kind, name = _STATUS_CHANGES[change]
+    props: dict[str, Any] = {"status_change": name, "source": event.get("source")}
+    if kind is ActivityType.UNSUBSCRIBE:
+        props["scope"] = "all" if portal == "UNSUBSCRIBED" or not subs else "some_types"
+    return kind, props
+
+
 def email_event_activity(connector: str, event: dict[str, Any]) -> Activity:
-    kind = EMAIL_EVENT_TYPES.get(str(event.get("type")))
-    if kind is None:
-        raise ValueError(f"email event type {event.get('type')!r} is not tracked")
+    props: dict[str, Any] = {"campaign": event.get("emailCampaignId")}
+    if event.get("type") == "STATUSCHANGE":
+        kind, extra = status_change(event)
+        props.update(extra)
+    else:
+        found = EMAIL_EVENT_TYPES.get(str(event.get("type")))
+        if found is None:
+            raise ValueError(f"email event type {event.get('type')!r} is not tracked")
+        kind = found
     at = parse_ms(event.get("created"))
     if at is None or not event.get("recipient"):
         raise ValueError("email event without time or recipient")
@@ -177,7 +229,7 @@ def email_event_activity(connector: str, event: dict[str, Any]) -> Activity:
         type=kind,
         channel="email",
         occurred_at=at,
-        properties={"campaign": event.get("emailCampaignId")},
+        properties=props,
         source=connector,
         external_id=f"email:{event.get('id')}",
     )
@@ -207,9 +259,17 @@ def form_activity(connector: str, form_id: str, sub: dict[str, Any]) -> Activity
     )
 
 
+# a meeting or call in these states has no outcome yet: it is read again when it gets one
+_PENDING = {"SCHEDULED", "RESCHEDULED", "QUEUED", "RINGING", "IN_PROGRESS", "CONNECTING", "CALLING_CRM_USER"}
+
+
 def engagement_activity(connector: str, kind: str, record: dict[str, Any]) -> list[Activity]:
-    """A meeting or call becomes one activity per associated contact."""
+    """A meeting or call with an outcome becomes one activity per associated contact, keyed by
+    the outcome too: a later, different outcome (COMPLETED, then NO_SHOW) is a new fact."""
     p = record.get("properties") or {}
+    outcome = str((p.get("hs_meeting_outcome") if kind == "meetings" else p.get("hs_call_status")) or "").upper()
+    if outcome in _PENDING:
+        raise ValueError(f"{kind} {record.get('id')} without an outcome yet is not tracked")
     at = parse_ms(p.get("hs_timestamp") or p.get("hs_meeting_start_time") or record.get("createdAt"))
     if at is None:
         raise ValueError(f"{kind} without a timestamp")
@@ -225,15 +285,21 @@ def engagement_activity(connector: str, kind: str, record: dict[str, Any]) -> li
                 k: v for k, v in p.items() if k in ("hs_meeting_outcome", "hs_call_status", "hs_call_direction")
             },
             source=connector,
-            external_id=f"{kind}:{record.get('id')}:{a['id']}",
+            external_id=f"{kind}:{record.get('id')}:{a['id']}" + (f":{outcome}" if outcome else ""),
         )
         for a in assoc
         if isinstance(a, dict) and a.get("id")
     ]
 
 
-def field_value(field: str, value: Any) -> str:
-    """HubSpot takes strings; datetimes as ISO, numbers without trailing '.0'."""
+def field_value(field: str, value: Any, zone: str = "UTC", now: datetime | None = None) -> str:
+    """HubSpot takes strings; numbers without trailing '.0'; datetime fields as an instant in
+    ISO UTC. HubSpot reads a bare number as epoch milliseconds (its timestamp FAQ), so the
+    engine's bare local hour ("14") would land on 1970-01-01: it is written as the next such
+    hour in ``zone`` (the portal's time zone), as the Salesforce connector does. Raises
+    ValueError for a datetime field value that is no time at all."""
+    if FIELD_TYPES.get(field) == "datetime" and value not in (None, ""):
+        return iso_utc(to_instant(value, zone, now or datetime.now(UTC)))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -241,3 +307,27 @@ def field_value(field: str, value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return "" if value is None else str(value)
+
+
+def to_instant(value: Any, zone: str, now: datetime) -> datetime:
+    """A hub datetime value (bare local hour, ISO string, epoch ms, datetime) as aware UTC."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    m = _BARE_HOUR.match(value) if isinstance(value, str) else None
+    if m:
+        hour, minute = int(m.group(1)), int(m.group(2) or 0)
+        if hour > 23 or minute > 59:
+            raise ValueError(f"{value!r} is not an hour of the day")
+        local_now = now.astimezone(ZoneInfo(zone))
+        at = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        return (at + timedelta(days=1) if at <= local_now else at).astimezone(UTC)
+    ts = parse_ms(value)
+    if ts is None:
+        raise ValueError(f"{str(value)[:60]!r} is not a date and time")
+    return ts.astimezone(UTC)
+
+
+def iso_utc(ts: datetime) -> str:
+    """The form HubSpot returns datetimes in: ``2026-01-05T14:00:00.000Z``."""
+    ts = ts.astimezone(UTC)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"

@@ -1,4 +1,4 @@
-"""How each HubSpot object type is read: key, cursor field and paging, declared once.
+"""How HubSpot contacts are read: key, cursor field and paging (activities: activities.py).
 
 Contacts: the first sync walks the list endpoint by id (no 10,000 cap); later syncs search on
 ``lastmodifieddate`` ascending from a bookmark. Search never pages with ``after`` here: each
@@ -18,6 +18,8 @@ from typing import Any
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.mapping import parse_ms, to_ms
 
+RECENT_MAX = 20_000  # ids remembered for the lookback dedupe; beyond it a re-read is only a duplicate
+
 
 @dataclass
 class ContactCursor:
@@ -27,6 +29,10 @@ class ContactCursor:
     seen: list[str] = field(default_factory=list)  # ids already read at exactly `since`
     exclusive: bool = False  # inc phase: everything at `since` is read; go strictly past it
     tie_after: int | None = None  # inc phase: walking the ids at `since`
+    recent: dict[str, int] = field(default_factory=dict)  # id -> stamp read within the lookback
+    archived_mark: int = -1  # newest archivedAt reported as a deletion (epoch ms); -1: none yet
+    archived_walked: int = 0  # when the archived list was last walked (epoch ms)
+    archived_at_mark: list[str] = field(default_factory=list)  # ids reported at exactly the mark
 
     def dump(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -36,7 +42,7 @@ class ContactCursor:
         return cls(**json.loads(raw)) if raw else cls()
 
 
-def _filters(*filters: dict[str, Any]) -> list[dict[str, Any]]:
+def search_filters(*filters: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"filters": list(filters)}]
 
 
@@ -53,6 +59,23 @@ class ContactStream:
         self.lookback_ms = lookback_ms
 
     def pages(self, cur: ContactCursor) -> Iterator[tuple[list[dict[str, Any]], ContactCursor]]:
+        """Pages of records not read before: the lookback re-reads a window before the bookmark
+        (search is eventually consistent, so a record indexed late carries an older
+        ``lastmodifieddate`` than ones already read; Airbyte's lookback_window, PR #69203),
+        and ``recent`` (id -> stamp read in that window) drops the unchanged re-reads."""
+        recent = dict(cur.recent)
+        for rows, nxt in self._pages(cur):
+            fresh = [r for r in rows if recent.get(str(r.get("id"))) != _stamp(r)]
+            recent.update({str(r.get("id")): _stamp(r) for r in rows})
+            floor = nxt.since - self.lookback_ms
+            kept = sorted(((ts, rid) for rid, ts in recent.items() if ts >= floor), reverse=True)[:RECENT_MAX]
+            recent = {rid: ts for ts, rid in kept}
+            nxt.recent = dict(recent)
+            nxt.archived_mark, nxt.archived_walked = cur.archived_mark, cur.archived_walked
+            nxt.archived_at_mark = cur.archived_at_mark
+            yield fresh, nxt
+
+    def _pages(self, cur: ContactCursor) -> Iterator[tuple[list[dict[str, Any]], ContactCursor]]:
         if cur.phase == "full":
             for rows, nxt in self._full(cur):
                 yield rows, nxt
@@ -100,7 +123,7 @@ class ContactStream:
         while True:
             if cur.tie_after is not None:
                 body = {
-                    "filterGroups": _filters(
+                    "filterGroups": search_filters(
                         {"propertyName": "lastmodifieddate", "operator": "EQ", "value": str(cur.since)},
                         {"propertyName": "hs_object_id", "operator": "GT", "value": str(cur.tie_after)},
                     ),
@@ -122,7 +145,9 @@ class ContactStream:
                 continue
             op = "GT" if cur.exclusive else "GTE"
             body = {
-                "filterGroups": _filters({"propertyName": "lastmodifieddate", "operator": op, "value": str(cur.since)}),
+                "filterGroups": search_filters(
+                    {"propertyName": "lastmodifieddate", "operator": op, "value": str(cur.since)}
+                ),
                 "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
                 "properties": self.properties,
                 "limit": self.search_size,
@@ -158,119 +183,43 @@ def _stamp(record: dict[str, Any]) -> int:
     return to_ms(ts) if ts else 0
 
 
-def archived_ids(client: HubSpotClient, page_size: int) -> list[str]:
-    """Every archived contact id: search never returns them, so deletes are found here."""
+def archived_ids(
+    client: HubSpotClient, page_size: int, cur: ContactCursor, now_ms: int, every_ms: int
+) -> tuple[list[str], ContactCursor]:
+    """Contacts archived since the last walk: search never returns archived records, so
+    deletions are found on the archived list, which has no filter and pages by id. Its cost is
+    kept down twice over: it is walked at most once per ``every_ms``, and only records whose
+    ``archivedAt`` is past the stored high-water mark are reported (the list is read from the
+    database, not the lagging search index, so no lookback), and each deletion is handed over
+    once, not on every sync."""
+    if cur.archived_walked and now_ms - cur.archived_walked < every_ms:
+        return [], cur
     api = client.api.crm.contacts.basic_api
     out: list[str] = []
+    stamps: dict[str, int] = {}
     after = None
     while True:
         kwargs: dict[str, Any] = {"limit": page_size, "archived": True, "properties": ["hs_object_id"]}
         if after:
             kwargs["after"] = after
         res = client.call("contacts.archived", api.get_page, **kwargs) or {}
-        out += [str(r["id"]) for r in res.get("results") or [] if r.get("id")]
+        for r in res.get("results") or []:
+            rid, ts = str(r.get("id") or ""), parse_ms(r.get("archivedAt"))
+            at = to_ms(ts) if ts else None
+            if not rid:
+                continue
+            if at is None:  # no time to compare: report it (a deletion is idempotent)
+                out.append(rid)
+                continue
+            stamps[rid] = at
+            if at > cur.archived_mark or (at == cur.archived_mark and rid not in cur.archived_at_mark):
+                out.append(rid)
         after = ((res.get("paging") or {}).get("next") or {}).get("after")
         if not after:
-            return out
-
-
-@dataclass
-class ActivityCursor:
-    email_start: int = 0
-    email_offset: str | None = None
-    forms: dict[str, str] = field(default_factory=dict)
-    meetings: str | None = None
-    calls: str | None = None
-
-    def dump(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def load(cls, raw: str | None) -> ActivityCursor:
-        return cls(**json.loads(raw)) if raw else cls()
-
-
-ENGAGEMENT_PROPERTIES = {
-    "meetings": ["hs_timestamp", "hs_meeting_start_time", "hs_meeting_outcome"],
-    "calls": ["hs_timestamp", "hs_call_status", "hs_call_direction"],
-}
-
-
-def email_event_pages(
-    client: HubSpotClient, cur: ActivityCursor
-) -> Iterator[tuple[list[dict[str, Any]], ActivityCursor]]:
-    """Legacy email events API (not in the SDK): by start time, then the offset token."""
-    while True:
-        qs: dict[str, Any] = {"startTimestamp": cur.email_start, "limit": 1000}
-        if cur.email_offset:
-            qs["offset"] = cur.email_offset
-        res = client.raw("email.events", "GET", "/email/public/v1/events", qs) or {}
-        events = res.get("events") or []
-        nxt = ActivityCursor(**{**asdict(cur)})
-        if res.get("hasMore"):
-            nxt.email_offset = str(res.get("offset"))
-        else:
-            nxt.email_offset = None
-            stamps = [
-                int(e["created"])
-                for e in events
-                if str(e.get("created", "")).isdigit() or isinstance(e.get("created"), int)
-            ]
-            nxt.email_start = max([cur.email_start, *stamps])
-        yield events, nxt
-        cur = nxt
-        if not res.get("hasMore"):
-            return
-
-
-def form_pages(
-    client: HubSpotClient, cur: ActivityCursor
-) -> Iterator[tuple[str, list[dict[str, Any]], ActivityCursor]]:
-    forms = (client.raw("forms.list", "GET", "/marketing/v3/forms", {"limit": 100}) or {}).get("results") or []
-    for form in forms:
-        fid = str(form.get("id"))
-        while True:
-            qs: dict[str, Any] = {"limit": 50}
-            if cur.forms.get(fid):
-                qs["after"] = cur.forms[fid]
-            res = client.raw("forms.submissions", "GET", f"/form-integrations/v1/submissions/forms/{fid}", qs) or {}
-            after = ((res.get("paging") or {}).get("next") or {}).get("after")
-            rows = res.get("results") or []
-            nxt = ActivityCursor(**{**asdict(cur), "forms": dict(cur.forms)})
-            if after:
-                nxt.forms[fid] = str(after)
-            elif rows:
-                nxt.forms[fid] = (
-                    str(int(cur.forms.get(fid) or 0) + len(rows))
-                    if (cur.forms.get(fid) or "0").isdigit()
-                    else cur.forms[fid]
-                )
-            yield fid, rows, nxt
-            cur = nxt
-            if not after:
-                break
-
-
-def engagement_pages(
-    client: HubSpotClient, kind: str, cur: ActivityCursor, page_size: int
-) -> Iterator[tuple[list[dict[str, Any]], ActivityCursor]]:
-    """Meetings and calls with their contact associations, walked by id from the last one read."""
-    api = getattr(client.api.crm.objects, kind).basic_api
-    while True:
-        kwargs: dict[str, Any] = {
-            "limit": page_size,
-            "associations": ["contacts"],
-            "properties": ENGAGEMENT_PROPERTIES[kind],
-        }
-        if getattr(cur, kind):
-            kwargs["after"] = getattr(cur, kind)
-        res = client.call(f"{kind}.list", api.get_page, **kwargs) or {}
-        rows = res.get("results") or []
-        after = ((res.get("paging") or {}).get("next") or {}).get("after")
-        nxt = ActivityCursor(**{**asdict(cur), "forms": dict(cur.forms)})
-        if rows:
-            setattr(nxt, kind, str(after or rows[-1]["id"]))
-        yield rows, nxt
-        cur = nxt
-        if not after:
-            return
+            break
+    mark = max([cur.archived_mark, *stamps.values()])
+    at_mark = sorted({r for r, t in stamps.items() if t == mark})
+    nxt = ContactCursor(
+        **{**asdict(cur), "archived_mark": mark, "archived_walked": now_ms, "archived_at_mark": at_mark}
+    )
+    return out, nxt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from hub.models import ActionKind
@@ -29,7 +30,24 @@ def _same(current: Any, wanted: Any) -> bool:
         return True
     if current is None or wanted is None:
         return current in (None, "") and wanted in (None, "")
+    a, b = _instant(current), _instant(wanted)
+    if a is not None and b is not None:
+        # one instant, two spellings: the engine writes the contact's offset, CRMs answer in UTC
+        return a == b
     try:
         return float(current) == float(wanted)
     except (TypeError, ValueError):
         return str(current) == str(wanted)
+
+
+def _instant(value: Any) -> datetime | None:
+    """An ISO 8601 date-time with a UTC offset (``...Z``, ``+01:00``), else None."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else None
+    if not isinstance(value, str) or len(value) < 16 or value[10:11] != "T":
+        return None
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo else None

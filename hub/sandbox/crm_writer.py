@@ -13,7 +13,7 @@ import numpy as np
 
 from hub.sandbox.catalog import CATALOG
 from hub.sandbox.clock import iso_ms, sf_datetime
-from hub.sandbox.hubspot_state import LIFECYCLE
+from hub.sandbox.hubspot_state import FORM_GUID, LIFECYCLE
 from hub.sandbox.market import EV, PAGES
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ _EMAIL_TYPES = {
     EV["email_open"]: ("OPEN",),
     EV["email_click"]: ("CLICK",),
 }
-FORM_GUID = "5e3c2a1b-0000-4000-8000-00000000f0a1"
 
 
 def write_events(
@@ -114,6 +113,22 @@ def write_events(
                 )
             elif et == EV["unsubscribe"]:
                 hs_touch.setdefault(hid, {})["hs_email_optout"] = "true"
+                if email:  # HubSpot logs the opt-out as a STATUSCHANGE email event too
+                    hs.email_events.append(
+                        {
+                            "id": f"{at}-{i}-STATUSCHANGE",
+                            "type": "STATUSCHANGE",
+                            "created": at,
+                            "recipient": email,
+                            "portalId": hs.portal_id,
+                            "appId": 113,
+                            "emailCampaignId": 1000 + a if a >= 0 else None,
+                            "source": "SOURCE_LIST_UNSUBSCRIBE",
+                            "requestedBy": email,
+                            "portalSubscriptionStatus": "UNSUBSCRIBED",
+                            "subscriptions": [{"id": 1, "status": "UNSUBSCRIBED"}],
+                        }
+                    )
         _write_salesforce(world, i, et, at, aid, float(events["value"][k]), int(events["detail"][k]))
     for hid, props in hs_touch.items():
         hs.set_properties(hid, props, "market", source="market")

@@ -1,12 +1,13 @@
 """HubSpot look-alike, batch endpoints: read, update, upsert, create, archive.
 
-At most 100 inputs; partial failures answer 207 with per-record ``errors`` in HubSpot's shape,
-and an unknown property fails the whole batch with 400, as HubSpot does. A mixin for
+At most 100 inputs; records not found answer 207 with per-record ``errors`` in HubSpot's shape,
+while an unknown property or one invalid value refuses the whole batch with 400, as HubSpot does. A mixin for
 ``HubSpotApp`` (hubspot_server.py), which provides rendering and record lookup.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hub.sandbox.clock import iso_ms
@@ -107,6 +108,24 @@ class HubSpotBatchRoutes:
                         f'"PROPERTY_DOESNT_EXIST","name":"{k}"}}]',
                         "VALIDATION_ERROR",
                     )
+        refused = [
+            (str(inp.get("id")), k, msg) for inp in inputs for k, msg in self.hs.invalid(inp.get("properties") or {})
+        ]
+        if refused:
+            # one invalid value refuses the whole batch: nothing is written (HubSpot answers 400
+            # VALIDATION_ERROR "Property values were not valid", naming the property, not the record)
+            details = ",".join(
+                f'{{"isValid":false,"message":{json.dumps(msg)},"error":"INVALID_VALUE","name":"{k}"}}'
+                for _, k, msg in refused
+            )
+            return _err(
+                400,
+                f"Property values were not valid: [{details}]",
+                "VALIDATION_ERROR",
+                errors=[
+                    {"message": msg, "code": "INVALID_VALUE", "context": {"propertyName": [k]}} for _, k, msg in refused
+                ],
+            )
         results, errors, missing = [], [], []
         for inp in inputs:
             oid = str(inp.get("id"))
@@ -114,17 +133,6 @@ class HubSpotBatchRoutes:
             rec = self.hs.live(oid)
             if rec is None:
                 missing.append(oid)
-                continue
-            msg = self.hs.validate(props)
-            if msg:
-                errors.append(
-                    {
-                        "status": "error",
-                        "category": "VALIDATION_ERROR",
-                        "message": msg,
-                        "context": {"ids": [oid]},
-                    }
-                )
                 continue
             self.hs.set_properties(rec["id"], props, f"POST {req.route}")
             results.append(self._render(rec, list(props)))

@@ -6,10 +6,11 @@ limits and the shared helpers (``_body``, ``_list``...). Split out only to keep 
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from hub.sandbox.clock import iso_ms
-from hub.sandbox.crm_writer import FORM_GUID
 from hub.sandbox.httpkit import HttpError, Request, Response
 from hub.sandbox.hubspot_errors import err as _err
 
@@ -263,6 +264,49 @@ class HubSpotExtraRoutes:
         return Response(200, {"results": rows, "total": len(rows)})
 
     # ---- activities ----------------------------------------------------------------------
+    def associations_read(self, req: Request) -> Response:
+        """Associations v4 batch read, meetings or calls -> contacts (at most 1,000 inputs).
+        CRM search returns no associations, so a reader that searches needs this call."""
+        kind = {"meetings": "meetings", "0-47": "meetings", "calls": "calls", "0-48": "calls"}.get(
+            req.params["fromObjectType"]
+        )
+        if kind is None or req.params["toObjectType"] not in ("contacts", "contact", "0-1"):
+            return _err(400, "This sandbox reads meeting and call associations to contacts only.", "VALIDATION_ERROR")
+        inputs = self._body(req).get("inputs")
+        if not isinstance(inputs, list):
+            return _err(400, "Invalid input JSON: inputs is required", "VALIDATION_ERROR")
+        if len(inputs) > 1000:
+            return _err(400, f"Batch input size {len(inputs)} exceeds the limit of 1000", "VALIDATION_ERROR")
+        type_id = 200 if kind == "meetings" else 194
+        results, missing = [], []
+        for inp in inputs:
+            rec = self.hs.engagements[kind].get(str((inp or {}).get("id")))
+            if rec is None or rec["archived"]:
+                missing.append(str((inp or {}).get("id")))
+                continue
+            to = [
+                {
+                    "toObjectId": int(c),
+                    "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}],
+                }
+                for c in rec["contacts"]
+            ]
+            results.append({"from": {"id": rec["id"]}, "to": to})
+        now = iso_ms(self.world.clock.now_ms())
+        body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
+        if missing:
+            body["errors"] = [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": "No associations found",
+                    "context": {"fromObjectId": missing},
+                }
+            ]
+            body["numErrors"] = len(missing)
+            return Response(207, body)
+        return Response(200, body)
+
     def email_events(self, req: Request) -> Response:
         start = int(req.arg("startTimestamp") or 0)
         end = int(req.arg("endTimestamp") or 2**62)
@@ -290,30 +334,46 @@ class HubSpotExtraRoutes:
         )
 
     def form_submissions(self, req: Request) -> Response:
-        if req.params["formGuid"] != FORM_GUID:
+        """Newest first ("returned in reverse-chronological order", HubSpot's Forms v1 reference)
+        with an opaque ``after``: a page token that resumes strictly after the last row served,
+        so submissions arriving meanwhile do not shift the pages. 1 <= limit <= 50."""
+        guid = req.params["formGuid"]
+        if guid not in {f["id"] for f in self.hs.forms}:
             return _err(404, "Form not found", "OBJECT_NOT_FOUND")
-        after = int(req.arg("after") or 0)
         limit = min(int(req.arg("limit") or 20), 50)
-        rows = self.hs.form_submissions[after : after + limit]
-        body: dict[str, Any] = {"results": rows}
-        if after + limit < len(self.hs.form_submissions):
-            body["paging"] = {"next": {"after": str(after + limit)}}
+        rows = sorted(
+            (s for s in self.hs.form_submissions if s.get("formGuid", guid) == guid),
+            key=lambda s: (s["submittedAt"], s["conversionId"]),
+            reverse=True,
+        )
+        raw = req.arg("after")
+        if raw:
+            key = _untoken(raw)
+            if key is None:
+                return _err(400, f"Invalid paging token: {raw[:40]}", "VALIDATION_ERROR")
+            rows = [s for s in rows if (s["submittedAt"], s["conversionId"]) < key]
+        page = rows[:limit]
+        body: dict[str, Any] = {"results": [{k: v for k, v in s.items() if k != "formGuid"} for s in page]}
+        if len(rows) > limit:
+            tok = _token((page[-1]["submittedAt"], page[-1]["conversionId"]))
+            body["paging"] = {"next": {"after": tok, "link": f"{req.path}?after={tok}"}}
         return Response(200, body)
 
     def forms(self, req: Request) -> Response:
-        return Response(
-            200,
-            {
-                "results": [
-                    {
-                        "id": FORM_GUID,
-                        "name": "Content download",
-                        "formType": "hubspot",
-                        "archived": False,
-                    }
-                ]
-            },
-        )
+        """Marketing v3 forms, paged by an opaque ``after`` (limit at most 100)."""
+        limit = min(int(req.arg("limit") or 20), 100)
+        start = 0
+        if req.arg("after"):
+            key = _untoken(req.arg("after") or "")
+            if key is None:
+                return _err(400, "Invalid paging token", "VALIDATION_ERROR")
+            start = int(key[0])
+        page = self.hs.forms[start : start + limit]
+        body: dict[str, Any] = {"results": page}
+        if start + limit < len(self.hs.forms):
+            tok = _token((start + limit, ""))
+            body["paging"] = {"next": {"after": tok, "link": f"{req.path}?after={tok}"}}
+        return Response(200, body)
 
     def api_usage(self, req: Request) -> Response:
         return Response(
@@ -349,3 +409,16 @@ class HubSpotExtraRoutes:
         if body.get("tokenKey") != self.token:
             return _err(404, "Token not found", "OBJECT_NOT_FOUND")
         return Response(200, {"userId": 1, "hubId": self.hs.portal_id, "appId": 113, "scopes": sorted(self.scopes)})
+
+
+def _token(key: tuple[int, str]) -> str:
+    """An opaque paging token (clients must not read or make one up)."""
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+
+
+def _untoken(raw: str) -> tuple[int, str] | None:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        return int(key[0]), str(key[1])
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None

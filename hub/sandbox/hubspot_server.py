@@ -17,6 +17,7 @@ from hub.sandbox.clock import iso_ms
 from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
 from hub.sandbox.hubspot_batch import HubSpotBatchRoutes
 from hub.sandbox.hubspot_errors import err as _err
+from hub.sandbox.hubspot_oauth import HubSpotOAuthRoutes, _any_secret
 from hub.sandbox.hubspot_routes import HubSpotExtraRoutes
 from hub.sandbox.hubspot_state import OWNER_IDS
 from hub.sandbox.ratelimit import DailyQuota, RollingWindow
@@ -50,8 +51,24 @@ class HubSpotLimits:
     search_per_second: int = 5
     search_lag_ms: int = 0  # records changed more recently than this are not yet searchable
 
+    @classmethod
+    def tier(cls, name: str) -> HubSpotLimits:
+        """HubSpot's burst and daily limits by app type and account tier (usage guidelines;
+        changelog "Increasing our API limits"): Free/Starter 100 per 10 s and 250,000 a day,
+        Professional 190 and 650,000, Enterprise 190 and 1,000,000; a public OAuth app 110 per
+        10 s per account."""
+        tiers = {
+            "free": (100, 250_000),
+            "starter": (100, 250_000),
+            "professional": (190, 650_000),
+            "enterprise": (190, 1_000_000),
+            "oauth_public": (110, 250_000),
+        }
+        burst, daily = tiers[name]
+        return cls(per_ten_seconds=burst, per_day=daily)
 
-class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
+
+class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App):
     system = "hubspot"
 
     def __init__(
@@ -65,11 +82,13 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         self.world, self.hs, self.log = world, world.hubspot, world.log
         self.token = token
         self.scopes = set(SCOPES)  # what the private app was granted; tests take some away
-        # an OAuth app: refresh tokens rotate on every use, issued access tokens are accepted
+        # an OAuth app: refresh tokens stay valid (HubSpot does not rotate them), issued access
+        # tokens are accepted; calls to the deprecated v1 token endpoint are counted
         self.oauth_client = ("sandbox-client-id", "sandbox-client-secret")
         self.refresh_tokens = {"sandbox-refresh-0"}
         self.access_tokens: set[str] = set()
         self.refreshes = 0
+        self.v1_token_calls = 0
         self.limits = limits or HubSpotLimits()
         self.window = RollingWindow(self.limits.per_ten_seconds, 10.0)
         self.search_window = RollingWindow(self.limits.search_per_second, 1.0)
@@ -110,6 +129,7 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
         r("PUT", "/crm/v3/lists/{listId}/memberships/add", self.members_add)
         r("PUT", "/crm/v3/lists/{listId}/memberships/remove", self.members_remove)
         r("PUT", "/crm/v3/lists/{listId}/memberships/add-and-remove", self.members_add_remove)
+        r("POST", "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read", self.associations_read)
         r("GET", "/email/public/v1/events", self.email_events)
         r("GET", "/form-integrations/v1/submissions/forms/{formGuid}", self.form_submissions)
         r("GET", "/marketing/v3/forms", self.forms)
@@ -159,28 +179,11 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
             "X-HubSpot-RateLimit-Daily-Remaining": str(self.daily.remaining()),
         }
 
-    def oauth_token(self, req: Request) -> Response:
-        """POST /oauth/v1/token, refresh_token grant: a new access token and a rotated refresh token."""
-        from urllib.parse import parse_qs
-
-        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
-        client_id, client_secret = self.oauth_client
-        if not (same_secret(form.get("client_id"), client_id) & same_secret(form.get("client_secret"), client_secret)):
-            return Response(400, {"status": "BAD_CLIENT_ID", "message": "missing or unknown client id"})
-        if form.get("grant_type") != "refresh_token" or not _any_secret(form.get("refresh_token"), self.refresh_tokens):
-            return Response(400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"})
-        self.refresh_tokens.discard(form["refresh_token"])
-        self.refreshes += 1
-        access, refresh = f"oauth-access-{self.refreshes}", f"sandbox-refresh-{self.refreshes}"
-        self.access_tokens.add(access)
-        self.refresh_tokens.add(refresh)
-        return Response(
-            200, {"token_type": "bearer", "access_token": access, "refresh_token": refresh, "expires_in": 1800}
-        )
-
     def dispatch(self, req: Request) -> Response:
-        if req.method == "POST" and req.path == "/oauth/v1/token":
+        if req.method == "POST" and req.path in ("/oauth/v1/token", "/oauth/2026-03/token"):
             return self.oauth_token(req)
+        if req.method == "POST" and req.path == "/oauth/2026-03/token/introspect":
+            return self.oauth_introspect(req)
         auth = req.header("authorization") or ""
         if not same_secret(auth, f"Bearer {self.token}") and not _any_secret(
             auth.removeprefix("Bearer "), self.access_tokens
@@ -404,6 +407,8 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
             rows = [self.hs.records[k] for k in fast]
         else:
             rows = self._slow_search(kind, groups, types, lag, q, name, desc)
+        if self.hs.late_index:  # records the index has not caught up with yet (any order)
+            rows = [r for r in rows if r["id"] not in self.hs.late_index]
         page = rows[after : after + limit]
         props = body.get("properties") or (None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"])
         out: dict[str, Any] = {
@@ -444,11 +449,3 @@ class HubSpotApp(HubSpotBatchRoutes, HubSpotExtraRoutes, App):
 
 
 __all__ = ["HubSpotApp", "HubSpotLimits", "OWNER_IDS"]
-
-
-def _any_secret(presented: str | None, known: set[str]) -> bool:
-    """Whether ``presented`` is one of ``known``, compared in constant time against each."""
-    found = False
-    for k in list(known):
-        found |= same_secret(presented, k)
-    return found

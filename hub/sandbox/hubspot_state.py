@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from hub.sandbox.clock import SimClock, iso_ms
+from hub.sandbox.clock import SimClock, iso_ms, parse_datetime_ms
 from hub.sandbox.hubspot_index import ContactIndex
 from hub.sandbox.writelog import WriteLog
 
@@ -23,6 +23,7 @@ HUB_FIELDS = {
 }
 LIFECYCLE = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "customer")
 OWNER_IDS = ("71001", "71002", "71003", "71004", "71005")
+FORM_GUID = "5e3c2a1b-0000-4000-8000-00000000f0a1"
 
 
 def _prop(
@@ -143,8 +144,14 @@ class HubSpotState:
             for k, oid in enumerate(OWNER_IDS)
         ]
         self.email_events: list[dict[str, Any]] = []
-        self.form_submissions: list[dict[str, Any]] = []
+        self.form_submissions: list[dict[str, Any]] = []  # every form's, each with its formGuid
+        self.forms: list[dict[str, Any]] = [
+            {"id": FORM_GUID, "name": "Content download", "formType": "hubspot", "archived": False}
+        ]
         self.engagements: dict[str, dict[str, dict[str, Any]]] = {"meetings": {}, "calls": {}}
+        # ids search does not return yet: HubSpot's index is eventually consistent, and not in
+        # modification order, so a record can surface after newer ones were already found
+        self.late_index: set[str] = set()
         self.version = 0  # bumped by every record change; invalidates the index
         self._index: ContactIndex | None = None
         self._next_id = 1001
@@ -158,7 +165,7 @@ class HubSpotState:
 
     def add_record(self, props: dict[str, Any], person: int | None, at_ms: int) -> str:
         rid = self.new_id()
-        p = {k: (None if v is None else str(v)) for k, v in props.items()}
+        p = {k: (None if v is None else str(v)) for k, v in self.stored(props).items()}
         p.update({"hs_object_id": rid, "createdate": None, "lastmodifieddate": None})
         self.records[rid] = {
             "id": rid,
@@ -204,35 +211,67 @@ class HubSpotState:
 
     def validate(self, props: dict[str, Any]) -> str | None:
         """A HubSpot-like message for the first bad property value, or None."""
+        bad = self.invalid(props)
+        return bad[0][1] if bad else None
+
+    def invalid(self, props: dict[str, Any]) -> list[tuple[str, str]]:
+        """(property, HubSpot-like message) for each bad property value."""
+        out = []
+        for k, v in props.items():
+            msg = self._check(k, v)
+            if msg:
+                out.append((k, msg))
+        return out
+
+    def _check(self, k: str, v: Any) -> str | None:
+        d = self.properties.get(k)
+        if d is None:
+            return f'Property "{k}" does not exist'
+        if k in READ_ONLY:
+            return f'Property "{k}" is read-only'
+        if v in (None, ""):
+            return None
+        if d["type"] == "number":
+            try:
+                float(v)
+            except (TypeError, ValueError):
+                return f'{v!r} is not a valid number for property "{k}"'
+        if d["type"] == "enumeration" and d["options"]:
+            allowed = {o["value"] for o in d["options"]}
+            vals = str(v).split(";") if d["fieldType"] == "checkbox" else [str(v)]
+            bad = [x for x in vals if x not in allowed]
+            if bad:
+                return f'{bad[0]!r} was not one of the allowed options for "{k}"'
+        if k == "hubspot_owner_id" and str(v) not in OWNER_IDS:
+            return f"{v!r} is not a valid owner id"
+        if d["type"] in ("datetime", "date"):
+            try:
+                ms = parse_datetime_ms(v)
+            except (TypeError, ValueError, OverflowError):
+                return f'{str(v)[:60]!r} is not a valid {d["type"]} for property "{k}"'
+            if d["type"] == "date" and ms % 86_400_000:
+                t = ms % 86_400_000
+                return f"{ms} is at {t // 3_600_000}:{t // 60_000 % 60}:{t // 1000 % 60}.{t % 1000} UTC, not midnight!"
+        return None
+
+    def stored(self, props: dict[str, Any]) -> dict[str, Any]:
+        """Values as HubSpot keeps them: datetime and date properties as instants, returned as
+        ISO UTC. HubSpot reads a bare number as epoch milliseconds, so an hour written as "14"
+        becomes 1970-01-01T00:00:00.014Z (its timestamp FAQ: the APIs take UNIX ms; date
+        properties must be midnight UTC). Call after ``validate``."""
+        out = dict(props)
         for k, v in props.items():
             d = self.properties.get(k)
-            if d is None:
-                return f'Property "{k}" does not exist'
-            if k in READ_ONLY:
-                return f'Property "{k}" is read-only'
-            if v in (None, ""):
-                continue
-            if d["type"] == "number":
-                try:
-                    float(v)
-                except (TypeError, ValueError):
-                    return f'{v!r} is not a valid number for property "{k}"'
-            if d["type"] == "enumeration" and d["options"]:
-                allowed = {o["value"] for o in d["options"]}
-                vals = str(v).split(";") if d["fieldType"] == "checkbox" else [str(v)]
-                bad = [x for x in vals if x not in allowed]
-                if bad:
-                    return f'{bad[0]!r} was not one of the allowed options for "{k}"'
-            if k == "hubspot_owner_id" and str(v) not in OWNER_IDS:
-                return f"{v!r} is not a valid owner id"
-        return None
+            if d is not None and d["type"] in ("datetime", "date") and v not in (None, ""):
+                out[k] = iso_ms(parse_datetime_ms(v))
+        return out
 
     def set_properties(self, rid: str, props: dict[str, Any], endpoint: str, source: str = "api") -> bool:
         """Apply changed values; stamp and log only when something changed."""
         rec = self.records[rid]
         at = self.clock.now_ms()
         changed: dict[str, Any] = {}
-        for k, v in props.items():
+        for k, v in self.stored(props).items():
             new = None if v is None else ("true" if v is True else "false" if v is False else str(v))
             old = rec["properties"].get(k)
             if old != new:
@@ -372,3 +411,12 @@ class HubSpotState:
             "assoc_type": assoc_type,
         }
         return eid
+
+    def update_engagement(self, kind: str, eid: str, props: dict[str, Any]) -> None:
+        """A rep sets an outcome after the fact (a meeting marked COMPLETED the next day):
+        the record's ``hs_lastmodifieddate`` moves, its id does not."""
+        rec = self.engagements[kind][eid]
+        stamp = self.clock.now_ms()
+        rec["properties"].update({k: str(v) for k, v in props.items()})
+        rec["properties"]["hs_lastmodifieddate"] = iso_ms(stamp)
+        rec["updatedAt"] = stamp

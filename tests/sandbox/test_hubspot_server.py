@@ -16,6 +16,7 @@ from hubspot.crm.lists import ListCreateRequest, MembershipChangeRequest
 from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
 from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
 
+from hub.sandbox.clock import parse_datetime_ms
 from hub.sandbox.hubspot_server import HubSpotLimits
 from hub.sandbox.serve import start_sandbox
 from hub.sandbox.world import World
@@ -130,7 +131,7 @@ def test_search_400_past_the_ten_thousandth_result() -> None:
         assert tail.total <= 5
 
 
-def test_batch_update_207_partial_errors_and_writes_once(hs, world: World) -> None:
+def test_batch_update_207_for_missing_records_and_writes_once(hs, world: World) -> None:
     _ensure_hub_properties(hs)
     ids = sorted(r["id"] for r in world.hubspot.records.values() if not r["archived"])[:3]
     inputs = [
@@ -139,15 +140,13 @@ def test_batch_update_207_partial_errors_and_writes_once(hs, world: World) -> No
             "properties": {"hub_next_best_action": "webinar_invite", "hub_decision_id": "d-1"},
         },
         {"id": "99999999", "properties": {"hub_next_best_action": "wait"}},
-        {"id": ids[1], "properties": {"lifecyclestage": "not-a-stage"}},
         {"id": ids[2], "properties": {"hub_next_best_action": "wait"}},
     ]
     res = hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs))
     assert res.status == "COMPLETE"
     assert sorted(r.id for r in res.results) == sorted([ids[0], ids[2]])
     cats = {e.category: e.context for e in res.errors}
-    assert cats["OBJECT_NOT_FOUND"] == {"ids": ["99999999"]}
-    assert cats["VALIDATION_ERROR"] == {"ids": [ids[1]]}
+    assert cats == {"OBJECT_NOT_FOUND": {"ids": ["99999999"]}}
     # Writing the same values again changes nothing: exactly once in effect.
     hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs[:1]))
     writes = [e for e in world.log.for_record("hubspot", ids[0]) if e.kind == "field"]
@@ -252,10 +251,11 @@ def test_owner_assignment_is_validated(hs, world: World) -> None:
     )
     assert res.status == "COMPLETE" and [r.id for r in res.results] == [rid]
     assert any(e.kind == "owner" and e.new == "71002" for e in world.log.for_record("hubspot", rid))
-    bad = hs.crm.contacts.batch_api.update(
-        BatchInputSimplePublicObjectBatchInput(inputs=[{"id": rid, "properties": {"hubspot_owner_id": "9001"}}])
-    )
-    assert bad.errors and bad.errors[0].category == "VALIDATION_ERROR"
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.batch_api.update(
+            BatchInputSimplePublicObjectBatchInput(inputs=[{"id": rid, "properties": {"hubspot_owner_id": "9001"}}])
+        )
+    assert e.value.status == 400 and json.loads(e.value.body)["category"] == "VALIDATION_ERROR"
 
 
 def test_merge_creates_a_new_record_that_old_ids_resolve_to(hs, world: World) -> None:
@@ -385,3 +385,217 @@ def test_search_lag_hides_fresh_changes() -> None:
             }
         )
         assert res.total == 1
+
+
+def _get(hs, path: str, qs: dict | None = None):  # noqa: ANN001, ANN202
+    return hs.api_request({"method": "GET", "path": path, "qs": qs or {}})
+
+
+def test_form_submissions_newest_first_with_opaque_after_and_a_paged_forms_list(hs, world: World) -> None:
+    """Forms v1 "Get submissions for a form": reverse-chronological, limit 1..50, ``after`` an
+    opaque token from the previous page (developers.hubspot.com/docs/api-reference/legacy/
+    marketing/forms/v1/get-form-integrations-v1-submissions-forms-form_guid). A made-up
+    token is refused, not read as an offset."""
+    from hub.sandbox.hubspot_state import FORM_GUID
+
+    with world.lock:
+        world.hubspot.form_submissions[:] = [
+            {"conversionId": f"c{k}", "submittedAt": 1_700_000_000_000 + k, "formGuid": FORM_GUID, "values": []}
+            for k in range(70)
+        ]
+        world.hubspot.forms += [{"id": f"f{k}", "name": f"F{k}", "archived": False} for k in range(30)]
+    path = f"/form-integrations/v1/submissions/forms/{FORM_GUID}"
+    first = _get(hs, path, {"limit": 50}).json()
+    stamps = [s["submittedAt"] for s in first["results"]]
+    assert stamps == sorted(stamps, reverse=True) and stamps[0] == 1_700_000_000_069
+    token = first["paging"]["next"]["after"]
+    assert not token.isdigit()
+    second = _get(hs, path, {"limit": 50, "after": token}).json()
+    assert [s["submittedAt"] for s in second["results"]] == list(range(1_700_000_000_019, 1_699_999_999_999, -1))
+    assert "paging" not in second
+    bad = _get(hs, path, {"after": "50"})
+    assert bad.status_code == 400 and bad.json()["category"] == "VALIDATION_ERROR"
+    forms = _get(hs, "/marketing/v3/forms", {"limit": 20}).json()
+    assert len(forms["results"]) == 20 and forms["paging"]["next"]["after"]
+    rest = _get(hs, "/marketing/v3/forms", {"limit": 20, "after": forms["paging"]["next"]["after"]}).json()
+    assert len(rest["results"]) == 11 and "paging" not in rest
+
+
+def test_datetime_properties_store_instants_read_a_bare_number_as_epoch_ms_and_dates_need_midnight(
+    hs, world: World
+) -> None:
+    """HubSpot's timestamp FAQ (developers.hubspot.com/docs/faq/how-should-timestamps-be-
+    formatted-for-hubspots-apis): the APIs take UNIX ms, stored as UTC; a date property must
+    be midnight UTC or the write is refused. So "14" on a datetime is 14 ms after the epoch."""
+    for name, kind in (("when_dt", "datetime"), ("when_d", "date")):
+        hs.crm.properties.core_api.create(
+            "contacts",
+            PropertyCreate(name=name, label=name, type=kind, field_type="date", group_name="contactinformation"),
+        )
+    rid = next(r for r, rec in world.hubspot.records.items() if not rec["archived"])
+    hs.crm.contacts.basic_api.update(rid, {"properties": {"when_dt": "14"}})
+    got = hs.crm.contacts.basic_api.get_by_id(rid, properties=["when_dt"]).properties
+    assert got["when_dt"] == "1970-01-01T00:00:00.014Z"
+    hs.crm.contacts.basic_api.update(rid, {"properties": {"when_dt": "2026-03-02T14:00:00+01:00"}})
+    assert hs.crm.contacts.basic_api.get_by_id(rid, properties=["when_dt"]).properties["when_dt"] == (
+        "2026-03-02T13:00:00.000Z"
+    )
+    hs.crm.contacts.basic_api.update(rid, {"properties": {"when_d": "1430438400000"}})
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.basic_api.update(rid, {"properties": {"when_d": "1430438400001"}})
+    body = json.loads(e.value.body)
+    assert e.value.status == 400 and body["category"] == "VALIDATION_ERROR" and "not midnight" in body["message"]
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.basic_api.update(rid, {"properties": {"when_dt": "next tuesday"}})
+    assert e.value.status == 400
+
+
+def test_one_invalid_value_refuses_the_whole_batch_update_and_writes_nothing(hs, world: World) -> None:
+    """HubSpot validates a batch update as a whole: one bad value and the call answers 400
+    VALIDATION_ERROR "Property values were not valid: [...]" naming the property, and no
+    record in it is written (the anchors: "one bad contact fails the whole batch"; Hightouch
+    split retries exist for exactly this, hightouch.com/docs/syncs/retries)."""
+    ids = sorted(r["id"] for r in world.hubspot.records.values() if not r["archived"])[:3]
+    before = [world.hubspot.records[i]["properties"]["jobtitle"] for i in ids]
+    inputs = [
+        {"id": ids[0], "properties": {"jobtitle": "Boss"}},
+        {"id": ids[1], "properties": {"lifecyclestage": "not-a-stage"}},
+        {"id": ids[2], "properties": {"jobtitle": "Boss"}},
+    ]
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs))
+    body = json.loads(e.value.body)
+    assert e.value.status == 400 and body["category"] == "VALIDATION_ERROR"
+    assert body["message"].startswith("Property values were not valid") and "lifecyclestage" in body["message"]
+    assert body["errors"][0]["context"] == {"propertyName": ["lifecyclestage"]}
+    assert [world.hubspot.records[i]["properties"]["jobtitle"] for i in ids] == before
+
+
+def test_a_late_indexed_record_is_missing_from_search_but_not_from_get(hs, world: World) -> None:
+    """CRM search is eventually consistent: a change can take a while to be searchable, and
+    not in modification order (anchors: airbyte#40591, #34446, PR #69203)."""
+    rid = next(r for r, rec in world.hubspot.records.items() if not rec["archived"])
+    world.hubspot.late_index.add(rid)
+    q = {"filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": rid}]}]}
+    assert hs.crm.contacts.search_api.do_search(public_object_search_request=q).total == 0
+    assert hs.crm.contacts.basic_api.get_by_id(rid).id == rid
+    world.hubspot.late_index.clear()
+    assert hs.crm.contacts.search_api.do_search(public_object_search_request=q).total == 1
+
+
+def test_an_opt_out_is_also_logged_as_a_statuschange_email_event(hs, world: World) -> None:
+    """HubSpot logs a recipient's subscription change as a STATUSCHANGE email event carrying
+    ``source``, ``portalSubscriptionStatus`` and ``subscriptions`` (legacy Email Events API,
+    "user status events"), next to the contact's ``hs_email_optout``."""
+    _ensure_hub_properties(hs)
+    recs = [r for r in world.hubspot.records.values() if not r["archived"] and r["properties"].get("email")]
+    for k in range(0, len(recs), 100):  # an email to everyone: some will opt out
+        inputs = [
+            {"id": r["id"], "properties": {"hub_next_best_action": "webinar_invite", "hub_decision_id": f"d{r['id']}"}}
+            for r in recs[k : k + 100]
+        ]
+        hs.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs))
+    for _ in range(3):
+        world.advance_days(1)
+        if any(e["type"] == "STATUSCHANGE" for e in world.hubspot.email_events):
+            break
+    resp = hs.api_request(
+        {"method": "GET", "path": "/email/public/v1/events", "qs": {"eventType": "STATUSCHANGE", "limit": 1000}}
+    )
+    events = resp.json()["events"]
+    assert events, "no opt-out after emailing everyone"
+    optouts = {
+        (r["properties"].get("email") or "").lower()
+        for r in world.hubspot.records.values()
+        if r["properties"].get("hs_email_optout") == "true"
+    }
+    for e in events:
+        assert e["portalSubscriptionStatus"] == "UNSUBSCRIBED" and e["source"] == "SOURCE_LIST_UNSUBSCRIBE"
+        assert e["subscriptions"] and e["recipient"].lower() in optouts
+
+
+def test_engagement_search_has_no_associations_and_v4_batch_read_supplies_them(hs, world: World) -> None:
+    """CRM search answers properties only; associations come from
+    ``POST /crm/v4/associations/{from}/{to}/batch/read`` (hubspot-api-client
+    ``crm.associations.v4.batch_api.get_page``). An outcome set later moves
+    ``hs_lastmodifieddate``, so a search on it finds the meeting again."""
+    rid = next(r for r, rec in world.hubspot.records.items() if not rec["archived"])
+    with world.lock:
+        mid = world.hubspot.add_engagement("meetings", rid, world.clock.now_ms(), {"hs_meeting_outcome": "SCHEDULED"})
+    first = world.hubspot.engagements["meetings"][mid]["properties"]["hs_lastmodifieddate"]
+    with world.lock:
+        world.hubspot.update_engagement("meetings", mid, {"hs_meeting_outcome": "NO_SHOW"})
+    after = str(parse_datetime_ms(first) + 1)
+    res = hs.crm.objects.search_api.do_search(
+        "meetings",
+        {
+            "filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": after}]}],
+            "properties": ["hs_meeting_outcome"],
+        },
+    )
+    assert [r.id for r in res.results] == [mid] and res.results[0].properties["hs_meeting_outcome"] == "NO_SHOW"
+    raw = hs.api_request(
+        {
+            "method": "POST",
+            "path": "/crm/v3/objects/meetings/search",
+            "body": {"filterGroups": [], "associations": ["contacts"], "limit": 200},
+        }
+    ).json()
+    assert raw["results"] and not any("associations" in r for r in raw["results"])
+    got = hs.crm.associations.v4.batch_api.get_page("meetings", "contacts", {"inputs": [{"id": mid}, {"id": "1"}]})
+    assert [int(t.to_object_id) for t in got.results[0].to] == [int(rid)]
+    assert got.errors and got.errors[0].category == "OBJECT_NOT_FOUND"
+
+
+def test_a_starter_portal_refuses_the_101st_call_in_ten_seconds_and_says_its_limit() -> None:
+    """Free/Starter: 100 per 10 s per app (usage guidelines, via the anchors); the headers
+    carry the limit the client has to follow."""
+    world = World(n_contacts=100, seed=1)
+    with start_sandbox(world, hubspot_limits=HubSpotLimits.tier("starter")) as sb:
+        hs = hubspot_client(sb)
+        for _ in range(100):
+            hs.crm.owners.owners_api.get_page(limit=1)
+        with pytest.raises(Exception) as e:
+            hs.crm.owners.owners_api.get_page(limit=1)
+        assert e.value.status == 429 and json.loads(e.value.body)["policyName"] == "TEN_SECONDLY_ROLLING"
+        assert e.value.headers["X-HubSpot-RateLimit-Max"] == "100"
+        assert HubSpotLimits.tier("oauth_public").per_ten_seconds == 110
+
+
+def test_oauth_token_endpoint_keeps_secrets_out_of_the_url_and_answers_rfc6749_errors(sandbox) -> None:
+    """The current token endpoint ``/oauth/2026-03/token`` takes its parameters in the body
+    (HubSpot OAuth v3 guide: "parameters are included in the request body"), errors carry
+    ``error``/``error_description`` plus ``status``/``message`` (changelog "New OAuth v3 API
+    Endpoints and Standardized Error Responses"), and refresh tokens do not rotate."""
+    import requests
+
+    url = f"{sandbox.hubspot_url}/oauth/2026-03/token"
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": "sandbox-client-id",
+        "client_secret": "sandbox-client-secret",
+        "refresh_token": "sandbox-refresh-0",
+    }
+    in_url = requests.post(url, params=form, timeout=10, verify=False)
+    assert in_url.status_code == 400 and in_url.json()["error"] == "invalid_request"
+    for _ in range(2):  # the same refresh token works again: no rotation
+        ok = requests.post(url, data=form, timeout=10, verify=False)
+        assert ok.status_code == 200 and ok.json()["refresh_token"] == "sandbox-refresh-0"
+    bad = requests.post(url, data={**form, "refresh_token": "stolen"}, timeout=10, verify=False)
+    body = bad.json()
+    assert bad.status_code == 400 and body["error"] == "invalid_grant" and body["status"] == "BAD_REFRESH_TOKEN"
+
+
+def test_archived_contacts_are_listed_with_archived_at_and_never_searched(hs, world: World) -> None:
+    """Archived records are only on the list endpoint with ``archived=true`` (with
+    ``archivedAt``); search never returns them (anchors: airbyte#35017, tap-hubspot#64)."""
+    rid = sorted((r for r, rec in world.hubspot.records.items() if not rec["archived"]), key=int)[0]
+    with world.lock:
+        world.hubspot.archive(rid)
+    listed = hs.api_request(
+        {"method": "GET", "path": "/crm/v3/objects/contacts", "qs": {"archived": "true", "limit": 100}}
+    ).json()["results"]
+    mine = [r for r in listed if r["id"] == rid]
+    assert mine and mine[0]["archived"] is True and mine[0]["archivedAt"].endswith("Z")
+    q = {"filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": rid}]}]}
+    assert hs.crm.contacts.search_api.do_search(public_object_search_request=q).total == 0

@@ -36,12 +36,19 @@ def test_check_names_the_missing_scopes(sandbox, connector):
     assert any("crm.lists.write, forms" in p for p in report.problems), report.problems
 
 
-def test_oauth_refreshes_by_lifetime_and_keeps_the_rotated_refresh_token(world, sandbox):
+def test_oauth_refreshes_by_lifetime_on_the_current_token_endpoint_with_the_same_refresh_token(world, sandbox):
+    """``POST /oauth/2026-03/token`` replaces ``/oauth/v1/token`` (deprecated February 16, 2027:
+    developers.hubspot.com/changelog/v1-oauth-api-deprecation); HubSpot's refresh tokens do
+    not rotate, so the one configured keeps working (and none is required in the answer)."""
     c = oauth_connector(sandbox)
-    assert c.check().details["portal"] == 4242 and sandbox.hubspot.refreshes == 1
+    report = c.check()
+    assert report.details["portal"] == 4242 and sandbox.hubspot.refreshes == 1 and report.ok
     c.client._token_expires = 0  # the token's lifetime is over: the next call refreshes first
     assert c.push([req(1, live(world)[0], "add_to_list", list="oauth-list")])[0].status == "ok"
-    assert sandbox.hubspot.refreshes == 2 and sandbox.hubspot.refresh_tokens == {"sandbox-refresh-2"}
+    assert sandbox.hubspot.refreshes == 2 and sandbox.hubspot.v1_token_calls == 0
+    assert c.client._refresh_token == "sandbox-refresh-0"
+    sandbox.hubspot.scopes -= {"forms"}
+    assert any("forms" in p for p in c.check().problems)  # scopes come from the introspect endpoint
 
 
 def test_check_reports_a_bad_token(sandbox):
@@ -115,3 +122,21 @@ def test_four_workers_pushing_at_once_never_exceed_the_limit(world, sandbox, red
     assert not errors
     assert world.log.total_limits_exceeded() == 0
     assert sum(c.client.calls.get("contacts.batch_update", 0) for c in workers) == 40
+
+
+def test_one_invalid_value_in_a_batch_fails_that_record_alone_and_the_rest_are_written(world, connector):
+    """HubSpot refuses a whole batch update for one invalid value (400 VALIDATION_ERROR); the
+    writer splits the batch until the bad record stands alone (Hightouch's split retries,
+    hightouch.com/docs/syncs/retries), so 99 writes land and one fails with HubSpot's reason."""
+    connector.ensure_schema()
+    ids = live(world)[:100]
+    reqs = [req(i, rid, fields={"decision_id": f"d-{i}", "lead_score": 50}) for i, rid in enumerate(ids)]
+    reqs[37] = req(37, ids[37], fields={"decision_id": "d-37", "lead_score": "lots"})  # not a number
+    results = {r.push_id: r for r in connector.push(reqs)}
+    assert results[37].status == "failed" and "VALIDATION_ERROR" in results[37].reason
+    assert "hub_lead_score" in results[37].reason
+    assert all(results[i].status == "ok" for i in range(100) if i != 37)
+    assert all(
+        world.hubspot.records[ids[i]]["properties"]["hub_decision_id"] == f"d-{i}" for i in range(100) if i != 37
+    )
+    assert connector.client.calls["contacts.batch_update"] <= 2 * 7 + 1  # a bisection, not 100 calls

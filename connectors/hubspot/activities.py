@@ -1,0 +1,200 @@
+"""How HubSpot activities are read: email events, form submissions, meetings and calls.
+
+One cursor (``ActivityCursor``) holds each source's bookmark; each reader yields pages of raw
+records with the cursor after them, and the connector maps and commits them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.mapping import parse_ms, to_ms
+from connectors.hubspot.objects import search_filters
+
+
+@dataclass
+class ActivityCursor:
+    email_start: int = 0
+    email_offset: str | None = None
+    forms: dict[str, Any] = field(default_factory=dict)  # form id -> {since, seen[, top, top_seen, after]}
+    meetings: str | None = None  # old cursors' id walk; unused
+    calls: str | None = None
+    meetings_since: int = 0  # newest hs_lastmodifieddate read (epoch ms)
+    calls_since: int = 0
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def load(cls, raw: str | None) -> ActivityCursor:
+        return cls(**json.loads(raw)) if raw else cls()
+
+
+ENGAGEMENT_PROPERTIES = {
+    "meetings": ["hs_timestamp", "hs_meeting_start_time", "hs_meeting_outcome"],
+    "calls": ["hs_timestamp", "hs_call_status", "hs_call_direction"],
+}
+
+
+def email_event_pages(
+    client: HubSpotClient, cur: ActivityCursor
+) -> Iterator[tuple[list[dict[str, Any]], ActivityCursor]]:
+    """Legacy email events API (not in the SDK): by start time, then the offset token."""
+    while True:
+        qs: dict[str, Any] = {"startTimestamp": cur.email_start, "limit": 1000}
+        if cur.email_offset:
+            qs["offset"] = cur.email_offset
+        res = client.raw("email.events", "GET", "/email/public/v1/events", qs) or {}
+        events = res.get("events") or []
+        nxt = ActivityCursor(**{**asdict(cur)})
+        if res.get("hasMore"):
+            nxt.email_offset = str(res.get("offset"))
+        else:
+            nxt.email_offset = None
+            stamps = [
+                int(e["created"])
+                for e in events
+                if str(e.get("created", "")).isdigit() or isinstance(e.get("created"), int)
+            ]
+            nxt.email_start = max([cur.email_start, *stamps])
+        yield events, nxt
+        cur = nxt
+        if not res.get("hasMore"):
+            return
+
+
+def _form_ids(client: HubSpotClient) -> list[str]:
+    """Every form, through all pages of the forms list."""
+    out: list[str] = []
+    after = None
+    while True:
+        qs: dict[str, Any] = {"limit": 100}
+        if after:
+            qs["after"] = after
+        res = client.raw("forms.list", "GET", "/marketing/v3/forms", qs) or {}
+        out += [str(f["id"]) for f in res.get("results") or [] if f.get("id")]
+        after = ((res.get("paging") or {}).get("next") or {}).get("after")
+        if not after:
+            return out
+
+
+def form_pages(
+    client: HubSpotClient, cur: ActivityCursor
+) -> Iterator[tuple[str, list[dict[str, Any]], ActivityCursor]]:
+    """Form submissions come newest first and ``after`` is opaque, so each form keeps the
+    newest ``submittedAt`` read (``since``, with the ids read at exactly that ms) and every
+    sync pages from the newest down to it. While a walk is under way the cursor holds its
+    page token and the newest time it started from (``top``); ``since`` moves only when the
+    walk reaches it, so a walk cut short resumes instead of skipping what it had not read."""
+    for fid in _form_ids(client):
+        state = cur.forms.get(fid)
+        st = dict(state) if isinstance(state, dict) else {"since": -1, "seen": []}  # old cursors: start over
+        while True:
+            qs: dict[str, Any] = {"limit": 50}
+            if st.get("after"):
+                qs["after"] = st["after"]
+            res = client.raw("forms.submissions", "GET", f"/form-integrations/v1/submissions/forms/{fid}", qs) or {}
+            rows = res.get("results") or []
+            after = ((res.get("paging") or {}).get("next") or {}).get("after")
+            if "top" not in st:  # the first page of a walk: its newest row is the new mark
+                stamps = [_sub_ms(r) for r in rows]
+                top = max(stamps, default=st["since"])
+                st["top"] = max(top, st["since"])
+                st["top_seen"] = [str(r.get("conversionId")) for r, t in zip(rows, stamps, strict=True) if t == top]
+            fresh, reached = [], False
+            for r in rows:
+                t = _sub_ms(r)
+                if t < st["since"] or (t == st["since"] and str(r.get("conversionId")) in st["seen"]):
+                    reached = True
+                    continue
+                fresh.append(r)
+            if after and not reached:
+                st["after"] = str(after)
+            else:  # the walk is done: the newest row it started from is the new mark
+                seen = st["top_seen"] + (st["seen"] if st["top"] == st["since"] else [])
+                st = {"since": st["top"], "seen": sorted(set(seen))}
+            nxt = ActivityCursor(**{**asdict(cur), "forms": {**cur.forms, fid: dict(st)}})
+            yield fid, fresh, nxt
+            cur = nxt
+            if "top" not in st:
+                break
+
+
+def _sub_ms(sub: dict[str, Any]) -> int:
+    ts = parse_ms(sub.get("submittedAt"))
+    return to_ms(ts) if ts else 0
+
+
+def engagement_pages(
+    client: HubSpotClient, kind: str, cur: ActivityCursor, page_size: int, lookback_ms: int
+) -> Iterator[tuple[list[dict[str, Any]], ActivityCursor]]:
+    """Meetings and calls changed since the bookmark (less the lookback), by a search on
+    ``hs_lastmodifieddate``: an outcome set after creation moves that stamp, so the record is
+    read again (a walk by id never came back to it). Search returns no associations, so the
+    contacts come from one associations v4 batch read per page. Past ~9,800 results the search
+    restarts from the last stamp read (the 10,000 cap)."""
+    attr = f"{kind}_since"
+    since = max(0, getattr(cur, attr) - lookback_ms)
+    search = client.api.crm.objects.search_api
+    after: str | None = None
+    while True:
+        body: dict[str, Any] = {
+            "filterGroups": search_filters(
+                {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(since)}
+            ),
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": ENGAGEMENT_PROPERTIES[kind] + ["hs_lastmodifieddate"],
+            "limit": min(200, max(page_size, 1)),
+        }
+        if after:
+            body["after"] = after
+        res = (
+            client.call(
+                f"{kind}.search", search.do_search, object_type=kind, public_object_search_request=body, search=True
+            )
+            or {}
+        )
+        rows = res.get("results") or []
+        _attach_contacts(client, kind, rows)
+        stamps = [_engagement_ms(r) for r in rows]
+        nxt = ActivityCursor(**{**asdict(cur), "forms": dict(cur.forms)})
+        setattr(nxt, attr, max([getattr(cur, attr), *stamps]))
+        yield rows, nxt
+        cur = nxt
+        after = ((res.get("paging") or {}).get("next") or {}).get("after")
+        if not after:
+            return
+        if int(after) >= 9_800 and stamps and max(stamps) > since:  # restart the slice before the cap
+            since, after = max(stamps), None
+
+
+def _engagement_ms(record: dict[str, Any]) -> int:
+    ts = parse_ms((record.get("properties") or {}).get("hs_lastmodifieddate") or record.get("updatedAt"))
+    return to_ms(ts) if ts else 0
+
+
+def _attach_contacts(client: HubSpotClient, kind: str, rows: list[dict[str, Any]]) -> None:
+    """Fill each row's ``associations.contacts`` as the list endpoint would, from one batch read."""
+    if not rows:
+        return
+    api = client.api.crm.associations.v4.batch_api
+    res = (
+        client.call(
+            f"{kind}.associations",
+            api.get_page,
+            from_object_type=kind,
+            to_object_type="contacts",
+            batch_input_public_fetch_associations_batch_request={"inputs": [{"id": str(r["id"])} for r in rows]},
+        )
+        or {}
+    )
+    by_id = {
+        str((x.get("from") or {}).get("id")): [{"id": str(t["toObjectId"])} for t in x.get("to") or []]
+        for x in res.get("results") or []
+    }
+    for r in rows:
+        r["associations"] = {"contacts": {"results": by_id.get(str(r["id"]), [])}}

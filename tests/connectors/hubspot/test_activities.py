@@ -1,0 +1,154 @@
+"""Activity sync (form submissions, email events, meetings and calls) against the sandbox portal."""
+
+from __future__ import annotations
+
+from hub.sandbox.hubspot_state import FORM_GUID
+from tests.connectors.hubspot.conftest import drain
+
+
+def add_submission(world, guid: str, at_ms: int, key: str, email: str = "form@example.com") -> None:
+    with world.lock:
+        world.hubspot.form_submissions.append(
+            {
+                "conversionId": key,
+                "submittedAt": at_ms,
+                "formGuid": guid,
+                "pageUrl": "https://www.example.com/pricing",
+                "values": [{"name": "email", "value": email}, {"name": "form_name", "value": ""}],
+            }
+        )
+
+
+def add_forms(world, n: int) -> list[str]:
+    guids = [f"00000000-0000-4000-8000-{k:012d}" for k in range(n)]
+    with world.lock:
+        world.hubspot.forms += [{"id": g, "name": f"Form {g}", "formType": "hubspot", "archived": False} for g in guids]
+    return guids
+
+
+def form_keys(items) -> list[str]:
+    return sorted(a.external_id for a in items if a.external_id.startswith("form:"))
+
+
+def test_new_submissions_are_read_after_the_first_sync_and_old_ones_not_again(world, connector):
+    """HubSpot serves a form's submissions newest first with an opaque ``after`` (Forms v1
+    reference, "returned in reverse-chronological order"): the connector pages down to the
+    newest ``submittedAt`` it read last time, so a second sync reads exactly the new ones."""
+    now = world.clock.now_ms()
+    for k in range(120):  # more than two pages of 50
+        add_submission(world, FORM_GUID, now - 10_000_000 + k * 1000, f"old-{k}")
+    items, _, _, cursor = drain(connector.pull_activities(None))
+    before = form_keys(items)
+    assert {f"form:old-{k}" for k in range(120)} <= set(before) and len(before) == len(set(before))
+    add_submission(world, FORM_GUID, now + 5_000, "new-1")
+    add_submission(world, FORM_GUID, now + 6_000, "new-2")
+    items, _, _, cursor = drain(connector.pull_activities(cursor))
+    assert form_keys(items) == ["form:new-1", "form:new-2"]
+    items, _, _, _ = drain(connector.pull_activities(cursor))
+    assert form_keys(items) == []
+
+
+def test_a_submission_at_the_same_ms_as_the_mark_is_still_read(world, connector):
+    now = world.clock.now_ms()
+    add_submission(world, FORM_GUID, now, "a")
+    _, _, _, cursor = drain(connector.pull_activities(None))
+    add_submission(world, FORM_GUID, now, "b")
+    items, _, _, _ = drain(connector.pull_activities(cursor))
+    assert form_keys(items) == ["form:b"]
+
+
+def test_forms_past_the_first_page_of_the_forms_list_are_read(world, connector):
+    guids = add_forms(world, 130)  # the forms list pages by 100
+    add_submission(world, guids[-1], world.clock.now_ms(), "last-form")
+    items, _, _, _ = drain(connector.pull_activities(None))
+    assert "form:last-form" in form_keys(items)
+    assert connector.client.calls["forms.list"] == 2
+
+
+def add_status_change(world, key: str, email: str, **fields) -> None:
+    with world.lock:
+        world.hubspot.email_events.append(
+            {"id": key, "type": "STATUSCHANGE", "created": world.clock.now_ms(), "recipient": email, **fields}
+        )
+
+
+def test_status_changes_are_unsubscribes_resubscribes_and_bounces_each_as_what_it_is(world, connector):
+    """Legacy Email Events API: a STATUSCHANGE is any change of a recipient's subscriptions
+    (``portalSubscriptionStatus``, ``subscriptions``, ``source``, ``bounced``; HubSpot's
+    answer in community thread 366907), and the subscriptions timeline names the ``change``
+    (SUBSCRIBED, UNSUBSCRIBED, BOUNCED, UNBOUNCED). Only an opt-out may become an unsubscribe."""
+    add_status_change(
+        world,
+        "u",
+        "a@example.com",
+        source="SOURCE_LIST_UNSUBSCRIBE",
+        portalSubscriptionStatus="UNSUBSCRIBED",
+        subscriptions=[{"id": 1, "status": "UNSUBSCRIBED"}],
+    )
+    add_status_change(
+        world,
+        "r",
+        "b@example.com",
+        source="SOURCE_RECIPIENT",
+        portalSubscriptionStatus="SUBSCRIBED",
+        subscriptions=[{"id": 1, "status": "SUBSCRIBED"}],
+    )
+    add_status_change(world, "b", "c@example.com", source="SOURCE_HUBSPOT_CUSTOMER", bounced=True)
+    add_status_change(world, "x", "d@example.com", change="UNBOUNCED", source="SOURCE_HUBSPOT_CUSTOMER")
+    add_status_change(
+        world,
+        "t",
+        "e@example.com",
+        portalSubscriptionStatus="SUBSCRIBED",
+        subscriptions=[{"id": 1, "status": "UNSUBSCRIBED"}, {"id": 2, "status": "SUBSCRIBED"}],
+    )
+    items, _, _, _ = drain(connector.pull_activities(None))
+    got = {a.external_id: a for a in items if a.external_id.startswith("email:") and len(a.external_id) == 7}
+    kinds = {k: (a.type.value, a.properties["status_change"]) for k, a in got.items()}
+    assert kinds == {
+        "email:u": ("unsubscribe", "unsubscribe"),
+        "email:r": ("custom", "resubscribe"),
+        "email:b": ("email_bounce", "bounce"),
+        "email:x": ("custom", "unbounce"),
+        "email:t": ("unsubscribe", "unsubscribe"),
+    }
+    assert got["email:u"].properties["scope"] == "all" and got["email:t"].properties["scope"] == "some_types"
+
+
+def test_a_meeting_outcome_set_after_creation_is_read_on_the_next_sync(world, connector):
+    """Reps set a meeting's outcome after the meeting (HubSpot moves ``hs_lastmodifieddate``,
+    not the id): a search on ``hs_lastmodifieddate`` from the bookmark less the lookback reads
+    it again, where a walk by id never came back to it. CRM search returns no associations
+    (anchors: search), so the contacts come from an associations v4 batch read."""
+    rid = sorted((r for r, rec in world.hubspot.records.items() if not rec["archived"]), key=int)[0]
+    with world.lock:
+        mid = world.hubspot.add_engagement("meetings", rid, world.clock.now_ms(), {"hs_meeting_outcome": "SCHEDULED"})
+        cid = world.hubspot.add_engagement("calls", rid, world.clock.now_ms(), {"hs_call_status": "COMPLETED"})
+    items, _, _, cursor = drain(connector.pull_activities(None))
+    keys = {a.external_id for a in items}
+    assert f"calls:{cid}:{rid}:COMPLETED" in keys
+    assert not any(k.startswith(f"meetings:{mid}:") for k in keys)  # no outcome yet
+    with world.lock:
+        world.hubspot.update_engagement("meetings", mid, {"hs_meeting_outcome": "COMPLETED"})
+    items, _, _, cursor = drain(connector.pull_activities(cursor))
+    meeting = [a for a in items if a.external_id.startswith(f"meetings:{mid}:")]
+    assert [a.external_id for a in meeting] == [f"meetings:{mid}:{rid}:COMPLETED"]
+    assert meeting[0].contact_ref.external_id == rid and meeting[0].properties["hs_meeting_outcome"] == "COMPLETED"
+    assert connector.client.calls["meetings.search"] >= 2 and "meetings.list" not in connector.client.calls
+
+
+def test_a_form_walk_cut_short_resumes_where_it_stopped_and_then_reads_what_came_meanwhile(world, connector):
+    now = world.clock.now_ms()
+    for k in range(120):
+        add_submission(world, FORM_GUID, now - 10_000_000 + k * 1000, f"old-{k}")
+    pages = [p for p in connector.pull_activities(None) if any(a.external_id.startswith("form:") for a in p.items)]
+    first = pages[0]  # the sync dies after committing its first page of form submissions
+    read_first = form_keys(first.items)
+    assert len(read_first) == 50 and read_first[-1] == "form:old-99"  # newest first
+    add_submission(world, FORM_GUID, now + 1_000, "meanwhile")
+    items, _, _, cursor = drain(connector.pull_activities(first.cursor))
+    rest = form_keys(items)
+    assert set(rest) | set(read_first) >= {f"form:old-{k}" for k in range(120)}
+    assert not set(rest) & set(read_first) and "form:meanwhile" not in rest
+    items, _, _, _ = drain(connector.pull_activities(cursor))
+    assert form_keys(items) == ["form:meanwhile"]
