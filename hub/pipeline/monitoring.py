@@ -40,9 +40,10 @@ from hub.store import Store
 from hub.store.contacts import aware
 from hub.store.schema import activities, contacts, decisions, outcomes
 
-#: responses to the hub's own actions (its emails, its calls): they move whenever the policy
-#: does, so they are the reward check's business, not evidence that the world changed
-HUB_DRIVEN = ("email_open_", "email_click_", "call_", "unsubscribe_")
+#: responses to the hub's own actions (its emails, its calls, the opt-outs its emails cause): they
+#: move whenever the policy does, so they are the reward check's business, not evidence that the
+#: world changed
+HUB_DRIVEN = ("email_open_", "email_click_", "call_", "unsubscribe_", "email_opt_out")
 DRIFT_FEATURES = tuple(n for n in FEATURE_NAMES if not n.startswith(HUB_DRIVEN))
 #: newest contacts whose declared columns are compared with the fitted reference
 DECLARED_DRIFT_ROWS = 5_000
