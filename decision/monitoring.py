@@ -195,14 +195,25 @@ def _level(p_adj: float, t: Thresholds) -> bool | None:
     return True if p_adj < t.alpha else (False if p_adj < t.clear_alpha else None)
 
 
-def _drift_alerts(train: np.ndarray, recent: np.ndarray, names: Sequence[str], t: Thresholds) -> list[Alert]:
+def declared_drift_alerts(train: np.ndarray, recent: np.ndarray, names: Sequence[str], t: Thresholds) -> list[Alert]:
+    """Drift of declared feature columns (decision.features) against the rows they were fitted
+    on: as :func:`check`'s drift, but a column of few values (a one-hot level, a missing flag)
+    is compared value by value, since quantile bins of a column constant when fitted cannot see
+    a value arrive."""
+    return _drift_alerts(np.asarray(train, dtype=float), np.asarray(recent, dtype=float), names, t, discrete=True)
+
+
+def _drift_alerts(
+    train: np.ndarray, recent: np.ndarray, names: Sequence[str], t: Thresholds, discrete: bool = False
+) -> list[Alert]:
     """PSI per feature, alerted where it crosses the PSI level *and* is significant for the
-    sample sizes after Holm over the features; held at half the PSI level."""
+    sample sizes after Holm over the features; held at half the PSI level. ``discrete``: columns
+    of at most ``DISCRETE_LEVELS`` values by :func:`discrete_psi`."""
     if len(train) < t.min_rows or len(recent) < t.min_rows:
         return []
     values, pvals = [], []
     for j in range(len(names)):
-        levels = len(np.unique(train[:, j]))
+        levels = len(np.unique(train[:, j])) if discrete else DISCRETE_LEVELS + 1
         if levels <= DISCRETE_LEVELS:  # flags and one-hots: one bin per value, so a new value shows
             v, bins = discrete_psi(train[:, j], recent[:, j]), levels + 1
         else:

@@ -29,7 +29,7 @@ import numpy as np
 from sqlalchemy import select
 
 from decision.declared.spec import DeclaredSpec
-from decision.monitoring import Alert, Thresholds, check, feed_rate_alerts
+from decision.monitoring import Alert, Thresholds, check, declared_drift_alerts, feed_rate_alerts
 from decision.objective import components
 from decision.scoring import FEATURE_NAMES, build_training_set, features_at
 from decision.scoring.settings import ScoringSettings
@@ -199,7 +199,7 @@ def declared_drift(store: Store, spec: DeclaredSpec, now: datetime, thresholds: 
     if not ids:
         return []
     X, names, _ = declared_matrix(store, spec, sorted(ids), now)
-    return check(thresholds=thresholds, train_X=spec.reference_, recent_X=X, feature_names=list(names))
+    return declared_drift_alerts(spec.reference_, X, list(names), thresholds)
 
 
 def monitor(

@@ -236,7 +236,7 @@ def test_declared_columns_are_watched_for_drift(ctx):
     from decision.monitoring import Thresholds
     from hub.pipeline.monitoring import declared_drift
 
-    add_people(ctx, 40)
+    add_people(ctx, 120)  # alerts need at least Thresholds.min_rows (100) rows on each side
     ensure_features(ctx)
     spec = ctx.policy.declared
     assert declared_drift(ctx.store, spec, T0, Thresholds()) == []  # the fitted contacts themselves
