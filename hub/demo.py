@@ -99,9 +99,11 @@ def sandbox_settings(sb: SandboxHandle, workdir: Path, connector_types: set[str]
         connectors["salesforce"] = {
             "type": "salesforce",
             "settings": {
+                # OAuth client credentials, as a new org's connected app runs it (SOAP password login
+                # is off in new orgs); the username is the user field permissions are granted to
+                "consumer_key": sb.salesforce_consumer_key,
+                "consumer_secret": sb.salesforce_consumer_secret,
                 "username": sb.salesforce_username,
-                "password": sb.salesforce_password,
-                "security_token": sb.salesforce_security_token,
                 "domain": sb.salesforce_domain,
                 "ca_bundle": sb.ca_cert_path,
             },
