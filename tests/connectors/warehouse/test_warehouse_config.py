@@ -24,7 +24,11 @@ def problems(raw: dict) -> str:
 
 
 def test_a_good_config_validates():
-    parse_settings(config(events={"query": "select * from events;"}, decisions_table="analytics.hub_decisions"))
+    settings = parse_settings(
+        config(events={"query": "select * from events;"}, decisions_table="analytics.hub_decisions")
+    )
+    entry = settings.connectors["wh"]
+    assert entry.type == "warehouse" and entry.settings["decisions_table"] == "analytics.hub_decisions"
 
 
 def test_bad_values_name_their_key_path():
