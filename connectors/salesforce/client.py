@@ -12,6 +12,11 @@ with a short retry-after. A refused request ran nothing, so even creates are ret
 
 A 400 QUERY_TIMEOUT (or OPERATION_TOO_LARGE) says the query was too big, not wrong: it is a
 :class:`QueryTooBig` and the reader narrows its window.
+
+Bulk API 2.0 query jobs go through simple-salesforce's own client (``sf.bulk2``): create, poll
+(waits from ``bulk_poll_seconds`` doubling up to 30 s), then CSV pages by ``Sforce-Locator``.
+Each of those requests is one :meth:`call` (retries, re-login, counting). A job that ends
+Failed or Aborted is a :class:`BulkJobFailed`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any, TypeVar
 
 import requests
 from simple_salesforce import Salesforce
+from simple_salesforce.bulk2 import Operation
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
     SalesforceError,
@@ -40,6 +46,7 @@ T = TypeVar("T")
 TRANSIENT_RETRIES = 2
 CONCURRENCY_RETRIES = 4  # waits of 2, 4, 8, 16 s
 CONCURRENCY_RETRY_AFTER = 30.0  # then the task is retried this much later (not an hour)
+BULK_MAX_WAIT = 30.0  # seconds between two polls of a Bulk job, at most
 DAILY_LIMIT_MARK = "TotalRequests"
 QUERY_TOO_BIG = frozenset({"QUERY_TIMEOUT", "OPERATION_TOO_LARGE"})
 
@@ -54,6 +61,10 @@ class ConcurrencyLimited(RetryableError):
 
 class QueryTooBig(RetryableError):
     """QUERY_TIMEOUT / OPERATION_TOO_LARGE: the same query over a narrower window will do."""
+
+
+class BulkJobFailed(RetryableError):
+    """A Bulk API 2.0 query job ended Failed or Aborted; nothing of it was read."""
 
 
 class QueryLocatorExpired(RetryableError):
@@ -222,6 +233,41 @@ class SalesforceClient:
                 return
             url = res["nextRecordsUrl"]
             res = self.call(lambda sf, url=url: sf.query_more(url, identifier_is_url=True, headers=headers))
+
+    def count(self, soql: str, include_deleted: bool = False) -> int:
+        """``totalSize`` of a ``SELECT COUNT() ...`` query."""
+        return int(self.call(lambda sf: sf.query(soql, include_deleted=include_deleted))["totalSize"])
+
+    def bulk_query_pages(self, sobject: str, soql: str, include_deleted: bool = False) -> Iterator[str]:
+        """Run ``soql`` as a Bulk API 2.0 query job and yield each page of results as CSV text."""
+        op = Operation.query_all if include_deleted else Operation.query
+
+        def bulk(sf: Salesforce) -> Any:
+            return getattr(sf.bulk2, sobject)._client  # the library's Bulk 2.0 HTTP client
+
+        job_id = str(self.call(lambda sf: bulk(sf).create_job(op, soql))["id"])
+        wait = self.settings.bulk_poll_seconds
+        while True:
+            info = self.call(lambda sf: bulk(sf).get_job(job_id, True))
+            state = info.get("state")
+            if state == "JobComplete":
+                break
+            if state in ("Failed", "Aborted"):
+                raise BulkJobFailed(
+                    f"Salesforce Bulk API 2.0 query job {job_id} on {sobject} ended {state}: "
+                    f"{info.get('errorMessage') or 'no reason given'}"
+                )
+            self.sleep(wait)
+            wait = min(BULK_MAX_WAIT, max(wait * 2, 0.01))
+        locator = ""
+        while True:
+            page = self.call(
+                lambda sf, loc=locator: bulk(sf).get_query_results(job_id, loc, self.settings.bulk_page_records)
+            )
+            yield page["records"]
+            locator = page["locator"]
+            if not locator:
+                return
 
     def describe(self, sobject: str) -> dict[str, Any]:
         """The object's describe, fetched once per session."""

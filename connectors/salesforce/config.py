@@ -52,6 +52,17 @@ class SalesforceSettings(ConnectorSettings):
     org_timezone: str = Field(
         "UTC", description="IANA zone a bare local send hour is read in (Salesforce keeps no time zone per person)"
     )
+    bulk_threshold: int | None = Field(
+        10_000,
+        ge=1,
+        description="read a window over Bulk API 2.0 when a COUNT() finds at least this many rows (Salesforce "
+        "designs Bulk queries for 10,000 rows or more); None: REST only",
+    )
+    bulk_check_hours: float = Field(
+        24.0, ge=0, description="count a window's rows only on a first read or when the cursor is older than this"
+    )
+    bulk_poll_seconds: float = Field(2.0, ge=0, description="first wait between polls of a Bulk job (doubles to 30 s)")
+    bulk_page_records: int = Field(50_000, ge=1, le=1_000_000, description="maxRecords per Bulk results page")
     recycle_bin_days: float = Field(
         15.0, gt=0, description="a cursor older than this may have missed deletions: list live ids to reconcile"
     )

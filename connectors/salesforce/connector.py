@@ -6,6 +6,9 @@ has already attached it to the Lead's hub contact; when it has another email, th
 the Lead's hub contact (history, decisions, emails) into the Contact's (hub/store/merge.py).
 Either way one person stays one contact. If Contacts are not synced, the Lead goes as deleted.
 
+Big windows (a first sync, a long gap) are read through Bulk API 2.0 query jobs when a COUNT()
+finds at least ``bulk_threshold`` rows; small increments stay on REST (bulk.py).
+
 Merged records: the losers of a merge are deleted with ``MasterRecordId`` set; each becomes an
 identity move to the master (the store folds the two hub contacts), never a deletion.
 """
@@ -19,10 +22,12 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from connectors.salesforce.actions import COLLECTION_MAX, PushWriter
+from connectors.salesforce.bulk import read_window_bulk
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.config import SalesforceSettings
-from connectors.salesforce.cursor import StreamCursor
+from connectors.salesforce.cursor import ObjectCursor, StreamCursor
 from connectors.salesforce.mapping import (
+    count_soql,
     is_gone,
     record_id,
     record_to_activities,
@@ -115,7 +120,7 @@ class SalesforceConnector(Connector):
             last_read = state.get(sobject).read_ms
             if last_read is not None and end_ms - last_read > self.s.recycle_bin_days * 86_400_000:
                 yield Page[Contact](cursor=state.dumps(), live=self._live_set(obj))
-            for rows, ocursor in read_window(self.client, obj, fields, state.get(sobject), end, self._overlap_ms()):
+            for rows, ocursor in self._read(obj, fields, state.get(sobject), end):
                 state.objects[sobject] = ocursor
                 page = Page[Contact](cursor=state.dumps())
                 for rec in rows:
@@ -124,6 +129,28 @@ class SalesforceConnector(Connector):
             # read to the end: deletions up to now were seen, so the Recycle Bin horizon moves
             state.objects[sobject] = replace(state.get(sobject), read_ms=end_ms)
             yield Page[Contact](cursor=state.dumps())
+
+    def _read(
+        self, obj: SObject, fields: list[str], cursor: ObjectCursor, end: datetime
+    ) -> Iterator[tuple[list[dict[str, Any]], ObjectCursor]]:
+        """The window's rows over Bulk API 2.0 when it is big, else over REST."""
+        if self._big_window(obj, cursor, end):
+            return read_window_bulk(self.client, obj, fields, cursor, end, self._overlap_ms())
+        return read_window(self.client, obj, fields, cursor, end, self._overlap_ms())
+
+    def _big_window(self, obj: SObject, cursor: ObjectCursor, end: datetime) -> bool:
+        """Count the window (one call) on a first read or after a long gap; frequent syncs skip it."""
+        threshold = self.s.bulk_threshold
+        if threshold is None:
+            return False
+        end_ms = int(end.timestamp() * 1000)
+        if cursor.since_ms is not None and end_ms - cursor.since_ms < self.s.bulk_check_hours * 3_600_000:
+            return False
+        soql = count_soql(obj.name, obj.cursor_field, cursor.since_ms, self._overlap_ms(), end)
+        rows = self.client.count(soql, include_deleted=obj.include_deleted)
+        if rows >= threshold:
+            log.info("%s: %d rows to read; using a Bulk API 2.0 query job", obj.name, rows)
+        return rows >= threshold
 
     def _live_set(self, obj: SObject) -> LiveSet:
         """Deleted rows leave the Recycle Bin after about 15 days; past that, queryAll no longer
@@ -170,7 +197,7 @@ class SalesforceConnector(Connector):
             obj = ACTIVITY_OBJECTS[sobject]
             names = {f["name"] for f in self.client.describe(sobject).get("fields", [])}
             fields = list(obj.fields) + [f for f in OPTIONAL_FIELDS.get(sobject, ()) if f in names]
-            for rows, ocursor in read_window(self.client, obj, fields, state.get(sobject), end, self._overlap_ms()):
+            for rows, ocursor in self._read(obj, fields, state.get(sobject), end):
                 state.objects[sobject] = ocursor
                 page = Page[Activity](cursor=state.dumps())
                 for rec in rows:

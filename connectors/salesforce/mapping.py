@@ -312,17 +312,33 @@ def record_to_activities(connector: str, sobject: str, rec: dict[str, Any], pref
 
 
 # -- SOQL and collection rows (built here so Salesforce names stay in this module) -------------
-def window_soql(
-    sobject: str, cursor_field: str, key: str, fields: list[str], since_ms: int | None, overlap_ms: int, end: datetime
-) -> str:
-    """``cursor_field > since - overlap AND cursor_field <= end``, oldest first, ties by key."""
+def _window_where(cursor_field: str, since_ms: int | None, overlap_ms: int, end: datetime) -> str:
     where = [f"{cursor_field} <= {format_sf_datetime(end)}"]
     if since_ms is not None:
         start = datetime.fromtimestamp((since_ms - overlap_ms) / 1000, UTC)
         where.insert(0, f"{cursor_field} > {format_sf_datetime(start)}")
-    return (
-        f"SELECT {', '.join(fields)} FROM {sobject} WHERE {' AND '.join(where)} ORDER BY {cursor_field} ASC, {key} ASC"
-    )
+    return " AND ".join(where)
+
+
+def window_soql(
+    sobject: str,
+    cursor_field: str,
+    key: str,
+    fields: list[str],
+    since_ms: int | None,
+    overlap_ms: int,
+    end: datetime,
+    ordered: bool = True,
+) -> str:
+    """``cursor_field > since - overlap AND cursor_field <= end``, oldest first, ties by key.
+    ``ordered=False`` for Bulk API 2.0, where ORDER BY disables PK chunking (and invites timeouts)."""
+    soql = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {_window_where(cursor_field, since_ms, overlap_ms, end)}"
+    return soql + f" ORDER BY {cursor_field} ASC, {key} ASC" if ordered else soql
+
+
+def count_soql(sobject: str, cursor_field: str, since_ms: int | None, overlap_ms: int, end: datetime) -> str:
+    """How many rows a window holds (to choose REST or Bulk API 2.0 for it)."""
+    return f"SELECT COUNT() FROM {sobject} WHERE {_window_where(cursor_field, since_ms, overlap_ms, end)}"
 
 
 def _in(values: list[str]) -> str:

@@ -3,8 +3,8 @@
 Served over TLS (see tls.py). Logins: OAuth2 password grant and SOAP ``login``, both also
 reachable through the ``domain`` trick (``domain="127.0.0.1:PORT/sflogin?d="`` makes
 simple-salesforce's ``https://{domain}.salesforce.com/...`` land here). Sessions expire;
-SOQL query/queryAll with 2,000-row pages; describe; sObject rows and collections; the
-``Sforce-Limit-Info`` header and the daily REQUEST_LIMIT_EXCEEDED 403.
+SOQL query/queryAll with 2,000-row pages; Bulk API 2.0 query jobs (salesforce_bulk.py); describe;
+sObject rows and collections; the ``Sforce-Limit-Info`` header and the daily REQUEST_LIMIT_EXCEEDED 403.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from hub.sandbox import soql
 from hub.sandbox.clock import parse_datetime_ms, sf_datetime
 from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
 from hub.sandbox.ratelimit import DailyQuota
+from hub.sandbox.salesforce_bulk import SalesforceBulkRoutes
 from hub.sandbox.salesforce_collections import SalesforceCollectionRoutes
 from hub.sandbox.salesforce_errors import sf_err as _sf_err
 from hub.sandbox.salesforce_fls import PERMISSION_OBJECTS, check_permission_create
@@ -29,6 +30,7 @@ from hub.sandbox.world import World
 API_VERSIONS = ("58.0", "59.0", "60.0", "61.0", "62.0")
 V = "/services/data/v{version}"
 MAX_OPEN_CURSORS = 50
+SYSTEM_FIELDS = ("Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp")
 
 
 @dataclass
@@ -42,6 +44,8 @@ class SalesforceLimits:
     # a query whose result is bigger than this runs "too long" (a big object's wide window):
     # 400 QUERY_TIMEOUT, as Salesforce answers after its 2-minute query timeout; None: never
     query_timeout_rows: int | None = None
+    # a Bulk API 2.0 query job answers InProgress to this many status polls before JobComplete
+    bulk_polls: int = 2
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class SalesforceCredentials:
     manage_permissions: bool = True
 
 
-class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
+class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, SalesforceBulkRoutes, App):
     system = "salesforce"
 
     def __init__(
@@ -105,6 +109,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
         r("POST", V + "/composite/sobjects", self.collection_create)
         r("PATCH", V + "/composite/sobjects", self.collection_update)
         r("DELETE", V + "/composite/sobjects", self.collection_delete)
+        self.add_bulk_routes(r, V)
 
     # ---- plumbing ------------------------------------------------------------------------
     def fault_429(self, req: Request) -> Response:
@@ -202,6 +207,19 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
         q = req.arg("q")
         if not q:
             return _sf_err(400, "MALFORMED_QUERY", "A query string is required (q=)")
+        selected = self._select(q, include_deleted)
+        if isinstance(selected, Response):
+            return selected
+        parsed, rows = selected
+        if parsed.count_only:
+            return Response(200, {"totalSize": len(rows), "done": True, "records": []})
+        if self.limits.query_timeout_rows is not None and len(rows) > self.limits.query_timeout_rows:
+            return _sf_err(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
+        # Rows are rendered page by page (a 60,000-row query costs one page of rendering).
+        return self._page((parsed.sobject, rows, parsed.fields), 0, self._batch_size(req), include_deleted, req)
+
+    def _select(self, q: str, include_deleted: bool) -> tuple[soql.Query, list[dict[str, Any]]] | Response:
+        """Parse and run a SOQL query (REST and Bulk share it): the rows, or Salesforce's refusal."""
         try:
             parsed = soql.parse(q)
         except soql.SoqlError as e:
@@ -213,18 +231,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
             base = f.split(".")[0]
             if "." in f:
                 base += "Id"
-            if (
-                base in hidden
-                or base not in FIELDS[parsed.sobject]
-                and base
-                not in (
-                    "Id",
-                    "IsDeleted",
-                    "CreatedDate",
-                    "LastModifiedDate",
-                    "SystemModstamp",
-                )
-            ):
+            if base in hidden or (base not in FIELDS[parsed.sobject] and base not in SYSTEM_FIELDS):
                 return _sf_err(
                     400,
                     "INVALID_FIELD",
@@ -248,12 +255,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, App):
         rows = rows[parsed.offset :]
         if parsed.limit is not None:
             rows = rows[: parsed.limit]
-        if parsed.count_only:
-            return Response(200, {"totalSize": len(rows), "done": True, "records": []})
-        if self.limits.query_timeout_rows is not None and len(rows) > self.limits.query_timeout_rows:
-            return _sf_err(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
-        # Rows are rendered page by page (a 60,000-row query costs one page of rendering).
-        return self._page((parsed.sobject, rows, parsed.fields), 0, self._batch_size(req), include_deleted, req)
+        return parsed, rows
 
     def _sort_key(self, sobject: str, rec: dict[str, Any], f: str, nulls_last: bool, desc: bool) -> tuple[int, Any]:
         v = self._getter(sobject, rec)(f)

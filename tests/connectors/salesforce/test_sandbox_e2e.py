@@ -192,7 +192,9 @@ def test_daily_limit_stops_the_sync_cleanly_and_it_resumes_from_the_cursor(tmp_p
     world = World(n_contacts=5000, seed=4)  # ~3,200 people: two pages of Leads
     limits = SalesforceLimits(daily_api_requests=2, query_batch_size=2000)
     with start_sandbox(world, salesforce_limits=limits) as sb:
-        ctx = make_ctx(tmp_path, redis12, sb, world.salesforce.users[0], objects=["Lead"], activity_objects=[])
+        ctx = make_ctx(
+            tmp_path, redis12, sb, world.salesforce.users[0], objects=["Lead"], activity_objects=[], bulk_threshold=None
+        )  # REST paging is what resumes page by page (a Bulk window is re-read whole)
         with pytest.raises(DailyLimitReached):
             sync_connector(ctx, NAME)  # describe, first page, then 403 on the second page
         assert count_identities(ctx) == 2000

@@ -23,12 +23,18 @@ def soap_ok(session: str = "00Dxx!SESSION") -> str:
     )
 
 
+# wire tests pin REST reading; Bulk API 2.0 (chosen by a COUNT() first) has its sandbox tests
+REST_ONLY: dict[str, Any] = {"bulk_threshold": None}
+
+
 def password_settings(**kw: Any) -> SalesforceSettings:
-    return SalesforceSettings(username="hub@example.com", password="s3cr3t-pw", security_token="T0KEN-xyz", **kw)
+    return SalesforceSettings(
+        username="hub@example.com", password="s3cr3t-pw", security_token="T0KEN-xyz", **{**REST_ONLY, **kw}
+    )
 
 
 def session_settings(**kw: Any) -> SalesforceSettings:
-    return SalesforceSettings(session_id="00Dxx!BARE", instance_url=f"https://{INSTANCE}", **kw)
+    return SalesforceSettings(session_id="00Dxx!BARE", instance_url=f"https://{INSTANCE}", **{**REST_ONLY, **kw})
 
 
 def connector(settings: SalesforceSettings | None = None, mapping: dict[str, str] | None = None) -> SalesforceConnector:
