@@ -246,7 +246,7 @@ class SalesforceClient:
             return getattr(sf.bulk2, sobject)._client  # the library's Bulk 2.0 HTTP client
 
         job_id = str(self.call(lambda sf: bulk(sf).create_job(op, soql))["id"])
-        wait = self.settings.bulk_poll_seconds
+        wait, waited = self.settings.bulk_poll_seconds, 0.0
         while True:
             info = self.call(lambda sf: bulk(sf).get_job(job_id, True))
             state = info.get("state")
@@ -257,7 +257,13 @@ class SalesforceClient:
                     f"Salesforce Bulk API 2.0 query job {job_id} on {sobject} ended {state}: "
                     f"{info.get('errorMessage') or 'no reason given'}"
                 )
+            if waited >= self.settings.bulk_timeout_seconds:
+                raise BulkJobFailed(
+                    f"Salesforce Bulk API 2.0 query job {job_id} on {sobject} is still {state} after {waited:.0f} s; "
+                    "the next sync starts a new one"
+                )
             self.sleep(wait)
+            waited += wait
             wait = min(BULK_MAX_WAIT, max(wait * 2, 0.01))
         locator = ""
         while True:

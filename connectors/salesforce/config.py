@@ -62,6 +62,7 @@ class SalesforceSettings(ConnectorSettings):
         24.0, ge=0, description="count a window's rows only on a first read or when the cursor is older than this"
     )
     bulk_poll_seconds: float = Field(2.0, ge=0, description="first wait between polls of a Bulk job (doubles to 30 s)")
+    bulk_timeout_seconds: float = Field(3600.0, gt=0, description="give up on a Bulk job still running after this")
     bulk_page_records: int = Field(50_000, ge=1, le=1_000_000, description="maxRecords per Bulk results page")
     recycle_bin_days: float = Field(
         15.0, gt=0, description="a cursor older than this may have missed deletions: list live ids to reconcile"

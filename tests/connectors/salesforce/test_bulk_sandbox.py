@@ -178,3 +178,25 @@ def test_a_failed_bulk_job_is_reported_and_the_cursor_stays(tmp_path, redis_url,
         assert sync_state.get_cursor(conn, NAME, "contacts") is not None
         assert len(conn.execute(select(identities.c.id)).all()) > 100
     ctx.close()
+
+
+def test_a_job_that_never_finishes_is_given_up_clearly(world) -> None:
+    from connectors.salesforce.client import BulkJobFailed, SalesforceClient
+    from connectors.salesforce.config import SalesforceSettings
+    from hub.sandbox.salesforce_server import SalesforceLimits
+
+    with start_sandbox(world, salesforce_limits=SalesforceLimits(bulk_polls=10_000)) as sb:
+        settings = SalesforceSettings(
+            username=sb.salesforce_username,
+            password=sb.salesforce_password,
+            security_token=sb.salesforce_security_token,
+            domain=sb.salesforce_domain,
+            ca_bundle=sb.ca_cert_path,
+            bulk_poll_seconds=0.01,
+            bulk_timeout_seconds=0.05,
+        )
+        client = SalesforceClient(settings)
+        with pytest.raises(BulkJobFailed, match=r"on Lead is still InProgress after"):
+            list(client.bulk_query_pages("Lead", "SELECT Id FROM Lead"))
+        assert 2 <= client.calls <= 8  # create and a few polls, no endless loop
+        client.close()
