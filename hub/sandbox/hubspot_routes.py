@@ -13,6 +13,7 @@ from typing import Any
 from hub.sandbox.clock import iso_ms
 from hub.sandbox.httpkit import HttpError, Request, Response
 from hub.sandbox.hubspot_errors import err as _err
+from hub.sandbox.hubspot_schema import refusal
 
 
 class HubSpotExtraRoutes:
@@ -43,18 +44,9 @@ class HubSpotExtraRoutes:
     def create_property(self, req: Request) -> Response:
         self._contacts_only(req)
         b = self._body(req)
-        missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not b.get(k)]
-        if missing:
-            return _err(400, f"Missing required fields: {', '.join(missing)}", "VALIDATION_ERROR")
-        if b["name"] in self.hs.properties:
-            return _err(
-                409,
-                f"Property named '{b['name']}' already exists.",
-                "OBJECT_ALREADY_EXISTS",
-                subCategory="PropertyValidationError.PROPERTY_EXISTS",
-            )
-        if b["groupName"] not in self.hs.groups:
-            return _err(400, f"group {b['groupName']} does not exist", "VALIDATION_ERROR")
+        refused = refusal(b, set(self.hs.properties), set(self.hs.groups))
+        if refused is not None:
+            return refused
         now = iso_ms(self.world.clock.now_ms())
         p = {
             "name": b["name"],
