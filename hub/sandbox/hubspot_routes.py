@@ -285,7 +285,13 @@ class HubSpotExtraRoutes:
             ]
             results.append({"from": {"id": rec["id"]}, "to": to})
         now = iso_ms(self.world.clock.now_ms())
-        body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
+        body: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": now,
+            "completedAt": now,
+            "links": {},
+        }
         if missing:
             body["errors"] = [
                 {
@@ -293,6 +299,8 @@ class HubSpotExtraRoutes:
                     "category": "OBJECT_NOT_FOUND",
                     "message": "No associations found",
                     "context": {"fromObjectId": missing},
+                    "errors": [],
+                    "links": {},
                 }
             ]
             body["numErrors"] = len(missing)
@@ -360,7 +368,13 @@ class HubSpotExtraRoutes:
             if key is None:
                 return _err(400, "Invalid paging token", "VALIDATION_ERROR")
             start = int(key[0])
-        page = self.hs.forms[start : start + limit]
+        # the FormDefinitionBase fields HubSpot's spec requires at the top (hubspot-api-client's
+        # model); field groups and display options are left out, the hub reads none of them
+        stamp = "2025-06-01T00:00:00Z"
+        page = [
+            {"formType": "hubspot", "createdAt": stamp, "updatedAt": stamp, "archived": False, **f}
+            for f in self.hs.forms[start : start + limit]
+        ]
         body: dict[str, Any] = {"results": page}
         if start + limit < len(self.hs.forms):
             tok = _token((start + limit, ""))
