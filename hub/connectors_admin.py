@@ -60,6 +60,8 @@ def check_exit_code(settings: Settings | None, console) -> int:  # noqa: ANN001 
     if settings is None:
         console.print("[red]No hub.yaml, so no connector to check.[/] Next: [bold]hub init[/].")
         return 2
+    from rich.markup import escape
+
     from hub.store import Store
     from hub.store.queries import last_checks
 
@@ -75,7 +77,7 @@ def check_exit_code(settings: Settings | None, console) -> int:  # noqa: ANN001 
         failed += 1
         problems = chk["report"].get("problems", []) if chk else ["never checked"]
         for p in problems or ["check failed"]:
-            console.print(f"[red]{name}[/]: {p}")
+            console.print(f"[red]{name}[/]: {escape(p)}")
     if failed:
         console.print(
             f"{failed} connector(s) failed their check. Next: [bold]hub connectors setup[/] for missing fields."

@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hub.config import Settings, load_settings
@@ -137,12 +138,14 @@ def results_table(results: list[SetupResult]) -> Table:
     table = Table("connector", "kind", "name", "type", "state", "would do" if dry else "to do", title=title)
     for r in results:
         if r.error:
-            table.add_row(r.name, "-", "-", "-", "[red]failed[/]", r.error)
-        for i in r.items or []:
-            table.add_row(r.name, i.kind, i.name, i.spec, _state(i, dry), _todo(i, dry))
+            table.add_row(r.name, "-", "-", "-", "[red]failed[/]", escape(r.error))
+        for i in r.items or []:  # vendor text may hold brackets rich would read as markup
+            table.add_row(r.name, i.kind, escape(i.name), escape(i.spec), _state(i, dry), escape(_todo(i, dry)))
         if r.items is None:
             what = "cannot preview its schema; setup runs its ensure_schema" if dry else ""
-            table.add_row(r.name, "-", "-", "-", "ok" if r.ok else "[red]failed[/]", what or "; ".join(r.problems))
+            table.add_row(
+                r.name, "-", "-", "-", "ok" if r.ok else "[red]failed[/]", escape(what or "; ".join(r.problems))
+            )
     return table
 
 

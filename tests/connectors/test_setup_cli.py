@@ -101,3 +101,14 @@ def test_a_mistyped_property_is_named_and_only_a_person_can_fix_it(fresh) -> Non
     assert sb.world.hubspot.properties["hub_lead_score"]["type"] == "string"
     unknown = _hub("connectors", "setup", "nope", "-c", str(cfg))
     assert unknown.exit_code == 2 and "nope" in unknown.output
+
+
+def test_without_customize_application_setup_prints_each_field_definition_for_an_admin(tmp_path: Path) -> None:
+    for _sb, cfg in _new(tmp_path, customize_application=False):
+        res = _hub("connectors", "setup", "salesforce", "--json", "-c", str(cfg))
+        assert res.exit_code == 1
+        items = {i["name"]: i for i in json.loads(res.output)["connectors"][0]["items"]}
+        score = items["Lead.Hub_Lead_Score__c"]
+        assert score["state"] == "missing" and not score["fixable"]
+        assert "an admin must add this custom field" in score["note"] and '"precision": 18' in score["note"]
+        assert '"type": "Picklist"' in items["Contact.Hub_Best_Channel__c"]["note"]
