@@ -23,6 +23,7 @@ from hub.cli_import import import_app
 from hub.cli_learn import learn_app
 from hub.cli_reports import reports_app
 from hub.config import Settings, config_path, load_settings
+from hub.connectors_setup import setup_command
 from hub.errors import ConfigError, HubError
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(reports_app, name="report", help="Lift, reach and model reports (tables and SVG charts).")
 app.add_typer(config_app, name="config")
 app.add_typer(connectors_app, name="connectors")
+connectors_app.command("setup")(setup_command)
 app.add_typer(pushes_app, name="pushes")
 model_app = typer.Typer(help="Learned models: list versions, roll back, train lead scoring now.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -116,7 +118,7 @@ def connectors_list(
     check: Annotated[bool, typer.Option(help="Run each enabled connector's check now.")] = False,
 ) -> None:
     """Installed connector plugins, which are enabled, and their last check."""
-    from hub.connectors_admin import connector_rows
+    from hub.connectors_admin import check_exit_code, connector_rows
 
     settings = None
     try:
@@ -131,6 +133,8 @@ def connectors_list(
     for row in connector_rows(settings, run_check=check):
         table.add_row(*row)
     out.print(table)
+    if check:
+        raise typer.Exit(check_exit_code(settings, err))
 
 
 @app.command()

@@ -33,6 +33,7 @@ from hub.models import (
     Page,
     PushRequest,
     PushResult,
+    SchemaItem,
     SchemaReport,
 )
 from hub.ratelimit import Limit, RateLimiter
@@ -91,6 +92,12 @@ class Connector(ABC):
     @abstractmethod
     def ensure_schema(self) -> SchemaReport:
         """Create the custom fields and lists the hub writes. Idempotent."""
+
+    def schema_plan(self) -> list[SchemaItem] | None:
+        """What the hub needs in the vendor's schema and the state of each, read without
+        changing anything (`hub connectors setup --dry-run` shows it; setup reads it again after
+        ``ensure_schema`` to verify). None: this connector cannot tell before it creates."""
+        return None
 
     @abstractmethod
     def pull_contacts(self, cursor: str | None) -> Iterator[Page[Contact]]:

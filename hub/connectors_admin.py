@@ -52,3 +52,34 @@ def connector_rows(settings: Settings | None, run_check: bool = False) -> list[t
             problem = "; ".join(chk["report"].get("problems", []))
         rows.append((f"  {name}", entry.type, "hub.yaml", "yes" if entry.enabled else "no", when, problem))
     return rows
+
+
+def check_exit_code(settings: Settings | None, console) -> int:  # noqa: ANN001 - a rich Console
+    """After `hub connectors list --check`: name every problem of a failed check, one a line,
+    and return the exit code: 0 all enabled connectors pass, 1 one fails, 2 no config."""
+    if settings is None:
+        console.print("[red]No hub.yaml, so no connector to check.[/] Next: [bold]hub init[/].")
+        return 2
+    from rich.markup import escape
+
+    from hub.store import Store
+    from hub.store.queries import last_checks
+
+    store = Store(settings.store_url)
+    with store.connect() as conn:
+        checks = last_checks(conn)
+    store.dispose()
+    failed = 0
+    for name in settings.enabled_connectors():
+        chk = checks.get(name)
+        if chk and chk["ok"]:
+            continue
+        failed += 1
+        problems = chk["report"].get("problems", []) if chk else ["never checked"]
+        for p in problems or ["check failed"]:
+            console.print(f"[red]{name}[/]: {escape(p)}")
+    if failed:
+        console.print(
+            f"{failed} connector(s) failed their check. Next: [bold]hub connectors setup[/] for missing fields."
+        )
+    return 1 if failed else 0

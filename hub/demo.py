@@ -27,6 +27,8 @@ import yaml
 from sqlalchemy import func, select
 
 from hub.config import Settings, load_settings
+from hub.connectors_setup import setup_connector
+from hub.errors import HubError
 from hub.pipeline.context import HubContext
 from hub.pipeline.run import run_once
 from hub.plugins import build_plugin_manager
@@ -145,8 +147,10 @@ def run_demo(
         settings = load_settings(sandbox_settings(sb, workdir, types))
         ctx = HubContext.build(settings, embedded=True)
         ctx.clock = world.now  # decisions happen in simulated time, like the activities they read
-        for name in settings.enabled_connectors():
-            ctx.connector(name).ensure_schema()
+        for name in settings.enabled_connectors():  # `hub connectors setup`: create, then verify
+            setup = setup_connector(ctx.connector(name))
+            if not setup.ok:
+                raise HubError(f"sandbox setup of {name} did not verify: {setup.as_dict()}")
         counts0, values0 = world.market.counts.copy(), world.market.values.copy()
         days = days if days is not None else weeks * 7
         for day in range(days):

@@ -18,6 +18,8 @@ class HubField:
     label: str
     type: FieldType
     description: str
+    #: the values an ``enumeration`` field takes (decision/channel.py CHANNELS for best_channel)
+    options: tuple[str, ...] = ()
 
 
 HUB_FIELDS: tuple[HubField, ...] = (
@@ -29,7 +31,13 @@ HUB_FIELDS: tuple[HubField, ...] = (
     ),
     HubField("expected_value", "Expected value", "number", "Expected deal value times probability."),
     HubField("best_send_time", "Best send time", "datetime", "Next best send time, in the contact's timezone."),
-    HubField("best_channel", "Best channel", "string", "email, ad_audience, sales_call or direct_mail."),
+    HubField(
+        "best_channel",
+        "Best channel",
+        "enumeration",
+        "email, ad_audience, sales_call or direct_mail.",
+        options=("email", "ad_audience", "sales_call", "direct_mail"),
+    ),
     HubField("content_subject", "Content: subject line", "string", "Subject line variant for the next email."),
     HubField("content_hero", "Content: hero", "string", "Hero variant for the next email or page."),
     HubField("content_body", "Content: body", "string", "Body variant for the next email."),

@@ -245,3 +245,15 @@ class SchemaReport(_Model):
     created: list[str] = Field(default_factory=list)
     existing: list[str] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)
+
+
+class SchemaItem(_Model):
+    """One thing the hub needs in a CRM's schema (a property group, a field, field-level
+    security, a scope) and its state there, for `hub connectors setup` and its dry run."""
+
+    kind: str  # "group", "property", "field", "field access", "permission set", "scope"...
+    name: str  # the vendor's name: hub_lead_score, Contact.Hub_Lead_Score__c
+    spec: str = ""  # what it is or will be: "number/number", "Number(18, 4)"
+    state: Literal["ok", "missing", "hidden", "mistyped", "read-only"]
+    note: str = ""  # what setup does about it, or what an admin must do
+    fixable: bool = True  # setup can fix it with the connector's rights (else a person must)

@@ -177,6 +177,18 @@ def _engagement_ms(record: dict[str, Any]) -> int:
     return to_ms(ts) if ts else 0
 
 
+def associated_ids(res: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """A v4 batch association read as ``{from id: [{"id": to id}, ...]}``, ids as text: the
+    API sends ``toObjectId`` as a number though its spec says string."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for x in res.get("results") or []:
+        if isinstance(x, dict):  # one record may come back in more than one result: merge them
+            out.setdefault(str((x.get("from") or {}).get("id")), []).extend(
+                {"id": str(t["toObjectId"])} for t in x.get("to") or [] if isinstance(t, dict)
+            )
+    return out
+
+
 def _attach_contacts(client: HubSpotClient, kind: str, rows: list[dict[str, Any]]) -> None:
     """Fill each row's ``associations.contacts`` as the list endpoint would, from one batch read."""
     if not rows:
@@ -192,9 +204,6 @@ def _attach_contacts(client: HubSpotClient, kind: str, rows: list[dict[str, Any]
         )
         or {}
     )
-    by_id = {
-        str((x.get("from") or {}).get("id")): [{"id": str(t["toObjectId"])} for t in x.get("to") or []]
-        for x in res.get("results") or []
-    }
+    by_id = associated_ids(res)
     for r in rows:
         r["associations"] = {"contacts": {"results": by_id.get(str(r["id"]), [])}}

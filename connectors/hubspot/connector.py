@@ -12,6 +12,7 @@ from connectors.hubspot.activities import ActivityCursor, email_event_pages, eng
 from connectors.hubspot.client import HubSpotClient, HubSpotRequestError
 from connectors.hubspot.config import HubSpotSettings
 from connectors.hubspot.mapping import (
+    ACCEPTED_TYPES,
     CONTACT_PROPERTIES,
     OBJECT_TYPE,
     contact_from_hubspot,
@@ -36,6 +37,7 @@ from hub.models import (
     PushRequest,
     PushResult,
     RecordError,
+    SchemaItem,
     SchemaReport,
 )
 
@@ -87,7 +89,10 @@ class HubSpotConnector(Connector):
             existing = self._existing_properties()
             missing = [p for p in hub_properties(self.field_mapping) if p not in existing]
             if missing:
-                report.problems.append(f"properties missing (run ensure_schema): {', '.join(sorted(missing))}")
+                report.ok = False
+                report.problems.append(
+                    f"properties missing: {', '.join(sorted(missing))}; run `hub connectors setup {self.name}`"
+                )
             absent = [p for p in self.extra_properties if p not in existing]
             if absent:
                 report.ok = False
@@ -103,12 +108,70 @@ class HubSpotConnector(Connector):
             report.problems.append(str(exc))
         return report
 
-    def _existing_properties(self) -> set[str]:
+    def _existing_properties(self) -> dict[str, dict]:
         res = (
             self.client.call("properties.list", self.client.api.crm.properties.core_api.get_all, object_type="contacts")
             or {}
         )
-        return {p["name"] for p in res.get("results") or []}
+        return {p["name"]: p for p in res.get("results") or []}
+
+    def schema_plan(self) -> list[SchemaItem]:
+        """The property group, each hub property (type/fieldType, options) and the schema scope."""
+        try:
+            return self._schema_plan()
+        except HubSpotRequestError as exc:
+            raise ConnectorError(f"HubSpot refused reading the schema: {exc}") from None
+
+    def _schema_plan(self) -> list[SchemaItem]:
+        items: list[SchemaItem] = []
+        scopes = self.client.token_scopes()
+        if scopes is not None:
+            ok = "crm.schemas.contacts.write" in scopes
+            items.append(
+                SchemaItem(
+                    kind="scope",
+                    name="crm.schemas.contacts.write",
+                    state="ok" if ok else "missing",
+                    note="" if ok else "add this scope to the app and reinstall it; setup cannot create properties",
+                    fixable=ok,
+                )
+            )
+        groups_api = self.client.api.crm.properties.groups_api
+        groups = self.client.call("groups.list", groups_api.get_all, object_type="contacts") or {}
+        has_group = self.s.property_group in {g["name"] for g in groups.get("results") or []}
+        items.append(
+            SchemaItem(
+                kind="group",
+                name=self.s.property_group,
+                spec="Decision Hub",
+                state="ok" if has_group else "missing",
+                note="" if has_group else "create",
+            )
+        )
+        existing = self._existing_properties()
+        for f in HUB_FIELDS:
+            d = property_definition(f, self.s.property_group, self.field_mapping)
+            spec = f"{d['type']}/{d['fieldType']}" + (
+                f" ({', '.join(o['value'] for o in d['options'])})" if d.get("options") else ""
+            )
+            have = existing.get(d["name"])
+            if have is None:
+                items.append(SchemaItem(kind="property", name=d["name"], spec=spec, state="missing", note="create"))
+            elif have.get("type") not in ACCEPTED_TYPES[f.type]:
+                items.append(
+                    SchemaItem(
+                        kind="property",
+                        name=d["name"],
+                        spec=spec,
+                        state="mistyped",
+                        note=f"is {have.get('type')}/{have.get('fieldType')}; delete it in HubSpot or map "
+                        f"{f.name} to another property (field_mapping in hub.yaml)",
+                        fixable=False,
+                    )
+                )
+            else:
+                items.append(SchemaItem(kind="property", name=d["name"], spec=spec, state="ok"))
+        return items
 
     def ensure_schema(self) -> SchemaReport:
         report = SchemaReport()
@@ -122,7 +185,7 @@ class HubSpotConnector(Connector):
                 property_group_create={"name": self.s.property_group, "label": "Decision Hub"},
             )
             report.created.append(f"group {self.s.property_group}")
-        existing = self._existing_properties()
+        existing = set(self._existing_properties())
         core = self.client.api.crm.properties.core_api
         for f in HUB_FIELDS:
             definition = property_definition(f, self.s.property_group, self.field_mapping)

@@ -58,6 +58,15 @@ _TYPES = {
     "datetime": ("datetime", "date"),
     "enumeration": ("enumeration", "select"),
 }
+#: property types an existing property may have and still take what the hub writes there
+#: (an enumeration field written as text before the hub offered options still works)
+ACCEPTED_TYPES = {
+    "string": frozenset({"string"}),
+    "text": frozenset({"string"}),
+    "number": frozenset({"number"}),
+    "datetime": frozenset({"datetime"}),
+    "enumeration": frozenset({"enumeration", "string"}),
+}
 
 
 def property_name(field: str, mapping: dict[str, str]) -> str:
@@ -71,8 +80,10 @@ def hub_properties(mapping: dict[str, str]) -> dict[str, str]:
 
 
 def property_definition(field: HubField, group: str, mapping: dict[str, str]) -> dict[str, Any]:
+    """The property the hub creates for ``field``: a type/fieldType pair HubSpot accepts
+    (its properties guide) and, for an enumeration, its options."""
     type_, field_type = _TYPES[field.type]
-    return {
+    out: dict[str, Any] = {
         "name": property_name(field.name, mapping),
         "label": f"Decision Hub: {field.label}",
         "description": field.description,
@@ -80,6 +91,12 @@ def property_definition(field: HubField, group: str, mapping: dict[str, str]) ->
         "type": type_,
         "fieldType": field_type,
     }
+    if field.options:
+        out["options"] = [
+            {"label": o.replace("_", " ").capitalize(), "value": o, "displayOrder": i, "hidden": False}
+            for i, o in enumerate(field.options)
+        ]
+    return out
 
 
 def parse_ms(value: Any) -> datetime | None:

@@ -37,7 +37,7 @@ from connectors.salesforce.mapping import (
 )
 from connectors.salesforce.objects import ACTIVITY_OBJECTS, OPTIONAL_FIELDS, PERSON_OBJECTS, PREFIX_TO_IDENTITY, SObject
 from connectors.salesforce.reader import read_window
-from connectors.salesforce.schema import audit_fields, ensure_fields, object_access
+from connectors.salesforce.schema import audit_fields, ensure_fields, object_access, plan_fields
 from hub.connector import Connector, Runtime
 from hub.errors import HubError
 from hub.models import (
@@ -51,6 +51,7 @@ from hub.models import (
     PushRequest,
     PushResult,
     RecordError,
+    SchemaItem,
     SchemaReport,
 )
 
@@ -95,9 +96,12 @@ class SalesforceConnector(Connector):
                     problems.append(f"user {self.s.username!r} is inactive")
             for sobject in self.person_objects():
                 audit = audit_fields(self.client.describe(sobject), self.sf_names)
-                problems += [f"{sobject}.{n} is missing (run ensure_schema)" for n in audit.missing]
+                setup = f"run `hub connectors setup {self.name}`"
+                problems += [
+                    f"{sobject}.{n} is missing or hidden by field-level security; {setup}" for n in audit.missing
+                ]
                 problems += [f"{sobject}.{n} {why}" for n, why in audit.mistyped.items()]
-                problems += [f"{sobject}.{n} is read-only for this user" for n in audit.read_only]
+                problems += [f"{sobject}.{n} is read-only for this user; {setup}" for n in audit.read_only]
             details["usage"] = self.usage()
             return CheckReport(ok=not problems, details=details, problems=problems)
         except HubError as exc:
@@ -107,6 +111,9 @@ class SalesforceConnector(Connector):
         return ensure_fields(
             self.client, self.person_objects(), self.sf_names, self.s.create_missing_fields, self.s.username
         )
+
+    def schema_plan(self) -> list[SchemaItem]:
+        return plan_fields(self.client, self.person_objects(), self.sf_names, self.s.username)
 
     def pull_contacts(self, cursor: str | None) -> Iterator[Page[Contact]]:
         state = StreamCursor.loads(cursor)

@@ -58,6 +58,11 @@ def field_definition(hub: HubField, sf_name: str) -> dict[str, Any]:
         base.update(type="DateTime")
     elif hub.type == "text":
         base.update(type="LongTextArea", length=TEXT_MAX, visibleLines=3)
+    elif hub.type == "enumeration":
+        values = [{"fullName": o, "default": False, "label": o.replace("_", " ").capitalize()} for o in hub.options]
+        base.update(
+            type="Picklist", valueSet={"restricted": False, "valueSetDefinition": {"sorted": False, "value": values}}
+        )
     else:
         base.update(type="Text", length=STRING_MAX)
     return base

@@ -37,7 +37,7 @@ def admin_instructions(fields: list[str], username: str | None) -> str:
         f"an admin must grant Read and Edit field-level security on {', '.join(sorted(fields))} to {who}: "
         f"Setup > Permission Sets > New (API name {PERMISSION_SET}) > Object Settings > tick Read and Edit "
         "for each field > Manage Assignments > add the user; or give that user "
-        "'Manage Profiles and Permission Sets' and run ensure_schema again"
+        "'Manage Profiles and Permission Sets' and run `hub connectors setup` again"
     )
 
 

@@ -15,8 +15,14 @@ from typing import Any
 
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.mapping import ACCEPTED_TYPES, HUB_FIELD_BY_NAME, field_definition
-from connectors.salesforce.permissions import NO_SUCH_FIELD, Grant, admin_instructions, grant_fields
-from hub.models import SchemaReport
+from connectors.salesforce.permissions import (
+    NO_SUCH_FIELD,
+    PERMISSION_SET,
+    Grant,
+    admin_instructions,
+    grant_fields,
+)
+from hub.models import SchemaItem, SchemaReport
 
 log = logging.getLogger(__name__)
 REQUIRED_OBJECTS = ("Task", "Event", "Campaign", "CampaignMember")
@@ -59,6 +65,31 @@ def audit_fields(describe: dict[str, Any], sf_names: dict[str, str]) -> FieldAud
     return audit
 
 
+def metadata_api(client: SalesforceClient) -> Any:
+    """simple-salesforce's Metadata API (zeep), posting through the connector's own HTTP session:
+    zeep would otherwise open its own, without ``ca_bundle`` and with the environment's proxies."""
+    mdapi = client.sf.mdapi
+    mdapi._client.transport.session = client.http  # noqa: SLF001 - zeep's transport, no public setter
+    return mdapi
+
+
+def existing_fields(client: SalesforceClient, full_names: list[str]) -> set[str] | None:
+    """Which of ``full_names`` exist in the org, hidden or not (readMetadata, 10 a call);
+    None when the Metadata API is not available to this user."""
+    found: set[str] = set()
+    for i in range(0, len(full_names), METADATA_BATCH):
+        try:
+            records = metadata_api(client).CustomField.read(full_names[i : i + METADATA_BATCH])
+        except Exception as exc:  # noqa: BLE001 - zeep faults, refused calls: "cannot tell"
+            log.info("Metadata API could not read fields: %s", type(exc).__name__)
+            return None
+        for rec in records if isinstance(records, list) else [records]:
+            name = getattr(rec, "fullName", None)
+            if name:
+                found.add(str(name))
+    return found
+
+
 def _create_fields(client: SalesforceClient, sobject: str, missing: dict[str, str]) -> list[str]:
     """Try the Metadata API (10 fields per createMetadata call); return the full names created."""
     created: list[str] = []
@@ -66,7 +97,7 @@ def _create_fields(client: SalesforceClient, sobject: str, missing: dict[str, st
     for i in range(0, len(names), METADATA_BATCH):
         part = [f"{sobject}.{n}" for n in names[i : i + METADATA_BATCH]]
         try:
-            mdapi = client.sf.mdapi
+            mdapi = metadata_api(client)
             specs = [
                 mdapi.CustomField(**field_definition(HUB_FIELD_BY_NAME[missing[f.split(".", 1)[1]]], f)) for f in part
             ]
@@ -128,6 +159,52 @@ def ensure_fields(
                 f"{json.dumps(spec, sort_keys=True)}"
             )
     return report
+
+
+def _spec(sf_name: str, hub_name: str) -> str:
+    d = field_definition(HUB_FIELD_BY_NAME[hub_name], sf_name)
+    size = (
+        f"({d['precision']}, {d['scale']})"
+        if "precision" in d
+        else f"({d['length']})"
+        if "length" in d
+        else f" ({len(d['valueSet']['valueSetDefinition']['value'])} values)"
+        if "valueSet" in d
+        else ""
+    )
+    return f"{d['type']}{size}"
+
+
+def plan_fields(
+    client: SalesforceClient, sobjects: list[str], sf_names: dict[str, str], username: str | None
+) -> list[SchemaItem]:
+    """Each hub field on each object: ok, missing, hidden (exists without field-level security),
+    read-only or mistyped, by describe, and by readMetadata for what describe does not show."""
+    items: list[SchemaItem] = []
+    grant = f"grant Read and Edit through permission set {PERMISSION_SET} assigned to {username or 'the API user'}"
+    for sobject in sobjects:
+        client.forget_describe(sobject)
+        audit = audit_fields(client.describe(sobject), sf_names)
+        unseen = [f"{sobject}.{n}" for n in audit.missing]
+        exists = existing_fields(client, unseen) if unseen else set()
+        for hub_name, sf_name in sf_names.items():
+            full, spec = f"{sobject}.{sf_name}", _spec(sf_name, hub_name)
+            if sf_name in audit.mistyped:
+                why = f"{audit.mistyped[sf_name]}; change its type or map {hub_name} elsewhere (field_mapping)"
+                items.append(SchemaItem(kind="field", name=full, spec=spec, state="mistyped", note=why, fixable=False))
+            elif sf_name in audit.read_only:
+                items.append(SchemaItem(kind="field", name=full, spec=spec, state="read-only", note=grant))
+            elif sf_name not in audit.missing:
+                items.append(SchemaItem(kind="field", name=full, spec=spec, state="ok"))
+            elif exists is None:
+                note = f"create it (Metadata API) if missing, then {grant}"
+                items.append(SchemaItem(kind="field", name=full, spec=spec, state="missing", note=note))
+            elif full in exists:
+                items.append(SchemaItem(kind="field", name=full, spec=spec, state="hidden", note=grant))
+            else:
+                note = f"create it (Metadata API), then {grant}"
+                items.append(SchemaItem(kind="field", name=full, spec=spec, state="missing", note=note))
+    return items
 
 
 def object_access(client: SalesforceClient, sobjects: list[str]) -> tuple[dict[str, Any], list[str]]:

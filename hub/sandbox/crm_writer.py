@@ -56,6 +56,7 @@ def write_events(
                             "recipient": email,
                             "portalId": hs.portal_id,
                             "appId": 113,
+                            "appName": "Batch",  # HubSpot's marketing-email app
                             "emailCampaignId": 1000 + a,
                             "sentBy": {"id": f"{at}-{i}", "created": at},
                         }
@@ -122,6 +123,7 @@ def write_events(
                             "recipient": email,
                             "portalId": hs.portal_id,
                             "appId": 113,
+                            "appName": "Batch",  # HubSpot's marketing-email app
                             "emailCampaignId": 1000 + a if a >= 0 else None,
                             "source": "SOURCE_LIST_UNSUBSCRIBE",
                             "requestedBy": email,

@@ -60,9 +60,11 @@ class HubSpotBatchRoutes:
             "results": results,
             "startedAt": started,
             "completedAt": iso_ms(self.world.clock.now_ms()),
+            "links": {},  # HubSpot sends it; the SDK's BatchResponse...WithErrors model requires it
         }
         if errors:
-            body["errors"] = errors
+            # each error as the docs' example shows it (and the SDK's StandardError requires)
+            body["errors"] = [{"errors": [], "links": {}, **e} for e in errors]
             body["numErrors"] = len(errors)
             return Response(207, body)
         return Response(200, body)

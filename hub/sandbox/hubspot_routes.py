@@ -13,6 +13,7 @@ from typing import Any
 from hub.sandbox.clock import iso_ms
 from hub.sandbox.httpkit import HttpError, Request, Response
 from hub.sandbox.hubspot_errors import err as _err
+from hub.sandbox.hubspot_schema import refusal
 
 
 class HubSpotExtraRoutes:
@@ -43,18 +44,9 @@ class HubSpotExtraRoutes:
     def create_property(self, req: Request) -> Response:
         self._contacts_only(req)
         b = self._body(req)
-        missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not b.get(k)]
-        if missing:
-            return _err(400, f"Missing required fields: {', '.join(missing)}", "VALIDATION_ERROR")
-        if b["name"] in self.hs.properties:
-            return _err(
-                409,
-                f"Property named '{b['name']}' already exists.",
-                "OBJECT_ALREADY_EXISTS",
-                subCategory="PropertyValidationError.PROPERTY_EXISTS",
-            )
-        if b["groupName"] not in self.hs.groups:
-            return _err(400, f"group {b['groupName']} does not exist", "VALIDATION_ERROR")
+        refused = refusal(b, set(self.hs.properties), set(self.hs.groups))
+        if refused is not None:
+            return refused
         now = iso_ms(self.world.clock.now_ms())
         p = {
             "name": b["name"],
@@ -293,7 +285,13 @@ class HubSpotExtraRoutes:
             ]
             results.append({"from": {"id": rec["id"]}, "to": to})
         now = iso_ms(self.world.clock.now_ms())
-        body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
+        body: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": now,
+            "completedAt": now,
+            "links": {},
+        }
         if missing:
             body["errors"] = [
                 {
@@ -301,6 +299,8 @@ class HubSpotExtraRoutes:
                     "category": "OBJECT_NOT_FOUND",
                     "message": "No associations found",
                     "context": {"fromObjectId": missing},
+                    "errors": [],
+                    "links": {},
                 }
             ]
             body["numErrors"] = len(missing)
@@ -368,7 +368,13 @@ class HubSpotExtraRoutes:
             if key is None:
                 return _err(400, "Invalid paging token", "VALIDATION_ERROR")
             start = int(key[0])
-        page = self.hs.forms[start : start + limit]
+        # the FormDefinitionBase fields HubSpot's spec requires at the top (hubspot-api-client's
+        # model); field groups and display options are left out, the hub reads none of them
+        stamp = "2025-06-01T00:00:00Z"
+        page = [
+            {"formType": "hubspot", "createdAt": stamp, "updatedAt": stamp, "archived": False, **f}
+            for f in self.hs.forms[start : start + limit]
+        ]
         body: dict[str, Any] = {"results": page}
         if start + limit < len(self.hs.forms):
             tok = _token((start + limit, ""))

@@ -30,7 +30,12 @@ def check_permission_create(state: SalesforceState, sobject: str, fields: dict[s
     elif sobject == "FieldPermissions":
         field = str(fields.get("Field") or "")
         obj, _, name = field.partition(".")
-        if obj != fields.get("SobjectType") or obj not in FIELDS or name not in FIELDS[obj]:
+        if (
+            obj != fields.get("SobjectType")
+            or obj not in FIELDS
+            or name not in FIELDS[obj]
+            or name in state.absent[obj]
+        ):
             raise SfError(
                 "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                 f"Field Name: bad value for restricted picklist field: {field}",

@@ -24,6 +24,7 @@ from hub.sandbox.salesforce_collections import SalesforceCollectionRoutes
 from hub.sandbox.salesforce_errors import sf_err as _sf_err
 from hub.sandbox.salesforce_fls import PERMISSION_OBJECTS, check_permission_create
 from hub.sandbox.salesforce_login import SalesforceLoginRoutes
+from hub.sandbox.salesforce_metadata import SalesforceMetadataRoutes
 from hub.sandbox.salesforce_state import FIELDS, SfError
 from hub.sandbox.world import World
 
@@ -61,9 +62,11 @@ class SalesforceCredentials:
     client_credentials_user: str | None = "hub@sandbox.example.com"
     # "Manage Profiles and Permission Sets": may the API user create permission sets and grants
     manage_permissions: bool = True
+    # "Customize Application": may the API user create custom fields through the Metadata API
+    customize_application: bool = True
 
 
-class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, SalesforceBulkRoutes, App):
+class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, SalesforceBulkRoutes, SalesforceMetadataRoutes, App):
     system = "salesforce"
 
     def __init__(
@@ -91,6 +94,7 @@ class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, Salesforc
         r = self.router.add
         r("POST", "/services/oauth2/token", self.oauth_token)
         r("POST", "/services/Soap/u/{version}", self.soap_login)
+        r("POST", "/services/Soap/m/{version}", self.metadata_soap)
         r("POST", "/sflogin", self.domain_login)
         r("GET", "/services/data", self.versions)
         r("GET", V + "/limits", self.get_limits)

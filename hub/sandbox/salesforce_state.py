@@ -200,6 +200,9 @@ class SalesforceState:
         # Fields that exist but no profile grants the API user (as after the Metadata API created
         # them): hidden unless a permission set assigned to ``api_user`` grants them.
         self.no_fls: dict[str, set[str]] = {}
+        # Fields that do not exist yet (a new org before `hub connectors setup`): hidden like
+        # fields without FLS, until the Metadata API creates them (salesforce_metadata.py).
+        self.absent: dict[str, set[str]] = {t: set() for t in FIELDS}
         self.api_user: str | None = None
         self._counter = 0
         at = clock.now_ms()
@@ -276,8 +279,9 @@ class SalesforceState:
     def field_access(self, sobject: str) -> tuple[set[str], set[str]]:
         """(fields the API user cannot see, fields it can see but not edit) on ``sobject``."""
         bare = self.no_fls.get(sobject)
+        absent = self.absent.get(sobject, set())
         if not bare:
-            return set(), set()
+            return set(absent), set()
         assigned = {
             a["PermissionSetId"]
             for a in self.objects["PermissionSetAssignment"].values()
@@ -293,7 +297,7 @@ class SalesforceState:
                 read.add(name)
             if fp["PermissionsEdit"]:
                 edit.add(name)
-        return bare - read, (bare & read) - edit
+        return (bare - read) | absent, (bare & read) - edit
 
     def check_fields(self, sobject: str, fields: dict[str, Any], creating: bool) -> None:
         hidden, read_only = self.field_access(sobject)

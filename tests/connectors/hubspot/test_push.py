@@ -42,7 +42,10 @@ def test_oauth_refreshes_by_lifetime_on_the_current_token_endpoint_with_the_same
     not rotate, so the one configured keeps working (and none is required in the answer)."""
     c = oauth_connector(sandbox)
     report = c.check()
-    assert report.details["portal"] == 4242 and sandbox.hubspot.refreshes == 1 and report.ok
+    assert report.details["portal"] == 4242 and sandbox.hubspot.refreshes == 1
+    assert not report.ok and "run `hub connectors setup hs`" in report.problems[0]  # a new portal: no properties
+    c.ensure_schema()
+    assert c.check().ok and sandbox.hubspot.refreshes == 1
     c.client._token_expires = 0  # the token's lifetime is over: the next call refreshes first
     assert c.push([req(1, live(world)[0], "add_to_list", list="oauth-list")])[0].status == "ok"
     assert sandbox.hubspot.refreshes == 2 and sandbox.hubspot.v1_token_calls == 0
