@@ -3,8 +3,9 @@ and one decision's inspector (what was decided, why, what the engine logged, wha
 
 The inspector shows what the store holds per decision: the arm, the policy version, the
 propensity, the final reason (the explanation names budgets and long-term overrules when they
-changed the choice), the logged feature vector and, for engine decisions, the score of every
-catalog action under the model in use now, recomputed from that logged vector.
+changed the choice), and the engine's decide-time trace: per catalog action, eligible or what
+excluded it, its score and its probability. Decisions logged before the trace existed show each
+action's score under the model in use now, recomputed from the logged feature vector.
 """
 
 from __future__ import annotations
@@ -95,6 +96,27 @@ def action_scores(ctx: HubContext, log: Any) -> dict[str, Any] | None:
     }
 
 
+def trace_rows(log: Any) -> list[dict[str, Any]]:
+    """The decide-time trace (decision/engine.py ``_trace``) as one row per catalog action."""
+    t = (log.trace if log is not None else None) or {}
+    ids = t.get("actions") or []
+    n = len(ids)
+    cols = {k: (t.get(k) or [None] * n) for k in ("excluded", "score", "probability")}
+    if any(len(v) != n for v in cols.values()):
+        return []  # a trace of another shape: show nothing rather than misalign
+    return [
+        {
+            "action": a,
+            "excluded": cols["excluded"][j],
+            "score": cols["score"][j],
+            "probability": cols["probability"][j],
+            "chosen": a == log.action,
+            "rules": a == t.get("rules_action"),
+        }
+        for j, a in enumerate(ids)
+    ]
+
+
 @router.get("/decisions/{decision_id}", response_class=HTMLResponse)
 def inspector(
     request: Request, decision_id: int = Path(ge=1, le=MAX_ID), state: ApiState = Depends(hub_state)
@@ -119,7 +141,8 @@ def inspector(
         d=detail["decision"],
         log=log,
         parts=[p.strip() for p in re.split(r"[;|]", reason.split(":", 1)[1]) if p.strip()] if ":" in reason else [],
-        scores=action_scores(ctx, log),
+        trace=trace_rows(log),
+        scores=None if log is not None and log.trace else action_scores(ctx, log),
         pushes=detail["pushes"],
         approvals=detail["approvals"],
     )

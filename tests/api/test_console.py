@@ -290,3 +290,31 @@ def test_models_page_lists_versions_and_rolls_back(client):
         "has no version 9"
         in client.post("/console/models/rollback", data={"csrf": token, "name": "engine-test", "version": "9"}).text
     )
+
+
+def test_inspector_shows_every_action_at_decide_time(tmp_path, api_redis_url, crm):
+    """An engine decision logs, per catalog action, eligible or why not, score and probability."""
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+    from hub.models import utcnow
+    from tests.api.conftest import make_config, seed
+
+    engine = {"decision.policy": "engine", "decision.engine": {"holdout_share": 0.0, "control_share": 0.0}}
+    app = create_app(make_config(tmp_path, f"sqlite:///{tmp_path / 'e.db'}", api_redis_url, **engine))
+    ctx = app.state.hub.ctx
+    crm.put_contact("c9", email="optout@example.com", opt_out=True, updated_at=utcnow().isoformat())
+    seed(ctx, crm)
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        login(client)
+        found = client.get("/console/decisions?q=optout@example.com").text
+        did = re.search(r'href="/console/decisions/(\d+)"', found).group(1)
+        page = client.get(f"/console/decisions/{did}").text
+    app.state.hub.close()
+    rows = re.findall(r'<tr data-action="([^"]+)"', page)
+    assert rows == ctx.policy.ids and page.count("<strong>chosen</strong>") == 1
+    excluded = re.findall(r'<tr data-action="([^"]+)" class="muted">.*?opted out of e-mail', page, re.S)
+    assert "email_nurture_technical" in excluded and "wait" not in excluded
+    assert re.search(r'data-action="wait" class="">.*?<span class="ok">yes</span>', page, re.S)
+    probs = [float(p) for p in re.findall(r"</td><td>(0\.\d{3}|1\.000)</td>", page)]
+    assert probs and abs(sum(probs) - 1) < 0.01  # the engine arm's probabilities over the eligible actions
