@@ -184,7 +184,8 @@ def failure_group(
             ids = console_views.failed_ids(conn, g.connector, g.kind, g.errors)
             rows = console_views.failed_pushes(conn, ids[-200:])
     if g is None:
-        return back("/console/queues", "No failed pushes of that kind any more.")
+        # the last one was just retried from here: its message goes on to the queues page
+        return back("/console/queues", request.query_params.get("flash") or "No failed pushes of that kind any more.")
     return page(request, state, sess, "failures.html", title="Failed pushes", group=g, rows=rows)
 
 

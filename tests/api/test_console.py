@@ -318,3 +318,43 @@ def test_inspector_shows_every_action_at_decide_time(tmp_path, api_redis_url, cr
     assert re.search(r'data-action="wait" class="">.*?<span class="ok">yes</span>', page, re.S)
     probs = [float(p) for p in re.findall(r"</td><td>(0\.\d{3}|1\.000)</td>", page)]
     assert probs and abs(sum(probs) - 1) < 0.01  # the engine arm's probabilities over the eligible actions
+
+
+PAGES = ("/", "/queues", "/decisions", "/decisions/1", "/approvals", "/alerts", "/models", "/experiments", "/audit")
+
+
+def _queries_per_page(client) -> dict[str, int]:
+    from sqlalchemy import event
+
+    engine = client.app.state.hub.ctx.store.engine
+    counts: dict[str, int] = {}
+    for path in PAGES:
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args, _seen=seen) -> None:  # noqa: ANN001
+            _seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert client.get(f"/console{path}").status_code == 200, path
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        counts[path] = len(seen)
+    return counts
+
+
+def test_pages_cost_the_same_few_queries_whatever_the_store_holds(client, crm):
+    """No per-row queries: 8x the decisions and failed pushes, the same statements per page."""
+    from hub.pipeline.push import push_connector
+    from tests.api.conftest import seed
+
+    ctx = client.app.state.hub.ctx
+    fail_one_push(ctx, crm)
+    login(client)
+    small = _queries_per_page(client)
+    seed(ctx, crm, n=24)
+    crm.set_fault("fail_records", [f"c{i}" for i in range(3, 24)])
+    push_connector(ctx, "crm")
+    big = _queries_per_page(client)
+    assert big == small
+    assert max(small.values()) <= 16, small
