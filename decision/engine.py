@@ -279,13 +279,18 @@ class EnginePolicy:
             np.hstack([F.X, X]), np.hstack([F.raw, raw]), F.names + self.declared.names, self.feature_version
         )
 
-    def mask(self, batch: Sequence[ContactView], now: datetime, F: Features) -> np.ndarray:
+    def mask(
+        self, batch: Sequence[ContactView], now: datetime, F: Features, parts: dict[str, Any] | None = None
+    ) -> np.ndarray:
+        """(n, k) allowed actions; ``parts``, when given, receives what went into it (for the trace)."""
         n = len(batch)
         base = np.ones((n, len(self.ids)), dtype=bool)
         for i, view in enumerate(batch):
             env = expression_env(view, now)
             base[i] = [e.holds(env, view.contact.id) for e in self._eligible]
         touches, since_sales = self._touches(batch, now, F)
+        if parts is not None:
+            parts.update(rule=base.copy(), touches=touches, since_sales=since_sales)
         # the quiet period after a sales touch holds back the next sales touch too
         quiet = since_sales < self.contact_policy.sales_quiet_days
         if self.sales:
@@ -354,13 +359,15 @@ class EnginePolicy:
         rules = self.rules.decide(batch, now)
         baseline = self._baseline(rules)
         F = self.features(batch, now)
-        mask = self.mask(batch, now, F)
+        parts: dict[str, Any] = {}
+        mask = self.mask(batch, now, F, parts)
         legacy_ok = mask[np.arange(n), baseline]
         baseline = np.where(legacy_ok, baseline, self.wait_index)
         chosen = baseline.copy()
         prop = np.ones(n)
         notes = [""] * n
         eng = np.flatnonzero(arms == ENGINE)
+        probs = None
         if len(eng):
             chosen[eng], prop[eng], notes_e, probs = self._engine_choose(F.X[eng], mask[eng], baseline[eng])
             for j, i in enumerate(eng):
@@ -380,10 +387,12 @@ class EnginePolicy:
             )
             for j, i in enumerate(eng):
                 extra[i] = ex.fields[j]
+        traces = self._trace(batch, F, mask, parts, eng, probs, baseline)
         out = []
         for i, view in enumerate(batch):
             entry = self.entries[chosen[i]]
             common = {
+                "trace": traces[i],
                 "contact_id": view.contact.id,
                 "created_at": now,
                 "features": F.X[i].tolist(),
@@ -424,6 +433,48 @@ class EnginePolicy:
                     **common,
                 )
             out.append(d)
+        return out
+
+    def _trace(self, batch, F, mask, parts, eng, probs, baseline) -> list[dict[str, Any]]:  # noqa: ANN001
+        """Per row, what the console's inspector shows: each action's exclusion reason (None
+        when eligible), and for engine rows its score (objective points) and probability before
+        budgets and long-term overrules; ``rules_action`` is the legacy rules' choice."""
+        n, cp = len(batch), self.contact_policy
+        rule, touches, since = parts["rule"], parts["touches"], parts["since_sales"]
+        is_sales = self.catalog.flags(self.sales) if self.sales else np.zeros(len(self.ids), dtype=bool)
+        scores = np.full((n, len(self.ids)), np.nan)
+        p = np.full((n, len(self.ids)), np.nan)
+        if len(eng):
+            scores[eng] = self.model.predict_many(F.X[eng]) * self.settings.engine.reward_scale
+            p[eng] = probs
+        out = []
+        for i, view in enumerate(batch):
+            consent = view.contact.consent
+            why: list[str | None] = []
+            for j, spec in enumerate(self.catalog.actions):
+                if mask[i, j]:
+                    why.append(None)
+                elif consent.do_not_contact:
+                    why.append("do not contact")
+                elif consent.email_opt_out and self.catalog.email[j]:
+                    why.append("opted out of e-mail")
+                elif not rule[i, j]:
+                    why.append(f"its eligible rule is false: {self.entries[j].eligible}")
+                elif (is_sales[j] or spec.marketing) and since[i] < cp.sales_quiet_days:
+                    why.append(f"quiet period: sales touch {since[i]:.1f} days ago (< {cp.sales_quiet_days})")
+                elif spec.marketing and touches[i] >= cp.max_marketing_touches_7d:
+                    why.append(f"touch cap: {touches[i]:.0f} marketing touches in 7 days")
+                else:
+                    why.append("not allowed by the contact policy")
+            out.append(
+                {
+                    "actions": self.ids,
+                    "excluded": why,
+                    "score": [None if np.isnan(v) else round(float(v), 4) for v in scores[i]],
+                    "probability": [None if np.isnan(v) else round(float(v), 4) for v in p[i]],
+                    "rules_action": self.ids[baseline[i]],
+                }
+            )
         return out
 
     def _engine_choose(

@@ -170,6 +170,8 @@ class Decision(_Model):
     features: list[float] | None = None
     feature_version: str | None = None
     attribution_days: float | None = None
+    #: why each catalog action was or was not taken (decision/engine.py ``_trace``), for the console
+    trace: dict[str, Any] | None = None
 
 
 class Outcome(_Model):

@@ -36,12 +36,14 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     for module in (decisions, events, webhooks, contacts, status, approvals, segment):
         app.include_router(module.router)
 
+    from hub.console.decisions import router as decisions_router
     from hub.console.governance import router as governance_router
     from hub.console.insights import router as insights_router
     from hub.console.routes import router as console_router
 
     app.include_router(governance_router)  # before the console's catch-all /console/{name}
     app.include_router(insights_router)
+    app.include_router(decisions_router)
     app.include_router(console_router)
 
     @app.get("/", include_in_schema=False)

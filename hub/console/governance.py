@@ -1,23 +1,32 @@
-"""Console pages of governance: Approvals (approve / reject forms, CSRF) and the overview's
-alerts and kill switches. The decider recorded is the logged-in console user."""
+"""Console pages of governance: Approvals (one at a time or in bulk, each with its decision's
+explanation), Alerts (acknowledge) with the kill switches (flip), model rollback, the audit
+log and the effective config (secrets masked).
+
+Routes only parse the form and call hub/governance, the same functions as the CLI
+(hub/cli_governance.py, `hub model rollback`); every change writes its audit entry there,
+in the change's transaction. The actor recorded is the logged-in console user.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import json
 
+import yaml
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from hub.api.problems import Problem
 from hub.api.schemas import MAX_ID
 from hub.api.state import ApiState, hub_state
-from hub.console import session as sessions
-from hub.console.render import current, form, page, to_login
-from hub.errors import GovernanceError
-from hub.governance import approvals, killswitch
-from hub.governance.alerts import list_alerts
+from hub.console.render import back, checked_form, logged_in, page, to_login
+from hub.errors import GovernanceError, HubError
+from hub.governance import approvals, audit, killswitch
+from hub.governance.alerts import acknowledge, list_alerts
+from hub.governance.rollback import audited_rollback
+from hub.secrets import masked
+from hub.store import console_views
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+MAX_BULK = 200
 
 
 def governance_summary(state: ApiState) -> dict:
@@ -32,38 +41,179 @@ def governance_summary(state: ApiState) -> dict:
 
 @router.get("/approvals", response_class=HTMLResponse)
 def approvals_page(request: Request, state: ApiState = Depends(hub_state)) -> Response:
-    sess = current(request, state)
-    if sess is None or not sess.user:
+    sess = logged_in(request, state)
+    if sess is None:
         return to_login()
     ctx = state.ctx
     with ctx.store.begin() as conn:
         approvals.expire_due(conn, ctx.clock())
-        waiting = approvals.list_approvals(conn, "awaiting", 200)
+        waiting = approvals.list_approvals(conn, "awaiting", MAX_BULK)
         recent = [a for a in approvals.list_approvals(conn, None, 50) if a.state != "awaiting"]
-    return page(request, state, sess, "approvals.html", title="Approvals", waiting=waiting, recent=recent)
+        why = console_views.explanations(conn, [a.decision_id for a in waiting])
+    return page(request, state, sess, "approvals.html", title="Approvals", waiting=waiting, recent=recent, why=why)
+
+
+def _decide_many(state: ApiState, ids: list[int], verdict: str, by: str, note: str | None) -> str:
+    ctx = state.ctx
+    done: dict[str, list[int]] = {}
+    problems = []
+    for approval_id in ids:  # one transaction each: one refusal does not undo the others
+        try:
+            with ctx.store.begin() as conn:
+                a = approvals.decide(conn, approval_id, verdict, by, note, ctx.clock())  # type: ignore[arg-type]
+            done.setdefault(a.state, []).append(approval_id)
+        except (GovernanceError, HubError) as exc:
+            problems.append(str(exc))
+            if verdict == "reject" and not note:
+                break  # the same refusal for every one
+    parts = [f"{len(v)} {k} ({', '.join(map(str, v[:10]))}{'…' if len(v) > 10 else ''})" for k, v in done.items()]
+    msg = ("; ".join(parts) + f" by {by}.") if parts else "Nothing decided."
+    if len(ids) == 1 and parts:
+        msg = f"Approval {ids[0]} {next(iter(done))} by {by}."
+    if "approved" in done:
+        msg += " The next push run sends the approved ones."
+    return msg + (" " + " ".join(problems[:3]) if problems else "")
+
+
+@router.post("/approvals/bulk")
+async def approvals_bulk(request: Request, state: ApiState = Depends(hub_state)) -> Response:
+    sess = logged_in(request, state)
+    if sess is None:
+        return to_login()
+    data = await checked_form(request, sess, max_fields=MAX_BULK + 5)
+    verdict = data.get("decision")
+    if verdict not in ("approve", "reject"):
+        return back("/console/approvals", "Choose Approve or Reject.")
+    ids = sorted({int(v) for v in data.many("id") if v.isdigit() and 0 < int(v) <= MAX_ID})
+    if not ids:
+        return back("/console/approvals", "Tick at least one approval first.")
+    note = (data.get("note") or "").strip()[:1000] or None
+    return back("/console/approvals", _decide_many(state, ids, verdict, sess.user or "", note))
 
 
 @router.post("/approvals/{approval_id}")
 async def approvals_decide(
     request: Request, approval_id: int = Path(ge=1, le=MAX_ID), state: ApiState = Depends(hub_state)
 ) -> Response:
-    sess = current(request, state)
-    if sess is None or not sess.user:
+    sess = logged_in(request, state)
+    if sess is None:
         return to_login()
-    data = await form(request)
-    if not sessions.csrf_ok(sess, data.get("csrf")):
-        raise Problem(403, "Bad CSRF token", "reload the page and try again")
+    data = await checked_form(request, sess)
     verdict = data.get("decision")
     if verdict not in ("approve", "reject"):
-        raise Problem(422, "Invalid request", "decision must be approve or reject")
+        return back("/console/approvals", "Choose Approve or Reject.")
+    note = (data.get("note") or "").strip()[:1000] or None
+    return back("/console/approvals", _decide_many(state, [approval_id], verdict, sess.user or "", note))
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, state: ApiState = Depends(hub_state)) -> Response:
+    sess = logged_in(request, state)
+    if sess is None:
+        return to_login()
+    with state.ctx.store.connect() as conn:
+        open_ = list_alerts(conn, "open", 200)
+        acked = list_alerts(conn, "acknowledged", 50)
+        switches = list(killswitch.states(conn, state.settings.governance).values())
+    return page(request, state, sess, "alerts.html", title="Alerts", alerts=open_, acked=acked, switches=switches)
+
+
+@router.post("/alerts/ack")
+async def alerts_ack(request: Request, state: ApiState = Depends(hub_state)) -> Response:
+    sess = logged_in(request, state)
+    if sess is None:
+        return to_login()
+    data = await checked_form(request, sess, max_fields=MAX_BULK + 5)
+    ids = sorted({int(v) for v in data.many("id") if v.isdigit() and 0 < int(v) <= MAX_ID})
+    if not ids:
+        return back("/console/alerts", "Tick at least one alert first.")
+    note = (data.get("note") or "").strip()[:1000] or None
+    ctx = state.ctx
+    released: set[str] = set()
+    acked, problems = [], []
+    for alert_id in ids:
+        try:
+            with ctx.store.begin() as conn:
+                released.update(acknowledge(conn, alert_id, sess.user or "", note, ctx.clock()))
+            acked.append(alert_id)
+        except HubError as exc:
+            problems.append(str(exc))
+    msg = f"Acknowledged {len(acked)} alert(s) by {sess.user}."
+    if released:
+        msg += f" Kill switch off again: {', '.join(sorted(released))}."
+    return back("/console/alerts", msg + (" " + " ".join(problems[:3]) if problems else ""))
+
+
+@router.post("/killswitch/{use_case}")
+async def killswitch_flip(request: Request, use_case: str, state: ApiState = Depends(hub_state)) -> Response:
+    sess = logged_in(request, state)
+    if sess is None:
+        return to_login()
+    data = await checked_form(request, sess)
+    on = data.get("to") == "on"
     note = (data.get("note") or "").strip()[:1000] or None
     ctx = state.ctx
     try:
         with ctx.store.begin() as conn:
-            a = approvals.decide(conn, approval_id, verdict, sess.user, note, ctx.clock())
-        msg = f"Approval {approval_id} {a.state} by {sess.user}."
-        if a.state == "approved":
-            msg += " The next push run sends it."
+            changed = killswitch.flip(conn, use_case, on, sess.user or "", note, ctx.clock())
+            st = killswitch.states(conn, ctx.settings.governance)[use_case]
     except GovernanceError as exc:
-        msg = str(exc)
-    return RedirectResponse(f"/console/approvals?flash={quote(msg)}", status_code=303)
+        return back("/console/alerts", str(exc))
+    word = "on (legacy behaviour from the next batch)" if on else "off (back to the engine)"
+    msg = (
+        f"Kill switch {use_case} {word}." if changed else f"Kill switch {use_case} was already {'on' if on else 'off'}."
+    )
+    if not on and st.configured:
+        msg += " It stays on: hub.yaml governance.kill_switches turns it on."
+    return back("/console/alerts", msg)
+
+
+@router.post("/models/rollback")
+async def model_rollback(request: Request, state: ApiState = Depends(hub_state)) -> Response:
+    sess = logged_in(request, state)
+    if sess is None:
+        return to_login()
+    data = await checked_form(request, sess)
+    name, version = data.get("name", "")[:80], data.get("version", "")
+    if not version.isdigit() or not name:
+        return back("/console/models", "Pick a model version to roll back to.")
+    note = (data.get("note") or "").strip()[:1000] or None
+    try:
+        new = audited_rollback(state.ctx, int(version), sess.user or "", note, name)
+    except HubError as exc:
+        return back("/console/models", str(exc))
+    return back("/console/models", f"{name} v{version} is live again as v{new}; workers reload it on their next batch.")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request, action: str | None = None, before: int | None = None, state: ApiState = Depends(hub_state)
+) -> Response:
+    sess = logged_in(request, state)
+    if sess is None:
+        return to_login()
+    with state.ctx.store.connect() as conn:
+        rows = audit.entries(conn, 101, action or None, before_id=before)
+    more = len(rows) > 100
+    rows = rows[:100]
+    return page(
+        request,
+        state,
+        sess,
+        "audit.html",
+        title="Audit",
+        rows=rows,
+        action=action or "",
+        next_before=rows[-1].id if more else None,
+        dumps=json.dumps,
+    )
+
+
+@router.get("/config", response_class=HTMLResponse)
+def config_page(request: Request, state: ApiState = Depends(hub_state)) -> Response:
+    sess = logged_in(request, state)
+    if sess is None:
+        return to_login()
+    tree = masked(state.settings.model_dump(mode="json"))
+    text = yaml.safe_dump(tree, sort_keys=False, allow_unicode=True, width=110)
+    return page(request, state, sess, "config.html", title="Config", text=text)

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from hub.api.state import ApiState, hub_state
+from hub.console import overview as kpi
 from hub.console.render import current, page, to_login
 from hub.pipeline.learn import ensure_current
-from hub.reports.data import load_arm_frame
-from hub.reports.lift import arm_metrics, lift_rows, pick_baseline
+from hub.reports.svg import line_chart
+from hub.reports.timeseries import Series
 from hub.store import learning as learning_store
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -40,6 +41,7 @@ def models_summary(state: ApiState) -> dict:
                 "mean_reward": m.get("mean_reward"),
                 "feature_version": m.get("feature_version", "-"),
                 "in_use": s["name"] == engine_name and s["version"] == newest[s["name"]],
+                "in_family": s["name"] == engine_name,
                 "rollback_of": m.get("rollback_of"),
             }
         )
@@ -47,16 +49,19 @@ def models_summary(state: ApiState) -> dict:
 
 
 def experiments_summary(state: ApiState) -> dict:
-    """Arms with their per-contact metrics and the lift of each over the baseline."""
+    """Arms with their per-contact metrics, the lift of each over the baseline, and charts."""
     with state.ctx.store.connect() as conn:
-        frame = load_arm_frame(conn)
-    weights = state.settings.decision.objective
-    return {
-        "arms": {arm: int((frame.arm == arm).sum()) for arm in frame.arms},
-        "metrics": arm_metrics(frame, weights),
-        "baseline": pick_baseline(frame.arms),
-        "lifts": lift_rows(frame, weights=weights),
-    }
+        summary = kpi.lift(state.ctx, conn)
+    return {**summary, **kpi.lift_charts(summary)}
+
+
+def model_chart(rows: list[dict]) -> str:
+    """Mean reward learned from, per saved version of the model in use, oldest first."""
+    pts = [r for r in reversed(rows) if r["in_family"] and r["mean_reward"] is not None]
+    if len(pts) < 2:
+        return ""
+    series = [Series(pts[0]["name"], [r["created_at"] for r in pts], [float(r["mean_reward"]) for r in pts])]
+    return line_chart(series, title="Mean reward of what each version learned from", y_label="objective points")
 
 
 @router.get("/models", response_class=HTMLResponse)
@@ -64,7 +69,8 @@ def models(request: Request, state: ApiState = Depends(hub_state)) -> Response:
     sess = current(request, state)
     if sess is None or not sess.user:
         return to_login()
-    return page(request, state, sess, "models.html", title="Models", **models_summary(state))
+    summary = models_summary(state)
+    return page(request, state, sess, "models.html", title="Models", chart=model_chart(summary["rows"]), **summary)
 
 
 @router.get("/experiments", response_class=HTMLResponse)

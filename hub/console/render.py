@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,8 +21,11 @@ NAV = [
     ("/console/queues", "Queues"),
     ("/console/decisions", "Decisions"),
     ("/console/approvals", "Approvals"),
+    ("/console/alerts", "Alerts"),
     ("/console/models", "Models"),
     ("/console/experiments", "Experiments"),
+    ("/console/audit", "Audit"),
+    ("/console/config", "Config"),
 ]
 _env = Environment(
     loader=FileSystemLoader(str(resources.files("hub.console").joinpath("templates"))),
@@ -31,7 +34,8 @@ _env = Environment(
     lstrip_blocks=True,
 )
 MAX_FORM = 10_000
-# everything is served from here; the only inline code is the stylesheet
+# everything is served from here; the only inline code is the stylesheet (the one script,
+# console.js, is served by /console/static/console.js)
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
@@ -102,15 +106,45 @@ def to_login() -> RedirectResponse:
     return RedirectResponse("/console/login", status_code=303)
 
 
-async def form(request: Request) -> dict[str, str]:
-    """A url-encoded form body as a flat dict (first value of each key)."""
+class Form(dict[str, str]):
+    """A url-encoded form: first value per key, and ``many(key)`` for checkbox lists."""
+
+    def __init__(self, parsed: dict[str, list[str]]):
+        super().__init__({k: v[0] for k, v in parsed.items()})
+        self._all = parsed
+
+    def many(self, key: str) -> list[str]:
+        return self._all.get(key, [])
+
+
+async def form(request: Request, max_fields: int = 20) -> Form:
+    """A url-encoded form body (bulk forms allow more fields; the body stays under MAX_FORM)."""
     body = await request.body()
     if len(body) > MAX_FORM:
         raise Problem(413, "Too large", "the form is too large")
     try:
-        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields)
     except (UnicodeDecodeError, ValueError):
         raise Problem(400, "Bad form", "the form could not be read") from None
     if any("\x00" in k or "\x00" in v for k, vals in parsed.items() for v in vals):
         raise Problem(400, "Bad form", "the form holds a NUL character")
-    return {k: v[0] for k, v in parsed.items()}
+    return Form(parsed)
+
+
+def logged_in(request: Request, state: ApiState) -> sessions.Session | None:
+    sess = current(request, state)
+    return sess if sess and sess.user else None
+
+
+async def checked_form(request: Request, sess: sessions.Session, max_fields: int = 20) -> Form:
+    """The form of a mutating request, refused (403) unless it carries the session's CSRF token."""
+    data = await form(request, max_fields)
+    if not sessions.csrf_ok(sess, data.get("csrf")):
+        raise Problem(403, "Bad CSRF token", "reload the page and try again")
+    return data
+
+
+def back(path: str, msg: str) -> RedirectResponse:
+    """Post/redirect/get with a message shown on the page."""
+    sep = "&" if "?" in path else "?"
+    return RedirectResponse(f"{path}{sep}flash={quote(msg)}", status_code=303)

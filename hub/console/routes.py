@@ -1,4 +1,5 @@
-"""Console pages: login, Overview, Queues (with Retry), Decisions, a contact's timeline.
+"""Console pages: login, Overview (KPI tiles and trends), Queues (failed pushes grouped by
+cause, Retry all like this, and per push), a contact's timeline.
 
 Every page needs a logged-in session; every POST needs the session's CSRF token.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import re
-from urllib.parse import quote
+from importlib import resources
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,16 +23,17 @@ from hub.api.schemas import MAX_ID
 from hub.api.settings import ConsoleUser
 from hub.api.state import ApiState, hub_state
 from hub.api.timeline import contact_timeline
+from hub.console import overview as kpi
 from hub.console import session as sessions
 from hub.console.governance import governance_summary
 from hub.console.passwords import burn_time, verify_password
-from hub.console.render import current, form, page, secret, set_cookie, to_login
+from hub.console.render import back, checked_form, current, form, page, secret, set_cookie, to_login
 from hub.console.throttle import LoginThrottle
+from hub.governance import pushes as failed_pushes
 from hub.models import utcnow
 from hub.status import hub_status
 from hub.store import console_sessions as session_store
-from hub.store import pushes as push_store
-from hub.store import queries, timeline
+from hub.store import console_views, queries
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -123,6 +125,8 @@ def overview(request: Request, state: ApiState = Depends(hub_state)) -> Response
         return to_login()
     with state.ctx.store.connect() as conn:
         checks = queries.last_checks(conn)
+        trends = kpi.trends(conn)
+        lift = kpi.lift(state.ctx, conn)
     return page(
         request,
         state,
@@ -132,6 +136,8 @@ def overview(request: Request, state: ApiState = Depends(hub_state)) -> Response
         status=current_status(state),
         checks=checks,
         governance=governance_summary(state),
+        trends=trends,
+        lift=lift,
     )
 
 
@@ -148,7 +154,7 @@ def queues(request: Request, state: ApiState = Depends(hub_state)) -> Response:
         except (OSError, OperationalError, RedisError) as exc:
             st.broker_error = f"broker unreachable ({type(exc).__name__}); start Redis or fix broker_url"
     with state.ctx.store.connect() as conn:
-        failed = push_store.list_pushes(conn, state="failed", limit=50)
+        groups = failed_pushes.failure_groups(conn)
     return page(
         request,
         state,
@@ -158,8 +164,46 @@ def queues(request: Request, state: ApiState = Depends(hub_state)) -> Response:
         queues=st.queues or {},
         workers=workers or [],
         broker_error=st.broker_error,
-        failed=failed,
+        groups=groups,
         mode=state.dispatch.mode,
+    )
+
+
+@router.get("/failures/{key}", response_class=HTMLResponse)
+def failure_group(
+    request: Request, key: str = Path(pattern="^[0-9a-f]{16}$"), state: ApiState = Depends(hub_state)
+) -> Response:
+    """One cause's failed pushes (newest 200), each with its own Retry."""
+    sess = _user(request, state)
+    if sess is None:
+        return to_login()
+    with state.ctx.store.connect() as conn:
+        g = failed_pushes.group(conn, key)
+        rows = []
+        if g is not None:
+            ids = console_views.failed_ids(conn, g.connector, g.kind, g.errors)
+            rows = console_views.failed_pushes(conn, ids[-200:])
+    if g is None:
+        # the last one was just retried from here: its message goes on to the queues page
+        return back("/console/queues", request.query_params.get("flash") or "No failed pushes of that kind any more.")
+    return page(request, state, sess, "failures.html", title="Failed pushes", group=g, rows=rows)
+
+
+@router.post("/failures/{key}/retry")
+async def retry_group(
+    request: Request, key: str = Path(pattern="^[0-9a-f]{16}$"), state: ApiState = Depends(hub_state)
+) -> Response:
+    sess = _user(request, state)
+    if sess is None:
+        return to_login()
+    await checked_form(request, sess)
+    with state.ctx.store.begin() as conn:
+        g, n = failed_pushes.retry_group(conn, key, sess.user or "", utcnow())
+    if g is None:
+        return back("/console/queues", "No failed pushes of that kind any more; nothing to retry.")
+    return back(
+        "/console/queues",
+        f"{n} failed push(es) queued again ({g.connector} {g.kind}: {g.error}); the next push run sends them.",
     )
 
 
@@ -170,42 +214,16 @@ async def retry(
     sess = _user(request, state)
     if sess is None:
         return to_login()
-    if not sessions.csrf_ok(sess, (await form(request)).get("csrf")):
-        raise Problem(403, "Bad CSRF token", "reload the page and try again")
+    data = await checked_form(request, sess)
     with state.ctx.store.begin() as conn:
-        n = push_store.retry_failed(conn, [push_id], utcnow())
+        n = failed_pushes.retry(conn, [push_id], sess.user or "", utcnow(), f"retry push {push_id}")
     msg = (
         f"Push {push_id} queued again; the next push run sends it."
         if n
         else f"Push {push_id} was not failed any more; nothing to retry."
     )
-    return RedirectResponse(f"/console/queues?flash={quote(msg)}", status_code=303)
-
-
-@router.get("/decisions", response_class=HTMLResponse)
-def decisions(
-    request: Request, arm: str | None = None, contact: str | None = None, state: ApiState = Depends(hub_state)
-) -> Response:
-    sess = _user(request, state)
-    if sess is None:
-        return to_login()
-    digits = contact is not None and re.fullmatch(r"[0-9]{1,19}", contact) is not None
-    contact_id = int(contact) if digits and 0 < int(contact) <= MAX_ID else None
-    error = "Contact id must be a positive number." if contact and contact_id is None else None
-    with state.ctx.store.connect() as conn:
-        rows = timeline.decisions_with_pushes(conn, contact_id=contact_id, arm=arm or None, limit=100)
-        arms = timeline.distinct_arms(conn)
-    return page(
-        request,
-        state,
-        sess,
-        "decisions.html",
-        title="Decisions",
-        decisions=rows,
-        arms=arms,
-        filters={"arm": arm, "contact": contact},
-        error=error,
-    )
+    nxt = data.get("next", "")
+    return back(nxt if re.fullmatch(r"/console/failures/[0-9a-f]{16}", nxt) else "/console/queues", msg)
 
 
 @router.get("/contacts/{contact_id}", response_class=HTMLResponse)
@@ -228,6 +246,14 @@ def contact_page(
             events.append((p.updated_at or d.created_at, "push", f"{p.kind} to {p.connector}: {p.state}{err}"))
     events.sort(key=lambda e: e[0], reverse=True)
     return page(request, state, sess, "contact.html", title=f"Contact {contact_id}", contact=c, events=events)
+
+
+_SCRIPT = resources.files("hub.console").joinpath("static", "console.js").read_text()
+
+
+@router.get("/static/console.js")
+def script() -> Response:
+    return Response(_SCRIPT, media_type="text/javascript", headers={"Cache-Control": "max-age=3600"})
 
 
 @router.get("/{name}", response_class=HTMLResponse)

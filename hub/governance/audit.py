@@ -51,9 +51,13 @@ def record_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(insert(audit_log), [{"reason": None, "details": {}, **r} for r in rows])
 
 
-def entries(conn: Connection, limit: int = 100, action: str | None = None) -> list[AuditEntry]:
-    """Newest first."""
+def entries(
+    conn: Connection, limit: int = 100, action: str | None = None, before_id: int | None = None
+) -> list[AuditEntry]:
+    """Newest first; ``before_id`` pages on (the entries older than that id)."""
     q = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    if before_id is not None:
+        q = q.where(audit_log.c.id < before_id)
     if action:
         q = q.where(audit_log.c.action == action)
     return [

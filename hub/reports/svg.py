@@ -70,7 +70,7 @@ def line_chart(series: Sequence[Series], *, title: str, y_label: str) -> str:
         y = ypos(t)
         out.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
         out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(t)}</text>')
-    every = max(1, len(xs) // 8)
+    every = max(1, math.ceil(len(xs) / max(1, pw // 80)))  # a date label is ~70 px wide
     for i, x in enumerate(xs):
         if i % every == 0:
             out.append(

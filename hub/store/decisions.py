@@ -67,6 +67,7 @@ def insert_decisions(
             "action": d.action,
             "feature_version": d.feature_version or "",
             "features": d.features,
+            "trace": d.trace,
             "window_ends_at": d.created_at + timedelta(days=d.attribution_days or 7.0),
             # a declared outcome with a longer window than the action's: the reward is final then
             "final_at": d.created_at + timedelta(days=outcome_days)

@@ -233,6 +233,7 @@ decision_features = Table(
     Column("reward_total", Float),
     Column("finalized_at", TS, index=True),
     Column("learned_version", Integer, doc="model snapshot version that learned from this row"),
+    Column("trace", JSON, doc="per action at decide time: eligible or why not, score, probability (console inspector)"),
 )
 
 # ---- governance (hub/governance/) -----------------------------------------------------------

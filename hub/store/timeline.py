@@ -94,8 +94,11 @@ def decisions_with_pushes(
     arm: str | None = None,
     policy: str | None = None,
     limit: int = 50,
+    contact_ids: list[int] | None = None,
+    before_id: int | None = None,
 ) -> list[DecisionView]:
-    """Newest decisions first, each with the contact's email and its pushes' outcomes."""
+    """Newest decisions first, each with the contact's email and its pushes' outcomes.
+    ``before_id`` pages by keyset: the decisions older than that id."""
     q = (
         select(decisions, contacts.c.primary_email)
         .join(contacts, contacts.c.id == decisions.c.contact_id)
@@ -104,6 +107,10 @@ def decisions_with_pushes(
     )
     if contact_id is not None:
         q = q.where(decisions.c.contact_id == contact_id)
+    if contact_ids is not None:
+        q = q.where(decisions.c.contact_id.in_(contact_ids))
+    if before_id is not None:
+        q = q.where(decisions.c.id < before_id)
     if arm:
         q = q.where(decisions.c.arm == arm)
     if policy:

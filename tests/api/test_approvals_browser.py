@@ -48,9 +48,10 @@ def test_approve_a_held_push_in_the_browser(served_held):
             page.click("header >> text=Approvals")
             page.wait_for_url(f"{base}/console/approvals")
             assert page.locator("tr[data-approval]").count() == 3
-            row = page.locator(f"tr[data-approval='{first.id}']")
-            row.locator("input[name=note]").fill("checked the account")
-            row.locator("button", has_text="Approve").click()
+            assert page.locator("td.why").first.inner_text().strip()  # each shows why it was decided
+            page.locator(f"tr[data-approval='{first.id}'] input[name=id]").check()
+            page.fill("#bulk input[name=note]", "checked the account")
+            page.click("#bulk button:has-text('Approve ticked')")
             page.wait_for_load_state()
             assert f"Approval {first.id} approved by ops" in page.inner_text("[role=status]")
             assert page.locator("tr[data-approval]").count() == 2

@@ -46,7 +46,7 @@ def test_login_shows_every_page(client, crm):
     decisions = client.get("/console/decisions").text
     assert "person1@example.com" in decisions and "Matched rule" in decisions
     assert "person1@example.com" not in client.get("/console/decisions?contact=1").text
-    assert "positive number" in client.get("/console/decisions?contact=abc").text
+    assert "No contact has" in client.get("/console/decisions?q=abc").text
     contact = client.get("/console/contacts/1").text
     assert "person0@example.com" in contact and "decision" in contact and "page_view" in contact
     assert client.get("/console/contacts/999").status_code == 404
@@ -69,6 +69,7 @@ def test_retry_requeues_a_failed_push_and_needs_csrf(client, crm):
     r = client.post(f"/console/pushes/{pid}/retry", data={"csrf": token})
     assert r.status_code == 200 and f"Push {pid} queued again" in r.text
     assert "INVALID_FIELD" not in r.text  # gone from the failed list
+    assert 'data-action="push_retry"' in client.get("/console/audit").text
     with ctx.store.connect() as conn:
         assert [p.state for p in push_store.list_pushes(conn, state=None) if p.id == pid] == ["pending"]
 
@@ -118,3 +119,242 @@ def test_queues_page_with_a_broker_shows_depths_and_live_workers(tmp_path, api_r
     assert re.search(r'data-queue="push"><td>push</td><td>2</td>', page)
     assert "Workers alive: <strong>0</strong>" in page  # none on this test broker
     app.state.hub.close()
+
+
+# ---- the console runs the hub (issue 16 item 4) ---------------------------------------------
+
+
+def _audit(ctx, action: str) -> list:
+    from hub.governance import audit
+
+    with ctx.store.connect() as conn:
+        return audit.entries(conn, 100, action)
+
+
+def test_every_page_answers_and_links_to_its_detail(client, crm):
+    fail_one_push(client.app.state.hub.ctx, crm)
+    login(client)
+    for path in ("/", "/queues", "/decisions", "/approvals", "/alerts", "/models", "/experiments", "/audit", "/config"):
+        assert client.get(f"/console{path}").status_code == 200, path
+    overview = client.get("/console/").text
+    for tile in ('id="kpi-decisions" href="/console/decisions"', 'id="kpi-push" href="/console/queues"'):
+        assert tile in overview
+    assert 'id="kpi-alerts" href="/console/alerts"' in overview and "<svg" in overview
+    assert "Decisions per day" in overview and "Push success per day" in overview
+    assert re.search(r'id="kpi-push" href="/console/queues"><div class="v bad">(\d+\.\d)%', overview)
+    first = re.search(r'href="/console/decisions/(\d+)"', client.get("/console/decisions").text)
+    inspector = client.get(f"/console/decisions/{first.group(1)}")
+    assert inspector.status_code == 200 and 'id="reason"' in inspector.text and 'id="pushes"' in inspector.text
+    assert client.get("/console/decisions/999999").status_code == 404
+    assert client.get("/console/static/console.js").headers["content-type"].startswith("text/javascript")
+
+
+def test_failed_pushes_are_grouped_and_retried_all_at_once(client, crm):
+    """Three records rejected with the same error: one group of 3, one button, one audit entry."""
+    ctx = client.app.state.hub.ctx
+    crm.set_fault("fail_records", ["c0", "c1", "c2"])
+    from hub.pipeline.push import push_connector
+
+    push_connector(ctx, "crm")
+    crm.set_fault("fail_records", [])
+    login(client)
+    with ctx.store.connect() as conn:
+        failed = push_store.list_pushes(conn, state="failed")
+    assert len(failed) >= 3
+    queues = client.get("/console/queues").text
+    groups = re.findall(r'data-group="([0-9a-f]{16})"', queues)
+    assert len(groups) == 1 and f"Retry all {len(failed)} like this" in queues
+    detail = client.get(f"/console/failures/{groups[0]}").text
+    assert all(f'data-push="{p.id}"' in detail for p in failed)  # per-row Retry stays available
+    forged = client.post(f"/console/failures/{groups[0]}/retry", data={"csrf": "forged"}, follow_redirects=False)
+    assert forged.status_code == 403
+    r = client.post(f"/console/failures/{groups[0]}/retry", data={"csrf": csrf_of(queues)})
+    assert r.status_code == 200 and f"{len(failed)} failed push(es) queued again" in r.text
+    with ctx.store.connect() as conn:
+        assert push_store.list_pushes(conn, state="failed") == []
+    (entry,) = _audit(ctx, "push_retry")
+    assert entry.actor == "ops" and entry.details["count"] == len(failed)
+
+
+def test_kill_switch_flip_and_alert_ack_are_audited_and_need_csrf(client):
+    from decision.monitoring import Alert
+    from hub.governance import killswitch
+    from hub.governance.alerts import list_alerts, store_alerts
+    from hub.models import utcnow
+
+    ctx = client.app.state.hub.ctx
+    with ctx.store.begin() as conn:
+        store_alerts(
+            conn,
+            [Alert("reward_rate", "engine", 0.1, 0.2, "warning", "reward rate fell")],
+            ctx.settings.governance.alerts,
+            utcnow(),
+        )
+        (alert,) = list_alerts(conn, "open")
+    login(client)
+    page = client.get("/console/alerts").text
+    assert f'data-alert="{alert.id}"' in page
+    token = csrf_of(page)
+    assert client.post("/console/killswitch/routing", data={"to": "on"}, follow_redirects=False).status_code == 403
+    r = client.post("/console/killswitch/routing", data={"csrf": token, "to": "on", "note": "bad owners"})
+    assert "Kill switch routing on" in r.text
+    with ctx.store.connect() as conn:
+        assert killswitch.states(conn, ctx.settings.governance)["routing"].on
+    assert _audit(ctx, "kill_switch_on")[0].reason == "bad owners"
+    assert "unknown use case" in client.post("/console/killswitch/bogus", data={"csrf": token, "to": "on"}).text
+    r = client.post("/console/alerts/ack", data={"csrf": token, "id": str(alert.id), "note": "seen"})
+    assert "Acknowledged 1 alert(s) by ops" in r.text and f'data-acked="{alert.id}"' in r.text
+    (ack,) = _audit(ctx, "alert_ack")
+    assert ack.actor == "ops" and ack.subject == f"alert {alert.id}"
+
+
+def test_approve_and_reject_in_bulk_with_the_explanation(tmp_path, api_redis_url, crm):
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+    from hub.governance import approvals
+    from tests.api.conftest import make_config, seed
+
+    hold = {"governance": {"autonomy": {"kinds": {"set_fields": "needs_approval"}}}}
+    app = create_app(make_config(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", api_redis_url, **hold))
+    ctx = app.state.hub.ctx
+    seed(ctx, crm)
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        login(client)
+        page = client.get("/console/approvals").text
+        ids = re.findall(r'name="id" value="(\d+)"', page)
+        assert len(ids) == 3 and page.count('class="why"') == 3 and "Matched rule" in page
+        token = csrf_of(page)
+        r = client.post("/console/approvals/bulk", data={"csrf": token, "decision": "reject", "id": ids[:2]})
+        assert "rejection needs a reason" in r.text  # nothing rejected without a note
+        r = client.post("/console/approvals/bulk", data={"csrf": token, "decision": "approve", "id": ids[:2]})
+        assert "2 approved" in r.text
+        r = client.post(
+            "/console/approvals/bulk", data={"csrf": token, "decision": "reject", "id": ids[2:], "note": "no"}
+        )
+        assert "1 rejected" in r.text
+        assert client.post("/console/approvals/bulk", data={"decision": "approve", "id": ids}).status_code == 403
+    with ctx.store.connect() as conn:
+        states = {a.id: a.state for a in approvals.list_approvals(conn, None)}
+    assert sorted(states.values()) == ["approved", "approved", "rejected"]
+    assert len(_audit(ctx, "approve")) == 2 and _audit(ctx, "reject")[0].actor == "ops"
+    app.state.hub.close()
+
+
+def test_search_by_email_or_record_id_and_paging(client, monkeypatch):
+    from hub.console import decisions as console_decisions
+
+    login(client)
+    found = client.get("/console/decisions?q=PERSON2@example.com").text
+    assert found.count("data-decision=") == 1 and "person2@example.com" in found
+    by_record = client.get("/console/decisions?q=c1").text
+    assert by_record.count("data-decision=") == 1 and "person1@example.com" in by_record
+    monkeypatch.setattr(console_decisions, "PAGE", 2)
+    first = client.get("/console/decisions").text
+    assert first.count("data-decision=") == 2
+    older = re.search(r'href="(/console/decisions\?[^"]*before=\d+)" id="older"', first)
+    second = client.get(older.group(1).replace("&amp;", "&")).text
+    assert second.count("data-decision=") == 1 and 'id="older"' not in second
+    seen = set(re.findall(r'data-decision="(\d+)"', first)) | set(re.findall(r'data-decision="(\d+)"', second))
+    assert len(seen) == 3
+
+
+def test_config_view_masks_every_secret(client):
+    from tests.api.conftest import HUBSPOT_SECRET, SF_SECRET, TOKENS
+
+    login(client)
+    text = client.get("/console/config").text
+    assert "store_url" in text and "********" in text
+    for secret in (HUBSPOT_SECRET, SF_SECRET, "s" * 40, *TOKENS.values(), "pbkdf2"):
+        assert secret not in text
+
+
+def test_models_page_lists_versions_and_rolls_back(client):
+    from hub.models import utcnow
+    from hub.store import learning
+
+    ctx = client.app.state.hub.ctx
+    with ctx.store.begin() as conn:
+        for r in (0.5, 0.7):
+            learning.save_snapshot(conn, "engine-test", b"blob", {"learned": 10, "mean_reward": r}, utcnow())
+    login(client)
+    page = client.get("/console/models").text
+    assert 'data-model="engine-test" data-version="2"' in page and "No model saved yet" not in page
+    token = csrf_of(page)
+    assert client.post("/console/models/rollback", data={"name": "engine-test", "version": "1"}).status_code == 403
+    r = client.post("/console/models/rollback", data={"csrf": token, "name": "engine-test", "version": "1"})
+    assert "engine-test v1 is live again as v3" in r.text and 'data-version="3"' in r.text
+    (entry,) = _audit(ctx, "model_rollback")
+    assert entry.actor == "ops" and entry.details == {"new_version": 3}
+    assert (
+        "has no version 9"
+        in client.post("/console/models/rollback", data={"csrf": token, "name": "engine-test", "version": "9"}).text
+    )
+
+
+def test_inspector_shows_every_action_at_decide_time(tmp_path, api_redis_url, crm):
+    """An engine decision logs, per catalog action, eligible or why not, score and probability."""
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+    from hub.models import utcnow
+    from tests.api.conftest import make_config, seed
+
+    engine = {"decision.policy": "engine", "decision.engine": {"holdout_share": 0.0, "control_share": 0.0}}
+    app = create_app(make_config(tmp_path, f"sqlite:///{tmp_path / 'e.db'}", api_redis_url, **engine))
+    ctx = app.state.hub.ctx
+    crm.put_contact("c9", email="optout@example.com", opt_out=True, updated_at=utcnow().isoformat())
+    seed(ctx, crm)
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        login(client)
+        found = client.get("/console/decisions?q=optout@example.com").text
+        did = re.search(r'href="/console/decisions/(\d+)"', found).group(1)
+        page = client.get(f"/console/decisions/{did}").text
+    app.state.hub.close()
+    rows = re.findall(r'<tr data-action="([^"]+)"', page)
+    assert rows == ctx.policy.ids and page.count("<strong>chosen</strong>") == 1
+    excluded = re.findall(r'<tr data-action="([^"]+)" class="muted">.*?opted out of e-mail', page, re.S)
+    assert "email_nurture_technical" in excluded and "wait" not in excluded
+    assert re.search(r'data-action="wait" class="">.*?<span class="ok">yes</span>', page, re.S)
+    probs = [float(p) for p in re.findall(r"</td><td>(0\.\d{3}|1\.000)</td>", page)]
+    assert probs and abs(sum(probs) - 1) < 0.01  # the engine arm's probabilities over the eligible actions
+
+
+PAGES = ("/", "/queues", "/decisions", "/decisions/1", "/approvals", "/alerts", "/models", "/experiments", "/audit")
+
+
+def _queries_per_page(client) -> dict[str, int]:
+    from sqlalchemy import event
+
+    engine = client.app.state.hub.ctx.store.engine
+    counts: dict[str, int] = {}
+    for path in PAGES:
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args, _seen=seen) -> None:  # noqa: ANN001
+            _seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert client.get(f"/console{path}").status_code == 200, path
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        counts[path] = len(seen)
+    return counts
+
+
+def test_pages_cost_the_same_few_queries_whatever_the_store_holds(client, crm):
+    """No per-row queries: 8x the decisions and failed pushes, the same statements per page."""
+    from hub.pipeline.push import push_connector
+    from tests.api.conftest import seed
+
+    ctx = client.app.state.hub.ctx
+    fail_one_push(ctx, crm)
+    login(client)
+    small = _queries_per_page(client)
+    seed(ctx, crm, n=24)
+    crm.set_fault("fail_records", [f"c{i}" for i in range(3, 24)])
+    push_connector(ctx, "crm")
+    big = _queries_per_page(client)
+    assert big == small
+    assert max(small.values()) <= 16, small

@@ -1,8 +1,10 @@
 """The console in a real browser: Debian's headless Chromium driven by Playwright.
 
 `hub serve` runs as its own process on loopback against a store seeded through the real
-pipeline. The browser logs in, opens every page, presses Retry on a failed push and reads
-what the page shows. A failing step saves a screenshot under reports/browser/.
+pipeline. The browser logs in, opens every page, uses its actions (Retry on a failed push,
+search and inspect a decision, acknowledge alerts, flip a kill switch) and reads what the
+page shows. Each page is saved as a screenshot under reports/console/; a failing step saves
+one under reports/browser/.
 
 Needs `apt-get install chromium` and the `playwright` Python package (dev extra); without
 them these tests FAIL with that message instead of skipping.
@@ -38,6 +40,7 @@ ARGS = [
     "--disable-sync",
 ]
 SHOTS = ROOT / "reports" / "browser"
+CONSOLE_SHOTS = ROOT / "reports" / "console"  # one screenshot per page, for a person to look at
 
 
 def _browser_or_fail():
@@ -110,14 +113,29 @@ def screenshot_on_failure(page, name: str) -> Iterator[None]:
         raise
 
 
-def test_log_in_open_every_page_and_retry_a_failed_push(served):
+def shoot(page, name: str) -> None:
+    """A full-page screenshot of what the browser shows, kept under reports/console/."""
+    CONSOLE_SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(CONSOLE_SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_log_in_open_every_page_and_run_the_hub(served):
+    """Every page renders and its key parts are visible; the actions work from the page:
+    retry a failed push, search a decision by e-mail and inspect it, tick all alerts and
+    acknowledge them, flip a kill switch; the audit page shows who did each."""
+    from decision.monitoring import Alert
+    from hub.governance.alerts import store_alerts
+
     base, ctx = served
     sync_playwright = _browser_or_fail()
     with ctx.store.connect() as conn:
         (failed,) = push_store.list_pushes(conn, state="failed")
+    with ctx.store.begin() as conn:
+        found = [Alert("drift", f"feature_{i}", 0.4, 0.25, "warning", f"feature_{i} drifted") for i in range(2)]
+        store_alerts(conn, found, ctx.settings.governance.alerts, ctx.clock())
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         with screenshot_on_failure(page, "console"):
             page.goto(f"{base}/console/")
             assert page.url.endswith("/console/login")
@@ -132,32 +150,78 @@ def test_log_in_open_every_page_and_retry_a_failed_push(served):
             page.wait_for_url(f"{base}/console/")
             row = page.inner_text("tr[data-connector=crm]")
             assert "memory_crm" in row and "ok" in row
+            for tile in ("#kpi-decisions", "#kpi-push", "#kpi-alerts", "#kpi-approvals"):
+                assert page.locator(tile).is_visible(), tile
+            assert page.inner_text("#kpi-decisions .v") == "3" and page.inner_text("#kpi-alerts .v") == "2"
+            assert page.locator("#chart-decisions svg").is_visible() and page.locator("#chart-push svg").is_visible()
+            shoot(page, "overview")
 
-            page.click("text=Queues")
+            page.click("#kpi-push")  # every tile leads to its page
             page.wait_for_url(f"{base}/console/queues")
             assert page.locator("tr[data-queue]").count() == 4
+            group = page.locator("tr[data-group]")
+            assert group.count() == 1 and "INVALID_FIELD: rejected by the CRM" in group.inner_text()
+            assert group.locator("button", has_text="Retry all 1 like this").is_visible()
+            shoot(page, "queues")
+            group.locator("a").click()
+            page.wait_for_url(f"{base}/console/failures/*")
             failed_row = page.locator(f"tr[data-push='{failed.id}']")
-            assert "INVALID_FIELD: rejected by the CRM" in failed_row.inner_text()
             failed_row.locator("button", has_text="Retry").click()
             page.wait_for_load_state()
             assert f"Push {failed.id} queued again" in page.inner_text("[role=status]")
-            assert page.locator(f"tr[data-push='{failed.id}']").count() == 0
+            assert page.locator("tr[data-group]").count() == 0
             with ctx.store.connect() as conn:
                 assert [p.state for p in push_store.list_pushes(conn, state=None) if p.id == failed.id] == ["pending"]
 
-            page.click("text=Decisions")
+            page.click("header >> text=Decisions")
             page.wait_for_url(f"{base}/console/decisions")
             assert page.locator("tr[data-decision]").count() == 3
+            page.fill("#search input[name=q]", "person0@example.com")
+            page.click("#search button")
+            page.wait_for_url("**q=person0**")
+            assert page.locator("tr[data-decision]").count() == 1
+            shoot(page, "decisions")
+            page.locator("tr[data-decision] td a").first.click()
+            page.wait_for_url(f"{base}/console/decisions/*")
+            assert page.locator("#reason").is_visible() and page.locator("#pushes").is_visible()
+            shoot(page, "inspector")
             page.click("text=person0@example.com")
             page.wait_for_url(f"{base}/console/contacts/*")
-            assert "person0@example.com" in page.inner_text("main")
             assert page.locator("#timeline tr.decision").count() >= 1
             assert page.locator("#timeline tr.activity").count() >= 1
 
+            page.click("header >> text=Alerts")
+            page.wait_for_url(f"{base}/console/alerts")
+            assert page.locator("tr[data-alert]").count() == 2
+            page.check("#alerts input[data-all]")  # console.js ticks every row
+            assert page.locator("#alerts input[name=id]:checked").count() == 2
+            shoot(page, "alerts")
+            page.click("#ack button")
+            page.wait_for_load_state()
+            assert "Acknowledged 2 alert(s) by ops" in page.inner_text("[role=status]")
+            switch = page.locator("tr[data-switch=scoring]")
+            switch.locator("input[name=note]").fill("scores look off")
+            switch.locator("button", has_text="Turn on").click()
+            page.wait_for_load_state()
+            assert "Kill switch scoring on" in page.inner_text("[role=status]")
+            assert "ON (legacy)" in page.inner_text("tr[data-switch=scoring]")
+
             page.click("header >> text=Models")
             assert "No model saved yet" in page.inner_text("#models")
+            shoot(page, "models")
             page.click("header >> text=Experiments")
             assert page.locator("#arm-metrics tr[data-arm='rules']").count() > 0
+            shoot(page, "experiments")
+            page.click("header >> text=Audit")
+            audit = page.inner_text("#audit")
+            for action in ("push_retry", "alert_ack", "kill_switch_on"):
+                assert action in audit, action
+            assert "scores look off" in audit and "ops" in audit
+            shoot(page, "audit")
+            page.click("header >> text=Config")
+            config = page.inner_text("#config")
+            assert "store_url" in config and "********" in config and "s" * 40 not in config
+            shoot(page, "config")
 
             page.click("text=Log out")
             page.wait_for_url(f"{base}/console/login")

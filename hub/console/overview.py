@@ -1,0 +1,107 @@
+"""What the console's overview and experiments pages show: KPI tiles and trends.
+
+Business figures (lift per arm and its interval) come from hub/reports/metrics.py through
+hub/reports/lift.py, exactly as `hub report lift`, `hub demo` and /metrics compute them;
+operational ones (decisions per day, push success) are grouped counts from the store. The
+trend window ends at the newest decision, so a demo store with a simulated clock still shows
+its weeks.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from hub.console.charts import bar_chart, interval_chart
+from hub.pipeline.context import HubContext
+from hub.reports.data import load_arm_frame
+from hub.reports.lift import arm_metrics, lift_rows, pick_baseline
+from hub.reports.svg import line_chart
+from hub.reports.timeseries import Series, weekly_by_arm
+from hub.store import console_views
+from hub.store.schema import decisions
+
+DAYS = 30
+HEADLINE = "reward"  # the lift the overview's tiles show; the experiments page lists every metric
+
+
+def _days(end: date) -> list[date]:
+    return [end - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
+
+
+def _at(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+def trends(conn: Connection) -> dict[str, Any]:
+    """Decisions per day per arm and push success per day, over the last DAYS days with data."""
+    newest = conn.execute(select(func.max(decisions.c.created_at))).scalar()
+    if newest is None:
+        return {"days": 0, "decided": 0, "success": None, "finished": 0, "decisions_svg": "", "push_svg": ""}
+    days = _days(newest.date() if isinstance(newest, datetime) else date.fromisoformat(str(newest)[:10]))
+    since = _at(days[0])
+    per_arm: dict[str, dict[date, int]] = {}
+    for d, arm, n in console_views.decisions_per_day(conn, since):
+        per_arm.setdefault(arm, {})[d] = n
+    done: dict[date, int] = {}
+    failed: dict[date, int] = {}
+    for d, state, n in console_views.pushes_finished_per_day(conn, since):
+        (done if state == "done" else failed)[d] = n
+    xs = [_at(d) for d in days]
+    dec_series = [Series(arm, xs, [float(c.get(d, 0)) for d in days]) for arm, c in sorted(per_arm.items())]
+    rate = [
+        100.0 * done.get(d, 0) / (done.get(d, 0) + failed.get(d, 0))
+        if done.get(d, 0) + failed.get(d, 0)
+        else float("nan")
+        for d in days
+    ]
+    n_done, n_failed = sum(done.values()), sum(failed.values())
+    return {
+        "days": DAYS,
+        "since": days[0],
+        "until": days[-1],
+        "decided": sum(sum(c.values()) for c in per_arm.values()),
+        "decided_last_day": sum(c.get(days[-1], 0) for c in per_arm.values()),
+        "success": 100.0 * n_done / (n_done + n_failed) if n_done + n_failed else None,
+        "finished": n_done + n_failed,
+        "failed": n_failed,
+        "decisions_svg": line_chart(dec_series, title="Decisions per day", y_label="decisions"),
+        "push_svg": bar_chart(
+            [d.strftime("%m-%d") for d in days], rate, title="Push success per day", y_label="% done of finished"
+        ),
+    }
+
+
+def lift(ctx: HubContext, conn: Connection) -> dict[str, Any]:
+    """Arms, their per-contact metrics and every arm's lift over the baseline, with intervals."""
+    frame = load_arm_frame(conn)
+    weights = ctx.settings.decision.objective
+    rows = lift_rows(frame, weights=weights)
+    return {
+        "arms": {arm: int((frame.arm == arm).sum()) for arm in frame.arms},
+        "baseline": pick_baseline(frame.arms),
+        "metrics": arm_metrics(frame, weights),
+        "lifts": rows,
+        "headline": [r for r in rows if r.metric == HEADLINE],
+        "frame": frame,
+    }
+
+
+def lift_charts(summary: dict[str, Any]) -> dict[str, str]:
+    """The experiments page's charts: reward lift per arm with its interval, weekly trends."""
+    out = {}
+    head = summary["headline"]
+    if head:
+        out["lift_svg"] = interval_chart(
+            [(r.arm, r.diff, r.low, r.high) for r in head],
+            title=f"Reward per contact over {summary['baseline']} (95% interval)",
+        )
+    weekly = weekly_by_arm(summary["frame"])
+    if weekly["opportunity_rate"] and len(weekly["opportunity_rate"][0].x) > 1:
+        out["opp_svg"] = line_chart(weekly["opportunity_rate"], title="Opportunities per contact", y_label="cumulative")
+        out["pipe_svg"] = line_chart(
+            weekly["pipeline_per_contact"], title="Pipeline per contact", y_label="cumulative amount"
+        )
+    return out
