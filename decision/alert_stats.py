@@ -91,11 +91,3 @@ def share_below_p(hits: int, n: int, limit: float) -> float:
     if n == 0:
         return 1.0
     return float(stats.binom.cdf(hits, n, limit))
-
-
-def count_below_p(count: int, expected: float) -> float:
-    """One-sided p-value of seeing at most ``count`` events where ``expected`` were due
-    (Poisson): small when a feed that delivered ``expected`` fell silent."""
-    if expected <= 0:
-        return 1.0
-    return float(stats.poisson.cdf(count, expected))

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from decision.alert_stats import (
-    count_below_p,
     diff_in_diff_less_p,
     holm,
     psi_pvalue,
@@ -376,13 +375,21 @@ def sync_alerts(health: dict[str, SyncHealth], t: Thresholds) -> list[Alert]:
 
     - its last sync failed (credentials revoked, the API refusing): a fact, raised at once
       and cleared by the first sync that succeeds;
-    - it fell silent: it delivered fewer than a quarter of the activities of the reference
-      window (held down to half) and a Poisson test agrees after Holm over the connectors
-      watched. A feed that dies loses everything; a market that slows does not lose three
-      quarters in a week. Nothing on fewer than ``min_rows`` activities in the reference."""
+    - it fell silent while the others did not: its share of the activities all connectors
+      delivered fell below a third of its share in the reference window (held down to half),
+      and the one-sided binomial test agrees after Holm over the connectors watched. Volume
+      alone says nothing: a healthy sandbox run delivers ten times more in its first days
+      (the first wave of emails) than a week later, from every connector at once. A share
+      needs a second connector that still delivers; nothing below ``min_rows`` activities in
+      either window."""
     out: list[Alert] = []
-    quiet = {n: h for n, h in health.items() if h.reference >= t.min_rows and not h.failed}
-    adj = dict(zip(quiet, holm([count_below_p(h.current, h.reference) for h in quiet.values()]), strict=True))
+    ok = {n: h for n, h in health.items() if not h.failed}
+    n_cur, n_ref = sum(h.current for h in ok.values()), sum(h.reference for h in ok.values())
+    watched = {}
+    if len(ok) >= 2 and min(n_cur, n_ref) >= t.min_rows:
+        watched = {n: h for n, h in ok.items() if h.reference < n_ref and h.reference >= t.min_rows / 2}
+    pvals = [share_below_p(h.current, n_cur, h.reference / n_ref) for h in watched.values()]
+    adj = dict(zip(watched, holm(pvals), strict=True))
     for name, h in sorted(health.items()):
         if h.failed:
             streams = ", ".join(s for s, _ in h.failed)
@@ -399,22 +406,24 @@ def sync_alerts(health: dict[str, SyncHealth], t: Thresholds) -> list[Alert]:
                 )
             )
             continue
-        if name not in adj or h.current >= h.reference / 2:
+        if name not in adj:
             continue
+        share, before = h.current / n_cur, h.reference / n_ref
         level = _level(adj[name], t)
-        if level is None:
+        if level is None or share >= before / 2:
             continue
         out.append(
             Alert(
                 "sync",
                 name,
-                float(h.current),
-                float(h.reference),
+                share,
+                before,
                 "critical",
-                f"{name} delivered {h.current} activities in the last window against {h.reference} in the one"
-                f" before (p = {adj[name]:.2g} after Holm over {len(adj)} connectors): its feed stopped;"
-                " check the connector's credentials, scopes and the CRM's own tracking",
-                hold=not (level and h.current < h.reference / 4),
+                f"{name} delivered {share:.1%} of the activities in the last window against {before:.1%} in the"
+                f" one before ({h.current} of {n_cur} vs {h.reference} of {n_ref}; p = {adj[name]:.2g} after Holm"
+                f" over {len(adj)} connectors) while the others kept delivering: its feed stopped; check the"
+                " connector's credentials, scopes and the CRM's own tracking",
+                hold=not (level and share < before / 3),
             )
         )
     return out

@@ -179,8 +179,8 @@ def test_one_sync_alert_per_connector_that_failed_or_fell_silent_and_its_symptom
 
     health = {
         "hs": SyncHealth(failed=(("contacts", "HubSpot 401: token revoked"), ("activities", "401")), current=0),
-        "sf": SyncHealth(current=30, reference=900),  # a quiet feed: a thirtieth of last week
-        "wh": SyncHealth(current=700, reference=900),  # a slower week is the market
+        "sf": SyncHealth(current=30, reference=900),  # silent while the warehouse still delivers
+        "wh": SyncHealth(current=700, reference=900),
         "new": SyncHealth(current=0, reference=40),  # too little history to judge
     }
     alerts = sync_alerts(health, Thresholds())
@@ -189,7 +189,16 @@ def test_one_sync_alert_per_connector_that_failed_or_fell_silent_and_its_symptom
         ("sync", "sf", "critical", False),
     ]
     assert "contacts, activities" in alerts[0].message and "token revoked" in alerts[0].message
-    assert sync_alerts({"hs": SyncHealth(current=400, reference=900)}, Thresholds())[0].hold  # under half: held only
+    assert sync_alerts(
+        {"a": SyncHealth(current=250, reference=900), "b": SyncHealth(current=900, reference=900)}, Thresholds()
+    )[0].hold
+    # every connector quieter at once (a healthy first wave of emails, then a lull) is the market
+    assert (
+        sync_alerts(
+            {"a": SyncHealth(current=30, reference=900), "b": SyncHealth(current=20, reference=700)}, Thresholds()
+        )
+        == []
+    )
     symptoms = [
         Alert("drift", "email_open_rate", 0.0, 0.2, "critical", "open rate fell"),
         Alert("reward_rate", "segments", 0.0, 1.0, "warning", "reward fell in 9 segments"),
