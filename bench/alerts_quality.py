@@ -7,7 +7,14 @@
   script removed); days from the break to the first drift alert (the demo's store holds no
   page-view activities from the sandbox, so the hub cannot see this break);
 - broken email feed: from a day on, HubSpot records no email opens or clicks (the tracking
-  pixel and links broke); days to the first alert.
+  pixel and links broke); days to the first alert;
+- dead connector: from a day on, the HubSpot portal refuses the hub's token (the app was
+  uninstalled): every sync fails; the right alert is one ``sync`` alert for ``hubspot``;
+- silent connector: from a day on, the HubSpot portal records nothing new (syncs succeed
+  and return nothing); the right alert is one ``sync`` alert for ``hubspot``.
+
+"right" in the output: the first alert after the change is of the kind the change should
+raise (``sync`` for the connectors, ``drift`` for the feeds, any for the regime shift).
 
 Usage: python bench/alerts_quality.py [--contacts 300] [--days 21] [--seeds 0 1 2]
 Prints one line per run and a JSON summary. Timings are not the point; each run takes about
@@ -72,13 +79,54 @@ def run(kind: str, seed: int, contacts: int, days: int, change_day: int) -> dict
                     world.hubspot.email_events = Broken(world.hubspot.email_events)
                 world.hubspot.email_events.on = day >= change_day
 
-        run_demo(contacts=contacts, seed=seed, workdir=work, days=days, world_config=cfg, before_day=hook)
+        elif kind == "silent_connector":
+
+            class Silent(list):
+                """Drops every append once on: the portal records nothing new."""
+
+                on = False
+
+                def append(self, item):  # noqa: ANN001
+                    if not self.on:
+                        super().append(item)
+
+            def hook(world, day):  # noqa: ANN001
+                hs = world.hubspot
+                if not isinstance(hs.email_events, Silent):
+                    hs.email_events, hs.form_submissions = Silent(hs.email_events), Silent(hs.form_submissions)
+                    hs._add_engagement = hs.add_engagement
+                hs.email_events.on = hs.form_submissions.on = day >= change_day
+                hs.add_engagement = (lambda *a, **k: "0") if day >= change_day else hs._add_engagement
+
+        handles = []
+
+        def on_sandbox(sb):  # noqa: ANN001
+            handles.append(sb)
+
+        if kind == "dead_connector":
+
+            def hook(world, day):  # noqa: ANN001
+                if day == change_day:
+                    handles[0].hubspot.token = "pat-revoked"  # every call now answers 401
+
+        run_demo(
+            contacts=contacts,
+            seed=seed,
+            workdir=work,
+            days=days,
+            world_config=cfg,
+            before_day=hook,
+            on_sandbox=on_sandbox,
+        )
         found = raised(work)
-    first = next((d for d, *_ in found if d >= change_day), None) if kind != "healthy" else None
+    after = [f for f in found if f[0] >= change_day]
     out = {"kind": kind, "seed": seed, "alerts": len(found), "found": [f[1:3] for f in found]}
     if kind != "healthy":
-        out["days_to_first_alert"] = None if first is None else round(first - change_day, 1)
-        out["before_change"] = sum(1 for d, *_ in found if d < change_day)
+        out["days_to_first_alert"] = round(after[0][0] - change_day, 1) if after else None
+        out["before_change"] = len(found) - len(after)
+        want = {"dead_connector": "sync", "silent_connector": "sync", "broken_feed": "drift"}.get(kind, "drift")
+        out["right"] = bool(after) and (kind == "regime_shift" or after[0][1] == want)
+        out["alerts_after_change"] = len(after)
     print(json.dumps(out), flush=True)
     return out
 
@@ -89,7 +137,11 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=21)
     ap.add_argument("--change-day", type=int, default=12)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--kinds", nargs="+", default=["healthy", "broken_feed", "regime_shift"])
+    ap.add_argument(
+        "--kinds",
+        nargs="+",
+        default=["healthy", "broken_email_feed", "regime_shift", "dead_connector", "silent_connector"],
+    )
     a = ap.parse_args()
     results = [run(k, s, a.contacts, a.days, a.change_day) for k in a.kinds for s in a.seeds]
     print(json.dumps({"contacts": a.contacts, "days": a.days, "runs": results}))

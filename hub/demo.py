@@ -130,12 +130,14 @@ def run_demo(
     days: int | None = None,
     world_config: WorldConfig | None = None,
     before_day: Callable[[World, int], None] | None = None,
+    on_sandbox: Callable[[SandboxHandle], None] | None = None,
 ) -> DemoReport:
     """Simulate ``weeks`` (or exactly ``days``) of the pipeline against the sandbox market.
 
     ``world_config`` replaces the market's (its size and seed then come from it);
     ``before_day(world, day)`` may change the world before each simulated day (bench/
-    alerts_quality.py breaks a feed that way)."""
+    alerts_quality.py breaks a feed that way); ``on_sandbox(handle)`` is handed the running
+    sandbox servers once (bench/alerts_quality.py revokes a token through it)."""
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "demo.db"
     if db.exists():
@@ -144,6 +146,8 @@ def run_demo(
     world = World(world_config or WorldConfig(n_contacts=contacts, seed=seed, realtime_clock=False))
     types = set(build_plugin_manager().types)
     with start_sandbox(world) as sb:
+        if on_sandbox:
+            on_sandbox(sb)
         settings = load_settings(sandbox_settings(sb, workdir, types))
         ctx = HubContext.build(settings, embedded=True)
         ctx.clock = world.now  # decisions happen in simulated time, like the activities they read
@@ -156,11 +160,11 @@ def run_demo(
         for day in range(days):
             if before_day:
                 before_day(world, day)
-            run_once(ctx)
+            run_once(ctx, keep_going=True)
             world.advance_days(1)
             if on_day:
                 on_day(day + 1, days)
-        run_once(ctx)  # read the last day's outcomes
+        run_once(ctx, keep_going=True)  # read the last day's outcomes
         report = _report(ctx, settings, world, counts0, values0, days, workdir)
         ctx.close()
     return report

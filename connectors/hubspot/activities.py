@@ -1,4 +1,4 @@
-"""How HubSpot activities are read: email events, form submissions, meetings and calls.
+"""How HubSpot activities are read: email events, form submissions, meetings, calls and deals.
 
 One cursor (``ActivityCursor``) holds each source's bookmark; each reader yields pages of raw
 records with the cursor after them, and the connector maps and commits them.
@@ -25,6 +25,7 @@ class ActivityCursor:
     calls: str | None = None
     meetings_since: int = 0  # newest hs_lastmodifieddate read (epoch ms)
     calls_since: int = 0
+    deals_since: int = 0
 
     def dump(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -37,6 +38,7 @@ class ActivityCursor:
 ENGAGEMENT_PROPERTIES = {
     "meetings": ["hs_timestamp", "hs_meeting_start_time", "hs_meeting_outcome"],
     "calls": ["hs_timestamp", "hs_call_status", "hs_call_direction"],
+    "deals": ["createdate", "closedate", "amount", "dealstage", "hs_is_closed", "hs_is_closed_won"],
 }
 
 
@@ -132,9 +134,9 @@ def _sub_ms(sub: dict[str, Any]) -> int:
 def engagement_pages(
     client: HubSpotClient, kind: str, cur: ActivityCursor, page_size: int, lookback_ms: int
 ) -> Iterator[tuple[list[dict[str, Any]], ActivityCursor]]:
-    """Meetings and calls changed since the bookmark (less the lookback), by a search on
-    ``hs_lastmodifieddate``: an outcome set after creation moves that stamp, so the record is
-    read again (a walk by id never came back to it). Search returns no associations, so the
+    """Meetings, calls and deals changed since the bookmark (less the lookback), by a search on
+    ``hs_lastmodifieddate``: an outcome set after creation (a meeting's, a deal's close)
+    moves that stamp, so the record is read again (a walk by id never came back to it). Search returns no associations, so the
     contacts come from one associations v4 batch read per page. Past ~9,800 results the search
     restarts from the last stamp read (the 10,000 cap)."""
     attr = f"{kind}_since"

@@ -1,10 +1,11 @@
-"""The HubSpot connector: contacts and activities in, fields, lists and owners out."""
+"""The HubSpot connector: contacts, activities and deals in, fields, lists and owners out."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import ClassVar
 
 from connectors.hubspot.actions import Writers
@@ -16,6 +17,7 @@ from connectors.hubspot.mapping import (
     CONTACT_PROPERTIES,
     OBJECT_TYPE,
     contact_from_hubspot,
+    deal_activities,
     email_event_activity,
     engagement_activity,
     form_activity,
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 REQUIRED_SCOPES = (
     "crm.objects.contacts.read",
     "crm.objects.contacts.write",
+    "crm.objects.deals.read",  # deals: the outcomes the engine works for
     "crm.schemas.contacts.write",
     "crm.lists.read",
     "crm.lists.write",
@@ -240,10 +243,11 @@ class HubSpotConnector(Connector):
         for form_id, subs, nxt in form_pages(self.client, cur):
             cur = nxt
             yield self._page(cur, subs, lambda s, f=form_id: [form_activity(self.name, f, s)], "conversionId")
-        for kind in ("meetings", "calls"):
+        for kind in ("meetings", "calls", "deals"):
+            mapper = deal_activities if kind == "deals" else partial(engagement_activity, kind=kind)
             for rows, nxt in engagement_pages(self.client, kind, cur, 200, self.s.lookback_seconds * 1000):
                 cur = nxt
-                yield self._page(cur, rows, lambda r, k=kind: engagement_activity(self.name, k, r), "id")
+                yield self._page(cur, rows, lambda r, m=mapper: m(self.name, record=r), "id")
 
     def _page(self, cur: ActivityCursor, rows: list, mapper, key: str) -> Page[Activity]:
         page = Page[Activity](cursor=cur.dump())

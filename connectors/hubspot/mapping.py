@@ -309,6 +309,60 @@ def engagement_activity(connector: str, kind: str, record: dict[str, Any]) -> li
     ]
 
 
+_CLOSED_STAGES = {"closedwon": True, "closedlost": False}  # the default pipeline's closing stage ids
+
+
+def deal_activities(connector: str, record: dict[str, Any]) -> list[Activity]:
+    """A deal -> ``opportunity_created`` (at ``createdate``) and, once closed,
+    ``opportunity_won`` or ``opportunity_lost`` (at ``closedate``), each with its ``amount``,
+    for its first associated contact: the same outcome records a Salesforce Opportunity gives,
+    and one contact per deal so a deal's pipeline is counted once. Closed and won come from
+    HubSpot's calculated ``hs_is_closed`` / ``hs_is_closed_won`` (any pipeline), else from
+    the default pipeline's stage ids. Keys are stable per deal and event, so re-reading a
+    changed deal adds nothing twice."""
+    p = record.get("properties") or {}
+    assoc = ((record.get("associations") or {}).get("contacts") or {}).get("results") or []
+    ids = [str(a["id"]) for a in assoc if isinstance(a, dict) and a.get("id")]
+    if not ids:
+        return []
+    created = parse_ms(p.get("createdate") or record.get("createdAt"))
+    if created is None:
+        raise ValueError(f"deal {record.get('id')} without a createdate")
+    rid = record.get("id")
+    ref = Identity(connector=connector, object_type=OBJECT_TYPE, external_id=ids[0])
+    stage = str(p.get("dealstage") or "")
+    props = {"amount": _float(p.get("amount")) or 0.0, "stage": stage}
+    out = [
+        Activity(
+            contact_ref=ref,
+            type=ActivityType.OPPORTUNITY_CREATED,
+            channel="hubspot",
+            occurred_at=created,
+            properties=props,
+            source=connector,
+            external_id=f"deals:{rid}:created",
+        )
+    ]
+    flag = p.get("hs_is_closed")
+    closed = str(flag).lower() == "true" if flag not in (None, "") else stage in _CLOSED_STAGES
+    if closed:
+        won_flag = p.get("hs_is_closed_won")
+        won = str(won_flag).lower() == "true" if won_flag not in (None, "") else _CLOSED_STAGES.get(stage, False)
+        at = parse_ms(p.get("closedate")) or parse_ms(p.get("hs_lastmodifieddate")) or created
+        out.append(
+            Activity(
+                contact_ref=ref,
+                type=ActivityType.OPPORTUNITY_WON if won else ActivityType.OPPORTUNITY_LOST,
+                channel="hubspot",
+                occurred_at=max(at, created),
+                properties=props,
+                source=connector,
+                external_id=f"deals:{rid}:closed",
+            )
+        )
+    return out
+
+
 def field_value(field: str, value: Any, zone: str = "UTC", now: datetime | None = None) -> str:
     """HubSpot takes strings; numbers without trailing '.0'; datetime fields as an instant in
     ISO UTC. HubSpot reads a bare number as epoch milliseconds (its timestamp FAQ), so the

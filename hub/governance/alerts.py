@@ -218,6 +218,7 @@ def monitor_step(ctx: HubContext, now: datetime | None = None, *, force: bool = 
             weights=ctx.settings.decision.objective,
             reward_horizon_days=s.reward_horizon_days,
             declared=declared,
+            connectors=list(ctx.settings.enabled_connectors()),
         )
     except (ValueError, ArithmeticError, LookupError) as exc:  # numeric trouble in a check, not a hub fault
         log.exception("monitoring failed")

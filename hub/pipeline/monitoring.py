@@ -17,7 +17,10 @@ Every comparison is between windows that can be compared:
   same time to earn), for decisions made one horizon ago over ``window_days`` against the
   window before: the baseline arm over time, the engine against the baseline now, and per
   action and segment (industry, company size band, role, lifecycle stage) against the rest;
-- exploration share: decisions whose action had less than even odds.
+- exploration share: decisions whose action had less than even odds;
+- sync health: per connector, a last sync that failed, or activities that stopped arriving
+  (current window against the one before); its symptoms in the same run (rates, rewards)
+  are named in its alert instead of raised on their own.
 """
 
 from __future__ import annotations
@@ -29,7 +32,16 @@ import numpy as np
 from sqlalchemy import select
 
 from decision.declared.spec import DeclaredSpec
-from decision.monitoring import Alert, Thresholds, check, declared_drift_alerts, feed_rate_alerts
+from decision.monitoring import (
+    Alert,
+    SyncHealth,
+    Thresholds,
+    check,
+    declared_drift_alerts,
+    feed_rate_alerts,
+    group_by_cause,
+    sync_alerts,
+)
 from decision.objective import components
 from decision.scoring import FEATURE_NAMES, build_training_set, features_at
 from decision.scoring.settings import ScoringSettings
@@ -38,7 +50,7 @@ from hub.pipeline.features import declared_matrix
 from hub.pipeline.scoring import load_history, registry_for
 from hub.store import Store
 from hub.store.contacts import aware
-from hub.store.schema import activities, contacts, decisions, outcomes
+from hub.store.schema import activities, contacts, decisions, outcomes, sync_state
 
 #: responses to the hub's own actions (its emails, its calls, the opt-outs its emails cause): they
 #: move whenever the policy does, so they are the reward check's business, not evidence that the
@@ -173,6 +185,33 @@ def feed_rates(store: Store, now: datetime, window: timedelta) -> dict[str, tupl
     }
 
 
+def sync_health(store: Store, now: datetime, window: timedelta) -> dict[str, SyncHealth]:
+    """Per connector that has synced: the streams whose last sync failed, and the activities
+    it delivered that occurred in the current window and in the one before (by ``source``)."""
+    from sqlalchemy import func
+
+    with store.connect() as conn:
+        states = conn.execute(
+            select(sync_state.c.connector, sync_state.c.stream, sync_state.c.last_status, sync_state.c.last_error)
+        ).all()
+
+        def counts(since: datetime, until: datetime) -> dict[str, int]:
+            q = (
+                select(activities.c.source, func.count())
+                .where(activities.c.occurred_at >= since, activities.c.occurred_at < until)
+                .group_by(activities.c.source)
+            )
+            return dict(conn.execute(q).all())
+
+        cur, ref = counts(now - window, now), counts(now - 2 * window, now - window)
+    failed: dict[str, list[tuple[str, str]]] = {}
+    for name, stream, status, error in states:
+        failed.setdefault(name, [])
+        if status == "failed":
+            failed[name].append((stream, error or ""))
+    return {n: SyncHealth(tuple(f), cur.get(n, 0), ref.get(n, 0)) for n, f in failed.items()}
+
+
 def contact_rewards(store: Store, since: datetime, until: datetime, weights: ObjectiveWeights | None) -> dict:
     """Per contact first decided before ``since``: its arm and its reward (hub/reports/metrics.py's
     definition) from what it did in ``[since, until)``; the unit the experiment randomizes."""
@@ -211,8 +250,10 @@ def monitor(
     weights: ObjectiveWeights | None = None,
     reward_horizon_days: int = 3,
     declared: DeclaredSpec | None = None,
+    connectors: list[str] | None = None,
 ) -> list[Alert]:
-    """Every alert; ``declared``: the engine's fitted declared spec, whose columns are watched too."""
+    """Every alert; ``declared``: the engine's fitted declared spec, whose columns are watched
+    too; ``connectors``: the enabled ones, whose sync health is watched (None: all that synced)."""
     s = settings or ScoringSettings()
     t = thresholds or Thresholds()
     h = timedelta(days=s.horizon_days)
@@ -225,6 +266,8 @@ def monitor(
         then, today, names = sample
         alerts += check(thresholds=t, train_X=then, recent_X=today, feature_names=names)
     alerts += feed_rate_alerts(feed_rates(store, now, w), t)
+    health = sync_health(store, now, w)
+    alerts += sync_alerts({n: h for n, h in health.items() if connectors is None or n in connectors}, t)
     registry = registry_for(store, s)
     live_v = registry.live_version()
     if live_v is not None:
@@ -252,7 +295,7 @@ def monitor(
     recent = decision_rewards(store, now - w, now, weights, lag)
     treated = recent["arm"] == "engine"  # holdout, control and rules decide with propensity 1 by design
     alerts += check(thresholds=t, propensities=recent["propensity"][treated])
-    return sorted(alerts, key=lambda a: (a.severity != "critical", a.kind, a.subject))
+    return sorted(group_by_cause(alerts), key=lambda a: (a.severity != "critical", a.kind, a.subject))
 
 
 __all__ = ["Alert", "DRIFT_FEATURES", "action_key", "decision_rewards", "monitor"]

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hub.errors import ConnectorError
 from hub.governance.step import GovernanceReport, governance_step
 from hub.pipeline.context import HubContext
 from hub.pipeline.decide import DecideResult, decide_contacts
@@ -37,13 +38,24 @@ class RunReport:
     scoring: RetrainResult | None = None
 
 
-def run_once(ctx: HubContext, on_step: Callable[[str, int, int], None] | None = None) -> RunReport:
+def run_once(
+    ctx: HubContext, on_step: Callable[[str, int, int], None] | None = None, *, keep_going: bool = False
+) -> RunReport:
+    """One pass. A connector whose sync fails stops the pass, unless ``keep_going``: then the
+    error is kept on its ``SyncResult`` (and in the store's sync state) and the rest runs, as
+    it does under Celery, where one connector's failed sync task stops nothing else; so
+    monitoring still runs and raises the connector's sync alert (the demo keeps going)."""
     report = RunReport()
     changed: set[int] = set()
     activity_ids: list[int] = []
     names = list(ctx.settings.enabled_connectors())
     for name in names:
-        res = sync_connector(ctx, name)
+        try:
+            res = sync_connector(ctx, name)
+        except ConnectorError as exc:
+            if not keep_going:
+                raise
+            res = SyncResult(connector=name, error=str(exc))
         report.syncs.append(res)
         changed |= res.changed
         activity_ids += res.new_activity_ids

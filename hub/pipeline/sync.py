@@ -56,6 +56,8 @@ class SyncResult:
     more: bool = False
     changed: set[int] = field(default_factory=set)
     new_activity_ids: list[int] = field(default_factory=list)
+    #: why the sync failed, when the caller kept going (hub/pipeline/run.py ``keep_going``)
+    error: str | None = None
 
 
 def sync_connector(

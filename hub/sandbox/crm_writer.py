@@ -112,6 +112,8 @@ def write_events(
                         "hs_call_status": "COMPLETED",
                     },
                 )
+            elif et in _DEAL_EVENTS and not _in_salesforce(world, i):
+                _write_deal(world, i, hid, et, at, float(events["value"][k]))
             elif et == EV["unsubscribe"]:
                 hs_touch.setdefault(hid, {})["hs_email_optout"] = "true"
                 if email:  # HubSpot logs the opt-out as a STATUSCHANGE email event too
@@ -153,6 +155,28 @@ def write_events(
             )[int(m.stage[i])]
             sf.update("Lead", lead, {"Status": status}, "automation", source="system")
     del before_unsub  # opt-outs arrive as unsubscribe events above
+
+
+_DEAL_EVENTS = (EV["opportunity_created"], EV["opportunity_won"], EV["opportunity_lost"])
+
+
+def _in_salesforce(world: World, i: int) -> bool:
+    """A deal lives in one CRM: Salesforce when the person is there (a sales team with both
+    keeps its pipeline in Salesforce), else HubSpot; so no opportunity is counted twice."""
+    return i in world.salesforce.contact_of_person or i in world.salesforce.lead_of_person
+
+
+def _write_deal(world: World, i: int, hid: str, et: int, at: int, value: float) -> None:
+    """The HubSpot side of an opportunity: a deal associated with the contact, opened in the
+    default pipeline and moved to closedwon or closedlost."""
+    hs, pop = world.hubspot, world.pop
+    if et == EV["opportunity_created"]:
+        name = f"{pop.company_name[int(pop.company[i])]} - New Business"
+        world.market_deals[i] = hs.add_deal(hid, at, name, value)
+        return
+    deal = world.market_deals.pop(i, None)
+    if deal is not None:
+        hs.close_deal(deal, et == EV["opportunity_won"], at)
 
 
 def _conversion_name(et: int, aid: str | None, detail: int) -> str:

@@ -14,6 +14,7 @@ from hub.sandbox.clock import iso_ms
 from hub.sandbox.httpkit import HttpError, Request, Response
 from hub.sandbox.hubspot_errors import err as _err
 from hub.sandbox.hubspot_schema import refusal
+from hub.sandbox.hubspot_state import ASSOCIATION_TYPES, ENGAGEMENT_TYPES
 
 
 class HubSpotExtraRoutes:
@@ -257,19 +258,19 @@ class HubSpotExtraRoutes:
 
     # ---- activities ----------------------------------------------------------------------
     def associations_read(self, req: Request) -> Response:
-        """Associations v4 batch read, meetings or calls -> contacts (at most 1,000 inputs).
-        CRM search returns no associations, so a reader that searches needs this call."""
-        kind = {"meetings": "meetings", "0-47": "meetings", "calls": "calls", "0-48": "calls"}.get(
-            req.params["fromObjectType"]
-        )
+        """Associations v4 batch read, meetings, calls or deals -> contacts (at most 1,000
+        inputs). CRM search returns no associations, so a reader that searches needs this call."""
+        kind = ENGAGEMENT_TYPES.get(req.params["fromObjectType"])
         if kind is None or req.params["toObjectType"] not in ("contacts", "contact", "0-1"):
-            return _err(400, "This sandbox reads meeting and call associations to contacts only.", "VALIDATION_ERROR")
+            return _err(
+                400, "This sandbox reads meeting, call and deal associations to contacts only.", "VALIDATION_ERROR"
+            )
         inputs = self._body(req).get("inputs")
         if not isinstance(inputs, list):
             return _err(400, "Invalid input JSON: inputs is required", "VALIDATION_ERROR")
         if len(inputs) > 1000:
             return _err(400, f"Batch input size {len(inputs)} exceeds the limit of 1000", "VALIDATION_ERROR")
-        type_id = 200 if kind == "meetings" else 194
+        type_id = ASSOCIATION_TYPES[kind][1]
         results, missing = [], []
         for inp in inputs:
             rec = self.hs.engagements[kind].get(str((inp or {}).get("id")))

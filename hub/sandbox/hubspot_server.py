@@ -19,13 +19,14 @@ from hub.sandbox.hubspot_batch import HubSpotBatchRoutes
 from hub.sandbox.hubspot_errors import err as _err
 from hub.sandbox.hubspot_oauth import HubSpotOAuthRoutes, _any_secret
 from hub.sandbox.hubspot_routes import HubSpotExtraRoutes
-from hub.sandbox.hubspot_state import OWNER_IDS
+from hub.sandbox.hubspot_state import ENGAGEMENT_TYPES, OWNER_IDS
 from hub.sandbox.ratelimit import DailyQuota, RollingWindow
 from hub.sandbox.world import World
 from hub.secrets import same_secret
 
 SCOPES = (
     "crm.objects.contacts.read",
+    "crm.objects.deals.read",
     "crm.objects.contacts.write",
     "crm.schemas.contacts.read",
     "crm.schemas.contacts.write",
@@ -39,7 +40,12 @@ SCOPES = (
 DEFAULT_PROPS = ["email", "firstname", "lastname"]
 ALWAYS = ["createdate", "lastmodifieddate", "hs_object_id"]
 CONTACT_TYPES = ("contacts", "contact", "0-1")
-ENGAGEMENT_TYPES = {"meetings": "meetings", "0-47": "meetings", "calls": "calls", "0-48": "calls"}
+# what list and search return when no properties are asked for (deals: HubSpot's default set)
+DEFAULT_OBJECT_PROPS = {
+    "meetings": ["hs_timestamp", "hs_lastmodifieddate"],
+    "calls": ["hs_timestamp", "hs_lastmodifieddate"],
+    "deals": ["dealname", "amount", "dealstage", "pipeline", "closedate", "createdate", "hs_lastmodifieddate"],
+}
 
 
 @dataclass
@@ -283,7 +289,7 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
                 key=lambda r: int(r["id"]),
             )
             page, more = rows[:limit], len(rows) > limit
-        props = req.args("properties") or (None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"])
+        props = req.args("properties") or DEFAULT_OBJECT_PROPS.get(kind)
         body: dict[str, Any] = {"results": [self._render(r, props, req.args("associations")) for r in page]}
         if more:
             nxt = str(int(page[-1]["id"]))
@@ -397,7 +403,9 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
                 subCategory="SEARCH_RESULT_LIMIT_EXCEEDED",
             )
         types = {k: v["type"] for k, v in self.hs.properties.items()}
-        types.update({"hs_timestamp": "datetime", "hs_createdate": "datetime"})
+        types.update({"hs_timestamp": "datetime", "hs_createdate": "datetime", "hs_lastmodifieddate": "datetime"})
+        if kind == "deals":
+            types.update({"amount": "number", "closedate": "datetime", "createdate": "datetime"})
         groups = body.get("filterGroups") or []
         lag = self.world.clock.now_ms() - self.limits.search_lag_ms
         q = str(body.get("query") or "").lower()
@@ -410,7 +418,7 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         if self.hs.late_index:  # records the index has not caught up with yet (any order)
             rows = [r for r in rows if r["id"] not in self.hs.late_index]
         page = rows[after : after + limit]
-        props = body.get("properties") or (None if kind == "contacts" else ["hs_timestamp", "hs_lastmodifieddate"])
+        props = body.get("properties") or DEFAULT_OBJECT_PROPS.get(kind)
         out: dict[str, Any] = {
             "total": len(rows),
             "results": [self._render(r, props) for r in page],

@@ -24,6 +24,21 @@ HUB_FIELDS = {
 LIFECYCLE = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "customer")
 OWNER_IDS = ("71001", "71002", "71003", "71004", "71005")
 FORM_GUID = "5e3c2a1b-0000-4000-8000-00000000f0a1"
+# object -> contact association: (v3 type name, v4 HUBSPOT_DEFINED typeId), from HubSpot's
+# v4 associations guide, "Association type ID values" (deal to contact 3, call 194, meeting 200)
+ENGAGEMENT_TYPES = {  # object type names and ids -> the table that holds them
+    "meetings": "meetings",
+    "0-47": "meetings",
+    "calls": "calls",
+    "0-48": "calls",
+    "deals": "deals",
+    "0-3": "deals",
+}
+ASSOCIATION_TYPES = {
+    "meetings": ("meeting_event_to_contact", 200),
+    "calls": ("call_to_contact", 194),
+    "deals": ("deal_to_contact", 3),
+}
 
 
 def _prop(
@@ -148,7 +163,7 @@ class HubSpotState:
         self.forms: list[dict[str, Any]] = [
             {"id": FORM_GUID, "name": "Content download", "formType": "hubspot", "archived": False}
         ]
-        self.engagements: dict[str, dict[str, dict[str, Any]]] = {"meetings": {}, "calls": {}}
+        self.engagements: dict[str, dict[str, dict[str, Any]]] = {"meetings": {}, "calls": {}, "deals": {}}
         # ids search does not return yet: HubSpot's index is eventually consistent, and not in
         # modification order, so a record can surface after newer ones were already found
         self.late_index: set[str] = set()
@@ -400,7 +415,7 @@ class HubSpotState:
             "hs_object_id": eid,
         }
         p.update({k: str(v) for k, v in props.items()})
-        assoc_type = "meeting_event_to_contact" if kind == "meetings" else "call_to_contact"
+        assoc_type = ASSOCIATION_TYPES[kind][0]
         self.engagements[kind][eid] = {
             "id": eid,
             "properties": p,
@@ -411,6 +426,28 @@ class HubSpotState:
             "assoc_type": assoc_type,
         }
         return eid
+
+    def add_deal(self, contact_id: str, at_ms: int, name: str, amount: float) -> str:
+        """A deal opened for one contact in the default pipeline, as a rep creates it:
+        ``createdate`` is when it opened; HubSpot also stamps ``hs_lastmodifieddate``."""
+        props = {
+            "dealname": name,
+            "amount": f"{amount:.2f}",
+            "dealstage": "qualifiedtobuy",
+            "pipeline": "default",
+            "createdate": iso_ms(at_ms),
+            "closedate": iso_ms(at_ms + 30 * 86_400_000),
+            "hs_is_closed": "false",
+            "hs_is_closed_won": "false",
+        }
+        return self.add_engagement("deals", contact_id, at_ms, props)
+
+    def close_deal(self, eid: str, won: bool, at_ms: int) -> None:
+        """The default pipeline's closing stages; ``hs_is_closed(_won)`` are HubSpot's
+        calculated properties that follow the stage."""
+        stage = "closedwon" if won else "closedlost"
+        flags = {"hs_is_closed": "true", "hs_is_closed_won": "true" if won else "false"}
+        self.update_engagement("deals", eid, {"dealstage": stage, "closedate": iso_ms(at_ms), **flags})
 
     def update_engagement(self, kind: str, eid: str, props: dict[str, Any]) -> None:
         """A rep sets an outcome after the fact (a meeting marked COMPLETED the next day):

@@ -2,7 +2,7 @@
 
 The hub acts only by writing CRM fields; the world notices writes of the hub's fields, runs
 the named actions on the next simulated day, and writes the market's responses back into both
-CRMs (email events, forms, meetings, calls, opportunities, opt-outs, lead conversions).
+CRMs (email events, forms, meetings, calls, opportunities or deals, opt-outs, lead conversions).
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ class World:
         self._campaign = ""
         self.accounts: dict[int, str] = {}  # company index -> Salesforce Account id
         self.market_opps: dict[int, str] = {}  # person -> open Salesforce Opportunity id
+        self.market_deals: dict[int, str] = {}  # person -> open HubSpot deal id (people not in Salesforce)
         with self.lock:
             self._populate()
 

@@ -599,3 +599,28 @@ def test_archived_contacts_are_listed_with_archived_at_and_never_searched(hs, wo
     assert mine and mine[0]["archived"] is True and mine[0]["archivedAt"].endswith("Z")
     q = {"filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": rid}]}]}
     assert hs.crm.contacts.search_api.do_search(public_object_search_request=q).total == 0
+
+
+def test_deal_search_and_deal_to_contact_associations_answer_as_hubspot_does(hs, world: World) -> None:
+    """``POST /crm/v3/objects/deals/search`` filters on ``hs_lastmodifieddate`` and returns
+    HubSpot's default deal properties when none are asked for (dealname, amount, dealstage,
+    pipeline, closedate, createdate: the deals search reference); the v4 batch read of deal to
+    contact associations answers ``HUBSPOT_DEFINED`` typeId 3 (v4 associations guide,
+    "Association type ID values"). A close moves the stage to ``closedwon`` and sets the
+    calculated ``hs_is_closed_won``."""
+    rid = next(r for r, rec in world.hubspot.records.items() if not rec["archived"])
+    with world.lock:
+        did = world.hubspot.add_deal(rid, world.clock.now_ms(), "Acme - New Business", 500.0)
+        world.hubspot.close_deal(did, True, world.clock.now_ms())
+    res = hs.crm.deals.search_api.do_search(
+        {"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "0"}]}]}
+    )
+    row = next(r for r in res.results if r.id == did)
+    assert row.properties["dealstage"] == "closedwon" and row.properties["amount"] == "500.00"
+    assert {"dealname", "pipeline", "closedate", "createdate"} <= set(row.properties)
+    got = hs.crm.associations.v4.batch_api.get_page("deals", "contacts", {"inputs": [{"id": did}]})
+    to = got.results[0].to[0]
+    assert int(to.to_object_id) == int(rid)
+    assert (to.association_types[0].category, to.association_types[0].type_id) == ("HUBSPOT_DEFINED", 3)
+    full = hs.crm.deals.basic_api.get_by_id(did, properties=["hs_is_closed_won"])
+    assert full.properties["hs_is_closed_won"] == "true"

@@ -7,6 +7,7 @@ from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
 
 from hub.sandbox.catalog import ACTION_INDEX
 from hub.sandbox.clock import DAY_MS
+from hub.sandbox.market import EV
 from hub.sandbox.world import World
 
 
@@ -199,3 +200,22 @@ def test_list_and_campaign_membership_runs_the_named_action_once(hs, sf, world: 
     hs.crm.lists.memberships_api.add(plain.list.list_id, [world.hubspot.resolve(hid)])
     world.advance_days(1)
     assert len(world.ground_truth_log()["person"]) == 1
+
+
+def test_opportunities_of_people_only_in_hubspot_become_deals_and_no_one_gets_both(world: World) -> None:
+    """The market's opportunities land in one CRM each: Salesforce when the person is there,
+    else a HubSpot deal on their contact (opened, then ``closedwon``/``closedlost``), so an
+    opportunity is never counted twice and HubSpot-only people still have outcomes."""
+    before = world.market.counts[:, EV["opportunity_created"]].copy()
+    world.advance_days(14)
+    opened = world.market.counts[:, EV["opportunity_created"]] - before
+    deals = list(world.hubspot.engagements["deals"].values())
+    people = [world.hubspot.person_of.get(d["contacts"][0]) for d in deals]
+    assert deals and all(p is not None and not world.pop.in_salesforce[p] for p in people)
+    hs = world.hubspot
+    in_hubspot_only = [
+        p for p in range(world.pop.n) if not world.pop.in_salesforce[p] and hs.live(hs.id_of_person.get(p, ""))
+    ]
+    assert len(deals) == int(opened[in_hubspot_only].sum())
+    stages = {d["properties"]["dealstage"] for d in deals}
+    assert stages <= {"qualifiedtobuy", "closedwon", "closedlost"}

@@ -152,3 +152,37 @@ def test_a_form_walk_cut_short_resumes_where_it_stopped_and_then_reads_what_came
     assert not set(rest) & set(read_first) and "form:meanwhile" not in rest
     items, _, _, _ = drain(connector.pull_activities(cursor))
     assert form_keys(items) == ["form:meanwhile"]
+
+
+def test_deals_become_the_same_outcomes_as_salesforce_opportunities_and_a_close_is_read_again(world, connector):
+    """Deals are read like meetings: ``POST /crm/v3/objects/deals/search`` on
+    ``hs_lastmodifieddate`` (anchors: the cursor property of deals), contacts from the v4
+    associations batch read (deal to contact, typeId 3: HubSpot's v4 associations guide,
+    "Association type ID values"). A deal opens an ``opportunity_created`` with its amount;
+    moving it to ``closedwon`` (``hs_is_closed_won`` true) later moves ``hs_lastmodifieddate``,
+    so the next sync reads the ``opportunity_won``; neither is read twice."""
+    rid = sorted((r for r, rec in world.hubspot.records.items() if not rec["archived"]), key=int)[0]
+    now = world.clock.now_ms()
+    with world.lock:
+        won = world.hubspot.add_deal(rid, now - 5_000, "Acme - New Business", 1234.5)
+        lost = world.hubspot.add_deal(rid, now - 4_000, "Acme - Renewal", 99.0)
+        world.hubspot.close_deal(lost, False, now - 3_000)
+    items, rejects, _, cursor = drain(connector.pull_activities(None))
+    deals = sorted(
+        (a.external_id, a.type.value, a.properties["amount"])
+        for a in items
+        if a.source == "hs" and a.external_id.startswith("deals:")
+    )
+    assert deals == [
+        (f"deals:{won}:created", "opportunity_created", 1234.5),
+        (f"deals:{lost}:closed", "opportunity_lost", 99.0),
+        (f"deals:{lost}:created", "opportunity_created", 99.0),
+    ]
+    assert all(a.contact_ref.external_id == rid for a in items if a.external_id.startswith("deals:"))
+    assert not rejects
+    with world.lock:
+        world.hubspot.close_deal(won, True, world.clock.now_ms())
+    items, _, _, _ = drain(connector.pull_activities(cursor))
+    fresh = {a.external_id: a.type.value for a in items if a.external_id.startswith("deals:")}
+    assert fresh[f"deals:{won}:closed"] == "opportunity_won"
+    assert connector.client.calls["deals.search"] >= 2 and connector.client.calls["deals.associations"] >= 2
