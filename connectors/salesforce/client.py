@@ -16,7 +16,8 @@ A 400 QUERY_TIMEOUT (or OPERATION_TOO_LARGE) says the query was too big, not wro
 Bulk API 2.0 query jobs go through simple-salesforce's own client (``sf.bulk2``): create, poll
 (waits from ``bulk_poll_seconds`` doubling up to 30 s), then CSV pages by ``Sforce-Locator``.
 Each of those requests is one :meth:`call` (retries, re-login, counting). A job that ends
-Failed or Aborted is a :class:`BulkJobFailed`.
+Failed or Aborted is a :class:`BulkJobFailed`; a job Salesforce will not create is a
+:class:`BulkRefused` (the reader falls back to REST).
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ class QueryTooBig(RetryableError):
 
 class BulkJobFailed(RetryableError):
     """A Bulk API 2.0 query job ended Failed or Aborted; nothing of it was read."""
+
+
+class BulkRefused(FatalConnectorError):
+    """Salesforce would not create the Bulk query job (an object or field Bulk does not serve)."""
 
 
 class QueryLocatorExpired(RetryableError):
@@ -245,7 +250,12 @@ class SalesforceClient:
         def bulk(sf: Salesforce) -> Any:
             return getattr(sf.bulk2, sobject)._client  # the library's Bulk 2.0 HTTP client
 
-        job_id = str(self.call(lambda sf: bulk(sf).create_job(op, soql))["id"])
+        try:
+            job_id = str(self.call(lambda sf: bulk(sf).create_job(op, soql))["id"])
+        except DailyLimitReached:
+            raise
+        except FatalConnectorError as exc:
+            raise BulkRefused(str(exc)) from None
         wait, waited = self.settings.bulk_poll_seconds, 0.0
         while True:
             info = self.call(lambda sf: bulk(sf).get_job(job_id, True))

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from connectors.salesforce.actions import COLLECTION_MAX, PushWriter
 from connectors.salesforce.bulk import read_window_bulk
-from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.client import BulkRefused, SalesforceClient
 from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.cursor import ObjectCursor, StreamCursor
 from connectors.salesforce.mapping import (
@@ -140,10 +140,15 @@ class SalesforceConnector(Connector):
     def _read(
         self, obj: SObject, fields: list[str], cursor: ObjectCursor, end: datetime
     ) -> Iterator[tuple[list[dict[str, Any]], ObjectCursor]]:
-        """The window's rows over Bulk API 2.0 when it is big, else over REST."""
+        """The window's rows over Bulk API 2.0 when it is big, else (or if Bulk refuses the job,
+        which happens before any row is read) over REST."""
         if self._big_window(obj, cursor, end):
-            return read_window_bulk(self.client, obj, fields, cursor, end, self._overlap_ms())
-        return read_window(self.client, obj, fields, cursor, end, self._overlap_ms())
+            try:
+                yield from read_window_bulk(self.client, obj, fields, cursor, end, self._overlap_ms())
+                return
+            except BulkRefused as exc:
+                log.warning("%s: Bulk API 2.0 refused the query job (%s); reading over REST", obj.name, exc)
+        yield from read_window(self.client, obj, fields, cursor, end, self._overlap_ms())
 
     def _big_window(self, obj: SObject, cursor: ObjectCursor, end: datetime) -> bool:
         """Count the window (one call) on a first read or after a long gap; frequent syncs skip it."""
