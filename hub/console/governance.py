@@ -68,7 +68,7 @@ def _decide_many(state: ApiState, ids: list[int], verdict: str, by: str, note: s
             with ctx.store.begin() as conn:
                 a = approvals.decide(conn, approval_id, verdict, by, note, ctx.clock())  # type: ignore[arg-type]
             done.setdefault(a.state, []).append(approval_id)
-        except (GovernanceError, HubError) as exc:
+        except HubError as exc:  # refused, not found, already decided
             problems.append(str(exc))
             if verdict == "reject" and not note:
                 break  # the same refusal for every one
