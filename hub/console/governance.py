@@ -10,6 +10,7 @@ in the change's transaction. The actor recorded is the logged-in console user.
 from __future__ import annotations
 
 import json
+import re
 
 import yaml
 from fastapi import APIRouter, Depends, Path, Request
@@ -27,6 +28,11 @@ from hub.store import console_views
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 MAX_BULK = 200
+
+
+def _ids(values: list[str]) -> list[int]:
+    """The ticked ids of a bulk form (ASCII digits in range; anything else is ignored)."""
+    return sorted({int(v) for v in values if re.fullmatch(r"[0-9]{1,18}", v) and 0 < int(v) <= MAX_ID})
 
 
 def governance_summary(state: ApiState) -> dict:
@@ -62,7 +68,7 @@ def _decide_many(state: ApiState, ids: list[int], verdict: str, by: str, note: s
             with ctx.store.begin() as conn:
                 a = approvals.decide(conn, approval_id, verdict, by, note, ctx.clock())  # type: ignore[arg-type]
             done.setdefault(a.state, []).append(approval_id)
-        except (GovernanceError, HubError) as exc:
+        except HubError as exc:  # refused, not found, already decided
             problems.append(str(exc))
             if verdict == "reject" and not note:
                 break  # the same refusal for every one
@@ -84,7 +90,7 @@ async def approvals_bulk(request: Request, state: ApiState = Depends(hub_state))
     verdict = data.get("decision")
     if verdict not in ("approve", "reject"):
         return back("/console/approvals", "Choose Approve or Reject.")
-    ids = sorted({int(v) for v in data.many("id") if v.isdigit() and 0 < int(v) <= MAX_ID})
+    ids = _ids(data.many("id"))
     if not ids:
         return back("/console/approvals", "Tick at least one approval first.")
     note = (data.get("note") or "").strip()[:1000] or None
@@ -124,7 +130,7 @@ async def alerts_ack(request: Request, state: ApiState = Depends(hub_state)) -> 
     if sess is None:
         return to_login()
     data = await checked_form(request, sess, max_fields=MAX_BULK + 5)
-    ids = sorted({int(v) for v in data.many("id") if v.isdigit() and 0 < int(v) <= MAX_ID})
+    ids = _ids(data.many("id"))
     if not ids:
         return back("/console/alerts", "Tick at least one alert first.")
     note = (data.get("note") or "").strip()[:1000] or None
@@ -175,7 +181,7 @@ async def model_rollback(request: Request, state: ApiState = Depends(hub_state))
         return to_login()
     data = await checked_form(request, sess)
     name, version = data.get("name", "")[:80], data.get("version", "")
-    if not version.isdigit() or not name:
+    if not re.fullmatch(r"[0-9]{1,9}", version) or not name:
         return back("/console/models", "Pick a model version to roll back to.")
     note = (data.get("note") or "").strip()[:1000] or None
     try:

@@ -60,7 +60,7 @@ def model_chart(rows: list[dict]) -> str:
     pts = [r for r in reversed(rows) if r["in_family"] and r["mean_reward"] is not None]
     if len(pts) < 2:
         return ""
-    series = [Series(pts[0]["name"], [r["created_at"] for r in pts], [float(r["mean_reward"]) for r in pts])]
+    series = [Series("mean reward", [r["created_at"] for r in pts], [float(r["mean_reward"]) for r in pts])]
     return line_chart(series, title="Mean reward of what each version learned from", y_label="objective points")
 
 

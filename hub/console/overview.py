@@ -21,7 +21,7 @@ from hub.reports.lift import arm_metrics, lift_rows, pick_baseline
 from hub.reports.svg import line_chart
 from hub.reports.timeseries import Series, weekly_by_arm
 from hub.store import console_views
-from hub.store.schema import decisions
+from hub.store.schema import decisions, pushes
 
 DAYS = 30
 HEADLINE = "reward"  # the lift the overview's tiles show; the experiments page lists every metric
@@ -35,28 +35,31 @@ def _at(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
+def _date(v: object) -> date:
+    return v.date() if isinstance(v, datetime) else date.fromisoformat(str(v)[:10])
+
+
 def trends(conn: Connection) -> dict[str, Any]:
-    """Decisions per day per arm and push success per day, over the last DAYS days with data."""
+    """Decisions per day per arm and push success per day, each over the last DAYS days up to
+    its newest row: pushes finish on the wall clock, decisions on the decider's (a demo
+    simulates weeks)."""
     newest = conn.execute(select(func.max(decisions.c.created_at))).scalar()
     if newest is None:
         return {"days": 0, "decided": 0, "success": None, "finished": 0, "decisions_svg": "", "push_svg": ""}
-    days = _days(newest.date() if isinstance(newest, datetime) else date.fromisoformat(str(newest)[:10]))
-    since = _at(days[0])
+    days = _days(_date(newest))
     per_arm: dict[str, dict[date, int]] = {}
-    for d, arm, n in console_views.decisions_per_day(conn, since):
+    for d, arm, n in console_views.decisions_per_day(conn, _at(days[0])):
         per_arm.setdefault(arm, {})[d] = n
+    newest_push = conn.execute(select(func.max(pushes.c.updated_at))).scalar()
+    push_days = _days(_date(newest_push)) if newest_push is not None else days
     done: dict[date, int] = {}
     failed: dict[date, int] = {}
-    for d, state, n in console_views.pushes_finished_per_day(conn, since):
+    for d, state, n in console_views.pushes_finished_per_day(conn, _at(push_days[0])):
         (done if state == "done" else failed)[d] = n
     xs = [_at(d) for d in days]
     dec_series = [Series(arm, xs, [float(c.get(d, 0)) for d in days]) for arm, c in sorted(per_arm.items())]
-    rate = [
-        100.0 * done.get(d, 0) / (done.get(d, 0) + failed.get(d, 0))
-        if done.get(d, 0) + failed.get(d, 0)
-        else float("nan")
-        for d in days
-    ]
+    finished = [done.get(d, 0) + failed.get(d, 0) for d in push_days]
+    rate = [100.0 * done.get(d, 0) / f if f else float("nan") for d, f in zip(push_days, finished, strict=True)]
     n_done, n_failed = sum(done.values()), sum(failed.values())
     return {
         "days": DAYS,
@@ -69,7 +72,7 @@ def trends(conn: Connection) -> dict[str, Any]:
         "failed": n_failed,
         "decisions_svg": line_chart(dec_series, title="Decisions per day", y_label="decisions"),
         "push_svg": bar_chart(
-            [d.strftime("%m-%d") for d in days], rate, title="Push success per day", y_label="% done of finished"
+            [d.strftime("%m-%d") for d in push_days], rate, title="Push success per day", y_label="% done of finished"
         ),
     }
 

@@ -6,6 +6,7 @@ store's size (no per-row follow-ups).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -107,7 +108,7 @@ def contacts_matching(conn: Connection, text: str) -> list[int]:
         q = q.union(select(contacts.c.id).where(func.lower(contacts.c.primary_email) == text.lower()))
     else:
         q = select(identities.c.contact_id).where(identities.c.external_id == text)
-        if text.isdigit() and len(text) < 19:
+        if re.fullmatch(r"[0-9]{1,18}", text):  # ASCII digits only ("²" is a digit to str.isdigit)
             q = q.union(select(contacts.c.id).where(contacts.c.id == int(text)))
     return sorted(set(conn.execute(q).scalars()))
 

@@ -232,7 +232,7 @@ def test_approve_and_reject_in_bulk_with_the_explanation(tmp_path, api_redis_url
         r = client.post(
             "/console/approvals/bulk", data={"csrf": token, "decision": "reject", "id": ids[2:], "note": "no"}
         )
-        assert "1 rejected" in r.text
+        assert f"Approval {ids[2]} rejected by ops." in r.text
         assert client.post("/console/approvals/bulk", data={"decision": "approve", "id": ids}).status_code == 403
     with ctx.store.connect() as conn:
         states = {a.id: a.state for a in approvals.list_approvals(conn, None)}

@@ -73,7 +73,7 @@ def hub_serve(config: Path, log_path: Path) -> Iterator[str]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.time() + 30
+            deadline = time.time() + 90  # on a loaded shared machine start-up took over 30 s
             while True:
                 try:
                     if httpx.get(f"{base}/console/login", timeout=1).status_code == 200:

@@ -139,7 +139,9 @@ def test_a_password_change_ends_the_users_sessions(tmp_path, client):
 def test_odd_console_input_is_a_clear_answer_not_a_500(client):
     assert _login(client, "ops", PASSWORD) == 303
     r = client.get("/console/decisions", params={"contact": "²"})
-    assert r.status_code == 200 and "Contact id must be a positive number." in r.text
+    assert r.status_code == 200 and "No contact has the e-mail, record id or contact id" in r.text
+    ticked = client.post("/console/alerts/ack", data={"csrf": csrf_of(r.text), "id": "²"})
+    assert ticked.status_code == 200 and "Tick at least one alert first." in ticked.text
     for params in ({"arm": "a\x00b"}, {"contact": "\x00"}):
         assert client.get("/console/decisions", params=params).status_code == 400, params
     token = csrf_of(client.get("/console/").text)
