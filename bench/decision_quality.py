@@ -1,7 +1,21 @@
-"""Decision quality on the sandbox market: the hub's engine against legacy, random, the oracle
-and two open-source peers (Vowpal Wabbit cb_explore_adf, MABWiser LinTS).
+"""Decision quality on the sandbox market: the hub's engine against the strongest honest
+alternatives: a non-myopic oracle (the upper bound), a tuned rules baseline, the legacy playbook,
+and two open-source peers with tuned exploration, each also given the engine's system parts.
 
 Run: .venv/bin/python bench/decision_quality.py [--quick] [--contacts N] [--weeks W] [--seeds S]
+  [--tuned FILE] [--first-seed K] [--policies a,b] [--json OUT]; --merge OUT1 OUT2 ... reports over
+  runs split by seed or policy group (the oracle beside each group, counted once per seed).
+
+Tuning first, on seeds 1000 and 1001 (``--tune-seeds``, refused if they overlap the evaluation
+seeds 0..S-1) at 1,000 contacts over the same weeks and shift, printed before any evaluation:
+the non-myopic oracle's weights (hub/sandbox/lookahead.py), the tuned rule set
+(hub/sandbox/rules.py, coordinate ascent over cadence, send hour per role, a role x stage
+action table, an MQL threshold and the opted-out action, scored by the simulator's truth),
+Vowpal Wabbit's exploration (epsilon 0.05 / 0.2, SquareCB gamma 10 / 100, bag 5) and MABWiser
+LinTS's alpha x l2_lambda. ``oracle`` is the non-myopic one; ``oracle_myopic`` (each day's best
+expected reward, hub/sandbox/oracle.py) is a labelled reference, not a bound. ``*_sys`` peers get
+the engine's send time, sales channel, opt-out smoothing and logged waits (:class:`System`), so
+``engine - peer`` separates the learner and ``engine - peer_sys`` compares learners on equal systems.
 
 How (and what this is NOT): the full pipeline (CRMs over HTTP, SQLite store, pushes) runs at
 roughly one simulated day per second for 400 contacts (tests/engine/test_sandbox_learning.py);
@@ -26,10 +40,10 @@ the *decision components* directly on the market's arrays, once per simulated da
 - peers choose among the same eligible actions from the same features and learn from the same
   reward (objective points of the outcomes drawn at execution: opens, clicks, forms, meetings,
   opportunities, unsubscribes; won revenue arrives weeks later and is not in the learning signal
-  of any learner). They send at the sandbox's default hour (10:00 local) on each action's own
-  channel: choosing when and where is part of the engine, not of a generic bandit;
-- the oracle sees hidden state and takes the action with the best expected immediate reward at
-  each person's preferred hour (hub/sandbox/oracle.py); legacy is hub/sandbox/playbook.py.
+  of any learner). Plain peers send at the sandbox's default hour (10:00 local) on each action's
+  own channel; the ``_sys`` peers choose hour and channel with the engine's models;
+- the oracles see hidden state; legacy is hub/sandbox/playbook.py, rules_tuned hub/sandbox/rules.py
+  (CRM-visible state only).
 
 Every policy decides for every person every day (``wait`` is an action). Reward is the market's
 expected immediate reward of what was executed (hub/sandbox/ground_truth.py, no outcome noise);
@@ -583,7 +597,9 @@ def summarize(results: dict[str, list[RunResult]], days: int, shift_day: int | N
     for name, runs in results.items():
         row: dict[str, list[float]] = {"reward": [], "opportunities": [], "won_revenue": [], "unsubscribes": []}
         row["oracle_share_w4"], row["oracle_share_recovery"], row["seconds"] = [], [], []
+        row["seed"] = []
         for r in runs:
+            row["seed"].append(r.seed)
             row["reward"].append(float(r.reward_by_day.sum()))
             row["opportunities"].append(r.opportunities)
             row["won_revenue"].append(r.won_revenue)
@@ -672,8 +688,10 @@ def tune(args: argparse.Namespace, days: int, shift_day: int | None, names: list
     say = lambda m: print(m, flush=True)  # noqa: E731
     t0 = time.process_time()
     print(f"tuning on seeds {seeds} at {n:,} contacts, {args.weeks} weeks (evaluation seeds 0..{args.seeds - 1})")
-    la, la_v, my_v = lookahead_search(n, days, seeds, shift_day, log=say)
-    print(f"  non-myopic oracle: {la} (reward {la_v:,.0f} vs myopic setting {my_v:,.0f}; coordinate ascent on {GRID})")
+    la = LookaheadParams()
+    if "oracle" in names:
+        la, la_v, my_v = lookahead_search(n, days, seeds, shift_day, log=say)
+        print(f"  non-myopic oracle: {la} (reward {la_v:,.0f} vs myopic setting {my_v:,.0f}; ascent on {GRID})")
     rules = RuleSet()
     if "rules_tuned" in names:
         rules, r_v, r0 = rules_search(n, days, seeds, shift_day, log=say)
@@ -730,8 +748,9 @@ def load_tuned(path: str) -> Tuned:
         np.inf if r["mql_threshold"] is None else r["mql_threshold"],
         r["opted_out_action"],
     )
-    print(f"tuning read from {path}")
-    return Tuned(LookaheadParams(**d["lookahead"]), rules, d["vw"], tuple(d["mab"]))
+    t = Tuned(LookaheadParams(**d["lookahead"]), rules, d["vw"], tuple(d["mab"]))
+    print(f"tuning read from {path}:\n  non-myopic oracle: {t.lookahead}\n  tuned rules: {t.rules.describe()}")
+    return t
 
 
 def merge(paths: list[str], args: argparse.Namespace) -> None:
@@ -744,6 +763,14 @@ def merge(paths: list[str], args: argparse.Namespace) -> None:
         for name, row in d["summary"].items():
             for k, v in row.items():
                 summary.setdefault(name, {}).setdefault(k, []).extend(v)
+    for row in summary.values():  # align every policy's lists by seed, so per-seed differences pair up
+        # a policy run in several processes (the oracle beside each group) counts once per seed
+        first = {sd: i for i, sd in reversed(list(enumerate(row["seed"])))}
+        order = [first[sd] for sd in sorted(first)]
+        n_rows = len(row["seed"])
+        for k, v in list(row.items()):
+            if len(v) == n_rows:
+                row[k] = [v[i] for i in order]
     print(f"merged {len(paths)} runs: {', '.join(paths)}")
     print_report(summary, args)
 
@@ -808,7 +835,6 @@ def main(argv: list[str] | None = None) -> None:
     t = load_tuned(args.tuned) if args.tuned and os.path.exists(args.tuned) else tune(args, days, shift_day, names)
     if args.tuned and not os.path.exists(args.tuned):
         save_tuned(t, args.tuned)
-    print(f"  non-myopic oracle: {t.lookahead}\n  tuned rules: {t.rules.describe()}")
     print_settings(t)
     makers: dict[str, Callable[[int], Agent]] = {
         "oracle": lambda s: Oracle(days, t.lookahead),
