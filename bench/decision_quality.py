@@ -591,12 +591,14 @@ def fmt(v: list[float], digits: int = 0) -> str:
 
 def summarize(results: dict[str, list[RunResult]], days: int, shift_day: int | None) -> dict:
     oracle = {r.seed: r for r in results.get("oracle", [])}
+    myopic = {r.seed: r for r in results.get("oracle_myopic", [])}
     w4 = slice(min(21, days - 1), days)
     rec = slice(shift_day + 14, min(shift_day + 21, days)) if shift_day is not None and shift_day + 14 < days else None
     out: dict[str, dict] = {}
     for name, runs in results.items():
         row: dict[str, list[float]] = {"reward": [], "opportunities": [], "won_revenue": [], "unsubscribes": []}
         row["oracle_share_w4"], row["oracle_share_recovery"], row["seconds"] = [], [], []
+        row["myopic_share_w4"] = []
         row["seed"] = []
         for r in runs:
             row["seed"].append(r.seed)
@@ -605,6 +607,9 @@ def summarize(results: dict[str, list[RunResult]], days: int, shift_day: int | N
             row["won_revenue"].append(r.won_revenue)
             row["unsubscribes"].append(r.unsubscribes)
             row["seconds"].append(r.seconds)
+            m = myopic.get(r.seed)
+            if m is not None:
+                row["myopic_share_w4"].append(r.reward_by_day[w4].sum() / m.reward_by_day[w4].sum())
             o = oracle.get(r.seed)
             if o is not None:
                 row["oracle_share_w4"].append(r.reward_by_day[w4].sum() / o.reward_by_day[w4].sum())
@@ -653,6 +658,11 @@ def print_report(summary: dict, args: argparse.Namespace) -> list[str]:
             verdicts.append(
                 f"share of the non-myopic oracle's reward, weeks 4-{args.weeks}: {fmt(eng['oracle_share_w4'], 3)} "
                 f"(target >= 0.90): {'MET' if s >= 0.9 else 'NOT MET'}"
+            )
+        if eng.get("myopic_share_w4"):
+            verdicts.append(
+                f"reference only: share of the myopic oracle's reward, weeks 4-{args.weeks}: "
+                f"{fmt(eng['myopic_share_w4'], 3)}"
             )
         if eng["oracle_share_recovery"]:
             s = np.mean(eng["oracle_share_recovery"])
