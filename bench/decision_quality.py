@@ -1,7 +1,21 @@
-"""Decision quality on the sandbox market: the hub's engine against legacy, random, the oracle
-and two open-source peers (Vowpal Wabbit cb_explore_adf, MABWiser LinTS).
+"""Decision quality on the sandbox market: the hub's engine against the strongest honest
+alternatives: a non-myopic oracle (the upper bound), a tuned rules baseline, the legacy playbook,
+and two open-source peers with tuned exploration, each also given the engine's system parts.
 
 Run: .venv/bin/python bench/decision_quality.py [--quick] [--contacts N] [--weeks W] [--seeds S]
+  [--tuned FILE] [--first-seed K] [--policies a,b] [--json OUT]; --merge OUT1 OUT2 ... reports over
+  runs split by seed or policy group (the oracle beside each group, counted once per seed).
+
+Tuning first, on seeds 1000 and 1001 (``--tune-seeds``, refused if they overlap the evaluation
+seeds 0..S-1) at 1,000 contacts over the same weeks and shift, printed before any evaluation:
+the non-myopic oracle's weights (hub/sandbox/lookahead.py), the tuned rule set
+(hub/sandbox/rules.py, coordinate ascent over cadence, send hour per role, a role x stage
+action table, an MQL threshold and the opted-out action, scored by the simulator's truth),
+Vowpal Wabbit's exploration (epsilon 0.05 / 0.2, SquareCB gamma 10 / 100, bag 5) and MABWiser
+LinTS's alpha x l2_lambda. ``oracle`` is the non-myopic one; ``oracle_myopic`` (each day's best
+expected reward, hub/sandbox/oracle.py) is a labelled reference, not a bound. ``*_sys`` peers get
+the engine's send time, sales channel, opt-out smoothing and logged waits (:class:`System`), so
+``engine - peer`` separates the learner and ``engine - peer_sys`` compares learners on equal systems.
 
 How (and what this is NOT): the full pipeline (CRMs over HTTP, SQLite store, pushes) runs at
 roughly one simulated day per second for 400 contacts (tests/engine/test_sandbox_learning.py);
@@ -26,10 +40,10 @@ the *decision components* directly on the market's arrays, once per simulated da
 - peers choose among the same eligible actions from the same features and learn from the same
   reward (objective points of the outcomes drawn at execution: opens, clicks, forms, meetings,
   opportunities, unsubscribes; won revenue arrives weeks later and is not in the learning signal
-  of any learner). They send at the sandbox's default hour (10:00 local) on each action's own
-  channel: choosing when and where is part of the engine, not of a generic bandit;
-- the oracle sees hidden state and takes the action with the best expected immediate reward at
-  each person's preferred hour (hub/sandbox/oracle.py); legacy is hub/sandbox/playbook.py.
+  of any learner). Plain peers send at the sandbox's default hour (10:00 local) on each action's
+  own channel; the ``_sys`` peers choose hour and channel with the engine's models;
+- the oracles see hidden state; legacy is hub/sandbox/playbook.py, rules_tuned hub/sandbox/rules.py
+  (CRM-visible state only).
 
 Every policy decides for every person every day (``wait`` is an action). Reward is the market's
 expected immediate reward of what was executed (hub/sandbox/ground_truth.py, no outcome noise);
@@ -42,6 +56,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,10 +72,14 @@ from decision.send_time import SendTimeModel
 from hub.config import DecisionSettings, EngineSettings
 from hub.sandbox import ground_truth as gt
 from hub.sandbox.catalog import ACTION_INDEX, CATALOG, CHANNELS
+from hub.sandbox.lookahead import GRID, LookaheadOracle, LookaheadParams
+from hub.sandbox.lookahead import search as lookahead_search
 from hub.sandbox.market import EV, ActionBatch, Market, MarketConfig
 from hub.sandbox.oracle import expected_rewards
 from hub.sandbox.playbook import Playbook
 from hub.sandbox.population import generate_population
+from hub.sandbox.rules import RuleSet, RulesPolicy
+from hub.sandbox.rules import search as rules_search
 
 A = len(CATALOG)
 WAIT = ACTION_INDEX["wait"]
@@ -230,12 +249,86 @@ class Random(Agent):
         return a, default_hour(market), gt.CHANNEL[a]
 
 
-class Oracle(Agent):
-    name = "oracle"
+class MyopicOracle(Agent):
+    """Reference only: the best expected immediate reward each day (hub/sandbox/oracle.py)."""
+
+    name = "oracle_myopic"
 
     def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
         r, best = expected_rewards(market)
         return best, market.pop.pref_hour, gt.CHANNEL[best]
+
+
+class Oracle(Agent):
+    """The upper bound: the non-myopic oracle (hub/sandbox/lookahead.py) with searched params."""
+
+    name = "oracle"
+
+    def __init__(self, days: int, params: LookaheadParams) -> None:
+        self.policy = LookaheadOracle(days, params)
+
+    def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
+        return self.policy(market)
+
+
+class TunedRules(Agent):
+    """The best rule set found on the tuning seeds (hub/sandbox/rules.py)."""
+
+    name = "rules_tuned"
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.policy = RulesPolicy(rules)
+
+    def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
+        return self.policy(market)
+
+
+class System:
+    """The engine's system parts that are not its learner, so peers can have them too: the
+    send-time model (decision/send_time.py, a fresh model per day's batch as decision/enrich.py
+    fits it), the channel model for sales outreach (decision/channel.py), the opt-out smoothing
+    of learned rewards (decision/risk.py, built as decision/engine.py builds it) and logging
+    wait decisions (a 10% sample learned with reward 0, as the pipeline logs them)."""
+
+    def __init__(self, seed: int, engine: EngineSettings | None = None) -> None:
+        engine = engine or EngineSettings(seed=seed)
+        self.seed = seed
+        self.groups, self.risk = build_opt_out(DecisionSettings(engine=engine), CATALOG, NUMERIC_COLUMNS)
+        self.rng = np.random.default_rng([seed, 19])
+        self.ch = ChannelModel(seed=seed)
+
+    def hours(self, market: Market, obs: Observed, day: int) -> np.ndarray:
+        pop = market.pop
+        st = SendTimeModel(seed=self.seed + day)
+        st.fit(obs.organic, pop.role)
+        local = st.choose(
+            obs.organic, pop.role, market_now(day), np.zeros(pop.n, dtype=int), opens=obs.opens, sends=obs.sends
+        )
+        return local.hour
+
+    def channels(self, market: Market, obs: Observed, actions: np.ndarray) -> np.ndarray:
+        pop = market.pop
+        chan = gt.CHANNEL[actions].copy()
+        sales = actions == SALES
+        if sales.any():
+            allowed = np.zeros((pop.n, len(HUB_CHANNELS)), dtype=bool)
+            allowed[:, HUB_CHANNELS.index("sales_call")] = True
+            allowed[:, HUB_CHANNELS.index("email")] = ~(market.unsubscribed | ~pop.email_consent)
+            idx, _ = self.ch.fit(obs.ch_touch, obs.ch_resp).choose(obs.ch_touch, obs.ch_resp, allowed)
+            chan[sales] = np.where(
+                idx[sales] == HUB_CHANNELS.index("email"), CHANNELS.index("email"), CHANNELS.index("phone")
+            )
+        return chan
+
+    def smooth(self, X: np.ndarray, actions: np.ndarray, rewards: np.ndarray, market: Market) -> np.ndarray:
+        if not len(actions) or self.risk is None:
+            return rewards
+        unsub = W.unsubscribe * market.log[-1]["unsubscribe"]
+        return self.risk.smooth(X, self.groups[actions], rewards, unsub, W.unsubscribe)
+
+    def wait_sample(self, X: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        waited = np.flatnonzero(actions == WAIT)
+        return waited[self.rng.random(len(waited)) < 0.1]
 
 
 class Engine(Agent):
@@ -262,7 +355,7 @@ class Engine(Agent):
         self.model = build_bandit(DecisionSettings(engine=engine), NUMERIC_COLUMNS)
         assert self.model.n_actions == A
         # the pooled per-channel opt-out model (decision/risk.py), built as decision/engine.py builds it
-        self.groups, self.risk = build_opt_out(DecisionSettings(engine=engine), CATALOG, NUMERIC_COLUMNS)
+        self.system = System(seed, engine)
         self.rng = np.random.default_rng([seed, 11])
         self.w = long_term_weight
         self.send_time = send_time
@@ -272,9 +365,6 @@ class Engine(Agent):
         self.lt = LongTermValue(A, 4, prior_lift=prior, wait_action=WAIT)
         self.pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.seed = seed
-        self.st = SendTimeModel(seed=seed)
-        self.ch = ChannelModel(seed=seed)
-        self.seg: np.ndarray | None = None
         self.overruled = 0
         self.learn_wait = learn_wait
         self.learn_long_term = learn_long_term
@@ -295,27 +385,8 @@ class Engine(Agent):
             lt = lt * (W.opportunity + W.revenue * 10_000.0)
             actions, over = rerank(actions, short, lt, mask, self.w)
             self.overruled += int(over.sum())
-        hours = default_hour(market)
-        if self.send_time:
-            seg = pop.role
-            # as decision/enrich.py does per batch: the batch's own activity hours are the
-            # empirical prior of its segments (a fresh model per batch, seeded by the day)
-            self.st = SendTimeModel(seed=self.seed + day)
-            self.st.fit(obs.organic, seg)
-            local = self.st.choose(
-                obs.organic, seg, market_now(day), np.zeros(pop.n, dtype=int), opens=obs.opens, sends=obs.sends
-            )
-            hours = local.hour
-        chan = gt.CHANNEL[actions].copy()
-        sales = actions == SALES
-        if sales.any():
-            allowed = np.zeros((pop.n, len(HUB_CHANNELS)), dtype=bool)
-            allowed[:, HUB_CHANNELS.index("sales_call")] = True
-            allowed[:, HUB_CHANNELS.index("email")] = ~(market.unsubscribed | ~pop.email_consent)
-            idx, _ = self.ch.fit(obs.ch_touch, obs.ch_resp).choose(obs.ch_touch, obs.ch_resp, allowed)
-            chan[sales] = np.where(
-                idx[sales] == HUB_CHANNELS.index("email"), CHANNELS.index("email"), CHANNELS.index("phone")
-            )
+        hours = self.system.hours(market, obs, day) if self.send_time else default_hour(market)
+        chan = self.system.channels(market, obs, actions)
         waited = np.flatnonzero(actions == WAIT)
         if self.learn_wait and len(waited):
             # the hub logs and learns wait decisions too: here their immediate reward is 0
@@ -327,9 +398,7 @@ class Engine(Agent):
         return actions, hours, chan
 
     def learn(self, X, actions, rewards, market, day) -> None:  # noqa: ANN001
-        if len(actions) and self.risk is not None:
-            unsub = W.unsubscribe * market.log[-1]["unsubscribe"]
-            rewards = self.risk.smooth(X, self.groups[actions], rewards, unsub, W.unsubscribe)
+        rewards = self.system.smooth(X, actions, rewards, market)
         if len(actions):
             self.model.learn_many(X, actions, rewards / self.scale, np.ones(len(actions)))
         if self._wait_rows is not None:
@@ -351,16 +420,23 @@ def market_now(day: int):  # noqa: ANN201
 
 
 class VWAgent(Agent):
-    """Vowpal Wabbit ``--cb_explore_adf`` (epsilon 0.05, quadratic shared x action features)."""
+    """Vowpal Wabbit ``--cb_explore_adf`` with quadratic shared x action features (``-q sa``) and
+    a tuned exploration (``explore``: epsilon-greedy, SquareCB or bagging; VW adds its constant
+    feature itself). Cost is minus the reward over 10, the engine's reward scale. With
+    ``system`` it also gets the engine's system parts (:class:`System`)."""
 
     name = "vw"
 
-    def __init__(self, seed: int, n_features: int) -> None:
+    def __init__(self, seed: int, explore: str = "--epsilon 0.05", system: bool = False) -> None:
         import vowpalwabbit
 
-        self.vw = vowpalwabbit.Workspace(f"--cb_explore_adf --epsilon 0.05 -q sa --quiet --random_seed {seed}")
+        self.explore = explore
+        self.vw = vowpalwabbit.Workspace(f"--cb_explore_adf {explore} -q sa --quiet --random_seed {seed}")
         self.rng = np.random.default_rng([seed, 13])
         self.last: dict[int, tuple[list[str], int, float]] = {}
+        self.system = System(seed) if system else None
+        self.name = "vw_sys" if system else "vw"
+        self._wait: np.ndarray = np.zeros(0, dtype=int)
 
     @staticmethod
     def _shared(x: np.ndarray) -> str:
@@ -379,9 +455,17 @@ class VWAgent(Agent):
             j = int(self.rng.choice(len(allowed), p=pmf))
             actions[i] = allowed[j]
             self.last[i] = (ex, j, float(pmf[j]))
-        return actions, default_hour(market), gt.CHANNEL[actions]
+        if self.system is None:
+            return actions, default_hour(market), gt.CHANNEL[actions]
+        self._wait = self.system.wait_sample(X, actions)
+        return actions, self.system.hours(market, obs, day), self.system.channels(market, obs, actions)
 
-    def learn_rows(self, persons: np.ndarray, rewards: np.ndarray) -> None:
+    def learn(self, X, actions, rewards, market, day) -> None:  # noqa: ANN001
+        persons = market.log[-1]["person"] if len(actions) else np.zeros(0, dtype=int)
+        if self.system is not None:
+            rewards = self.system.smooth(X, actions, rewards, market)
+            persons = np.concatenate([persons, self._wait])
+            rewards = np.concatenate([rewards, np.zeros(len(self._wait))])
         for i, r in zip(persons, rewards, strict=True):
             ex, j, p = self.last[int(i)]
             lab = list(ex)
@@ -390,34 +474,53 @@ class VWAgent(Agent):
 
 
 class MabwiserAgent(Agent):
-    """MABWiser ``LinTS`` over the same features; batch ``partial_fit`` once a day."""
+    """MABWiser ``LinTS`` over the same features plus an intercept column, with tuned ``alpha``
+    (posterior scale: exploration) and ``l2_lambda`` (ridge); batch ``partial_fit`` once a day,
+    reward over 10 as the engine scales it. With ``system`` it also gets :class:`System`."""
 
     name = "mabwiser"
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, alpha: float = 0.2, l2_lambda: float = 1.0, system: bool = False) -> None:
         from mabwiser.mab import MAB, LearningPolicy
 
-        self.mab = MAB(arms=list(range(A)), learning_policy=LearningPolicy.LinTS(alpha=0.2), seed=seed)
+        self.alpha, self.l2_lambda = alpha, l2_lambda
+        policy = LearningPolicy.LinTS(alpha=alpha, l2_lambda=l2_lambda)
+        self.mab = MAB(arms=list(range(A)), learning_policy=policy, seed=seed)
         self.fitted = False
         self.rng = np.random.default_rng([seed, 17])
+        self.system = System(seed) if system else None
+        self.name = "mabwiser_sys" if system else "mabwiser"
+        self._wait: tuple[np.ndarray, np.ndarray] | None = None
+
+    @staticmethod
+    def _x(X: np.ndarray) -> np.ndarray:
+        return np.hstack([np.ones((len(X), 1)), X])
 
     def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
         if not self.fitted:
             a = np.argmax(np.where(mask, self.rng.random(mask.shape), -1.0), axis=1)
         else:
-            exp = self.mab.predict_expectations(X)
+            exp = self.mab.predict_expectations(self._x(X))
             scores = np.array([[e[k] for k in range(A)] for e in exp])
             a = np.argmax(np.where(mask, scores, -np.inf), axis=1)
-        return a, default_hour(market), gt.CHANNEL[a]
+        if self.system is None:
+            return a, default_hour(market), gt.CHANNEL[a]
+        k = self.system.wait_sample(X, a)
+        self._wait = (X[k], a[k])
+        return a, self.system.hours(market, obs, day), self.system.channels(market, obs, a)
 
     def learn(self, X, actions, rewards, market, day) -> None:  # noqa: ANN001
+        if self.system is not None:
+            rewards = self.system.smooth(X, actions, rewards, market)
+            if self._wait is not None:
+                X = np.vstack([X, self._wait[0]]) if len(actions) else self._wait[0]
+                actions = np.concatenate([actions, self._wait[1]])
+                rewards = np.concatenate([rewards, np.zeros(len(self._wait[1]))])
         if not len(actions):
             return
-        if self.fitted:
-            self.mab.partial_fit(actions.tolist(), (rewards / 10.0).tolist(), X)
-        else:
-            self.mab.fit(actions.tolist(), (rewards / 10.0).tolist(), X)
-            self.fitted = True
+        fit = self.mab.partial_fit if self.fitted else self.mab.fit
+        fit(actions.tolist(), (rewards / 10.0).tolist(), self._x(X))
+        self.fitted = True
 
 
 # ---- one run ---------------------------------------------------------------------------------
@@ -455,8 +558,6 @@ def run(make: Callable[[], Agent], n: int, days: int, seed: int, shift_day: int 
             log = market.log[-1]
             by_day[day] = log["expected_reward"].sum()
             r = realized_reward(log)
-            if isinstance(agent, VWAgent):
-                agent.learn_rows(log["person"], r)
             agent.learn(X[log["person"]], log["action"], r, market, day)
     dc, dv = market.counts - c0, market.values - v0
     extra = {"overruled": float(agent.overruled)} if isinstance(agent, Engine) else {}
@@ -490,18 +591,25 @@ def fmt(v: list[float], digits: int = 0) -> str:
 
 def summarize(results: dict[str, list[RunResult]], days: int, shift_day: int | None) -> dict:
     oracle = {r.seed: r for r in results.get("oracle", [])}
+    myopic = {r.seed: r for r in results.get("oracle_myopic", [])}
     w4 = slice(min(21, days - 1), days)
     rec = slice(shift_day + 14, min(shift_day + 21, days)) if shift_day is not None and shift_day + 14 < days else None
     out: dict[str, dict] = {}
     for name, runs in results.items():
         row: dict[str, list[float]] = {"reward": [], "opportunities": [], "won_revenue": [], "unsubscribes": []}
         row["oracle_share_w4"], row["oracle_share_recovery"], row["seconds"] = [], [], []
+        row["myopic_share_w4"] = []
+        row["seed"] = []
         for r in runs:
+            row["seed"].append(r.seed)
             row["reward"].append(float(r.reward_by_day.sum()))
             row["opportunities"].append(r.opportunities)
             row["won_revenue"].append(r.won_revenue)
             row["unsubscribes"].append(r.unsubscribes)
             row["seconds"].append(r.seconds)
+            m = myopic.get(r.seed)
+            if m is not None:
+                row["myopic_share_w4"].append(r.reward_by_day[w4].sum() / m.reward_by_day[w4].sum())
             o = oracle.get(r.seed)
             if o is not None:
                 row["oracle_share_w4"].append(r.reward_by_day[w4].sum() / o.reward_by_day[w4].sum())
@@ -513,43 +621,54 @@ def summarize(results: dict[str, list[RunResult]], days: int, shift_day: int | N
 
 def print_report(summary: dict, args: argparse.Namespace) -> list[str]:
     cols = ("reward", "opportunities", "won_revenue", "unsubscribes", "oracle_share_w4", "oracle_share_recovery")
-    print(f"\n{'policy':10s} " + " ".join(f"{c:>24s}" for c in cols))
+    print(f"\n{'policy':13s} " + " ".join(f"{c:>24s}" for c in cols))
     for name, row in summary.items():
         cells = []
         for c in cols:
             v = row.get(c, [])
             digits = 3 if c.startswith("oracle") else 0
             cells.append(f"{fmt(v, digits):>24s}" if v else f"{'-':>24s}")
-        print(f"{name:10s} " + " ".join(cells))
+        print(f"{name:13s} " + " ".join(cells))
     verdicts = []
     eng = summary.get("engine")
     if eng:
-        leg = summary.get("legacy")
-        if leg and np.mean(leg["won_revenue"]) <= 0:
-            verdicts.append("won revenue vs legacy: legacy won nothing in this run; no ratio")
-        elif leg:
-            lift = np.mean(eng["won_revenue"]) / max(np.mean(leg["won_revenue"]), 1e-9) - 1
-            verdicts.append(
-                f"won revenue vs legacy: {lift:+.1%} (target >= +25%): {'MET' if lift >= 0.25 else 'NOT MET'}"
+        for base, target in (("rules_tuned", 0.25), ("legacy", None)):
+            row = summary.get(base)
+            if not row:
+                continue
+            if np.mean(row["won_revenue"]) <= 0:
+                verdicts.append(f"won revenue vs {base}: {base} won nothing in this run; no ratio")
+                continue
+            lift = np.mean(eng["won_revenue"]) / np.mean(row["won_revenue"]) - 1
+            per_seed = ", ".join(
+                f"{e / b - 1:+.0%}" for e, b in zip(eng["won_revenue"], row["won_revenue"], strict=False)
             )
-        for peer in ("vw", "mabwiser"):
+            tail = f" (target >= +25%): {'MET' if lift >= target else 'NOT MET'}" if target else ""
+            verdicts.append(f"won revenue vs {base}: {lift:+.1%} (per seed {per_seed}){tail}")
+        for peer in ("vw", "vw_sys", "mabwiser", "mabwiser_sys"):
             if peer in summary:
                 d = [e - p for e, p in zip(eng["reward"], summary[peer]["reward"], strict=False)]
                 m, h = interval(d)
                 met = m - (0 if math.isnan(h) else h) > 0
-                verdicts.append(f"cumulative reward minus {peer}: {m:,.0f} ± {h:,.0f}: {'MET' if met else 'NOT MET'}")
+                verdicts.append(f"cumulative reward minus {peer}: {fmt(d)}: {'MET' if met else 'NOT MET'}")
             else:
                 verdicts.append(f"peer {peer}: not run (not installed or --no-peers)")
         if eng["oracle_share_w4"]:
             s = np.mean(eng["oracle_share_w4"])
             verdicts.append(
-                f"share of oracle reward, weeks 4-{args.weeks}: {s:.1%} (target >= 80%): {'MET' if s >= 0.8 else 'NOT MET'}"
+                f"share of the non-myopic oracle's reward, weeks 4-{args.weeks}: {fmt(eng['oracle_share_w4'], 3)} "
+                f"(target >= 0.90): {'MET' if s >= 0.9 else 'NOT MET'}"
+            )
+        if eng.get("myopic_share_w4"):
+            verdicts.append(
+                f"reference only: share of the myopic oracle's reward, weeks 4-{args.weeks}: "
+                f"{fmt(eng['myopic_share_w4'], 3)}"
             )
         if eng["oracle_share_recovery"]:
             s = np.mean(eng["oracle_share_recovery"])
             verdicts.append(
-                f"two weeks after the shift (week {args.shift_week + 2}): {s:.1%} of oracle (target >= 90%): "
-                f"{'MET' if s >= 0.9 else 'NOT MET'}"
+                f"week {args.shift_week + 2} (two weeks after the shift): {fmt(eng['oracle_share_recovery'], 3)} of the "
+                f"non-myopic oracle (target >= 0.90): {'MET' if s >= 0.9 else 'NOT MET'}"
             )
     print("\nTargets:")
     for v in verdicts:
@@ -557,15 +676,145 @@ def print_report(summary: dict, args: argparse.Namespace) -> list[str]:
     return verdicts
 
 
+VW_GRID = ("--epsilon 0.05", "--epsilon 0.2", "--squarecb --gamma_scale 10", "--squarecb --gamma_scale 100", "--bag 5")
+MAB_GRID = tuple((alpha, lam) for alpha in (0.05, 0.2, 0.5, 1.0) for lam in (1.0, 10.0))
+
+
+@dataclass
+class Tuned:
+    """What the tuning seeds chose, for every policy that has knobs."""
+
+    lookahead: LookaheadParams
+    rules: RuleSet
+    vw: str
+    mab: tuple[float, float]
+
+
+def tune(args: argparse.Namespace, days: int, shift_day: int | None, names: list[str]) -> Tuned:
+    """Search every baseline's knobs on the tuning seeds (disjoint from the evaluation seeds
+    0..seeds-1), at ``--tune-contacts`` contacts over the same weeks and shift; print the choice."""
+    seeds = tuple(int(x) for x in args.tune_seeds.split(","))
+    n = args.tune_contacts
+    say = lambda m: print(m, flush=True)  # noqa: E731
+    t0 = time.process_time()
+    print(f"tuning on seeds {seeds} at {n:,} contacts, {args.weeks} weeks (evaluation seeds 0..{args.seeds - 1})")
+    la = LookaheadParams()
+    if "oracle" in names:
+        la, la_v, my_v = lookahead_search(n, days, seeds, shift_day, log=say)
+        print(f"  non-myopic oracle: {la} (reward {la_v:,.0f} vs myopic setting {my_v:,.0f}; ascent on {GRID})")
+    rules = RuleSet()
+    if "rules_tuned" in names:
+        rules, r_v, r0 = rules_search(n, days, seeds, shift_day, log=say)
+        print(f"  tuned rules: reward {r_v:,.0f} (playbook-like start {r0:,.0f}): {rules.describe()}")
+    vw, mab = VW_GRID[0], MAB_GRID[0]
+    if any(p.startswith("vw") for p in names):
+        scores = {}
+        for e in VW_GRID:
+            scores[e] = run(lambda e=e: VWAgent(seeds[0], e), n, days, seeds[0], shift_day).reward_by_day.sum()
+            print(f"    vw {e}: {scores[e]:,.0f}", flush=True)
+        vw = max(scores, key=scores.get)
+        print(f"  vw: {vw} (best cumulative reward on tuning seed {seeds[0]} of {VW_GRID})")
+    if any(p.startswith("mabwiser") for p in names):
+        scores = {}
+        for alpha, lam in MAB_GRID:
+            scores[(alpha, lam)] = float(
+                np.mean(
+                    [
+                        run(
+                            lambda s=s, a=alpha, lm=lam: MabwiserAgent(s, a, lm), n, days, s, shift_day
+                        ).reward_by_day.sum()
+                        for s in seeds
+                    ]
+                )
+            )
+            print(f"    mabwiser alpha {alpha} l2_lambda {lam}: {scores[(alpha, lam)]:,.0f}", flush=True)
+        mab = max(scores, key=scores.get)
+        print(f"  mabwiser: LinTS alpha {mab[0]}, l2_lambda {mab[1]} with an intercept (best of {MAB_GRID})")
+    print(f"  tuning took {time.process_time() - t0:,.0f} s CPU")
+    return Tuned(la, rules, vw, mab)
+
+
+def save_tuned(t: Tuned, path: str) -> None:
+    r = t.rules
+    rules = {
+        "cadence_days": r.cadence_days,
+        "hours": list(r.hours),
+        "table": [list(row) for row in r.table],
+        "mql_threshold": None if r.mql_threshold == np.inf else r.mql_threshold,
+        "opted_out_action": r.opted_out_action,
+    }
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"lookahead": vars(t.lookahead), "rules": rules, "vw": t.vw, "mab": list(t.mab)}, f, indent=1)
+
+
+def load_tuned(path: str) -> Tuned:
+    with open(path, encoding="utf-8") as f:
+        d = json.load(f)
+    r = d["rules"]
+    rules = RuleSet(
+        r["cadence_days"],
+        tuple(r["hours"]),
+        tuple(tuple(row) for row in r["table"]),
+        np.inf if r["mql_threshold"] is None else r["mql_threshold"],
+        r["opted_out_action"],
+    )
+    t = Tuned(LookaheadParams(**d["lookahead"]), rules, d["vw"], tuple(d["mab"]))
+    print(f"tuning read from {path}:\n  non-myopic oracle: {t.lookahead}\n  tuned rules: {t.rules.describe()}")
+    return t
+
+
+def merge(paths: list[str], args: argparse.Namespace) -> None:
+    """One report over several runs' --json outputs (e.g. one process per seed)."""
+    summary: dict[str, dict[str, list[float]]] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+        args.weeks, args.shift_week = d["args"]["weeks"], d["args"]["shift_week"]
+        for name, row in d["summary"].items():
+            for k, v in row.items():
+                summary.setdefault(name, {}).setdefault(k, []).extend(v)
+    for row in summary.values():  # align every policy's lists by seed, so per-seed differences pair up
+        # a policy run in several processes (the oracle beside each group) counts once per seed
+        first = {sd: i for i, sd in reversed(list(enumerate(row["seed"])))}
+        order = [first[sd] for sd in sorted(first)]
+        n_rows = len(row["seed"])
+        for k, v in list(row.items()):
+            if len(v) == n_rows:
+                row[k] = [v[i] for i in order]
+    print(f"merged {len(paths)} runs: {', '.join(paths)}")
+    print_report(summary, args)
+
+
+def print_settings(t: Tuned) -> None:
+    print("peer settings (why):")
+    print(f"  vw / vw_sys: --cb_explore_adf {t.vw} -q sa; cost -reward/10 (the engine's reward scale);")
+    print("    shared features = the engine's features (VW adds its constant); actions = eligible catalog entries;")
+    print("    exploration chosen on the tuning seeds; -q sa so each action gets its own weights per feature")
+    print(f"  mabwiser / mabwiser_sys: LinTS(alpha={t.mab[0]}, l2_lambda={t.mab[1]}) on [1, features]; reward/10;")
+    print("    the intercept column gives each arm a baseline (without it LinTS forces every arm through 0);")
+    print("    alpha (posterior scale) and l2_lambda (ridge) chosen on the tuning seeds; fit once a day in batch")
+    print("  *_sys: plus the engine's system parts, not its learner: send time (decision/send_time.py),")
+    print("    sales channel (decision/channel.py), opt-out smoothing of the learned reward (decision/risk.py)")
+    print("    and a 10% sample of wait decisions learned at reward 0 (the pipeline logs waits)")
+    print("  all peers choose among the same eligible actions (decision.arbitration.eligibility) every day")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--contacts", type=int, default=10_000)
     ap.add_argument("--weeks", type=int, default=16)
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--shift-week", type=int, default=8)
     ap.add_argument("--quick", action="store_true", help="2,000 contacts, 10 weeks (shift at 5), 2 seeds")
     ap.add_argument("--no-peers", action="store_true")
-    ap.add_argument("--policies", default="oracle,legacy,random,engine,vw,mabwiser")
+    ap.add_argument(
+        "--policies", default="oracle,oracle_myopic,legacy,rules_tuned,engine,vw,vw_sys,mabwiser,mabwiser_sys"
+    )
+    ap.add_argument("--tune-seeds", default="1000,1001", help="seeds for every search (disjoint from evaluation)")
+    ap.add_argument("--tune-contacts", type=int, default=1000)
+    ap.add_argument("--tuned", default=None, help="tuning result: read if it exists, else tune and write it")
+    ap.add_argument("--merge", nargs="+", default=None, help="report over these --json outputs (per-seed runs)")
     ap.add_argument("--long-term-weight", type=float, default=0.3)
     ap.add_argument("--json", default=None, help="write the summary here")
     args = ap.parse_args(argv)
@@ -575,44 +824,59 @@ def main(argv: list[str] | None = None) -> None:
     shift_day = args.shift_week * 7
     names = [p for p in args.policies.split(",") if p]
     if args.no_peers:
-        names = [p for p in names if p not in ("vw", "mabwiser")]
+        names = [p for p in names if not p.startswith(("vw", "mabwiser"))]
+    for module in ("vowpalwabbit", "mabwiser"):
+        try:
+            __import__(module)
+        except ImportError:
+            print(f"{module} not installed; pip install -e '.[bench]' to include it")
+            names = [p for p in names if not p.startswith(module[:3])]
+    if args.merge:
+        merge(args.merge, args)
+        return
+    eval_seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    tune_seeds = {int(x) for x in args.tune_seeds.split(",")}
+    if tune_seeds & set(eval_seeds):
+        raise SystemExit(f"tuning seeds {sorted(tune_seeds)} overlap evaluation seeds {eval_seeds}")
+    print(
+        f"decision quality: {args.contacts:,} contacts, {args.weeks} weeks, regime shift at week {args.shift_week}, "
+        f"seeds {eval_seeds}; policies {', '.join(names)} (decision components on market arrays, see docstring)"
+    )
+    t = load_tuned(args.tuned) if args.tuned and os.path.exists(args.tuned) else tune(args, days, shift_day, names)
+    if args.tuned and not os.path.exists(args.tuned):
+        save_tuned(t, args.tuned)
+    print_settings(t)
     makers: dict[str, Callable[[int], Agent]] = {
-        "oracle": lambda s: Oracle(),
+        "oracle": lambda s: Oracle(days, t.lookahead),
+        "oracle_myopic": lambda s: MyopicOracle(),
         "legacy": lambda s: Legacy(),
+        "rules_tuned": lambda s: TunedRules(t.rules),
         "random": lambda s: Random(s),
         "engine": lambda s: Engine(s, long_term_weight=args.long_term_weight),
         "engine_no_send_time": lambda s: Engine(s, long_term_weight=args.long_term_weight, send_time=False),
         "engine_no_long_term": lambda s: Engine(s, long_term_weight=0.0),
         "engine_lt_learned": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=True),
-        "vw": lambda s: VWAgent(s, 0),
-        "mabwiser": lambda s: MabwiserAgent(s),
+        "vw": lambda s: VWAgent(s, t.vw),
+        "vw_sys": lambda s: VWAgent(s, t.vw, system=True),
+        "mabwiser": lambda s: MabwiserAgent(s, *t.mab),
+        "mabwiser_sys": lambda s: MabwiserAgent(s, *t.mab, system=True),
     }
-    for peer, module in (("vw", "vowpalwabbit"), ("mabwiser", "mabwiser")):
-        if peer in names:
-            try:
-                __import__(module)
-            except ImportError:
-                print(f"{peer}: {module} not installed; pip install -e '.[bench]' to include it")
-                names.remove(peer)
-    print(
-        f"decision quality: {args.contacts:,} contacts, {args.weeks} weeks, regime shift at week {args.shift_week}, "
-        f"{args.seeds} seeds; policies {', '.join(names)} (decision components on market arrays, see docstring)"
-    )
     results: dict[str, list[RunResult]] = {n: [] for n in names}
-    for seed in range(args.seeds):
+    for seed in eval_seeds:
         for name in names:
             r = run(lambda name=name, seed=seed: makers[name](seed), args.contacts, days, seed, shift_day)
             results[name].append(r)
             print(
-                f"  seed {seed} {name:10s} reward {r.reward_by_day.sum():10,.0f} opps {r.opportunities:5d} "
+                f"  seed {seed} {name:13s} reward {r.reward_by_day.sum():10,.0f} opps {r.opportunities:5d} "
                 f"won {r.won_revenue:12,.0f} unsubs {r.unsubscribes:5d} {r.seconds:6.1f}s {r.extra or ''}",
                 flush=True,
             )
     summary = summarize(results, days, shift_day)
     verdicts = print_report(summary, args)
     if args.json:
+        tuned = {"lookahead": vars(t.lookahead), "rules": t.rules.describe(), "vw": t.vw, "mabwiser": t.mab}
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"args": vars(args), "summary": summary, "verdicts": verdicts}, f, indent=1)
+            json.dump({"args": vars(args), "tuned": tuned, "summary": summary, "verdicts": verdicts}, f, indent=1)
 
 
 if __name__ == "__main__":
