@@ -11,6 +11,7 @@ from hub.api.state import ApiState, hub_state
 from hub.console.render import current, page, to_login
 from hub.pipeline.learn import ensure_current
 from hub.reports.data import load_arm_frame
+from hub.reports.impact import impact_rows
 from hub.reports.lift import arm_metrics, lift_rows, pick_baseline
 from hub.store import learning as learning_store
 
@@ -56,6 +57,7 @@ def experiments_summary(state: ApiState) -> dict:
         "metrics": arm_metrics(frame, weights),
         "baseline": pick_baseline(frame.arms),
         "lifts": lift_rows(frame, weights=weights),
+        "impact": [r.as_dict() for r in impact_rows(frame, weights)],  # as `hub report impact`
     }
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import Connection
 
+from decision.experiment import ENGINE_ARMS, ablation_arm
 from decision.objective import components, total, weighted
 from hub.errors import DecisionError
 from hub.pipeline.context import HubContext
@@ -118,7 +119,9 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                 raise
             for r in rows:
                 report.by_action[r.action] = report.by_action.get(r.action, 0) + 1
-            _learn_content(conn, engine, [r.decision_id for r in rows if r.arm == "engine"])
+            # content slots learn from the rows whose variants their bandit chose (not the no_content arm's)
+            content_arms = set(ENGINE_ARMS) - {ablation_arm("content")}
+            _learn_content(conn, engine, [r.decision_id for r in rows if r.arm in content_arms])
             metrics = {
                 "learned": n,
                 "mean_reward": float(rewards.mean()),
