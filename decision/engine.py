@@ -281,6 +281,37 @@ class EnginePolicy:
         self.model.learn_many(Xk, idx[keep], r, p)
         return int(keep.sum())
 
+    def learn_long_term(
+        self,
+        X: np.ndarray,
+        actions: Sequence[str],
+        arms: Sequence[str],
+        propensities: np.ndarray,
+        converted: np.ndarray,
+    ) -> int:
+        """Learn each action's lift in conversion per stage (decision/long_term.py) from
+        finalized decisions: ``converted`` is whether an opportunity opened within the
+        decision's attribution window. Only randomized rows teach it, each weighted by 1 / its
+        propensity: drawn actions (propensity < 1: the random-control arm, exploration) and the
+        no-action control arm (a random sample of contacts left alone, the waiting baseline).
+        Rows whose action was certain given the contact (the holdout's rules, the apprentice
+        following them, budgets) would credit an action with the contacts it is given to."""
+        idx = np.array([self.ids.index(a) if a in self.ids else -1 for a in actions], dtype=np.intp)
+        p = np.clip(np.asarray(propensities, dtype=float), MIN_PROPENSITY, 1.0)
+        keep = (idx >= 0) & ((p < 1.0 - 1e-9) | (np.asarray(arms) == CONTROL))
+        if not keep.any():
+            return 0
+        X = np.asarray(X, dtype=float)[keep]
+        stages = coarse_stage(Features(X, X, self._feature_names(), self.feature_version))
+        self.long_term.learn(
+            idx[keep], stages, np.asarray(converted, dtype=float)[keep], self.wait_index, 1.0 / p[keep]
+        )
+        return int(keep.sum())
+
+    def _feature_names(self) -> list[str]:
+        names = feature_names(self.topics, self.vocab)
+        return names + self.declared.names if self.declared is not None and self.declared.fitted else names
+
     # -- deciding ----------------------------------------------------------------------------
 
     def _profile(self, view: ContactView, now: datetime) -> dict[str, Any]:

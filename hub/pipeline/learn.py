@@ -68,6 +68,9 @@ def ensure_current(ctx: HubContext, conn: Connection) -> None:
             content = (snap[2] or {}).get("content")
             if content:
                 engine.extras.content.load_state(content)
+            long_term = (snap[2] or {}).get("long_term")
+            if long_term:
+                engine.long_term.load_state(long_term)
             log.info("engine model %s reloaded at version %s", engine.model_name, latest)
 
 
@@ -117,6 +120,10 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                 # the in-memory model may be half-updated: reload the last good one next time
                 engine.model_version = -1
                 raise
+            converted = np.array([float((r.reward_parts or {}).get("opportunity", 0.0) != 0) for r in rows])
+            engine.learn_long_term(
+                X, [r.action for r in rows], [r.arm for r in rows], np.array([r.propensity for r in rows]), converted
+            )
             for r in rows:
                 report.by_action[r.action] = report.by_action.get(r.action, 0) + 1
             # content slots learn from the rows whose variants their bandit chose (not the no_content arm's)
@@ -129,6 +136,7 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                 "observations": engine.model.policy.n_obs_.tolist(),
                 "feature_version": engine.feature_version,
                 "content": engine.extras.content.state(),
+                "long_term": engine.long_term.state(),
             }
             version = store.save_snapshot(conn, engine.model_name, engine.snapshot(), metrics, now)
             store.mark_learned(conn, [r.decision_id for r in rows], version)
