@@ -52,6 +52,7 @@ from decision.features import (
     featurize,
     numeric_columns,
 )
+from decision.graduation import Graduation
 from decision.interface import ContactView
 from decision.long_term import (
     COARSE_STAGES,
@@ -164,6 +165,8 @@ class EnginePolicy:
         self.model_version = 0
         self._rng = np.random.default_rng([e.seed, 17])
         self.extras = DecisionExtras(settings, self.entries)
+        #: the evidence for the apprentice's hand-over (decision/graduation.py)
+        self.graduation = Graduation(e.graduation_min_evidence)
         prior = np.array([KIND_PRIOR_LIFT.get(a.kind, (0.0,) * 4) for a in self.entries])
         self.long_term = LongTermValue(
             len(self.entries), len(COARSE_STAGES), prior_lift=prior, wait_action=self.wait_index
@@ -280,6 +283,31 @@ class EnginePolicy:
         r = points * self.values[idx[keep]] / self.settings.engine.reward_scale
         self.model.learn_many(Xk, idx[keep], r, p)
         return int(keep.sum())
+
+    def measure_graduation(
+        self, X: np.ndarray, actions: Sequence[str], arms: Sequence[str], rewards: np.ndarray, propensities: np.ndarray
+    ) -> bool:
+        """Add a batch of finalized decisions to the hand-over evidence (decision/graduation.py),
+        scored by the model *before* it learns them; graduate the apprentice when the engine's
+        greedy policy beats the holdout's rules at 95 %. Returns whether it graduated now."""
+        idx = np.array([self.ids.index(a) if a in self.ids else -1 for a in actions], dtype=np.intp)
+        keep = idx >= 0
+        if not keep.any() or self.model.graduated:
+            return False
+        X = np.asarray(X, dtype=float)[keep]
+        greedy = np.argmax(self.model.predict_many(X), axis=1)
+        r = np.asarray(rewards, dtype=float)[keep]
+        a = idx[keep]
+        self.graduation.add(greedy, a, np.asarray(propensities, dtype=float)[keep], r)
+        hold = np.asarray(arms)[keep] == HOLDOUT
+        if hold.any():
+            self.graduation.add_rules(r[hold], greedy[hold], a[hold])
+        if not self.settings.rules or not self.graduation.ready():
+            return False
+        for model in (self.model, self.raw_model):
+            if model is not None:
+                model.graduated = True
+        return True
 
     def learn_long_term(
         self,
@@ -544,7 +572,7 @@ class EnginePolicy:
         model = model or self.model
         share = self.settings.engine.explore_share
         free = self._rng.random(len(X)) < share
-        if not self.settings.rules:
+        if not self.settings.rules or model.graduated:
             # no legacy rules: their "wait" is no teacher, and apprenticing to it would lock the
             # engine into the first action that matures (decision/policies/apprentice.py)
             baseline = None

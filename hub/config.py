@@ -279,6 +279,14 @@ class EngineSettings(_Strict):
         50, ge=0, description="outcomes an action needs before the engine picks it"
     )
     explore_share: float = Field(0.1, ge=0, le=1, description="engine decisions free of the apprentice restriction")
+    graduation_min_evidence: int = Field(
+        100,
+        ge=1,
+        description=(
+            "the apprentice hands over completely once the engine's off-policy value beats the holdout's with a 95%"
+            " lower bound above zero, each side with at least this many (effective) decisions (decision/graduation.py)"
+        ),
+    )
     reward_scale: float = Field(10.0, gt=0, description="rewards are divided by this before learning")
     max_marketing_touches_7d: int = Field(3, ge=0)
     sales_quiet_days: float = Field(3.0, ge=0)

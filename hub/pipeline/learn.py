@@ -71,6 +71,9 @@ def ensure_current(ctx: HubContext, conn: Connection) -> None:
             long_term = (snap[2] or {}).get("long_term")
             if long_term:
                 engine.long_term.load_state(long_term)
+            graduation = (snap[2] or {}).get("graduation")
+            if graduation:
+                engine.graduation.load_state(graduation)
             log.info("engine model %s reloaded at version %s", engine.model_name, latest)
 
 
@@ -108,6 +111,9 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
             X = np.array([r.features for r in rows], dtype=float)
             rewards = np.array([r.reward_total or 0.0 for r in rows])
             unsub = np.array([float((r.reward_parts or {}).get("unsubscribe", 0.0)) for r in rows])
+            arms = [r.arm for r in rows]
+            if engine.measure_graduation(X, [r.action for r in rows], arms, rewards, [r.propensity for r in rows]):
+                log.info("engine %s graduated from apprentice mode: %s", engine.model_name, engine.graduation.report())
             try:
                 n = engine.learn(
                     X,
@@ -137,6 +143,9 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                 "feature_version": engine.feature_version,
                 "content": engine.extras.content.state(),
                 "long_term": engine.long_term.state(),
+                "graduation": engine.graduation.state(),
+                "graduated": engine.model.graduated,
+                "graduation_evidence": engine.graduation.report(),
             }
             version = store.save_snapshot(conn, engine.model_name, engine.snapshot(), metrics, now)
             store.mark_learned(conn, [r.decision_id for r in rows], version)
