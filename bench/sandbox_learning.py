@@ -173,9 +173,9 @@ def run(
     )
 
 
-def _run_in_tempdir(job: tuple[int, bool]) -> LearningRun:
+def _run_in_tempdir(job: tuple[int, bool, int]) -> LearningRun:
     with tempfile.TemporaryDirectory(prefix="hub_learning_") as d:
-        return run(job[0], Path(d), graduation=job[1])
+        return run(job[0], Path(d), contacts=job[2], graduation=job[1])
 
 
 def _day(d: int | None) -> str:
@@ -195,19 +195,20 @@ def main() -> None:
     ap.add_argument("--seeds", default="1-8", help='worlds to run: "1-8" or "1,3,5"')
     ap.add_argument("--jobs", type=int, default=2, help="worlds run at once (one process each)")
     ap.add_argument("--json", default=None, help="write the runs and summary here")
+    ap.add_argument("--contacts", type=int, default=CONTACTS, help="contacts per world")
     ap.add_argument(
         "--no-graduation", action="store_true", help="hand over by per-action counts only (the old cold start)"
     )
     args = ap.parse_args()
     seeds = parse_seeds(args.seeds)
-    print(f"sandbox learning: {CONTACTS} contacts, {DAYS} days, worlds {seeds}, {args.jobs} at a time")
+    print(f"sandbox learning: {args.contacts} contacts, {DAYS} days, worlds {seeds}, {args.jobs} at a time")
     print(
         f"{'world':>5} {'decisions':>9} {'models':>6} {'truth wk0':>9} {'truth wk3-4':>11} {'rise':>7} "
         f"{'observed wk0':>12} {'observed wk3-4':>14} {'legacy':>7} {'beat day':>8} {'grad day':>8} {'secs':>6}"
     )
     runs: list[LearningRun] = []
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for r in pool.map(_run_in_tempdir, [(s, not args.no_graduation) for s in seeds]):
+        for r in pool.map(_run_in_tempdir, [(s, not args.no_graduation, args.contacts) for s in seeds]):
             runs.append(r)
             print(
                 f"{r.world_seed:>5} {r.decisions:>9,} {r.models:>6} {r.truth_first:>9.3f} {r.truth_last:>11.3f} "

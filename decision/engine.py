@@ -4,8 +4,10 @@ Per batch, vectorized:
 
 1. Arms by :func:`decision.experiment.assign_arms` on the contact id: ``holdout`` contacts get
    the legacy rules' decision, ``control`` contacts get nothing, ``engine`` contacts get the
-   bandit. Every arm's decision logs its features, so all of them feed learning and the
-   reward-by-arm comparison.
+   bandit; the impact arms (hub.yaml ``experiments``) get a random eligible action
+   (``random``) or the engine with one component off (``no_<component>``, see ``ARM_NOTES``).
+   Every arm's decision logs its features, so all of them feed learning and the
+   reward-by-arm comparison (hub/reports/impact.py).
 2. The legacy rules run for every contact: their ``next_best_action`` (mapped onto the catalog,
    ``wait`` when none) is the apprentice's baseline.
 3. The mask: each action's ``eligible`` expression, then :func:`decision.arbitration.eligibility`
