@@ -146,8 +146,8 @@ def run(
     legacy = float(gt["expected_reward"][on_holdout].mean())
     beat = None
     for day in range(days):
-        week = (gt["day"] > day - 7) & (gt["day"] <= day)
-        eng_w, hold_w = on_engine & week, on_holdout & week
+        days_7 = (gt["day"] > day - 7) & (gt["day"] <= day)
+        eng_w, hold_w = on_engine & days_7, on_holdout & days_7
         er = gt["expected_reward"]
         if eng_w.any() and hold_w.any() and er[eng_w].mean() >= er[hold_w].mean() + BAR:
             beat = day
