@@ -119,8 +119,10 @@ def test_the_pipeline_learns_it_from_the_random_arm_and_saves_it_with_the_model(
     email = ctx.policy.ids.index("email_nurture_business")
     learned = ctx.policy.long_term.lift()
     assert learned[email, 0] > prior[email, 0] + 0.3  # emailed contacts all converted, others none
-    saved = list_models(ctx)[-1]["metrics"]["long_term"]
-    assert sum(map(sum, saved["counts"])) > 0
+    metrics = list_models(ctx)[-1]["metrics"]
+    assert sum(map(sum, metrics["long_term"]["counts"])) > 0
+    # no holdout and no rules: the apprentice's hand-over evidence has no rules' side
+    assert metrics["graduated"] is False and metrics["graduation_evidence"]["rules_n"] == 0
     other = HubContext.build(ctx.settings, embedded=True, store=ctx.store)  # a decide worker
     other.clock = ctx.clock
     decide_contacts(other, cids[:1], "w1")  # loads the newest snapshot
