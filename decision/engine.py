@@ -4,8 +4,10 @@ Per batch, vectorized:
 
 1. Arms by :func:`decision.experiment.assign_arms` on the contact id: ``holdout`` contacts get
    the legacy rules' decision, ``control`` contacts get nothing, ``engine`` contacts get the
-   bandit. Every arm's decision logs its features, so all of them feed learning and the
-   reward-by-arm comparison.
+   bandit; the impact arms (hub.yaml ``experiments``) get a random eligible action
+   (``random``) or the engine with one component off (``no_<component>``, see ``ARM_NOTES``).
+   Every arm's decision logs its features, so all of them feed learning and the
+   reward-by-arm comparison (hub/reports/impact.py).
 2. The legacy rules run for every contact: their ``next_best_action`` (mapped onto the catalog,
    ``wait`` when none) is the apprentice's baseline.
 3. The mask: each action's ``eligible`` expression, then :func:`decision.arbitration.eligibility`
@@ -41,7 +43,7 @@ from decision.context import expression_env
 from decision.declared.spec import PREFIX as DECLARED_PREFIX
 from decision.declared.spec import DeclaredSpec
 from decision.enrich import DEFAULT_DEAL_VALUE, DecisionExtras, coarse_stage, profile_points
-from decision.experiment import CONTROL, ENGINE, HOLDOUT, assign_arms
+from decision.experiment import CONTROL, ENGINE_ARMS, HOLDOUT, RANDOM, ablation_arm, assign_arms
 from decision.explain import phrase, top_factors
 from decision.features import (
     NEVER_DAYS,
@@ -52,6 +54,7 @@ from decision.features import (
     featurize,
     numeric_columns,
 )
+from decision.graduation import Graduation
 from decision.interface import ContactView
 from decision.long_term import (
     COARSE_STAGES,
@@ -72,6 +75,18 @@ from hub.expressions import Expression
 from hub.models import Action, ActionKind, Decision
 
 MIN_PROPENSITY = 1e-3
+#: ablation arms and random-control rows: what each switches off, said in their explanations
+NO_PRIOR, NO_LONG_TERM, NO_SEND_TIME, NO_CONTENT, NO_OPT_OUT = (
+    ablation_arm(c) for c in ("learned_propensities", "long_term_value", "send_time", "content", "opt_out_model")
+)
+ARM_NOTES = {
+    RANDOM: "Random-control arm: an eligible action drawn at random, to measure what choosing earns",
+    NO_PRIOR: "Impact arm without learned propensities: the bandit's prior chooses",
+    NO_LONG_TERM: "Impact arm without long-term value",
+    NO_SEND_TIME: "Impact arm without send-time optimisation",
+    NO_CONTENT: "Impact arm without content optimisation",
+    NO_OPT_OUT: "Impact arm without the opt-out model",
+}
 
 
 def build_bandit(settings: DecisionSettings, squared_columns: Sequence[int] | None = None) -> Policy:
@@ -152,6 +167,8 @@ class EnginePolicy:
         self.model_version = 0
         self._rng = np.random.default_rng([e.seed, 17])
         self.extras = DecisionExtras(settings, self.entries)
+        #: the evidence for the apprentice's hand-over (decision/graduation.py)
+        self.graduation = Graduation(e.graduation_min_evidence)
         prior = np.array([KIND_PRIOR_LIFT.get(a.kind, (0.0,) * 4) for a in self.entries])
         self.long_term = LongTermValue(
             len(self.entries), len(COARSE_STAGES), prior_lift=prior, wait_action=self.wait_index
@@ -177,6 +194,13 @@ class EnginePolicy:
         self.model: Apprentice = self.fresh_model()
         #: the pooled per-channel opt-out model the bandit's rewards are smoothed with (decision/risk.py)
         self.opt_out_groups, self.opt_out = build_opt_out(self.settings, self.entries, squared)
+        #: impact arms' own learners (decision/experiment.py): a bandit that never learns (its prior)
+        #: and one learning the raw rewards, without the opt-out model; None unless configured
+        ablations = e.experiments.ablations
+        self.prior_model: Apprentice | None = self.fresh_model() if ablations.get("learned_propensities") else None
+        self.raw_model: Apprentice | None = (
+            self.fresh_model() if ablations.get("opt_out_model") and self.opt_out is not None else None
+        )
 
     @property
     def features_ready(self) -> bool:
@@ -218,6 +242,8 @@ class EnginePolicy:
         from before the opt-out model existed leaves the current one as it is)."""
         parts = load_bundle(blob)
         self.model = parts.get("bandit", parts.get("policy"))  # type: ignore[assignment]
+        if self.raw_model is not None:
+            self.raw_model = parts.get("bandit_no_opt_out", self.fresh_model())  # type: ignore[assignment]
         if "opt_out" in parts and self.opt_out is not None:
             self.opt_out = OptOutRisk.of(parts["opt_out"])
         self.model_version = version
@@ -226,6 +252,8 @@ class EnginePolicy:
         parts: dict[str, Policy] = {"bandit": self.model}
         if self.opt_out is not None:
             parts["opt_out"] = self.opt_out.model
+        if self.raw_model is not None:
+            parts["bandit_no_opt_out"] = self.raw_model
         return save_bundle(parts)
 
     def learn(
@@ -246,14 +274,73 @@ class EnginePolicy:
             return 0
         Xk = np.asarray(X, dtype=float)[keep]
         points = np.asarray(rewards, dtype=float)[keep]
+        p = np.clip(np.asarray(propensities, dtype=float)[keep], MIN_PROPENSITY, 1.0)
+        if self.raw_model is not None:  # the opt-out ablation's bandit learns the realized rewards
+            raw = points * self.values[idx[keep]] / self.settings.engine.reward_scale
+            self.raw_model.learn_many(Xk, idx[keep], raw, p)
         if self.opt_out is not None and unsubscribe_points is not None:
             unsub = np.asarray(unsubscribe_points, dtype=float)[keep]
             weight = self.settings.objective.unsubscribe
             points = self.opt_out.smooth(Xk, self.opt_out_groups[idx[keep]], points, unsub, weight)
         r = points * self.values[idx[keep]] / self.settings.engine.reward_scale
-        p = np.clip(np.asarray(propensities, dtype=float)[keep], MIN_PROPENSITY, 1.0)
         self.model.learn_many(Xk, idx[keep], r, p)
         return int(keep.sum())
+
+    def measure_graduation(
+        self, X: np.ndarray, actions: Sequence[str], arms: Sequence[str], rewards: np.ndarray, propensities: np.ndarray
+    ) -> bool:
+        """Add a batch of finalized decisions to the hand-over evidence (decision/graduation.py),
+        scored by the model *before* it learns them; graduate the apprentice when the engine's
+        greedy policy beats the holdout's rules at 95 %. Returns whether it graduated now."""
+        idx = np.array([self.ids.index(a) if a in self.ids else -1 for a in actions], dtype=np.intp)
+        keep = idx >= 0
+        if not keep.any() or self.model.graduated:
+            return False
+        X = np.asarray(X, dtype=float)[keep]
+        greedy = np.argmax(self.model.predict_many(X), axis=1)
+        r = np.asarray(rewards, dtype=float)[keep]
+        a = idx[keep]
+        self.graduation.add(greedy, a, np.asarray(propensities, dtype=float)[keep], r)
+        hold = np.asarray(arms)[keep] == HOLDOUT
+        if hold.any():
+            self.graduation.add_rules(r[hold], greedy[hold], a[hold])
+        if not self.settings.rules or not self.graduation.ready():
+            return False
+        for model in (self.model, self.raw_model):
+            if model is not None:
+                model.graduated = True
+        return True
+
+    def learn_long_term(
+        self,
+        X: np.ndarray,
+        actions: Sequence[str],
+        arms: Sequence[str],
+        propensities: np.ndarray,
+        converted: np.ndarray,
+    ) -> int:
+        """Learn each action's lift in conversion per stage (decision/long_term.py) from
+        finalized decisions: ``converted`` is whether an opportunity opened within the
+        decision's attribution window. Only randomized rows teach it, each weighted by 1 / its
+        propensity: drawn actions (propensity < 1: the random-control arm, exploration) and the
+        no-action control arm (a random sample of contacts left alone, the waiting baseline).
+        Rows whose action was certain given the contact (the holdout's rules, the apprentice
+        following them, budgets) would credit an action with the contacts it is given to."""
+        idx = np.array([self.ids.index(a) if a in self.ids else -1 for a in actions], dtype=np.intp)
+        p = np.clip(np.asarray(propensities, dtype=float), MIN_PROPENSITY, 1.0)
+        keep = (idx >= 0) & ((p < 1.0 - 1e-9) | (np.asarray(arms) == CONTROL))
+        if not keep.any():
+            return 0
+        X = np.asarray(X, dtype=float)[keep]
+        stages = coarse_stage(Features(X, X, self._feature_names(), self.feature_version))
+        self.long_term.learn(
+            idx[keep], stages, np.asarray(converted, dtype=float)[keep], self.wait_index, 1.0 / p[keep]
+        )
+        return int(keep.sum())
+
+    def _feature_names(self) -> list[str]:
+        names = feature_names(self.topics, self.vocab)
+        return names + self.declared.names if self.declared is not None and self.declared.fitted else names
 
     # -- deciding ----------------------------------------------------------------------------
 
@@ -332,6 +419,27 @@ class EnginePolicy:
                     out[i] = self.ids.index(nba)
         return out
 
+    def arms(self, ids: Sequence[Any]) -> np.ndarray:
+        """Each contact's experiment arm (decision/experiment.py), from hub.yaml's shares."""
+        e = self.settings.engine
+        return assign_arms(
+            ids,
+            e.experiment_salt,
+            holdout_share=e.holdout_share,
+            control_share=e.control_share,
+            random_share=e.experiments.random_control,
+            ablations=e.experiments.ablations,
+        )
+
+    def _arm_models(self) -> dict[str, Apprentice]:
+        """The learner of each arm that does not use the engine's own (ablations of it)."""
+        out = {}
+        if self.prior_model is not None:
+            out[NO_PRIOR] = self.prior_model
+        if self.raw_model is not None:
+            out[NO_OPT_OUT] = self.raw_model
+        return out
+
     def _push_actions(self, entry: CatalogEntry, reason: str, extra: Mapping[str, Any] | None = None) -> list[Action]:
         fields = {"next_best_action": entry.id, "reason": reason[:500], **(extra or {}), **entry.fields}
         actions = [Action(kind=ActionKind.SET_FIELDS, payload={"fields": fields})]
@@ -349,13 +457,7 @@ class EnginePolicy:
             return []
         if any(v.contact.id is None for v in batch):
             raise DecisionError("every contact needs a store id before deciding (arms hash the id).")
-        e = self.settings.engine
-        arms = assign_arms(
-            [v.contact.id for v in batch],
-            e.experiment_salt,
-            holdout_share=e.holdout_share,
-            control_share=e.control_share,
-        )
+        arms = self.arms([v.contact.id for v in batch])
         rules = self.rules.decide(batch, now)
         baseline = self._baseline(rules)
         F = self.features(batch, now)
@@ -366,14 +468,17 @@ class EnginePolicy:
         chosen = baseline.copy()
         prop = np.ones(n)
         notes = [""] * n
-        eng = np.flatnonzero(arms == ENGINE)
+        eng = np.flatnonzero(np.isin(arms, ENGINE_ARMS))
         probs = None
         if len(eng):
-            chosen[eng], prop[eng], notes_e, probs = self._engine_choose(F.X[eng], mask[eng], baseline[eng])
+            chosen[eng], prop[eng], notes_e, probs = self._arms_choose(F.X[eng], mask[eng], baseline[eng], arms[eng])
             for j, i in enumerate(eng):
                 notes[i] = notes_e[j]
             demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
-            self._long_term(batch, now, F, mask, eng, chosen, prop, notes, probs, demoted)
+            rerank = ~np.isin(arms[eng], (RANDOM, NO_LONG_TERM))
+            self._long_term(
+                batch, now, F, mask, eng[rerank], chosen, prop, notes, probs[rerank], demoted[rerank], arms[eng[rerank]]
+            )
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
         if len(eng):
             ex = self.extras.build(
@@ -384,6 +489,8 @@ class EnginePolicy:
                 F.subset(eng),
                 chosen[eng],
                 now,
+                send_time=arms[eng] != NO_SEND_TIME,
+                default_content=arms[eng] == NO_CONTENT,
             )
             for j, i in enumerate(eng):
                 extra[i] = ex.fields[j]
@@ -423,12 +530,14 @@ class EnginePolicy:
                 )
             else:
                 reason = self._explain(F, i, int(chosen[i]), notes[i])
+                if arms[i] in ARM_NOTES:
+                    reason = f"{reason} [{ARM_NOTES[arms[i]]}]"
                 d = Decision(
                     actions=self._push_actions(entry, reason, extra[i]),
                     policy=self.name,
                     policy_version=self.version,
                     propensity=float(prop[i]),
-                    arm=ENGINE,
+                    arm=str(arms[i]),
                     explanation=reason,
                     **common,
                 )
@@ -477,23 +586,56 @@ class EnginePolicy:
             )
         return out
 
+    def _arms_choose(
+        self, X: np.ndarray, mask: np.ndarray, baseline: np.ndarray, arms: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+        """:meth:`_engine_choose` for the engine-chosen arms: ablations of the learner choose with
+        their own model, the random-control arm draws uniformly among the eligible actions."""
+        own = ~np.isin(arms, [RANDOM, *self._arm_models()])
+        actions = np.full(len(X), self.wait_index, dtype=np.intp)
+        prop, probs = np.ones(len(X)), np.zeros(mask.shape)
+        notes = [""] * len(X)
+        groups = [(np.flatnonzero(own), self.model)]
+        groups += [(np.flatnonzero(arms == arm), model) for arm, model in self._arm_models().items()]
+        for rows, model in groups:
+            if len(rows):
+                a, p, nt, pr = self._engine_choose(X[rows], mask[rows], baseline[rows], model)
+                actions[rows], prop[rows], probs[rows] = a, p, pr
+                for j, i in enumerate(rows):
+                    notes[i] = nt[j]
+        rnd = np.flatnonzero(arms == RANDOM)
+        if len(rnd):
+            probs[rnd] = mask[rnd] / mask[rnd].sum(axis=1, keepdims=True)
+            draws = self._rng.random(len(rnd))[:, None] < np.cumsum(probs[rnd], axis=1)
+            actions[rnd] = np.argmax(draws, axis=1)
+            prop[rnd] = probs[rnd, actions[rnd]]
+        return actions, prop, notes, probs
+
+    def _mixture(self, X: np.ndarray, mask: np.ndarray, baseline: np.ndarray | None, model: Apprentice) -> np.ndarray:
+        """(n, k) probability of each action: the apprentice, with ``explore_share`` free rows."""
+        share = self.settings.engine.explore_share
+        teacher = baseline if self.settings.rules else None  # as in _engine_choose
+        p_app = model.probabilities_many(X, mask, baseline=teacher)
+        return (1 - share) * p_app + share * model.policy.probabilities_many(X, mask) if share > 0 else p_app
+
     def _engine_choose(
-        self, X: np.ndarray, mask: np.ndarray, baseline: np.ndarray
+        self, X: np.ndarray, mask: np.ndarray, baseline: np.ndarray, model: Apprentice | None = None
     ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
         """Actions, their propensities, notes, and every action's probability (n, k)."""
+        model = model or self.model
         share = self.settings.engine.explore_share
         free = self._rng.random(len(X)) < share
-        if not self.settings.rules:
+        if not self.settings.rules or model.graduated:
             # no legacy rules: their "wait" is no teacher, and apprenticing to it would lock the
             # engine into the first action that matures (decision/policies/apprentice.py)
             baseline = None
-        choice = self.model.choose_many(X, mask, baseline=baseline)
+        choice = model.choose_many(X, mask, baseline=baseline)
         actions = choice.actions.copy()
         if free.any():
-            free_choice = self.model.policy.choose_many(X[free], mask[free])
+            free_choice = model.policy.choose_many(X[free], mask[free])
             actions[free] = free_choice.actions
-        p_app = self.model.probabilities_many(X, mask, baseline=baseline)
-        p_free = self.model.policy.probabilities_many(X, mask) if share > 0 else p_app
+        p_app = model.probabilities_many(X, mask, baseline=baseline)
+        p_free = model.policy.probabilities_many(X, mask) if share > 0 else p_app
         probs = (1 - share) * p_app + share * p_free
         prop = np.clip(probs[np.arange(len(X)), actions], MIN_PROPENSITY, 1.0)
         followed = np.zeros(len(X), dtype=bool) if baseline is None else (actions == baseline) & ~free
@@ -525,16 +667,27 @@ class EnginePolicy:
         dp = self.long_term.value(p0, coarse_stage(F), np.ones(len(p0)))
         return dp * (obj.opportunity + obj.revenue * DEFAULT_DEAL_VALUE)
 
-    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted) -> None:  # noqa: ANN001
+    def _short(self, X: np.ndarray, arms: np.ndarray) -> np.ndarray:
+        """(n, k) immediate reward in objective points, by each row's arm's learner."""
+        short = self.model.predict_many(X)
+        for arm, model in self._arm_models().items():
+            rows = arms == arm
+            if rows.any():
+                short[rows] = model.predict_many(X[rows])
+        return short * self.settings.engine.reward_scale
+
+    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted, arms) -> None:  # noqa: ANN001
         """Overrule harmful choices (decision/long_term.py) and log honest propensities: the
         rerank maps every action the bandit might have drawn to a final one, so a final action's
         propensity is the bandit's probability mass routed to it (not 1 where it overruled)."""
         w = self.settings.engine.long_term_weight
         if w <= 0:
             return
+        if len(eng) == 0:
+            return
         Fe = F.subset(eng)
         me = mask[eng]
-        short = self.model.predict_many(Fe.X) * self.settings.engine.reward_scale
+        short = self._short(Fe.X, arms)
         lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now)
         new, over = rerank(chosen[eng], short, lt, me, w)
         routed = routed_probabilities(probs, short, lt, me, w)
@@ -580,8 +733,10 @@ class EnginePolicy:
         """(n, k) probability that :meth:`decide` takes each catalog action, per view.
 
         Mirrors ``decide``: arms by contact id; holdout rows take the legacy rules' action when
-        allowed (else wait) and control rows wait, both with probability 1; engine rows mix the
-        apprentice with the ``explore_share`` free rows, pushed through the long-term rerank.
+        allowed (else wait) and control rows wait, both with probability 1; random-control rows
+        are uniform over the eligible actions; engine rows (and ablation rows, with their own
+        learner) mix the apprentice with the ``explore_share`` free rows, pushed through the
+        long-term rerank unless theirs is the arm without it.
         ``X`` (n, d), when given, is what the model reads instead of the recomputed features
         (e.g. the vectors logged at decision time); the mask still uses the recomputed ones.
         Not modelled: the per-owner daily handoff budget, which depends on the rest of the
@@ -592,12 +747,7 @@ class EnginePolicy:
         if n == 0:
             return out
         e = self.settings.engine
-        arms = assign_arms(
-            [v.contact.id for v in batch],
-            e.experiment_salt,
-            holdout_share=e.holdout_share,
-            control_share=e.control_share,
-        )
+        arms = self.arms([v.contact.id for v in batch])
         F = self.features(batch, now)
         if X is not None:
             F = Features(np.asarray(X, dtype=float), F.raw, F.names, F.version)
@@ -606,19 +756,22 @@ class EnginePolicy:
         baseline = np.where(mask[np.arange(n), baseline], baseline, self.wait_index)
         rows = np.arange(n)
         out[rows, np.where(arms == CONTROL, self.wait_index, baseline)] = 1.0
-        eng = np.flatnonzero(arms == ENGINE)
+        eng = np.flatnonzero(np.isin(arms, ENGINE_ARMS))
         if len(eng) == 0:
             return out
-        Xe, me = F.X[eng], mask[eng]
-        share = e.explore_share
-        teacher = baseline[eng] if self.settings.rules else None  # as in _engine_choose
-        probs = (1 - share) * self.model.probabilities_many(Xe, me, baseline=teacher)
-        if share > 0:
-            probs += share * self.model.policy.probabilities_many(Xe, me)
-        if e.long_term_weight > 0:
-            Fe = F.subset(eng)
-            short = self.model.predict_many(Xe) * e.reward_scale
-            lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now)
-            probs = routed_probabilities(probs, short, lt, me, e.long_term_weight)
+        Xe, me, ae = F.X[eng], mask[eng], arms[eng]
+        probs = np.zeros((len(eng), k))
+        own = ~np.isin(ae, [RANDOM, *self._arm_models()])
+        for sel, model in [(own, self.model), *((ae == arm, m) for arm, m in self._arm_models().items())]:
+            if sel.any():
+                probs[sel] = self._mixture(Xe[sel], me[sel], baseline[eng][sel], model)
+        rnd = ae == RANDOM
+        probs[rnd] = me[rnd] / me[rnd].sum(axis=1, keepdims=True)
+        rr = ~np.isin(ae, (RANDOM, NO_LONG_TERM))
+        if e.long_term_weight > 0 and rr.any():
+            Fe = F.subset(eng[rr])
+            short = self._short(Fe.X, ae[rr])
+            lt = self.long_term_points(Fe, [batch[i].profile for i in eng[rr]], now)
+            probs[rr] = routed_probabilities(probs[rr], short, lt, me[rr], e.long_term_weight)
         out[eng] = probs
         return out

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from decision.channel import ChannelModel, allowed_channels, channel_counts
-from decision.content import ContentSlots
+from decision.content import SLOT_FIELDS, ContentSlots
 from decision.features import DEPARTMENTS, Features
 from decision.long_term import COARSE_STAGES
 from decision.profile import DAY_SECONDS
@@ -111,7 +111,13 @@ class DecisionExtras:
         F: Features,
         chosen: np.ndarray,
         now: datetime,
+        *,
+        send_time: np.ndarray | None = None,
+        default_content: np.ndarray | None = None,
     ) -> Extras:
+        """``send_time`` (n,) bool: rows that get a best send time (all by default);
+        ``default_content`` (n,) bool: rows pushed each slot's first variant instead of the
+        bandit's (both for the impact arms of decision/experiment.py)."""
         n = len(chosen)
         fields: list[dict[str, Any]] = [{} for _ in range(n)]
         kinds = [self.entries[int(a)].kind for a in chosen]
@@ -129,7 +135,10 @@ class DecisionExtras:
             model.fit(local, seg)  # the batch is the empirical prior for its segments
             st = model.choose(local, seg, now, off, known, opens=opens, sends=sends)
             hours = st.hour
-            for i in np.flatnonzero(acting):
+            timed = acting if send_time is None else acting & send_time
+            if send_time is not None:
+                hours = np.where(send_time, hours, -1)
+            for i in np.flatnonzero(timed):
                 fields[i]["best_send_time"] = st.field_value[i]
         touches, responses = channel_counts(profiles)
         self.channel.fit(touches, responses)
@@ -140,6 +149,11 @@ class DecisionExtras:
         )
         _, names = self.channel.choose(touches, responses, allowed)
         content = self.content.choose(n)
+        if default_content is not None:
+            for fname, values in content.items():
+                first = self.content.variants[next(s for s, f in SLOT_FIELDS.items() if f == fname)][0]
+                for i in np.flatnonzero(default_content):
+                    values[i] = first
         for i in range(n):
             fields[i]["lead_score"] = int(round(points[i]))
             fields[i]["conversion_probability"] = round(float(prob[i]), 4)

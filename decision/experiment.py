@@ -1,4 +1,5 @@
-"""Stable experiment arms: engine, legacy-rules holdout, optional no-action control.
+"""Stable experiment arms: engine, legacy-rules holdout, no-action control, random control and
+ablation arms (the engine with one component switched off).
 
 A contact's arm is a pure function of (contact id, salt): FNV-1a over the id's characters,
 mixed with a hash of the salt and a splitmix64 finaliser, mapped to [0, 1). It is computed
@@ -16,7 +17,21 @@ import numpy as np
 
 from hub.errors import DecisionError
 
-ENGINE, HOLDOUT, CONTROL = "engine", "holdout", "control"
+ENGINE, HOLDOUT, CONTROL, RANDOM = "engine", "holdout", "control", "random"
+#: the engine components an ablation arm can switch off (hub.yaml
+#: ``decision.engine.experiments.ablations``); the arm is named ``no_<component>``
+COMPONENTS = ("learned_propensities", "long_term_value", "send_time", "content", "opt_out_model")
+ABLATION_PREFIX = "no_"
+#: arms whose action the engine chooses (the random arm draws it; ablations choose without one part)
+ENGINE_ARMS = (ENGINE, RANDOM, *(ABLATION_PREFIX + c for c in COMPONENTS))
+
+
+def ablation_arm(component: str) -> str:
+    """``no_long_term_value`` for ``long_term_value``."""
+    if component not in COMPONENTS:
+        raise DecisionError(f"unknown engine component {component!r}; known: {', '.join(COMPONENTS)}")
+    return ABLATION_PREFIX + component
+
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -52,20 +67,41 @@ def unit_hash(ids: Any, salt: str) -> np.ndarray:
     return (h >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
-def assign_arms(ids: Any, salt: str, *, holdout_share: float = 0.1, control_share: float = 0.0) -> np.ndarray:
-    """Arm name per id: ``holdout`` (legacy rules), ``control`` (no action) or ``engine``.
+def assign_arms(
+    ids: Any,
+    salt: str,
+    *,
+    holdout_share: float = 0.1,
+    control_share: float = 0.0,
+    random_share: float = 0.0,
+    ablations: dict[str, float] | None = None,
+) -> np.ndarray:
+    """Arm name per id: ``holdout`` (legacy rules), ``control`` (no action), ``random`` (an
+    eligible action at random), ``no_<component>`` (the engine without that component) or
+    ``engine``.
 
-    >>> arms = assign_arms(range(10_000), "q3-rollout", holdout_share=0.2)
-    >>> bool(0.18 < (arms == "holdout").mean() < 0.22)
-    True
+    The unit interval is cut in that order (holdout first, ablations in :data:`COMPONENTS`
+    order), so adding a random or ablation share moves contacts out of the engine arm only and
+    the holdout keeps its contacts.
+
+    >>> arms = assign_arms(range(10_000), "q3-rollout", holdout_share=0.2, ablations={"send_time": 0.1})
+    >>> bool(0.18 < (arms == "holdout").mean() < 0.22), bool(0.08 < (arms == "no_send_time").mean() < 0.12)
+    (True, True)
     """
-    if holdout_share < 0 or control_share < 0 or holdout_share + control_share > 1:
+    ablations = ablations or {}
+    for c in ablations:
+        ablation_arm(c)
+    cuts = [(HOLDOUT, holdout_share), (CONTROL, control_share), (RANDOM, random_share)]
+    cuts += [(ablation_arm(c), float(ablations[c])) for c in COMPONENTS if c in ablations]
+    if any(share < 0 for _, share in cuts) or sum(share for _, share in cuts) > 1:
         raise DecisionError(
-            f"holdout_share ({holdout_share}) and control_share ({control_share}) must be "
-            "non-negative and sum to at most 1."
+            "experiment shares must be non-negative and sum to at most 1; got "
+            + ", ".join(f"{arm} {share}" for arm, share in cuts)
         )
     u = unit_hash(ids, salt)
     arms = np.full(len(u), ENGINE, dtype=object)
-    arms[u < holdout_share + control_share] = CONTROL
-    arms[u < holdout_share] = HOLDOUT
+    upper = sum(share for _, share in cuts)
+    for arm, share in reversed(cuts):  # narrower prefixes overwrite: arm k gets [lo_k, hi_k)
+        arms[u < upper] = arm
+        upper -= share
     return arms.astype(str)

@@ -8,21 +8,32 @@ by propensity x value; here the long-term term is
               = clip(p0_i + lift[a, stage_i], 0, 1) x value_i - p0_i x value_i
 
 i.e. the *change* in expected won value the action causes, with ``lift[a, stage]`` the
-per-stage shift in eventual conversion learned (shrunk toward zero by ``prior_strength``
-pseudo-observations) from contacts' later conversions after each action. It is blended with the
+per-stage shift in eventual conversion: a stated prior per action kind (``KIND_PRIOR_LIFT``),
+moved toward the uplift the pipeline observes (contacts' conversions after randomized
+decisions, importance-weighted) with ``prior_strength`` pseudo-observations for the prior. It is blended with the
 immediate reward by ``decision.arbitration.priority(long_term=..., blend=...)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 
 @dataclass
 class LongTermValue:
-    """Per (action, stage) mean lift in eventual conversion, with a prior and running sums."""
+    """Per (action, stage) lift in eventual conversion: the stated prior, shrunk toward what
+    outcomes show as evidence comes in.
+
+    The lift of action ``a`` in stage ``s`` is its conversion rate minus waiting's, each an
+    importance-weighted (Hajek) mean over randomized decisions (weight 1 / the logged
+    propensity), so an action the engine favours for promising contacts is not credited with
+    their promise. The posterior is ``(n_eff x observed + prior_strength x prior) /
+    (n_eff + prior_strength)``, with ``n_eff`` the weights' effective sample size: with no data
+    it is the prior, with much it is the observed uplift.
+    """
 
     n_actions: int
     n_stages: int
@@ -32,46 +43,77 @@ class LongTermValue:
     prior_base: float = 0.1
     #: the no-op action: the baseline, so its lift is zero by definition
     wait_action: int | None = None
+    #: per (action, stage): sum of weight x converted, sum of weights, sum of squared weights
     sums: np.ndarray = field(init=False)
     counts: np.ndarray = field(init=False)
-    baseline_sum: np.ndarray = field(init=False)
-    baseline_count: np.ndarray = field(init=False)
+    squares: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         shape = (self.n_actions, self.n_stages)
         self.prior = np.zeros(shape) if self.prior_lift is None else np.asarray(self.prior_lift, float).reshape(shape)
         self.sums = np.zeros(shape)
         self.counts = np.zeros(shape)
-        self.baseline_sum = np.zeros(self.n_stages)
-        self.baseline_count = np.zeros(self.n_stages)
+        self.squares = np.zeros(shape)
 
-    def learn(self, actions: np.ndarray, stages: np.ndarray, converted: np.ndarray, wait_action: int) -> None:
-        """Record eventual conversion (0/1 within the horizon) after each action; ``wait`` rows
-        give the per-stage baseline the other actions' lift is measured against."""
+    def learn(
+        self,
+        actions: np.ndarray,
+        stages: np.ndarray,
+        converted: np.ndarray,
+        wait_action: int,
+        weights: np.ndarray | None = None,
+    ) -> None:
+        """Record eventual conversion (0/1 within the horizon) after each action, with each
+        row's importance weight (1 / its propensity; 1 when not given); ``wait`` rows give the
+        per-stage baseline the other actions' lift is measured against."""
         self.wait_action = wait_action
-        a, s = np.asarray(actions), np.asarray(stages)
+        a, s = np.asarray(actions, dtype=np.intp), np.asarray(stages, dtype=np.intp)
         y = np.asarray(converted, dtype=float)
-        np.add.at(self.sums, (a, s), y)
-        np.add.at(self.counts, (a, s), 1.0)
-        w = a == wait_action
-        np.add.at(self.baseline_sum, s[w], y[w])
-        np.add.at(self.baseline_count, s[w], 1.0)
+        w = np.ones(len(a)) if weights is None else np.asarray(weights, dtype=float)
+        np.add.at(self.sums, (a, s), w * y)
+        np.add.at(self.counts, (a, s), w)
+        np.add.at(self.squares, (a, s), w * w)
+
+    def _mean_and_n(self) -> tuple[np.ndarray, np.ndarray]:
+        mean = np.divide(self.sums, self.counts, out=np.zeros_like(self.sums), where=self.counts > 0)
+        n_eff = np.divide(self.counts**2, self.squares, out=np.zeros_like(self.counts), where=self.squares > 0)
+        return mean, n_eff
 
     def base_rate(self) -> np.ndarray:
         """(stages,) eventual conversion when waiting, shrunk toward ``prior_base``."""
         k = self.prior_strength
-        return (self.baseline_sum + k * self.prior_base) / (self.baseline_count + k)
+        if self.wait_action is None:
+            return np.full(self.n_stages, self.prior_base)
+        mean, n_eff = self._mean_and_n()
+        m, n = mean[self.wait_action], n_eff[self.wait_action]
+        return (n * m + k * self.prior_base) / (n + k)
 
     def lift(self) -> np.ndarray:
         """(actions, stages) posterior mean change in conversion probability vs waiting."""
-        base = self.base_rate()
-        mean = np.divide(self.sums, self.counts, out=np.zeros_like(self.sums), where=self.counts > 0)
-        raw = mean - base[None, :]
+        mean, n_eff = self._mean_and_n()
+        raw = mean - self.base_rate()[None, :]
         k = self.prior_strength
-        out = (self.counts * raw + k * self.prior) / (self.counts + k)
+        out = (n_eff * raw + k * self.prior) / (n_eff + k)
         if self.wait_action is not None:
             out[self.wait_action] = 0.0
         return out
+
+    def state(self) -> dict[str, Any]:
+        """The learned sums, JSON-ready (saved with each model version's metrics)."""
+        return {
+            "wait_action": self.wait_action,
+            "sums": self.sums.tolist(),
+            "counts": self.counts.tolist(),
+            "squares": self.squares.tolist(),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state`; one of another catalog's shape is ignored (the prior stays)."""
+        parts = [np.asarray(state.get(k, []), dtype=float) for k in ("sums", "counts", "squares")]
+        if any(p.shape != self.sums.shape for p in parts):
+            return
+        self.sums, self.counts, self.squares = parts
+        self.wait_action = state.get("wait_action", self.wait_action)
 
     def value(self, p_convert: np.ndarray, stages: np.ndarray, deal_value: np.ndarray) -> np.ndarray:
         """(n, actions) change in expected won value each action causes for each contact.

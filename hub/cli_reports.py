@@ -156,6 +156,78 @@ def lift(
     out.print(t)
 
 
+@reports_app.command("impact")
+def impact(
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", "-m", help="Metric(s) to compare (default: reward); 'all' for every one."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The rows as one JSON list, for scripts.")] = False,
+    config: ConfigOpt = None,
+    store_url: StoreOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+) -> None:
+    """What each engine component earns: lift of the full engine over the arm without it (and
+    over the random, holdout and control arms), with 95% intervals and the sample size needed."""
+    import json
+
+    from hub.reports.impact import impact_table
+    from hub.reports.metrics import METRICS
+
+    metrics = tuple(METRICS) if metric and "all" in metric else tuple(metric or ("reward",))
+    bad = [m for m in metrics if m not in METRICS]
+    if bad:
+        err.print(f"[red]Unknown metric {bad[0]!r}; use one of: {', '.join(METRICS)} or all.[/red]")
+        raise typer.Exit(2)
+    weights = _objective(config, store_url)
+    store = _store(config, store_url)
+    try:
+        rows = impact_table(store, weights, metrics=metrics, since=_date(since), until=_date(until))
+    finally:
+        store.dispose()
+    if as_json:
+        typer.echo(json.dumps(rows))
+        raise typer.Exit(0)
+    if not rows:
+        out.print(
+            "No engine arm beside an ablation, random, holdout or control arm yet. Switch arms on in hub.yaml"
+            " (decision.engine.experiments: random_control, ablations) and decide."
+        )
+        raise typer.Exit(0)
+    t = Table(title="Impact: the full engine minus the arm without each component (per contact)")
+    for col in (
+        "component",
+        "vs arm",
+        "metric",
+        "n engine",
+        "n arm",
+        "lift",
+        "95% interval",
+        "sig.",
+        "n needed/arm",
+        "n more/arm",
+    ):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            r["component"],
+            r["baseline"],
+            r["metric"],
+            str(r["n_arm"]),
+            str(r["n_base"]),
+            _fmt(r["diff"]),
+            f"[{_fmt(r['low'])}, {_fmt(r['high'])}]",
+            "yes" if r["significant"] else "no",
+            _fmt(math.inf if r["n_needed_per_arm"] is None else float(math.ceil(r["n_needed_per_arm"]))),
+            _fmt(math.inf if r["n_more_per_arm"] is None else r["n_more_per_arm"]),
+        )
+    out.print(t)
+    out.print(
+        "n needed/arm: contacts per arm for a 5% two-sided test with 80% power at the observed lift (∞: no lift seen)."
+    )
+
+
 @reports_app.command("reach")
 def reach(config: ConfigOpt = None, store_url: StoreOpt = None) -> None:
     """Who gets no action, grouped by the reason their latest decision gives."""

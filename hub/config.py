@@ -195,6 +195,41 @@ class FeatureVocabularySettings(_Strict):
     )
 
 
+AblatedComponent = Literal["learned_propensities", "long_term_value", "send_time", "content", "opt_out_model"]
+
+
+class ExperimentSettings(_Strict):
+    """Impact arms beside the engine and the holdout (decision/experiment.py), assigned by the
+    same salted hash. Off by default: every contact in one of these arms gets a deliberately
+    weaker policy, and a lift of a few percent needs thousands of contacts per arm to show
+    (`hub report impact` prints how many), so they pay off on large lists, switched on on purpose."""
+
+    random_control: float = Field(
+        0.0, ge=0, le=1, description="contacts given an eligible action at random (unbiased per-action evidence)"
+    )
+    ablations: dict[AblatedComponent, float] = Field(
+        default_factory=dict,
+        description=(
+            "share of contacts decided by the engine with one component off, per component: learned_propensities"
+            " (the bandit's learned values replaced by its prior: the apprentice follows the rules), long_term_value"
+            " (no long-term rerank), send_time (no best_send_time), content (each slot's first variant),"
+            " opt_out_model (a bandit learned from raw unsubscribes)"
+        ),
+    )
+
+    @field_validator("ablations")
+    @classmethod
+    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, share in v.items() if not 0 <= share <= 1]
+        if bad:
+            raise ValueError(f"ablation shares must be between 0 and 1; got {', '.join(f'{k}: {v[k]}' for k in bad)}")
+        return v
+
+    @property
+    def total(self) -> float:
+        return self.random_control + sum(self.ablations.values())
+
+
 class EngineSettings(_Strict):
     """The learning engine: experiment arms, bandit, cold start, contact policy and budgets."""
 
@@ -244,6 +279,14 @@ class EngineSettings(_Strict):
         50, ge=0, description="outcomes an action needs before the engine picks it"
     )
     explore_share: float = Field(0.1, ge=0, le=1, description="engine decisions free of the apprentice restriction")
+    graduation_min_evidence: int = Field(
+        100,
+        ge=1,
+        description=(
+            "the apprentice hands over completely once the engine's off-policy value beats the holdout's with a 95%"
+            " lower bound above zero, each side with at least this many (effective) decisions (decision/graduation.py)"
+        ),
+    )
     reward_scale: float = Field(10.0, gt=0, description="rewards are divided by this before learning")
     max_marketing_touches_7d: int = Field(3, ge=0)
     sales_quiet_days: float = Field(3.0, ge=0)
@@ -255,6 +298,17 @@ class EngineSettings(_Strict):
     )
     send_time: bool = Field(True, description="push best_send_time from the per-contact send-time model")
     quiet_hours: tuple[int, int] = Field((6, 21), description="earliest and latest local send hour")
+    experiments: ExperimentSettings = Field(default_factory=ExperimentSettings)
+
+    @model_validator(mode="after")
+    def _arm_shares(self) -> EngineSettings:
+        total = self.holdout_share + self.control_share + self.experiments.total
+        if total > 1 + 1e-12:
+            raise ValueError(
+                "holdout_share + control_share + experiments.random_control + experiments.ablations must be at"
+                f" most 1; they sum to {total:g}"
+            )
+        return self
 
 
 def default_content() -> dict[str, list[str]]:
@@ -321,8 +375,6 @@ class DecisionSettings(_Strict):
             raise ValueError(f"decision.actions ids must be unique; got {ids}")
         if self.policy == "engine" and not any(a.kind == "wait" for a in self.actions):
             raise ValueError("decision.actions needs one action of kind `wait` (the always-allowed fallback)")
-        if self.engine.holdout_share + self.engine.control_share > 1:
-            raise ValueError("engine.holdout_share + engine.control_share must be at most 1")
         return self
 
 

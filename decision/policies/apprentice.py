@@ -3,7 +3,8 @@
 Azure Personalizer's apprentice mode imitates the current logic until the match rate is high.
 Here the hand-over is per action and per row: an action may be chosen by the engine only once
 it has at least ``min_observations`` outcomes and, for this row, a posterior width at most
-``max_width``. The inner policy picks among those mature eligible actions plus the legacy
+``max_width``; and all at once when it ``graduated``: the pipeline measured the engine's policy
+earning more than the rules' (decision/graduation.py). The inner policy picks among those mature eligible actions plus the legacy
 choice, so with nothing mature the legacy action is followed, and propensities stay exact for
 the decision actually made (the restricted mask is part of the policy).
 """
@@ -31,10 +32,14 @@ class Apprentice(Policy):
     ([2, 0], [True, True])
     """
 
-    def __init__(self, policy: Policy, min_observations: int = 100, max_width: float = float("inf")):
+    def __init__(
+        self, policy: Policy, min_observations: int = 100, max_width: float = float("inf"), graduated: bool = False
+    ):
         self.policy = policy
         self.min_observations = min_observations
         self.max_width = max_width
+        #: handed over for good (decision/graduation.py: measured better than the rules)
+        self.graduated = graduated
         self.n_actions = policy.n_actions
 
     @property
@@ -55,7 +60,7 @@ class Apprentice(Policy):
 
     @classmethod
     def _param_names(cls) -> list[str]:
-        return ["policy", "min_observations", "max_width"]
+        return ["policy", "min_observations", "max_width", "graduated"]
 
     def _check_X(self, X):
         X = self.policy._check_X(X)
@@ -91,7 +96,7 @@ class Apprentice(Policy):
         return float(np.mean(greedy == self._check_actions(baseline, len(X))))
 
     def _effective_mask(self, X, mask, baseline):
-        if baseline is None:  # no teacher: no apprenticeship (see the module docstring)
+        if baseline is None or self.graduated:  # no teacher, or no longer needed: free choice
             return mask, np.zeros_like(mask)
         allowed = mask & self._mature(X)
         legacy = np.zeros_like(mask)
@@ -148,6 +153,7 @@ class Apprentice(Policy):
             "policy": self.policy._snapshot(),
             "min_observations": self.min_observations,
             "max_width": self.max_width,
+            "graduated": self.graduated,
         }
 
     @classmethod

@@ -11,6 +11,7 @@ from hub.api.state import ApiState, hub_state
 from hub.console import overview as kpi
 from hub.console.render import current, page, to_login
 from hub.pipeline.learn import ensure_current
+from hub.reports.impact import impact_rows
 from hub.reports.svg import line_chart
 from hub.reports.timeseries import Series
 from hub.store import learning as learning_store
@@ -52,7 +53,8 @@ def experiments_summary(state: ApiState) -> dict:
     """Arms with their per-contact metrics, the lift of each over the baseline, and charts."""
     with state.ctx.store.connect() as conn:
         summary = kpi.lift(state.ctx, conn)
-    return {**summary, **kpi.lift_charts(summary)}
+    impact = [r.as_dict() for r in impact_rows(summary["frame"], state.settings.decision.objective)]  # as `hub report impact`
+    return {**summary, **kpi.lift_charts(summary), "impact": impact}
 
 
 def model_chart(rows: list[dict]) -> str:

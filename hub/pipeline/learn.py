@@ -18,6 +18,7 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import Connection
 
+from decision.experiment import ENGINE_ARMS, ablation_arm
 from decision.objective import components, total, weighted
 from hub.errors import DecisionError
 from hub.pipeline.context import HubContext
@@ -67,6 +68,12 @@ def ensure_current(ctx: HubContext, conn: Connection) -> None:
             content = (snap[2] or {}).get("content")
             if content:
                 engine.extras.content.load_state(content)
+            long_term = (snap[2] or {}).get("long_term")
+            if long_term:
+                engine.long_term.load_state(long_term)
+            graduation = (snap[2] or {}).get("graduation")
+            if graduation:
+                engine.graduation.load_state(graduation)
             log.info("engine model %s reloaded at version %s", engine.model_name, latest)
 
 
@@ -104,6 +111,9 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
             X = np.array([r.features for r in rows], dtype=float)
             rewards = np.array([r.reward_total or 0.0 for r in rows])
             unsub = np.array([float((r.reward_parts or {}).get("unsubscribe", 0.0)) for r in rows])
+            arms = [r.arm for r in rows]
+            if engine.measure_graduation(X, [r.action for r in rows], arms, rewards, [r.propensity for r in rows]):
+                log.info("engine %s graduated from apprentice mode: %s", engine.model_name, engine.graduation.report())
             try:
                 n = engine.learn(
                     X,
@@ -116,9 +126,15 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                 # the in-memory model may be half-updated: reload the last good one next time
                 engine.model_version = -1
                 raise
+            converted = np.array([float((r.reward_parts or {}).get("opportunity", 0.0) != 0) for r in rows])
+            engine.learn_long_term(
+                X, [r.action for r in rows], [r.arm for r in rows], np.array([r.propensity for r in rows]), converted
+            )
             for r in rows:
                 report.by_action[r.action] = report.by_action.get(r.action, 0) + 1
-            _learn_content(conn, engine, [r.decision_id for r in rows if r.arm == "engine"])
+            # content slots learn from the rows whose variants their bandit chose (not the no_content arm's)
+            content_arms = set(ENGINE_ARMS) - {ablation_arm("content")}
+            _learn_content(conn, engine, [r.decision_id for r in rows if r.arm in content_arms])
             metrics = {
                 "learned": n,
                 "mean_reward": float(rewards.mean()),
@@ -126,6 +142,10 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                 "observations": engine.model.policy.n_obs_.tolist(),
                 "feature_version": engine.feature_version,
                 "content": engine.extras.content.state(),
+                "long_term": engine.long_term.state(),
+                "graduation": engine.graduation.state(),
+                "graduated": engine.model.graduated,
+                "graduation_evidence": engine.graduation.report(),
             }
             version = store.save_snapshot(conn, engine.model_name, engine.snapshot(), metrics, now)
             store.mark_learned(conn, [r.decision_id for r in rows], version)

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, func, insert, select, tuple_
 
+from decision.experiment import ENGINE_ARMS
 from hub.models import Action, Decision
 from hub.store.contacts import aware
 from hub.store.schema import contacts, decision_features, decisions, outcomes
@@ -128,7 +129,7 @@ def handoffs_since(conn: Connection, actions: Sequence[str], since) -> dict[str,
         .join(contacts, contacts.c.id == decisions.c.contact_id)
         .where(
             decisions.c.created_at >= since,
-            decisions.c.arm == "engine",
+            decisions.c.arm.in_(ENGINE_ARMS),  # the arms the engine's budgets apply to
             decision_features.c.action.in_(list(actions)),
         )
         .group_by(contacts.c.owner)
