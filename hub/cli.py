@@ -6,27 +6,30 @@ Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
 from __future__ import annotations
 
 import logging
-import sys
 import uuid
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hub.cli_common import ConfigOpt, HubGroup, JsonOpt, err, out, print_json, say, table
 from hub.cli_features import features_app
 from hub.cli_governance import alerts_app, approvals_app, audit_command, killswitch_app
 from hub.cli_import import import_app
 from hub.cli_learn import learn_app
 from hub.cli_reports import reports_app
 from hub.config import Settings, config_path, load_settings
-from hub.errors import ConfigError, HubError
+from hub.errors import ConfigError
 
 app = typer.Typer(
-    help="Decision Hub: sync CRMs, decide per contact, push actions back.", no_args_is_help=True, add_completion=False
+    cls=HubGroup,
+    help="Decision Hub: sync CRMs, decide per contact, push actions back.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
 connectors_app = typer.Typer(help="Installed connector plugins.", no_args_is_help=True)
@@ -48,13 +51,6 @@ app.add_typer(learn_app, name="learn")
 app.add_typer(import_app, name="import")
 app.command("audit")(audit_command)
 app.add_typer(features_app, name="features")
-# Piped output (logs, CI, scripts) gets wide tables instead of 80-column wrapping.
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
-
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Path to hub.yaml (default: $HUB_CONFIG or ./hub.yaml).")
-]
 
 
 def _settings(path: Path | None) -> Settings:
@@ -114,6 +110,7 @@ def migrate(config: ConfigOpt = None) -> None:
 def connectors_list(
     config: ConfigOpt = None,
     check: Annotated[bool, typer.Option(help="Run each enabled connector's check now.")] = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Installed connector plugins, which are enabled, and their last check."""
     from hub.connectors_admin import connector_rows
@@ -125,12 +122,16 @@ def connectors_list(
         if config_path(config).exists():
             raise
         err.print(f"[yellow]{exc}[/]")
-    table = Table(title="Connectors")
-    for col in ("plugin / name", "type", "source", "enabled", "last check", "problem"):
-        table.add_column(col)
-    for row in connector_rows(settings, run_check=check):
-        table.add_row(*row)
-    out.print(table)
+    cols = ("plugin / name", "type", "source", "enabled", "last check", "problem")
+    rows = connector_rows(settings, run_check=check)
+    if json_:
+        keys = ("name", "type", "source", "enabled", "last_check", "problem")
+        print_json([dict(zip(keys, (row[0].strip(), *row[1:]), strict=True)) for row in rows])
+        return
+    t = table(*cols, title="Connectors", wrap=("problem",))
+    for row in rows:
+        t.add_row(*row)
+    out.print(t)
 
 
 @app.command()
@@ -189,34 +190,111 @@ def push(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the writes it would make, without making them.")
     ] = False,
+    samples: Annotated[int, typer.Option(min=0, help="With --dry-run: writes to show before -> after.")] = 5,
 ) -> None:
-    """Send queued actions to the CRMs in batches."""
-    from hub.pipeline.push import plan_pushes, push_connector
+    """Send queued actions to the CRMs in batches (exit 1 when every push failed)."""
+    from hub.pipeline.push import PushSummary, push_connector
 
     ctx = _context(config)
-    names = [name] if name else list(ctx.settings.enabled_connectors())
-    if dry_run:
-        table = Table("connector", "kind", "writes", title="Dry run: writes that would be made")
+    try:
+        names = [name] if name else list(ctx.settings.enabled_connectors())
+        if dry_run:
+            _dry_run(ctx, names, samples)
+            return
+        totals = []
         for n in names:
-            plan = plan_pushes(ctx, n)
-            for kind, count in sorted(plan.planned.items()):
-                table.add_row(n, kind, str(count))
-            table.add_row(n, "(no-op, skipped)", str(plan.noop))
-        out.print(table)
+            total = PushSummary(connector=n)
+            while True:
+                s = push_connector(ctx, n)
+                total.add(s)
+                if not s.more:
+                    break
+            totals.append(total)
+    finally:
         ctx.close()
-        return
-    table = Table("connector", "sent", "done", "no-op", "retrying", "failed")
+    t = table("connector", "sent", "done", "no-op", "retrying", "failed")
+    for p in totals:
+        t.add_row(p.connector, *map(str, (p.sent, p.done, p.noop, p.retrying, p.failed)))
+    out.print(t)
+    if _push_problems(totals):
+        raise typer.Exit(1)
+
+
+def _dry_run(ctx, names: list[str], samples: int) -> None:  # noqa: ANN001 - HubContext
+    """Per connector: the writes by kind, a few of them before -> after, and the CRM schema check."""
+    from hub.errors import HubError
+    from hub.pipeline.push import plan_pushes
+
+    counts = table("connector", "kind", "writes", title="Dry run: writes that would be made")
+    sample = table("connector", "record", "kind", "before -> after", title="Sample writes", wrap=("before -> after",))
+    failed_checks = []
     for n in names:
-        tot = [0, 0, 0, 0, 0]
-        while True:
-            s = push_connector(ctx, n)
-            for i, v in enumerate((s.sent, s.done, s.noop, s.retrying, s.failed)):
-                tot[i] += v
-            if not s.more:
-                break
-        table.add_row(n, *map(str, tot))
-    out.print(table)
-    ctx.close()
+        plan = plan_pushes(ctx, n, samples)
+        for kind, count in sorted(plan.planned.items()):
+            counts.add_row(n, kind, str(count))
+        counts.add_row(n, "(no-op, skipped)", str(plan.noop))
+        for w in plan.samples:
+            change = "; ".join(f"{k}: {w['before'].get(k)!r} -> {v!r}" for k, v in w["after"].items())
+            sample.add_row(n, w["record"], w["kind"], change)
+        try:
+            report = ctx.connector(n).check()
+            problems = list(report.problems) if not report.ok or report.problems else []
+        except HubError as exc:
+            problems = [str(exc)]
+        if problems:
+            failed_checks.append((n, problems))
+    out.print(counts)
+    if sample.row_count:
+        out.print(sample)
+    for n, problems in failed_checks:
+        for problem in problems:
+            err.print(f"{n}: schema check: {problem}", markup=False, highlight=False)
+    if failed_checks:
+        err.print("These writes would fail: run `hub connectors setup` (or fix the connector) first.")
+    else:
+        say(f"Schema check: {', '.join(names) or 'no connector'} ready for these writes.")
+
+
+def _push_problems(totals) -> bool:  # noqa: ANN001 - list[PushSummary]
+    """Print each failure cause once with its count; True when nothing was written and something failed."""
+    from collections import Counter
+
+    failures: Counter = Counter()
+    deferred: Counter = Counter()
+    for p in totals:
+        failures.update({(p.connector, r): n for r, n in p.failures.items()})
+        deferred.update({(p.connector, r): n for r, n in p.deferrals.items()})
+    for label, causes in (("failed", failures), ("will be retried", deferred)):
+        total = sum(causes.values())
+        if not total:
+            continue
+        err.print(f"{total:,} push(es) {label}:", markup=False, highlight=False)
+        for (connector, reason), n in causes.most_common(10):
+            hint = _push_hint(reason)
+            err.print(
+                f"  {n:,} × {connector}: {reason}" + (f" — {hint}" if hint else ""), markup=False, highlight=False
+            )
+        if len(causes) > 10:
+            err.print(f"  ... and {len(causes) - 10} other cause(s): hub pushes list --state failed", markup=False)
+    done = sum(p.done + p.noop for p in totals)
+    return done == 0 and sum(failures.values()) + sum(deferred.values()) > 0
+
+
+def _push_hint(reason: str) -> str:
+    """What to do for the causes a new portal or org always hits."""
+    text = reason.lower()
+    if (
+        "property_doesnt_exist" in text
+        or "does not exist" in text
+        or "invalid_field" in text
+        or "no such column" in text
+    ):
+        return "run `hub connectors setup` to create the hub's properties/fields"
+    if "401" in text or "unauthorized" in text or "invalid_session" in text or "expired" in text and "token" in text:
+        return "the credentials are refused: renew the token in hub.yaml"
+    if "scope" in text or "403" in text or "insufficient_access" in text:
+        return "the app lacks permissions: see `hub connectors list --check`"
+    return ""
 
 
 @app.command()
@@ -316,17 +394,19 @@ def run(
         )
         raise typer.Exit(2)
     ctx = _context(config)
-    with _progress() as prog:
-        task = prog.add_task("decide", total=None)
-        report = run_once(ctx, on_step=lambda step, i, n: prog.update(task, completed=i, total=n))
-    table = Table("connector", "synced", "rejects", "pushed", "no-op", "retrying", "failed", title="hub run --once")
+    try:
+        with _progress() as prog:
+            task = prog.add_task("decide", total=None)
+            report = run_once(ctx, on_step=lambda step, i, n: prog.update(task, completed=i, total=n))
+        policy = f"{ctx.policy.name} {ctx.policy.version}"
+    finally:
+        ctx.close()
+    t = table("connector", "synced", "rejects", "pushed", "no-op", "retrying", "failed", title="hub run --once")
     for s, p in zip(report.syncs, report.pushes, strict=True):
-        table.add_row(
-            s.connector, str(s.records), str(s.rejects), str(p.done), str(p.noop), str(p.retrying), str(p.failed)
-        )
-    out.print(table)
-    out.print(
-        f"Decided for {report.decide.decided} contact(s) with policy [bold]{ctx.policy.name}[/] {ctx.policy.version}; {report.outcomes} outcome(s) attributed."
+        t.add_row(s.connector, str(s.records), str(s.rejects), str(p.done), str(p.noop), str(p.retrying), str(p.failed))
+    out.print(t)
+    say(
+        f"Decided for {report.decide.decided} contact(s) with policy {policy}; {report.outcomes} outcome(s) attributed."
     )
     if report.learn.learned or report.learn.finalized:
         out.print(f"Learned from {report.learn.learned} decision(s); model version {report.learn.version}.")
@@ -334,7 +414,8 @@ def run(
     if gov.expired or gov.monitor.raised or gov.monitor.switched:
         switched = f"; kill switch on: {', '.join(gov.monitor.switched)}" if gov.monitor.switched else ""
         out.print(f"{gov.expired} approval(s) expired; {gov.monitor.raised} new alert(s){switched} (hub status).")
-    ctx.close()
+    if _push_problems(report.pushes):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -398,11 +479,20 @@ def serve(
     """Serve the real-time decision API and the admin console (uvicorn)."""
     from hub.api.server import serve as run_server
 
+    settings = _settings(config)
+    bind_host, bind_port = host or settings.api.host, port or settings.api.port
+    shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host
+    err.print(
+        f"Serving the API and console on http://{shown}:{bind_port}/ (console: http://{shown}:{bind_port}/console)"
+        " - Ctrl-C stops it.",
+        markup=False,
+        highlight=False,
+    )
     run_server(config, host, port, workers, log_level)
 
 
 @app.command()
-def status(config: ConfigOpt = None) -> None:
+def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     """Per connector: last sync, cursor, records, pushes; per queue: depth; workers alive."""
     from hub.status import hub_status
     from hub.store import Store
@@ -410,8 +500,43 @@ def status(config: ConfigOpt = None) -> None:
 
     settings = _settings(config)
     store = Store(settings.store_url)
-    st = hub_status(settings, store, app=configure(settings))
-    table = Table(
+    try:
+        st = hub_status(settings, store, app=configure(settings))
+        gov = _governance(settings, store)
+    finally:
+        store.dispose()
+    if json_:
+        print_json(
+            {
+                "connectors": [
+                    {
+                        "name": c.name,
+                        "type": c.type,
+                        "enabled": c.enabled,
+                        "last_sync": c.last_sync,
+                        "last_status": c.last_status,
+                        "last_error": c.last_error,
+                        "records": c.records,
+                        "pending": c.pending,
+                        "failed": c.failed,
+                        "done": c.done,
+                        "usage": c.usage,
+                        "cursors": c.cursors,
+                    }
+                    for c in st.connectors
+                ],
+                "queues": st.queues,
+                "workers": st.workers,
+                "broker_error": st.broker_error,
+                "kill_switches_on": [s.use_case for s in gov["switches"].values() if s.on],
+                "open_alerts": [_alert_json(a) for a in gov["alerts"]],
+                "last_monitoring_run": gov["monitored"],
+                "approvals_waiting": gov["waiting"],
+                "suppressed_people": gov["suppressed"],
+            }
+        )
+        return
+    t = table(
         "connector",
         "type",
         "enabled",
@@ -431,7 +556,7 @@ def status(config: ConfigOpt = None) -> None:
         state = c.last_status or "-"
         if c.last_error:
             state += f": {c.last_error[:60]}"
-        table.add_row(
+        t.add_row(
             c.name,
             c.type,
             "yes" if c.enabled else "no",
@@ -444,56 +569,93 @@ def status(config: ConfigOpt = None) -> None:
             c.usage_summary,
             cursors,
         )
-    out.print(table)
+    if st.connectors:
+        out.print(t)
+    else:
+        say("No connectors configured (hub.yaml connectors:).")
     if st.broker_error:
         out.print(f"[yellow]{st.broker_error}[/]")
     else:
-        q = Table("queue", "depth", title="Queues")
+        q = table("queue", "depth", title="Queues")
         for name, depth in (st.queues or {}).items():
             q.add_row(name, str(depth))
         out.print(q)
         out.print(f"Workers alive: {len(st.workers or [])} {', '.join(st.workers or [])}")
-    _governance_status(settings, store)
-    store.dispose()
+    _governance_status(gov)
 
 
-def _governance_status(settings: Settings, store) -> None:  # noqa: ANN001
-    """Kill switches that are on, open alerts, approvals waiting and who is kept out: what a
-    person must look at."""
-    from hub.cli_governance import alert_table, switch_table
+def _governance(settings: Settings, store) -> dict:  # noqa: ANN001
+    """Kill switches, open alerts, approvals waiting and who is kept out: what a person must look at."""
     from hub.governance import approvals, killswitch
     from hub.governance.alerts import last_run, list_alerts
     from hub.store import suppressions as suppression_store
 
     with store.connect() as conn:
-        states = killswitch.states(conn, settings.governance)
-        open_alerts = list_alerts(conn, "open", 20)
-        waiting = approvals.counts(conn).get("awaiting", 0)
-        monitored = last_run(conn)
-        suppressed = suppression_store.counts(conn)["people"]
-    if any(s.on for s in states.values()):
-        out.print(switch_table(states))
-    when = f"{monitored:%Y-%m-%d %H:%M} UTC" if monitored else "never"
-    out.print(alert_table(open_alerts, title=f"Open alerts (last monitoring run: {when})"))
+        return {
+            "switches": killswitch.states(conn, settings.governance),
+            "alerts": list_alerts(conn, "open", 20),
+            "waiting": approvals.counts(conn).get("awaiting", 0),
+            "monitored": last_run(conn),
+            "suppressed": suppression_store.counts(conn)["people"],
+        }
+
+
+def _governance_status(gov: dict) -> None:
+    from hub.cli_governance import alert_table, switch_table
+
+    if any(s.on for s in gov["switches"].values()):
+        out.print(switch_table(gov["switches"]))
+    when = f"{gov['monitored']:%Y-%m-%d %H:%M} UTC" if gov["monitored"] else "never"
+    if gov["alerts"]:
+        out.print(alert_table(gov["alerts"], title=f"Open alerts (last monitoring run: {when})"))
+    else:
+        out.print(f"No open alerts (last monitoring run: {when}).")
+    waiting, suppressed = gov["waiting"], gov["suppressed"]
     out.print(f"Approvals waiting: {waiting}" + (" (hub approvals list)" if waiting else ""))
     out.print(f"Suppressed (forgotten) people: {suppressed}" + (" (hub forget --list)" if suppressed else ""))
 
 
+def _alert_json(a) -> dict:  # noqa: ANN001 - hub.governance.alerts.Alert
+    from hub.cli_governance import alert_json
+
+    return alert_json(a)
+
+
+PUSH_STATES = ("pending", "sending", "done", "skipped", "superseded", "failed", "awaiting_approval", "rejected", "all")
+
+
 @pushes_app.command("list")
-def pushes_list(config: ConfigOpt = None, state: str | None = "failed", limit: int = 50) -> None:
+def pushes_list(
+    config: ConfigOpt = None,
+    state: Annotated[str, typer.Option(help=f"One of {', '.join(PUSH_STATES)}.")] = "failed",
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    json_: JsonOpt = False,
+) -> None:
     """Pushes by state (default: failed), newest first, with their last error."""
     from hub.store import Store
     from hub.store.pushes import list_pushes
 
-    store = Store(_settings(config).store_url)
-    with store.connect() as conn:
-        rows = list_pushes(conn, state=state, limit=limit)
-    table = Table("id", "connector", "record", "kind", "state", "attempts", "last error")
-    for r in rows:
-        table.add_row(
-            str(r.id), r.connector, r.external_id, r.kind, r.state, str(r.attempts), (r.last_error or "")[:80]
+    if state not in PUSH_STATES:
+        raise typer.BadParameter(
+            f"{state!r} is not a push state; use one of {', '.join(PUSH_STATES)}.", param_hint="--state"
         )
-    out.print(table)
+    store = Store(_settings(config).store_url)
+    try:
+        with store.connect() as conn:
+            rows = list_pushes(conn, state=None if state == "all" else state, limit=limit)
+    finally:
+        store.dispose()
+    if json_:
+        keys = ("id", "connector", "object_type", "external_id", "kind", "state", "attempts", "last_error", "payload")
+        print_json([{k: getattr(r, k) for k in keys} for r in rows])
+        return
+    if not rows:
+        say(f"No pushes in state {state}." if state != "all" else "No pushes yet.")
+        return
+    t = table("id", "connector", "record", "kind", "state", "attempts", "last error", title=f"Pushes ({state})")
+    for r in rows:
+        t.add_row(str(r.id), r.connector, r.external_id, r.kind, r.state, str(r.attempts), r.last_error or "")
+    out.print(t)
 
 
 @pushes_app.command("retry")
@@ -636,17 +798,28 @@ def sandbox_serve(
 
 
 @model_app.command("list")
-def model_list(config: ConfigOpt = None) -> None:
+def model_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     """Every saved model version with what it learned from."""
     from hub.pipeline.learn import list_models
 
     ctx = _context(config)
-    table = Table("model", "version", "created", "learned", "mean reward", "note", title="engine models")
-    for m in list_models(ctx):
+    try:
+        models = list_models(ctx)
+    finally:
+        ctx.close()
+    if json_:
+        keys = ("name", "version", "created_at", "metrics")
+        print_json([{k: m.get(k) for k in keys} for m in models])
+        return
+    if not models:
+        say("No model versions yet: the engine saves one each time it learns (hub run --once, or the learn task).")
+        return
+    t = table("model", "version", "created", "learned", "mean reward", "note", title="engine models")
+    for m in models:
         mt = m["metrics"] or {}
         note = f"rollback of v{mt['rollback_of']}" if "rollback_of" in mt else ""
         mean = mt.get("mean_reward")
-        table.add_row(
+        t.add_row(
             m["name"],
             str(m["version"]),
             f"{m['created_at']:%Y-%m-%d %H:%M}",
@@ -654,8 +827,7 @@ def model_list(config: ConfigOpt = None) -> None:
             "" if mean is None else f"{mean:.3f}",
             note,
         )
-    out.print(table)
-    ctx.close()
+    out.print(t)
 
 
 @model_app.command("train")
@@ -720,27 +892,10 @@ app.add_typer(offline_app, name="offline")  # `hub offline evaluate` (hub/cli_of
 
 
 def main() -> None:
+    """The console script: click's standalone mode gives usage errors their usage line and exit 2;
+    HubGroup turns the hub's own errors into one message (exit 1, or 2 for configuration)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        rc = app(standalone_mode=False)
-        sys.exit(rc if isinstance(rc, int) else 0)
-    except ConfigError as exc:
-        err.print(str(exc), style="red", highlight=False, soft_wrap=True, markup=False)
-        sys.exit(2)
-    except HubError as exc:
-        err.print(str(exc), style="red", highlight=False, soft_wrap=True, markup=False)
-        sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    app(prog_name="hub")
 
 
 # `hub score evaluate`: lead scoring on a table file (hub/cli_score.py, decision/scoring/evaluate.py)

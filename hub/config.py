@@ -493,4 +493,19 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, plugins: Any = 
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError([("", f"{p} is not valid YAML: {exc}")]) from None
-    return parse_settings(raw, source=str(p), plugins=plugins)
+    settings = parse_settings(raw, source=str(p), plugins=plugins)
+    settings.store_url = sqlite_beside(settings.store_url, p.resolve().parent)
+    return settings
+
+
+def sqlite_beside(url: str, folder: Path) -> str:
+    """A relative SQLite path in a config file means beside that file, wherever the command runs
+    (``sqlite:///hub.db`` in /srv/hub/hub.yaml is /srv/hub/hub.db)."""
+    prefix, sep, path = url.partition(":///")
+    if not sep or not prefix.startswith("sqlite") or not path or path.startswith(("/", ":memory:")):
+        return url
+    query = ""
+    if "?" in path:
+        path, query = path.split("?", 1)
+        query = "?" + query
+    return f"{prefix}:///{(folder / path).as_posix()}{query}"
