@@ -271,13 +271,24 @@ def _push_problems(totals) -> bool:  # noqa: ANN001 - list[PushSummary]
         err.print(f"{total:,} push(es) {label}:", markup=False, highlight=False)
         for (connector, reason), n in causes.most_common(10):
             hint = _push_hint(reason)
-            err.print(
-                f"  {n:,} × {connector}: {reason}" + (f" — {hint}" if hint else ""), markup=False, highlight=False
-            )
+            line = f"  {n:,} × {connector}: {_short_reason(reason)}" + (f" — {hint}" if hint else "")
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
         if len(causes) > 10:
             err.print(f"  ... and {len(causes) - 10} other cause(s): hub pushes list --state failed", markup=False)
     done = sum(p.done + p.noop for p in totals)
     return done == 0 and sum(failures.values()) + sum(deferred.values()) > 0
+
+
+def _short_reason(reason: str) -> str:
+    """A vendor's validation body cut to its error codes and names: "HubSpot refused the record:
+    PROPERTY_DOESNT_EXIST 'hub_next_best_action'" instead of the JSON it came in."""
+    import re
+
+    pairs = re.findall(r'"error":\s*"([A-Z_]+)",\s*"name":\s*"([^"]+)"', reason)
+    if not pairs:
+        return reason if len(reason) <= 300 else reason[:299] + "…"
+    head = reason.split(":", 1)[0]
+    return f"{head}: " + ", ".join(f"{code} {name!r}" for code, name in dict.fromkeys(pairs))
 
 
 def _push_hint(reason: str) -> str:
