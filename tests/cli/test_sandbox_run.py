@@ -23,7 +23,6 @@ from hub.sandbox.world import World
 from tests.conftest import REDIS_BASE
 
 
-
 def hub(*args: str):
     return CliRunner().invoke(app, list(args), prog_name="hub")
 

@@ -16,7 +16,6 @@ from tests.integration.workers import HUB
 from tests.test_config import run_hub
 
 
-
 def hub(*args: str):
     return CliRunner().invoke(app, list(args), prog_name="hub")
 
