@@ -171,6 +171,11 @@ def decide(
     ctx = _context(config)
     with ctx.store.connect() as conn:
         ids = list(contact) if contact else all_contact_ids(conn)
+        unknown = sorted(set(ids) - _known_contacts(conn, ids)) if contact else []
+    if unknown:
+        ctx.close()
+        err.print(f"No contact with id {', '.join(map(str, unknown))}; nothing decided.", markup=False)
+        raise typer.Exit(1)
     key = f"cli-{uuid.uuid4().hex[:12]}"
     decided = pushes = 0
     with _progress() as prog:
@@ -181,6 +186,14 @@ def decide(
             prog.advance(task, len(part))
     out.print(f"Decided for {decided} contact(s); {pushes} push(es) queued. Next: [bold]hub push[/].")
     ctx.close()
+
+
+def _known_contacts(conn, ids: list[int]) -> set[int]:  # noqa: ANN001 - Connection
+    from sqlalchemy import select
+
+    from hub.store.schema import contacts
+
+    return {r[0] for r in conn.execute(select(contacts.c.id).where(contacts.c.id.in_(ids)))}
 
 
 @app.command()

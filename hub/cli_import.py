@@ -8,15 +8,14 @@ far is kept), 2 a usage error (a mapped column the file lacks, an unknown hub fi
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hub.cli_common import err, out
 from hub.errors import ConfigError, DataError, HubError
 from hub.importing import (
     EmptyFileError,
@@ -30,8 +29,6 @@ from hub.importing import (
 )
 
 import_app = typer.Typer(help="Import contacts or events from a CSV or Parquet file.", no_args_is_help=True)
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 SHOW_PROBLEMS = 20
 
 FileArg = Annotated[Path, typer.Argument(help="CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet) file.")]

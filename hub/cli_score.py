@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from hub.cli_common import err, out
 from hub.errors import DataError, DecisionError
 
 score_app = typer.Typer(
     help="Lead scoring on your own table: the hub's scorer against baselines.", no_args_is_help=True
 )
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def _split(text: str | None) -> list[str]:

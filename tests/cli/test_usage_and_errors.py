@@ -134,3 +134,11 @@ def test_hub_serve_prints_its_url(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
     assert f"http://127.0.0.1:{port}/" in first and "console" in first, first
+
+
+def test_an_unknown_contact_exits_1_naming_it(tmp_path):
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    res = hub("decide", "--contact", "424242", "-c", cfg)
+    assert res.exit_code == 1 and "No contact with id 424242" in res.stderr
+    res = hub("features", "explain", "nobody@example.com", "-c", cfg)
+    assert res.exit_code == 1 and "no contact 'nobody@example.com'" in res.stderr
