@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from decision.interface import ContactView
-from decision.profile import empty_profile
 from hub.governance import plan as governance
 from hub.models import ActionKind, Contact, Decision
 from hub.outcomes_spec import longest_window
 from hub.pipeline.context import HubContext
 from hub.pipeline.features import ensure_features
 from hub.pipeline.targets import day_start, push_targets
+from hub.profile import empty_profile
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
 from hub.store import decisions as decision_store

@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from decision.declared.settings import FeatureDecl
 from decision.declared.spec import DeclaredSpec
-from decision.profile import empty_profile
 from hub.pipeline.context import HubContext
+from hub.profile import empty_profile
 from hub.store import Store, feature_specs
 from hub.store import contacts as contact_store
 from hub.store.activities import rebuild_profiles

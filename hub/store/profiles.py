@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from decision.profile import add_activity, empty_profile, prune
 from hub.models import Activity
+from hub.profile import add_activity, empty_profile, prune
 from hub.store.schema import contact_profiles
 
 
