@@ -1,7 +1,7 @@
 """`hub evaluate`: a thin command over hub/reports/evaluate.py (offline evaluation of a config change).
 
-Mounted in hub/cli.py with ``app.command("evaluate")(evaluate_command)``. Exit codes as in
-hub/cli.py: 2 for a bad config (either file), 1 when there is nothing to evaluate on.
+Mounted in hub/cli/main.py with ``app.command("evaluate")(evaluate_command)``. Exit codes as in
+hub/cli/main.py: 2 for a bad config (either file), 1 when there is nothing to evaluate on.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli_common import err, out
+from hub.cli.common import err, out
 from hub.errors import ConfigError, HubError
 
 

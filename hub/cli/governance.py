@@ -1,6 +1,6 @@
 """`hub approvals`, `hub killswitch`, `hub alerts`, `hub audit`: the governance commands.
 
-Like hub/cli.py these only parse arguments and call hub/governance; mounted from there.
+Like hub/cli/main.py these only parse arguments and call hub/governance; mounted from there.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli_common import ConfigOpt, JsonOpt, out, print_json, say, table
+from hub.cli.common import ConfigOpt, JsonOpt, out, print_json, say, table
 from hub.config import load_settings
 
 approvals_app = typer.Typer(help="Pushes held for a person's approval.", no_args_is_help=True)

@@ -1,6 +1,6 @@
 """`hub import contacts|events|segment FILE`: thin commands over hub/importing/ and hub/segment_import.py.
 
-Mounted in hub/cli.py with ``app.add_typer(import_app, name="import")``. Exit codes: 0 imported
+Mounted in hub/cli/main.py with ``app.add_typer(import_app, name="import")``. Exit codes: 0 imported
 (bad rows are reported, the rest is imported), 1 the file broke off mid-way (what was read so
 far is kept), 2 a usage error (a mapped column the file lacks, an unknown hub field, no file).
 """
@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hub.cli_common import err, out
+from hub.cli.common import err, out
 from hub.errors import ConfigError, DataError, HubError
 from hub.importing import (
     EmptyFileError,

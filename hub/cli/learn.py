@@ -1,6 +1,6 @@
 """`hub learn history`: warm-start the engine from a log of past touches (hub/pipeline/history.py).
 
-Mount in hub/cli.py with ``app.add_typer(learn_app, name="learn")``. The command parses arguments,
+Mount in hub/cli/main.py with ``app.add_typer(learn_app, name="learn")``. The command parses arguments,
 reads the file, calls :func:`hub.pipeline.history.warm_start` and prints; exit 2 for bad input.
 """
 
@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli_common import err, out
+from hub.cli.common import err, out
 from hub.errors import HubError
 
 learn_app = typer.Typer(help="Warm-start the engine from past campaign history.", no_args_is_help=True)

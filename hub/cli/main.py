@@ -1,4 +1,5 @@
-"""The `hub` command. It parses arguments, calls functions in hub/, and prints tables.
+"""The `hub` app: every command group mounted here. Commands parse arguments, call functions in
+hub/, and print tables.
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
 """
@@ -15,12 +16,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hub.cli_common import ConfigOpt, HubGroup, JsonOpt, err, out, print_json, say, table
-from hub.cli_features import features_app
-from hub.cli_governance import alerts_app, approvals_app, audit_command, killswitch_app
-from hub.cli_import import import_app
-from hub.cli_learn import learn_app
-from hub.cli_reports import reports_app
+from hub.cli.common import ConfigOpt, HubGroup, JsonOpt, err, out, print_json, say, table
+from hub.cli.evaluate import evaluate_command
+from hub.cli.features import features_app
+from hub.cli.governance import alerts_app, approvals_app, audit_command, killswitch_app
+from hub.cli.importer import import_app
+from hub.cli.learn import learn_app
+from hub.cli.offline import offline_app
+from hub.cli.reports import reports_app
+from hub.cli.score import score_app
 from hub.config import Settings, config_path, load_settings
 from hub.errors import ConfigError
 
@@ -51,6 +55,9 @@ app.add_typer(learn_app, name="learn")
 app.add_typer(import_app, name="import")
 app.command("audit")(audit_command)
 app.add_typer(features_app, name="features")
+app.command("evaluate")(evaluate_command)  # offline evaluation of a candidate config (hub/reports/evaluate.py)
+app.add_typer(offline_app, name="offline")  # `hub offline evaluate` (hub/offline/)
+app.add_typer(score_app, name="score")  # `hub score evaluate` (decision/scoring/evaluate.py)
 
 
 def _settings(path: Path | None) -> Settings:
@@ -113,7 +120,7 @@ def connectors_list(
     json_: JsonOpt = False,
 ) -> None:
     """Installed connector plugins, which are enabled, and their last check."""
-    from hub.connectors_admin import connector_rows
+    from hub.cli.connectors import connector_rows
 
     settings = None
     try:
@@ -625,7 +632,7 @@ def _governance(settings: Settings, store) -> dict:  # noqa: ANN001
 
 
 def _governance_status(gov: dict) -> None:
-    from hub.cli_governance import alert_table, switch_table
+    from hub.cli.governance import alert_table, switch_table
 
     if any(s.on for s in gov["switches"].values()):
         out.print(switch_table(gov["switches"]))
@@ -640,7 +647,7 @@ def _governance_status(gov: dict) -> None:
 
 
 def _alert_json(a) -> dict:  # noqa: ANN001 - hub.governance.alerts.Alert
-    from hub.cli_governance import alert_json
+    from hub.cli.governance import alert_json
 
     return alert_json(a)
 
@@ -906,23 +913,8 @@ def model_rollback(
     ctx.close()
 
 
-# `hub evaluate`: offline evaluation of a candidate config (hub/cli_evaluate.py, hub/reports/evaluate.py)
-from hub.cli_evaluate import evaluate_command  # noqa: E402
-
-app.command("evaluate")(evaluate_command)
-from hub.cli_offline import offline_app  # noqa: E402
-
-app.add_typer(offline_app, name="offline")  # `hub offline evaluate` (hub/cli_offline.py, hub/offline/)
-
-
 def main() -> None:
     """The console script: click's standalone mode gives usage errors their usage line and exit 2;
     HubGroup turns the hub's own errors into one message (exit 1, or 2 for configuration)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app(prog_name="hub")
-
-
-# `hub score evaluate`: lead scoring on a table file (hub/cli_score.py, decision/scoring/evaluate.py)
-from hub.cli_score import score_app  # noqa: E402
-
-app.add_typer(score_app, name="score")

@@ -1,5 +1,5 @@
 """`hub offline evaluate`: a thin command over hub/offline/ (learn a policy from a logged table
-and value it on held-out rows). Exit codes as in hub/cli.py: 2 for a bad file, column, value or
+and value it on held-out rows). Exit codes as in hub/cli/main.py: 2 for a bad file, column, value or
 option (the message names it), 1 when the evaluation itself fails.
 """
 
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from hub.cli_common import err, out
+from hub.cli.common import err, out
 from hub.errors import ConfigError, DataError, HubError
 
 offline_app = typer.Typer(help="Learn and value policies on your own logged decisions.", no_args_is_help=True)

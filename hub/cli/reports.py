@@ -1,7 +1,7 @@
 """`hub report ...`: thin commands over hub/reports and the model registry.
 
-Mount in hub/cli.py with ``app.add_typer(reports_app, name="report")``. Commands only parse
-arguments, call hub.reports, and print; exit codes as in hub/cli.py (2 for configuration).
+Mount in hub/cli/main.py with ``app.add_typer(reports_app, name="report")``. Commands only parse
+arguments, call hub.reports, and print; exit codes as in hub/cli/main.py (2 for configuration).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli_common import ConfigOpt, JsonOpt, err, out, print_json
+from hub.cli.common import ConfigOpt, JsonOpt, err, out, print_json
 from hub.errors import HubError
 
 reports_app = typer.Typer(help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True)

@@ -1,6 +1,6 @@
 """`hub score ...`: lead scoring on a user's own table (thin; the logic is decision/scoring/evaluate.py).
 
-Mounted in hub/cli.py with ``app.add_typer(score_app, name="score")``. ``hub score evaluate`` is a
+Mounted in hub/cli/main.py with ``app.add_typer(score_app, name="score")``. ``hub score evaluate`` is a
 stable interface: its options and JSON keys do not change. Exit codes: 0 ok, 2 bad input (a
 missing column, a label that is not two-valued, too few rows, a cell that does not parse).
 """
@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli_common import err, out
+from hub.cli.common import err, out
 from hub.errors import DataError, DecisionError
 
 score_app = typer.Typer(
