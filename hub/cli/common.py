@@ -16,9 +16,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
+from hub.config import Settings, load_settings
 from hub.errors import ConfigError, HubError
 
 # Piped output (logs, CI, scripts) gets wide tables instead of 80-column wrapping.
@@ -29,6 +31,29 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="Path to hub.yaml (default: $HUB_CONFIG or ./hub.yaml).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")]
+
+
+def load_config(path: Path | None) -> Settings:
+    return load_settings(path)
+
+
+def open_context(path: Path | None, embedded: bool = True):  # noqa: ANN201 - hub.pipeline.context.HubContext
+    from hub.pipeline.context import HubContext
+
+    return HubContext.build(load_config(path), embedded=embedded)
+
+
+def progress_bar() -> Progress:
+    """Progress on stderr, so stdout stays the command's result."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
 
 
 def table(*columns: str, title: str | None = None, wrap: tuple[str, ...] = ()) -> Table:
