@@ -10,7 +10,6 @@ import uuid
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from hub.cli.common import ConfigOpt, err, open_context, out, progress_bar, say, table
 
@@ -24,18 +23,18 @@ def sync(
 
     ctx = open_context(config)
     names = [name] if name else list(ctx.settings.enabled_connectors())
-    table = Table("connector", "pages", "records", "rejects", "new contacts", "changed", "forgotten (not stored)")
-    with progress_bar() as prog:
-        for n in names:
-            task = prog.add_task(f"sync {n}", total=None)
-            res = sync_connector(ctx, n, progress=lambda stream, k, t=task: prog.advance(t, k))
-            prog.update(task, total=res.records, completed=res.records)
-            table.add_row(
-                n,
-                *map(str, (res.pages, res.records, res.rejects, res.created, len(res.changed), res.suppressed)),
-            )
-    out.print(table)
-    ctx.close()
+    t = table("connector", "pages", "records", "rejects", "new contacts", "changed", "forgotten (not stored)")
+    try:
+        with progress_bar() as prog:
+            for n in names:
+                task = prog.add_task(f"sync {n}", total=None)
+                res = sync_connector(ctx, n, progress=lambda stream, k, task=task: prog.advance(task, k))
+                prog.update(task, total=res.records, completed=res.records)
+                counts = (res.pages, res.records, res.rejects, res.created, len(res.changed), res.suppressed)
+                t.add_row(n, *map(str, counts))
+    finally:
+        ctx.close()
+    out.print(t)
 
 
 def decide(
