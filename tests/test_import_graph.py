@@ -6,6 +6,7 @@ changed without the other. Packages count as their ``__init__`` module; imports 
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -40,6 +41,7 @@ def _runtime_nodes(tree: ast.AST):
         yield from _runtime_nodes(node)
 
 
+@functools.cache
 def import_graph() -> dict[str, set[str]]:
     modules = _modules()
     graph: dict[str, set[str]] = {m: set() for m in modules}
