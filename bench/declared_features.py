@@ -23,9 +23,9 @@ import numpy as np
 
 from decision.engine import EnginePolicy
 from decision.interface import ContactView
-from decision.profile import build_profile
 from hub.config import DecisionSettings
 from hub.models import Activity, ActivityType, Company, Contact, Identity
+from hub.profile import build_profile
 from hub.sandbox.population import COUNTRIES, INDUSTRIES, generate_population
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)

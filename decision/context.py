@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from decision.interface import ContactView
-from decision.profile import DAY_SECONDS
 from hub.models import ActivityType, Contact
+from hub.profile import DAY_SECONDS
 
 WINDOWS = (7, 30, 90)
 _TYPES = tuple(t.value for t in ActivityType)

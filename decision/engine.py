@@ -65,7 +65,6 @@ from decision.long_term import (
     routed_probabilities,
 )
 from decision.policies import Apprentice, EpsilonGreedy, LinearThompson, LinUCB, Policy, load_bundle, save_bundle
-from decision.profile import build_profile
 from decision.risk import OptOutRisk, channel_groups
 from decision.rules import RulesPolicy
 from decision.scoring.points import points_probability
@@ -73,6 +72,7 @@ from hub.config import CatalogEntry, DecisionSettings, EngineSettings
 from hub.errors import DecisionError
 from hub.expressions import Expression
 from hub.models import Action, ActionKind, Decision
+from hub.profile import build_profile
 
 MIN_PROPENSITY = 1e-3
 #: ablation arms and random-control rows: what each switches off, said in their explanations

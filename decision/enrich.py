@@ -21,7 +21,6 @@ from decision.channel import ChannelModel, allowed_channels, channel_counts
 from decision.content import SLOT_FIELDS, ContentSlots
 from decision.features import DEPARTMENTS, Features
 from decision.long_term import COARSE_STAGES
-from decision.profile import DAY_SECONDS
 from decision.scoring.points import POINTS, points_probability
 from decision.send_time import (
     OPEN_WEIGHTS,
@@ -32,6 +31,7 @@ from decision.send_time import (
     utc_offsets,
 )
 from hub.config import CatalogEntry, DecisionSettings
+from hub.profile import DAY_SECONDS
 
 #: hub lifecycle stages -> the coarse stage index of the long-term model
 STAGE_MAP: Mapping[str, int] = {

@@ -20,7 +20,7 @@ against the wrong columns). :func:`feature_names` lists the columns; they are:
 Missing values become a neutral value plus an indicator, never NaN. Only activities at or before
 ``now`` count: bucket days after ``now``'s day and ``last`` stamps after ``now`` are ignored, and
 today's bucket of a kind whose newest occurrence is after ``now`` is dropped whole, so a profile
-updated after the decision cannot leak into it (see decision/profile.py). Windows are calendar
+updated after the decision cannot leak into it (see hub/profile.py). Windows are calendar
 days (UTC): ``1d`` is today so far.
 
 The per-row loop only reads JSON into index arrays; counting and transforms are numpy over the
@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from decision.profile import DAY_SECONDS
 from hub.models import Contact
+from hub.profile import DAY_SECONDS
 
 WINDOWS = (1, 7, 30, 90)
 ACTIVITY_KINDS = (

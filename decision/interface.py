@@ -17,7 +17,7 @@ from hub.models import Activity, Contact, Decision
 class ContactView:
     """A contact as of decision time, with its activities of the look-back window.
 
-    ``profile`` (decision/profile.py), when the store has one, stands in for the activities:
+    ``profile`` (hub/profile.py), when the store has one, stands in for the activities:
     the engine reads aggregates instead of rescanning history.
     """
 

@@ -8,7 +8,7 @@ and the segment share is itself shrunk toward the *population*. A contact with n
 its segment's hours; a contact with many events gets its own. Thompson sampling (a Gamma draw
 per hour, then argmax) keeps trying neighbouring hours while the posterior is wide.
 
-Counts are kept in UTC hour-of-week (168 slots, decision/profile.py ``hours``) and rotated into
+Counts are kept in UTC hour-of-week (168 slots, hub/profile.py ``hours``) and rotated into
 the contact's local week by its time zone. Contacts with at least ``min_week_events`` use the
 168-slot hour-of-week model; the rest use the 24-slot hour-of-day model (thin data). Hours are
 smoothed with a circular kernel because an open at 13:00 is evidence for 12:00 and 14:00 too.

@@ -513,7 +513,7 @@ def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) 
 
         extra = settings.plugins if settings else raw.get("plugins") if isinstance(raw.get("plugins"), list) else []
         plugins = build_plugin_manager([p for p in extra if isinstance(p, str)])
-    problems.extend(plugins.validate_connector_settings(_valid_entries(raw, settings)))
+    problems.extend(_connector_settings_problems(plugins.types, _valid_entries(raw, settings)))
     if settings is not None:
         problems.extend(connector_problems(settings.decision.features, settings.connectors, plugins.types))
     problems.extend(objective_problems(raw.get("decision")))
@@ -521,6 +521,27 @@ def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) 
         raise ConfigError(problems)
     settings.source_path = source
     return settings
+
+
+def _connector_settings_problems(types: dict[str, Any], entries: dict[str, ConnectorEntry]) -> list[tuple[str, str]]:
+    """Each connector's type is installed, its settings validate against the type's model, and
+    it can carry out what it ``receives``."""
+    problems: list[tuple[str, str]] = []
+    for name, entry in entries.items():
+        path = f"connectors.{name}"
+        cls = types.get(entry.type)
+        if cls is None:
+            known = ", ".join(sorted(types)) or "none installed"
+            problems.append((f"{path}.type", f"unknown connector type {entry.type!r} (installed: {known})"))
+            continue
+        try:
+            cls.settings_model.model_validate(entry.settings)
+        except ValidationError as exc:
+            problems.extend(_errors(exc, f"{path}.settings"))
+        unsupported = [k.value for k in entry.receives if k not in cls.supported_actions]
+        if unsupported:
+            problems.append((f"{path}.receives", f"{entry.type} cannot carry out {unsupported}"))
+    return problems
 
 
 def _valid_entries(raw: dict[str, Any], settings: Settings | None) -> dict[str, ConnectorEntry]:
@@ -545,4 +566,19 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, plugins: Any = 
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError([("", f"{p} is not valid YAML: {exc}")]) from None
-    return parse_settings(raw, source=str(p), plugins=plugins)
+    settings = parse_settings(raw, source=str(p), plugins=plugins)
+    settings.store_url = sqlite_beside(settings.store_url, p.resolve().parent)
+    return settings
+
+
+def sqlite_beside(url: str, folder: Path) -> str:
+    """A relative SQLite path in a config file means beside that file, wherever the command runs
+    (``sqlite:///hub.db`` in /srv/hub/hub.yaml is /srv/hub/hub.db)."""
+    prefix, sep, path = url.partition(":///")
+    if not sep or not prefix.startswith("sqlite") or not path or path.startswith(("/", ":memory:")):
+        return url
+    query = ""
+    if "?" in path:
+        path, query = path.split("?", 1)
+        query = "?" + query
+    return f"{prefix}:///{(folder / path).as_posix()}{query}"

@@ -111,7 +111,7 @@ def sandbox_settings(sb: SandboxHandle, workdir: Path, connector_types: set[str]
             },
         }
     cfg = {
-        "store_url": f"sqlite:///{workdir / 'demo.db'}",
+        "store_url": "sqlite:///demo.db",  # beside this hub.yaml, wherever a command runs
         "connectors": connectors,
         "decision": sample["decision"],
     }

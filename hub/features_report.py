@@ -19,10 +19,10 @@ from sqlalchemy import select
 from decision.engine import EnginePolicy
 from decision.features import Features
 from decision.interface import ContactView
-from decision.profile import empty_profile
 from hub.errors import ConfigError, HubError
 from hub.pipeline.context import HubContext
 from hub.pipeline.features import _load, ensure_features
+from hub.profile import empty_profile
 from hub.store import lookup
 from hub.store.schema import contacts
 

@@ -11,16 +11,22 @@ import importlib
 import importlib.metadata
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pluggy
-from pydantic import ValidationError
 
 from hub import hookspecs
 from hub.connector import Connector, Runtime
 
-if TYPE_CHECKING:
-    from hub.config import ConnectorEntry
+
+class ConnectorEntryLike(Protocol):
+    """A configured connector (hub.config.ConnectorEntry, which imports this module's manager
+    to validate connector settings, so it is described here rather than imported)."""
+
+    type: str
+    settings: dict[str, Any]
+    field_mapping: dict[str, str]
+
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "hub.connectors"
@@ -108,28 +114,7 @@ class HubPlugins:
             return
         self.register(plugin, dotted, dotted)
 
-    # -- config ---------------------------------------------------------------
-    def validate_connector_settings(self, entries: dict[str, ConnectorEntry]) -> list[tuple[str, str]]:
-        from hub.config import _errors
-
-        problems: list[tuple[str, str]] = []
-        for name, entry in entries.items():
-            path = f"connectors.{name}"
-            cls = self.types.get(entry.type)
-            if cls is None:
-                known = ", ".join(sorted(self.types)) or "none installed"
-                problems.append((f"{path}.type", f"unknown connector type {entry.type!r} (installed: {known})"))
-                continue
-            try:
-                cls.settings_model.model_validate(entry.settings)
-            except ValidationError as exc:
-                problems.extend(_errors(exc, f"{path}.settings"))
-            unsupported = [k.value for k in entry.receives if k not in cls.supported_actions]
-            if unsupported:
-                problems.append((f"{path}.receives", f"{entry.type} cannot carry out {unsupported}"))
-        return problems
-
-    def build(self, name: str, entry: ConnectorEntry, runtime: Runtime | None = None) -> Connector:
+    def build(self, name: str, entry: ConnectorEntryLike, runtime: Runtime | None = None) -> Connector:
         cls = self.types[entry.type]
         settings = cls.settings_model.model_validate(entry.settings)
         return cls(name, settings, dict(entry.field_mapping), runtime)

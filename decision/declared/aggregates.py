@@ -5,7 +5,7 @@ filtered count (page views whose ``url`` contains ``/pricing``) or the latest va
 property needs each activity when it arrives, so it becomes a *tag*: a stable key derived from
 its definition (not from the column name, so renaming a column keeps its history), e.g.
 ``f:page_view:1a2b3c4d``. :func:`fold_tags` adds an activity to the profile under every tag it
-matches, beside the built-in kinds (decision/profile.py):
+matches, beside the built-in kinds (hub/profile.py):
 
 - ``days[key]``, ``last[key]``, ``total[key]`` like any kind, for filtered counts;
 - ``latest[key] = [epoch seconds, value]`` for event properties.

@@ -18,8 +18,8 @@ import numpy as np
 
 from decision.declared.aggregates import tag_of
 from decision.declared.settings import CONTACT_FIELDS, FeatureDecl
-from decision.profile import DAY_SECONDS
 from hub.models import Contact
+from hub.profile import DAY_SECONDS
 
 
 def _attr(contact: Contact, path: str) -> Any:

@@ -3,7 +3,7 @@ explanation), Alerts (acknowledge) with the kill switches (flip), model rollback
 log and the effective config (secrets masked).
 
 Routes only parse the form and call hub/governance, the same functions as the CLI
-(hub/cli_governance.py, `hub model rollback`); every change writes its audit entry there,
+(hub/cli/governance.py, `hub model rollback`); every change writes its audit entry there,
 in the change's transaction. The actor recorded is the logged-in console user.
 """
 

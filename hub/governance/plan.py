@@ -26,6 +26,7 @@ from hub.governance import approvals, autonomy, killswitch
 from hub.models import ActionKind, Contact, Decision
 from hub.pipeline.context import HubContext
 from hub.pipeline.routing import chosen_action, route_handoffs
+from hub.pipeline.targets import day_start, push_targets
 from hub.store import pushes as push_store
 
 FALLBACK_NOTE = "Kill switch on: legacy rules"
@@ -69,7 +70,6 @@ def policy_for(ctx: HubContext, conn: Connection) -> Governed:
 def after_policy(
     ctx: HubContext, gov: Governed, contacts: Sequence[Contact], decisions: list[Decision], now: datetime
 ) -> list[Decision]:
-    from hub.pipeline.decide import day_start
     from hub.pipeline.lead_scores import score_fields
 
     s = ctx.settings.decision.scoring
@@ -86,8 +86,6 @@ def _with_scores(
     ctx: HubContext, contacts: Sequence[Contact], rows: list[dict[str, Any]], ids: Sequence[int], gov: Governed
 ) -> list[dict[str, Any]]:
     """Scores merged into each contact's field write, or a field write of their own."""
-    from hub.pipeline.decide import _targets
-
     if not gov.scores:
         return rows
     covered = set()
@@ -98,7 +96,7 @@ def _with_scores(
             covered.add((r["contact_id"], r["connector"]))
     for c, did in zip(contacts, ids, strict=True):
         extra = gov.scores.get(c.id or -1)
-        for ident in _targets(ctx, c, None, ActionKind.SET_FIELDS) if extra else []:
+        for ident in push_targets(ctx, c, None, ActionKind.SET_FIELDS) if extra else []:
             if (c.id, ident.connector) not in covered:
                 rows.append(
                     {

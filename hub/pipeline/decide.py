@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from decision.interface import ContactView
-from decision.profile import empty_profile
 from hub.governance import plan as governance
-from hub.models import ActionKind, Contact, Decision, Identity
+from hub.models import ActionKind, Contact, Decision
 from hub.outcomes_spec import longest_window
 from hub.pipeline.context import HubContext
 from hub.pipeline.features import ensure_features
+from hub.pipeline.targets import day_start, push_targets
+from hub.profile import empty_profile
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
 from hub.store import decisions as decision_store
@@ -34,24 +35,6 @@ class DecideResult:
     connectors: set[str] = field(default_factory=set)
 
 
-def day_start(now: datetime) -> datetime:
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _targets(ctx: HubContext, contact: Contact, connector: str | None, kind: str) -> list[Identity]:
-    newest: dict[str, Identity] = {}
-    for ident in contact.identities:  # ordered oldest first; the newest record per connector wins
-        newest[ident.connector] = ident
-    out = []
-    for name, ident in newest.items():
-        entry = ctx.settings.connectors.get(name)
-        if entry is None or not entry.enabled or kind not in entry.receives:
-            continue
-        if connector is None or connector == name:
-            out.append(ident)
-    return out
-
-
 def push_rows(ctx: HubContext, contact: Contact, decision: Decision, decision_id: int) -> list[dict]:
     """Field writes carry the decision id and arm: a new decision is a new instruction to the
     MAP (re-run the send), and the CRM can report by arm."""
@@ -62,7 +45,7 @@ def push_rows(ctx: HubContext, contact: Contact, decision: Decision, decision_id
             payload = {
                 "fields": {**payload.get("fields", {}), "decision_id": str(decision_id), "experiment_arm": decision.arm}
             }
-        for ident in _targets(ctx, contact, action.connector, action.kind):
+        for ident in push_targets(ctx, contact, action.connector, action.kind):
             rows.append(
                 {
                     "decision_id": decision_id,

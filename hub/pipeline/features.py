@@ -19,11 +19,12 @@ from sqlalchemy import select
 
 from decision.declared.settings import FeatureDecl
 from decision.declared.spec import DeclaredSpec
-from decision.profile import empty_profile
 from hub.pipeline.context import HubContext
+from hub.profile import empty_profile
 from hub.store import Store, feature_specs
 from hub.store import contacts as contact_store
-from hub.store.profiles import load_profiles, rebuild_profiles
+from hub.store.activities import rebuild_profiles
+from hub.store.profiles import load_profiles
 from hub.store.schema import contacts
 
 log = logging.getLogger(__name__)

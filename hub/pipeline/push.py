@@ -36,6 +36,16 @@ class PushSummary:
     failed: int = 0
     more: bool = False
     planned: Counter = field(default_factory=Counter)
+    samples: list[dict] = field(default_factory=list)  # dry run: a few writes with before -> after
+    failures: Counter = field(default_factory=Counter)  # reason -> pushes that failed for good with it
+    deferrals: Counter = field(default_factory=Counter)  # reason -> pushes rescheduled with it
+
+    def add(self, other: PushSummary) -> None:
+        """Fold another call's counts into this one (a CLI or runner looping until ``more`` is off)."""
+        for f in ("sent", "done", "noop", "retrying", "failed"):
+            setattr(self, f, getattr(self, f) + getattr(other, f))
+        self.failures.update(other.failures)
+        self.deferrals.update(other.deferrals)
 
 
 def backoff(ctx: HubContext, attempts: int, retry_after: float | None, rng: random.Random = random.Random()) -> float:
@@ -62,8 +72,9 @@ def _diff(ctx: HubContext, rows: list[PushRow]) -> tuple[list[PushRow], list[Pus
     return send, noop, state
 
 
-def plan_pushes(ctx: HubContext, name: str) -> PushSummary:
-    """Dry run: what would be written now, per kind, without claiming or sending anything."""
+def plan_pushes(ctx: HubContext, name: str, samples: int = 5) -> PushSummary:
+    """Dry run: what would be written now, per kind, and the first ``samples`` writes with the
+    CRM's value before and the value after, without claiming or sending anything."""
     summary = PushSummary(connector=name)
     with ctx.store.connect() as conn:
         rows = push_store.list_pushes(conn, state="pending", connector=name, limit=1_000_000)
@@ -79,10 +90,28 @@ def plan_pushes(ctx: HubContext, name: str) -> PushSummary:
         )
         for r in rows
     ]
-    send, noop, _ = _diff(ctx, claimed)
+    send, noop, state = _diff(ctx, claimed)
     summary.planned = Counter(r.kind.value for r in send)
     summary.noop = len(noop)
+    summary.samples = [_before_after(r, state[r.identity.key()]) for r in send[:samples]]
     return summary
+
+
+def _before_after(r: PushRow, s) -> dict:  # noqa: ANN001 - the store's CRM state of the record
+    """One planned write as the record's values before and after it."""
+    p = r.payload
+    if r.kind is ActionKind.SET_FIELDS:
+        fields = p.get("fields", {})
+        before = {k: (s.crm_fields or {}).get(k) for k in fields}
+        after = dict(fields)
+    elif r.kind in (ActionKind.ADD_TO_LIST, ActionKind.REMOVE_FROM_LIST):
+        member = r.kind is ActionKind.ADD_TO_LIST
+        before, after = {f"list {p['list']}": not member}, {f"list {p['list']}": member}
+    elif r.kind is ActionKind.ASSIGN_OWNER:
+        before, after = {"owner": s.owner}, {"owner": p.get("owner")}
+    else:
+        before, after = {}, dict(p)
+    return {"push_id": r.id, "record": r.identity.external_id, "kind": r.kind.value, "before": before, "after": after}
 
 
 def push_connector(
@@ -113,6 +142,8 @@ def push_connector(
     summary.skipped_lock = acquired == 0
     if summary.sent:
         note_usage(ctx, name)
+    for reason, n in summary.failures.most_common():  # one line per cause, not one per record
+        log.warning("%d push(es) to %s failed: %s", n, name, reason)
     return summary
 
 
@@ -189,10 +220,12 @@ def _record(
                 when = now + timedelta(seconds=backoff(ctx, r.attempts, res.retry_after))
                 push_store.reschedule(conn, r.id, when, res.reason or "retryable error", now)
                 summary.retrying += 1
+                summary.deferrals[res.reason or "retryable error"] += 1
             else:
                 reason = res.reason or "failed"
                 if res.status == "retryable":
                     reason = f"gave up after {r.attempts + 1} attempts: {reason}"
                 push_store.mark(conn, [r.id], "failed", now, error=reason, attempts_inc=1)
-                log.warning("push %s to %s %s failed: %s", r.id, r.identity.connector, r.identity.external_id, reason)
+                log.debug("push %s to %s %s failed: %s", r.id, r.identity.connector, r.identity.external_id, reason)
                 summary.failed += 1
+                summary.failures[reason] += 1

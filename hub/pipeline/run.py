@@ -77,8 +77,7 @@ def run_once(
         total = PushSummary(connector=name)
         while True:
             s = push_connector(ctx, name)
-            for f in ("sent", "done", "noop", "retrying", "failed"):
-                setattr(total, f, getattr(total, f) + getattr(s, f))
+            total.add(s)
             if not s.more:
                 break
         report.pushes.append(total)

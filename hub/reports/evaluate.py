@@ -45,10 +45,10 @@ import numpy as np
 from sqlalchemy import Connection, func, select
 
 from decision.interface import ContactView
-from decision.profile import build_profile
 from hub.config import DecisionSettings, Settings, load_settings
 from hub.errors import ConfigError, DecisionError
 from hub.models import ActionKind, Activity, Contact
+from hub.profile import build_profile
 from hub.reports.offline import OfflineEvaluation, evaluate_log
 from hub.store import Store
 from hub.store import contacts as contact_store

@@ -7,17 +7,33 @@ the write log (that holds only what the API accepted) but do move modification s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
 from hub.sandbox.catalog import CATALOG
 from hub.sandbox.clock import iso_ms, sf_datetime
-from hub.sandbox.hubspot_state import FORM_GUID, LIFECYCLE
-from hub.sandbox.market import EV, PAGES
+from hub.sandbox.hubspot_state import FORM_GUID, LIFECYCLE, HubSpotState
+from hub.sandbox.market import EV, PAGES, Market
+from hub.sandbox.population import Population
+from hub.sandbox.salesforce_state import SalesforceState
 
-if TYPE_CHECKING:
-    from hub.sandbox.world import World
+
+class WorldParts(Protocol):
+    """What the writer reads and changes of hub.sandbox.world.World (which calls it, so it is
+    described here rather than imported)."""
+
+    config: Any  # WorldConfig: write_page_views
+    hubspot: HubSpotState
+    salesforce: SalesforceState
+    pop: Population
+    market: Market
+    accounts: dict[int, str]
+    market_opps: dict[int, str]
+    market_deals: dict[int, str]
+
+    def _account(self, c: int, at: int | None = None) -> str: ...
+
 
 _EMAIL_TYPES = {
     EV["email_sent"]: ("SENT", "DELIVERED"),
@@ -27,7 +43,7 @@ _EMAIL_TYPES = {
 
 
 def write_events(
-    world: World,
+    world: WorldParts,
     events: dict[str, np.ndarray],
     times: np.ndarray,
     before_stage: np.ndarray,
@@ -160,13 +176,13 @@ def write_events(
 _DEAL_EVENTS = (EV["opportunity_created"], EV["opportunity_won"], EV["opportunity_lost"])
 
 
-def _in_salesforce(world: World, i: int) -> bool:
+def _in_salesforce(world: WorldParts, i: int) -> bool:
     """A deal lives in one CRM: Salesforce when the person is there (a sales team with both
     keeps its pipeline in Salesforce), else HubSpot; so no opportunity is counted twice."""
     return i in world.salesforce.contact_of_person or i in world.salesforce.lead_of_person
 
 
-def _write_deal(world: World, i: int, hid: str, et: int, at: int, value: float) -> None:
+def _write_deal(world: WorldParts, i: int, hid: str, et: int, at: int, value: float) -> None:
     """The HubSpot side of an opportunity: a deal associated with the contact, opened in the
     default pipeline and moved to closedwon or closedlost."""
     hs, pop = world.hubspot, world.pop
@@ -188,7 +204,9 @@ def _conversion_name(et: int, aid: str | None, detail: int) -> str:
     return f"Form submitted: {aid or 'website'}"
 
 
-def _write_salesforce(world: World, i: int, et: int, at: int, aid: str | None, value: float, detail: int = 0) -> None:
+def _write_salesforce(
+    world: WorldParts, i: int, et: int, at: int, aid: str | None, value: float, detail: int = 0
+) -> None:
     sf, pop = world.salesforce, world.pop
     who = sf.contact_of_person.get(i) or sf.lead_of_person.get(i)
     if who is None:
@@ -282,7 +300,7 @@ def _write_salesforce(world: World, i: int, et: int, at: int, aid: str | None, v
             )
 
 
-def _convert_lead(world: World, i: int, lead_id: str, c: int, at: int) -> str:
+def _convert_lead(world: WorldParts, i: int, lead_id: str, c: int, at: int) -> str:
     """Lead conversion as Salesforce does it: a Contact (and Account) are created, the Lead is
     marked converted and becomes read-only."""
     sf = world.salesforce

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, tuple_
+from sqlalchemy import Connection, delete, insert, select, tuple_
 
 from hub.models import Activity, RecordError, normalize_email, utcnow
 from hub.store.contacts import aware, resolve_emails, resolve_identity_ids
 from hub.store.profiles import update_profiles
-from hub.store.schema import activities
+from hub.store.schema import activities, contact_profiles
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +119,39 @@ def activity_from_row(r: Any) -> Activity:
         source=r.source,
         external_id=r.external_id,
     )
+
+
+def _refold(conn: Connection, ids: list[int], now: datetime) -> None:
+    """Fold all stored activities of ``ids`` into fresh profiles (their old ones deleted first)."""
+    conn.execute(delete(contact_profiles).where(contact_profiles.c.contact_id.in_(ids)))
+    rows = conn.execute(select(activities).where(activities.c.contact_id.in_(ids)))
+    update_profiles(conn, [activity_from_row(r) for r in rows], now)
+
+
+def rebuild_profile(conn: Connection, contact_id: int, now: datetime) -> None:
+    """Recompute one contact's profile from its activities (after a merge moved some in)."""
+    _refold(conn, [contact_id], now)
+
+
+def rebuild_profiles(conn: Connection, chunk: int = 1000) -> int:
+    """Recompute every profile from the activities table (after migration 0002, or to repair).
+
+    Reads contacts in id chunks so memory stays bounded; returns the number of profiles written.
+    """
+    conn.execute(delete(contact_profiles))
+    written, last_id = 0, 0
+    while True:
+        ids = list(
+            conn.execute(
+                select(activities.c.contact_id)
+                .where(activities.c.contact_id > last_id)
+                .group_by(activities.c.contact_id)
+                .order_by(activities.c.contact_id)
+                .limit(chunk)
+            ).scalars()
+        )
+        if not ids:
+            return written
+        _refold(conn, ids, datetime.now().astimezone())
+        written += len(ids)
+        last_id = ids[-1]

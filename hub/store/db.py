@@ -63,8 +63,10 @@ def check_current(engine: Engine) -> None:
     try:
         current = is_current(engine)
     except Exception as exc:
+        why = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
         raise StoreError(
-            f"cannot reach the store at {engine.url.render_as_string(hide_password=True)}: {exc}"
+            f"cannot reach the store at {engine.url.render_as_string(hide_password=True)}: {why[0]}; "
+            "check store_url and that the database is up"
         ) from None
     if not current:
         raise StoreError("the store is not migrated to the latest schema; run `hub migrate`")

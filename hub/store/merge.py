@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, func, select, tuple_, update
 
 from hub.models import Identity, IdentityMove
+from hub.store.activities import rebuild_profile
 from hub.store.contacts import UpsertResult, refresh_contacts, remove_identities
-from hub.store.profiles import rebuild_profile
 from hub.store.schema import (
     activities,
     anonymous_events,

@@ -2,7 +2,8 @@
 
 ``update_profiles`` runs in the transaction that inserts the activities, so a profile never
 disagrees with the activities table; ``load_profiles`` is one primary-key read per batch, so
-a decision never rescans history.
+a decision never rescans history. Rebuilding profiles from the activities table is
+hub/store/activities.py's job (it reads that table).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from decision.profile import add_activity, empty_profile, prune
 from hub.models import Activity
+from hub.profile import add_activity, empty_profile, prune
 from hub.store.schema import contact_profiles
 
 
@@ -61,48 +62,3 @@ def load_profiles(conn: Connection, contact_ids: Iterable[int]) -> dict[int, dic
         return {}
     q = select(contact_profiles.c.contact_id, contact_profiles.c.profile).where(contact_profiles.c.contact_id.in_(ids))
     return {cid: prof for cid, prof in conn.execute(q)}
-
-
-def _refold(conn: Connection, ids: list[int], now: datetime) -> None:
-    """Fold all stored activities of ``ids`` into fresh profiles (their old ones deleted first)."""
-    from sqlalchemy import delete
-
-    from hub.store.activities import activity_from_row
-    from hub.store.schema import activities
-
-    conn.execute(delete(contact_profiles).where(contact_profiles.c.contact_id.in_(ids)))
-    rows = conn.execute(select(activities).where(activities.c.contact_id.in_(ids)))
-    update_profiles(conn, [activity_from_row(r) for r in rows], now)
-
-
-def rebuild_profile(conn: Connection, contact_id: int, now: datetime) -> None:
-    """Recompute one contact's profile from its activities (after a merge moved some in)."""
-    _refold(conn, [contact_id], now)
-
-
-def rebuild_profiles(conn: Connection, chunk: int = 1000) -> int:
-    """Recompute every profile from the activities table (after migration 0002, or to repair).
-
-    Reads contacts in id chunks so memory stays bounded; returns the number of profiles written.
-    """
-    from sqlalchemy import delete
-
-    from hub.store.schema import activities
-
-    conn.execute(delete(contact_profiles))
-    written, last_id = 0, 0
-    while True:
-        ids = list(
-            conn.execute(
-                select(activities.c.contact_id)
-                .where(activities.c.contact_id > last_id)
-                .group_by(activities.c.contact_id)
-                .order_by(activities.c.contact_id)
-                .limit(chunk)
-            ).scalars()
-        )
-        if not ids:
-            return written
-        _refold(conn, ids, datetime.now().astimezone())
-        written += len(ids)
-        last_id = ids[-1]

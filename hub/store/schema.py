@@ -216,7 +216,7 @@ contact_profiles = Table(
     "contact_profiles",
     metadata,
     Column("contact_id", ID, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
-    Column("profile", JSON, nullable=False, doc="day-bucketed activity counts (decision/profile.py)"),
+    Column("profile", JSON, nullable=False, doc="day-bucketed activity counts (hub/profile.py)"),
     Column("updated_at", TS, nullable=False),
 )
 

@@ -16,10 +16,10 @@ from decision.declared.spec import DeclaredSpec
 from decision.engine import EnginePolicy
 from decision.features import featurize
 from decision.interface import ContactView
-from decision.profile import build_profile
 from hub.config import DecisionSettings, parse_settings
 from hub.errors import ConfigError, DecisionError
 from hub.models import Activity, ActivityType, Company, Contact
+from hub.profile import build_profile
 from hub.sandbox.population import COUNTRIES, INDUSTRIES, generate_population
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)

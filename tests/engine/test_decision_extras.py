@@ -11,9 +11,9 @@ from decision.content import ContentSlots
 from decision.engine import EnginePolicy
 from decision.interface import ContactView
 from decision.long_term import LongTermValue, rerank
-from decision.profile import build_profile
 from hub.config import DecisionSettings
 from hub.models import Activity, ActivityType, Company, Consent, Contact
+from hub.profile import build_profile
 
 NOW = datetime(2026, 3, 2, 6, tzinfo=UTC)
 

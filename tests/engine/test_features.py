@@ -9,8 +9,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from decision.features import feature_names, feature_version, featurize
-from decision.profile import add_activity, build_profile, empty_profile
 from hub.models import Activity, ActivityType, Company, Contact
+from hub.profile import add_activity, build_profile, empty_profile
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 TYPES = [t for t in ActivityType if t is not ActivityType.CUSTOM]

@@ -121,7 +121,7 @@ def test_snapshots_version_up_workers_reload_and_rollback_appends(ctx):
 
 
 def test_profiles_can_be_rebuilt_from_the_activities_table(ctx):
-    from hub.store.profiles import rebuild_profiles
+    from hub.store.activities import rebuild_profiles
 
     cids = add_contacts(ctx, 3)
     for i, cid in enumerate(cids):

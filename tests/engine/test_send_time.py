@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from decision.profile import build_profile
 from decision.send_time import SendTimeModel, profile_hour_counts, to_local, utc_offsets
 from hub.models import Activity, ActivityType
+from hub.profile import build_profile
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a Monday
 

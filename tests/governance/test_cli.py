@@ -46,7 +46,7 @@ def test_approve_reject_killswitch_audit_and_status(tmp_path, redis_url, crm):
 
     status = hub("status")
     assert "routing" in status.stdout and "ON (legacy)" in status.stdout
-    assert "Approvals waiting: 0" in status.stdout and "Open alerts" in status.stdout
+    assert "Approvals waiting: 0" in status.stdout and "No open alerts" in status.stdout
 
     audit = hub("audit")
     assert audit.returncode == 0

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from hub.cli_reports import reports_app
+from hub.cli.reports import reports_app
 from hub.models import Action, ActionKind, Activity, Contact, Decision, Identity
 from hub.reports.impact import impact_table
 from hub.store import Store

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from hub.cli_reports import reports_app
+from hub.cli.reports import reports_app
 from hub.models import Action, ActionKind, Activity, Consent, Contact, Decision, Identity
 from hub.reports import lift_rows, reach_report, write_report
 from hub.reports.data import load_arm_frame

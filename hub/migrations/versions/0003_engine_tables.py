@@ -44,7 +44,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_decision_features_finalized_at"), ["finalized_at"], unique=False)
 
     # profiles of the activities already stored, so the engine's first decisions see history
-    from hub.store.profiles import rebuild_profiles
+    from hub.store.activities import rebuild_profiles
 
     rebuild_profiles(op.get_bind())
 

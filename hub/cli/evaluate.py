@@ -1,25 +1,21 @@
 """`hub evaluate`: a thin command over hub/reports/evaluate.py (offline evaluation of a config change).
 
-Mounted in hub/cli.py with ``app.command("evaluate")(evaluate_command)``. Exit codes as in
-hub/cli.py: 2 for a bad config (either file), 1 when there is nothing to evaluate on.
+Mounted in hub/cli/main.py with ``app.command("evaluate")(evaluate_command)``. Exit codes as in
+hub/cli/main.py: 2 for a bad config (either file), 1 when there is nothing to evaluate on.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from hub.cli.common import err, out
 from hub.errors import ConfigError, HubError
-
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def _num(v: float | None, sign: bool = False) -> str:

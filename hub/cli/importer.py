@@ -1,6 +1,6 @@
 """`hub import contacts|events|segment FILE`: thin commands over hub/importing/ and hub/segment_import.py.
 
-Mounted in hub/cli.py with ``app.add_typer(import_app, name="import")``. Exit codes: 0 imported
+Mounted in hub/cli/main.py with ``app.add_typer(import_app, name="import")``. Exit codes: 0 imported
 (bad rows are reported, the rest is imported), 1 the file broke off mid-way (what was read so
 far is kept), 2 a usage error (a mapped column the file lacks, an unknown hub field, no file).
 """
@@ -8,15 +8,14 @@ far is kept), 2 a usage error (a mapped column the file lacks, an unknown hub fi
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hub.cli.common import err, out
 from hub.errors import ConfigError, DataError, HubError
 from hub.importing import (
     EmptyFileError,
@@ -30,8 +29,6 @@ from hub.importing import (
 )
 
 import_app = typer.Typer(help="Import contacts or events from a CSV or Parquet file.", no_args_is_help=True)
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 SHOW_PROBLEMS = 20
 
 FileArg = Annotated[Path, typer.Argument(help="CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet) file.")]

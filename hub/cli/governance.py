@@ -1,33 +1,26 @@
 """`hub approvals`, `hub killswitch`, `hub alerts`, `hub audit`: the governance commands.
 
-Like hub/cli.py these only parse arguments and call hub/governance; mounted from there.
+Like hub/cli/main.py these only parse arguments and call hub/governance; mounted from there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from hub.cli.common import ConfigOpt, JsonOpt, out, print_json, say, table
 from hub.config import load_settings
 
 approvals_app = typer.Typer(help="Pushes held for a person's approval.", no_args_is_help=True)
 killswitch_app = typer.Typer(help="Send a use case back to the legacy behaviour at once.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Monitoring alerts: list, acknowledge, run now.", no_args_is_help=True)
 
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Path to hub.yaml (default: $HUB_CONFIG or ./hub.yaml).")
-]
 ByOpt = Annotated[str, typer.Option("--by", help="Who does this (recorded in the audit log).")]
 NoteOpt = Annotated[str | None, typer.Option("--note", help="Why (recorded in the audit log).")]
-
-
-def _out():
-    from hub.cli import out
-
-    return out
 
 
 def _ctx(config: Path | None):
@@ -40,18 +33,29 @@ def _ctx(config: Path | None):
 def approvals_list(
     config: ConfigOpt = None,
     state: Annotated[str, typer.Option(help="awaiting, approved, rejected, expired or all.")] = "awaiting",
-    limit: int = 100,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    json_: JsonOpt = False,
 ) -> None:
     """Held pushes awaiting a decision (expired ones are expired first)."""
     from hub.governance import approvals
 
+    _check_state(state, APPROVAL_STATES)
     ctx = _ctx(config)
-    with ctx.store.begin() as conn:
-        approvals.expire_due(conn, ctx.clock())
-        rows = approvals.list_approvals(conn, None if state == "all" else state, limit)
-    table = Table("id", "contact", "action", "kind", "write", "state", "expires", "by", "note", title="Approvals")
+    try:
+        with ctx.store.begin() as conn:
+            approvals.expire_due(conn, ctx.clock())
+            rows = approvals.list_approvals(conn, None if state == "all" else state, limit)
+    finally:
+        ctx.close()
+    if json_:
+        print_json([dataclasses.asdict(a) for a in rows])
+        return
+    if not rows:
+        say(f"No approvals in state {state}." if state != "all" else "No approvals yet.")
+        return
+    t = table("id", "contact", "action", "kind", "write", "state", "expires", "by", "note", title="Approvals")
     for a in rows:
-        table.add_row(
+        t.add_row(
             str(a.id),
             a.email or str(a.contact_id),
             a.action or "-",
@@ -62,8 +66,16 @@ def approvals_list(
             a.decided_by or "",
             (a.note or "")[:40],
         )
-    _out().print(table)
-    ctx.close()
+    out.print(t)
+
+
+APPROVAL_STATES = ("awaiting", "approved", "rejected", "expired", "all")
+ALERT_STATES = ("open", "acknowledged", "cleared", "all")
+
+
+def _check_state(state: str, valid: tuple[str, ...]) -> None:
+    if state not in valid:
+        raise typer.BadParameter(f"{state!r} is not one of {', '.join(valid)}.", param_hint="--state")
 
 
 def _decide(approval_id: int, verdict: str, by: str, note: str | None, config: Path | None) -> None:
@@ -76,10 +88,10 @@ def _decide(approval_id: int, verdict: str, by: str, note: str | None, config: P
     finally:
         ctx.close()
     if a.state == "expired":
-        _out().print(f"[red]Approval {a.id} expired at {a.expires_at:%Y-%m-%d %H:%M} UTC[/]; its push is never sent.")
+        out.print(f"[red]Approval {a.id} expired at {a.expires_at:%Y-%m-%d %H:%M} UTC[/]; its push is never sent.")
         raise typer.Exit(1)
     nxt = " Next: [bold]hub push[/]." if a.state == "approved" else " It will never be sent."
-    _out().print(f"Approval {a.id} {a.state} by {a.decided_by}: push {a.push_id} ({a.kind}).{nxt}")
+    out.print(f"Approval {a.id} {a.state} by {a.decided_by}: push {a.push_id} ({a.kind}).{nxt}")
 
 
 @approvals_app.command("approve")
@@ -106,7 +118,7 @@ def _flip(use_case: str, on: bool, by: str, note: str | None, config: Path | Non
     msg = f"Kill switch {use_case} {word}." if changed else f"Kill switch {use_case} was already {word}."
     if not on and st.configured:
         msg += " It stays on: hub.yaml governance.kill_switches turns it on."
-    _out().print(msg)
+    out.print(msg)
 
 
 @killswitch_app.command("on")
@@ -122,21 +134,26 @@ def killswitch_off(use_case: str, by: ByOpt, note: NoteOpt = None, config: Confi
 
 
 @killswitch_app.command("list")
-def killswitch_list(config: ConfigOpt = None) -> None:
+def killswitch_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     """Every use case's switch: effective state, config, stored flag, who and why."""
     from hub.governance import killswitch
 
     ctx = _ctx(config)
-    with ctx.store.connect() as conn:
-        states = killswitch.states(conn, ctx.settings.governance)
-    ctx.close()
-    _out().print(switch_table(states))
+    try:
+        with ctx.store.connect() as conn:
+            states = killswitch.states(conn, ctx.settings.governance)
+    finally:
+        ctx.close()
+    if json_:
+        print_json([dataclasses.asdict(s) for s in states.values()])
+        return
+    out.print(switch_table(states))
 
 
 def switch_table(states) -> Table:  # noqa: ANN001
-    table = Table("use case", "state", "hub.yaml", "stored", "by", "why", title="Kill switches")
+    t = table("use case", "state", "hub.yaml", "stored", "by", "why", title="Kill switches")
     for s in states.values():
-        table.add_row(
+        t.add_row(
             s.use_case,
             "[red]ON (legacy)[/]" if s.on else "off",
             "on" if s.configured else "-",
@@ -144,13 +161,28 @@ def switch_table(states) -> Table:  # noqa: ANN001
             s.by or "",
             (s.reason or "")[:60],
         )
-    return table
+    return t
+
+
+def alert_json(a) -> dict:  # noqa: ANN001 - hub.governance.alerts.StoredAlert
+    return dataclasses.asdict(a)
 
 
 def alert_table(rows, title: str = "Alerts") -> Table:  # noqa: ANN001
-    table = Table("id", "severity", "kind", "subject", "message", "switched off", "raised", "state", title=title)
+    t = table(
+        "id",
+        "severity",
+        "kind",
+        "subject",
+        "message",
+        "switched off",
+        "raised",
+        "state",
+        title=title,
+        wrap=("message",),
+    )
     for a in rows:
-        table.add_row(
+        t.add_row(
             str(a.id),
             a.severity,
             a.kind,
@@ -160,23 +192,33 @@ def alert_table(rows, title: str = "Alerts") -> Table:  # noqa: ANN001
             f"{a.raised_at:%Y-%m-%d %H:%M}",
             a.state if a.state == "open" else f"{a.state} (acked by {a.acked_by})",
         )
-    return table
+    return t
 
 
 @alerts_app.command("list")
 def alerts_list(
     config: ConfigOpt = None,
     state: Annotated[str, typer.Option(help="open, acknowledged, cleared or all.")] = "open",
-    limit: int = 100,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    json_: JsonOpt = False,
 ) -> None:
     """Stored monitoring alerts, newest first."""
     from hub.governance.alerts import list_alerts
 
+    _check_state(state, ALERT_STATES)
     ctx = _ctx(config)
-    with ctx.store.connect() as conn:
-        rows = list_alerts(conn, None if state == "all" else state, limit)
-    ctx.close()
-    _out().print(alert_table(rows))
+    try:
+        with ctx.store.connect() as conn:
+            rows = list_alerts(conn, None if state == "all" else state, limit)
+    finally:
+        ctx.close()
+    if json_:
+        print_json([alert_json(a) for a in rows])
+        return
+    if not rows:
+        say(f"No alerts in state {state}." if state != "all" else "No alerts yet.")
+        return
+    out.print(alert_table(rows))
 
 
 @alerts_app.command("ack")
@@ -191,7 +233,7 @@ def alerts_ack(alert_id: int, by: ByOpt, note: NoteOpt = None, config: ConfigOpt
     finally:
         ctx.close()
     tail = f" Kill switch off again: {', '.join(released)}." if released else ""
-    _out().print(f"Alert {alert_id} acknowledged by {by}.{tail}")
+    out.print(f"Alert {alert_id} acknowledged by {by}.{tail}")
 
 
 @alerts_app.command("run")
@@ -203,10 +245,10 @@ def alerts_run(config: ConfigOpt = None) -> None:
     rep = monitor_step(ctx, force=True)
     ctx.close()
     if rep.error:
-        _out().print(f"[red]Monitoring failed:[/] {rep.error}")
+        out.print(f"[red]Monitoring failed:[/] {rep.error}")
         raise typer.Exit(1)
     switched = f"; kill switch on: {', '.join(rep.switched)}" if rep.switched else ""
-    _out().print(f"{rep.raised} new alert(s), {rep.refreshed} still open{switched}.")
+    out.print(f"{rep.raised} new alert(s), {rep.refreshed} still open{switched}.")
 
 
 def audit_command(
@@ -221,7 +263,10 @@ def audit_command(
     with ctx.store.connect() as conn:
         rows = audit.entries(conn, limit, action)
     ctx.close()
-    table = Table("id", "when (UTC)", "who", "action", "subject", "why", title="Audit log")
+    if not rows:
+        say("The audit log is empty." if action is None else f"No audit entries for action {action}.")
+        return
+    t = table("id", "when (UTC)", "who", "action", "subject", "why", title="Audit log", wrap=("why",))
     for e in rows:
-        table.add_row(str(e.id), f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.subject, e.reason or "")
-    _out().print(table)
+        t.add_row(str(e.id), f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.subject, e.reason or "")
+    out.print(t)

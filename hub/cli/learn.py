@@ -1,25 +1,22 @@
 """`hub learn history`: warm-start the engine from a log of past touches (hub/pipeline/history.py).
 
-Mount in hub/cli.py with ``app.add_typer(learn_app, name="learn")``. The command parses arguments,
+Mount in hub/cli/main.py with ``app.add_typer(learn_app, name="learn")``. The command parses arguments,
 reads the file, calls :func:`hub.pipeline.history.warm_start` and prints; exit 2 for bad input.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from hub.cli.common import err, out
 from hub.errors import HubError
 
 learn_app = typer.Typer(help="Warm-start the engine from past campaign history.", no_args_is_help=True)
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:

@@ -1,30 +1,24 @@
 """`hub report ...`: thin commands over hub/reports and the model registry.
 
-Mount in hub/cli.py with ``app.add_typer(reports_app, name="report")``. Commands only parse
-arguments, call hub.reports, and print; exit codes as in hub/cli.py (2 for configuration).
+Mount in hub/cli/main.py with ``app.add_typer(reports_app, name="report")``. Commands only parse
+arguments, call hub.reports, and print; exit codes as in hub/cli/main.py (2 for configuration).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from hub.cli.common import ConfigOpt, JsonOpt, err, out, print_json
 from hub.errors import HubError
 
 reports_app = typer.Typer(help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True)
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
-
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Path to hub.yaml (default: $HUB_CONFIG or ./hub.yaml).")
-]
 StoreOpt = Annotated[str | None, typer.Option("--store-url", help="Read this store instead of the config's.")]
 SinceOpt = Annotated[
     str | None, typer.Option("--since", help="Only contacts first decided from this date (YYYY-MM-DD).")
@@ -118,6 +112,7 @@ def lift(
     baseline: BaselineOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Per-contact lift of every arm over the baseline, with 95% intervals and sample size needed."""
     from hub.reports.data import load_arm_frame
@@ -131,6 +126,10 @@ def lift(
     finally:
         store.dispose()
     rows = lift_rows(frame, baseline, weights)
+    if json_:
+        base = pick_baseline(frame.arms, baseline)
+        print_json({"baseline": base, "arms": list(frame.arms), "rows": [dataclasses.asdict(r) for r in rows]})
+        return
     if not rows:
         base = pick_baseline(frame.arms, baseline)
         if base is None:
@@ -229,7 +228,7 @@ def impact(
 
 
 @reports_app.command("reach")
-def reach(config: ConfigOpt = None, store_url: StoreOpt = None) -> None:
+def reach(config: ConfigOpt = None, store_url: StoreOpt = None, json_: JsonOpt = False) -> None:
     """Who gets no action, grouped by the reason their latest decision gives."""
     from hub.reports.reach import reach_report
 
@@ -239,6 +238,14 @@ def reach(config: ConfigOpt = None, store_url: StoreOpt = None) -> None:
             rep = reach_report(conn)
     finally:
         store.dispose()
+    if json_:
+        print_json(
+            {"total": rep.total, "with_action": rep.with_action, "rows": [dataclasses.asdict(r) for r in rep.rows]}
+        )
+        return
+    if not rep.total:
+        out.print("No contacts in the store yet: nothing to report (hub sync, or hub run --once).")
+        return
     t = Table(title=f"{rep.with_action} of {rep.total} contacts get an action")
     for col in ("why no action", "contacts", "share", "opted out"):
         t.add_column(col)

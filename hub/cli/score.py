@@ -1,6 +1,6 @@
 """`hub score ...`: lead scoring on a user's own table (thin; the logic is decision/scoring/evaluate.py).
 
-Mounted in hub/cli.py with ``app.add_typer(score_app, name="score")``. ``hub score evaluate`` is a
+Mounted in hub/cli/main.py with ``app.add_typer(score_app, name="score")``. ``hub score evaluate`` is a
 stable interface: its options and JSON keys do not change. Exit codes: 0 ok, 2 bad input (a
 missing column, a label that is not two-valued, too few rows, a cell that does not parse).
 """
@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from hub.cli.common import err, out
 from hub.errors import DataError, DecisionError
 
 score_app = typer.Typer(
     help="Lead scoring on your own table: the hub's scorer against baselines.", no_args_is_help=True
 )
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def _split(text: str | None) -> list[str]:

@@ -1,5 +1,5 @@
 """`hub offline evaluate`: a thin command over hub/offline/ (learn a policy from a logged table
-and value it on held-out rows). Exit codes as in hub/cli.py: 2 for a bad file, column, value or
+and value it on held-out rows). Exit codes as in hub/cli/main.py: 2 for a bad file, column, value or
 option (the message names it), 1 when the evaluation itself fails.
 """
 
@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from hub.cli.common import err, out
 from hub.errors import ConfigError, DataError, HubError
 
 offline_app = typer.Typer(help="Learn and value policies on your own logged decisions.", no_args_is_help=True)
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def _num(v: float | None, sign: bool = False) -> str:

@@ -1,25 +1,22 @@
 """`hub features ...`: the engine's feature columns on this store (logic in hub/features_report.py).
 
-Mount in hub/cli.py with ``app.add_typer(features_app, name="features")``. Exit codes as in
-hub/cli.py: 2 for configuration, 1 for other failures.
+Mount in hub/cli/main.py with ``app.add_typer(features_app, name="features")``. Exit codes as in
+hub/cli/main.py: 2 for configuration, 1 for other failures.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from hub.cli.common import err, out
 from hub.errors import ConfigError, HubError
 
 features_app = typer.Typer(help="Feature columns: built-in and declared (decision.features).", no_args_is_help=True)
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="Path to hub.yaml (default: $HUB_CONFIG or ./hub.yaml).")

@@ -1,0 +1,235 @@
+"""`hub sync`, `hub decide`, `hub push`, `hub run --once`: the pipeline's steps, inline with progress.
+
+`hub push` and `hub run` exit 1 when nothing was written and pushes failed, and print each
+cause once with its count and what to do (not one line per record).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import typer
+
+from hub.cli.common import ConfigOpt, err, open_context, out, progress_bar, say, table
+
+
+def sync(
+    name: Annotated[str | None, typer.Argument(help="Connector name; all enabled if omitted.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Pull changed contacts and activities now (inline, with progress)."""
+    from hub.pipeline.sync import sync_connector
+
+    ctx = open_context(config)
+    names = [name] if name else list(ctx.settings.enabled_connectors())
+    t = table("connector", "pages", "records", "rejects", "new contacts", "changed", "forgotten (not stored)")
+    try:
+        with progress_bar() as prog:
+            for n in names:
+                task = prog.add_task(f"sync {n}", total=None)
+                res = sync_connector(ctx, n, progress=lambda stream, k, task=task: prog.advance(task, k))
+                prog.update(task, total=res.records, completed=res.records)
+                counts = (res.pages, res.records, res.rejects, res.created, len(res.changed), res.suppressed)
+                t.add_row(n, *map(str, counts))
+    finally:
+        ctx.close()
+    out.print(t)
+
+
+def decide(
+    config: ConfigOpt = None,
+    contact: Annotated[list[int] | None, typer.Option(help="Contact id (repeatable); all if omitted.")] = None,
+) -> None:
+    """Decide now for the given contacts (or every contact) and queue the pushes."""
+    from hub.pipeline.decide import decide_contacts
+    from hub.pipeline.run import chunks
+    from hub.store.queries import all_contact_ids
+
+    ctx = open_context(config)
+    with ctx.store.connect() as conn:
+        ids = list(contact) if contact else all_contact_ids(conn)
+        unknown = sorted(set(ids) - _known_contacts(conn, ids)) if contact else []
+    if unknown:
+        ctx.close()
+        err.print(f"No contact with id {', '.join(map(str, unknown))}; nothing decided.", markup=False)
+        raise typer.Exit(1)
+    key = f"cli-{uuid.uuid4().hex[:12]}"
+    decided = pushes = 0
+    with progress_bar() as prog:
+        task = prog.add_task("decide", total=len(ids))
+        for part in chunks(ids, ctx.settings.decision.chunk_size):
+            r = decide_contacts(ctx, part, key)
+            decided, pushes = decided + r.decided, pushes + r.pushes
+            prog.advance(task, len(part))
+    out.print(f"Decided for {decided} contact(s); {pushes} push(es) queued. Next: [bold]hub push[/].")
+    ctx.close()
+
+
+def _known_contacts(conn, ids: list[int]) -> set[int]:  # noqa: ANN001 - Connection
+    from sqlalchemy import select
+
+    from hub.store.schema import contacts
+
+    return {r[0] for r in conn.execute(select(contacts.c.id).where(contacts.c.id.in_(ids)))}
+
+
+def push(
+    name: Annotated[str | None, typer.Argument(help="Connector name; all enabled if omitted.")] = None,
+    config: ConfigOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the writes it would make, without making them.")
+    ] = False,
+    samples: Annotated[int, typer.Option(min=0, help="With --dry-run: writes to show before -> after.")] = 5,
+) -> None:
+    """Send queued actions to the CRMs in batches (exit 1 when every push failed)."""
+    from hub.pipeline.push import PushSummary, push_connector
+
+    ctx = open_context(config)
+    try:
+        names = [name] if name else list(ctx.settings.enabled_connectors())
+        if dry_run:
+            _dry_run(ctx, names, samples)
+            return
+        totals = []
+        for n in names:
+            total = PushSummary(connector=n)
+            while True:
+                s = push_connector(ctx, n)
+                total.add(s)
+                if not s.more:
+                    break
+            totals.append(total)
+    finally:
+        ctx.close()
+    t = table("connector", "sent", "done", "no-op", "retrying", "failed")
+    for p in totals:
+        t.add_row(p.connector, *map(str, (p.sent, p.done, p.noop, p.retrying, p.failed)))
+    out.print(t)
+    if _push_problems(totals):
+        raise typer.Exit(1)
+
+
+def _dry_run(ctx, names: list[str], samples: int) -> None:  # noqa: ANN001 - HubContext
+    """Per connector: the writes by kind, a few of them before -> after, and the CRM schema check."""
+    from hub.errors import HubError
+    from hub.pipeline.push import plan_pushes
+
+    counts = table("connector", "kind", "writes", title="Dry run: writes that would be made")
+    sample = table("connector", "record", "kind", "before -> after", title="Sample writes", wrap=("before -> after",))
+    failed_checks = []
+    for n in names:
+        plan = plan_pushes(ctx, n, samples)
+        for kind, count in sorted(plan.planned.items()):
+            counts.add_row(n, kind, str(count))
+        counts.add_row(n, "(no-op, skipped)", str(plan.noop))
+        for w in plan.samples:
+            change = "; ".join(f"{k}: {w['before'].get(k)!r} -> {v!r}" for k, v in w["after"].items())
+            sample.add_row(n, w["record"], w["kind"], change)
+        try:
+            report = ctx.connector(n).check()
+            problems = list(report.problems) if not report.ok or report.problems else []
+        except HubError as exc:
+            problems = [str(exc)]
+        if problems:
+            failed_checks.append((n, problems))
+    out.print(counts)
+    if sample.row_count:
+        out.print(sample)
+    for n, problems in failed_checks:
+        for problem in problems:
+            err.print(f"{n}: schema check: {problem}", markup=False, highlight=False)
+    if failed_checks:
+        err.print("These writes would fail: run `hub connectors setup` (or fix the connector) first.")
+    else:
+        say(f"Schema check: {', '.join(names) or 'no connector'} ready for these writes.")
+
+
+def _push_problems(totals) -> bool:  # noqa: ANN001 - list[PushSummary]
+    """Print each failure cause once with its count; True when nothing was written and something failed."""
+    from collections import Counter
+
+    failures: Counter = Counter()
+    deferred: Counter = Counter()
+    for p in totals:
+        failures.update({(p.connector, r): n for r, n in p.failures.items()})
+        deferred.update({(p.connector, r): n for r, n in p.deferrals.items()})
+    for label, causes in (("failed", failures), ("will be retried", deferred)):
+        total = sum(causes.values())
+        if not total:
+            continue
+        err.print(f"{total:,} push(es) {label}:", markup=False, highlight=False)
+        for (connector, reason), n in causes.most_common(10):
+            hint = _push_hint(reason)
+            line = f"  {n:,} × {connector}: {_short_reason(reason)}" + (f" — {hint}" if hint else "")
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
+        if len(causes) > 10:
+            err.print(f"  ... and {len(causes) - 10} other cause(s): hub pushes list --state failed", markup=False)
+    done = sum(p.done + p.noop for p in totals)
+    return done == 0 and sum(failures.values()) + sum(deferred.values()) > 0
+
+
+def _short_reason(reason: str) -> str:
+    """A vendor's validation body cut to its error codes and names: "HubSpot refused the record:
+    PROPERTY_DOESNT_EXIST 'hub_next_best_action'" instead of the JSON it came in."""
+    import re
+
+    pairs = re.findall(r'"error":\s*"([A-Z_]+)",\s*"name":\s*"([^"]+)"', reason)
+    if not pairs:
+        return reason if len(reason) <= 300 else reason[:299] + "…"
+    head = reason.split(":", 1)[0]
+    return f"{head}: " + ", ".join(f"{code} {name!r}" for code, name in dict.fromkeys(pairs))
+
+
+def _push_hint(reason: str) -> str:
+    """What to do for the causes a new portal or org always hits."""
+    text = reason.lower()
+    if (
+        "property_doesnt_exist" in text
+        or "does not exist" in text
+        or "invalid_field" in text
+        or "no such column" in text
+    ):
+        return "run `hub connectors setup` to create the hub's properties/fields"
+    if "401" in text or "unauthorized" in text or "invalid_session" in text or "expired" in text and "token" in text:
+        return "the credentials are refused: renew the token in hub.yaml"
+    if "scope" in text or "403" in text or "insufficient_access" in text:
+        return "the app lacks permissions: see `hub connectors list --check`"
+    return ""
+
+
+def run(
+    config: ConfigOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="One pass of sync, decide, push, in this process.")] = False,
+) -> None:
+    """Run the pipeline in this process with no broker (embedded mode)."""
+    from hub.pipeline.run import run_once
+
+    if not once:
+        err.print(
+            "Continuous mode runs on Celery: start [bold]hub worker[/] and [bold]hub beat[/]. For one pass here: hub run --once"
+        )
+        raise typer.Exit(2)
+    ctx = open_context(config)
+    try:
+        with progress_bar() as prog:
+            task = prog.add_task("decide", total=None)
+            report = run_once(ctx, on_step=lambda step, i, n: prog.update(task, completed=i, total=n))
+        policy = f"{ctx.policy.name} {ctx.policy.version}"
+    finally:
+        ctx.close()
+    t = table("connector", "synced", "rejects", "pushed", "no-op", "retrying", "failed", title="hub run --once")
+    for s, p in zip(report.syncs, report.pushes, strict=True):
+        t.add_row(s.connector, str(s.records), str(s.rejects), str(p.done), str(p.noop), str(p.retrying), str(p.failed))
+    out.print(t)
+    say(
+        f"Decided for {report.decide.decided} contact(s) with policy {policy}; {report.outcomes} outcome(s) attributed."
+    )
+    if report.learn.learned or report.learn.finalized:
+        out.print(f"Learned from {report.learn.learned} decision(s); model version {report.learn.version}.")
+    gov = report.governance
+    if gov.expired or gov.monitor.raised or gov.monitor.switched:
+        switched = f"; kill switch on: {', '.join(gov.monitor.switched)}" if gov.monitor.switched else ""
+        out.print(f"{gov.expired} approval(s) expired; {gov.monitor.raised} new alert(s){switched} (hub status).")
+    if _push_problems(report.pushes):
+        raise typer.Exit(1)

@@ -1,0 +1,55 @@
+"""`hub sandbox serve`: the simulated market's HubSpot- and Salesforce-compatible APIs on localhost."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hub.cli.common import out
+
+sandbox_app = typer.Typer(
+    help="The simulated market behind HubSpot- and Salesforce-compatible APIs.", no_args_is_help=True
+)
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    contacts: Annotated[int, typer.Option(min=10)] = 2000,
+    seed: int = 0,
+    hubspot_port: int = 0,
+    salesforce_port: int = 0,
+    day_seconds: Annotated[float, typer.Option(help="Advance one simulated day every N seconds (0: never).")] = 0.0,
+) -> None:
+    """Serve both sandbox APIs on localhost until Ctrl-C, with their URLs and credentials."""
+    import time
+
+    from hub.sandbox.serve import start_sandbox
+    from hub.sandbox.world import World, WorldConfig
+
+    world = World(WorldConfig(n_contacts=contacts, seed=seed))
+    with start_sandbox(world, hubspot_port, salesforce_port) as sb:
+        table = Table("what", "value", title="Sandbox running (sandbox credentials, not secrets)")
+        for label, value in (
+            ("HubSpot base URL", sb.hubspot_url),
+            ("HubSpot private-app token", sb.hubspot_token),
+            ("Salesforce instance", sb.salesforce_url),
+            ("Salesforce login domain (simple-salesforce domain=)", sb.salesforce_domain),
+            ("Salesforce username", sb.salesforce_username),
+            ("Salesforce password", sb.salesforce_password),
+            ("Salesforce security token", sb.salesforce_security_token),
+            ("CA certificate to trust", sb.ca_cert_path),
+        ):
+            table.add_row(label, value)
+        out.print(table)
+        out.print("Ctrl-C stops it.")
+        try:
+            while True:
+                if day_seconds > 0:
+                    time.sleep(day_seconds)
+                    world.advance_days(1)
+                else:
+                    time.sleep(3600)
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,135 @@
+"""`hub status`: connectors, queues, workers and what a person must look at (hub/status.py)."""
+
+from __future__ import annotations
+
+from hub.cli.common import ConfigOpt, JsonOpt, load_config, out, print_json, say, table
+from hub.config import Settings
+
+
+def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
+    """Per connector: last sync, cursor, records, pushes; per queue: depth; workers alive."""
+    from hub.status import hub_status
+    from hub.store import Store
+    from tasks import configure
+
+    settings = load_config(config)
+    store = Store(settings.store_url)
+    try:
+        st = hub_status(settings, store, app=configure(settings))
+        gov = _governance(settings, store)
+    finally:
+        store.dispose()
+    if json_:
+        print_json(
+            {
+                "connectors": [
+                    {
+                        "name": c.name,
+                        "type": c.type,
+                        "enabled": c.enabled,
+                        "last_sync": c.last_sync,
+                        "last_status": c.last_status,
+                        "last_error": c.last_error,
+                        "records": c.records,
+                        "pending": c.pending,
+                        "failed": c.failed,
+                        "done": c.done,
+                        "usage": c.usage,
+                        "cursors": c.cursors,
+                    }
+                    for c in st.connectors
+                ],
+                "queues": st.queues,
+                "workers": st.workers,
+                "broker_error": st.broker_error,
+                "kill_switches_on": [s.use_case for s in gov["switches"].values() if s.on],
+                "open_alerts": [_alert_json(a) for a in gov["alerts"]],
+                "last_monitoring_run": gov["monitored"],
+                "approvals_waiting": gov["waiting"],
+                "suppressed_people": gov["suppressed"],
+            }
+        )
+        return
+    t = table(
+        "connector",
+        "type",
+        "enabled",
+        "last sync",
+        "status",
+        "records",
+        "pending",
+        "failed",
+        "done",
+        "API use",
+        "cursors",
+        title="Connectors",
+    )
+    for c in st.connectors:
+        cursors = "; ".join(f"{k}={(v or '-')[:24]}" for k, v in c.cursors.items())
+        last = c.last_sync.strftime("%Y-%m-%d %H:%M:%S") if c.last_sync else "never"
+        state = c.last_status or "-"
+        if c.last_error:
+            state += f": {c.last_error[:60]}"
+        t.add_row(
+            c.name,
+            c.type,
+            "yes" if c.enabled else "no",
+            last,
+            state,
+            str(c.records),
+            str(c.pending),
+            str(c.failed),
+            str(c.done),
+            c.usage_summary,
+            cursors,
+        )
+    if st.connectors:
+        out.print(t)
+    else:
+        say("No connectors configured (hub.yaml connectors:).")
+    if st.broker_error:
+        out.print(f"[yellow]{st.broker_error}[/]")
+    else:
+        q = table("queue", "depth", title="Queues")
+        for name, depth in (st.queues or {}).items():
+            q.add_row(name, str(depth))
+        out.print(q)
+        out.print(f"Workers alive: {len(st.workers or [])} {', '.join(st.workers or [])}")
+    _governance_status(gov)
+
+
+def _governance(settings: Settings, store) -> dict:  # noqa: ANN001
+    """Kill switches, open alerts, approvals waiting and who is kept out: what a person must look at."""
+    from hub.governance import approvals, killswitch
+    from hub.governance.alerts import last_run, list_alerts
+    from hub.store import suppressions as suppression_store
+
+    with store.connect() as conn:
+        return {
+            "switches": killswitch.states(conn, settings.governance),
+            "alerts": list_alerts(conn, "open", 20),
+            "waiting": approvals.counts(conn).get("awaiting", 0),
+            "monitored": last_run(conn),
+            "suppressed": suppression_store.counts(conn)["people"],
+        }
+
+
+def _governance_status(gov: dict) -> None:
+    from hub.cli.governance import alert_table, switch_table
+
+    if any(s.on for s in gov["switches"].values()):
+        out.print(switch_table(gov["switches"]))
+    when = f"{gov['monitored']:%Y-%m-%d %H:%M} UTC" if gov["monitored"] else "never"
+    if gov["alerts"]:
+        out.print(alert_table(gov["alerts"], title=f"Open alerts (last monitoring run: {when})"))
+    else:
+        out.print(f"No open alerts (last monitoring run: {when}).")
+    waiting, suppressed = gov["waiting"], gov["suppressed"]
+    out.print(f"Approvals waiting: {waiting}" + (" (hub approvals list)" if waiting else ""))
+    out.print(f"Suppressed (forgotten) people: {suppressed}" + (" (hub forget --list)" if suppressed else ""))
+
+
+def _alert_json(a) -> dict:  # noqa: ANN001 - hub.governance.alerts.Alert
+    from hub.cli.governance import alert_json
+
+    return alert_json(a)

@@ -1,0 +1,144 @@
+"""The `hub` command tells the truth: usage errors exit 2 with the usage line, the hub's own
+errors print one line with what to do (exit 1, or 2 for configuration), never a traceback."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from hub.cli import app
+from hub.config import sqlite_beside
+from tests.integration.workers import HUB
+from tests.test_config import run_hub
+
+
+def hub(*args: str):
+    return CliRunner().invoke(app, list(args), prog_name="hub")
+
+
+def _unboxed(text: str) -> str:
+    """The words of an error panel without its frame and line breaks."""
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
+
+
+def _config(tmp_path, **body) -> str:
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump(body), encoding="utf-8")
+    return str(path)
+
+
+def test_an_unknown_command_prints_the_usage_line_and_exits_2():
+    res = run_hub("bogus")  # the installed console script, as a user runs it
+    assert res.returncode == 2
+    assert "Usage: hub [OPTIONS] COMMAND" in res.stderr and "No such command 'bogus'" in res.stderr
+    assert "Traceback" not in res.stderr and res.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["status", "--bogus"], "No such option: --bogus"),
+        (["pushes", "list", "--state", "bogus"], "awaiting_approval"),  # names the valid states
+        (["alerts", "list", "--state", "shut"], "open, acknowledged, cleared, all"),
+        (["approvals", "list", "--state", "maybe"], "awaiting, approved, rejected, expired, all"),
+    ],
+)
+def test_an_unknown_option_or_state_exits_2_naming_what_is_valid(args, words):
+    res = hub(*args)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("Usage: hub ") and words in _unboxed(res.stderr)
+
+
+@pytest.mark.parametrize(
+    "url, code, words",
+    [
+        ("nosuchdb://x/y", 2, "store_url is not a database URL"),
+        ("sqlite:////nonexistent-dir/sub/hub.db", 1, "cannot open the store"),
+        ("postgresql://nobody@127.0.0.1:9/none", 1, "cannot reach the store"),
+    ],
+)
+def test_a_bad_store_url_is_one_line_with_what_to_do(tmp_path, url, code, words):
+    res = hub("pushes", "list", "-c", _config(tmp_path, store_url=url))
+    assert res.exit_code == code, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], res.stderr
+    assert "store_url" in lines[0] or "database" in lines[0]
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
+def test_a_missing_config_or_input_file_is_one_line(tmp_path):
+    res = hub("model", "list", "-c", str(tmp_path / "absent.yaml"))
+    assert res.exit_code == 2 and "absent.yaml not found" in res.stderr and "hub init" in res.stderr
+    cfg = _config(tmp_path, store_url=f"sqlite:///{tmp_path / 'hub.db'}")
+    res = hub("import", "contacts", str(tmp_path / "people.csv"), "-c", cfg)
+    assert res.exit_code == 2 and "people.csv" in res.stderr
+    assert "Traceback" not in res.output and len(res.stderr.strip().splitlines()) <= 3
+
+
+def test_a_relative_sqlite_path_is_beside_the_config_not_the_working_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    _config(folder, store_url="sqlite:///rel.db")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    res = hub("migrate", "-c", "../cfg/hub.yaml")
+    assert res.exit_code == 0, res.output
+    assert (folder / "rel.db").exists() and not (elsewhere / "rel.db").exists()
+    assert not list(elsewhere.iterdir())
+
+
+def test_sqlite_beside_keeps_absolute_memory_and_other_urls(tmp_path):
+    assert sqlite_beside("sqlite:///a/b.db?timeout=3", tmp_path) == f"sqlite:///{tmp_path}/a/b.db?timeout=3"
+    for url in ("sqlite:////abs/hub.db", "sqlite:///:memory:", "sqlite://", "postgresql://u@h/db"):
+        assert sqlite_beside(url, tmp_path) == url
+
+
+def test_empty_results_say_so_and_json_is_an_empty_list(tmp_path):
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    for args, words in (
+        (["pushes", "list"], "No pushes in state failed."),
+        (["pushes", "list", "--state", "all"], "No pushes yet."),
+        (["alerts", "list"], "No alerts in state open."),
+        (["approvals", "list"], "No approvals in state awaiting."),
+        (["model", "list"], "No model versions yet"),
+        (["audit"], "The audit log is empty."),
+    ):
+        res = hub(*args, "-c", cfg)
+        assert res.exit_code == 0 and words in res.stdout, (args, res.output)
+        if args[0] != "audit":
+            res = hub(*args, "-c", cfg, "--json")
+            assert res.exit_code == 0 and res.stdout.strip() == "[]", (args, res.output)
+
+
+def test_hub_serve_prints_its_url(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = _config(tmp_path, store_url=f"sqlite:///{tmp_path / 'hub.db'}")
+    proc = subprocess.Popen(
+        [HUB, "serve", "-c", cfg, "--host", "127.0.0.1", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        first = proc.stderr.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert f"http://127.0.0.1:{port}/" in first and "console" in first, first
+
+
+def test_an_unknown_contact_exits_1_naming_it(tmp_path):
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    res = hub("decide", "--contact", "424242", "-c", cfg)
+    assert res.exit_code == 1 and "No contact with id 424242" in res.stderr
+    res = hub("features", "explain", "nobody@example.com", "-c", cfg)
+    assert res.exit_code == 1 and "no contact 'nobody@example.com'" in res.stderr
