@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from decision.experiment import ENGINE_ARMS
 from decision.interface import ContactView
 from hub.governance import plan as governance
 from hub.models import ActionKind, Contact, Decision
@@ -91,7 +92,7 @@ def decide_contacts(
                 ContactView(contact=c, profile=profiles.get(c.id, empty_profile()), decided=decided.get(c.id, []))
                 for c in contacts
             ]
-            used = decision_store.handoffs_since(conn, ctx.policy.sales, day_start(now))
+            used = decision_store.handoffs_since(conn, ctx.policy.sales, day_start(now), ENGINE_ARMS)
         else:
             history = activity_store.recent_activities(conn, ids, now - timedelta(days=LOOKBACK_DAYS))
             views = [ContactView(contact=c, activities=history.get(c.id, [])) for c in contacts]

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, func, insert, select, tuple_
 
-from decision.experiment import ENGINE_ARMS
 from hub.models import Action, Decision
 from hub.store.contacts import aware
 from hub.store.schema import contacts, decision_features, decisions, outcomes
@@ -117,8 +116,9 @@ def insert_outcomes(conn: Connection, rows: list[dict]) -> int:
     return len(new)
 
 
-def handoffs_since(conn: Connection, actions: Sequence[str], since) -> dict[str, int]:
-    """Engine decisions since ``since`` whose action is one of ``actions``, per contact owner."""
+def handoffs_since(conn: Connection, actions: Sequence[str], since, arms: Sequence[str]) -> dict[str, int]:
+    """Decisions in ``arms`` (those the engine's budgets apply to) since ``since`` whose action is
+    one of ``actions``, per contact owner."""
     from hub.store.schema import contacts
 
     if not actions:
@@ -129,7 +129,7 @@ def handoffs_since(conn: Connection, actions: Sequence[str], since) -> dict[str,
         .join(contacts, contacts.c.id == decisions.c.contact_id)
         .where(
             decisions.c.created_at >= since,
-            decisions.c.arm.in_(ENGINE_ARMS),  # the arms the engine's budgets apply to
+            decisions.c.arm.in_(list(arms)),
             decision_features.c.action.in_(list(actions)),
         )
         .group_by(contacts.c.owner)
