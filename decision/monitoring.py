@@ -362,8 +362,8 @@ def reward_drop_alerts(
 @dataclass(frozen=True)
 class SyncHealth:
     """One connector's sync, as monitoring sees it: the streams whose last sync failed (with
-    the error), and the activities it delivered that occurred in the current window and in
-    the reference window before it."""
+    the error), and the activities it delivered that occurred in the last days and in the
+    reference window before them."""
 
     failed: tuple[tuple[str, str], ...] = ()
     current: int = 0
@@ -376,17 +376,19 @@ def sync_alerts(health: dict[str, SyncHealth], t: Thresholds) -> list[Alert]:
     - its last sync failed (credentials revoked, the API refusing): a fact, raised at once
       and cleared by the first sync that succeeds;
     - it fell silent while the others did not: its share of the activities all connectors
-      delivered fell below a third of its share in the reference window (held down to half),
-      and the one-sided binomial test agrees after Holm over the connectors watched. Volume
-      alone says nothing: a healthy sandbox run delivers ten times more in its first days
-      (the first wave of emails) than a week later, from every connector at once. A share
-      needs a second connector that still delivers; nothing below ``min_rows`` activities in
-      either window."""
+      delivered in the last days fell below a tenth of its share in the window before (held
+      below a fifth), and the one-sided binomial test agrees after Holm over the connectors
+      watched. A feed that stops delivers nothing at all; volume alone says nothing (a healthy
+      sandbox run delivers ten times more in its first days, the first wave of emails, than a
+      week later, from every connector at once), and neither does a share that merely moves:
+      a healthy run's Salesforce share fell from 59% to 19% as the hub's emails, logged as
+      several HubSpot events each, began. A share needs a second connector that still
+      delivers; nothing below ``min_rows`` activities in the reference window."""
     out: list[Alert] = []
     ok = {n: h for n, h in health.items() if not h.failed}
     n_cur, n_ref = sum(h.current for h in ok.values()), sum(h.reference for h in ok.values())
     watched = {}
-    if len(ok) >= 2 and min(n_cur, n_ref) >= t.min_rows:
+    if len(ok) >= 2 and n_cur > 0 and n_ref >= t.min_rows:
         watched = {n: h for n, h in ok.items() if h.reference < n_ref and h.reference >= t.min_rows / 2}
     pvals = [share_below_p(h.current, n_cur, h.reference / n_ref) for h in watched.values()]
     adj = dict(zip(watched, holm(pvals), strict=True))
@@ -410,7 +412,7 @@ def sync_alerts(health: dict[str, SyncHealth], t: Thresholds) -> list[Alert]:
             continue
         share, before = h.current / n_cur, h.reference / n_ref
         level = _level(adj[name], t)
-        if level is None or share >= before / 2:
+        if level is None or share >= before / 5:
             continue
         out.append(
             Alert(
@@ -419,11 +421,11 @@ def sync_alerts(health: dict[str, SyncHealth], t: Thresholds) -> list[Alert]:
                 share,
                 before,
                 "critical",
-                f"{name} delivered {share:.1%} of the activities in the last window against {before:.1%} in the"
+                f"{name} delivered {share:.1%} of the activities in the last days against {before:.1%} in the"
                 f" one before ({h.current} of {n_cur} vs {h.reference} of {n_ref}; p = {adj[name]:.2g} after Holm"
                 f" over {len(adj)} connectors) while the others kept delivering: its feed stopped; check the"
                 " connector's credentials, scopes and the CRM's own tracking",
-                hold=not (level and share < before / 3),
+                hold=not (level and share < before / 10),
             )
         )
     return out

@@ -185,9 +185,15 @@ def feed_rates(store: Store, now: datetime, window: timedelta) -> dict[str, tupl
     }
 
 
+#: how far back a connector's silence is measured: a dead feed shows within two days, and the
+#: test is on shares of what every connector delivered in the same days, so it needs no more
+SILENCE_DAYS = 2
+
+
 def sync_health(store: Store, now: datetime, window: timedelta) -> dict[str, SyncHealth]:
     """Per connector that has synced: the streams whose last sync failed, and the activities
-    it delivered that occurred in the current window and in the one before (by ``source``)."""
+    it delivered (by ``source``) that occurred in the last ``SILENCE_DAYS`` and in the
+    ``window`` before them."""
     from sqlalchemy import func
 
     with store.connect() as conn:
@@ -203,7 +209,8 @@ def sync_health(store: Store, now: datetime, window: timedelta) -> dict[str, Syn
             )
             return dict(conn.execute(q).all())
 
-        cur, ref = counts(now - window, now), counts(now - 2 * window, now - window)
+        recent = now - timedelta(days=SILENCE_DAYS)
+        cur, ref = counts(recent, now), counts(recent - window, recent)
     failed: dict[str, list[tuple[str, str]]] = {}
     for name, stream, status, error in states:
         failed.setdefault(name, [])

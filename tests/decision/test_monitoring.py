@@ -189,9 +189,10 @@ def test_one_sync_alert_per_connector_that_failed_or_fell_silent_and_its_symptom
         ("sync", "sf", "critical", False),
     ]
     assert "contacts, activities" in alerts[0].message and "token revoked" in alerts[0].message
-    assert sync_alerts(
-        {"a": SyncHealth(current=250, reference=900), "b": SyncHealth(current=900, reference=900)}, Thresholds()
-    )[0].hold
+    quiet = {"a": SyncHealth(current=80, reference=900), "b": SyncHealth(current=900, reference=900)}
+    assert sync_alerts(quiet, Thresholds())[0].hold  # a sixth of its share: held, never raised
+    moved = {"a": SyncHealth(current=63, reference=251), "b": SyncHealth(current=267, reference=173)}
+    assert sync_alerts(moved, Thresholds()) == []  # a healthy run's share moving, 59% to 19%
     # every connector quieter at once (a healthy first wave of emails, then a lull) is the market
     assert (
         sync_alerts(
