@@ -18,9 +18,8 @@ Every comparison is between windows that can be compared:
   window before: the baseline arm over time, the engine against the baseline now, and per
   action and segment (industry, company size band, role, lifecycle stage) against the rest;
 - exploration share: decisions whose action had less than even odds;
-- sync health: per connector, a last sync that failed, or activities that stopped arriving
-  (current window against the one before); its symptoms in the same run (rates, rewards)
-  are named in its alert instead of raised on their own.
+- sync health: per connector, a last sync that failed; its symptoms in the same run (rates,
+  rewards) are named in its alert instead of raised on their own.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ from sqlalchemy import select
 from decision.declared.spec import DeclaredSpec
 from decision.monitoring import (
     Alert,
-    SyncHealth,
     Thresholds,
     check,
     declared_drift_alerts,
@@ -185,31 +183,18 @@ def feed_rates(store: Store, now: datetime, window: timedelta) -> dict[str, tupl
     }
 
 
-def sync_health(store: Store, now: datetime, window: timedelta) -> dict[str, SyncHealth]:
-    """Per connector that has synced: the streams whose last sync failed, and the activities
-    it delivered that occurred in the current window and in the one before (by ``source``)."""
-    from sqlalchemy import func
-
+def failed_syncs(store: Store) -> dict[str, list[tuple[str, str]]]:
+    """Per connector that has synced: the streams whose last sync failed, with the error."""
     with store.connect() as conn:
-        states = conn.execute(
+        rows = conn.execute(
             select(sync_state.c.connector, sync_state.c.stream, sync_state.c.last_status, sync_state.c.last_error)
         ).all()
-
-        def counts(since: datetime, until: datetime) -> dict[str, int]:
-            q = (
-                select(activities.c.source, func.count())
-                .where(activities.c.occurred_at >= since, activities.c.occurred_at < until)
-                .group_by(activities.c.source)
-            )
-            return dict(conn.execute(q).all())
-
-        cur, ref = counts(now - window, now), counts(now - 2 * window, now - window)
-    failed: dict[str, list[tuple[str, str]]] = {}
-    for name, stream, status, error in states:
-        failed.setdefault(name, [])
+    out: dict[str, list[tuple[str, str]]] = {}
+    for name, stream, status, error in rows:
+        out.setdefault(name, [])
         if status == "failed":
-            failed[name].append((stream, error or ""))
-    return {n: SyncHealth(tuple(f), cur.get(n, 0), ref.get(n, 0)) for n, f in failed.items()}
+            out[name].append((stream, error or ""))
+    return out
 
 
 def contact_rewards(store: Store, since: datetime, until: datetime, weights: ObjectiveWeights | None) -> dict:
@@ -266,8 +251,8 @@ def monitor(
         then, today, names = sample
         alerts += check(thresholds=t, train_X=then, recent_X=today, feature_names=names)
     alerts += feed_rate_alerts(feed_rates(store, now, w), t)
-    health = sync_health(store, now, w)
-    alerts += sync_alerts({n: h for n, h in health.items() if connectors is None or n in connectors}, t)
+    failed = failed_syncs(store)
+    alerts += sync_alerts({n: f for n, f in failed.items() if connectors is None or n in connectors})
     registry = registry_for(store, s)
     live_v = registry.live_version()
     if live_v is not None:
