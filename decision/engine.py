@@ -436,13 +436,14 @@ class EnginePolicy:
             # no legacy rules: their "wait" is no teacher, and apprenticing to it would lock the
             # engine into the first action that matures (decision/policies/apprentice.py)
             baseline = None
-        choice = self.model.choose_many(X, mask, baseline=baseline)
-        actions = choice.actions.copy()
-        if free.any():
-            free_choice = self.model.policy.choose_many(X[free], mask[free])
-            actions[free] = free_choice.actions
-        p_app = self.model.probabilities_many(X, mask, baseline=baseline)
-        p_free = self.model.policy.probabilities_many(X, mask) if share > 0 else p_app
+        with self.model._one_batch():  # posterior widths computed once for all four calls
+            choice = self.model.choose_many(X, mask, baseline=baseline)
+            actions = choice.actions.copy()
+            if free.any():
+                free_choice = self.model.policy.choose_many(X[free], mask[free])
+                actions[free] = free_choice.actions
+            p_app = self.model.probabilities_many(X, mask, baseline=baseline)
+            p_free = self.model.policy.probabilities_many(X, mask) if share > 0 else p_app
         probs = (1 - share) * p_app + share * p_free
         prop = np.clip(probs[np.arange(len(X)), actions], MIN_PROPENSITY, 1.0)
         followed = np.zeros(len(X), dtype=bool) if baseline is None else (actions == baseline) & ~free

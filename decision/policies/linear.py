@@ -19,6 +19,11 @@ from ._gaussian import decay_blocks, group_rows, spd_inverse, update_block
 from .base import Policy, argmax_ties, masked, mc_winners, win_shares
 
 
+def _same_rows(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same batch: the same array, or one with equal rows (each ``*_many`` call copies X)."""
+    return a is b or (a.shape == b.shape and np.array_equal(a, b))
+
+
 class _DisjointLinear(Policy):
     """Per-action posterior ``N(mean_[a], noise-scaled cov_[a])`` over weights of [x, 1].
 
@@ -136,15 +141,15 @@ class _DisjointLinear(Policy):
         """(n, k) posterior sd of each action's score per row: the batch's main cost, a
         (k, n, D) x (D, D) product, so inside :meth:`one_batch` it is computed once per batch."""
         scope = getattr(self, "_batch_widths", None)
-        if scope is not None and scope[0] is X:
+        if scope is not None and scope[0] is not None and _same_rows(scope[0], X):
             return scope[1]
         # float32 halves the dominant product; widths only scale exploration
         Z = self._design(X).astype(np.float32)
-        G = np.matmul(Z[None], self.cov_.astype(np.float32))  # (k, n, D)
+        G = np.matmul(Z[None], self._cov32())  # (k, n, D)
         var = np.einsum("knd,nd->nk", G, Z).astype(np.float64)
         scale = self.noise_variance * self.noise_scale() if self.learn_noise else self.noise_variance
         width = np.sqrt(np.maximum(var, 0.0) * scale)
-        if scope is not None:
+        if scope is not None and scope[0] is None:  # the scope's batch: the first one in it
             self._batch_widths = (X, width)
         return width
 
@@ -158,10 +163,28 @@ class _DisjointLinear(Policy):
             out[rows] = np.einsum("nd,nd->n", Z[rows] @ self.cov_[a], Z[rows])
         return out
 
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "cov_":  # a new (or rescaled: ``cov_ *= c`` assigns too) covariance
+            self.__dict__.pop("_cov32_cache", None)
+        super().__setattr__(name, value)
+
+    def _cov32(self) -> np.ndarray:
+        """``cov_`` in float32, converted once per model state rather than once per batch (a
+        (k, D, D) copy that costs as much as a one-row batch's widths). Learning and any
+        assignment to ``cov_`` drop it."""
+        cached = self.__dict__.get("_cov32_cache")
+        if cached is None:
+            cached = self.__dict__["_cov32_cache"] = self.cov_.astype(np.float32)
+        return cached
+
     @contextmanager
     def one_batch(self) -> Iterator[None]:
-        """Within this block the model does not change and widths are reused for the same
-        batch array: the apprentice reads them to judge maturity, then to choose."""
+        """Within this block the model does not change and widths are reused for a batch of
+        the same rows: the apprentice reads them to judge maturity, then to choose, and the
+        engine's probabilities read them again. Nested blocks share the outer one's."""
+        if getattr(self, "_batch_widths", None) is not None:
+            yield
+            return
         self._batch_widths = (None, None)
         try:
             yield
@@ -178,6 +201,7 @@ class _DisjointLinear(Policy):
         self.mean_ = np.einsum("kde,ke->kd", self.cov_, self.b_)
 
     def _learn(self, X, actions, rewards, propensities) -> None:
+        self.__dict__.pop("_cov32_cache", None)  # update_block changes cov_ in place
         if self.half_life is not None:
             self._forget(len(X))
         Z = self._design(X)
