@@ -29,6 +29,7 @@ whole batch.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -174,8 +175,32 @@ def numeric_columns(names: Sequence[str]) -> list[int]:
 
 def feature_version(topics: Sequence[str] = DEFAULT_TOPICS, vocab: Vocabulary = DEFAULT_VOCABULARY) -> str:
     """``f1-<hash of the names>``: bump the prefix for a change of meaning, the hash follows names."""
-    digest = hashlib.sha256("|".join(feature_names(topics, vocab)).encode()).hexdigest()[:8]
-    return f"f1-{digest}"
+    return _schema(tuple(topics), vocab).version
+
+
+@dataclass(frozen=True)
+class _Schema:
+    """What :func:`featurize` derives from the names alone, built once per (topics, vocabulary)."""
+
+    names: tuple[str, ...]
+    col: dict[str, int]
+    version: str
+    logged: np.ndarray  # columns that enter as log1p
+    days: np.ndarray  # recency columns, scaled to 0..1 after the log
+
+
+@functools.lru_cache(maxsize=32)
+def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
+    names = feature_names(topics, vocab)
+    col = {n: j for j, n in enumerate(names)}
+    digest = hashlib.sha256("|".join(names).encode()).hexdigest()[:8]
+    logged = [col[f"{kind}_{w}d"] for kind in ACTIVITY_KINDS for w in WINDOWS]
+    logged += [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
+    logged += [col[f"{p}_{w}d"] for p in PAGE_KINDS for w in (7, 30)]
+    logged += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
+    days = [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
+    days += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
+    return _Schema(tuple(names), col, f"f1-{digest}", np.array(logged), np.array(days))
 
 
 @dataclass(frozen=True)
@@ -213,9 +238,9 @@ def featurize(
     vocab: Vocabulary = DEFAULT_VOCABULARY,
 ) -> Features:
     """Features for a batch; ``profiles[i]`` is contact i's profile (None = no history)."""
-    names = feature_names(topics, vocab)
-    col = {n: j for j, n in enumerate(names)}
-    n, d = len(contacts), len(names)
+    schema = _schema(tuple(topics), vocab)
+    col = schema.col
+    n, d = len(contacts), len(schema.names)
     raw = np.zeros((n, d))
     now_ts = now.timestamp()
     today = int(now_ts // DAY_SECONDS)
@@ -280,17 +305,12 @@ def featurize(
         raw[:, col[f"never_{touch}_touch"]] = never
     _static(contacts, raw, col, vocab)
     X = raw.copy()
-    logged = [col[f"{kind}_{w}d"] for kind in ACTIVITY_KINDS for w in WINDOWS]
-    logged += [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
-    logged += [col[f"{p}_{w}d"] for p in PAGE_KINDS for w in (7, 30)]
-    logged += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
+    logged, days = schema.logged, schema.days
     X[:, logged] = np.log1p(np.maximum(X[:, logged], 0.0))
-    days = [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
-    days += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
     X[:, days] /= np.log1p(NEVER_DAYS)  # 0 = today .. 1 = a year or never: same scale as the rest
     X[:, col["log_employees"]] = np.log1p(X[:, col["log_employees"]]) / 5.0  # ~0..2
     X[:, col["log_revenue"]] = np.log1p(X[:, col["log_revenue"]]) / 10.0
-    return Features(X, raw, names, feature_version(topics, vocab))
+    return Features(X, raw, list(schema.names), schema.version)
 
 
 def _bucket(key: str, known: tuple[str, ...]) -> str:
