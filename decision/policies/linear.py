@@ -127,6 +127,12 @@ class _DisjointLinear(Policy):
         (all ones unless ``learn_noise``)."""
         if not self.learn_noise:
             return np.ones(self.n_actions)
+        cached = self.__dict__.get("_noise_scale_cache")
+        if cached is None:  # a function of the learned state alone: once per model state
+            cached = self.__dict__["_noise_scale_cache"] = self._noise_scale()
+        return cached.copy()
+
+    def _noise_scale(self) -> np.ndarray:
         s2 = self.noise_variance
         # the prior mean is the intercept's alone: m0' A0 m0 = prior_mean^2 / prior_variance
         k = self.n_actions
@@ -164,9 +170,13 @@ class _DisjointLinear(Policy):
         return out
 
     def __setattr__(self, name: str, value: object) -> None:
-        if name == "cov_":  # a new (or rescaled: ``cov_ *= c`` assigns too) covariance
-            self.__dict__.pop("_cov32_cache", None)
+        if name.endswith("_") and not name.startswith("_"):  # new state (``cov_ *= c`` assigns too)
+            self._drop_caches()
         super().__setattr__(name, value)
+
+    def _drop_caches(self) -> None:
+        self.__dict__.pop("_cov32_cache", None)
+        self.__dict__.pop("_noise_scale_cache", None)
 
     def _cov32(self) -> np.ndarray:
         """``cov_`` in float32, converted once per model state rather than once per batch (a
@@ -201,7 +211,7 @@ class _DisjointLinear(Policy):
         self.mean_ = np.einsum("kde,ke->kd", self.cov_, self.b_)
 
     def _learn(self, X, actions, rewards, propensities) -> None:
-        self.__dict__.pop("_cov32_cache", None)  # update_block changes cov_ in place
+        self._drop_caches()  # update_block changes the state in place
         if self.half_life is not None:
             self._forget(len(X))
         Z = self._design(X)
