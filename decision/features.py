@@ -187,6 +187,12 @@ class _Schema:
     version: str
     logged: np.ndarray  # columns that enter as log1p
     days: np.ndarray  # recency columns, scaled to 0..1 after the log
+    kinds: tuple[str, ...]  # profile kinds read: activities, pages, then topics
+    kind_ix: dict[str, int]
+    window_cols: dict[int, np.ndarray]  # per window: the activity kinds' count columns
+    since_cols: np.ndarray  # days_since_<kind> per activity kind
+    page_cols: dict[int, np.ndarray]  # per 7/30 days: the page kinds' count columns
+    page_ix: np.ndarray  # the page kinds' positions in ``kinds``
 
 
 @functools.lru_cache(maxsize=32)
@@ -200,7 +206,21 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
     logged += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
     days = [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
     days += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
-    return _Schema(tuple(names), col, f"f1-{digest}", np.array(logged), np.array(days))
+    kinds = (*ACTIVITY_KINDS, *PAGE_KINDS, *(f"topic:{t}" for t in topics))
+    kind_ix = {k: i for i, k in enumerate(kinds)}
+    return _Schema(
+        tuple(names),
+        col,
+        f"f1-{digest}",
+        np.array(logged),
+        np.array(days),
+        kinds,
+        kind_ix,
+        {w: np.array([col[f"{kind}_{w}d"] for kind in ACTIVITY_KINDS]) for w in WINDOWS},
+        np.array([col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]),
+        {w: np.array([col[f"{p}_{w}d"] for p in PAGE_KINDS]) for w in (7, 30)},
+        np.array([kind_ix[p] for p in PAGE_KINDS]),
+    )
 
 
 @dataclass(frozen=True)
@@ -244,8 +264,7 @@ def featurize(
     raw = np.zeros((n, d))
     now_ts = now.timestamp()
     today = int(now_ts // DAY_SECONDS)
-    kinds = (*ACTIVITY_KINDS, *PAGE_KINDS, *(f"topic:{t}" for t in topics))
-    kind_ix = {k: i for i, k in enumerate(kinds)}
+    kinds, kind_ix = schema.kinds, schema.kind_ix
     rows, kix, ages, counts = [], [], [], []
     last = np.full((n, len(kinds)), np.nan)  # days since newest occurrence
     future = np.zeros((n, len(kinds)), dtype=bool)  # some occurrence is after `now`
@@ -283,13 +302,12 @@ def featurize(
     bucket_recent = np.full((n, len(kinds)), np.inf)
     np.minimum.at(bucket_recent, (r, k), age)
     last = np.where(np.isnan(last), np.where(np.isinf(bucket_recent), np.nan, bucket_recent), last)
-    for j, kind in enumerate(ACTIVITY_KINDS):
-        for w in WINDOWS:
-            raw[:, col[f"{kind}_{w}d"]] = win[w][:, j]
-        raw[:, col[f"days_since_{kind}"]] = np.where(np.isnan(last[:, j]), NEVER_DAYS, last[:, j])
-    for p in PAGE_KINDS:
-        for w in (7, 30):
-            raw[:, col[f"{p}_{w}d"]] = win[w][:, kind_ix[p]]
+    na = len(ACTIVITY_KINDS)
+    for w in WINDOWS:
+        raw[:, schema.window_cols[w]] = win[w][:, :na]
+    raw[:, schema.since_cols] = np.where(np.isnan(last[:, :na]), NEVER_DAYS, last[:, :na])
+    for w in (7, 30):
+        raw[:, schema.page_cols[w]] = win[w][:, schema.page_ix]
     t_counts = np.stack([win[90][:, kind_ix[f"topic:{t}"]] for t in topics], axis=1) if topics else np.zeros((n, 0))
     shares = t_counts / (t_counts.sum(axis=1, keepdims=True) + 1.0)
     for j, t in enumerate(topics):
