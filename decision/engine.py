@@ -362,11 +362,12 @@ class EnginePolicy:
         notes = [""] * n
         eng = np.flatnonzero(arms == ENGINE)
         if len(eng):
-            chosen[eng], prop[eng], notes_e, probs = self._engine_choose(F.X[eng], mask[eng], baseline[eng])
-            for j, i in enumerate(eng):
-                notes[i] = notes_e[j]
-            demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
-            self._long_term(batch, now, F, mask, eng, chosen, prop, notes, probs, demoted)
+            with self.model._one_batch():  # the engine rows' means and widths, computed once
+                chosen[eng], prop[eng], notes_e, probs = self._engine_choose(F.X[eng], mask[eng], baseline[eng])
+                for j, i in enumerate(eng):
+                    notes[i] = notes_e[j]
+                demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
+                self._long_term(batch, now, F, mask, eng, chosen, prop, notes, probs, demoted)
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
         if len(eng):
             ex = self.extras.build(
