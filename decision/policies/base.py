@@ -12,6 +12,7 @@ sampling, whose action probabilities are estimated by Monte-Carlo).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -214,8 +215,10 @@ class Policy:
         """Choose one eligible action per row, with its propensity and the expected rewards."""
         X = self._check_X(X)
         mask = self._check_mask(mask, len(X))
-        actions, propensities = self._choose(X, mask)
-        scores = masked(self._predict(X), mask)
+        scope = getattr(self, "one_batch", None)  # linear policies: means computed once
+        with scope() if scope is not None else contextlib.nullcontext():
+            actions, propensities = self._choose(X, mask)
+            scores = masked(self._predict(X), mask)
         return Choice(actions.astype(np.intp), propensities.astype(float), scores)
 
     def choose_one(self, x: Any, mask: Any = None) -> tuple[int, float]:
