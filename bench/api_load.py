@@ -159,7 +159,7 @@ def start_server(config: Path, port: int, log: Path, workers: int) -> subprocess
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
-    deadline = time.time() + 90  # a loaded machine imports slowly
+    deadline = time.time() + 180  # a loaded machine imports slowly
     while time.time() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"hub serve exited: {log.read_text()}")
@@ -169,7 +169,7 @@ def start_server(config: Path, port: int, log: Path, workers: int) -> subprocess
         except httpx.TransportError:
             time.sleep(0.1)
     proc.terminate()
-    raise SystemExit("hub serve did not answer within 90 s")
+    raise SystemExit("hub serve did not answer within 180 s")
 
 
 class _Pool:
