@@ -26,8 +26,9 @@ from hub.pipeline.context import HubContext
 #: CALIBRATION_MS of CPU. On a shared machine both CPU times grow together (caches and cores
 #: are shared: the engine's one-row decide went 1.76 -> 4.0 ms from load 20 to load 34), so the
 #: bar is scaled by the calibration measured in the same run and judges the code, not the
-#: neighbours: a decision may cost 12 calibrations. Measured at load 41 (2026-12-03): 6.4 ms
-#: per real-time decision against a 0.99 ms calibration, 6.5 calibrations.
+#: neighbours: a decision may cost 12 calibrations. Measured 2026-12-03: 3.1 ms per real-time
+#: decision against a 0.82 ms calibration at load 5 (3.8 calibrations), 6.4 ms against 0.99 ms
+#: at load 41 (6.5); the whole file takes 4 s at load 5, 24 s at load 44.
 GROSS_MS = 3.0
 CALIBRATION_MS = 0.25
 
