@@ -4,7 +4,7 @@ Open loop: requests are started on a fixed schedule (``--rate`` per second) whet
 earlier ones have answered, and latency is measured from the scheduled start, so a slow
 server cannot hide its queueing (no coordinated omission). A warm-up second is not counted.
 
-    python bench/api_load.py                      # seeds a SQLite store, starts hub serve, 200/s for 20 s
+    python bench/api_load.py                      # seeds a SQLite store, trains the engine, starts hub serve, 200/s for 20 s
     python bench/api_load.py --store-url postgresql://postgres@127.0.0.1/bench_db
     python bench/api_load.py --url http://127.0.0.1:8000 --token ...   # an already running server
 
@@ -97,6 +97,36 @@ def seed(store_url: str, n: int, seed_: int = 7) -> None:
     store.dispose()
 
 
+def train(config: Path, rows: int = 5_000, seed_: int = 7) -> str:
+    """Teach the engine from ``rows`` synthetic outcomes on the seeded contacts' own features
+    and save the snapshot, as the learn step does: the server then decides with a current
+    model in which every action has matured (not the cold v0 that only follows the rules).
+    Returns the model's version name."""
+    import numpy as np
+
+    from decision.interface import ContactView
+    from hub.config import load_settings
+    from hub.models import utcnow
+    from hub.pipeline.context import HubContext
+    from hub.store import contacts as contact_store
+    from hub.store import learning as learning_store
+
+    ctx = HubContext.build(load_settings(config), embedded=True)
+    engine = ctx.policy
+    with ctx.store.connect() as conn:
+        people = contact_store.load_contacts(conn, list(range(1, 501)))
+    X = engine.features([ContactView(contact=c, activities=[]) for c in people], utcnow()).X
+    rng = np.random.default_rng(seed_)
+    actions = [engine.ids[i] for i in rng.integers(0, len(engine.ids), rows)]
+    engine.learn(X[rng.integers(0, len(X), rows)], actions, rng.normal(1.0, 1.0, rows), np.full(rows, 0.2))
+    with ctx.store.begin() as conn:
+        meta = {"learned": rows, "feature_version": engine.feature_version}
+        engine.model_version = learning_store.save_snapshot(conn, engine.model_name, engine.snapshot(), meta, utcnow())
+    version = engine.version
+    ctx.close()
+    return version
+
+
 def cpu_seconds(pid: int) -> float:
     """User+system CPU of a process and its children (uvicorn workers), from /proc."""
     total = 0.0
@@ -129,7 +159,7 @@ def start_server(config: Path, port: int, log: Path, workers: int) -> subprocess
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
-    deadline = time.time() + 30
+    deadline = time.time() + 180  # a loaded machine imports slowly
     while time.time() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"hub serve exited: {log.read_text()}")
@@ -139,7 +169,7 @@ def start_server(config: Path, port: int, log: Path, workers: int) -> subprocess
         except httpx.TransportError:
             time.sleep(0.1)
     proc.terminate()
-    raise SystemExit("hub serve did not answer within 30 s")
+    raise SystemExit("hub serve did not answer within 180 s")
 
 
 class _Pool:
@@ -252,6 +282,7 @@ def table(r: dict) -> str:
         ("load average (1 min)", f"{os.getloadavg()[0]:.2f}"),
         ("store", r.get("store", "external server")),
         ("hub serve workers", str(r.get("workers", "?"))),
+        ("model", str(r.get("policy_version", "?"))),
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
@@ -277,6 +308,8 @@ def main() -> None:
             store_url = args.store_url or f"sqlite:///{work / 'bench.db'}"
             seed(store_url, args.contacts)
             config = write_config(work, store_url)
+            os.environ.setdefault("HUB_BENCH_TOKEN", TOKEN)
+            model = train(config)
             port = free_port()
             proc = start_server(config, port, work / "serve.log", args.workers)
             try:
@@ -286,6 +319,14 @@ def main() -> None:
                 )
                 total = int(args.rate * (args.duration + args.warmup))
                 result["server_cpu_ms_per_request"] = round((cpu_seconds(proc.pid) - cpu0) * 1000 / total, 2)
+                answer = httpx.post(
+                    f"http://127.0.0.1:{port}/v1/decisions",
+                    json={"contact": {"email": "person1@bench.example"}},
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                ).json()
+                result["policy_version"] = answer.get("policy_version")
+                if result["policy_version"] != model:
+                    raise SystemExit(f"the server decided with {result['policy_version']}, not the trained {model}")
             finally:
                 proc.terminate()
                 proc.wait(10)

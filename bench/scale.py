@@ -9,8 +9,10 @@ small store and again once it holds ``--contacts``:
 - incremental sync of 1,000 changed records and a no-change sync, through the real
   ``sync_connector`` and the Redis-backed test CRM (tests/plugins/memory_crm.py) on this
   run's own redis-server: their cost must not grow with the total;
-- decide throughput with 1, 2 and 4 worker processes (real ``decide_contacts``, rules policy,
-  pushes queued) and each worker's peak memory (max RSS);
+- decide throughput with 1, 2 and 4 worker processes (real ``decide_contacts``, the engine
+  policy, pushes queued), the 2 / 1 worker ratio, and each worker's peak memory (max RSS);
+- the profile of one 200-contact decide batch: the share of its time in store reads,
+  featurize, the engine, governance and writes, so the bottleneck is visible;
 - store size per contact.
 
 Full sync (a first sync into an empty store) is timed through the same path at 10,000 records
@@ -169,6 +171,55 @@ def _decide_worker(config: str, ids: list[int], key: str, chunk: int) -> tuple[f
     return secs, decided, peak_rss_kb()
 
 
+#: stage -> the functions whose cumulative time it is (one decide batch under cProfile)
+STAGES = {
+    "store reads": (
+        "hub/store/decisions.py:existing_requests",
+        "hub/store/decisions.py:decided_since_change",
+        "hub/store/contacts.py:load_contacts",
+        "hub/store/profiles.py:load_profiles",
+        "hub/store/decisions.py:recent_actions",
+        "hub/store/decisions.py:handoffs_since",
+        "hub/pipeline/learn.py:ensure_current",
+    ),
+    "featurize": ("decision/engine.py:features",),
+    "engine (without featurize)": ("decision/engine.py:decide",),
+    "governance (scores, routing)": ("hub/governance/plan.py:after_policy",),
+    "writes (decisions, pushes)": (
+        "hub/store/decisions.py:insert_decisions",
+        "hub/governance/plan.py:enqueue",
+    ),
+}
+
+
+def decide_profile(config: Path, ids: list[int], key: str) -> dict[str, float]:
+    """Share of one decide batch's time per stage (cProfile cumulative times, so the Python-
+    heavy stages are inflated alike; the shares show the bottleneck), and its wall seconds."""
+    import cProfile
+    import pstats
+
+    ctx = HubContext.build(load_settings(config), embedded=True)
+    decide_contacts(ctx, ids[:10], f"{key}-warmup")
+    prof = cProfile.Profile()
+    prof.enable()
+    decide_contacts(ctx, ids, key)
+    prof.disable()
+    ctx.close()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    cum: dict[str, float] = {}
+    for (file, _, func), (_, _, _, ct, _) in stats.items():
+        for stage, names in STAGES.items():
+            if any(file.endswith(n.split(":")[0]) and func == n.split(":")[1] for n in names):
+                cum[stage] = cum.get(stage, 0.0) + ct
+    total = sum(ct for (file, _, func), (_, _, _, ct, _) in stats.items() if func == "decide_contacts")
+    cum["engine (without featurize)"] = cum.get("engine (without featurize)", 0.0) - cum.get("featurize", 0.0)
+    out = {stage: round(100 * cum.get(stage, 0.0) / total, 1) for stage in STAGES}
+    out["other (%)"] = round(100 - sum(out.values()), 1)
+    out["batch of contacts"] = len(ids)
+    out["profiled seconds"] = round(total, 3)
+    return out
+
+
 def decide_throughput(config: Path, ids: list[int], procs: int, key: str) -> tuple[float, float]:
     """Contacts decided per second over ``procs`` processes, and the largest worker RSS (MB)."""
     parts = [ids[i::procs] for i in range(procs)]
@@ -200,6 +251,9 @@ def measure(ctx: HubContext, config: Path, db: OwnDatabase, total: int, sample: 
         rate, rss = decide_throughput(config, ids, procs, f"{tag}-{procs}")
         out[f"decide, {procs} worker(s) (contacts/s)"] = rate
         out[f"peak RSS per worker, {procs} worker(s) (MB)"] = rss
+    out["decide scaling, 2 / 1 workers"] = (
+        out["decide, 2 worker(s) (contacts/s)"] / out["decide, 1 worker(s) (contacts/s)"]
+    )
     return out
 
 
@@ -231,6 +285,9 @@ def main() -> None:
         rows["small"] = measure(ctx, config, db, args.small, args.decide_sample, "small")
         notes["generate_rest_s"] = round(generate(db.url, args.small + 1, args.contacts, args.activities), 1)
         rows["large"] = measure(ctx, config, db, args.contacts, args.decide_sample, "large")
+        notes["decide_batch_profile_percent"] = decide_profile(
+            config, list(range(args.contacts - 399, args.contacts - 199)), "profile"
+        )
         ctx.close()
     finally:
         redis.stop()
@@ -241,7 +298,11 @@ def main() -> None:
         large = rows["large"][metric]
         print(f"{metric:44} {small:12.3f} {large:12.3f} {large / small if small else 0:12.2f}")
     for k, v in notes.items():
-        print(f"{k}: {v}")
+        if k != "decide_batch_profile_percent":
+            print(f"{k}: {v}")
+    print("one decide batch, share of its time per stage (cProfile):")
+    for stage, pct in notes["decide_batch_profile_percent"].items():
+        print(f"  {stage:42} {pct}")
     print(json.dumps({"contacts": args.contacts, "small": args.small, "rows": rows, **notes}))
 
 

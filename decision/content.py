@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from decision.policies import BetaBernoulli
-from decision.policies.base import Policy
 
 #: slot -> the hub field it is pushed in and the outcome that rewards it
 SLOT_FIELDS: Mapping[str, str] = {
@@ -45,16 +44,21 @@ class ContentSlots:
         if unknown:
             raise ValueError(f"unknown content slots {sorted(unknown)}; known: {sorted(SLOT_FIELDS)}")
         self.variants = {k: list(v) for k, v in variants.items() if v}
-        self.bandits: dict[str, Policy] = {
+        self.bandits: dict[str, BetaBernoulli] = {
             k: BetaBernoulli(n_actions=len(v), seed=seed + j) for j, (k, v) in enumerate(self.variants.items())
         }
 
     def choose(self, n: int) -> dict[str, list[str]]:
-        """Per hub field, the variant for each of ``n`` contacts (Thompson sampling)."""
+        """Per hub field, the variant for each of ``n`` contacts (Thompson sampling).
+
+        One Beta draw per contact and variant, argmax: the same choice distribution as the
+        bandit's ``choose_many``, without its Monte-Carlo propensities (100 further draws per
+        slot), which nothing here reads: a variant's push records which one was sent, and the
+        slots learn from it on-policy."""
         out: dict[str, list[str]] = {}
         for slot, bandit in self.bandits.items():
             names = self.variants[slot]
-            idx = bandit.choose_many(np.zeros((n, 0))).actions if n else np.zeros(0, dtype=int)
+            idx = bandit.thompson_draw(n) if n else np.zeros(0, dtype=int)
             out[SLOT_FIELDS[slot]] = [names[i] for i in idx]
         return out
 

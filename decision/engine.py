@@ -471,14 +471,27 @@ class EnginePolicy:
         eng = np.flatnonzero(np.isin(arms, ENGINE_ARMS))
         probs = None
         if len(eng):
-            chosen[eng], prop[eng], notes_e, probs = self._arms_choose(F.X[eng], mask[eng], baseline[eng], arms[eng])
-            for j, i in enumerate(eng):
-                notes[i] = notes_e[j]
-            demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
-            rerank = ~np.isin(arms[eng], (RANDOM, NO_LONG_TERM))
-            self._long_term(
-                batch, now, F, mask, eng[rerank], chosen, prop, notes, probs[rerank], demoted[rerank], arms[eng[rerank]]
-            )
+            with self.model._one_batch():  # the engine rows' means and widths, computed once
+                chosen[eng], prop[eng], notes_e, probs = self._arms_choose(
+                    F.X[eng], mask[eng], baseline[eng], arms[eng]
+                )
+                for j, i in enumerate(eng):
+                    notes[i] = notes_e[j]
+                demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
+                rerank = ~np.isin(arms[eng], (RANDOM, NO_LONG_TERM))
+                self._long_term(
+                    batch,
+                    now,
+                    F,
+                    mask,
+                    eng[rerank],
+                    chosen,
+                    prop,
+                    notes,
+                    probs[rerank],
+                    demoted[rerank],
+                    arms[eng[rerank]],
+                )
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
         if len(eng):
             ex = self.extras.build(
@@ -629,13 +642,14 @@ class EnginePolicy:
             # no legacy rules: their "wait" is no teacher, and apprenticing to it would lock the
             # engine into the first action that matures (decision/policies/apprentice.py)
             baseline = None
-        choice = model.choose_many(X, mask, baseline=baseline)
-        actions = choice.actions.copy()
-        if free.any():
-            free_choice = model.policy.choose_many(X[free], mask[free])
-            actions[free] = free_choice.actions
-        p_app = model.probabilities_many(X, mask, baseline=baseline)
-        p_free = model.policy.probabilities_many(X, mask) if share > 0 else p_app
+        with model._one_batch():  # posterior widths computed once for all four calls
+            choice = model.choose_many(X, mask, baseline=baseline)
+            actions = choice.actions.copy()
+            if free.any():
+                free_choice = model.policy.choose_many(X[free], mask[free])
+                actions[free] = free_choice.actions
+            p_app = model.probabilities_many(X, mask, baseline=baseline)
+            p_free = model.policy.probabilities_many(X, mask) if share > 0 else p_app
         probs = (1 - share) * p_app + share * p_free
         prop = np.clip(probs[np.arange(len(X)), actions], MIN_PROPENSITY, 1.0)
         followed = np.zeros(len(X), dtype=bool) if baseline is None else (actions == baseline) & ~free

@@ -10,6 +10,7 @@ the salt reshuffles everyone independently of the previous experiment.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
@@ -43,6 +44,30 @@ def _splitmix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(31))
 
 
+_MASK = (1 << 64) - 1
+#: up to this many ids are hashed with Python ints (a real-time decision hashes one): the
+#: array version's fixed cost is about 100 numpy calls
+_SCALAR_MAX = 16
+
+
+@functools.lru_cache(maxsize=64)
+def _salt_key(salt: str) -> int:
+    return int.from_bytes(hashlib.blake2b(salt.encode(), digest_size=8).digest(), "big")
+
+
+def _unit_hash_one(s: str, salt: str) -> float:
+    """:func:`unit_hash` of one id, bit for bit, in Python ints (FNV-1a over code points, then
+    splitmix64)."""
+    h = int(_FNV_OFFSET)
+    for ch in s:
+        h = ((h ^ ord(ch)) * int(_FNV_PRIME)) & _MASK
+    h ^= _salt_key(salt)
+    h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & _MASK
+    h ^= h >> 31
+    return (h >> 11) / float(2**53)
+
+
 def unit_hash(ids: Any, salt: str) -> np.ndarray:
     """Uniform value in [0, 1) per id; ``42`` and ``"42"`` hash alike.
 
@@ -50,6 +75,8 @@ def unit_hash(ids: Any, salt: str) -> np.ndarray:
     >>> bool(u[0] == u[2]), bool(0 <= u.min() and u.max() < 1)
     (True, True)
     """
+    if isinstance(ids, list | tuple) and len(ids) <= _SCALAR_MAX and all(type(i) in (int, str) for i in ids):
+        return np.array([_unit_hash_one(str(i), salt) for i in ids], dtype=np.float64)
     s = np.asarray(ids).astype(str)
     if s.ndim != 1:
         raise DecisionError(f"ids must be a 1-d array; got shape {s.shape}.")
@@ -62,8 +89,7 @@ def unit_hash(ids: Any, salt: str) -> np.ndarray:
         for j in range(codes.shape[1]):
             stepped = (h ^ codes[:, j].astype(np.uint64)) * _FNV_PRIME
             h = np.where(j < lengths, stepped, h)
-        salt_key = int.from_bytes(hashlib.blake2b(salt.encode(), digest_size=8).digest(), "big")
-        h = _splitmix(h ^ np.uint64(salt_key))
+        h = _splitmix(h ^ np.uint64(_salt_key(salt)))
     return (h >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 

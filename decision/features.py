@@ -29,6 +29,7 @@ whole batch.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -174,8 +175,52 @@ def numeric_columns(names: Sequence[str]) -> list[int]:
 
 def feature_version(topics: Sequence[str] = DEFAULT_TOPICS, vocab: Vocabulary = DEFAULT_VOCABULARY) -> str:
     """``f1-<hash of the names>``: bump the prefix for a change of meaning, the hash follows names."""
-    digest = hashlib.sha256("|".join(feature_names(topics, vocab)).encode()).hexdigest()[:8]
-    return f"f1-{digest}"
+    return _schema(tuple(topics), vocab).version
+
+
+@dataclass(frozen=True)
+class _Schema:
+    """What :func:`featurize` derives from the names alone, built once per (topics, vocabulary)."""
+
+    names: tuple[str, ...]
+    col: dict[str, int]
+    version: str
+    logged: np.ndarray  # columns that enter as log1p
+    days: np.ndarray  # recency columns, scaled to 0..1 after the log
+    kinds: tuple[str, ...]  # profile kinds read: activities, pages, then topics
+    kind_ix: dict[str, int]
+    window_cols: dict[int, np.ndarray]  # per window: the activity kinds' count columns
+    since_cols: np.ndarray  # days_since_<kind> per activity kind
+    page_cols: dict[int, np.ndarray]  # per 7/30 days: the page kinds' count columns
+    page_ix: np.ndarray  # the page kinds' positions in ``kinds``
+
+
+@functools.lru_cache(maxsize=32)
+def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
+    names = feature_names(topics, vocab)
+    col = {n: j for j, n in enumerate(names)}
+    digest = hashlib.sha256("|".join(names).encode()).hexdigest()[:8]
+    logged = [col[f"{kind}_{w}d"] for kind in ACTIVITY_KINDS for w in WINDOWS]
+    logged += [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
+    logged += [col[f"{p}_{w}d"] for p in PAGE_KINDS for w in (7, 30)]
+    logged += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
+    days = [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
+    days += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
+    kinds = (*ACTIVITY_KINDS, *PAGE_KINDS, *(f"topic:{t}" for t in topics))
+    kind_ix = {k: i for i, k in enumerate(kinds)}
+    return _Schema(
+        tuple(names),
+        col,
+        f"f1-{digest}",
+        np.array(logged),
+        np.array(days),
+        kinds,
+        kind_ix,
+        {w: np.array([col[f"{kind}_{w}d"] for kind in ACTIVITY_KINDS]) for w in WINDOWS},
+        np.array([col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]),
+        {w: np.array([col[f"{p}_{w}d"] for p in PAGE_KINDS]) for w in (7, 30)},
+        np.array([kind_ix[p] for p in PAGE_KINDS]),
+    )
 
 
 @dataclass(frozen=True)
@@ -213,14 +258,13 @@ def featurize(
     vocab: Vocabulary = DEFAULT_VOCABULARY,
 ) -> Features:
     """Features for a batch; ``profiles[i]`` is contact i's profile (None = no history)."""
-    names = feature_names(topics, vocab)
-    col = {n: j for j, n in enumerate(names)}
-    n, d = len(contacts), len(names)
+    schema = _schema(tuple(topics), vocab)
+    col = schema.col
+    n, d = len(contacts), len(schema.names)
     raw = np.zeros((n, d))
     now_ts = now.timestamp()
     today = int(now_ts // DAY_SECONDS)
-    kinds = (*ACTIVITY_KINDS, *PAGE_KINDS, *(f"topic:{t}" for t in topics))
-    kind_ix = {k: i for i, k in enumerate(kinds)}
+    kinds, kind_ix = schema.kinds, schema.kind_ix
     rows, kix, ages, counts = [], [], [], []
     last = np.full((n, len(kinds)), np.nan)  # days since newest occurrence
     future = np.zeros((n, len(kinds)), dtype=bool)  # some occurrence is after `now`
@@ -258,13 +302,12 @@ def featurize(
     bucket_recent = np.full((n, len(kinds)), np.inf)
     np.minimum.at(bucket_recent, (r, k), age)
     last = np.where(np.isnan(last), np.where(np.isinf(bucket_recent), np.nan, bucket_recent), last)
-    for j, kind in enumerate(ACTIVITY_KINDS):
-        for w in WINDOWS:
-            raw[:, col[f"{kind}_{w}d"]] = win[w][:, j]
-        raw[:, col[f"days_since_{kind}"]] = np.where(np.isnan(last[:, j]), NEVER_DAYS, last[:, j])
-    for p in PAGE_KINDS:
-        for w in (7, 30):
-            raw[:, col[f"{p}_{w}d"]] = win[w][:, kind_ix[p]]
+    na = len(ACTIVITY_KINDS)
+    for w in WINDOWS:
+        raw[:, schema.window_cols[w]] = win[w][:, :na]
+    raw[:, schema.since_cols] = np.where(np.isnan(last[:, :na]), NEVER_DAYS, last[:, :na])
+    for w in (7, 30):
+        raw[:, schema.page_cols[w]] = win[w][:, schema.page_ix]
     t_counts = np.stack([win[90][:, kind_ix[f"topic:{t}"]] for t in topics], axis=1) if topics else np.zeros((n, 0))
     shares = t_counts / (t_counts.sum(axis=1, keepdims=True) + 1.0)
     for j, t in enumerate(topics):
@@ -280,17 +323,12 @@ def featurize(
         raw[:, col[f"never_{touch}_touch"]] = never
     _static(contacts, raw, col, vocab)
     X = raw.copy()
-    logged = [col[f"{kind}_{w}d"] for kind in ACTIVITY_KINDS for w in WINDOWS]
-    logged += [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
-    logged += [col[f"{p}_{w}d"] for p in PAGE_KINDS for w in (7, 30)]
-    logged += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
+    logged, days = schema.logged, schema.days
     X[:, logged] = np.log1p(np.maximum(X[:, logged], 0.0))
-    days = [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
-    days += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
     X[:, days] /= np.log1p(NEVER_DAYS)  # 0 = today .. 1 = a year or never: same scale as the rest
     X[:, col["log_employees"]] = np.log1p(X[:, col["log_employees"]]) / 5.0  # ~0..2
     X[:, col["log_revenue"]] = np.log1p(X[:, col["log_revenue"]]) / 10.0
-    return Features(X, raw, names, feature_version(topics, vocab))
+    return Features(X, raw, list(schema.names), schema.version)
 
 
 def _bucket(key: str, known: tuple[str, ...]) -> str:

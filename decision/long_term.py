@@ -163,7 +163,15 @@ def routed_probabilities(
     """(n, k) probability of each final action after :func:`rerank`: it is deterministic given
     the bandit's draw, so a final action gets the bandit's probability of every draw mapped to it."""
     n, k = probs.shape
-    final = np.stack([rerank(np.full(n, a), short, long_term, mask, weight)[0] for a in range(k)], axis=1)
+    if weight <= 0 or n == 0:
+        return probs.copy()
+    # rerank of every possible draw at once: column a is rerank(np.full(n, a), ...)
+    blended = np.where(mask, (1.0 - weight) * short + weight * long_term, -np.inf)
+    best = np.argmax(blended, axis=1)[:, None]
+    top = np.take_along_axis(blended, best, axis=1)
+    draws = np.arange(k)[None, :]
+    over = (long_term < 0) & (best != draws) & (top > blended)
+    final = np.where(over, best, draws)
     out = np.zeros((n, k))
     np.add.at(out, (np.repeat(np.arange(n), k), final.ravel()), probs.ravel())
     return out

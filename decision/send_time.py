@@ -18,6 +18,7 @@ Everything is vectorized over the batch: the only per-row Python is formatting t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -84,7 +85,15 @@ def to_local(counts_utc: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return counts_utc[np.arange(n)[:, None], src]
 
 
+@functools.lru_cache(maxsize=8)
 def _circular_kernel(width: float, size: int = 24) -> np.ndarray:
+    """(size, size) column-normalized circular Gaussian smoothing (cached: read-only)."""
+    k = _kernel(width, size)
+    k.flags.writeable = False
+    return k
+
+
+def _kernel(width: float, size: int) -> np.ndarray:
     d = np.abs(np.arange(size)[:, None] - np.arange(size)[None, :])
     d = np.minimum(d, size - d)
     k = np.exp(-0.5 * (d / width) ** 2) if width > 0 else (d == 0).astype(float)

@@ -116,7 +116,7 @@ class Apprentice(Policy):
         with self._one_batch():
             eff, legacy = self._effective_mask(X, mask, baseline)
             actions, prop = self.policy._choose(X, eff)
-        scores = masked(self.policy._predict(X), mask)
+            scores = masked(self.policy._predict(X), mask)
         followed = legacy[np.arange(len(X)), actions]
         return Choice(actions.astype(np.intp), prop.astype(float), scores, followed)
 

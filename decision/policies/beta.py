@@ -74,6 +74,13 @@ class BetaBernoulli(Policy):
         draws = self._rng.beta(self.alpha_, self.beta_, size=(self.n_draws, 1, self.n_actions))
         return mc_winners(np.zeros(mask.shape), lambda s, e: draws[s:e], self.n_draws, mask)
 
+    def thompson_draw(self, n: int) -> np.ndarray:
+        """(n,) one Thompson choice per row with every action eligible and no propensity: what
+        :meth:`choose_many` picks, without the Monte-Carlo estimate of its probability."""
+        if not hasattr(self, "alpha_"):
+            self._check_X(np.zeros((n, 0)))
+        return np.argmax(self._rng.beta(self.alpha_, self.beta_, size=(n, self.n_actions)), axis=1)
+
     def _choose(self, X, mask):
         draws = self._rng.beta(self.alpha_, self.beta_, size=mask.shape)
         actions = np.argmax(masked(draws, mask), axis=1)

@@ -7,7 +7,7 @@ covariance matrices, so nothing loops over rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -17,6 +17,11 @@ from hub.errors import DecisionError
 
 from ._gaussian import decay_blocks, group_rows, spd_inverse, update_block
 from .base import Policy, argmax_ties, masked, mc_winners, win_shares
+
+
+def _same_rows(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same batch: the same array, or one with equal rows (each ``*_many`` call copies X)."""
+    return a is b or (a.shape == b.shape and np.array_equal(a, b))
 
 
 class _DisjointLinear(Policy):
@@ -107,7 +112,24 @@ class _DisjointLinear(Policy):
         if "yy_" not in state and hasattr(self, "n_obs_"):  # a snapshot from before these existed
             self._init_noise_state(self.n_actions)
 
+    def _scoped(self, X: np.ndarray, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """``compute()`` for the rows X, kept for the batch inside :meth:`one_batch` (the first
+        batch seen in the scope; any other rows are computed afresh)."""
+        scope = getattr(self, "_batch_scope", None)
+        if scope is None:
+            return compute()
+        if scope.get("X") is None:
+            scope["X"] = X
+        elif not _same_rows(scope["X"], X):
+            return compute()
+        if key not in scope:
+            scope[key] = compute()
+        return scope[key]
+
     def _design(self, X: np.ndarray) -> np.ndarray:
+        return self._scoped(X, "design", lambda: self._design_of(X))
+
+    def _design_of(self, X: np.ndarray) -> np.ndarray:
         cols = self._squared_columns(X.shape[1])
         parts = [X, X[:, cols] ** 2] if len(cols) else [X]
         if self.fit_intercept:
@@ -115,13 +137,19 @@ class _DisjointLinear(Policy):
         return np.hstack(parts) if len(parts) > 1 else X
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
-        return self._design(X) @ self.mean_.T
+        return self._scoped(X, "mean", lambda: self._design(X) @ self.mean_.T).copy()
 
     def noise_scale(self) -> np.ndarray:
         """(k,) posterior mean of each action's noise variance divided by ``noise_variance``
         (all ones unless ``learn_noise``)."""
         if not self.learn_noise:
             return np.ones(self.n_actions)
+        cached = self.__dict__.get("_noise_scale_cache")
+        if cached is None:  # a function of the learned state alone: once per model state
+            cached = self.__dict__["_noise_scale_cache"] = self._noise_scale()
+        return cached.copy()
+
+    def _noise_scale(self) -> np.ndarray:
         s2 = self.noise_variance
         # the prior mean is the intercept's alone: m0' A0 m0 = prior_mean^2 / prior_variance
         k = self.n_actions
@@ -135,18 +163,15 @@ class _DisjointLinear(Policy):
     def _width(self, X: np.ndarray) -> np.ndarray:
         """(n, k) posterior sd of each action's score per row: the batch's main cost, a
         (k, n, D) x (D, D) product, so inside :meth:`one_batch` it is computed once per batch."""
-        scope = getattr(self, "_batch_widths", None)
-        if scope is not None and scope[0] is X:
-            return scope[1]
+        return self._scoped(X, "width", lambda: self._width_of(X))
+
+    def _width_of(self, X: np.ndarray) -> np.ndarray:
         # float32 halves the dominant product; widths only scale exploration
         Z = self._design(X).astype(np.float32)
-        G = np.matmul(Z[None], self.cov_.astype(np.float32))  # (k, n, D)
+        G = np.matmul(Z[None], self._cov32())  # (k, n, D)
         var = np.einsum("knd,nd->nk", G, Z).astype(np.float64)
         scale = self.noise_variance * self.noise_scale() if self.learn_noise else self.noise_variance
-        width = np.sqrt(np.maximum(var, 0.0) * scale)
-        if scope is not None:
-            self._batch_widths = (X, width)
-        return width
+        return np.sqrt(np.maximum(var, 0.0) * scale)
 
     def mean_variance(self, X: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """(n,) posterior variance ``z' S_a z`` of each row's predicted mean for its own action
@@ -158,15 +183,39 @@ class _DisjointLinear(Policy):
             out[rows] = np.einsum("nd,nd->n", Z[rows] @ self.cov_[a], Z[rows])
         return out
 
+    def __setattr__(self, name: str, value: object) -> None:
+        if name.endswith("_") and not name.startswith("_"):  # new state (``cov_ *= c`` assigns too)
+            self._drop_caches()
+        super().__setattr__(name, value)
+
+    def _drop_caches(self) -> None:
+        self.__dict__.pop("_cov32_cache", None)
+        self.__dict__.pop("_noise_scale_cache", None)
+
+    def _cov32(self) -> np.ndarray:
+        """``cov_`` in float32, converted once per model state rather than once per batch (a
+        (k, D, D) copy that costs as much as a one-row batch's widths). Learning and any
+        assignment to ``cov_`` drop it."""
+        cached = self.__dict__.get("_cov32_cache")
+        if cached is None:
+            cached = self.__dict__["_cov32_cache"] = self.cov_.astype(np.float32)
+        return cached
+
     @contextmanager
     def one_batch(self) -> Iterator[None]:
-        """Within this block the model does not change and widths are reused for the same
-        batch array: the apprentice reads them to judge maturity, then to choose."""
-        self._batch_widths = (None, None)
+        """Within this block the model does not change, and the design matrix, means and
+        widths of the block's batch (the first rows it sees, or a copy of them) are computed
+        once: the apprentice reads widths to judge maturity, then to choose, and the engine
+        reads means and probabilities again for budgets and the long-term rerank. Nested
+        blocks share the outer one's."""
+        if getattr(self, "_batch_scope", None) is not None:
+            yield
+            return
+        self._batch_scope: dict[str, np.ndarray] | None = {}
         try:
             yield
         finally:
-            self._batch_widths = None
+            self._batch_scope = None
 
     def _forget(self, rows: int) -> None:
         factor = 0.5 ** (rows / self.half_life)
@@ -178,6 +227,7 @@ class _DisjointLinear(Policy):
         self.mean_ = np.einsum("kde,ke->kd", self.cov_, self.b_)
 
     def _learn(self, X, actions, rewards, propensities) -> None:
+        self._drop_caches()  # update_block changes the state in place
         if self.half_life is not None:
             self._forget(len(X))
         Z = self._design(X)

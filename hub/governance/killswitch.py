@@ -44,8 +44,11 @@ def check_use_case(use_case: str) -> str:
     return use_case
 
 
+_ALL = select(kill_switches)  # built once: every real-time decision reads it
+
+
 def states(conn: Connection, settings: GovernanceSettings) -> dict[str, SwitchState]:
-    rows = {r.use_case: r for r in conn.execute(select(kill_switches))}
+    rows = {r.use_case: r for r in conn.execute(_ALL)}
     out = {}
     for uc in USE_CASES:
         r = rows.get(uc)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from hub.store.contacts import aware
 from hub.store.schema import decision_features, decisions, model_snapshots, outcomes
@@ -137,8 +137,12 @@ def finalized_rewards(conn: Connection) -> list[tuple[datetime, str, str, float]
 # -- snapshots ---------------------------------------------------------------------------------
 
 
+#: built once: every real-time decision asks (building the statement cost more than running it)
+_LATEST = select(func.max(model_snapshots.c.version)).where(model_snapshots.c.name == bindparam("name"))
+
+
 def latest_version(conn: Connection, name: str) -> int | None:
-    return conn.execute(select(func.max(model_snapshots.c.version)).where(model_snapshots.c.name == name)).scalar()
+    return conn.execute(_LATEST, {"name": name}).scalar()
 
 
 def load_snapshot(conn: Connection, name: str, version: int | None = None) -> tuple[int, bytes, dict] | None:

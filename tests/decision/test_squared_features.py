@@ -87,7 +87,8 @@ def test_widths_are_computed_once_per_batch_and_only_inside_its_scope():
     with model.one_batch():
         first = model._width(X)
         assert model._width(X) is first  # the apprentice's maturity check and choice share it
-        assert model._width(X.copy()) is not first  # another array is another batch
+        assert model._width(X.copy()) is first  # the same rows (each *_many call copies X)
+        assert model._width(X[::-1]) is not first  # other rows are another batch
     np.testing.assert_allclose(first, outside)
     assert model._width(X) is not first
 

@@ -1,0 +1,164 @@
+"""The real-time path is the batch path on one row: caches and shortcuts change no decision.
+
+A real-time decision is ``EnginePolicy.decide`` on a batch of one, so it shares every line with
+the decide workers' batches; what makes it cheap is state computed once per model version
+(float32 covariance, noise scale, feature schema) and per batch (design, means, widths). These
+tests pin that none of it changes what is decided.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from decision.content import ContentSlots
+from decision.engine import EnginePolicy
+from decision.experiment import unit_hash
+from decision.interface import ContactView
+from decision.long_term import rerank, routed_probabilities
+from decision.policies import LinearThompson
+from hub.config import DecisionSettings
+from hub.models import Activity, ActivityType, Company, Contact
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+RULES = [
+    {
+        "name": "hot",
+        "when": "activities_30d['page_view'] >= 3",
+        "actions": [{"kind": "set_fields", "fields": {"next_best_action": "sales_outreach"}}],
+    }
+]
+
+
+def views(n: int, seed: int = 0) -> list[ContactView]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        c = Contact(
+            id=i + 1,
+            emails=[f"p{i}@example.com"],
+            job_title=["VP Sales", "Engineer", None][i % 3],
+            company=Company(name="Co", employees=int(rng.choice([10, 200, 5000]))),
+        )
+        acts = [
+            Activity(
+                contact_id=i + 1,
+                type=[ActivityType.PAGE_VIEW, ActivityType.EMAIL_OPEN][k % 2],
+                occurred_at=NOW - timedelta(hours=int(rng.integers(1, 900))),
+                source="test",
+                external_id=f"{i}-{k}",
+            )
+            for k in range(int(rng.integers(0, 7)))
+        ]
+        out.append(ContactView(contact=c, activities=acts))
+    return out
+
+
+def trained(batch: list[ContactView]) -> tuple[EnginePolicy, bytes]:
+    """An engine whose every action has matured (so the bandit, not the rules, decides)."""
+    engine = EnginePolicy(DecisionSettings.model_validate({"rules": RULES, "engine": {"holdout_share": 0.0}}))
+    rng = np.random.default_rng(1)
+    X = engine.features(batch, NOW).X[rng.integers(0, len(batch), 2000)]
+    actions = [engine.ids[i] for i in rng.integers(0, len(engine.ids), 2000)]
+    engine.learn(X, actions, rng.normal(1.0, 1.0, 2000), np.full(2000, 0.2))
+    return engine, engine.snapshot()
+
+
+def reseed(engine: EnginePolicy) -> None:
+    """Every random stream a decision reads, set to the same state."""
+    engine._rng = np.random.default_rng(5)
+    engine.model.policy._rng = np.random.default_rng(6)
+    for j, bandit in enumerate(engine.extras.content.bandits.values()):
+        bandit._rng = np.random.default_rng(7 + j)
+    engine.extras.channel._rng = np.random.default_rng(20)
+    engine.extras.channel.population_rate = np.full(4, 0.2)
+
+
+def test_one_row_alone_sees_what_it_sees_inside_a_batch():
+    batch = views(40)
+    engine, _ = trained(batch)
+    F = engine.features(batch, NOW)
+    mask = engine.mask(batch, NOW, F)
+    model = engine.model.policy
+    with model.one_batch():
+        means, widths = model.predict_many(F.X), model._width(F.X)
+    for i in (0, 17, 39):
+        one = engine.features([batch[i]], NOW)
+        np.testing.assert_array_equal(one.X[0], F.X[i])
+        np.testing.assert_array_equal(engine.mask([batch[i]], NOW, one)[0], mask[i])
+        np.testing.assert_allclose(model.predict_many(one.X)[0], means[i], rtol=1e-12)
+        # widths are float32 products (they only scale exploration): BLAS sums a one-row batch
+        # in another order than a 40-row one, so they agree to float32 precision, not bit for bit
+        np.testing.assert_allclose(model._width(one.X)[0], widths[i], rtol=1e-3)
+
+
+def test_an_engine_with_warm_caches_decides_exactly_as_a_fresh_one_from_the_same_snapshot():
+    batch = views(30)
+    warm, _ = trained(batch)
+    warm.decide(batch, NOW)  # fills every per-model cache
+    rng = np.random.default_rng(9)  # then learns: each cache must follow the new state
+    X = warm.features(batch, NOW).X
+    warm.learn(X, [warm.ids[i] for i in rng.integers(0, len(warm.ids), 30)], rng.normal(5.0, 1.0, 30), np.ones(30))
+    fresh = EnginePolicy(warm.settings)
+    fresh.load_model(1, warm.snapshot())
+    for engine in (warm, fresh):
+        reseed(engine)
+    for i in range(len(batch)):  # real-time: one row at a time, as POST /v1/decisions does
+        a, b = warm.decide([batch[i]], NOW)[0], fresh.decide([batch[i]], NOW)[0]
+        assert (a.arm, a.action, a.propensity, a.explanation) == (b.arm, b.action, b.propensity, b.explanation)
+        assert [x.payload for x in a.actions] == [x.payload for x in b.actions]
+    assert {d.arm for d in warm.decide(batch, NOW)} == {"engine"}
+
+
+def test_caches_follow_learning_and_any_new_covariance():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 5))
+    p = LinearThompson(n_actions=3, seed=0, squared_features=True, learn_noise=True)
+    p.learn_many(X, rng.integers(0, 3, 300), rng.normal(size=300))
+    before = p._width(X[:4])
+    p.learn_many(X[:50], np.zeros(50, dtype=int), rng.normal(3.0, 1.0, 50))
+    after = p._width(X[:4])
+    assert not np.allclose(after[:, 0], before[:, 0])  # action 0 learned: its width moved
+    fresh = LinearThompson.from_state(p.state_dict())
+    np.testing.assert_allclose(after, fresh._width(X[:4]), rtol=1e-6)
+    p.cov_ *= 4.0  # an in-place rescale assigns the attribute: the float32 copy is dropped
+    np.testing.assert_allclose(p._width(X[:4]), 2.0 * after, rtol=1e-5)
+
+
+def test_routing_every_draw_at_once_equals_reranking_each_draw():
+    rng = np.random.default_rng(3)
+    n, k = 200, 6
+    short, lt = rng.normal(size=(n, k)), rng.normal(size=(n, k))
+    mask = rng.random((n, k)) < 0.7
+    mask[:, 0] = True
+    probs = rng.dirichlet(np.ones(k), n) * mask
+    probs /= probs.sum(axis=1, keepdims=True)
+    expected = np.zeros((n, k))
+    for a in range(k):
+        final = rerank(np.full(n, a), short, lt, mask, 0.3)[0]
+        np.add.at(expected, (np.arange(n), final), probs[:, a])
+    routed = routed_probabilities(probs, short, lt, mask, 0.3)
+    np.testing.assert_allclose(routed, expected)
+    assert (routed != probs).any()  # the rerank did move some mass
+
+
+@pytest.mark.parametrize("ids", [[7], [1, 22, 333], ["42", 42, "é-x"]])
+def test_the_scalar_arm_hash_equals_the_array_one(ids):
+    as_array = unit_hash(np.array([str(i) for i in ids] + ["pad"] * 20), "engine-1")[: len(ids)]
+    np.testing.assert_array_equal(unit_hash(ids, "engine-1"), as_array)
+
+
+def test_content_choice_has_the_bandits_choice_distribution():
+    """One Beta draw and argmax per contact (no Monte-Carlo propensities): the shares of each
+    variant match the bandit's own Thompson choices within sampling noise."""
+    slots = ContentSlots({"subject": ["a", "b", "c"]}, seed=0)
+    rewards = [1.0] * 22 + [0.0] * 18 + [1.0] * 18 + [0.0] * 22 + [0.0] * 40
+    slots.learn("subject", ["a"] * 40 + ["b"] * 40 + ["c"] * 40, rewards)
+    fast = slots.choose(20_000)["content_subject"]
+    bandit = slots.bandits["subject"]
+    slow = bandit.choose_many(np.zeros((20_000, 0))).actions
+    for j, v in enumerate("abc"):
+        assert abs(fast.count(v) / 20_000 - float(np.mean(slow == j))) < 0.02
+    assert fast.count("a") > fast.count("b") > fast.count("c")
