@@ -10,9 +10,9 @@ import numpy as np
 
 from decision.engine import EnginePolicy
 from decision.interface import ContactView
-from decision.profile import build_profile
 from hub.config import DecisionSettings
 from hub.models import Contact
+from hub.profile import build_profile
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 RULES = [

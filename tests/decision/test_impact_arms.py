@@ -12,10 +12,10 @@ import yaml
 from decision.engine import EnginePolicy
 from decision.experiment import COMPONENTS, assign_arms
 from decision.interface import ContactView
-from decision.profile import build_profile
 from hub.config import DecisionSettings, parse_settings
 from hub.errors import ConfigError, DecisionError
 from hub.models import Contact
+from hub.profile import build_profile
 from tests.test_config import run_hub
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
