@@ -9,7 +9,7 @@ waiting; and `hub evaluate` with the current config as the candidate differs by 
 
 Commands run in-process through typer's runner (the same parsing and printing as the shell;
 a subprocess per command costs seconds of start-up each). Where a command has no ``--json``
-yet, its table is parsed (TODO comments name them; the coordinator switches them at merge).
+yet, its table is parsed.
 """
 
 from __future__ import annotations
@@ -161,11 +161,9 @@ def test_lift_per_arm_agrees_across_demo_report_console_and_metrics(demo, store_
     exact = store_facts["lifts"]
     shown = demo_lifts(printed)
     assert shown, "the demo printed no lift"
-    # TODO(cli --json): `hub report lift --json` once it exists; its table for now
-    report = {(r["arm"], r["metric"]): r["diff"] for r in table(hub("report", "lift", "-c", config), "arm")}
+    report = {(r["arm"], r["metric"]): r["diff"] for r in json.loads(hub("report", "lift", "-c", config, "--json"))["rows"]}
     lift_rows_html = re.findall(
-        r'<tr data-arm="(\w+)" data-metric="(\w+)"><td>\w+</td><td>\w+</td><td>([+-][^<]+)</td><td>\[',
-        api.get("/console/experiments").text,
+        r'<tr data-arm="(\w+)" data-metric="(\w+)" data-diff="([^"]+)">', api.get("/console/experiments").text
     )
     console = {(a, m): v for a, m, v in lift_rows_html}
     means = metrics(api)
@@ -187,8 +185,7 @@ def test_decisions_and_pushes_agree_across_demo_status_console_and_metrics(demo,
     for arm, n in store_facts["decisions"].items():
         assert int(arms[arm]["decisions"]) == n
         assert sum(v for (name, labels), v in means.items() if name == "hub_decisions" and ("arm", arm) in labels) == n
-    # TODO(cli --json): `hub status --json` once it exists; its connectors table for now
-    status = {r["connector"]: r for r in table(hub("status", "-c", config), "connector")}
+    status = {r["name"]: r for r in json.loads(hub("status", "-c", config, "--json"))["connectors"]}
     overview = api.get("/console/").text
     demo_pushes = sum(int(r["pushes"]) for r in arms.values())
     done_total = 0
@@ -210,8 +207,7 @@ def test_model_version_agrees_across_demo_model_list_status_console_and_a_real_t
     printed, config = demo
     version = demo_version(printed)
     name, v = version.split("@v")
-    # TODO(cli --json): `hub model list --json` once it exists
-    listed = [r for r in table(hub("model", "list", "-c", config), "model") if r["model"] == name]
+    listed = [r for r in json.loads(hub("model", "list", "-c", config, "--json")) if r["name"] == name]
     newest = max((int(r["version"]) for r in listed), default=0)
     assert int(v) == newest >= 1, (version, listed)
     assert f"{name}@v{newest}" in api.get("/console/").text
@@ -229,16 +225,14 @@ def test_model_version_agrees_across_demo_model_list_status_console_and_a_real_t
 
 def test_alerts_and_approvals_agree_across_status_alerts_list_and_console(demo, store_facts, api):
     _, config = demo
-    status = hub("status", "-c", config)
-    # TODO(cli --json): `hub alerts list --json` and `hub status --json` once they exist
-    listed = [r for r in table(hub("alerts", "list", "-c", config), "id") if r.get("state") == "open"]
-    in_status = [r for r in tables(status) if r[0][0] == "id"][0][1]
+    status = json.loads(hub("status", "-c", config, "--json"))
+    listed = json.loads(hub("alerts", "list", "-c", config, "--json"))
+    in_status = status["open_alerts"]
     overview = api.get("/console/").text
     console = len(re.findall(r"<tr data-alert=", overview)) or (0 if "No open alerts" in overview else None)
     assert len(listed) == len(in_status) == console == store_facts["open_alerts"]
-    waiting = int(re.search(r"Approvals waiting: (\d+)", status).group(1))
-    # TODO(cli --json): `hub approvals list --json`
-    pending = [r for r in table(hub("approvals", "list", "-c", config), "id") if r.get("state") == "pending"]
+    waiting = status["approvals_waiting"]
+    pending = json.loads(hub("approvals", "list", "-c", config, "--json"))
     assert waiting == len(pending) == store_facts["waiting"]
     assert f"Approvals waiting: {waiting}" in overview
 
