@@ -61,11 +61,9 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         "failed",
         "done",
         "API use",
-        "cursors",
-        title="Connectors",
+        title="Connectors (sync cursors: hub status --json)",
     )
     for c in st.connectors:
-        cursors = "; ".join(f"{k}={(v or '-')[:24]}" for k, v in c.cursors.items())
         last = c.last_sync.strftime("%Y-%m-%d %H:%M:%S") if c.last_sync else "never"
         state = c.last_status or "-"
         if c.last_error:
@@ -81,7 +79,6 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
             str(c.failed),
             str(c.done),
             c.usage_summary,
-            cursors,
         )
     if st.connectors:
         out.print(t)
