@@ -7,21 +7,37 @@ hub/cli/main.py: 2 for configuration, 1 for other failures.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from hub.cli.common import err, out
+from hub.cli.common import ConfigOpt, JsonOpt, err, out
 from hub.errors import ConfigError, HubError
 
 features_app = typer.Typer(help="Feature columns: built-in and declared (decision.features).", no_args_is_help=True)
 
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Path to hub.yaml (default: $HUB_CONFIG or ./hub.yaml).")
+AtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        help="Compute the columns as of this UTC date or time (YYYY-MM-DD[THH:MM]); default now. "
+        "A demo store's simulated days are in the past, so give its last day.",
+    ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _at(at: str | None) -> datetime | None:
+    if at is None:
+        return None
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        err.print(f"--at {at!r} is not a date: give YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _run(config: Path | None, fn, *args: Any) -> Any:  # noqa: ANN001
@@ -50,11 +66,11 @@ def _num(v: Any) -> str:
 
 
 @features_app.command("show")
-def show_command(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def show_command(config: ConfigOpt = None, as_json: JsonOpt = False, at: AtOpt = None) -> None:
     """Every column the engine reads: type, coverage, min/mean/max or top levels, one sample row."""
     from hub.features_report import show
 
-    report = _run(config, show)
+    report = _run(config, show, _at(at))
     if as_json:
         print(json.dumps(report, indent=2, default=str))
         return
@@ -94,11 +110,12 @@ def explain_command(
     contact: Annotated[str, typer.Argument(help="Contact id or email.")],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
+    at: AtOpt = None,
 ) -> None:
     """One contact's columns: raw value, model value, contribution in the current model."""
     from hub.features_report import explain
 
-    report = _run(config, explain, contact)
+    report = _run(config, explain, contact, _at(at))
     if as_json:
         print(json.dumps(report, indent=2, default=str))
         return
