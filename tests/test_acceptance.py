@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import timedelta
 
 import pytest
 import yaml
@@ -29,6 +30,7 @@ from hub.config import load_settings
 from hub.console.passwords import hash_password
 from hub.reports.data import load_arm_frame
 from hub.reports.lift import lift_rows
+from hub.sandbox.clock import DEFAULT_START
 from hub.store import Store
 from hub.store.schema import alerts, approvals, contact_emails, decisions
 
@@ -161,7 +163,9 @@ def test_lift_per_arm_agrees_across_demo_report_console_and_metrics(demo, store_
     exact = store_facts["lifts"]
     shown = demo_lifts(printed)
     assert shown, "the demo printed no lift"
-    report = {(r["arm"], r["metric"]): r["diff"] for r in json.loads(hub("report", "lift", "-c", config, "--json"))["rows"]}
+    report = {
+        (r["arm"], r["metric"]): r["diff"] for r in json.loads(hub("report", "lift", "-c", config, "--json"))["rows"]
+    }
     lift_rows_html = re.findall(
         r'<tr data-arm="(\w+)" data-metric="(\w+)" data-diff="([^"]+)">', api.get("/console/experiments").text
     )
@@ -264,3 +268,17 @@ def test_every_other_command_and_console_page_answers_on_the_demo_store(demo, ap
         assert r.status_code == 200, (path, r.status_code)
     contact = re.search(r'href="(/console/contacts/\d+)"', api.get("/console/decisions").text)
     assert contact and api.get(contact.group(1)).status_code == 200
+
+
+def test_features_show_as_of_the_demos_last_day_sees_its_activity(demo):
+    """The demo's days are simulated in the past: `--at` its last day sees the e-mails it sent,
+    while 'now' (months later) finds every 30-day window empty."""
+    _, config = demo
+
+    def sent_30d(*extra: str) -> float:
+        report = json.loads(hub("features", "show", "-c", config, "--json", *extra))
+        return next(b["mean"] for b in report["builtin"] if b["name"] == "email_sent_30d")
+
+    last_day = (DEFAULT_START + timedelta(days=14)).date().isoformat()
+    assert sent_30d("--at", last_day) > 0
+    assert sent_30d() == 0
