@@ -1,9 +1,15 @@
-"""The governance commands as an operator runs them: a real `hub` process on a real store."""
+"""The governance commands as an operator runs them on a real store: in-process through typer's
+runner (the same parsing and printing as the shell; a process per command costs seconds), and
+`hub status` once as a real `hub` process."""
 
 from __future__ import annotations
 
-import yaml
+from types import SimpleNamespace
 
+import yaml
+from typer.testing import CliRunner
+
+from hub.cli import app
 from hub.pipeline.context import HubContext
 from hub.pipeline.run import run_once
 from tests.conftest import hub_config
@@ -26,8 +32,8 @@ def test_approve_reject_killswitch_audit_and_status(tmp_path, redis_url, crm):
     ctx.close()
 
     def hub(*args):
-        r = run_hub(*args, "-c", str(path), cwd=tmp_path, env={"COLUMNS": "200"})
-        return r
+        r = CliRunner(env={"COLUMNS": "200"}).invoke(app, [*args, "-c", str(path)])
+        return SimpleNamespace(returncode=r.exit_code, stdout=r.stdout, stderr=r.stderr)
 
     listed = hub("approvals", "list")
     assert listed.returncode == 0, listed.stderr
@@ -44,7 +50,7 @@ def test_approve_reject_killswitch_audit_and_status(tmp_path, redis_url, crm):
     assert on.returncode == 0 and "Kill switch routing on" in on.stdout
     assert hub("killswitch", "on", "bogus", "--by", "cy").returncode == 1
 
-    status = hub("status")
+    status = run_hub("status", "-c", str(path), cwd=tmp_path, env={"COLUMNS": "200"})
     assert "routing" in status.stdout and "ON (legacy)" in status.stdout
     assert "Approvals waiting: 0" in status.stdout and "No open alerts" in status.stdout
 
