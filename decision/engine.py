@@ -452,6 +452,12 @@ class EnginePolicy:
     def decide(
         self, batch: list[ContactView], now: datetime, budget_used: Mapping[Any, int] | None = None
     ) -> list[Decision]:
+        # the engine rows' design, means and widths are computed once for every reader: the
+        # choice, budgets, long-term rerank, trace scores and (for one row) the explanation
+        with self.model._one_batch():
+            return self._decide(batch, now, budget_used)
+
+    def _decide(self, batch: list[ContactView], now: datetime, budget_used: Mapping[Any, int] | None) -> list[Decision]:
         n = len(batch)
         if n == 0:
             return []
@@ -471,27 +477,24 @@ class EnginePolicy:
         eng = np.flatnonzero(np.isin(arms, ENGINE_ARMS))
         probs = None
         if len(eng):
-            with self.model._one_batch():  # the engine rows' means and widths, computed once
-                chosen[eng], prop[eng], notes_e, probs = self._arms_choose(
-                    F.X[eng], mask[eng], baseline[eng], arms[eng]
-                )
-                for j, i in enumerate(eng):
-                    notes[i] = notes_e[j]
-                demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
-                rerank = ~np.isin(arms[eng], (RANDOM, NO_LONG_TERM))
-                self._long_term(
-                    batch,
-                    now,
-                    F,
-                    mask,
-                    eng[rerank],
-                    chosen,
-                    prop,
-                    notes,
-                    probs[rerank],
-                    demoted[rerank],
-                    arms[eng[rerank]],
-                )
+            chosen[eng], prop[eng], notes_e, probs = self._arms_choose(F.X[eng], mask[eng], baseline[eng], arms[eng])
+            for j, i in enumerate(eng):
+                notes[i] = notes_e[j]
+            demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
+            rerank = ~np.isin(arms[eng], (RANDOM, NO_LONG_TERM))
+            self._long_term(
+                batch,
+                now,
+                F,
+                mask,
+                eng[rerank],
+                chosen,
+                prop,
+                notes,
+                probs[rerank],
+                demoted[rerank],
+                arms[eng[rerank]],
+            )
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
         if len(eng):
             ex = self.extras.build(
