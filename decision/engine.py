@@ -367,13 +367,19 @@ class EnginePolicy:
         )
 
     def mask(
-        self, batch: Sequence[ContactView], now: datetime, F: Features, parts: dict[str, Any] | None = None
+        self,
+        batch: Sequence[ContactView],
+        now: datetime,
+        F: Features,
+        parts: dict[str, Any] | None = None,
+        envs: Sequence[dict[str, Any]] | None = None,
     ) -> np.ndarray:
-        """(n, k) allowed actions; ``parts``, when given, receives what went into it (for the trace)."""
+        """(n, k) allowed actions; ``parts``, when given, receives what went into it (for the trace);
+        ``envs``: the rows' expression environments when the caller already built them."""
         n = len(batch)
         base = np.ones((n, len(self.ids)), dtype=bool)
         for i, view in enumerate(batch):
-            env = expression_env(view, now)
+            env = envs[i] if envs is not None else expression_env(view, now)
             base[i] = [e.holds(env, view.contact.id) for e in self._eligible]
         touches, since_sales = self._touches(batch, now, F)
         if parts is not None:
@@ -452,17 +458,24 @@ class EnginePolicy:
     def decide(
         self, batch: list[ContactView], now: datetime, budget_used: Mapping[Any, int] | None = None
     ) -> list[Decision]:
+        # the engine rows' design, means and widths are computed once for every reader: the
+        # choice, budgets, long-term rerank, trace scores and (for one row) the explanation
+        with self.model._one_batch():
+            return self._decide(batch, now, budget_used)
+
+    def _decide(self, batch: list[ContactView], now: datetime, budget_used: Mapping[Any, int] | None) -> list[Decision]:
         n = len(batch)
         if n == 0:
             return []
         if any(v.contact.id is None for v in batch):
             raise DecisionError("every contact needs a store id before deciding (arms hash the id).")
         arms = self.arms([v.contact.id for v in batch])
-        rules = self.rules.decide(batch, now)
+        envs = [expression_env(v, now) for v in batch]  # read by the rules and the eligibility both
+        rules = self.rules.decide(batch, now, envs)
         baseline = self._baseline(rules)
         F = self.features(batch, now)
         parts: dict[str, Any] = {}
-        mask = self.mask(batch, now, F, parts)
+        mask = self.mask(batch, now, F, parts, envs)
         legacy_ok = mask[np.arange(n), baseline]
         baseline = np.where(legacy_ok, baseline, self.wait_index)
         chosen = baseline.copy()
@@ -471,27 +484,24 @@ class EnginePolicy:
         eng = np.flatnonzero(np.isin(arms, ENGINE_ARMS))
         probs = None
         if len(eng):
-            with self.model._one_batch():  # the engine rows' means and widths, computed once
-                chosen[eng], prop[eng], notes_e, probs = self._arms_choose(
-                    F.X[eng], mask[eng], baseline[eng], arms[eng]
-                )
-                for j, i in enumerate(eng):
-                    notes[i] = notes_e[j]
-                demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
-                rerank = ~np.isin(arms[eng], (RANDOM, NO_LONG_TERM))
-                self._long_term(
-                    batch,
-                    now,
-                    F,
-                    mask,
-                    eng[rerank],
-                    chosen,
-                    prop,
-                    notes,
-                    probs[rerank],
-                    demoted[rerank],
-                    arms[eng[rerank]],
-                )
+            chosen[eng], prop[eng], notes_e, probs = self._arms_choose(F.X[eng], mask[eng], baseline[eng], arms[eng])
+            for j, i in enumerate(eng):
+                notes[i] = notes_e[j]
+            demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
+            rerank = ~np.isin(arms[eng], (RANDOM, NO_LONG_TERM))
+            self._long_term(
+                batch,
+                now,
+                F,
+                mask,
+                eng[rerank],
+                chosen,
+                prop,
+                notes,
+                probs[rerank],
+                demoted[rerank],
+                arms[eng[rerank]],
+            )
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
         if len(eng):
             ex = self.extras.build(
@@ -730,7 +740,7 @@ class EnginePolicy:
                 contrib = []
             scale = self.settings.engine.reward_scale
             parts = top_factors(
-                [(j, c * scale) for j, c in contrib],
+                ((j, c * scale) for j, c in contrib),  # read only up to the top few
                 F.names,
                 F.raw[i],
                 self.settings.engine.explain_top,
@@ -764,9 +774,10 @@ class EnginePolicy:
         arms = self.arms([v.contact.id for v in batch])
         F = self.features(batch, now)
         if X is not None:
-            F = Features(np.asarray(X, dtype=float), F.raw, F.names, F.version)
-        mask = self.mask(batch, now, F)
-        baseline = self._baseline(self.rules.decide(batch, now))
+            F = Features(np.asarray(X, dtype=float), F.raw, F.names, F.version, F.index)
+        envs = [expression_env(v, now) for v in batch]
+        mask = self.mask(batch, now, F, envs=envs)
+        baseline = self._baseline(self.rules.decide(batch, now, envs))
         baseline = np.where(mask[np.arange(n), baseline], baseline, self.wait_index)
         rows = np.arange(n)
         out[rows, np.where(arms == CONTROL, self.wait_index, baseline)] = 1.0

@@ -7,7 +7,7 @@ phrases a sales rep can read in the CRM's ``reason`` field.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 _TYPE_WORDS = {
     "page_view": "Viewed {n} page{s}",
@@ -76,7 +76,7 @@ def phrase(name: str, value: float) -> str:
 
 
 def top_factors(
-    contributions: Sequence[tuple[int, float]],
+    contributions: Iterable[tuple[int, float]],
     names: Sequence[str],
     raw: Sequence[float],
     top: int = 3,
@@ -85,9 +85,10 @@ def top_factors(
     """``["Visited the pricing page 3 times in the last 7 days: +0.21", ...]`` for the largest
     non-zero contributions (already sorted by ``explain_one``); ``phrase`` words a column
     (the engine's also knows the declared columns' labels)."""
-    out = []
+    out: list[str] = []
     for j, c in contributions:
-        if abs(c) < 1e-3 or len(out) >= top:
-            continue
-        out.append(f"{phrase(names[j], float(raw[j]))}: {c:+.2f}")
+        if len(out) >= top:
+            break
+        if not abs(c) < 1e-3:  # (so a NaN is shown, as before)
+            out.append(f"{phrase(names[j], float(raw[j]))}: {c:+.2f}")
     return out

@@ -33,7 +33,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -231,13 +231,28 @@ class Features:
     raw: np.ndarray
     names: list[str]
     version: str
+    #: name -> column, shared with the cached schema (a decision reads some thirty columns by
+    #: name, and ``names.index`` scans the list each time); built on first use when not given
+    index: dict[str, int] | None = field(default=None, compare=False, repr=False)
 
     def column(self, name: str) -> np.ndarray:
-        return self.raw[:, self.names.index(name)]
+        return self.raw[:, self.position(name)]
+
+    def position(self, name: str) -> int:
+        """``names.index(name)``, from a dict (the first column of that name, ValueError if none)."""
+        index = self.index
+        if index is None:
+            index = {}
+            for j, n in enumerate(self.names):
+                index.setdefault(n, j)
+            object.__setattr__(self, "index", index)
+        if name not in index:
+            raise ValueError(f"{name!r} is not in list")
+        return index[name]
 
     def subset(self, rows: np.ndarray) -> Features:
         """The same features for ``rows`` only."""
-        return Features(self.X[rows], self.raw[rows], self.names, self.version)
+        return Features(self.X[rows], self.raw[rows], self.names, self.version, self.index)
 
 
 def _title_class(title: str | None, patterns: dict[str, str], fallback: str) -> str:
@@ -328,7 +343,7 @@ def featurize(
     X[:, days] /= np.log1p(NEVER_DAYS)  # 0 = today .. 1 = a year or never: same scale as the rest
     X[:, col["log_employees"]] = np.log1p(X[:, col["log_employees"]]) / 5.0  # ~0..2
     X[:, col["log_revenue"]] = np.log1p(X[:, col["log_revenue"]]) / 10.0
-    return Features(X, raw, list(schema.names), schema.version)
+    return Features(X, raw, list(schema.names), schema.version, schema.col)
 
 
 def _bucket(key: str, known: tuple[str, ...]) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from decision.context import expression_env
 from decision.interface import ContactView
@@ -27,10 +29,13 @@ class RulesPolicy:
         blob = json.dumps([r.model_dump(mode="json") for r in rules], sort_keys=True)
         self.version = hashlib.sha256(blob.encode()).hexdigest()[:12]
 
-    def decide(self, batch: list[ContactView], now: datetime) -> list[Decision]:
+    def decide(
+        self, batch: list[ContactView], now: datetime, envs: Sequence[dict[str, Any]] | None = None
+    ) -> list[Decision]:
+        """``envs``: the rows' expression environments when the caller already built them."""
         out = []
-        for view in batch:
-            env = expression_env(view, now)
+        for i, view in enumerate(batch):
+            env = envs[i] if envs is not None else expression_env(view, now)
             rule = next(
                 (r for r, e in zip(self.rules, self._compiled, strict=True) if e.holds(env, view.contact.id)), None
             )

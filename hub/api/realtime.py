@@ -19,22 +19,23 @@ from decision.interface import ContactView
 from hub.api.problems import Problem
 from hub.api.schemas import ContactRef, SessionContext
 from hub.governance.plan import policy_for
-from hub.models import Activity, ActivityType, Decision, Identity, utcnow
+from hub.models import Activity, ActivityType, Contact, Decision, Identity, utcnow
 from hub.pipeline.context import HubContext
 from hub.pipeline.decide import LOOKBACK_DAYS
 from hub.pipeline.learn import ensure_current
-from hub.store import lookup
 from hub.store import realtime as rt_store
 
 
-def resolve_contact(conn: Connection, ref: ContactRef) -> int:
-    """The hub id of the contact ``ref`` names, or a 404 problem saying what was not found."""
+def load_contact(conn: Connection, ref: ContactRef) -> Contact:
+    """The contact ``ref`` names, read with its identities and emails in two statements, or a
+    404 problem saying what was not found."""
     if ref.contact_id is not None:
-        if lookup.contact_exists(conn, ref.contact_id):
-            return ref.contact_id
-        raise Problem(404, "Contact not found", f"no contact with id {ref.contact_id}")
+        found = rt_store.load_contact(conn, ref.contact_id)
+        if found is None:
+            raise Problem(404, "Contact not found", f"no contact with id {ref.contact_id}")
+        return found
     if ref.email is not None:
-        found = lookup.contact_by_email(conn, ref.email)
+        found = rt_store.load_contact_by_email(conn, ref.email)
         if found is None:
             raise Problem(404, "Contact not found", "no contact with that email; it appears after its CRM syncs")
         return found
@@ -42,7 +43,7 @@ def resolve_contact(conn: Connection, ref: ContactRef) -> int:
     ident = Identity(
         connector=ref.external.connector, object_type=ref.external.object_type, external_id=ref.external.id
     )
-    found = lookup.contact_by_identity(conn, ident)
+    found = rt_store.load_contact_by_identity(conn, ident)
     if found is None:
         raise Problem(
             404, "Contact not found", f"no {ident.object_type} {ident.external_id!r} from {ident.connector!r}"
@@ -71,10 +72,8 @@ def decide_now(ctx: HubContext, ref: ContactRef, context: SessionContext | None)
     now = utcnow()
     ensure_features(ctx)  # declared features' fitted state, loaded once per process
     with ctx.store.begin() as conn:  # one transaction: read the profile, record the decision
-        contact_id = resolve_contact(conn, ref)
-        contact = rt_store.load_contact(conn, contact_id)
-        if contact is None:  # deleted between the lookup and the load
-            raise Problem(404, "Contact not found", f"contact {contact_id} was just deleted")
+        contact = load_contact(conn, ref)
+        contact_id = contact.id
         acts = rt_store.activities_since(conn, contact_id, now - timedelta(days=LOOKBACK_DAYS))
         if context is not None:
             acts.append(session_activity(contact_id, context, now))

@@ -68,9 +68,18 @@ def states(conn: Connection, settings: GovernanceSettings) -> dict[str, SwitchSt
     return out
 
 
+_STORED_ON = select(kill_switches.c.use_case).where(kill_switches.c.is_on)  # every real-time decision reads it
+
+
 def active(conn: Connection, settings: GovernanceSettings) -> frozenset[str]:
-    """The use cases switched to legacy now."""
-    return frozenset(uc for uc, s in states(conn, settings).items() if s.on)
+    """The use cases switched to legacy now: configured on, or stored on (what ``states`` calls
+    ``on``, without building each switch's full state on every decision)."""
+    stored = set(conn.execute(_STORED_ON).scalars())
+    return frozenset(
+        uc
+        for uc in USE_CASES
+        if bool(settings.kill_switches.get(uc, False)) or uc in stored  # type: ignore[call-overload]
+    )
 
 
 def flip(

@@ -10,20 +10,40 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, text
+from sqlalchemy import Connection, Select, bindparam, insert, literal_column, select, text, union_all
 
-from hub.models import Activity, Contact, Decision, Identity
+from hub.models import Activity, Contact, Decision, Identity, normalize_email
 from hub.store.activities import activity_from_row
 from hub.store.contacts import _row_to_contact
 from hub.store.schema import activities, contact_emails, contacts, decisions, identities
 
 _CONTACT = select(contacts).where(contacts.c.id == bindparam("cid"))
-_IDENTITIES = (
-    select(identities.c.connector, identities.c.object_type, identities.c.external_id)
-    .where(identities.c.contact_id == bindparam("cid"))
-    .order_by(identities.c.id)
+_CONTACT_BY_EMAIL = (
+    select(contacts)
+    .join(contact_emails, contact_emails.c.contact_id == contacts.c.id)
+    .where(contact_emails.c.email == bindparam("email"))
 )
-_EMAILS = select(contact_emails.c.email).where(contact_emails.c.contact_id == bindparam("cid"))
+_CONTACT_BY_IDENTITY = (
+    select(contacts)
+    .join(identities, identities.c.contact_id == contacts.c.id)
+    .where(
+        identities.c.connector == bindparam("connector"),
+        identities.c.object_type == bindparam("object_type"),
+        identities.c.external_id == bindparam("external_id"),
+    )
+)
+#: a contact's identities (in id order) and emails in one statement: email rows have no
+#: ``ord`` and carry the address in ``connector``
+_NULL = literal_column("NULL")
+_IDENTITIES_AND_EMAILS = union_all(
+    select(
+        identities.c.id.label("ord"),
+        identities.c.connector.label("connector"),
+        identities.c.object_type.label("object_type"),
+        identities.c.external_id.label("external_id"),
+    ).where(identities.c.contact_id == bindparam("cid")),
+    select(_NULL, contact_emails.c.email, _NULL, _NULL).where(contact_emails.c.contact_id == bindparam("cid")),
+).order_by(literal_column("ord"))
 _ACTIVITIES = (
     select(activities)
     .where(activities.c.contact_id == bindparam("cid"), activities.c.occurred_at >= bindparam("since"))
@@ -46,14 +66,31 @@ def relax_commit(conn: Connection) -> None:
 
 def load_contact(conn: Connection, contact_id: int) -> Contact | None:
     """The same Contact ``load_contacts`` gives for one id, or None if there is none."""
-    row = conn.execute(_CONTACT, {"cid": contact_id}).first()
+    return _load(conn, _CONTACT, {"cid": contact_id})
+
+
+def load_contact_by_email(conn: Connection, email: str) -> Contact | None:
+    """The contact holding ``email`` (normalized as stored), in one statement with its row."""
+    norm = normalize_email(email)
+    return None if norm is None else _load(conn, _CONTACT_BY_EMAIL, {"email": norm})
+
+
+def load_contact_by_identity(conn: Connection, ident: Identity) -> Contact | None:
+    params = {"connector": ident.connector, "object_type": ident.object_type, "external_id": ident.external_id}
+    return _load(conn, _CONTACT_BY_IDENTITY, params)
+
+
+def _load(conn: Connection, stmt: Select, params: dict[str, object]) -> Contact | None:
+    row = conn.execute(stmt, params).first()
     if row is None:
         return None
-    idents = [
-        Identity(connector=r.connector, object_type=r.object_type, external_id=r.external_id)
-        for r in conn.execute(_IDENTITIES, {"cid": contact_id})
-    ]
-    emails = sorted(conn.execute(_EMAILS, {"cid": contact_id}).scalars(), key=lambda e: (e != row.primary_email, e))
+    idents, emails = [], []
+    for r in conn.execute(_IDENTITIES_AND_EMAILS, {"cid": row.id}):
+        if r.ord is None:
+            emails.append(r.connector)
+        else:
+            idents.append(Identity(connector=r.connector, object_type=r.object_type, external_id=r.external_id))
+    emails.sort(key=lambda e: (e != row.primary_email, e))
     return _row_to_contact(row, idents, emails)
 
 

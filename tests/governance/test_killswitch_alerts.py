@@ -37,6 +37,9 @@ def test_run_time_switch_falls_back_to_rules_at_once(tmp_path, store_url, redis_
     with ctx.store.begin() as conn:
         assert killswitch.flip(conn, "next_best_action", True, "ana", "bad week", ctx.clock())
         assert not killswitch.flip(conn, "next_best_action", True, "ana", "again", ctx.clock())  # no change
+        # the real-time path's one-column read agrees with the full states
+        on = {uc for uc, st in killswitch.states(conn, ctx.settings.governance).items() if st.on}
+        assert killswitch.active(conn, ctx.settings.governance) == on == {"next_best_action"}
     assert decide_all(ctx, ids, "k2") == {"rules"}
     with ctx.store.connect() as conn:
         expl = list(conn.execute(select(decisions.c.explanation).where(decisions.c.request_key == "k2")).scalars())
