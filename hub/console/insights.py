@@ -53,7 +53,9 @@ def experiments_summary(state: ApiState) -> dict:
     """Arms with their per-contact metrics, the lift of each over the baseline, and charts."""
     with state.ctx.store.connect() as conn:
         summary = kpi.lift(state.ctx, conn)
-    impact = [r.as_dict() for r in impact_rows(summary["frame"], state.settings.decision.objective)]  # as `hub report impact`
+    impact = [
+        r.as_dict() for r in impact_rows(summary["frame"], state.settings.decision.objective)
+    ]  # as `hub report impact`
     return {**summary, **kpi.lift_charts(summary), "impact": impact}
 
 
