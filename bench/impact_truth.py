@@ -113,12 +113,27 @@ def demo(job: tuple[str, int, int, int, dict[str, Any]]) -> tuple[str, DemoRepor
     return label, report, rows
 
 
-def jobs(seed: int, contacts: int, days: int, components: tuple[str, ...], share: float) -> list[tuple]:
-    """Run (a), the full engine and one run per component switched off, for one world."""
+#: the engine's own random seed (decision.engine.seed) of the A/A run
+AA_SEED = 7
+
+
+def jobs(
+    seed: int, contacts: int, days: int, components: tuple[str, ...], share: float, aa: bool = False
+) -> list[tuple]:
+    """Run (a), the full engine and one run per component switched off, for one world; with
+    ``aa`` also the full engine again on another engine seed (the separate-run truth's noise)."""
     arms = {"experiments": {"ablations": dict.fromkeys(components, share)}}
     out = [("ablations", seed, contacts, days, arms), ("full", seed, contacts, days, {})]
     out += [(f"off:{c}", seed, contacts, days, off_engine(c)) for c in components]
+    if aa:
+        out.append(("aa", seed, contacts, days, {"seed": AA_SEED}))
     return out
+
+
+def aa_noise(results: dict[str, tuple[DemoReport, list[Any]]]) -> Any:
+    """Full engine minus full engine on another engine seed, reward per engine contact: what
+    two runs of the same world differ by with no component switched off."""
+    return lift("reward", _arm(results["full"][0], "engine"), _arm(results["aa"][0], "engine"))
 
 
 def measure(
@@ -155,9 +170,17 @@ def measure(
 
 
 def run(
-    seeds: list[int], contacts: int, days: int, components: tuple[str, ...], share: float, n_jobs: int = 2
+    seeds: list[int],
+    contacts: int,
+    days: int,
+    components: tuple[str, ...],
+    share: float,
+    n_jobs: int = 2,
+    aa: dict[int, Any] | None = None,
 ) -> list[ComponentTruth]:
-    todo = [j for s in seeds for j in jobs(s, contacts, days, components, share)]
+    """Every world's runs, ``n_jobs`` at a time; a dict passed as ``aa`` gets each world's
+    A/A difference (:func:`aa_noise`) and asks for the extra run."""
+    todo = [j for s in seeds for j in jobs(s, contacts, days, components, share, aa is not None)]
     done: dict[int, dict[str, tuple[DemoReport, list[Any]]]] = {s: {} for s in seeds}
     if n_jobs <= 1:
         finished = map(demo, todo)
@@ -168,13 +191,15 @@ def run(
         done[job[1]][label] = (report, rows)
     if n_jobs > 1:
         pool.shutdown()
+    if aa is not None:
+        aa.update({s: aa_noise(done[s]) for s in seeds})
     return [t for s in seeds for t in measure(s, components, done[s])]
 
 
 def table(rows: list[ComponentTruth]) -> str:
     head = (
         f"{'seed':>4} {'component':<16} {'n eng/arm':>9}  {'analyzer (store) [95%]':<28} "
-        f"{'same people, truth [95%]':<28} {'separate runs, truth [95%]':<28} covered"
+        f"{'same people, truth [95%]':<28} {'separate runs, truth [95%]':<28} covered: store / same people"
     )
     lines = [head]
     for r in rows:
@@ -201,13 +226,20 @@ def main() -> None:
     ap.add_argument("--share", type=float, default=0.15, help="ablation share per component in run (a)")
     ap.add_argument("--jobs", type=int, default=2, help="demo runs at once (one process each)")
     ap.add_argument("--out", default=None, help="also write the table here")
+    ap.add_argument("--aa", action="store_true", help="also run the full engine on another engine seed")
     a = ap.parse_args()
     t0, load0 = time.monotonic(), os.getloadavg()[0]
-    rows = run(a.seeds, a.contacts, a.days, tuple(a.components), a.share, a.jobs)
+    aa: dict[int, Any] | None = {} if a.aa else None
+    rows = run(a.seeds, a.contacts, a.days, tuple(a.components), a.share, a.jobs, aa)
     text = (
         f"impact analyzer vs separate runs: {a.contacts} contacts, {a.days} days, seeds {a.seeds}, "
         f"ablation share {a.share} each; reward per contact\n{table(rows)}\n"
-        f"{time.strftime('%Y-%m-%d', time.gmtime())}: wall {time.monotonic() - t0:.0f} s, {a.jobs} runs at once, "
+        + "".join(
+            f"A/A, seed {s}: full engine minus full engine on engine seed {AA_SEED}: "
+            f"{d.diff:+.2f} [{d.low:+.2f}, {d.high:+.2f}]\n"
+            for s, d in (aa or {}).items()
+        )
+        + f"{time.strftime('%Y-%m-%d', time.gmtime())}: wall {time.monotonic() - t0:.0f} s, {a.jobs} runs at once, "
         f"1-min load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} at end"
     )
     print(text)
