@@ -13,7 +13,7 @@ from hub.errors import DecisionError
 
 
 def test_a_tiny_world_gives_one_row_per_component_with_intervals_around_their_estimates():
-    rows = run([0], contacts=60, days=3, components=("send_time",), share=0.3, n_jobs=1)
+    rows = run([0], contacts=40, days=2, components=("send_time",), share=0.3, n_jobs=1)
     assert [(r.seed, r.component) for r in rows] == [(0, "send_time")]
     r = rows[0]
     assert r.n_engine > 0 and r.n_arm > 0  # the override reached hub.yaml: a no_send_time arm exists
