@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python bench/impact_truth.py [--contacts 600] [--days 21] [--seeds 0 1]
      [--components long_term_value send_time opt_out_model] [--share 0.15] [--jobs 2] [--out FILE]
+     [--aa]  (also the full engine on another engine seed: what two runs of a world differ by)
 
 Per world seed, on `hub demo` runs (hub/demo.py: the whole pipeline against the sandbox market):
 
@@ -21,8 +22,9 @@ share of 0.9 (everyone outside the holdout).
 
 The two measure slightly different things: an ablation arm shares the engine's data and
 models (its contacts are decided without the component, but the engine learns from everyone),
-while a separate run without the component also learns from its own, different data. Prints a
-row per component and seed, and one JSON line.
+while a separate run without the component also learns from its own, different data. A demo
+run is deterministic, so a world's truth is one path. Results and figures: README "Impact
+analyzer", bench/results/impact_truth.txt. Prints a row per component and seed, and one JSON line.
 """
 
 from __future__ import annotations
