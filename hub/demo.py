@@ -86,9 +86,13 @@ class DemoReport:
     workdir: str
 
 
-def sandbox_settings(sb: SandboxHandle, workdir: Path, connector_types: set[str]) -> Path:
-    """Write the demo's hub.yaml: the sample's decision section, connectors on the sandbox."""
+def sandbox_settings(
+    sb: SandboxHandle, workdir: Path, connector_types: set[str], engine: dict[str, Any] | None = None
+) -> Path:
+    """Write the demo's hub.yaml: the sample's decision section (``engine`` keys override its
+    ``decision.engine``), connectors on the sandbox."""
     sample = yaml.safe_load(resources.files("hub").joinpath("sample.yaml").read_text(encoding="utf-8"))
+    sample["decision"]["engine"] = {**sample["decision"].get("engine", {}), **(engine or {})}
     connectors: dict[str, Any] = {}
     if "hubspot" in connector_types:
         connectors["hubspot"] = {
@@ -131,13 +135,16 @@ def run_demo(
     world_config: WorldConfig | None = None,
     before_day: Callable[[World, int], None] | None = None,
     on_sandbox: Callable[[SandboxHandle], None] | None = None,
+    engine: dict[str, Any] | None = None,
 ) -> DemoReport:
     """Simulate ``weeks`` (or exactly ``days``) of the pipeline against the sandbox market.
 
     ``world_config`` replaces the market's (its size and seed then come from it);
     ``before_day(world, day)`` may change the world before each simulated day (bench/
     alerts_quality.py breaks a feed that way); ``on_sandbox(handle)`` is handed the running
-    sandbox servers once (bench/alerts_quality.py revokes a token through it)."""
+    sandbox servers once (bench/alerts_quality.py revokes a token through it); ``engine``
+    overrides keys of the sample's ``decision.engine`` (bench/impact_truth.py adds ablation arms
+    or switches a component off that way)."""
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "demo.db"
     if db.exists():
@@ -148,7 +155,7 @@ def run_demo(
     with start_sandbox(world) as sb:
         if on_sandbox:
             on_sandbox(sb)
-        settings = load_settings(sandbox_settings(sb, workdir, types))
+        settings = load_settings(sandbox_settings(sb, workdir, types, engine))
         ctx = HubContext.build(settings, embedded=True)
         ctx.clock = world.now  # decisions happen in simulated time, like the activities they read
         for name in settings.enabled_connectors():  # `hub connectors setup`: create, then verify
