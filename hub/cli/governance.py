@@ -190,7 +190,7 @@ def alert_table(rows, title: str = "Alerts") -> Table:  # noqa: ANN001
             a.message[:70],
             ", ".join(a.use_cases) or "-",
             f"{a.raised_at:%Y-%m-%d %H:%M}",
-            a.state if a.state == "open" else f"{a.state} (acked by {a.acked_by})",
+            f"{a.state} (by {a.acked_by})" if a.state == "acknowledged" and a.acked_by else a.state,
         )
     return t
 
