@@ -28,7 +28,7 @@ import numpy as np
 from hub.sandbox import ground_truth as gt
 from hub.sandbox.catalog import ACTION_INDEX, CATALOG, CHANNELS
 from hub.sandbox.market import ActionBatch, Market
-from hub.sandbox.simulate import mean_reward
+from hub.sandbox.simulate import coordinate_ascent, mean_reward
 
 A = len(CATALOG)
 WAIT = ACTION_INDEX["wait"]
@@ -119,20 +119,9 @@ def search(
     def value(params: LookaheadParams) -> float:
         return mean_reward(lambda: LookaheadOracle(days, params), n, days, seeds, shift_day)
 
-    best, best_v = MYOPIC, value(MYOPIC)
-    myopic_v = best_v
-    for _ in range(passes):
-        moved = False
+    def moves():  # noqa: ANN202
         for key, values in GRID.items():
             for v in values:
-                cand = replace(best, **{key: v})
-                if cand == best:
-                    continue
-                cv = value(cand)
-                if cv > best_v:
-                    best, best_v, moved = cand, cv, True
-                    if log:
-                        log(f"    lookahead {best} -> {best_v:,.0f}")
-        if not moved:
-            break
-    return best, best_v, myopic_v
+                yield f"{key}={v}", lambda p, key=key, v=v: replace(p, **{key: v})
+
+    return coordinate_ascent(MYOPIC, moves, value, passes, log, "lookahead")

@@ -20,7 +20,7 @@ from hub.sandbox import ground_truth as gt
 from hub.sandbox.catalog import ACTION_INDEX, CATALOG
 from hub.sandbox.market import Market
 from hub.sandbox.playbook import Playbook
-from hub.sandbox.simulate import mean_reward
+from hub.sandbox.simulate import coordinate_ascent, mean_reward
 
 A = len(CATALOG)
 WAIT = ACTION_INDEX["wait"]
@@ -123,19 +123,4 @@ def search(
     def value(rules: RuleSet) -> float:
         return mean_reward(lambda: RulesPolicy(rules), n, days, seeds, shift_day)
 
-    best = RuleSet()
-    best_v = start_v = value(best)
-    for _ in range(passes):
-        moved = False
-        for name, change in _moves():
-            cand = change(best)
-            if cand == best:
-                continue
-            cv = value(cand)
-            if cv > best_v:
-                best, best_v, moved = cand, cv, True
-                if log:
-                    log(f"    rules {name} -> {best_v:,.0f}")
-        if not moved:
-            break
-    return best, best_v, start_v
+    return coordinate_ascent(RuleSet(), _moves, value, passes, log, "rules")

@@ -7,8 +7,9 @@ same measure bench/decision_quality.py reports; won revenue is what really close
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -16,6 +17,8 @@ from hub.sandbox import ground_truth as gt
 from hub.sandbox.catalog import ACTION_INDEX
 from hub.sandbox.market import EV, ActionBatch, Market, MarketConfig
 from hub.sandbox.population import generate_population
+
+T = TypeVar("T")
 
 Decide = Callable[[Market], tuple[np.ndarray, np.ndarray, np.ndarray]]
 WAIT = ACTION_INDEX["wait"]
@@ -60,3 +63,32 @@ def simulate(make: Callable[[], Decide], n: int, days: int, seed: int, shift_day
 def mean_reward(make: Callable[[], Decide], n: int, days: int, seeds: tuple[int, ...], shift_day: int | None) -> float:
     """Mean total reward over ``seeds`` (the same worlds for every candidate: common random numbers)."""
     return float(np.mean([simulate(make, n, days, s, shift_day).reward for s in seeds]))
+
+
+def coordinate_ascent(
+    start: T,
+    moves: Callable[[], Iterable[tuple[str, Callable[[T], T]]]],
+    value: Callable[[T], float],
+    passes: int = 2,
+    log: Callable[[str], None] | None = None,
+    label: str = "",
+) -> tuple[T, float, float]:
+    """Greedy policy search: try each move from the best point so far, keep it when it raises
+    ``value``; stop after ``passes`` sweeps or a sweep that moved nothing. Returns the best point,
+    its value and the start's (the lookahead oracle and the tuned rules both search this way)."""
+    best = start
+    best_v = start_v = value(start)
+    for _ in range(passes):
+        moved = False
+        for name, change in moves():
+            cand = change(best)
+            if cand == best:
+                continue
+            cv = value(cand)
+            if cv > best_v:
+                best, best_v, moved = cand, cv, True
+                if log:
+                    log(f"    {label} {name} -> {best_v:,.0f}")
+        if not moved:
+            break
+    return best, best_v, start_v
