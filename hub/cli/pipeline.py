@@ -83,7 +83,7 @@ def push(
     samples: Annotated[int, typer.Option(min=0, help="With --dry-run: writes to show before -> after.")] = 5,
 ) -> None:
     """Send queued actions to the CRMs in batches (exit 1 when every push failed)."""
-    from hub.pipeline.push import PushSummary, push_connector
+    from hub.pipeline.push import push_until_drained
 
     ctx = open_context(config)
     try:
@@ -91,15 +91,7 @@ def push(
         if dry_run:
             _dry_run(ctx, names, samples)
             return
-        totals = []
-        for n in names:
-            total = PushSummary(connector=n)
-            while True:
-                s = push_connector(ctx, n)
-                total.add(s)
-                if not s.more:
-                    break
-            totals.append(total)
+        totals = [push_until_drained(ctx, n) for n in names]
     finally:
         ctx.close()
     t = table("connector", "sent", "done", "no-op", "retrying", "failed")

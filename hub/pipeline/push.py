@@ -147,6 +147,16 @@ def push_connector(
     return summary
 
 
+def push_until_drained(ctx: HubContext, name: str) -> PushSummary:
+    """:func:`push_connector` again while it reports more due, summed (embedded runs and `hub push`)."""
+    total = PushSummary(connector=name)
+    while True:
+        s = push_connector(ctx, name)
+        total.add(s)
+        if not s.more:
+            return total
+
+
 def _push_lane(ctx: HubContext, name: str, lane: tuple[int, int], lock, only_ids, summary: PushSummary) -> None:
     connector = ctx.connector(name)
     cfg = ctx.settings.push

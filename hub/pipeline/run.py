@@ -18,7 +18,7 @@ from hub.pipeline.context import HubContext
 from hub.pipeline.decide import DecideResult, decide_contacts
 from hub.pipeline.learn import LearnReport, learn_step
 from hub.pipeline.outcomes import record_outcomes
-from hub.pipeline.push import PushSummary, push_connector
+from hub.pipeline.push import PushSummary, push_until_drained
 from hub.pipeline.scoring import RetrainResult, retrain_if_due
 from hub.pipeline.sync import SyncResult, sync_connector
 
@@ -73,14 +73,7 @@ def run_once(
         report.decide.connectors |= r.connectors
         if on_step:
             on_step("decide", i + 1, len(parts))
-    for name in names:
-        total = PushSummary(connector=name)
-        while True:
-            s = push_connector(ctx, name)
-            total.add(s)
-            if not s.more:
-                break
-        report.pushes.append(total)
+    report.pushes.extend(push_until_drained(ctx, name) for name in names)
     return report
 
 
