@@ -68,6 +68,7 @@ from decision.channel import CHANNELS as HUB_CHANNELS
 from decision.channel import ChannelModel
 from decision.engine import build_bandit, build_opt_out
 from decision.long_term import KIND_PRIOR_LIFT, LongTermValue, rerank
+from decision.segment_value import OutcomeValues, SegmentValues
 from decision.send_time import SendTimeModel
 from hub.config import DecisionSettings, EngineSettings
 from hub.sandbox import ground_truth as gt
@@ -348,6 +349,7 @@ class Engine(Agent):
         reward_scale: float = 10.0,
         learn_wait: bool = True,
         learn_long_term: bool = False,
+        segment_values: bool = False,
     ) -> None:
         # the hub's own bandit as decision/engine.py builds it from the engine settings (forgetting,
         # learned noise, squared features and every other default included), on the same catalog
@@ -369,15 +371,37 @@ class Engine(Agent):
         self.learn_wait = learn_wait
         self.learn_long_term = learn_long_term
         self._wait_rows: tuple[np.ndarray, np.ndarray] | None = None
+        # learned segment values and future-value pricing (decision/segment_value.py)
+        self.sv = SegmentValues(N_SEGMENTS, A, noise_variance=25.0) if segment_values else None
+        self.ov = OutcomeValues(0, 5, W.opportunity, W.revenue, W.unsubscribe)
+        self._seg = np.zeros(0, dtype=np.intp)
+        self._stage = np.zeros(0, dtype=np.intp)
+        self._opted = np.zeros(0, dtype=bool)
+        self._closed = (0.0, 0.0)
 
     def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
         pop = market.pop
         baseline = Playbook().decide(market)[0]
         baseline = np.where(mask[np.arange(pop.n), baseline], baseline, WAIT)
-        actions = self.model.choose_many(X, mask, baseline=baseline).actions.copy()
-        free = self.rng.random(pop.n) < self.explore_share
-        if free.any():
-            actions[free] = self.model.policy.choose_many(X[free], mask[free]).actions
+        if self.sv is not None:
+            if self.ov.n_people != pop.n:
+                self.ov = OutcomeValues(pop.n, 5, W.opportunity, W.revenue, W.unsubscribe)
+            self._seg, self._stage = segments(market), market.stage.copy()
+            self._opted = market.unsubscribed | ~pop.email_consent
+            later = np.where(market.touches_7d > 0, self._seg - 2, -1)  # one touch fewer (segments())
+            actions = self.sv.choose(
+                self._seg,
+                self.model.predict_many(X) * self.scale,
+                mask,
+                self.rng,
+                SV_EXPLORATION,
+                (later, WAIT, SV_DISCOUNT) if SV_DISCOUNT > 0 else None,
+            )
+        else:
+            actions = self.model.choose_many(X, mask, baseline=baseline).actions.copy()
+            free = self.rng.random(pop.n) < self.explore_share
+            if free.any():
+                actions[free] = self.model.policy.choose_many(X[free], mask[free]).actions
         if self.w > 0:
             short = self.model.predict_many(X) * self.scale
             p0 = np.zeros(pop.n)
@@ -398,6 +422,8 @@ class Engine(Agent):
         return actions, hours, chan
 
     def learn(self, X, actions, rewards, market, day) -> None:  # noqa: ANN001
+        if self.sv is not None:
+            self._learn_values(actions, rewards, market)
         rewards = self.system.smooth(X, actions, rewards, market)
         if len(actions):
             self.model.learn_many(X, actions, rewards / self.scale, np.ones(len(actions)))
@@ -411,6 +437,50 @@ class Engine(Agent):
             conv = market.counts[who, EV["opportunity_created"]] > before
             if self.learn_long_term:
                 self.lt.learn(acts, stages, conv, wait_action=WAIT)
+
+
+    def _learn_values(self, actions: np.ndarray, rewards: np.ndarray, market: Market) -> None:
+        """Segment values learn the reward with an opportunity priced at its learned worth (won
+        revenue included) and an unsubscribe at its learned lost future; outcome values learn
+        from what the CRM shows (closed opportunities, every contact's day)."""
+        won = float(market.values[:, EV["opportunity_won"]].sum())
+        closed = float(market.counts[:, [EV["opportunity_won"], EV["opportunity_lost"]]].sum())
+        w0, c0 = self._closed
+        if closed > c0:
+            self.ov.won += won - w0
+            self.ov.closed += closed - c0
+        self._closed = (won, closed)
+        log = market.log[-1] if len(actions) else None
+        per_person = np.zeros(market.pop.n)
+        acted = np.zeros(market.pop.n, dtype=bool)
+        if log is not None:
+            who = log["person"]
+            st = self._stage[who]
+            extra_opp = (self.ov.opportunity_points() - W.opportunity) * log["opportunity"]
+            target = rewards + extra_opp + (self.ov.unsubscribe_points()[st] - W.unsubscribe) * log["unsubscribe"]
+            per_person[who] = rewards + extra_opp
+            acted[who] = True
+            self.sv.learn(self._seg[who], actions, target)
+        waited = np.flatnonzero(~acted)
+        sample = waited[self.rng.random(len(waited)) < 0.1]  # logged waits, as the pipeline logs them
+        self.sv.learn(self._seg[sample], np.full(len(sample), WAIT), np.zeros(len(sample)))
+        self.ov.day(self._stage, self._opted, per_person)
+
+
+#: Thompson draws' scale for segment values: the bandit's default exploration (0.2) plus a little
+SV_EXPLORATION = 0.3
+#: what a day's delay costs the backup of waiting (decision/segment_value.py ``later``)
+SV_DISCOUNT = float(os.environ.get("SV_DISCOUNT", "0.9"))
+#: segments of :class:`decision.segment_value.SegmentValues`: stage x role x touches in 7 days
+#: (0..3+) x opted out, all shown by a CRM
+N_SEGMENTS = 5 * 3 * 4 * 2
+
+
+def segments(market: Market) -> np.ndarray:
+    pop = market.pop
+    opted = (market.unsubscribed | ~pop.email_consent).astype(np.intp)
+    touches = np.minimum(market.touches_7d, 3)
+    return ((market.stage * 3 + pop.role) * 4 + touches) * 2 + opted
 
 
 def market_now(day: int):  # noqa: ANN201
@@ -855,6 +925,7 @@ def main(argv: list[str] | None = None) -> None:
         "engine": lambda s: Engine(s, long_term_weight=args.long_term_weight),
         "engine_no_send_time": lambda s: Engine(s, long_term_weight=args.long_term_weight, send_time=False),
         "engine_no_long_term": lambda s: Engine(s, long_term_weight=0.0),
+        "engine_sv": lambda s: Engine(s, long_term_weight=args.long_term_weight, segment_values=True),
         "engine_lt_learned": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=True),
         "vw": lambda s: VWAgent(s, t.vw),
         "vw_sys": lambda s: VWAgent(s, t.vw, system=True),
