@@ -386,16 +386,12 @@ class Engine(Agent):
         if self.sv is not None:
             if self.ov.n_people != pop.n:
                 self.ov = OutcomeValues(pop.n, 5, W.opportunity, W.revenue, W.unsubscribe)
-            self._seg, self._stage = segments(market), market.stage.copy()
+            self._seg, self._stage = segments(market, obs, day), market.stage.copy()
             self._opted = market.unsubscribed | ~pop.email_consent
             later = np.where(market.touches_7d > 0, self._seg - 2, -1)  # one touch fewer (segments())
+            discount = SV_DISCOUNT ** days_to_relief(market)
             actions = self.sv.choose(
-                self._seg,
-                self.model.predict_many(X) * self.scale,
-                mask,
-                self.rng,
-                SV_EXPLORATION,
-                (later, WAIT, SV_DISCOUNT) if SV_DISCOUNT > 0 else None,
+                self._seg, self.model.predict_many(X) * self.scale, mask, self.rng, SV_EXPLORATION, (later, WAIT, discount)
             )
         else:
             actions = self.model.choose_many(X, mask, baseline=baseline).actions.copy()
@@ -468,19 +464,35 @@ class Engine(Agent):
 
 
 #: Thompson draws' scale for segment values: the bandit's default exploration (0.2) plus a little
-SV_EXPLORATION = 0.3
-#: what a day's delay costs the backup of waiting (decision/segment_value.py ``later``)
+SV_EXPLORATION = float(os.environ.get("SV_EXPLORATION", "0.3"))
+#: per day of delay: waiting for the oldest touch to leave the 7-day window costs this per day
 SV_DISCOUNT = float(os.environ.get("SV_DISCOUNT", "0.9"))
+
+
+def days_to_relief(market: Market) -> np.ndarray:
+    """Per person, days until the oldest touch of the last 7 days leaves the window (what a CRM's
+    touch dates show; 1 when there is none)."""
+    out = np.ones(market.pop.n)
+    for k in range(7):  # slot of the day k days ago; the oldest hit wins
+        hit = market.touches[:, (market.day - k) % 7] > 0
+        out = np.where(hit, 7 - k, out)
+    return out
 #: segments of :class:`decision.segment_value.SegmentValues`: stage x role x touches in 7 days
 #: (0..3+) x opted out, all shown by a CRM
-N_SEGMENTS = 5 * 3 * 4 * 2
+ENGAGEMENT = [SEEN.index(e) for e in ("page_view", "content_download", "webinar", "form_submit", "email_click")]
+ENGAGED_LEVELS = int(os.environ.get("SV_ENGAGED", "3"))
+N_SEGMENTS = ENGAGED_LEVELS * 5 * 3 * 4 * 2
 
 
-def segments(market: Market) -> np.ndarray:
+def segments(market: Market, obs: Observed, day: int) -> np.ndarray:
+    """Segment per person: engagement in 30 days (none / 1-3 / 4+ visits, downloads, forms,
+    clicks), stage, role, touches in 7 days (0..3+), opted out. Waiting moves to ``seg - 2``."""
     pop = market.pop
     opted = (market.unsubscribed | ~pop.email_consent).astype(np.intp)
     touches = np.minimum(market.touches_7d, 3)
-    return ((market.stage * 3 + pop.role) * 4 + touches) * 2 + opted
+    seen = obs.window(day, 30)[:, ENGAGEMENT].sum(axis=1)
+    engaged = np.minimum(np.searchsorted([1, 4], seen, side="right"), ENGAGED_LEVELS - 1)
+    return (((engaged * 5 + market.stage) * 3 + pop.role) * 4 + touches) * 2 + opted
 
 
 def market_now(day: int):  # noqa: ANN201

@@ -98,11 +98,12 @@ class SegmentValues:
         mask: np.ndarray,
         rng: np.random.Generator,
         exploration: float = 1.0,
-        later: tuple[np.ndarray, int, float] | None = None,
+        later: tuple[np.ndarray, int, float | np.ndarray] | None = None,
     ) -> np.ndarray:
         """Thompson choice per row among the allowed actions (the posterior is normal).
 
-        ``later = (segments_later, wait, discount)``: waiting is worth at least ``discount`` x
+        ``later = (segments_later, wait, discount)``: waiting is worth at least ``discount`` (per
+        row or one for all) x
         the best an allowed action is learned to earn in the segment waiting leads to (one touch
         fewer in the week; -1 where waiting changes nothing): a one-step backup over contact
         pressure, so a call to a contact touched three times this week competes with the same
@@ -114,7 +115,8 @@ class SegmentValues:
             if len(rows):
                 m_later, _ = self.posterior(np.asarray(seg_later)[rows], np.asarray(prior_mean)[rows])
                 best = np.max(np.where(mask[rows], m_later, -np.inf), axis=1)
-                mean[rows, wait] = np.maximum(mean[rows, wait], discount * best)
+                disc = np.broadcast_to(np.asarray(discount, dtype=float), (len(mean),))[rows]
+                mean[rows, wait] = np.maximum(mean[rows, wait], disc * best)
         draw = mean + exploration * sd * rng.standard_normal(mean.shape)
         return np.argmax(np.where(mask, draw, -np.inf), axis=1)
 
