@@ -37,6 +37,15 @@ the *decision components* directly on the market's arrays, once per simulated da
   lift overrules half of all decisions and the weekly share of the oracle falls from 0.9 to 0.3),
   the send-time model (decision/send_time.py, fitted on each day's batch as decision/enrich.py does)
   and the channel model (decision/channel.py);
+- ``engine_sv`` is the engine with learned segment values (decision/segment_value.py), not yet
+  wired into decision/engine.py: each day it chooses by Thompson draws from per-(segment, action)
+  running means (segment = stage x role x touches in 7 days x opted out, all CRM-visible), shrunk
+  toward the bandit's prediction where a cell has few rows. Its learning target prices an
+  opportunity at its objective points plus the learned won revenue per closed opportunity and
+  an unsubscribe at its points plus the learned lost future (42-day returns of reachable minus
+  opted-out contacts per stage, scaled to 90 days); waiting is worth at least the best learned
+  value one touch lower, discounted 0.9 per day until the oldest touch leaves the week. The
+  knobs (0.9, the 0.3 exploration scale) were chosen on tuning seeds 1000/1001 at 1,000 contacts;
 - peers choose among the same eligible actions from the same features and learn from the same
   reward (objective points of the outcomes drawn at execution: opens, clicks, forms, meetings,
   opportunities, unsubscribes; won revenue arrives weeks later and is not in the learning signal
@@ -373,7 +382,7 @@ class Engine(Agent):
         self._wait_rows: tuple[np.ndarray, np.ndarray] | None = None
         # learned segment values and future-value pricing (decision/segment_value.py)
         self.sv = SegmentValues(N_SEGMENTS, A, noise_variance=25.0) if segment_values else None
-        self.ov = OutcomeValues(0, 5, W.opportunity, W.revenue, W.unsubscribe)
+        self.ov: OutcomeValues | None = None  # built on the first day, when the population is known
         self._seg = np.zeros(0, dtype=np.intp)
         self._stage = np.zeros(0, dtype=np.intp)
         self._opted = np.zeros(0, dtype=bool)
@@ -384,9 +393,9 @@ class Engine(Agent):
         baseline = Playbook().decide(market)[0]
         baseline = np.where(mask[np.arange(pop.n), baseline], baseline, WAIT)
         if self.sv is not None:
-            if self.ov.n_people != pop.n:
+            if self.ov is None:
                 self.ov = OutcomeValues(pop.n, 5, W.opportunity, W.revenue, W.unsubscribe)
-            self._seg, self._stage = segments(market, obs, day), market.stage.copy()
+            self._seg, self._stage = segments(market), market.stage.copy()
             self._opted = market.unsubscribed | ~pop.email_consent
             later = np.where(market.touches_7d > 0, self._seg - 2, -1)  # one touch fewer (segments())
             discount = SV_DISCOUNT ** days_to_relief(market)
@@ -439,11 +448,12 @@ class Engine(Agent):
         """Segment values learn the reward with an opportunity priced at its learned worth (won
         revenue included) and an unsubscribe at its learned lost future; outcome values learn
         from what the CRM shows (closed opportunities, every contact's day)."""
+        assert self.sv is not None and self.ov is not None
         won = float(market.values[:, EV["opportunity_won"]].sum())
         closed = float(market.counts[:, [EV["opportunity_won"], EV["opportunity_lost"]]].sum())
         w0, c0 = self._closed
         if closed > c0:
-            self.ov.won += won - w0
+            self.ov.won += won - w0  # as close(): amounts won, and every closed one counted
             self.ov.closed += closed - c0
         self._closed = (won, closed)
         log = market.log[-1] if len(actions) else None
@@ -464,9 +474,9 @@ class Engine(Agent):
 
 
 #: Thompson draws' scale for segment values: the bandit's default exploration (0.2) plus a little
-SV_EXPLORATION = float(os.environ.get("SV_EXPLORATION", "0.3"))
+SV_EXPLORATION = 0.3
 #: per day of delay: waiting for the oldest touch to leave the 7-day window costs this per day
-SV_DISCOUNT = float(os.environ.get("SV_DISCOUNT", "0.9"))
+SV_DISCOUNT = 0.9
 
 
 def days_to_relief(market: Market) -> np.ndarray:
@@ -479,20 +489,16 @@ def days_to_relief(market: Market) -> np.ndarray:
     return out
 #: segments of :class:`decision.segment_value.SegmentValues`: stage x role x touches in 7 days
 #: (0..3+) x opted out, all shown by a CRM
-ENGAGEMENT = [SEEN.index(e) for e in ("page_view", "content_download", "webinar", "form_submit", "email_click")]
-ENGAGED_LEVELS = int(os.environ.get("SV_ENGAGED", "3"))
-N_SEGMENTS = ENGAGED_LEVELS * 5 * 3 * 4 * 2
+N_SEGMENTS = 5 * 3 * 4 * 2
 
 
-def segments(market: Market, obs: Observed, day: int) -> np.ndarray:
-    """Segment per person: engagement in 30 days (none / 1-3 / 4+ visits, downloads, forms,
-    clicks), stage, role, touches in 7 days (0..3+), opted out. Waiting moves to ``seg - 2``."""
+def segments(market: Market) -> np.ndarray:
+    """Segment per person: stage, role, touches in 7 days (0..3+), opted out; one touch fewer is
+    ``seg - 2``. (An engagement level in 30 days on top earned less on the tuning seeds.)"""
     pop = market.pop
     opted = (market.unsubscribed | ~pop.email_consent).astype(np.intp)
     touches = np.minimum(market.touches_7d, 3)
-    seen = obs.window(day, 30)[:, ENGAGEMENT].sum(axis=1)
-    engaged = np.minimum(np.searchsorted([1, 4], seen, side="right"), ENGAGED_LEVELS - 1)
-    return (((engaged * 5 + market.stage) * 3 + pop.role) * 4 + touches) * 2 + opted
+    return ((market.stage * 3 + pop.role) * 4 + touches) * 2 + opted
 
 
 def market_now(day: int):  # noqa: ANN201
