@@ -387,6 +387,7 @@ class Engine(Agent):
         self._stage = np.zeros(0, dtype=np.intp)
         self._opted = np.zeros(0, dtype=bool)
         self._closed = (0.0, 0.0)
+        self._progress: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
         pop = market.pop
@@ -428,7 +429,7 @@ class Engine(Agent):
 
     def learn(self, X, actions, rewards, market, day) -> None:  # noqa: ANN001
         if self.sv is not None:
-            self._learn_values(actions, rewards, market)
+            self._learn_values(actions, rewards, market, day)
         rewards = self.system.smooth(X, actions, rewards, market)
         if len(actions):
             self.model.learn_many(X, actions, rewards / self.scale, np.ones(len(actions)))
@@ -444,7 +445,7 @@ class Engine(Agent):
                 self.lt.learn(acts, stages, conv, wait_action=WAIT)
 
 
-    def _learn_values(self, actions: np.ndarray, rewards: np.ndarray, market: Market) -> None:
+    def _learn_values(self, actions: np.ndarray, rewards: np.ndarray, market: Market, day: int) -> None:
         """Segment values learn the reward with an opportunity priced at its learned worth (won
         revenue included) and an unsubscribe at its learned lost future; outcome values learn
         from what the CRM shows (closed opportunities, every contact's day)."""
@@ -471,6 +472,18 @@ class Engine(Agent):
         sample = waited[self.rng.random(len(waited)) < 0.1]  # logged waits, as the pipeline logs them
         self.sv.learn(self._seg[sample], np.full(len(sample), WAIT), np.zeros(len(sample)))
         self.ov.day(self._stage, self._opted, per_person)
+        # stage progression: early-stage rows (waits included) get the change in learned stage
+        # value PROGRESS_DAYS later, while the contact is still reachable
+        rows = np.concatenate([log["person"] if log is not None else np.zeros(0, dtype=int), sample])
+        acts = np.concatenate([actions if log is not None else np.zeros(0, dtype=int), np.full(len(sample), WAIT)])
+        early = self._stage[rows] < 2
+        self._progress.append((day, rows[early], self._seg[rows[early]], acts[early], self._stage[rows[early]]))
+        while self._progress and self._progress[0][0] <= day - PROGRESS_DAYS:
+            _, who, seg, a, st0 = self._progress.pop(0)
+            v = self.ov.stage_values()[:, 0]
+            reach = ~(market.unsubscribed[who] | ~market.pop.email_consent[who])
+            gain = np.where(reach, v[np.minimum(market.stage[who], 2)] - v[st0], 0.0)
+            self.sv.credit(seg, a, gain)
 
 
 #: Thompson draws' scale for segment values: the bandit's default exploration (0.2) plus a little
@@ -487,6 +500,8 @@ def days_to_relief(market: Market) -> np.ndarray:
         hit = market.touches[:, (market.day - k) % 7] > 0
         out = np.where(hit, 7 - k, out)
     return out
+#: days after an early-stage action at which its lead's stage is read for progression credit
+PROGRESS_DAYS = 14
 #: segments of :class:`decision.segment_value.SegmentValues`: stage x role x touches in 7 days
 #: (0..3+) x opted out, all shown by a CRM
 N_SEGMENTS = 5 * 3 * 4 * 2
@@ -718,44 +733,46 @@ def print_report(summary: dict, args: argparse.Namespace) -> list[str]:
             cells.append(f"{fmt(v, digits):>24s}" if v else f"{'-':>24s}")
         print(f"{name:13s} " + " ".join(cells))
     verdicts = []
-    eng = summary.get("engine")
-    if eng:
+    for who in ("engine", "engine_sv"):
+        eng = summary.get(who)
+        if not eng:
+            continue
         for base, target in (("rules_tuned", 0.25), ("legacy", None)):
             row = summary.get(base)
             if not row:
                 continue
             if np.mean(row["won_revenue"]) <= 0:
-                verdicts.append(f"won revenue vs {base}: {base} won nothing in this run; no ratio")
+                verdicts.append(f"{who}: won revenue vs {base}: {base} won nothing in this run; no ratio")
                 continue
             lift = np.mean(eng["won_revenue"]) / np.mean(row["won_revenue"]) - 1
             per_seed = ", ".join(
                 f"{e / b - 1:+.0%}" for e, b in zip(eng["won_revenue"], row["won_revenue"], strict=False)
             )
             tail = f" (target >= +25%): {'MET' if lift >= target else 'NOT MET'}" if target else ""
-            verdicts.append(f"won revenue vs {base}: {lift:+.1%} (per seed {per_seed}){tail}")
+            verdicts.append(f"{who}: won revenue vs {base}: {lift:+.1%} (per seed {per_seed}){tail}")
         for peer in ("vw", "vw_sys", "mabwiser", "mabwiser_sys"):
             if peer in summary:
                 d = [e - p for e, p in zip(eng["reward"], summary[peer]["reward"], strict=False)]
                 m, h = interval(d)
                 met = m - (0 if math.isnan(h) else h) > 0
-                verdicts.append(f"cumulative reward minus {peer}: {fmt(d)}: {'MET' if met else 'NOT MET'}")
-            else:
+                verdicts.append(f"{who}: cumulative reward minus {peer}: {fmt(d)}: {'MET' if met else 'NOT MET'}")
+            elif who == "engine":
                 verdicts.append(f"peer {peer}: not run (not installed or --no-peers)")
         if eng["oracle_share_w4"]:
             s = np.mean(eng["oracle_share_w4"])
             verdicts.append(
-                f"share of the non-myopic oracle's reward, weeks 4-{args.weeks}: {fmt(eng['oracle_share_w4'], 3)} "
+                f"{who}: share of the non-myopic oracle's reward, weeks 4-{args.weeks}: {fmt(eng['oracle_share_w4'], 3)} "
                 f"(target >= 0.90): {'MET' if s >= 0.9 else 'NOT MET'}"
             )
         if eng.get("myopic_share_w4"):
             verdicts.append(
-                f"reference only: share of the myopic oracle's reward, weeks 4-{args.weeks}: "
+                f"{who}: reference only: share of the myopic oracle's reward, weeks 4-{args.weeks}: "
                 f"{fmt(eng['myopic_share_w4'], 3)}"
             )
         if eng["oracle_share_recovery"]:
             s = np.mean(eng["oracle_share_recovery"])
             verdicts.append(
-                f"week {args.shift_week + 2} (two weeks after the shift): {fmt(eng['oracle_share_recovery'], 3)} of the "
+                f"{who}: week {args.shift_week + 2} (two weeks after the shift): {fmt(eng['oracle_share_recovery'], 3)} of the "
                 f"non-myopic oracle (target >= 0.90): {'MET' if s >= 0.9 else 'NOT MET'}"
             )
     print("\nTargets:")

@@ -20,7 +20,11 @@ Non-myopic terms, each learned from outcomes (never from the simulator's truth):
   deal it may close in two months;
 - an unsubscribe costs its points plus the contact's lost future: the learned reward per day of
   reachable contacts minus that of opted-out ones in the same stage, over ``horizon_days``
-  (:class:`OutcomeValues.unsubscribe_points`).
+  (:class:`OutcomeValues.unsubscribe_points`);
+- a lead moved on is worth what its new stage is learned to earn (:meth:`OutcomeValues.stage_values`):
+  a caller credits each early-stage row with the change in stage value weeks later
+  (:meth:`SegmentValues.credit`); waits get it too, so an action is credited only for the
+  progress it adds over leaving the lead alone.
 """
 
 from __future__ import annotations
@@ -69,6 +73,12 @@ class SegmentValues:
         np.add.at(self.n, (seg, act), 1.0)
         np.add.at(self.s, (seg, act), y)
         np.add.at(self.ss, (seg, act), y * y)
+
+    def credit(self, segments: np.ndarray, actions: np.ndarray, values: np.ndarray) -> None:
+        """Add a delayed part of rows already learned (e.g. the value of a stage reached weeks
+        later) to their cells' sums, without counting them again."""
+        seg, act = np.asarray(segments, dtype=np.intp), np.asarray(actions, dtype=np.intp)
+        np.add.at(self.s, (seg, act), np.asarray(values, dtype=float))
 
     def noise(self) -> np.ndarray:
         """(segments, actions) variance of one row's reward: the cell's own, shrunk toward the
@@ -127,12 +137,12 @@ class OutcomeValues:
 
     ``opportunity_points`` is the objective's opportunity weight plus ``revenue_weight`` x the
     mean won amount per closed opportunity seen so far (lost ones count as 0).
-    ``unsubscribe_points`` per stage is the objective's unsubscribe weight minus what a contact
-    that stays reachable goes on to earn over and above one that opted out: the mean reward
-    contacts earned in the ``window_days`` after a day in that stage (a Monte-Carlo return, so a
-    lead's later progression to a sales call counts), reachable minus opted out, scaled to
-    ``horizon_days`` (how long a contact's future is counted), shrunk toward 0 by
-    ``prior_days`` contact-days.
+    ``stage_values`` per stage and reachability is what a contact goes on to earn: the reward it
+    earned in the ``window_days`` after a day in that stage, plus ``bootstrap`` x the learned value
+    of where it stood at the window's end (a temporal-difference target, so a lead's progression
+    to a sales call months later counts; the horizon is about ``window_days / (1 - bootstrap)``),
+    shrunk toward 0 by ``prior_days`` contact-days. ``unsubscribe_points`` per stage is the
+    objective's unsubscribe weight minus the value a reachable contact has over an opted-out one.
 
     >>> ov = OutcomeValues(n_people=2, n_stages=1, opportunity_weight=50.0, revenue_weight=0.001,
     ...     unsubscribe_weight=-30.0)
@@ -147,7 +157,7 @@ class OutcomeValues:
     revenue_weight: float
     unsubscribe_weight: float
     window_days: int = 42
-    horizon_days: float = 90.0
+    bootstrap: float = 0.5
     prior_days: float = 200.0
     won: float = 0.0
     closed: float = 0.0
@@ -172,15 +182,20 @@ class OutcomeValues:
         self._cum = self._cum + np.asarray(rewards, dtype=float)
         if len(self._past) >= self.window_days:
             st, opted, cum0 = self._past.pop(0)
-            np.add.at(self.returns, (st, opted), self._cum - cum0)
+            end = self.stage_values()[self._past[-1][0], self._past[-1][1]]  # where each stands now
+            np.add.at(self.returns, (st, opted), self._cum - cum0 + self.bootstrap * end)
             np.add.at(self.days, (st, opted), 1.0)
 
     def opportunity_points(self) -> float:
         mean_won = self.won / self.closed if self.closed else 0.0
         return self.opportunity_weight + self.revenue_weight * mean_won
 
+    def stage_values(self) -> np.ndarray:
+        """(stages, 2) what a contact in each stage goes on to earn, [reachable, opted out]."""
+        d = self.days + self.prior_days
+        return np.divide(self.returns, d, out=np.zeros_like(self.returns), where=d > 0)
+
     def unsubscribe_points(self) -> np.ndarray:
         """(stages,) what an unsubscribe costs in each stage (negative)."""
-        ret = self.returns / (self.days + self.prior_days)
-        lost = np.maximum(ret[:, 0] - ret[:, 1], 0.0) * self.horizon_days / self.window_days
-        return self.unsubscribe_weight - lost
+        v = self.stage_values()
+        return self.unsubscribe_weight - np.maximum(v[:, 0] - v[:, 1], 0.0)
