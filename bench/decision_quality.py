@@ -41,11 +41,13 @@ the *decision components* directly on the market's arrays, once per simulated da
   wired into decision/engine.py: each day it chooses by Thompson draws from per-(segment, action)
   running means (segment = stage x role x touches in 7 days x opted out, all CRM-visible), shrunk
   toward the bandit's prediction where a cell has few rows. Its learning target prices an
-  opportunity at its objective points plus the learned won revenue per closed opportunity and
-  an unsubscribe at its points plus the learned lost future (42-day returns of reachable minus
-  opted-out contacts per stage, scaled to 90 days); waiting is worth at least the best learned
-  value one touch lower, discounted 0.9 per day until the oldest touch leaves the week. The
-  knobs (0.9, the 0.3 exploration scale) were chosen on tuning seeds 1000/1001 at 1,000 contacts;
+  opportunity at its objective points plus the learned won revenue per closed opportunity, and
+  an unsubscribe at its points plus the learned lost future (stage values: 42-day returns plus
+  half the value of the stage reached, reachable minus opted out); early-stage rows (waits too)
+  are credited 14 days later with the change in their lead's stage value; waiting is worth at
+  least the best learned value one touch lower, discounted 0.9 per day until the oldest touch
+  leaves the week. The knobs (0.9, the 0.3 exploration scale) were chosen on tuning seeds
+  1000/1001 at 500-1,000 contacts;
 - peers choose among the same eligible actions from the same features and learn from the same
   reward (objective points of the outcomes drawn at execution: opens, clicks, forms, meetings,
   opportunities, unsubscribes; won revenue arrives weeks later and is not in the learning signal
