@@ -704,7 +704,7 @@ def summarize(results: dict[str, list[RunResult]], days: int, shift_day: int | N
         row: dict[str, list[float]] = {"reward": [], "opportunities": [], "won_revenue": [], "unsubscribes": []}
         row["oracle_share_w4"], row["oracle_share_recovery"], row["seconds"] = [], [], []
         row["myopic_share_w4"] = []
-        row["seed"] = []
+        row["seed"], row["weekly_reward"] = [], []
         for r in runs:
             row["seed"].append(r.seed)
             row["reward"].append(float(r.reward_by_day.sum()))
@@ -712,6 +712,8 @@ def summarize(results: dict[str, list[RunResult]], days: int, shift_day: int | N
             row["won_revenue"].append(r.won_revenue)
             row["unsubscribes"].append(r.unsubscribes)
             row["seconds"].append(r.seconds)
+            weeks = len(r.reward_by_day) // 7
+            row["weekly_reward"].append([float(x) for x in r.reward_by_day[: weeks * 7].reshape(weeks, 7).sum(axis=1)])
             m = myopic.get(r.seed)
             if m is not None:
                 row["myopic_share_w4"].append(r.reward_by_day[w4].sum() / m.reward_by_day[w4].sum())
@@ -722,6 +724,27 @@ def summarize(results: dict[str, list[RunResult]], days: int, shift_day: int | N
                     row["oracle_share_recovery"].append(r.reward_by_day[rec].sum() / o.reward_by_day[rec].sum())
         out[name] = row
     return out
+
+
+def weeks_to_match(eng: dict, rules: dict) -> str:
+    """Cold start, measured: per seed, the first week whose reward reaches the tuned rules' reward
+    in the same week of the same market, and how many of the later weeks stay there."""
+    by_seed = dict(zip(rules.get("seed", []), rules.get("weekly_reward", []), strict=False))
+    cells = []
+    for seed, mine in zip(eng.get("seed", []), eng.get("weekly_reward", []), strict=False):
+        theirs = by_seed.get(seed)
+        if theirs is None:
+            continue
+        at = [a >= b for a, b in zip(mine, theirs, strict=False)]
+        first = next((w for w, ok in enumerate(at) if ok), None)
+        cells.append(
+            f"seed {seed}: never"
+            if first is None
+            else f"seed {seed}: week {first + 1} (then {sum(at[first:])} of {len(at) - first} weeks)"
+        )
+    if not cells:
+        return "weeks to reach the tuned rules' weekly reward: no paired runs with weekly rewards"
+    return "weeks to reach the tuned rules' weekly reward: " + "; ".join(cells)
 
 
 def print_report(summary: dict, args: argparse.Namespace) -> list[str]:
@@ -760,6 +783,8 @@ def print_report(summary: dict, args: argparse.Namespace) -> list[str]:
                 verdicts.append(f"{who}: cumulative reward minus {peer}: {fmt(d)}: {'MET' if met else 'NOT MET'}")
             elif who == "engine":
                 verdicts.append(f"peer {peer}: not run (not installed or --no-peers)")
+        if "rules_tuned" in summary:
+            verdicts.append(f"{who}: {weeks_to_match(eng, summary['rules_tuned'])}")
         if eng["oracle_share_w4"]:
             s = np.mean(eng["oracle_share_w4"])
             verdicts.append(
