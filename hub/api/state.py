@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from hub.api.dispatch import Dispatcher, build_dispatcher
+from hub.api.realtime import CurrentPolicy
 from hub.config import Settings
 from hub.pipeline.context import HubContext
 
@@ -16,11 +17,13 @@ class ApiState:
     settings: Settings
     ctx: HubContext
     dispatch: Dispatcher
+    current: CurrentPolicy  # what real-time decisions decide with
 
     @classmethod
     def build(cls, settings: Settings, ctx: HubContext | None = None) -> ApiState:
         ctx = ctx or HubContext.build(settings, embedded=settings.api.embedded)
-        return cls(settings=settings, ctx=ctx, dispatch=build_dispatcher(ctx))
+        current = CurrentPolicy(ctx, settings.api.policy_refresh_seconds)
+        return cls(settings=settings, ctx=ctx, dispatch=build_dispatcher(ctx), current=current)
 
     def close(self) -> None:
         self.dispatch.close()

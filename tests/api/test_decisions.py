@@ -96,3 +96,37 @@ def _dumps(body) -> bytes:
     import json
 
     return json.dumps(body, allow_nan=True).encode()
+
+
+def test_a_real_time_decision_reads_the_model_version_and_kill_switches_from_the_process_cache(
+    tmp_path, store_url, api_redis_url, crm
+):
+    """Four statements a decision (contact, its identities and emails, its activities, the
+    insert; PostgreSQL adds its asynchronous-commit SET): the model version and the kill
+    switches are re-read only when ``api.policy_refresh_seconds`` have passed."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+
+    from hub.api.app import create_app
+    from tests.api.conftest import make_config, seed
+
+    app = create_app(make_config(tmp_path, store_url, api_redis_url, **{"api.policy_refresh_seconds": 60}))
+    seed(app.state.hub.ctx, crm)
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        seen.append(statement)
+
+    engine = app.state.hub.ctx.store.engine
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        first = decide(client, {"contact": {"contact_id": 1}})  # reads version and switches once
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            again = [decide(client, {"contact": {"email": f"person{i}@example.com"}}) for i in range(3)]
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    app.state.hub.close()
+    assert first.status_code == 200 and all(r.status_code == 200 for r in again)
+    assert not [s for s in seen if "model_snapshots" in s or "kill_switches" in s], seen
+    per_decision = 5 if engine.dialect.name == "postgresql" else 4
+    assert len(seen) == 3 * per_decision, seen
