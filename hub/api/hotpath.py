@@ -5,7 +5,7 @@ response model) cost as much CPU per request as the policy deciding. This ASGI m
 just inside :class:`~hub.api.guard.RequestGuard`, which has already checked the token, read
 the whole body and bounded its JSON shape, and answers a well-formed request itself: the
 same parse (``json.loads``) and validation (:class:`DecisionRequest`) as the route, the same
-:func:`decide_now`, the same bytes out (:func:`decision_json`).
+:meth:`RealtimeDecider.decide`, the same bytes out (:func:`decision_json`).
 
 Anything else goes on to the FastAPI route, which stays the contract (OpenAPI) and the one
 place errors are worded: a token without the ``decide`` scope (403), a body that is not JSON
@@ -23,7 +23,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.api.guard import TOKEN_KEY
 from hub.api.problems import known
-from hub.api.realtime import decide_now
 from hub.api.schemas import DecisionRequest
 from hub.api.settings import Scope as TokenScope
 from hub.models import Decision
@@ -87,7 +86,7 @@ class DecisionFastPath:
             return
         try:
             state = scope["app"].state.hub
-            d = decide_now(state.ctx, req.contact, req.context, state.current)  # on the loop: see decide_now
+            d = state.realtime.decide(req.contact, req.context)  # on the loop: see RealtimeDecider.decide
         except Exception as exc:
             answer = known(exc)  # worded as the route's exception handlers word it
             if answer is None:

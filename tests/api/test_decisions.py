@@ -98,12 +98,13 @@ def _dumps(body) -> bytes:
     return json.dumps(body, allow_nan=True).encode()
 
 
-def test_a_real_time_decision_reads_the_model_version_and_kill_switches_from_the_process_cache(
+def test_a_real_time_decision_is_two_statements_with_version_and_kill_switches_from_the_process_cache(
     tmp_path, store_url, api_redis_url, crm
 ):
-    """Four statements a decision (contact, its identities and emails, its activities, the
-    insert; PostgreSQL adds its asynchronous-commit SET): the model version and the kill
-    switches are re-read only when ``api.policy_refresh_seconds`` have passed."""
+    """Two statements a decision: the profile (contact, identities, emails, activities) and the
+    insert. The model version and the kill switches are re-read only when
+    ``api.policy_refresh_seconds`` have passed; PostgreSQL's asynchronous commit is set once on
+    the connection the decider keeps."""
     from fastapi.testclient import TestClient
     from sqlalchemy import event
 
@@ -128,5 +129,5 @@ def test_a_real_time_decision_reads_the_model_version_and_kill_switches_from_the
     app.state.hub.close()
     assert first.status_code == 200 and all(r.status_code == 200 for r in again)
     assert not [s for s in seen if "model_snapshots" in s or "kill_switches" in s], seen
-    per_decision = 5 if engine.dialect.name == "postgresql" else 4
-    assert len(seen) == 3 * per_decision, seen
+    assert len(seen) == 3 * 2, seen
+    assert [s.split()[0] for s in seen] == ["WITH", "INSERT"] * 3

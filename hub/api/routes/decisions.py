@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from hub.api.auth import require
 from hub.api.hotpath import decision_json
-from hub.api.realtime import decide_now
 from hub.api.schemas import DecisionOut, DecisionRequest
 from hub.api.settings import Scope
 from hub.api.state import ApiState
@@ -27,5 +26,5 @@ router = APIRouter(tags=["decisions"])
 async def post_decision(body: DecisionRequest, request: Request) -> Response:
     """Decide for one contact from its stored profile plus the session context given."""
     state: ApiState = request.app.state.hub
-    d = decide_now(state.ctx, body.contact, body.context, state.current)  # on the loop: see decide_now
+    d = state.realtime.decide(body.contact, body.context)  # on the loop: see RealtimeDecider.decide
     return Response(decision_json(d), media_type="application/json")
