@@ -166,9 +166,9 @@ def engine_cpu_ms(config: Path, contacts: int, rows: int = 300) -> float:
     return best
 
 
-def kill_switch_on(config: Path) -> str:
-    """Send every decision to the legacy rules, as an operator would in an incident; returns
-    the version the answers then carry."""
+def kill_switch(config: Path, on: bool) -> str:
+    """Send every decision to the legacy rules (or back to the engine), as an operator would
+    in an incident; returns the version the answers then carry."""
     from hub.config import load_settings
     from hub.governance import killswitch
     from hub.governance.plan import FallbackRules
@@ -177,8 +177,8 @@ def kill_switch_on(config: Path) -> str:
 
     ctx = HubContext.build(load_settings(config), embedded=True)
     with ctx.store.begin() as conn:
-        killswitch.flip(conn, "next_best_action", True, "bench", "measure the server without the engine", utcnow())
-    version = FallbackRules(ctx.policy.rules).version
+        killswitch.flip(conn, "next_best_action", on, "bench", "measure the server without the engine", utcnow())
+    version = FallbackRules(ctx.policy.rules).version if on else ctx.policy.version
     ctx.close()
     return version
 
@@ -378,7 +378,7 @@ def main() -> None:
             os.environ.setdefault("HUB_BENCH_TOKEN", TOKEN)
             model = train(config)
             if args.kill_switch:
-                model = kill_switch_on(config)
+                model = kill_switch(config, True)
             port = free_port()
             proc = start_server(config, port, work / "serve.log", args.workers)
             try:
@@ -399,6 +399,8 @@ def main() -> None:
             finally:
                 proc.terminate()
                 proc.wait(10)
+                if args.kill_switch:  # a --store-url store outlives the run
+                    kill_switch(config, False)
             engine = 0.0 if args.kill_switch else engine_cpu_ms(config, args.contacts)
             result["engine_cpu_ms_per_decision"] = round(engine, 2)
             result["server_cpu_ms_outside_engine"] = round(result["server_cpu_ms_per_request"] - engine, 2)
