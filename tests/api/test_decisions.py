@@ -131,3 +131,32 @@ def test_a_real_time_decision_is_two_statements_with_version_and_kill_switches_f
     assert not [s for s in seen if "model_snapshots" in s or "kill_switches" in s], seen
     assert len(seen) == 3 * 2, seen
     assert [s.split()[0] for s in seen] == ["WITH", "INSERT"] * 3
+
+
+def test_the_hot_path_and_the_route_answer_alike(client):
+    """A JSON body in another JSON content type is left to the FastAPI route (hub/api/hotpath.py
+    answers only ``application/json``): both answers are the same document for the same contact."""
+    import json
+
+    body = json.dumps({"contact": {"contact_id": 1}, "context": {"page": "/pricing"}}).encode()
+    answers = []
+    for ctype in ("application/json", "application/vnd.hub+json"):
+        r = client.post("/v1/decisions", content=body, headers={**auth("decide"), "content-type": ctype})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json", (ctype, r.text)
+        answers.append(r.json())
+    hot, route = answers
+    assert route["decision_id"] == hot["decision_id"] + 1  # both recorded
+    for a in answers:
+        assert a["created_at"].endswith("Z") and isinstance(a["propensity"], float)
+    strip = {"decision_id", "created_at"}
+    assert {k: v for k, v in hot.items() if k not in strip} == {k: v for k, v in route.items() if k not in strip}
+    assert list(hot) == list(route)  # the same keys in the same order
+
+
+def test_requests_the_hot_path_does_not_take_get_the_routes_answers(client):
+    ok = {"contact": {"contact_id": 1}}
+    assert decide(client, ok, scope="events").status_code == 403  # a valid token without the scope
+    r = client.post("/v1/decisions", content=b'{"contact": {"contact_id": 1}}', headers=auth("decide"))
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"  # no content type
+    r = decide(client, {"contact": {"contact_id": 999_999}})  # valid, decided by the hot path: 404 problem
+    assert r.status_code == 404 and r.json()["detail"] == "no contact with id 999999"

@@ -90,3 +90,32 @@ def test_a_contact_with_several_identities_and_emails_reads_as_the_batch_reads_i
     assert len(contact.identities) == 2 and contact.emails[0] == "zed@example.com" and len(contact.emails) == 3
     assert [a.external_id for a in acts] == ["v5", "v3", "v1"] and acts[0].properties == {"url": "/p5"}
     ctx.close()
+
+
+def test_the_kept_connection_is_replaced_when_it_died_while_idle(settings, crm):
+    """After ``idle_ping_seconds`` the real-time connection is pinged before use; a dead one
+    (its server process ended, or the file handle closed) is replaced and the decision goes on."""
+    from sqlalchemy import text
+
+    from hub.api.realtime import RealtimeDecider
+    from hub.api.schemas import ContactRef
+
+    ctx = HubContext.build(settings, embedded=True)
+    seed(ctx, crm)
+    rt = RealtimeDecider(ctx, 1.0)
+    rt.connection.idle_ping_seconds = 0.0  # ping before every use
+    first = rt.decide(ContactRef(contact_id=1), None)
+    with rt.connection.begin() as conn:
+        raw = conn.connection.dbapi_connection
+        pid = conn.scalar(text("SELECT pg_backend_pid()")) if conn.dialect.name == "postgresql" else None
+    if pid is None:
+        raw.close()
+    else:
+        with ctx.store.begin() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    second = rt.decide(ContactRef(contact_id=1), None)
+    assert second.id == first.id + 1
+    with rt.connection.begin() as conn:
+        assert conn.connection.dbapi_connection is not raw
+    rt.close()
+    ctx.close()
