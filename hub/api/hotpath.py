@@ -1,7 +1,8 @@
 """POST /v1/decisions answered below the framework: the real-time path's CPU is the engine's.
 
 FastAPI's layers (exception and telemetry middleware, routing, dependency solving, the
-response model) cost as much CPU per request as the policy deciding. This ASGI middleware sits
+response model) cost 0.4-0.7 ms of CPU a request around a decision of 2-3 ms (measured in
+process through the ASGI app, 2026-12-03, load 3-9). This ASGI middleware sits
 just inside :class:`~hub.api.guard.RequestGuard`, which has already checked the token, read
 the whole body and bounded its JSON shape, and answers a well-formed request itself: the
 same parse (``json.loads``) and validation (:class:`DecisionRequest`) as the route, the same
