@@ -137,54 +137,49 @@ class OutcomeValues:
 
     ``opportunity_points`` is the objective's opportunity weight plus ``revenue_weight`` x the
     mean won amount per closed opportunity seen so far (lost ones count as 0).
-    ``stage_values`` per stage and reachability is what a contact goes on to earn: the reward it
-    earned in the ``window_days`` after a day in that stage, plus ``bootstrap`` x the learned value
-    of where it stood at the window's end (a temporal-difference target, so a lead's progression
-    to a sales call months later counts; the horizon is about ``window_days / (1 - bootstrap)``),
-    shrunk toward 0 by ``prior_days`` contact-days. ``unsubscribe_points`` per stage is the
-    objective's unsubscribe weight minus the value a reachable contact has over an opted-out one.
+    ``stage_values`` per stage and reachability is what a contact goes on to earn over
+    ``horizon_days``: the learned reward per contact-day of contacts in that stage (rewards of
+    the decisions learned, over the contact-days the store counted in that stage), shrunk toward
+    0 by ``prior_days`` contact-days. The pipeline sees both sides without per-contact state:
+    attributed rewards by the stage at decision time, and contacts per stage at each learn step.
+    ``unsubscribe_points`` per stage is the objective's unsubscribe weight minus the value a
+    reachable contact has over an opted-out one.
 
-    >>> ov = OutcomeValues(n_people=2, n_stages=1, opportunity_weight=50.0, revenue_weight=0.001,
+    >>> ov = OutcomeValues(n_stages=1, opportunity_weight=50.0, revenue_weight=0.001,
     ...     unsubscribe_weight=-30.0)
     >>> ov.close(won_amounts=np.array([20_000.0]), n_lost=1)
     >>> ov.opportunity_points()
     60.0
     """
 
-    n_people: int
     n_stages: int
     opportunity_weight: float
     revenue_weight: float
     unsubscribe_weight: float
-    window_days: int = 42
-    bootstrap: float = 0.5
+    horizon_days: float = 84.0
     prior_days: float = 200.0
     won: float = 0.0
     closed: float = 0.0
-    returns: np.ndarray = field(init=False)  # (stages, 2): summed returns, [reachable, opted out]
-    days: np.ndarray = field(init=False)
+    rewards: np.ndarray = field(init=False)  # (stages, 2): summed rewards, [reachable, opted out]
+    days: np.ndarray = field(init=False)  # (stages, 2): contact-days
 
     def __post_init__(self) -> None:
-        self.returns = np.zeros((self.n_stages, 2))
+        self.rewards = np.zeros((self.n_stages, 2))
         self.days = np.zeros((self.n_stages, 2))
-        self._cum = np.zeros(self.n_people)
-        self._past: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def close(self, won_amounts: np.ndarray, n_lost: int) -> None:
         """Record closed opportunities: the amounts of the won ones and how many were lost."""
         self.won += float(np.sum(won_amounts))
         self.closed += len(won_amounts) + int(n_lost)
 
-    def day(self, stages: np.ndarray, opted_out: np.ndarray, rewards: np.ndarray) -> None:
-        """One day of every contact: stage and opted out at the start of the day, and the reward
-        it earned that day (0 when nothing was done). Days ``window_days`` old become returns."""
-        self._past.append((np.asarray(stages, dtype=np.intp), np.asarray(opted_out, dtype=np.intp), self._cum.copy()))
-        self._cum = self._cum + np.asarray(rewards, dtype=float)
-        if len(self._past) >= self.window_days:
-            st, opted, cum0 = self._past.pop(0)
-            end = self.stage_values()[self._past[-1][0], self._past[-1][1]]  # where each stands now
-            np.add.at(self.returns, (st, opted), self._cum - cum0 + self.bootstrap * end)
-            np.add.at(self.days, (st, opted), 1.0)
+    def observe(
+        self, stages: np.ndarray, opted: np.ndarray, rewards: np.ndarray, contact_days: np.ndarray | None = None
+    ) -> None:
+        """Rewards of learned decision rows by the stage and opt-out at decision time, and
+        (stages, 2) contact-days spent in each since the last call."""
+        np.add.at(self.rewards, (np.asarray(stages, dtype=np.intp), np.asarray(opted, dtype=np.intp)), rewards)
+        if contact_days is not None:
+            self.days += np.asarray(contact_days, dtype=float)
 
     def opportunity_points(self) -> float:
         mean_won = self.won / self.closed if self.closed else 0.0
@@ -192,10 +187,182 @@ class OutcomeValues:
 
     def stage_values(self) -> np.ndarray:
         """(stages, 2) what a contact in each stage goes on to earn, [reachable, opted out]."""
-        d = self.days + self.prior_days
-        return np.divide(self.returns, d, out=np.zeros_like(self.returns), where=d > 0)
+        return self.horizon_days * self.rewards / (self.days + self.prior_days)
 
     def unsubscribe_points(self) -> np.ndarray:
         """(stages,) what an unsubscribe costs in each stage (negative)."""
         v = self.stage_values()
         return self.unsubscribe_weight - np.maximum(v[:, 0] - v[:, 1], 0.0)
+
+    def state(self) -> dict:
+        return {"won": self.won, "closed": self.closed, "rewards": self.rewards.tolist(), "days": self.days.tolist()}
+
+    def load_state(self, state: dict) -> None:
+        rewards = np.asarray(state.get("rewards", []), dtype=float)
+        if rewards.shape != self.rewards.shape:  # another vocabulary of stages: start over
+            return
+        self.won, self.closed = float(state["won"]), float(state["closed"])
+        self.rewards, self.days = rewards, np.asarray(state["days"], dtype=float)
+
+
+#: touches in the last 7 days a segment tells apart: 0, 1, 2, 3 or more
+TOUCH_LEVELS = 4
+
+
+def segment_index(stage: np.ndarray, role: np.ndarray, touches: np.ndarray, opted: np.ndarray, n_roles: int) -> np.ndarray:
+    """Segment per row from what any CRM shows: stage, role, touches in 7 days, opted out.
+    One touch fewer is ``segment - 2`` (see :func:`one_touch_fewer`).
+
+    >>> segment_index(np.array([1]), np.array([2]), np.array([5.0]), np.array([True]), n_roles=3).tolist()
+    [47]
+    """
+    t = np.minimum(np.asarray(touches, dtype=float), TOUCH_LEVELS - 1).astype(np.intp)
+    st, ro = np.asarray(stage, dtype=np.intp), np.asarray(role, dtype=np.intp)
+    return ((st * n_roles + ro) * TOUCH_LEVELS + t) * 2 + np.asarray(opted, dtype=np.intp)
+
+
+def one_touch_fewer(segments: np.ndarray, touches: np.ndarray) -> np.ndarray:
+    """The segment waiting leads to (one touch fewer in the week), -1 where it changes nothing."""
+    return np.where(np.asarray(touches) >= 1, np.asarray(segments) - 2, -1)
+
+
+def segment_stage(segments: np.ndarray, n_roles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stage and opted-out flag of each segment (the inverse of :func:`segment_index`'s ends)."""
+    seg = np.asarray(segments, dtype=np.intp)
+    return seg // (2 * TOUCH_LEVELS * n_roles), seg % 2
+
+
+@dataclass
+class SegmentChooser:
+    """The engine's step after the bandit: choose by Thompson draws from segment values shrunk
+    toward the bandit's prediction, and say how likely each action was.
+
+    The probability of each action is the share of ``draws`` Thompson draws it wins, and the
+    action is then drawn from those shares, so the logged propensity is exactly the chance of
+    the action taken (off-policy evaluation needs that). Until ``min_rows`` rows are learned the
+    engine keeps the bandit's own choice (:attr:`active`).
+
+    >>> ch = SegmentChooser(n_stages=1, n_roles=1, n_actions=2, wait=0, min_rows=0)
+    >>> seg = segment_index(np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1), 1)
+    >>> ch.values.learn(np.repeat(seg, 200), np.ones(200, dtype=int), np.full(200, 5.0))
+    >>> a, p = ch.choose(seg, np.zeros((1, 2)), np.ones((1, 2), bool), np.ones(1), np.zeros(1), np.random.default_rng(0))
+    >>> int(a[0]), float(p[0, 1])
+    (1, 1.0)
+    """
+
+    n_stages: int
+    n_roles: int
+    n_actions: int
+    wait: int
+    #: scale of the Thompson draws (tuned on seeds 1000/1001 of bench/decision_quality.py)
+    exploration: float = 0.3
+    #: per day until the oldest touch leaves the week: what waiting for a lower-pressure segment costs
+    discount: float = 0.9
+    min_rows: float = 50.0
+    draws: int = 64
+    noise_variance: float = 25.0
+    values: SegmentValues = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = self.n_stages * self.n_roles * TOUCH_LEVELS * 2
+        self.values = SegmentValues(n, self.n_actions, noise_variance=self.noise_variance)
+
+    @property
+    def active(self) -> bool:
+        return float(self.values.n.sum()) >= self.min_rows
+
+    def segments(self, stage: np.ndarray, role: np.ndarray, touches: np.ndarray, opted: np.ndarray) -> np.ndarray:
+        return segment_index(stage, role, touches, opted, self.n_roles)
+
+    def means(self, segments: np.ndarray, prior_mean: np.ndarray, mask: np.ndarray, touches: np.ndarray, relief_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, actions) posterior mean and sd, waiting backed up to the segment one touch
+        lower, discounted per day until the oldest touch leaves the week."""
+        mean, sd = self.values.posterior(segments, prior_mean)
+        later = one_touch_fewer(segments, touches)
+        rows = np.flatnonzero(later >= 0)
+        if len(rows):
+            m_later, _ = self.values.posterior(later[rows], np.asarray(prior_mean)[rows])
+            best = np.max(np.where(mask[rows], m_later, -np.inf), axis=1)
+            disc = self.discount ** np.asarray(relief_days, dtype=float)[rows]
+            mean[rows, self.wait] = np.maximum(mean[rows, self.wait], disc * best)
+        return mean, sd
+
+    def choose(
+        self,
+        segments: np.ndarray,
+        prior_mean: np.ndarray,
+        mask: np.ndarray,
+        touches: np.ndarray,
+        relief_days: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Actions and every action's probability (rows, actions)."""
+        probs = self.probabilities(segments, prior_mean, mask, touches, relief_days, rng)
+        u = rng.random(len(probs))[:, None]
+        actions = np.minimum(np.argmax(u < np.cumsum(probs, axis=1), axis=1), probs.shape[1] - 1)
+        return actions, probs
+
+    def probabilities(
+        self,
+        segments: np.ndarray,
+        prior_mean: np.ndarray,
+        mask: np.ndarray,
+        touches: np.ndarray,
+        relief_days: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        mean, sd = self.means(segments, prior_mean, mask, touches, relief_days)
+        n, k = mean.shape
+        z = rng.standard_normal((n, self.draws, k))
+        z *= self.exploration * sd[:, None, :]
+        z += mean[:, None, :]
+        z[~np.broadcast_to(mask[:, None, :], z.shape)] = -np.inf
+        win = np.argmax(z, axis=2)
+        probs = np.zeros((n, k))
+        np.add.at(probs, (np.repeat(np.arange(n), self.draws), win.ravel()), 1.0 / self.draws)
+        return probs
+
+    def note(self, segment: int, action: int, prior_mean: np.ndarray, label: str) -> str:
+        """Words for the explanation: what the action has earned in the contact's segment."""
+        n = float(self.values.n[segment, action])
+        mean, _ = self.values.posterior(np.array([segment]), prior_mean[None, :])
+        return f"segment value: {mean[0, action]:+.1f} points learned from {n:.0f} decisions on {label}"
+
+    def state(self) -> dict:
+        v = self.values
+        return {"shape": list(v.n.shape), "n": v.n.tolist(), "s": v.s.tolist(), "ss": v.ss.tolist()}
+
+    def load_state(self, state: dict) -> None:
+        """Restore :meth:`state`; a state of another shape (another catalog or vocabulary) is ignored."""
+        if list(state.get("shape", [])) != list(self.values.n.shape):
+            return
+        for key in ("n", "s", "ss"):
+            setattr(self.values, key, np.asarray(state[key], dtype=float))
+
+
+def learning_target(
+    outcomes: OutcomeValues,
+    stages: np.ndarray,
+    points: np.ndarray,
+    opportunities: np.ndarray,
+    unsubscribes: np.ndarray,
+    revenue_points: np.ndarray | float = 0.0,
+) -> np.ndarray:
+    """What segment values learn from a row: its objective points with an opportunity priced at
+    its learned worth (realized revenue in the window replaced by that expectation, so a deal
+    is not counted twice) and an unsubscribe at its learned lost future in the row's stage."""
+    opp = (outcomes.opportunity_points() - outcomes.opportunity_weight) * np.asarray(opportunities, dtype=float)
+    unsub = (outcomes.unsubscribe_points()[np.asarray(stages, dtype=np.intp)] - outcomes.unsubscribe_weight) * unsubscribes
+    return np.asarray(points, dtype=float) - revenue_points + opp + unsub
+
+
+def progress_credit(
+    outcomes: OutcomeValues, stage_then: np.ndarray, stage_now: np.ndarray, reachable: np.ndarray, early: int = 2
+) -> np.ndarray:
+    """Per row, the change in learned stage value of a lead that was in one of the first
+    ``early`` stages (counted up to stage ``early``), while it is still reachable; 0 for other rows
+    and for stages outside the known order (``stage_now >= n_known``, e.g. other, unknown)."""
+    v = outcomes.stage_values()[:, 0]
+    then, now = np.asarray(stage_then, dtype=np.intp), np.asarray(stage_now, dtype=np.intp)
+    ok = np.asarray(reachable, dtype=bool) & (then < early)
+    return np.where(ok, v[np.minimum(now, early)] - v[then], 0.0)
