@@ -399,7 +399,11 @@ class Engine(Agent):
         baseline = np.where(mask[np.arange(pop.n), baseline], baseline, WAIT)
         if self.sv is not None:
             opted = market.unsubscribed | ~pop.email_consent
-            self._seg, self._stage, self._opted = self.sv.segments(market.stage, pop.role, market.touches_7d, opted), market.stage.copy(), opted
+            self._seg, self._stage, self._opted = (
+                self.sv.segments(market.stage, pop.role, market.touches_7d, opted),
+                market.stage.copy(),
+                opted,
+            )
         if self.sv is not None and self.sv.active:
             prior = self.model.predict_many(X) * self.scale
             actions, _ = self.sv.choose(self._seg, prior, mask, market.touches_7d, days_to_relief(market), self.rng)
@@ -443,7 +447,6 @@ class Engine(Agent):
             conv = market.counts[who, EV["opportunity_created"]] > before
             if self.learn_long_term:
                 self.lt.learn(acts, stages, conv, wait_action=WAIT)
-
 
     def _learn_values(self, actions: np.ndarray, rewards: np.ndarray, market: Market, day: int) -> None:
         """What the pipeline's learn step does (hub/pipeline/learn.py, decision/engine.py
@@ -496,8 +499,12 @@ def days_to_relief(market: Market) -> np.ndarray:
         hit = market.touches[:, (market.day - k) % 7] > 0
         out = np.where(hit, 7 - k, out)
     return out
+
+
 #: days after an early-stage action at which its lead's stage is read for progression credit
 PROGRESS_DAYS = 14
+
+
 def market_now(day: int):  # noqa: ANN201
     from datetime import UTC, datetime, timedelta
 

@@ -18,13 +18,17 @@ Non-myopic terms, each learned from outcomes (never from the simulator's truth):
   so far (:class:`OutcomeValues.opportunity_points`): mean won amount per closed opportunity x
   the revenue weight, so a learner that sees only "opportunity created" today still prices the
   deal it may close in two months;
-- an unsubscribe costs its points plus the contact's lost future: the learned reward per day of
-  reachable contacts minus that of opted-out ones in the same stage, over ``horizon_days``
-  (:class:`OutcomeValues.unsubscribe_points`);
+- an unsubscribe costs its points plus the contact's lost future: the learned reward per
+  contact-day of reachable contacts minus that of opted-out ones in the same stage, over
+  ``horizon_days`` (:class:`OutcomeValues.unsubscribe_points`);
 - a lead moved on is worth what its new stage is learned to earn (:meth:`OutcomeValues.stage_values`):
-  a caller credits each early-stage row with the change in stage value weeks later
-  (:meth:`SegmentValues.credit`); waits get it too, so an action is credited only for the
-  progress it adds over leaving the lead alone.
+  an early-stage row (waits too) is credited with the change in stage value when its window
+  closes (:func:`progress_credit`), so an action is credited only for the progress it adds over
+  leaving the lead alone.
+
+:class:`SegmentChooser` is the step decision/engine.py runs after the bandit (through
+decision/segment_step.py, which reads segments off the hub's features and logs) and
+bench/decision_quality.py runs on the sandbox's arrays.
 """
 
 from __future__ import annotations
@@ -100,35 +104,6 @@ class SegmentValues:
         mean = (s + k * np.asarray(prior_mean, dtype=float)) / (n + k)
         sd = np.sqrt(self.noise()[seg] / (n + k))
         return mean, sd
-
-    def choose(
-        self,
-        segments: np.ndarray,
-        prior_mean: np.ndarray,
-        mask: np.ndarray,
-        rng: np.random.Generator,
-        exploration: float = 1.0,
-        later: tuple[np.ndarray, int, float | np.ndarray] | None = None,
-    ) -> np.ndarray:
-        """Thompson choice per row among the allowed actions (the posterior is normal).
-
-        ``later = (segments_later, wait, discount)``: waiting is worth at least ``discount`` (per
-        row or one for all) x
-        the best an allowed action is learned to earn in the segment waiting leads to (one touch
-        fewer in the week; -1 where waiting changes nothing): a one-step backup over contact
-        pressure, so a call to a contact touched three times this week competes with the same
-        call a few days later, not with doing nothing."""
-        mean, sd = self.posterior(segments, prior_mean)
-        if later is not None:
-            seg_later, wait, discount = later
-            rows = np.flatnonzero(np.asarray(seg_later) >= 0)
-            if len(rows):
-                m_later, _ = self.posterior(np.asarray(seg_later)[rows], np.asarray(prior_mean)[rows])
-                best = np.max(np.where(mask[rows], m_later, -np.inf), axis=1)
-                disc = np.broadcast_to(np.asarray(discount, dtype=float), (len(mean),))[rows]
-                mean[rows, wait] = np.maximum(mean[rows, wait], disc * best)
-        draw = mean + exploration * sd * rng.standard_normal(mean.shape)
-        return np.argmax(np.where(mask, draw, -np.inf), axis=1)
 
 
 @dataclass
@@ -209,7 +184,9 @@ class OutcomeValues:
 TOUCH_LEVELS = 4
 
 
-def segment_index(stage: np.ndarray, role: np.ndarray, touches: np.ndarray, opted: np.ndarray, n_roles: int) -> np.ndarray:
+def segment_index(
+    stage: np.ndarray, role: np.ndarray, touches: np.ndarray, opted: np.ndarray, n_roles: int
+) -> np.ndarray:
     """Segment per row from what any CRM shows: stage, role, touches in 7 days, opted out.
     One touch fewer is ``segment - 2`` (see :func:`one_touch_fewer`).
 
@@ -274,7 +251,14 @@ class SegmentChooser:
     def segments(self, stage: np.ndarray, role: np.ndarray, touches: np.ndarray, opted: np.ndarray) -> np.ndarray:
         return segment_index(stage, role, touches, opted, self.n_roles)
 
-    def means(self, segments: np.ndarray, prior_mean: np.ndarray, mask: np.ndarray, touches: np.ndarray, relief_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def means(
+        self,
+        segments: np.ndarray,
+        prior_mean: np.ndarray,
+        mask: np.ndarray,
+        touches: np.ndarray,
+        relief_days: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(rows, actions) posterior mean and sd, waiting backed up to the segment one touch
         lower, discounted per day until the oldest touch leaves the week."""
         mean, sd = self.values.posterior(segments, prior_mean)
@@ -352,7 +336,9 @@ def learning_target(
     its learned worth (realized revenue in the window replaced by that expectation, so a deal
     is not counted twice) and an unsubscribe at its learned lost future in the row's stage."""
     opp = (outcomes.opportunity_points() - outcomes.opportunity_weight) * np.asarray(opportunities, dtype=float)
-    unsub = (outcomes.unsubscribe_points()[np.asarray(stages, dtype=np.intp)] - outcomes.unsubscribe_weight) * unsubscribes
+    unsub = (
+        outcomes.unsubscribe_points()[np.asarray(stages, dtype=np.intp)] - outcomes.unsubscribe_weight
+    ) * unsubscribes
     return np.asarray(points, dtype=float) - revenue_points + opp + unsub
 
 
