@@ -37,17 +37,19 @@ the *decision components* directly on the market's arrays, once per simulated da
   lift overrules half of all decisions and the weekly share of the oracle falls from 0.9 to 0.3),
   the send-time model (decision/send_time.py, fitted on each day's batch as decision/enrich.py does)
   and the channel model (decision/channel.py);
-- ``engine_sv`` is the engine with learned segment values (decision/segment_value.py), not yet
-  wired into decision/engine.py: each day it chooses by Thompson draws from per-(segment, action)
-  running means (segment = stage x role x touches in 7 days x opted out, all CRM-visible), shrunk
-  toward the bandit's prediction where a cell has few rows. Its learning target prices an
-  opportunity at its objective points plus the learned won revenue per closed opportunity, and
-  an unsubscribe at its points plus the learned lost future (stage values: 42-day returns plus
-  half the value of the stage reached, reachable minus opted out); early-stage rows (waits too)
-  are credited 14 days later with the change in their lead's stage value; waiting is worth at
-  least the best learned value one touch lower, discounted 0.9 per day until the oldest touch
-  leaves the week. The knobs (0.9, the 0.3 exploration scale) were chosen on tuning seeds
-  1000/1001 at 500-1,000 contacts;
+- segment values (decision/segment_value.py), as decision/engine.py runs them after the bandit
+  (``segment_values``, on by default; ``engine_no_sv`` switches them off): once 50 rows are
+  learned, Thompson shares from per-(segment, action) running means (segment = stage x role x
+  touches in 7 days x opted out, all CRM-visible), shrunk toward the bandit's prediction where a
+  cell has few rows, choose the action. They learn what the pipeline's learn step teaches them
+  (decision/segment_step.py): the reward with an opportunity priced at its objective points plus
+  the learned won revenue per closed opportunity and an unsubscribe at its points plus the
+  learned lost future (reward per contact-day of reachable minus opted-out contacts of the same
+  stage, over 84 days); early-stage rows (waits too) are credited with the change in their
+  lead's stage value when their window closes (14 days here); waiting is worth at least the best
+  learned value one touch lower, discounted 0.9 per day until the oldest touch leaves the week.
+  The knobs (0.9, the 0.3 exploration scale) were chosen on tuning seeds 1000/1001 at 500-1,000
+  contacts;
 - peers choose among the same eligible actions from the same features and learn from the same
   reward (objective points of the outcomes drawn at execution: opens, clicks, forms, meetings,
   opportunities, unsubscribes; won revenue arrives weeks later and is not in the learning signal
@@ -483,11 +485,11 @@ class Engine(Agent):
         days = np.zeros((5, 2))
         np.add.at(days, (self._stage, self._opted.astype(np.intp)), 1.0)
         self.ov.observe(st, self._opted[rows], learning_target(self.ov, st, points, opps, np.zeros(len(rows))), days)
-        early = st < 2
-        self._progress.append((day, rows[early], self._seg[rows[early]], acts[early], st[early]))
+        self._progress.append((day, rows, self._seg[rows], acts, st))
         while self._progress and self._progress[0][0] <= day - PROGRESS_DAYS:
             _, p, seg, a, st0 = self._progress.pop(0)
             reach = ~(market.unsubscribed[p] | ~market.pop.email_consent[p])
+            self.ov.move(st0, seg % 2, market.stage[p], ~reach)
             self.sv.values.credit(seg, a, progress_credit(self.ov, st0, market.stage[p], reach))
 
 

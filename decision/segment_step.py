@@ -136,7 +136,9 @@ class SegmentStep:
         stage, opted = segment_stage(seg, len(ROLES))
         now = np.array([self.stage_index(s) for s, k in zip(stage_now, keep, strict=True) if k], dtype=np.intp)
         now = np.where(now < len(self.known), now, stage)  # other / unknown now: no progress read
-        gain = progress_credit(self.outcomes, stage, now, np.asarray(reachable_now, dtype=bool)[keep], EARLY_STAGES)
+        reach = np.asarray(reachable_now, dtype=bool)[keep]
+        self.outcomes.move(stage, opted, now, ~reach)
+        gain = progress_credit(self.outcomes, stage, now, reach, EARLY_STAGES)
         target = learning_target(self.outcomes, stage, points, opps, unsubs, revenue)
         self.chooser.values.learn(seg, act, target + gain)
         self.outcomes.observe(stage, opted, learning_target(self.outcomes, stage, points, opps, 0.0, revenue))

@@ -112,13 +112,16 @@ class OutcomeValues:
 
     ``opportunity_points`` is the objective's opportunity weight plus ``revenue_weight`` x the
     mean won amount per closed opportunity seen so far (lost ones count as 0).
-    ``stage_values`` per stage and reachability is what a contact goes on to earn over
-    ``horizon_days``: the learned reward per contact-day of contacts in that stage (rewards of
-    the decisions learned, over the contact-days the store counted in that stage), shrunk toward
-    0 by ``prior_days`` contact-days. The pipeline sees both sides without per-contact state:
-    attributed rewards by the stage at decision time, and contacts per stage at each learn step.
-    ``unsubscribe_points`` per stage is the objective's unsubscribe weight minus the value a
-    reachable contact has over an opted-out one.
+    ``stage_values`` per stage and reachability is what a contact goes on to earn, discounted
+    over about ``horizon_days``: the learned reward per contact-day in that state over the
+    ``step_days`` of a step, plus the discounted value of where contacts in that state stood a
+    step later (the moves the learn step sees: stage and reach at decision time and when the
+    decision's window closed). So a stage that leads to a sales call months later is worth that
+    call, discounted. Rewards per contact-day are the rewards of the decisions learned over the
+    contact-days the store counted in each state, shrunk toward 0 by ``prior_days``; moves are
+    shrunk toward staying put by ``prior_moves``. The pipeline sees all of it without
+    per-contact state. ``unsubscribe_points`` per stage is the objective's unsubscribe weight
+    minus the value a reachable contact has over an opted-out one.
 
     >>> ov = OutcomeValues(n_stages=1, opportunity_weight=50.0, revenue_weight=0.001,
     ...     unsubscribe_weight=-30.0)
@@ -132,15 +135,19 @@ class OutcomeValues:
     revenue_weight: float
     unsubscribe_weight: float
     horizon_days: float = 84.0
+    step_days: float = 14.0
     prior_days: float = 200.0
+    prior_moves: float = 20.0
     won: float = 0.0
     closed: float = 0.0
     rewards: np.ndarray = field(init=False)  # (stages, 2): summed rewards, [reachable, opted out]
     days: np.ndarray = field(init=False)  # (stages, 2): contact-days
+    moves: np.ndarray = field(init=False)  # (stages * 2, stages * 2): state then -> state a step later
 
     def __post_init__(self) -> None:
         self.rewards = np.zeros((self.n_stages, 2))
         self.days = np.zeros((self.n_stages, 2))
+        self.moves = np.zeros((2 * self.n_stages, 2 * self.n_stages))
 
     def close(self, won_amounts: np.ndarray, n_lost: int) -> None:
         """Record closed opportunities: the amounts of the won ones and how many were lost."""
@@ -156,13 +163,29 @@ class OutcomeValues:
         if contact_days is not None:
             self.days += np.asarray(contact_days, dtype=float)
 
+    def move(
+        self, stage_then: np.ndarray, opted_then: np.ndarray, stage_now: np.ndarray, opted_now: np.ndarray
+    ) -> None:
+        """Contacts' states at decision time and a step later (when the decision's window closed)."""
+        a = np.asarray(stage_then, dtype=np.intp) * 2 + np.asarray(opted_then, dtype=np.intp)
+        b = np.asarray(stage_now, dtype=np.intp) * 2 + np.asarray(opted_now, dtype=np.intp)
+        np.add.at(self.moves, (a, b), 1.0)
+
     def opportunity_points(self) -> float:
         mean_won = self.won / self.closed if self.closed else 0.0
         return self.opportunity_weight + self.revenue_weight * mean_won
 
     def stage_values(self) -> np.ndarray:
-        """(stages, 2) what a contact in each stage goes on to earn, [reachable, opted out]."""
-        return self.horizon_days * self.rewards / (self.days + self.prior_days)
+        """(stages, 2) what a contact in each stage goes on to earn, [reachable, opted out]:
+        V = step x rate + gamma x P V, gamma = 1 - step / horizon (so V = horizon x rate where
+        nobody moves)."""
+        rate = (self.rewards / (self.days + self.prior_days)).ravel()
+        k = len(rate)
+        counts = self.moves + self.prior_moves * np.eye(k)
+        P = counts / counts.sum(axis=1, keepdims=True)
+        gamma = max(0.0, 1.0 - self.step_days / self.horizon_days)
+        v = np.linalg.solve(np.eye(k) - gamma * P, self.step_days * rate)
+        return v.reshape(self.n_stages, 2)
 
     def unsubscribe_points(self) -> np.ndarray:
         """(stages,) what an unsubscribe costs in each stage (negative)."""
@@ -170,7 +193,13 @@ class OutcomeValues:
         return self.unsubscribe_weight - np.maximum(v[:, 0] - v[:, 1], 0.0)
 
     def state(self) -> dict:
-        return {"won": self.won, "closed": self.closed, "rewards": self.rewards.tolist(), "days": self.days.tolist()}
+        return {
+            "won": self.won,
+            "closed": self.closed,
+            "rewards": self.rewards.tolist(),
+            "days": self.days.tolist(),
+            "moves": self.moves.tolist(),
+        }
 
     def load_state(self, state: dict) -> None:
         rewards = np.asarray(state.get("rewards", []), dtype=float)
@@ -178,6 +207,7 @@ class OutcomeValues:
             return
         self.won, self.closed = float(state["won"]), float(state["closed"])
         self.rewards, self.days = rewards, np.asarray(state["days"], dtype=float)
+        self.moves = np.asarray(state.get("moves", np.zeros_like(self.moves)), dtype=float)
 
 
 #: touches in the last 7 days a segment tells apart: 0, 1, 2, 3 or more

@@ -93,7 +93,12 @@ def test_forgetting_follows_a_change() -> None:
 
 def test_outcome_values_price_deals_and_lost_contacts_from_what_happened() -> None:
     ov = OutcomeValues(
-        n_stages=2, opportunity_weight=50.0, revenue_weight=0.001, unsubscribe_weight=-30.0, horizon_days=10.0
+        n_stages=2,
+        opportunity_weight=50.0,
+        revenue_weight=0.001,
+        unsubscribe_weight=-30.0,
+        horizon_days=10.0,
+        step_days=10.0,
     )
     assert ov.opportunity_points() == 50.0  # nothing closed yet: the stated weight
     np.testing.assert_allclose(ov.unsubscribe_points(), [-30.0, -30.0])
@@ -127,3 +132,16 @@ def test_delayed_credit_moves_a_cells_mean_without_counting_rows_again() -> None
     mean, _ = sv.posterior(np.array([0]), np.zeros((1, 2)))
     np.testing.assert_allclose(mean[0], [2.0, 0.0])
     assert sv.n.sum() == 4
+
+
+def test_a_stage_is_worth_what_it_leads_to() -> None:
+    """Stage 0 earns nothing itself, but its contacts move on to stage 1 (1 a day) within a
+    step: it is worth most of stage 1's value, discounted; with no moves seen it is worth 0."""
+    ov = OutcomeValues(n_stages=2, opportunity_weight=50.0, revenue_weight=0.0, unsubscribe_weight=-30.0, prior_days=0)
+    ov.observe(np.array([1]), np.array([0]), np.array([1000.0]), np.array([[1000.0, 1.0], [1000.0, 1.0]]))
+    v = ov.stage_values()[:, 0]
+    assert v[0] == 0.0 and abs(v[1] - 84.0) < 1e-9  # a day's rate over the horizon, nobody moves
+    ov.move(np.zeros(1000, dtype=int), np.zeros(1000, dtype=int), np.ones(1000, dtype=int), np.zeros(1000, dtype=int))
+    v = ov.stage_values()[:, 0]
+    assert 0.7 * v[1] < v[0] < v[1]
+    assert ov.unsubscribe_points()[0] < -30 - 50  # a reachable early lead was worth its future
