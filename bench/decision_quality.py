@@ -408,7 +408,7 @@ class Engine(Agent):
             )
         if self.sv is not None and self.sv.active:
             prior = self.model.predict_many(X) * self.scale
-            actions, _ = self.sv.choose(self._seg, prior, mask, market.touches_7d, days_to_relief(market), self.rng)
+            actions, _, _ = self.sv.choose(self._seg, prior, mask, market.touches_7d, days_to_relief(market), self.rng)
         else:
             actions = self.model.choose_many(X, mask, baseline=baseline).actions.copy()
             free = self.rng.random(pop.n) < self.explore_share

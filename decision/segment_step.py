@@ -89,9 +89,9 @@ class SegmentStep:
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Actions, every action's probability and the explanation notes; the bandit's
         prediction in points is the prior."""
-        actions, probs = self.chooser.choose(segments, prior_points, mask, touches, relief, rng)
+        actions, probs, mean = self.chooser.choose(segments, prior_points, mask, touches, relief, rng)
         notes = [
-            self.chooser.note(int(s), int(a), prior_points[j], self.label(int(s)))
+            self.chooser.note(int(s), int(a), float(mean[j, a]), self.label(int(s)))
             for j, (s, a) in enumerate(zip(segments, actions, strict=True))
         ]
         return actions, probs, notes

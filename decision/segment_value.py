@@ -64,6 +64,7 @@ class SegmentValues:
     def __post_init__(self) -> None:
         shape = (self.n_segments, self.n_actions)
         self.n, self.s, self.ss = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        self._noise: np.ndarray | None = None  # noise() until the next learn (deciding reads it per call)
 
     def learn(self, segments: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
         seg, act = np.asarray(segments, dtype=np.intp), np.asarray(actions, dtype=np.intp)
@@ -77,22 +78,27 @@ class SegmentValues:
         np.add.at(self.n, (seg, act), 1.0)
         np.add.at(self.s, (seg, act), y)
         np.add.at(self.ss, (seg, act), y * y)
+        self._noise = None
 
     def credit(self, segments: np.ndarray, actions: np.ndarray, values: np.ndarray) -> None:
         """Add a delayed part of rows already learned (e.g. the value of a stage reached weeks
         later) to their cells' sums, without counting them again."""
         seg, act = np.asarray(segments, dtype=np.intp), np.asarray(actions, dtype=np.intp)
         np.add.at(self.s, (seg, act), np.asarray(values, dtype=float))
+        self._noise = None
 
     def noise(self) -> np.ndarray:
         """(segments, actions) variance of one row's reward: the cell's own, shrunk toward the
         action's pooled variance (and that toward ``noise_variance``) by 5 pseudo-rows."""
+        if self._noise is not None:
+            return self._noise
         tot_n, tot_s, tot_ss = self.n.sum(0), self.s.sum(0), self.ss.sum(0)
         pooled_mean = np.divide(tot_s, tot_n, out=np.zeros_like(tot_s), where=tot_n > 0)
         pooled = (np.maximum(tot_ss - tot_n * pooled_mean**2, 0.0) + 5 * self.noise_variance) / (tot_n + 5)
         mean = np.divide(self.s, self.n, out=np.zeros_like(self.s), where=self.n > 0)
         own = np.maximum(self.ss - self.n * mean**2, 0.0)
-        return (own + 5 * pooled[None, :]) / (self.n + 5)
+        self._noise = (own + 5 * pooled[None, :]) / (self.n + 5)
+        return self._noise
 
     def posterior(self, segments: np.ndarray, prior_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, actions) mean and standard deviation of each action's value for rows in
@@ -252,7 +258,7 @@ class SegmentChooser:
     >>> ch = SegmentChooser(n_stages=1, n_roles=1, n_actions=2, wait=0, min_rows=0)
     >>> seg = segment_index(np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1), 1)
     >>> ch.values.learn(np.repeat(seg, 200), np.ones(200, dtype=int), np.full(200, 5.0))
-    >>> a, p = ch.choose(seg, np.zeros((1, 2)), np.ones((1, 2), bool), np.ones(1), np.zeros(1), np.random.default_rng(0))
+    >>> a, p, _ = ch.choose(seg, np.zeros((1, 2)), np.ones((1, 2), bool), np.ones(1), np.zeros(1), np.random.default_rng(0))
     >>> int(a[0]), float(p[0, 1])
     (1, 1.0)
     """
@@ -309,12 +315,13 @@ class SegmentChooser:
         touches: np.ndarray,
         relief_days: np.ndarray,
         rng: np.random.Generator,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Actions and every action's probability (rows, actions)."""
-        probs = self.probabilities(segments, prior_mean, mask, touches, relief_days, rng)
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Actions, every action's probability and posterior mean (rows, actions)."""
+        mean, sd = self.means(segments, prior_mean, mask, touches, relief_days)
+        probs = self._shares(mean, sd, mask, rng)
         u = rng.random(len(probs))[:, None]
         actions = np.minimum(np.argmax(u < np.cumsum(probs, axis=1), axis=1), probs.shape[1] - 1)
-        return actions, probs
+        return actions, probs, mean
 
     def probabilities(
         self,
@@ -326,21 +333,22 @@ class SegmentChooser:
         rng: np.random.Generator,
     ) -> np.ndarray:
         mean, sd = self.means(segments, prior_mean, mask, touches, relief_days)
+        return self._shares(mean, sd, mask, rng)
+
+    def _shares(self, mean: np.ndarray, sd: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(rows, actions) share of ``draws`` Thompson draws each allowed action wins."""
         n, k = mean.shape
         z = rng.standard_normal((n, self.draws, k))
         z *= self.exploration * sd[:, None, :]
         z += mean[:, None, :]
-        z[~np.broadcast_to(mask[:, None, :], z.shape)] = -np.inf
-        win = np.argmax(z, axis=2)
-        probs = np.zeros((n, k))
-        np.add.at(probs, (np.repeat(np.arange(n), self.draws), win.ravel()), 1.0 / self.draws)
-        return probs
+        np.copyto(z, -np.inf, where=~mask[:, None, :])
+        win = np.argmax(z, axis=2) + (k * np.arange(n))[:, None]
+        return np.bincount(win.ravel(), minlength=n * k).reshape(n, k) / self.draws
 
-    def note(self, segment: int, action: int, prior_mean: np.ndarray, label: str) -> str:
-        """Words for the explanation: what the action has earned in the contact's segment."""
+    def note(self, segment: int, action: int, mean: float, label: str) -> str:
+        """Words for the explanation: what the action is worth in the contact's segment."""
         n = float(self.values.n[segment, action])
-        mean, _ = self.values.posterior(np.array([segment]), prior_mean[None, :])
-        return f"segment value: {mean[0, action]:+.1f} points learned from {n:.0f} decisions on {label}"
+        return f"segment value: {mean:+.1f} points learned from {n:.0f} decisions on {label}"
 
     def state(self) -> dict:
         v = self.values
@@ -352,6 +360,7 @@ class SegmentChooser:
             return
         for key in ("n", "s", "ss"):
             setattr(self.values, key, np.asarray(state[key], dtype=float))
+        self.values._noise = None
 
 
 def learning_target(

@@ -34,10 +34,10 @@ def test_a_seen_segment_overrules_a_wrong_bandit_prediction_and_an_unseen_one_fo
     np.testing.assert_allclose(mean[1], wrong[1])  # no evidence in segment 1: the prediction
     mask = np.ones((500, 3), dtype=bool)
     segs, prior, none = np.full(500, seg0), np.tile(wrong[0], (500, 1)), np.zeros(500)
-    picks, probs = ch.choose(segs, prior, mask, none, np.ones(500), rng)
+    picks, probs, _ = ch.choose(segs, prior, mask, none, np.ones(500), rng)
     assert (picks == 1).mean() > 0.95
     mask[:, 1] = False
-    picks, probs = ch.choose(segs, prior, mask, none, np.ones(500), rng)
+    picks, probs, _ = ch.choose(segs, prior, mask, none, np.ones(500), rng)
     assert (picks != 1).all() and (probs[:, 1] == 0).all()
 
 
@@ -52,7 +52,7 @@ def test_logged_propensities_are_the_chance_of_the_action_taken() -> None:
     n = 20_000
     mask = np.ones((n, 3), dtype=bool)
     mask[::2, 2] = False
-    a, probs = ch.choose(np.repeat(seg, n), np.zeros((n, 3)), mask, np.zeros(n), np.ones(n), rng)
+    a, probs, _ = ch.choose(np.repeat(seg, n), np.zeros((n, 3)), mask, np.zeros(n), np.ones(n), rng)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
     assert (probs[np.arange(n), a] > 0).all() and mask[np.arange(n), a].all()
     for k in range(3):
