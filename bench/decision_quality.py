@@ -46,7 +46,7 @@ the *decision components* directly on the market's arrays, once per simulated da
   the learned won revenue per closed opportunity and an unsubscribe at its points plus the
   learned lost future (reward per contact-day of reachable minus opted-out contacts of the same
   stage, over 84 days); early-stage rows (waits too) are credited with the change in their
-  lead's stage value when their window closes (14 days here); waiting is worth at least the best
+  lead's stage value when their window closes (7 days, the default catalog's); waiting is worth at least the best
   learned value one touch lower, discounted 0.9 per day until the oldest touch leaves the week.
   The knobs (0.9, the 0.3 exploration scale) were chosen on tuning seeds 1000/1001 at 500-1,000
   contacts;
@@ -388,7 +388,8 @@ class Engine(Agent):
         self._wait_rows: tuple[np.ndarray, np.ndarray] | None = None
         # segment values after the bandit, as decision/engine.py runs them (settings ``segment_values``)
         self.sv = SegmentChooser(5, 3, A, WAIT) if engine.segment_values else None
-        self.ov = OutcomeValues(5, W.opportunity, W.revenue, W.unsubscribe)
+        # a move spans a learned row's attribution window: the default catalog's 7 days
+        self.ov = OutcomeValues(5, W.opportunity, W.revenue, W.unsubscribe, step_days=PROGRESS_DAYS)
         self._seg = np.zeros(0, dtype=np.intp)
         self._stage = np.zeros(0, dtype=np.intp)
         self._opted = np.zeros(0, dtype=bool)
@@ -503,8 +504,9 @@ def days_to_relief(market: Market) -> np.ndarray:
     return out
 
 
-#: days after an early-stage action at which its lead's stage is read for progression credit
-PROGRESS_DAYS = 14
+#: days after an action at which its lead's stage is read (moves, progression credit): when the
+#: pipeline learns it, at the close of the default catalog's 7-day attribution window
+PROGRESS_DAYS = 7
 
 
 def market_now(day: int):  # noqa: ANN201

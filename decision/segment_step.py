@@ -37,8 +37,14 @@ class SegmentStep:
     """Segment values for one engine: the chooser, the outcome values and the learn cursor."""
 
     def __init__(
-        self, names: Sequence[str], stages: Sequence[str], action_ids: Sequence[str], wait: int, objective
-    ) -> None:  # noqa: ANN001
+        self,
+        names: Sequence[str],
+        stages: Sequence[str],
+        action_ids: Sequence[str],
+        wait: int,
+        objective,  # noqa: ANN001
+        windows: Sequence[float] = (),
+    ) -> None:
         self.stages = (*stages, "other", "unknown")
         self.known = tuple(stages)
         col = {n: j for j, n in enumerate(names)}
@@ -47,6 +53,8 @@ class SegmentStep:
         self.ids = list(action_ids)
         self.chooser = SegmentChooser(len(self.stages), len(ROLES), len(self.ids), wait)
         self.outcomes = OutcomeValues(len(self.stages), objective.opportunity, objective.revenue, objective.unsubscribe)
+        if windows:  # a learned row's move spans its attribution window
+            self.outcomes.step_days = float(np.mean(windows))
         self.weights = objective
         #: activity id of the newest closed opportunity read, and when contact-days were last counted
         self.cursor = 0
@@ -55,7 +63,8 @@ class SegmentStep:
     @classmethod
     def for_engine(cls, engine) -> SegmentStep:  # noqa: ANN001
         names = feature_names(engine.topics, engine.vocab)
-        return cls(names, engine.vocab.stages, engine.ids, engine.wait_index, engine.settings.objective)
+        windows = [a.attribution_days for a in engine.entries]
+        return cls(names, engine.vocab.stages, engine.ids, engine.wait_index, engine.settings.objective, windows)
 
     # -- deciding ------------------------------------------------------------------------------
 

@@ -385,8 +385,9 @@ def progress_credit(
     outcomes: OutcomeValues, stage_then: np.ndarray, stage_now: np.ndarray, reachable: np.ndarray, early: int = 2
 ) -> np.ndarray:
     """Per row, the change in learned stage value of a lead that was in one of the first
-    ``early`` stages (counted up to stage ``early``), while it is still reachable; 0 for other rows
-    and for stages outside the known order (``stage_now >= n_known``, e.g. other, unknown)."""
+    ``early`` stages (counted up to stage ``early``), while it is still reachable; 0 for other
+    rows. A caller whose stages include buckets outside the funnel's order (other, unknown)
+    passes ``stage_now = stage_then`` for them (decision/segment_step.py)."""
     v = outcomes.stage_values()[:, 0]
     then, now = np.asarray(stage_then, dtype=np.intp), np.asarray(stage_now, dtype=np.intp)
     ok = np.asarray(reachable, dtype=bool) & (then < early)
