@@ -2,7 +2,7 @@
 
 Deciding: each row's segment is read from columns the engine already has (the ``stage_*`` and
 ``seniority_*`` one-hots, the marketing touches in 7 days the contact policy counts, the e-mail
-opt-out), and for the engine's own rows the segment values choose after the bandit, their
+opt-out or do-not-contact flag), and for the engine's own rows the segment values choose after the bandit, their
 Thompson shares being the logged probabilities. Learning (hub/pipeline/learn.py): the segment at
 decision time is logged in the decision's trace; when its window closes the row teaches the
 segment values the reward the bandit learns, priced by :class:`~decision.segment_value.OutcomeValues`,
@@ -72,7 +72,8 @@ class SegmentStep:
         """(n,) segment per row: a few column reads, no per-call table."""
         stage = np.argmax(F.X[:, self.stage_cols], axis=1)
         role = np.argmax(F.X[:, self.role_cols], axis=1)
-        opted = np.fromiter((v.contact.consent.email_opt_out for v in batch), dtype=bool, count=len(batch))
+        consent = [v.contact.consent for v in batch]  # unreachable by e-mail, as the store counts it
+        opted = np.fromiter((c.email_opt_out or c.do_not_contact for c in consent), dtype=bool, count=len(batch))
         return self.chooser.segments(stage, role, touches, opted)
 
     @staticmethod
