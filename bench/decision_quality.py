@@ -37,17 +37,19 @@ the *decision components* directly on the market's arrays, once per simulated da
   lift overrules half of all decisions and the weekly share of the oracle falls from 0.9 to 0.3),
   the send-time model (decision/send_time.py, fitted on each day's batch as decision/enrich.py does)
   and the channel model (decision/channel.py);
-- ``engine_sv`` is the engine with learned segment values (decision/segment_value.py), not yet
-  wired into decision/engine.py: each day it chooses by Thompson draws from per-(segment, action)
-  running means (segment = stage x role x touches in 7 days x opted out, all CRM-visible), shrunk
-  toward the bandit's prediction where a cell has few rows. Its learning target prices an
-  opportunity at its objective points plus the learned won revenue per closed opportunity, and
-  an unsubscribe at its points plus the learned lost future (stage values: 42-day returns plus
-  half the value of the stage reached, reachable minus opted out); early-stage rows (waits too)
-  are credited 14 days later with the change in their lead's stage value; waiting is worth at
-  least the best learned value one touch lower, discounted 0.9 per day until the oldest touch
-  leaves the week. The knobs (0.9, the 0.3 exploration scale) were chosen on tuning seeds
-  1000/1001 at 500-1,000 contacts;
+- segment values (decision/segment_value.py), as decision/engine.py runs them after the bandit
+  (``segment_values``, on by default; ``engine_no_sv`` switches them off): once 50 rows are
+  learned, Thompson shares from per-(segment, action) running means (segment = stage x role x
+  touches in 7 days x opted out, all CRM-visible), shrunk toward the bandit's prediction where a
+  cell has few rows, choose the action. They learn what the pipeline's learn step teaches them
+  (decision/segment_step.py): the reward with an opportunity priced at its objective points plus
+  the learned won revenue per closed opportunity and an unsubscribe at its points plus the
+  learned lost future (reward per contact-day of reachable minus opted-out contacts of the same
+  stage, over 84 days); early-stage rows (waits too) are credited with the change in their
+  lead's stage value when their window closes (7 days, the default catalog's); waiting is worth at least the best
+  learned value one touch lower, discounted 0.9 per day until the oldest touch leaves the week.
+  The knobs (0.9, the 0.3 exploration scale) were chosen on tuning seeds 1000/1001 at 500-1,000
+  contacts;
 - peers choose among the same eligible actions from the same features and learn from the same
   reward (objective points of the outcomes drawn at execution: opens, clicks, forms, meetings,
   opportunities, unsubscribes; won revenue arrives weeks later and is not in the learning signal
@@ -79,7 +81,7 @@ from decision.channel import CHANNELS as HUB_CHANNELS
 from decision.channel import ChannelModel
 from decision.engine import build_bandit, build_opt_out
 from decision.long_term import KIND_PRIOR_LIFT, LongTermValue, rerank
-from decision.segment_value import OutcomeValues, SegmentValues
+from decision.segment_value import OutcomeValues, SegmentChooser, learning_target, progress_credit
 from decision.send_time import SendTimeModel
 from hub.config import DecisionSettings, EngineSettings
 from hub.sandbox import ground_truth as gt
@@ -360,11 +362,13 @@ class Engine(Agent):
         reward_scale: float = 10.0,
         learn_wait: bool = True,
         learn_long_term: bool = False,
-        segment_values: bool = False,
+        segment_values: bool | None = None,
     ) -> None:
         # the hub's own bandit as decision/engine.py builds it from the engine settings (forgetting,
         # learned noise, squared features and every other default included), on the same catalog
         engine = EngineSettings(seed=seed, exploration=exploration, apprentice_min_observations=min_observations)
+        if segment_values is not None:
+            engine = engine.model_copy(update={"segment_values": segment_values})
         self.model = build_bandit(DecisionSettings(engine=engine), NUMERIC_COLUMNS)
         assert self.model.n_actions == A
         # the pooled per-channel opt-out model (decision/risk.py), built as decision/engine.py builds it
@@ -382,9 +386,10 @@ class Engine(Agent):
         self.learn_wait = learn_wait
         self.learn_long_term = learn_long_term
         self._wait_rows: tuple[np.ndarray, np.ndarray] | None = None
-        # learned segment values and future-value pricing (decision/segment_value.py)
-        self.sv = SegmentValues(N_SEGMENTS, A, noise_variance=25.0) if segment_values else None
-        self.ov: OutcomeValues | None = None  # built on the first day, when the population is known
+        # segment values after the bandit, as decision/engine.py runs them (settings ``segment_values``)
+        self.sv = SegmentChooser(5, 3, A, WAIT) if engine.segment_values else None
+        # a move spans a learned row's attribution window: the default catalog's 7 days
+        self.ov = OutcomeValues(5, W.opportunity, W.revenue, W.unsubscribe, step_days=PROGRESS_DAYS)
         self._seg = np.zeros(0, dtype=np.intp)
         self._stage = np.zeros(0, dtype=np.intp)
         self._opted = np.zeros(0, dtype=bool)
@@ -396,15 +401,15 @@ class Engine(Agent):
         baseline = Playbook().decide(market)[0]
         baseline = np.where(mask[np.arange(pop.n), baseline], baseline, WAIT)
         if self.sv is not None:
-            if self.ov is None:
-                self.ov = OutcomeValues(pop.n, 5, W.opportunity, W.revenue, W.unsubscribe)
-            self._seg, self._stage = segments(market), market.stage.copy()
-            self._opted = market.unsubscribed | ~pop.email_consent
-            later = np.where(market.touches_7d > 0, self._seg - 2, -1)  # one touch fewer (segments())
-            discount = SV_DISCOUNT ** days_to_relief(market)
-            actions = self.sv.choose(
-                self._seg, self.model.predict_many(X) * self.scale, mask, self.rng, SV_EXPLORATION, (later, WAIT, discount)
+            opted = market.unsubscribed | ~pop.email_consent
+            self._seg, self._stage, self._opted = (
+                self.sv.segments(market.stage, pop.role, market.touches_7d, opted),
+                market.stage.copy(),
+                opted,
             )
+        if self.sv is not None and self.sv.active:
+            prior = self.model.predict_many(X) * self.scale
+            actions, _, _ = self.sv.choose(self._seg, prior, mask, market.touches_7d, days_to_relief(market), self.rng)
         else:
             actions = self.model.choose_many(X, mask, baseline=baseline).actions.copy()
             free = self.rng.random(pop.n) < self.explore_share
@@ -446,12 +451,12 @@ class Engine(Agent):
             if self.learn_long_term:
                 self.lt.learn(acts, stages, conv, wait_action=WAIT)
 
-
     def _learn_values(self, actions: np.ndarray, rewards: np.ndarray, market: Market, day: int) -> None:
-        """Segment values learn the reward with an opportunity priced at its learned worth (won
-        revenue included) and an unsubscribe at its learned lost future; outcome values learn
-        from what the CRM shows (closed opportunities, every contact's day)."""
-        assert self.sv is not None and self.ov is not None
+        """What the pipeline's learn step does (hub/pipeline/learn.py, decision/engine.py
+        ``learn_segment_values``): outcome values learn closed opportunities and the rewards per
+        contact-day by stage; segment values learn the priced reward; early-stage rows get the
+        change in stage value when their window closes (here PROGRESS_DAYS on)."""
+        assert self.sv is not None
         won = float(market.values[:, EV["opportunity_won"]].sum())
         closed = float(market.counts[:, [EV["opportunity_won"], EV["opportunity_lost"]]].sum())
         w0, c0 = self._closed
@@ -460,38 +465,33 @@ class Engine(Agent):
             self.ov.closed += closed - c0
         self._closed = (won, closed)
         log = market.log[-1] if len(actions) else None
-        per_person = np.zeros(market.pop.n)
+        who = log["person"] if log is not None else np.zeros(0, dtype=np.intp)
+        acts = actions if log is not None else np.zeros(0, dtype=np.intp)
+        opps = log["opportunity"] if log is not None else np.zeros(0)
+        unsubs = log["unsubscribe"] if log is not None else np.zeros(0)
         acted = np.zeros(market.pop.n, dtype=bool)
-        if log is not None:
-            who = log["person"]
-            st = self._stage[who]
-            extra_opp = (self.ov.opportunity_points() - W.opportunity) * log["opportunity"]
-            target = rewards + extra_opp + (self.ov.unsubscribe_points()[st] - W.unsubscribe) * log["unsubscribe"]
-            per_person[who] = rewards + extra_opp
-            acted[who] = True
-            self.sv.learn(self._seg[who], actions, target)
+        acted[who] = True
         waited = np.flatnonzero(~acted)
         sample = waited[self.rng.random(len(waited)) < 0.1]  # logged waits, as the pipeline logs them
-        self.sv.learn(self._seg[sample], np.full(len(sample), WAIT), np.zeros(len(sample)))
-        self.ov.day(self._stage, self._opted, per_person)
-        # stage progression: early-stage rows (waits included) get the change in learned stage
-        # value PROGRESS_DAYS later, while the contact is still reachable
-        rows = np.concatenate([log["person"] if log is not None else np.zeros(0, dtype=int), sample])
-        acts = np.concatenate([actions if log is not None else np.zeros(0, dtype=int), np.full(len(sample), WAIT)])
-        early = self._stage[rows] < 2
-        self._progress.append((day, rows[early], self._seg[rows[early]], acts[early], self._stage[rows[early]]))
+        rows = np.concatenate([who, sample]).astype(np.intp)
+        acts = np.concatenate([acts, np.full(len(sample), WAIT)]).astype(np.intp)
+        points = np.concatenate([rewards if log is not None else np.zeros(0), np.zeros(len(sample))])
+        opps = np.concatenate([opps, np.zeros(len(sample))])
+        unsubs = np.concatenate([unsubs, np.zeros(len(sample))])
+        st = self._stage[rows]
+        target = learning_target(self.ov, st, points, opps, unsubs)
+        self.sv.values.learn(self._seg[rows], acts, target)
+        # rewards per contact-day by stage: the learned rows' priced reward (unsubscribes at their
+        # points), over every contact's day (the store's contacts per stage at each learn step)
+        days = np.zeros((5, 2))
+        np.add.at(days, (self._stage, self._opted.astype(np.intp)), 1.0)
+        self.ov.observe(st, self._opted[rows], learning_target(self.ov, st, points, opps, np.zeros(len(rows))), days)
+        self._progress.append((day, rows, self._seg[rows], acts, st))
         while self._progress and self._progress[0][0] <= day - PROGRESS_DAYS:
-            _, who, seg, a, st0 = self._progress.pop(0)
-            v = self.ov.stage_values()[:, 0]
-            reach = ~(market.unsubscribed[who] | ~market.pop.email_consent[who])
-            gain = np.where(reach, v[np.minimum(market.stage[who], 2)] - v[st0], 0.0)
-            self.sv.credit(seg, a, gain)
-
-
-#: Thompson draws' scale for segment values: the bandit's default exploration (0.2) plus a little
-SV_EXPLORATION = 0.3
-#: per day of delay: waiting for the oldest touch to leave the 7-day window costs this per day
-SV_DISCOUNT = 0.9
+            _, p, seg, a, st0 = self._progress.pop(0)
+            reach = ~(market.unsubscribed[p] | ~market.pop.email_consent[p])
+            self.ov.move(st0, seg % 2, market.stage[p], ~reach)
+            self.sv.values.credit(seg, a, progress_credit(self.ov, st0, market.stage[p], reach))
 
 
 def days_to_relief(market: Market) -> np.ndarray:
@@ -502,20 +502,11 @@ def days_to_relief(market: Market) -> np.ndarray:
         hit = market.touches[:, (market.day - k) % 7] > 0
         out = np.where(hit, 7 - k, out)
     return out
-#: days after an early-stage action at which its lead's stage is read for progression credit
-PROGRESS_DAYS = 14
-#: segments of :class:`decision.segment_value.SegmentValues`: stage x role x touches in 7 days
-#: (0..3+) x opted out, all shown by a CRM
-N_SEGMENTS = 5 * 3 * 4 * 2
 
 
-def segments(market: Market) -> np.ndarray:
-    """Segment per person: stage, role, touches in 7 days (0..3+), opted out; one touch fewer is
-    ``seg - 2``. (An engagement level in 30 days on top earned less on the tuning seeds.)"""
-    pop = market.pop
-    opted = (market.unsubscribed | ~pop.email_consent).astype(np.intp)
-    touches = np.minimum(market.touches_7d, 3)
-    return ((market.stage * 3 + pop.role) * 4 + touches) * 2 + opted
+#: days after an action at which its lead's stage is read (moves, progression credit): when the
+#: pipeline learns it, at the close of the default catalog's 7-day attribution window
+PROGRESS_DAYS = 7
 
 
 def market_now(day: int):  # noqa: ANN201
@@ -758,7 +749,7 @@ def print_report(summary: dict, args: argparse.Namespace) -> list[str]:
             cells.append(f"{fmt(v, digits):>24s}" if v else f"{'-':>24s}")
         print(f"{name:13s} " + " ".join(cells))
     verdicts = []
-    for who in ("engine", "engine_sv"):
+    for who in ("engine", "engine_no_sv"):
         eng = summary.get(who)
         if not eng:
             continue
@@ -987,7 +978,7 @@ def main(argv: list[str] | None = None) -> None:
         "engine": lambda s: Engine(s, long_term_weight=args.long_term_weight),
         "engine_no_send_time": lambda s: Engine(s, long_term_weight=args.long_term_weight, send_time=False),
         "engine_no_long_term": lambda s: Engine(s, long_term_weight=0.0),
-        "engine_sv": lambda s: Engine(s, long_term_weight=args.long_term_weight, segment_values=True),
+        "engine_no_sv": lambda s: Engine(s, long_term_weight=args.long_term_weight, segment_values=False),
         "engine_lt_learned": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=True),
         "vw": lambda s: VWAgent(s, t.vw),
         "vw_sys": lambda s: VWAgent(s, t.vw, system=True),

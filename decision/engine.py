@@ -16,6 +16,10 @@ Per batch, vectorized:
    share ``explore_share`` of engine rows is free of the apprentice restriction, so actions the
    rules never pick still gather the evidence that lets them mature. The logged propensity is the
    mixture's probability of the action taken.
+   Then segment values (decision/segment_step.py, ``segment_values``), once learned, choose for
+   the engine's own rows by Thompson draws from what each action has earned in the contact's
+   segment, shrunk toward the bandit's prediction; the logged propensity is their share of the
+   action taken and the explanation names it ("segment value: ...").
 5. Budgets: sales handoffs per owner per day go to the rows with the highest predicted value
    across the batch; the rest fall back to their best remaining action (propensity 1, the
    choice is arbitration's, and the explanation says so).
@@ -68,6 +72,7 @@ from decision.policies import Apprentice, EpsilonGreedy, LinearThompson, LinUCB,
 from decision.risk import OptOutRisk, channel_groups
 from decision.rules import RulesPolicy
 from decision.scoring.points import points_probability
+from decision.segment_step import SegmentStep
 from hub.config import CatalogEntry, DecisionSettings, EngineSettings
 from hub.errors import DecisionError
 from hub.expressions import Expression
@@ -173,6 +178,9 @@ class EnginePolicy:
         self.long_term = LongTermValue(
             len(self.entries), len(COARSE_STAGES), prior_lift=prior, wait_action=self.wait_index
         )
+        #: segment values after the bandit (decision/segment_step.py); None when switched off
+        self.segment_step = SegmentStep.for_engine(self) if e.segment_values else None
+        self._marketing = {a.id for a in self.entries if a.marketing}
 
     def _build_models(self) -> None:
         """Name the model after the schema and build a fresh bandit and opt-out model for it."""
@@ -483,8 +491,10 @@ class EnginePolicy:
         notes = [""] * n
         eng = np.flatnonzero(np.isin(arms, ENGINE_ARMS))
         probs = None
+        segments = None if self.segment_step is None else self.segment_step.segments(batch, F, parts["touches"])
         if len(eng):
             chosen[eng], prop[eng], notes_e, probs = self._arms_choose(F.X[eng], mask[eng], baseline[eng], arms[eng])
+            self._segment_choose(batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes_e, probs)
             for j, i in enumerate(eng):
                 notes[i] = notes_e[j]
             demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
@@ -518,6 +528,9 @@ class EnginePolicy:
             for j, i in enumerate(eng):
                 extra[i] = ex.fields[j]
         traces = self._trace(batch, F, mask, parts, eng, probs, baseline)
+        if segments is not None:  # what the learn step reads (hub/pipeline/learn.py)
+            for i in range(n):
+                traces[i]["segment"] = int(segments[i])
         out = []
         for i, view in enumerate(batch):
             entry = self.entries[chosen[i]]
@@ -633,6 +646,33 @@ class EnginePolicy:
             actions[rnd] = np.argmax(draws, axis=1)
             prop[rnd] = probs[rnd, actions[rnd]]
         return actions, prop, notes, probs
+
+    def _segment_choose(self, batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes, probs) -> None:  # noqa: ANN001
+        """Segment values choose for the engine's own rows (not the random arm, not ablations with
+        their own learner) once they have learned enough; the logged propensity is their
+        Thompson share of the action taken, and ``probs`` (engine rows) become those shares."""
+        step = self.segment_step
+        if step is None or not step.chooser.active:
+            return
+        own = np.flatnonzero(~np.isin(arms[eng], [RANDOM, *self._arm_models()]))
+        if len(own):
+            rows = eng[own]
+            relief = step.relief_days([batch[i] for i in rows], now, self._marketing)
+            prior = self.model.predict_many(F.X[rows]) * self.settings.engine.reward_scale
+            a, p, nt = step.choose(segments[rows], prior, mask[rows], parts["touches"][rows], relief, self._rng)
+            chosen[rows], probs[own] = a, p
+            prop[rows] = np.clip(p[np.arange(len(own)), a], MIN_PROPENSITY, 1.0)
+            for j, k in enumerate(own):
+                notes[k] = nt[j]
+
+    def learn_segment_values(self, segments, actions, parts, stage_now, reachable_now) -> int:  # noqa: ANN001
+        """Segment values learn finalized rows (decision/segment_step.py); 0 when switched off."""
+        if self.segment_step is None:
+            return 0
+        idx = np.array([self.ids.index(a) if a in self.ids else -1 for a in actions], dtype=np.intp)
+        seg = np.array([-1 if s is None else s for s in segments], dtype=np.intp)
+        seg[idx < 0] = -1
+        return self.segment_step.learn(seg, np.maximum(idx, 0), parts, self.values, stage_now, reachable_now)
 
     def _mixture(self, X: np.ndarray, mask: np.ndarray, baseline: np.ndarray | None, model: Apprentice) -> np.ndarray:
         """(n, k) probability of each action: the apprentice, with ``explore_share`` free rows."""
@@ -759,8 +799,9 @@ class EnginePolicy:
         Mirrors ``decide``: arms by contact id; holdout rows take the legacy rules' action when
         allowed (else wait) and control rows wait, both with probability 1; random-control rows
         are uniform over the eligible actions; engine rows (and ablation rows, with their own
-        learner) mix the apprentice with the ``explore_share`` free rows, pushed through the
-        long-term rerank unless theirs is the arm without it.
+        learner) mix the apprentice with the ``explore_share`` free rows, the engine's own rows
+        are the segment values' Thompson shares once those choose (estimated from fresh draws),
+        all pushed through the long-term rerank unless theirs is the arm without it.
         ``X`` (n, d), when given, is what the model reads instead of the recomputed features
         (e.g. the vectors logged at decision time); the mask still uses the recomputed ones.
         Not modelled: the per-owner daily handoff budget, which depends on the rest of the
@@ -776,7 +817,8 @@ class EnginePolicy:
         if X is not None:
             F = Features(np.asarray(X, dtype=float), F.raw, F.names, F.version, F.index)
         envs = [expression_env(v, now) for v in batch]
-        mask = self.mask(batch, now, F, envs=envs)
+        parts: dict[str, Any] = {}
+        mask = self.mask(batch, now, F, parts, envs=envs)
         baseline = self._baseline(self.rules.decide(batch, now, envs))
         baseline = np.where(mask[np.arange(n), baseline], baseline, self.wait_index)
         rows = np.arange(n)
@@ -790,6 +832,13 @@ class EnginePolicy:
         for sel, model in [(own, self.model), *((ae == arm, m) for arm, m in self._arm_models().items())]:
             if sel.any():
                 probs[sel] = self._mixture(Xe[sel], me[sel], baseline[eng][sel], model)
+        step = self.segment_step
+        if step is not None and step.chooser.active and own.any():  # as _segment_choose
+            rows = eng[own]
+            seg = step.segments([batch[i] for i in rows], F.subset(rows), parts["touches"][rows])
+            relief = step.relief_days([batch[i] for i in rows], now, self._marketing)
+            prior = self.model.predict_many(F.X[rows]) * e.reward_scale
+            probs[own] = step.chooser.probabilities(seg, prior, me[own], parts["touches"][rows], relief, self._rng)
         rnd = ae == RANDOM
         probs[rnd] = me[rnd] / me[rnd].sum(axis=1, keepdims=True)
         rr = ~np.isin(ae, (RANDOM, NO_LONG_TERM))

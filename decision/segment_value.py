@@ -18,13 +18,17 @@ Non-myopic terms, each learned from outcomes (never from the simulator's truth):
   so far (:class:`OutcomeValues.opportunity_points`): mean won amount per closed opportunity x
   the revenue weight, so a learner that sees only "opportunity created" today still prices the
   deal it may close in two months;
-- an unsubscribe costs its points plus the contact's lost future: the learned reward per day of
-  reachable contacts minus that of opted-out ones in the same stage, over ``horizon_days``
-  (:class:`OutcomeValues.unsubscribe_points`);
+- an unsubscribe costs its points plus the contact's lost future: the learned reward per
+  contact-day of reachable contacts minus that of opted-out ones in the same stage, over
+  ``horizon_days`` (:class:`OutcomeValues.unsubscribe_points`);
 - a lead moved on is worth what its new stage is learned to earn (:meth:`OutcomeValues.stage_values`):
-  a caller credits each early-stage row with the change in stage value weeks later
-  (:meth:`SegmentValues.credit`); waits get it too, so an action is credited only for the
-  progress it adds over leaving the lead alone.
+  an early-stage row (waits too) is credited with the change in stage value when its window
+  closes (:func:`progress_credit`), so an action is credited only for the progress it adds over
+  leaving the lead alone.
+
+:class:`SegmentChooser` is the step decision/engine.py runs after the bandit (through
+decision/segment_step.py, which reads segments off the hub's features and logs) and
+bench/decision_quality.py runs on the sandbox's arrays.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class SegmentValues:
     def __post_init__(self) -> None:
         shape = (self.n_segments, self.n_actions)
         self.n, self.s, self.ss = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        self._noise: np.ndarray | None = None  # noise() until the next learn (deciding reads it per call)
 
     def learn(self, segments: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
         seg, act = np.asarray(segments, dtype=np.intp), np.asarray(actions, dtype=np.intp)
@@ -73,22 +78,27 @@ class SegmentValues:
         np.add.at(self.n, (seg, act), 1.0)
         np.add.at(self.s, (seg, act), y)
         np.add.at(self.ss, (seg, act), y * y)
+        self._noise = None
 
     def credit(self, segments: np.ndarray, actions: np.ndarray, values: np.ndarray) -> None:
         """Add a delayed part of rows already learned (e.g. the value of a stage reached weeks
         later) to their cells' sums, without counting them again."""
         seg, act = np.asarray(segments, dtype=np.intp), np.asarray(actions, dtype=np.intp)
         np.add.at(self.s, (seg, act), np.asarray(values, dtype=float))
+        self._noise = None
 
     def noise(self) -> np.ndarray:
         """(segments, actions) variance of one row's reward: the cell's own, shrunk toward the
         action's pooled variance (and that toward ``noise_variance``) by 5 pseudo-rows."""
+        if self._noise is not None:
+            return self._noise
         tot_n, tot_s, tot_ss = self.n.sum(0), self.s.sum(0), self.ss.sum(0)
         pooled_mean = np.divide(tot_s, tot_n, out=np.zeros_like(tot_s), where=tot_n > 0)
         pooled = (np.maximum(tot_ss - tot_n * pooled_mean**2, 0.0) + 5 * self.noise_variance) / (tot_n + 5)
         mean = np.divide(self.s, self.n, out=np.zeros_like(self.s), where=self.n > 0)
         own = np.maximum(self.ss - self.n * mean**2, 0.0)
-        return (own + 5 * pooled[None, :]) / (self.n + 5)
+        self._noise = (own + 5 * pooled[None, :]) / (self.n + 5)
+        return self._noise
 
     def posterior(self, segments: np.ndarray, prior_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, actions) mean and standard deviation of each action's value for rows in
@@ -101,35 +111,6 @@ class SegmentValues:
         sd = np.sqrt(self.noise()[seg] / (n + k))
         return mean, sd
 
-    def choose(
-        self,
-        segments: np.ndarray,
-        prior_mean: np.ndarray,
-        mask: np.ndarray,
-        rng: np.random.Generator,
-        exploration: float = 1.0,
-        later: tuple[np.ndarray, int, float | np.ndarray] | None = None,
-    ) -> np.ndarray:
-        """Thompson choice per row among the allowed actions (the posterior is normal).
-
-        ``later = (segments_later, wait, discount)``: waiting is worth at least ``discount`` (per
-        row or one for all) x
-        the best an allowed action is learned to earn in the segment waiting leads to (one touch
-        fewer in the week; -1 where waiting changes nothing): a one-step backup over contact
-        pressure, so a call to a contact touched three times this week competes with the same
-        call a few days later, not with doing nothing."""
-        mean, sd = self.posterior(segments, prior_mean)
-        if later is not None:
-            seg_later, wait, discount = later
-            rows = np.flatnonzero(np.asarray(seg_later) >= 0)
-            if len(rows):
-                m_later, _ = self.posterior(np.asarray(seg_later)[rows], np.asarray(prior_mean)[rows])
-                best = np.max(np.where(mask[rows], m_later, -np.inf), axis=1)
-                disc = np.broadcast_to(np.asarray(discount, dtype=float), (len(mean),))[rows]
-                mean[rows, wait] = np.maximum(mean[rows, wait], disc * best)
-        draw = mean + exploration * sd * rng.standard_normal(mean.shape)
-        return np.argmax(np.where(mask, draw, -np.inf), axis=1)
-
 
 @dataclass
 class OutcomeValues:
@@ -137,65 +118,277 @@ class OutcomeValues:
 
     ``opportunity_points`` is the objective's opportunity weight plus ``revenue_weight`` x the
     mean won amount per closed opportunity seen so far (lost ones count as 0).
-    ``stage_values`` per stage and reachability is what a contact goes on to earn: the reward it
-    earned in the ``window_days`` after a day in that stage, plus ``bootstrap`` x the learned value
-    of where it stood at the window's end (a temporal-difference target, so a lead's progression
-    to a sales call months later counts; the horizon is about ``window_days / (1 - bootstrap)``),
-    shrunk toward 0 by ``prior_days`` contact-days. ``unsubscribe_points`` per stage is the
-    objective's unsubscribe weight minus the value a reachable contact has over an opted-out one.
+    ``stage_values`` per stage and reachability is what a contact goes on to earn, discounted
+    over about ``horizon_days``: the learned reward per contact-day in that state over the
+    ``step_days`` of a step, plus the discounted value of where contacts in that state stood a
+    step later (the moves the learn step sees: stage and reach at decision time and when the
+    decision's window closed). So a stage that leads to a sales call months later is worth that
+    call, discounted. Rewards per contact-day are the rewards of the decisions learned over the
+    contact-days the store counted in each state, shrunk toward 0 by ``prior_days``; moves are
+    shrunk toward staying put by ``prior_moves``. The pipeline sees all of it without
+    per-contact state. ``unsubscribe_points`` per stage is the objective's unsubscribe weight
+    minus the value a reachable contact has over an opted-out one.
 
-    >>> ov = OutcomeValues(n_people=2, n_stages=1, opportunity_weight=50.0, revenue_weight=0.001,
+    >>> ov = OutcomeValues(n_stages=1, opportunity_weight=50.0, revenue_weight=0.001,
     ...     unsubscribe_weight=-30.0)
     >>> ov.close(won_amounts=np.array([20_000.0]), n_lost=1)
     >>> ov.opportunity_points()
     60.0
     """
 
-    n_people: int
     n_stages: int
     opportunity_weight: float
     revenue_weight: float
     unsubscribe_weight: float
-    window_days: int = 42
-    bootstrap: float = 0.5
+    horizon_days: float = 84.0
+    step_days: float = 14.0
     prior_days: float = 200.0
+    prior_moves: float = 20.0
     won: float = 0.0
     closed: float = 0.0
-    returns: np.ndarray = field(init=False)  # (stages, 2): summed returns, [reachable, opted out]
-    days: np.ndarray = field(init=False)
+    rewards: np.ndarray = field(init=False)  # (stages, 2): summed rewards, [reachable, opted out]
+    days: np.ndarray = field(init=False)  # (stages, 2): contact-days
+    moves: np.ndarray = field(init=False)  # (stages * 2, stages * 2): state then -> state a step later
 
     def __post_init__(self) -> None:
-        self.returns = np.zeros((self.n_stages, 2))
+        self.rewards = np.zeros((self.n_stages, 2))
         self.days = np.zeros((self.n_stages, 2))
-        self._cum = np.zeros(self.n_people)
-        self._past: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.moves = np.zeros((2 * self.n_stages, 2 * self.n_stages))
 
     def close(self, won_amounts: np.ndarray, n_lost: int) -> None:
         """Record closed opportunities: the amounts of the won ones and how many were lost."""
         self.won += float(np.sum(won_amounts))
         self.closed += len(won_amounts) + int(n_lost)
 
-    def day(self, stages: np.ndarray, opted_out: np.ndarray, rewards: np.ndarray) -> None:
-        """One day of every contact: stage and opted out at the start of the day, and the reward
-        it earned that day (0 when nothing was done). Days ``window_days`` old become returns."""
-        self._past.append((np.asarray(stages, dtype=np.intp), np.asarray(opted_out, dtype=np.intp), self._cum.copy()))
-        self._cum = self._cum + np.asarray(rewards, dtype=float)
-        if len(self._past) >= self.window_days:
-            st, opted, cum0 = self._past.pop(0)
-            end = self.stage_values()[self._past[-1][0], self._past[-1][1]]  # where each stands now
-            np.add.at(self.returns, (st, opted), self._cum - cum0 + self.bootstrap * end)
-            np.add.at(self.days, (st, opted), 1.0)
+    def observe(
+        self, stages: np.ndarray, opted: np.ndarray, rewards: np.ndarray, contact_days: np.ndarray | None = None
+    ) -> None:
+        """Rewards of learned decision rows by the stage and opt-out at decision time, and
+        (stages, 2) contact-days spent in each since the last call."""
+        np.add.at(self.rewards, (np.asarray(stages, dtype=np.intp), np.asarray(opted, dtype=np.intp)), rewards)
+        if contact_days is not None:
+            self.days += np.asarray(contact_days, dtype=float)
+
+    def move(
+        self, stage_then: np.ndarray, opted_then: np.ndarray, stage_now: np.ndarray, opted_now: np.ndarray
+    ) -> None:
+        """Contacts' states at decision time and a step later (when the decision's window closed)."""
+        a = np.asarray(stage_then, dtype=np.intp) * 2 + np.asarray(opted_then, dtype=np.intp)
+        b = np.asarray(stage_now, dtype=np.intp) * 2 + np.asarray(opted_now, dtype=np.intp)
+        np.add.at(self.moves, (a, b), 1.0)
 
     def opportunity_points(self) -> float:
         mean_won = self.won / self.closed if self.closed else 0.0
         return self.opportunity_weight + self.revenue_weight * mean_won
 
     def stage_values(self) -> np.ndarray:
-        """(stages, 2) what a contact in each stage goes on to earn, [reachable, opted out]."""
-        d = self.days + self.prior_days
-        return np.divide(self.returns, d, out=np.zeros_like(self.returns), where=d > 0)
+        """(stages, 2) what a contact in each stage goes on to earn, [reachable, opted out]:
+        V = step x rate + gamma x P V, gamma = 1 - step / horizon (so V = horizon x rate where
+        nobody moves)."""
+        rate = (self.rewards / (self.days + self.prior_days)).ravel()
+        k = len(rate)
+        counts = self.moves + self.prior_moves * np.eye(k)
+        P = counts / counts.sum(axis=1, keepdims=True)
+        gamma = max(0.0, 1.0 - self.step_days / self.horizon_days)
+        v = np.linalg.solve(np.eye(k) - gamma * P, self.step_days * rate)
+        return v.reshape(self.n_stages, 2)
 
     def unsubscribe_points(self) -> np.ndarray:
         """(stages,) what an unsubscribe costs in each stage (negative)."""
         v = self.stage_values()
         return self.unsubscribe_weight - np.maximum(v[:, 0] - v[:, 1], 0.0)
+
+    def state(self) -> dict:
+        return {
+            "won": self.won,
+            "closed": self.closed,
+            "rewards": self.rewards.tolist(),
+            "days": self.days.tolist(),
+            "moves": self.moves.tolist(),
+        }
+
+    def load_state(self, state: dict) -> None:
+        rewards = np.asarray(state.get("rewards", []), dtype=float)
+        if rewards.shape != self.rewards.shape:  # another vocabulary of stages: start over
+            return
+        self.won, self.closed = float(state["won"]), float(state["closed"])
+        self.rewards, self.days = rewards, np.asarray(state["days"], dtype=float)
+        self.moves = np.asarray(state.get("moves", np.zeros_like(self.moves)), dtype=float)
+
+
+#: touches in the last 7 days a segment tells apart: 0, 1, 2, 3 or more
+TOUCH_LEVELS = 4
+
+
+def segment_index(
+    stage: np.ndarray, role: np.ndarray, touches: np.ndarray, opted: np.ndarray, n_roles: int
+) -> np.ndarray:
+    """Segment per row from what any CRM shows: stage, role, touches in 7 days, opted out.
+    One touch fewer is ``segment - 2`` (see :func:`one_touch_fewer`).
+
+    >>> segment_index(np.array([1]), np.array([2]), np.array([5.0]), np.array([True]), n_roles=3).tolist()
+    [47]
+    """
+    t = np.minimum(np.asarray(touches, dtype=float), TOUCH_LEVELS - 1).astype(np.intp)
+    st, ro = np.asarray(stage, dtype=np.intp), np.asarray(role, dtype=np.intp)
+    return ((st * n_roles + ro) * TOUCH_LEVELS + t) * 2 + np.asarray(opted, dtype=np.intp)
+
+
+def one_touch_fewer(segments: np.ndarray, touches: np.ndarray) -> np.ndarray:
+    """The segment waiting leads to (one touch fewer in the week), -1 where it changes nothing."""
+    return np.where(np.asarray(touches) >= 1, np.asarray(segments) - 2, -1)
+
+
+def segment_stage(segments: np.ndarray, n_roles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stage and opted-out flag of each segment (the inverse of :func:`segment_index`'s ends)."""
+    seg = np.asarray(segments, dtype=np.intp)
+    return seg // (2 * TOUCH_LEVELS * n_roles), seg % 2
+
+
+@dataclass
+class SegmentChooser:
+    """The engine's step after the bandit: choose by Thompson draws from segment values shrunk
+    toward the bandit's prediction, and say how likely each action was.
+
+    The probability of each action is the share of ``draws`` Thompson draws it wins, and the
+    action is then drawn from those shares, so the logged propensity is exactly the chance of
+    the action taken (off-policy evaluation needs that). Until ``min_rows`` rows are learned the
+    engine keeps the bandit's own choice (:attr:`active`).
+
+    >>> ch = SegmentChooser(n_stages=1, n_roles=1, n_actions=2, wait=0, min_rows=0)
+    >>> seg = segment_index(np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1), 1)
+    >>> ch.values.learn(np.repeat(seg, 200), np.ones(200, dtype=int), np.full(200, 5.0))
+    >>> a, p, _ = ch.choose(seg, np.zeros((1, 2)), np.ones((1, 2), bool), np.ones(1), np.zeros(1), np.random.default_rng(0))
+    >>> int(a[0]), float(p[0, 1])
+    (1, 1.0)
+    """
+
+    n_stages: int
+    n_roles: int
+    n_actions: int
+    wait: int
+    #: scale of the Thompson draws (tuned on seeds 1000/1001 of bench/decision_quality.py)
+    exploration: float = 0.3
+    #: per day until the oldest touch leaves the week: what waiting for a lower-pressure segment costs
+    discount: float = 0.9
+    min_rows: float = 50.0
+    draws: int = 64
+    noise_variance: float = 25.0
+    values: SegmentValues = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = self.n_stages * self.n_roles * TOUCH_LEVELS * 2
+        self.values = SegmentValues(n, self.n_actions, noise_variance=self.noise_variance)
+
+    @property
+    def active(self) -> bool:
+        return float(self.values.n.sum()) >= self.min_rows
+
+    def segments(self, stage: np.ndarray, role: np.ndarray, touches: np.ndarray, opted: np.ndarray) -> np.ndarray:
+        return segment_index(stage, role, touches, opted, self.n_roles)
+
+    def means(
+        self,
+        segments: np.ndarray,
+        prior_mean: np.ndarray,
+        mask: np.ndarray,
+        touches: np.ndarray,
+        relief_days: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, actions) posterior mean and sd, waiting backed up to the segment one touch
+        lower, discounted per day until the oldest touch leaves the week."""
+        mean, sd = self.values.posterior(segments, prior_mean)
+        later = one_touch_fewer(segments, touches)
+        rows = np.flatnonzero(later >= 0)
+        if len(rows):
+            m_later, _ = self.values.posterior(later[rows], np.asarray(prior_mean)[rows])
+            best = np.max(np.where(mask[rows], m_later, -np.inf), axis=1)
+            disc = self.discount ** np.asarray(relief_days, dtype=float)[rows]
+            mean[rows, self.wait] = np.maximum(mean[rows, self.wait], disc * best)
+        return mean, sd
+
+    def choose(
+        self,
+        segments: np.ndarray,
+        prior_mean: np.ndarray,
+        mask: np.ndarray,
+        touches: np.ndarray,
+        relief_days: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Actions, every action's probability and posterior mean (rows, actions)."""
+        mean, sd = self.means(segments, prior_mean, mask, touches, relief_days)
+        probs = self._shares(mean, sd, mask, rng)
+        u = rng.random(len(probs))[:, None]
+        actions = np.minimum(np.argmax(u < np.cumsum(probs, axis=1), axis=1), probs.shape[1] - 1)
+        return actions, probs, mean
+
+    def probabilities(
+        self,
+        segments: np.ndarray,
+        prior_mean: np.ndarray,
+        mask: np.ndarray,
+        touches: np.ndarray,
+        relief_days: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        mean, sd = self.means(segments, prior_mean, mask, touches, relief_days)
+        return self._shares(mean, sd, mask, rng)
+
+    def _shares(self, mean: np.ndarray, sd: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(rows, actions) share of ``draws`` Thompson draws each allowed action wins."""
+        n, k = mean.shape
+        z = rng.standard_normal((n, self.draws, k))
+        z *= self.exploration * sd[:, None, :]
+        z += mean[:, None, :]
+        np.copyto(z, -np.inf, where=~mask[:, None, :])
+        win = np.argmax(z, axis=2) + (k * np.arange(n))[:, None]
+        return np.bincount(win.ravel(), minlength=n * k).reshape(n, k) / self.draws
+
+    def note(self, segment: int, action: int, mean: float, label: str) -> str:
+        """Words for the explanation: what the action is worth in the contact's segment."""
+        n = float(self.values.n[segment, action])
+        return f"segment value: {mean:+.1f} points learned from {n:.0f} decisions on {label}"
+
+    def state(self) -> dict:
+        v = self.values
+        return {"shape": list(v.n.shape), "n": v.n.tolist(), "s": v.s.tolist(), "ss": v.ss.tolist()}
+
+    def load_state(self, state: dict) -> None:
+        """Restore :meth:`state`; a state of another shape (another catalog or vocabulary) is ignored."""
+        if list(state.get("shape", [])) != list(self.values.n.shape):
+            return
+        for key in ("n", "s", "ss"):
+            setattr(self.values, key, np.asarray(state[key], dtype=float))
+        self.values._noise = None
+
+
+def learning_target(
+    outcomes: OutcomeValues,
+    stages: np.ndarray,
+    points: np.ndarray,
+    opportunities: np.ndarray,
+    unsubscribes: np.ndarray,
+    revenue_points: np.ndarray | float = 0.0,
+) -> np.ndarray:
+    """What segment values learn from a row: its objective points with an opportunity priced at
+    its learned worth (realized revenue in the window replaced by that expectation, so a deal
+    is not counted twice) and an unsubscribe at its learned lost future in the row's stage."""
+    opp = (outcomes.opportunity_points() - outcomes.opportunity_weight) * np.asarray(opportunities, dtype=float)
+    unsub = (
+        outcomes.unsubscribe_points()[np.asarray(stages, dtype=np.intp)] - outcomes.unsubscribe_weight
+    ) * unsubscribes
+    return np.asarray(points, dtype=float) - revenue_points + opp + unsub
+
+
+def progress_credit(
+    outcomes: OutcomeValues, stage_then: np.ndarray, stage_now: np.ndarray, reachable: np.ndarray, early: int = 2
+) -> np.ndarray:
+    """Per row, the change in learned stage value of a lead that was in one of the first
+    ``early`` stages (counted up to stage ``early``), while it is still reachable; 0 for other
+    rows. A caller whose stages include buckets outside the funnel's order (other, unknown)
+    passes ``stage_now = stage_then`` for them (decision/segment_step.py)."""
+    v = outcomes.stage_values()[:, 0]
+    then, now = np.asarray(stage_then, dtype=np.intp), np.asarray(stage_now, dtype=np.intp)
+    ok = np.asarray(reachable, dtype=bool) & (then < early)
+    return np.where(ok, v[np.minimum(now, early)] - v[then], 0.0)

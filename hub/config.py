@@ -296,6 +296,15 @@ class EngineSettings(_Strict):
     long_term_weight: float = Field(
         0.3, ge=0, le=1, description="weight of long-term value against the immediate reward (0 = immediate only)"
     )
+    segment_values: bool = Field(
+        True,
+        description=(
+            "after the bandit, choose by Thompson draws from the reward each action has earned per segment"
+            " (lifecycle stage x seniority x marketing touches in 7 days x opted out), shrunk toward the"
+            " bandit's prediction, with opportunities priced at learned won revenue and unsubscribes at the"
+            " learned lost future (decision/segment_value.py); off: the bandit chooses alone"
+        ),
+    )
     send_time: bool = Field(True, description="push best_send_time from the per-contact send-time model")
     quiet_hours: tuple[int, int] = Field((6, 21), description="earliest and latest local send hour")
     experiments: ExperimentSettings = Field(default_factory=ExperimentSettings)

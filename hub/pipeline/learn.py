@@ -74,6 +74,9 @@ def ensure_current(ctx: HubContext, conn: Connection) -> None:
             graduation = (snap[2] or {}).get("graduation")
             if graduation:
                 engine.graduation.load_state(graduation)
+            segment_values = (snap[2] or {}).get("segment_values")
+            if segment_values and engine.segment_step is not None:
+                engine.segment_step.load_state(segment_values)
             log.info("engine model %s reloaded at version %s", engine.model_name, latest)
 
 
@@ -126,6 +129,7 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                 # the in-memory model may be half-updated: reload the last good one next time
                 engine.model_version = -1
                 raise
+            _learn_segment_values(conn, engine, rows, now)
             converted = np.array([float((r.reward_parts or {}).get("opportunity", 0.0) != 0) for r in rows])
             engine.learn_long_term(
                 X, [r.action for r in rows], [r.arm for r in rows], np.array([r.propensity for r in rows]), converted
@@ -144,6 +148,7 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                 "content": engine.extras.content.state(),
                 "long_term": engine.long_term.state(),
                 "graduation": engine.graduation.state(),
+                "segment_values": engine.segment_step.state() if engine.segment_step is not None else None,
                 "graduated": engine.model.graduated,
                 "graduation_evidence": engine.graduation.report(),
             }
@@ -152,6 +157,24 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
         engine.model_version = version
         report.learned, report.version, report.mean_reward = n, version, float(rewards.mean())
     return report
+
+
+def _learn_segment_values(conn: Connection, engine, rows: list, now: datetime) -> int:  # noqa: ANN001
+    """Segment values learn the rows' rewards; outcome values learn the opportunities closed
+    and the contact-days per stage since the last step (decision/segment_step.py)."""
+    step = engine.segment_step
+    if step is None:
+        return 0
+    won, lost, step.cursor = store.closed_opportunities(conn, step.cursor)
+    step.outcomes.close(np.array(won), lost)
+    step.count_contacts(store.contacts_by_stage(conn), now)
+    return engine.learn_segment_values(
+        [r.segment for r in rows],
+        [r.action for r in rows],
+        [r.reward_parts for r in rows],
+        [r.stage_now for r in rows],
+        np.array([r.reachable_now for r in rows], dtype=bool),
+    )
 
 
 def _learn_content(conn: Connection, engine, decision_ids: list[int]) -> int:  # noqa: ANN001

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from hub.store.contacts import aware
-from hub.store.schema import decision_features, decisions, model_snapshots, outcomes
+from hub.store.schema import activities, contacts, decision_features, decisions, model_snapshots, outcomes
 
 
 @dataclass
@@ -31,6 +31,11 @@ class LogRow:
     created_at: datetime
     #: weighted reward components (objective points per component)
     reward_parts: dict[str, float] | None = None
+    #: the contact's segment at decision time (decision/segment_value.py; None: not logged)
+    segment: int | None = None
+    #: the contact as the store shows it now: lifecycle stage and whether e-mail can reach it
+    stage_now: str | None = None
+    reachable_now: bool = True
 
 
 def windows_due(conn: Connection, now: datetime, limit: int = 10_000) -> dict[int, list[dict[str, float]]]:
@@ -88,8 +93,13 @@ def learnable(conn: Connection, feature_version: str, limit: int = 50_000) -> li
             decisions.c.propensity,
             decisions.c.arm,
             decisions.c.created_at,
+            decision_features.c.trace["segment"].as_integer().label("segment"),
+            contacts.c.lifecycle_stage,
+            contacts.c.email_opt_out,
+            contacts.c.do_not_contact,
         )
         .join(decisions, decisions.c.id == decision_features.c.decision_id)
+        .join(contacts, contacts.c.id == decisions.c.contact_id)
         .where(
             decision_features.c.finalized_at.is_not(None),
             decision_features.c.learned_version.is_(None),
@@ -109,9 +119,42 @@ def learnable(conn: Connection, feature_version: str, limit: int = 50_000) -> li
             r.reward_total,
             r.created_at,
             r.reward,
+            r.segment,
+            r.lifecycle_stage,
+            not (r.email_opt_out or r.do_not_contact),
         )
         for r in conn.execute(q)
     ]
+
+
+def closed_opportunities(conn: Connection, after_id: int) -> tuple[list[float], int, int]:
+    """Opportunities closed since activity ``after_id``: won amounts, how many were lost, and
+    the newest activity id read (the next cursor)."""
+    q = (
+        select(activities.c.id, activities.c.type, activities.c.properties)
+        .where(activities.c.id > after_id, activities.c.type.in_(("opportunity_won", "opportunity_lost")))
+        .order_by(activities.c.id)
+    )
+    won, lost, last = [], 0, after_id
+    for r in conn.execute(q):
+        last = r.id
+        if r.type == "opportunity_lost":
+            lost += 1
+            continue
+        try:
+            won.append(float((r.properties or {}).get("amount") or 0.0))
+        except (TypeError, ValueError):
+            won.append(0.0)
+    return won, lost, last
+
+
+def contacts_by_stage(conn: Connection) -> list[tuple[str | None, bool, int]]:
+    """How many contacts the store holds per (lifecycle stage, reachable by e-mail)."""
+    reachable = ~(contacts.c.email_opt_out | contacts.c.do_not_contact)
+    q = select(contacts.c.lifecycle_stage, reachable.label("reachable"), func.count()).group_by(
+        contacts.c.lifecycle_stage, reachable
+    )
+    return [(r[0], bool(r[1]), int(r[2])) for r in conn.execute(q)]
 
 
 def mark_learned(conn: Connection, decision_ids: Sequence[int], version: int) -> None:

@@ -1,27 +1,86 @@
-"""Segment values: no extrapolation where a segment has evidence, and future value priced from outcomes."""
+"""Segment values: no extrapolation where a segment has evidence, honest propensities, and
+future value priced from outcomes."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from decision.segment_value import OutcomeValues, SegmentValues
+from decision.segment_value import (
+    OutcomeValues,
+    SegmentChooser,
+    SegmentValues,
+    learning_target,
+    progress_credit,
+    segment_index,
+    segment_stage,
+)
+
+
+def _chooser() -> SegmentChooser:
+    return SegmentChooser(n_stages=2, n_roles=1, n_actions=3, wait=0, min_rows=0)
 
 
 def test_a_seen_segment_overrules_a_wrong_bandit_prediction_and_an_unseen_one_follows_it() -> None:
     rng = np.random.default_rng(0)
-    sv = SegmentValues(n_segments=2, n_actions=3)
+    ch = _chooser()
+    sv = ch.values
+    seg0, seg1 = segment_index(np.array([0, 1]), np.zeros(2), np.zeros(2), np.zeros(2), 1)
     # segment 0: action 1 truly earns 4 points, action 2 earns 0; both noisy
     acts = rng.integers(1, 3, 4000)
-    sv.learn(np.zeros(4000, dtype=int), acts, np.where(acts == 1, 4.0, 0.0) + rng.normal(0, 5, 4000))
+    sv.learn(np.full(4000, seg0), acts, np.where(acts == 1, 4.0, 0.0) + rng.normal(0, 5, 4000))
     wrong = np.array([[0.0, -18.0, 1.0], [0.0, -18.0, 1.0]])  # the bandit's extrapolation
-    mean, sd = sv.posterior(np.array([0, 1]), wrong)
+    mean, sd = sv.posterior(np.array([seg0, seg1]), wrong)
     assert abs(mean[0, 1] - 4.0) < 0.6 and sd[0, 1] < 0.3
     np.testing.assert_allclose(mean[1], wrong[1])  # no evidence in segment 1: the prediction
     mask = np.ones((500, 3), dtype=bool)
-    picks = sv.choose(np.zeros(500, dtype=int), np.tile(wrong[0], (500, 1)), mask, rng)
+    segs, prior, none = np.full(500, seg0), np.tile(wrong[0], (500, 1)), np.zeros(500)
+    picks, probs, _ = ch.choose(segs, prior, mask, none, np.ones(500), rng)
     assert (picks == 1).mean() > 0.95
     mask[:, 1] = False
-    assert (sv.choose(np.zeros(500, dtype=int), np.tile(wrong[0], (500, 1)), mask, rng) != 1).all()
+    picks, probs, _ = ch.choose(segs, prior, mask, none, np.ones(500), rng)
+    assert (picks != 1).all() and (probs[:, 1] == 0).all()
+
+
+def test_logged_propensities_are_the_chance_of_the_action_taken() -> None:
+    """The share of draws each action wins is what it is then drawn with: over many rows the
+    frequency of each action matches the mean logged probability, which is positive for every
+    action taken and sums to one per row."""
+    rng = np.random.default_rng(1)
+    ch = _chooser()
+    seg = segment_index(np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1), 1)
+    ch.values.learn(np.repeat(seg, 30), np.array([0, 1, 2] * 10), np.array([1.0, 1.2, 0.8] * 10))
+    n = 20_000
+    mask = np.ones((n, 3), dtype=bool)
+    mask[::2, 2] = False
+    a, probs, _ = ch.choose(np.repeat(seg, n), np.zeros((n, 3)), mask, np.zeros(n), np.ones(n), rng)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    assert (probs[np.arange(n), a] > 0).all() and mask[np.arange(n), a].all()
+    for k in range(3):
+        assert abs((a == k).mean() - probs[:, k].mean()) < 0.01
+    assert 0.1 < (a == 1).mean() < 0.9  # a real mixture, not a single action
+
+
+def test_waiting_backs_up_to_the_segment_one_touch_lower() -> None:
+    ch = _chooser()
+    busy = int(segment_index(np.zeros(1), np.zeros(1), np.full(1, 3.0), np.zeros(1), 1)[0])
+    calm = busy - 2
+    ch.values.learn(np.repeat(busy, 200), np.ones(200, dtype=int), np.full(200, 3.0))  # a mail now: 3
+    ch.values.learn(np.repeat(calm, 200), np.ones(200, dtype=int), np.full(200, 5.0))  # with one touch fewer: 5
+    mask = np.ones((1, 3), dtype=bool)
+    soon, _ = ch.means(np.array([busy]), np.zeros((1, 3)), mask, np.full(1, 3.0), np.ones(1))
+    late, _ = ch.means(np.array([busy]), np.zeros((1, 3)), mask, np.full(1, 3.0), np.full(1, 7.0))
+    assert soon[0, 0] > soon[0, 1] > late[0, 0]  # waiting a day beats mailing now; a week does not
+
+
+def test_state_round_trips_and_another_shape_is_ignored() -> None:
+    ch = _chooser()
+    ch.values.learn(np.array([0, 1]), np.array([1, 2]), np.array([3.0, -1.0]))
+    other = _chooser()
+    other.load_state(ch.state())
+    np.testing.assert_array_equal(other.values.s, ch.values.s)
+    small = SegmentChooser(n_stages=1, n_roles=1, n_actions=3, wait=0)
+    small.load_state(ch.state())
+    assert small.values.n.sum() == 0
 
 
 def test_forgetting_follows_a_change() -> None:
@@ -34,44 +93,36 @@ def test_forgetting_follows_a_change() -> None:
 
 def test_outcome_values_price_deals_and_lost_contacts_from_what_happened() -> None:
     ov = OutcomeValues(
-        n_people=4000, n_stages=2, opportunity_weight=50.0, revenue_weight=0.001, unsubscribe_weight=-30.0,
-        window_days=10, bootstrap=0.0,
+        n_stages=2,
+        opportunity_weight=50.0,
+        revenue_weight=0.001,
+        unsubscribe_weight=-30.0,
+        horizon_days=10.0,
+        step_days=10.0,
     )
     assert ov.opportunity_points() == 50.0  # nothing closed yet: the stated weight
+    np.testing.assert_allclose(ov.unsubscribe_points(), [-30.0, -30.0])
     ov.close(np.array([30_000.0, 10_000.0]), n_lost=2)
     assert ov.opportunity_points() == 60.0  # 40,000 won over 4 closed
-    stages = np.array([0, 0, 1, 1] * 1000)
-    opted = np.array([0, 1, 0, 1] * 1000)
-    # stage-0 reachable contacts earn nothing at first but 1 a day from day 10 on
-    for d in range(30):
-        ov.day(stages, opted, np.array([1.0 if d >= 10 else 0.0, 0.0, 2.0, 0.0] * 1000))
-        if d == 8:  # no return is complete yet: the stated weight
-            np.testing.assert_allclose(ov.unsubscribe_points(), [-30.0, -30.0])
+    # 1,000 contacts per (stage, reach) for 30 days; reachable stage-1 contacts earn 2 a day
+    days = np.full((2, 2), 30_000.0)
+    ov.observe(np.ones(30_000, dtype=int), np.zeros(30_000, dtype=int), np.full(30_000, 2.0), days)
     cost = ov.unsubscribe_points()
-    # stage 1: 2 a day reachable, 0 opted out: 20 lost per 10-day window (less the prior's pull)
-    assert -30 - 20 < cost[1] < -30 - 19
-    # stage 0: its returns grew from 0 to 10 per window as its later earnings came in
-    assert -30 - 10 < cost[0] < -30 - 3
+    assert cost[0] == -30.0  # stage 0 earns the same reachable or not: nothing lost
+    assert -30 - 20 < cost[1] < -30 - 19.8  # 2 a day over a 10-day horizon (less the prior's pull)
+    st, opted = segment_stage(segment_index(np.array([1]), np.zeros(1), np.zeros(1), np.ones(1), 1), 1)
+    assert st.tolist() == [1] and opted.tolist() == [1]
+    # an unsubscribe in stage 1 is learned at its lost future, an opportunity at its revenue
+    t = learning_target(ov, np.array([1, 1]), np.array([-30.0, 50.0]), np.array([0.0, 1.0]), np.array([1.0, 0.0]))
+    np.testing.assert_allclose(t, [cost[1], 60.0])
 
 
-def test_bootstrapped_values_count_what_a_stage_leads_to() -> None:
-    """Stage 0 earns nothing itself and leads to stage 1, which earns 1 a day: without a
-    bootstrap a stage is worth its next window only (stage 0: 2, the stage-1 days inside it),
-    with one it also counts, discounted, the value of where the window ends."""
-    values = {}
-    for b in (0.0, 0.5):
-        ov = OutcomeValues(
-            n_people=2, n_stages=2, opportunity_weight=50.0, revenue_weight=0.0, unsubscribe_weight=-30.0,
-            window_days=5, bootstrap=b, prior_days=0.0,
-        )
-        for d in range(400):
-            st = np.array([0, 1]) if (d // 5) % 2 == 0 else np.array([1, 1])  # person 0 moves on
-            ov.day(st, np.zeros(2, dtype=int), np.where(st == 1, 1.0, 0.0))
-        values[b] = ov.stage_values()[:, 0]
-    np.testing.assert_allclose(values[0.0][0], 2.0)
-    assert 4.0 < values[0.0][1] < 5.0
-    assert values[0.5][0] > values[0.0][0] + 3.0 and values[0.5][1] > values[0.0][1] + 3.0
-    assert values[0.5][1] > values[0.5][0]
+def test_progress_credit_is_the_change_in_stage_value_for_reachable_early_leads() -> None:
+    ov = OutcomeValues(n_stages=4, opportunity_weight=50.0, revenue_weight=0.0, unsubscribe_weight=-30.0)
+    ov.observe(np.array([2, 3]), np.zeros(2, dtype=int), np.array([100.0, 300.0]), np.full((4, 2), 100.0))
+    v = ov.stage_values()[:, 0]
+    gain = progress_credit(ov, np.array([0, 0, 1, 2]), np.array([3, 3, 1, 3]), np.array([True, False, True, True]))
+    np.testing.assert_allclose(gain, [v[2] - v[0], 0.0, 0.0, 0.0])  # counted up to stage 2; late rows get none
 
 
 def test_delayed_credit_moves_a_cells_mean_without_counting_rows_again() -> None:
@@ -81,3 +132,16 @@ def test_delayed_credit_moves_a_cells_mean_without_counting_rows_again() -> None
     mean, _ = sv.posterior(np.array([0]), np.zeros((1, 2)))
     np.testing.assert_allclose(mean[0], [2.0, 0.0])
     assert sv.n.sum() == 4
+
+
+def test_a_stage_is_worth_what_it_leads_to() -> None:
+    """Stage 0 earns nothing itself, but its contacts move on to stage 1 (1 a day) within a
+    step: it is worth most of stage 1's value, discounted; with no moves seen it is worth 0."""
+    ov = OutcomeValues(n_stages=2, opportunity_weight=50.0, revenue_weight=0.0, unsubscribe_weight=-30.0, prior_days=0)
+    ov.observe(np.array([1]), np.array([0]), np.array([1000.0]), np.array([[1000.0, 1.0], [1000.0, 1.0]]))
+    v = ov.stage_values()[:, 0]
+    assert v[0] == 0.0 and abs(v[1] - 84.0) < 1e-9  # a day's rate over the horizon, nobody moves
+    ov.move(np.zeros(1000, dtype=int), np.zeros(1000, dtype=int), np.ones(1000, dtype=int), np.zeros(1000, dtype=int))
+    v = ov.stage_values()[:, 0]
+    assert 0.7 * v[1] < v[0] < v[1]
+    assert ov.unsubscribe_points()[0] < -30 - 50  # a reachable early lead was worth its future

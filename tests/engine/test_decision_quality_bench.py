@@ -36,7 +36,7 @@ def test_segment_values_engine_runs_learns_outcome_values_and_beats_random():
     made: list[Engine] = []
 
     def make() -> Engine:
-        made.append(Engine(0, segment_values=True))
+        made.append(Engine(0))  # segment values on, as the engine settings default
         return made[-1]
 
     sv = run(make, n, days, seed=0, shift_day=None)
@@ -44,7 +44,8 @@ def test_segment_values_engine_runs_learns_outcome_values_and_beats_random():
     assert sv.reward_by_day.sum() > rnd.reward_by_day.sum()
     assert sv.unsubscribes < rnd.unsubscribes
     eng = made[0]
-    assert eng.sv is not None and eng.sv.n.sum() > 1000  # it learned from the run's rows
-    # 42 days: the first 42-day returns are in, so an unsubscribe is priced beyond its -30 points
-    assert eng.ov is not None and eng.ov.days.sum() == n
+    assert eng.sv is not None and eng.sv.values.n.sum() > 1000  # it learned from the run's rows
+    assert eng.ov.days.sum() == n * days  # every contact's day counted
+    assert eng.ov.moves.sum() > 1000  # rows whose 14 days have passed show where their leads went
     assert (eng.ov.unsubscribe_points() <= -30).all()
+    assert Engine(0, segment_values=False).sv is None

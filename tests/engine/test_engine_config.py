@@ -44,6 +44,7 @@ def test_the_default_catalog_is_the_sandbox_catalog():
         ({"actions": [{"id": "wait", "kind": "wait", "eligible": "shoe_size > 3"}]}, "shoe_size"),
         ({"actions": [{"id": "wait", "kind": "teleport"}]}, "kind"),
         ({"engine": {"holdout_share": 0.8, "control_share": 0.5}}, "at most 1"),
+        ({"engine": {"segment_values": "sometimes"}}, "decision.engine.segment_values"),
     ],
 )
 def test_bad_catalogs_are_rejected_with_the_reason(decision, problem):

@@ -1,0 +1,179 @@
+"""The engine's segment-value step (decision/segment_value.py) on the hub's own features and logs.
+
+Deciding: each row's segment is read from columns the engine already has (the ``stage_*`` and
+``seniority_*`` one-hots, the marketing touches in 7 days the contact policy counts, the e-mail
+opt-out or do-not-contact flag), and for the engine's own rows the segment values choose after the bandit, their
+Thompson shares being the logged probabilities. Learning (hub/pipeline/learn.py): the segment at
+decision time is logged in the decision's trace; when its window closes the row teaches the
+segment values the reward the bandit learns, priced by :class:`~decision.segment_value.OutcomeValues`,
+plus the change in stage value of a lead that moved on meanwhile (the store's stage now).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from decision.features import SENIORITY, Features, _bucket, _stage_key, feature_names
+from decision.interface import ContactView
+from decision.segment_value import (
+    TOUCH_LEVELS,
+    OutcomeValues,
+    SegmentChooser,
+    learning_target,
+    progress_credit,
+    segment_stage,
+)
+
+ROLES = (*SENIORITY, "individual", "unknown")
+#: the first stages of the vocabulary (subscriber, lead by default): where progression is credited
+EARLY_STAGES = 2
+
+
+class SegmentStep:
+    """Segment values for one engine: the chooser, the outcome values and the learn cursor."""
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        stages: Sequence[str],
+        action_ids: Sequence[str],
+        wait: int,
+        objective,  # noqa: ANN001
+        windows: Sequence[float] = (),
+    ) -> None:
+        self.stages = (*stages, "other", "unknown")
+        self.known = tuple(stages)
+        col = {n: j for j, n in enumerate(names)}
+        self.stage_cols = np.array([col[f"stage_{s}"] for s in self.stages])
+        self.role_cols = np.array([col[f"seniority_{r}"] for r in ROLES])
+        self.ids = list(action_ids)
+        self.chooser = SegmentChooser(len(self.stages), len(ROLES), len(self.ids), wait)
+        self.outcomes = OutcomeValues(len(self.stages), objective.opportunity, objective.revenue, objective.unsubscribe)
+        if windows:  # a learned row's move spans its attribution window
+            self.outcomes.step_days = float(np.mean(windows))
+        self.weights = objective
+        #: activity id of the newest closed opportunity read, and when contact-days were last counted
+        self.cursor = 0
+        self.counted_at: datetime | None = None
+
+    @classmethod
+    def for_engine(cls, engine) -> SegmentStep:  # noqa: ANN001
+        names = feature_names(engine.topics, engine.vocab)
+        windows = [a.attribution_days for a in engine.entries]
+        return cls(names, engine.vocab.stages, engine.ids, engine.wait_index, engine.settings.objective, windows)
+
+    # -- deciding ------------------------------------------------------------------------------
+
+    def segments(self, batch: Sequence[ContactView], F: Features, touches: np.ndarray) -> np.ndarray:
+        """(n,) segment per row: a few column reads, no per-call table."""
+        stage = np.argmax(F.X[:, self.stage_cols], axis=1)
+        role = np.argmax(F.X[:, self.role_cols], axis=1)
+        consent = [v.contact.consent for v in batch]  # unreachable by e-mail, as the store counts it
+        opted = np.fromiter((c.email_opt_out or c.do_not_contact for c in consent), dtype=bool, count=len(batch))
+        return self.chooser.segments(stage, role, touches, opted)
+
+    @staticmethod
+    def relief_days(batch: Sequence[ContactView], now: datetime, marketing: set[str]) -> np.ndarray:
+        """Per row, days until the oldest marketing decision of the last 7 days leaves the week
+        (1 when there is none): what waiting for one touch fewer costs."""
+        out = np.ones(len(batch))
+        for i, v in enumerate(batch):
+            ages = [(now - at).total_seconds() / 86_400 for at, a in v.decided if a in marketing]
+            ages = [d for d in ages if 0 <= d < 7]
+            if ages:
+                out[i] = max(1.0, np.ceil(7 - max(ages)))
+        return out
+
+    def choose(
+        self,
+        segments: np.ndarray,
+        prior_points: np.ndarray,
+        mask: np.ndarray,
+        touches: np.ndarray,
+        relief: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Actions, every action's probability and the explanation notes; the bandit's
+        prediction in points is the prior."""
+        actions, probs, mean = self.chooser.choose(segments, prior_points, mask, touches, relief, rng)
+        notes = [
+            self.chooser.note(int(s), int(a), float(mean[j, a]), self.label(int(s)))
+            for j, (s, a) in enumerate(zip(segments, actions, strict=True))
+        ]
+        return actions, probs, notes
+
+    def label(self, segment: int) -> str:
+        """Words for a segment: ``lead, manager, 2 touches this week``."""
+        n_roles = len(ROLES)
+        opted = segment % 2
+        touches = (segment // 2) % TOUCH_LEVELS
+        role = (segment // (2 * TOUCH_LEVELS)) % n_roles
+        stage = segment // (2 * TOUCH_LEVELS * n_roles)
+        t = f"{touches}{'+' if touches == TOUCH_LEVELS - 1 else ''} touches this week"
+        return f"{self.stages[stage]}, {ROLES[role]}, {t}" + (", opted out" if opted else "")
+
+    # -- learning ------------------------------------------------------------------------------
+
+    def stage_index(self, stage: str | None) -> int:
+        return self.stages.index(_bucket(_stage_key(stage), self.known))
+
+    def learn(
+        self,
+        segments: np.ndarray,
+        actions: np.ndarray,
+        parts: Sequence[dict[str, float] | None],
+        values: np.ndarray,
+        stage_now: Sequence[str | None],
+        reachable_now: np.ndarray,
+    ) -> int:
+        """Learn finalized rows that logged a segment (``segments`` >= 0): the objective points
+        of their weighted reward ``parts`` times each action's ``values`` (as the bandit learns
+        them), priced and credited with their lead's progress."""
+        keep = np.asarray(segments) >= 0
+        if not keep.any():
+            return 0
+        w = self.weights
+        seg, act = np.asarray(segments, dtype=np.intp)[keep], np.asarray(actions, dtype=np.intp)[keep]
+        kept = [p or {} for p, k in zip(parts, keep, strict=True) if k]
+        points = np.array([sum(p.values()) for p in kept]) * values[act]
+        count = lambda key, weight: np.array([p.get(key, 0.0) / weight if weight else 0.0 for p in kept])  # noqa: E731
+        opps, unsubs = count("opportunity", w.opportunity), count("unsubscribe", w.unsubscribe)
+        revenue = np.array([p.get("revenue", 0.0) for p in kept]) * values[act]
+        stage, opted = segment_stage(seg, len(ROLES))
+        now = np.array([self.stage_index(s) for s, k in zip(stage_now, keep, strict=True) if k], dtype=np.intp)
+        now = np.where(now < len(self.known), now, stage)  # other / unknown now: no progress read
+        reach = np.asarray(reachable_now, dtype=bool)[keep]
+        self.outcomes.move(stage, opted, now, ~reach)
+        gain = progress_credit(self.outcomes, stage, now, reach, EARLY_STAGES)
+        target = learning_target(self.outcomes, stage, points, opps, unsubs, revenue)
+        self.chooser.values.learn(seg, act, target + gain)
+        self.outcomes.observe(stage, opted, learning_target(self.outcomes, stage, points, opps, 0.0, revenue))
+        return int(keep.sum())
+
+    def count_contacts(self, by_stage: Sequence[tuple[str | None, bool, int]], now: datetime) -> None:
+        """Add the contact-days since the last count: the store's contacts per stage and reach."""
+        days = 1.0 if self.counted_at is None else max((now - self.counted_at).total_seconds() / 86_400, 0.0)
+        self.counted_at = now
+        out = np.zeros((len(self.stages), 2))
+        for stage, reachable, n in by_stage:
+            out[self.stage_index(stage), 0 if reachable else 1] += n * days
+        self.outcomes.observe(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), np.zeros(0), out)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "values": self.chooser.state(),
+            "outcomes": self.outcomes.state(),
+            "cursor": self.cursor,
+            "counted_at": self.counted_at.isoformat() if self.counted_at else None,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.chooser.load_state(state.get("values", {}))
+        self.outcomes.load_state(state.get("outcomes", {}))
+        self.cursor = int(state.get("cursor", 0))
+        at = state.get("counted_at")
+        self.counted_at = datetime.fromisoformat(at) if at else None
