@@ -493,6 +493,8 @@ class EnginePolicy:
         notes = [""] * n
         eng = np.flatnonzero(_among(arms, ENGINE_ARMS))
         probs = None
+        # the engine rows' lead points, read by the long-term value and the pushed lead score
+        points = profile_points([batch[i].profile for i in eng], now)
         if len(eng):
             chosen[eng], prop[eng], notes_e, probs = self._arms_choose(F.X[eng], mask[eng], baseline[eng], arms[eng])
             for j, i in enumerate(eng):
@@ -511,6 +513,7 @@ class EnginePolicy:
                 probs[rerank],
                 demoted[rerank],
                 arms[eng[rerank]],
+                points[rerank],
             )
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
         if len(eng):
@@ -524,6 +527,7 @@ class EnginePolicy:
                 now,
                 send_time=arms[eng] != NO_SEND_TIME,
                 default_content=arms[eng] == NO_CONTENT,
+                points=points,
             )
             for j, i in enumerate(eng):
                 extra[i] = ex.fields[j]
@@ -693,11 +697,18 @@ class EnginePolicy:
             notes[i] = f"Sales handoff budget of owner {owners[j]} is used up today"
         return demoted
 
-    def long_term_points(self, F: Features, profiles: Sequence[Mapping[str, Any] | None], now: datetime) -> np.ndarray:
+    def long_term_points(
+        self,
+        F: Features,
+        profiles: Sequence[Mapping[str, Any] | None],
+        now: datetime,
+        points: np.ndarray | None = None,
+    ) -> np.ndarray:
         """(n, k) long-term value in objective points: the change in eventual conversion each
-        action causes times what a conversion is worth (an opportunity plus expected revenue)."""
+        action causes times what a conversion is worth (an opportunity plus expected revenue);
+        ``points``: the rows' lead points (decision/enrich.py) when the caller has them."""
         obj = self.settings.objective
-        p0 = points_probability(profile_points(profiles, now))
+        p0 = points_probability(profile_points(profiles, now) if points is None else points)
         dp = self.long_term.value(p0, coarse_stage(F), np.ones(len(p0)))
         return dp * (obj.opportunity + obj.revenue * DEFAULT_DEAL_VALUE)
 
@@ -710,10 +721,11 @@ class EnginePolicy:
                 short[rows] = model.predict_many(X[rows])
         return short * self.settings.engine.reward_scale
 
-    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted, arms) -> None:  # noqa: ANN001
+    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted, arms, points) -> None:  # noqa: ANN001
         """Overrule harmful choices (decision/long_term.py) and log honest propensities: the
         rerank maps every action the bandit might have drawn to a final one, so a final action's
-        propensity is the bandit's probability mass routed to it (not 1 where it overruled)."""
+        propensity is the bandit's probability mass routed to it (not 1 where it overruled).
+        ``points``: the ``eng`` rows' lead points."""
         w = self.settings.engine.long_term_weight
         if w <= 0:
             return
@@ -722,7 +734,7 @@ class EnginePolicy:
         Fe = F.subset(eng)
         me = mask[eng]
         short = self._short(Fe.X, arms)
-        lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now)
+        lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now, points)
         new, over = rerank(chosen[eng], short, lt, me, w)
         routed = routed_probabilities(probs, short, lt, me, w)
         for j in np.flatnonzero(over):
