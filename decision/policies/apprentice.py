@@ -98,6 +98,19 @@ class Apprentice(Policy):
     def _effective_mask(self, X, mask, baseline):
         if baseline is None or self.graduated:  # no teacher, or no longer needed: free choice
             return mask, np.zeros_like(mask)
+        # inside the inner policy's batch scope, the same (X, mask, baseline) arrays are asked
+        # for again (choose, then probabilities): answered once
+        scope = self.policy.__dict__.get("_batch_scope")
+        if scope is not None:
+            key = scope.get("apprentice_key")
+            if key is not None and key[0] is X and key[1] is mask and key[2] is baseline:
+                return scope["apprentice_mask"]
+        out = self._restricted(X, mask, baseline)
+        if scope is not None:
+            scope["apprentice_key"], scope["apprentice_mask"] = (X, mask, baseline), out
+        return out
+
+    def _restricted(self, X, mask, baseline):  # noqa: ANN001, ANN202
         allowed = mask & self._mature(X)
         legacy = np.zeros_like(mask)
         if baseline is not None:

@@ -157,8 +157,9 @@ class Policy:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (n, k):
             raise DecisionError(f"mask must have shape ({n}, {k}); got {mask.shape}.")
-        empty = ~mask.any(axis=1)
-        if empty.any():
+        has = mask.any(axis=1)
+        if not has.all():
+            empty = ~has
             raise DecisionError(
                 f"row {int(np.argmax(empty))} has no eligible action; "
                 "keep a no-op action such as 'wait' always eligible."
@@ -167,7 +168,7 @@ class Policy:
 
     def _check_actions(self, actions: Any, n: int) -> np.ndarray:
         a = np.asarray(actions)
-        if a.shape != (n,) or not np.issubdtype(a.dtype, np.integer):
+        if a.shape != (n,) or a.dtype.kind not in "iu":
             raise DecisionError(f"actions must be {n} integers; got shape {a.shape} {a.dtype}.")
         if n and (a.min() < 0 or a.max() >= self.n_actions):
             raise DecisionError(f"actions must lie in [0, {self.n_actions}); got {a.min()}..{a.max()}.")
