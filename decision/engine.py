@@ -757,9 +757,9 @@ class EnginePolicy:
         parts = []
         if self.model.policy.n_obs_[action] > 0:
             try:
-                contrib = self.model.explain_one(F.X[i], action)
+                contrib = self.model.explain_iter(F.X[i], action)
             except DecisionError:
-                contrib = []
+                contrib = iter(())
             scale = self.settings.engine.reward_scale
             parts = top_factors(
                 ((j, c * scale) for j, c in contrib),  # read only up to the top few

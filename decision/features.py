@@ -349,7 +349,7 @@ def featurize(
     for touch, group in (("marketing", MARKETING_TOUCH), ("sales", SALES_TOUCH)):
         g = np.stack([last[:, kind_ix[x]] for x in group], axis=1)
         never = np.isnan(g).all(axis=1)
-        since = np.where(never, NEVER_DAYS, np.nanmin(np.where(np.isnan(g), np.inf, g), axis=1))
+        since = np.where(never, NEVER_DAYS, np.where(np.isnan(g), np.inf, g).min(axis=1))  # no NaN left
         raw[:, col[f"days_since_{touch}_touch"]] = since
         raw[:, col[f"never_{touch}_touch"]] = never
     _static(contacts, raw, col, vocab)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -271,10 +271,15 @@ class Policy:
 
         Linear models only: contribution = weight x feature value (the intercept is left out).
         """
+        return list(self.explain_iter(x, action))
+
+    def explain_iter(self, x: Any, action: int) -> Iterator[tuple[int, float]]:
+        """:meth:`explain_one` as an iterator: a reader of the top few pairs builds only those."""
         x = self._check_X(np.asarray(x, dtype=float)[None, :])[0]
         contrib = self._contributions(x, int(action))
-        order = np.argsort(-np.abs(contrib), kind="stable")
-        return [(int(j), float(contrib[j])) for j in order]
+        order = np.argsort(-np.abs(contrib), kind="stable").tolist()
+        values = contrib.tolist()
+        return ((j, values[j]) for j in order)
 
     def _contributions(self, x: np.ndarray, action: int) -> np.ndarray:
         """(d,) each feature's share of the action's predicted reward for row ``x``."""
