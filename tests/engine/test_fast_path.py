@@ -9,7 +9,6 @@ tests pin that none of it changes what is decided.
 from __future__ import annotations
 
 import contextlib
-
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
