@@ -292,7 +292,12 @@ class SendTimeModel:
 
 def local_iso(at: datetime, offset_hours: int) -> str:
     """``at`` written in a fixed UTC offset, e.g. ``2026-03-02T14:00:00+01:00``."""
-    return at.astimezone(timezone(timedelta(hours=offset_hours))).isoformat()
+    return at.astimezone(_fixed_zone(offset_hours)).isoformat()
+
+
+@functools.lru_cache(maxsize=64)
+def _fixed_zone(offset_hours: int) -> timezone:
+    return timezone(timedelta(hours=offset_hours))
 
 
 def _daily(counts168: np.ndarray) -> np.ndarray:
