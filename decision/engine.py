@@ -594,11 +594,12 @@ class EnginePolicy:
             scores[eng] = self.model.predict_many(F.X[eng]) * self.settings.engine.reward_scale
             p[eng] = probs
         out = []
+        mask_l, since_l, touches_l = mask.tolist(), since.tolist(), touches.tolist()
         for i, view in enumerate(batch):
             consent = view.contact.consent
             why: list[str | None] = []
             for j, spec in enumerate(self.catalog.actions):
-                if mask[i, j]:
+                if mask_l[i][j]:
                     why.append(None)
                 elif consent.do_not_contact:
                     why.append("do not contact")
@@ -606,18 +607,18 @@ class EnginePolicy:
                     why.append("opted out of e-mail")
                 elif not rule[i, j]:
                     why.append(f"its eligible rule is false: {self.entries[j].eligible}")
-                elif (is_sales[j] or spec.marketing) and since[i] < cp.sales_quiet_days:
-                    why.append(f"quiet period: sales touch {since[i]:.1f} days ago (< {cp.sales_quiet_days})")
-                elif spec.marketing and touches[i] >= cp.max_marketing_touches_7d:
-                    why.append(f"touch cap: {touches[i]:.0f} marketing touches in 7 days")
+                elif (is_sales[j] or spec.marketing) and since_l[i] < cp.sales_quiet_days:
+                    why.append(f"quiet period: sales touch {since_l[i]:.1f} days ago (< {cp.sales_quiet_days})")
+                elif spec.marketing and touches_l[i] >= cp.max_marketing_touches_7d:
+                    why.append(f"touch cap: {touches_l[i]:.0f} marketing touches in 7 days")
                 else:
                     why.append("not allowed by the contact policy")
             out.append(
                 {
                     "actions": self.ids,
                     "excluded": why,
-                    "score": [None if np.isnan(v) else round(float(v), 4) for v in scores[i]],
-                    "probability": [None if np.isnan(v) else round(float(v), 4) for v in p[i]],
+                    "score": [None if v != v else round(v, 4) for v in scores[i].tolist()],  # v != v: NaN
+                    "probability": [None if v != v else round(v, 4) for v in p[i].tolist()],
                     "rules_action": self.ids[baseline[i]],
                 }
             )

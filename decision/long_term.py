@@ -186,9 +186,10 @@ def routed_probabilities(
     draws = np.arange(k)[None, :]
     over = (long_term < 0) & (best != draws) & (top > blended)
     final = np.where(over, best, draws)
-    out = np.zeros((n, k))
-    np.add.at(out, (np.repeat(np.arange(n), k), final.ravel()), probs.ravel())
-    return out
+    # each final action sums the mass of the draws routed to it (bincount adds in the same
+    # order as np.add.at would, at a fraction of its cost)
+    cells = (np.arange(n)[:, None] * k + final).ravel()
+    return np.bincount(cells, weights=probs.ravel(), minlength=n * k).reshape(n, k)
 
 
 #: default prior lift in eventual conversion by action kind and coarse stage (early, engaged,
