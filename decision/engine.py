@@ -170,7 +170,10 @@ class EnginePolicy:
         #: fitted on the store's contacts before the first decision (:meth:`bind_features`)
         self.declared: DeclaredSpec | None = DeclaredSpec(settings.features) if settings.features else None
         self.rules = RulesPolicy(settings.rules)
-        self._eligible = [Expression(a.eligible) for a in self.entries]
+        #: each distinct ``eligible`` expression once (most actions share one), and which one each action reads
+        sources = list(dict.fromkeys(a.eligible for a in self.entries))
+        self._eligible = [Expression(src) for src in sources]
+        self._eligible_of = [sources.index(a.eligible) for a in self.entries]
         e = settings.engine
         self.contact_policy = ContactPolicy(e.max_marketing_touches_7d, e.sales_quiet_days)
         self._build_models()
@@ -390,7 +393,8 @@ class EnginePolicy:
         base = np.ones((n, len(self.ids)), dtype=bool)
         for i, view in enumerate(batch):
             env = envs[i] if envs is not None else expression_env(view, now)
-            base[i] = [e.holds(env, view.contact.id) for e in self._eligible]
+            holds = [e.holds(env, view.contact.id) for e in self._eligible]
+            base[i] = [holds[j] for j in self._eligible_of]
         touches, since_sales = self._touches(batch, now, F)
         if parts is not None:
             parts.update(rule=base.copy(), touches=touches, since_sales=since_sales)
