@@ -339,7 +339,7 @@ def featurize(
     raw[:, schema.since_cols] = np.where(np.isnan(last[:, :na]), NEVER_DAYS, last[:, :na])
     for w in (7, 30):
         raw[:, schema.page_cols[w]] = win[w][:, schema.page_ix]
-    t_counts = np.stack([win[90][:, kind_ix[f"topic:{t}"]] for t in topics], axis=1) if topics else np.zeros((n, 0))
+    t_counts = win[90][:, [kind_ix[f"topic:{t}"] for t in topics]]
     shares = t_counts / (t_counts.sum(axis=1, keepdims=True) + 1.0)
     for j, t in enumerate(topics):
         raw[:, col[f"topic_{t}"]] = shares[:, j]
@@ -347,7 +347,7 @@ def featurize(
     raw[:, col["email_open_rate"]] = win[90][:, kind_ix["email_open"]] / (sent + 1.0)
     raw[:, col["email_click_rate"]] = win[90][:, kind_ix["email_click"]] / (sent + 1.0)
     for touch, group in (("marketing", MARKETING_TOUCH), ("sales", SALES_TOUCH)):
-        g = np.stack([last[:, kind_ix[x]] for x in group], axis=1)
+        g = last[:, [kind_ix[x] for x in group]]
         never = np.isnan(g).all(axis=1)
         since = np.where(never, NEVER_DAYS, np.where(np.isnan(g), np.inf, g).min(axis=1))  # no NaN left
         raw[:, col[f"days_since_{touch}_touch"]] = since

@@ -61,7 +61,9 @@ def argmax_ties(values: np.ndarray, mask: np.ndarray, rtol: float = 1e-12) -> np
 
 def win_shares(winners: np.ndarray, k: int) -> np.ndarray:
     """(n, k) share of Monte-Carlo draws each action won, from winners of shape (m, n)."""
-    return (winners[:, :, None] == np.arange(k)).mean(axis=0)
+    # a float64 sum over the draws, divided by their count: what ``.mean(axis=0)`` computes,
+    # without its Python wrapper (two calls per real-time decision)
+    return (winners[:, :, None] == np.arange(k)).sum(axis=0, dtype=np.float64) / len(winners)
 
 
 def mc_winners(
