@@ -225,7 +225,8 @@ class SendTimeModel:
         for j, s in enumerate(uniq):
             seg = self._kernel @ self.segment_counts.get(s, np.zeros(24))
             table[j] = (seg + self.segment_strength * pop_share) / (seg.sum() + self.segment_strength)
-        return table[np.searchsorted(uniq, segments)]
+        row = {s: j for j, s in enumerate(uniq)}
+        return table[[row[s] for s in segments.tolist()]]
 
     def posterior_daily(
         self, local_counts: np.ndarray, segments: np.ndarray, daily: np.ndarray | None = None
@@ -290,8 +291,10 @@ class SendTimeModel:
         return SendTimeChoice(hour.astype(np.int64), slot, at, weekly, values)
 
 
+@functools.lru_cache(maxsize=1024)
 def local_iso(at: datetime, offset_hours: int) -> str:
-    """``at`` written in a fixed UTC offset, e.g. ``2026-03-02T14:00:00+01:00``."""
+    """``at`` written in a fixed UTC offset, e.g. ``2026-03-02T14:00:00+01:00`` (cached: within
+    an hour, every decision sends at one of a few dozen instants)."""
     return at.astimezone(_fixed_zone(offset_hours)).isoformat()
 
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from decision.draws import SCALAR_DRAWS, beta
 from hub.errors import DecisionError
 
 from .base import Policy, masked, mc_winners, win_shares
-
-#: up to this many Beta draws, :meth:`BetaBernoulli.thompson_draw` draws them one by one
-_SCALAR_DRAWS = 32
 
 
 class BetaBernoulli(Policy):
@@ -82,12 +80,9 @@ class BetaBernoulli(Policy):
         :meth:`choose_many` picks, without the Monte-Carlo estimate of its probability."""
         if not hasattr(self, "alpha_"):
             self._check_X(np.zeros((n, 0)))
-        if n * self.n_actions <= _SCALAR_DRAWS:
-            # the same numbers from the same stream (an array draw fills its output in C order),
-            # without the array call's fixed cost: a real-time decision draws one row per slot
-            a, b, beta = self.alpha_.tolist(), self.beta_.tolist(), self._rng.beta
-            draws = np.array([[beta(a[j], b[j]) for j in range(self.n_actions)] for _ in range(n)])
-            return draws.reshape(n, self.n_actions).argmax(axis=1)
+        if n * self.n_actions <= SCALAR_DRAWS:  # a real-time decision: one row per slot
+            a = np.broadcast_to(self.alpha_, (n, self.n_actions))
+            return beta(self._rng, a, np.broadcast_to(self.beta_, a.shape)).argmax(axis=1)
         return np.argmax(self._rng.beta(self.alpha_, self.beta_, size=(n, self.n_actions)), axis=1)
 
     def _choose(self, X, mask):
