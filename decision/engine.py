@@ -170,6 +170,12 @@ class EnginePolicy:
         #: fitted on the store's contacts before the first decision (:meth:`bind_features`)
         self.declared: DeclaredSpec | None = DeclaredSpec(settings.features) if settings.features else None
         self.rules = RulesPolicy(settings.rules)
+        #: each rule's catalog action (its ``next_best_action``; ``wait`` when it names none),
+        #: then ``wait`` for "no rule matched": the apprentice's baseline, read per row
+        self._rule_baseline = np.array(
+            [self._baseline_of(self.rules.actions(r)) for r in range(len(settings.rules))] + [self.wait_index],
+            dtype=np.intp,
+        )
         #: each distinct ``eligible`` expression once (most actions share one), and which one each action reads
         sources = list(dict.fromkeys(a.eligible for a in self.entries))
         self._eligible = [Expression(src) for src in sources]
@@ -430,13 +436,19 @@ class EnginePolicy:
         touches = np.maximum(F.column("email_sent_7d"), ordered)
         return touches, np.minimum(F.column("days_since_sales_touch"), np.maximum(last_sales, 0.0))
 
-    def _baseline(self, rules: list[Decision]) -> np.ndarray:
-        out = np.full(len(rules), self.wait_index, dtype=np.intp)
-        for i, d in enumerate(rules):
-            for a in d.actions:
-                nba = a.payload.get("fields", {}).get("next_best_action") if a.kind is ActionKind.SET_FIELDS else None
-                if nba in self.ids:
-                    out[i] = self.ids.index(nba)
+    def _baseline(self, matched: Sequence[int | None]) -> np.ndarray:
+        """Per row, the legacy rules' action (from :meth:`RulesPolicy.match`)."""
+        none = len(self._rule_baseline) - 1
+        return self._rule_baseline[[none if m is None else m for m in matched]]
+
+    def _baseline_of(self, actions: Sequence[Action]) -> int:
+        """The catalog action a rule's actions name (the last ``next_best_action`` in the
+        catalog), ``wait`` when none does."""
+        out = self.wait_index
+        for a in actions:
+            nba = a.payload.get("fields", {}).get("next_best_action") if a.kind is ActionKind.SET_FIELDS else None
+            if nba in self.ids:
+                out = self.ids.index(nba)
         return out
 
     def arms(self, ids: Sequence[Any]) -> np.ndarray:
@@ -485,8 +497,8 @@ class EnginePolicy:
             raise DecisionError("every contact needs a store id before deciding (arms hash the id).")
         arms = self.arms([v.contact.id for v in batch])
         envs = [expression_env(v, now) for v in batch]  # read by the rules and the eligibility both
-        rules = self.rules.decide(batch, now, envs)
-        baseline = self._baseline(rules)
+        matched = self.rules.match(batch, now, envs)
+        baseline = self._baseline(matched)
         F = self.features(batch, now)
         parts: dict[str, Any] = {}
         mask = self.mask(batch, now, F, parts, envs)
@@ -549,9 +561,11 @@ class EnginePolicy:
                 "action": entry.id,
             }
             if arms[i] == HOLDOUT and legacy_ok[i]:
-                d = rules[i].model_copy(update={**common, "arm": HOLDOUT, "propensity": 1.0})
+                d = self.rules.decision(view, matched[i], now).model_copy(
+                    update={**common, "arm": HOLDOUT, "propensity": 1.0}
+                )
             elif arms[i] == HOLDOUT:  # the rule's action breaks consent or contact policy
-                d = rules[i].model_copy(
+                d = self.rules.decision(view, matched[i], now).model_copy(
                     update={
                         **common,
                         "arm": HOLDOUT,
@@ -804,7 +818,7 @@ class EnginePolicy:
             F = Features(np.asarray(X, dtype=float), F.raw, F.names, F.version, F.index)
         envs = [expression_env(v, now) for v in batch]
         mask = self.mask(batch, now, F, envs=envs)
-        baseline = self._baseline(self.rules.decide(batch, now, envs))
+        baseline = self._baseline(self.rules.match(batch, now, envs))
         baseline = np.where(mask[np.arange(n), baseline], baseline, self.wait_index)
         rows = np.arange(n)
         out[rows, np.where(arms == CONTROL, self.wait_index, baseline)] = 1.0
