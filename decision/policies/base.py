@@ -80,10 +80,12 @@ def mc_winners(
     never exists at once. The default chunk holds about 64k numbers: 8 draws for a 1,000-row
     batch of 9 actions, all of them at once for a real-time decision (one loop step, not 13).
     """
-    out = np.empty((m, mean.shape[0]), dtype=np.intp)
     if chunk is None:
         chunk = max(8, (1 << 16) // max(1, mean.size))
     base = np.where(mask, mean, -np.inf).astype(np.float32)
+    if chunk >= m:  # one step (a real-time decision): no output buffer to fill
+        return (np.asarray(noise(0, m), dtype=np.float32) + base).argmax(axis=2)
+    out = np.empty((m, mean.shape[0]), dtype=np.intp)
     for s in range(0, m, chunk):
         e = min(m, s + chunk)
         v = np.asarray(noise(s, e), dtype=np.float32) + base
