@@ -80,9 +80,8 @@ class BetaBernoulli(Policy):
         :meth:`choose_many` picks, without the Monte-Carlo estimate of its probability."""
         if not hasattr(self, "alpha_"):
             self._check_X(np.zeros((n, 0)))
-        if n * self.n_actions <= SCALAR_DRAWS:  # a real-time decision: one row per slot
-            a = np.broadcast_to(self.alpha_, (n, self.n_actions))
-            return beta(self._rng, a, np.broadcast_to(self.beta_, a.shape)).argmax(axis=1)
+        if n == 1 and self.n_actions <= SCALAR_DRAWS:  # a real-time decision: one row per slot
+            return beta(self._rng, self.alpha_[None], self.beta_[None]).argmax(axis=1)
         return np.argmax(self._rng.beta(self.alpha_, self.beta_, size=(n, self.n_actions)), axis=1)
 
     def _choose(self, X, mask):

@@ -246,7 +246,7 @@ def test_beta_draws_one_by_one_equal_the_array_draw(n):
     a, b = BetaBernoulli(n_actions=3, seed=4), BetaBernoulli(n_actions=3, seed=4)
     for p in (a, b):
         p.learn_many(np.zeros((30, 0)), np.arange(30) % 3, (np.arange(30) % 4 == 0).astype(float))
-    scalar = a.thompson_draw(n)  # one by one up to 8 draws, one array call above
+    scalar = a.thompson_draw(n)  # one row: its draws one by one; more: one array call
     expected = np.argmax(b._rng.beta(b.alpha_, b.beta_, size=(n, 3)), axis=1)
     np.testing.assert_array_equal(scalar, expected)
     assert a._rng.random() == b._rng.random()  # and the streams moved alike
