@@ -181,8 +181,8 @@ def routed_probabilities(
         return probs.copy()
     # rerank of every possible draw at once: column a is rerank(np.full(n, a), ...)
     blended = np.where(mask, (1.0 - weight) * short + weight * long_term, -np.inf)
-    best = np.argmax(blended, axis=1)[:, None]
-    top = np.take_along_axis(blended, best, axis=1)
+    best = blended.argmax(axis=1)[:, None]
+    top = blended[np.arange(n), best[:, 0]][:, None]
     draws = np.arange(k)[None, :]
     over = (long_term < 0) & (best != draws) & (top > blended)
     final = np.where(over, best, draws)
