@@ -10,6 +10,7 @@ segments the long-term value and send-time models use. All of it is vectorized o
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,8 +118,15 @@ class DecisionExtras:
         self.seed = e.seed
         self.content = ContentSlots(settings.content, seed=e.seed)
         self.channel = ChannelModel(seed=e.seed)
-        #: one send-time model, restarted per batch with that batch's seed (built once)
-        self._send_time = SendTimeModel(allowed_hours=self.quiet_hours, seed=self.seed)
+        #: one send-time model per thread (the API decides in several), restarted per batch
+        #: with that batch's seed instead of built anew
+        self._local = threading.local()
+
+    def _send_time_model(self) -> SendTimeModel:
+        model = getattr(self._local, "send_time", None)
+        if model is None:
+            model = self._local.send_time = SendTimeModel(allowed_hours=self.quiet_hours, seed=self.seed)
+        return model
 
     def build(
         self,
@@ -151,7 +159,7 @@ class DecisionExtras:
             local, opens, sends = to_local(counts, off)
             daily = _daily(local)
             seg = segment(F)
-            model = self._send_time.restart(self.seed + int(now.timestamp()) % 9973)
+            model = self._send_time_model().restart(self.seed + int(now.timestamp()) % 9973)
             model.fit(local, seg, daily)  # the batch is the empirical prior for its segments
             st = model.choose(local, seg, now, off, known, opens=opens, sends=sends, daily=daily)
             hours = st.hour

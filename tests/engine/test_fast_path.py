@@ -250,3 +250,35 @@ def test_beta_draws_one_by_one_equal_the_array_draw(n):
     expected = np.argmax(b._rng.beta(b.alpha_, b.beta_, size=(n, 3)), axis=1)
     np.testing.assert_array_equal(scalar, expected)
     assert a._rng.random() == b._rng.random()  # and the streams moved alike
+
+
+def test_send_times_are_the_same_when_threads_decide_at_once():
+    """The API decides in several threads with one engine: each thread restarts its own
+    send-time model, so a send time never depends on another thread's batch."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hub.profile import build_profile
+
+    batch = views(12, seed=5)
+    engine = EnginePolicy(DecisionSettings.model_validate({"rules": RULES}))
+    F = engine.features(batch, NOW)
+    profiles = [build_profile(v.activities, NOW) for v in batch]
+    chosen = np.full(len(batch), engine.ids.index(next(a.id for a in engine.entries if a.kind == "email")))
+
+    def send_times(i: int) -> list[str]:
+        rows = [i % len(batch)] if i % 2 else list(range(len(batch)))  # one row, or the batch
+        ex = engine.extras.build(
+            [profiles[j] for j in rows],
+            ["Europe/Berlin"] * len(rows),
+            [False] * len(rows),
+            [False] * len(rows),
+            F.subset(np.array(rows)),
+            chosen[rows],
+            NOW,
+        )
+        return [f.get("best_send_time") for f in ex.fields]
+
+    expected = [send_times(i) for i in range(40)]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(send_times, range(40))) == expected
