@@ -89,6 +89,12 @@ ARM_NOTES = {
 }
 
 
+def _take(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``a[rows]`` for sorted distinct row indices; ``a`` itself when they are all of its rows
+    (a real-time decision's one row): no copy, and the bandit's batch scope knows the array."""
+    return a if len(rows) == len(a) else a[rows]
+
+
 def _among(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
     """``np.isin(values, names)`` for a few names, without its sort (ten times dearer on the one
     row of a real-time decision)."""
@@ -512,7 +518,9 @@ class EnginePolicy:
         # the engine rows' lead points, read by the long-term value and the pushed lead score
         points = profile_points([batch[i].profile for i in eng], now)
         if len(eng):
-            chosen[eng], prop[eng], notes_e, probs = self._arms_choose(F.X[eng], mask[eng], baseline[eng], arms[eng])
+            chosen[eng], prop[eng], notes_e, probs = self._arms_choose(
+                _take(F.X, eng), _take(mask, eng), baseline[eng], arms[eng]
+            )
             for j, i in enumerate(eng):
                 notes[i] = notes_e[j]
             demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
@@ -538,7 +546,7 @@ class EnginePolicy:
                 [batch[i].contact.company.timezone for i in eng],
                 [batch[i].contact.consent.email_opt_out for i in eng],
                 [batch[i].contact.consent.do_not_contact for i in eng],
-                F.subset(eng),
+                F if len(eng) == n else F.subset(eng),
                 chosen[eng],
                 now,
                 send_time=arms[eng] != NO_SEND_TIME,
@@ -609,7 +617,7 @@ class EnginePolicy:
         scores = np.full((n, len(self.ids)), np.nan)
         p = np.full((n, len(self.ids)), np.nan)
         if len(eng):
-            scores[eng] = self.model.predict_many(F.X[eng]) * self.settings.engine.reward_scale
+            scores[eng] = self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale
             p[eng] = probs
         out = []
         mask_l, since_l, touches_l = mask.tolist(), since.tolist(), touches.tolist()
@@ -655,7 +663,7 @@ class EnginePolicy:
         groups += [(np.flatnonzero(arms == arm), model) for arm, model in self._arm_models().items()]
         for rows, model in groups:
             if len(rows):
-                a, p, nt, pr = self._engine_choose(X[rows], mask[rows], baseline[rows], model)
+                a, p, nt, pr = self._engine_choose(_take(X, rows), _take(mask, rows), baseline[rows], model)
                 actions[rows], prop[rows], probs[rows] = a, p, pr
                 for j, i in enumerate(rows):
                     notes[i] = nt[j]
@@ -750,8 +758,8 @@ class EnginePolicy:
             return
         if len(eng) == 0:
             return
-        Fe = F.subset(eng)
-        me = mask[eng]
+        Fe = F if len(eng) == len(F.X) else F.subset(eng)
+        me = _take(mask, eng)
         short = self._short(Fe.X, arms)
         lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now, points)
         new, over = rerank(chosen[eng], short, lt, me, w)
