@@ -5,10 +5,14 @@ earlier ones have answered, and latency is measured from the scheduled start, so
 server cannot hide its queueing (no coordinated omission). A warm-up second is not counted.
 
     python bench/api_load.py                      # seeds a SQLite store, trains the engine, starts hub serve, 200/s for 20 s
+    python bench/api_load.py --workers 2 --rate 500
     python bench/api_load.py --store-url postgresql://postgres@127.0.0.1/bench_db
     python bench/api_load.py --url http://127.0.0.1:8000 --token ...   # an already running server
 
-Prints a table and one JSON line (the last line) for scripts.
+CPU is what to compare on a shared machine: the server's (all its processes, from /proc), the
+load generator's own, and the engine's alone on the same contacts (``policy.decide`` of one
+row, timed in this process after the load), so server minus engine is what the HTTP layer and
+the store cost. Prints a table and one JSON line (the last line) for scripts.
 """
 
 from __future__ import annotations
@@ -123,6 +127,58 @@ def train(config: Path, rows: int = 5_000, seed_: int = 7) -> str:
         meta = {"learned": rows, "feature_version": engine.feature_version}
         engine.model_version = learning_store.save_snapshot(conn, engine.model_name, engine.snapshot(), meta, utcnow())
     version = engine.version
+    ctx.close()
+    return version
+
+
+def engine_cpu_ms(config: Path, contacts: int, rows: int = 300) -> float:
+    """CPU ms of the engine deciding one row, as the server calls it (the stored profile plus a
+    session page view), best of three passes over ``rows`` seeded contacts. Back to back, so the
+    caches are warmer than between requests: if anything it understates the engine's share."""
+    from datetime import timedelta
+
+    from decision.interface import ContactView
+    from hub.api.realtime import load_profile, session_activity
+    from hub.api.schemas import ContactRef, SessionContext
+    from hub.config import load_settings
+    from hub.models import utcnow
+    from hub.pipeline.context import HubContext
+    from hub.pipeline.decide import LOOKBACK_DAYS
+    from hub.pipeline.learn import ensure_current
+
+    ctx = HubContext.build(load_settings(config), embedded=True)
+    now = utcnow()
+    page = SessionContext(page="/pricing", campaign="bench")
+    views = []
+    with ctx.store.begin() as conn:
+        ensure_current(ctx, conn)
+        for i in range(min(rows, contacts)):
+            ref = ContactRef(email=f"person{i}@bench.example")
+            contact, acts = load_profile(conn, ref, now - timedelta(days=LOOKBACK_DAYS))
+            views.append(ContactView(contact=contact, activities=[*acts, session_activity(contact.id, page, now)]))
+    best = float("inf")
+    for _ in range(3):
+        t = time.thread_time()
+        for v in views:
+            ctx.policy.decide([v], now)
+        best = min(best, (time.thread_time() - t) * 1000 / len(views))
+    ctx.close()
+    return best
+
+
+def kill_switch(config: Path, on: bool) -> str:
+    """Send every decision to the legacy rules (or back to the engine), as an operator would
+    in an incident; returns the version the answers then carry."""
+    from hub.config import load_settings
+    from hub.governance import killswitch
+    from hub.governance.plan import FallbackRules
+    from hub.models import utcnow
+    from hub.pipeline.context import HubContext
+
+    ctx = HubContext.build(load_settings(config), embedded=True)
+    with ctx.store.begin() as conn:
+        killswitch.flip(conn, "next_best_action", on, "bench", "measure the server without the engine", utcnow())
+    version = FallbackRules(ctx.policy.rules).version if on else ctx.policy.version
     ctx.close()
     return version
 
@@ -279,6 +335,9 @@ def table(r: dict) -> str:
         ("p99", f"{r['p99_ms']} ms"),
         ("max", f"{r['max_ms']} ms"),
         ("server CPU per request", f"{r.get('server_cpu_ms_per_request', '?')} ms"),
+        ("  engine alone (in process)", f"{r.get('engine_cpu_ms_per_decision', '?')} ms"),
+        ("  the rest (HTTP, store)", f"{r.get('server_cpu_ms_outside_engine', '?')} ms"),
+        ("load generator CPU per request", f"{r.get('client_cpu_ms_per_request', '?')} ms"),
         ("load average (1 min)", f"{os.getloadavg()[0]:.2f}"),
         ("store", r.get("store", "external server")),
         ("hub serve workers", str(r.get("workers", "?"))),
@@ -298,10 +357,18 @@ def main() -> None:
     ap.add_argument("--url", help="an already running server (then --token, and its contacts must exist)")
     ap.add_argument("--token", default=TOKEN)
     ap.add_argument("--workers", type=int, default=1, help="hub serve worker processes")
+    ap.add_argument(
+        "--kill-switch",
+        action="store_true",
+        help="turn the next_best_action kill switch on: the server does everything but the engine (legacy rules)",
+    )
     args = ap.parse_args()
 
+    total = int(args.rate * (args.duration + args.warmup))
+    client0 = time.process_time()
     if args.url:
         result = asyncio.run(load(args.url, args.token, args.rate, args.duration, args.warmup, args.contacts))
+        result["client_cpu_ms_per_request"] = round((time.process_time() - client0) * 1000 / total, 2)
     else:
         with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
             work = Path(tmp)
@@ -310,15 +377,17 @@ def main() -> None:
             config = write_config(work, store_url)
             os.environ.setdefault("HUB_BENCH_TOKEN", TOKEN)
             model = train(config)
+            if args.kill_switch:
+                model = kill_switch(config, True)
             port = free_port()
             proc = start_server(config, port, work / "serve.log", args.workers)
             try:
-                cpu0 = cpu_seconds(proc.pid)
+                cpu0, client0 = cpu_seconds(proc.pid), time.process_time()
                 result = asyncio.run(
                     load(f"http://127.0.0.1:{port}", TOKEN, args.rate, args.duration, args.warmup, args.contacts)
                 )
-                total = int(args.rate * (args.duration + args.warmup))
                 result["server_cpu_ms_per_request"] = round((cpu_seconds(proc.pid) - cpu0) * 1000 / total, 2)
+                result["client_cpu_ms_per_request"] = round((time.process_time() - client0) * 1000 / total, 2)
                 answer = httpx.post(
                     f"http://127.0.0.1:{port}/v1/decisions",
                     json={"contact": {"email": "person1@bench.example"}},
@@ -330,6 +399,11 @@ def main() -> None:
             finally:
                 proc.terminate()
                 proc.wait(10)
+                if args.kill_switch:  # a --store-url store outlives the run
+                    kill_switch(config, False)
+            engine = 0.0 if args.kill_switch else engine_cpu_ms(config, args.contacts)
+            result["engine_cpu_ms_per_decision"] = round(engine, 2)
+            result["server_cpu_ms_outside_engine"] = round(result["server_cpu_ms_per_request"] - engine, 2)
             result["store"] = store_url.split(":", 1)[0]
             result["workers"] = args.workers
     result["loadavg_1m"] = round(os.getloadavg()[0], 2)

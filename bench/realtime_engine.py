@@ -1,6 +1,7 @@
-"""CPU of one real-time decision: the engine's ``decide`` on one row, and ``decide_now`` in-process.
+"""CPU of one real-time decision: the engine's ``decide`` on one row, and the API's whole decision in-process.
 
-The same setting as bench/api_load.py and tests/api/test_speed_quick.py: a SQLite store of
+The same setting as bench/api_load.py and tests/api/test_speed_quick.py (the API's decision is
+``hub.api.realtime.RealtimeDecider.decide``: store reads, the engine, the insert): a SQLite store of
 ``--contacts`` seeded contacts, the engine defaults of ``hub demo``, a trained snapshot loaded
 (the current model, not v0). Each figure is the best of ``--rounds`` rounds of CPU time
 (``time.process_time``), interleaved with the calibration workload of test_speed_quick.py so a
@@ -52,13 +53,12 @@ def main() -> None:
 
     os.environ["HUB_BENCH_TOKEN"] = TOKEN
     from decision.interface import ContactView
-    from hub.api.realtime import decide_now, load_contact, session_activity
+    from hub.api.realtime import RealtimeDecider, load_profile, session_activity
     from hub.api.schemas import ContactRef, SessionContext
     from hub.config import load_settings
     from hub.models import utcnow
     from hub.pipeline.context import HubContext
     from hub.pipeline.decide import LOOKBACK_DAYS
-    from hub.store import realtime as rt_store
 
     tmp = Path(tempfile.mkdtemp())
     url = f"sqlite:///{tmp / 'realtime.db'}"
@@ -68,13 +68,13 @@ def main() -> None:
     ctx = HubContext.build(load_settings(config), embedded=True)
     page = SessionContext(page="/pricing", campaign="bench")
     refs = [ContactRef(email=f"person{i}@bench.example") for i in range(args.contacts)]
-    assert decide_now(ctx, refs[0], page).policy_version == version  # the trained model decides
+    decider = RealtimeDecider(ctx, 1.0)  # what POST /v1/decisions calls
+    assert decider.decide(refs[0], page).policy_version == version  # the trained model decides
     now = utcnow()
     views = []
-    with ctx.store.begin() as conn:  # what decide_now hands the engine: stored activities + the visit
+    with ctx.store.begin() as conn:  # what the decider hands the engine: stored activities + the visit
         for ref in refs:
-            contact = load_contact(conn, ref)
-            acts = rt_store.activities_since(conn, contact.id, now - timedelta(days=LOOKBACK_DAYS))
+            contact, acts = load_profile(conn, ref, now - timedelta(days=LOOKBACK_DAYS))
             acts.append(session_activity(contact.id, page, now))
             views.append(ContactView(contact=contact, activities=acts))
     engine = ctx.policy
@@ -84,20 +84,22 @@ def main() -> None:
         engine.decide([views[i % n]], now)
 
     def realtime(i: int) -> None:
-        decide_now(ctx, refs[(i * 7) % n], page)
+        decider.decide(refs[(i * 7) % n], page)
 
     for i in range(50):
         one_row(i)
-    best = {"engine_one_row": float("inf"), "decide_now": float("inf"), "calibration": float("inf")}
+    best = {"engine_one_row": float("inf"), "api_decision": float("inf"), "calibration": float("inf")}
     for _ in range(args.rounds):
         best["calibration"] = min(best["calibration"], per_call_ms(lambda _i: calibration(), 50))
         best["engine_one_row"] = min(best["engine_one_row"], per_call_ms(one_row, args.calls))
-        best["decide_now"] = min(best["decide_now"], per_call_ms(realtime, args.calls // 2))
+        best["api_decision"] = min(best["api_decision"], per_call_ms(realtime, args.calls // 2))
+    decider.close()
     ctx.close()
     calib = best["calibration"]
     print(
         f"engine decide, one row: {best['engine_one_row']:.3f} ms CPU ({best['engine_one_row'] / calib:.2f} x calib); "
-        f"decide_now in-process (SQLite): {best['decide_now']:.3f} ms CPU ({best['decide_now'] / calib:.2f} x calib); "
+        f"RealtimeDecider.decide in-process (SQLite): {best['api_decision']:.3f} ms CPU "
+        f"({best['api_decision'] / calib:.2f} x calib); "
         f"calib {calib:.3f} ms; load {os.getloadavg()[0]:.1f}"
     )
     print(

@@ -27,6 +27,7 @@ _state: dict[str, object] = {}
 
 def configure(settings: Settings) -> Celery:
     c = settings.celery
+    _drop_broker_connections()
     app.conf.update(
         broker_url=settings.broker_url,
         task_ignore_result=True,
@@ -51,6 +52,15 @@ def configure(settings: Settings) -> Celery:
     _state["settings"] = settings
     _state.pop("ctx", None)
     return app
+
+
+def _drop_broker_connections() -> None:
+    """Forget pooled broker connections: they were opened for the previous ``broker_url``, and
+    Celery would go on sending there after the conf changed (a process that configures the app
+    twice, e.g. ``hub status`` for one hub.yaml and then a task for another, lost its tasks)."""
+    app._pool = None  # kombu keeps one pool per broker URL; the next use takes the right one
+    if "amqp" in app.__dict__:
+        app.amqp._producer_pool = None
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict]:

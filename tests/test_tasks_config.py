@@ -51,3 +51,19 @@ def test_run_once_needs_no_broker(tmp_path, redis_url):
     assert "Decided for 1 contact" in out.stdout
     assert [e["new"] for e in crm.effects() if e["field"] == "next_best_action"] == ["email_nurture"]
     crm.clear()
+
+
+def test_configuring_again_sends_to_the_new_broker(tmp_path, redis_url):
+    """A process that used the app for one hub.yaml (``hub status`` inspects the queues) and
+    then configures it for another must send to the new broker, not the pooled old one."""
+    import redis
+
+    from tasks import configure
+
+    first = load_settings(hub_config(tmp_path, "sqlite:///x.db", redis_url, broker_url="memory://"))
+    configure(first).send_task("hub.sync", args=["crm"])
+    second = load_settings(hub_config(tmp_path, "sqlite:///x.db", redis_url))
+    configure(second).send_task("hub.sync", args=["crm"])
+    client = redis.Redis.from_url(redis_url)
+    assert client.llen("sync") == 1
+    client.close()

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from hub.api import problems
 from hub.api.guard import RequestGuard
+from hub.api.hotpath import DecisionFastPath
 from hub.api.routes import approvals, contacts, decisions, events, segment, status, webhooks
 from hub.api.state import ApiState
 from hub.config import Settings
@@ -32,7 +33,8 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     )
     app.state.hub = state or ApiState.build(settings)
     problems.install(app)
-    app.add_middleware(RequestGuard)  # token and body limits before anything reads the body
+    app.add_middleware(DecisionFastPath)  # valid POST /v1/decisions answered below the framework
+    app.add_middleware(RequestGuard)  # outermost: token and body limits before anything reads the body
     for module in (decisions, events, webhooks, contacts, status, approvals, segment):
         app.include_router(module.router)
 

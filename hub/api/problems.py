@@ -46,10 +46,6 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     return problem_response(422, "Invalid request", detail, errors=errors)
 
 
-async def _problem(_: Request, exc: Problem) -> JSONResponse:
-    return problem_response(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
-
-
 async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     titles = {404: "Not found", 405: "Method not allowed"}
     detail = exc.detail if isinstance(exc.detail, str) else "request failed"
@@ -60,17 +56,25 @@ async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     )
 
 
-async def _store(_: Request, exc: StoreError) -> JSONResponse:
-    return problem_response(503, "Store unavailable", str(exc))
+def known(exc: Exception) -> JSONResponse | None:
+    """The answer to an error raised while deciding, or None for a bug (a 500)."""
+    if isinstance(exc, Problem):
+        return problem_response(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
+    if isinstance(exc, StoreError):
+        return problem_response(503, "Store unavailable", str(exc))
+    if isinstance(exc, ConfigError):
+        return problem_response(409, "Not configured", str(exc))
+    return None
 
 
-async def _config(_: Request, exc: ConfigError) -> JSONResponse:
-    return problem_response(409, "Not configured", str(exc))
+async def _known(_: Request, exc: Exception) -> JSONResponse:
+    response = known(exc)
+    assert response is not None  # registered only for the types known() answers
+    return response
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(StoreError, _store)
-    app.add_exception_handler(ConfigError, _config)
+    for exc in (Problem, StoreError, ConfigError):
+        app.add_exception_handler(exc, _known)

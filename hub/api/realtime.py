@@ -6,36 +6,44 @@ for attributing outcomes) under its own request key; it queues no pushes, becaus
 caller acts on the answer itself. The engine's newest snapshot is loaded before deciding (and
 again whenever a newer one is saved), so the answer's ``policy_version`` names the model
 that made it, as the decide workers' decisions do.
+
+Which snapshot is newest and which kill switches are on change a few times a day, yet reading
+them took two of a decision's six statements. :class:`RealtimeDecider` re-reads them at most
+every ``api.policy_refresh_seconds`` (1 s by default) per API process: a new model or a flipped
+switch decides every real-time request within that time of being stored. The rest is two
+statements on a connection the decider keeps (hub/store/realtime.py): the profile, and the
+decision's insert.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from decision.interface import ContactView
+from decision.interface import ContactView, Policy
 from hub.api.problems import Problem
 from hub.api.schemas import ContactRef, SessionContext
 from hub.governance.plan import policy_for
-from hub.models import Activity, ActivityType, Contact, Decision, Identity, utcnow
+from hub.models import Activity, ActivityType, Decision, Identity, utcnow
 from hub.pipeline.context import HubContext
 from hub.pipeline.decide import LOOKBACK_DAYS
 from hub.pipeline.learn import ensure_current
 from hub.store import realtime as rt_store
 
 
-def load_contact(conn: Connection, ref: ContactRef) -> Contact:
-    """The contact ``ref`` names, read with its identities and emails in two statements, or a
-    404 problem saying what was not found."""
+def load_profile(conn: Connection, ref: ContactRef, since: datetime) -> rt_store.Profile:
+    """The contact ``ref`` names with its activities since ``since``, in one statement, or a 404
+    problem saying what was not found."""
     if ref.contact_id is not None:
-        found = rt_store.load_contact(conn, ref.contact_id)
+        found = rt_store.profile_by_id(conn, ref.contact_id, since)
         if found is None:
             raise Problem(404, "Contact not found", f"no contact with id {ref.contact_id}")
         return found
     if ref.email is not None:
-        found = rt_store.load_contact_by_email(conn, ref.email)
+        found = rt_store.profile_by_email(conn, ref.email, since)
         if found is None:
             raise Problem(404, "Contact not found", "no contact with that email; it appears after its CRM syncs")
         return found
@@ -43,7 +51,7 @@ def load_contact(conn: Connection, ref: ContactRef) -> Contact:
     ident = Identity(
         connector=ref.external.connector, object_type=ref.external.object_type, external_id=ref.external.id
     )
-    found = rt_store.load_contact_by_identity(conn, ident)
+    found = rt_store.profile_by_identity(conn, ident, since)
     if found is None:
         raise Problem(
             404, "Contact not found", f"no {ident.object_type} {ident.external_id!r} from {ident.connector!r}"
@@ -66,21 +74,51 @@ def session_activity(contact_id: int, context: SessionContext, now: datetime) ->
     )
 
 
-def decide_now(ctx: HubContext, ref: ContactRef, context: SessionContext | None) -> Decision:
-    from hub.pipeline.features import ensure_features
+class RealtimeDecider:
+    """Real-time decisions of one API process: its store connection and its policy.
 
-    now = utcnow()
-    ensure_features(ctx)  # declared features' fitted state, loaded once per process
-    with ctx.store.begin() as conn:  # one transaction: read the profile, record the decision
-        contact = load_contact(conn, ref)
-        contact_id = contact.id
-        acts = rt_store.activities_since(conn, contact_id, now - timedelta(days=LOOKBACK_DAYS))
-        if context is not None:
-            acts.append(session_activity(contact_id, context, now))
-        # the newest model, as decide workers use: one integer read, a reload when it moved on
-        ensure_current(ctx, conn)
-        policy = policy_for(ctx, conn).policy  # the legacy rules while the kill switch is on
-        decision = policy.decide([ContactView(contact=contact, activities=acts)], now)[0]
-        rt_store.relax_commit(conn)
-        decision.id = rt_store.insert_decision(conn, decision, f"rt-{uuid.uuid4().hex}")
-    return decision
+    The policy is the engine at its newest snapshot, or the legacy rules while the
+    ``next_best_action`` kill switch is on, read from the store when ``refresh_seconds`` have
+    passed since the last read (0: before every decision).
+    """
+
+    def __init__(self, ctx: HubContext, refresh_seconds: float):
+        self.ctx, self.refresh_seconds = ctx, refresh_seconds
+        self.connection = rt_store.HeldConnection(ctx.store.engine)
+        self._policy: Policy | None = None
+        self._due = 0.0
+
+    def policy(self, conn: Connection) -> Policy:
+        now = time.monotonic()
+        if self._policy is None or now >= self._due:
+            ensure_current(self.ctx, conn)  # one integer read; a reload when it moved on
+            self._policy = policy_for(self.ctx, conn).policy
+            self._due = now + self.refresh_seconds
+        return self._policy
+
+    def decide(self, ref: ContactRef, context: SessionContext | None) -> Decision:
+        """Decide for one contact and record the decision, in one transaction.
+
+        The API calls this on its event loop, not in a worker thread: a decision is CPU work
+        under the GIL, so threads run one at a time anyway, and the hop to a thread and back
+        (futures, wake-ups, GIL hand-offs) cost 1.5 ms of CPU per request on top of ~4.5
+        (bench/api_load.py, SQLite, 100 req/s, 2026-12-03, load 4). The price: a store wait
+        (PostgreSQL's round trips, a locked SQLite file) holds the loop; more processes
+        (``hub serve --workers N``) are the way to use more cores.
+        """
+        from hub.pipeline.features import ensure_features
+
+        ctx = self.ctx
+        now = utcnow()
+        ensure_features(ctx)  # declared features' fitted state, loaded once per process
+        with self.connection.begin() as conn:  # one transaction: read the profile, record the decision
+            contact, acts = load_profile(conn, ref, now - timedelta(days=LOOKBACK_DAYS))
+            if context is not None:
+                acts.append(session_activity(contact.id, context, now))
+            policy = self.policy(conn)
+            decision = policy.decide([ContactView(contact=contact, activities=acts)], now)[0]
+            decision.id = rt_store.insert_decision(conn, decision, f"rt-{uuid.uuid4().hex}")
+        return decision
+
+    def close(self) -> None:
+        self.connection.close()

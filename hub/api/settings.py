@@ -73,6 +73,13 @@ class ApiSettings(_Strict):
     embedded: bool = Field(
         False, description="decide and sync inline in the API process instead of enqueueing Celery tasks"
     )
+    policy_refresh_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="real-time decisions re-read the engine's newest model version and the kill switches at most"
+        " this often per process (0: before every decision)",
+    )
     tokens: list[ApiToken] = Field(default_factory=list)
     users: list[ConsoleUser] = Field(default_factory=list)
     session_secret: SecretStr | None = Field(None, description="signs console session cookies; 32+ characters")

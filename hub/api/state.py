@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from hub.api.dispatch import Dispatcher, build_dispatcher
+from hub.api.realtime import RealtimeDecider
 from hub.config import Settings
 from hub.pipeline.context import HubContext
 
@@ -16,13 +17,16 @@ class ApiState:
     settings: Settings
     ctx: HubContext
     dispatch: Dispatcher
+    realtime: RealtimeDecider
 
     @classmethod
     def build(cls, settings: Settings, ctx: HubContext | None = None) -> ApiState:
         ctx = ctx or HubContext.build(settings, embedded=settings.api.embedded)
-        return cls(settings=settings, ctx=ctx, dispatch=build_dispatcher(ctx))
+        realtime = RealtimeDecider(ctx, settings.api.policy_refresh_seconds)
+        return cls(settings=settings, ctx=ctx, dispatch=build_dispatcher(ctx), realtime=realtime)
 
     def close(self) -> None:
+        self.realtime.close()
         self.dispatch.close()
         self.ctx.close()
 

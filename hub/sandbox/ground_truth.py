@@ -23,8 +23,8 @@ webinar attendance ``0.6 p_click``; meetings ``p_click * 0.25 s`` for the demo o
 ``p_meeting = reach 0.5 s PERSONA``; before consideration it adds 0.08 to unsubscribes and burns
 the contact (win probability -0.25 for good). Ads: ``p_click = 0.02 r ch s``, no fatigue.
 Opportunities: ``p_opp = p_meeting (0.25 + 0.5 intent)`` (x0.3 before consideration, 0 for
-customers); win ``p_win = clip(0.2 + 0.4 fit + 0.2 intent - 0.25 burned, 0.02, 0.9)``; deal value
-``4000 (1 + band)^1.6 (0.6 + 0.8 fit)``. Unsubscribes: mail ``0.001 + 0.002 (1 - min(r, 1))
+customers and for anyone whose opportunity is still open); win
+``p_win = clip(0.2 + 0.4 fit + 0.2 intent - 0.25 burned, 0.02, 0.9)``; deal value ``4000 (1 + band)^1.6 (0.6 + 0.8 fit)``. Unsubscribes: mail ``0.001 + 0.002 (1 - min(r, 1))
 + 0.08 over`` (irrelevant mail annoys), plus the sales terms above. Nothing reaches people
 without consent (email opt-out, do-not-call).
 Intent: an open adds ``0.04 r s``, a click ``0.06 r``, early sales outreach removes 0.08.
@@ -124,6 +124,7 @@ def response_probabilities(
     touches_7d: np.ndarray,
     unsubscribed: np.ndarray,
     burned: np.ndarray,
+    opp_open: np.ndarray,
     idx: np.ndarray,
     action: np.ndarray,
     local_hour: np.ndarray,
@@ -135,6 +136,8 @@ def response_probabilities(
 
     All outputs are unconditional (``click`` already includes the open). Keys: open, click,
     form, webinar, meeting, opportunity, win, value, unsubscribe, relevance, stage_fit.
+    A person with an open opportunity cannot get a second one (``opp_open``), so their
+    ``opportunity`` is 0 and an action's expected reward does not count one.
     """
     kind = KIND[action]
     role = pop.role[idx]
@@ -166,7 +169,7 @@ def response_probabilities(
         p_click * np.where(IS_DEMO[action], 0.25, 0.02) * s,
     )
     early = st < 2
-    p_opp = p_meet * (0.25 + 0.5 * intent[idx]) * np.where(early, 0.3, 1.0) * (st < 4)
+    p_opp = p_meet * (0.25 + 0.5 * intent[idx]) * np.where(early, 0.3, 1.0) * (st < 4) * ~opp_open[idx]
     will_burn = (kind == K_SALES) & early & (reach > 0)
     p_win = np.clip(0.2 + 0.4 * pop.fit[idx] + 0.2 * intent[idx] - 0.25 * (burned[idx] | will_burn), 0.02, 0.9)
     p_unsub = np.where(is_mail & mail_ok, 0.001 + 0.002 * (1 - np.minimum(r, 1.0)) + 0.08 * over, 0.0)

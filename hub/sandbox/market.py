@@ -117,6 +117,7 @@ class Market:
             self.touches_7d,
             self.unsubscribed,
             self.burned,
+            self.opp_open,
             batch.idx,
             batch.action,
             batch.local_hour,
@@ -198,7 +199,7 @@ class Market:
             u[4] < p["meeting"],
             clicked & (u[4] < _ratio(p["meeting"], p["click"])),
         )
-        opp = meet & (u[5] < _ratio(p["opportunity"], p["meeting"])) & ~self.opp_open[i]
+        opp = meet & (u[5] < _ratio(p["opportunity"], p["meeting"]))  # 0 while one is open (truth)
         unsub = u[6] < p["unsubscribe"]
         s = sec()
         add(i[sent], "email_sent", base_sec[sent], action=a[sent])

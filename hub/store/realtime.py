@@ -1,29 +1,107 @@
-"""The real-time path's store calls: one contact, read and written with prebuilt statements.
+"""The real-time path's store calls: one contact's profile in one statement, one decision insert.
 
 The batch functions (``load_contacts``, ``recent_activities``, ``insert_decisions``) build
 their statements per call for lists of ids; at hundreds of requests a second for one contact
-each, building them costs more than running them. These statements are built once with bind
-parameters and return the same models, so the policy cannot tell the paths apart.
+each, building them costs more than running them, and on PostgreSQL every statement is a
+round trip (~0.15 ms of client CPU). So the contact row, its identities, its emails and its
+activities since a time come back from one prebuilt statement: a CTE finds the contact (by id,
+email or identity) and four ``UNION ALL`` branches return its rows, each tagged with its kind.
+They make the same models, so the policy cannot tell the paths apart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from threading import Lock
+from time import monotonic
+from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, insert, literal_column, select, text, union_all
+from sqlalchemy import (
+    JSON,
+    CompoundSelect,
+    Connection,
+    Engine,
+    String,
+    bindparam,
+    cast,
+    insert,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 
 from hub.models import Activity, Contact, Decision, Identity, normalize_email
-from hub.store.activities import activity_from_row
-from hub.store.contacts import _row_to_contact
-from hub.store.schema import activities, contact_emails, contacts, decisions, identities
+from hub.store.contacts import _row_to_contact, aware
+from hub.store.schema import ID, TS, activities, contact_emails, contacts, decisions, identities
 
-_CONTACT = select(contacts).where(contacts.c.id == bindparam("cid"))
-_CONTACT_BY_EMAIL = (
+CONTACT, IDENTITY, EMAIL, ACTIVITY = 0, 1, 2, 3
+#: columns after the contact's own, in order: where identity, email and activity rows put theirs
+_TAIL = {
+    "ord": ID,  # identities.id, activities.id: stored order
+    "at": TS,  # activities.occurred_at
+    "connector": String,
+    "object_type": String,
+    "external_id": String,  # identity's or activity's
+    "type": String,
+    "channel": String,
+    "source": String,
+    "props": JSON,  # activity properties
+    "email": String,
+}
+
+
+def _profile(who: Any) -> CompoundSelect:
+    """The statement for the contact ``who`` (a one-row CTE of ``contacts``) and its rows."""
+
+    def branch(kind: int, head: list[Any], **tail: Any) -> Any:
+        # the first branch types the columns: PostgreSQL resolves a UNION's types pair by pair
+        # from the left, and SQLAlchemy decodes timestamps and JSON by the first branch's types
+        typed = [
+            (tail[k] if k in tail else cast(null(), t) if kind == CONTACT else null()).label(k)
+            for k, t in _TAIL.items()
+        ]
+        return select(literal_column(str(kind)).label("kind"), *head, *typed)
+
+    nulls = [null().label(c.name) for c in contacts.c]
+    a = activities.c
+    return union_all(
+        branch(CONTACT, list(who.c)),
+        branch(
+            IDENTITY,
+            nulls,
+            ord=identities.c.id,
+            connector=identities.c.connector,
+            object_type=identities.c.object_type,
+            external_id=identities.c.external_id,
+        ).where(identities.c.contact_id == select(who.c.id).scalar_subquery()),
+        branch(EMAIL, nulls, email=contact_emails.c.email).where(
+            contact_emails.c.contact_id == select(who.c.id).scalar_subquery()
+        ),
+        branch(
+            ACTIVITY,
+            nulls,
+            ord=a.id,
+            at=a.occurred_at,
+            external_id=a.external_id,
+            type=a.type,
+            channel=a.channel,
+            source=a.source,
+            props=a.properties,
+        ).where(a.contact_id == select(who.c.id).scalar_subquery(), a.occurred_at >= bindparam("since")),
+    ).order_by("kind", "at", "ord")
+
+
+_BY_ID = _profile(select(contacts).where(contacts.c.id == bindparam("cid")).cte("who"))
+_BY_EMAIL = _profile(
     select(contacts)
     .join(contact_emails, contact_emails.c.contact_id == contacts.c.id)
     .where(contact_emails.c.email == bindparam("email"))
+    .cte("who")
 )
-_CONTACT_BY_IDENTITY = (
+_BY_IDENTITY = _profile(
     select(contacts)
     .join(identities, identities.c.contact_id == contacts.c.id)
     .where(
@@ -31,71 +109,54 @@ _CONTACT_BY_IDENTITY = (
         identities.c.object_type == bindparam("object_type"),
         identities.c.external_id == bindparam("external_id"),
     )
-)
-#: a contact's identities (in id order) and emails in one statement: email rows have no
-#: ``ord`` and carry the address in ``connector``
-_NULL = literal_column("NULL")
-_IDENTITIES_AND_EMAILS = union_all(
-    select(
-        identities.c.id.label("ord"),
-        identities.c.connector.label("connector"),
-        identities.c.object_type.label("object_type"),
-        identities.c.external_id.label("external_id"),
-    ).where(identities.c.contact_id == bindparam("cid")),
-    select(_NULL, contact_emails.c.email, _NULL, _NULL).where(contact_emails.c.contact_id == bindparam("cid")),
-).order_by(literal_column("ord"))
-_ACTIVITIES = (
-    select(activities)
-    .where(activities.c.contact_id == bindparam("cid"), activities.c.occurred_at >= bindparam("since"))
-    .order_by(activities.c.occurred_at)
+    .cte("who")
 )
 _INSERT_DECISION = insert(decisions)
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+
+Profile = tuple[Contact, list[Activity]]
 
 
-def relax_commit(conn: Connection) -> None:
-    """On PostgreSQL, do not wait for this transaction's WAL flush.
-
-    A real-time decision has been answered by the time it commits; a crash in the next few
-    hundred milliseconds may lose its log row, never corrupt anything. Waiting for the
-    flush would put a disk sync in every request.
-    """
-    if conn.dialect.name == "postgresql":
-        conn.execute(_ASYNC_COMMIT)
+def profile_by_id(conn: Connection, contact_id: int, since: datetime) -> Profile | None:
+    """The contact ``load_contacts`` gives for one id and its activities from ``since`` on (as
+    ``recent_activities`` gives them, ties in time in stored order), or None."""
+    return _read(conn, _BY_ID, {"cid": contact_id, "since": since})
 
 
-def load_contact(conn: Connection, contact_id: int) -> Contact | None:
-    """The same Contact ``load_contacts`` gives for one id, or None if there is none."""
-    return _load(conn, _CONTACT, {"cid": contact_id})
-
-
-def load_contact_by_email(conn: Connection, email: str) -> Contact | None:
-    """The contact holding ``email`` (normalized as stored), in one statement with its row."""
+def profile_by_email(conn: Connection, email: str, since: datetime) -> Profile | None:
+    """The same for the contact holding ``email`` (normalized as stored)."""
     norm = normalize_email(email)
-    return None if norm is None else _load(conn, _CONTACT_BY_EMAIL, {"email": norm})
+    return None if norm is None else _read(conn, _BY_EMAIL, {"email": norm, "since": since})
 
 
-def load_contact_by_identity(conn: Connection, ident: Identity) -> Contact | None:
+def profile_by_identity(conn: Connection, ident: Identity, since: datetime) -> Profile | None:
     params = {"connector": ident.connector, "object_type": ident.object_type, "external_id": ident.external_id}
-    return _load(conn, _CONTACT_BY_IDENTITY, params)
+    return _read(conn, _BY_IDENTITY, {**params, "since": since})
 
 
-def _load(conn: Connection, stmt: Select, params: dict[str, object]) -> Contact | None:
-    row = conn.execute(stmt, params).first()
-    if row is None:
+def _read(conn: Connection, stmt: CompoundSelect, params: dict[str, Any]) -> Profile | None:
+    rows = conn.execute(stmt, params).all()
+    if not rows or rows[0].kind != CONTACT:
         return None
-    idents, emails = [], []
-    for r in conn.execute(_IDENTITIES_AND_EMAILS, {"cid": row.id}):
-        if r.ord is None:
-            emails.append(r.connector)
-        else:
+    row, idents, emails, acts = rows[0], [], [], []
+    for r in rows[1:]:
+        if r.kind == IDENTITY:
             idents.append(Identity(connector=r.connector, object_type=r.object_type, external_id=r.external_id))
+        elif r.kind == EMAIL:
+            emails.append(r.email)
+        else:
+            acts.append(
+                Activity(
+                    contact_id=row.id,
+                    type=r.type,
+                    channel=r.channel,
+                    occurred_at=aware(r.at),
+                    properties=r.props or {},
+                    source=r.source,
+                    external_id=r.external_id,
+                )
+            )
     emails.sort(key=lambda e: (e != row.primary_email, e))
-    return _row_to_contact(row, idents, emails)
-
-
-def activities_since(conn: Connection, contact_id: int, since: datetime) -> list[Activity]:
-    return [activity_from_row(r) for r in conn.execute(_ACTIVITIES, {"cid": contact_id, "since": since})]
+    return _row_to_contact(row, idents, emails), acts
 
 
 def insert_decision(conn: Connection, d: Decision, request_key: str) -> int:
@@ -115,3 +176,60 @@ def insert_decision(conn: Connection, d: Decision, request_key: str) -> int:
         },
     )
     return int(result.inserted_primary_key[0])
+
+
+class HeldConnection:
+    """One connection kept for the real-time path, used by one caller at a time.
+
+    A pool checkout per request costs a ping round trip on PostgreSQL (``pool_pre_ping``) and
+    the pool's bookkeeping; this connection is checked out once and detached from the pool, so
+    its session setting, ``synchronous_commit = off`` on PostgreSQL, never reaches another
+    caller: a decision has been answered when it commits, so a crash in the next few hundred
+    milliseconds may lose its log row, never corrupt anything, and waiting for the WAL flush
+    would put a disk sync in every request. After ``idle_ping_seconds`` without use it is
+    pinged before use (as the pool's pre-ping would), and replaced when that fails; a store
+    restart while it is busy fails the one request that meets it, and the next reconnects.
+    """
+
+    def __init__(self, engine: Engine, idle_ping_seconds: float = 10.0):
+        self.engine, self.idle_ping_seconds = engine, idle_ping_seconds
+        self._conn: Connection | None = None
+        self._used = 0.0
+        self._lock = Lock()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction on the held connection: committed on leaving, rolled back on error."""
+        with self._lock:
+            conn = self._ready()
+            with conn.begin():
+                yield conn
+            self._used = monotonic()
+
+    def _ready(self) -> Connection:
+        conn = self._conn
+        idle = conn is not None and monotonic() - self._used > self.idle_ping_seconds
+        if conn is not None and (conn.invalidated or (idle and not self._alive(conn))):
+            conn.close()
+            conn = None
+        if conn is None:
+            conn = self.engine.connect()
+            conn.detach()  # closed, not pooled, at the end: its session settings stay with it
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET synchronous_commit TO OFF")
+                conn.commit()
+            self._conn = conn
+        return conn
+
+    def _alive(self, conn: Connection) -> bool:
+        dialect = self.engine.dialect
+        try:
+            return dialect.do_ping(conn.connection.dbapi_connection)
+        except dialect.loaded_dbapi.Error:
+            return False
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

@@ -96,3 +96,67 @@ def _dumps(body) -> bytes:
     import json
 
     return json.dumps(body, allow_nan=True).encode()
+
+
+def test_a_real_time_decision_is_two_statements_with_version_and_kill_switches_from_the_process_cache(
+    tmp_path, store_url, api_redis_url, crm
+):
+    """Two statements a decision: the profile (contact, identities, emails, activities) and the
+    insert. The model version and the kill switches are re-read only when
+    ``api.policy_refresh_seconds`` have passed; PostgreSQL's asynchronous commit is set once on
+    the connection the decider keeps."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+
+    from hub.api.app import create_app
+    from tests.api.conftest import make_config, seed
+
+    app = create_app(make_config(tmp_path, store_url, api_redis_url, **{"api.policy_refresh_seconds": 60}))
+    seed(app.state.hub.ctx, crm)
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        seen.append(statement)
+
+    engine = app.state.hub.ctx.store.engine
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        first = decide(client, {"contact": {"contact_id": 1}})  # reads version and switches once
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            again = [decide(client, {"contact": {"email": f"person{i}@example.com"}}) for i in range(3)]
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    app.state.hub.close()
+    assert first.status_code == 200 and all(r.status_code == 200 for r in again)
+    assert not [s for s in seen if "model_snapshots" in s or "kill_switches" in s], seen
+    assert len(seen) == 3 * 2, seen
+    assert [s.split()[0] for s in seen] == ["WITH", "INSERT"] * 3
+
+
+def test_the_hot_path_and_the_route_answer_alike(client):
+    """A JSON body in another JSON content type is left to the FastAPI route (hub/api/hotpath.py
+    answers only ``application/json``): both answers are the same document for the same contact."""
+    import json
+
+    body = json.dumps({"contact": {"contact_id": 1}, "context": {"page": "/pricing"}}).encode()
+    answers = []
+    for ctype in ("application/json", "application/vnd.hub+json"):
+        r = client.post("/v1/decisions", content=body, headers={**auth("decide"), "content-type": ctype})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json", (ctype, r.text)
+        answers.append(r.json())
+    hot, route = answers
+    assert route["decision_id"] == hot["decision_id"] + 1  # both recorded
+    for a in answers:
+        assert a["created_at"].endswith("Z") and isinstance(a["propensity"], float)
+    strip = {"decision_id", "created_at"}
+    assert {k: v for k, v in hot.items() if k not in strip} == {k: v for k, v in route.items() if k not in strip}
+    assert list(hot) == list(route)  # the same keys in the same order
+
+
+def test_requests_the_hot_path_does_not_take_get_the_routes_answers(client):
+    ok = {"contact": {"contact_id": 1}}
+    assert decide(client, ok, scope="events").status_code == 403  # a valid token without the scope
+    r = client.post("/v1/decisions", content=b'{"contact": {"contact_id": 1}}', headers=auth("decide"))
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"  # no content type
+    r = decide(client, {"contact": {"contact_id": 999_999}})  # valid, decided by the hot path: 404 problem
+    assert r.status_code == 404 and r.json()["detail"] == "no contact with id 999999"

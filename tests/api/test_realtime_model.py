@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi.testclient import TestClient
 
 from hub.models import utcnow
@@ -38,6 +40,7 @@ def test_real_time_decisions_load_the_newest_snapshot_and_reload_on_a_new_one(tm
         cold = client.post("/v1/decisions", json=body, headers=auth("decide")).json()
         assert cold["policy_version"] == f"{name}@v0"  # nothing saved yet
         v1 = _save_version(ctx)
+        time.sleep(settings.api.policy_refresh_seconds)  # each API process re-reads the version this often
         first = client.post("/v1/decisions", json=body, headers=auth("decide")).json()
         assert first["arm"] == "engine" and first["policy_version"] == f"{name}@v{v1}"
         v2 = _save_version(ctx)  # the learn step (another process) saves a newer one

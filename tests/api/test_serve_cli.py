@@ -52,3 +52,62 @@ def test_serve_with_two_workers_answers_from_the_config_file(tmp_path, api_redis
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
+
+
+def test_two_workers_decide_side_by_side_and_record_every_decision(tmp_path, store_url, api_redis_url, crm):
+    """`hub serve --workers 2` on SQLite (WAL, busy timeout) and PostgreSQL: concurrent real-time
+    decisions in both processes all answer 200, each recorded once."""
+    import os
+    import signal
+    import subprocess
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from hub.pipeline.context import HubContext
+    from hub.store import decisions as decision_store
+    from tests.api.conftest import TOKENS, make_config, seed
+    from tests.api.test_console_browser import _free_port
+    from tests.conftest import ROOT
+    from tests.integration.workers import HUB
+
+    settings = make_config(tmp_path, store_url, api_redis_url, embedded=False)
+    ctx = HubContext.build(settings)
+    seed(ctx, crm, n=5)
+    with ctx.store.connect() as conn:
+        before = len(decision_store.recent_decisions(conn, limit=10_000))
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **{f"HUB_TEST_TOKEN_{k.upper()}": v for k, v in TOKENS.items()}}
+    proc = subprocess.Popen(
+        [HUB, "serve", "-c", str(tmp_path / "hub.yaml"), "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url, headers = f"http://127.0.0.1:{port}/v1/decisions", {"Authorization": f"Bearer {TOKENS['decide']}"}
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+
+        def one(i: int) -> tuple[int, int]:
+            with httpx.Client(timeout=30) as c:  # a connection each: the kernel spreads them over the workers
+                r = c.post(url, json={"contact": {"email": f"person{i % 5}@example.com"}}, headers=headers)
+                return r.status_code, r.json().get("decision_id", -1)
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(one, range(60)))
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+    assert [s for s, _ in answers] == [200] * 60, proc.stderr.read().decode()[-2000:]
+    with ctx.store.connect() as conn:
+        stored = decision_store.recent_decisions(conn, limit=10_000)
+    ctx.close()
+    assert len(stored) == before + 60 and {i for _, i in answers} <= {d.id for d in stored}

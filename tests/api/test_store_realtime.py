@@ -14,25 +14,28 @@ from hub.store import realtime as rt_store
 from tests.api.conftest import seed
 
 
-def test_single_contact_reads_match_the_batch_reads(settings, crm):
+def _batch(conn, cid, since):
+    """The contact and its activities as the decide pipeline's batch reads give them."""
+    return contact_store.load_contacts(conn, [cid])[0], activity_store.recent_activities(conn, [cid], since)[cid]
+
+
+def test_the_one_statement_profile_matches_the_batch_reads(settings, crm):
     ctx = HubContext.build(settings, embedded=True)
     seed(ctx, crm)
     since = utcnow() - timedelta(days=90)
     with ctx.store.connect() as conn:
         for cid in (1, 2, 3):
-            assert rt_store.load_contact(conn, cid) == contact_store.load_contacts(conn, [cid])[0]
-            assert (
-                rt_store.activities_since(conn, cid, since) == activity_store.recent_activities(conn, [cid], since)[cid]
-            )
-        assert rt_store.load_contact(conn, 999) is None
-        # by email and by identity: the contact row comes in the lookup's own statement
-        assert rt_store.load_contact_by_email(conn, " PERSON1@example.com ") == rt_store.load_contact(conn, 2)
-        assert rt_store.load_contact_by_identity(conn, Identity(connector="crm", external_id="c2")) == (
-            rt_store.load_contact(conn, 3)
+            assert rt_store.profile_by_id(conn, cid, since) == _batch(conn, cid, since)
+        assert rt_store.profile_by_id(conn, 1, since)[1], "c0's synced page view is in its profile"
+        assert rt_store.profile_by_id(conn, 1, utcnow())[1] == [], "activities before `since` are not"
+        assert rt_store.profile_by_id(conn, 999, since) is None
+        # by email and by identity: the lookup is the statement's CTE
+        assert rt_store.profile_by_email(conn, " PERSON1@example.com ", since) == _batch(conn, 2, since)
+        assert rt_store.profile_by_identity(conn, Identity(connector="crm", external_id="c2"), since) == (
+            _batch(conn, 3, since)
         )
-        assert rt_store.load_contact_by_email(conn, "nobody@example.com") is None
-        assert rt_store.load_contact_by_identity(conn, Identity(connector="other", external_id="c2")) is None
-        assert len(rt_store.load_contact(conn, 2).emails) >= 1
+        assert rt_store.profile_by_email(conn, "nobody@example.com", since) is None
+        assert rt_store.profile_by_identity(conn, Identity(connector="other", external_id="c2"), since) is None
         assert lookup.contact_by_email(conn, " PERSON1@example.com ") == 2
         assert lookup.contact_by_identity(conn, Identity(connector="crm", external_id="c2")) == 3
         assert lookup.contact_by_identity(conn, Identity(connector="other", external_id="c2")) is None
@@ -47,9 +50,10 @@ def test_single_contact_reads_match_the_batch_reads(settings, crm):
 
 
 def test_a_contact_with_several_identities_and_emails_reads_as_the_batch_reads_it(settings):
-    """The one-statement read of identities and emails keeps the batch read's order: identities
-    as stored, the primary email first, then the others sorted."""
-    from hub.models import Contact
+    """The one-statement read keeps the batch read's order: identities as stored, the primary
+    email first, then the others sorted; activities by time."""
+    from hub.models import Activity, ActivityType, Contact
+    from hub.store.activities import insert_activities
 
     ctx = HubContext.build(settings, embedded=True)
     with ctx.store.begin() as conn:  # the second record joins the first by their shared email
@@ -61,11 +65,57 @@ def test_a_contact_with_several_identities_and_emails_reads_as_the_batch_reads_i
                 updated_at=utcnow(),
             )
             contact_store.upsert_contacts(conn, [person])
-    with ctx.store.connect() as conn:
+    with ctx.store.begin() as conn:
         cid = lookup.contact_by_email(conn, "bob@x.io")
-        batch = contact_store.load_contacts(conn, [cid])[0]
-        assert rt_store.load_contact(conn, cid) == batch
-        assert rt_store.load_contact_by_email(conn, "amy@example.com") == batch
-        assert rt_store.load_contact_by_identity(conn, Identity(connector="web", external_id="a1")) == batch
-    assert len(batch.identities) == 2 and batch.emails[0] == "zed@example.com" and len(batch.emails) == 3
+        now = utcnow()
+        views = [
+            Activity(
+                contact_id=cid,
+                type=ActivityType.PAGE_VIEW,
+                occurred_at=now - timedelta(hours=h),
+                properties={"url": f"/p{h}"},
+                source="web",
+                external_id=f"v{h}",
+            )
+            for h in (5, 1, 3)
+        ]
+        insert_activities(conn, views)
+    since = now - timedelta(days=1)
+    with ctx.store.connect() as conn:
+        batch = _batch(conn, cid, since)
+        assert rt_store.profile_by_id(conn, cid, since) == batch
+        assert rt_store.profile_by_email(conn, "amy@example.com", since) == batch
+        assert rt_store.profile_by_identity(conn, Identity(connector="web", external_id="a1"), since) == batch
+    contact, acts = batch
+    assert len(contact.identities) == 2 and contact.emails[0] == "zed@example.com" and len(contact.emails) == 3
+    assert [a.external_id for a in acts] == ["v5", "v3", "v1"] and acts[0].properties == {"url": "/p5"}
+    ctx.close()
+
+
+def test_the_kept_connection_is_replaced_when_it_died_while_idle(settings, crm):
+    """After ``idle_ping_seconds`` the real-time connection is pinged before use; a dead one
+    (its server process ended, or the file handle closed) is replaced and the decision goes on."""
+    from sqlalchemy import text
+
+    from hub.api.realtime import RealtimeDecider
+    from hub.api.schemas import ContactRef
+
+    ctx = HubContext.build(settings, embedded=True)
+    seed(ctx, crm)
+    rt = RealtimeDecider(ctx, 1.0)
+    rt.connection.idle_ping_seconds = 0.0  # ping before every use
+    first = rt.decide(ContactRef(contact_id=1), None)
+    with rt.connection.begin() as conn:
+        raw = conn.connection.dbapi_connection
+        pid = conn.scalar(text("SELECT pg_backend_pid()")) if conn.dialect.name == "postgresql" else None
+    if pid is None:
+        raw.close()
+    else:
+        with ctx.store.begin() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    second = rt.decide(ContactRef(contact_id=1), None)
+    assert second.id == first.id + 1
+    with rt.connection.begin() as conn:
+        assert conn.connection.dbapi_connection is not raw
+    rt.close()
     ctx.close()

@@ -160,3 +160,22 @@ def test_opportunities_open_and_close_won_or_lost() -> None:
 
     assert types.count(EV["opportunity_created"]) > 0
     assert types.count(EV["opportunity_won"]) + types.count(EV["opportunity_lost"]) > 0
+
+
+def test_open_opportunity_cannot_open_again_in_truth_and_in_the_market() -> None:
+    """The truth's expected opportunities match what the market draws, open deals included."""
+    m = Market(generate_population(6000, seed=9), MarketConfig(seed=9))
+    who = np.flatnonzero(~m.pop.do_not_call & ~m.unsubscribed)
+    m.stage[who] = 3
+    m.opp_open[who[::2]] = True
+    m.opp_close_day[who[::2]] = 10_000
+    p = _probs(m, "sales_outreach", idx=who)
+    assert (p["opportunity"][::2] == 0).all() and (p["opportunity"][1::2] > 0).all()
+    expected, drawn = 0.0, 0
+    for _ in range(4):
+        batch = ActionBatch.build(who, np.full(len(who), ACTION_INDEX["sales_outreach"]), m.pop.pref_hour[who])
+        expected += float(m.probabilities(batch)["opportunity"].sum())
+        m.step(batch)
+        drawn += int(m.log_arrays()["opportunity"][-len(who) :].sum())
+    assert drawn > 50
+    assert abs(drawn - expected) < 4 * np.sqrt(expected)
