@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -57,14 +58,19 @@ class Catalog:
         if w.channel is not None or w.marketing:
             raise DecisionError(f"{self.wait!r} must have no channel and not be marketing.")
 
-    @property
+    # derived once per catalog (it is frozen): eligibility reads them for every decision
+    @cached_property
     def names(self) -> list[str]:
         return [a.name for a in self.actions]
 
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {n: j for j, n in reversed(list(enumerate(self.names)))}
+
     def index(self, name: str) -> int:
         try:
-            return self.names.index(name)
-        except ValueError:
+            return self._positions[name]
+        except KeyError:
             raise DecisionError(f"unknown action {name!r}; known: {self.names}.") from None
 
     def flags(self, names: Sequence[str]) -> np.ndarray:
@@ -73,21 +79,26 @@ class Catalog:
         out[[self.index(n) for n in names]] = True
         return out
 
-    @property
+    @cached_property
     def email(self) -> np.ndarray:
-        return np.array([a.channel == "email" for a in self.actions])
+        return _frozen(np.array([a.channel == "email" for a in self.actions]))
 
-    @property
+    @cached_property
     def marketing(self) -> np.ndarray:
-        return np.array([a.marketing for a in self.actions])
+        return _frozen(np.array([a.marketing for a in self.actions]))
 
-    @property
+    @cached_property
     def value(self) -> np.ndarray:
-        return np.array([a.value for a in self.actions], dtype=float)
+        return _frozen(np.array([a.value for a in self.actions], dtype=float))
 
-    @property
+    @cached_property
     def lever(self) -> np.ndarray:
-        return np.array([a.lever for a in self.actions], dtype=float)
+        return _frozen(np.array([a.lever for a in self.actions], dtype=float))
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 @dataclass(frozen=True)

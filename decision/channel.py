@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from decision.draws import beta
+
 #: the channel names the hub writes to ``best_channel`` (hub/fields.py)
 CHANNELS = ("email", "ad_audience", "sales_call", "direct_mail")
 #: per channel: profile kinds that count as a touch on it, and as a response to it
@@ -92,7 +94,7 @@ class ChannelModel:
         touches, responses = _clean(touches, responses)
         a = responses + self.prior_strength * self.population_rate
         b = (touches - responses) + self.prior_strength * (1 - self.population_rate)
-        score = self._rng.beta(a, b) if sample else a / (a + b)
+        score = beta(self._rng, a, b) if sample else a / (a + b)
         idx = np.argmax(np.where(allowed, score, -1.0), axis=1)
         idx = np.where(allowed.any(axis=1), idx, -1)
         return idx, [CHANNELS[i] if i >= 0 else "none" for i in idx]

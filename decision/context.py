@@ -11,22 +11,30 @@ from hub.profile import DAY_SECONDS
 
 WINDOWS = (7, 30, 90)
 _TYPES = tuple(t.value for t in ActivityType)
+_TYPE_SET = frozenset(_TYPES)
 
 
-def activity_counts(view: ContactView, now: datetime, days: int) -> dict[str, int]:
-    counts = dict.fromkeys(_TYPES, 0)
+def window_counts(view: ContactView, now: datetime, windows: tuple[int, ...] = WINDOWS) -> dict[int, dict[str, int]]:
+    """Per window of days, the activities of each type in it: one pass over the activities
+    (or the profile's day buckets) for every window."""
+    out = {days: dict.fromkeys(_TYPES, 0) for days in windows}
     if view.profile is not None and not view.activities:
         # calendar days from the profile's day buckets; buckets after today are the future
         today = int(now.timestamp() // DAY_SECONDS)
         for kind, bucket in view.profile.get("days", {}).items():
-            if kind in counts:
-                counts[kind] = sum(c for d, c in bucket.items() if 0 <= today - int(d) < days)
-        return counts
-    since = now - timedelta(days=days)
+            if kind in _TYPE_SET:
+                ages = [(today - int(d), c) for d, c in bucket.items()]
+                for days in windows:
+                    out[days][kind] = sum(c for age, c in ages if 0 <= age < days)
+        return out
+    since = [(days, now - timedelta(days=days)) for days in windows]
     for a in view.activities:
-        if since <= a.occurred_at <= now:
-            counts[a.type.value] += 1
-    return counts
+        at = a.occurred_at
+        if at <= now:
+            for days, start in since:
+                if start <= at:
+                    out[days][a.type.value] += 1
+    return out
 
 
 def expression_env(view: ContactView, now: datetime) -> dict[str, Any]:
@@ -50,8 +58,8 @@ def expression_env(view: ContactView, now: datetime) -> dict[str, Any]:
         "properties": c.properties,
         "connectors": sorted({i.connector for i in c.identities}),
     }
-    for days in WINDOWS:
-        env[f"activities_{days}d"] = activity_counts(view, now, days)
+    for days, counts in window_counts(view, now).items():
+        env[f"activities_{days}d"] = counts
     return env
 
 

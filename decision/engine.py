@@ -94,6 +94,19 @@ ARM_NOTES = {
 }
 
 
+def _take(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``a[rows]`` for sorted distinct row indices; ``a`` itself when they are all of its rows
+    (a real-time decision's one row): no copy, and the bandit's batch scope knows the array."""
+    return a if len(rows) == len(a) else a[rows]
+
+
+def _among(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """``np.isin(values, names)`` for a few names, without its sort (ten times dearer on the one
+    row of a real-time decision)."""
+    names = frozenset(names)
+    return np.array([v in names for v in values.tolist()], dtype=bool)
+
+
 def build_bandit(settings: DecisionSettings, squared_columns: Sequence[int] | None = None) -> Policy:
     """The engine's bandit. ``squared_columns``: the count-like feature columns that get a
     squared term when ``squared_features`` is on (None: every column)."""
@@ -156,6 +169,9 @@ class EnginePolicy:
         )
         self.wait_index = self.ids.index(wait)
         self.sales = tuple(a.id for a in self.entries if a.kind == "sales_outreach")
+        #: (k,) the sales actions, and the ids of the marketing ones (every decision reads both)
+        self._is_sales = self.catalog.flags(self.sales) if self.sales else np.zeros(len(self.ids), dtype=bool)
+        self._marketing_ids = frozenset(a.id for a in self.entries if a.marketing)
         self.values = np.array([a.value for a in self.entries])
         self.topics = tuple(sorted({a.topic for a in self.entries if a.topic not in ("none", "")}))
         fv = settings.engine.features
@@ -165,7 +181,16 @@ class EnginePolicy:
         #: fitted on the store's contacts before the first decision (:meth:`bind_features`)
         self.declared: DeclaredSpec | None = DeclaredSpec(settings.features) if settings.features else None
         self.rules = RulesPolicy(settings.rules)
-        self._eligible = [Expression(a.eligible) for a in self.entries]
+        #: each rule's catalog action (its ``next_best_action``; ``wait`` when it names none),
+        #: then ``wait`` for "no rule matched": the apprentice's baseline, read per row
+        self._rule_baseline = np.array(
+            [self._baseline_of(self.rules.actions(r)) for r in range(len(settings.rules))] + [self.wait_index],
+            dtype=np.intp,
+        )
+        #: each distinct ``eligible`` expression once (most actions share one), and which one each action reads
+        sources = list(dict.fromkeys(a.eligible for a in self.entries))
+        self._eligible = [Expression(src) for src in sources]
+        self._eligible_of = [sources.index(a.eligible) for a in self.entries]
         e = settings.engine
         self.contact_policy = ContactPolicy(e.max_marketing_touches_7d, e.sales_quiet_days)
         self._build_models()
@@ -388,14 +413,15 @@ class EnginePolicy:
         base = np.ones((n, len(self.ids)), dtype=bool)
         for i, view in enumerate(batch):
             env = envs[i] if envs is not None else expression_env(view, now)
-            base[i] = [e.holds(env, view.contact.id) for e in self._eligible]
+            holds = [e.holds(env, view.contact.id) for e in self._eligible]
+            base[i] = [holds[j] for j in self._eligible_of]
         touches, since_sales = self._touches(batch, now, F)
         if parts is not None:
             parts.update(rule=base.copy(), touches=touches, since_sales=since_sales)
         # the quiet period after a sales touch holds back the next sales touch too
         quiet = since_sales < self.contact_policy.sales_quiet_days
         if self.sales:
-            base[np.ix_(np.flatnonzero(quiet), np.flatnonzero(self.catalog.flags(self.sales)))] = False
+            base &= ~(quiet[:, None] & self._is_sales[None, :])
         return eligibility(
             self.catalog,
             n,
@@ -411,7 +437,7 @@ class EnginePolicy:
         """Marketing touches in 7 days and days since the last sales touch, from activities and
         from the hub's own recent decisions (an action ordered yesterday may not be synced back
         yet; one sent shows in both, so the larger count is taken, not the sum)."""
-        marketing = {a.id for a in self.entries if a.marketing}
+        marketing = self._marketing_ids
         ordered = np.array(
             [sum(1 for at, a in v.decided if a in marketing and (now - at).days < 7) for v in batch], dtype=float
         )
@@ -424,13 +450,19 @@ class EnginePolicy:
         touches = np.maximum(F.column("email_sent_7d"), ordered)
         return touches, np.minimum(F.column("days_since_sales_touch"), np.maximum(last_sales, 0.0))
 
-    def _baseline(self, rules: list[Decision]) -> np.ndarray:
-        out = np.full(len(rules), self.wait_index, dtype=np.intp)
-        for i, d in enumerate(rules):
-            for a in d.actions:
-                nba = a.payload.get("fields", {}).get("next_best_action") if a.kind is ActionKind.SET_FIELDS else None
-                if nba in self.ids:
-                    out[i] = self.ids.index(nba)
+    def _baseline(self, matched: Sequence[int | None]) -> np.ndarray:
+        """Per row, the legacy rules' action (from :meth:`RulesPolicy.match`)."""
+        none = len(self._rule_baseline) - 1
+        return self._rule_baseline[[none if m is None else m for m in matched]]
+
+    def _baseline_of(self, actions: Sequence[Action]) -> int:
+        """The catalog action a rule's actions name (the last ``next_best_action`` in the
+        catalog), ``wait`` when none does."""
+        out = self.wait_index
+        for a in actions:
+            nba = a.payload.get("fields", {}).get("next_best_action") if a.kind is ActionKind.SET_FIELDS else None
+            if nba in self.ids:
+                out = self.ids.index(nba)
         return out
 
     def arms(self, ids: Sequence[Any]) -> np.ndarray:
@@ -479,8 +511,8 @@ class EnginePolicy:
             raise DecisionError("every contact needs a store id before deciding (arms hash the id).")
         arms = self.arms([v.contact.id for v in batch])
         envs = [expression_env(v, now) for v in batch]  # read by the rules and the eligibility both
-        rules = self.rules.decide(batch, now, envs)
-        baseline = self._baseline(rules)
+        matched = self.rules.match(batch, now, envs)
+        baseline = self._baseline(matched)
         F = self.features(batch, now)
         parts: dict[str, Any] = {}
         mask = self.mask(batch, now, F, parts, envs)
@@ -489,16 +521,20 @@ class EnginePolicy:
         chosen = baseline.copy()
         prop = np.ones(n)
         notes = [""] * n
-        eng = np.flatnonzero(np.isin(arms, ENGINE_ARMS))
+        eng = np.flatnonzero(_among(arms, ENGINE_ARMS))
         probs = None
         segments = None if self.segment_step is None else self.segment_step.segments(batch, F, parts["touches"])
+        # the engine rows' lead points, read by the long-term value and the pushed lead score
+        points = profile_points([batch[i].profile for i in eng], now)
         if len(eng):
-            chosen[eng], prop[eng], notes_e, probs = self._arms_choose(F.X[eng], mask[eng], baseline[eng], arms[eng])
+            chosen[eng], prop[eng], notes_e, probs = self._arms_choose(
+                _take(F.X, eng), _take(mask, eng), baseline[eng], arms[eng]
+            )
             self._segment_choose(batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes_e, probs)
             for j, i in enumerate(eng):
                 notes[i] = notes_e[j]
             demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
-            rerank = ~np.isin(arms[eng], (RANDOM, NO_LONG_TERM))
+            rerank = ~_among(arms[eng], (RANDOM, NO_LONG_TERM))
             self._long_term(
                 batch,
                 now,
@@ -511,6 +547,7 @@ class EnginePolicy:
                 probs[rerank],
                 demoted[rerank],
                 arms[eng[rerank]],
+                points[rerank],
             )
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
         if len(eng):
@@ -519,11 +556,12 @@ class EnginePolicy:
                 [batch[i].contact.company.timezone for i in eng],
                 [batch[i].contact.consent.email_opt_out for i in eng],
                 [batch[i].contact.consent.do_not_contact for i in eng],
-                F.subset(eng),
+                F if len(eng) == n else F.subset(eng),
                 chosen[eng],
                 now,
                 send_time=arms[eng] != NO_SEND_TIME,
                 default_content=arms[eng] == NO_CONTENT,
+                points=points,
             )
             for j, i in enumerate(eng):
                 extra[i] = ex.fields[j]
@@ -544,9 +582,11 @@ class EnginePolicy:
                 "action": entry.id,
             }
             if arms[i] == HOLDOUT and legacy_ok[i]:
-                d = rules[i].model_copy(update={**common, "arm": HOLDOUT, "propensity": 1.0})
+                d = self.rules.decision(view, matched[i], now).model_copy(
+                    update={**common, "arm": HOLDOUT, "propensity": 1.0}
+                )
             elif arms[i] == HOLDOUT:  # the rule's action breaks consent or contact policy
-                d = rules[i].model_copy(
+                d = self.rules.decision(view, matched[i], now).model_copy(
                     update={
                         **common,
                         "arm": HOLDOUT,
@@ -586,18 +626,19 @@ class EnginePolicy:
         budgets and long-term overrules; ``rules_action`` is the legacy rules' choice."""
         n, cp = len(batch), self.contact_policy
         rule, touches, since = parts["rule"], parts["touches"], parts["since_sales"]
-        is_sales = self.catalog.flags(self.sales) if self.sales else np.zeros(len(self.ids), dtype=bool)
+        is_sales = self._is_sales
         scores = np.full((n, len(self.ids)), np.nan)
         p = np.full((n, len(self.ids)), np.nan)
         if len(eng):
-            scores[eng] = self.model.predict_many(F.X[eng]) * self.settings.engine.reward_scale
+            scores[eng] = self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale
             p[eng] = probs
         out = []
+        mask_l, since_l, touches_l = mask.tolist(), since.tolist(), touches.tolist()
         for i, view in enumerate(batch):
             consent = view.contact.consent
             why: list[str | None] = []
             for j, spec in enumerate(self.catalog.actions):
-                if mask[i, j]:
+                if mask_l[i][j]:
                     why.append(None)
                 elif consent.do_not_contact:
                     why.append("do not contact")
@@ -605,18 +646,18 @@ class EnginePolicy:
                     why.append("opted out of e-mail")
                 elif not rule[i, j]:
                     why.append(f"its eligible rule is false: {self.entries[j].eligible}")
-                elif (is_sales[j] or spec.marketing) and since[i] < cp.sales_quiet_days:
-                    why.append(f"quiet period: sales touch {since[i]:.1f} days ago (< {cp.sales_quiet_days})")
-                elif spec.marketing and touches[i] >= cp.max_marketing_touches_7d:
-                    why.append(f"touch cap: {touches[i]:.0f} marketing touches in 7 days")
+                elif (is_sales[j] or spec.marketing) and since_l[i] < cp.sales_quiet_days:
+                    why.append(f"quiet period: sales touch {since_l[i]:.1f} days ago (< {cp.sales_quiet_days})")
+                elif spec.marketing and touches_l[i] >= cp.max_marketing_touches_7d:
+                    why.append(f"touch cap: {touches_l[i]:.0f} marketing touches in 7 days")
                 else:
                     why.append("not allowed by the contact policy")
             out.append(
                 {
                     "actions": self.ids,
                     "excluded": why,
-                    "score": [None if np.isnan(v) else round(float(v), 4) for v in scores[i]],
-                    "probability": [None if np.isnan(v) else round(float(v), 4) for v in p[i]],
+                    "score": [None if v != v else round(v, 4) for v in scores[i].tolist()],  # v != v: NaN
+                    "probability": [None if v != v else round(v, 4) for v in p[i].tolist()],
                     "rules_action": self.ids[baseline[i]],
                 }
             )
@@ -627,7 +668,7 @@ class EnginePolicy:
     ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
         """:meth:`_engine_choose` for the engine-chosen arms: ablations of the learner choose with
         their own model, the random-control arm draws uniformly among the eligible actions."""
-        own = ~np.isin(arms, [RANDOM, *self._arm_models()])
+        own = ~_among(arms, (RANDOM, *self._arm_models()))
         actions = np.full(len(X), self.wait_index, dtype=np.intp)
         prop, probs = np.ones(len(X)), np.zeros(mask.shape)
         notes = [""] * len(X)
@@ -635,7 +676,7 @@ class EnginePolicy:
         groups += [(np.flatnonzero(arms == arm), model) for arm, model in self._arm_models().items()]
         for rows, model in groups:
             if len(rows):
-                a, p, nt, pr = self._engine_choose(X[rows], mask[rows], baseline[rows], model)
+                a, p, nt, pr = self._engine_choose(_take(X, rows), _take(mask, rows), baseline[rows], model)
                 actions[rows], prop[rows], probs[rows] = a, p, pr
                 for j, i in enumerate(rows):
                     notes[i] = nt[j]
@@ -709,7 +750,7 @@ class EnginePolicy:
     def _budgets(self, batch, F, mask, eng, chosen, prop, notes, used) -> np.ndarray:  # noqa: ANN001
         """Apply the per-owner sales budget; returns which engine rows it demoted."""
         e = self.settings.engine
-        if not self.sales:
+        if not self._is_sales[chosen[eng]].any():  # no row wants a budgeted action: nothing to apply
             return np.zeros(len(eng), dtype=bool)
         owners = np.array([batch[i].contact.owner or "unassigned" for i in eng], dtype=object)
         scores = self.model.predict_many(F.X[eng]) * self.values
@@ -723,11 +764,18 @@ class EnginePolicy:
             notes[i] = f"Sales handoff budget of owner {owners[j]} is used up today"
         return demoted
 
-    def long_term_points(self, F: Features, profiles: Sequence[Mapping[str, Any] | None], now: datetime) -> np.ndarray:
+    def long_term_points(
+        self,
+        F: Features,
+        profiles: Sequence[Mapping[str, Any] | None],
+        now: datetime,
+        points: np.ndarray | None = None,
+    ) -> np.ndarray:
         """(n, k) long-term value in objective points: the change in eventual conversion each
-        action causes times what a conversion is worth (an opportunity plus expected revenue)."""
+        action causes times what a conversion is worth (an opportunity plus expected revenue);
+        ``points``: the rows' lead points (decision/enrich.py) when the caller has them."""
         obj = self.settings.objective
-        p0 = points_probability(profile_points(profiles, now))
+        p0 = points_probability(profile_points(profiles, now) if points is None else points)
         dp = self.long_term.value(p0, coarse_stage(F), np.ones(len(p0)))
         return dp * (obj.opportunity + obj.revenue * DEFAULT_DEAL_VALUE)
 
@@ -740,19 +788,20 @@ class EnginePolicy:
                 short[rows] = model.predict_many(X[rows])
         return short * self.settings.engine.reward_scale
 
-    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted, arms) -> None:  # noqa: ANN001
+    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted, arms, points) -> None:  # noqa: ANN001
         """Overrule harmful choices (decision/long_term.py) and log honest propensities: the
         rerank maps every action the bandit might have drawn to a final one, so a final action's
-        propensity is the bandit's probability mass routed to it (not 1 where it overruled)."""
+        propensity is the bandit's probability mass routed to it (not 1 where it overruled).
+        ``points``: the ``eng`` rows' lead points."""
         w = self.settings.engine.long_term_weight
         if w <= 0:
             return
         if len(eng) == 0:
             return
-        Fe = F.subset(eng)
-        me = mask[eng]
+        Fe = F if len(eng) == len(F.X) else F.subset(eng)
+        me = _take(mask, eng)
         short = self._short(Fe.X, arms)
-        lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now)
+        lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now, points)
         new, over = rerank(chosen[eng], short, lt, me, w)
         routed = routed_probabilities(probs, short, lt, me, w)
         for j in np.flatnonzero(over):
@@ -775,9 +824,9 @@ class EnginePolicy:
         parts = []
         if self.model.policy.n_obs_[action] > 0:
             try:
-                contrib = self.model.explain_one(F.X[i], action)
+                contrib = self.model.explain_iter(F.X[i], action)
             except DecisionError:
-                contrib = []
+                contrib = iter(())
             scale = self.settings.engine.reward_scale
             parts = top_factors(
                 ((j, c * scale) for j, c in contrib),  # read only up to the top few
@@ -819,16 +868,16 @@ class EnginePolicy:
         envs = [expression_env(v, now) for v in batch]
         parts: dict[str, Any] = {}
         mask = self.mask(batch, now, F, parts, envs=envs)
-        baseline = self._baseline(self.rules.decide(batch, now, envs))
+        baseline = self._baseline(self.rules.match(batch, now, envs))
         baseline = np.where(mask[np.arange(n), baseline], baseline, self.wait_index)
         rows = np.arange(n)
         out[rows, np.where(arms == CONTROL, self.wait_index, baseline)] = 1.0
-        eng = np.flatnonzero(np.isin(arms, ENGINE_ARMS))
+        eng = np.flatnonzero(_among(arms, ENGINE_ARMS))
         if len(eng) == 0:
             return out
         Xe, me, ae = F.X[eng], mask[eng], arms[eng]
         probs = np.zeros((len(eng), k))
-        own = ~np.isin(ae, [RANDOM, *self._arm_models()])
+        own = ~_among(ae, (RANDOM, *self._arm_models()))
         for sel, model in [(own, self.model), *((ae == arm, m) for arm, m in self._arm_models().items())]:
             if sel.any():
                 probs[sel] = self._mixture(Xe[sel], me[sel], baseline[eng][sel], model)
@@ -841,7 +890,7 @@ class EnginePolicy:
             probs[own] = step.chooser.probabilities(seg, prior, me[own], parts["touches"][rows], relief, self._rng)
         rnd = ae == RANDOM
         probs[rnd] = me[rnd] / me[rnd].sum(axis=1, keepdims=True)
-        rr = ~np.isin(ae, (RANDOM, NO_LONG_TERM))
+        rr = ~_among(ae, (RANDOM, NO_LONG_TERM))
         if e.long_term_weight > 0 and rr.any():
             Fe = F.subset(eng[rr])
             short = self._short(Fe.X, ae[rr])

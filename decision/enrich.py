@@ -10,6 +10,7 @@ segments the long-term value and send-time models use. All of it is vectorized o
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,10 +24,12 @@ from decision.features import DEPARTMENTS, Features
 from decision.long_term import COARSE_STAGES
 from decision.scoring.points import POINTS, points_probability
 from decision.send_time import (
+    ENGAGEMENT_WEIGHTS,
     OPEN_WEIGHTS,
     SEND_WEIGHTS,
     SendTimeModel,
-    profile_hour_counts,
+    _daily,
+    profile_hour_counts_many,
     to_local,
     utc_offsets,
 )
@@ -48,22 +51,35 @@ DEFAULT_DEAL_VALUE = 10_000.0
 
 
 def coarse_stage(F: Features) -> np.ndarray:
-    """Coarse stage per row from the ``stage_*`` one-hots (unknown and other count as early)."""
-    out = np.zeros(len(F.X), dtype=np.intp)
+    """Coarse stage per row from the ``stage_*`` one-hots (unknown and other count as early;
+    where several are set, the last in :data:`STAGE_MAP` order wins)."""
+    assert len(COARSE_STAGES) == 4
+    cols, stages = [], []
     for name, s in STAGE_MAP.items():
         try:
-            out[F.column(f"stage_{name}") > 0] = s
+            cols.append(F.position(f"stage_{name}"))
         except ValueError:  # a schema without this stage's column
             continue
-    assert len(COARSE_STAGES) == 4
-    return out
+        stages.append(s)
+    if not cols:
+        return np.zeros(len(F.X), dtype=np.intp)
+    on = F.raw[:, cols] > 0
+    last = len(cols) - 1 - on[:, ::-1].argmax(axis=1)
+    return np.where(on.any(axis=1), np.array(stages, dtype=np.intp)[last], 0)
+
+
+_SEGMENT_COLUMNS = tuple(f"department_{d}" for d in (*DEPARTMENTS, "other", "unknown"))
 
 
 def segment(F: Features) -> np.ndarray:
     """Department index per row (the send-time model's segment); unknown is its own segment."""
-    names = [f"department_{d}" for d in (*DEPARTMENTS, "other", "unknown")]
-    cols = np.stack([F.column(n) for n in names], axis=1)
-    return np.argmax(cols, axis=1)
+    return F.raw[:, [F.position(n) for n in _SEGMENT_COLUMNS]].argmax(axis=1)
+
+
+#: POINTS as (profile kind, window days, points each, cap)
+_POINTS_BY_KIND = tuple(
+    (name.rsplit("_", 1)[0], int(name.rsplit("_", 1)[1].rstrip("d")), each, cap) for name, each, cap in POINTS
+)
 
 
 def profile_points(profiles: Sequence[Mapping[str, Any] | None], now: datetime) -> np.ndarray:
@@ -71,11 +87,11 @@ def profile_points(profiles: Sequence[Mapping[str, Any] | None], now: datetime) 
     today = int(now.timestamp() // DAY_SECONDS)
     out = np.zeros(len(profiles))
     for i, p in enumerate(profiles):
-        days = (p or {}).get("days", {})
+        days = (p or {}).get("days")
+        if not days:
+            continue  # no history: 0 points
         total = 0.0
-        for name, each, cap in POINTS:
-            kind, window = name.rsplit("_", 1)
-            w = int(window.rstrip("d"))
+        for kind, w, each, cap in _POINTS_BY_KIND:
             n = sum(c for d, c in days.get(kind, {}).items() if today - w < int(d) <= today)
             total += min(each * n, cap)
         out[i] = total
@@ -102,6 +118,15 @@ class DecisionExtras:
         self.seed = e.seed
         self.content = ContentSlots(settings.content, seed=e.seed)
         self.channel = ChannelModel(seed=e.seed)
+        #: one send-time model per thread (the API decides in several), restarted per batch
+        #: with that batch's seed instead of built anew
+        self._local = threading.local()
+
+    def _send_time_model(self) -> SendTimeModel:
+        model = getattr(self._local, "send_time", None)
+        if model is None:
+            model = self._local.send_time = SendTimeModel(allowed_hours=self.quiet_hours, seed=self.seed)
+        return model
 
     def build(
         self,
@@ -115,26 +140,28 @@ class DecisionExtras:
         *,
         send_time: np.ndarray | None = None,
         default_content: np.ndarray | None = None,
+        points: np.ndarray | None = None,
     ) -> Extras:
         """``send_time`` (n,) bool: rows that get a best send time (all by default);
         ``default_content`` (n,) bool: rows pushed each slot's first variant instead of the
-        bandit's (both for the impact arms of decision/experiment.py)."""
+        bandit's (both for the impact arms of decision/experiment.py); ``points``: the rows'
+        :func:`profile_points` when the caller has them."""
         n = len(chosen)
         fields: list[dict[str, Any]] = [{} for _ in range(n)]
         kinds = [self.entries[int(a)].kind for a in chosen]
         acting = np.array([k != "wait" for k in kinds], dtype=bool)
-        points = profile_points(profiles, now)
+        points = profile_points(profiles, now) if points is None else points
         prob = points_probability(points)
         hours = np.full(n, -1, dtype=np.int64)
         if self.enabled_send_time and acting.any():
             off, known = utc_offsets(timezones, now)
-            local = to_local(profile_hour_counts(profiles), off)
-            opens = to_local(profile_hour_counts(profiles, OPEN_WEIGHTS), off)
-            sends = to_local(profile_hour_counts(profiles, SEND_WEIGHTS), off)
+            counts = profile_hour_counts_many(profiles, (ENGAGEMENT_WEIGHTS, OPEN_WEIGHTS, SEND_WEIGHTS))
+            local, opens, sends = to_local(counts, off)
+            daily = _daily(local)
             seg = segment(F)
-            model = SendTimeModel(allowed_hours=self.quiet_hours, seed=self.seed + int(now.timestamp()) % 9973)
-            model.fit(local, seg)  # the batch is the empirical prior for its segments
-            st = model.choose(local, seg, now, off, known, opens=opens, sends=sends)
+            model = self._send_time_model().restart(self.seed + int(now.timestamp()) % 9973)
+            model.fit(local, seg, daily)  # the batch is the empirical prior for its segments
+            st = model.choose(local, seg, now, off, known, opens=opens, sends=sends, daily=daily)
             hours = st.hour
             timed = acting if send_time is None else acting & send_time
             if send_time is not None:
@@ -155,11 +182,12 @@ class DecisionExtras:
                 first = self.content.variants[next(s for s, f in SLOT_FIELDS.items() if f == fname)][0]
                 for i in np.flatnonzero(default_content):
                     values[i] = first
+        points_l, prob_l, acting_l = points.tolist(), prob.tolist(), acting.tolist()
         for i in range(n):
-            fields[i]["lead_score"] = int(round(points[i]))
-            fields[i]["conversion_probability"] = round(float(prob[i]), 4)
-            fields[i]["expected_value"] = round(float(prob[i] * DEFAULT_DEAL_VALUE), 2)
-            if acting[i] and names[i] != "none":
+            fields[i]["lead_score"] = int(round(points_l[i]))
+            fields[i]["conversion_probability"] = round(prob_l[i], 4)
+            fields[i]["expected_value"] = round(prob_l[i] * DEFAULT_DEAL_VALUE, 2)
+            if acting_l[i] and names[i] != "none":
                 fields[i]["best_channel"] = names[i]
             if kinds[i] in EMAIL_KINDS:
                 for fname, values in content.items():

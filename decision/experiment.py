@@ -125,9 +125,23 @@ def assign_arms(
             + ", ".join(f"{arm} {share}" for arm, share in cuts)
         )
     u = unit_hash(ids, salt)
+    if len(u) <= _SCALAR_MAX:  # a real-time decision: the same cuts, in Python
+        return np.array([_arm_of(x, cuts) for x in u.tolist()], dtype=str) if len(u) else np.zeros(0, dtype=str)
     arms = np.full(len(u), ENGINE, dtype=object)
     upper = sum(share for _, share in cuts)
     for arm, share in reversed(cuts):  # narrower prefixes overwrite: arm k gets [lo_k, hi_k)
         arms[u < upper] = arm
         upper -= share
     return arms.astype(str)
+
+
+def _arm_of(u: float, cuts: list[tuple[str, float]]) -> str:
+    """The arm of one unit value: exactly what :func:`assign_arms`' array loop gives it (the
+    same running sums, narrowest prefix last)."""
+    upper = sum(share for _, share in cuts)
+    arm_of = ENGINE
+    for arm, share in reversed(cuts):
+        if u < upper:
+            arm_of = arm
+        upper -= share
+    return arm_of

@@ -178,6 +178,10 @@ def feature_version(topics: Sequence[str] = DEFAULT_TOPICS, vocab: Vocabulary = 
     return _schema(tuple(topics), vocab).version
 
 
+_WINDOW_EDGES = np.array(WINDOWS, dtype=float)
+assert (np.diff(_WINDOW_EDGES) > 0).all() and WINDOWS[-1] == 90  # the topic and rate columns read 90 days
+
+
 @dataclass(frozen=True)
 class _Schema:
     """What :func:`featurize` derives from the names alone, built once per (topics, vocabulary)."""
@@ -255,12 +259,21 @@ class Features:
         return Features(self.X[rows], self.raw[rows], self.names, self.version, self.index)
 
 
+_COMPILED = {id(p): [(name, re.compile(pat)) for name, pat in p.items()] for p in (SENIORITY, DEPARTMENTS)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _title_classes(title: str | None) -> tuple[str, str]:
+    """(seniority, department) of a job title: a few distinct titles recur across contacts."""
+    return _title_class(title, SENIORITY, "individual"), _title_class(title, DEPARTMENTS, "other")
+
+
 def _title_class(title: str | None, patterns: dict[str, str], fallback: str) -> str:
     if not title:
         return "unknown"
     t = title.lower()
-    for name, pat in patterns.items():
-        if re.search(pat, t):
+    for name, pat in _COMPILED[id(patterns)]:
+        if pat.search(t):
             return name
     return fallback
 
@@ -301,18 +314,21 @@ def featurize(
                 last[i, k] = (now_ts - ts) / DAY_SECONDS
             elif k is not None:
                 future[i, k] = True
-    r, k, age, c = (np.asarray(v, dtype=float) for v in (rows, kix, ages, counts))
-    ri, ki = r.astype(int), k.astype(int)
-    # buckets after today are the future; so is today's bucket of a kind seen after `now`
-    # (it cannot be split), which undercounts today rather than leak
-    ok = (age > 0) | ((age == 0) & ~future[ri, ki]) if len(r) else age >= 0
-    r, k, age, c = r[ok].astype(int), k[ok].astype(int), age[ok], c[ok]
-    win = {}
-    for w in (*WINDOWS, 90):
-        m = np.zeros((n, len(kinds)))
-        sel = age < w
-        np.add.at(m, (r[sel], k[sel]), c[sel])
-        win[w] = m
+    r, k = np.asarray(rows, dtype=np.intp), np.asarray(kix, dtype=np.intp)
+    age, c = np.asarray(ages, dtype=float), np.asarray(counts, dtype=float)
+    if len(r):
+        # buckets after today are the future; so is today's bucket of a kind seen after `now`
+        # (it cannot be split), which undercounts today rather than leak
+        ok = (age > 0) | ((age == 0) & ~future[r, k])
+        r, k, age, c = r[ok], k[ok], age[ok], c[ok]
+    # counts per window in one pass: each bucket's band is the narrowest window holding it
+    # (len(WINDOWS): none), and a window's count sums the bands up to its own (exact: counts
+    # are whole numbers)
+    nk, nb = len(kinds), len(WINDOWS) + 1
+    band = np.searchsorted(_WINDOW_EDGES, age, side="right")
+    per_band = np.bincount((band * n + r) * nk + k, weights=c, minlength=nb * n * nk)
+    cum = per_band.reshape(nb, n, nk).cumsum(axis=0)
+    win = {w: cum[j] for j, w in enumerate(WINDOWS)}
     # recency from buckets where `last` is missing or in the future (day granularity)
     bucket_recent = np.full((n, len(kinds)), np.inf)
     np.minimum.at(bucket_recent, (r, k), age)
@@ -323,7 +339,7 @@ def featurize(
     raw[:, schema.since_cols] = np.where(np.isnan(last[:, :na]), NEVER_DAYS, last[:, :na])
     for w in (7, 30):
         raw[:, schema.page_cols[w]] = win[w][:, schema.page_ix]
-    t_counts = np.stack([win[90][:, kind_ix[f"topic:{t}"]] for t in topics], axis=1) if topics else np.zeros((n, 0))
+    t_counts = win[90][:, [kind_ix[f"topic:{t}"] for t in topics]]
     shares = t_counts / (t_counts.sum(axis=1, keepdims=True) + 1.0)
     for j, t in enumerate(topics):
         raw[:, col[f"topic_{t}"]] = shares[:, j]
@@ -331,9 +347,9 @@ def featurize(
     raw[:, col["email_open_rate"]] = win[90][:, kind_ix["email_open"]] / (sent + 1.0)
     raw[:, col["email_click_rate"]] = win[90][:, kind_ix["email_click"]] / (sent + 1.0)
     for touch, group in (("marketing", MARKETING_TOUCH), ("sales", SALES_TOUCH)):
-        g = np.stack([last[:, kind_ix[x]] for x in group], axis=1)
+        g = last[:, [kind_ix[x] for x in group]]
         never = np.isnan(g).all(axis=1)
-        since = np.where(never, NEVER_DAYS, np.nanmin(np.where(np.isnan(g), np.inf, g), axis=1))
+        since = np.where(never, NEVER_DAYS, np.where(np.isnan(g), np.inf, g).min(axis=1))  # no NaN left
         raw[:, col[f"days_since_{touch}_touch"]] = since
         raw[:, col[f"never_{touch}_touch"]] = never
     _static(contacts, raw, col, vocab)
@@ -360,7 +376,7 @@ def _static(contacts: Sequence[Contact], raw: np.ndarray, col: dict[str, int], v
         raw[i, col["employees_missing"]] = not (emp and emp > 0)
         raw[i, col["log_revenue"]] = rev if rev and rev > 0 else 0.0
         raw[i, col["revenue_missing"]] = not (rev and rev > 0)
-        title = c.job_title or c.role
-        raw[i, col[f"seniority_{_title_class(title, SENIORITY, 'individual')}"]] = 1
-        raw[i, col[f"department_{_title_class(title, DEPARTMENTS, 'other')}"]] = 1
+        seniority, department = _title_classes(c.job_title or c.role)
+        raw[i, col[f"seniority_{seniority}"]] = 1
+        raw[i, col[f"department_{department}"]] = 1
         raw[i, col[f"stage_{_bucket(_stage_key(c.lifecycle_stage), vocab.stages)}"]] = 1

@@ -33,26 +33,35 @@ class RulesPolicy:
         self, batch: list[ContactView], now: datetime, envs: Sequence[dict[str, Any]] | None = None
     ) -> list[Decision]:
         """``envs``: the rows' expression environments when the caller already built them."""
-        out = []
+        return [self.decision(view, m, now) for view, m in zip(batch, self.match(batch, now, envs), strict=True)]
+
+    def match(
+        self, batch: Sequence[ContactView], now: datetime, envs: Sequence[dict[str, Any]] | None = None
+    ) -> list[int | None]:
+        """Per row, the index of the first rule whose ``when`` holds (None: no rule matched)."""
+        out: list[int | None] = []
         for i, view in enumerate(batch):
             env = envs[i] if envs is not None else expression_env(view, now)
-            rule = next(
-                (r for r, e in zip(self.rules, self._compiled, strict=True) if e.holds(env, view.contact.id)), None
-            )
-            actions = (
-                [Action(kind=a.kind, connector=a.connector, payload=a.payload()) for a in rule.actions] if rule else []
-            )
-            reason = (rule.reason or f"Matched rule {rule.name!r}") if rule else "No rule matched"
-            out.append(
-                Decision(
-                    contact_id=view.contact.id,
-                    actions=actions,
-                    policy=self.name,
-                    policy_version=self.version,
-                    propensity=1.0,
-                    arm="rules",
-                    explanation=reason,
-                    created_at=now,
-                )
-            )
+            out.append(next((r for r, e in enumerate(self._compiled) if e.holds(env, view.contact.id)), None))
         return out
+
+    def actions(self, rule: int | None) -> list[Action]:
+        """The actions rule number ``rule`` orders (none for None: no rule matched)."""
+        if rule is None:
+            return []
+        return [Action(kind=a.kind, connector=a.connector, payload=a.payload()) for a in self.rules[rule].actions]
+
+    def decision(self, view: ContactView, rule: int | None, now: datetime) -> Decision:
+        """The decision for ``view`` when rule number ``rule`` matched (None: no rule did)."""
+        matched = self.rules[rule] if rule is not None else None
+        reason = (matched.reason or f"Matched rule {matched.name!r}") if matched else "No rule matched"
+        return Decision(
+            contact_id=view.contact.id,
+            actions=self.actions(rule),
+            policy=self.name,
+            policy_version=self.version,
+            propensity=1.0,
+            arm="rules",
+            explanation=reason,
+            created_at=now,
+        )

@@ -50,12 +50,22 @@ def profile_hour_counts(
     profiles: Sequence[Mapping[str, Any] | None], weights: Mapping[str, float] = ENGAGEMENT_WEIGHTS
 ) -> np.ndarray:
     """(n, 168) weighted engagement counts by UTC hour of week from profiles' ``hours``."""
-    out = np.zeros((len(profiles), HOURS_OF_WEEK))
+    return profile_hour_counts_many(profiles, (weights,))[0]
+
+
+def profile_hour_counts_many(
+    profiles: Sequence[Mapping[str, Any] | None], weightings: Sequence[Mapping[str, float]]
+) -> np.ndarray:
+    """(w, n, 168): :func:`profile_hour_counts` for each weighting, in one pass over the profiles."""
+    out = np.zeros((len(weightings), len(profiles), HOURS_OF_WEEK))
     for i, p in enumerate(profiles):
-        hours = (p or {}).get("hours", {})
-        for kind, w in weights.items():
-            for h, c in hours.get(kind, {}).items():
-                out[i, int(h) % HOURS_OF_WEEK] += w * c
+        hours = (p or {}).get("hours")
+        if not hours:
+            continue
+        for w_ix, weights in enumerate(weightings):
+            for kind, w in weights.items():
+                for h, c in hours.get(kind, {}).items():
+                    out[w_ix, i, int(h) % HOURS_OF_WEEK] += w * c
     return out
 
 
@@ -79,10 +89,38 @@ def utc_offsets(timezones: Sequence[str | None], now: datetime) -> tuple[np.ndar
 
 
 def to_local(counts_utc: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Rotate (n, 168) UTC hour-of-week counts into each contact's local week."""
-    n = len(counts_utc)
-    src = (np.arange(HOURS_OF_WEEK)[None, :] - np.asarray(offsets)[:, None]) % HOURS_OF_WEEK
-    return counts_utc[np.arange(n)[:, None], src]
+    """Rotate (..., n, 168) UTC hour-of-week counts into each contact's local week."""
+    n = counts_utc.shape[-2]
+    src = (_HOURS[None, :] - np.asarray(offsets)[:, None]) % HOURS_OF_WEEK
+    return counts_utc[..., np.arange(n)[:, None], src]
+
+
+_HOURS = np.arange(HOURS_OF_WEEK)
+_HOURS.flags.writeable = False
+
+
+@functools.lru_cache(maxsize=16)
+def _initial_state(seed: int) -> dict[str, Any]:
+    """The bit generator state ``default_rng([seed, 2024])`` starts from (read-only use)."""
+    return np.random.default_rng([seed, 2024]).bit_generator.state
+
+
+@functools.lru_cache(maxsize=8)
+def _allowed(lo: int, hi: int) -> np.ndarray:
+    hours = np.arange(24)
+    out = (hours >= lo) & (hours <= hi)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _convention(hour: int) -> np.ndarray:
+    """Unnormalized circular bump around the conventional send hour (read-only)."""
+    d = np.abs(np.arange(24) - hour)
+    d = np.minimum(d, 24 - d)
+    conv = np.exp(-0.5 * (d / 2.0) ** 2)
+    conv.flags.writeable = False
+    return conv
 
 
 @functools.lru_cache(maxsize=8)
@@ -150,14 +188,25 @@ class SendTimeModel:
     population_counts: np.ndarray = field(default_factory=lambda: np.zeros(24))
 
     def __post_init__(self) -> None:
-        self._rng = np.random.default_rng([self.seed, 2024])
+        self._rng = np.random.Generator(np.random.PCG64(0))
+        self._rng.bit_generator.state = _initial_state(self.seed)
         self._kernel = _circular_kernel(self.smooth_hours)
-        lo, hi = self.allowed_hours
-        self._allowed = (np.arange(24) >= lo) & (np.arange(24) <= hi)
+        self._allowed = _allowed(*self.allowed_hours)
 
-    def fit(self, local_counts: np.ndarray, segments: np.ndarray) -> SendTimeModel:
-        """Add (n, 168) local counts to the segment and population aggregates."""
-        day = _daily(local_counts)
+    def restart(self, seed: int) -> SendTimeModel:
+        """This model as if built afresh with ``seed``: no aggregates, the seed's random stream
+        (resetting a generator costs a tenth of seeding a new one, which a real-time decision
+        would otherwise pay per call)."""
+        self.seed = seed
+        self.segment_counts = {}
+        self.population_counts = np.zeros(24)
+        self._rng.bit_generator.state = _initial_state(seed)
+        return self
+
+    def fit(self, local_counts: np.ndarray, segments: np.ndarray, daily: np.ndarray | None = None) -> SendTimeModel:
+        """Add (n, 168) local counts to the segment and population aggregates (``daily``: their
+        :func:`_daily` sums when the caller has them)."""
+        day = _daily(local_counts) if daily is None else daily
         segments = np.asarray(segments)
         self.population_counts = self.population_counts + day.sum(axis=0)
         for s in _distinct(segments):
@@ -167,9 +216,7 @@ class SendTimeModel:
 
     def prior_shares(self, segments: np.ndarray) -> np.ndarray:
         """(n, 24) hour shares of each contact's segment, shrunk toward the population."""
-        d = np.abs(np.arange(24) - self.convention_hour)
-        d = np.minimum(d, 24 - d)
-        conv = np.exp(-0.5 * (d / 2.0) ** 2)
+        conv = _convention(self.convention_hour)
         pop = self._kernel @ self.population_counts + self.convention_strength * conv / conv.sum() + 0.1
         pop_share = pop / pop.sum()
         segments = np.asarray(segments).ravel()
@@ -178,11 +225,14 @@ class SendTimeModel:
         for j, s in enumerate(uniq):
             seg = self._kernel @ self.segment_counts.get(s, np.zeros(24))
             table[j] = (seg + self.segment_strength * pop_share) / (seg.sum() + self.segment_strength)
-        return table[np.searchsorted(uniq, segments)]
+        row = {s: j for j, s in enumerate(uniq)}
+        return table[[row[s] for s in segments.tolist()]]
 
-    def posterior_daily(self, local_counts: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    def posterior_daily(
+        self, local_counts: np.ndarray, segments: np.ndarray, daily: np.ndarray | None = None
+    ) -> np.ndarray:
         """(n, 24) Gamma shape parameters of each contact's hour-of-day rates."""
-        own = _daily(local_counts) @ self._kernel.T
+        own = (_daily(local_counts) if daily is None else daily) @ self._kernel.T
         return own + self.contact_strength * self.prior_shares(segments)
 
     def choose(
@@ -196,6 +246,7 @@ class SendTimeModel:
         opens: np.ndarray | None = None,
         sends: np.ndarray | None = None,
         sample: bool = True,
+        daily: np.ndarray | None = None,
     ) -> SendTimeChoice:
         """Thompson-sample the next send slot per contact (``sample=False``: posterior mean).
 
@@ -204,10 +255,11 @@ class SendTimeModel:
         lowered where it is quiet). ``opens`` / ``sends`` (n, 168, optional): email opens and
         sends by local hour of week, which update each hour's Beta posterior open rate. The draw
         is the posterior mean plus ``exploration`` times the posterior noise, so a cold start
-        stays near the prior instead of scattering sends over the day.
+        stays near the prior instead of scattering sends over the day. ``daily``: the
+        :func:`_daily` sums of ``local_counts`` when the caller has them.
         """
         n = len(local_counts)
-        alpha24 = self.posterior_daily(local_counts, segments)
+        alpha24 = self.posterior_daily(local_counts, segments, daily)
         share = alpha24 / alpha24.sum(axis=1, keepdims=True)
         rel = share / share.max(axis=1, keepdims=True)
         o = np.zeros((n, 24)) if opens is None else _daily(opens)
@@ -239,9 +291,16 @@ class SendTimeModel:
         return SendTimeChoice(hour.astype(np.int64), slot, at, weekly, values)
 
 
+@functools.lru_cache(maxsize=1024)
 def local_iso(at: datetime, offset_hours: int) -> str:
-    """``at`` written in a fixed UTC offset, e.g. ``2026-03-02T14:00:00+01:00``."""
-    return at.astimezone(timezone(timedelta(hours=offset_hours))).isoformat()
+    """``at`` written in a fixed UTC offset, e.g. ``2026-03-02T14:00:00+01:00`` (cached: within
+    an hour, every decision sends at one of a few dozen instants)."""
+    return at.astimezone(_fixed_zone(offset_hours)).isoformat()
+
+
+@functools.lru_cache(maxsize=64)
+def _fixed_zone(offset_hours: int) -> timezone:
+    return timezone(timedelta(hours=offset_hours))
 
 
 def _daily(counts168: np.ndarray) -> np.ndarray:

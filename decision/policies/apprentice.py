@@ -98,6 +98,20 @@ class Apprentice(Policy):
     def _effective_mask(self, X, mask, baseline):
         if baseline is None or self.graduated:  # no teacher, or no longer needed: free choice
             return mask, np.zeros_like(mask)
+        # inside the inner policy's batch scope, the same (X, mask, baseline) arrays are asked
+        # for again (choose, then probabilities): answered once
+        # (one tuple, read once: a thread sharing the scope never pairs its key with another's mask)
+        scope = self.policy.__dict__.get("_batch_scope")
+        if scope is not None:
+            hit = scope.get("apprentice")
+            if hit is not None and hit[0] is X and hit[1] is mask and hit[2] is baseline:
+                return hit[3]
+        out = self._restricted(X, mask, baseline)
+        if scope is not None:
+            scope["apprentice"] = (X, mask, baseline, out)
+        return out
+
+    def _restricted(self, X, mask, baseline):  # noqa: ANN001, ANN202
         allowed = mask & self._mature(X)
         legacy = np.zeros_like(mask)
         if baseline is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from decision.draws import SCALAR_DRAWS, beta
 from hub.errors import DecisionError
 
 from .base import Policy, masked, mc_winners, win_shares
@@ -79,6 +80,8 @@ class BetaBernoulli(Policy):
         :meth:`choose_many` picks, without the Monte-Carlo estimate of its probability."""
         if not hasattr(self, "alpha_"):
             self._check_X(np.zeros((n, 0)))
+        if n == 1 and self.n_actions <= SCALAR_DRAWS:  # a real-time decision: one row per slot
+            return beta(self._rng, self.alpha_[None], self.beta_[None]).argmax(axis=1)
         return np.argmax(self._rng.beta(self.alpha_, self.beta_, size=(n, self.n_actions)), axis=1)
 
     def _choose(self, X, mask):

@@ -7,8 +7,7 @@ covariance matrices, so nothing loops over rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -22,6 +21,26 @@ from .base import Policy, argmax_ties, masked, mc_winners, win_shares
 def _same_rows(a: np.ndarray, b: np.ndarray) -> bool:
     """The same batch: the same array, or one with equal rows (each ``*_many`` call copies X)."""
     return a is b or (a.shape == b.shape and np.array_equal(a, b))
+
+
+class _BatchScope:
+    """:meth:`_DisjointLinear.one_batch` as a plain context manager (a generator-based one costs
+    more than the one-row work it saves; a decision enters it a dozen times)."""
+
+    __slots__ = ("policy", "outer")
+
+    def __init__(self, policy: _DisjointLinear) -> None:
+        self.policy = policy
+        self.outer = False
+
+    def __enter__(self) -> None:
+        if self.policy.__dict__.get("_batch_scope") is None:
+            self.policy.__dict__["_batch_scope"] = {}
+            self.outer = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.outer:
+            self.policy.__dict__["_batch_scope"] = None
 
 
 class _DisjointLinear(Policy):
@@ -122,7 +141,7 @@ class _DisjointLinear(Policy):
     def _scoped(self, X: np.ndarray, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
         """``compute()`` for the rows X, kept for the batch inside :meth:`one_batch` (the first
         batch seen in the scope; any other rows are computed afresh)."""
-        scope = getattr(self, "_batch_scope", None)
+        scope = self.__dict__.get("_batch_scope")
         if scope is None:
             return compute()
         if scope.get("X") is None:
@@ -208,21 +227,13 @@ class _DisjointLinear(Policy):
             cached = self.__dict__["_cov32_cache"] = self.cov_.astype(np.float32)
         return cached
 
-    @contextmanager
-    def one_batch(self) -> Iterator[None]:
+    def one_batch(self) -> _BatchScope:
         """Within this block the model does not change, and the design matrix, means and
         widths of the block's batch (the first rows it sees, or a copy of them) are computed
         once: the apprentice reads widths to judge maturity, then to choose, and the engine
         reads means and probabilities again for budgets and the long-term rerank. Nested
         blocks share the outer one's."""
-        if getattr(self, "_batch_scope", None) is not None:
-            yield
-            return
-        self._batch_scope: dict[str, np.ndarray] | None = {}
-        try:
-            yield
-        finally:
-            self._batch_scope = None
+        return _BatchScope(self)
 
     def _forget(self, rows: int) -> None:
         factor = 0.5 ** (rows / self.half_life)

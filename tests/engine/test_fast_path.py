@@ -8,6 +8,7 @@ tests pin that none of it changes what is decided.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -162,3 +163,122 @@ def test_content_choice_has_the_bandits_choice_distribution():
     for j, v in enumerate("abc"):
         assert abs(fast.count(v) / 20_000 - float(np.mean(slow == j))) < 0.02
     assert fast.count("a") > fast.count("b") > fast.count("c")
+
+
+def test_a_restarted_send_time_model_draws_as_a_newly_built_one():
+    """The extras restart one send-time model per batch instead of seeding a new one."""
+    from decision.send_time import SendTimeModel
+
+    rng = np.random.default_rng(4)
+    local = rng.poisson(0.3, size=(12, 168)).astype(float)
+    local[0] *= 40  # one contact over the hour-of-week threshold
+    seg, off = rng.integers(0, 3, 12), rng.integers(-8, 9, 12)
+    reused = SendTimeModel(seed=1).fit(local, seg)  # some other batch first
+    reused.choose(local, seg, NOW, off)
+    for seed in (5, 5, 9):
+        fresh = SendTimeModel(seed=seed).fit(local, seg).choose(local, seg, NOW, off)
+        again = reused.restart(seed).fit(local, seg).choose(local, seg, NOW, off)
+        assert again.field_value == fresh.field_value
+        np.testing.assert_array_equal(again.slot, fresh.slot)
+
+
+def test_long_term_tables_follow_learning_and_loading():
+    from decision.long_term import LongTermValue
+
+    lt = LongTermValue(3, 4, prior_lift=np.full((3, 4), 0.01), wait_action=0)
+    p0, stages = np.array([0.05, 0.3]), np.array([0, 2])
+    before = lt.value(p0, stages, np.ones(2))
+    lt.learn(np.array([1, 1, 0, 2]), np.array([0, 2, 0, 2]), np.array([1.0, 1.0, 0.0, 0.0]), 0)
+    after = lt.value(p0, stages, np.ones(2))
+    assert not np.allclose(before, after)
+    fresh = LongTermValue(3, 4, prior_lift=np.full((3, 4), 0.01), wait_action=0)
+    fresh.load_state(lt.state())
+    np.testing.assert_array_equal(fresh.value(p0, stages, np.ones(2)), after)
+    lt.load_state(LongTermValue(3, 4, wait_action=0).state())  # new sums drop the cached tables
+    np.testing.assert_array_equal(lt.value(p0, stages, np.ones(2)), before)
+
+
+def test_window_counts_equal_counting_each_window_directly():
+    """featurize counts every window in one pass; here each window is counted on its own."""
+    from decision.features import ACTIVITY_KINDS, WINDOWS
+
+    batch = views(25, seed=8)
+    engine = EnginePolicy(DecisionSettings.model_validate({"rules": RULES}))
+    F = engine.features(batch, NOW)
+    for i, view in enumerate(batch):
+        for kind in ACTIVITY_KINDS:
+            for w in WINDOWS:
+                # calendar days: window w holds the buckets of the last w days, today included
+                today = NOW.date()
+                n = sum(
+                    1
+                    for a in view.activities
+                    if a.type.value == kind and a.occurred_at <= NOW and (today - a.occurred_at.date()).days < w
+                )
+                assert F.column(f"{kind}_{w}d")[i] == n, (i, kind, w)
+
+
+def test_the_apprentice_decides_alike_inside_and_outside_a_batch_scope():
+    """Inside a scope the restricted mask and widths are computed once and reused; outside,
+    every call computes its own: the same choices and probabilities either way."""
+    batch = views(30)
+    engine, _ = trained(batch)
+    F = engine.features(batch, NOW)
+    mask = engine.mask(batch, NOW, F)
+    baseline = np.full(len(batch), engine.wait_index)
+    model = engine.model
+    out = []
+    for scoped in (True, False):
+        model.policy._rng = np.random.default_rng(3)
+        scope = model._one_batch() if scoped else contextlib.nullcontext()
+        with scope:
+            c = model.choose_many(F.X, mask, baseline=baseline)
+            p = model.probabilities_many(F.X, mask, baseline=baseline)
+        out.append((c.actions, c.propensities, p))
+    for a, b in zip(*out, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n", [1, 2, 10])
+def test_beta_draws_one_by_one_equal_the_array_draw(n):
+    from decision.policies import BetaBernoulli
+
+    a, b = BetaBernoulli(n_actions=3, seed=4), BetaBernoulli(n_actions=3, seed=4)
+    for p in (a, b):
+        p.learn_many(np.zeros((30, 0)), np.arange(30) % 3, (np.arange(30) % 4 == 0).astype(float))
+    scalar = a.thompson_draw(n)  # one row: its draws one by one; more: one array call
+    expected = np.argmax(b._rng.beta(b.alpha_, b.beta_, size=(n, 3)), axis=1)
+    np.testing.assert_array_equal(scalar, expected)
+    assert a._rng.random() == b._rng.random()  # and the streams moved alike
+
+
+def test_send_times_are_the_same_when_threads_decide_at_once():
+    """The API decides in several threads with one engine: each thread restarts its own
+    send-time model, so a send time never depends on another thread's batch."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hub.profile import build_profile
+
+    batch = views(12, seed=5)
+    engine = EnginePolicy(DecisionSettings.model_validate({"rules": RULES}))
+    F = engine.features(batch, NOW)
+    profiles = [build_profile(v.activities, NOW) for v in batch]
+    chosen = np.full(len(batch), engine.ids.index(next(a.id for a in engine.entries if a.kind == "email")))
+
+    def send_times(i: int) -> list[str]:
+        rows = [i % len(batch)] if i % 2 else list(range(len(batch)))  # one row, or the batch
+        ex = engine.extras.build(
+            [profiles[j] for j in rows],
+            ["Europe/Berlin"] * len(rows),
+            [False] * len(rows),
+            [False] * len(rows),
+            F.subset(np.array(rows)),
+            chosen[rows],
+            NOW,
+        )
+        return [f.get("best_send_time") for f in ex.fields]
+
+    expected = [send_times(i) for i in range(40)]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(send_times, range(40))) == expected

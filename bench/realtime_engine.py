@@ -1,0 +1,119 @@
+"""CPU of one real-time decision: the engine's ``decide`` on one row, and the API's whole decision in-process.
+
+The same setting as bench/api_load.py and tests/api/test_speed_quick.py (the API's decision is
+``hub.api.realtime.RealtimeDecider.decide``: store reads, the engine, the insert): a SQLite store of
+``--contacts`` seeded contacts, the engine defaults of ``hub demo``, a trained snapshot loaded
+(the current model, not v0). Each figure is the best of ``--rounds`` rounds of CPU time
+(``time.process_time``), interleaved with the calibration workload of test_speed_quick.py so a
+figure can be read against the machine's speed at that moment (``calib``: ms of one
+calibration; ``x calib``: the decision's cost in calibrations). Prints one JSON line.
+
+    python bench/realtime_engine.py [--rounds 9] [--calls 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+
+def calibration() -> None:
+    """The fixed mix of small numpy calls and Python object work of tests/api/test_speed_quick.py."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(9, 40))
+    for _ in range(50):
+        m = a @ a.T
+        np.argmax(np.where(m > 0, m, -np.inf), axis=1)
+        {f"k{j}": j * 1.5 for j in range(40)}  # noqa: B018
+        sorted(str(j) for j in range(30))
+
+
+def per_call_ms(fn, calls: int) -> float:  # noqa: ANN001
+    t = time.process_time()
+    for i in range(calls):
+        fn(i)
+    return (time.process_time() - t) * 1000 / calls
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--calls", type=int, default=200)
+    ap.add_argument("--contacts", type=int, default=100)
+    args = ap.parse_args()
+
+    from bench.api_load import TOKEN, seed, train, write_config
+
+    os.environ["HUB_BENCH_TOKEN"] = TOKEN
+    from decision.interface import ContactView
+    from hub.api.realtime import RealtimeDecider, load_profile, session_activity
+    from hub.api.schemas import ContactRef, SessionContext
+    from hub.config import load_settings
+    from hub.models import utcnow
+    from hub.pipeline.context import HubContext
+    from hub.pipeline.decide import LOOKBACK_DAYS
+
+    tmp = Path(tempfile.mkdtemp())
+    url = f"sqlite:///{tmp / 'realtime.db'}"
+    seed(url, args.contacts)
+    config = write_config(tmp, url)
+    version = train(config, rows=1_000)
+    ctx = HubContext.build(load_settings(config), embedded=True)
+    page = SessionContext(page="/pricing", campaign="bench")
+    refs = [ContactRef(email=f"person{i}@bench.example") for i in range(args.contacts)]
+    decider = RealtimeDecider(ctx, 1.0)  # what POST /v1/decisions calls
+    assert decider.decide(refs[0], page).policy_version == version  # the trained model decides
+    now = utcnow()
+    views = []
+    with ctx.store.begin() as conn:  # what the decider hands the engine: stored activities + the visit
+        for ref in refs:
+            contact, acts = load_profile(conn, ref, now - timedelta(days=LOOKBACK_DAYS))
+            acts.append(session_activity(contact.id, page, now))
+            views.append(ContactView(contact=contact, activities=acts))
+    engine = ctx.policy
+    n = len(views)
+
+    def one_row(i: int) -> None:
+        engine.decide([views[i % n]], now)
+
+    def realtime(i: int) -> None:
+        decider.decide(refs[(i * 7) % n], page)
+
+    for i in range(50):
+        one_row(i)
+    best = {"engine_one_row": float("inf"), "api_decision": float("inf"), "calibration": float("inf")}
+    for _ in range(args.rounds):
+        best["calibration"] = min(best["calibration"], per_call_ms(lambda _i: calibration(), 50))
+        best["engine_one_row"] = min(best["engine_one_row"], per_call_ms(one_row, args.calls))
+        best["api_decision"] = min(best["api_decision"], per_call_ms(realtime, args.calls // 2))
+    decider.close()
+    ctx.close()
+    calib = best["calibration"]
+    print(
+        f"engine decide, one row: {best['engine_one_row']:.3f} ms CPU ({best['engine_one_row'] / calib:.2f} x calib); "
+        f"RealtimeDecider.decide in-process (SQLite): {best['api_decision']:.3f} ms CPU "
+        f"({best['api_decision'] / calib:.2f} x calib); "
+        f"calib {calib:.3f} ms; load {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "realtime_engine",
+                "model": version,
+                "load_avg_1m": os.getloadavg()[0],
+                **{f"{k}_ms": round(v, 4) for k, v in best.items()},
+            },
+            sort_keys=True,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
