@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -377,6 +378,14 @@ class EnginePolicy:
 
     # -- deciding ----------------------------------------------------------------------------
 
+    def _with_profiles(self, batch: list[ContactView], now: datetime) -> list[ContactView]:
+        """Views given as activities (the real-time API's) get the profile built from them, so
+        the lead score, send time and long-term value read the history the features read; the
+        decide workers' views carry their stored profile already."""
+        if all(v.profile is not None for v in batch):
+            return batch
+        return [v if v.profile is not None else replace(v, profile=self._profile(v, now)) for v in batch]
+
     def _profile(self, view: ContactView, now: datetime) -> dict[str, Any]:
         if view.profile is not None:
             return view.profile
@@ -509,6 +518,7 @@ class EnginePolicy:
             return []
         if any(v.contact.id is None for v in batch):
             raise DecisionError("every contact needs a store id before deciding (arms hash the id).")
+        batch = self._with_profiles(batch, now)
         arms = self.arms([v.contact.id for v in batch])
         envs = [expression_env(v, now) for v in batch]  # read by the rules and the eligibility both
         matched = self.rules.match(batch, now, envs)
@@ -860,6 +870,7 @@ class EnginePolicy:
         out = np.zeros((n, k))
         if n == 0:
             return out
+        batch = self._with_profiles(batch, now)
         e = self.settings.engine
         arms = self.arms([v.contact.id for v in batch])
         F = self.features(batch, now)

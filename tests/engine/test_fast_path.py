@@ -282,3 +282,27 @@ def test_send_times_are_the_same_when_threads_decide_at_once():
     with ThreadPoolExecutor(4) as pool:
         for _ in range(3):
             assert list(pool.map(send_times, range(40))) == expected
+
+
+def test_a_view_with_activities_decides_as_the_same_view_with_its_stored_profile():
+    """Real-time views carry activities, decide workers' views the stored profile: the lead
+    score, send time and long-term value must read the same history from either."""
+    from dataclasses import replace
+
+    from hub.profile import build_profile
+
+    batch = views(30)
+    engine, _ = trained(batch)
+    stored = [replace(v, activities=[], profile=build_profile(v.activities, NOW)) for v in batch]
+    reseed(engine)
+    live = engine.decide(batch, NOW)
+    reseed(engine)
+    kept = engine.decide(stored, NOW)
+    def fields(d):
+        return {k: v for a in d.actions for k, v in a.payload.get("fields", {}).items()}
+
+    scores = [fields(d).get("lead_score") for d in live]
+    assert scores == [fields(d).get("lead_score") for d in kept]
+    assert any(s for s in scores)  # the history is read: some rows score above 0
+    assert [d.action for d in live] == [d.action for d in kept]
+    assert [fields(d) for d in live] == [fields(d) for d in kept]
