@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
 import pytest
 
 from bench.api_load import TOKEN, seed, train, write_config
+from bench.realtime_engine import calibration
 from hub.api.realtime import RealtimeDecider
 from hub.api.schemas import ContactRef, SessionContext
 from hub.config import load_settings
@@ -31,17 +31,6 @@ from hub.pipeline.context import HubContext
 #: at load 41 (6.5); the whole file takes 4 s at load 5, 24 s at load 44.
 GROSS_MS = 3.0
 CALIBRATION_MS = 0.25
-
-
-def calibration(_: int = 0) -> None:
-    """A fixed mix of small numpy calls and Python object work, like a decision's."""
-    rng = np.random.default_rng(0)
-    a = rng.normal(size=(9, 40))
-    for _ in range(50):
-        m = a @ a.T
-        np.argmax(np.where(m > 0, m, -np.inf), axis=1)
-        {f"k{j}": j * 1.5 for j in range(40)}  # noqa: B018
-        sorted(str(j) for j in range(30))
 
 
 def cpu_ms_per_call(fn, calls: int, rounds: int = 3) -> tuple[float, float]:
