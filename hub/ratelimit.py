@@ -8,7 +8,7 @@ never sees more than its limit, however many workers call at once. If Redis lose
 so with ``cold_start`` (vendor limits) it waits one whole window before the first call (also
 on first use ever). Meant for windows of
 seconds to minutes; daily budgets are read from the vendor's own usage headers. Without Redis
-(embedded mode) the same logic runs in process.
+(embedded mode) the same logic runs in process, on the monotonic clock.
 
 >>> limiter = RateLimiter([Limit("ten_secondly", 5, 10)])
 >>> limiter.try_acquire()
@@ -107,7 +107,8 @@ class RateLimiter:
         """``cold_start``: for a vendor's limit, where calls Redis forgot (a restart without
         persistence) still count at the vendor: wait one whole window whenever Redis has no
         record of this limiter. Not for limits the hub enforces itself (login throttling).
-        ``clock`` None: Redis's clock when shared, else ``time.time``."""
+        ``clock`` None: Redis's clock when shared, else ``time.monotonic`` (a wall clock that an
+        NTP step moves forward would free a window early and let the vendor refuse calls)."""
         self.cold_start = cold_start
         self.limits = limits
         self.key = key
@@ -136,7 +137,7 @@ class RateLimiter:
                 self.granted_at = float(answer[3:])
                 return 0.0
             return float(answer)
-        now = self.clock() if self.clock else time.time()
+        now = self.clock() if self.clock else time.monotonic()
         with self._lock:
             wait = 0.0
             for lim in self.limits:
