@@ -36,12 +36,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    # an executemany INSERT goes out as multi-row INSERT ... VALUES pages (SQLAlchemy's
-    # insertmanyvalues, as its psycopg2 dialect does), not as psycopg 3's one INSERT per row:
-    # each of those is executed, and its row's foreign keys checked, on its own
-    engine.dialect.use_insertmanyvalues_wo_returning = True
-    return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
 def alembic_config(engine: Engine) -> Config:

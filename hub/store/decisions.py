@@ -54,9 +54,13 @@ def insert_decisions(
         }
         for d in items
     ]
-    # one multi-row INSERT ... RETURNING, ids in row order: nothing read back by key
-    stmt = insert(decisions).returning(decisions.c.id, sort_by_parameter_order=True)
-    ids = list(conn.execute(stmt, rows).scalars())
+    conn.execute(insert(decisions), rows)
+    keys = [(d.contact_id, request_key) for d in items]
+    q = select(decisions.c.contact_id, decisions.c.id).where(
+        tuple_(decisions.c.contact_id, decisions.c.request_key).in_(keys)
+    )
+    found = {cid: did for cid, did in conn.execute(q)}
+    ids = [found[d.contact_id] for d in items]
     logged = [
         {
             "decision_id": i,
