@@ -125,5 +125,6 @@ def _decide(ctx: HubContext, contact_ids: Sequence[int], request_key: str, owed_
         rows = [row for c, d, i in zip(contacts, decisions, ids, strict=True) for row in push_rows(ctx, c, d, i)]
         result.pushes = governance.enqueue(ctx, conn, gov, contacts, decisions, ids, rows, now)  # autonomy
     result.decided = len(decisions)
+    ctx.decide_growth.added(result.decided + result.pushes)  # after the commit: ANALYZE in its own transaction
     result.connectors = {r["connector"] for r in rows}
     return result
