@@ -186,3 +186,37 @@ def test_a_sync_past_its_time_budget_stops_cleanly_and_a_continuation_finishes_i
     assert rounds >= 3
     assert sync_connector(ctx, "crm").records == 0  # and nothing left behind the cursor
     ctx.close()
+
+
+class ThreadsSeen:
+    """The configured policy, noting the BLAS / OpenMP thread counts it decides under."""
+
+    def __init__(self, policy):
+        self.policy, self.seen = policy, []
+
+    def __getattr__(self, name):
+        return getattr(self.policy, name)
+
+    def decide(self, batch, now):
+        from threadpoolctl import threadpool_info
+
+        self.seen.append({pool["num_threads"] for pool in threadpool_info()})
+        return self.policy.decide(batch, now)
+
+
+def test_decide_runs_with_one_math_thread(tmp_path, store_url, redis_url, crm):
+    """Decide scales by processes: a BLAS pool per core in each would spin on the others' cores."""
+    from threadpoolctl import threadpool_limits
+
+    from hub.pipeline.decide import decide_contacts
+    from hub.pipeline.sync import sync_connector
+
+    seed(crm, n=3, hot=0)
+    ctx = make_ctx(tmp_path, store_url, redis_url)
+    ids = sorted(sync_connector(ctx, "crm").changed)
+    watch = ThreadsSeen(ctx.policy)
+    ctx.__dict__["policy"] = watch  # replaces the cached policy
+    with threadpool_limits(limits=2):  # the pools as a machine with 2 cores starts them (tests set 1)
+        assert decide_contacts(ctx, ids, "threads").decided == 3
+    assert watch.seen == [{1}]
+    ctx.close()

@@ -55,25 +55,32 @@ def hold(
     conn: Connection, rows: list[dict[str, Any]], actions: list[str | None], now: datetime, ttl_hours: float
 ) -> int:
     """Queue ``rows`` (push rows as ``push_rows`` builds them) as held pushes, one approval each."""
+    if not rows:
+        return 0
     expires = now + timedelta(hours=ttl_hours)
-    for row, action in zip(rows, actions, strict=True):
-        push_id = conn.execute(
-            insert(pushes).values(
-                **row, state=HELD, attempts=0, next_attempt_at=expires, created_at=now, updated_at=now
-            )
-        ).inserted_primary_key[0]
-        conn.execute(
-            insert(approvals).values(
-                push_id=push_id,
-                decision_id=row["decision_id"],
-                contact_id=row["contact_id"],
-                action=action,
-                kind=row["kind"],
-                state="awaiting",
-                requested_at=now,
-                expires_at=expires,
-            )
-        )
+    held = [
+        {**row, "state": HELD, "attempts": 0, "next_attempt_at": expires, "created_at": now, "updated_at": now}
+        for row in rows
+    ]
+    # one INSERT per table, push ids returned in row order
+    stmt = insert(pushes).returning(pushes.c.id, sort_by_parameter_order=True)
+    push_ids = list(conn.execute(stmt, held).scalars())
+    conn.execute(
+        insert(approvals),
+        [
+            {
+                "push_id": push_id,
+                "decision_id": row["decision_id"],
+                "contact_id": row["contact_id"],
+                "action": action,
+                "kind": row["kind"],
+                "state": "awaiting",
+                "requested_at": now,
+                "expires_at": expires,
+            }
+            for push_id, row, action in zip(push_ids, rows, actions, strict=True)
+        ],
+    )
     return len(rows)
 
 

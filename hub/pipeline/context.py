@@ -16,6 +16,7 @@ from hub.locks import LocalLocks, Locks, RedisLocks
 from hub.models import utcnow
 from hub.plugins import HubPlugins, build_plugin_manager
 from hub.store import Store
+from hub.store.planner import DECIDE_TABLES, GrowthAnalyzer
 
 
 def declared_properties(settings: Settings, name: str) -> tuple[str, ...]:
@@ -71,6 +72,12 @@ class HubContext:
     @cached_property
     def policy(self) -> Policy:
         return build_policy(self.settings.decision)
+
+    @cached_property
+    def decide_growth(self) -> GrowthAnalyzer:
+        """Decide's tables as this process fills them: analyzed early (1,000 rows), so a worker
+        started on an empty store does not keep foreign-key checks planned for an empty one."""
+        return GrowthAnalyzer(self.store, floor=1_000, tables=DECIDE_TABLES)
 
     def close(self) -> None:
         for c in self._connectors.values():

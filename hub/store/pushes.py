@@ -56,10 +56,12 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
     if not rows:
         return 0
     ext = list({r["external_id"] for r in rows})
+    # the connector too, so ix_pushes_record finds the rows: by state alone it reads every pending push
+    connectors = list({r["connector"] for r in rows})
     open_rows = conn.execute(
         select(
             pushes.c.id, pushes.c.connector, pushes.c.object_type, pushes.c.external_id, pushes.c.kind, pushes.c.payload
-        ).where(pushes.c.state == "pending", pushes.c.external_id.in_(ext))
+        ).where(pushes.c.state == "pending", pushes.c.connector.in_(connectors), pushes.c.external_id.in_(ext))
     ).all()
     open_by_key: dict[tuple, list[Any]] = {}
     for r in open_rows:
