@@ -678,12 +678,15 @@ class EnginePolicy:
     ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
         """:meth:`_engine_choose` for the engine-chosen arms: ablations of the learner choose with
         their own model, the random-control arm draws uniformly among the eligible actions."""
-        own = ~_among(arms, (RANDOM, *self._arm_models()))
+        models = self._arm_models()
+        if len(arms) == 1 and arms[0] not in models and arms[0] != RANDOM:  # a real-time row of the engine's own
+            return self._engine_choose(X, mask, baseline, self.model)
+        own = ~_among(arms, (RANDOM, *models))
         actions = np.full(len(X), self.wait_index, dtype=np.intp)
         prop, probs = np.ones(len(X)), np.zeros(mask.shape)
         notes = [""] * len(X)
         groups = [(np.flatnonzero(own), self.model)]
-        groups += [(np.flatnonzero(arms == arm), model) for arm, model in self._arm_models().items()]
+        groups += [(np.flatnonzero(arms == arm), model) for arm, model in models.items()]
         for rows, model in groups:
             if len(rows):
                 a, p, nt, pr = self._engine_choose(_take(X, rows), _take(mask, rows), baseline[rows], model)
@@ -743,15 +746,7 @@ class EnginePolicy:
             # no legacy rules: their "wait" is no teacher, and apprenticing to it would lock the
             # engine into the first action that matures (decision/policies/apprentice.py)
             baseline = None
-        with model._one_batch():  # posterior widths computed once for all four calls
-            choice = model.choose_many(X, mask, baseline=baseline)
-            actions = choice.actions.copy()
-            if free.any():
-                free_choice = model.policy.choose_many(X[free], mask[free])
-                actions[free] = free_choice.actions
-            p_app = model.probabilities_many(X, mask, baseline=baseline)
-            p_free = model.policy.probabilities_many(X, mask) if share > 0 else p_app
-        probs = (1 - share) * p_app + share * p_free
+        actions, probs = model.choose_mixed(X, mask, baseline, free, share)
         prop = np.clip(probs[np.arange(len(X)), actions], MIN_PROPENSITY, 1.0)
         followed = np.zeros(len(X), dtype=bool) if baseline is None else (actions == baseline) & ~free
         notes = ["Following the legacy rules while the engine gathers evidence" if f else "" for f in followed]
