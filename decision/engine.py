@@ -108,6 +108,12 @@ def _among(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
     return np.array([v in names for v in values.tolist()], dtype=bool)
 
 
+def _propensity(p: np.ndarray) -> np.ndarray:
+    """``np.clip(p, MIN_PROPENSITY, 1.0)`` without its Python wrappers (bounds above zero, so no
+    signed-zero difference; NaN stays NaN in both)."""
+    return np.minimum(np.maximum(p, MIN_PROPENSITY), 1.0)
+
+
 def build_bandit(settings: DecisionSettings, squared_columns: Sequence[int] | None = None) -> Policy:
     """The engine's bandit. ``squared_columns``: the count-like feature columns that get a
     squared term when ``squared_features`` is on (None: every column)."""
@@ -747,7 +753,7 @@ class EnginePolicy:
             # engine into the first action that matures (decision/policies/apprentice.py)
             baseline = None
         actions, probs = model.choose_mixed(X, mask, baseline, free, share)
-        prop = np.clip(probs[np.arange(len(X)), actions], MIN_PROPENSITY, 1.0)
+        prop = _propensity(probs[np.arange(len(X)), actions])
         followed = np.zeros(len(X), dtype=bool) if baseline is None else (actions == baseline) & ~free
         notes = ["Following the legacy rules while the engine gathers evidence" if f else "" for f in followed]
         return actions, prop, notes, probs
@@ -816,7 +822,7 @@ class EnginePolicy:
             chosen[i] = new[j]
         free = ~demoted  # a budget demotion is forced, whatever was drawn: it stays at 1
         rows = eng[free]
-        prop[rows] = np.clip(routed[np.flatnonzero(free), chosen[rows]], MIN_PROPENSITY, 1.0)
+        prop[rows] = _propensity(routed[np.flatnonzero(free), chosen[rows]])
 
     def phrase(self, name: str, value: float) -> str:
         """Words for one column: declared ones by their label, built-in ones by decision/explain.py."""

@@ -267,7 +267,9 @@ class SendTimeModel:
         k = self.rate_strength
         overall = (o.sum(1, keepdims=True) + k * 0.3) / (t.sum(1, keepdims=True) + k)
         shape = 0.5 + rel
-        m = np.clip(overall * shape / shape.mean(axis=1, keepdims=True), 0.01, 0.95)
+        # .mean and np.clip without their Python wrappers: the same sum divided by the count,
+        # and the same max-then-min (bounds above zero: no signed-zero difference)
+        m = np.minimum(np.maximum(overall * shape / (np.add.reduce(shape, axis=1, keepdims=True) / 24), 0.01), 0.95)
         a, b = k * m + o, k * (1 - m) + (t - o)
         mean = a / (a + b)
         draw = mean + self.exploration * (self._rng.beta(a, b) - mean) if sample else mean
