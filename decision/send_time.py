@@ -124,6 +124,16 @@ def _convention(hour: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
+def _convention_prior(hour: int, strength: float) -> np.ndarray:
+    """``strength`` pseudo-counts spread over the bump around ``hour`` (read-only): the same for
+    every batch, so worked out once rather than per decision."""
+    conv = _convention(hour)
+    out = strength * conv / conv.sum()
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=8)
 def _circular_kernel(width: float, size: int = 24) -> np.ndarray:
     """(size, size) column-normalized circular Gaussian smoothing (cached: read-only)."""
     k = _kernel(width, size)
@@ -216,8 +226,11 @@ class SendTimeModel:
 
     def prior_shares(self, segments: np.ndarray) -> np.ndarray:
         """(n, 24) hour shares of each contact's segment, shrunk toward the population."""
-        conv = _convention(self.convention_hour)
-        pop = self._kernel @ self.population_counts + self.convention_strength * conv / conv.sum() + 0.1
+        pop = (
+            self._kernel @ self.population_counts
+            + _convention_prior(self.convention_hour, self.convention_strength)
+            + 0.1
+        )
         pop_share = pop / pop.sum()
         segments = np.asarray(segments).ravel()
         uniq = _distinct(segments)

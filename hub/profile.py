@@ -74,6 +74,7 @@ def add_activity(
     declared tags (decision/declared/aggregates.py)."""
     ts = activity.occurred_at.timestamp()
     day = str(int(ts // DAY_SECONDS))
+    how = None  # its UTC hour of week, worked out once for every hour kind it counts under
     if declared:
         fold_tags(profile, activity, declared, day, ts)
     for kind in tags(activity):
@@ -83,7 +84,9 @@ def add_activity(
         if ts > profile["last"].get(kind, float("-inf")):
             profile["last"][kind] = ts
         if kind in HOUR_KINDS:
-            how = str(activity.occurred_at.astimezone(UTC).weekday() * 24 + activity.occurred_at.astimezone(UTC).hour)
+            if how is None:
+                utc = activity.occurred_at.astimezone(UTC)
+                how = str(utc.weekday() * 24 + utc.hour)
             hours = profile.setdefault("hours", {}).setdefault(kind, {})
             hours[how] = hours.get(how, 0) + 1
     return profile

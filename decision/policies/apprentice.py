@@ -113,11 +113,10 @@ class Apprentice(Policy):
 
     def _restricted(self, X, mask, baseline):  # noqa: ANN001, ANN202
         allowed = mask & self._mature(X)
-        legacy = np.zeros_like(mask)
+        legacy = np.zeros(mask.shape, dtype=bool)
         if baseline is not None:
-            b = self._check_actions(baseline, len(X))
-            legacy[np.arange(len(X)), b] = True
-            legacy &= mask  # a legacy action the rules now forbid is not followed
+            b, rows = self._check_actions(baseline, len(X)), np.arange(len(X))
+            legacy[rows, b] = mask[rows, b]  # a legacy action the rules now forbid is not followed
         allowed |= legacy
         empty = ~allowed.any(axis=1)
         allowed[empty] = mask[empty]  # no legacy and nothing mature: the inner policy explores
