@@ -197,6 +197,12 @@ class _Schema:
     since_cols: np.ndarray  # days_since_<kind> per activity kind
     page_cols: dict[int, np.ndarray]  # per 7/30 days: the page kinds' count columns
     page_ix: np.ndarray  # the page kinds' positions in ``kinds``
+    # the same columns gathered for one write each (a one-row batch pays per numpy call):
+    window_all: np.ndarray  # window_cols of every window, in WINDOWS order
+    page_all: np.ndarray  # page_cols of 7 then 30 days
+    topic_cols: np.ndarray  # topic_<t> per topic, and the topics' positions in ``kinds``
+    topic_ix: np.ndarray
+    touch_ix: dict[str, list[int]]  # marketing / sales: their kinds' positions in ``kinds``
 
 
 @functools.lru_cache(maxsize=32)
@@ -212,6 +218,8 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
     days += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
     kinds = (*ACTIVITY_KINDS, *PAGE_KINDS, *(f"topic:{t}" for t in topics))
     kind_ix = {k: i for i, k in enumerate(kinds)}
+    window_cols = {w: np.array([col[f"{kind}_{w}d"] for kind in ACTIVITY_KINDS]) for w in WINDOWS}
+    page_cols = {w: np.array([col[f"{p}_{w}d"] for p in PAGE_KINDS]) for w in (7, 30)}
     return _Schema(
         tuple(names),
         col,
@@ -220,10 +228,15 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
         np.array(days),
         kinds,
         kind_ix,
-        {w: np.array([col[f"{kind}_{w}d"] for kind in ACTIVITY_KINDS]) for w in WINDOWS},
+        window_cols,
         np.array([col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]),
-        {w: np.array([col[f"{p}_{w}d"] for p in PAGE_KINDS]) for w in (7, 30)},
+        page_cols,
         np.array([kind_ix[p] for p in PAGE_KINDS]),
+        np.concatenate([window_cols[w] for w in WINDOWS]),
+        np.concatenate([page_cols[7], page_cols[30]]),
+        np.array([col[f"topic_{t}"] for t in topics], dtype=np.intp),
+        np.array([kind_ix[f"topic:{t}"] for t in topics], dtype=np.intp),
+        {"marketing": [kind_ix[x] for x in MARKETING_TOUCH], "sales": [kind_ix[x] for x in SALES_TOUCH]},
     )
 
 
@@ -319,7 +332,7 @@ def featurize(
     if len(r):
         # buckets after today are the future; so is today's bucket of a kind seen after `now`
         # (it cannot be split), which undercounts today rather than leak
-        ok = (age > 0) | ((age == 0) & ~future[r, k])
+        ok = (age > 0) | ((age == 0) & ~future[r, k]) if future.any() else age >= 0
         r, k, age, c = r[ok], k[ok], age[ok], c[ok]
     # counts per window in one pass: each bucket's band is the narrowest window holding it
     # (len(WINDOWS): none), and a window's count sums the bands up to its own (exact: counts
@@ -334,20 +347,18 @@ def featurize(
     np.minimum.at(bucket_recent, (r, k), age)
     last = np.where(np.isnan(last), np.where(np.isinf(bucket_recent), np.nan, bucket_recent), last)
     na = len(ACTIVITY_KINDS)
-    for w in WINDOWS:
-        raw[:, schema.window_cols[w]] = win[w][:, :na]
+    # (n, windows, kinds) laid out as window_all / page_all: one write each
+    raw[:, schema.window_all] = cum[: len(WINDOWS), :, :na].transpose(1, 0, 2).reshape(n, -1)
     raw[:, schema.since_cols] = np.where(np.isnan(last[:, :na]), NEVER_DAYS, last[:, :na])
-    for w in (7, 30):
-        raw[:, schema.page_cols[w]] = win[w][:, schema.page_ix]
-    t_counts = win[90][:, [kind_ix[f"topic:{t}"] for t in topics]]
-    shares = t_counts / (t_counts.sum(axis=1, keepdims=True) + 1.0)
-    for j, t in enumerate(topics):
-        raw[:, col[f"topic_{t}"]] = shares[:, j]
+    pages = cum[[WINDOWS.index(7), WINDOWS.index(30)]][:, :, schema.page_ix]
+    raw[:, schema.page_all] = pages.transpose(1, 0, 2).reshape(n, -1)
+    t_counts = win[90][:, schema.topic_ix]
+    raw[:, schema.topic_cols] = t_counts / (t_counts.sum(axis=1, keepdims=True) + 1.0)
     sent = win[90][:, kind_ix["email_sent"]]
     raw[:, col["email_open_rate"]] = win[90][:, kind_ix["email_open"]] / (sent + 1.0)
     raw[:, col["email_click_rate"]] = win[90][:, kind_ix["email_click"]] / (sent + 1.0)
-    for touch, group in (("marketing", MARKETING_TOUCH), ("sales", SALES_TOUCH)):
-        g = last[:, [kind_ix[x] for x in group]]
+    for touch in ("marketing", "sales"):
+        g = last[:, schema.touch_ix[touch]]
         never = np.isnan(g).all(axis=1)
         since = np.where(never, NEVER_DAYS, np.where(np.isnan(g), np.inf, g).min(axis=1))  # no NaN left
         raw[:, col[f"days_since_{touch}_touch"]] = since
