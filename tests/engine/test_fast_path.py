@@ -298,6 +298,7 @@ def test_a_view_with_activities_decides_as_the_same_view_with_its_stored_profile
     live = engine.decide(batch, NOW)
     reseed(engine)
     kept = engine.decide(stored, NOW)
+
     def fields(d):
         return {k: v for a in d.actions for k, v in a.payload.get("fields", {}).items()}
 
@@ -306,3 +307,71 @@ def test_a_view_with_activities_decides_as_the_same_view_with_its_stored_profile
     assert any(s for s in scores)  # the history is read: some rows score above 0
     assert [d.action for d in live] == [d.action for d in kept]
     assert [fields(d) for d in live] == [fields(d) for d in kept]
+
+
+@pytest.mark.parametrize("n", [1, 30])
+def test_the_mixed_choice_draws_and_decides_as_its_four_calls(n):
+    """``Apprentice.choose_mixed`` checks the inputs once: the same actions, mixture
+    probabilities and random stream as the apprentice's choice, the inner policy's choice on the
+    free rows, then both probabilities."""
+    batch = views(30)
+    engine, _ = trained(batch)
+    F = engine.features(batch[:n], NOW)
+    mask = engine.mask(batch[:n], NOW, F)
+    baseline = np.arange(n) % len(engine.ids)
+    free = np.arange(n) % 3 == 0  # one row: free; thirty: some of each
+    model, share = engine.model, 0.1
+    model.policy._rng = np.random.default_rng(11)
+    with model._one_batch():
+        actions = model.choose_many(F.X, mask, baseline=baseline).actions.copy()
+        actions[free] = model.policy.choose_many(F.X[free], mask[free]).actions
+        probs = (1 - share) * model.probabilities_many(F.X, mask, baseline=baseline)
+        probs = probs + share * model.policy.probabilities_many(F.X, mask)
+    after = model.policy._rng.random()
+    model.policy._rng = np.random.default_rng(11)
+    with model._one_batch():
+        got_actions, got_probs = model.choose_mixed(F.X, mask, baseline, free, share)
+    np.testing.assert_array_equal(got_actions, actions)
+    np.testing.assert_array_equal(got_probs, probs)
+    assert model.policy._rng.random() == after
+
+
+def test_win_shares_by_bincount_equal_the_mean_of_one_hot_wins():
+    from decision.policies.base import win_shares
+
+    rng = np.random.default_rng(4)
+    for m, n, k in [(100, 1, 9), (100, 7, 3), (37, 40, 12), (1, 3, 2)]:
+        winners = rng.integers(0, k, size=(m, n))
+        expected = (winners[:, :, None] == np.arange(k)).sum(axis=0, dtype=np.float64) / m
+        np.testing.assert_array_equal(win_shares(winners, k), expected)
+
+
+def test_the_wrapper_free_clips_and_means_give_numpys_floats():
+    """The engine's propensity clip and the send-time scale use np.minimum / np.maximum and a
+    sum over the count instead of np.clip and .mean: the same floats, NaN included."""
+    from decision.engine import MIN_PROPENSITY, _propensity
+
+    rng = np.random.default_rng(8)
+    p = np.concatenate([rng.random(500), [0.0, -0.0, 1.0, 1e-9, 2.0, np.nan, np.inf, -np.inf]])
+    np.testing.assert_array_equal(_propensity(p), np.clip(p, MIN_PROPENSITY, 1.0))
+    x = rng.gamma(0.5, 2.0, size=(50, 24))
+    scaled = x / (np.add.reduce(x, axis=1, keepdims=True) / 24)
+    np.testing.assert_array_equal(scaled, x / x.mean(axis=1, keepdims=True))
+    np.testing.assert_array_equal(np.minimum(np.maximum(scaled, 0.01), 0.95), np.clip(scaled, 0.01, 0.95))
+
+
+def test_coarse_stages_follow_the_schema_they_are_given():
+    """The stage columns are looked up once per schema: features of another vocabulary (other
+    columns) read their own, and the first schema's again after it."""
+    from decision.enrich import coarse_stage
+    from decision.features import DEFAULT_VOCABULARY, Vocabulary, featurize
+
+    contacts = [
+        v.contact.model_copy(update={"lifecycle_stage": s})
+        for v, s in zip(views(4), ["lead", "customer", "opportunity", "marketingqualifiedlead"], strict=True)
+    ]
+    vocab = {"wide": DEFAULT_VOCABULARY, "narrow": Vocabulary.of(["software"], ["us"], ["lead", "customer"])}
+    expected = {"wide": [0, 3, 2, 1], "narrow": [0, 3, 0, 0]}
+    for name in ("wide", "narrow", "wide"):
+        F = featurize(contacts, [None] * 4, NOW, vocab=vocab[name])
+        assert coarse_stage(F).tolist() == expected[name], name
