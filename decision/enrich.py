@@ -90,7 +90,15 @@ _SEGMENT_COLUMNS = tuple(f"department_{d}" for d in (*DEPARTMENTS, "other", "unk
 
 def segment(F: Features) -> np.ndarray:
     """Department index per row (the send-time model's segment); unknown is its own segment."""
-    return F.raw[:, [F.position(n) for n in _SEGMENT_COLUMNS]].argmax(axis=1)
+    index, cols = _SEGMENT_CACHE[0]
+    if index is None or index is not F.index:
+        cols = [F.position(n) for n in _SEGMENT_COLUMNS]
+        _SEGMENT_CACHE[0] = (F.index, cols)
+    return F.raw[:, cols].argmax(axis=1)
+
+
+#: the last schema's segment columns, as :data:`_STAGE_COLUMNS` (its name index, the columns)
+_SEGMENT_CACHE: list[tuple[dict[str, int] | None, list[int]]] = [(None, [])]
 
 
 #: POINTS as (profile kind, window days, points each, cap)

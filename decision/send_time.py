@@ -301,7 +301,8 @@ class SendTimeModel:
         # known zone: an ISO instant written in the contact's own offset; unknown: the bare local
         # hour, which the receiver (the sandbox, a MAP's "send in recipient's time zone") resolves
         values = [
-            local_iso(a, int(o)) if k else str(int(h)) for a, h, o, k in zip(at, hour, offsets, known, strict=True)
+            local_iso(a, int(o)) if k else str(h)
+            for a, h, o, k in zip(at, hour.tolist(), np.asarray(offsets).tolist(), known.tolist(), strict=True)
         ]
         return SendTimeChoice(hour.astype(np.int64), slot, at, weekly, values)
 

@@ -360,18 +360,25 @@ def test_the_wrapper_free_clips_and_means_give_numpys_floats():
     np.testing.assert_array_equal(np.minimum(np.maximum(scaled, 0.01), 0.95), np.clip(scaled, 0.01, 0.95))
 
 
-def test_coarse_stages_follow_the_schema_they_are_given():
-    """The stage columns are looked up once per schema: features of another vocabulary (other
-    columns) read their own, and the first schema's again after it."""
-    from decision.enrich import coarse_stage
+def test_coarse_stages_and_segments_follow_the_schema_they_are_given():
+    """The stage and segment columns are looked up once per schema: features of another
+    vocabulary (other columns) read their own, and the first schema's again after it."""
+    from decision.enrich import _SEGMENT_COLUMNS, coarse_stage, segment
     from decision.features import DEFAULT_VOCABULARY, Vocabulary, featurize
 
     contacts = [
-        v.contact.model_copy(update={"lifecycle_stage": s})
-        for v, s in zip(views(4), ["lead", "customer", "opportunity", "marketingqualifiedlead"], strict=True)
+        v.contact.model_copy(update={"lifecycle_stage": s, "job_title": t})
+        for v, s, t in zip(
+            views(4),
+            ["lead", "customer", "opportunity", "marketingqualifiedlead"],
+            ["VP Marketing", "CTO", None, "Sales manager"],
+            strict=True,
+        )
     ]
     vocab = {"wide": DEFAULT_VOCABULARY, "narrow": Vocabulary.of(["software"], ["us"], ["lead", "customer"])}
     expected = {"wide": [0, 3, 2, 1], "narrow": [0, 3, 0, 0]}
     for name in ("wide", "narrow", "wide"):
         F = featurize(contacts, [None] * 4, NOW, vocab=vocab[name])
         assert coarse_stage(F).tolist() == expected[name], name
+        by_name = F.raw[:, [F.names.index(c) for c in _SEGMENT_COLUMNS]].argmax(axis=1)
+        np.testing.assert_array_equal(segment(F), by_name)
