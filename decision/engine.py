@@ -66,7 +66,8 @@ from decision.long_term import (
     KIND_PRIOR_LIFT,
     LongTermValue,
     explain_long_term,
-    rerank,
+    reranked_draws,
+    route,
     routed_probabilities,
 )
 from decision.policies import Apprentice, EpsilonGreedy, LinearThompson, LinUCB, Policy, load_bundle, save_bundle
@@ -813,8 +814,10 @@ class EnginePolicy:
         me = _take(mask, eng)
         short = self._short(Fe.X, arms)
         lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now, points)
-        new, over = rerank(chosen[eng], short, lt, me, w)
-        routed = routed_probabilities(probs, short, lt, me, w)
+        final = reranked_draws(short, lt, me, w)  # every draw's rerank: the chosen ones' and the routing
+        new = final[np.arange(len(eng)), chosen[eng]]
+        over = new != chosen[eng]
+        routed = route(probs, final)
         for j in np.flatnonzero(over):
             i = eng[j]
             gain = float(lt[j, new[j]] - lt[j, chosen[i]])

@@ -18,7 +18,7 @@ from decision.content import ContentSlots
 from decision.engine import EnginePolicy
 from decision.experiment import unit_hash
 from decision.interface import ContactView
-from decision.long_term import rerank, routed_probabilities
+from decision.long_term import rerank, reranked_draws, routed_probabilities
 from decision.policies import LinearThompson
 from hub.config import DecisionSettings
 from hub.models import Activity, ActivityType, Company, Contact
@@ -143,6 +143,13 @@ def test_routing_every_draw_at_once_equals_reranking_each_draw():
     routed = routed_probabilities(probs, short, lt, mask, 0.3)
     np.testing.assert_allclose(routed, expected)
     assert (routed != probs).any()  # the rerank did move some mass
+    # the engine reads a row's own rerank from the same table: rerank's actions and overrules
+    chosen = np.array([rng.choice(np.flatnonzero(m)) for m in mask])
+    new, over = rerank(chosen, short, lt, mask, 0.3)
+    from_table = reranked_draws(short, lt, mask, 0.3)[np.arange(n), chosen]
+    np.testing.assert_array_equal(from_table, new)
+    np.testing.assert_array_equal(from_table != chosen, over)
+    assert over.any() and not over.all()
 
 
 @pytest.mark.parametrize("ids", [[7], [1, 22, 333], ["42", 42, "é-x"]])
