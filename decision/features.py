@@ -179,6 +179,7 @@ def feature_version(topics: Sequence[str] = DEFAULT_TOPICS, vocab: Vocabulary = 
 
 
 _WINDOW_EDGES = np.array(WINDOWS, dtype=float)
+_SIZE_SCALE = np.array([5.0, 10.0])  # log1p of employees and of revenue, to ~0..2
 assert (np.diff(_WINDOW_EDGES) > 0).all() and WINDOWS[-1] == 90  # the topic and rate columns read 90 days
 
 
@@ -202,7 +203,11 @@ class _Schema:
     page_all: np.ndarray  # page_cols of 7 then 30 days
     topic_cols: np.ndarray  # topic_<t> per topic, and the topics' positions in ``kinds``
     topic_ix: np.ndarray
-    touch_ix: dict[str, list[int]]  # marketing / sales: their kinds' positions in ``kinds``
+    touch_ix: np.ndarray  # the marketing then the sales touch kinds' positions in ``kinds``
+    touch_starts: np.ndarray  # where each group starts in touch_ix
+    touch_since: np.ndarray  # days_since_<group>_touch, never_<group>_touch
+    touch_never: np.ndarray
+    size_cols: np.ndarray  # log_employees, log_revenue
 
 
 @functools.lru_cache(maxsize=32)
@@ -236,7 +241,11 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
         np.concatenate([page_cols[7], page_cols[30]]),
         np.array([col[f"topic_{t}"] for t in topics], dtype=np.intp),
         np.array([kind_ix[f"topic:{t}"] for t in topics], dtype=np.intp),
-        {"marketing": [kind_ix[x] for x in MARKETING_TOUCH], "sales": [kind_ix[x] for x in SALES_TOUCH]},
+        np.array([kind_ix[x] for x in (*MARKETING_TOUCH, *SALES_TOUCH)], dtype=np.intp),
+        np.array([0, len(MARKETING_TOUCH)], dtype=np.intp),
+        np.array([col["days_since_marketing_touch"], col["days_since_sales_touch"]]),
+        np.array([col["never_marketing_touch"], col["never_sales_touch"]]),
+        np.array([col["log_employees"], col["log_revenue"]]),
     )
 
 
@@ -357,19 +366,18 @@ def featurize(
     sent = win[90][:, kind_ix["email_sent"]]
     raw[:, col["email_open_rate"]] = win[90][:, kind_ix["email_open"]] / (sent + 1.0)
     raw[:, col["email_click_rate"]] = win[90][:, kind_ix["email_click"]] / (sent + 1.0)
-    for touch in ("marketing", "sales"):
-        g = last[:, schema.touch_ix[touch]]
-        never = np.isnan(g).all(axis=1)
-        since = np.where(never, NEVER_DAYS, np.where(np.isnan(g), np.inf, g).min(axis=1))  # no NaN left
-        raw[:, col[f"days_since_{touch}_touch"]] = since
-        raw[:, col[f"never_{touch}_touch"]] = never
+    # per touch group (marketing, sales): the newest of its kinds, NaN where none was ever seen
+    newest = np.fmin.reduceat(last[:, schema.touch_ix], schema.touch_starts, axis=1)
+    never = np.isnan(newest)
+    raw[:, schema.touch_since] = np.where(never, NEVER_DAYS, newest)
+    raw[:, schema.touch_never] = never
     _static(contacts, raw, col, vocab)
     X = raw.copy()
     logged, days = schema.logged, schema.days
     X[:, logged] = np.log1p(np.maximum(X[:, logged], 0.0))
     X[:, days] /= np.log1p(NEVER_DAYS)  # 0 = today .. 1 = a year or never: same scale as the rest
-    X[:, col["log_employees"]] = np.log1p(X[:, col["log_employees"]]) / 5.0  # ~0..2
-    X[:, col["log_revenue"]] = np.log1p(X[:, col["log_revenue"]]) / 10.0
+    size = schema.size_cols  # log_employees / 5 (~0..2), log_revenue / 10
+    X[:, size] = np.log1p(X[:, size]) / _SIZE_SCALE
     return Features(X, raw, list(schema.names), schema.version, schema.col)
 
 

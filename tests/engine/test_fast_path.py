@@ -389,3 +389,40 @@ def test_coarse_stages_and_segments_follow_the_schema_they_are_given():
         assert coarse_stage(F).tolist() == expected[name], name
         by_name = F.raw[:, [F.names.index(c) for c in _SEGMENT_COLUMNS]].argmax(axis=1)
         np.testing.assert_array_equal(segment(F), by_name)
+
+
+def test_touch_and_size_columns_equal_their_definitions():
+    """featurize reads both touch groups in one reduction and both size columns in one log:
+    each column still equals its definition, row by row."""
+    from decision.features import NEVER_DAYS, featurize
+
+    rng = np.random.default_rng(12)
+    kinds = [ActivityType.EMAIL_SENT, ActivityType.CALL, ActivityType.MEETING, ActivityType.PAGE_VIEW]
+    batch = []
+    for i in range(60):
+        acts = [
+            Activity(
+                contact_id=i + 1,
+                type=kinds[int(rng.integers(0, 4))],
+                occurred_at=NOW - timedelta(hours=int(rng.integers(-30, 2000))),
+                source="test",
+                external_id=f"{i}-{k}",
+            )
+            for k in range(int(rng.integers(0, 5)))
+        ]
+        c = Contact(
+            id=i + 1, company=Company(name="Co", employees=[None, 40, 900][i % 3], annual_revenue=[None, 5e6][i % 2])
+        )
+        batch.append(ContactView(contact=c, activities=acts))
+    engine = EnginePolicy(DecisionSettings.model_validate({"engine": {}}))
+    batch = engine._with_profiles(batch, NOW)
+    F = featurize([v.contact for v in batch], [v.profile for v in batch], NOW, engine.topics, engine.vocab)
+    for i, v in enumerate(batch):
+        for group, types in (("marketing", {"email_sent"}), ("sales", {"call", "meeting"})):
+            seen = [a.occurred_at for a in v.activities if a.type.value in types and a.occurred_at <= NOW]
+            since = min(((NOW - at).total_seconds() / 86_400 for at in seen), default=NEVER_DAYS)
+            assert F.column(f"never_{group}_touch")[i] == (not seen)
+            assert F.column(f"days_since_{group}_touch")[i] == pytest.approx(since, abs=1e-9)
+        emp, rev = v.contact.company.employees or 0.0, v.contact.company.annual_revenue or 0.0
+        assert F.X[i, F.position("log_employees")] == np.log1p(np.array([emp]))[0] / 5.0
+        assert F.X[i, F.position("log_revenue")] == np.log1p(np.array([rev]))[0] / 10.0
