@@ -77,12 +77,13 @@ def add_activity(
     how = None  # its UTC hour of week, worked out once for every hour kind it counts under
     if declared:
         fold_tags(profile, activity, declared, day, ts)
+    days, total, last = profile["days"], profile["total"], profile["last"]
     for kind in tags(activity):
-        bucket = profile["days"].setdefault(kind, {})
+        bucket = days.setdefault(kind, {})
         bucket[day] = bucket.get(day, 0) + 1
-        profile["total"][kind] = profile["total"].get(kind, 0) + 1
-        if ts > profile["last"].get(kind, float("-inf")):
-            profile["last"][kind] = ts
+        total[kind] = total.get(kind, 0) + 1
+        if ts > last.get(kind, float("-inf")):
+            last[kind] = ts
         if kind in HOUR_KINDS:
             if how is None:
                 utc = activity.occurred_at.astimezone(UTC)
