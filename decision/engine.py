@@ -765,6 +765,8 @@ class EnginePolicy:
         if not self._is_sales[chosen[eng]].any():  # no row wants a budgeted action: nothing to apply
             return np.zeros(len(eng), dtype=bool)
         owners = np.array([batch[i].contact.owner or "unassigned" for i in eng], dtype=object)
+        if len(eng) == 1 and e.sales_handoffs_per_owner_per_day > int(used.get(str(owners[0]), 0)):
+            return np.zeros(1, dtype=bool)  # one row, within its owner's budget: apply_budgets keeps it
         scores = self.model.predict_many(F.X[eng]) * self.values
         prio = np.where(mask[eng], scores, -np.inf)
         budget = Budget("sales_handoffs", self.sales, e.sales_handoffs_per_owner_per_day, True, used)

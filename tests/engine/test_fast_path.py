@@ -426,3 +426,28 @@ def test_touch_and_size_columns_equal_their_definitions():
         emp, rev = v.contact.company.employees or 0.0, v.contact.company.annual_revenue or 0.0
         assert F.X[i, F.position("log_employees")] == np.log1p(np.array([emp]))[0] / 5.0
         assert F.X[i, F.position("log_revenue")] == np.log1p(np.array([rev]))[0] / 10.0
+
+
+@pytest.mark.parametrize("used", [0, 1, 2, 3])
+def test_one_row_within_budget_skips_arbitration_as_it_would_keep_it(used):
+    """A lone row's sales choice is kept without running apply_budgets when its owner has
+    budget left; with none left, apply_budgets demotes it as before."""
+    from decision.arbitration import Budget, apply_budgets
+
+    batch = views(4)
+    engine = EnginePolicy(
+        DecisionSettings.model_validate(
+            {"rules": RULES, "engine": {"holdout_share": 0.0, "sales_handoffs_per_owner_per_day": 2}}
+        )
+    )
+    view = engine._with_profiles(batch[:1], NOW)
+    F = engine.features(view, NOW)
+    mask = np.ones((1, len(engine.ids)), dtype=bool)
+    sales = engine.ids.index(engine.sales[0])
+    chosen, prop, notes = np.array([sales]), np.array([0.4]), [""]
+    demoted = engine._budgets(view, F, mask, np.array([0]), chosen, prop, notes, {"unassigned": used})
+    prio = np.where(mask, engine.model.predict_many(F.X) * engine.values, -np.inf)
+    budget = Budget("sales_handoffs", engine.sales, 2, True, {"unassigned": used})
+    new, expected = apply_budgets(np.array([sales]), prio, mask, engine.catalog, [budget], ["unassigned"])
+    assert demoted.tolist() == expected.tolist() == [used >= 2]
+    assert chosen.tolist() == new.tolist()
