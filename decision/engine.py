@@ -66,7 +66,8 @@ from decision.long_term import (
     KIND_PRIOR_LIFT,
     LongTermValue,
     explain_long_term,
-    rerank,
+    reranked_draws,
+    route,
     routed_probabilities,
 )
 from decision.policies import Apprentice, EpsilonGreedy, LinearThompson, LinUCB, Policy, load_bundle, save_bundle
@@ -106,6 +107,12 @@ def _among(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
     row of a real-time decision)."""
     names = frozenset(names)
     return np.array([v in names for v in values.tolist()], dtype=bool)
+
+
+def _propensity(p: np.ndarray) -> np.ndarray:
+    """``np.clip(p, MIN_PROPENSITY, 1.0)`` without its Python wrappers (bounds above zero, so no
+    signed-zero difference; NaN stays NaN in both)."""
+    return np.minimum(np.maximum(p, MIN_PROPENSITY), 1.0)
 
 
 def build_bandit(settings: DecisionSettings, squared_columns: Sequence[int] | None = None) -> Policy:
@@ -678,12 +685,15 @@ class EnginePolicy:
     ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
         """:meth:`_engine_choose` for the engine-chosen arms: ablations of the learner choose with
         their own model, the random-control arm draws uniformly among the eligible actions."""
-        own = ~_among(arms, (RANDOM, *self._arm_models()))
+        models = self._arm_models()
+        if len(arms) == 1 and arms[0] not in models and arms[0] != RANDOM:  # a real-time row of the engine's own
+            return self._engine_choose(X, mask, baseline, self.model)
+        own = ~_among(arms, (RANDOM, *models))
         actions = np.full(len(X), self.wait_index, dtype=np.intp)
         prop, probs = np.ones(len(X)), np.zeros(mask.shape)
         notes = [""] * len(X)
         groups = [(np.flatnonzero(own), self.model)]
-        groups += [(np.flatnonzero(arms == arm), model) for arm, model in self._arm_models().items()]
+        groups += [(np.flatnonzero(arms == arm), model) for arm, model in models.items()]
         for rows, model in groups:
             if len(rows):
                 a, p, nt, pr = self._engine_choose(_take(X, rows), _take(mask, rows), baseline[rows], model)
@@ -743,16 +753,8 @@ class EnginePolicy:
             # no legacy rules: their "wait" is no teacher, and apprenticing to it would lock the
             # engine into the first action that matures (decision/policies/apprentice.py)
             baseline = None
-        with model._one_batch():  # posterior widths computed once for all four calls
-            choice = model.choose_many(X, mask, baseline=baseline)
-            actions = choice.actions.copy()
-            if free.any():
-                free_choice = model.policy.choose_many(X[free], mask[free])
-                actions[free] = free_choice.actions
-            p_app = model.probabilities_many(X, mask, baseline=baseline)
-            p_free = model.policy.probabilities_many(X, mask) if share > 0 else p_app
-        probs = (1 - share) * p_app + share * p_free
-        prop = np.clip(probs[np.arange(len(X)), actions], MIN_PROPENSITY, 1.0)
+        actions, probs = model.choose_mixed(X, mask, baseline, free, share)
+        prop = _propensity(probs[np.arange(len(X)), actions])
         followed = np.zeros(len(X), dtype=bool) if baseline is None else (actions == baseline) & ~free
         notes = ["Following the legacy rules while the engine gathers evidence" if f else "" for f in followed]
         return actions, prop, notes, probs
@@ -763,6 +765,8 @@ class EnginePolicy:
         if not self._is_sales[chosen[eng]].any():  # no row wants a budgeted action: nothing to apply
             return np.zeros(len(eng), dtype=bool)
         owners = np.array([batch[i].contact.owner or "unassigned" for i in eng], dtype=object)
+        if len(eng) == 1 and e.sales_handoffs_per_owner_per_day > int(used.get(str(owners[0]), 0)):
+            return np.zeros(1, dtype=bool)  # one row, within its owner's budget: apply_budgets keeps it
         scores = self.model.predict_many(F.X[eng]) * self.values
         prio = np.where(mask[eng], scores, -np.inf)
         budget = Budget("sales_handoffs", self.sales, e.sales_handoffs_per_owner_per_day, True, used)
@@ -812,8 +816,10 @@ class EnginePolicy:
         me = _take(mask, eng)
         short = self._short(Fe.X, arms)
         lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now, points)
-        new, over = rerank(chosen[eng], short, lt, me, w)
-        routed = routed_probabilities(probs, short, lt, me, w)
+        final = reranked_draws(short, lt, me, w)  # every draw's rerank: the chosen ones' and the routing
+        new = final[np.arange(len(eng)), chosen[eng]]
+        over = new != chosen[eng]
+        routed = route(probs, final)
         for j in np.flatnonzero(over):
             i = eng[j]
             gain = float(lt[j, new[j]] - lt[j, chosen[i]])
@@ -821,7 +827,7 @@ class EnginePolicy:
             chosen[i] = new[j]
         free = ~demoted  # a budget demotion is forced, whatever was drawn: it stays at 1
         rows = eng[free]
-        prop[rows] = np.clip(routed[np.flatnonzero(free), chosen[rows]], MIN_PROPENSITY, 1.0)
+        prop[rows] = _propensity(routed[np.flatnonzero(free), chosen[rows]])
 
     def phrase(self, name: str, value: float) -> str:
         """Words for one column: declared ones by their label, built-in ones by decision/explain.py."""

@@ -54,18 +54,35 @@ def coarse_stage(F: Features) -> np.ndarray:
     """Coarse stage per row from the ``stage_*`` one-hots (unknown and other count as early;
     where several are set, the last in :data:`STAGE_MAP` order wins)."""
     assert len(COARSE_STAGES) == 4
-    cols, stages = [], []
+    cols, stages = _stage_columns(F)
+    if not cols:
+        return np.zeros(len(F.X), dtype=np.intp)
+    on = F.raw[:, cols] > 0
+    last = len(cols) - 1 - on[:, ::-1].argmax(axis=1)
+    return np.where(on.any(axis=1), stages[last], 0)
+
+
+#: the last schema's stage columns: (its name index, columns, their coarse stages)
+_STAGE_COLUMNS: list[tuple[dict[str, int] | None, list[int], np.ndarray]] = [(None, [], np.zeros(0, dtype=np.intp))]
+
+
+def _stage_columns(F: Features) -> tuple[list[int], np.ndarray]:
+    """The ``stage_*`` columns in :data:`STAGE_MAP` order and their coarse stages, looked up once
+    per schema (features from featurize share the cached schema's name index), not per decision."""
+    index, cols, stages = _STAGE_COLUMNS[0]
+    if index is not None and index is F.index:
+        return cols, stages
+    cols, found = [], []
     for name, s in STAGE_MAP.items():
         try:
             cols.append(F.position(f"stage_{name}"))
         except ValueError:  # a schema without this stage's column
             continue
-        stages.append(s)
-    if not cols:
-        return np.zeros(len(F.X), dtype=np.intp)
-    on = F.raw[:, cols] > 0
-    last = len(cols) - 1 - on[:, ::-1].argmax(axis=1)
-    return np.where(on.any(axis=1), np.array(stages, dtype=np.intp)[last], 0)
+        found.append(s)
+    stages = np.array(found, dtype=np.intp)
+    stages.flags.writeable = False
+    _STAGE_COLUMNS[0] = (F.index, cols, stages)
+    return cols, stages
 
 
 _SEGMENT_COLUMNS = tuple(f"department_{d}" for d in (*DEPARTMENTS, "other", "unknown"))
@@ -73,7 +90,15 @@ _SEGMENT_COLUMNS = tuple(f"department_{d}" for d in (*DEPARTMENTS, "other", "unk
 
 def segment(F: Features) -> np.ndarray:
     """Department index per row (the send-time model's segment); unknown is its own segment."""
-    return F.raw[:, [F.position(n) for n in _SEGMENT_COLUMNS]].argmax(axis=1)
+    index, cols = _SEGMENT_CACHE[0]
+    if index is None or index is not F.index:
+        cols = [F.position(n) for n in _SEGMENT_COLUMNS]
+        _SEGMENT_CACHE[0] = (F.index, cols)
+    return F.raw[:, cols].argmax(axis=1)
+
+
+#: the last schema's segment columns, as :data:`_STAGE_COLUMNS` (its name index, the columns)
+_SEGMENT_CACHE: list[tuple[dict[str, int] | None, list[int]]] = [(None, [])]
 
 
 #: POINTS as (profile kind, window days, points each, cap)

@@ -22,6 +22,8 @@ _TYPE_WORDS = {
     "unsubscribe": "Unsubscribed {n} time{s}",
 }
 _WINDOW_WORDS = {"1d": "today", "7d": "in the last 7 days", "30d": "in the last 30 days", "90d": "in the last 90 days"}
+#: per activity kind: its count-column prefix, its recency column, its words (built once, not per phrase)
+_KIND_NAMES = tuple((f"{kind}_", f"days_since_{kind}", kind.replace("_", " "), w) for kind, w in _TYPE_WORDS.items())
 
 
 def _count(n: float) -> tuple[str, str]:
@@ -37,18 +39,15 @@ def phrase(name: str, value: float) -> str:
     'Industry is software'
     """
     n, s = _count(value)
-    for page, words in (("pricing", "the pricing page"), ("docs", "the docs")):
-        if name.startswith(f"{page}_"):
-            return f"Visited {words} {n} time{s} {_WINDOW_WORDS[name.split('_')[-1]]}"
-    for kind, words in _TYPE_WORDS.items():
-        if name.startswith(f"{kind}_") and name.split("_")[-1] in _WINDOW_WORDS:
-            return f"{words.format(n=n, s=s)} {_WINDOW_WORDS[name.split('_')[-1]]}"
-        if name == f"days_since_{kind}":
-            return (
-                f"Last {kind.replace('_', ' ')} {value:.0f} days ago"
-                if value < 365
-                else f"No {kind.replace('_', ' ')} on record"
-            )
+    window = name.split("_")[-1]
+    for page, words in (("pricing_", "the pricing page"), ("docs_", "the docs")):
+        if name.startswith(page):
+            return f"Visited {words} {n} time{s} {_WINDOW_WORDS[window]}"
+    for prefix, since, kind, words in _KIND_NAMES:
+        if name.startswith(prefix) and window in _WINDOW_WORDS:
+            return f"{words.format(n=n, s=s)} {_WINDOW_WORDS[window]}"
+        if name == since:
+            return f"Last {kind} {value:.0f} days ago" if value < 365 else f"No {kind} on record"
     if name.startswith("topic_"):
         return f"{value:.0%} of recent content interest is {name[6:]}"
     for prefix, label in (

@@ -179,6 +179,7 @@ def feature_version(topics: Sequence[str] = DEFAULT_TOPICS, vocab: Vocabulary = 
 
 
 _WINDOW_EDGES = np.array(WINDOWS, dtype=float)
+_SIZE_SCALE = np.array([5.0, 10.0])  # log1p of employees and of revenue, to ~0..2
 assert (np.diff(_WINDOW_EDGES) > 0).all() and WINDOWS[-1] == 90  # the topic and rate columns read 90 days
 
 
@@ -197,6 +198,16 @@ class _Schema:
     since_cols: np.ndarray  # days_since_<kind> per activity kind
     page_cols: dict[int, np.ndarray]  # per 7/30 days: the page kinds' count columns
     page_ix: np.ndarray  # the page kinds' positions in ``kinds``
+    # the same columns gathered for one write each (a one-row batch pays per numpy call):
+    window_all: np.ndarray  # window_cols of every window, in WINDOWS order
+    page_all: np.ndarray  # page_cols of 7 then 30 days
+    topic_cols: np.ndarray  # topic_<t> per topic, and the topics' positions in ``kinds``
+    topic_ix: np.ndarray
+    touch_ix: np.ndarray  # the marketing then the sales touch kinds' positions in ``kinds``
+    touch_starts: np.ndarray  # where each group starts in touch_ix
+    touch_since: np.ndarray  # days_since_<group>_touch, never_<group>_touch
+    touch_never: np.ndarray
+    size_cols: np.ndarray  # log_employees, log_revenue
 
 
 @functools.lru_cache(maxsize=32)
@@ -212,6 +223,8 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
     days += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
     kinds = (*ACTIVITY_KINDS, *PAGE_KINDS, *(f"topic:{t}" for t in topics))
     kind_ix = {k: i for i, k in enumerate(kinds)}
+    window_cols = {w: np.array([col[f"{kind}_{w}d"] for kind in ACTIVITY_KINDS]) for w in WINDOWS}
+    page_cols = {w: np.array([col[f"{p}_{w}d"] for p in PAGE_KINDS]) for w in (7, 30)}
     return _Schema(
         tuple(names),
         col,
@@ -220,10 +233,19 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
         np.array(days),
         kinds,
         kind_ix,
-        {w: np.array([col[f"{kind}_{w}d"] for kind in ACTIVITY_KINDS]) for w in WINDOWS},
+        window_cols,
         np.array([col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]),
-        {w: np.array([col[f"{p}_{w}d"] for p in PAGE_KINDS]) for w in (7, 30)},
+        page_cols,
         np.array([kind_ix[p] for p in PAGE_KINDS]),
+        np.concatenate([window_cols[w] for w in WINDOWS]),
+        np.concatenate([page_cols[7], page_cols[30]]),
+        np.array([col[f"topic_{t}"] for t in topics], dtype=np.intp),
+        np.array([kind_ix[f"topic:{t}"] for t in topics], dtype=np.intp),
+        np.array([kind_ix[x] for x in (*MARKETING_TOUCH, *SALES_TOUCH)], dtype=np.intp),
+        np.array([0, len(MARKETING_TOUCH)], dtype=np.intp),
+        np.array([col["days_since_marketing_touch"], col["days_since_sales_touch"]]),
+        np.array([col["never_marketing_touch"], col["never_sales_touch"]]),
+        np.array([col["log_employees"], col["log_revenue"]]),
     )
 
 
@@ -319,7 +341,7 @@ def featurize(
     if len(r):
         # buckets after today are the future; so is today's bucket of a kind seen after `now`
         # (it cannot be split), which undercounts today rather than leak
-        ok = (age > 0) | ((age == 0) & ~future[r, k])
+        ok = (age > 0) | ((age == 0) & ~future[r, k]) if future.any() else age >= 0
         r, k, age, c = r[ok], k[ok], age[ok], c[ok]
     # counts per window in one pass: each bucket's band is the narrowest window holding it
     # (len(WINDOWS): none), and a window's count sums the bands up to its own (exact: counts
@@ -334,31 +356,28 @@ def featurize(
     np.minimum.at(bucket_recent, (r, k), age)
     last = np.where(np.isnan(last), np.where(np.isinf(bucket_recent), np.nan, bucket_recent), last)
     na = len(ACTIVITY_KINDS)
-    for w in WINDOWS:
-        raw[:, schema.window_cols[w]] = win[w][:, :na]
+    # (n, windows, kinds) laid out as window_all / page_all: one write each
+    raw[:, schema.window_all] = cum[: len(WINDOWS), :, :na].transpose(1, 0, 2).reshape(n, -1)
     raw[:, schema.since_cols] = np.where(np.isnan(last[:, :na]), NEVER_DAYS, last[:, :na])
-    for w in (7, 30):
-        raw[:, schema.page_cols[w]] = win[w][:, schema.page_ix]
-    t_counts = win[90][:, [kind_ix[f"topic:{t}"] for t in topics]]
-    shares = t_counts / (t_counts.sum(axis=1, keepdims=True) + 1.0)
-    for j, t in enumerate(topics):
-        raw[:, col[f"topic_{t}"]] = shares[:, j]
+    pages = cum[[WINDOWS.index(7), WINDOWS.index(30)]][:, :, schema.page_ix]
+    raw[:, schema.page_all] = pages.transpose(1, 0, 2).reshape(n, -1)
+    t_counts = win[90][:, schema.topic_ix]
+    raw[:, schema.topic_cols] = t_counts / (t_counts.sum(axis=1, keepdims=True) + 1.0)
     sent = win[90][:, kind_ix["email_sent"]]
     raw[:, col["email_open_rate"]] = win[90][:, kind_ix["email_open"]] / (sent + 1.0)
     raw[:, col["email_click_rate"]] = win[90][:, kind_ix["email_click"]] / (sent + 1.0)
-    for touch, group in (("marketing", MARKETING_TOUCH), ("sales", SALES_TOUCH)):
-        g = last[:, [kind_ix[x] for x in group]]
-        never = np.isnan(g).all(axis=1)
-        since = np.where(never, NEVER_DAYS, np.where(np.isnan(g), np.inf, g).min(axis=1))  # no NaN left
-        raw[:, col[f"days_since_{touch}_touch"]] = since
-        raw[:, col[f"never_{touch}_touch"]] = never
+    # per touch group (marketing, sales): the newest of its kinds, NaN where none was ever seen
+    newest = np.fmin.reduceat(last[:, schema.touch_ix], schema.touch_starts, axis=1)
+    never = np.isnan(newest)
+    raw[:, schema.touch_since] = np.where(never, NEVER_DAYS, newest)
+    raw[:, schema.touch_never] = never
     _static(contacts, raw, col, vocab)
     X = raw.copy()
     logged, days = schema.logged, schema.days
     X[:, logged] = np.log1p(np.maximum(X[:, logged], 0.0))
     X[:, days] /= np.log1p(NEVER_DAYS)  # 0 = today .. 1 = a year or never: same scale as the rest
-    X[:, col["log_employees"]] = np.log1p(X[:, col["log_employees"]]) / 5.0  # ~0..2
-    X[:, col["log_revenue"]] = np.log1p(X[:, col["log_revenue"]]) / 10.0
+    size = schema.size_cols  # log_employees / 5 (~0..2), log_revenue / 10
+    X[:, size] = np.log1p(X[:, size]) / _SIZE_SCALE
     return Features(X, raw, list(schema.names), schema.version, schema.col)
 
 

@@ -179,15 +179,26 @@ def routed_probabilities(
     n, k = probs.shape
     if weight <= 0 or n == 0:
         return probs.copy()
-    # rerank of every possible draw at once: column a is rerank(np.full(n, a), ...)
+    return route(probs, reranked_draws(short, long_term, mask, weight))
+
+
+def reranked_draws(short: np.ndarray, long_term: np.ndarray, mask: np.ndarray, weight: float) -> np.ndarray:
+    """(n, k) :func:`rerank` of every possible draw at once: column a is
+    ``rerank(np.full(n, a), ...)[0]`` (``weight`` > 0), so a row's own draw reads its rerank
+    from here too."""
+    n, k = short.shape
     blended = np.where(mask, (1.0 - weight) * short + weight * long_term, -np.inf)
     best = blended.argmax(axis=1)[:, None]
     top = blended[np.arange(n), best[:, 0]][:, None]
     draws = np.arange(k)[None, :]
     over = (long_term < 0) & (best != draws) & (top > blended)
-    final = np.where(over, best, draws)
-    # each final action sums the mass of the draws routed to it (bincount adds in the same
-    # order as np.add.at would, at a fraction of its cost)
+    return np.where(over, best, draws)
+
+
+def route(probs: np.ndarray, final: np.ndarray) -> np.ndarray:
+    """(n, k) each final action's share: the mass of the draws :func:`reranked_draws` maps to it
+    (bincount adds in the same order as np.add.at would, at a fraction of its cost)."""
+    n, k = probs.shape
     cells = (np.arange(n)[:, None] * k + final).ravel()
     return np.bincount(cells, weights=probs.ravel(), minlength=n * k).reshape(n, k)
 

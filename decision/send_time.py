@@ -124,6 +124,16 @@ def _convention(hour: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
+def _convention_prior(hour: int, strength: float) -> np.ndarray:
+    """``strength`` pseudo-counts spread over the bump around ``hour`` (read-only): the same for
+    every batch, so worked out once rather than per decision."""
+    conv = _convention(hour)
+    out = strength * conv / conv.sum()
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=8)
 def _circular_kernel(width: float, size: int = 24) -> np.ndarray:
     """(size, size) column-normalized circular Gaussian smoothing (cached: read-only)."""
     k = _kernel(width, size)
@@ -216,8 +226,11 @@ class SendTimeModel:
 
     def prior_shares(self, segments: np.ndarray) -> np.ndarray:
         """(n, 24) hour shares of each contact's segment, shrunk toward the population."""
-        conv = _convention(self.convention_hour)
-        pop = self._kernel @ self.population_counts + self.convention_strength * conv / conv.sum() + 0.1
+        pop = (
+            self._kernel @ self.population_counts
+            + _convention_prior(self.convention_hour, self.convention_strength)
+            + 0.1
+        )
         pop_share = pop / pop.sum()
         segments = np.asarray(segments).ravel()
         uniq = _distinct(segments)
@@ -267,7 +280,9 @@ class SendTimeModel:
         k = self.rate_strength
         overall = (o.sum(1, keepdims=True) + k * 0.3) / (t.sum(1, keepdims=True) + k)
         shape = 0.5 + rel
-        m = np.clip(overall * shape / shape.mean(axis=1, keepdims=True), 0.01, 0.95)
+        # .mean and np.clip without their Python wrappers: the same sum divided by the count,
+        # and the same max-then-min (bounds above zero: no signed-zero difference)
+        m = np.minimum(np.maximum(overall * shape / (np.add.reduce(shape, axis=1, keepdims=True) / 24), 0.01), 0.95)
         a, b = k * m + o, k * (1 - m) + (t - o)
         mean = a / (a + b)
         draw = mean + self.exploration * (self._rng.beta(a, b) - mean) if sample else mean
@@ -286,7 +301,8 @@ class SendTimeModel:
         # known zone: an ISO instant written in the contact's own offset; unknown: the bare local
         # hour, which the receiver (the sandbox, a MAP's "send in recipient's time zone") resolves
         values = [
-            local_iso(a, int(o)) if k else str(int(h)) for a, h, o, k in zip(at, hour, offsets, known, strict=True)
+            local_iso(a, int(o)) if k else str(h)
+            for a, h, o, k in zip(at, hour.tolist(), np.asarray(offsets).tolist(), known.tolist(), strict=True)
         ]
         return SendTimeChoice(hour.astype(np.int64), slot, at, weekly, values)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import logging
 import operator
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ _CMP = {
     ast.Is: operator.is_,
     ast.IsNot: operator.is_not,
 }
+#: comparisons that still hold a meaning when a side is None (the others are then false)
+_NONE_COMPARES = (ast.Eq, ast.NotEq, ast.Is, ast.IsNot, ast.In, ast.NotIn)
 _BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
@@ -61,7 +64,7 @@ class Expression:
         except (RecursionError, MemoryError, ValueError):
             raise ExpressionError(f"cannot parse expression {source[:80]!r}...: nested too deeply") from None
         self._check(tree.body)
-        self._tree = tree.body
+        self._fn = self._compile(tree.body)
         self.names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
     def _check(self, node: ast.AST) -> None:
@@ -109,63 +112,101 @@ class Expression:
             return False
 
     def evaluate(self, env: dict[str, Any]) -> bool:
-        return bool(self._eval(self._tree, env))
+        return bool(self._fn(env))
 
     def value(self, env: dict[str, Any]) -> Any:
         """The expression's value itself (a number, text, a flag or None): derived features, an outcome's worth."""
-        return self._eval(self._tree, env)
+        return self._fn(env)
 
-    def _eval(self, node: ast.AST, env: dict[str, Any]) -> Any:
+    def _compile(self, node: ast.AST) -> Callable[[dict[str, Any]], Any]:
+        """The node as a Python function of the environment, built once: evaluating walks no
+        syntax tree (every decision evaluates the rules and each eligibility expression)."""
+        source = self.source
         match node:
             case ast.Constant(value=v):
-                return v
+                return lambda env: v
+            case ast.Name(id=name) if name in ("True", "False", "None"):
+                const = {"True": True, "False": False, "None": None}[name]
+                return lambda env: const
             case ast.Name(id=name):
-                if name in ("True", "False", "None"):
-                    return {"True": True, "False": False, "None": None}[name]
-                if name not in env:
-                    raise ExpressionError(f"unknown name {name!r} in {self.source!r}; known: {', '.join(sorted(env))}")
-                return env[name]
+
+                def look(env: dict[str, Any]) -> Any:
+                    if name not in env:
+                        raise ExpressionError(f"unknown name {name!r} in {source!r}; known: {', '.join(sorted(env))}")
+                    return env[name]
+
+                return look
             case ast.BoolOp(op=ast.And(), values=vals):
-                return all(self._eval(v, env) for v in vals)
+                fs = [self._compile(v) for v in vals]
+                return lambda env: all(f(env) for f in fs)
             case ast.BoolOp(op=ast.Or(), values=vals):
-                return any(self._eval(v, env) for v in vals)
+                fs = [self._compile(v) for v in vals]
+                return lambda env: any(f(env) for f in fs)
             case ast.UnaryOp(op=ast.Not(), operand=o):
-                return not self._eval(o, env)
+                f = self._compile(o)
+                return lambda env: not f(env)
             case ast.UnaryOp(op=ast.USub(), operand=o):
-                v = self._eval(o, env)
-                return None if v is None else -v
+                f = self._compile(o)
+
+                def neg(env: dict[str, Any]) -> Any:
+                    v = f(env)
+                    return None if v is None else -v
+
+                return neg
             case ast.BinOp(left=left, op=op, right=right):
-                a, b = self._eval(left, env), self._eval(right, env)
-                if a is None or b is None:
-                    return None
-                _bound(a, b, op, self.source)
-                try:
-                    return _BIN[type(op)](a, b)
-                except (TypeError, ZeroDivisionError, OverflowError):
-                    return None
-            case ast.Compare(left=left, ops=ops, comparators=comps):
-                a = self._eval(left, env)
-                for op, comp in zip(ops, comps, strict=True):
-                    b = self._eval(comp, env)
-                    if (a is None or b is None) and not isinstance(
-                        op, (ast.Eq, ast.NotEq, ast.Is, ast.IsNot, ast.In, ast.NotIn)
-                    ):
-                        return False
+                fa, fb, fn = self._compile(left), self._compile(right), _BIN[type(op)]
+
+                def binop(env: dict[str, Any]) -> Any:
+                    a, b = fa(env), fb(env)
+                    if a is None or b is None:
+                        return None
+                    _bound(a, b, op, source)
                     try:
-                        if not _CMP[type(op)](a, b):
+                        return fn(a, b)
+                    except (TypeError, ZeroDivisionError, OverflowError):
+                        return None
+
+                return binop
+            case ast.Compare(left=left, ops=ops, comparators=comps):
+                fl = self._compile(left)
+                steps = [
+                    (_CMP[type(op)], self._compile(comp), isinstance(op, _NONE_COMPARES))
+                    for op, comp in zip(ops, comps, strict=True)
+                ]
+
+                def compare(env: dict[str, Any]) -> bool:
+                    a = fl(env)
+                    for cmp, fc, none_ok in steps:
+                        b = fc(env)
+                        if (a is None or b is None) and not none_ok:
                             return False
-                    except TypeError:
-                        return False
-                    a = b
-                return True
-            case ast.Subscript(value=v, slice=s):
-                container, key = self._eval(v, env), self._eval(s, env)
-                if isinstance(container, dict) and isinstance(key, (str, int, float, bool)):
-                    return container.get(key)
-                return None
+                        try:
+                            if not cmp(a, b):
+                                return False
+                        except TypeError:
+                            return False
+                        a = b
+                    return True
+
+                return compare
+            case ast.Subscript(value=v, slice=sl):
+                fv, fk = self._compile(v), self._compile(sl)
+
+                def subscript(env: dict[str, Any]) -> Any:
+                    container, key = fv(env), fk(env)
+                    if isinstance(container, dict) and isinstance(key, (str, int, float, bool)):
+                        return container.get(key)
+                    return None
+
+                return subscript
             case ast.List(elts=elts) | ast.Tuple(elts=elts):
-                return [self._eval(e, env) for e in elts]
-        raise ExpressionError(f"cannot evaluate {ast.dump(node)}")  # unreachable after _check
+                fs = [self._compile(e) for e in elts]
+                return lambda env: [f(env) for f in fs]
+
+        def unknown(env: dict[str, Any]) -> Any:
+            raise ExpressionError(f"cannot evaluate {ast.dump(node)}")  # unreachable after _check
+
+        return unknown
 
 
 def _plain_key(node: ast.AST) -> bool:

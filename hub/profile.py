@@ -74,16 +74,20 @@ def add_activity(
     declared tags (decision/declared/aggregates.py)."""
     ts = activity.occurred_at.timestamp()
     day = str(int(ts // DAY_SECONDS))
+    how = None  # its UTC hour of week, worked out once for every hour kind it counts under
     if declared:
         fold_tags(profile, activity, declared, day, ts)
+    days, total, last = profile["days"], profile["total"], profile["last"]
     for kind in tags(activity):
-        bucket = profile["days"].setdefault(kind, {})
+        bucket = days.setdefault(kind, {})
         bucket[day] = bucket.get(day, 0) + 1
-        profile["total"][kind] = profile["total"].get(kind, 0) + 1
-        if ts > profile["last"].get(kind, float("-inf")):
-            profile["last"][kind] = ts
+        total[kind] = total.get(kind, 0) + 1
+        if ts > last.get(kind, float("-inf")):
+            last[kind] = ts
         if kind in HOUR_KINDS:
-            how = str(activity.occurred_at.astimezone(UTC).weekday() * 24 + activity.occurred_at.astimezone(UTC).hour)
+            if how is None:
+                utc = activity.occurred_at.astimezone(UTC)
+                how = str(utc.weekday() * 24 + utc.hour)
             hours = profile.setdefault("hours", {}).setdefault(kind, {})
             hours[how] = hours.get(how, 0) + 1
     return profile

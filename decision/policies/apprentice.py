@@ -113,11 +113,10 @@ class Apprentice(Policy):
 
     def _restricted(self, X, mask, baseline):  # noqa: ANN001, ANN202
         allowed = mask & self._mature(X)
-        legacy = np.zeros_like(mask)
+        legacy = np.zeros(mask.shape, dtype=bool)
         if baseline is not None:
-            b = self._check_actions(baseline, len(X))
-            legacy[np.arange(len(X)), b] = True
-            legacy &= mask  # a legacy action the rules now forbid is not followed
+            b, rows = self._check_actions(baseline, len(X)), np.arange(len(X))
+            legacy[rows, b] = mask[rows, b]  # a legacy action the rules now forbid is not followed
         allowed |= legacy
         empty = ~allowed.any(axis=1)
         allowed[empty] = mask[empty]  # no legacy and nothing mature: the inner policy explores
@@ -133,6 +132,27 @@ class Apprentice(Policy):
             scores = masked(self.policy._predict(X), mask)
         followed = legacy[np.arange(len(X)), actions]
         return Choice(actions.astype(np.intp), prop.astype(float), scores, followed)
+
+    def choose_mixed(
+        self, X: Any, mask: Any, baseline: Any, free: np.ndarray, share: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The engine's choice in one call: per row the apprentice's action, or on the ``free``
+        rows the inner policy's own, and (n, k) each action's probability under the mixture
+        ``(1 - share) * apprentice + share * inner policy``. The same draws in the same order as
+        :meth:`choose_many`, the inner ``choose_many`` on the free rows, then both
+        ``probabilities_many``, with the inputs checked once (a real-time decision's row pays
+        for every check as much as for the work)."""
+        X = self._check_X(X)
+        mask = self._check_mask(mask, len(X))
+        policy = self.policy
+        with self._one_batch():
+            eff, _ = self._effective_mask(X, mask, baseline)
+            actions = np.asarray(policy._choose(X, eff)[0], dtype=np.intp)
+            if free.any():
+                actions[free] = policy._choose(X[free], mask[free])[0]
+            p_app = policy._probabilities(X, eff)
+            p_free = policy._probabilities(X, mask) if share > 0 else p_app
+        return actions, (1 - share) * p_app + share * p_free
 
     def choose_one(self, x: Any, mask: Any = None, baseline: int | None = None) -> tuple[int, float]:
         m = None if mask is None else np.asarray(mask, dtype=bool)[None, :]

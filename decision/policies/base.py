@@ -61,9 +61,11 @@ def argmax_ties(values: np.ndarray, mask: np.ndarray, rtol: float = 1e-12) -> np
 
 def win_shares(winners: np.ndarray, k: int) -> np.ndarray:
     """(n, k) share of Monte-Carlo draws each action won, from winners of shape (m, n)."""
-    # a float64 sum over the draws, divided by their count: what ``.mean(axis=0)`` computes,
-    # without its Python wrapper (two calls per real-time decision)
-    return (winners[:, :, None] == np.arange(k)).sum(axis=0, dtype=np.float64) / len(winners)
+    # each (row, action) pair's count of wins, divided by the draws: what ``.mean(axis=0)`` of
+    # the one-hot wins computes (whole counts are exact in float64), in one bincount
+    m, n = winners.shape
+    counts = np.bincount((winners + np.arange(n) * k).ravel(), minlength=n * k)
+    return counts.reshape(n, k) / m
 
 
 def mc_winners(

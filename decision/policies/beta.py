@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from decision.draws import SCALAR_DRAWS, beta
+from decision.draws import SCALAR_DRAWS
 from hub.errors import DecisionError
 
 from .base import Policy, masked, mc_winners, win_shares
@@ -81,7 +81,10 @@ class BetaBernoulli(Policy):
         if not hasattr(self, "alpha_"):
             self._check_X(np.zeros((n, 0)))
         if n == 1 and self.n_actions <= SCALAR_DRAWS:  # a real-time decision: one row per slot
-            return beta(self._rng, self.alpha_[None], self.beta_[None]).argmax(axis=1)
+            # the draws one by one (decision/draws.py) and the first largest, as np.argmax takes
+            draw = self._rng.beta
+            v = [draw(a, b) for a, b in zip(self.alpha_.tolist(), self.beta_.tolist(), strict=True)]
+            return np.array([v.index(max(v))])
         return np.argmax(self._rng.beta(self.alpha_, self.beta_, size=(n, self.n_actions)), axis=1)
 
     def _choose(self, X, mask):

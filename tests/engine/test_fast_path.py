@@ -18,7 +18,7 @@ from decision.content import ContentSlots
 from decision.engine import EnginePolicy
 from decision.experiment import unit_hash
 from decision.interface import ContactView
-from decision.long_term import rerank, routed_probabilities
+from decision.long_term import rerank, reranked_draws, routed_probabilities
 from decision.policies import LinearThompson
 from hub.config import DecisionSettings
 from hub.models import Activity, ActivityType, Company, Contact
@@ -143,6 +143,13 @@ def test_routing_every_draw_at_once_equals_reranking_each_draw():
     routed = routed_probabilities(probs, short, lt, mask, 0.3)
     np.testing.assert_allclose(routed, expected)
     assert (routed != probs).any()  # the rerank did move some mass
+    # the engine reads a row's own rerank from the same table: rerank's actions and overrules
+    chosen = np.array([rng.choice(np.flatnonzero(m)) for m in mask])
+    new, over = rerank(chosen, short, lt, mask, 0.3)
+    from_table = reranked_draws(short, lt, mask, 0.3)[np.arange(n), chosen]
+    np.testing.assert_array_equal(from_table, new)
+    np.testing.assert_array_equal(from_table != chosen, over)
+    assert over.any() and not over.all()
 
 
 @pytest.mark.parametrize("ids", [[7], [1, 22, 333], ["42", 42, "é-x"]])
@@ -298,6 +305,7 @@ def test_a_view_with_activities_decides_as_the_same_view_with_its_stored_profile
     live = engine.decide(batch, NOW)
     reseed(engine)
     kept = engine.decide(stored, NOW)
+
     def fields(d):
         return {k: v for a in d.actions for k, v in a.payload.get("fields", {}).items()}
 
@@ -306,3 +314,140 @@ def test_a_view_with_activities_decides_as_the_same_view_with_its_stored_profile
     assert any(s for s in scores)  # the history is read: some rows score above 0
     assert [d.action for d in live] == [d.action for d in kept]
     assert [fields(d) for d in live] == [fields(d) for d in kept]
+
+
+@pytest.mark.parametrize("n", [1, 30])
+def test_the_mixed_choice_draws_and_decides_as_its_four_calls(n):
+    """``Apprentice.choose_mixed`` checks the inputs once: the same actions, mixture
+    probabilities and random stream as the apprentice's choice, the inner policy's choice on the
+    free rows, then both probabilities."""
+    batch = views(30)
+    engine, _ = trained(batch)
+    F = engine.features(batch[:n], NOW)
+    mask = engine.mask(batch[:n], NOW, F)
+    baseline = np.arange(n) % len(engine.ids)
+    free = np.arange(n) % 3 == 0  # one row: free; thirty: some of each
+    model, share = engine.model, 0.1
+    model.policy._rng = np.random.default_rng(11)
+    with model._one_batch():
+        actions = model.choose_many(F.X, mask, baseline=baseline).actions.copy()
+        actions[free] = model.policy.choose_many(F.X[free], mask[free]).actions
+        probs = (1 - share) * model.probabilities_many(F.X, mask, baseline=baseline)
+        probs = probs + share * model.policy.probabilities_many(F.X, mask)
+    after = model.policy._rng.random()
+    model.policy._rng = np.random.default_rng(11)
+    with model._one_batch():
+        got_actions, got_probs = model.choose_mixed(F.X, mask, baseline, free, share)
+    np.testing.assert_array_equal(got_actions, actions)
+    np.testing.assert_array_equal(got_probs, probs)
+    assert model.policy._rng.random() == after
+
+
+def test_win_shares_by_bincount_equal_the_mean_of_one_hot_wins():
+    from decision.policies.base import win_shares
+
+    rng = np.random.default_rng(4)
+    for m, n, k in [(100, 1, 9), (100, 7, 3), (37, 40, 12), (1, 3, 2)]:
+        winners = rng.integers(0, k, size=(m, n))
+        expected = (winners[:, :, None] == np.arange(k)).sum(axis=0, dtype=np.float64) / m
+        np.testing.assert_array_equal(win_shares(winners, k), expected)
+
+
+def test_the_wrapper_free_clips_and_means_give_numpys_floats():
+    """The engine's propensity clip and the send-time scale use np.minimum / np.maximum and a
+    sum over the count instead of np.clip and .mean: the same floats, NaN included."""
+    from decision.engine import MIN_PROPENSITY, _propensity
+
+    rng = np.random.default_rng(8)
+    p = np.concatenate([rng.random(500), [0.0, -0.0, 1.0, 1e-9, 2.0, np.nan, np.inf, -np.inf]])
+    np.testing.assert_array_equal(_propensity(p), np.clip(p, MIN_PROPENSITY, 1.0))
+    x = rng.gamma(0.5, 2.0, size=(50, 24))
+    scaled = x / (np.add.reduce(x, axis=1, keepdims=True) / 24)
+    np.testing.assert_array_equal(scaled, x / x.mean(axis=1, keepdims=True))
+    np.testing.assert_array_equal(np.minimum(np.maximum(scaled, 0.01), 0.95), np.clip(scaled, 0.01, 0.95))
+
+
+def test_coarse_stages_and_segments_follow_the_schema_they_are_given():
+    """The stage and segment columns are looked up once per schema: features of another
+    vocabulary (other columns) read their own, and the first schema's again after it."""
+    from decision.enrich import _SEGMENT_COLUMNS, coarse_stage, segment
+    from decision.features import DEFAULT_VOCABULARY, Vocabulary, featurize
+
+    contacts = [
+        v.contact.model_copy(update={"lifecycle_stage": s, "job_title": t})
+        for v, s, t in zip(
+            views(4),
+            ["lead", "customer", "opportunity", "marketingqualifiedlead"],
+            ["VP Marketing", "CTO", None, "Sales manager"],
+            strict=True,
+        )
+    ]
+    vocab = {"wide": DEFAULT_VOCABULARY, "narrow": Vocabulary.of(["software"], ["us"], ["lead", "customer"])}
+    expected = {"wide": [0, 3, 2, 1], "narrow": [0, 3, 0, 0]}
+    for name in ("wide", "narrow", "wide"):
+        F = featurize(contacts, [None] * 4, NOW, vocab=vocab[name])
+        assert coarse_stage(F).tolist() == expected[name], name
+        by_name = F.raw[:, [F.names.index(c) for c in _SEGMENT_COLUMNS]].argmax(axis=1)
+        np.testing.assert_array_equal(segment(F), by_name)
+
+
+def test_touch_and_size_columns_equal_their_definitions():
+    """featurize reads both touch groups in one reduction and both size columns in one log:
+    each column still equals its definition, row by row."""
+    from decision.features import NEVER_DAYS, featurize
+
+    rng = np.random.default_rng(12)
+    kinds = [ActivityType.EMAIL_SENT, ActivityType.CALL, ActivityType.MEETING, ActivityType.PAGE_VIEW]
+    batch = []
+    for i in range(60):
+        acts = [
+            Activity(
+                contact_id=i + 1,
+                type=kinds[int(rng.integers(0, 4))],
+                occurred_at=NOW - timedelta(hours=int(rng.integers(-30, 2000))),
+                source="test",
+                external_id=f"{i}-{k}",
+            )
+            for k in range(int(rng.integers(0, 5)))
+        ]
+        c = Contact(
+            id=i + 1, company=Company(name="Co", employees=[None, 40, 900][i % 3], annual_revenue=[None, 5e6][i % 2])
+        )
+        batch.append(ContactView(contact=c, activities=acts))
+    engine = EnginePolicy(DecisionSettings.model_validate({"engine": {}}))
+    batch = engine._with_profiles(batch, NOW)
+    F = featurize([v.contact for v in batch], [v.profile for v in batch], NOW, engine.topics, engine.vocab)
+    for i, v in enumerate(batch):
+        for group, types in (("marketing", {"email_sent"}), ("sales", {"call", "meeting"})):
+            seen = [a.occurred_at for a in v.activities if a.type.value in types and a.occurred_at <= NOW]
+            since = min(((NOW - at).total_seconds() / 86_400 for at in seen), default=NEVER_DAYS)
+            assert F.column(f"never_{group}_touch")[i] == (not seen)
+            assert F.column(f"days_since_{group}_touch")[i] == pytest.approx(since, abs=1e-9)
+        emp, rev = v.contact.company.employees or 0.0, v.contact.company.annual_revenue or 0.0
+        assert F.X[i, F.position("log_employees")] == np.log1p(np.array([emp]))[0] / 5.0
+        assert F.X[i, F.position("log_revenue")] == np.log1p(np.array([rev]))[0] / 10.0
+
+
+@pytest.mark.parametrize("used", [0, 1, 2, 3])
+def test_one_row_within_budget_skips_arbitration_as_it_would_keep_it(used):
+    """A lone row's sales choice is kept without running apply_budgets when its owner has
+    budget left; with none left, apply_budgets demotes it as before."""
+    from decision.arbitration import Budget, apply_budgets
+
+    batch = views(4)
+    engine = EnginePolicy(
+        DecisionSettings.model_validate(
+            {"rules": RULES, "engine": {"holdout_share": 0.0, "sales_handoffs_per_owner_per_day": 2}}
+        )
+    )
+    view = engine._with_profiles(batch[:1], NOW)
+    F = engine.features(view, NOW)
+    mask = np.ones((1, len(engine.ids)), dtype=bool)
+    sales = engine.ids.index(engine.sales[0])
+    chosen, prop, notes = np.array([sales]), np.array([0.4]), [""]
+    demoted = engine._budgets(view, F, mask, np.array([0]), chosen, prop, notes, {"unassigned": used})
+    prio = np.where(mask, engine.model.predict_many(F.X) * engine.values, -np.inf)
+    budget = Budget("sales_handoffs", engine.sales, 2, True, {"unassigned": used})
+    new, expected = apply_budgets(np.array([sales]), prio, mask, engine.catalog, [budget], ["unassigned"])
+    assert demoted.tolist() == expected.tolist() == [used >= 2]
+    assert chosen.tolist() == new.tolist()
