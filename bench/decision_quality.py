@@ -663,7 +663,9 @@ def run(make: Callable[[], Agent], n: int, days: int, seed: int, shift_day: int 
     dc, dv = market.counts - c0, market.values - v0
     extra = {"overruled": float(agent.overruled)} if isinstance(agent, Engine) else {}
     if hits[0]:
-        extra.update(sales_channel_hit=round(hits[1] / hits[0], 3), always_email_hit=round(hits[2] / hits[0], 3))
+        extra.update(
+            sales_channel_hit=round(float(hits[1] / hits[0]), 3), always_email_hit=round(float(hits[2] / hits[0]), 3)
+        )
     return RunResult(
         agent.name,
         seed,
