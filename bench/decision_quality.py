@@ -679,13 +679,15 @@ def run(make: Callable[[], Agent], n: int, days: int, seed: int, shift_day: int 
 
 
 def channel_hits(market: Market, batch: ActionBatch, hits: np.ndarray) -> None:
-    """Add to ``hits`` [rows, on the preferred channel, preferred e-mail]: the day's sales touches
+    """Add to ``hits`` [rows, on the preferred channel, by always e-mail]: the day's sales touches
     that reach someone (not opted out, callable), how many were carried on the person's hidden
-    preferred channel, and how many always e-mail would have hit (the reference)."""
+    preferred channel, and how many e-mail wherever consent allows it (else the call) would have
+    carried there (the reference)."""
     who = batch.idx
     k = (batch.action == SALES) & ~market.unsubscribed[who] & ~market.pop.do_not_call[who]
     pref = market.pop.pref_channel[who[k]]  # indexed like CHANNELS (email, phone, ads)
-    hits += (k.sum(), np.sum(batch.channel[k] == pref), np.sum(pref == CHANNELS.index("email")))
+    email = np.where(market.pop.email_consent[who[k]], CHANNELS.index("email"), CHANNELS.index("phone"))
+    hits += (k.sum(), np.sum(batch.channel[k] == pref), np.sum(email == pref))
 
 
 # ---- report ----------------------------------------------------------------------------------

@@ -314,7 +314,7 @@ class EngineSettings(_Strict):
         ),
     )
     channel_switch_ratio: float = Field(
-        2.0,
+        3.0,
         ge=1,
         description=(
             "best_channel leaves the first allowed channel of channel_order only for a channel where the contact's"

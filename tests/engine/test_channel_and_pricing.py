@@ -51,7 +51,7 @@ def test_a_cold_start_is_the_configured_first_channel_never_a_coin_flip():
 
 def test_channel_settings_are_validated_with_their_key_path():
     s = parse_settings({"decision": {"engine": {"channel_order": ["sales_call", "email"]}}})
-    assert s.decision.engine.channel_order == ["sales_call", "email"] and s.decision.engine.channel_switch_ratio == 2.0
+    assert s.decision.engine.channel_order == ["sales_call", "email"] and s.decision.engine.channel_switch_ratio == 3.0
     for engine, problem in (
         ({"channel_order": ["email", "pigeon"]}, "decision.engine.channel_order"),
         ({"channel_order": ["email", "email"]}, "repeated: email"),

@@ -27,7 +27,7 @@ def test_channel_respects_consent_and_action_then_prefers_the_responsive_one():
     touches = np.zeros((200, 4))
     responses = np.zeros((200, 4))
     touches[:, 0], responses[:, 0] = 10, 0  # ignores email
-    touches[:, 2], responses[:, 2] = 3, 3  # answers calls
+    touches[:, 2], responses[:, 2] = 6, 6  # answers calls
     idx, names = m.choose(touches, responses, allowed_channels(["phone"] * 200, [False] * 200, [False] * 200))
     assert np.mean(idx == CHANNELS.index("sales_call")) > 0.9
     none, names = m.choose(touches[:1], responses[:1], np.zeros((1, 4), bool))
