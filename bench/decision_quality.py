@@ -309,7 +309,7 @@ class System:
         self.seed = seed
         self.groups, self.risk = build_opt_out(DecisionSettings(engine=engine), CATALOG, NUMERIC_COLUMNS)
         self.rng = np.random.default_rng([seed, 19])
-        self.ch = ChannelModel(seed=seed)
+        self.ch = ChannelModel(order=engine.channel_order, switch_ratio=engine.channel_switch_ratio)
 
     def hours(self, market: Market, obs: Observed, day: int) -> np.ndarray:
         pop = market.pop
@@ -326,8 +326,9 @@ class System:
         sales = actions == SALES
         if sales.any():
             allowed = np.zeros((pop.n, len(HUB_CHANNELS)), dtype=bool)
-            allowed[:, HUB_CHANNELS.index("sales_call")] = True
-            allowed[:, HUB_CHANNELS.index("email")] = ~(market.unsubscribed | ~pop.email_consent)
+            reachable = ~market.unsubscribed & ~pop.do_not_call  # sales reaches no one else (truth)
+            allowed[:, HUB_CHANNELS.index("sales_call")] = reachable
+            allowed[:, HUB_CHANNELS.index("email")] = reachable & pop.email_consent
             idx, _ = self.ch.fit(obs.ch_touch, obs.ch_resp).choose(obs.ch_touch, obs.ch_resp, allowed)
             chan[sales] = np.where(
                 idx[sales] == HUB_CHANNELS.index("email"), CHANNELS.index("email"), CHANNELS.index("phone")
@@ -390,6 +391,8 @@ class Engine(Agent):
         self.sv = SegmentChooser(5, 3, A, WAIT) if engine.segment_values else None
         # a move spans a learned row's attribution window: the default catalog's 7 days
         self.ov = OutcomeValues(5, W.opportunity, W.revenue, W.unsubscribe, step_days=PROGRESS_DAYS)
+        if self.sv is not None:
+            self.sv.outcomes = self.ov  # values priced at the outcomes' current worth, as SegmentStep does
         self._seg = np.zeros(0, dtype=np.intp)
         self._stage = np.zeros(0, dtype=np.intp)
         self._opted = np.zeros(0, dtype=bool)
@@ -454,7 +457,8 @@ class Engine(Agent):
     def _learn_values(self, actions: np.ndarray, rewards: np.ndarray, market: Market, day: int) -> None:
         """What the pipeline's learn step does (hub/pipeline/learn.py, decision/engine.py
         ``learn_segment_values``): outcome values learn closed opportunities and the rewards per
-        contact-day by stage; segment values learn the priced reward; early-stage rows get the
+        contact-day by stage; segment values learn the reward with its opportunities and
+        unsubscribes counted, priced when read; early-stage rows get the
         change in stage value when their window closes (here PROGRESS_DAYS on)."""
         assert self.sv is not None
         won = float(market.values[:, EV["opportunity_won"]].sum())
@@ -479,8 +483,7 @@ class Engine(Agent):
         opps = np.concatenate([opps, np.zeros(len(sample))])
         unsubs = np.concatenate([unsubs, np.zeros(len(sample))])
         st = self._stage[rows]
-        target = learning_target(self.ov, st, points, opps, unsubs)
-        self.sv.values.learn(self._seg[rows], acts, target)
+        self.sv.values.learn(self._seg[rows], acts, points, opps, unsubs)
         # rewards per contact-day by stage: the learned rows' priced reward (unsubscribes at their
         # points), over every contact's day (the store's contacts per stage at each learn step)
         days = np.zeros((5, 2))
@@ -640,6 +643,7 @@ def run(make: Callable[[], Agent], n: int, days: int, seed: int, shift_day: int 
     agent = make()
     policy = ContactPolicy(3, 3.0)
     by_day = np.zeros(days)
+    hits = np.zeros(3)
     c0, v0 = market.counts.copy(), market.values.copy()
     for day in range(days):
         X = features(market, obs, day)
@@ -648,6 +652,7 @@ def run(make: Callable[[], Agent], n: int, days: int, seed: int, shift_day: int 
         act = np.flatnonzero(actions != WAIT)
         batch = ActionBatch(act, actions[act], np.asarray(hours)[act].astype(np.int64), np.asarray(chan)[act])
         n_log = len(market.log)
+        channel_hits(market, batch, hits)
         ev = market.step(batch)
         obs.add(day, ev)
         if len(market.log) > n_log:
@@ -657,6 +662,10 @@ def run(make: Callable[[], Agent], n: int, days: int, seed: int, shift_day: int 
             agent.learn(X[log["person"]], log["action"], r, market, day)
     dc, dv = market.counts - c0, market.values - v0
     extra = {"overruled": float(agent.overruled)} if isinstance(agent, Engine) else {}
+    if hits[0]:
+        extra.update(
+            sales_channel_hit=round(float(hits[1] / hits[0]), 3), always_email_hit=round(float(hits[2] / hits[0]), 3)
+        )
     return RunResult(
         agent.name,
         seed,
@@ -667,6 +676,18 @@ def run(make: Callable[[], Agent], n: int, days: int, seed: int, shift_day: int 
         time.perf_counter() - t0,
         extra,
     )
+
+
+def channel_hits(market: Market, batch: ActionBatch, hits: np.ndarray) -> None:
+    """Add to ``hits`` [rows, on the preferred channel, by always e-mail]: the day's sales touches
+    that reach someone (not opted out, callable), how many were carried on the person's hidden
+    preferred channel, and how many e-mail wherever consent allows it (else the call) would have
+    carried there (the reference)."""
+    who = batch.idx
+    k = (batch.action == SALES) & ~market.unsubscribed[who] & ~market.pop.do_not_call[who]
+    pref = market.pop.pref_channel[who[k]]  # indexed like CHANNELS (email, phone, ads)
+    email = np.where(market.pop.email_consent[who[k]], CHANNELS.index("email"), CHANNELS.index("phone"))
+    hits += (k.sum(), np.sum(batch.channel[k] == pref), np.sum(email == pref))
 
 
 # ---- report ----------------------------------------------------------------------------------

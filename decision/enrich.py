@@ -142,7 +142,7 @@ class DecisionExtras:
         self.quiet_hours = e.quiet_hours
         self.seed = e.seed
         self.content = ContentSlots(settings.content, seed=e.seed)
-        self.channel = ChannelModel(seed=e.seed)
+        self.channel = ChannelModel(order=e.channel_order, switch_ratio=e.channel_switch_ratio)
         #: one send-time model per thread (the API decides in several), restarted per batch
         #: with that batch's seed instead of built anew
         self._local = threading.local()

@@ -53,6 +53,7 @@ class SegmentStep:
         self.ids = list(action_ids)
         self.chooser = SegmentChooser(len(self.stages), len(ROLES), len(self.ids), wait)
         self.outcomes = OutcomeValues(len(self.stages), objective.opportunity, objective.revenue, objective.unsubscribe)
+        self.chooser.outcomes = self.outcomes  # values priced at the outcomes' current worth
         if windows:  # a learned row's move spans its attribution window
             self.outcomes.step_days = float(np.mean(windows))
         self.weights = objective
@@ -149,8 +150,7 @@ class SegmentStep:
         reach = np.asarray(reachable_now, dtype=bool)[keep]
         self.outcomes.move(stage, opted, now, ~reach)
         gain = progress_credit(self.outcomes, stage, now, reach, EARLY_STAGES)
-        target = learning_target(self.outcomes, stage, points, opps, unsubs, revenue)
-        self.chooser.values.learn(seg, act, target + gain)
+        self.chooser.values.learn(seg, act, points - revenue + gain, opps, unsubs)
         self.outcomes.observe(stage, opted, learning_target(self.outcomes, stage, points, opps, 0.0, revenue))
         return int(keep.sum())
 

@@ -42,6 +42,11 @@ import numpy as np
 class SegmentValues:
     """Running mean and variance of the learned reward per (segment, action), with forgetting.
 
+    Opportunities and unsubscribes are also counted per cell, so that what they are worth beyond
+    their points (learned over time by :class:`OutcomeValues`) is priced when a value is read, at
+    today's price, not frozen at the price of the day each row was learned (``premium`` in
+    :meth:`posterior`).
+
     >>> sv = SegmentValues(n_segments=2, n_actions=2, prior_rows=1.0)
     >>> sv.learn(np.array([0, 0, 0]), np.array([1, 1, 1]), np.array([3.0, 3.0, 3.0]))
     >>> mean, sd = sv.posterior(np.array([0, 1]), np.zeros((2, 2)))
@@ -60,24 +65,37 @@ class SegmentValues:
     n: np.ndarray = field(init=False)
     s: np.ndarray = field(init=False)
     ss: np.ndarray = field(init=False)
+    o: np.ndarray = field(init=False)  # opportunities per cell
+    u: np.ndarray = field(init=False)  # unsubscribes per cell
 
     def __post_init__(self) -> None:
         shape = (self.n_segments, self.n_actions)
         self.n, self.s, self.ss = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        self.o, self.u = np.zeros(shape), np.zeros(shape)
         self._noise: np.ndarray | None = None  # noise() until the next learn (deciding reads it per call)
 
-    def learn(self, segments: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
+    def learn(
+        self,
+        segments: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        opportunities: np.ndarray | float = 0.0,
+        unsubscribes: np.ndarray | float = 0.0,
+    ) -> None:
+        """``rewards`` at the outcomes' own points; ``opportunities`` and ``unsubscribes`` per row
+        are priced on top when read (:meth:`posterior`)."""
         seg, act = np.asarray(segments, dtype=np.intp), np.asarray(actions, dtype=np.intp)
         y = np.asarray(rewards, dtype=float)
         if self.half_life is not None and len(act):
             rows = np.bincount(act, minlength=self.n_actions).astype(float)
             factor = 0.5 ** (rows / self.half_life)
-            self.n *= factor
-            self.s *= factor
-            self.ss *= factor
+            for a in (self.n, self.s, self.ss, self.o, self.u):
+                a *= factor
         np.add.at(self.n, (seg, act), 1.0)
         np.add.at(self.s, (seg, act), y)
         np.add.at(self.ss, (seg, act), y * y)
+        np.add.at(self.o, (seg, act), np.broadcast_to(np.asarray(opportunities, dtype=float), y.shape))
+        np.add.at(self.u, (seg, act), np.broadcast_to(np.asarray(unsubscribes, dtype=float), y.shape))
         self._noise = None
 
     def credit(self, segments: np.ndarray, actions: np.ndarray, values: np.ndarray) -> None:
@@ -100,12 +118,21 @@ class SegmentValues:
         self._noise = (own + 5 * pooled[None, :]) / (self.n + 5)
         return self._noise
 
-    def posterior(self, segments: np.ndarray, prior_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def posterior(
+        self,
+        segments: np.ndarray,
+        prior_mean: np.ndarray,
+        premium: tuple[float, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(rows, actions) mean and standard deviation of each action's value for rows in
         ``segments``: the cell's rows plus ``prior_rows`` rows at ``prior_mean`` (the bandit's
-        prediction for that row)."""
+        prediction for that row). ``premium``: what an opportunity is worth beyond its points,
+        and per row what an unsubscribe costs beyond its points (both today's prices)."""
         seg = np.asarray(segments, dtype=np.intp)
         n, s = self.n[seg], self.s[seg]
+        if premium is not None:
+            opp, unsub = premium
+            s = s + opp * self.o[seg] + np.asarray(unsub, dtype=float)[:, None] * self.u[seg]
         k = self.prior_rows
         mean = (s + k * np.asarray(prior_mean, dtype=float)) / (n + k)
         sd = np.sqrt(self.noise()[seg] / (n + k))
@@ -274,6 +301,8 @@ class SegmentChooser:
     min_rows: float = 50.0
     draws: int = 64
     noise_variance: float = 25.0
+    #: the learned worth of opportunities and unsubscribes the values are priced with (None: points only)
+    outcomes: OutcomeValues | None = None
     values: SegmentValues = field(init=False)
 
     def __post_init__(self) -> None:
@@ -297,15 +326,25 @@ class SegmentChooser:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(rows, actions) posterior mean and sd, waiting backed up to the segment one touch
         lower, discounted per day until the oldest touch leaves the week."""
-        mean, sd = self.values.posterior(segments, prior_mean)
+        mean, sd = self.values.posterior(segments, prior_mean, self._premium(segments))
         later = one_touch_fewer(segments, touches)
         rows = np.flatnonzero(later >= 0)
         if len(rows):
-            m_later, _ = self.values.posterior(later[rows], np.asarray(prior_mean)[rows])
+            m_later, _ = self.values.posterior(later[rows], np.asarray(prior_mean)[rows], self._premium(later[rows]))
             best = np.max(np.where(mask[rows], m_later, -np.inf), axis=1)
             disc = self.discount ** np.asarray(relief_days, dtype=float)[rows]
             mean[rows, self.wait] = np.maximum(mean[rows, self.wait], disc * best)
         return mean, sd
+
+    def _premium(self, segments: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """Today's worth of an opportunity beyond its points, and per row of an unsubscribe in
+        the row's stage beyond its points (:meth:`SegmentValues.posterior`)."""
+        ov = self.outcomes
+        if ov is None:
+            return None
+        stage, _ = segment_stage(segments, self.n_roles)
+        unsub = ov.unsubscribe_points() - ov.unsubscribe_weight
+        return ov.opportunity_points() - ov.opportunity_weight, unsub[stage]
 
     def choose(
         self,
@@ -352,7 +391,8 @@ class SegmentChooser:
 
     def state(self) -> dict:
         v = self.values
-        return {"shape": list(v.n.shape), "n": v.n.tolist(), "s": v.s.tolist(), "ss": v.ss.tolist()}
+        out = {"shape": list(v.n.shape), "n": v.n.tolist(), "s": v.s.tolist(), "ss": v.ss.tolist()}
+        return out | {"o": v.o.tolist(), "u": v.u.tolist()}
 
     def load_state(self, state: dict) -> None:
         """Restore :meth:`state`; a state of another shape (another catalog or vocabulary) is ignored."""
@@ -360,6 +400,9 @@ class SegmentChooser:
             return
         for key in ("n", "s", "ss"):
             setattr(self.values, key, np.asarray(state[key], dtype=float))
+        # a state saved before the counts: its rows' premiums are in ``s`` already
+        for key in ("o", "u"):
+            setattr(self.values, key, np.asarray(state.get(key, np.zeros_like(self.values.n)), dtype=float))
         self.values._noise = None
 
 
@@ -371,9 +414,10 @@ def learning_target(
     unsubscribes: np.ndarray,
     revenue_points: np.ndarray | float = 0.0,
 ) -> np.ndarray:
-    """What segment values learn from a row: its objective points with an opportunity priced at
+    """What a row is worth at today's prices: its objective points with an opportunity priced at
     its learned worth (realized revenue in the window replaced by that expectation, so a deal
-    is not counted twice) and an unsubscribe at its learned lost future in the row's stage."""
+    is not counted twice) and an unsubscribe at its learned lost future in the row's stage.
+    (Segment values keep the counts instead and price them when read: :class:`SegmentValues`.)"""
     opp = (outcomes.opportunity_points() - outcomes.opportunity_weight) * np.asarray(opportunities, dtype=float)
     unsub = (
         outcomes.unsubscribe_points()[np.asarray(stages, dtype=np.intp)] - outcomes.unsubscribe_weight

@@ -305,9 +305,34 @@ class EngineSettings(_Strict):
             " learned lost future (decision/segment_value.py); off: the bandit chooses alone"
         ),
     )
+    channel_order: list[Literal["email", "ad_audience", "sales_call", "direct_mail"]] = Field(
+        ["email", "sales_call", "ad_audience", "direct_mail"],
+        min_length=1,
+        description=(
+            "best_channel's default order: a contact without clear evidence gets the first allowed channel of"
+            " this list (decision/channel.py); channels left out come last"
+        ),
+    )
+    channel_switch_ratio: float = Field(
+        3.0,
+        ge=1,
+        description=(
+            "best_channel leaves the first allowed channel of channel_order only for a channel where the contact's"
+            " response rate, over that channel's population rate, is at least this many times their rate on the"
+            " channel chosen so far (decision/channel.py); 1 = the higher relative rate wins"
+        ),
+    )
     send_time: bool = Field(True, description="push best_send_time from the per-contact send-time model")
     quiet_hours: tuple[int, int] = Field((6, 21), description="earliest and latest local send hour")
     experiments: ExperimentSettings = Field(default_factory=ExperimentSettings)
+
+    @field_validator("channel_order")
+    @classmethod
+    def _distinct_channels(cls, v: list[str]) -> list[str]:
+        twice = sorted({c for c in v if v.count(c) > 1})
+        if twice:
+            raise ValueError(f"each channel may appear once; repeated: {', '.join(twice)}")
+        return v
 
     @model_validator(mode="after")
     def _arm_shares(self) -> EngineSettings:

@@ -73,7 +73,6 @@ def reseed(engine: EnginePolicy) -> None:
     engine.model.policy._rng = np.random.default_rng(6)
     for j, bandit in enumerate(engine.extras.content.bandits.values()):
         bandit._rng = np.random.default_rng(7 + j)
-    engine.extras.channel._rng = np.random.default_rng(20)
     engine.extras.channel.population_rate = np.full(4, 0.2)
 
 
