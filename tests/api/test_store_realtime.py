@@ -119,3 +119,36 @@ def test_the_kept_connection_is_replaced_when_it_died_while_idle(settings, crm):
         assert conn.connection.dbapi_connection is not raw
     rt.close()
     ctx.close()
+
+
+def test_a_connection_lost_while_busy_fails_one_decision_as_sqlalchemy_would_and_the_next_reconnects(settings, crm):
+    """The two statements run on the DBAPI cursor, yet a driver error comes out as SQLAlchemy's
+    (an ``IntegrityError`` for a bad insert, a ``DBAPIError`` marked ``connection_invalidated``
+    for a lost connection), and a lost connection is replaced on the next use without a ping."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    from hub.api.realtime import RealtimeDecider
+    from hub.api.schemas import ContactRef
+
+    ctx = HubContext.build(settings, embedded=True)
+    seed(ctx, crm)
+    rt = RealtimeDecider(ctx, 1.0)  # pinged only after 10 s idle: the next request meets the dead connection
+    first = rt.decide(ContactRef(contact_id=1), None)
+    with pytest.raises(IntegrityError), rt.connection.begin() as conn:
+        rt_store.insert_decision(conn, first.model_copy(update={"contact_id": 999_999}), "rt-orphan")
+    with rt.connection.begin() as conn:
+        raw = conn.connection.dbapi_connection
+        pid = conn.scalar(text("SELECT pg_backend_pid()")) if conn.dialect.name == "postgresql" else None
+    if pid is None:
+        raw.close()
+    else:
+        with ctx.store.begin() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with pytest.raises(DBAPIError) as lost:
+        rt.decide(ContactRef(contact_id=1), None)
+    assert lost.value.connection_invalidated
+    assert rt.decide(ContactRef(contact_id=1), None).id > first.id  # PostgreSQL's sequence skips the failed insert's
+    rt.close()
+    ctx.close()
