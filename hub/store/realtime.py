@@ -150,12 +150,12 @@ class DriverStatement:
     """One statement compiled for one dialect, run on the connection's DBAPI cursor.
 
     Parameters go through the bind processors of their SQLAlchemy types (SQLite's text
-    timestamps and JSON, psycopg's JSON wrapper); the ``decoded`` columns of a result through
-    the result processors, set from the first result's column type codes as SQLAlchemy sets
-    them. Rows are named tuples, read like SQLAlchemy's Rows by attribute.
+    timestamps and JSON, psycopg's JSON wrapper), result columns through the result processors
+    (set from the first result's column type codes, as SQLAlchemy sets them), so values come and
+    go as with ``Connection.execute``. Rows are named tuples, read like its Rows by attribute.
     """
 
-    def __init__(self, stmt: Executable, dialect: Dialect, keys: Sequence[str] = (), decoded: Sequence[str] = ()):
+    def __init__(self, stmt: Executable, dialect: Dialect, keys: Sequence[str] = ()):
         compiled = stmt.compile(dialect=dialect, column_keys=list(keys) or None)
         self.dialect, self.sql = dialect, compiled.string
         self.returning = bool(compiled.effective_returning)  # the id comes back as a row, else lastrowid
@@ -164,7 +164,7 @@ class DriverStatement:
         self._positional = compiled.positiontup is not None
         columns = list(getattr(stmt, "selected_columns", ()))
         self.row_type = namedtuple("Row", [c.key for c in columns]) if columns else None
-        self._decode = [(i, c.type.dialect_impl(dialect)) for i, c in enumerate(columns) if c.key in decoded]
+        self._types = [c.type.dialect_impl(dialect) for c in columns]
         self._results: list[tuple[int, Any]] | None = None
 
     def params(self, values: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
@@ -197,7 +197,10 @@ class DriverStatement:
         cursor = self.run(conn, values)
         rows = cursor.fetchall()
         if self._results is None:
-            found = [(i, t.result_processor(self.dialect, cursor.description[i][1])) for i, t in self._decode]
+            found = [
+                (i, t.result_processor(self.dialect, d[1]))
+                for i, (t, d) in enumerate(zip(self._types, cursor.description, strict=True))
+            ]
             self._results = [(i, p) for i, p in found if p is not None]
         cursor.close()
         make, procs = self.row_type._make, self._results
@@ -212,27 +215,12 @@ class DriverStatement:
         return out
 
 
-#: columns of the profile the reader decodes (the rest it never reads)
-_DECODED = ("email_opt_out", "do_not_contact", "properties", "updated_at", "at", "props")
-_DECISION_KEYS = (
-    "contact_id",
-    "request_key",
-    "policy",
-    "policy_version",
-    "propensity",
-    "arm",
-    "explanation",
-    "actions",
-    "created_at",
-)
-
-
 #: compiled once per statement and dialect (an engine's dialect lives as long as the engine)
 _prepared = lru_cache(maxsize=64)(DriverStatement)
 
 
 def _read(conn: Connection, stmt: CompoundSelect, params: dict[str, Any]) -> Profile | None:
-    rows = _prepared(stmt, conn.dialect, decoded=_DECODED).all(conn, params)
+    rows = _prepared(stmt, conn.dialect).all(conn, params)
     if not rows or rows[0].kind != CONTACT:
         return None
     row, idents, emails, acts = rows[0], [], [], []
@@ -259,7 +247,6 @@ def _read(conn: Connection, stmt: CompoundSelect, params: dict[str, Any]) -> Pro
 
 def insert_decision(conn: Connection, d: Decision, request_key: str) -> int:
     """Insert one decision and return its id (one statement: RETURNING or lastrowid)."""
-    prepared = _prepared(_INSERT_DECISION, conn.dialect, keys=_DECISION_KEYS)
     values = {
         "contact_id": d.contact_id,
         "request_key": request_key,
@@ -271,6 +258,7 @@ def insert_decision(conn: Connection, d: Decision, request_key: str) -> int:
         "actions": [a.model_dump(mode="json") for a in d.actions],
         "created_at": d.created_at,
     }
+    prepared = _prepared(_INSERT_DECISION, conn.dialect, keys=tuple(values))
     cursor = prepared.run(conn, values)
     new_id = cursor.fetchone()[0] if prepared.returning else cursor.lastrowid
     cursor.close()

@@ -29,6 +29,10 @@ def test_the_one_statement_profile_matches_the_batch_reads(settings, crm):
         assert rt_store.profile_by_id(conn, 1, since)[1], "c0's synced page view is in its profile"
         assert rt_store.profile_by_id(conn, 1, utcnow())[1] == [], "activities before `since` are not"
         assert rt_store.profile_by_id(conn, 999, since) is None
+        # the rows off the DBAPI cursor, decoded by the column types, are SQLAlchemy's rows
+        for stmt, params in ((rt_store._BY_ID, {"cid": 1}), (rt_store._BY_EMAIL, {"email": "person1@example.com"})):
+            driver = rt_store.DriverStatement(stmt, conn.dialect).all(conn, {**params, "since": since})
+            assert driver == [tuple(r) for r in conn.execute(stmt, {**params, "since": since})] and len(driver) > 1
         # by email and by identity: the lookup is the statement's CTE
         assert rt_store.profile_by_email(conn, " PERSON1@example.com ", since) == _batch(conn, 2, since)
         assert rt_store.profile_by_identity(conn, Identity(connector="crm", external_id="c2"), since) == (
