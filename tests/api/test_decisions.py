@@ -98,6 +98,23 @@ def _dumps(body) -> bytes:
     return json.dumps(body, allow_nan=True).encode()
 
 
+def _record_statements(raw, seen: list[str]) -> None:
+    """Every statement the driver runs on the DBAPI connection ``raw`` goes to ``seen``: the
+    real-time path runs its two on the cursor, where SQLAlchemy's engine events do not see them."""
+    import sqlite3
+
+    if isinstance(raw, sqlite3.Connection):
+        raw.set_trace_callback(lambda sql: sql.split()[0] in ("BEGIN", "COMMIT") or seen.append(sql))
+        return
+
+    class Recording(raw.cursor_factory):
+        def execute(self, query, *args, **kwargs):
+            seen.append(str(query))
+            return super().execute(query, *args, **kwargs)
+
+    raw.cursor_factory = Recording
+
+
 def test_a_real_time_decision_is_two_statements_with_version_and_kill_switches_from_the_process_cache(
     tmp_path, store_url, api_redis_url, crm
 ):
@@ -106,7 +123,6 @@ def test_a_real_time_decision_is_two_statements_with_version_and_kill_switches_f
     ``api.policy_refresh_seconds`` have passed; PostgreSQL's asynchronous commit is set once on
     the connection the decider keeps."""
     from fastapi.testclient import TestClient
-    from sqlalchemy import event
 
     from hub.api.app import create_app
     from tests.api.conftest import make_config, seed
@@ -114,18 +130,11 @@ def test_a_real_time_decision_is_two_statements_with_version_and_kill_switches_f
     app = create_app(make_config(tmp_path, store_url, api_redis_url, **{"api.policy_refresh_seconds": 60}))
     seed(app.state.hub.ctx, crm)
     seen: list[str] = []
-
-    def record(conn, cursor, statement, *args) -> None:
-        seen.append(statement)
-
-    engine = app.state.hub.ctx.store.engine
     with TestClient(app, base_url="https://hub.example.com") as client:
         first = decide(client, {"contact": {"contact_id": 1}})  # reads version and switches once
-        event.listen(engine, "before_cursor_execute", record)
-        try:
-            again = [decide(client, {"contact": {"email": f"person{i}@example.com"}}) for i in range(3)]
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
+        with app.state.hub.realtime.connection.begin() as conn:
+            _record_statements(conn.connection.dbapi_connection, seen)
+        again = [decide(client, {"contact": {"email": f"person{i}@example.com"}}) for i in range(3)]
     app.state.hub.close()
     assert first.status_code == 200 and all(r.status_code == 200 for r in again)
     assert not [s for s in seen if "model_snapshots" in s or "kill_switches" in s], seen

@@ -29,6 +29,10 @@ def test_the_one_statement_profile_matches_the_batch_reads(settings, crm):
         assert rt_store.profile_by_id(conn, 1, since)[1], "c0's synced page view is in its profile"
         assert rt_store.profile_by_id(conn, 1, utcnow())[1] == [], "activities before `since` are not"
         assert rt_store.profile_by_id(conn, 999, since) is None
+        # the rows off the DBAPI cursor, decoded by the column types, are SQLAlchemy's rows
+        for stmt, params in ((rt_store._BY_ID, {"cid": 1}), (rt_store._BY_EMAIL, {"email": "person1@example.com"})):
+            driver = rt_store.DriverStatement(stmt, conn.dialect).all(conn, {**params, "since": since})
+            assert driver == [tuple(r) for r in conn.execute(stmt, {**params, "since": since})] and len(driver) > 1
         # by email and by identity: the lookup is the statement's CTE
         assert rt_store.profile_by_email(conn, " PERSON1@example.com ", since) == _batch(conn, 2, since)
         assert rt_store.profile_by_identity(conn, Identity(connector="crm", external_id="c2"), since) == (
@@ -117,5 +121,38 @@ def test_the_kept_connection_is_replaced_when_it_died_while_idle(settings, crm):
     assert second.id == first.id + 1
     with rt.connection.begin() as conn:
         assert conn.connection.dbapi_connection is not raw
+    rt.close()
+    ctx.close()
+
+
+def test_a_connection_lost_while_busy_fails_one_decision_as_sqlalchemy_would_and_the_next_reconnects(settings, crm):
+    """The two statements run on the DBAPI cursor, yet a driver error comes out as SQLAlchemy's
+    (an ``IntegrityError`` for a bad insert, a ``DBAPIError`` marked ``connection_invalidated``
+    for a lost connection), and a lost connection is replaced on the next use without a ping."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    from hub.api.realtime import RealtimeDecider
+    from hub.api.schemas import ContactRef
+
+    ctx = HubContext.build(settings, embedded=True)
+    seed(ctx, crm)
+    rt = RealtimeDecider(ctx, 1.0)  # pinged only after 10 s idle: the next request meets the dead connection
+    first = rt.decide(ContactRef(contact_id=1), None)
+    with pytest.raises(IntegrityError), rt.connection.begin() as conn:
+        rt_store.insert_decision(conn, first.model_copy(update={"contact_id": 999_999}), "rt-orphan")
+    with rt.connection.begin() as conn:
+        raw = conn.connection.dbapi_connection
+        pid = conn.scalar(text("SELECT pg_backend_pid()")) if conn.dialect.name == "postgresql" else None
+    if pid is None:
+        raw.close()
+    else:
+        with ctx.store.begin() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with pytest.raises(DBAPIError) as lost:
+        rt.decide(ContactRef(contact_id=1), None)
+    assert lost.value.connection_invalidated
+    assert rt.decide(ContactRef(contact_id=1), None).id > first.id  # PostgreSQL's sequence skips the failed insert's
     rt.close()
     ctx.close()
