@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, tuple_
 
@@ -34,26 +35,28 @@ def decided_since_change(conn: Connection, contact_ids: Iterable[int]) -> set[in
     return set(conn.execute(q).scalars())
 
 
+def decision_row(d: Decision, request_key: str) -> dict[str, Any]:
+    """The ``decisions`` row of one decision (the batch insert's and the real-time path's)."""
+    return {
+        "contact_id": d.contact_id,
+        "request_key": request_key,
+        "policy": d.policy,
+        "policy_version": d.policy_version,
+        "propensity": d.propensity,
+        "arm": d.arm,
+        "explanation": d.explanation,
+        "actions": [a.model_dump(mode="json") for a in d.actions],
+        "created_at": d.created_at,
+    }
+
+
 def insert_decisions(
     conn: Connection, items: Sequence[Decision], request_key: str, outcome_days: float | None = None
 ) -> list[int]:
     """Insert decisions; returns their ids in order. Callers skip contacts already decided."""
     if not items:
         return []
-    rows = [
-        {
-            "contact_id": d.contact_id,
-            "request_key": request_key,
-            "policy": d.policy,
-            "policy_version": d.policy_version,
-            "propensity": d.propensity,
-            "arm": d.arm,
-            "explanation": d.explanation,
-            "actions": [a.model_dump(mode="json") for a in d.actions],
-            "created_at": d.created_at,
-        }
-        for d in items
-    ]
+    rows = [decision_row(d, request_key) for d in items]
     conn.execute(insert(decisions), rows)
     keys = [(d.contact_id, request_key) for d in items]
     q = select(decisions.c.contact_id, decisions.c.id).where(

@@ -50,6 +50,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.models import Activity, Contact, Decision, Identity, normalize_email
 from hub.store.contacts import _row_to_contact, aware
+from hub.store.decisions import decision_row
 from hub.store.schema import ID, TS, activities, contact_emails, contacts, decisions, identities
 
 CONTACT, IDENTITY, EMAIL, ACTIVITY = 0, 1, 2, 3
@@ -249,17 +250,7 @@ def _read(conn: Connection, stmt: CompoundSelect, params: dict[str, Any]) -> Pro
 
 def insert_decision(conn: Connection, d: Decision, request_key: str) -> int:
     """Insert one decision and return its id (one statement: RETURNING or lastrowid)."""
-    values = {
-        "contact_id": d.contact_id,
-        "request_key": request_key,
-        "policy": d.policy,
-        "policy_version": d.policy_version,
-        "propensity": d.propensity,
-        "arm": d.arm,
-        "explanation": d.explanation,
-        "actions": [a.model_dump(mode="json") for a in d.actions],
-        "created_at": d.created_at,
-    }
+    values = decision_row(d, request_key)
     prepared = _prepared(_INSERT_DECISION, conn.dialect, keys=tuple(values))
     cursor = prepared.run(conn, values)
     new_id = cursor.fetchone()[0] if prepared.returning else cursor.lastrowid

@@ -96,10 +96,25 @@ def test_a_contact_with_several_identities_and_emails_reads_as_the_batch_reads_i
     ctx.close()
 
 
+def _kill_held_connection(ctx, rt):
+    """End the real-time path's kept connection under it (its server process terminated on
+    PostgreSQL, its file handle closed on SQLite); returns the dead DBAPI connection."""
+    from sqlalchemy import text
+
+    with rt.connection.begin() as conn:
+        raw = conn.connection.dbapi_connection
+        pid = conn.scalar(text("SELECT pg_backend_pid()")) if conn.dialect.name == "postgresql" else None
+    if pid is None:
+        raw.close()
+    else:
+        with ctx.store.begin() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    return raw
+
+
 def test_the_kept_connection_is_replaced_when_it_died_while_idle(settings, crm):
     """After ``idle_ping_seconds`` the real-time connection is pinged before use; a dead one
     (its server process ended, or the file handle closed) is replaced and the decision goes on."""
-    from sqlalchemy import text
 
     from hub.api.realtime import RealtimeDecider
     from hub.api.schemas import ContactRef
@@ -109,14 +124,7 @@ def test_the_kept_connection_is_replaced_when_it_died_while_idle(settings, crm):
     rt = RealtimeDecider(ctx, 1.0)
     rt.connection.idle_ping_seconds = 0.0  # ping before every use
     first = rt.decide(ContactRef(contact_id=1), None)
-    with rt.connection.begin() as conn:
-        raw = conn.connection.dbapi_connection
-        pid = conn.scalar(text("SELECT pg_backend_pid()")) if conn.dialect.name == "postgresql" else None
-    if pid is None:
-        raw.close()
-    else:
-        with ctx.store.begin() as other:
-            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    raw = _kill_held_connection(ctx, rt)
     second = rt.decide(ContactRef(contact_id=1), None)
     assert second.id == first.id + 1
     with rt.connection.begin() as conn:
@@ -130,7 +138,6 @@ def test_a_connection_lost_while_busy_fails_one_decision_as_sqlalchemy_would_and
     (an ``IntegrityError`` for a bad insert, a ``DBAPIError`` marked ``connection_invalidated``
     for a lost connection), and a lost connection is replaced on the next use without a ping."""
     import pytest
-    from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError, IntegrityError
 
     from hub.api.realtime import RealtimeDecider
@@ -142,14 +149,7 @@ def test_a_connection_lost_while_busy_fails_one_decision_as_sqlalchemy_would_and
     first = rt.decide(ContactRef(contact_id=1), None)
     with pytest.raises(IntegrityError), rt.connection.begin() as conn:
         rt_store.insert_decision(conn, first.model_copy(update={"contact_id": 999_999}), "rt-orphan")
-    with rt.connection.begin() as conn:
-        raw = conn.connection.dbapi_connection
-        pid = conn.scalar(text("SELECT pg_backend_pid()")) if conn.dialect.name == "postgresql" else None
-    if pid is None:
-        raw.close()
-    else:
-        with ctx.store.begin() as other:
-            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    _kill_held_connection(ctx, rt)
     with pytest.raises(DBAPIError) as lost:
         rt.decide(ContactRef(contact_id=1), None)
     assert lost.value.connection_invalidated
