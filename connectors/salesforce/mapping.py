@@ -242,6 +242,25 @@ def activity_type(sobject: str, rec: dict[str, Any]) -> ActivityType:
     return ActivityType.CUSTOM
 
 
+def task_time(rec: dict[str, Any]) -> datetime:
+    """When a Task happened. ``ActivityDate`` is a date (Salesforce stamps it midnight UTC and says
+    the stamp is not the activity's time), so a Task created on its date happened at its
+    ``CreatedDate``: midnight would put an e-mail logged at 15:00 before the decision that sent it,
+    and a replay of that decision (``hub evaluate``) would count it as an earlier touch. The date is
+    the user's local one, so "on its date" is that calendar day in any time zone (UTC-12 to
+    UTC+14). A Task dated another day (logged late, or due later) keeps its date."""
+    created = rec.get("CreatedDate")
+    dated = rec.get("ActivityDate")
+    if dated:
+        day = parse_sf_datetime(dated)
+        if created:
+            at = parse_sf_datetime(created)
+            if day - timedelta(hours=14) <= at < day + timedelta(hours=36):
+                return at
+        return day
+    return parse_sf_datetime(created or rec.get("SystemModstamp"))
+
+
 def record_to_activity(connector: str, sobject: str, rec: dict[str, Any], prefixes: dict[str, str]) -> Activity | None:
     """A Task/Event row -> Activity; None when it is not about a synced person (no WhoId)."""
     rid = record_id(rec)
@@ -249,12 +268,10 @@ def record_to_activity(connector: str, sobject: str, rec: dict[str, Any], prefix
     kind = identity_type_of(who, prefixes)
     if kind is None:
         return None
-    when_raw = (
-        rec.get("ActivityDateTime") or rec.get("StartDateTime")
-        if sobject == "Event"
-        else rec.get("ActivityDate") or rec.get("CreatedDate")
-    )
-    when = parse_sf_datetime(when_raw or rec.get("SystemModstamp"))
+    if sobject == "Event":
+        when = parse_sf_datetime(rec.get("ActivityDateTime") or rec.get("StartDateTime") or rec.get("SystemModstamp"))
+    else:
+        when = task_time(rec)
     props = {k: rec[k] for k in ("Subject", "TaskSubtype", "Type", "Status") if rec.get(k) is not None}
     return Activity(
         contact_ref=Identity(connector=connector, object_type=kind, external_id=str(who)),

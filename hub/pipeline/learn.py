@@ -14,6 +14,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection
@@ -65,19 +66,33 @@ def ensure_current(ctx: HubContext, conn: Connection) -> None:
         snap = store.load_snapshot(conn, engine.model_name, latest)
         if snap is not None:
             engine.load_model(snap[0], snap[1])
-            content = (snap[2] or {}).get("content")
-            if content:
-                engine.extras.content.load_state(content)
-            long_term = (snap[2] or {}).get("long_term")
-            if long_term:
-                engine.long_term.load_state(long_term)
-            graduation = (snap[2] or {}).get("graduation")
-            if graduation:
-                engine.graduation.load_state(graduation)
-            segment_values = (snap[2] or {}).get("segment_values")
-            if segment_values and engine.segment_step is not None:
-                engine.segment_step.load_state(segment_values)
+            restore_learned(engine, snap[2])
             log.info("engine model %s reloaded at version %s", engine.model_name, latest)
+
+
+def learned_state(engine) -> dict[str, Any]:  # noqa: ANN001
+    """What the engine learned beside its bandit, as a snapshot's metrics keep it."""
+    return {
+        "content": engine.extras.content.state(),
+        "long_term": engine.long_term.state(),
+        "graduation": engine.graduation.state(),
+        "segment_values": engine.segment_step.state() if engine.segment_step is not None else None,
+    }
+
+
+def restore_learned(engine, metrics: dict[str, Any] | None) -> None:  # noqa: ANN001
+    """Put back what a snapshot's metrics kept of the engine's learning beside its bandit (content
+    slots, long-term value, graduation evidence, segment values). Decide, the API and ``hub
+    evaluate``'s replay all restore a snapshot through this, so they decide alike."""
+    metrics = metrics or {}
+    if metrics.get("content"):
+        engine.extras.content.load_state(metrics["content"])
+    if metrics.get("long_term"):
+        engine.long_term.load_state(metrics["long_term"])
+    if metrics.get("graduation"):
+        engine.graduation.load_state(metrics["graduation"])
+    if metrics.get("segment_values") and engine.segment_step is not None:
+        engine.segment_step.load_state(metrics["segment_values"])
 
 
 def close_windows(ctx: HubContext, now: datetime) -> int:
@@ -145,10 +160,7 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                 "by_action": report.by_action,
                 "observations": engine.model.policy.n_obs_.tolist(),
                 "feature_version": engine.feature_version,
-                "content": engine.extras.content.state(),
-                "long_term": engine.long_term.state(),
-                "graduation": engine.graduation.state(),
-                "segment_values": engine.segment_step.state() if engine.segment_step is not None else None,
+                **learned_state(engine),
                 "graduated": engine.model.graduated,
                 "graduation_evidence": engine.graduation.report(),
             }

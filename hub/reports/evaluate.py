@@ -20,7 +20,9 @@ What is recomputed exactly, and what is approximated:
   Activities are read by when they occurred, not when they were synced: one that had occurred
   but was not synced yet at decision time is seen by the replay and was not by the decision;
 - the engine's model is the snapshot each decision logged (its ``policy_version``, ``<model>@v<n>``;
-  rows decided otherwise use the newest saved by decision time), rows grouped per version, when the
+  rows decided otherwise use the newest saved by decision time): its bandit and all it learned
+  beside it (opt-out model, long-term value, graduation evidence, segment values, content
+  slots), restored as decide restores it; rows grouped per version, when the
   candidate's model is the logged one (same catalog, feature schema, bandit and seed), rebuilt with
   the engine's own design (its squared columns) and the candidate's hyperparameters (exploration,
   apprentice threshold); a candidate that needs a new model starts cold, as it would when
@@ -45,6 +47,7 @@ import numpy as np
 from sqlalchemy import Connection, func, select
 
 from decision.interface import ContactView
+from decision.risk import OptOutRisk
 from hub.config import DecisionSettings, Settings, load_settings
 from hub.errors import ConfigError, DecisionError
 from hub.models import ActionKind, Activity, Contact
@@ -183,8 +186,8 @@ def logged_version(policy_version: str | None, model_name: str) -> int | None:
 
 
 class _Models:
-    """The candidate engine's model per snapshot version, with the candidate's hyperparameters;
-    version 0 is the cold model (nothing learned yet)."""
+    """The candidate engine's learned state per snapshot version, with the candidate's
+    hyperparameters; version 0 is the cold engine (nothing learned yet)."""
 
     def __init__(self, conn: Connection, engine: Any):
         self.conn, self.engine = conn, engine
@@ -198,27 +201,45 @@ class _Models:
         live = [v for t, v in self.times if t <= now]
         return live[-1] if live else 0
 
-    def get(self, version: int) -> Any:
-        """The model of ``version`` (the cold model for 0 or a version the store does not hold).
+    def _fresh(self, loaded: Any) -> Any:
+        """A model built exactly as the engine builds it, holding ``loaded``'s learned state
+        (trailing-underscore attributes): the candidate's hyperparameters apply and the design
+        (squared columns) is the one the state was learned on."""
+        model = self.engine.fresh_model()
+        for key, value in vars(loaded.policy).items():
+            if key.endswith("_") and not key.startswith("_"):
+                setattr(model.policy, key, value)
+        return model
 
-        The snapshot's learned state (trailing-underscore attributes) goes into a fresh model
-        built exactly as the engine builds it, so the candidate's hyperparameters apply and the
-        design (squared columns) is the one the state was learned on."""
+    def use(self, version: int) -> None:
+        """Make the engine decide as it did under ``version``: its bandit (and the opt-out
+        ablation's), its opt-out model, and what it learned beside them (hub/pipeline/learn.py
+        restores a snapshot the same way for decide and the API). Version 0 is left cold, so
+        callers replay the cold rows before any snapshot is restored."""
         from decision.policies import load_bundle
+        from hub.pipeline.learn import restore_learned
 
+        engine = self.engine
         if version not in self.saved:
             version = 0
         if version not in self.cache:
-            model = self.engine.fresh_model()
-            if version:
-                snap = learning_store.load_snapshot(self.conn, self.engine.model_name, version)
-                parts = load_bundle(snap[1])
-                loaded = parts.get("bandit", parts.get("policy"))
-                for key, value in vars(loaded.policy).items():
-                    if key.endswith("_") and not key.startswith("_"):
-                        setattr(model.policy, key, value)
-            self.cache[version] = model
-        return self.cache[version]
+            if not version:
+                self.cache[0] = (engine.fresh_model(), engine.raw_model, engine.opt_out, None)
+            else:
+                _, blob, metrics = learning_store.load_snapshot(self.conn, engine.model_name, version)
+                parts = load_bundle(blob)
+                raw = parts.get("bandit_no_opt_out")
+                self.cache[version] = (
+                    self._fresh(parts.get("bandit", parts.get("policy"))),
+                    self._fresh(raw) if raw is not None and engine.raw_model is not None else engine.raw_model,
+                    OptOutRisk.of(parts["opt_out"])
+                    if "opt_out" in parts and engine.opt_out is not None
+                    else engine.opt_out,
+                    metrics,
+                )
+        engine.model, engine.raw_model, engine.opt_out, metrics = self.cache[version]
+        if version:
+            restore_learned(engine, metrics)
 
 
 def _rules_probabilities(settings: DecisionSettings, views: list[ContactView], now: datetime, ids: list[str]):
@@ -271,7 +292,8 @@ def policy_probabilities(
     notes: list[str] = []
     used_versions: set[int] = set()
     same_schema = rebuilt = 0
-    for (now, version), rows in groups.items():
+    # cold rows first: a restored snapshot's learning is not undone for them
+    for (now, version), rows in sorted(groups.items(), key=lambda g: g[0][1]):
         rows = [i for i in rows if log.contact_ids[i] in contacts]
         if not rows:
             continue
@@ -290,7 +312,7 @@ def policy_probabilities(
         if not engine:
             out[rows] = _rules_probabilities(settings, views, now, ids)
             continue
-        policy.model = models.get(version)
+        models.use(version)
         if hasattr(policy.model.policy, "_seed_rng"):
             policy.model.policy._seed_rng()  # Monte Carlo shares: a group's replay does not depend on the others
         used_versions.add(version)

@@ -143,6 +143,33 @@ def test_activities_map_by_subtype_and_who() -> None:
     assert record_to_activity("sf", "Task", {"Id": "00T2", "WhoId": None}, PREFIX_TO_IDENTITY) is None
 
 
+def test_a_task_created_on_its_date_happened_at_its_created_time() -> None:
+    """ActivityDate is a date stamped midnight UTC; an e-mail Task logged at 15:00 must not read as
+    sent at midnight, before the 00:00:05 decision that sent it (hub evaluate's replay)."""
+
+    def when(**fields: str) -> datetime:
+        rec = {"Id": "00T1", "WhoId": "00QA", "TaskSubtype": "Email", **fields}
+        a = record_to_activity("sf", "Task", rec, PREFIX_TO_IDENTITY)
+        assert a is not None
+        return a.occurred_at
+
+    assert when(ActivityDate="2026-01-07", CreatedDate="2026-01-07T15:00:00.000+0000") == datetime(
+        2026, 1, 7, 15, tzinfo=UTC
+    )
+    # created late evening in California: the next day in UTC, still the user's 7 January
+    assert when(ActivityDate="2026-01-07", CreatedDate="2026-01-08T06:30:00.000+0000") == datetime(
+        2026, 1, 8, 6, 30, tzinfo=UTC
+    )
+    # logged three days later, or due later: the date it names
+    assert when(ActivityDate="2026-01-07", CreatedDate="2026-01-10T09:00:00.000+0000") == datetime(
+        2026, 1, 7, tzinfo=UTC
+    )
+    assert when(ActivityDate="2026-01-20", CreatedDate="2026-01-07T09:00:00.000+0000") == datetime(
+        2026, 1, 20, tzinfo=UTC
+    )
+    assert when(CreatedDate="2026-01-07T09:00:00.000+0000") == datetime(2026, 1, 7, 9, tzinfo=UTC)
+
+
 def test_values_are_coerced_for_salesforce_types() -> None:
     assert to_sf_value("lead_score", "80") == 80.0
     assert to_sf_value("best_send_time", "2026-01-06T10:00:00+02:00") == "2026-01-06T08:00:00.000Z"
