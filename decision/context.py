@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from decision.interface import ContactView
+from hub.mirrors import is_mirror
 from hub.models import ActivityType, Contact
 from hub.profile import DAY_SECONDS
 
@@ -30,7 +31,7 @@ def window_counts(view: ContactView, now: datetime, windows: tuple[int, ...] = W
     since = [(days, now - timedelta(days=days)) for days in windows]
     for a in view.activities:
         at = a.occurred_at
-        if at <= now:
+        if at <= now and not is_mirror(a.properties):
             for days, start in since:
                 if start <= at:
                     out[days][a.type.value] += 1

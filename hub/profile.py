@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from decision.declared.aggregates import fold_tags
+from hub.mirrors import MIRROR_KEY
 from hub.models import Activity
 
 KEEP_DAYS = 90
@@ -71,7 +72,10 @@ def add_activity(
     profile: dict[str, Any], activity: Activity, declared: Sequence[dict[str, Any]] = ()
 ) -> dict[str, Any]:
     """Fold one activity into ``profile`` (in place) and return it; ``declared``: the store's
-    declared tags (decision/declared/aggregates.py)."""
+    declared tags (decision/declared/aggregates.py). A mirror of an event already folded
+    (hub/mirrors.py) adds nothing."""
+    if activity.properties and MIRROR_KEY in activity.properties:
+        return profile
     ts = activity.occurred_at.timestamp()
     day = str(int(ts // DAY_SECONDS))
     how = None  # its UTC hour of week, worked out once for every hour kind it counts under

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from hub.mirrors import is_mirror
 from hub.models import utcnow
 from hub.outcomes_spec import DeclaredOutcome, declared_rewards, longest_window
 from hub.pipeline.context import HubContext
@@ -91,6 +92,8 @@ def record_outcomes(ctx: HubContext, activity_ids: Sequence[int]) -> int:
     rows = []
     now = utcnow()
     for a in acts:
+        if is_mirror(a.properties):  # the event it repeats was attributed (hub/mirrors.py)
+            continue
         at = aware(a.occurred_at)
         prior = [d for d in by_contact.get(a.contact_id, []) if aware(d.created_at) <= at]
         if not prior:

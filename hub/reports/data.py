@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import Connection, and_, func, select
 
 from decision.objective import COMPONENT
+from hub.mirrors import is_mirror
 from hub.store.contacts import aware
 from hub.store.schema import activities, decisions
 
@@ -81,6 +82,7 @@ def load_arm_frame(conn: Connection, since: datetime | None = None, until: datet
         .join(first_sq, activities.c.contact_id == first_sq.c.contact_id)
         .where(activities.c.occurred_at >= first_sq.c.first_at, activities.c.type.in_(OUTCOME_TYPES))
     ).all()
+    ev = [e for e in ev if not is_mirror(e.properties)]  # one event seen through two systems (hub/mirrors.py)
     return ArmFrame(
         np.asarray(cids, dtype=np.int64),
         np.asarray(arms, dtype=str),

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, tuple_
+from sqlalchemy import Connection, delete, insert, select, tuple_, update
 
+from hub import mirrors
 from hub.models import Activity, RecordError, normalize_email, utcnow
 from hub.store.contacts import aware, resolve_emails, resolve_identity_ids
 from hub.store.profiles import update_profiles
@@ -65,6 +66,7 @@ def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityRe
             }
         )
         result.contacts.add(cid)
+    _mark_mirrors(conn, rows)
     if rows:
         conn.execute(insert(activities), rows)
         result.inserted = len(rows)
@@ -91,6 +93,33 @@ def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityRe
             ).scalars()
         )
     return result
+
+
+def _mark_mirrors(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Mark each new row that repeats an event another source recorded (hub/mirrors.py): one
+    read of the candidates' contacts' stored events of those types around those times."""
+    candidates = [r for r in rows if r["type"] in mirrors.WINDOWS]
+    if not candidates:
+        return
+    start = min(r["occurred_at"] for r in candidates) - mirrors.LONGEST
+    end = max(r["occurred_at"] for r in candidates) + mirrors.LONGEST
+    q = select(
+        activities.c.contact_id,
+        activities.c.type,
+        activities.c.occurred_at,
+        activities.c.source,
+        activities.c.external_id,
+        activities.c.properties,
+    ).where(
+        activities.c.contact_id.in_(sorted({r["contact_id"] for r in candidates})),
+        activities.c.type.in_(sorted({r["type"] for r in candidates})),
+        activities.c.occurred_at.between(start, end),
+    )
+    seen: mirrors.Seen = {}
+    for cid, kind, at, source, ext, props in conn.execute(q):
+        if not mirrors.is_mirror(props):
+            seen.setdefault((cid, kind), []).append((aware(at), source, ext))
+    mirrors.mark(candidates, seen)  # a batch's own rows count too
 
 
 def recent_activities(conn: Connection, contact_ids: Iterable[int], since: datetime) -> dict[int, list[Activity]]:
@@ -124,8 +153,24 @@ def activity_from_row(r: Any) -> Activity:
 def _refold(conn: Connection, ids: list[int], now: datetime) -> None:
     """Fold all stored activities of ``ids`` into fresh profiles (their old ones deleted first)."""
     conn.execute(delete(contact_profiles).where(contact_profiles.c.contact_id.in_(ids)))
-    rows = conn.execute(select(activities).where(activities.c.contact_id.in_(ids)))
-    update_profiles(conn, [activity_from_row(r) for r in rows], now)
+    rows = [activity_from_row(r) for r in conn.execute(select(activities).where(activities.c.contact_id.in_(ids)))]
+    # a merge brings two contacts' events together: the same event from their two CRMs is one
+    stored = [
+        dict(
+            a.model_dump(include={"contact_id", "occurred_at", "source", "external_id", "properties"}),
+            type=a.type.value,
+            activity=a,
+        )
+        for a in rows
+    ]
+    for r in mirrors.mark(stored, {}):
+        r["activity"].properties = r["properties"]
+        conn.execute(
+            update(activities)
+            .where(activities.c.source == r["source"], activities.c.external_id == r["external_id"])
+            .values(properties=r["properties"])
+        )
+    update_profiles(conn, rows, now)
 
 
 def rebuild_profile(conn: Connection, contact_id: int, now: datetime) -> None:
