@@ -117,3 +117,47 @@ def test_a_merge_brings_the_two_crms_records_of_one_email_together_and_counts_it
         profile = load_profiles(conn, [hs])[hs]
     assert rows["Task:1"] == {MIRROR_KEY: "hubspot:e1"} and rows["e1"] == {}
     assert profile["total"]["email_sent"] == 1
+
+
+def test_migration_0012_marks_the_mirrors_a_store_already_holds(store_url):
+    from sqlalchemy import create_engine, insert
+
+    from hub.models import Decision
+    from hub.store import decisions as decision_store
+    from hub.store.db import migrate
+    from hub.store.schema import outcomes
+
+    engine = create_engine(store_url)
+    migrate(engine, "0011_decision_trace")
+    with engine.begin() as conn:
+        [cid] = contact_store.upsert_contacts(
+            conn, [Contact(identities=[Identity(connector="hubspot", external_id="1")], emails=["a@example.com"])]
+        ).changed
+        [did] = decision_store.insert_decisions(
+            conn, [Decision(contact_id=cid, policy="rules", policy_version="t", actions=[], created_at=T0)], "run-1"
+        )
+        for ext, source, minutes in (("e1", "hubspot", 0), ("Task:1", "salesforce", 3)):  # stored by older code
+            conn.execute(
+                insert(activities).values(
+                    contact_id=cid,
+                    type="unsubscribe",
+                    occurred_at=T0 + timedelta(minutes=minutes),
+                    properties={},
+                    source=source,
+                    external_id=ext,
+                )
+            )
+        ids = list(conn.execute(select(activities.c.id).order_by(activities.c.id)).scalars())
+        conn.execute(
+            insert(outcomes),
+            [{"decision_id": did, "activity_id": a, "reward": {"unsubscribe": 1.0}, "created_at": T0} for a in ids],
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        rows = {r.external_id: r.properties for r in conn.execute(select(activities))}
+        profile = load_profiles(conn, [cid])[cid]
+        kept = list(conn.execute(select(outcomes.c.activity_id)).scalars())
+    engine.dispose()
+    assert rows["Task:1"] == {MIRROR_KEY: "hubspot:e1"}
+    assert profile["total"]["unsubscribe"] == 1
+    assert kept == ids[:1]
