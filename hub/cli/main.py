@@ -157,7 +157,7 @@ def _print_demo(report) -> None:
     )
     for col in (
         "arm",
-        "contacts",
+        "people",
         "decisions",
         "pushes",
         "opens",
@@ -195,7 +195,8 @@ def _print_demo(report) -> None:
             lifts.add_row(lf.arm, lf.metric, seen, f"{t.diff:+.3f} [{t.low:+.3f}, {t.high:+.3f}]")
         out.print(lifts)
         out.print(
-            "Store: each decided contact's activities after its first decision, as synced (hub/reports/metrics.py)."
+            "Store: each decided contact's activities after its first decision, as synced (hub/reports/metrics.py);"
+            " a person whose records in the two CRMs share no e-mail address is two contacts there."
             " Ground truth: what the same people did in the market since the demo began, synced or not."
         )
     out.print(f"Policy that ran: [bold]{report.policy}[/] {report.policy_version}.", highlight=False)
