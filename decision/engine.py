@@ -74,7 +74,7 @@ from decision.policies import Apprentice, EpsilonGreedy, LinearThompson, LinUCB,
 from decision.risk import OptOutRisk, channel_groups
 from decision.rules import RulesPolicy
 from decision.scoring.points import points_probability
-from decision.segment_step import SegmentStep
+from decision.segment_step import FELT_ACTION_KINDS, SegmentStep, felt_touches
 from hub.config import CatalogEntry, DecisionSettings, EngineSettings
 from hub.errors import DecisionError
 from hub.expressions import Expression
@@ -214,6 +214,8 @@ class EnginePolicy:
         #: segment values after the bandit (decision/segment_step.py); None when switched off
         self.segment_step = SegmentStep.for_engine(self) if e.segment_values else None
         self._marketing = {a.id for a in self.entries if a.marketing}
+        #: the actions a person feels as a touch (e-mails and calls): segments count these
+        self._touching = {a.id for a in self.entries if a.kind in FELT_ACTION_KINDS}
 
     def _build_models(self) -> None:
         """Name the model after the schema and build a fresh bandit and opt-out model for it."""
@@ -431,9 +433,9 @@ class EnginePolicy:
             env = envs[i] if envs is not None else expression_env(view, now)
             holds = [e.holds(env, view.contact.id) for e in self._eligible]
             base[i] = [holds[j] for j in self._eligible_of]
-        touches, since_sales = self._touches(batch, now, F)
+        touches, since_sales, felt = self._touches(batch, now, F)
         if parts is not None:
-            parts.update(rule=base.copy(), touches=touches, since_sales=since_sales)
+            parts.update(rule=base.copy(), touches=touches, since_sales=since_sales, felt=felt)
         # the quiet period after a sales touch holds back the next sales touch too
         quiet = since_sales < self.contact_policy.sales_quiet_days
         if self.sales:
@@ -449,14 +451,18 @@ class EnginePolicy:
             contact_policy=self.contact_policy,
         )
 
-    def _touches(self, batch: Sequence[ContactView], now: datetime, F: Features) -> tuple[np.ndarray, np.ndarray]:
-        """Marketing touches in 7 days and days since the last sales touch, from activities and
+    def _touches(
+        self, batch: Sequence[ContactView], now: datetime, F: Features
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Marketing touches in 7 days (the contact policy's cap counts these), days since the
+        last sales touch, and the touches the contact felt in 7 days (marketing and sales:
+        :func:`decision.segment_step.felt_touches`, what segments count), from activities and
         from the hub's own recent decisions (an action ordered yesterday may not be synced back
         yet; one sent shows in both, so the larger count is taken, not the sum)."""
         marketing = self._marketing_ids
-        ordered = np.array(
-            [sum(1 for at, a in v.decided if a in marketing and (now - at).days < 7) for v in batch], dtype=float
-        )
+        week = [[a for at, a in v.decided if (now - at).days < 7] for v in batch]
+        ordered = np.array([sum(1 for a in w if a in marketing) for w in week], dtype=float)
+        ordered_felt = np.array([sum(1 for a in w if a in self._touching) for w in week], dtype=float)
         last_sales = np.array(
             [
                 min(((now - at).total_seconds() / 86_400 for at, a in v.decided if a in self.sales), default=NEVER_DAYS)
@@ -464,7 +470,8 @@ class EnginePolicy:
             ]
         )
         touches = np.maximum(F.column("email_sent_7d"), ordered)
-        return touches, np.minimum(F.column("days_since_sales_touch"), np.maximum(last_sales, 0.0))
+        felt = felt_touches(F.column("email_sent_7d"), F.column("call_7d"), ordered_felt)
+        return touches, np.minimum(F.column("days_since_sales_touch"), np.maximum(last_sales, 0.0)), felt
 
     def _baseline(self, matched: Sequence[int | None]) -> np.ndarray:
         """Per row, the legacy rules' action (from :meth:`RulesPolicy.match`)."""
@@ -540,7 +547,7 @@ class EnginePolicy:
         notes = [""] * n
         eng = np.flatnonzero(_among(arms, ENGINE_ARMS))
         probs = None
-        segments = None if self.segment_step is None else self.segment_step.segments(batch, F, parts["touches"])
+        segments = None if self.segment_step is None else self.segment_step.segments(batch, F, parts["felt"])
         # the engine rows' lead points, read by the long-term value and the pushed lead score
         points = profile_points([batch[i].profile for i in eng], now)
         if len(eng):
@@ -718,9 +725,9 @@ class EnginePolicy:
         own = np.flatnonzero(~np.isin(arms[eng], [RANDOM, *self._arm_models()]))
         if len(own):
             rows = eng[own]
-            relief = step.relief_days([batch[i] for i in rows], now, self._marketing)
+            relief = step.relief_days([batch[i] for i in rows], now, self._touching)
             prior = self.model.predict_many(F.X[rows]) * self.settings.engine.reward_scale
-            a, p, nt = step.choose(segments[rows], prior, mask[rows], parts["touches"][rows], relief, self._rng)
+            a, p, nt = step.choose(segments[rows], prior, mask[rows], parts["felt"][rows], relief, self._rng)
             chosen[rows], probs[own] = a, p
             prop[rows] = np.clip(p[np.arange(len(own)), a], MIN_PROPENSITY, 1.0)
             for j, k in enumerate(own):
@@ -901,10 +908,10 @@ class EnginePolicy:
         step = self.segment_step
         if step is not None and step.chooser.active and own.any():  # as _segment_choose
             rows = eng[own]
-            seg = step.segments([batch[i] for i in rows], F.subset(rows), parts["touches"][rows])
-            relief = step.relief_days([batch[i] for i in rows], now, self._marketing)
+            seg = step.segments([batch[i] for i in rows], F.subset(rows), parts["felt"][rows])
+            relief = step.relief_days([batch[i] for i in rows], now, self._touching)
             prior = self.model.predict_many(F.X[rows]) * e.reward_scale
-            probs[own] = step.chooser.probabilities(seg, prior, me[own], parts["touches"][rows], relief, self._rng)
+            probs[own] = step.chooser.probabilities(seg, prior, me[own], parts["felt"][rows], relief, self._rng)
         rnd = ae == RANDOM
         probs[rnd] = me[rnd] / me[rnd].sum(axis=1, keepdims=True)
         rr = ~_among(ae, (RANDOM, NO_LONG_TERM))

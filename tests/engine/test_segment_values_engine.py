@@ -171,3 +171,35 @@ def test_switched_off_the_engine_logs_no_segment_and_the_bandit_chooses(store_ur
         assert c.policy.segment_step is None and all("segment" not in t for t in traces)
     finally:
         c.close()
+
+
+def test_segments_count_sales_calls_as_touches_felt(ctx):
+    """A contact called twice this week is not untouched: the segment counts the calls the CRM
+    shows (as the sandbox's fatigue does), while the marketing touch cap still counts e-mail only."""
+    called, quiet = add_contacts(ctx, 2)
+    for k in (1, 2):
+        add(ctx, called, ActivityType.CALL, T0 - timedelta(days=k), f"call{k}")
+    decide_contacts(ctx, [called, quiet], "d1")
+    with ctx.store.connect() as conn:
+        rows = conn.execute(
+            select(decisions.c.contact_id, decision_features.c.trace).join(
+                decision_features, decision_features.c.decision_id == decisions.c.id
+            )
+        ).all()
+    label = {cid: ctx.policy.segment_step.label(t["segment"]) for cid, t in rows}
+    assert label[called].endswith("2 touches this week") and label[quiet].endswith("0 touches this week")
+
+
+def test_touches_felt_and_relief_count_the_engines_own_sales_orders(ctx):
+    """An order not yet synced back counts too: two sales decisions this week are two touches felt
+    (not marketing ones, so the cap is untouched), and waiting relieves when the older one leaves."""
+    (cid,) = add_contacts(ctx, 1)
+    with ctx.store.connect() as conn:
+        (contact,) = contact_store.load_contacts(conn, [cid])
+    decided = [(T0 - timedelta(days=2), "sales_outreach"), (T0 - timedelta(days=1), "sales_outreach")]
+    view = ContactView(contact=contact, profile=empty_profile(), decided=decided)
+    engine = ctx.policy
+    parts: dict = {}
+    engine.mask([view], T0, engine.features([view], T0), parts)
+    assert parts["felt"].tolist() == [2.0] and parts["touches"].tolist() == [0.0]
+    assert engine.segment_step.relief_days([view], T0, engine._touching).tolist() == [5.0]
