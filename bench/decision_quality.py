@@ -514,7 +514,15 @@ class Engine(Agent):
             )
         if self.sv is not None and self.sv.active:
             prior = self.model.predict_many(X) * self.scale
-            actions, _, _ = self.sv.choose(self._seg, prior, mask, felt, days_to_relief(obs, day), self.rng)
+            # as decision/engine.py: what the apprentice allows (mature actions, the rules' choice),
+            # with explore_share of the draws free
+            allowed = None
+            if not self.model.graduated:
+                allowed = self.model.mature(X) & mask
+                allowed[np.arange(pop.n), baseline] |= mask[np.arange(pop.n), baseline]
+            actions, _, _ = self.sv.choose(
+                self._seg, prior, mask, felt, days_to_relief(obs, day), self.rng, allowed, self.explore_share
+            )
         else:
             actions = self.model.choose_many(X, mask, baseline=baseline).actions.copy()
             free = self.rng.random(pop.n) < self.explore_share
