@@ -514,11 +514,12 @@ class Engine(Agent):
             )
         if self.sv is not None and self.sv.active:
             prior = self.model.predict_many(X) * self.scale
-            # as decision/engine.py: what the apprentice allows (mature actions, the rules' choice),
-            # with explore_share of the draws free
+            # as decision/engine.py: actions with evidence (in the bandit or the segment) and the
+            # rules' choice, with explore_share of the draws free
             allowed = None
             if not self.model.graduated:
-                allowed = self.model.mature(X) & mask
+                seen = self.sv.values.n[self._seg] >= self.model.min_observations
+                allowed = (self.model.mature(X) | seen) & mask
                 allowed[np.arange(pop.n), baseline] |= mask[np.arange(pop.n), baseline]
             actions, _, _ = self.sv.choose(
                 self._seg, prior, mask, felt, days_to_relief(obs, day), self.rng, allowed, self.explore_share

@@ -18,8 +18,11 @@ Per batch, vectorized:
    mixture's probability of the action taken.
    Then segment values (decision/segment_step.py, ``segment_values``), once learned, choose for
    the engine's own rows by Thompson draws from what each action has earned in the contact's
-   segment, shrunk toward the bandit's prediction; the logged propensity is their share of the
-   action taken and the explanation names it ("segment value: ...").
+   segment, shrunk toward the bandit's prediction, among the actions with evidence (in the
+   bandit or the segment) and the rules' choice, ``explore_share`` of the draws free; the
+   logged propensity is their share of the action taken and the explanation names it
+   ("segment value: ..."). Segments count the touches a contact felt in 7 days, e-mails and
+   sales calls (decision/segment_step.py ``felt_touches``); the touch cap counts marketing.
 5. Budgets: sales handoffs per owner per day go to the rows with the highest predicted value
    across the batch; the rest fall back to their best remaining action (propensity 1, the
    choice is arbitration's, and the explanation says so).
@@ -554,7 +557,9 @@ class EnginePolicy:
             chosen[eng], prop[eng], notes_e, probs = self._arms_choose(
                 _take(F.X, eng), _take(mask, eng), baseline[eng], arms[eng]
             )
-            self._segment_choose(batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes_e, probs)
+            self._segment_choose(
+                batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes_e, probs, baseline
+            )
             for j, i in enumerate(eng):
                 notes[i] = notes_e[j]
             demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
@@ -715,10 +720,13 @@ class EnginePolicy:
             prop[rnd] = probs[rnd, actions[rnd]]
         return actions, prop, notes, probs
 
-    def _segment_choose(self, batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes, probs) -> None:  # noqa: ANN001
+    def _segment_choose(
+        self, batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes, probs, baseline
+    ) -> None:  # noqa: ANN001, E501
         """Segment values choose for the engine's own rows (not the random arm, not ablations with
-        their own learner) once they have learned enough; the logged propensity is their
-        Thompson share of the action taken, and ``probs`` (engine rows) become those shares."""
+        their own learner) once they have learned enough, within what the apprentice allows
+        (:meth:`_apprentice_allowed`); the logged propensity is their Thompson share of the
+        action taken, and ``probs`` (engine rows) become those shares."""
         step = self.segment_step
         if step is None or not step.chooser.active:
             return
@@ -727,11 +735,30 @@ class EnginePolicy:
             rows = eng[own]
             relief = step.relief_days([batch[i] for i in rows], now, self._touching)
             prior = self.model.predict_many(F.X[rows]) * self.settings.engine.reward_scale
-            a, p, nt = step.choose(segments[rows], prior, mask[rows], parts["felt"][rows], relief, self._rng)
+            allowed = self._apprentice_allowed(F.X[rows], mask[rows], baseline[rows], segments[rows])
+            share = self.settings.engine.explore_share
+            a, p, nt = step.choose(
+                segments[rows], prior, mask[rows], parts["felt"][rows], relief, self._rng, allowed, share
+            )
             chosen[rows], probs[own] = a, p
             prop[rows] = np.clip(p[np.arange(len(own)), a], MIN_PROPENSITY, 1.0)
             for j, k in enumerate(own):
                 notes[k] = nt[j]
+
+    def _apprentice_allowed(
+        self, X: np.ndarray, mask: np.ndarray, baseline: np.ndarray, segments: np.ndarray
+    ) -> np.ndarray | None:
+        """(n, k) what the segment values may take on their own: actions with enough evidence
+        (``apprentice_min_observations`` outcomes in the bandit, or in the row's segment) and
+        the rules' choice; None once graduated or without rules (no teacher: free choice, as in
+        :meth:`_engine_choose`)."""
+        if not self.settings.rules or self.model.graduated or self.segment_step is None:
+            return None
+        seen = self.segment_step.chooser.values.n[segments] >= self.model.min_observations
+        allowed = (self.model.mature(X) | seen) & mask
+        rows = np.arange(len(X))
+        allowed[rows, baseline] |= mask[rows, baseline]
+        return allowed
 
     def learn_segment_values(self, segments, actions, parts, stage_now, reachable_now) -> int:  # noqa: ANN001
         """Segment values learn finalized rows (decision/segment_step.py); 0 when switched off."""
@@ -911,7 +938,10 @@ class EnginePolicy:
             seg = step.segments([batch[i] for i in rows], F.subset(rows), parts["felt"][rows])
             relief = step.relief_days([batch[i] for i in rows], now, self._touching)
             prior = self.model.predict_many(F.X[rows]) * e.reward_scale
-            probs[own] = step.chooser.probabilities(seg, prior, me[own], parts["felt"][rows], relief, self._rng)
+            allowed = self._apprentice_allowed(F.X[rows], me[own], baseline[rows], seg)
+            probs[own] = step.chooser.probabilities(
+                seg, prior, me[own], parts["felt"][rows], relief, self._rng, allowed, e.explore_share
+            )
         rnd = ae == RANDOM
         probs[rnd] = me[rnd] / me[rnd].sum(axis=1, keepdims=True)
         rr = ~_among(ae, (RANDOM, NO_LONG_TERM))

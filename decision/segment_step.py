@@ -116,10 +116,15 @@ class SegmentStep:
         touches: np.ndarray,
         relief: np.ndarray,
         rng: np.random.Generator,
+        allowed: np.ndarray | None = None,
+        free_share: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Actions, every action's probability and the explanation notes; the bandit's
-        prediction in points is the prior."""
-        actions, probs, mean = self.chooser.choose(segments, prior_points, mask, touches, relief, rng)
+        prediction in points is the prior; ``allowed`` / ``free_share`` as
+        :meth:`~decision.segment_value.SegmentChooser.choose`."""
+        actions, probs, mean = self.chooser.choose(
+            segments, prior_points, mask, touches, relief, rng, allowed, free_share
+        )
         notes = [
             self.chooser.note(int(s), int(a), float(mean[j, a]), self.label(int(s)))
             for j, (s, a) in enumerate(zip(segments, actions, strict=True))

@@ -277,6 +277,8 @@ class SegmentChooser:
     """The engine's step after the bandit: choose by Thompson draws from segment values shrunk
     toward the bandit's prediction, and say how likely each action was.
 
+    Where given ``allowed`` (the apprentice's: actions with evidence and the rules' choice), the
+    draws choose within it, and a ``free_share`` of them within every eligible action.
     The probability of each action is the share of ``draws`` Thompson draws it wins, and the
     action is then drawn from those shares, so the logged propensity is exactly the chance of
     the action taken (off-policy evaluation needs that). Until ``min_rows`` rows are learned the

@@ -203,3 +203,28 @@ def test_touches_felt_and_relief_count_the_engines_own_sales_orders(ctx):
     engine.mask([view], T0, engine.features([view], T0), parts)
     assert parts["felt"].tolist() == [2.0] and parts["touches"].tolist() == [0.0]
     assert engine.segment_step.relief_days([view], T0, engine._touching).tolist() == [5.0]
+
+
+def test_segment_values_leave_an_action_without_evidence_to_the_rules_and_free_draws(store_url):
+    """A bandit that has seen a handful of lucrative calls predicts the same for everyone; the
+    segment values, whose cell for these contacts is empty, must not call them all on that."""
+    ctx = make_ctx(store_url, apprentice_min_observations=50, long_term_weight=0.0)
+    try:
+        cids = add_contacts(ctx, 4)
+        engine = ctx.policy
+        with ctx.store.connect() as conn:
+            contacts = contact_store.load_contacts(conn, cids)
+        views = [ContactView(contact=c, profile=empty_profile(), decided=[]) for c in contacts]
+        F = engine.features(views, T0)
+        step, sales = engine.segment_step, engine.ids.index("sales_outreach")
+        email = engine.ids.index("email_nurture_business")
+        seg = step.segments(views, F, np.zeros(4))
+        step.chooser.values.learn(np.repeat(seg, 15), np.full(60, email), np.full(60, 0.5))  # active: 60 rows
+        X = np.repeat(F.X[:1], 10, axis=0)
+        engine.model.learn_many(X, np.full(10, sales), np.full(10, 5.0), np.ones(10))  # 50 points each, 10 rows
+        assert engine.model.predict_many(F.X)[:, sales].min() > 1.0 and engine.model.n_obs_[sales] < 50
+        probs = engine.action_probabilities(views, T0)
+        assert (probs[:, sales] == 0).all()  # explore_share 0 here: only the rules' choice and evidence
+        assert all(d.action != "sales_outreach" for d in engine.decide(views, T0))
+    finally:
+        ctx.close()
