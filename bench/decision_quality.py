@@ -36,7 +36,7 @@ the *decision components* directly on the market's arrays, once per simulated da
 - every policy sees only what a CRM shows: event counts over 7/30 days (the days before today),
   lifecycle stage, role (job title), company size band, opt-outs, touches and the time zone.
   Never hidden state. Touches are counted as the product counts them: the touch cap's marketing
-  touches (e-mails sent, or marketing decisions when more, decision/engine.py) and the touches a
+  touches (e-mails sent, or e-mail decisions when more, decision/engine.py) and the touches a
   person felt, e-mails and sales calls (decision/segment_step.py ``felt_touches``), which the
   segments and the features read;
 - the engine is the hub's own code: ``Apprentice(LinearThompson)`` as ``decision.engine.build_bandit``
@@ -96,7 +96,7 @@ from decision.channel import CHANNELS as HUB_CHANNELS
 from decision.channel import ChannelModel
 from decision.engine import build_bandit, build_opt_out
 from decision.long_term import KIND_PRIOR_LIFT, LongTermValue, rerank
-from decision.segment_step import FELT_ACTION_KINDS, felt_touches
+from decision.segment_step import FELT_ACTION_KINDS, MAIL_ACTION_KINDS, felt_touches
 from decision.segment_value import OutcomeValues, SegmentChooser, learning_target, progress_credit
 from decision.send_time import SendTimeModel
 from hub.config import DecisionSettings, EngineSettings
@@ -130,7 +130,7 @@ CATALOG_SPEC = Catalog(
     ),
     wait="wait",
 )
-MARKETING = np.array([a.kind in ("email", "content_offer", "ad_audience") for a in CATALOG])  # hub.config's
+MAIL = np.array([a.kind in MAIL_ACTION_KINDS for a in CATALOG])  # decision/segment_step.py's
 FELT = np.array([a.kind in FELT_ACTION_KINDS for a in CATALOG])  # decision/segment_step.py's
 COARSE = np.array([0, 1, 2, 2, 3])  # market stage (unaware..customer) -> long-term coarse stage
 
@@ -149,7 +149,7 @@ class Observed:
     last_sales: np.ndarray = field(init=False)
     ch_touch: np.ndarray = field(init=False)
     ch_resp: np.ndarray = field(init=False)
-    orders: np.ndarray = field(init=False)  # (7, n, 2) ring of the day's ordered marketing, felt actions
+    orders: np.ndarray = field(init=False)  # (7, n, 2) ring of the day's ordered e-mail, felt actions
 
     def __post_init__(self) -> None:
         n = self.n
@@ -194,17 +194,17 @@ class Observed:
     def order(self, day: int, actions: np.ndarray) -> None:
         """Record the day's decisions, as the hub keeps its own recent decisions per contact."""
         slot = self.orders[day % 7]
-        slot[:, 0] = MARKETING[actions]
+        slot[:, 0] = MAIL[actions]
         slot[:, 1] = FELT[actions]
 
     def ordered(self, day: int) -> np.ndarray:
-        """(n, 2) marketing and felt-touch decisions of the 6 days before ``day`` (the hub's
+        """(n, 2) e-mail and felt-touch decisions of the 6 days before ``day`` (the hub's
         ``(now - at).days < 7`` at the same hour)."""
         return self.orders[[(day - k) % 7 for k in range(1, 7)]].sum(axis=0)
 
     def marketing_touches(self, day: int) -> np.ndarray:
         """The touch cap's count, as decision/engine.py takes it: e-mails sent in 7 days, or
-        the marketing decisions ordered when more."""
+        the e-mail decisions ordered when more."""
         return np.maximum(self.window(day, 7)[:, SEEN.index("email_sent")], self.ordered(day)[:, 0])
 
     def felt_touches(self, day: int) -> np.ndarray:

@@ -77,7 +77,7 @@ from decision.policies import Apprentice, EpsilonGreedy, LinearThompson, LinUCB,
 from decision.risk import OptOutRisk, channel_groups
 from decision.rules import RulesPolicy
 from decision.scoring.points import points_probability
-from decision.segment_step import FELT_ACTION_KINDS, SegmentStep, felt_touches
+from decision.segment_step import FELT_ACTION_KINDS, MAIL_ACTION_KINDS, SegmentStep, felt_touches
 from hub.config import CatalogEntry, DecisionSettings, EngineSettings
 from hub.errors import DecisionError
 from hub.expressions import Expression
@@ -182,7 +182,9 @@ class EnginePolicy:
         self.sales = tuple(a.id for a in self.entries if a.kind == "sales_outreach")
         #: (k,) the sales actions, and the ids of the marketing ones (every decision reads both)
         self._is_sales = self.catalog.flags(self.sales) if self.sales else np.zeros(len(self.ids), dtype=bool)
-        self._marketing_ids = frozenset(a.id for a in self.entries if a.marketing)
+        #: the actions that send an e-mail: the hub's own orders the touch cap counts, as it counts
+        #: ``email_sent`` activities (an ad audience is marketing, but no e-mail and no touch)
+        self._mail_ids = frozenset(a.id for a in self.entries if a.kind in MAIL_ACTION_KINDS)
         self.values = np.array([a.value for a in self.entries])
         self.topics = tuple(sorted({a.topic for a in self.entries if a.topic not in ("none", "")}))
         fv = settings.engine.features
@@ -216,7 +218,6 @@ class EnginePolicy:
         )
         #: segment values after the bandit (decision/segment_step.py); None when switched off
         self.segment_step = SegmentStep.for_engine(self) if e.segment_values else None
-        self._marketing = {a.id for a in self.entries if a.marketing}
         #: the actions a person feels as a touch (e-mails and calls): segments count these
         self._touching = {a.id for a in self.entries if a.kind in FELT_ACTION_KINDS}
 
@@ -457,14 +458,14 @@ class EnginePolicy:
     def _touches(
         self, batch: Sequence[ContactView], now: datetime, F: Features
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Marketing touches in 7 days (the contact policy's cap counts these), days since the
-        last sales touch, and the touches the contact felt in 7 days (marketing and sales:
+        """E-mails in 7 days (the contact policy's marketing touch cap counts these), days since
+        the last sales touch, and the touches the contact felt in 7 days (e-mails and calls:
         :func:`decision.segment_step.felt_touches`, what segments count), from activities and
         from the hub's own recent decisions (an action ordered yesterday may not be synced back
         yet; one sent shows in both, so the larger count is taken, not the sum)."""
-        marketing = self._marketing_ids
+        mail = self._mail_ids
         week = [[a for at, a in v.decided if (now - at).days < 7] for v in batch]
-        ordered = np.array([sum(1 for a in w if a in marketing) for w in week], dtype=float)
+        ordered = np.array([sum(1 for a in w if a in mail) for w in week], dtype=float)
         ordered_felt = np.array([sum(1 for a in w if a in self._touching) for w in week], dtype=float)
         last_sales = np.array(
             [

@@ -29,8 +29,10 @@ from decision.segment_value import (
 )
 
 ROLES = (*SENIORITY, "individual", "unknown")
+#: action kinds whose decisions send an e-mail: what ``email_sent`` activities count once synced
+MAIL_ACTION_KINDS = ("email", "content_offer")
 #: action kinds whose decisions a person feels as a touch (an e-mail or a call; an ad audience is not)
-FELT_ACTION_KINDS = ("email", "content_offer", "sales_outreach")
+FELT_ACTION_KINDS = (*MAIL_ACTION_KINDS, "sales_outreach")
 
 
 def felt_touches(emails_sent: np.ndarray, calls: np.ndarray, ordered: np.ndarray) -> np.ndarray:

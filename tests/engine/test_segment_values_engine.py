@@ -228,3 +228,26 @@ def test_segment_values_leave_an_action_without_evidence_to_the_rules_and_free_d
         assert all(d.action != "sales_outreach" for d in engine.decide(views, T0))
     finally:
         ctx.close()
+
+
+def test_an_ad_audience_is_no_touch_for_the_cap_or_the_segment(store_url):
+    """The cap counts e-mails (as ``email_sent`` activities do), segments e-mails and calls: an
+    ad audience order is marketing but neither, so three of them leave the contact untouched."""
+    ad = {"id": "ad_retarget", "kind": "ad_audience", "channel": "ads", "attribution_days": 3}
+    ACTIONS.append(ad)
+    try:
+        ctx = make_ctx(store_url)
+    finally:
+        ACTIONS.remove(ad)
+    try:
+        (cid,) = add_contacts(ctx, 1)
+        with ctx.store.connect() as conn:
+            (contact,) = contact_store.load_contacts(conn, [cid])
+        decided = [(T0 - timedelta(days=k), "ad_retarget") for k in (1, 2, 3)]
+        decided.append((T0 - timedelta(days=1), "email_nurture_business"))
+        view = ContactView(contact=contact, profile=empty_profile(), decided=decided)
+        parts: dict = {}
+        ctx.policy.mask([view], T0, ctx.policy.features([view], T0), parts)
+        assert parts["touches"].tolist() == [1.0] and parts["felt"].tolist() == [1.0]
+    finally:
+        ctx.close()
