@@ -22,7 +22,7 @@ Per batch, vectorized:
    bandit or the segment) and the rules' choice, ``explore_share`` of the draws free; the
    logged propensity is their share of the action taken and the explanation names it
    ("segment value: ..."). Segments count the touches a contact felt in 7 days, e-mails and
-   sales calls (decision/segment_step.py ``felt_touches``); the touch cap counts marketing.
+   sales calls (decision/segment_step.py ``felt_touches``); the touch cap counts e-mails.
 5. Budgets: sales handoffs per owner per day go to the rows with the highest predicted value
    across the batch; the rest fall back to their best remaining action (propensity 1, the
    choice is arbitration's, and the explanation says so).
@@ -180,7 +180,7 @@ class EnginePolicy:
         )
         self.wait_index = self.ids.index(wait)
         self.sales = tuple(a.id for a in self.entries if a.kind == "sales_outreach")
-        #: (k,) the sales actions, and the ids of the marketing ones (every decision reads both)
+        #: (k,) the sales actions (every decision reads them)
         self._is_sales = self.catalog.flags(self.sales) if self.sales else np.zeros(len(self.ids), dtype=bool)
         #: the actions that send an e-mail: the hub's own orders the touch cap counts, as it counts
         #: ``email_sent`` activities (an ad audience is marketing, but no e-mail and no touch)
@@ -723,7 +723,7 @@ class EnginePolicy:
 
     def _segment_choose(
         self, batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes, probs, baseline
-    ) -> None:  # noqa: ANN001, E501
+    ) -> None:  # noqa: ANN001
         """Segment values choose for the engine's own rows (not the random arm, not ablations with
         their own learner) once they have learned enough, within what the apprentice allows
         (:meth:`_apprentice_allowed`); the logged propensity is their Thompson share of the
