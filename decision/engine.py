@@ -18,8 +18,11 @@ Per batch, vectorized:
    mixture's probability of the action taken.
    Then segment values (decision/segment_step.py, ``segment_values``), once learned, choose for
    the engine's own rows by Thompson draws from what each action has earned in the contact's
-   segment, shrunk toward the bandit's prediction; the logged propensity is their share of the
-   action taken and the explanation names it ("segment value: ...").
+   segment, shrunk toward the bandit's prediction, among the actions with evidence (in the
+   bandit or the segment) and the rules' choice, ``explore_share`` of the draws free; the
+   logged propensity is their share of the action taken and the explanation names it
+   ("segment value: ..."). Segments count the touches a contact felt in 7 days, e-mails and
+   sales calls (decision/segment_step.py ``felt_touches``); the touch cap counts e-mails.
 5. Budgets: sales handoffs per owner per day go to the rows with the highest predicted value
    across the batch; the rest fall back to their best remaining action (propensity 1, the
    choice is arbitration's, and the explanation says so).
@@ -74,7 +77,7 @@ from decision.policies import Apprentice, EpsilonGreedy, LinearThompson, LinUCB,
 from decision.risk import OptOutRisk, channel_groups
 from decision.rules import RulesPolicy
 from decision.scoring.points import points_probability
-from decision.segment_step import SegmentStep
+from decision.segment_step import FELT_ACTION_KINDS, MAIL_ACTION_KINDS, SegmentStep, felt_touches
 from hub.config import CatalogEntry, DecisionSettings, EngineSettings
 from hub.errors import DecisionError
 from hub.expressions import Expression
@@ -177,9 +180,11 @@ class EnginePolicy:
         )
         self.wait_index = self.ids.index(wait)
         self.sales = tuple(a.id for a in self.entries if a.kind == "sales_outreach")
-        #: (k,) the sales actions, and the ids of the marketing ones (every decision reads both)
+        #: (k,) the sales actions (every decision reads them)
         self._is_sales = self.catalog.flags(self.sales) if self.sales else np.zeros(len(self.ids), dtype=bool)
-        self._marketing_ids = frozenset(a.id for a in self.entries if a.marketing)
+        #: the actions that send an e-mail: the hub's own orders the touch cap counts, as it counts
+        #: ``email_sent`` activities (an ad audience is marketing, but no e-mail and no touch)
+        self._mail_ids = frozenset(a.id for a in self.entries if a.kind in MAIL_ACTION_KINDS)
         self.values = np.array([a.value for a in self.entries])
         self.topics = tuple(sorted({a.topic for a in self.entries if a.topic not in ("none", "")}))
         fv = settings.engine.features
@@ -213,7 +218,8 @@ class EnginePolicy:
         )
         #: segment values after the bandit (decision/segment_step.py); None when switched off
         self.segment_step = SegmentStep.for_engine(self) if e.segment_values else None
-        self._marketing = {a.id for a in self.entries if a.marketing}
+        #: the actions a person feels as a touch (e-mails and calls): segments count these
+        self._touching = {a.id for a in self.entries if a.kind in FELT_ACTION_KINDS}
 
     def _build_models(self) -> None:
         """Name the model after the schema and build a fresh bandit and opt-out model for it."""
@@ -431,9 +437,9 @@ class EnginePolicy:
             env = envs[i] if envs is not None else expression_env(view, now)
             holds = [e.holds(env, view.contact.id) for e in self._eligible]
             base[i] = [holds[j] for j in self._eligible_of]
-        touches, since_sales = self._touches(batch, now, F)
+        touches, since_sales, felt = self._touches(batch, now, F)
         if parts is not None:
-            parts.update(rule=base.copy(), touches=touches, since_sales=since_sales)
+            parts.update(rule=base.copy(), touches=touches, since_sales=since_sales, felt=felt)
         # the quiet period after a sales touch holds back the next sales touch too
         quiet = since_sales < self.contact_policy.sales_quiet_days
         if self.sales:
@@ -449,14 +455,18 @@ class EnginePolicy:
             contact_policy=self.contact_policy,
         )
 
-    def _touches(self, batch: Sequence[ContactView], now: datetime, F: Features) -> tuple[np.ndarray, np.ndarray]:
-        """Marketing touches in 7 days and days since the last sales touch, from activities and
+    def _touches(
+        self, batch: Sequence[ContactView], now: datetime, F: Features
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """E-mails in 7 days (the contact policy's marketing touch cap counts these), days since
+        the last sales touch, and the touches the contact felt in 7 days (e-mails and calls:
+        :func:`decision.segment_step.felt_touches`, what segments count), from activities and
         from the hub's own recent decisions (an action ordered yesterday may not be synced back
         yet; one sent shows in both, so the larger count is taken, not the sum)."""
-        marketing = self._marketing_ids
-        ordered = np.array(
-            [sum(1 for at, a in v.decided if a in marketing and (now - at).days < 7) for v in batch], dtype=float
-        )
+        mail = self._mail_ids
+        week = [[a for at, a in v.decided if (now - at).days < 7] for v in batch]
+        ordered = np.array([sum(1 for a in w if a in mail) for w in week], dtype=float)
+        ordered_felt = np.array([sum(1 for a in w if a in self._touching) for w in week], dtype=float)
         last_sales = np.array(
             [
                 min(((now - at).total_seconds() / 86_400 for at, a in v.decided if a in self.sales), default=NEVER_DAYS)
@@ -464,7 +474,8 @@ class EnginePolicy:
             ]
         )
         touches = np.maximum(F.column("email_sent_7d"), ordered)
-        return touches, np.minimum(F.column("days_since_sales_touch"), np.maximum(last_sales, 0.0))
+        felt = felt_touches(F.column("email_sent_7d"), F.column("call_7d"), ordered_felt)
+        return touches, np.minimum(F.column("days_since_sales_touch"), np.maximum(last_sales, 0.0)), felt
 
     def _baseline(self, matched: Sequence[int | None]) -> np.ndarray:
         """Per row, the legacy rules' action (from :meth:`RulesPolicy.match`)."""
@@ -540,14 +551,16 @@ class EnginePolicy:
         notes = [""] * n
         eng = np.flatnonzero(_among(arms, ENGINE_ARMS))
         probs = None
-        segments = None if self.segment_step is None else self.segment_step.segments(batch, F, parts["touches"])
+        segments = None if self.segment_step is None else self.segment_step.segments(batch, F, parts["felt"])
         # the engine rows' lead points, read by the long-term value and the pushed lead score
         points = profile_points([batch[i].profile for i in eng], now)
         if len(eng):
             chosen[eng], prop[eng], notes_e, probs = self._arms_choose(
                 _take(F.X, eng), _take(mask, eng), baseline[eng], arms[eng]
             )
-            self._segment_choose(batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes_e, probs)
+            self._segment_choose(
+                batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes_e, probs, baseline
+            )
             for j, i in enumerate(eng):
                 notes[i] = notes_e[j]
             demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
@@ -708,23 +721,45 @@ class EnginePolicy:
             prop[rnd] = probs[rnd, actions[rnd]]
         return actions, prop, notes, probs
 
-    def _segment_choose(self, batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes, probs) -> None:  # noqa: ANN001
+    def _segment_choose(
+        self, batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes, probs, baseline
+    ) -> None:  # noqa: ANN001
         """Segment values choose for the engine's own rows (not the random arm, not ablations with
-        their own learner) once they have learned enough; the logged propensity is their
-        Thompson share of the action taken, and ``probs`` (engine rows) become those shares."""
+        their own learner) once they have learned enough, within what the apprentice allows
+        (:meth:`_apprentice_allowed`); the logged propensity is their Thompson share of the
+        action taken, and ``probs`` (engine rows) become those shares."""
         step = self.segment_step
         if step is None or not step.chooser.active:
             return
         own = np.flatnonzero(~np.isin(arms[eng], [RANDOM, *self._arm_models()]))
         if len(own):
             rows = eng[own]
-            relief = step.relief_days([batch[i] for i in rows], now, self._marketing)
+            relief = step.relief_days([batch[i] for i in rows], now, self._touching)
             prior = self.model.predict_many(F.X[rows]) * self.settings.engine.reward_scale
-            a, p, nt = step.choose(segments[rows], prior, mask[rows], parts["touches"][rows], relief, self._rng)
+            allowed = self._apprentice_allowed(F.X[rows], mask[rows], baseline[rows], segments[rows])
+            share = self.settings.engine.explore_share
+            a, p, nt = step.choose(
+                segments[rows], prior, mask[rows], parts["felt"][rows], relief, self._rng, allowed, share
+            )
             chosen[rows], probs[own] = a, p
             prop[rows] = np.clip(p[np.arange(len(own)), a], MIN_PROPENSITY, 1.0)
             for j, k in enumerate(own):
                 notes[k] = nt[j]
+
+    def _apprentice_allowed(
+        self, X: np.ndarray, mask: np.ndarray, baseline: np.ndarray, segments: np.ndarray
+    ) -> np.ndarray | None:
+        """(n, k) what the segment values may take on their own: actions with enough evidence
+        (``apprentice_min_observations`` outcomes in the bandit, or in the row's segment) and
+        the rules' choice; None once graduated or without rules (no teacher: free choice, as in
+        :meth:`_engine_choose`)."""
+        if not self.settings.rules or self.model.graduated or self.segment_step is None:
+            return None
+        seen = self.segment_step.chooser.values.n[segments] >= self.model.min_observations
+        allowed = (self.model.mature(X) | seen) & mask
+        rows = np.arange(len(X))
+        allowed[rows, baseline] |= mask[rows, baseline]
+        return allowed
 
     def learn_segment_values(self, segments, actions, parts, stage_now, reachable_now) -> int:  # noqa: ANN001
         """Segment values learn finalized rows (decision/segment_step.py); 0 when switched off."""
@@ -901,10 +936,13 @@ class EnginePolicy:
         step = self.segment_step
         if step is not None and step.chooser.active and own.any():  # as _segment_choose
             rows = eng[own]
-            seg = step.segments([batch[i] for i in rows], F.subset(rows), parts["touches"][rows])
-            relief = step.relief_days([batch[i] for i in rows], now, self._marketing)
+            seg = step.segments([batch[i] for i in rows], F.subset(rows), parts["felt"][rows])
+            relief = step.relief_days([batch[i] for i in rows], now, self._touching)
             prior = self.model.predict_many(F.X[rows]) * e.reward_scale
-            probs[own] = step.chooser.probabilities(seg, prior, me[own], parts["touches"][rows], relief, self._rng)
+            allowed = self._apprentice_allowed(F.X[rows], me[own], baseline[rows], seg)
+            probs[own] = step.chooser.probabilities(
+                seg, prior, me[own], parts["felt"][rows], relief, self._rng, allowed, e.explore_share
+            )
         rnd = ae == RANDOM
         probs[rnd] = me[rnd] / me[rnd].sum(axis=1, keepdims=True)
         rr = ~_among(ae, (RANDOM, NO_LONG_TERM))

@@ -1,8 +1,8 @@
 """The engine's segment-value step (decision/segment_value.py) on the hub's own features and logs.
 
 Deciding: each row's segment is read from columns the engine already has (the ``stage_*`` and
-``seniority_*`` one-hots, the marketing touches in 7 days the contact policy counts, the e-mail
-opt-out or do-not-contact flag), and for the engine's own rows the segment values choose after the bandit, their
+``seniority_*`` one-hots, the touches a person felt in 7 days (:func:`felt_touches`: e-mails
+and sales calls), the e-mail opt-out or do-not-contact flag), and for the engine's own rows the segment values choose after the bandit, their
 Thompson shares being the logged probabilities. Learning (hub/pipeline/learn.py): the segment at
 decision time is logged in the decision's trace; when its window closes the row teaches the
 segment values the reward the bandit learns, priced by :class:`~decision.segment_value.OutcomeValues`,
@@ -29,6 +29,26 @@ from decision.segment_value import (
 )
 
 ROLES = (*SENIORITY, "individual", "unknown")
+#: action kinds whose decisions send an e-mail: what ``email_sent`` activities count once synced
+MAIL_ACTION_KINDS = ("email", "content_offer")
+#: action kinds whose decisions a person feels as a touch (an e-mail or a call; an ad audience is not)
+FELT_ACTION_KINDS = (*MAIL_ACTION_KINDS, "sales_outreach")
+
+
+def felt_touches(emails_sent: np.ndarray, calls: np.ndarray, ordered: np.ndarray) -> np.ndarray:
+    """Touches a person felt in 7 days: the e-mails sent plus the sales calls the CRM shows, or
+    the touching decisions ordered in that week when more (an order from yesterday may not be
+    synced back yet; one carried out shows in both, so the larger count, not the sum).
+
+    Why calls too: a call wears on a person like an e-mail does, so a segment that counted
+    marketing mail only would see a contact called twice this week as untouched.
+
+    >>> felt_touches(np.array([1.0, 0.0]), np.array([1.0, 0.0]), np.array([1.0, 2.0])).tolist()
+    [2.0, 2.0]
+    """
+    return np.maximum(np.asarray(emails_sent, dtype=float) + np.asarray(calls, dtype=float), ordered)
+
+
 #: the first stages of the vocabulary (subscriber, lead by default): where progression is credited
 EARLY_STAGES = 2
 
@@ -78,12 +98,13 @@ class SegmentStep:
         return self.chooser.segments(stage, role, touches, opted)
 
     @staticmethod
-    def relief_days(batch: Sequence[ContactView], now: datetime, marketing: set[str]) -> np.ndarray:
-        """Per row, days until the oldest marketing decision of the last 7 days leaves the week
-        (1 when there is none): what waiting for one touch fewer costs."""
+    def relief_days(batch: Sequence[ContactView], now: datetime, touching: set[str]) -> np.ndarray:
+        """Per row, days until the oldest touching decision (``touching``: the ids of the actions
+        :func:`felt_touches` counts) of the last 7 days leaves the week (1 when there is none):
+        what waiting for one touch fewer costs."""
         out = np.ones(len(batch))
         for i, v in enumerate(batch):
-            ages = [(now - at).total_seconds() / 86_400 for at, a in v.decided if a in marketing]
+            ages = [(now - at).total_seconds() / 86_400 for at, a in v.decided if a in touching]
             ages = [d for d in ages if 0 <= d < 7]
             if ages:
                 out[i] = max(1.0, np.ceil(7 - max(ages)))
@@ -97,10 +118,15 @@ class SegmentStep:
         touches: np.ndarray,
         relief: np.ndarray,
         rng: np.random.Generator,
+        allowed: np.ndarray | None = None,
+        free_share: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Actions, every action's probability and the explanation notes; the bandit's
-        prediction in points is the prior."""
-        actions, probs, mean = self.chooser.choose(segments, prior_points, mask, touches, relief, rng)
+        prediction in points is the prior; ``allowed`` / ``free_share`` as
+        :meth:`~decision.segment_value.SegmentChooser.choose`."""
+        actions, probs, mean = self.chooser.choose(
+            segments, prior_points, mask, touches, relief, rng, allowed, free_share
+        )
         notes = [
             self.chooser.note(int(s), int(a), float(mean[j, a]), self.label(int(s)))
             for j, (s, a) in enumerate(zip(segments, actions, strict=True))

@@ -277,6 +277,8 @@ class SegmentChooser:
     """The engine's step after the bandit: choose by Thompson draws from segment values shrunk
     toward the bandit's prediction, and say how likely each action was.
 
+    Where given ``allowed`` (the apprentice's: actions with evidence and the rules' choice), the
+    draws choose within it, and a ``free_share`` of them within every eligible action.
     The probability of each action is the share of ``draws`` Thompson draws it wins, and the
     action is then drawn from those shares, so the logged propensity is exactly the chance of
     the action taken (off-policy evaluation needs that). Until ``min_rows`` rows are learned the
@@ -354,10 +356,19 @@ class SegmentChooser:
         touches: np.ndarray,
         relief_days: np.ndarray,
         rng: np.random.Generator,
+        allowed: np.ndarray | None = None,
+        free_share: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Actions, every action's probability and posterior mean (rows, actions)."""
+        """Actions, every action's probability and posterior mean (rows, actions).
+
+        ``allowed`` (rows, actions), within ``mask``: what the apprentice lets the engine take
+        on its own (actions with enough evidence, and the rules' choice); a ``free_share`` of
+        draws still chooses within the whole ``mask`` (the engine's ``explore_share``). Why:
+        a cell nobody has tried reads the bandit's prediction, and a bandit that has seen a
+        few dozen sales calls, most to warm leads, predicts the same few points for a new
+        lead; unrestricted, the values called every new lead the day they switched on."""
         mean, sd = self.means(segments, prior_mean, mask, touches, relief_days)
-        probs = self._shares(mean, sd, mask, rng)
+        probs = self._mixed_shares(mean, sd, mask, allowed, free_share, rng)
         u = rng.random(len(probs))[:, None]
         actions = np.minimum(np.argmax(u < np.cumsum(probs, axis=1), axis=1), probs.shape[1] - 1)
         return actions, probs, mean
@@ -370,9 +381,34 @@ class SegmentChooser:
         touches: np.ndarray,
         relief_days: np.ndarray,
         rng: np.random.Generator,
+        allowed: np.ndarray | None = None,
+        free_share: float = 0.0,
     ) -> np.ndarray:
         mean, sd = self.means(segments, prior_mean, mask, touches, relief_days)
-        return self._shares(mean, sd, mask, rng)
+        return self._mixed_shares(mean, sd, mask, allowed, free_share, rng)
+
+    def _mixed_shares(
+        self,
+        mean: np.ndarray,
+        sd: np.ndarray,
+        mask: np.ndarray,
+        allowed: np.ndarray | None,
+        free_share: float,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """:meth:`_shares` within ``allowed``, mixed with ``free_share`` of them within ``mask``
+        on the rows where the two differ (the logged probability is the mixture's)."""
+        if allowed is None:
+            return self._shares(mean, sd, mask, rng)
+        allowed = np.asarray(allowed, dtype=bool) & mask
+        empty = ~allowed.any(axis=1)
+        allowed[empty] = mask[empty]  # nothing allowed: the whole mask, as the apprentice does
+        probs = self._shares(mean, sd, allowed, rng)
+        rows = np.flatnonzero((allowed != mask).any(axis=1))
+        if len(rows) and free_share > 0:
+            free = self._shares(mean[rows], sd[rows], mask[rows], rng)
+            probs[rows] = (1 - free_share) * probs[rows] + free_share * free
+        return probs
 
     def _shares(self, mean: np.ndarray, sd: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(rows, actions) share of ``draws`` Thompson draws each allowed action wins."""

@@ -4,6 +4,7 @@ future value priced from outcomes."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from decision.segment_value import (
     OutcomeValues,
@@ -145,3 +146,16 @@ def test_a_stage_is_worth_what_it_leads_to() -> None:
     v = ov.stage_values()[:, 0]
     assert 0.7 * v[1] < v[0] < v[1]
     assert ov.unsubscribe_points()[0] < -30 - 50  # a reachable early lead was worth its future
+
+
+def test_chooser_keeps_to_allowed_actions_but_for_the_free_share_of_draws():
+    ch = SegmentChooser(n_stages=1, n_roles=1, n_actions=3, wait=2, min_rows=0)
+    seg = segment_index(np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2), 1)
+    ch.values.learn(np.repeat(seg, 200), np.ones(400, dtype=int), np.full(400, 9.0))  # action 1 pays
+    mask = np.ones((2, 3), dtype=bool)
+    allowed = np.array([[True, False, True], [True, True, True]])  # row 0: action 1 lacks evidence
+    args = (seg, np.zeros((2, 3)), mask, np.zeros(2), np.ones(2), np.random.default_rng(0))
+    p = ch.probabilities(*args, allowed=allowed, free_share=0.1)
+    assert p[0, 1] == pytest.approx(0.1) and p[1, 1] == 1.0  # only free draws reach it on row 0
+    assert ch.probabilities(*args, allowed=allowed)[0, 1] == 0.0
+    assert ch.probabilities(*args)[0, 1] == 1.0  # without a gate: the values' favourite

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.decision_quality import Engine, Legacy, MyopicOracle, Oracle, Random, run, summarize
+from bench.decision_quality import (
+    ORACLE_PIECES,
+    AblatedOracle,
+    Engine,
+    Legacy,
+    MyopicOracle,
+    Oracle,
+    Random,
+    run,
+    summarize,
+)
 from hub.sandbox.lookahead import LookaheadParams
 
 
@@ -49,3 +59,15 @@ def test_segment_values_engine_runs_learns_outcome_values_and_beats_random():
     assert eng.ov.moves.sum() > 1000  # rows whose 14 days have passed show where their leads went
     assert (eng.ov.unsubscribe_points() <= -30).all()
     assert Engine(0, segment_values=False).sv is None
+
+
+def test_oracle_ablations_lose_what_the_hidden_state_was_worth():
+    """The decomposition's references: the oracle deciding on CRM-visible state alone earns far
+    less than the full one, and without the hidden send hour its sends land off the person's day."""
+    days, n = 28, 400
+    full = run(lambda: Oracle(days, LookaheadParams()), n, days, seed=0, shift_day=None)
+    crm = run(lambda: AblatedOracle(days, LookaheadParams(), tuple(ORACLE_PIECES)), n, days, seed=0, shift_day=None)
+    hour = run(lambda: AblatedOracle(days, LookaheadParams(), ("hour",)), n, days, seed=0, shift_day=None)
+    assert crm.reward_by_day.sum() < 0.6 * full.reward_by_day.sum()
+    assert full.extra["timing"] == 1.0 and hour.extra["timing"] < 0.8
+    assert AblatedOracle(days, LookaheadParams(), tuple(ORACLE_PIECES)).name == "oracle-crm"

@@ -171,3 +171,83 @@ def test_switched_off_the_engine_logs_no_segment_and_the_bandit_chooses(store_ur
         assert c.policy.segment_step is None and all("segment" not in t for t in traces)
     finally:
         c.close()
+
+
+def test_segments_count_sales_calls_as_touches_felt(ctx):
+    """A contact called twice this week is not untouched: the segment counts the calls the CRM
+    shows (as the sandbox's fatigue does), while the marketing touch cap still counts e-mail only."""
+    called, quiet = add_contacts(ctx, 2)
+    for k in (1, 2):
+        add(ctx, called, ActivityType.CALL, T0 - timedelta(days=k), f"call{k}")
+    decide_contacts(ctx, [called, quiet], "d1")
+    with ctx.store.connect() as conn:
+        rows = conn.execute(
+            select(decisions.c.contact_id, decision_features.c.trace).join(
+                decision_features, decision_features.c.decision_id == decisions.c.id
+            )
+        ).all()
+    label = {cid: ctx.policy.segment_step.label(t["segment"]) for cid, t in rows}
+    assert label[called].endswith("2 touches this week") and label[quiet].endswith("0 touches this week")
+
+
+def test_touches_felt_and_relief_count_the_engines_own_sales_orders(ctx):
+    """An order not yet synced back counts too: two sales decisions this week are two touches felt
+    (not marketing ones, so the cap is untouched), and waiting relieves when the older one leaves."""
+    (cid,) = add_contacts(ctx, 1)
+    with ctx.store.connect() as conn:
+        (contact,) = contact_store.load_contacts(conn, [cid])
+    decided = [(T0 - timedelta(days=2), "sales_outreach"), (T0 - timedelta(days=1), "sales_outreach")]
+    view = ContactView(contact=contact, profile=empty_profile(), decided=decided)
+    engine = ctx.policy
+    parts: dict = {}
+    engine.mask([view], T0, engine.features([view], T0), parts)
+    assert parts["felt"].tolist() == [2.0] and parts["touches"].tolist() == [0.0]
+    assert engine.segment_step.relief_days([view], T0, engine._touching).tolist() == [5.0]
+
+
+def test_segment_values_leave_an_action_without_evidence_to_the_rules_and_free_draws(store_url):
+    """A bandit that has seen a handful of lucrative calls predicts the same for everyone; the
+    segment values, whose cell for these contacts is empty, must not call them all on that."""
+    ctx = make_ctx(store_url, apprentice_min_observations=50, long_term_weight=0.0)
+    try:
+        cids = add_contacts(ctx, 4)
+        engine = ctx.policy
+        with ctx.store.connect() as conn:
+            contacts = contact_store.load_contacts(conn, cids)
+        views = [ContactView(contact=c, profile=empty_profile(), decided=[]) for c in contacts]
+        F = engine.features(views, T0)
+        step, sales = engine.segment_step, engine.ids.index("sales_outreach")
+        email = engine.ids.index("email_nurture_business")
+        seg = step.segments(views, F, np.zeros(4))
+        step.chooser.values.learn(np.repeat(seg, 15), np.full(60, email), np.full(60, 0.5))  # active: 60 rows
+        X = np.repeat(F.X[:1], 10, axis=0)
+        engine.model.learn_many(X, np.full(10, sales), np.full(10, 5.0), np.ones(10))  # 50 points each, 10 rows
+        assert engine.model.predict_many(F.X)[:, sales].min() > 1.0 and engine.model.n_obs_[sales] < 50
+        probs = engine.action_probabilities(views, T0)
+        assert (probs[:, sales] == 0).all()  # explore_share 0 here: only the rules' choice and evidence
+        assert all(d.action != "sales_outreach" for d in engine.decide(views, T0))
+    finally:
+        ctx.close()
+
+
+def test_an_ad_audience_is_no_touch_for_the_cap_or_the_segment(store_url):
+    """The cap counts e-mails (as ``email_sent`` activities do), segments e-mails and calls: an
+    ad audience order is marketing but neither, so three of them leave the contact untouched."""
+    ad = {"id": "ad_retarget", "kind": "ad_audience", "channel": "ads", "attribution_days": 3}
+    ACTIONS.append(ad)
+    try:
+        ctx = make_ctx(store_url)
+    finally:
+        ACTIONS.remove(ad)
+    try:
+        (cid,) = add_contacts(ctx, 1)
+        with ctx.store.connect() as conn:
+            (contact,) = contact_store.load_contacts(conn, [cid])
+        decided = [(T0 - timedelta(days=k), "ad_retarget") for k in (1, 2, 3)]
+        decided.append((T0 - timedelta(days=1), "email_nurture_business"))
+        view = ContactView(contact=contact, profile=empty_profile(), decided=decided)
+        parts: dict = {}
+        ctx.policy.mask([view], T0, ctx.policy.features([view], T0), parts)
+        assert parts["touches"].tolist() == [1.0] and parts["felt"].tolist() == [1.0]
+    finally:
+        ctx.close()
