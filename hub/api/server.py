@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -16,6 +18,62 @@ def app_from_config() -> FastAPI:
     from hub.api.app import create_app
 
     return create_app(load_settings())
+
+
+class _OneWrite:
+    """A transport whose writes in one turn of the event loop go out as one write.
+
+    uvicorn writes a response's status line and headers, then its body: two send() calls and,
+    on TCP, two segments for the client to take in. A real-time decision's response is both in
+    one turn of the loop, so joining them saves a system call and a wake-up per request. The
+    buffer is flushed at the end of the turn (``call_soon``) and before the transport closes."""
+
+    __slots__ = ("_transport", "_loop", "_buf")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._buf: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._buf is None:
+            self._buf = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            self._buf.append(data)
+
+    def flush(self) -> None:
+        buf, self._buf = self._buf, None
+        if buf and not self._transport.is_closing():
+            self._transport.write(buf[0] if len(buf) == 1 else b"".join(buf))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the transport's own
+        return getattr(self._transport, name)
+
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools is an optional extra of uvicorn
+    HttpToolsProtocol = None
+
+
+if HttpToolsProtocol is not None:
+
+    class OneWriteProtocol(HttpToolsProtocol):
+        """uvicorn's httptools protocol on a :class:`_OneWrite` transport (module level: worker
+        processes unpickle it by name)."""
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(_OneWrite(transport, self.loop))  # type: ignore[arg-type]
+
+
+def http_protocol() -> type[asyncio.Protocol] | str:
+    """The protocol class `hub serve` gives uvicorn ("auto" without httptools)."""
+    return "auto" if HttpToolsProtocol is None else OneWriteProtocol
 
 
 def serve(
@@ -31,6 +89,7 @@ def serve(
         "access_log": False,
         "server_header": False,
         "proxy_headers": True,
+        "http": http_protocol(),
     }
     if n == 1:
         from hub.api.app import create_app
