@@ -450,3 +450,21 @@ def test_one_row_within_budget_skips_arbitration_as_it_would_keep_it(used):
     new, expected = apply_budgets(np.array([sales]), prio, mask, engine.catalog, [budget], ["unassigned"])
     assert demoted.tolist() == expected.tolist() == [used >= 2]
     assert chosen.tolist() == new.tolist()
+
+
+def test_cached_activity_tags_equal_derived_ones_and_take_lists():
+    """Tags are cached by the activity's kind and properties: a cached answer is the derived one,
+    unhashable properties are still tagged, and a caller may change the list it gets."""
+    from hub.profile import tags
+
+    def act(**props):
+        return Activity(contact_id=1, type=ActivityType.PAGE_VIEW, occurred_at=NOW, source="t", external_id="e", properties=props)
+
+    assert tags(act(page="/case", n="study")) == ["page_view", "topic:business"]  # "case study" across values
+    assert tags(act(page="/docs/api")) == ["page_view", "docs", "topic:technical"]
+    assert tags(act(page="/docs/api")) == ["page_view", "docs", "topic:technical"]  # from the cache
+    assert tags(act(page=["/pricing"], topic="AI")) == ["page_view", "topic:ai"]  # a list: not in the text
+    assert tags(act(page="/pricing", topic="AI")) == ["page_view", "pricing", "topic:ai"]
+    t = tags(act(page="/blog"))
+    t.append("x")  # a caller's list is its own
+    assert tags(act(page="/blog")) == ["page_view"]
