@@ -21,31 +21,36 @@ def app_from_config() -> FastAPI:
 
 
 class _OneWrite:
-    """A transport whose writes in one turn of the event loop go out as one write.
+    """A transport that sends a response's status line and headers with its body, in one write.
 
-    uvicorn writes a response's status line and headers, then its body: two send() calls and,
-    on TCP, two segments for the client to take in. A real-time decision's response is both in
-    one turn of the loop, so joining them saves a system call and a wake-up per request. The
-    buffer is flushed at the end of the turn (``call_soon``) and before the transport closes."""
+    uvicorn writes the headers, then the body: two send() calls and, on TCP, two segments for
+    the client to take in. A real-time decision's response has both in one step of its task, so
+    the headers are held until the next write (the body) and go out joined with it, saving a
+    system call and a wake-up per request. Any other write goes out at once; headers with no
+    write after them in this turn of the loop go out at its end (``call_soon``) or on close."""
 
-    __slots__ = ("_transport", "_loop", "_buf")
+    __slots__ = ("_transport", "_loop", "_held")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
-        self._buf: list[bytes] | None = None
+        self._held: bytes | None = None
 
     def write(self, data: bytes) -> None:
-        if self._buf is None:
-            self._buf = [data]
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held + data)
+        elif data.startswith(b"HTTP/1.1 ") and data.endswith(b"\r\n\r\n"):  # a header block
+            self._held = data
             self._loop.call_soon(self.flush)
         else:
-            self._buf.append(data)
+            self._transport.write(data)
 
     def flush(self) -> None:
-        buf, self._buf = self._buf, None
-        if buf and not self._transport.is_closing():
-            self._transport.write(buf[0] if len(buf) == 1 else b"".join(buf))
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
 
     def close(self) -> None:
         self.flush()

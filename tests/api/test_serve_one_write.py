@@ -72,16 +72,23 @@ def test_headers_and_body_go_out_in_one_write(keep_alive):
     assert transport.closed is not keep_alive  # connection: close closes after the flush
 
 
-def test_writes_after_close_are_dropped_and_close_flushes_first():
-    async def run() -> Recording:
+def test_only_headers_wait_and_close_sends_them_first():
+    async def run() -> tuple[Recording, list[list[bytes]]]:
         t = Recording()
         w = _OneWrite(t, asyncio.get_running_loop())
-        w.write(b"a")
-        w.write(b"b")
-        w.close()  # flushes "ab" before closing
-        w.write(b"c")  # the transport is closing: its flush drops it
+        seen = []
+        w.write(b"0\r\n\r\n")  # not a header block (a chunked body's end): sent at once
+        seen.append(list(t.writes))
+        w.write(b"HTTP/1.1 200 OK\r\na: b\r\n\r\n")  # held for the body
+        seen.append(list(t.writes))
+        await asyncio.sleep(0)  # no body in this turn: the headers go out alone
+        seen.append(list(t.writes))
+        w.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        w.close()  # sends the held headers, then closes
+        w.write(b"x")
         await asyncio.sleep(0)
-        return t
+        return t, seen
 
-    t = asyncio.run(run())
-    assert t.writes == [b"ab"] and t.closed
+    t, seen = asyncio.run(run())
+    assert seen == [[b"0\r\n\r\n"]] * 2 + [[b"0\r\n\r\n", b"HTTP/1.1 200 OK\r\na: b\r\n\r\n"]]
+    assert t.writes[2:] == [b"HTTP/1.1 400 Bad Request\r\n\r\n", b"x"] and t.closed
