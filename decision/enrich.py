@@ -205,10 +205,10 @@ class DecisionExtras:
         content = self.content.choose(n)
         if default_content is not None and default_content.any():
             rows = np.flatnonzero(default_content).tolist()
-            for slot, names in self.content.variants.items():
+            for slot, variants in self.content.variants.items():
                 values = content[SLOT_FIELDS[slot]]
                 for i in rows:
-                    values[i] = names[0]
+                    values[i] = variants[0]
         points_l, prob_l, acting_l = points.tolist(), prob.tolist(), acting.tolist()
         for i in range(n):
             fields[i]["lead_score"] = int(round(points_l[i]))

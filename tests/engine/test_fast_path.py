@@ -458,7 +458,9 @@ def test_cached_activity_tags_equal_derived_ones_and_take_lists():
     from hub.profile import tags
 
     def act(**props):
-        return Activity(contact_id=1, type=ActivityType.PAGE_VIEW, occurred_at=NOW, source="t", external_id="e", properties=props)
+        return Activity(
+            contact_id=1, type=ActivityType.PAGE_VIEW, occurred_at=NOW, source="t", external_id="e", properties=props
+        )
 
     assert tags(act(page="/case", n="study")) == ["page_view", "topic:business"]  # "case study" across values
     assert tags(act(page="/docs/api")) == ["page_view", "docs", "topic:technical"]
