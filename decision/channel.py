@@ -117,7 +117,7 @@ class ChannelModel:
     def lift(self, touches: np.ndarray, responses: np.ndarray) -> np.ndarray:
         """(n, 4) each person's response rate per channel over the population's (1: no evidence)."""
         touches, responses = _clean(touches, responses)
-        base = np.clip(self.population_rate, 1e-6, 1.0)
+        base = np.minimum(np.maximum(self.population_rate, 1e-6), 1.0)  # np.clip's floats, no wrapper
         k = self.prior_responses
         return (responses + k) / (touches * base + k)
 
@@ -139,4 +139,4 @@ def _clean(touches: np.ndarray, responses: np.ndarray) -> tuple[np.ndarray, np.n
     booked from a web form is a sales-call "response" without a call; counted raw, it would
     push a rate above 1)."""
     t = np.maximum(np.asarray(touches, dtype=float), 0.0)
-    return t, np.clip(np.asarray(responses, dtype=float), 0.0, t)
+    return t, np.minimum(np.maximum(np.asarray(responses, dtype=float), 0.0), t)  # np.clip's floats

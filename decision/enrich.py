@@ -110,17 +110,17 @@ _POINTS_BY_KIND = tuple(
 def profile_points(profiles: Sequence[Mapping[str, Any] | None], now: datetime) -> np.ndarray:
     """The legacy points score (decision/scoring/points.py) from profiles' day buckets."""
     today = int(now.timestamp() // DAY_SECONDS)
-    out = np.zeros(len(profiles))
+    out = [0.0] * len(profiles)
     for i, p in enumerate(profiles):
         days = (p or {}).get("days")
         if not days:
             continue  # no history: 0 points
         total = 0.0
         for kind, w, each, cap in _POINTS_BY_KIND:
-            n = sum(c for d, c in days.get(kind, {}).items() if today - w < int(d) <= today)
+            n = sum(c for d, c in days.get(kind, {}).items() if 0 <= today - int(d) < w)
             total += min(each * n, cap)
         out[i] = total
-    return np.clip(out, 0, 100)
+    return np.minimum(np.maximum(np.array(out), 0.0), 100.0)  # np.clip's floats, without its wrapper
 
 
 @dataclass
@@ -191,8 +191,9 @@ class DecisionExtras:
             timed = acting if send_time is None else acting & send_time
             if send_time is not None:
                 hours = np.where(send_time, hours, -1)
-            for i in np.flatnonzero(timed):
-                fields[i]["best_send_time"] = st.field_value[i]
+            for i, (t, value) in enumerate(zip(timed.tolist(), st.field_value, strict=True)):
+                if t:
+                    fields[i]["best_send_time"] = value
         touches, responses = channel_counts(profiles)
         self.channel.fit(touches, responses)
         allowed = allowed_channels(
@@ -202,11 +203,12 @@ class DecisionExtras:
         )
         _, names = self.channel.choose(touches, responses, allowed)
         content = self.content.choose(n)
-        if default_content is not None:
-            for fname, values in content.items():
-                first = self.content.variants[next(s for s, f in SLOT_FIELDS.items() if f == fname)][0]
-                for i in np.flatnonzero(default_content):
-                    values[i] = first
+        if default_content is not None and default_content.any():
+            rows = np.flatnonzero(default_content).tolist()
+            for slot, variants in self.content.variants.items():
+                values = content[SLOT_FIELDS[slot]]
+                for i in rows:
+                    values[i] = variants[0]
         points_l, prob_l, acting_l = points.tolist(), prob.tolist(), acting.tolist()
         for i in range(n):
             fields[i]["lead_score"] = int(round(points_l[i]))

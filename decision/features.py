@@ -194,15 +194,14 @@ class _Schema:
     days: np.ndarray  # recency columns, scaled to 0..1 after the log
     kinds: tuple[str, ...]  # profile kinds read: activities, pages, then topics
     kind_ix: dict[str, int]
-    window_cols: dict[int, np.ndarray]  # per window: the activity kinds' count columns
     since_cols: np.ndarray  # days_since_<kind> per activity kind
-    page_cols: dict[int, np.ndarray]  # per 7/30 days: the page kinds' count columns
-    page_ix: np.ndarray  # the page kinds' positions in ``kinds``
-    # the same columns gathered for one write each (a one-row batch pays per numpy call):
-    window_all: np.ndarray  # window_cols of every window, in WINDOWS order
-    page_all: np.ndarray  # page_cols of 7 then 30 days
-    topic_cols: np.ndarray  # topic_<t> per topic, and the topics' positions in ``kinds``
-    topic_ix: np.ndarray
+    # every window count featurize reads, gathered in one call from the (n, bands x kinds)
+    # cumulative counts (a one-row batch pays per numpy call): the activity kinds' counts per
+    # window, the page kinds' per 7 and 30 days (written to ``count_cols``), then the topics'
+    # and e-mail sent / open / click counts over 90 days
+    count_src: np.ndarray
+    count_cols: np.ndarray
+    topic_cols: np.ndarray  # topic_<t> per topic
     touch_ix: np.ndarray  # the marketing then the sales touch kinds' positions in ``kinds``
     touch_starts: np.ndarray  # where each group starts in touch_ix
     touch_since: np.ndarray  # days_since_<group>_touch, never_<group>_touch
@@ -223,8 +222,14 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
     days += [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
     kinds = (*ACTIVITY_KINDS, *PAGE_KINDS, *(f"topic:{t}" for t in topics))
     kind_ix = {k: i for i, k in enumerate(kinds)}
-    window_cols = {w: np.array([col[f"{kind}_{w}d"] for kind in ACTIVITY_KINDS]) for w in WINDOWS}
-    page_cols = {w: np.array([col[f"{p}_{w}d"] for p in PAGE_KINDS]) for w in (7, 30)}
+    nk = len(kinds)
+
+    def src(w: int, kind: str) -> int:  # a count's position in the (bands x kinds) row
+        return WINDOWS.index(w) * nk + kind_ix[kind]
+
+    counted = [(w, kind) for w in WINDOWS for kind in ACTIVITY_KINDS]
+    counted += [(w, p) for w in (7, 30) for p in PAGE_KINDS]
+    read_90 = [f"topic:{t}" for t in topics] + ["email_sent", "email_open", "email_click"]
     return _Schema(
         tuple(names),
         col,
@@ -233,14 +238,10 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
         np.array(days),
         kinds,
         kind_ix,
-        window_cols,
         np.array([col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]),
-        page_cols,
-        np.array([kind_ix[p] for p in PAGE_KINDS]),
-        np.concatenate([window_cols[w] for w in WINDOWS]),
-        np.concatenate([page_cols[7], page_cols[30]]),
+        np.array([src(w, kind) for w, kind in counted] + [src(90, kind) for kind in read_90], dtype=np.intp),
+        np.array([col[f"{kind}_{w}d"] for w, kind in counted], dtype=np.intp),
         np.array([col[f"topic_{t}"] for t in topics], dtype=np.intp),
-        np.array([kind_ix[f"topic:{t}"] for t in topics], dtype=np.intp),
         np.array([kind_ix[x] for x in (*MARKETING_TOUCH, *SALES_TOUCH)], dtype=np.intp),
         np.array([0, len(MARKETING_TOUCH)], dtype=np.intp),
         np.array([col["days_since_marketing_touch"], col["days_since_sales_touch"]]),
@@ -350,22 +351,20 @@ def featurize(
     band = np.searchsorted(_WINDOW_EDGES, age, side="right")
     per_band = np.bincount((band * n + r) * nk + k, weights=c, minlength=nb * n * nk)
     cum = per_band.reshape(nb, n, nk).cumsum(axis=0)
-    win = {w: cum[j] for j, w in enumerate(WINDOWS)}
     # recency from buckets where `last` is missing or in the future (day granularity)
     bucket_recent = np.full((n, len(kinds)), np.inf)
     np.minimum.at(bucket_recent, (r, k), age)
     last = np.where(np.isnan(last), np.where(np.isinf(bucket_recent), np.nan, bucket_recent), last)
     na = len(ACTIVITY_KINDS)
-    # (n, windows, kinds) laid out as window_all / page_all: one write each
-    raw[:, schema.window_all] = cum[: len(WINDOWS), :, :na].transpose(1, 0, 2).reshape(n, -1)
     raw[:, schema.since_cols] = np.where(np.isnan(last[:, :na]), NEVER_DAYS, last[:, :na])
-    pages = cum[[WINDOWS.index(7), WINDOWS.index(30)]][:, :, schema.page_ix]
-    raw[:, schema.page_all] = pages.transpose(1, 0, 2).reshape(n, -1)
-    t_counts = win[90][:, schema.topic_ix]
+    counts = cum.transpose(1, 0, 2).reshape(n, nb * nk)[:, schema.count_src]
+    nc, nt = len(schema.count_cols), len(schema.topic_cols)
+    raw[:, schema.count_cols] = counts[:, :nc]
+    t_counts = counts[:, nc : nc + nt]
     raw[:, schema.topic_cols] = t_counts / (t_counts.sum(axis=1, keepdims=True) + 1.0)
-    sent = win[90][:, kind_ix["email_sent"]]
-    raw[:, col["email_open_rate"]] = win[90][:, kind_ix["email_open"]] / (sent + 1.0)
-    raw[:, col["email_click_rate"]] = win[90][:, kind_ix["email_click"]] / (sent + 1.0)
+    sent = counts[:, nc + nt]
+    raw[:, col["email_open_rate"]] = counts[:, nc + nt + 1] / (sent + 1.0)
+    raw[:, col["email_click_rate"]] = counts[:, nc + nt + 2] / (sent + 1.0)
     # per touch group (marketing, sales): the newest of its kinds, NaN where none was ever seen
     newest = np.fmin.reduceat(last[:, schema.touch_ix], schema.touch_starts, axis=1)
     never = np.isnan(newest)

@@ -138,7 +138,8 @@ class LongTermValue:
         p0 = np.maximum(np.asarray(p_convert, dtype=float), base[st])[:, None]
         lift = lift_all[:, st].T
         v = np.asarray(deal_value, dtype=float)[:, None]
-        return (np.clip(p0 + lift, 0.0, 1.0) - p0) * v
+        # np.clip's floats (max then min; NaN stays NaN) without its Python wrapper
+        return (np.minimum(np.maximum(p0 + lift, 0.0), 1.0) - p0) * v
 
 
 def explain_long_term(short_best: str, chosen: str, gain: float) -> str:

@@ -19,6 +19,7 @@ which is what tests and the learner use to prove features never see the future.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -50,14 +51,30 @@ def _text(props: dict[str, Any]) -> str:
 
 def tags(activity: Activity) -> list[str]:
     """The profile kinds one activity counts under: its type plus derived tags."""
-    out = [str(activity.type.value if hasattr(activity.type, "value") else activity.type)]
-    text = _text(activity.properties or {})
+    kind = str(activity.type.value if hasattr(activity.type, "value") else activity.type)
+    props = activity.properties
+    if not props:
+        return [kind]
+    try:  # the same few pages and e-mails recur: their tags are worked out once
+        return list(_tags_of(kind, tuple((k, type(v), v) for k, v in props.items())))
+    except TypeError:  # a list or dict among the properties: not hashable
+        return list(_derive(kind, props))
+
+
+@functools.lru_cache(maxsize=4096)
+def _tags_of(kind: str, items: tuple[tuple[str, type, Any], ...]) -> tuple[str, ...]:
+    return _derive(kind, {k: v for k, _, v in items})
+
+
+def _derive(kind: str, props: dict[str, Any]) -> tuple[str, ...]:
+    out = [kind]
+    text = _text(props)
     if text:
         if any(w in text for w in PRICING_WORDS):
             out.append("pricing")
         if any(w in text for w in DOCS_WORDS):
             out.append("docs")
-        topic = activity.properties.get("topic") if activity.properties else None
+        topic = props.get("topic")
         if isinstance(topic, str) and topic:
             out.append(f"topic:{topic.lower()}")
         else:
@@ -65,7 +82,7 @@ def tags(activity: Activity) -> list[str]:
                 if any(w in text for w in words):
                     out.append(f"topic:{name}")
                     break
-    return out
+    return tuple(out)
 
 
 def add_activity(

@@ -450,3 +450,66 @@ def test_one_row_within_budget_skips_arbitration_as_it_would_keep_it(used):
     new, expected = apply_budgets(np.array([sales]), prio, mask, engine.catalog, [budget], ["unassigned"])
     assert demoted.tolist() == expected.tolist() == [used >= 2]
     assert chosen.tolist() == new.tolist()
+
+
+def test_cached_activity_tags_equal_derived_ones_and_take_lists():
+    """Tags are cached by the activity's kind and properties: a cached answer is the derived one,
+    unhashable properties are still tagged, and a caller may change the list it gets."""
+    from hub.profile import tags
+
+    def act(**props):
+        return Activity(
+            contact_id=1, type=ActivityType.PAGE_VIEW, occurred_at=NOW, source="t", external_id="e", properties=props
+        )
+
+    assert tags(act(page="/case", n="study")) == ["page_view", "topic:business"]  # "case study" across values
+    assert tags(act(page="/docs/api")) == ["page_view", "docs", "topic:technical"]
+    assert tags(act(page="/docs/api")) == ["page_view", "docs", "topic:technical"]  # from the cache
+    assert tags(act(page=["/pricing"], topic="AI")) == ["page_view", "topic:ai"]  # a list: not in the text
+    assert tags(act(page="/pricing", topic="AI")) == ["page_view", "pricing", "topic:ai"]
+    t = tags(act(page="/blog"))
+    t.append("x")  # a caller's list is its own
+    assert tags(act(page="/blog")) == ["page_view"]
+
+
+def test_page_topic_and_rate_columns_equal_their_definitions():
+    """featurize gathers every count it reads in one call: the page, topic and e-mail rate
+    columns still equal their definitions on the profile's day buckets, row by row."""
+    from decision.features import DEFAULT_TOPICS, featurize
+    from hub.profile import DAY_SECONDS, build_profile
+
+    rng = np.random.default_rng(13)
+    types = [ActivityType.PAGE_VIEW, ActivityType.EMAIL_SENT, ActivityType.EMAIL_OPEN, ActivityType.EMAIL_CLICK]
+    pages = ["/pricing", "/docs/api", "/blog/roi", "/webinar", "/"]
+    contacts, profiles = [], []
+    for i in range(40):
+        acts = [
+            Activity(
+                contact_id=i + 1,
+                type=types[int(rng.integers(0, 4))],
+                occurred_at=NOW - timedelta(hours=int(rng.integers(0, 2400))),
+                source="test",
+                external_id=f"{i}-{k}",
+                properties={"page": pages[int(rng.integers(0, 5))]},
+            )
+            for k in range(int(rng.integers(0, 12)))
+        ]
+        contacts.append(Contact(id=i + 1))
+        profiles.append(build_profile(acts, NOW))
+    F = featurize(contacts, profiles, NOW)
+    today = int(NOW.timestamp() // DAY_SECONDS)
+
+    def count(p, kind, w):
+        return sum(c for d, c in p["days"].get(kind, {}).items() if 0 <= today - int(d) < w)
+
+    for i, p in enumerate(profiles):
+        for kind in ("pricing", "docs"):
+            for w in (7, 30):
+                assert F.column(f"{kind}_{w}d")[i] == count(p, kind, w)
+        topics = [count(p, f"topic:{t}", 90) for t in DEFAULT_TOPICS]
+        for t, n in zip(DEFAULT_TOPICS, topics, strict=True):
+            assert F.column(f"topic_{t}")[i] == n / (sum(topics) + 1.0)
+        sent = count(p, "email_sent", 90)
+        assert F.column("email_open_rate")[i] == count(p, "email_open", 90) / (sent + 1.0)
+        assert F.column("email_click_rate")[i] == count(p, "email_click", 90) / (sent + 1.0)
+    assert F.column("pricing_30d").any() and F.column("topic_technical").any() and F.column("email_open_rate").any()
