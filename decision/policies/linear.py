@@ -1,8 +1,9 @@
 """Disjoint linear bandits: one Bayesian linear regression per action.
 
 Scores for a batch are computed for all contacts and actions at once: the mean is one matmul
-(n, D) x (D, k) and the posterior width ``sqrt(z' S_a z)`` one batched matmul over the k
-covariance matrices, so nothing loops over rows.
+(n, D) x (D, k) and the posterior width ``sqrt(z' S_a z)`` one matmul per action over the rows
+where that action is eligible (a few rows: one batched matmul over all pairs), so nothing loops
+over rows.
 """
 
 from __future__ import annotations
