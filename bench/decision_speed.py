@@ -15,7 +15,7 @@ Timed in this process's CPU time by default (``--clock wall`` for the wall clock
 machine the wall clock mostly measures the other jobs. BLAS may use a second thread, whose CPU
 time counts too; when the other core is busy that thread's waiting counts as well, so on a loaded
 machine ``--blas-threads 1`` (what a decide worker runs with, hub/pipeline/decide.py) gives the
-steadier figure. The peers run single-threaded either way.
+steadier figure (the limit holds for MABWiser's numpy too; Vowpal Wabbit uses one thread).
 """
 
 from __future__ import annotations
