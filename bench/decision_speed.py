@@ -9,11 +9,13 @@ For linear Thompson sampling we also time a naive per-row, per-action Python loo
 way a rules engine would (the baseline the batch path replaces). Peers (MABWiser, Vowpal
 Wabbit) run only if importable. Prints a table and one JSON line.
 
-    python bench/decision_speed.py [--quick] [--clock cpu|wall]
+    python bench/decision_speed.py [--quick] [--clock cpu|wall] [--blas-threads N]
 
 Timed in this process's CPU time by default (``--clock wall`` for the wall clock): on a shared
 machine the wall clock mostly measures the other jobs. BLAS may use a second thread, whose CPU
-time counts too.
+time counts too; when the other core is busy that thread's waiting counts as well, so on a loaded
+machine ``--blas-threads 1`` (what a decide worker runs with, hub/pipeline/decide.py) gives the
+steadier figure (the limit holds for MABWiser's numpy too; Vowpal Wabbit uses one thread).
 """
 
 from __future__ import annotations
@@ -207,7 +209,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
     ap.add_argument("--clock", choices=sorted(CLOCK), default="cpu", help="CPU time (default) or wall time")
+    ap.add_argument("--blas-threads", type=int, default=None, help="limit BLAS threads (default: BLAS's own)")
     args = ap.parse_args()
+    if args.blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads, user_api="blas")
     global clock
     clock = CLOCK[args.clock]
     repeats, singles = (3, 200) if args.quick else (15, 1000)
@@ -246,7 +253,8 @@ def main() -> None:
     print(
         f"decision speed: {N} contacts x {K} actions x {D} features "
         f"(python {platform.python_version()}, numpy {np.__version__}, "
-        f"{os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; best of repeats; {args.clock} time)"
+        f"{os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; best of repeats; {args.clock} time; "
+        f"BLAS threads {args.blas_threads or 'default'})"
     )
     print(f"{'policy':32s} {'batch dec/s':>12s} {'row-loop dec/s':>15s} {'ratio':>7s} {'p50 ms':>8s} {'p99 ms':>8s}")
     for name, r in rows.items():
@@ -279,6 +287,7 @@ def main() -> None:
             {
                 "load_avg_1m": os.getloadavg()[0],
                 "clock": args.clock,
+                "blas_threads": args.blas_threads,
                 "bench": "decision_speed",
                 "n": N,
                 "k": K,

@@ -80,8 +80,9 @@ class Apprentice(Policy):
         scope = getattr(self.policy, "one_batch", None)
         return scope() if scope is not None else contextlib.nullcontext()
 
-    def _mature(self, X: np.ndarray) -> np.ndarray:
-        counts, width = self.policy.n_obs_, self.policy._width(X)
+    def _mature(self, X: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Mature pairs; with a ``mask``, only its pairs are judged (the rest may be True)."""
+        counts, width = self.policy.n_obs_, self.policy._width(X, mask)
         return (counts[None, :] >= self.min_observations) & (width <= self.max_width)
 
     def match_rate(self, X: Any, baseline: Any, mask: Any = None) -> float:
@@ -112,7 +113,7 @@ class Apprentice(Policy):
         return out
 
     def _restricted(self, X, mask, baseline):  # noqa: ANN001, ANN202
-        allowed = mask & self._mature(X)
+        allowed = mask & self._mature(X, mask)
         legacy = np.zeros(mask.shape, dtype=bool)
         if baseline is not None:
             b, rows = self._check_actions(baseline, len(X)), np.arange(len(X))
@@ -170,8 +171,8 @@ class Apprentice(Policy):
     def _predict(self, X):
         return self.policy._predict(X)
 
-    def _width(self, X):
-        return self.policy._width(X)
+    def _width(self, X, mask=None):
+        return self.policy._width(X, mask)
 
     def _learn(self, X, actions, rewards, propensities) -> None:
         self.policy._learn(X, actions, rewards, propensities)

@@ -95,6 +95,52 @@ def mc_winners(
     return out
 
 
+#: rows from which :func:`crn_win_counts` counts by elementwise passes; fewer rows' draws cost
+#: less as one short argmax per (draw, row)
+CRN_PASS_ROWS = 32
+
+
+def crn_win_counts(mean: np.ndarray, sd: np.ndarray, z: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(n, k) int: of the m draws ``mean + z[j] * sd`` (z: (m, k) common random numbers), how
+    many each eligible action wins per row; ties go to the first action, as argmax's do.
+
+    The same float32 scores and winners as :func:`mc_winners` with ``z[j] * sd`` as the noise.
+    For a batch, with the actions on the middle axis, the row maximum is an elementwise maximum
+    over k slices and each action's wins an elementwise count, instead of one short argmax per
+    (draw, row): about a third of the cost. A draw where two actions tie at the top is counted
+    for both there; rows with one are recounted by argmax.
+    """
+    m, (n, k) = len(z), mean.shape
+    if n < CRN_PASS_ROWS:
+        return _argmax_counts(mean, sd, z, mask)
+    base = np.ascontiguousarray(np.where(mask, mean, -np.inf).astype(np.float32).T)  # (k, n)
+    sd32 = np.ascontiguousarray(sd.astype(np.float32).T)
+    counts = np.zeros((k, n), dtype=np.int32)
+    chunk = max(1, min(m, 255, (1 << 17) // (n * k)))  # about 128k scores a step; 255 fit a uint8
+    scores = np.empty((chunk, k, n), dtype=np.float32)
+    top = np.empty((chunk, 1, n), dtype=np.float32)
+    won = np.empty((chunk, k, n), dtype=bool)
+    for s in range(0, m, chunk):
+        c = min(chunk, m - s)
+        v, t, w = scores[:c], top[:c], won[:c]
+        np.multiply(z[s : s + c, :, None], sd32, out=v)
+        v += base
+        np.max(v, axis=1, keepdims=True, out=t)
+        np.equal(v, t, out=w)
+        counts += w.view(np.uint8).sum(axis=0, dtype=np.uint8)
+    tied = np.flatnonzero(counts.sum(axis=0) != m)
+    if len(tied):  # a float32 tie at some draw's top: the first of the tied actions wins
+        counts[:, tied] = _argmax_counts(mean[tied], sd[tied], z, mask[tied]).T
+    return np.ascontiguousarray(counts.T)
+
+
+def _argmax_counts(mean: np.ndarray, sd: np.ndarray, z: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    n, k = mean.shape
+    sd32 = sd.astype(np.float32)
+    winners = mc_winners(mean, lambda s, e: z[s:e, None] * sd32, len(z), mask)
+    return np.bincount((winners + np.arange(n) * k).ravel(), minlength=n * k).reshape(n, k)
+
+
 class Policy:
     """Base class: a contextual bandit over ``n_actions`` actions.
 
@@ -208,8 +254,9 @@ class Policy:
         actions = np.argmax(cum > u, axis=1)
         return actions, probs[np.arange(len(X)), actions]
 
-    def _width(self, X: np.ndarray) -> np.ndarray:
-        """Posterior standard deviation of the expected reward; zeros when not modelled."""
+    def _width(self, X: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Posterior standard deviation of the expected reward; zeros when not modelled. A
+        policy may leave the pairs outside ``mask`` at 0 rather than compute them."""
         return np.zeros((len(X), self.n_actions))
 
     # -- public API ---------------------------------------------------------------------------

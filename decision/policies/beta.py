@@ -57,7 +57,7 @@ class BetaBernoulli(Policy):
         mean = self.alpha_ / (self.alpha_ + self.beta_)
         return np.broadcast_to(mean, (len(X), self.n_actions)).copy()
 
-    def _width(self, X):
+    def _width(self, X, mask=None):
         a, b = self.alpha_, self.beta_
         sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
         return np.broadcast_to(sd, (len(X), self.n_actions)).copy()

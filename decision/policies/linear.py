@@ -1,8 +1,9 @@
 """Disjoint linear bandits: one Bayesian linear regression per action.
 
 Scores for a batch are computed for all contacts and actions at once: the mean is one matmul
-(n, D) x (D, k) and the posterior width ``sqrt(z' S_a z)`` one batched matmul over the k
-covariance matrices, so nothing loops over rows.
+(n, D) x (D, k) and the posterior width ``sqrt(z' S_a z)`` one matmul per action over the rows
+where that action is eligible (a few rows: one batched matmul over all pairs), so nothing loops
+over rows.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from numpy.typing import ArrayLike
 from hub.errors import DecisionError
 
 from ._gaussian import decay_blocks, group_rows, spd_inverse, update_block
-from .base import Policy, argmax_ties, masked, mc_winners, win_shares
+from .base import Policy, argmax_ties, crn_win_counts, masked
 
 
 def _same_rows(a: np.ndarray, b: np.ndarray) -> bool:
@@ -138,15 +139,23 @@ class _DisjointLinear(Policy):
         if "yy_" not in state and hasattr(self, "n_obs_"):  # a snapshot from before these existed
             self._init_noise_state(self.n_actions)
 
-    def _scoped(self, X: np.ndarray, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        """``compute()`` for the rows X, kept for the batch inside :meth:`one_batch` (the first
-        batch seen in the scope; any other rows are computed afresh)."""
+    def _scope(self, X: np.ndarray) -> dict | None:
+        """The open :meth:`one_batch` scope's cache if X is its batch (the first batch seen in
+        the scope), else None."""
         scope = self.__dict__.get("_batch_scope")
         if scope is None:
-            return compute()
+            return None
         if scope.get("X") is None:
             scope["X"] = X
         elif not _same_rows(scope["X"], X):
+            return None
+        return scope
+
+    def _scoped(self, X: np.ndarray, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """``compute()`` for the rows X, kept for the batch inside :meth:`one_batch` (any other
+        rows are computed afresh)."""
+        scope = self._scope(X)
+        if scope is None:
             return compute()
         if key not in scope:
             scope[key] = compute()
@@ -186,18 +195,61 @@ class _DisjointLinear(Policy):
         nu = self.NOISE_PRIOR_ROWS
         return (nu + np.maximum(q, 0.0)) / (nu + self.n_eff_)
 
-    def _width(self, X: np.ndarray) -> np.ndarray:
-        """(n, k) posterior sd of each action's score per row: the batch's main cost, a
-        (k, n, D) x (D, D) product, so inside :meth:`one_batch` it is computed once per batch."""
-        return self._scoped(X, "width", lambda: self._width_of(X))
+    def _width(self, X: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """(n, k) posterior sd of each action's score per row, for the pairs in ``mask`` (None:
+        all); pairs outside it may be 0. The batch's main cost, a (k, n, D) x (D, D) product,
+        so inside :meth:`one_batch` it is computed once per batch: a later call that asks for
+        pairs not yet computed gets those added."""
+        scope = self._scope(X)
+        if scope is None:
+            return self._width_of(X, mask)[0]
+        hit = scope.get("width")
+        if hit is None:
+            hit = scope["width"] = self._width_of(X, mask)
+            return hit[0]
+        width, done = hit
+        if done is None:  # every pair computed
+            return width
+        todo = ~done if mask is None else mask & ~done
+        if not todo.any():
+            return width
+        more, _ = self._width_of(X, todo)
+        width = np.where(done, width, more)
+        scope["width"] = (width, done | todo)
+        return width
 
-    def _width_of(self, X: np.ndarray) -> np.ndarray:
+    #: rows from which a batch's widths are computed action by action over that action's
+    #: eligible rows only (about a third of a batch's pairs are ineligible); for fewer rows one
+    #: stacked product over all pairs costs less than a Python step per action
+    MASKED_WIDTH_ROWS = 64
+
+    def _width_of(self, X: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Widths of the pairs in ``mask`` and the pairs computed (None: all)."""
         # float32 halves the dominant product; widths only scale exploration
         Z = self._design(X).astype(np.float32)
-        G = np.matmul(Z[None], self._cov32())  # (k, n, D)
-        var = np.einsum("knd,nd->nk", G, Z).astype(np.float64)
+        cov = self._cov32()
+        n = len(Z)
+        if mask is None or n < self.MASKED_WIDTH_ROWS:
+            var = np.einsum("knd,nd->nk", np.matmul(Z[None], cov), Z)
+            done = None
+        else:
+            # each action's rows are the same BLAS product rows as in the stacked product (row
+            # i of Z @ S sums over d in one order whatever the other rows), so the widths are
+            # bit for bit the stacked product's; a single row goes twice, since numpy sends a
+            # one-row product to gemv, which sums in another order
+            var = np.zeros((self.n_actions, n), dtype=np.float32)
+            for a in range(self.n_actions):
+                rows = np.flatnonzero(mask[:, a])
+                if len(rows) == n:
+                    Za = Z
+                elif len(rows):
+                    Za = Z[rows if len(rows) > 1 else np.repeat(rows, 2)]
+                else:
+                    continue
+                var[a, rows] = np.einsum("nd,nd->n", Za @ cov[a], Za)[: len(rows)]
+            var, done = var.T, mask
         scale = self.noise_variance * self.noise_scale() if self.learn_noise else self.noise_variance
-        return np.sqrt(np.maximum(var, 0.0) * scale)
+        return np.sqrt(np.maximum(var.astype(np.float64), 0.0) * scale), done
 
     def mean_variance(self, X: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """(n,) posterior variance ``z' S_a z`` of each row's predicted mean for its own action
@@ -313,7 +365,7 @@ class LinUCB(_DisjointLinear):
         self._seed_rng()
 
     def _probabilities(self, X, mask):
-        ucb = self._predict(X) + self.alpha * self._width(X)
+        ucb = self._predict(X) + self.alpha * self._width(X, mask)
         ties = argmax_ties(ucb, mask)
         return ties / ties.sum(axis=1, keepdims=True)
 
@@ -370,20 +422,19 @@ class LinearThompson(_DisjointLinear):
 
     def _choose(self, X, mask):
         mean = self._predict(X)
-        sd = self.exploration * self._width(X)
+        sd = self.exploration * self._width(X, mask)
         first = mean + sd * self._rng.standard_normal(mean.shape)
         actions = np.argmax(masked(first, mask), axis=1)
-        winners = self._mc(mean, sd, mask)
-        hits = (winners == actions[None]).sum(axis=0)
+        hits = self._mc(mean, sd, mask)[np.arange(len(X)), actions]
         return actions, (hits + 1.0) / (1 + self.n_draws)
 
     def _mc(self, mean, sd, mask):
+        """(n, k) wins of each action over ``n_draws`` draws."""
         # common random numbers: one (m, k) block of normals shared by the rows of the batch;
         # each row's estimate is still an average over m independent draws of its own scores
         z = self._rng.standard_normal((self.n_draws, 1, self.n_actions), dtype=np.float32)
-        sd32 = sd.astype(np.float32)
-        return mc_winners(mean, lambda s, e: z[s:e] * sd32, self.n_draws, mask)
+        return crn_win_counts(mean, sd, z[:, 0], mask)
 
     def _probabilities(self, X, mask):
-        mean, sd = self._predict(X), self.exploration * self._width(X)
-        return win_shares(self._mc(mean, sd, mask), self.n_actions)
+        mean, sd = self._predict(X), self.exploration * self._width(X, mask)
+        return self._mc(mean, sd, mask) / self.n_draws

@@ -96,7 +96,7 @@ class SharedLinearThompson(Policy):
         T = 0.5 * (T + np.swapaxes(T, 1, 2)) + 1e-12 * np.eye(p1)
         return np.linalg.cholesky(T)
 
-    def _width(self, X: np.ndarray) -> np.ndarray:
+    def _width(self, X: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         G = self._noise_factors(X, scale=1.0)
         return np.sqrt((G**2).sum(axis=2))
 

@@ -513,3 +513,94 @@ def test_page_topic_and_rate_columns_equal_their_definitions():
         assert F.column("email_open_rate")[i] == count(p, "email_open", 90) / (sent + 1.0)
         assert F.column("email_click_rate")[i] == count(p, "email_click", 90) / (sent + 1.0)
     assert F.column("pricing_30d").any() and F.column("topic_technical").any() and F.column("email_open_rate").any()
+
+
+def _bench_policy(seed: int = 0, **options) -> tuple[LinearThompson, np.ndarray, np.ndarray]:
+    """A trained linear Thompson policy and a 200-row batch with about a third of its pairs
+    ineligible, one action eligible on a single row and one on none."""
+    rng = np.random.default_rng(seed)
+    k, d = 12, 9
+    p = LinearThompson(n_actions=k, noise_variance=0.25, seed=seed, **options)
+    p.learn_many(rng.normal(size=(600, d)), rng.integers(0, k, 600), rng.normal(size=600))
+    X = rng.normal(size=(200, d))
+    mask = rng.random((200, k)) < 0.67
+    mask[:, 0] = True
+    mask[:, 5] = False
+    mask[17, 5] = True
+    mask[:, 6] = False
+    return p, X, mask
+
+
+def _stacked_widths(p: LinearThompson, X: np.ndarray) -> np.ndarray:
+    """Every pair's width as one stacked float32 product (how widths were computed before)."""
+    Z = p._design_of(X).astype(np.float32)
+    var = np.einsum("knd,nd->nk", np.matmul(Z[None], p.cov_.astype(np.float32)), Z).astype(np.float64)
+    return np.sqrt(np.maximum(var, 0.0) * p.noise_variance * p.noise_scale())
+
+
+def test_widths_of_the_eligible_pairs_alone_are_the_stacked_products_bit_for_bit():
+    p, X, mask = _bench_policy(squared_features=[0, 3], learn_noise=True)
+    assert len(X) >= p.MASKED_WIDTH_ROWS  # the batch takes the action-by-action path
+    expected = _stacked_widths(p, X)
+    got = p._width(X, mask)
+    np.testing.assert_array_equal(got[mask], expected[mask])
+    assert (got[~mask] == 0).all()  # ineligible pairs are not computed
+    with p.one_batch():  # in a batch scope, a later call for more pairs gets them added
+        np.testing.assert_array_equal(p._width(X, mask)[mask], expected[mask])
+        np.testing.assert_array_equal(p._width(X), expected)
+        np.testing.assert_array_equal(p._width(X, mask), expected)
+
+
+def _old_choice(p: LinearThompson, X: np.ndarray, mask: np.ndarray):
+    """The Thompson choice, propensities and probabilities as computed before: all widths, then
+    one argmax per (draw, row)."""
+    from decision.policies.base import masked, mc_winners, win_shares
+
+    mean, sd = p._design_of(X) @ p.mean_.T, _stacked_widths(p, X)
+    first = mean + sd * p._rng.standard_normal(mean.shape)
+    actions = np.argmax(masked(first, mask), axis=1)
+
+    def mc():
+        z = p._rng.standard_normal((p.n_draws, 1, p.n_actions), dtype=np.float32)
+        sd32 = sd.astype(np.float32)
+        return mc_winners(mean, lambda s, e: z[s:e] * sd32, p.n_draws, mask)
+
+    hits = (mc() == actions[None]).sum(axis=0)
+    return actions, (hits + 1.0) / (1 + p.n_draws), win_shares(mc(), p.n_actions)
+
+
+@pytest.mark.parametrize("n", [1, 40, 200])
+def test_thompson_batches_decide_and_draw_as_with_every_width_and_argmax(n):
+    p, X, mask = _bench_policy(seed=3, squared_features=[1], learn_noise=True, half_life=400.0)
+    X, mask = X[:n], mask[:n]
+    p._rng = np.random.default_rng(8)
+    actions, props, probs = _old_choice(p, X, mask)
+    after = p._rng.random()
+    p._rng = np.random.default_rng(8)
+    c = p.choose_many(X, mask)
+    np.testing.assert_array_equal(c.actions, actions)
+    np.testing.assert_array_equal(c.propensities, props)
+    np.testing.assert_array_equal(p.probabilities_many(X, mask), probs)
+    assert p._rng.random() == after
+
+
+@pytest.mark.parametrize("n", [3, 50, 300])
+def test_win_counts_by_elementwise_passes_equal_argmax_counts_ties_included(n):
+    """Actions 1 and 2 have the same mean and no width: they tie at every draw where they top
+    the row, and the first of them must win, as argmax decides."""
+    from decision.policies.base import crn_win_counts, mc_winners
+
+    rng = np.random.default_rng(n)
+    k, m = 7, 100
+    mean, sd = rng.normal(size=(n, k)), rng.random((n, k))
+    mean[:, 2], sd[:, 1:3] = mean[:, 1], 0.0
+    mean[: n // 2, 1:3] += 10.0  # the tied pair wins outright on half the rows
+    mask = rng.random((n, k)) < 0.7
+    mask[:, 1:3] = True
+    z = rng.standard_normal((m, k), dtype=np.float32)
+    sd32 = sd.astype(np.float32)
+    winners = mc_winners(mean, lambda s, e: z[s:e, None] * sd32, m, mask)
+    expected = (winners[:, :, None] == np.arange(k)).sum(axis=0)
+    got = crn_win_counts(mean, sd, z, mask)
+    np.testing.assert_array_equal(got, expected)
+    assert (got[: n // 2, 1] == m).all() and (got[:, 2] == 0).all()
