@@ -494,6 +494,7 @@ class Engine(Agent):
         self.ov = OutcomeValues(5, W.opportunity, W.revenue, W.unsubscribe, step_days=PROGRESS_DAYS)
         if self.sv is not None:
             self.sv.outcomes = self.ov  # values priced at the outcomes' current worth, as SegmentStep does
+            self.sv.values.unsub_points = np.full(A, W.unsubscribe)  # one unsubscribe's points per action
         self._seg = np.zeros(0, dtype=np.intp)
         self._stage = np.zeros(0, dtype=np.intp)
         self._opted = np.zeros(0, dtype=bool)

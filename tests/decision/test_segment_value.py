@@ -159,3 +159,25 @@ def test_chooser_keeps_to_allowed_actions_but_for_the_free_share_of_draws():
     assert p[0, 1] == pytest.approx(0.1) and p[1, 1] == 1.0  # only free draws reach it on row 0
     assert ch.probabilities(*args, allowed=allowed)[0, 1] == 0.0
     assert ch.probabilities(*args)[0, 1] == 1.0  # without a gate: the values' favourite
+
+
+def test_a_lucky_cell_pays_the_populations_price_for_a_touch_at_its_level() -> None:
+    """A cell whose few third touches drew no unsubscribe reads as free to touch on its own;
+    with ``risk_rows`` it pays the rate every third touch has shown (pooled over stages and
+    roles), while a cell with thousands of its own touches keeps its own rate."""
+    ch = SegmentChooser(n_stages=2, n_roles=2, n_actions=2, wait=0, min_rows=0)
+    ch.values.unsub_points = np.array([-30.0, -30.0])
+    busy, lucky, big = segment_index(np.array([0, 1, 1]), np.array([0, 1, 0]), np.full(3, 2.0), np.zeros(3), 2)
+    unsub = np.r_[np.ones(250), np.zeros(4750)]  # 5% of most of the population's third touches
+    ch.values.learn(np.full(5000, busy), np.ones(5000, dtype=int), 1.0 - 30 * unsub, unsubscribes=unsub)
+    ch.values.learn(np.full(60, lucky), np.ones(60, dtype=int), np.ones(60), unsubscribes=np.zeros(60))
+    rare = np.r_[np.ones(20), np.zeros(1980)]  # 1% in a cell with its own evidence
+    ch.values.learn(np.full(2000, big), np.ones(2000, dtype=int), 1.0 - 30 * rare, unsubscribes=rare)
+    args = (np.array([lucky, big]), np.zeros((2, 2)), np.ones((2, 2), bool), np.full(2, 2.0), np.ones(2))
+    own, _ = ch.means(*args)
+    ch.risk_rows = 100.0
+    pooled, _ = ch.means(*args)
+    rates = ch.touch_rates()
+    assert rates[lucky, 1] > 0.02 and abs(rates[big, 1] - 0.01) < 0.002
+    assert own[0, 1] > 0.7 and pooled[0, 1] < own[0, 1] - 0.3  # the lucky cell now pays
+    assert abs(pooled[1, 1] - own[1, 1]) < 0.1  # the evidenced cell barely moves
