@@ -63,6 +63,8 @@ the *decision components* directly on the market's arrays, once per simulated da
   stage, over 84 days); early-stage rows (waits too) are credited with the change in their
   lead's stage value when their window closes (7 days, the default catalog's); waiting is worth at least the best
   learned value one touch lower, discounted 0.9 per day until the oldest touch leaves the week.
+  A cell's unsubscribes are read as its rate shrunk toward the population's at its touch level
+  (``risk_rows`` 100 pseudo-rows; ``engine_own_unsubs`` reads each cell's own count).
   The knobs (0.9, the 0.3 exploration scale) were chosen on tuning seeds 1000/1001 at 500-1,000
   contacts;
 - peers choose among the same eligible actions from the same features and learn from the same
@@ -465,6 +467,7 @@ class Engine(Agent):
         learn_wait: bool = True,
         learn_long_term: bool = False,
         segment_values: bool | None = None,
+        risk_rows: float | None = None,
     ) -> None:
         # the hub's own bandit as decision/engine.py builds it from the engine settings (forgetting,
         # learned noise, squared features and every other default included), on the same catalog
@@ -494,6 +497,9 @@ class Engine(Agent):
         self.ov = OutcomeValues(5, W.opportunity, W.revenue, W.unsubscribe, step_days=PROGRESS_DAYS)
         if self.sv is not None:
             self.sv.outcomes = self.ov  # values priced at the outcomes' current worth, as SegmentStep does
+            self.sv.values.unsub_points = np.full(A, W.unsubscribe)  # one unsubscribe's points per action
+            if risk_rows is not None:  # None: the product's default
+                self.sv.risk_rows = risk_rows
         self._seg = np.zeros(0, dtype=np.intp)
         self._stage = np.zeros(0, dtype=np.intp)
         self._opted = np.zeros(0, dtype=bool)
@@ -1124,6 +1130,7 @@ def main(argv: list[str] | None = None) -> None:
         "engine_no_send_time": lambda s: Engine(s, long_term_weight=args.long_term_weight, send_time=False),
         "engine_no_long_term": lambda s: Engine(s, long_term_weight=0.0),
         "engine_no_sv": lambda s: Engine(s, long_term_weight=args.long_term_weight, segment_values=False),
+        "engine_own_unsubs": lambda s: Engine(s, long_term_weight=args.long_term_weight, risk_rows=0.0),
         "engine_lt_learned": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=True),
         "vw": lambda s: VWAgent(s, t.vw),
         "vw_sys": lambda s: VWAgent(s, t.vw, system=True),

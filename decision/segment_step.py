@@ -74,6 +74,7 @@ class SegmentStep:
         self.chooser = SegmentChooser(len(self.stages), len(ROLES), len(self.ids), wait)
         self.outcomes = OutcomeValues(len(self.stages), objective.opportunity, objective.revenue, objective.unsubscribe)
         self.chooser.outcomes = self.outcomes  # values priced at the outcomes' current worth
+        self.chooser.values.unsub_points = np.full(len(self.ids), float(objective.unsubscribe))
         if windows:  # a learned row's move spans its attribution window
             self.outcomes.step_days = float(np.mean(windows))
         self.weights = objective
@@ -167,6 +168,7 @@ class SegmentStep:
         seg, act = np.asarray(segments, dtype=np.intp)[keep], np.asarray(actions, dtype=np.intp)[keep]
         kept = [p or {} for p, k in zip(parts, keep, strict=True) if k]
         points = np.array([sum(p.values()) for p in kept]) * values[act]
+        self.chooser.values.unsub_points = w.unsubscribe * np.asarray(values, dtype=float)  # as in ``points``
         count = lambda key, weight: np.array([p.get(key, 0.0) / weight if weight else 0.0 for p in kept])  # noqa: E731
         opps, unsubs = count("opportunity", w.opportunity), count("unsubscribe", w.unsubscribe)
         revenue = np.array([p.get("revenue", 0.0) for p in kept]) * values[act]

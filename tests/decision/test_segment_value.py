@@ -159,3 +159,52 @@ def test_chooser_keeps_to_allowed_actions_but_for_the_free_share_of_draws():
     assert p[0, 1] == pytest.approx(0.1) and p[1, 1] == 1.0  # only free draws reach it on row 0
     assert ch.probabilities(*args, allowed=allowed)[0, 1] == 0.0
     assert ch.probabilities(*args)[0, 1] == 1.0  # without a gate: the values' favourite
+
+
+def test_a_lucky_cell_pays_the_populations_price_for_a_touch_at_its_level() -> None:
+    """A cell whose few third touches drew no unsubscribe reads as free to touch on its own;
+    with ``risk_rows`` it pays the rate every third touch has shown (pooled over stages and
+    roles), while a cell with thousands of its own touches keeps its own rate."""
+    ch = SegmentChooser(n_stages=2, n_roles=2, n_actions=2, wait=0, min_rows=0, risk_rows=0.0)
+    ch.values.unsub_points = np.array([-30.0, -30.0])
+    busy, lucky, big = segment_index(np.array([0, 1, 1]), np.array([0, 1, 0]), np.full(3, 2.0), np.zeros(3), 2)
+    unsub = np.r_[np.ones(250), np.zeros(4750)]  # 5% of most of the population's third touches
+    ch.values.learn(np.full(5000, busy), np.ones(5000, dtype=int), 1.0 - 30 * unsub, unsubscribes=unsub)
+    ch.values.learn(np.full(60, lucky), np.ones(60, dtype=int), np.ones(60), unsubscribes=np.zeros(60))
+    rare = np.r_[np.ones(20), np.zeros(1980)]  # 1% in a cell with its own evidence
+    ch.values.learn(np.full(2000, big), np.ones(2000, dtype=int), 1.0 - 30 * rare, unsubscribes=rare)
+    args = (np.array([lucky, big]), np.zeros((2, 2)), np.ones((2, 2), bool), np.full(2, 2.0), np.ones(2))
+    own, _ = ch.means(*args)
+    ch.risk_rows = 100.0
+    pooled, _ = ch.means(*args)
+    rates = ch.touch_rates()
+    assert rates[lucky, 1] > 0.02 and abs(rates[big, 1] - 0.01) < 0.002
+    assert own[0, 1] > 0.7 and pooled[0, 1] < own[0, 1] - 0.3  # the lucky cell now pays
+    assert abs(pooled[1, 1] - own[1, 1]) < 0.1  # the evidenced cell barely moves
+
+
+def test_the_hubs_segment_step_prices_a_cells_unsubscribes_at_its_touch_levels_rate() -> None:
+    """The product's learn path (decision/segment_step.py) gives the values what one
+    unsubscribe weighs per action (objective weight x action value), so the hub's cells read
+    the population's rate at their touch level, not their own luck."""
+    from decision.features import feature_names
+    from decision.segment_step import ROLES, SegmentStep
+    from hub.config import ObjectiveWeights
+
+    stages = ("subscriber", "lead")
+    names = [*feature_names(), *(f"stage_{s}" for s in stages)]
+    names = list(dict.fromkeys(names))
+    step = SegmentStep(names, stages, ["mail", "wait"], 1, ObjectiveWeights())
+    values = np.array([2.0, 1.0])
+    n_roles = len(ROLES)
+    busy, lucky = segment_index(np.array([0, 0]), np.array([0, 1]), np.full(2, 2.0), np.zeros(2), n_roles)
+    unsub = np.r_[np.ones(40), np.zeros(960)]
+    parts = [{"unsubscribe": -30.0 * u, "click": 1.0} for u in unsub] + [{"click": 1.0}] * 50
+    segs = np.r_[np.full(1000, busy), np.full(50, lucky)]
+    step.learn(segs, np.zeros(1050, dtype=int), parts, values, ["subscriber"] * 1050, np.ones(1050, dtype=bool))
+    np.testing.assert_allclose(step.chooser.values.unsub_points, [-60.0, -30.0])
+    args = (np.array([lucky]), np.zeros((1, 2)), np.ones((1, 2), bool), np.full(1, 2.0), np.ones(1))
+    priced, _ = step.chooser.means(*args)
+    step.chooser.risk_rows = 0.0
+    own, _ = step.chooser.means(*args)
+    assert own[0, 0] > priced[0, 0] + 0.5  # its 50 mails without an unsubscribe are not free
