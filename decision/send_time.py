@@ -284,9 +284,9 @@ class SendTimeModel:
         """(n, 24) posterior probability of each local hour being the contact's centre."""
         day = _daily(local_counts) if daily is None else daily
         log_post = self.prior_sharpen * np.log(self.prior_shares(segments)) + day @ _log_spread(self.spread_hours)
-        if opens is not None and sends is not None:
+        if opens is not None:
             o = _daily(opens)
-            t = np.maximum(_daily(sends), o)
+            t = o if sends is None else np.maximum(_daily(sends), o)
             _, rel, log_rel = _response(self.response_hours)
             k = self.rate_strength
             rate = (o.sum(1, keepdims=True) + k * 0.3) / (t.sum(1, keepdims=True) + k)
