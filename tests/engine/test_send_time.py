@@ -98,8 +98,10 @@ def test_cold_start_is_the_mid_morning_convention():
 
 
 def test_a_few_scattered_events_find_the_centre_of_the_day():
-    """People active for a few hours around their own hour (here +-3 h) leave a handful of events:
-    the default kernel finds the centre of their day; a 1-hour kernel chases the noisiest hour."""
+    """People active for a few hours around their own hour (here +-3 h, flat) leave a handful of
+    events: the latent-centre posterior finds the centre of their day (the histogram model it
+    replaced missed by 0.96 h here), and better still once the batch has taught it the flat shape
+    of that spread instead of assuming a Gaussian."""
     rng = np.random.default_rng(7)
     n = 600
     centre = rng.integers(8, 18, n)
@@ -114,5 +116,11 @@ def test_a_few_scattered_events_find_the_centre_of_the_day():
         hour = model.choose(counts, seg, NOW, np.zeros(n, dtype=int)).hour
         return float(np.abs(hour - centre).mean())
 
-    default, narrow = miss(SendTimeModel(seed=8)), miss(SendTimeModel(seed=8, smooth_hours=1.0, exploration=0.5))
-    assert default < 1.3 and default < 0.8 * narrow, (default, narrow)
+    learned, gaussian = miss(SendTimeModel(seed=8)), miss(SendTimeModel(seed=8, spread_min_contacts=n + 1))
+    assert gaussian < 0.8 and learned < 0.75 * gaussian, (learned, gaussian)
+
+    # a restarted model forgets the batch's shape: a real-time decision after it is a fresh one's
+    reused = SendTimeModel(seed=8).fit(counts, seg).restart(9)
+    row, one = counts[:1], seg[:1]
+    fresh = SendTimeModel(seed=9).fit(row, one).posterior(row, one)
+    assert np.array_equal(reused.fit(row, one).posterior(row, one), fresh)
