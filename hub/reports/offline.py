@@ -210,7 +210,8 @@ def _warnings(d: Diagnostics) -> list[str]:
         )
     if d.never_tried:
         names = ", ".join(
-            f"{a} ({s:.1%} of its choices)" for a, s in sorted(d.never_tried.items(), key=lambda x: -x[1])
+            f"{a} ({f'{s:.1%}' if s >= 0.001 else 'under 0.1%'} of its choices)"
+            for a, s in sorted(d.never_tried.items(), key=lambda x: -x[1])
         )
         out.append(f"The candidate picks actions the log never tried: {names}. Nothing in the log measures them.")
     return out
