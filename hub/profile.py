@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from decision.declared.aggregates import fold_tags
-from hub.mirrors import MIRROR_KEY
+from hub.mirrors import is_mirror
 from hub.models import Activity
 
 KEEP_DAYS = 90
@@ -91,7 +91,7 @@ def add_activity(
     """Fold one activity into ``profile`` (in place) and return it; ``declared``: the store's
     declared tags (decision/declared/aggregates.py). A mirror of an event already folded
     (hub/mirrors.py) adds nothing."""
-    if activity.properties and MIRROR_KEY in activity.properties:
+    if is_mirror(activity.properties):
         return profile
     ts = activity.occurred_at.timestamp()
     day = str(int(ts // DAY_SECONDS))

@@ -47,7 +47,6 @@ import numpy as np
 from sqlalchemy import Connection, func, select
 
 from decision.interface import ContactView
-from decision.risk import OptOutRisk
 from hub.config import DecisionSettings, Settings, load_settings
 from hub.errors import ConfigError, DecisionError
 from hub.models import ActionKind, Activity, Contact
@@ -194,7 +193,8 @@ class _Models:
         snaps = learning_store.list_snapshots(conn, engine.model_name)
         self.times = [(s["created_at"], s["version"]) for s in snaps]
         self.saved = {v for _, v in self.times}
-        self.cache: dict[int, Any] = {}
+        self.cache: dict[int, tuple] = {0: (engine.fresh_model(), engine.raw_model, engine.opt_out, None)}
+        self.current: int | None = None
 
     def live_at(self, now: datetime) -> int:
         """The newest version saved by ``now`` (0 when none was)."""
@@ -212,32 +212,28 @@ class _Models:
         return model
 
     def use(self, version: int) -> None:
-        """Make the engine decide as it did under ``version``: its bandit (and the opt-out
-        ablation's), its opt-out model, and what it learned beside them (hub/pipeline/learn.py
-        restores a snapshot the same way for decide and the API). Version 0 is left cold, so
-        callers replay the cold rows before any snapshot is restored."""
-        from decision.policies import load_bundle
+        """Make the engine decide as it did under ``version``: the snapshot loaded as decide loads
+        it (its bandit, the opt-out ablation's, the opt-out model; hub/pipeline/learn.py), the
+        bandits rebuilt with the candidate's hyperparameters, and what it learned beside them.
+        Version 0 is left cold, so callers replay the cold rows before any snapshot is restored."""
         from hub.pipeline.learn import restore_learned
 
         engine = self.engine
-        if version not in self.saved:
-            version = 0
+        version = version if version in self.saved else 0
+        if version == self.current:
+            return
         if version not in self.cache:
-            if not version:
-                self.cache[0] = (engine.fresh_model(), engine.raw_model, engine.opt_out, None)
-            else:
-                _, blob, metrics = learning_store.load_snapshot(self.conn, engine.model_name, version)
-                parts = load_bundle(blob)
-                raw = parts.get("bandit_no_opt_out")
-                self.cache[version] = (
-                    self._fresh(parts.get("bandit", parts.get("policy"))),
-                    self._fresh(raw) if raw is not None and engine.raw_model is not None else engine.raw_model,
-                    OptOutRisk.of(parts["opt_out"])
-                    if "opt_out" in parts and engine.opt_out is not None
-                    else engine.opt_out,
-                    metrics,
-                )
+            _, blob, metrics = learning_store.load_snapshot(self.conn, engine.model_name, version)
+            engine.load_model(version, blob)
+            raw = engine.raw_model
+            self.cache[version] = (
+                self._fresh(engine.model),
+                self._fresh(raw) if raw is not None else None,
+                engine.opt_out,
+                metrics,
+            )
         engine.model, engine.raw_model, engine.opt_out, metrics = self.cache[version]
+        engine.model_version = self.current = version
         if version:
             restore_learned(engine, metrics)
 

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
 from hub import mirrors
 from hub.models import Activity, RecordError, normalize_email, utcnow
@@ -153,24 +154,17 @@ def activity_from_row(r: Any) -> Activity:
 def _refold(conn: Connection, ids: list[int], now: datetime) -> None:
     """Fold all stored activities of ``ids`` into fresh profiles (their old ones deleted first)."""
     conn.execute(delete(contact_profiles).where(contact_profiles.c.contact_id.in_(ids)))
-    rows = [activity_from_row(r) for r in conn.execute(select(activities).where(activities.c.contact_id.in_(ids)))]
+    rows = [dict(r._mapping) for r in conn.execute(select(activities).where(activities.c.contact_id.in_(ids)))]
+    for r in rows:
+        r["occurred_at"] = aware(r["occurred_at"])
     # a merge brings two contacts' events together: the same event from their two CRMs is one
-    stored = [
-        dict(
-            a.model_dump(include={"contact_id", "occurred_at", "source", "external_id", "properties"}),
-            type=a.type.value,
-            activity=a,
-        )
-        for a in rows
-    ]
-    for r in mirrors.mark(stored, {}):
-        r["activity"].properties = r["properties"]
+    marked = mirrors.mark(rows, {})
+    if marked:
         conn.execute(
-            update(activities)
-            .where(activities.c.source == r["source"], activities.c.external_id == r["external_id"])
-            .values(properties=r["properties"])
+            update(activities).where(activities.c.id == bindparam("row_id")).values(properties=bindparam("props")),
+            [{"row_id": r["id"], "props": r["properties"]} for r in marked],
         )
-    update_profiles(conn, rows, now)
+    update_profiles(conn, [activity_from_row(SimpleNamespace(**r)) for r in rows], now)
 
 
 def rebuild_profile(conn: Connection, contact_id: int, now: datetime) -> None:
