@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from hub.config import load_settings
 from hub.demo import NOT_REACHED, run_demo
+from hub.sandbox.clock import DEFAULT_START
+from hub.status import connector_status
+from hub.store import Store
 from tests.test_config import run_hub
 
 
@@ -16,6 +22,16 @@ def test_demo_runs_the_pipeline_and_the_market_executes_what_was_pushed(tmp_path
     # the market received and ran the pushed actions: people opened the emails it sent
     assert sum(a.totals["opens"] for a in decided) > 0
     assert report.policy in ("rules", "engine")
+    # syncs are stamped by the hub's clock, as decisions and monitoring are: `hub status` reads
+    # one time line (simulated days here), not the wall clock beside simulated decisions
+    settings = load_settings(tmp_path / "hub.yaml")
+    store = Store(settings.store_url)
+    try:
+        synced = [c.last_sync for c in connector_status(settings, store)]
+    finally:
+        store.dispose()
+    assert synced and all(DEFAULT_START <= t <= DEFAULT_START + timedelta(days=8) for t in synced), synced
+    assert all(t < datetime.now(UTC) - timedelta(days=30) for t in synced)
 
 
 def test_demo_command_prints_the_table_and_which_policy_ran(tmp_path):

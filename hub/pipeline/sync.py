@@ -150,7 +150,7 @@ def _sync_streams(
     growth = GrowthAnalyzer(ctx.store)  # a first sync fills tables the planner believes empty
     for stream in STREAMS:
         with ctx.store.begin() as conn:
-            sync_state.mark_started(conn, name, stream)
+            sync_state.mark_started(conn, name, stream, ctx.clock())
             cursor = sync_state.get_cursor(conn, name, stream)
         pull = connector.pull_contacts if stream == "contacts" else connector.pull_activities
         try:
@@ -184,15 +184,15 @@ def _sync_streams(
                 if deadline is not None and time.monotonic() > deadline:
                     result.more = True
                     with ctx.store.begin() as conn:
-                        sync_state.mark_finished(conn, name, stream, "continuing")
+                        sync_state.mark_finished(conn, name, stream, ctx.clock(), "continuing")
                     log.info("sync of %s used its time budget; continuing from the committed cursor", name)
                     return
         except ConnectorError as exc:
             with ctx.store.begin() as conn:
-                sync_state.mark_finished(conn, name, stream, "failed", str(exc))
+                sync_state.mark_finished(conn, name, stream, ctx.clock(), "failed", str(exc))
             raise
         with ctx.store.begin() as conn:
-            sync_state.mark_finished(conn, name, stream, "ok")
+            sync_state.mark_finished(conn, name, stream, ctx.clock(), "ok")
 
 
 class DecideFeed:

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from hub.models import utcnow
 from hub.store.contacts import aware
 from hub.store.schema import sync_state
 
@@ -53,19 +52,22 @@ def advance_cursor(
     )
 
 
-def mark_started(conn: Connection, connector: str, stream: str) -> None:
+def mark_started(conn: Connection, connector: str, stream: str, at: datetime) -> None:
+    """``at``: the hub's clock (a simulation's own), so status and alerts read one time."""
     _ensure(conn, connector, stream)
     conn.execute(
-        update(sync_state).where(_where(connector, stream)).values(last_started_at=utcnow(), last_status="running")
+        update(sync_state).where(_where(connector, stream)).values(last_started_at=at, last_status="running")
     )
 
 
-def mark_finished(conn: Connection, connector: str, stream: str, status: str, error: str | None = None) -> None:
+def mark_finished(
+    conn: Connection, connector: str, stream: str, at: datetime, status: str, error: str | None = None
+) -> None:
     _ensure(conn, connector, stream)
     conn.execute(
         update(sync_state)
         .where(_where(connector, stream))
-        .values(last_finished_at=utcnow(), last_status=status, last_error=error)
+        .values(last_finished_at=at, last_status=status, last_error=error)
     )
 
 
