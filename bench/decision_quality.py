@@ -50,7 +50,8 @@ the *decision components* directly on the market's arrays, once per simulated da
   it yet; ``engine_lt_learned`` learns the lift online from opportunities within 28 days, and
   loses: the engine's own choices confound "who converted after which action", so the learned
   lift overrules half of all decisions and the weekly share of the oracle falls from 0.9 to 0.3),
-  the send-time model (decision/send_time.py, fitted on each day's batch as decision/enrich.py does)
+  the send-time model (decision/send_time.py, fitted on each day's contacts, as the hub's learn step
+  fits the prior every decision starts from on the contacts decided last, decision/enrich.py)
   and the channel model (decision/channel.py);
 - segment values (decision/segment_value.py), as decision/engine.py runs them after the bandit
   (``segment_values``, on by default; ``engine_no_sv`` switches them off): once 50 rows are

@@ -385,6 +385,16 @@ class EnginePolicy:
         )
         return int(keep.sum())
 
+    def learn_send_time(self, views: Sequence[ContactView], now: datetime) -> int:
+        """Fit the send-time prior every decision starts from on these contacts' profiles
+        (decision/enrich.py); returns how many had activity to learn from."""
+        batch = self._with_profiles(list(views), now)
+        if not batch:
+            return 0
+        return self.extras.learn_send_time(
+            [v.profile for v in batch], [v.contact.company.timezone for v in batch], self.features(batch, now), now
+        )
+
     def _feature_names(self) -> list[str]:
         names = feature_names(self.topics, self.vocab)
         return names + self.declared.names if self.declared is not None and self.declared.fitted else names

@@ -123,6 +123,17 @@ def profile_points(profiles: Sequence[Mapping[str, Any] | None], now: datetime) 
     return np.minimum(np.maximum(np.array(out), 0.0), 100.0)  # np.clip's floats, without its wrapper
 
 
+def _hours(
+    profiles: Sequence[Mapping[str, Any] | None], timezones: Sequence[str | None], now: datetime
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each contact's UTC offset, whether its zone is known, and its activity, opens and sends by
+    local hour of week (and the activity by hour of day), from its profile."""
+    off, known = utc_offsets(timezones, now)
+    counts = profile_hour_counts_many(profiles, (ENGAGEMENT_WEIGHTS, OPEN_WEIGHTS, SEND_WEIGHTS))
+    local, opens, sends = to_local(counts, off)
+    return off, known, local, opens, sends, _daily(local)
+
+
 @dataclass
 class Extras:
     """Per row: the extra hub fields to push, and the send-time / channel detail for reports."""
@@ -146,12 +157,36 @@ class DecisionExtras:
         #: one send-time model per thread (the API decides in several), restarted per batch
         #: with that batch's seed instead of built anew
         self._local = threading.local()
+        self._prior: dict[str, Any] | None = None
+        self._prior_model: SendTimeModel | None = None
+
+    @property
+    def send_time_prior(self) -> dict[str, Any] | None:
+        """The send-time prior the learn step fitted on recently decided contacts (a snapshot
+        keeps it): every decision starts from it, so one contact gets the same send time from
+        the API as from a decide batch. Until the first one, each batch is its own prior."""
+        return self._prior
+
+    @send_time_prior.setter
+    def send_time_prior(self, prior: dict[str, Any] | None) -> None:
+        model = None if prior is None else SendTimeModel(allowed_hours=self.quiet_hours).load_prior(prior)
+        self._prior, self._prior_model = prior, model
 
     def _send_time_model(self) -> SendTimeModel:
         model = getattr(self._local, "send_time", None)
         if model is None:
             model = self._local.send_time = SendTimeModel(allowed_hours=self.quiet_hours, seed=self.seed)
         return model
+
+    def learn_send_time(
+        self, profiles: Sequence[Mapping[str, Any] | None], timezones: Sequence[str | None], F: Features, now: datetime
+    ) -> int:
+        """Fit :attr:`send_time_prior` on these contacts (the learn step's sample of recently
+        decided ones); returns how many had activity to learn from."""
+        _, _, local, _, _, daily = _hours(profiles, timezones, now)
+        model = SendTimeModel(allowed_hours=self.quiet_hours, seed=self.seed).fit(local, segment(F), daily)
+        self.send_time_prior = model.prior()
+        return int(np.count_nonzero(daily.sum(axis=1)))
 
     def build(
         self,
@@ -179,13 +214,14 @@ class DecisionExtras:
         prob = points_probability(points)
         hours = np.full(n, -1, dtype=np.int64)
         if self.enabled_send_time and acting.any():
-            off, known = utc_offsets(timezones, now)
-            counts = profile_hour_counts_many(profiles, (ENGAGEMENT_WEIGHTS, OPEN_WEIGHTS, SEND_WEIGHTS))
-            local, opens, sends = to_local(counts, off)
-            daily = _daily(local)
+            off, known, local, opens, sends, daily = _hours(profiles, timezones, now)
             seg = segment(F)
             model = self._send_time_model().restart(self.seed + int(now.timestamp()) % 9973)
-            model.fit(local, seg, daily)  # the batch is the empirical prior for its segments
+            prior = self._prior_model
+            if prior is not None:
+                model.load_prior(prior)
+            else:
+                model.fit(local, seg, daily)  # cold start: the batch is the prior for its segments
             st = model.choose(local, seg, now, off, known, opens=opens, sends=sends, daily=daily)
             hours = st.hour
             timed = acting if send_time is None else acting & send_time

@@ -253,6 +253,30 @@ class SendTimeModel:
         self._rng.bit_generator.state = _initial_state(seed)
         return self
 
+    def prior(self) -> dict[str, Any]:
+        """The learned aggregates, JSON-safe: hour counts per segment and for everyone, and the
+        spread's shape by hour from the centre. A model snapshot keeps them so that every decision
+        (a decide batch, a real-time one, ``hub evaluate``'s replay) starts from one prior."""
+        return {
+            "segments": {str(s): c.tolist() for s, c in self.segment_counts.items()},
+            "population": self.population_counts.tolist(),
+            "spread": self._log_spread[:, 0].tolist(),  # [h, c=0]: log share at offset h
+        }
+
+    def load_prior(self, prior: Mapping[str, Any] | SendTimeModel) -> SendTimeModel:
+        """Start from :meth:`prior`'s aggregates instead of fitting a batch; or from another
+        model's, shared (fitting never changes an aggregate array in place), which saves a
+        real-time decision parsing the same prior each time."""
+        if isinstance(prior, SendTimeModel):
+            self.segment_counts = dict(prior.segment_counts)
+            self.population_counts, self._log_spread = prior.population_counts, prior._log_spread
+            return self
+        self.segment_counts = {int(s): np.asarray(c, dtype=float) for s, c in prior["segments"].items()}
+        self.population_counts = np.asarray(prior["population"], dtype=float)
+        offset = (_HOURS[:24, None] - _HOURS[None, :24]) % 24
+        self._log_spread = np.asarray(prior["spread"], dtype=float)[offset]
+        return self
+
     def fit(self, local_counts: np.ndarray, segments: np.ndarray, daily: np.ndarray | None = None) -> SendTimeModel:
         """Add (n, 168) local counts to the segment and population aggregates (``daily``: their
         :func:`_daily` sums when the caller has them)."""

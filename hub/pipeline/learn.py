@@ -20,11 +20,15 @@ import numpy as np
 from sqlalchemy import Connection
 
 from decision.experiment import ENGINE_ARMS, ablation_arm
+from decision.interface import ContactView
 from decision.objective import components, total, weighted
 from hub.errors import DecisionError
 from hub.pipeline.context import HubContext
 from hub.pipeline.features import ensure_features
+from hub.profile import empty_profile
+from hub.store import contacts as contact_store
 from hub.store import learning as store
+from hub.store import profiles as profile_store
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +81,17 @@ def learned_state(engine) -> dict[str, Any]:  # noqa: ANN001
         "long_term": engine.long_term.state(),
         "graduation": engine.graduation.state(),
         "segment_values": engine.segment_step.state() if engine.segment_step is not None else None,
+        "send_time": engine.extras.send_time_prior,
     }
 
 
 def restore_learned(engine, metrics: dict[str, Any] | None) -> None:  # noqa: ANN001
     """Put back what a snapshot's metrics kept of the engine's learning beside its bandit (content
-    slots, long-term value, graduation evidence, segment values). Decide, the API and ``hub
-    evaluate``'s replay all restore a snapshot through this, so they decide alike."""
+    slots, long-term value, graduation evidence, segment values, the send-time prior). Decide,
+    the API and ``hub evaluate``'s replay all restore a snapshot through this, so they decide
+    alike."""
     metrics = metrics or {}
+    engine.extras.send_time_prior = metrics.get("send_time")  # none kept: each batch its own
     if metrics.get("content"):
         engine.extras.content.load_state(metrics["content"])
     if metrics.get("long_term"):
@@ -154,6 +161,7 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
             # content slots learn from the rows whose variants their bandit chose (not the no_content arm's)
             content_arms = set(ENGINE_ARMS) - {ablation_arm("content")}
             _learn_content(conn, engine, [r.decision_id for r in rows if r.arm in content_arms])
+            _learn_send_time(conn, engine, now)
             metrics = {
                 "learned": n,
                 "mean_reward": float(rewards.mean()),
@@ -187,6 +195,20 @@ def _learn_segment_values(conn: Connection, engine, rows: list, now: datetime) -
         [r.stage_now for r in rows],
         np.array([r.reachable_now for r in rows], dtype=bool),
     )
+
+
+#: how many recently decided contacts the send-time prior is fitted on: enough for every
+#: segment's hours, few enough that a learn step at a million contacts reads them in a blink
+SEND_TIME_SAMPLE = 5_000
+
+
+def _learn_send_time(conn: Connection, engine, now: datetime) -> int:  # noqa: ANN001
+    """Refit the send-time prior on the profiles of the contacts decided most recently."""
+    ids = store.recently_decided(conn, SEND_TIME_SAMPLE)
+    contacts = contact_store.load_contacts(conn, ids)
+    profiles = profile_store.load_profiles(conn, ids)
+    views = [ContactView(contact=c, profile=profiles.get(c.id, empty_profile())) for c in contacts]
+    return engine.learn_send_time(views, now)
 
 
 def _learn_content(conn: Connection, engine, decision_ids: list[int]) -> int:  # noqa: ANN001

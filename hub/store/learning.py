@@ -148,6 +148,18 @@ def closed_opportunities(conn: Connection, after_id: int) -> tuple[list[float], 
     return won, lost, last
 
 
+def recently_decided(conn: Connection, limit: int) -> list[int]:
+    """Up to ``limit`` distinct contacts of the newest decisions, newest first (a walk down the
+    primary key, not a scan of every decision)."""
+    seen: dict[int, None] = {}
+    q = select(decisions.c.contact_id).order_by(decisions.c.id.desc()).limit(4 * limit)
+    for (cid,) in conn.execute(q):
+        seen.setdefault(cid, None)
+        if len(seen) >= limit:
+            break
+    return list(seen)
+
+
 def contacts_by_stage(conn: Connection) -> list[tuple[str | None, bool, int]]:
     """How many contacts the store holds per (lifecycle stage, reachable by e-mail)."""
     reachable = ~(contacts.c.email_opt_out | contacts.c.do_not_contact)

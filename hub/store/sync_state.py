@@ -55,9 +55,7 @@ def advance_cursor(
 def mark_started(conn: Connection, connector: str, stream: str, at: datetime) -> None:
     """``at``: the hub's clock (a simulation's own), so status and alerts read one time."""
     _ensure(conn, connector, stream)
-    conn.execute(
-        update(sync_state).where(_where(connector, stream)).values(last_started_at=at, last_status="running")
-    )
+    conn.execute(update(sync_state).where(_where(connector, stream)).values(last_started_at=at, last_status="running"))
 
 
 def mark_finished(

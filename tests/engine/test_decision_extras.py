@@ -144,3 +144,39 @@ def test_engine_pushes_send_time_channel_content_and_value_fields():
     # a week of page views at 15:00 UTC = 16:00 Berlin moves the send from the 10:00 convention
     assert abs(sent.hour - 16) <= 2
     assert decisions[-1].actions[0].payload["fields"]["best_send_time"].isdigit()  # unknown zone: local hour
+
+
+def _send_hour(decision) -> int:  # noqa: ANN001
+    return datetime.fromisoformat(decision.actions[0].payload["fields"]["best_send_time"]).hour
+
+
+def test_one_contact_gets_the_send_time_of_its_batch_once_the_prior_is_learned():
+    """A real-time decision is a batch of one: fitted on itself, a silent contact got the 10:00
+    convention while the decide batch gave it its segment's hour. The learn step's prior, kept
+    in the snapshot's metrics, makes both start from the same segment hours."""
+    import json
+
+    from hub.pipeline.learn import learned_state, restore_learned
+
+    readers = [_lead(i) for i in range(1, 31)]  # their segment reads at 16:00 Berlin
+    silent = ContactView(
+        contact=Contact(id=99, lifecycle_stage="lead", company=Company(timezone="Europe/Berlin"), consent=Consent()),
+        profile=build_profile([], NOW),
+    )
+    cold = _engine(long_term_weight=0.5, explore_share=0.0)
+    in_batch = _send_hour(cold.decide([*readers, silent], NOW)[-1])
+    alone = _send_hour(cold.decide([silent], NOW)[0])
+    assert abs(in_batch - 16) <= 2 and abs(alone - 10) <= 1  # the disagreement this fixes
+
+    learner = _engine(long_term_weight=0.5, explore_share=0.0)
+    assert learner.learn_send_time(readers, NOW) == len(readers)
+    kept = json.loads(json.dumps(learned_state(learner)))  # as model_snapshots.metrics keeps it
+    served = _engine(long_term_weight=0.5, explore_share=0.0)
+    restore_learned(served, kept)
+    assert served.extras.send_time_prior == kept["send_time"]
+    alone = _send_hour(served.decide([silent], NOW)[0])
+    in_batch = _send_hour(served.decide([*readers[:5], silent], NOW)[-1])
+    assert alone == in_batch and abs(alone - 16) <= 2
+    restore_learned(served, {})  # a snapshot from before the prior: each batch its own again
+    assert served.extras.send_time_prior is None
+    assert abs(_send_hour(served.decide([silent], NOW)[0]) - 10) <= 1
