@@ -58,7 +58,9 @@ the *decision components* directly on the market's arrays, once per simulated da
   touches in 7 days x opted out, all CRM-visible), shrunk toward the bandit's prediction where a
   cell has few rows, choose the action. They learn what the pipeline's learn step teaches them
   (decision/segment_step.py): the reward with an opportunity priced at its objective points plus
-  the learned won revenue per closed opportunity and an unsubscribe at its points plus the
+  the learned won revenue per closed opportunity of the contact's company size band
+  (decision/deal_value.py, shrunk toward the mean of all bands; ``engine_one_deal_value``: one
+  price for every opportunity) and an unsubscribe at its points plus the
   learned lost future (reward per contact-day of reachable minus opted-out contacts of the same
   stage, over 84 days); early-stage rows (waits too) are credited with the change in their
   lead's stage value when their window closes (7 days, the default catalog's); waiting is worth at least the best

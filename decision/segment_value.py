@@ -19,7 +19,8 @@ Non-myopic terms, each learned from outcomes (never from the simulator's truth):
 - an opportunity is worth its objective points plus the won revenue an opportunity has brought
   so far (:class:`OutcomeValues.opportunity_points`): mean won amount per closed opportunity x
   the revenue weight, so a learner that sees only "opportunity created" today still prices the
-  deal it may close in two months;
+  deal it may close in two months; per row, the mean of the contact's company size band
+  (decision/deal_value.py), as a 5,001+ account's deal is many times a 1-10 one's;
 - an unsubscribe costs its points plus the contact's lost future: the learned reward per
   contact-day of reachable contacts minus that of opted-out ones in the same stage, over
   ``horizon_days`` (:class:`OutcomeValues.unsubscribe_points`);
