@@ -59,7 +59,9 @@ the *decision components* directly on the market's arrays, once per simulated da
   touches in 7 days x opted out, all CRM-visible), shrunk toward the bandit's prediction where a
   cell has few rows, choose the action. They learn what the pipeline's learn step teaches them
   (decision/segment_step.py): the reward with an opportunity priced at its objective points plus
-  the learned won revenue per closed opportunity and an unsubscribe at its points plus the
+  the learned won revenue per closed opportunity of the contact's company size band
+  (decision/deal_value.py, shrunk toward the mean of all bands; ``engine_one_deal_value``: one
+  price for every opportunity) and an unsubscribe at its points plus the
   learned lost future (reward per contact-day of reachable minus opted-out contacts of the same
   stage, over 84 days); early-stage rows (waits too) are credited with the change in their
   lead's stage value when their window closes (7 days, the default catalog's); waiting is worth at least the best
@@ -97,6 +99,7 @@ import numpy as np
 from decision.arbitration import ActionSpec, Catalog, ContactPolicy, eligibility
 from decision.channel import CHANNELS as HUB_CHANNELS
 from decision.channel import ChannelModel
+from decision.deal_value import DealValues, size_band
 from decision.engine import build_bandit, build_opt_out
 from decision.long_term import KIND_PRIOR_LIFT, LongTermValue, rerank
 from decision.segment_step import FELT_ACTION_KINDS, MAIL_ACTION_KINDS, felt_touches
@@ -469,6 +472,7 @@ class Engine(Agent):
         learn_long_term: bool = False,
         segment_values: bool | None = None,
         risk_rows: float | None = None,
+        deal_bands: bool = True,
     ) -> None:
         # the hub's own bandit as decision/engine.py builds it from the engine settings (forgetting,
         # learned noise, squared features and every other default included), on the same catalog
@@ -496,6 +500,9 @@ class Engine(Agent):
         self.sv = SegmentChooser(5, 3, A, WAIT) if engine.segment_values else None
         # a move spans a learned row's attribution window: the default catalog's 7 days
         self.ov = OutcomeValues(5, W.opportunity, W.revenue, W.unsubscribe, step_days=PROGRESS_DAYS)
+        # opportunities priced per company size band (decision/deal_value.py), as SegmentStep does
+        self.ov.deals = DealValues() if deal_bands else None
+        self._bands: np.ndarray | None = None
         if self.sv is not None:
             self.sv.outcomes = self.ov  # values priced at the outcomes' current worth, as SegmentStep does
             self.sv.values.unsub_points = np.full(A, W.unsubscribe)  # one unsubscribe's points per action
@@ -505,6 +512,7 @@ class Engine(Agent):
         self._stage = np.zeros(0, dtype=np.intp)
         self._opted = np.zeros(0, dtype=bool)
         self._closed = (0.0, 0.0)
+        self._closed_by = (np.zeros(0), np.zeros(0))  # per person: won amount, closed opportunities
         self._progress: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
@@ -528,8 +536,9 @@ class Engine(Agent):
                 seen = self.sv.values.n[self._seg] >= self.model.min_observations
                 allowed = (self.model.mature(X) | seen) & mask
                 allowed[np.arange(pop.n), baseline] |= mask[np.arange(pop.n), baseline]
+            bands = self.bands(market) if self.ov.deals is not None else None
             actions, _, _ = self.sv.choose(
-                self._seg, prior, mask, felt, days_to_relief(obs, day), self.rng, allowed, self.explore_share
+                self._seg, prior, mask, felt, days_to_relief(obs, day), self.rng, allowed, self.explore_share, bands
             )
         else:
             actions = self.model.choose_many(X, mask, baseline=baseline).actions.copy()
@@ -585,6 +594,8 @@ class Engine(Agent):
         if closed > c0:
             self.ov.won += won - w0  # as close(): amounts won, and every closed one counted
             self.ov.closed += closed - c0
+            if self.ov.deals is not None:  # and per account size band, as the store reads them
+                self._close_by_band(market)
         self._closed = (won, closed)
         log = market.log[-1] if len(actions) else None
         who = log["person"] if log is not None else np.zeros(0, dtype=np.intp)
@@ -613,6 +624,23 @@ class Engine(Agent):
             reach = ~(market.unsubscribed[p] | ~market.pop.email_consent[p])
             self.ov.move(st0, seg % 2, market.stage[p], ~reach)
             self.sv.values.credit(seg, a, progress_credit(self.ov, st0, market.stage[p], reach))
+
+    def bands(self, market: Market) -> np.ndarray:
+        """Each person's company size band from the employee count the CRM shows."""
+        if self._bands is None:
+            pop = market.pop
+            self._bands = size_band(pop.company_employees[pop.company])
+        return self._bands
+
+    def _close_by_band(self, market: Market) -> None:
+        """The day's closed opportunities by the person's size band, as the store reads them
+        (a person closes at most one a day: one opportunity is open at a time)."""
+        won = market.values[:, EV["opportunity_won"]]
+        closed = market.counts[:, [EV["opportunity_won"], EV["opportunity_lost"]]].sum(axis=1)
+        w0, c0 = self._closed_by if len(self._closed_by[0]) else (np.zeros_like(won), np.zeros_like(closed))
+        who = np.flatnonzero(closed > c0)
+        self.ov.deals.close(self.bands(market)[who], (won - w0)[who])
+        self._closed_by = (won.copy(), closed.copy())
 
 
 def days_to_relief(obs: Observed, day: int) -> np.ndarray:
@@ -1131,6 +1159,7 @@ def main(argv: list[str] | None = None) -> None:
         "engine_no_send_time": lambda s: Engine(s, long_term_weight=args.long_term_weight, send_time=False),
         "engine_no_long_term": lambda s: Engine(s, long_term_weight=0.0),
         "engine_no_sv": lambda s: Engine(s, long_term_weight=args.long_term_weight, segment_values=False),
+        "engine_one_deal_value": lambda s: Engine(s, long_term_weight=args.long_term_weight, deal_bands=False),
         "engine_own_unsubs": lambda s: Engine(s, long_term_weight=args.long_term_weight, risk_rows=0.0),
         "engine_lt_learned": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=True),
         "vw": lambda s: VWAgent(s, t.vw),

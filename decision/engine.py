@@ -748,8 +748,9 @@ class EnginePolicy:
             prior = self.model.predict_many(F.X[rows]) * self.settings.engine.reward_scale
             allowed = self._apprentice_allowed(F.X[rows], mask[rows], baseline[rows], segments[rows])
             share = self.settings.engine.explore_share
+            bands = step.bands(F.X[rows])
             a, p, nt = step.choose(
-                segments[rows], prior, mask[rows], parts["felt"][rows], relief, self._rng, allowed, share
+                segments[rows], prior, mask[rows], parts["felt"][rows], relief, self._rng, allowed, share, bands
             )
             chosen[rows], probs[own] = a, p
             prop[rows] = np.clip(p[np.arange(len(own)), a], MIN_PROPENSITY, 1.0)
@@ -951,7 +952,15 @@ class EnginePolicy:
             prior = self.model.predict_many(F.X[rows]) * e.reward_scale
             allowed = self._apprentice_allowed(F.X[rows], me[own], baseline[rows], seg)
             probs[own] = step.chooser.probabilities(
-                seg, prior, me[own], parts["felt"][rows], relief, self._rng, allowed, e.explore_share
+                seg,
+                prior,
+                me[own],
+                parts["felt"][rows],
+                relief,
+                self._rng,
+                allowed,
+                e.explore_share,
+                step.bands(F.X[rows]),
             )
         rnd = ae == RANDOM
         probs[rnd] = me[rnd] / me[rnd].sum(axis=1, keepdims=True)

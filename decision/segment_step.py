@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from decision.features import SENIORITY, Features, _bucket, _stage_key, feature_names
+from decision.deal_value import DealValues, size_band
+from decision.features import _SIZE_SCALE, SENIORITY, Features, _bucket, _stage_key, feature_names
 from decision.interface import ContactView
 from decision.segment_value import (
     TOUCH_LEVELS,
@@ -70,9 +71,11 @@ class SegmentStep:
         col = {n: j for j, n in enumerate(names)}
         self.stage_cols = np.array([col[f"stage_{s}"] for s in self.stages])
         self.role_cols = np.array([col[f"seniority_{r}"] for r in ROLES])
+        self.size_cols = (col["log_employees"], col["employees_missing"])
         self.ids = list(action_ids)
         self.chooser = SegmentChooser(len(self.stages), len(ROLES), len(self.ids), wait)
         self.outcomes = OutcomeValues(len(self.stages), objective.opportunity, objective.revenue, objective.unsubscribe)
+        self.outcomes.deals = DealValues()  # an opportunity priced by its account's size band
         self.chooser.outcomes = self.outcomes  # values priced at the outcomes' current worth
         self.chooser.values.unsub_points = np.full(len(self.ids), float(objective.unsubscribe))
         if windows:  # a learned row's move spans its attribution window
@@ -98,6 +101,11 @@ class SegmentStep:
         opted = np.fromiter((c.email_opt_out or c.do_not_contact for c in consent), dtype=bool, count=len(batch))
         return self.chooser.segments(stage, role, touches, opted)
 
+    def bands(self, X: np.ndarray) -> np.ndarray:
+        """(n,) company size band per row (decision/deal_value.py), from the features' employees."""
+        emp = np.rint(np.expm1(X[:, self.size_cols[0]] * _SIZE_SCALE[0]))
+        return size_band(np.where(X[:, self.size_cols[1]] > 0, np.nan, emp))
+
     @staticmethod
     def relief_days(batch: Sequence[ContactView], now: datetime, touching: set[str]) -> np.ndarray:
         """Per row, days until the oldest touching decision (``touching``: the ids of the actions
@@ -121,12 +129,13 @@ class SegmentStep:
         rng: np.random.Generator,
         allowed: np.ndarray | None = None,
         free_share: float = 0.0,
+        bands: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Actions, every action's probability and the explanation notes; the bandit's
-        prediction in points is the prior; ``allowed`` / ``free_share`` as
+        prediction in points is the prior; ``allowed`` / ``free_share`` / ``bands`` as
         :meth:`~decision.segment_value.SegmentChooser.choose`."""
         actions, probs, mean = self.chooser.choose(
-            segments, prior_points, mask, touches, relief, rng, allowed, free_share
+            segments, prior_points, mask, touches, relief, rng, allowed, free_share, bands
         )
         notes = [
             self.chooser.note(int(s), int(a), float(mean[j, a]), self.label(int(s)))
@@ -181,6 +190,13 @@ class SegmentStep:
         self.chooser.values.learn(seg, act, points - revenue + gain, opps, unsubs)
         self.outcomes.observe(stage, opted, learning_target(self.outcomes, stage, points, opps, 0.0, revenue))
         return int(keep.sum())
+
+    def close(self, amounts: np.ndarray, employees: np.ndarray) -> None:
+        """Closed opportunities read from the store: each one's won amount (0 when lost) and its
+        contact's company employees (NaN when unknown)."""
+        amounts = np.asarray(amounts, dtype=float)
+        self.outcomes.close(amounts, 0)  # a lost one is a closure that won 0
+        self.outcomes.deals.close(size_band(employees), amounts)
 
     def count_contacts(self, by_stage: Sequence[tuple[str | None, bool, int]], now: datetime) -> None:
         """Add the contact-days since the last count: the store's contacts per stage and reach."""

@@ -19,7 +19,8 @@ Non-myopic terms, each learned from outcomes (never from the simulator's truth):
 - an opportunity is worth its objective points plus the won revenue an opportunity has brought
   so far (:class:`OutcomeValues.opportunity_points`): mean won amount per closed opportunity x
   the revenue weight, so a learner that sees only "opportunity created" today still prices the
-  deal it may close in two months;
+  deal it may close in two months; per row, the mean of the contact's company size band
+  (decision/deal_value.py), as a 5,001+ account's deal is many times a 1-10 one's;
 - an unsubscribe costs its points plus the contact's lost future: the learned reward per
   contact-day of reachable contacts minus that of opted-out ones in the same stage, over
   ``horizon_days`` (:class:`OutcomeValues.unsubscribe_points`);
@@ -38,6 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from decision.deal_value import DealValues
 
 
 @dataclass
@@ -144,7 +147,8 @@ class SegmentValues:
             s = s + (expected - u) * self.unsub_points[None, :]
             u = expected
         if premium is not None:
-            opp, unsub = premium
+            opp, unsub = premium  # opp: one price, or one per row (its account's deal value)
+            opp = np.asarray(opp, dtype=float).reshape(-1, 1) if np.ndim(opp) else float(opp)
             s = s + opp * self.o[seg] + np.asarray(unsub, dtype=float)[:, None] * u
         k = self.prior_rows
         mean = (s + k * np.asarray(prior_mean, dtype=float)) / (n + k)
@@ -157,7 +161,8 @@ class OutcomeValues:
     """Future value the immediate reward misses, learned from what the CRM shows.
 
     ``opportunity_points`` is the objective's opportunity weight plus ``revenue_weight`` x the
-    mean won amount per closed opportunity seen so far (lost ones count as 0).
+    mean won amount per closed opportunity seen so far (lost ones count as 0); given rows'
+    company size bands and ``deals`` (decision/deal_value.py), the mean of the row's band.
     ``stage_values`` per stage and reachability is what a contact goes on to earn, discounted
     over about ``horizon_days``: the learned reward per contact-day in that state over the
     ``step_days`` of a step, plus the discounted value of where contacts in that state stood a
@@ -186,6 +191,8 @@ class OutcomeValues:
     prior_moves: float = 20.0
     won: float = 0.0
     closed: float = 0.0
+    #: won amounts per company size band (None: one price for every opportunity)
+    deals: DealValues | None = None
     rewards: np.ndarray = field(init=False)  # (stages, 2): summed rewards, [reachable, opted out]
     days: np.ndarray = field(init=False)  # (stages, 2): contact-days
     moves: np.ndarray = field(init=False)  # (stages * 2, stages * 2): state then -> state a step later
@@ -217,7 +224,10 @@ class OutcomeValues:
         b = np.asarray(stage_now, dtype=np.intp) * 2 + np.asarray(opted_now, dtype=np.intp)
         np.add.at(self.moves, (a, b), 1.0)
 
-    def opportunity_points(self) -> float:
+    def opportunity_points(self, bands: np.ndarray | None = None) -> float | np.ndarray:
+        """What an opportunity is worth: one price, or per row by its account's size band."""
+        if bands is not None and self.deals is not None and self.deals.closed.sum() > 0:
+            return self.opportunity_weight + self.revenue_weight * self.deals.mean_won(bands)
         mean_won = self.won / self.closed if self.closed else 0.0
         return self.opportunity_weight + self.revenue_weight * mean_won
 
@@ -245,7 +255,7 @@ class OutcomeValues:
             "rewards": self.rewards.tolist(),
             "days": self.days.tolist(),
             "moves": self.moves.tolist(),
-        }
+        } | ({"deals": self.deals.state()} if self.deals is not None else {})
 
     def load_state(self, state: dict) -> None:
         rewards = np.asarray(state.get("rewards", []), dtype=float)
@@ -254,6 +264,8 @@ class OutcomeValues:
         self.won, self.closed = float(state["won"]), float(state["closed"])
         self.rewards, self.days = rewards, np.asarray(state["days"], dtype=float)
         self.moves = np.asarray(state.get("moves", np.zeros_like(self.moves)), dtype=float)
+        if self.deals is not None:
+            self.deals.load_state(state.get("deals", {}))
 
 
 #: touches in the last 7 days a segment tells apart: 0, 1, 2, 3 or more
@@ -344,16 +356,19 @@ class SegmentChooser:
         mask: np.ndarray,
         touches: np.ndarray,
         relief_days: np.ndarray,
+        bands: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(rows, actions) posterior mean and sd, waiting backed up to the segment one touch
-        lower, discounted per day until the oldest touch leaves the week."""
+        lower, discounted per day until the oldest touch leaves the week; ``bands``: each row's
+        company size band, so an opportunity is priced at its account's deal value."""
         rates = self.touch_rates() if self.risk_rows > 0 else None
-        mean, sd = self.values.posterior(segments, prior_mean, self._premium(segments), rates)
+        mean, sd = self.values.posterior(segments, prior_mean, self._premium(segments, bands), rates)
         later = one_touch_fewer(segments, touches)
         rows = np.flatnonzero(later >= 0)
         if len(rows):
+            b = None if bands is None else np.asarray(bands)[rows]
             m_later, _ = self.values.posterior(
-                later[rows], np.asarray(prior_mean)[rows], self._premium(later[rows]), rates
+                later[rows], np.asarray(prior_mean)[rows], self._premium(later[rows], b), rates
             )
             best = np.max(np.where(mask[rows], m_later, -np.inf), axis=1)
             disc = self.discount ** np.asarray(relief_days, dtype=float)[rows]
@@ -375,15 +390,18 @@ class SegmentChooser:
         pop = u.sum((0, 1)) / (n.sum((0, 1)) + 1.0)
         return ((u + m * pop) / (n + m)).reshape(v.n.shape)
 
-    def _premium(self, segments: np.ndarray) -> tuple[float, np.ndarray] | None:
-        """Today's worth of an opportunity beyond its points, and per row of an unsubscribe in
-        the row's stage beyond its points (:meth:`SegmentValues.posterior`)."""
+    def _premium(
+        self, segments: np.ndarray, bands: np.ndarray | None = None
+    ) -> tuple[float | np.ndarray, np.ndarray] | None:
+        """Today's worth of an opportunity beyond its points (per row by its account's size band
+        when given), and per row of an unsubscribe in the row's stage beyond its points
+        (:meth:`SegmentValues.posterior`)."""
         ov = self.outcomes
         if ov is None:
             return None
         stage, _ = segment_stage(segments, self.n_roles)
         unsub = ov.unsubscribe_points() - ov.unsubscribe_weight
-        return ov.opportunity_points() - ov.opportunity_weight, unsub[stage]
+        return ov.opportunity_points(bands) - ov.opportunity_weight, unsub[stage]
 
     def choose(
         self,
@@ -395,6 +413,7 @@ class SegmentChooser:
         rng: np.random.Generator,
         allowed: np.ndarray | None = None,
         free_share: float = 0.0,
+        bands: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Actions, every action's probability and posterior mean (rows, actions).
 
@@ -404,7 +423,7 @@ class SegmentChooser:
         a cell nobody has tried reads the bandit's prediction, and a bandit that has seen a
         few dozen sales calls, most to warm leads, predicts the same few points for a new
         lead; unrestricted, the values called every new lead the day they switched on."""
-        mean, sd = self.means(segments, prior_mean, mask, touches, relief_days)
+        mean, sd = self.means(segments, prior_mean, mask, touches, relief_days, bands)
         probs = self._mixed_shares(mean, sd, mask, allowed, free_share, rng)
         u = rng.random(len(probs))[:, None]
         actions = np.minimum(np.argmax(u < np.cumsum(probs, axis=1), axis=1), probs.shape[1] - 1)
@@ -420,8 +439,9 @@ class SegmentChooser:
         rng: np.random.Generator,
         allowed: np.ndarray | None = None,
         free_share: float = 0.0,
+        bands: np.ndarray | None = None,
     ) -> np.ndarray:
-        mean, sd = self.means(segments, prior_mean, mask, touches, relief_days)
+        mean, sd = self.means(segments, prior_mean, mask, touches, relief_days, bands)
         return self._mixed_shares(mean, sd, mask, allowed, free_share, rng)
 
     def _mixed_shares(

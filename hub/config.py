@@ -301,8 +301,9 @@ class EngineSettings(_Strict):
         description=(
             "after the bandit, choose by Thompson draws from the reward each action has earned per segment"
             " (lifecycle stage x seniority x marketing touches in 7 days x opted out), shrunk toward the"
-            " bandit's prediction, with opportunities priced at learned won revenue and unsubscribes at the"
-            " learned lost future (decision/segment_value.py); off: the bandit chooses alone"
+            " bandit's prediction, with opportunities priced at the won revenue learned per company size band"
+            " (decision/deal_value.py) and unsubscribes at the learned lost future (decision/segment_value.py);"
+            " off: the bandit chooses alone"
         ),
     )
     channel_order: list[Literal["email", "ad_audience", "sales_call", "direct_mail"]] = Field(

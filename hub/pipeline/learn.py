@@ -185,8 +185,8 @@ def _learn_segment_values(conn: Connection, engine, rows: list, now: datetime) -
     step = engine.segment_step
     if step is None:
         return 0
-    won, lost, step.cursor = store.closed_opportunities(conn, step.cursor)
-    step.outcomes.close(np.array(won), lost)
+    amounts, employees, step.cursor = store.closed_opportunities(conn, step.cursor)
+    step.close(np.array(amounts, dtype=float), np.array(employees, dtype=float))
     step.count_contacts(store.contacts_by_stage(conn), now)
     return engine.learn_segment_values(
         [r.segment for r in rows],

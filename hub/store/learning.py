@@ -127,25 +127,29 @@ def learnable(conn: Connection, feature_version: str, limit: int = 50_000) -> li
     ]
 
 
-def closed_opportunities(conn: Connection, after_id: int) -> tuple[list[float], int, int]:
-    """Opportunities closed since activity ``after_id``: won amounts, how many were lost, and
-    the newest activity id read (the next cursor)."""
+def closed_opportunities(conn: Connection, after_id: int) -> tuple[list[float], list[int | None], int]:
+    """Opportunities closed since activity ``after_id``: each one's won amount (0 when lost) and
+    its contact's company size (employees, None when unknown: what an opportunity of that size
+    closes for is learned per size band, decision/deal_value.py), and the newest activity id
+    read (the next cursor)."""
     q = (
-        select(activities.c.id, activities.c.type, activities.c.properties)
+        select(activities.c.id, activities.c.type, activities.c.properties, contacts.c.employees)
+        .join(contacts, contacts.c.id == activities.c.contact_id)
         .where(activities.c.id > after_id, activities.c.type.in_(("opportunity_won", "opportunity_lost")))
         .order_by(activities.c.id)
     )
-    won, lost, last = [], 0, after_id
+    amounts, employees, last = [], [], after_id
     for r in conn.execute(q):
         last = r.id
+        employees.append(r.employees)
         if r.type == "opportunity_lost":
-            lost += 1
+            amounts.append(0.0)
             continue
         try:
-            won.append(float((r.properties or {}).get("amount") or 0.0))
+            amounts.append(float((r.properties or {}).get("amount") or 0.0))
         except (TypeError, ValueError):
-            won.append(0.0)
-    return won, lost, last
+            amounts.append(0.0)
+    return amounts, employees, last
 
 
 def recently_decided(conn: Connection, limit: int) -> list[int]:
