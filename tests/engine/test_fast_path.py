@@ -21,6 +21,7 @@ from decision.interface import ContactView
 from decision.long_term import rerank, reranked_draws, routed_probabilities
 from decision.policies import LinearThompson
 from hub.config import DecisionSettings
+from hub.errors import DecisionError
 from hub.models import Activity, ActivityType, Company, Contact
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -584,7 +585,7 @@ def test_thompson_batches_decide_and_draw_as_with_every_width_and_argmax(n):
     assert p._rng.random() == after
 
 
-@pytest.mark.parametrize("n", [3, 50, 300])
+@pytest.mark.parametrize("n", [1, 3, 50, 300])
 def test_win_counts_by_elementwise_passes_equal_argmax_counts_ties_included(n):
     """Actions 1 and 2 have the same mean and no width: they tie at every draw where they top
     the row, and the first of them must win, as argmax decides."""
@@ -604,3 +605,70 @@ def test_win_counts_by_elementwise_passes_equal_argmax_counts_ties_included(n):
     got = crn_win_counts(mean, sd, z, mask)
     np.testing.assert_array_equal(got, expected)
     assert (got[: n // 2, 1] == m).all() and (got[:, 2] == 0).all()
+
+
+def test_one_row_channel_choice_is_its_rows_choice_in_a_batch():
+    """Cold rows, clear switches, ties (a switch ratio of 1 on cold rows: every lift equal) and
+    rows with no channel allowed: each row alone gets what it gets inside the batch."""
+    from decision.channel import ChannelModel
+
+    rng = np.random.default_rng(4)
+    n = 300
+    touches = rng.integers(0, 6, (n, 4)).astype(float)
+    responses = np.minimum(rng.integers(0, 4, (n, 4)), touches).astype(float)
+    touches[:20], responses[:20] = 0.0, 0.0  # cold: every lift 1
+    allowed = rng.random((n, 4)) < 0.6
+    allowed[:20] = True
+    allowed[20:30] = False  # nothing allowed
+    for ratio in (3.0, 1.0):
+        m = ChannelModel(switch_ratio=ratio, population_rate=np.array([0.2, 0.5, 0.25, 0.2]))
+        idx, names = m.choose(touches, responses, allowed)
+        assert len(set(names)) >= 3 and names[20] == "none"
+        assert names[0] == ("email" if ratio > 1 else "direct_mail")  # a tie switches at ratio 1
+        for i in range(n):
+            one_idx, one_names = m.choose(touches[i : i + 1], responses[i : i + 1], allowed[i : i + 1])
+            assert one_idx.tolist() == [idx[i]] and one_names == [names[i]]
+
+
+def test_the_one_row_apprentice_restriction_is_its_rows_restriction_in_a_batch():
+    """Each row's restricted mask alone equals its row in the batch's: mature actions, the
+    rules' choice when allowed, everything eligible when neither is left."""
+    batch = views(30)
+    engine, _ = trained(batch)
+    F = engine.features(batch, NOW)
+    mask = engine.mask(batch, NOW, F)
+    model = engine.model
+    rng = np.random.default_rng(2)
+    baseline = rng.integers(0, len(engine.ids), len(batch))
+    mask[::4, baseline[::4]] = False  # the rules' choice forbidden on some rows
+    for min_obs in (230, 10**9):  # some actions mature; none (rows left with nothing but the mask)
+        model.min_observations = min_obs
+        mature = model.mature(F.X)
+        assert mature.any() and not mature.all() if min_obs == 230 else not mature.any()
+        allowed, legacy = model._restricted(F.X, mask, baseline)
+        for i in range(len(batch)):
+            a1, l1 = model._restricted(F.X[i : i + 1], mask[i : i + 1], baseline[i : i + 1])
+            np.testing.assert_array_equal(a1[0], allowed[i])
+            np.testing.assert_array_equal(l1[0], legacy[i])
+    for b in (None, np.array([-1])):
+        if b is None:
+            a1, _ = model._restricted(F.X[:1], mask[:1], None)
+            np.testing.assert_array_equal(a1[0], model._restricted(F.X[:2], mask[:2], None)[0][0])
+        else:
+            with pytest.raises(DecisionError):
+                model._restricted(F.X[:1], mask[:1], b)
+
+
+def test_a_batch_scope_checks_each_array_once_and_any_other_afresh():
+    p, X, mask = _bench_policy()
+    Xn = X[:3].copy()
+    Xn[1, 2] = np.nan
+    with p.one_batch():
+        first = p._check_X(Xn)
+        assert p._check_X(Xn) is first  # the same array: the same checked rows
+        assert first[1, 2] == 0.0 and np.isnan(Xn[1, 2])  # NaN read as 0, the caller's rows untouched
+        other = X[3:5]
+        assert p._check_X(other) is other  # another array is checked (finite: itself)
+        with pytest.raises(DecisionError):
+            p._check_X(X[:2, :3])
+    assert p._check_X(Xn) is not first  # outside a scope every call checks
