@@ -672,3 +672,43 @@ def test_a_batch_scope_checks_each_array_once_and_any_other_afresh():
         with pytest.raises(DecisionError):
             p._check_X(X[:2, :3])
     assert p._check_X(Xn) is not first  # outside a scope every call checks
+
+
+def test_one_row_features_are_their_rows_in_a_batch_bit_for_bit():
+    """featurize computes a lone row's history columns in Python: each row alone equals its row
+    in the batch, with events after ``now`` (today's bucket of a kind seen later is left out),
+    exactly at ``now``, beyond 90 days, unknown kinds, empty and missing profiles."""
+    from decision.features import featurize
+    from hub.profile import build_profile
+
+    rng = np.random.default_rng(21)
+    types = list(ActivityType)
+    pages = ["/pricing", "/docs/api", "/blog/roi", "/webinar", "/"]
+    contacts, profiles = [], []
+    for i in range(80):
+        acts = [
+            Activity(
+                contact_id=i + 1,
+                type=types[int(rng.integers(0, len(types)))],
+                occurred_at=NOW - timedelta(hours=int(rng.integers(-40, 2600))) * (k > 0 or i % 5 != 0),
+                source="test",
+                external_id=f"{i}-{k}",
+                properties={"page": pages[int(rng.integers(0, 5))]},
+            )
+            for k in range(int(rng.integers(0, 15)))
+        ]
+        contacts.append(
+            Contact(
+                id=i + 1, job_title=["VP Sales", None][i % 2], company=Company(name="Co", employees=[None, 300][i % 2])
+            )
+        )
+        profiles.append(build_profile(acts, NOW + timedelta(days=3)) if i % 7 else None)
+    profiles[1] = {"days": {"no_such_kind": {"1": 3}}, "last": {"no_such_kind": 5.0}, "total": {}}
+    profiles[2] = {}
+    F = featurize(contacts, profiles, NOW)
+    assert np.isnan(F.raw).sum() == 0 and (F.column("never_sales_touch") == 0).any()
+    for i in range(len(contacts)):
+        one = featurize([contacts[i]], [profiles[i]], NOW)
+        np.testing.assert_array_equal(one.raw[0], F.raw[i])
+        np.testing.assert_array_equal(one.X[0], F.X[i])
+        assert one.names == F.names and one.version == F.version
