@@ -420,6 +420,10 @@ def next_instants(now: datetime, hour: np.ndarray, slot: np.ndarray, offsets: np
     hour of week where ``slot >= 0``)."""
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     base = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if len(hour) == 1:  # a real-time row: the same modular arithmetic on Python numbers
+        (h,), (s,), (o,) = hour.tolist(), slot.tolist(), offsets.tolist()
+        how = (base.weekday() * 24 + base.hour + o) % HOURS_OF_WEEK
+        return [base + timedelta(hours=int((s - how) % HOURS_OF_WEEK if s >= 0 else (h - how % 24) % 24))]
     local_how_now = (base.weekday() * 24 + base.hour + offsets) % HOURS_OF_WEEK
     target = np.where(slot >= 0, slot, -1)
     ahead_week = (target - local_how_now) % HOURS_OF_WEEK

@@ -712,3 +712,18 @@ def test_one_row_features_are_their_rows_in_a_batch_bit_for_bit():
         np.testing.assert_array_equal(one.raw[0], F.raw[i])
         np.testing.assert_array_equal(one.X[0], F.X[i])
         assert one.names == F.names and one.version == F.version
+
+
+def test_one_row_send_instants_are_their_rows_instants_in_a_batch():
+    from decision.send_time import next_instants
+
+    rng = np.random.default_rng(5)
+    n = 400
+    hour = rng.integers(0, 24, n)
+    slot = np.where(rng.random(n) < 0.5, rng.integers(0, 168, n), -1)
+    offsets = rng.integers(-12, 15, n)
+    for now in (NOW, NOW + timedelta(hours=13, minutes=59), NOW - timedelta(days=3, hours=20, minutes=1)):
+        batch = next_instants(now, hour, slot, offsets)
+        assert len(set(batch)) > 50
+        for i in range(n):
+            assert next_instants(now, hour[i : i + 1], slot[i : i + 1], offsets[i : i + 1]) == [batch[i]]
