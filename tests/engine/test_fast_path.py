@@ -727,3 +727,39 @@ def test_one_row_send_instants_are_their_rows_instants_in_a_batch():
         assert len(set(batch)) > 50
         for i in range(n):
             assert next_instants(now, hour[i : i + 1], slot[i : i + 1], offsets[i : i + 1]) == [batch[i]]
+
+
+def test_prior_shares_kept_per_prior_equal_fresh_ones_and_follow_new_aggregates():
+    """A model started from a learned prior reuses each segment's shares row: bit for bit the
+    rows a model without any kept rows computes, for one row and for a batch, and recomputed
+    once fitting or a new prior replaces the aggregates, or a prior setting changes."""
+    from decision.send_time import SendTimeModel
+
+    rng = np.random.default_rng(8)
+    day = rng.poisson(0.4, (60, 168)).astype(float)
+    seg = rng.integers(0, 5, 60)
+    prior = SendTimeModel(seed=1).fit(day, seg)
+    model = SendTimeModel(seed=2)
+
+    def fresh(m: SendTimeModel, segments: np.ndarray) -> np.ndarray:
+        other = SendTimeModel(segment_strength=m.segment_strength).load_prior(m.prior())
+        other.population_counts, other.segment_counts = m.population_counts, dict(m.segment_counts)
+        return other.prior_shares(segments)
+
+    batch_seg = np.array([0, 3, 3, 7, 1])  # 7: a segment the prior never saw
+    for _ in range(2):  # a decision, then the next one reading the kept rows
+        model.restart(5).load_prior(prior)
+        np.testing.assert_array_equal(model.prior_shares(batch_seg), fresh(model, batch_seg))
+        for s in batch_seg:
+            np.testing.assert_array_equal(model.prior_shares(np.array([s])), fresh(model, np.array([s])))
+    kept = model.prior_shares(np.array([3]))
+    model.fit(day[:5], np.full(5, 3))  # new aggregates: rows recomputed
+    moved = model.prior_shares(np.array([3]))
+    assert not np.array_equal(moved, kept)
+    np.testing.assert_array_equal(model.prior_shares(batch_seg), fresh(model, batch_seg))  # every row: a new population
+    model.segment_counts[1] = model.segment_counts[1] * 2.0  # one segment's counts replaced, the population kept
+    np.testing.assert_array_equal(model.prior_shares(batch_seg), fresh(model, batch_seg))
+    model.restart(5).load_prior(prior)
+    model.segment_strength = 5.0  # a prior setting: rows recomputed
+    np.testing.assert_array_equal(model.prior_shares(batch_seg), fresh(model, batch_seg))
+    assert not np.array_equal(model.prior_shares(np.array([3])), kept)
