@@ -126,12 +126,25 @@ class ChannelModel:
         lift = self.lift(touches, responses)[:, self._ranked]
         ok = np.asarray(allowed, dtype=bool)[:, self._ranked]
         n = len(lift)
+        if n == 1:  # a real-time row: the same float comparisons, without a dozen (1, 4) array calls
+            return self._choose_one(lift[0].tolist(), ok[0].tolist())
         best = np.argmax(ok, axis=1)  # the first allowed channel of the order
         for j in range(1, lift.shape[1]):  # a later one takes over on switch_ratio x the lift
             beaten = ok[:, j] & (lift[:, j] >= self.switch_ratio * lift[np.arange(n), best])
             best = np.where(beaten, j, best)
         idx = np.where(ok.any(axis=1), self._ranked[best], -1)
         return idx, [CHANNELS[i] if i >= 0 else "none" for i in idx]
+
+    def _choose_one(self, lift: list[float], ok: list[bool]) -> tuple[np.ndarray, list[str]]:
+        """:meth:`choose` for one row's ranked lifts and allowed channels."""
+        if True not in ok:
+            return np.array([-1]), ["none"]
+        best = ok.index(True)  # np.argmax of a bool row: the first True
+        for j in range(1, len(lift)):
+            if ok[j] and lift[j] >= self.switch_ratio * lift[best]:
+                best = j
+        i = int(self._ranked[best])
+        return np.array([i]), [CHANNELS[i]]
 
 
 def _clean(touches: np.ndarray, responses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

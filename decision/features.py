@@ -207,6 +207,11 @@ class _Schema:
     touch_since: np.ndarray  # days_since_<group>_touch, never_<group>_touch
     touch_never: np.ndarray
     size_cols: np.ndarray  # log_employees, log_revenue
+    #: for one row (:func:`_history_one`): the columns it writes, in its order, and the
+    #: gathers above as Python lists (the touch groups as lists of kind positions)
+    history_cols: np.ndarray
+    count_src_list: list[int]
+    touch_groups: list[list[int]]
 
 
 @functools.lru_cache(maxsize=32)
@@ -247,6 +252,17 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
         np.array([col["days_since_marketing_touch"], col["days_since_sales_touch"]]),
         np.array([col["never_marketing_touch"], col["never_sales_touch"]]),
         np.array([col["log_employees"], col["log_revenue"]]),
+        np.array(
+            [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
+            + [col[f"{kind}_{w}d"] for w, kind in counted]
+            + [col[f"topic_{t}"] for t in topics]
+            + [col["email_open_rate"], col["email_click_rate"]]
+            + [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
+            + [col["never_marketing_touch"], col["never_sales_touch"]],
+            dtype=np.intp,
+        ),
+        [src(w, kind) for w, kind in counted] + [src(90, kind) for kind in read_90],
+        [[kind_ix[x] for x in MARKETING_TOUCH], [kind_ix[x] for x in SALES_TOUCH]],
     )
 
 
@@ -316,6 +332,9 @@ def featurize(
     now_ts = now.timestamp()
     today = int(now_ts // DAY_SECONDS)
     kinds, kind_ix = schema.kinds, schema.kind_ix
+    if n == 1:  # a real-time row: the same sums and minima on Python floats, no index arrays
+        raw[0, schema.history_cols] = _history_one(profiles[0], now_ts, today, schema)
+        return _finish(contacts, raw, schema, vocab)
     rows, kix, ages, counts = [], [], [], []
     last = np.full((n, len(kinds)), np.nan)  # days since newest occurrence
     future = np.zeros((n, len(kinds)), dtype=bool)  # some occurrence is after `now`
@@ -370,7 +389,12 @@ def featurize(
     never = np.isnan(newest)
     raw[:, schema.touch_since] = np.where(never, NEVER_DAYS, newest)
     raw[:, schema.touch_never] = never
-    _static(contacts, raw, col, vocab)
+    return _finish(contacts, raw, schema, vocab)
+
+
+def _finish(contacts: Sequence[Contact], raw: np.ndarray, schema: _Schema, vocab: Vocabulary) -> Features:
+    """The static columns, then the model's scaling of ``raw`` (history columns written)."""
+    _static(contacts, raw, schema.col, vocab)
     X = raw.copy()
     logged, days = schema.logged, schema.days
     X[:, logged] = np.log1p(np.maximum(X[:, logged], 0.0))
@@ -378,6 +402,53 @@ def featurize(
     size = schema.size_cols  # log_employees / 5 (~0..2), log_revenue / 10
     X[:, size] = np.log1p(X[:, size]) / _SIZE_SCALE
     return Features(X, raw, list(schema.names), schema.version, schema.col)
+
+
+def _history_one(prof: dict[str, Any] | None, now_ts: float, today: int, schema: _Schema) -> list[float]:
+    """One profile's history columns in ``schema.history_cols`` order: what :func:`featurize`
+    computes for a batch, bit for bit (counts are whole numbers, so their sums are exact in any
+    order; recencies are the same single float operations), in plain Python: on one row each
+    numpy call costs more than its work."""
+    kind_ix, nk, nan = schema.kind_ix, len(schema.kinds), float("nan")
+    last, future = [nan] * nk, [False] * nk
+    flat = [0.0] * (len(WINDOWS) * nk)  # window w's count of kind k at w * nk + k
+    recent = [float("inf")] * nk  # the newest kept day bucket's age per kind
+    if prof:
+        for kind, ts in prof.get("last", {}).items():
+            k = kind_ix.get(kind)
+            if k is not None and ts <= now_ts:
+                last[k] = (now_ts - ts) / DAY_SECONDS
+            elif k is not None:
+                future[k] = True
+        for kind, bucket in prof.get("days", {}).items():
+            k = kind_ix.get(kind)
+            if k is None:
+                continue
+            for day, c in bucket.items():
+                age = today - int(day)
+                if age > 0 or (age == 0 and not future[k]):  # the batch's future rule
+                    recent[k] = min(recent[k], float(age))
+                    for w, edge in enumerate(WINDOWS):
+                        if age < edge:
+                            flat[w * nk + k] += c
+    last = [r if v != v and r != float("inf") else v for v, r in zip(last, recent, strict=True)]
+    na = len(ACTIVITY_KINDS)
+    out = [NEVER_DAYS if v != v else v for v in last[:na]]
+    counts = [float(flat[j]) for j in schema.count_src_list]
+    nc, nt = len(schema.count_cols), len(schema.topic_cols)
+    out += counts[:nc]
+    t_counts = counts[nc : nc + nt]
+    total = sum(t_counts) + 1.0
+    out += [t / total for t in t_counts]
+    sent = counts[nc + nt]
+    out += [counts[nc + nt + 1] / (sent + 1.0), counts[nc + nt + 2] / (sent + 1.0)]
+    newest = []
+    for group in schema.touch_groups:  # np.fmin.reduceat: the smallest, NaN only when all are
+        seen = [last[k] for k in group if last[k] == last[k]]
+        newest.append(min(seen) if seen else nan)
+    out += [NEVER_DAYS if v != v else v for v in newest]
+    out += [1.0 if v != v else 0.0 for v in newest]
+    return out
 
 
 def _bucket(key: str, known: tuple[str, ...]) -> str:

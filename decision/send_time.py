@@ -312,21 +312,43 @@ class SendTimeModel:
         self._log_spread = log_k
 
     def prior_shares(self, segments: np.ndarray) -> np.ndarray:
-        """(n, 24) hour shares of each contact's segment, shrunk toward the population."""
-        pop = (
-            self._kernel @ self.population_counts
-            + _convention_prior(self.convention_hour, self.convention_strength)
-            + 0.1
-        )
-        pop_share = pop / pop.sum()
+        """(n, 24) hour shares of each contact's segment, shrunk toward the population.
+
+        A segment's row is kept while the aggregates it was computed from are the same arrays
+        (they are replaced, never changed in place): every decision that starts from the learned
+        prior (:meth:`load_prior`) reads rows computed once per prior, not two products each."""
         segments = np.asarray(segments).ravel()
+        rows = self._share_rows()
         uniq = _distinct(segments)
-        table = np.empty((len(uniq), 24))
-        for j, s in enumerate(uniq):
-            seg = self._kernel @ self.segment_counts.get(s, np.zeros(24))
-            table[j] = (seg + self.segment_strength * pop_share) / (seg.sum() + self.segment_strength)
+        pop_share = None
+        for s in uniq:
+            counts = self.segment_counts.get(s)
+            hit = rows.get(s)
+            if hit is not None and hit[0] is counts:
+                continue
+            if pop_share is None:
+                pop = (
+                    self._kernel @ self.population_counts
+                    + _convention_prior(self.convention_hour, self.convention_strength)
+                    + 0.1
+                )
+                pop_share = pop / pop.sum()
+            seg = self._kernel @ (np.zeros(24) if counts is None else counts)
+            rows[s] = (counts, (seg + self.segment_strength * pop_share) / (seg.sum() + self.segment_strength))
+        if len(uniq) == 1:
+            return np.repeat(rows[uniq[0]][1][None], len(segments), axis=0)
+        table = np.array([rows[s][1] for s in uniq])
         row = {s: j for j, s in enumerate(uniq)}
         return table[[row[s] for s in segments.tolist()]]
+
+    def _share_rows(self) -> dict[int, tuple[np.ndarray | None, np.ndarray]]:
+        """Segment -> (the counts its row was computed from, the row), for the current
+        population counts and prior settings (a new dict when either changed)."""
+        key = (self.smooth_hours, self.convention_hour, self.convention_strength, self.segment_strength)
+        cached = self.__dict__.get("_share_cache")
+        if cached is None or cached[0] is not self.population_counts or cached[1] != key:
+            cached = self.__dict__["_share_cache"] = (self.population_counts, key, {})
+        return cached[2]
 
     def posterior(
         self,
@@ -420,6 +442,10 @@ def next_instants(now: datetime, hour: np.ndarray, slot: np.ndarray, offsets: np
     hour of week where ``slot >= 0``)."""
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     base = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if len(hour) == 1:  # a real-time row: the same modular arithmetic on Python numbers
+        (h,), (s,), (o,) = hour.tolist(), slot.tolist(), offsets.tolist()
+        how = (base.weekday() * 24 + base.hour + o) % HOURS_OF_WEEK
+        return [base + timedelta(hours=int((s - how) % HOURS_OF_WEEK if s >= 0 else (h - how % 24) % 24))]
     local_how_now = (base.weekday() * 24 + base.hour + offsets) % HOURS_OF_WEEK
     target = np.where(slot >= 0, slot, -1)
     ahead_week = (target - local_how_now) % HOURS_OF_WEEK

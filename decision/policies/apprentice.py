@@ -115,6 +115,14 @@ class Apprentice(Policy):
     def _restricted(self, X, mask, baseline):  # noqa: ANN001, ANN202
         allowed = mask & self._mature(X, mask)
         legacy = np.zeros(mask.shape, dtype=bool)
+        if len(X) == 1:  # a real-time row: the same writes by scalar index, no index arrays
+            if baseline is not None:
+                b = int(self._check_actions(baseline, 1)[0])
+                legacy[0, b] = mask[0, b]  # a legacy action the rules now forbid is not followed
+                allowed[0, b] |= legacy[0, b]
+            if not allowed.any():
+                allowed[0] = mask[0]
+            return allowed, legacy
         if baseline is not None:
             b, rows = self._check_actions(baseline, len(X)), np.arange(len(X))
             legacy[rows, b] = mask[rows, b]  # a legacy action the rules now forbid is not followed

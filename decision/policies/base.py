@@ -137,6 +137,9 @@ def crn_win_counts(mean: np.ndarray, sd: np.ndarray, z: np.ndarray, mask: np.nda
 def _argmax_counts(mean: np.ndarray, sd: np.ndarray, z: np.ndarray, mask: np.ndarray) -> np.ndarray:
     n, k = mean.shape
     sd32 = sd.astype(np.float32)
+    if n == 1:  # a real-time row: mc_winners' one step, the same float32 sums, on (m, k) directly
+        base = np.where(mask[0], mean[0], -np.inf).astype(np.float32)
+        return np.bincount((z * sd32[0] + base).argmax(axis=1), minlength=k)[None]
     winners = mc_winners(mean, lambda s, e: z[s:e, None] * sd32, len(z), mask)
     return np.bincount((winners + np.arange(n) * k).ravel(), minlength=n * k).reshape(n, k)
 
@@ -222,7 +225,10 @@ class Policy:
         a = np.asarray(actions)
         if a.shape != (n,) or a.dtype.kind not in "iu":
             raise DecisionError(f"actions must be {n} integers; got shape {a.shape} {a.dtype}.")
-        if n and (a.min() < 0 or a.max() >= self.n_actions):
+        if n == 1:  # a real-time row: one Python comparison instead of two reductions
+            if not 0 <= int(a[0]) < self.n_actions:
+                raise DecisionError(f"actions must lie in [0, {self.n_actions}); got {a[0]}..{a[0]}.")
+        elif n and (a.min() < 0 or a.max() >= self.n_actions):
             raise DecisionError(f"actions must lie in [0, {self.n_actions}); got {a.min()}..{a.max()}.")
         return a.astype(np.intp)
 

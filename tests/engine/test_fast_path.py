@@ -21,6 +21,7 @@ from decision.interface import ContactView
 from decision.long_term import rerank, reranked_draws, routed_probabilities
 from decision.policies import LinearThompson
 from hub.config import DecisionSettings
+from hub.errors import DecisionError
 from hub.models import Activity, ActivityType, Company, Contact
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -584,7 +585,7 @@ def test_thompson_batches_decide_and_draw_as_with_every_width_and_argmax(n):
     assert p._rng.random() == after
 
 
-@pytest.mark.parametrize("n", [3, 50, 300])
+@pytest.mark.parametrize("n", [1, 3, 50, 300])
 def test_win_counts_by_elementwise_passes_equal_argmax_counts_ties_included(n):
     """Actions 1 and 2 have the same mean and no width: they tie at every draw where they top
     the row, and the first of them must win, as argmax decides."""
@@ -604,3 +605,161 @@ def test_win_counts_by_elementwise_passes_equal_argmax_counts_ties_included(n):
     got = crn_win_counts(mean, sd, z, mask)
     np.testing.assert_array_equal(got, expected)
     assert (got[: n // 2, 1] == m).all() and (got[:, 2] == 0).all()
+
+
+def test_one_row_channel_choice_is_its_rows_choice_in_a_batch():
+    """Cold rows, clear switches, ties (a switch ratio of 1 on cold rows: every lift equal) and
+    rows with no channel allowed: each row alone gets what it gets inside the batch."""
+    from decision.channel import ChannelModel
+
+    rng = np.random.default_rng(4)
+    n = 300
+    touches = rng.integers(0, 6, (n, 4)).astype(float)
+    responses = np.minimum(rng.integers(0, 4, (n, 4)), touches).astype(float)
+    touches[:20], responses[:20] = 0.0, 0.0  # cold: every lift 1
+    allowed = rng.random((n, 4)) < 0.6
+    allowed[:20] = True
+    allowed[20:30] = False  # nothing allowed
+    for ratio in (3.0, 1.0):
+        m = ChannelModel(switch_ratio=ratio, population_rate=np.array([0.2, 0.5, 0.25, 0.2]))
+        idx, names = m.choose(touches, responses, allowed)
+        assert len(set(names)) >= 3 and names[20] == "none"
+        assert names[0] == ("email" if ratio > 1 else "direct_mail")  # a tie switches at ratio 1
+        for i in range(n):
+            one_idx, one_names = m.choose(touches[i : i + 1], responses[i : i + 1], allowed[i : i + 1])
+            assert one_idx.tolist() == [idx[i]] and one_names == [names[i]]
+
+
+def test_the_one_row_apprentice_restriction_is_its_rows_restriction_in_a_batch():
+    """Each row's restricted mask alone equals its row in the batch's: mature actions, the
+    rules' choice when allowed, everything eligible when neither is left."""
+    batch = views(30)
+    engine, _ = trained(batch)
+    F = engine.features(batch, NOW)
+    mask = engine.mask(batch, NOW, F)
+    model = engine.model
+    rng = np.random.default_rng(2)
+    baseline = rng.integers(0, len(engine.ids), len(batch))
+    mask[::4, baseline[::4]] = False  # the rules' choice forbidden on some rows
+    for min_obs in (230, 10**9):  # some actions mature; none (rows left with nothing but the mask)
+        model.min_observations = min_obs
+        mature = model.mature(F.X)
+        assert mature.any() and not mature.all() if min_obs == 230 else not mature.any()
+        allowed, legacy = model._restricted(F.X, mask, baseline)
+        for i in range(len(batch)):
+            a1, l1 = model._restricted(F.X[i : i + 1], mask[i : i + 1], baseline[i : i + 1])
+            np.testing.assert_array_equal(a1[0], allowed[i])
+            np.testing.assert_array_equal(l1[0], legacy[i])
+    for b in (None, np.array([-1])):
+        if b is None:
+            a1, _ = model._restricted(F.X[:1], mask[:1], None)
+            np.testing.assert_array_equal(a1[0], model._restricted(F.X[:2], mask[:2], None)[0][0])
+        else:
+            with pytest.raises(DecisionError):
+                model._restricted(F.X[:1], mask[:1], b)
+
+
+def test_a_batch_scope_checks_each_array_once_and_any_other_afresh():
+    p, X, mask = _bench_policy()
+    Xn = X[:3].copy()
+    Xn[1, 2] = np.nan
+    with p.one_batch():
+        first = p._check_X(Xn)
+        assert p._check_X(Xn) is first  # the same array: the same checked rows
+        assert first[1, 2] == 0.0 and np.isnan(Xn[1, 2])  # NaN read as 0, the caller's rows untouched
+        other = X[3:5]
+        assert p._check_X(other) is other  # another array is checked (finite: itself)
+        with pytest.raises(DecisionError):
+            p._check_X(X[:2, :3])
+    assert p._check_X(Xn) is not first  # outside a scope every call checks
+
+
+def test_one_row_features_are_their_rows_in_a_batch_bit_for_bit():
+    """featurize computes a lone row's history columns in Python: each row alone equals its row
+    in the batch, with events after ``now`` (today's bucket of a kind seen later is left out),
+    exactly at ``now``, beyond 90 days, unknown kinds, empty and missing profiles."""
+    from decision.features import featurize
+    from hub.profile import build_profile
+
+    rng = np.random.default_rng(21)
+    types = list(ActivityType)
+    pages = ["/pricing", "/docs/api", "/blog/roi", "/webinar", "/"]
+    contacts, profiles = [], []
+    for i in range(80):
+        acts = [
+            Activity(
+                contact_id=i + 1,
+                type=types[int(rng.integers(0, len(types)))],
+                occurred_at=NOW - timedelta(hours=int(rng.integers(-40, 2600))) * (k > 0 or i % 5 != 0),
+                source="test",
+                external_id=f"{i}-{k}",
+                properties={"page": pages[int(rng.integers(0, 5))]},
+            )
+            for k in range(int(rng.integers(0, 15)))
+        ]
+        contacts.append(
+            Contact(
+                id=i + 1, job_title=["VP Sales", None][i % 2], company=Company(name="Co", employees=[None, 300][i % 2])
+            )
+        )
+        profiles.append(build_profile(acts, NOW + timedelta(days=3)) if i % 7 else None)
+    profiles[1] = {"days": {"no_such_kind": {"1": 3}}, "last": {"no_such_kind": 5.0}, "total": {}}
+    profiles[2] = {}
+    F = featurize(contacts, profiles, NOW)
+    assert np.isnan(F.raw).sum() == 0 and (F.column("never_sales_touch") == 0).any()
+    for i in range(len(contacts)):
+        one = featurize([contacts[i]], [profiles[i]], NOW)
+        np.testing.assert_array_equal(one.raw[0], F.raw[i])
+        np.testing.assert_array_equal(one.X[0], F.X[i])
+        assert one.names == F.names and one.version == F.version
+
+
+def test_one_row_send_instants_are_their_rows_instants_in_a_batch():
+    from decision.send_time import next_instants
+
+    rng = np.random.default_rng(5)
+    n = 400
+    hour = rng.integers(0, 24, n)
+    slot = np.where(rng.random(n) < 0.5, rng.integers(0, 168, n), -1)
+    offsets = rng.integers(-12, 15, n)
+    for now in (NOW, NOW + timedelta(hours=13, minutes=59), NOW - timedelta(days=3, hours=20, minutes=1)):
+        batch = next_instants(now, hour, slot, offsets)
+        assert len(set(batch)) > 50
+        for i in range(n):
+            assert next_instants(now, hour[i : i + 1], slot[i : i + 1], offsets[i : i + 1]) == [batch[i]]
+
+
+def test_prior_shares_kept_per_prior_equal_fresh_ones_and_follow_new_aggregates():
+    """A model started from a learned prior reuses each segment's shares row: bit for bit the
+    rows a model without any kept rows computes, for one row and for a batch, and recomputed
+    once fitting or a new prior replaces the aggregates, or a prior setting changes."""
+    from decision.send_time import SendTimeModel
+
+    rng = np.random.default_rng(8)
+    day = rng.poisson(0.4, (60, 168)).astype(float)
+    seg = rng.integers(0, 5, 60)
+    prior = SendTimeModel(seed=1).fit(day, seg)
+    model = SendTimeModel(seed=2)
+
+    def fresh(m: SendTimeModel, segments: np.ndarray) -> np.ndarray:
+        other = SendTimeModel(segment_strength=m.segment_strength).load_prior(m.prior())
+        other.population_counts, other.segment_counts = m.population_counts, dict(m.segment_counts)
+        return other.prior_shares(segments)
+
+    batch_seg = np.array([0, 3, 3, 7, 1])  # 7: a segment the prior never saw
+    for _ in range(2):  # a decision, then the next one reading the kept rows
+        model.restart(5).load_prior(prior)
+        np.testing.assert_array_equal(model.prior_shares(batch_seg), fresh(model, batch_seg))
+        for s in batch_seg:
+            np.testing.assert_array_equal(model.prior_shares(np.array([s])), fresh(model, np.array([s])))
+    kept = model.prior_shares(np.array([3]))
+    model.fit(day[:5], np.full(5, 3))  # new aggregates: rows recomputed
+    moved = model.prior_shares(np.array([3]))
+    assert not np.array_equal(moved, kept)
+    np.testing.assert_array_equal(model.prior_shares(batch_seg), fresh(model, batch_seg))  # every row: a new population
+    model.segment_counts[1] = model.segment_counts[1] * 2.0  # one segment's counts replaced, the population kept
+    np.testing.assert_array_equal(model.prior_shares(batch_seg), fresh(model, batch_seg))
+    model.restart(5).load_prior(prior)
+    model.segment_strength = 5.0  # a prior setting: rows recomputed
+    np.testing.assert_array_equal(model.prior_shares(batch_seg), fresh(model, batch_seg))
+    assert not np.array_equal(model.prior_shares(np.array([3])), kept)
