@@ -1,0 +1,59 @@
+"""Statements over a whole batch whose text does not grow with the batch (on PostgreSQL).
+
+Decide reads and writes 200 contacts at a time. Written the plain way, a read is ``IN (:p1, ...
+:p200)`` and a write is one INSERT per row (psycopg's pipelined executemany): SQLAlchemy renders
+and psycopg re-parses a 200-placeholder statement on every batch (too long for psycopg's query
+cache), and the server binds 200 parameters per read and runs the executor, its triggers'
+setup and a protocol round per written row. With two decide workers on two cores that server
+work is taken from the other worker. On PostgreSQL :func:`among` passes the values as one array
+(``= ANY(:values)``) and :func:`insert_rows` inserts every row in one ``INSERT ... SELECT
+unnest(...)`` statement, one array per column; on SQLite both are the plain forms.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import JSON, Column, Connection, Row, Table, Text, any_, bindparam, cast, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
+
+
+def among(conn: Connection, column: Column, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL one array parameter, so the statement is one text."""
+    values = list(values)
+    if conn.dialect.name != "postgresql":
+        return column.in_(values)
+    return column == any_(bindparam(None, values, type_=ARRAY(column.type), unique=True))
+
+
+def insert_rows(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], returning: Sequence[Column] = ()
+) -> list[Row]:
+    """Insert ``rows`` (dicts with the same keys), in their order: the ids a sequence gives them
+    follow it. Returns the ``returning`` columns of the inserted rows (PostgreSQL only: on
+    SQLite the rows are inserted by executemany and nothing is returned)."""
+    if not rows:
+        return []
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), list(rows))
+        return []
+    names = list(rows[0])
+    stmt = insert(table).from_select(names, select(*(_unnest(table.c[n], [r[n] for r in rows]) for n in names)))
+    if returning:
+        return list(conn.execute(stmt.returning(*returning)))
+    conn.execute(stmt)
+    return []
+
+
+def _unnest(column: Column, values: list[Any]) -> ColumnElement[Any]:
+    """One column's values as a set-returning ``unnest`` of one array. A JSON value goes in as
+    its text (what psycopg sends for it row by row, ``json.dumps``; Python ``None`` is JSON
+    ``null``, as SQLAlchemy stores it): an array of lists would be read as a multi-dimensional
+    array."""
+    if isinstance(column.type, JSON):
+        texts = [json.dumps(v) for v in values]
+        return cast(func.unnest(bindparam(None, texts, type_=ARRAY(Text), unique=True)), column.type)
+    return func.unnest(bindparam(None, values, type_=ARRAY(column.type), unique=True))
