@@ -3,13 +3,13 @@
 Decide reads and writes 200 contacts at a time. Written the plain way, a read is ``IN (:p1, ...
 :p200)`` and a write is one INSERT per row (psycopg's pipelined executemany): SQLAlchemy renders
 and psycopg re-parses a 200-placeholder statement on every batch (too long for psycopg's query
-cache), and the server binds 200 parameters per read and runs the executor, its triggers'
-setup and a protocol round per written row. With two decide workers on two cores that server
-work is taken from the other worker. On PostgreSQL :func:`among` passes the values as one array
-(``= ANY(:values)``) and :func:`insert_rows` inserts every row in one ``INSERT ... SELECT
-unnest(...)`` statement, one array per column; on SQLite both are the plain forms. The arrays go
-in psycopg's binary format (:class:`Values`): its text format escapes element by element in
-Python, about 7 times the client CPU for a batch's columns.
+cache), the server binds 200 parameters per read and starts the executor once per written row,
+and with two decide workers on two cores that server work is taken from the other worker. On
+PostgreSQL :func:`among` passes the values as one array (``= ANY(:values)``) and
+:func:`insert_rows` inserts every row in one ``INSERT ... SELECT unnest(...)`` statement, one
+array per column; on SQLite both are the plain forms. The arrays go in psycopg's binary format
+(:class:`Values`): its text format escapes element by element in Python, about 7 times the
+client CPU for a batch's columns.
 """
 
 from __future__ import annotations
