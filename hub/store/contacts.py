@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
 from hub.models import Company, Consent, Contact, Identity, LiveSet, RecordError, normalize_email, utcnow
+from hub.store.batch import among
 from hub.store.schema import contact_emails, contacts, identities
 
 # Owner is compared on its own (against the owner we last pushed or saw), so the echo of an
@@ -463,7 +464,7 @@ def load_contacts(conn: Connection, ids: Iterable[int]) -> list[Contact]:
     idents: dict[int, list[Identity]] = {}
     for r in conn.execute(
         select(identities.c.contact_id, identities.c.connector, identities.c.object_type, identities.c.external_id)
-        .where(identities.c.contact_id.in_(ids))
+        .where(among(conn, identities.c.contact_id, ids))
         .order_by(identities.c.id)
     ):
         idents.setdefault(r.contact_id, []).append(
@@ -471,10 +472,10 @@ def load_contacts(conn: Connection, ids: Iterable[int]) -> list[Contact]:
         )
     emails: dict[int, list[str]] = {}
     for email, cid in conn.execute(
-        select(contact_emails.c.email, contact_emails.c.contact_id).where(contact_emails.c.contact_id.in_(ids))
+        select(contact_emails.c.email, contact_emails.c.contact_id).where(among(conn, contact_emails.c.contact_id, ids))
     ):
         emails.setdefault(cid, []).append(email)
-    rows = conn.execute(select(contacts).where(contacts.c.id.in_(ids)).order_by(contacts.c.id)).all()
+    rows = conn.execute(select(contacts).where(among(conn, contacts.c.id, ids)).order_by(contacts.c.id)).all()
     out = []
     for r in rows:
         em = sorted(emails.get(r.id, []), key=lambda e: (e != r.primary_email, e))

@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 
 from hub.errors import StoreError
+from hub.store.batch import register_dumpers
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -36,7 +37,10 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", lambda dbapi_conn, _record: register_dumpers(dbapi_conn))
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, tuple_
 
 from hub.models import Action, Decision
+from hub.store.batch import among, insert_rows
 from hub.store.contacts import aware
 from hub.store.schema import contacts, decision_features, decisions, outcomes
 
@@ -17,7 +18,9 @@ def existing_requests(conn: Connection, contact_ids: Iterable[int], request_key:
     ids = list(contact_ids)
     if not ids:
         return set()
-    q = select(decisions.c.contact_id).where(decisions.c.request_key == request_key, decisions.c.contact_id.in_(ids))
+    q = select(decisions.c.contact_id).where(
+        decisions.c.request_key == request_key, among(conn, decisions.c.contact_id, ids)
+    )
     return set(conn.execute(q).scalars())
 
 
@@ -29,7 +32,7 @@ def decided_since_change(conn: Connection, contact_ids: Iterable[int]) -> set[in
     q = (
         select(contacts.c.id)
         .join(decisions, decisions.c.contact_id == contacts.c.id)
-        .where(contacts.c.id.in_(ids), decisions.c.created_at >= contacts.c.changed_at)
+        .where(among(conn, contacts.c.id, ids), decisions.c.created_at >= contacts.c.changed_at)
         .distinct()
     )
     return set(conn.execute(q).scalars())
@@ -57,12 +60,12 @@ def insert_decisions(
     if not items:
         return []
     rows = [decision_row(d, request_key) for d in items]
-    conn.execute(insert(decisions), rows)
-    keys = [(d.contact_id, request_key) for d in items]
-    q = select(decisions.c.contact_id, decisions.c.id).where(
-        tuple_(decisions.c.contact_id, decisions.c.request_key).in_(keys)
-    )
-    found = {cid: did for cid, did in conn.execute(q)}
+    found = {cid: did for cid, did in insert_rows(conn, decisions, rows, (decisions.c.contact_id, decisions.c.id))}
+    if not found:  # SQLite: read the ids back by the request key (a contact has one decision per key)
+        q = select(decisions.c.contact_id, decisions.c.id).where(
+            decisions.c.request_key == request_key, among(conn, decisions.c.contact_id, [d.contact_id for d in items])
+        )
+        found = {cid: did for cid, did in conn.execute(q)}
     ids = [found[d.contact_id] for d in items]
     logged = [
         {
@@ -80,8 +83,7 @@ def insert_decisions(
         for d, i in zip(items, ids, strict=True)
         if d.features is not None and d.action is not None
     ]
-    if logged:
-        conn.execute(insert(decision_features), logged)
+    insert_rows(conn, decision_features, logged)
     return ids
 
 
@@ -150,7 +152,7 @@ def recent_actions(conn: Connection, contact_ids: Sequence[int], since) -> dict[
         select(decisions.c.contact_id, decisions.c.created_at, decision_features.c.action)
         .join(decision_features, decision_features.c.decision_id == decisions.c.id)
         .where(
-            decisions.c.contact_id.in_(list(contact_ids)),
+            among(conn, decisions.c.contact_id, contact_ids),
             decisions.c.created_at >= since,
             decisions.c.arm != "control",
         )

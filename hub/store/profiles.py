@@ -16,6 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from hub.models import Activity
 from hub.profile import add_activity, empty_profile, prune
+from hub.store.batch import among
 from hub.store.schema import contact_profiles
 
 
@@ -60,5 +61,7 @@ def load_profiles(conn: Connection, contact_ids: Iterable[int]) -> dict[int, dic
     ids = sorted(set(contact_ids))
     if not ids:
         return {}
-    q = select(contact_profiles.c.contact_id, contact_profiles.c.profile).where(contact_profiles.c.contact_id.in_(ids))
+    q = select(contact_profiles.c.contact_id, contact_profiles.c.profile).where(
+        among(conn, contact_profiles.c.contact_id, ids)
+    )
     return {cid: prof for cid, prof in conn.execute(q)}

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from hub.models import Action, ActionKind, Identity, PushRequest
+from hub.store.batch import among, insert_rows
 from hub.store.contacts import aware
 from hub.store.schema import identities, pushes
 
@@ -61,7 +62,11 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
     open_rows = conn.execute(
         select(
             pushes.c.id, pushes.c.connector, pushes.c.object_type, pushes.c.external_id, pushes.c.kind, pushes.c.payload
-        ).where(pushes.c.state == "pending", pushes.c.connector.in_(connectors), pushes.c.external_id.in_(ext))
+        ).where(
+            pushes.c.state == "pending",
+            pushes.c.connector.in_(connectors),
+            among(conn, pushes.c.external_id, ext),
+        )
     ).all()
     open_by_key: dict[tuple, list[Any]] = {}
     for r in open_rows:
@@ -74,7 +79,9 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
                 row["payload"] = {"fields": {**old.payload.get("fields", {}), **row["payload"].get("fields", {})}}
             superseded.append(old.id)
     if superseded:
-        conn.execute(update(pushes).where(pushes.c.id.in_(superseded)).values(state="superseded", updated_at=now))
+        conn.execute(
+            update(pushes).where(among(conn, pushes.c.id, superseded)).values(state="superseded", updated_at=now)
+        )
     full = [
         {
             **r,
@@ -87,7 +94,7 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
         }
         for r in rows
     ]
-    conn.execute(insert(pushes), full)
+    insert_rows(conn, pushes, full)
     return len(full)
 
 
