@@ -513,7 +513,7 @@ class Engine(Agent):
         self._opted = np.zeros(0, dtype=bool)
         self._closed = (0.0, 0.0)
         self._closed_by = (np.zeros(0), np.zeros(0))  # per person: won amount, closed opportunities
-        self._progress: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._progress: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
         pop = market.pop
@@ -618,12 +618,13 @@ class Engine(Agent):
         days = np.zeros((5, 2))
         np.add.at(days, (self._stage, self._opted.astype(np.intp)), 1.0)
         self.ov.observe(st, self._opted[rows], learning_target(self.ov, st, points, opps, np.zeros(len(rows))), days)
-        self._progress.append((day, rows, self._seg[rows], acts, st))
+        self._progress.append((day, rows, self._seg[rows], acts, st, points))
         while self._progress and self._progress[0][0] <= day - PROGRESS_DAYS:
-            _, p, seg, a, st0 = self._progress.pop(0)
+            _, p, seg, a, st0, y = self._progress.pop(0)
             reach = ~(market.unsubscribed[p] | ~market.pop.email_consent[p])
             self.ov.move(st0, seg % 2, market.stage[p], ~reach)
-            self.sv.values.credit(seg, a, progress_credit(self.ov, st0, market.stage[p], reach))
+            # the credit's spread counted in the cells' noise, as the product learns a row once, whole
+            self.sv.values.credit(seg, a, progress_credit(self.ov, st0, market.stage[p], reach), y)
 
     def bands(self, market: Market) -> np.ndarray:
         """Each person's company size band from the employee count the CRM shows."""

@@ -106,11 +106,18 @@ class SegmentValues:
         np.add.at(self.u, (seg, act), np.broadcast_to(np.asarray(unsubscribes, dtype=float), y.shape))
         self._noise = None
 
-    def credit(self, segments: np.ndarray, actions: np.ndarray, values: np.ndarray) -> None:
+    def credit(
+        self, segments: np.ndarray, actions: np.ndarray, values: np.ndarray, rewards: np.ndarray | None = None
+    ) -> None:
         """Add a delayed part of rows already learned (e.g. the value of a stage reached weeks
-        later) to their cells' sums, without counting them again."""
+        later) to their cells' sums, without counting them again; given the rows' ``rewards``
+        as learned, their squares too, so a cell's noise is that of the whole reward, as when
+        each row is learned once with its part (decision/segment_step.py learns so)."""
         seg, act = np.asarray(segments, dtype=np.intp), np.asarray(actions, dtype=np.intp)
-        np.add.at(self.s, (seg, act), np.asarray(values, dtype=float))
+        c = np.asarray(values, dtype=float)
+        np.add.at(self.s, (seg, act), c)
+        if rewards is not None:  # (y + c)^2 - y^2
+            np.add.at(self.ss, (seg, act), c * (2.0 * np.asarray(rewards, dtype=float) + c))
         self._noise = None
 
     def noise(self) -> np.ndarray:

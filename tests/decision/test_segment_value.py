@@ -135,6 +135,18 @@ def test_delayed_credit_moves_a_cells_mean_without_counting_rows_again() -> None
     assert sv.n.sum() == 4
 
 
+def test_delayed_credit_counts_in_the_cells_noise_as_if_learned_with_the_row() -> None:
+    """Credited later, a row's part widens its cell's spread as if learned at once (the
+    product learns a row once, whole): a credit that is mostly noise must not read as sure."""
+    y, c = np.array([1.0, 0.0, 2.0, 0.0]), np.array([5.0, -5.0, 4.0, -6.0])
+    later, once = SegmentValues(1, 1), SegmentValues(1, 1)
+    seg, act = np.zeros(4, dtype=int), np.zeros(4, dtype=int)
+    later.learn(seg, act, y)
+    later.credit(seg, act, c, y)
+    once.learn(seg, act, y + c)
+    np.testing.assert_allclose([later.s, later.ss, later.noise()], [once.s, once.ss, once.noise()])
+
+
 def test_a_stage_is_worth_what_it_leads_to() -> None:
     """Stage 0 earns nothing itself, but its contacts move on to stage 1 (1 a day) within a
     step: it is worth most of stage 1's value, discounted; with no moves seen it is worth 0."""
