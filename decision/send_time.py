@@ -236,6 +236,9 @@ class SendTimeModel:
     population_counts: np.ndarray = field(default_factory=lambda: np.zeros(24))
 
     def __post_init__(self) -> None:
+        #: (population counts, prior settings, {segment: (its counts, its share row)}), see
+        #: :meth:`_share_rows`
+        self._share_cache: tuple[np.ndarray, tuple, dict] | None = None
         self._rng = np.random.Generator(np.random.PCG64(0))
         self._rng.bit_generator.state = _initial_state(self.seed)
         self._kernel = _circular_kernel(self.smooth_hours)
@@ -345,9 +348,9 @@ class SendTimeModel:
         """Segment -> (the counts its row was computed from, the row), for the current
         population counts and prior settings (a new dict when either changed)."""
         key = (self.smooth_hours, self.convention_hour, self.convention_strength, self.segment_strength)
-        cached = self.__dict__.get("_share_cache")
+        cached = self._share_cache
         if cached is None or cached[0] is not self.population_counts or cached[1] != key:
-            cached = self.__dict__["_share_cache"] = (self.population_counts, key, {})
+            cached = self._share_cache = (self.population_counts, key, {})
         return cached[2]
 
     def posterior(
