@@ -6,7 +6,7 @@ process through the ASGI app, 2026-12-03, load 3-9). This ASGI middleware sits
 just inside :class:`~hub.api.guard.RequestGuard`, which has already checked the token, read
 the whole body and bounded its JSON shape, and answers a well-formed request itself: the
 same parse (``json.loads``) and validation (:class:`DecisionRequest`) as the route, the same
-:meth:`RealtimeDecider.decide`, the same bytes out (:func:`decision_json`).
+call (:class:`~hub.api.batcher.DecisionBatcher`), the same bytes out (:func:`decision_json`).
 
 Anything else goes on to the FastAPI route, which stays the contract (OpenAPI) and the one
 place errors are worded: a token without the ``decide`` scope (403), a body that is not JSON
@@ -87,7 +87,7 @@ class DecisionFastPath:
             return
         try:
             state = scope["app"].state.hub
-            d = state.realtime.decide(req.contact, req.context)  # on the loop: see RealtimeDecider.decide
+            d = await state.batcher.decide((req.contact, req.context))  # hub/api/batcher.py
         except Exception as exc:
             answer = known(exc)  # worded as the route's exception handlers word it
             if answer is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
@@ -32,6 +33,9 @@ from hub.pipeline.context import HubContext
 from hub.pipeline.decide import LOOKBACK_DAYS
 from hub.pipeline.learn import ensure_current
 from hub.store import realtime as rt_store
+
+#: one real-time request: who, and the visit in progress
+Request = tuple[ContactRef, SessionContext | None]
 
 
 def load_profile(conn: Connection, ref: ContactRef, since: datetime) -> rt_store.Profile:
@@ -97,7 +101,19 @@ class RealtimeDecider:
         return self._policy
 
     def decide(self, ref: ContactRef, context: SessionContext | None) -> Decision:
-        """Decide for one contact and record the decision, in one transaction.
+        """Decide for one contact and record the decision: a batch of one (:meth:`decide_many`)."""
+        result = self.decide_many([(ref, context)])[0]
+        if isinstance(result, Problem):
+            raise result
+        return result
+
+    def decide_many(self, requests: Sequence[Request]) -> list[Decision | Problem]:
+        """Decide for each request and record the decisions, in one transaction.
+
+        One engine call decides the whole batch (its cost per row falls steeply with rows,
+        see hub/api/batcher.py); a contact named twice is decided again in a second call, after
+        the first. A request whose contact is not found gets its 404 problem in its place and
+        the others go on; any other error fails the batch (rolled back, nothing recorded).
 
         The API calls this on its event loop, not in a worker thread: a decision is CPU work
         under the GIL, so threads run one at a time anyway, and the hop to a thread and back
@@ -110,15 +126,31 @@ class RealtimeDecider:
 
         ctx = self.ctx
         now = utcnow()
+        since = now - timedelta(days=LOOKBACK_DAYS)
         ensure_features(ctx)  # declared features' fitted state, loaded once per process
-        with self.connection.begin() as conn:  # one transaction: read the profile, record the decision
-            contact, acts = load_profile(conn, ref, now - timedelta(days=LOOKBACK_DAYS))
-            if context is not None:
-                acts.append(session_activity(contact.id, context, now))
-            policy = self.policy(conn)
-            decision = policy.decide([ContactView(contact=contact, activities=acts)], now)[0]
-            decision.id = rt_store.insert_decision(conn, decision, f"rt-{uuid.uuid4().hex}")
-        return decision
+        out: list[Decision | Problem | None] = [None] * len(requests)
+        with self.connection.begin() as conn:  # one transaction: read the profiles, record the decisions
+            rounds: list[list[tuple[int, ContactView]]] = []
+            for i, (ref, context) in enumerate(requests):
+                try:
+                    contact, acts = load_profile(conn, ref, since)
+                except Problem as p:
+                    out[i] = p
+                    continue
+                if context is not None:
+                    acts.append(session_activity(contact.id, context, now))
+                view = ContactView(contact=contact, activities=acts)
+                free = next((r for r in rounds if all(v.contact.id != contact.id for _, v in r)), None)
+                if free is None:
+                    rounds.append(free := [])
+                free.append((i, view))
+            for batch in rounds:
+                policy = self.policy(conn)
+                decisions = policy.decide([v for _, v in batch], now)
+                for (i, _), d in zip(batch, decisions, strict=True):
+                    d.id = rt_store.insert_decision(conn, d, f"rt-{uuid.uuid4().hex}")
+                    out[i] = d
+        return out  # type: ignore[return-value]  # every slot is filled above
 
     def close(self) -> None:
         self.connection.close()

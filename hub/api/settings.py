@@ -80,6 +80,14 @@ class ApiSettings(_Strict):
         description="real-time decisions re-read the engine's newest model version and the kill switches at most"
         " this often per process (0: before every decision)",
     )
+    batch_window_ms: float = Field(
+        10.0,
+        ge=0,
+        le=100,
+        description="a real-time decision waits up to this long for others to decide with it in one engine call,"
+        " only while traffic makes companions likely (0: batch only requests already queued); hub/api/batcher.py",
+    )
+    batch_max: int = Field(32, ge=1, le=256, description="real-time decisions decided together at most")
     tokens: list[ApiToken] = Field(default_factory=list)
     users: list[ConsoleUser] = Field(default_factory=list)
     session_secret: SecretStr | None = Field(None, description="signs console session cookies; 32+ characters")

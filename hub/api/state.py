@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from hub.api.batcher import DecisionBatcher
 from hub.api.dispatch import Dispatcher, build_dispatcher
 from hub.api.realtime import RealtimeDecider
 from hub.config import Settings
@@ -18,12 +19,15 @@ class ApiState:
     ctx: HubContext
     dispatch: Dispatcher
     realtime: RealtimeDecider
+    batcher: DecisionBatcher  # how the routes call ``realtime``
 
     @classmethod
     def build(cls, settings: Settings, ctx: HubContext | None = None) -> ApiState:
         ctx = ctx or HubContext.build(settings, embedded=settings.api.embedded)
-        realtime = RealtimeDecider(ctx, settings.api.policy_refresh_seconds)
-        return cls(settings=settings, ctx=ctx, dispatch=build_dispatcher(ctx), realtime=realtime)
+        api = settings.api
+        realtime = RealtimeDecider(ctx, api.policy_refresh_seconds)
+        batcher = DecisionBatcher(realtime, api.batch_window_ms / 1000, api.batch_max)
+        return cls(settings=settings, ctx=ctx, dispatch=build_dispatcher(ctx), realtime=realtime, batcher=batcher)
 
     def close(self) -> None:
         self.realtime.close()

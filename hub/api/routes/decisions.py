@@ -26,5 +26,5 @@ router = APIRouter(tags=["decisions"])
 async def post_decision(body: DecisionRequest, request: Request) -> Response:
     """Decide for one contact from its stored profile plus the session context given."""
     state: ApiState = request.app.state.hub
-    d = state.realtime.decide(body.contact, body.context)  # on the loop: see RealtimeDecider.decide
+    d = await state.batcher.decide((body.contact, body.context))  # hub/api/batcher.py
     return Response(decision_json(d), media_type="application/json")
