@@ -6,7 +6,11 @@ The same setting as bench/api_load.py and tests/api/test_speed_quick.py (the API
 (the current model, not v0). Each figure is the best of ``--rounds`` rounds of CPU time
 (``time.process_time``), interleaved with the calibration workload of test_speed_quick.py so a
 figure can be read against the machine's speed at that moment (``calib``: ms of one
-calibration; ``x calib``: the decision's cost in calibrations). Prints one JSON line.
+calibration; ``x calib``: the decision's cost in calibrations). Two more figures say why a
+server's CPU per request is higher than the in-process one and what batching buys: the API
+decision with 5 ms of idle before each (the process sleeps, as between requests at 200 req/s,
+and its caches go cold; CPU counted around the decision only), and the engine's decide of four
+rows per row (what hub/api/batcher.py pays per decision in a batch of four). Prints one JSON line.
 
     python bench/realtime_engine.py [--rounds 9] [--calls 200]
 """
@@ -90,21 +94,41 @@ def main() -> None:
     def realtime(i: int) -> None:
         decider.decide(refs[(i * 7) % n], page)
 
+    def four_rows(i: int) -> None:  # what a batch of the API's dynamic batching costs (hub/api/batcher.py)
+        engine.decide([views[(4 * i + k) % n] for k in range(4)], now)
+
+    def spaced(i: int) -> None:  # as in a server at 200 req/s: idle 5 ms between decisions
+        time.sleep(0.005)
+        t = time.process_time()
+        realtime(i)
+        spaced.cpu += time.process_time() - t
+
+    def spaced_ms(calls: int) -> float:
+        spaced.cpu = 0.0
+        for i in range(calls):
+            spaced(i)
+        return spaced.cpu * 1000 / calls
+
     for i in range(50):
         one_row(i)
-    best = {"engine_one_row": float("inf"), "api_decision": float("inf"), "calibration": float("inf")}
+    best = dict.fromkeys(
+        ("engine_one_row", "engine_four_rows", "api_decision", "api_spaced", "calibration"), float("inf")
+    )
     for _ in range(args.rounds):
         best["calibration"] = min(best["calibration"], per_call_ms(calibration, 50))
         best["engine_one_row"] = min(best["engine_one_row"], per_call_ms(one_row, args.calls))
+        best["engine_four_rows"] = min(best["engine_four_rows"], per_call_ms(four_rows, args.calls // 4) / 4)
         best["api_decision"] = min(best["api_decision"], per_call_ms(realtime, args.calls // 2))
+        best["api_spaced"] = min(best["api_spaced"], spaced_ms(args.calls // 4))
     decider.close()
     ctx.close()
     calib = best["calibration"]
     print(
         f"engine decide, one row: {best['engine_one_row']:.3f} ms CPU ({best['engine_one_row'] / calib:.2f} x calib); "
         f"RealtimeDecider.decide in-process (SQLite): {best['api_decision']:.3f} ms CPU "
-        f"({best['api_decision'] / calib:.2f} x calib); "
-        f"calib {calib:.3f} ms; load {os.getloadavg()[0]:.1f}"
+        f"({best['api_decision'] / calib:.2f} x calib); the same with 5 ms idle between decisions "
+        f"(caches gone cold, as in a server at 200 req/s): {best['api_spaced']:.3f} ms; engine decide of four rows: "
+        f"{best['engine_four_rows']:.3f} ms per row; calib {calib:.3f} ms; load {os.getloadavg()[0]:.1f}"
     )
     print(
         json.dumps(
