@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from hub.api.realtime import RealtimeDecider, Request
+from hub.api.realtime import RealtimeDecider, RealtimeRequest
 from hub.models import Decision
 
 #: weight of the newest gap in the smoothed time between arrivals
@@ -39,14 +39,14 @@ class DecisionBatcher:
 
     def __init__(self, decider: RealtimeDecider, window_seconds: float, max_batch: int):
         self.decider, self.window, self.max_batch = decider, window_seconds, max_batch
-        self._pending: list[tuple[Request, asyncio.Future[Decision]]] = []
+        self._pending: list[tuple[RealtimeRequest, asyncio.Future[Decision]]] = []
         self._timer: asyncio.Handle | None = None
         self._last = 0.0
         self._gap = float("inf")  # smoothed seconds between arrivals; unknown at first
         self.batches = 0  # engine calls made, for /metrics and tests
         self.decided = 0
 
-    async def decide(self, request: Request) -> Decision:
+    async def decide(self, request: RealtimeRequest) -> Decision:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Decision] = loop.create_future()
         self._arrived(time.monotonic())

@@ -35,7 +35,7 @@ from hub.pipeline.learn import ensure_current
 from hub.store import realtime as rt_store
 
 #: one real-time request: who, and the visit in progress
-Request = tuple[ContactRef, SessionContext | None]
+RealtimeRequest = tuple[ContactRef, SessionContext | None]
 
 
 def load_profile(conn: Connection, ref: ContactRef, since: datetime) -> rt_store.Profile:
@@ -107,7 +107,7 @@ class RealtimeDecider:
             raise result
         return result
 
-    def decide_many(self, requests: Sequence[Request]) -> list[Decision | Problem]:
+    def decide_many(self, requests: Sequence[RealtimeRequest]) -> list[Decision | Problem]:
         """Decide for each request and record the decisions, in one transaction.
 
         One engine call decides the whole batch (its cost per row falls steeply with rows,
