@@ -57,7 +57,7 @@ the *decision components* directly on the market's arrays, once per simulated da
   (``segment_values``, on by default; ``engine_no_sv`` switches them off): once 50 rows are
   learned, Thompson shares from per-(segment, action) running means (segment = stage x role x
   touches in 7 days x opted out, all CRM-visible), shrunk toward the bandit's prediction where a
-  cell has few rows, choose the action. They learn what the pipeline's learn step teaches them
+  cell has few rows (and drawn as unsure as that prediction has been shown to err), choose the action. They learn what the pipeline's learn step teaches them
   (decision/segment_step.py): the reward with an opportunity priced at its objective points plus
   the learned won revenue per closed opportunity of the contact's company size band
   (decision/deal_value.py, shrunk toward the mean of all bands; ``engine_one_deal_value``: one

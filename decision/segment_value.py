@@ -67,6 +67,10 @@ class SegmentValues:
     half_life: float | None = None
     #: prior noise variance of one row's reward, used until a cell has its own
     noise_variance: float = 1.0
+    #: how unsure an under-sampled cell is read from the prediction's shown errors (:meth:`prediction_spread`)
+    measured_spread: bool = False
+    #: rows a cell needs to count in :meth:`prediction_spread`
+    min_spread_rows: float = 5.0
     n: np.ndarray = field(init=False)
     s: np.ndarray = field(init=False)
     ss: np.ndarray = field(init=False)
@@ -157,10 +161,35 @@ class SegmentValues:
             opp, unsub = premium  # opp: one price, or one per row (its account's deal value)
             opp = np.asarray(opp, dtype=float).reshape(-1, 1) if np.ndim(opp) else float(opp)
             s = s + opp * self.o[seg] + np.asarray(unsub, dtype=float)[:, None] * u
+        prior = np.asarray(prior_mean, dtype=float)
+        noise = self.noise()[seg]
         k = self.prior_rows
-        mean = (s + k * np.asarray(prior_mean, dtype=float)) / (n + k)
-        sd = np.sqrt(self.noise()[seg] / (n + k))
-        return mean, sd
+        mean = (s + k * prior) / (n + k)
+        if not self.measured_spread:
+            return mean, np.sqrt(noise / (n + k))
+        # the shrunk mean's error: its rows' noise plus the prediction's error, each by its share
+        spread = self.prediction_spread(s, n, prior, noise)[None, :]
+        return mean, np.sqrt((n * noise + k * k * spread) / (n + k) ** 2)
+
+    def prediction_spread(self, s: np.ndarray, n: np.ndarray, prior: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """(actions,) variance tau^2 of cells' true means around the prediction, estimated from
+        the rows' cells with ``min_spread_rows`` rows or more (mean squared gap minus the gap's
+        sampling variance, empirical Bayes), with the stated ``noise_variance / prior_rows``
+        counted as ``prior_rows`` rows.
+
+        Why: the prediction's ``prior_rows`` pseudo-rows also set how sure an under-sampled
+        cell is, as if the prediction were as good as 20 rows for every action, and the bandit
+        extrapolates (a sales call to a lead it knows from hot leads only): when it read a call
+        to a consideration lead a few points below zero, cells of two rows followed it with a
+        spread too narrow for any draw to try again, and calls stayed near zero for the rest of
+        the run. With the spread the prediction's errors have shown, such a cell is drawn as
+        unsure as the prediction is. Where the prediction is as good as stated, nothing changes."""
+        k0 = self.prior_rows
+        fit = n >= self.min_spread_rows
+        gap = np.divide(s, n, out=np.zeros_like(s), where=fit) - prior
+        excess = np.where(fit, gap * gap - np.divide(noise, n, out=np.zeros_like(noise), where=fit), 0.0)
+        stated = self.noise_variance / max(k0, 1e-9)
+        return np.maximum((excess.sum(axis=0) + k0 * stated) / (fit.sum(axis=0) + k0), 0.0)
 
 
 @dataclass
@@ -343,11 +372,18 @@ class SegmentChooser:
     #: from 10,600 to 2,557), reward and won revenue unchanged within noise (0 and 400 measured
     #: too; chosen on those evaluation seeds, not on separate tuning seeds)
     risk_rows: float = 100.0
+    #: under-sampled cells drawn as unsure as the prediction has been shown to be
+    #: (:meth:`SegmentValues.prediction_spread`). On seeds 0-4 of bench/decision_quality.py at
+    #: 10,000 contacts, unsubscribes fell on every seed (1,754 against 1,969), reward and won
+    #: revenue unchanged within noise (311k against 314k, +16.0% against +16.8% over the tuned rules)
+    measured_spread: bool = True
     values: SegmentValues = field(init=False)
 
     def __post_init__(self) -> None:
         n = self.n_stages * self.n_roles * TOUCH_LEVELS * 2
-        self.values = SegmentValues(n, self.n_actions, noise_variance=self.noise_variance)
+        self.values = SegmentValues(
+            n, self.n_actions, noise_variance=self.noise_variance, measured_spread=self.measured_spread
+        )
 
     @property
     def active(self) -> bool:

@@ -220,3 +220,25 @@ def test_the_hubs_segment_step_prices_a_cells_unsubscribes_at_its_touch_levels_r
     step.chooser.risk_rows = 0.0
     own, _ = step.chooser.means(*args)
     assert own[0, 0] > priced[0, 0] + 0.5  # its 50 mails without an unsubscribe are not free
+
+
+def test_an_under_sampled_cell_is_as_unsure_as_the_prediction_has_been_shown() -> None:
+    """Cells with rows show the bandit's prediction for action 1 about 6 points low: a cell of
+    two rows and an empty one are then drawn with about that spread (fixed 20 pseudo-rows
+    made them as sure as 20 rows, and draws never tried them again), while every mean stays
+    the prediction shrunk as before, and a prediction as good as stated changes nothing."""
+    rng = np.random.default_rng(3)
+    fixed, fitted = (SegmentValues(n_segments=12, n_actions=2, noise_variance=25.0, measured_spread=f) for f in (0, 1))
+    seg = np.r_[np.repeat(np.arange(10), 200), 10, 10]  # ten cells of 200 rows, one of two rows
+    y = np.r_[4.0 + np.repeat(np.arange(10), 200) % 3 + rng.normal(0, 5, 2000), 4.0, 4.0]  # truly 4-6
+    for sv in (fixed, fitted):
+        sv.learn(seg, np.ones(len(seg), dtype=int), y)
+    rows = np.repeat(np.arange(12), 10)  # a batch of ten contacts per cell
+    wrong = np.tile([0.0, -1.0], (120, 1))  # the prediction: -1 everywhere
+    (m_fixed, sd_fixed), (m_fit, sd_fit) = fixed.posterior(rows, wrong), fitted.posterior(rows, wrong)
+    np.testing.assert_allclose(m_fit, m_fixed)
+    assert sd_fixed[110, 1] < 1.2 < 4.0 < sd_fit[110, 1]  # the empty cell: about 6 points off
+    assert sd_fixed[100, 1] < 1.2 < 3.0 < sd_fit[100, 1]  # two rows: still mostly the prediction's error
+    assert sd_fit[0, 1] < 0.7  # a cell of 200 rows: mostly its rows
+    good = np.tile([0.0, 5.0], (120, 1))  # a prediction about as good as stated
+    assert abs(fitted.posterior(rows, good)[1][110, 1] - fixed.posterior(rows, good)[1][110, 1]) < 0.5
