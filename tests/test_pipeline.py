@@ -220,3 +220,14 @@ def test_decide_runs_with_one_math_thread(tmp_path, store_url, redis_url, crm):
         assert decide_contacts(ctx, ids, "threads").decided == 3
     assert watch.seen == [{1}]
     ctx.close()
+
+
+def test_a_decide_process_freezes_its_heap_after_its_first_batch(tmp_path, redis_url, crm):
+    """What a worker holds for good (imports, the policy) leaves the collector's full passes."""
+    import gc
+
+    seed(crm)
+    ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url)
+    run_once(ctx)
+    ctx.close()
+    assert gc.get_freeze_count() > 0

@@ -7,6 +7,7 @@ enabled connector that receives that action kind (or the one the action names).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -78,7 +79,20 @@ def decide_contacts(
     # spins on the cores the other processes decide on (2 processes decided fewer contacts a
     # second than 1 on 2 cores, with 2.5x the CPU per contact)
     with _math_pools().limit(limits=1):
-        return _decide(ctx, contact_ids, request_key, owed_only)
+        result = _decide(ctx, contact_ids, request_key, owed_only)
+    _freeze_heap()
+    return result
+
+
+@cache
+def _freeze_heap() -> None:
+    """Move what this process holds after its first batch (imports, the policy and its models,
+    connections) out of the garbage collector's reach, once. Every full collection traversed
+    all of it: 13-22% of a decide worker's CPU (0.04-0.07 ms per contact at 20,000 contacts),
+    0.015 ms frozen. Frozen objects are still freed by reference counting; only a cycle among
+    them (the policy this batch used, if a new model later replaces it) is never collected."""
+    gc.collect()
+    gc.freeze()
 
 
 @cache

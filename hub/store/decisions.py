@@ -123,7 +123,11 @@ def insert_outcomes(conn: Connection, rows: list[dict]) -> int:
 
 def handoffs_since(conn: Connection, actions: Sequence[str], since, arms: Sequence[str]) -> dict[str, int]:
     """Decisions in ``arms`` (those the engine's budgets apply to) since ``since`` whose action is
-    one of ``actions``, per contact owner."""
+    one of ``actions``, per contact owner.
+
+    Read through ix_decision_features_action_window: a decision since ``since`` has its window
+    end (created_at plus a positive window) after ``since`` too, so the rows read are the
+    handoffs with an open window, not every decision made since ``since`` (which grows all day)."""
     from hub.store.schema import contacts
 
     if not actions:
@@ -133,9 +137,10 @@ def handoffs_since(conn: Connection, actions: Sequence[str], since, arms: Sequen
         .select_from(decision_features.join(decisions, decisions.c.id == decision_features.c.decision_id))
         .join(contacts, contacts.c.id == decisions.c.contact_id)
         .where(
+            decision_features.c.action.in_(list(actions)),
+            decision_features.c.window_ends_at >= since,
             decisions.c.created_at >= since,
             decisions.c.arm.in_(list(arms)),
-            decision_features.c.action.in_(list(actions)),
         )
         .group_by(contacts.c.owner)
     )

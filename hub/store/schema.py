@@ -234,6 +234,7 @@ decision_features = Table(
     Column("finalized_at", TS, index=True),
     Column("learned_version", Integer, doc="model snapshot version that learned from this row"),
     Column("trace", JSON, doc="per action at decide time: eligible or why not, score, probability (console inspector)"),
+    Index("ix_decision_features_action_window", "action", "window_ends_at"),  # the day's handoffs, bounded
 )
 
 # ---- governance (hub/governance/) -----------------------------------------------------------
