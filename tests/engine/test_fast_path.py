@@ -763,3 +763,110 @@ def test_prior_shares_kept_per_prior_equal_fresh_ones_and_follow_new_aggregates(
     model.segment_strength = 5.0  # a prior setting: rows recomputed
     np.testing.assert_array_equal(model.prior_shares(batch_seg), fresh(model, batch_seg))
     assert not np.array_equal(model.prior_shares(np.array([3])), kept)
+
+
+def test_the_draw_alone_takes_the_choices_actions_and_moves_the_stream_alike():
+    """``_draw`` leaves out the Monte-Carlo propensities the mixed choice never reads: the
+    same actions as ``_choose`` and the same random stream after it (every later draw alike)."""
+    p, X, mask = _bench_policy(seed=5, squared_features=[1], learn_noise=True)
+    for n in (1, 3, 200):
+        p._rng = np.random.default_rng(n)
+        actions, _ = p._choose(X[:n], mask[:n])
+        after = p._rng.random()
+        p._rng = np.random.default_rng(n)
+        np.testing.assert_array_equal(p._draw(X[:n], mask[:n]), actions)
+        assert p._rng.random() == after
+
+
+def test_one_row_stages_and_segments_are_their_rows_in_a_batch():
+    from decision.enrich import coarse_stage, segment
+    from decision.features import featurize
+
+    stages = ["lead", "customer", "opportunity", "marketingqualifiedlead", None, "evangelist", "other"]
+    titles = ["VP Marketing", "CTO", None, "Sales manager", "Engineer", "Head of HR", ""]
+    contacts = [Contact(id=i + 1, lifecycle_stage=stages[i % 7], job_title=titles[(i * 3) % 7]) for i in range(21)]
+    F = featurize(contacts, [None] * 21, NOW)
+    batch_stage, batch_segment = coarse_stage(F), segment(F)
+    assert len(set(batch_stage.tolist())) == 4 and len(set(batch_segment.tolist())) >= 4
+    for i in range(21):
+        one = F.subset(np.array([i]))
+        assert coarse_stage(one).tolist() == [batch_stage[i]] and coarse_stage(one).dtype == batch_stage.dtype
+        assert segment(one).tolist() == [batch_segment[i]]
+    both = F.subset(np.array([0, 1]))
+    both.raw[0, [F.position("stage_lead"), F.position("stage_customer")]] = 1.0  # several set: the last wins
+    single = F.subset(np.array([0]))
+    single.raw[0] = both.raw[0]
+    assert coarse_stage(single).tolist() == [coarse_stage(both)[0]] == [3]
+
+
+def test_one_row_long_term_value_and_routing_are_their_rows_in_a_batch():
+    """value, reranked_draws and route compute a lone row on Python floats: bit for bit its row
+    in a batch, NaN rows included (they take numpy's path)."""
+    from decision.long_term import LongTermValue, reranked_draws, route
+
+    rng = np.random.default_rng(14)
+    n, k = 300, 6
+    lt = LongTermValue(k, 4, prior_lift=rng.normal(0.0, 0.02, (k, 4)), wait_action=0)
+    lt.learn(rng.integers(0, k, 500), rng.integers(0, 4, 500), (rng.random(500) < 0.1).astype(float), 0)
+    p0, stages, deal = rng.random(n) * 0.2, rng.integers(0, 4, n), rng.gamma(2.0, 1.0, n)
+    p0[:3], deal[3] = [0.0, 1.0, np.nan], np.nan
+    value = lt.value(p0, stages, deal)
+    short = rng.normal(size=(n, k))
+    long_term = value * 40.0
+    mask = rng.random((n, k)) < 0.7
+    mask[:, 0] = True
+    short[5, 2], short[6, :] = np.nan, short[6, 0]  # a NaN score; a row of ties
+    final = reranked_draws(short, long_term, mask, 0.3)
+    probs = rng.dirichlet(np.ones(k), n) * mask
+    probs /= probs.sum(axis=1, keepdims=True)
+    routed = route(probs, final)
+    assert (final != np.arange(k)).any()
+    for i in range(n):
+        r = slice(i, i + 1)
+        np.testing.assert_array_equal(lt.value(p0[r], stages[r], deal[r]), value[r])
+        np.testing.assert_array_equal(reranked_draws(short[r], long_term[r], mask[r], 0.3), final[r])
+        np.testing.assert_array_equal(route(probs[r], final[r]), routed[r])
+
+
+def test_phrases_kept_by_value_are_the_phrases_worked_out_afresh():
+    from decision.explain import _phrase, phrase
+
+    cases = [("pricing_7d", 3.0), ("log_employees", 0.0), ("pricing_7d", -0.0), ("pricing_7d", 0.0)]
+    cases += [("topic_ai", 0.25), ("days_since_page_view", 400.0), ("x", float("nan")), ("pricing_7d", 3)]
+    fresh = [_phrase.__wrapped__(name, v, False) for name, v in cases]
+    for _ in range(2):  # the second round reads the kept words
+        assert [phrase(name, v) for name, v in cases] == fresh
+    assert phrase("pricing_7d", -0.0) != phrase("pricing_7d", 0.0)  # "-0 times" is kept apart
+
+
+def test_a_send_time_posterior_without_opens_skips_a_term_that_is_exactly_zero():
+    """Rows with no opens and no sends add nothing through the open-rate term: a batch of such
+    rows (which skips it) gets bit for bit what they get beside a row with opens (which
+    computes it for every row)."""
+    from decision.send_time import SendTimeModel
+
+    rng = np.random.default_rng(6)
+    n = 40
+    local = rng.poisson(0.2, (n, 168)).astype(float)
+    opens, sends = rng.poisson(0.05, (n, 168)).astype(float), rng.poisson(0.1, (n, 168)).astype(float)
+    opens[1:], sends[1:] = 0.0, 0.0
+    seg = rng.integers(0, 3, n)
+    model = SendTimeModel(seed=2).fit(local, seg)
+    with_term = model.posterior(local, seg, opens, sends)
+    skipped = model.posterior(local[1:], seg[1:], opens[1:], sends[1:])
+    np.testing.assert_array_equal(skipped, with_term[1:])
+    assert not np.array_equal(with_term[0], model.posterior(local[:1], seg[:1]))  # the term moves a row with opens
+
+
+def test_one_row_content_draws_are_the_bandits_one_row_draws():
+    slots = ContentSlots({"subject": ["a", "b", "c"], "cta": ["x", "y"]}, seed=3)
+    twin = ContentSlots({"subject": ["a", "b", "c"], "cta": ["x", "y"]}, seed=3)
+    for s in (slots, twin):
+        s.learn("subject", ["a", "b", "c"] * 20, [1.0, 0.0, 0.0] * 20)
+    for _ in range(30):
+        got = slots.choose(1)
+        expected = {
+            "content_subject": [["a", "b", "c"][int(twin.bandits["subject"].thompson_draw(1)[0])]],
+            "content_cta": [["x", "y"][int(twin.bandits["cta"].thompson_draw(1)[0])]],
+        }
+        assert got == expected
