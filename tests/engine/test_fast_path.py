@@ -870,3 +870,45 @@ def test_one_row_content_draws_are_the_bandits_one_row_draws():
             "content_cta": [["x", "y"][int(twin.bandits["cta"].thompson_draw(1)[0])]],
         }
         assert got == expected
+
+
+def test_one_row_eligibility_is_its_row_in_a_batch():
+    """Opt-outs, do-not-contact, touch caps, quiet periods (NaN: never touched) and the rules'
+    mask: each row alone gets the mask it gets inside the batch, wait always allowed."""
+    from decision.arbitration import ActionSpec, Catalog, ContactPolicy, eligibility
+
+    catalog = Catalog(
+        (
+            ActionSpec("nurture", "email", True),
+            ActionSpec("wait", value=0.0),
+            ActionSpec("call", "sales_call", False),
+            ActionSpec("ad", "ad_audience", True),
+            ActionSpec("note", "email", False),
+        )
+    )
+    rng = np.random.default_rng(15)
+    n = 300
+    base = rng.random((n, 5)) < 0.8
+    opt_out, dnc = rng.random(n) < 0.3, rng.random(n) < 0.1
+    touches = rng.integers(0, 5, n).astype(float)
+    since = np.where(rng.random(n) < 0.4, np.nan, rng.random(n) * 6)
+    policy = ContactPolicy(max_marketing_touches_7d=3, sales_quiet_days=3.0)
+
+    def allowed(rows: slice) -> np.ndarray:
+        return eligibility(
+            catalog,
+            len(base[rows]),
+            base_mask=base[rows],
+            email_opt_out=opt_out[rows],
+            do_not_contact=dnc[rows],
+            marketing_touches_7d=touches[rows],
+            days_since_sales_touch=since[rows],
+            contact_policy=policy,
+        )
+
+    batch = allowed(slice(None))
+    assert 0.2 < batch.mean() < 0.8 and batch[:, 1].all()
+    for i in range(n):
+        one = allowed(slice(i, i + 1))
+        np.testing.assert_array_equal(one, batch[i : i + 1])
+        assert one.dtype == batch.dtype
