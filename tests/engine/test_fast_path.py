@@ -912,3 +912,37 @@ def test_one_row_eligibility_is_its_row_in_a_batch():
         one = allowed(slice(i, i + 1))
         np.testing.assert_array_equal(one, batch[i : i + 1])
         assert one.dtype == batch.dtype
+
+
+def test_one_row_channel_counts_allowed_channels_and_fit_are_their_batch_forms():
+    """A lone row's counts, allowed channels and population-rate update on Python floats equal
+    the batch forms: its row in a batch, and the batch fit of that one row (NaN: numpy's path)."""
+    from decision.channel import ACTION_CHANNELS, ChannelModel, _clean, allowed_channels, channel_counts
+
+    rng = np.random.default_rng(17)
+    kinds = ["email_sent", "email_open", "email_click", "call", "meeting", "ad_impression", "ad_click", "direct_mail"]
+    profiles = [{"total": {k: int(rng.integers(0, 4)) for k in kinds if rng.random() < 0.6}} for _ in range(60)]
+    profiles[:2] = [None, {}]
+    channels = [list(ACTION_CHANNELS)[i % len(ACTION_CHANNELS)] for i in range(60)] + ["none"]
+    opt_out, dnc = rng.random(61) < 0.3, rng.random(61) < 0.1
+    touches, responses = channel_counts(profiles)
+    allowed = allowed_channels(channels, opt_out, dnc)
+    assert touches.any() and allowed.any() and not allowed.all()
+    for i in range(60):
+        one_t, one_r = channel_counts(profiles[i : i + 1])
+        np.testing.assert_array_equal(one_t, touches[i : i + 1])
+        np.testing.assert_array_equal(one_r, responses[i : i + 1])
+    for i in range(61):
+        np.testing.assert_array_equal(
+            allowed_channels(channels[i : i + 1], opt_out[i : i + 1], dnc[i : i + 1]), allowed[i : i + 1]
+        )
+    model = ChannelModel(population_rate=np.array([0.2, 0.5, 0.25, 0.2]))
+    rate = model.population_rate.copy()
+    for i in range(60):
+        t, r = touches[i : i + 1] - (i % 5 == 0), responses[i : i + 1] * 1.5  # some negative, some above the touches
+        if i == 7:
+            t[0, 1] = np.nan
+        model.fit(t, r)
+        ct, cr = _clean(t, r)  # the batch formula on this one row
+        rate = (cr.sum(0) + 10 * rate) / (ct.sum(0) + 10)
+        np.testing.assert_array_equal(model.population_rate, rate)
