@@ -88,6 +88,11 @@ class Catalog:
         return _frozen(np.array([a.marketing for a in self.actions]))
 
     @cached_property
+    def email_marketing(self) -> tuple[tuple[bool, bool], ...]:
+        """Per action (:attr:`email`, :attr:`marketing`) as Python booleans, for one row."""
+        return tuple(zip(self.email.tolist(), self.marketing.tolist(), strict=True))
+
+    @cached_property
     def value(self) -> np.ndarray:
         return _frozen(np.array([a.value for a in self.actions], dtype=float))
 
@@ -159,6 +164,14 @@ def eligibility(
         since[:] = np.nan
     capped = touches >= contact_policy.max_marketing_touches_7d
     quiet = since < contact_policy.sales_quiet_days  # NaN compares False: never touched
+    if n == 1:  # a real-time row: the same rules on Python booleans, no (1, k) array steps
+        held = bool(capped[0] or quiet[0])
+        off, banned, wait = bool(opt_out[0]), bool(dnc[0]), catalog.index(catalog.wait)
+        row = mask[0].tolist()
+        for j, (email, marketing) in enumerate(catalog.email_marketing):
+            row[j] = j == wait or (row[j] and not (off and email) and not (held and marketing) and not banned)
+        mask[0] = row
+        return mask
     mask &= ~(opt_out[:, None] & catalog.email[None, :])
     mask &= ~((capped | quiet)[:, None] & catalog.marketing[None, :])
     mask[dnc] = False

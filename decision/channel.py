@@ -60,6 +60,12 @@ def allowed_channels(
 ) -> np.ndarray:
     """(n, 4) bool: channels that may carry each row's action under its consent."""
     n = len(action_channel)
+    if n == 1:  # a real-time row: the same rules on Python booleans
+        can = ACTION_CHANNELS.get(action_channel[0], ())
+        row = [
+            c in can and not bool(do_not_contact[0]) and not (c == "email" and bool(email_opt_out[0])) for c in CHANNELS
+        ]
+        return np.array([row])
     out = np.zeros((n, len(CHANNELS)), dtype=bool)
     for i, ch in enumerate(action_channel):
         for c in ACTION_CHANNELS.get(ch, ()):
@@ -71,6 +77,11 @@ def allowed_channels(
 
 def channel_counts(profiles: Sequence[Mapping[str, Any] | None]) -> tuple[np.ndarray, np.ndarray]:
     """(n, 4) touches and responses per channel from profiles' all-time totals."""
+    if len(profiles) == 1:  # a real-time row: Python sums, one array each
+        total = (profiles[0] or {}).get("total", {})
+        t = [float(sum(total.get(k, 0) for k in TOUCH_KINDS[c])) for c in CHANNELS]
+        r = [float(sum(total.get(k, 0) for k in RESPONSE_KINDS[c])) for c in CHANNELS]
+        return np.array([t]), np.array([[min(a, b) for a, b in zip(r, t, strict=True)]])  # np.minimum's
     touches = np.zeros((len(profiles), len(CHANNELS)))
     responses = np.zeros_like(touches)
     for i, p in enumerate(profiles):
@@ -109,6 +120,12 @@ class ChannelModel:
 
     def fit(self, touches: np.ndarray, responses: np.ndarray) -> ChannelModel:
         """Set the population's per-channel response rate (smoothed toward the old one)."""
+        one = _clean_one(touches, responses) if len(touches) == 1 else None
+        if one is not None:  # a real-time row: the same float steps on Python floats
+            t, r = one
+            pop = self.population_rate.tolist()
+            self.population_rate = np.array([(b + 10 * p) / (a + 10) for a, b, p in zip(t, r, pop, strict=True)])
+            return self
         touches, responses = _clean(touches, responses)
         t, r = touches.sum(0), responses.sum(0)
         self.population_rate = (r + 10 * self.population_rate) / (t + 10)
@@ -123,11 +140,16 @@ class ChannelModel:
 
     def choose(self, touches: np.ndarray, responses: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """Channel index per row (-1 when none is allowed) and its name ("none")."""
+        one = _clean_one(touches, responses) if len(touches) == 1 else None
+        if one is not None:  # a real-time row: the same floats and comparisons, no (1, 4) array calls
+            t, r = one
+            k, rate = self.prior_responses, self.population_rate.tolist()
+            lift = [(b + k) / (a * min(max(p, 1e-6), 1.0) + k) for a, b, p in zip(t, r, rate, strict=True)]
+            ranked, ok = self._ranked.tolist(), np.asarray(allowed, dtype=bool)[0].tolist()
+            return self._choose_one([lift[j] for j in ranked], [ok[j] for j in ranked])
         lift = self.lift(touches, responses)[:, self._ranked]
         ok = np.asarray(allowed, dtype=bool)[:, self._ranked]
         n = len(lift)
-        if n == 1:  # a real-time row: the same float comparisons, without a dozen (1, 4) array calls
-            return self._choose_one(lift[0].tolist(), ok[0].tolist())
         best = np.argmax(ok, axis=1)  # the first allowed channel of the order
         for j in range(1, lift.shape[1]):  # a later one takes over on switch_ratio x the lift
             beaten = ok[:, j] & (lift[:, j] >= self.switch_ratio * lift[np.arange(n), best])
@@ -145,6 +167,16 @@ class ChannelModel:
                 best = j
         i = int(self._ranked[best])
         return np.array([i]), [CHANNELS[i]]
+
+
+def _clean_one(touches: np.ndarray, responses: np.ndarray) -> tuple[list[float], list[float]] | None:
+    """:func:`_clean` of a single row as Python floats (the same max and min), None when a count
+    is NaN (numpy's rules for it differ from Python's: the caller takes the array path)."""
+    t, r = np.asarray(touches, dtype=float)[0].tolist(), np.asarray(responses, dtype=float)[0].tolist()
+    if any(x != x for x in t + r):
+        return None
+    t = [max(a, 0.0) for a in t]
+    return t, [min(max(b, 0.0), a) for a, b in zip(t, r, strict=True)]
 
 
 def _clean(touches: np.ndarray, responses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

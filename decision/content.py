@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from decision.draws import SCALAR_DRAWS
 from decision.policies import BetaBernoulli
 
 #: slot -> the hub field it is pushed in and the outcome that rewards it
@@ -58,6 +59,9 @@ class ContentSlots:
         out: dict[str, list[str]] = {}
         for slot, bandit in self.bandits.items():
             names = self.variants[slot]
+            if n == 1 and bandit.n_actions <= SCALAR_DRAWS:  # a real-time decision: no arrays
+                out[SLOT_FIELDS[slot]] = [names[bandit.thompson_one()]]
+                continue
             idx = bandit.thompson_draw(n) if n else np.zeros(0, dtype=int)
             out[SLOT_FIELDS[slot]] = [names[i] for i in idx]
         return out

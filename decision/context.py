@@ -32,9 +32,10 @@ def window_counts(view: ContactView, now: datetime, windows: tuple[int, ...] = W
     for a in view.activities:
         at = a.occurred_at
         if at <= now and not is_mirror(a.properties):
+            kind = str(a.type)  # the StrEnum's value, cheaper than .value
             for days, start in since:
                 if start <= at:
-                    out[days][a.type.value] += 1
+                    out[days][kind] += 1
     return out
 
 

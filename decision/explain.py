@@ -7,6 +7,8 @@ phrases a sales rep can read in the CRM's ``reason`` field.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable, Iterable, Sequence
 
 _TYPE_WORDS = {
@@ -38,6 +40,13 @@ def phrase(name: str, value: float) -> str:
     >>> phrase("industry_software", 1.0)
     'Industry is software'
     """
+    # a decision words its top few columns, and the same (column, value) pairs recur across
+    # decisions: kept by value and type, -0.0 apart from 0.0 (it is written "-0")
+    return _phrase(name, value, value == 0 and math.copysign(1.0, value) < 0)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _phrase(name: str, value: float, negative_zero: bool) -> str:
     n, s = _count(value)
     window = name.split("_")[-1]
     for page, words in (("pricing_", "the pricing page"), ("docs_", "the docs")):

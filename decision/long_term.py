@@ -16,6 +16,7 @@ immediate reward by ``decision.arbitration.priority(long_term=..., blend=...)``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,6 +136,12 @@ class LongTermValue:
         a cold lead's points say little about what burning it costs."""
         st = np.asarray(stages)
         base, lift_all = self._lift_tables()
+        if len(st) == 1:  # a real-time row: the same float operations on Python floats
+            p, v, s = float(p_convert[0]), float(deal_value[0]), int(st[0])
+            b = float(base[s])
+            if p == p and b == b:  # (a NaN: np.maximum's rules, below)
+                p = max(p, b)  # as np.maximum: the first unless the second is larger
+                return np.array([[(min(max(p + x, 0.0), 1.0) - p) * v for x in lift_all[:, s].tolist()]])
         p0 = np.maximum(np.asarray(p_convert, dtype=float), base[st])[:, None]
         lift = lift_all[:, st].T
         v = np.asarray(deal_value, dtype=float)[:, None]
@@ -188,6 +195,10 @@ def reranked_draws(short: np.ndarray, long_term: np.ndarray, mask: np.ndarray, w
     ``rerank(np.full(n, a), ...)[0]`` (``weight`` > 0), so a row's own draw reads its rerank
     from here too."""
     n, k = short.shape
+    if n == 1:  # a real-time row: the same floats and comparisons on Python numbers
+        out = _reranked_one(short[0].tolist(), long_term[0].tolist(), mask[0].tolist(), weight)
+        if out is not None:
+            return out
     blended = np.where(mask, (1.0 - weight) * short + weight * long_term, -np.inf)
     best = blended.argmax(axis=1)[:, None]
     top = blended[np.arange(n), best[:, 0]][:, None]
@@ -196,10 +207,27 @@ def reranked_draws(short: np.ndarray, long_term: np.ndarray, mask: np.ndarray, w
     return np.where(over, best, draws)
 
 
+def _reranked_one(short: list[float], long_term: list[float], mask: list[bool], weight: float) -> np.ndarray | None:
+    """:func:`reranked_draws` of one row; None when a blended score is NaN (argmax's rules)."""
+    rows = zip(short, long_term, mask, strict=True)
+    blended = [(1.0 - weight) * s + weight * lt if ok else -math.inf for s, lt, ok in rows]
+    if any(b != b for b in blended):
+        return None
+    top = max(blended)
+    best = blended.index(top)  # argmax: the first largest
+    over = [lt < 0 and a != best and top > b for a, (lt, b) in enumerate(zip(long_term, blended, strict=True))]
+    return np.array([[best if o else a for a, o in enumerate(over)]])
+
+
 def route(probs: np.ndarray, final: np.ndarray) -> np.ndarray:
     """(n, k) each final action's share: the mass of the draws :func:`reranked_draws` maps to it
     (bincount adds in the same order as np.add.at would, at a fraction of its cost)."""
     n, k = probs.shape
+    if n == 1:  # a real-time row: bincount's sums, in its order, on Python floats
+        out = [0.0] * k
+        for p, f in zip(probs[0].tolist(), final[0].tolist(), strict=True):
+            out[f] += p
+        return np.array([out])
     cells = (np.arange(n)[:, None] * k + final).ravel()
     return np.bincount(cells, weights=probs.ravel(), minlength=n * k).reshape(n, k)
 

@@ -364,7 +364,8 @@ class SendTimeModel:
         """(n, 24) posterior probability of each local hour being the contact's centre."""
         day = _daily(local_counts) if daily is None else daily
         log_post = self.prior_sharpen * np.log(self.prior_shares(segments)) + day @ self._log_spread
-        if opens is not None:
+        # no opens and no sends: the term below is zero everywhere (exactly: 0 times finite)
+        if opens is not None and (opens.any() or (sends is not None and sends.any())):
             o = _daily(opens)
             t = o if sends is None else np.maximum(_daily(sends), o)
             _, rel, log_rel = _response(self.response_hours)

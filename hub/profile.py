@@ -51,7 +51,7 @@ def _text(props: dict[str, Any]) -> str:
 
 def tags(activity: Activity) -> list[str]:
     """The profile kinds one activity counts under: its type plus derived tags."""
-    kind = str(activity.type.value if hasattr(activity.type, "value") else activity.type)
+    kind = str(activity.type)  # a StrEnum's value (a plain string: itself), cheaper than .value
     props = activity.properties
     if not props:
         return [kind]

@@ -156,9 +156,9 @@ class Apprentice(Policy):
         policy = self.policy
         with self._one_batch():
             eff, _ = self._effective_mask(X, mask, baseline)
-            actions = np.asarray(policy._choose(X, eff)[0], dtype=np.intp)
+            actions = np.asarray(policy._draw(X, eff), dtype=np.intp)
             if free.any():
-                actions[free] = policy._choose(X[free], mask[free])[0]
+                actions[free] = policy._draw(X[free], mask[free])
             p_app = policy._probabilities(X, eff)
             p_free = policy._probabilities(X, mask) if share > 0 else p_app
         return actions, (1 - share) * p_app + share * p_free

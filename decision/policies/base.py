@@ -260,6 +260,11 @@ class Policy:
         actions = np.argmax(cum > u, axis=1)
         return actions, probs[np.arange(len(X)), actions]
 
+    def _draw(self, X: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The actions :meth:`_choose` takes, for a caller that reads the probabilities whole
+        instead of each choice's propensity; the random stream moves as in :meth:`_choose`."""
+        return self._choose(X, mask)[0]
+
     def _width(self, X: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Posterior standard deviation of the expected reward; zeros when not modelled. A
         policy may leave the pairs outside ``mask`` at 0 rather than compute them."""

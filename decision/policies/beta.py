@@ -78,14 +78,20 @@ class BetaBernoulli(Policy):
     def thompson_draw(self, n: int) -> np.ndarray:
         """(n,) one Thompson choice per row with every action eligible and no propensity: what
         :meth:`choose_many` picks, without the Monte-Carlo estimate of its probability."""
+        if n == 1 and self.n_actions <= SCALAR_DRAWS:  # a real-time decision: one row per slot
+            return np.array([self.thompson_one()])
         if not hasattr(self, "alpha_"):
             self._check_X(np.zeros((n, 0)))
-        if n == 1 and self.n_actions <= SCALAR_DRAWS:  # a real-time decision: one row per slot
-            # the draws one by one (decision/draws.py) and the first largest, as np.argmax takes
-            draw = self._rng.beta
-            v = [draw(a, b) for a, b in zip(self.alpha_.tolist(), self.beta_.tolist(), strict=True)]
-            return np.array([v.index(max(v))])
         return np.argmax(self._rng.beta(self.alpha_, self.beta_, size=(n, self.n_actions)), axis=1)
+
+    def thompson_one(self) -> int:
+        """:meth:`thompson_draw` of one row as a Python int: its draws one by one
+        (decision/draws.py) and the first largest, as np.argmax takes."""
+        if not hasattr(self, "alpha_"):
+            self._check_X(np.zeros((1, 0)))
+        draw = self._rng.beta
+        v = [draw(a, b) for a, b in zip(self.alpha_.tolist(), self.beta_.tolist(), strict=True)]
+        return v.index(max(v))
 
     def _choose(self, X, mask):
         draws = self._rng.beta(self.alpha_, self.beta_, size=mask.shape)

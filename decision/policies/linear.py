@@ -443,6 +443,15 @@ class LinearThompson(_DisjointLinear):
         hits = self._mc(mean, sd, mask)[np.arange(len(X)), actions]
         return actions, (hits + 1.0) / (1 + self.n_draws)
 
+    def _draw(self, X, mask):
+        mean = self._predict(X)
+        sd = self.exploration * self._width(X, mask)
+        actions = np.argmax(masked(mean + sd * self._rng.standard_normal(mean.shape), mask), axis=1)
+        # the block _choose counts its propensities' wins in, drawn and left uncounted: every
+        # later draw is the one _choose leaves
+        self._rng.standard_normal((self.n_draws, 1, self.n_actions), dtype=np.float32)
+        return actions
+
     def _mc(self, mean, sd, mask):
         """(n, k) wins of each action over ``n_draws`` draws."""
         # common random numbers: one (m, k) block of normals shared by the rows of the batch;

@@ -763,3 +763,186 @@ def test_prior_shares_kept_per_prior_equal_fresh_ones_and_follow_new_aggregates(
     model.segment_strength = 5.0  # a prior setting: rows recomputed
     np.testing.assert_array_equal(model.prior_shares(batch_seg), fresh(model, batch_seg))
     assert not np.array_equal(model.prior_shares(np.array([3])), kept)
+
+
+def test_the_draw_alone_takes_the_choices_actions_and_moves_the_stream_alike():
+    """``_draw`` leaves out the Monte-Carlo propensities the mixed choice never reads: the
+    same actions as ``_choose`` and the same random stream after it (every later draw alike)."""
+    p, X, mask = _bench_policy(seed=5, squared_features=[1], learn_noise=True)
+    for n in (1, 3, 200):
+        p._rng = np.random.default_rng(n)
+        actions, _ = p._choose(X[:n], mask[:n])
+        after = p._rng.random()
+        p._rng = np.random.default_rng(n)
+        np.testing.assert_array_equal(p._draw(X[:n], mask[:n]), actions)
+        assert p._rng.random() == after
+
+
+def test_one_row_stages_and_segments_are_their_rows_in_a_batch():
+    from decision.enrich import coarse_stage, segment
+    from decision.features import featurize
+
+    stages = ["lead", "customer", "opportunity", "marketingqualifiedlead", None, "evangelist", "other"]
+    titles = ["VP Marketing", "CTO", None, "Sales manager", "Engineer", "Head of HR", ""]
+    contacts = [Contact(id=i + 1, lifecycle_stage=stages[i % 7], job_title=titles[(i * 3) % 7]) for i in range(21)]
+    F = featurize(contacts, [None] * 21, NOW)
+    batch_stage, batch_segment = coarse_stage(F), segment(F)
+    assert len(set(batch_stage.tolist())) == 4 and len(set(batch_segment.tolist())) >= 4
+    for i in range(21):
+        one = F.subset(np.array([i]))
+        assert coarse_stage(one).tolist() == [batch_stage[i]] and coarse_stage(one).dtype == batch_stage.dtype
+        assert segment(one).tolist() == [batch_segment[i]]
+    both = F.subset(np.array([0, 1]))
+    both.raw[0, [F.position("stage_lead"), F.position("stage_customer")]] = 1.0  # several set: the last wins
+    single = F.subset(np.array([0]))
+    single.raw[0] = both.raw[0]
+    assert coarse_stage(single).tolist() == [coarse_stage(both)[0]] == [3]
+
+
+def test_one_row_long_term_value_and_routing_are_their_rows_in_a_batch():
+    """value, reranked_draws and route compute a lone row on Python floats: bit for bit its row
+    in a batch, NaN rows included (they take numpy's path)."""
+    from decision.long_term import LongTermValue, reranked_draws, route
+
+    rng = np.random.default_rng(14)
+    n, k = 300, 6
+    lt = LongTermValue(k, 4, prior_lift=rng.normal(0.0, 0.02, (k, 4)), wait_action=0)
+    lt.learn(rng.integers(0, k, 500), rng.integers(0, 4, 500), (rng.random(500) < 0.1).astype(float), 0)
+    p0, stages, deal = rng.random(n) * 0.2, rng.integers(0, 4, n), rng.gamma(2.0, 1.0, n)
+    p0[:3], deal[3] = [0.0, 1.0, np.nan], np.nan
+    value = lt.value(p0, stages, deal)
+    short = rng.normal(size=(n, k))
+    long_term = value * 40.0
+    mask = rng.random((n, k)) < 0.7
+    mask[:, 0] = True
+    short[5, 2], short[6, :] = np.nan, short[6, 0]  # a NaN score; a row of ties
+    final = reranked_draws(short, long_term, mask, 0.3)
+    probs = rng.dirichlet(np.ones(k), n) * mask
+    probs /= probs.sum(axis=1, keepdims=True)
+    routed = route(probs, final)
+    assert (final != np.arange(k)).any()
+    for i in range(n):
+        r = slice(i, i + 1)
+        np.testing.assert_array_equal(lt.value(p0[r], stages[r], deal[r]), value[r])
+        np.testing.assert_array_equal(reranked_draws(short[r], long_term[r], mask[r], 0.3), final[r])
+        np.testing.assert_array_equal(route(probs[r], final[r]), routed[r])
+
+
+def test_phrases_kept_by_value_are_the_phrases_worked_out_afresh():
+    from decision.explain import _phrase, phrase
+
+    cases = [("pricing_7d", 3.0), ("log_employees", 0.0), ("pricing_7d", -0.0), ("pricing_7d", 0.0)]
+    cases += [("topic_ai", 0.25), ("days_since_page_view", 400.0), ("x", float("nan")), ("pricing_7d", 3)]
+    fresh = [_phrase.__wrapped__(name, v, False) for name, v in cases]
+    for _ in range(2):  # the second round reads the kept words
+        assert [phrase(name, v) for name, v in cases] == fresh
+    assert phrase("pricing_7d", -0.0) != phrase("pricing_7d", 0.0)  # "-0 times" is kept apart
+
+
+def test_a_send_time_posterior_without_opens_skips_a_term_that_is_exactly_zero():
+    """Rows with no opens and no sends add nothing through the open-rate term: a batch of such
+    rows (which skips it) gets bit for bit what they get beside a row with opens (which
+    computes it for every row)."""
+    from decision.send_time import SendTimeModel
+
+    rng = np.random.default_rng(6)
+    n = 40
+    local = rng.poisson(0.2, (n, 168)).astype(float)
+    opens, sends = rng.poisson(0.05, (n, 168)).astype(float), rng.poisson(0.1, (n, 168)).astype(float)
+    opens[1:], sends[1:] = 0.0, 0.0
+    seg = rng.integers(0, 3, n)
+    model = SendTimeModel(seed=2).fit(local, seg)
+    with_term = model.posterior(local, seg, opens, sends)
+    skipped = model.posterior(local[1:], seg[1:], opens[1:], sends[1:])
+    np.testing.assert_array_equal(skipped, with_term[1:])
+    assert not np.array_equal(with_term[0], model.posterior(local[:1], seg[:1]))  # the term moves a row with opens
+
+
+def test_one_row_content_draws_are_the_bandits_one_row_draws():
+    slots = ContentSlots({"subject": ["a", "b", "c"], "cta": ["x", "y"]}, seed=3)
+    twin = ContentSlots({"subject": ["a", "b", "c"], "cta": ["x", "y"]}, seed=3)
+    for s in (slots, twin):
+        s.learn("subject", ["a", "b", "c"] * 20, [1.0, 0.0, 0.0] * 20)
+    for _ in range(30):
+        got = slots.choose(1)
+        expected = {
+            "content_subject": [["a", "b", "c"][int(twin.bandits["subject"].thompson_draw(1)[0])]],
+            "content_cta": [["x", "y"][int(twin.bandits["cta"].thompson_draw(1)[0])]],
+        }
+        assert got == expected
+
+
+def test_one_row_eligibility_is_its_row_in_a_batch():
+    """Opt-outs, do-not-contact, touch caps, quiet periods (NaN: never touched) and the rules'
+    mask: each row alone gets the mask it gets inside the batch, wait always allowed."""
+    from decision.arbitration import ActionSpec, Catalog, ContactPolicy, eligibility
+
+    catalog = Catalog(
+        (
+            ActionSpec("nurture", "email", True),
+            ActionSpec("wait", value=0.0),
+            ActionSpec("call", "sales_call", False),
+            ActionSpec("ad", "ad_audience", True),
+            ActionSpec("note", "email", False),
+        )
+    )
+    rng = np.random.default_rng(15)
+    n = 300
+    base = rng.random((n, 5)) < 0.8
+    opt_out, dnc = rng.random(n) < 0.3, rng.random(n) < 0.1
+    touches = rng.integers(0, 5, n).astype(float)
+    since = np.where(rng.random(n) < 0.4, np.nan, rng.random(n) * 6)
+    policy = ContactPolicy(max_marketing_touches_7d=3, sales_quiet_days=3.0)
+
+    def allowed(rows: slice) -> np.ndarray:
+        return eligibility(
+            catalog,
+            len(base[rows]),
+            base_mask=base[rows],
+            email_opt_out=opt_out[rows],
+            do_not_contact=dnc[rows],
+            marketing_touches_7d=touches[rows],
+            days_since_sales_touch=since[rows],
+            contact_policy=policy,
+        )
+
+    batch = allowed(slice(None))
+    assert 0.2 < batch.mean() < 0.8 and batch[:, 1].all()
+    for i in range(n):
+        one = allowed(slice(i, i + 1))
+        np.testing.assert_array_equal(one, batch[i : i + 1])
+        assert one.dtype == batch.dtype
+
+
+def test_one_row_channel_counts_allowed_channels_and_fit_are_their_batch_forms():
+    """A lone row's counts, allowed channels and population-rate update on Python floats equal
+    the batch forms: its row in a batch, and the batch fit of that one row (NaN: numpy's path)."""
+    from decision.channel import ACTION_CHANNELS, ChannelModel, _clean, allowed_channels, channel_counts
+
+    rng = np.random.default_rng(17)
+    kinds = ["email_sent", "email_open", "email_click", "call", "meeting", "ad_impression", "ad_click", "direct_mail"]
+    profiles = [{"total": {k: int(rng.integers(0, 4)) for k in kinds if rng.random() < 0.6}} for _ in range(60)]
+    profiles[:2] = [None, {}]
+    channels = [list(ACTION_CHANNELS)[i % len(ACTION_CHANNELS)] for i in range(60)] + ["none"]
+    opt_out, dnc = rng.random(61) < 0.3, rng.random(61) < 0.1
+    touches, responses = channel_counts(profiles)
+    allowed = allowed_channels(channels, opt_out, dnc)
+    assert touches.any() and allowed.any() and not allowed.all()
+    for i in range(60):
+        one_t, one_r = channel_counts(profiles[i : i + 1])
+        np.testing.assert_array_equal(one_t, touches[i : i + 1])
+        np.testing.assert_array_equal(one_r, responses[i : i + 1])
+    for i in range(61):
+        np.testing.assert_array_equal(
+            allowed_channels(channels[i : i + 1], opt_out[i : i + 1], dnc[i : i + 1]), allowed[i : i + 1]
+        )
+    model = ChannelModel(population_rate=np.array([0.2, 0.5, 0.25, 0.2]))
+    rate = model.population_rate.copy()
+    for i in range(60):
+        t, r = touches[i : i + 1] - (i % 5 == 0), responses[i : i + 1] * 1.5  # some negative, some above the touches
+        if i == 7:
+            t[0, 1] = np.nan
+        model.fit(t, r)
+        ct, cr = _clean(t, r)  # the batch formula on this one row
+        rate = (cr.sum(0) + 10 * rate) / (ct.sum(0) + 10)
+        np.testing.assert_array_equal(model.population_rate, rate)
