@@ -101,7 +101,8 @@ def seed(store_url: str, n: int, seed_: int = 7) -> None:
 def train(config: Path, rows: int = 5_000, seed_: int = 7) -> str:
     """Teach the engine from ``rows`` synthetic outcomes on the seeded contacts' own features
     and save the snapshot, as the learn step does: the server then decides with a current
-    model in which every action has matured (not the cold v0 that only follows the rules).
+    model in which every action has matured (not the cold v0 that only follows the rules), and
+    with the send-time prior the learn step keeps beside it (fitted here on those contacts).
     Returns the model's version name."""
     import numpy as np
 
@@ -109,8 +110,10 @@ def train(config: Path, rows: int = 5_000, seed_: int = 7) -> str:
     from hub.config import load_settings
     from hub.models import utcnow
     from hub.pipeline.context import HubContext
+    from hub.pipeline.learn import learned_state
     from hub.store import contacts as contact_store
     from hub.store import learning as learning_store
+    from hub.store import profiles as profile_store
 
     ctx = HubContext.build(load_settings(config), embedded=True)
     engine = ctx.policy
@@ -120,8 +123,13 @@ def train(config: Path, rows: int = 5_000, seed_: int = 7) -> str:
     rng = np.random.default_rng(seed_)
     actions = [engine.ids[i] for i in rng.integers(0, len(engine.ids), rows)]
     engine.learn(X[rng.integers(0, len(X), rows)], actions, rng.normal(1.0, 1.0, rows), np.full(rows, 0.2))
+    with ctx.store.connect() as conn:  # the send-time prior, as the learn step fits it on decided contacts
+        profiles = profile_store.load_profiles(conn, [c.id for c in people])
+    engine.learn_send_time(
+        [ContactView(contact=c, profile=profiles[c.id]) for c in people if c.id in profiles], utcnow()
+    )
     with ctx.store.begin() as conn:
-        meta = {"learned": rows, "feature_version": engine.feature_version}
+        meta = {"learned": rows, "feature_version": engine.feature_version, **learned_state(engine)}
         engine.model_version = learning_store.save_snapshot(conn, engine.model_name, engine.snapshot(), meta, utcnow())
     version = engine.version
     ctx.close()
