@@ -101,6 +101,7 @@ from decision.channel import CHANNELS as HUB_CHANNELS
 from decision.channel import ChannelModel
 from decision.deal_value import DealValues, size_band
 from decision.engine import build_bandit, build_opt_out
+from decision.enrich import STAGE_MAP
 from decision.long_term import KIND_PRIOR_LIFT, LongTermValue, rerank
 from decision.segment_step import FELT_ACTION_KINDS, MAIL_ACTION_KINDS, felt_touches
 from decision.segment_value import OutcomeValues, SegmentChooser, learning_target, progress_credit
@@ -108,6 +109,7 @@ from decision.send_time import SendTimeModel
 from hub.config import DecisionSettings, EngineSettings
 from hub.sandbox import ground_truth as gt
 from hub.sandbox.catalog import ACTION_INDEX, CATALOG, CHANNELS
+from hub.sandbox.hubspot_state import LIFECYCLE
 from hub.sandbox.lookahead import GRID, LookaheadOracle, LookaheadParams, sales_channel
 from hub.sandbox.lookahead import search as lookahead_search
 from hub.sandbox.market import EV, ActionBatch, Market, MarketConfig
@@ -138,7 +140,9 @@ CATALOG_SPEC = Catalog(
 )
 MAIL = np.array([a.kind in MAIL_ACTION_KINDS for a in CATALOG])  # decision/segment_step.py's
 FELT = np.array([a.kind in FELT_ACTION_KINDS for a in CATALOG])  # decision/segment_step.py's
-COARSE = np.array([0, 1, 2, 2, 3])  # market stage (unaware..customer) -> long-term coarse stage
+#: market stage (unaware..customer) -> long-term coarse stage, read as the hub reads it: through the
+#: lifecycle stage the sandbox CRM shows (hub/sandbox/world.py) and the engine's STAGE_MAP
+COARSE = np.array([STAGE_MAP[s] for s in LIFECYCLE])
 
 
 # ---- what a CRM shows ------------------------------------------------------------------------
