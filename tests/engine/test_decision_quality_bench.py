@@ -71,3 +71,20 @@ def test_oracle_ablations_lose_what_the_hidden_state_was_worth():
     assert crm.reward_by_day.sum() < 0.6 * full.reward_by_day.sum()
     assert full.extra["timing"] == 1.0 and hour.extra["timing"] < 0.8
     assert AblatedOracle(days, LookaheadParams(), tuple(ORACLE_PIECES)).name == "oracle-crm"
+
+
+def test_the_bench_reads_a_lead_s_coarse_stage_as_the_hub_does():
+    """The bench's long-term model sees the stage the hub would: the lifecycle stage the sandbox
+    CRM shows for each market stage (hub/sandbox/world.py writes ``LIFECYCLE[stage]``), through
+    the product's featurize and coarse_stage, not a mapping of the bench's own."""
+    from datetime import UTC, datetime
+
+    from bench.decision_quality import COARSE
+    from decision.enrich import coarse_stage
+    from decision.features import featurize
+    from hub.models import Contact
+    from hub.sandbox.hubspot_state import LIFECYCLE
+
+    contacts = [Contact(id=i + 1, emails=[f"p{i}@x.example"], lifecycle_stage=s) for i, s in enumerate(LIFECYCLE)]
+    F = featurize(contacts, [None] * len(contacts), datetime(2026, 1, 5, tzinfo=UTC))
+    assert coarse_stage(F).tolist() == COARSE.tolist()
