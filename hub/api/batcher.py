@@ -2,10 +2,10 @@
 
 A real-time decision's CPU is mostly fixed cost per engine call, and most of that is a cold
 cache: at 200 requests a second the process sleeps between requests, other processes evict its
-caches, and the same decision costs about 1.6 times what it costs back to back (2026-12-04,
-/tmp measurements in hub/api/README.md "Dynamic batching"). The engine's cost per row falls
-steeply with rows (one row 0.88 ms, three 0.55 ms each, eight 0.37 ms each), and one batch pays
-one cold start, one transaction and one commit.
+caches, and the same decision costs about 1.2-1.6 times what it costs back to back
+(bench/realtime_engine.py's ``api_spaced`` against ``api_decision``). The engine's cost per row
+falls steeply with rows (one row 0.73 ms, four 0.36 ms each, on 4 December), and one batch pays
+one cold start, one transaction and one commit. Figures: hub/api/README.md, "Dynamic batching".
 
 So, as serving systems do (NVIDIA Triton's dynamic batcher, Clipper's adaptive batching), the
 first request of a batch waits up to ``window`` for companions, or until ``max_batch`` have
