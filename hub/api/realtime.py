@@ -144,8 +144,8 @@ class RealtimeDecider:
                 if free is None:
                     rounds.append(free := [])
                 free.append((i, view))
+            policy = self.policy(conn) if rounds else None
             for batch in rounds:
-                policy = self.policy(conn)
                 decisions = policy.decide([v for _, v in batch], now)
                 for (i, _), d in zip(batch, decisions, strict=True):
                     d.id = rt_store.insert_decision(conn, d, f"rt-{uuid.uuid4().hex}")
