@@ -40,9 +40,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("reports/console"))
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     args = ap.parse_args()
+    from hub.config import sqlite_beside
     from hub.console.passwords import hash_password
 
     cfg = yaml.safe_load(args.config.read_text())
+    if "store_url" in cfg:  # the copy lives elsewhere: a relative SQLite path still means beside the original
+        cfg["store_url"] = sqlite_beside(cfg["store_url"], args.config.resolve().parent)
     api = cfg.setdefault("api", {})
     api["users"] = [{"username": "bench", "password_hash": hash_password(PASSWORD, iterations=1000)}]
     api["session_secret"] = "b" * 40
