@@ -143,13 +143,14 @@ def engine_cpu_ms(config: Path, contacts: int, rows: int = 300) -> float:
     from datetime import timedelta
 
     from decision.interface import ContactView
-    from hub.api.realtime import load_profile, session_activity
-    from hub.api.schemas import ContactRef, SessionContext
+    from hub.api.realtime import session_activity
+    from hub.api.schemas import SessionContext
     from hub.config import load_settings
     from hub.models import utcnow
     from hub.pipeline.context import HubContext
     from hub.pipeline.decide import LOOKBACK_DAYS
     from hub.pipeline.learn import ensure_current
+    from hub.store.realtime import profiles
 
     ctx = HubContext.build(load_settings(config), embedded=True)
     now = utcnow()
@@ -158,8 +159,7 @@ def engine_cpu_ms(config: Path, contacts: int, rows: int = 300) -> float:
     with ctx.store.begin() as conn:
         ensure_current(ctx, conn)
         for i in range(min(rows, contacts)):
-            ref = ContactRef(email=f"person{i}@bench.example")
-            contact, acts = load_profile(conn, ref, now - timedelta(days=LOOKBACK_DAYS))
+            contact, acts = profiles(conn, [f"person{i}@bench.example"], now - timedelta(days=LOOKBACK_DAYS))[0]
             views.append(ContactView(contact=contact, activities=[*acts, session_activity(contact.id, page, now)]))
     best = float("inf")
     for _ in range(3):

@@ -61,12 +61,13 @@ def main() -> None:
 
     os.environ["HUB_BENCH_TOKEN"] = TOKEN
     from decision.interface import ContactView
-    from hub.api.realtime import RealtimeDecider, load_profile, session_activity
+    from hub.api.realtime import RealtimeDecider, session_activity
     from hub.api.schemas import ContactRef, SessionContext
     from hub.config import load_settings
     from hub.models import utcnow
     from hub.pipeline.context import HubContext
     from hub.pipeline.decide import LOOKBACK_DAYS
+    from hub.store.realtime import profiles
 
     tmp = Path(tempfile.mkdtemp())
     url = f"sqlite:///{tmp / 'realtime.db'}"
@@ -82,7 +83,7 @@ def main() -> None:
     views = []
     with ctx.store.begin() as conn:  # what the decider hands the engine: stored activities + the visit
         for ref in refs:
-            contact, acts = load_profile(conn, ref, now - timedelta(days=LOOKBACK_DAYS))
+            contact, acts = profiles(conn, [ref.email], now - timedelta(days=LOOKBACK_DAYS))[0]
             acts.append(session_activity(contact.id, page, now))
             views.append(ContactView(contact=contact, activities=acts))
     engine = ctx.policy

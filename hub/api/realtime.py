@@ -10,9 +10,9 @@ that made it, as the decide workers' decisions do.
 Which snapshot is newest and which kill switches are on change a few times a day, yet reading
 them took two of a decision's six statements. :class:`RealtimeDecider` re-reads them at most
 every ``api.policy_refresh_seconds`` (1 s by default) per API process: a new model or a flipped
-switch decides every real-time request within that time of being stored. The rest is two
-statements on a connection the decider keeps (hub/store/realtime.py): the profile, and the
-decision's insert.
+switch decides every real-time request within that time of being stored. The rest runs on a
+connection the decider keeps (hub/store/realtime.py): one statement reads the profiles of a
+whole batch (hub/api/batcher.py), one insert records each decision.
 """
 
 from __future__ import annotations
@@ -38,29 +38,25 @@ from hub.store import realtime as rt_store
 RealtimeRequest = tuple[ContactRef, SessionContext | None]
 
 
-def load_profile(conn: Connection, ref: ContactRef, since: datetime) -> rt_store.Profile:
-    """The contact ``ref`` names with its activities since ``since``, in one statement, or a 404
-    problem saying what was not found."""
+def lookup(ref: ContactRef) -> rt_store.Lookup:
+    """What the store finds ``ref``'s contact by."""
     if ref.contact_id is not None:
-        found = rt_store.profile_by_id(conn, ref.contact_id, since)
-        if found is None:
-            raise Problem(404, "Contact not found", f"no contact with id {ref.contact_id}")
-        return found
+        return ref.contact_id
     if ref.email is not None:
-        found = rt_store.profile_by_email(conn, ref.email, since)
-        if found is None:
-            raise Problem(404, "Contact not found", "no contact with that email; it appears after its CRM syncs")
-        return found
+        return ref.email
     assert ref.external is not None
-    ident = Identity(
-        connector=ref.external.connector, object_type=ref.external.object_type, external_id=ref.external.id
-    )
-    found = rt_store.profile_by_identity(conn, ident, since)
-    if found is None:
-        raise Problem(
-            404, "Contact not found", f"no {ident.object_type} {ident.external_id!r} from {ident.connector!r}"
-        )
-    return found
+    return Identity(connector=ref.external.connector, object_type=ref.external.object_type, external_id=ref.external.id)
+
+
+def not_found(ref: ContactRef) -> Problem:
+    """The 404 problem for a contact ``ref`` names and the store does not hold, saying what was not found."""
+    if ref.contact_id is not None:
+        return Problem(404, "Contact not found", f"no contact with id {ref.contact_id}")
+    if ref.email is not None:
+        return Problem(404, "Contact not found", "no contact with that email; it appears after its CRM syncs")
+    assert ref.external is not None
+    ext = ref.external
+    return Problem(404, "Contact not found", f"no {ext.object_type} {ext.id!r} from {ext.connector!r}")
 
 
 def session_activity(contact_id: int, context: SessionContext, now: datetime) -> Activity:
@@ -131,12 +127,12 @@ class RealtimeDecider:
         out: list[Decision | Problem | None] = [None] * len(requests)
         with self.connection.begin() as conn:  # one transaction: read the profiles, record the decisions
             rounds: list[list[tuple[int, ContactView]]] = []
-            for i, (ref, context) in enumerate(requests):
-                try:
-                    contact, acts = load_profile(conn, ref, since)
-                except Problem as p:
-                    out[i] = p
+            found = rt_store.profiles(conn, [lookup(ref) for ref, _ in requests], since)
+            for i, ((ref, context), profile) in enumerate(zip(requests, found, strict=True)):
+                if profile is None:
+                    out[i] = not_found(ref)
                     continue
+                contact, acts = profile
                 if context is not None:
                     acts.append(session_activity(contact.id, context, now))
                 view = ContactView(contact=contact, activities=acts)

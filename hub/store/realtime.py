@@ -1,12 +1,13 @@
-"""The real-time path's store calls: one contact's profile in one statement, one decision insert.
+"""The real-time path's store calls: a batch's profiles in one statement, one decision insert.
 
 The batch functions (``load_contacts``, ``recent_activities``, ``insert_decisions``) build
-their statements per call for lists of ids; at hundreds of requests a second for one contact
-each, building them costs more than running them, and on PostgreSQL every statement is a
-round trip (~0.15 ms of client CPU). So the contact row, its identities, its emails and its
-activities since a time come back from one prebuilt statement: a CTE finds the contact (by id,
-email or identity) and four ``UNION ALL`` branches return its rows, each tagged with its kind.
-They make the same models, so the policy cannot tell the paths apart.
+their statements per call for lists of ids; at hundreds of requests a second for a few
+contacts each, building them costs more than running them, and on PostgreSQL every statement
+is a round trip (~0.15 ms of client CPU). So the contacts of a real-time batch (hub/api/batcher.py),
+their identities, emails and activities since a time come back from one statement, prebuilt
+per number of lookups: a CTE finds the contacts (by id, email or identity) and four ``UNION
+ALL`` branches return their rows, each tagged with its kind and contact. They make the same
+models, so the policy cannot tell the paths apart.
 
 Both statements run on the DBAPI cursor (:class:`DriverStatement`): SQLAlchemy's execution
 machinery (the compiled-cache lookup, parameter and result processing set up per call, Row
@@ -38,11 +39,13 @@ from sqlalchemy import (
     Engine,
     Executable,
     String,
+    and_,
     bindparam,
     cast,
     insert,
     literal_column,
     null,
+    or_,
     select,
     union_all,
 )
@@ -69,35 +72,94 @@ _TAIL = {
 }
 
 
-def _profile(who: Any) -> CompoundSelect:
-    """The statement for the contact ``who`` (a one-row CTE of ``contacts``) and its rows."""
+#: what a real-time request names its contact by: its id, an email, or a connector identity
+Lookup = int | str | Identity
 
-    def branch(kind: int, head: list[Any], **tail: Any) -> Any:
+
+def _slots(n: int) -> int:
+    """Lookups of one kind a statement holds: the next power of two (1, 2, 4, ..., 32), so a
+    handful of statements serve every batch, each compiled once per dialect."""
+    return 1 << max(n - 1, 0).bit_length()
+
+
+@lru_cache(maxsize=256)
+def _profiles_statement(n_ids: int, n_emails: int, n_idents: int) -> CompoundSelect:
+    """The statement for a batch of lookups: ``who`` (a CTE) holds each contact a lookup finds,
+    with what it was found by; four ``UNION ALL`` branches return those contacts' rows, each
+    tagged with its kind and its contact (``of``)."""
+    c = contacts.c
+    key = {k: cast(null(), String).label(k) for k in ("m_email", "m_connector", "m_object_type", "m_external_id")}
+    finds = []
+    if n_ids:
+        finds.append(select(contacts, *key.values()).where(c.id.in_([bindparam(f"id{i}") for i in range(n_ids)])))
+    if n_emails:
+        e = contact_emails.c
+        found = {**key, "m_email": e.email.label("m_email")}
+        emails = [bindparam(f"email{i}") for i in range(n_emails)]
+        finds.append(
+            select(contacts, *found.values()).join(contact_emails, e.contact_id == c.id).where(e.email.in_(emails))
+        )
+    if n_idents:
+        i_ = identities.c
+        found = {
+            **key,
+            "m_connector": i_.connector.label("m_connector"),
+            "m_object_type": i_.object_type.label("m_object_type"),
+            "m_external_id": i_.external_id.label("m_external_id"),
+        }
+        match = or_(
+            *(
+                and_(
+                    i_.connector == bindparam(f"connector{j}"),
+                    i_.object_type == bindparam(f"object_type{j}"),
+                    i_.external_id == bindparam(f"external_id{j}"),
+                )
+                for j in range(n_idents)
+            )
+        )
+        finds.append(select(contacts, *found.values()).join(identities, i_.contact_id == c.id).where(match))
+    who = (finds[0] if len(finds) == 1 else union_all(*finds)).cte("who")
+    ids = select(who.c.id).scalar_subquery()
+
+    def of_who(col: Any) -> Any:  # one lookup finds one contact at most: planners like = better than IN
+        return col == ids if n_ids + n_emails + n_idents == 1 else col.in_(ids)
+
+    def branch(kind: int, owner: Any, head: list[Any], **tail: Any) -> Any:
         # the first branch types the columns: PostgreSQL resolves a UNION's types pair by pair
         # from the left, and SQLAlchemy decodes timestamps and JSON by the first branch's types
         typed = [
             (tail[k] if k in tail else cast(null(), t) if kind == CONTACT else null()).label(k)
             for k, t in _TAIL.items()
         ]
-        return select(literal_column(str(kind)).label("kind"), *head, *typed)
+        return select(literal_column(str(kind)).label("kind"), owner.label("of"), *head, *typed)
 
-    nulls = [null().label(c.name) for c in contacts.c]
+    nulls = [null().label(col.name) for col in contacts.c]
     a = activities.c
     return union_all(
-        branch(CONTACT, list(who.c)),
+        branch(
+            CONTACT,
+            who.c.id,
+            [who.c[col.name] for col in contacts.c],
+            email=who.c.m_email,
+            connector=who.c.m_connector,
+            object_type=who.c.m_object_type,
+            external_id=who.c.m_external_id,
+        ),
         branch(
             IDENTITY,
+            identities.c.contact_id,
             nulls,
             ord=identities.c.id,
             connector=identities.c.connector,
             object_type=identities.c.object_type,
             external_id=identities.c.external_id,
-        ).where(identities.c.contact_id == select(who.c.id).scalar_subquery()),
-        branch(EMAIL, nulls, email=contact_emails.c.email).where(
-            contact_emails.c.contact_id == select(who.c.id).scalar_subquery()
+        ).where(of_who(identities.c.contact_id)),
+        branch(EMAIL, contact_emails.c.contact_id, nulls, email=contact_emails.c.email).where(
+            of_who(contact_emails.c.contact_id)
         ),
         branch(
             ACTIVITY,
+            a.contact_id,
             nulls,
             ord=a.id,
             at=a.occurred_at,
@@ -106,47 +168,55 @@ def _profile(who: Any) -> CompoundSelect:
             channel=a.channel,
             source=a.source,
             props=a.properties,
-        ).where(a.contact_id == select(who.c.id).scalar_subquery(), a.occurred_at >= bindparam("since")),
-    ).order_by("kind", "at", "ord")
+        ).where(of_who(a.contact_id), a.occurred_at >= bindparam("since")),
+    ).order_by("of", "kind", "at", "ord")
 
 
-_BY_ID = _profile(select(contacts).where(contacts.c.id == bindparam("cid")).cte("who"))
-_BY_EMAIL = _profile(
-    select(contacts)
-    .join(contact_emails, contact_emails.c.contact_id == contacts.c.id)
-    .where(contact_emails.c.email == bindparam("email"))
-    .cte("who")
-)
-_BY_IDENTITY = _profile(
-    select(contacts)
-    .join(identities, identities.c.contact_id == contacts.c.id)
-    .where(
-        identities.c.connector == bindparam("connector"),
-        identities.c.object_type == bindparam("object_type"),
-        identities.c.external_id == bindparam("external_id"),
-    )
-    .cte("who")
-)
 _INSERT_DECISION = insert(decisions)
 
 Profile = tuple[Contact, list[Activity]]
 
 
-def profile_by_id(conn: Connection, contact_id: int, since: datetime) -> Profile | None:
-    """The contact ``load_contacts`` gives for one id and its activities from ``since`` on (as
-    ``recent_activities`` gives them, ties in time in stored order), or None."""
-    return _read(conn, _BY_ID, {"cid": contact_id, "since": since})
+def profiles(conn: Connection, lookups: Sequence[Lookup], since: datetime) -> list[Profile | None]:
+    """Each lookup's contact (as ``load_contacts`` gives it) with its activities from ``since``
+    on (as ``recent_activities`` gives them, ties in time in stored order), or None where none
+    is found; one statement for the whole batch. An email is normalized as stored; two lookups
+    of one contact get a profile each (the caller may add to one)."""
+    ids = [k for k in lookups if isinstance(k, int)]
+    emails = [normalize_email(k) for k in lookups if isinstance(k, str)]
+    idents = [k for k in lookups if isinstance(k, Identity)]
+    stmt = _profiles_statement(*(_slots(len(x)) if x else 0 for x in (ids, emails, idents)))
+    params: dict[str, Any] = {"since": since}
+    for i in range(_slots(len(ids)) if ids else 0):
+        params[f"id{i}"] = ids[i] if i < len(ids) else None
+    for i in range(_slots(len(emails)) if emails else 0):
+        params[f"email{i}"] = emails[i] if i < len(emails) else None
+    for j in range(_slots(len(idents)) if idents else 0):
+        k = idents[j].key() if j < len(idents) else (None, None, None)
+        params[f"connector{j}"], params[f"object_type{j}"], params[f"external_id{j}"] = k
+    rows = _prepared(stmt, conn.dialect).all(conn, params)
+    by_owner: dict[int, list[Any]] = {}
+    found: dict[tuple[Any, ...], int] = {}  # _key(lookup) -> contact id
+    for r in rows:
+        if r.kind == CONTACT:
+            if r.email is not None:
+                found["email", r.email] = r.of
+            elif r.connector is not None:
+                found["identity", r.connector, r.object_type, r.external_id] = r.of
+            else:
+                found["id", r.of] = r.of
+        by_owner.setdefault(r.of, []).append(r)  # its contact rows first (ordered by kind)
+    out: list[Profile | None] = []
+    for k in lookups:
+        owner = found.get(_key(k))
+        out.append(None if owner is None else _build(by_owner[owner]))
+    return out
 
 
-def profile_by_email(conn: Connection, email: str, since: datetime) -> Profile | None:
-    """The same for the contact holding ``email`` (normalized as stored)."""
-    norm = normalize_email(email)
-    return None if norm is None else _read(conn, _BY_EMAIL, {"email": norm, "since": since})
-
-
-def profile_by_identity(conn: Connection, ident: Identity, since: datetime) -> Profile | None:
-    params = {"connector": ident.connector, "object_type": ident.object_type, "external_id": ident.external_id}
-    return _read(conn, _BY_IDENTITY, {**params, "since": since})
+def _key(lookup: Lookup) -> tuple[Any, ...]:
+    if isinstance(lookup, Identity):
+        return ("identity", *lookup.key())
+    return ("email", normalize_email(lookup)) if isinstance(lookup, str) else ("id", lookup)
 
 
 class DriverStatement:
@@ -222,12 +292,12 @@ class DriverStatement:
 _prepared = lru_cache(maxsize=64)(DriverStatement)
 
 
-def _read(conn: Connection, stmt: CompoundSelect, params: dict[str, Any]) -> Profile | None:
-    rows = _prepared(stmt, conn.dialect).all(conn, params)
-    if not rows or rows[0].kind != CONTACT:
-        return None
+def _build(rows: list[Any]) -> Profile:
+    """One contact's profile from its rows: the contact row first, then its own rows in order."""
     row, idents, emails, acts = rows[0], [], [], []
     for r in rows[1:]:
+        if r.kind == CONTACT:  # found by a second lookup: the same contact again
+            continue
         if r.kind == IDENTITY:
             idents.append(Identity(connector=r.connector, object_type=r.object_type, external_id=r.external_id))
         elif r.kind == EMAIL:

@@ -25,21 +25,33 @@ def test_the_one_statement_profile_matches_the_batch_reads(settings, crm):
     since = utcnow() - timedelta(days=90)
     with ctx.store.connect() as conn:
         for cid in (1, 2, 3):
-            assert rt_store.profile_by_id(conn, cid, since) == _batch(conn, cid, since)
-        assert rt_store.profile_by_id(conn, 1, since)[1], "c0's synced page view is in its profile"
-        assert rt_store.profile_by_id(conn, 1, utcnow())[1] == [], "activities before `since` are not"
-        assert rt_store.profile_by_id(conn, 999, since) is None
+            assert rt_store.profiles(conn, [cid], since) == [_batch(conn, cid, since)]
+        assert rt_store.profiles(conn, [1], since)[0][1], "c0's synced page view is in its profile"
+        assert rt_store.profiles(conn, [1], utcnow())[0][1] == [], "activities before `since` are not"
+        assert rt_store.profiles(conn, [999], since) == [None]
         # the rows off the DBAPI cursor, decoded by the column types, are SQLAlchemy's rows
-        for stmt, params in ((rt_store._BY_ID, {"cid": 1}), (rt_store._BY_EMAIL, {"email": "person1@example.com"})):
-            driver = rt_store.DriverStatement(stmt, conn.dialect).all(conn, {**params, "since": since})
-            assert driver == [tuple(r) for r in conn.execute(stmt, {**params, "since": since})] and len(driver) > 1
+        stmt = rt_store._profiles_statement(2, 1, 0)
+        params = {"id0": 1, "id1": 3, "email0": "person1@example.com", "since": since}
+        driver = rt_store.DriverStatement(stmt, conn.dialect).all(conn, params)
+        assert driver == [tuple(r) for r in conn.execute(stmt, params)] and len(driver) > 3
         # by email and by identity: the lookup is the statement's CTE
-        assert rt_store.profile_by_email(conn, " PERSON1@example.com ", since) == _batch(conn, 2, since)
-        assert rt_store.profile_by_identity(conn, Identity(connector="crm", external_id="c2"), since) == (
-            _batch(conn, 3, since)
-        )
-        assert rt_store.profile_by_email(conn, "nobody@example.com", since) is None
-        assert rt_store.profile_by_identity(conn, Identity(connector="other", external_id="c2"), since) is None
+        assert rt_store.profiles(conn, [" PERSON1@example.com "], since) == [_batch(conn, 2, since)]
+        assert rt_store.profiles(conn, [Identity(connector="crm", external_id="c2")], since) == [_batch(conn, 3, since)]
+        assert rt_store.profiles(conn, ["nobody@example.com", "not an email"], since) == [None, None]
+        assert rt_store.profiles(conn, [Identity(connector="other", external_id="c2")], since) == [None]
+        # a batch of every kind at once, in the lookups' order, the same contact twice, misses kept in place
+        mixed = [3, "person1@example.com", 999, Identity(connector="crm", external_id="c2"), 1, 2, "nobody@x.io"]
+        got = rt_store.profiles(conn, mixed, since)
+        assert got == [
+            _batch(conn, 3, since),
+            _batch(conn, 2, since),
+            None,
+            _batch(conn, 3, since),
+            _batch(conn, 1, since),
+            _batch(conn, 2, since),
+            None,
+        ]
+        assert got[0][1] is not got[3][1], "two lookups of one contact get a list each (the caller appends to one)"
         assert lookup.contact_by_email(conn, " PERSON1@example.com ") == 2
         assert lookup.contact_by_identity(conn, Identity(connector="crm", external_id="c2")) == 3
         assert lookup.contact_by_identity(conn, Identity(connector="other", external_id="c2")) is None
@@ -87,9 +99,8 @@ def test_a_contact_with_several_identities_and_emails_reads_as_the_batch_reads_i
     since = now - timedelta(days=1)
     with ctx.store.connect() as conn:
         batch = _batch(conn, cid, since)
-        assert rt_store.profile_by_id(conn, cid, since) == batch
-        assert rt_store.profile_by_email(conn, "amy@example.com", since) == batch
-        assert rt_store.profile_by_identity(conn, Identity(connector="web", external_id="a1"), since) == batch
+        by_all = [cid, "amy@example.com", Identity(connector="web", external_id="a1"), "zed@example.com"]
+        assert rt_store.profiles(conn, by_all, since) == [batch] * 4
     contact, acts = batch
     assert len(contact.identities) == 2 and contact.emails[0] == "zed@example.com" and len(contact.emails) == 3
     assert [a.external_id for a in acts] == ["v5", "v3", "v1"] and acts[0].properties == {"url": "/p5"}
