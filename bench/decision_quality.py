@@ -68,8 +68,6 @@ the *decision components* directly on the market's arrays, once per simulated da
   learned value one touch lower, discounted 0.9 per day until the oldest touch leaves the week.
   A cell's unsubscribes are read as its rate shrunk toward the population's at its touch level
   (``risk_rows`` 100 pseudo-rows; ``engine_own_unsubs`` reads each cell's own count).
-  A cell with few rows leans on the other cells of its stage (every role and touch level), shrunk
-  toward the bandit's prediction (``engine_no_stage_pool``: on the prediction alone).
   The free share (``explore_share``) tries the eligible actions the apprentice does not allow yet
   evenly (``engine_thompson_free``: drawn from their values, where one unlucky early row could
   keep an action untried for the whole run).
@@ -483,7 +481,6 @@ class Engine(Agent):
         risk_rows: float | None = None,
         deal_bands: bool = True,
         explore_unproven: bool = True,
-        stage_pool: bool = True,
     ) -> None:
         # the hub's own bandit as decision/engine.py builds it from the engine settings (forgetting,
         # learned noise, squared features and every other default included), on the same catalog
@@ -520,7 +517,6 @@ class Engine(Agent):
             if risk_rows is not None:  # None: the product's default
                 self.sv.risk_rows = risk_rows
             self.sv.explore_unproven = explore_unproven
-            self.sv.stage_pool = stage_pool
         self._seg = np.zeros(0, dtype=np.intp)
         self._stage = np.zeros(0, dtype=np.intp)
         self._opted = np.zeros(0, dtype=bool)
@@ -1177,7 +1173,6 @@ def main(argv: list[str] | None = None) -> None:
         "engine_own_unsubs": lambda s: Engine(s, long_term_weight=args.long_term_weight, risk_rows=0.0),
         "engine_lt_learned": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=True),
         "engine_thompson_free": lambda s: Engine(s, long_term_weight=args.long_term_weight, explore_unproven=False),
-        "engine_no_stage_pool": lambda s: Engine(s, long_term_weight=args.long_term_weight, stage_pool=False),
         "vw": lambda s: VWAgent(s, t.vw),
         "vw_sys": lambda s: VWAgent(s, t.vw, system=True),
         "mabwiser": lambda s: MabwiserAgent(s, *t.mab),

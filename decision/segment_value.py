@@ -385,9 +385,6 @@ class SegmentChooser:
     #: won 1.3M against the tuned rules' 8.8M. Tried evenly, an action gathers the rows the
     #: apprentice asks for (``min_observations``) within days and is then judged on them.
     explore_unproven: bool = True
-    #: a cell's prior is its stage's pooled value shrunk toward the bandit (:meth:`stage_prior`),
-    #: not the bandit's prediction alone
-    stage_pool: bool = True
     values: SegmentValues = field(init=False)
 
     def __post_init__(self) -> None:
@@ -416,55 +413,18 @@ class SegmentChooser:
         lower, discounted per day until the oldest touch leaves the week; ``bands``: each row's
         company size band, so an opportunity is priced at its account's deal value."""
         rates = self.touch_rates() if self.risk_rows > 0 else None
-        premium = self._premium(segments, bands)
-        prior = self.stage_prior(segments, prior_mean, premium, rates) if self.stage_pool else prior_mean
-        mean, sd = self.values.posterior(segments, prior, premium, rates)
+        mean, sd = self.values.posterior(segments, prior_mean, self._premium(segments, bands), rates)
         later = one_touch_fewer(segments, touches)
         rows = np.flatnonzero(later >= 0)
         if len(rows):
             b = None if bands is None else np.asarray(bands)[rows]
-            premium, prior = self._premium(later[rows], b), np.asarray(prior_mean)[rows]
-            if self.stage_pool:
-                prior = self.stage_prior(later[rows], prior, premium, rates)
-            m_later, _ = self.values.posterior(later[rows], prior, premium, rates)
+            m_later, _ = self.values.posterior(
+                later[rows], np.asarray(prior_mean)[rows], self._premium(later[rows], b), rates
+            )
             best = np.max(np.where(mask[rows], m_later, -np.inf), axis=1)
             disc = self.discount ** np.asarray(relief_days, dtype=float)[rows]
             mean[rows, self.wait] = np.maximum(mean[rows, self.wait], disc * best)
         return mean, sd
-
-    def stage_prior(
-        self,
-        segments: np.ndarray,
-        prior_mean: np.ndarray,
-        premium: tuple[float | np.ndarray, np.ndarray] | None,
-        rates: np.ndarray | None,
-    ) -> np.ndarray:
-        """(rows, actions) what each action earned over the other cells of the row's stage and
-        opt-out (every role and touch level), priced as :meth:`SegmentValues.posterior` prices a cell,
-        shrunk toward the bandit's ``prior_mean`` by ``prior_rows``: the prior a cell leans on.
-
-        Why: a cell is one stage x role x touch level, so a stage's evidence is spread over 24
-        cells, and a cell with few rows read the bandit's prediction alone, which it fits mostly
-        on the leads an action is taken on: in the first two weeks the engine called a few
-        thousand early leads (a premature call costs the lead its deal for good) while the
-        stage's own rows already showed the calls losing."""
-        v = self.values
-        s, u = v.s, v.u
-        if rates is not None and v.unsub_points is not None:
-            s, u = s + (rates * v.n - u) * v.unsub_points, rates * v.n
-        shape = (self.n_stages, self.n_roles, TOUCH_LEVELS, 2, self.n_actions)
-        cells = (v.n, s, v.o, u)
-        pooled = [c.reshape(shape).sum((1, 2)) for c in cells]
-        seg = np.asarray(segments, dtype=np.intp)
-        stage, opted = segment_stage(seg, self.n_roles)
-        # the other cells of the stage: a cell's own rows already count once in its posterior
-        n, s, o, u = (p[stage, opted] - c[seg] for p, c in zip(pooled, cells, strict=True))
-        if premium is not None:
-            opp, unsub = premium
-            opp = np.asarray(opp, dtype=float).reshape(-1, 1) if np.ndim(opp) else float(opp)
-            s = s + opp * o + np.asarray(unsub, dtype=float)[:, None] * u
-        k = v.prior_rows
-        return (s + k * np.asarray(prior_mean, dtype=float)) / (n + k)
 
     def touch_rates(self) -> np.ndarray:
         """(segments, actions) unsubscribe rate per cell, shrunk by ``risk_rows`` pseudo-rows

@@ -193,21 +193,6 @@ def test_the_free_share_tries_unproven_actions_however_badly_the_bandit_reads_th
     assert ch.probabilities(*args, allowed=allowed, free_share=0.1)[:, 1].max() < 0.01
 
 
-def test_an_empty_cell_leans_on_its_stages_rows_before_the_bandit() -> None:
-    # early leads of role 0 have answered action 1 badly (-5 a row); a cell of role 1 in the same
-    # stage has no row of it, and the bandit, fitted on later-stage leads, reads +3 there
-    ch = SegmentChooser(n_stages=2, n_roles=2, n_actions=3, wait=2, min_rows=0, risk_rows=0.0)
-    seen, empty, later = segment_index(np.array([0, 0, 1]), np.array([0, 1, 1]), np.zeros(3), np.zeros(3), 2)
-    ch.values.learn(np.full(200, seen), np.ones(200, dtype=int), np.full(200, -5.0))
-    prior = np.tile([0.0, 3.0, 0.0], (2, 1))
-    mask = np.ones((2, 3), dtype=bool)
-    mean, _ = ch.means(np.array([empty, later]), prior, mask, np.zeros(2), np.ones(2))
-    assert mean[0, 1] == pytest.approx((200 * -5.0 + 20 * 3.0) / 220)  # the stage's rows, shrunk to the bandit
-    assert mean[1, 1] == pytest.approx(3.0)  # another stage's rows do not count
-    ch.stage_pool = False
-    assert ch.means(np.array([empty]), prior[:1], mask[:1], np.zeros(1), np.ones(1))[0][0, 1] == pytest.approx(3.0)
-
-
 def test_a_lucky_cell_pays_the_populations_price_for_a_touch_at_its_level() -> None:
     """A cell whose few third touches drew no unsubscribe reads as free to touch on its own;
     with ``risk_rows`` it pays the rate every third touch has shown (pooled over stages and
