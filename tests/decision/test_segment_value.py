@@ -173,6 +173,26 @@ def test_chooser_keeps_to_allowed_actions_but_for_the_free_share_of_draws():
     assert ch.probabilities(*args)[0, 1] == 1.0  # without a gate: the values' favourite
 
 
+def test_the_free_share_tries_unproven_actions_however_badly_the_bandit_reads_them() -> None:
+    # the bandit read -20 for action 1 from a handful of rows (one unlucky unsubscribe): drawn
+    # from that value, the free share never tried it again; spread evenly over the actions the
+    # apprentice does not allow yet, it gathers the evidence that then judges it
+    ch = SegmentChooser(n_stages=1, n_roles=1, n_actions=4, wait=3, min_rows=0)
+    seg = segment_index(np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2), 1)
+    ch.values.learn(np.repeat(seg, 200), np.zeros(400, dtype=int), np.full(400, 1.0))  # action 0 proven
+    prior = np.tile([1.0, -20.0, -5.0, 0.0], (2, 1))
+    mask = np.ones((2, 4), dtype=bool)
+    mask[1, 2] = False
+    allowed = np.array([[True, False, False, True], [True, False, False, True]])
+    args = (seg, prior, mask, np.zeros(2), np.ones(2), np.random.default_rng(0))
+    p = ch.probabilities(*args, allowed=allowed, free_share=0.1)
+    assert p[0, 1] == pytest.approx(0.05) and p[0, 2] == pytest.approx(0.05)  # the share split evenly
+    assert p[1, 1] == pytest.approx(0.1) and p[1, 2] == 0.0  # an ineligible action is never tried
+    assert p.sum(axis=1) == pytest.approx(np.ones(2))
+    ch.explore_unproven = False  # the share drawn from the values: the -20 is never tried
+    assert ch.probabilities(*args, allowed=allowed, free_share=0.1)[:, 1].max() < 0.01
+
+
 def test_a_lucky_cell_pays_the_populations_price_for_a_touch_at_its_level() -> None:
     """A cell whose few third touches drew no unsubscribe reads as free to touch on its own;
     with ``risk_rows`` it pays the rate every third touch has shown (pooled over stages and
