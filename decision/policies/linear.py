@@ -248,10 +248,11 @@ class _DisjointLinear(Policy):
             var = np.einsum("knd,nd->nk", np.matmul(Z[None], cov), Z)
             done = None
         else:
-            # each action's rows are the same BLAS product rows as in the stacked product (row
-            # i of Z @ S sums over d in one order whatever the other rows), so the widths are
-            # bit for bit the stacked product's; a single row goes twice, since numpy sends a
-            # one-row product to gemv, which sums in another order
+            # each action's rows are the same BLAS product rows as in the stacked product, so
+            # the widths are the stacked product's: bit for bit where BLAS sums row i of Z @ S in
+            # one order whatever the other rows (OpenBLAS's Haswell kernels), up to float32
+            # rounding where the blocking depends on the row count (its Zen kernels on AMD EPYC);
+            # a single row goes twice, since numpy sends a one-row product to gemv
             var = np.zeros((self.n_actions, n), dtype=np.float32)
             for a in range(self.n_actions):
                 rows = np.flatnonzero(mask[:, a])

@@ -539,17 +539,23 @@ def _stacked_widths(p: LinearThompson, X: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(var, 0.0) * p.noise_variance * p.noise_scale())
 
 
-def test_widths_of_the_eligible_pairs_alone_are_the_stacked_products_bit_for_bit():
+def _same_widths(got: np.ndarray, expected: np.ndarray) -> None:
+    """Equal up to float32 rounding: BLAS may block a product of fewer rows differently (bit for
+    bit with OpenBLAS's Haswell kernels, not with its Zen kernels on AMD EPYC)."""
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=0)
+
+
+def test_widths_of_the_eligible_pairs_alone_are_the_stacked_products():
     p, X, mask = _bench_policy(squared_features=[0, 3], learn_noise=True)
     assert len(X) >= p.MASKED_WIDTH_ROWS  # the batch takes the action-by-action path
     expected = _stacked_widths(p, X)
     got = p._width(X, mask)
-    np.testing.assert_array_equal(got[mask], expected[mask])
+    _same_widths(got[mask], expected[mask])
     assert (got[~mask] == 0).all()  # ineligible pairs are not computed
     with p.one_batch():  # in a batch scope, a later call for more pairs gets them added
-        np.testing.assert_array_equal(p._width(X, mask)[mask], expected[mask])
-        np.testing.assert_array_equal(p._width(X), expected)
-        np.testing.assert_array_equal(p._width(X, mask), expected)
+        _same_widths(p._width(X, mask)[mask], expected[mask])
+        _same_widths(p._width(X), expected)
+        _same_widths(p._width(X, mask), expected)
 
 
 def _old_choice(p: LinearThompson, X: np.ndarray, mask: np.ndarray):
@@ -841,8 +847,8 @@ def test_phrases_kept_by_value_are_the_phrases_worked_out_afresh():
 
 def test_a_send_time_posterior_without_opens_skips_a_term_that_is_exactly_zero():
     """Rows with no opens and no sends add nothing through the open-rate term: a batch of such
-    rows (which skips it) gets bit for bit what they get beside a row with opens (which
-    computes it for every row)."""
+    rows (which skips it) gets what they get beside a row with opens (which computes it for
+    every row), up to the rounding of a product of another row count (BLAS kernels differ)."""
     from decision.send_time import SendTimeModel
 
     rng = np.random.default_rng(6)
@@ -854,7 +860,7 @@ def test_a_send_time_posterior_without_opens_skips_a_term_that_is_exactly_zero()
     model = SendTimeModel(seed=2).fit(local, seg)
     with_term = model.posterior(local, seg, opens, sends)
     skipped = model.posterior(local[1:], seg[1:], opens[1:], sends[1:])
-    np.testing.assert_array_equal(skipped, with_term[1:])
+    np.testing.assert_allclose(skipped, with_term[1:], rtol=1e-12, atol=0)
     assert not np.array_equal(with_term[0], model.posterior(local[:1], seg[:1]))  # the term moves a row with opens
 
 
