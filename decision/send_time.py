@@ -93,8 +93,18 @@ def utc_offsets(timezones: Sequence[str | None], now: datetime) -> tuple[np.ndar
 def to_local(counts_utc: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Rotate (..., n, 168) UTC hour-of-week counts into each contact's local week."""
     n = counts_utc.shape[-2]
+    if n == 1:  # a real-time row: the same gather by one cached index row
+        return counts_utc[..., _rotation(int(np.asarray(offsets)[0]))]
     src = (_HOURS[None, :] - np.asarray(offsets)[:, None]) % HOURS_OF_WEEK
     return counts_utc[..., np.arange(n)[:, None], src]
+
+
+@functools.lru_cache(maxsize=64)
+def _rotation(offset: int) -> np.ndarray:
+    """The UTC hour of week each local hour of week reads at whole-hour ``offset`` (read-only)."""
+    src = (_HOURS - offset) % HOURS_OF_WEEK
+    src.flags.writeable = False
+    return src
 
 
 _HOURS = np.arange(HOURS_OF_WEEK)
