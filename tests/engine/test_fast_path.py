@@ -19,7 +19,7 @@ from decision.engine import EnginePolicy
 from decision.experiment import unit_hash
 from decision.interface import ContactView
 from decision.long_term import rerank, reranked_draws, routed_probabilities
-from decision.policies import LinearThompson
+from decision.policies import Apprentice, LinearThompson
 from hub.config import DecisionSettings
 from hub.errors import DecisionError
 from hub.models import Activity, ActivityType, Company, Contact
@@ -946,3 +946,58 @@ def test_one_row_channel_counts_allowed_channels_and_fit_are_their_batch_forms()
         ct, cr = _clean(t, r)  # the batch formula on this one row
         rate = (cr.sum(0) + 10 * rate) / (ct.sum(0) + 10)
         np.testing.assert_array_equal(model.population_rate, rate)
+
+
+@pytest.mark.parametrize("n", [1, 30, 200])
+@pytest.mark.parametrize("share", [0.1, 0.0])
+def test_the_mixed_choice_without_free_rows_draws_as_its_four_calls(n, share):
+    """With no free row, the linear Thompson mixture draws its three blocks of normals in one
+    call and reads the means once: the same actions, probabilities and random stream as the
+    apprentice's choice followed by both probabilities (one row, a batch, the masked-width path)."""
+    p, X, mask = _bench_policy(squared_features=[0, 3], learn_noise=True)
+    X, mask = X[:n], mask[:n]
+    mask[~mask.any(axis=1), 0] = True
+    model = Apprentice(p, min_observations=45)
+    baseline = np.arange(n) % p.n_actions
+    free = np.zeros(n, dtype=bool)
+    p._rng = np.random.default_rng(11)
+    with model._one_batch():
+        actions = model.choose_many(X, mask, baseline=baseline).actions
+        probs = (1 - share) * model.probabilities_many(X, mask, baseline=baseline)
+        if share > 0:
+            probs = probs + share * p.probabilities_many(X, mask)
+    after = p._rng.random()
+    p._rng = np.random.default_rng(11)
+    with model._one_batch():
+        got_actions, got_probs = model.choose_mixed(X, mask, baseline, free, share)
+    np.testing.assert_array_equal(got_actions, actions)
+    np.testing.assert_array_equal(got_probs, probs)
+    assert p._rng.random() == after
+
+
+def test_one_row_send_time_paths_equal_the_batch_ones():
+    """A real-time row's rotation into local time, kept log prior and Thompson centre (Python
+    floats) are bit for bit what the same row gets inside a batch."""
+    from decision.send_time import SendTimeModel, to_local
+
+    rng = np.random.default_rng(13)
+    n = 25
+    counts = rng.poisson(0.1, (3, n, 168)).astype(float)  # below the weekly threshold
+    off = rng.integers(-11, 13, n)
+    local = to_local(counts, off)
+    seg = rng.integers(0, 4, n)
+    prior = SendTimeModel(seed=1).fit(local[0], seg)
+    model = SendTimeModel(seed=4).load_prior(prior)
+    for i in range(n):
+        np.testing.assert_array_equal(to_local(counts[:, i : i + 1], off[i : i + 1]), local[:, i : i + 1])
+        np.testing.assert_array_equal(model.log_prior(seg[i : i + 1]), model.log_prior(seg)[i : i + 1])
+    # contacts without activity: their posteriors are the segment priors, the same floats in a
+    # batch as alone (with activity, BLAS sums one row's product in another order than a batch's)
+    none = np.zeros((n, 168))
+    batch = model.restart(9).load_prior(prior).choose(none, seg, NOW, off)
+    again = model.restart(9).load_prior(prior)
+    ones = [again.choose(none[i : i + 1], seg[i : i + 1], NOW, off[i : i + 1]) for i in range(n)]
+    assert len(set(batch.hour.tolist())) > 1  # the draws spread the rows over several hours
+    # one row at a time draws each row's centre from the stream in turn, as the batch does
+    np.testing.assert_array_equal(np.concatenate([c.hour for c in ones]), batch.hour)
+    assert [c.field_value[0] for c in ones] == batch.field_value
