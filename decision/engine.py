@@ -667,11 +667,14 @@ class EnginePolicy:
         n, cp = len(batch), self.contact_policy
         rule, touches, since = parts["rule"], parts["touches"], parts["since_sales"]
         is_sales = self._is_sales
-        scores = np.full((n, len(self.ids)), np.nan)
-        p = np.full((n, len(self.ids)), np.nan)
+        # rounded per engine row, None elsewhere and for NaN (v != v)
+        scores: list[list[float | None]] = [[None] * len(self.ids) for _ in range(n)]
+        p: list[list[float | None]] = [list(row) for row in scores]
         if len(eng):
-            scores[eng] = self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale
-            p[eng] = probs
+            means = (self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale).tolist()
+            for j, (i, row) in enumerate(zip(eng.tolist(), probs.tolist(), strict=True)):
+                scores[i] = [None if v != v else round(v, 4) for v in means[j]]
+                p[i] = [None if v != v else round(v, 4) for v in row]
         out = []
         mask_l, since_l, touches_l = mask.tolist(), since.tolist(), touches.tolist()
         for i, view in enumerate(batch):
@@ -696,8 +699,8 @@ class EnginePolicy:
                 {
                     "actions": self.ids,
                     "excluded": why,
-                    "score": [None if v != v else round(v, 4) for v in scores[i].tolist()],  # v != v: NaN
-                    "probability": [None if v != v else round(v, 4) for v in p[i].tolist()],
+                    "score": scores[i],
+                    "probability": p[i],
                     "rules_action": self.ids[baseline[i]],
                 }
             )
