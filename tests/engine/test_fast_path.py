@@ -9,6 +9,7 @@ tests pin that none of it changes what is decided.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -294,8 +295,6 @@ def test_send_times_are_the_same_when_threads_decide_at_once():
 def test_a_view_with_activities_decides_as_the_same_view_with_its_stored_profile():
     """Real-time views carry activities, decide workers' views the stored profile: the lead
     score, send time and long-term value must read the same history from either."""
-    from dataclasses import replace
-
     from hub.profile import build_profile
 
     batch = views(30)
@@ -1001,3 +1000,34 @@ def test_one_row_send_time_paths_equal_the_batch_ones():
     # one row at a time draws each row's centre from the stream in turn, as the batch does
     np.testing.assert_array_equal(np.concatenate([c.hour for c in ones]), batch.hour)
     assert [c.field_value[0] for c in ones] == batch.field_value
+
+
+def test_one_row_segments_are_the_batch_segments():
+    """A real-time row's segment (Python argmax and integer steps) is the one the array path
+    gives it inside a batch: stages, roles, touch levels and consent of every kind."""
+    from hub.models import Consent
+
+    batch = views(24, seed=3)
+    stages = ["lead", "customer", "opportunity", "marketingqualifiedlead", None, "subscriber"]
+    titles = ["VP Marketing", "CTO", None, "Sales manager", "Engineer", "Head of Finance"]
+    batch = [
+        replace(
+            v,
+            contact=v.contact.model_copy(
+                update={
+                    "lifecycle_stage": stages[i % 6],
+                    "job_title": titles[(i // 2) % 6],
+                    "consent": Consent(email_opt_out=i % 4 == 1, do_not_contact=i % 5 == 2),
+                }
+            ),
+        )
+        for i, v in enumerate(batch)
+    ]
+    engine = EnginePolicy(DecisionSettings.model_validate({"rules": RULES}))
+    F = engine.features(batch, NOW)
+    touches = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 7.5, 2.5, 0.4] * 3)
+    expected = engine.segment_step.segments(batch, F, touches)
+    assert len(set(expected.tolist())) > 8
+    for i in range(len(batch)):
+        one = engine.segment_step.segments([batch[i]], F.subset(np.array([i])), touches[i : i + 1])
+        assert one.tolist() == [expected[i]], i
