@@ -46,7 +46,15 @@ from typing import Any
 
 import numpy as np
 
-from decision.arbitration import ActionSpec, Budget, Catalog, ContactPolicy, apply_budgets, eligibility
+from decision.arbitration import (
+    ActionSpec,
+    Budget,
+    Catalog,
+    ContactPolicy,
+    apply_budgets,
+    eligibility,
+    eligible_row,
+)
 from decision.context import expression_env
 from decision.declared.spec import PREFIX as DECLARED_PREFIX
 from decision.declared.spec import DeclaredSpec
@@ -442,6 +450,8 @@ class EnginePolicy:
         """(n, k) allowed actions; ``parts``, when given, receives what went into it (for the trace);
         ``envs``: the rows' expression environments when the caller already built them."""
         n = len(batch)
+        if n == 1:
+            return self._mask_one(batch, now, F, parts, envs)
         base = np.ones((n, len(self.ids)), dtype=bool)
         for i, view in enumerate(batch):
             env = envs[i] if envs is not None else expression_env(view, now)
@@ -464,6 +474,31 @@ class EnginePolicy:
             days_since_sales_touch=np.where(since_sales >= NEVER_DAYS, np.nan, since_sales),
             contact_policy=self.contact_policy,
         )
+
+    def _mask_one(
+        self,
+        batch: Sequence[ContactView],
+        now: datetime,
+        F: Features,
+        parts: dict[str, Any] | None,
+        envs: Sequence[dict[str, Any]] | None,
+    ) -> np.ndarray:
+        """:meth:`mask` of a real-time row: the same rules on Python booleans and floats
+        (:func:`decision.arbitration.eligible_row`), no (1, k) array steps."""
+        view, cp = batch[0], self.contact_policy
+        env = envs[0] if envs is not None else expression_env(view, now)
+        holds = [e.holds(env, view.contact.id) for e in self._eligible]
+        rule = [bool(holds[j]) for j in self._eligible_of]
+        touches, since_sales, felt = self._touches(batch, now, F)
+        if parts is not None:
+            parts.update(rule=np.array([rule], dtype=bool), touches=touches, since_sales=since_sales, felt=felt)
+        since = float(since_sales[0])
+        if self.sales and since < cp.sales_quiet_days:  # the quiet period holds the next sales touch too
+            rule = [ok and not sales for ok, sales in zip(rule, self._is_sales.tolist(), strict=True)]
+        since = float("nan") if since >= NEVER_DAYS else since  # NaN: never (compares False)
+        held = float(touches[0]) >= cp.max_marketing_touches_7d or since < cp.sales_quiet_days
+        c = view.contact.consent
+        return np.array([eligible_row(self.catalog, rule, bool(c.email_opt_out), bool(c.do_not_contact), held)])
 
     def _touches(
         self, batch: Sequence[ContactView], now: datetime, F: Features

@@ -1031,3 +1031,47 @@ def test_one_row_segments_are_the_batch_segments():
     for i in range(len(batch)):
         one = engine.segment_step.segments([batch[i]], F.subset(np.array([i])), touches[i : i + 1])
         assert one.tolist() == [expected[i]], i
+
+
+def test_one_row_masks_are_the_batch_masks():
+    """A real-time row's mask (Python booleans) and the parts the trace reads are what the
+    array path gives it inside a batch: consent, touch caps from e-mails sent and ordered,
+    and the quiet period after a sales touch, synced or only ordered."""
+    from hub.models import Consent
+
+    base = views(30, seed=6)
+    engine = EnginePolicy(DecisionSettings.model_validate({"rules": RULES}))
+    email = next(a.id for a in engine.entries if a.kind == "email")
+    sales = next(a.id for a in engine.entries if a.kind == "sales_outreach")
+    batch = []
+    for i, v in enumerate(base):
+        sent = [
+            Activity(
+                contact_id=v.contact.id,
+                type=ActivityType.EMAIL_SENT,
+                occurred_at=NOW - timedelta(days=1 + k),
+                source="test",
+                external_id=f"s{i}-{k}",
+            )
+            for k in range(i % 5)
+        ]
+        decided = [(NOW - timedelta(days=0.5 + i % 4), sales)] if i % 3 == 0 else [(NOW - timedelta(hours=5), email)]
+        consent = Consent(email_opt_out=i % 7 == 3, do_not_contact=i % 11 == 5)
+        batch.append(
+            replace(
+                v,
+                contact=v.contact.model_copy(update={"consent": consent}),
+                activities=v.activities + sent,
+                decided=decided,
+            )
+        )
+    F = engine.features(batch, NOW)
+    parts: dict = {}
+    mask = engine.mask(batch, NOW, F, parts)
+    assert 0 < mask.sum() < mask.size and len({tuple(r) for r in mask.tolist()}) > 3
+    for i in range(len(batch)):
+        one_parts: dict = {}
+        one = engine.mask([batch[i]], NOW, F.subset(np.array([i])), one_parts)
+        np.testing.assert_array_equal(one, mask[i : i + 1])
+        for key in ("rule", "touches", "since_sales", "felt"):
+            np.testing.assert_array_equal(one_parts[key], parts[key][i : i + 1])
