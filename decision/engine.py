@@ -901,6 +901,16 @@ class EnginePolicy:
         short = self._short(Fe.X, arms)
         lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now, points)
         final = reranked_draws(short, lt, me, w)  # every draw's rerank: the chosen ones' and the routing
+        if len(eng) == 1:  # a real-time row: the same steps on its scalars, no index arrays
+            i = int(eng[0])
+            drawn = int(chosen[i])
+            new_one = int(final[0, drawn])
+            if new_one != drawn:
+                notes[i] = explain_long_term(self.ids[drawn], self.ids[new_one], float(lt[0, new_one] - lt[0, drawn]))
+                chosen[i] = new_one
+            if not demoted[0]:
+                prop[i] = _propensity(route(probs, final)[0, new_one])
+            return
         new = final[np.arange(len(eng)), chosen[eng]]
         over = new != chosen[eng]
         routed = route(probs, final)

@@ -1075,3 +1075,40 @@ def test_one_row_masks_are_the_batch_masks():
         np.testing.assert_array_equal(one, mask[i : i + 1])
         for key in ("rule", "touches", "since_sales", "felt"):
             np.testing.assert_array_equal(one_parts[key], parts[key][i : i + 1])
+
+
+def test_one_row_long_term_overrules_and_propensities_are_the_batch_ones():
+    """The long-term rerank of a real-time row (its scalars, no index arrays) overrules,
+    explains and routes propensities as the array path does for that row in a batch."""
+    batch = views(40, seed=9)
+    engine, _ = trained(batch)
+    engine.settings.engine.long_term_weight = 0.9
+    F = engine.features(batch, NOW)
+    mask = engine.mask(batch, NOW, F)
+    rng = np.random.default_rng(2)
+    probs = rng.dirichlet(np.ones(len(engine.ids)), len(batch)) * mask
+    probs /= probs.sum(axis=1, keepdims=True)
+    drawn = np.array([rng.choice(np.flatnonzero(m)) for m in mask])
+    demoted = np.arange(len(batch)) % 9 == 4
+    arms = np.full(len(batch), "engine")
+    points = rng.uniform(0, 60, len(batch))
+    rows = np.arange(len(batch))
+    chosen, prop, notes = drawn.copy(), np.ones(len(batch)), [""] * len(batch)
+    engine._long_term(batch, NOW, F, mask, rows, chosen, prop, notes, probs, demoted, arms, points)
+    assert (chosen != drawn).any() and (chosen == drawn).any()
+    for i in range(len(batch)):
+        one = [drawn[i : i + 1].copy(), np.ones(1), [""]]
+        Fi, r = F.subset(np.array([i])), np.array([0])
+        engine._long_term(
+            [batch[i]],
+            NOW,
+            Fi,
+            mask[i : i + 1],
+            r,
+            *one,
+            probs[i : i + 1],
+            demoted[i : i + 1],
+            arms[:1],
+            points[i : i + 1],
+        )
+        assert (int(one[0][0]), float(one[1][0]), one[2][0]) == (int(chosen[i]), float(prop[i]), notes[i]), i
