@@ -71,7 +71,7 @@ from decision.features import (
     numeric_columns,
 )
 from decision.graduation import Graduation
-from decision.interface import ContactView
+from decision.interface import FEW_ROWS, ContactView
 from decision.long_term import (
     COARSE_STAGES,
     KIND_PRIOR_LIFT,
@@ -450,8 +450,8 @@ class EnginePolicy:
         """(n, k) allowed actions; ``parts``, when given, receives what went into it (for the trace);
         ``envs``: the rows' expression environments when the caller already built them."""
         n = len(batch)
-        if n == 1:
-            return self._mask_one(batch, now, F, parts, envs)
+        if 0 < n <= FEW_ROWS:
+            return self._mask_rows(batch, now, F, parts, envs)
         base = np.ones((n, len(self.ids)), dtype=bool)
         for i, view in enumerate(batch):
             env = envs[i] if envs is not None else expression_env(view, now)
@@ -475,7 +475,7 @@ class EnginePolicy:
             contact_policy=self.contact_policy,
         )
 
-    def _mask_one(
+    def _mask_rows(
         self,
         batch: Sequence[ContactView],
         now: datetime,
@@ -483,22 +483,25 @@ class EnginePolicy:
         parts: dict[str, Any] | None,
         envs: Sequence[dict[str, Any]] | None,
     ) -> np.ndarray:
-        """:meth:`mask` of a real-time row: the same rules on Python booleans and floats
-        (:func:`decision.arbitration.eligible_row`), no (1, k) array steps."""
-        view, cp = batch[0], self.contact_policy
-        env = envs[0] if envs is not None else expression_env(view, now)
-        holds = [e.holds(env, view.contact.id) for e in self._eligible]
-        rule = [bool(holds[j]) for j in self._eligible_of]
+        """:meth:`mask` of a few rows (a real-time batch): the same rules on Python booleans and
+        floats, row by row (:func:`decision.arbitration.eligible_row`), no (n, k) array steps."""
+        cp, is_sales = self.contact_policy, self._is_sales.tolist()
         touches, since_sales, felt = self._touches(batch, now, F)
+        rules, rows = [], []
+        for i, (view, t, since) in enumerate(zip(batch, touches.tolist(), since_sales.tolist(), strict=True)):
+            env = envs[i] if envs is not None else expression_env(view, now)
+            holds = [e.holds(env, view.contact.id) for e in self._eligible]
+            rule = [bool(holds[j]) for j in self._eligible_of]
+            rules.append(rule)
+            if self.sales and since < cp.sales_quiet_days:  # the quiet period holds the next sales touch too
+                rule = [ok and not sales for ok, sales in zip(rule, is_sales, strict=True)]
+            since = float("nan") if since >= NEVER_DAYS else since  # NaN: never (compares False)
+            held = t >= cp.max_marketing_touches_7d or since < cp.sales_quiet_days
+            c = view.contact.consent
+            rows.append(eligible_row(self.catalog, rule, bool(c.email_opt_out), bool(c.do_not_contact), held))
         if parts is not None:
-            parts.update(rule=np.array([rule], dtype=bool), touches=touches, since_sales=since_sales, felt=felt)
-        since = float(since_sales[0])
-        if self.sales and since < cp.sales_quiet_days:  # the quiet period holds the next sales touch too
-            rule = [ok and not sales for ok, sales in zip(rule, self._is_sales.tolist(), strict=True)]
-        since = float("nan") if since >= NEVER_DAYS else since  # NaN: never (compares False)
-        held = float(touches[0]) >= cp.max_marketing_touches_7d or since < cp.sales_quiet_days
-        c = view.contact.consent
-        return np.array([eligible_row(self.catalog, rule, bool(c.email_opt_out), bool(c.do_not_contact), held)])
+            parts.update(rule=np.array(rules, dtype=bool), touches=touches, since_sales=since_sales, felt=felt)
+        return np.array(rows, dtype=bool)
 
     def _touches(
         self, batch: Sequence[ContactView], now: datetime, F: Features

@@ -19,7 +19,7 @@ import numpy as np
 
 from decision.deal_value import DealValues, size_band
 from decision.features import _SIZE_SCALE, SENIORITY, Features, _bucket, _stage_key, feature_names
-from decision.interface import ContactView
+from decision.interface import FEW_ROWS, ContactView
 from decision.segment_value import (
     TOUCH_LEVELS,
     OutcomeValues,
@@ -95,10 +95,10 @@ class SegmentStep:
 
     def segments(self, batch: Sequence[ContactView], F: Features, touches: np.ndarray) -> np.ndarray:
         """(n,) segment per row: a few column reads, no per-call table."""
-        if len(batch) == 1:  # a real-time row: the same argmax and integer steps on Python numbers
-            one = self._segment_one(batch[0], F.X[0], float(touches[0]))
-            if one is not None:
-                return np.array([one], dtype=np.intp)
+        if len(batch) <= FEW_ROWS:  # a real-time batch: the same argmax and integer steps on Python numbers
+            rows = [self._segment_one(v, x, t) for v, x, t in zip(batch, F.X, touches.tolist(), strict=True)]
+            if None not in rows:
+                return np.array(rows, dtype=np.intp)
         stage = np.argmax(F.X[:, self.stage_cols], axis=1)
         role = np.argmax(F.X[:, self.role_cols], axis=1)
         consent = [v.contact.consent for v in batch]  # unreachable by e-mail, as the store counts it

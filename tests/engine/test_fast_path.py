@@ -1002,8 +1002,8 @@ def test_one_row_send_time_paths_equal_the_batch_ones():
     assert [c.field_value[0] for c in ones] == batch.field_value
 
 
-def test_one_row_segments_are_the_batch_segments():
-    """A real-time row's segment (Python argmax and integer steps) is the one the array path
+def test_few_row_segments_are_the_batch_segments():
+    """A real-time row's (or a few rows') segment (Python argmax and integer steps) is the one the array path
     gives it inside a batch: stages, roles, touch levels and consent of every kind."""
     from hub.models import Consent
 
@@ -1031,10 +1031,14 @@ def test_one_row_segments_are_the_batch_segments():
     for i in range(len(batch)):
         one = engine.segment_step.segments([batch[i]], F.subset(np.array([i])), touches[i : i + 1])
         assert one.tolist() == [expected[i]], i
+    for i in range(0, len(batch), 3):  # a few rows at once (a real-time batch)
+        rows = np.arange(i, i + 3)
+        few = engine.segment_step.segments([batch[j] for j in rows], F.subset(rows), touches[rows])
+        np.testing.assert_array_equal(few, expected[rows])
 
 
-def test_one_row_masks_are_the_batch_masks():
-    """A real-time row's mask (Python booleans) and the parts the trace reads are what the
+def test_few_row_masks_are_the_batch_masks():
+    """A real-time row's (or a few rows') mask (Python booleans) and the parts the trace reads are what the
     array path gives it inside a batch: consent, touch caps from e-mails sent and ordered,
     and the quiet period after a sales touch, synced or only ordered."""
     from hub.models import Consent
@@ -1075,6 +1079,11 @@ def test_one_row_masks_are_the_batch_masks():
         np.testing.assert_array_equal(one, mask[i : i + 1])
         for key in ("rule", "touches", "since_sales", "felt"):
             np.testing.assert_array_equal(one_parts[key], parts[key][i : i + 1])
+    for i in range(0, len(batch), 4):  # a few rows at once (a real-time batch): the same rows
+        rows = np.arange(i, min(i + 4, len(batch)))
+        few_parts: dict = {}
+        np.testing.assert_array_equal(engine.mask([batch[j] for j in rows], NOW, F.subset(rows), few_parts), mask[rows])
+        np.testing.assert_array_equal(few_parts["rule"], parts["rule"][rows])
 
 
 def test_one_row_long_term_overrules_and_propensities_are_the_batch_ones():
