@@ -39,6 +39,7 @@ snapshots (hub/pipeline/learn.py).
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -852,8 +853,11 @@ class EnginePolicy:
         if not self._is_sales[chosen[eng]].any():  # no row wants a budgeted action: nothing to apply
             return np.zeros(len(eng), dtype=bool)
         owners = np.array([batch[i].contact.owner or "unassigned" for i in eng], dtype=object)
-        if len(eng) == 1 and e.sales_handoffs_per_owner_per_day > int(used.get(str(owners[0]), 0)):
-            return np.zeros(1, dtype=bool)  # one row, within its owner's budget: apply_budgets keeps it
+        if len(eng) <= FEW_ROWS:  # a real-time batch: every owner's handoffs within its budget are all kept
+            is_sales = self._is_sales.tolist()
+            wanted = Counter(str(o) for o, a in zip(owners.tolist(), chosen[eng].tolist(), strict=True) if is_sales[a])
+            if all(e.sales_handoffs_per_owner_per_day - int(used.get(o, 0)) >= k for o, k in wanted.items()):
+                return np.zeros(len(eng), dtype=bool)  # what apply_budgets returns then: nothing demoted
         scores = self.model.predict_many(F.X[eng]) * self.values
         prio = np.where(mask[eng], scores, -np.inf)
         budget = Budget("sales_handoffs", self.sales, e.sales_handoffs_per_owner_per_day, True, used)

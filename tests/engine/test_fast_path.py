@@ -1121,3 +1121,34 @@ def test_one_row_long_term_overrules_and_propensities_are_the_batch_ones():
             points[i : i + 1],
         )
         assert (int(one[0][0]), float(one[1][0]), one[2][0]) == (int(chosen[i]), float(prop[i]), notes[i]), i
+
+
+@pytest.mark.parametrize("used", [{}, {"ann": 1}, {"ann": 2, "bob": 1}, {"bob": 2}])
+def test_a_few_rows_within_budget_skip_arbitration_as_it_would_keep_them(used):
+    """A real-time batch whose owners' handoffs all fit their budgets is kept without running
+    apply_budgets; once one owner's do not, apply_budgets demotes as before."""
+    from decision.arbitration import Budget, apply_budgets
+
+    engine = EnginePolicy(
+        DecisionSettings.model_validate(
+            {"rules": RULES, "engine": {"holdout_share": 0.0, "sales_handoffs_per_owner_per_day": 2}}
+        )
+    )
+    owners = ["ann", "ann", "bob", None]
+    batch = [
+        replace(v, contact=v.contact.model_copy(update={"owner": o})) for v, o in zip(views(4), owners, strict=True)
+    ]
+    batch = engine._with_profiles(batch, NOW)
+    F = engine.features(batch, NOW)
+    mask = np.ones((4, len(engine.ids)), dtype=bool)
+    sales = engine.ids.index(engine.sales[0])
+    chosen = np.array([sales, sales, sales, engine.wait_index])
+    prop, notes = np.full(4, 0.4), [""] * 4
+    prio = np.where(mask, engine.model.predict_many(F.X) * engine.values, -np.inf)
+    budget = Budget("sales_handoffs", engine.sales, 2, True, used)
+    keys = [o or "unassigned" for o in owners]
+    new, expected = apply_budgets(chosen.copy(), prio, mask, engine.catalog, [budget], keys)
+    demoted = engine._budgets(batch, F, mask, np.arange(4), chosen, prop, notes, used)
+    assert demoted.tolist() == expected.tolist()
+    assert chosen.tolist() == new.tolist()
+    assert demoted.any() == (used.get("ann", 0) > 0 or used.get("bob", 0) > 1)
