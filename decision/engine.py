@@ -751,7 +751,8 @@ class EnginePolicy:
         """:meth:`_engine_choose` for the engine-chosen arms: ablations of the learner choose with
         their own model, the random-control arm draws uniformly among the eligible actions."""
         models = self._arm_models()
-        if len(arms) == 1 and arms[0] not in models and arms[0] != RANDOM:  # a real-time row of the engine's own
+        names = set(arms.tolist())
+        if RANDOM not in names and not names & models.keys():  # every row the engine's own (real-time: all)
             return self._engine_choose(X, mask, baseline, self.model)
         own = ~_among(arms, (RANDOM, *models))
         actions = np.full(len(X), self.wait_index, dtype=np.intp)
