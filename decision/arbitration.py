@@ -165,18 +165,25 @@ def eligibility(
     capped = touches >= contact_policy.max_marketing_touches_7d
     quiet = since < contact_policy.sales_quiet_days  # NaN compares False: never touched
     if n == 1:  # a real-time row: the same rules on Python booleans, no (1, k) array steps
-        held = bool(capped[0] or quiet[0])
-        off, banned, wait = bool(opt_out[0]), bool(dnc[0]), catalog.index(catalog.wait)
-        row = mask[0].tolist()
-        for j, (email, marketing) in enumerate(catalog.email_marketing):
-            row[j] = j == wait or (row[j] and not (off and email) and not (held and marketing) and not banned)
-        mask[0] = row
+        mask[0] = eligible_row(catalog, mask[0].tolist(), bool(opt_out[0]), bool(dnc[0]), bool(capped[0] or quiet[0]))
         return mask
     mask &= ~(opt_out[:, None] & catalog.email[None, :])
     mask &= ~((capped | quiet)[:, None] & catalog.marketing[None, :])
     mask[dnc] = False
     mask[:, catalog.index(catalog.wait)] = True
     return mask
+
+
+def eligible_row(
+    catalog: Catalog, row: list[bool], email_opt_out: bool, do_not_contact: bool, held: bool
+) -> list[bool]:
+    """:func:`eligibility` of one contact on Python booleans: ``row`` its base mask, ``held``
+    whether the touch cap or a sales quiet period holds marketing back."""
+    wait = catalog.index(catalog.wait)
+    return [
+        j == wait or (ok and not (email_opt_out and email) and not (held and marketing) and not do_not_contact)
+        for j, (ok, (email, marketing)) in enumerate(zip(row, catalog.email_marketing, strict=True))
+    ]
 
 
 def priority(

@@ -39,6 +39,7 @@ snapshots (hub/pipeline/learn.py).
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -46,7 +47,15 @@ from typing import Any
 
 import numpy as np
 
-from decision.arbitration import ActionSpec, Budget, Catalog, ContactPolicy, apply_budgets, eligibility
+from decision.arbitration import (
+    ActionSpec,
+    Budget,
+    Catalog,
+    ContactPolicy,
+    apply_budgets,
+    eligibility,
+    eligible_row,
+)
 from decision.context import expression_env
 from decision.declared.spec import PREFIX as DECLARED_PREFIX
 from decision.declared.spec import DeclaredSpec
@@ -63,7 +72,7 @@ from decision.features import (
     numeric_columns,
 )
 from decision.graduation import Graduation
-from decision.interface import ContactView
+from decision.interface import FEW_ROWS, ContactView
 from decision.long_term import (
     COARSE_STAGES,
     KIND_PRIOR_LIFT,
@@ -442,6 +451,8 @@ class EnginePolicy:
         """(n, k) allowed actions; ``parts``, when given, receives what went into it (for the trace);
         ``envs``: the rows' expression environments when the caller already built them."""
         n = len(batch)
+        if 0 < n <= FEW_ROWS:
+            return self._mask_rows(batch, now, F, parts, envs)
         base = np.ones((n, len(self.ids)), dtype=bool)
         for i, view in enumerate(batch):
             env = envs[i] if envs is not None else expression_env(view, now)
@@ -464,6 +475,34 @@ class EnginePolicy:
             days_since_sales_touch=np.where(since_sales >= NEVER_DAYS, np.nan, since_sales),
             contact_policy=self.contact_policy,
         )
+
+    def _mask_rows(
+        self,
+        batch: Sequence[ContactView],
+        now: datetime,
+        F: Features,
+        parts: dict[str, Any] | None,
+        envs: Sequence[dict[str, Any]] | None,
+    ) -> np.ndarray:
+        """:meth:`mask` of a few rows (a real-time batch): the same rules on Python booleans and
+        floats, row by row (:func:`decision.arbitration.eligible_row`), no (n, k) array steps."""
+        cp, is_sales = self.contact_policy, self._is_sales.tolist()
+        touches, since_sales, felt = self._touches(batch, now, F)
+        rules, rows = [], []
+        for i, (view, t, since) in enumerate(zip(batch, touches.tolist(), since_sales.tolist(), strict=True)):
+            env = envs[i] if envs is not None else expression_env(view, now)
+            holds = [e.holds(env, view.contact.id) for e in self._eligible]
+            rule = [bool(holds[j]) for j in self._eligible_of]
+            rules.append(rule)
+            if self.sales and since < cp.sales_quiet_days:  # the quiet period holds the next sales touch too
+                rule = [ok and not sales for ok, sales in zip(rule, is_sales, strict=True)]
+            since = float("nan") if since >= NEVER_DAYS else since  # NaN: never (compares False)
+            held = t >= cp.max_marketing_touches_7d or since < cp.sales_quiet_days
+            c = view.contact.consent
+            rows.append(eligible_row(self.catalog, rule, bool(c.email_opt_out), bool(c.do_not_contact), held))
+        if parts is not None:
+            parts.update(rule=np.array(rules, dtype=bool), touches=touches, since_sales=since_sales, felt=felt)
+        return np.array(rows, dtype=bool)
 
     def _touches(
         self, batch: Sequence[ContactView], now: datetime, F: Features
@@ -667,11 +706,14 @@ class EnginePolicy:
         n, cp = len(batch), self.contact_policy
         rule, touches, since = parts["rule"], parts["touches"], parts["since_sales"]
         is_sales = self._is_sales
-        scores = np.full((n, len(self.ids)), np.nan)
-        p = np.full((n, len(self.ids)), np.nan)
+        # rounded per engine row, None elsewhere and for NaN (v != v)
+        scores: list[list[float | None]] = [[None] * len(self.ids) for _ in range(n)]
+        p: list[list[float | None]] = [list(row) for row in scores]
         if len(eng):
-            scores[eng] = self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale
-            p[eng] = probs
+            means = (self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale).tolist()
+            for j, (i, row) in enumerate(zip(eng.tolist(), probs.tolist(), strict=True)):
+                scores[i] = [None if v != v else round(v, 4) for v in means[j]]
+                p[i] = [None if v != v else round(v, 4) for v in row]
         out = []
         mask_l, since_l, touches_l = mask.tolist(), since.tolist(), touches.tolist()
         for i, view in enumerate(batch):
@@ -696,8 +738,8 @@ class EnginePolicy:
                 {
                     "actions": self.ids,
                     "excluded": why,
-                    "score": [None if v != v else round(v, 4) for v in scores[i].tolist()],  # v != v: NaN
-                    "probability": [None if v != v else round(v, 4) for v in p[i].tolist()],
+                    "score": scores[i],
+                    "probability": p[i],
                     "rules_action": self.ids[baseline[i]],
                 }
             )
@@ -709,7 +751,8 @@ class EnginePolicy:
         """:meth:`_engine_choose` for the engine-chosen arms: ablations of the learner choose with
         their own model, the random-control arm draws uniformly among the eligible actions."""
         models = self._arm_models()
-        if len(arms) == 1 and arms[0] not in models and arms[0] != RANDOM:  # a real-time row of the engine's own
+        names = set(arms.tolist())
+        if RANDOM not in names and not names & models.keys():  # every row the engine's own (real-time: all)
             return self._engine_choose(X, mask, baseline, self.model)
         own = ~_among(arms, (RANDOM, *models))
         actions = np.full(len(X), self.wait_index, dtype=np.intp)
@@ -811,8 +854,11 @@ class EnginePolicy:
         if not self._is_sales[chosen[eng]].any():  # no row wants a budgeted action: nothing to apply
             return np.zeros(len(eng), dtype=bool)
         owners = np.array([batch[i].contact.owner or "unassigned" for i in eng], dtype=object)
-        if len(eng) == 1 and e.sales_handoffs_per_owner_per_day > int(used.get(str(owners[0]), 0)):
-            return np.zeros(1, dtype=bool)  # one row, within its owner's budget: apply_budgets keeps it
+        if len(eng) <= FEW_ROWS:  # a real-time batch: every owner's handoffs within its budget are all kept
+            is_sales = self._is_sales.tolist()
+            wanted = Counter(str(o) for o, a in zip(owners.tolist(), chosen[eng].tolist(), strict=True) if is_sales[a])
+            if all(e.sales_handoffs_per_owner_per_day - int(used.get(o, 0)) >= k for o, k in wanted.items()):
+                return np.zeros(len(eng), dtype=bool)  # what apply_budgets returns then: nothing demoted
         scores = self.model.predict_many(F.X[eng]) * self.values
         prio = np.where(mask[eng], scores, -np.inf)
         budget = Budget("sales_handoffs", self.sales, e.sales_handoffs_per_owner_per_day, True, used)
@@ -863,6 +909,16 @@ class EnginePolicy:
         short = self._short(Fe.X, arms)
         lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now, points)
         final = reranked_draws(short, lt, me, w)  # every draw's rerank: the chosen ones' and the routing
+        if len(eng) == 1:  # a real-time row: the same steps on its scalars, no index arrays
+            i = int(eng[0])
+            drawn = int(chosen[i])
+            new_one = int(final[0, drawn])
+            if new_one != drawn:
+                notes[i] = explain_long_term(self.ids[drawn], self.ids[new_one], float(lt[0, new_one] - lt[0, drawn]))
+                chosen[i] = new_one
+            if not demoted[0]:
+                prop[i] = _propensity(route(probs, final)[0, new_one])
+            return
         new = final[np.arange(len(eng)), chosen[eng]]
         over = new != chosen[eng]
         routed = route(probs, final)

@@ -12,6 +12,10 @@ from typing import Any, Protocol
 
 from hub.models import Activity, Contact, Decision
 
+#: batches up to this many rows (the real-time API's) take row-by-row Python paths where a
+#: policy has them: on a few rows each numpy call costs more than its work
+FEW_ROWS = 8
+
 
 @dataclass
 class ContactView:

@@ -19,7 +19,7 @@ import numpy as np
 
 from decision.deal_value import DealValues, size_band
 from decision.features import _SIZE_SCALE, SENIORITY, Features, _bucket, _stage_key, feature_names
-from decision.interface import ContactView
+from decision.interface import FEW_ROWS, ContactView
 from decision.segment_value import (
     TOUCH_LEVELS,
     OutcomeValues,
@@ -95,11 +95,27 @@ class SegmentStep:
 
     def segments(self, batch: Sequence[ContactView], F: Features, touches: np.ndarray) -> np.ndarray:
         """(n,) segment per row: a few column reads, no per-call table."""
+        if len(batch) <= FEW_ROWS:  # a real-time batch: the same argmax and integer steps on Python numbers
+            rows = [self._segment_one(v, x, t) for v, x, t in zip(batch, F.X, touches.tolist(), strict=True)]
+            if None not in rows:
+                return np.array(rows, dtype=np.intp)
         stage = np.argmax(F.X[:, self.stage_cols], axis=1)
         role = np.argmax(F.X[:, self.role_cols], axis=1)
         consent = [v.contact.consent for v in batch]  # unreachable by e-mail, as the store counts it
         opted = np.fromiter((c.email_opt_out or c.do_not_contact for c in consent), dtype=bool, count=len(batch))
         return self.chooser.segments(stage, role, touches, opted)
+
+    def _segment_one(self, view: ContactView, x: np.ndarray, touches: float) -> int | None:
+        """:func:`~decision.segment_value.segment_index` of one row (argmax: the first largest);
+        None when a value is NaN (argmax's rules for it differ from ``max``) or the touches are
+        negative (astype's integer of -inf is not Python's)."""
+        stages, roles = x[self.stage_cols].tolist(), x[self.role_cols].tolist()
+        if not touches >= 0 or any(v != v for v in stages + roles):
+            return None
+        c = view.contact.consent
+        t = int(min(touches, TOUCH_LEVELS - 1))  # as np.minimum, then astype's truncation
+        st, ro = stages.index(max(stages)), roles.index(max(roles))
+        return ((st * self.chooser.n_roles + ro) * TOUCH_LEVELS + t) * 2 + int(c.email_opt_out or c.do_not_contact)
 
     def bands(self, X: np.ndarray) -> np.ndarray:
         """(n,) company size band per row (decision/deal_value.py), from the features' employees."""

@@ -21,6 +21,7 @@ Everything is vectorized over the batch: the only per-row Python is formatting t
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -93,8 +94,18 @@ def utc_offsets(timezones: Sequence[str | None], now: datetime) -> tuple[np.ndar
 def to_local(counts_utc: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Rotate (..., n, 168) UTC hour-of-week counts into each contact's local week."""
     n = counts_utc.shape[-2]
+    if n == 1:  # a real-time row: the same gather by one cached index row
+        return counts_utc[..., _rotation(int(np.asarray(offsets)[0]))]
     src = (_HOURS[None, :] - np.asarray(offsets)[:, None]) % HOURS_OF_WEEK
     return counts_utc[..., np.arange(n)[:, None], src]
+
+
+@functools.lru_cache(maxsize=64)
+def _rotation(offset: int) -> np.ndarray:
+    """The UTC hour of week each local hour of week reads at whole-hour ``offset`` (read-only)."""
+    src = (_HOURS - offset) % HOURS_OF_WEEK
+    src.flags.writeable = False
+    return src
 
 
 _HOURS = np.arange(HOURS_OF_WEEK)
@@ -301,7 +312,7 @@ class SendTimeModel:
         a lunch gap), and the right shape tells one event from another (0.873 vs 0.859 timing
         in bench/results/decision_quality_2000_sendhour.txt)."""
         log_k = _log_spread(self.spread_hours)
-        prior = self.prior_sharpen * np.log(self.prior_shares(segments))
+        prior = self.log_prior(segments)
         start = self.spread_strength * np.exp(log_k[:, 0])  # the Gaussian, by offset hour - centre
         offset = (_HOURS[:24, None] - _HOURS[None, :24]) % 24  # [h, c]: h - c
         for _ in range(iterations):
@@ -321,8 +332,26 @@ class SendTimeModel:
         (they are replaced, never changed in place): every decision that starts from the learned
         prior (:meth:`load_prior`) reads rows computed once per prior, not two products each."""
         segments = np.asarray(segments).ravel()
-        rows = self._share_rows()
         uniq = _distinct(segments)
+        rows = self._segment_rows(uniq)
+        if len(uniq) == 1:
+            return np.repeat(rows[uniq[0]][1][None], len(segments), axis=0)
+        table = np.array([rows[s][1] for s in uniq])
+        row = {s: j for j, s in enumerate(uniq)}
+        return table[[row[s] for s in segments.tolist()]]
+
+    def log_prior(self, segments: np.ndarray) -> np.ndarray:
+        """(n, 24) ``prior_sharpen * log(prior_shares(segments))``, the posterior's prior term;
+        for one contact the row kept beside its shares (read-only), not the log of a new copy."""
+        segments = np.asarray(segments).ravel()
+        if len(segments) != 1:
+            return self.prior_sharpen * np.log(self.prior_shares(segments))
+        s = int(segments[0])
+        return self._segment_rows([s])[s][2]
+
+    def _segment_rows(self, uniq: list[int]) -> dict[int, tuple[np.ndarray | None, np.ndarray, np.ndarray]]:
+        """:meth:`_share_rows` with the rows of the segments ``uniq`` computed where stale."""
+        rows = self._share_rows()
         pop_share = None
         for s in uniq:
             counts = self.segment_counts.get(s)
@@ -337,17 +366,22 @@ class SendTimeModel:
                 )
                 pop_share = pop / pop.sum()
             seg = self._kernel @ (np.zeros(24) if counts is None else counts)
-            rows[s] = (counts, (seg + self.segment_strength * pop_share) / (seg.sum() + self.segment_strength))
-        if len(uniq) == 1:
-            return np.repeat(rows[uniq[0]][1][None], len(segments), axis=0)
-        table = np.array([rows[s][1] for s in uniq])
-        row = {s: j for j, s in enumerate(uniq)}
-        return table[[row[s] for s in segments.tolist()]]
+            share = (seg + self.segment_strength * pop_share) / (seg.sum() + self.segment_strength)
+            log_row = self.prior_sharpen * np.log(share[None])
+            log_row.flags.writeable = False
+            rows[s] = (counts, share, log_row)
+        return rows
 
-    def _share_rows(self) -> dict[int, tuple[np.ndarray | None, np.ndarray]]:
-        """Segment -> (the counts its row was computed from, the row), for the current
-        population counts and prior settings (a new dict when either changed)."""
-        key = (self.smooth_hours, self.convention_hour, self.convention_strength, self.segment_strength)
+    def _share_rows(self) -> dict[int, tuple[np.ndarray | None, np.ndarray, np.ndarray]]:
+        """Segment -> (the counts its row was computed from, the row, its :meth:`log_prior`),
+        for the current population counts and prior settings (a new dict when either changed)."""
+        key = (
+            self.smooth_hours,
+            self.convention_hour,
+            self.convention_strength,
+            self.segment_strength,
+            self.prior_sharpen,
+        )
         cached = self._share_cache
         if cached is None or cached[0] is not self.population_counts or cached[1] != key:
             cached = self._share_cache = (self.population_counts, key, {})
@@ -363,7 +397,7 @@ class SendTimeModel:
     ) -> np.ndarray:
         """(n, 24) posterior probability of each local hour being the contact's centre."""
         day = _daily(local_counts) if daily is None else daily
-        log_post = self.prior_sharpen * np.log(self.prior_shares(segments)) + day @ self._log_spread
+        log_post = self.log_prior(segments) + day @ self._log_spread
         # no opens and no sends: the term below is zero everywhere (exactly: 0 times finite)
         if opens is not None and (opens.any() or (sends is not None and sends.any())):
             o = _daily(opens)
@@ -402,7 +436,13 @@ class SendTimeModel:
         g = _response(self.response_hours)[0]
         score = post @ g
         if sample and self.exploration > 0:
-            centre = np.minimum((np.cumsum(post, axis=1) < self._rng.random((n, 1))).sum(axis=1), 23)
+            u = self._rng.random((n, 1))
+            if n == 1:  # a real-time row: cumsum's running sums, in its order, on Python floats
+                u0 = float(u[0, 0])
+                below = sum(1 for c in itertools.accumulate(post[0].tolist()) if c < u0)
+                centre = np.array([min(below, 23)])
+            else:
+                centre = np.minimum((np.cumsum(post, axis=1) < u).sum(axis=1), 23)
             score += self.exploration * (g[centre] - score)
         hour = np.argmax(np.where(self._allowed, score, -1.0), axis=1)
         weekly = local_counts.sum(axis=1) >= self.min_week_events

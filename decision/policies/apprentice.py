@@ -153,15 +153,9 @@ class Apprentice(Policy):
         for every check as much as for the work)."""
         X = self._check_X(X)
         mask = self._check_mask(mask, len(X))
-        policy = self.policy
         with self._one_batch():
             eff, _ = self._effective_mask(X, mask, baseline)
-            actions = np.asarray(policy._draw(X, eff), dtype=np.intp)
-            if free.any():
-                actions[free] = policy._draw(X[free], mask[free])
-            p_app = policy._probabilities(X, eff)
-            p_free = policy._probabilities(X, mask) if share > 0 else p_app
-        return actions, (1 - share) * p_app + share * p_free
+            return self.policy._mixed(X, eff, mask, free, share)
 
     def choose_one(self, x: Any, mask: Any = None, baseline: int | None = None) -> tuple[int, float]:
         m = None if mask is None else np.asarray(mask, dtype=bool)[None, :]

@@ -265,6 +265,19 @@ class Policy:
         instead of each choice's propensity; the random stream moves as in :meth:`_choose`."""
         return self._choose(X, mask)[0]
 
+    def _mixed(
+        self, X: np.ndarray, eff: np.ndarray, mask: np.ndarray, free: np.ndarray, share: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`~decision.policies.Apprentice.choose_mixed`'s draws: the actions under ``eff``
+        (the ``free`` rows' under ``mask``), then the probabilities under ``eff`` and under
+        ``mask`` (only when ``share`` > 0), mixed ``(1 - share)`` to ``share``."""
+        actions = np.asarray(self._draw(X, eff), dtype=np.intp)
+        if free.any():
+            actions[free] = self._draw(X[free], mask[free])
+        p_eff = self._probabilities(X, eff)
+        p_free = self._probabilities(X, mask) if share > 0 else p_eff
+        return actions, (1 - share) * p_eff + share * p_free
+
     def _width(self, X: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Posterior standard deviation of the expected reward; zeros when not modelled. A
         policy may leave the pairs outside ``mask`` at 0 rather than compute them."""

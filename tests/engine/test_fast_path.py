@@ -9,6 +9,7 @@ tests pin that none of it changes what is decided.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -19,7 +20,7 @@ from decision.engine import EnginePolicy
 from decision.experiment import unit_hash
 from decision.interface import ContactView
 from decision.long_term import rerank, reranked_draws, routed_probabilities
-from decision.policies import LinearThompson
+from decision.policies import Apprentice, LinearThompson
 from hub.config import DecisionSettings
 from hub.errors import DecisionError
 from hub.models import Activity, ActivityType, Company, Contact
@@ -294,8 +295,6 @@ def test_send_times_are_the_same_when_threads_decide_at_once():
 def test_a_view_with_activities_decides_as_the_same_view_with_its_stored_profile():
     """Real-time views carry activities, decide workers' views the stored profile: the lead
     score, send time and long-term value must read the same history from either."""
-    from dataclasses import replace
-
     from hub.profile import build_profile
 
     batch = views(30)
@@ -952,3 +951,210 @@ def test_one_row_channel_counts_allowed_channels_and_fit_are_their_batch_forms()
         ct, cr = _clean(t, r)  # the batch formula on this one row
         rate = (cr.sum(0) + 10 * rate) / (ct.sum(0) + 10)
         np.testing.assert_array_equal(model.population_rate, rate)
+
+
+@pytest.mark.parametrize("n", [1, 30, 200])
+@pytest.mark.parametrize("share", [0.1, 0.0])
+def test_the_mixed_choice_without_free_rows_draws_as_its_four_calls(n, share):
+    """With no free row, the linear Thompson mixture draws its three blocks of normals in one
+    call and reads the means once: the same actions, probabilities and random stream as the
+    apprentice's choice followed by both probabilities (one row, a batch, the masked-width path)."""
+    p, X, mask = _bench_policy(squared_features=[0, 3], learn_noise=True)
+    X, mask = X[:n], mask[:n]
+    mask[~mask.any(axis=1), 0] = True
+    model = Apprentice(p, min_observations=45)
+    baseline = np.arange(n) % p.n_actions
+    free = np.zeros(n, dtype=bool)
+    p._rng = np.random.default_rng(11)
+    with model._one_batch():
+        actions = model.choose_many(X, mask, baseline=baseline).actions
+        probs = (1 - share) * model.probabilities_many(X, mask, baseline=baseline)
+        if share > 0:
+            probs = probs + share * p.probabilities_many(X, mask)
+    after = p._rng.random()
+    p._rng = np.random.default_rng(11)
+    with model._one_batch():
+        got_actions, got_probs = model.choose_mixed(X, mask, baseline, free, share)
+    np.testing.assert_array_equal(got_actions, actions)
+    np.testing.assert_array_equal(got_probs, probs)
+    assert p._rng.random() == after
+
+
+def test_one_row_send_time_paths_equal_the_batch_ones():
+    """A real-time row's rotation into local time, kept log prior and Thompson centre (Python
+    floats) are bit for bit what the same row gets inside a batch."""
+    from decision.send_time import SendTimeModel, to_local
+
+    rng = np.random.default_rng(13)
+    n = 25
+    counts = rng.poisson(0.1, (3, n, 168)).astype(float)  # below the weekly threshold
+    off = rng.integers(-11, 13, n)
+    local = to_local(counts, off)
+    seg = rng.integers(0, 4, n)
+    prior = SendTimeModel(seed=1).fit(local[0], seg)
+    model = SendTimeModel(seed=4).load_prior(prior)
+    for i in range(n):
+        np.testing.assert_array_equal(to_local(counts[:, i : i + 1], off[i : i + 1]), local[:, i : i + 1])
+        np.testing.assert_array_equal(model.log_prior(seg[i : i + 1]), model.log_prior(seg)[i : i + 1])
+    # contacts without activity: their posteriors are the segment priors, the same floats in a
+    # batch as alone (with activity, BLAS sums one row's product in another order than a batch's)
+    none = np.zeros((n, 168))
+    batch = model.restart(9).load_prior(prior).choose(none, seg, NOW, off)
+    again = model.restart(9).load_prior(prior)
+    ones = [again.choose(none[i : i + 1], seg[i : i + 1], NOW, off[i : i + 1]) for i in range(n)]
+    assert len(set(batch.hour.tolist())) > 1  # the draws spread the rows over several hours
+    # one row at a time draws each row's centre from the stream in turn, as the batch does
+    np.testing.assert_array_equal(np.concatenate([c.hour for c in ones]), batch.hour)
+    assert [c.field_value[0] for c in ones] == batch.field_value
+
+
+def test_few_row_segments_are_the_batch_segments():
+    """A real-time row's (or a few rows') segment (Python argmax and integer steps) is the one the array path
+    gives it inside a batch: stages, roles, touch levels and consent of every kind."""
+    from hub.models import Consent
+
+    batch = views(24, seed=3)
+    stages = ["lead", "customer", "opportunity", "marketingqualifiedlead", None, "subscriber"]
+    titles = ["VP Marketing", "CTO", None, "Sales manager", "Engineer", "Head of Finance"]
+    batch = [
+        replace(
+            v,
+            contact=v.contact.model_copy(
+                update={
+                    "lifecycle_stage": stages[i % 6],
+                    "job_title": titles[(i // 2) % 6],
+                    "consent": Consent(email_opt_out=i % 4 == 1, do_not_contact=i % 5 == 2),
+                }
+            ),
+        )
+        for i, v in enumerate(batch)
+    ]
+    engine = EnginePolicy(DecisionSettings.model_validate({"rules": RULES}))
+    F = engine.features(batch, NOW)
+    touches = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 7.5, 2.5, 0.4] * 3)
+    expected = engine.segment_step.segments(batch, F, touches)
+    assert len(set(expected.tolist())) > 8
+    for i in range(len(batch)):
+        one = engine.segment_step.segments([batch[i]], F.subset(np.array([i])), touches[i : i + 1])
+        assert one.tolist() == [expected[i]], i
+    for i in range(0, len(batch), 3):  # a few rows at once (a real-time batch)
+        rows = np.arange(i, i + 3)
+        few = engine.segment_step.segments([batch[j] for j in rows], F.subset(rows), touches[rows])
+        np.testing.assert_array_equal(few, expected[rows])
+
+
+def test_few_row_masks_are_the_batch_masks():
+    """A real-time row's (or a few rows') mask (Python booleans) and the parts the trace reads are what the
+    array path gives it inside a batch: consent, touch caps from e-mails sent and ordered,
+    and the quiet period after a sales touch, synced or only ordered."""
+    from hub.models import Consent
+
+    base = views(30, seed=6)
+    engine = EnginePolicy(DecisionSettings.model_validate({"rules": RULES}))
+    email = next(a.id for a in engine.entries if a.kind == "email")
+    sales = next(a.id for a in engine.entries if a.kind == "sales_outreach")
+    batch = []
+    for i, v in enumerate(base):
+        sent = [
+            Activity(
+                contact_id=v.contact.id,
+                type=ActivityType.EMAIL_SENT,
+                occurred_at=NOW - timedelta(days=1 + k),
+                source="test",
+                external_id=f"s{i}-{k}",
+            )
+            for k in range(i % 5)
+        ]
+        decided = [(NOW - timedelta(days=0.5 + i % 4), sales)] if i % 3 == 0 else [(NOW - timedelta(hours=5), email)]
+        consent = Consent(email_opt_out=i % 7 == 3, do_not_contact=i % 11 == 5)
+        batch.append(
+            replace(
+                v,
+                contact=v.contact.model_copy(update={"consent": consent}),
+                activities=v.activities + sent,
+                decided=decided,
+            )
+        )
+    F = engine.features(batch, NOW)
+    parts: dict = {}
+    mask = engine.mask(batch, NOW, F, parts)
+    assert 0 < mask.sum() < mask.size and len({tuple(r) for r in mask.tolist()}) > 3
+    for i in range(len(batch)):
+        one_parts: dict = {}
+        one = engine.mask([batch[i]], NOW, F.subset(np.array([i])), one_parts)
+        np.testing.assert_array_equal(one, mask[i : i + 1])
+        for key in ("rule", "touches", "since_sales", "felt"):
+            np.testing.assert_array_equal(one_parts[key], parts[key][i : i + 1])
+    for i in range(0, len(batch), 4):  # a few rows at once (a real-time batch): the same rows
+        rows = np.arange(i, min(i + 4, len(batch)))
+        few_parts: dict = {}
+        np.testing.assert_array_equal(engine.mask([batch[j] for j in rows], NOW, F.subset(rows), few_parts), mask[rows])
+        np.testing.assert_array_equal(few_parts["rule"], parts["rule"][rows])
+
+
+def test_one_row_long_term_overrules_and_propensities_are_the_batch_ones():
+    """The long-term rerank of a real-time row (its scalars, no index arrays) overrules,
+    explains and routes propensities as the array path does for that row in a batch."""
+    batch = views(40, seed=9)
+    engine, _ = trained(batch)
+    engine.settings.engine.long_term_weight = 0.9
+    F = engine.features(batch, NOW)
+    mask = engine.mask(batch, NOW, F)
+    rng = np.random.default_rng(2)
+    probs = rng.dirichlet(np.ones(len(engine.ids)), len(batch)) * mask
+    probs /= probs.sum(axis=1, keepdims=True)
+    drawn = np.array([rng.choice(np.flatnonzero(m)) for m in mask])
+    demoted = np.arange(len(batch)) % 9 == 4
+    arms = np.full(len(batch), "engine")
+    points = rng.uniform(0, 60, len(batch))
+    rows = np.arange(len(batch))
+    chosen, prop, notes = drawn.copy(), np.ones(len(batch)), [""] * len(batch)
+    engine._long_term(batch, NOW, F, mask, rows, chosen, prop, notes, probs, demoted, arms, points)
+    assert (chosen != drawn).any() and (chosen == drawn).any()
+    for i in range(len(batch)):
+        one = [drawn[i : i + 1].copy(), np.ones(1), [""]]
+        Fi, r = F.subset(np.array([i])), np.array([0])
+        engine._long_term(
+            [batch[i]],
+            NOW,
+            Fi,
+            mask[i : i + 1],
+            r,
+            *one,
+            probs[i : i + 1],
+            demoted[i : i + 1],
+            arms[:1],
+            points[i : i + 1],
+        )
+        assert (int(one[0][0]), float(one[1][0]), one[2][0]) == (int(chosen[i]), float(prop[i]), notes[i]), i
+
+
+@pytest.mark.parametrize("used", [{}, {"ann": 1}, {"ann": 2, "bob": 1}, {"bob": 2}])
+def test_a_few_rows_within_budget_skip_arbitration_as_it_would_keep_them(used):
+    """A real-time batch whose owners' handoffs all fit their budgets is kept without running
+    apply_budgets; once one owner's do not, apply_budgets demotes as before."""
+    from decision.arbitration import Budget, apply_budgets
+
+    engine = EnginePolicy(
+        DecisionSettings.model_validate(
+            {"rules": RULES, "engine": {"holdout_share": 0.0, "sales_handoffs_per_owner_per_day": 2}}
+        )
+    )
+    owners = ["ann", "ann", "bob", None]
+    batch = [
+        replace(v, contact=v.contact.model_copy(update={"owner": o})) for v, o in zip(views(4), owners, strict=True)
+    ]
+    batch = engine._with_profiles(batch, NOW)
+    F = engine.features(batch, NOW)
+    mask = np.ones((4, len(engine.ids)), dtype=bool)
+    sales = engine.ids.index(engine.sales[0])
+    chosen = np.array([sales, sales, sales, engine.wait_index])
+    prop, notes = np.full(4, 0.4), [""] * 4
+    prio = np.where(mask, engine.model.predict_many(F.X) * engine.values, -np.inf)
+    budget = Budget("sales_handoffs", engine.sales, 2, True, used)
+    keys = [o or "unassigned" for o in owners]
+    new, expected = apply_budgets(chosen.copy(), prio, mask, engine.catalog, [budget], keys)
+    demoted = engine._budgets(batch, F, mask, np.arange(4), chosen, prop, notes, used)
+    assert demoted.tolist() == expected.tolist()
+    assert chosen.tolist() == new.tolist()
+    assert demoted.any() == (used.get("ann", 0) > 0 or used.get("bob", 0) > 1)
