@@ -185,6 +185,7 @@ def test_the_free_share_tries_unproven_actions_however_badly_the_bandit_reads_th
     mask[1, 2] = False
     allowed = np.array([[True, False, False, True], [True, False, False, True]])
     args = (seg, prior, mask, np.zeros(2), np.ones(2), np.random.default_rng(0))
+    ch.explore_unproven = True  # an option (off by default: see its comment)
     p = ch.probabilities(*args, allowed=allowed, free_share=0.1)
     assert p[0, 1] == pytest.approx(0.05) and p[0, 2] == pytest.approx(0.05)  # the share split evenly
     assert p[1, 1] == pytest.approx(0.1) and p[1, 2] == 0.0  # an ineligible action is never tried
