@@ -65,7 +65,7 @@ the *decision components* directly on the market's arrays, once per simulated da
   learned lost future (reward per contact-day of reachable minus opted-out contacts of the same
   stage, over 84 days); early-stage rows (waits too) are credited with the change in their
   lead's stage value when their window closes (7 days, the default catalog's); waiting is worth at least the best
-  learned value one touch lower, discounted 0.9 per day until the oldest touch leaves the week.
+  learned value one touch lower, discounted 0.7 per day until the oldest touch leaves the week.
   A cell's unsubscribes are read as its rate shrunk toward the population's at its touch level
   (``risk_rows`` 100 pseudo-rows; ``engine_own_unsubs`` reads each cell's own count).
   The free share (``explore_share``) draws the eligible actions the apprentice does not allow yet
