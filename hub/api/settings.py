@@ -81,7 +81,7 @@ class ApiSettings(_Strict):
         " this often per process (0: before every decision)",
     )
     batch_window_ms: float = Field(
-        8.0,
+        5.0,
         ge=0,
         le=100,
         description="a real-time decision waits up to this long for others to decide with it in one engine call,"
