@@ -84,8 +84,7 @@ def main() -> None:
     now = utcnow()
     views = []
     with ctx.store.begin() as conn:  # what the decider hands the engine: stored activities + the visit
-        for ref in refs:
-            contact, acts = profiles(conn, [ref.email], now - timedelta(days=LOOKBACK_DAYS))[0]
+        for contact, acts in profiles(conn, [ref.email for ref in refs], now - timedelta(days=LOOKBACK_DAYS)):
             acts.append(session_activity(contact.id, page, now))
             views.append(ContactView(contact=contact, activities=acts))
     engine = ctx.policy

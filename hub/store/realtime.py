@@ -76,10 +76,11 @@ _TAIL = {
 Lookup = int | str | Identity
 
 
-def _slots(n: int) -> int:
-    """Lookups of one kind a statement holds: the next power of two (1, 2, 4, ..., 32), so a
-    handful of statements serve every batch, each compiled once per dialect."""
-    return 1 << max(n - 1, 0).bit_length()
+def _padded(values: list[Any], fill: Any) -> list[Any]:
+    """``values`` padded with ``fill`` (which matches nothing) to the next power of two (1, 2,
+    4, ..., 32; none stays none), so a handful of statements serve every batch, each compiled
+    once per dialect."""
+    return values + [fill] * ((1 << (len(values) - 1).bit_length()) - len(values)) if values else []
 
 
 @lru_cache(maxsize=256)
@@ -182,18 +183,15 @@ def profiles(conn: Connection, lookups: Sequence[Lookup], since: datetime) -> li
     on (as ``recent_activities`` gives them, ties in time in stored order), or None where none
     is found; one statement for the whole batch. An email is normalized as stored; two lookups
     of one contact get a profile each (the caller may add to one)."""
-    ids = [k for k in lookups if isinstance(k, int)]
-    emails = [normalize_email(k) for k in lookups if isinstance(k, str)]
-    idents = [k for k in lookups if isinstance(k, Identity)]
-    stmt = _profiles_statement(*(_slots(len(x)) if x else 0 for x in (ids, emails, idents)))
+    ids = _padded([k for k in lookups if isinstance(k, int)], None)
+    emails = _padded([normalize_email(k) for k in lookups if isinstance(k, str)], None)
+    idents = _padded([k.key() for k in lookups if isinstance(k, Identity)], (None, None, None))
     params: dict[str, Any] = {"since": since}
-    for i in range(_slots(len(ids)) if ids else 0):
-        params[f"id{i}"] = ids[i] if i < len(ids) else None
-    for i in range(_slots(len(emails)) if emails else 0):
-        params[f"email{i}"] = emails[i] if i < len(emails) else None
-    for j in range(_slots(len(idents)) if idents else 0):
-        k = idents[j].key() if j < len(idents) else (None, None, None)
-        params[f"connector{j}"], params[f"object_type{j}"], params[f"external_id{j}"] = k
+    params.update((f"id{i}", v) for i, v in enumerate(ids))
+    params.update((f"email{i}", v) for i, v in enumerate(emails))
+    for j, (connector, object_type, external_id) in enumerate(idents):
+        params.update({f"connector{j}": connector, f"object_type{j}": object_type, f"external_id{j}": external_id})
+    stmt = _profiles_statement(len(ids), len(emails), len(idents))
     rows = _prepared(stmt, conn.dialect).all(conn, params)
     by_owner: dict[int, list[Any]] = {}
     found: dict[tuple[Any, ...], int] = {}  # _key(lookup) -> contact id
