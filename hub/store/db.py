@@ -51,8 +51,11 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade to ``revision``, one transaction per migration (alembic's own), so a migration can
+    step out of it to build an index CONCURRENTLY on PostgreSQL; a failed one leaves the store at
+    the last revision that completed."""
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, Select, and_, func, or_, select, update
 
 from hub.models import Action, ActionKind, Identity, PushRequest
 from hub.store.batch import among, insert_rows
@@ -48,6 +48,19 @@ class PushRow:
         )
 
 
+def pending_of(conn: Connection, rows: Sequence[dict[str, Any]]) -> Select:
+    """The pending pushes of the records in ``rows``, the ones a new write folds into. Read
+    through ix_pushes_pending_record (connector, external_id where pending): a record's done
+    pushes, one per decision it ever had, are not in that index."""
+    return select(
+        pushes.c.id, pushes.c.connector, pushes.c.object_type, pushes.c.external_id, pushes.c.kind, pushes.c.payload
+    ).where(
+        pushes.c.state == "pending",
+        pushes.c.connector.in_(list({r["connector"] for r in rows})),
+        among(conn, pushes.c.external_id, list({r["external_id"] for r in rows})),
+    )
+
+
 def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
     """Insert pushes; an open push of the same record and kind (and list) is folded in.
 
@@ -56,18 +69,7 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
     """
     if not rows:
         return 0
-    ext = list({r["external_id"] for r in rows})
-    # the connector too, so ix_pushes_record finds the rows: by state alone it reads every pending push
-    connectors = list({r["connector"] for r in rows})
-    open_rows = conn.execute(
-        select(
-            pushes.c.id, pushes.c.connector, pushes.c.object_type, pushes.c.external_id, pushes.c.kind, pushes.c.payload
-        ).where(
-            pushes.c.state == "pending",
-            pushes.c.connector.in_(connectors),
-            among(conn, pushes.c.external_id, ext),
-        )
-    ).all()
+    open_rows = conn.execute(pending_of(conn, rows)).all()
     open_by_key: dict[tuple, list[Any]] = {}
     for r in open_rows:
         open_by_key.setdefault(_fold_key(r.connector, r.object_type, r.external_id, r.kind, r.payload), []).append(r)

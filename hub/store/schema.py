@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -163,6 +164,13 @@ pushes = Table(
     ),
     Index("ix_pushes_due", "connector", "state", "next_attempt_at"),
     Index("ix_pushes_record", "connector", "external_id"),
+    Index(  # the fold on enqueue reads only open writes, whatever the record's history (migration 0014)
+        "ix_pushes_pending_record",
+        "connector",
+        "external_id",
+        sqlite_where=text("state = 'pending'"),
+        postgresql_where=text("state = 'pending'"),
+    ),
 )
 
 outcomes = Table(
