@@ -46,10 +46,14 @@ the *decision components* directly on the market's arrays, once per simulated da
   the pooled per-channel opt-out model (decision/risk.py: the bandit learns from the reward with
   the realized unsubscribe replaced by the predicted chance, as decision/engine.py does),
   ``decision.arbitration.eligibility`` (consent, touch cap, sales quiet days), the long-term
-  value rerank (decision/long_term.py with its stated prior, as in the hub, which does not learn
-  it yet; ``engine_lt_learned`` learns the lift online from opportunities within 28 days, and
-  loses: the engine's own choices confound "who converted after which action", so the learned
-  lift overrules half of all decisions and the weekly share of the oracle falls from 0.9 to 0.3),
+  value rerank (decision/long_term.py), learned as the hub's learn step learns it: 28 days after
+  a decision's 7-day attribution window closed, whether an opportunity opened in those 28 days,
+  from randomized rows only (propensity below 1: Thompson draws, free rows, waits too), each
+  weighted by 1 / its propensity (the final action's share of the bandit's draws routed to it by
+  the rerank), shrunk to the stated prior with 20 pseudo-observations, a learned harm counted
+  only beyond two standard errors (``engine_lt_prior``: the prior alone, the bench's engine
+  before 5 December 2026; ``engine_lt_in_window``: the hub's learning before then, conversions
+  within the attribution window, which the immediate reward already counts),
   the send-time model (decision/send_time.py, fitted on each day's contacts, as the hub's learn step
   fits the prior every decision starts from on the contacts decided last, decision/enrich.py)
   and the channel model (decision/channel.py);
@@ -104,9 +108,9 @@ from decision.arbitration import ActionSpec, Catalog, ContactPolicy, eligibility
 from decision.channel import CHANNELS as HUB_CHANNELS
 from decision.channel import ChannelModel
 from decision.deal_value import DealValues, size_band
-from decision.engine import build_bandit, build_opt_out
+from decision.engine import MIN_PROPENSITY, build_bandit, build_opt_out
 from decision.enrich import STAGE_MAP
-from decision.long_term import KIND_PRIOR_LIFT, LongTermValue, rerank
+from decision.long_term import HORIZON_DAYS, KIND_PRIOR_LIFT, LongTermValue, reranked_draws, route
 from decision.segment_step import FELT_ACTION_KINDS, MAIL_ACTION_KINDS, felt_touches
 from decision.segment_value import OutcomeValues, SegmentChooser, learning_target, progress_credit
 from decision.send_time import SendTimeModel
@@ -130,7 +134,9 @@ W = gt.RewardWeights()
 SEEN = ("page_view", "content_download", "webinar", "form_submit", "meeting", "call", "email_sent")
 SEEN += ("email_open", "email_click", "ad_click", "opportunity_created", "unsubscribe")
 ORGANIC = (EV["page_view"], EV["content_download"], EV["form_submit"])
-HORIZON = 28  # days after an action in which an opportunity counts as its eventual conversion
+#: days after an action at which its lead's stage is read (moves, progression credit): when the
+#: pipeline learns it, at the close of the default catalog's 7-day attribution window
+PROGRESS_DAYS = 7
 CATALOG_SPEC = Catalog(
     tuple(
         ActionSpec(
@@ -477,11 +483,12 @@ class Engine(Agent):
         min_observations: int = 50,
         reward_scale: float = 10.0,
         learn_wait: bool = True,
-        learn_long_term: bool = False,
+        learn_long_term: bool = True,
         segment_values: bool | None = None,
         risk_rows: float | None = None,
         deal_bands: bool = True,
         explore_unproven: bool = False,
+        in_window_long_term: bool = False,
     ) -> None:
         # the hub's own bandit as decision/engine.py builds it from the engine settings (forgetting,
         # learned noise, squared features and every other default included), on the same catalog
@@ -499,7 +506,13 @@ class Engine(Agent):
         self.scale = reward_scale
         prior = np.array([KIND_PRIOR_LIFT[a.kind] for a in CATALOG])
         self.lt = LongTermValue(A, 4, prior_lift=prior, wait_action=WAIT)
-        self.pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        # conversions after the attribution window, within the horizon (decision/long_term.py);
+        # in_window_long_term: the hub before 5 December 2026 (within the window, harms at their mean)
+        self.lt_window = (0, PROGRESS_DAYS) if in_window_long_term else (PROGRESS_DAYS, PROGRESS_DAYS + HORIZON_DAYS)
+        if in_window_long_term:
+            self.lt.harm_z = 0.0
+        self.pending_end: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # long-term rows
         self.seed = seed
         self.overruled = 0
         self.learn_wait = learn_wait
@@ -547,21 +560,31 @@ class Engine(Agent):
                 allowed = (self.model.mature(X) | seen) & mask
                 allowed[np.arange(pop.n), baseline] |= mask[np.arange(pop.n), baseline]
             bands = self.bands(market) if self.ov.deals is not None else None
-            actions, _, _ = self.sv.choose(
+            actions, probs, _ = self.sv.choose(
                 self._seg, prior, mask, felt, days_to_relief(obs, day), self.rng, allowed, self.explore_share, bands
             )
+            prop = probs[np.arange(pop.n), actions]
         else:
-            actions = self.model.choose_many(X, mask, baseline=baseline).actions.copy()
+            probs = None
+            choice = self.model.choose_many(X, mask, baseline=baseline)
+            actions, prop = choice.actions.copy(), choice.propensities.copy()
             free = self.rng.random(pop.n) < self.explore_share
             if free.any():
-                actions[free] = self.model.policy.choose_many(X[free], mask[free]).actions
+                drawn = self.model.policy.choose_many(X[free], mask[free])
+                actions[free], prop[free] = drawn.actions, drawn.propensities
         if self.w > 0:
+            # decision/engine.py's _long_term: every possible draw reranked, and a final action's
+            # propensity the bandit's mass routed to it (the drawn one's where only that is known)
             short = self.model.predict_many(X) * self.scale
             p0 = np.zeros(pop.n)
             lt = self.lt.value(p0, COARSE[market.stage], np.ones(pop.n))
             lt = lt * (W.opportunity + W.revenue * 10_000.0)
-            actions, over = rerank(actions, short, lt, mask, self.w)
-            self.overruled += int(over.sum())
+            final = reranked_draws(short, lt, mask, self.w)
+            new = final[np.arange(pop.n), actions]
+            self.overruled += int((new != actions).sum())
+            if probs is not None:
+                prop = route(probs, final)[np.arange(pop.n), new]
+            actions = new
         hours = self.system.hours(market, obs, day) if self.send_time else default_hour(market)
         chan = self.system.channels(market, obs, actions)
         waited = np.flatnonzero(actions == WAIT)
@@ -569,9 +592,9 @@ class Engine(Agent):
             # the hub logs and learns wait decisions too: here their immediate reward is 0
             k = waited[self.rng.random(len(waited)) < 0.1]
             self._wait_rows = (X[k], np.full(len(k), WAIT))
-        who = np.flatnonzero(actions != WAIT)
-        opps = market.counts[who, EV["opportunity_created"]].copy()
-        self.pending.append((day, who, actions[who], COARSE[market.stage][who], opps))
+        if self.learn_long_term:  # every row, waits too (waiting is the baseline), as the hub logs them
+            opps = market.counts[:, EV["opportunity_created"]].copy()
+            self.pending.append((day, actions.copy(), COARSE[market.stage].copy(), opps, prop))
         return actions, hours, chan
 
     def learn(self, X, actions, rewards, market, day) -> None:  # noqa: ANN001
@@ -584,12 +607,21 @@ class Engine(Agent):
             Xw, aw = self._wait_rows
             self.model.learn_many(Xw, aw, np.zeros(len(aw)), np.ones(len(aw)))
             self._wait_rows = None
-        # eventual conversion: an opportunity within HORIZON days of the action
-        while self.pending and self.pending[0][0] <= day - HORIZON:
-            d, who, acts, stages, before = self.pending.pop(0)
-            conv = market.counts[who, EV["opportunity_created"]] > before
-            if self.learn_long_term:
-                self.lt.learn(acts, stages, conv, wait_action=WAIT)
+        # what the hub's learn step does (hub/pipeline/learn.py _learn_long_term): once a decision's
+        # horizon has passed, whether an opportunity opened after its attribution window closed,
+        # learned from randomized rows only (propensity below 1), each weighted by 1 / its propensity
+        start, end = self.lt_window
+        while self.pending and self.pending[0][0] <= day - start:
+            d, acts, stages, before, prop = self.pending.pop(0)
+            if start:  # counted from the window's close
+                before = market.counts[:, EV["opportunity_created"]].copy()
+            self.pending_end.append((d, acts, stages, before, prop))
+        while self.pending_end and self.pending_end[0][0] <= day - end:
+            _, acts, stages, before, prop = self.pending_end.pop(0)
+            conv = market.counts[:, EV["opportunity_created"]] > before
+            keep = prop < 1.0 - 1e-9
+            weights = 1.0 / np.clip(prop[keep], MIN_PROPENSITY, 1.0)
+            self.lt.learn(acts[keep], stages[keep], conv[keep], wait_action=WAIT, weights=weights)
 
     def _learn_values(self, actions: np.ndarray, rewards: np.ndarray, market: Market, day: int) -> None:
         """What the pipeline's learn step does (hub/pipeline/learn.py, decision/engine.py
@@ -661,11 +693,6 @@ def days_to_relief(obs: Observed, day: int) -> np.ndarray:
     for k in range(1, 7):  # the decisions k days ago; the oldest one wins
         out = np.where(obs.orders[(day - k) % 7, :, 1] > 0, 7 - k, out)
     return out
-
-
-#: days after an action at which its lead's stage is read (moves, progression credit): when the
-#: pipeline learns it, at the close of the default catalog's 7-day attribution window
-PROGRESS_DAYS = 7
 
 
 def market_now(day: int):  # noqa: ANN201
@@ -1172,8 +1199,8 @@ def main(argv: list[str] | None = None) -> None:
         "engine_no_sv": lambda s: Engine(s, long_term_weight=args.long_term_weight, segment_values=False),
         "engine_one_deal_value": lambda s: Engine(s, long_term_weight=args.long_term_weight, deal_bands=False),
         "engine_own_unsubs": lambda s: Engine(s, long_term_weight=args.long_term_weight, risk_rows=0.0),
-        "engine_lt_learned": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=True),
-        "engine_explore_unproven": lambda s: Engine(s, long_term_weight=args.long_term_weight, explore_unproven=True),
+        "engine_lt_prior": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=False),
+        "engine_lt_in_window": lambda s: Engine(s, long_term_weight=args.long_term_weight, in_window_long_term=True),
         "vw": lambda s: VWAgent(s, t.vw),
         "vw_sys": lambda s: VWAgent(s, t.vw, system=True),
         "mabwiser": lambda s: MabwiserAgent(s, *t.mab),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 
 from decision.experiment import ENGINE_ARMS, ablation_arm
 from decision.interface import ContactView
+from decision.long_term import HORIZON_DAYS
 from decision.objective import components, total, weighted
 from hub.errors import DecisionError
 from hub.pipeline.context import HubContext
@@ -127,56 +128,57 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
         if not lock.acquired:
             report.skipped = True
             return report
-        with ctx.store.begin() as conn:
-            ensure_current(ctx, conn)
-            rows = store.learnable(conn, engine.feature_version)
-            if not rows:
-                report.version = engine.model_version or None
-                return report
-            X = np.array([r.features for r in rows], dtype=float)
-            rewards = np.array([r.reward_total or 0.0 for r in rows])
-            unsub = np.array([float((r.reward_parts or {}).get("unsubscribe", 0.0)) for r in rows])
-            arms = [r.arm for r in rows]
-            if engine.measure_graduation(X, [r.action for r in rows], arms, rewards, [r.propensity for r in rows]):
-                log.info("engine %s graduated from apprentice mode: %s", engine.model_name, engine.graduation.report())
-            try:
-                n = engine.learn(
-                    X,
-                    [r.action for r in rows],
-                    rewards,
-                    np.array([r.propensity for r in rows]),
-                    unsubscribe_points=unsub,
-                )
-            except DecisionError:
-                # the in-memory model may be half-updated: reload the last good one next time
-                engine.model_version = -1
-                raise
-            _learn_segment_values(conn, engine, rows, now)
-            converted = np.array([float((r.reward_parts or {}).get("opportunity", 0.0) != 0) for r in rows])
-            engine.learn_long_term(
-                X, [r.action for r in rows], [r.arm for r in rows], np.array([r.propensity for r in rows]), converted
-            )
-            for r in rows:
-                report.by_action[r.action] = report.by_action.get(r.action, 0) + 1
-            # content slots learn from the rows whose variants their bandit chose (not the no_content arm's)
-            content_arms = set(ENGINE_ARMS) - {ablation_arm("content")}
-            _learn_content(conn, engine, [r.decision_id for r in rows if r.arm in content_arms])
-            _learn_send_time(conn, engine, now)
-            metrics = {
-                "learned": n,
-                "mean_reward": float(rewards.mean()),
-                "by_action": report.by_action,
-                "observations": engine.model.policy.n_obs_.tolist(),
-                "feature_version": engine.feature_version,
-                **learned_state(engine),
-                "graduated": engine.model.graduated,
-                "graduation_evidence": engine.graduation.report(),
-            }
-            version = store.save_snapshot(conn, engine.model_name, engine.snapshot(), metrics, now)
-            store.mark_learned(conn, [r.decision_id for r in rows], version)
+        try:
+            with ctx.store.begin() as conn:
+                ensure_current(ctx, conn)
+                rows = store.learnable(conn, engine.feature_version)
+                long_term = _learn_long_term(conn, engine, now)  # its horizon passes whether or not rows close
+                if not rows and not long_term:
+                    report.version = engine.model_version or None
+                    return report
+                n, mean_reward = _learn_rows(conn, engine, rows, now, report) if rows else (0, 0.0)
+                _learn_send_time(conn, engine, now)
+                metrics = {
+                    "learned": n,
+                    "mean_reward": mean_reward,
+                    "long_term_learned": long_term,
+                    "by_action": report.by_action,
+                    "observations": engine.model.policy.n_obs_.tolist(),
+                    "feature_version": engine.feature_version,
+                    **learned_state(engine),
+                    "graduated": engine.model.graduated,
+                    "graduation_evidence": engine.graduation.report(),
+                }
+                version = store.save_snapshot(conn, engine.model_name, engine.snapshot(), metrics, now)
+                store.mark_learned(conn, [r.decision_id for r in rows], version)
+        except BaseException:
+            # the in-memory model may have learned what the store rolled back: reload the last good one
+            engine.model_version = -1
+            raise
         engine.model_version = version
-        report.learned, report.version, report.mean_reward = n, version, float(rewards.mean())
+        report.learned, report.version, report.mean_reward = n, version, mean_reward
     return report
+
+
+def _learn_rows(conn: Connection, engine, rows: list, now: datetime, report: LearnReport) -> tuple[int, float]:  # noqa: ANN001
+    """The bandit, the apprentice's evidence, segment values and content slots learn the rows
+    whose windows closed; returns how many the bandit learned and their mean reward."""
+    X = np.array([r.features for r in rows], dtype=float)
+    rewards = np.array([r.reward_total or 0.0 for r in rows])
+    unsub = np.array([float((r.reward_parts or {}).get("unsubscribe", 0.0)) for r in rows])
+    arms = [r.arm for r in rows]
+    if engine.measure_graduation(X, [r.action for r in rows], arms, rewards, [r.propensity for r in rows]):
+        log.info("engine %s graduated from apprentice mode: %s", engine.model_name, engine.graduation.report())
+    n = engine.learn(
+        X, [r.action for r in rows], rewards, np.array([r.propensity for r in rows]), unsubscribe_points=unsub
+    )
+    _learn_segment_values(conn, engine, rows, now)
+    for r in rows:
+        report.by_action[r.action] = report.by_action.get(r.action, 0) + 1
+    # content slots learn from the rows whose variants their bandit chose (not the no_content arm's)
+    content_arms = set(ENGINE_ARMS) - {ablation_arm("content")}
+    _learn_content(conn, engine, [r.decision_id for r in rows if r.arm in content_arms])
+    return n, float(rewards.mean())
 
 
 def _learn_segment_values(conn: Connection, engine, rows: list, now: datetime) -> int:  # noqa: ANN001
@@ -200,6 +202,32 @@ def _learn_segment_values(conn: Connection, engine, rows: list, now: datetime) -
 #: how many recently decided contacts the send-time prior is fitted on: enough for every
 #: segment's hours, few enough that a learn step at a million contacts reads them in a blink
 SEND_TIME_SAMPLE = 5_000
+
+
+def _learn_long_term(conn: Connection, engine, now: datetime) -> int:  # noqa: ANN001
+    """Teach long-term value the decisions whose horizon has passed since the last step (the
+    cursor travels with the snapshot, so each decision is learned once); returns how many."""
+    horizon = timedelta(days=HORIZON_DAYS)
+    lt, learned = engine.long_term, 0
+    while True:
+        after = (
+            None
+            if lt.learned_through is None
+            else (datetime.fromisoformat(lt.learned_through[0]), lt.learned_through[1])
+        )
+        rows = store.long_term_due(conn, engine.feature_version, after, now, horizon)
+        if not rows:
+            return learned
+        X = np.array([r.features for r in rows], dtype=float)
+        engine.learn_long_term(
+            X,
+            [r.action for r in rows],
+            [r.arm for r in rows],
+            np.array([r.propensity for r in rows]),
+            np.array([float(r.converted) for r in rows]),
+        )
+        learned += len(rows)
+        lt.learned_through = (rows[-1].window_ends_at.isoformat(), rows[-1].decision_id)
 
 
 def _learn_send_time(conn: Connection, engine, now: datetime) -> int:  # noqa: ANN001

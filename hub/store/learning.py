@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
+from hub.store.batch import among
 from hub.store.contacts import aware
 from hub.store.schema import activities, contacts, decision_features, decisions, model_snapshots, outcomes
 
@@ -124,6 +125,78 @@ def learnable(conn: Connection, feature_version: str, limit: int = 50_000) -> li
             not (r.email_opt_out or r.do_not_contact),
         )
         for r in conn.execute(q)
+    ]
+
+
+@dataclass
+class LongTermRow:
+    """A decision whose long-term horizon has passed, and whether its contact converted in it."""
+
+    decision_id: int
+    action: str
+    features: list[float]
+    propensity: float
+    arm: str
+    window_ends_at: datetime
+    converted: bool
+
+
+def long_term_due(
+    conn: Connection,
+    feature_version: str,
+    after: tuple[datetime, int] | None,
+    until: datetime,
+    horizon: timedelta,
+    limit: int = 10_000,
+) -> list[LongTermRow]:
+    """Decisions of ``feature_version`` whose horizon (attribution window's end + ``horizon``)
+    ended by ``until``, after the cursor ``after`` (a window end and a decision id), in that
+    order, up to ``limit``; each with whether its contact opened an opportunity after the
+    window closed and within the horizon (``opportunity_created`` activities)."""
+    df = decision_features.c
+    q = (
+        select(
+            df.decision_id,
+            df.action,
+            df.features,
+            df.window_ends_at,
+            decisions.c.propensity,
+            decisions.c.arm,
+            decisions.c.contact_id,
+        )
+        .join(decisions, decisions.c.id == df.decision_id)
+        .where(df.feature_version == feature_version, df.window_ends_at <= until - horizon)
+        .order_by(df.window_ends_at, df.decision_id)
+        .limit(limit)
+    )
+    if after is not None:
+        at, last_id = after
+        q = q.where(or_(df.window_ends_at > at, and_(df.window_ends_at == at, df.decision_id > last_id)))
+    rows = conn.execute(q).all()
+    if not rows:
+        return []
+    ends = [aware(r.window_ends_at) for r in rows]
+    opened: dict[int, list[datetime]] = {}
+    for cid, at in conn.execute(
+        select(activities.c.contact_id, activities.c.occurred_at).where(
+            among(conn, activities.c.contact_id, list({r.contact_id for r in rows})),
+            activities.c.type == "opportunity_created",
+            activities.c.occurred_at > min(ends),
+            activities.c.occurred_at <= max(ends) + horizon,
+        )
+    ):
+        opened.setdefault(cid, []).append(aware(at))
+    return [
+        LongTermRow(
+            r.decision_id,
+            r.action,
+            r.features,
+            r.propensity,
+            r.arm,
+            end,
+            any(end < at <= end + horizon for at in opened.get(r.contact_id, ())),
+        )
+        for r, end in zip(rows, ends, strict=True)
     ]
 
 

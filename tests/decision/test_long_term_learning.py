@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from decision.engine import EnginePolicy
 from decision.interface import ContactView
-from decision.long_term import LongTermValue
+from decision.long_term import HORIZON_DAYS, LongTermValue
 from hub.config import DecisionSettings, Settings
 from hub.models import Activity, ActivityType, Contact, Identity
 from hub.pipeline.context import HubContext
@@ -73,9 +73,12 @@ def test_the_learned_lift_moves_from_the_prior_to_the_causal_truth_not_the_confo
     assert np.array_equal(engine.long_term.lift()[:, 0], lift)
 
 
-def test_the_pipeline_learns_it_from_the_random_arm_and_saves_it_with_the_model(tmp_path):
-    """Every contact in the random-control arm; emailed contacts open an opportunity in the
-    window. The learn step's snapshot carries the learned value and a new worker reloads it."""
+def test_the_pipeline_learns_it_after_the_window_once_and_saves_it_with_the_model(tmp_path):
+    """Every contact in the random-control arm. Emailed contacts open an opportunity inside the
+    3-day attribution window (the immediate reward's, not long-term value's); called contacts
+    open one after it closes, within the horizon. The learn step teaches long-term value only
+    once the horizon has passed, each decision once; the snapshot carries it (and its cursor)
+    and a new worker reloads it."""
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     settings = Settings.model_validate(
         {
@@ -99,32 +102,65 @@ def test_the_pipeline_learns_it_from_the_random_arm_and_saves_it_with_the_model(
             )
         ).all()
     emailed = [cid for cid, _, action in logged if action == "email_nurture_business"]
-    assert {arm for _, arm, _ in logged} == {"random"} and 20 < len(emailed) < 60
-    acts = [
-        Activity(
+    called = [cid for cid, _, action in logged if action == "sales_outreach"]
+    assert {arm for _, arm, _ in logged} == {"random"} and 20 < len(emailed) < 60 and 20 < len(called) < 60
+
+    def opportunity(cid: int, days: float) -> Activity:
+        return Activity(
             contact_id=cid,
             type=ActivityType.OPPORTUNITY_CREATED,
-            occurred_at=NOW + timedelta(days=1),
+            occurred_at=NOW + timedelta(days=days),
             source="crm",
             external_id=f"o{cid}",
         )
-        for cid in emailed
-    ]
+
+    acts = [opportunity(cid, 1) for cid in emailed] + [opportunity(cid, 10) for cid in called]
     with ctx.store.begin() as conn:
         ids = activity_store.insert_activities(conn, acts).new_ids
     record_outcomes(ctx, ids)
     prior = ctx.policy.long_term.lift().copy()
-    report = learn_step(ctx, NOW + timedelta(days=3, hours=1))
-    assert report.learned == 120
-    email = ctx.policy.ids.index("email_nurture_business")
+    first = learn_step(ctx, NOW + timedelta(days=3, hours=1))
+    assert first.learned == 120
+    assert np.array_equal(ctx.policy.long_term.lift(), prior)  # the horizon has not passed yet
+    assert list_models(ctx)[-1]["metrics"]["long_term_learned"] == 0
+    later = NOW + timedelta(days=3 + HORIZON_DAYS, hours=1)
+    second = learn_step(ctx, later)
+    assert second.learned == 0 and second.version == first.version + 1  # long-term value alone
+    email, call = (ctx.policy.ids.index(a) for a in ("email_nurture_business", "sales_outreach"))
     learned = ctx.policy.long_term.lift()
-    assert learned[email, 0] > prior[email, 0] + 0.3  # emailed contacts all converted, others none
+    assert learned[call, 0] > prior[call, 0] + 0.3  # called contacts all converted after the window
+    assert learned[email, 0] <= prior[email, 0]  # emailed ones converted inside it: not long-term value
     metrics = list_models(ctx)[-1]["metrics"]
+    assert metrics["long_term_learned"] == 120
     assert sum(map(sum, metrics["long_term"]["counts"])) > 0
     # no holdout and no rules: the apprentice's hand-over evidence has no rules' side
     assert metrics["graduated"] is False and metrics["graduation_evidence"]["rules_n"] == 0
+    third = learn_step(ctx, later + timedelta(hours=1))  # nothing new: no decision learned twice
+    assert third.version == second.version and np.array_equal(ctx.policy.long_term.lift(), learned)
     other = HubContext.build(ctx.settings, embedded=True, store=ctx.store)  # a decide worker
     other.clock = ctx.clock
     decide_contacts(other, cids[:1], "w1")  # loads the newest snapshot
     assert np.allclose(other.policy.long_term.lift(), learned)
+    assert other.policy.long_term.learned_through == ctx.policy.long_term.learned_through
     ctx.close()
+
+
+def test_a_learned_harm_counts_only_beyond_its_standard_errors():
+    """A cell with a few unlucky rows reads as harmful at its mean; with harm_z it must clear two
+    standard errors first, while a harm shown by many rows, and the stated prior's, stand."""
+    prior = np.zeros((3, 1))
+    prior[1, 0] = -0.02  # a stated harm: no sampling error
+    few = LongTermValue(3, 1, prior_lift=prior, wait_action=2, harm_z=0.0)
+    z = LongTermValue(3, 1, prior_lift=prior, wait_action=2)
+    assert np.array_equal(z.lift(), prior)
+    rng = np.random.default_rng(1)
+    waits = (rng.random(400) < 0.2).astype(float)  # waiting converts 20%
+    for m in (few, z):
+        m.learn(np.full(400, 2), np.zeros(400, int), waits, 2)
+        m.learn(np.zeros(30, int), np.zeros(30, int), np.r_[np.ones(3), np.zeros(27)], 2)  # 10%, 30 rows
+    assert few.lift()[0, 0] < -0.05  # noise read as harm
+    assert -0.01 < z.lift()[0, 0] <= 0.0  # within two standard errors of none: no harm
+    many = LongTermValue(3, 1, prior_lift=prior, wait_action=2)
+    many.learn(np.full(4000, 2), np.zeros(4000, int), (rng.random(4000) < 0.2).astype(float), 2)
+    many.learn(np.zeros(4000, int), np.zeros(4000, int), (rng.random(4000) < 0.1).astype(float), 2)
+    assert many.lift()[0, 0] < -0.06  # shown by many rows: it stands

@@ -71,7 +71,8 @@ def test_long_term_learns_lift_and_overrules_a_harmful_short_term_pick():
     p = np.where(acts == 0, 0.15, np.where(acts == 1, 0.02, 0.08))  # sales burns early leads
     lt.learn(acts, stages, rng.random(3000) < p, wait_action=2)
     lift = lt.lift()[:, 0]
-    assert lift[0] > 0.04 and lift[1] < -0.04 and abs(lift[2]) < 0.01
+    # sales' harm (-0.06) counts less two standard errors (about 0.02): still clearly a harm
+    assert lift[0] > 0.04 and lift[1] < -0.03 and abs(lift[2]) < 0.01
     value = lt.value(np.full(2, 0.1), np.zeros(2, dtype=int), np.array([10_000.0, 20_000.0]))
     assert value[1, 1] < value[0, 1] < 0 < value[0, 0]
     short = np.array([[1.0, 3.0, 0.0]])  # sales looks best today
