@@ -489,6 +489,7 @@ class Engine(Agent):
         deal_bands: bool = True,
         explore_unproven: bool = False,
         in_window_long_term: bool = False,
+        long_term_prior: bool = True,
     ) -> None:
         # the hub's own bandit as decision/engine.py builds it from the engine settings (forgetting,
         # learned noise, squared features and every other default included), on the same catalog
@@ -504,7 +505,7 @@ class Engine(Agent):
         self.send_time = send_time
         self.explore_share = explore_share
         self.scale = reward_scale
-        prior = np.array([KIND_PRIOR_LIFT[a.kind] for a in CATALOG])
+        prior = np.array([KIND_PRIOR_LIFT[a.kind] for a in CATALOG]) * float(long_term_prior)
         self.lt = LongTermValue(A, 4, prior_lift=prior, wait_action=WAIT)
         # conversions after the attribution window, within the horizon (decision/long_term.py);
         # in_window_long_term: the hub before 5 December 2026 (within the window, harms at their mean)
@@ -1200,6 +1201,7 @@ def main(argv: list[str] | None = None) -> None:
         "engine_one_deal_value": lambda s: Engine(s, long_term_weight=args.long_term_weight, deal_bands=False),
         "engine_own_unsubs": lambda s: Engine(s, long_term_weight=args.long_term_weight, risk_rows=0.0),
         "engine_lt_prior": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=False),
+        "engine_lt_no_prior": lambda s: Engine(s, long_term_weight=args.long_term_weight, long_term_prior=False),
         "engine_lt_in_window": lambda s: Engine(s, long_term_weight=args.long_term_weight, in_window_long_term=True),
         "vw": lambda s: VWAgent(s, t.vw),
         "vw_sys": lambda s: VWAgent(s, t.vw, system=True),
