@@ -53,7 +53,8 @@ the *decision components* directly on the market's arrays, once per simulated da
   the rerank), shrunk to the stated prior with 20 pseudo-observations, a learned harm counted
   only beyond two standard errors (``engine_lt_prior``: the prior alone, the bench's engine
   before 5 December 2026; ``engine_lt_in_window``: the hub's learning before then, conversions
-  within the attribution window, which the immediate reward already counts),
+  within the attribution window, which the immediate reward already counts; ``engine_lt_no_prior``:
+  learned from a zero prior, what the data alone teach),
   the send-time model (decision/send_time.py, fitted on each day's contacts, as the hub's learn step
   fits the prior every decision starts from on the contacts decided last, decision/enrich.py)
   and the channel model (decision/channel.py);
