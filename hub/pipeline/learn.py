@@ -136,7 +136,8 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                 if not rows and not long_term:
                     report.version = engine.model_version or None
                     return report
-                n, mean_reward = _learn_rows(conn, engine, rows, now, report) if rows else (0, 0.0)
+                # None: a snapshot for long-term value alone learned no rewards to average
+                n, mean_reward = _learn_rows(conn, engine, rows, now, report) if rows else (0, None)
                 _learn_send_time(conn, engine, now)
                 metrics = {
                     "learned": n,
@@ -160,7 +161,7 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
     return report
 
 
-def _learn_rows(conn: Connection, engine, rows: list, now: datetime, report: LearnReport) -> tuple[int, float]:  # noqa: ANN001
+def _learn_rows(conn: Connection, engine, rows: list, now: datetime, report: LearnReport) -> tuple[int, float | None]:  # noqa: ANN001
     """The bandit, the apprentice's evidence, segment values and content slots learn the rows
     whose windows closed; returns how many the bandit learned and their mean reward."""
     X = np.array([r.features for r in rows], dtype=float)

@@ -131,7 +131,7 @@ def test_the_pipeline_learns_it_after_the_window_once_and_saves_it_with_the_mode
     assert learned[call, 0] > prior[call, 0] + 0.3  # called contacts all converted after the window
     assert learned[email, 0] <= prior[email, 0]  # emailed ones converted inside it: not long-term value
     metrics = list_models(ctx)[-1]["metrics"]
-    assert metrics["long_term_learned"] == 120
+    assert metrics["long_term_learned"] == 120 and metrics["mean_reward"] is None and second.mean_reward is None
     assert sum(map(sum, metrics["long_term"]["counts"])) > 0
     # no holdout and no rules: the apprentice's hand-over evidence has no rules' side
     assert metrics["graduated"] is False and metrics["graduation_evidence"]["rules_n"] == 0
