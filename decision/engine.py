@@ -601,8 +601,10 @@ class EnginePolicy:
         eng = np.flatnonzero(_among(arms, ENGINE_ARMS))
         probs = None
         segments = None if self.segment_step is None else self.segment_step.segments(batch, F, parts["felt"])
-        # the engine rows' lead points, read by the long-term value and the pushed lead score
+        # the engine rows' lead points and their conversion probability, read by the long-term
+        # value and the pushed lead score
         points = profile_points([batch[i].profile for i in eng], now)
+        p_convert = points_probability(points)
         if len(eng):
             chosen[eng], prop[eng], notes_e, probs = self._arms_choose(
                 _take(F.X, eng), _take(mask, eng), baseline[eng], arms[eng]
@@ -626,7 +628,7 @@ class EnginePolicy:
                 probs[rerank],
                 demoted[rerank],
                 arms[eng[rerank]],
-                points[rerank],
+                p_convert[rerank],
             )
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
         if len(eng):
@@ -641,6 +643,7 @@ class EnginePolicy:
                 send_time=arms[eng] != NO_SEND_TIME,
                 default_content=arms[eng] == NO_CONTENT,
                 points=points,
+                probability=p_convert,
             )
             for j, i in enumerate(eng):
                 extra[i] = ex.fields[j]
@@ -875,13 +878,14 @@ class EnginePolicy:
         F: Features,
         profiles: Sequence[Mapping[str, Any] | None],
         now: datetime,
-        points: np.ndarray | None = None,
+        p_convert: np.ndarray | None = None,
     ) -> np.ndarray:
         """(n, k) long-term value in objective points: the change in eventual conversion each
         action causes times what a conversion is worth (an opportunity plus expected revenue);
-        ``points``: the rows' lead points (decision/enrich.py) when the caller has them."""
+        ``p_convert``: the rows' conversion probability from their lead points (decision/enrich.py)
+        when the caller has it."""
         obj = self.settings.objective
-        p0 = points_probability(profile_points(profiles, now) if points is None else points)
+        p0 = points_probability(profile_points(profiles, now)) if p_convert is None else p_convert
         dp = self.long_term.value(p0, coarse_stage(F), np.ones(len(p0)))
         return dp * (obj.opportunity + obj.revenue * DEFAULT_DEAL_VALUE)
 
@@ -894,11 +898,11 @@ class EnginePolicy:
                 short[rows] = model.predict_many(X[rows])
         return short * self.settings.engine.reward_scale
 
-    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted, arms, points) -> None:  # noqa: ANN001
+    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted, arms, p_convert) -> None:  # noqa: ANN001
         """Overrule harmful choices (decision/long_term.py) and log honest propensities: the
         rerank maps every action the bandit might have drawn to a final one, so a final action's
         propensity is the bandit's probability mass routed to it (not 1 where it overruled).
-        ``points``: the ``eng`` rows' lead points."""
+        ``p_convert``: the ``eng`` rows' conversion probability from their lead points."""
         w = self.settings.engine.long_term_weight
         if w <= 0:
             return
@@ -907,7 +911,7 @@ class EnginePolicy:
         Fe = F if len(eng) == len(F.X) else F.subset(eng)
         me = _take(mask, eng)
         short = self._short(Fe.X, arms)
-        lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now, points)
+        lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now, p_convert)
         final = reranked_draws(short, lt, me, w)  # every draw's rerank: the chosen ones' and the routing
         if len(eng) == 1:  # a real-time row: the same steps on its scalars, no index arrays
             i = int(eng[0])

@@ -207,17 +207,19 @@ class DecisionExtras:
         send_time: np.ndarray | None = None,
         default_content: np.ndarray | None = None,
         points: np.ndarray | None = None,
+        probability: np.ndarray | None = None,
     ) -> Extras:
         """``send_time`` (n,) bool: rows that get a best send time (all by default);
         ``default_content`` (n,) bool: rows pushed each slot's first variant instead of the
         bandit's (both for the impact arms of decision/experiment.py); ``points``: the rows'
-        :func:`profile_points` when the caller has them."""
+        :func:`profile_points` when the caller has them, ``probability`` their
+        :func:`~decision.scoring.points.points_probability`."""
         n = len(chosen)
         fields: list[dict[str, Any]] = [{} for _ in range(n)]
         kinds = [self.entries[int(a)].kind for a in chosen]
         acting = np.array([k != "wait" for k in kinds], dtype=bool)
         points = profile_points(profiles, now) if points is None else points
-        prob = points_probability(points)
+        prob = points_probability(points) if probability is None else probability
         hours = np.full(n, -1, dtype=np.int64)
         if self.enabled_send_time and acting.any():
             off, known, local, opens, sends, daily = _hours(profiles, timezones, now)

@@ -21,6 +21,7 @@ from decision.experiment import unit_hash
 from decision.interface import ContactView
 from decision.long_term import rerank, reranked_draws, routed_probabilities
 from decision.policies import Apprentice, LinearThompson
+from decision.scoring.points import points_probability
 from hub.config import DecisionSettings
 from hub.errors import DecisionError
 from hub.models import Activity, ActivityType, Company, Contact
@@ -1106,10 +1107,10 @@ def test_one_row_long_term_overrules_and_propensities_are_the_batch_ones():
     drawn = np.array([rng.choice(np.flatnonzero(m)) for m in mask])
     demoted = np.arange(len(batch)) % 9 == 4
     arms = np.full(len(batch), "engine")
-    points = rng.uniform(0, 60, len(batch))
+    p_convert = points_probability(rng.uniform(0, 60, len(batch)))
     rows = np.arange(len(batch))
     chosen, prop, notes = drawn.copy(), np.ones(len(batch)), [""] * len(batch)
-    engine._long_term(batch, NOW, F, mask, rows, chosen, prop, notes, probs, demoted, arms, points)
+    engine._long_term(batch, NOW, F, mask, rows, chosen, prop, notes, probs, demoted, arms, p_convert)
     assert (chosen != drawn).any() and (chosen == drawn).any()
     for i in range(len(batch)):
         one = [drawn[i : i + 1].copy(), np.ones(1), [""]]
@@ -1124,7 +1125,7 @@ def test_one_row_long_term_overrules_and_propensities_are_the_batch_ones():
             probs[i : i + 1],
             demoted[i : i + 1],
             arms[:1],
-            points[i : i + 1],
+            p_convert[i : i + 1],
         )
         assert (int(one[0][0]), float(one[1][0]), one[2][0]) == (int(chosen[i]), float(prop[i]), notes[i]), i
 
