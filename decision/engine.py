@@ -599,6 +599,7 @@ class EnginePolicy:
         prop = np.ones(n)
         notes = [""] * n
         eng = np.flatnonzero(_among(arms, ENGINE_ARMS))
+        arm_names = set(arms.tolist())  # most batches (a real-time one: always) hold the engine arm only
         probs = None
         segments = None if self.segment_step is None else self.segment_step.segments(batch, F, parts["felt"])
         # the engine rows' lead points and their conversion probability, read by the long-term
@@ -615,21 +616,12 @@ class EnginePolicy:
             for j, i in enumerate(eng):
                 notes[i] = notes_e[j]
             demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
-            rerank = ~_among(arms[eng], (RANDOM, NO_LONG_TERM))
-            self._long_term(
-                batch,
-                now,
-                F,
-                mask,
-                eng[rerank],
-                chosen,
-                prop,
-                notes,
-                probs[rerank],
-                demoted[rerank],
-                arms[eng[rerank]],
-                p_convert[rerank],
-            )
+            # the rows the long-term value reranks: all but the random arm's and its own ablation's
+            rows, p_rows, dem, arm_rows, pc = eng, probs, demoted, arms[eng], p_convert
+            if not arm_names.isdisjoint((RANDOM, NO_LONG_TERM)):
+                keep = ~_among(arm_rows, (RANDOM, NO_LONG_TERM))
+                rows, p_rows, dem, arm_rows, pc = (a[keep] for a in (rows, p_rows, dem, arm_rows, pc))
+            self._long_term(batch, now, F, mask, rows, chosen, prop, notes, p_rows, dem, arm_rows, pc)
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
         if len(eng):
             ex = self.extras.build(
@@ -640,8 +632,8 @@ class EnginePolicy:
                 F if len(eng) == n else F.subset(eng),
                 chosen[eng],
                 now,
-                send_time=arms[eng] != NO_SEND_TIME,
-                default_content=arms[eng] == NO_CONTENT,
+                send_time=arms[eng] != NO_SEND_TIME if NO_SEND_TIME in arm_names else None,
+                default_content=arms[eng] == NO_CONTENT if NO_CONTENT in arm_names else None,
                 points=points,
                 probability=p_convert,
             )
