@@ -1009,6 +1009,27 @@ def test_one_row_send_time_paths_equal_the_batch_ones():
     assert [c.field_value[0] for c in ones] == batch.field_value
 
 
+def test_one_row_weekly_send_time_draws_and_picks_as_the_array_path():
+    """A real-time row with a week's worth of activity (the Python path) draws the centre and
+    the weekday jitter from the stream as the array path does, and sends on the weekday most
+    active at its hour; hours pass quiet hours as the array argmax does."""
+    from decision.send_time import _HOURS, SendTimeModel, _allowed
+
+    rng = np.random.default_rng(5)
+    for seed in range(20):
+        counts = rng.poisson(0.4, (1, 168)).astype(float)  # about 67 events: weekly
+        model = SendTimeModel(seed=seed).fit(counts, np.array([0]))
+        twin = np.random.default_rng(0)
+        twin.bit_generator.state = model._rng.bit_generator.state
+        c = model.choose(counts, np.array([0]), NOW, np.array([2]), np.array([True]))
+        u, jitter = twin.random((1, 1)), twin.random((1, 7))
+        assert model._rng.random() == twin.random()  # the same draws, in the same order
+        hour = int(c.hour[0])
+        assert c.weekly.tolist() == [True] and _allowed(6, 21)[hour] and 0 <= u[0, 0] < 1
+        day_counts = counts[0, _HOURS[hour::24]] + jitter[0] * 1e-6
+        assert int(c.slot[0]) == int(np.argmax(day_counts)) * 24 + hour
+
+
 def test_few_row_segments_are_the_batch_segments():
     """A real-time row's (or a few rows') segment (Python argmax and integer steps) is the one the array path
     gives it inside a batch: stages, roles, touch levels and consent of every kind."""
