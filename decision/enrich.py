@@ -238,14 +238,18 @@ class DecisionExtras:
             for i, (t, value) in enumerate(zip(timed.tolist(), st.field_value, strict=True)):
                 if t:
                     fields[i]["best_send_time"] = value
-        touches, responses = channel_counts(profiles)
-        self.channel.fit(touches, responses)
-        allowed = allowed_channels(
-            [self.entries[int(a)].channel if k != "wait" else "none" for a, k in zip(chosen, kinds, strict=True)],
-            email_opt_out,
-            do_not_contact,
-        )
-        _, names = self.channel.choose(touches, responses, allowed)
+        carriers = [self.entries[int(a)].channel if k != "wait" else "none" for a, k in zip(chosen, kinds, strict=True)]
+        one = None
+        if n == 1:  # a real-time row: counts to channel on Python numbers
+            one = self.channel.fit_choose_one(profiles[0], carriers[0], email_opt_out[0], do_not_contact[0])
+        if one is not None:
+            names = [one]
+        else:
+            touches, responses = channel_counts(profiles)
+            self.channel.fit(touches, responses)
+            _, names = self.channel.choose(
+                touches, responses, allowed_channels(carriers, email_opt_out, do_not_contact)
+            )
         content = self.content.choose(n)
         if default_content is not None and default_content.any():
             rows = np.flatnonzero(default_content).tolist()
