@@ -217,11 +217,11 @@ class DecisionExtras:
         n = len(chosen)
         fields: list[dict[str, Any]] = [{} for _ in range(n)]
         kinds = [self.entries[int(a)].kind for a in chosen]
-        acting = np.array([k != "wait" for k in kinds], dtype=bool)
+        acting = [k != "wait" for k in kinds]
         points = profile_points(profiles, now) if points is None else points
         prob = points_probability(points) if probability is None else probability
         hours = np.full(n, -1, dtype=np.int64)
-        if self.enabled_send_time and acting.any():
+        if self.enabled_send_time and any(acting):
             off, known, local, opens, sends, daily = _hours(profiles, timezones, now)
             seg = segment(F)
             model = self._send_time_model().restart(self.seed + int(now.timestamp()) % 9973)
@@ -232,10 +232,10 @@ class DecisionExtras:
                 model.fit(local, seg, daily)  # cold start: the batch is the prior for its segments
             st = model.choose(local, seg, now, off, known, opens=opens, sends=sends, daily=daily)
             hours = st.hour
-            timed = acting if send_time is None else acting & send_time
+            timed = acting if send_time is None else [a and s for a, s in zip(acting, send_time.tolist(), strict=True)]
             if send_time is not None:
                 hours = np.where(send_time, hours, -1)
-            for i, (t, value) in enumerate(zip(timed.tolist(), st.field_value, strict=True)):
+            for i, (t, value) in enumerate(zip(timed, st.field_value, strict=True)):
                 if t:
                     fields[i]["best_send_time"] = value
         carriers = [self.entries[int(a)].channel if k != "wait" else "none" for a, k in zip(chosen, kinds, strict=True)]
@@ -257,12 +257,12 @@ class DecisionExtras:
                 values = content[SLOT_FIELDS[slot]]
                 for i in rows:
                     values[i] = variants[0]
-        points_l, prob_l, acting_l = points.tolist(), prob.tolist(), acting.tolist()
+        points_l, prob_l = points.tolist(), prob.tolist()
         for i in range(n):
             fields[i]["lead_score"] = int(round(points_l[i]))
             fields[i]["conversion_probability"] = round(prob_l[i], 4)
             fields[i]["expected_value"] = round(prob_l[i] * DEFAULT_DEAL_VALUE, 2)
-            if acting_l[i] and names[i] != "none":
+            if acting[i] and names[i] != "none":
                 fields[i]["best_channel"] = names[i]
             if kinds[i] in EMAIL_KINDS:
                 for fname, values in content.items():
