@@ -130,7 +130,7 @@ class ChannelModel:
         """Set the population's per-channel response rate (smoothed toward the old one)."""
         one = _clean_one(touches, responses) if len(touches) == 1 else None
         if one is not None:  # a real-time row: the same float steps on Python floats
-            return self._fit_one(*one)
+            return self._fit_rows([one])
         touches, responses = _clean(touches, responses)
         t, r = touches.sum(0), responses.sum(0)
         self.population_rate = (r + 10 * self.population_rate) / (t + 10)
@@ -147,7 +147,8 @@ class ChannelModel:
         """Channel index per row (-1 when none is allowed) and its name ("none")."""
         one = _clean_one(touches, responses) if len(touches) == 1 else None
         if one is not None:  # a real-time row: the same floats and comparisons, no (1, 4) array calls
-            return self._choose_one(*one, np.asarray(allowed, dtype=bool)[0].tolist())
+            i = self._pick(*one, np.asarray(allowed, dtype=bool)[0].tolist())
+            return np.array([i]), [CHANNELS[i] if i >= 0 else "none"]
         lift = self.lift(touches, responses)[:, self._ranked]
         ok = np.asarray(allowed, dtype=bool)[:, self._ranked]
         n = len(lift)
@@ -158,38 +159,48 @@ class ChannelModel:
         idx = np.where(ok.any(axis=1), self._ranked[best], -1)
         return idx, [CHANNELS[i] if i >= 0 else "none" for i in idx]
 
-    def fit_choose_one(
-        self, profile: Mapping[str, Any] | None, action_channel: str, email_opt_out: bool, do_not_contact: bool
-    ) -> str | None:
-        """:meth:`fit` then :meth:`choose` of one contact (with :func:`channel_counts` and
-        :func:`allowed_channels`) on Python numbers from its profile to the channel's name, no
-        (1, 4) arrays between the steps; None, having fitted nothing, when a count is NaN."""
-        clean = _clean_lists(*_counts_one(profile))
-        if clean is None:
+    def fit_choose_rows(
+        self,
+        profiles: Sequence[Mapping[str, Any] | None],
+        action_channels: Sequence[str],
+        email_opt_out: Sequence[bool],
+        do_not_contact: Sequence[bool],
+    ) -> list[str] | None:
+        """:meth:`fit` then :meth:`choose` of a few contacts (with :func:`channel_counts` and
+        :func:`allowed_channels`) on Python numbers from their profiles to the channels' names,
+        no (n, 4) arrays between the steps; None, having fitted nothing, when a count is NaN."""
+        rows = [_clean_lists(*_counts_one(p)) for p in profiles]
+        if any(row is None for row in rows):
             return None
-        self._fit_one(*clean)
-        return self._choose_one(*clean, _allowed_one(action_channel, email_opt_out, do_not_contact))[1][0]
+        self._fit_rows(rows)
+        picks = [
+            self._pick(t, r, _allowed_one(c, o, d))
+            for (t, r), c, o, d in zip(rows, action_channels, email_opt_out, do_not_contact, strict=True)
+        ]
+        return [CHANNELS[i] if i >= 0 else "none" for i in picks]
 
-    def _fit_one(self, t: list[float], r: list[float]) -> ChannelModel:
-        """:meth:`fit` of one row's clean counts."""
+    def _fit_rows(self, rows: Sequence[tuple[list[float], list[float]]]) -> ChannelModel:
+        """:meth:`fit` of clean rows: the rows' sums added in row order, as numpy sums a few rows."""
+        t, r = rows[0]
+        for rt, rr in rows[1:]:
+            t, r = [a + b for a, b in zip(t, rt, strict=True)], [a + b for a, b in zip(r, rr, strict=True)]
         pop = self.population_rate.tolist()
         self.population_rate = np.array([(b + 10 * p) / (a + 10) for a, b, p in zip(t, r, pop, strict=True)])
         return self
 
-    def _choose_one(self, t: list[float], r: list[float], allowed: list[bool]) -> tuple[np.ndarray, list[str]]:
-        """:meth:`choose` of one row's clean counts and allowed channels."""
+    def _pick(self, t: list[float], r: list[float], allowed: list[bool]) -> int:
+        """:meth:`choose` of one row's clean counts and allowed channels: the channel index (-1: none)."""
         k, rate = self.prior_responses, self.population_rate.tolist()
         lift = [(b + k) / (a * min(max(p, 1e-6), 1.0) + k) for a, b, p in zip(t, r, rate, strict=True)]
         ranked = self._ranked.tolist()
         lift, ok = [lift[j] for j in ranked], [allowed[j] for j in ranked]
         if True not in ok:
-            return np.array([-1]), ["none"]
+            return -1
         best = ok.index(True)  # np.argmax of a bool row: the first True
         for j in range(1, len(lift)):
             if ok[j] and lift[j] >= self.switch_ratio * lift[best]:
                 best = j
-        i = int(self._ranked[best])
-        return np.array([i]), [CHANNELS[i]]
+        return ranked[best]
 
 
 def _clean_one(touches: np.ndarray, responses: np.ndarray) -> tuple[list[float], list[float]] | None:

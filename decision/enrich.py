@@ -21,6 +21,7 @@ import numpy as np
 from decision.channel import ChannelModel, allowed_channels, channel_counts
 from decision.content import SLOT_FIELDS, ContentSlots
 from decision.features import DEPARTMENTS, Features
+from decision.interface import FEW_ROWS
 from decision.long_term import COARSE_STAGES
 from decision.scoring.points import POINTS, points_probability
 from decision.send_time import (
@@ -239,12 +240,10 @@ class DecisionExtras:
                 if t:
                     fields[i]["best_send_time"] = value
         carriers = [self.entries[int(a)].channel if k != "wait" else "none" for a, k in zip(chosen, kinds, strict=True)]
-        one = None
-        if n == 1:  # a real-time row: counts to channel on Python numbers
-            one = self.channel.fit_choose_one(profiles[0], carriers[0], email_opt_out[0], do_not_contact[0])
-        if one is not None:
-            names = [one]
-        else:
+        names = None
+        if n <= FEW_ROWS:  # a real-time batch: counts to channels on Python numbers
+            names = self.channel.fit_choose_rows(profiles, carriers, email_opt_out, do_not_contact)
+        if names is None:
             touches, responses = channel_counts(profiles)
             self.channel.fit(touches, responses)
             _, names = self.channel.choose(

@@ -954,25 +954,29 @@ def test_one_row_channel_counts_allowed_channels_and_fit_are_their_batch_forms()
         np.testing.assert_array_equal(model.population_rate, rate)
 
 
-def test_one_contact_channel_from_its_profile_is_the_array_steps_choice():
-    """fit_choose_one (a real-time row's counts, fit, allowed channels and choice on Python
-    numbers) names the channel, and leaves the population rate, the array steps do."""
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_few_contacts_channels_from_their_profiles_are_the_array_steps_choices(n):
+    """fit_choose_rows (a real-time batch's counts, fit, allowed channels and choices on Python
+    numbers) names the channels, and leaves the population rate, the array steps do."""
     from decision.channel import ACTION_CHANNELS, ChannelModel, allowed_channels, channel_counts
 
     rng = np.random.default_rng(19)
     kinds = ["email_sent", "email_open", "email_click", "call", "meeting", "ad_impression", "ad_click", "direct_mail"]
     fast, arrays = ChannelModel(switch_ratio=1.5), ChannelModel(switch_ratio=1.5)
     names = set()
-    for i in range(200):
-        profile = {"total": {k: int(rng.integers(0, 6)) for k in kinds if rng.random() < 0.6}} if i % 9 else None
-        channel = [*ACTION_CHANNELS, "none"][i % (len(ACTION_CHANNELS) + 1)]
-        opt_out, dnc = bool(rng.random() < 0.3), bool(rng.random() < 0.1)
-        t, r = channel_counts([profile])
+    for i in range(0, 200 * n, n):
+        profiles = [
+            {"total": {k: int(rng.integers(0, 6)) for k in kinds if rng.random() < 0.6}} if (i + j) % 9 else None
+            for j in range(n)
+        ]
+        channels = [[*ACTION_CHANNELS, "none"][(i + j) % (len(ACTION_CHANNELS) + 1)] for j in range(n)]
+        opt_out, dnc = (rng.random(n) < 0.3).tolist(), (rng.random(n) < 0.1).tolist()
+        t, r = channel_counts(profiles)
         arrays.fit(t, r)
-        want = arrays.choose(t, r, allowed_channels([channel], [opt_out], [dnc]))[1][0]
-        assert fast.fit_choose_one(profile, channel, opt_out, dnc) == want
+        want = arrays.choose(t, r, allowed_channels(channels, opt_out, dnc))[1]
+        assert fast.fit_choose_rows(profiles, channels, opt_out, dnc) == want
         np.testing.assert_array_equal(fast.population_rate, arrays.population_rate)
-        names.add(want)
+        names.update(want)
     assert {"none", "email", "sales_call", "ad_audience"} <= names
 
 
