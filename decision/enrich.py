@@ -59,7 +59,7 @@ def coarse_stage(F: Features) -> np.ndarray:
     if not cols:
         return np.zeros(len(F.X), dtype=np.intp)
     if len(F.raw) == 1:  # a real-time row: the same choice on Python floats
-        on = [j for j, v in enumerate(F.raw[0, cols].tolist()) if v > 0]
+        on = [j for j, v in enumerate(F.raw[0][cols].tolist()) if v > 0]
         return np.array([stages[on[-1]] if on else 0], dtype=np.intp)
     on = F.raw[:, cols] > 0
     last = len(cols) - 1 - on[:, ::-1].argmax(axis=1)
@@ -99,7 +99,7 @@ def segment(F: Features) -> np.ndarray:
         cols = [F.position(n) for n in _SEGMENT_COLUMNS]
         _SEGMENT_CACHE[0] = (F.index, cols)
     if len(F.raw) == 1:  # a real-time row: the first largest, as argmax takes (one-hots: no NaN)
-        row = F.raw[0, cols].tolist()
+        row = F.raw[0][cols].tolist()
         return np.array([row.index(max(row))], dtype=np.intp)
     return F.raw[:, cols].argmax(axis=1)
 
