@@ -644,7 +644,7 @@ class EnginePolicy:
             for i in range(n):
                 traces[i]["segment"] = int(segments[i])
         out = []
-        for i, view in enumerate(batch):
+        for i, (view, arm) in enumerate(zip(batch, arms.tolist(), strict=True)):
             entry = self.entries[chosen[i]]
             common = {
                 "trace": traces[i],
@@ -655,11 +655,11 @@ class EnginePolicy:
                 "attribution_days": entry.attribution_days,
                 "action": entry.id,
             }
-            if arms[i] == HOLDOUT and legacy_ok[i]:
+            if arm == HOLDOUT and legacy_ok[i]:
                 d = self.rules.decision(view, matched[i], now).model_copy(
                     update={**common, "arm": HOLDOUT, "propensity": 1.0}
                 )
-            elif arms[i] == HOLDOUT:  # the rule's action breaks consent or contact policy
+            elif arm == HOLDOUT:  # the rule's action breaks consent or contact policy
                 d = self.rules.decision(view, matched[i], now).model_copy(
                     update={
                         **common,
@@ -669,7 +669,7 @@ class EnginePolicy:
                         "explanation": "wait: the legacy rule's action is not allowed by consent or contact policy",
                     }
                 )
-            elif arms[i] == CONTROL:
+            elif arm == CONTROL:
                 d = Decision(
                     actions=[],
                     policy=self.name,
@@ -680,14 +680,14 @@ class EnginePolicy:
                 )
             else:
                 reason = self._explain(F, i, int(chosen[i]), notes[i])
-                if arms[i] in ARM_NOTES:
-                    reason = f"{reason} [{ARM_NOTES[arms[i]]}]"
+                if arm in ARM_NOTES:
+                    reason = f"{reason} [{ARM_NOTES[arm]}]"
                 d = Decision(
                     actions=self._push_actions(entry, reason, extra[i]),
                     policy=self.name,
                     policy_version=self.version,
                     propensity=float(prop[i]),
-                    arm=str(arms[i]),
+                    arm=arm,
                     explanation=reason,
                     **common,
                 )
@@ -779,7 +779,7 @@ class EnginePolicy:
         step = self.segment_step
         if step is None or not step.chooser.active:
             return
-        own = np.flatnonzero(~np.isin(arms[eng], [RANDOM, *self._arm_models()]))
+        own = np.flatnonzero(~_among(arms[eng], (RANDOM, *self._arm_models())))
         if len(own):
             rows = eng[own]
             relief = step.relief_days([batch[i] for i in rows], now, self._touching)
