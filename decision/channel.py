@@ -61,11 +61,7 @@ def allowed_channels(
     """(n, 4) bool: channels that may carry each row's action under its consent."""
     n = len(action_channel)
     if n == 1:  # a real-time row: the same rules on Python booleans
-        can = ACTION_CHANNELS.get(action_channel[0], ())
-        row = [
-            c in can and not bool(do_not_contact[0]) and not (c == "email" and bool(email_opt_out[0])) for c in CHANNELS
-        ]
-        return np.array([row])
+        return np.array([_allowed_one(action_channel[0], email_opt_out[0], do_not_contact[0])])
     out = np.zeros((n, len(CHANNELS)), dtype=bool)
     for i, ch in enumerate(action_channel):
         for c in ACTION_CHANNELS.get(ch, ()):
@@ -75,13 +71,17 @@ def allowed_channels(
     return out
 
 
+def _allowed_one(action_channel: str, email_opt_out: bool, do_not_contact: bool) -> list[bool]:
+    """:func:`allowed_channels` of one row, as Python booleans."""
+    can = ACTION_CHANNELS.get(action_channel, ())
+    return [c in can and not bool(do_not_contact) and not (c == "email" and bool(email_opt_out)) for c in CHANNELS]
+
+
 def channel_counts(profiles: Sequence[Mapping[str, Any] | None]) -> tuple[np.ndarray, np.ndarray]:
     """(n, 4) touches and responses per channel from profiles' all-time totals."""
     if len(profiles) == 1:  # a real-time row: Python sums, one array each
-        total = (profiles[0] or {}).get("total", {})
-        t = [float(sum(total.get(k, 0) for k in TOUCH_KINDS[c])) for c in CHANNELS]
-        r = [float(sum(total.get(k, 0) for k in RESPONSE_KINDS[c])) for c in CHANNELS]
-        return np.array([t]), np.array([[min(a, b) for a, b in zip(r, t, strict=True)]])  # np.minimum's
+        t, r = _counts_one(profiles[0])
+        return np.array([t]), np.array([r])
     touches = np.zeros((len(profiles), len(CHANNELS)))
     responses = np.zeros_like(touches)
     for i, p in enumerate(profiles):
@@ -90,6 +90,14 @@ def channel_counts(profiles: Sequence[Mapping[str, Any] | None]) -> tuple[np.nda
             touches[i, j] = sum(total.get(k, 0) for k in TOUCH_KINDS[c])
             responses[i, j] = sum(total.get(k, 0) for k in RESPONSE_KINDS[c])
     return touches, np.minimum(responses, touches)
+
+
+def _counts_one(profile: Mapping[str, Any] | None) -> tuple[list[float], list[float]]:
+    """:func:`channel_counts` of one profile, as Python floats."""
+    total = (profile or {}).get("total", {})
+    t = [float(sum(total.get(k, 0) for k in TOUCH_KINDS[c])) for c in CHANNELS]
+    r = [float(sum(total.get(k, 0) for k in RESPONSE_KINDS[c])) for c in CHANNELS]
+    return t, [min(a, b) for a, b in zip(r, t, strict=True)]  # np.minimum's
 
 
 @dataclass
@@ -122,10 +130,7 @@ class ChannelModel:
         """Set the population's per-channel response rate (smoothed toward the old one)."""
         one = _clean_one(touches, responses) if len(touches) == 1 else None
         if one is not None:  # a real-time row: the same float steps on Python floats
-            t, r = one
-            pop = self.population_rate.tolist()
-            self.population_rate = np.array([(b + 10 * p) / (a + 10) for a, b, p in zip(t, r, pop, strict=True)])
-            return self
+            return self._fit_rows([one])
         touches, responses = _clean(touches, responses)
         t, r = touches.sum(0), responses.sum(0)
         self.population_rate = (r + 10 * self.population_rate) / (t + 10)
@@ -142,11 +147,8 @@ class ChannelModel:
         """Channel index per row (-1 when none is allowed) and its name ("none")."""
         one = _clean_one(touches, responses) if len(touches) == 1 else None
         if one is not None:  # a real-time row: the same floats and comparisons, no (1, 4) array calls
-            t, r = one
-            k, rate = self.prior_responses, self.population_rate.tolist()
-            lift = [(b + k) / (a * min(max(p, 1e-6), 1.0) + k) for a, b, p in zip(t, r, rate, strict=True)]
-            ranked, ok = self._ranked.tolist(), np.asarray(allowed, dtype=bool)[0].tolist()
-            return self._choose_one([lift[j] for j in ranked], [ok[j] for j in ranked])
+            i = self._pick(*one, np.asarray(allowed, dtype=bool)[0].tolist())
+            return np.array([i]), [CHANNELS[i] if i >= 0 else "none"]
         lift = self.lift(touches, responses)[:, self._ranked]
         ok = np.asarray(allowed, dtype=bool)[:, self._ranked]
         n = len(lift)
@@ -157,22 +159,58 @@ class ChannelModel:
         idx = np.where(ok.any(axis=1), self._ranked[best], -1)
         return idx, [CHANNELS[i] if i >= 0 else "none" for i in idx]
 
-    def _choose_one(self, lift: list[float], ok: list[bool]) -> tuple[np.ndarray, list[str]]:
-        """:meth:`choose` for one row's ranked lifts and allowed channels."""
+    def fit_choose_rows(
+        self,
+        profiles: Sequence[Mapping[str, Any] | None],
+        action_channels: Sequence[str],
+        email_opt_out: Sequence[bool],
+        do_not_contact: Sequence[bool],
+    ) -> list[str] | None:
+        """:meth:`fit` then :meth:`choose` of a few contacts (with :func:`channel_counts` and
+        :func:`allowed_channels`) on Python numbers from their profiles to the channels' names,
+        no (n, 4) arrays between the steps; None, having fitted nothing, when a count is NaN."""
+        rows = [_clean_lists(*_counts_one(p)) for p in profiles]
+        if any(row is None for row in rows):
+            return None
+        self._fit_rows(rows)
+        picks = [
+            self._pick(t, r, _allowed_one(c, o, d))
+            for (t, r), c, o, d in zip(rows, action_channels, email_opt_out, do_not_contact, strict=True)
+        ]
+        return [CHANNELS[i] if i >= 0 else "none" for i in picks]
+
+    def _fit_rows(self, rows: Sequence[tuple[list[float], list[float]]]) -> ChannelModel:
+        """:meth:`fit` of clean rows: the rows' sums added in row order, as numpy sums a few rows."""
+        t, r = rows[0]
+        for rt, rr in rows[1:]:
+            t, r = [a + b for a, b in zip(t, rt, strict=True)], [a + b for a, b in zip(r, rr, strict=True)]
+        pop = self.population_rate.tolist()
+        self.population_rate = np.array([(b + 10 * p) / (a + 10) for a, b, p in zip(t, r, pop, strict=True)])
+        return self
+
+    def _pick(self, t: list[float], r: list[float], allowed: list[bool]) -> int:
+        """:meth:`choose` of one row's clean counts and allowed channels: the channel index (-1: none)."""
+        k, rate = self.prior_responses, self.population_rate.tolist()
+        lift = [(b + k) / (a * min(max(p, 1e-6), 1.0) + k) for a, b, p in zip(t, r, rate, strict=True)]
+        ranked = self._ranked.tolist()
+        lift, ok = [lift[j] for j in ranked], [allowed[j] for j in ranked]
         if True not in ok:
-            return np.array([-1]), ["none"]
+            return -1
         best = ok.index(True)  # np.argmax of a bool row: the first True
         for j in range(1, len(lift)):
             if ok[j] and lift[j] >= self.switch_ratio * lift[best]:
                 best = j
-        i = int(self._ranked[best])
-        return np.array([i]), [CHANNELS[i]]
+        return ranked[best]
 
 
 def _clean_one(touches: np.ndarray, responses: np.ndarray) -> tuple[list[float], list[float]] | None:
     """:func:`_clean` of a single row as Python floats (the same max and min), None when a count
     is NaN (numpy's rules for it differ from Python's: the caller takes the array path)."""
-    t, r = np.asarray(touches, dtype=float)[0].tolist(), np.asarray(responses, dtype=float)[0].tolist()
+    return _clean_lists(np.asarray(touches, dtype=float)[0].tolist(), np.asarray(responses, dtype=float)[0].tolist())
+
+
+def _clean_lists(t: list[float], r: list[float]) -> tuple[list[float], list[float]] | None:
+    """:func:`_clean_one` of Python lists."""
     if any(x != x for x in t + r):
         return None
     t = [max(a, 0.0) for a in t]

@@ -599,10 +599,13 @@ class EnginePolicy:
         prop = np.ones(n)
         notes = [""] * n
         eng = np.flatnonzero(_among(arms, ENGINE_ARMS))
+        arm_names = set(arms.tolist())  # most batches (a real-time one: always) hold the engine arm only
         probs = None
         segments = None if self.segment_step is None else self.segment_step.segments(batch, F, parts["felt"])
-        # the engine rows' lead points, read by the long-term value and the pushed lead score
+        # the engine rows' lead points and their conversion probability, read by the long-term
+        # value and the pushed lead score
         points = profile_points([batch[i].profile for i in eng], now)
+        p_convert = points_probability(points)
         if len(eng):
             chosen[eng], prop[eng], notes_e, probs = self._arms_choose(
                 _take(F.X, eng), _take(mask, eng), baseline[eng], arms[eng]
@@ -613,21 +616,12 @@ class EnginePolicy:
             for j, i in enumerate(eng):
                 notes[i] = notes_e[j]
             demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
-            rerank = ~_among(arms[eng], (RANDOM, NO_LONG_TERM))
-            self._long_term(
-                batch,
-                now,
-                F,
-                mask,
-                eng[rerank],
-                chosen,
-                prop,
-                notes,
-                probs[rerank],
-                demoted[rerank],
-                arms[eng[rerank]],
-                points[rerank],
-            )
+            # the rows the long-term value reranks: all but the random arm's and its own ablation's
+            rows, p_rows, dem, arm_rows, pc = eng, probs, demoted, arms[eng], p_convert
+            if not arm_names.isdisjoint((RANDOM, NO_LONG_TERM)):
+                keep = ~_among(arm_rows, (RANDOM, NO_LONG_TERM))
+                rows, p_rows, dem, arm_rows, pc = (a[keep] for a in (rows, p_rows, dem, arm_rows, pc))
+            self._long_term(batch, now, F, mask, rows, chosen, prop, notes, p_rows, dem, arm_rows, pc)
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
         if len(eng):
             ex = self.extras.build(
@@ -638,9 +632,10 @@ class EnginePolicy:
                 F if len(eng) == n else F.subset(eng),
                 chosen[eng],
                 now,
-                send_time=arms[eng] != NO_SEND_TIME,
-                default_content=arms[eng] == NO_CONTENT,
+                send_time=arms[eng] != NO_SEND_TIME if NO_SEND_TIME in arm_names else None,
+                default_content=arms[eng] == NO_CONTENT if NO_CONTENT in arm_names else None,
                 points=points,
+                probability=p_convert,
             )
             for j, i in enumerate(eng):
                 extra[i] = ex.fields[j]
@@ -649,7 +644,7 @@ class EnginePolicy:
             for i in range(n):
                 traces[i]["segment"] = int(segments[i])
         out = []
-        for i, view in enumerate(batch):
+        for i, (view, arm) in enumerate(zip(batch, arms.tolist(), strict=True)):
             entry = self.entries[chosen[i]]
             common = {
                 "trace": traces[i],
@@ -660,11 +655,11 @@ class EnginePolicy:
                 "attribution_days": entry.attribution_days,
                 "action": entry.id,
             }
-            if arms[i] == HOLDOUT and legacy_ok[i]:
+            if arm == HOLDOUT and legacy_ok[i]:
                 d = self.rules.decision(view, matched[i], now).model_copy(
                     update={**common, "arm": HOLDOUT, "propensity": 1.0}
                 )
-            elif arms[i] == HOLDOUT:  # the rule's action breaks consent or contact policy
+            elif arm == HOLDOUT:  # the rule's action breaks consent or contact policy
                 d = self.rules.decision(view, matched[i], now).model_copy(
                     update={
                         **common,
@@ -674,7 +669,7 @@ class EnginePolicy:
                         "explanation": "wait: the legacy rule's action is not allowed by consent or contact policy",
                     }
                 )
-            elif arms[i] == CONTROL:
+            elif arm == CONTROL:
                 d = Decision(
                     actions=[],
                     policy=self.name,
@@ -685,14 +680,14 @@ class EnginePolicy:
                 )
             else:
                 reason = self._explain(F, i, int(chosen[i]), notes[i])
-                if arms[i] in ARM_NOTES:
-                    reason = f"{reason} [{ARM_NOTES[arms[i]]}]"
+                if arm in ARM_NOTES:
+                    reason = f"{reason} [{ARM_NOTES[arm]}]"
                 d = Decision(
                     actions=self._push_actions(entry, reason, extra[i]),
                     policy=self.name,
                     policy_version=self.version,
                     propensity=float(prop[i]),
-                    arm=str(arms[i]),
+                    arm=arm,
                     explanation=reason,
                     **common,
                 )
@@ -784,7 +779,7 @@ class EnginePolicy:
         step = self.segment_step
         if step is None or not step.chooser.active:
             return
-        own = np.flatnonzero(~np.isin(arms[eng], [RANDOM, *self._arm_models()]))
+        own = np.flatnonzero(~_among(arms[eng], (RANDOM, *self._arm_models())))
         if len(own):
             rows = eng[own]
             relief = step.relief_days([batch[i] for i in rows], now, self._touching)
@@ -875,13 +870,14 @@ class EnginePolicy:
         F: Features,
         profiles: Sequence[Mapping[str, Any] | None],
         now: datetime,
-        points: np.ndarray | None = None,
+        p_convert: np.ndarray | None = None,
     ) -> np.ndarray:
         """(n, k) long-term value in objective points: the change in eventual conversion each
         action causes times what a conversion is worth (an opportunity plus expected revenue);
-        ``points``: the rows' lead points (decision/enrich.py) when the caller has them."""
+        ``p_convert``: the rows' conversion probability from their lead points (decision/enrich.py)
+        when the caller has it."""
         obj = self.settings.objective
-        p0 = points_probability(profile_points(profiles, now) if points is None else points)
+        p0 = points_probability(profile_points(profiles, now)) if p_convert is None else p_convert
         dp = self.long_term.value(p0, coarse_stage(F), np.ones(len(p0)))
         return dp * (obj.opportunity + obj.revenue * DEFAULT_DEAL_VALUE)
 
@@ -894,11 +890,11 @@ class EnginePolicy:
                 short[rows] = model.predict_many(X[rows])
         return short * self.settings.engine.reward_scale
 
-    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted, arms, points) -> None:  # noqa: ANN001
+    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted, arms, p_convert) -> None:  # noqa: ANN001
         """Overrule harmful choices (decision/long_term.py) and log honest propensities: the
         rerank maps every action the bandit might have drawn to a final one, so a final action's
         propensity is the bandit's probability mass routed to it (not 1 where it overruled).
-        ``points``: the ``eng`` rows' lead points."""
+        ``p_convert``: the ``eng`` rows' conversion probability from their lead points."""
         w = self.settings.engine.long_term_weight
         if w <= 0:
             return
@@ -907,7 +903,7 @@ class EnginePolicy:
         Fe = F if len(eng) == len(F.X) else F.subset(eng)
         me = _take(mask, eng)
         short = self._short(Fe.X, arms)
-        lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now, points)
+        lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now, p_convert)
         final = reranked_draws(short, lt, me, w)  # every draw's rerank: the chosen ones' and the routing
         if len(eng) == 1:  # a real-time row: the same steps on its scalars, no index arrays
             i = int(eng[0])

@@ -21,6 +21,7 @@ import numpy as np
 from decision.channel import ChannelModel, allowed_channels, channel_counts
 from decision.content import SLOT_FIELDS, ContentSlots
 from decision.features import DEPARTMENTS, Features
+from decision.interface import FEW_ROWS
 from decision.long_term import COARSE_STAGES
 from decision.scoring.points import POINTS, points_probability
 from decision.send_time import (
@@ -58,7 +59,7 @@ def coarse_stage(F: Features) -> np.ndarray:
     if not cols:
         return np.zeros(len(F.X), dtype=np.intp)
     if len(F.raw) == 1:  # a real-time row: the same choice on Python floats
-        on = [j for j, v in enumerate(F.raw[0, cols].tolist()) if v > 0]
+        on = [j for j, v in enumerate(F.raw[0][cols].tolist()) if v > 0]
         return np.array([stages[on[-1]] if on else 0], dtype=np.intp)
     on = F.raw[:, cols] > 0
     last = len(cols) - 1 - on[:, ::-1].argmax(axis=1)
@@ -98,7 +99,7 @@ def segment(F: Features) -> np.ndarray:
         cols = [F.position(n) for n in _SEGMENT_COLUMNS]
         _SEGMENT_CACHE[0] = (F.index, cols)
     if len(F.raw) == 1:  # a real-time row: the first largest, as argmax takes (one-hots: no NaN)
-        row = F.raw[0, cols].tolist()
+        row = F.raw[0][cols].tolist()
         return np.array([row.index(max(row))], dtype=np.intp)
     return F.raw[:, cols].argmax(axis=1)
 
@@ -207,19 +208,21 @@ class DecisionExtras:
         send_time: np.ndarray | None = None,
         default_content: np.ndarray | None = None,
         points: np.ndarray | None = None,
+        probability: np.ndarray | None = None,
     ) -> Extras:
         """``send_time`` (n,) bool: rows that get a best send time (all by default);
         ``default_content`` (n,) bool: rows pushed each slot's first variant instead of the
         bandit's (both for the impact arms of decision/experiment.py); ``points``: the rows'
-        :func:`profile_points` when the caller has them."""
+        :func:`profile_points` when the caller has them, ``probability`` their
+        :func:`~decision.scoring.points.points_probability`."""
         n = len(chosen)
         fields: list[dict[str, Any]] = [{} for _ in range(n)]
         kinds = [self.entries[int(a)].kind for a in chosen]
-        acting = np.array([k != "wait" for k in kinds], dtype=bool)
+        acting = [k != "wait" for k in kinds]
         points = profile_points(profiles, now) if points is None else points
-        prob = points_probability(points)
+        prob = points_probability(points) if probability is None else probability
         hours = np.full(n, -1, dtype=np.int64)
-        if self.enabled_send_time and acting.any():
+        if self.enabled_send_time and any(acting):
             off, known, local, opens, sends, daily = _hours(profiles, timezones, now)
             seg = segment(F)
             model = self._send_time_model().restart(self.seed + int(now.timestamp()) % 9973)
@@ -230,20 +233,22 @@ class DecisionExtras:
                 model.fit(local, seg, daily)  # cold start: the batch is the prior for its segments
             st = model.choose(local, seg, now, off, known, opens=opens, sends=sends, daily=daily)
             hours = st.hour
-            timed = acting if send_time is None else acting & send_time
+            timed = acting if send_time is None else [a and s for a, s in zip(acting, send_time.tolist(), strict=True)]
             if send_time is not None:
                 hours = np.where(send_time, hours, -1)
-            for i, (t, value) in enumerate(zip(timed.tolist(), st.field_value, strict=True)):
+            for i, (t, value) in enumerate(zip(timed, st.field_value, strict=True)):
                 if t:
                     fields[i]["best_send_time"] = value
-        touches, responses = channel_counts(profiles)
-        self.channel.fit(touches, responses)
-        allowed = allowed_channels(
-            [self.entries[int(a)].channel if k != "wait" else "none" for a, k in zip(chosen, kinds, strict=True)],
-            email_opt_out,
-            do_not_contact,
-        )
-        _, names = self.channel.choose(touches, responses, allowed)
+        carriers = [self.entries[int(a)].channel if k != "wait" else "none" for a, k in zip(chosen, kinds, strict=True)]
+        names = None
+        if n <= FEW_ROWS:  # a real-time batch: counts to channels on Python numbers
+            names = self.channel.fit_choose_rows(profiles, carriers, email_opt_out, do_not_contact)
+        if names is None:
+            touches, responses = channel_counts(profiles)
+            self.channel.fit(touches, responses)
+            _, names = self.channel.choose(
+                touches, responses, allowed_channels(carriers, email_opt_out, do_not_contact)
+            )
         content = self.content.choose(n)
         if default_content is not None and default_content.any():
             rows = np.flatnonzero(default_content).tolist()
@@ -251,12 +256,12 @@ class DecisionExtras:
                 values = content[SLOT_FIELDS[slot]]
                 for i in rows:
                     values[i] = variants[0]
-        points_l, prob_l, acting_l = points.tolist(), prob.tolist(), acting.tolist()
+        points_l, prob_l = points.tolist(), prob.tolist()
         for i in range(n):
             fields[i]["lead_score"] = int(round(points_l[i]))
             fields[i]["conversion_probability"] = round(prob_l[i], 4)
             fields[i]["expected_value"] = round(prob_l[i] * DEFAULT_DEAL_VALUE, 2)
-            if acting_l[i] and names[i] != "none":
+            if acting[i] and names[i] != "none":
                 fields[i]["best_channel"] = names[i]
             if kinds[i] in EMAIL_KINDS:
                 for fname, values in content.items():

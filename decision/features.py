@@ -180,6 +180,7 @@ def feature_version(topics: Sequence[str] = DEFAULT_TOPICS, vocab: Vocabulary = 
 
 _WINDOW_EDGES = np.array(WINDOWS, dtype=float)
 _SIZE_SCALE = np.array([5.0, 10.0])  # log1p of employees and of revenue, to ~0..2
+_LOG_NEVER = np.log1p(NEVER_DAYS)  # the days columns' scale
 assert (np.diff(_WINDOW_EDGES) > 0).all() and WINDOWS[-1] == 90  # the topic and rate columns read 90 days
 
 
@@ -396,12 +397,21 @@ def _finish(contacts: Sequence[Contact], raw: np.ndarray, schema: _Schema, vocab
     """The static columns, then the model's scaling of ``raw`` (history columns written)."""
     _static(contacts, raw, schema.col, vocab)
     X = raw.copy()
-    logged, days = schema.logged, schema.days
-    X[:, logged] = np.log1p(np.maximum(X[:, logged], 0.0))
-    X[:, days] /= np.log1p(NEVER_DAYS)  # 0 = today .. 1 = a year or never: same scale as the rest
-    size = schema.size_cols  # log_employees / 5 (~0..2), log_revenue / 10
-    X[:, size] = np.log1p(X[:, size]) / _SIZE_SCALE
+    if len(X) == 1:  # a real-time row: the same steps on its 1-d view, at half the indexing cost
+        _scale(X[0], schema, _SIZE_SCALE)
+    else:
+        _scale(X.T, schema, _SIZE_SCALE[:, None])
     return Features(X, raw, list(schema.names), schema.version, schema.col)
+
+
+def _scale(x: np.ndarray, schema: _Schema, size_scale: np.ndarray) -> None:
+    """The model's scaling of the raw columns, in place on ``x`` indexed by column first (one
+    row, or the batch transposed)."""
+    logged, days = schema.logged, schema.days
+    x[logged] = np.log1p(np.maximum(x[logged], 0.0))
+    x[days] /= _LOG_NEVER  # 0 = today .. 1 = a year or never: same scale as the rest
+    size = schema.size_cols  # log_employees / 5 (~0..2), log_revenue / 10
+    x[size] = np.log1p(x[size]) / size_scale
 
 
 def _history_one(prof: dict[str, Any] | None, now_ts: float, today: int, schema: _Schema) -> list[float]:

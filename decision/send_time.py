@@ -435,14 +435,13 @@ class SendTimeModel:
         post = self.posterior(local_counts, segments, opens, sends, daily)
         g = _response(self.response_hours)[0]
         score = post @ g
+        row = score[0].tolist() if n == 1 else [float("nan")]
+        if not any(v != v for v in row):  # a real-time row (argmax's rules for NaN: the array path)
+            known = True if known_tz is None else bool(np.asarray(known_tz)[0])
+            return self._choose_one(post[0], row, g, local_counts, now, int(offsets[0]), known, sample)
         if sample and self.exploration > 0:
             u = self._rng.random((n, 1))
-            if n == 1:  # a real-time row: cumsum's running sums, in its order, on Python floats
-                u0 = float(u[0, 0])
-                below = sum(1 for c in itertools.accumulate(post[0].tolist()) if c < u0)
-                centre = np.array([min(below, 23)])
-            else:
-                centre = np.minimum((np.cumsum(post, axis=1) < u).sum(axis=1), 23)
+            centre = np.minimum((np.cumsum(post, axis=1) < u).sum(axis=1), 23)
             score += self.exploration * (g[centre] - score)
         hour = np.argmax(np.where(self._allowed, score, -1.0), axis=1)
         weekly = local_counts.sum(axis=1) >= self.min_week_events
@@ -464,6 +463,40 @@ class SendTimeModel:
         ]
         return SendTimeChoice(hour.astype(np.int64), slot, at, weekly, values)
 
+    def _choose_one(
+        self,
+        post: np.ndarray,
+        score: list[float],
+        g: np.ndarray,
+        local_counts: np.ndarray,
+        now: datetime,
+        offset: int,
+        known: bool,
+        sample: bool,
+    ) -> SendTimeChoice:
+        """:meth:`choose` of one row with NaN-free scores: the same draws in the same order, the
+        same float steps (cumsum's running sums, the blend toward the drawn centre) and argmax's
+        first largest, on Python numbers instead of (1, 24) arrays."""
+        if sample and self.exploration > 0:
+            u0 = float(self._rng.random((1, 1))[0, 0])
+            below = sum(1 for c in itertools.accumulate(post.tolist()) if c < u0)
+            e = self.exploration
+            score = [s + e * (c - s) for s, c in zip(score, g[min(below, 23)].tolist(), strict=True)]
+        allowed = [s if ok else -1.0 for s, ok in zip(score, self._allowed.tolist(), strict=True)]
+        hour = allowed.index(max(allowed))
+        weekly = bool(local_counts.sum(axis=1)[0] >= self.min_week_events)
+        slot = -1
+        if weekly:  # the weekday whose activity at the chosen hour is highest
+            counts = np.asarray(local_counts, dtype=float)[0, hour::24].tolist()
+            jitter = self._rng.random((1, 7))[0].tolist()
+            day_counts = [c + r * 1e-6 for c, r in zip(counts, jitter, strict=True)]
+            slot = day_counts.index(max(day_counts)) * 24 + hour
+        at = _next_instant(_next_hour(now), hour, slot, offset)
+        value = local_iso(at, offset) if known else str(hour)
+        return SendTimeChoice(
+            np.array([hour], dtype=np.int64), np.array([slot], dtype=np.int64), [at], np.array([weekly]), [value]
+        )
+
 
 @functools.lru_cache(maxsize=1024)
 def local_iso(at: datetime, offset_hours: int) -> str:
@@ -484,15 +517,25 @@ def _daily(counts168: np.ndarray) -> np.ndarray:
 def next_instants(now: datetime, hour: np.ndarray, slot: np.ndarray, offsets: np.ndarray) -> list[datetime]:
     """The next UTC instant after ``now`` (+1 hour lead) at each contact's local hour (or local
     hour of week where ``slot >= 0``)."""
-    now = now if now.tzinfo else now.replace(tzinfo=UTC)
-    base = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    base = _next_hour(now)
     if len(hour) == 1:  # a real-time row: the same modular arithmetic on Python numbers
         (h,), (s,), (o,) = hour.tolist(), slot.tolist(), offsets.tolist()
-        how = (base.weekday() * 24 + base.hour + o) % HOURS_OF_WEEK
-        return [base + timedelta(hours=int((s - how) % HOURS_OF_WEEK if s >= 0 else (h - how % 24) % 24))]
+        return [_next_instant(base, h, s, o)]
     local_how_now = (base.weekday() * 24 + base.hour + offsets) % HOURS_OF_WEEK
     target = np.where(slot >= 0, slot, -1)
     ahead_week = (target - local_how_now) % HOURS_OF_WEEK
     ahead_day = (hour - local_how_now % 24) % 24
     ahead = np.where(slot >= 0, ahead_week, ahead_day)
     return [base + timedelta(hours=int(h)) for h in ahead]
+
+
+def _next_hour(now: datetime) -> datetime:
+    """The UTC hour after ``now``'s, the earliest send (a naive ``now`` is UTC)."""
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+def _next_instant(base: datetime, hour: int, slot: int, offset: int) -> datetime:
+    """:func:`next_instants` of one contact, from :func:`_next_hour`."""
+    how = (base.weekday() * 24 + base.hour + offset) % HOURS_OF_WEEK
+    return base + timedelta(hours=int((slot - how) % HOURS_OF_WEEK if slot >= 0 else (hour - how % 24) % 24))

@@ -21,6 +21,7 @@ from decision.experiment import unit_hash
 from decision.interface import ContactView
 from decision.long_term import rerank, reranked_draws, routed_probabilities
 from decision.policies import Apprentice, LinearThompson
+from decision.scoring.points import points_probability
 from hub.config import DecisionSettings
 from hub.errors import DecisionError
 from hub.models import Activity, ActivityType, Company, Contact
@@ -954,6 +955,32 @@ def test_one_row_channel_counts_allowed_channels_and_fit_are_their_batch_forms()
         np.testing.assert_array_equal(model.population_rate, rate)
 
 
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_few_contacts_channels_from_their_profiles_are_the_array_steps_choices(n):
+    """fit_choose_rows (a real-time batch's counts, fit, allowed channels and choices on Python
+    numbers) names the channels, and leaves the population rate, the array steps do."""
+    from decision.channel import ACTION_CHANNELS, ChannelModel, allowed_channels, channel_counts
+
+    rng = np.random.default_rng(19)
+    kinds = ["email_sent", "email_open", "email_click", "call", "meeting", "ad_impression", "ad_click", "direct_mail"]
+    fast, arrays = ChannelModel(switch_ratio=1.5), ChannelModel(switch_ratio=1.5)
+    names = set()
+    for i in range(0, 200 * n, n):
+        profiles = [
+            {"total": {k: int(rng.integers(0, 6)) for k in kinds if rng.random() < 0.6}} if (i + j) % 9 else None
+            for j in range(n)
+        ]
+        channels = [[*ACTION_CHANNELS, "none"][(i + j) % (len(ACTION_CHANNELS) + 1)] for j in range(n)]
+        opt_out, dnc = (rng.random(n) < 0.3).tolist(), (rng.random(n) < 0.1).tolist()
+        t, r = channel_counts(profiles)
+        arrays.fit(t, r)
+        want = arrays.choose(t, r, allowed_channels(channels, opt_out, dnc))[1]
+        assert fast.fit_choose_rows(profiles, channels, opt_out, dnc) == want
+        np.testing.assert_array_equal(fast.population_rate, arrays.population_rate)
+        names.update(want)
+    assert {"none", "email", "sales_call", "ad_audience"} <= names
+
+
 @pytest.mark.parametrize("n", [1, 30, 200])
 @pytest.mark.parametrize("share", [0.1, 0.0])
 def test_the_mixed_choice_without_free_rows_draws_as_its_four_calls(n, share):
@@ -1007,6 +1034,27 @@ def test_one_row_send_time_paths_equal_the_batch_ones():
     # one row at a time draws each row's centre from the stream in turn, as the batch does
     np.testing.assert_array_equal(np.concatenate([c.hour for c in ones]), batch.hour)
     assert [c.field_value[0] for c in ones] == batch.field_value
+
+
+def test_one_row_weekly_send_time_draws_and_picks_as_the_array_path():
+    """A real-time row with a week's worth of activity (the Python path) draws the centre and
+    the weekday jitter from the stream as the array path does, and sends on the weekday most
+    active at its hour; hours pass quiet hours as the array argmax does."""
+    from decision.send_time import _HOURS, SendTimeModel, _allowed
+
+    rng = np.random.default_rng(5)
+    for seed in range(20):
+        counts = rng.poisson(0.4, (1, 168)).astype(float)  # about 67 events: weekly
+        model = SendTimeModel(seed=seed).fit(counts, np.array([0]))
+        twin = np.random.default_rng(0)
+        twin.bit_generator.state = model._rng.bit_generator.state
+        c = model.choose(counts, np.array([0]), NOW, np.array([2]), np.array([True]))
+        u, jitter = twin.random((1, 1)), twin.random((1, 7))
+        assert model._rng.random() == twin.random()  # the same draws, in the same order
+        hour = int(c.hour[0])
+        assert c.weekly.tolist() == [True] and _allowed(6, 21)[hour] and 0 <= u[0, 0] < 1
+        day_counts = counts[0, _HOURS[hour::24]] + jitter[0] * 1e-6
+        assert int(c.slot[0]) == int(np.argmax(day_counts)) * 24 + hour
 
 
 def test_few_row_segments_are_the_batch_segments():
@@ -1107,10 +1155,10 @@ def test_one_row_long_term_overrules_and_propensities_are_the_batch_ones():
     drawn = np.array([rng.choice(np.flatnonzero(m)) for m in mask])
     demoted = np.arange(len(batch)) % 9 == 4
     arms = np.full(len(batch), "engine")
-    points = rng.uniform(0, 60, len(batch))
+    p_convert = points_probability(rng.uniform(0, 60, len(batch)))
     rows = np.arange(len(batch))
     chosen, prop, notes = drawn.copy(), np.ones(len(batch)), [""] * len(batch)
-    engine._long_term(batch, NOW, F, mask, rows, chosen, prop, notes, probs, demoted, arms, points)
+    engine._long_term(batch, NOW, F, mask, rows, chosen, prop, notes, probs, demoted, arms, p_convert)
     assert (chosen != drawn).any() and (chosen == drawn).any()
     for i in range(len(batch)):
         one = [drawn[i : i + 1].copy(), np.ones(1), [""]]
@@ -1125,7 +1173,7 @@ def test_one_row_long_term_overrules_and_propensities_are_the_batch_ones():
             probs[i : i + 1],
             demoted[i : i + 1],
             arms[:1],
-            points[i : i + 1],
+            p_convert[i : i + 1],
         )
         assert (int(one[0][0]), float(one[1][0]), one[2][0]) == (int(chosen[i]), float(prop[i]), notes[i]), i
 
