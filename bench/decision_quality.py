@@ -50,8 +50,8 @@ the *decision components* directly on the market's arrays, once per simulated da
   a decision's 7-day attribution window closed, whether an opportunity opened in those 28 days,
   from randomized rows only (propensity below 1: Thompson draws, free rows, waits too), each
   weighted by 1 / its propensity (the final action's share of the bandit's draws routed to it by
-  the rerank), shrunk to the stated prior with 20 pseudo-observations, a learned harm counted
-  only beyond two standard errors (``engine_lt_prior``: the prior alone, the bench's engine
+  the rerank), shrunk to the stated prior with 20 pseudo-observations, moved off the prior only
+  by what clears two standard errors (``engine_lt_prior``: the prior alone, the bench's engine
   before 5 December 2026; ``engine_lt_in_window``: the hub's learning before then, conversions
   within the attribution window, which the immediate reward already counts; ``engine_lt_no_prior``:
   learned from a zero prior, what the data alone teach),
@@ -512,7 +512,7 @@ class Engine(Agent):
         # in_window_long_term: the hub before 5 December 2026 (within the window, harms at their mean)
         self.lt_window = (0, PROGRESS_DAYS) if in_window_long_term else (PROGRESS_DAYS, PROGRESS_DAYS + HORIZON_DAYS)
         if in_window_long_term:
-            self.lt.harm_z = 0.0
+            self.lt.evidence_z = 0.0
         self.pending_end: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # long-term rows
         self.seed = seed

@@ -30,8 +30,8 @@ import numpy as np
 
 #: days after a decision's attribution window in which an opportunity counts as its long-term conversion
 HORIZON_DAYS = 28
-#: standard errors a learned harm must clear (see ``LongTermValue.harm_z``)
-HARM_Z = 2.0
+#: standard errors a learned move off the prior must clear (see ``LongTermValue.evidence_z``)
+EVIDENCE_Z = 2.0
 
 
 @dataclass
@@ -55,11 +55,11 @@ class LongTermValue:
     prior_base: float = 0.1
     #: the no-op action: the baseline, so its lift is zero by definition
     wait_action: int | None = None
-    #: a learned harm counts only as far as its upper bound, ``harm_z`` standard errors above the
-    #: posterior mean, is below zero (0: the mean). Why: opportunities are rare, so the observed
-    #: uplift of most (action, stage) cells is noise of either sign, and a negative one makes the
-    #: rerank overrule the bandit; a stated prior's harm has no sampling error and stands
-    harm_z: float = HARM_Z
+    #: the learned lift moves off the prior only by as much of its move as clears ``evidence_z``
+    #: standard errors (0: the posterior mean). Why: opportunities are rare, so the observed
+    #: uplift of most (action, stage) cells is noise of either sign; a spurious harm makes the
+    #: rerank overrule the bandit, a spurious gain makes it the action overrules go to
+    evidence_z: float = EVIDENCE_Z
     #: the last decision learned, as (its window's end, ISO; its id): the learn step's cursor
     learned_through: tuple[str, int] | None = None
     #: per (action, stage): sum of weight x converted, sum of weights, sum of squared weights
@@ -121,20 +121,22 @@ class LongTermValue:
         return (n * m + k * self.prior_base) / (n + k)
 
     def lift(self) -> np.ndarray:
-        """(actions, stages) posterior mean change in conversion probability vs waiting; a
-        negative one raised toward zero by ``harm_z`` standard errors (never above zero)."""
+        """(actions, stages) change in conversion probability vs waiting: the posterior mean,
+        moved back toward the prior by ``evidence_z`` standard errors (never past it)."""
         mean, n_eff = self._mean_and_n()
         raw = mean - self.base_rate()[None, :]
         k = self.prior_strength
         out = (n_eff * raw + k * self.prior) / (n_eff + k)
-        if self.harm_z > 0:
+        if self.evidence_z > 0:
             # the observed part's standard error, the action's and waiting's rates as binomial
-            # means over their effective sample sizes, scaled by the weight the data get
+            # means over their effective sample sizes, scaled by the weight the data get; the
+            # posterior moves off the prior only by what clears evidence_z of them
             var = np.divide(mean * (1.0 - mean), n_eff, out=np.zeros_like(mean), where=n_eff > 0)
             if self.wait_action is not None:
                 var = var + var[self.wait_action][None, :]
             se = n_eff / (n_eff + k) * np.sqrt(var)
-            out = np.where(out < 0, np.minimum(out + self.harm_z * se, 0.0), out)
+            move = out - self.prior
+            out = self.prior + np.sign(move) * np.maximum(np.abs(move) - self.evidence_z * se, 0.0)
         if self.wait_action is not None:
             out[self.wait_action] = 0.0
         return out

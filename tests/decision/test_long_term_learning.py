@@ -145,22 +145,25 @@ def test_the_pipeline_learns_it_after_the_window_once_and_saves_it_with_the_mode
     ctx.close()
 
 
-def test_a_learned_harm_counts_only_beyond_its_standard_errors():
-    """A cell with a few unlucky rows reads as harmful at its mean; with harm_z it must clear two
-    standard errors first, while a harm shown by many rows, and the stated prior's, stand."""
-    prior = np.zeros((3, 1))
+def test_the_lift_moves_off_the_prior_only_by_what_clears_its_standard_errors():
+    """Cells with a few unlucky (or lucky) rows read as harmful (or helpful) at their means; with
+    evidence_z the move off the prior must clear two standard errors first, while a move shown
+    by many rows, and the stated prior, stand."""
+    prior = np.zeros((4, 1))
     prior[1, 0] = -0.02  # a stated harm: no sampling error
-    few = LongTermValue(3, 1, prior_lift=prior, wait_action=2, harm_z=0.0)
-    z = LongTermValue(3, 1, prior_lift=prior, wait_action=2)
+    few = LongTermValue(4, 1, prior_lift=prior, wait_action=3, evidence_z=0.0)
+    z = LongTermValue(4, 1, prior_lift=prior, wait_action=3)
     assert np.array_equal(z.lift(), prior)
     rng = np.random.default_rng(1)
     waits = (rng.random(400) < 0.2).astype(float)  # waiting converts 20%
     for m in (few, z):
-        m.learn(np.full(400, 2), np.zeros(400, int), waits, 2)
-        m.learn(np.zeros(30, int), np.zeros(30, int), np.r_[np.ones(3), np.zeros(27)], 2)  # 10%, 30 rows
-    assert few.lift()[0, 0] < -0.05  # noise read as harm
-    assert -0.01 < z.lift()[0, 0] <= 0.0  # within two standard errors of none: no harm
-    many = LongTermValue(3, 1, prior_lift=prior, wait_action=2)
-    many.learn(np.full(4000, 2), np.zeros(4000, int), (rng.random(4000) < 0.2).astype(float), 2)
-    many.learn(np.zeros(4000, int), np.zeros(4000, int), (rng.random(4000) < 0.1).astype(float), 2)
+        m.learn(np.full(400, 3), np.zeros(400, int), waits, 3)
+        m.learn(np.zeros(30, int), np.zeros(30, int), np.r_[np.ones(3), np.zeros(27)], 3)  # 10% of 30
+        m.learn(np.full(30, 2), np.zeros(30, int), np.r_[np.ones(10), np.zeros(20)], 3)  # 33% of 30
+    assert few.lift()[0, 0] < -0.05 and few.lift()[2, 0] > 0.05  # noise read as harm and as gain
+    assert -0.01 < z.lift()[0, 0] <= 0.0 and 0.0 <= z.lift()[2, 0] < 0.01  # within two errors: the prior
+    assert z.lift()[1, 0] == -0.02
+    many = LongTermValue(4, 1, prior_lift=prior, wait_action=3)
+    many.learn(np.full(4000, 3), np.zeros(4000, int), (rng.random(4000) < 0.2).astype(float), 3)
+    many.learn(np.zeros(4000, int), np.zeros(4000, int), (rng.random(4000) < 0.1).astype(float), 3)
     assert many.lift()[0, 0] < -0.06  # shown by many rows: it stands

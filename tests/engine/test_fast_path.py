@@ -812,8 +812,8 @@ def test_one_row_long_term_value_and_routing_are_their_rows_in_a_batch():
 
     rng = np.random.default_rng(14)
     n, k = 300, 6
-    # harms at their means (harm_z 0): learned from 500 rows most would not clear two standard errors
-    lt = LongTermValue(k, 4, prior_lift=rng.normal(0.0, 0.02, (k, 4)), wait_action=0, harm_z=0.0)
+    # the posterior mean (evidence_z 0): learned from 500 rows most would not clear two standard errors
+    lt = LongTermValue(k, 4, prior_lift=rng.normal(0.0, 0.02, (k, 4)), wait_action=0, evidence_z=0.0)
     lt.learn(rng.integers(0, k, 500), rng.integers(0, 4, 500), (rng.random(500) < 0.1).astype(float), 0)
     p0, stages, deal = rng.random(n) * 0.2, rng.integers(0, 4, n), rng.gamma(2.0, 1.0, n)
     p0[:3], deal[3] = [0.0, 1.0, np.nan], np.nan
