@@ -46,15 +46,16 @@ the *decision components* directly on the market's arrays, once per simulated da
   the pooled per-channel opt-out model (decision/risk.py: the bandit learns from the reward with
   the realized unsubscribe replaced by the predicted chance, as decision/engine.py does),
   ``decision.arbitration.eligibility`` (consent, touch cap, sales quiet days), the long-term
-  value rerank (decision/long_term.py), learned as the hub's learn step learns it: 28 days after
-  a decision's 7-day attribution window closed, whether an opportunity opened in those 28 days,
-  from randomized rows only (propensity below 1: Thompson draws, free rows, waits too), each
-  weighted by 1 / its propensity (the final action's share of the bandit's draws routed to it by
-  the rerank), shrunk to the stated prior with 20 pseudo-observations, moved off the prior only
-  by what clears two standard errors (``engine_lt_prior``: the prior alone, the bench's engine
-  before 5 December 2026; ``engine_lt_in_window``: the hub's learning before then, conversions
-  within the attribution window, which the immediate reward already counts; ``engine_lt_no_prior``:
-  learned from a zero prior, what the data alone teach),
+  value rerank (decision/long_term.py) with its stated prior, the hub's default
+  (``long_term_learning`` off); ``engine_lt_learned`` learns it as the hub's learn step does when
+  switched on: 28 days after a decision's 7-day attribution window closed, whether an opportunity
+  opened in those 28 days, from randomized rows only (propensity below 1: Thompson draws, free
+  rows, waits too), each weighted by 1 / its propensity (the final action's share of the
+  bandit's draws routed to it by the rerank), shrunk to the stated prior with 20
+  pseudo-observations, moved off the prior only by what clears two standard errors
+  (``engine_lt_in_window``: the hub's learning before 5 December 2026, conversions within the
+  attribution window, which the immediate reward already counts; ``engine_lt_no_prior``: learned
+  from a zero prior, what the data alone teach),
   the send-time model (decision/send_time.py, fitted on each day's contacts, as the hub's learn step
   fits the prior every decision starts from on the contacts decided last, decision/enrich.py)
   and the channel model (decision/channel.py);
@@ -484,7 +485,7 @@ class Engine(Agent):
         min_observations: int = 50,
         reward_scale: float = 10.0,
         learn_wait: bool = True,
-        learn_long_term: bool = True,
+        learn_long_term: bool | None = None,
         segment_values: bool | None = None,
         risk_rows: float | None = None,
         deal_bands: bool = True,
@@ -518,7 +519,8 @@ class Engine(Agent):
         self.seed = seed
         self.overruled = 0
         self.learn_wait = learn_wait
-        self.learn_long_term = learn_long_term
+        # None: the hub's default (decision.engine.long_term_learning)
+        self.learn_long_term = engine.long_term_learning if learn_long_term is None else learn_long_term
         self._wait_rows: tuple[np.ndarray, np.ndarray] | None = None
         # segment values after the bandit, as decision/engine.py runs them (settings ``segment_values``)
         self.sv = SegmentChooser(5, 3, A, WAIT) if engine.segment_values else None
@@ -1201,9 +1203,13 @@ def main(argv: list[str] | None = None) -> None:
         "engine_no_sv": lambda s: Engine(s, long_term_weight=args.long_term_weight, segment_values=False),
         "engine_one_deal_value": lambda s: Engine(s, long_term_weight=args.long_term_weight, deal_bands=False),
         "engine_own_unsubs": lambda s: Engine(s, long_term_weight=args.long_term_weight, risk_rows=0.0),
-        "engine_lt_prior": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=False),
-        "engine_lt_no_prior": lambda s: Engine(s, long_term_weight=args.long_term_weight, long_term_prior=False),
-        "engine_lt_in_window": lambda s: Engine(s, long_term_weight=args.long_term_weight, in_window_long_term=True),
+        "engine_lt_learned": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=True),
+        "engine_lt_no_prior": lambda s: Engine(
+            s, long_term_weight=args.long_term_weight, learn_long_term=True, long_term_prior=False
+        ),
+        "engine_lt_in_window": lambda s: Engine(
+            s, long_term_weight=args.long_term_weight, learn_long_term=True, in_window_long_term=True
+        ),
         "vw": lambda s: VWAgent(s, t.vw),
         "vw_sys": lambda s: VWAgent(s, t.vw, system=True),
         "mabwiser": lambda s: MabwiserAgent(s, *t.mab),

@@ -296,6 +296,15 @@ class EngineSettings(_Strict):
     long_term_weight: float = Field(
         0.3, ge=0, le=1, description="weight of long-term value against the immediate reward (0 = immediate only)"
     )
+    long_term_learning: bool = Field(
+        False,
+        description=(
+            "move long-term value from its stated prior toward the conversions observed after randomized"
+            " decisions (decision/long_term.py); off: the prior alone. Off by default: at 10,000 contacts in"
+            " bench/decision_quality.py learning it earned less than the prior on every evaluation seed."
+            " Switched on later, it learns every past decision whose horizon has passed"
+        ),
+    )
     segment_values: bool = Field(
         True,
         description=(

@@ -95,7 +95,7 @@ def restore_learned(engine, metrics: dict[str, Any] | None) -> None:  # noqa: AN
     engine.extras.send_time_prior = metrics.get("send_time")  # none kept: each batch its own
     if metrics.get("content"):
         engine.extras.content.load_state(metrics["content"])
-    if metrics.get("long_term"):
+    if metrics.get("long_term") and engine.settings.engine.long_term_learning:  # off: the prior alone
         engine.long_term.load_state(metrics["long_term"])
     if metrics.get("graduation"):
         engine.graduation.load_state(metrics["graduation"])
@@ -208,6 +208,8 @@ SEND_TIME_SAMPLE = 5_000
 def _learn_long_term(conn: Connection, engine, now: datetime) -> int:  # noqa: ANN001
     """Teach long-term value the decisions whose horizon has passed since the last step (the
     cursor travels with the snapshot, so each decision is learned once); returns how many."""
+    if not engine.settings.engine.long_term_learning:
+        return 0  # the cursor stays: switched on, it learns every decision since the first
     horizon = timedelta(days=HORIZON_DAYS)
     lt, learned = engine.long_term, 0
     while True:

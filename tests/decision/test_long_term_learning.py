@@ -73,19 +73,22 @@ def test_the_learned_lift_moves_from_the_prior_to_the_causal_truth_not_the_confo
     assert np.array_equal(engine.long_term.lift()[:, 0], lift)
 
 
-def test_the_pipeline_learns_it_after_the_window_once_and_saves_it_with_the_model(tmp_path):
+def _called_convert_later(tmp_path, learning: bool):  # noqa: ANN202
     """Every contact in the random-control arm. Emailed contacts open an opportunity inside the
     3-day attribution window (the immediate reward's, not long-term value's); called contacts
-    open one after it closes, within the horizon. The learn step teaches long-term value only
-    once the horizon has passed, each decision once; the snapshot carries it (and its cursor)
-    and a new worker reloads it."""
+    open one after it closes, within the horizon. Returns the context, the prior lift, the first
+    learn step's report (windows closed, horizon not passed) and the decided contacts."""
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     settings = Settings.model_validate(
         {
             "store_url": url,
             "decision": {
                 "actions": ACTIONS,
-                "engine": {"holdout_share": 0.0, "experiments": {"random_control": 1.0}},
+                "engine": {
+                    "holdout_share": 0.0,
+                    "experiments": {"random_control": 1.0},
+                    "long_term_learning": learning,
+                },
             },
         }
     )
@@ -123,6 +126,13 @@ def test_the_pipeline_learns_it_after_the_window_once_and_saves_it_with_the_mode
     assert first.learned == 120
     assert np.array_equal(ctx.policy.long_term.lift(), prior)  # the horizon has not passed yet
     assert list_models(ctx)[-1]["metrics"]["long_term_learned"] == 0
+    return ctx, prior, first, cids
+
+
+def test_the_pipeline_learns_it_after_the_window_once_and_saves_it_with_the_model(tmp_path):
+    """The learn step teaches long-term value only once the horizon has passed, each decision
+    once; the snapshot carries it (and its cursor) and a new worker reloads it."""
+    ctx, prior, first, cids = _called_convert_later(tmp_path, learning=True)
     later = NOW + timedelta(days=3 + HORIZON_DAYS, hours=1)
     second = learn_step(ctx, later)
     assert second.learned == 0 and second.version == first.version + 1  # long-term value alone
@@ -142,6 +152,15 @@ def test_the_pipeline_learns_it_after_the_window_once_and_saves_it_with_the_mode
     decide_contacts(other, cids[:1], "w1")  # loads the newest snapshot
     assert np.allclose(other.policy.long_term.lift(), learned)
     assert other.policy.long_term.learned_through == ctx.policy.long_term.learned_through
+    ctx.close()
+
+
+def test_with_learning_off_the_prior_stands_and_no_snapshot_is_saved_for_it(tmp_path):
+    ctx, prior, first, _ = _called_convert_later(tmp_path, learning=False)
+    later = learn_step(ctx, NOW + timedelta(days=3 + HORIZON_DAYS, hours=1))
+    assert later.version == first.version  # nothing to learn: no new model version
+    assert np.array_equal(ctx.policy.long_term.lift(), prior)
+    assert ctx.policy.long_term.learned_through is None  # switched on, it would learn from the first decision
     ctx.close()
 
 
