@@ -30,7 +30,7 @@ from hub.api.schemas import ContactRef, SessionContext
 from hub.governance.plan import policy_for
 from hub.models import Activity, ActivityType, Decision, Identity, utcnow
 from hub.pipeline.context import HubContext
-from hub.pipeline.decide import LOOKBACK_DAYS
+from hub.pipeline.decide import LOOKBACK_DAYS, freeze_heap
 from hub.pipeline.learn import ensure_current
 from hub.store import realtime as rt_store
 
@@ -146,6 +146,8 @@ class RealtimeDecider:
                 for (i, _), d in zip(batch, decisions, strict=True):
                     d.id = rt_store.insert_decision(conn, d, f"rt-{uuid.uuid4().hex}")
                     out[i] = d
+        if rounds:
+            freeze_heap()  # once, after the first decision: the model is loaded
         return out  # type: ignore[return-value]  # every slot is filled above
 
     def close(self) -> None:
