@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from decision.long_term import HORIZON_DAYS
 from hub.api.state import ApiState, hub_state
 from hub.console import overview as kpi
 from hub.console.render import current, page, to_login
@@ -46,7 +47,34 @@ def models_summary(state: ApiState) -> dict:
                 "rollback_of": m.get("rollback_of"),
             }
         )
-    return {"policy": ctx.policy.name, "policy_version": ctx.policy.version, "engine": engine_name, "rows": rows}
+    return {
+        "policy": ctx.policy.name,
+        "policy_version": ctx.policy.version,
+        "engine": engine_name,
+        "rows": rows,
+        "long_term": long_term_state(ctx.policy),
+    }
+
+
+def long_term_state(policy) -> str:  # noqa: ANN001
+    """Where the engine's long-term value comes from, in words (empty for other policies)."""
+    lt = getattr(policy, "long_term", None)
+    if lt is None:
+        return ""
+    if not policy.settings.engine.long_term_learning:
+        return (
+            "Long-term value: the stated prior per action kind and stage (decision.engine.long_term_learning is off)."
+        )
+    if lt.learned_through is None:
+        return (
+            f"Long-term value: learning, nothing learned yet (a decision counts {HORIZON_DAYS} days after "
+            "its attribution window closes); until then the stated prior."
+        )
+    return (
+        f"Long-term value: learned from decisions through {lt.learned_through[0][:10]} "
+        f"(randomized rows weigh {lt.counts.sum():,.0f} in all), moved off the stated prior "
+        "only where two standard errors allow."
+    )
 
 
 def experiments_summary(state: ApiState) -> dict:

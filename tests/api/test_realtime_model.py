@@ -50,5 +50,6 @@ def test_real_time_decisions_load_the_newest_snapshot_and_reload_on_a_new_one(tm
         login(client)
         models = client.get("/console/models").text
         assert f'data-model="{name}" data-version="{v2}"' in models and "in use" in models
+        assert "Long-term value: the stated prior" in models  # learning is off by default
         assert f"{name}@v{v2}" in client.get("/console/").text
     app.state.hub.close()

@@ -132,7 +132,10 @@ def _called_convert_later(tmp_path, learning: bool):  # noqa: ANN202
 def test_the_pipeline_learns_it_after_the_window_once_and_saves_it_with_the_model(tmp_path):
     """The learn step teaches long-term value only once the horizon has passed, each decision
     once; the snapshot carries it (and its cursor) and a new worker reloads it."""
+    from hub.console.insights import long_term_state
+
     ctx, prior, first, cids = _called_convert_later(tmp_path, learning=True)
+    assert "nothing learned yet" in long_term_state(ctx.policy)  # what the console's Models page says
     later = NOW + timedelta(days=3 + HORIZON_DAYS, hours=1)
     second = learn_step(ctx, later)
     assert second.learned == 0 and second.version == first.version + 1  # long-term value alone
@@ -142,6 +145,7 @@ def test_the_pipeline_learns_it_after_the_window_once_and_saves_it_with_the_mode
     assert learned[email, 0] <= prior[email, 0]  # emailed ones converted inside it: not long-term value
     metrics = list_models(ctx)[-1]["metrics"]
     assert metrics["long_term_learned"] == 120 and metrics["mean_reward"] is None and second.mean_reward is None
+    assert f"learned from decisions through {(NOW + timedelta(days=3)):%Y-%m-%d}" in long_term_state(ctx.policy)
     assert sum(map(sum, metrics["long_term"]["counts"])) > 0
     # no holdout and no rules: the apprentice's hand-over evidence has no rules' side
     assert metrics["graduated"] is False and metrics["graduation_evidence"]["rules_n"] == 0
