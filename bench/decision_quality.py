@@ -514,8 +514,10 @@ class Engine(Agent):
         self.lt_window = (0, PROGRESS_DAYS) if in_window_long_term else (PROGRESS_DAYS, PROGRESS_DAYS + HORIZON_DAYS)
         if in_window_long_term:
             self.lt.evidence_z = 0.0
+        # long-term rows (day, actions, stages, opportunities so far, propensities): waiting for the
+        # window's close, then for the horizon's end
+        self.pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.pending_end: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        self.pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # long-term rows
         self.seed = seed
         self.overruled = 0
         self.learn_wait = learn_wait
@@ -1204,6 +1206,7 @@ def main(argv: list[str] | None = None) -> None:
         "engine_one_deal_value": lambda s: Engine(s, long_term_weight=args.long_term_weight, deal_bands=False),
         "engine_own_unsubs": lambda s: Engine(s, long_term_weight=args.long_term_weight, risk_rows=0.0),
         "engine_lt_learned": lambda s: Engine(s, long_term_weight=args.long_term_weight, learn_long_term=True),
+        "engine_explore_unproven": lambda s: Engine(s, long_term_weight=args.long_term_weight, explore_unproven=True),
         "engine_lt_no_prior": lambda s: Engine(
             s, long_term_weight=args.long_term_weight, learn_long_term=True, long_term_prior=False
         ),
