@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -60,8 +61,8 @@ class LongTermValue:
     #: uplift of most (action, stage) cells is noise of either sign; a spurious harm makes the
     #: rerank overrule the bandit, a spurious gain makes it the action overrules go to
     evidence_z: float = EVIDENCE_Z
-    #: the last decision learned, as (its window's end, ISO; its id): the learn step's cursor
-    learned_through: tuple[str, int] | None = None
+    #: the last decision learned, as (its window's end, its id): the learn step's cursor
+    learned_through: tuple[datetime, int] | None = None
     #: per (action, stage): sum of weight x converted, sum of weights, sum of squared weights
     sums: np.ndarray = field(init=False)
     counts: np.ndarray = field(init=False)
@@ -149,7 +150,9 @@ class LongTermValue:
             "counts": self.counts.tolist(),
             "squares": self.squares.tolist(),
             "horizon_days": HORIZON_DAYS,
-            "learned_through": None if self.learned_through is None else list(self.learned_through),
+            "learned_through": None
+            if self.learned_through is None
+            else [self.learned_through[0].isoformat(), self.learned_through[1]],
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -162,7 +165,7 @@ class LongTermValue:
         self.sums, self.counts, self.squares = parts
         self.wait_action = state.get("wait_action", self.wait_action)
         through = state.get("learned_through")
-        self.learned_through = None if through is None else (str(through[0]), int(through[1]))
+        self.learned_through = None if through is None else (datetime.fromisoformat(through[0]), int(through[1]))
 
     def value(self, p_convert: np.ndarray, stages: np.ndarray, deal_value: np.ndarray) -> np.ndarray:
         """(n, actions) change in expected won value each action causes for each contact.

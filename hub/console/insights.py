@@ -71,7 +71,7 @@ def long_term_state(policy) -> str:  # noqa: ANN001
             "its attribution window closes); until then the stated prior."
         )
     return (
-        f"Long-term value: learned from decisions through {lt.learned_through[0][:10]} "
+        f"Long-term value: learned from decisions through {lt.learned_through[0]:%Y-%m-%d} "
         f"(randomized rows weigh {lt.counts.sum():,.0f} in all), moved off the stated prior "
         "only where two standard errors allow."
     )

@@ -213,12 +213,7 @@ def _learn_long_term(conn: Connection, engine, now: datetime) -> int:  # noqa: A
     horizon = timedelta(days=HORIZON_DAYS)
     lt, learned = engine.long_term, 0
     while True:
-        after = (
-            None
-            if lt.learned_through is None
-            else (datetime.fromisoformat(lt.learned_through[0]), lt.learned_through[1])
-        )
-        rows = store.long_term_due(conn, engine.feature_version, after, now, horizon)
+        rows = store.long_term_due(conn, engine.feature_version, lt.learned_through, now, horizon)
         if not rows:
             return learned
         X = np.array([r.features for r in rows], dtype=float)
@@ -230,7 +225,7 @@ def _learn_long_term(conn: Connection, engine, now: datetime) -> int:  # noqa: A
             np.array([float(r.converted) for r in rows]),
         )
         learned += len(rows)
-        lt.learned_through = (rows[-1].window_ends_at.isoformat(), rows[-1].decision_id)
+        lt.learned_through = (rows[-1].window_ends_at, rows[-1].decision_id)
 
 
 def _learn_send_time(conn: Connection, engine, now: datetime) -> int:  # noqa: ANN001
