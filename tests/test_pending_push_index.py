@@ -14,24 +14,15 @@ from hub.store.contacts import upsert_contacts
 from hub.store.db import alembic_config, make_engine, migrate
 from hub.store.decisions import insert_decisions
 from hub.store.schema import contacts, pushes
+from tests.push_rows import set_field_rows
 
 NOW = datetime(2026, 12, 5, 12, tzinfo=UTC)
 INDEX = "ix_pushes_pending_record"
 
 
 def _rows(cid: int, did: int, records: list[str], value: str) -> list[dict]:
-    return [
-        {
-            "decision_id": did,
-            "contact_id": cid,
-            "connector": "crm",
-            "object_type": "contact",
-            "external_id": r,
-            "kind": "set_fields",
-            "payload": {"fields": {"next_best_action": value, f"f_{value}": value}},
-        }
-        for r in records
-    ]
+    fields = {"next_best_action": value, f"f_{value}": value}  # two fields, so a fold of two pushes shows
+    return set_field_rows(cid, did, records, fields)
 
 
 def _plan(conn, stmt) -> str:  # noqa: ANN001

@@ -13,23 +13,13 @@ from hub.store import pushes as push_store
 from hub.store.contacts import upsert_contacts
 from hub.store.decisions import insert_decisions
 from hub.store.schema import contacts
+from tests.push_rows import set_field_rows
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
 
 def _rows(cid: int, did: int, records: list[str], value: str) -> list[dict]:
-    return [
-        {
-            "decision_id": did,
-            "contact_id": cid,
-            "connector": "crm",
-            "object_type": "contact",
-            "external_id": r,
-            "kind": "set_fields",
-            "payload": {"fields": {"next_best_action": value}},
-        }
-        for r in records
-    ]
+    return set_field_rows(cid, did, records, {"next_best_action": value})
 
 
 def test_rows_blocked_by_in_flight_siblings_do_not_hide_the_rest(store_url):
