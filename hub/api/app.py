@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from hub.api import problems
+from hub.api import openapi, problems
 from hub.api.guard import RequestGuard
 from hub.api.hotpath import DecisionFastPath
 from hub.api.routes import approvals, contacts, decisions, events, segment, status, webhooks
@@ -33,6 +33,7 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     )
     app.state.hub = state or ApiState.build(settings)
     problems.install(app)
+    openapi.install(app)  # every error documented as a problem document
     app.add_middleware(DecisionFastPath)  # valid POST /v1/decisions answered below the framework
     app.add_middleware(RequestGuard)  # outermost: token and body limits before anything reads the body
     for module in (decisions, events, webhooks, contacts, status, approvals, segment):
