@@ -3,7 +3,8 @@
 FastAPI documents a route's own responses, and its 422 as ``application/json``. But every error
 here is an RFC 9457 ``application/problem+json`` document (hub/api/problems.py), and some come
 from before the route: :class:`~hub.api.guard.RequestGuard` refuses a NUL in the URL or a bad
-``Content-Length`` (400), a body over the route's limit (413) and a missing or wrong token (401),
+``Content-Length`` (400), a body over the route's limit (413; 400 on Segment's routes, as Segment
+answers) and a missing or wrong token (401),
 and any route that reads the store answers 503 when the store is down. A client generated from
 the document should expect all of them, so each operation lists them, and each error response
 has the ``Problem`` schema.
@@ -58,8 +59,10 @@ def document(app: FastAPI) -> dict[str, Any]:
         for op in operations.values():
             responses = op.setdefault("responses", {})
             if guarded:
+                segment = path.startswith(SEGMENT_ROUTES)  # over its limit, Segment answers 400
                 for status, why in EVERYWHERE.items():
-                    responses.setdefault(str(status), {"description": why})
+                    if not (segment and status == 413):
+                        responses.setdefault(str(status), {"description": why})
                 if path.startswith(TOKEN_ROUTES + SEGMENT_ROUTES):
                     responses.setdefault("401", {"description": UNAUTHORIZED})
             for status, response in responses.items():
