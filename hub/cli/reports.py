@@ -153,6 +153,7 @@ def lift(
             _fmt(r.n_more_per_arm),
         )
     out.print(t)
+    _cuped_note([r.metric for r in rows if r.variance_reduction > 0], [r.variance_reduction for r in rows])
 
 
 @reports_app.command("impact")
@@ -224,6 +225,20 @@ def impact(
     out.print(t)
     out.print(
         "n needed/arm: contacts per arm for a 5% two-sided test with 80% power at the observed lift (∞: no lift seen)."
+    )
+    reductions = [r.get("variance_reduction") or 0.0 for r in rows]
+    _cuped_note([r["metric"] for r, v in zip(rows, reductions, strict=True) if v > 0], reductions)
+
+
+def _cuped_note(adjusted: list[str], reductions: list[float]) -> None:
+    """Say when CUPED used the contacts' history, and how much noise it took out."""
+    from hub.reports.data import PRE_DAYS
+
+    if not adjusted:
+        return
+    out.print(
+        f"Adjusted for each contact's {PRE_DAYS} days before its first decision (CUPED) on "
+        f"{', '.join(sorted(set(adjusted)))}: up to {max(reductions):.1%} of the variance removed."
     )
 
 

@@ -2,13 +2,16 @@
 
 A contact's arm is the arm of its first decision in the window (arms are stable per contact,
 see decision/experiment.py), and only what happened *after* that first decision counts as an
-outcome, so activity before the hub acted is not credited to any arm.
+outcome, so activity before the hub acted is not credited to any arm. What each contact did in
+the ``PRE_DAYS`` before it is read too, as the covariate of the CUPED adjustment
+(hub/reports/lift.py): it was fixed before assignment, so it can only explain noise, never the
+treatment.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import Connection, and_, func, select
@@ -20,13 +23,20 @@ from hub.store.schema import activities, decisions
 
 #: every activity type a business metric reads: the objective's components and the deal events
 OUTCOME_TYPES = tuple(sorted({*COMPONENT, "opportunity_created", "opportunity_won", "opportunity_lost", "unsubscribe"}))
+#: days before each contact's first decision whose events are its pre-period covariate
+PRE_DAYS = 28
+
+
+def _empty(dtype: type) -> np.ndarray:
+    return np.zeros(0, dtype=dtype)
 
 
 @dataclass(frozen=True)
 class ArmFrame:
     """Decided contacts (``contact_id``, ``arm``, ``first_at`` epoch seconds) and their later
-    events (``ev_row`` index into the contacts, ``ev_type``, ``ev_at``, ``ev_amount``).
-    hub/reports/metrics.py turns them into the business metrics."""
+    events (``ev_row`` index into the contacts, ``ev_type``, ``ev_at``, ``ev_amount``), and the
+    same for their events in the ``PRE_DAYS`` before ``first_at`` (``pre_*``; none when the
+    store holds no history). hub/reports/metrics.py turns them into the business metrics."""
 
     contact_id: np.ndarray
     arm: np.ndarray
@@ -35,10 +45,20 @@ class ArmFrame:
     ev_type: np.ndarray
     ev_at: np.ndarray
     ev_amount: np.ndarray
+    pre_row: np.ndarray = field(default_factory=lambda: _empty(np.int64))
+    pre_type: np.ndarray = field(default_factory=lambda: _empty(str))
+    pre_at: np.ndarray = field(default_factory=lambda: _empty(float))
+    pre_amount: np.ndarray = field(default_factory=lambda: _empty(float))
 
     @property
     def arms(self) -> list[str]:
         return sorted(set(self.arm.tolist()))
+
+    def pre_period(self) -> ArmFrame:
+        """The same contacts with their pre-period events as events, from ``PRE_DAYS`` before
+        their first decision: the metrics of hub/reports/metrics.py over it are the covariates."""
+        start = self.first_at - PRE_DAYS * 86400.0
+        return ArmFrame(self.contact_id, self.arm, start, self.pre_row, self.pre_type, self.pre_at, self.pre_amount)
 
 
 def _amount(props: dict | None) -> float:
@@ -83,6 +103,24 @@ def load_arm_frame(conn: Connection, since: datetime | None = None, until: datet
         .where(activities.c.occurred_at >= first_sq.c.first_at, activities.c.type.in_(OUTCOME_TYPES))
     ).all()
     ev = [e for e in ev if not is_mirror(e.properties)]  # one event seen through two systems (hub/mirrors.py)
+    pre = []
+    if cids:  # what each did in the PRE_DAYS before its first decision (bounded in SQL by the earliest)
+        earliest = min(aware(at) for _, _, at in rows) - timedelta(days=PRE_DAYS)
+        pre = conn.execute(
+            select(activities.c.contact_id, activities.c.type, activities.c.occurred_at, activities.c.properties)
+            .join(first_sq, activities.c.contact_id == first_sq.c.contact_id)
+            .where(
+                activities.c.occurred_at < first_sq.c.first_at,
+                activities.c.occurred_at >= earliest,
+                activities.c.type.in_(OUTCOME_TYPES),
+            )
+        ).all()
+        window = PRE_DAYS * 86400.0
+        pre = [
+            e
+            for e in pre
+            if not is_mirror(e.properties) and _epoch(e.occurred_at) >= firsts[seen[e.contact_id]] - window
+        ]
     return ArmFrame(
         np.asarray(cids, dtype=np.int64),
         np.asarray(arms, dtype=str),
@@ -91,6 +129,10 @@ def load_arm_frame(conn: Connection, since: datetime | None = None, until: datet
         np.asarray([e.type for e in ev], dtype=str),
         np.asarray([_epoch(e.occurred_at) for e in ev], dtype=float),
         np.asarray([_amount(e.properties) for e in ev], dtype=float),
+        np.asarray([seen[e.contact_id] for e in pre], dtype=np.int64),
+        np.asarray([e.type for e in pre], dtype=str),
+        np.asarray([_epoch(e.occurred_at) for e in pre], dtype=float),
+        np.asarray([_amount(e.properties) for e in pre], dtype=float),
     )
 
 

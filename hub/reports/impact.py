@@ -10,7 +10,8 @@ set the scale: the engine over the random arm (what choosing at all earns), over
 legacy-rules holdout and over the no-action control.
 
 Each row is one :func:`hub.reports.lift.compare` of the engine arm against another arm on one
-metric of hub/reports/metrics.py (Welch 95 % interval; the contacts per arm a two-sided 5 %
+metric of hub/reports/metrics.py (Welch 95 % interval, CUPED-adjusted by the contacts' history
+where the store holds some; the contacts per arm a two-sided 5 %
 test with 80 % power needs at the observed difference, and how many more that is): one
 definition of every metric and interval, shared with `hub report lift`.
 """
@@ -22,12 +23,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from decision.experiment import COMPONENTS, CONTROL, ENGINE, HOLDOUT, RANDOM, ablation_arm
 from hub.config import ObjectiveWeights
 from hub.reports.data import ArmFrame, load_arm_frame
-from hub.reports.lift import LiftRow, compare
+from hub.reports.lift import LiftRow, arm_values, compare
 from hub.reports.metrics import METRICS, per_contact
 
 #: the reference arms, labelled by what the engine's lift over them measures
@@ -62,7 +61,7 @@ def impact_rows(
         raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
     if ENGINE not in frame.arms:
         return []
-    values = per_contact(frame, weights)
+    values, before = per_contact(frame, weights), per_contact(frame.pre_period(), weights)
     arms = [(c, ablation_arm(c), "component") for c in COMPONENTS]
     arms += [(label, arm, "reference") for arm, label in REFERENCES]
     rows = []
@@ -70,10 +69,10 @@ def impact_rows(
         if arm not in frame.arms:
             continue
         for metric in metrics:
-            v = values[metric]
-            a, b = v[frame.arm == ENGINE], v[frame.arm == arm]
-            lift = compare(metric, ENGINE, arm, a[~np.isnan(a)], b[~np.isnan(b)])
-            rows.append(ImpactRow(component, kind, lift))
+            y, x = values[metric], before[metric]
+            a, xa = arm_values(y, x, frame.arm == ENGINE)
+            b, xb = arm_values(y, x, frame.arm == arm)
+            rows.append(ImpactRow(component, kind, compare(metric, ENGINE, arm, a, b, xa, xb)))
     return rows
 
 
