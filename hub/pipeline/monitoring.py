@@ -204,7 +204,7 @@ def contact_rewards(store: Store, since: datetime, until: datetime, weights: Obj
     from hub.reports.metrics import reward_per_event
 
     with store.connect() as conn:
-        frame = load_arm_frame(conn, until=since)
+        frame = load_arm_frame(conn, until=since, history=False)
     inside = (frame.ev_at >= since.timestamp()) & (frame.ev_at < until.timestamp())
     points = reward_per_event(frame, weights or ObjectiveWeights())
     reward = np.bincount(frame.ev_row[inside], weights=points[inside], minlength=len(frame.contact_id))

@@ -70,8 +70,12 @@ def _amount(props: dict | None) -> float:
     return v if np.isfinite(v) and v > 0 else 0.0
 
 
-def load_arm_frame(conn: Connection, since: datetime | None = None, until: datetime | None = None) -> ArmFrame:
-    """Contacts decided in ``[since, until)`` with their arm and their outcome events after it."""
+def load_arm_frame(
+    conn: Connection, since: datetime | None = None, until: datetime | None = None, history: bool = True
+) -> ArmFrame:
+    """Contacts decided in ``[since, until)`` with their arm and their outcome events after it;
+    with ``history``, also their events in the ``PRE_DAYS`` before (what the lift's CUPED
+    adjustment reads; /metrics and monitoring, which read means only, skip that query)."""
     first = select(decisions.c.contact_id, func.min(decisions.c.created_at).label("first_at")).group_by(
         decisions.c.contact_id
     )
@@ -104,7 +108,7 @@ def load_arm_frame(conn: Connection, since: datetime | None = None, until: datet
     ).all()
     ev = [e for e in ev if not is_mirror(e.properties)]  # one event seen through two systems (hub/mirrors.py)
     pre = []
-    if cids:  # what each did in the PRE_DAYS before its first decision (bounded in SQL by the earliest)
+    if history and cids:  # what each did in the PRE_DAYS before its first decision (bounded by the earliest)
         earliest = min(aware(at) for _, _, at in rows) - timedelta(days=PRE_DAYS)
         pre = conn.execute(
             select(activities.c.contact_id, activities.c.type, activities.c.occurred_at, activities.c.properties)

@@ -135,3 +135,21 @@ def test_hub_report_lift_says_when_it_adjusted(tmp_path):
     assert "(CUPED) on reward" in text and "of the variance removed" in text
     as_json = CliRunner().invoke(reports_app, ["lift", "--store-url", url, "--json"]).output
     assert '"variance_reduction"' in as_json
+
+
+def test_readers_of_means_only_skip_the_history_query(tmp_path):
+    """/metrics and monitoring read arm means: ``history=False`` leaves the pre-period empty."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    store = Store(url, auto_migrate=True)
+    with store.begin() as conn:
+        upsert_contacts(conn, [Contact(identities=[Identity(connector="crm", external_id="c0")])], T0)
+        cid = conn.execute(select(contacts_table.c.id)).scalar()
+        insert_decisions(
+            conn, [Decision(contact_id=cid, actions=[], policy="p", policy_version="1", created_at=T0)], "r"
+        )
+        insert_activities(conn, [_act(cid, "email_open", T0 - timedelta(days=1), "pre")])
+    with store.connect() as conn:
+        full, means = load_arm_frame(conn), load_arm_frame(conn, history=False)
+    store.dispose()
+    assert len(full.pre_row) == 1 and len(means.pre_row) == 0
+    assert (full.contact_id == means.contact_id).all()
