@@ -153,7 +153,7 @@ def lift(
             _fmt(r.n_more_per_arm),
         )
     out.print(t)
-    _cuped_note([r.metric for r in rows if r.variance_reduction > 0], [r.variance_reduction for r in rows])
+    _cuped_note([(r.metric, r.variance_reduction) for r in rows])
 
 
 @reports_app.command("impact")
@@ -226,20 +226,19 @@ def impact(
     out.print(
         "n needed/arm: contacts per arm for a 5% two-sided test with 80% power at the observed lift (∞: no lift seen)."
     )
-    reductions = [r.get("variance_reduction") or 0.0 for r in rows]
-    _cuped_note([r["metric"] for r, v in zip(rows, reductions, strict=True) if v > 0], reductions)
+    _cuped_note([(r["metric"], r["variance_reduction"] or 0.0) for r in rows])
 
 
-def _cuped_note(adjusted: list[str], reductions: list[float]) -> None:
-    """Say when CUPED used the contacts' history, and how much noise it took out."""
+def _cuped_note(reductions: list[tuple[str, float]]) -> None:
+    """Say when CUPED used the contacts' history (per metric, the variance it removed)."""
     from hub.reports.data import PRE_DAYS
 
-    if not adjusted:
-        return
-    out.print(
-        f"Adjusted for each contact's {PRE_DAYS} days before its first decision (CUPED) on "
-        f"{', '.join(sorted(set(adjusted)))}: up to {max(reductions):.1%} of the variance removed."
-    )
+    adjusted = {m: v for m, v in reductions if v > 0}
+    if adjusted:
+        out.print(
+            f"Adjusted for each contact's {PRE_DAYS} days before its first decision (CUPED) on "
+            f"{', '.join(sorted(adjusted))}: up to {max(adjusted.values()):.1%} of the variance removed."
+        )
 
 
 @reports_app.command("reach")

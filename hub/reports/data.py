@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, Row, Subquery, and_, func, select
 
 from decision.objective import COMPONENT
 from hub.mirrors import is_mirror
@@ -101,29 +101,16 @@ def load_arm_frame(
         cids.append(cid)
         arms.append(arm)
         firsts.append(_epoch(at))
-    ev = conn.execute(
-        select(activities.c.contact_id, activities.c.type, activities.c.occurred_at, activities.c.properties)
-        .join(first_sq, activities.c.contact_id == first_sq.c.contact_id)
-        .where(activities.c.occurred_at >= first_sq.c.first_at, activities.c.type.in_(OUTCOME_TYPES))
-    ).all()
-    ev = [e for e in ev if not is_mirror(e.properties)]  # one event seen through two systems (hub/mirrors.py)
+    when = activities.c.occurred_at
+    ev = _events(conn, first_sq, when >= first_sq.c.first_at)
     pre = []
     if history and cids:  # what each did in the PRE_DAYS before its first decision (bounded by the earliest)
         earliest = min(aware(at) for _, _, at in rows) - timedelta(days=PRE_DAYS)
-        pre = conn.execute(
-            select(activities.c.contact_id, activities.c.type, activities.c.occurred_at, activities.c.properties)
-            .join(first_sq, activities.c.contact_id == first_sq.c.contact_id)
-            .where(
-                activities.c.occurred_at < first_sq.c.first_at,
-                activities.c.occurred_at >= earliest,
-                activities.c.type.in_(OUTCOME_TYPES),
-            )
-        ).all()
         window = PRE_DAYS * 86400.0
         pre = [
             e
-            for e in pre
-            if not is_mirror(e.properties) and _epoch(e.occurred_at) >= firsts[seen[e.contact_id]] - window
+            for e in _events(conn, first_sq, when < first_sq.c.first_at, when >= earliest)
+            if _epoch(e.occurred_at) >= firsts[seen[e.contact_id]] - window
         ]
     return ArmFrame(
         np.asarray(cids, dtype=np.int64),
@@ -138,6 +125,18 @@ def load_arm_frame(
         np.asarray([_epoch(e.occurred_at) for e in pre], dtype=float),
         np.asarray([_amount(e.properties) for e in pre], dtype=float),
     )
+
+
+def _events(conn: Connection, first_sq: Subquery, *when: ColumnElement[bool]) -> list[Row]:
+    """The outcome events of the decided contacts at the times ``when`` allows, without mirrors
+    (one event seen through two systems, hub/mirrors.py)."""
+    a = activities.c
+    found = conn.execute(
+        select(a.contact_id, a.type, a.occurred_at, a.properties)
+        .join(first_sq, a.contact_id == first_sq.c.contact_id)
+        .where(*when, a.type.in_(OUTCOME_TYPES))
+    ).all()
+    return [e for e in found if not is_mirror(e.properties)]
 
 
 def _epoch(ts: datetime) -> float:

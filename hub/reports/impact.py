@@ -26,8 +26,8 @@ from typing import Any
 from decision.experiment import COMPONENTS, CONTROL, ENGINE, HOLDOUT, RANDOM, ablation_arm
 from hub.config import ObjectiveWeights
 from hub.reports.data import ArmFrame, load_arm_frame
-from hub.reports.lift import LiftRow, arm_values, compare
-from hub.reports.metrics import METRICS, per_contact
+from hub.reports.lift import LiftRow, arm_lift, with_history
+from hub.reports.metrics import METRICS
 
 #: the reference arms, labelled by what the engine's lift over them measures
 REFERENCES = (
@@ -61,18 +61,14 @@ def impact_rows(
         raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
     if ENGINE not in frame.arms:
         return []
-    values, before = per_contact(frame, weights), per_contact(frame.pre_period(), weights)
+    values = with_history(frame, weights)
     arms = [(c, ablation_arm(c), "component") for c in COMPONENTS]
     arms += [(label, arm, "reference") for arm, label in REFERENCES]
     rows = []
     for component, arm, kind in arms:
         if arm not in frame.arms:
             continue
-        for metric in metrics:
-            y, x = values[metric], before[metric]
-            a, xa = arm_values(y, x, frame.arm == ENGINE)
-            b, xb = arm_values(y, x, frame.arm == arm)
-            rows.append(ImpactRow(component, kind, compare(metric, ENGINE, arm, a, b, xa, xb)))
+        rows += [ImpactRow(component, kind, arm_lift(frame, values, m, ENGINE, arm)) for m in metrics]
     return rows
 
 

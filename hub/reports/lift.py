@@ -65,24 +65,26 @@ def lift_rows(frame: ArmFrame, baseline: str | None = None, weights: ObjectiveWe
     base = pick_baseline(frame.arms, baseline)
     if base is None:
         return []
-    values, before = per_contact(frame, weights), per_contact(frame.pre_period(), weights)
-    rows = []
-    for arm in frame.arms:
-        if arm == base:
-            continue
-        for metric in METRICS:
-            y, x = values[metric], before[metric]
-            a, xa = arm_values(y, x, frame.arm == arm)
-            b, xb = arm_values(y, x, frame.arm == base)
-            rows.append(compare(metric, arm, base, a, b, xa, xb))
-    return rows
+    values = with_history(frame, weights)
+    return [arm_lift(frame, values, metric, arm, base) for arm in frame.arms if arm != base for metric in METRICS]
 
 
-def arm_values(y: np.ndarray, x: np.ndarray, arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An arm's metric values and their pre-period covariates, where the metric applies (a
-    covariate that does not apply, as a pre-period win rate without a pre-period deal, is 0)."""
-    keep = arm & ~np.isnan(y)
-    return y[keep], np.nan_to_num(x[keep])
+#: per metric: each contact's value, and the same metric over its pre-period (the CUPED covariate)
+MetricValues = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def with_history(frame: ArmFrame, weights: ObjectiveWeights | None = None) -> MetricValues:
+    """Every metric per contact with its pre-period covariate (hub/reports/data.py, PRE_DAYS)."""
+    after, before = per_contact(frame, weights), per_contact(frame.pre_period(), weights)
+    return {m: (after[m], before[m]) for m in after}
+
+
+def arm_lift(frame: ArmFrame, values: MetricValues, metric: str, arm: str, base: str) -> LiftRow:
+    """``arm`` minus ``base`` on ``metric``, over the contacts it applies to, CUPED-adjusted.
+    A covariate that does not apply (a pre-period win rate without a pre-period deal) is 0."""
+    y, x = values[metric]
+    keep_a, keep_b = (frame.arm == arm) & ~np.isnan(y), (frame.arm == base) & ~np.isnan(y)
+    return compare(metric, arm, base, y[keep_a], y[keep_b], np.nan_to_num(x[keep_a]), np.nan_to_num(x[keep_b]))
 
 
 def cuped(a: np.ndarray, b: np.ndarray, xa: np.ndarray, xb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,10 +152,11 @@ __all__ = [
     "METRICS",
     "ArmMetric",
     "LiftRow",
+    "arm_lift",
     "arm_metrics",
-    "arm_values",
     "compare",
     "cuped",
     "lift_rows",
     "per_contact",
+    "with_history",
 ]
