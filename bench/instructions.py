@@ -130,13 +130,11 @@ def child(mode: str, config: Path, calls: int) -> None:
     else:
         from datetime import timedelta
 
-        from decision.interface import ContactView
         from hub.api.app import create_app
-        from hub.api.realtime import session_activity
+        from hub.api.realtime import DECIDED_DAYS, visit_view
         from hub.api.schemas import ContactRef, SessionContext
         from hub.config import load_settings
         from hub.models import utcnow
-        from hub.pipeline.decide import LOOKBACK_DAYS
         from hub.store.realtime import profiles
 
         app = create_app(load_settings(config))
@@ -151,12 +149,9 @@ def child(mode: str, config: Path, calls: int) -> None:
         else:
             decider.decide(refs[0], page)  # loads the newest model, as the server does
             now = utcnow()
-            views = []
             with state.ctx.store.begin() as conn:
-                found = profiles(conn, [r.email for r in refs], now - timedelta(days=LOOKBACK_DAYS))
-                for contact, acts in found:
-                    acts.append(session_activity(contact.id, page, now))
-                    views.append(ContactView(contact=contact, activities=acts))
+                found = profiles(conn, [r.email for r in refs], now - timedelta(days=DECIDED_DAYS))
+                views = [visit_view(f, page, now) for f in found]
             engine = state.ctx.policy
             call = lambda i: engine.decide([views[(i * 7) % CONTACTS]], now)  # noqa: E731
     for i in range(max(30, calls // 4)):  # warm-up: model load, caches, the heap frozen

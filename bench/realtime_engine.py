@@ -62,13 +62,11 @@ def main() -> None:
     from bench.api_load import TOKEN, seed, train, write_config
 
     os.environ["HUB_BENCH_TOKEN"] = TOKEN
-    from decision.interface import ContactView
-    from hub.api.realtime import RealtimeDecider, session_activity
+    from hub.api.realtime import DECIDED_DAYS, RealtimeDecider, visit_view
     from hub.api.schemas import ContactRef, SessionContext
     from hub.config import load_settings
     from hub.models import utcnow
     from hub.pipeline.context import HubContext
-    from hub.pipeline.decide import LOOKBACK_DAYS
     from hub.store.realtime import profiles
 
     tmp = Path(tempfile.mkdtemp())
@@ -82,11 +80,9 @@ def main() -> None:
     decider = RealtimeDecider(ctx, 1.0)  # what POST /v1/decisions calls
     assert decider.decide(refs[0], page).policy_version == version  # the trained model decides
     now = utcnow()
-    views = []
-    with ctx.store.begin() as conn:  # what the decider hands the engine: stored activities + the visit
-        for contact, acts in profiles(conn, [ref.email for ref in refs], now - timedelta(days=LOOKBACK_DAYS)):
-            acts.append(session_activity(contact.id, page, now))
-            views.append(ContactView(contact=contact, activities=acts))
+    with ctx.store.begin() as conn:  # what the decider hands the engine: the stored contact + the visit
+        found = profiles(conn, [ref.email for ref in refs], now - timedelta(days=DECIDED_DAYS))
+        views = [visit_view(f, page, now) for f in found]
     engine = ctx.policy
     n = len(views)
 

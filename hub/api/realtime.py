@@ -1,17 +1,23 @@
-"""Real-time decisions: the configured policy over a stored profile plus the visitor's session.
+"""Real-time decisions: the configured policy over a stored contact plus the visitor's session.
 
-The session context becomes a transient page-view activity, so rules and models see the
-visit in progress without it being stored. The decision is recorded (for the timeline and
-for attributing outcomes) under its own request key; it queues no pushes, because the
-caller acts on the answer itself. The engine's newest snapshot is loaded before deciding (and
-again whenever a newer one is saved), so the answer's ``policy_version`` names the model
-that made it, as the decide workers' decisions do.
+A contact is read as a decide worker reads it (hub/pipeline/decide.py): its stored profile (the
+activity aggregates kept current as activities are stored), the hub's own decisions for it in
+the last 7 days (touches ordered but not yet synced back count against the contact policy) and
+today's sales handoffs per owner (the engine's budgets). So a contact gets the same features
+from the API as from a decide batch, and a request costs the same whatever the length of its
+history. The session context is folded into that profile as a transient page-view activity, so
+rules and models see the visit in progress without it being stored. The decision is recorded
+(for the timeline and for attributing outcomes) under its own request key; it queues no pushes,
+because the caller acts on the answer itself. The engine's newest snapshot is loaded before
+deciding (and again whenever a newer one is saved), so the answer's ``policy_version`` names the
+model that made it, as the decide workers' decisions do.
 
-Which snapshot is newest and which kill switches are on change a few times a day, yet reading
-them took two of a decision's six statements. :class:`RealtimeDecider` re-reads them at most
-every ``api.policy_refresh_seconds`` (1 s by default) per API process: a new model or a flipped
-switch decides every real-time request within that time of being stored. The rest runs on a
-connection the decider keeps (hub/store/realtime.py): one statement reads the profiles of a
+Which snapshot is newest, which kill switches are on, the declared tags a visit is folded with
+and the handoffs made today change a few times a day (the handoffs with each decide batch), yet
+reading them took most of a decision's statements. :class:`RealtimeDecider` re-reads them at
+most every ``api.policy_refresh_seconds`` (1 s by default) per API process: a new model or a
+flipped switch decides every real-time request within that time of being stored. The rest runs
+on a connection the decider keeps (hub/store/realtime.py): one statement reads the contacts of a
 whole batch (hub/api/batcher.py), one insert records each decision.
 """
 
@@ -24,15 +30,23 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
+from decision.experiment import ENGINE_ARMS
 from decision.interface import ContactView, Policy
 from hub.api.problems import Problem
 from hub.api.schemas import ContactRef, SessionContext
 from hub.governance.plan import policy_for
 from hub.models import Activity, ActivityType, Decision, Identity, utcnow
 from hub.pipeline.context import HubContext
-from hub.pipeline.decide import LOOKBACK_DAYS, freeze_heap
+from hub.pipeline.decide import freeze_heap
 from hub.pipeline.learn import ensure_current
+from hub.pipeline.targets import day_start
+from hub.profile import add_activity
+from hub.store import decisions as decision_store
 from hub.store import realtime as rt_store
+from hub.store.feature_specs import load_tags
+
+#: the hub's own decisions a contact policy counts, as a decide worker reads them
+DECIDED_DAYS = 7
 
 #: one real-time request: who, and the visit in progress
 RealtimeRequest = tuple[ContactRef, SessionContext | None]
@@ -74,6 +88,17 @@ def session_activity(contact_id: int, context: SessionContext, now: datetime) ->
     )
 
 
+def visit_view(
+    found: rt_store.Found, context: SessionContext | None, now: datetime, tags: Sequence[dict] = ()
+) -> ContactView:
+    """What the policy sees of a stored contact during a visit: its profile with the visit folded
+    in (with the store's declared ``tags``, as storing it would fold it), and its recent decisions."""
+    contact, profile, decided = found
+    if context is not None:
+        add_activity(profile, session_activity(contact.id, context, now), tags)
+    return ContactView(contact=contact, profile=profile, decided=decided)
+
+
 class RealtimeDecider:
     """Real-time decisions of one API process: its store connection and its policy.
 
@@ -86,14 +111,22 @@ class RealtimeDecider:
         self.ctx, self.refresh_seconds = ctx, refresh_seconds
         self.connection = rt_store.HeldConnection(ctx.store.engine)
         self._policy: Policy | None = None
+        self._tags: list[dict] = []  # the store's declared tags, which a visit is folded with
+        self._used: dict[str, int] | None = None  # today's sales handoffs per owner (engine only)
         self._due = 0.0
 
-    def policy(self, conn: Connection) -> Policy:
-        now = time.monotonic()
-        if self._policy is None or now >= self._due:
+    def policy(self, conn: Connection, now: datetime) -> Policy:
+        """The policy, re-read with the tags and today's handoffs once ``refresh_seconds`` passed."""
+        clock = time.monotonic()
+        if self._policy is None or clock >= self._due:
             ensure_current(self.ctx, conn)  # one integer read; a reload when it moved on
             self._policy = policy_for(self.ctx, conn).policy
-            self._due = now + self.refresh_seconds
+            self._tags = load_tags(conn)
+            self._used = None
+            if getattr(self._policy, "needs_profiles", False):  # the engine: its budgets, as a decide batch
+                sales = self.ctx.policy.sales
+                self._used = decision_store.handoffs_since(conn, sales, day_start(now), ENGINE_ARMS)
+            self._due = clock + self.refresh_seconds
         return self._policy
 
     def decide(self, ref: ContactRef, context: SessionContext | None) -> Decision:
@@ -122,27 +155,27 @@ class RealtimeDecider:
 
         ctx = self.ctx
         now = utcnow()
-        since = now - timedelta(days=LOOKBACK_DAYS)
         ensure_features(ctx)  # declared features' fitted state, loaded once per process
         out: list[Decision | Problem | None] = [None] * len(requests)
-        with self.connection.begin() as conn:  # one transaction: read the profiles, record the decisions
+        with self.connection.begin() as conn:  # one transaction: read the contacts, record the decisions
+            policy = self.policy(conn, now)
             rounds: list[list[tuple[int, ContactView]]] = []
+            since = now - timedelta(days=DECIDED_DAYS)
             found = rt_store.profiles(conn, [lookup(ref) for ref, _ in requests], since)
-            for i, ((ref, context), profile) in enumerate(zip(requests, found, strict=True)):
-                if profile is None:
+            for i, ((ref, context), got) in enumerate(zip(requests, found, strict=True)):
+                if got is None:
                     out[i] = not_found(ref)
                     continue
-                contact, acts = profile
-                if context is not None:
-                    acts.append(session_activity(contact.id, context, now))
-                view = ContactView(contact=contact, activities=acts)
-                free = next((r for r in rounds if all(v.contact.id != contact.id for _, v in r)), None)
+                view = visit_view(got, context, now, self._tags)
+                free = next((r for r in rounds if all(v.contact.id != view.contact.id for _, v in r)), None)
                 if free is None:
                     rounds.append(free := [])
                 free.append((i, view))
-            policy = self.policy(conn) if rounds else None
             for batch in rounds:
-                decisions = policy.decide([v for _, v in batch], now)
+                views = [v for _, v in batch]
+                decisions = (
+                    policy.decide(views, now, self._used) if self._used is not None else policy.decide(views, now)
+                )
                 for (i, _), d in zip(batch, decisions, strict=True):
                     d.id = rt_store.insert_decision(conn, d, f"rt-{uuid.uuid4().hex}")
                     out[i] = d

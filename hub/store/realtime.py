@@ -1,13 +1,15 @@
-"""The real-time path's store calls: a batch's profiles in one statement, one decision insert.
+"""The real-time path's store calls: a batch's contacts in one statement, one decision insert.
 
-The batch functions (``load_contacts``, ``recent_activities``, ``insert_decisions``) build
-their statements per call for lists of ids; at hundreds of requests a second for a few
-contacts each, building them costs more than running them, and on PostgreSQL every statement
-is a round trip (~0.15 ms of client CPU). So the contacts of a real-time batch (hub/api/batcher.py),
-their identities, emails and activities since a time come back from one statement, prebuilt
-per number of lookups: a CTE finds the contacts (by id, email or identity) and four ``UNION
-ALL`` branches return their rows, each tagged with its kind and contact. They make the same
-models, so the policy cannot tell the paths apart.
+The batch functions (``load_contacts``, ``load_profiles``, ``recent_actions``,
+``insert_decisions``) build their statements per call for lists of ids; at hundreds of requests a
+second for a few contacts each, building them costs more than running them, and on PostgreSQL
+every statement is a round trip (~0.15 ms of client CPU). So the contacts of a real-time batch
+(hub/api/batcher.py), their identities, emails, stored profile and the hub's own decisions for
+them since a time come back from one statement, prebuilt per number of lookups: a CTE finds the
+contacts (by id, email or identity) and five ``UNION ALL`` branches return their rows, each
+tagged with its kind and contact. They make what the decide workers read (hub/pipeline/decide.py),
+so the policy sees a contact the same way on both paths: its profile, the activity aggregates
+kept current as activities are stored (hub/store/profiles.py), not a rescan of its history.
 
 Both statements run on the DBAPI cursor (:class:`DriverStatement`): SQLAlchemy's execution
 machinery (the compiled-cache lookup, parameter and result processing set up per call, Row
@@ -22,6 +24,7 @@ SQLAlchemy wraps them, the connection invalidated when it is gone) are what
 
 from __future__ import annotations
 
+import copy
 from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -51,23 +54,31 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from hub.models import Activity, Contact, Decision, Identity, normalize_email
+from hub.models import Contact, Decision, Identity, normalize_email
+from hub.profile import empty_profile
 from hub.store.contacts import _row_to_contact, aware
 from hub.store.decisions import decision_row
-from hub.store.schema import ID, TS, activities, contact_emails, contacts, decisions, identities
+from hub.store.schema import (
+    ID,
+    TS,
+    contact_emails,
+    contact_profiles,
+    contacts,
+    decision_features,
+    decisions,
+    identities,
+)
 
-CONTACT, IDENTITY, EMAIL, ACTIVITY = 0, 1, 2, 3
-#: columns after the contact's own, in order: where identity, email and activity rows put theirs
+CONTACT, IDENTITY, EMAIL, PROFILE, DECIDED = 0, 1, 2, 3, 4
+#: columns after the contact's own, in order: where the other kinds' rows put theirs
 _TAIL = {
-    "ord": ID,  # identities.id, activities.id: stored order
-    "at": TS,  # activities.occurred_at
+    "ord": ID,  # identities.id, decisions.id: stored order
+    "at": TS,  # decisions.created_at
     "connector": String,
     "object_type": String,
-    "external_id": String,  # identity's or activity's
-    "type": String,
-    "channel": String,
-    "source": String,
-    "props": JSON,  # activity properties
+    "external_id": String,
+    "action": String,  # decision_features.action
+    "profile": JSON,  # contact_profiles.profile
     "email": String,
 }
 
@@ -86,7 +97,7 @@ def _padded(values: list[Any], fill: Any) -> list[Any]:
 @lru_cache(maxsize=256)
 def _profiles_statement(n_ids: int, n_emails: int, n_idents: int) -> CompoundSelect:
     """The statement for a batch of lookups: ``who`` (a CTE) holds each contact a lookup finds,
-    with what it was found by; four ``UNION ALL`` branches return those contacts' rows, each
+    with what it was found by; five ``UNION ALL`` branches return those contacts' rows, each
     tagged with its kind and its contact (``of``)."""
     c = contacts.c
     key = {k: cast(null(), String).label(k) for k in ("m_email", "m_connector", "m_object_type", "m_external_id")}
@@ -135,7 +146,7 @@ def _profiles_statement(n_ids: int, n_emails: int, n_idents: int) -> CompoundSel
         return select(literal_column(str(kind)).label("kind"), owner.label("of"), *head, *typed)
 
     nulls = [null().label(col.name) for col in contacts.c]
-    a = activities.c
+    f = decision_features.c
     return union_all(
         branch(
             CONTACT,
@@ -158,31 +169,32 @@ def _profiles_statement(n_ids: int, n_emails: int, n_idents: int) -> CompoundSel
         branch(EMAIL, contact_emails.c.contact_id, nulls, email=contact_emails.c.email).where(
             of_who(contact_emails.c.contact_id)
         ),
-        branch(
-            ACTIVITY,
-            a.contact_id,
-            nulls,
-            ord=a.id,
-            at=a.occurred_at,
-            external_id=a.external_id,
-            type=a.type,
-            channel=a.channel,
-            source=a.source,
-            props=a.properties,
-        ).where(of_who(a.contact_id), a.occurred_at >= bindparam("since")),
+        branch(PROFILE, contact_profiles.c.contact_id, nulls, profile=contact_profiles.c.profile).where(
+            of_who(contact_profiles.c.contact_id)
+        ),
+        branch(DECIDED, decisions.c.contact_id, nulls, ord=decisions.c.id, at=decisions.c.created_at, action=f.action)
+        .select_from(decisions.join(decision_features, f.decision_id == decisions.c.id))
+        .where(
+            of_who(decisions.c.contact_id),
+            decisions.c.created_at >= bindparam("since"),
+            decisions.c.arm != literal_column("'control'"),
+        ),
     ).order_by("of", "kind", "at", "ord")
 
 
 _INSERT_DECISION = insert(decisions)
 
-Profile = tuple[Contact, list[Activity]]
+#: a contact, its stored profile (``empty_profile()`` when it has none) and the hub's decisions
+#: for it since a time, ``(created_at, action)``
+Found = tuple[Contact, dict[str, Any], list[tuple[datetime, str]]]
 
 
-def profiles(conn: Connection, lookups: Sequence[Lookup], since: datetime) -> list[Profile | None]:
-    """Each lookup's contact (as ``load_contacts`` gives it) with its activities from ``since``
-    on (as ``recent_activities`` gives them, ties in time in stored order), or None where none
-    is found; one statement for the whole batch. An email is normalized as stored; two lookups
-    of one contact get a profile each (the caller may add to one)."""
+def profiles(conn: Connection, lookups: Sequence[Lookup], since: datetime) -> list[Found | None]:
+    """Each lookup's contact (as ``load_contacts`` gives it), its profile (as ``load_profiles``)
+    and its decisions from ``since`` on (as ``recent_actions``, ties in time in stored order), or
+    None where none is found: what a decide worker reads, in one statement for the whole batch.
+    An email is normalized as stored; two lookups of one contact get a profile each (the caller
+    may add to one)."""
     ids = _padded([k for k in lookups if isinstance(k, int)], None)
     emails = _padded([normalize_email(k) for k in lookups if isinstance(k, str)], None)
     idents = _padded([k.key() for k in lookups if isinstance(k, Identity)], (None, None, None))
@@ -204,10 +216,18 @@ def profiles(conn: Connection, lookups: Sequence[Lookup], since: datetime) -> li
             else:
                 found["id", r.of] = r.of
         by_owner.setdefault(r.of, []).append(r)  # its contact rows first (ordered by kind)
-    out: list[Profile | None] = []
+    out: list[Found | None] = []
+    built: set[int] = set()
     for k in lookups:
         owner = found.get(_key(k))
-        out.append(None if owner is None else _build(by_owner[owner]))
+        if owner is None:
+            out.append(None)
+            continue
+        contact, profile, decided = _build(by_owner[owner])
+        if owner in built:  # its profile is the first lookup's dict, decoded once: a copy of its own
+            profile = copy.deepcopy(profile)
+        built.add(owner)
+        out.append((contact, profile, decided))
     return out
 
 
@@ -290,9 +310,10 @@ class DriverStatement:
 _prepared = lru_cache(maxsize=64)(DriverStatement)
 
 
-def _build(rows: list[Any]) -> Profile:
-    """One contact's profile from its rows: the contact row first, then its own rows in order."""
-    row, idents, emails, acts = rows[0], [], [], []
+def _build(rows: list[Any]) -> Found:
+    """One contact's from its rows: the contact row first, then its own rows in order."""
+    row, idents, emails, decided = rows[0], [], [], []
+    profile = None
     for r in rows[1:]:
         if r.kind == CONTACT:  # found by a second lookup: the same contact again
             continue
@@ -300,20 +321,12 @@ def _build(rows: list[Any]) -> Profile:
             idents.append(Identity(connector=r.connector, object_type=r.object_type, external_id=r.external_id))
         elif r.kind == EMAIL:
             emails.append(r.email)
+        elif r.kind == PROFILE:
+            profile = r.profile
         else:
-            acts.append(
-                Activity(
-                    contact_id=row.id,
-                    type=r.type,
-                    channel=r.channel,
-                    occurred_at=aware(r.at),
-                    properties=r.props or {},
-                    source=r.source,
-                    external_id=r.external_id,
-                )
-            )
+            decided.append((aware(r.at), r.action))
     emails.sort(key=lambda e: (e != row.primary_email, e))
-    return _row_to_contact(row, idents, emails), acts
+    return _row_to_contact(row, idents, emails), profile if profile is not None else empty_profile(), decided
 
 
 def insert_decision(conn: Connection, d: Decision, request_key: str) -> int:

@@ -4,30 +4,53 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hub.models import Identity, utcnow
+from hub.models import Decision, Identity, utcnow
 from hub.pipeline.context import HubContext
-from hub.store import activities as activity_store
+from hub.profile import empty_profile
 from hub.store import contacts as contact_store
 from hub.store import decisions as decision_store
 from hub.store import lookup
+from hub.store import profiles as profile_store
 from hub.store import realtime as rt_store
 from tests.api.conftest import seed
 
 
 def _batch(conn, cid, since):
-    """The contact and its activities as the decide pipeline's batch reads give them."""
-    return contact_store.load_contacts(conn, [cid])[0], activity_store.recent_activities(conn, [cid], since)[cid]
+    """The contact, its profile and its recent decisions as a decide worker's reads give them."""
+    return (
+        contact_store.load_contacts(conn, [cid])[0],
+        profile_store.load_profiles(conn, [cid]).get(cid, empty_profile()),
+        decision_store.recent_actions(conn, [cid], since).get(cid, []),
+    )
 
 
 def test_the_one_statement_profile_matches_the_batch_reads(settings, crm):
     ctx = HubContext.build(settings, embedded=True)
     seed(ctx, crm)
-    since = utcnow() - timedelta(days=90)
+    now = utcnow()
+    since = now - timedelta(days=7)
+    logged = [  # the engine's logged decisions (what recent_actions reads), an old and a control one
+        Decision(
+            contact_id=cid, actions=[], policy="engine", policy_version="v", created_at=at, action=a, features=[0.0]
+        )
+        for cid, at, a in (
+            (2, now - timedelta(days=2), "call"),
+            (2, now - timedelta(days=1), "mail"),
+            (3, now - timedelta(days=9), "mail"),
+        )
+    ]
+    logged.append(logged[0].model_copy(update={"contact_id": 3, "arm": "control", "created_at": now}))
+    with ctx.store.begin() as conn:
+        for j, d in enumerate(logged):  # one decision per contact and request key
+            decision_store.insert_decisions(conn, [d], f"logged-{j}")
     with ctx.store.connect() as conn:
         for cid in (1, 2, 3):
             assert rt_store.profiles(conn, [cid], since) == [_batch(conn, cid, since)]
-        assert rt_store.profiles(conn, [1], since)[0][1], "c0's synced page view is in its profile"
-        assert rt_store.profiles(conn, [1], utcnow())[0][1] == [], "activities before `since` are not"
+        assert rt_store.profiles(conn, [1], since)[0][1]["total"]["page_view"] == 1, "c0's synced page view"
+        decided = [rt_store.profiles(conn, [cid], since)[0][2] for cid in (1, 2, 3)]
+        assert [[a for _, a in d] for d in decided] == [[], ["call", "mail"], []]  # not before since, not control
+        assert decided[1][0][0] == logged[0].created_at
+        assert rt_store.profiles(conn, [2], now + timedelta(seconds=1))[0][2] == [], "none before `since`"
         assert rt_store.profiles(conn, [999], since) == [None]
         # the rows off the DBAPI cursor, decoded by the column types, are SQLAlchemy's rows
         stmt = rt_store._profiles_statement(2, 1, 0)
@@ -51,7 +74,7 @@ def test_the_one_statement_profile_matches_the_batch_reads(settings, crm):
             _batch(conn, 2, since),
             None,
         ]
-        assert got[0][1] is not got[3][1], "two lookups of one contact get a list each (the caller appends to one)"
+        assert got[0][1] is not got[3][1], "two lookups of one contact get a profile each (the caller adds to one)"
         assert lookup.contact_by_email(conn, " PERSON1@example.com ") == 2
         assert lookup.contact_by_identity(conn, Identity(connector="crm", external_id="c2")) == 3
         assert lookup.contact_by_identity(conn, Identity(connector="other", external_id="c2")) is None
@@ -67,7 +90,7 @@ def test_the_one_statement_profile_matches_the_batch_reads(settings, crm):
 
 def test_a_contact_with_several_identities_and_emails_reads_as_the_batch_reads_it(settings):
     """The one-statement read keeps the batch read's order: identities as stored, the primary
-    email first, then the others sorted; activities by time."""
+    email first, then the others sorted; the profile holds every stored activity."""
     from hub.models import Activity, ActivityType, Contact
     from hub.store.activities import insert_activities
 
@@ -101,9 +124,9 @@ def test_a_contact_with_several_identities_and_emails_reads_as_the_batch_reads_i
         batch = _batch(conn, cid, since)
         by_all = [cid, "amy@example.com", Identity(connector="web", external_id="a1"), "zed@example.com"]
         assert rt_store.profiles(conn, by_all, since) == [batch] * 4
-    contact, acts = batch
+    contact, profile, decided = batch
     assert len(contact.identities) == 2 and contact.emails[0] == "zed@example.com" and len(contact.emails) == 3
-    assert [a.external_id for a in acts] == ["v5", "v3", "v1"] and acts[0].properties == {"url": "/p5"}
+    assert profile["total"]["page_view"] == 3 and decided == []
     ctx.close()
 
 
