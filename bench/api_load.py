@@ -145,25 +145,21 @@ def engine_cpu_ms(config: Path, contacts: int, rows: int = 300) -> float:
     caches are warmer than between requests: if anything it understates the engine's share."""
     from datetime import timedelta
 
-    from decision.interface import ContactView
-    from hub.api.realtime import session_activity
+    from hub.api.realtime import DECIDED_DAYS, visit_view
     from hub.api.schemas import SessionContext
     from hub.config import load_settings
     from hub.models import utcnow
     from hub.pipeline.context import HubContext
-    from hub.pipeline.decide import LOOKBACK_DAYS
     from hub.pipeline.learn import ensure_current
     from hub.store.realtime import profiles
 
     ctx = HubContext.build(load_settings(config), embedded=True)
     now = utcnow()
     page = SessionContext(page="/pricing", campaign="bench")
-    views = []
     with ctx.store.begin() as conn:
         ensure_current(ctx, conn)
         emails = [f"person{i}@bench.example" for i in range(min(rows, contacts))]
-        for contact, acts in profiles(conn, emails, now - timedelta(days=LOOKBACK_DAYS)):
-            views.append(ContactView(contact=contact, activities=[*acts, session_activity(contact.id, page, now)]))
+        views = [visit_view(f, page, now) for f in profiles(conn, emails, now - timedelta(days=DECIDED_DAYS))]
     best = float("inf")
     for _ in range(3):
         t = time.thread_time()

@@ -1,6 +1,7 @@
-"""bench/instructions.py's measured loops run, without valgrind: each ASGI request is answered 200
-and recorded by the trained model, and each in-process decision is recorded once (valgrind
-then only counts what these loops execute; a full run takes minutes, so it stays a bench)."""
+"""The benches' real-time loops run, without valgrind or a server. bench/instructions.py's: each
+ASGI request is answered 200 and recorded by the trained model, and each in-process decision is
+recorded once (valgrind then only counts what these loops execute; a full run takes minutes, so
+it stays a bench). bench/api_load.py's engine-alone figure decides the views the server does."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bench.api_load import engine_cpu_ms
 from bench.instructions import child, prepare
 from hub.config import load_settings
 from hub.store import Store
@@ -36,3 +38,10 @@ def test_the_measured_loops_decide_through_the_api_and_in_process(tmp_path: Path
     assert sum(_decided(config).values()) == 33 + 30 + 4
     child("engine_row", config, 2)  # the engine alone records nothing but the model-loading decision
     assert sum(_decided(config).values()) == 67 + 1
+
+
+def test_the_load_benchs_engine_figure_decides_the_servers_views(tmp_path: Path):
+    """bench/api_load.py's engine-alone figure builds its views as the server does (its last
+    step, after minutes of load: a break there loses the whole run)."""
+    config = prepare(tmp_path)
+    assert 0.0 < engine_cpu_ms(config, contacts=200, rows=5) < 10_000.0
