@@ -24,12 +24,9 @@ from hub.pipeline.context import HubContext
 from hub.pipeline.features import ensure_features
 from hub.pipeline.targets import day_start, push_targets
 from hub.profile import empty_profile
-from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
 from hub.store import decisions as decision_store
 from hub.store import profiles as profile_store
-
-LOOKBACK_DAYS = 90
 
 
 @dataclass
@@ -115,20 +112,20 @@ def _decide(ctx: HubContext, contact_ids: Sequence[int], request_key: str, owed_
         todo = [i for i in dict.fromkeys(contact_ids) if i not in done]
         contacts = contact_store.load_contacts(conn, todo)
         ids = [c.id for c in contacts]
-        if engine:  # aggregates, not a rescan of history; the newest model; today's budget use
+        # aggregates, not a rescan of history: the engine and the legacy rules (its kill switch)
+        # read a contact as the real-time API does (hub/api/realtime.py)
+        profiles = profile_store.load_profiles(conn, ids)
+        decided: dict[int, list] = {}
+        if engine:  # the newest model; the hub's recent touches; today's budget use
             from hub.pipeline.learn import ensure_current
 
             ensure_current(ctx, conn)
-            profiles = profile_store.load_profiles(conn, ids)
             decided = decision_store.recent_actions(conn, ids, now - timedelta(days=7))
-            views = [
-                ContactView(contact=c, profile=profiles.get(c.id, empty_profile()), decided=decided.get(c.id, []))
-                for c in contacts
-            ]
             used = decision_store.handoffs_since(conn, ctx.policy.sales, day_start(now), ENGINE_ARMS)
-        else:
-            history = activity_store.recent_activities(conn, ids, now - timedelta(days=LOOKBACK_DAYS))
-            views = [ContactView(contact=c, activities=history.get(c.id, [])) for c in contacts]
+        views = [
+            ContactView(contact=c, profile=profiles.get(c.id, empty_profile()), decided=decided.get(c.id, []))
+            for c in contacts
+        ]
     result.already = len(done)
     if not contacts:
         return result

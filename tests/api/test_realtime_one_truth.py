@@ -62,3 +62,41 @@ def test_a_real_time_decision_reads_the_contact_a_decide_batch_reads(tmp_path, s
     assert seen < 1.0  # 120 days ago, not "never seen" (1.0: 365 days)
     decider.close()
     ctx.close()
+
+
+def test_the_legacy_rules_count_a_contacts_activity_windows_alike_in_the_api_and_a_decide_batch(
+    tmp_path, store_url, api_redis_url, crm
+):
+    """Both read the stored profile's day buckets: a page view 7 days less a second ago is in
+    calendar day 7, outside a 7-day window on either path (a rescan of activities had counted it
+    in the batch, by the clock, and not in the API)."""
+    from hub.pipeline.decide import decide_contacts
+
+    week = {
+        "name": "week",
+        "when": "activities_7d['page_view'] >= 1",
+        "actions": [{"kind": "add_to_list", "list": "w"}],
+    }
+    ctx = HubContext.build(make_config(tmp_path, store_url, api_redis_url, **{"decision.rules": [week]}), embedded=True)
+    seed(ctx, crm)  # c0 (contact 1) viewed a page a day ago
+    now = utcnow()
+    edge = Activity(
+        contact_id=2,
+        type=ActivityType.PAGE_VIEW,
+        occurred_at=now - timedelta(days=7) + timedelta(seconds=1),
+        source="crm",
+        external_id="edge",
+    )
+    with ctx.store.begin() as conn:
+        insert_activities(conn, [edge])
+    decide_contacts(ctx, [1, 2], "again")
+    decider = RealtimeDecider(ctx, 0.0)
+    with ctx.store.connect() as conn:
+        for cid, matched in ((1, True), (2, False)):
+            batch = decision_store.recent_decisions(conn, limit=1, contact_id=cid)[0]
+            api = decider.decide(ContactRef(contact_id=cid), None)
+            assert [a.payload for a in api.actions] == [a.payload for a in batch.actions]
+            assert api.explanation == batch.explanation
+            assert any(a.payload.get("list") == "w" for a in api.actions) is matched
+    decider.close()
+    ctx.close()
