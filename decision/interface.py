@@ -19,10 +19,10 @@ FEW_ROWS = 8
 
 @dataclass
 class ContactView:
-    """A contact as of decision time, with its activities of the look-back window.
-
-    ``profile`` (hub/profile.py), when the store has one, stands in for the activities:
-    the engine reads aggregates instead of rescanning history.
+    """A contact as of decision time: its stored ``profile`` (hub/profile.py), the aggregates of
+    all its history, on every hub path (decide batches, the real-time API), or its
+    ``activities`` where a caller has no store (in-process callers, tests), from which
+    the engine builds the profile.
     """
 
     contact: Contact

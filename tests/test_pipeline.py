@@ -116,7 +116,9 @@ def test_permanent_failure_stays_visible_and_the_rest_lands(tmp_path, store_url,
 def test_transient_failure_is_retried_with_backoff(tmp_path, store_url, redis_url, crm):
     seed(crm, n=4, hot=0)
     crm.r.set(crm.k("flaky_left"), 1)
-    ctx = make_ctx(tmp_path, store_url, redis_url, **{"push.lanes": 1})  # one batch, which the CRM fails
+    # one batch, which the CRM fails; a 1 s backoff, so a slow machine's drain loop (run_once
+    # pushes until nothing is due) does not reach the retries (at 0.2 s, a loaded CI sent them again)
+    ctx = make_ctx(tmp_path, store_url, redis_url, **{"push.lanes": 1, "push.backoff_base": 1.0})
     report = run_once(ctx)
     assert report.pushes[0].retrying == 4 and crm.effects() == []
     with ctx.store.connect() as conn:
@@ -127,7 +129,7 @@ def test_transient_failure_is_retried_with_backoff(tmp_path, store_url, redis_ur
     assert all("503" in r.last_error for r in rows)
     import time
 
-    time.sleep(0.5)  # backoff_base 0.2 s, jittered: due again within 0.4 s
+    time.sleep(2.1)  # backoff_base 1 s, jittered: due again within 2 s
     summary = push_connector(ctx, "crm")
     assert summary.done == 4 and len(crm.effects()) == 16
     ctx.close()
