@@ -145,11 +145,12 @@ def engine_cpu_ms(config: Path, contacts: int, rows: int = 300) -> float:
     caches are warmer than between requests: if anything it understates the engine's share."""
     from datetime import timedelta
 
-    from hub.api.realtime import DECIDED_DAYS, visit_view
+    from hub.api.realtime import visit_view
     from hub.api.schemas import SessionContext
     from hub.config import load_settings
     from hub.models import utcnow
     from hub.pipeline.context import HubContext
+    from hub.pipeline.decide import DECIDED_DAYS
     from hub.pipeline.learn import ensure_current
     from hub.store.realtime import profiles
 

@@ -131,10 +131,11 @@ def child(mode: str, config: Path, calls: int) -> None:
         from datetime import timedelta
 
         from hub.api.app import create_app
-        from hub.api.realtime import DECIDED_DAYS, visit_view
+        from hub.api.realtime import visit_view
         from hub.api.schemas import ContactRef, SessionContext
         from hub.config import load_settings
         from hub.models import utcnow
+        from hub.pipeline.decide import DECIDED_DAYS
         from hub.store.realtime import profiles
 
         app = create_app(load_settings(config))

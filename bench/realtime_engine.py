@@ -62,11 +62,12 @@ def main() -> None:
     from bench.api_load import TOKEN, seed, train, write_config
 
     os.environ["HUB_BENCH_TOKEN"] = TOKEN
-    from hub.api.realtime import DECIDED_DAYS, RealtimeDecider, visit_view
+    from hub.api.realtime import RealtimeDecider, visit_view
     from hub.api.schemas import ContactRef, SessionContext
     from hub.config import load_settings
     from hub.models import utcnow
     from hub.pipeline.context import HubContext
+    from hub.pipeline.decide import DECIDED_DAYS
     from hub.store.realtime import profiles
 
     tmp = Path(tempfile.mkdtemp())

@@ -30,23 +30,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from decision.experiment import ENGINE_ARMS
 from decision.interface import ContactView, Policy
 from hub.api.problems import Problem
 from hub.api.schemas import ContactRef, SessionContext
 from hub.governance.plan import policy_for
 from hub.models import Activity, ActivityType, Decision, Identity, utcnow
 from hub.pipeline.context import HubContext
-from hub.pipeline.decide import freeze_heap
+from hub.pipeline.decide import DECIDED_DAYS, freeze_heap, handoffs_today
 from hub.pipeline.learn import ensure_current
-from hub.pipeline.targets import day_start
 from hub.profile import add_activity
-from hub.store import decisions as decision_store
 from hub.store import realtime as rt_store
 from hub.store.feature_specs import load_tags
-
-#: the hub's own decisions a contact policy counts, as a decide worker reads them
-DECIDED_DAYS = 7
 
 #: one real-time request: who, and the visit in progress
 RealtimeRequest = tuple[ContactRef, SessionContext | None]
@@ -124,8 +118,7 @@ class RealtimeDecider:
             self._tags = load_tags(conn)
             self._used = None
             if getattr(self._policy, "needs_profiles", False):  # the engine: its budgets, as a decide batch
-                sales = self.ctx.policy.sales
-                self._used = decision_store.handoffs_since(conn, sales, day_start(now), ENGINE_ARMS)
+                self._used = handoffs_today(self.ctx, conn, now)
             self._due = clock + self.refresh_seconds
         return self._policy
 

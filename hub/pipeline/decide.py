@@ -10,9 +10,10 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
+from sqlalchemy import Connection
 from threadpoolctl import ThreadpoolController
 
 from decision.experiment import ENGINE_ARMS
@@ -27,6 +28,15 @@ from hub.profile import empty_profile
 from hub.store import contacts as contact_store
 from hub.store import decisions as decision_store
 from hub.store import profiles as profile_store
+
+#: days of the hub's own decisions a contact's touches count (ordered, perhaps not yet synced back)
+DECIDED_DAYS = 7
+
+
+def handoffs_today(ctx: HubContext, conn: Connection, now: datetime) -> dict[str, int]:
+    """The engine's sales handoffs since the start of ``now``'s day, per owner: what its budgets
+    have spent (a decide batch and the real-time API read them alike)."""
+    return decision_store.handoffs_since(conn, ctx.policy.sales, day_start(now), ENGINE_ARMS)
 
 
 @dataclass
@@ -120,8 +130,8 @@ def _decide(ctx: HubContext, contact_ids: Sequence[int], request_key: str, owed_
             from hub.pipeline.learn import ensure_current
 
             ensure_current(ctx, conn)
-            decided = decision_store.recent_actions(conn, ids, now - timedelta(days=7))
-            used = decision_store.handoffs_since(conn, ctx.policy.sales, day_start(now), ENGINE_ARMS)
+            decided = decision_store.recent_actions(conn, ids, now - timedelta(days=DECIDED_DAYS))
+            used = handoffs_today(ctx, conn, now)
         views = [
             ContactView(contact=c, profile=profiles.get(c.id, empty_profile()), decided=decided.get(c.id, []))
             for c in contacts

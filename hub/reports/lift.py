@@ -114,18 +114,18 @@ def compare(
         return LiftRow(metric, arm, base, len(a), len(b), nan, nan, nan, None, False, math.inf, math.inf)
     raw_var = _var(a) / len(a) + _var(b) / len(b)
     base_mean = float(b.mean())
-    plain = a
     if xa is not None and xb is not None:
         a, b = cuped(a, b, xa, xb)
     diff = float(a.mean() - b.mean())
     va, vb = _var(a), _var(b)
-    se = math.sqrt(va / len(a) + vb / len(b))
+    var = va / len(a) + vb / len(b)
+    se = math.sqrt(var)
     low, high = diff - Z_ALPHA * se, diff + Z_ALPHA * se
     significant = se > 0 and (low > 0 or high < 0)
     needed = (Z_ALPHA + Z_POWER) ** 2 * (va + vb) / diff**2 if diff != 0 else math.inf
     more = max(0.0, math.ceil(needed) - min(len(a), len(b))) if math.isfinite(needed) else math.inf
-    adjusted = a is not plain and raw_var > 0
-    reduction = max(0.0, 1.0 - (va / len(a) + vb / len(b)) / raw_var) if adjusted else 0.0
+    # 0 when nothing was adjusted: the same arrays give the same variance, bit for bit
+    reduction = max(0.0, 1.0 - var / raw_var) if raw_var > 0 else 0.0
     return LiftRow(
         metric,
         arm,

@@ -311,7 +311,7 @@ _prepared = lru_cache(maxsize=64)(DriverStatement)
 
 
 def _build(rows: list[Any]) -> Found:
-    """One contact's from its rows: the contact row first, then its own rows in order."""
+    """What one contact's rows make: the contact row first, then its own rows in order."""
     row, idents, emails, decided = rows[0], [], [], []
     profile = None
     for r in rows[1:]:
