@@ -51,11 +51,15 @@ RULES = [
 ]
 
 
-def write_config(workdir: Path, store_url: str, batch_window_ms: float | None = None) -> Path:
-    """The bench's hub.yaml; ``batch_window_ms`` None keeps the product's default."""
+def write_config(
+    workdir: Path, store_url: str, batch_window_ms: float | None = None, batch_latency_ms: float | None = None
+) -> Path:
+    """The bench's hub.yaml; ``batch_window_ms`` and ``batch_latency_ms`` None keep the product's defaults."""
     api: dict = {"embedded": True, "tokens": [{"name": "bench", "token": "${HUB_BENCH_TOKEN}", "scopes": ["decide"]}]}
     if batch_window_ms is not None:
         api["batch_window_ms"] = batch_window_ms
+    if batch_latency_ms is not None:
+        api["batch_latency_ms"] = batch_latency_ms
     cfg = {"store_url": store_url, "decision": {"rules": RULES}, "api": api}
     path = workdir / "hub.yaml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
@@ -393,6 +397,11 @@ def main() -> None:
         help="api.batch_window_ms for the server (default: the product's default); 0 batches only queued requests",
     )
     ap.add_argument(
+        "--batch-latency-ms",
+        type=float,
+        help="api.batch_latency_ms for the server (default: the product's default); 0 keeps the window fixed",
+    )
+    ap.add_argument(
         "--kill-switch",
         action="store_true",
         help="turn the next_best_action kill switch on: the server does everything but the engine (legacy rules)",
@@ -409,7 +418,7 @@ def main() -> None:
             work = Path(tmp)
             store_url = args.store_url or f"sqlite:///{work / 'bench.db'}"
             seed(store_url, args.contacts)
-            config = write_config(work, store_url, args.batch_window_ms)
+            config = write_config(work, store_url, args.batch_window_ms, args.batch_latency_ms)
             os.environ.setdefault("HUB_BENCH_TOKEN", TOKEN)
             model = train(config)
             if args.kill_switch:

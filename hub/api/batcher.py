@@ -15,6 +15,14 @@ at least half a companion within the window; at low traffic every request is dec
 and nothing is ever added to its latency but the window. Requests already queued on the event
 loop are batched either way.
 
+How long to wait follows a latency objective rather than a hand-set constant. Every ``_BLOCK``
+decisions the batcher takes the 90th percentile of their times (from reaching the batcher to the
+answer) and subtracts the wait it used: what the rest costs (the decisions themselves, queueing
+behind them). The wait moves halfway toward what leaves the objective just met, between 0 and
+``window``. So a fast machine turns its latency headroom into larger batches and less CPU per
+decision, and a slow or crowded one waits less and keeps its latency (figures:
+hub/api/README.md, "Latency-driven window"). An objective of 0 keeps the window fixed.
+
 Each request still gets its own answer, exactly as alone: its own decision record, its own 404
 when its contact is unknown. An error of the batch as a whole (the store down, a bug) is every
 request's error.
@@ -32,29 +40,45 @@ from hub.models import Decision
 _SMOOTHING = 0.1
 #: wait for companions only while this many are expected within the window
 _EXPECTED = 0.5
+#: decisions whose times set the window's next size
+_BLOCK = 64
+#: the quantile of a block's times held to the objective (a store read or a GC pause that slows
+#: one batch is not the window's doing and must not move it)
+_QUANTILE = 0.9
+#: the share of the way to its target the window moves after each block
+_GAIN = 0.5
 
 
 class DecisionBatcher:
     """Collects ``decide`` calls on one event loop into batches; see the module docstring."""
 
-    def __init__(self, decider: RealtimeDecider, window_seconds: float, max_batch: int):
-        self.decider, self.window, self.max_batch = decider, window_seconds, max_batch
-        self._pending: list[tuple[RealtimeRequest, asyncio.Future[Decision]]] = []
+    def __init__(self, decider: RealtimeDecider, window_seconds: float, max_batch: int, latency_objective: float = 0.0):
+        """``window_seconds``: the longest wait; ``latency_objective`` (seconds, 0: none) adapts
+        the wait below it (module docstring)."""
+        self.decider, self.max_window, self.max_batch = decider, window_seconds, max_batch
+        self.objective = latency_objective
+        # adaptive: start at half the objective and let the blocks move it
+        self.window = min(window_seconds, latency_objective / 2) if latency_objective else window_seconds
+        self._pending: list[tuple[RealtimeRequest, asyncio.Future[Decision], float]] = []
         self._timer: asyncio.Handle | None = None
         self._last = 0.0
         self._gap = float("inf")  # smoothed seconds between arrivals; unknown at first
-        self.batches = 0  # engine calls made, for /metrics and tests
+        self._block: list[float] = []  # the current block's seconds from arrival to answer
+        self._waited = False  # a batch of the current block waited for companions
+        self.batches = 0  # engine calls made, for tests
         self.decided = 0
 
     async def decide(self, request: RealtimeRequest) -> Decision:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Decision] = loop.create_future()
-        self._arrived(time.monotonic())
-        self._pending.append((request, future))
+        now = time.monotonic()
+        self._arrived(now)
+        self._pending.append((request, future, now))
         if len(self._pending) >= self.max_batch:
             self._flush()
         elif self._timer is None:
             wait = self.window if self.window / self._gap >= _EXPECTED else 0.0
+            self._waited |= wait > 0
             self._timer = loop.call_later(wait, self._flush) if wait else loop.call_soon(self._flush)
         return await future
 
@@ -68,23 +92,40 @@ class DecisionBatcher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        batch = [(r, f) for r, f in self._pending if not f.cancelled()]  # a caller gone: not decided
+        batch = [(r, f, t) for r, f, t in self._pending if not f.cancelled()]  # a caller gone: not decided
         self._pending = []
         if not batch:
             return
         try:
-            results = self.decider.decide_many([r for r, _ in batch])
+            results = self.decider.decide_many([r for r, _, _ in batch])
         except Exception as exc:  # noqa: BLE001  # the batch's error is each request's error
-            for _, future in batch:
+            for _, future, _ in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
         self.batches += 1
         self.decided += len(batch)
-        for (_, future), result in zip(batch, results, strict=True):
+        for (_, future, _), result in zip(batch, results, strict=True):
             if future.done():
                 continue
             if isinstance(result, Decision):
                 future.set_result(result)
             else:
                 future.set_exception(result)
+        if self.objective:
+            done = time.monotonic()
+            self._observe([done - t for _, _, t in batch])
+
+    def _observe(self, latencies: list[float]) -> None:
+        """One batch's decisions' times into the block; at a block's end, the window's next size."""
+        block = self._block
+        block += latencies
+        if len(block) < _BLOCK:
+            return
+        block.sort()
+        # what the high quantile spent besides waiting: the decisions and the queue behind them
+        rest = block[int(_QUANTILE * len(block))] - (self.window if self._waited else 0.0)
+        target = min(self.max_window, max(0.0, self.objective - rest))
+        self.window += _GAIN * (target - self.window)
+        block.clear()
+        self._waited = False

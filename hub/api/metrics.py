@@ -98,4 +98,15 @@ def render(state: ApiState) -> str:
         "Decided contacts per experiment arm (the arm of each contact's first decision).",
         [({"arm": m.arm}, m.n) for m in business if m.metric == "reward"],
     )
+    b = state.batcher
+    out += _family(
+        "hub_realtime_batch_window_seconds",
+        "This API process's current wait for companions of a real-time decision (hub/api/batcher.py).",
+        [({}, round(b.window, 6))],
+    )
+    out += _family(
+        "hub_realtime_decisions_per_batch",
+        "Real-time decisions per engine call in this API process since it started.",
+        [({}, round(b.decided / b.batches, 3) if b.batches else 0)],
+    )
     return "\n".join(out) + "\n"

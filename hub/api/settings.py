@@ -81,11 +81,19 @@ class ApiSettings(_Strict):
         " this often per process (0: before every decision)",
     )
     batch_window_ms: float = Field(
-        5.0,
+        20.0,
         ge=0,
         le=100,
-        description="a real-time decision waits up to this long for others to decide with it in one engine call,"
+        description="a real-time decision waits at most this long for others to decide with it in one engine call,"
         " only while traffic makes companions likely (0: batch only requests already queued); hub/api/batcher.py",
+    )
+    batch_latency_ms: float = Field(
+        15.0,
+        ge=0,
+        le=1000,
+        description="the wait adapts so that 9 in 10 real-time decisions take at most this long from arrival to"
+        " answer in the API process: longer on a fast machine (fewer engine calls, less CPU), shorter on a slow"
+        " one (0: the wait is always batch_window_ms); hub/api/batcher.py",
     )
     batch_max: int = Field(32, ge=1, le=256, description="real-time decisions decided together at most")
     tokens: list[ApiToken] = Field(default_factory=list)

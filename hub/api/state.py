@@ -26,7 +26,7 @@ class ApiState:
         ctx = ctx or HubContext.build(settings, embedded=settings.api.embedded)
         api = settings.api
         realtime = RealtimeDecider(ctx, api.policy_refresh_seconds)
-        batcher = DecisionBatcher(realtime, api.batch_window_ms / 1000, api.batch_max)
+        batcher = DecisionBatcher(realtime, api.batch_window_ms / 1000, api.batch_max, api.batch_latency_ms / 1000)
         return cls(settings=settings, ctx=ctx, dispatch=build_dispatcher(ctx), realtime=realtime, batcher=batcher)
 
     def close(self) -> None:
