@@ -88,7 +88,7 @@ class ApiSettings(_Strict):
         " only while traffic makes companions likely (0: batch only requests already queued); hub/api/batcher.py",
     )
     batch_latency_ms: float = Field(
-        15.0,
+        12.0,
         ge=0,
         le=1000,
         description="the wait adapts so that 9 in 10 real-time decisions take at most this long from arrival to"

@@ -55,9 +55,9 @@ def test_metrics_are_prometheus_text(client, crm):
     # the business metrics of hub/reports/metrics.py, per arm: three contacts decided by the rules
     assert 'hub_arm_contacts{arm="rules"} 3' in lines
     assert any(line.startswith('hub_arm_metric_per_contact{arm="rules",metric="reward"} ') for line in lines)
-    # this process's real-time batching: its current wait, from the settings (half the 15 ms objective)
+    # this process's real-time batching: its current wait, from the settings (half the 12 ms objective)
     # until decisions move it, and no engine call yet
-    assert "hub_realtime_batch_window_seconds 0.0075" in lines
+    assert "hub_realtime_batch_window_seconds 0.006" in lines
     assert "hub_realtime_decisions_per_batch 0" in lines
 
 
