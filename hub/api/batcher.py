@@ -19,9 +19,9 @@ How long to wait follows a latency objective rather than a hand-set constant. Ev
 decisions the batcher takes the 90th percentile of their times (from reaching the batcher to the
 answer) and subtracts the wait it used: what the rest costs (the decisions themselves, queueing
 behind them). The wait moves halfway toward what leaves the objective just met, between 0 and
-``window``. So a fast machine turns its latency headroom into larger batches and less CPU per
+``window_seconds``. So a fast machine turns its latency headroom into larger batches and less CPU per
 decision, and a slow or crowded one waits less and keeps its latency (figures:
-hub/api/README.md, "Latency-driven window"). An objective of 0 keeps the window fixed.
+hub/api/README.md, "6 December 2026, morning"). An objective of 0 keeps the window fixed.
 
 Each request still gets its own answer, exactly as alone: its own decision record, its own 404
 when its contact is unknown. An error of the batch as a whole (the store down, a bug) is every
