@@ -11,7 +11,7 @@ So, as serving systems do (NVIDIA Triton's dynamic batcher, Clipper's adaptive b
 first request of a batch waits up to ``window`` for companions, or until ``max_batch`` have
 come, and then all are decided in one :meth:`RealtimeDecider.decide_many` call. Waiting pays
 only when companions are likely, so a request waits only while the recent arrival rate expects
-at least half a companion within the window; at low traffic every request is decided at once,
+at least one companion within the window; at low traffic every request is decided at once,
 and nothing is ever added to its latency but the window. Requests already queued on the event
 loop are batched either way.
 
@@ -38,8 +38,10 @@ from hub.models import Decision
 
 #: weight of the newest gap in the smoothed time between arrivals
 _SMOOTHING = 0.1
-#: wait for companions only while this many are expected within the window
-_EXPECTED = 0.5
+#: wait for companions only while this many are expected within the window (half a companion,
+#: until 6 December, made evenly spaced requests wait for none: a wait gains nothing unless
+#: a companion is likely)
+_EXPECTED = 1.0
 #: decisions whose times set the window's next size
 _BLOCK = 64
 #: the quantile of a block's times held to the objective (a store read or a GC pause that slows

@@ -151,3 +151,24 @@ def test_the_window_grows_into_a_loose_latency_objective_and_shrinks_under_a_tig
     fixed = DecisionBatcher(state.realtime, window_seconds=0.02, max_batch=32)
     _stream(fixed, 100, 0.004)
     assert fixed.window == 0.02
+
+
+def test_evenly_spaced_requests_farther_apart_than_the_window_never_wait(state):
+    """At 33 requests a second with a 20 ms window a companion is never within reach, so no
+    request waits for one (under the old rule of half an expected companion each waited 20 ms
+    for nobody)."""
+    window = 0.02
+    batcher = DecisionBatcher(state.realtime, window_seconds=window, max_batch=32)
+
+    async def run() -> list[float]:
+        took = []
+        for i in range(12):
+            t = time.monotonic()
+            await batcher.decide((_email(i % 4), PAGE))
+            took.append(time.monotonic() - t)
+            await asyncio.sleep(0.03 - took[-1] if took[-1] < 0.03 else 0)
+        return took
+
+    took = asyncio.run(run())
+    assert batcher.batches == 12
+    assert sorted(took)[len(took) // 2] < window / 2, took
