@@ -38,9 +38,9 @@ from hub.models import Decision
 
 #: weight of the newest gap in the smoothed time between arrivals
 _SMOOTHING = 0.1
-#: wait for companions only while this many are expected within the window (half a companion,
-#: until 6 December, made evenly spaced requests wait for none: a wait gains nothing unless
-#: a companion is likely)
+#: wait for companions only while at least this many are expected within the window: a wait
+#: gains nothing unless a companion is likely (half of one, until 6 December, let evenly spaced
+#: requests wait for none)
 _EXPECTED = 1.0
 #: decisions whose times set the window's next size
 _BLOCK = 64
@@ -67,7 +67,7 @@ class DecisionBatcher:
         self._gap = float("inf")  # smoothed seconds between arrivals; unknown at first
         self._block: list[float] = []  # the current block's seconds from arrival to answer
         self._waited = False  # a batch of the current block waited for companions
-        self.batches = 0  # engine calls made, for tests
+        self.batches = 0  # engine calls made, for /metrics and tests
         self.decided = 0
 
     async def decide(self, request: RealtimeRequest) -> Decision:
