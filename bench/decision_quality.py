@@ -120,6 +120,7 @@ from hub.config import DecisionSettings, EngineSettings
 from hub.sandbox import ground_truth as gt
 from hub.sandbox.catalog import ACTION_INDEX, CATALOG, CHANNELS
 from hub.sandbox.hubspot_state import LIFECYCLE
+from hub.sandbox.learning_oracle import QUANTILE, LearningOracle
 from hub.sandbox.lookahead import GRID, LookaheadOracle, LookaheadParams, sales_channel
 from hub.sandbox.lookahead import search as lookahead_search
 from hub.sandbox.market import EV, ActionBatch, Market, MarketConfig
@@ -185,6 +186,7 @@ class Observed:
         self.orders = np.zeros((7, n, 2))
 
     def add(self, day: int, ev: dict[str, np.ndarray]) -> None:
+        self.events = ev  # the day's raw events, for the learning oracle's organic hours
         slot = self.daily[day % 30]
         slot[:] = 0
         p, t = ev["person"], ev["type"]
@@ -406,6 +408,29 @@ class AblatedOracle(Agent):
         best = score.argmax(axis=1)
         chan = np.where(best == SALES, sales_channel(view), gt.CHANNEL[best])
         return best, view.pop.pref_hour, chan
+
+
+class LearningOracleAgent(Agent):
+    """Reference: the non-myopic oracle learning each person's send hour and touch tolerance
+    (or one of them) from outcomes and organic activity (hub/sandbox/learning_oracle.py);
+    ``crm``: every other hidden trait replaced as ``oracle-crm`` replaces it, the engine's contact
+    policy imposed, so it is a perfect learner of the true model fed what a CRM shows."""
+
+    def __init__(self, days: int, params: LookaheadParams, learn: tuple[str, ...], quantile: float, crm: bool) -> None:
+        self.days, self.params, self.learn_traits, self.quantile = days, params, learn, quantile
+        both = set(learn) == {"hour", "tolerance"}
+        self.name = "oracle_learns" + ("-crm" if crm else "" if both else "-" + "-".join(learn))
+        others = tuple(p for p in ORACLE_PIECES if p not in ("hour", "tolerance"))
+        self.crm = AblatedOracle(days, params, others) if crm else None
+        self.oracle: LearningOracle | None = None
+
+    def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
+        if self.oracle is None:
+            view_of = self.crm.belief if self.crm else None
+            self.oracle = LearningOracle(market, self.days, self.params, self.quantile, self.learn_traits, view_of)
+        elif day:
+            self.oracle.observe(market, obs.events)
+        return self.oracle.decide(market, mask if self.crm else None)
 
 
 class TunedRules(Agent):
@@ -1163,6 +1188,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tuned", default=None, help="tuning result: read if it exists, else tune and write it")
     ap.add_argument("--merge", nargs="+", default=None, help="report over these --json outputs (per-seed runs)")
     ap.add_argument("--long-term-weight", type=float, default=0.3)
+    ap.add_argument(
+        "--learning-quantile", type=float, default=QUANTILE, help="oracle_learns: the tolerance quantile it acts on"
+    )
     ap.add_argument("--json", default=None, help="write the summary here")
     args = ap.parse_args(argv)
     if args.quick:
@@ -1219,6 +1247,14 @@ def main(argv: list[str] | None = None) -> None:
         "mabwiser_sys": lambda s: MabwiserAgent(s, *t.mab, system=True),
     }
     for name in names:
+        if name.startswith("oracle_learns"):
+            crm = name == "oracle_learns-crm"
+            learn = tuple(name[len("oracle_learns-") :].split("-")) if "-" in name and not crm else ("hour", "tolerance")
+            if set(learn) - {"hour", "tolerance"}:
+                raise SystemExit(f"{name}: the learning oracle learns hour and/or tolerance, or is oracle_learns-crm")
+            makers[name] = lambda s, learn=learn, crm=crm: LearningOracleAgent(
+                days, t.lookahead, learn, args.learning_quantile, crm
+            )
         if name.startswith("oracle-"):
             remove = tuple(ORACLE_PIECES) if name == "oracle-crm" else tuple(name[len("oracle-") :].split("-"))
             unknown = [r for r in remove if r not in ORACLE_PIECES]
