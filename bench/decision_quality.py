@@ -28,6 +28,15 @@ policy 0.95, without intent, affinity or fit about 1.0; CRM-only 52.5k (0.31, ab
 engine's share), and CRM-only plus hour and tolerance 177k. The lead is the person's hour and
 how much contact they bear, not the action table.
 
+Learning oracles (references): ``oracle_learns`` is the non-myopic oracle that must learn each
+person's send hour and touch tolerance by Bayes' rule from its own touches' outcomes and the hour
+of organic activity (hub/sandbox/learning_oracle.py); ``oracle_learns-hour`` and
+``oracle_learns-tolerance`` learn one and read the other; ``oracle_learns-crm`` (run by default,
+:data:`LEARNER`) also sees only what ``oracle-crm`` sees and has the engine's contact policy
+imposed: a perfect learner of the true response model fed a CRM. So the full oracle says what
+knowing everyone's traits is worth, and the learning one what a policy can reach that has to
+learn them (a greedy one: it acts on a tolerance quantile, not an optimal exploration).
+
 How (and what this is NOT): the full pipeline (CRMs over HTTP, SQLite store, pushes) runs at
 roughly one simulated day per second for 400 contacts (tests/engine/test_sandbox_learning.py);
 10,000 contacts x 16 weeks x 5 seeds x 6 policies would take many hours. So this benchmark drives
@@ -351,6 +360,10 @@ class Oracle(Agent):
     def act(self, market, obs, day, X, mask):  # noqa: ANN001, ANN201
         return self.policy(market)
 
+
+#: the learning oracle fed what a CRM shows: what a policy that knows the true response model can
+#: reach when it has to learn each person's send hour and tolerance (hub/sandbox/learning_oracle.py)
+LEARNER = "oracle_learns-crm"
 
 #: what each oracle ablation takes away (``oracle-<piece>``; ``oracle-crm`` takes all of them)
 ORACLE_PIECES = {
@@ -937,13 +950,14 @@ def fmt(v: list[float], digits: int = 0) -> str:
 def summarize(results: dict[str, list[RunResult]], days: int, shift_day: int | None) -> dict:
     oracle = {r.seed: r for r in results.get("oracle", [])}
     myopic = {r.seed: r for r in results.get("oracle_myopic", [])}
+    learner = {r.seed: r for r in results.get(LEARNER, [])}
     w4 = slice(min(21, days - 1), days)
     rec = slice(shift_day + 14, min(shift_day + 21, days)) if shift_day is not None and shift_day + 14 < days else None
     out: dict[str, dict] = {}
     for name, runs in results.items():
         row: dict[str, list[float]] = {"reward": [], "opportunities": [], "won_revenue": [], "unsubscribes": []}
         row["oracle_share_w4"], row["oracle_share_recovery"], row["seconds"] = [], [], []
-        row["myopic_share_w4"] = []
+        row["myopic_share_w4"], row["learner_share_w4"] = [], []
         row["seed"], row["weekly_reward"] = [], []
         for r in runs:
             row["seed"].append(r.seed)
@@ -957,6 +971,9 @@ def summarize(results: dict[str, list[RunResult]], days: int, shift_day: int | N
             m = myopic.get(r.seed)
             if m is not None:
                 row["myopic_share_w4"].append(r.reward_by_day[w4].sum() / m.reward_by_day[w4].sum())
+            lo = learner.get(r.seed)
+            if lo is not None:
+                row["learner_share_w4"].append(r.reward_by_day[w4].sum() / lo.reward_by_day[w4].sum())
             o = oracle.get(r.seed)
             if o is not None:
                 row["oracle_share_w4"].append(r.reward_by_day[w4].sum() / o.reward_by_day[w4].sum())
@@ -989,14 +1006,15 @@ def weeks_to_match(eng: dict, rules: dict) -> str:
 
 def print_report(summary: dict, args: argparse.Namespace) -> list[str]:
     cols = ("reward", "opportunities", "won_revenue", "unsubscribes", "oracle_share_w4", "oracle_share_recovery")
-    print(f"\n{'policy':13s} " + " ".join(f"{c:>24s}" for c in cols))
+    width = max(13, *map(len, summary))
+    print(f"\n{'policy':{width}s} " + " ".join(f"{c:>24s}" for c in cols))
     for name, row in summary.items():
         cells = []
         for c in cols:
             v = row.get(c, [])
             digits = 3 if c.startswith("oracle") else 0
             cells.append(f"{fmt(v, digits):>24s}" if v else f"{'-':>24s}")
-        print(f"{name:13s} " + " ".join(cells))
+        print(f"{name:{width}s} " + " ".join(cells))
     verdicts = []
     for who in ("engine", "engine_no_sv"):
         eng = summary.get(who)
@@ -1030,6 +1048,12 @@ def print_report(summary: dict, args: argparse.Namespace) -> list[str]:
             verdicts.append(
                 f"{who}: share of the non-myopic oracle's reward, weeks 4-{args.weeks}: {fmt(eng['oracle_share_w4'], 3)} "
                 f"(target >= 0.90): {'MET' if s >= 0.9 else 'NOT MET'}"
+            )
+        if eng.get("learner_share_w4"):
+            verdicts.append(
+                f"{who}: reference only: share of the learning oracle's reward ({LEARNER}: the true response "
+                f"model and a CRM's view, the send hour and tolerance learned by Bayes), weeks 4-{args.weeks}: "
+                f"{fmt(eng['learner_share_w4'], 3)}"
             )
         if eng.get("myopic_share_w4"):
             verdicts.append(
@@ -1181,7 +1205,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="2,000 contacts, 10 weeks (shift at 5), 2 seeds")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument(
-        "--policies", default="oracle,oracle_myopic,legacy,rules_tuned,engine,vw,vw_sys,mabwiser,mabwiser_sys"
+        "--policies",
+        default="oracle,oracle_learns-crm,oracle_myopic,legacy,rules_tuned,engine,vw,vw_sys,mabwiser,mabwiser_sys",
     )
     ap.add_argument("--tune-seeds", default="1000,1001", help="seeds for every search (disjoint from evaluation)")
     ap.add_argument("--tune-contacts", type=int, default=1000)
@@ -1249,7 +1274,9 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         if name.startswith("oracle_learns"):
             crm = name == "oracle_learns-crm"
-            learn = tuple(name[len("oracle_learns-") :].split("-")) if "-" in name and not crm else ("hour", "tolerance")
+            learn = (
+                tuple(name[len("oracle_learns-") :].split("-")) if "-" in name and not crm else ("hour", "tolerance")
+            )
             if set(learn) - {"hour", "tolerance"}:
                 raise SystemExit(f"{name}: the learning oracle learns hour and/or tolerance, or is oracle_learns-crm")
             makers[name] = lambda s, learn=learn, crm=crm: LearningOracleAgent(
