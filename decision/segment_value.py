@@ -394,6 +394,11 @@ class SegmentChooser:
     #: against +12.3% over the tuned rules), and at 400 contacts (seeds 0-7), where 50 rows per
     #: action take weeks, it cost reward on 6 of 8 seeds (5,310 +- 2,393 against 7,015 +- 1,232)
     #: and put the engine level with MABWiser with the system parts (4,898 +- 1,399).
+    #: Tried on 6 December with the free share spread only over rows where the action's stated
+    #: long-term lift is not negative (no sales calls to early leads): it ended the lockout on
+    #: seed 1000 at 2,000 contacts (reward 6,536 -> 50,046; tuned rules 39,810), at 400 contacts
+    #: (seeds 0-7) reward 6,399 against 5,992 (noise), but at 10,000 (seeds 0-4) 316,667 +- 43,853
+    #: against 332,786 and won revenue +18.9% over the tuned rules against +25.7%: not adopted.
     explore_unproven: bool = False
     values: SegmentValues = field(init=False)
 
