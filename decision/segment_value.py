@@ -398,7 +398,9 @@ class SegmentChooser:
     #: long-term lift is not negative (no sales calls to early leads): it ended the lockout on
     #: seed 1000 at 2,000 contacts (reward 6,536 -> 50,046; tuned rules 39,810), at 400 contacts
     #: (seeds 0-7) reward 6,399 against 5,992 (noise), but at 10,000 (seeds 0-4) 316,667 +- 43,853
-    #: against 332,786 and won revenue +18.9% over the tuned rules against +25.7%: not adopted.
+    #: against 332,786 and won revenue +18.9% over the tuned rules against +25.7%; seeds 5-9
+    #: 329,870 against 334,835, won revenue -2.4%. Over the ten seeds reward -10.5k +- 7.3k (se)
+    #: and won revenue -0.95M +- 0.5M a seed: small worlds gain, large ones pay: not adopted.
     explore_unproven: bool = False
     values: SegmentValues = field(init=False)
 
