@@ -1162,6 +1162,19 @@ def load_tuned(path: str) -> Tuned:
     return t
 
 
+def learner_shares(summary: dict) -> None:
+    """Every row's share of :data:`LEARNER`'s reward over weeks 4 on, per seed, from the weekly
+    rewards (what :func:`summarize` computes from the daily ones, for rows merged from runs that
+    did not include the learner)."""
+    learner = summary.get(LEARNER)
+    if not learner:
+        return
+    weeks4 = {sd: sum(w[3:]) for sd, w in zip(learner["seed"], learner["weekly_reward"], strict=True)}
+    for row in summary.values():
+        pairs = zip(row["seed"], row["weekly_reward"], strict=True)
+        row["learner_share_w4"] = [sum(w[3:]) / weeks4[sd] for sd, w in pairs if sd in weeks4]
+
+
 def merge(paths: list[str], args: argparse.Namespace) -> None:
     """One report over several runs' --json outputs (e.g. one process per seed)."""
     summary: dict[str, dict[str, list[float]]] = {}
@@ -1180,6 +1193,7 @@ def merge(paths: list[str], args: argparse.Namespace) -> None:
         for k, v in list(row.items()):
             if len(v) == n_rows:
                 row[k] = [v[i] for i in order]
+    learner_shares(summary)  # runs without the learning oracle beside them get theirs too
     print(f"merged {len(paths)} runs: {', '.join(paths)}")
     print_report(summary, args)
 

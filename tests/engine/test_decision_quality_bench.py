@@ -5,13 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from bench.decision_quality import (
+    LEARNER,
     ORACLE_PIECES,
     AblatedOracle,
     Engine,
+    LearningOracleAgent,
     Legacy,
     MyopicOracle,
     Oracle,
     Random,
+    learner_shares,
     run,
     summarize,
 )
@@ -88,3 +91,29 @@ def test_the_bench_reads_a_lead_s_coarse_stage_as_the_hub_does():
     contacts = [Contact(id=i + 1, emails=[f"p{i}@x.example"], lifecycle_stage=s) for i, s in enumerate(LIFECYCLE)]
     F = featurize(contacts, [None] * len(contacts), datetime(2026, 1, 5, tzinfo=UTC))
     assert coarse_stage(F).tolist() == COARSE.tolist()
+
+
+def test_learning_oracle_sits_between_the_crm_oracle_and_the_full_one_and_merges_alike():
+    """oracle_learns-crm learns the hour and tolerance the CRM-only oracle lacks; the share of it
+    that a merge computes from weekly rewards is the one the run computed from daily ones."""
+    days, n, params = 35, 600, LookaheadParams()
+    pieces = tuple(ORACLE_PIECES)
+    results = {
+        name: [run(make, n, days, seed=1, shift_day=None)]
+        for name, make in (
+            ("oracle", lambda: Oracle(days, params)),
+            (LEARNER, lambda: LearningOracleAgent(days, params, ("hour", "tolerance"), 0.35, crm=True)),
+            ("oracle-crm", lambda: AblatedOracle(days, params, pieces)),
+            ("random", lambda: Random(1)),
+        )
+    }
+    assert results[LEARNER][0].policy == LEARNER
+    reward = {k: float(v[0].reward_by_day.sum()) for k, v in results.items()}
+    assert reward["oracle"] > reward[LEARNER] > reward["oracle-crm"] > reward["random"]
+    s = summarize(results, days, None)
+    direct = {k: row["learner_share_w4"][0] for k, row in s.items()}
+    assert np.isclose(direct[LEARNER], 1.0) and direct["oracle"] > 1.0 > direct["oracle-crm"]
+    for row in s.values():
+        row["learner_share_w4"] = []
+    learner_shares(s)
+    np.testing.assert_allclose([s[k]["learner_share_w4"][0] for k in direct], list(direct.values()), rtol=1e-9)
