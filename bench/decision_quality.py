@@ -135,7 +135,7 @@ from hub.sandbox.hubspot_state import LIFECYCLE
 from hub.sandbox.learning_oracle import QUANTILE, LearningOracle
 from hub.sandbox.lookahead import GRID, LookaheadOracle, LookaheadParams, sales_channel
 from hub.sandbox.lookahead import search as lookahead_search
-from hub.sandbox.market import EV, ActionBatch, Market, MarketConfig
+from hub.sandbox.market import EV, ORGANIC_TYPES, ActionBatch, Market, MarketConfig
 from hub.sandbox.oracle import expected_rewards
 from hub.sandbox.playbook import Playbook
 from hub.sandbox.population import generate_population
@@ -148,7 +148,7 @@ SALES = ACTION_INDEX["sales_outreach"]
 W = gt.RewardWeights()
 SEEN = ("page_view", "content_download", "webinar", "form_submit", "meeting", "call", "email_sent")
 SEEN += ("email_open", "email_click", "ad_click", "opportunity_created", "unsubscribe")
-ORGANIC = (EV["page_view"], EV["content_download"], EV["form_submit"])
+ORGANIC = ORGANIC_TYPES
 #: days after an action at which its lead's stage is read (moves, progression credit): when the
 #: pipeline learns it, at the close of the default catalog's 7-day attribution window
 PROGRESS_DAYS = 7

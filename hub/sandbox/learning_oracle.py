@@ -33,17 +33,12 @@ import numpy as np
 
 from hub.sandbox import ground_truth as gt
 from hub.sandbox.lookahead import SALES, WAIT, LookaheadOracle, LookaheadParams, sales_channel
-from hub.sandbox.market import EV, ActionBatch, Market
+from hub.sandbox.market import ORGANIC_TYPES, ActionBatch, Market
+from hub.sandbox.population import HOUR_MAX, HOUR_MEAN_BY_ROLE, HOUR_MIN, HOUR_SD, TOLERANCE_P, TOLERANCES
 
 HOURS = np.arange(24)
-TOLERANCES = np.arange(1, 6)
-#: population.py: tolerance ~ choice(1..5, p) and pref_hour ~ clip(round(N(14 technical, 9 other; 2.5)), 6, 21)
-TOLERANCE_PRIOR = np.array([0.15, 0.3, 0.3, 0.15, 0.1])
-ROLE_HOUR_MEAN = np.array([14.0, 9.0, 9.0])
-HOUR_SD = 2.5
-#: the market's organic events: page views, downloads, forms; their local hour is the day's hour
-#: within 3 of the preferred one, rolled into the next hour by their offsets about this often
-ORGANIC = (EV["page_view"], EV["content_download"], EV["form_submit"])
+#: an organic event's local hour is the day's hour within 3 of the preferred one, rolled into the
+#: next hour by the event's offset about this often
 _ROLL = 0.1
 _TINY = 1e-9
 #: the tolerance quantile it acts on, searched on the bench's tuning seeds 1000/1001 (2,000
@@ -56,15 +51,15 @@ QUANTILE = 0.35
 
 
 def _hour_prior(role_mean: float) -> np.ndarray:
-    """P(pref_hour = h) for h in 0..23: a rounded normal clipped to 6..21 (population.py)."""
+    """P(pref_hour = h) for h in 0..23: population.py's rounded normal, clipped."""
     from math import erf, sqrt
 
     cdf = lambda x: 0.5 * (1 + erf((x - role_mean) / (HOUR_SD * sqrt(2))))  # noqa: E731
     p = np.zeros(24)
-    for h in range(6, 22):
-        lo = -np.inf if h == 6 else h - 0.5
-        hi = np.inf if h == 21 else h + 0.5
-        p[h] = (1.0 if hi == np.inf else cdf(hi)) - (0.0 if lo == -np.inf else cdf(lo))
+    for h in range(HOUR_MIN, HOUR_MAX + 1):
+        lo = 0.0 if h == HOUR_MIN else cdf(h - 0.5)
+        hi = 1.0 if h == HOUR_MAX else cdf(h + 0.5)
+        p[h] = hi - lo
     return p / p.sum()
 
 
@@ -93,8 +88,8 @@ class TraitPosterior:
         self, role: np.ndarray, known_hour: np.ndarray | None = None, known_tolerance: np.ndarray | None = None
     ):
         n = len(role)
-        hour = np.stack([_hour_prior(m) for m in ROLE_HOUR_MEAN])[role]  # (n, 24)
-        tol = np.tile(TOLERANCE_PRIOR, (n, 1))
+        hour = np.stack([_hour_prior(m) for m in HOUR_MEAN_BY_ROLE])[role]  # (n, 24)
+        tol = np.tile(TOLERANCE_P, (n, 1))
         if known_hour is not None:  # a trait the oracle is given: a point mass on the truth
             hour = np.eye(24)[known_hour]
         if known_tolerance is not None:
@@ -109,20 +104,21 @@ class TraitPosterior:
 
     def add(self, idx: np.ndarray, loglik: np.ndarray) -> None:
         """Add ``(k, 24, 5)`` log likelihoods for people ``idx`` (each at most once)."""
-        self.log_[idx] += loglik
-        self.log_[idx] -= self.log_[idx].max(axis=(1, 2), keepdims=True)  # keep it in range
+        lp = self.log_[idx] + loglik
+        self.log_[idx] = lp - lp.max(axis=(1, 2), keepdims=True)  # keep it in range
 
     def add_organic(self, idx: np.ndarray, local_hour: np.ndarray) -> None:
         self.add(idx, np.repeat(self._organic[local_hour][:, :, None], 5, axis=2))
 
-    def send_hour(self) -> np.ndarray:
-        """Per person, the send hour with the highest expected timing factor."""
-        hour = self.probabilities().sum(axis=2)  # (n, 24)
+    def send_hour(self, p: np.ndarray | None = None) -> np.ndarray:
+        """Per person, the send hour with the highest expected timing factor (``p``: the
+        :meth:`probabilities` already computed)."""
+        hour = (self.probabilities() if p is None else p).sum(axis=2)  # (n, 24)
         return (hour @ timing(HOURS).T).argmax(axis=1)
 
-    def tolerance(self, quantile: float) -> np.ndarray:
+    def tolerance(self, quantile: float, p: np.ndarray | None = None) -> np.ndarray:
         """Per person, the smallest tolerance whose posterior CDF reaches ``quantile``."""
-        cdf = self.probabilities().sum(axis=1).cumsum(axis=1)
+        cdf = (self.probabilities() if p is None else p).sum(axis=1).cumsum(axis=1)
         return TOLERANCES[(cdf < quantile - 1e-12).sum(axis=1).clip(max=4)]
 
 
@@ -193,7 +189,8 @@ class LearningOracle:
     def belief(self, market: Market) -> Market:
         """Its view of the market with the two learned traits replaced by the posterior's estimates."""
         view = copy.copy(self.view_of(market))
-        view.pop = replace(view.pop, pref_hour=self.post.send_hour(), tolerance=self.post.tolerance(self.quantile))
+        p = self.post.probabilities()
+        view.pop = replace(view.pop, pref_hour=self.post.send_hour(p), tolerance=self.post.tolerance(self.quantile, p))
         return view
 
     def decide(self, market: Market, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -232,7 +229,7 @@ class LearningOracle:
                 log = {**known, **{k: log[k] for k in ("opened", "meeting", "unsubscribe")}}
                 idx, ll = outcome_loglik(self.view_of(market), batch, before, log)
                 self.post.add(idx, ll)
-        organic = (events["action"] < 0) & np.isin(events["type"], ORGANIC)
+        organic = (events["action"] < 0) & np.isin(events["type"], ORGANIC_TYPES)
         if organic.any():
             who = events["person"][organic]
             local = (events["second"][organic] // 3600 + market.pop.tz_offset[who]) % 24

@@ -32,6 +32,9 @@ EVENT_TYPES = (
     "unsubscribe",
 )
 EV = {name: i for i, name in enumerate(EVENT_TYPES)}
+#: what people do on their own (``Market._organic``): their hour follows the preferred one; a
+#: form can also answer a mail, so callers that need the organic ones alone also take action < 0
+ORGANIC_TYPES = (EV["page_view"], EV["content_download"], EV["form_submit"])
 PAGES = ("pricing", "product", "docs", "blog")
 TOPIC_DETAIL = ("technical", "business")
 

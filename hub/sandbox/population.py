@@ -124,6 +124,15 @@ _WORDS = (
 )
 
 
+#: preferred local send hour: a rounded normal by role (technical, business, executive), clipped
+HOUR_MEAN_BY_ROLE = np.array([14.0, 9.0, 9.0])
+HOUR_SD = 2.5
+HOUR_MIN, HOUR_MAX = 6, 21
+#: weekly touch tolerance and its distribution
+TOLERANCES = np.arange(1, 6)
+TOLERANCE_P = np.array([0.15, 0.3, 0.3, 0.15, 0.1])
+
+
 @dataclass
 class Population:
     """People and their companies. Person ``i`` is row ``i`` of every person array."""
@@ -200,8 +209,8 @@ def generate_population(n: int, seed: int = 0, dirty_rate: float = 0.05) -> Popu
     aff_mean = np.asarray([0.8, 0.3, 0.35])[role]
     affinity = np.clip(aff_mean + rng.normal(0, 0.15, n), 0.0, 1.0)
     pref_channel = np.where(role == 2, rng.choice(3, n, p=[0.4, 0.4, 0.2]), rng.choice(3, n, p=[0.7, 0.1, 0.2]))
-    pref_hour = np.clip(np.round(rng.normal(np.where(role == 0, 14, 9), 2.5, n)), 6, 21)
-    tolerance = rng.choice(np.arange(1, 6), n, p=[0.15, 0.3, 0.3, 0.15, 0.1])
+    pref_hour = np.clip(np.round(rng.normal(HOUR_MEAN_BY_ROLE[role], HOUR_SD, n)), HOUR_MIN, HOUR_MAX)
+    tolerance = rng.choice(TOLERANCES, n, p=TOLERANCE_P)
     ind_fit = rng.random(len(INDUSTRIES))
     fit = np.clip(
         0.5 * ind_fit[industry[company]] + 0.1 * band[company] / 5 + rng.normal(0.2, 0.12, n),
