@@ -57,7 +57,7 @@ def build_world(rows: int, seed: int) -> World:
             "Lead",
             {
                 "FirstName": f"First{k}",
-                "LastName": f"Last, \"{k}\"" if k % 97 == 0 else f"Last{k}",  # quoting in the CSV
+                "LastName": f'Last, "{k}"' if k % 97 == 0 else f"Last{k}",  # quoting in the CSV
                 "Email": f"lead{k}@bulk.example.com" if k % 13 else None,
                 "Company": f"Company {k % 5000}",
                 "Industry": industries[k % 5],

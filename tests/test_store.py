@@ -192,3 +192,22 @@ def test_owner_we_pushed_is_an_echo_but_a_reassignment_is_a_change(store):
         push_store.apply_to_identity(conn, base.identities[0], ActionKind.ASSIGN_OWNER, {"owner": "u2"}, row)
         assert contact_store.upsert_contacts(conn, [base.model_copy(update={"owner": "u2"})]).changed == set()
         assert len(contact_store.upsert_contacts(conn, [base.model_copy(update={"owner": "u3"})]).changed) == 1
+
+
+def test_json_columns_round_trip_through_the_store_codec(store):
+    """The store writes JSON with orjson (hub/store/db.py): an integer past 64 bits (json.dumps's
+    fallback) comes back from both stores; numpy scalars and integer keys encode."""
+    import numpy as np
+
+    from hub.store.db import dumps_json
+
+    props = {"score": 0.25, "rank": 3, "big": 2**70, "nested": [1.5, None, "é"]}
+    with store.begin() as conn:
+        contact_store.upsert_contacts(conn, [person("hubspot", "j1", "j@example.com", properties=props)])
+    with store.connect() as conn:
+        got = conn.execute(select(contacts.c.properties)).scalar_one()
+    assert got == {"score": 0.25, "rank": 3, "big": 2**70, "nested": [1.5, None, "é"]}
+    assert type(got["big"]) is int
+    assert dumps_json({7: "seven", "v": np.float32(0.5), "n": np.int64(3)}) == '{"7":"seven","v":0.5,"n":3}'
+    with pytest.raises(TypeError):
+        dumps_json({"when": object()})

@@ -7,8 +7,11 @@ today's sales handoffs per owner (the engine's budgets). So a contact gets the s
 from the API as from a decide batch, and a request costs the same whatever the length of its
 history. The session context is folded into that profile as a transient page-view activity, so
 rules and models see the visit in progress without it being stored. The decision is recorded
-(for the timeline and for attributing outcomes) under its own request key; it queues no pushes,
-because the caller acts on the answer itself. The engine's newest snapshot is loaded before
+under its own request key, with the model's features in the learning log as a decide batch logs
+them (outcomes are credited to a contact's latest decision, so the outcomes after a visit are
+learned from). It queues no pushes, because the caller acts on the answer itself, so it is no
+touch for the contact policy, no sales handoff and no update a change was owed
+(hub/store/decisions.py ``from_batches``). The engine's newest snapshot is loaded before
 deciding (and again whenever a newer one is saved), so the answer's ``policy_version`` names the
 model that made it, as the decide workers' decisions do.
 
@@ -35,11 +38,13 @@ from hub.api.problems import Problem
 from hub.api.schemas import ContactRef, SessionContext
 from hub.governance.plan import policy_for
 from hub.models import Activity, ActivityType, Decision, Identity, utcnow
+from hub.outcomes_spec import longest_window
 from hub.pipeline.context import HubContext
 from hub.pipeline.decide import DECIDED_DAYS, freeze_heap, handoffs_today
 from hub.pipeline.learn import ensure_current
 from hub.profile import add_activity
 from hub.store import realtime as rt_store
+from hub.store.decisions import REALTIME_KEY_PREFIX
 from hub.store.feature_specs import load_tags
 
 #: one real-time request: who, and the visit in progress
@@ -108,6 +113,7 @@ class RealtimeDecider:
         self._tags: list[dict] = []  # the store's declared tags, which a visit is folded with
         self._used: dict[str, int] | None = None  # today's sales handoffs per owner (engine only)
         self._due = 0.0
+        self._outcome_days = longest_window(ctx.settings.decision.outcomes)  # when a logged reward is final
 
     def policy(self, conn: Connection, now: datetime) -> Policy:
         """The policy, re-read with the tags and today's handoffs once ``refresh_seconds`` passed."""
@@ -170,7 +176,7 @@ class RealtimeDecider:
                     policy.decide(views, now, self._used) if self._used is not None else policy.decide(views, now)
                 )
                 for (i, _), d in zip(batch, decisions, strict=True):
-                    d.id = rt_store.insert_decision(conn, d, f"rt-{uuid.uuid4().hex}")
+                    d.id = rt_store.insert_decision(conn, d, REALTIME_KEY_PREFIX + uuid.uuid4().hex, self._outcome_days)
                     out[i] = d
         if rounds:
             freeze_heap()  # once, after the first decision: the model is loaded

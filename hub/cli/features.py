@@ -35,7 +35,9 @@ def _at(at: str | None) -> datetime | None:
     try:
         when = datetime.fromisoformat(at)
     except ValueError:
-        err.print(f"--at {at!r} is not a date: give YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)", highlight=False, markup=False)
+        err.print(
+            f"--at {at!r} is not a date: give YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)", highlight=False, markup=False
+        )
         raise typer.Exit(2) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from hub.models import utcnow
 from hub.pipeline.context import HubContext
+from hub.store.decisions import from_batches
 from hub.store.schema import contacts, decisions
 
 
@@ -24,6 +25,7 @@ def undecided_contacts(ctx: HubContext, grace_seconds: float, limit: int = 100_0
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
     newest = (
         select(decisions.c.contact_id, func.max(decisions.c.created_at).label("at"))
+        .where(from_batches())  # a real-time decision pushed nothing: the change is still owed
         .group_by(decisions.c.contact_id)
         .subquery()
     )

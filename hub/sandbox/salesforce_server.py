@@ -66,7 +66,9 @@ class SalesforceCredentials:
     customize_application: bool = True
 
 
-class SalesforceApp(SalesforceLoginRoutes, SalesforceCollectionRoutes, SalesforceBulkRoutes, SalesforceMetadataRoutes, App):
+class SalesforceApp(
+    SalesforceLoginRoutes, SalesforceCollectionRoutes, SalesforceBulkRoutes, SalesforceMetadataRoutes, App
+):
     system = "salesforce"
 
     def __init__(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -23,10 +26,26 @@ def normalize_url(url: str) -> str:
     return url
 
 
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def dumps_json(value: Any) -> str:
+    """JSON for the store's JSON columns: orjson, a tenth of the standard library's cost (a
+    decision's features, trace and actions are written on the real-time path), and
+    ``json.dumps`` for what orjson refuses (an integer past 64 bits), which raises TypeError for
+    what JSON cannot hold. NaN becomes null, where ``json.dumps`` wrote ``NaN``, which
+    PostgreSQL refuses and no store value may hold."""
+    try:
+        return orjson.dumps(value, option=_JSON_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
+    codec = {"json_serializer": dumps_json}  # reads stay json.loads: orjson turns an int past 64 bits into a float
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, **codec)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # WAL lets workers read while one writes
@@ -37,7 +56,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, **codec)
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", lambda dbapi_conn, _record: register_dumpers(dbapi_conn))
     return engine

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, tuple_
+from sqlalchemy import ColumnElement, Connection, func, insert, literal_column, select, tuple_
 
 from hub.models import Action, Decision
 from hub.store.batch import among, insert_rows
@@ -24,15 +24,34 @@ def existing_requests(conn: Connection, contact_ids: Iterable[int], request_key:
     return set(conn.execute(q).scalars())
 
 
+#: the request key of every real-time decision (``POST /v1/decisions``) begins with this
+REALTIME_KEY_PREFIX = "rt-"
+
+
+def from_batches() -> ColumnElement[bool]:
+    """Decisions of decide batches, not of the real-time API. Only they push to the CRMs, so
+    only they settle what a contact is owed (a change decided, a periodic re-decide), count as
+    touches against the contact policy and use a sales owner's handoffs: a website asking at
+    every page view would otherwise fill a visitor's weekly touch cap by browsing. (A literal,
+    not a bound value: the real-time path runs its statements on the driver, hub/store/realtime.py.)"""
+    return decisions.c.request_key.not_like(literal_column(f"'{REALTIME_KEY_PREFIX}%'"))
+
+
 def decided_since_change(conn: Connection, contact_ids: Iterable[int]) -> set[int]:
-    """Contacts among these with a decision made at or after their last change: they owe none."""
+    """Contacts among these with a decide batch's decision made at or after their last change:
+    they owe none. A real-time decision does not count: it pushes nothing to the CRMs, so a
+    visit between a change and its decide task would have kept the change's fields from them."""
     ids = list(contact_ids)
     if not ids:
         return set()
     q = (
         select(contacts.c.id)
         .join(decisions, decisions.c.contact_id == contacts.c.id)
-        .where(among(conn, contacts.c.id, ids), decisions.c.created_at >= contacts.c.changed_at)
+        .where(
+            among(conn, contacts.c.id, ids),
+            decisions.c.created_at >= contacts.c.changed_at,
+            from_batches(),
+        )
         .distinct()
     )
     return set(conn.execute(q).scalars())
@@ -67,24 +86,30 @@ def insert_decisions(
         )
         found = {cid: did for cid, did in conn.execute(q)}
     ids = [found[d.contact_id] for d in items]
-    logged = [
-        {
-            "decision_id": i,
-            "action": d.action,
-            "feature_version": d.feature_version or "",
-            "features": d.features,
-            "trace": d.trace,
-            "window_ends_at": d.created_at + timedelta(days=d.attribution_days or 7.0),
-            # a declared outcome with a longer window than the action's: the reward is final then
-            "final_at": d.created_at + timedelta(days=outcome_days)
-            if outcome_days and outcome_days > (d.attribution_days or 7.0)
-            else None,
-        }
-        for d, i in zip(items, ids, strict=True)
-        if d.features is not None and d.action is not None
-    ]
+    logged = [feature_row(d, i, outcome_days) for d, i in zip(items, ids, strict=True) if learnable(d)]
     insert_rows(conn, decision_features, logged)
     return ids
+
+
+def learnable(d: Decision) -> bool:
+    """Whether a decision is logged for learning: a model's choice with its features."""
+    return d.features is not None and d.action is not None
+
+
+def feature_row(d: Decision, decision_id: int, outcome_days: float | None) -> dict[str, Any]:
+    """The ``decision_features`` row of a learnable decision (the batch insert's and the
+    real-time path's): what the model saw, why each action was or was not taken, and when its
+    reward is final (the action's window, or a declared outcome's longer ``outcome_days``)."""
+    days = d.attribution_days or 7.0
+    return {
+        "decision_id": decision_id,
+        "action": d.action,
+        "feature_version": d.feature_version or "",
+        "features": d.features,
+        "trace": d.trace,
+        "window_ends_at": d.created_at + timedelta(days=days),
+        "final_at": d.created_at + timedelta(days=outcome_days) if outcome_days and outcome_days > days else None,
+    }
 
 
 def recent_decisions(conn: Connection, limit: int = 50, contact_id: int | None = None) -> list[Decision]:
@@ -122,8 +147,8 @@ def insert_outcomes(conn: Connection, rows: list[dict]) -> int:
 
 
 def handoffs_since(conn: Connection, actions: Sequence[str], since, arms: Sequence[str]) -> dict[str, int]:
-    """Decisions in ``arms`` (those the engine's budgets apply to) since ``since`` whose action is
-    one of ``actions``, per contact owner.
+    """Decide-batch decisions in ``arms`` (those the engine's budgets apply to) since ``since``
+    whose action is one of ``actions``, per contact owner.
 
     Read through ix_decision_features_action_window: a decision since ``since`` has its window
     end (created_at plus a positive window) after ``since`` too, so the rows read are the
@@ -141,6 +166,7 @@ def handoffs_since(conn: Connection, actions: Sequence[str], since, arms: Sequen
             decision_features.c.window_ends_at >= since,
             decisions.c.created_at >= since,
             decisions.c.arm.in_(list(arms)),
+            from_batches(),
         )
         .group_by(contacts.c.owner)
     )
@@ -148,8 +174,8 @@ def handoffs_since(conn: Connection, actions: Sequence[str], since, arms: Sequen
 
 
 def recent_actions(conn: Connection, contact_ids: Sequence[int], since) -> dict[int, list[tuple]]:
-    """``(created_at, action)`` of each contact's engine-logged decisions since ``since``
-    (control decisions pushed nothing and are left out)."""
+    """``(created_at, action)`` of each contact's engine-logged decide-batch decisions since
+    ``since`` (control and real-time decisions pushed nothing and are left out)."""
     out: dict[int, list[tuple]] = {}
     if not contact_ids:
         return out
@@ -160,6 +186,7 @@ def recent_actions(conn: Connection, contact_ids: Sequence[int], since) -> dict[
             among(conn, decisions.c.contact_id, contact_ids),
             decisions.c.created_at >= since,
             decisions.c.arm != "control",
+            from_batches(),
         )
         .order_by(decisions.c.created_at)
     )

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, func, select
 
 from hub.models import CheckReport, utcnow
 from hub.store.contacts import aware
+from hub.store.decisions import from_batches
 from hub.store.schema import connector_checks, contacts, decisions
 
 
@@ -33,9 +34,11 @@ def last_checks(conn: Connection) -> dict[str, dict[str, Any]]:
 
 
 def stale_contacts(conn: Connection, before: datetime) -> list[int]:
-    """Contacts whose newest decision was made before ``before``."""
+    """Contacts whose newest decide-batch decision was made before ``before`` (a visit's
+    real-time decision updates no CRM field, so it does not make a contact's fields fresh)."""
     q = (
         select(decisions.c.contact_id)
+        .where(from_batches())
         .group_by(decisions.c.contact_id)
         .having(func.max(decisions.c.created_at) < before)
         .order_by(decisions.c.contact_id)

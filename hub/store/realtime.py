@@ -57,7 +57,7 @@ from sqlalchemy.exc import DBAPIError
 from hub.models import Contact, Decision, Identity, normalize_email
 from hub.profile import empty_profile
 from hub.store.contacts import _row_to_contact, aware
-from hub.store.decisions import decision_row
+from hub.store.decisions import decision_row, feature_row, from_batches, learnable
 from hub.store.schema import (
     ID,
     TS,
@@ -178,11 +178,13 @@ def _profiles_statement(n_ids: int, n_emails: int, n_idents: int) -> CompoundSel
             of_who(decisions.c.contact_id),
             decisions.c.created_at >= bindparam("since"),
             decisions.c.arm != literal_column("'control'"),
+            from_batches(),  # as recent_actions: touches the CRMs were told of
         ),
     ).order_by("of", "kind", "at", "ord")
 
 
 _INSERT_DECISION = insert(decisions)
+_INSERT_FEATURES = insert(decision_features)
 
 #: a contact, its stored profile (``empty_profile()`` when it has none) and the hub's decisions
 #: for it since a time, ``(created_at, action)``
@@ -329,14 +331,20 @@ def _build(rows: list[Any]) -> Found:
     return _row_to_contact(row, idents, emails), profile if profile is not None else empty_profile(), decided
 
 
-def insert_decision(conn: Connection, d: Decision, request_key: str) -> int:
-    """Insert one decision and return its id (one statement: RETURNING or lastrowid)."""
+def insert_decision(conn: Connection, d: Decision, request_key: str, outcome_days: float | None = None) -> int:
+    """Insert one decision and return its id (one statement: RETURNING or lastrowid), and a
+    model's decision's learning-log row as a decide batch logs it (a second statement): outcomes
+    are credited to a contact's latest decision, so a real-time one must be learned from too,
+    or the outcomes after a visit would be lost to learning."""
     values = decision_row(d, request_key)
     prepared = _prepared(_INSERT_DECISION, conn.dialect, keys=tuple(values))
     cursor = prepared.run(conn, values)
-    new_id = cursor.fetchone()[0] if prepared.returning else cursor.lastrowid
+    new_id = int(cursor.fetchone()[0] if prepared.returning else cursor.lastrowid)
     cursor.close()
-    return int(new_id)
+    if learnable(d):
+        logged = feature_row(d, new_id, outcome_days)
+        _prepared(_INSERT_FEATURES, conn.dialect, keys=tuple(logged)).run(conn, logged).close()
+    return new_id
 
 
 class HeldConnection:

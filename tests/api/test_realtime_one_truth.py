@@ -16,6 +16,7 @@ from hub.profile import empty_profile
 from hub.store import contacts as contact_store
 from hub.store import decisions as decision_store
 from hub.store import profiles as profile_store
+from hub.store import realtime as rt_store
 from hub.store.activities import insert_activities
 from tests.api.conftest import make_config, seed
 
@@ -98,5 +99,91 @@ def test_the_legacy_rules_count_a_contacts_activity_windows_alike_in_the_api_and
             assert [a.payload for a in api.actions] == [a.payload for a in batch.actions]
             assert api.explanation == batch.explanation
             assert any(a.payload.get("list") == "w" for a in api.actions) is matched
+    decider.close()
+    ctx.close()
+
+
+def test_a_real_time_decision_is_logged_credited_and_learned_as_a_batch_decision(
+    tmp_path, store_url, api_redis_url, crm
+):
+    """Outcomes go to a contact's latest decision. A real-time decision recorded without its
+    learning-log row took the outcomes after a visit away from learning: they were credited to
+    it and never learned, by it or by the decision before it."""
+    from sqlalchemy import select
+
+    from hub.api.schemas import SessionContext
+    from hub.pipeline.learn import learn_step
+    from hub.pipeline.outcomes import record_outcomes
+    from hub.store.schema import decision_features, outcomes
+
+    ctx = HubContext.build(make_config(tmp_path, store_url, api_redis_url, **ENGINE), embedded=True)
+    seed(ctx, crm)
+    decider = RealtimeDecider(ctx, 0.0)
+    got = decider.decide(ContactRef(contact_id=2), SessionContext(page="/pricing"))
+    assert got.action is not None and got.features is not None
+    with ctx.store.connect() as conn:
+        logged = conn.execute(select(decision_features).where(decision_features.c.decision_id == got.id)).one()
+    assert logged.action == got.action and logged.feature_version == got.feature_version
+    np.testing.assert_allclose(logged.features, got.features)
+    assert logged.trace["actions"] == list(ctx.policy.ids)  # the console inspector's trace
+    assert logged.window_ends_at is not None and logged.finalized_at is None
+    since = got.created_at - timedelta(days=7)
+    with ctx.store.connect() as conn:  # a visit is no touch: neither path counts it against the contact policy
+        assert got.created_at not in [at for at, _ in decision_store.recent_actions(conn, [2], since).get(2, [])]
+        assert got.created_at not in [at for at, _ in rt_store.profiles(conn, [2], since)[0][2]]
+
+    form = Activity(
+        contact_id=2,
+        type=ActivityType.FORM_SUBMIT,
+        channel="web",
+        occurred_at=got.created_at + timedelta(hours=1),
+        source="crm",
+        external_id="form-after-visit",
+    )
+    with ctx.store.begin() as conn:
+        ids = insert_activities(conn, [form]).new_ids
+    assert record_outcomes(ctx, ids) == 1
+    with ctx.store.connect() as conn:
+        credited = conn.execute(select(outcomes.c.decision_id).where(outcomes.c.activity_id == ids[0])).scalar_one()
+    assert credited == got.id
+
+    report = learn_step(ctx, got.created_at + timedelta(days=30))
+    assert report.finalized >= 1 and report.learned >= 1
+    with ctx.store.connect() as conn:
+        done = conn.execute(select(decision_features).where(decision_features.c.decision_id == got.id)).one()
+    assert done.reward_total is not None and done.reward_total > 0
+    assert done.learned_version == report.version
+    decider.close()
+    ctx.close()
+
+
+def test_a_visit_between_a_change_and_its_decide_task_does_not_take_the_crm_update_away(
+    tmp_path, store_url, api_redis_url, crm
+):
+    """The worker's decide task skips contacts decided since their last change. A real-time
+    decision pushes nothing, so it must not count: a person who clicks a mail (a change) and
+    lands on the site (a real-time decision) before the task runs still gets the CRM's fields."""
+    from datetime import UTC, datetime
+
+    from hub.pipeline.decide import decide_contacts
+    from hub.pipeline.sweep import undecided_contacts
+    from hub.pipeline.sync import sync_connector
+    from hub.store.queries import stale_contacts
+
+    ctx = HubContext.build(make_config(tmp_path, store_url, api_redis_url, **ENGINE), embedded=True)
+    seed(ctx, crm)
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    crm.put_contact("c1", email="person1@example.com", first_name="Changed", updated_at=later.isoformat())
+    changed = sorted(sync_connector(ctx, "crm").changed)
+    assert len(changed) == 1
+    decider = RealtimeDecider(ctx, 0.0)
+    decider.decide(ContactRef(contact_id=changed[0]), None)  # after the change, before the task
+    assert undecided_contacts(ctx, grace_seconds=0) == changed  # the sweep finds it still owed
+    with ctx.store.connect() as conn:  # and the periodic re-decide finds its fields as old as they are
+        assert changed[0] in stale_contacts(conn, datetime.now(UTC) - timedelta(milliseconds=1))
+    res = decide_contacts(ctx, changed, "sync-2", owed_only=True)
+    assert res.decided == 1 and res.pushes >= 1
+    again = decide_contacts(ctx, changed, "sweep-2", owed_only=True)  # the batch decision does count
+    assert again.decided == 0 and undecided_contacts(ctx, grace_seconds=0) == []
     decider.close()
     ctx.close()
