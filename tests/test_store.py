@@ -199,7 +199,7 @@ def test_json_columns_round_trip_through_the_store_codec(store):
     fallback) comes back from both stores; numpy scalars and integer keys encode."""
     import numpy as np
 
-    from hub.store.db import dumps_json
+    from hub.store.codec import dumps_json
 
     props = {"score": 0.25, "rank": 3, "big": 2**70, "nested": [1.5, None, "é"]}
     with store.begin() as conn:

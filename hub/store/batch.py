@@ -14,7 +14,6 @@ client CPU for a batch's columns.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
@@ -36,6 +35,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
+
+from hub.store.codec import dumps_json
 
 
 class Values(list):
@@ -95,11 +96,11 @@ def insert_rows(
 
 def _unnest(column: Column, values: list[Any]) -> ColumnElement[Any]:
     """One column's values as a set-returning function over one parameter. JSON values go in as
-    one JSON array, ``json_array_elements`` handing back each element's own text (``json.dumps``
-    of it, what psycopg sends for one row; Python ``None`` is JSON ``null``, as SQLAlchemy stores
+    one JSON array, ``json_array_elements`` handing back each element's own text (the store's
+    :func:`~hub.store.codec.dumps_json` of it, what psycopg sends for one row; Python ``None`` is JSON ``null``, as SQLAlchemy stores
     it): an array of JSON texts would cost psycopg an escape of every quote, and an array of
     lists would be read as a multi-dimensional array."""
     if isinstance(column.type, JSON):
-        doc = bindparam(None, json.dumps(values), type_=Text, unique=True)
+        doc = bindparam(None, dumps_json(values), type_=Text, unique=True)
         return func.json_array_elements(cast(doc, column.type), type_=column.type)
     return func.unnest(bindparam(None, values, type_=_array_of(column.type), unique=True))

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -15,6 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 
 from hub.errors import StoreError
 from hub.store.batch import register_dumpers
+from hub.store.codec import dumps_json
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -24,21 +22,6 @@ def normalize_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
-
-
-_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-
-
-def dumps_json(value: Any) -> str:
-    """JSON for the store's JSON columns: orjson, a tenth of the standard library's cost (a
-    decision's features, trace and actions are written on the real-time path), and
-    ``json.dumps`` for what orjson refuses (an integer past 64 bits), which raises TypeError for
-    what JSON cannot hold. NaN becomes null, where ``json.dumps`` wrote ``NaN``, which
-    PostgreSQL refuses and no store value may hold."""
-    try:
-        return orjson.dumps(value, option=_JSON_OPTIONS).decode()
-    except TypeError:
-        return json.dumps(value)
 
 
 def make_engine(url: str) -> Engine:

@@ -141,7 +141,7 @@ def test_the_window_grows_into_a_loose_latency_objective_and_shrinks_under_a_tig
     assert loose.window == pytest.approx(0.03)
     out = _stream(loose, 200, 0.004)
     assert not [o for o in out if isinstance(o, BaseException)]
-    assert loose.window > 0.04, loose.window
+    assert loose.window > 0.036, loose.window  # three updates of 64 decisions, each halfway
     assert loose.decided == 200 and loose.batches < 100  # the longer wait made batches
 
     tight = DecisionBatcher(state.realtime, window_seconds=0.1, max_batch=32, latency_objective=0.0001)
