@@ -96,6 +96,21 @@ def action_scores(ctx: HubContext, log: Any) -> dict[str, Any] | None:
     }
 
 
+def factor_parts(reason: str) -> list[str]:
+    """The factors of a decision's reason, split at ``;`` and ``|``: what follows its head
+    (``action (note): ``). The first colon outside parentheses ends the head, since a note
+    has colons of its own ("segment value: +0.5 points learned from ...")."""
+    depth = 0
+    for i, ch in enumerate(reason):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        elif ch == ":" and depth == 0:
+            return [p.strip() for p in re.split(r"[;|]", reason[i + 1 :]) if p.strip()]
+    return []
+
+
 def trace_rows(log: Any) -> list[dict[str, Any]]:
     """The decide-time trace (decision/engine.py ``_trace``) as one row per catalog action."""
     t = (log.trace if log is not None else None) or {}
@@ -140,7 +155,7 @@ def inspector(
         title=f"Decision {decision_id}",
         d=detail["decision"],
         log=log,
-        parts=[p.strip() for p in re.split(r"[;|]", reason.split(":", 1)[1]) if p.strip()] if ":" in reason else [],
+        parts=factor_parts(reason),
         trace=trace_rows(log),
         scores=None if log is not None and log.trace else action_scores(ctx, log),
         pushes=detail["pushes"],

@@ -97,9 +97,9 @@ def insert_rows(
 def _unnest(column: Column, values: list[Any]) -> ColumnElement[Any]:
     """One column's values as a set-returning function over one parameter. JSON values go in as
     one JSON array, ``json_array_elements`` handing back each element's own text (the store's
-    :func:`~hub.store.codec.dumps_json` of it, what psycopg sends for one row; Python ``None`` is JSON ``null``, as SQLAlchemy stores
-    it): an array of JSON texts would cost psycopg an escape of every quote, and an array of
-    lists would be read as a multi-dimensional array."""
+    :func:`~hub.store.codec.dumps_json` of it, what psycopg sends for one row; Python ``None``
+    is JSON ``null``, as SQLAlchemy stores it): an array of JSON texts would cost psycopg an
+    escape of every quote, and an array of lists would be read as a multi-dimensional array."""
     if isinstance(column.type, JSON):
         doc = bindparam(None, dumps_json(values), type_=Text, unique=True)
         return func.json_array_elements(cast(doc, column.type), type_=column.type)

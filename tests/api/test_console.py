@@ -358,3 +358,16 @@ def test_pages_cost_the_same_few_queries_whatever_the_store_holds(client, crm):
     big = _queries_per_page(client)
     assert big == small
     assert max(small.values()) <= 16, small
+
+
+def test_the_inspector_splits_a_reason_into_its_factors_after_its_head():
+    """A note in the head has colons of its own (a segment value's); the factors follow the head."""
+    from hub.console.decisions import factor_parts
+
+    reason = (
+        "email_nurture_business (segment value: +0.5 points learned from 22 decisions on mql, manager, "
+        "0 touches this week): No email click on record: -0.77; Department is product: -0.76"
+    )
+    assert factor_parts(reason) == ["No email click on record: -0.77", "Department is product: -0.76"]
+    assert factor_parts("wait: Opted out | Quiet period") == ["Opted out", "Quiet period"]
+    assert factor_parts("email_nurture_technical") == []
