@@ -23,6 +23,7 @@ from hub.console.render import logged_in, page, to_login
 from hub.pipeline.context import HubContext
 from hub.pipeline.learn import ensure_current
 from hub.store import console_views, timeline
+from hub.store.decisions import REALTIME_KEY_PREFIX
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE = 50
@@ -156,6 +157,7 @@ def inspector(
         d=detail["decision"],
         log=log,
         parts=factor_parts(reason),
+        realtime=detail["decision"].request_key.startswith(REALTIME_KEY_PREFIX),
         trace=trace_rows(log),
         scores=None if log is not None and log.trace else action_scores(ctx, log),
         pushes=detail["pushes"],

@@ -371,3 +371,19 @@ def test_the_inspector_splits_a_reason_into_its_factors_after_its_head():
     assert factor_parts(reason) == ["No email click on record: -0.77", "Department is product: -0.76"]
     assert factor_parts("wait: Opted out | Quiet period") == ["Opted out", "Quiet period"]
     assert factor_parts("email_nurture_technical") == []
+
+
+def test_the_inspector_says_which_decisions_came_from_the_real_time_api(client):
+    """A real-time decision writes nothing to the CRMs: the inspector says so, where a decide
+    batch's names its request."""
+    from tests.api.conftest import auth
+
+    made = client.post("/v1/decisions", json={"contact": {"email": "person1@example.com"}}, headers=auth("decide"))
+    assert made.status_code == 200, made.text
+    login(client)
+    realtime = client.get(f"/console/decisions/{made.json()['decision_id']}").text
+    source = re.search(r'<dd id="source">(.*?)</dd>', realtime, re.S).group(1)
+    assert "real-time API" in source and "a real-time decision writes nothing" in realtime
+    first = re.search(r'href="/console/decisions/(\d+)"', client.get("/console/decisions?q=person0@example.com").text)
+    batch = re.search(r'<dd id="source">(.*?)</dd>', client.get(f"/console/decisions/{first.group(1)}").text, re.S)
+    assert "a decide batch (<code>seed</code>)" in batch.group(1)
