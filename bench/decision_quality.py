@@ -148,7 +148,6 @@ SALES = ACTION_INDEX["sales_outreach"]
 W = gt.RewardWeights()
 SEEN = ("page_view", "content_download", "webinar", "form_submit", "meeting", "call", "email_sent")
 SEEN += ("email_open", "email_click", "ad_click", "opportunity_created", "unsubscribe")
-ORGANIC = ORGANIC_TYPES
 #: days after an action at which its lead's stage is read (moves, progression credit): when the
 #: pipeline learns it, at the close of the default catalog's 7-day attribution window
 PROGRESS_DAYS = 7
@@ -206,7 +205,7 @@ class Observed:
         for j, name in enumerate(SEEN):
             k = t == EV[name]
             np.add.at(slot[:, j], p[k], 1)
-        org = np.isin(t, ORGANIC)
+        org = np.isin(t, ORGANIC_TYPES)
         np.add.at(self.organic, (p[org], how[org]), 1)
         for arr, name in ((self.opens, "email_open"), (self.sends, "email_sent")):
             k = t == EV[name]
