@@ -26,6 +26,15 @@ class ReportResult:
     baseline: str | None = None
     lifts: list[LiftRow] = field(default_factory=list)
     reach: ReachReport | None = None
+    since: datetime | None = None  # the window: contacts first decided in it, decisions made in it
+    until: datetime | None = None
+
+    def window(self) -> str:
+        """The window in words, for the page and the summary."""
+        if self.since is None and self.until is None:
+            return "all decisions"
+        start = self.since.date().isoformat() if self.since else "the first decision"
+        return f"from {start} to {self.until.date().isoformat() if self.until else 'now'} (end excluded)"
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
@@ -48,7 +57,7 @@ def collect(
     store: Store, since: datetime | None = None, until: datetime | None = None
 ) -> tuple[ArmFrame, ReachReport, list[WeeklyReach]]:
     with store.connect() as conn:
-        return load_arm_frame(conn, since, until), reach_report(conn), weekly_reach(conn)
+        return load_arm_frame(conn, since, until), reach_report(conn, until), weekly_reach(conn, since, until)
 
 
 def write_report(
@@ -64,7 +73,7 @@ def write_report(
     the objective behind the ``reward`` metric (hub/reports/metrics.py)."""
     folder.mkdir(parents=True, exist_ok=True)
     frame, reach, weekly = collect(store, since, until)
-    res = ReportResult(folder, baseline=pick_baseline(frame.arms, baseline), reach=reach)
+    res = ReportResult(folder, baseline=pick_baseline(frame.arms, baseline), reach=reach, since=since, until=until)
     res.lifts = lift_rows(frame, baseline, weights)
     res.files.append(
         _write_csv(
@@ -126,6 +135,7 @@ def write_report(
     res.files.append(_markdown(folder / "report.md", res, frame))
     summary = {
         "contacts_decided": len(frame.contact_id),
+        "window": {"since": since.isoformat() if since else None, "until": until.isoformat() if until else None},
         "arms": {a: int((frame.arm == a).sum()) for a in frame.arms},
         "baseline": res.baseline,
         "reach": {"total": reach.total, "with_action": reach.with_action},
@@ -140,6 +150,9 @@ def write_report(
 def _markdown(path: Path, res: ReportResult, frame: ArmFrame) -> Path:
     lines = ["# Decision Hub report", ""]
     lines += [
+        f"Window: {res.window()}. Lift counts contacts first decided in it; reach is as of its end; "
+        "the weekly reach counts the decisions made in it.",
+        "",
         f"Contacts decided: {len(frame.contact_id)}; arms: "
         + ", ".join(f"{a} ({int((frame.arm == a).sum())})" for a in frame.arms),
         "",

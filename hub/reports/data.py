@@ -73,16 +73,19 @@ def _amount(props: dict | None) -> float:
 def load_arm_frame(
     conn: Connection, since: datetime | None = None, until: datetime | None = None, history: bool = True
 ) -> ArmFrame:
-    """Contacts decided in ``[since, until)`` with their arm and their outcome events after it;
-    with ``history``, also their events in the ``PRE_DAYS`` before (what the lift's CUPED
-    adjustment reads; /metrics and monitoring, which read means only, skip that query)."""
-    first = select(decisions.c.contact_id, func.min(decisions.c.created_at).label("first_at")).group_by(
-        decisions.c.contact_id
-    )
+    """Contacts first decided in ``[since, until)`` with their arm and their outcome events after
+    it; with ``history``, also their events in the ``PRE_DAYS`` before (what the lift's CUPED
+    adjustment reads; /metrics and monitoring, which read means only, skip that query).
+
+    The window selects by each contact's first decision ever, not its first inside the window: a
+    contact decided before ``since`` and again after it was treated before, so its "pre-period"
+    would hold what the treatment caused, which CUPED would then subtract from the lift."""
+    first_at = func.min(decisions.c.created_at)
+    first = select(decisions.c.contact_id, first_at.label("first_at")).group_by(decisions.c.contact_id)
     if since is not None:
-        first = first.where(decisions.c.created_at >= since)
+        first = first.having(first_at >= since)
     if until is not None:
-        first = first.where(decisions.c.created_at < until)
+        first = first.having(first_at < until)
     first_sq = first.subquery()
     rows = conn.execute(
         select(decisions.c.contact_id, decisions.c.arm, first_sq.c.first_at)

@@ -51,8 +51,13 @@ def _short(text: str, width: int = 120) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def reach_report(conn: Connection) -> ReachReport:
-    latest = select(func.max(decisions.c.id).label("id")).group_by(decisions.c.contact_id).subquery()
+def reach_report(conn: Connection, until: datetime | None = None) -> ReachReport:
+    """Who gets no action and why, as of ``until`` (None: now): each contact's latest decision
+    before it."""
+    before = [] if until is None else [decisions.c.created_at < until]
+    latest = (
+        select(func.max(decisions.c.id).label("id")).where(*before).group_by(decisions.c.contact_id).subquery()
+    )
     decided = conn.execute(
         select(
             decisions.c.contact_id,
@@ -74,7 +79,7 @@ def reach_report(conn: Connection) -> ReachReport:
         g = groups.setdefault(_short(row.explanation), [0, 0])
         g[0] += 1
         g[1] += int(bool(row.email_opt_out or row.do_not_contact))
-    undecided = ~contacts.c.id.in_(select(decisions.c.contact_id))
+    undecided = ~contacts.c.id.in_(select(decisions.c.contact_id).where(*before))
     never = conn.execute(select(func.count()).select_from(contacts).where(undecided)).scalar() or 0
     if never:
         opted = or_(contacts.c.email_opt_out, contacts.c.do_not_contact)
@@ -87,10 +92,13 @@ def reach_report(conn: Connection) -> ReachReport:
     return ReachReport(total, with_action, rows)
 
 
-def weekly_reach(conn: Connection) -> list[WeeklyReach]:
-    """Decisions per week and how many of them had no action (all decisions, not latest only)."""
+def weekly_reach(conn: Connection, since: datetime | None = None, until: datetime | None = None) -> list[WeeklyReach]:
+    """Decisions per week in ``[since, until)`` and how many of them had no action (all decisions,
+    not latest only)."""
+    when = decisions.c.created_at
+    window = [*([] if since is None else [when >= since]), *([] if until is None else [when < until])]
     weeks: dict[datetime, list[int]] = {}
-    for created, actions in conn.execute(select(decisions.c.created_at, decisions.c.actions)):
+    for created, actions in conn.execute(select(when, decisions.c.actions).where(*window)):
         w = week_start(aware(created))
         c = weeks.setdefault(w, [0, 0])
         c[0] += 1
