@@ -55,9 +55,7 @@ def reach_report(conn: Connection, until: datetime | None = None) -> ReachReport
     """Who gets no action and why, as of ``until`` (None: now): each contact's latest decision
     before it."""
     before = [] if until is None else [decisions.c.created_at < until]
-    latest = (
-        select(func.max(decisions.c.id).label("id")).where(*before).group_by(decisions.c.contact_id).subquery()
-    )
+    latest = select(func.max(decisions.c.id).label("id")).where(*before).group_by(decisions.c.contact_id).subquery()
     decided = conn.execute(
         select(
             decisions.c.contact_id,

@@ -60,7 +60,9 @@ def store(tmp_path):
         insert_activities(
             conn,
             [
-                Activity(contact_id=c, type="meeting", occurred_at=T1 - timedelta(days=3), source="t", external_id=f"m{c}")
+                Activity(
+                    contact_id=c, type="meeting", occurred_at=T1 - timedelta(days=3), source="t", external_id=f"m{c}"
+                )
                 for c in early
             ],
         )
