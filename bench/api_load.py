@@ -154,8 +154,8 @@ def engine_cpu_ms(config: Path, contacts: int, rows: int = 300) -> float:
     from hub.config import load_settings
     from hub.models import utcnow
     from hub.pipeline.context import HubContext
-    from hub.pipeline.decide import DECIDED_DAYS
     from hub.pipeline.learn import ensure_current
+    from hub.store.decisions import DECIDED_DAYS
     from hub.store.realtime import profiles
 
     ctx = HubContext.build(load_settings(config), embedded=True)

@@ -135,7 +135,7 @@ def child(mode: str, config: Path, calls: int) -> None:
         from hub.api.schemas import ContactRef, SessionContext
         from hub.config import load_settings
         from hub.models import utcnow
-        from hub.pipeline.decide import DECIDED_DAYS
+        from hub.store.decisions import DECIDED_DAYS
         from hub.store.realtime import profiles
 
         app = create_app(load_settings(config))

@@ -67,7 +67,7 @@ def main() -> None:
     from hub.config import load_settings
     from hub.models import utcnow
     from hub.pipeline.context import HubContext
-    from hub.pipeline.decide import DECIDED_DAYS
+    from hub.store.decisions import DECIDED_DAYS
     from hub.store.realtime import profiles
 
     tmp = Path(tempfile.mkdtemp())

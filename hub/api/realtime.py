@@ -40,11 +40,11 @@ from hub.governance.plan import policy_for
 from hub.models import Activity, ActivityType, Decision, Identity, utcnow
 from hub.outcomes_spec import longest_window
 from hub.pipeline.context import HubContext
-from hub.pipeline.decide import DECIDED_DAYS, freeze_heap, handoffs_today
+from hub.pipeline.decide import freeze_heap, handoffs_today
 from hub.pipeline.learn import ensure_current
 from hub.profile import add_activity
 from hub.store import realtime as rt_store
-from hub.store.decisions import REALTIME_KEY_PREFIX
+from hub.store.decisions import DECIDED_DAYS, REALTIME_KEY_PREFIX
 from hub.store.feature_specs import load_tags
 
 #: one real-time request: who, and the visit in progress

@@ -29,9 +29,6 @@ from hub.store import contacts as contact_store
 from hub.store import decisions as decision_store
 from hub.store import profiles as profile_store
 
-#: days of the hub's own decisions a contact's touches count (ordered, perhaps not yet synced back)
-DECIDED_DAYS = 7
-
 
 def handoffs_today(ctx: HubContext, conn: Connection, now: datetime) -> dict[str, int]:
     """The engine's sales handoffs since the start of ``now``'s day, per owner: what its budgets
@@ -130,7 +127,7 @@ def _decide(ctx: HubContext, contact_ids: Sequence[int], request_key: str, owed_
             from hub.pipeline.learn import ensure_current
 
             ensure_current(ctx, conn)
-            decided = decision_store.recent_actions(conn, ids, now - timedelta(days=DECIDED_DAYS))
+            decided = decision_store.recent_actions(conn, ids, now - timedelta(days=decision_store.DECIDED_DAYS))
             used = handoffs_today(ctx, conn, now)
         views = [
             ContactView(contact=c, profile=profiles.get(c.id, empty_profile()), decided=decided.get(c.id, []))

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ from hub.store import contacts as contact_store
 from hub.store import learning as learning_store
 from hub.store.activities import activity_from_row
 from hub.store.contacts import aware
+from hub.store.decisions import DECIDED_DAYS, from_batches
 from hub.store.schema import activities, decision_features, decisions
 
 _CHUNK = 500  # ids per IN (...) query: SQLite caps bound parameters
@@ -161,18 +162,27 @@ def _as_of(contact: Contact, now: datetime, unsubscribed: datetime | None) -> Co
 
 
 def _decided(conn: Connection, ids: list[int]) -> dict[int, list[tuple[datetime, str]]]:
-    """Every logged (non-control) decision per contact, ``(when, action)``, oldest first."""
+    """Every logged decide-batch decision per contact but control ones, ``(when, action)``,
+    oldest first: what decide's :func:`~hub.store.decisions.recent_actions` reads, replayed
+    with its lookback in :func:`_recent`."""
     out: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
     for s in range(0, len(ids), _CHUNK):
         q = (
             select(decisions.c.contact_id, decisions.c.created_at, decision_features.c.action)
             .join(decision_features, decision_features.c.decision_id == decisions.c.id)
-            .where(decisions.c.contact_id.in_(ids[s : s + _CHUNK]), decisions.c.arm != "control")
+            .where(decisions.c.contact_id.in_(ids[s : s + _CHUNK]), decisions.c.arm != "control", from_batches())
             .order_by(decisions.c.created_at)
         )
         for cid, at, action in conn.execute(q):
             out[cid].append((aware(at), action))
     return out
+
+
+def _recent(decided: list[tuple[datetime, str]], now: datetime) -> list[tuple[datetime, str]]:
+    """The decisions a contact's view held at ``now``: those of the ``DECIDED_DAYS`` before it, as
+    decide and the real-time API read them (a sales call decided a month ago is no touch now)."""
+    start = now - timedelta(days=DECIDED_DAYS)
+    return [(at, a) for at, a in decided if start <= at < now]
 
 
 def logged_version(policy_version: str | None, model_name: str) -> int | None:
@@ -302,7 +312,7 @@ def policy_probabilities(
                     contact=_as_of(contacts[cid], now, unsubscribed.get(cid)),
                     activities=acts,
                     profile=build_profile(acts, now, tags),
-                    decided=[(at, a) for at, a in decided.get(cid, []) if at < now],
+                    decided=_recent(decided.get(cid, []), now),
                 )
             )
         if not engine:

@@ -24,6 +24,10 @@ def existing_requests(conn: Connection, contact_ids: Iterable[int], request_key:
     return set(conn.execute(q).scalars())
 
 
+#: days of the hub's own decisions a contact's touches count (ordered, perhaps not yet synced
+#: back): what decide, the real-time API and the offline replay (hub/reports/evaluate.py) read
+DECIDED_DAYS = 7
+
 #: the request key of every real-time decision (``POST /v1/decisions``) begins with this
 REALTIME_KEY_PREFIX = "rt-"
 

@@ -218,3 +218,53 @@ def test_a_candidate_with_declared_features_is_replayed_on_its_own_columns(url):
     assert any("features were rebuilt" in n for n in ev.notes)
     plain = EnginePolicy(settings(url, UNIFORM).decision).model_name
     assert any(n.startswith("Engine model engine-") and plain not in n for n in ev.notes)
+
+
+def test_the_replay_sees_a_contacts_decisions_as_decide_does(url):
+    """The replay rebuilds each logged row's view with the decisions decide read then
+    (hub/store/decisions.py ``recent_actions``): decide batches' of the 7 days before, no
+    control rows and no real-time ones (they push nothing, so they are no touch). Counting
+    visits as touches filled the replay's weekly cap, and every engine row was replayed with
+    other probabilities than it was decided with."""
+    from hub.reports.evaluate import _decided, _recent
+
+    store = Store(url, auto_migrate=True)
+    people = [Contact(identities=[Identity(connector="crm", external_id=str(i))]) for i in range(3)]
+    with store.begin() as conn:
+        ids = sorted(contact_store.upsert_contacts(conn, people).changed)
+
+    def logged(cid: int, days: float, action: str, arm: str = "engine") -> Decision:
+        return Decision(
+            contact_id=cid,
+            actions=[],
+            policy="engine",
+            policy_version="engine@v1",
+            arm=arm,
+            created_at=T0 + timedelta(days=days),
+            action=action,
+            features=[0.0],
+            feature_version="f",
+            attribution_days=7,
+        )
+
+    batches = {
+        "batch-1": [logged(ids[0], 0, "sales_call"), logged(ids[1], 0, "email_good", "control")],
+        "batch-2": [logged(ids[0], 12, "email_good"), logged(ids[1], 12, "email_good")],
+        "rt-a": [logged(c, 13, "email_good") for c in ids],
+        "rt-b": [logged(c, 14, "email_good") for c in ids],
+        "batch-3": [logged(ids[2], 14.5, "email_good")],
+    }
+    with store.begin() as conn:
+        for key, items in batches.items():
+            decision_store.insert_decisions(conn, items, key)
+    now = T0 + timedelta(days=15)
+    with store.connect() as conn:
+        live = decision_store.recent_actions(conn, ids, now - timedelta(days=7))
+        replayed = {cid: _recent(rows, now) for cid, rows in _decided(conn, ids).items()}
+    assert {c: v for c, v in replayed.items() if v} == live
+    assert [a for _, a in live[ids[0]]] == ["email_good"]  # not the call of 15 days ago, not the visits
+    assert [a for _, a in live[ids[2]]] == ["email_good"]
+    # on the day of the call, the replay sees it as decide did
+    with store.connect() as conn:
+        assert _recent(_decided(conn, ids)[ids[0]], T0 + timedelta(days=3)) == [(T0, "sales_call")]
+    store.dispose()
