@@ -13,7 +13,7 @@ nothing of governance:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,19 +33,34 @@ FALLBACK_NOTE = "Kill switch on: legacy rules"
 
 
 class FallbackRules:
-    """The legacy rules for every contact, each decision saying the kill switch made it."""
+    """The legacy rules for every contact, each decision saying the kill switch made it.
+
+    A decision keeps the contact's experiment arm (``arms``: the engine's stable hash,
+    decision/experiment.py), as an experiment keeps its buckets through an incident: the
+    reports take a contact's arm from its first decision, so stamping the rules' own arm would
+    move everyone first decided while the switch was on out of the experiment for good. The
+    episode is then part of each arm's treatment (intention to treat)."""
 
     needs_profiles = False
 
-    def __init__(self, rules: RulesPolicy):
+    def __init__(self, rules: RulesPolicy, arms: Callable[[Sequence[int]], Any] | None = None):
         self.rules = rules
+        self.arms = arms
         self.name = "rules"
         self.version = f"{rules.version}+killswitch"
 
     def decide(self, batch: list[Any], now: datetime) -> list[Decision]:
+        made = self.rules.decide(batch, now)
+        arms = [str(a) for a in self.arms([d.contact_id for d in made])] if self.arms and made else None
         return [
-            d.model_copy(update={"explanation": f"{FALLBACK_NOTE}. {d.explanation}", "policy_version": self.version})
-            for d in self.rules.decide(batch, now)
+            d.model_copy(
+                update={
+                    "explanation": f"{FALLBACK_NOTE}. {d.explanation}",
+                    "policy_version": self.version,
+                    **({"arm": arms[i]} if arms is not None else {}),
+                }
+            )
+            for i, d in enumerate(made)
         ]
 
 
@@ -63,7 +78,10 @@ def policy_for(ctx: HubContext, conn: Connection) -> Governed:
     policy: Policy = ctx.policy
     if "next_best_action" in switches:
         rules = getattr(policy, "rules", None)
-        policy = FallbackRules(rules if isinstance(rules, RulesPolicy) else RulesPolicy(ctx.settings.decision.rules))
+        policy = FallbackRules(
+            rules if isinstance(rules, RulesPolicy) else RulesPolicy(ctx.settings.decision.rules),
+            getattr(policy, "arms", None),  # a rules-only hub has no experiment: its decisions stay "rules"
+        )
     return Governed(policy=policy, switches=switches)
 
 

@@ -53,6 +53,31 @@ def test_run_time_switch_falls_back_to_rules_at_once(tmp_path, store_url, redis_
     ctx.close()
 
 
+def test_contacts_first_decided_under_the_switch_keep_their_experiment_arm(tmp_path, redis_url, crm):
+    """The reports take a contact's arm from its first decision: the fallback's decisions keep
+    the engine's stable hash, so an incident does not move its contacts out of the experiment."""
+    from hub.reports.data import load_arm_frame
+
+    seed(crm, n=40, hot=10)
+    ctx = make_ctx(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        redis_url,
+        **{"decision.policy": "engine", "decision.engine": {"holdout_share": 0.3}},
+        governance={"kill_switches": {"next_best_action": True}},
+    )
+    ids = sorted(sync_connector(ctx, "crm").changed)
+    assert decide_all(ctx, ids, "k") == {"rules"}
+    hashed = dict(zip(ids, ctx.policy.arms(ids).tolist(), strict=True))
+    assert set(hashed.values()) == {"engine", "holdout"}
+    with ctx.store.connect() as conn:
+        stamped = dict(conn.execute(select(decisions.c.contact_id, decisions.c.arm)).all())
+        frame = load_arm_frame(conn, history=False)
+    assert stamped == hashed
+    assert dict(zip(frame.contact_id.tolist(), frame.arm.tolist(), strict=True)) == hashed
+    ctx.close()
+
+
 def test_config_switch_cannot_be_flipped_off_at_run_time(tmp_path, redis_url, crm):
     seed(crm, n=2, hot=1)
     ctx = make_ctx(
