@@ -244,7 +244,7 @@ def _report(
         # the policy that ran is the newest treatment decision's (a holdout row logs the rules)
         newest = select(decisions.c.policy, decisions.c.policy_version).order_by(decisions.c.id.desc()).limit(1)
         last = conn.execute(newest.where(decisions.c.arm == "engine")).first() or conn.execute(newest).first()
-        frame = load_arm_frame(conn)
+        frame = load_arm_frame(conn, declared=settings.decision.outcomes)
     stored = {(r.arm, r.metric): r for r in lift_rows(frame, weights=settings.decision.objective)}
     results = []
     for arm in sorted(set(arms), key=lambda a: (a == NOT_REACHED, a)):

@@ -33,7 +33,8 @@ def render(state: ApiState) -> str:
     with state.ctx.store.connect() as conn:
         c = store_counts(conn)
         ensure_current(state.ctx, conn)  # name the model version decisions use now
-        business = arm_metrics(load_arm_frame(conn, history=False), state.settings.decision.objective)
+        d = state.settings.decision
+        business = arm_metrics(load_arm_frame(conn, history=False, declared=d.outcomes), d.objective)
     status = hub_status(state.settings, state.ctx.store)
     policy = state.ctx.policy
     out: list[str] = []

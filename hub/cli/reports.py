@@ -41,16 +41,17 @@ def _store(config: Path | None, store_url: str | None):  # noqa: ANN202 - hub.st
         raise typer.Exit(2) from None
 
 
-def _objective(config: Path | None, store_url: str | None):  # noqa: ANN202 - hub.config.ObjectiveWeights
-    """The objective that defines ``reward``: the config's, or the defaults when only a store
-    URL was given and no hub.yaml is at hand."""
+def _objective(config: Path | None, store_url: str | None):  # noqa: ANN202 - (ObjectiveWeights, outcomes)
+    """The objective that defines ``reward`` and the declared outcomes it weights: the config's,
+    or the defaults (and none declared) when only a store URL was given and no hub.yaml is at hand."""
     from hub.config import ObjectiveWeights, load_settings
 
     try:
-        return load_settings(config).decision.objective
+        d = load_settings(config).decision
+        return d.objective, d.outcomes
     except HubError as exc:
         if store_url is not None and config is None:
-            return ObjectiveWeights()
+            return ObjectiveWeights(), []
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
 
@@ -87,7 +88,7 @@ def write(
     """Write every report (tables and charts over time) into a folder."""
     from hub.reports.build import write_report
 
-    weights = _objective(config, store_url)
+    weights, declared = _objective(config, store_url)
     store = _store(config, store_url)
     try:
         res = write_report(
@@ -97,6 +98,7 @@ def write(
             since=_date(since),
             until=_date(until),
             weights=weights,
+            declared=declared,
         )
     finally:
         store.dispose()
@@ -118,11 +120,11 @@ def lift(
     from hub.reports.data import load_arm_frame
     from hub.reports.lift import lift_rows, pick_baseline
 
-    weights = _objective(config, store_url)
+    weights, declared = _objective(config, store_url)
     store = _store(config, store_url)
     try:
         with store.connect() as conn:
-            frame = load_arm_frame(conn, _date(since), _date(until))
+            frame = load_arm_frame(conn, _date(since), _date(until), declared=declared)
     finally:
         store.dispose()
     rows = lift_rows(frame, baseline, weights)
@@ -180,10 +182,10 @@ def impact(
     if bad:
         err.print(f"[red]Unknown metric {bad[0]!r}; use one of: {', '.join(METRICS)} or all.[/red]")
         raise typer.Exit(2)
-    weights = _objective(config, store_url)
+    weights, declared = _objective(config, store_url)
     store = _store(config, store_url)
     try:
-        rows = impact_table(store, weights, metrics=metrics, since=_date(since), until=_date(until))
+        rows = impact_table(store, weights, metrics=metrics, since=_date(since), until=_date(until), declared=declared)
     finally:
         store.dispose()
     if as_json:

@@ -79,7 +79,7 @@ def trends(conn: Connection) -> dict[str, Any]:
 
 def lift(ctx: HubContext, conn: Connection) -> dict[str, Any]:
     """Arms, their per-contact metrics and every arm's lift over the baseline, with intervals."""
-    frame = load_arm_frame(conn)
+    frame = load_arm_frame(conn, declared=ctx.settings.decision.outcomes)
     weights = ctx.settings.decision.objective
     rows = lift_rows(frame, weights=weights)
     return {

@@ -219,6 +219,7 @@ def monitor_step(ctx: HubContext, now: datetime | None = None, *, force: bool = 
             reward_horizon_days=s.reward_horizon_days,
             declared=declared,
             connectors=list(ctx.settings.enabled_connectors()),
+            outcomes=ctx.settings.decision.outcomes,
         )
     except (ValueError, ArithmeticError, LookupError) as exc:  # numeric trouble in a check, not a hub fault
         log.exception("monitoring failed")

@@ -25,6 +25,7 @@ Every comparison is between windows that can be compared:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -44,6 +45,7 @@ from decision.objective import components
 from decision.scoring import FEATURE_NAMES, build_training_set, features_at
 from decision.scoring.settings import ScoringSettings
 from hub.config import ObjectiveWeights
+from hub.outcomes_spec import DeclaredOutcome
 from hub.pipeline.features import declared_matrix
 from hub.pipeline.scoring import load_history, registry_for
 from hub.store import Store
@@ -197,14 +199,21 @@ def failed_syncs(store: Store) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def contact_rewards(store: Store, since: datetime, until: datetime, weights: ObjectiveWeights | None) -> dict:
+def contact_rewards(
+    store: Store,
+    since: datetime,
+    until: datetime,
+    weights: ObjectiveWeights | None,
+    outcomes: Sequence[DeclaredOutcome] = (),
+) -> dict:
     """Per contact first decided before ``since``: its arm and its reward (hub/reports/metrics.py's
-    definition) from what it did in ``[since, until)``; the unit the experiment randomizes."""
+    definition, with the declared ``outcomes``) from what it did in ``[since, until)``; the unit
+    the experiment randomizes."""
     from hub.reports.data import load_arm_frame
     from hub.reports.metrics import reward_per_event
 
     with store.connect() as conn:
-        frame = load_arm_frame(conn, until=since, history=False)
+        frame = load_arm_frame(conn, until=since, history=False, declared=outcomes)
     inside = (frame.ev_at >= since.timestamp()) & (frame.ev_at < until.timestamp())
     points = reward_per_event(frame, weights or ObjectiveWeights())
     reward = np.bincount(frame.ev_row[inside], weights=points[inside], minlength=len(frame.contact_id))
@@ -236,9 +245,11 @@ def monitor(
     reward_horizon_days: int = 3,
     declared: DeclaredSpec | None = None,
     connectors: list[str] | None = None,
+    outcomes: Sequence[DeclaredOutcome] = (),
 ) -> list[Alert]:
     """Every alert; ``declared``: the engine's fitted declared spec, whose columns are watched
-    too; ``connectors``: the enabled ones, whose sync health is watched (None: all that synced)."""
+    too; ``connectors``: the enabled ones, whose sync health is watched (None: all that synced);
+    ``outcomes``: the declared outcomes ``weights`` values."""
     s = settings or ScoringSettings()
     t = thresholds or Thresholds()
     h = timedelta(days=s.horizon_days)
@@ -274,8 +285,8 @@ def monitor(
         reward_current=cur,
         reward_reference=ref,
         segments=("action", *SEGMENTS),
-        contacts_current=contact_rewards(store, now - w, now, weights),
-        contacts_reference=contact_rewards(store, now - 2 * w, now - w, weights),
+        contacts_current=contact_rewards(store, now - w, now, weights, outcomes),
+        contacts_reference=contact_rewards(store, now - 2 * w, now - w, weights, outcomes),
     )
     recent = decision_rewards(store, now - w, now, weights, lag)
     treated = recent["arm"] == "engine"  # holdout, control and rules decide with propensity 1 by design

@@ -6,11 +6,13 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from hub.config import ObjectiveWeights
+from hub.outcomes_spec import DeclaredOutcome
 from hub.reports.data import ArmFrame, load_arm_frame
 from hub.reports.lift import LiftRow, arm_metrics, lift_rows, pick_baseline
 from hub.reports.reach import ReachReport, WeeklyReach, reach_report, weekly_reach
@@ -54,10 +56,17 @@ def _num(v: float | None, digits: int = 4) -> str:
 
 
 def collect(
-    store: Store, since: datetime | None = None, until: datetime | None = None
+    store: Store,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    declared: Sequence[DeclaredOutcome] = (),
 ) -> tuple[ArmFrame, ReachReport, list[WeeklyReach]]:
     with store.connect() as conn:
-        return load_arm_frame(conn, since, until), reach_report(conn, until), weekly_reach(conn, since, until)
+        return (
+            load_arm_frame(conn, since, until, declared=declared),
+            reach_report(conn, until),
+            weekly_reach(conn, since, until),
+        )
 
 
 def write_report(
@@ -68,11 +77,13 @@ def write_report(
     since: datetime | None = None,
     until: datetime | None = None,
     weights: ObjectiveWeights | None = None,
+    declared: Sequence[DeclaredOutcome] = (),
 ) -> ReportResult:
     """Compute every report and write it under ``folder`` (created if needed); ``weights``:
-    the objective behind the ``reward`` metric (hub/reports/metrics.py)."""
+    the objective behind the ``reward`` metric (hub/reports/metrics.py), with the ``declared``
+    outcomes it weights."""
     folder.mkdir(parents=True, exist_ok=True)
-    frame, reach, weekly = collect(store, since, until)
+    frame, reach, weekly = collect(store, since, until, declared)
     res = ReportResult(folder, baseline=pick_baseline(frame.arms, baseline), reach=reach, since=since, until=until)
     res.lifts = lift_rows(frame, baseline, weights)
     res.files.append(

@@ -10,6 +10,7 @@ treatment.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Subquery, and_, func, sel
 
 from decision.objective import COMPONENT
 from hub.mirrors import is_mirror
+from hub.outcomes_spec import DeclaredOutcome, declared_rewards
 from hub.store.contacts import aware
 from hub.store.schema import activities, decisions
 
@@ -49,6 +51,10 @@ class ArmFrame:
     pre_type: np.ndarray = field(default_factory=lambda: _empty(str))
     pre_at: np.ndarray = field(default_factory=lambda: _empty(float))
     pre_amount: np.ndarray = field(default_factory=lambda: _empty(float))
+    #: per declared outcome (``decision.outcomes``) its value at each event (0 where the event is
+    #: not that outcome), as the learner credits it (hub/pipeline/outcomes.py)
+    ev_declared: dict[str, np.ndarray] = field(default_factory=dict)
+    pre_declared: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def arms(self) -> list[str]:
@@ -58,7 +64,16 @@ class ArmFrame:
         """The same contacts with their pre-period events as events, from ``PRE_DAYS`` before
         their first decision: the metrics of hub/reports/metrics.py over it are the covariates."""
         start = self.first_at - PRE_DAYS * 86400.0
-        return ArmFrame(self.contact_id, self.arm, start, self.pre_row, self.pre_type, self.pre_at, self.pre_amount)
+        return ArmFrame(
+            self.contact_id,
+            self.arm,
+            start,
+            self.pre_row,
+            self.pre_type,
+            self.pre_at,
+            self.pre_amount,
+            ev_declared=self.pre_declared,
+        )
 
 
 def _amount(props: dict | None) -> float:
@@ -71,7 +86,11 @@ def _amount(props: dict | None) -> float:
 
 
 def load_arm_frame(
-    conn: Connection, since: datetime | None = None, until: datetime | None = None, history: bool = True
+    conn: Connection,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    history: bool = True,
+    declared: Sequence[DeclaredOutcome] = (),
 ) -> ArmFrame:
     """Contacts first decided in ``[since, until)`` with their arm and their outcome events after
     it; with ``history``, also their events in the ``PRE_DAYS`` before (what the lift's CUPED
@@ -79,7 +98,10 @@ def load_arm_frame(
 
     The window selects by each contact's first decision ever, not its first inside the window: a
     contact decided before ``since`` and again after it was treated before, so its "pre-period"
-    would hold what the treatment caused, which CUPED would then subtract from the lift."""
+    would hold what the treatment caused, which CUPED would then subtract from the lift.
+
+    ``declared``: the config's declared outcomes (``decision.outcomes``), whose events are read
+    too and valued as the learner values them, so ``reward`` is the objective the engine learns."""
     first_at = func.min(decisions.c.created_at)
     first = select(decisions.c.contact_id, first_at.label("first_at")).group_by(decisions.c.contact_id)
     if since is not None:
@@ -105,14 +127,15 @@ def load_arm_frame(
         arms.append(arm)
         firsts.append(_epoch(at))
     when = activities.c.occurred_at
-    ev = _events(conn, first_sq, when >= first_sq.c.first_at)
+    types = outcome_types(declared)
+    ev = _events(conn, first_sq, types, when >= first_sq.c.first_at)
     pre = []
     if history and cids:  # what each did in the PRE_DAYS before its first decision (bounded by the earliest)
         earliest = min(aware(at) for _, _, at in rows) - timedelta(days=PRE_DAYS)
         window = PRE_DAYS * 86400.0
         pre = [
             e
-            for e in _events(conn, first_sq, when < first_sq.c.first_at, when >= earliest)
+            for e in _events(conn, first_sq, types, when < first_sq.c.first_at, when >= earliest)
             if _epoch(e.occurred_at) >= firsts[seen[e.contact_id]] - window
         ]
     return ArmFrame(
@@ -127,17 +150,34 @@ def load_arm_frame(
         np.asarray([e.type for e in pre], dtype=str),
         np.asarray([_epoch(e.occurred_at) for e in pre], dtype=float),
         np.asarray([_amount(e.properties) for e in pre], dtype=float),
+        ev_declared=_declared_values(declared, ev),
+        pre_declared=_declared_values(declared, pre),
     )
 
 
-def _events(conn: Connection, first_sq: Subquery, *when: ColumnElement[bool]) -> list[Row]:
-    """The outcome events of the decided contacts at the times ``when`` allows, without mirrors
-    (one event seen through two systems, hub/mirrors.py)."""
+def outcome_types(declared: Sequence[DeclaredOutcome]) -> tuple[str, ...]:
+    """The activity types the reports read: the business metrics' and the declared outcomes'
+    (an event or field outcome is stored as a ``custom`` activity)."""
+    extra = {o.activity.value if o.activity is not None else "custom" for o in declared}
+    return tuple(sorted({*OUTCOME_TYPES, *extra}))
+
+
+def _declared_values(declared: Sequence[DeclaredOutcome], events: Sequence[Row]) -> dict[str, np.ndarray]:
+    out = {o.name: np.zeros(len(events)) for o in declared}
+    for i, e in enumerate(events):
+        for outcome, value in declared_rewards(declared, e.type, e.channel, e.properties or {}):
+            out[outcome.name][i] += value
+    return out
+
+
+def _events(conn: Connection, first_sq: Subquery, types: Sequence[str], *when: ColumnElement[bool]) -> list[Row]:
+    """The events of these ``types`` of the decided contacts at the times ``when`` allows,
+    without mirrors (one event seen through two systems, hub/mirrors.py)."""
     a = activities.c
     found = conn.execute(
-        select(a.contact_id, a.type, a.occurred_at, a.properties)
+        select(a.contact_id, a.type, a.channel, a.occurred_at, a.properties)
         .join(first_sq, a.contact_id == first_sq.c.contact_id)
-        .where(*when, a.type.in_(OUTCOME_TYPES))
+        .where(*when, a.type.in_(types))
     ).all()
     return [e for e in found if not is_mirror(e.properties)]
 

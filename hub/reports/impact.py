@@ -19,12 +19,14 @@ definition of every metric and interval, shared with `hub report lift`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from decision.experiment import COMPONENTS, CONTROL, ENGINE, HOLDOUT, RANDOM, ablation_arm
 from hub.config import ObjectiveWeights
+from hub.outcomes_spec import DeclaredOutcome
 from hub.reports.data import ArmFrame, load_arm_frame
 from hub.reports.lift import LiftRow, arm_lift, with_history
 from hub.reports.metrics import METRICS
@@ -79,9 +81,10 @@ def impact_table(
     metrics: tuple[str, ...] = ("reward",),
     since: datetime | None = None,
     until: datetime | None = None,
+    declared: Sequence[DeclaredOutcome] = (),
 ) -> list[dict[str, Any]]:
     """:func:`impact_rows` straight from a store, as plain dicts (the console's Experiments page
     and `hub report impact --json` show these; infinities are None)."""
     with store.connect() as conn:
-        frame = load_arm_frame(conn, since, until)
+        frame = load_arm_frame(conn, since, until, declared=declared)
     return [r.as_dict() for r in impact_rows(frame, weights, metrics)]

@@ -7,8 +7,9 @@ hub/reports/data.py), so two arms' means compare like with like:
 
 - ``reward``: the objective (``decision.objective`` in hub.yaml) applied to the contact's
   activities: each activity type's component weight (decision/objective.py) plus
-  ``revenue`` times the amount of each won opportunity. The same weights the engine learns
-  from, over every activity after the first decision (not only those inside an attribution
+  ``revenue`` times the amount of each won opportunity, plus each declared outcome's weight
+  times its value (``decision.outcomes``, when the frame was loaded with them). The same weights
+  the engine learns from, over every activity after the first decision (not only those inside an attribution
   window), so it measures what the people did, not what the learner was credited with;
 - ``opportunities``: opportunities opened (count); ``pipeline``: their summed amount;
 - ``won_revenue``: summed amount of won opportunities;
@@ -53,12 +54,15 @@ class ArmMetric:
 
 def reward_per_event(frame: ArmFrame, weights: ObjectiveWeights) -> np.ndarray:
     """Objective points of each event of the frame (its component weight; a won deal adds
-    ``revenue`` times its amount)."""
+    ``revenue`` times its amount; a declared outcome its weight times its value)."""
     w = weights.model_dump()
     per_type = {t: w[c] for t, c in COMPONENT.items()}
     types, inv = np.unique(frame.ev_type, return_inverse=True)
     points = np.array([per_type.get(str(t), 0.0) for t in types], dtype=float)[inv] if len(types) else np.zeros(0)
-    return points + np.where(frame.ev_type == "opportunity_won", w["revenue"] * frame.ev_amount, 0.0)
+    points = points + np.where(frame.ev_type == "opportunity_won", w["revenue"] * frame.ev_amount, 0.0)
+    for name, values in frame.ev_declared.items():
+        points = points + float(w.get(name, 0.0)) * values
+    return points
 
 
 def per_contact(frame: ArmFrame, weights: ObjectiveWeights | None = None) -> dict[str, np.ndarray]:
