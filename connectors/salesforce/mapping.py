@@ -335,10 +335,13 @@ def record_to_activities(connector: str, sobject: str, rec: dict[str, Any], pref
 
 # -- SOQL and collection rows (built here so Salesforce names stay in this module) -------------
 def _window_where(cursor_field: str, since_ms: int | None, overlap_ms: int, end: datetime) -> str:
+    """From the cursor less the overlap, inclusive: rows stamped at the cursor itself may not all
+    have been read (a sync stopped inside a run of equal stamps); those read are in the cursor's
+    ``seen`` and dropped (connectors/salesforce/cursor.py), so ``>=`` costs no duplicate."""
     where = [f"{cursor_field} <= {format_sf_datetime(end)}"]
     if since_ms is not None:
         start = datetime.fromtimestamp((since_ms - overlap_ms) / 1000, UTC)
-        where.insert(0, f"{cursor_field} > {format_sf_datetime(start)}")
+        where.insert(0, f"{cursor_field} >= {format_sf_datetime(start)}")
     return " AND ".join(where)
 
 
@@ -352,7 +355,7 @@ def window_soql(
     end: datetime,
     ordered: bool = True,
 ) -> str:
-    """``cursor_field > since - overlap AND cursor_field <= end``, oldest first, ties by key.
+    """``cursor_field >= since - overlap AND cursor_field <= end``, oldest first, ties by key.
     ``ordered=False`` for Bulk API 2.0, where ORDER BY disables PK chunking (and invites timeouts)."""
     soql = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {_window_where(cursor_field, since_ms, overlap_ms, end)}"
     return soql + f" ORDER BY {cursor_field} ASC, {key} ASC" if ordered else soql

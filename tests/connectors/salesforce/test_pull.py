@@ -73,8 +73,29 @@ def test_next_sync_overlaps_and_drops_rows_already_read() -> None:
     responses.replace(responses.GET, f"{BASE}/queryAll/", json=query_page(again))
     page, _end = list(conn.pull_contacts(cursor))
     soql = soql_of(responses.calls[-1])
-    assert "SystemModstamp > 2026-01-10T09:59:30.000Z" in soql
+    assert "SystemModstamp >= 2026-01-10T09:59:30.000Z" in soql
     assert [c.identities[0].external_id for c in page.items] == ["00Q9", "00Q1"]
+
+
+@responses.activate
+def test_without_overlap_a_sync_stopped_inside_equal_stamps_resumes_at_the_stamp() -> None:
+    """Three leads share one SystemModstamp; the first sync stops after two (a limit, a time
+    budget, a crash). With ``overlap_seconds: 0`` the next window must still include the stamp
+    itself: ``>`` lost the third lead for good."""
+    add_describe(responses, "Lead")
+    stamp = "2026-01-10T10:00:00.000+0000"
+    responses.get(f"{BASE}/queryAll/", json=query_page([person("00Q1", stamp), person("00Q2", stamp)]))
+    conn = connector(session_settings(objects=["Lead"], overlap_seconds=0))
+    conn.clock = lambda: START
+    cursor = list(conn.pull_contacts(None))[0].cursor  # the page's cursor: the sync stopped after it
+    responses.replace(
+        responses.GET,
+        f"{BASE}/queryAll/",
+        json=query_page([person("00Q1", stamp), person("00Q2", stamp), person("00Q3", stamp)]),
+    )
+    page, _end = list(conn.pull_contacts(cursor))
+    assert "SystemModstamp >= 2026-01-10T10:00:00.000Z" in soql_of(responses.calls[-1])
+    assert [c.identities[0].external_id for c in page.items] == ["00Q3"]  # the two read before: dropped
 
 
 @responses.activate
@@ -131,7 +152,7 @@ def test_expired_locator_requeries_from_the_cursor() -> None:
     conn.clock = lambda: START
     pages = list(conn.pull_contacts(None))
     assert [c.identities[0].external_id for p in pages for c in p.items] == ["00Q1", "00Q2"]
-    assert "SystemModstamp > 2026-01-10T09:59:00.000Z" in soql_of(responses.calls[-1])
+    assert "SystemModstamp >= 2026-01-10T09:59:00.000Z" in soql_of(responses.calls[-1])
 
 
 @responses.activate
