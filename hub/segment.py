@@ -153,8 +153,35 @@ def message_key(msg: dict[str, Any]) -> str:
     return "h:" + hashlib.sha256(str(basis).encode()).hexdigest()
 
 
-def parse_message(msg: Any, type_: str | None, now: datetime) -> Message:
-    """One Segment message (``type_`` from the endpoint; a batch names it in each message)."""
+def event_time(msg: dict, now: datetime, exported: bool) -> datetime:
+    """When the event happened, never later than ``now``.
+
+    Sent now (``/v1/batch``, ``/v1/track``...): Segment's clock-skew correction, the sender's
+    ``timestamp`` moved by how far its ``sentAt`` is from our clock on receipt. Exported by
+    Segment, the message was received long ago: its ``timestamp`` is already corrected
+    (``receivedAt - (sentAt - originalTimestamp)``), and an ``originalTimestamp`` alone is
+    corrected against its own ``receivedAt``; measuring from the import's clock would move every
+    historical event to the day of the import."""
+    stamp, original = _time(msg, "timestamp"), _time(msg, "originalTimestamp")
+    sent = _time(msg, "sentAt")
+    if exported:
+        received = _time(msg, "receivedAt")
+        at = stamp
+        if at is None and original is not None:
+            at = original + (received - sent) if received is not None and sent is not None else original
+        at = at or received
+    else:
+        at = stamp or original
+        if at is not None and sent is not None:
+            at = at + (now - sent)  # the sender's clock may be off
+    return min(at.astimezone(UTC) if at else now, now)
+
+
+def parse_message(msg: Any, type_: str | None, now: datetime, *, exported: bool = False) -> Message:
+    """One Segment message (``type_`` from the endpoint; a batch names it in each message).
+
+    ``exported``: the message comes from a file of messages Segment already received (an
+    export, `hub import segment`), not from a sender now: see :func:`event_time`."""
     if not isinstance(msg, dict):
         raise MessageError("a message must be a JSON object")
     size = len(json.dumps(msg, default=str).encode())
@@ -166,12 +193,8 @@ def parse_message(msg: Any, type_: str | None, now: datetime) -> Message:
     user, anon = _ident(msg, "userId"), _ident(msg, "anonymousId")
     if user is None and anon is None:
         raise MessageError("a message needs a userId or an anonymousId")
-    at = _time(msg, "timestamp") or _time(msg, "originalTimestamp")
-    sent = _time(msg, "sentAt")
     try:
-        if at is not None and sent is not None:
-            at = at + (now - sent)  # Segment's clock-skew correction: the sender's clock may be off
-        at = min(at.astimezone(UTC) if at else now, now)
+        at = event_time(msg, now, exported)
     except OverflowError:
         raise MessageError("timestamp (corrected by sentAt) is out of range") from None
     context = _dict(msg, "context")

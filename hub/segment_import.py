@@ -70,7 +70,7 @@ def import_file(ctx: HubContext, path: Path, progress: Callable[[int], None] | N
                     raise MessageError(f"the line is over {MAX_MESSAGE_BYTES // 1024} KB, Segment's message limit")
                 msg = parse_json(raw)
                 mid = msg.get("messageId") if isinstance(msg, dict) and isinstance(msg.get("messageId"), str) else None
-                chunk.append((n, mid, parse_message(msg, None, utcnow())))
+                chunk.append((n, mid, parse_message(msg, None, utcnow(), exported=True)))
             except (BodyError, MessageError) as exc:
                 reject(n, mid, exc)
             if len(chunk) >= CHUNK:

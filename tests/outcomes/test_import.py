@@ -80,3 +80,52 @@ def test_hub_import_events_names_bad_lines_exits_1_and_imports_once(tmp_path, re
     store.dispose()
     missing = run_hub("import", "segment", str(tmp_path / "nope.jsonl"), "-c", str(cfg))
     assert missing.returncode == 2
+
+
+def test_an_exported_event_keeps_its_own_time_and_is_no_outcome_of_a_later_decision(tmp_path, store_url, redis_url):
+    """A Segment export holds messages received long ago: ``timestamp`` is already corrected and
+    ``originalTimestamp`` is corrected against the message's own ``receivedAt``. Corrected
+    against the import's clock instead, a trial of March 2024 was stored as today's and credited
+    to a decision made today."""
+    from hub.segment import event_time
+
+    Store(store_url, auto_migrate=True).dispose()
+    ctx = HubContext.build(load_settings(hub_config(tmp_path, store_url, redis_url, **OUTCOMES)), embedded=True)
+    try:
+        ident = tmp_path / "identify.jsonl"
+        write_lines(
+            ident, [{"type": "identify", "userId": "u1", "messageId": "i1", "traits": {"email": "b@x.example"}}]
+        )
+        import_file(ctx, ident)
+        with ctx.store.connect() as conn:
+            cid = lookup.contact_by_email(conn, "b@x.example")
+        decide_contacts(ctx, [cid], "today")
+        export = tmp_path / "export.jsonl"
+        sent = {"sentAt": "2024-03-05T10:00:05Z", "receivedAt": "2024-03-05T10:00:02Z"}
+        write_lines(
+            export,
+            [
+                {"type": "track", "userId": "u1", "messageId": "t1", "event": "Trial Started",
+                 "timestamp": "2024-03-05T09:59:58Z", "originalTimestamp": "2024-03-05T10:00:01Z", **sent},
+                {"type": "track", "userId": "u1", "messageId": "t2", "event": "Demo Watched",
+                 "originalTimestamp": "2024-03-05T10:00:00Z", **sent},
+            ],
+        )  # fmt: skip
+        assert import_file(ctx, export).counts == {"stored": 2}
+        with ctx.store.connect() as conn:
+            stored = dict(
+                conn.execute(
+                    select(activities.c.external_id, activities.c.occurred_at).where(activities.c.source == "segment")
+                ).all()
+            )
+            credited = conn.execute(select(outcomes.c.reward)).all()
+        at = {k.rsplit(":", 1)[-1]: v.replace(tzinfo=UTC) if v.tzinfo is None else v for k, v in stored.items()}
+        assert at["t1"] == datetime(2024, 3, 5, 9, 59, 58, tzinfo=UTC)  # Segment's own corrected time
+        assert at["t2"] == datetime(2024, 3, 5, 9, 59, 57, tzinfo=UTC)  # 10:00:00 + (received - sent)
+        assert credited == []  # long before the decision: no outcome of it
+    finally:
+        ctx.close()
+    # sent now, the sender's clock is corrected by our clock on receipt, as before
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    live = {"timestamp": "2026-01-01T11:00:00Z", "sentAt": "2026-01-01T11:00:30Z"}
+    assert event_time(live, now, exported=False) == now - timedelta(seconds=30)
