@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -136,7 +137,21 @@ def _number(value: Any, kind: str, column: str) -> int | float | None:
         raise ValueError(f"{column}: {str(value)[:60]!r} is not a number") from None
     if not math.isfinite(f):
         return None
+    if kind == "int" and f != int(f):  # "1.234" is a thousand and more in much of Europe, not 1
+        raise ValueError(f"{column}: {str(value)[:60]!r} is not a whole number")
     return int(f) if kind == "int" else f
+
+
+_PLAIN_NUMBER = re.compile(r"-?(0|[1-9][0-9]{0,17})(\.[0-9]+)?")
+
+
+def _typed(value: Any) -> Any:
+    """A property cell read as text (a CSV's) as the number it spells, so a declared outcome's
+    ``properties['amount'] / 1000`` computes; only plain decimals: "00123" (a code, a ZIP) and
+    "1,234" stay text."""
+    if isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value):
+        return float(value) if "." in value else int(value)
+    return value
 
 
 def _flag(value: Any, column: str) -> bool:
@@ -311,9 +326,9 @@ def activity_from_row(row: dict[str, Any], cols: EventColumns, source: str, conn
         if not isinstance(blob, dict):
             raise ValueError(f"{cols.properties_json}: JSON is not an object")
         props.update(json_safe(blob))
-    props.update({c: json_safe(row[c]) for c in cols.properties if row.get(c) is not None})
-    if raw_type is not None:
-        props["event_type"] = raw_type
+    props.update({c: _typed(json_safe(row[c])) for c in cols.properties if row.get(c) is not None})
+    if raw_type is not None:  # a custom event goes by its name, as from /v1/events and Segment's track
+        props["name"] = raw_type
     channel = _text(row.get(cols.channel)) if cols.channel else None
     return Activity(
         contact_ref=ref,

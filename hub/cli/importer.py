@@ -60,10 +60,13 @@ def _options(
     return opts
 
 
-def _store(config: Path | None, store_url: str | None, source: str):  # noqa: ANN202 - hub.store.Store
-    from hub.config import load_settings
+def _store(config: Path | None, store_url: str | None, source: str):  # noqa: ANN202 - (Store, DecisionSettings)
+    """The store to import into, and the decision settings the new events are credited by (the
+    config's; the defaults, so no declared outcomes, when only a store URL was given)."""
+    from hub.config import DecisionSettings, load_settings
     from hub.store import Store
 
+    decision = DecisionSettings()
     if store_url is None or config is not None:
         settings = load_settings(config)
         if source in settings.connectors:
@@ -73,15 +76,15 @@ def _store(config: Path | None, store_url: str | None, source: str):  # noqa: AN
                 "Use another name (the default is 'import'); people still match by email"
             )
         store_url = store_url or settings.store_url
-    return Store(store_url)
+        decision = settings.decision
+    return Store(store_url), decision
 
 
 def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_url: str | None, as_json: bool) -> None:
-    fn = import_contacts if kind == "contacts" else import_events
     try:
         if not path.is_file():
             raise MappingError(f"{path}: no such file")
-        store = _store(config, store_url, opts.source)
+        store, decision = _store(config, store_url, opts.source)
     except (MappingError, ConfigError) as exc:
         err.print(str(exc), style="red", highlight=False, markup=False)
         raise typer.Exit(2) from None
@@ -105,7 +108,12 @@ def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_
 
     try:
         with progress:
-            summary = fn(store, path, opts, tick)
+            if kind == "contacts":
+                summary = import_contacts(store, path, opts, tick)
+            else:
+                from hub.pipeline.outcomes import attribute
+
+                summary = import_events(store, path, opts, tick, lambda ids: attribute(store, decision, ids))
     except MappingError as exc:
         err.print(str(exc), style="red", highlight=False, markup=False)
         raise typer.Exit(2) from None
@@ -138,6 +146,8 @@ def _report(s: ImportSummary, as_json: bool) -> None:
     if s.kind == "contacts":
         rows += [("updated", s.updated), ("matched to existing people", s.matched)]
     rows += [("unchanged" if s.kind == "contacts" else "already imported", s.unchanged), ("skipped", s.skipped)]
+    if s.kind == "events":
+        rows.append(("outcomes credited to earlier decisions", s.outcomes))
     if s.suppressed:
         rows.append(("forgotten people, not stored", s.suppressed))
     for label, value in rows:

@@ -34,6 +34,7 @@ class ImportSummary:
     unchanged: int = 0
     skipped: int = 0
     suppressed: int = 0
+    outcomes: int = 0  # outcome rows the new events added to the decisions before them (events only)
     chunks: int = 0
     reasons: Counter = field(default_factory=Counter)
     problems: list[RowProblem] = field(default_factory=list)

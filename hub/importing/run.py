@@ -13,6 +13,7 @@ records newest last, so a CRM's values win over an undated import and the import
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -168,7 +169,16 @@ def _join_matched(
 
 
 # -- events ---------------------------------------------------------------------------------
-def import_events(store: Store, path: Path, opts: ImportOptions, progress: Progress | None = None) -> ImportSummary:
+def import_events(
+    store: Store,
+    path: Path,
+    opts: ImportOptions,
+    progress: Progress | None = None,
+    attribute: Callable[[list[int]], int] | None = None,
+) -> ImportSummary:
+    """``attribute``: called with each chunk's new activity ids once they are committed, to
+    credit them to the decisions before them (hub/pipeline/outcomes.py); returns the outcome
+    rows written."""
     summary = ImportSummary(file=path.name, kind="events", source=opts.source)
     cols = event_columns_for(header(path), opts, path.name)
     first_new_id: int | None = None  # activities this run inserted have ids from here up
@@ -216,6 +226,8 @@ def import_events(store: Store, path: Path, opts: ImportOptions, progress: Progr
         if result.new_ids:
             low = min(result.new_ids)
             first_new_id = low if first_new_id is None else min(first_new_id, low)
+            if attribute is not None:
+                summary.outcomes += attribute(list(result.new_ids))
         summary.created += result.inserted
         for r in result.rejects:
             summary.reject(rows_of.get(r.external_id, 0), r.external_id, f"{cols.contact}: {r.reason}")

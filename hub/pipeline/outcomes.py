@@ -18,10 +18,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from hub.config import DecisionSettings
 from hub.mirrors import is_mirror
 from hub.models import utcnow
 from hub.outcomes_spec import DeclaredOutcome, declared_rewards, longest_window
 from hub.pipeline.context import HubContext
+from hub.store import Store
 from hub.store import decisions as decision_store
 from hub.store import learning as learning_store
 from hub.store.contacts import aware
@@ -30,9 +32,9 @@ from hub.store.schema import activities, decisions
 ATTRIBUTION_WINDOW = timedelta(days=7)
 
 
-def _longest_window(ctx: HubContext) -> timedelta:
-    days = [a.attribution_days for a in ctx.settings.decision.actions]
-    days.append(longest_window(ctx.settings.decision.outcomes) or 0.0)
+def _longest_window(decision: DecisionSettings) -> timedelta:
+    days = [a.attribution_days for a in decision.actions]
+    days.append(longest_window(decision.outcomes) or 0.0)
     return max([ATTRIBUTION_WINDOW, *(timedelta(days=d) for d in days)])
 
 
@@ -63,11 +65,17 @@ def attributed_reward(
 
 
 def record_outcomes(ctx: HubContext, activity_ids: Sequence[int]) -> int:
+    return attribute(ctx.store, ctx.settings.decision, activity_ids)
+
+
+def attribute(store: Store, decision: DecisionSettings, activity_ids: Sequence[int]) -> int:
+    """Record what these stored activities add to the decisions before them; returns how many
+    outcome rows were written (a sync, the API, the Segment input and the file imports)."""
     if not activity_ids:
         return 0
-    longest = _longest_window(ctx)
-    declared = ctx.settings.decision.outcomes
-    with ctx.store.connect() as conn:
+    longest = _longest_window(decision)
+    declared = decision.outcomes
+    with store.connect() as conn:
         acts = conn.execute(
             select(
                 activities.c.id,
@@ -103,5 +111,5 @@ def record_outcomes(ctx: HubContext, activity_ids: Sequence[int]) -> int:
         reward = attributed_reward(declared, a, aware(d.created_at), end)
         if reward:
             rows.append({"decision_id": d.id, "activity_id": a.id, "reward": reward, "created_at": now})
-    with ctx.store.begin() as conn:
+    with store.begin() as conn:
         return decision_store.insert_outcomes(conn, rows)

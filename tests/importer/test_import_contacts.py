@@ -92,6 +92,7 @@ def test_bad_rows_are_reported_with_their_row_number_and_the_rest_is_imported(tm
         "5,e@example.com,E,2026-01-02,lots\n"  # bad number
         "1,f@example.com,F,2026-01-02,5\n"  # id 1 again, same chunk
         "7,g@example.com,G,2026-01-02,5\n"
+        "8,i@example.com,I,2026-01-02,1.234\n"  # a European thousand, not 1
         "2,h@example.com,H,2026-01-02,5\n"  # id 2 again, a later chunk
     )
     summary = import_contacts(store, write(tmp_path, text), ImportOptions(mapping={"id": "id"}, chunk_rows=6))
@@ -101,9 +102,10 @@ def test_bad_rows_are_reported_with_their_row_number_and_the_rest_is_imported(tm
         (4, "4"): "updated_at: 'last tuesday' is not a date or time (use ISO 8601)",
         (5, "5"): "employees: 'lots' is not a number",
         (6, "1"): "duplicate id '1' (also row 1)",
-        (8, "2"): "duplicate id '2' (an earlier row has it too)",
+        (8, "8"): "employees: '1.234' is not a whole number",
+        (9, "2"): "duplicate id '2' (an earlier row has it too)",
     }
-    assert (summary.read, summary.created, summary.skipped) == (8, 3, 5)
+    assert (summary.read, summary.created, summary.skipped) == (9, 3, 6)
     with store.connect() as conn:
         stored = set(conn.execute(select(identities.c.external_id).where(identities.c.connector == "import")).scalars())
     assert stored == {"1", "2", "7"}

@@ -114,3 +114,64 @@ def test_a_missing_time_column_is_named(tmp_path, store):
         app, ["import", "events", str(path), "--map", "occurred_at=when", "--json", "--store-url", store.url]
     )
     assert r.exit_code == 0 and '"created": 1' in r.output
+
+
+def test_imported_events_are_credited_to_the_decisions_before_them(tmp_path, store, redis_url):
+    """As a sync's, the API's and `hub import segment`'s events are: a custom event goes by its
+    name, so the declared `event:` outcome matches it, and a won deal adds its amount. Imported
+    events were stored but never attributed, so the learner never saw them."""
+    import json
+    from datetime import UTC, datetime
+
+    from hub.models import Decision
+    from hub.store import decisions as decision_store
+    from hub.store.schema import outcomes
+    from tests.conftest import hub_config
+
+    cfg = hub_config(
+        tmp_path,
+        store.url,
+        redis_url,
+        **{
+            "decision.outcomes": [{"name": "trial_started", "event": "Trial Started"}],
+            "decision.objective": {"trial_started": 25},
+        },
+    )
+    with store.begin() as conn:
+        ids = sorted(contact_store.resolve_emails(conn, ["p0@example.com", "p1@example.com"]).values())
+        decision_store.insert_decisions(
+            conn,
+            [
+                Decision(
+                    contact_id=c,
+                    actions=[],
+                    policy="rules",
+                    policy_version="1",
+                    created_at=datetime(2026, 2, 1, tzinfo=UTC),
+                )
+                for c in ids
+            ],
+            "before",
+        )
+    path = write(
+        tmp_path,
+        "event_id,email,type,occurred_at,amount\n"
+        "t1,p0@example.com,Trial Started,2026-02-02T10:00:00Z,\n"
+        "w1,p1@example.com,opportunity_won,2026-02-03T10:00:00Z,25000\n"
+        "old,p1@example.com,Trial Started,2026-01-02T10:00:00Z,\n",  # before the decision: nobody's outcome
+    )
+    args = ["import", "events", str(path), "--map", "id=event_id", "-c", str(cfg), "--json"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["outcomes"] == 2
+    with store.connect() as conn:
+        credited = sorted(json.dumps(x, sort_keys=True) for x in conn.execute(select(outcomes.c.reward)).scalars())
+    assert credited == [
+        json.dumps({"custom": 1.0, "trial_started": 1.0}, sort_keys=True),
+        json.dumps({"opportunity_won": 1.0, "revenue": 25000.0}, sort_keys=True),
+    ]
+    with store.connect() as conn:
+        props = conn.execute(select(activities.c.properties).where(activities.c.external_id == "w1")).scalar_one()
+    assert props == {"amount": 25000}  # a number, as an expression such as amount / 1000 needs
+    again = CliRunner().invoke(app, args)  # the same file again: nothing new, nothing credited twice
+    assert json.loads(again.output)["outcomes"] == 0

@@ -266,7 +266,7 @@ def test_events_become_activities_once(tmp_path, redis_url, source):
         ("e5", "page_view"),
     ]
     assert got[0].properties == {"page": "/pricing"} and got[0].channel == "web"
-    assert got[2].properties == {"event_type": "trial_started"}
+    assert got[2].properties == {"name": "trial_started"}  # what a declared event outcome reads
     assert first.rejects == 1  # e4: nobody has that email
     ctx.close()
 
