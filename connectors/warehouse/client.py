@@ -8,6 +8,7 @@ column or permission is fatal (a person must act). The URL never appears in a me
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,11 +37,26 @@ def split_name(name: str) -> tuple[str | None, str]:
     return (schema or None), table
 
 
-def describe(exc: BaseException) -> str:
-    """The driver's own first line, without SQL, parameters or the URL."""
+def describe(exc: BaseException, url: str | None = None) -> str:
+    """The driver's own first line, without SQL, parameters, the URL or any part of the URL's
+    user and password (a driver may quote a host it could not resolve, which a malformed URL
+    can make of a password's tail)."""
     orig = getattr(exc, "orig", None) or exc
     first = str(orig).strip().splitlines()
-    return first[0][:300] if first else type(orig).__name__
+    text = first[0][:300] if first else type(orig).__name__
+    return redact_credentials(text, url) if url else text
+
+
+def redact_credentials(text: str, url: str) -> str:
+    """``text`` with the password of ``url`` (``user:password@host``), and each piece of it
+    between an ``@`` or ``:`` of 3+ characters, masked."""
+    _, sep, rest = url.partition("://")
+    password = rest.rpartition("@")[0].partition(":")[2] if sep else ""
+    pieces = sorted({password, *re.split(r"[:@]", password)} - {""}, key=len, reverse=True)
+    pieces = [p for p in pieces if len(p) >= 3]
+    for piece in pieces:
+        text = text.replace(piece, "***")
+    return text
 
 
 class WarehouseClient:
@@ -66,7 +82,9 @@ class WarehouseClient:
                     f"{self.name}: no SQLAlchemy dialect for {url.get_backend_name()!r}; {how}"
                 ) from None
             except (ImportError, SQLAlchemyError) as exc:
-                raise FatalConnectorError(f"{self.name}: cannot use the database URL: {describe(exc)}") from None
+                raise FatalConnectorError(
+                    f"{self.name}: cannot use the database URL: {describe(exc, self.s.url.get_secret_value())}"
+                ) from None
         return self._engine
 
     @contextmanager
@@ -78,12 +96,12 @@ class WarehouseClient:
         except NoSuchTableError as exc:
             raise FatalConnectorError(f"{self.name}: {what}: no table {str(exc)!r}") from None
         except (OperationalError, DBAPIError) as exc:
-            reason = describe(exc)
+            reason = describe(exc, self.s.url.get_secret_value())
             if isinstance(exc, OperationalError) and not any(h in reason.lower() for h in _FATAL_HINTS):
                 raise RetryableError(f"{self.name}: {what}: {reason}") from None
             raise FatalConnectorError(f"{self.name}: {what}: {reason}") from None
         except SQLAlchemyError as exc:
-            raise FatalConnectorError(f"{self.name}: {what}: {describe(exc)}") from None
+            raise FatalConnectorError(f"{self.name}: {what}: {describe(exc, self.s.url.get_secret_value())}") from None
 
     def source(self, key: str, table: str | None, query: str | None) -> FromClause:
         """The table (reflected) or the query (as a subquery ``src`` with its probed columns)."""

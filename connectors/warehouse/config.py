@@ -103,8 +103,10 @@ class WarehouseSettings(ConnectorSettings):
     @classmethod
     def _parses(cls, v: SecretStr) -> SecretStr:
         try:
-            make_url(v.get_secret_value())
+            url = make_url(v.get_secret_value())
         except ArgumentError:
             # never echo the value: it may hold a password
             raise ValueError("not a SQLAlchemy URL (dialect+driver://user:password@host/database)") from None
+        if "@" in (url.host or ""):  # the driver would print the password's tail as a host it cannot resolve
+            raise ValueError("the user or password holds an '@': URL-encode it as %40 (the host is after the last @)")
         return v

@@ -51,6 +51,25 @@ def test_a_bad_url_is_refused_without_echoing_it(url):
     assert PASSWORD not in msg
 
 
+def test_an_unescaped_at_in_the_password_is_refused_without_echoing_it():
+    """SQLAlchemy reads the host from after the first '@' of ``Winter@2026xyz@host``, so the
+    driver's "cannot resolve host '2026xyz@127.0.0.1'" printed and stored the password's tail."""
+    raw = config()
+    raw["connectors"]["wh"]["settings"]["url"] = "postgresql+psycopg://hub:Winter@2026xyz@127.0.0.1:5432/nowhere"
+    msg = problems(raw)
+    assert "connectors.wh.settings.url" in msg and "%40" in msg
+    assert "2026xyz" not in msg and "Winter" not in msg
+
+
+def test_a_driver_message_never_carries_a_piece_of_the_password():
+    from connectors.warehouse.client import redact_credentials
+
+    url = "postgresql+psycopg://hub:Winter@2026xyz@127.0.0.1:5432/nowhere"
+    said = "failed to resolve host '2026xyz@127.0.0.1' for user hub (password Winter@2026xyz)"
+    clean = redact_credentials(said, url)
+    assert "2026xyz" not in clean and "Winter" not in clean and "user hub" in clean
+
+
 def test_the_password_never_appears_in_check_or_errors():
     from hub.plugins import build_plugin_manager
 
