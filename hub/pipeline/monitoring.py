@@ -130,6 +130,7 @@ def decision_rewards(
                 decisions.c.actions,
                 decisions.c.propensity,
                 decisions.c.arm,
+                decisions.c.policy,
                 contacts.c.industry,
                 contacts.c.employees,
                 contacts.c.role,
@@ -160,6 +161,7 @@ def decision_rewards(
         "reward": np.asarray([reward[r.id] for r in rows], dtype=float),
         "propensity": np.asarray([r.propensity for r in rows], dtype=float),
         "arm": np.asarray([r.arm or "" for r in rows], dtype=str),
+        "policy": np.asarray([r.policy or "" for r in rows], dtype=str),
     }
 
 
@@ -289,7 +291,9 @@ def monitor(
         contacts_reference=contact_rewards(store, now - 2 * w, now - w, weights, outcomes),
     )
     recent = decision_rewards(store, now - w, now, weights, lag)
-    treated = recent["arm"] == "engine"  # holdout, control and rules decide with propensity 1 by design
+    # holdout, control and rules decide with propensity 1 by design, and so does the engine arm
+    # while the kill switch has it on the legacy rules (hub/governance/plan.py)
+    treated = (recent["arm"] == "engine") & (recent["policy"] != "rules")
     alerts += check(thresholds=t, propensities=recent["propensity"][treated])
     return sorted(group_by_cause(alerts), key=lambda a: (a.severity != "critical", a.kind, a.subject))
 

@@ -75,6 +75,14 @@ def test_contacts_first_decided_under_the_switch_keep_their_experiment_arm(tmp_p
         frame = load_arm_frame(conn, history=False)
     assert stamped == hashed
     assert dict(zip(frame.contact_id.tolist(), frame.arm.tolist(), strict=True)) == hashed
+    # the rules' decisions in the engine arm are no sign that the engine stopped exploring
+    from decision.monitoring import Thresholds
+    from hub.pipeline.monitoring import monitor
+
+    found = monitor(
+        ctx.store, ctx.clock() + timedelta(hours=1), thresholds=Thresholds(min_rows=10, min_exploration=0.2)
+    )
+    assert "exploration_low" not in {a.kind for a in found}
     ctx.close()
 
 
