@@ -33,6 +33,7 @@ from sqlalchemy import Connection, delete, func, or_, select, update
 
 from hub.fields import HUB_FIELDS
 from hub.forget_sweep import sweep, traces_of
+from hub.governance import approvals
 from hub.models import ActionKind, Identity, normalize_email, utcnow
 from hub.pipeline.context import HubContext
 from hub.pipeline.push import push_connector
@@ -40,8 +41,10 @@ from hub.store import contacts as contact_store
 from hub.store import pushes as push_store
 from hub.store import suppressions as suppression_store
 from hub.store.schema import activities, anonymous_events, contact_emails, decisions, identities, outcomes, pushes
+from hub.store.schema import approvals as approval_table
 
-FORGET_POLICY = "forget"
+FORGET_POLICY = push_store.FORGET_POLICY
+FORGOTTEN = "withdrawn: the person is being forgotten (hub forget)"
 _PER_CONTACT = {
     "identities": identities,
     "emails": contact_emails,
@@ -79,8 +82,16 @@ def _contact_for(conn: Connection, email: str) -> int | None:
 
 
 def _queue_clear(ctx: HubContext, conn: Connection, contact_id: int) -> None:
-    """Step 1: stop pending writes and queue one clearing write per CRM record."""
+    """Step 1: stop pending writes and writes held for approval (no one may approve them now),
+    and queue one clearing write per CRM record."""
     now = utcnow()
+    held = conn.execute(
+        select(approval_table.c.id, approval_table.c.push_id)
+        .join(pushes, pushes.c.id == approval_table.c.push_id)
+        .where(pushes.c.contact_id == contact_id, approval_table.c.state == "awaiting")
+    ).all()
+    if held:
+        approvals.withdraw(conn, [r.id for r in held], [r.push_id for r in held], now, FORGOTTEN)
     conn.execute(
         update(pushes)
         .where(

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from hub.errors import GovernanceError, NotFoundError
 from hub.governance import audit
+from hub.store import pushes as push_store
 from hub.store.contacts import aware
 from hub.store.schema import approvals, contacts, pushes
 
@@ -142,6 +143,8 @@ def decide(
 
     An approval past its expiry is expired here instead (the returned view's state is
     ``expired``), so an approval never lands late even if the periodic sweep has not run yet.
+    An approval whose contact opted out after the decision is rejected by the system instead
+    (:func:`hub.store.pushes.withdrawn`): approving would send what the person said no to.
     """
     if not by.strip():
         raise GovernanceError("say who decides (--by NAME).")
@@ -155,6 +158,9 @@ def decide(
         raise GovernanceError(f"approval {approval_id} is already {row.state} (by {row.decided_by or 'nobody'}).")
     if aware(row.expires_at) <= now:  # expire it now and say so (no raise: the expiry must commit)
         expire_due(conn, now, ids=[approval_id])
+        return get(conn, approval_id)
+    if verdict == "approve" and push_store.withdrawn(conn, [row.push_id]):
+        withdraw(conn, [row.id], [row.push_id], now)
         return get(conn, approval_id)
     state = "approved" if verdict == "approve" else "rejected"
     conn.execute(
@@ -179,6 +185,29 @@ def decide(
         {"push_id": row.push_id, "kind": row.kind, "catalog_action": row.action},
     )
     return get(conn, approval_id)
+
+
+def withdraw(
+    conn: Connection,
+    approval_ids: list[int],
+    push_ids: list[int],
+    now: datetime,
+    reason: str = push_store.CONSENT_CHANGED,
+) -> None:
+    """Reject these awaiting approvals for the system, their held pushes superseded: no one may
+    approve them any more (the contact opted out after the decision, or is being forgotten). Audited."""
+    conn.execute(
+        update(approvals)
+        .where(approvals.c.id.in_(approval_ids), approvals.c.state == "awaiting")
+        .values(state=REJECTED, decided_by=audit.SYSTEM, decided_at=now, note=reason)
+    )
+    conn.execute(
+        update(pushes)
+        .where(pushes.c.id.in_(push_ids), pushes.c.state == HELD)
+        .values(state="superseded", last_error=reason, updated_at=now)
+    )
+    for aid in approval_ids:
+        audit.record(conn, now, audit.SYSTEM, "reject", f"approval {aid}", reason, {})
 
 
 def expire_due(conn: Connection, now: datetime, ids: list[int] | None = None) -> int:

@@ -19,9 +19,16 @@ from sqlalchemy import Connection, Select, and_, func, or_, select, update
 from hub.models import Action, ActionKind, Identity, PushRequest
 from hub.store.batch import among, insert_rows
 from hub.store.contacts import aware
-from hub.store.schema import identities, pushes
+from hub.store.schema import contacts, decisions, identities, pushes
 
 OPEN_STATES = ("pending", "sending")
+#: the policy name of ``hub forget``'s clearing decisions (hub/forget.py): their writes empty
+#: the hub's fields, so no consent change withholds them
+FORGET_POLICY = "forget"
+#: why a push is withdrawn instead of sent (:func:`withdrawn`)
+CONSENT_CHANGED = (
+    "withdrawn: the contact opted out (of e-mail or of all contact) after this decision; it is decided again"
+)
 BUCKETS = 64  # lanes split by bucket % lanes, so any lane count up to 64 keeps a record in one lane
 
 
@@ -146,6 +153,10 @@ def claim_due(
         if not page:
             break
         after = page[-1].id
+        held_back = withdrawn(conn, [r.id for r in page])
+        if held_back:
+            mark(conn, sorted(held_back), "superseded", now, error=CONSENT_CHANGED)
+            page = [r for r in page if r.id not in held_back]
         rows += _newest_intent(conn, connector, page, now)[: limit - len(rows)]
         if len(rows) >= limit:
             break
@@ -168,6 +179,29 @@ def claim_due(
         )
         for r in rows
     ]
+
+
+def withdrawn(conn: Connection, push_ids: Sequence[int]) -> set[int]:
+    """The pushes among these whose decision is older than an opt-out: the contact now opts out
+    of e-mail or of all contact and changed after the decision was made (a sync re-merged it).
+    That decision did not know; sending its write (a next best action, a list, an owner) would
+    let a CRM workflow act on a person who said no. The change makes the contact owed a new
+    decision, which knows. Hold back what is due now: a write held for approval, retried after
+    an error or re-claimed after a worker died."""
+    if not push_ids:
+        return set()
+    q = (
+        select(pushes.c.id)
+        .join(decisions, decisions.c.id == pushes.c.decision_id)
+        .join(contacts, contacts.c.id == pushes.c.contact_id)
+        .where(
+            pushes.c.id.in_(list(push_ids)),
+            or_(contacts.c.email_opt_out, contacts.c.do_not_contact),
+            contacts.c.changed_at > decisions.c.created_at,
+            decisions.c.policy != FORGET_POLICY,
+        )
+    )
+    return set(conn.execute(q).scalars())
 
 
 def _newest_intent(conn: Connection, connector: str, rows: list[Any], now: datetime) -> list[Any]:
