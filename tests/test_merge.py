@@ -75,3 +75,65 @@ def test_a_move_to_a_record_the_store_does_not_hold_is_a_deletion(store_url):
     with store.connect() as conn:
         assert conn.execute(select(func.count()).select_from(contacts)).scalar() == 0
     store.dispose()
+
+
+def test_an_opt_out_said_through_the_record_merged_away_stays(store_url):
+    """The lead that opted out is merged into a contact that did not (a Salesforce merge keeps
+    the master's values): the person's "no" must survive the fold and every later sync of the
+    survivor, also when the two records were one contact already (same e-mail)."""
+    from hub.models import Consent
+
+    store = Store(store_url, auto_migrate=True)
+    other = Identity(connector="hs", object_type="contact", external_id="7")
+    with store.begin() as conn:
+        upsert_contacts(
+            conn,
+            [
+                Contact(
+                    identities=[LEAD], emails=["ann@old.example"], consent=Consent(do_not_contact=True), updated_at=NOW
+                )
+            ],
+            NOW,
+        )
+        upsert_contacts(conn, [Contact(identities=[CONTACT], emails=["ann@corp.example"], updated_at=NOW)], NOW)
+        upsert_contacts(  # one person, one contact, two records: only the one that goes opted out
+            conn,
+            [
+                Contact(
+                    identities=[other], emails=["bo@x.example"], consent=Consent(email_opt_out=True), updated_at=NOW
+                ),
+                Contact(
+                    identities=[Identity(connector="hs", object_type="contact", external_id="8")],
+                    emails=["bo@x.example"],
+                    updated_at=NOW,
+                ),
+            ],
+            NOW,
+        )
+    with store.begin() as conn:
+        res = move_identities(
+            conn,
+            [
+                IdentityMove(source=LEAD, target=CONTACT),
+                IdentityMove(source=other, target=Identity(connector="hs", object_type="contact", external_id="8")),
+            ],
+            NOW,
+        )
+    later = NOW + timedelta(days=1)
+    with store.begin() as conn:  # the survivors synced again, their own flags still clear
+        upsert_contacts(conn, [Contact(identities=[CONTACT], emails=["ann@corp.example"], updated_at=later)], later)
+        upsert_contacts(
+            conn,
+            [
+                Contact(
+                    identities=[Identity(connector="hs", object_type="contact", external_id="8")],
+                    emails=["bo@x.example"],
+                    updated_at=later,
+                )
+            ],
+            later,
+        )
+        merged = {c.primary_email: c.consent for c in load_contacts(conn, res.changed)}
+    assert merged["ann@corp.example"].do_not_contact and not merged["ann@corp.example"].email_opt_out
+    assert merged["bo@x.example"].email_opt_out
+    store.dispose()

@@ -314,7 +314,12 @@ def refresh_contacts(
     if not ids:
         return flipped
     plain = [c for c in watch if not c.startswith("properties.")]
-    cols = [contacts.c.id, contacts.c.email_opt_out, *(contacts.c[c] for c in plain if c != "email_opt_out")]
+    cols = [
+        contacts.c.id,
+        contacts.c.email_opt_out,
+        contacts.c.consent_hold,
+        *(contacts.c[c] for c in plain if c not in ("email_opt_out", "consent_hold")),
+    ]
     if len(plain) < len(watch):
         cols.append(contacts.c.properties)
     before = {r.id: r for r in conn.execute(select(*cols).where(contacts.c.id.in_(ids)))}
@@ -335,6 +340,10 @@ def refresh_contacts(
         if not recs[cid]:
             continue
         row = _merge(sorted(recs[cid], key=_sort_key))
+        hold = before[cid].consent_hold if cid in before else None
+        if hold:  # an opt-out said through a record merged away (hub/store/merge.py) stays said
+            row["email_opt_out"] |= bool(hold.get("email_opt_out"))
+            row["do_not_contact"] |= bool(hold.get("do_not_contact"))
         emails = row.pop("_emails")
         updates.append({"_id": cid, "changed_at": now, **row})
         if watch and changes is not None and cid in before:

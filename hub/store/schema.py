@@ -44,6 +44,11 @@ contacts = Table(
     Column("owner", String(120)),
     Column("email_opt_out", Boolean, nullable=False, default=False),
     Column("do_not_contact", Boolean, nullable=False, default=False),
+    Column(
+        "consent_hold",
+        JSON,
+        doc="opt-outs said through CRM records merged away ({email_opt_out, do_not_contact}): kept in the flags",
+    ),
     Column("properties", JSON, nullable=False, default=dict),
     Column("updated_at", TS, doc="newest source modification time"),
     Column("created_at", TS, nullable=False),
