@@ -3,6 +3,8 @@
 SELECT fields (relationship paths such as Account.Industry, COUNT()) FROM one object,
 WHERE with AND/OR/NOT, parentheses, = != <> > >= < <= LIKE IN NOT IN, ORDER BY, LIMIT, OFFSET.
 Values: 'strings', numbers, true/false/null, datetimes (2026-01-05T00:00:00Z or +0000), dates.
+``Query.terms`` lets the server refuse a literal whose type does not fit its field
+(``literal_problem``), as Salesforce does, rather than match nothing.
 """
 
 from __future__ import annotations
