@@ -20,6 +20,7 @@ from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.mapping import (
     RETRYABLE_CODES,
     active_users_soql,
+    campaign_name,
     campaign_row,
     campaigns_soql,
     member_key,
@@ -91,6 +92,7 @@ class PushWriter:
         self.sf_names = sf_names
         self.clock = clock
         self._campaigns: dict[str, str] = dict(settings.campaigns)
+        self._campaign_errors: dict[str, list[dict[str, Any]]] = {}
         self._active_users: dict[str, tuple[bool, float]] = {}
 
     # -- entry ----------------------------------------------------------------------------------
@@ -119,7 +121,7 @@ class PushWriter:
             elif kind is ActionKind.REMOVE_FROM_LIST:
                 removes.append(req)
             else:
-                fields = self._fields(req, inactive)
+                fields = self._fields(req, inactive, sobject)
                 if isinstance(fields, PushResult):
                     results[req.push_id] = fields
                     continue
@@ -145,7 +147,11 @@ class PushWriter:
             )
 
     # -- field updates --------------------------------------------------------------------------
-    def _fields(self, req: PushRequest, inactive: set[str]) -> dict[str, Any] | PushResult:
+    def _described(self, sobject: str) -> dict[str, dict[str, Any]]:
+        """The object's fields by name (describe is fetched once per session)."""
+        return {f["name"]: f for f in self.client.describe(sobject).get("fields", [])}
+
+    def _fields(self, req: PushRequest, inactive: set[str], sobject: str) -> dict[str, Any] | PushResult:
         payload = req.action.payload
         if req.action.kind is ActionKind.ASSIGN_OWNER:
             owner = str(payload.get("owner") or "")
@@ -155,6 +161,7 @@ class PushWriter:
                 )
             return owner_fields(owner)
         out: dict[str, Any] = {}
+        described = self._described(sobject) if payload.get("fields") else {}
         for hub_name, value in (payload.get("fields") or {}).items():
             sf_name = self.sf_names.get(hub_name)
             if sf_name is None:
@@ -162,7 +169,9 @@ class PushWriter:
                     req.push_id, "UNKNOWN_FIELD", f"{hub_name!r} is not a hub field and has no field_mapping"
                 )
             try:
-                out[sf_name] = to_sf_value(hub_name, value, self.settings.org_timezone)
+                out[sf_name] = to_sf_value(
+                    hub_name, value, self.settings.org_timezone, described=described.get(sf_name)
+                )
             except ValueError as exc:
                 return _failure(req.push_id, "INVALID_VALUE", str(exc))
         return out
@@ -203,26 +212,27 @@ class PushWriter:
 
     # -- list membership ------------------------------------------------------------------------
     def _campaign_ids(self, names: set[str], create: bool) -> dict[str, str]:
-        """Hub list name -> Campaign Id: configured, found by name, or created on demand."""
+        """Hub list name -> Campaign Id: configured, found by name, or created on demand.
+        A create Salesforce refuses is kept in ``_campaign_errors`` for the pushes of that list."""
         missing = sorted(n for n in names if n not in self._campaigns)
         if missing:
-            for batch in self.client.query_pages(campaigns_soql(missing)):
+            by_name = {campaign_name(n).lower(): n for n in missing}  # SOQL = on Name ignores case
+            for batch in self.client.query_pages(campaigns_soql(sorted({campaign_name(n) for n in missing}))):
                 for r in batch:
-                    self._campaigns.setdefault(r["Name"], r["Id"])
+                    name = by_name.get(str(r["Name"]).lower())
+                    if name is not None:
+                        self._campaigns.setdefault(name, r["Id"])
         to_create = sorted(n for n in names if n not in self._campaigns)
         if to_create and create and self.settings.create_campaigns:
             for part in chunks(to_create):
-                body = {
-                    "allOrNone": False,
-                    "records": [campaign_row(n) for n in part],
-                }
-                for name, res in zip(
-                    part,
-                    self.client.rest("composite/sobjects", method="POST", retry=False, json=body) or [],
-                    strict=False,
-                ):
+                body = {"allOrNone": False, "records": [campaign_row(n) for n in part]}
+                answer = self.client.rest("composite/sobjects", method="POST", retry=False, json=body) or []
+                for k, name in enumerate(part):
+                    res = answer[k] if k < len(answer) else {"errors": [{"statusCode": "UNKNOWN", "message": ""}]}
                     if res.get("success"):
                         self._campaigns[name] = res["id"]
+                    else:
+                        self._campaign_errors[name] = res.get("errors") or []
         return {n: self._campaigns[n] for n in names if n in self._campaigns}
 
     def _members(self, campaign_ids: set[str], reqs: list[PushRequest]) -> dict[tuple[str, str], str]:
@@ -240,6 +250,7 @@ class PushWriter:
         return found
 
     def _membership(self, adds: list[PushRequest], removes: list[PushRequest], results: dict[int, PushResult]) -> None:
+        self._campaign_errors.clear()  # only this batch's refusals explain this batch's failures
         campaigns = self._campaign_ids({str(r.action.payload.get("list")) for r in adds}, create=True)
         campaigns |= self._campaign_ids({str(r.action.payload.get("list")) for r in removes}, create=False)
         members = self._members(set(campaigns.values()), adds + removes)
@@ -250,7 +261,15 @@ class PushWriter:
             camp = campaigns.get(name)
             person = req.identity.external_id
             adding = req.action.kind is ActionKind.ADD_TO_LIST
-            if camp is None:
+            if camp is None and adding and name in self._campaign_errors:
+                first = (self._campaign_errors[name] or [{}])[0]
+                results[req.push_id] = _failure(
+                    req.push_id,
+                    str(first.get("statusCode", "UNKNOWN")),
+                    f"Salesforce refused to create the Campaign for list {name!r}: "
+                    f"{first.get('message') or 'no message'}",
+                )
+            elif camp is None:
                 results[req.push_id] = (
                     _failure(
                         req.push_id,

@@ -101,6 +101,7 @@ class SalesforceConnector(Connector):
                     f"{sobject}.{n} is missing or hidden by field-level security; {setup}" for n in audit.missing
                 ]
                 problems += [f"{sobject}.{n} {why}" for n, why in audit.mistyped.items()]
+                problems += [f"{sobject}.{n} {why}" for n, why in audit.limited.items()]
                 problems += [f"{sobject}.{n} is read-only for this user; {setup}" for n in audit.read_only]
             details["usage"] = self.usage()
             return CheckReport(ok=not problems, details=details, problems=problems)

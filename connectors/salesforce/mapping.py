@@ -7,6 +7,7 @@ fields come back as ``crm_fields`` under hub names, Tasks and Events become acti
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +27,7 @@ ACCEPTED_TYPES: dict[str, frozenset[str]] = {
     "enumeration": frozenset({"picklist", "string"}),
 }
 STRING_MAX = 255
+CAMPAIGN_NAME_MAX = 80
 TEXT_MAX = 32_768
 #: Per-record error codes worth retrying (row locks, transient platform trouble).
 RETRYABLE_CODES = frozenset(
@@ -109,10 +111,20 @@ def local_hour_instant(value: str, zone: str, now: datetime) -> datetime | None:
     return at.astimezone(UTC)
 
 
-def to_sf_value(hub_name: str, value: Any, zone: str = "UTC", now: datetime | None = None) -> Any:
+def to_sf_value(
+    hub_name: str,
+    value: Any,
+    zone: str = "UTC",
+    now: datetime | None = None,
+    described: dict[str, Any] | None = None,
+) -> Any:
     """Coerce a hub value for the field's Salesforce type; ValueError names what is wrong.
-    A bare local hour for a datetime field is read in ``zone`` (the org's time zone)."""
+    A bare local hour for a datetime field is read in ``zone`` (the org's time zone).
+    ``described``: the field's describe entry; Salesforce refuses text over its ``length``
+    (STRING_TOO_LONG) and numbers past its precision, so text is cut to the length and such
+    numbers are refused here. Without it, the lengths ``field_definition`` creates apply."""
     hub = HUB_FIELD_BY_NAME.get(hub_name)
+    described = described or {}
     kind = hub.type if hub else "string"
     if value is None or value == "":
         return None
@@ -125,6 +137,9 @@ def to_sf_value(hub_name: str, value: Any, zone: str = "UTC", now: datetime | No
             raise ValueError(f"{hub_name}: a number is needed, got {value!r}") from None
         if not math.isfinite(num):
             raise ValueError(f"{hub_name}: {value!r} is not a finite number")
+        digits = int(described.get("precision") or 0) - int(described.get("scale") or 0)
+        if described.get("precision") and abs(num) >= 10**digits:
+            raise ValueError(f"{hub_name}: {value!r} has more than the field's {digits} digits before the point")
         return num
     if kind == "datetime":
         local = local_hour_instant(value, zone, now or datetime.now(UTC)) if isinstance(value, str) else None
@@ -136,7 +151,7 @@ def to_sf_value(hub_name: str, value: Any, zone: str = "UTC", now: datetime | No
             dt = parse_sf_datetime(value)
         return format_sf_datetime(dt)
     text = value if isinstance(value, str) else str(value)
-    return text[: TEXT_MAX if kind == "text" else STRING_MAX]
+    return text[: int(described.get("length") or (TEXT_MAX if kind == "text" else STRING_MAX))]
 
 
 def from_sf_value(hub_name: str, value: Any) -> Any:
@@ -404,8 +419,18 @@ def owner_fields(owner: str) -> dict[str, Any]:
     return {"OwnerId": owner}
 
 
-def campaign_row(name: str) -> dict[str, Any]:
-    return {"attributes": {"type": "Campaign"}, "Name": name, "IsActive": True}
+def campaign_name(list_name: str) -> str:
+    """The Campaign a hub list is kept in. Campaign.Name holds 80 characters (longer is refused,
+    STRING_TOO_LONG); a longer list name keeps its first 71 and a hash of the whole, so it is the
+    same every run (found again by name) and two lists sharing a prefix never share a Campaign."""
+    if len(list_name) <= CAMPAIGN_NAME_MAX:
+        return list_name
+    digest = hashlib.sha256(list_name.encode()).hexdigest()[:8]
+    return list_name[: CAMPAIGN_NAME_MAX - len(digest) - 1] + " " + digest
+
+
+def campaign_row(list_name: str) -> dict[str, Any]:
+    return {"attributes": {"type": "Campaign"}, "Name": campaign_name(list_name), "IsActive": True}
 
 
 def member_row(campaign_id: str, person_id: str, identity_type: str, status: str | None) -> dict[str, Any]:

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.salesforce.client import SalesforceClient
-from connectors.salesforce.mapping import ACCEPTED_TYPES, HUB_FIELD_BY_NAME, field_definition
+from connectors.salesforce.mapping import (
+    ACCEPTED_TYPES,
+    HUB_FIELD_BY_NAME,
+    STRING_MAX,
+    TEXT_MAX,
+    field_definition,
+)
 from connectors.salesforce.permissions import (
     NO_SUCH_FIELD,
     PERMISSION_SET,
@@ -39,6 +45,7 @@ class FieldAudit:
     missing: dict[str, str] = field(default_factory=dict)  # sf name -> hub name
     read_only: list[str] = field(default_factory=list)
     mistyped_hub: dict[str, str] = field(default_factory=dict)  # sf name -> hub name
+    limited: dict[str, str] = field(default_factory=dict)  # sf name -> which values will not land
 
     def readable(self) -> dict[str, str]:
         """Fields to read back (a mistyped field still holds what the hub last wrote)."""
@@ -62,7 +69,29 @@ def audit_fields(describe: dict[str, Any], sf_names: dict[str, str]) -> FieldAud
         if not f.get("updateable", True):
             audit.read_only.append(sf_name)
         audit.present[sf_name] = hub_name
+        why = _limits(hub_name, f)
+        if why:
+            audit.limited[sf_name] = why
     return audit
+
+
+def _limits(hub_name: str, described: dict[str, Any]) -> str | None:
+    """What a field of the right type still cannot hold of what the hub writes: a length under
+    the hub's own definition (values are cut), or a restricted picklist without the hub's values
+    (Salesforce refuses them, INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST)."""
+    hub = HUB_FIELD_BY_NAME[hub_name]
+    if described.get("restrictedPicklist"):
+        values = {v.get("value") for v in described.get("picklistValues") or [] if v.get("active", True)}
+        if hub.type != "enumeration":
+            return f"is a restricted picklist; Salesforce refuses every {hub_name} that is not one of its values"
+        lacking = [o for o in hub.options if o not in values]
+        if lacking:
+            return f"is a restricted picklist without {', '.join(lacking)}; add them or Salesforce refuses those values"
+    wanted = {"string": STRING_MAX, "text": TEXT_MAX}.get(hub.type)
+    length = int(described.get("length") or 0)
+    if wanted and 0 < length < wanted:
+        return f"holds {length} characters; {hub_name} values longer than that are cut to {length}"
+    return None
 
 
 def metadata_api(client: SalesforceClient) -> Any:
@@ -141,6 +170,7 @@ def ensure_fields(
         report.problems += [
             f"{sobject}.{n} {why}; change its type or map the hub field elsewhere" for n, why in after.mistyped.items()
         ]
+        report.problems += [f"{sobject}.{n} {why}" for n, why in after.limited.items()]
         for sf_name in after.read_only:
             why = grant.failed.get(f"{sobject}.{sf_name}") or grant.problem or admin_instructions([sf_name], username)
             report.problems.append(f"{sobject}.{sf_name} is read-only for this user; {why}")
@@ -194,6 +224,9 @@ def plan_fields(
                 items.append(SchemaItem(kind="field", name=full, spec=spec, state="mistyped", note=why, fixable=False))
             elif sf_name in audit.read_only:
                 items.append(SchemaItem(kind="field", name=full, spec=spec, state="read-only", note=grant))
+            elif sf_name in audit.limited:
+                note = f"{audit.limited[sf_name]} (an admin can change the field, or map {hub_name} elsewhere)"
+                items.append(SchemaItem(kind="field", name=full, spec=spec, state="ok", note=note, fixable=False))
             elif sf_name not in audit.missing:
                 items.append(SchemaItem(kind="field", name=full, spec=spec, state="ok"))
             elif exists is None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from hub.sandbox.httpkit import HttpError, Request, Response
 from hub.sandbox.salesforce_errors import sf_err as _sf_err
+from hub.sandbox.salesforce_fields import JsonParserError
 from hub.sandbox.salesforce_state import FIELDS, SfError
 
 MAX_CHUNKS = 10
@@ -24,13 +25,34 @@ ROLLED_BACK = {
 
 
 class SalesforceCollectionRoutes:
-    """Handlers that need ``sf`` (the org state), ``limits`` and ``_create``."""
+    """Handlers that need ``sf`` (the org state), ``limits``, ``check_create`` and ``_create``."""
 
     sf: Any
     limits: Any
 
     def _create(self, t: str, fields: dict[str, Any], endpoint: str) -> str:
         raise NotImplementedError
+
+    def check_create(self, t: str, fields: dict[str, Any], pending: set[tuple[str, str]] | None = None) -> None:
+        raise NotImplementedError
+
+    def _deserialize(self, recs: list[Any], raw: bytes) -> list[Any]:
+        """Salesforce reads every record before writing any: one value of the wrong JSON kind
+        refuses the whole request (400 JSON_PARSER_ERROR), whatever ``allOrNone`` says."""
+        out: list[Any] = []
+        for rec in recs:
+            if not isinstance(rec, dict):
+                raise HttpError(_sf_err(400, "JSON_PARSER_ERROR", "Cannot deserialize instance of SObject"))
+            t = (rec.get("attributes") or {}).get("type")
+            rid = rec.get("Id") or rec.get("id")
+            if t not in FIELDS and rid:
+                found = self.sf.find(str(rid))
+                t = found[0] if found else None
+            try:
+                out.append(self.sf.coerce_fields(t, rec, raw) if t in FIELDS else rec)
+            except JsonParserError as e:
+                raise HttpError(_sf_err(400, "JSON_PARSER_ERROR", str(e))) from None
+        return out
 
     # ---- sObject collections -------------------------------------------------------------
     def _records(self, req: Request) -> tuple[list[dict[str, Any]], bool]:
@@ -53,7 +75,7 @@ class SalesforceCollectionRoutes:
         if chunks > MAX_CHUNKS:
             # Salesforce processes a mixed list chunk by chunk and refuses the whole request past 10.
             raise HttpError(_sf_err(400, "INVALID_BATCH_REQUEST", TOO_MANY_CHUNKS))
-        return recs, bool(body.get("allOrNone", False))
+        return self._deserialize(recs, req.body or b""), bool(body.get("allOrNone", False))
 
     def _collection(self, items: list[Any], all_or_none: bool, op) -> Response:  # noqa: ANN001
         if all_or_none:
@@ -66,6 +88,7 @@ class SalesforceCollectionRoutes:
 
     def collection_create(self, req: Request) -> Response:
         recs, aon = self._records(req)
+        pending: set[tuple[str, str]] = set()  # memberships the pre-pass has seen in this batch
 
         def op(rec: dict[str, Any], dry: bool) -> dict[str, Any]:
             t = (rec.get("attributes") or {}).get("type", "")
@@ -73,7 +96,7 @@ class SalesforceCollectionRoutes:
                 if t not in FIELDS:
                     raise SfError("INVALID_TYPE", f"sObject type '{t}' is not supported.")
                 if dry:
-                    self.sf.check_fields(t, {k: v for k, v in rec.items() if k != "attributes"}, creating=True)
+                    self.check_create(t, {k: v for k, v in rec.items() if k != "attributes"}, pending)
                     return {"id": None, "success": True, "errors": []}
                 return {
                     "id": self._create(t, rec, f"POST {req.route}"),
@@ -99,11 +122,9 @@ class SalesforceCollectionRoutes:
                         "invalid cross reference id" if rid else "Id not specified in an update call",
                     )
                 t, r = found
-                if r["IsDeleted"]:
-                    raise SfError("ENTITY_IS_DELETED", "entity is deleted")
                 fields = {k: v for k, v in rec.items() if k not in ("attributes", "Id", "id")}
                 if dry:
-                    self.sf.check_fields(t, fields, creating=False)
+                    self.sf.check_update(t, r, fields)
                 else:
                     self.sf.update(t, r["Id"], fields, f"PATCH {req.route}", auto_assign=header)
                 return {"id": r["Id"], "success": True, "errors": []}

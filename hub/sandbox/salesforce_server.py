@@ -22,15 +22,17 @@ from hub.sandbox.ratelimit import DailyQuota
 from hub.sandbox.salesforce_bulk import SalesforceBulkRoutes
 from hub.sandbox.salesforce_collections import SalesforceCollectionRoutes
 from hub.sandbox.salesforce_errors import sf_err as _sf_err
+from hub.sandbox.salesforce_fields import JsonParserError
 from hub.sandbox.salesforce_fls import PERMISSION_OBJECTS, check_permission_create
 from hub.sandbox.salesforce_login import SalesforceLoginRoutes
 from hub.sandbox.salesforce_metadata import SalesforceMetadataRoutes
-from hub.sandbox.salesforce_state import FIELDS, SfError
+from hub.sandbox.salesforce_state import FIELDS, REFERENCE, SfError
 from hub.sandbox.world import World
 
 API_VERSIONS = ("58.0", "59.0", "60.0", "61.0", "62.0")
 V = "/services/data/v{version}"
 MAX_OPEN_CURSORS = 50
+MAX_OFFSET = 2000  # SOQL's documented maximum OFFSET
 SYSTEM_FIELDS = ("Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp")
 
 
@@ -245,6 +247,12 @@ class SalesforceApp(
                     f"'{parsed.sobject}'. If you are attempting to use a custom "
                     "field, be sure to append the '__c' after the custom field name.",
                 )
+        for f, value in parsed.terms:
+            problem = soql.literal_problem(f, self._field_type(parsed.sobject, f), value)
+            if problem:
+                return _sf_err(400, "INVALID_FIELD", problem)
+        if parsed.offset > MAX_OFFSET:
+            return _sf_err(400, "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}")
         rows = [r for r in self.sf.objects[parsed.sobject].values() if include_deleted or not r["IsDeleted"]]
         if not include_deleted and parsed.sobject in ("Task", "Event"):
             rows = [r for r in rows if not self.sf.archived(parsed.sobject, r)]  # archived: queryAll only
@@ -262,6 +270,14 @@ class SalesforceApp(
         if parsed.limit is not None:
             rows = rows[: parsed.limit]
         return parsed, rows
+
+    def _field_type(self, sobject: str, path: str) -> str:
+        """Describe type of a field or a relationship path (``Account.Industry``)."""
+        if "." in path:
+            rel, sub = path.split(".", 1)
+            target = REFERENCE.get(rel + "Id")
+            return self.sf.spec(target, sub).type if target else "string"
+        return self.sf.spec(sobject, path).type
 
     def _sort_key(self, sobject: str, rec: dict[str, Any], f: str, nulls_last: bool, desc: bool) -> tuple[int, Any]:
         v = self._getter(sobject, rec)(f)
@@ -386,8 +402,9 @@ class SalesforceApp(
         ]
         return Response(200, self._render(t, rec, fields))
 
-    def _create(self, t: str, fields: dict[str, Any], endpoint: str) -> str:
-        fields = {k: v for k, v in fields.items() if k != "attributes"}
+    def check_create(self, t: str, fields: dict[str, Any], pending: set[tuple[str, str]] | None = None) -> None:
+        """Every per-record refusal of a create, shared with the allOrNone pre-pass so that a
+        batch is refused whole. ``pending``: campaign memberships created earlier in the batch."""
         self.sf.check_fields(t, fields, creating=True)
         if t in PERMISSION_OBJECTS:
             check_permission_create(self.sf, t, fields, self.creds.manage_permissions)
@@ -400,13 +417,19 @@ class SalesforceApp(
                     "REQUIRED_FIELD_MISSING",
                     "Required fields are missing: [CampaignId, LeadId or ContactId]",
                 )
+            key = (str(fields["CampaignId"]), str(who))
+            if pending is not None and key in pending:
+                raise SfError("DUPLICATE_VALUE", "Already a campaign member.")
             for m in self.sf.objects["CampaignMember"].values():
-                if (
-                    not m["IsDeleted"]
-                    and m["CampaignId"] == fields["CampaignId"]
-                    and (m["LeadId"] or m["ContactId"]) == who
-                ):
+                if not m["IsDeleted"] and m["CampaignId"] == key[0] and (m["LeadId"] or m["ContactId"]) == who:
                     raise SfError("DUPLICATE_VALUE", "Already a campaign member.")
+            if pending is not None:
+                pending.add(key)
+
+    def _create(self, t: str, fields: dict[str, Any], endpoint: str) -> str:
+        fields = {k: v for k, v in fields.items() if k != "attributes"}
+        self.check_create(t, fields)
+        if t == "CampaignMember":
             fields.setdefault("Status", "Sent")
         rid = self.sf.create(t, fields, endpoint)
         if t == "CampaignMember" and self.sf.on_list_add:
@@ -416,21 +439,29 @@ class SalesforceApp(
                 self.sf.on_list_add("salesforce", person, campaign["Name"] or "")
         return rid
 
+    def _coerced(self, t: str, req: Request) -> dict[str, Any]:
+        try:
+            return self.sf.coerce_fields(t, req.json() or {}, req.body or b"")
+        except JsonParserError as e:
+            raise HttpError(_sf_err(400, "JSON_PARSER_ERROR", str(e))) from None
+
     def create_one(self, req: Request) -> Response:
         t = self._type(req)
+        fields = self._coerced(t, req)
         try:
-            rid = self._create(t, req.json() or {}, f"POST {req.route}")
+            rid = self._create(t, fields, f"POST {req.route}")
         except SfError as e:
             return Response(400, [{"message": e.message, "errorCode": e.code, "fields": e.fields}])
         return Response(201, {"id": rid, "success": True, "errors": []})
 
     def update_one(self, req: Request) -> Response:
         t = self._type(req)
+        fields = self._coerced(t, req)
         try:
             self.sf.update(
                 t,
                 req.params["id"],
-                req.json() or {},
+                fields,
                 f"PATCH {req.route}",
                 auto_assign=req.header("sforce-auto-assign"),
             )

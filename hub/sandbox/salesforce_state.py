@@ -13,6 +13,7 @@ from typing import Any
 
 from hub.fields import HUB_FIELDS as _HUB_FIELD_SPECS
 from hub.sandbox.clock import SimClock, parse_datetime_ms, sf_datetime
+from hub.sandbox.salesforce_fields import FieldSpec, base_spec, coerce, describe_entry, value_problem
 from hub.sandbox.writelog import WriteLog
 
 # The org has every custom field the hub writes (as after its admin ran ensure_schema's
@@ -151,9 +152,6 @@ BOOLEAN = {
     "PermissionsRead",
     "PermissionsEdit",
 }
-NUMBER = {"NumberOfEmployees", "AnnualRevenue", "Amount"} | {
-    k for k, v in HUB_FIELDS.items() if v in ("lead_score", "conversion_probability", "expected_value")
-}
 DATETIME = {
     "CreatedDate",
     "LastModifiedDate",
@@ -164,9 +162,23 @@ DATETIME = {
 } | {k for k, v in HUB_FIELDS.items() if v == "best_send_time"}
 
 
+def label(field: str) -> str:
+    """The field's label as describe reports it and error messages name it."""
+    return field.replace("__c", "").replace("_", " ")
+
+
 def sf_date_ms(day: str) -> int:
     """``2026-01-05`` -> epoch ms at its midnight UTC."""
     return parse_datetime_ms(day + "T00:00:00Z")
+
+
+def _live(rec: dict[str, Any] | None) -> dict[str, Any]:
+    if rec is None or rec["IsDeleted"]:
+        raise SfError(
+            "ENTITY_IS_DELETED" if rec else "INVALID_CROSS_REFERENCE_KEY",
+            "entity is deleted" if rec else "invalid cross reference id",
+        )
+    return rec
 
 
 class SfError(Exception):
@@ -204,6 +216,8 @@ class SalesforceState:
         # fields without FLS, until the Metadata API creates them (salesforce_metadata.py).
         self.absent: dict[str, set[str]] = {t: set() for t in FIELDS}
         self.api_user: str | None = None
+        # An admin's changes to field definitions (a shorter length, a restricted picklist).
+        self.field_specs: dict[tuple[str, str], FieldSpec] = {}
         self._counter = 0
         at = clock.now_ms()
         self.users = [
@@ -299,6 +313,14 @@ class SalesforceState:
                 edit.add(name)
         return (bare - read) | absent, (bare & read) - edit
 
+    def spec(self, sobject: str, name: str) -> FieldSpec:
+        return self.field_specs.get((sobject, name)) or base_spec(sobject, name, name in REFERENCE)
+
+    def coerce_fields(self, sobject: str, fields: dict[str, Any], raw: bytes = b"") -> dict[str, Any]:
+        """Values as Salesforce deserializes them; JsonParserError refuses the whole request."""
+        known = set(FIELDS.get(sobject, ())) | set(SYSTEM)
+        return {k: coerce(self.spec(sobject, k), v, raw) if k in known else v for k, v in fields.items()}
+
     def check_fields(self, sobject: str, fields: dict[str, Any], creating: bool) -> None:
         hidden, read_only = self.field_access(sobject)
         for k, v in fields.items():
@@ -322,6 +344,16 @@ class SalesforceState:
                         f"{k}: id value of incorrect type: {v}",
                         [k],
                     )
+            problem = value_problem(self.spec(sobject, k), label(k), v)
+            if problem:
+                raise SfError(*problem, [k])
+
+    def check_update(self, sobject: str, rec: dict[str, Any] | None, fields: dict[str, Any]) -> None:
+        """Every per-record refusal of an update (the allOrNone pre-pass runs it too)."""
+        rec = _live(rec)
+        if sobject == "Lead" and rec["IsConverted"]:
+            raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+        self.check_fields(sobject, {k: v for k, v in fields.items() if k != "attributes"}, creating=False)
 
     def update(
         self,
@@ -332,24 +364,18 @@ class SalesforceState:
         source: str = "api",
         auto_assign: str | None = None,
     ) -> None:
-        rec = self.objects[sobject].get(rid)
-        if rec is None or rec["IsDeleted"]:
-            raise SfError(
-                "ENTITY_IS_DELETED" if rec else "INVALID_CROSS_REFERENCE_KEY",
-                "entity is deleted" if rec else "invalid cross reference id",
-            )
         """Change fields. ``source``: "api" (validated, logged, may queue hub actions),
         "market" (the people's own doings) or "system" (automation: SystemModstamp only)."""
-        if sobject == "Lead" and rec["IsConverted"] and source == "api":
-            raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
-        fields = {k: v for k, v in fields.items() if k != "attributes"}
+        rec = self.objects[sobject].get(rid)
         if source == "api":
-            self.check_fields(sobject, fields, creating=False)
-            if sobject == "Lead":
-                hv = auto_assign if auto_assign is not None else "(absent)"
-                self.auto_assign_log.append((sobject, rid, hv))
-                if (auto_assign or "TRUE").upper() != "FALSE":
-                    fields["OwnerId"] = self.assignment_rule_owner  # assignment rules win
+            self.check_update(sobject, rec, fields)
+        rec = _live(rec)
+        fields = {k: v for k, v in fields.items() if k != "attributes"}
+        if source == "api" and sobject == "Lead":
+            hv = auto_assign if auto_assign is not None else "(absent)"
+            self.auto_assign_log.append((sobject, rid, hv))
+            if (auto_assign or "TRUE").upper() != "FALSE":
+                fields["OwnerId"] = self.assignment_rule_owner  # assignment rules win
         at = self.clock.now_ms()
         changed = {}
         for k, v in fields.items():
@@ -456,19 +482,6 @@ class SalesforceState:
         return v
 
     def describe(self, sobject: str) -> dict[str, Any]:
-        def ftype(f: str) -> str:
-            if f == "Id":
-                return "id"
-            if f in REFERENCE:
-                return "reference"
-            if f in BOOLEAN:
-                return "boolean"
-            if f in DATETIME:
-                return "datetime"
-            if f in NUMBER:
-                return "double"
-            return "email" if f == "Email" else "string"
-
         hidden, read_only = self.field_access(sobject)
         fields = []
         for f in SYSTEM + FIELDS[sobject]:
@@ -477,14 +490,13 @@ class SalesforceState:
             fields.append(
                 {
                     "name": f,
-                    "label": f.replace("__c", "").replace("_", " "),
-                    "type": ftype(f),
+                    "label": label(f),
                     "custom": f.endswith("__c"),
                     "updateable": f not in READ_ONLY and f not in read_only,
                     "createable": f not in READ_ONLY and f not in read_only,
                     "nillable": f not in ("Id", "LastName"),
-                    "length": 255,
                     "referenceTo": [REFERENCE[f]] if f in REFERENCE else [],
+                    **describe_entry(self.spec(sobject, f)),
                 }
             )
         return {

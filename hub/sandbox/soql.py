@@ -3,6 +3,8 @@
 SELECT fields (relationship paths such as Account.Industry, COUNT()) FROM one object,
 WHERE with AND/OR/NOT, parentheses, = != <> > >= < <= LIKE IN NOT IN, ORDER BY, LIMIT, OFFSET.
 Values: 'strings', numbers, true/false/null, datetimes (2026-01-05T00:00:00Z or +0000), dates.
+``Query.terms`` lets the server refuse a literal whose type does not fit its field
+(``literal_problem``), as Salesforce does, rather than match nothing.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class Query:
     sobject: str
     where: Callable[[Callable[[str], Any]], bool] | None = None
     where_fields: list[str] = field(default_factory=list)
+    terms: list[tuple[str, Any]] = field(default_factory=list)  # (field, literal) for type checks
     order: list[tuple[str, bool, bool]] = field(default_factory=list)  # field, desc, nulls_last
     limit: int | None = None
     offset: int = 0
@@ -85,7 +88,7 @@ def _tokens(q: str) -> list[tuple[str, Any]]:
         elif kind == "dt":
             out.append(("val", ("dt", parse_datetime_ms(text))))
         elif kind == "date":
-            out.append(("val", text))
+            out.append(("val", ("date", text)))
         elif kind == "num":
             out.append(("val", float(text) if "." in text else int(text)))
         elif kind == "word" and text.upper() in KEYWORDS:
@@ -103,6 +106,7 @@ class _Parser:
     def __init__(self, toks: list[tuple[str, Any]]) -> None:
         self.t, self.i = toks, 0
         self.where_fields: list[str] = []
+        self.terms: list[tuple[str, Any]] = []
 
     def peek(self, k: int = 0) -> tuple[str, Any]:
         return self.t[self.i + k] if self.i + k < len(self.t) else ("eof", None)
@@ -137,7 +141,7 @@ class _Parser:
         q = Query(fields, self.take("word"), count_only=count)
         if self.accept("kw", "WHERE"):
             q.where = self.or_expr()
-            q.where_fields = self.where_fields
+            q.where_fields, q.terms = self.where_fields, self.terms
         if self.accept("kw", "ORDER"):
             self.take("kw", "BY")
             while True:
@@ -193,16 +197,19 @@ class _Parser:
             while self.accept("punct", ","):
                 vals.append(self.take("val"))
             self.take("punct", ")")
+            self.terms += [(name, v) for v in vals]
             keys = {_key(v) for v in vals}
             return lambda g: (_key(g(name)) in keys) != negate
         if negate:
             raise SoqlError("NOT must be followed by IN here")
         if self.accept("kw", "LIKE"):
             pat = self.take("val")
+            self.terms.append((name, pat))
             rx = re.compile("^" + re.escape(str(pat)).replace("%", ".*").replace("_", ".") + "$", re.I | re.S)
             return lambda g: g(name) is not None and bool(rx.match(str(g(name))))
         op = self.take("op")
         val = self.take("val")
+        self.terms.append((name, val))
         return lambda g: _compare(g(name), op, val)
 
 
@@ -213,7 +220,9 @@ def _key(v: Any) -> Any:
 
 
 def _compare(have: Any, op: str, want: Any) -> bool:
-    if isinstance(want, tuple):  # datetime literal against epoch ms
+    if isinstance(want, tuple) and want[0] == "date":  # against a date field's text
+        want = want[1]
+    elif isinstance(want, tuple):  # datetime literal against epoch ms
         want = want[1]
         if isinstance(have, str):
             try:
@@ -232,6 +241,32 @@ def _compare(have: Any, op: str, want: Any) -> bool:
         return {"<": have < want, "<=": have <= want, ">": have > want, ">=": have >= want}[op]
     except TypeError:
         return False
+
+
+# What kind of literal each describe type needs, and how Salesforce names the type.
+_NUMBER = {"double": "double", "currency": "double", "percent": "double", "int": "integer"}
+
+
+def literal_problem(name: str, ftype: str, value: Any) -> str | None:
+    """Salesforce's refusal of a WHERE literal of the wrong kind for the field, or None.
+    Salesforce answers 400 INVALID_FIELD; it never compares across types."""
+    if value is None:
+        return None
+    kind = value[0] if isinstance(value, tuple) else type(value).__name__
+    if ftype == "datetime":
+        ok, want, quoted = kind == "dt", "dateTime", False
+    elif ftype == "date":
+        ok, want, quoted = kind == "date", "date", False
+    elif ftype in _NUMBER:
+        ok, want, quoted = kind in ("int", "float"), _NUMBER[ftype], False
+    elif ftype == "boolean":
+        ok, want, quoted = kind == "bool", "boolean", False
+    else:
+        ok, want, quoted = kind == "str", "id" if ftype in ("id", "reference") else "string", True
+    if ok:
+        return None
+    how = "should be enclosed in quotes" if quoted else "should not be enclosed in quotes"
+    return f"value of filter criterion for field '{name}' must be of type {want} and {how}"
 
 
 def parse(q: str) -> Query:

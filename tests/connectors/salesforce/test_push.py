@@ -13,7 +13,7 @@ from responses import matchers
 from hub.errors import RetryableError
 from hub.models import Action, ActionKind, Identity, PushRequest
 
-from .wire import BASE, connector, limit_header, query_page, session_settings
+from .wire import BASE, add_describe, connector, limit_header, query_page, session_settings
 
 COLLECTION = f"{BASE}/composite/sobjects"
 
@@ -34,12 +34,19 @@ def err(code: str, message: str = "bad") -> dict:
     return {"success": False, "errors": [{"statusCode": code, "message": message, "fields": []}]}
 
 
+def person_describes() -> None:
+    """Contact and Lead describes (the writer reads field lengths from them)."""
+    for name in ("Contact", "Lead"):
+        add_describe(responses, name)
+
+
 def body(call) -> dict:
     return json.loads(call.request.body)
 
 
 @responses.activate
 def test_fields_and_owner_merge_into_one_row_with_auto_assign_off() -> None:
+    person_describes()
     responses.get(f"{BASE}/query/", json=query_page([{"Id": "005U"}]))  # the owner is an active user
     patch = responses.patch(
         COLLECTION,
@@ -78,6 +85,7 @@ def test_fields_and_owner_merge_into_one_row_with_auto_assign_off() -> None:
 
 @responses.activate
 def test_bad_values_inactive_owners_and_unknown_fields_fail_without_a_call() -> None:
+    person_describes()
     responses.get(f"{BASE}/query/", json=query_page([]))  # 005X is not an active user
     conn = connector(session_settings(allowed_owner_queues=["00GQ"]))
     patch = responses.patch(COLLECTION, json=[ok("003Q")])
@@ -98,6 +106,7 @@ def test_bad_values_inactive_owners_and_unknown_fields_fail_without_a_call() -> 
 
 @responses.activate
 def test_two_hundred_rows_per_call() -> None:
+    person_describes()
     patch = responses.add_callback(
         responses.PATCH,
         COLLECTION,
@@ -113,6 +122,7 @@ def test_two_hundred_rows_per_call() -> None:
 
 @responses.activate
 def test_push_pauses_above_the_budget_share() -> None:
+    person_describes()
     responses.patch(COLLECTION, json=[ok("003A")], headers=limit_header(95_000))
     conn = connector(session_settings(push_budget_share=0.9, budget_retry_after=1800))
     conn.push([req(1, "003A", ActionKind.SET_FIELDS, fields={"decision_id": "1"})])
@@ -174,6 +184,7 @@ def test_list_removes_delete_only_existing_members() -> None:
 
 @responses.activate
 def test_interleaved_contacts_and_leads_are_grouped_by_type() -> None:
+    person_describes()
     """Push order alternates Contact and Lead; Salesforce refuses more than 10 type chunks per call."""
     rows = [(f"003C{k:03d}", "contact") if k % 2 == 0 else (f"00QL{k:03d}", "lead") for k in range(230)]
     patch = responses.patch(COLLECTION, json=[ok("x")] * 200)
@@ -194,6 +205,7 @@ def test_interleaved_contacts_and_leads_are_grouped_by_type() -> None:
 
 @responses.activate
 def test_a_concurrency_limit_does_not_pause_pushing_for_an_hour() -> None:
+    person_describes()
     busy = [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "ConcurrentPerOrgLongTxn Limit exceeded."}]
     responses.patch(COLLECTION, json=busy, status=403)
     with pytest.raises(RetryableError) as err:

@@ -263,3 +263,24 @@ def test_org_timezone_must_be_a_real_zone():
 
     with pytest.raises(ValidationError, match="IANA time zone"):
         SalesforceSettings(session_id="x", instance_url="https://x.my.salesforce.com", org_timezone="Mars/Olympus")
+
+
+@given(st.text(max_size=300), st.integers(min_value=1, max_value=255))
+def test_strings_never_exceed_the_described_length(s: str, length: int) -> None:
+    out = to_sf_value("content_subject", s, described={"type": "string", "length": length})
+    assert out is None or len(out) <= length
+
+
+def test_a_number_past_the_described_precision_is_refused() -> None:
+    number_18_4 = {"type": "double", "precision": 18, "scale": 4}
+    assert to_sf_value("expected_value", 99_999_999_999_999.5, described=number_18_4) == 99_999_999_999_999.5
+    with pytest.raises(ValueError, match="expected_value"):
+        to_sf_value("expected_value", 1e14, described=number_18_4)
+
+
+def test_campaign_names_fit_80_characters_and_stay_apart() -> None:
+    from connectors.salesforce.mapping import campaign_name
+
+    assert campaign_name("vip") == "vip" and campaign_name("v" * 80) == "v" * 80
+    a, b = campaign_name("x" * 90 + "a"), campaign_name("x" * 90 + "b")
+    assert len(a) == len(b) == 80 and a != b and a == campaign_name("x" * 90 + "a")

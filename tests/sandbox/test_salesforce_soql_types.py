@@ -1,0 +1,71 @@
+"""SOQL literals of the wrong type, and OFFSET past 2,000, are refused as Salesforce refuses them."""
+
+from __future__ import annotations
+
+import pytest
+from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        (
+            "SystemModstamp > '2020-01-01T00:00:00Z'",
+            "value of filter criterion for field 'SystemModstamp' must be of type dateTime "
+            "and should not be enclosed in quotes",
+        ),
+        (
+            "SystemModstamp > 2020-01-01",
+            "value of filter criterion for field 'SystemModstamp' must be of type dateTime "
+            "and should not be enclosed in quotes",
+        ),
+        (
+            "LastName = 1",
+            "value of filter criterion for field 'LastName' must be of type string and should be enclosed in quotes",
+        ),
+        (
+            "IsDeleted = 'false'",
+            "value of filter criterion for field 'IsDeleted' must be of type boolean "
+            "and should not be enclosed in quotes",
+        ),
+        (
+            "Hub_Lead_Score__c > '50'",
+            "value of filter criterion for field 'Hub_Lead_Score__c' must be of type double "
+            "and should not be enclosed in quotes",
+        ),
+        (
+            "Email IN ('a@example.com', 2)",
+            "value of filter criterion for field 'Email' must be of type string and should be enclosed in quotes",
+        ),
+    ],
+)
+def test_a_literal_of_the_wrong_type_is_refused_not_treated_as_no_match(sf, where: str, message: str) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as e:
+        sf.query(f"SELECT Id FROM Lead WHERE {where}")
+    assert e.value.status == 400
+    assert e.value.content[0] == {"errorCode": "INVALID_FIELD", "message": message}
+
+
+def test_literals_of_the_right_type_still_match(sf, world) -> None:
+    assert sf.query("SELECT Id FROM Lead WHERE SystemModstamp > 2020-01-01T00:00:00Z AND IsDeleted = false")[
+        "totalSize"
+    ] == sum(1 for r in world.salesforce.objects["Lead"].values() if not r["IsDeleted"])
+    assert sf.query("SELECT Id FROM Lead WHERE Email = null OR LastName != null")["totalSize"] > 0
+    who = next(iter(world.salesforce.objects["Contact"]))
+    sf.Task.create({"WhoId": who, "Subject": "Call", "ActivityDate": "2026-01-05"})
+    dated = sf.query(f"SELECT Id FROM Task WHERE ActivityDate = 2026-01-05 AND WhoId = '{who}'")
+    assert dated["totalSize"] == 1
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.query("SELECT Id FROM Task WHERE ActivityDate = '2026-01-05'")
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.query("SELECT Id FROM Contact WHERE Account.NumberOfEmployees > '10'")  # typed through the lookup
+
+
+def test_offset_above_2000_is_refused(sf) -> None:
+    assert sf.query("SELECT Id FROM Lead ORDER BY Id LIMIT 1 OFFSET 2000")["done"]
+    with pytest.raises(SalesforceMalformedRequest) as e:
+        sf.query("SELECT Id FROM Lead ORDER BY Id LIMIT 1 OFFSET 2001")
+    assert e.value.content[0] == {
+        "errorCode": "NUMBER_OUTSIDE_VALID_RANGE",
+        "message": "Maximum SOQL offset allowed is 2000",
+    }
