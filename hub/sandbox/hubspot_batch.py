@@ -4,7 +4,8 @@ At most 100 inputs; records not found answer 207 with per-record ``errors`` in H
 while an unknown property or one invalid value refuses the whole batch with 400, as HubSpot does.
 Two inputs that resolve to one record (the same id twice, or an old id next to the record it was
 merged into) refuse the batch with 400 "Duplicate IDs found in batch input". Upsert needs an
-``idProperty`` naming email or a ``hasUniqueValue`` property; ``hs_object_id`` is refused.
+``idProperty`` naming email or a ``hasUniqueValue`` property, and so does an update that gives
+one; ``hs_object_id`` as ``idProperty`` is refused (an update names the record id without it).
 A mixin for ``HubSpotApp`` (hubspot_server.py), which provides rendering and record lookup.
 """
 
@@ -103,7 +104,12 @@ class HubSpotBatchRoutes:
     def batch_update(self, req: Request) -> Response:
         _, inputs = self._inputs(req)
         started = iso_ms(self.world.clock.now_ms())
-        dup = _duplicates([self.hs.resolve(str(inp.get("id"))) or str(inp.get("id")) for inp in inputs])
+        for inp in inputs:  # by a unique property, or by record id without idProperty
+            refused = self._upsert_key(inp["idProperty"]) if inp.get("idProperty") else None
+            if refused is not None:
+                return refused
+        recs = [self._target(inp) for inp in inputs]
+        dup = _duplicates([r["id"] if r else str(inp.get("id")) for r, inp in zip(recs, inputs, strict=True)])
         if dup is not None:
             return dup
         for inp in inputs:  # an unknown property fails the whole batch, as in HubSpot
@@ -135,10 +141,9 @@ class HubSpotBatchRoutes:
                 ],
             )
         results, errors, missing = [], [], []
-        for inp in inputs:
+        for inp, rec in zip(inputs, recs, strict=True):
             oid = str(inp.get("id"))
             props = inp.get("properties") or {}
-            rec = self.hs.live(oid)
             if rec is None:
                 missing.append(oid)
                 continue
@@ -193,6 +198,13 @@ class HubSpotBatchRoutes:
             else:
                 results.append(_traced(dict(self._render(new, list(props)), new=True), inp))
         return self._batch_response(started, results, errors)
+
+    def _target(self, inp: dict[str, Any]) -> dict[str, Any] | None:
+        """The live record an update input names: by record id (following merges) or by idProperty."""
+        key, id_prop = str(inp.get("id")), inp.get("idProperty")
+        if not id_prop:
+            return self.hs.live(key)
+        return self._by_email(key) if id_prop == "email" else self._by_unique(id_prop, key)
 
     def _upsert_key(self, id_prop: Any) -> Response | None:
         """None when ``id_prop`` can key an upsert (email, or a property with unique values), else

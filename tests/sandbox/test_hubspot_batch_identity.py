@@ -120,3 +120,23 @@ def test_upsert_by_a_unique_property_creates_then_updates_and_refuses_one_key_tw
         )
     )
     assert body["message"].startswith("Duplicate IDs found in batch input")
+
+
+def test_update_by_id_property_takes_email_and_refuses_hs_object_id(hs, world: World) -> None:
+    rec = next(r for r in world.hubspot.records.values() if not r["archived"] and r["properties"].get("email"))
+    res = _update(hs, [{"id": rec["properties"]["email"], "idProperty": "email", "properties": {"jobtitle": "Mailed"}}])
+    assert [r.id for r in res.results] == [rec["id"]] and rec["properties"]["jobtitle"] == "Mailed"
+    body = _refused(
+        lambda: _update(hs, [{"id": rec["id"], "idProperty": "hs_object_id", "properties": {"jobtitle": "x"}}])
+    )
+    assert "non-unique 0-1 property hs_object_id" in body["message"]
+    body = _refused(
+        lambda: _update(
+            hs,
+            [
+                {"id": rec["id"], "properties": {"jobtitle": "a"}},
+                {"id": rec["properties"]["email"], "idProperty": "email", "properties": {"jobtitle": "b"}},
+            ],
+        )
+    )
+    assert body["context"] == {"ids": [rec["id"]]}
