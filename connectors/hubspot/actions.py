@@ -1,5 +1,11 @@
 """Push writers: fields and owner through batch update (100 records per call), list
-membership through Lists v3 (one add-and-remove call per list). One result per request."""
+membership through Lists v3 (one add-and-remove call per list). One result per request.
+
+A merge retires both ids for a new record; the old ids still resolve to it. HubSpot refuses a
+batch whose inputs land on one record (400 "Duplicate IDs found in batch input") and answers an
+old id with the new record's id, so requests are keyed by the id their record lives on now:
+merges seen in sync or in answers are remembered, results are matched by ``objectWriteTraceId``,
+and a duplicate-ids refusal is resolved with one batch read before the batch is sent again."""
 
 from __future__ import annotations
 
@@ -7,12 +13,13 @@ from collections import defaultdict
 from typing import Any
 
 from connectors.hubspot.client import HubSpotClient, HubSpotRequestError
-from connectors.hubspot.mapping import field_value, property_name
+from connectors.hubspot.mapping import MERGED_PROPERTY, field_value, merged_ids, property_name
 from hub.errors import RetryableError
 from hub.models import ActionKind, PushRequest, PushResult
 
 OWNER_PROPERTY = "hubspot_owner_id"
 BATCH = 100
+Ready = tuple[str, list[PushRequest], dict[str, str]]  # record id, its requests, the properties to write
 
 
 class Writers:
@@ -23,6 +30,20 @@ class Writers:
         self.list_prefix = list_prefix
         self._owners: set[str] | None = None
         self._lists: dict[str, str] = {}
+        self.merged: dict[str, str] = {}  # an id a merge retired -> the record that replaced it
+
+    def note_merge(self, old: str, new: str) -> None:
+        """Remember that ``old`` now resolves to ``new`` (from a sync page or a batch answer)."""
+        if old != new:
+            self.merged[old] = new
+
+    def resolve(self, rid: str) -> str:
+        """The id ``rid``'s record lives on as, after the merges known so far."""
+        for _ in range(10):  # a chain of merges, never a loop
+            if rid not in self.merged:
+                break
+            rid = self.merged[rid]
+        return rid
 
     # -- lookups ----------------------------------------------------------------------------
     def owners(self) -> set[str]:
@@ -76,12 +97,12 @@ class Writers:
                     reason=f"owner {req.action.payload.get('owner')!r} is not an active HubSpot owner",
                 )
             elif kind in (ActionKind.SET_FIELDS, ActionKind.ASSIGN_OWNER):
-                props[req.identity.external_id].append(req)
+                props[self.resolve(req.identity.external_id)].append(req)
             else:
                 lists[str(req.action.payload["list"])].append(req)
         ids = list(props)
         for i in range(0, len(ids), BATCH):
-            results.update(self._update([props[r] for r in ids[i : i + BATCH]]))
+            results.update(self._update([(r, props[r]) for r in ids[i : i + BATCH]]))
         for name, reqs in lists.items():
             results.update(self._memberships(name, reqs))
         return [results[r.push_id] for r in requests]
@@ -96,20 +117,20 @@ class Writers:
                     out[property_name(f, self.mapping)] = field_value(f, v, self.zone)
         return out
 
-    def _update(self, groups: list[list[PushRequest]]) -> dict[int, PushResult]:
+    def _update(self, groups: list[tuple[str, list[PushRequest]]]) -> dict[int, PushResult]:
         out: dict[int, PushResult] = {}
-        ready: list[tuple[list[PushRequest], dict[str, str]]] = []
-        for g in groups:
+        ready: list[Ready] = []
+        for rid, g in groups:
             try:
-                ready.append((g, self._properties(g)))
+                ready.append((rid, g, self._properties(g)))
             except ValueError as exc:  # a value no HubSpot property takes: this record only
                 out.update({r.push_id: PushResult(push_id=r.push_id, status="failed", reason=str(exc)) for r in g})
         if ready:
-            out.update(self._send([g for g, _ in ready], [p for _, p in ready]))
+            out.update(self._send(ready))
         return out
 
-    def _send(self, groups: list[list[PushRequest]], props: list[dict[str, str]]) -> dict[int, PushResult]:
-        inputs = [{"id": g[0].identity.external_id, "properties": p} for g, p in zip(groups, props, strict=True)]
+    def _send(self, ready: list[Ready], resolved: bool = False) -> dict[int, PushResult]:
+        inputs = [{"id": rid, "properties": p, "objectWriteTraceId": str(k)} for k, (rid, _, p) in enumerate(ready)]
         api = self.client.api.crm.contacts.batch_api
         try:
             res = (
@@ -119,35 +140,82 @@ class Writers:
                 or {}
             )
         except HubSpotRequestError as exc:
-            if exc.status == 400 and len(groups) > 1:
+            if exc.status == 400 and not resolved and "Duplicate IDs" in str(exc.body.get("message")):
+                # two inputs are one record (an id a merge retired beside the new one): learn the
+                # merges with one batch read and send each record once
+                return self._send(self._regroup(ready), resolved=True)
+            if exc.status == 400 and len(ready) > 1:
                 # HubSpot refuses the whole batch for one invalid value (400 VALIDATION_ERROR, naming
                 # the property but not the record): split it until the bad record stands alone,
                 # as Hightouch's split retries do; a clean half costs one call
-                half = len(groups) // 2
-                return {
-                    **self._send(groups[:half], props[:half]),
-                    **self._send(groups[half:], props[half:]),
-                }
-            reason = f"HubSpot refused {'the record' if len(groups) == 1 else 'the batch'}: {_message(exc)}"
-            return {r.push_id: PushResult(push_id=r.push_id, status="failed", reason=reason) for g in groups for r in g}
-        ok = {str(r.get("id")) for r in res.get("results") or []}
+                half = len(ready) // 2
+                return {**self._send(ready[:half], resolved), **self._send(ready[half:], resolved)}
+            reason = f"HubSpot refused {'the record' if len(ready) == 1 else 'the batch'}: {_message(exc)}"
+            return {
+                r.push_id: PushResult(push_id=r.push_id, status="failed", reason=reason) for _, g, _ in ready for r in g
+            }
         errors: dict[str, str] = {}
         for err in res.get("errors") or []:
             for rid in (err.get("context") or {}).get("ids") or []:
                 errors[str(rid)] = f"{err.get('category', 'ERROR')}: {err.get('message', '')}"
+        answered = self._answered(ready, res.get("results") or [])
         out = {}
-        for g in groups:
-            rid = g[0].identity.external_id
+        for k, (rid, g, _) in enumerate(ready):
             for r in g:
                 if rid in errors:
                     out[r.push_id] = PushResult(push_id=r.push_id, status="failed", reason=errors[rid])
-                elif rid in ok:
+                elif k in answered:
                     out[r.push_id] = PushResult(push_id=r.push_id, status="ok")
                 else:
                     out[r.push_id] = PushResult(
                         push_id=r.push_id, status="retryable", reason="HubSpot returned no result for this record"
                     )
         return out
+
+    def _answered(self, ready: list[Ready], results: list[dict]) -> set[int]:
+        """Inputs (by position) with a result, by trace id, else by the id sent. A traced result
+        for another id than sent is a merge: HubSpot answers an old id with the new record."""
+        got: dict[int, str] = {}
+        untraced: list[str] = []
+        for r in results:
+            trace = str(r.get("objectWriteTraceId"))
+            if trace.isdigit() and int(trace) < len(ready):
+                got[int(trace)] = str(r.get("id"))
+            else:
+                untraced.append(str(r.get("id")))
+        for k, (rid, _, _) in enumerate(ready):
+            if k not in got and rid in untraced:
+                got[k] = rid
+                untraced.remove(rid)
+        for k, new in got.items():
+            self.note_merge(ready[k][0], new)
+        return set(got)
+
+    def _regroup(self, ready: list[Ready]) -> list[Ready]:
+        """The batch with the merges HubSpot knows applied: one input per record, its requests
+        in push order (a later push's value wins, as within one record)."""
+        api = self.client.api.crm.contacts.batch_api
+        try:
+            res = (
+                self.client.call(
+                    "contacts.batch_read",
+                    api.read,
+                    batch_read_input_simple_public_object_id={
+                        "inputs": [{"id": rid} for rid, _, _ in ready],
+                        "properties": [MERGED_PROPERTY],
+                    },
+                )
+                or {}
+            )
+        except HubSpotRequestError:
+            return ready  # the split path still gets every record written
+        for r in res.get("results") or []:
+            for old in merged_ids(r):
+                self.note_merge(old, str(r.get("id")))
+        groups: dict[str, list[PushRequest]] = defaultdict(list)
+        for rid, g, _ in ready:
+            groups[self.resolve(rid)] += g
+        return [(rid, g, self._properties(sorted(g, key=lambda r: r.push_id))) for rid, g in groups.items()]
 
     def _memberships(self, name: str, reqs: list[PushRequest]) -> dict[int, PushResult]:
         try:

@@ -220,10 +220,11 @@ class HubSpotConnector(Connector):
                 except ValueError as exc:
                     page.rejects.append(RecordError(external_id=str(row.get("id", "?")), reason=str(exc)))
                 survivor = Identity(connector=self.name, object_type=OBJECT_TYPE, external_id=str(row.get("id")))
-                page.moved += [
-                    IdentityMove(source=survivor.model_copy(update={"external_id": m}), target=survivor)
-                    for m in merged_ids(row)
-                ]
+                for m in merged_ids(row):
+                    page.moved.append(
+                        IdentityMove(source=survivor.model_copy(update={"external_id": m}), target=survivor)
+                    )
+                    self.writers.note_merge(m, survivor.external_id)  # pushes still keyed by m go to one input
             cur = nxt
             yield page
         now_ms = int(time.time() * 1000)

@@ -200,9 +200,12 @@ def contact_from_hubspot(
     )
 
 
+MERGED_PROPERTY = "hs_merged_object_ids"
+
+
 def merged_ids(record: dict[str, Any]) -> list[str]:
     """Ids a merge folded into this record: they must not live on in the store."""
-    raw = (record.get("properties") or {}).get("hs_merged_object_ids") or ""
+    raw = (record.get("properties") or {}).get(MERGED_PROPERTY) or ""
     return [x for x in str(raw).split(";") if x and x != str(record.get("id"))]
 
 

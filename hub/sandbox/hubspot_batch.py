@@ -1,8 +1,12 @@
 """HubSpot look-alike, batch endpoints: read, update, upsert, create, archive.
 
 At most 100 inputs; records not found answer 207 with per-record ``errors`` in HubSpot's shape,
-while an unknown property or one invalid value refuses the whole batch with 400, as HubSpot does. A mixin for
-``HubSpotApp`` (hubspot_server.py), which provides rendering and record lookup.
+while an unknown property or one invalid value refuses the whole batch with 400, as HubSpot does.
+Two inputs that resolve to one record (the same id twice, or an old id next to the record it was
+merged into) refuse the batch with 400 "Duplicate IDs found in batch input". Upsert needs an
+``idProperty`` naming email or a ``hasUniqueValue`` property, and so does an update that gives
+one; ``hs_object_id`` as ``idProperty`` is refused (an update names the record id without it).
+A mixin for ``HubSpotApp`` (hubspot_server.py), which provides rendering and record lookup.
 """
 
 from __future__ import annotations
@@ -100,6 +104,14 @@ class HubSpotBatchRoutes:
     def batch_update(self, req: Request) -> Response:
         _, inputs = self._inputs(req)
         started = iso_ms(self.world.clock.now_ms())
+        for inp in inputs:  # by a unique property, or by record id without idProperty
+            refused = self._upsert_key(inp["idProperty"]) if inp.get("idProperty") else None
+            if refused is not None:
+                return refused
+        recs = [self._target(inp) for inp in inputs]
+        dup = _duplicates([r["id"] if r else str(inp.get("id")) for r, inp in zip(recs, inputs, strict=True)])
+        if dup is not None:
+            return dup
         for inp in inputs:  # an unknown property fails the whole batch, as in HubSpot
             for k in inp.get("properties") or {}:
                 if k not in self.hs.properties:
@@ -129,15 +141,14 @@ class HubSpotBatchRoutes:
                 ],
             )
         results, errors, missing = [], [], []
-        for inp in inputs:
+        for inp, rec in zip(inputs, recs, strict=True):
             oid = str(inp.get("id"))
             props = inp.get("properties") or {}
-            rec = self.hs.live(oid)
             if rec is None:
                 missing.append(oid)
                 continue
             self.hs.set_properties(rec["id"], props, f"POST {req.route}")
-            results.append(self._render(rec, list(props)))
+            results.append(_traced(self._render(rec, list(props)), inp))
         if missing:
             errors.append(
                 {
@@ -153,9 +164,16 @@ class HubSpotBatchRoutes:
     def batch_upsert(self, req: Request) -> Response:
         _, inputs = self._inputs(req)
         started = iso_ms(self.world.clock.now_ms())
-        results, errors = [], []
         for inp in inputs:
-            key, id_prop = str(inp.get("id")), inp.get("idProperty") or "hs_object_id"
+            refused = self._upsert_key(inp.get("idProperty"))
+            if refused is not None:
+                return refused
+        keys = [(inp["idProperty"], _key(inp["idProperty"], inp.get("id"))) for inp in inputs]
+        dup = _duplicates([f"{p}={k}" for p, k in keys], [k for _, k in keys])
+        if dup is not None:
+            return dup
+        results, errors = [], []
+        for inp, (id_prop, key) in zip(inputs, keys, strict=True):
             props = dict(inp.get("properties") or {})
             msg = self.hs.validate(props)
             if msg:
@@ -168,19 +186,46 @@ class HubSpotBatchRoutes:
                     }
                 )
                 continue
-            rec = self._by_email(key) if id_prop == "email" else self.hs.live(key)
+            rec = self._by_email(key) if id_prop == "email" else self._by_unique(id_prop, key)
             if rec is not None:
                 self.hs.set_properties(rec["id"], props, f"POST {req.route}")
-                results.append(dict(self._render(rec, list(props)), new=False))
+                results.append(_traced(dict(self._render(rec, list(props)), new=False), inp))
                 continue
-            if id_prop == "email":
-                props.setdefault("email", key)
+            props.setdefault(id_prop, key)
             new, err = self._create(props, f"POST {req.route}")
             if err:
                 errors.append(dict(err, context={"ids": [key]}))
             else:
-                results.append(dict(self._render(new, list(props)), new=True))
+                results.append(_traced(dict(self._render(new, list(props)), new=True), inp))
         return self._batch_response(started, results, errors)
+
+    def _target(self, inp: dict[str, Any]) -> dict[str, Any] | None:
+        """The live record an update input names: by record id (following merges) or by idProperty."""
+        key, id_prop = str(inp.get("id")), inp.get("idProperty")
+        if not id_prop:
+            return self.hs.live(key)
+        return self._by_email(key) if id_prop == "email" else self._by_unique(id_prop, key)
+
+    def _upsert_key(self, id_prop: Any) -> Response | None:
+        """None when ``id_prop`` can key an upsert (email, or a property with unique values), else
+        HubSpot's 400. hs_object_id is refused too: it is the record id, not a unique property
+        (segmentio/action-destinations PR #3957 quotes HubSpot's answer)."""
+        if not id_prop:
+            # HubSpot requires it (its docs: "the name of a unique property"); this wording is ours
+            return _err(400, "idProperty is required: name email or a property with unique values", "VALIDATION_ERROR")
+        if id_prop == "email" or (self.hs.properties.get(id_prop) or {}).get("hasUniqueValue"):
+            return None
+        return _err(
+            400,
+            f"Unable to perform update/upsert by non-unique 0-1 property {id_prop} in portal ID {self.hs.portal_id}",
+            "VALIDATION_ERROR",
+        )
+
+    def _by_unique(self, prop: str, value: str) -> dict[str, Any] | None:
+        for r in self.hs.records.values():
+            if not r["archived"] and str(r["properties"].get(prop) or "") == value:
+                return r
+        return None
 
     def batch_create(self, req: Request) -> Response:
         _, inputs = self._inputs(req)
@@ -204,3 +249,35 @@ class HubSpotBatchRoutes:
             if rec is not None:
                 self.hs.archive(rec["id"], f"POST {req.route}")
         return Response(204)
+
+
+def _key(id_prop: str, value: Any) -> str:
+    """An upsert key as HubSpot compares it: emails without case or surrounding blanks."""
+    return str(value).strip().lower() if id_prop == "email" else str(value)
+
+
+def _duplicates(resolved: list[str], shown: list[str] | None = None) -> Response | None:
+    """HubSpot's 400 when two inputs land on one record, naming it; else None. The message is
+    HubSpot's as recorded in rudderlabs/rudder-transformer and amp-labs/connectors fixtures."""
+    shown = shown or resolved
+    seen: set[str] = set()
+    dups: list[str] = []
+    for key, name in zip(resolved, shown, strict=True):
+        if key in seen and name not in dups:
+            dups.append(name)
+        seen.add(key)
+    if not dups:
+        return None
+    return _err(
+        400,
+        f"Duplicate IDs found in batch input: [{', '.join(dups)}]. IDs must be unique",
+        "VALIDATION_ERROR",
+        context={"ids": dups},
+    )
+
+
+def _traced(result: dict[str, Any], inp: dict[str, Any]) -> dict[str, Any]:
+    """A result carries its input's ``objectWriteTraceId`` back, as HubSpot's batch responses do."""
+    if inp.get("objectWriteTraceId") is not None:
+        result["objectWriteTraceId"] = str(inp["objectWriteTraceId"])
+    return result
