@@ -58,7 +58,8 @@ class RedisLocks:
 
     @contextmanager
     def hold(self, name: str, ttl: int) -> Iterator[_RedisHeld]:
-        lock = self.client.lock(self.prefix + name, timeout=ttl, blocking=False)
+        # not thread-local: a holder may keep it alive from a heartbeat thread (hub/pipeline/push.py)
+        lock = self.client.lock(self.prefix + name, timeout=ttl, blocking=False, thread_local=False)
         held = _RedisHeld(lock, bool(lock.acquire(blocking=False)))
         try:
             yield held

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -181,7 +182,9 @@ def _push_lane(ctx: HubContext, name: str, lane: tuple[int, int], lock, only_ids
             push_store.mark(conn, [r.id for r in noop], "skipped", now)
         summary.noop += len(noop)
         if send:
-            _record(ctx, send, _send(connector, send), state, summary)
+            with _Heartbeat(ctx, lock, [r.id for r in send]):
+                results = _send(connector, send)
+            _record(ctx, send, results, state, summary)
         if not lock.refresh():
             # held past its TTL (a long vendor back-off): another push may run now; stop
             # here, this batch is recorded, and ask for another task to pick up the rest
@@ -189,6 +192,41 @@ def _push_lane(ctx: HubContext, name: str, lane: tuple[int, int], lock, only_ids
             summary.more = True
             return
     summary.more = True
+
+
+class _Heartbeat:
+    """Keeps a batch's lease alive (the lane lock and the rows' ``lease_until``) while its vendor
+    call runs. A call slowed past the lease (the vendor's back-off, a slow API) let another
+    worker take the rows over and send the newer decision, and then this call's older write
+    landed on top of it. A worker that dies stops beating, so its rows are claimed again as
+    before; a call that never returns is beaten for at most the task time limit."""
+
+    def __init__(self, ctx: HubContext, lock, ids: list[int]):  # noqa: ANN001 - a hub.locks.Held
+        self.ctx, self.lock, self.ids = ctx, lock, ids
+        self.lease = ctx.settings.push.lease_seconds
+        self.cap = ctx.settings.celery.task_time_limit
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="push-lease", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        started = utcnow()
+        while not self._stop.wait(self.lease / 3):
+            now = utcnow()
+            if (now - started).total_seconds() > self.cap or not self.lock.refresh():
+                return  # lost or beaten too long: the rows fall due again when the lease runs out
+            try:
+                with self.ctx.store.begin() as conn:
+                    push_store.extend_lease(conn, self.ids, now + timedelta(seconds=self.lease))
+            except Exception:  # noqa: BLE001 - a store hiccup: the next beat tries again
+                log.warning("could not extend the lease of %d pushes", len(self.ids), exc_info=True)
 
 
 def _send(connector, batch: list[PushRow]) -> dict[int, PushResult]:

@@ -270,6 +270,15 @@ def mark(
     conn.execute(update(pushes).where(pushes.c.id.in_(list(ids))).values(**values))
 
 
+def extend_lease(conn: Connection, ids: Sequence[int], until: datetime) -> int:
+    """Keep these claimed rows ours until ``until`` (rows no longer sending are left alone)."""
+    if not ids:
+        return 0
+    return conn.execute(
+        update(pushes).where(pushes.c.id.in_(list(ids)), pushes.c.state == "sending").values(lease_until=until)
+    ).rowcount
+
+
 def reschedule(conn: Connection, push_id: int, when: datetime, error: str, now: datetime) -> None:
     conn.execute(
         update(pushes)
