@@ -25,9 +25,30 @@ def same_secret(presented: str | bytes | None, expected: str | bytes | None) -> 
 
 
 #: setting names whose values are secret whatever their type (connector settings are raw dicts)
-SECRET_KEY = re.compile(r"(secret|token|password|passwd|api_?key|private|credential|auth|hash|salt)", re.I)
+SECRET_KEY = re.compile(
+    r"(secret|token|password|passwd|pwd|api_?key|private|credential|auth|hash|salt|session_?id|sid$)", re.I
+)
 MASK = "********"
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/:@\s]*:)(?P<pw>[^@/\s]+)(?P<at>@)", re.I)
+_WHOLE_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<rest>\S*)", re.I)
+
+
+def masked_url(text: str) -> str:
+    """``text`` with a URL's password and its secret-looking query values masked. A whole URL
+    is split as its driver splits it: the password runs to the last ``@`` before the query,
+    so one holding ``/`` or ``@`` (base64, generated passwords) is masked whole; a URL inside
+    other text is masked by pattern."""
+    m = _WHOLE_URL.fullmatch(text.strip())
+    if m is None:
+        return _URL_PASSWORD.sub(lambda u: f"{u['head']}{MASK}{u['at']}", text)
+    head, q, query = m["rest"].partition("?")
+    userinfo, at, host = head.rpartition("@")
+    if at and ":" in userinfo:
+        head = f"{userinfo.partition(':')[0]}:{MASK}@{host}"
+    if q:
+        parts = [p.partition("=") for p in query.split("&")]
+        query = "&".join(f"{k}{eq}{MASK if eq and SECRET_KEY.search(k) else v}" for k, eq, v in parts)
+    return f"{m['scheme']}{head}{q}{query}"
 
 
 def masked(value: Any, key: str = "") -> Any:
@@ -46,5 +67,5 @@ def masked(value: Any, key: str = "") -> Any:
     if SECRET_KEY.search(key) and not key.endswith(("_env", "_enabled")):
         return MASK
     if isinstance(value, str):
-        return _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}{m['at']}", value)
+        return masked_url(value)
     return value

@@ -117,6 +117,19 @@ def test_a_signed_webhook_nested_100000_deep_is_a_clear_400(client):
     assert r.status_code == 400 and "nested" in r.json()["detail"]
 
 
+def test_an_unsigned_webhook_is_refused_before_its_body_is_scanned(client, monkeypatch):
+    """The guard leaves webhook bodies to their route, which scans them once the signature
+    holds: an unsigned megabyte had cost the event loop a scan before its 401."""
+    from hub.api import guard
+
+    scanned = []
+    real = guard.json_shape_problem
+    monkeypatch.setattr(guard, "json_shape_problem", lambda body, items: scanned.append(len(body)) or real(body, items))
+    body = b'["a",' + b'"a",' * 200_000 + b'"a"]'
+    r = client.post("/v1/webhooks/hubspot?connector=crm", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 401 and scanned == []
+
+
 def _depth(v) -> int:
     if isinstance(v, dict):
         return 1 + max((_depth(x) for x in v.values()), default=0)
