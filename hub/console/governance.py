@@ -198,6 +198,7 @@ def audit_page(
     sess = logged_in(request, state)
     if sess is None:
         return to_login()
+    before = before if before is not None and 0 < before <= MAX_ID else None  # no id is outside: all of them
     with state.ctx.store.connect() as conn:
         rows = audit.entries(conn, 101, action or None, before_id=before)
     more = len(rows) > 100

@@ -70,6 +70,8 @@ def test_retry_requeues_a_failed_push_and_needs_csrf(client, crm):
     assert r.status_code == 200 and f"Push {pid} queued again" in r.text
     assert "INVALID_FIELD" not in r.text  # gone from the failed list
     assert 'data-action="push_retry"' in client.get("/console/audit").text
+    for huge in ("99999999999999999999", "-99999999999999999999"):  # past any id the stores take: all rows
+        assert 'data-action="push_retry"' in client.get(f"/console/audit?before={huge}").text
     with ctx.store.connect() as conn:
         assert [p.state for p in push_store.list_pushes(conn, state=None) if p.id == pid] == ["pending"]
 
