@@ -54,3 +54,23 @@ def test_a_change_decided_by_one_task_is_not_decided_again_by_the_other(tmp_path
     assert third.decided == 1
     assert decide_contacts(ctx, changed, "api-1").decided == len(changed)  # without owed_only: decides all
     ctx.close()
+
+
+def test_new_activity_alone_is_a_change_the_contact_is_owed_a_decision_for(tmp_path, redis_url, crm):
+    """Three page views turn a lead hot; no field of its record changed. The sync queues a
+    decide task for it, and the task (owed_only) and the sweep must both see it owed: only a
+    record's re-merge moved changed_at, so the worker skipped it and it kept the old action."""
+    from datetime import UTC, datetime, timedelta
+
+    seed(crm, n=3, hot=0)
+    ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url)
+    changed = sorted(sync_connector(ctx, "crm").changed)
+    assert decide_contacts(ctx, changed, "first", owed_only=True).decided == 3
+    now = datetime.now(UTC)
+    for k in range(3):
+        crm.add_activity(f"pv-{k}", "1", "page_view", now - timedelta(minutes=k))
+    (hot,) = sync_connector(ctx, "crm").changed
+    assert undecided_contacts(ctx, grace_seconds=0) == [hot]
+    again = decide_contacts(ctx, changed, "after-visits", owed_only=True)
+    assert (again.decided, again.already) == (1, 2)
+    ctx.close()

@@ -15,7 +15,7 @@ from hub import mirrors
 from hub.models import Activity, RecordError, normalize_email, utcnow
 from hub.store.contacts import aware, resolve_emails, resolve_identity_ids
 from hub.store.profiles import update_profiles
-from hub.store.schema import activities, contact_profiles
+from hub.store.schema import activities, contact_profiles, contacts
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,9 @@ def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityRe
     if rows:
         conn.execute(insert(activities), rows)
         result.inserted = len(rows)
+        # a new activity is a change the contact is owed a decision for: the decide task, the
+        # sweep and the consent check read changed_at (a record's re-merge sets it too)
+        conn.execute(update(contacts).where(contacts.c.id.in_(sorted(result.contacts))).values(changed_at=utcnow()))
         # same transaction: the profile and the activities never disagree
         update_profiles(
             conn,
