@@ -7,6 +7,7 @@ are the action being carried out, not a response, so they are worth nothing on t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Mapping
 
 from hub.config import ObjectiveWeights
@@ -37,7 +38,9 @@ def components(outcomes: Iterable[Mapping[str, float]], declared: Collection[str
     for row in outcomes:
         for key, v in row.items():
             comp = "revenue" if key == "revenue" else key if key in declared else COMPONENT.get(key)
-            if comp is not None:
+            if comp is not None and isinstance(v, int | float) and math.isfinite(v):
+                # a value that is no finite number (a null the store made of NaN) counts nothing:
+                # raising here had stopped every window from closing, for everyone
                 out[comp] = out.get(comp, 0.0) + float(v)
     return out
 

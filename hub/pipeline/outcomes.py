@@ -13,6 +13,7 @@ recorded but no longer changes that decision's reward.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -43,7 +44,8 @@ def reward_of(activity_type: str, properties: dict) -> dict[str, float]:
     out = {activity_type: 1.0}
     if activity_type == "opportunity_won":
         with contextlib.suppress(TypeError, ValueError):
-            out["revenue"] = float((properties or {}).get("amount") or 0.0)
+            amount = float((properties or {}).get("amount") or 0.0)
+            out["revenue"] = amount if math.isfinite(amount) else 0.0  # "NaN", "inf", "1e400": no amount
     return out
 
 

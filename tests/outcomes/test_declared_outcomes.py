@@ -145,3 +145,22 @@ def test_without_declared_outcomes_rewards_are_as_before():
     assert [attributed_reward((), Act(t, p), T0, end) for t, p in acts] == rows
     closed = T0 - timedelta(hours=1)  # the window closed before the activity: nothing counts
     assert all(attributed_reward((), Act(t, p), T0 - timedelta(days=3), closed) == {} for t, p in acts)
+
+
+def test_a_deal_amount_that_is_no_number_costs_its_revenue_not_every_window(store_url):
+    """An opportunity won with amount "NaN" (a Segment event, a CSV cell) was stored as a null
+    revenue, and closing windows raised on it at every learn step, so no one's reward closed."""
+    assert reward_of("opportunity_won", {"amount": "NaN"}) == {"opportunity_won": 1.0, "revenue": 0.0}
+    assert reward_of("opportunity_won", {"amount": "1e400"})["revenue"] == 0.0
+    assert components([{"meeting": 1.0, "revenue": None}]) == {"meeting": 1.0}  # a row stored before
+    ctx = make_ctx(store_url)
+    try:
+        won, clicked = one_contact(ctx, "won"), one_contact(ctx, "clicked")
+        ids = add(ctx, won, ActivityType.OPPORTUNITY_WON, T0 + timedelta(days=1), "w1", amount="NaN")
+        ids += add(ctx, clicked, ActivityType.EMAIL_CLICK, T0 + timedelta(days=1), "c1")
+        assert record_outcomes(ctx, ids) == 2
+        assert learn_step(ctx, T0 + timedelta(days=3, minutes=1)).finalized == 2
+        assert learned(ctx, clicked) == ({"click": 1.0}, 1.0)
+        assert learned(ctx, won)[0] == {"revenue": 0.0}
+    finally:
+        ctx.close()
