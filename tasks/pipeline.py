@@ -19,7 +19,7 @@ from hub.pipeline.push import push_connector
 from hub.pipeline.run import chunks
 from hub.pipeline.scoring import retrain
 from hub.pipeline.sweep import undecided_contacts
-from hub.pipeline.sync import DecideFeed, sync_connector
+from hub.pipeline.sync import DecideFeed, committed_of, sync_connector
 from tasks.app import app, context
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,16 @@ def sync(self, connector: str) -> dict:
         # stop well inside the soft time limit and continue in a fresh task (see sync_connector)
         budget = SYNC_BUDGET_SHARE * ctx.settings.celery.task_time_limit
         res = sync_connector(ctx, connector, on_commit=feed.committed, budget_seconds=budget)
-    except RetryableError as exc:
-        # what is still pending waits for its activities (the retry) or the sweep, as before
-        raise self.retry(exc=exc, countdown=_retry_countdown(self, exc)) from None
+    except Exception as exc:
+        # pages committed before the failure will not be read again: credit their activities now
+        partial = committed_of(exc)
+        if partial is not None:
+            for part in chunks(partial.new_activity_ids, 1000):
+                learn.delay(part)
+        if isinstance(exc, RetryableError):
+            # what is still pending waits for its activities (the retry) or the sweep, as before
+            raise self.retry(exc=exc, countdown=_retry_countdown(self, exc)) from None
+        raise
     feed.finish()
     if res.more:
         sync.delay(connector)

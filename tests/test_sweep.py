@@ -74,3 +74,40 @@ def test_new_activity_alone_is_a_change_the_contact_is_owed_a_decision_for(tmp_p
     again = decide_contacts(ctx, changed, "after-visits", owed_only=True)
     assert (again.decided, again.already) == (1, 2)
     ctx.close()
+
+
+def test_pages_committed_before_a_sync_fails_are_credited_to_their_decisions(tmp_path, redis_url, crm):
+    """Activities page 1 commits, then the CRM answers 503. The retry resumes after page 1, so
+    its activities are never read again: they must be credited now, from what the failed sync
+    had committed (the task queues them for hub.learn; `hub run --once` records them)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select
+
+    from hub.errors import RetryableError
+    from hub.pipeline.run import run_once
+    from hub.pipeline.sync import committed_of
+    from hub.store.schema import outcomes, sync_state
+
+    seed(crm, n=2, hot=0)
+    ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url, **{"connectors.crm.settings.page_size": 2})
+    run_once(ctx)  # both decided
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    for k, (who, kind) in enumerate([("0", "email_click"), ("0", "form_submit"), ("1", "email_click")]):
+        crm.add_activity(f"a{k}", who, kind, later)
+    crm.set_fault("activities_fail_after_pages", 1)
+    with pytest.raises(RetryableError) as failed:
+        sync_connector(ctx, "crm")
+    assert len(committed_of(failed.value).new_activity_ids) == 2  # page 1, stored for good
+    with ctx.store.connect() as conn:
+        states = dict(conn.execute(select(sync_state.c.stream, sync_state.c.last_status)).all())
+    assert states["activities"] == "failed"
+    # `hub run --once` credits what its failed sync committed before it raises
+    crm.add_activity("a3", "1", "form_submit", later)
+    crm.set_fault("activities_fail_after_pages", 1)
+    with pytest.raises(RetryableError):
+        run_once(ctx)
+    with ctx.store.connect() as conn:
+        credited = conn.execute(select(func.count()).select_from(outcomes)).scalar()
+    assert credited == 2  # page 1 of this pass (a2 and a3); a0 and a1 were the failed task's to queue
+    ctx.close()

@@ -20,7 +20,7 @@ from hub.pipeline.learn import LearnReport, learn_step
 from hub.pipeline.outcomes import record_outcomes
 from hub.pipeline.push import PushSummary, push_until_drained
 from hub.pipeline.scoring import RetrainResult, retrain_if_due
-from hub.pipeline.sync import SyncResult, sync_connector
+from hub.pipeline.sync import SyncResult, committed_of, sync_connector
 
 
 def chunks(ids: list[int], size: int) -> list[list[int]]:
@@ -53,9 +53,11 @@ def run_once(
         try:
             res = sync_connector(ctx, name)
         except ConnectorError as exc:
+            res = committed_of(exc) or SyncResult(connector=name)
             if not keep_going:
+                record_outcomes(ctx, activity_ids + res.new_activity_ids)  # committed: never read again
                 raise
-            res = SyncResult(connector=name, error=str(exc))
+            res.error = str(exc)
         report.syncs.append(res)
         changed |= res.changed
         activity_ids += res.new_activity_ids

@@ -72,7 +72,11 @@ def sync_connector(
     With ``budget_seconds`` the sync stops after the first page committed past that time and
     sets ``more``: a first sync of a big portal outlasts any task time limit, and a task killed
     at its limit leaves its lock to expire; stopping cleanly and continuing from the committed
-    cursor loses nothing and keeps syncs of one connector strictly one after another."""
+    cursor loses nothing and keeps syncs of one connector strictly one after another.
+
+    A sync that fails after committing pages raises with what it committed as the exception's
+    ``partial`` (a :class:`SyncResult`): those pages' activities are stored and will not be read
+    again, so the caller must still credit them to their decisions (:func:`committed_of`)."""
     result = SyncResult(connector=name)
     connector = ctx.connector(name)
     with ctx.locks.hold(f"sync:{name}", ctx.settings.celery.task_time_limit) as lock:
@@ -85,6 +89,9 @@ def sync_connector(
         try:
             deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
             _sync_streams(ctx, name, connector, lock, result, progress, on_commit, deadline)
+        except Exception as exc:
+            exc.partial = result  # type: ignore[attr-defined]
+            raise
         finally:
             note_usage(ctx, name)
             log.info("sync of %s finished: %d records, %d pages", name, result.records, result.pages)
@@ -92,6 +99,17 @@ def sync_connector(
                 # counted, never named: these are people who asked to be forgotten
                 log.info("sync of %s: %d records of forgotten people not stored", name, result.suppressed)
     return result
+
+
+def _reason(exc: BaseException) -> str:
+    """The failure as the sync state shows it: a connector's message, or the error's type too."""
+    return str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"[:500]
+
+
+def committed_of(exc: BaseException) -> SyncResult | None:
+    """What a failed :func:`sync_connector` had committed before it failed (None: nothing known)."""
+    partial = getattr(exc, "partial", None)
+    return partial if isinstance(partial, SyncResult) else None
 
 
 class _LockLost(Exception):
@@ -187,9 +205,9 @@ def _sync_streams(
                         sync_state.mark_finished(conn, name, stream, ctx.clock(), "continuing")
                     log.info("sync of %s used its time budget; continuing from the committed cursor", name)
                     return
-        except ConnectorError as exc:
+        except Exception as exc:  # any failure, not only a connector's: the stream must not stay "running"
             with ctx.store.begin() as conn:
-                sync_state.mark_finished(conn, name, stream, ctx.clock(), "failed", str(exc))
+                sync_state.mark_finished(conn, name, stream, ctx.clock(), "failed", _reason(exc))
             raise
         with ctx.store.begin() as conn:
             sync_state.mark_finished(conn, name, stream, ctx.clock(), "ok")

@@ -218,7 +218,13 @@ class MemoryCRMConnector(Connector):
 
     def pull_activities(self, cursor: str | None) -> Iterator[Page[Activity]]:
         after = int(cursor or 0)
+        fail_after = self.crm.fault("activities_fail_after_pages")  # then one 503, as a flaky API
+        pages = 0
         while True:
+            if fail_after is not None and pages >= fail_after:
+                self.crm.r.hdel(self.crm.k("faults"), "activities_fail_after_pages")
+                raise RetryableError("sandbox says 503 (activities page)")
+            pages += 1
             rows = self.crm.r.zrangebyscore(
                 self.crm.k("activities"), f"({after}", "+inf", start=0, num=self.s.page_size, withscores=True
             )
