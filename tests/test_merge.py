@@ -137,3 +137,39 @@ def test_an_opt_out_said_through_the_record_merged_away_stays(store_url):
     assert merged["ann@corp.example"].do_not_contact and not merged["ann@corp.example"].email_opt_out
     assert merged["bo@x.example"].email_opt_out
     store.dispose()
+
+
+def test_a_merge_into_a_record_refused_on_the_same_page_waits_for_it(store_url):
+    """The CRM merged the lead into a contact whose record the store refuses (a NUL in a name).
+    The move was applied anyway: its target not stored, it read as the lead's deletion, and the
+    person's history went with it. It now waits; the survivor names the merge on every read."""
+    from hub.models import Page, RecordError
+    from hub.pipeline.sync import SyncResult, _store_page
+
+    store = Store(store_url, auto_migrate=True)
+    with store.begin() as conn:
+        upsert_contacts(conn, [Contact(identities=[LEAD], emails=["ann@old.example"], updated_at=NOW)], NOW)
+        lead = _id_of(conn, LEAD)
+        insert_activities(
+            conn, [Activity(contact_id=lead, type="page_view", occurred_at=NOW, source="sf", external_id="v1")]
+        )
+    page = Page[Contact](
+        rejects=[RecordError(external_id=CONTACT.external_id, reason="first_name contains a NUL character")],
+        moved=[IdentityMove(source=LEAD, target=CONTACT)],
+    )
+    with store.begin() as conn:
+        _store_page(conn, "contacts", page, SyncResult(connector="sf"))
+    with store.connect() as conn:
+        assert _id_of(conn, LEAD) == lead
+        assert conn.execute(select(func.count()).select_from(activities)).scalar() == 1
+    fixed = Page[Contact](
+        items=[Contact(identities=[CONTACT], emails=["ann@corp.example"], updated_at=NOW)],
+        moved=[IdentityMove(source=LEAD, target=CONTACT)],
+    )
+    with store.begin() as conn:
+        _store_page(conn, "contacts", fixed, SyncResult(connector="sf"))
+    with store.connect() as conn:
+        person = _id_of(conn, CONTACT)
+        assert _id_of(conn, LEAD) is None
+        assert conn.execute(select(activities.c.contact_id)).scalars().all() == [person]  # the history followed
+    store.dispose()

@@ -124,7 +124,12 @@ def _store_page(
     deciding them is harmless, decide reads the store, and the next sync reads the page again."""
     if stream == "contacts":
         up = contact_store.upsert_contacts(conn, page.items, watch=watched_fields(declared))
-        moved = merge_store.move_identities(conn, page.moved, utcnow())
+        # a merge into a record refused on this page would read as the loser's deletion (its
+        # target is not stored) and take its history with it: it waits for the survivor, whose
+        # every read names the records merged into it again
+        refused = {r.external_id for r in (*page.rejects, *up.rejects)}
+        moves = [m for m in page.moved if m.target.external_id not in refused]
+        moved = merge_store.move_identities(conn, moves, utcnow())
         gone = contact_store.remove_identities(conn, page.deleted)
         if page.live is not None:
             missing = contact_store.reconcile_identities(conn, page.live)
