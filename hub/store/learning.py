@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, insert, or_, select, update
 
 from hub.store.batch import among
 from hub.store.contacts import aware
-from hub.store.schema import activities, contacts, decision_features, decisions, model_snapshots, outcomes
+from hub.store.schema import activities, contacts, decision_features, decisions, model_snapshots, outcomes, pushes
+
+#: push states in which a decision's write reached the CRM (``skipped``: the CRM had it already)
+CARRIED_OUT = ("done", "skipped")
 
 
 @dataclass
@@ -82,6 +85,17 @@ def window_days(conn: Connection, decision_ids: Sequence[int]) -> dict[int, date
     return {d: aware(t) for d, t in conn.execute(q)}
 
 
+def carried_out() -> ColumnElement[bool]:
+    """Decisions whose action happened, as far as the hub can tell: one that queued no write (the
+    real-time API's, acted on by its caller) or one with a write that reached the CRM. A decision
+    whose writes were all rejected by a reviewer, expired, withdrawn or superseded, or failed, did
+    nothing: learned, the contact's unprompted behaviour was credited to an action never taken
+    (and reviewers reject selectively, so the bias had a direction). One whose write still waits
+    (held, queued) is learned once it lands."""
+    mine = pushes.c.decision_id == decisions.c.id
+    return or_(~exists().where(mine), exists().where(mine, pushes.c.state.in_(CARRIED_OUT)))
+
+
 def learnable(conn: Connection, feature_version: str, limit: int = 50_000) -> list[LogRow]:
     q = (
         select(
@@ -105,6 +119,7 @@ def learnable(conn: Connection, feature_version: str, limit: int = 50_000) -> li
             decision_features.c.finalized_at.is_not(None),
             decision_features.c.learned_version.is_(None),
             decision_features.c.feature_version == feature_version,
+            carried_out(),
         )
         .order_by(decision_features.c.decision_id)
         .limit(limit)

@@ -1,0 +1,62 @@
+"""The bandit learns only from decisions whose action happened.
+
+A decision whose writes were all rejected by a reviewer (or expired, withdrawn, superseded,
+failed) did nothing; learned, the contact's unprompted form fill was credited to an e-mail nobody
+received. A decision with a write that landed (or was found in place), or with no write at all
+(the real-time API's: its caller acts), is learned; one still waiting is learned once it lands.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from hub.models import Contact, Decision, Identity
+from hub.store import Store
+from hub.store import decisions as decision_store
+from hub.store import learning as learning_store
+from hub.store import pushes as push_store
+from hub.store.contacts import upsert_contacts
+from hub.store.schema import pushes
+from tests.push_rows import set_field_rows
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def test_only_decisions_that_happened_are_learned(store_url):
+    store = Store(store_url, auto_migrate=True)
+    people = [Contact(identities=[Identity(connector="crm", external_id=f"c{i}")]) for i in range(5)]
+    with store.begin() as conn:
+        ids = sorted(upsert_contacts(conn, people, T0).changed)
+    logged = [
+        Decision(
+            contact_id=cid,
+            actions=[],
+            policy="engine",
+            policy_version="engine@v1",
+            created_at=T0,
+            action="email_nurture",
+            features=[1.0],
+            feature_version="f1",
+            attribution_days=3,
+        )
+        for cid in ids
+    ]
+    with store.begin() as conn:
+        dids = decision_store.insert_decisions(conn, logged, "batch-1")
+        # rejected, done, skipped (in place already), held, none (a real-time decision's)
+        for k, state in enumerate(("rejected", "done", "skipped", "awaiting_approval")):
+            push_store.enqueue(conn, set_field_rows(ids[k], dids[k], [f"c{k}"], {"next_best_action": "x"}), T0)
+            conn.execute(update(pushes).where(pushes.c.decision_id == dids[k]).values(state=state))
+        learning_store.finalize(conn, {d: ({}, 1.0) for d in dids}, T0 + timedelta(days=4))
+
+    def learnable() -> set[int]:
+        with store.connect() as conn:
+            return {r.decision_id for r in learning_store.learnable(conn, "f1")}
+
+    assert learnable() == {dids[1], dids[2], dids[4]}
+    with store.begin() as conn:  # the held write is approved and lands
+        conn.execute(update(pushes).where(pushes.c.decision_id == dids[3]).values(state="done"))
+    assert learnable() == {dids[1], dids[2], dids[3], dids[4]}
+    store.dispose()
