@@ -117,40 +117,48 @@ class _LockLost(Exception):
 
 
 def _store_page(
-    conn: Connection, stream: str, page: Page, result: SyncResult, declared: Sequence[DeclaredOutcome] = ()
+    conn: Connection,
+    stream: str,
+    page: Page,
+    result: SyncResult,
+    declared: Sequence[DeclaredOutcome] = (),
+    now: datetime | None = None,
 ) -> tuple[list[RecordError], set[int]]:
     """Store one page in the caller's transaction; returns its rejects and the contacts it
     changed. If the caller then rolls back (lost lock), ``result.changed`` keeps those ids:
-    deciding them is harmless, decide reads the store, and the next sync reads the page again."""
+    deciding them is harmless, decide reads the store, and the next sync reads the page again.
+    ``now``: the hub's clock (a simulated one in the demo), the time a change is stamped with,
+    as decisions are: the two are compared (what a contact is owed, a write withdrawn)."""
+    now = now or utcnow()
     if stream == "contacts":
-        up = contact_store.upsert_contacts(conn, page.items, watch=watched_fields(declared))
+        up = contact_store.upsert_contacts(conn, page.items, now, watch=watched_fields(declared))
         # a merge into a record refused on this page would read as the loser's deletion (its
         # target is not stored) and take its history with it: it waits for the survivor, whose
         # every read names the records merged into it again
         refused = {r.external_id for r in (*page.rejects, *up.rejects)}
         moves = [m for m in page.moved if m.target.external_id not in refused]
-        moved = merge_store.move_identities(conn, moves, utcnow())
-        gone = contact_store.remove_identities(conn, page.deleted)
+        moved = merge_store.move_identities(conn, moves, now)
+        gone = contact_store.remove_identities(conn, page.deleted, now)
         if page.live is not None:
-            missing = contact_store.reconcile_identities(conn, page.live)
+            missing = contact_store.reconcile_identities(conn, page.live, now)
             gone.changed |= missing.changed
             gone.deleted += missing.deleted
         changed = up.changed | moved.changed | gone.changed
         result.merged += moved.updated
         result.deleted += moved.deleted
         if up.opted_out:
-            ins = activity_store.insert_activities(conn, unsubscribes(conn, up.opted_out))
+            ins = activity_store.insert_activities(conn, unsubscribes(conn, up.opted_out), now)
             result.new_activity_ids += ins.new_ids
         reached = field_change_activities(declared, up.field_changes, up.changed_when)
         if reached:  # declared field outcomes (lifecycle_stage becoming customer, ...)
-            ins = activity_store.insert_activities(conn, reached)
+            ins = activity_store.insert_activities(conn, reached, now)
             result.new_activity_ids += ins.new_ids
         result.created += up.created
         result.deleted += gone.deleted
         result.suppressed += up.suppressed
         rejects = list(page.rejects) + up.rejects
     else:
-        ins = activity_store.insert_activities(conn, page.items)
+        ins = activity_store.insert_activities(conn, page.items, now)
         changed = set(ins.contacts)
         result.new_activity_ids += ins.new_ids
         rejects = list(page.rejects) + ins.rejects
@@ -180,7 +188,9 @@ def _sync_streams(
             for page in pull(cursor):
                 try:
                     with ctx.store.begin() as conn:
-                        rejects, changed = _store_page(conn, stream, page, result, ctx.settings.decision.outcomes)
+                        rejects, changed = _store_page(
+                            conn, stream, page, result, ctx.settings.decision.outcomes, ctx.clock()
+                        )
                         sync_state.advance_cursor(conn, name, stream, page.cursor, len(page.items), len(rejects))
                         # commit only while we still hold the lock: if it expired or its Redis
                         # restarted, another sync may be running; roll this page back and stop

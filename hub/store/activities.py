@@ -29,7 +29,9 @@ class ActivityResult:
     new_ids: list[int] = field(default_factory=list)
 
 
-def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityResult:
+def insert_activities(conn: Connection, items: Sequence[Activity], now: datetime | None = None) -> ActivityResult:
+    """Store new activities (a repeat of a stored one is a duplicate); ``now``: the hub's clock,
+    the contacts' ``changed_at`` (the time decisions are compared with)."""
     result = ActivityResult()
     if not items:
         return result
@@ -73,7 +75,9 @@ def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityRe
         result.inserted = len(rows)
         # a new activity is a change the contact is owed a decision for: the decide task, the
         # sweep and the consent check read changed_at (a record's re-merge sets it too)
-        conn.execute(update(contacts).where(contacts.c.id.in_(sorted(result.contacts))).values(changed_at=utcnow()))
+        conn.execute(
+            update(contacts).where(contacts.c.id.in_(sorted(result.contacts))).values(changed_at=now or utcnow())
+        )
         # same transaction: the profile and the activities never disagree
         update_profiles(
             conn,

@@ -105,3 +105,28 @@ def test_forget_withdraws_writes_held_for_approval(tmp_path, store_url, redis_ur
     assert forget(ctx, "ann@example.com", clear_crm=True).done
     assert ("lists", "sales-ready") not in hub_writes(crm)
     ctx.close()
+
+
+def test_on_a_simulated_clock_a_write_decided_after_the_opt_out_is_sent(tmp_path, store_url, redis_url, crm):
+    """The demo and the sandbox run the hub on a simulated clock. A sync stamped changes with the
+    wall clock while decisions carried the simulated one, so every opted-out person's later
+    writes looked decided before the opt-out and were withdrawn, day after day."""
+    from hub.models import Decision
+    from hub.pipeline.sync import sync_connector
+    from hub.store import decisions as decision_store
+    from tests.push_rows import set_field_rows
+
+    ctx = make_ctx(tmp_path, store_url, redis_url)
+    day = datetime(2026, 1, 5, 9, tzinfo=UTC)  # months before the wall clock
+    ctx.clock = lambda: day
+    crm.put_contact("0", email="ann@example.com", first_name="Ann", stage="lead", opt_out=True)
+    (cid,) = sync_connector(ctx, "crm").changed
+    later = Decision(
+        contact_id=cid, actions=[], policy="engine", policy_version="v", created_at=day + timedelta(hours=1)
+    )
+    with ctx.store.begin() as conn:
+        (did,) = decision_store.insert_decisions(conn, [later], "after-the-opt-out")
+        push_store.enqueue(conn, set_field_rows(cid, did, ["0"], {"next_best_action": "wait"}), later.created_at)
+        (pid,) = [p.id for p in push_store.list_pushes(conn)]
+        assert push_store.withdrawn(conn, [pid]) == set()  # decided knowing: sent
+    ctx.close()
