@@ -1,4 +1,8 @@
-"""Activities: idempotent by (source, external_id); resolved to contacts through identities."""
+"""Activities: idempotent by (source, external_id); resolved to contacts through identities.
+
+A synced activity whose contact is not stored yet is held (hub/store/held.py), not rejected:
+its stream's cursor moves past it, so rejecting it lost it for good. ``release_held`` inserts
+it once a contact with its identity or email is stored."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
 from hub import mirrors
-from hub.models import Activity, RecordError, normalize_email, utcnow
+from hub.models import Activity, Contact, RecordError, normalize_email, utcnow
+from hub.store import held as held_store
 from hub.store.contacts import aware, resolve_emails, resolve_identity_ids
 from hub.store.profiles import update_profiles
 from hub.store.schema import activities, contact_profiles, contacts
@@ -27,9 +32,20 @@ class ActivityResult:
     contacts: set[int] = field(default_factory=set)
     rejects: list[RecordError] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
+    #: (source, external_id) of activities naming no stored contact, held for it (``hold``)
+    held: list[tuple[str, str]] = field(default_factory=list)
+    #: activities of forgotten people (suppression list): neither stored nor held
+    suppressed: int = 0
 
 
-def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityResult:
+def insert_activities(conn: Connection, items: Sequence[Activity], hold: bool = False) -> ActivityResult:
+    """Insert new activities (repeats count as duplicates), with their profiles, mirrors and
+    contacts' ``changed_at``, in the caller's transaction.
+
+    An activity naming no stored contact is a reject, or with ``hold`` (a sync's activities
+    stream, whose cursor will not come back for it) held until its contact is stored
+    (hub/store/held.py); a forgotten person's is dropped and counted in ``suppressed``. An
+    import keeps rejecting: its summary names the row, and the file can be imported again."""
     result = ActivityResult()
     if not items:
         return result
@@ -42,6 +58,7 @@ def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityRe
     resolved = resolve_identity_ids(conn, [a.contact_ref for a in items if a.contact_ref is not None])
     by_email = resolve_emails(conn, [a.contact_email for a in items if a.contact_email])
     rows = []
+    unknown: list[Activity] = []
     for a in items:
         if (a.source, a.external_id) in seen:
             result.duplicates += 1
@@ -53,7 +70,10 @@ def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityRe
             cid = by_email.get(normalize_email(a.contact_email) or "")
         if cid is None:
             ref = a.contact_ref.external_id if a.contact_ref else (a.contact_email or "none")
-            result.rejects.append(RecordError(external_id=a.external_id, reason=f"no contact known for {ref}"))
+            if hold and (a.contact_ref is not None or a.contact_email):
+                unknown.append(a)
+            else:
+                result.rejects.append(RecordError(external_id=a.external_id, reason=f"no contact known for {ref}"))
             continue
         rows.append(
             {
@@ -67,6 +87,10 @@ def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityRe
             }
         )
         result.contacts.add(cid)
+    if unknown:
+        result.held, result.suppressed = held_store.hold(conn, unknown)
+        for source, ext in result.held:  # not a bad record: its contact is expected
+            log.info("%s activity %s held: its contact is not stored yet", source, ext)
     _mark_mirrors(conn, rows)
     if rows:
         conn.execute(insert(activities), rows)
@@ -96,6 +120,25 @@ def insert_activities(conn: Connection, items: Sequence[Activity]) -> ActivityRe
                 select(activities.c.id).where(tuple_(activities.c.source, activities.c.external_id).in_(new_keys))
             ).scalars()
         )
+    return result
+
+
+def release_held(conn: Connection, stored: Sequence[Contact]) -> ActivityResult:
+    """Insert the held activities that name one of ``stored``'s identities or emails (contacts
+    just upserted) and take them off the hold; those still naming no stored contact (a record
+    refused on its page) stay held, a forgotten person's are dropped. Call it in the upsert's
+    transaction; the result's ``new_ids`` are owed to learning like any new activity's."""
+    waiting = held_store.naming(
+        conn, [i.key() for c in stored for i in c.identities], [e for c in stored for e in c.emails]
+    )
+    if not waiting:
+        return ActivityResult()
+    result = insert_activities(conn, waiting, hold=True)
+    still = set(result.held)
+    held_store.drop(conn, [(a.source, a.external_id) for a in waiting if (a.source, a.external_id) not in still])
+    result.held = []  # nothing newly held: these were held already
+    if result.inserted:
+        log.info("%d held activities inserted: their contacts are stored now", result.inserted)
     return result
 
 
