@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, up
 from hub import mirrors
 from hub.models import Activity, Contact, RecordError, normalize_email, utcnow
 from hub.store import held as held_store
+from hub.store import suppressions as suppression_store
 from hub.store.contacts import aware, resolve_emails, resolve_identity_ids
 from hub.store.profiles import update_profiles
 from hub.store.schema import activities, contact_profiles, contacts
@@ -133,7 +134,18 @@ def release_held(conn: Connection, stored: Sequence[Contact]) -> ActivityResult:
     )
     if not waiting:
         return ActivityResult()
+    # a forgotten person's record is not stored, so what is held for it would wait out the hold
+    forgotten = suppression_store.suppressed(conn, {d for c in stored for d in suppression_store.digests_of(c)})
+    gone = [c for c in stored if suppression_store.digests_of(c) & forgotten] if forgotten else []
+    dropped = held_store.forget(
+        conn, [i.key() for c in gone for i in c.identities], [e for c in gone for e in c.emails]
+    )
+    if dropped:
+        waiting = held_store.naming(
+            conn, [i.key() for c in stored for i in c.identities], [e for c in stored for e in c.emails]
+        )
     result = insert_activities(conn, waiting, hold=True)
+    result.suppressed += dropped
     still = set(result.held)
     held_store.drop(conn, [(a.source, a.external_id) for a in waiting if (a.source, a.external_id) not in still])
     result.held = []  # nothing newly held: these were held already
