@@ -7,6 +7,7 @@ record, its cursor moved past, and the next sync never read the activity again."
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +21,7 @@ from hub.pipeline.sync import sync_connector
 from hub.store.activities import insert_activities
 from hub.store.schema import activities, contact_emails, held_activities, outcomes
 from tests.plugins import memory_crm as mc
+from tests.test_config import run_hub
 from tests.test_pipeline import make_ctx
 
 
@@ -147,6 +149,9 @@ def test_an_activity_held_30_days_is_dropped_with_a_warning(tmp_path, store_url,
     crm.add_activity("pv-new", "405", "page_view", datetime.now(UTC))
     ctx = make_ctx(tmp_path, store_url, redis_url)
     assert sync_connector(ctx, "crm").held == 2
+    shown = run_hub("status", "-c", str(tmp_path / "hub.yaml"), "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["held_activities"] == 2
     with ctx.store.begin() as conn:
         conn.execute(
             update(held_activities)
