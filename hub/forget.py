@@ -14,9 +14,11 @@ Ordering, so that nothing is lost and nothing written after the clear:
    Deleting first would drop the clear pushes with the contact, and the CRM would keep the
    hub's fields.
 
-Then every other table is swept for what still names the person (hub/forget_sweep.py):
-audit notes and other free text are redacted (the rows kept), held events under their
-address or an alias of it are deleted, a sync cursor naming their record is reset.
+Synced activities held for their contact (hub/store/held.py) under their addresses or record
+ids are deleted with them. Then every other table is swept for what still names the person
+(hub/forget_sweep.py): audit notes and other free text are redacted (the rows kept), held
+events and held activities under their address or an alias of it are deleted, a sync cursor
+naming their record is reset.
 
 The CRM record itself stays (it is the CRM's). So that the next sync does not read the
 person in again, step 1 also puts them on the suppression list (hub/store/suppressions.py):
@@ -38,6 +40,7 @@ from hub.models import ActionKind, Identity, normalize_email, utcnow
 from hub.pipeline.context import HubContext
 from hub.pipeline.push import push_connector
 from hub.store import contacts as contact_store
+from hub.store import held as held_store
 from hub.store import pushes as push_store
 from hub.store import suppressions as suppression_store
 from hub.store.schema import activities, anonymous_events, contact_emails, decisions, identities, outcomes, pushes
@@ -173,7 +176,10 @@ def forget(ctx: HubContext, email: str, *, clear_crm: bool = False) -> ForgetRep
         contact_id = _contact_for(conn, email)
         report.suppressed = _suppress(conn, email, contact_id)
         if contact_id is None:  # no contact, but held events, notes or cursors may name the address
+            held = held_store.forget(conn, [], [email])
             report.swept = sweep(conn, traces_of(conn, email, None))
+            if held:
+                report.swept["held_activities"] = report.swept.get("held_activities", 0) + held
             return report
         report.found, report.contact_id = True, contact_id
         if clear_crm:
@@ -220,6 +226,13 @@ def forget(ctx: HubContext, email: str, *, clear_crm: bool = False) -> ForgetRep
                 )
             )
         )
+        # and synced activities held under their address or record ids (hub/store/held.py)
+        idents = conn.execute(
+            select(identities.c.connector, identities.c.object_type, identities.c.external_id).where(
+                identities.c.contact_id == contact_id
+            )
+        ).tuples()
+        report.deleted["held_activities"] = held_store.forget(conn, list(idents), [e for (e,) in emails] + [email])
         contact_store.delete_contacts(conn, [contact_id])  # step 3
         report.swept = sweep(conn, traces)  # what other tables still say about them
     return report

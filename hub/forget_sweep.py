@@ -10,7 +10,7 @@ string and JSON column of every other table is searched for the person's traces:
 * their CRM record ids (5 characters or more: shorter ids match too much to mean them);
 * their full name, and first and last name alone when 4 characters or more (whole words).
 
-A held event that names them is deleted. A sync cursor that names them is reset (that
+A held event or held activity (hub/store/held.py) that names them is deleted. A sync cursor that names them is reset (that
 stream's next sync reads from the start; forgotten people are skipped by suppression). Any
 other match is redacted in place to ``[forgotten]``: the row (an audit entry, say) is kept.
 """
@@ -25,7 +25,15 @@ from typing import Any
 from sqlalchemy import JSON, Connection, String, Text, and_, cast, delete, func, or_, select, update
 
 from hub.models import normalize_email
-from hub.store.schema import anonymous_events, contact_emails, contacts, identities, metadata, sync_state
+from hub.store.schema import (
+    anonymous_events,
+    contact_emails,
+    contacts,
+    held_activities,
+    identities,
+    metadata,
+    sync_state,
+)
 
 REDACTED = "[forgotten]"
 #: tables of the person's own rows (deleted by forget) or of other people's, and hashes/binaries
@@ -141,7 +149,7 @@ def sweep(conn: Connection, t: Traces) -> dict[str, int]:
             if not hits:
                 continue
             changed[table.name] = changed.get(table.name, 0) + 1
-            if table is anonymous_events:
+            if table is anonymous_events or table is held_activities:  # held for them: theirs
                 conn.execute(delete(table).where(key))
                 continue
             new = {n: _redact(v, pattern) for n, v in hits.items()}

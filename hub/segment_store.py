@@ -75,9 +75,10 @@ def _stitch(conn: Connection, m: Message, cid: int, identify: bool) -> list[Acti
     return earlier
 
 
-def _upsert_people(conn: Connection, messages: Sequence[Message]) -> dict[str, MessageError]:
+def _upsert_people(conn: Connection, messages: Sequence[Message]) -> tuple[dict[str, MessageError], list[int]]:
     """The batch's identify records in one upsert (before its events, which may name them);
-    returns the messages refused because the store cannot hold a trait."""
+    returns the messages refused because the store cannot hold a trait, and the ids of CRM
+    activities that were held for these people (hub/store/held.py) and are stored now."""
     people, refused = [], {}
     for m in messages:
         contact = contact_of(m) if m.type == "identify" else None
@@ -89,7 +90,7 @@ def _upsert_people(conn: Connection, messages: Sequence[Message]) -> dict[str, M
         else:
             people.append(contact)
     upsert_contacts(conn, people)  # a forgotten person's record is not stored (and answered below)
-    return refused
+    return refused, activity_store.release_held(conn, people).new_ids
 
 
 def _identify(conn: Connection, m: Message) -> tuple[Stored, list[Activity]]:
@@ -125,7 +126,7 @@ def _store_all(ctx: HubContext, messages: Sequence[Message]) -> tuple[list[Resul
         seen = set(
             conn.execute(select(segment_messages.c.message_id).where(segment_messages.c.message_id.in_(keys))).scalars()
         )
-        refused = _upsert_people(conn, [m for m in messages if m.key not in seen])
+        refused, released = _upsert_people(conn, [m for m in messages if m.key not in seen])
         for m in messages:
             if m.key in seen:
                 results.append(Stored("duplicate"))
@@ -147,7 +148,7 @@ def _store_all(ctx: HubContext, messages: Sequence[Message]) -> tuple[list[Resul
             results.append(out)
         if done:
             conn.execute(insert(segment_messages), done)
-        new_ids = activity_store.insert_activities(conn, pending).new_ids
+        new_ids = released + activity_store.insert_activities(conn, pending).new_ids
     return results, new_ids
 
 

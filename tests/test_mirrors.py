@@ -16,7 +16,7 @@ from hub.store import Store
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
 from hub.store.profiles import load_profiles
-from hub.store.schema import activities
+from hub.store.schema import activities, contacts
 
 T0 = datetime(2026, 1, 5, 15, tzinfo=UTC)
 
@@ -129,10 +129,17 @@ def test_migration_0012_marks_the_mirrors_a_store_already_holds(store_url):
 
     engine = create_engine(store_url)
     migrate(engine, "0011_decision_trace")
-    with engine.begin() as conn:
-        [cid] = contact_store.upsert_contacts(
-            conn, [Contact(identities=[Identity(connector="hubspot", external_id="1")], emails=["a@example.com"])]
-        ).changed
+    with engine.begin() as conn:  # rows as that schema holds them (today's code writes newer columns)
+        cid = conn.execute(
+            insert(contacts).values(
+                primary_email="a@example.com",
+                email_opt_out=False,
+                do_not_contact=False,
+                properties={},
+                created_at=T0,
+                changed_at=T0,
+            )
+        ).inserted_primary_key[0]
         [did] = decision_store.insert_decisions(
             conn, [Decision(contact_id=cid, policy="rules", policy_version="t", actions=[], created_at=T0)], "run-1"
         )

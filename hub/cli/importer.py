@@ -108,12 +108,15 @@ def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_
 
     try:
         with progress:
-            if kind == "contacts":
-                summary = import_contacts(store, path, opts, tick)
-            else:
-                from hub.pipeline.outcomes import attribute
+            from hub.pipeline.outcomes import attribute
 
-                summary = import_events(store, path, opts, tick, lambda ids: attribute(store, decision, ids))
+            def credit(ids: list[int]) -> int:
+                return attribute(store, decision, ids)
+
+            if kind == "contacts":  # activities held for these people are stored now, credited too
+                summary = import_contacts(store, path, opts, tick, credit)
+            else:
+                summary = import_events(store, path, opts, tick, credit)
     except MappingError as exc:
         err.print(str(exc), style="red", highlight=False, markup=False)
         raise typer.Exit(2) from None

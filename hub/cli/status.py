@@ -47,6 +47,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
                 "last_monitoring_run": gov["monitored"],
                 "approvals_waiting": gov["waiting"],
                 "suppressed_people": gov["suppressed"],
+                "held_activities": gov["held"],
             }
         )
         return
@@ -99,6 +100,7 @@ def _governance(settings: Settings, store) -> dict:  # noqa: ANN001
     """Kill switches, open alerts, approvals waiting and who is kept out: what a person must look at."""
     from hub.governance import approvals, killswitch
     from hub.governance.alerts import last_run, list_alerts
+    from hub.store import held as held_store
     from hub.store import suppressions as suppression_store
 
     with store.connect() as conn:
@@ -108,6 +110,7 @@ def _governance(settings: Settings, store) -> dict:  # noqa: ANN001
             "waiting": approvals.counts(conn).get("awaiting", 0),
             "monitored": last_run(conn),
             "suppressed": suppression_store.counts(conn)["people"],
+            "held": held_store.count(conn),  # synced activities waiting for their contact
         }
 
 

@@ -34,7 +34,8 @@ class ImportSummary:
     unchanged: int = 0
     skipped: int = 0
     suppressed: int = 0
-    outcomes: int = 0  # outcome rows the new events added to the decisions before them (events only)
+    #: outcome rows the new events (for contacts: activities held for them) added to the decisions before them
+    outcomes: int = 0
     chunks: int = 0
     reasons: Counter = field(default_factory=Counter)
     problems: list[RowProblem] = field(default_factory=list)

@@ -34,7 +34,15 @@ from hub.store.schema import activities, identities
 
 
 # -- contacts -------------------------------------------------------------------------------
-def import_contacts(store: Store, path: Path, opts: ImportOptions, progress: Progress | None = None) -> ImportSummary:
+def import_contacts(
+    store: Store,
+    path: Path,
+    opts: ImportOptions,
+    progress: Progress | None = None,
+    attribute: Callable[[list[int]], int] | None = None,
+) -> ImportSummary:
+    """``attribute``: as for :func:`import_events`, called with the ids of synced activities
+    that were held for these people (their contact was not stored yet) and are stored now."""
     summary = ImportSummary(file=path.name, kind="contacts", source=opts.source)
     cols = contact_columns_for(header(path), opts, path.name)
     started = utcnow()  # every identity this run writes gets this synced_at: a repeat id is seen
@@ -60,10 +68,12 @@ def import_contacts(store: Store, path: Path, opts: ImportOptions, progress: Pro
         summary.read += len(chunk.rows)
         with store.begin() as conn:
             items, new = _not_repeated(conn, items, started, opts.source, rows_of, summary)
-            _store_contacts(conn, items, new, started, rows_of, summary)
+            released = _store_contacts(conn, items, new, started, rows_of, summary)
             if opts.match and items:
                 kept = {c.identities[0].external_id for c in items}
                 _join_matched(conn, opts, {k: v for k, v in match_of.items() if k in kept}, new, started, summary)
+        if released and attribute is not None:
+            summary.outcomes += attribute(released)
         summary.chunks += 1
         summary.noted(chunk.notes)
         if progress:
@@ -110,9 +120,10 @@ def _store_contacts(
     started: datetime,
     rows_of: dict[str, int],
     summary: ImportSummary,
-) -> None:
+) -> list[int]:
+    """Store a chunk's records; returns the ids of held activities this inserted."""
     if not items:
-        return
+        return []
     up = contact_store.upsert_contacts(conn, items, now=started)
     stored_new = len(new - {r.external_id for r in up.rejects})
     matched = max(0, stored_new - up.created - up.suppressed)  # new records that found their person
@@ -125,6 +136,8 @@ def _store_contacts(
         summary.reject(rows_of.get(r.external_id, 0), r.external_id, r.reason)
     if up.opted_out:  # an opt-out flag is an unsubscribe outcome, as in a sync
         activity_store.insert_activities(conn, unsubscribes(conn, up.opted_out))
+    # CRM activities held for these people (hub/store/held.py) are stored now
+    return activity_store.release_held(conn, items).new_ids
 
 
 def _join_matched(

@@ -28,6 +28,7 @@ from hub.pipeline.context import HubContext
 from hub.pipeline.usage import note_usage
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
+from hub.store import held as held_store
 from hub.store import merge as merge_store
 from hub.store import sync_state
 from hub.store.planner import GrowthAnalyzer
@@ -52,6 +53,8 @@ class SyncResult:
     merged: int = 0
     #: records of forgotten people not stored (hub/store/suppressions.py)
     suppressed: int = 0
+    #: activities naming a contact not stored yet, held for it (hub/store/held.py)
+    held: int = 0
     #: stopped at its time budget with pages left; the caller queues a continuation
     more: bool = False
     changed: set[int] = field(default_factory=set)
@@ -98,6 +101,8 @@ def sync_connector(
             if result.suppressed:
                 # counted, never named: these are people who asked to be forgotten
                 log.info("sync of %s: %d records of forgotten people not stored", name, result.suppressed)
+            if result.held:
+                log.info("sync of %s: %d activities held until their contact is stored", name, result.held)
     return result
 
 
@@ -138,12 +143,16 @@ def _store_page(
         refused = {r.external_id for r in (*page.rejects, *up.rejects)}
         moves = [m for m in page.moved if m.target.external_id not in refused]
         moved = merge_store.move_identities(conn, moves, now)
+        # activities read before their contact (created between a sync's two streams) were held
+        released = activity_store.release_held(conn, page.items, now)
+        result.new_activity_ids += released.new_ids
+        result.suppressed += released.suppressed
         gone = contact_store.remove_identities(conn, page.deleted, now)
         if page.live is not None:
             missing = contact_store.reconcile_identities(conn, page.live, now)
             gone.changed |= missing.changed
             gone.deleted += missing.deleted
-        changed = up.changed | moved.changed | gone.changed
+        changed = up.changed | moved.changed | gone.changed | released.contacts
         result.merged += moved.updated
         result.deleted += moved.deleted
         if up.opted_out:
@@ -158,9 +167,12 @@ def _store_page(
         result.suppressed += up.suppressed
         rejects = list(page.rejects) + up.rejects
     else:
-        ins = activity_store.insert_activities(conn, page.items, now)
+        # one naming a contact not stored yet is held for it: the cursor will not come back
+        ins = activity_store.insert_activities(conn, page.items, now, hold=True)
         changed = set(ins.contacts)
         result.new_activity_ids += ins.new_ids
+        result.held += len(ins.held)
+        result.suppressed += ins.suppressed
         rejects = list(page.rejects) + ins.rejects
     result.changed |= changed
     return rejects, changed
@@ -183,6 +195,8 @@ def _sync_streams(
         with ctx.store.begin() as conn:
             sync_state.mark_started(conn, name, stream, ctx.clock())
             cursor = sync_state.get_cursor(conn, name, stream)
+            if stream == "activities":  # held so long, their contact is not coming (warned by id)
+                held_store.expire(conn)
         pull = connector.pull_contacts if stream == "contacts" else connector.pull_activities
         try:
             for page in pull(cursor):

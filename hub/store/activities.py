@@ -1,4 +1,8 @@
-"""Activities: idempotent by (source, external_id); resolved to contacts through identities."""
+"""Activities: idempotent by (source, external_id); resolved to contacts through identities.
+
+A synced activity whose contact is not stored yet is held (hub/store/held.py), not rejected:
+its stream's cursor moves past it, so rejecting it lost it for good. ``release_held`` inserts
+it once a contact with its identity or email is stored."""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
 from hub import mirrors
-from hub.models import Activity, RecordError, normalize_email, utcnow
+from hub.models import Activity, Contact, RecordError, normalize_email, utcnow
+from hub.store import held as held_store
+from hub.store import suppressions as suppression_store
 from hub.store.contacts import aware, resolve_emails, resolve_identity_ids
 from hub.store.profiles import update_profiles
 from hub.store.schema import activities, contact_profiles, contacts
@@ -27,11 +33,23 @@ class ActivityResult:
     contacts: set[int] = field(default_factory=set)
     rejects: list[RecordError] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
+    #: (source, external_id) of activities naming no stored contact, held for it (``hold``)
+    held: list[tuple[str, str]] = field(default_factory=list)
+    #: activities of forgotten people (suppression list): neither stored nor held
+    suppressed: int = 0
 
 
-def insert_activities(conn: Connection, items: Sequence[Activity], now: datetime | None = None) -> ActivityResult:
-    """Store new activities (a repeat of a stored one is a duplicate); ``now``: the hub's clock,
-    the contacts' ``changed_at`` (the time decisions are compared with)."""
+def insert_activities(
+    conn: Connection, items: Sequence[Activity], now: datetime | None = None, hold: bool = False
+) -> ActivityResult:
+    """Insert new activities (repeats count as duplicates), with their profiles, mirrors and
+    contacts' ``changed_at`` (``now``: the hub's clock, the time decisions are compared with),
+    in the caller's transaction.
+
+    An activity naming no stored contact is a reject, or with ``hold`` (a sync's activities
+    stream, whose cursor will not come back for it) held until its contact is stored
+    (hub/store/held.py); a forgotten person's is dropped and counted in ``suppressed``. An
+    import keeps rejecting: its summary names the row, and the file can be imported again."""
     result = ActivityResult()
     if not items:
         return result
@@ -44,6 +62,7 @@ def insert_activities(conn: Connection, items: Sequence[Activity], now: datetime
     resolved = resolve_identity_ids(conn, [a.contact_ref for a in items if a.contact_ref is not None])
     by_email = resolve_emails(conn, [a.contact_email for a in items if a.contact_email])
     rows = []
+    unknown: list[Activity] = []
     for a in items:
         if (a.source, a.external_id) in seen:
             result.duplicates += 1
@@ -55,7 +74,10 @@ def insert_activities(conn: Connection, items: Sequence[Activity], now: datetime
             cid = by_email.get(normalize_email(a.contact_email) or "")
         if cid is None:
             ref = a.contact_ref.external_id if a.contact_ref else (a.contact_email or "none")
-            result.rejects.append(RecordError(external_id=a.external_id, reason=f"no contact known for {ref}"))
+            if hold and (a.contact_ref is not None or a.contact_email):
+                unknown.append(a)
+            else:
+                result.rejects.append(RecordError(external_id=a.external_id, reason=f"no contact known for {ref}"))
             continue
         rows.append(
             {
@@ -69,6 +91,10 @@ def insert_activities(conn: Connection, items: Sequence[Activity], now: datetime
             }
         )
         result.contacts.add(cid)
+    if unknown:
+        result.held, result.suppressed = held_store.hold(conn, unknown)
+        for source, ext in result.held:  # not a bad record: its contact is expected
+            log.info("%s activity %s held: its contact is not stored yet", source, ext)
     _mark_mirrors(conn, rows)
     if rows:
         conn.execute(insert(activities), rows)
@@ -100,6 +126,36 @@ def insert_activities(conn: Connection, items: Sequence[Activity], now: datetime
                 select(activities.c.id).where(tuple_(activities.c.source, activities.c.external_id).in_(new_keys))
             ).scalars()
         )
+    return result
+
+
+def release_held(conn: Connection, stored: Sequence[Contact], now: datetime | None = None) -> ActivityResult:
+    """Insert the held activities that name one of ``stored``'s identities or emails (contacts
+    just upserted) and take them off the hold; those still naming no stored contact (a record
+    refused on its page) stay held, a forgotten person's are dropped. Call it in the upsert's
+    transaction; the result's ``new_ids`` are owed to learning like any new activity's."""
+    waiting = held_store.naming(
+        conn, [i.key() for c in stored for i in c.identities], [e for c in stored for e in c.emails]
+    )
+    if not waiting:
+        return ActivityResult()
+    # a forgotten person's record is not stored, so what is held for it would wait out the hold
+    forgotten = suppression_store.suppressed(conn, {d for c in stored for d in suppression_store.digests_of(c)})
+    gone = [c for c in stored if suppression_store.digests_of(c) & forgotten] if forgotten else []
+    dropped = held_store.forget(
+        conn, [i.key() for c in gone for i in c.identities], [e for c in gone for e in c.emails]
+    )
+    if dropped:
+        waiting = held_store.naming(
+            conn, [i.key() for c in stored for i in c.identities], [e for c in stored for e in c.emails]
+        )
+    result = insert_activities(conn, waiting, now, hold=True)
+    result.suppressed += dropped
+    still = set(result.held)
+    held_store.drop(conn, [(a.source, a.external_id) for a in waiting if (a.source, a.external_id) not in still])
+    result.held = []  # nothing newly held: these were held already
+    if result.inserted:
+        log.info("%d held activities inserted: their contacts are stored now", result.inserted)
     return result
 
 

@@ -215,6 +215,22 @@ anonymous_events = Table(
     Column("stitched_at", TS),
 )
 
+held_activities = Table(
+    "held_activities",
+    metadata,
+    Column("source", String(40), primary_key=True),
+    Column(
+        "external_id", String(160), primary_key=True, doc="with source, the activity's key: holding twice is one row"
+    ),
+    Column("connector", String(40), doc="the identity it names (connector, object_type, external_id), if any"),
+    Column("object_type", String(40)),
+    Column("ref_id", String(120)),
+    Column("email", String(320), index=True, doc="normalized; the address it names, if any"),
+    Column("activity", JSON, nullable=False, doc="type, channel, occurred_at, properties"),
+    Column("held_at", TS, nullable=False, index=True),
+    Index("ix_held_activities_ref", "connector", "object_type", "ref_id"),
+)
+
 segment_messages = Table(
     "segment_messages",
     metadata,

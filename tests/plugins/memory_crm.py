@@ -87,12 +87,16 @@ class MemoryCRM:
         self._touch(pipe, external_id)
         pipe.execute()
 
-    def add_activity(self, external_id: str, contact_id: str, type_: str, when: datetime) -> None:
+    def add_activity(
+        self, external_id: str, contact_id: str | None, type_: str, when: datetime, email: str | None = None
+    ) -> None:
+        """``email``: the activity names its person by address only (a form fill, an e-mail
+        event: HubSpot's find their contact this way), not by ``contact_id``."""
         seq = self.r.incr(self.k("aseq"))
-        self.r.zadd(
-            self.k("activities"),
-            {json.dumps({"id": external_id, "contact": contact_id, "type": type_, "at": when.isoformat()}): seq},
-        )
+        row = {"id": external_id, "contact": contact_id, "type": type_, "at": when.isoformat()}
+        if email is not None:
+            row["email"] = email
+        self.r.zadd(self.k("activities"), {json.dumps(row): seq})
 
     def contact(self, external_id: str) -> dict[str, Any]:
         return json.loads(self.r.hget(self.k("contacts"), external_id))
@@ -235,7 +239,8 @@ class MemoryCRMConnector(Connector):
                 a = json.loads(raw)
                 page.items.append(
                     Activity(
-                        contact_ref=Identity(connector=self.name, external_id=a["contact"]),
+                        contact_ref=Identity(connector=self.name, external_id=a["contact"]) if a["contact"] else None,
+                        contact_email=a.get("email"),
                         type=ActivityType(a["type"]),
                         occurred_at=datetime.fromisoformat(a["at"]).astimezone(UTC),
                         source=self.name,
