@@ -452,8 +452,14 @@ class HubSpotState:
     def update_engagement(self, kind: str, eid: str, props: dict[str, Any]) -> None:
         """A rep sets an outcome after the fact (a meeting marked COMPLETED the next day):
         the record's ``hs_lastmodifieddate`` moves, its id does not."""
-        rec = self.engagements[kind][eid]
+        self.update_engagements(kind, [eid], props)
+
+    def update_engagements(self, kind: str, eids: list[str], props: dict[str, Any]) -> None:
+        """One write to many records (an import, a workflow, a bulk edit): every one of them
+        gets the same ``hs_lastmodifieddate``, to the millisecond."""
         stamp = self.clock.now_ms()
-        rec["properties"].update({k: str(v) for k, v in props.items()})
-        rec["properties"]["hs_lastmodifieddate"] = iso_ms(stamp)
-        rec["updatedAt"] = stamp
+        for eid in eids:
+            rec = self.engagements[kind][eid]
+            rec["properties"].update({k: str(v) for k, v in props.items()})
+            rec["properties"]["hs_lastmodifieddate"] = iso_ms(stamp)
+            rec["updatedAt"] = stamp
