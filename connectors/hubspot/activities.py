@@ -13,7 +13,7 @@ from typing import Any
 
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.mapping import parse_ms, to_ms
-from connectors.hubspot.objects import search_filters
+from connectors.hubspot.search_walk import Mark, changed_since
 
 
 @dataclass
@@ -26,6 +26,7 @@ class ActivityCursor:
     meetings_since: int = 0  # newest hs_lastmodifieddate read (epoch ms)
     calls_since: int = 0
     deals_since: int = 0
+    walks: dict[str, dict[str, Any]] = field(default_factory=dict)  # kind -> the rest of its search_walk.Mark
 
     def dump(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -136,47 +137,32 @@ def engagement_pages(
 ) -> Iterator[tuple[list[dict[str, Any]], ActivityCursor]]:
     """Meetings, calls and deals changed since the bookmark (less the lookback), by a search on
     ``hs_lastmodifieddate``: an outcome set after creation (a meeting's, a deal's close)
-    moves that stamp, so the record is read again (a walk by id never came back to it). Search returns no associations, so the
-    contacts come from one associations v4 batch read per page. Past ~9,800 results the search
-    restarts from the last stamp read (the 10,000 cap)."""
+    moves that stamp, so the record is read again (a walk by id never came back to it). The
+    search restarts at the bookmark on every call and walks a stamp shared by a whole page by
+    id (search_walk.py), so a bulk edit of 10,000+ records never pages into the 10,000 cap.
+    Search returns no associations, so the contacts come from one associations v4 batch read
+    per page."""
     attr = f"{kind}_since"
-    since = max(0, getattr(cur, attr) - lookback_ms)
-    search = client.api.crm.objects.search_api
-    after: str | None = None
-    while True:
-        body: dict[str, Any] = {
-            "filterGroups": search_filters(
-                {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(since)}
-            ),
-            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
-            "properties": ENGAGEMENT_PROPERTIES[kind] + ["hs_lastmodifieddate"],
-            "limit": min(200, max(page_size, 1)),
-        }
-        if after:
-            body["after"] = after
-        res = (
+    mark = Mark(since=getattr(cur, attr), **cur.walks.get(kind, {}))
+    api = client.api.crm.objects.search_api
+
+    def search(body: dict[str, Any]) -> dict[str, Any]:
+        return (
             client.call(
-                f"{kind}.search", search.do_search, object_type=kind, public_object_search_request=body, search=True
+                f"{kind}.search", api.do_search, object_type=kind, public_object_search_request=body, search=True
             )
             or {}
         )
-        rows = res.get("results") or []
+
+    properties = ENGAGEMENT_PROPERTIES[kind] + ["hs_lastmodifieddate"]
+    size = min(200, max(page_size, 1))
+    for rows, m in changed_since(search, "hs_lastmodifieddate", properties, size, mark.looked_back(lookback_ms)):
         _attach_contacts(client, kind, rows)
-        stamps = [_engagement_ms(r) for r in rows]
-        nxt = ActivityCursor(**{**asdict(cur), "forms": dict(cur.forms)})
-        setattr(nxt, attr, max([getattr(cur, attr), *stamps]))
+        nxt = ActivityCursor(**asdict(cur))
+        setattr(nxt, attr, m.since)
+        nxt.walks[kind] = {"seen": m.seen, "exclusive": m.exclusive, "tie_after": m.tie_after}
         yield rows, nxt
         cur = nxt
-        after = ((res.get("paging") or {}).get("next") or {}).get("after")
-        if not after:
-            return
-        if int(after) >= 9_800 and stamps and max(stamps) > since:  # restart the slice before the cap
-            since, after = max(stamps), None
-
-
-def _engagement_ms(record: dict[str, Any]) -> int:
-    ts = parse_ms((record.get("properties") or {}).get("hs_lastmodifieddate") or record.get("updatedAt"))
-    return to_ms(ts) if ts else 0
 
 
 def associated_ids(res: dict[str, Any]) -> dict[str, list[dict[str, str]]]:

@@ -246,7 +246,9 @@ class HubSpotConnector(Connector):
             yield self._page(cur, subs, lambda s, f=form_id: [form_activity(self.name, f, s)], "conversionId")
         for kind in ("meetings", "calls", "deals"):
             mapper = deal_activities if kind == "deals" else partial(engagement_activity, kind=kind)
-            for rows, nxt in engagement_pages(self.client, kind, cur, 200, self.s.lookback_seconds * 1000):
+            for rows, nxt in engagement_pages(
+                self.client, kind, cur, self.s.search_page_size, self.s.lookback_seconds * 1000
+            ):
                 cur = nxt
                 yield self._page(cur, rows, lambda r, m=mapper: m(self.name, record=r), "id")
 

@@ -1,11 +1,9 @@
 """How HubSpot contacts are read: key, cursor field and paging (activities: activities.py).
 
 Contacts: the first sync walks the list endpoint by id (no 10,000 cap); later syncs search on
-``lastmodifieddate`` ascending from a bookmark. Search never pages with ``after`` here: each
-call starts again at the bookmark (``GTE`` it, skipping the ids already seen at exactly that
-time), so the 10,000-result cap is never reached. When a whole page shares one timestamp
-(bulk writes, including our own), the stream walks that timestamp by ``hs_object_id`` and
-then moves strictly past it.
+``lastmodifieddate`` ascending from a bookmark, as search_walk.py reads any object: never
+paging with ``after``, each call starts again at the bookmark, and a timestamp shared by a
+whole page (bulk writes, including our own) is walked by ``hs_object_id`` and then passed.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ from typing import Any
 
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.mapping import parse_ms, to_ms
+from connectors.hubspot.search_walk import Mark, changed_since, stamp
 
 RECENT_MAX = 20_000  # ids remembered for the lookback dedupe; beyond it a re-read is only a duplicate
 
@@ -40,10 +39,6 @@ class ContactCursor:
     @classmethod
     def load(cls, raw: str | None) -> ContactCursor:
         return cls(**json.loads(raw)) if raw else cls()
-
-
-def search_filters(*filters: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"filters": list(filters)}]
 
 
 class ContactStream:
@@ -80,9 +75,12 @@ class ContactStream:
             for rows, nxt in self._full(cur):
                 yield rows, nxt
                 cur = nxt
-        if self.lookback_ms and cur.tie_after is None:
-            cur.since, cur.seen, cur.exclusive = max(0, cur.since - self.lookback_ms), [], False
-        yield from self._incremental(cur)
+        mark = Mark(since=cur.since, seen=cur.seen, exclusive=cur.exclusive, tie_after=cur.tie_after)
+        walk = changed_since(
+            self._search, "lastmodifieddate", self.properties, self.search_size, mark.looked_back(self.lookback_ms)
+        )
+        for rows, m in walk:
+            yield rows, ContactCursor(phase="inc", **asdict(m))
 
     def _newest_modification(self) -> int:
         body = {
@@ -119,68 +117,9 @@ class ContactStream:
         api = self.client.api.crm.contacts.search_api
         return self.client.call("contacts.search", api.do_search, public_object_search_request=body, search=True) or {}
 
-    def _incremental(self, cur: ContactCursor) -> Iterator[tuple[list[dict[str, Any]], ContactCursor]]:
-        while True:
-            if cur.tie_after is not None:
-                body = {
-                    "filterGroups": search_filters(
-                        {"propertyName": "lastmodifieddate", "operator": "EQ", "value": str(cur.since)},
-                        {"propertyName": "hs_object_id", "operator": "GT", "value": str(cur.tie_after)},
-                    ),
-                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                    "properties": self.properties,
-                    "limit": self.search_size,
-                }
-                rows = self._search(body).get("results") or []
-                fresh = [r for r in rows if str(r.get("id")) not in set(cur.seen)]
-                full = len(rows) == self.search_size
-                nxt = ContactCursor(phase="inc", since=cur.since)
-                if full:
-                    nxt.tie_after = int(rows[-1]["id"])
-                    nxt.seen = cur.seen
-                else:
-                    nxt.exclusive = True  # every id at `since` is read
-                yield fresh, nxt
-                cur = nxt
-                continue
-            op = "GT" if cur.exclusive else "GTE"
-            body = {
-                "filterGroups": search_filters(
-                    {"propertyName": "lastmodifieddate", "operator": op, "value": str(cur.since)}
-                ),
-                "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-                "properties": self.properties,
-                "limit": self.search_size,
-            }
-            rows = self._search(body).get("results") or []
-            seen = set(cur.seen)
-            stamps = [_stamp(r) for r in rows]
-            fresh = [
-                r for r, ts in zip(rows, stamps, strict=True) if not (ts == cur.since and str(r.get("id")) in seen)
-            ]
-            full = len(rows) == self.search_size
-            if full and all(ts == cur.since for ts in stamps):
-                yield fresh, ContactCursor(phase="inc", since=cur.since, seen=cur.seen, tie_after=-1)
-                cur = ContactCursor(
-                    phase="inc", since=cur.since, seen=cur.seen + [str(r["id"]) for r in fresh], tie_after=-1
-                )
-                continue
-            if not rows:
-                return
-            top = max(stamps)
-            at_top = [str(r.get("id")) for r, ts in zip(rows, stamps, strict=True) if ts == top]
-            nxt = ContactCursor(
-                phase="inc", since=top, seen=sorted(set(at_top) | (seen if top == cur.since else set()))
-            )
-            yield fresh, nxt
-            cur = nxt
-            if not full:
-                return
-
 
 def _stamp(record: dict[str, Any]) -> int:
-    ts = parse_ms((record.get("properties") or {}).get("lastmodifieddate") or record.get("updatedAt"))
-    return to_ms(ts) if ts else 0
+    return stamp(record, "lastmodifieddate")
 
 
 def archived_ids(

@@ -1,7 +1,9 @@
-"""A columnar index over HubSpot contacts, so list paging and cursor searches stay fast at
-100,000 records. Rebuilt lazily when the state's version moves (any write bumps it).
+"""A columnar index over HubSpot records (contacts; meetings, calls and deals), so list
+paging and cursor searches stay fast at 100,000 records. Rebuilt lazily when the state's
+version for that object moves (any write bumps it).
 
-Only the fields a sync walks on are indexed: record id, last modified, created, archived.
+Only the fields a sync walks on are indexed: record id, last modified, created, archived;
+each object type names the properties that read them (``CONTACT_FAST``, ``ENGAGEMENT_FAST``).
 Searches filtering or sorting on anything else take the general path in hubspot_search.py.
 """
 
@@ -14,17 +16,20 @@ import numpy as np
 
 from hub.sandbox.clock import parse_datetime_ms
 
-FAST = {
+CONTACT_FAST = {
     "hs_object_id": "ids",
     "lastmodifieddate": "updated",
     "hs_lastmodifieddate": "updated",
     "createdate": "created",
 }
+# an engagement's createdate (a deal's) is when it opened, not when the record was made
+ENGAGEMENT_FAST = {"hs_object_id": "ids", "hs_lastmodifieddate": "updated"}
 
 
 @dataclass
-class ContactIndex:
+class RecordIndex:
     version: int
+    fast: dict[str, str]  # property -> the column it reads
     keys: list[str]  # record ids (strings), ascending numeric order
     ids: np.ndarray
     updated: np.ndarray
@@ -32,7 +37,7 @@ class ContactIndex:
     archived: np.ndarray
 
     @classmethod
-    def build(cls, records: dict[str, dict[str, Any]], version: int) -> ContactIndex:
+    def build(cls, records: dict[str, dict[str, Any]], version: int, fast: dict[str, str]) -> RecordIndex:
         keys = list(records)
         ids = np.fromiter((int(k) for k in keys), dtype=np.int64, count=len(keys))
         order = np.argsort(ids, kind="stable")
@@ -41,6 +46,7 @@ class ContactIndex:
         n = len(keys)
         return cls(
             version,
+            fast,
             keys,
             ids[order],
             np.fromiter((r["updatedAt"] for r in recs), dtype=np.int64, count=n),
@@ -56,8 +62,8 @@ class ContactIndex:
 
     def search(self, groups: list[dict[str, Any]], sort_name: str, desc: bool, visible_until: int) -> list[str] | None:
         """Matching ids in sort order, or None when the request needs the general path."""
-        if sort_name not in FAST or any(
-            f.get("propertyName") not in FAST for g in groups for f in g.get("filters") or []
+        if sort_name not in self.fast or any(
+            f.get("propertyName") not in self.fast for g in groups for f in g.get("filters") or []
         ):
             return None
         mask = np.zeros(len(self.keys), dtype=bool) if groups else np.ones(len(self.keys), bool)
@@ -71,7 +77,7 @@ class ContactIndex:
             return None  # unparseable values: let the general path apply its semantics
         mask &= ~self.archived & (self.updated <= visible_until)
         sel = np.flatnonzero(mask)
-        col = getattr(self, FAST[sort_name])[sel]
+        col = getattr(self, self.fast[sort_name])[sel]
         order = np.lexsort((self.ids[sel], col))
         if desc:
             order = order[::-1]
@@ -79,7 +85,7 @@ class ContactIndex:
 
     def _filter(self, f: dict[str, Any]) -> np.ndarray:
         name = f["propertyName"]
-        col = getattr(self, FAST[name])
+        col = getattr(self, self.fast[name])
         op = str(f.get("operator", "EQ")).upper()
 
         def val(v: Any) -> int:

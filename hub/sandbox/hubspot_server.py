@@ -410,9 +410,10 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         lag = self.world.clock.now_ms() - self.limits.search_lag_ms
         q = str(body.get("query") or "").lower()
         name, desc = hsq.sort_key(body.get("sorts") or [], types)
-        fast = None if q or kind != "contacts" else self.hs.index().search(groups, name, desc, lag)
+        fast = None if q else self.hs.index(kind).search(groups, name, desc, lag)
         if fast is not None:
-            rows = [self.hs.records[k] for k in fast]
+            table = self._table(kind)
+            rows = [table[k] for k in fast]
         else:
             rows = self._slow_search(kind, groups, types, lag, q, name, desc)
         if self.hs.late_index:  # records the index has not caught up with yet (any order)

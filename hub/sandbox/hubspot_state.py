@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.sandbox.clock import SimClock, iso_ms, parse_datetime_ms
-from hub.sandbox.hubspot_index import ContactIndex
+from hub.sandbox.hubspot_index import CONTACT_FAST, ENGAGEMENT_FAST, RecordIndex
 from hub.sandbox.writelog import WriteLog
 
 HUB_FIELDS = {
@@ -168,7 +168,8 @@ class HubSpotState:
         # modification order, so a record can surface after newer ones were already found
         self.late_index: set[str] = set()
         self.version = 0  # bumped by every record change; invalidates the index
-        self._index: ContactIndex | None = None
+        self.engagement_versions = dict.fromkeys(self.engagements, 0)  # the same, per engagement type
+        self._indexes: dict[str, RecordIndex] = {}
         self._next_id = 1001
         self._next_list = 1
         self._next_engagement = 5_000_001
@@ -206,11 +207,16 @@ class HubSpotState:
         if created:
             rec["properties"]["createdate"] = iso_ms(at_ms)
 
-    def index(self) -> ContactIndex:
-        """The columnar index of contacts, rebuilt only after changes."""
-        if self._index is None or self._index.version != self.version:
-            self._index = ContactIndex.build(self.records, self.version)
-        return self._index
+    def index(self, kind: str = "contacts") -> RecordIndex:
+        """The columnar index of contacts (or of one engagement type), rebuilt only after changes."""
+        if kind == "contacts":
+            table, version, fast = self.records, self.version, CONTACT_FAST
+        else:
+            table, version, fast = self.engagements[kind], self.engagement_versions[kind], ENGAGEMENT_FAST
+        idx = self._indexes.get(kind)
+        if idx is None or idx.version != version:
+            idx = self._indexes[kind] = RecordIndex.build(table, version, fast)
+        return idx
 
     def resolve(self, rid: str) -> str | None:
         """Follow merges; None when the id never existed."""
@@ -416,6 +422,7 @@ class HubSpotState:
         }
         p.update({k: str(v) for k, v in props.items()})
         assoc_type = ASSOCIATION_TYPES[kind][0]
+        self.engagement_versions[kind] += 1
         self.engagements[kind][eid] = {
             "id": eid,
             "properties": p,
@@ -452,8 +459,15 @@ class HubSpotState:
     def update_engagement(self, kind: str, eid: str, props: dict[str, Any]) -> None:
         """A rep sets an outcome after the fact (a meeting marked COMPLETED the next day):
         the record's ``hs_lastmodifieddate`` moves, its id does not."""
-        rec = self.engagements[kind][eid]
+        self.update_engagements(kind, [eid], props)
+
+    def update_engagements(self, kind: str, eids: list[str], props: dict[str, Any]) -> None:
+        """One write to many records (an import, a workflow, a bulk edit): every one of them
+        gets the same ``hs_lastmodifieddate``, to the millisecond."""
         stamp = self.clock.now_ms()
-        rec["properties"].update({k: str(v) for k, v in props.items()})
-        rec["properties"]["hs_lastmodifieddate"] = iso_ms(stamp)
-        rec["updatedAt"] = stamp
+        self.engagement_versions[kind] += 1
+        for eid in eids:
+            rec = self.engagements[kind][eid]
+            rec["properties"].update({k: str(v) for k, v in props.items()})
+            rec["properties"]["hs_lastmodifieddate"] = iso_ms(stamp)
+            rec["updatedAt"] = stamp

@@ -13,6 +13,7 @@ from hubspot.crm.contacts import (
 )
 from hubspot.crm.contacts.exceptions import ApiException
 from hubspot.crm.lists import ListCreateRequest, MembershipChangeRequest
+from hubspot.crm.objects.exceptions import ApiException as ObjectsApiException
 from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
 from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
 
@@ -129,6 +130,56 @@ def test_search_400_past_the_ten_thousandth_result() -> None:
             }
         )
         assert tail.total <= 5
+
+
+def test_deal_search_walks_a_shared_stamp_by_id_and_is_refused_past_the_ten_thousandth_result() -> None:
+    """Deals search as contacts do (HubSpot's rules hold for every object): GTE/GT/EQ on
+    ``hs_lastmodifieddate`` and ``hs_object_id`` (a number, not text), one ascending sort,
+    ``after`` as an offset, a 400 at 10,000, the limits refused; 10,050 deals edited in one
+    bulk write share a stamp, which only the walk by id gets through."""
+    world = World(n_contacts=20, seed=3)
+    hs_state = world.hubspot
+    rid = sorted(hs_state.records, key=int)[0]
+    with world.lock:
+        bulk = [hs_state.add_deal(rid, world.clock.now_ms(), f"Import {k}", 1.0) for k in range(10_050)]
+        hs_state.update_engagements("deals", bulk, {"dealtype": "newbusiness"})
+        later = hs_state.add_deal(rid, world.clock.now_ms(), "Later", 2.0)
+    stamp = hs_state.engagements["deals"][bulk[0]]["updatedAt"]
+    with start_sandbox(world, hubspot_limits=HubSpotLimits(search_per_second=100)) as sb:
+        api = hubspot_client(sb).crm.objects.search_api
+
+        def search(*filters: dict, sort: str = "hs_lastmodifieddate", after: str | None = None, limit: int = 200):
+            body = {
+                "filterGroups": [{"filters": list(filters)}],
+                "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+                "properties": ["hs_lastmodifieddate"],
+                "limit": limit,
+            }
+            return api.do_search("deals", body if after is None else {**body, "after": after})
+
+        gte = {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(stamp)}
+        ok = search(gte, after="9800")
+        assert ok.total == 10_051 and len(ok.results) == 200 and ok.paging.next.after == "10000"
+        with pytest.raises(ObjectsApiException) as e:
+            search(gte, after="10000")
+        assert e.value.status == 400 and "SEARCH_RESULT_LIMIT_EXCEEDED" in e.value.body
+        eq = {"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": str(stamp)}
+        walked, last = [], -1
+        while True:
+            page = search(
+                eq, {"propertyName": "hs_object_id", "operator": "GT", "value": str(last)}, sort="hs_object_id"
+            )
+            walked += [r.id for r in page.results]
+            if len(page.results) < 200:
+                break
+            last = int(page.results[-1].id)
+        assert walked == bulk  # ascending ids (the numbers, 10,050 of them, past the cap)
+        past = search({"propertyName": "hs_lastmodifieddate", "operator": "GT", "value": str(stamp)})
+        assert [r.id for r in past.results] == [later]
+        for bad in ({"limit": 201}, {"sorts": ["hs_object_id", "hs_lastmodifieddate"]}):
+            with pytest.raises(ObjectsApiException) as e:
+                api.do_search("deals", bad)
+            assert e.value.status == 400
 
 
 def test_batch_update_207_for_missing_records_and_writes_once(hs, world: World) -> None:

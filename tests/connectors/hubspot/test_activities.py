@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from hub.sandbox.hubspot_state import FORM_GUID
 from tests.connectors.hubspot.conftest import drain
 
@@ -186,3 +188,42 @@ def test_deals_become_the_same_outcomes_as_salesforce_opportunities_and_a_close_
     fresh = {a.external_id: a.type.value for a in items if a.external_id.startswith("deals:")}
     assert fresh[f"deals:{won}:closed"] == "opportunity_won"
     assert connector.client.calls["deals.search"] >= 2 and connector.client.calls["deals.associations"] >= 2
+
+
+def test_more_than_ten_thousand_deals_changed_in_one_millisecond_are_all_read_past_the_search_cap():
+    """A bulk edit stamps 10,050 deals with one ``hs_lastmodifieddate``: a search from that
+    stamp can never get past it by time, and paging it with ``after`` is refused at 10,000
+    (HTTP 400; anchors: CRM search). The tie is walked by ``hs_object_id`` (EQ the stamp, GT
+    the last id), then the search goes strictly past the stamp, so the deals changed after
+    the bulk edit are read too; a sync cut short within the tie resumes there, and a re-sync
+    reads nothing. Search limits are raised for the
+    test (only the quota: HubSpot's refusals and cap stay) so it runs in seconds, not minutes."""
+    from hub.sandbox.hubspot_server import HubSpotLimits
+    from hub.sandbox.serve import start_sandbox
+    from hub.sandbox.world import World
+    from tests.connectors.hubspot.conftest import make_connector
+
+    world = World(n_contacts=20, seed=5)
+    rid = sorted((r for r, rec in world.hubspot.records.items() if not rec["archived"]), key=int)[0]
+    with world.lock:
+        bulk = [world.hubspot.add_deal(rid, world.clock.now_ms(), f"Import {k}", 10.0) for k in range(10_050)]
+        world.hubspot.update_engagements("deals", bulk, {"dealtype": "newbusiness"})
+        later = [world.hubspot.add_deal(rid, world.clock.now_ms(), f"Later {k}", 20.0) for k in range(3)]
+    with start_sandbox(world, hubspot_limits=HubSpotLimits(per_ten_seconds=1000, search_per_second=100)) as sb:
+        c = make_connector(sb, lookback_seconds=0, requests_per_ten_seconds=1000, search_requests_per_second=100)
+        c.client.sleep = lambda s: None
+        pages = c.pull_activities(None)
+        cut = [p for _, p in zip(range(30), pages, strict=False)]  # the sync dies within the walk by id
+        pages.close()
+        items, rejects, _, cursor = drain(c.pull_activities(cut[-1].cursor))
+        assert json.loads(cut[-1].cursor)["walks"]["deals"]["tie_after"] is not None  # it was cut in the tie
+        items += [a for p in cut for a in p.items]
+        read = {a.external_id.split(":")[1] for a in items if a.external_id.startswith("deals:")}
+        assert read == set(bulk) | set(later) == set(world.hubspot.engagements["deals"])
+        assert not rejects
+        assert world.log.calls.get(("hubspot", "400")) is None
+        c.client.calls.clear()
+        items, _, _, _ = drain(c.pull_activities(cursor))
+        assert not [a for a in items if a.external_id.startswith("deals:")]
+        assert c.client.calls["deals.search"] == 1
+        c.close()
