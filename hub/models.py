@@ -132,7 +132,9 @@ class Activity(_Model):
     @field_validator("occurred_at")
     @classmethod
     def _aware(cls, v: datetime) -> datetime:
-        return v if v.tzinfo else v.replace(tzinfo=UTC)
+        # in UTC: SQLite keeps a time's wall clock and drops its offset, so 10:30+02:00 read
+        # back as 10:30 UTC, two hours late (outside a decision's window it was inside)
+        return v.astimezone(UTC) if v.tzinfo else v.replace(tzinfo=UTC)
 
 
 class ActionKind(StrEnum):

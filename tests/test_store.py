@@ -211,3 +211,27 @@ def test_json_columns_round_trip_through_the_store_codec(store):
     assert dumps_json({7: "seven", "v": np.float32(0.5), "n": np.int64(3)}) == '{"7":"seven","v":0.5,"n":3}'
     with pytest.raises(TypeError):
         dumps_json({"when": object()})
+
+
+def test_an_activity_time_with_an_offset_is_stored_as_the_same_instant(store_url):
+    """A plugin connector may hand a time with a non-UTC offset; SQLite keeps only the wall
+    clock of what it is given, so it must be given UTC."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from hub.models import Activity, Contact, Identity
+    from hub.store import Store
+    from hub.store.activities import insert_activities
+    from hub.store.contacts import aware, upsert_contacts
+    from hub.store.schema import activities
+
+    store = Store(store_url, auto_migrate=True)
+    with store.begin() as conn:
+        (cid,) = upsert_contacts(conn, [Contact(identities=[Identity(connector="crm", external_id="tz")])]).changed
+        at = datetime(2026, 3, 2, 10, 30, tzinfo=timezone(timedelta(hours=2)))
+        insert_activities(
+            conn, [Activity(contact_id=cid, type="email_click", occurred_at=at, source="crm", external_id="tz1")]
+        )
+    with store.connect() as conn:
+        stored = conn.execute(select(activities.c.occurred_at).where(activities.c.external_id == "tz1")).scalar()
+    assert aware(stored) == datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
+    store.dispose()
