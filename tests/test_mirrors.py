@@ -168,3 +168,42 @@ def test_migration_0012_marks_the_mirrors_a_store_already_holds(store_url):
     assert rows["Task:1"] == {MIRROR_KEY: "hubspot:e1"}
     assert profile["total"]["unsubscribe"] == 1
     assert kept == ids[:1]
+
+
+def test_a_merge_that_makes_an_outcome_a_mirror_takes_back_its_open_credit(store):
+    """One person as two contacts (a HubSpot contact, a Salesforce lead, two e-mails), each
+    decided; one unsubscribe arrives through both CRMs and is credited to both decisions. The
+    merge shows it was one event: the mirror's credit goes, so it is not learned as two."""
+    from hub.models import Decision, IdentityMove
+    from hub.store import decisions as decision_store
+    from hub.store.merge import move_identities
+    from hub.store.schema import outcomes
+
+    hs, sf = Identity(connector="hubspot", external_id="1"), Identity(connector="salesforce", external_id="00Q1")
+    with store.begin() as conn:
+        [x] = contact_store.upsert_contacts(conn, [Contact(identities=[hs], emails=["ann@work.example"])]).changed
+        [y] = contact_store.upsert_contacts(conn, [Contact(identities=[sf], emails=["ann@mail.example"])]).changed
+        dx, dy = decision_store.insert_decisions(
+            conn,
+            [Decision(contact_id=c, policy="rules", policy_version="t", actions=[], created_at=T0) for c in (x, y)],
+            "r1",
+        )
+        [ax] = activity_store.insert_activities(
+            conn, [act(x, ActivityType.UNSUBSCRIBE, "hubspot", "u1", T0 + timedelta(hours=1))]
+        ).new_ids
+        [ay] = activity_store.insert_activities(
+            conn, [act(y, ActivityType.UNSUBSCRIBE, "salesforce", "Task:9", T0 + timedelta(hours=2))]
+        ).new_ids
+        decision_store.insert_outcomes(
+            conn,
+            [
+                {"decision_id": d, "activity_id": a, "reward": {"unsubscribe": 1.0}, "created_at": T0}
+                for d, a in ((dx, ax), (dy, ay))
+            ],
+        )
+        move_identities(conn, [IdentityMove(source=sf, target=hs)], T0 + timedelta(hours=3))
+    with store.connect() as conn:
+        credited = sorted(conn.execute(select(outcomes.c.activity_id)).scalars())
+        mirror = conn.execute(select(activities.c.properties).where(activities.c.id == ay)).scalar()
+    assert mirror == {MIRROR_KEY: "hubspot:u1"}
+    assert credited == [ax]

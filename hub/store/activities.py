@@ -21,7 +21,7 @@ from hub.store import held as held_store
 from hub.store import suppressions as suppression_store
 from hub.store.contacts import aware, resolve_emails, resolve_identity_ids
 from hub.store.profiles import update_profiles
-from hub.store.schema import activities, contact_profiles, contacts
+from hub.store.schema import activities, contact_profiles, contacts, decision_features, outcomes
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,18 @@ def _refold(conn: Connection, ids: list[int], now: datetime) -> None:
             update(activities).where(activities.c.id == bindparam("row_id")).values(properties=bindparam("props")),
             [{"row_id": r["id"], "props": r["properties"]} for r in marked],
         )
+        _uncredit(conn, [r["id"] for r in marked])
     update_profiles(conn, [activity_from_row(SimpleNamespace(**r)) for r in rows], now)
+
+
+def _uncredit(conn: Connection, activity_ids: list[int]) -> None:
+    """Take back what activities now known to be mirrors gave decisions whose reward is still
+    open: the one event was credited through both CRMs before a merge showed it was one
+    (attribution skips mirrors, hub/pipeline/outcomes.py). A closed reward stays as learned."""
+    closed = select(decision_features.c.decision_id).where(decision_features.c.finalized_at.is_not(None))
+    conn.execute(
+        delete(outcomes).where(outcomes.c.activity_id.in_(activity_ids), outcomes.c.decision_id.not_in(closed))
+    )
 
 
 def rebuild_profile(conn: Connection, contact_id: int, now: datetime) -> None:
