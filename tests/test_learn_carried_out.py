@@ -60,3 +60,35 @@ def test_only_decisions_that_happened_are_learned(store_url):
         conn.execute(update(pushes).where(pushes.c.decision_id == dids[3]).values(state="done"))
     assert learnable() == {dids[1], dids[2], dids[3], dids[4]}
     store.dispose()
+
+
+def test_a_first_learn_step_the_store_rolls_back_leaves_nothing_learned(store_url, monkeypatch):
+    """No snapshot of the model exists yet (a new catalog or feature set): when the store rolled
+    the step back, a reload had nothing to load, so the in-memory model kept what it learned and
+    the retry learned the same rows again, each counted twice."""
+    import pytest
+    from sqlalchemy.exc import OperationalError
+
+    from hub.models import ActivityType
+    from hub.pipeline.learn import learn_step
+    from hub.pipeline.outcomes import record_outcomes
+    from tests.outcomes.test_declared_outcomes import T0 as DAY0
+    from tests.outcomes.test_declared_outcomes import add, make_ctx, one_contact
+
+    ctx = make_ctx(store_url)
+    try:
+        cids = [one_contact(ctx, f"k{i}") for i in range(3)]
+        record_outcomes(ctx, add(ctx, cids[0], ActivityType.EMAIL_CLICK, DAY0 + timedelta(days=1), "c1"))
+
+        def locked(*args, **kwargs):
+            raise OperationalError("UPDATE decision_features", {}, Exception("database is locked"))
+
+        with monkeypatch.context() as m:
+            m.setattr(learning_store, "mark_learned", locked)
+            with pytest.raises(OperationalError):
+                learn_step(ctx, DAY0 + timedelta(days=3, minutes=1))
+        assert sum(ctx.policy.model.policy.n_obs_) == 0  # put back as it was
+        report = learn_step(ctx, DAY0 + timedelta(days=3, minutes=2))
+        assert report.learned == 3 and sum(ctx.policy.model.policy.n_obs_) == 3
+    finally:
+        ctx.close()

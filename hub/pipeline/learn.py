@@ -10,6 +10,7 @@ after ``hub model rollback``.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -128,10 +129,13 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
         if not lock.acquired:
             report.skipped = True
             return report
+        before = None
         try:
             with ctx.store.begin() as conn:
                 ensure_current(ctx, conn)
                 rows = store.learnable(conn, engine.feature_version)
+                if rows:  # what to put back if the store rolls this step back (below)
+                    before = (engine.model_version, engine.snapshot(), copy.deepcopy(learned_state(engine)))
                 long_term = _learn_long_term(conn, engine, now)  # its horizon passes whether or not rows close
                 if not rows and not long_term:
                     report.version = engine.model_version or None
@@ -153,8 +157,14 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                 version = store.save_snapshot(conn, engine.model_name, engine.snapshot(), metrics, now)
                 store.mark_learned(conn, [r.decision_id for r in rows], version)
         except BaseException:
-            # the in-memory model may have learned what the store rolled back: reload the last good one
-            engine.model_version = -1
+            # the in-memory model may have learned what the store rolled back: put back what it
+            # held before the step (with no snapshot saved yet, a reload has nothing to load and the
+            # rows, still unmarked, were learned twice); a newer snapshot is reloaded as usual
+            if before is not None:
+                engine.load_model(before[0], before[1])
+                restore_learned(engine, before[2])
+            else:
+                engine.model_version = -1
             raise
         engine.model_version = version
         report.learned, report.version, report.mean_reward = n, version, mean_reward
