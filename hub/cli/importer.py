@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,16 +17,9 @@ from rich.table import Table
 
 from hub.cli.common import err, out
 from hub.errors import ConfigError, DataError, HubError
-from hub.importing import (
-    EmptyFileError,
-    ImportOptions,
-    ImportSummary,
-    MappingError,
-    import_contacts,
-    import_events,
-    load_mapping_file,
-    parse_map,
-)
+
+if TYPE_CHECKING:
+    from hub.importing import ImportOptions, ImportSummary
 
 import_app = typer.Typer(help="Import contacts or events from a CSV or Parquet file.", no_args_is_help=True)
 SHOW_PROBLEMS = 20
@@ -52,6 +45,8 @@ StoreOpt = Annotated[str | None, typer.Option("--store-url", help="Import into t
 def _options(
     map_: str | None, mapping: Path | None, source: str, properties: str | None, chunk_rows: int
 ) -> ImportOptions:
+    from hub.importing import ImportOptions, load_mapping_file, parse_map  # the CLI starts without them
+
     opts = ImportOptions(mapping=parse_map(map_), source=source, chunk_rows=chunk_rows)
     if properties is not None:
         opts.properties = [p.strip() for p in properties.split(",") if p.strip()]
@@ -64,6 +59,7 @@ def _store(config: Path | None, store_url: str | None, source: str):  # noqa: AN
     """The store to import into, and the decision settings the new events are credited by (the
     config's; the defaults, so no declared outcomes, when only a store URL was given)."""
     from hub.config import DecisionSettings, load_settings
+    from hub.importing import MappingError
     from hub.store import Store
 
     decision = DecisionSettings()
@@ -81,6 +77,8 @@ def _store(config: Path | None, store_url: str | None, source: str):  # noqa: AN
 
 
 def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_url: str | None, as_json: bool) -> None:
+    from hub.importing import EmptyFileError, ImportSummary, MappingError, import_contacts, import_events
+
     try:
         if not path.is_file():
             raise MappingError(f"{path}: no such file")
@@ -188,6 +186,8 @@ def contacts(
     store_url: StoreOpt = None,
 ) -> None:
     """Import people: they resolve to contacts the CRMs already have by email (or --source id)."""
+    from hub.importing import MappingError
+
     try:
         opts = _options(map_, mapping, source, properties, chunk_rows)
     except MappingError as exc:
@@ -226,6 +226,8 @@ def events(
     store_url: StoreOpt = None,
 ) -> None:
     """Import events as activities (idempotent: the same file twice adds nothing)."""
+    from hub.importing import MappingError
+
     if contact_key not in ("email", "id"):
         err.print(f"--contact-key must be email or id, not {contact_key!r}", style="red", markup=False)
         raise typer.Exit(2)
