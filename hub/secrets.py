@@ -33,6 +33,14 @@ _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/:@\s]*:)(?P<pw>[^@/
 _WHOLE_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<rest>\S*)", re.I)
 
 
+def url_password(url: str) -> str:
+    """The password of a whole URL (empty: none), split as its driver splits it: after the
+    user's ``:``, up to the last ``@`` before the query, so one holding ``/`` or ``@`` is whole."""
+    m = _WHOLE_URL.fullmatch(url.strip())
+    userinfo = m["rest"].partition("?")[0].rpartition("@")[0] if m else ""
+    return userinfo.partition(":")[2]
+
+
 def masked_url(text: str) -> str:
     """``text`` with a URL's password and its secret-looking query values masked. A whole URL
     is split as its driver splits it: the password runs to the last ``@`` before the query,
@@ -42,9 +50,9 @@ def masked_url(text: str) -> str:
     if m is None:
         return _URL_PASSWORD.sub(lambda u: f"{u['head']}{MASK}{u['at']}", text)
     head, q, query = m["rest"].partition("?")
-    userinfo, at, host = head.rpartition("@")
-    if at and ":" in userinfo:
-        head = f"{userinfo.partition(':')[0]}:{MASK}@{host}"
+    if url_password(text):
+        user, host = head.partition(":")[0], head.rpartition("@")[2]
+        head = f"{user}:{MASK}@{host}"
     if q:
         parts = [p.partition("=") for p in query.split("&")]
         query = "&".join(f"{k}{eq}{MASK if eq and SECRET_KEY.search(k) else v}" for k, eq, v in parts)

@@ -93,6 +93,7 @@ class PushWriter:
         self.clock = clock
         self._campaigns: dict[str, str] = dict(settings.campaigns)
         self._campaign_errors: dict[str, list[dict[str, Any]]] = {}
+        self._fields_by_name: dict[str, tuple[Any, dict[str, dict[str, Any]]]] = {}
         self._active_users: dict[str, tuple[bool, float]] = {}
 
     # -- entry ----------------------------------------------------------------------------------
@@ -148,8 +149,13 @@ class PushWriter:
 
     # -- field updates --------------------------------------------------------------------------
     def _described(self, sobject: str) -> dict[str, dict[str, Any]]:
-        """The object's fields by name (describe is fetched once per session)."""
-        return {f["name"]: f for f in self.client.describe(sobject).get("fields", [])}
+        """The object's fields by name: indexed once per describe the client holds (it fetches
+        one per session), not once per push."""
+        desc = self.client.describe(sobject)
+        held = self._fields_by_name.get(sobject)
+        if held is None or held[0] is not desc:
+            held = self._fields_by_name[sobject] = (desc, {f["name"]: f for f in desc.get("fields", [])})
+        return held[1]
 
     def _fields(self, req: PushRequest, inactive: set[str], sobject: str) -> dict[str, Any] | PushResult:
         payload = req.action.payload

@@ -20,6 +20,7 @@ from sqlalchemy.sql import FromClause
 
 from connectors.warehouse.config import WarehouseSettings
 from hub.errors import FatalConnectorError, RetryableError
+from hub.secrets import url_password
 
 log = logging.getLogger(__name__)
 #: dialect -> the extra that installs it
@@ -50,8 +51,7 @@ def describe(exc: BaseException, url: str | None = None) -> str:
 def redact_credentials(text: str, url: str) -> str:
     """``text`` with the password of ``url`` (``user:password@host``), and each piece of it
     between an ``@`` or ``:`` of 3+ characters, masked."""
-    _, sep, rest = url.partition("://")
-    password = rest.rpartition("@")[0].partition(":")[2] if sep else ""
+    password = url_password(url)
     pieces = sorted({password, *re.split(r"[:@]", password)} - {""}, key=len, reverse=True)
     pieces = [p for p in pieces if len(p) >= 3]
     for piece in pieces:

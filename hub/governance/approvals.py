@@ -206,8 +206,13 @@ def withdraw(
         .where(pushes.c.id.in_(push_ids), pushes.c.state == HELD)
         .values(state="superseded", last_error=reason, updated_at=now)
     )
-    for aid in approval_ids:
-        audit.record(conn, now, audit.SYSTEM, "reject", f"approval {aid}", reason, {})
+    audit.record_many(
+        conn,
+        [
+            {"at": now, "actor": audit.SYSTEM, "action": "reject", "subject": f"approval {aid}", "reason": reason}
+            for aid in approval_ids
+        ],
+    )
 
 
 def expire_due(conn: Connection, now: datetime, ids: list[int] | None = None) -> int:

@@ -164,6 +164,8 @@ def outcome_types(declared: Sequence[DeclaredOutcome]) -> tuple[str, ...]:
 
 def _declared_values(declared: Sequence[DeclaredOutcome], events: Sequence[Row]) -> dict[str, np.ndarray]:
     out = {o.name: np.zeros(len(events)) for o in declared}
+    if not declared:  # the common case: no Python pass over every event (/metrics reads this too)
+        return out
     for i, e in enumerate(events):
         for outcome, value in declared_rewards(declared, e.type, e.channel, e.properties or {}):
             out[outcome.name][i] += value

@@ -134,9 +134,8 @@ def release_held(conn: Connection, stored: Sequence[Contact], now: datetime | No
     just upserted) and take them off the hold; those still naming no stored contact (a record
     refused on its page) stay held, a forgotten person's are dropped. Call it in the upsert's
     transaction; the result's ``new_ids`` are owed to learning like any new activity's."""
-    waiting = held_store.naming(
-        conn, [i.key() for c in stored for i in c.identities], [e for c in stored for e in c.emails]
-    )
+    keys, emails = [i.key() for c in stored for i in c.identities], [e for c in stored for e in c.emails]
+    waiting = held_store.naming(conn, keys, emails)
     if not waiting:
         return ActivityResult()
     # a forgotten person's record is not stored, so what is held for it would wait out the hold
@@ -146,9 +145,7 @@ def release_held(conn: Connection, stored: Sequence[Contact], now: datetime | No
         conn, [i.key() for c in gone for i in c.identities], [e for c in gone for e in c.emails]
     )
     if dropped:
-        waiting = held_store.naming(
-            conn, [i.key() for c in stored for i in c.identities], [e for c in stored for e in c.emails]
-        )
+        waiting = held_store.naming(conn, keys, emails)
     result = insert_activities(conn, waiting, now, hold=True)
     result.suppressed += dropped
     still = set(result.held)
