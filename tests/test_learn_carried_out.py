@@ -1,7 +1,7 @@
 """The bandit learns only from decisions whose action happened.
 
 A decision whose writes were all rejected by a reviewer (or expired, withdrawn, superseded,
-failed) did nothing; learned, the contact's unprompted form fill was credited to an e-mail nobody
+failed, or withheld because autonomy is off for it) did nothing; learned, the contact's unprompted form fill was credited to an e-mail nobody
 received. A decision with a write that landed (or was found in place), or with no write at all
 (the real-time API's: its caller acts), is learned; one still waiting is learned once it lands.
 """
@@ -26,7 +26,7 @@ T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 def test_only_decisions_that_happened_are_learned(store_url):
     store = Store(store_url, auto_migrate=True)
-    people = [Contact(identities=[Identity(connector="crm", external_id=f"c{i}")]) for i in range(5)]
+    people = [Contact(identities=[Identity(connector="crm", external_id=f"c{i}")]) for i in range(6)]
     with store.begin() as conn:
         ids = sorted(upsert_contacts(conn, people, T0).changed)
     logged = [
@@ -45,10 +45,13 @@ def test_only_decisions_that_happened_are_learned(store_url):
     ]
     with store.begin() as conn:
         dids = decision_store.insert_decisions(conn, logged, "batch-1")
-        # rejected, done, skipped (in place already), held, none (a real-time decision's)
+        # rejected, done, skipped (in place already), held, none (a real-time decision's), withheld
         for k, state in enumerate(("rejected", "done", "skipped", "awaiting_approval")):
             push_store.enqueue(conn, set_field_rows(ids[k], dids[k], [f"c{k}"], {"next_best_action": "x"}), T0)
             conn.execute(update(pushes).where(pushes.c.decision_id == dids[k]).values(state=state))
+        # the sixth's write is withheld: governance.autonomy is off for it (it was learned)
+        rows = set_field_rows(ids[5], dids[5], ["c5"], {"next_best_action": "x"})
+        assert push_store.withhold(conn, rows, T0, push_store.AUTONOMY_OFF) == 1
         learning_store.finalize(conn, {d: ({}, 1.0) for d in dids}, T0 + timedelta(days=4))
 
     def learnable() -> set[int]:

@@ -11,7 +11,18 @@ from hub.cli.common import ConfigOpt, JsonOpt, load_config, out, print_json, say
 pushes_app = typer.Typer(help="Inspect and retry the push queue.", no_args_is_help=True)
 
 
-PUSH_STATES = ("pending", "sending", "done", "skipped", "superseded", "failed", "awaiting_approval", "rejected", "all")
+PUSH_STATES = (
+    "pending",
+    "sending",
+    "done",
+    "skipped",
+    "superseded",
+    "failed",
+    "awaiting_approval",
+    "rejected",
+    "withheld",
+    "all",
+)
 
 
 @pushes_app.command("list")

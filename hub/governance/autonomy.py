@@ -27,7 +27,7 @@ class Split:
     send: list[dict[str, Any]] = field(default_factory=list)
     hold: list[dict[str, Any]] = field(default_factory=list)
     hold_actions: list[str | None] = field(default_factory=list)
-    off: int = 0
+    off: list[dict[str, Any]] = field(default_factory=list)
 
 
 def split_rows(settings: AutonomySettings, rows: list[dict[str, Any]], action_of: dict[int, str | None]) -> Split:
@@ -42,5 +42,5 @@ def split_rows(settings: AutonomySettings, rows: list[dict[str, Any]], action_of
             out.hold.append(row)
             out.hold_actions.append(action)
         else:
-            out.off += 1
+            out.off.append(row)
     return out

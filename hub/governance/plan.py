@@ -147,5 +147,5 @@ def enqueue(
     split = autonomy.split_rows(a, rows, action_of)
     sent = push_store.enqueue(conn, split.send, now)
     gov.held = approvals.hold(conn, split.hold, split.hold_actions, now, a.approval_ttl_hours)
-    gov.off = split.off
+    gov.off = push_store.withhold(conn, split.off, now, push_store.AUTONOMY_OFF)
     return sent + gov.held

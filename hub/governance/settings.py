@@ -29,7 +29,8 @@ class AutonomySettings(_Strict):
 
     ``automatic`` pushes at once; ``needs_approval`` holds the push until a person approves
     it (or it expires after ``approval_ttl_hours``, which counts as a rejection); ``off``
-    records the decision but never queues the push.
+    records the decision and stores the push ``withheld``, never sent. A decision none of whose
+    writes was sent is not learned from: its contact's behaviour was not caused by it.
     """
 
     kinds: dict[ActionKind, Autonomy] = Field(default_factory=dict, description="per push kind")

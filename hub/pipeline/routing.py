@@ -38,7 +38,7 @@ WIN_STATS_TTL = 900.0
 WIN_STATS_WINDOW = timedelta(days=365)
 _win_cache: dict[str, tuple[float, dict[tuple[str, str], tuple[int, int]]]] = {}
 
-NOT_COUNTED = ("rejected", "superseded", "failed")
+NOT_COUNTED = ("rejected", "superseded", "failed", "withheld")
 
 
 def chosen_action(decision: Decision) -> str | None:

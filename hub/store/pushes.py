@@ -1,7 +1,9 @@
 """The push queue: one row per action per CRM record, with state, attempts and errors.
 
 States: pending -> sending (claimed under a lease) -> done | skipped (nothing to change) |
-failed (permanent, with its reason) | superseded (a newer decision replaced it). A claimed row
+failed (permanent, with its reason) | superseded (a newer decision replaced it). A write that
+autonomy turns ``off`` is stored ``withheld`` and never sent: the decision's record shows what it
+would have written, and learning and owner budgets know it did not happen. A claimed row
 whose lease ran out (the worker died) is claimed again: delivery is at least once, and the
 writes themselves are idempotent.
 """
@@ -29,6 +31,8 @@ FORGET_POLICY = "forget"
 CONSENT_CHANGED = (
     "withdrawn: the contact opted out (of e-mail or of all contact) after this decision; it is decided again"
 )
+#: why a push is ``withheld`` (governance.autonomy says ``off`` for its kind or action)
+AUTONOMY_OFF = "withheld: governance.autonomy is off for this action or write kind; nothing was sent"
 BUCKETS = 64  # lanes split by bucket % lanes, so any lane count up to 64 keeps a record in one lane
 
 
@@ -99,6 +103,27 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
             "next_attempt_at": now,
             "created_at": now,
             "updated_at": now,
+            "bucket": bucket_of(r["external_id"]),
+        }
+        for r in rows
+    ]
+    insert_rows(conn, pushes, full)
+    return len(full)
+
+
+def withhold(conn: Connection, rows: list[dict[str, Any]], now: datetime, reason: str) -> int:
+    """Store writes that are never to be sent (state ``withheld``, with ``reason``). They fold
+    nothing in and nothing folds into them: the pending writes of the same record stay the ones
+    to send."""
+    full = [
+        {
+            **r,
+            "state": "withheld",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+            "last_error": reason,
             "bucket": bucket_of(r["external_id"]),
         }
         for r in rows
@@ -187,7 +212,8 @@ def withdrawn(conn: Connection, push_ids: Sequence[int]) -> set[int]:
     That decision did not know; sending its write (a next best action, a list, an owner) would
     let a CRM workflow act on a person who said no. The change makes the contact owed a new
     decision, which knows. Hold back what is due now: a write held for approval, retried after
-    an error or re-claimed after a worker died."""
+    an error or re-claimed after a worker died. A list removal is sent all the same: it takes the
+    person out of an audience, which is what their "no" asks for."""
     if not push_ids:
         return set()
     q = (
@@ -199,6 +225,7 @@ def withdrawn(conn: Connection, push_ids: Sequence[int]) -> set[int]:
             or_(contacts.c.email_opt_out, contacts.c.do_not_contact),
             contacts.c.changed_at > decisions.c.created_at,
             decisions.c.policy != FORGET_POLICY,
+            pushes.c.kind != ActionKind.REMOVE_FROM_LIST.value,
         )
     )
     return set(conn.execute(q).scalars())
@@ -218,7 +245,7 @@ def _newest_intent(conn: Connection, connector: str, rows: list[Any], now: datet
         ).where(
             pushes.c.connector == connector,
             pushes.c.external_id.in_(list({r.external_id for r in rows})),
-            pushes.c.state != "superseded",
+            pushes.c.state.notin_(("superseded", "withheld")),
         )
     ).all()
     newest: dict[tuple, int] = {}

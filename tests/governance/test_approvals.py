@@ -127,8 +127,11 @@ def test_off_kind_is_never_queued(tmp_path, redis_url, crm):
     )
     run_once(ctx)
     with ctx.store.connect() as conn:
-        kinds = {p.kind for p in push_store.list_pushes(conn, state=None, limit=1000)}
+        states = {(p.kind, p.state, p.last_error) for p in push_store.list_pushes(conn, state=None, limit=1000)}
         assert approvals.list_approvals(conn) == []
-    assert kinds == {"set_fields"}
+    # the list adds are stored withheld (the decision's record says what it would have written)
+    assert states == {("set_fields", "done", None), ("add_to_list", "withheld", push_store.AUTONOMY_OFF)}
+    assert list_adds(crm) == []
+    run_once(ctx)  # withheld writes are never claimed
     assert list_adds(crm) == []
     ctx.close()

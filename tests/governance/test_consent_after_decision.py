@@ -130,3 +130,31 @@ def test_on_a_simulated_clock_a_write_decided_after_the_opt_out_is_sent(tmp_path
         (pid,) = [p.id for p in push_store.list_pushes(conn)]
         assert push_store.withdrawn(conn, [pid]) == set()  # decided knowing: sent
     ctx.close()
+
+
+def test_a_list_removal_decided_before_the_opt_out_is_still_sent(tmp_path, store_url, redis_url, crm):
+    """A removal takes the person out of an audience, which is what their "no" asks for: it is not
+    withheld with the decision's other writes (it was, and the person stayed on the nurture list)."""
+    from hub.models import Decision
+    from hub.pipeline.sync import sync_connector
+    from hub.store import decisions as decision_store
+    from tests.push_rows import set_field_rows
+
+    ctx = make_ctx(tmp_path, store_url, redis_url)
+    day = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    ctx.clock = lambda: day
+    crm.put_contact("0", email="ann@example.com", first_name="Ann", stage="lead")
+    (cid,) = sync_connector(ctx, "crm").changed
+    before = Decision(contact_id=cid, actions=[], policy="engine", policy_version="v", created_at=day)
+    with ctx.store.begin() as conn:
+        (did,) = decision_store.insert_decisions(conn, [before], "before-the-opt-out")
+        rows = set_field_rows(cid, did, ["0"], {"next_best_action": "sales_outreach"})
+        rows.append({**rows[0], "kind": "remove_from_list", "payload": {"list": "nurture"}})
+        push_store.enqueue(conn, rows, day)
+        ids = {p.kind: p.id for p in push_store.list_pushes(conn)}
+    ctx.clock = lambda: day + timedelta(hours=2)
+    crm.put_contact("0", opt_out=True)
+    sync_connector(ctx, "crm")
+    with ctx.store.connect() as conn:
+        assert push_store.withdrawn(conn, list(ids.values())) == {ids["set_fields"]}
+    ctx.close()
