@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from hub.errors import ConnectorError, FatalConnectorError, RetryableError
 from hub.models import (
     ActionKind,
     Activity,
@@ -119,3 +120,23 @@ class Connector(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release sessions and pools."""
+
+
+#: how long pushes wait when the connector refuses to work at all (auth, permissions) before
+#: they try again: a person must act, and every try is a refused call on the vendor's books
+BLOCKED_RETRY_SECONDS = 600.0
+
+
+def results_of_error(push_ids: list[int], exc: ConnectorError) -> dict[int, PushResult]:
+    """What an error raised while writing means for each push it stopped. A connector-wide
+    refusal (auth, permissions, a spent daily limit) blocks the pushes without spending their
+    attempts, so an outage longer than the back-off never turns queued writes into failures."""
+    if isinstance(exc, FatalConnectorError):
+        reason = f"{exc} (fix the connector; the pushes wait and are tried again every {BLOCKED_RETRY_SECONDS:.0f} s)"
+        status, retry_after = "blocked", BLOCKED_RETRY_SECONDS
+    elif isinstance(exc, RetryableError):
+        status = "blocked" if exc.blocked else "retryable"
+        reason, retry_after = str(exc), exc.retry_after
+    else:
+        status, reason, retry_after = "retryable", str(exc), None
+    return {i: PushResult(push_id=i, status=status, reason=reason, retry_after=retry_after) for i in push_ids}

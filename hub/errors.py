@@ -38,10 +38,16 @@ class ConnectorError(HubError):
 
 
 class RetryableError(ConnectorError):
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+    """Try again later. ``blocked``: the connector as a whole cannot write now (a daily API limit,
+    a push budget), so no push is at fault and none uses up an attempt waiting for it."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None, blocked: bool = False
+    ):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.blocked = blocked
 
 
 class FatalConnectorError(ConnectorError):

@@ -190,7 +190,9 @@ class PushRequest(_Model):
     action: Action
 
 
-PushStatus = Literal["ok", "failed", "retryable"]
+#: ``blocked``: the connector cannot write at all now (auth, permissions, a daily limit); the push
+#: waits without using an attempt, since no retry of it can help before a person or the clock does
+PushStatus = Literal["ok", "failed", "retryable", "blocked"]
 
 
 class PushResult(_Model):

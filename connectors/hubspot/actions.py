@@ -9,16 +9,24 @@ and a duplicate-ids refusal is resolved with one batch read before the batch is 
 
 from __future__ import annotations
 
+import json
+import time
 from collections import defaultdict
 from typing import Any
 
 from connectors.hubspot.client import HubSpotClient, HubSpotRequestError
 from connectors.hubspot.mapping import MERGED_PROPERTY, field_value, merged_ids, property_name
-from hub.errors import RetryableError
+from hub.connector import results_of_error
+from hub.errors import ConnectorError, RetryableError
 from hub.models import ActionKind, PushRequest, PushResult
 
 OWNER_PROPERTY = "hubspot_owner_id"
 BATCH = 100
+#: owners are read again after this long (a worker lives for days; owners come and go), and
+#: at once when a push names an owner not in the list read (once per push call)
+OWNER_CACHE_SECONDS = 600.0
+#: HubSpot's errors about a property, whatever the value: splitting the batch cannot help
+PROPERTY_ERRORS = ("PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE")
 Ready = tuple[str, list[PushRequest], dict[str, str]]  # record id, its requests, the properties to write
 
 
@@ -29,6 +37,7 @@ class Writers:
         self.mapping = mapping
         self.list_prefix = list_prefix
         self._owners: set[str] | None = None
+        self._owners_at = 0.0
         self._lists: dict[str, str] = {}
         self.merged: dict[str, str] = {}  # an id a merge retired -> the record that replaced it
 
@@ -46,9 +55,11 @@ class Writers:
         return rid
 
     # -- lookups ----------------------------------------------------------------------------
-    def owners(self) -> set[str]:
-        """Active owner ids (``hubspot_owner_id`` takes the owner id, never the user id)."""
-        if self._owners is None:
+    def owners(self, fresh: bool = False) -> set[str]:
+        """Active owner ids (``hubspot_owner_id`` takes the owner id, never the user id), read
+        again every ``OWNER_CACHE_SECONDS`` or when ``fresh`` is asked."""
+        stale = fresh or time.monotonic() - self._owners_at > OWNER_CACHE_SECONDS
+        if self._owners is None or stale:
             api = self.client.api.crm.owners.owners_api
             ids: set[str] = set()
             after = None
@@ -61,7 +72,7 @@ class Writers:
                 after = ((res.get("paging") or {}).get("next") or {}).get("after")
                 if not after:
                     break
-            self._owners = ids
+            self._owners, self._owners_at = ids, time.monotonic()
         return self._owners
 
     def list_id(self, name: str) -> str:
@@ -75,11 +86,18 @@ class Writers:
         except HubSpotRequestError as exc:
             if exc.status != 404:
                 raise
-            res = self.client.call(
-                "lists.create",
-                api.create,
-                list_create_request={"name": full, "objectTypeId": "0-1", "processingType": "MANUAL"},
-            )
+            try:
+                res = self.client.call(
+                    "lists.create",
+                    api.create,
+                    list_create_request={"name": full, "objectTypeId": "0-1", "processingType": "MANUAL"},
+                )
+            except HubSpotRequestError as create:
+                # a create whose answer was lost (a 504 retried) made the list: the retry is
+                # refused as a duplicate name, and the list is there to read
+                if create.status != 400 or "already exists" not in str(create.body.get("message")):
+                    raise
+                res = self.client.call("lists.get_by_name", api.get_by_name, list_name=full, object_type_id="0-1")
         self._lists[full] = str(res["list"]["listId"])
         return self._lists[full]
 
@@ -88,9 +106,10 @@ class Writers:
         results: dict[int, PushResult] = {}
         props: dict[str, list[PushRequest]] = defaultdict(list)
         lists: dict[str, list[PushRequest]] = defaultdict(list)
+        reread: list[bool] = []  # owners read again in this call already
         for req in requests:
             kind = req.action.kind
-            if kind is ActionKind.ASSIGN_OWNER and str(req.action.payload.get("owner")) not in self.owners():
+            if kind is ActionKind.ASSIGN_OWNER and not self._active_owner(str(req.action.payload.get("owner")), reread):
                 results[req.push_id] = PushResult(
                     push_id=req.push_id,
                     status="failed",
@@ -101,11 +120,24 @@ class Writers:
             else:
                 lists[str(req.action.payload["list"])].append(req)
         ids = list(props)
-        for i in range(0, len(ids), BATCH):
-            results.update(self._update([(r, props[r]) for r in ids[i : i + BATCH]]))
-        for name, reqs in lists.items():
-            results.update(self._memberships(name, reqs))
+        try:
+            for i in range(0, len(ids), BATCH):
+                results.update(self._update([(r, props[r]) for r in ids[i : i + BATCH]]))
+            for name, reqs in lists.items():
+                results.update(self._memberships(name, reqs))
+        except ConnectorError as exc:  # what landed before the error keeps its result
+            results.update(results_of_error([r.push_id for r in requests if r.push_id not in results], exc))
         return [results[r.push_id] for r in requests]
+
+    def _active_owner(self, owner: str, reread: list[bool]) -> bool:
+        """Is ``owner`` active? An id not in the owners read may be an owner added since: read
+        them again, once per push call, before refusing the push for good."""
+        if owner in self.owners():
+            return True
+        if not reread:
+            reread.append(True)
+            return owner in self.owners(fresh=True)
+        return False
 
     def _properties(self, reqs: list[PushRequest]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -144,6 +176,21 @@ class Writers:
                 # two inputs are one record (an id a merge retired beside the new one): learn the
                 # merges with one batch read and send each record once
                 return self._send(self._regroup(ready), resolved=True)
+            named = _property_errors(exc) if exc.status == 400 else set()
+            if named:
+                # a property that does not exist or is read-only refuses every input that
+                # writes it, whatever its value: fail those at once, send the rest once more
+                # (halving to single records cost 199 refused calls for 100 pushes)
+                bad = [x for x in ready if named & set(x[2])]
+                good = [x for x in ready if not named & set(x[2])]
+                if bad:
+                    reason = f"HubSpot refused the property: {_message(exc)}"
+                    out = {
+                        r.push_id: PushResult(push_id=r.push_id, status="failed", reason=reason)
+                        for _, g, _ in bad
+                        for r in g
+                    }
+                    return {**out, **(self._send(good, resolved) if good else {})}
             if exc.status == 400 and len(ready) > 1:
                 # HubSpot refuses the whole batch for one invalid value (400 VALIDATION_ERROR, naming
                 # the property but not the record): split it until the bad record stands alone,
@@ -217,7 +264,7 @@ class Writers:
             groups[self.resolve(rid)] += g
         return [(rid, g, self._properties(sorted(g, key=lambda r: r.push_id))) for rid, g in groups.items()]
 
-    def _memberships(self, name: str, reqs: list[PushRequest]) -> dict[int, PushResult]:
+    def _memberships(self, name: str, reqs: list[PushRequest], again: bool = True) -> dict[int, PushResult]:
         try:
             list_id = self.list_id(name)
         except HubSpotRequestError as exc:
@@ -240,6 +287,9 @@ class Writers:
         except RetryableError:
             raise
         except HubSpotRequestError as exc:
+            if exc.status == 404 and again:  # the list was deleted in HubSpot: find or make it anew
+                self._lists.pop(f"{self.list_prefix}{name}", None)
+                return self._memberships(name, reqs, again=False)
             return {
                 r.push_id: PushResult(push_id=r.push_id, status="failed", reason=f"list {name!r}: {exc}") for r in reqs
             }
@@ -250,6 +300,20 @@ class Writers:
             else PushResult(push_id=r.push_id, status="ok")
             for r in reqs
         }
+
+
+def _property_errors(exc: HubSpotRequestError) -> set[str]:
+    """The properties a 400 refuses whatever their value (``PROPERTY_ERRORS``), read from
+    HubSpot's "Property values were not valid: [...]" message."""
+    message = str(exc.body.get("message") or "")
+    start = message.find("[")
+    if "Property values were not valid" not in message or start < 0:
+        return set()
+    try:
+        items = json.loads(message[start:])
+    except ValueError:
+        return set()
+    return {str(i.get("name")) for i in items if isinstance(i, dict) and i.get("error") in PROPERTY_ERRORS}
 
 
 def _message(exc: HubSpotRequestError) -> str:

@@ -206,7 +206,7 @@ class HubSpotClient:
         policy = (body or {}).get("policyName")
         if policy == "DAILY":
             raise RetryableError(
-                "HubSpot daily API limit reached; resuming after it resets", status=429, retry_after=3600
+                "HubSpot daily API limit reached; resuming after it resets", status=429, retry_after=3600, blocked=True
             )
         message = str((body or {}).get("message", "")).lower()
         if (

@@ -31,7 +31,8 @@ from connectors.salesforce.mapping import (
     update_row,
 )
 from connectors.salesforce.objects import IDENTITY_TO_OBJECT
-from hub.errors import RetryableError
+from hub.connector import results_of_error
+from hub.errors import ConnectorError, RetryableError
 from hub.models import ActionKind, PushRequest, PushResult
 
 COLLECTION_MAX = 200
@@ -99,13 +100,21 @@ class PushWriter:
     # -- entry ----------------------------------------------------------------------------------
     def push(self, requests: list[PushRequest]) -> list[PushResult]:
         self._check_budget()
-        try:
-            return self._push(requests)
-        except DailyLimitReached as exc:  # pushes wait for the allocation; they are not broken
-            raise RetryableError(str(exc), status=403, retry_after=self.settings.budget_retry_after) from None
-
-    def _push(self, requests: list[PushRequest]) -> list[PushResult]:
         results: dict[int, PushResult] = {}
+        try:
+            self._push(requests, results)
+        except ConnectorError as exc:  # what landed before the error keeps its result
+            if isinstance(exc, DailyLimitReached):  # pushes wait for the allocation; they are not broken
+                exc = RetryableError(str(exc), status=403, retry_after=self.settings.budget_retry_after, blocked=True)
+            results.update(results_of_error([r.push_id for r in requests if r.push_id not in results], exc))
+        missing = "Salesforce returned no result for this record"
+        return [
+            results.get(r.push_id) or PushResult(push_id=r.push_id, status="retryable", reason=missing)
+            for r in requests
+        ]
+
+    def _push(self, requests: list[PushRequest], results: dict[int, PushResult]) -> None:
+        """Fields and owners, then list memberships, each result into ``results`` as it comes."""
         rows: dict[str, _Row] = {}
         adds: list[PushRequest] = []
         removes: list[PushRequest] = []
@@ -132,11 +141,6 @@ class PushWriter:
         self._update(list(rows.values()), results)
         if adds or removes:
             self._membership(adds, removes, results)
-        missing = "Salesforce returned no result for this record"
-        return [
-            results.get(r.push_id) or PushResult(push_id=r.push_id, status="retryable", reason=missing)
-            for r in requests
-        ]
 
     def _check_budget(self) -> None:
         share = self.client.usage_share()
@@ -145,6 +149,7 @@ class PushWriter:
                 f"Salesforce API usage is {self.client.api_used}/{self.client.api_limit} "
                 f"({share:.0%}), above the push budget of {self.settings.push_budget_share:.0%}; pushing pauses.",
                 retry_after=self.settings.budget_retry_after,
+                blocked=True,
             )
 
     # -- field updates --------------------------------------------------------------------------

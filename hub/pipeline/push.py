@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from hub.connector import results_of_error
 from hub.errors import FatalConnectorError, RetryableError
 from hub.models import ActionKind, Identity, PushResult, utcnow
 from hub.pipeline.context import HubContext
@@ -232,17 +233,10 @@ class _Heartbeat:
 def _send(connector, batch: list[PushRow]) -> dict[int, PushResult]:
     try:
         results = connector.push([r.request() for r in batch])
-    except RetryableError as exc:
-        return {
-            r.id: PushResult(push_id=r.id, status="retryable", reason=str(exc), retry_after=exc.retry_after)
-            for r in batch
-        }
-    except FatalConnectorError as exc:
-        # auth or permissions: a person must act; keep the pushes queued with the reason
-        return {
-            r.id: PushResult(push_id=r.id, status="retryable", reason=f"{exc} (fix the connector, it will be retried)")
-            for r in batch
-        }
+    except (RetryableError, FatalConnectorError) as exc:
+        # auth, permissions or a spent limit block the pushes, queued with the reason, without
+        # spending their attempts (hub.connector.results_of_error)
+        return results_of_error([r.id for r in batch], exc)
     by_id = {res.push_id: res for res in results}
     for r in batch:
         by_id.setdefault(
@@ -264,6 +258,11 @@ def _record(
                 push_store.mark(conn, [r.id], "done", now, attempts_inc=1)
                 push_store.apply_to_identity(conn, r.identity, r.kind, r.payload, state[r.identity.key()])
                 summary.done += 1
+            elif res.status == "blocked":  # the connector cannot write at all: no attempt is used
+                when = now + timedelta(seconds=backoff(ctx, 0, res.retry_after))
+                push_store.reschedule(conn, r.id, when, res.reason or "the connector is blocked", now, attempts_inc=0)
+                summary.retrying += 1
+                summary.deferrals[res.reason or "the connector is blocked"] += 1
             elif res.status == "retryable" and r.attempts + 1 < cfg.max_attempts:
                 when = now + timedelta(seconds=backoff(ctx, r.attempts, res.retry_after))
                 push_store.reschedule(conn, r.id, when, res.reason or "retryable error", now)

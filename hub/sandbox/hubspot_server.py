@@ -155,10 +155,10 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         )
 
     def _limit_response(self, search: bool, policy: str) -> Response:
-        if search:
-            msg, policy = "You have reached your secondly limit.", "SECONDLY"
-        elif policy == "DAILY":
+        if policy == "DAILY":  # the account's daily limit is one for every endpoint, search too
             msg = "You have reached your daily limit."
+        elif search:
+            msg, policy = "You have reached your secondly limit.", "SECONDLY"
         else:
             msg = "You have reached your ten_secondly_rolling limit."
         return Response(

@@ -306,7 +306,9 @@ def extend_lease(conn: Connection, ids: Sequence[int], until: datetime) -> int:
     ).rowcount
 
 
-def reschedule(conn: Connection, push_id: int, when: datetime, error: str, now: datetime) -> None:
+def reschedule(
+    conn: Connection, push_id: int, when: datetime, error: str, now: datetime, attempts_inc: int = 1
+) -> None:
     conn.execute(
         update(pushes)
         .where(pushes.c.id == push_id)
@@ -314,7 +316,7 @@ def reschedule(conn: Connection, push_id: int, when: datetime, error: str, now: 
             state="pending",
             next_attempt_at=when,
             last_error=error,
-            attempts=pushes.c.attempts + 1,
+            attempts=pushes.c.attempts + attempts_inc,
             lease_until=None,
             updated_at=now,
         )
