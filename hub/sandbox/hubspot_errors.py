@@ -18,3 +18,39 @@ def err(status: int, message: str, category: str, **extra: Any) -> Response:
     }
     body.update(extra)
     return Response(status, body)
+
+
+def missing_scopes(scope: str) -> Response:
+    """HubSpot's 403 for a token without the scope a call needs (its body as HubSpot sends it,
+    e.g. HubSpot/hubspot-api-nodejs#268)."""
+    return err(
+        403,
+        "This app hasn't been granted all required scopes to make this call. "
+        "Read more about required scopes here: https://developers.hubspot.com/scopes.",
+        "MISSING_SCOPES",
+        errors=[
+            {
+                "message": "One or more of the following scopes are required.",
+                "context": {"requiredGranularScopes": [scope]},
+            }
+        ],
+        links={"scopes": "https://developers.hubspot.com/scopes"},
+    )
+
+
+def required_scope(method: str, path: str) -> str | None:
+    """The scope a call needs, for the endpoints the hub uses (developers.hubspot.com/scopes):
+    lists, properties, owners, contact writes and deals. Others are not checked here."""
+    write = method in ("POST", "PUT", "PATCH", "DELETE")
+    if path.startswith("/crm/v3/lists"):
+        return "crm.lists.write" if write and not path.endswith("/lists/search") else "crm.lists.read"
+    if path.startswith("/crm/v3/properties/"):
+        return "crm.schemas.contacts.write" if write else "crm.schemas.contacts.read"
+    if path.startswith("/crm/v3/owners"):
+        return "crm.objects.owners.read"
+    if path.startswith("/crm/v3/objects/deals"):
+        return "crm.objects.deals.read" if not write or path.endswith(("/search", "/batch/read")) else None
+    if path.startswith(("/crm/v3/objects/contacts", "/crm/v3/objects/0-1")):
+        reads = ("/search", "/batch/read")
+        return "crm.objects.contacts.write" if write and not path.endswith(reads) else "crm.objects.contacts.read"
+    return None

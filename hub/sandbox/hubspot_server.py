@@ -17,6 +17,7 @@ from hub.sandbox.clock import iso_ms
 from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
 from hub.sandbox.hubspot_batch import HubSpotBatchRoutes
 from hub.sandbox.hubspot_errors import err as _err
+from hub.sandbox.hubspot_errors import missing_scopes, required_scope
 from hub.sandbox.hubspot_oauth import HubSpotOAuthRoutes, _any_secret
 from hub.sandbox.hubspot_routes import HubSpotExtraRoutes
 from hub.sandbox.hubspot_state import ENGAGEMENT_TYPES, OWNER_IDS
@@ -201,6 +202,9 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
                 "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
                 "INVALID_AUTHENTICATION",
             )
+        scope = required_scope(req.method, req.path.rstrip("/"))
+        if scope is not None and scope not in self.scopes and same_secret(auth, f"Bearer {self.token}"):
+            return missing_scopes(scope)  # the private app was not granted it
         search = req.method == "POST" and req.path.rstrip("/").endswith("/search") and "/lists/" not in req.path
         if search and not self.search_window.try_acquire():
             self.log.limit("hubspot", "SEARCH_SECONDLY")

@@ -1,0 +1,163 @@
+"""Pushes through HubSpot's outages and changes: a revoked token, a missing scope, a spent daily
+limit, an owner added or a list deleted in HubSpot, a create whose answer was lost, a property
+that does not exist. Each turned queued writes into permanent failures (or wasted calls) before.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import yaml
+from sqlalchemy import select, update
+
+import hub.sandbox.hubspot_state as hubspot_state
+from hub.config import load_settings
+from hub.models import utcnow
+from hub.pipeline.context import HubContext
+from hub.pipeline.decide import decide_contacts
+from hub.pipeline.push import push_connector
+from hub.pipeline.sync import sync_connector
+from hub.sandbox import hubspot_server
+from hub.sandbox.httpkit import Response
+from hub.sandbox.hubspot_server import HubSpotLimits
+from hub.sandbox.serve import start_sandbox
+from hub.sandbox.world import World
+from hub.store import Store
+from hub.store.schema import pushes
+from tests.connectors.hubspot.conftest import make_connector
+from tests.connectors.hubspot.test_push import live, req
+
+
+def _hub(tmp_path, sb, store_url) -> HubContext:
+    cfg = {
+        "store_url": store_url,
+        "connectors": {
+            "crm": {"type": "hubspot", "settings": {"access_token": sb.hubspot_token, "base_url": sb.hubspot_url}}
+        },
+        "decision": {
+            "policy": "rules",
+            "rules": [
+                {
+                    "name": "all",
+                    "when": "True",
+                    "actions": [{"kind": "set_fields", "fields": {"next_best_action": "email_nurture", "reason": "x"}}],
+                }
+            ],
+        },
+        "push": {"max_attempts": 2},
+    }
+    (tmp_path / "hub.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    Store(store_url, auto_migrate=True).dispose()
+    ctx = HubContext.build(load_settings(tmp_path / "hub.yaml"), embedded=True)
+    ctx.connector("crm").ensure_schema()
+    ctx.connector("crm").client.sleep = lambda s: None
+    return ctx
+
+
+def _states(ctx) -> Counter:
+    with ctx.store.connect() as conn:
+        return Counter((r.state, r.attempts) for r in conn.execute(select(pushes.c.state, pushes.c.attempts)))
+
+
+def _due_now(ctx) -> None:
+    with ctx.store.begin() as conn:
+        conn.execute(update(pushes).where(pushes.c.state == "pending").values(next_attempt_at=utcnow()))
+
+
+def test_a_revoked_token_blocks_the_pushes_without_spending_their_attempts(tmp_path, store_url):
+    """With two attempts allowed, three passes under a revoked token left every write failed
+    for good; now they wait, with the reason, and land once the token is fixed."""
+    with start_sandbox(World(n_contacts=40, seed=7)) as sb:
+        ctx = _hub(tmp_path, sb, store_url)
+        try:
+            changed = sorted(sync_connector(ctx, "crm").changed)
+            queued = decide_contacts(ctx, changed, "k1").pushes
+            assert queued > 0
+            sb.hubspot.token = "pat-revoked"
+            for _ in range(3):
+                push_connector(ctx, "crm")
+                _due_now(ctx)
+            assert _states(ctx) == Counter({("pending", 0): queued})
+            with ctx.store.connect() as conn:
+                errors = {e for (e,) in conn.execute(select(pushes.c.last_error))}
+            assert len(errors) == 1 and "fix the connector" in errors.pop()
+            sb.hubspot.token = sb.hubspot_token
+            assert push_connector(ctx, "crm").done == queued
+        finally:
+            ctx.close()
+
+
+def test_a_missing_list_scope_keeps_the_field_writes_that_landed(world, sandbox):
+    """The field writes land, then the list call is refused (403 MISSING_SCOPES): the fields are
+    done, the list adds wait. Before, the whole batch was retried and at last failed while
+    HubSpot held the fields."""
+    c = make_connector(sandbox)
+    c.client.sleep = lambda s: None
+    c.ensure_schema()
+    ids = live(world)[:3]
+    sandbox.hubspot.scopes -= {"crm.lists.write"}
+    results = c.push([req(i, rid) for i, rid in enumerate(ids)] + [req(10, ids[0], "add_to_list", list="hot")])
+    assert [r.status for r in results] == ["ok", "ok", "ok", "blocked"]
+    assert "MISSING_SCOPES" in results[3].reason or "scope" in results[3].reason.lower()
+    assert all(world.hubspot.records[rid]["properties"]["hub_next_best_action"] for rid in ids)
+
+
+def test_an_owner_added_in_hubspot_after_the_first_read_is_assigned(world, sandbox, monkeypatch):
+    c = make_connector(sandbox)
+    rid = live(world)[0]
+    assert c.push([req(1, rid, "assign_owner", owner="71001")])[0].status == "ok"
+    world.hubspot.owners.append(dict(world.hubspot.owners[0], id="71099", email="new.rep@sandbox.example.com"))
+    monkeypatch.setattr(hubspot_state, "OWNER_IDS", (*hubspot_state.OWNER_IDS, "71099"))
+    assert c.push([req(2, rid, "assign_owner", owner="71099")])[0].status == "ok"
+    assert world.hubspot.records[rid]["properties"]["hubspot_owner_id"] == "71099"
+    (refused,) = c.push([req(3, rid, "assign_owner", owner="00000")])
+    assert refused.status == "failed" and "not an active HubSpot owner" in refused.reason
+
+
+def test_a_list_deleted_in_hubspot_is_made_again(world, sandbox):
+    c = make_connector(sandbox)
+    a, b = live(world)[:2]
+    assert c.push([req(1, a, "add_to_list", list="sales-ready")])[0].status == "ok"
+    world.hubspot.lists.clear()  # someone tidies up lists in HubSpot
+    assert c.push([req(2, b, "add_to_list", list="sales-ready")])[0].status == "ok"
+    (made,) = world.hubspot.lists.values()
+    assert b in {str(m) for m in made["members"]}
+
+
+def test_a_list_create_whose_answer_was_lost_uses_the_list_it_made(world, sandbox, monkeypatch):
+    create = hubspot_server.HubSpotApp.create_list
+    answers = iter([504])
+
+    def lost_once(self, request):  # HubSpot made the list; the gateway timed out on the answer
+        made = create(self, request)
+        status = next(answers, None)
+        return Response(status, {"status": "error", "message": "Gateway timeout"}) if status else made
+
+    monkeypatch.setattr(hubspot_server.HubSpotApp, "create_list", lost_once)
+    c = make_connector(sandbox)
+    c.client.sleep = lambda s: None
+    results = c.push([req(i, rid, "add_to_list", list="sales-ready") for i, rid in enumerate(live(world)[:3])])
+    assert [r.status for r in results] == ["ok"] * 3
+    assert len(world.hubspot.lists) == 1
+
+
+def test_a_property_that_does_not_exist_fails_its_writes_in_one_call(world, sandbox):
+    c = make_connector(sandbox)  # no `hub connectors setup`: hub_next_best_action does not exist
+    results = c.push([req(i, rid) for i, rid in enumerate(live(world)[:100])])
+    assert {r.status for r in results} == {"failed"} and "PROPERTY_DOESNT_EXIST" in results[0].reason
+    assert c.client.calls.get("contacts.batch_update") == 1  # it was 199 calls, halving to single records
+
+
+def test_a_spent_daily_limit_answers_search_as_daily_and_stops_the_sync():
+    with start_sandbox(World(n_contacts=30, seed=7), hubspot_limits=HubSpotLimits(per_day=3)) as sb:
+        c = make_connector(sb)
+        waits: list[float] = []
+        c.client.sleep = waits.append
+        for _ in range(3):
+            c.client.api.crm.contacts.basic_api.get_page(limit=1)
+        try:
+            list(c.pull_contacts('{"phase":"inc","since":1}'))
+        except Exception as exc:  # noqa: BLE001 - the error's kind and wait are what is checked
+            error = exc
+        assert getattr(error, "retry_after", None) == 3600 and error.blocked
+        assert waits == []  # it had retried every second as if it were the per-second search limit
