@@ -336,6 +336,19 @@ class EngineSettings(_Strict):
     quiet_hours: tuple[int, int] = Field((6, 21), description="earliest and latest local send hour")
     experiments: ExperimentSettings = Field(default_factory=ExperimentSettings)
 
+    @field_validator("quiet_hours")
+    @classmethod
+    def _send_window(cls, v: tuple[int, int]) -> tuple[int, int]:
+        # the hours mails may go out in, not the quiet ones: [22, 7] allowed no hour, and every
+        # send time fell to local midnight
+        lo, hi = v
+        if not 0 <= lo <= hi <= 23:
+            raise ValueError(
+                f"[{lo}, {hi}] is not a send window: give the earliest and the latest local hour a mail may go "
+                "out, 0-23, earliest first (the default [6, 21] sends between 06:00 and 21:59)"
+            )
+        return v
+
     @field_validator("channel_order")
     @classmethod
     def _distinct_channels(cls, v: list[str]) -> list[str]:
@@ -463,6 +476,30 @@ class Settings(_Strict):
             raise ValueError(f"governance.autonomy.actions names unknown catalog actions {sorted(unknown)}")
         return self
 
+    @field_validator("store_url", "broker_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        """Parsed as the driver parses it. A password holding '@' put its tail in the host, and
+        every error printed it; a port that is no number failed only at the first connection."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        if v.startswith("redis"):
+            host = v.partition("://")[2].partition("/")[0]
+            port = host.rpartition("@")[2].rpartition(":")[2] if ":" in host.rpartition("@")[2] else ""
+            if host.count("@") > 1:
+                raise ValueError("the password holds an '@': URL-encode it as %40 (the host is after the last @)")
+            if port and not port.isdigit():
+                raise ValueError("the port is not a number")
+            return v
+        try:
+            url = make_url(v)
+        except (ArgumentError, ValueError):
+            raise ValueError("not a database URL (dialect+driver://user:password@host:port/database)") from None
+        if "@" in (url.host or ""):
+            raise ValueError("the password holds an '@': URL-encode it as %40 (the host is after the last @)")
+        return v
+
     @field_validator("connectors")
     @classmethod
     def _names(cls, v: dict[str, ConnectorEntry]) -> dict[str, ConnectorEntry]:
@@ -561,10 +598,24 @@ def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) 
     if settings is not None:
         problems.extend(connector_problems(settings.decision.features, settings.connectors, plugins.types))
     problems.extend(objective_problems(raw.get("decision")))
+    if settings is not None:
+        problems.extend(_rule_connector_problems(settings))
     if problems or settings is None:
         raise ConfigError(problems)
     settings.source_path = source
     return settings
+
+
+def _rule_connector_problems(settings: Settings) -> list[tuple[str, str]]:
+    """A rule action's ``connector`` names a configured connector: a typo validated, and the
+    action's writes matched no record and were never queued."""
+    names = ", ".join(sorted(settings.connectors)) or "none"
+    return [
+        (f"decision.rules[{i}].actions[{j}].connector", f"unknown connector {a.connector!r} (configured: {names})")
+        for i, rule in enumerate(settings.decision.rules)
+        for j, a in enumerate(rule.actions)
+        if a.connector is not None and a.connector not in settings.connectors
+    ]
 
 
 def _connector_settings_problems(types: dict[str, Any], entries: dict[str, ConnectorEntry]) -> list[tuple[str, str]]:
@@ -606,13 +657,35 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, plugins: Any = 
     p = config_path(path)
     if not p.exists():
         raise ConfigError([("", f"config file {p} not found; run `hub init` to write a sample")])
+    text = p.read_text(encoding="utf-8")
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(text)
+        twice = _repeated_keys(yaml.compose(text, Loader=yaml.SafeLoader), "")
     except yaml.YAMLError as exc:
         raise ConfigError([("", f"{p} is not valid YAML: {exc}")]) from None
+    if twice:  # YAML keeps the last silently: a whole connector or section would be gone
+        raise ConfigError(twice)
     settings = parse_settings(raw, source=str(p), plugins=plugins)
     settings.store_url = sqlite_beside(settings.store_url, p.resolve().parent)
     return settings
+
+
+def _repeated_keys(node: yaml.Node | None, path: str) -> list[tuple[str, str]]:
+    """Keys a mapping gives twice, by key path, with the lines of both."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            sub = f"{path}.{name}" if path else name
+            if name in first and name != "<<":
+                out.append((sub, f"defined twice (lines {first[name]} and {key.start_mark.line + 1}); keep one"))
+            first.setdefault(name, key.start_mark.line + 1)
+            out += _repeated_keys(value, sub)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out += _repeated_keys(item, f"{path}[{i}]")
+    return out
 
 
 def sqlite_beside(url: str, folder: Path) -> str:

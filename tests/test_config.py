@@ -161,14 +161,14 @@ def test_a_doubled_dollar_is_a_literal_reference_anywhere(monkeypatch):
     monkeypatch.setenv(SECRET_ENV, SECRET)
     s = parse_settings(
         {
-            "store_url": f"${{{SECRET_ENV}:-sqlite:///x.db}}",
+            "store_url": f"postgresql://hub:${{{SECRET_ENV}:-x}}@db.example/hub",
             "decision": {"rules": [{"name": "r", "reason": "costs $${PRICE} today"}]},
             "api": {"public_url": "https://x.example/$${not_expanded}"},
         }
     )
     assert s.decision.rules[0].reason == "costs ${PRICE} today"
     assert s.api.public_url == "https://x.example/${not_expanded}"
-    assert s.store_url == SECRET  # settings still read the environment
+    assert s.store_url == f"postgresql://hub:{SECRET}@db.example/hub"  # settings still read the environment
 
 
 def test_config_validate_exits_2_naming_the_key_of_a_reference_in_a_reason(tmp_path):
@@ -177,3 +177,55 @@ def test_config_validate_exits_2_naming_the_key_of_a_reference_in_a_reason(tmp_p
     out = run_hub("config", "validate", "-c", str(path), env={SECRET_ENV: SECRET})
     assert out.returncode == 2 and "decision.rules[0].reason" in out.stderr
     assert SECRET not in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "words"),
+    [
+        # the quiet window instead of the send window: no hour was allowed, every mail at midnight
+        ({"decision": {"engine": {"quiet_hours": [22, 7]}}}, "decision.engine.quiet_hours", "earliest first"),
+        ({"decision": {"engine": {"quiet_hours": [6, 30]}}}, "decision.engine.quiet_hours", "0-23"),
+        # a password holding '@': the driver took its tail for the host and every error printed it
+        ({"store_url": "postgresql://hub:Pa55@Zq9x@127.0.0.1/hub"}, "store_url", "%40"),
+        ({"broker_url": "redis://:Pa55@Zq9x@127.0.0.1:6379/0"}, "broker_url", "%40"),
+        ({"store_url": "postgresql://hub@127.0.0.1:notaport/hub"}, "store_url", "not a database URL"),
+        ({"broker_url": "redis://127.0.0.1:port/0"}, "broker_url", "not a number"),
+    ],
+)
+def test_values_that_validated_and_then_misbehaved_are_refused_by_key_path(raw, path, words):
+    with pytest.raises(ConfigError) as err:
+        parse_settings(raw)
+    ((where, message),) = err.value.problems
+    assert where == path and words in message
+    assert "Zq9x" not in message  # no piece of the password
+
+
+def test_a_rule_action_naming_no_configured_connector_is_refused(tmp_path):
+    """A typo validated, and the action's writes matched no record: 0 pushes, exit 0."""
+    cfg = yaml.safe_load(hub_config(tmp_path, "sqlite:///hub.db", "redis://127.0.0.1:6379/0").read_text())
+    cfg["decision"]["rules"][1]["actions"][0]["connector"] = "crn"
+    with pytest.raises(ConfigError) as err:
+        parse_settings(cfg)
+    assert err.value.problems == [
+        ("decision.rules[1].actions[0].connector", "unknown connector 'crn' (configured: crm)")
+    ]
+    cfg["decision"]["rules"][1]["actions"][0]["connector"] = "crm"
+    assert parse_settings(cfg).decision.rules[1].actions[0].connector == "crm"
+
+
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path):
+    """YAML keeps the last of two equal keys without a word: a whole connector was gone."""
+    path = tmp_path / "hub.yaml"
+    path.write_text(
+        "connectors:\n  crm:\n    type: hubspot\n  crm:\n    type: salesforce\n"
+        "decision:\n  rules: []\ndecision:\n  policy: rules\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    assert err.value.problems == [
+        ("connectors.crm", "defined twice (lines 2 and 4); keep one"),
+        ("decision", "defined twice (lines 6 and 8); keep one"),
+    ]
+    result = run_hub("config", "validate", "--config", str(path))
+    assert result.returncode == 2 and "connectors.crm: defined twice" in result.stderr + result.stdout

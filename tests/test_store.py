@@ -235,3 +235,31 @@ def test_an_activity_time_with_an_offset_is_stored_as_the_same_instant(store_url
         stored = conn.execute(select(activities.c.occurred_at).where(activities.c.external_id == "tz1")).scalar()
     assert aware(stored) == datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
     store.dispose()
+
+
+def test_a_store_a_newer_release_migrated_says_so(tmp_path):
+    """An old CLI on a store a newer worker migrated: alembic's traceback on SQLite, and "run
+    `hub migrate`" on PostgreSQL, which cannot help."""
+    from sqlalchemy import text
+
+    from hub.errors import StoreError
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    store = Store(url)
+    with store.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    store.dispose()
+    for auto in (True, False):
+        with pytest.raises(StoreError, match="schema 0099_future, newer than this hub knows"):
+            Store(url, auto_migrate=auto)
+
+
+def test_a_read_only_command_on_a_missing_sqlite_file_does_not_create_one(tmp_path):
+    from hub.errors import StoreError
+
+    missing = tmp_path / "dmeo.db"
+    with pytest.raises(StoreError, match="no store at"):
+        Store(f"sqlite:///{missing}", must_exist=True)
+    assert not missing.exists()
+    Store(f"sqlite:///{missing}").dispose()  # a run creates it
+    Store(f"sqlite:///{missing}", must_exist=True).dispose()

@@ -97,7 +97,7 @@ def evaluate_command(
             err.print(f"--since {since!r} is not a date; use YYYY-MM-DD.", style="red", markup=False)
             raise typer.Exit(2) from None
     try:
-        store = Store(current.store_url)
+        store = Store(current.store_url, must_exist=True)
         try:
             ev = evaluate_candidate(store, current, cand, since=start, seed=seed, n_bootstrap=n_bootstrap)
         finally:

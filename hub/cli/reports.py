@@ -35,7 +35,7 @@ def _store(config: Path | None, store_url: str | None):  # noqa: ANN202 - hub.st
 
     try:
         url = store_url or load_settings(config).store_url
-        return Store(url)
+        return Store(url, must_exist=True)
     except HubError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

@@ -57,14 +57,19 @@ def flower(config: ConfigOpt = None, port: int = 5555) -> None:
     celery_app.start(["flower", f"--port={port}"])
 
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
 def serve(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option(help="Interface to bind (default: api.host).")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: api.port).")] = None,
     workers: Annotated[int | None, typer.Option(min=1, max=64, help="Processes (default: api.workers).")] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    log_level: Annotated[str, typer.Option(help=f"uvicorn log level: {', '.join(LOG_LEVELS)}.")] = "warning",
 ) -> None:
     """Serve the real-time decision API and the admin console (uvicorn)."""
+    if log_level not in LOG_LEVELS:
+        raise typer.BadParameter(f"{log_level!r} is not one of {', '.join(LOG_LEVELS)}", param_hint="--log-level")
     from hub.api.server import serve as run_server
 
     settings = load_config(config)

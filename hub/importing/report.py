@@ -45,7 +45,8 @@ class ImportSummary:
         self.skipped += 1
         self.reasons[_category(reason)] += 1
         if len(self.problems) < KEEP_PROBLEMS:
-            self.problems.append(RowProblem(row, ident, reason))
+            # the id itself may be what is wrong: capped so the report stays readable
+            self.problems.append(RowProblem(row, None if ident is None else ident[:120], reason))
 
     def noted(self, notes: list[str]) -> None:
         """Keep the reader's notes (the first KEEP_NOTES; a malformed file can have one per row)."""

@@ -220,7 +220,7 @@ def _sync_streams(
                 last_commit = datetime.now()
                 growth.added(len(page.items))
                 for r in rejects:
-                    log.warning("%s %s: skipped record %s: %s", name, stream, r.external_id, r.reason)
+                    log.warning("%s %s: skipped record %s: %s", name, stream, r.external_id[:120], r.reason)
                 result.pages += 1
                 result.records += len(page.items)
                 result.rejects += len(rejects)

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
+from hub.errors import StoreError
 from hub.store.db import check_current, make_engine, migrate
 
 
 class Store:
-    def __init__(self, url: str, *, auto_migrate: bool | None = None):
+    def __init__(self, url: str, *, auto_migrate: bool | None = None, must_exist: bool = False):
+        """``must_exist``: a SQLite file that is not there is an error, not a new empty store (a
+        report on a mistyped path said "no experiment yet" and left an empty file behind)."""
         self.url = url
+        if must_exist:
+            _must_exist(url)
         self.engine: Engine = make_engine(url)
         if auto_migrate is None:
             auto_migrate = self.engine.dialect.name == "sqlite"
@@ -41,3 +47,12 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _must_exist(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    path = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" and not Path(path).exists():
+        raise StoreError(f"no store at {path}: check store_url or --store-url (a hub writes it on its first run)")

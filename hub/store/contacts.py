@@ -277,10 +277,10 @@ def _storable(items: Sequence[Contact], result: UpsertResult) -> list[Contact]:
             continue
         problems = contact_problems(c)
         if problems:
-            # the id itself may be what is wrong: cap it so the error message stays readable
-            ref = c.identities[0].external_id[:120]
+            # the whole id, so callers can match the reject to their record (an importer's row);
+            # whoever prints it caps its length
             reason = "; ".join(f"{f} {why}" for f, why in problems)
-            result.rejects.append(RecordError(external_id=ref, reason=reason))
+            result.rejects.append(RecordError(external_id=c.identities[0].external_id, reason=reason))
             continue
         keep.append(c)
     return keep

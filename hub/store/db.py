@@ -58,19 +58,40 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     the last revision that completed."""
     cfg = alembic_config(engine)
     with engine.connect() as conn:
+        _known(ScriptDirectory.from_config(cfg), MigrationContext.configure(conn).get_current_revision())
+        conn.rollback()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
 
 def is_current(engine: Engine) -> bool:
-    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision() == head
+        current = MigrationContext.configure(conn).get_current_revision()
+    _known(scripts, current)
+    return current == scripts.get_current_head()
+
+
+def _known(scripts: ScriptDirectory, current: str | None) -> None:
+    """A store a newer release migrated (a rolled-back deploy, an old CLI on a new store) is at a
+    revision these scripts do not have: say so, rather than alembic's traceback or "run `hub
+    migrate`", which cannot help."""
+    if current is None:
+        return
+    try:
+        scripts.get_revision(current)
+    except Exception:  # noqa: BLE001 - alembic raises CommandError / ResolutionError by version
+        raise StoreError(
+            f"the store is at schema {current}, newer than this hub knows (its newest is "
+            f"{scripts.get_current_head()}): upgrade the hub to the release that migrated it"
+        ) from None
 
 
 def check_current(engine: Engine) -> None:
     try:
         current = is_current(engine)
+    except StoreError:
+        raise
     except Exception as exc:
         why = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
         raise StoreError(

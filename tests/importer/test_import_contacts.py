@@ -237,3 +237,14 @@ def test_match_id_joins_the_person_holding_a_crm_id(tmp_path, store, store_url):
     assert by_lead == {"00Q1": {"plan": "gold"}, "00Q2": {"plan": "silver"}}
     r = cli("contacts", str(path), "--match-id", "salesforce=sf_idd", "--store-url", store_url)
     assert r.exit_code == 2 and "did you mean 'sf_id'" in r.output
+
+
+def test_a_row_refused_for_its_over_long_id_keeps_its_row_and_counts(tmp_path, store):
+    """The store cut a refused id to 120 characters, so the importer could not match it to its
+    row: the summary said "row 0", one record matched and -1 updated."""
+    long_email = "x" * 300 + "@example.com"
+    text = "email,first_name\na@example.com,A\nb@example.com,B\n" + f"{long_email},X\nc@example.com,C\n"
+    summary = import_contacts(store, write(tmp_path, text), ImportOptions())
+    assert (summary.created, summary.updated, summary.matched, summary.skipped) == (3, 0, 0, 1)
+    ((problem),) = summary.problems
+    assert problem.row == 3 and problem.id == long_email[:120] and "at most 120" in problem.reason
