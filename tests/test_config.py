@@ -229,3 +229,11 @@ def test_a_key_given_twice_is_refused_with_both_lines(tmp_path):
     ]
     result = run_hub("config", "validate", "--config", str(path))
     assert result.returncode == 2 and "connectors.crm: defined twice" in result.stderr + result.stdout
+
+
+def test_an_unknown_event_type_in_redecide_on_is_refused():
+    """``form_sumbit`` matched no event, and nobody was decided again after a form."""
+    with pytest.raises(ConfigError) as err:
+        parse_settings({"api": {"redecide_on": ["form_sumbit"]}})
+    ((path, message),) = err.value.problems
+    assert path == "api.redecide_on" and "form_sumbit" in message and "form_submit" in message

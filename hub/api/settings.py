@@ -118,6 +118,17 @@ class ApiSettings(_Strict):
         description="event types after which the contact is decided again",
     )
 
+    @field_validator("redecide_on")
+    @classmethod
+    def _event_types(cls, v: list[str]) -> list[str]:
+        from hub.models import ActivityType
+
+        known = {t.value for t in ActivityType}
+        unknown = [t for t in v if t not in known]
+        if unknown:  # a typo never matched an event, and nobody was decided again
+            raise ValueError(f"unknown event type(s) {unknown}; use any of {', '.join(sorted(known))}")
+        return v
+
     @field_validator("session_secret")
     @classmethod
     def _secret_length(cls, v: SecretStr | None) -> SecretStr | None:

@@ -88,8 +88,14 @@ def push(
     ctx = open_context(config)
     try:
         names = [name] if name else list(ctx.settings.enabled_connectors())
+        if name and name not in ctx.settings.connectors:
+            raise typer.BadParameter(
+                f"no connector {name!r} in the config (configured: {', '.join(ctx.settings.connectors) or 'none'})",
+                param_hint="NAME",
+            )
         if dry_run:
-            _dry_run(ctx, names, samples)
+            if not _dry_run(ctx, names, samples):
+                raise typer.Exit(1)
             return
         totals = [push_until_drained(ctx, n) for n in names]
     finally:
@@ -102,8 +108,9 @@ def push(
         raise typer.Exit(1)
 
 
-def _dry_run(ctx, names: list[str], samples: int) -> None:  # noqa: ANN001 - HubContext
-    """Per connector: the writes by kind, a few of them before -> after, and the CRM schema check."""
+def _dry_run(ctx, names: list[str], samples: int) -> bool:  # noqa: ANN001 - HubContext
+    """Per connector: the writes by kind, a few of them before -> after, and the CRM schema check;
+    False when a check failed (the writes would fail), so scripts see it in the exit code."""
     from hub.errors import HubError
     from hub.pipeline.push import plan_pushes
 
@@ -133,8 +140,9 @@ def _dry_run(ctx, names: list[str], samples: int) -> None:  # noqa: ANN001 - Hub
             err.print(f"{n}: schema check: {problem}", markup=False, highlight=False)
     if failed_checks:
         err.print("These writes would fail: run `hub connectors setup` (or fix the connector) first.")
-    else:
-        say(f"Schema check: {', '.join(names) or 'no connector'} ready for these writes.")
+        return False
+    say(f"Schema check: {', '.join(names) or 'no connector'} ready for these writes.")
+    return True
 
 
 def _push_problems(totals) -> bool:  # noqa: ANN001 - list[PushSummary]

@@ -112,3 +112,16 @@ def test_without_customize_application_setup_prints_each_field_definition_for_an
         assert score["state"] == "missing" and not score["fixable"]
         assert "an admin must add this custom field" in score["note"] and '"precision": 18' in score["note"]
         assert '"type": "Picklist"' in items["Contact.Hub_Best_Channel__c"]["note"]
+
+
+def test_a_push_dry_run_whose_writes_would_fail_exits_1(fresh) -> None:
+    """It printed "these writes would fail" and exited 0, so a deploy script went on; a connector
+    name not in the config said "run `hub connectors setup`" and exited 0 too."""
+    sb, cfg = fresh
+    res = _hub("push", "hubspot", "--dry-run", "-c", str(cfg))
+    assert res.exit_code == 1 and "These writes would fail" in res.output
+    unknown = _hub("push", "hubspto", "--dry-run", "-c", str(cfg))
+    assert unknown.exit_code == 2 and "no connector 'hubspto'" in unknown.output
+    assert _hub("connectors", "setup", "hubspot", "-c", str(cfg)).exit_code == 0
+    ready = _hub("push", "hubspot", "--dry-run", "-c", str(cfg))
+    assert ready.exit_code == 0 and "ready for these writes" in ready.output
