@@ -67,6 +67,8 @@ def approvals_list(
             (a.note or "")[:40],
         )
     out.print(t)
+    if len(rows) == limit:  # `hub status` counts them all; say this list is not all
+        say(f"The first {limit:,} shown; there may be more: --limit N, or --json for scripts.")
 
 
 APPROVAL_STATES = ("awaiting", "approved", "rejected", "expired", "all")

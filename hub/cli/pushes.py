@@ -57,6 +57,8 @@ def pushes_list(
     for r in rows:
         t.add_row(str(r.id), r.connector, r.external_id, r.kind, r.state, str(r.attempts), r.last_error or "")
     out.print(t)
+    if len(rows) == limit:
+        say(f"The newest {limit:,} shown; there may be more: --limit N, or --json for scripts.")
 
 
 @pushes_app.command("retry")
