@@ -30,6 +30,10 @@ PROPERTY_ERRORS = ("PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE")
 Ready = tuple[str, list[PushRequest], dict[str, str]]  # record id, its requests, the properties to write
 
 
+class ListNotManual(Exception):
+    """A hub list's name is taken by a list whose members the hub cannot change."""
+
+
 class Writers:
     def __init__(self, client: HubSpotClient, mapping: dict[str, str], list_prefix: str, zone: str = "UTC"):
         self.client = client
@@ -98,6 +102,11 @@ class Writers:
                 if create.status != 400 or "already exists" not in str(create.body.get("message")):
                     raise
                 res = self.client.call("lists.get_by_name", api.get_by_name, list_name=full, object_type_id="0-1")
+        if res["list"].get("processingType") == "DYNAMIC":  # HubSpot keeps its members by its filters
+            raise ListNotManual(
+                f"list {full!r} is an active (DYNAMIC) list in HubSpot, whose members HubSpot keeps by its "
+                "filters; the hub adds to MANUAL lists only: rename that list in HubSpot or set list_prefix"
+            )
         self._lists[full] = str(res["list"]["listId"])
         return self._lists[full]
 
@@ -267,6 +276,8 @@ class Writers:
     def _memberships(self, name: str, reqs: list[PushRequest], again: bool = True) -> dict[int, PushResult]:
         try:
             list_id = self.list_id(name)
+        except ListNotManual as exc:
+            return {r.push_id: PushResult(push_id=r.push_id, status="failed", reason=str(exc)) for r in reqs}
         except HubSpotRequestError as exc:
             return {
                 r.push_id: PushResult(push_id=r.push_id, status="failed", reason=f"list {name!r}: {exc}") for r in reqs

@@ -151,12 +151,14 @@ class HubSpotExtraRoutes:
         b = self._body(req)
         if not b.get("name") or not b.get("objectTypeId") or not b.get("processingType"):
             return _err(400, "name, objectTypeId and processingType are required", "VALIDATION_ERROR")
-        if b["processingType"] not in ("MANUAL", "SNAPSHOT"):
+        if b["processingType"] not in ("MANUAL", "SNAPSHOT", "DYNAMIC"):
             return _err(
                 400,
-                f"processingType {b['processingType']} is not supported here; use MANUAL or SNAPSHOT",
+                f"processingType {b['processingType']} is not one of MANUAL, SNAPSHOT, DYNAMIC",
                 "VALIDATION_ERROR",
             )
+        if b["processingType"] == "DYNAMIC" and not b.get("filterBranch"):
+            return _err(400, "a DYNAMIC list needs a filterBranch", "VALIDATION_ERROR")
         if any(lst["name"] == b["name"] for lst in self.hs.lists.values()):
             return _err(
                 400,
@@ -221,16 +223,34 @@ class HubSpotExtraRoutes:
             raise HttpError(_err(400, "Body must be a JSON array of record ids", "VALIDATION_ERROR"))
         return [str(x) for x in b]
 
+    def _manual(self, lst: dict) -> Response | None:
+        """Memberships change by API only on MANUAL and SNAPSHOT lists; HubSpot keeps a DYNAMIC
+        (active) list's members by its filters (developers.hubspot.com: "Add records to a list")."""
+        if lst.get("processingType") == "DYNAMIC":
+            return _err(
+                400,
+                f"List {lst['listId']} has processingType DYNAMIC; memberships can only be changed for "
+                "MANUAL or SNAPSHOT lists",
+                "VALIDATION_ERROR",
+            )
+        return None
+
     def members_add(self, req: Request) -> Response:
         lst = self._list(req)
+        if (refused := self._manual(lst)) is not None:
+            return refused
         return Response(200, self.hs.change_membership(lst["listId"], self._ids(req), [], f"PUT {req.route}"))
 
     def members_remove(self, req: Request) -> Response:
         lst = self._list(req)
+        if (refused := self._manual(lst)) is not None:
+            return refused
         return Response(200, self.hs.change_membership(lst["listId"], [], self._ids(req), f"PUT {req.route}"))
 
     def members_add_remove(self, req: Request) -> Response:
         lst = self._list(req)
+        if (refused := self._manual(lst)) is not None:
+            return refused
         b = self._body(req)
         return Response(
             200,

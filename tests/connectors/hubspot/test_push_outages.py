@@ -161,3 +161,31 @@ def test_a_spent_daily_limit_answers_search_as_daily_and_stops_the_sync():
             error = exc
         assert getattr(error, "retry_after", None) == 3600 and error.blocked
         assert waits == []  # it had retried every second as if it were the per-second search limit
+
+
+def test_a_list_name_taken_by_an_active_list_fails_with_what_to_do(world, sandbox):
+    """HubSpot changes memberships only of MANUAL and SNAPSHOT lists; an active (DYNAMIC) list of
+    the same name had no place in the sandbox, so the refusal was never met in a test."""
+    from hubspot import HubSpot
+
+    api = HubSpot(access_token=sandbox.hubspot_token, host=sandbox.hubspot_url).crm.lists.lists_api
+    branch = {"filterBranchType": "OR", "filterBranchOperator": "OR", "filterBranches": [], "filters": []}
+    made = api.create(
+        list_create_request={
+            "name": "sales-ready",
+            "objectTypeId": "0-1",
+            "processingType": "DYNAMIC",
+            "filterBranch": branch,
+        }
+    )
+    (result,) = make_connector(sandbox).push([req(1, live(world)[0], "add_to_list", list="sales-ready")])
+    assert result.status == "failed" and "active (DYNAMIC) list" in result.reason and "list_prefix" in result.reason
+    members = HubSpot(access_token=sandbox.hubspot_token, host=sandbox.hubspot_url).crm.lists.memberships_api
+    try:
+        members.add_and_remove(
+            list_id=made.list.list_id, membership_change_request={"recordIdsToAdd": [live(world)[0]]}
+        )
+        refused = None
+    except Exception as exc:  # noqa: BLE001 - the SDK's ApiException; its status is what is checked
+        refused = exc
+    assert refused is not None and refused.status == 400
