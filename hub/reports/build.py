@@ -178,7 +178,7 @@ def _markdown(path: Path, res: ReportResult, frame: ArmFrame) -> Path:
         for r in res.lifts:
             rel = f"{r.relative:+.1%}" if r.relative is not None else ""
             lines.append(
-                f"| {r.arm} | {r.metric} | {_num(r.diff)} | [{_num(r.low)}, {_num(r.high)}] | {rel} | "
+                f"| {r.arm} | {r.metric} | {_num(r.diff)} | {r.note or f'[{_num(r.low)}, {_num(r.high)}]'} | {rel} | "
                 f"{'yes' if r.significant else 'no'} | {_num(r.n_needed_per_arm)} | {_num(r.n_more_per_arm)} |"
             )
         lines.append("")
