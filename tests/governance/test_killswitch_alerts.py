@@ -225,3 +225,64 @@ def test_hysteresis_a_held_finding_keeps_an_alert_open_and_never_raises_one(tmp_
     rep, rows = run([], 3)  # not seen even at the clearing level: clears on its own
     assert rep.cleared == 1 and rows == [("overall", "cleared")]
     store.dispose()
+
+
+def _alert_store(store_url):
+    from hub.governance.settings import AlertSettings
+    from hub.store import Store
+
+    # the documented config: drift stops next_best_action, only critical alerts may (default)
+    return Store(store_url, auto_migrate=True), AlertSettings(kill_switch={"drift": ["next_best_action"]})
+
+
+def test_an_open_warning_that_escalates_holds_its_switch_until_acknowledged(store_url):
+    """Escalating an open warning to critical flips the switch; the alert records it, so
+    acknowledging releases it and the condition going away does not clear the alert under it."""
+    from decision.monitoring import Alert
+    from hub.governance.alerts import store_alerts
+    from hub.governance.settings import GovernanceSettings
+
+    store, s = _alert_store(store_url)
+    gov = GovernanceSettings()
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    warn = Alert("drift", "pricing_views_7d", 0.15, 0.1, "warning", "PSI 0.15")
+    crit = Alert("drift", "pricing_views_7d", 0.4, 0.25, "critical", "PSI 0.40")
+
+    def run(found, day):
+        with store.begin() as conn:
+            return store_alerts(conn, found, s, t + timedelta(days=day))
+
+    try:
+        assert run([warn], 0).switched == []
+        assert run([crit], 1).switched == ["next_best_action"]
+        with store.connect() as conn:
+            (alert,) = list_alerts(conn)
+            assert alert.use_cases == ["next_best_action"]
+        assert run([], 2).cleared == 0  # the numbers wobbled back: the alert waits for a person
+        with store.begin() as conn:
+            assert [a.id for a in list_alerts(conn)] == [alert.id]
+            assert acknowledge(conn, alert.id, "ana", "looked", t + timedelta(days=2)) == ["next_best_action"]
+            assert "next_best_action" not in killswitch.active(conn, gov)
+            with pytest.raises(GovernanceError, match="already acknowledged by ana"):
+                acknowledge(conn, alert.id, "bo", None, t + timedelta(days=2))
+    finally:
+        store.dispose()
+
+
+def test_acknowledging_a_cleared_alert_says_it_was_cleared(store_url):
+    from decision.monitoring import Alert
+    from hub.governance.alerts import store_alerts
+
+    store, s = _alert_store(store_url)
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    try:
+        with store.begin() as conn:
+            store_alerts(conn, [Alert("drift", "x", 0.15, 0.1, "warning", "PSI 0.15")], s, t)
+            store_alerts(conn, [], s, t + timedelta(days=1))
+            (alert,) = list_alerts(conn, None)
+            assert alert.state == "cleared"
+            with pytest.raises(GovernanceError, match="cleared") as exc:
+                acknowledge(conn, alert.id, "ana", None, t + timedelta(days=1))
+            assert "None" not in str(exc.value)
+    finally:
+        store.dispose()
