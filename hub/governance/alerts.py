@@ -13,7 +13,7 @@ switches again. It is re-raised only if it gets worse (warning to critical), or 
 
 Hysteresis: the checks raise at ``alpha`` and report a condition still seen at the laxer
 ``clear_alpha`` as *held* (decision/monitoring.py); a held finding refreshes an open or
-acknowledged alert but never raises a new one, and an open alert that is not seen even at
+acknowledged alert but never raises a new one, escalates one or flips a switch, and an open alert that is not seen even at
 the clearing level is cleared, unless it holds a kill switch (those wait for a person).
 
 If ``governance.alerts.kill_switch`` lists use cases for the alert's kind (and the alert is
@@ -146,23 +146,26 @@ def store_alerts(conn: Connection, found: list[Alert], s: AlertSettings, now: da
         }
         open_row = _latest(conn, a.kind, a.subject, "open")
         acked = None if open_row is not None else _latest(conn, a.kind, a.subject, "acknowledged")
-        if a.hold and open_row is None and acked is None:
-            continue  # seen only at the clearing level: keeps an alert open, never raises one
-        if acked is not None and _RANK[a.severity] <= _RANK.get(acked.severity, 0):
-            # a person already knows; same condition, not worse: keep it quiet and switches untouched
+        # a held finding (seen only at the clearing level) keeps an alert alive but never raises,
+        # escalates or flips; an acknowledged one seen again, not worse, is a person already knowing
+        if a.hold or (acked is not None and _RANK[a.severity] <= _RANK.get(acked.severity, 0)):
+            kept = open_row if open_row is not None else acked
+            if kept is None:
+                continue
             conn.execute(
-                update(alerts_table)
-                .where(alerts_table.c.id == acked.id)
-                .values(**{**values, "severity": acked.severity})
+                update(alerts_table).where(alerts_table.c.id == kept.id).values(**{**values, "severity": kept.severity})
             )
-            seen.add(acked.id)
-            report.still_acknowledged += 1
+            seen.add(kept.id)
+            if kept is open_row:
+                report.refreshed += 1
+            else:
+                report.still_acknowledged += 1
             continue
         if open_row is not None:
             alert_id = open_row.id
             # an escalated warning records the switches it now flips, so acknowledging releases them
-            held = sorted(set(open_row.use_cases or []) | set(cases))
-            conn.execute(update(alerts_table).where(alerts_table.c.id == alert_id).values(**values, use_cases=held))
+            holds = sorted(set(open_row.use_cases or []) | set(cases))
+            conn.execute(update(alerts_table).where(alerts_table.c.id == alert_id).values(**values, use_cases=holds))
             report.refreshed += 1
         else:
             if acked is not None:  # worse than what was acknowledged: that one is superseded

@@ -3,6 +3,7 @@ injected drift raises an alert that flips the switch until a person acknowledges
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -284,5 +285,34 @@ def test_acknowledging_a_cleared_alert_says_it_was_cleared(store_url):
             with pytest.raises(GovernanceError, match="cleared") as exc:
                 acknowledge(conn, alert.id, "ana", None, t + timedelta(days=1))
             assert "None" not in str(exc.value)
+    finally:
+        store.dispose()
+
+
+def test_a_held_critical_finding_never_raises_escalates_or_flips(store_url):
+    """Seen only at the clearing level (not significant at alpha), a critical finding keeps a
+    warning alive but neither raises a new alert over an acknowledged one nor escalates an
+    open one, and flips no switch."""
+    from decision.monitoring import Alert
+    from hub.governance.alerts import store_alerts
+    from hub.governance.settings import GovernanceSettings
+
+    store, s = _alert_store(store_url)
+    gov = GovernanceSettings()
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    warn = Alert("drift", "pricing_views_7d", 0.15, 0.1, "warning", "PSI 0.15")
+    held = Alert("drift", "pricing_views_7d", 0.4, 0.25, "critical", "PSI 0.40", hold=True)
+    try:
+        with store.begin() as conn:
+            store_alerts(conn, [warn], s, t)
+            acknowledge(conn, list_alerts(conn)[0].id, "ana", None, t)
+            rep = store_alerts(conn, [held], s, t + timedelta(days=1))
+            assert (rep.raised, rep.still_acknowledged, rep.switched) == (0, 1, [])
+            assert [(a.severity, a.state) for a in list_alerts(conn, None)] == [("warning", "acknowledged")]
+            store_alerts(conn, [Alert("drift", "other", 0.15, 0.1, "warning", "PSI 0.15")], s, t)
+            rep = store_alerts(conn, [replace(held, subject="other")], s, t + timedelta(days=1))
+            assert (rep.raised, rep.refreshed, rep.switched) == (0, 1, [])
+            assert list_alerts(conn)[0].severity == "warning"
+            assert "next_best_action" not in killswitch.active(conn, gov)
     finally:
         store.dispose()
