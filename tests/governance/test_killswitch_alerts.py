@@ -117,7 +117,10 @@ def test_injected_drift_raises_an_alert_that_flips_the_switch_until_acked(tmp_pa
     alerts_cfg = {"kill_switch": {"drift": ["next_best_action"]}, "min_severity": "critical", "min_rows": 20}
     ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url, **ENGINE, governance={"alerts": alerts_cfg})
     ids = sorted(sync_connector(ctx, "crm").changed)
+    wall = ctx.clock
+    ctx.clock = lambda: wall() - timedelta(days=8)  # drift compares this week's decided contacts with last week's
     assert decide_all(ctx, ids, "before") == {"engine"}
+    ctx.clock = wall
 
     # drift: every contact suddenly busy (the features a week ago had none of this)
     now = datetime.now(UTC)
@@ -125,6 +128,7 @@ def test_injected_drift_raises_an_alert_that_flips_the_switch_until_acked(tmp_pa
         for k in range(6):
             crm.add_activity(f"burst-{i}-{k}", str(i), "page_view", now - timedelta(hours=k + 1))
     sync_connector(ctx, "crm")
+    assert decide_all(ctx, ids, "burst") == {"engine"}
     report = monitor_step(ctx, force=True)
     assert report.raised >= 1 and report.switched == ["next_best_action"]
     with ctx.store.connect() as conn:
