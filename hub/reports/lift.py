@@ -3,11 +3,14 @@ many more contacts a difference needs before it is significant.
 
 Every metric is a per-contact quantity defined once in hub/reports/metrics.py (reward,
 opportunities, pipeline, won revenue, unsubscribes, conversion, win rate, deal velocity), so
-the difference of two arms' means has a plain Welch interval and a plain power calculation.
+the difference of two arms' means has a plain interval (see :func:`compare`: Newcombe's for a
+0/1 metric, Welch's otherwise) and a plain power calculation.
 
 The sample size needed is for a two-sided 5 % test with 80 % power at the *observed*
-difference: ``n = (1.96 + 0.84)^2 (var_a + var_b) / diff^2`` per arm. It is a planning number:
-the observed difference is itself noisy, and many metrics are tested at once.
+difference, counted over both arms together at their current ratio (``r`` the arm's share):
+``n = (1.96 + 0.84)^2 (var_a / r + var_b / (1 - r)) / diff^2``; at a 9:1 split the small arm
+is what limits it. It is a planning number: the observed difference is itself noisy, and many
+metrics are tested at once.
 
 CUPED (Deng, Xu, Kohavi and Walker, WSDM 2013; what Optimizely, Statsig and Eppo call variance
 reduction): where contacts have history, each metric is adjusted by the same metric over the
@@ -47,8 +50,10 @@ class LiftRow:
     high: float
     relative: float | None
     significant: bool
-    n_needed_per_arm: float  # inf when the observed difference is zero
-    n_more_per_arm: float  # contacts still to add to the smaller arm (0 if enough)
+    #: contacts in both arms together, at their current ratio, for a two-sided 5 % test with
+    #: 80 % power at the observed difference (inf when it is zero)
+    n_needed: float
+    n_more: float  # contacts still to add to both arms together, at that ratio (0 if enough)
     #: share of the difference's variance the pre-period covariate removed (CUPED; 0: none)
     variance_reduction: float = 0.0
     #: why there is no interval ("too few contacts", "too few events"); "" when there is one
@@ -142,8 +147,10 @@ def compare(
     else:  # each arm constant: nothing says how much either could vary
         return _no_interval(metric, arm, base, a, b, base_mean, TOO_FEW_EVENTS)
     significant = low > 0 or high < 0
-    needed = (Z_ALPHA + Z_POWER) ** 2 * (va + vb) / diff**2 if diff != 0 else math.inf
-    more = max(0.0, math.ceil(needed) - min(len(a), len(b))) if math.isfinite(needed) else math.inf
+    # the arms keep their ratio (a 10 % holdout stays 10 %): n a share r, the other 1 - r
+    r = len(a) / (len(a) + len(b))
+    needed = (Z_ALPHA + Z_POWER) ** 2 * (va / r + vb / (1 - r)) / diff**2 if diff != 0 else math.inf
+    more = max(0.0, math.ceil(needed) - len(a) - len(b)) if math.isfinite(needed) else math.inf
     # 0 when nothing was adjusted: the same arrays give the same variance, bit for bit
     reduction = max(0.0, 1.0 - (_var(a) / len(a) + _var(b) / len(b)) / raw_var) if raw_var > 0 else 0.0
     return LiftRow(metric, arm, base, len(a), len(b), diff, low, high, relative, significant, needed, more, reduction)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
-from hub.reports.lift import compare
+from hub.reports.lift import Z_ALPHA, Z_POWER, compare
 
 
 def _false_significance(gen, na: int, nb: int, reps: int = 400, seed: int = 0) -> tuple[float, float]:
@@ -61,3 +62,20 @@ def test_six_of_360_against_none_of_40_is_not_significant():
     r = compare("opportunities", "engine", "holdout", np.r_[np.ones(6), np.zeros(354)], np.zeros(40))
     assert not r.significant and r.low < 0 < r.high and r.note == ""
     assert math.isclose(r.diff, 6 / 360)  # the point estimate is the plain difference of rates
+
+
+def test_contacts_still_needed_are_a_total_at_the_arms_ratio():
+    """At a 9:1 split the small arm limits the test: adding contacts at that ratio needs far
+    more than an equal-arms 'n per arm' says."""
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(0.1, 1.0, 1800), rng.normal(0.0, 1.0, 200)
+    r = compare("reward", "engine", "holdout", a, b)
+    va, vb = a.var(ddof=1), b.var(ddof=1)
+    pooled = (1799 * va + 199 * vb) / 1998
+    va, vb = max(va, pooled), max(vb, pooled)
+    total = (Z_ALPHA + Z_POWER) ** 2 * (va / 0.9 + vb / 0.1) / r.diff**2
+    assert r.n_needed == pytest.approx(total)
+    assert r.n_more == math.ceil(total) - 2000 > 0
+    # the interval those contacts would give is about as wide as a 80 %-power test needs
+    n_a, n_b = 0.9 * r.n_needed, 0.1 * r.n_needed
+    assert math.sqrt(va / n_a + vb / n_b) == pytest.approx(abs(r.diff) / (Z_ALPHA + Z_POWER))

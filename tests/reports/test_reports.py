@@ -88,7 +88,7 @@ def test_lift_per_arm_has_the_planted_differences_with_intervals(store):
     conv = rows["conversion"]
     assert (conv.arm, conv.baseline, conv.n_arm, conv.n_base) == ("engine", "holdout", N_ARM, N_ARM)
     assert conv.diff == pytest.approx(0.2)
-    assert conv.low > 0 and conv.significant and conv.n_more_per_arm == 0
+    assert conv.low > 0 and conv.significant and conv.n_more == 0
     assert conv.relative == pytest.approx(2.0)
     assert rows["pipeline"].diff == pytest.approx(200.0)  # pre-decision opportunities excluded
     assert rows["won_revenue"].diff == pytest.approx(100.0)
@@ -107,9 +107,10 @@ def test_sample_size_needed_follows_the_power_formula():
     r = compare("conversion", "engine", "holdout", a, b)
     va, vb = a.var(ddof=1), b.var(ddof=1)
     pooled = (va + vb) / 2  # each arm's variance floored at the pooled one, as the interval uses
-    expected = (Z_ALPHA + Z_POWER) ** 2 * (max(va, pooled) + max(vb, pooled)) / (a.mean() - b.mean()) ** 2
-    assert r.n_needed_per_arm == pytest.approx(expected)
-    assert r.n_more_per_arm == math.ceil(expected) - 300 > 0
+    # equal arms: both together need twice the classic per-arm number
+    expected = 2 * (Z_ALPHA + Z_POWER) ** 2 * (max(va, pooled) + max(vb, pooled)) / (a.mean() - b.mean()) ** 2
+    assert r.n_needed == pytest.approx(expected)
+    assert r.n_more == math.ceil(expected) - 600 > 0
     assert not r.significant and r.low < 0 < r.high
 
 
