@@ -10,7 +10,8 @@ open) down to ``clear_alpha``: hysteresis, so a condition at the edge does not f
 - **Feature drift**: population stability index (PSI) per feature between a reference
   sample and recent rows, on the reference's quantile bins (the usual reading: < 0.1 stable,
   0.1-0.25 moderate, > 0.25 shifted), raised only when the PSI is also significant for the
-  sample sizes (``n_eff * PSI`` against chi-squared) after Holm over the features.
+  sample sizes (chi-squared test of homogeneity on the bins' counts) after Holm over the
+  features.
 - **Model quality** on recently labelled contacts: ROC AUC, Brier, calibration error, via
   :func:`decision.scoring.metrics.score_metrics` (an AUC near 0.5 is Pega's "AUC = 50" alert).
 - **Reward rate**: one alert per cause (:func:`reward_drop_alerts`): the baseline arm fell
@@ -40,7 +41,7 @@ import numpy as np
 from decision.alert_stats import (
     diff_in_diff_less_p,
     holm,
-    psi_pvalue,
+    homogeneity_p,
     share_above_p,
     share_below_p,
     welch_less_p,
@@ -96,6 +97,11 @@ def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10, eps: float = 1
     that was always 0 and is now 6 is drift). Missing values form their own bin, since
     "suddenly missing" is drift too.
     """
+    return _psi_of(*bin_counts(expected, actual, bins), eps)
+
+
+def bin_counts(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of each sample in :func:`psi`'s bins (the last one: missing values)."""
     e = np.asarray(expected, dtype=float)
     a = np.asarray(actual, dtype=float)
     e_nan, a_nan = np.isnan(e), np.isnan(a)
@@ -103,8 +109,12 @@ def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10, eps: float = 1
     edges = _edges(e_ok, bins)
     e_counts = np.append(np.bincount(np.searchsorted(edges, e_ok, side="right"), minlength=len(edges) + 1), e_nan.sum())
     a_counts = np.append(np.bincount(np.searchsorted(edges, a_ok, side="right"), minlength=len(edges) + 1), a_nan.sum())
-    pe = np.maximum(e_counts / max(len(e), 1), eps)
-    pa = np.maximum(a_counts / max(len(a), 1), eps)
+    return e_counts, a_counts
+
+
+def _psi_of(e_counts: np.ndarray, a_counts: np.ndarray, eps: float = 1e-4) -> float:
+    pe = np.maximum(e_counts / max(int(e_counts.sum()), 1), eps)
+    pa = np.maximum(a_counts / max(int(a_counts.sum()), 1), eps)
     return float(np.sum((pa - pe) * np.log(pa / pe)))
 
 
@@ -120,21 +130,16 @@ def discrete_psi(expected: np.ndarray, actual: np.ndarray, eps: float = 1e-4) ->
     >>> round(discrete_psi(np.zeros(100), np.r_[np.zeros(50), np.ones(50)]), 1)
     4.6
     """
+    return _psi_of(*discrete_counts(expected, actual), eps)
+
+
+def discrete_counts(expected: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of each sample in :func:`discrete_psi`'s bins (the last one: values ``expected`` lacks)."""
     e, a = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
     values = np.unique(e)
     e_counts = np.append((e[:, None] == values).sum(axis=0), 0)
     a_hit = a[:, None] == values
-    a_counts = np.append(a_hit.sum(axis=0), (~a_hit.any(axis=1)).sum())
-    pe = np.maximum(e_counts / max(len(e), 1), eps)
-    pa = np.maximum(a_counts / max(len(a), 1), eps)
-    return float(np.sum((pa - pe) * np.log(pa / pe)))
-
-
-def psi_bins(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> int:
-    """How many bins :func:`psi` compares (distinct quantile edges, plus a missing-value bin)."""
-    e = np.asarray(expected, dtype=float)
-    edges = _edges(e[~np.isnan(e)], bins)
-    return len(edges) + 1 + int(bool(np.isnan(e).any() or np.isnan(np.asarray(actual, dtype=float)).any()))
+    return e_counts, np.append(a_hit.sum(axis=0), (~a_hit.any(axis=1)).sum())
 
 
 def feature_drift(train: np.ndarray, recent: np.ndarray, names: Sequence[str], bins: int = 10) -> dict[str, float]:
@@ -222,11 +227,13 @@ def _drift_alerts(
     for j in range(len(names)):
         levels = len(np.unique(train[:, j])) if discrete else DISCRETE_LEVELS + 1
         if levels <= DISCRETE_LEVELS:  # flags and one-hots: one bin per value, so a new value shows
-            v, bins = discrete_psi(train[:, j], recent[:, j]), levels + 1
+            counts = discrete_counts(train[:, j], recent[:, j])
         else:
-            v, bins = psi(train[:, j], recent[:, j]), psi_bins(train[:, j], recent[:, j])
-        values.append(v)
-        pvals.append(psi_pvalue(v, len(train), len(recent), bins))
+            counts = bin_counts(train[:, j], recent[:, j])
+        # PSI is the size gate; the p-value is the chi-squared test on the bins' raw counts (PSI's
+        # eps-floored empty bins make n_eff * PSI far from chi-squared on a few hundred rows)
+        values.append(_psi_of(*counts))
+        pvals.append(homogeneity_p(*counts))
     out = []
     for name, value, p_adj in zip(names, values, holm(pvals), strict=True):
         level = _level(p_adj, t)

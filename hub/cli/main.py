@@ -191,7 +191,9 @@ def _print_demo(report) -> None:
             lifts.add_column(col)
         for lf in report.lifts:
             s, t = lf.store, lf.truth
-            seen = f"{s.diff:+.3f} [{s.low:+.3f}, {s.high:+.3f}]" if s is not None and s.n_arm and s.n_base else "-"
+            seen = "-"
+            if s is not None and s.n_arm and s.n_base:
+                seen = f"{s.diff:+.3f} " + (f"({s.note})" if s.note else f"[{s.low:+.3f}, {s.high:+.3f}]")
             lifts.add_row(lf.arm, lf.metric, seen, f"{t.diff:+.3f} [{t.low:+.3f}, {t.high:+.3f}]")
         out.print(lifts)
         out.print(

@@ -107,6 +107,12 @@ def write(
     out.print(f"{len(res.files)} files in {res.folder} (baseline: {res.baseline or 'none'})")
 
 
+N_NEEDED_NOTE = (
+    "n needed: contacts in both arms together, at their current ratio, for a 5% two-sided test with 80% power"
+    " at the observed lift (∞: no lift seen); n more: how many of those are still to come."
+)
+
+
 @reports_app.command("lift")
 def lift(
     config: ConfigOpt = None,
@@ -140,7 +146,7 @@ def lift(
             out.print(f"Only the baseline arm {base!r} has decisions; there is nothing to compare with it.")
         raise typer.Exit(0)
     t = Table(title=f"Lift over {pick_baseline(frame.arms, baseline)} (per contact)")
-    for col in ("arm", "metric", "n", "n base", "diff", "95% interval", "relative", "sig.", "n more/arm"):
+    for col in ("arm", "metric", "n", "n base", "diff", "95% interval", "relative", "sig.", "n more"):
         t.add_column(col)
     for r in rows:
         t.add_row(
@@ -149,12 +155,13 @@ def lift(
             str(r.n_arm),
             str(r.n_base),
             _fmt(r.diff),
-            f"[{_fmt(r.low)}, {_fmt(r.high)}]",
+            r.note or f"[{_fmt(r.low)}, {_fmt(r.high)}]",
             f"{r.relative:+.1%}" if r.relative is not None else "-",
             "yes" if r.significant else "no",
-            _fmt(r.n_more_per_arm),
+            _fmt(r.n_more),
         )
     out.print(t)
+    out.print(N_NEEDED_NOTE)
     _cuped_note([(r.metric, r.variance_reduction) for r in rows])
 
 
@@ -207,8 +214,8 @@ def impact(
         "lift",
         "95% interval",
         "sig.",
-        "n needed/arm",
-        "n more/arm",
+        "n needed",
+        "n more",
     ):
         t.add_column(col)
     for r in rows:
@@ -219,15 +226,13 @@ def impact(
             str(r["n_arm"]),
             str(r["n_base"]),
             _fmt(r["diff"]),
-            f"[{_fmt(r['low'])}, {_fmt(r['high'])}]",
+            r["note"] or f"[{_fmt(r['low'])}, {_fmt(r['high'])}]",
             "yes" if r["significant"] else "no",
-            _fmt(math.inf if r["n_needed_per_arm"] is None else float(math.ceil(r["n_needed_per_arm"]))),
-            _fmt(math.inf if r["n_more_per_arm"] is None else r["n_more_per_arm"]),
+            _fmt(math.inf if r["n_needed"] is None else float(math.ceil(r["n_needed"]))),
+            _fmt(math.inf if r["n_more"] is None else r["n_more"]),
         )
     out.print(t)
-    out.print(
-        "n needed/arm: contacts per arm for a 5% two-sided test with 80% power at the observed lift (∞: no lift seen)."
-    )
+    out.print(N_NEEDED_NOTE)
     _cuped_note([(r["metric"], r["variance_reduction"] or 0.0) for r in rows])
 
 

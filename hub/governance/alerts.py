@@ -13,7 +13,7 @@ switches again. It is re-raised only if it gets worse (warning to critical), or 
 
 Hysteresis: the checks raise at ``alpha`` and report a condition still seen at the laxer
 ``clear_alpha`` as *held* (decision/monitoring.py); a held finding refreshes an open or
-acknowledged alert but never raises a new one, and an open alert that is not seen even at
+acknowledged alert but never raises a new one, escalates one or flips a switch, and an open alert that is not seen even at
 the clearing level is cleared, unless it holds a kill switch (those wait for a person).
 
 If ``governance.alerts.kill_switch`` lists use cases for the alert's kind (and the alert is
@@ -123,7 +123,7 @@ def due(conn: Connection, s: AlertSettings, now: datetime) -> bool:
 
 def _latest(conn: Connection, kind: str, subject: str, state: str):  # noqa: ANN202
     return conn.execute(
-        select(alerts_table.c.id, alerts_table.c.severity)
+        select(alerts_table.c.id, alerts_table.c.severity, alerts_table.c.use_cases)
         .where(alerts_table.c.state == state, alerts_table.c.kind == kind, alerts_table.c.subject == subject)
         .order_by(alerts_table.c.id.desc())
         .limit(1)
@@ -146,21 +146,26 @@ def store_alerts(conn: Connection, found: list[Alert], s: AlertSettings, now: da
         }
         open_row = _latest(conn, a.kind, a.subject, "open")
         acked = None if open_row is not None else _latest(conn, a.kind, a.subject, "acknowledged")
-        if a.hold and open_row is None and acked is None:
-            continue  # seen only at the clearing level: keeps an alert open, never raises one
-        if acked is not None and _RANK[a.severity] <= _RANK.get(acked.severity, 0):
-            # a person already knows; same condition, not worse: keep it quiet and switches untouched
+        # a held finding (seen only at the clearing level) keeps an alert alive but never raises,
+        # escalates or flips; an acknowledged one seen again, not worse, is a person already knowing
+        if a.hold or (acked is not None and _RANK[a.severity] <= _RANK.get(acked.severity, 0)):
+            kept = open_row if open_row is not None else acked
+            if kept is None:
+                continue
             conn.execute(
-                update(alerts_table)
-                .where(alerts_table.c.id == acked.id)
-                .values(**{**values, "severity": acked.severity})
+                update(alerts_table).where(alerts_table.c.id == kept.id).values(**{**values, "severity": kept.severity})
             )
-            seen.add(acked.id)
-            report.still_acknowledged += 1
+            seen.add(kept.id)
+            if kept is open_row:
+                report.refreshed += 1
+            else:
+                report.still_acknowledged += 1
             continue
         if open_row is not None:
             alert_id = open_row.id
-            conn.execute(update(alerts_table).where(alerts_table.c.id == alert_id).values(**values))
+            # an escalated warning records the switches it now flips, so acknowledging releases them
+            holds = sorted(set(open_row.use_cases or []) | set(cases))
+            conn.execute(update(alerts_table).where(alerts_table.c.id == alert_id).values(**values, use_cases=holds))
             report.refreshed += 1
         else:
             if acked is not None:  # worse than what was acknowledged: that one is superseded
@@ -185,13 +190,25 @@ def store_alerts(conn: Connection, found: list[Alert], s: AlertSettings, now: da
     idle = update(alerts_table).where(alerts_table.c.state == "open")
     if seen:
         idle = idle.where(alerts_table.c.id.not_in(seen))
-    stale = [r for r in list_alerts(conn, "open", 10_000) if r.id not in seen and not r.use_cases]
+    holding = _holding_switches(conn)
+    stale = [
+        r for r in list_alerts(conn, "open", 10_000) if r.id not in seen and not r.use_cases and r.id not in holding
+    ]
     if stale:
         report.cleared += (
             conn.execute(idle.where(alerts_table.c.id.in_([r.id for r in stale])).values(state="cleared")).rowcount or 0
         )
     conn.execute(insert(monitor_runs).values(at=now, alerts=len(found), error=None))
     return report
+
+
+def _holding_switches(conn: Connection) -> set[int]:
+    """Alerts that switched on a kill switch still on (an alert cleared under it would leave it
+    on with nothing to acknowledge)."""
+    q = select(kill_switches.c.alert_id).where(
+        kill_switches.c.is_on, kill_switches.c.source == "alert", kill_switches.c.alert_id.is_not(None)
+    )
+    return set(conn.execute(q).scalars())
 
 
 def monitor_step(ctx: HubContext, now: datetime | None = None, *, force: bool = False) -> MonitorReport:
@@ -237,8 +254,13 @@ def acknowledge(conn: Connection, alert_id: int, by: str, note: str | None, now:
     row = conn.execute(select(alerts_table).where(alerts_table.c.id == alert_id)).first()
     if row is None:
         raise NotFoundError(f"there is no alert {alert_id}; see `hub alerts list`.")
-    if row.state != "open":
+    if row.state == "acknowledged":
         raise GovernanceError(f"alert {alert_id} is already acknowledged by {row.acked_by}.")
+    if row.state != "open":
+        raise GovernanceError(
+            f"alert {alert_id} is {row.state}: its condition went away, so there is nothing to acknowledge"
+            " (a kill switch it left on goes off with `hub killswitch off USE_CASE --by NAME`)."
+        )
     conn.execute(
         update(alerts_table)
         .where(alerts_table.c.id == alert_id)
@@ -246,7 +268,9 @@ def acknowledge(conn: Connection, alert_id: int, by: str, note: str | None, now:
     )
     audit.record(conn, now, by, "alert_ack", f"alert {alert_id}", note, {"kind": row.kind, "subject": row.subject})
     released = []
-    for uc in row.use_cases or []:
+    # the switches this alert flipped, even those a row written before use_cases were kept forgot
+    flipped = conn.execute(select(kill_switches.c.use_case).where(kill_switches.c.alert_id == alert_id)).scalars()
+    for uc in sorted(set(row.use_cases or []) | set(flipped)):
         sw = conn.execute(select(kill_switches).where(kill_switches.c.use_case == uc)).first()
         if sw is None or not sw.is_on or sw.source != "alert":
             continue  # a person's switch stays until a person turns it off

@@ -3,8 +3,9 @@
 Every comparison is between windows that can be compared:
 
 - drift: the engine's declared columns (decision.features) of today's newest contacts against
-  the rows they were fitted on; lead-scoring features of the same contacts (those with activity before the
-  reference time) one monitoring window ago and now; the responses to the hub's own emails
+  the rows they were fitted on; lead-scoring features of the contacts decided in the current
+  monitoring window (as of now) against those decided in the window before (as of its end),
+  so record fields and new arrivals can drift too; the responses to the hub's own emails
   and calls are left out, since they move whenever the policy does; their *rates* per email
   sent (opens, clicks) are watched instead, which a broken tracking pixel or feed collapses; A feature is watched only once the
   store's history covers its look-back at the reference time: in a young store (a sandbox, a
@@ -75,21 +76,32 @@ def lookback_days(name: str) -> int:
 
 
 def drift_sample(store: Store, now: datetime, window: timedelta) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
-    """Reference (``now - window``) and current feature rows of the contacts known at the
-    reference time, on the features the store's history covers then (None: nothing to compare)."""
+    """Feature rows of the contacts decided in the window before (as of its end, ``now -
+    window``) and of those decided in the current window (as of ``now``), on the features the
+    store's history covers at the earlier time (None: nothing to compare).
+
+    Two populations, not the same contacts twice: the same contacts one window apart have the
+    same record fields (company size, consent) whatever arrives, and never show new arrivals."""
     ref_at = now - window
+    with store.connect() as conn:
+
+        def decided(since: datetime, until: datetime) -> set[int]:
+            q = select(decisions.c.contact_id).where(decisions.c.created_at >= since, decisions.c.created_at < until)
+            return set(conn.execute(q.distinct()).scalars())
+
+        before, current = decided(ref_at - window, ref_at), decided(ref_at, now)
+    if not before or not current:
+        return None
     contacts_, acts = load_history(store, ref_at - timedelta(days=365))
     if not acts:
         return None
     earliest = min(aware(a.occurred_at) for a in acts)
     names = [n for n in DRIFT_FEATURES if earliest <= ref_at - timedelta(days=lookback_days(n))]
-    known = {a.contact_id for a in acts if aware(a.occurred_at) < ref_at}
-    people = [c for c in contacts_ if c.id in known]
-    if not names or not people:
+    if not names:
         return None
     cols = [FEATURE_NAMES.index(n) for n in names]
-    then = features_at(people, acts, ref_at)[:, cols]
-    today = features_at(people, acts, now)[:, cols]
+    then = features_at([c for c in contacts_ if c.id in before], acts, ref_at)[:, cols]
+    today = features_at([c for c in contacts_ if c.id in current], acts, now)[:, cols]
     return then, today, names
 
 

@@ -172,14 +172,14 @@ def _markdown(path: Path, res: ReportResult, frame: ArmFrame) -> Path:
         lines += [
             f"## Lift over `{res.baseline}` (per contact, 95 % interval)",
             "",
-            "| arm | metric | diff | interval | relative | significant | n needed per arm | n more |",
+            "| arm | metric | diff | interval | relative | significant | n needed (both arms) | n more |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for r in res.lifts:
             rel = f"{r.relative:+.1%}" if r.relative is not None else ""
             lines.append(
-                f"| {r.arm} | {r.metric} | {_num(r.diff)} | [{_num(r.low)}, {_num(r.high)}] | {rel} | "
-                f"{'yes' if r.significant else 'no'} | {_num(r.n_needed_per_arm)} | {_num(r.n_more_per_arm)} |"
+                f"| {r.arm} | {r.metric} | {_num(r.diff)} | {r.note or f'[{_num(r.low)}, {_num(r.high)}]'} | {rel} | "
+                f"{'yes' if r.significant else 'no'} | {_num(r.n_needed)} | {_num(r.n_more)} |"
             )
         lines.append("")
     else:

@@ -11,8 +11,8 @@ legacy-rules holdout and over the no-action control.
 
 Each row is one :func:`hub.reports.lift.compare` of the engine arm against another arm on one
 metric of hub/reports/metrics.py (Welch 95 % interval, CUPED-adjusted by the contacts' history
-where the store holds some; the contacts per arm a two-sided 5 %
-test with 80 % power needs at the observed difference, and how many more that is): one
+where the store holds some; the contacts both arms together, at their ratio, need for a
+two-sided 5 % test with 80 % power at the observed difference, and how many more that is): one
 definition of every metric and interval, shared with `hub report lift`.
 """
 

@@ -3,11 +3,14 @@ many more contacts a difference needs before it is significant.
 
 Every metric is a per-contact quantity defined once in hub/reports/metrics.py (reward,
 opportunities, pipeline, won revenue, unsubscribes, conversion, win rate, deal velocity), so
-the difference of two arms' means has a plain Welch interval and a plain power calculation.
+the difference of two arms' means has a plain interval (see :func:`compare`: Newcombe's for a
+0/1 metric, Welch's otherwise) and a plain power calculation.
 
 The sample size needed is for a two-sided 5 % test with 80 % power at the *observed*
-difference: ``n = (1.96 + 0.84)^2 (var_a + var_b) / diff^2`` per arm. It is a planning number:
-the observed difference is itself noisy, and many metrics are tested at once.
+difference, counted over both arms together at their current ratio (``r`` the arm's share):
+``n = (1.96 + 0.84)^2 (var_a / r + var_b / (1 - r)) / diff^2``; at a 9:1 split the small arm
+is what limits it. It is a planning number: the observed difference is itself noisy, and many
+metrics are tested at once.
 
 CUPED (Deng, Xu, Kohavi and Walker, WSDM 2013; what Optimizely, Statsig and Eppo call variance
 reduction): where contacts have history, each metric is adjusted by the same metric over the
@@ -47,10 +50,14 @@ class LiftRow:
     high: float
     relative: float | None
     significant: bool
-    n_needed_per_arm: float  # inf when the observed difference is zero
-    n_more_per_arm: float  # contacts still to add to the smaller arm (0 if enough)
+    #: contacts in both arms together, at their current ratio, for a two-sided 5 % test with
+    #: 80 % power at the observed difference (inf when it is zero)
+    n_needed: float
+    n_more: float  # contacts still to add to both arms together, at that ratio (0 if enough)
     #: share of the difference's variance the pre-period covariate removed (CUPED; 0: none)
     variance_reduction: float = 0.0
+    #: why there is no interval ("too few contacts", "too few events"); "" when there is one
+    note: str = ""
 
 
 def pick_baseline(arms: list[str], baseline: str | None = None) -> str | None:
@@ -107,44 +114,82 @@ def compare(
     xa: np.ndarray | None = None,
     xb: np.ndarray | None = None,
 ) -> LiftRow:
-    """Welch difference of means with a 95 % interval and the sample size still needed; with
-    pre-period covariates ``xa``, ``xb`` (aligned with ``a``, ``b``) adjusted by CUPED."""
+    """``arm`` minus ``base`` with a 95 % interval and the sample size still needed.
+
+    A 0/1 metric gets Newcombe's interval for a difference of proportions: a normal interval
+    with each arm's own variance calls a rare event "significant" whenever the smaller arm saw
+    none (its variance is then 0). Any other metric is CUPED-adjusted by ``xa``, ``xb`` and gets
+    a Welch interval whose per-arm variances are floored at the pooled one, for the same reason.
+    Fewer than 2 contacts in an arm, or no variation at all: no interval, and ``note`` says why.
+    """
     if len(a) == 0 or len(b) == 0:
         nan = float("nan")
         return LiftRow(metric, arm, base, len(a), len(b), nan, nan, nan, None, False, math.inf, math.inf)
-    raw_var = _var(a) / len(a) + _var(b) / len(b)
     base_mean = float(b.mean())
-    if xa is not None and xb is not None:
+    if min(len(a), len(b)) < 2:
+        return _no_interval(metric, arm, base, a, b, base_mean, TOO_FEW_CONTACTS)
+    if np.ptp(np.concatenate([a, b])) == 0:  # every contact has the same value: no event to compare
+        return _no_interval(metric, arm, base, a, b, base_mean, TOO_FEW_EVENTS)
+    raw_var = _var(a) / len(a) + _var(b) / len(b)
+    binary = _is_binary(a) and _is_binary(b)
+    if not binary and xa is not None and xb is not None:
         a, b = cuped(a, b, xa, xb)
     diff = float(a.mean() - b.mean())
+    relative = diff / base_mean if base_mean > 0 else None  # only meaningful over a positive baseline
     va, vb = _var(a), _var(b)
+    pooled = ((len(a) - 1) * va + (len(b) - 1) * vb) / (len(a) + len(b) - 2)
+    va, vb = max(va, pooled), max(vb, pooled)
     var = va / len(a) + vb / len(b)
-    se = math.sqrt(var)
-    low, high = diff - Z_ALPHA * se, diff + Z_ALPHA * se
-    significant = se > 0 and (low > 0 or high < 0)
-    needed = (Z_ALPHA + Z_POWER) ** 2 * (va + vb) / diff**2 if diff != 0 else math.inf
-    more = max(0.0, math.ceil(needed) - min(len(a), len(b))) if math.isfinite(needed) else math.inf
+    if binary:
+        low, high = _newcombe(int(a.sum()), len(a), int(b.sum()), len(b))
+    elif var > 0:
+        low, high = diff - Z_ALPHA * math.sqrt(var), diff + Z_ALPHA * math.sqrt(var)
+    else:  # each arm constant: nothing says how much either could vary
+        return _no_interval(metric, arm, base, a, b, base_mean, TOO_FEW_EVENTS)
+    significant = low > 0 or high < 0
+    # the arms keep their ratio (a 10 % holdout stays 10 %): n a share r, the other 1 - r
+    r = len(a) / (len(a) + len(b))
+    needed = (Z_ALPHA + Z_POWER) ** 2 * (va / r + vb / (1 - r)) / diff**2 if diff != 0 else math.inf
+    more = max(0.0, math.ceil(needed) - len(a) - len(b)) if math.isfinite(needed) else math.inf
     # 0 when nothing was adjusted: the same arrays give the same variance, bit for bit
-    reduction = max(0.0, 1.0 - var / raw_var) if raw_var > 0 else 0.0
-    return LiftRow(
-        metric,
-        arm,
-        base,
-        len(a),
-        len(b),
-        diff,
-        low,
-        high,
-        diff / base_mean if base_mean > 0 else None,  # a relative lift only means something over a positive baseline
-        significant,
-        needed,
-        more,
-        reduction,
-    )
+    reduction = max(0.0, 1.0 - (_var(a) / len(a) + _var(b) / len(b)) / raw_var) if raw_var > 0 else 0.0
+    return LiftRow(metric, arm, base, len(a), len(b), diff, low, high, relative, significant, needed, more, reduction)
+
+
+TOO_FEW_CONTACTS = "too few contacts"
+TOO_FEW_EVENTS = "too few events"
+
+
+def _no_interval(
+    metric: str, arm: str, base: str, a: np.ndarray, b: np.ndarray, base_mean: float, note: str
+) -> LiftRow:
+    diff = float(a.mean() - b.mean())
+    relative = diff / base_mean if base_mean > 0 else None
+    nan = float("nan")
+    return LiftRow(metric, arm, base, len(a), len(b), diff, nan, nan, relative, False, math.inf, math.inf, note=note)
 
 
 def _var(v: np.ndarray) -> float:
     return float(v.var(ddof=1)) if len(v) > 1 else 0.0
+
+
+def _is_binary(v: np.ndarray) -> bool:
+    return bool(np.all((v == 0) | (v == 1)))
+
+
+def _wilson(x: int, n: int) -> tuple[float, float]:
+    centre = (x + Z_ALPHA**2 / 2) / (n + Z_ALPHA**2)
+    half = Z_ALPHA * math.sqrt(x * (n - x) / n + Z_ALPHA**2 / 4) / (n + Z_ALPHA**2)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _newcombe(xa: int, na: int, xb: int, nb: int) -> tuple[float, float]:
+    """95 % interval for ``xa/na - xb/nb`` from the two Wilson intervals (Newcombe 1998, method
+    10): it keeps its coverage when an arm has no events, where the normal interval collapses."""
+    pa, pb = xa / na, xb / nb
+    (la, ua), (lb, ub) = _wilson(xa, na), _wilson(xb, nb)
+    d = pa - pb
+    return d - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2), d + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
 
 
 __all__ = [

@@ -92,21 +92,12 @@ def test_monitor_is_quiet_on_a_steady_store_and_alerts_on_injected_drift_and_gre
     settings = ScoringSettings(min_positives=20, training_cutoffs=3, cutoff_step_days=30)
     if registry_for(store, settings).live_version() is None:
         retrain(store, NOW, settings)
-    steady = monitor(store, NOW, settings)
-    assert [a for a in steady if a.kind == "drift" and a.severity == "critical"] == []
-    assert not [a for a in steady if a.kind == "auc"]
     with store.connect() as conn:
         ids = sorted(conn.execute(select(contacts_table.c.id)).scalars())
-    burst = [
-        Activity(
-            contact_id=cid,
-            type="page_view",
-            occurred_at=NOW - timedelta(days=2, minutes=k),
-            source="t",
-            external_id=f"burst-{cid}-{k}",
-        )
-        for cid in ids
-        for k in range(6)
+    # drift compares the contacts decided this week with those decided the week before
+    last_week = [
+        Decision(contact_id=cid, actions=[], policy="p", policy_version="1", created_at=NOW - timedelta(days=10))
+        for cid in ids[150:]
     ]
     greedy = [
         Decision(
@@ -120,8 +111,24 @@ def test_monitor_is_quiet_on_a_steady_store_and_alerts_on_injected_drift_and_gre
         for cid in ids[:150]
     ]
     with store.begin() as conn:
-        insert_activities(conn, burst)
+        insert_decisions(conn, last_week, "monitor-test-before")
         insert_decisions(conn, greedy, "monitor-test")
+    steady = monitor(store, NOW, settings)
+    assert [a for a in steady if a.kind == "drift" and not a.hold] == []  # two halves of one population
+    assert not [a for a in steady if a.kind == "auc"]
+    burst = [
+        Activity(
+            contact_id=cid,
+            type="page_view",
+            occurred_at=NOW - timedelta(days=2, minutes=k),
+            source="t",
+            external_id=f"burst-{cid}-{k}",
+        )
+        for cid in ids
+        for k in range(6)
+    ]
+    with store.begin() as conn:
+        insert_activities(conn, burst)
     alerts = monitor(store, NOW, settings)
     drifted = {a.subject for a in alerts if a.kind == "drift" and a.severity == "critical"}
     assert "page_view_7d" in drifted
@@ -211,3 +218,53 @@ def test_reward_rate_is_watched_per_size_band_role_and_stage(tmp_path):
     assert "size:1000-9999" in named and "size:1-49" not in named
     assert "role:technical" not in named  # every contact is technical: no rest to compare with
     store.dispose()
+
+
+def test_drift_compares_the_contacts_decided_now_with_those_decided_the_window_before(store_url):
+    """Record fields can drift: this week's decided contacts are large companies, last week's
+    were small. Comparing the same contacts a week apart could never see it."""
+    from hub.pipeline.monitoring import drift_sample
+
+    s = Store(store_url, auto_migrate=True)
+    try:
+        people = [
+            Contact(
+                identities=[Identity(connector="crm", external_id=str(i))],
+                company=Company(employees=50 if i < 150 else 5000),
+            )
+            for i in range(300)
+        ]
+        with s.begin() as conn:
+            upsert_contacts(conn, people, NOW - timedelta(days=800))
+            ids = sorted(conn.execute(select(contacts_table.c.id)).scalars())
+        rng = np.random.default_rng(1)
+        acts = [
+            Activity(
+                contact_id=cid,
+                type="page_view",
+                occurred_at=NOW - timedelta(days=float(age)),
+                source="t",
+                external_id=f"{cid}-{k}",
+            )
+            for cid in ids
+            for k, age in enumerate(rng.uniform(0.01, 500.0, 20))
+        ]
+        decided = [
+            Decision(
+                contact_id=cid,
+                actions=[],
+                policy="p",
+                policy_version="1",
+                created_at=NOW - timedelta(days=10 if k < 150 else 2),
+            )
+            for k, cid in enumerate(ids)
+        ]
+        with s.begin() as conn:
+            insert_activities(conn, acts)
+            insert_decisions(conn, decided, "drift-test")
+        drifted = {a.subject for a in monitor(s, NOW, ScoringSettings()) if a.kind == "drift" and not a.hold}
+        assert "log_employees" in drifted and "page_view_7d" not in drifted
+        then, today, _ = drift_sample(s, NOW, timedelta(days=7))
+        assert len(then) == len(today) == 150
+    finally:
+        s.dispose()

@@ -3,6 +3,7 @@ injected drift raises an alert that flips the switch until a person acknowledges
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -116,7 +117,10 @@ def test_injected_drift_raises_an_alert_that_flips_the_switch_until_acked(tmp_pa
     alerts_cfg = {"kill_switch": {"drift": ["next_best_action"]}, "min_severity": "critical", "min_rows": 20}
     ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url, **ENGINE, governance={"alerts": alerts_cfg})
     ids = sorted(sync_connector(ctx, "crm").changed)
+    wall = ctx.clock
+    ctx.clock = lambda: wall() - timedelta(days=8)  # drift compares this week's decided contacts with last week's
     assert decide_all(ctx, ids, "before") == {"engine"}
+    ctx.clock = wall
 
     # drift: every contact suddenly busy (the features a week ago had none of this)
     now = datetime.now(UTC)
@@ -124,6 +128,7 @@ def test_injected_drift_raises_an_alert_that_flips_the_switch_until_acked(tmp_pa
         for k in range(6):
             crm.add_activity(f"burst-{i}-{k}", str(i), "page_view", now - timedelta(hours=k + 1))
     sync_connector(ctx, "crm")
+    assert decide_all(ctx, ids, "burst") == {"engine"}
     report = monitor_step(ctx, force=True)
     assert report.raised >= 1 and report.switched == ["next_best_action"]
     with ctx.store.connect() as conn:
@@ -225,3 +230,93 @@ def test_hysteresis_a_held_finding_keeps_an_alert_open_and_never_raises_one(tmp_
     rep, rows = run([], 3)  # not seen even at the clearing level: clears on its own
     assert rep.cleared == 1 and rows == [("overall", "cleared")]
     store.dispose()
+
+
+def _alert_store(store_url):
+    from hub.governance.settings import AlertSettings
+    from hub.store import Store
+
+    # the documented config: drift stops next_best_action, only critical alerts may (default)
+    return Store(store_url, auto_migrate=True), AlertSettings(kill_switch={"drift": ["next_best_action"]})
+
+
+def test_an_open_warning_that_escalates_holds_its_switch_until_acknowledged(store_url):
+    """Escalating an open warning to critical flips the switch; the alert records it, so
+    acknowledging releases it and the condition going away does not clear the alert under it."""
+    from decision.monitoring import Alert
+    from hub.governance.alerts import store_alerts
+    from hub.governance.settings import GovernanceSettings
+
+    store, s = _alert_store(store_url)
+    gov = GovernanceSettings()
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    warn = Alert("drift", "pricing_views_7d", 0.15, 0.1, "warning", "PSI 0.15")
+    crit = Alert("drift", "pricing_views_7d", 0.4, 0.25, "critical", "PSI 0.40")
+
+    def run(found, day):
+        with store.begin() as conn:
+            return store_alerts(conn, found, s, t + timedelta(days=day))
+
+    try:
+        assert run([warn], 0).switched == []
+        assert run([crit], 1).switched == ["next_best_action"]
+        with store.connect() as conn:
+            (alert,) = list_alerts(conn)
+            assert alert.use_cases == ["next_best_action"]
+        assert run([], 2).cleared == 0  # the numbers wobbled back: the alert waits for a person
+        with store.begin() as conn:
+            assert [a.id for a in list_alerts(conn)] == [alert.id]
+            assert acknowledge(conn, alert.id, "ana", "looked", t + timedelta(days=2)) == ["next_best_action"]
+            assert "next_best_action" not in killswitch.active(conn, gov)
+            with pytest.raises(GovernanceError, match="already acknowledged by ana"):
+                acknowledge(conn, alert.id, "bo", None, t + timedelta(days=2))
+    finally:
+        store.dispose()
+
+
+def test_acknowledging_a_cleared_alert_says_it_was_cleared(store_url):
+    from decision.monitoring import Alert
+    from hub.governance.alerts import store_alerts
+
+    store, s = _alert_store(store_url)
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    try:
+        with store.begin() as conn:
+            store_alerts(conn, [Alert("drift", "x", 0.15, 0.1, "warning", "PSI 0.15")], s, t)
+            store_alerts(conn, [], s, t + timedelta(days=1))
+            (alert,) = list_alerts(conn, None)
+            assert alert.state == "cleared"
+            with pytest.raises(GovernanceError, match="cleared") as exc:
+                acknowledge(conn, alert.id, "ana", None, t + timedelta(days=1))
+            assert "None" not in str(exc.value)
+    finally:
+        store.dispose()
+
+
+def test_a_held_critical_finding_never_raises_escalates_or_flips(store_url):
+    """Seen only at the clearing level (not significant at alpha), a critical finding keeps a
+    warning alive but neither raises a new alert over an acknowledged one nor escalates an
+    open one, and flips no switch."""
+    from decision.monitoring import Alert
+    from hub.governance.alerts import store_alerts
+    from hub.governance.settings import GovernanceSettings
+
+    store, s = _alert_store(store_url)
+    gov = GovernanceSettings()
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    warn = Alert("drift", "pricing_views_7d", 0.15, 0.1, "warning", "PSI 0.15")
+    held = Alert("drift", "pricing_views_7d", 0.4, 0.25, "critical", "PSI 0.40", hold=True)
+    try:
+        with store.begin() as conn:
+            store_alerts(conn, [warn], s, t)
+            acknowledge(conn, list_alerts(conn)[0].id, "ana", None, t)
+            rep = store_alerts(conn, [held], s, t + timedelta(days=1))
+            assert (rep.raised, rep.still_acknowledged, rep.switched) == (0, 1, [])
+            assert [(a.severity, a.state) for a in list_alerts(conn, None)] == [("warning", "acknowledged")]
+            store_alerts(conn, [Alert("drift", "other", 0.15, 0.1, "warning", "PSI 0.15")], s, t)
+            rep = store_alerts(conn, [replace(held, subject="other")], s, t + timedelta(days=1))
+            assert (rep.raised, rep.refreshed, rep.switched) == (0, 1, [])
+            assert list_alerts(conn)[0].severity == "warning"
+            assert "next_best_action" not in killswitch.active(conn, gov)
+    finally:
+        store.dispose()

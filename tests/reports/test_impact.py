@@ -65,12 +65,14 @@ def test_impact_rows_recover_each_planted_lift(store_url):
     lt = rows["no_long_term_value"]
     assert (lt["component"], lt["kind"], lt["n_arm"], lt["n_base"]) == ("long_term_value", "component", N, N)
     assert lt["diff"] == pytest.approx(0.2) and lt["low"] > 0 and lt["significant"]
-    # two-sided 5 %, power 0.8 at the observed 0.2: (1.96 + 0.84)^2 (0.24 + 0.16) / 0.04, ~ 79 per arm
-    var = (0.4 * 0.6 + 0.2 * 0.8) * N / (N - 1)
-    assert lt["n_needed_per_arm"] == pytest.approx(7.849 * var / 0.04, rel=1e-3)
-    assert lt["n_more_per_arm"] == 0  # 150 per arm already
+    # two-sided 5 %, power 0.8 at the observed 0.2: (1.96 + 0.84)^2 (0.24 + 0.2) / 0.04, ~ 87 per arm,
+    # 174 in both equal arms together
+    # (the arm with the smaller variance is floored at the pooled one, as the interval does)
+    var = (0.4 * 0.6 + 0.2) * N / (N - 1)
+    assert lt["n_needed"] == pytest.approx(2 * 7.849 * var / 0.04, rel=1e-3)
+    assert lt["n_more"] == 0  # 300 already
     st = rows["no_send_time"]
-    assert st["diff"] == 0 and not st["significant"] and st["n_needed_per_arm"] is None  # nothing to detect
+    assert st["diff"] == 0 and not st["significant"] and st["n_needed"] is None  # nothing to detect
     assert rows["random"]["diff"] == pytest.approx(0.3) and rows["random"]["kind"] == "reference"
     assert rows["holdout"]["diff"] == pytest.approx(0.2)
 

@@ -88,7 +88,7 @@ def test_lift_per_arm_has_the_planted_differences_with_intervals(store):
     conv = rows["conversion"]
     assert (conv.arm, conv.baseline, conv.n_arm, conv.n_base) == ("engine", "holdout", N_ARM, N_ARM)
     assert conv.diff == pytest.approx(0.2)
-    assert conv.low > 0 and conv.significant and conv.n_more_per_arm == 0
+    assert conv.low > 0 and conv.significant and conv.n_more == 0
     assert conv.relative == pytest.approx(2.0)
     assert rows["pipeline"].diff == pytest.approx(200.0)  # pre-decision opportunities excluded
     assert rows["won_revenue"].diff == pytest.approx(100.0)
@@ -105,9 +105,12 @@ def test_sample_size_needed_follows_the_power_formula():
     rng = np.random.default_rng(0)
     a, b = (rng.random(300) < 0.12).astype(float), (rng.random(300) < 0.10).astype(float)
     r = compare("conversion", "engine", "holdout", a, b)
-    expected = (Z_ALPHA + Z_POWER) ** 2 * (a.var(ddof=1) + b.var(ddof=1)) / (a.mean() - b.mean()) ** 2
-    assert r.n_needed_per_arm == pytest.approx(expected)
-    assert r.n_more_per_arm == math.ceil(expected) - 300 > 0
+    va, vb = a.var(ddof=1), b.var(ddof=1)
+    pooled = (va + vb) / 2  # each arm's variance floored at the pooled one, as the interval uses
+    # equal arms: both together need twice the classic per-arm number
+    expected = 2 * (Z_ALPHA + Z_POWER) ** 2 * (max(va, pooled) + max(vb, pooled)) / (a.mean() - b.mean()) ** 2
+    assert r.n_needed == pytest.approx(expected)
+    assert r.n_more == math.ceil(expected) - 600 > 0
     assert not r.significant and r.low < 0 < r.high
 
 
@@ -157,3 +160,47 @@ def test_models_command_lists_versions_and_the_live_one(tmp_path):
     res = CliRunner().invoke(reports_app, ["models", "--store-url", str(store.engine.url)])
     assert res.exit_code == 0 and "live version 1" in res.output and "promoted (live)" in res.output
     store.dispose()
+
+
+def test_lift_views_say_when_an_arm_is_too_small_for_an_interval(tmp_path):
+    """Five engine contacts against one holdout contact: `hub report lift` and report.md name
+    the reason instead of an interval, and nothing is called significant."""
+    s = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        with s.begin() as conn:
+            upsert_contacts(
+                conn, [Contact(identities=[Identity(connector="crm", external_id=str(i))]) for i in range(6)], T0
+            )
+            ids = sorted(conn.execute(select(contacts_table.c.id)).scalars())
+            insert_decisions(
+                conn,
+                [
+                    Decision(
+                        contact_id=c,
+                        actions=[],
+                        policy="p",
+                        policy_version="1",
+                        arm="engine" if k else "holdout",
+                        explanation="x",
+                        created_at=T0,
+                    )
+                    for k, c in enumerate(ids)
+                ],
+                "req-1",
+            )
+            insert_activities(
+                conn,
+                [
+                    _act(c, "opportunity_created", T0 + timedelta(days=1), f"o{c}", amount=100 * k)
+                    for k, c in enumerate(ids[1:])
+                ],
+            )
+        with s.connect() as conn:
+            rows = lift_rows(load_arm_frame(conn))
+        assert rows and all(r.note == "too few contacts" and not r.significant for r in rows if r.n_base)
+        shown = CliRunner().invoke(reports_app, ["lift", "--store-url", str(s.engine.url)])
+        assert shown.exit_code == 0 and "too few contacts" in shown.output and "nan" not in shown.output
+        write_report(s, tmp_path / "out")
+        assert "| too few contacts |" in (tmp_path / "out" / "report.md").read_text()
+    finally:
+        s.dispose()
