@@ -235,3 +235,34 @@ def test_an_activity_time_with_an_offset_is_stored_as_the_same_instant(store_url
         stored = conn.execute(select(activities.c.occurred_at).where(activities.c.external_id == "tz1")).scalar()
     assert aware(stored) == datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
     store.dispose()
+
+
+def test_a_bulk_page_of_25000_records_is_stored_read_and_removed_on_postgresql(pg_url):
+    """A Salesforce Bulk page is up to 50,000 records; psycopg binds at most 65,535 parameters per
+    statement, so a lookup by (connector, object_type, external_id) must not bind three per record."""
+    from hub.models import LiveSet
+    from hub.store.pushes import crm_state
+
+    n = 25_000
+    page = [
+        Contact(
+            identities=[Identity(connector="sf", object_type="lead", external_id=f"00Q{i:012d}")],
+            emails=[f"p{i}@x.example"],
+        )
+        for i in range(n)
+    ]
+    refs = [c.identities[0] for c in page]
+    store = Store(pg_url, auto_migrate=True)
+    try:
+        with store.begin() as conn:
+            first = contact_store.upsert_contacts(conn, page)
+            ids = contact_store.resolve_identity_ids(conn, refs)
+            state = crm_state(conn, refs)
+            gone = contact_store.reconcile_identities(
+                conn, LiveSet(connector="sf", object_type="lead", external_ids=[])
+            )
+        assert first.created == n and not first.rejects
+        assert len(ids) == len(state) == n and set(ids.values()) == first.changed
+        assert gone.deleted == n and count(store, identities) == count(store, contacts) == 0
+    finally:
+        store.dispose()
