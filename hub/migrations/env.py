@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
+from hub.errors import StoreError
 from hub.store.schema import metadata
 
 config = context.config
@@ -25,14 +26,12 @@ def _foreign_keys_off(conn: Connection) -> Iterator[None]:
     conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
     try:
         if conn.exec_driver_sql("PRAGMA foreign_keys").scalar():
-            raise RuntimeError(
-                "cannot turn SQLite foreign keys off inside a transaction; migrate on a fresh connection"
-            )
+            raise StoreError("cannot turn SQLite foreign keys off inside a transaction; migrate on a fresh connection")
         yield
         broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
         if broken:
             tables = sorted({f"{r[0]} -> {r[2]}" for r in broken})
-            raise RuntimeError(f"the migration left {len(broken)} row(s) referencing missing rows: {', '.join(tables)}")
+            raise StoreError(f"the migration left {len(broken)} row(s) referencing missing rows: {', '.join(tables)}")
     finally:
         conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if was else 'OFF'}")
         if conn.exec_driver_sql("PRAGMA foreign_keys").scalar() != was:
