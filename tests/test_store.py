@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -266,3 +266,25 @@ def test_a_bulk_page_of_25000_records_is_stored_read_and_removed_on_postgresql(p
         assert gone.deleted == n and count(store, identities) == count(store, contacts) == 0
     finally:
         store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("newer", "older"),
+    [
+        # 23:30-05:00 is 04:30Z the next day: 3.5 h after 01:00Z, though its text sorts first
+        (datetime(2026, 1, 5, 23, 30, tzinfo=timezone(timedelta(hours=-5))), datetime(2026, 1, 6, 1, 0, tzinfo=UTC)),
+        # half a second later, though "…00.500000Z" sorts before "…00Z" as text
+        (datetime(2026, 1, 6, 12, 0, 0, 500000, tzinfo=UTC), datetime(2026, 1, 6, 12, 0, 0, tzinfo=UTC)),
+    ],
+)
+def test_the_record_updated_last_by_the_clock_wins_the_merge(store, newer, older):
+    a = person("a", "1", "Foo@X.com", job_title="CTO (newest)", updated_at=newer)
+    b = person("b", "1", "foo@x.com", job_title="Engineer (older)", updated_at=older)
+    with store.begin() as conn:
+        contact_store.upsert_contacts(conn, [a])
+        (cid,) = contact_store.upsert_contacts(conn, [b]).changed
+        [merged] = contact_store.load_contacts(conn, [cid])
+        stored = conn.execute(select(contacts.c.updated_at)).scalar()
+    assert count(store, contacts) == 1
+    assert merged.job_title == "CTO (newest)"
+    assert merged.updated_at == contact_store.aware(stored) == newer

@@ -99,8 +99,14 @@ def _merge(records: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def _sort_key(rec: dict[str, Any]) -> str:
-    return str(rec.get("updated_at") or "")
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _sort_key(rec: dict[str, Any]) -> datetime:
+    """When the record says it changed, as an instant: the stored text of records written before
+    times were kept in UTC carries other offsets, and "…00.5Z" sorts before "…00Z" as text."""
+    ts = rec.get("updated_at")
+    return aware(datetime.fromisoformat(ts)) if ts else _NEVER
 
 
 def upsert_contacts(
