@@ -256,16 +256,40 @@ def test_a_bulk_page_of_25000_records_is_stored_read_and_removed_on_postgresql(p
     try:
         with store.begin() as conn:
             first = contact_store.upsert_contacts(conn, page)
+            released = activity_store.release_held(conn, page)  # what a sync does next
             ids = contact_store.resolve_identity_ids(conn, refs)
             state = crm_state(conn, refs)
             gone = contact_store.reconcile_identities(
                 conn, LiveSet(connector="sf", object_type="lead", external_ids=[])
             )
-        assert first.created == n and not first.rejects
+        assert first.created == n and not first.rejects and released.inserted == 0
         assert len(ids) == len(state) == n and set(ids.values()) == first.changed
         assert gone.deleted == n and count(store, identities) == count(store, contacts) == 0
     finally:
         store.dispose()
+
+
+def test_a_page_of_33000_activities_is_looked_up_on_postgresql(pg_url):
+    """Two key columns per activity: past 32,767 activities the plain tuple IN binds too many."""
+    n = 33_000
+    when = datetime(2026, 1, 6, tzinfo=UTC)
+    page = [
+        Activity(
+            contact_ref=Identity(connector="sf", object_type="lead", external_id=f"00Q{i:012d}"),
+            type=ActivityType.EMAIL_OPEN,
+            occurred_at=when,
+            source="sf",
+            external_id=f"00T{i:012d}",
+        )
+        for i in range(n)
+    ]
+    store = Store(pg_url, auto_migrate=True)
+    try:
+        with store.begin() as conn:
+            res = activity_store.insert_activities(conn, page)  # no contact is stored: all rejected
+    finally:
+        store.dispose()
+    assert (res.inserted, len(res.rejects)) == (0, n)
 
 
 @pytest.mark.parametrize(
