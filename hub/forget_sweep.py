@@ -99,7 +99,8 @@ def _pattern(t: Traces) -> re.Pattern[str]:
 
 
 def _candidates(col: Any, t: Traces) -> Any:
-    """A cheap SQL pre-filter (substring match); the regex decides."""
+    """A cheap SQL pre-filter (substring match); the regex decides. lower() folds non-ASCII
+    capitals on SQLite too: the store's connections replace SQLite's own (hub/store/db.py)."""
     text = func.lower(cast(col, Text))
     conds = []
     for e in t.emails:

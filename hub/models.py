@@ -80,6 +80,12 @@ class Contact(_Model):
     archived: bool = False
     merged_into: str | None = None
 
+    @field_validator("updated_at")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        # in UTC, as Activity.occurred_at: SQLite keeps only the wall clock of what it is given
+        return v if v is None else v.astimezone(UTC) if v.tzinfo else v.replace(tzinfo=UTC)
+
     @property
     def name(self) -> str:
         return " ".join(p for p in (self.first_name, self.last_name) if p)

@@ -191,3 +191,48 @@ def test_forget_of_an_address_with_no_contact_drops_events_held_under_an_alias(t
     after = dump_every_table(ctx)
     assert "zq+news@example.com" not in after and "other+zq@example.com" in after
     ctx.close()
+
+
+def test_sweep_finds_a_name_with_non_ascii_capitals_in_any_case(store_url):
+    """SQLite's own lower() folds only ASCII: "ÉLODIE" must still be found and redacted."""
+    from hub.forget_sweep import sweep, traces_of
+    from hub.governance import audit
+    from hub.models import Contact, Identity, utcnow
+    from hub.store import Store
+    from hub.store.contacts import upsert_contacts
+    from hub.store.schema import audit_log
+
+    store = Store(store_url, auto_migrate=True)
+    notes = ("Élodie Özdemir called: stop all e-mail", "approved for ÉLODIE ÖZDEMIR", "ask éLODIE about it")
+    try:
+        with store.begin() as conn:
+            (cid,) = upsert_contacts(
+                conn,
+                [
+                    Contact(
+                        identities=[Identity(connector="hs", external_id="901")],
+                        emails=["elodie@example.fr"],
+                        first_name="Élodie",
+                        last_name="Özdemir",
+                    )
+                ],
+            ).changed
+            for note in notes:
+                audit.record(conn, utcnow(), "ops", "note", "contact", note, {"who": note.upper()})
+            audit.record(conn, utcnow(), "ops", "note", "contact", "Elodie Ozdemir is someone else")
+            changed = sweep(conn, traces_of(conn, "elodie@example.fr", cid))
+            rows = conn.execute(select(audit_log.c.reason, audit_log.c.details).order_by(audit_log.c.id)).all()
+    finally:
+        store.dispose()
+    assert changed == {"audit_log": 3}
+    assert [r.reason for r in rows] == [
+        "[forgotten] called: stop all e-mail",
+        "approved for [forgotten]",
+        "ask [forgotten] about it",
+        "Elodie Ozdemir is someone else",
+    ]
+    assert [r.details for r in rows[:3]] == [
+        {"who": "[forgotten] CALLED: STOP ALL E-MAIL"},
+        {"who": "APPROVED FOR [forgotten]"},
+        {"who": "ASK [forgotten] ABOUT IT"},
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -263,3 +263,80 @@ def test_a_read_only_command_on_a_missing_sqlite_file_does_not_create_one(tmp_pa
     assert not missing.exists()
     Store(f"sqlite:///{missing}").dispose()  # a run creates it
     Store(f"sqlite:///{missing}", must_exist=True).dispose()
+
+
+def test_a_bulk_page_of_25000_records_is_stored_read_and_removed_on_postgresql(pg_url):
+    """A Salesforce Bulk page is up to 50,000 records; psycopg binds at most 65,535 parameters per
+    statement, so a lookup by (connector, object_type, external_id) must not bind three per record."""
+    from hub.models import LiveSet
+    from hub.store.pushes import crm_state
+
+    n = 25_000
+    page = [
+        Contact(
+            identities=[Identity(connector="sf", object_type="lead", external_id=f"00Q{i:012d}")],
+            emails=[f"p{i}@x.example"],
+        )
+        for i in range(n)
+    ]
+    refs = [c.identities[0] for c in page]
+    store = Store(pg_url, auto_migrate=True)
+    try:
+        with store.begin() as conn:
+            first = contact_store.upsert_contacts(conn, page)
+            released = activity_store.release_held(conn, page)  # what a sync does next
+            ids = contact_store.resolve_identity_ids(conn, refs)
+            state = crm_state(conn, refs)
+            gone = contact_store.reconcile_identities(
+                conn, LiveSet(connector="sf", object_type="lead", external_ids=[])
+            )
+        assert first.created == n and not first.rejects and released.inserted == 0
+        assert len(ids) == len(state) == n and set(ids.values()) == first.changed
+        assert gone.deleted == n and count(store, identities) == count(store, contacts) == 0
+    finally:
+        store.dispose()
+
+
+def test_a_page_of_33000_activities_is_looked_up_on_postgresql(pg_url):
+    """Two key columns per activity: past 32,767 activities the plain tuple IN binds too many."""
+    n = 33_000
+    when = datetime(2026, 1, 6, tzinfo=UTC)
+    page = [
+        Activity(
+            contact_ref=Identity(connector="sf", object_type="lead", external_id=f"00Q{i:012d}"),
+            type=ActivityType.EMAIL_OPEN,
+            occurred_at=when,
+            source="sf",
+            external_id=f"00T{i:012d}",
+        )
+        for i in range(n)
+    ]
+    store = Store(pg_url, auto_migrate=True)
+    try:
+        with store.begin() as conn:
+            res = activity_store.insert_activities(conn, page)  # no contact is stored: all rejected
+    finally:
+        store.dispose()
+    assert (res.inserted, len(res.rejects)) == (0, n)
+
+
+@pytest.mark.parametrize(
+    ("newer", "older"),
+    [
+        # 23:30-05:00 is 04:30Z the next day: 3.5 h after 01:00Z, though its text sorts first
+        (datetime(2026, 1, 5, 23, 30, tzinfo=timezone(timedelta(hours=-5))), datetime(2026, 1, 6, 1, 0, tzinfo=UTC)),
+        # half a second later, though "…00.500000Z" sorts before "…00Z" as text
+        (datetime(2026, 1, 6, 12, 0, 0, 500000, tzinfo=UTC), datetime(2026, 1, 6, 12, 0, 0, tzinfo=UTC)),
+    ],
+)
+def test_the_record_updated_last_by_the_clock_wins_the_merge(store, newer, older):
+    a = person("a", "1", "Foo@X.com", job_title="CTO (newest)", updated_at=newer)
+    b = person("b", "1", "foo@x.com", job_title="Engineer (older)", updated_at=older)
+    with store.begin() as conn:
+        contact_store.upsert_contacts(conn, [a])
+        (cid,) = contact_store.upsert_contacts(conn, [b]).changed
+        [merged] = contact_store.load_contacts(conn, [cid])
+        stored = conn.execute(select(contacts.c.updated_at)).scalar()
+    assert count(store, contacts) == 1
+    assert merged.job_title == "CTO (newest)"
+    assert merged.updated_at == contact_store.aware(stored) == newer

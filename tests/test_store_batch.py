@@ -73,3 +73,21 @@ def test_among_selects_what_in_selects(store, values):
         plain_text = set(conn.execute(q.where(audit_log.c.subject.in_(subjects))).scalars())
     assert by_id == plain_id and len(by_id) == len([v for v in values if v < 300])
     assert by_text == plain_text == {f"s{v}" for v in values if v < 300}
+
+
+@pytest.mark.parametrize("n", [0, 1, 250])
+def test_among_keys_selects_what_a_tuple_in_selects(store, n):
+    """Composite keys match as whole keys: ("a0", "s1") names no row though both halves occur."""
+    from sqlalchemy import tuple_
+
+    from hub.store.batch import among_keys
+
+    rows = [{**audit_rows("x")[0], "action": f"a{i % 7}", "subject": f"s{i}"} for i in range(300)]
+    keys = [(f"a{i % 7}", f"s{i}") for i in range(0, 2 * n, 2)] + [("a0", "s1"), ('no "such"', "key")][: min(n, 2)]
+    cols = (audit_log.c.action, audit_log.c.subject)
+    with store.begin() as conn:
+        conn.execute(insert(audit_log), rows)
+        q = select(audit_log.c.subject)
+        got = set(conn.execute(q.where(among_keys(conn, cols, iter(keys)))).scalars())
+        plain = set(conn.execute(q.where(tuple_(*cols).in_(keys))).scalars())
+    assert got == plain == {f"s{i}" for i in range(0, min(2 * n, 300), 2)}

@@ -1,21 +1,28 @@
 """Errors as RFC 9457 ``application/problem+json``: a title, a status and a plain sentence.
 
-Every handler here turns a known failure into a 4xx with a message that says what to fix;
-bad input never becomes a 500.
+Every handler here turns a known failure into a 4xx with a message that says what to fix, or
+a 503 with Retry-After when the store is down; bad input never becomes a 500.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.errors import ConfigError, StoreError
 
 PROBLEM = "application/problem+json"
+#: the store's driver or pool failed: the database is down, restarting, unreachable or saturated
+STORE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+RETRY_STORE = {"Retry-After": "30"}
+log = logging.getLogger(__name__)
 
 
 class Problem(Exception):
@@ -61,7 +68,12 @@ def known(exc: Exception) -> JSONResponse | None:
     if isinstance(exc, Problem):
         return problem_response(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
     if isinstance(exc, StoreError):
-        return problem_response(503, "Store unavailable", str(exc))
+        return problem_response(503, "Store unavailable", str(exc), RETRY_STORE)
+    if isinstance(exc, STORE_DOWN):
+        # the driver's text names the host, port and database: logged here, never answered
+        why = str(getattr(exc, "orig", None) or type(exc).__name__).strip().splitlines()
+        log.warning("store unavailable: %s: %s", type(exc).__name__, why[0] if why else "")
+        return problem_response(503, "Store unavailable", "the store cannot be reached; retry later", RETRY_STORE)
     if isinstance(exc, ConfigError):
         return problem_response(409, "Not configured", str(exc))
     return None
@@ -76,5 +88,5 @@ async def _known(_: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    for exc in (Problem, StoreError, ConfigError):
+    for exc in (Problem, StoreError, ConfigError, *STORE_DOWN):
         app.add_exception_handler(exc, _known)

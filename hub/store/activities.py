@@ -13,12 +13,13 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from hub import mirrors
 from hub.models import Activity, Contact, RecordError, normalize_email, utcnow
 from hub.store import held as held_store
 from hub.store import suppressions as suppression_store
+from hub.store.batch import among_keys
 from hub.store.contacts import aware, resolve_emails, resolve_identity_ids
 from hub.store.profiles import update_profiles
 from hub.store.schema import activities, contact_profiles, contacts, decision_features, outcomes
@@ -56,7 +57,7 @@ def insert_activities(
     items = list({(a.source, a.external_id): a for a in items}.values())
     keys = [(a.source, a.external_id) for a in items]
     q = select(activities.c.source, activities.c.external_id).where(
-        tuple_(activities.c.source, activities.c.external_id).in_(keys)
+        among_keys(conn, (activities.c.source, activities.c.external_id), keys)
     )
     seen = {(s, e) for s, e in conn.execute(q)}
     resolved = resolve_identity_ids(conn, [a.contact_ref for a in items if a.contact_ref is not None])
@@ -123,7 +124,9 @@ def insert_activities(
         new_keys = [(r["source"], r["external_id"]) for r in rows]
         result.new_ids = list(
             conn.execute(
-                select(activities.c.id).where(tuple_(activities.c.source, activities.c.external_id).in_(new_keys))
+                select(activities.c.id).where(
+                    among_keys(conn, (activities.c.source, activities.c.external_id), new_keys)
+                )
             ).scalars()
         )
     return result

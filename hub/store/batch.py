@@ -5,7 +5,9 @@ Decide reads and writes 200 contacts at a time. Written the plain way, a read is
 and psycopg re-parses a 200-placeholder statement on every batch (too long for psycopg's query
 cache), the server binds 200 parameters per read and starts the executor once per written row,
 and with two decide workers on two cores that server work is taken from the other worker. On
-PostgreSQL :func:`among` passes the values as one array (``= ANY(:values)``) and
+PostgreSQL :func:`among` passes the values as one array (``= ANY(:values)``), :func:`among_keys`
+one array per key column (psycopg refuses a statement of more than 65,535 parameters, which a
+Salesforce Bulk page of 50,000 records, three key columns each, would bind), and
 :func:`insert_rows` inserts every row in one ``INSERT ... SELECT unnest(...)`` statement, one
 array per column; on SQLite both are the plain forms. The arrays go in psycopg's binary format
 (:class:`Values`): its text format escapes element by element in Python, about 7 times the
@@ -32,6 +34,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
@@ -73,6 +76,19 @@ def among(conn: Connection, column: Column, values: Iterable[Any]) -> ColumnElem
     if conn.dialect.name != "postgresql":
         return column.in_(values)
     return column == any_(bindparam(None, values, type_=_array_of(column.type), unique=True))
+
+
+def among_keys(conn: Connection, columns: Sequence[Column], keys: Iterable[Sequence[Any]]) -> ColumnElement[bool]:
+    """``(columns) IN keys`` for composite keys; on PostgreSQL ``IN (SELECT * FROM unnest(...))``
+    of one array per column, so the statement binds as many parameters as there are columns."""
+    keys = list(keys)
+    if conn.dialect.name != "postgresql":
+        return tuple_(*columns).in_(keys)
+    arrays = [
+        bindparam(None, [k[i] for k in keys], type_=_array_of(col.type), unique=True) for i, col in enumerate(columns)
+    ]
+    rows = func.unnest(*arrays).table_valued(*(c.name for c in columns)).render_derived()
+    return tuple_(*columns).in_(select(*rows.c))
 
 
 def insert_rows(

@@ -19,15 +19,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from hub.models import Company, Consent, Contact, Identity, LiveSet, RecordError, normalize_email, utcnow
-from hub.store.batch import among
+from hub.store.batch import among, among_keys
 from hub.store.schema import contact_emails, contacts, identities
 
 # Owner is compared on its own (against the owner we last pushed or saw), so the echo of an
 # owner assignment is not a change but a salesperson's reassignment is.
 _HASH_EXCLUDE = {"id", "crm_fields", "lists", "updated_at", "identities", "owner"}
+_KEY = (identities.c.connector, identities.c.object_type, identities.c.external_id)
 
 
 def record_hash(contact: Contact) -> str:
@@ -98,8 +99,14 @@ def _merge(records: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def _sort_key(rec: dict[str, Any]) -> str:
-    return str(rec.get("updated_at") or "")
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _sort_key(rec: dict[str, Any]) -> datetime:
+    """When the record says it changed, as an instant: the stored text of records written before
+    times were kept in UTC carries other offsets, and "…00.5Z" sorts before "…00Z" as text."""
+    ts = rec.get("updated_at")
+    return aware(datetime.fromisoformat(ts)) if ts else _NEVER
 
 
 def upsert_contacts(
@@ -121,18 +128,14 @@ def upsert_contacts(
     keys = [c.identities[0].key() for c in items]
     existing = {
         (r.connector, r.object_type, r.external_id): r
-        for r in conn.execute(
-            select(identities).where(
-                tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys)
-            )
-        )
+        for r in conn.execute(select(identities).where(among_keys(conn, _KEY, keys)))
     }
     all_emails = {e for c in items for e in (normalize_email(x) for x in c.emails) if e}
     by_email = (
         dict(
             conn.execute(
                 select(contact_emails.c.email, contact_emails.c.contact_id).where(
-                    contact_emails.c.email.in_(all_emails)
+                    among(conn, contact_emails.c.email, all_emails)
                 )
             ).all()
         )
@@ -322,16 +325,16 @@ def refresh_contacts(
     ]
     if len(plain) < len(watch):
         cols.append(contacts.c.properties)
-    before = {r.id: r for r in conn.execute(select(*cols).where(contacts.c.id.in_(ids)))}
+    before = {r.id: r for r in conn.execute(select(*cols).where(among(conn, contacts.c.id, ids)))}
     was_out = {i: r.email_opt_out for i, r in before.items()}
     recs: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     for cid, rec in conn.execute(
-        select(identities.c.contact_id, identities.c.record).where(identities.c.contact_id.in_(ids))
+        select(identities.c.contact_id, identities.c.record).where(among(conn, identities.c.contact_id, ids))
     ):
         recs[cid].append(rec)
     owned = {}
     for email, cid in conn.execute(
-        select(contact_emails.c.email, contact_emails.c.contact_id).where(contact_emails.c.contact_id.in_(ids))
+        select(contact_emails.c.email, contact_emails.c.contact_id).where(among(conn, contact_emails.c.contact_id, ids))
     ):
         owned.setdefault(cid, set()).add(email)
     updates: list[dict[str, Any]] = []
@@ -360,7 +363,7 @@ def refresh_contacts(
         # an email belongs to the first contact that claims it (stored first, then in id order)
         taken = set(
             conn.execute(
-                select(contact_emails.c.email).where(contact_emails.c.email.in_({e for _, e in claims}))
+                select(contact_emails.c.email).where(among(conn, contact_emails.c.email, {e for _, e in claims}))
             ).scalars()
         )
         rows = []
@@ -379,16 +382,14 @@ def remove_identities(conn: Connection, gone: Sequence[Identity], now: datetime 
     if not gone:
         return result
     keys = [i.key() for i in gone]
-    rows = conn.execute(
-        select(identities.c.id, identities.c.contact_id).where(
-            tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys)
-        )
-    ).all()
+    rows = conn.execute(select(identities.c.id, identities.c.contact_id).where(among_keys(conn, _KEY, keys))).all()
     if not rows:
         return result
-    conn.execute(delete(identities).where(identities.c.id.in_([r.id for r in rows])))
+    conn.execute(delete(identities).where(among(conn, identities.c.id, [r.id for r in rows])))
     affected = {r.contact_id for r in rows}
-    still = set(conn.execute(select(identities.c.contact_id).where(identities.c.contact_id.in_(affected))).scalars())
+    still = set(
+        conn.execute(select(identities.c.contact_id).where(among(conn, identities.c.contact_id, affected))).scalars()
+    )
     orphans = affected - still
     if orphans:
         delete_contacts(conn, orphans)
@@ -428,17 +429,17 @@ def delete_contacts(conn: Connection, ids: Iterable[int]) -> None:
     )
 
     ids = list(ids)
-    dec_ids = select(decisions.c.id).where(decisions.c.contact_id.in_(ids))
-    conn.execute(delete(approvals).where(approvals.c.contact_id.in_(ids)))
+    dec_ids = select(decisions.c.id).where(among(conn, decisions.c.contact_id, ids))
+    conn.execute(delete(approvals).where(among(conn, approvals.c.contact_id, ids)))
     conn.execute(delete(outcomes).where(outcomes.c.decision_id.in_(dec_ids)))
     conn.execute(delete(decision_features).where(decision_features.c.decision_id.in_(dec_ids)))
-    conn.execute(delete(contact_profiles).where(contact_profiles.c.contact_id.in_(ids)))
-    conn.execute(delete(pushes).where(pushes.c.contact_id.in_(ids)))
-    conn.execute(delete(decisions).where(decisions.c.contact_id.in_(ids)))
-    conn.execute(delete(activities).where(activities.c.contact_id.in_(ids)))
-    conn.execute(delete(contact_emails).where(contact_emails.c.contact_id.in_(ids)))
-    conn.execute(delete(identities).where(identities.c.contact_id.in_(ids)))
-    conn.execute(delete(contacts).where(contacts.c.id.in_(ids)))
+    conn.execute(delete(contact_profiles).where(among(conn, contact_profiles.c.contact_id, ids)))
+    conn.execute(delete(pushes).where(among(conn, pushes.c.contact_id, ids)))
+    conn.execute(delete(decisions).where(among(conn, decisions.c.contact_id, ids)))
+    conn.execute(delete(activities).where(among(conn, activities.c.contact_id, ids)))
+    conn.execute(delete(contact_emails).where(among(conn, contact_emails.c.contact_id, ids)))
+    conn.execute(delete(identities).where(among(conn, identities.c.contact_id, ids)))
+    conn.execute(delete(contacts).where(among(conn, contacts.c.id, ids)))
 
 
 def _row_to_contact(row: Any, idents: list[Identity], emails: list[str]) -> Contact:
@@ -501,7 +502,7 @@ def resolve_identity_ids(conn: Connection, refs: Sequence[Identity]) -> dict[tup
         for r in conn.execute(
             select(
                 identities.c.connector, identities.c.object_type, identities.c.external_id, identities.c.contact_id
-            ).where(tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys))
+            ).where(among_keys(conn, _KEY, keys))
         )
     }
 
@@ -511,5 +512,5 @@ def resolve_emails(conn: Connection, emails: Sequence[str]) -> dict[str, int]:
     wanted = {e for e in (normalize_email(x) for x in emails) if e}
     if not wanted:
         return {}
-    q = select(contact_emails.c.email, contact_emails.c.contact_id).where(contact_emails.c.email.in_(wanted))
+    q = select(contact_emails.c.email, contact_emails.c.contact_id).where(among(conn, contact_emails.c.email, wanted))
     return {e: cid for e, cid in conn.execute(q)}

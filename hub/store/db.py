@@ -24,6 +24,10 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     codec = {"json_serializer": dumps_json}  # reads stay json.loads: orjson turns an int past 64 bits into a float
@@ -37,6 +41,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+            # SQLite's lower() folds ASCII only; `hub forget` finds "ÉLODIE" by lower() (as on PostgreSQL)
+            dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
 
         return engine
     engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, **codec)

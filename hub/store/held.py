@@ -18,10 +18,11 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, tuple_
+from sqlalchemy import Connection, delete, func, insert, or_, select
 
 from hub.models import Activity, ActivityType, Identity, normalize_email, utcnow
 from hub.store import suppressions as suppression_store
+from hub.store.batch import among, among_keys
 from hub.store.schema import held_activities
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 HOLD_DAYS = 30
 
 Key = tuple[str, str]  # (source, external_id)
+_KEY = (held_activities.c.source, held_activities.c.external_id)
 
 
 def _ref(a: Activity) -> Identity | None:
@@ -55,9 +57,7 @@ def hold(conn: Connection, items: Sequence[Activity], now: datetime | None = Non
         return [], len(items)
     already = set(
         conn.execute(
-            select(held_activities.c.source, held_activities.c.external_id).where(
-                tuple_(held_activities.c.source, held_activities.c.external_id).in_(keys)
-            )
+            select(held_activities.c.source, held_activities.c.external_id).where(among_keys(conn, _KEY, keys))
         ).tuples()
     )
     rows = []
@@ -106,23 +106,22 @@ def _activity(r) -> Activity:
     )
 
 
-def _naming(identities: Iterable[tuple[str, str, str]], emails: Iterable[str]):
+def _naming(conn: Connection, identities: Iterable[tuple[str, str, str]], emails: Iterable[str]):
     """The condition: held rows naming one of these identities or (normalized) emails."""
     keys = sorted(set(identities))
     addresses = sorted({e for e in (normalize_email(x) for x in emails) if e})
     conds = []
     if keys:
-        conds.append(
-            tuple_(held_activities.c.connector, held_activities.c.object_type, held_activities.c.ref_id).in_(keys)
-        )
+        ref = (held_activities.c.connector, held_activities.c.object_type, held_activities.c.ref_id)
+        conds.append(among_keys(conn, ref, keys))
     if addresses:
-        conds.append(held_activities.c.email.in_(addresses))
+        conds.append(among(conn, held_activities.c.email, addresses))
     return or_(*conds) if conds else None
 
 
 def naming(conn: Connection, identities: Iterable[tuple[str, str, str]], emails: Iterable[str]) -> list[Activity]:
     """Held activities naming one of these identities or emails (their contact may be stored now)."""
-    cond = _naming(identities, emails)
+    cond = _naming(conn, identities, emails)
     if cond is None:
         return []
     return [_activity(r) for r in conn.execute(select(held_activities).where(cond))]
@@ -130,14 +129,12 @@ def naming(conn: Connection, identities: Iterable[tuple[str, str, str]], emails:
 
 def drop(conn: Connection, keys: Sequence[Key]) -> None:
     if keys:
-        conn.execute(
-            delete(held_activities).where(tuple_(held_activities.c.source, held_activities.c.external_id).in_(keys))
-        )
+        conn.execute(delete(held_activities).where(among_keys(conn, _KEY, keys)))
 
 
 def forget(conn: Connection, identities: Iterable[tuple[str, str, str]], emails: Iterable[str]) -> int:
     """Delete what is held under a forgotten person's record ids or addresses; returns the rows."""
-    cond = _naming(identities, emails)
+    cond = _naming(conn, identities, emails)
     return 0 if cond is None else conn.execute(delete(held_activities).where(cond)).rowcount
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, func, or_, select, update
 
 from hub.models import Action, ActionKind, Identity, PushRequest
-from hub.store.batch import among, insert_rows
+from hub.store.batch import among, among_keys, insert_rows
 from hub.store.contacts import aware
 from hub.store.schema import contacts, decisions, identities, pushes
 
@@ -270,8 +270,6 @@ def _newest_intent(conn: Connection, connector: str, rows: list[Any], now: datet
 
 def crm_state(conn: Connection, idents: Sequence[Identity]) -> dict[tuple[str, str, str], Any]:
     """What the CRM has now for each record: hub fields, lists and owner."""
-    from sqlalchemy import tuple_
-
     if not idents:
         return {}
     keys = list({i.key() for i in idents})
@@ -282,7 +280,7 @@ def crm_state(conn: Connection, idents: Sequence[Identity]) -> dict[tuple[str, s
         identities.c.crm_fields,
         identities.c.lists,
         identities.c.owner,
-    ).where(tuple_(identities.c.connector, identities.c.object_type, identities.c.external_id).in_(keys))
+    ).where(among_keys(conn, (identities.c.connector, identities.c.object_type, identities.c.external_id), keys))
     return {(r.connector, r.object_type, r.external_id): r for r in conn.execute(q)}
 
 

@@ -23,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
 from hub.models import Contact, Identity, normalize_email, utcnow
+from hub.store.batch import among
 from hub.store.schema import suppressions
 
 _PREFIX = "hub-suppression:v1:"
@@ -90,7 +91,7 @@ def suppressed(conn: Connection, digests: Sequence[str] | set[str]) -> set[str]:
     """Which of ``digests`` are on the list."""
     if not digests:
         return set()
-    return set(conn.execute(select(suppressions.c.digest).where(suppressions.c.digest.in_(list(digests)))).scalars())
+    return set(conn.execute(select(suppressions.c.digest).where(among(conn, suppressions.c.digest, digests))).scalars())
 
 
 _ANY = select(suppressions.c.id).where(suppressions.c.digest.in_(bindparam("digests", expanding=True))).limit(1)
