@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from decision.declared.settings import FeatureDecl, check_unique, connector_problems
 from hub.api.settings import ApiSettings
@@ -113,6 +113,8 @@ def _check_names(v: str) -> str:
 
 
 ActionType = Literal["email", "content_offer", "sales_outreach", "ad_audience", "wait"]
+#: the kinds that send an e-mail: consent, the touch cap and content all treat them as e-mail
+EMAIL_ACTION_KINDS = ("email", "content_offer")
 
 
 class CatalogEntry(_Strict):
@@ -127,7 +129,7 @@ class CatalogEntry(_Strict):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     kind: ActionType
-    channel: str = "none"
+    channel: str = Field("none", description="email for an e-mail kind (its default); consent is read from it")
     topic: str = "none"
     format: str = "none"
     value: float = Field(1.0, gt=0)
@@ -141,6 +143,25 @@ class CatalogEntry(_Strict):
     @classmethod
     def _compiles(cls, v: str) -> str:
         return _check_names(v)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _email_channel(cls, data: Any) -> Any:
+        """An e-mail kind's channel defaults to email: consent goes by the channel, so an e-mail
+        left on ``none`` reached people who opted out of e-mail."""
+        if isinstance(data, dict) and data.get("kind") in EMAIL_ACTION_KINDS and "channel" not in data:
+            return {**data, "channel": "email"}
+        return data
+
+    @field_validator("channel")
+    @classmethod
+    def _email_kind_on_email(cls, v: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        if kind in EMAIL_ACTION_KINDS and v != "email":
+            raise ValueError(
+                f"a {kind} action is sent by e-mail, so its channel must be email (or left out); got {v!r}"
+            )
+        return v
 
     @property
     def marketing(self) -> bool:
