@@ -43,6 +43,7 @@ _win_cache: dict[str, tuple[float, dict[tuple[str, str], tuple[int, int]]]] = {}
 NOT_COUNTED = ("rejected", "superseded", "failed", "withheld")
 #: how long a landed assignment the sync has not shown yet still counts as the owner's open lead
 ECHO_DAYS = timedelta(days=7)
+LANDED = ("done", "skipped")
 
 
 def chosen_action(decision: Decision) -> str | None:
@@ -85,7 +86,7 @@ def owner_load(conn: Connection, owner_ids: Sequence[str], since: datetime) -> t
         owner = str((payload or {}).get("owner"))
         if aware(created) >= since:
             today.add((cid, owner))
-        landed_unseen = state != "done" or changed is None or aware(updated) >= aware(changed)
+        landed_unseen = state not in LANDED or changed is None or aware(updated) >= aware(changed)
         unsynced[cid] = owner if owner != held_by and landed_unseen else None
     open_leads.update(o for o in unsynced.values() if o is not None and o in owner_ids)
     return open_leads, Counter(o for _, o in today)
