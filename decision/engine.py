@@ -864,9 +864,13 @@ class EnginePolicy:
         return actions, prop, notes, probs
 
     def _budgets(self, batch, F, mask, eng, chosen, prop, notes, used) -> np.ndarray:  # noqa: ANN001
-        """Apply the per-owner sales budget; returns which engine rows it demoted."""
+        """Apply the per-owner sales budget; returns which engine rows it demoted.
+
+        Not with ``decision.owners``: the router picks each hand-off's owner after this step
+        (hub/pipeline/routing.py) and caps each owner's day with ``max_new_per_day``; keyed by
+        the contact's owner, every new lead shared one budget of a pseudo-owner "unassigned"."""
         e = self.settings.engine
-        if not self._is_sales[chosen[eng]].any():  # no row wants a budgeted action: nothing to apply
+        if self.settings.owners or not self._is_sales[chosen[eng]].any():  # routed, or nothing budgeted wanted
             return np.zeros(len(eng), dtype=bool)
         owners = np.array([batch[i].contact.owner or "unassigned" for i in eng], dtype=object)
         if len(eng) <= FEW_ROWS:  # a real-time batch: every owner's handoffs within its budget are all kept

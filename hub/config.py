@@ -311,7 +311,9 @@ class EngineSettings(_Strict):
     reward_scale: float = Field(10.0, gt=0, description="rewards are divided by this before learning")
     max_marketing_touches_7d: int = Field(3, ge=0)
     sales_quiet_days: float = Field(3.0, ge=0)
-    sales_handoffs_per_owner_per_day: int = Field(25, ge=0)
+    sales_handoffs_per_owner_per_day: int = Field(
+        25, ge=0, description="by the contact's owner; with decision.owners, each owner's max_new_per_day instead"
+    )
     explain_top: int = Field(3, ge=1, le=10)
     redecide_after_days: float | None = Field(7.0, gt=0, description="decide again for contacts with no newer decision")
     long_term_weight: float = Field(
