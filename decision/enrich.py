@@ -231,7 +231,7 @@ class DecisionExtras:
                 model.load_prior(prior)
             else:
                 model.fit(local, seg, daily)  # cold start: the batch is the prior for its segments
-            st = model.choose(local, seg, now, off, known, opens=opens, sends=sends, daily=daily)
+            st = model.choose(local, seg, now, off, known, opens=opens, sends=sends, daily=daily, zones=timezones)
             hours = st.hour
             timed = acting if send_time is None else [a and s for a, s in zip(acting, send_time.tolist(), strict=True)]
             if send_time is not None:
