@@ -655,20 +655,8 @@ class EnginePolicy:
                 "attribution_days": entry.attribution_days,
                 "action": entry.id,
             }
-            if arm == HOLDOUT and legacy_ok[i]:
-                d = self.rules.decision(view, matched[i], now).model_copy(
-                    update={**common, "arm": HOLDOUT, "propensity": 1.0}
-                )
-            elif arm == HOLDOUT:  # the rule's action breaks consent or contact policy
-                d = self.rules.decision(view, matched[i], now).model_copy(
-                    update={
-                        **common,
-                        "arm": HOLDOUT,
-                        "propensity": 1.0,
-                        "actions": self._push_actions(entry, "wait (the rule's action is not allowed now)"),
-                        "explanation": "wait: the legacy rule's action is not allowed by consent or contact policy",
-                    }
-                )
+            if arm == HOLDOUT:
+                d = self._legacy_decision(view, matched[i], now, bool(legacy_ok[i]), {**common, "arm": HOLDOUT})
             elif arm == CONTROL:
                 d = Decision(
                     actions=[],
@@ -693,6 +681,38 @@ class EnginePolicy:
                 )
             out.append(d)
         return out
+
+    def legacy(self, batch: list[ContactView], now: datetime) -> list[Decision]:
+        """The legacy rules' decisions under the holdout arm's guard: a rule's action that
+        consent or the contact policy forbids becomes ``wait``. The ``next_best_action`` kill
+        switch decides with this (hub/governance/plan.py), so it turns the engine off, not the
+        guard."""
+        if not batch:
+            return []
+        batch = self._with_profiles(batch, now)
+        envs = [expression_env(v, now) for v in batch]
+        matched = self.rules.match(batch, now, envs)
+        mask = self.mask(batch, now, self.features(batch, now), envs=envs)
+        ok = mask[np.arange(len(batch)), self._baseline(matched)].tolist()
+        return [self._legacy_decision(v, m, now, a, {}) for v, m, a in zip(batch, matched, ok, strict=True)]
+
+    def _legacy_decision(
+        self, view: ContactView, rule: int | None, now: datetime, allowed: bool, update: Mapping[str, Any]
+    ) -> Decision:
+        """The rules' decision for rule number ``rule``, or ``wait`` when its action is not ``allowed``."""
+        d = self.rules.decision(view, rule, now)
+        if allowed:
+            return d.model_copy(update={**update, "propensity": 1.0})
+        wait = self.entries[self.wait_index]
+        return d.model_copy(
+            update={
+                **update,
+                "propensity": 1.0,
+                "action": wait.id,
+                "actions": self._push_actions(wait, "wait (the rule's action is not allowed now)"),
+                "explanation": "wait: the legacy rule's action is not allowed by consent or contact policy",
+            }
+        )
 
     def _trace(self, batch, F, mask, parts, eng, probs, baseline) -> list[dict[str, Any]]:  # noqa: ANN001
         """Per row, what the console's inspector shows: each action's exclusion reason (None
@@ -844,9 +864,13 @@ class EnginePolicy:
         return actions, prop, notes, probs
 
     def _budgets(self, batch, F, mask, eng, chosen, prop, notes, used) -> np.ndarray:  # noqa: ANN001
-        """Apply the per-owner sales budget; returns which engine rows it demoted."""
+        """Apply the per-owner sales budget; returns which engine rows it demoted.
+
+        Not with ``decision.owners``: the router picks each hand-off's owner after this step
+        (hub/pipeline/routing.py) and caps each owner's day with ``max_new_per_day``; keyed by
+        the contact's owner, every new lead shared one budget of a pseudo-owner "unassigned"."""
         e = self.settings.engine
-        if not self._is_sales[chosen[eng]].any():  # no row wants a budgeted action: nothing to apply
+        if self.settings.owners or not self._is_sales[chosen[eng]].any():  # routed, or nothing budgeted wanted
             return np.zeros(len(eng), dtype=bool)
         owners = np.array([batch[i].contact.owner or "unassigned" for i in eng], dtype=object)
         if len(eng) <= FEW_ROWS:  # a real-time batch: every owner's handoffs within its budget are all kept

@@ -34,7 +34,7 @@ from decision.send_time import (
     to_local,
     utc_offsets,
 )
-from hub.config import CatalogEntry, DecisionSettings
+from hub.config import EMAIL_ACTION_KINDS, CatalogEntry, DecisionSettings
 from hub.profile import DAY_SECONDS
 
 #: hub lifecycle stages -> the coarse stage index of the long-term model
@@ -47,7 +47,7 @@ STAGE_MAP: Mapping[str, int] = {
     "customer": 3,
     "evangelist": 3,
 }
-EMAIL_KINDS = ("email", "content_offer")
+EMAIL_KINDS = EMAIL_ACTION_KINDS
 DEFAULT_DEAL_VALUE = 10_000.0
 
 
@@ -231,7 +231,7 @@ class DecisionExtras:
                 model.load_prior(prior)
             else:
                 model.fit(local, seg, daily)  # cold start: the batch is the prior for its segments
-            st = model.choose(local, seg, now, off, known, opens=opens, sends=sends, daily=daily)
+            st = model.choose(local, seg, now, off, known, opens=opens, sends=sends, daily=daily, zones=timezones)
             hours = st.hour
             timed = acting if send_time is None else [a and s for a, s in zip(acting, send_time.tolist(), strict=True)]
             if send_time is not None:

@@ -28,10 +28,11 @@ from decision.segment_value import (
     progress_credit,
     segment_stage,
 )
+from hub.config import EMAIL_ACTION_KINDS
 
 ROLES = (*SENIORITY, "individual", "unknown")
 #: action kinds whose decisions send an e-mail: what ``email_sent`` activities count once synced
-MAIL_ACTION_KINDS = ("email", "content_offer")
+MAIL_ACTION_KINDS = EMAIL_ACTION_KINDS
 #: action kinds whose decisions a person feels as a touch (an e-mail or a call; an ad audience is not)
 FELT_ACTION_KINDS = (*MAIL_ACTION_KINDS, "sales_outreach")
 

@@ -24,7 +24,7 @@ import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -73,7 +73,7 @@ def profile_hour_counts_many(
 
 
 def utc_offsets(timezones: Sequence[str | None], now: datetime) -> tuple[np.ndarray, np.ndarray]:
-    """Whole-hour UTC offsets at ``now`` and a known-zone flag; unknown zones get offset 0."""
+    """UTC offsets in minutes at ``now`` (Kolkata: 330) and a known-zone flag; unknown zones get 0."""
     off = np.zeros(len(timezones), dtype=np.int64)
     known = np.zeros(len(timezones), dtype=bool)
     cache: dict[str, int | None] = {}
@@ -81,22 +81,37 @@ def utc_offsets(timezones: Sequence[str | None], now: datetime) -> tuple[np.ndar
         if not tz:
             continue
         if tz not in cache:
-            try:
-                delta = now.astimezone(ZoneInfo(tz)).utcoffset() or timedelta(0)
-                cache[tz] = round(delta.total_seconds() / 3600)
-            except (ZoneInfoNotFoundError, ValueError):
-                cache[tz] = None
+            zone = _zone(tz)
+            delta = now.astimezone(zone).utcoffset() if zone is not None else None
+            cache[tz] = None if zone is None else int((delta or timedelta(0)).total_seconds() // 60)
         if cache[tz] is not None:
             off[i], known[i] = cache[tz], True
     return off, known
 
 
+@functools.lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo | None:
+    """The zone named ``name``; None for an unknown name."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _whole_hours(offsets_minutes: np.ndarray) -> np.ndarray:
+    """The whole-hour shift of the hour-of-week counts: the local hour holding the middle of each
+    UTC hour (+05:30 reads 00:00-01:00 UTC as 06:00 local)."""
+    return (np.asarray(offsets_minutes) + 30) // 60
+
+
 def to_local(counts_utc: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Rotate (..., n, 168) UTC hour-of-week counts into each contact's local week."""
+    """Rotate (..., n, 168) UTC hour-of-week counts into each contact's local week (``offsets``
+    in minutes, see :func:`_whole_hours`)."""
     n = counts_utc.shape[-2]
+    hours = _whole_hours(offsets)
     if n == 1:  # a real-time row: the same gather by one cached index row
-        return counts_utc[..., _rotation(int(np.asarray(offsets)[0]))]
-    src = (_HOURS[None, :] - np.asarray(offsets)[:, None]) % HOURS_OF_WEEK
+        return counts_utc[..., _rotation(int(hours[0]))]
+    src = (_HOURS[None, :] - hours[:, None]) % HOURS_OF_WEEK
     return counts_utc[..., np.arange(n)[:, None], src]
 
 
@@ -423,13 +438,22 @@ class SendTimeModel:
         sends: np.ndarray | None = None,
         sample: bool = True,
         daily: np.ndarray | None = None,
+        zones: Sequence[str | None] | None = None,
     ) -> SendTimeChoice:
         """The next send slot per contact (``sample=False``: no Thompson term).
 
-        ``local_counts``: (n, 168) organic activity by local hour of week. ``opens`` / ``sends``
-        (n, 168, optional): e-mail opens and sends by local hour of week: an open rate per send,
-        so opens at the hour we always sent do not confirm it by their number alone.
-        ``daily``: the :func:`_daily` sums of ``local_counts`` when the caller has them.
+        ``local_counts``: (n, 168) organic activity by local hour of week. ``offsets``: UTC
+        offsets in minutes (:func:`utc_offsets`). ``opens`` / ``sends`` (n, 168, optional):
+        e-mail opens and sends by local hour of week: an open rate per send, so opens at the
+        hour we always sent do not confirm it by their number alone. ``daily``: the
+        :func:`_daily` sums of ``local_counts`` when the caller has them. ``zones``: the
+        contacts' IANA zones, so the send is the chosen hour on their clock on the day it
+        happens (a DST change in between moves the offset); without them, ``offsets`` hold.
+
+        The pushed value is that instant in the contact's offset then. A contact whose zone is
+        not known gets the hour on the UTC clock its activity was seen on, quiet hours read in
+        UTC, pushed as a UTC instant: every connector writes an instant as is, while a bare hour
+        is read in the portal's or org's zone, hours from when the person was seen active.
         """
         n = len(local_counts)
         post = self.posterior(local_counts, segments, opens, sends, daily)
@@ -438,7 +462,8 @@ class SendTimeModel:
         row = score[0].tolist() if n == 1 else [float("nan")]
         if not any(v != v for v in row):  # a real-time row (argmax's rules for NaN: the array path)
             known = True if known_tz is None else bool(np.asarray(known_tz)[0])
-            return self._choose_one(post[0], row, g, local_counts, now, int(offsets[0]), known, sample)
+            zone = _clock(zones[0] if zones is not None else None, int(offsets[0]), known)
+            return self._choose_one(post[0], row, g, local_counts, now, zone, sample)
         if sample and self.exploration > 0:
             u = self._rng.random((n, 1))
             centre = np.minimum((np.cumsum(post, axis=1) < u).sum(axis=1), 23)
@@ -454,13 +479,10 @@ class SendTimeModel:
             day = np.argmax(day_counts + self._rng.random(day_counts.shape) * 1e-6, axis=1)
             slot[rows] = day * 24 + hour[rows]
         known = np.ones(n, dtype=bool) if known_tz is None else np.asarray(known_tz, dtype=bool)
-        at = next_instants(now, hour, slot, np.asarray(offsets))
-        # known zone: an ISO instant written in the contact's own offset; unknown: the bare local
-        # hour, which the receiver (the sandbox, a MAP's "send in recipient's time zone") resolves
-        values = [
-            local_iso(a, int(o)) if k else str(h)
-            for a, h, o, k in zip(at, hour.tolist(), np.asarray(offsets).tolist(), known.tolist(), strict=True)
-        ]
+        names = [None] * n if zones is None else zones
+        clocks = [_clock(z, o, k) for z, o, k in zip(names, np.asarray(offsets).tolist(), known.tolist(), strict=True)]
+        at = next_instants(now, hour, slot, clocks)
+        values = [local_iso(a, c) for a, c in zip(at, clocks, strict=True)]
         return SendTimeChoice(hour.astype(np.int64), slot, at, weekly, values)
 
     def _choose_one(
@@ -470,8 +492,7 @@ class SendTimeModel:
         g: np.ndarray,
         local_counts: np.ndarray,
         now: datetime,
-        offset: int,
-        known: bool,
+        clock: str | int,
         sample: bool,
     ) -> SendTimeChoice:
         """:meth:`choose` of one row with NaN-free scores: the same draws in the same order, the
@@ -491,42 +512,47 @@ class SendTimeModel:
             jitter = self._rng.random((1, 7))[0].tolist()
             day_counts = [c + r * 1e-6 for c, r in zip(counts, jitter, strict=True)]
             slot = day_counts.index(max(day_counts)) * 24 + hour
-        at = _next_instant(_next_hour(now), hour, slot, offset)
-        value = local_iso(at, offset) if known else str(hour)
+        at = _next_instant(_next_hour(now), hour, slot, clock)
+        value = local_iso(at, clock)
         return SendTimeChoice(
             np.array([hour], dtype=np.int64), np.array([slot], dtype=np.int64), [at], np.array([weekly]), [value]
         )
 
 
+def _clock(zone: str | None, offset: int, known: bool) -> str | int:
+    """The clock a contact's send hour is read on: its zone's name when known and valid, else
+    its fixed offset in minutes (0, UTC, for an unknown zone)."""
+    if not known:
+        return 0
+    return zone if zone and _zone(zone) is not None else offset
+
+
 @functools.lru_cache(maxsize=1024)
-def local_iso(at: datetime, offset_hours: int) -> str:
-    """``at`` written in a fixed UTC offset, e.g. ``2026-03-02T14:00:00+01:00`` (cached: within
-    an hour, every decision sends at one of a few dozen instants)."""
-    return at.astimezone(_fixed_zone(offset_hours)).isoformat()
+def local_iso(at: datetime, clock: str | int) -> str:
+    """``at`` written in the contact's offset at that instant, e.g. ``2026-03-02T14:00:00+05:30``
+    (``clock``: a zone name or a fixed offset in minutes; cached: within an hour, every decision
+    sends at one of a few dozen instants)."""
+    return at.astimezone(_tz(clock)).isoformat()
+
+
+def _tz(clock: str | int) -> tzinfo:
+    return (_zone(clock) or UTC) if isinstance(clock, str) else _fixed_zone(clock)
 
 
 @functools.lru_cache(maxsize=64)
-def _fixed_zone(offset_hours: int) -> timezone:
-    return timezone(timedelta(hours=offset_hours))
+def _fixed_zone(offset_minutes: int) -> timezone:
+    return timezone(timedelta(minutes=int(offset_minutes)))
 
 
 def _daily(counts168: np.ndarray) -> np.ndarray:
     return np.asarray(counts168, dtype=float).reshape(len(counts168), 7, 24).sum(axis=1)
 
 
-def next_instants(now: datetime, hour: np.ndarray, slot: np.ndarray, offsets: np.ndarray) -> list[datetime]:
+def next_instants(now: datetime, hour: np.ndarray, slot: np.ndarray, clocks: Sequence[str | int]) -> list[datetime]:
     """The next UTC instant after ``now`` (+1 hour lead) at each contact's local hour (or local
-    hour of week where ``slot >= 0``)."""
+    hour of week where ``slot >= 0``) on its clock (a zone name or an offset in minutes)."""
     base = _next_hour(now)
-    if len(hour) == 1:  # a real-time row: the same modular arithmetic on Python numbers
-        (h,), (s,), (o,) = hour.tolist(), slot.tolist(), offsets.tolist()
-        return [_next_instant(base, h, s, o)]
-    local_how_now = (base.weekday() * 24 + base.hour + offsets) % HOURS_OF_WEEK
-    target = np.where(slot >= 0, slot, -1)
-    ahead_week = (target - local_how_now) % HOURS_OF_WEEK
-    ahead_day = (hour - local_how_now % 24) % 24
-    ahead = np.where(slot >= 0, ahead_week, ahead_day)
-    return [base + timedelta(hours=int(h)) for h in ahead]
+    return [_next_instant(base, h, s, c) for h, s, c in zip(hour.tolist(), slot.tolist(), clocks, strict=True)]
 
 
 def _next_hour(now: datetime) -> datetime:
@@ -535,7 +561,18 @@ def _next_hour(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
 
-def _next_instant(base: datetime, hour: int, slot: int, offset: int) -> datetime:
-    """:func:`next_instants` of one contact, from :func:`_next_hour`."""
-    how = (base.weekday() * 24 + base.hour + offset) % HOURS_OF_WEEK
-    return base + timedelta(hours=int((slot - how) % HOURS_OF_WEEK if slot >= 0 else (hour - how % 24) % 24))
+@functools.lru_cache(maxsize=8192)
+def _next_instant(base: datetime, hour: int, slot: int, clock: str | int) -> datetime:
+    """The first instant from ``base`` at wall-clock ``hour`` (or at hour of week ``slot``) on
+    ``clock``, in UTC; the date's own offset is used, so a DST change before the send counts
+    (cached: per hour, a batch asks for a few zones and hours)."""
+    tz = _tz(clock)
+    local = base.astimezone(tz)
+    hour = slot % 24 if slot >= 0 else hour
+    first = (slot // 24 - local.weekday()) % 7 if slot >= 0 else 0
+    step = 7 if slot >= 0 else 1
+    for days in range(first, first + 3 * step, step):
+        at = datetime.combine(local.date() + timedelta(days=days), time(hour), tzinfo=tz).astimezone(UTC)
+        if at >= base:
+            return at
+    raise AssertionError("unreachable: a wall-clock hour recurs within two days or weeks")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from decision.declared.settings import FeatureDecl, check_unique, connector_problems
 from hub.api.settings import ApiSettings
@@ -113,6 +113,8 @@ def _check_names(v: str) -> str:
 
 
 ActionType = Literal["email", "content_offer", "sales_outreach", "ad_audience", "wait"]
+#: the kinds that send an e-mail: consent, the touch cap and content all treat them as e-mail
+EMAIL_ACTION_KINDS = ("email", "content_offer")
 
 
 class CatalogEntry(_Strict):
@@ -127,7 +129,7 @@ class CatalogEntry(_Strict):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     kind: ActionType
-    channel: str = "none"
+    channel: str = Field("none", description="email for an e-mail kind (its default); consent is read from it")
     topic: str = "none"
     format: str = "none"
     value: float = Field(1.0, gt=0)
@@ -141,6 +143,25 @@ class CatalogEntry(_Strict):
     @classmethod
     def _compiles(cls, v: str) -> str:
         return _check_names(v)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _email_channel(cls, data: Any) -> Any:
+        """An e-mail kind's channel defaults to email: consent goes by the channel, so an e-mail
+        left on ``none`` reached people who opted out of e-mail."""
+        if isinstance(data, dict) and data.get("kind") in EMAIL_ACTION_KINDS and "channel" not in data:
+            return {**data, "channel": "email"}
+        return data
+
+    @field_validator("channel")
+    @classmethod
+    def _email_kind_on_email(cls, v: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        if kind in EMAIL_ACTION_KINDS and v != "email":
+            raise ValueError(
+                f"a {kind} action is sent by e-mail, so its channel must be email (or left out); got {v!r}"
+            )
+        return v
 
     @property
     def marketing(self) -> bool:
@@ -290,7 +311,9 @@ class EngineSettings(_Strict):
     reward_scale: float = Field(10.0, gt=0, description="rewards are divided by this before learning")
     max_marketing_touches_7d: int = Field(3, ge=0)
     sales_quiet_days: float = Field(3.0, ge=0)
-    sales_handoffs_per_owner_per_day: int = Field(25, ge=0)
+    sales_handoffs_per_owner_per_day: int = Field(
+        25, ge=0, description="by the contact's owner; with decision.owners, each owner's max_new_per_day instead"
+    )
     explain_top: int = Field(3, ge=1, le=10)
     redecide_after_days: float | None = Field(7.0, gt=0, description="decide again for contacts with no newer decision")
     long_term_weight: float = Field(

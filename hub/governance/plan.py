@@ -43,14 +43,24 @@ class FallbackRules:
 
     needs_profiles = False
 
-    def __init__(self, rules: RulesPolicy, arms: Callable[[Sequence[int]], Any] | None = None):
+    def __init__(
+        self,
+        rules: RulesPolicy,
+        arms: Callable[[Sequence[int]], Any] | None = None,
+        guarded: Callable[[list[Any], datetime], list[Decision]] | None = None,
+    ):
         self.rules = rules
         self.arms = arms
+        #: the engine's guarded rules (``EnginePolicy.legacy``): the switch turns the engine off,
+        #: not consent, the touch cap or the sales quiet period
+        self.guarded = guarded
+        #: the guard counts the hub's recent orders as touches (the decide step loads them)
+        self.needs_recent = guarded is not None
         self.name = "rules"
         self.version = f"{rules.version}+killswitch"
 
     def decide(self, batch: list[Any], now: datetime) -> list[Decision]:
-        made = self.rules.decide(batch, now)
+        made = self.guarded(batch, now) if self.guarded is not None else self.rules.decide(batch, now)
         arms = [str(a) for a in self.arms([d.contact_id for d in made])] if self.arms and made else None
         return [
             d.model_copy(
@@ -81,6 +91,7 @@ def policy_for(ctx: HubContext, conn: Connection) -> Governed:
         policy = FallbackRules(
             rules if isinstance(rules, RulesPolicy) else RulesPolicy(ctx.settings.decision.rules),
             getattr(policy, "arms", None),  # a rules-only hub has no experiment: its decisions stay "rules"
+            getattr(policy, "legacy", None),  # the engine's guard; a rules-only hub's rules are its guard
         )
     return Governed(policy=policy, switches=switches)
 

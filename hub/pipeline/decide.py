@@ -123,12 +123,13 @@ def _decide(ctx: HubContext, contact_ids: Sequence[int], request_key: str, owed_
         # read a contact as the real-time API does (hub/api/realtime.py)
         profiles = profile_store.load_profiles(conn, ids)
         decided: dict[int, list] = {}
-        if engine:  # the newest model; the hub's recent touches; today's budget use
+        if engine:  # the newest model; today's budget use
             from hub.pipeline.learn import ensure_current
 
             ensure_current(ctx, conn)
-            decided = decision_store.recent_actions(conn, ids, now - timedelta(days=decision_store.DECIDED_DAYS))
             used = handoffs_today(ctx, conn, now)
+        if engine or getattr(gov.policy, "needs_recent", False):  # the kill switch's guard counts them too
+            decided = decision_store.recent_actions(conn, ids, now - timedelta(days=decision_store.DECIDED_DAYS))
         views = [
             ContactView(contact=c, profile=profiles.get(c.id, empty_profile()), decided=decided.get(c.id, []))
             for c in contacts

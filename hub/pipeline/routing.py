@@ -7,9 +7,10 @@ router's assignment replaces any static ``assign_owner`` the decision carried (t
 ``assign_owner`` at all, because assigning it anyway is exactly the constraint the router
 exists to keep. The routing reason is appended to the decision's explanation.
 
-Capacity is counted from the store, so it holds across batches and workers: open leads =
-contacts the owner holds now; new today = ``assign_owner`` pushes to that owner created since
-midnight UTC that were not rejected (held ones count: approving them must not overfill).
+Capacity is counted from the store in people, so it holds across batches and workers: open
+leads = contacts the owner holds now plus those assigned to them and not yet synced back; new
+today = people with an ``assign_owner`` push to that owner created since midnight UTC that was
+not rejected (held ones count: approving them must not overfill) (:func:`owner_load`).
 The round-robin cursor is the number of hand-offs routed today, so ties spread the same way
 in every worker.
 
@@ -30,6 +31,7 @@ from sqlalchemy import Connection, func, select
 from decision.routing import Lead, Owner, Router, TerritoryRule, lead_from_contact
 from hub.config import Settings
 from hub.models import Action, ActionKind, ActivityType, Contact, Decision
+from hub.store.contacts import aware
 from hub.store.schema import activities as activities_table
 from hub.store.schema import contacts as contacts_table
 from hub.store.schema import pushes
@@ -39,6 +41,9 @@ WIN_STATS_WINDOW = timedelta(days=365)
 _win_cache: dict[str, tuple[float, dict[tuple[str, str], tuple[int, int]]]] = {}
 
 NOT_COUNTED = ("rejected", "superseded", "failed", "withheld")
+#: how long a landed assignment the sync has not shown yet still counts as the owner's open lead
+ECHO_DAYS = timedelta(days=7)
+LANDED = ("done", "skipped")
 
 
 def chosen_action(decision: Decision) -> str | None:
@@ -54,20 +59,37 @@ def chosen_action(decision: Decision) -> str | None:
 
 
 def owner_load(conn: Connection, owner_ids: Sequence[str], since: datetime) -> tuple[Counter, Counter]:
-    """(open leads, assigned since ``since``) per owner id."""
-    open_q = (
-        select(contacts_table.c.owner, func.count())
-        .where(contacts_table.c.owner.in_(list(owner_ids)))
-        .group_by(contacts_table.c.owner)
-    )
+    """(open leads, assigned since ``since``) per owner id, both counted in people: a person in
+    two CRMs gets one ``assign_owner`` row per CRM, and counting rows filled an owner at half
+    their capacity.
+
+    Open leads are the contacts an owner holds in the store plus those the hub assigned them
+    that the sync has not brought back yet (the newest counted assignment of each person, still
+    to be sent or held, or landed after the sync last saw the person change, within
+    ``ECHO_DAYS``): without them every batch before the echo saw the owner empty."""
+    c, p = contacts_table.c, pushes.c
+    open_q = select(c.owner, func.count()).where(c.owner.in_(list(owner_ids))).group_by(c.owner)
     open_leads = Counter({o: n for o, n in conn.execute(open_q)})
-    new_q = select(pushes.c.payload).where(
-        pushes.c.kind == ActionKind.ASSIGN_OWNER.value,
-        pushes.c.created_at >= since,
-        pushes.c.state.notin_(NOT_COUNTED),
+    assigned_q = (
+        select(p.contact_id, p.payload, p.state, p.created_at, p.updated_at, c.owner, c.changed_at)
+        .join(contacts_table, c.id == p.contact_id)
+        .where(
+            p.kind == ActionKind.ASSIGN_OWNER.value,
+            p.created_at >= since - ECHO_DAYS,
+            p.state.notin_(NOT_COUNTED),
+        )
+        .order_by(p.id)
     )
-    today = Counter(str((p or {}).get("owner")) for (p,) in conn.execute(new_q))
-    return open_leads, today
+    today: set[tuple[int, str]] = set()
+    unsynced: dict[int, str | None] = {}  # person -> the owner their newest assignment still waits to show
+    for cid, payload, state, created, updated, held_by, changed in conn.execute(assigned_q):
+        owner = str((payload or {}).get("owner"))
+        if aware(created) >= since:
+            today.add((cid, owner))
+        landed_unseen = state not in LANDED or changed is None or aware(updated) >= aware(changed)
+        unsynced[cid] = owner if owner != held_by and landed_unseen else None
+    open_leads.update(o for o in unsynced.values() if o is not None and o in owner_ids)
+    return open_leads, Counter(o for _, o in today)
 
 
 def owner_win_stats(conn: Connection, since: datetime) -> dict[tuple[str, str], tuple[int, int]]:

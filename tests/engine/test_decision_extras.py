@@ -144,7 +144,8 @@ def test_engine_pushes_send_time_channel_content_and_value_fields():
     assert sent > NOW and sent.utcoffset() == timedelta(hours=1)
     # a week of page views at 15:00 UTC = 16:00 Berlin moves the send from the 10:00 convention
     assert abs(sent.hour - 16) <= 2
-    assert decisions[-1].actions[0].payload["fields"]["best_send_time"].isdigit()  # unknown zone: local hour
+    unknown = datetime.fromisoformat(decisions[-1].actions[0].payload["fields"]["best_send_time"])
+    assert unknown.utcoffset() == timedelta(0)  # unknown zone: an instant on the UTC clock
 
 
 def _send_hour(decision) -> int:  # noqa: ANN001

@@ -80,3 +80,46 @@ def test_beat_schedules_the_learn_step_for_the_engine_only():
     assert beat_schedule(engine)["learn"]["task"] == "hub.learn"
     assert beat_schedule(engine)["learn"]["schedule"].total_seconds() == 120
     assert "learn" not in beat_schedule(parse_settings({"decision": {"policy": "rules"}}))
+
+
+@pytest.mark.parametrize("kind", ["email", "content_offer"])
+def test_an_email_action_without_a_channel_is_not_sent_to_email_opt_outs(kind):
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from decision.engine import EnginePolicy
+    from decision.interface import ContactView
+    from hub.models import Consent, Contact
+
+    raw = {
+        "decision": {
+            "actions": [{"id": "spring_newsletter", "kind": kind}, {"id": "wait", "kind": "wait"}],
+            "engine": {"holdout_share": 0.0},
+            "rules": [
+                {
+                    "name": "all",
+                    "actions": [{"kind": "set_fields", "fields": {"next_best_action": "spring_newsletter"}}],
+                }
+            ],
+        }
+    }
+    s = parse_settings(raw)
+    assert s.decision.actions[0].channel == "email"  # an e-mail kind is sent by e-mail
+    views = [
+        ContactView(contact=Contact(id=i, emails=[f"p{i}@x.com"], consent=Consent(email_opt_out=True)))
+        for i in range(1, 41)
+    ]
+    decided = EnginePolicy(s.decision).decide(views, datetime(2026, 12, 7, 12, tzinfo=UTC))
+    assert Counter(d.action for d in decided) == {"wait": 40}
+
+
+@pytest.mark.parametrize("channel", ["none", "phone", "ads"])
+def test_an_email_action_on_another_channel_is_refused_naming_the_key(channel):
+    actions = [
+        {"id": "wait", "kind": "wait"},
+        {"id": "spring_offer", "kind": "content_offer", "channel": channel},
+    ]
+    with pytest.raises(ConfigError) as exc:
+        parse_settings({"decision": {"actions": actions}})
+    assert exc.value.problems[0][0] == "decision.actions[1].channel"
+    assert "email" in exc.value.problems[0][1]

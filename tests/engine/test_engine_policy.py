@@ -109,6 +109,19 @@ def test_sales_handoffs_per_owner_go_to_the_best_contacts_in_the_batch():
     assert [cid for cid in range(1, 6) if used[cid] == "sales_outreach"] == []
 
 
+def test_with_owners_the_router_caps_each_owner_not_one_unassigned_budget():
+    """With decision.owners the router picks each hand-off's owner after the engine decides,
+    within their max_new_per_day: the engine's per-owner budget must not pool every new lead
+    under one pseudo-owner "unassigned" (3 hand-offs for a team of four)."""
+    owners = [{"id": o, "capacity": {"max_new_per_day": 10}} for o in ("ana", "bo", "cy", "di")]
+    engine_settings = {"holdout_share": 0.0, "explore_share": 0.0, "sales_handoffs_per_owner_per_day": 3}
+    p = EnginePolicy(DecisionSettings(rules=RULES, engine=engine_settings, owners=owners))
+    rig(p, ["sales_outreach"], size=1.0)
+    out = p.decide([view(i) for i in range(1, 21)], NOW, budget_used={"unassigned": 3})
+    assert [d.action for d in out] == ["sales_outreach"] * 20
+    assert not any("budget" in d.explanation for d in out)
+
+
 def test_decisions_log_arm_version_propensity_features_and_explain_in_words():
     p = engine(holdout_share=0.0, explore_share=0.0)
     rig(p, ["sales_outreach"], size=1.0)

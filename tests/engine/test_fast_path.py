@@ -727,7 +727,7 @@ def test_one_row_send_instants_are_their_rows_instants_in_a_batch():
     n = 400
     hour = rng.integers(0, 24, n)
     slot = np.where(rng.random(n) < 0.5, rng.integers(0, 168, n), -1)
-    offsets = rng.integers(-12, 15, n)
+    offsets = rng.integers(-24, 29, n) * 30  # minutes, half-hour zones too
     for now in (NOW, NOW + timedelta(hours=13, minutes=59), NOW - timedelta(days=3, hours=20, minutes=1)):
         batch = next_instants(now, hour, slot, offsets)
         assert len(set(batch)) > 50
@@ -1016,7 +1016,7 @@ def test_one_row_send_time_paths_equal_the_batch_ones():
     rng = np.random.default_rng(13)
     n = 25
     counts = rng.poisson(0.1, (3, n, 168)).astype(float)  # below the weekly threshold
-    off = rng.integers(-11, 13, n)
+    off = rng.integers(-22, 27, n) * 30  # minutes, half-hour zones too
     local = to_local(counts, off)
     seg = rng.integers(0, 4, n)
     prior = SendTimeModel(seed=1).fit(local[0], seg)

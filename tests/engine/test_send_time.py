@@ -49,13 +49,13 @@ def test_rich_history_uses_hour_of_week_and_timezone_output():
     m = SendTimeModel(seed=3, min_week_events=20)
     own = np.zeros((1, 168))
     own[0, 3 * 24 + 11] = 60  # Thursdays at 11 local
-    choice = m.choose(own, np.zeros(1, dtype=int), NOW, np.array([1]), np.array([True]), sample=False)
+    choice = m.choose(own, np.zeros(1, dtype=int), NOW, np.array([60]), np.array([True]), sample=False)
     assert choice.weekly[0] and choice.slot[0] == 3 * 24 + 11
     at = choice.at[0]
     assert at.weekday() == 3 and at.hour == 10  # 11:00 at UTC+1 is 10:00 UTC
     assert choice.field_value[0].endswith("T11:00:00+01:00")
     bare = m.choose(own, np.zeros(1, dtype=int), NOW, np.array([0]), np.array([False]), sample=False)
-    assert bare.field_value[0] == "11"
+    assert bare.field_value[0] == "2026-03-05T11:00:00+00:00"  # no zone: the UTC clock, as an instant
 
 
 def test_profile_hours_rotate_into_local_time():
@@ -70,7 +70,7 @@ def test_profile_hours_rotate_into_local_time():
     ]
     counts = profile_hour_counts([build_profile(acts, NOW + timedelta(days=9))])
     off, known = utc_offsets(["Asia/Tokyo", "Nowhere/Atlantis"], NOW)
-    assert off.tolist() == [9, 0] and known.tolist() == [True, False]
+    assert off.tolist() == [540, 0] and known.tolist() == [True, False]  # minutes
     local = to_local(counts, off[:1])
     assert (local[0].reshape(7, 24).sum(0).argmax()) == 22  # 13:00 UTC is 22:00 in Tokyo
 
@@ -124,3 +124,58 @@ def test_a_few_scattered_events_find_the_centre_of_the_day():
     row, one = counts[:1], seg[:1]
     fresh = SendTimeModel(seed=9).fit(row, one).posterior(row, one)
     assert np.array_equal(reused.fit(row, one).posterior(row, one), fresh)
+
+
+def _engine_send_times(zones, now, utc_hour, batch_size=1):
+    """``best_send_time`` the engine pushes for contacts in ``zones`` whose page views fall at
+    ``utc_hour`` UTC on five days before ``now`` (with ``batch_size`` copies of each, so both the
+    real-time row path and the batch path are read)."""
+    from decision.engine import EnginePolicy
+    from decision.interface import ContactView
+    from hub.config import DecisionSettings
+    from hub.models import Company, Contact
+
+    rules = [{"name": "all", "actions": [{"kind": "set_fields", "fields": {"next_best_action": "webinar_invite"}}]}]
+    p = EnginePolicy(DecisionSettings(rules=rules, engine={"holdout_share": 0.0, "explore_share": 0.0}))
+    day = now.replace(hour=utc_hour, minute=0)
+    views = []
+    for i, tz in enumerate(z for z in zones for _ in range(batch_size)):
+        acts = [
+            Activity(source="x", external_id=f"{i}-{k}", type=ActivityType.PAGE_VIEW, occurred_at=day - timedelta(days=k))
+            for k in range(1, 6)
+            for _ in range(4)
+        ]
+        c = Contact(id=i + 1, lifecycle_stage="lead", company=Company(timezone=tz))
+        views.append(ContactView(contact=c, profile=build_profile(acts, now)))
+    return [d.actions[0].payload["fields"].get("best_send_time") for d in p.decide(views, now)]
+
+
+def test_send_times_keep_quiet_hours_in_half_hour_zones_and_across_dst():
+    """The pushed instant is the chosen local hour on the contact's own clock on the day of the
+    send: Kolkata is +05:30 (not +06:00), and New York's offset is the one of the send date."""
+    from zoneinfo import ZoneInfo
+
+    cases = [
+        ("Asia/Kolkata", datetime(2026, 12, 7, 12, tzinfo=UTC), 0),  # active ~05:30-06:30 IST
+        ("America/St_Johns", datetime(2026, 7, 7, 12, tzinfo=UTC), 8),  # NDT -2:30
+        ("America/New_York", datetime(2026, 3, 8, 5, 30, tzinfo=UTC), 2),  # DST starts at 07:00 UTC
+        ("America/New_York", datetime(2026, 10, 31, 14, tzinfo=UTC), 10),  # DST ends the next morning
+    ]
+    for tz, now, hour in cases:
+        for size in (1, 12):  # the real-time row path and the batch path
+            for value in _engine_send_times([tz], now, hour, size):
+                at = datetime.fromisoformat(value)
+                local = at.astimezone(ZoneInfo(tz))
+                assert at > now and at.utcoffset() == local.utcoffset(), (tz, value)
+                assert local.minute == 0 and 6 <= local.hour <= 21, (tz, value, local)
+
+
+def test_a_contact_without_a_zone_gets_an_instant_not_a_bare_hour():
+    """Without a zone the engine knows only the UTC clock its activity was seen on: it pushes
+    that instant, which every connector writes as is; a bare hour was read in the portal's or
+    org's zone, hours away from when the person is active."""
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    for size in (1, 12):
+        values = _engine_send_times([None], now, 19, size)
+        at = [datetime.fromisoformat(v) for v in values]
+        assert all(a.utcoffset() == timedelta(0) and a.hour == 19 and a > now for a in at), values

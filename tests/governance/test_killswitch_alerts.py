@@ -14,7 +14,7 @@ from hub.governance import audit, killswitch
 from hub.governance.alerts import acknowledge, list_alerts, monitor_step
 from hub.pipeline.decide import decide_contacts
 from hub.pipeline.sync import sync_connector
-from hub.store.schema import decisions
+from hub.store.schema import decisions, identities
 from tests.governance.conftest import make_ctx, seed
 
 ENGINE = {"decision.policy": "engine", "decision.engine": {"holdout_share": 0.0}}
@@ -320,3 +320,43 @@ def test_a_held_critical_finding_never_raises_escalates_or_flips(store_url):
             assert "next_best_action" not in killswitch.active(conn, gov)
     finally:
         store.dispose()
+
+
+def test_the_switch_keeps_consent_and_the_contact_policy(tmp_path, store_url, redis_url, crm):
+    """The fallback's legacy rules pass the engine's guard, as the holdout arm's do: a lead sales
+    called yesterday, or one the engine handed to sales an hour ago, is not handed over again."""
+    seed(crm, n=4, hot=3)
+    crm.add_activity("call-0", "0", "call", datetime.now(UTC) - timedelta(hours=20))
+    holdout = {"decision.policy": "engine", "decision.engine": {"holdout_share": 1.0}}  # the legacy rules, guarded
+    ctx = make_ctx(tmp_path, store_url, redis_url, **holdout)
+    ids = sorted(sync_connector(ctx, "crm").changed)
+    with ctx.store.connect() as conn:
+        by_ext = dict(conn.execute(select(identities.c.external_id, identities.c.contact_id)).all())
+    called, hot = by_ext["0"], [by_ext["1"], by_ext["2"]]
+    decide_contacts(ctx, hot, "engine")  # the engine's holdout arm hands the hot leads to sales
+    assert actions(ctx, "engine") == {c: "sales_outreach" for c in hot}
+    with ctx.store.begin() as conn:
+        killswitch.flip(conn, "next_best_action", True, "ana", "bad week", ctx.clock())
+    decide_contacts(ctx, ids, "switched")
+    got = actions(ctx, "switched")
+    assert got[called] == "wait" and all(got[c] == "wait" for c in hot)
+    with ctx.store.connect() as conn:
+        expl = dict(
+            conn.execute(
+                select(decisions.c.contact_id, decisions.c.explanation).where(decisions.c.request_key == "switched")
+            ).all()
+        )
+    assert expl[called].startswith("Kill switch on: legacy rules. wait: the legacy rule's action is not allowed")
+    ctx.close()
+
+
+def actions(ctx, key: str) -> dict[int, str]:
+    """Each contact's ``next_best_action`` in the decisions of ``key``."""
+    with ctx.store.connect() as conn:
+        rows = conn.execute(
+            select(decisions.c.contact_id, decisions.c.actions).where(decisions.c.request_key == key)
+        ).all()
+    return {
+        cid: next(a["payload"]["fields"]["next_best_action"] for a in acts if a["kind"] == "set_fields")
+        for cid, acts in rows
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hub.config import Settings
 from hub.governance import approvals
@@ -183,4 +183,110 @@ def test_past_win_rate_in_the_segment_decides_between_equal_owners(tmp_path):
     owners = [[a.payload["owner"] for a in d.actions if a.kind is ActionKind.ASSIGN_OWNER] for d in out]
     assert owners == [["cy"], ["cy"]]  # both leads go to the owner who wins in this segment, not round-robin
     assert "(10 decided)" in out[0].explanation and "software/US" in out[0].explanation
+    store.dispose()
+
+
+def _store_with_leads(store_url: str, n: int, now: datetime) -> tuple[Store, list[int]]:
+    """A store with ``n`` unowned contacts and one decision each (what pushes hang on)."""
+    from sqlalchemy import select
+
+    from hub.models import Identity
+    from hub.store.contacts import upsert_contacts
+    from hub.store.decisions import insert_decisions
+    from hub.store.schema import contacts as contacts_table
+
+    store = Store(store_url, auto_migrate=True)
+    with store.begin() as conn:
+        upsert_contacts(
+            conn, [Contact(identities=[Identity(connector="hs", external_id=f"h{k}")]) for k in range(n)], now
+        )
+        ids = list(conn.execute(select(contacts_table.c.id).order_by(contacts_table.c.id)).scalars())
+        made = [Decision(contact_id=i, actions=[], policy="rules", policy_version="t", created_at=now) for i in ids]
+        decision_ids = insert_decisions(conn, made, "seed")
+    return store, list(zip(ids, decision_ids, strict=True))
+
+
+def _assign(conn, lead: tuple[int, int], owner: str, now: datetime, connectors=("hs", "sf")) -> None:
+    """The assign_owner pushes of one hand-off: one row per CRM the person is in."""
+    cid, did = lead
+    rows = [
+        {
+            "decision_id": did,
+            "contact_id": cid,
+            "connector": c,
+            "object_type": "contact",
+            "external_id": f"{c}-{cid}",
+            "kind": "assign_owner",
+            "payload": {"owner": owner},
+        }
+        for c in connectors
+    ]
+    push_store.enqueue(conn, rows, now)
+
+
+def test_capacity_counts_leads_not_push_rows(store_url):
+    """A person in two CRMs is one lead: their hand-off's two assign_owner rows count once."""
+    from hub.pipeline.routing import owner_load
+    from hub.pipeline.targets import day_start
+
+    now = datetime.now(UTC).replace(hour=12)
+    store, leads = _store_with_leads(store_url, 6, now)
+    with store.begin() as conn:
+        for lead in leads[:2]:
+            _assign(conn, lead, "ana", now)
+    with store.connect() as conn:
+        _, today = owner_load(conn, ["ana"], day_start(now))
+    assert today == Counter({"ana": 2})
+    settings = Settings.model_validate(
+        {"decision": {"policy": "rules", "owners": [{"id": "ana", "capacity": {"max_new_per_day": 4}}]}}
+    )
+    handoff = Action(kind=ActionKind.SET_FIELDS, payload={"fields": {"next_best_action": "sales_outreach"}})
+    rest = [cid for cid, _ in leads[2:]]
+    decisions = [Decision(contact_id=i, actions=[handoff], policy="rules", policy_version="t") for i in rest]
+    with store.connect() as conn:
+        out = route_handoffs(settings, conn, [Contact(id=i) for i in rest], decisions, day_start(now))
+    routed = [d for d in out if any(a.kind is ActionKind.ASSIGN_OWNER for a in d.actions)]
+    assert len(routed) == 2  # 2 of ana's 4 new leads today are taken, not 4
+    store.dispose()
+
+
+def test_open_leads_count_assignments_not_yet_synced_back(store_url):
+    """An assignment the CRM has not echoed yet holds one of the owner's open-lead slots, once
+    per person; one the sync shows, or that was rejected or failed, is not counted twice or at all."""
+    from sqlalchemy import update
+
+    from hub.pipeline.routing import owner_load
+    from hub.pipeline.targets import day_start
+    from hub.store.schema import contacts as contacts_table
+    from hub.store.schema import pushes
+
+    now = datetime.now(UTC).replace(hour=12)
+    store, leads = _store_with_leads(store_url, 6, now)
+    earlier = now - timedelta(hours=2)
+    with store.begin() as conn:
+        for lead in leads[:3]:
+            _assign(conn, lead, "ana", now)
+        _assign(conn, leads[3], "bo", now)
+        _assign(conn, leads[5], "ana", earlier)
+        # the sync brought lead 0's new owner back; lead 1's push landed, not yet synced back;
+        # bo's push failed; lead 5's landed, then someone gave the lead to cy in the CRM
+        conn.execute(update(contacts_table).where(contacts_table.c.id == leads[0][0]).values(owner="ana"))
+        conn.execute(update(pushes).where(pushes.c.contact_id == leads[1][0]).values(state="done"))
+        conn.execute(update(pushes).where(pushes.c.contact_id == leads[3][0]).values(state="failed"))
+        conn.execute(update(pushes).where(pushes.c.contact_id == leads[5][0]).values(state="done"))
+        conn.execute(
+            update(contacts_table).where(contacts_table.c.id == leads[5][0]).values(owner="cy", changed_at=now)
+        )
+    with store.connect() as conn:
+        open_leads, _ = owner_load(conn, ["ana", "bo"], day_start(now))
+    assert open_leads == Counter({"ana": 3})
+    settings = Settings.model_validate(
+        {"decision": {"policy": "rules", "owners": [{"id": "ana", "capacity": {"max_open_leads": 3}}]}}
+    )
+    handoff = Action(kind=ActionKind.SET_FIELDS, payload={"fields": {"next_best_action": "sales_outreach"}})
+    cid = leads[4][0]
+    decision = Decision(contact_id=cid, actions=[handoff], policy="rules", policy_version="t")
+    with store.connect() as conn:
+        out = route_handoffs(settings, conn, [Contact(id=cid)], [decision], day_start(now))
+    assert not [a for a in out[0].actions if a.kind is ActionKind.ASSIGN_OWNER]  # ana is full
     store.dispose()
