@@ -15,7 +15,6 @@ is what the hub cannot see, not another definition.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -33,7 +32,7 @@ from hub.pipeline.context import HubContext
 from hub.pipeline.run import run_once
 from hub.plugins import build_plugin_manager
 from hub.reports.data import load_arm_frame
-from hub.reports.lift import LiftRow, lift_rows
+from hub.reports.lift import LiftRow, compare, lift_rows
 from hub.sandbox.market import EV
 from hub.sandbox.serve import SandboxHandle, start_sandbox
 from hub.sandbox.world import World, WorldConfig
@@ -56,23 +55,13 @@ class ArmResult:
 
 
 @dataclass
-class Lift:
-    metric: str
-    arm: str
-    diff: float  # per contact, arm minus holdout
-    low: float
-    high: float
-    relative: float | None  # diff over the holdout's mean
-
-
-@dataclass
 class DemoLift:
     """One metric's lift over the holdout, as the store measures it and as the market knows it."""
 
     metric: str
     arm: str
     store: LiftRow | None  # None when the store has no such arm
-    truth: Lift
+    truth: LiftRow  # the same comparison (hub.reports.lift.compare) on what the market knows
 
 
 @dataclass
@@ -272,11 +261,9 @@ def _report(
     )
 
 
-def lift(metric: str, arm: ArmResult, base: ArmResult) -> Lift:
-    """Difference of per-contact means with a normal 95% interval (Welch)."""
-    a, b = arm.per_contact[metric], base.per_contact[metric]
-    diff = float(a.mean() - b.mean()) if len(a) and len(b) else 0.0
-    se = math.sqrt((a.var(ddof=1) / len(a) if len(a) > 1 else 0.0) + (b.var(ddof=1) / len(b) if len(b) > 1 else 0.0))
-    base_mean = float(b.mean()) if len(b) else 0.0
-    # a relative lift only means something over a positive baseline
-    return Lift(metric, arm.arm, diff, diff - 1.96 * se, diff + 1.96 * se, diff / base_mean if base_mean > 0 else None)
+def lift(metric: str, arm: ArmResult, base: ArmResult) -> LiftRow:
+    """``arm`` minus ``base`` per contact, by the reports' own comparison (hub.reports.lift.compare),
+    so the ground truth column is read as the store's is (a rare event's interval included)."""
+    a = np.asarray(arm.per_contact[metric], dtype=float)
+    b = np.asarray(base.per_contact[metric], dtype=float)
+    return compare(metric, arm.arm, base.arm, a, b)

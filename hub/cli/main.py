@@ -190,11 +190,7 @@ def _print_demo(report) -> None:
         for col in ("arm", "metric", "store (hub report lift)", "ground truth (market)"):
             lifts.add_column(col)
         for lf in report.lifts:
-            s, t = lf.store, lf.truth
-            seen = "-"
-            if s is not None and s.n_arm and s.n_base:
-                seen = f"{s.diff:+.3f} " + (f"({s.note})" if s.note else f"[{s.low:+.3f}, {s.high:+.3f}]")
-            lifts.add_row(lf.arm, lf.metric, seen, f"{t.diff:+.3f} [{t.low:+.3f}, {t.high:+.3f}]")
+            lifts.add_row(lf.arm, lf.metric, _lift_cell(lf.store), _lift_cell(lf.truth))
         out.print(lifts)
         out.print(
             "Store: each decided contact's activities after its first decision, as synced (hub/reports/metrics.py);"
@@ -207,6 +203,12 @@ def _print_demo(report) -> None:
             "The learning engine is not enabled in this build: every decided contact got the legacy rules; there is no holdout to compare with."
         )
     out.print(f"Store and config: {report.workdir}/ (try: hub status -c {report.workdir}/hub.yaml)")
+
+
+def _lift_cell(row) -> str:  # noqa: ANN001 - hub.reports.lift.LiftRow | None
+    if row is None or not row.n_arm or not row.n_base:
+        return "-"
+    return f"{row.diff:+.3f} " + (f"({row.note})" if row.note else f"[{row.low:+.3f}, {row.high:+.3f}]")
 
 
 def main() -> None:
