@@ -157,17 +157,23 @@ def decide(
     if row.state != "awaiting":
         raise GovernanceError(f"approval {approval_id} is already {row.state} (by {row.decided_by or 'nobody'}).")
     if aware(row.expires_at) <= now:  # expire it now and say so (no raise: the expiry must commit)
-        expire_due(conn, now, ids=[approval_id])
+        if not expire_due(conn, now, ids=[approval_id]):
+            raise _just_decided(conn, approval_id)
         return get(conn, approval_id)
     if verdict == "approve" and push_store.withdrawn(conn, [row.push_id]):
-        withdraw(conn, [row.id], [row.push_id], now)
+        if not withdraw(conn, [row.id], [row.push_id], now):
+            raise _just_decided(conn, approval_id)
         return get(conn, approval_id)
     state = "approved" if verdict == "approve" else "rejected"
-    conn.execute(
+    # compare and set: the row lock above is ignored by SQLite, so two deciders may both get
+    # here; only the one whose update still finds it awaiting may touch the push and audit
+    decided = conn.execute(
         update(approvals)
-        .where(approvals.c.id == approval_id)
+        .where(approvals.c.id == approval_id, approvals.c.state == "awaiting")
         .values(state=state, decided_by=by, decided_at=now, note=note)
-    )
+    ).rowcount
+    if not decided:
+        raise _just_decided(conn, approval_id)
     if verdict == "approve":
         push_values: dict[str, Any] = {"state": "pending", "next_attempt_at": now, "last_error": None}
     else:
@@ -187,32 +193,50 @@ def decide(
     return get(conn, approval_id)
 
 
+def _just_decided(conn: Connection, approval_id: int) -> GovernanceError:
+    """The refusal for one who lost the race: a decision committed between our read and write."""
+    won = conn.execute(select(approvals.c.state, approvals.c.decided_by).where(approvals.c.id == approval_id)).one()
+    return GovernanceError(
+        f"approval {approval_id} was just decided by someone else ({won.state} by {won.decided_by}); "
+        "reload the approvals to see it."
+    )
+
+
 def withdraw(
     conn: Connection,
     approval_ids: list[int],
     push_ids: list[int],
     now: datetime,
     reason: str = push_store.CONSENT_CHANGED,
-) -> None:
+) -> int:
     """Reject these awaiting approvals for the system, their held pushes superseded: no one may
-    approve them any more (the contact opted out after the decision, or is being forgotten). Audited."""
-    conn.execute(
-        update(approvals)
-        .where(approvals.c.id.in_(approval_ids), approvals.c.state == "awaiting")
-        .values(state=REJECTED, decided_by=audit.SYSTEM, decided_at=now, note=reason)
+    approve them any more (the contact opted out after the decision, or is being forgotten).
+    Only those still awaiting are changed and audited (a person may have just decided one);
+    returns how many."""
+    changed = sorted(
+        conn.execute(
+            update(approvals)
+            .where(approvals.c.id.in_(approval_ids), approvals.c.state == "awaiting")
+            .values(state=REJECTED, decided_by=audit.SYSTEM, decided_at=now, note=reason)
+            .returning(approvals.c.id)
+        ).scalars()
     )
+    push_of = dict(zip(approval_ids, push_ids, strict=True))
+    if not changed:
+        return 0
     conn.execute(
         update(pushes)
-        .where(pushes.c.id.in_(push_ids), pushes.c.state == HELD)
+        .where(pushes.c.id.in_([push_of[aid] for aid in changed]), pushes.c.state == HELD)
         .values(state="superseded", last_error=reason, updated_at=now)
     )
     audit.record_many(
         conn,
         [
             {"at": now, "actor": audit.SYSTEM, "action": "reject", "subject": f"approval {aid}", "reason": reason}
-            for aid in approval_ids
+            for aid in changed
         ],
     )
+    return len(changed)
 
 
 def expire_due(conn: Connection, now: datetime, ids: list[int] | None = None) -> int:
@@ -225,11 +249,18 @@ def expire_due(conn: Connection, now: datetime, ids: list[int] | None = None) ->
     due = conn.execute(q).all()
     if not due:
         return 0
-    conn.execute(
-        update(approvals)
-        .where(approvals.c.id.in_([r.id for r in due]))
-        .values(state="expired", decided_by=audit.SYSTEM, decided_at=now, note="expired")
+    # only those still awaiting: a person deciding one at this moment keeps their decision
+    still = set(
+        conn.execute(
+            update(approvals)
+            .where(approvals.c.id.in_([r.id for r in due]), approvals.c.state == "awaiting")
+            .values(state="expired", decided_by=audit.SYSTEM, decided_at=now, note="expired")
+            .returning(approvals.c.id)
+        ).scalars()
     )
+    due = [r for r in due if r.id in still]
+    if not due:
+        return 0
     conn.execute(
         update(pushes)
         .where(pushes.c.id.in_([r.push_id for r in due]), pushes.c.state == HELD)
