@@ -57,6 +57,24 @@ def test_list_and_decide_over_the_api(held, crm):
     assert len(held.get("/v1/approvals?state=all", headers=auth("admin")).json()) == 3
 
 
+def test_approving_what_a_newer_write_overtook_is_a_conflict(held, crm):
+    """The system withdraws it instead (it would be superseded at push time, never sent): a 409
+    saying so, not a 200 the caller reads as "will be sent"."""
+    from hub.store import pushes as push_store
+
+    ctx = held.app.state.hub.ctx
+    a = held.get("/v1/approvals", headers=auth("admin")).json()[0]
+    newer = {k: a[k] for k in ("decision_id", "contact_id", "connector", "external_id", "kind")}
+    newer |= {"object_type": "contact", "payload": {"fields": {"next_best_action": "sales_outreach"}}}
+    with ctx.store.begin() as conn:
+        push_store.enqueue(conn, [newer], ctx.clock())  # straight into the queue, past governance
+    r = held.post(f"/v1/approvals/{a['id']}", json={"decision": "approve", "by": "ana"}, headers=auth("admin"))
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+    assert "not approved" in r.json()["detail"] and "newer decision" in r.json()["detail"]
+    (now,) = [x for x in held.get("/v1/approvals?state=all", headers=auth("admin")).json() if x["id"] == a["id"]]
+    assert (now["state"], now["decided_by"]) == ("rejected", "system")
+
+
 def test_bad_input_and_scopes_are_problems(held):
     aid = held.get("/v1/approvals", headers=auth("admin")).json()[0]["id"]
     cases = [

@@ -82,7 +82,13 @@ def list_approvals(
 @router.post(
     "/v1/approvals/{approval_id}",
     response_model=ApprovalOut,
-    responses={401: {}, 403: {}, 404: {}, 409: {"description": "already decided or expired"}, 422: {}},
+    responses={
+        401: {},
+        403: {},
+        404: {},
+        409: {"description": "already decided, expired, or withdrawn by the system instead"},
+        422: {},
+    },
 )
 def decide_approval(
     body: ApprovalDecision,
@@ -102,4 +108,8 @@ def decide_approval(
         raise Problem(409, "Conflict", str(exc)) from None
     if a.state == "expired":
         raise Problem(409, "Conflict", f"approval {approval_id} expired at {a.expires_at:%Y-%m-%d %H:%M} UTC")
+    if body.decision == "approve" and a.state != "approved":  # the system withdrew it instead
+        raise Problem(
+            409, "Conflict", f"approval {approval_id} was not approved: {a.state} by {a.decided_by} ({a.note})"
+        )
     return _out(a)
