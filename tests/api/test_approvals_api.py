@@ -75,6 +75,34 @@ def test_approving_what_a_newer_write_overtook_is_a_conflict(held, crm):
     assert (now["state"], now["decided_by"]) == ("rejected", "system")
 
 
+def test_console_says_who_decided_when_it_was_not_the_user(held, crm):
+    """An approval the system expired or withdrew is not "expired by ops": the message names who
+    decided (the stored decided_by) and says it was not what the user asked."""
+    from datetime import datetime, timedelta
+
+    from hub.store import pushes as push_store
+
+    ctx = held.app.state.hub.ctx
+    first, second, third = held.get("/v1/approvals", headers=auth("admin")).json()
+    newer = {k: second[k] for k in ("decision_id", "contact_id", "connector", "external_id", "kind")}
+    newer |= {"object_type": "contact", "payload": {"fields": {"next_best_action": "sales_outreach"}}}
+    with ctx.store.begin() as conn:
+        push_store.enqueue(conn, [newer], ctx.clock())
+    login(held)
+    token = csrf_of(held.get("/console/approvals").text)
+    r = held.post(
+        "/console/approvals/bulk", data={"csrf": token, "decision": "approve", "id": [first["id"], second["id"]]}
+    )
+    flash = r.text
+    assert f"1 approved ({first['id']}) by ops." in flash
+    assert f"Approval {second['id']} was not approved: rejected by system (replaced: a newer decision" in flash
+    assert "2 approved" not in flash and "rejected by ops" not in flash
+    ctx.clock = lambda: datetime.fromisoformat(third["expires_at"]) + timedelta(seconds=1)
+    r = held.post(f"/console/approvals/{third['id']}", data={"csrf": token, "decision": "approve"})
+    assert f"Approval {third['id']} was not approved: expired by system." in r.text
+    assert "expired by ops" not in r.text
+
+
 def test_bad_input_and_scopes_are_problems(held):
     aid = held.get("/v1/approvals", headers=auth("admin")).json()[0]["id"]
     cases = [
