@@ -171,7 +171,10 @@ async def killswitch_flip(request: Request, use_case: str, state: ApiState = Dep
     if sess is None:
         return to_login()
     data = await checked_form(request, sess)
-    on = data.get("to") == "on"
+    to = data.get("to")
+    if to not in ("on", "off"):  # not "anything else is off": a bad form must not flip or audit
+        return back("/console/alerts", "Choose on or off.")
+    on = to == "on"
     note = (data.get("note") or "").strip()[:1000] or None
     ctx = state.ctx
     try:
@@ -185,7 +188,8 @@ async def killswitch_flip(request: Request, use_case: str, state: ApiState = Dep
         f"Kill switch {use_case} {word}." if changed else f"Kill switch {use_case} was already {'on' if on else 'off'}."
     )
     if not on and st.configured:
-        msg += " It stays on: hub.yaml governance.kill_switches turns it on."
+        msg = f"Kill switch {use_case} stays on: hub.yaml governance.kill_switches turns it on."
+        msg += " Its stored switch is off now." if changed else ""
     return back("/console/alerts", msg)
 
 
