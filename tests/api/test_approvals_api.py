@@ -109,12 +109,16 @@ def test_bad_input_and_scopes_are_problems(held):
         ({"decision": "reject", "by": "ana"}, 422, "rejection needs a note"),
         ({"decision": "maybe", "by": "ana"}, 422, "decision"),
         ({"decision": "approve", "by": ""}, 422, "by"),
+        ({"decision": "approve", "by": "   "}, 422, "by"),  # was accepted: an approval by nobody
+        ({"decision": "approve", "by": "\t\n"}, 422, "by"),
         ({"decision": "approve", "by": "ana", "extra": 1}, 422, "extra"),
     ]
     for body, status, words in cases:
         r = held.post(f"/v1/approvals/{aid}", json=body, headers=auth("admin"))
         assert r.status_code == status and r.headers["content-type"] == "application/problem+json", body
         assert words in r.text, (body, r.text)
+    named = held.post(f"/v1/approvals/{aid}", json={"decision": "approve", "by": "  ana "}, headers=auth("admin"))
+    assert named.status_code == 200 and named.json()["decided_by"] == "ana (token admin)"
     missing = held.post("/v1/approvals/999999", json={"decision": "approve", "by": "ana"}, headers=auth("admin"))
     assert missing.status_code == 404 and "no approval 999999" in missing.json()["detail"]
     assert held.get("/v1/approvals", headers=auth("decide")).status_code == 403
