@@ -20,6 +20,7 @@ from fastapi.openapi.utils import get_openapi
 
 from hub.api.guard import SEGMENT_ROUTES, TOKEN_ROUTES
 from hub.api.problems import PROBLEM
+from hub.api.schemas import MAX_ID
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -74,8 +75,26 @@ def document(app: FastAPI) -> dict[str, Any]:
     schemas["Problem"] = PROBLEM_SCHEMA
     for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 body, never sent here
         schemas.pop(unused, None)
+    _integer_bounds(spec)
     app.openapi_schema = spec
     return spec
+
+
+def _integer_bounds(node: Any) -> None:
+    """Integer bounds back to exact integers: FastAPI's OpenAPI model holds them as floats, so
+    the id bound 2**63 - 1 read 2**63 (9.223372036854776e+18), a value the API refuses. No
+    integer bound here is past a 64-bit id."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for key in ("minimum", "maximum"):
+                v = node.get(key)
+                if isinstance(v, float) and v.is_integer():
+                    node[key] = max(-MAX_ID, min(MAX_ID, int(v)))
+        for child in node.values():
+            _integer_bounds(child)
+    elif isinstance(node, list):
+        for child in node:
+            _integer_bounds(child)
 
 
 def install(app: FastAPI) -> None:

@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     FiniteFloat,
     StrictBool,
+    StrictInt,
     field_validator,
     model_validator,
 )
@@ -29,8 +30,8 @@ def _no_nul(v: str) -> str:
     return v
 
 
-def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 - reads like a type in annotations
-    return Annotated[str, Field(min_length=min_length, max_length=max_length), AfterValidator(_no_nul)]
+def Text(max_length: int, min_length: int = 0, pattern: str | None = None) -> Any:  # noqa: N802 - reads like a type
+    return Annotated[str, Field(min_length=min_length, max_length=max_length, pattern=pattern), AfterValidator(_no_nul)]
 
 
 Scalar = StrictBool | Annotated[int, Field(ge=-MAX_ID, le=MAX_ID)] | FiniteFloat | Text(1000) | None
@@ -61,7 +62,7 @@ Email = Annotated[Text(320, 3), AfterValidator(_email)]
 class ContactRef(_In):
     """Exactly one way to name the contact."""
 
-    contact_id: int | None = Field(None, ge=1, le=MAX_ID)
+    contact_id: StrictInt | None = Field(None, ge=1, le=MAX_ID)  # not true, "5" or 5.0
     email: Email | None = None
     external: ExternalRef | None = None
 

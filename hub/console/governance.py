@@ -60,25 +60,40 @@ def approvals_page(request: Request, state: ApiState = Depends(hub_state)) -> Re
 
 
 def _decide_many(state: ApiState, ids: list[int], verdict: str, by: str, note: str | None) -> str:
+    """Decide each and say what happened. What the system did instead (expired it, or withdrew it:
+    the person opted out, a newer decision replaced it) is worded from the stored ``decided_by``,
+    never as the user's doing."""
     ctx = state.ctx
-    done: dict[str, list[int]] = {}
+    asked = "approved" if verdict == "approve" else "rejected"
+    done: list[int] = []
+    instead: list[approvals.ApprovalView] = []
     problems = []
     for approval_id in ids:  # one transaction each: one refusal does not undo the others
         try:
             with ctx.store.begin() as conn:
                 a = approvals.decide(conn, approval_id, verdict, by, note, ctx.clock())  # type: ignore[arg-type]
-            done.setdefault(a.state, []).append(approval_id)
+            if a.state == asked:
+                done.append(approval_id)
+            else:
+                instead.append(a)
         except HubError as exc:  # refused, not found, already decided
             problems.append(str(exc))
             if verdict == "reject" and not note:
                 break  # the same refusal for every one
-    parts = [f"{len(v)} {k} ({', '.join(map(str, v[:10]))}{'…' if len(v) > 10 else ''})" for k, v in done.items()]
-    msg = ("; ".join(parts) + f" by {by}.") if parts else "Nothing decided."
-    if len(ids) == 1 and parts:
-        msg = f"Approval {ids[0]} {next(iter(done))} by {by}."
-    if "approved" in done:
+    if len(ids) == 1 and done:
+        msg = f"Approval {ids[0]} {asked} by {by}."
+    elif done:
+        msg = f"{len(done)} {asked} ({', '.join(map(str, done[:10]))}{'…' if len(done) > 10 else ''}) by {by}."
+    else:
+        msg = "" if instead else "Nothing decided."
+    if done and asked == "approved":
         msg += " The next push run sends the approved ones."
-    return msg + (" " + " ".join(problems[:3]) if problems else "")
+    for a in instead[:3]:
+        why = f" ({a.note})" if a.note and a.note != a.state else ""
+        msg += f" Approval {a.id} was not {asked}: {a.state} by {a.decided_by}{why}."
+    if len(instead) > 3:
+        msg += f" {len(instead) - 3} more were not {asked}: see Recently decided."
+    return (msg + (" " + " ".join(problems[:3]) if problems else "")).strip()
 
 
 @router.post("/approvals/bulk")
@@ -156,7 +171,10 @@ async def killswitch_flip(request: Request, use_case: str, state: ApiState = Dep
     if sess is None:
         return to_login()
     data = await checked_form(request, sess)
-    on = data.get("to") == "on"
+    to = data.get("to")
+    if to not in ("on", "off"):  # not "anything else is off": a bad form must not flip or audit
+        return back("/console/alerts", "Choose on or off.")
+    on = to == "on"
     note = (data.get("note") or "").strip()[:1000] or None
     ctx = state.ctx
     try:
@@ -170,7 +188,8 @@ async def killswitch_flip(request: Request, use_case: str, state: ApiState = Dep
         f"Kill switch {use_case} {word}." if changed else f"Kill switch {use_case} was already {'on' if on else 'off'}."
     )
     if not on and st.configured:
-        msg += " It stays on: hub.yaml governance.kill_switches turns it on."
+        msg = f"Kill switch {use_case} stays on: hub.yaml governance.kill_switches turns it on."
+        msg += " Its stored switch is off now." if changed else ""
     return back("/console/alerts", msg)
 
 

@@ -10,7 +10,9 @@ the push to ``pending`` (due now); rejecting or expiring moves it to ``rejected`
 reason, so it is never sent.
 
 Held pushes are never folded with later pushes of the same record (``enqueue`` folds only
-``pending`` rows): a field awaiting approval cannot ride along in an automatic write.
+``pending`` rows): a field awaiting approval cannot ride along in an automatic write. A newer
+write of the same record and fields withdraws the older approval instead
+(:func:`withdraw_replaced`): the push run keeps only the newest write, so it could never be sent.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from hub.store.schema import approvals, contacts, pushes
 
 HELD = "awaiting_approval"
 REJECTED = "rejected"
+#: why the system rejects an approval a newer write of the same record and fields replaced
+REPLACED = "replaced: a newer decision writes the same record and fields, so this write would never be sent"
 Verdict = Literal["approve", "reject"]
 
 
@@ -55,7 +59,8 @@ class ApprovalView:
 def hold(
     conn: Connection, rows: list[dict[str, Any]], actions: list[str | None], now: datetime, ttl_hours: float
 ) -> int:
-    """Queue ``rows`` (push rows as ``push_rows`` builds them) as held pushes, one approval each."""
+    """Queue ``rows`` (push rows as ``push_rows`` builds them) as held pushes, one approval each.
+    Call :func:`withdraw_replaced` first with every write to be queued or held."""
     if not rows:
         return 0
     expires = now + timedelta(hours=ttl_hours)
@@ -83,6 +88,24 @@ def hold(
         ],
     )
     return len(rows)
+
+
+def withdraw_replaced(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
+    """Withdraw the awaiting approvals that ``rows``, newer writes about to be queued or held,
+    replace (the same record and field group): held writes are not folded like pending ones, so
+    each new decision of a contact added one more approval, and approving an older one only got
+    it superseded at push time. Rejected for the system, saying why; returns how many."""
+    if not rows or conn.execute(select(approvals.c.id).where(approvals.c.state == "awaiting").limit(1)).first() is None:
+        return 0
+    replaced = push_store.held_replaced(conn, rows)
+    if not replaced:
+        return 0
+    held = conn.execute(
+        select(approvals.c.id, approvals.c.push_id).where(
+            approvals.c.push_id.in_(replaced), approvals.c.state == "awaiting"
+        )
+    ).all()
+    return withdraw(conn, [r.id for r in held], [r.push_id for r in held], now, REPLACED) if held else 0
 
 
 def _view(r: Any) -> ApprovalView:
@@ -144,7 +167,8 @@ def decide(
     An approval past its expiry is expired here instead (the returned view's state is
     ``expired``), so an approval never lands late even if the periodic sweep has not run yet.
     An approval whose contact opted out after the decision is rejected by the system instead
-    (:func:`hub.store.pushes.withdrawn`): approving would send what the person said no to.
+    (:func:`hub.store.pushes.withdrawn`): approving would send what the person said no to. So is
+    one a newer write of the same fields overtook: it would be superseded, never sent.
     """
     if not by.strip():
         raise GovernanceError("say who decides (--by NAME).")
@@ -155,19 +179,32 @@ def decide(
     if row is None:
         raise NotFoundError(f"there is no approval {approval_id}; see `hub approvals list`.")
     if row.state != "awaiting":
-        raise GovernanceError(f"approval {approval_id} is already {row.state} (by {row.decided_by or 'nobody'}).")
+        why = f": {row.note}" if row.note else ""
+        raise GovernanceError(f"approval {approval_id} is already {row.state} (by {row.decided_by or 'nobody'}{why}).")
     if aware(row.expires_at) <= now:  # expire it now and say so (no raise: the expiry must commit)
-        expire_due(conn, now, ids=[approval_id])
+        if not expire_due(conn, now, ids=[approval_id]):
+            raise _just_decided(conn, approval_id)
         return get(conn, approval_id)
     if verdict == "approve" and push_store.withdrawn(conn, [row.push_id]):
-        withdraw(conn, [row.id], [row.push_id], now)
+        if not withdraw(conn, [row.id], [row.push_id], now):
+            raise _just_decided(conn, approval_id)
+        return get(conn, approval_id)
+    if verdict == "approve" and push_store.overtaken_by(conn, row.push_id):
+        # a newer write of the same fields (held before withdraw_replaced existed, or queued by
+        # a path past governance): approved, it would be superseded at push time, never sent
+        if not withdraw(conn, [row.id], [row.push_id], now, REPLACED):
+            raise _just_decided(conn, approval_id)
         return get(conn, approval_id)
     state = "approved" if verdict == "approve" else "rejected"
-    conn.execute(
+    # compare and set: the row lock above is ignored by SQLite, so two deciders may both get
+    # here; only the one whose update still finds it awaiting may touch the push and audit
+    decided = conn.execute(
         update(approvals)
-        .where(approvals.c.id == approval_id)
+        .where(approvals.c.id == approval_id, approvals.c.state == "awaiting")
         .values(state=state, decided_by=by, decided_at=now, note=note)
-    )
+    ).rowcount
+    if not decided:
+        raise _just_decided(conn, approval_id)
     if verdict == "approve":
         push_values: dict[str, Any] = {"state": "pending", "next_attempt_at": now, "last_error": None}
     else:
@@ -187,32 +224,50 @@ def decide(
     return get(conn, approval_id)
 
 
+def _just_decided(conn: Connection, approval_id: int) -> GovernanceError:
+    """The refusal for one who lost the race: a decision committed between our read and write."""
+    won = conn.execute(select(approvals.c.state, approvals.c.decided_by).where(approvals.c.id == approval_id)).one()
+    return GovernanceError(
+        f"approval {approval_id} was just decided by someone else ({won.state} by {won.decided_by}); "
+        "reload the approvals to see it."
+    )
+
+
 def withdraw(
     conn: Connection,
     approval_ids: list[int],
     push_ids: list[int],
     now: datetime,
     reason: str = push_store.CONSENT_CHANGED,
-) -> None:
+) -> int:
     """Reject these awaiting approvals for the system, their held pushes superseded: no one may
-    approve them any more (the contact opted out after the decision, or is being forgotten). Audited."""
-    conn.execute(
-        update(approvals)
-        .where(approvals.c.id.in_(approval_ids), approvals.c.state == "awaiting")
-        .values(state=REJECTED, decided_by=audit.SYSTEM, decided_at=now, note=reason)
+    approve them any more (the contact opted out after the decision, or is being forgotten).
+    Only those still awaiting are changed and audited (a person may have just decided one);
+    returns how many."""
+    changed = sorted(
+        conn.execute(
+            update(approvals)
+            .where(approvals.c.id.in_(approval_ids), approvals.c.state == "awaiting")
+            .values(state=REJECTED, decided_by=audit.SYSTEM, decided_at=now, note=reason)
+            .returning(approvals.c.id)
+        ).scalars()
     )
+    push_of = dict(zip(approval_ids, push_ids, strict=True))
+    if not changed:
+        return 0
     conn.execute(
         update(pushes)
-        .where(pushes.c.id.in_(push_ids), pushes.c.state == HELD)
+        .where(pushes.c.id.in_([push_of[aid] for aid in changed]), pushes.c.state == HELD)
         .values(state="superseded", last_error=reason, updated_at=now)
     )
     audit.record_many(
         conn,
         [
             {"at": now, "actor": audit.SYSTEM, "action": "reject", "subject": f"approval {aid}", "reason": reason}
-            for aid in approval_ids
+            for aid in changed
         ],
     )
+    return len(changed)
 
 
 def expire_due(conn: Connection, now: datetime, ids: list[int] | None = None) -> int:
@@ -225,11 +280,18 @@ def expire_due(conn: Connection, now: datetime, ids: list[int] | None = None) ->
     due = conn.execute(q).all()
     if not due:
         return 0
-    conn.execute(
-        update(approvals)
-        .where(approvals.c.id.in_([r.id for r in due]))
-        .values(state="expired", decided_by=audit.SYSTEM, decided_at=now, note="expired")
+    # only those still awaiting: a person deciding one at this moment keeps their decision
+    still = set(
+        conn.execute(
+            update(approvals)
+            .where(approvals.c.id.in_([r.id for r in due]), approvals.c.state == "awaiting")
+            .values(state="expired", decided_by=audit.SYSTEM, decided_at=now, note="expired")
+            .returning(approvals.c.id)
+        ).scalars()
     )
+    due = [r for r in due if r.id in still]
+    if not due:
+        return 0
     conn.execute(
         update(pushes)
         .where(pushes.c.id.in_([r.push_id for r in due]), pushes.c.state == HELD)

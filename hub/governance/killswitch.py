@@ -93,10 +93,11 @@ def flip(
     source: str = "person",
     alert_id: int | None = None,
 ) -> bool:
-    """Set the stored switch; returns whether it changed. Audited either way it changes."""
+    """Set the stored switch; returns whether it changed. Audited either way it changes; a
+    switch with no row was never on, so turning it off changes (and audits) nothing."""
     check_use_case(use_case)
     current = conn.execute(select(kill_switches).where(kill_switches.c.use_case == use_case)).first()
-    if current is not None and bool(current.is_on) == on:
+    if bool(current is not None and current.is_on) == on:
         return False
     values = {"is_on": on, "source": source, "alert_id": alert_id, "by": by, "reason": reason, "updated_at": now}
     if current is None:

@@ -156,6 +156,7 @@ def enqueue(
     action_of = {i: chosen_action(d) for d, i in zip(decisions, ids, strict=True)}
     a = ctx.settings.governance.autonomy
     split = autonomy.split_rows(a, rows, action_of)
+    approvals.withdraw_replaced(conn, split.send + split.hold, now)  # older approvals these overtake
     sent = push_store.enqueue(conn, split.send, now)
     gov.held = approvals.hold(conn, split.hold, split.hold_actions, now, a.approval_ttl_hours)
     gov.off = push_store.withhold(conn, split.off, now, push_store.AUTONOMY_OFF)

@@ -24,6 +24,11 @@ from hub.store.contacts import aware
 from hub.store.schema import contacts, decisions, identities, pushes
 
 OPEN_STATES = ("pending", "sending")
+#: writes that were or may still be sent: only a newer one of these makes an older write of the
+#: same record and field group stale. One awaiting approval, rejected, withheld or superseded did
+#: not land and may never land; counting it dropped an approved write that nothing replaced.
+#: A landed (done, skipped) or failed one counts: the older write would overwrite it.
+INTENT_STATES = ("pending", "sending", "done", "skipped", "failed")
 #: the policy name of ``hub forget``'s clearing decisions (hub/forget.py): their writes empty
 #: the hub's fields, so no consent change withholds them
 FORGET_POLICY = "forget"
@@ -130,6 +135,46 @@ def withhold(conn: Connection, rows: list[dict[str, Any]], now: datetime, reason
     ]
     insert_rows(conn, pushes, full)
     return len(full)
+
+
+def held_replaced(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """The pushes awaiting approval that ``rows`` (newer writes) replace: the same record and
+    field group, as ``enqueue`` folds by. Once a newer write is queued or held, the older one
+    would only ever be superseded at push time."""
+    if not rows:
+        return []
+    keys = {_fold_key(r["connector"], r["object_type"], r["external_id"], r["kind"], r["payload"]) for r in rows}
+    held = conn.execute(
+        select(
+            pushes.c.id, pushes.c.connector, pushes.c.object_type, pushes.c.external_id, pushes.c.kind, pushes.c.payload
+        ).where(
+            pushes.c.state == "awaiting_approval",
+            pushes.c.connector.in_(list({r["connector"] for r in rows})),
+            among(conn, pushes.c.external_id, list({r["external_id"] for r in rows})),
+        )
+    ).all()
+    return [h.id for h in held if _fold_key(h.connector, h.object_type, h.external_id, h.kind, h.payload) in keys]
+
+
+def overtaken_by(conn: Connection, push_id: int) -> int | None:
+    """The id of a newer push of the same record and field group that was or may still be sent,
+    if any: ``claim_due`` would supersede this one instead of sending it."""
+    row = conn.execute(select(pushes).where(pushes.c.id == push_id)).one()
+    key = _fold_key(row.connector, row.object_type, row.external_id, row.kind, row.payload)
+    newer = conn.execute(
+        select(pushes.c.id, pushes.c.object_type, pushes.c.kind, pushes.c.payload)
+        .where(
+            pushes.c.connector == row.connector,
+            pushes.c.external_id == row.external_id,
+            pushes.c.id > push_id,
+            pushes.c.state.in_(INTENT_STATES),
+        )
+        .order_by(pushes.c.id)
+    )
+    return next(
+        (n.id for n in newer if _fold_key(row.connector, n.object_type, row.external_id, n.kind, n.payload) == key),
+        None,
+    )
 
 
 def _fold_key(connector: str, object_type: str, external_id: str, kind: str, payload: dict[str, Any]) -> tuple:
@@ -245,7 +290,7 @@ def _newest_intent(conn: Connection, connector: str, rows: list[Any], now: datet
         ).where(
             pushes.c.connector == connector,
             pushes.c.external_id.in_(list({r.external_id for r in rows})),
-            pushes.c.state.notin_(("superseded", "withheld")),
+            pushes.c.state.in_(INTENT_STATES),
         )
     ).all()
     newest: dict[tuple, int] = {}

@@ -57,18 +57,68 @@ def test_list_and_decide_over_the_api(held, crm):
     assert len(held.get("/v1/approvals?state=all", headers=auth("admin")).json()) == 3
 
 
+def test_approving_what_a_newer_write_overtook_is_a_conflict(held, crm):
+    """The system withdraws it instead (it would be superseded at push time, never sent): a 409
+    saying so, not a 200 the caller reads as "will be sent"."""
+    from hub.store import pushes as push_store
+
+    ctx = held.app.state.hub.ctx
+    a = held.get("/v1/approvals", headers=auth("admin")).json()[0]
+    newer = {k: a[k] for k in ("decision_id", "contact_id", "connector", "external_id", "kind")}
+    newer |= {"object_type": "contact", "payload": {"fields": {"next_best_action": "sales_outreach"}}}
+    with ctx.store.begin() as conn:
+        push_store.enqueue(conn, [newer], ctx.clock())  # straight into the queue, past governance
+    r = held.post(f"/v1/approvals/{a['id']}", json={"decision": "approve", "by": "ana"}, headers=auth("admin"))
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+    assert "not approved" in r.json()["detail"] and "newer decision" in r.json()["detail"]
+    (now,) = [x for x in held.get("/v1/approvals?state=all", headers=auth("admin")).json() if x["id"] == a["id"]]
+    assert (now["state"], now["decided_by"]) == ("rejected", "system")
+
+
+def test_console_says_who_decided_when_it_was_not_the_user(held, crm):
+    """An approval the system expired or withdrew is not "expired by ops": the message names who
+    decided (the stored decided_by) and says it was not what the user asked."""
+    from datetime import datetime, timedelta
+
+    from hub.store import pushes as push_store
+
+    ctx = held.app.state.hub.ctx
+    first, second, third = held.get("/v1/approvals", headers=auth("admin")).json()
+    newer = {k: second[k] for k in ("decision_id", "contact_id", "connector", "external_id", "kind")}
+    newer |= {"object_type": "contact", "payload": {"fields": {"next_best_action": "sales_outreach"}}}
+    with ctx.store.begin() as conn:
+        push_store.enqueue(conn, [newer], ctx.clock())
+    login(held)
+    token = csrf_of(held.get("/console/approvals").text)
+    r = held.post(
+        "/console/approvals/bulk", data={"csrf": token, "decision": "approve", "id": [first["id"], second["id"]]}
+    )
+    flash = r.text
+    assert f"1 approved ({first['id']}) by ops." in flash
+    assert f"Approval {second['id']} was not approved: rejected by system (replaced: a newer decision" in flash
+    assert "2 approved" not in flash and "rejected by ops" not in flash
+    ctx.clock = lambda: datetime.fromisoformat(third["expires_at"]) + timedelta(seconds=1)
+    r = held.post(f"/console/approvals/{third['id']}", data={"csrf": token, "decision": "approve"})
+    assert f"Approval {third['id']} was not approved: expired by system." in r.text
+    assert "expired by ops" not in r.text
+
+
 def test_bad_input_and_scopes_are_problems(held):
     aid = held.get("/v1/approvals", headers=auth("admin")).json()[0]["id"]
     cases = [
         ({"decision": "reject", "by": "ana"}, 422, "rejection needs a note"),
         ({"decision": "maybe", "by": "ana"}, 422, "decision"),
         ({"decision": "approve", "by": ""}, 422, "by"),
+        ({"decision": "approve", "by": "   "}, 422, "by"),  # was accepted: an approval by nobody
+        ({"decision": "approve", "by": "\t\n"}, 422, "by"),
         ({"decision": "approve", "by": "ana", "extra": 1}, 422, "extra"),
     ]
     for body, status, words in cases:
         r = held.post(f"/v1/approvals/{aid}", json=body, headers=auth("admin"))
         assert r.status_code == status and r.headers["content-type"] == "application/problem+json", body
         assert words in r.text, (body, r.text)
+    named = held.post(f"/v1/approvals/{aid}", json={"decision": "approve", "by": "  ana "}, headers=auth("admin"))
+    assert named.status_code == 200 and named.json()["decided_by"] == "ana (token admin)"
     missing = held.post("/v1/approvals/999999", json={"decision": "approve", "by": "ana"}, headers=auth("admin"))
     assert missing.status_code == 404 and "no approval 999999" in missing.json()["detail"]
     assert held.get("/v1/approvals", headers=auth("decide")).status_code == 403

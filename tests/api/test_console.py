@@ -204,6 +204,13 @@ def test_kill_switch_flip_and_alert_ack_are_audited_and_need_csrf(client):
         assert killswitch.states(conn, ctx.settings.governance)["routing"].on
     assert _audit(ctx, "kill_switch_on")[0].reason == "bad owners"
     assert "unknown use case" in client.post("/console/killswitch/bogus", data={"csrf": token, "to": "on"}).text
+    # only on and off: anything else (or nothing) was taken for "off" and audited for a never-on switch
+    for to in ({"to": "maybe"}, {}, {"to": "ON "}):
+        r = client.post("/console/killswitch/scoring", data={"csrf": token, **to})
+        assert "Choose on or off" in r.text, to
+    r = client.post("/console/killswitch/scoring", data={"csrf": token, "to": "off"})
+    assert "Kill switch scoring was already off." in r.text  # never on: nothing to audit
+    assert _audit(ctx, "kill_switch_off") == []
     r = client.post("/console/alerts/ack", data={"csrf": token, "id": str(alert.id), "note": "seen"})
     assert "Acknowledged 1 alert(s) by ops" in r.text and f'data-acked="{alert.id}"' in r.text
     (ack,) = _audit(ctx, "alert_ack")

@@ -73,6 +73,11 @@ def test_bad_input_is_a_422_problem_naming_the_field(client):
         ({"contact": {"email": "a@b.c", "contact_id": 1}}, "contact"),
         ({"contact": {"contact_id": 0}}, "contact.contact_id"),
         ({"contact": {"contact_id": 2**70}}, "contact.contact_id"),
+        ({"contact": {"contact_id": 2**63}}, "contact.contact_id"),
+        # ids are strict integers: these were taken for contact 1 and 5
+        ({"contact": {"contact_id": True}}, "contact.contact_id"),
+        ({"contact": {"contact_id": "5"}}, "contact.contact_id"),
+        ({"contact": {"contact_id": 5.0}}, "contact.contact_id"),
         ({"contact": {"email": "not-an-email"}}, "contact.email"),
         ({"contact": {"email": "a@b.c"}, "extra": 1}, "extra"),
         ({"contact": {"email": "a@b.c"}, "context": {"page": "x" * 3000}}, "context.page"),
@@ -90,6 +95,21 @@ def test_bad_input_is_a_422_problem_naming_the_field(client):
         "/v1/decisions", content=b"{not json", headers={**auth("decide"), "content-type": "application/json"}
     )
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_the_documented_id_bounds_are_exact_integers_and_accepted(client):
+    """The document's bounds are what the API takes: the largest id is a 404, not a 422 (FastAPI's
+    OpenAPI model turned 2**63 - 1 into the float 2**63, a bound past what is accepted)."""
+    from hub.api.schemas import MAX_ID
+
+    ref = client.get("/openapi.json").json()["components"]["schemas"]["ContactRef"]["properties"]["contact_id"]
+    (bounded,) = [s for s in ref["anyOf"] if s.get("type") == "integer"]
+    assert (bounded["minimum"], bounded["maximum"]) == (1, MAX_ID)
+    assert isinstance(bounded["maximum"], int)
+    assert decide(client, {"contact": {"contact_id": bounded["maximum"]}}).status_code == 404
+    props = client.get("/openapi.json").json()["components"]["schemas"]["SessionContext"]["properties"]
+    (number,) = [s for s in props["properties"]["additionalProperties"]["anyOf"] if s.get("type") == "integer"]
+    assert (number["minimum"], number["maximum"]) == (-MAX_ID, MAX_ID)
 
 
 def _dumps(body) -> bytes:

@@ -54,6 +54,15 @@ def test_run_time_switch_falls_back_to_rules_at_once(tmp_path, store_url, redis_
     ctx.close()
 
 
+def test_turning_off_a_switch_never_turned_on_changes_and_audits_nothing(tmp_path, redis_url, crm):
+    ctx = make_ctx(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url)
+    with ctx.store.begin() as conn:
+        assert not killswitch.flip(conn, "routing", False, "ana", None, ctx.clock())
+        assert audit.entries(conn) == []
+        assert not killswitch.states(conn, ctx.settings.governance)["routing"].stored
+    ctx.close()
+
+
 def test_contacts_first_decided_under_the_switch_keep_their_experiment_arm(tmp_path, redis_url, crm):
     """The reports take a contact's arm from its first decision: the fallback's decisions keep
     the engine's stable hash, so an incident does not move its contacts out of the experiment."""

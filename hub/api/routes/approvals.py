@@ -7,10 +7,10 @@ audit entry, so an integration acting for a person is still traceable to its tok
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, model_validator
+from pydantic import AfterValidator, BaseModel, model_validator
 
 from hub.api.auth import require
 from hub.api.problems import Problem
@@ -42,11 +42,17 @@ class ApprovalOut(BaseModel):
     note: str | None
 
 
+def _named(v: str) -> str:
+    """Who decides, without the spaces around (the pattern refuses a name of spaces only: "   "
+    was taken as one, an approval by "   (token admin)")."""
+    return v.strip()
+
+
 class ApprovalDecision(_In):
     """``reject`` needs a ``note`` saying why."""
 
     decision: Literal["approve", "reject"]
-    by: Text(120, 1)
+    by: Annotated[Text(120, 1, r"\S"), AfterValidator(_named)]
     note: Text(1000) | None = None
 
     @model_validator(mode="after")
@@ -82,7 +88,13 @@ def list_approvals(
 @router.post(
     "/v1/approvals/{approval_id}",
     response_model=ApprovalOut,
-    responses={401: {}, 403: {}, 404: {}, 409: {"description": "already decided or expired"}, 422: {}},
+    responses={
+        401: {},
+        403: {},
+        404: {},
+        409: {"description": "already decided, expired, or withdrawn by the system instead"},
+        422: {},
+    },
 )
 def decide_approval(
     body: ApprovalDecision,
@@ -102,4 +114,8 @@ def decide_approval(
         raise Problem(409, "Conflict", str(exc)) from None
     if a.state == "expired":
         raise Problem(409, "Conflict", f"approval {approval_id} expired at {a.expires_at:%Y-%m-%d %H:%M} UTC")
+    if body.decision == "approve" and a.state != "approved":  # the system withdrew it instead
+        raise Problem(
+            409, "Conflict", f"approval {approval_id} was not approved: {a.state} by {a.decided_by} ({a.note})"
+        )
     return _out(a)
