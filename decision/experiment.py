@@ -107,8 +107,10 @@ def assign_arms(
     ``engine``.
 
     The unit interval is cut in that order (holdout first, ablations in :data:`COMPONENTS`
-    order), so adding a random or ablation share moves contacts out of the engine arm only and
-    the holdout keeps its contacts.
+    order). The holdout always keeps its contacts, and adding or growing a share moves contacts
+    out of the engine arm only when no later arm has a share yet; otherwise the later arms'
+    cuts move and people change arms (reports keep each person's first arm): a new salt is then
+    the honest choice.
 
     >>> arms = assign_arms(range(10_000), "q3-rollout", holdout_share=0.2, ablations={"send_time": 0.1})
     >>> bool(0.18 < (arms == "holdout").mean() < 0.22), bool(0.08 < (arms == "no_send_time").mean() < 0.12)
