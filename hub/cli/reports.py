@@ -134,9 +134,13 @@ def lift(
     finally:
         store.dispose()
     rows = lift_rows(frame, baseline, weights)
+    ratio = _sample_ratio(config, store_url, frame)
     if json_:
         base = pick_baseline(frame.arms, baseline)
-        print_json({"baseline": base, "arms": list(frame.arms), "rows": [dataclasses.asdict(r) for r in rows]})
+        srm = dataclasses.asdict(ratio) if ratio is not None else None
+        print_json(
+            {"baseline": base, "arms": list(frame.arms), "rows": [dataclasses.asdict(r) for r in rows], "srm": srm}
+        )
         return
     if not rows:
         base = pick_baseline(frame.arms, baseline)
@@ -163,6 +167,23 @@ def lift(
     out.print(t)
     out.print(N_NEEDED_NOTE)
     _cuped_note([(r.metric, r.variance_reduction) for r in rows])
+    if ratio is not None and ratio.mismatch:
+        err.print(ratio.message(), style="bold red", markup=False, highlight=False)
+
+
+def _sample_ratio(config: Path | None, store_url: str | None, frame):  # noqa: ANN001, ANN202 - ArmFrame -> SampleRatio | None
+    """The sample ratio check of an engine hub's arms (None without a config: its shares are unknown)."""
+    from hub.config import load_settings
+    from hub.reports.srm import configured_shares, sample_ratio
+
+    try:
+        settings = load_settings(config)
+    except HubError:
+        return None
+    if settings.decision.policy != "engine":
+        return None
+    counts = {arm: int((frame.arm == arm).sum()) for arm in frame.arms}
+    return sample_ratio(counts, configured_shares(settings))
 
 
 @reports_app.command("impact")

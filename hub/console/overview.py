@@ -18,6 +18,7 @@ from hub.console.charts import bar_chart, interval_chart
 from hub.pipeline.context import HubContext
 from hub.reports.data import load_arm_frame
 from hub.reports.lift import arm_metrics, lift_rows, pick_baseline
+from hub.reports.srm import configured_shares, sample_ratio
 from hub.reports.svg import line_chart
 from hub.reports.timeseries import Series, weekly_by_arm
 from hub.store import console_views
@@ -82,8 +83,11 @@ def lift(ctx: HubContext, conn: Connection) -> dict[str, Any]:
     frame = load_arm_frame(conn, declared=ctx.settings.decision.outcomes)
     weights = ctx.settings.decision.objective
     rows = lift_rows(frame, weights=weights)
+    arms = {arm: int((frame.arm == arm).sum()) for arm in frame.arms}
+    srm = sample_ratio(arms, configured_shares(ctx.settings)) if ctx.settings.decision.policy == "engine" else None
     return {
-        "arms": {arm: int((frame.arm == arm).sum()) for arm in frame.arms},
+        "arms": arms,
+        "srm": srm,
         "baseline": pick_baseline(frame.arms),
         "metrics": arm_metrics(frame, weights),
         "lifts": rows,
