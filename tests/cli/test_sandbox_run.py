@@ -54,7 +54,7 @@ def pushed(portal, dry_run):
 
 
 def test_dry_run_shows_writes_before_and_after_and_the_schema_check(dry_run):
-    assert dry_run.exit_code == 0, dry_run.output
+    assert dry_run.exit_code == 1, dry_run.output  # these writes would fail: a script must see it
     assert "Sample writes" in dry_run.stdout
     # the portal has none of the hub's fields yet: every sample goes from nothing to a value
     assert re.search(r"next_best_action: None -> '\w+", dry_run.stdout), dry_run.stdout
@@ -103,7 +103,7 @@ def test_every_list_and_report_command_takes_json(portal, pushed):
     assert all(set(m) == {"name", "version", "created_at", "metrics"} for m in models)
 
     lift = _json("report", "lift", "-c", portal, "--json")
-    assert set(lift) == {"baseline", "arms", "rows"} and lift["arms"]
+    assert set(lift) == {"baseline", "arms", "rows", "srm"} and lift["arms"]
 
     reach = _json("report", "reach", "-c", portal, "--json")
     assert reach["total"] == hs["records"] > 0 and set(reach) == {"total", "with_action", "rows"}
