@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 
@@ -100,6 +101,47 @@ def test_a_worker_killed_mid_push_batch_loses_nothing_and_doubles_nothing(tmp_pa
     assert len(per_field) == 160 and set(per_field.values()) == {1}, "every action lands, none twice"
     assert all(crm.contact(str(i))["next_best_action"] == "email_nurture" for i in range(40))
     assert crm.deliveries() >= 40
+
+
+def test_a_worker_killed_mid_sync_leaves_no_activity_uncredited(tmp_path, store_url, redis_url, crm, workers):
+    """The pages a killed sync committed are not read again, so their activity ids never reach a
+    ``hub.learn`` message; the store keeps them owed and the next learn credits them."""
+    import redis as redis_client
+    from sqlalchemy import func, select
+
+    from hub.store.schema import activities, outcomes
+
+    seed(crm, n=10, hot=0)
+    config = hub_config(tmp_path, store_url, redis_url)
+    Store(store_url, auto_migrate=True).dispose()
+    store = Store(store_url)
+
+    def count(table) -> int:
+        with store.connect() as conn:
+            return conn.execute(select(func.count()).select_from(table)).scalar()
+
+    first = Worker(config, tmp_path / "w1.log")
+    workers.append(first)
+    first.wait_ready()
+    enqueue(config, "hub.sync", "crm")
+    wait_for(lambda: len(crm.effects()) >= 10 * 4, 60, first.tail)  # every contact decided
+    now = datetime.now(UTC)
+    for k in range(100):  # 4 pages of 25, all after the decisions
+        crm.add_activity(f"pv-{k}", str(k % 10), "page_view", now)
+    crm.set_fault("activities_page_delay", 1.0)
+    enqueue(config, "hub.sync", "crm")
+    wait_for(lambda: count(activities) >= 50, 60, first.tail)
+    first.kill()  # SIGKILL mid-sync: two pages committed, their ids only in the dead process
+    assert count(activities) < 100, "the kill must land mid-sync"
+    crm.set_fault("activities_page_delay", 0.0)
+    redis_client.Redis.from_url(redis_url).delete("hub:lock:sync:crm")  # its lock expiring, sooner
+    second = Worker(config, tmp_path / "w2.log")
+    workers.append(second)
+    second.wait_ready()
+    # the unacked sync comes back after the visibility timeout and reads on from the cursor
+    wait_for(lambda: count(activities) == 100, 60, second.tail)
+    wait_for(lambda: count(outcomes) == 100, 30, lambda: f"outcomes {count(outcomes)}\n{second.tail()}")
+    store.dispose()
 
 
 def test_status_shows_real_queue_depths_while_a_worker_runs(tmp_path, redis_url, crm, workers):
