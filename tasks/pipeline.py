@@ -16,7 +16,7 @@ from hub.pipeline.decide import decide_contacts
 from hub.pipeline.learn import learn_step
 from hub.pipeline.outcomes import record_outcomes
 from hub.pipeline.push import push_connector
-from hub.pipeline.run import chunks
+from hub.pipeline.run import chunks, due_for_decision, redecide_cutoff
 from hub.pipeline.scoring import retrain
 from hub.pipeline.sweep import undecided_contacts
 from hub.pipeline.sync import DecideFeed, committed_of, sync_connector
@@ -83,8 +83,12 @@ def sync(self, connector: str) -> dict:
 
 
 @app.task(name="hub.decide", **STORE_RETRY)
-def decide(contact_ids: list[int], request_key: str) -> dict:
-    res = decide_contacts(context(), contact_ids, request_key, owed_only=True)
+def decide(contact_ids: list[int], request_key: str, redecide: bool = False) -> dict:
+    ctx = context()
+    if redecide:  # decided since they became due (a change's decide task ran first): not again
+        res = decide_contacts(ctx, contact_ids, request_key, decided_before=redecide_cutoff(ctx))
+    else:
+        res = decide_contacts(ctx, contact_ids, request_key, owed_only=True)
     for name in sorted(res.connectors):
         push.delay(name)
     return {"decided": res.decided, "pushes": res.pushes}
@@ -157,4 +161,22 @@ def sweep(grace_seconds: float = 300) -> dict:
         decide.delay(part, f"sweep-{sweep.request.id}-{i}")
     if ids:
         log.warning("sweep: %d changed contacts had no decision (lost decide tasks); re-queued", len(ids))
+    return {"requeued": len(ids)}
+
+
+#: a little under beat's REDECIDE_INTERVAL (tasks/app.py): at most one re-decide per beat slot
+REDECIDE_ONCE_SECONDS = 3000
+
+
+@app.task(name="hub.redecide", bind=True, **STORE_RETRY)
+def redecide(self) -> dict:
+    """Decide again for contacts whose newest decision is older than
+    ``decision.engine.redecide_after_days``, as ``hub run --once`` does on every pass."""
+    ctx = context()
+    if not ctx.locks.once("redecide", REDECIDE_ONCE_SECONDS):
+        # a second beat, or this sent again before its chunks ran, would queue them all again
+        return {"requeued": 0, "skipped": True}
+    ids = sorted(due_for_decision(ctx))
+    for i, part in enumerate(chunks(ids, ctx.settings.decision.chunk_size)):
+        decide.delay(part, f"redecide-{self.request.id}-{i}", True)
     return {"requeued": len(ids)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -141,6 +142,45 @@ def test_a_worker_killed_mid_sync_leaves_no_activity_uncredited(tmp_path, store_
     # the unacked sync comes back after the visibility timeout and reads on from the cursor
     wait_for(lambda: count(activities) == 100, 60, second.tail)
     wait_for(lambda: count(outcomes) == 100, 30, lambda: f"outcomes {count(outcomes)}\n{second.tail()}")
+    store.dispose()
+
+
+def test_beat_redecide_decides_contacts_past_their_interval_again_once(tmp_path, store_url, redis_url, crm, workers):
+    """``hub.redecide`` (hourly on the beat) does under Celery what ``hub run --once`` does: a
+    contact whose newest decision is older than ``redecide_after_days`` is decided again; a
+    second send within the hour (two beats, a resend) queues nothing twice."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select, update
+
+    from hub.store.schema import contacts, decisions
+
+    seed(crm, n=10, hot=0)
+    config = hub_config(tmp_path, store_url, redis_url, **{"decision.policy": "engine"})
+    Store(store_url, auto_migrate=True).dispose()
+    store = Store(store_url)
+
+    def per_contact() -> Counter:
+        with store.connect() as conn:
+            return Counter(
+                dict(conn.execute(select(decisions.c.contact_id, func.count()).group_by(decisions.c.contact_id)).all())
+            )
+
+    w = Worker(config, tmp_path / "w.log")
+    workers.append(w)
+    w.wait_ready()
+    enqueue(config, "hub.sync", "crm")
+    wait_for(lambda: sum(per_contact().values()) == 10, 60, w.tail)
+    long_ago = datetime.now(UTC) - timedelta(days=10)  # past the default 7 days
+    with store.begin() as conn:
+        conn.execute(update(decisions).values(created_at=long_ago))
+        conn.execute(update(contacts).values(changed_at=long_ago - timedelta(minutes=1)))
+    enqueue(config, "hub.redecide")
+    enqueue(config, "hub.redecide")
+    wait_for(lambda: sum(per_contact().values()) >= 20, 60, lambda: f"{per_contact()}\n{w.tail()}")
+    wait_for(lambda: b"hub.redecide" in w.log.read_bytes() and b"'skipped': True" in w.log.read_bytes(), 20, w.tail)
+    time.sleep(2)  # anything queued twice would be decided by now
+    assert set(per_contact().values()) == {2} and len(per_contact()) == 10
     store.dispose()
 
 
