@@ -10,7 +10,7 @@ import logging
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
-from hub.errors import RetryableError
+from hub.errors import RetryableError, StoreUnavailable
 from hub.governance.step import governance_step
 from hub.pipeline.decide import decide_contacts
 from hub.pipeline.learn import learn_step
@@ -27,12 +27,13 @@ log = logging.getLogger(__name__)
 SYNC_BUDGET_SHARE = 0.6
 
 
-#: a dropped store connection (database restart, failover, pg_terminate_backend) or a lock /
-#: rate-limit Redis that is briefly away is transient;
+#: a dropped store connection (database restart, failover, pg_terminate_backend), a store not
+#: reachable when a worker process first connects (StoreUnavailable) or a lock / rate-limit
+#: Redis that is briefly away is transient;
 #: every task is safe to run again (cursors commit with their page, decide is idempotent by
 #: request key, push rows are leased), so they retry instead of dropping the work
 STORE_RETRY = {
-    "autoretry_for": (OperationalError, RedisConnectionError),
+    "autoretry_for": (OperationalError, StoreUnavailable, RedisConnectionError),
     "retry_backoff": 2,
     "retry_jitter": True,
     "max_retries": 5,

@@ -11,7 +11,7 @@ import pytest
 from hub.config import load_settings
 from hub.store import Store
 from tests.conftest import hub_config
-from tests.integration.workers import Worker, wait_for
+from tests.integration.workers import TcpProxy, Worker, wait_for
 from tests.plugins.memory_crm import MemoryCRM
 from tests.test_config import run_hub
 from tests.test_pipeline import seed
@@ -182,6 +182,25 @@ def test_beat_redecide_decides_contacts_past_their_interval_again_once(tmp_path,
     time.sleep(2)  # anything queued twice would be decided by now
     assert set(per_contact().values()) == {2} and len(per_contact()) == 10
     store.dispose()
+
+
+def test_a_task_first_connecting_while_the_store_is_down_retries_until_it_is_back(tmp_path, pg_url, redis_url, workers):
+    """A worker process that builds its context while PostgreSQL is unreachable: the task
+    retries (StoreUnavailable) instead of failing at once, and runs once the store is back."""
+    Store(pg_url, auto_migrate=True).dispose()
+    proxy = TcpProxy(("127.0.0.1", 5432))  # not started: the store is down
+    config = hub_config(tmp_path, pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"), redis_url)
+    w = Worker(config, tmp_path / "w.log", queues="learn", concurrency=1)
+    workers.append(w)
+    w.wait_ready()
+    try:
+        enqueue(config, "hub.learn")
+        wait_for(lambda: b"Retry in" in w.log.read_bytes(), 30, w.tail)
+        proxy.start()
+        wait_for(lambda: b"hub.learn" in w.log.read_bytes() and b"succeeded" in w.log.read_bytes(), 60, w.tail)
+    finally:
+        proxy.stop()
+    assert b"raised unexpected" not in w.log.read_bytes()
 
 
 def test_status_shows_real_queue_depths_while_a_worker_runs(tmp_path, redis_url, crm, workers):
