@@ -6,6 +6,8 @@ Task names are stable API (``hub.sync`` ...). Nothing waits on a subtask.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
@@ -149,17 +151,31 @@ def train_scoring() -> dict:
     return {"rows": res.rows, "positives": res.positives, "message": res.message}
 
 
+@contextmanager
+def _once(ctx, name: str, ttl: int) -> Iterator[bool]:  # noqa: ANN001 - a HubContext
+    """``locks.once``, given back if the work under it raises: its own retry (a store blip)
+    must do the work, not find the key taken and return skipped."""
+    first = ctx.locks.once(name, ttl)
+    try:
+        yield first
+    except BaseException:
+        if first:
+            ctx.locks.forget_once(name)
+        raise
+
+
 @app.task(name="hub.sweep", **STORE_RETRY)
 def sweep(grace_seconds: float = 300) -> dict:
     """Decide contacts whose decide task was lost (see hub/pipeline/sweep.py)."""
     ctx = context()
-    if not ctx.locks.once("sweep", int(grace_seconds)):
-        # at most one sweep per grace period: a sweep sent again before the decides it queued
-        # ran would queue them all again (seen in the chaos run as a decide storm)
-        return {"requeued": 0, "skipped": True}
-    ids = undecided_contacts(ctx, grace_seconds)
-    for i, part in enumerate(chunks(ids, ctx.settings.decision.chunk_size)):
-        decide.delay(part, f"sweep-{sweep.request.id}-{i}")
+    with _once(ctx, "sweep", int(grace_seconds)) as first:
+        if not first:
+            # at most one sweep per grace period: a sweep sent again before the decides it
+            # queued ran would queue them all again (seen in the chaos run as a decide storm)
+            return {"requeued": 0, "skipped": True}
+        ids = undecided_contacts(ctx, grace_seconds)
+        for i, part in enumerate(chunks(ids, ctx.settings.decision.chunk_size)):
+            decide.delay(part, f"sweep-{sweep.request.id}-{i}")
     if ids:
         log.warning("sweep: %d changed contacts had no decision (lost decide tasks); re-queued", len(ids))
     return {"requeued": len(ids)}
@@ -174,10 +190,11 @@ def redecide(self) -> dict:
     """Decide again for contacts whose newest decision is older than
     ``decision.engine.redecide_after_days``, as ``hub run --once`` does on every pass."""
     ctx = context()
-    if not ctx.locks.once("redecide", REDECIDE_ONCE_SECONDS):
-        # a second beat, or this sent again before its chunks ran, would queue them all again
-        return {"requeued": 0, "skipped": True}
-    ids = sorted(due_for_decision(ctx))
-    for i, part in enumerate(chunks(ids, ctx.settings.decision.chunk_size)):
-        decide.delay(part, f"redecide-{self.request.id}-{i}", True)
+    with _once(ctx, "redecide", REDECIDE_ONCE_SECONDS) as first:
+        if not first:
+            # a second beat, or this sent again before its chunks ran, would queue them all again
+            return {"requeued": 0, "skipped": True}
+        ids = sorted(due_for_decision(ctx))
+        for i, part in enumerate(chunks(ids, ctx.settings.decision.chunk_size)):
+            decide.delay(part, f"redecide-{self.request.id}-{i}", True)
     return {"requeued": len(ids)}

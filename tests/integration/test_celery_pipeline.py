@@ -203,6 +203,35 @@ def test_a_task_first_connecting_while_the_store_is_down_retries_until_it_is_bac
     assert b"raised unexpected" not in w.log.read_bytes()
 
 
+def test_a_sweep_that_fails_on_a_store_blip_runs_on_its_retry(tmp_path, pg_url, redis_url, workers):
+    """hub.sweep takes its once-per-grace key before it works; when the work raises (the store
+    dropped), the key is given back, so its own retry sweeps instead of returning skipped."""
+    import re
+
+    import redis as redis_client
+
+    Store(pg_url, auto_migrate=True).dispose()
+    proxy = TcpProxy(("127.0.0.1", 5432))
+    proxy.start()
+    config = hub_config(tmp_path, pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"), redis_url)
+    w = Worker(config, tmp_path / "w.log", queues="decide,learn", concurrency=1)
+    workers.append(w)
+    w.wait_ready()
+    try:
+        enqueue(config, "hub.learn")  # the process builds its context while the store is up
+        wait_for(lambda: b"hub.learn" in w.log.read_bytes() and b"succeeded" in w.log.read_bytes(), 30, w.tail)
+        proxy.stop()  # a restart: open connections cut, new ones refused
+        enqueue(config, "hub.sweep", 300)
+        wait_for(lambda: re.search(rb"hub.sweep\[[^]]+\] retry", w.log.read_bytes()), 30, w.tail)
+        proxy.start()
+        done = re.compile(rb"hub.sweep\[[^]]+\] succeeded in [0-9.]+s: (.*)")
+        wait_for(lambda: done.search(w.log.read_bytes()), 60, w.tail)
+    finally:
+        proxy.stop()
+    assert done.search(w.log.read_bytes()).group(1) == b"{'requeued': 0}"
+    assert redis_client.Redis.from_url(redis_url).ttl("hub:lock:once:sweep") > 0  # held by the run that worked
+
+
 def test_status_shows_real_queue_depths_while_a_worker_runs(tmp_path, redis_url, crm, workers):
     store_url = f"sqlite:///{tmp_path / 'hub.db'}"
     config = hub_config(tmp_path, store_url, redis_url)

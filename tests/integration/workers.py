@@ -77,10 +77,12 @@ def wait_for(cond: Callable[[], bool], timeout: float, message: str, interval: f
 
 class TcpProxy:
     """A TCP forwarder from a free local port to ``target``, to take a store away from a real
-    worker and give it back (``start`` / ``stop``; the port stays the same)."""
+    worker and give it back (``start`` / ``stop``: stop also cuts open connections, as a
+    restart does; the port stays the same)."""
 
     def __init__(self, target: tuple[str, int]):
         self.target = target
+        self._open: list[socket.socket] = []
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -96,8 +98,15 @@ class TcpProxy:
 
     def stop(self) -> None:
         if self._server is not None:
+            with contextlib.suppress(OSError):  # wakes the thread blocked in accept(); close alone does not
+                self._server.shutdown(socket.SHUT_RDWR)
             self._server.close()
             self._server = None
+        for s in self._open:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        self._open.clear()
 
     def _accept(self, server) -> None:  # noqa: ANN001
         while True:
@@ -106,6 +115,7 @@ class TcpProxy:
             except OSError:
                 return  # closed by stop()
             upstream = socket.create_connection(self.target)
+            self._open += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
