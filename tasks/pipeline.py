@@ -33,12 +33,15 @@ SYNC_BUDGET_SHARE = 0.6
 #: reachable when a worker process first connects (StoreUnavailable) or a lock / rate-limit
 #: Redis that is briefly away is transient;
 #: every task is safe to run again (cursors commit with their page, decide is idempotent by
-#: request key, push rows are leased), so they retry instead of dropping the work
+#: request key, push rows are leased), so they retry instead of dropping the work: waits of
+#: 2, 4, ... capped at 5 min (under the visibility timeout), 12 tries, ~28 min before jitter
+#: (each wait is drawn from zero to its cap, so ~14 min on average; 5 tries gave up in ~1 min)
 STORE_RETRY = {
     "autoretry_for": (OperationalError, StoreUnavailable, RedisConnectionError),
     "retry_backoff": 2,
+    "retry_backoff_max": 300,
     "retry_jitter": True,
-    "max_retries": 5,
+    "max_retries": 12,
 }
 
 

@@ -94,3 +94,19 @@ def test_beat_redecides_engine_contacts_hourly_and_always_runs_the_learn_step(tm
         )
     )
     assert "redecide" not in beat_schedule(off)
+
+
+def test_store_retries_outlast_a_store_restart():
+    """STORE_RETRY promises to retry rather than drop the work: on average (full jitter draws
+    each wait from zero to its cap) its retries span ten minutes, none waiting over five."""
+    from celery.utils.time import get_exponential_backoff_interval
+
+    from tasks.pipeline import STORE_RETRY
+
+    most = STORE_RETRY.get("retry_backoff_max", 600)  # Celery's default
+    caps = [
+        get_exponential_backoff_interval(STORE_RETRY["retry_backoff"], n, most, full_jitter=False)
+        for n in range(STORE_RETRY["max_retries"])
+    ]
+    assert sum(caps) / 2 >= 600
+    assert max(caps) <= 300
