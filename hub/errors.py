@@ -8,6 +8,7 @@
     │   └── SkippableRecordError one bad record; log it with its id and go on
     ├── DecisionError            the engine could not decide
     ├── StoreError               the store is missing, unmigrated or unreachable
+    │   └── StoreUnavailable     it could not be reached: worth trying again later
     ├── GovernanceError          an approval, alert or kill switch request that cannot be done
     │   └── NotFoundError        no such approval or alert
     └── DataError                a data file or column cannot be read as asked (file, column, row, value)
@@ -67,6 +68,10 @@ class DecisionError(HubError):
 
 class StoreError(HubError):
     pass
+
+
+class StoreUnavailable(StoreError):
+    """The store did not answer (down, restarting, network): a task retries, a command says so."""
 
 
 class GovernanceError(HubError):

@@ -33,6 +33,10 @@ class Locks(Protocol):
         follow-up tasks that many callers would otherwise all schedule)."""
         ...
 
+    def forget_once(self, name: str) -> None:
+        """Give back a ``once`` key: its holder failed, so the next caller must do the work."""
+        ...
+
 
 class _RedisHeld:
     def __init__(self, lock: redis.lock.Lock, acquired: bool):
@@ -72,6 +76,9 @@ class RedisLocks:
     def once(self, name: str, ttl: int) -> bool:
         return bool(self.client.set(f"{self.prefix}once:{name}", 1, nx=True, ex=max(1, ttl)))
 
+    def forget_once(self, name: str) -> None:
+        self.client.delete(f"{self.prefix}once:{name}")
+
 
 class _LocalHeld:
     def __init__(self, acquired: bool):
@@ -88,6 +95,9 @@ class LocalLocks:
 
     def once(self, name: str, ttl: int) -> bool:
         return True
+
+    def forget_once(self, name: str) -> None:
+        pass
 
     @contextmanager
     def hold(self, name: str, ttl: int) -> Iterator[_LocalHeld]:

@@ -17,9 +17,13 @@ from hub.config import Settings, load_settings
 QUEUES = ("sync", "decide", "push", "learn")
 ROUTES = {f"hub.{q}": {"queue": q} for q in QUEUES}
 ROUTES["hub.sweep"] = {"queue": "decide"}
+ROUTES["hub.redecide"] = {"queue": "decide"}
 ROUTES["hub.train_scoring"] = {"queue": "learn"}
 #: how often beat runs ``hub.sweep``, which decides contacts whose decide task the broker lost
 SWEEP_INTERVAL = timedelta(minutes=10)
+#: how often beat runs ``hub.redecide``, which decides again for contacts past
+#: ``decision.engine.redecide_after_days`` (``hub run --once`` does it on every pass)
+REDECIDE_INTERVAL = timedelta(hours=1)
 
 app = Celery("hub")
 _state: dict[str, object] = {}
@@ -78,12 +82,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:
         }
     if schedule:
         schedule["sweep-undecided"] = {"task": "hub.sweep", "schedule": SWEEP_INTERVAL, "args": [300]}
-    gov = settings.governance
-    holds = "needs_approval" in {*gov.autonomy.kinds.values(), *gov.autonomy.actions.values()}
-    if settings.decision.policy == "engine" or holds or settings.decision.scoring is not None:
-        # closes attribution windows and learns even when no new activity arrives; also
-        # expires approvals and runs monitoring when due (hub/governance/step.py)
-        schedule["learn"] = {"task": "hub.learn", "schedule": timedelta(seconds=settings.decision.learn_interval)}
+    # whatever the policy: credits activities no message brought (hub/pipeline/outcomes.py),
+    # closes attribution windows and learns even when no new activity arrives; also expires
+    # approvals and runs monitoring and sync-failure alerts when due (hub/governance/step.py)
+    schedule["learn"] = {"task": "hub.learn", "schedule": timedelta(seconds=settings.decision.learn_interval)}
+    if settings.decision.policy == "engine" and settings.decision.engine.redecide_after_days is not None:
+        schedule["redecide"] = {"task": "hub.redecide", "schedule": REDECIDE_INTERVAL}
     scoring = settings.decision.scoring
     if scoring is not None and scoring.enabled:
         every = timedelta(hours=scoring.retrain_every_hours)

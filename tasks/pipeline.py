@@ -6,17 +6,19 @@ Task names are stable API (``hub.sync`` ...). Nothing waits on a subtask.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
-from hub.errors import RetryableError
+from hub.errors import RetryableError, StoreUnavailable
 from hub.governance.step import governance_step
 from hub.pipeline.decide import decide_contacts
 from hub.pipeline.learn import learn_step
 from hub.pipeline.outcomes import record_outcomes
 from hub.pipeline.push import push_connector
-from hub.pipeline.run import chunks
+from hub.pipeline.run import chunks, due_for_decision, redecide_cutoff
 from hub.pipeline.scoring import retrain
 from hub.pipeline.sweep import undecided_contacts
 from hub.pipeline.sync import DecideFeed, committed_of, sync_connector
@@ -27,15 +29,19 @@ log = logging.getLogger(__name__)
 SYNC_BUDGET_SHARE = 0.6
 
 
-#: a dropped store connection (database restart, failover, pg_terminate_backend) or a lock /
-#: rate-limit Redis that is briefly away is transient;
+#: a dropped store connection (database restart, failover, pg_terminate_backend), a store not
+#: reachable when a worker process first connects (StoreUnavailable) or a lock / rate-limit
+#: Redis that is briefly away is transient;
 #: every task is safe to run again (cursors commit with their page, decide is idempotent by
-#: request key, push rows are leased), so they retry instead of dropping the work
+#: request key, push rows are leased), so they retry instead of dropping the work: waits of
+#: 2, 4, ... capped at 5 min (under the visibility timeout), 12 tries, ~28 min before jitter
+#: (each wait is drawn from zero to its cap, so ~14 min on average; 5 tries gave up in ~1 min)
 STORE_RETRY = {
-    "autoretry_for": (OperationalError, RedisConnectionError),
+    "autoretry_for": (OperationalError, StoreUnavailable, RedisConnectionError),
     "retry_backoff": 2,
+    "retry_backoff_max": 300,
     "retry_jitter": True,
-    "max_retries": 5,
+    "max_retries": 12,
 }
 
 
@@ -83,8 +89,12 @@ def sync(self, connector: str) -> dict:
 
 
 @app.task(name="hub.decide", **STORE_RETRY)
-def decide(contact_ids: list[int], request_key: str) -> dict:
-    res = decide_contacts(context(), contact_ids, request_key, owed_only=True)
+def decide(contact_ids: list[int], request_key: str, redecide: bool = False) -> dict:
+    ctx = context()
+    if redecide:  # decided since they became due (a change's decide task ran first): not again
+        res = decide_contacts(ctx, contact_ids, request_key, decided_before=redecide_cutoff(ctx))
+    else:
+        res = decide_contacts(ctx, contact_ids, request_key, owed_only=True)
     for name in sorted(res.connectors):
         push.delay(name)
     return {"decided": res.decided, "pushes": res.pushes}
@@ -144,17 +154,50 @@ def train_scoring() -> dict:
     return {"rows": res.rows, "positives": res.positives, "message": res.message}
 
 
+@contextmanager
+def _once(ctx, name: str, ttl: int) -> Iterator[bool]:  # noqa: ANN001 - a HubContext
+    """``locks.once``, given back if the work under it raises: its own retry (a store blip)
+    must do the work, not find the key taken and return skipped."""
+    first = ctx.locks.once(name, ttl)
+    try:
+        yield first
+    except BaseException:
+        if first:
+            ctx.locks.forget_once(name)
+        raise
+
+
 @app.task(name="hub.sweep", **STORE_RETRY)
 def sweep(grace_seconds: float = 300) -> dict:
     """Decide contacts whose decide task was lost (see hub/pipeline/sweep.py)."""
     ctx = context()
-    if not ctx.locks.once("sweep", int(grace_seconds)):
-        # at most one sweep per grace period: a sweep sent again before the decides it queued
-        # ran would queue them all again (seen in the chaos run as a decide storm)
-        return {"requeued": 0, "skipped": True}
-    ids = undecided_contacts(ctx, grace_seconds)
-    for i, part in enumerate(chunks(ids, ctx.settings.decision.chunk_size)):
-        decide.delay(part, f"sweep-{sweep.request.id}-{i}")
+    with _once(ctx, "sweep", int(grace_seconds)) as first:
+        if not first:
+            # at most one sweep per grace period: a sweep sent again before the decides it
+            # queued ran would queue them all again (seen in the chaos run as a decide storm)
+            return {"requeued": 0, "skipped": True}
+        ids = undecided_contacts(ctx, grace_seconds)
+        for i, part in enumerate(chunks(ids, ctx.settings.decision.chunk_size)):
+            decide.delay(part, f"sweep-{sweep.request.id}-{i}")
     if ids:
         log.warning("sweep: %d changed contacts had no decision (lost decide tasks); re-queued", len(ids))
+    return {"requeued": len(ids)}
+
+
+#: a little under beat's REDECIDE_INTERVAL (tasks/app.py): at most one re-decide per beat slot
+REDECIDE_ONCE_SECONDS = 3000
+
+
+@app.task(name="hub.redecide", bind=True, **STORE_RETRY)
+def redecide(self) -> dict:
+    """Decide again for contacts whose newest decision is older than
+    ``decision.engine.redecide_after_days``, as ``hub run --once`` does on every pass."""
+    ctx = context()
+    with _once(ctx, "redecide", REDECIDE_ONCE_SECONDS) as first:
+        if not first:
+            # a second beat, or this sent again before its chunks ran, would queue them all again
+            return {"requeued": 0, "skipped": True}
+        ids = sorted(due_for_decision(ctx))
+        for i, part in enumerate(chunks(ids, ctx.settings.decision.chunk_size)):
+            decide.delay(part, f"redecide-{self.request.id}-{i}", True)
     return {"requeued": len(ids)}

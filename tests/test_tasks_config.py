@@ -67,3 +67,46 @@ def test_configuring_again_sends_to_the_new_broker(tmp_path, redis_url):
     client = redis.Redis.from_url(redis_url)
     assert client.llen("sync") == 1
     client.close()
+
+
+def test_beat_redecides_engine_contacts_hourly_and_always_runs_the_learn_step(tmp_path):
+    """The re-decide of ``hub run --once`` (``redecide_after_days``) runs on the beat too; the
+    learn step runs whatever the policy: governance (approval expiry, monitoring, sync-failure
+    alerts) runs there."""
+    from tasks.app import beat_schedule
+
+    engine = load_settings(
+        hub_config(tmp_path, "sqlite:///x.db", "redis://127.0.0.1:6379/13", **{"decision.policy": "engine"})
+    )
+    sched = beat_schedule(engine)
+    assert sched["redecide"]["task"] == "hub.redecide"
+    assert sched["redecide"]["schedule"].total_seconds() == 3600
+    assert sched["learn"]["task"] == "hub.learn"
+    rules = load_settings(hub_config(tmp_path, "sqlite:///x.db", "redis://127.0.0.1:6379/13"))
+    assert "redecide" not in beat_schedule(rules)  # nothing is ever due under the rules
+    assert beat_schedule(rules)["learn"]["task"] == "hub.learn"
+    off = load_settings(
+        hub_config(
+            tmp_path,
+            "sqlite:///x.db",
+            "redis://127.0.0.1:6379/13",
+            **{"decision.policy": "engine", "decision.engine.redecide_after_days": None},
+        )
+    )
+    assert "redecide" not in beat_schedule(off)
+
+
+def test_store_retries_outlast_a_store_restart():
+    """STORE_RETRY promises to retry rather than drop the work: on average (full jitter draws
+    each wait from zero to its cap) its retries span ten minutes, none waiting over five."""
+    from celery.utils.time import get_exponential_backoff_interval
+
+    from tasks.pipeline import STORE_RETRY
+
+    most = STORE_RETRY.get("retry_backoff_max", 600)  # Celery's default
+    caps = [
+        get_exponential_backoff_interval(STORE_RETRY["retry_backoff"], n, most, full_jitter=False)
+        for n in range(STORE_RETRY["max_retries"])
+    ]
+    assert sum(caps) / 2 >= 600
+    assert max(caps) <= 300

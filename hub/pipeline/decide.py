@@ -70,20 +70,26 @@ def push_rows(ctx: HubContext, contact: Contact, decision: Decision, decision_id
 
 
 def decide_contacts(
-    ctx: HubContext, contact_ids: Sequence[int], request_key: str, owed_only: bool = False
+    ctx: HubContext,
+    contact_ids: Sequence[int],
+    request_key: str,
+    owed_only: bool = False,
+    decided_before: datetime | None = None,
 ) -> DecideResult:
     """Decide for these contacts once per request key.
 
     ``owed_only`` (the worker's decide task): skip contacts decided since their last change. A
     change can have two decide tasks in the queue, the sync's and the sweep's (the sweep cannot
     tell a lost task from a queued one), and whichever runs second finds the change decided.
-    It compares the store's change time with the decision time, so it needs the wall clock."""
+    It compares the store's change time with the decision time, so it needs the wall clock.
+    ``decided_before`` (a periodic re-decide): skip contacts decided at or after it, e.g. by a
+    sync's decide task that ran while the re-decide waited in the queue."""
     ensure_features(ctx)  # declared features: fitted state loaded (or fitted once) before reading
     # one math thread: decide scales by processes, one per core, and a BLAS or OpenMP pool
     # spins on the cores the other processes decide on (2 processes decided fewer contacts a
     # second than 1 on 2 cores, with 2.5x the CPU per contact)
     with _math_pools().limit(limits=1):
-        result = _decide(ctx, contact_ids, request_key, owed_only)
+        result = _decide(ctx, contact_ids, request_key, owed_only, decided_before)
     freeze_heap()
     return result
 
@@ -107,7 +113,9 @@ def _math_pools() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _decide(ctx: HubContext, contact_ids: Sequence[int], request_key: str, owed_only: bool) -> DecideResult:
+def _decide(
+    ctx: HubContext, contact_ids: Sequence[int], request_key: str, owed_only: bool, decided_before: datetime | None
+) -> DecideResult:
     result = DecideResult()
     now = ctx.clock()
     with ctx.store.connect() as conn:
@@ -116,6 +124,8 @@ def _decide(ctx: HubContext, contact_ids: Sequence[int], request_key: str, owed_
         done = decision_store.existing_requests(conn, contact_ids, request_key)
         if owed_only:
             done |= decision_store.decided_since_change(conn, contact_ids)
+        if decided_before is not None:
+            done |= decision_store.decided_since(conn, contact_ids, decided_before)
         todo = [i for i in dict.fromkeys(contact_ids) if i not in done]
         contacts = contact_store.load_contacts(conn, todo)
         ids = [c.id for c in contacts]

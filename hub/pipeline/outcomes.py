@@ -8,6 +8,10 @@ value of each declared outcome the activity is (``decision.outcomes``, hub/outco
 within that outcome's own window if it sets one); the engine weights them when the window
 closes (hub/pipeline/learn.py). An activity synced after its decision's window closed is
 recorded but no longer changes that decision's reward.
+
+Every stored activity is owed credit until credited: its id is written to
+``unattributed_activities`` in its insert's transaction and deleted in the transaction that
+credits it, so an activity whose ids never reached a learn message is credited by the next one.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Delete, delete, select
 
 from hub.config import DecisionSettings
 from hub.mirrors import is_mirror
@@ -28,7 +32,7 @@ from hub.store import Store
 from hub.store import decisions as decision_store
 from hub.store import learning as learning_store
 from hub.store.contacts import aware
-from hub.store.schema import activities, decisions
+from hub.store.schema import activities, decisions, unattributed_activities
 
 ATTRIBUTION_WINDOW = timedelta(days=7)
 
@@ -66,8 +70,21 @@ def attributed_reward(
     return row
 
 
+#: activities credited per transaction when catching up on those no message brought
+OWED_BATCH = 1000
+#: at most this many per call, so one learn task stays short; the next goes on where it stopped
+OWED_PER_CALL = 20_000
+
+
 def record_outcomes(ctx: HubContext, activity_ids: Sequence[int]) -> int:
-    return attribute(ctx.store, ctx.settings.decision, activity_ids)
+    """Credit ``activity_ids`` now, then every stored activity still owed credit; returns the
+    outcome rows written.
+
+    The ids are a hint, not the record: a ``hub.learn`` message can be lost (a worker killed
+    mid-sync, a broker down at publish time, a store away past the task's retries), and the
+    store keeps what is owed (``unattributed_activities``), so the next learn credits it."""
+    n = attribute(ctx.store, ctx.settings.decision, activity_ids)
+    return n + attribute_owed(ctx.store, ctx.settings.decision)
 
 
 def attribute(store: Store, decision: DecisionSettings, activity_ids: Sequence[int]) -> int:
@@ -75,27 +92,59 @@ def attribute(store: Store, decision: DecisionSettings, activity_ids: Sequence[i
     outcome rows were written (a sync, the API, the Segment input and the file imports)."""
     if not activity_ids:
         return 0
+    with store.begin() as conn:
+        # first: takes them off what is owed, and waits for a concurrent credit of the same ids,
+        # so its outcomes are seen below (uq_outcome would refuse them twice)
+        _claim(conn, delete(unattributed_activities).where(unattributed_activities.c.activity_id.in_(activity_ids)))
+        return _credit(conn, decision, activity_ids)
+
+
+def attribute_owed(store: Store, decision: DecisionSettings, limit: int = OWED_PER_CALL) -> int:
+    """Credit stored activities no caller handed over (oldest first, up to ``limit``)."""
+    owed = unattributed_activities.c.activity_id
+    with store.connect() as conn:
+        if conn.execute(select(owed).limit(1)).first() is None:  # the usual case: no write at all
+            return 0
+    written = done = 0
+    while done < limit:
+        with store.begin() as conn:
+            # a write first (SQLite then holds the write lock before it reads); concurrent
+            # callers each get their own rows: a row another took is skipped, not credited twice
+            batch = select(owed).order_by(owed).limit(OWED_BATCH).scalar_subquery()
+            ids = _claim(conn, delete(unattributed_activities).where(owed.in_(batch)))
+            if not ids:
+                return written
+            written += _credit(conn, decision, ids)
+        done += len(ids)
+    return written
+
+
+def _claim(conn: Connection, stmt: Delete) -> list[int]:
+    """Run a DELETE of ``unattributed_activities`` rows; the ids it took."""
+    return list(conn.execute(stmt.returning(unattributed_activities.c.activity_id)).scalars())
+
+
+def _credit(conn: Connection, decision: DecisionSettings, activity_ids: Sequence[int]) -> int:
     longest = _longest_window(decision)
     declared = decision.outcomes
-    with store.connect() as conn:
-        acts = conn.execute(
-            select(
-                activities.c.id,
-                activities.c.contact_id,
-                activities.c.type,
-                activities.c.channel,
-                activities.c.occurred_at,
-                activities.c.properties,
-            ).where(activities.c.id.in_(list(activity_ids)))
-        ).all()
-        contact_ids = {a.contact_id for a in acts}
-        earliest = min(aware(a.occurred_at) for a in acts) - longest if acts else utcnow()
-        decs = conn.execute(
-            select(decisions.c.id, decisions.c.contact_id, decisions.c.created_at)
-            .where(decisions.c.contact_id.in_(contact_ids), decisions.c.created_at >= earliest)
-            .order_by(decisions.c.created_at, decisions.c.id)
-        ).all()
-        ends = learning_store.window_days(conn, [d.id for d in decs])
+    acts = conn.execute(
+        select(
+            activities.c.id,
+            activities.c.contact_id,
+            activities.c.type,
+            activities.c.channel,
+            activities.c.occurred_at,
+            activities.c.properties,
+        ).where(activities.c.id.in_(list(activity_ids)))
+    ).all()
+    contact_ids = {a.contact_id for a in acts}
+    earliest = min(aware(a.occurred_at) for a in acts) - longest if acts else utcnow()
+    decs = conn.execute(
+        select(decisions.c.id, decisions.c.contact_id, decisions.c.created_at)
+        .where(decisions.c.contact_id.in_(contact_ids), decisions.c.created_at >= earliest)
+        .order_by(decisions.c.created_at, decisions.c.id)
+    ).all()
+    ends = learning_store.window_days(conn, [d.id for d in decs])
     by_contact: dict[int, list] = {}
     for d in decs:
         by_contact.setdefault(d.contact_id, []).append(d)
@@ -113,5 +162,4 @@ def attribute(store: Store, decision: DecisionSettings, activity_ids: Sequence[i
         reward = attributed_reward(declared, a, aware(d.created_at), end)
         if reward:
             rows.append({"decision_id": d.id, "activity_id": a.id, "reward": reward, "created_at": now})
-    with store.begin() as conn:
-        return decision_store.insert_outcomes(conn, rows)
+    return decision_store.insert_outcomes(conn, rows)

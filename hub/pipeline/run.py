@@ -3,7 +3,7 @@
 Same functions the Celery tasks call, run in order; locks are in-process. Besides the contacts
 a sync changed, it decides again for contacts whose newest decision is older than
 ``decision.engine.redecide_after_days`` (a non-responder's window has closed: time for the
-next action), so a demo loop keeps acting and learning without Celery.
+next action), so a demo loop keeps acting and learning without Celery (there, ``hub.redecide``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from hub.errors import ConnectorError
 from hub.governance.step import GovernanceReport, governance_step
@@ -91,14 +92,21 @@ def retrain_scoring_if_due(ctx: HubContext) -> RetrainResult | None:
     return result
 
 
-def due_for_decision(ctx: HubContext) -> set[int]:
-    """Contacts whose newest decision is older than the re-decide interval."""
-    from datetime import timedelta
-
-    from hub.store.queries import stale_contacts
-
+def redecide_cutoff(ctx: HubContext) -> datetime | None:
+    """Contacts whose newest decision is older than this are due again (None: re-decide is off)."""
     days = ctx.settings.decision.engine.redecide_after_days
     if days is None or ctx.settings.decision.policy != "engine":
+        return None
+    return ctx.clock() - timedelta(days=days)
+
+
+def due_for_decision(ctx: HubContext) -> set[int]:
+    """Contacts whose newest decision is older than the re-decide interval (``hub run --once``
+    here; under Celery the beat's ``hub.redecide``)."""
+    from hub.store.queries import stale_contacts
+
+    cutoff = redecide_cutoff(ctx)
+    if cutoff is None:
         return set()
     with ctx.store.connect() as conn:
-        return set(stale_contacts(conn, ctx.clock() - timedelta(days=days)))
+        return set(stale_contacts(conn, cutoff))

@@ -22,7 +22,14 @@ from hub.store import suppressions as suppression_store
 from hub.store.batch import among_keys
 from hub.store.contacts import aware, resolve_emails, resolve_identity_ids
 from hub.store.profiles import update_profiles
-from hub.store.schema import activities, contact_profiles, contacts, decision_features, outcomes
+from hub.store.schema import (
+    activities,
+    contact_profiles,
+    contacts,
+    decision_features,
+    outcomes,
+    unattributed_activities,
+)
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +136,8 @@ def insert_activities(
                 )
             ).scalars()
         )
+        # owed to attribution until credited: a lost ``hub.learn`` message no longer loses them
+        conn.execute(insert(unattributed_activities), [{"activity_id": i} for i in result.new_ids])
     return result
 
 

@@ -9,8 +9,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 
-from hub.errors import StoreError
+from hub.errors import StoreError, StoreUnavailable
 from hub.store.batch import register_dumpers
 from hub.store.codec import dumps_json
 
@@ -100,7 +101,9 @@ def check_current(engine: Engine) -> None:
         raise
     except Exception as exc:
         why = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
-        raise StoreError(
+        # a driver's connection failure may pass (a restart); anything else will not by waiting
+        error = StoreUnavailable if isinstance(exc, OperationalError) else StoreError
+        raise error(
             f"cannot reach the store at {engine.url.render_as_string(hide_password=True)}: {why[0]}; "
             "check store_url and that the database is up"
         ) from None

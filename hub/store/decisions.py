@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, func, insert, literal_column, select, tuple_
@@ -56,6 +56,19 @@ def decided_since_change(conn: Connection, contact_ids: Iterable[int]) -> set[in
             decisions.c.created_at >= contacts.c.changed_at,
             from_batches(),
         )
+        .distinct()
+    )
+    return set(conn.execute(q).scalars())
+
+
+def decided_since(conn: Connection, contact_ids: Iterable[int], since: datetime) -> set[int]:
+    """Contacts among these with a decide batch's decision made at or after ``since``."""
+    ids = list(contact_ids)
+    if not ids:
+        return set()
+    q = (
+        select(decisions.c.contact_id)
+        .where(among(conn, decisions.c.contact_id, ids), decisions.c.created_at >= since, from_batches())
         .distinct()
     )
     return set(conn.execute(q).scalars())

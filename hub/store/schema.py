@@ -189,6 +189,19 @@ outcomes = Table(
     UniqueConstraint("decision_id", "activity_id", name="uq_outcome"),
 )
 
+unattributed_activities = Table(
+    "unattributed_activities",
+    metadata,
+    Column(
+        "activity_id",
+        ID,
+        ForeignKey("activities.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+        doc="a stored activity not yet credited to a decision (written with it, deleted by attribution)",
+    ),
+)
+
 model_snapshots = Table(
     "model_snapshots",
     metadata,

@@ -73,13 +73,14 @@ def test_model_commands(tmp_path):
     assert missing.returncode == 1 and "no version 7" in missing.stderr
 
 
-def test_beat_schedules_the_learn_step_for_the_engine_only():
+def test_beat_schedules_the_learn_step_for_every_policy():
     from tasks.app import beat_schedule
 
     engine = parse_settings({"decision": {"learn_interval": 120}})
     assert beat_schedule(engine)["learn"]["task"] == "hub.learn"
     assert beat_schedule(engine)["learn"]["schedule"].total_seconds() == 120
-    assert "learn" not in beat_schedule(parse_settings({"decision": {"policy": "rules"}}))
+    # the rules learn nothing, but approvals expire and monitoring runs in the learn step
+    assert beat_schedule(parse_settings({"decision": {"policy": "rules"}}))["learn"]["task"] == "hub.learn"
 
 
 @pytest.mark.parametrize("kind", ["email", "content_offer"])

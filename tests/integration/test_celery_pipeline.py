@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 
 from hub.config import load_settings
 from hub.store import Store
 from tests.conftest import hub_config
-from tests.integration.workers import Worker, wait_for
+from tests.integration.workers import TcpProxy, Worker, wait_for
 from tests.plugins.memory_crm import MemoryCRM
 from tests.test_config import run_hub
 from tests.test_pipeline import seed
@@ -100,6 +102,134 @@ def test_a_worker_killed_mid_push_batch_loses_nothing_and_doubles_nothing(tmp_pa
     assert len(per_field) == 160 and set(per_field.values()) == {1}, "every action lands, none twice"
     assert all(crm.contact(str(i))["next_best_action"] == "email_nurture" for i in range(40))
     assert crm.deliveries() >= 40
+
+
+def test_a_worker_killed_mid_sync_leaves_no_activity_uncredited(tmp_path, store_url, redis_url, crm, workers):
+    """The pages a killed sync committed are not read again, so their activity ids never reach a
+    ``hub.learn`` message; the store keeps them owed and the next learn credits them."""
+    import redis as redis_client
+    from sqlalchemy import func, select
+
+    from hub.store.schema import activities, outcomes
+
+    seed(crm, n=10, hot=0)
+    config = hub_config(tmp_path, store_url, redis_url)
+    Store(store_url, auto_migrate=True).dispose()
+    store = Store(store_url)
+
+    def count(table) -> int:
+        with store.connect() as conn:
+            return conn.execute(select(func.count()).select_from(table)).scalar()
+
+    first = Worker(config, tmp_path / "w1.log")
+    workers.append(first)
+    first.wait_ready()
+    enqueue(config, "hub.sync", "crm")
+    wait_for(lambda: len(crm.effects()) >= 10 * 4, 60, first.tail)  # every contact decided
+    now = datetime.now(UTC)
+    for k in range(100):  # 4 pages of 25, all after the decisions
+        crm.add_activity(f"pv-{k}", str(k % 10), "page_view", now)
+    crm.set_fault("activities_page_delay", 1.0)
+    enqueue(config, "hub.sync", "crm")
+    wait_for(lambda: count(activities) >= 50, 60, first.tail)
+    first.kill()  # SIGKILL mid-sync: two pages committed, their ids only in the dead process
+    assert count(activities) < 100, "the kill must land mid-sync"
+    crm.set_fault("activities_page_delay", 0.0)
+    redis_client.Redis.from_url(redis_url).delete("hub:lock:sync:crm")  # its lock expiring, sooner
+    second = Worker(config, tmp_path / "w2.log")
+    workers.append(second)
+    second.wait_ready()
+    # the unacked sync comes back after the visibility timeout and reads on from the cursor
+    wait_for(lambda: count(activities) == 100, 60, second.tail)
+    wait_for(lambda: count(outcomes) == 100, 30, lambda: f"outcomes {count(outcomes)}\n{second.tail()}")
+    store.dispose()
+
+
+def test_beat_redecide_decides_contacts_past_their_interval_again_once(tmp_path, store_url, redis_url, crm, workers):
+    """``hub.redecide`` (hourly on the beat) does under Celery what ``hub run --once`` does: a
+    contact whose newest decision is older than ``redecide_after_days`` is decided again; a
+    second send within the hour (two beats, a resend) queues nothing twice."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select, update
+
+    from hub.store.schema import contacts, decisions
+
+    seed(crm, n=10, hot=0)
+    config = hub_config(tmp_path, store_url, redis_url, **{"decision.policy": "engine"})
+    Store(store_url, auto_migrate=True).dispose()
+    store = Store(store_url)
+
+    def per_contact() -> Counter:
+        with store.connect() as conn:
+            return Counter(
+                dict(conn.execute(select(decisions.c.contact_id, func.count()).group_by(decisions.c.contact_id)).all())
+            )
+
+    w = Worker(config, tmp_path / "w.log")
+    workers.append(w)
+    w.wait_ready()
+    enqueue(config, "hub.sync", "crm")
+    wait_for(lambda: sum(per_contact().values()) == 10, 60, w.tail)
+    long_ago = datetime.now(UTC) - timedelta(days=10)  # past the default 7 days
+    with store.begin() as conn:
+        conn.execute(update(decisions).values(created_at=long_ago))
+        conn.execute(update(contacts).values(changed_at=long_ago - timedelta(minutes=1)))
+    enqueue(config, "hub.redecide")
+    enqueue(config, "hub.redecide")
+    wait_for(lambda: sum(per_contact().values()) >= 20, 60, lambda: f"{per_contact()}\n{w.tail()}")
+    wait_for(lambda: b"hub.redecide" in w.log.read_bytes() and b"'skipped': True" in w.log.read_bytes(), 20, w.tail)
+    time.sleep(2)  # anything queued twice would be decided by now
+    assert set(per_contact().values()) == {2} and len(per_contact()) == 10
+    store.dispose()
+
+
+def test_a_task_first_connecting_while_the_store_is_down_retries_until_it_is_back(tmp_path, pg_url, redis_url, workers):
+    """A worker process that builds its context while PostgreSQL is unreachable: the task
+    retries (StoreUnavailable) instead of failing at once, and runs once the store is back."""
+    Store(pg_url, auto_migrate=True).dispose()
+    proxy = TcpProxy(("127.0.0.1", 5432))  # not started: the store is down
+    config = hub_config(tmp_path, pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"), redis_url)
+    w = Worker(config, tmp_path / "w.log", queues="learn", concurrency=1)
+    workers.append(w)
+    w.wait_ready()
+    try:
+        enqueue(config, "hub.learn")
+        wait_for(lambda: b"Retry in" in w.log.read_bytes(), 30, w.tail)
+        proxy.start()
+        wait_for(lambda: b"hub.learn" in w.log.read_bytes() and b"succeeded" in w.log.read_bytes(), 60, w.tail)
+    finally:
+        proxy.stop()
+    assert b"raised unexpected" not in w.log.read_bytes()
+
+
+def test_a_sweep_that_fails_on_a_store_blip_runs_on_its_retry(tmp_path, pg_url, redis_url, workers):
+    """hub.sweep takes its once-per-grace key before it works; when the work raises (the store
+    dropped), the key is given back, so its own retry sweeps instead of returning skipped."""
+    import re
+
+    import redis as redis_client
+
+    Store(pg_url, auto_migrate=True).dispose()
+    proxy = TcpProxy(("127.0.0.1", 5432))
+    proxy.start()
+    config = hub_config(tmp_path, pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"), redis_url)
+    w = Worker(config, tmp_path / "w.log", queues="decide,learn", concurrency=1)
+    workers.append(w)
+    w.wait_ready()
+    try:
+        enqueue(config, "hub.learn")  # the process builds its context while the store is up
+        wait_for(lambda: b"hub.learn" in w.log.read_bytes() and b"succeeded" in w.log.read_bytes(), 30, w.tail)
+        proxy.stop()  # a restart: open connections cut, new ones refused
+        enqueue(config, "hub.sweep", 300)
+        wait_for(lambda: re.search(rb"hub.sweep\[[^]]+\] retry", w.log.read_bytes()), 30, w.tail)
+        proxy.start()
+        done = re.compile(rb"hub.sweep\[[^]]+\] succeeded in [0-9.]+s: (.*)")
+        wait_for(lambda: done.search(w.log.read_bytes()), 60, w.tail)
+    finally:
+        proxy.stop()
+    assert done.search(w.log.read_bytes()).group(1) == b"{'requeued': 0}"
+    assert redis_client.Redis.from_url(redis_url).ttl("hub:lock:once:sweep") > 0  # held by the run that worked
 
 
 def test_status_shows_real_queue_depths_while_a_worker_runs(tmp_path, redis_url, crm, workers):

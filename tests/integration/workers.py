@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -70,3 +73,60 @@ def wait_for(cond: Callable[[], bool], timeout: float, message: str, interval: f
             return
         time.sleep(interval)
     raise AssertionError(message() if callable(message) else message)
+
+
+class TcpProxy:
+    """A TCP forwarder from a free local port to ``target``, to take a store away from a real
+    worker and give it back (``start`` / ``stop``: stop also cuts open connections, as a
+    restart does; the port stays the same)."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self._open: list[socket.socket] = []
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self._server = None
+
+    def start(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen()
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            with contextlib.suppress(OSError):  # wakes the thread blocked in accept(); close alone does not
+                self._server.shutdown(socket.SHUT_RDWR)
+            self._server.close()
+            self._server = None
+        for s in self._open:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        self._open.clear()
+
+    def _accept(self, server) -> None:  # noqa: ANN001
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return  # closed by stop()
+            upstream = socket.create_connection(self.target)
+            self._open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst) -> None:  # noqa: ANN001
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.close()

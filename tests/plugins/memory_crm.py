@@ -234,6 +234,7 @@ class MemoryCRMConnector(Connector):
             )
             if not rows:
                 return
+            time.sleep(float(self.crm.fault("activities_page_delay", 0.0)))  # a slow API: time to kill a sync
             page = Page[Activity](cursor=str(int(rows[-1][1])))
             for raw, _ in rows:
                 a = json.loads(raw)
