@@ -141,7 +141,9 @@ def _engine_send_times(zones, now, utc_hour, batch_size=1):
     views = []
     for i, tz in enumerate(z for z in zones for _ in range(batch_size)):
         acts = [
-            Activity(source="x", external_id=f"{i}-{k}", type=ActivityType.PAGE_VIEW, occurred_at=day - timedelta(days=k))
+            Activity(
+                source="x", external_id=f"{i}-{k}", type=ActivityType.PAGE_VIEW, occurred_at=day - timedelta(days=k)
+            )
             for k in range(1, 6)
             for _ in range(4)
         ]
