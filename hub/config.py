@@ -625,8 +625,30 @@ def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) 
         problems.extend(_rule_connector_problems(settings))
     if problems or settings is None:
         raise ConfigError(problems)
+    _canonical_owners(settings, plugins.types)
     settings.source_path = source
     return settings
+
+
+def _canonical_owners(settings: Settings, types: dict[str, Any]) -> None:
+    """Owner ids in the config in the form each configured CRM reads them back (a Salesforce
+    15-character id becomes its 18-character form), so a written owner is seen to have landed."""
+    forms = [types[e.type].canonical_owner for e in settings.connectors.values() if e.type in types]
+
+    def canonical(owner: str) -> str:
+        for form in forms:
+            owner = form(owner)
+        return owner
+
+    for o in settings.decision.owners:
+        o.id = canonical(o.id)
+    for rule in settings.decision.rules:
+        for a in rule.actions:
+            if a.owner is not None:
+                a.owner = canonical(a.owner)
+    for entry in settings.decision.actions:
+        if entry.owner is not None:
+            entry.owner = canonical(entry.owner)
 
 
 def _rule_connector_problems(settings: Settings) -> list[tuple[str, str]]:

@@ -75,6 +75,12 @@ class Connector(ABC):
     #: ``extra_properties`` (its ``check`` should say which of those the vendor lacks).
     known_properties: ClassVar[frozenset[str] | None] = None
 
+    @staticmethod
+    def canonical_owner(owner: str) -> str:
+        """An owner id as the vendor reads it back (config owner ids are put in this form, so a
+        written owner compares equal to the one the next sync reads)."""
+        return owner
+
     def __init__(
         self, name: str, settings: ConnectorSettings, field_mapping: dict[str, str], runtime: Runtime | None = None
     ):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -186,7 +188,7 @@ def contact_from_hubspot(
             employees=_int(p.get("numemployees")),
             annual_revenue=_float(p.get("annualrevenue")),
             country=_text(p.get("country")),
-            timezone=_text(p.get("hs_timezone")),
+            timezone=iana_zone(_text(p.get("hs_timezone"))),
         ),
         job_title=_text(p.get("jobtitle")),
         lifecycle_stage=_text(p.get("lifecyclestage")),
@@ -405,3 +407,19 @@ def iso_utc(ts: datetime) -> str:
     """The form HubSpot returns datetimes in: ``2026-01-05T14:00:00.000Z``."""
     ts = ts.astimezone(UTC)
     return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+@functools.cache
+def _zones_by_folded_name() -> dict[str, str]:
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def iana_zone(value: str | None) -> str | None:
+    """The IANA name of a HubSpot time zone. HubSpot keeps ``hs_timezone`` as a slug of it,
+    ``america_slash_new_york`` or ``america_slash_port_hyphen_au_hyphen_prince``, which no
+    time zone library reads: every contact's send time fell back to UTC. A value that names no
+    zone is kept as it is (the engine then treats the zone as unknown)."""
+    if not value:
+        return value
+    name = value.strip().replace("_slash_", "/").replace("_hyphen_", "-")
+    return _zones_by_folded_name().get(name.lower(), value)

@@ -21,13 +21,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from connectors.salesforce.actions import COLLECTION_MAX, PushWriter
+from connectors.salesforce.actions import COLLECTION_MAX, QUEUE_PREFIX, USER_PREFIX, PushWriter
 from connectors.salesforce.bulk import read_window_bulk
 from connectors.salesforce.client import BulkRefused, SalesforceClient
 from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.cursor import ObjectCursor, StreamCursor
 from connectors.salesforce.mapping import (
     count_soql,
+    id18,
     is_gone,
     record_id,
     record_to_activities,
@@ -60,6 +61,14 @@ log = logging.getLogger(__name__)
 
 class SalesforceConnector(Connector):
     type_name: ClassVar[str] = "salesforce"
+
+    @staticmethod
+    def canonical_owner(owner: str) -> str:
+        """A user or queue id in the 18-character form the API reads back: a 15-character id
+        written as the owner read back as 18 characters, so the write was never seen to land
+        (re-pushed every sync) and the owner's open leads were never counted."""
+        return id18(owner) if owner.startswith((USER_PREFIX, QUEUE_PREFIX)) else owner
+
     settings_model = SalesforceSettings
     max_push_batch: ClassVar[int] = COLLECTION_MAX
     #: what record_to_contact keeps in Contact.properties (custom fields are not read yet)

@@ -444,3 +444,19 @@ def member_row(campaign_id: str, person_id: str, identity_type: str, status: str
 def is_gone(rec: dict[str, Any]) -> bool:
     """Deleted, or converted (the Contact it became carries the person on)."""
     return bool(rec.get("IsDeleted") or rec.get("IsConverted"))
+
+
+_ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def id18(sf_id: str) -> str:
+    """The case-safe 18-character form of a 15-character Salesforce id (the API returns ids in
+    this form): a suffix of three characters, each encoding which of five characters are upper
+    case. Anything else is returned as it is."""
+    if len(sf_id) != 15 or not sf_id.isalnum():
+        return sf_id
+    suffix = ""
+    for start in (0, 5, 10):
+        bits = sum(1 << i for i, ch in enumerate(sf_id[start : start + 5]) if "A" <= ch <= "Z")
+        suffix += _ID_SUFFIX[bits]
+    return sf_id + suffix

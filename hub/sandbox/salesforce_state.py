@@ -376,6 +376,8 @@ class SalesforceState:
             self.auto_assign_log.append((sobject, rid, hv))
             if (auto_assign or "TRUE").upper() != "FALSE":
                 fields["OwnerId"] = self.assignment_rule_owner  # assignment rules win
+        if isinstance(fields.get("OwnerId"), str):  # Salesforce takes a 15-character id, keeps 18
+            fields["OwnerId"] = case_safe_id(fields["OwnerId"])
         at = self.clock.now_ms()
         changed = {}
         for k, v in fields.items():
@@ -511,3 +513,13 @@ class SalesforceState:
             "fields": fields,
             "urls": {"sobject": f"/services/data/v59.0/sobjects/{sobject}"},
         }
+
+
+def case_safe_id(sf_id: str) -> str:
+    """Salesforce's 18-character form of a 15-character id (what its API always returns): per
+    block of five characters, a letter whose bit i says whether character i is upper case."""
+    if len(sf_id) != 15:
+        return sf_id
+    blocks = [sf_id[k : k + 5] for k in range(0, 15, 5)]
+    flags = ["".join("1" if c.isupper() else "0" for c in reversed(b)) for b in blocks]
+    return sf_id + "".join("ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"[int(f, 2)] for f in flags)

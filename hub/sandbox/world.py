@@ -115,7 +115,8 @@ class World:
                     "numemployees": int(pop.company_employees[c]),
                     "annualrevenue": float(pop.company_revenue[c]),
                     "country": COUNTRIES[pop.company_country[c]],
-                    "hs_timezone": TZ_NAMES[pop.company_country[c]],
+                    # HubSpot keeps the zone as a slug of its IANA name (america_slash_new_york)
+                    "hs_timezone": hubspot_zone(TZ_NAMES[pop.company_country[c]]),
                     "lifecyclestage": LIFECYCLE[stage],
                     "hs_email_optout": "true" if self.market.unsubscribed[i] else "false",
                     "hubspot_owner_id": OWNER_IDS[i % 5] if stage >= 3 else None,
@@ -293,3 +294,9 @@ class World:
 
 
 __all__ = ["World", "WorldConfig", "EV", "PAGES"]
+
+
+def hubspot_zone(name: str) -> str:
+    """An IANA zone as HubSpot's ``hs_timezone`` holds it: ``America/Port-au-Prince`` is
+    ``america_slash_port_hyphen_au_hyphen_prince``."""
+    return name.lower().replace("/", "_slash_").replace("-", "_hyphen_")

@@ -97,3 +97,24 @@ def test_any_payload_maps_or_is_rejected_with_a_reason(props):
         assert str(exc)
     else:
         assert c.identities[0].external_id == "1"
+
+
+@pytest.mark.parametrize(
+    ("slug", "zone"),
+    [
+        ("america_slash_new_york", "America/New_York"),
+        ("america_slash_port_hyphen_au_hyphen_prince", "America/Port-au-Prince"),
+        ("asia_slash_kolkata", "Asia/Kolkata"),
+        ("Europe/Berlin", "Europe/Berlin"),  # an IANA name already
+        ("somewhere", "somewhere"),  # no zone: kept, the engine treats it as unknown
+    ],
+)
+def test_hubspot_s_time_zone_slug_is_read_as_its_iana_zone(slug, zone):
+    """HubSpot keeps hs_timezone as a slug no time zone library reads: every real contact's send
+    time was chosen on the UTC clock (02:00 in Los Angeles), while the sandbox held IANA names."""
+    from decision.send_time import utc_offsets
+
+    c = contact_from_hubspot("hs", record(hs_timezone=slug), {})
+    assert c.company.timezone == zone
+    _, known = utc_offsets([c.company.timezone], datetime(2026, 12, 7, tzinfo=UTC))
+    assert bool(known[0]) is (zone != "somewhere")

@@ -284,3 +284,28 @@ def test_campaign_names_fit_80_characters_and_stay_apart() -> None:
     assert campaign_name("vip") == "vip" and campaign_name("v" * 80) == "v" * 80
     a, b = campaign_name("x" * 90 + "a"), campaign_name("x" * 90 + "b")
     assert len(a) == len(b) == 80 and a != b and a == campaign_name("x" * 90 + "a")
+
+
+def test_owner_ids_in_the_config_take_the_18_character_form_salesforce_reads_back() -> None:
+    """A 15-character owner id was written as is and read back in 18 characters: the write was
+    never seen to land (the same owner pushed again every sync) and the owner's open leads were
+    never counted against max_open_leads."""
+    from connectors.salesforce.mapping import id18
+    from hub.config import parse_settings
+
+    assert id18("0055g00000AbCdE") == "0055g00000AbCdEAAV"  # the checksum of upper-case positions
+    assert id18("0055g00000AbCdEAAV") == "0055g00000AbCdEAAV" and id18("71001") == "71001"
+    sf = {"type": "salesforce", "settings": {"instance_url": "https://x.my.salesforce.com", "session_id": "t"}}
+    s = parse_settings(
+        {
+            "connectors": {"sf": sf},
+            "decision": {
+                "owners": [{"id": "0055g00000AbCdE"}, {"id": "00G5g00000QqQqQ"}],
+                "rules": [{"name": "r", "actions": [{"kind": "assign_owner", "owner": "0055g00000AbCdE"}]}],
+            },
+        }
+    )
+    assert [o.id for o in s.decision.owners] == ["0055g00000AbCdEAAV", id18("00G5g00000QqQqQ")]
+    assert s.decision.rules[0].actions[0].owner == "0055g00000AbCdEAAV"
+    hubspot_only = parse_settings({"decision": {"owners": [{"id": "0055g00000AbCdE"}]}})
+    assert hubspot_only.decision.owners[0].id == "0055g00000AbCdE"  # no Salesforce: left as written
