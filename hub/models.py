@@ -266,6 +266,6 @@ class SchemaItem(_Model):
     kind: str  # "group", "property", "field", "field access", "permission set", "scope"...
     name: str  # the vendor's name: hub_lead_score, Contact.Hub_Lead_Score__c
     spec: str = ""  # what it is or will be: "number/number", "Number(18, 4)"
-    state: Literal["ok", "missing", "hidden", "mistyped", "read-only"]
+    state: Literal["ok", "missing", "hidden", "mistyped", "read-only", "incomplete"]
     note: str = ""  # what setup does about it, or what an admin must do
     fixable: bool = True  # setup can fix it with the connector's rights (else a person must)

@@ -22,6 +22,7 @@ from connectors.hubspot.mapping import (
     engagement_activity,
     form_activity,
     hub_properties,
+    lacking_options,
     merged_ids,
     property_definition,
 )
@@ -96,6 +97,15 @@ class HubSpotConnector(Connector):
                 report.problems.append(
                     f"properties missing: {', '.join(sorted(missing))}; run `hub connectors setup {self.name}`"
                 )
+            for f in HUB_FIELDS:
+                d = property_definition(f, self.s.property_group, self.field_mapping)
+                lacking = lacking_options(d, existing.get(d["name"], {}))
+                if lacking:
+                    report.ok = False
+                    report.problems.append(
+                        f"{d['name']} lacks the options {', '.join(lacking)}: HubSpot refuses a record with those values;"
+                        f" run `hub connectors setup {self.name}` to add them"
+                    )
             absent = [p for p in self.extra_properties if p not in existing]
             if absent:
                 report.ok = False
@@ -172,6 +182,17 @@ class HubSpotConnector(Connector):
                         fixable=False,
                     )
                 )
+            elif lacking := lacking_options(d, have):
+                items.append(
+                    SchemaItem(
+                        kind="property",
+                        name=d["name"],
+                        spec=spec,
+                        state="incomplete",
+                        note=f"lacks the options {', '.join(lacking)}; add them (HubSpot refuses the whole record "
+                        "for a value that is not an option)",
+                    )
+                )
             else:
                 items.append(SchemaItem(kind="property", name=d["name"], spec=spec, state="ok"))
         return items
@@ -188,12 +209,15 @@ class HubSpotConnector(Connector):
                 property_group_create={"name": self.s.property_group, "label": "Decision Hub"},
             )
             report.created.append(f"group {self.s.property_group}")
-        existing = set(self._existing_properties())
+        existing = self._existing_properties()
         core = self.client.api.crm.properties.core_api
         for f in HUB_FIELDS:
             definition = property_definition(f, self.s.property_group, self.field_mapping)
-            if definition["name"] in existing:
+            have = existing.get(definition["name"])
+            if have is not None:
                 report.existing.append(definition["name"])
+                if lacking_options(definition, have):  # a dropdown mapped in: add the hub's values
+                    self._add_options(definition, have, report)
                 continue
             try:
                 self.client.call("properties.create", core.create, object_type="contacts", property_create=definition)
@@ -204,6 +228,26 @@ class HubSpotConnector(Connector):
                 else:
                     report.problems.append(f"{definition['name']}: {exc.body.get('message') or exc}")
         return report
+
+    def _add_options(self, definition: dict, have: dict, report: SchemaReport) -> None:
+        """HubSpot replaces a property's options with those sent: send its own, then the hub's."""
+        lacking = set(lacking_options(definition, have))
+        options = [*(have.get("options") or []), *(o for o in definition["options"] if o["value"] in lacking)]
+        try:
+            self.client.call(
+                "properties.update",
+                self.client.api.crm.properties.core_api.update,
+                object_type="contacts",
+                property_name=definition["name"],
+                property_update={
+                    "options": [
+                        {k: o[k] for k in ("label", "value", "displayOrder", "hidden") if k in o} for o in options
+                    ]
+                },
+            )
+            report.created.append(f"{definition['name']} options")
+        except HubSpotRequestError as exc:
+            report.problems.append(f"{definition['name']}: {exc.body.get('message') or exc}")
 
     # -- reading -----------------------------------------------------------------------------
     def pull_contacts(self, cursor: str | None) -> Iterator[Page[Contact]]:

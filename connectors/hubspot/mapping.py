@@ -423,3 +423,12 @@ def iana_zone(value: str | None) -> str | None:
         return value
     name = value.strip().replace("_slash_", "/").replace("_hyphen_", "-")
     return _zones_by_folded_name().get(name.lower(), value)
+
+
+def lacking_options(definition: dict[str, Any], have: dict[str, Any]) -> list[str]:
+    """The hub's enumeration values an existing property has no option for (a dropdown mapped
+    in with ``field_mapping``): HubSpot refuses a whole record for a value not among them."""
+    if not definition.get("options") or have.get("type") != "enumeration":
+        return []
+    present = {str(o.get("value")) for o in have.get("options") or []}
+    return [o["value"] for o in definition["options"] if o["value"] not in present]

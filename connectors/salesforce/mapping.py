@@ -27,6 +27,8 @@ ACCEPTED_TYPES: dict[str, frozenset[str]] = {
     "enumeration": frozenset({"picklist", "string"}),
 }
 STRING_MAX = 255
+#: decimal places the hub writes each number field with (a field keeping fewer rounds it)
+NUMBER_PLACES = {"lead_score": 0, "conversion_probability": 4, "expected_value": 2}
 CAMPAIGN_NAME_MAX = 80
 TEXT_MAX = 32_768
 #: Per-record error codes worth retrying (row locks, transient platform trouble).

@@ -17,6 +17,7 @@ from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.mapping import (
     ACCEPTED_TYPES,
     HUB_FIELD_BY_NAME,
+    NUMBER_PLACES,
     STRING_MAX,
     TEXT_MAX,
     field_definition,
@@ -87,6 +88,15 @@ def _limits(hub_name: str, described: dict[str, Any]) -> str | None:
         lacking = [o for o in hub.options if o not in values]
         if lacking:
             return f"is a restricted picklist without {', '.join(lacking)}; add them or Salesforce refuses those values"
+    if hub.type == "number" and described.get("type") == "percent" and hub_name == "conversion_probability":
+        return (
+            "is a Percent field: Salesforce shows the hub's 0-1 probability 0.1235 as 0.12 %; map it to a Number field"
+        )
+    scale, places = described.get("scale"), NUMBER_PLACES.get(hub_name, 4)
+    if hub.type == "number" and scale is not None and int(scale) < places:
+        # Salesforce rounds on save, so the value read back differs from the one written and
+        # each decision writes it again
+        return f"keeps {scale} decimal places; the hub writes {hub_name} with {places} (values are rounded)"
     wanted = {"string": STRING_MAX, "text": TEXT_MAX}.get(hub.type)
     length = int(described.get("length") or 0)
     if wanted and 0 < length < wanted:

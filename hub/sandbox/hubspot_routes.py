@@ -42,6 +42,26 @@ class HubSpotExtraRoutes:
             return _err(404, f"Unable to find property {req.params['propertyName']}", "OBJECT_NOT_FOUND")
         return Response(200, p)
 
+    def update_property(self, req: Request) -> Response:
+        """PATCH a property: ``options`` sent replace the property's options (HubSpot's rule)."""
+        self._contacts_only(req)
+        p = self.hs.properties.get(req.params["propertyName"])
+        if p is None:
+            return _err(404, f"Unable to find property {req.params['propertyName']}", "OBJECT_NOT_FOUND")
+        b = self._body(req)
+        if "options" in b:
+            if p["type"] != "enumeration":
+                return _err(400, f"options only apply to enumeration properties, not {p['type']}", "VALIDATION_ERROR")
+            values = [str(o.get("value")) for o in b["options"]]
+            if len(set(values)) != len(values) or not all(o.get("label") for o in b["options"]):
+                return _err(400, "options need a label and a unique value each", "VALIDATION_ERROR")
+            p["options"] = [dict({"hidden": False, "displayOrder": i}, **o) for i, o in enumerate(b["options"])]
+        for key in ("label", "description", "groupName"):
+            if key in b:
+                p[key] = b[key]
+        p["updatedAt"] = iso_ms(self.world.clock.now_ms())
+        return Response(200, p)
+
     def create_property(self, req: Request) -> Response:
         self._contacts_only(req)
         b = self._body(req)

@@ -119,6 +119,7 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         r("POST", "/crm/v3/properties/{objectType}/groups", self.create_group)
         r("GET", "/crm/v3/properties/{objectType}/groups/{groupName}", self.get_group)
         r("GET", "/crm/v3/properties/{objectType}/{propertyName}", self.get_property)
+        r("PATCH", "/crm/v3/properties/{objectType}/{propertyName}", self.update_property)
         r("GET", "/crm/v3/owners", self.owners)
         r("GET", "/crm/v3/owners/{ownerId}", self.owner)
         r("POST", "/crm/v3/lists", self.create_list)

@@ -189,3 +189,33 @@ def test_a_list_name_taken_by_an_active_list_fails_with_what_to_do(world, sandbo
     except Exception as exc:  # noqa: BLE001 - the SDK's ApiException; its status is what is checked
         refused = exc
     assert refused is not None and refused.status == 400
+
+
+def test_a_dropdown_mapped_in_without_the_hub_s_values_is_flagged_and_setup_adds_them(world, sandbox):
+    """best_channel mapped onto a portal's own dropdown lacking ad_audience: setup and check said
+    ok, then HubSpot refused every record whose channel was not an option, with all its fields."""
+    from hub.sandbox.hubspot_state import _prop
+
+    world.hubspot.properties["preferred_channel"] = _prop(
+        "preferred_channel", "Preferred channel", "enumeration", "select", options=["email", "sales_call"]
+    )
+    from hub.config import ConnectorEntry
+    from hub.plugins import build_plugin_manager
+
+    entry = ConnectorEntry(
+        type="hubspot",
+        settings={"access_token": sandbox.hubspot_token, "base_url": sandbox.hubspot_url},
+        field_mapping={"best_channel": "preferred_channel"},
+    )
+    c = build_plugin_manager().build("hs", entry)
+    c.client.sleep = lambda s: None
+    (item,) = [i for i in c.schema_plan() if i.name == "preferred_channel"]
+    assert item.state == "incomplete" and "ad_audience" in item.note
+    c.ensure_schema()
+    report = c.check()
+    assert not [p for p in report.problems if "preferred_channel" in p], report.problems
+    values = [o["value"] for o in world.hubspot.properties["preferred_channel"]["options"]]
+    assert values[:2] == ["email", "sales_call"] and {"ad_audience", "direct_mail"} <= set(values)
+    rid = live(world)[0]
+    (res,) = c.push([req(1, rid, fields={"best_channel": "ad_audience", "next_best_action": "webinar_invite"})])
+    assert res.status == "ok" and world.hubspot.records[rid]["properties"]["preferred_channel"] == "ad_audience"

@@ -113,3 +113,24 @@ def test_a_refused_campaign_create_is_the_push_s_error() -> None:
         "FIELD_CUSTOM_VALIDATION_EXCEPTION: Salesforce refused to create the Campaign for list 'vip': "
         "Campaigns need an owner team"
     )
+
+
+def test_check_flags_a_percent_field_and_a_scale_that_rounds_what_the_hub_writes(
+    sb: SandboxHandle, world: World
+) -> None:
+    """A probability written into a Percent field shows 0.1235 as 0.12 %; a field keeping fewer
+    decimal places rounds the value, which then reads back changed and is written again."""
+    org = world.salesforce
+    for sobject in ("Contact", "Lead"):
+        org.field_specs[(sobject, "Hub_Conversion_Probability__c")] = replace(
+            org.spec(sobject, "Hub_Conversion_Probability__c"), type="percent", precision=18, scale=4
+        )
+        org.field_specs[(sobject, "Hub_Expected_Value__c")] = replace(
+            org.spec(sobject, "Hub_Expected_Value__c"), precision=18, scale=0
+        )
+    problems = _connector(sb).check().problems
+    assert any("Hub_Conversion_Probability__c is a Percent field" in p for p in problems), problems
+    assert any(
+        "Hub_Expected_Value__c keeps 0 decimal places; the hub writes expected_value with 2" in p for p in problems
+    )
+    assert not [p for p in problems if "Hub_Lead_Score__c" in p]  # a whole number: scale 0 is enough
