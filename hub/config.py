@@ -426,10 +426,11 @@ class DecisionSettings(_Strict):
     )
     learn_interval: int = Field(300, ge=5, description="seconds between scheduled learn steps")
     owners: list[OwnerEntry] = Field(default_factory=list, description="sales owners that hand-offs are routed to")
-    #: decision/scoring/settings.py ScoringSettings, set to push lead_score / conversion_probability.
+    #: decision/scoring/settings.py ScoringSettings: set, a trained model's lead_score /
+    #: conversion_probability are pushed; unset, engine decisions push the legacy points score.
     #: Validated lazily: importing the scorer pulls in scikit-learn, which every hub start
     #: (CLI, workers) would otherwise pay for whether scoring is configured or not.
-    scoring: Any = Field(None, description="lead scoring (decision/scoring/settings.py); unset: no score pushes")
+    scoring: Any = Field(None, description="lead scoring (decision/scoring/settings.py); unset: the legacy points score")
 
     @field_validator("scoring", mode="before")
     @classmethod

@@ -233,3 +233,17 @@ def test_a_decide_process_freezes_its_heap_after_its_first_batch(tmp_path, redis
     run_once(ctx)
     ctx.close()
     assert gc.get_freeze_count() > 0
+
+
+def test_run_once_decides_people_brought_in_by_an_import(tmp_path, store_url, redis_url, crm):
+    """The README's own-data path ends with `hub run --once`, which decided only what a sync of
+    that run changed: 50 imported people were never decided, run after run."""
+    from hub.importing import ImportOptions, import_contacts
+
+    ctx = make_ctx(tmp_path, store_url, redis_url)
+    csv = tmp_path / "people.csv"
+    csv.write_text("email,first_name\n" + "".join(f"p{i}@example.com,P{i}\n" for i in range(50)), encoding="utf-8")
+    assert import_contacts(ctx.store, csv, ImportOptions()).created == 50
+    assert run_once(ctx).decide.decided == 50
+    assert run_once(ctx).decide.decided == 0  # decided: nothing owed any more
+    ctx.close()

@@ -21,6 +21,7 @@ from hub.pipeline.learn import LearnReport, learn_step
 from hub.pipeline.outcomes import record_outcomes
 from hub.pipeline.push import PushSummary, push_until_drained
 from hub.pipeline.scoring import RetrainResult, retrain_if_due
+from hub.pipeline.sweep import undecided_contacts
 from hub.pipeline.sync import SyncResult, committed_of, sync_connector
 
 
@@ -67,6 +68,9 @@ def run_once(
     report.governance = governance_step(ctx)  # expire approvals; monitoring alerts when due
     report.scoring = retrain_scoring_if_due(ctx)
     changed |= due_for_decision(ctx)
+    # what no sync of this run brought in but is owed a decision: contacts from `hub import`,
+    # a Segment identify, a decide a crash cut short (under Celery, the beat's hub.sweep)
+    changed |= set(undecided_contacts(ctx, 0.0, now=ctx.clock()))
     key = f"run-{uuid.uuid4().hex[:12]}"
     parts = chunks(sorted(changed), ctx.settings.decision.chunk_size)
     for i, part in enumerate(parts):

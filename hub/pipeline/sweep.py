@@ -10,7 +10,7 @@ re-queues them; ``grace_seconds`` keeps it from racing decide tasks that are mer
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -20,9 +20,11 @@ from hub.store.decisions import from_batches
 from hub.store.schema import contacts, decisions
 
 
-def undecided_contacts(ctx: HubContext, grace_seconds: float, limit: int = 100_000) -> list[int]:
-    """Ids of contacts changed more than ``grace_seconds`` ago and not decided since."""
-    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+def undecided_contacts(
+    ctx: HubContext, grace_seconds: float, limit: int = 100_000, now: datetime | None = None
+) -> list[int]:
+    """Ids of contacts changed more than ``grace_seconds`` before ``now`` and not decided since."""
+    cutoff = (now or utcnow()) - timedelta(seconds=grace_seconds)
     newest = (
         select(decisions.c.contact_id, func.max(decisions.c.created_at).label("at"))
         .where(from_batches())  # a real-time decision pushed nothing: the change is still owed
