@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import select
 
 from decision.scoring import LeadScorer, LeadScores, build_rolling, features_at, time_split
@@ -39,10 +40,13 @@ from hub.store.schema import contacts as contacts_table
 @dataclass(frozen=True)
 class RetrainResult:
     rows: int
+    #: positive training rows: a contact converting in several stacked windows counts in each
     positives: int
     cold_start: bool
     decision: PromotionDecision | None
     message: str
+    #: distinct contacts with a positive row: what ``min_positives`` counts
+    converting_contacts: int = 0
 
 
 def registry_for(store: Store, settings: ScoringSettings) -> ModelRegistry:
@@ -72,19 +76,20 @@ def retrain(store: Store, now: datetime, settings: ScoringSettings | None = None
     ts = build_rolling(contacts, acts, [*sorted(cutoffs), recent_at], horizon_days=s.horizon_days)
     train, recent = time_split(ts, recent_at)
     positives = int(train.y.sum())
-    if positives < s.min_positives:
-        return RetrainResult(
-            len(train),
-            positives,
-            True,
-            None,
-            f"cold start: {positives} opportunities in training windows, {s.min_positives} needed; points score stays",
-        )
+    converting = len(np.unique(train.contact_ids[train.y == 1]))
+
+    def cold(why: str) -> RetrainResult:
+        return RetrainResult(len(train), positives, True, None, f"cold start: {why}; points score stays", converting)
+
+    if converting < s.min_positives:
+        return cold(f"{converting} converting contacts in training windows, {s.min_positives} needed")
     model = LeadScorer(min_positives=s.min_positives, default_deal_value=s.default_deal_value)
     model.fit(train.X, train.y, train.value, order=train.cutoffs, groups=train.contact_ids)
+    if model.source_ == "points":  # too few contacts on one side to hold out; never register points
+        return cold(f"{converting} converting contacts cannot fill two held-out folds")
     decision = registry_for(store, s).consider(model, recent.X, recent.y, at=now)
     verdict = "promoted" if decision.promoted else "kept as candidate"
-    return RetrainResult(len(train), positives, False, decision, f"version {decision.version} {verdict}")
+    return RetrainResult(len(train), positives, False, decision, f"version {decision.version} {verdict}", converting)
 
 
 def last_trained_at(store: Store, settings: ScoringSettings) -> datetime | None:
