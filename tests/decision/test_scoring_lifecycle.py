@@ -176,3 +176,18 @@ def test_run_once_logs_a_failed_retrain_and_still_decides(tmp_path, redis_url, c
         assert not any("lead scoring retrain failed" in r.getMessage() for r in caplog.records)
     finally:
         ctx.close()
+
+
+def test_min_positives_counts_converting_contacts_and_training_says_all_three(tmp_path, store_url, redis_url):
+    """Ten contacts, each with two opportunities inside all four stacked training windows: 40
+    positive rows, 20 opportunities, 10 converting contacts. min_positives 20 is not met."""
+    from hub.cli import app
+
+    now = datetime.now(UTC)
+    _store_with_buyers(store_url, 60, {i: [150.0, 145.0] for i in range(10)}, now).dispose()
+    path = hub_config(tmp_path, store_url, redis_url, **{"decision.scoring": {"min_positives": 20}})
+    r = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["model", "train", "scoring", "-c", str(path)])
+    assert r.exit_code == 0, r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith("240 training rows (40 positive), 20 opportunities, 10 converting contacts.")
+    assert "cold start: 10 converting contacts in training windows, 20 needed" in first
