@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from sqlalchemy import select
 
-from decision.scoring import LeadScorer, LeadScores, build_rolling, features_at, time_split
+from decision.scoring import FEATURE_NAMES, LeadScorer, LeadScores, build_rolling, features_at, time_split
 from decision.scoring.registry import ModelRegistry, PromotionDecision, PromotionRule
 from decision.scoring.settings import ScoringSettings
 from hub.models import Activity, ActivityType, Contact
@@ -59,7 +59,7 @@ def registry_for(store: Store, settings: ScoringSettings) -> ModelRegistry:
     rule = PromotionRule(
         {"roc_auc": settings.tolerance_auc, "brier": settings.tolerance_brier, "ece": settings.tolerance_ece}
     )
-    return ModelRegistry(store, settings.model_name, rule)
+    return ModelRegistry(store, settings.model_name, rule, FEATURE_NAMES)
 
 
 def load_history(store: Store, since: datetime) -> tuple[list[Contact], list[Activity]]:

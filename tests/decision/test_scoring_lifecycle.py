@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from decision.scoring import LeadScorer
+from decision.scoring import LeadScorer, features_at
 from decision.scoring.dataset import FEATURE_NAMES
 from decision.scoring.registry import ModelRegistry
+from decision.scoring.settings import ScoringSettings
 from hub.config import load_settings
 from hub.errors import StoreError
 from hub.governance import audit
@@ -191,3 +192,106 @@ def test_min_positives_counts_converting_contacts_and_training_says_all_three(tm
     first = r.stdout.splitlines()[0]
     assert first.startswith("240 training rows (40 positive), 20 opportunities, 10 converting contacts.")
     assert "cold start: 10 converting contacts in training windows, 20 needed" in first
+
+
+def _registry_with_models(url: str, now: datetime):
+    """A store of 30 contacts and a registry holding v1 (usable) and v2, both promoted (v2 live)."""
+    from decision.scoring import score_metrics
+    from hub.pipeline.scoring import registry_for
+
+    store = _store_with_buyers(url, 30, {}, now)
+    reg = registry_for(store, ScoringSettings())
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2000, len(FEATURE_NAMES)))
+    y = (rng.random(2000) < 1 / (1 + np.exp(-(X[:, 0] - 2)))).astype(int)
+    for k in (1, 2):
+        m = LeadScorer(estimator="logistic", random_state=k).fit(X, y)
+        reg.promote(reg.register(m, score_metrics(y, m.predict_proba(X)[:, 1])), now - timedelta(hours=3 - k))
+    return store, reg, X, y
+
+
+def _truncate(store: Store, version: int) -> None:
+    from sqlalchemy import update
+
+    from hub.store.schema import model_snapshots
+
+    with store.begin() as conn:
+        blob = conn.execute(select(model_snapshots.c.blob).where(model_snapshots.c.version == version)).scalar()
+        conn.execute(
+            update(model_snapshots).where(model_snapshots.c.version == version).values(blob=blob[: len(blob) // 2])
+        )
+
+
+def test_a_live_snapshot_that_will_not_load_or_fit_falls_back_and_is_logged_once(store_url, caplog):
+    """Truncated live pickle, then a live version fitted on another feature list: every decide
+    batch used to crash. Scoring walks back to the newest usable promoted version, then to the
+    points score, and says so once per version, not once per batch."""
+    import logging
+
+    from hub.pipeline.lead_scores import score_fields
+    from hub.pipeline.scoring import load_history
+
+    now = datetime.now(UTC)
+    store, reg, X, y = _registry_with_models(store_url, now)
+    _truncate(store, 2)
+    contacts, acts = load_history(store, now - timedelta(days=365))
+    F = features_at(contacts, acts, now)
+    settings = ScoringSettings()
+
+    def batch() -> list[float]:
+        with store.connect() as conn:
+            got = score_fields(store, conn, contacts, now, settings)
+        return [got[c.id]["conversion_probability"] for c in contacts]
+
+    def logged(version: int) -> int:
+        return sum(f"lead_score v{version}" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+
+    v1 = [round(float(p), 4) for p in reg.load(1).score_many(F).probability]
+    assert batch() == v1 and batch() == v1
+    assert logged(2) == 1
+    # a release whose feature list is one column shorter (same schema version) promoted on top
+    old = LeadScorer(estimator="logistic").fit(X[:, :-1], y, feature_names=FEATURE_NAMES[:-1])
+    reg.promote(reg.register(old, _metrics(old, X[:, :-1], y)))
+    assert reg.live_version() == 3
+    assert batch() == v1 and batch() == v1
+    assert logged(3) == 1 and logged(2) == 1
+    store.dispose()
+
+
+def _metrics(model: LeadScorer, X: np.ndarray, y: np.ndarray):
+    from decision.scoring import score_metrics
+
+    return score_metrics(y, model.predict_proba(X)[:, 1])
+
+
+def test_monitoring_alerts_on_unusable_live_models_and_retraining_replaces_them(store_url):
+    """Both promoted versions are broken: the points score serves, monitoring raises one
+    ``model`` alert per version, and a retrain is not judged against a model that cannot score."""
+    from hub.pipeline.lead_scores import score_fields
+    from hub.pipeline.monitoring import monitor
+    from hub.pipeline.scoring import load_history
+
+    now = datetime.now(UTC)
+    store, reg, X, y = _registry_with_models(store_url, now)
+    _truncate(store, 1)
+    _truncate(store, 2)
+    contacts, acts = load_history(store, now - timedelta(days=365))
+    F = features_at(contacts, acts, now)
+
+    def batch() -> list[float]:
+        with store.connect() as conn:
+            got = score_fields(store, conn, contacts, now, ScoringSettings())
+        return [got[c.id]["conversion_probability"] for c in contacts]
+
+    assert batch() == [round(float(p), 4) for p in LeadScorer.cold_start().score_many(F).probability]
+    alerts = [a for a in monitor(store, now, ScoringSettings()) if a.kind == "model"]
+    assert sorted((a.subject, a.severity) for a in alerts) == [
+        ("lead_score v1", "critical"),
+        ("lead_score v2", "critical"),
+    ]
+    assert all("the points score scores instead" in a.message for a in alerts)
+    d = reg.consider(LeadScorer(estimator="logistic", random_state=5).fit(X, y), X, y)
+    assert d.live_version is None and d.promoted and reg.live_version() == d.version == 3
+    assert not [a for a in monitor(store, now, ScoringSettings()) if a.kind == "model"]
+    assert batch() == [round(float(p), 4) for p in reg.load(3).score_many(F).probability]
+    store.dispose()
