@@ -53,7 +53,7 @@ from decision.scoring.metrics import ScoreMetrics, score_metrics
 class Alert:
     """One threshold crossed. ``subject`` is the feature, action or segment concerned."""
 
-    kind: str  # drift, auc, brier, calibration, reward_rate, exploration_low, exploration_high, sync
+    kind: str  # drift, auc, brier, calibration, reward_rate, exploration_low, exploration_high, sync, model
     subject: str
     value: float
     threshold: float

@@ -151,7 +151,13 @@ def train_scoring() -> dict:
             return {"skipped": "another retrain is running"}
         res = retrain(ctx.store, ctx.clock(), s)
     log.info("lead scoring retrain: %s", res.message)
-    return {"rows": res.rows, "positives": res.positives, "message": res.message}
+    return {
+        "rows": res.rows,
+        "positives": res.positives,
+        "opportunities": res.opportunities,
+        "converting_contacts": res.converting_contacts,
+        "message": res.message,
+    }
 
 
 @contextmanager

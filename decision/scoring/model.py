@@ -16,8 +16,10 @@ Why this shape:
   lead tables are small and noisy. Below ``logistic_below`` (200) positives the held-out folds
   choose between it and logistic regression by ROC AUC (boosting ranked worse on the pipeline
   test's 125-positive market, 0.58 against over 0.6; better on small tables with curved effects).
-- **Cold start.** Below ``min_positives`` labels (configurable) the legacy points score
-  (:mod:`decision.scoring.points`) is served; ``source_`` says which one is live.
+- **Cold start.** Below ``min_positives`` positive groups (converting contacts when ``groups``
+  are the contact ids; positive rows without groups), or fewer than two positive or negative
+  groups to hold out, the legacy points score (:mod:`decision.scoring.points`) is served;
+  ``source_`` says which one is live.
 - **Score 0-100** is the percentile of the probability among the latest ``calibration_share`` of training rows (90 =
   better than 90 % of recent leads), because calibrated probabilities crowd near the base
   rate and a rank is what a queue sorts by. Under cold start it is the points total.
@@ -154,6 +156,11 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.schema_version_ = FEATURE_SCHEMA_VERSION
         self.classes_ = np.array([0, 1])
         self.n_positives_ = int(y.sum())
+        # Rows of one group (a contact at stacked cut-offs) share a fold, so the gate and the
+        # fold count are in groups: one converting contact is one positive, however many rows.
+        g = np.arange(len(y)) if groups is None else np.asarray(groups)
+        self.n_positive_groups_ = len(np.unique(g[y == 1]))
+        negative_groups = len(np.unique(g[y == 0]))
         # All-missing columns (e.g. no company size in the source) carry nothing and break
         # HistGradientBoosting's binning; they are dropped here and at scoring time.
         self.keep_ = ~np.all(np.isnan(X), axis=0)
@@ -162,21 +169,18 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
             raise DecisionError(f"categorical must be a mask of {X.shape[1]} columns; got shape {cat.shape}.")
         self.categorical_ = cat[self.keep_]
         self.deal_value_ = self._fit_value(X, y, value)
-        if self.n_positives_ < self.min_positives or self.n_positives_ == len(y):
+        folds = min(self.calibration_folds, self.n_positive_groups_, negative_groups)
+        if self.n_positive_groups_ < self.min_positives or folds < 2:
+            # too few to learn from, or to hold out: below 2 positive (or negative) groups some
+            # fold would train on one class
             if not self._has_points():
                 raise DecisionError(
-                    f"only {self.n_positives_} positives (< min_positives={self.min_positives}) and the "
+                    f"only {self.n_positive_groups_} positives and {negative_groups} negatives (contacts when "
+                    f"grouped; min_positives={self.min_positives}, held-out folds need 2 of each) and the "
                     "features lack the points-score columns, so there is no cold-start score."
                 )
             self.source_ = "points"
             return self
-        negatives = len(y) - self.n_positives_
-        folds = min(self.calibration_folds, self.n_positives_, negatives)
-        if folds < 2:
-            raise DecisionError(
-                f"calibration on held-out folds needs at least 2 positives and 2 negatives; got "
-                f"{self.n_positives_} and {negatives}."
-            )
         self.calibration_kind_ = self._calibration_kind()
         if groups is None:
             cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)

@@ -8,22 +8,40 @@ metrics and the reasons, so a refusal is explainable and a rollback has somewher
 
 Storage is :mod:`hub.store.models_repo` (the ``model_snapshots`` table); the model's bytes
 are :meth:`LeadScorer.to_bytes`.
+
+Serving: a promoted version that does not load (a truncated pickle, a scikit-learn upgrade) or
+was fitted on another feature list would crash every decide batch, so :meth:`ModelRegistry.live`
+walks back to the newest promoted version that works (else None: the points score), logs each
+unusable version once per process, and monitoring raises a ``model`` alert for it. Loaded
+versions are cached per process: snapshots are immutable, and unpickling a live model took
+most of a decide batch's scoring time (31 of 40 ms for 200 CDNOW contacts).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
+from decision.scoring.dataset import FEATURE_SCHEMA_VERSION
 from decision.scoring.metrics import HIGHER_IS_BETTER, ScoreMetrics, score_metrics
 from decision.scoring.model import LeadScorer
+from hub.errors import DecisionError
 from hub.store import Store
 from hub.store import models_repo as repo
 
 DEFAULT_TOLERANCES: dict[str, float] = {"roc_auc": 0.01, "brier": 0.002, "ece": 0.02}
+log = logging.getLogger(__name__)
+
+#: a snapshot's identity in this process: (store URL, name, version, created_at); rows never change
+_Key = tuple[str, str, int, datetime]
+#: per (store URL, name): the last version served and its loaded model
+_SERVED: dict[tuple[str, str], tuple[_Key, LeadScorer]] = {}
+#: snapshots found unusable, with why (logged once)
+_UNUSABLE: dict[_Key, str] = {}
 
 
 @dataclass(frozen=True)
@@ -79,10 +97,18 @@ class ModelRegistry:
     (True, 1)
     """
 
-    def __init__(self, store: Store, name: str = "lead_score", rule: PromotionRule | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        name: str = "lead_score",
+        rule: PromotionRule | None = None,
+        feature_names: tuple[str, ...] | None = None,
+    ) -> None:
+        """``feature_names``: the columns callers score with; a version fitted on others is not served."""
         self.store = store
         self.name = name
         self.rule = rule or PromotionRule()
+        self.feature_names = feature_names
 
     def register(self, model: LeadScorer, metrics: ScoreMetrics, *, extra: dict | None = None) -> int:
         """Store a version as a candidate; returns its number."""
@@ -94,10 +120,11 @@ class ModelRegistry:
     ) -> PromotionDecision:
         """Register ``candidate`` and promote it if the rule allows, judged on the recent window."""
         cand = score_metrics(y_recent, candidate.predict_proba(X_recent)[:, 1])
-        live_v = self.live_version()
+        served = self.serving()  # the model that scores now: a broken live version is no bar
+        live_v = None if served is None else served[0]
         live = None
-        if live_v is not None:
-            live = score_metrics(y_recent, self.load(live_v).predict_proba(X_recent)[:, 1])
+        if served is not None:
+            live = score_metrics(y_recent, served[1].predict_proba(X_recent)[:, 1])
         ok, reasons = self.rule.check(cand, live)
         extra = {
             "window_n": cand.n,
@@ -118,9 +145,78 @@ class ModelRegistry:
             return repo.live_version(conn, self.name)
 
     def live(self) -> LeadScorer | None:
-        """The model in service, or None (callers then use the points score)."""
-        v = self.live_version()
-        return None if v is None else self.load(v)
+        """The model that scores, or None (callers then use the points score); see :meth:`serving`."""
+        served = self.serving()
+        return None if served is None else served[1]
+
+    def serving(self) -> tuple[int, LeadScorer] | None:
+        """(version, model) of the newest promoted version that loads and fits this release's
+        features, walking back past those that do not (logged once each); None: none does."""
+        url = str(self.store.engine.url)
+        found, broken = None, []
+        for info in self._promoted():
+            key = (url, self.name, info.version, info.created_at)
+            cached = _SERVED.get(key[:2])
+            if cached is not None and cached[0] == key:
+                found = info.version, cached[1]
+                break
+            if key in _UNUSABLE:
+                continue
+            try:
+                model = self.load(info.version)
+                self._check_usable(model)
+            # unpickling fails in any way a library change can make it (EOFError, AttributeError,
+            # ModuleNotFoundError, ...); none of them may stop scoring
+            except Exception as exc:  # noqa: BLE001
+                _UNUSABLE[key] = f"{type(exc).__name__}: {exc}"
+                broken.append(key)
+                continue
+            _SERVED[key[:2]] = (key, model)
+            found = info.version, model
+            break
+        instead = f"v{found[0]}" if found else "the points score"
+        for key in broken:  # once per version and process, not per batch
+            log.error(
+                "%s v%s is promoted but cannot score (%s); %s scores instead. Retrain (`hub model train "
+                "scoring`) or roll back to a usable version.",
+                self.name,
+                key[2],
+                _UNUSABLE[key],
+                instead,
+            )
+        return found
+
+    def unusable(self) -> list[tuple[int, str]]:
+        """(version, why) of promoted versions newer than the one serving that cannot score."""
+        served = self.serving()
+        url, out = str(self.store.engine.url), []
+        for info in self._promoted():
+            if served is not None and info.version == served[0]:
+                break
+            why = _UNUSABLE.get((url, self.name, info.version, info.created_at))
+            if why is not None:
+                out.append((info.version, why))
+        return out
+
+    def _promoted(self) -> list[repo.SnapshotInfo]:
+        """Promoted versions, the live one first, then the ones promoted before it."""
+        rows = [v for v in self.versions() if v.status == repo.PROMOTED and v.promoted_at is not None]
+        return sorted(rows, key=lambda v: (v.promoted_at, v.version), reverse=True)
+
+    def _check_usable(self, model: LeadScorer) -> None:
+        """Raise unless ``model`` was fitted on this release's features and scores a row."""
+        schema = getattr(model, "schema_version_", None)
+        if schema != FEATURE_SCHEMA_VERSION:
+            raise DecisionError(f"fitted on feature schema v{schema}; this release builds v{FEATURE_SCHEMA_VERSION}")
+        names = tuple(getattr(model, "feature_names_", ()))
+        if self.feature_names is not None and names != tuple(self.feature_names):
+            missing = sorted(set(self.feature_names) - set(names))
+            extra = sorted(set(names) - set(self.feature_names))
+            raise DecisionError(
+                f"fitted on {len(names)} features, this release scores {len(self.feature_names)} "
+                f"(missing {missing}, unknown {extra})"
+            )
+        model.score_many(np.zeros((1, len(names))))  # a library upgrade can load a model that cannot predict
 
     def load(self, version: int) -> LeadScorer:
         with self.store.connect() as conn:

@@ -16,7 +16,10 @@ class ScoringSettings(BaseModel):
     model_name: str = Field("lead_score", description="name of the model in the registry")
     horizon_days: int = Field(90, ge=7, le=365, description="an opportunity within this many days is a positive")
     min_positives: int = Field(
-        50, ge=1, description="labelled opportunities needed before a model replaces the points score"
+        50,
+        ge=1,
+        description="contacts with an opportunity in the training windows needed before a model replaces the "
+        "points score (each counts once, however many opportunities or stacked cut-offs it converts in)",
     )
     training_cutoffs: int = Field(4, ge=1, le=52, description="stacked cut-offs in a training set")
     cutoff_step_days: int = Field(14, ge=1, description="days between training cut-offs")

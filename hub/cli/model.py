@@ -64,7 +64,10 @@ def model_train(
     with out.status("Training lead scoring on the store's history…"):
         res = retrain(ctx.store, ctx.clock(), s)
     ctx.close()
-    out.print(f"{res.rows} training rows, {res.positives} opportunities. {res.message}.")
+    out.print(
+        f"{res.rows} training rows ({res.positives} positive), {res.opportunities} opportunities, "
+        f"{res.converting_contacts} converting contacts. {res.message}."
+    )
     d = res.decision
     if d is None:
         return

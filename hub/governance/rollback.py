@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from hub.governance import audit
 from hub.pipeline.context import HubContext
-from hub.pipeline.learn import rollback
+from hub.pipeline.learn import model_name, rollback
 
 
 def audited_rollback(ctx: HubContext, version: int, by: str, reason: str | None, name: str | None = None) -> int:
-    new = rollback(ctx, version, name)
+    """Roll back and log it in one transaction; returns the new (live) version."""
+    name = model_name(ctx, name)
     with ctx.store.begin() as conn:
+        new = rollback(ctx, version, name, conn)
         audit.record(
             conn,
             ctx.clock(),
             by,
             "model_rollback",
-            f"model {name or 'engine'} v{version}",
+            f"model {name} v{version}",
             reason,
             {"new_version": new},
         )

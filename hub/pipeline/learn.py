@@ -30,6 +30,7 @@ from hub.pipeline.features import ensure_features
 from hub.profile import empty_profile
 from hub.store import contacts as contact_store
 from hub.store import learning as store
+from hub.store import models_repo
 from hub.store import profiles as profile_store
 
 log = logging.getLogger(__name__)
@@ -280,15 +281,31 @@ def list_models(ctx: HubContext) -> list[dict]:
         return store.list_snapshots(conn)
 
 
-def rollback(ctx: HubContext, version: int, name: str | None = None) -> int:
-    """Make ``version`` live again by appending a copy of it as the newest version."""
+def model_name(ctx: HubContext, name: str | None) -> str:
+    """The model a rollback names: ``name``, else the learning engine's."""
     engine = _engine(ctx)
     name = name or (engine.model_name if engine else None)
     if name is None:
         raise DecisionError("the configured policy is not the learning engine; name the model to roll back.")
-    with ctx.store.begin() as conn:
-        snap = store.load_snapshot(conn, name, version)
-        if snap is None:
-            raise DecisionError(f"model {name} has no version {version}; see `hub model list`.")
-        metrics = {**snap[2], "rollback_of": version}
-        return store.save_snapshot(conn, name, snap[1], metrics, ctx.clock())
+    return name
+
+
+def rollback(ctx: HubContext, version: int, name: str | None = None, conn: Connection | None = None) -> int:
+    """Make ``version`` live again by appending a copy of it as the newest version.
+
+    The engine serves its newest version; a registry model (lead scoring, whose rows carry a
+    ``_status``) serves its newest *promoted* one, so its copy is promoted in the same
+    transaction (:func:`hub.store.models_repo.restore`). ``conn``: run inside the caller's
+    transaction (the audited rollback logs it there).
+    """
+    name = model_name(ctx, name)
+    if conn is None:
+        with ctx.store.begin() as own:
+            return rollback(ctx, version, name, own)
+    snap = store.load_snapshot(conn, name, version)
+    if snap is None:
+        raise DecisionError(f"model {name} has no version {version}; see `hub model list`.")
+    if "_status" in (snap[2] or {}):
+        return models_repo.restore(conn, name, version, ctx.clock(), rollback_of=version)
+    metrics = {**snap[2], "rollback_of": version}
+    return store.save_snapshot(conn, name, snap[1], metrics, ctx.clock())

@@ -20,7 +20,9 @@ Every comparison is between windows that can be compared:
   action and segment (industry, company size band, role, lifecycle stage) against the rest;
 - exploration share: decisions whose action had less than even odds;
 - sync health: per connector, a last sync that failed; its symptoms in the same run (rates,
-  rewards) are named in its alert instead of raised on their own.
+  rewards) are named in its alert instead of raised on their own;
+- model: a promoted lead-score version that cannot score (will not load, other features), which
+  the registry passes over for an older version or the points score.
 """
 
 from __future__ import annotations
@@ -279,10 +281,23 @@ def monitor(
     failed = failed_syncs(store)
     alerts += sync_alerts({n: f for n, f in failed.items() if connectors is None or n in connectors})
     registry = registry_for(store, s)
-    live_v = registry.live_version()
-    if live_v is not None:
+    served = registry.serving()
+    alerts += [
+        Alert(
+            "model",
+            f"{registry.name} v{version}",
+            1.0,
+            0.0,
+            "critical",
+            f"{registry.name} v{version} is promoted but cannot score ({why}); "
+            f"{f'v{served[0]}' if served else 'the points score'} scores instead. Retrain "
+            "(`hub model train scoring`) or roll back to a usable version (`hub model rollback`)",
+        )
+        for version, why in registry.unusable()
+    ]
+    if served is not None:
+        live_v, model = served
         contacts_, acts = load_history(store, now - 2 * h - timedelta(days=365))
-        model = registry.load(live_v)
         labelled = build_training_set(contacts_, acts, now - h, horizon_days=s.horizon_days)
         info = next(v for v in registry.versions() if v.version == live_v)
         alerts += check(

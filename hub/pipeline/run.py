@@ -8,6 +8,7 @@ next action), so a demo loop keeps acting and learning without Celery (there, ``
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from hub.pipeline.push import PushSummary, push_until_drained
 from hub.pipeline.scoring import RetrainResult, retrain_if_due
 from hub.pipeline.sweep import undecided_contacts
 from hub.pipeline.sync import SyncResult, committed_of, sync_connector
+
+log = logging.getLogger(__name__)
 
 
 def chunks(ids: list[int], size: int) -> list[list[int]]:
@@ -66,7 +69,7 @@ def run_once(
     report.outcomes = record_outcomes(ctx, activity_ids)
     report.learn = learn_step(ctx)
     report.governance = governance_step(ctx)  # expire approvals; monitoring alerts when due
-    report.scoring = retrain_scoring_if_due(ctx)
+    report.scoring = retrain_scoring_if_due(ctx)  # logs a failure and goes on, like its Celery task
     changed |= due_for_decision(ctx)
     # what no sync of this run brought in but is owed a decision: contacts from `hub import`,
     # a Segment identify, a decide a crash cut short (under Celery, the beat's hub.sweep)
@@ -90,7 +93,15 @@ def retrain_scoring_if_due(ctx: HubContext) -> RetrainResult | None:
     if s is None or not s.enabled:
         return None
     now = ctx.clock()
-    result = retrain_if_due(ctx.store, now, s, ctx.scoring_tried_at)
+    try:
+        result = retrain_if_due(ctx.store, now, s, ctx.scoring_tried_at)
+    except Exception:  # noqa: BLE001 - any fit or store error; the live model (or points) keeps scoring
+        # Under Celery a failed hub.train_scoring fails alone; here it must not stop decide and
+        # push. The try counts as an attempt, so it is retried after retrain_every_hours, not
+        # on every pass.
+        log.exception("lead scoring retrain failed; the live model (or the points score) keeps scoring")
+        ctx.scoring_tried_at = now
+        return None
     if result is not None:
         ctx.scoring_tried_at = now
     return result

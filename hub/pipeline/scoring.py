@@ -10,6 +10,10 @@ The two entry points a task or the decide step calls (thin, like the other pipel
 - :func:`score_contacts`: score contacts with the live version, or with the legacy points score
   while there is none; the output is 0-100, probability and expected value per contact.
 
+``min_positives`` counts converting contacts, not positive rows: a contact converting inside
+several stacked windows is one row per cut-off but one piece of evidence (and one calibration
+group).
+
 Cut-offs: the latest window whose 90-day labels are complete starts at ``now - horizon``; it
 is the *recent* window promotion is judged on. Training cut-offs go back from
 ``now - 2 * horizon`` every ``cutoff_step_days``, so no training label overlaps it. A contact
@@ -23,12 +27,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import select
 
-from decision.scoring import LeadScorer, LeadScores, build_rolling, features_at, time_split
+from decision.scoring import FEATURE_NAMES, LeadScorer, LeadScores, build_rolling, features_at, time_split
 from decision.scoring.registry import ModelRegistry, PromotionDecision, PromotionRule
 from decision.scoring.settings import ScoringSettings
-from hub.models import Activity, Contact
+from hub.models import Activity, ActivityType, Contact
 from hub.store import Store
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
@@ -39,17 +44,22 @@ from hub.store.schema import contacts as contacts_table
 @dataclass(frozen=True)
 class RetrainResult:
     rows: int
+    #: positive training rows: a contact converting in several stacked windows counts in each
     positives: int
     cold_start: bool
     decision: PromotionDecision | None
     message: str
+    #: distinct contacts with a positive row: what ``min_positives`` counts
+    converting_contacts: int = 0
+    #: distinct opportunities created inside the training label windows
+    opportunities: int = 0
 
 
 def registry_for(store: Store, settings: ScoringSettings) -> ModelRegistry:
     rule = PromotionRule(
         {"roc_auc": settings.tolerance_auc, "brier": settings.tolerance_brier, "ece": settings.tolerance_ece}
     )
-    return ModelRegistry(store, settings.model_name, rule)
+    return ModelRegistry(store, settings.model_name, rule, FEATURE_NAMES)
 
 
 def load_history(store: Store, since: datetime) -> tuple[list[Contact], list[Activity]]:
@@ -72,19 +82,23 @@ def retrain(store: Store, now: datetime, settings: ScoringSettings | None = None
     ts = build_rolling(contacts, acts, [*sorted(cutoffs), recent_at], horizon_days=s.horizon_days)
     train, recent = time_split(ts, recent_at)
     positives = int(train.y.sum())
-    if positives < s.min_positives:
-        return RetrainResult(
-            len(train),
-            positives,
-            True,
-            None,
-            f"cold start: {positives} opportunities in training windows, {s.min_positives} needed; points score stays",
-        )
+    converting = len(np.unique(train.contact_ids[train.y == 1]))
+    start, end = min(cutoffs), max(cutoffs) + h
+    opportunities = sum(1 for a in acts if a.type == ActivityType.OPPORTUNITY_CREATED and start <= a.occurred_at < end)
+    counts = {"converting_contacts": converting, "opportunities": opportunities}
+
+    def cold(why: str) -> RetrainResult:
+        return RetrainResult(len(train), positives, True, None, f"cold start: {why}; points score stays", **counts)
+
+    if converting < s.min_positives:
+        return cold(f"{converting} converting contacts in training windows, {s.min_positives} needed")
     model = LeadScorer(min_positives=s.min_positives, default_deal_value=s.default_deal_value)
     model.fit(train.X, train.y, train.value, order=train.cutoffs, groups=train.contact_ids)
+    if model.source_ == "points":  # too few contacts on one side to hold out; never register points
+        return cold(f"{converting} converting contacts cannot fill two held-out folds")
     decision = registry_for(store, s).consider(model, recent.X, recent.y, at=now)
     verdict = "promoted" if decision.promoted else "kept as candidate"
-    return RetrainResult(len(train), positives, False, decision, f"version {decision.version} {verdict}")
+    return RetrainResult(len(train), positives, False, decision, f"version {decision.version} {verdict}", **counts)
 
 
 def last_trained_at(store: Store, settings: ScoringSettings) -> datetime | None:

@@ -15,8 +15,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, insert, or_, select, update
 
+from hub.errors import StoreError
 from hub.store.batch import among
 from hub.store.contacts import aware
+from hub.store.models_repo import RESERVED
 from hub.store.schema import activities, contacts, decision_features, decisions, model_snapshots, outcomes, pushes
 
 #: push states in which a decision's write reached the CRM (``skipped``: the CRM had it already)
@@ -302,6 +304,11 @@ def load_snapshot(conn: Connection, name: str, version: int | None = None) -> tu
 
 
 def save_snapshot(conn: Connection, name: str, blob: bytes, metrics: dict[str, Any], now: datetime) -> int:
+    """Append the next version. The registry's state keys (:mod:`hub.store.models_repo`) are
+    refused: a copied ``_status`` or ``_promoted_at`` would make the registry misread the row."""
+    clash = [k for k in metrics if k in RESERVED]
+    if clash:
+        raise StoreError(f"metric names {clash} are reserved for the model registry; rename them.")
     version = (latest_version(conn, name) or 0) + 1
     conn.execute(insert(model_snapshots).values(name=name, version=version, blob=blob, metrics=metrics, created_at=now))
     return version

@@ -28,7 +28,8 @@ from hub.store.contacts import aware
 from hub.store.schema import model_snapshots
 
 CANDIDATE, PROMOTED, ROLLED_BACK = "candidate", "promoted", "rolled_back"
-_RESERVED = ("_status", "_promoted_at")
+#: metric names the registry keeps its state under; no caller may store metrics by these names
+RESERVED = ("_status", "_promoted_at")
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def save_snapshot(
     conn: Connection, name: str, blob: bytes, metrics: dict[str, Any], created_at: datetime | None = None
 ) -> int:
     """Store a new version (max + 1) as a candidate; returns its version number."""
-    clash = [k for k in metrics if k in _RESERVED]
+    clash = [k for k in metrics if k in RESERVED]
     if clash:
         raise StoreError(f"metric names {clash} are reserved for the registry; rename them.")
     current = conn.execute(select(func.max(model_snapshots.c.version)).where(model_snapshots.c.name == name)).scalar()
@@ -135,6 +136,24 @@ def _set_state(conn: Connection, name: str, version: int, **state: Any) -> None:
 def promote(conn: Connection, name: str, version: int, at: datetime | None = None) -> None:
     """Make ``version`` the live one (also re-promotes a rolled-back version)."""
     _set_state(conn, name, version, _status=PROMOTED, _promoted_at=(at or utcnow()).isoformat())
+
+
+def restore(conn: Connection, name: str, version: int, at: datetime | None = None, **extra: Any) -> int:
+    """Append a copy of ``version`` as the newest version and make it live; returns the new number.
+
+    What ``hub model rollback N`` does: the copy starts from the old row's metrics without its
+    registry state (a copy of a promoted row would keep the old promotion time and lose to the
+    live one), and is promoted in the same transaction. Its promotion time is never older than
+    the live one's, so a clock behind the store's (a simulation) still makes it live.
+    """
+    info, blob = load_snapshot(conn, name, version)
+    stamps = [s.promoted_at for s in list_snapshots(conn, name) if s.status == PROMOTED and s.promoted_at]
+    when = max([at or utcnow(), *stamps])
+    new = save_snapshot(conn, name, blob, {**info.metrics, **extra}, at)
+    promote(conn, name, new, when)
+    if live_version(conn, name) != new:  # cannot happen by the rule above; never report a lie
+        raise StoreError(f"restoring {name!r} v{version} did not make it live; nothing was changed.")
+    return new
 
 
 def rollback(conn: Connection, name: str) -> int | None:
