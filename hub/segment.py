@@ -54,11 +54,6 @@ class Message:
         e = self.traits.get("email")
         return e if isinstance(e, str) and "@" in e else None
 
-    @property
-    def hold_key(self) -> str:
-        """Who held events wait for: the anonymous id, else the not-yet-known user id."""
-        return self.anonymous_id or f"user:{self.user_id}"
-
 
 def _reject_constant(name: str) -> Any:
     raise BodyError(f"the body holds {name}, which is not JSON; send numbers only")

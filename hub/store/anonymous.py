@@ -1,20 +1,38 @@
 """Events from visitors the hub cannot name yet, held until an identify event stitches them.
 
 A row is kept after stitching with its ``contact_id`` set: it is the anonymous id's map to
-the contact, so later events under the same anonymous id land on that contact directly.
+the contact, so later events under the same anonymous id land on that contact directly. The
+newest map wins: a browser one person used and another signs in on is the second person's.
+
+An event that names a person the hub does not know yet (an email, a record id, a Segment
+userId) is held for that person, never for the anonymous id's last owner: under its email
+(and anonymous id), or under :func:`identity_key` when it names no email. It is stitched
+when an event names that person, or when a sync, import or identify stores them (``release``).
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
-from hub.models import Activity, ActivityType, normalize_email
+from hub.models import Activity, ActivityType, Identity, normalize_email
 from hub.store.contacts import aware
 from hub.store.schema import activities, anonymous_events
 
 SOURCE = "api"
+SEGMENT_USER = ("segment", "contact")  # a Segment userId's identity (hub/segment.py SOURCE)
+
+
+def identity_key(ident: Identity) -> str:
+    """The ``anonymous_id`` an event naming only this unknown record is held under:
+    ``user:<userId>`` for a Segment user, else ``ref:`` and the identity (hashed if long)."""
+    if (ident.connector, ident.object_type) == SEGMENT_USER:
+        return f"user:{ident.external_id}"
+    key = f"ref:{ident.connector}/{ident.object_type}/{ident.external_id}"
+    return key if len(key) <= 120 else "ref:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def event_seen(conn: Connection, event_id: str) -> bool:
@@ -29,6 +47,7 @@ def known_contact(conn: Connection, anonymous_id: str) -> int | None:
     q = (
         select(anonymous_events.c.contact_id)
         .where(anonymous_events.c.anonymous_id == anonymous_id, anonymous_events.c.contact_id.is_not(None))
+        .order_by(anonymous_events.c.stitched_at.desc(), anonymous_events.c.received_at.desc())
         .limit(1)
     )
     return conn.execute(q).scalar()
@@ -51,16 +70,27 @@ def hold(conn: Connection, activity: Activity, anonymous_id: str | None, email: 
 def stitch(
     conn: Connection, contact_id: int, anonymous_id: str | None, email: str | None, now: datetime
 ) -> list[Activity]:
-    """Claim held events of this visitor for ``contact_id``; returns them as activities to insert."""
+    """Claim held events of this visitor for ``contact_id``; returns them as activities to insert.
+    Under the anonymous id, only those naming no email or this one: an event that named
+    someone else waits for them, whoever uses the browser next."""
     keys = []
-    if anonymous_id:
-        keys.append(anonymous_events.c.anonymous_id == anonymous_id)
     norm = normalize_email(email)
+    if anonymous_id:
+        keys.append(
+            and_(
+                anonymous_events.c.anonymous_id == anonymous_id,
+                or_(anonymous_events.c.email.is_(None), anonymous_events.c.email == norm),
+            )
+        )
     if norm:
         keys.append(anonymous_events.c.email == norm)
     if not keys:
         return []
     rows = conn.execute(select(anonymous_events).where(anonymous_events.c.contact_id.is_(None), or_(*keys))).all()
+    return _claim(conn, contact_id, rows, now)
+
+
+def _claim(conn: Connection, contact_id: int, rows: Sequence, now: datetime) -> list[Activity]:
     if not rows:
         return []
     conn.execute(
@@ -82,13 +112,21 @@ def stitch(
     ]
 
 
-def remember(conn: Connection, anonymous_id: str, contact_id: int, event_id: str, now: datetime) -> None:
-    """Map an anonymous id to its contact even when it had nothing held (an identify first)."""
-    if known_contact(conn, anonymous_id) is not None:
+def remember(
+    conn: Connection, anonymous_id: str, contact_id: int, event_id: str, now: datetime, repoint: bool = True
+) -> None:
+    """Map an anonymous id to its contact even when it had nothing held (an identify first).
+    With ``repoint``, an id mapped to another contact is this one's from now on (the browser
+    has a new user); without it, an id already mapped is left as it is."""
+    known = known_contact(conn, anonymous_id)
+    if known == contact_id or (known is not None and not repoint):
         return
+    row_id = f"identify:{event_id}"
+    if len(row_id) > anonymous_events.c.event_id.type.length:
+        row_id = "identify:" + hashlib.sha256(event_id.encode()).hexdigest()
     conn.execute(
         insert(anonymous_events).values(
-            event_id=f"identify:{event_id}",
+            event_id=row_id,
             anonymous_id=anonymous_id,
             type=ActivityType.CUSTOM.value,
             occurred_at=now,

@@ -126,3 +126,30 @@ def test_out_of_range_event_times_are_422_and_nothing_is_stored(client):
         client, event_id="t-1", occurred_at="2026-01-01T00:00:00+02:00", identity={"email": "person0@example.com"}
     )
     assert ok.status_code == 202 and ok.json()["status"] == "stored"  # the refused ones left nothing behind
+
+
+def test_an_event_naming_a_new_person_is_not_credited_to_the_browsers_last_user(client):
+    """A shared browser: person0 used it; a person new to the hub fills a form on it. The event
+    names the new person by email, so it waits for them rather than landing on person0."""
+    first = event(client, event_id="p0", identity={"anonymous_id": "shared-1", "email": "person0@example.com"})
+    person0 = first.json()["contact_id"]
+    new = event(
+        client,
+        event_id="bob-form",
+        type="form_submit",
+        identity={"anonymous_id": "shared-1", "email": "bob.new@example.com"},
+    )
+    assert new.json()["status"] == "held"
+    unknown_ref = event(
+        client, event_id="bob-ref", identity={"anonymous_id": "shared-1", "external": {"connector": "crm", "id": "c99"}}
+    )
+    assert unknown_ref.json()["status"] == "held"
+    # person0 signs in on the same browser again: bob's held event stays bob's
+    again = event(client, event_id="p0-again", identity={"anonymous_id": "shared-1", "email": "person0@example.com"})
+    assert again.json()["contact_id"] == person0
+    ids = {a["external_id"] for a in activities(client, person0)}
+    assert "bob-form" not in ids and "bob-ref" not in ids
+    # person1 signs in on it: the browser is person1's from now on
+    p1 = event(client, event_id="p1", identity={"anonymous_id": "shared-1", "email": "person1@example.com"})
+    later = event(client, event_id="anon-after", identity={"anonymous_id": "shared-1"})
+    assert later.json()["contact_id"] == p1.json()["contact_id"] != person0

@@ -174,6 +174,44 @@ def test_anonymous_history_is_joined_when_identify_links_it(seg):
     assert [a["properties"].get("name") for a in early] == ["Early"]
 
 
+def test_a_new_person_on_a_shared_browser_is_not_credited_to_its_last_user(seg):
+    """person0 identified on browser anon-s; then bob, new to the hub, tracks on it with his
+    own userId and email: held for bob, stored on bob by his identify, never on person0; after
+    bob's identify the browser's anonymous events are bob's."""
+    alice = {"userId": "alice", "anonymousId": "anon-s", "messageId": "s0", "traits": {"email": "person0@example.com"}}
+    assert post(seg, "/v1/identify", alice).status_code == 200
+    person0 = contact_id_of(seg, "person0@example.com")
+    tracks = [
+        {"userId": "bob", "anonymousId": "anon-s", "messageId": "s1", "event": "Signed Up"},
+        {
+            "userId": "bob",
+            "anonymousId": "anon-s",
+            "messageId": "s2",
+            "event": "Trial Started",
+            "context": {"traits": {"email": "bob@new.example.com"}},
+        },
+    ]
+    for t in tracks:
+        assert post(seg, "/v1/track", t).status_code == 200
+    assert segment_activities(seg, person0) == []
+    # person0 comes back to the browser before bob's identify arrives: bob's events stay held
+    back = {"userId": "alice", "anonymousId": "anon-s", "messageId": "s3", "event": "Came Back"}
+    assert post(seg, "/v1/track", back).status_code == 200
+    assert [a["external_id"] for a in segment_activities(seg, person0)] == ["m:s3"]
+    bob = {"userId": "bob", "anonymousId": "anon-s", "messageId": "s4", "traits": {"email": "bob@new.example.com"}}
+    assert post(seg, "/v1/identify", bob).status_code == 200
+    bob_id = contact_id_of(seg, "bob@new.example.com")
+    assert bob_id != person0
+    assert sorted(a["external_id"] for a in segment_activities(seg, bob_id)) == [
+        "segment:m:s1",
+        "segment:m:s2",
+    ]  # stitched from the hold
+    # the browser is bob's now: an anonymous page lands on him
+    assert post(seg, "/v1/page", {"anonymousId": "anon-s", "messageId": "s5"}).status_code == 200
+    assert "m:s5" in {a["external_id"] for a in segment_activities(seg, bob_id)}
+    assert [a["external_id"] for a in segment_activities(seg, person0)] == ["m:s3"]
+
+
 def test_limits_and_bad_bodies_are_400(seg):
     big = {"userId": "u1", "messageId": "big", "event": "x", "properties": {"blob": "x" * 40_000}}
     r = post(seg, "/v1/track", big)
