@@ -18,8 +18,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
-from hub.models import Activity, ActivityType, Identity, normalize_email
-from hub.store.contacts import aware
+from hub.models import Activity, ActivityType, Contact, Identity, normalize_email
+from hub.store.batch import among
+from hub.store.contacts import aware, resolve_emails, resolve_identity_ids
 from hub.store.schema import activities, anonymous_events
 
 SOURCE = "api"
@@ -110,6 +111,47 @@ def _claim(conn: Connection, contact_id: int, rows: Sequence, now: datetime) -> 
         )
         for r in rows
     ]
+
+
+def release(conn: Connection, stored: Sequence[Contact], now: datetime) -> list[Activity]:
+    """Held events naming one of ``stored`` (contacts just upserted by a sync, an import or an
+    identify) by email or record id, claimed for the contact that is theirs now, with the
+    anonymous history of their visitor ids, as :func:`stitch` would on an event naming them."""
+    emails = sorted({e for c in stored for e in (normalize_email(x) for x in c.emails) if e})
+    idents = {identity_key(i): i for c in stored for i in c.identities}
+    conds = []
+    if emails:
+        conds.append(among(conn, anonymous_events.c.email, emails))
+    if idents:
+        conds.append(among(conn, anonymous_events.c.anonymous_id, sorted(idents)))
+    if not conds:
+        return []
+    rows = conn.execute(select(anonymous_events).where(anonymous_events.c.contact_id.is_(None), or_(*conds))).all()
+    if not rows:
+        return []
+    by_email = resolve_emails(conn, [r.email for r in rows if r.email])
+    by_ident = resolve_identity_ids(conn, [idents[r.anonymous_id] for r in rows if r.anonymous_id in idents])
+    out: list[Activity] = []
+    claimed: set[str] = set()
+    for r in rows:
+        if r.event_id in claimed:
+            continue  # claimed with an earlier row's visitor
+        if r.email:
+            cid = by_email.get(r.email)
+        else:
+            ident = idents.get(r.anonymous_id)
+            cid = by_ident.get(ident.key()) if ident else None
+        if cid is None:  # a record refused on its page, or a forgotten person's: still waiting
+            continue
+        if r.email and r.anonymous_id and r.anonymous_id not in idents:
+            got = stitch(conn, cid, r.anonymous_id, r.email, now)
+            # the visitor may have been someone else's since: only an unmapped one is theirs now
+            remember(conn, r.anonymous_id, cid, f"release:{r.event_id}", now, repoint=False)
+        else:
+            got = _claim(conn, cid, [r], now)
+        claimed.update(a.external_id for a in got)
+        out += got
+    return out
 
 
 def remember(
