@@ -93,7 +93,9 @@ def _upsert_people(conn: Connection, messages: Sequence[Message]) -> tuple[dict[
             refused[m.key] = MessageError("; ".join(f"traits: {f} {why}" for f, why in problems))
         else:
             people.append(contact)
-    upsert_contacts(conn, people)  # a forgotten person's record is not stored (and answered below)
+    # a forgotten person's record is not stored (and answered below); an identify older than
+    # the stored one (a retry, an import of history) only fills what the newer left empty
+    upsert_contacts(conn, people, keep_newer=True)
     return refused, activity_store.release_held(conn, people).new_ids
 
 

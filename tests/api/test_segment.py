@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -210,6 +211,35 @@ def test_a_new_person_on_a_shared_browser_is_not_credited_to_its_last_user(seg):
     assert post(seg, "/v1/page", {"anonymousId": "anon-s", "messageId": "s5"}).status_code == 200
     assert "m:s5" in {a["external_id"] for a in segment_activities(seg, bob_id)}
     assert [a["external_id"] for a in segment_activities(seg, person0)] == ["m:s3"]
+
+
+def test_an_older_identify_arriving_late_does_not_overwrite_newer_traits(seg):
+    """A library retry delivers last month's identify after today's: today's traits stay."""
+    now = datetime.now(UTC)
+    new = {"email": "order@x.example", "firstName": "Newname", "title": "VP Engineering"}
+    old = {"email": "order@x.example", "firstName": "Oldname", "title": "Intern", "plan": "free"}
+    for mid, traits, at in (("o1", new, now), ("o2", old, now - timedelta(days=30))):
+        body = {"userId": "order-1", "messageId": mid, "timestamp": at.isoformat(), "traits": traits}
+        assert post(seg, "/v1/identify", body).status_code == 200
+    profile = contact(seg, contact_id_of(seg, "order@x.example"))["profile"]
+    assert (profile["first_name"], profile["job_title"]) == ("Newname", "VP Engineering")
+    assert profile["properties"].get("plan") == "free"  # only the old one said it
+    # a newer identify still replaces
+    newer = {"email": "order@x.example", "firstName": "Newest", "title": "CTO"}
+    body = {"userId": "order-1", "messageId": "o3", "timestamp": (now + timedelta(seconds=1)).isoformat()}
+    assert post(seg, "/v1/identify", {**body, "traits": newer}).status_code == 200
+    profile = contact(seg, contact_id_of(seg, "order@x.example"))["profile"]
+    assert (profile["first_name"], profile["job_title"]) == ("Newest", "CTO")
+    # two in one batch, the newer first: the newer wins there too
+    batch = [
+        {"type": "identify", "userId": "b-1", "messageId": "ob1", "timestamp": now.isoformat(), "traits": new},
+        {**body, "type": "identify", "userId": "b-1", "messageId": "ob2", "traits": {**old, "email": "b@x.example"}},
+    ]
+    batch[0]["traits"] = {**new, "email": "b@x.example"}
+    batch[1]["timestamp"] = (now - timedelta(days=1)).isoformat()
+    assert post(seg, "/v1/batch", {"batch": batch}).status_code == 200
+    profile = contact(seg, contact_id_of(seg, "b@x.example"))["profile"]
+    assert (profile["first_name"], profile["properties"].get("plan")) == ("Newname", "free")
 
 
 def test_limits_and_bad_bodies_are_400(seg):
