@@ -78,14 +78,16 @@ async def salesforce(
     request: Request,
     connector: str | None = ConnectorQ,
     secret: str | None = Header(None, alias="X-Hub-Webhook-Secret"),
+    url_secret: str | None = Query(None, alias="secret", max_length=200, include_in_schema=False),
     state: ApiState = Depends(hub_state),
 ) -> WebhookOut | Response:
-    """Check the shared secret and queue a sync of the Salesforce connector.
+    """Check the shared secret (or an outbound message's org) and queue a sync of the
+    Salesforce connector.
 
     An outbound-message (SOAP) call gets the SOAP acknowledgement Salesforce waits for.
     """
-    await _body(request)
-    webhooks.verify_salesforce(state.settings, secret)
+    body = await _body(request)
+    webhooks.verify_salesforce(state.settings, secret, body, url_secret)
     name = webhooks.target_connector(state.settings, "salesforce", connector)
     outcome = await run_in_threadpool(state.dispatch.sync, name)
     if "xml" in request.headers.get("content-type", ""):
