@@ -242,6 +242,28 @@ def test_an_older_identify_arriving_late_does_not_overwrite_newer_traits(seg):
     assert (profile["first_name"], profile["properties"].get("plan")) == ("Newname", "free")
 
 
+def test_a_batchs_own_sent_at_and_context_apply_to_its_messages(seg):
+    """analytics-python and -node put sentAt (and a shared context) on the batch body: a sender
+    whose clock is two hours behind still gets its events' real time, and the batch's
+    context.traits name the person for a message that carries none of its own."""
+    now = datetime.now(UTC)
+    client_now = now - timedelta(hours=2)
+    track = {"type": "track", "anonymousId": "b-anon", "event": "form_submit", "messageId": "bs1"}
+    track["timestamp"] = (client_now - timedelta(seconds=10)).isoformat()
+    own = {**track, "messageId": "bs2", "context": {"traits": {"email": "person0@example.com"}, "page": {"x": 1}}}
+    body = {
+        "batch": [track, own],
+        "sentAt": client_now.isoformat(),
+        "context": {"traits": {"email": "person1@example.com"}, "library": {"name": "analytics-python"}},
+    }
+    assert post(seg, "/v1/batch", body).json() == {"success": True}
+    (act,) = segment_activities(seg, contact_id_of(seg, "person1@example.com"))
+    at = datetime.fromisoformat(act["occurred_at"].replace("Z", "+00:00"))
+    assert abs((at - (now - timedelta(seconds=10))).total_seconds()) < 5
+    # the message's own context wins over the batch's
+    assert [a["external_id"] for a in segment_activities(seg, contact_id_of(seg, "person0@example.com"))] == ["m:bs2"]
+
+
 def test_limits_and_bad_bodies_are_400(seg):
     big = {"userId": "u1", "messageId": "big", "event": "x", "properties": {"blob": "x" * 40_000}}
     r = post(seg, "/v1/track", big)
