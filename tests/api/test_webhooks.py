@@ -167,10 +167,15 @@ def test_with_a_broker_webhooks_enqueue_hub_sync(tmp_path, api_redis_url, crm):
     with TestClient(app, base_url="https://hub.example.com") as client:
         out = client.post(URL, content=BODY, headers=signed())
         assert out.json()["sync"] == "queued"
-    msg = json.loads(r.lpop("sync"))
+        # a deletion asks the queued sync to look for deletions now
+        deletion = json.dumps([{"eventId": 2, "subscriptionType": "contact.deletion", "objectId": 7}]).encode()
+        assert client.post(URL, content=deletion, headers=signed(deletion)).json()["sync"] == "queued"
+    msg = json.loads(r.rpop("sync"))  # kombu pushes left, reads right
     assert msg["headers"]["task"] == "hub.sync" and json.loads(__import__("base64").b64decode(msg["body"]))[0] == [
         "crm"
     ]
+    msg = json.loads(r.rpop("sync"))  # kombu pushes left, reads right
+    assert json.loads(__import__("base64").b64decode(msg["body"]))[0] == ["crm", True]
     app.state.hub.close()
     r.close()
 
