@@ -35,7 +35,7 @@ _UNESCAPED = re.compile(r"\$\$\{|\$\{")
 EXPANDED = re.compile(
     r"(store_url|broker_url"
     r"|connectors\.[^.\[]+\.settings([.\[].*)?"
-    r"|api\.(host|port|public_url|session_secret|hubspot_client_secret|salesforce_shared_secret)"
+    r"|api\.(host|port|public_url|session_secret|hubspot_client_secret|salesforce_shared_secret|salesforce_org_id|salesforce_outbound_secret)"
     r"|api\.tokens\[\d+\]\.token|api\.users\[\d+\]\.password_hash|api\.segment_write_keys\[\d+\]\.key)"
 )
 _NOT_HERE = (

@@ -74,6 +74,10 @@ class Connector(ABC):
     #: checks declared features against it); None: any property it is asked for through
     #: ``extra_properties`` (its ``check`` should say which of those the vendor lacks).
     known_properties: ClassVar[frozenset[str] | None] = None
+    #: Set by the hub for one sync (under its lock) when the vendor said records were deleted
+    #: (a webhook): a connector that looks for deletions only now and then (a costly list
+    #: walk) looks in this sync.
+    deletions_reported: bool = False
 
     @staticmethod
     def canonical_owner(owner: str) -> str:

@@ -54,11 +54,6 @@ class Message:
         e = self.traits.get("email")
         return e if isinstance(e, str) and "@" in e else None
 
-    @property
-    def hold_key(self) -> str:
-        """Who held events wait for: the anonymous id, else the not-yet-known user id."""
-        return self.anonymous_id or f"user:{self.user_id}"
-
 
 def _reject_constant(name: str) -> Any:
     raise BodyError(f"the body holds {name}, which is not JSON; send numbers only")
@@ -177,11 +172,22 @@ def event_time(msg: dict, now: datetime, exported: bool) -> datetime:
     return min(at.astimezone(UTC) if at else now, now)
 
 
-def parse_message(msg: Any, type_: str | None, now: datetime, *, exported: bool = False) -> Message:
+def _under(shared: Any, own: Any) -> Any:
+    """``own`` deep-merged over ``shared`` (a batch's context under its message's)."""
+    if isinstance(shared, dict) and isinstance(own, dict):
+        return {**shared, **{k: _under(shared.get(k), v) for k, v in own.items()}}
+    return shared if own is None else own
+
+
+def parse_message(
+    msg: Any, type_: str | None, now: datetime, *, exported: bool = False, batch: dict[str, Any] | None = None
+) -> Message:
     """One Segment message (``type_`` from the endpoint; a batch names it in each message).
 
     ``exported``: the message comes from a file of messages Segment already received (an
-    export, `hub import segment`), not from a sender now: see :func:`event_time`."""
+    export, `hub import segment`), not from a sender now: see :func:`event_time`.
+    ``batch``: the batch body it came in, whose ``sentAt`` and ``context`` are its own when it
+    has none (analytics-python and -node send them there); the message's own win, key by key."""
     if not isinstance(msg, dict):
         raise MessageError("a message must be a JSON object")
     size = len(json.dumps(msg, default=str).encode())
@@ -193,11 +199,13 @@ def parse_message(msg: Any, type_: str | None, now: datetime, *, exported: bool 
     user, anon = _ident(msg, "userId"), _ident(msg, "anonymousId")
     if user is None and anon is None:
         raise MessageError("a message needs a userId or an anonymousId")
+    shared = batch or {}
+    timed = {**msg, "sentAt": shared["sentAt"]} if msg.get("sentAt") is None and "sentAt" in shared else msg
     try:
-        at = event_time(msg, now, exported)
+        at = event_time(timed, now, exported)
     except OverflowError:
         raise MessageError("timestamp (corrected by sentAt) is out of range") from None
-    context = _dict(msg, "context")
+    context = _dict({"context": _under(shared.get("context"), msg.get("context"))}, "context")
     traits = _dict(msg, "traits") or (context.get("traits") if isinstance(context.get("traits"), dict) else {})
     m = Message(
         key=message_key(msg),

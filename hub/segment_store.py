@@ -3,8 +3,9 @@
 identify: the traits become the person's record in the ``segment`` source (``userId`` is its
 id; an email trait joins it to the same person's CRM records), then events held for its
 ``anonymousId`` (and its ``userId``, if events came before the identify) are stitched onto the
-contact. track / page: an activity on the contact the ``userId``, email trait or a stitched
-``anonymousId`` names; held until an identify names the person otherwise. Forgotten people
+contact. track / page: an activity on the contact the ``userId`` or email trait names, or
+(naming neither) the contact its ``anonymousId`` was last stitched to; else held (under the
+userId if it names one) until an identify, sync or import stores the person. Forgotten people
 (``hub forget``) are dropped, as with ``/v1/events``.
 
 A batch is one transaction: one upsert of its identify records, one insert of its activities
@@ -52,11 +53,13 @@ def _user(m: Message) -> Identity | None:
 
 
 def _who(conn: Connection, m: Message) -> int | None:
+    """The contact the userId or email names; the anonymousId's only when it names no one
+    else (a new person on a shared browser is not its last user)."""
     ident = _user(m)
     found = lookup.contact_by_identity(conn, ident) if ident else None
     if found is None and m.email:
         found = lookup.contact_by_email(conn, m.email)
-    if found is None and m.anonymous_id:
+    if found is None and m.anonymous_id and ident is None and not m.email:
         found = anonymous.known_contact(conn, m.anonymous_id)
     return found
 
@@ -65,7 +68,8 @@ def _stitch(conn: Connection, m: Message, cid: int, identify: bool) -> list[Acti
     """Held events of this visitor, now the contact's. Events held under the userId itself
     (sent before its identify) are claimed by the identify; later events find the contact."""
     now = utcnow()
-    user_key = f"user:{m.user_id}" if identify and m.user_id else None
+    user = _user(m)
+    user_key = anonymous.identity_key(user) if identify and user else None
     earlier = anonymous.stitch(conn, cid, m.anonymous_id, m.email, now) if m.anonymous_id or m.email else []
     if user_key:
         earlier += anonymous.stitch(conn, cid, user_key, None, now)
@@ -89,7 +93,9 @@ def _upsert_people(conn: Connection, messages: Sequence[Message]) -> tuple[dict[
             refused[m.key] = MessageError("; ".join(f"traits: {f} {why}" for f, why in problems))
         else:
             people.append(contact)
-    upsert_contacts(conn, people)  # a forgotten person's record is not stored (and answered below)
+    # a forgotten person's record is not stored (and answered below); an identify older than
+    # the stored one (a retry, an import of history) only fills what the newer left empty
+    upsert_contacts(conn, people, keep_newer=True)
     return refused, activity_store.release_held(conn, people).new_ids
 
 
@@ -106,7 +112,10 @@ def _event(conn: Connection, m: Message) -> tuple[Stored, list[Activity]]:
         raise MessageError(f"a {m.type} message makes no event")  # unreachable: track, page, screen do
     cid = _who(conn, m)
     if cid is None:
-        anonymous.hold(conn, act.model_copy(update={"external_id": f"{SOURCE}:{m.key}"}), m.hold_key, m.email, utcnow())
+        # under the userId if it names one: its events wait for that user, not the browser's next
+        user = _user(m)
+        key = anonymous.identity_key(user) if user else m.anonymous_id
+        anonymous.hold(conn, act.model_copy(update={"external_id": f"{SOURCE}:{m.key}"}), key, m.email, utcnow())
         return Stored("held", activity_type=act.type.value), []
     act.contact_id = cid
     return Stored("stored", cid, act.type.value), [act, *_stitch(conn, m, cid, identify=False)]

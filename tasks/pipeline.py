@@ -52,7 +52,7 @@ def _retry_countdown(task, exc: RetryableError) -> float:
 
 
 @app.task(name="hub.sync", bind=True, **STORE_RETRY)
-def sync(self, connector: str) -> dict:
+def sync(self, connector: str, deletions: bool = False) -> dict:
     ctx = context()
     # a long sync hands out decide tasks per full chunk of committed contacts (ids only)
     dec = ctx.settings.decision
@@ -62,7 +62,7 @@ def sync(self, connector: str) -> dict:
     try:
         # stop well inside the soft time limit and continue in a fresh task (see sync_connector)
         budget = SYNC_BUDGET_SHARE * ctx.settings.celery.task_time_limit
-        res = sync_connector(ctx, connector, on_commit=feed.committed, budget_seconds=budget)
+        res = sync_connector(ctx, connector, on_commit=feed.committed, budget_seconds=budget, deletions=deletions)
     except Exception as exc:
         # pages committed before the failure will not be read again: credit their activities now
         partial = committed_of(exc)
@@ -75,7 +75,7 @@ def sync(self, connector: str) -> dict:
         raise
     feed.finish()
     if res.more:
-        sync.delay(connector)
+        sync.delay(connector, *([True] if deletions else []))  # deletions are looked for at the end
     if res.new_activity_ids:
         for part in chunks(res.new_activity_ids, 1000):
             learn.delay(part)

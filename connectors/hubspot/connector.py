@@ -272,7 +272,8 @@ class HubSpotConnector(Connector):
             cur = nxt
             yield page
         now_ms = int(time.time() * 1000)
-        every = self.s.archived_walk_seconds * 1000
+        # a deletion webhook asked for this sync: walk now, not when the walk is due
+        every = 0 if self.deletions_reported else self.s.archived_walk_seconds * 1000
         gone, walked = archived_ids(self.client, self.s.page_size, cur, now_ms, every)
         if walked is not cur:
             yield Page[Contact](

@@ -42,7 +42,7 @@ class Dispatcher(Protocol):
 
     def decide(self, contact_id: int, request_key: str) -> Outcome: ...
 
-    def sync(self, connector: str) -> Outcome: ...
+    def sync(self, connector: str, deletions: bool = False) -> Outcome: ...
 
     def learn(self, activity_ids: list[int]) -> None: ...
 
@@ -82,10 +82,11 @@ class CeleryDispatcher:
         self._send(decide, [contact_id], request_key)
         return "queued"
 
-    def sync(self, connector: str) -> Outcome:
+    def sync(self, connector: str, deletions: bool = False) -> Outcome:
         from tasks.pipeline import sync
 
-        self._send(sync, connector)
+        # the flag only when set: a plain sync's message stays what older workers read
+        self._send(sync, connector, *([True] if deletions else []))
         return "queued"
 
     def learn(self, activity_ids: list[int]) -> None:
@@ -114,12 +115,12 @@ class InlineDispatcher:
         decide_contacts(self.ctx, [contact_id], request_key)
         return "decided"
 
-    def sync(self, connector: str) -> Outcome:
+    def sync(self, connector: str, deletions: bool = False) -> Outcome:
         from hub.pipeline.sync import sync_connector
 
         def run() -> None:
             try:
-                sync_connector(self.ctx, connector)
+                sync_connector(self.ctx, connector, deletions=deletions)
             except Exception:  # a background thread has no caller to tell; the sync state records it
                 log.exception("webhook-triggered sync of %s failed", connector)
 

@@ -3,7 +3,8 @@
 Idempotent by event id (a resend answers ``duplicate``). An event names its person by email,
 by a connector's record id, or by an anonymous visitor id; events the hub cannot attach to
 a contact yet are held, and stitched when an event carries both the anonymous id and a
-known email or record id. Events for a forgotten person (``hub forget``: their email or record
+known email or record id, or when a sync, import or identify stores the person they name.
+The anonymous id's contact is used only for an event that names nobody else. Events for a forgotten person (``hub forget``: their email or record
 id is on the suppression list) are dropped, answered ``suppressed``. Stored events of the types in ``api.redecide_on`` get the
 contact decided again through the dispatcher.
 """
@@ -37,21 +38,28 @@ class _Stored:
     new_ids: list[int] = field(default_factory=list)
 
 
-def _who(conn: Connection, who: EventIdentity) -> int | None:
-    if who.external is not None:
-        ext = who.external
-        found = lookup.contact_by_identity(
-            conn, Identity(connector=ext.connector, object_type=ext.object_type, external_id=ext.id)
-        )
+def _who(conn: Connection, who: EventIdentity, ident: Identity | None) -> int | None:
+    """The contact the event names; the anonymous id's map only when it names nobody else (a
+    shared browser's last user is not the new person an email or record id names)."""
+    if ident is not None:
+        found = lookup.contact_by_identity(conn, ident)
         if found is not None:
             return found
     if who.email is not None:
         found = lookup.contact_by_email(conn, who.email)
         if found is not None:
             return found
-    if who.anonymous_id is not None:
+    if who.anonymous_id is not None and ident is None and who.email is None:
         return anonymous.known_contact(conn, who.anonymous_id)
     return None
+
+
+def _hold_key(who: EventIdentity, ident: Identity | None) -> str | None:
+    """Held under the anonymous id, unless it names a record and no email: then under the
+    record, so that the browser's next user does not claim it."""
+    if ident is not None and who.email is None:
+        return anonymous.identity_key(ident)
+    return who.anonymous_id
 
 
 def check_type(ctx: HubContext, event: EventIn) -> None:
@@ -98,9 +106,9 @@ def _store(ctx: HubContext, event: EventIn) -> _Stored | None:
             # a forgotten person: neither stored nor held (holding would keep their address)
             return _Stored(suppressed=True)
         act = _activity(event)
-        cid = _who(conn, who)
+        cid = _who(conn, who, ident)
         if cid is None:
-            anonymous.hold(conn, act, who.anonymous_id, who.email, now)
+            anonymous.hold(conn, act, _hold_key(who, ident), who.email, now)
             return _Stored()
         act.contact_id = cid
         earlier = anonymous.stitch(conn, cid, who.anonymous_id, who.email, now)

@@ -78,9 +78,10 @@ def ingest_body(state: ApiState, raw: bytes, kind: str | None) -> dict[str, Any]
         raise Problem(400, "Bad request", 'a batch body is {"batch": [messages]}', success=False)
     failed: dict[int, MessageError] = {}
     good: list[tuple[int, Message]] = []
+    shared = {k: body[k] for k in ("sentAt", "context") if isinstance(body.get(k), str | dict)}
     for i, msg in enumerate(batch):
         try:
-            good.append((i, parse_message(msg, None, now)))
+            good.append((i, parse_message(msg, None, now, batch=shared)))
         except MessageError as exc:
             failed[i] = exc
     results = store_messages(state.ctx, state.dispatch, [m for _, m in good]) if good else []

@@ -6,6 +6,7 @@ hub.yaml, so they are never printed by `hub config validate` or logged.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -108,7 +109,17 @@ class ApiSettings(_Strict):
         None, description="the URL the API is reached at from outside (HubSpot signs the URL it called)"
     )
     hubspot_client_secret: SecretStr | None = None
-    salesforce_shared_secret: SecretStr | None = None
+    salesforce_shared_secret: SecretStr | None = Field(
+        None, description="the X-Hub-Webhook-Secret a Salesforce Flow or Apex callout sends"
+    )
+    salesforce_org_id: str | None = Field(
+        None,
+        description="the Salesforce org (15 or 18 characters) whose outbound messages (SOAP, no custom headers)"
+        " are accepted by the OrganizationId they carry",
+    )
+    salesforce_outbound_secret: SecretStr | None = Field(
+        None, description="when set, outbound messages must also carry it in the endpoint URL: ?secret=..."
+    )
     webhook_max_age: int = Field(300, ge=1, description="seconds; older signed webhook timestamps are rejected")
     segment_write_keys: list[SegmentWriteKey] = Field(
         default_factory=list, description="write keys accepted by the Segment-spec endpoints (/v1/track, ...)"
@@ -117,6 +128,15 @@ class ApiSettings(_Strict):
         default_factory=lambda: ["form_submit", "content_download", "page_view"],
         description="event types after which the contact is decided again",
     )
+
+    @field_validator("salesforce_org_id")
+    @classmethod
+    def _org_id(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?", v):
+            raise ValueError(
+                f"{v[:40]!r} is not a Salesforce org id: 15 or 18 letters and digits (Setup > Company Information)"
+            )
+        return v
 
     @field_validator("redecide_on")
     @classmethod

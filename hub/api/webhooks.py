@@ -4,8 +4,11 @@ HubSpot signs with ``X-HubSpot-Signature-v3``: base64(HMAC-SHA256(client secret,
 URI + body + timestamp)), with the timestamp (milliseconds) in ``X-HubSpot-Request-Timestamp``
 and requests older than the max age (HubSpot says 5 minutes) rejected. The URI is the full
 URL HubSpot called, with a few percent-escapes decoded (HubSpot's request validation docs).
-Salesforce (a Flow or Apex callout) sends a shared secret header. Both are compared in
-constant time. The payload only says *that* records changed; the sync reads *what*.
+Salesforce: a Flow or Apex callout sends a shared secret header; an outbound message (SOAP)
+cannot add headers, so it is accepted by the ``OrganizationId`` it carries (Salesforce's own
+advice, with its IP ranges and TLS), plus a secret in the endpoint URL when one is configured.
+Secrets are compared in constant time. The payload only says *that* records changed; the sync
+reads *what*.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 
 from hub.api.problems import Problem
@@ -76,14 +80,56 @@ def verify_hubspot(
         raise Problem(401, "Bad signature", "the X-HubSpot-Signature-v3 does not match this request")
 
 
-def verify_salesforce(settings: Settings, presented: str | None) -> None:
-    secret = settings.api.salesforce_shared_secret
-    if secret is None:
-        raise Problem(404, "Webhook not configured", "set api.salesforce_shared_secret to receive Salesforce webhooks")
-    if not presented:
-        raise Problem(401, "Unsigned webhook", "send the shared secret in X-Hub-Webhook-Secret")
-    if not hmac.compare_digest(secret.get_secret_value().encode(), presented.encode()):
-        raise Problem(401, "Bad secret", "the X-Hub-Webhook-Secret does not match")
+# the organization an outbound message (SOAP) comes from; the id is 15 or 18 characters
+_ORG_ID = re.compile(
+    rb"<(?:[\w.-]+:)?OrganizationId>\s*([A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)\s*</(?:[\w.-]+:)?OrganizationId>"
+)
+
+
+def outbound_org_id(body: bytes) -> str | None:
+    """The ``OrganizationId`` of a Salesforce outbound message, if the body names exactly one."""
+    found = _ORG_ID.findall(body)
+    return found[0].decode() if len(found) == 1 else None
+
+
+def _same(expected: str, presented: str) -> bool:
+    return hmac.compare_digest(expected.encode(), presented.encode())
+
+
+def verify_salesforce(
+    settings: Settings, presented: str | None, body: bytes = b"", url_secret: str | None = None
+) -> None:
+    """A callout's X-Hub-Webhook-Secret header, or an outbound message of the configured org.
+
+    A 15-character org id is case-sensitive and an 18-character one adds a checksum of its
+    case, so the first 15 are compared exactly, whichever form each side has. The org id is
+    not a secret (it is in every Salesforce URL of the org): ``salesforce_outbound_secret``
+    adds one to the endpoint URL."""
+    api = settings.api
+    secret, org = api.salesforce_shared_secret, api.salesforce_org_id
+    if secret is None and org is None:
+        raise Problem(
+            404,
+            "Webhook not configured",
+            "set api.salesforce_shared_secret (Flow or Apex callouts) or api.salesforce_org_id (outbound messages)"
+            " to receive Salesforce webhooks",
+        )
+    if presented:
+        if secret is None or not _same(secret.get_secret_value(), presented):
+            raise Problem(401, "Bad secret", "the X-Hub-Webhook-Secret does not match")
+        return
+    sent_org = outbound_org_id(body) if org is not None else None
+    if sent_org is None:
+        raise Problem(
+            401,
+            "Unsigned webhook",
+            "send the shared secret in X-Hub-Webhook-Secret, or (an outbound message) set api.salesforce_org_id",
+        )
+    if not _same(org[:15], sent_org[:15]):
+        raise Problem(401, "Unknown organization", "the outbound message's OrganizationId is not api.salesforce_org_id")
+    want = api.salesforce_outbound_secret
+    if want is not None and not _same(want.get_secret_value(), url_secret or ""):
+        raise Problem(401, "Bad secret", "the endpoint URL's ?secret= does not match api.salesforce_outbound_secret")
 
 
 def target_connector(settings: Settings, vendor: str, name: str | None) -> str:

@@ -69,8 +69,12 @@ def sync_connector(
     progress: Progress | None = None,
     on_commit: OnCommit | None = None,
     budget_seconds: float | None = None,
+    deletions: bool = False,
 ) -> SyncResult:
     """Sync contacts, then activities (which need the contacts to resolve against).
+
+    ``deletions``: the vendor said records were deleted (a webhook); the connector looks for
+    deletions now rather than when its periodic look is due (``Connector.deletions_reported``).
 
     With ``budget_seconds`` the sync stops after the first page committed past that time and
     sets ``more``: a first sync of a big portal outlasts any task time limit, and a task killed
@@ -89,6 +93,7 @@ def sync_connector(
             return result
         # start/finish lines let an operator (and bench/chaos.py) see that syncs never overlap
         log.info("sync of %s started", name)
+        connector.deletions_reported = deletions
         try:
             deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
             _sync_streams(ctx, name, connector, lock, result, progress, on_commit, deadline)
@@ -96,6 +101,7 @@ def sync_connector(
             exc.partial = result  # type: ignore[attr-defined]
             raise
         finally:
+            connector.deletions_reported = False
             note_usage(ctx, name)
             log.info("sync of %s finished: %d records, %d pages", name, result.records, result.pages)
             if result.suppressed:

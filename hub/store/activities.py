@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from hub import mirrors
 from hub.models import Activity, Contact, RecordError, normalize_email, utcnow
+from hub.store import anonymous
 from hub.store import held as held_store
 from hub.store import suppressions as suppression_store
 from hub.store.batch import among_keys
@@ -145,11 +146,15 @@ def release_held(conn: Connection, stored: Sequence[Contact], now: datetime | No
     """Insert the held activities that name one of ``stored``'s identities or emails (contacts
     just upserted) and take them off the hold; those still naming no stored contact (a record
     refused on its page) stay held, a forgotten person's are dropped. Call it in the upsert's
-    transaction; the result's ``new_ids`` are owed to learning like any new activity's."""
+    transaction; the result's ``new_ids`` are owed to learning like any new activity's.
+
+    Events from /v1/events and Segment held for these people (hub/store/anonymous.py) are
+    stitched onto them too: no other inbound event may come to claim them."""
     keys, emails = [i.key() for c in stored for i in c.identities], [e for c in stored for e in c.emails]
+    stitched = anonymous.release(conn, stored, now or utcnow())
     waiting = held_store.naming(conn, keys, emails)
     if not waiting:
-        return ActivityResult()
+        return insert_activities(conn, stitched, now)
     # a forgotten person's record is not stored, so what is held for it would wait out the hold
     forgotten = suppression_store.suppressed(conn, {d for c in stored for d in suppression_store.digests_of(c)})
     gone = [c for c in stored if suppression_store.digests_of(c) & forgotten] if forgotten else []
@@ -159,6 +164,12 @@ def release_held(conn: Connection, stored: Sequence[Contact], now: datetime | No
     if dropped:
         waiting = held_store.naming(conn, keys, emails)
     result = insert_activities(conn, waiting, now, hold=True)
+    if stitched:  # they name their contact by id: never held again
+        more = insert_activities(conn, stitched, now)
+        result.inserted += more.inserted
+        result.duplicates += more.duplicates
+        result.contacts |= more.contacts
+        result.new_ids += more.new_ids
     result.suppressed += dropped
     still = set(result.held)
     held_store.drop(conn, [(a.source, a.external_id) for a in waiting if (a.source, a.external_id) not in still])

@@ -109,13 +109,45 @@ def _sort_key(rec: dict[str, Any]) -> datetime:
     return aware(datetime.fromisoformat(ts)) if ts else _NEVER
 
 
+def _fill(newer: Any, older: Any) -> Any:
+    """``newer`` with its empty values (and missing keys, nested) taken from ``older``."""
+    if isinstance(newer, dict) and isinstance(older, dict):
+        return {**older, **{k: _fill(v, older.get(k)) for k, v in newer.items()}}
+    return older if newer is None or newer in ("", [], {}) else newer
+
+
+def _newest_first(items: Sequence[Contact]) -> list[Contact]:
+    """One record per identity: the newest copy (by ``updated_at``; a tie, the later one),
+    its gaps filled from the older copies."""
+    kept: dict[tuple[str, str, str], Contact] = {}
+    for c in items:
+        key = c.identities[0].key()
+        prev = kept.get(key)
+        if prev is None:
+            kept[key] = c
+            continue
+        new, old = (c, prev) if (aware(c.updated_at) or _NEVER) >= (aware(prev.updated_at) or _NEVER) else (prev, c)
+        kept[key] = Contact.model_validate(_fill(new.model_dump(mode="json"), old.model_dump(mode="json")))
+    return list(kept.values())
+
+
 def upsert_contacts(
-    conn: Connection, items: Sequence[Contact], now: datetime | None = None, watch: Collection[str] = ()
+    conn: Connection,
+    items: Sequence[Contact],
+    now: datetime | None = None,
+    watch: Collection[str] = (),
+    keep_newer: bool = False,
 ) -> UpsertResult:
     """Resolve and store one page of pulled contacts (each with exactly one identity).
 
     ``watch``: merged columns (or ``properties.<key>``) whose changes on known contacts are
-    reported in ``field_changes`` (declared field outcomes); none by default, at no cost."""
+    reported in ``field_changes`` (declared field outcomes); none by default, at no cost.
+
+    ``keep_newer``: for a source whose records arrive out of order (Segment identifies: a
+    library's retry, an import of history), a record older than the stored one (by
+    ``updated_at``) only fills the stored record's empty fields. CRM syncs leave it off: they
+    read records in modified order and a record's time only grows, so the newest read is the
+    record; a time that went back (a restored record, a changed time format) must not freeze it."""
     now = now or utcnow()
     result = UpsertResult()
     if not items:
@@ -124,7 +156,8 @@ def upsert_contacts(
     items = _not_suppressed(conn, items, result)
     if not items:
         return result
-    items = list({c.identities[0].key(): c for c in items}.values())  # last copy in a page wins
+    # one record per identity: the last copy in a page, or with keep_newer the newest
+    items = _newest_first(items) if keep_newer else list({c.identities[0].key(): c for c in items}.values())
     keys = [c.identities[0].key() for c in items]
     existing = {
         (r.connector, r.object_type, r.external_id): r
@@ -160,6 +193,11 @@ def upsert_contacts(
         }
         if contact.lists is not None:
             ident_values["lists"] = sorted(contact.lists)
+        stored_at = aware(old.source_updated_at) if old is not None and keep_newer else None
+        if stored_at and contact.updated_at and aware(contact.updated_at) < stored_at:
+            rec = _fill(old.record, rec)  # an older record: it only fills gaps
+            h = record_hash(Contact.model_validate({**rec, "identities": contact.identities}))
+            ident_values = {"record": rec, "record_hash": h, "synced_at": now}
         if old is not None:
             ident_updates.append({"_id": old.id, **ident_values})
             if old.record_hash == h and (contact.owner or None) == (old.owner or None):

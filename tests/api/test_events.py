@@ -126,3 +126,73 @@ def test_out_of_range_event_times_are_422_and_nothing_is_stored(client):
         client, event_id="t-1", occurred_at="2026-01-01T00:00:00+02:00", identity={"email": "person0@example.com"}
     )
     assert ok.status_code == 202 and ok.json()["status"] == "stored"  # the refused ones left nothing behind
+
+
+def test_an_event_naming_a_new_person_is_not_credited_to_the_browsers_last_user(client):
+    """A shared browser: person0 used it; a person new to the hub fills a form on it. The event
+    names the new person by email, so it waits for them rather than landing on person0."""
+    first = event(client, event_id="p0", identity={"anonymous_id": "shared-1", "email": "person0@example.com"})
+    person0 = first.json()["contact_id"]
+    new = event(
+        client,
+        event_id="bob-form",
+        type="form_submit",
+        identity={"anonymous_id": "shared-1", "email": "bob.new@example.com"},
+    )
+    assert new.json()["status"] == "held"
+    unknown_ref = event(
+        client, event_id="bob-ref", identity={"anonymous_id": "shared-1", "external": {"connector": "crm", "id": "c99"}}
+    )
+    assert unknown_ref.json()["status"] == "held"
+    # person0 signs in on the same browser again: bob's held event stays bob's
+    again = event(client, event_id="p0-again", identity={"anonymous_id": "shared-1", "email": "person0@example.com"})
+    assert again.json()["contact_id"] == person0
+    ids = {a["external_id"] for a in activities(client, person0)}
+    assert "bob-form" not in ids and "bob-ref" not in ids
+    # person1 signs in on it: the browser is person1's from now on
+    p1 = event(client, event_id="p1", identity={"anonymous_id": "shared-1", "email": "person1@example.com"})
+    later = event(client, event_id="anon-after", identity={"anonymous_id": "shared-1"})
+    assert later.json()["contact_id"] == p1.json()["contact_id"] != person0
+
+
+def test_held_events_are_released_when_a_sync_or_an_import_stores_their_person(client, crm, tmp_path):
+    """A form fill reaches the hub before the CRM sync brings its new contact: the sync stores
+    the held event on that contact (with the visitor's anonymous history, and owed to
+    attribution); an event naming only a record id waits for that record the same way; a
+    contacts import releases what waits for the people it stores."""
+    from sqlalchemy import select
+
+    from hub.importing import ImportOptions, import_contacts
+    from hub.pipeline.sync import sync_connector
+    from hub.store.schema import activities as activity_rows
+    from hub.store.schema import unattributed_activities
+
+    ctx = client.app.state.hub.ctx
+    assert event(client, event_id="before", identity={"anonymous_id": "v-new"}).json()["status"] == "held"
+    form = {"anonymous_id": "v-new", "email": "New.Lead@example.com"}
+    assert event(client, event_id="form", type="form_submit", identity=form).json()["status"] == "held"
+    by_ref = {"external": {"connector": "crm", "id": "c7"}}
+    assert event(client, event_id="ref-ev", identity=by_ref).json()["status"] == "held"
+    assert event(client, event_id="imp-ev", identity={"email": "imported@example.com"}).json()["status"] == "held"
+    crm.put_contact("c5", email="new.lead@example.com", first_name="New")
+    crm.put_contact("c7", email="seven@example.com", first_name="Seven")
+    sync_connector(ctx, "crm")
+    with ctx.store.connect() as conn:
+        api_rows = select(activity_rows.c.external_id, activity_rows.c.contact_id, activity_rows.c.id).where(
+            activity_rows.c.source == "api"
+        )
+        rows = {ext: (cid, i) for ext, cid, i in conn.execute(api_rows)}
+        owed = set(conn.execute(select(unattributed_activities.c.activity_id)).scalars())
+    new_lead = event(client, event_id="after", identity={"email": "new.lead@example.com"}).json()["contact_id"]
+    seven = event(client, event_id="seven", identity={"email": "seven@example.com"}).json()["contact_id"]
+    assert rows["form"][0] == rows["before"][0] == new_lead
+    assert rows["ref-ev"][0] == seven
+    # the browser is the new lead's now
+    assert event(client, event_id="later", identity={"anonymous_id": "v-new"}).json()["contact_id"] == new_lead
+    # owed to outcome attribution (hub/pipeline/outcomes.py) like any new activity
+    assert {rows["form"][1], rows["before"][1], rows["ref-ev"][1]} <= owed
+    path = tmp_path / "people.csv"
+    path.write_text("email,first_name\nimported@example.com,Imp\n", encoding="utf-8")
+    import_contacts(ctx.store, path, ImportOptions())
+    imported = event(client, event_id="imp-after", identity={"email": "imported@example.com"}).json()["contact_id"]
+    assert "imp-ev" in {a["external_id"] for a in activities(client, imported)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -172,6 +173,95 @@ def test_anonymous_history_is_joined_when_identify_links_it(seg):
     )
     early = segment_activities(seg, contact_id_of(seg, "person0@example.com"))
     assert [a["properties"].get("name") for a in early] == ["Early"]
+
+
+def test_a_new_person_on_a_shared_browser_is_not_credited_to_its_last_user(seg):
+    """person0 identified on browser anon-s; then bob, new to the hub, tracks on it with his
+    own userId and email: held for bob, stored on bob by his identify, never on person0; after
+    bob's identify the browser's anonymous events are bob's."""
+    alice = {"userId": "alice", "anonymousId": "anon-s", "messageId": "s0", "traits": {"email": "person0@example.com"}}
+    assert post(seg, "/v1/identify", alice).status_code == 200
+    person0 = contact_id_of(seg, "person0@example.com")
+    tracks = [
+        {"userId": "bob", "anonymousId": "anon-s", "messageId": "s1", "event": "Signed Up"},
+        {
+            "userId": "bob",
+            "anonymousId": "anon-s",
+            "messageId": "s2",
+            "event": "Trial Started",
+            "context": {"traits": {"email": "bob@new.example.com"}},
+        },
+    ]
+    for t in tracks:
+        assert post(seg, "/v1/track", t).status_code == 200
+    assert segment_activities(seg, person0) == []
+    # person0 comes back to the browser before bob's identify arrives: bob's events stay held
+    back = {"userId": "alice", "anonymousId": "anon-s", "messageId": "s3", "event": "Came Back"}
+    assert post(seg, "/v1/track", back).status_code == 200
+    assert [a["external_id"] for a in segment_activities(seg, person0)] == ["m:s3"]
+    bob = {"userId": "bob", "anonymousId": "anon-s", "messageId": "s4", "traits": {"email": "bob@new.example.com"}}
+    assert post(seg, "/v1/identify", bob).status_code == 200
+    bob_id = contact_id_of(seg, "bob@new.example.com")
+    assert bob_id != person0
+    assert sorted(a["external_id"] for a in segment_activities(seg, bob_id)) == [
+        "segment:m:s1",
+        "segment:m:s2",
+    ]  # stitched from the hold
+    # the browser is bob's now: an anonymous page lands on him
+    assert post(seg, "/v1/page", {"anonymousId": "anon-s", "messageId": "s5"}).status_code == 200
+    assert "m:s5" in {a["external_id"] for a in segment_activities(seg, bob_id)}
+    assert [a["external_id"] for a in segment_activities(seg, person0)] == ["m:s3"]
+
+
+def test_an_older_identify_arriving_late_does_not_overwrite_newer_traits(seg):
+    """A library retry delivers last month's identify after today's: today's traits stay."""
+    now = datetime.now(UTC)
+    new = {"email": "order@x.example", "firstName": "Newname", "title": "VP Engineering"}
+    old = {"email": "order@x.example", "firstName": "Oldname", "title": "Intern", "plan": "free"}
+    for mid, traits, at in (("o1", new, now), ("o2", old, now - timedelta(days=30))):
+        body = {"userId": "order-1", "messageId": mid, "timestamp": at.isoformat(), "traits": traits}
+        assert post(seg, "/v1/identify", body).status_code == 200
+    profile = contact(seg, contact_id_of(seg, "order@x.example"))["profile"]
+    assert (profile["first_name"], profile["job_title"]) == ("Newname", "VP Engineering")
+    assert profile["properties"].get("plan") == "free"  # only the old one said it
+    # a newer identify still replaces
+    newer = {"email": "order@x.example", "firstName": "Newest", "title": "CTO"}
+    body = {"userId": "order-1", "messageId": "o3", "timestamp": (now + timedelta(seconds=1)).isoformat()}
+    assert post(seg, "/v1/identify", {**body, "traits": newer}).status_code == 200
+    profile = contact(seg, contact_id_of(seg, "order@x.example"))["profile"]
+    assert (profile["first_name"], profile["job_title"]) == ("Newest", "CTO")
+    # two in one batch, the newer first: the newer wins there too
+    batch = [
+        {"type": "identify", "userId": "b-1", "messageId": "ob1", "timestamp": now.isoformat(), "traits": new},
+        {**body, "type": "identify", "userId": "b-1", "messageId": "ob2", "traits": {**old, "email": "b@x.example"}},
+    ]
+    batch[0]["traits"] = {**new, "email": "b@x.example"}
+    batch[1]["timestamp"] = (now - timedelta(days=1)).isoformat()
+    assert post(seg, "/v1/batch", {"batch": batch}).status_code == 200
+    profile = contact(seg, contact_id_of(seg, "b@x.example"))["profile"]
+    assert (profile["first_name"], profile["properties"].get("plan")) == ("Newname", "free")
+
+
+def test_a_batchs_own_sent_at_and_context_apply_to_its_messages(seg):
+    """analytics-python and -node put sentAt (and a shared context) on the batch body: a sender
+    whose clock is two hours behind still gets its events' real time, and the batch's
+    context.traits name the person for a message that carries none of its own."""
+    now = datetime.now(UTC)
+    client_now = now - timedelta(hours=2)
+    track = {"type": "track", "anonymousId": "b-anon", "event": "form_submit", "messageId": "bs1"}
+    track["timestamp"] = (client_now - timedelta(seconds=10)).isoformat()
+    own = {**track, "messageId": "bs2", "context": {"traits": {"email": "person0@example.com"}, "page": {"x": 1}}}
+    body = {
+        "batch": [track, own],
+        "sentAt": client_now.isoformat(),
+        "context": {"traits": {"email": "person1@example.com"}, "library": {"name": "analytics-python"}},
+    }
+    assert post(seg, "/v1/batch", body).json() == {"success": True}
+    (act,) = segment_activities(seg, contact_id_of(seg, "person1@example.com"))
+    at = datetime.fromisoformat(act["occurred_at"].replace("Z", "+00:00"))
+    assert abs((at - (now - timedelta(seconds=10))).total_seconds()) < 5
+    # the message's own context wins over the batch's
+    assert [a["external_id"] for a in segment_activities(seg, contact_id_of(seg, "person0@example.com"))] == ["m:bs2"]
 
 
 def test_limits_and_bad_bodies_are_400(seg):

@@ -15,7 +15,7 @@ from hub.api.app import create_app
 from hub.api.problems import Problem
 from hub.api.webhooks import hubspot_signature
 from hub.pipeline.context import HubContext
-from tests.api.conftest import HUBSPOT_SECRET, SF_SECRET, auth, make_config, seed
+from tests.api.conftest import HUBSPOT_SECRET, SF_SECRET, api_section, auth, make_config, seed
 
 URL = "https://hub.example.com/v1/webhooks/hubspot?connector=crm"
 BODY = json.dumps([{"eventId": 1, "subscriptionType": "contact.propertyChange", "objectId": 123}]).encode()
@@ -103,6 +103,62 @@ def test_salesforce_shared_secret(client):
     assert soap.status_code == 200 and "<Ack>true</Ack>" in soap.text
 
 
+ORG = "00D000000000001AAA"
+
+
+def outbound_message(org: str = ORG) -> bytes:
+    """A Salesforce outbound message as Salesforce sends it (SOAP; no custom headers possible)."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">
+ <soapenv:Body>
+  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
+   <OrganizationId>{org}</OrganizationId>
+   <ActionId>04k000000000001AAA</ActionId>
+   <Notification><Id>04l000000000001AAA</Id>
+    <sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"
+      xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><sf:Id>003000000000001AAA</sf:Id></sObject>
+   </Notification>
+  </notifications>
+ </soapenv:Body>
+</soapenv:Envelope>""".encode()
+
+
+@pytest.mark.parametrize("configured", [ORG, ORG[:15]])
+def test_salesforce_outbound_messages_are_accepted_by_organization_id(tmp_path, api_redis_url, crm, configured):
+    extra = {"salesforce_org_id": configured, "salesforce_outbound_secret": "url-secret-0123456789"}
+    settings = make_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'om.db'}",
+        api_redis_url,
+        api={**api_section(True), **extra},
+    )
+    app = create_app(settings)
+    soap = {"content-type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+    url = "/v1/webhooks/salesforce?connector=crm"
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        ok = client.post(f"{url}&secret=url-secret-0123456789", content=outbound_message(), headers=soap)
+        assert ok.status_code == 200 and "<Ack>true</Ack>" in ok.text
+        for body, q in (
+            (outbound_message("00D000000000002AAA"), "&secret=url-secret-0123456789"),  # another org
+            (outbound_message("00d000000000001AAA"), "&secret=url-secret-0123456789"),  # ids are case-sensitive
+            (outbound_message(), ""),  # the URL's secret is missing
+            (outbound_message(), "&secret=url-secret-wrong"),
+            (b"<soapenv:Envelope/>", "&secret=url-secret-0123456789"),  # no organization named
+        ):
+            assert client.post(url + q, content=body, headers=soap).status_code == 401, (body[:80], q)
+        # a Flow or Apex callout still uses the header
+        assert client.post(url, json={}, headers={"X-Hub-Webhook-Secret": SF_SECRET}).status_code == 200
+    app.state.hub.close()
+
+
+def test_a_bad_salesforce_org_id_is_a_config_error():
+    from hub.config import parse_settings
+    from hub.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="salesforce_org_id.*15 or 18"):
+        parse_settings({"api": {"salesforce_org_id": "00D-not-an-id"}})
+
+
 def test_with_a_broker_webhooks_enqueue_hub_sync(tmp_path, api_redis_url, crm):
     settings = make_config(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", api_redis_url, embedded=False)
     app = create_app(settings)
@@ -111,10 +167,15 @@ def test_with_a_broker_webhooks_enqueue_hub_sync(tmp_path, api_redis_url, crm):
     with TestClient(app, base_url="https://hub.example.com") as client:
         out = client.post(URL, content=BODY, headers=signed())
         assert out.json()["sync"] == "queued"
-    msg = json.loads(r.lpop("sync"))
+        # a deletion asks the queued sync to look for deletions now
+        deletion = json.dumps([{"eventId": 2, "subscriptionType": "contact.deletion", "objectId": 7}]).encode()
+        assert client.post(URL, content=deletion, headers=signed(deletion)).json()["sync"] == "queued"
+    msg = json.loads(r.rpop("sync"))  # kombu pushes left, reads right
     assert msg["headers"]["task"] == "hub.sync" and json.loads(__import__("base64").b64decode(msg["body"]))[0] == [
         "crm"
     ]
+    msg = json.loads(r.rpop("sync"))  # kombu pushes left, reads right
+    assert json.loads(__import__("base64").b64decode(msg["body"]))[0] == ["crm", True]
     app.state.hub.close()
     r.close()
 

@@ -13,6 +13,7 @@ from hub.pipeline.context import HubContext
 from hub.pipeline.decide import decide_contacts
 from hub.segment_import import import_file
 from hub.store import Store, lookup
+from hub.store import contacts as contacts_store
 from hub.store.schema import activities, outcomes
 from tests.conftest import hub_config
 from tests.test_config import run_hub
@@ -129,3 +130,35 @@ def test_an_exported_event_keeps_its_own_time_and_is_no_outcome_of_a_later_decis
     now = datetime(2026, 1, 1, 12, tzinfo=UTC)
     live = {"timestamp": "2026-01-01T11:00:00Z", "sentAt": "2026-01-01T11:00:30Z"}
     assert event_time(live, now, exported=False) == now - timedelta(seconds=30)
+
+
+def test_importing_an_old_identify_does_not_revert_the_live_profile(tmp_path, store_url, redis_url):
+    """A live identify today, then `hub import segment` of last year's export: today's traits
+    stay; a trait only the old identify has fills the gap."""
+    Store(store_url, auto_migrate=True).dispose()
+    ctx = HubContext.build(load_settings(hub_config(tmp_path, store_url, redis_url, **OUTCOMES)), embedded=True)
+    try:
+        now = datetime.now(UTC).isoformat()
+        live = {"email": "dana@x.example", "lastName": "Married-Name", "title": "CTO", "company": "NewCo"}
+        path = tmp_path / "live.jsonl"
+        write_lines(path, [{"type": "identify", "userId": "d1", "messageId": "live", "timestamp": now, "traits": live}])
+        import_file(ctx, path)  # a sender's live call would be the same upsert with the same time
+        old = {**live, "lastName": "Maiden-Name", "title": "Junior Analyst", "company": "OldCo", "firstName": "Dana"}
+        export = {
+            "type": "identify",
+            "userId": "d1",
+            "messageId": "exp",
+            "timestamp": "2025-01-10T09:00:00Z",
+            "receivedAt": "2025-01-10T09:00:01Z",
+            "traits": old,
+        }
+        write_lines(path, [export])
+        assert import_file(ctx, path).counts == {"identified": 1}
+        with ctx.store.connect() as conn:
+            cid = lookup.contact_by_email(conn, "dana@x.example")
+            (c,) = contacts_store.load_contacts(conn, [cid])
+        assert (c.last_name, c.job_title, c.company.name) == ("Married-Name", "CTO", "NewCo")
+        assert c.first_name == "Dana"  # missing from the live record: the old one fills it
+        assert c.updated_at.date() == datetime.now(UTC).date()
+    finally:
+        ctx.close()

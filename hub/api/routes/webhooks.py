@@ -24,7 +24,7 @@ async def _body(request: Request) -> bytes:
     return body
 
 
-def _hubspot_events(body: bytes) -> int:
+def _hubspot_events(body: bytes) -> list[dict]:
     too_big = json_shape_problem(body, limits_for("/v1/webhooks/")[1])  # whatever the content type said
     if too_big:
         raise Problem(400, "Bad payload", too_big)
@@ -34,7 +34,13 @@ def _hubspot_events(body: bytes) -> int:
         raise Problem(400, "Bad payload", "the body is not JSON") from None
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise Problem(400, "Bad payload", "HubSpot sends a JSON array of event objects")
-    return len(events)
+    return events
+
+
+def _deletes(events: list[dict]) -> bool:
+    """Any ``<object>.deletion`` (or ``contact.privacyDeletion``): the sync it queues must look
+    for deletions now, not when its periodic walk of the archived list is due."""
+    return any(str(e.get("subscriptionType", "")).lower().endswith("deletion") for e in events)
 
 
 @router.post(
@@ -57,9 +63,9 @@ async def hubspot(
         uri += f"?{request.url.query}"
     webhooks.verify_hubspot(state.settings, request.method, uri, body, signature, timestamp)
     name = webhooks.target_connector(state.settings, "hubspot", connector)
-    n = _hubspot_events(body)
-    outcome = await run_in_threadpool(state.dispatch.sync, name) if n else "not_needed"
-    return WebhookOut(connector=name, events=n, sync=outcome)
+    events = _hubspot_events(body)
+    outcome = await run_in_threadpool(state.dispatch.sync, name, _deletes(events)) if events else "not_needed"
+    return WebhookOut(connector=name, events=len(events), sync=outcome)
 
 
 _SOAP_ACK = (
@@ -78,14 +84,16 @@ async def salesforce(
     request: Request,
     connector: str | None = ConnectorQ,
     secret: str | None = Header(None, alias="X-Hub-Webhook-Secret"),
+    url_secret: str | None = Query(None, alias="secret", max_length=200, include_in_schema=False),
     state: ApiState = Depends(hub_state),
 ) -> WebhookOut | Response:
-    """Check the shared secret and queue a sync of the Salesforce connector.
+    """Check the shared secret (or an outbound message's org) and queue a sync of the
+    Salesforce connector.
 
     An outbound-message (SOAP) call gets the SOAP acknowledgement Salesforce waits for.
     """
-    await _body(request)
-    webhooks.verify_salesforce(state.settings, secret)
+    body = await _body(request)
+    webhooks.verify_salesforce(state.settings, secret, body, url_secret)
     name = webhooks.target_connector(state.settings, "salesforce", connector)
     outcome = await run_in_threadpool(state.dispatch.sync, name)
     if "xml" in request.headers.get("content-type", ""):

@@ -1,0 +1,92 @@
+"""A signed HubSpot contact.deletion webhook removes the contact at once, through the real API
+(embedded) and the sandbox portal: the sync it starts walks the archived list even when the
+hourly walk is not due."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from hub.api.app import create_app
+from hub.api.webhooks import hubspot_signature
+from hub.config import load_settings
+from hub.pipeline.sync import sync_connector
+from hub.store.schema import identities
+from tests.connectors.hubspot.test_sync import live_ids
+
+SECRET = "hs-client-secret-0123456789"
+URL = "https://hub.example.com/v1/webhooks/hubspot"
+
+
+@pytest.fixture
+def world():
+    from hub.sandbox.world import World
+
+    return World(n_contacts=60, seed=7)
+
+
+def signed(events: list[dict]) -> tuple[bytes, dict]:
+    body = json.dumps(events).encode()
+    ts = str(int(time.time() * 1000))
+    sig = hubspot_signature(SECRET, "POST", URL, body, ts)
+    return body, {"X-HubSpot-Signature-v3": sig, "X-HubSpot-Request-Timestamp": ts, "content-type": "application/json"}
+
+
+def stored(ctx, ext: str) -> bool:
+    with ctx.store.connect() as conn:
+        q = select(identities.c.id).where(identities.c.connector == "crm", identities.c.external_id == ext)
+        return conn.execute(q).first() is not None
+
+
+def sync_done(ctx) -> bool:
+    """The webhook's sync (a background thread in embedded mode) let go of its lock."""
+    with ctx.locks.hold("sync:crm", 5) as lock:
+        return lock.acquired
+
+
+def wait_for(check, seconds: float = 20) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+def test_a_deletion_webhook_removes_the_contact_without_waiting_for_the_hourly_walk(tmp_path, world, sandbox):
+    cfg = {
+        "store_url": f"sqlite:///{tmp_path / 'hub.db'}",
+        "connectors": {
+            "crm": {
+                "type": "hubspot",
+                "settings": {"access_token": sandbox.hubspot_token, "base_url": sandbox.hubspot_url},
+            }
+        },
+        "api": {"embedded": True, "hubspot_client_secret": SECRET, "public_url": "https://hub.example.com"},
+    }
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    app = create_app(load_settings(path))
+    ctx = app.state.hub.ctx
+    sync_connector(ctx, "crm")  # walks the archived list once: the next walk is due in an hour
+    victim, renamed = sorted(live_ids(world), key=int)[:2]
+    assert stored(ctx, victim)
+    with world.lock:
+        world.hubspot.archive(victim)
+    change = {"eventId": 2, "subscriptionType": "contact.propertyChange", "objectId": int(renamed)}
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        body, headers = signed([change])
+        assert client.post("/v1/webhooks/hubspot", content=body, headers=headers).json()["sync"] == "started"
+        time.sleep(0.5)
+        assert wait_for(lambda: sync_done(ctx))
+        assert stored(ctx, victim)  # a change alone does not walk the archived list before it is due
+        deletion = {"eventId": 1, "subscriptionType": "contact.deletion", "objectId": int(victim)}
+        body, headers = signed([deletion, change])
+        assert client.post("/v1/webhooks/hubspot", content=body, headers=headers).json()["sync"] == "started"
+        assert wait_for(lambda: not stored(ctx, victim)), "the deleted contact is still stored"
+    app.state.hub.close()
