@@ -14,7 +14,7 @@ ALL_HUB = {
     "Hub_Next_Best_Action__c": "string",
     "Hub_Reason__c": "textarea",
     "Hub_Lead_Score__c": "double",
-    "Hub_Conversion_Probability__c": "percent",
+    "Hub_Conversion_Probability__c": "double",
     "Hub_Expected_Value__c": "currency",
     "Hub_Best_Send_Time__c": "datetime",
     "Hub_Best_Channel__c": "picklist",
