@@ -430,7 +430,9 @@ class DecisionSettings(_Strict):
     #: conversion_probability are pushed; unset, engine decisions push the legacy points score.
     #: Validated lazily: importing the scorer pulls in scikit-learn, which every hub start
     #: (CLI, workers) would otherwise pay for whether scoring is configured or not.
-    scoring: Any = Field(None, description="lead scoring (decision/scoring/settings.py); unset: the legacy points score")
+    scoring: Any = Field(
+        None, description="lead scoring (decision/scoring/settings.py); unset: the legacy points score"
+    )
 
     @field_validator("scoring", mode="before")
     @classmethod

@@ -100,36 +100,28 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
         conn.execute(
             update(pushes).where(among(conn, pushes.c.id, superseded)).values(state="superseded", updated_at=now)
         )
-    full = [
-        {
-            **r,
-            "state": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "updated_at": now,
-            "bucket": bucket_of(r["external_id"]),
-        }
-        for r in rows
-    ]
-    insert_rows(conn, pushes, full)
-    return len(full)
+    return _insert(conn, rows, now, "pending")
 
 
 def withhold(conn: Connection, rows: list[dict[str, Any]], now: datetime, reason: str) -> int:
     """Store writes that are never to be sent (state ``withheld``, with ``reason``). They fold
     nothing in and nothing folds into them: the pending writes of the same record stay the ones
     to send."""
+    return _insert(conn, rows, now, "withheld", reason)
+
+
+def _insert(conn: Connection, rows: list[dict[str, Any]], now: datetime, state: str, error: str | None = None) -> int:
+    extra = {"last_error": error} if error is not None else {}
     full = [
         {
             **r,
-            "state": "withheld",
+            "state": state,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
             "updated_at": now,
-            "last_error": reason,
             "bucket": bucket_of(r["external_id"]),
+            **extra,
         }
         for r in rows
     ]
