@@ -237,3 +237,15 @@ def test_an_unknown_event_type_in_redecide_on_is_refused():
         parse_settings({"api": {"redecide_on": ["form_sumbit"]}})
     ((path, message),) = err.value.problems
     assert path == "api.redecide_on" and "form_sumbit" in message and "form_submit" in message
+
+
+def test_a_public_url_that_is_no_url_is_refused():
+    """HubSpot signs the URL it called with ``api.public_url`` as its base: garbage there made
+    every signed webhook fail its check, and it validated."""
+    with pytest.raises(ConfigError) as err:
+        parse_settings({"api": {"public_url": "hub.example.com/hooks"}})
+    ((path, message),) = err.value.problems
+    assert path == "api.public_url" and "http(s) URL" in message
+    assert (
+        parse_settings({"api": {"public_url": "https://hub.example.com"}}).api.public_url == "https://hub.example.com"
+    )

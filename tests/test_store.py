@@ -340,3 +340,24 @@ def test_the_record_updated_last_by_the_clock_wins_the_merge(store, newer, older
     assert count(store, contacts) == 1
     assert merged.job_title == "CTO (newest)"
     assert merged.updated_at == contact_store.aware(stored) == newer
+
+
+def test_a_credit_step_of_33000_outcomes_is_checked_for_doubles_on_postgresql(pg_url):
+    """Two key columns per outcome: past 32,767 rows the plain tuple IN that looks for outcomes
+    already written bound too many parameters (an OperationalError on every learn step). Now the
+    lookup binds one array per column and the insert goes on to the store's own checks: here
+    the foreign key, since these rows name no stored decision."""
+    from sqlalchemy.exc import IntegrityError
+
+    from hub.store.decisions import insert_outcomes
+
+    rows = [
+        {"decision_id": i, "activity_id": i, "reward": {}, "created_at": datetime(2026, 1, 6, tzinfo=UTC)}
+        for i in range(1, 33_001)
+    ]
+    store = Store(pg_url, auto_migrate=True)
+    try:
+        with pytest.raises(IntegrityError), store.begin() as conn:
+            insert_outcomes(conn, rows)
+    finally:
+        store.dispose()

@@ -138,6 +138,19 @@ class ApiSettings(_Strict):
             )
         return v
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        """HubSpot signs the URL it called with this as its base: a value that is no http(s) URL
+        made every signed webhook fail its check."""
+        from urllib.parse import urlsplit
+
+        if v is not None:
+            parts = urlsplit(v)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"{v!r} is not an http(s) URL such as https://hub.example.com")
+        return v
+
     @field_validator("redecide_on")
     @classmethod
     def _event_types(cls, v: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, func, select
 
 from hub.importing.mapping import ImportOptions, contact_columns_for, event_columns_for, needed_columns
 from hub.importing.reading import chunks, header
@@ -29,6 +29,7 @@ from hub.rows import activity_from_row, contact_from_row
 from hub.store import Store
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
+from hub.store.batch import among_keys
 from hub.store.merge import merge_contacts
 from hub.store.schema import activities, identities
 
@@ -221,8 +222,10 @@ def import_events(
                 dict(
                     conn.execute(
                         select(activities.c.external_id, activities.c.id).where(
-                            tuple_(activities.c.source, activities.c.external_id).in_(
-                                [(opts.source, a.external_id) for a in items]
+                            among_keys(
+                                conn,
+                                (activities.c.source, activities.c.external_id),
+                                [(opts.source, a.external_id) for a in items],
                             )
                         )
                     ).all()

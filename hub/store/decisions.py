@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, insert, literal_column, select, tuple_
+from sqlalchemy import ColumnElement, Connection, func, insert, literal_column, select
 
 from hub.models import Action, Decision
-from hub.store.batch import among, insert_rows
+from hub.store.batch import among, among_keys, insert_rows
 from hub.store.contacts import aware
 from hub.store.schema import contacts, decision_features, decisions, outcomes
 
@@ -154,7 +154,7 @@ def insert_outcomes(conn: Connection, rows: list[dict]) -> int:
         return 0
     keys = [(r["decision_id"], r["activity_id"]) for r in rows]
     q = select(outcomes.c.decision_id, outcomes.c.activity_id).where(
-        tuple_(outcomes.c.decision_id, outcomes.c.activity_id).in_(keys)
+        among_keys(conn, (outcomes.c.decision_id, outcomes.c.activity_id), keys)
     )
     seen = {(d, a) for d, a in conn.execute(q)}
     new = [r for r in rows if (r["decision_id"], r["activity_id"]) not in seen]
