@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hub.errors import GovernanceError
 from hub.governance import audit
@@ -101,7 +102,14 @@ def flip(
         return False
     values = {"is_on": on, "source": source, "alert_id": alert_id, "by": by, "reason": reason, "updated_at": now}
     if current is None:
-        conn.execute(kill_switches.insert().values(use_case=use_case, **values))
+        try:
+            with conn.begin_nested():  # two first flips at once: the second finds the first's row
+                conn.execute(kill_switches.insert().values(use_case=use_case, **values))
+        except IntegrityError:
+            row = conn.execute(select(kill_switches).where(kill_switches.c.use_case == use_case)).first()
+            if row is not None and bool(row.is_on) == on:
+                return False
+            conn.execute(update(kill_switches).where(kill_switches.c.use_case == use_case).values(**values))
     else:
         conn.execute(update(kill_switches).where(kill_switches.c.use_case == use_case).values(**values))
     audit.record(

@@ -369,3 +369,44 @@ def actions(ctx, key: str) -> dict[int, str]:
         cid: next(a["payload"]["fields"]["next_best_action"] for a in acts if a["kind"] == "set_fields")
         for cid, acts in rows
     }
+
+
+def test_two_first_flips_at_once_turn_the_switch_on_once(store_url):
+    """Two admins (or an admin and an alert) turning on a switch that never had a row both read
+    "no row" and both inserted one: the second failed on the unique key with a 500. Now it finds
+    the first one's row, and one change is audited."""
+    import threading
+
+    from sqlalchemy import delete, func
+
+    from hub.store import Store
+    from hub.store.schema import audit_log, kill_switches
+
+    store = Store(store_url, auto_migrate=True)
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    try:
+        for _ in range(10):
+            with store.begin() as conn:
+                conn.execute(delete(kill_switches))
+                conn.execute(delete(audit_log))
+            ready, results, errors = threading.Barrier(2), [], []
+
+            def flip(by: str) -> None:
+                try:
+                    with store.begin() as conn:
+                        ready.wait()
+                        results.append(killswitch.flip(conn, "next_best_action", True, by, "incident", now))
+                except Exception as exc:  # noqa: BLE001 - what the loser raised is what is checked
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=flip, args=(who,)) for who in ("ann", "bo")]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert errors == [] and sorted(results) == [False, True]
+            with store.connect() as conn:
+                assert conn.execute(select(func.count()).select_from(audit_log)).scalar() == 1
+                assert conn.execute(select(kill_switches.c.is_on)).scalars().all() == [True]
+    finally:
+        store.dispose()
