@@ -384,22 +384,22 @@ def test_two_first_flips_at_once_turn_the_switch_on_once(store_url):
 
     store = Store(store_url, auto_migrate=True)
     now = datetime(2026, 3, 2, tzinfo=UTC)
+
+    def flip(by: str, ready: threading.Barrier, results: list, errors: list) -> None:
+        try:
+            with store.begin() as conn:
+                ready.wait()
+                results.append(killswitch.flip(conn, "next_best_action", True, by, "incident", now))
+        except Exception as exc:  # noqa: BLE001 - what the loser raised is what is checked
+            errors.append(exc)
+
     try:
         for _ in range(10):
             with store.begin() as conn:
                 conn.execute(delete(kill_switches))
                 conn.execute(delete(audit_log))
             ready, results, errors = threading.Barrier(2), [], []
-
-            def flip(by: str) -> None:
-                try:
-                    with store.begin() as conn:
-                        ready.wait()
-                        results.append(killswitch.flip(conn, "next_best_action", True, by, "incident", now))
-                except Exception as exc:  # noqa: BLE001 - what the loser raised is what is checked
-                    errors.append(exc)
-
-            threads = [threading.Thread(target=flip, args=(who,)) for who in ("ann", "bo")]
+            threads = [threading.Thread(target=flip, args=(who, ready, results, errors)) for who in ("ann", "bo")]
             for t in threads:
                 t.start()
             for t in threads:
