@@ -134,7 +134,7 @@ def lift(
     finally:
         store.dispose()
     rows = lift_rows(frame, baseline, weights)
-    ratio = _sample_ratio(config, store_url, frame)
+    ratio = _sample_ratio(config, frame)
     if json_:
         base = pick_baseline(frame.arms, baseline)
         srm = dataclasses.asdict(ratio) if ratio is not None else None
@@ -171,19 +171,16 @@ def lift(
         err.print(ratio.message(), style="bold red", markup=False, highlight=False)
 
 
-def _sample_ratio(config: Path | None, store_url: str | None, frame):  # noqa: ANN001, ANN202 - ArmFrame -> SampleRatio | None
+def _sample_ratio(config: Path | None, frame):  # noqa: ANN001, ANN202 - ArmFrame -> SampleRatio | None
     """The sample ratio check of an engine hub's arms (None without a config: its shares are unknown)."""
     from hub.config import load_settings
-    from hub.reports.srm import configured_shares, sample_ratio
+    from hub.reports.srm import check_arms
 
     try:
         settings = load_settings(config)
     except HubError:
         return None
-    if settings.decision.policy != "engine":
-        return None
-    counts = {arm: int((frame.arm == arm).sum()) for arm in frame.arms}
-    return sample_ratio(counts, configured_shares(settings))
+    return check_arms(settings, frame)
 
 
 @reports_app.command("impact")

@@ -18,7 +18,7 @@ from hub.console.charts import bar_chart, interval_chart
 from hub.pipeline.context import HubContext
 from hub.reports.data import load_arm_frame
 from hub.reports.lift import arm_metrics, lift_rows, pick_baseline
-from hub.reports.srm import configured_shares, sample_ratio
+from hub.reports.srm import check_arms
 from hub.reports.svg import line_chart
 from hub.reports.timeseries import Series, weekly_by_arm
 from hub.store import console_views
@@ -84,7 +84,7 @@ def lift(ctx: HubContext, conn: Connection) -> dict[str, Any]:
     weights = ctx.settings.decision.objective
     rows = lift_rows(frame, weights=weights)
     arms = {arm: int((frame.arm == arm).sum()) for arm in frame.arms}
-    srm = sample_ratio(arms, configured_shares(ctx.settings)) if ctx.settings.decision.policy == "engine" else None
+    srm = check_arms(ctx.settings, frame)
     return {
         "arms": arms,
         "srm": srm,

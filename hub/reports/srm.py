@@ -16,6 +16,7 @@ from scipy.stats import chi2
 
 from decision.experiment import CONTROL, ENGINE, HOLDOUT, RANDOM, ablation_arm
 from hub.config import Settings
+from hub.reports.data import ArmFrame
 
 ALPHA = 0.001
 #: an arm expected to hold fewer contacts than this leaves the test to chance (chi-squared needs
@@ -63,3 +64,10 @@ def sample_ratio(counts: dict[str, int], shares: dict[str, float]) -> SampleRati
     stat = sum((tested[a] - total * s) ** 2 / (total * s) for a, s in shares.items())
     p = float(chi2.sf(stat, len(shares) - 1))
     return SampleRatio(tested, shares, p, p < ALPHA)
+
+
+def check_arms(settings: Settings, frame: ArmFrame) -> SampleRatio | None:
+    """The check of an engine hub's arms in ``frame`` (None for a rules-only hub: no hashed arms)."""
+    if settings.decision.policy != "engine":
+        return None
+    return sample_ratio({arm: int((frame.arm == arm).sum()) for arm in frame.arms}, configured_shares(settings))
