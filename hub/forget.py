@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, delete, func, or_, select, update
 
 from hub.fields import HUB_FIELDS
-from hub.forget_sweep import sweep, traces_of
+from hub.forget_sweep import MIN_ID, Traces, sweep, traces_of
 from hub.governance import approvals
 from hub.models import ActionKind, Identity, normalize_email, utcnow
 from hub.pipeline.context import HubContext
@@ -43,7 +43,16 @@ from hub.store import contacts as contact_store
 from hub.store import held as held_store
 from hub.store import pushes as push_store
 from hub.store import suppressions as suppression_store
-from hub.store.schema import activities, anonymous_events, contact_emails, decisions, identities, outcomes, pushes
+from hub.store.schema import (
+    activities,
+    anonymous_events,
+    contact_emails,
+    contacts,
+    decisions,
+    identities,
+    outcomes,
+    pushes,
+)
 from hub.store.schema import approvals as approval_table
 
 FORGET_POLICY = push_store.FORGET_POLICY
@@ -184,6 +193,46 @@ def forget(ctx: HubContext, email: str, *, clear_crm: bool = False) -> ForgetRep
         report.found, report.contact_id = True, contact_id
         if clear_crm:
             _queue_clear(ctx, conn, contact_id)
+    return _remove(ctx, report, email, contact_id, clear_crm)
+
+
+def forget_record(ctx: HubContext, record: Identity) -> ForgetReport:
+    """Forget the person a CRM deleted for privacy (HubSpot's ``contact.privacyDeletion``):
+    the same steps as :func:`forget`, found by the record id, with nothing to clear in the CRM
+    (the record is gone there). A record the store never held is still put on the suppression
+    list, and anything held under its id is deleted."""
+    with ctx.store.connect() as conn:
+        contact_id = conn.execute(
+            select(identities.c.contact_id).where(
+                identities.c.connector == record.connector,
+                identities.c.object_type == record.object_type,
+                identities.c.external_id == record.external_id,
+            )
+        ).scalar()
+        email = None
+        if contact_id is not None:
+            email = conn.execute(select(contacts.c.primary_email).where(contacts.c.id == contact_id)).scalar()
+    if email is not None:
+        return forget(ctx, email)
+    report = ForgetReport(email="")
+    key = (record.connector, record.object_type, record.external_id)
+    with ctx.store.begin() as conn:
+        known = _identities_of(conn, contact_id) if contact_id is not None else []
+        report.suppressed = suppression_store.suppress(conn, None, (), [record, *[i for i in known if i != record]])
+        if contact_id is None:
+            held = held_store.forget(conn, [key], [])
+            report.swept = sweep(
+                conn, Traces(record_ids={record.external_id} if len(record.external_id) >= MIN_ID else set())
+            )
+            if held:
+                report.swept["held_activities"] = held
+            return report
+        report.found, report.contact_id = True, contact_id
+    return _remove(ctx, report, None, contact_id, clear_crm=False)
+
+
+def _remove(ctx: HubContext, report: ForgetReport, email: str | None, contact_id: int, clear_crm: bool) -> ForgetReport:
+    """Steps 2 and 3: send the clearing writes, then delete the person once nothing is open."""
     if clear_crm:
         with ctx.store.connect() as conn:
             mine = conn.execute(
@@ -216,14 +265,14 @@ def forget(ctx: HubContext, email: str, *, clear_crm: bool = False) -> ForgetRep
             return report
         report.deleted = _counts(conn, contact_id)
         traces = traces_of(conn, email, contact_id)
-        emails = list(conn.execute(select(contact_emails.c.email).where(contact_emails.c.contact_id == contact_id)))
+        emails = [
+            e for (e,) in conn.execute(select(contact_emails.c.email).where(contact_emails.c.contact_id == contact_id))
+        ]
+        asked = [e for e in (normalize_email(email),) if e]
         # their visitor-id map and events held under their address go too
         conn.execute(
             delete(anonymous_events).where(
-                or_(
-                    anonymous_events.c.contact_id == contact_id,
-                    anonymous_events.c.email.in_([e for (e,) in emails] + [normalize_email(email)]),
-                )
+                or_(anonymous_events.c.contact_id == contact_id, anonymous_events.c.email.in_(emails + asked))
             )
         )
         # and synced activities held under their address or record ids (hub/store/held.py)
@@ -232,7 +281,7 @@ def forget(ctx: HubContext, email: str, *, clear_crm: bool = False) -> ForgetRep
                 identities.c.contact_id == contact_id
             )
         ).tuples()
-        report.deleted["held_activities"] = held_store.forget(conn, list(idents), [e for (e,) in emails] + [email])
+        report.deleted["held_activities"] = held_store.forget(conn, list(idents), emails + asked)
         contact_store.delete_contacts(conn, [contact_id])  # step 3
         report.swept = sweep(conn, traces)  # what other tables still say about them
     return report
@@ -246,15 +295,19 @@ def _suppress(conn: Connection, email: str, contact_id: int | None) -> int:
         emails = list(
             conn.execute(select(contact_emails.c.email).where(contact_emails.c.contact_id == contact_id)).scalars()
         )
-        idents = [
-            Identity(connector=r.connector, object_type=r.object_type, external_id=r.external_id)
-            for r in conn.execute(
-                select(identities.c.connector, identities.c.object_type, identities.c.external_id).where(
-                    identities.c.contact_id == contact_id
-                )
-            )
-        ]
+        idents = _identities_of(conn, contact_id)
     return suppression_store.suppress(conn, email, emails, idents)
+
+
+def _identities_of(conn: Connection, contact_id: int) -> list[Identity]:
+    return [
+        Identity(connector=r.connector, object_type=r.object_type, external_id=r.external_id)
+        for r in conn.execute(
+            select(identities.c.connector, identities.c.object_type, identities.c.external_id).where(
+                identities.c.contact_id == contact_id
+            )
+        )
+    ]
 
 
 def unsuppress(ctx: HubContext, email: str) -> int:

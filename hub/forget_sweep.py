@@ -65,7 +65,7 @@ class Traces:
         return not (self.emails or self.record_ids or self.names)
 
 
-def traces_of(conn: Connection, email: str, contact_id: int | None) -> Traces:
+def traces_of(conn: Connection, email: str | None, contact_id: int | None) -> Traces:
     """What names the person, read before their rows are deleted."""
     t = Traces()
     if (norm := normalize_email(email)) is not None:

@@ -19,6 +19,7 @@ ROUTES = {f"hub.{q}": {"queue": q} for q in QUEUES}
 ROUTES["hub.sweep"] = {"queue": "decide"}
 ROUTES["hub.redecide"] = {"queue": "decide"}
 ROUTES["hub.train_scoring"] = {"queue": "learn"}
+ROUTES["hub.forget_records"] = {"queue": "sync"}
 #: how often beat runs ``hub.sweep``, which decides contacts whose decide task the broker lost
 SWEEP_INTERVAL = timedelta(minutes=10)
 #: how often beat runs ``hub.redecide``, which decides again for contacts past

@@ -13,7 +13,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
 from hub.errors import RetryableError, StoreUnavailable
+from hub.forget import forget_record
 from hub.governance.step import governance_step
+from hub.models import Identity
 from hub.pipeline.decide import decide_contacts
 from hub.pipeline.learn import learn_step
 from hub.pipeline.outcomes import record_outcomes
@@ -43,6 +45,9 @@ STORE_RETRY = {
     "retry_jitter": True,
     "max_retries": 12,
 }
+
+
+STORE_RETRY_NO_MAX = {k: v for k, v in STORE_RETRY.items() if k != "max_retries"}
 
 
 def _retry_countdown(task, exc: RetryableError) -> float:
@@ -137,6 +142,25 @@ def learn(activity_ids: list[int] | None = None) -> dict:
         "expired": gov.expired,
         "alerts": gov.monitor.raised,
     }
+
+
+#: waits between tries of a privacy deletion whose person has a write being sent right now
+FORGET_RETRY_SECONDS = 60
+
+
+@app.task(name="hub.forget_records", bind=True, max_retries=60, **STORE_RETRY_NO_MAX)
+def forget_records(self, connector: str, object_type: str, external_ids: list[str]) -> dict:
+    """Forget the people whose records a CRM deleted for privacy (hub/forget.py ``forget_record``);
+    a person with a write in flight is tried again later (only those)."""
+    ctx = context()
+    waiting: list[str] = []
+    for ext in external_ids:
+        report = forget_record(ctx, Identity(connector=connector, object_type=object_type, external_id=ext))
+        if report.waiting:
+            waiting.append(ext)
+    if waiting:
+        raise self.retry(args=(connector, object_type, waiting), countdown=FORGET_RETRY_SECONDS)
+    return {"forgotten": len(external_ids)}
 
 
 @app.task(name="hub.train_scoring", **STORE_RETRY)

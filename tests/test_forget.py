@@ -236,3 +236,45 @@ def test_sweep_finds_a_name_with_non_ascii_capitals_in_any_case(store_url):
         {"who": "APPROVED FOR [forgotten]"},
         {"who": "ASK [forgotten] ABOUT IT"},
     ]
+
+
+def test_forget_record_removes_a_person_found_by_record_id_with_or_without_an_address(
+    tmp_path, store_url, redis_url, crm
+):
+    """A CRM's privacy deletion names a record id, not an address (HubSpot's
+    contact.privacyDeletion): the person goes as with `hub forget`, and a person the store
+    knows only by that id is removed and suppressed too."""
+    from hub.forget import forget_record
+    from hub.models import Contact, Identity
+    from hub.store import contacts as contact_store
+    from hub.store.suppressions import digests_of, suppressed
+
+    seed(crm, n=3, hot=1)
+    ctx = make_ctx(tmp_path, store_url, redis_url)
+    run_once(ctx)
+    cid = contact_id_of(ctx, "p0@example.com")
+    with ctx.store.connect() as conn:
+        ident = conn.execute(select(identities).where(identities.c.contact_id == cid)).first()
+    report = forget_record(ctx, Identity(connector="crm", object_type=ident.object_type, external_id=ident.external_id))
+    assert report.done and report.email == "p0@example.com"
+    assert set(rows_of(ctx, cid).values()) == {0}
+    assert contact_id_of(ctx, "p1@example.com") is not None, "nobody else is touched"
+
+    nameless = Contact(identities=[Identity(connector="crm", object_type="contact", external_id="rec-9001")])
+    with ctx.store.begin() as conn:
+        contact_store.upsert_contacts(conn, [nameless])
+        kept = conn.execute(select(identities.c.contact_id).where(identities.c.external_id == "rec-9001")).scalar()
+    assert kept is not None
+    report = forget_record(ctx, nameless.identities[0])
+    assert report.done and report.suppressed == 1
+    assert set(rows_of(ctx, kept).values()) == {0}
+    with ctx.store.begin() as conn:
+        assert suppressed(conn, digests_of(nameless)), "the record id is on the suppression list"
+        again = contact_store.upsert_contacts(conn, [nameless])  # the next sync pulls it again
+        assert conn.execute(select(func.count()).where(identities.c.external_id == "rec-9001")).scalar() == 0
+    assert again.suppressed == 1
+
+    unknown = Identity(connector="crm", object_type="contact", external_id="rec-never-seen")
+    report = forget_record(ctx, unknown)
+    assert not report.found and report.suppressed == 1  # a record deleted before its first sync
+    ctx.close()

@@ -17,12 +17,13 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from hub.api.problems import Problem
+from hub.models import Identity
 from hub.pipeline.context import HubContext
 from hub.status import workers_alive
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["queued", "decided", "started"]
+Outcome = Literal["queued", "decided", "started", "done"]
 
 
 class BrokerUnavailable(Problem):
@@ -45,6 +46,8 @@ class Dispatcher(Protocol):
     def sync(self, connector: str, deletions: bool = False) -> Outcome: ...
 
     def learn(self, activity_ids: list[int]) -> None: ...
+
+    def forget_records(self, connector: str, object_type: str, external_ids: list[str]) -> Outcome: ...
 
     def workers(self) -> list[str] | None: ...
 
@@ -94,6 +97,12 @@ class CeleryDispatcher:
 
         self._send(learn, activity_ids)
 
+    def forget_records(self, connector: str, object_type: str, external_ids: list[str]) -> Outcome:
+        from tasks.pipeline import forget_records
+
+        self._send(forget_records, connector, object_type, external_ids)
+        return "queued"
+
     def workers(self) -> list[str]:
         """Names of the Celery workers that answer a ping within a second."""
         return workers_alive(self._control)
@@ -131,6 +140,25 @@ class InlineDispatcher:
         from hub.pipeline.outcomes import record_outcomes
 
         record_outcomes(self.ctx, activity_ids)
+
+    def forget_records(self, connector: str, object_type: str, external_ids: list[str]) -> Outcome:
+        """Forget them now (a few deletes each); a person with a write being sent at this moment
+        makes the call a 503, so the CRM sends its webhook again."""
+        from hub.forget import forget_record
+
+        waiting = [
+            ext
+            for ext in external_ids
+            if forget_record(self.ctx, Identity(connector=connector, object_type=object_type, external_id=ext)).waiting
+        ]
+        if waiting:
+            raise Problem(
+                503,
+                "Forget not finished",
+                f"{len(waiting)} of the deleted records' people have a write being sent right now; send again",
+                headers={"Retry-After": "30"},
+            )
+        return "done"
 
     def workers(self) -> list[str] | None:
         return None  # embedded: no workers to ask

@@ -175,3 +175,6 @@ class WebhookOut(BaseModel):
     connector: str
     events: int
     sync: Literal["queued", "started", "not_needed"]
+    #: people of privacy-deleted records (HubSpot ``contact.privacyDeletion``): forgotten
+    #: (``done``, embedded) or queued for a worker
+    forget: Literal["queued", "done", "not_needed"] = "not_needed"

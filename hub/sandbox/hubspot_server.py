@@ -105,6 +105,7 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         r("POST", "/crm/v3/objects/{objectType}", self.create_one)
         r("POST", "/crm/v3/objects/{objectType}/search", self.search)
         r("POST", "/crm/v3/objects/{objectType}/merge", self.merge)
+        r("POST", "/crm/v3/objects/{objectType}/gdpr-delete", self.gdpr_delete)
         r("POST", "/crm/v3/objects/{objectType}/batch/read", self.batch_read)
         r("POST", "/crm/v3/objects/{objectType}/batch/update", self.batch_update)
         r("POST", "/crm/v3/objects/{objectType}/batch/upsert", self.batch_upsert)
@@ -378,6 +379,20 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         rec = self.hs.live(req.params["objectId"])
         if rec is not None:
             self.hs.archive(rec["id"], f"DELETE {req.route}")
+        return Response(204)
+
+    def gdpr_delete(self, req: Request) -> Response:
+        """``POST /crm/v3/objects/contacts/gdpr-delete`` with ``objectId`` (a record id, or an
+        email with ``idProperty: email``): 204, and the record is gone for good."""
+        self._contacts_only(req)
+        b = self._body(req)
+        key = str(b.get("objectId") or "")
+        if b.get("idProperty") == "email":
+            key = next((r["id"] for r in self.hs.records.values() if r["properties"].get("email") == key.lower()), "")
+        rid = self.hs.resolve(key) if key else None
+        if rid is None:
+            return _err(404, "Object not found.  objectId are usually numeric.", "OBJECT_NOT_FOUND")
+        self.hs.gdpr_delete(rid, f"POST {req.route}")
         return Response(204)
 
     def merge(self, req: Request) -> Response:

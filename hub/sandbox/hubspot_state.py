@@ -361,6 +361,25 @@ class HubSpotState:
         self._stamp(rid, at)
         self.log.record(at, "hubspot", endpoint, "contact", rid, "delete", None, None, None)
 
+    def gdpr_delete(self, rid: str, endpoint: str = "api") -> None:
+        """Delete a contact for privacy, as HubSpot's GDPR delete does: gone for good (not in
+        the archived list a sync walks, not found by id), out of every list and engagement
+        association. HubSpot then sends ``contact.privacyDeletion`` to webhook subscribers."""
+        at = self.clock.now_ms()
+        self.records.pop(rid)
+        person = self.person_of.pop(rid, None)
+        if person is not None and self.id_of_person.get(person) == rid:
+            del self.id_of_person[person]
+        for old in [k for k, v in self.merged.items() if v == rid]:
+            del self.merged[old]
+        for lst in self.lists.values():
+            lst["members"].pop(rid, None)
+        for table in self.engagements.values():
+            for e in table.values():
+                e["contacts"] = [c for c in e["contacts"] if c != rid]
+        self.version += 1
+        self.log.record(at, "hubspot", endpoint, "contact", rid, "gdpr_delete", None, None, None)
+
     # ---- lists ---------------------------------------------------------------------------
     def create_list(self, name: str, processing_type: str, object_type_id: str) -> dict[str, Any]:
         at = self.clock.now_ms()

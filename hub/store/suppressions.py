@@ -51,16 +51,20 @@ def digests_of(contact: Contact) -> set[str]:
 
 def suppress(
     conn: Connection,
-    email: str,
+    email: str | None,
     emails: Iterable[str] = (),
     identities: Iterable[Identity] = (),
     now: datetime | None = None,
 ) -> int:
     """Add a person (the email asked for, their other emails, their record ids); returns the
-    number of new rows. Idempotent: digests already on the list are left as they are."""
-    person = email_digest(email)
+    number of new rows. Idempotent: digests already on the list are left as they are.
+
+    ``email`` None: a person known only by a record id (a CRM's privacy deletion of a record
+    with no address); their first record id's digest is then the ``person``."""
+    identities = list(identities)
+    person = email_digest(email) if email is not None else (identity_digest(identities[0]) if identities else None)
     if person is None:
-        raise ValueError("not an email address")
+        raise ValueError("not an email address" if email is not None else "no email and no record id")
     now = now or utcnow()
     wanted: dict[str, str] = {person: "email"}
     for e in emails:

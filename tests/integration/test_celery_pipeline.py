@@ -250,3 +250,35 @@ def test_status_shows_real_queue_depths_while_a_worker_runs(tmp_path, redis_url,
     }
     assert rows.get("sync") == "3" and rows.get("push") == "0"
     assert "Workers alive: 1" in out.stdout and w.name in out.stdout
+
+
+def test_a_privacy_deletion_forgets_the_person_on_a_real_worker(tmp_path, store_url, redis_url, crm, workers):
+    """``hub.forget_records`` (queued by HubSpot's contact.privacyDeletion webhook) removes the
+    person found by record id on a worker; a resend of the same task finds nothing left to do."""
+    from sqlalchemy import func, select
+
+    from hub.store.schema import contacts, identities
+
+    seed(crm, n=6, hot=1)
+    config = hub_config(tmp_path, store_url, redis_url)
+    Store(store_url, auto_migrate=True).dispose()
+    store = Store(store_url)
+
+    def people() -> int:
+        with store.connect() as conn:
+            return conn.execute(select(func.count()).select_from(contacts)).scalar()
+
+    w = Worker(config, tmp_path / "w.log")
+    workers.append(w)
+    w.wait_ready()
+    enqueue(config, "hub.sync", "crm")
+    wait_for(lambda: people() == 6, 60, w.tail)
+    with store.connect() as conn:
+        ident = conn.execute(select(identities).where(identities.c.external_id == "0")).first()
+    enqueue(config, "hub.forget_records", "crm", ident.object_type, ["0"])
+    enqueue(config, "hub.forget_records", "crm", ident.object_type, ["0"])
+    wait_for(lambda: people() == 5, 60, w.tail)
+    wait_for(lambda: w.log.read_bytes().count(b"'forgotten': 1") == 2, 30, w.tail)
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).where(identities.c.external_id == "0")).scalar() == 0
+    store.dispose()

@@ -14,6 +14,8 @@ from hub.api.schemas import WebhookOut
 from hub.api.state import ApiState, hub_state
 
 router = APIRouter(tags=["webhooks"])
+#: the object type the HubSpot connector stores contacts' record ids under (its mapping's OBJECT_TYPE)
+HUBSPOT_CONTACT = "contact"
 ConnectorQ = Query(None, pattern=r"^[a-z][a-z0-9_]{0,39}$", description="which connector; default: the only one")
 
 
@@ -43,6 +45,14 @@ def _deletes(events: list[dict]) -> bool:
     return any(str(e.get("subscriptionType", "")).lower().endswith("deletion") for e in events)
 
 
+def _privacy_deletions(events: list[dict]) -> list[str]:
+    """Record ids of ``contact.privacyDeletion`` events: HubSpot deleted the person for a
+    privacy request (GDPR), for good, so the hub forgets them too (no sync would: the record
+    is not in the archived list)."""
+    ids = {str(e.get("objectId")) for e in events if e.get("subscriptionType") == "contact.privacyDeletion"}
+    return sorted(i for i in ids if i.isdigit())
+
+
 @router.post(
     "/v1/webhooks/hubspot",
     response_model=WebhookOut,
@@ -64,8 +74,12 @@ async def hubspot(
     webhooks.verify_hubspot(state.settings, request.method, uri, body, signature, timestamp)
     name = webhooks.target_connector(state.settings, "hubspot", connector)
     events = _hubspot_events(body)
+    forgotten = _privacy_deletions(events)
+    forget = "not_needed"
+    if forgotten:  # before the sync: a sync must not read the person in again meanwhile
+        forget = await run_in_threadpool(state.dispatch.forget_records, name, HUBSPOT_CONTACT, forgotten)
     outcome = await run_in_threadpool(state.dispatch.sync, name, _deletes(events)) if events else "not_needed"
-    return WebhookOut(connector=name, events=len(events), sync=outcome)
+    return WebhookOut(connector=name, events=len(events), sync=outcome, forget=forget)
 
 
 _SOAP_ACK = (
