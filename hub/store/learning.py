@@ -77,14 +77,54 @@ def finalize(conn: Connection, rewards: dict[int, tuple[dict[str, float], float]
     return len(rewards)
 
 
-def window_days(conn: Connection, decision_ids: Sequence[int]) -> dict[int, datetime]:
-    """Window end per engine-logged decision (others use the default window)."""
-    if not decision_ids:
-        return {}
-    q = select(decision_features.c.decision_id, decision_features.c.window_ends_at).where(
-        decision_features.c.decision_id.in_(list(decision_ids))
+@dataclass(frozen=True)
+class PriorDecision:
+    """A decision as attribution sees it (hub/pipeline/outcomes.py)."""
+
+    id: int
+    contact_id: int
+    created_at: datetime
+    #: the engine's log: the catalog id chosen and its window's end (None: not engine-logged)
+    action: str | None
+    window_ends_at: datetime | None
+    #: it queued writes (a rules decision's action is its writes)
+    writes: bool
+    #: :func:`carried_out`, as the store shows it now
+    carried_out: bool
+
+
+def decisions_since(conn: Connection, contact_ids: Sequence[int], since: datetime) -> list[PriorDecision]:
+    """The decisions on ``contact_ids`` made at or after ``since``, oldest first, with what the
+    credit rule reads: the logged action and window, whether it wrote, whether that happened."""
+    if not contact_ids:
+        return []
+    df = decision_features.c
+    q = (
+        select(
+            decisions.c.id,
+            decisions.c.contact_id,
+            decisions.c.created_at,
+            decisions.c.actions,
+            df.action,
+            df.window_ends_at,
+            carried_out().label("carried_out"),
+        )
+        .select_from(decisions.outerjoin(decision_features, df.decision_id == decisions.c.id))
+        .where(among(conn, decisions.c.contact_id, contact_ids), decisions.c.created_at >= since)
+        .order_by(decisions.c.created_at, decisions.c.id)
     )
-    return {d: aware(t) for d, t in conn.execute(q)}
+    return [
+        PriorDecision(
+            r.id,
+            r.contact_id,
+            aware(r.created_at),
+            r.action,
+            aware(r.window_ends_at) if r.window_ends_at is not None else None,
+            bool(r.actions),
+            bool(r.carried_out),
+        )
+        for r in conn.execute(q)
+    ]
 
 
 def carried_out() -> ColumnElement[bool]:
