@@ -3,7 +3,9 @@
 Runs in one place at a time (a lock, and the single-worker ``learn`` queue): it reads the
 newest snapshot, learns from every finalized decision not yet learned from, and appends the
 result as the next version in the same transaction that marks those decisions learned, so a
-crash never learns a decision twice or loses one. ``decide`` workers call
+crash never learns a decision twice or loses one. It appends only if the newest version is still
+the one it learned on: a ``hub model rollback`` committed meanwhile stays live, and the step's
+rows, left unmarked, are learned next step on the rolled-back model. ``decide`` workers call
 :func:`ensure_current` (one integer read) and reload when the version moved on, including
 after ``hub model rollback``.
 """
@@ -43,6 +45,9 @@ class LearnReport:
     learned: int = 0
     version: int | None = None
     mean_reward: float | None = None
+    #: a newer version (a rollback) was saved while the step learned: its work was dropped and
+    #: its rows are learned next step, on that version
+    superseded: bool = False
     by_action: dict[str, int] = field(default_factory=dict)
 
 
@@ -134,6 +139,7 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
         try:
             with ctx.store.begin() as conn:
                 ensure_current(ctx, conn)
+                loaded = max(engine.model_version, 0)  # the version learned on (0: none yet)
                 rows = store.learnable(conn, engine.feature_version)
                 if rows:  # what to put back if the store rolls this step back (below)
                     before = (engine.model_version, engine.snapshot(), copy.deepcopy(learned_state(engine)))
@@ -155,21 +161,37 @@ def learn_step(ctx: HubContext, now: datetime | None = None) -> LearnReport:
                     "graduated": engine.model.graduated,
                     "graduation_evidence": engine.graduation.report(),
                 }
-                version = store.save_snapshot(conn, engine.model_name, engine.snapshot(), metrics, now)
-                store.mark_learned(conn, [r.decision_id for r in rows], version)
+                # saved only if ``loaded`` is still the newest: a rollback committed meanwhile stays live
+                version = store.save_snapshot(conn, engine.model_name, engine.snapshot(), metrics, now, expect=loaded)
+                if version is not None:
+                    store.mark_learned(conn, [r.decision_id for r in rows], version)
         except BaseException:
-            # the in-memory model may have learned what the store rolled back: put back what it
-            # held before the step (with no snapshot saved yet, a reload has nothing to load and the
-            # rows, still unmarked, were learned twice); a newer snapshot is reloaded as usual
-            if before is not None:
-                engine.load_model(before[0], before[1])
-                restore_learned(engine, before[2])
-            else:
-                engine.model_version = -1
+            _put_back(engine, before)
             raise
+        if version is None:
+            _put_back(engine, before)
+            log.warning(
+                "engine model %s moved past v%s during a learn step; its rows are learned next step",
+                engine.model_name,
+                loaded,
+            )
+            report.superseded = True
+            return report
         engine.model_version = version
         report.learned, report.version, report.mean_reward = n, version, mean_reward
     return report
+
+
+def _put_back(engine, before: tuple | None) -> None:  # noqa: ANN001
+    """Undo a learn step in memory when the store kept none of it (rolled back, or a newer
+    version saved meanwhile): put back what the engine held before the step (with no
+    snapshot saved yet, a reload has nothing to load, and the rows, still unmarked, were learned
+    twice); a newer snapshot is reloaded as usual."""
+    if before is not None:
+        engine.load_model(before[0], before[1])
+        restore_learned(engine, before[2])
+    else:  # no rows, but long-term value may have learned: reload whatever is newest
+        engine.model_version = -1
 
 
 def _learn_rows(conn: Connection, engine, rows: list, now: datetime, report: LearnReport) -> tuple[int, float | None]:  # noqa: ANN001

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hub.errors import StoreError
 from hub.store.batch import among
@@ -343,15 +344,42 @@ def load_snapshot(conn: Connection, name: str, version: int | None = None) -> tu
     return (row.version, bytes(row.blob), row.metrics) if row else None
 
 
-def save_snapshot(conn: Connection, name: str, blob: bytes, metrics: dict[str, Any], now: datetime) -> int:
-    """Append the next version. The registry's state keys (:mod:`hub.store.models_repo`) are
-    refused: a copied ``_status`` or ``_promoted_at`` would make the registry misread the row."""
+def save_snapshot(
+    conn: Connection,
+    name: str,
+    blob: bytes,
+    metrics: dict[str, Any],
+    now: datetime,
+    expect: int | None = None,
+) -> int | None:
+    """Append the next version; returns it. The registry's state keys (:mod:`hub.store.models_repo`)
+    are refused: a copied ``_status`` or ``_promoted_at`` would make the registry misread the row.
+
+    ``expect``: compare-and-set. Save only if the newest version is still ``expect`` (0: none
+    yet), else return None and append nothing: a learn step that learned on version N must not
+    follow a rollback committed meanwhile, or it would be live and the rollback never served.
+    Saves of one model take turns: PostgreSQL holds a lock on the model's versions until the
+    transaction ends (the rollback's save takes it too); SQLite writes one at a time, and a
+    rollback committed between the read and the insert below makes the insert fail on
+    ``uq_model_version``, which is that same lost race."""
     clash = [k for k in metrics if k in RESERVED]
     if clash:
         raise StoreError(f"metric names {clash} are reserved for the model registry; rename them.")
-    version = (latest_version(conn, name) or 0) + 1
-    conn.execute(insert(model_snapshots).values(name=name, version=version, blob=blob, metrics=metrics, created_at=now))
-    return version
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"model_snapshots:{name}"))))
+    latest = latest_version(conn, name) or 0
+    if expect is not None and latest != expect:
+        return None
+    row = insert(model_snapshots).values(name=name, version=latest + 1, blob=blob, metrics=metrics, created_at=now)
+    try:
+        conn.execute(row)
+    except IntegrityError:
+        # SQLite: the failed statement is undone and the transaction goes on (PostgreSQL's would be
+        # aborted, and its lock above keeps this from happening there)
+        if expect is None or conn.dialect.name == "postgresql" or latest_version(conn, name) == expect:
+            raise
+        return None
+    return latest + 1
 
 
 def list_snapshots(conn: Connection, name: str | None = None) -> list[dict[str, Any]]:

@@ -182,3 +182,77 @@ def test_content_slots_learn_from_attributed_opens_and_a_decide_worker_reloads_t
     other.clock = ctx.clock
     decide_contacts(other, cids[:1], "c2")
     assert other.policy.extras.content.best()["content_subject"] == winner
+
+
+def test_a_rollback_committed_while_a_learn_step_runs_stays_live(ctx, monkeypatch):
+    """The learn step saved ``newest + 1`` whatever was newest by then: a rollback committed while
+    it learned was followed by the model the step had loaded before it plus the new rows, and that
+    served, the rollback never. Now the step saves only if the newest version is still the one it
+    learned on; otherwise it drops its work and the rows are learned next step, on the rollback."""
+    from hub.store import learning as learning_store
+
+    cids = add_contacts(ctx, 3)
+    for day in range(3):  # one decision and one click a round; v1 and v2 learn the first two
+        ctx.clock.t = T0 + timedelta(days=4 * day)
+        decide_contacts(ctx, cids[day : day + 1], f"d{day}")
+        record_outcomes(
+            ctx, add_activity(ctx, cids[day], ActivityType.EMAIL_CLICK, ctx.clock.t + timedelta(hours=2), f"k{day}")
+        )
+        if day < 2:
+            assert learn_step(ctx, ctx.clock.t + timedelta(days=3, hours=1)).version == day + 1
+    operator = HubContext.build(ctx.settings, embedded=True, store=ctx.store)  # `hub model rollback` elsewhere
+    operator.clock = ctx.clock
+    real = learning_store.learnable
+
+    def learnable_then_rollback(conn, *args, **kwargs):
+        rows = real(conn, *args, **kwargs)
+        assert rollback(operator, 1) == 3  # committed in its own transaction while the step learns
+        return rows
+
+    with monkeypatch.context() as m:
+        m.setattr(learning_store, "learnable", learnable_then_rollback)
+        report = learn_step(ctx, T0 + timedelta(days=11, hours=1))
+    models = list_models(ctx)
+    assert [m["version"] for m in models] == [1, 2, 3] and models[-1]["metrics"]["rollback_of"] == 1
+    assert report.superseded and report.learned == 0 and report.version is None
+    with ctx.store.connect() as conn:
+        assert sorted(conn.execute(select(decision_features.c.learned_version)).scalars(), key=str) == [1, 2, None]
+    report = learn_step(ctx, T0 + timedelta(days=11, hours=2))  # learned on the rolled-back model
+    assert report.learned == 1 and report.version == 4
+    assert ctx.policy.model.policy.n_obs_.sum() == 2  # v1's row and this one; v2's is rolled back
+    assert list_models(ctx)[-1]["metrics"]["observations"] == ctx.policy.model.policy.n_obs_.tolist()
+
+
+def test_saves_of_one_model_take_turns_and_compare_and_set(store_url):
+    """A save that expects version N appends nothing once another save made N + 1, also when that
+    save was still uncommitted as this one began (it waits for it, then sees it)."""
+    import threading
+    import time
+
+    from hub.store import learning as learning_store
+
+    store = Store(store_url, auto_migrate=True)
+    with store.begin() as conn:
+        assert learning_store.save_snapshot(conn, "m", b"1", {}, T0, expect=0) == 1
+        assert learning_store.save_snapshot(conn, "m", b"x", {}, T0, expect=0) is None
+    rollback = store.engine.connect()
+    tx = rollback.begin()
+    assert learning_store.save_snapshot(rollback, "m", b"rollback", {}, T0) == 2  # not committed yet
+    result = {}
+
+    def learn_save() -> None:
+        with store.begin() as conn:
+            result["version"] = learning_store.save_snapshot(conn, "m", b"learned", {}, T0, expect=1)
+
+    saver = threading.Thread(target=learn_save)
+    saver.start()
+    time.sleep(1.0)
+    assert saver.is_alive()  # waiting for the rollback's save (PostgreSQL: its lock; SQLite: its write)
+    tx.commit()
+    rollback.close()
+    saver.join(30)
+    assert result == {"version": None}
+    with store.connect() as conn:
+        assert [s["version"] for s in learning_store.list_snapshots(conn, "m")] == [1, 2]
+        assert learning_store.load_snapshot(conn, "m")[1] == b"rollback"
+    store.dispose()
