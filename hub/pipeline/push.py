@@ -179,8 +179,8 @@ def _push_lane(ctx: HubContext, name: str, lane: tuple[int, int], lock, only_ids
             return
         handled += len(rows)
         send, noop, state = _diff(ctx, rows)
-        with ctx.store.begin() as conn:
-            push_store.mark(conn, [r.id for r in noop], "skipped", now)
+        with ctx.store.begin() as conn:  # ended: on the hub's clock, as _record says
+            push_store.mark(conn, [r.id for r in noop], "skipped", ctx.clock())
         summary.noop += len(noop)
         if send:
             with _Heartbeat(ctx, lock, [r.id for r in send]):
@@ -249,13 +249,17 @@ def _record(
     ctx: HubContext, batch: list[PushRow], results: dict[int, PushResult], state: dict, summary: PushSummary
 ) -> None:
     now = utcnow()
+    # when a push ended, on the hub's clock (decisions and their windows are on it; the same as
+    # the wall's but in a demo or a test): learning skips a decision whose write landed after
+    # its window closed (hub/store/learning.py learnable). Retry times stay on the wall's.
+    ended = ctx.clock()
     cfg = ctx.settings.push
     summary.sent += len(batch)
     with ctx.store.begin() as conn:
         for r in batch:
             res = results[r.id]
             if res.status == "ok":
-                push_store.mark(conn, [r.id], "done", now, attempts_inc=1)
+                push_store.mark(conn, [r.id], "done", ended, attempts_inc=1)
                 push_store.apply_to_identity(conn, r.identity, r.kind, r.payload, state[r.identity.key()])
                 summary.done += 1
             elif res.status == "blocked":  # the connector cannot write at all: no attempt is used
@@ -272,7 +276,7 @@ def _record(
                 reason = res.reason or "failed"
                 if res.status == "retryable":
                     reason = f"gave up after {r.attempts + 1} attempts: {reason}"
-                push_store.mark(conn, [r.id], "failed", now, error=reason, attempts_inc=1)
+                push_store.mark(conn, [r.id], "failed", ended, error=reason, attempts_inc=1)
                 log.debug("push %s to %s %s failed: %s", r.id, r.identity.connector, r.identity.external_id, reason)
                 summary.failed += 1
                 summary.failures[reason] += 1

@@ -128,15 +128,21 @@ def decisions_since(conn: Connection, contact_ids: Sequence[int], since: datetim
     ]
 
 
-def carried_out() -> ColumnElement[bool]:
+def carried_out(by: ColumnElement[datetime] | None = None) -> ColumnElement[bool]:
     """Decisions whose action happened, as far as the hub can tell: one that queued no write (the
     real-time API's, acted on by its caller) or one with a write that reached the CRM. A decision
     whose writes were all rejected by a reviewer, expired, withdrawn or superseded, or failed, did
     nothing: learned, the contact's unprompted behaviour was credited to an action never taken
     (and reviewers reject selectively, so the bias had a direction). One whose write still waits
-    (held, queued) is learned once it lands."""
+    (held, queued) is learned once it lands.
+
+    ``by``: the write landed by then (a push's ``updated_at`` once it is done or skipped, stamped
+    on the hub's clock by hub/pipeline/push.py)."""
     mine = pushes.c.decision_id == decisions.c.id
-    return or_(~exists().where(mine), exists().where(mine, pushes.c.state.in_(CARRIED_OUT)))
+    landed = pushes.c.state.in_(CARRIED_OUT)
+    if by is not None:
+        landed = and_(landed, pushes.c.updated_at <= by)
+    return or_(~exists().where(mine), exists().where(mine, landed))
 
 
 def learnable(conn: Connection, feature_version: str, limit: int = 50_000) -> list[LogRow]:
@@ -162,7 +168,9 @@ def learnable(conn: Connection, feature_version: str, limit: int = 50_000) -> li
             decision_features.c.finalized_at.is_not(None),
             decision_features.c.learned_version.is_(None),
             decision_features.c.feature_version == feature_version,
-            carried_out(),
+            # carried out within its window: a write approved or unblocked after the window closed
+            # went out when the window's reward was made of what the contact did without it
+            carried_out(by=decision_features.c.window_ends_at),
         )
         .order_by(decision_features.c.decision_id)
         .limit(limit)
