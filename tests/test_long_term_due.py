@@ -92,3 +92,52 @@ def test_rows_come_in_cursor_order_each_once_with_conversions_after_the_window_o
     assert {c: r.converted for c, r in by_contact.items()} == {4: True, 1: False, 2: True, 3: False}
     assert by_contact[4].action == "wait" and by_contact[4].arm == "random" and by_contact[4].propensity == 0.25
     assert done == []
+
+
+def test_only_decisions_whose_action_happened_in_their_window_are_read(store_url):
+    """An e-mail withheld (autonomy off), rejected, failed or landed after its window taught
+    long-term value that e-mailing converts: the bandit's rows skip them (``learnable``), and so
+    do these. One with no write (the real-time API's) or a write that landed in time is read."""
+    from sqlalchemy import update
+
+    from hub.store import pushes as push_store
+    from hub.store.schema import pushes
+    from tests.push_rows import set_field_rows
+
+    store = Store(store_url, auto_migrate=True)
+    end7 = DAY + timedelta(days=7)
+    states = {  # contact: (push state, landed at); None: no write
+        1: None,
+        2: ("done", DAY + timedelta(minutes=5)),
+        3: ("skipped", end7),
+        4: ("rejected", DAY + timedelta(days=1)),
+        5: ("failed", DAY + timedelta(hours=1)),
+        6: ("done", end7 + timedelta(hours=1)),  # approved after the window closed
+        7: ("awaiting_approval", DAY),
+    }
+    with store.begin() as conn:
+        for cid in states:
+            conn.execute(
+                insert(contacts).values(
+                    id=cid, created_at=DAY, changed_at=DAY, properties={}, email_opt_out=False, do_not_contact=False
+                )
+            )
+            (did,) = decision_store.insert_decisions(conn, [_decision(cid, 7)], f"run-{cid}")
+            if states[cid]:
+                push_store.enqueue(conn, set_field_rows(cid, did, [f"r{cid}"], {"next_best_action": "email"}), DAY)
+                state, at = states[cid]
+                conn.execute(update(pushes).where(pushes.c.decision_id == did).values(state=state, updated_at=at))
+        # a withheld write (governance.autonomy off for the action): never sent
+        conn.execute(
+            insert(contacts).values(
+                id=8, created_at=DAY, changed_at=DAY, properties={}, email_opt_out=False, do_not_contact=False
+            )
+        )
+        (did,) = decision_store.insert_decisions(conn, [_decision(8, 7)], "run-8")
+        push_store.withhold(
+            conn, set_field_rows(8, did, ["r8"], {"next_best_action": "email"}), DAY, push_store.AUTONOMY_OFF
+        )
+    with store.connect() as conn:
+        got = long_term_due(conn, "v1", None, DAY + timedelta(days=40), HORIZON)
+    store.dispose()
+    assert sorted(int(r.features[0]) for r in got) == [1, 2, 3]

@@ -218,7 +218,8 @@ def long_term_due(
     """Decisions of ``feature_version`` whose horizon (attribution window's end + ``horizon``)
     ended by ``until``, after the cursor ``after`` (a window end and a decision id), in that
     order, up to ``limit``; each with whether its contact opened an opportunity after the
-    window closed and within the horizon (``opportunity_created`` activities)."""
+    window closed and within the horizon (``opportunity_created`` activities). Only decisions
+    carried out within their window, as :func:`learnable` reads them."""
     df = decision_features.c
     q = (
         select(
@@ -231,7 +232,13 @@ def long_term_due(
             decisions.c.contact_id,
         )
         .join(decisions, decisions.c.id == df.decision_id)
-        .where(df.feature_version == feature_version, df.window_ends_at <= until - horizon)
+        .where(
+            df.feature_version == feature_version,
+            df.window_ends_at <= until - horizon,
+            # what ``learnable`` reads: an action withheld, rejected, failed or landed late never
+            # happened in its window (settled by now: the horizon ends long after the window)
+            carried_out(by=df.window_ends_at),
+        )
         .order_by(df.window_ends_at, df.decision_id)
         .limit(limit)
     )
