@@ -272,29 +272,32 @@ def _learn_send_time(conn: Connection, engine, now: datetime) -> int:  # noqa: A
 
 def _learn_content(conn: Connection, engine, decision_ids: list[int]) -> int:  # noqa: ANN001
     """Content slots learn from the opens and clicks attributed to the decisions that carried
-    their variants (decision/content.py)."""
+    their variants (decision/content.py): whether each happened, read from the outcomes'
+    counts, not from the weighted reward, where an objective weight of 0 (``open: 0``, say
+    for machine opens) had read every send as unopened."""
     if not decision_ids:
         return 0
     from sqlalchemy import select
 
-    from hub.store.schema import decision_features, decisions
+    from hub.store.schema import decisions, outcomes
 
-    pushed, opened, clicked = [], [], []
-    found = []
+    found, facts = [], {}
     for start in range(0, len(decision_ids), 500):  # SQLite caps bound parameters
-        q = (
-            select(decisions.c.actions, decision_features.c.reward)
-            .join(decision_features, decision_features.c.decision_id == decisions.c.id)
-            .where(decisions.c.id.in_(decision_ids[start : start + 500]))
-        )
-        found.extend(conn.execute(q).all())
-    for actions, reward in found:
+        part = decision_ids[start : start + 500]
+        found.extend(conn.execute(select(decisions.c.id, decisions.c.actions).where(decisions.c.id.in_(part))).all())
+        for did, reward in conn.execute(
+            select(outcomes.c.decision_id, outcomes.c.reward).where(outcomes.c.decision_id.in_(part))
+        ):
+            facts.setdefault(did, []).append(reward)
+    pushed, opened, clicked = [], [], []
+    for did, actions in found:
         fields = next((a["payload"].get("fields", {}) for a in actions or [] if a.get("kind") == "set_fields"), {})
         if not any(k.startswith("content_") for k in fields):
             continue
+        counts = components(facts.get(did, []))  # raw counts per component, unweighted
         pushed.append(fields)
-        opened.append((reward or {}).get("open", 0) > 0)
-        clicked.append((reward or {}).get("click", 0) > 0)
+        opened.append(counts.get("open", 0) > 0)
+        clicked.append(counts.get("click", 0) > 0)
     return engine.extras.content.learn_outcomes(pushed, opened, clicked) if pushed else 0
 
 

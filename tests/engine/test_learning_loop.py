@@ -256,3 +256,58 @@ def test_saves_of_one_model_take_turns_and_compare_and_set(store_url):
         assert [s["version"] for s in learning_store.list_snapshots(conn, "m")] == [1, 2]
         assert learning_store.load_snapshot(conn, "m")[1] == b"rollback"
     store.dispose()
+
+
+def test_content_slots_learn_opens_and_clicks_that_the_objective_gives_no_points(store_url):
+    """Content slots read whether a send was opened or clicked from the decision's outcomes,
+    not from its weighted reward: with ``objective.open: 0`` (opens worth no points, say for
+    machine opens) and ``click: 0`` every send read as unopened, the subject slot learned "never
+    opened" for every variant and the slots judged by clicks (only on opened sends) learned nothing."""
+    from hub.store.schema import decisions
+
+    settings = Settings.model_validate(
+        {
+            "store_url": store_url,
+            "decision": {
+                "actions": [
+                    {"id": "email_nurture_business", "kind": "email", "channel": "email", "attribution_days": 3},
+                    {"id": "wait", "kind": "wait"},
+                ],
+                "objective": {"open": 0.0, "click": 0.0},
+                "engine": {"holdout_share": 0.0, "explore_share": 0.0, "apprentice_min_observations": 1},
+                "rules": [
+                    {
+                        "name": "nurture",
+                        "when": "True",
+                        "actions": [{"kind": "set_fields", "fields": {"next_best_action": "email_nurture_business"}}],
+                    }
+                ],
+            },
+        }
+    )
+    ctx = HubContext.build(settings, embedded=True, store=Store(store_url, auto_migrate=True))
+    ctx.clock = Clock(T0)
+    try:
+        cids = add_contacts(ctx, 30)
+        decide_contacts(ctx, cids, "c1")
+        with ctx.store.connect() as conn:
+            rows = conn.execute(select(decisions.c.contact_id, decisions.c.actions)).all()
+        subject = {cid: a[0]["payload"]["fields"]["content_subject"] for cid, a in rows}
+        winner = sorted(set(subject.values()))[0]
+        ids = []
+        for cid, s in subject.items():
+            if s == winner:  # only the winning subject line gets opened, and each open clicked
+                ids += add_activity(ctx, cid, ActivityType.EMAIL_OPEN, T0 + timedelta(hours=3), f"o-{cid}")
+                ids += add_activity(ctx, cid, ActivityType.EMAIL_CLICK, T0 + timedelta(hours=4), f"c-{cid}")
+        record_outcomes(ctx, ids)
+        report = learn_step(ctx, T0 + timedelta(days=3, minutes=1))
+        assert report.learned == 30 and report.mean_reward == 0.0  # worth nothing to the objective
+        state = ctx.policy.extras.content.state()
+        opened = sum(1 for s in subject.values() if s == winner)
+        assert state["subject"][winner][0] == 1 + opened  # alpha: one per opened send
+        assert ctx.policy.extras.content.best()["content_subject"] == winner
+        for slot in ("hero", "body", "cta"):  # judged by clicks on the opened sends: all clicked
+            assert sum(n for _, _, n in state[slot].values()) == opened
+            assert sum(a - 1 for a, _, _ in state[slot].values()) == opened
+    finally:
+        ctx.close()
