@@ -29,10 +29,12 @@ whole batch.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
+import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -191,8 +193,6 @@ class _Schema:
     names: tuple[str, ...]
     col: dict[str, int]
     version: str
-    logged: np.ndarray  # columns that enter as log1p
-    days: np.ndarray  # recency columns, scaled to 0..1 after the log
     kinds: tuple[str, ...]  # profile kinds read: activities, pages, then topics
     kind_ix: dict[str, int]
     since_cols: np.ndarray  # days_since_<kind> per activity kind
@@ -207,12 +207,16 @@ class _Schema:
     touch_starts: np.ndarray  # where each group starts in touch_ix
     touch_since: np.ndarray  # days_since_<group>_touch, never_<group>_touch
     touch_never: np.ndarray
-    size_cols: np.ndarray  # log_employees, log_revenue
+    #: the model's scaling in one pass (:func:`_scale`): the columns that enter as log1p (counts,
+    #: recencies, sizes) and what each is divided by after it (1 for counts: exact)
+    scaled_cols: np.ndarray
+    scaled_div: np.ndarray
     #: for one row (:func:`_history_one`): the columns it writes, in its order, and the
-    #: gathers above as Python lists (the touch groups as lists of kind positions)
+    #: gathers above on Python lists (the touch groups as lists of kind positions)
     history_cols: np.ndarray
-    count_src_list: list[int]
+    count_get: Callable[[list[float]], tuple[float, ...]]  # itemgetter of ``count_src``
     touch_groups: list[list[int]]
+    window_slots: list[list[int]]  # per kind, its count's position in each window
 
 
 @functools.lru_cache(maxsize=32)
@@ -240,8 +244,6 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
         tuple(names),
         col,
         f"f1-{digest}",
-        np.array(logged),
-        np.array(days),
         kinds,
         kind_ix,
         np.array([col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]),
@@ -252,7 +254,8 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
         np.array([0, len(MARKETING_TOUCH)], dtype=np.intp),
         np.array([col["days_since_marketing_touch"], col["days_since_sales_touch"]]),
         np.array([col["never_marketing_touch"], col["never_sales_touch"]]),
-        np.array([col["log_employees"], col["log_revenue"]]),
+        np.array([*logged, col["log_employees"], col["log_revenue"]], dtype=np.intp),
+        np.array([_LOG_NEVER if j in days else 1.0 for j in logged] + _SIZE_SCALE.tolist()),
         np.array(
             [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
             + [col[f"{kind}_{w}d"] for w, kind in counted]
@@ -262,8 +265,9 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
             + [col["never_marketing_touch"], col["never_sales_touch"]],
             dtype=np.intp,
         ),
-        [src(w, kind) for w, kind in counted] + [src(90, kind) for kind in read_90],
+        operator.itemgetter(*(src(w, kind) for w, kind in counted), *(src(90, kind) for kind in read_90)),
         [[kind_ix[x] for x in MARKETING_TOUCH], [kind_ix[x] for x in SALES_TOUCH]],
+        [[w * nk + k for w in range(len(WINDOWS))] for k in range(nk)],
     )
 
 
@@ -398,20 +402,18 @@ def _finish(contacts: Sequence[Contact], raw: np.ndarray, schema: _Schema, vocab
     _static(contacts, raw, schema.col, vocab)
     X = raw.copy()
     if len(X) == 1:  # a real-time row: the same steps on its 1-d view, at half the indexing cost
-        _scale(X[0], schema, _SIZE_SCALE)
+        _scale(X[0], schema.scaled_cols, schema.scaled_div)
     else:
-        _scale(X.T, schema, _SIZE_SCALE[:, None])
+        _scale(X.T, schema.scaled_cols, schema.scaled_div[:, None])
     return Features(X, raw, list(schema.names), schema.version, schema.col)
 
 
-def _scale(x: np.ndarray, schema: _Schema, size_scale: np.ndarray) -> None:
+def _scale(x: np.ndarray, cols: np.ndarray, div: np.ndarray) -> None:
     """The model's scaling of the raw columns, in place on ``x`` indexed by column first (one
-    row, or the batch transposed)."""
-    logged, days = schema.logged, schema.days
-    x[logged] = np.log1p(np.maximum(x[logged], 0.0))
-    x[days] /= _LOG_NEVER  # 0 = today .. 1 = a year or never: same scale as the rest
-    size = schema.size_cols  # log_employees / 5 (~0..2), log_revenue / 10
-    x[size] = np.log1p(x[size]) / size_scale
+    row, or the batch transposed): ``log1p`` of counts, recencies and sizes, recencies then
+    divided by log(366) (0 = today .. 1 = a year or never: the scale of the rest), employees by
+    5 (~0..2) and revenue by 10. Sizes are never negative, so the floor at 0 leaves them be."""
+    x[cols] = np.log1p(np.maximum(x[cols], 0.0)) / div
 
 
 def _history_one(prof: dict[str, Any] | None, now_ts: float, today: int, schema: _Schema) -> list[float]:
@@ -419,10 +421,10 @@ def _history_one(prof: dict[str, Any] | None, now_ts: float, today: int, schema:
     computes for a batch, bit for bit (counts are whole numbers, so their sums are exact in any
     order; recencies are the same single float operations), in plain Python: on one row each
     numpy call costs more than its work."""
-    kind_ix, nk, nan = schema.kind_ix, len(schema.kinds), float("nan")
+    kind_ix, nk, nan, inf = schema.kind_ix, len(schema.kinds), float("nan"), float("inf")
     last, future = [nan] * nk, [False] * nk
     flat = [0.0] * (len(WINDOWS) * nk)  # window w's count of kind k at w * nk + k
-    recent = [float("inf")] * nk  # the newest kept day bucket's age per kind
+    recent = [inf] * nk  # the newest kept day bucket's age per kind
     if prof:
         for kind, ts in prof.get("last", {}).items():
             k = kind_ix.get(kind)
@@ -434,17 +436,18 @@ def _history_one(prof: dict[str, Any] | None, now_ts: float, today: int, schema:
             k = kind_ix.get(kind)
             if k is None:
                 continue
+            slots = schema.window_slots[k]
             for day, c in bucket.items():
                 age = today - int(day)
                 if age > 0 or (age == 0 and not future[k]):  # the batch's future rule
-                    recent[k] = min(recent[k], float(age))
-                    for w, edge in enumerate(WINDOWS):
-                        if age < edge:
-                            flat[w * nk + k] += c
-    last = [r if v != v and r != float("inf") else v for v, r in zip(last, recent, strict=True)]
+                    if age < recent[k]:
+                        recent[k] = float(age)
+                    for j in slots[bisect.bisect_right(WINDOWS, age) :]:  # the windows holding it
+                        flat[j] += c
+    last = [r if v != v and r != inf else v for v, r in zip(last, recent, strict=True)]
     na = len(ACTIVITY_KINDS)
     out = [NEVER_DAYS if v != v else v for v in last[:na]]
-    counts = [float(flat[j]) for j in schema.count_src_list]
+    counts = schema.count_get(flat)  # floats already: sums of whole numbers onto 0.0
     nc, nt = len(schema.count_cols), len(schema.topic_cols)
     out += counts[:nc]
     t_counts = counts[nc : nc + nt]

@@ -131,9 +131,11 @@ class Expression:
             case ast.Name(id=name):
 
                 def look(env: dict[str, Any]) -> Any:
-                    if name not in env:
-                        raise ExpressionError(f"unknown name {name!r} in {source!r}; known: {', '.join(sorted(env))}")
-                    return env[name]
+                    try:
+                        return env[name]
+                    except KeyError:
+                        known = ", ".join(sorted(env))
+                        raise ExpressionError(f"unknown name {name!r} in {source!r}; known: {known}") from None
 
                 return look
             case ast.BoolOp(op=ast.And(), values=vals):
@@ -189,6 +191,14 @@ class Expression:
                     return True
 
                 return compare
+            case ast.Subscript(value=v, slice=ast.Constant(value=key)) if isinstance(key, (str, int, float, bool)):
+                fv = self._compile(v)
+
+                def lookup(env: dict[str, Any]) -> Any:  # a constant key: its type checked once, here
+                    container = fv(env)
+                    return container.get(key) if isinstance(container, dict) else None
+
+                return lookup
             case ast.Subscript(value=v, slice=sl):
                 fv, fk = self._compile(v), self._compile(sl)
 
