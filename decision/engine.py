@@ -39,6 +39,7 @@ snapshots (hub/pipeline/learn.py).
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -125,17 +126,25 @@ def _among(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
 _ENGINE_ARMS = frozenset(ENGINE_ARMS)
 
 
+def _maximum(a: float, b: float) -> float:
+    """``np.maximum`` of two floats (``a`` on a tie, NaN when either is)."""
+    return a if a >= b or a != a else b
+
+
+def _minimum(a: float, b: float) -> float:
+    """``np.minimum`` of two floats (``a`` on a tie, NaN when either is)."""
+    return a if a <= b or a != a else b
+
+
 def _propensity(p: np.ndarray) -> np.ndarray:
     """``np.clip(p, MIN_PROPENSITY, 1.0)`` without its Python wrappers (bounds above zero, so no
     signed-zero difference; NaN stays NaN in both)."""
     return np.minimum(np.maximum(p, MIN_PROPENSITY), 1.0)
 
 
-def _round4(values: list[float]) -> list[float | None]:
-    """``round(v, 4)`` of each value, None for NaN, bit for bit at half the cost: ``.4f``
-    formats the same correctly rounded digits as ``round``, and parsing them gives the same
-    nearest float (``round`` also formats them, into a scratch buffer, and parses them back)."""
-    return [None if v != v else float(f"{v:.4f}") for v in values]
+def _rounded(values: list[float]) -> list[float | None]:
+    """Each value to 4 decimals, None for NaN (the trace's scores and probabilities)."""
+    return [None if v != v else round(v, 4) for v in values]
 
 
 def build_bandit(settings: DecisionSettings, squared_columns: Sequence[int] | None = None) -> Policy:
@@ -202,6 +211,7 @@ class EnginePolicy:
         self.sales = tuple(a.id for a in self.entries if a.kind == "sales_outreach")
         #: (k,) the sales actions (every decision reads them)
         self._is_sales = self.catalog.flags(self.sales) if self.sales else np.zeros(len(self.ids), dtype=bool)
+        self._sales_flags = self._is_sales.tolist()
         #: the actions that send an e-mail: the hub's own orders the touch cap counts, as it counts
         #: ``email_sent`` activities (an ad audience is marketing, but no e-mail and no touch)
         self._mail_ids = frozenset(a.id for a in self.entries if a.kind in MAIL_ACTION_KINDS)
@@ -499,17 +509,17 @@ class EnginePolicy:
     ) -> np.ndarray:
         """:meth:`mask` of a few rows (a real-time batch): the same rules on Python booleans and
         floats, row by row (:func:`decision.arbitration.eligible_row`), no (n, k) array steps."""
-        cp, is_sales = self.contact_policy, self._is_sales.tolist()
+        cp, is_sales = self.contact_policy, self._sales_flags
         touches, since_sales, felt = self._touches(batch, now, F)
         rules, rows = [], []
         for i, (view, t, since) in enumerate(zip(batch, touches.tolist(), since_sales.tolist(), strict=True)):
             env = envs[i] if envs is not None else expression_env(view, now, self._env_names)
-            holds = [e.holds(env, view.contact.id) for e in self._eligible]
-            rule = [bool(holds[j]) for j in self._eligible_of]
+            holds = [e.holds(env, view.contact.id) for e in self._eligible]  # booleans
+            rule = [holds[j] for j in self._eligible_of]
             rules.append(rule)
             if self.sales and since < cp.sales_quiet_days:  # the quiet period holds the next sales touch too
                 rule = [ok and not sales for ok, sales in zip(rule, is_sales, strict=True)]
-            since = float("nan") if since >= NEVER_DAYS else since  # NaN: never (compares False)
+            since = math.nan if since >= NEVER_DAYS else since  # NaN: never (compares False)
             held = t >= cp.max_marketing_touches_7d or since < cp.sales_quiet_days
             c = view.contact.consent
             rows.append(eligible_row(self.catalog, rule, bool(c.email_opt_out), bool(c.do_not_contact), held))
@@ -525,19 +535,32 @@ class EnginePolicy:
         :func:`decision.segment_step.felt_touches`, what segments count), from activities and
         from the hub's own recent decisions (an action ordered yesterday may not be synced back
         yet; one sent shows in both, so the larger count is taken, not the sum)."""
-        mail = self._mail_ids
-        week = [[a for at, a in v.decided if (now - at).days < 7] for v in batch]
-        ordered = np.array([sum(1 for a in w if a in mail) for w in week], dtype=float)
-        ordered_felt = np.array([sum(1 for a in w if a in self._touching) for w in week], dtype=float)
-        last_sales = np.array(
-            [
-                min(((now - at).total_seconds() / 86_400 for at, a in v.decided if a in self.sales), default=NEVER_DAYS)
-                for v in batch
-            ]
-        )
+        mail, felt_ids, sales = self._mail_ids, self._touching, self.sales
+        ordered, ordered_felt, last_sales = [], [], []  # per row: in the last 7 days, and the newest sales touch
+        for v in batch:
+            n_mail = n_felt = 0
+            sales_ages = []
+            for at, a in v.decided:
+                if (now - at).days < 7:
+                    n_mail += a in mail
+                    n_felt += a in felt_ids
+                if a in sales:
+                    sales_ages.append((now - at).total_seconds() / 86_400)
+            ordered.append(float(n_mail))
+            ordered_felt.append(float(n_felt))
+            last_sales.append(min(sales_ages) if sales_ages else NEVER_DAYS)
+        if len(batch) == 1:  # a real-time row: the array steps below on its floats, numpy's rules kept
+            cols = [F.position("email_sent_7d"), F.position("call_7d"), F.position("days_since_sales_touch")]
+            sent, calls, since = F.raw[0, cols].tolist()
+            return (
+                np.array([_maximum(sent, ordered[0])]),
+                np.array([_minimum(since, _maximum(last_sales[0], 0.0))]),
+                np.array([_maximum(sent + calls, ordered_felt[0])]),  # felt_touches
+            )
         touches = np.maximum(F.column("email_sent_7d"), ordered)
-        felt = felt_touches(F.column("email_sent_7d"), F.column("call_7d"), ordered_felt)
-        return touches, np.minimum(F.column("days_since_sales_touch"), np.maximum(last_sales, 0.0)), felt
+        felt = felt_touches(F.column("email_sent_7d"), F.column("call_7d"), np.array(ordered_felt))
+        since = np.minimum(F.column("days_since_sales_touch"), np.maximum(np.array(last_sales), 0.0))
+        return touches, since, felt
 
     def _baseline(self, matched: Sequence[int | None]) -> np.ndarray:
         """Per row, the legacy rules' action (from :meth:`RulesPolicy.match`)."""
@@ -744,7 +767,7 @@ class EnginePolicy:
         if len(eng):
             means = (self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale).tolist()
             for i, m_row, p_row in zip(eng.tolist(), means, probs.tolist(), strict=True):
-                scores[i], p[i] = _round4(m_row), _round4(p_row)
+                scores[i], p[i] = _rounded(m_row), _rounded(p_row)
         rule, since, touches = parts["rule"].tolist(), parts["since_sales"].tolist(), parts["touches"].tolist()
         out = []
         for i, (view, allowed, rules_action) in enumerate(zip(batch, mask.tolist(), baseline.tolist(), strict=True)):

@@ -71,6 +71,15 @@ def _unit_hash_one(s: str, salt: str) -> float:
     return (h >> 11) / float(2**53)
 
 
+def _few_unit_hashes(ids: Any, salt: str) -> list[float] | None:
+    """:func:`unit_hash` of a few ids given as a list or tuple of ints and strings, in Python
+    (a real-time decision hashes one: the array version's fixed cost is about 100 numpy calls);
+    None for any other ``ids``."""
+    if isinstance(ids, (list, tuple)) and len(ids) <= _SCALAR_MAX and all(type(i) in (int, str) for i in ids):
+        return [_unit_hash_one(str(i), salt) for i in ids]
+    return None
+
+
 def unit_hash(ids: Any, salt: str) -> np.ndarray:
     """Uniform value in [0, 1) per id; ``42`` and ``"42"`` hash alike.
 
@@ -78,8 +87,9 @@ def unit_hash(ids: Any, salt: str) -> np.ndarray:
     >>> bool(u[0] == u[2]), bool(0 <= u.min() and u.max() < 1)
     (True, True)
     """
-    if isinstance(ids, (list, tuple)) and len(ids) <= _SCALAR_MAX and all(type(i) in (int, str) for i in ids):
-        return np.array([_unit_hash_one(str(i), salt) for i in ids], dtype=np.float64)
+    few = _few_unit_hashes(ids, salt)
+    if few is not None:
+        return np.array(few, dtype=np.float64)
     s = np.asarray(ids).astype(str)
     if s.ndim != 1:
         raise DecisionError(f"ids must be a 1-d array; got shape {s.shape}.")
@@ -120,13 +130,17 @@ def assign_arms(
     (True, True)
     """
     bounds = _bounds(holdout_share, control_share, random_share, tuple((ablations or {}).items()))
-    u = unit_hash(ids, salt)
-    if len(u) <= _SCALAR_MAX:  # a real-time decision: the same cuts, in Python
-        return np.array([_arm_of(x, bounds) for x in u.tolist()], dtype=str) if len(u) else np.zeros(0, dtype=str)
-    arms = np.full(len(u), ENGINE, dtype=object)
-    for arm, upper in bounds:  # narrower prefixes overwrite: arm k gets [lo_k, hi_k)
-        arms[u < upper] = arm
-    return arms.astype(str)
+    few = _few_unit_hashes(ids, salt)
+    if few is None:
+        u = unit_hash(ids, salt)
+        if len(u) > _SCALAR_MAX:
+            arms = np.full(len(u), ENGINE, dtype=object)
+            for arm, upper in bounds:  # narrower prefixes overwrite: arm k gets [lo_k, hi_k)
+                arms[u < upper] = arm
+            return arms.astype(str)
+        few = u.tolist()
+    # a few ids (a real-time decision: one): the same cuts, in Python
+    return np.array([_arm_of(x, bounds) for x in few], dtype=str) if few else np.zeros(0, dtype=str)
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,22 +1,18 @@
 """Shortcuts of the one-row decision path give exactly what the plain forms give.
 
 A real-time decision pays for every call of its one row; these pin that the cheaper forms
-(rounding by formatting, expression environments of the names read, the experiment cuts worked
-out once) change no value.
+(expression environments of the names read, the experiment cuts worked out once, touches and
+history columns on Python numbers, kept row counts) change no value.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from decision.context import EXPRESSION_NAMES, expression_env
-from decision.engine import _round4
 from decision.experiment import assign_arms
 from decision.interface import ContactView
 from hub.errors import DecisionError
@@ -24,16 +20,6 @@ from hub.expressions import Expression
 from hub.models import Activity, ActivityType, Company, Consent, Contact, Identity
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
-
-
-@given(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**6), 10**6).map(lambda k: k / 20000))
-def test_rounding_by_formatting_is_round_bit_for_bit(v):
-    """k / 20000 hits the exact ties of the fourth decimal (round half to even)."""
-    (got,) = _round4([v])
-    if math.isnan(v):
-        assert got is None
-    else:
-        assert repr(got) == repr(round(v, 4))
 
 
 def _view(activities: bool) -> ContactView:
@@ -119,3 +105,83 @@ def test_bad_shares_are_refused_every_time(shares):
     for _ in range(2):  # the checked cuts are kept; a refusal is not
         with pytest.raises(DecisionError):
             assign_arms([1], "s", **shares)
+
+
+def test_touch_parts_equal_their_definitions_alone_and_in_a_batch():
+    """E-mails and felt touches ordered in the last 7 days and days since the newest sales
+    touch, from the hub's own decisions and the synced activities, for one row and a batch."""
+    from decision.engine import EnginePolicy
+    from decision.features import NEVER_DAYS
+    from decision.segment_step import MAIL_ACTION_KINDS
+    from hub.config import DecisionSettings
+
+    engine = EnginePolicy(DecisionSettings.model_validate({"engine": {}}))
+    email = next(a.id for a in engine.entries if a.kind == "email")
+    sales = next(a.id for a in engine.entries if a.kind == "sales_outreach")
+    ad = next(a.id for a in engine.entries if a.kind not in ("email", "sales_outreach", "wait"))
+    rng = np.random.default_rng(3)
+    batch = []
+    for i in range(40):
+        decided = [
+            (NOW - timedelta(days=float(rng.uniform(-1, 12))), [email, sales, ad][int(rng.integers(0, 3))])
+            for _ in range(int(rng.integers(0, 6)))
+        ]
+        acts = [
+            Activity(
+                contact_id=i + 1,
+                type=[ActivityType.EMAIL_SENT, ActivityType.CALL][k % 2],
+                occurred_at=NOW - timedelta(days=float(rng.uniform(0, 20))),
+                source="test",
+                external_id=f"{i}-{k}",
+            )
+            for k in range(int(rng.integers(0, 4)))
+        ]
+        batch.append(ContactView(contact=Contact(id=i + 1), activities=acts, decided=decided))
+    batch = engine._with_profiles(batch, NOW)
+    F = engine.features(batch, NOW)
+    touches, since, felt = engine._touches(batch, NOW, F)
+    for i, v in enumerate(batch):
+        week = [a for at, a in v.decided if (NOW - at).days < 7]
+        ages = [(NOW - at).total_seconds() / 86_400 for at, a in v.decided if a == sales]
+        sent, calls = F.column("email_sent_7d")[i], F.column("call_7d")[i]
+        mails = sum(engine.entries[engine.ids.index(a)].kind in MAIL_ACTION_KINDS for a in week)
+        assert touches[i] == max(sent, mails)
+        assert felt[i] == max(sent + calls, mails + week.count(sales))
+        assert since[i] == min(F.column("days_since_sales_touch")[i], max(min(ages, default=NEVER_DAYS), 0.0))
+        one = engine._touches([v], NOW, F.subset(np.array([i])))
+        assert [p.tolist() for p in one] == [[touches[i]], [since[i]], [felt[i]]]
+
+
+def test_one_row_history_without_stamps_is_its_row_in_a_batch():
+    """Day buckets of a kind with no ``last`` stamp, or one after now, give its recency."""
+    from decision.features import featurize
+
+    today = int(NOW.timestamp() // 86_400)
+    profiles = [
+        {"days": {"email_sent": {str(today - 3): 2, str(today - 40): 1}, "call": {str(today): 1}}},
+        {"days": {"call": {str(today): 1, str(today - 2): 1}}, "last": {"call": NOW.timestamp() + 60}},
+        {"days": {"meeting": {str(today - 200): 1}}, "last": {"meeting": NOW.timestamp() - 86_400 * 200}},
+        {"last": {"email_sent": NOW.timestamp() - 3600}},
+    ]
+    contacts = [Contact(id=i + 1) for i in range(len(profiles))]
+    F = featurize(contacts, profiles, NOW)
+    for i in range(len(profiles)):
+        one = featurize([contacts[i]], [profiles[i]], NOW)
+        np.testing.assert_array_equal(one.raw[0], F.raw[i])
+        np.testing.assert_array_equal(one.X[0], F.X[i])
+    assert F.column("days_since_email_sent")[0] == 3.0 and F.column("days_since_call")[1] == 2.0
+
+
+def test_the_chooser_reads_the_rows_learned_until_they_change():
+    from decision.segment_value import SegmentChooser
+
+    ch = SegmentChooser(n_stages=2, n_roles=1, n_actions=2, wait=0, min_rows=3)
+    assert ch.values.rows() == 0.0 and not ch.active
+    ch.values.learn(np.array([0, 1]), np.array([1, 1]), np.array([1.0, 2.0]))
+    assert ch.values.rows() == 2.0 and not ch.active
+    ch.values.learn(np.array([0]), np.array([0]), np.array([1.0]))
+    assert ch.active
+    other = SegmentChooser(n_stages=2, n_roles=1, n_actions=2, wait=0, min_rows=3)
+    assert not other.active
+    other.load_state(ch.state())
+    assert other.values.rows() == 3.0 and other.active
