@@ -48,9 +48,11 @@ def window_counts(view: ContactView, now: datetime, windows: tuple[int, ...] = W
         today = int(now.timestamp() // DAY_SECONDS)
         for kind, bucket in view.profile.get("days", {}).items():
             if kind in _TYPE_SET:
-                ages = [(today - int(d), c) for d, c in bucket.items()]
-                for days in windows:
-                    out[days][kind] = sum(c for age, c in ages if 0 <= age < days)
+                for d, c in bucket.items():  # each window's sum in bucket order, from 0
+                    age = today - int(d)
+                    for days in windows:
+                        if 0 <= age < days:
+                            out[days][kind] += c
         return out
     since = [(days, now - timedelta(days=days)) for days in windows]
     for a in view.activities:
@@ -76,7 +78,9 @@ def expression_env(view: ContactView, now: datetime, names: frozenset[str] | Non
     (an engine's expressions read a few names, and each read costs, the window counts most)."""
     contact, windows = _reads(names)
     c = view.contact
-    env: dict[str, Any] = {k: get(c) for k, get in contact}
+    env: dict[str, Any] = {}
+    for k, get in contact:
+        env[k] = get(c)
     if windows:
         for days, counts in window_counts(view, now, windows).items():
             env[f"activities_{days}d"] = counts

@@ -768,14 +768,17 @@ class EnginePolicy:
             means = (self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale).tolist()
             for i, m_row, p_row in zip(eng.tolist(), means, probs.tolist(), strict=True):
                 scores[i], p[i] = _rounded(m_row), _rounded(p_row)
-        rule, since, touches = parts["rule"].tolist(), parts["since_sales"].tolist(), parts["touches"].tolist()
         out = []
+        reasons = None  # what the exclusions read, as lists from the first row with one on
         for i, (view, allowed, rules_action) in enumerate(zip(batch, mask.tolist(), baseline.tolist(), strict=True)):
-            consent = view.contact.consent
-            why = [
-                None if ok else self._excluded(j, consent, rule[i][j], since[i], touches[i])
-                for j, ok in enumerate(allowed)
-            ]
+            if all(allowed):  # most rows
+                why: list[str | None] = [None] * k
+            else:
+                if reasons is None:
+                    reasons = [parts[key].tolist() for key in ("rule", "since_sales", "touches")]
+                rule, since, touches = (r[i] for r in reasons)
+                c = view.contact.consent
+                why = [None if ok else self._excluded(j, c, rule[j], since, touches) for j, ok in enumerate(allowed)]
             out.append(
                 {
                     "actions": self.ids,
@@ -916,8 +919,8 @@ class EnginePolicy:
             return np.zeros(len(eng), dtype=bool)
         owners = np.array([batch[i].contact.owner or "unassigned" for i in eng.tolist()], dtype=object)
         if len(eng) <= FEW_ROWS:  # a real-time batch: every owner's handoffs within its budget are all kept
-            is_sales = self._is_sales.tolist()
-            wanted = Counter(str(o) for o, a in zip(owners.tolist(), chosen[eng].tolist(), strict=True) if is_sales[a])
+            sales = self._sales_flags
+            wanted = Counter(str(o) for o, a in zip(owners.tolist(), chosen[eng].tolist(), strict=True) if sales[a])
             if all(e.sales_handoffs_per_owner_per_day - int(used.get(o, 0)) >= k for o, k in wanted.items()):
                 return np.zeros(len(eng), dtype=bool)  # what apply_budgets returns then: nothing demoted
         scores = self.model.predict_many(F.X[eng]) * self.values
@@ -978,8 +981,8 @@ class EnginePolicy:
             if new_one != drawn:
                 notes[i] = explain_long_term(self.ids[drawn], self.ids[new_one], float(lt[0, new_one] - lt[0, drawn]))
                 chosen[i] = new_one
-            if not demoted[0]:
-                prop[i] = _propensity(route(probs, final)[0, new_one])
+            if not demoted[0]:  # _propensity's clip, on its float
+                prop[i] = _minimum(_maximum(float(route(probs, final)[0, new_one]), MIN_PROPENSITY), 1.0)
             return
         new = final[np.arange(len(eng)), chosen[eng]]
         over = new != chosen[eng]
@@ -1013,7 +1016,7 @@ class EnginePolicy:
                 F.names,
                 F.raw[i],
                 self.settings.engine.explain_top,
-                phrase=self.phrase,
+                phrase=phrase if self.declared is None else self.phrase,  # no declared columns: no detour
             )
         head = f"{entry.id}"
         if note:

@@ -112,7 +112,7 @@ class SegmentStep:
         """:func:`~decision.segment_value.segment_index` of one row from its :attr:`onehot_cols`
         (argmax: the first largest); None when a value is NaN (argmax's rules for it differ from
         ``max``) or the touches are negative (astype's integer of -inf is not Python's)."""
-        if not touches >= 0 or any(v != v for v in onehots):
+        if not touches >= 0 or sum(onehots) != sum(onehots):  # NaN somewhere (or inf - inf: the array path then)
             return None
         stages, roles = onehots[: len(self.stage_cols)], onehots[len(self.stage_cols) :]
         c = view.contact.consent

@@ -185,3 +185,59 @@ def test_the_chooser_reads_the_rows_learned_until_they_change():
     assert not other.active
     other.load_state(ch.state())
     assert other.values.rows() == 3.0 and other.active
+
+
+def test_the_traces_exclusion_reasons_follow_the_mask_steps():
+    """Each excluded action's reason, in the order the mask forbids it, alone and in a batch."""
+    from decision.engine import EnginePolicy
+    from hub.config import DecisionSettings
+
+    rules = [{"name": "r", "when": "employees >= 100", "actions": []}]
+    engine = EnginePolicy(DecisionSettings.model_validate({"rules": rules, "engine": {}}))
+    engine = EnginePolicy(
+        engine.settings.model_copy(
+            update={
+                "actions": [
+                    a.model_copy(update={"eligible": "employees >= 100"}) if a.kind == "ad_audience" else a
+                    for a in engine.settings.actions
+                ]
+            }
+        )
+    )
+    email = next(a.id for a in engine.entries if a.kind == "email")
+    sales = next(a.id for a in engine.entries if a.kind == "sales_outreach")
+    batch = []
+    for i in range(24):
+        consent = Consent(email_opt_out=i % 4 == 1, do_not_contact=i % 6 == 5)
+        decided = [(NOW - timedelta(hours=3 + k), email) for k in range(i % 5)]
+        decided += [(NOW - timedelta(days=0.5), sales)] if i % 3 == 0 else []
+        contact = Contact(id=i + 1, consent=consent, company=Company(name="Co", employees=[20, 500][i % 2]))
+        batch.append(ContactView(contact=contact, profile={"days": {}}, decided=decided))
+    decisions = engine.decide(batch, NOW)
+    cp = engine.contact_policy
+    seen = set()
+    for i, (v, d) in enumerate(zip(batch, decisions, strict=True)):
+        c, t = v.contact.consent, d.trace
+        one = engine.decide([v], NOW)[0].trace
+        assert one["excluded"] == t["excluded"]
+        touches = sum(1 for at, a in v.decided if a == email)
+        quiet = any(a == sales for at, a in v.decided)
+        for j, (entry, why) in enumerate(zip(engine.entries, t["excluded"], strict=True)):
+            marketing, mail = engine.catalog.actions[j].marketing, bool(engine.catalog.email[j])
+            if entry.kind == "wait":
+                want = None
+            elif c.do_not_contact:
+                want = "do not contact"
+            elif c.email_opt_out and mail:
+                want = "opted out of e-mail"
+            elif entry.kind == "ad_audience" and v.contact.company.employees < 100:
+                want = f"its eligible rule is false: {entry.eligible}"
+            elif (entry.id == sales or marketing) and quiet:
+                want = f"quiet period: sales touch 0.5 days ago (< {cp.sales_quiet_days})"
+            elif marketing and touches >= cp.max_marketing_touches_7d:
+                want = f"touch cap: {touches} marketing touches in 7 days"
+            else:
+                want = None
+            assert why == want, (i, entry.id)
+            seen.add(want.split(":")[0] if want else None)
+    assert len(seen) == 6
