@@ -39,6 +39,7 @@ snapshots (hub/pipeline/learn.py).
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -90,7 +91,7 @@ from decision.segment_step import FELT_ACTION_KINDS, MAIL_ACTION_KINDS, SegmentS
 from hub.config import CatalogEntry, DecisionSettings, EngineSettings
 from hub.errors import DecisionError
 from hub.expressions import Expression
-from hub.models import Action, ActionKind, Decision
+from hub.models import Action, ActionKind, Consent, Decision
 from hub.profile import build_profile
 
 MIN_PROPENSITY = 1e-3
@@ -121,10 +122,29 @@ def _among(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
     return np.array([v in names for v in values.tolist()], dtype=bool)
 
 
+#: the arms whose action the engine chooses, for membership tests per row
+_ENGINE_ARMS = frozenset(ENGINE_ARMS)
+
+
+def _maximum(a: float, b: float) -> float:
+    """``np.maximum`` of two floats (``a`` on a tie, NaN when either is)."""
+    return a if a >= b or a != a else b
+
+
+def _minimum(a: float, b: float) -> float:
+    """``np.minimum`` of two floats (``a`` on a tie, NaN when either is)."""
+    return a if a <= b or a != a else b
+
+
 def _propensity(p: np.ndarray) -> np.ndarray:
     """``np.clip(p, MIN_PROPENSITY, 1.0)`` without its Python wrappers (bounds above zero, so no
     signed-zero difference; NaN stays NaN in both)."""
     return np.minimum(np.maximum(p, MIN_PROPENSITY), 1.0)
+
+
+def _rounded(values: list[float]) -> list[float | None]:
+    """Each value to 4 decimals, None for NaN (the trace's scores and probabilities)."""
+    return [None if v != v else round(v, 4) for v in values]
 
 
 def build_bandit(settings: DecisionSettings, squared_columns: Sequence[int] | None = None) -> Policy:
@@ -191,6 +211,7 @@ class EnginePolicy:
         self.sales = tuple(a.id for a in self.entries if a.kind == "sales_outreach")
         #: (k,) the sales actions (every decision reads them)
         self._is_sales = self.catalog.flags(self.sales) if self.sales else np.zeros(len(self.ids), dtype=bool)
+        self._sales_flags = self._is_sales.tolist()
         #: the actions that send an e-mail: the hub's own orders the touch cap counts, as it counts
         #: ``email_sent`` activities (an ad audience is marketing, but no e-mail and no touch)
         self._mail_ids = frozenset(a.id for a in self.entries if a.kind in MAIL_ACTION_KINDS)
@@ -213,6 +234,8 @@ class EnginePolicy:
         sources = list(dict.fromkeys(a.eligible for a in self.entries))
         self._eligible = [Expression(src) for src in sources]
         self._eligible_of = [sources.index(a.eligible) for a in self.entries]
+        #: the names the rules and the eligible expressions read: all their environments hold
+        self._env_names = self.rules.names.union(*(e.names for e in self._eligible))
         e = settings.engine
         self.contact_policy = ContactPolicy(e.max_marketing_touches_7d, e.sales_quiet_days)
         self._build_models()
@@ -455,7 +478,7 @@ class EnginePolicy:
             return self._mask_rows(batch, now, F, parts, envs)
         base = np.ones((n, len(self.ids)), dtype=bool)
         for i, view in enumerate(batch):
-            env = envs[i] if envs is not None else expression_env(view, now)
+            env = envs[i] if envs is not None else expression_env(view, now, self._env_names)
             holds = [e.holds(env, view.contact.id) for e in self._eligible]
             base[i] = [holds[j] for j in self._eligible_of]
         touches, since_sales, felt = self._touches(batch, now, F)
@@ -486,17 +509,17 @@ class EnginePolicy:
     ) -> np.ndarray:
         """:meth:`mask` of a few rows (a real-time batch): the same rules on Python booleans and
         floats, row by row (:func:`decision.arbitration.eligible_row`), no (n, k) array steps."""
-        cp, is_sales = self.contact_policy, self._is_sales.tolist()
+        cp, is_sales = self.contact_policy, self._sales_flags
         touches, since_sales, felt = self._touches(batch, now, F)
         rules, rows = [], []
         for i, (view, t, since) in enumerate(zip(batch, touches.tolist(), since_sales.tolist(), strict=True)):
-            env = envs[i] if envs is not None else expression_env(view, now)
-            holds = [e.holds(env, view.contact.id) for e in self._eligible]
-            rule = [bool(holds[j]) for j in self._eligible_of]
+            env = envs[i] if envs is not None else expression_env(view, now, self._env_names)
+            holds = [e.holds(env, view.contact.id) for e in self._eligible]  # booleans
+            rule = [holds[j] for j in self._eligible_of]
             rules.append(rule)
             if self.sales and since < cp.sales_quiet_days:  # the quiet period holds the next sales touch too
                 rule = [ok and not sales for ok, sales in zip(rule, is_sales, strict=True)]
-            since = float("nan") if since >= NEVER_DAYS else since  # NaN: never (compares False)
+            since = math.nan if since >= NEVER_DAYS else since  # NaN: never (compares False)
             held = t >= cp.max_marketing_touches_7d or since < cp.sales_quiet_days
             c = view.contact.consent
             rows.append(eligible_row(self.catalog, rule, bool(c.email_opt_out), bool(c.do_not_contact), held))
@@ -512,19 +535,32 @@ class EnginePolicy:
         :func:`decision.segment_step.felt_touches`, what segments count), from activities and
         from the hub's own recent decisions (an action ordered yesterday may not be synced back
         yet; one sent shows in both, so the larger count is taken, not the sum)."""
-        mail = self._mail_ids
-        week = [[a for at, a in v.decided if (now - at).days < 7] for v in batch]
-        ordered = np.array([sum(1 for a in w if a in mail) for w in week], dtype=float)
-        ordered_felt = np.array([sum(1 for a in w if a in self._touching) for w in week], dtype=float)
-        last_sales = np.array(
-            [
-                min(((now - at).total_seconds() / 86_400 for at, a in v.decided if a in self.sales), default=NEVER_DAYS)
-                for v in batch
-            ]
-        )
+        mail, felt_ids, sales = self._mail_ids, self._touching, self.sales
+        ordered, ordered_felt, last_sales = [], [], []  # per row: in the last 7 days, and the newest sales touch
+        for v in batch:
+            n_mail = n_felt = 0
+            sales_ages = []
+            for at, a in v.decided:
+                if (now - at).days < 7:
+                    n_mail += a in mail
+                    n_felt += a in felt_ids
+                if a in sales:
+                    sales_ages.append((now - at).total_seconds() / 86_400)
+            ordered.append(float(n_mail))
+            ordered_felt.append(float(n_felt))
+            last_sales.append(min(sales_ages) if sales_ages else NEVER_DAYS)
+        if len(batch) == 1:  # a real-time row: the array steps below on its floats, numpy's rules kept
+            cols = [F.position("email_sent_7d"), F.position("call_7d"), F.position("days_since_sales_touch")]
+            sent, calls, since = F.raw[0, cols].tolist()
+            return (
+                np.array([_maximum(sent, ordered[0])]),
+                np.array([_minimum(since, _maximum(last_sales[0], 0.0))]),
+                np.array([_maximum(sent + calls, ordered_felt[0])]),  # felt_touches
+            )
         touches = np.maximum(F.column("email_sent_7d"), ordered)
-        felt = felt_touches(F.column("email_sent_7d"), F.column("call_7d"), ordered_felt)
-        return touches, np.minimum(F.column("days_since_sales_touch"), np.maximum(last_sales, 0.0)), felt
+        felt = felt_touches(F.column("email_sent_7d"), F.column("call_7d"), np.array(ordered_felt))
+        since = np.minimum(F.column("days_since_sales_touch"), np.maximum(np.array(last_sales), 0.0))
+        return touches, since, felt
 
     def _baseline(self, matched: Sequence[int | None]) -> np.ndarray:
         """Per row, the legacy rules' action (from :meth:`RulesPolicy.match`)."""
@@ -587,7 +623,7 @@ class EnginePolicy:
             raise DecisionError("every contact needs a store id before deciding (arms hash the id).")
         batch = self._with_profiles(batch, now)
         arms = self.arms([v.contact.id for v in batch])
-        envs = [expression_env(v, now) for v in batch]  # read by the rules and the eligibility both
+        envs = [expression_env(v, now, self._env_names) for v in batch]  # read by the rules and the eligibility both
         matched = self.rules.match(batch, now, envs)
         baseline = self._baseline(matched)
         F = self.features(batch, now)
@@ -598,37 +634,42 @@ class EnginePolicy:
         chosen = baseline.copy()
         prop = np.ones(n)
         notes = [""] * n
-        eng = np.flatnonzero(_among(arms, ENGINE_ARMS))
-        arm_names = set(arms.tolist())  # most batches (a real-time one: always) hold the engine arm only
+        # row loops run over Python lists: iterating an array makes a scalar per row and ends
+        # on a raised IndexError, dearer than the work on a real-time decision's one row
+        arm_list = arms.tolist()
+        arm_names = set(arm_list)  # most batches (a real-time one: always) hold the engine arm only
+        eng_rows = [i for i, arm in enumerate(arm_list) if arm in _ENGINE_ARMS]
+        eng = np.array(eng_rows, dtype=np.intp)
+        eng_views = [batch[i] for i in eng_rows]
         probs = None
         segments = None if self.segment_step is None else self.segment_step.segments(batch, F, parts["felt"])
         # the engine rows' lead points and their conversion probability, read by the long-term
         # value and the pushed lead score
-        points = profile_points([batch[i].profile for i in eng], now)
+        points = profile_points([v.profile for v in eng_views], now)
         p_convert = points_probability(points)
-        if len(eng):
+        if eng_rows:
             chosen[eng], prop[eng], notes_e, probs = self._arms_choose(
-                _take(F.X, eng), _take(mask, eng), baseline[eng], arms[eng]
+                _take(F.X, eng), _take(mask, eng), _take(baseline, eng), _take(arms, eng)
             )
             self._segment_choose(
                 batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes_e, probs, baseline
             )
-            for j, i in enumerate(eng):
-                notes[i] = notes_e[j]
+            for i, note in zip(eng_rows, notes_e, strict=True):
+                notes[i] = note
             demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
             # the rows the long-term value reranks: all but the random arm's and its own ablation's
-            rows, p_rows, dem, arm_rows, pc = eng, probs, demoted, arms[eng], p_convert
+            rows, p_rows, dem, arm_rows, pc = eng, probs, demoted, _take(arms, eng), p_convert
             if not arm_names.isdisjoint((RANDOM, NO_LONG_TERM)):
                 keep = ~_among(arm_rows, (RANDOM, NO_LONG_TERM))
                 rows, p_rows, dem, arm_rows, pc = (a[keep] for a in (rows, p_rows, dem, arm_rows, pc))
             self._long_term(batch, now, F, mask, rows, chosen, prop, notes, p_rows, dem, arm_rows, pc)
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
-        if len(eng):
+        if eng_rows:
             ex = self.extras.build(
-                [batch[i].profile for i in eng],
-                [batch[i].contact.company.timezone for i in eng],
-                [batch[i].contact.consent.email_opt_out for i in eng],
-                [batch[i].contact.consent.do_not_contact for i in eng],
+                [v.profile for v in eng_views],
+                [v.contact.company.timezone for v in eng_views],
+                [v.contact.consent.email_opt_out for v in eng_views],
+                [v.contact.consent.do_not_contact for v in eng_views],
                 F if len(eng) == n else F.subset(eng),
                 chosen[eng],
                 now,
@@ -637,15 +678,16 @@ class EnginePolicy:
                 points=points,
                 probability=p_convert,
             )
-            for j, i in enumerate(eng):
-                extra[i] = ex.fields[j]
+            for i, fields in zip(eng_rows, ex.fields, strict=True):
+                extra[i] = fields
         traces = self._trace(batch, F, mask, parts, eng, probs, baseline)
         if segments is not None:  # what the learn step reads (hub/pipeline/learn.py)
-            for i in range(n):
-                traces[i]["segment"] = int(segments[i])
+            for trace, segment in zip(traces, segments.tolist(), strict=True):
+                trace["segment"] = segment
         out = []
-        for i, (view, arm) in enumerate(zip(batch, arms.tolist(), strict=True)):
-            entry = self.entries[chosen[i]]
+        chosen_l, prop_l = chosen.tolist(), prop.tolist()
+        for i, (view, arm) in enumerate(zip(batch, arm_list, strict=True)):
+            entry = self.entries[chosen_l[i]]
             common = {
                 "trace": traces[i],
                 "contact_id": view.contact.id,
@@ -667,14 +709,14 @@ class EnginePolicy:
                     **{**common, "action": self.ids[self.wait_index]},
                 )
             else:
-                reason = self._explain(F, i, int(chosen[i]), notes[i])
+                reason = self._explain(F, i, chosen_l[i], notes[i])
                 if arm in ARM_NOTES:
                     reason = f"{reason} [{ARM_NOTES[arm]}]"
                 d = Decision(
                     actions=self._push_actions(entry, reason, extra[i]),
                     policy=self.name,
                     policy_version=self.version,
-                    propensity=float(prop[i]),
+                    propensity=prop_l[i],
                     arm=arm,
                     explanation=reason,
                     **common,
@@ -690,7 +732,7 @@ class EnginePolicy:
         if not batch:
             return []
         batch = self._with_profiles(batch, now)
-        envs = [expression_env(v, now) for v in batch]
+        envs = [expression_env(v, now, self._env_names) for v in batch]
         matched = self.rules.match(batch, now, envs)
         mask = self.mask(batch, now, self.features(batch, now), envs=envs)
         ok = mask[np.arange(len(batch)), self._baseline(matched)].tolist()
@@ -718,47 +760,50 @@ class EnginePolicy:
         """Per row, what the console's inspector shows: each action's exclusion reason (None
         when eligible), and for engine rows its score (objective points) and probability before
         budgets and long-term overrules; ``rules_action`` is the legacy rules' choice."""
-        n, cp = len(batch), self.contact_policy
-        rule, touches, since = parts["rule"], parts["touches"], parts["since_sales"]
-        is_sales = self._is_sales
-        # rounded per engine row, None elsewhere and for NaN (v != v)
-        scores: list[list[float | None]] = [[None] * len(self.ids) for _ in range(n)]
-        p: list[list[float | None]] = [list(row) for row in scores]
+        n, k = len(batch), len(self.ids)
+        # rounded per engine row, None elsewhere and for NaN
+        scores: list[list[float | None] | None] = [None] * n
+        p: list[list[float | None] | None] = [None] * n
         if len(eng):
             means = (self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale).tolist()
-            for j, (i, row) in enumerate(zip(eng.tolist(), probs.tolist(), strict=True)):
-                scores[i] = [None if v != v else round(v, 4) for v in means[j]]
-                p[i] = [None if v != v else round(v, 4) for v in row]
+            for i, m_row, p_row in zip(eng.tolist(), means, probs.tolist(), strict=True):
+                scores[i], p[i] = _rounded(m_row), _rounded(p_row)
         out = []
-        mask_l, since_l, touches_l = mask.tolist(), since.tolist(), touches.tolist()
-        for i, view in enumerate(batch):
-            consent = view.contact.consent
-            why: list[str | None] = []
-            for j, spec in enumerate(self.catalog.actions):
-                if mask_l[i][j]:
-                    why.append(None)
-                elif consent.do_not_contact:
-                    why.append("do not contact")
-                elif consent.email_opt_out and self.catalog.email[j]:
-                    why.append("opted out of e-mail")
-                elif not rule[i, j]:
-                    why.append(f"its eligible rule is false: {self.entries[j].eligible}")
-                elif (is_sales[j] or spec.marketing) and since_l[i] < cp.sales_quiet_days:
-                    why.append(f"quiet period: sales touch {since_l[i]:.1f} days ago (< {cp.sales_quiet_days})")
-                elif spec.marketing and touches_l[i] >= cp.max_marketing_touches_7d:
-                    why.append(f"touch cap: {touches_l[i]:.0f} marketing touches in 7 days")
-                else:
-                    why.append("not allowed by the contact policy")
+        reasons = None  # what the exclusions read, as lists from the first row with one on
+        for i, (view, allowed, rules_action) in enumerate(zip(batch, mask.tolist(), baseline.tolist(), strict=True)):
+            if all(allowed):  # most rows
+                why: list[str | None] = [None] * k
+            else:
+                if reasons is None:
+                    reasons = [parts[key].tolist() for key in ("rule", "since_sales", "touches")]
+                rule, since, touches = (r[i] for r in reasons)
+                c = view.contact.consent
+                why = [None if ok else self._excluded(j, c, rule[j], since, touches) for j, ok in enumerate(allowed)]
             out.append(
                 {
                     "actions": self.ids,
                     "excluded": why,
-                    "score": scores[i],
-                    "probability": p[i],
-                    "rules_action": self.ids[baseline[i]],
+                    "score": [None] * k if scores[i] is None else scores[i],
+                    "probability": [None] * k if p[i] is None else p[i],
+                    "rules_action": self.ids[rules_action],
                 }
             )
         return out
+
+    def _excluded(self, j: int, consent: Consent, rule_ok: bool, since_sales: float, touches: float) -> str:
+        """Why action ``j`` is not allowed, in the order the mask's steps forbid it."""
+        cp, spec = self.contact_policy, self.catalog.actions[j]
+        if consent.do_not_contact:
+            return "do not contact"
+        if consent.email_opt_out and self.catalog.email[j]:
+            return "opted out of e-mail"
+        if not rule_ok:
+            return f"its eligible rule is false: {self.entries[j].eligible}"
+        if (self._is_sales[j] or spec.marketing) and since_sales < cp.sales_quiet_days:
+            return f"quiet period: sales touch {since_sales:.1f} days ago (< {cp.sales_quiet_days})"
+        if spec.marketing and touches >= cp.max_marketing_touches_7d:
+            return f"touch cap: {touches:.0f} marketing touches in 7 days"
+        return "not allowed by the contact policy"
 
     def _arms_choose(
         self, X: np.ndarray, mask: np.ndarray, baseline: np.ndarray, arms: np.ndarray
@@ -860,7 +905,7 @@ class EnginePolicy:
         actions, probs = model.choose_mixed(X, mask, baseline, free, share)
         prop = _propensity(probs[np.arange(len(X)), actions])
         followed = np.zeros(len(X), dtype=bool) if baseline is None else (actions == baseline) & ~free
-        notes = ["Following the legacy rules while the engine gathers evidence" if f else "" for f in followed]
+        notes = ["Following the legacy rules while the engine gathers evidence" if f else "" for f in followed.tolist()]
         return actions, prop, notes, probs
 
     def _budgets(self, batch, F, mask, eng, chosen, prop, notes, used) -> np.ndarray:  # noqa: ANN001
@@ -872,10 +917,10 @@ class EnginePolicy:
         e = self.settings.engine
         if self.settings.owners or not self._is_sales[chosen[eng]].any():  # routed, or nothing budgeted wanted
             return np.zeros(len(eng), dtype=bool)
-        owners = np.array([batch[i].contact.owner or "unassigned" for i in eng], dtype=object)
+        owners = np.array([batch[i].contact.owner or "unassigned" for i in eng.tolist()], dtype=object)
         if len(eng) <= FEW_ROWS:  # a real-time batch: every owner's handoffs within its budget are all kept
-            is_sales = self._is_sales.tolist()
-            wanted = Counter(str(o) for o, a in zip(owners.tolist(), chosen[eng].tolist(), strict=True) if is_sales[a])
+            sales = self._sales_flags
+            wanted = Counter(str(o) for o, a in zip(owners.tolist(), chosen[eng].tolist(), strict=True) if sales[a])
             if all(e.sales_handoffs_per_owner_per_day - int(used.get(o, 0)) >= k for o, k in wanted.items()):
                 return np.zeros(len(eng), dtype=bool)  # what apply_budgets returns then: nothing demoted
         scores = self.model.predict_many(F.X[eng]) * self.values
@@ -927,7 +972,7 @@ class EnginePolicy:
         Fe = F if len(eng) == len(F.X) else F.subset(eng)
         me = _take(mask, eng)
         short = self._short(Fe.X, arms)
-        lt = self.long_term_points(Fe, [batch[i].profile for i in eng], now, p_convert)
+        lt = self.long_term_points(Fe, [batch[i].profile for i in eng.tolist()], now, p_convert)
         final = reranked_draws(short, lt, me, w)  # every draw's rerank: the chosen ones' and the routing
         if len(eng) == 1:  # a real-time row: the same steps on its scalars, no index arrays
             i = int(eng[0])
@@ -936,8 +981,8 @@ class EnginePolicy:
             if new_one != drawn:
                 notes[i] = explain_long_term(self.ids[drawn], self.ids[new_one], float(lt[0, new_one] - lt[0, drawn]))
                 chosen[i] = new_one
-            if not demoted[0]:
-                prop[i] = _propensity(route(probs, final)[0, new_one])
+            if not demoted[0]:  # _propensity's clip, on its float
+                prop[i] = _minimum(_maximum(float(route(probs, final)[0, new_one]), MIN_PROPENSITY), 1.0)
             return
         new = final[np.arange(len(eng)), chosen[eng]]
         over = new != chosen[eng]
@@ -971,7 +1016,7 @@ class EnginePolicy:
                 F.names,
                 F.raw[i],
                 self.settings.engine.explain_top,
-                phrase=self.phrase,
+                phrase=phrase if self.declared is None else self.phrase,  # no declared columns: no detour
             )
         head = f"{entry.id}"
         if note:
@@ -1004,7 +1049,7 @@ class EnginePolicy:
         F = self.features(batch, now)
         if X is not None:
             F = Features(np.asarray(X, dtype=float), F.raw, F.names, F.version, F.index)
-        envs = [expression_env(v, now) for v in batch]
+        envs = [expression_env(v, now, self._env_names) for v in batch]
         parts: dict[str, Any] = {}
         mask = self.mask(batch, now, F, parts, envs=envs)
         baseline = self._baseline(self.rules.match(batch, now, envs))

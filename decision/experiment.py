@@ -55,17 +55,29 @@ def _salt_key(salt: str) -> int:
     return int.from_bytes(hashlib.blake2b(salt.encode(), digest_size=8).digest(), "big")
 
 
+_FNV_OFFSET_INT, _FNV_PRIME_INT = int(_FNV_OFFSET), int(_FNV_PRIME)
+
+
 def _unit_hash_one(s: str, salt: str) -> float:
     """:func:`unit_hash` of one id, bit for bit, in Python ints (FNV-1a over code points, then
     splitmix64)."""
-    h = int(_FNV_OFFSET)
+    h = _FNV_OFFSET_INT
     for ch in s:
-        h = ((h ^ ord(ch)) * int(_FNV_PRIME)) & _MASK
+        h = ((h ^ ord(ch)) * _FNV_PRIME_INT) & _MASK
     h ^= _salt_key(salt)
     h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
     h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & _MASK
     h ^= h >> 31
     return (h >> 11) / float(2**53)
+
+
+def _few_unit_hashes(ids: Any, salt: str) -> list[float] | None:
+    """:func:`unit_hash` of a few ids given as a list or tuple of ints and strings, in Python
+    (a real-time decision hashes one: the array version's fixed cost is about 100 numpy calls);
+    None for any other ``ids``."""
+    if isinstance(ids, (list, tuple)) and len(ids) <= _SCALAR_MAX and all(type(i) in (int, str) for i in ids):
+        return [_unit_hash_one(str(i), salt) for i in ids]
+    return None
 
 
 def unit_hash(ids: Any, salt: str) -> np.ndarray:
@@ -75,8 +87,9 @@ def unit_hash(ids: Any, salt: str) -> np.ndarray:
     >>> bool(u[0] == u[2]), bool(0 <= u.min() and u.max() < 1)
     (True, True)
     """
-    if isinstance(ids, list | tuple) and len(ids) <= _SCALAR_MAX and all(type(i) in (int, str) for i in ids):
-        return np.array([_unit_hash_one(str(i), salt) for i in ids], dtype=np.float64)
+    few = _few_unit_hashes(ids, salt)
+    if few is not None:
+        return np.array(few, dtype=np.float64)
     s = np.asarray(ids).astype(str)
     if s.ndim != 1:
         raise DecisionError(f"ids must be a 1-d array; got shape {s.shape}.")
@@ -116,34 +129,50 @@ def assign_arms(
     >>> bool(0.18 < (arms == "holdout").mean() < 0.22), bool(0.08 < (arms == "no_send_time").mean() < 0.12)
     (True, True)
     """
-    ablations = ablations or {}
-    for c in ablations:
+    bounds = _bounds(holdout_share, control_share, random_share, tuple((ablations or {}).items()))
+    few = _few_unit_hashes(ids, salt)
+    if few is None:
+        u = unit_hash(ids, salt)
+        if len(u) > _SCALAR_MAX:
+            arms = np.full(len(u), ENGINE, dtype=object)
+            for arm, upper in bounds:  # narrower prefixes overwrite: arm k gets [lo_k, hi_k)
+                arms[u < upper] = arm
+            return arms.astype(str)
+        few = u.tolist()
+    # a few ids (a real-time decision: one): the same cuts, in Python
+    return np.array([_arm_of(x, bounds) for x in few], dtype=str) if few else np.zeros(0, dtype=str)
+
+
+@functools.lru_cache(maxsize=64)
+def _bounds(
+    holdout_share: float, control_share: float, random_share: float, ablations: tuple[tuple[str, float], ...]
+) -> tuple[tuple[str, float], ...]:
+    """Each arm of :func:`assign_arms` with the upper end of its prefix of the unit interval,
+    widest first (the running sums, narrower prefixes overwrite), after checking the shares:
+    the same every decision, so worked out once."""
+    for c, _ in ablations:
         ablation_arm(c)
+    shares = dict(ablations)
     cuts = [(HOLDOUT, holdout_share), (CONTROL, control_share), (RANDOM, random_share)]
-    cuts += [(ablation_arm(c), float(ablations[c])) for c in COMPONENTS if c in ablations]
+    cuts += [(ablation_arm(c), float(shares[c])) for c in COMPONENTS if c in shares]
     if any(share < 0 for _, share in cuts) or sum(share for _, share in cuts) > 1:
         raise DecisionError(
             "experiment shares must be non-negative and sum to at most 1; got "
             + ", ".join(f"{arm} {share}" for arm, share in cuts)
         )
-    u = unit_hash(ids, salt)
-    if len(u) <= _SCALAR_MAX:  # a real-time decision: the same cuts, in Python
-        return np.array([_arm_of(x, cuts) for x in u.tolist()], dtype=str) if len(u) else np.zeros(0, dtype=str)
-    arms = np.full(len(u), ENGINE, dtype=object)
+    bounds = []
     upper = sum(share for _, share in cuts)
-    for arm, share in reversed(cuts):  # narrower prefixes overwrite: arm k gets [lo_k, hi_k)
-        arms[u < upper] = arm
-        upper -= share
-    return arms.astype(str)
-
-
-def _arm_of(u: float, cuts: list[tuple[str, float]]) -> str:
-    """The arm of one unit value: exactly what :func:`assign_arms`' array loop gives it (the
-    same running sums, narrowest prefix last)."""
-    upper = sum(share for _, share in cuts)
-    arm_of = ENGINE
     for arm, share in reversed(cuts):
+        bounds.append((arm, upper))
+        upper -= share
+    return tuple(bounds)
+
+
+def _arm_of(u: float, bounds: tuple[tuple[str, float], ...]) -> str:
+    """The arm of one unit value: exactly what :func:`assign_arms`' array loop gives it (the
+    same bounds, narrowest prefix last)."""
+    arm_of = ENGINE
+    for arm, upper in bounds:
         if u < upper:
             arm_of = arm
-        upper -= share
     return arm_of

@@ -29,10 +29,14 @@ whole batch.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
+import math
+import operator
 import re
-from collections.abc import Sequence
+import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -191,8 +195,6 @@ class _Schema:
     names: tuple[str, ...]
     col: dict[str, int]
     version: str
-    logged: np.ndarray  # columns that enter as log1p
-    days: np.ndarray  # recency columns, scaled to 0..1 after the log
     kinds: tuple[str, ...]  # profile kinds read: activities, pages, then topics
     kind_ix: dict[str, int]
     since_cols: np.ndarray  # days_since_<kind> per activity kind
@@ -207,12 +209,22 @@ class _Schema:
     touch_starts: np.ndarray  # where each group starts in touch_ix
     touch_since: np.ndarray  # days_since_<group>_touch, never_<group>_touch
     touch_never: np.ndarray
-    size_cols: np.ndarray  # log_employees, log_revenue
+    #: the model's scaling in one pass (:func:`_scale`): the columns that enter as log1p (counts,
+    #: recencies, sizes) and what each is divided by after it (1 for counts: exact)
+    scaled_cols: np.ndarray
+    scaled_div: np.ndarray
     #: for one row (:func:`_history_one`): the columns it writes, in its order, and the
-    #: gathers above as Python lists (the touch groups as lists of kind positions)
+    #: gathers above on Python lists (the touch groups as lists of kind positions)
     history_cols: np.ndarray
-    count_src_list: list[int]
+    history_pack: struct.Struct  # the history columns as C doubles
+    count_get: Callable[[list[float]], tuple[float, ...]]  # itemgetter of ``count_src``
     touch_groups: list[list[int]]
+    #: per age in days below the widest window, the first window holding it, and per kind and
+    #: first window, the kind's count positions in that window and every wider one
+    first_window: list[int]
+    window_slots: list[list[list[int]]]
+    #: one-hot columns by a contact's raw values (:func:`_onehot_cols`), filled as contacts come
+    onehots: dict[tuple[Any, ...], tuple[int, ...]] = field(default_factory=dict, compare=False, repr=False)
 
 
 @functools.lru_cache(maxsize=32)
@@ -236,12 +248,18 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
     counted = [(w, kind) for w in WINDOWS for kind in ACTIVITY_KINDS]
     counted += [(w, p) for w in (7, 30) for p in PAGE_KINDS]
     read_90 = [f"topic:{t}" for t in topics] + ["email_sent", "email_open", "email_click"]
+    history = (  # the columns _history_one writes, in its order
+        [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
+        + [col[f"{kind}_{w}d"] for w, kind in counted]
+        + [col[f"topic_{t}"] for t in topics]
+        + [col["email_open_rate"], col["email_click_rate"]]
+        + [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
+        + [col["never_marketing_touch"], col["never_sales_touch"]]
+    )
     return _Schema(
         tuple(names),
         col,
         f"f1-{digest}",
-        np.array(logged),
-        np.array(days),
         kinds,
         kind_ix,
         np.array([col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]),
@@ -252,18 +270,14 @@ def _schema(topics: tuple[str, ...], vocab: Vocabulary) -> _Schema:
         np.array([0, len(MARKETING_TOUCH)], dtype=np.intp),
         np.array([col["days_since_marketing_touch"], col["days_since_sales_touch"]]),
         np.array([col["never_marketing_touch"], col["never_sales_touch"]]),
-        np.array([col["log_employees"], col["log_revenue"]]),
-        np.array(
-            [col[f"days_since_{kind}"] for kind in ACTIVITY_KINDS]
-            + [col[f"{kind}_{w}d"] for w, kind in counted]
-            + [col[f"topic_{t}"] for t in topics]
-            + [col["email_open_rate"], col["email_click_rate"]]
-            + [col["days_since_marketing_touch"], col["days_since_sales_touch"]]
-            + [col["never_marketing_touch"], col["never_sales_touch"]],
-            dtype=np.intp,
-        ),
-        [src(w, kind) for w, kind in counted] + [src(90, kind) for kind in read_90],
+        np.array([*logged, col["log_employees"], col["log_revenue"]], dtype=np.intp),
+        np.array([_LOG_NEVER if j in days else 1.0 for j in logged] + _SIZE_SCALE.tolist()),
+        np.array(history, dtype=np.intp),
+        struct.Struct(f"{len(history)}d"),
+        operator.itemgetter(*(src(w, kind) for w, kind in counted), *(src(90, kind) for kind in read_90)),
         [[kind_ix[x] for x in MARKETING_TOUCH], [kind_ix[x] for x in SALES_TOUCH]],
+        [bisect.bisect_right(WINDOWS, age) for age in range(WINDOWS[-1])],
+        [[[w * nk + k for w in range(first, len(WINDOWS))] for first in range(len(WINDOWS))] for k in range(nk)],
     )
 
 
@@ -334,7 +348,8 @@ def featurize(
     today = int(now_ts // DAY_SECONDS)
     kinds, kind_ix = schema.kinds, schema.kind_ix
     if n == 1:  # a real-time row: the same sums and minima on Python floats, no index arrays
-        raw[0, schema.history_cols] = _history_one(profiles[0], now_ts, today, schema)
+        history = schema.history_pack.pack(*_history_one(profiles[0], now_ts, today, schema))
+        raw[0][schema.history_cols] = np.frombuffer(history)  # packed: a third of np.array's cost per float
         return _finish(contacts, raw, schema, vocab)
     rows, kix, ages, counts = [], [], [], []
     last = np.full((n, len(kinds)), np.nan)  # days since newest occurrence
@@ -395,87 +410,119 @@ def featurize(
 
 def _finish(contacts: Sequence[Contact], raw: np.ndarray, schema: _Schema, vocab: Vocabulary) -> Features:
     """The static columns, then the model's scaling of ``raw`` (history columns written)."""
-    _static(contacts, raw, schema.col, vocab)
+    _static(contacts, raw, schema, vocab)
     X = raw.copy()
     if len(X) == 1:  # a real-time row: the same steps on its 1-d view, at half the indexing cost
-        _scale(X[0], schema, _SIZE_SCALE)
+        _scale(X[0], schema.scaled_cols, schema.scaled_div)
     else:
-        _scale(X.T, schema, _SIZE_SCALE[:, None])
+        _scale(X.T, schema.scaled_cols, schema.scaled_div[:, None])
     return Features(X, raw, list(schema.names), schema.version, schema.col)
 
 
-def _scale(x: np.ndarray, schema: _Schema, size_scale: np.ndarray) -> None:
+def _scale(x: np.ndarray, cols: np.ndarray, div: np.ndarray) -> None:
     """The model's scaling of the raw columns, in place on ``x`` indexed by column first (one
-    row, or the batch transposed)."""
-    logged, days = schema.logged, schema.days
-    x[logged] = np.log1p(np.maximum(x[logged], 0.0))
-    x[days] /= _LOG_NEVER  # 0 = today .. 1 = a year or never: same scale as the rest
-    size = schema.size_cols  # log_employees / 5 (~0..2), log_revenue / 10
-    x[size] = np.log1p(x[size]) / size_scale
+    row, or the batch transposed): ``log1p`` of counts, recencies and sizes, recencies then
+    divided by log(366) (0 = today .. 1 = a year or never: the scale of the rest), employees by
+    5 (~0..2) and revenue by 10. Sizes are never negative, so the floor at 0 leaves them be."""
+    x[cols] = np.log1p(np.maximum(x[cols], 0.0)) / div
 
 
 def _history_one(prof: dict[str, Any] | None, now_ts: float, today: int, schema: _Schema) -> list[float]:
     """One profile's history columns in ``schema.history_cols`` order: what :func:`featurize`
     computes for a batch, bit for bit (counts are whole numbers, so their sums are exact in any
     order; recencies are the same single float operations), in plain Python: on one row each
-    numpy call costs more than its work."""
-    kind_ix, nk, nan = schema.kind_ix, len(schema.kinds), float("nan")
-    last, future = [nan] * nk, [False] * nk
-    flat = [0.0] * (len(WINDOWS) * nk)  # window w's count of kind k at w * nk + k
-    recent = [float("inf")] * nk  # the newest kept day bucket's age per kind
+    numpy call costs more than its work. Kinds never seen cost nothing: recencies are kept for
+    the kinds seen only (NaN, the batch's "never", is a missing key)."""
+    kind_ix, inf = schema.kind_ix, math.inf
+    flat = [0.0] * (len(WINDOWS) * len(schema.kinds))  # window w's count of kind k at w * nk + k
+    last: dict[int, float] = {}  # days since the newest occurrence at or before now, per kind
+    future: set[int] = set()  # kinds with an occurrence after now
     if prof:
         for kind, ts in prof.get("last", {}).items():
             k = kind_ix.get(kind)
             if k is not None and ts <= now_ts:
-                last[k] = (now_ts - ts) / DAY_SECONDS
+                days = (now_ts - ts) / DAY_SECONDS
+                if days == days:
+                    last[k] = days
             elif k is not None:
-                future[k] = True
+                future.add(k)
+        first, slots, widest = schema.first_window, schema.window_slots, WINDOWS[-1]
         for kind, bucket in prof.get("days", {}).items():
             k = kind_ix.get(kind)
             if k is None:
                 continue
+            newest = inf  # the newest kept bucket's age
             for day, c in bucket.items():
                 age = today - int(day)
-                if age > 0 or (age == 0 and not future[k]):  # the batch's future rule
-                    recent[k] = min(recent[k], float(age))
-                    for w, edge in enumerate(WINDOWS):
-                        if age < edge:
-                            flat[w * nk + k] += c
-    last = [r if v != v and r != float("inf") else v for v, r in zip(last, recent, strict=True)]
+                if age > 0 or (age == 0 and k not in future):  # the batch's future rule
+                    if age < newest:
+                        newest = age
+                    if age < widest:
+                        for j in slots[k][first[age]]:  # its count in each window holding it
+                            flat[j] += c
+            if newest != inf and k not in last:  # recency from buckets where `last` is missing or in the future
+                last[k] = float(newest)
     na = len(ACTIVITY_KINDS)
-    out = [NEVER_DAYS if v != v else v for v in last[:na]]
-    counts = [float(flat[j]) for j in schema.count_src_list]
+    out = [NEVER_DAYS] * na
+    for k, days in last.items():
+        if k < na:
+            out[k] = days
+    counts = schema.count_get(flat)  # floats already: sums of whole numbers onto 0.0
     nc, nt = len(schema.count_cols), len(schema.topic_cols)
     out += counts[:nc]
     t_counts = counts[nc : nc + nt]
     total = sum(t_counts) + 1.0
-    out += [t / total for t in t_counts]
+    for t in t_counts:
+        out.append(t / total)
     sent = counts[nc + nt]
-    out += [counts[nc + nt + 1] / (sent + 1.0), counts[nc + nt + 2] / (sent + 1.0)]
-    newest = []
-    for group in schema.touch_groups:  # np.fmin.reduceat: the smallest, NaN only when all are
-        seen = [last[k] for k in group if last[k] == last[k]]
-        newest.append(min(seen) if seen else nan)
-    out += [NEVER_DAYS if v != v else v for v in newest]
-    out += [1.0 if v != v else 0.0 for v in newest]
-    return out
+    out += (counts[nc + nt + 1] / (sent + 1.0), counts[nc + nt + 2] / (sent + 1.0))
+    never = []
+    for group in schema.touch_groups:  # np.fmin.reduceat: the smallest recency, "never" when none was seen
+        seen = [last[k] for k in group if k in last]
+        out.append(min(seen) if seen else NEVER_DAYS)
+        never.append(0.0 if seen else 1.0)
+    return out + never
 
 
 def _bucket(key: str, known: tuple[str, ...]) -> str:
     return key if key in known else ("other" if key else "unknown")
 
 
-def _static(contacts: Sequence[Contact], raw: np.ndarray, col: dict[str, int], vocab: Vocabulary) -> None:
+def _static(contacts: Sequence[Contact], raw: np.ndarray, schema: _Schema, vocab: Vocabulary) -> None:
     """Firmographics, title and stage: one Python pass over the batch, index writes only."""
+    col = schema.col
     for i, c in enumerate(contacts):
-        raw[i, col[f"industry_{_bucket(_industry_key(c.company.industry), vocab.industries)}"]] = 1
-        raw[i, col[f"country_{_bucket(_country_key(c.company.country), vocab.countries)}"]] = 1
+        row = raw[i]
+        for j in _onehot_cols(c, schema, vocab):
+            row[j] = 1
         emp, rev = c.company.employees, c.company.annual_revenue
-        raw[i, col["log_employees"]] = emp if emp and emp > 0 else 0.0
-        raw[i, col["employees_missing"]] = not (emp and emp > 0)
-        raw[i, col["log_revenue"]] = rev if rev and rev > 0 else 0.0
-        raw[i, col["revenue_missing"]] = not (rev and rev > 0)
-        seniority, department = _title_classes(c.job_title or c.role)
-        raw[i, col[f"seniority_{seniority}"]] = 1
-        raw[i, col[f"department_{department}"]] = 1
-        raw[i, col[f"stage_{_bucket(_stage_key(c.lifecycle_stage), vocab.stages)}"]] = 1
+        row[col["log_employees"]] = emp if emp and emp > 0 else 0.0
+        row[col["employees_missing"]] = not (emp and emp > 0)
+        row[col["log_revenue"]] = rev if rev and rev > 0 else 0.0
+        row[col["revenue_missing"]] = not (rev and rev > 0)
+
+
+#: distinct (industry, country, title, stage) values whose one-hot columns a schema keeps
+_ONEHOTS_KEPT = 4096
+
+
+def _onehot_cols(c: Contact, schema: _Schema, vocab: Vocabulary) -> tuple[int, ...]:
+    """A contact's industry, country, seniority, department and stage columns, kept per schema
+    by the raw values: a few distinct ones recur across contacts, and bucketing them costs more
+    than writing the row."""
+    key = (c.company.industry, c.company.country, c.job_title or c.role, c.lifecycle_stage)
+    found = schema.onehots.get(key)
+    if found is None:
+        col = schema.col
+        seniority, department = _title_classes(key[2])
+        found = (
+            col[f"industry_{_bucket(_industry_key(key[0]), vocab.industries)}"],
+            col[f"country_{_bucket(_country_key(key[1]), vocab.countries)}"],
+            col[f"seniority_{seniority}"],
+            col[f"department_{department}"],
+            col[f"stage_{_bucket(_stage_key(key[3]), vocab.stages)}"],
+        )
+        if len(schema.onehots) >= _ONEHOTS_KEPT:  # free-text values: start over rather than grow
+            schema.onehots.clear()
+        schema.onehots[key] = found
+    return found

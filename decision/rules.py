@@ -26,6 +26,8 @@ class RulesPolicy:
     def __init__(self, rules: list[Rule]):
         self.rules = rules
         self._compiled = [Expression(r.when) for r in rules]
+        #: the names the rules read (their expression environments need no others)
+        self.names = frozenset().union(*(e.names for e in self._compiled))
         blob = json.dumps([r.model_dump(mode="json") for r in rules], sort_keys=True)
         self.version = hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -41,9 +43,16 @@ class RulesPolicy:
         """Per row, the index of the first rule whose ``when`` holds (None: no rule matched)."""
         out: list[int | None] = []
         for i, view in enumerate(batch):
-            env = envs[i] if envs is not None else expression_env(view, now)
-            out.append(next((r for r, e in enumerate(self._compiled) if e.holds(env, view.contact.id)), None))
+            env = envs[i] if envs is not None else expression_env(view, now, self.names)
+            out.append(self._first(env, view.contact.id))
         return out
+
+    def _first(self, env: dict[str, Any], who: object) -> int | None:
+        """The index of the first rule whose ``when`` holds in ``env`` (None: none does)."""
+        for r, e in enumerate(self._compiled):
+            if e.holds(env, who):
+                return r
+        return None
 
     def actions(self, rule: int | None) -> list[Action]:
         """The actions rule number ``rule`` orders (none for None: no rule matched)."""

@@ -72,6 +72,7 @@ class SegmentStep:
         col = {n: j for j, n in enumerate(names)}
         self.stage_cols = np.array([col[f"stage_{s}"] for s in self.stages])
         self.role_cols = np.array([col[f"seniority_{r}"] for r in ROLES])
+        self.onehot_cols = np.concatenate([self.stage_cols, self.role_cols])
         self.size_cols = (col["log_employees"], col["employees_missing"])
         self.ids = list(action_ids)
         self.chooser = SegmentChooser(len(self.stages), len(ROLES), len(self.ids), wait)
@@ -97,7 +98,8 @@ class SegmentStep:
     def segments(self, batch: Sequence[ContactView], F: Features, touches: np.ndarray) -> np.ndarray:
         """(n,) segment per row: a few column reads, no per-call table."""
         if len(batch) <= FEW_ROWS:  # a real-time batch: the same argmax and integer steps on Python numbers
-            rows = [self._segment_one(v, x, t) for v, x, t in zip(batch, F.X, touches.tolist(), strict=True)]
+            onehots = F.X[:, self.onehot_cols].tolist()  # every row's stage and role columns in one gather
+            rows = [self._segment_one(v, x, t) for v, x, t in zip(batch, onehots, touches.tolist(), strict=True)]
             if None not in rows:
                 return np.array(rows, dtype=np.intp)
         stage = np.argmax(F.X[:, self.stage_cols], axis=1)
@@ -106,13 +108,13 @@ class SegmentStep:
         opted = np.fromiter((c.email_opt_out or c.do_not_contact for c in consent), dtype=bool, count=len(batch))
         return self.chooser.segments(stage, role, touches, opted)
 
-    def _segment_one(self, view: ContactView, x: np.ndarray, touches: float) -> int | None:
-        """:func:`~decision.segment_value.segment_index` of one row (argmax: the first largest);
-        None when a value is NaN (argmax's rules for it differ from ``max``) or the touches are
-        negative (astype's integer of -inf is not Python's)."""
-        stages, roles = x[self.stage_cols].tolist(), x[self.role_cols].tolist()
-        if not touches >= 0 or any(v != v for v in stages + roles):
+    def _segment_one(self, view: ContactView, onehots: list[float], touches: float) -> int | None:
+        """:func:`~decision.segment_value.segment_index` of one row from its :attr:`onehot_cols`
+        (argmax: the first largest); None when a value is NaN (argmax's rules for it differ from
+        ``max``) or the touches are negative (astype's integer of -inf is not Python's)."""
+        if not touches >= 0 or sum(onehots) != sum(onehots):  # NaN somewhere (or inf - inf: the array path then)
             return None
+        stages, roles = onehots[: len(self.stage_cols)], onehots[len(self.stage_cols) :]
         c = view.contact.consent
         t = int(min(touches, TOUCH_LEVELS - 1))  # as np.minimum, then astype's truncation
         st, ro = stages.index(max(stages)), roles.index(max(roles))

@@ -85,6 +85,24 @@ class SegmentValues:
         self.n, self.s, self.ss = np.zeros(shape), np.zeros(shape), np.zeros(shape)
         self.o, self.u = np.zeros(shape), np.zeros(shape)
         self._noise: np.ndarray | None = None  # noise() until the next learn (deciding reads it per call)
+        self._rows: float | None = None  # rows() until the counts change
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in ("n", "s", "ss"):  # new state (a restored snapshot): what was read off it goes
+            self._changed()
+        super().__setattr__(name, value)
+
+    def _changed(self) -> None:
+        """Drop what is kept of the state (:meth:`noise`, :meth:`rows`): it changed."""
+        self.__dict__["_noise"] = None
+        self.__dict__["_rows"] = None
+
+    def rows(self) -> float:
+        """Every cell's row count summed (``n.sum()``), kept until the counts change: the
+        chooser reads it per decision."""
+        if self._rows is None:
+            self._rows = float(self.n.sum())
+        return self._rows
 
     def learn(
         self,
@@ -108,7 +126,7 @@ class SegmentValues:
         np.add.at(self.ss, (seg, act), y * y)
         np.add.at(self.o, (seg, act), np.broadcast_to(np.asarray(opportunities, dtype=float), y.shape))
         np.add.at(self.u, (seg, act), np.broadcast_to(np.asarray(unsubscribes, dtype=float), y.shape))
-        self._noise = None
+        self._changed()
 
     def credit(
         self, segments: np.ndarray, actions: np.ndarray, values: np.ndarray, rewards: np.ndarray | None = None
@@ -122,7 +140,7 @@ class SegmentValues:
         np.add.at(self.s, (seg, act), c)
         if rewards is not None:  # (y + c)^2 - y^2
             np.add.at(self.ss, (seg, act), c * (2.0 * np.asarray(rewards, dtype=float) + c))
-        self._noise = None
+        self._changed()
 
     def noise(self) -> np.ndarray:
         """(segments, actions) variance of one row's reward: the cell's own, shrunk toward the
@@ -412,7 +430,7 @@ class SegmentChooser:
 
     @property
     def active(self) -> bool:
-        return float(self.values.n.sum()) >= self.min_rows
+        return self.values.rows() >= self.min_rows
 
     def segments(self, stage: np.ndarray, role: np.ndarray, touches: np.ndarray, opted: np.ndarray) -> np.ndarray:
         return segment_index(stage, role, touches, opted, self.n_roles)
@@ -570,7 +588,6 @@ class SegmentChooser:
         # a state saved before the counts: its rows' premiums are in ``s`` already
         for key in ("o", "u"):
             setattr(self.values, key, np.asarray(state.get(key, np.zeros_like(self.values.n)), dtype=float))
-        self.values._noise = None
 
 
 def learning_target(

@@ -106,7 +106,7 @@ class Expression:
     def holds(self, env: dict[str, Any], who: object = None) -> bool:
         """``evaluate`` for one contact; an error is logged with the contact and counts as False."""
         try:
-            return self.evaluate(env)
+            return bool(self._fn(env))  # evaluate(), one call less: every decision checks each rule
         except (ExpressionError, TypeError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
             log.warning("expression %r failed for contact %s (treated as false): %s", self.source[:200], who, exc)
             return False
@@ -131,14 +131,22 @@ class Expression:
             case ast.Name(id=name):
 
                 def look(env: dict[str, Any]) -> Any:
-                    if name not in env:
-                        raise ExpressionError(f"unknown name {name!r} in {source!r}; known: {', '.join(sorted(env))}")
-                    return env[name]
+                    try:
+                        return env[name]
+                    except KeyError:
+                        known = ", ".join(sorted(env))
+                        raise ExpressionError(f"unknown name {name!r} in {source!r}; known: {known}") from None
 
                 return look
+            case ast.BoolOp(op=ast.And(), values=[a, b]):  # the common two operands: no generator per call
+                fa, fb = self._compile(a), self._compile(b)
+                return lambda env: bool(fa(env)) and bool(fb(env))
             case ast.BoolOp(op=ast.And(), values=vals):
                 fs = [self._compile(v) for v in vals]
                 return lambda env: all(f(env) for f in fs)
+            case ast.BoolOp(op=ast.Or(), values=[a, b]):
+                fa, fb = self._compile(a), self._compile(b)
+                return lambda env: bool(fa(env)) or bool(fb(env))
             case ast.BoolOp(op=ast.Or(), values=vals):
                 fs = [self._compile(v) for v in vals]
                 return lambda env: any(f(env) for f in fs)
@@ -189,6 +197,14 @@ class Expression:
                     return True
 
                 return compare
+            case ast.Subscript(value=v, slice=ast.Constant(value=key)) if isinstance(key, (str, int, float, bool)):
+                fv = self._compile(v)
+
+                def lookup(env: dict[str, Any]) -> Any:  # a constant key: its type checked once, here
+                    container = fv(env)
+                    return container.get(key) if isinstance(container, dict) else None
+
+                return lookup
             case ast.Subscript(value=v, slice=sl):
                 fv, fk = self._compile(v), self._compile(sl)
 
