@@ -21,6 +21,7 @@ about the telephone).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,8 +74,10 @@ def allowed_channels(
 
 def _allowed_one(action_channel: str, email_opt_out: bool, do_not_contact: bool) -> list[bool]:
     """:func:`allowed_channels` of one row, as Python booleans."""
+    if do_not_contact:
+        return [False] * len(CHANNELS)
     can = ACTION_CHANNELS.get(action_channel, ())
-    return [c in can and not bool(do_not_contact) and not (c == "email" and bool(email_opt_out)) for c in CHANNELS]
+    return [c in can and not (email_opt_out and c == "email") for c in CHANNELS]
 
 
 def channel_counts(profiles: Sequence[Mapping[str, Any] | None]) -> tuple[np.ndarray, np.ndarray]:
@@ -92,12 +95,24 @@ def channel_counts(profiles: Sequence[Mapping[str, Any] | None]) -> tuple[np.nda
     return touches, np.minimum(responses, touches)
 
 
+#: profile kind -> its slot among a row's counts: channel j's touches at j, its responses at 4 + j
+_SLOTS: Mapping[str, int] = {
+    **{k: j for j, c in enumerate(CHANNELS) for k in TOUCH_KINDS[c]},
+    **{k: len(CHANNELS) + j for j, c in enumerate(CHANNELS) for k in RESPONSE_KINDS[c]},
+}
+assert len(_SLOTS) == sum(len(TOUCH_KINDS[c]) + len(RESPONSE_KINDS[c]) for c in CHANNELS)  # one slot a kind
+
+
 def _counts_one(profile: Mapping[str, Any] | None) -> tuple[list[float], list[float]]:
-    """:func:`channel_counts` of one profile, as Python floats."""
-    total = (profile or {}).get("total", {})
-    t = [float(sum(total.get(k, 0) for k in TOUCH_KINDS[c])) for c in CHANNELS]
-    r = [float(sum(total.get(k, 0) for k in RESPONSE_KINDS[c])) for c in CHANNELS]
-    return t, [min(a, b) for a, b in zip(r, t, strict=True)]  # np.minimum's
+    """:func:`channel_counts` of one profile, as Python floats, in one pass over its totals: each
+    slot adds its kinds from 0 as ``sum`` does (two kinds at most, whose order cannot matter)."""
+    sums = [0] * (2 * len(CHANNELS))
+    for kind, v in (profile or {}).get("total", {}).items():
+        j = _SLOTS.get(kind)
+        if j is not None:
+            sums[j] += v
+    t = [float(v) for v in sums[: len(CHANNELS)]]
+    return t, [a if a < b else b for a, b in zip(t, map(float, sums[len(CHANNELS) :]), strict=True)]
 
 
 @dataclass
@@ -125,12 +140,14 @@ class ChannelModel:
         ranked = [*self.order, *(c for c in CHANNELS if c not in self.order)]
         #: column j: the channel ranked j-th
         self._ranked = np.array([CHANNELS.index(c) for c in ranked])
+        self._ranked_list = self._ranked.tolist()
 
     def fit(self, touches: np.ndarray, responses: np.ndarray) -> ChannelModel:
         """Set the population's per-channel response rate (smoothed toward the old one)."""
         one = _clean_one(touches, responses) if len(touches) == 1 else None
         if one is not None:  # a real-time row: the same float steps on Python floats
-            return self._fit_rows([one])
+            self._fit_rows([one])
+            return self
         touches, responses = _clean(touches, responses)
         t, r = touches.sum(0), responses.sum(0)
         self.population_rate = (r + 10 * self.population_rate) / (t + 10)
@@ -147,8 +164,8 @@ class ChannelModel:
         """Channel index per row (-1 when none is allowed) and its name ("none")."""
         one = _clean_one(touches, responses) if len(touches) == 1 else None
         if one is not None:  # a real-time row: the same floats and comparisons, no (1, 4) array calls
-            i = self._pick(*one, np.asarray(allowed, dtype=bool)[0].tolist())
-            return np.array([i]), [CHANNELS[i] if i >= 0 else "none"]
+            i = self._pick(*one, self.population_rate.tolist(), np.asarray(allowed, dtype=bool)[0].tolist())
+            return np.array([i]), [_NAMES[i]]
         lift = self.lift(touches, responses)[:, self._ranked]
         ok = np.asarray(allowed, dtype=bool)[:, self._ranked]
         n = len(lift)
@@ -157,7 +174,7 @@ class ChannelModel:
             beaten = ok[:, j] & (lift[:, j] >= self.switch_ratio * lift[np.arange(n), best])
             best = np.where(beaten, j, best)
         idx = np.where(ok.any(axis=1), self._ranked[best], -1)
-        return idx, [CHANNELS[i] if i >= 0 else "none" for i in idx]
+        return idx, [_NAMES[i] for i in idx.tolist()]
 
     def fit_choose_rows(
         self,
@@ -170,37 +187,43 @@ class ChannelModel:
         :func:`allowed_channels`) on Python numbers from their profiles to the channels' names,
         no (n, 4) arrays between the steps; None, having fitted nothing, when a count is NaN."""
         rows = [_clean_lists(*_counts_one(p)) for p in profiles]
-        if any(row is None for row in rows):
+        if None in rows:
             return None
-        self._fit_rows(rows)
-        picks = [
-            self._pick(t, r, _allowed_one(c, o, d))
+        rate = self._fit_rows(rows)
+        return [
+            _NAMES[self._pick(t, r, rate, _allowed_one(c, o, d))]
             for (t, r), c, o, d in zip(rows, action_channels, email_opt_out, do_not_contact, strict=True)
         ]
-        return [CHANNELS[i] if i >= 0 else "none" for i in picks]
 
-    def _fit_rows(self, rows: Sequence[tuple[list[float], list[float]]]) -> ChannelModel:
-        """:meth:`fit` of clean rows: the rows' sums added in row order, as numpy sums a few rows."""
+    def _fit_rows(self, rows: Sequence[tuple[list[float], list[float]]]) -> list[float]:
+        """:meth:`fit` of clean rows (the rows' sums added in row order, as numpy sums a few rows);
+        returns the new population rate as Python floats."""
         t, r = rows[0]
         for rt, rr in rows[1:]:
             t, r = [a + b for a, b in zip(t, rt, strict=True)], [a + b for a, b in zip(r, rr, strict=True)]
         pop = self.population_rate.tolist()
-        self.population_rate = np.array([(b + 10 * p) / (a + 10) for a, b, p in zip(t, r, pop, strict=True)])
-        return self
+        rate = [(b + 10 * p) / (a + 10) for a, b, p in zip(t, r, pop, strict=True)]
+        self.population_rate = np.array(rate)
+        return rate
 
-    def _pick(self, t: list[float], r: list[float], allowed: list[bool]) -> int:
-        """:meth:`choose` of one row's clean counts and allowed channels: the channel index (-1: none)."""
-        k, rate = self.prior_responses, self.population_rate.tolist()
-        lift = [(b + k) / (a * min(max(p, 1e-6), 1.0) + k) for a, b, p in zip(t, r, rate, strict=True)]
-        ranked = self._ranked.tolist()
-        lift, ok = [lift[j] for j in ranked], [allowed[j] for j in ranked]
-        if True not in ok:
-            return -1
-        best = ok.index(True)  # np.argmax of a bool row: the first True
-        for j in range(1, len(lift)):
-            if ok[j] and lift[j] >= self.switch_ratio * lift[best]:
-                best = j
-        return ranked[best]
+    def _pick(self, t: list[float], r: list[float], rate: list[float], allowed: list[bool]) -> int:
+        """:meth:`choose` of one row's clean counts, the population ``rate`` and the allowed
+        channels: the channel index (-1: none). The first allowed channel of the order, unless a
+        later allowed one has ``switch_ratio`` x the lift of the one chosen so far."""
+        k, best, best_lift = self.prior_responses, -1, 0.0
+        for j in self._ranked_list:
+            if allowed[j]:
+                p = rate[j]
+                p = 1e-6 if p < 1e-6 else p  # min(max(p, 1e-6), 1.0), as comparisons
+                p = 1.0 if p > 1.0 else p
+                lift = (r[j] + k) / (t[j] * p + k)
+                if best < 0 or lift >= self.switch_ratio * best_lift:
+                    best, best_lift = j, lift
+        return best
+
+
+#: channel names by index, "none" at -1 (no channel allowed)
+_NAMES = (*CHANNELS, "none")
 
 
 def _clean_one(touches: np.ndarray, responses: np.ndarray) -> tuple[list[float], list[float]] | None:
@@ -210,11 +233,13 @@ def _clean_one(touches: np.ndarray, responses: np.ndarray) -> tuple[list[float],
 
 
 def _clean_lists(t: list[float], r: list[float]) -> tuple[list[float], list[float]] | None:
-    """:func:`_clean_one` of Python lists."""
-    if any(x != x for x in t + r):
+    """:func:`_clean_one` of Python lists; None also where a count is infinite (a finite sum has
+    no NaN and no infinity; the array path takes those rare rows)."""
+    if not math.isfinite(sum(t) + sum(r)):
         return None
-    t = [max(a, 0.0) for a in t]
-    return t, [min(max(b, 0.0), a) for a, b in zip(t, r, strict=True)]
+    # Python's max(x, 0.0) and min(x, a) as comparisons (the builtins cost five times more)
+    t = [0.0 if a < 0.0 else a for a in t]
+    return t, [a if a < m else m for a, m in zip(t, [0.0 if b < 0.0 else b for b in r], strict=True)]
 
 
 def _clean(touches: np.ndarray, responses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -30,8 +30,8 @@ from decision.send_time import (
     SEND_WEIGHTS,
     SendTimeModel,
     _daily,
-    profile_hour_counts_many,
-    to_local,
+    _hour_counts,
+    _whole_hours,
     utc_offsets,
 )
 from hub.config import EMAIL_ACTION_KINDS, CatalogEntry, DecisionSettings
@@ -56,7 +56,7 @@ def coarse_stage(F: Features) -> np.ndarray:
     where several are set, the last in :data:`STAGE_MAP` order wins)."""
     assert len(COARSE_STAGES) == 4
     cols, stages = _stage_columns(F)
-    if not cols:
+    if not len(cols):
         return np.zeros(len(F.X), dtype=np.intp)
     if len(F.raw) == 1:  # a real-time row: the same choice on Python floats
         on = [j for j, v in enumerate(F.raw[0][cols].tolist()) if v > 0]
@@ -66,25 +66,34 @@ def coarse_stage(F: Features) -> np.ndarray:
     return np.where(on.any(axis=1), stages[last], 0)
 
 
+def _read_only(values: list[int]) -> np.ndarray:
+    """Column positions (or stages) as a read-only index array: indexing by an array skips
+    converting a list on every decision."""
+    out = np.array(values, dtype=np.intp)
+    out.flags.writeable = False
+    return out
+
+
+_NONE = _read_only([])
+
 #: the last schema's stage columns: (its name index, columns, their coarse stages)
-_STAGE_COLUMNS: list[tuple[dict[str, int] | None, list[int], np.ndarray]] = [(None, [], np.zeros(0, dtype=np.intp))]
+_STAGE_COLUMNS: list[tuple[dict[str, int] | None, np.ndarray, np.ndarray]] = [(None, _NONE, _NONE)]
 
 
-def _stage_columns(F: Features) -> tuple[list[int], np.ndarray]:
+def _stage_columns(F: Features) -> tuple[np.ndarray, np.ndarray]:
     """The ``stage_*`` columns in :data:`STAGE_MAP` order and their coarse stages, looked up once
     per schema (features from featurize share the cached schema's name index), not per decision."""
     index, cols, stages = _STAGE_COLUMNS[0]
     if index is not None and index is F.index:
         return cols, stages
-    cols, found = [], []
+    found_cols, found = [], []
     for name, s in STAGE_MAP.items():
         try:
-            cols.append(F.position(f"stage_{name}"))
+            found_cols.append(F.position(f"stage_{name}"))
         except ValueError:  # a schema without this stage's column
             continue
         found.append(s)
-    stages = np.array(found, dtype=np.intp)
-    stages.flags.writeable = False
+    cols, stages = _read_only(found_cols), _read_only(found)
     _STAGE_COLUMNS[0] = (F.index, cols, stages)
     return cols, stages
 
@@ -96,7 +105,7 @@ def segment(F: Features) -> np.ndarray:
     """Department index per row (the send-time model's segment); unknown is its own segment."""
     index, cols = _SEGMENT_CACHE[0]
     if index is None or index is not F.index:
-        cols = [F.position(n) for n in _SEGMENT_COLUMNS]
+        cols = _read_only([F.position(n) for n in _SEGMENT_COLUMNS])
         _SEGMENT_CACHE[0] = (F.index, cols)
     if len(F.raw) == 1:  # a real-time row: the first largest, as argmax takes (one-hots: no NaN)
         row = F.raw[0][cols].tolist()
@@ -105,7 +114,7 @@ def segment(F: Features) -> np.ndarray:
 
 
 #: the last schema's segment columns, as :data:`_STAGE_COLUMNS` (its name index, the columns)
-_SEGMENT_CACHE: list[tuple[dict[str, int] | None, list[int]]] = [(None, [])]
+_SEGMENT_CACHE: list[tuple[dict[str, int] | None, np.ndarray]] = [(None, _NONE)]
 
 
 #: POINTS as (profile kind, window days, points each, cap)
@@ -124,20 +133,27 @@ def profile_points(profiles: Sequence[Mapping[str, Any] | None], now: datetime) 
             continue  # no history: 0 points
         total = 0.0
         for kind, w, each, cap in _POINTS_BY_KIND:
-            n = sum(c for d, c in days.get(kind, {}).items() if 0 <= today - int(d) < w)
-            total += min(each * n, cap)
+            counts = days.get(kind)
+            if counts:  # a kind never seen adds min(each * 0, cap) = 0 points: skipped
+                total += min(each * sum(c for d, c in counts.items() if 0 <= today - int(d) < w), cap)
         out[i] = total
+    if len(out) == 1:  # a real-time row: np.clip's float on a Python float (NaN stays NaN)
+        return np.array([min(max(out[0], 0.0), 100.0)])
     return np.minimum(np.maximum(np.array(out), 0.0), 100.0)  # np.clip's floats, without its wrapper
 
 
 def _hours(
     profiles: Sequence[Mapping[str, Any] | None], timezones: Sequence[str | None], now: datetime
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
     """Each contact's UTC offset, whether its zone is known, and its activity, opens and sends by
-    local hour of week (and the activity by hour of day), from its profile."""
+    local hour of week (the counts land in their local slots, no rotation after), and the
+    activity by hour of day, from its profile. Opens and sends are None when no contact has any:
+    the posterior's open-rate term is then zero, which it skips without looking for them."""
     off, known = utc_offsets(timezones, now)
-    counts = profile_hour_counts_many(profiles, (ENGAGEMENT_WEIGHTS, OPEN_WEIGHTS, SEND_WEIGHTS))
-    local, opens, sends = to_local(counts, off)
+    weightings = (ENGAGEMENT_WEIGHTS, OPEN_WEIGHTS, SEND_WEIGHTS)
+    (local, opens, sends), counted = _hour_counts(profiles, weightings, _whole_hours(off.tolist()))
+    if not (counted[1] or counted[2]):
+        return off, known, local, None, None, _daily(local)
     return off, known, local, opens, sends, _daily(local)
 
 
@@ -217,19 +233,18 @@ class DecisionExtras:
         :func:`~decision.scoring.points.points_probability`."""
         n = len(chosen)
         fields: list[dict[str, Any]] = [{} for _ in range(n)]
-        kinds = [self.entries[int(a)].kind for a in chosen]
+        entries = [self.entries[a] for a in chosen.tolist()]
+        kinds = [e.kind for e in entries]
         acting = [k != "wait" for k in kinds]
         points = profile_points(profiles, now) if points is None else points
         prob = points_probability(points) if probability is None else probability
-        hours = np.full(n, -1, dtype=np.int64)
+        hours = None
         if self.enabled_send_time and any(acting):
             off, known, local, opens, sends, daily = _hours(profiles, timezones, now)
             seg = segment(F)
-            model = self._send_time_model().restart(self.seed + int(now.timestamp()) % 9973)
             prior = self._prior_model
-            if prior is not None:
-                model.load_prior(prior)
-            else:
+            model = self._send_time_model().restart(self.seed + int(now.timestamp()) % 9973, prior)
+            if prior is None:
                 model.fit(local, seg, daily)  # cold start: the batch is the prior for its segments
             st = model.choose(local, seg, now, off, known, opens=opens, sends=sends, daily=daily, zones=timezones)
             hours = st.hour
@@ -239,7 +254,9 @@ class DecisionExtras:
             for i, (t, value) in enumerate(zip(timed, st.field_value, strict=True)):
                 if t:
                     fields[i]["best_send_time"] = value
-        carriers = [self.entries[int(a)].channel if k != "wait" else "none" for a, k in zip(chosen, kinds, strict=True)]
+        if hours is None:
+            hours = np.full(n, -1, dtype=np.int64)
+        carriers = [e.channel if k != "wait" else "none" for e, k in zip(entries, kinds, strict=True)]
         names = None
         if n <= FEW_ROWS:  # a real-time batch: counts to channels on Python numbers
             names = self.channel.fit_choose_rows(profiles, carriers, email_opt_out, do_not_contact)

@@ -20,8 +20,10 @@ Everything is vectorized over the batch: the only per-row Python is formatting t
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
@@ -57,19 +59,47 @@ def profile_hour_counts(
 
 
 def profile_hour_counts_many(
-    profiles: Sequence[Mapping[str, Any] | None], weightings: Sequence[Mapping[str, float]]
+    profiles: Sequence[Mapping[str, Any] | None],
+    weightings: Sequence[Mapping[str, float]],
+    shifts: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """(w, n, 168): :func:`profile_hour_counts` for each weighting, in one pass over the profiles."""
-    out = np.zeros((len(weightings), len(profiles), HOURS_OF_WEEK))
+    """(w, n, 168): :func:`profile_hour_counts` for each weighting, in one pass over the profiles;
+    with ``shifts`` (each row's whole-hour offset, :func:`_whole_hours`), already in local time
+    (:func:`to_local` of the UTC counts, bit for bit: each count lands in its local slot)."""
+    return _hour_counts(profiles, weightings, shifts)[0]
+
+
+def _hour_counts(
+    profiles: Sequence[Mapping[str, Any] | None],
+    weightings: Sequence[Mapping[str, float]],
+    shifts: Sequence[int] | None = None,
+) -> tuple[np.ndarray, list[bool]]:
+    """:func:`profile_hour_counts_many`, and per weighting whether any count went into it (a
+    weighting with none is all zeros). One ``bincount`` adds the counts into their slots in
+    turn from zero, as adding each into the array would, without two numpy item accesses per
+    count (a real-time row's handful cost more that way than all the rest)."""
+    n, week = len(profiles), HOURS_OF_WEEK
+    slots: list[int] = []
+    values: list[float] = []
+    counted = [False] * len(weightings)
     for i, p in enumerate(profiles):
         hours = (p or {}).get("hours")
         if not hours:
             continue
+        shift = 0 if shifts is None else shifts[i]
         for w_ix, weights in enumerate(weightings):
+            row = (w_ix * n + i) * week
             for kind, w in weights.items():
-                for h, c in hours.get(kind, {}).items():
-                    out[w_ix, i, int(h) % HOURS_OF_WEEK] += w * c
-    return out
+                counts = hours.get(kind)
+                if not counts:
+                    continue
+                counted[w_ix] = True
+                for h, c in counts.items():
+                    slots.append(row + (int(h) + shift) % week)
+                    values.append(w * c)
+    size = len(weightings) * n * week
+    out = np.bincount(slots, weights=values, minlength=size) if slots else np.zeros(size)
+    return out.reshape(len(weightings), n, week), counted
 
 
 def utc_offsets(timezones: Sequence[str | None], now: datetime) -> tuple[np.ndarray, np.ndarray]:
@@ -98,20 +128,20 @@ def _zone(name: str) -> ZoneInfo | None:
         return None
 
 
-def _whole_hours(offsets_minutes: np.ndarray) -> np.ndarray:
+def _whole_hours(offsets_minutes: Sequence[int]) -> list[int]:
     """The whole-hour shift of the hour-of-week counts: the local hour holding the middle of each
-    UTC hour (+05:30 reads 00:00-01:00 UTC as 06:00 local)."""
-    return (np.asarray(offsets_minutes) + 30) // 60
+    UTC hour (+05:30 reads 00:00-01:00 UTC as 06:00 local), as Python ints."""
+    return [(int(o) + 30) // 60 for o in offsets_minutes]
 
 
 def to_local(counts_utc: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Rotate (..., n, 168) UTC hour-of-week counts into each contact's local week (``offsets``
     in minutes, see :func:`_whole_hours`)."""
     n = counts_utc.shape[-2]
-    hours = _whole_hours(offsets)
+    hours = _whole_hours(np.asarray(offsets).tolist())
     if n == 1:  # a real-time row: the same gather by one cached index row
-        return counts_utc[..., _rotation(int(hours[0]))]
-    src = (_HOURS[None, :] - hours[:, None]) % HOURS_OF_WEEK
+        return counts_utc[..., _rotation(hours[0])]
+    src = (_HOURS[None, :] - np.array(hours, dtype=np.int64)[:, None]) % HOURS_OF_WEEK
     return counts_utc[..., np.arange(n)[:, None], src]
 
 
@@ -131,6 +161,52 @@ _HOURS.flags.writeable = False
 def _initial_state(seed: int) -> dict[str, Any]:
     """The bit generator state ``default_rng([seed, 2024])`` starts from (read-only use)."""
     return np.random.default_rng([seed, 2024]).bit_generator.state
+
+
+#: the draws a one-row choice can take: its centre, and a weekday jitter per day
+FIRST_DRAWS = 8
+
+
+@functools.lru_cache(maxsize=16)
+def _first_draws(seed: int) -> tuple[float, ...]:
+    """The first :data:`FIRST_DRAWS` uniform draws of the stream :func:`_initial_state` starts."""
+    rng = np.random.Generator(np.random.PCG64(0))
+    rng.bit_generator.state = _initial_state(seed)
+    return tuple(rng.random(FIRST_DRAWS).tolist())
+
+
+class _Stream:
+    """A seed's random stream, restarted per batch; a restart only notes the seed.
+
+    Setting a generator's state costs more than all the draws of a real-time decision, which
+    takes one to eight (:data:`FIRST_DRAWS`): those are read from the seed's cached first draws,
+    and the generator is set, then moved past the draws read, only when a draw goes further.
+    ``rng.random(k)`` takes k doubles in turn, so the numbers and their order are the same."""
+
+    def __init__(self, seed: int) -> None:
+        self._generator = np.random.Generator(np.random.PCG64(0))
+        self.restart(seed)
+
+    def restart(self, seed: int) -> None:
+        self._seed, self._read = seed, 0  # _read: draws taken from _first_draws; None once set
+
+    @property
+    def generator(self) -> np.random.Generator:
+        """The generator, where the draws so far left the stream."""
+        if self._read is not None:
+            self._generator.bit_generator.state = _initial_state(self._seed)
+            if self._read:
+                self._generator.random(self._read)
+            self._read = None
+        return self._generator
+
+    def uniform(self, k: int) -> list[float]:
+        """The next ``k`` draws of ``generator.random(k)``, as Python floats."""
+        start = self._read
+        if start is not None and start + k <= FIRST_DRAWS:
+            self._read = start + k
+            return list(_first_draws(self._seed)[start : start + k])
+        return self.generator.random(k).tolist()
 
 
 @functools.lru_cache(maxsize=8)
@@ -265,22 +341,46 @@ class SendTimeModel:
         #: (population counts, prior settings, {segment: (its counts, its share row)}), see
         #: :meth:`_share_rows`
         self._share_cache: tuple[np.ndarray, tuple, dict] | None = None
-        self._rng = np.random.Generator(np.random.PCG64(0))
-        self._rng.bit_generator.state = _initial_state(self.seed)
+        self._stream = _Stream(self.seed)
+        #: (the prior model, its segment dict, its population and spread arrays, the copy of
+        #: its segment dict taken) when this model's aggregates are that prior's, see :meth:`restart`
+        self._held: tuple | None = None
         self._kernel = _circular_kernel(self.smooth_hours)
         self._allowed = _allowed(*self.allowed_hours)
         self._log_spread = _log_spread(self.spread_hours)
 
-    def restart(self, seed: int) -> SendTimeModel:
-        """This model as if built afresh with ``seed``: no aggregates, the seed's random stream
-        (resetting a generator costs a tenth of seeding a new one, which a real-time decision
-        would otherwise pay per call)."""
+    @property
+    def _rng(self) -> np.random.Generator:
+        return self._stream.generator
+
+    def restart(self, seed: int, prior: SendTimeModel | None = None) -> SendTimeModel:
+        """This model as if built afresh with ``seed``: no aggregates (``prior``'s, loaded as
+        :meth:`load_prior` does), the seed's random stream (:class:`_Stream`: reset, not seeded
+        anew, which a real-time decision would otherwise pay per call). Aggregates already
+        loaded from ``prior`` and unchanged since are kept: every real-time decision restarts
+        from the same prior."""
         self.seed = seed
-        self.segment_counts = {}
-        self.population_counts = np.zeros(24)
-        self._log_spread = _log_spread(self.spread_hours)
-        self._rng.bit_generator.state = _initial_state(seed)
+        self._stream.restart(seed)
+        if prior is None:
+            self.segment_counts = {}
+            self.population_counts = np.zeros(24)
+            self._log_spread = _log_spread(self.spread_hours)
+        elif not self._holds(prior):
+            self.load_prior(prior)
         return self
+
+    def _holds(self, prior: SendTimeModel) -> bool:
+        """Whether the aggregates are still those loaded from ``prior`` (aggregates are replaced,
+        never changed in place: :meth:`fit` replaces the population counts of the model it fits)."""
+        held = self._held
+        return (
+            held is not None
+            and held[0] is prior
+            and held[1] is prior.segment_counts
+            and held[2] is prior.population_counts is self.population_counts
+            and held[3] is prior._log_spread is self._log_spread
+            and held[4] is self.segment_counts
+        )
 
     def prior(self) -> dict[str, Any]:
         """The learned aggregates, JSON-safe: hour counts per segment and for everyone, and the
@@ -299,6 +399,8 @@ class SendTimeModel:
         if isinstance(prior, SendTimeModel):
             self.segment_counts = dict(prior.segment_counts)
             self.population_counts, self._log_spread = prior.population_counts, prior._log_spread
+            segments = prior.segment_counts
+            self._held = (prior, segments, self.population_counts, self._log_spread, self.segment_counts)
             return self
         self.segment_counts = {int(s): np.asarray(c, dtype=float) for s, c in prior["segments"].items()}
         self.population_counts = np.asarray(prior["population"], dtype=float)
@@ -423,8 +525,8 @@ class SendTimeModel:
             # Bernoulli opens at rate x rel[c, h]: log(rate x rel) per open, and (to first order)
             # -rate x rel per send left unopened; the log(rate) terms are the same for every centre
             log_post += o @ log_rel.T - rate * ((t - o) @ rel.T)
-        post = np.exp(log_post - log_post.max(axis=1, keepdims=True))
-        return post / post.sum(axis=1, keepdims=True)
+        post = np.exp(log_post - _row_max(log_post))
+        return post / np.add.reduce(post, axis=1, keepdims=True)
 
     def choose(
         self,
@@ -459,11 +561,11 @@ class SendTimeModel:
         post = self.posterior(local_counts, segments, opens, sends, daily)
         g = _response(self.response_hours)[0]
         score = post @ g
-        row = score[0].tolist() if n == 1 else [float("nan")]
-        if not any(v != v for v in row):  # a real-time row (argmax's rules for NaN: the array path)
-            known = True if known_tz is None else bool(np.asarray(known_tz)[0])
+        # a real-time row with finite scores (argmax's rules for NaN: the array path)
+        if n == 1 and math.isfinite(sum(score[0].tolist())):
+            known = True if known_tz is None else bool(known_tz[0])
             zone = _clock(zones[0] if zones is not None else None, int(offsets[0]), known)
-            return self._choose_one(post[0], row, g, local_counts, now, zone, sample)
+            return self._choose_one(post[0], score, local_counts, now, zone, sample)
         if sample and self.exploration > 0:
             u = self._rng.random((n, 1))
             centre = np.minimum((np.cumsum(post, axis=1) < u).sum(axis=1), 23)
@@ -488,35 +590,41 @@ class SendTimeModel:
     def _choose_one(
         self,
         post: np.ndarray,
-        score: list[float],
-        g: np.ndarray,
+        score: np.ndarray,
         local_counts: np.ndarray,
         now: datetime,
         clock: str | int,
         sample: bool,
     ) -> SendTimeChoice:
-        """:meth:`choose` of one row with NaN-free scores: the same draws in the same order, the
-        same float steps (cumsum's running sums, the blend toward the drawn centre) and argmax's
-        first largest, on Python numbers instead of (1, 24) arrays."""
+        """:meth:`choose` of one row with finite (1, 24) scores: the same draws in the same order
+        and the same array steps, but the drawn centre found on Python floats (cumsum's running
+        sums, bisected) and the weekday and send instant on Python numbers. On 24 hours a
+        ufunc costs less than a Python loop; a draw, a cumsum and a count cost more."""
         if sample and self.exploration > 0:
-            u0 = float(self._rng.random((1, 1))[0, 0])
-            below = sum(1 for c in itertools.accumulate(post.tolist()) if c < u0)
-            e = self.exploration
-            score = [s + e * (c - s) for s, c in zip(score, g[min(below, 23)].tolist(), strict=True)]
-        allowed = [s if ok else -1.0 for s, ok in zip(score, self._allowed.tolist(), strict=True)]
-        hour = allowed.index(max(allowed))
-        weekly = bool(local_counts.sum(axis=1)[0] >= self.min_week_events)
+            (u0,) = self._stream.uniform(1)
+            # the running sums of a NaN-free posterior never fall: those below u0 come first
+            below = bisect.bisect_left(list(itertools.accumulate(post.tolist())), u0)
+            score += self.exploration * (_response(self.response_hours)[0][min(below, 23)] - score)
+        hour = np.argmax(np.where(self._allowed, score, -1.0), axis=1).astype(np.int64, copy=False)
+        h = int(hour[0])
+        weekly = np.add.reduce(local_counts, axis=1) >= self.min_week_events
         slot = -1
-        if weekly:  # the weekday whose activity at the chosen hour is highest
-            counts = np.asarray(local_counts, dtype=float)[0, hour::24].tolist()
-            jitter = self._rng.random((1, 7))[0].tolist()
+        if weekly[0]:  # the weekday whose activity at the chosen hour is highest
+            counts = np.asarray(local_counts, dtype=float)[0, h::24].tolist()
+            jitter = self._stream.uniform(7)
             day_counts = [c + r * 1e-6 for c, r in zip(counts, jitter, strict=True)]
-            slot = day_counts.index(max(day_counts)) * 24 + hour
-        at = _next_instant(_next_hour(now), hour, slot, clock)
-        value = local_iso(at, clock)
-        return SendTimeChoice(
-            np.array([hour], dtype=np.int64), np.array([slot], dtype=np.int64), [at], np.array([weekly]), [value]
-        )
+            slot = day_counts.index(max(day_counts)) * 24 + h
+        at = _next_instant(_next_hour(now), h, slot, clock)
+        return SendTimeChoice(hour, np.array([slot], dtype=np.int64), [at], weekly, [local_iso(at, clock)])
+
+
+def _row_max(a: np.ndarray) -> np.ndarray | float:
+    """``a.max(axis=1, keepdims=True)`` for what it is subtracted from ``a``; one row's as a
+    Python float (the same differences: a NaN anywhere makes the normalized row all NaN either
+    way, though Python's max may skip it)."""
+    if len(a) == 1:
+        return max(a[0].tolist())
+    return np.maximum.reduce(a, axis=1, keepdims=True)
 
 
 def _clock(zone: str | None, offset: int, known: bool) -> str | int:
@@ -545,7 +653,8 @@ def _fixed_zone(offset_minutes: int) -> timezone:
 
 
 def _daily(counts168: np.ndarray) -> np.ndarray:
-    return np.asarray(counts168, dtype=float).reshape(len(counts168), 7, 24).sum(axis=1)
+    """(n, 24) counts by hour of day (``.sum(axis=1)``'s reduction, without its wrapper)."""
+    return np.add.reduce(np.asarray(counts168, dtype=float).reshape(len(counts168), 7, 24), axis=1)
 
 
 def next_instants(now: datetime, hour: np.ndarray, slot: np.ndarray, clocks: Sequence[str | int]) -> list[datetime]:
@@ -556,9 +665,13 @@ def next_instants(now: datetime, hour: np.ndarray, slot: np.ndarray, clocks: Seq
 
 
 def _next_hour(now: datetime) -> datetime:
-    """The UTC hour after ``now``'s, the earliest send (a naive ``now`` is UTC)."""
-    now = now if now.tzinfo else now.replace(tzinfo=UTC)
-    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    """The UTC hour after ``now``'s, the earliest send (a naive ``now`` is UTC); built from its
+    fields, a third of ``replace(minute=0, ...)``'s cost."""
+    u = now.astimezone(UTC) if now.tzinfo else now
+    return datetime(u.year, u.month, u.day, u.hour, tzinfo=UTC) + _ONE_HOUR
+
+
+_ONE_HOUR = timedelta(hours=1)
 
 
 @functools.lru_cache(maxsize=8192)

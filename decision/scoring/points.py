@@ -67,4 +67,9 @@ def points_score(X: np.ndarray, feature_names: tuple[str, ...] = FEATURE_NAMES) 
 
 def points_probability(points: np.ndarray) -> np.ndarray:
     """The fixed, uncalibrated curve from points to a probability (see module docstring)."""
-    return 1.0 / (1.0 + np.exp(-(np.asarray(points, dtype=float) - MIDPOINT) / SCALE))
+    p = np.asarray(points, dtype=float)
+    if p.shape == (1,):  # a real-time row: the same float steps on Python floats, numpy's exp
+        out = np.exp(np.array([-(p.item() - MIDPOINT) / SCALE]))  # exp of a 1-element array, as below
+        out[0] = 1.0 / (1.0 + out.item())
+        return out
+    return 1.0 / (1.0 + np.exp(-(p - MIDPOINT) / SCALE))
