@@ -126,6 +126,13 @@ def _among(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
 _ENGINE_ARMS = frozenset(ENGINE_ARMS)
 
 
+def _ones(n: int) -> np.ndarray:
+    """``np.ones(n)`` without its Python wrapper (which costs more than a one-row array)."""
+    out = np.empty(n)
+    out.fill(1.0)
+    return out
+
+
 def _maximum(a: float, b: float) -> float:
     """``np.maximum`` of two floats (``a`` on a tie, NaN when either is)."""
     return a if a >= b or a != a else b
@@ -226,10 +233,8 @@ class EnginePolicy:
         self.rules = RulesPolicy(settings.rules)
         #: each rule's catalog action (its ``next_best_action``; ``wait`` when it names none),
         #: then ``wait`` for "no rule matched": the apprentice's baseline, read per row
-        self._rule_baseline = np.array(
-            [self._baseline_of(self.rules.actions(r)) for r in range(len(settings.rules))] + [self.wait_index],
-            dtype=np.intp,
-        )
+        self._rule_baseline = [self._baseline_of(self.rules.actions(r)) for r in range(len(settings.rules))]
+        self._rule_baseline.append(self.wait_index)
         #: each distinct ``eligible`` expression once (most actions share one), and which one each action reads
         sources = list(dict.fromkeys(a.eligible for a in self.entries))
         self._eligible = [Expression(src) for src in sources]
@@ -550,8 +555,9 @@ class EnginePolicy:
             ordered_felt.append(float(n_felt))
             last_sales.append(min(sales_ages) if sales_ages else NEVER_DAYS)
         if len(batch) == 1:  # a real-time row: the array steps below on its floats, numpy's rules kept
-            cols = [F.position("email_sent_7d"), F.position("call_7d"), F.position("days_since_sales_touch")]
-            sent, calls, since = F.raw[0, cols].tolist()
+            raw, col = F.raw, F.position
+            sent, calls = raw.item(0, col("email_sent_7d")), raw.item(0, col("call_7d"))
+            since = raw.item(0, col("days_since_sales_touch"))
             return (
                 np.array([_maximum(sent, ordered[0])]),
                 np.array([_minimum(since, _maximum(last_sales[0], 0.0))]),
@@ -564,8 +570,8 @@ class EnginePolicy:
 
     def _baseline(self, matched: Sequence[int | None]) -> np.ndarray:
         """Per row, the legacy rules' action (from :meth:`RulesPolicy.match`)."""
-        none = len(self._rule_baseline) - 1
-        return self._rule_baseline[[none if m is None else m for m in matched]]
+        base = self._rule_baseline
+        return np.array([base[-1] if m is None else base[m] for m in matched], dtype=np.intp)
 
     def _baseline_of(self, actions: Sequence[Action]) -> int:
         """The catalog action a rule's actions name (the last ``next_best_action`` in the
@@ -632,7 +638,7 @@ class EnginePolicy:
         legacy_ok = mask[np.arange(n), baseline]
         baseline = np.where(legacy_ok, baseline, self.wait_index)
         chosen = baseline.copy()
-        prop = np.ones(n)
+        prop = _ones(n)
         notes = [""] * n
         # row loops run over Python lists: iterating an array makes a scalar per row and ends
         # on a raised IndexError, dearer than the work on a real-time decision's one row
@@ -947,7 +953,7 @@ class EnginePolicy:
         when the caller has it."""
         obj = self.settings.objective
         p0 = points_probability(profile_points(profiles, now)) if p_convert is None else p_convert
-        dp = self.long_term.value(p0, coarse_stage(F), np.ones(len(p0)))
+        dp = self.long_term.value(p0, coarse_stage(F), _ones(len(p0)))
         return dp * (obj.opportunity + obj.revenue * DEFAULT_DEAL_VALUE)
 
     def _short(self, X: np.ndarray, arms: np.ndarray) -> np.ndarray:
@@ -974,15 +980,17 @@ class EnginePolicy:
         short = self._short(Fe.X, arms)
         lt = self.long_term_points(Fe, [batch[i].profile for i in eng.tolist()], now, p_convert)
         final = reranked_draws(short, lt, me, w)  # every draw's rerank: the chosen ones' and the routing
-        if len(eng) == 1:  # a real-time row: the same steps on its scalars, no index arrays
-            i = int(eng[0])
-            drawn = int(chosen[i])
-            new_one = int(final[0, drawn])
+        if len(eng) == 1:  # a real-time row: the same steps on its scalars (read by item()), no index arrays
+            i = eng.item(0)
+            drawn = chosen.item(i)
+            new_one = final.item(0, drawn)
             if new_one != drawn:
-                notes[i] = explain_long_term(self.ids[drawn], self.ids[new_one], float(lt[0, new_one] - lt[0, drawn]))
+                notes[i] = explain_long_term(
+                    self.ids[drawn], self.ids[new_one], lt.item(0, new_one) - lt.item(0, drawn)
+                )
                 chosen[i] = new_one
-            if not demoted[0]:  # _propensity's clip, on its float
-                prop[i] = _minimum(_maximum(float(route(probs, final)[0, new_one]), MIN_PROPENSITY), 1.0)
+            if not demoted.item(0):  # _propensity's clip, on its float
+                prop[i] = _minimum(_maximum(route(probs, final).item(0, new_one), MIN_PROPENSITY), 1.0)
             return
         new = final[np.arange(len(eng)), chosen[eng]]
         over = new != chosen[eng]
@@ -1005,7 +1013,7 @@ class EnginePolicy:
     def _explain(self, F: Features, i: int, action: int, note: str) -> str:
         entry = self.entries[action]
         parts = []
-        if self.model.policy.n_obs_[action] > 0:
+        if self.model.policy.n_obs_.item(action) > 0:
             try:
                 contrib = self.model.explain_iter(F.X[i], action)
             except DecisionError:
