@@ -647,7 +647,7 @@ class EnginePolicy:
         eng_rows = [i for i, arm in enumerate(arm_list) if arm in _ENGINE_ARMS]
         eng = np.array(eng_rows, dtype=np.intp)
         eng_views = [batch[i] for i in eng_rows]
-        probs = None
+        probs = scores = None  # scores: the learner's immediate reward of the engine rows (points)
         segments = None if self.segment_step is None else self.segment_step.segments(batch, F, parts["felt"])
         # the engine rows' lead points and their conversion probability, read by the long-term
         # value and the pushed lead score
@@ -662,13 +662,16 @@ class EnginePolicy:
             )
             for i, note in zip(eng_rows, notes_e, strict=True):
                 notes[i] = note
+            scores = self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale
             demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
             # the rows the long-term value reranks: all but the random arm's and its own ablation's
             rows, p_rows, dem, arm_rows, pc = eng, probs, demoted, _take(arms, eng), p_convert
             if not arm_names.isdisjoint((RANDOM, NO_LONG_TERM)):
                 keep = ~_among(arm_rows, (RANDOM, NO_LONG_TERM))
                 rows, p_rows, dem, arm_rows, pc = (a[keep] for a in (rows, p_rows, dem, arm_rows, pc))
-            self._long_term(batch, now, F, mask, rows, chosen, prop, notes, p_rows, dem, arm_rows, pc)
+            # the same rows (the learner's scores read from the batch's cache) or a subset (predicted afresh)
+            rows_scores = scores if rows is eng else None
+            self._long_term(batch, now, F, mask, rows, chosen, prop, notes, p_rows, dem, arm_rows, pc, rows_scores)
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
         if eng_rows:
             ex = self.extras.build(
@@ -686,7 +689,7 @@ class EnginePolicy:
             )
             for i, fields in zip(eng_rows, ex.fields, strict=True):
                 extra[i] = fields
-        traces = self._trace(batch, F, mask, parts, eng, probs, baseline)
+        traces = self._trace(batch, mask, parts, eng, probs, scores, baseline)
         if segments is not None:  # what the learn step reads (hub/pipeline/learn.py)
             for trace, segment in zip(traces, segments.tolist(), strict=True):
                 trace["segment"] = segment
@@ -762,18 +765,18 @@ class EnginePolicy:
             }
         )
 
-    def _trace(self, batch, F, mask, parts, eng, probs, baseline) -> list[dict[str, Any]]:  # noqa: ANN001
+    def _trace(self, batch, mask, parts, eng, probs, scores, baseline) -> list[dict[str, Any]]:  # noqa: ANN001
         """Per row, what the console's inspector shows: each action's exclusion reason (None
-        when eligible), and for engine rows its score (objective points) and probability before
-        budgets and long-term overrules; ``rules_action`` is the legacy rules' choice."""
+        when eligible), and for engine rows its score (``scores``: the learner's, in objective
+        points) and probability before budgets and long-term overrules; ``rules_action`` is the
+        legacy rules' choice."""
         n, k = len(batch), len(self.ids)
         # rounded per engine row, None elsewhere and for NaN
-        scores: list[list[float | None] | None] = [None] * n
+        s: list[list[float | None] | None] = [None] * n
         p: list[list[float | None] | None] = [None] * n
         if len(eng):
-            means = (self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale).tolist()
-            for i, m_row, p_row in zip(eng.tolist(), means, probs.tolist(), strict=True):
-                scores[i], p[i] = _rounded(m_row), _rounded(p_row)
+            for i, s_row, p_row in zip(eng.tolist(), scores.tolist(), probs.tolist(), strict=True):
+                s[i], p[i] = _rounded(s_row), _rounded(p_row)
         out = []
         reasons = None  # what the exclusions read, as lists from the first row with one on
         for i, (view, allowed, rules_action) in enumerate(zip(batch, mask.tolist(), baseline.tolist(), strict=True)):
@@ -789,7 +792,7 @@ class EnginePolicy:
                 {
                     "actions": self.ids,
                     "excluded": why,
-                    "score": [None] * k if scores[i] is None else scores[i],
+                    "score": [None] * k if s[i] is None else s[i],
                     "probability": [None] * k if p[i] is None else p[i],
                     "rules_action": self.ids[rules_action],
                 }
@@ -921,7 +924,7 @@ class EnginePolicy:
         (hub/pipeline/routing.py) and caps each owner's day with ``max_new_per_day``; keyed by
         the contact's owner, every new lead shared one budget of a pseudo-owner "unassigned"."""
         e = self.settings.engine
-        if self.settings.owners or not self._is_sales[chosen[eng]].any():  # routed, or nothing budgeted wanted
+        if self.settings.owners or not self._is_sales[_take(chosen, eng)].any():  # routed, or nothing budgeted wanted
             return np.zeros(len(eng), dtype=bool)
         owners = np.array([batch[i].contact.owner or "unassigned" for i in eng.tolist()], dtype=object)
         if len(eng) <= FEW_ROWS:  # a real-time batch: every owner's handoffs within its budget are all kept
@@ -956,20 +959,26 @@ class EnginePolicy:
         dp = self.long_term.value(p0, coarse_stage(F), _ones(len(p0)))
         return dp * (obj.opportunity + obj.revenue * DEFAULT_DEAL_VALUE)
 
-    def _short(self, X: np.ndarray, arms: np.ndarray) -> np.ndarray:
-        """(n, k) immediate reward in objective points, by each row's arm's learner."""
-        short = self.model.predict_many(X)
+    def _short(self, X: np.ndarray, arms: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
+        """(n, k) immediate reward in objective points, by each row's arm's learner; ``scores``:
+        the engine's learner's for these rows, when the caller has them (left as they are)."""
+        scale = self.settings.engine.reward_scale
+        short = self.model.predict_many(X) * scale if scores is None else scores
         for arm, model in self._arm_models().items():
             rows = arms == arm
             if rows.any():
-                short[rows] = model.predict_many(X[rows])
-        return short * self.settings.engine.reward_scale
+                short = short.copy() if short is scores else short
+                short[rows] = model.predict_many(X[rows]) * scale
+        return short
 
-    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted, arms, p_convert) -> None:  # noqa: ANN001
+    def _long_term(
+        self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted, arms, p_convert, scores=None
+    ) -> None:  # noqa: ANN001
         """Overrule harmful choices (decision/long_term.py) and log honest propensities: the
         rerank maps every action the bandit might have drawn to a final one, so a final action's
         propensity is the bandit's probability mass routed to it (not 1 where it overruled).
-        ``p_convert``: the ``eng`` rows' conversion probability from their lead points."""
+        ``p_convert``: the ``eng`` rows' conversion probability from their lead points;
+        ``scores``: the engine's learner's immediate reward of those rows (None: predicted here)."""
         w = self.settings.engine.long_term_weight
         if w <= 0:
             return
@@ -977,7 +986,7 @@ class EnginePolicy:
             return
         Fe = F if len(eng) == len(F.X) else F.subset(eng)
         me = _take(mask, eng)
-        short = self._short(Fe.X, arms)
+        short = self._short(Fe.X, arms, scores)
         lt = self.long_term_points(Fe, [batch[i].profile for i in eng.tolist()], now, p_convert)
         final = reranked_draws(short, lt, me, w)  # every draw's rerank: the chosen ones' and the routing
         if len(eng) == 1:  # a real-time row: the same steps on its scalars (read by item()), no index arrays
