@@ -154,6 +154,11 @@ def _rounded(values: list[float]) -> list[float | None]:
     return [None if v != v else round(v, 4) for v in values]
 
 
+def _propensity_of(p: float) -> float:
+    """:func:`_propensity` of one float."""
+    return _minimum(_maximum(p, MIN_PROPENSITY), 1.0)
+
+
 def build_bandit(settings: DecisionSettings, squared_columns: Sequence[int] | None = None) -> Policy:
     """The engine's bandit. ``squared_columns``: the count-like feature columns that get a
     squared term when ``squared_features`` is on (None: every column)."""
@@ -912,9 +917,14 @@ class EnginePolicy:
             # engine into the first action that matures (decision/policies/apprentice.py)
             baseline = None
         actions, probs = model.choose_mixed(X, mask, baseline, free, share)
-        prop = _propensity(probs[np.arange(len(X)), actions])
-        followed = np.zeros(len(X), dtype=bool) if baseline is None else (actions == baseline) & ~free
-        notes = ["Following the legacy rules while the engine gathers evidence" if f else "" for f in followed.tolist()]
+        if len(X) == 1:  # a real-time row: the steps below on its scalars
+            a = actions.item(0)
+            prop = np.array([_propensity_of(probs.item(0, a))])
+            followed = [baseline is not None and a == baseline.item(0) and not free.item(0)]
+        else:
+            prop = _propensity(probs[np.arange(len(X)), actions])
+            followed = [False] * len(X) if baseline is None else ((actions == baseline) & ~free).tolist()
+        notes = ["Following the legacy rules while the engine gathers evidence" if f else "" for f in followed]
         return actions, prop, notes, probs
 
     def _budgets(self, batch, F, mask, eng, chosen, prop, notes, used) -> np.ndarray:  # noqa: ANN001
@@ -998,8 +1008,8 @@ class EnginePolicy:
                     self.ids[drawn], self.ids[new_one], lt.item(0, new_one) - lt.item(0, drawn)
                 )
                 chosen[i] = new_one
-            if not demoted.item(0):  # _propensity's clip, on its float
-                prop[i] = _minimum(_maximum(route(probs, final).item(0, new_one), MIN_PROPENSITY), 1.0)
+            if not demoted.item(0):
+                prop[i] = _propensity_of(route(probs, final).item(0, new_one))
             return
         new = final[np.arange(len(eng)), chosen[eng]]
         over = new != chosen[eng]
