@@ -93,6 +93,24 @@ class Catalog:
         return tuple(zip(self.email.tolist(), self.marketing.tolist(), strict=True))
 
     @cached_property
+    def wait_index(self) -> int:
+        return self.index(self.wait)
+
+    @cached_property
+    def _blocked(self) -> dict[tuple[bool, bool], tuple[bool, ...] | None]:
+        table = {}
+        for opt_out in (False, True):
+            for held in (False, True):
+                flags = tuple((opt_out and email) or (held and marketing) for email, marketing in self.email_marketing)
+                table[opt_out, held] = flags if any(flags) else None
+        return table
+
+    def blocked(self, email_opt_out: bool, held: bool) -> tuple[bool, ...] | None:
+        """Per action, whether an e-mail opt-out (e-mails) or a touch cap or quiet period
+        (``held``: marketing) rules it out; None when nothing is (one table per catalog)."""
+        return self._blocked[bool(email_opt_out), bool(held)]
+
+    @cached_property
     def value(self) -> np.ndarray:
         return _frozen(np.array([a.value for a in self.actions], dtype=float))
 
@@ -179,11 +197,15 @@ def eligible_row(
 ) -> list[bool]:
     """:func:`eligibility` of one contact on Python booleans: ``row`` its base mask, ``held``
     whether the touch cap or a sales quiet period holds marketing back."""
-    wait = catalog.index(catalog.wait)
-    return [
-        j == wait or (ok and not (email_opt_out and email) and not (held and marketing) and not do_not_contact)
-        for j, (ok, (email, marketing)) in enumerate(zip(row, catalog.email_marketing, strict=True))
-    ]
+    if len(row) != len(catalog.actions):
+        raise DecisionError(f"a row of the mask has one value per action ({len(catalog.actions)}); got {len(row)}.")
+    if do_not_contact:
+        out = [False] * len(row)
+    else:
+        blocked = catalog.blocked(email_opt_out, held)
+        out = list(row) if blocked is None else [ok and not b for ok, b in zip(row, blocked, strict=True)]
+    out[catalog.wait_index] = True
+    return out
 
 
 def priority(

@@ -126,6 +126,13 @@ def _among(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
 _ENGINE_ARMS = frozenset(ENGINE_ARMS)
 
 
+def _ones(n: int) -> np.ndarray:
+    """``np.ones(n)`` without its Python wrapper (which costs more than a one-row array)."""
+    out = np.empty(n)
+    out.fill(1.0)
+    return out
+
+
 def _maximum(a: float, b: float) -> float:
     """``np.maximum`` of two floats (``a`` on a tie, NaN when either is)."""
     return a if a >= b or a != a else b
@@ -145,6 +152,11 @@ def _propensity(p: np.ndarray) -> np.ndarray:
 def _rounded(values: list[float]) -> list[float | None]:
     """Each value to 4 decimals, None for NaN (the trace's scores and probabilities)."""
     return [None if v != v else round(v, 4) for v in values]
+
+
+def _propensity_of(p: float) -> float:
+    """:func:`_propensity` of one float."""
+    return _minimum(_maximum(p, MIN_PROPENSITY), 1.0)
 
 
 def build_bandit(settings: DecisionSettings, squared_columns: Sequence[int] | None = None) -> Policy:
@@ -226,10 +238,8 @@ class EnginePolicy:
         self.rules = RulesPolicy(settings.rules)
         #: each rule's catalog action (its ``next_best_action``; ``wait`` when it names none),
         #: then ``wait`` for "no rule matched": the apprentice's baseline, read per row
-        self._rule_baseline = np.array(
-            [self._baseline_of(self.rules.actions(r)) for r in range(len(settings.rules))] + [self.wait_index],
-            dtype=np.intp,
-        )
+        self._rule_baseline = [self._baseline_of(self.rules.actions(r)) for r in range(len(settings.rules))]
+        self._rule_baseline.append(self.wait_index)
         #: each distinct ``eligible`` expression once (most actions share one), and which one each action reads
         sources = list(dict.fromkeys(a.eligible for a in self.entries))
         self._eligible = [Expression(src) for src in sources]
@@ -550,8 +560,9 @@ class EnginePolicy:
             ordered_felt.append(float(n_felt))
             last_sales.append(min(sales_ages) if sales_ages else NEVER_DAYS)
         if len(batch) == 1:  # a real-time row: the array steps below on its floats, numpy's rules kept
-            cols = [F.position("email_sent_7d"), F.position("call_7d"), F.position("days_since_sales_touch")]
-            sent, calls, since = F.raw[0, cols].tolist()
+            raw, col = F.raw, F.position
+            sent, calls = raw.item(0, col("email_sent_7d")), raw.item(0, col("call_7d"))
+            since = raw.item(0, col("days_since_sales_touch"))
             return (
                 np.array([_maximum(sent, ordered[0])]),
                 np.array([_minimum(since, _maximum(last_sales[0], 0.0))]),
@@ -564,8 +575,8 @@ class EnginePolicy:
 
     def _baseline(self, matched: Sequence[int | None]) -> np.ndarray:
         """Per row, the legacy rules' action (from :meth:`RulesPolicy.match`)."""
-        none = len(self._rule_baseline) - 1
-        return self._rule_baseline[[none if m is None else m for m in matched]]
+        base = self._rule_baseline
+        return np.array([base[-1] if m is None else base[m] for m in matched], dtype=np.intp)
 
     def _baseline_of(self, actions: Sequence[Action]) -> int:
         """The catalog action a rule's actions name (the last ``next_best_action`` in the
@@ -632,7 +643,7 @@ class EnginePolicy:
         legacy_ok = mask[np.arange(n), baseline]
         baseline = np.where(legacy_ok, baseline, self.wait_index)
         chosen = baseline.copy()
-        prop = np.ones(n)
+        prop = _ones(n)
         notes = [""] * n
         # row loops run over Python lists: iterating an array makes a scalar per row and ends
         # on a raised IndexError, dearer than the work on a real-time decision's one row
@@ -641,7 +652,7 @@ class EnginePolicy:
         eng_rows = [i for i, arm in enumerate(arm_list) if arm in _ENGINE_ARMS]
         eng = np.array(eng_rows, dtype=np.intp)
         eng_views = [batch[i] for i in eng_rows]
-        probs = None
+        probs = scores = None  # scores: the learner's immediate reward of the engine rows (points)
         segments = None if self.segment_step is None else self.segment_step.segments(batch, F, parts["felt"])
         # the engine rows' lead points and their conversion probability, read by the long-term
         # value and the pushed lead score
@@ -656,13 +667,16 @@ class EnginePolicy:
             )
             for i, note in zip(eng_rows, notes_e, strict=True):
                 notes[i] = note
+            scores = self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale
             demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
             # the rows the long-term value reranks: all but the random arm's and its own ablation's
             rows, p_rows, dem, arm_rows, pc = eng, probs, demoted, _take(arms, eng), p_convert
             if not arm_names.isdisjoint((RANDOM, NO_LONG_TERM)):
                 keep = ~_among(arm_rows, (RANDOM, NO_LONG_TERM))
                 rows, p_rows, dem, arm_rows, pc = (a[keep] for a in (rows, p_rows, dem, arm_rows, pc))
-            self._long_term(batch, now, F, mask, rows, chosen, prop, notes, p_rows, dem, arm_rows, pc)
+            # the same rows (the learner's scores read from the batch's cache) or a subset (predicted afresh)
+            rows_scores = scores if rows is eng else None
+            self._long_term(batch, now, F, mask, rows, chosen, prop, notes, p_rows, dem, arm_rows, pc, rows_scores)
         extra: list[dict[str, Any]] = [{} for _ in range(n)]
         if eng_rows:
             ex = self.extras.build(
@@ -680,7 +694,7 @@ class EnginePolicy:
             )
             for i, fields in zip(eng_rows, ex.fields, strict=True):
                 extra[i] = fields
-        traces = self._trace(batch, F, mask, parts, eng, probs, baseline)
+        traces = self._trace(batch, mask, parts, eng, probs, scores, baseline)
         if segments is not None:  # what the learn step reads (hub/pipeline/learn.py)
             for trace, segment in zip(traces, segments.tolist(), strict=True):
                 trace["segment"] = segment
@@ -756,18 +770,18 @@ class EnginePolicy:
             }
         )
 
-    def _trace(self, batch, F, mask, parts, eng, probs, baseline) -> list[dict[str, Any]]:  # noqa: ANN001
+    def _trace(self, batch, mask, parts, eng, probs, scores, baseline) -> list[dict[str, Any]]:  # noqa: ANN001
         """Per row, what the console's inspector shows: each action's exclusion reason (None
-        when eligible), and for engine rows its score (objective points) and probability before
-        budgets and long-term overrules; ``rules_action`` is the legacy rules' choice."""
+        when eligible), and for engine rows its score (``scores``: the learner's, in objective
+        points) and probability before budgets and long-term overrules; ``rules_action`` is the
+        legacy rules' choice."""
         n, k = len(batch), len(self.ids)
         # rounded per engine row, None elsewhere and for NaN
-        scores: list[list[float | None] | None] = [None] * n
+        s: list[list[float | None] | None] = [None] * n
         p: list[list[float | None] | None] = [None] * n
         if len(eng):
-            means = (self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale).tolist()
-            for i, m_row, p_row in zip(eng.tolist(), means, probs.tolist(), strict=True):
-                scores[i], p[i] = _rounded(m_row), _rounded(p_row)
+            for i, s_row, p_row in zip(eng.tolist(), scores.tolist(), probs.tolist(), strict=True):
+                s[i], p[i] = _rounded(s_row), _rounded(p_row)
         out = []
         reasons = None  # what the exclusions read, as lists from the first row with one on
         for i, (view, allowed, rules_action) in enumerate(zip(batch, mask.tolist(), baseline.tolist(), strict=True)):
@@ -783,7 +797,7 @@ class EnginePolicy:
                 {
                     "actions": self.ids,
                     "excluded": why,
-                    "score": [None] * k if scores[i] is None else scores[i],
+                    "score": [None] * k if s[i] is None else s[i],
                     "probability": [None] * k if p[i] is None else p[i],
                     "rules_action": self.ids[rules_action],
                 }
@@ -903,9 +917,14 @@ class EnginePolicy:
             # engine into the first action that matures (decision/policies/apprentice.py)
             baseline = None
         actions, probs = model.choose_mixed(X, mask, baseline, free, share)
-        prop = _propensity(probs[np.arange(len(X)), actions])
-        followed = np.zeros(len(X), dtype=bool) if baseline is None else (actions == baseline) & ~free
-        notes = ["Following the legacy rules while the engine gathers evidence" if f else "" for f in followed.tolist()]
+        if len(X) == 1:  # a real-time row: the steps below on its scalars
+            a = actions.item(0)
+            prop = np.array([_propensity_of(probs.item(0, a))])
+            followed = [baseline is not None and a == baseline.item(0) and not free.item(0)]
+        else:
+            prop = _propensity(probs[np.arange(len(X)), actions])
+            followed = [False] * len(X) if baseline is None else ((actions == baseline) & ~free).tolist()
+        notes = ["Following the legacy rules while the engine gathers evidence" if f else "" for f in followed]
         return actions, prop, notes, probs
 
     def _budgets(self, batch, F, mask, eng, chosen, prop, notes, used) -> np.ndarray:  # noqa: ANN001
@@ -915,7 +934,7 @@ class EnginePolicy:
         (hub/pipeline/routing.py) and caps each owner's day with ``max_new_per_day``; keyed by
         the contact's owner, every new lead shared one budget of a pseudo-owner "unassigned"."""
         e = self.settings.engine
-        if self.settings.owners or not self._is_sales[chosen[eng]].any():  # routed, or nothing budgeted wanted
+        if self.settings.owners or not self._is_sales[_take(chosen, eng)].any():  # routed, or nothing budgeted wanted
             return np.zeros(len(eng), dtype=bool)
         owners = np.array([batch[i].contact.owner or "unassigned" for i in eng.tolist()], dtype=object)
         if len(eng) <= FEW_ROWS:  # a real-time batch: every owner's handoffs within its budget are all kept
@@ -947,23 +966,29 @@ class EnginePolicy:
         when the caller has it."""
         obj = self.settings.objective
         p0 = points_probability(profile_points(profiles, now)) if p_convert is None else p_convert
-        dp = self.long_term.value(p0, coarse_stage(F), np.ones(len(p0)))
+        dp = self.long_term.value(p0, coarse_stage(F), _ones(len(p0)))
         return dp * (obj.opportunity + obj.revenue * DEFAULT_DEAL_VALUE)
 
-    def _short(self, X: np.ndarray, arms: np.ndarray) -> np.ndarray:
-        """(n, k) immediate reward in objective points, by each row's arm's learner."""
-        short = self.model.predict_many(X)
+    def _short(self, X: np.ndarray, arms: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
+        """(n, k) immediate reward in objective points, by each row's arm's learner; ``scores``:
+        the engine's learner's for these rows, when the caller has them (left as they are)."""
+        scale = self.settings.engine.reward_scale
+        short = self.model.predict_many(X) * scale if scores is None else scores
         for arm, model in self._arm_models().items():
             rows = arms == arm
             if rows.any():
-                short[rows] = model.predict_many(X[rows])
-        return short * self.settings.engine.reward_scale
+                short = short.copy() if short is scores else short
+                short[rows] = model.predict_many(X[rows]) * scale
+        return short
 
-    def _long_term(self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted, arms, p_convert) -> None:  # noqa: ANN001
+    def _long_term(
+        self, batch, now, F, mask, eng, chosen, prop, notes, probs, demoted, arms, p_convert, scores=None
+    ) -> None:  # noqa: ANN001
         """Overrule harmful choices (decision/long_term.py) and log honest propensities: the
         rerank maps every action the bandit might have drawn to a final one, so a final action's
         propensity is the bandit's probability mass routed to it (not 1 where it overruled).
-        ``p_convert``: the ``eng`` rows' conversion probability from their lead points."""
+        ``p_convert``: the ``eng`` rows' conversion probability from their lead points;
+        ``scores``: the engine's learner's immediate reward of those rows (None: predicted here)."""
         w = self.settings.engine.long_term_weight
         if w <= 0:
             return
@@ -971,18 +996,20 @@ class EnginePolicy:
             return
         Fe = F if len(eng) == len(F.X) else F.subset(eng)
         me = _take(mask, eng)
-        short = self._short(Fe.X, arms)
+        short = self._short(Fe.X, arms, scores)
         lt = self.long_term_points(Fe, [batch[i].profile for i in eng.tolist()], now, p_convert)
         final = reranked_draws(short, lt, me, w)  # every draw's rerank: the chosen ones' and the routing
-        if len(eng) == 1:  # a real-time row: the same steps on its scalars, no index arrays
-            i = int(eng[0])
-            drawn = int(chosen[i])
-            new_one = int(final[0, drawn])
+        if len(eng) == 1:  # a real-time row: the same steps on its scalars (read by item()), no index arrays
+            i = eng.item(0)
+            drawn = chosen.item(i)
+            new_one = final.item(0, drawn)
             if new_one != drawn:
-                notes[i] = explain_long_term(self.ids[drawn], self.ids[new_one], float(lt[0, new_one] - lt[0, drawn]))
+                notes[i] = explain_long_term(
+                    self.ids[drawn], self.ids[new_one], lt.item(0, new_one) - lt.item(0, drawn)
+                )
                 chosen[i] = new_one
-            if not demoted[0]:  # _propensity's clip, on its float
-                prop[i] = _minimum(_maximum(float(route(probs, final)[0, new_one]), MIN_PROPENSITY), 1.0)
+            if not demoted.item(0):
+                prop[i] = _propensity_of(route(probs, final).item(0, new_one))
             return
         new = final[np.arange(len(eng)), chosen[eng]]
         over = new != chosen[eng]
@@ -1005,7 +1032,7 @@ class EnginePolicy:
     def _explain(self, F: Features, i: int, action: int, note: str) -> str:
         entry = self.entries[action]
         parts = []
-        if self.model.policy.n_obs_[action] > 0:
+        if self.model.policy.n_obs_.item(action) > 0:
             try:
                 contrib = self.model.explain_iter(F.X[i], action)
             except DecisionError:

@@ -75,9 +75,14 @@ def _few_unit_hashes(ids: Any, salt: str) -> list[float] | None:
     """:func:`unit_hash` of a few ids given as a list or tuple of ints and strings, in Python
     (a real-time decision hashes one: the array version's fixed cost is about 100 numpy calls);
     None for any other ``ids``."""
-    if isinstance(ids, (list, tuple)) and len(ids) <= _SCALAR_MAX and all(type(i) in (int, str) for i in ids):
-        return [_unit_hash_one(str(i), salt) for i in ids]
-    return None
+    if not isinstance(ids, (list, tuple)) or len(ids) > _SCALAR_MAX:
+        return None
+    out = []
+    for i in ids:
+        if type(i) not in (int, str):
+            return None
+        out.append(_unit_hash_one(str(i), salt))
+    return out
 
 
 def unit_hash(ids: Any, salt: str) -> np.ndarray:

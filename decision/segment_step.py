@@ -98,7 +98,7 @@ class SegmentStep:
     def segments(self, batch: Sequence[ContactView], F: Features, touches: np.ndarray) -> np.ndarray:
         """(n,) segment per row: a few column reads, no per-call table."""
         if len(batch) <= FEW_ROWS:  # a real-time batch: the same argmax and integer steps on Python numbers
-            onehots = F.X[:, self.onehot_cols].tolist()  # every row's stage and role columns in one gather
+            onehots = F.X.take(self.onehot_cols, axis=1).tolist()  # every row's stage and role columns, one gather
             rows = [self._segment_one(v, x, t) for v, x, t in zip(batch, onehots, touches.tolist(), strict=True)]
             if None not in rows:
                 return np.array(rows, dtype=np.intp)
