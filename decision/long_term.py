@@ -99,12 +99,14 @@ class LongTermValue:
         self.__dict__.pop("_tables", None)  # new state: the cached lift is stale
         super().__setattr__(name, value)
 
-    def _lift_tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """(stages,) :meth:`base_rate` and (actions, stages) :meth:`lift`, once per state (every
-        decision reads them; learning and loading drop them)."""
+    def _lift_tables(self) -> tuple[np.ndarray, np.ndarray, list[float], list[list[float]]]:
+        """(stages,) :meth:`base_rate` and (actions, stages) :meth:`lift`, then the same as Python
+        lists (the base rates, and the lifts per stage) for a real-time row: once per state
+        (every decision reads them; learning and loading drop them)."""
         cached = self.__dict__.get("_tables")
         if cached is None:
-            cached = self.__dict__["_tables"] = (self.base_rate(), self.lift())
+            base, lift = self.base_rate(), self.lift()
+            cached = self.__dict__["_tables"] = (base, lift, base.tolist(), lift.T.tolist())
         return cached
 
     def _mean_and_n(self) -> tuple[np.ndarray, np.ndarray]:
@@ -173,13 +175,16 @@ class LongTermValue:
         ``p_convert`` (a lead score's probability) is floored at the stage's learned baseline:
         a cold lead's points say little about what burning it costs."""
         st = np.asarray(stages)
-        base, lift_all = self._lift_tables()
+        base, lift_all, base_row, lift_rows = self._lift_tables()
         if len(st) == 1:  # a real-time row: the same float operations on Python floats
             p, v, s = float(p_convert[0]), float(deal_value[0]), int(st[0])
-            b = float(base[s])
+            b = base_row[s]
             if p == p and b == b:  # (a NaN: np.maximum's rules, below)
                 p = max(p, b)  # as np.maximum: the first unless the second is larger
-                return np.array([[(min(max(p + x, 0.0), 1.0) - p) * v for x in lift_all[:, s].tolist()]])
+                # min(max(p + x, 0.0), 1.0) written out (two builtin calls per action cost
+                # more than the rest of the row): NaN and -0.0 pass through as in max and min
+                out = [((0.0 if (y := p + x) < 0.0 else 1.0 if y > 1.0 else y) - p) * v for x in lift_rows[s]]
+                return np.array([out])
         p0 = np.maximum(np.asarray(p_convert, dtype=float), base[st])[:, None]
         lift = lift_all[:, st].T
         v = np.asarray(deal_value, dtype=float)[:, None]
@@ -234,7 +239,7 @@ def reranked_draws(short: np.ndarray, long_term: np.ndarray, mask: np.ndarray, w
     from here too."""
     n, k = short.shape
     if n == 1:  # a real-time row: the same floats and comparisons on Python numbers
-        out = _reranked_one(short[0].tolist(), long_term[0].tolist(), mask[0].tolist(), weight)
+        out = _reranked_one(short.tolist()[0], long_term.tolist()[0], mask.tolist()[0], weight)
         if out is not None:
             return out
     blended = np.where(mask, (1.0 - weight) * short + weight * long_term, -np.inf)
@@ -246,26 +251,26 @@ def reranked_draws(short: np.ndarray, long_term: np.ndarray, mask: np.ndarray, w
 
 
 def _reranked_one(short: list[float], long_term: list[float], mask: list[bool], weight: float) -> np.ndarray | None:
-    """:func:`reranked_draws` of one row; None when a blended score is NaN (argmax's rules)."""
+    """:func:`reranked_draws` of one row; None when a blended score is NaN (argmax's rules), or
+    the row holds both infinities (their sum is NaN: one test for both, the rest of the time)."""
     rows = zip(short, long_term, mask, strict=True)
     blended = [(1.0 - weight) * s + weight * lt if ok else -math.inf for s, lt, ok in rows]
-    if any(b != b for b in blended):
+    total = sum(blended)
+    if total != total:
         return None
     top = max(blended)
     best = blended.index(top)  # argmax: the first largest
-    over = [lt < 0 and a != best and top > b for a, (lt, b) in enumerate(zip(long_term, blended, strict=True))]
-    return np.array([[best if o else a for a, o in enumerate(over)]])
+    # draw a goes to best where its long-term value is negative and best blends higher
+    draws = enumerate(zip(long_term, blended, strict=True))
+    return np.array([[best if lt < 0 and a != best and top > b else a for a, (lt, b) in draws]])
 
 
 def route(probs: np.ndarray, final: np.ndarray) -> np.ndarray:
     """(n, k) each final action's share: the mass of the draws :func:`reranked_draws` maps to it
     (bincount adds in the same order as np.add.at would, at a fraction of its cost)."""
     n, k = probs.shape
-    if n == 1:  # a real-time row: bincount's sums, in its order, on Python floats
-        out = [0.0] * k
-        for p, f in zip(probs[0].tolist(), final[0].tolist(), strict=True):
-            out[f] += p
-        return np.array([out])
+    if n == 1:  # a real-time row: no cell indices
+        return np.bincount(final[0], weights=probs[0], minlength=k)[None]
     cells = (np.arange(n)[:, None] * k + final).ravel()
     return np.bincount(cells, weights=probs.ravel(), minlength=n * k).reshape(n, k)
 

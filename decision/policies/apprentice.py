@@ -83,7 +83,7 @@ class Apprentice(Policy):
     def _mature(self, X: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Mature pairs; with a ``mask``, only its pairs are judged (the rest may be True)."""
         counts, width = self.policy.n_obs_, self.policy._width(X, mask)
-        return (counts[None, :] >= self.min_observations) & (width <= self.max_width)
+        return (counts >= self.min_observations) & (width <= self.max_width)
 
     def match_rate(self, X: Any, baseline: Any, mask: Any = None) -> float:
         """Share of rows where the engine's greedy choice equals the legacy one.
@@ -118,9 +118,9 @@ class Apprentice(Policy):
         if len(X) == 1:  # a real-time row: the same writes by scalar index, no index arrays
             if baseline is not None:
                 b = int(self._check_actions(baseline, 1)[0])
-                legacy[0, b] = mask[0, b]  # a legacy action the rules now forbid is not followed
-                allowed[0, b] |= legacy[0, b]
-            if not allowed.any():
+                if mask[0, b]:  # a legacy action the rules now forbid is not followed
+                    legacy[0, b] = allowed[0, b] = True
+            if not np.count_nonzero(allowed):
                 allowed[0] = mask[0]
             return allowed, legacy
         if baseline is not None:

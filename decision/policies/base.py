@@ -13,6 +13,7 @@ sampling, whose action probabilities are estimated by Monte-Carlo).
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -136,12 +137,37 @@ def crn_win_counts(mean: np.ndarray, sd: np.ndarray, z: np.ndarray, mask: np.nda
 
 def _argmax_counts(mean: np.ndarray, sd: np.ndarray, z: np.ndarray, mask: np.ndarray) -> np.ndarray:
     n, k = mean.shape
+    if n == 1:  # a real-time row
+        return row_win_counts(mean[0], sd[0], z, mask)
     sd32 = sd.astype(np.float32)
-    if n == 1:  # a real-time row: mc_winners' one step, the same float32 sums, on (m, k) directly
-        base = np.where(mask[0], mean[0], -np.inf).astype(np.float32)
-        return np.bincount((z * sd32[0] + base).argmax(axis=1), minlength=k)[None]
     winners = mc_winners(mean, lambda s, e: z[s:e, None] * sd32, len(z), mask)
     return np.bincount((winners + np.arange(n) * k).ravel(), minlength=n * k).reshape(n, k)
+
+
+def row_win_counts(mean: np.ndarray, sd: np.ndarray, z: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """(b, k) int: :func:`crn_win_counts` of one row (``mean``, ``sd``: (k,)) under each of the b
+    ``masks`` (b, k), mask j counting the draws of block j of ``z`` (b * m, k): the blocks of a
+    real-time decision's mixture in one pass, with :func:`mc_winners`' float32 scores.
+
+    ``sd`` and the masked means are repeated to z's shape first: an operand broadcast over the
+    draws steps through k numbers at a time, a contiguous one in one pass (a third of the cost).
+    """
+    b, k = masks.shape
+    m = len(z) // b
+    scores = z * sd.astype(np.float32)[None].repeat(len(z), axis=0)
+    scores += np.where(masks, mean, -np.inf).astype(np.float32).repeat(m, axis=0)
+    winners = scores.argmax(axis=1)
+    if b > 1:  # block j's winners counted in the j-th k slots
+        winners += _block_offsets(b, k, m)
+    return np.bincount(winners, minlength=b * k).reshape(b, k)
+
+
+@functools.lru_cache(maxsize=8)
+def _block_offsets(b: int, k: int, m: int) -> np.ndarray:
+    """(b * m,) ``j * k`` on block j's m draws: the same few shapes on every real-time decision."""
+    out = np.arange(0, b * k, k).repeat(m)
+    out.flags.writeable = False
+    return out
 
 
 class Policy:
@@ -192,7 +218,7 @@ class Policy:
         if X.ndim != 2:
             raise DecisionError(f"X must be a 2-d array (n_rows, n_features); got shape {X.shape}.")
         finite = np.isfinite(X)
-        if not finite.all():
+        if np.count_nonzero(finite) != finite.size:  # (.all() is a reduction: dearer on one row)
             X = np.where(finite, X, 0.0)  # what np.nan_to_num(nan=0, posinf=0, neginf=0) does, cheaper
         d = getattr(self, "n_features_in_", None)
         if d is None:
@@ -212,6 +238,8 @@ class Policy:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (n, k):
             raise DecisionError(f"mask must have shape ({n}, {k}); got {mask.shape}.")
+        if n == 1 and np.count_nonzero(mask):  # a real-time row: one count, not two reductions
+            return mask
         has = mask.any(axis=1)
         if not has.all():
             empty = ~has
@@ -272,7 +300,7 @@ class Policy:
         (the ``free`` rows' under ``mask``), then the probabilities under ``eff`` and under
         ``mask`` (only when ``share`` > 0), mixed ``(1 - share)`` to ``share``."""
         actions = np.asarray(self._draw(X, eff), dtype=np.intp)
-        if free.any():
+        if np.count_nonzero(free):
             actions[free] = self._draw(X[free], mask[free])
         p_eff = self._probabilities(X, eff)
         p_free = self._probabilities(X, mask) if share > 0 else p_eff
@@ -354,9 +382,10 @@ class Policy:
         """:meth:`explain_one` as an iterator: a reader of the top few pairs builds only those."""
         x = self._check_X(np.asarray(x, dtype=float)[None, :])[0]
         contrib = self._contributions(x, int(action))
-        order = np.argsort(-np.abs(contrib), kind="stable").tolist()
-        values = contrib.tolist()
-        return ((j, values[j]) for j in order)
+        order = (-np.abs(contrib)).argsort(kind="stable").tolist()
+        # C iterators, not a generator: a reader that stops after the top few leaves no
+        # generator frame to close (closing one raises GeneratorExit inside it)
+        return zip(order, map(contrib.tolist().__getitem__, order), strict=True)
 
     def _contributions(self, x: np.ndarray, action: int) -> np.ndarray:
         """(d,) each feature's share of the action's predicted reward for row ``x``."""

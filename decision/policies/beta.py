@@ -7,6 +7,8 @@ row then only differs by its eligibility mask), so the cost is n_draws x k rando
 
 from __future__ import annotations
 
+from itertools import starmap
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -62,9 +64,26 @@ class BetaBernoulli(Policy):
         sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
         return np.broadcast_to(sd, (len(X), self.n_actions)).copy()
 
+    def __setattr__(self, name: str, value: object) -> None:
+        if name.endswith("_") and not name.startswith("_"):  # new state (``alpha_ += x`` assigns too)
+            self.__dict__.pop("_pairs_cache", None)
+        super().__setattr__(name, value)
+
+    def _pairs(self) -> tuple[tuple[float, float], ...]:
+        """Each action's (alpha, beta) as Python floats, once per model state (learning and
+        loading assign the state, which drops them)."""
+        cached = self.__dict__.get("_pairs_cache")
+        if cached is None:
+            if not hasattr(self, "alpha_"):
+                self._check_X(np.zeros((1, 0)))
+            pairs = zip(self.alpha_.tolist(), self.beta_.tolist(), strict=True)
+            cached = self.__dict__["_pairs_cache"] = tuple(pairs)
+        return cached
+
     def _learn(self, X, actions, rewards, propensities) -> None:
         if ((rewards < 0) | (rewards > 1)).any():
             raise DecisionError("BetaBernoulli rewards must lie in [0, 1].")
+        self.__dict__.pop("_pairs_cache", None)  # (also dropped by the assignments below)
         k = self.n_actions
         self.alpha_ += np.bincount(actions, weights=rewards, minlength=k)
         self.beta_ += np.bincount(actions, weights=1.0 - rewards, minlength=k)
@@ -87,10 +106,7 @@ class BetaBernoulli(Policy):
     def thompson_one(self) -> int:
         """:meth:`thompson_draw` of one row as a Python int: its draws one by one
         (decision/draws.py) and the first largest, as np.argmax takes."""
-        if not hasattr(self, "alpha_"):
-            self._check_X(np.zeros((1, 0)))
-        draw = self._rng.beta
-        v = [draw(a, b) for a, b in zip(self.alpha_.tolist(), self.beta_.tolist(), strict=True)]
+        v = list(starmap(self._rng.beta, self._pairs()))
         return v.index(max(v))
 
     def _choose(self, X, mask):

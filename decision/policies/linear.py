@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 from hub.errors import DecisionError
 
 from ._gaussian import decay_blocks, group_rows, spd_inverse, update_block
-from .base import Policy, argmax_ties, crn_win_counts, masked
+from .base import Policy, argmax_ties, crn_win_counts, masked, row_win_counts
 
 
 def _same_rows(a: np.ndarray, b: np.ndarray) -> bool:
@@ -77,22 +77,30 @@ class _DisjointLinear(Policy):
 
     def _squared_columns(self, n_features: int) -> np.ndarray:
         """Indices of the input columns that also enter squared."""
-        sq = self.squared_features
-        if sq is True:
-            return np.arange(n_features)
-        if not sq:
-            return np.arange(0)
+        return self._columns(n_features)[0]
+
+    def _columns(self, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_squared_columns`, and the input column behind each design column (every
+        feature, the squared ones again, then column 0 as the intercept's placeholder)."""
+        sq, intercept = self.squared_features, self.fit_intercept
         # checked once per (option, width), not once per batch: a one-row decision reads it
         # for the design of every call and the check cost as much as the design itself
-        cached = self.__dict__.get("_squared_cache")
-        if cached is not None and cached[1] == n_features and cached[0] == sq:
-            return cached[2]
-        cols = np.asarray(sq, dtype=np.intp)
-        if cols.ndim != 1 or (cols < 0).any() or (cols >= n_features).any():
-            raise DecisionError(f"squared_features holds column indices below {n_features}, got {list(sq)}")
-        cols.flags.writeable = False
-        self.__dict__["_squared_cache"] = (list(sq), n_features, cols)
-        return cols
+        cached = self.__dict__.get("_columns_cache")
+        if cached is not None and cached[0] == n_features and cached[1] == intercept and cached[2] == sq:
+            return cached[3]
+        if sq is True:
+            cols = np.arange(n_features)
+        elif not sq:
+            cols = np.arange(0)
+        else:
+            cols = np.asarray(sq, dtype=np.intp)
+            if cols.ndim != 1 or (cols < 0).any() or (cols >= n_features).any():
+                raise DecisionError(f"squared_features holds column indices below {n_features}, got {list(sq)}")
+        taken = np.concatenate((np.arange(n_features), cols, np.zeros(int(intercept), dtype=np.intp)))
+        cols.flags.writeable = taken.flags.writeable = False
+        option = sq if isinstance(sq, bool) else list(sq)
+        self.__dict__["_columns_cache"] = (n_features, intercept, option, (cols, taken))
+        return cols, taken
 
     def _n_design(self, n_features: int) -> int:
         """Columns of the design matrix for ``n_features`` input features."""
@@ -180,14 +188,15 @@ class _DisjointLinear(Policy):
         return self._scoped(X, "design", lambda: self._design_of(X))
 
     def _design_of(self, X: np.ndarray) -> np.ndarray:
-        n, d = X.shape
-        cols = self._squared_columns(d)
+        d = X.shape[1]
+        cols, taken = self._columns(d)
         if not len(cols) and not self.fit_intercept:
             return X
-        # filled in place: np.hstack of [X, X[:, cols] ** 2, ones] at half its cost on a few rows
-        Z = np.empty((n, d + len(cols) + int(self.fit_intercept)))
-        Z[:, :d] = X
-        np.square(X[:, cols], out=Z[:, d : d + len(cols)])
+        # one gather of every design column's input, then the squares and the intercept in
+        # place: np.hstack of [X, X[:, cols] ** 2, ones] costs several times as much on a few rows
+        Z = X.take(taken, axis=1)
+        squares = Z[:, d : d + len(cols)]
+        np.square(squares, out=squares)
         if self.fit_intercept:
             Z[:, -1] = 1.0
         return Z
@@ -270,8 +279,18 @@ class _DisjointLinear(Policy):
                     continue
                 var[a, rows] = np.einsum("nd,nd->n", Za @ cov[a], Za)[: len(rows)]
             var, done = var.T, mask
-        scale = self.noise_variance * self.noise_scale() if self.learn_noise else self.noise_variance
-        return np.sqrt(np.maximum(var.astype(np.float64), 0.0) * scale), done
+        return np.sqrt(np.maximum(var.astype(np.float64), 0.0) * self._variance_scale()), done
+
+    def _variance_scale(self) -> float | np.ndarray:
+        """What a width's ``z' S_a z`` is multiplied by: ``noise_variance``, times
+        :meth:`noise_scale` when the noise is learned (then kept per model state, as that is)."""
+        if not self.learn_noise:
+            return self.noise_variance
+        cached = self.__dict__.get("_variance_scale_cache")
+        if cached is None:
+            cached = self.__dict__["_variance_scale_cache"] = self.noise_variance * self.noise_scale()
+            cached.flags.writeable = False
+        return cached
 
     def mean_variance(self, X: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """(n,) posterior variance ``z' S_a z`` of each row's predicted mean for its own action
@@ -291,6 +310,7 @@ class _DisjointLinear(Policy):
     def _drop_caches(self) -> None:
         self.__dict__.pop("_cov32_cache", None)
         self.__dict__.pop("_noise_scale_cache", None)
+        self.__dict__.pop("_variance_scale_cache", None)
 
     def _cov32(self) -> np.ndarray:
         """``cov_`` in float32, converted once per model state rather than once per batch (a
@@ -453,21 +473,25 @@ class LinearThompson(_DisjointLinear):
     def _draw(self, X, mask):
         mean = self._predict(X)
         sd = self.exploration * self._width(X, mask)
-        actions = np.argmax(masked(mean + sd * self._rng.standard_normal(mean.shape), mask), axis=1)
+        actions = masked(mean + sd * self._rng.standard_normal(mean.shape), mask).argmax(axis=1)
         # the block _choose counts its propensities' wins in, drawn and left uncounted: every
         # later draw is the one _choose leaves
         self._rng.standard_normal((self.n_draws, 1, self.n_actions), dtype=np.float32)
         return actions
 
     def _mixed(self, X, eff, mask, free, share):
-        if free.any():
+        if np.count_nonzero(free):
             return super()._mixed(X, eff, mask, free, share)
         # no free row: _draw's normals, then the three blocks of (n_draws, k) it and both
         # probabilities draw in turn, in one call (the same stream: a block is filled in order)
-        mean, m = self._predict(X), self.n_draws
-        sd = self.exploration * self._width(X, eff)
-        actions = np.argmax(masked(mean + sd * self._rng.standard_normal(mean.shape), eff), axis=1)
+        mean, m, width = self._predict(X), self.n_draws, self._width(X, eff)
+        sd = self.exploration * width
+        actions = masked(mean + sd * self._rng.standard_normal(mean.shape), eff).argmax(axis=1)
         z = self._rng.standard_normal(((3 if share > 0 else 2) * m, self.n_actions), dtype=np.float32)
+        if len(X) == 1 and share > 0 and self._width(X, mask) is width:
+            # a real-time row (one width for both masks): both blocks' wins in one pass
+            p = row_win_counts(mean[0], sd[0], z[m:], np.concatenate((eff, mask))) / m
+            return actions, (1 - share) * p[:1] + share * p[1:]
         p_eff = crn_win_counts(mean, sd, z[m : 2 * m], eff) / m  # z[:m]: the block _draw leaves
         p_free = p_eff
         if share > 0:
