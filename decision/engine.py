@@ -223,7 +223,7 @@ class EnginePolicy:
         self.sales = tuple(a.id for a in self.entries if a.kind == "sales_outreach")
         #: (k,) the sales actions (every decision reads them)
         self._is_sales = self.catalog.flags(self.sales) if self.sales else np.zeros(len(self.ids), dtype=bool)
-        self._sales_flags = self._is_sales.tolist()
+        self._sales_flags = self._is_sales.tolist()  # the same as Python booleans, for one row
         #: the actions that send an e-mail: the hub's own orders the touch cap counts, as it counts
         #: ``email_sent`` activities (an ad audience is marketing, but no e-mail and no touch)
         self._mail_ids = frozenset(a.id for a in self.entries if a.kind in MAIL_ACTION_KINDS)
