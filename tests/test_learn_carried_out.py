@@ -24,9 +24,9 @@ from tests.push_rows import set_field_rows
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
-def test_only_decisions_that_happened_are_learned(store_url):
-    store = Store(store_url, auto_migrate=True)
-    people = [Contact(identities=[Identity(connector="crm", external_id=f"c{i}")]) for i in range(6)]
+def _logged_emails(store: Store, prefix: str, n: int) -> tuple[list[int], list[Decision]]:
+    """``n`` new contacts and, per contact, an engine decision to send ``email_nurture`` (3-day window)."""
+    people = [Contact(identities=[Identity(connector="crm", external_id=f"{prefix}{i}")]) for i in range(n)]
     with store.begin() as conn:
         ids = sorted(upsert_contacts(conn, people, T0).changed)
     logged = [
@@ -43,6 +43,12 @@ def test_only_decisions_that_happened_are_learned(store_url):
         )
         for cid in ids
     ]
+    return ids, logged
+
+
+def test_only_decisions_that_happened_are_learned(store_url):
+    store = Store(store_url, auto_migrate=True)
+    ids, logged = _logged_emails(store, "c", 6)
     with store.begin() as conn:
         dids = decision_store.insert_decisions(conn, logged, "batch-1")
         # rejected, done, skipped (in place already), held, none (a real-time decision's), withheld
@@ -103,23 +109,7 @@ def test_a_write_that_landed_after_its_window_closed_is_not_learned(store_url):
     that reward was credited to an action taken after it. Not learned; one that landed inside the
     window is, and so is one with two writes of which the first landed in time."""
     store = Store(store_url, auto_migrate=True)
-    people = [Contact(identities=[Identity(connector="crm", external_id=f"w{i}")]) for i in range(5)]
-    with store.begin() as conn:
-        ids = sorted(upsert_contacts(conn, people, T0).changed)
-    logged = [
-        Decision(
-            contact_id=cid,
-            actions=[],
-            policy="engine",
-            policy_version="engine@v1",
-            created_at=T0,
-            action="email_nurture",
-            features=[1.0],
-            feature_version="f1",
-            attribution_days=3,
-        )
-        for cid in ids
-    ]
+    ids, logged = _logged_emails(store, "w", 5)
     end = T0 + timedelta(days=3)
     landed = {  # per decision: (state, landed at) of each write
         0: [("done", T0 + timedelta(hours=1))],

@@ -58,7 +58,8 @@ def wait_for(check, seconds: float = 20) -> bool:
     return check()
 
 
-def test_a_deletion_webhook_removes_the_contact_without_waiting_for_the_hourly_walk(tmp_path, world, sandbox):
+def embedded_app(tmp_path, sandbox):
+    """The API in embedded mode on a SQLite store, with one HubSpot connector on the sandbox."""
     cfg = {
         "store_url": f"sqlite:///{tmp_path / 'hub.db'}",
         "connectors": {
@@ -71,7 +72,11 @@ def test_a_deletion_webhook_removes_the_contact_without_waiting_for_the_hourly_w
     }
     path = tmp_path / "hub.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    app = create_app(load_settings(path))
+    return create_app(load_settings(path))
+
+
+def test_a_deletion_webhook_removes_the_contact_without_waiting_for_the_hourly_walk(tmp_path, world, sandbox):
+    app = embedded_app(tmp_path, sandbox)
     ctx = app.state.hub.ctx
     sync_connector(ctx, "crm")  # walks the archived list once: the next walk is due in an hour
     victim, renamed = sorted(live_ids(world), key=int)[:2]
@@ -98,19 +103,7 @@ def test_a_privacy_deletion_webhook_forgets_the_person_a_sync_cannot_see_go(tmp_
     forgotten (every row, on the suppression list), and later syncs leave them out."""
     from hub.forget import suppression_counts
 
-    cfg = {
-        "store_url": f"sqlite:///{tmp_path / 'hub.db'}",
-        "connectors": {
-            "crm": {
-                "type": "hubspot",
-                "settings": {"access_token": sandbox.hubspot_token, "base_url": sandbox.hubspot_url},
-            }
-        },
-        "api": {"embedded": True, "hubspot_client_secret": SECRET, "public_url": "https://hub.example.com"},
-    }
-    path = tmp_path / "hub.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    app = create_app(load_settings(path))
+    app = embedded_app(tmp_path, sandbox)
     ctx = app.state.hub.ctx
     sync_connector(ctx, "crm")
     victim, other = sorted(live_ids(world), key=int)[:2]
