@@ -202,13 +202,7 @@ def forget_record(ctx: HubContext, record: Identity) -> ForgetReport:
     (the record is gone there). A record the store never held is still put on the suppression
     list, and anything held under its id is deleted."""
     with ctx.store.connect() as conn:
-        contact_id = conn.execute(
-            select(identities.c.contact_id).where(
-                identities.c.connector == record.connector,
-                identities.c.object_type == record.object_type,
-                identities.c.external_id == record.external_id,
-            )
-        ).scalar()
+        contact_id = contact_store.resolve_identity_ids(conn, [record]).get(record.key())
         email = None
         if contact_id is not None:
             email = conn.execute(select(contacts.c.primary_email).where(contacts.c.id == contact_id)).scalar()
