@@ -119,7 +119,7 @@ def write_report(
     for name, lines in series.items():
         for s in lines:
             rows += [[name, s.name, x.date().isoformat(), _num(y)] for x, y in zip(s.x, s.y, strict=True)]
-    res.files.append(_write_csv(folder / "weekly.csv", ["series", "arm", "week", "value"], rows))
+    res.files.append(_write_csv(folder / "weekly.csv", ["series", "arm", "as_of", "value"], rows))
     charts = {
         "opportunity_rate.svg": (
             series["opportunity_rate"],

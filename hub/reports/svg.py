@@ -53,7 +53,9 @@ def line_chart(series: Sequence[Series], *, title: str, y_label: str) -> str:
     ticks = _ticks(min([0.0, *ys]), max([0.0, *ys]) if ys else 1.0)
     y0, y1 = ticks[0], ticks[-1]
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
-    xpos = {x: LEFT + (pw * i / max(len(xs) - 1, 1)) for i, x in enumerate(xs)}
+    span = (xs[-1] - xs[0]).total_seconds() if xs else 0.0
+    # a time axis: a point sits where its date falls, so an unfinished last week is drawn short
+    xpos = {x: LEFT + (pw * (x - xs[0]).total_seconds() / span if span > 0 else 0.0) for x in xs}
 
     def ypos(v: float) -> float:
         return TOP + ph * (1 - (v - y0) / (y1 - y0))
@@ -70,12 +72,12 @@ def line_chart(series: Sequence[Series], *, title: str, y_label: str) -> str:
         y = ypos(t)
         out.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
         out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(t)}</text>')
-    every = max(1, math.ceil(len(xs) / max(1, pw // 80)))  # a date label is ~70 px wide
-    for i, x in enumerate(xs):
-        if i % every == 0:
-            out.append(
-                f'<text x="{xpos[x]:.1f}" y="{TOP + ph + 18}" text-anchor="middle">{x.strftime("%Y-%m-%d")}</text>'
-            )
+    shown, at = "", -math.inf
+    for x in xs:  # a date label is ~70 px wide: one per date, 80 px apart at least
+        label = x.strftime("%Y-%m-%d")
+        if label != shown and xpos[x] - at >= 80:
+            out.append(f'<text x="{xpos[x]:.1f}" y="{TOP + ph + 18}" text-anchor="middle">{label}</text>')
+            shown, at = label, xpos[x]
     out.append(f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>')
     for k, s in enumerate(series):
         color = PALETTE[k % len(PALETTE)]

@@ -2,7 +2,10 @@
 
 Both are cumulative per contact decided so far, so an arm that reached more people later is
 not flattered or penalised by its size: week ``w``'s value is (events up to the end of ``w``)
-/ (contacts of the arm decided up to the end of ``w``).
+/ (contacts of the arm decided up to the end of ``w``). So each point is dated at the end of the
+week it counts (the last, unfinished week at the newest decision or event), after a first point
+of 0 at the start of the first week: a point dated at its week's start showed events of the days
+after it.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ def weekly_by_arm(frame: ArmFrame) -> dict[str, list[Series]]:
     origin = datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() - d.weekday() * 86400.0
     last = max(float(frame.first_at.max()), float(frame.ev_at.max()) if len(frame.ev_at) else 0.0)
     n_weeks = int(_week_floor(np.asarray([last]), origin)[0]) + 1
-    xs = [datetime.fromtimestamp(origin + w * WEEK, UTC) for w in range(n_weeks)]
+    ends = [min(origin + (w + 1) * WEEK, last) for w in range(n_weeks)]
+    xs = [datetime.fromtimestamp(t, UTC) for t in (origin, *ends)]
     out: dict[str, list[Series]] = {"opportunity_rate": [], "pipeline_per_contact": []}
     opp = frame.ev_type == "opportunity_created"
     for arm in frame.arms:
@@ -49,6 +53,6 @@ def weekly_by_arm(frame: ArmFrame) -> dict[str, list[Series]]:
         count = np.cumsum(np.bincount(wk, minlength=n_weeks))
         pipe = np.cumsum(np.bincount(wk, weights=frame.ev_amount[mine], minlength=n_weeks))
         safe = np.maximum(decided, 1)
-        out["opportunity_rate"].append(Series(arm, xs, (count / safe).tolist()))
-        out["pipeline_per_contact"].append(Series(arm, xs, (pipe / safe).tolist()))
+        out["opportunity_rate"].append(Series(arm, xs, [0.0, *(count / safe).tolist()]))
+        out["pipeline_per_contact"].append(Series(arm, xs, [0.0, *(pipe / safe).tolist()]))
     return out
