@@ -204,3 +204,16 @@ def test_lift_views_say_when_an_arm_is_too_small_for_an_interval(tmp_path):
         assert "| too few contacts |" in (tmp_path / "out" / "report.md").read_text()
     finally:
         s.dispose()
+
+
+def test_report_exit_codes_tell_bad_input_from_a_store_that_is_not_there(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(reports_app, ["lift", "--store-url", f"sqlite:///{tmp_path / 'dmeo.db'}"])
+    assert missing.exit_code == 1 and "no store at" in missing.output
+    assert not (tmp_path / "dmeo.db").exists()
+    down = runner.invoke(reports_app, ["lift", "--store-url", "postgresql://hub@127.0.0.1:1/none"])
+    assert down.exit_code == 1 and "cannot reach the store" in down.output
+    bad = tmp_path / "hub.yaml"
+    bad.write_text("store_url: sqlite:///x.db\nnot_a_key: 1\n")
+    invalid = runner.invoke(reports_app, ["lift", "-c", str(bad)])
+    assert invalid.exit_code == 2 and "not_a_key" in invalid.output
