@@ -11,7 +11,8 @@
     │   └── StoreUnavailable     it could not be reached: worth trying again later
     ├── GovernanceError          an approval, alert or kill switch request that cannot be done
     │   └── NotFoundError        no such approval or alert
-    └── DataError                a data file or column cannot be read as asked (file, column, row, value)
+    ├── DataError                a data file or column cannot be read as asked (file, column, row, value)
+    └── ConflictError            another writer changed it first (a lost compare-and-set): nothing saved
 
 Messages are plain sentences that name the bad value and say what to do.
 """
@@ -84,3 +85,8 @@ class NotFoundError(GovernanceError):
 
 class DataError(HubError):
     """A user's data file or column cannot be read as asked: names the file, column, row and value."""
+
+
+class ConflictError(HubError):
+    """Another writer changed what this one read (a rollback, a learn step) before it saved: it
+    saved nothing, so the other's change stands. Look at the state, then run it again."""

@@ -14,8 +14,9 @@ Ordering, so that nothing is lost and nothing written after the clear:
    Deleting first would drop the clear pushes with the contact, and the CRM would keep the
    hub's fields.
 
-Synced activities held for their contact (hub/store/held.py) under their addresses or record
-ids are deleted with them. Then every other table is swept for what still names the person
+Synced activities held for their contact (hub/store/held.py) and API and Segment events held
+for them (hub/store/anonymous.py) under their addresses or record ids are deleted with them,
+each found by the key its store wrote it under (a long record id's is a hash). Then every other table is swept for what still names the person
 (hub/forget_sweep.py): audit notes and other free text are redacted (the rows kept), held
 events and held activities under their address or an alias of it are deleted, a sync cursor
 naming their record is reset.
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, delete, func, or_, select, update
+from sqlalchemy import Connection, func, select, update
 
 from hub.fields import HUB_FIELDS
 from hub.forget_sweep import MIN_ID, Traces, sweep, traces_of
@@ -39,13 +40,13 @@ from hub.governance import approvals
 from hub.models import ActionKind, Identity, normalize_email, utcnow
 from hub.pipeline.context import HubContext
 from hub.pipeline.push import push_connector
+from hub.store import anonymous as anonymous_store
 from hub.store import contacts as contact_store
 from hub.store import held as held_store
 from hub.store import pushes as push_store
 from hub.store import suppressions as suppression_store
 from hub.store.schema import (
     activities,
-    anonymous_events,
     contact_emails,
     contacts,
     decisions,
@@ -185,10 +186,8 @@ def forget(ctx: HubContext, email: str, *, clear_crm: bool = False) -> ForgetRep
         contact_id = _contact_for(conn, email)
         report.suppressed = _suppress(conn, email, contact_id)
         if contact_id is None:  # no contact, but held events, notes or cursors may name the address
-            held = held_store.forget(conn, [], [email])
-            report.swept = sweep(conn, traces_of(conn, email, None))
-            if held:
-                report.swept["held_activities"] = report.swept.get("held_activities", 0) + held
+            held = _drop_held(conn, [], [email])
+            report.swept = _plus(sweep(conn, traces_of(conn, email, None)), held)
             return report
         report.found, report.contact_id = True, contact_id
         if clear_crm:
@@ -209,17 +208,13 @@ def forget_record(ctx: HubContext, record: Identity) -> ForgetReport:
     if email is not None:
         return forget(ctx, email)
     report = ForgetReport(email="")
-    key = (record.connector, record.object_type, record.external_id)
     with ctx.store.begin() as conn:
         known = _identities_of(conn, contact_id) if contact_id is not None else []
         report.suppressed = suppression_store.suppress(conn, None, (), [record, *[i for i in known if i != record]])
         if contact_id is None:
-            held = held_store.forget(conn, [key], [])
-            report.swept = sweep(
-                conn, Traces(record_ids={record.external_id} if len(record.external_id) >= MIN_ID else set())
-            )
-            if held:
-                report.swept["held_activities"] = held
+            held = _drop_held(conn, [record], [])
+            traces = Traces(record_ids={record.external_id} if len(record.external_id) >= MIN_ID else set())
+            report.swept = _plus(sweep(conn, traces), held)
             return report
         report.found, report.contact_id = True, contact_id
     return _remove(ctx, report, None, contact_id, clear_crm=False)
@@ -263,22 +258,28 @@ def _remove(ctx: HubContext, report: ForgetReport, email: str | None, contact_id
             e for (e,) in conn.execute(select(contact_emails.c.email).where(contact_emails.c.contact_id == contact_id))
         ]
         asked = [e for e in (normalize_email(email),) if e]
-        # their visitor-id map and events held under their address go too
-        conn.execute(
-            delete(anonymous_events).where(
-                or_(anonymous_events.c.contact_id == contact_id, anonymous_events.c.email.in_(emails + asked))
-            )
-        )
-        # and synced activities held under their address or record ids (hub/store/held.py)
-        idents = conn.execute(
-            select(identities.c.connector, identities.c.object_type, identities.c.external_id).where(
-                identities.c.contact_id == contact_id
-            )
-        ).tuples()
-        report.deleted["held_activities"] = held_store.forget(conn, list(idents), emails + asked)
+        report.deleted |= _drop_held(conn, _identities_of(conn, contact_id), emails + asked, contact_id)
         contact_store.delete_contacts(conn, [contact_id])  # step 3
         report.swept = sweep(conn, traces)  # what other tables still say about them
     return report
+
+
+def _drop_held(
+    conn: Connection, records: list[Identity], emails: list[str], contact_id: int | None = None
+) -> dict[str, int]:
+    """Delete what waits for the person: events held under their addresses or records (with
+    ``contact_id``, their visitor-id maps and stitched events too) and synced activities held
+    for them. Each store module finds its rows by the key it wrote them under (a long record
+    id's is a hash the sweep cannot match); returns the rows per table."""
+    return {
+        "anonymous_events": anonymous_store.forget(conn, records, emails, contact_id),
+        "held_activities": held_store.forget(conn, [r.key() for r in records], emails),
+    }
+
+
+def _plus(counts: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    """Rows per table, both counts together (tables with none left out)."""
+    return {t: n for t in {**counts, **more} if (n := counts.get(t, 0) + more.get(t, 0))}
 
 
 def _suppress(conn: Connection, email: str, contact_id: int | None) -> int:

@@ -184,3 +184,40 @@ def _act(cid: int, kind: str, at: datetime, n: int, campaign: str):
         external_id=f"{kind}-{n}",
         channel="email",
     )
+
+
+def test_a_rollback_committed_while_the_history_is_learned_stays_live(tmp_path, store_url, monkeypatch):
+    """`hub learn history` saved ``newest + 1`` whatever was newest by then: a rollback committed
+    while it learned was followed by the warm-started model, and the rollback never served. Now
+    it saves only if the version it learned on is still the newest (as the learn step does);
+    otherwise it saves nothing, says what to do and exits 1."""
+    from decision.engine import EnginePolicy
+    from hub.config import load_settings
+    from hub.pipeline.context import HubContext
+    from hub.pipeline.learn import rollback
+
+    cfg, path = _setup(tmp_path, store_url)
+    args = ["learn", "history", str(path), *ARGS, "--propensity", "0.3333", "--map-action", "no_touch=wait"]
+    first = CliRunner().invoke(app, [*args, "--json", "-c", str(cfg)])
+    assert first.exit_code == 0, first.output
+    operator = HubContext.build(load_settings(cfg), embedded=True)  # `hub model rollback 1` elsewhere
+    real = EnginePolicy.learn
+
+    def learn_then_rollback(self, *a, **kw):
+        out = real(self, *a, **kw)
+        if self.model_version == 1:  # the live engine, loaded at v1 (the valuation's own is fresh)
+            assert rollback(operator, 1) == 2  # committed in its own transaction while history learns
+        return out
+
+    monkeypatch.setattr(EnginePolicy, "learn", learn_then_rollback)
+    res = CliRunner().invoke(app, [*args, "-c", str(cfg)])
+    operator.close()
+
+    assert res.exit_code == 1, res.output
+    assert "Nothing saved" in res.output and "moved from v1 to v2" in res.output
+    assert "run `hub learn history` again" in res.output
+    store = Store(store_url)
+    with store.connect() as conn:
+        snaps = learning_store.list_snapshots(conn)
+    store.dispose()
+    assert [s["version"] for s in snaps] == [1, 2] and snaps[-1]["metrics"]["rollback_of"] == 1

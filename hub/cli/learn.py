@@ -1,7 +1,8 @@
 """`hub learn history`: warm-start the engine from a log of past touches (hub/pipeline/history.py).
 
 Mount in hub/cli/main.py with ``app.add_typer(learn_app, name="learn")``. The command parses arguments,
-reads the file, calls :func:`hub.pipeline.history.warm_start` and prints; exit 2 for bad input.
+reads the file, calls :func:`hub.pipeline.history.warm_start` and prints; exit 2 for bad input, 1 when
+the model moved on (a rollback or a learn step) while the history was learned, so nothing was saved.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import err, out
-from hub.errors import HubError
+from hub.cli.common import err, fail, out
+from hub.errors import ConflictError, HubError
 
 learn_app = typer.Typer(help="Warm-start the engine from past campaign history.", no_args_is_help=True)
 
@@ -121,6 +122,8 @@ def history(
         ctx = HubContext.build(load_settings(config), embedded=True)
         table = _store_touches(ctx, since, window_days) if from_store else read_table(log_file, columns=wanted)
         result = warm_start(ctx, table, cols, train_share=train_share, seed=seed, save=not dry_run)
+    except ConflictError as exc:  # not bad input: the same command can succeed when run again
+        raise fail(str(exc), 1) from None
     except HubError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

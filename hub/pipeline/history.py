@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, select
 
-from decision.engine import MIN_PROPENSITY
+from decision.engine import MIN_PROPENSITY, EnginePolicy
 from decision.interface import ContactView
 from decision.offline.propensity import estimate_propensities, logged_propensity
-from hub.errors import DataError
+from hub.errors import ConflictError, DataError
 from hub.pipeline.context import HubContext
 from hub.reports.offline import OfflineEvaluation, evaluate_log
 from hub.store import contacts as contact_store
@@ -197,7 +197,6 @@ def warm_start(
     save: bool = True,
 ) -> WarmStart:
     """Value the engine warm-started on ``table`` (columns -> arrays) and, if ``save``, store it."""
-    from decision.engine import EnginePolicy
     from hub.pipeline.features import ensure_features
 
     settings = ctx.settings.decision
@@ -297,6 +296,7 @@ def warm_start(
 
         with ctx.store.connect() as conn:
             ensure_current(ctx, conn)  # a model already learning live keeps what it learned
+        loaded = max(engine.model_version, 0)  # the version learned on (0: none yet)
         if engine.model_version:
             result.warnings.append(
                 f"The engine already had version {engine.model_version}: the history was learned on top of it."
@@ -312,7 +312,12 @@ def warm_start(
         from hub.governance import audit
 
         with ctx.store.begin() as conn:
-            result.version = learning_store.save_snapshot(conn, engine.model_name, engine.snapshot(), metrics, now)
+            # saved only if ``loaded`` is still the newest, as the learn step saves: a rollback
+            # committed meanwhile stays live
+            snap = engine.snapshot()
+            result.version = learning_store.save_snapshot(conn, engine.model_name, snap, metrics, now, expect=loaded)
+            if result.version is None:
+                raise _moved(conn, engine, loaded)
             audit.record(
                 conn,
                 now,
@@ -322,3 +327,15 @@ def warm_start(
                 details={"rows": len(a), "propensities": source},
             )
     return result
+
+
+def _moved(conn: Connection, engine: EnginePolicy, loaded: int) -> ConflictError:
+    """The lost save: this process's engine learned on a version that is no longer the newest,
+    so it is marked for a reload (its learning here is dropped) and the error says what to do."""
+    engine.model_version = -1
+    latest = learning_store.latest_version(conn, engine.model_name)
+    return ConflictError(
+        f"Nothing saved: {engine.model_name} moved from v{loaded} to v{latest} while the history was learned "
+        "(a `hub model rollback` or a learn step saved meanwhile), and saving would have replaced it. "
+        "See `hub model list`, then run `hub learn history` again to learn the history on top of the live version."
+    )

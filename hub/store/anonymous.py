@@ -8,15 +8,17 @@ An event that names a person the hub does not know yet (an email, a record id, a
 userId) is held for that person, never for the anonymous id's last owner: under its email
 (and anonymous id), or under :func:`identity_key` when it names no email. It is stitched
 when an event names that person, or when a sync, import or identify stores them (``release``).
+Every lookup of an event held for a record goes through :func:`identity_key`, as the writers
+do: a long key is a hash, so the record id is not in the row to be found by its value.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from hub.models import Activity, ActivityType, Contact, Identity, normalize_email
 from hub.store.batch import among
@@ -34,6 +36,21 @@ def identity_key(ident: Identity) -> str:
         return f"user:{ident.external_id}"
     key = f"ref:{ident.connector}/{ident.object_type}/{ident.external_id}"
     return key if len(key) <= 120 else "ref:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def forget(conn: Connection, records: Iterable[Identity], emails: Iterable[str], contact_id: int | None = None) -> int:
+    """Delete what is held for a forgotten person: events under their addresses or their
+    records' keys (whoever claimed them since), and with ``contact_id`` their visitor-id maps
+    and stitched events; returns the rows. Keys come from :func:`identity_key`, never the raw
+    id: a long one was held under its hash."""
+    keys = sorted({identity_key(r) for r in records})
+    addresses = sorted({e for e in (normalize_email(x) for x in emails) if e})
+    conds = [anonymous_events.c.contact_id == contact_id] if contact_id is not None else []
+    if keys:
+        conds.append(among(conn, anonymous_events.c.anonymous_id, keys))
+    if addresses:
+        conds.append(among(conn, anonymous_events.c.email, addresses))
+    return conn.execute(delete(anonymous_events).where(or_(*conds))).rowcount if conds else 0
 
 
 def event_seen(conn: Connection, event_id: str) -> bool:
