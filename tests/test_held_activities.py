@@ -209,3 +209,46 @@ def test_forget_of_a_stored_contact_deletes_activities_held_under_its_addresses(
     assert report.done and report.deleted["held_activities"] == 1
     assert count(ctx, held_activities) == 0
     ctx.close()
+
+
+def _visit(ext: str, ref: str | None = "78", **kw) -> Activity:
+    return Activity(
+        contact_ref=Identity(connector="crm", external_id=ref) if ref is not None else None,
+        type=ActivityType.PAGE_VIEW,
+        occurred_at=datetime.now(UTC),
+        source="crm",
+        external_id=ext,
+        **kw,
+    )
+
+
+HOSTILE_ACTIVITIES = {
+    "long-ref": (_visit("long-ref", "x" * 500), "contact_ref.external_id"),
+    "nul-property": (_visit("nul-property", properties={"page": "/a\x00b"}), "properties.page"),
+    "nan-property": (_visit("nan-property", properties={"score": float("nan")}), "properties.score"),
+    "long-channel": (_visit("long-channel", channel="c" * 41), "channel"),
+    "long-email": (_visit("long-email", None, contact_email="a" * 400 + "@example.com"), "contact_email"),
+    "e" * 161: (_visit("e" * 161), "external_id"),
+}
+
+
+@pytest.mark.parametrize("hold", [True, False], ids=["held", "stored"])
+def test_each_hostile_activity_is_rejected_by_name_and_field_and_the_rest_goes_on(
+    tmp_path, store_url, redis_url, crm, hold
+):
+    """One value the store cannot hold (PostgreSQL refuses a NUL, an over-long string) used to
+    fail the whole page's insert, and with it the page's cursor: now it is that record's reject,
+    naming the field, and the page's good activities are held or stored."""
+    ctx = make_ctx(tmp_path, store_url, redis_url)
+    if not hold:  # a stored contact for the activities to name
+        crm.put_contact("78", email="known@example.com", stage="lead")
+        sync_connector(ctx, "crm")
+    good = _visit("pv-ok")
+    with ctx.store.begin() as conn:
+        res = insert_activities(conn, [a for a, _ in HOSTILE_ACTIVITIES.values()] + [good], hold=hold)
+    reasons = {r.external_id: r.reason for r in res.rejects}
+    for ext, (_, field) in HOSTILE_ACTIVITIES.items():
+        assert ext in reasons, f"{ext[:20]} was not rejected"
+        assert field in reasons[ext], reasons[ext]
+    assert (res.held, res.inserted) == (([("crm", "pv-ok")], 0) if hold else ([], 1))
+    ctx.close()

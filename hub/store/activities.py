@@ -22,6 +22,7 @@ from hub.store import held as held_store
 from hub.store import suppressions as suppression_store
 from hub.store.batch import among_keys
 from hub.store.contacts import aware, resolve_emails, resolve_identity_ids
+from hub.store.limits import activity_problems
 from hub.store.profiles import update_profiles
 from hub.store.schema import (
     activities,
@@ -48,6 +49,20 @@ class ActivityResult:
     suppressed: int = 0
 
 
+def _storable(items: Sequence[Activity], result: ActivityResult) -> list[Activity]:
+    """Drop (into ``result.rejects``) activities the store cannot hold, naming record and field:
+    one NUL or over-long value would fail the whole page's insert on PostgreSQL, and its cursor."""
+    keep = []
+    for a in items:
+        problems = activity_problems(a)
+        if problems:
+            reason = "; ".join(f"{f} {why}" for f, why in problems)
+            result.rejects.append(RecordError(external_id=a.external_id, reason=reason))
+        else:
+            keep.append(a)
+    return keep
+
+
 def insert_activities(
     conn: Connection, items: Sequence[Activity], now: datetime | None = None, hold: bool = False
 ) -> ActivityResult:
@@ -60,6 +75,7 @@ def insert_activities(
     (hub/store/held.py); a forgotten person's is dropped and counted in ``suppressed``. An
     import keeps rejecting: its summary names the row, and the file can be imported again."""
     result = ActivityResult()
+    items = _storable(items, result)
     if not items:
         return result
     items = list({(a.source, a.external_id): a for a in items}.values())

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import String
 
-from hub.models import Contact, normalize_email
-from hub.store.schema import contact_emails, contacts, identities
+from hub.models import Activity, Contact, normalize_email
+from hub.store.schema import activities, contact_emails, contacts, identities
 
 
 def _length(table: Any, column: str) -> int | None:
@@ -73,6 +73,37 @@ def _walk_text(value: Any, path: str) -> list[tuple[str, str]]:
         for i, v in enumerate(value):
             out += _walk_text(v, f"{path}[{i}]")
     return out
+
+
+def _text_problems(value: str, path: str, limit: int | None) -> list[tuple[str, str]]:
+    problems = []
+    if limit is not None and len(value) > limit:
+        problems.append((path, f"is {len(value)} characters long; the store keeps at most {limit}"))
+    problem = _bad_text(value)
+    if problem:
+        problems.append((path, problem))
+    return problems
+
+
+def activity_problems(activity: Activity) -> list[tuple[str, str]]:
+    """(field, reason) for every value of ``activity`` the store cannot hold (as stored or as
+    held for its contact, hub/store/held.py, whose columns are the same sizes); empty if fine."""
+    problems: list[tuple[str, str]] = []
+    for attr in ("source", "external_id", "channel"):
+        value = getattr(activity, attr)
+        if value is not None:
+            problems += _text_problems(value, attr, _length(activities, attr))
+    ref = activity.contact_ref
+    if ref is not None:
+        for attr, column in _IDENTITY.items():
+            problems += _text_problems(getattr(ref, attr), f"contact_ref.{attr}", _length(identities, column))
+    if activity.contact_email is not None:
+        problems += _text_problems(activity.contact_email, "contact_email", None)
+        normalized = normalize_email(activity.contact_email) or ""
+        limit = _length(contact_emails, "email") or 320
+        if len(normalized) > limit:
+            problems.append(("contact_email", f"is {len(normalized)} characters long; at most {limit}"))
+    return problems + _walk_text(activity.properties, "properties")
 
 
 def contact_problems(contact: Contact) -> list[tuple[str, str]]:
