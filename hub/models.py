@@ -17,6 +17,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: the prefixes of the keys events held for a record are stored under (hub/store/anonymous.py
+#: ``identity_key``): a visitor id a caller sends may not start with one, or an identify event
+#: naming it would claim the events held for someone else's record
+RESERVED_VISITOR_PREFIXES = ("user:", "ref:")
+
+
+def reserved_visitor_id(value: str) -> bool:
+    return value.lower().startswith(RESERVED_VISITOR_PREFIXES)
+
+
 def normalize_email(email: str | None) -> str | None:
     """Lower-case and strip an email; None for blanks, so it never matches another blank."""
     if email is None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.models import Activity, ActivityType, Company, Contact, Identity
+from hub.models import Activity, ActivityType, Company, Contact, Identity, reserved_visitor_id
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -197,6 +197,8 @@ def parse_message(
     if kind not in TYPES:
         raise MessageError(f"type {str(kind)[:40]!r} is not supported; send one of {', '.join(TYPES)}")
     user, anon = _ident(msg, "userId"), _ident(msg, "anonymousId")
+    if anon is not None and reserved_visitor_id(anon):
+        raise MessageError("anonymousId may not begin with 'user:' or 'ref:', which the hub keys held events with")
     if user is None and anon is None:
         raise MessageError("a message needs a userId or an anonymousId")
     shared = batch or {}

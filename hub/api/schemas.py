@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from hub.models import reserved_visitor_id
+
 MAX_ID = 2**63 - 1
 
 
@@ -120,6 +122,13 @@ class EventIdentity(_In):
     email: Email | None = None
     external: ExternalRef | None = None
     anonymous_id: Text(120, 1) | None = None
+
+    @field_validator("anonymous_id")
+    @classmethod
+    def _not_reserved(cls, v: str | None) -> str | None:
+        if v is not None and reserved_visitor_id(v):
+            raise ValueError("may not begin with 'user:' or 'ref:', which the hub keys held events with")
+        return v
 
     @model_validator(mode="after")
     def _some(self) -> EventIdentity:

@@ -86,6 +86,10 @@ def test_bad_events_are_422_problems(client):
         {"event_id": "x", "type": "page_view", "identity": {"anonymous_id": "a"}, "properties": {"k": {"nested": 1}}},
         {"event_id": "x", "type": "page_view", "identity": {"anonymous_id": "a"}, "occurred_at": "yesterday"},
         {"event_id": "x" * 161, "type": "page_view", "identity": {"anonymous_id": "a"}},
+        # the hub's own keys for events held for a record: a visitor id spelled like one would
+        # claim them on an identify
+        {"event_id": "x", "type": "page_view", "identity": {"anonymous_id": "user:alice", "email": "m@x.example"}},
+        {"event_id": "x", "type": "page_view", "identity": {"anonymous_id": "ref:hubspot/contact/77"}},
     ]
     for body in bad:
         r = client.post("/v1/events", json=body, headers=auth("admin"))

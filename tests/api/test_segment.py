@@ -288,6 +288,9 @@ def test_limits_and_bad_bodies_are_400(seg):
     r = post(seg, "/v1/track", {"event": "Trial Started", "messageId": "anon-less"})
     assert r.status_code == 400 and r.json()["messageId"] == "anon-less" and r.json()["success"] is False
     assert post(seg, "/v1/batch", {"messages": []}).status_code == 400
+    reserved = {"event": "x", "messageId": "reserved", "anonymousId": "user:alice", "traits": {"email": "m@x.example"}}
+    r = post(seg, "/v1/track", reserved)
+    assert r.status_code == 400 and "anonymousId" in r.json()["detail"]
 
 
 def test_events_api_takes_declared_names_and_refuses_undeclared_ones(seg):
