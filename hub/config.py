@@ -701,6 +701,18 @@ def _valid_entries(raw: dict[str, Any], settings: Settings | None) -> dict[str, 
     return entries
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong and where (line, column), without PyYAML's snippet of the file: the
+    line it quotes may hold a literal secret (a token pasted in place of ``${VAR}``)."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return type(exc).__name__
+    parts = []
+    for what, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)):
+        if what:
+            parts.append(f"{what} (line {mark.line + 1}, column {mark.column + 1})" if mark else what)
+    return "; ".join(parts) or type(exc).__name__
+
+
 def load_settings(path: str | os.PathLike[str] | None = None, *, plugins: Any = None) -> Settings:
     p = config_path(path)
     if not p.exists():
@@ -710,7 +722,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, plugins: Any = 
         raw = yaml.safe_load(text)
         twice = _repeated_keys(yaml.compose(text, Loader=yaml.SafeLoader), "")
     except yaml.YAMLError as exc:
-        raise ConfigError([("", f"{p} is not valid YAML: {exc}")]) from None
+        raise ConfigError([("", f"{p} is not valid YAML: {_yaml_problem(exc)}")]) from None
     if twice:  # YAML keeps the last silently: a whole connector or section would be gone
         raise ConfigError(twice)
     settings = parse_settings(raw, source=str(p), plugins=plugins)

@@ -121,3 +121,15 @@ def test_a_salesforce_session_id_is_masked():
 
     shown = masked({"connectors": {"sf": {"settings": {"session_id": "00D5g!AQcAQH0d", "instance_url": "https://x"}}}})
     assert shown["connectors"]["sf"]["settings"] == {"session_id": MASK, "instance_url": "https://x"}
+
+
+def test_a_yaml_syntax_error_names_the_place_but_not_the_line_that_may_hold_a_secret(tmp_path):
+    """PyYAML quotes the offending line; a token pasted in place of ``${VAR}`` was printed with it."""
+    path = tmp_path / "hub.yaml"
+    path.write_text(
+        'store_url: sqlite:///hub.db\nconnectors:\n  crm:\n    type: hubspot\n    access_token: "pat-na1-7f3e9c2b\n'
+    )
+    r = run_hub("config", "validate", "-c", str(path))
+    assert r.returncode == 2
+    assert "not valid YAML" in r.stderr + r.stdout and "line 5, column 19" in r.stderr + r.stdout
+    assert "7f3e9c2b" not in r.stderr + r.stdout
