@@ -351,3 +351,43 @@ def test_a_merge_moves_the_loser_into_the_master_and_archived_activities_arrive(
     assert loser not in after and after[master] == before[master]  # the loser's identity moved, not deleted
     assert n_after == n_before - 1  # two hub contacts became one
     ctx.close()
+
+
+def test_an_owner_deactivated_after_the_users_read_fails_only_the_assignment(tmp_path, redis12, world, sandbox) -> None:
+    """Salesforce refuses the whole row for an inactive owner, and the row held the record's
+    field writes too: they failed with it. Now only the assignment fails, with Salesforce's
+    error, the fields are sent again, and the owner is known inactive for the next push."""
+    from hub.models import Action, Identity, PushRequest
+
+    sf = world.salesforce
+    owner, other = sf.users[3], sf.users[4]
+    ctx = make_ctx(tmp_path, redis12, sandbox, owner)
+    run_until_quiet(ctx)  # every owner assignment landed: the connector holds the owner as active
+    lead = next(rid for rid, rec in people(world).items() if rid.startswith("00Q"))
+    with world.lock:
+        sf.deactivate_user(owner)
+
+    def push(i: int, kind: str, **payload) -> PushRequest:
+        ident = Identity(connector=NAME, object_type="lead", external_id=lead)
+        return PushRequest(push_id=i, identity=ident, action=Action(kind=kind, payload=payload))
+
+    conn = ctx.connector(NAME)
+    results = conn.push(
+        [push(1, "set_fields", fields={"next_best_action": "call_now"}), push(2, "assign_owner", owner=owner)]
+    )
+    assert [r.status for r in results] == ["ok", "failed"]
+    assert (
+        results[1].reason
+        == f"INACTIVE_OWNER_OR_USER: operation performed with inactive user [{owner}] as owner of lead"
+    )
+    assert sf.objects["Lead"][lead]["Hub_Next_Best_Action__c"] == "call_now"
+    patches = sum(n for (system, ep), n in world.log.calls.items() if system == "salesforce" and ep.startswith("PATCH"))
+    (again,) = conn.push([push(3, "assign_owner", owner=owner)])  # refused at once: no call
+    assert again.status == "failed"
+    assert (
+        sum(n for (system, ep), n in world.log.calls.items() if system == "salesforce" and ep.startswith("PATCH"))
+        == patches
+    )
+    assert conn.push([push(4, "assign_owner", owner=other)])[0].status == "ok"
+    assert sf.objects["Lead"][lead]["OwnerId"] == other
+    ctx.close()
