@@ -25,6 +25,8 @@ BATCH = 100
 #: owners are read again after this long (a worker lives for days; owners come and go), and
 #: at once when a push names an owner not in the list read (once per push call)
 OWNER_CACHE_SECONDS = 600.0
+#: owners per page: HubSpot's largest (v2 Owners sunset notice: "up to 500 records at a time")
+OWNER_PAGE = 500
 #: HubSpot's errors about a property, whatever the value: splitting the batch cannot help
 PROPERTY_ERRORS = ("PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE")
 #: HubSpot's error for an owner id that is not an active owner (archived since we read owners)
@@ -66,20 +68,24 @@ class Writers:
         again every ``OWNER_CACHE_SECONDS`` or when ``fresh`` is asked."""
         stale = fresh or time.monotonic() - self._owners_at > OWNER_CACHE_SECONDS
         if self._owners is None or stale:
-            api = self.client.api.crm.owners.owners_api
-            ids: set[str] = set()
-            after = None
-            while True:
-                kwargs: dict[str, Any] = {"limit": 100, "archived": False}
-                if after:
-                    kwargs["after"] = after
-                res = self.client.call("owners.list", api.get_page, **kwargs) or {}
-                ids |= {str(o["id"]) for o in res.get("results") or [] if o.get("id")}
-                after = ((res.get("paging") or {}).get("next") or {}).get("after")
-                if not after:
-                    break
-            self._owners, self._owners_at = ids, time.monotonic()
+            self._owners, self._owners_at = self.read_owners(archived=False), time.monotonic()
         return self._owners
+
+    def read_owners(self, archived: bool) -> set[str]:
+        """Owner ids, every page: the active ones, or with ``archived`` only the archived ones
+        (HubSpot lists one kind or the other, never both)."""
+        api = self.client.api.crm.owners.owners_api
+        ids: set[str] = set()
+        after = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": OWNER_PAGE, "archived": archived}
+            if after:
+                kwargs["after"] = after
+            res = self.client.call("owners.list", api.get_page, **kwargs) or {}
+            ids |= {str(o["id"]) for o in res.get("results") or [] if o.get("id")}
+            after = ((res.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return ids
 
     def list_id(self, name: str) -> str:
         """The MANUAL list for a hub list name, created on first use."""
