@@ -122,6 +122,12 @@ class Connector(ABC):
     def push(self, requests: list[PushRequest]) -> list[PushResult]:
         """Carry out at most ``max_push_batch`` actions; one result per request."""
 
+    def owners(self) -> dict[str, bool] | None:
+        """The CRM's sales owners as ``{owner id: active}``, ids in ``canonical_owner`` form. Each
+        completed sync reads them, so routing stops handing leads to an owner deactivated in the
+        CRM at the next sync. None (the default): this connector has no owners to report."""
+        return None
+
     def usage(self) -> dict[str, Any]:
         """API usage worth showing an operator (JSON-safe), e.g. ``{"share": 0.42, "api_limit":
         15000}`` for a daily budget or call counts; recorded after each sync and push and shown

@@ -25,8 +25,12 @@ BATCH = 100
 #: owners are read again after this long (a worker lives for days; owners come and go), and
 #: at once when a push names an owner not in the list read (once per push call)
 OWNER_CACHE_SECONDS = 600.0
+#: owners per page: HubSpot's largest (v2 Owners sunset notice: "up to 500 records at a time")
+OWNER_PAGE = 500
 #: HubSpot's errors about a property, whatever the value: splitting the batch cannot help
 PROPERTY_ERRORS = ("PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE")
+#: HubSpot's error for an owner id that is not an active owner (archived since we read owners)
+OWNER_ERRORS = ("INVALID_OWNER_ID",)
 Ready = tuple[str, list[PushRequest], dict[str, str]]  # record id, its requests, the properties to write
 
 
@@ -64,20 +68,24 @@ class Writers:
         again every ``OWNER_CACHE_SECONDS`` or when ``fresh`` is asked."""
         stale = fresh or time.monotonic() - self._owners_at > OWNER_CACHE_SECONDS
         if self._owners is None or stale:
-            api = self.client.api.crm.owners.owners_api
-            ids: set[str] = set()
-            after = None
-            while True:
-                kwargs: dict[str, Any] = {"limit": 100, "archived": False}
-                if after:
-                    kwargs["after"] = after
-                res = self.client.call("owners.list", api.get_page, **kwargs) or {}
-                ids |= {str(o["id"]) for o in res.get("results") or [] if o.get("id")}
-                after = ((res.get("paging") or {}).get("next") or {}).get("after")
-                if not after:
-                    break
-            self._owners, self._owners_at = ids, time.monotonic()
+            self._owners, self._owners_at = self.read_owners(archived=False), time.monotonic()
         return self._owners
+
+    def read_owners(self, archived: bool) -> set[str]:
+        """Owner ids, every page: the active ones, or with ``archived`` only the archived ones
+        (HubSpot lists one kind or the other, never both)."""
+        api = self.client.api.crm.owners.owners_api
+        ids: set[str] = set()
+        after = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": OWNER_PAGE, "archived": archived}
+            if after:
+                kwargs["after"] = after
+            res = self.client.call("owners.list", api.get_page, **kwargs) or {}
+            ids |= {str(o["id"]) for o in res.get("results") or [] if o.get("id")}
+            after = ((res.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return ids
 
     def list_id(self, name: str) -> str:
         """The MANUAL list for a hub list name, created on first use."""
@@ -185,7 +193,11 @@ class Writers:
                 # two inputs are one record (an id a merge retired beside the new one): learn the
                 # merges with one batch read and send each record once
                 return self._send(self._regroup(ready), resolved=True)
-            named = _property_errors(exc) if exc.status == 400 else set()
+            if exc.status == 400 and OWNER_PROPERTY in _refused(exc, OWNER_ERRORS):
+                retired = self._retire_owners(ready, resolved)
+                if retired is not None:
+                    return retired
+            named = _refused(exc, PROPERTY_ERRORS) if exc.status == 400 else set()
             if named:
                 # a property that does not exist or is read-only refuses every input that
                 # writes it, whatever its value: fail those at once, send the rest once more
@@ -227,6 +239,29 @@ class Writers:
                         push_id=r.push_id, status="retryable", reason="HubSpot returned no result for this record"
                     )
         return out
+
+    def _retire_owners(self, ready: list[Ready], resolved: bool) -> dict[int, PushResult] | None:
+        """HubSpot refused an owner we thought active (archived since we read the owners): read
+        them again, fail the assignments to owners gone, and send the rest of the batch, fields
+        of the same records included. None when every owner sent is still active."""
+        active = self.owners(fresh=True)
+        out: dict[int, PushResult] = {}
+        rest: list[Ready] = []
+        for rid, g, props in ready:
+            owner = props.get(OWNER_PROPERTY)
+            if owner is None or owner in active:
+                rest.append((rid, g, props))
+                continue
+            reason = f"owner {owner!r} is not an active HubSpot owner (archived in HubSpot)"
+            out.update(
+                {r.push_id: PushResult(push_id=r.push_id, status="failed", reason=reason) for r in g if _assigns(r)}
+            )
+            fields = [r for r in g if not _assigns(r)]
+            if fields:
+                rest.append((rid, fields, self._properties(fields)))
+        if not out:
+            return None
+        return {**out, **(self._send(rest, resolved) if rest else {})}
 
     def _answered(self, ready: list[Ready], results: list[dict]) -> set[int]:
         """Inputs (by position) with a result, by trace id, else by the id sent. A traced result
@@ -313,9 +348,9 @@ class Writers:
         }
 
 
-def _property_errors(exc: HubSpotRequestError) -> set[str]:
-    """The properties a 400 refuses whatever their value (``PROPERTY_ERRORS``), read from
-    HubSpot's "Property values were not valid: [...]" message."""
+def _refused(exc: HubSpotRequestError, codes: tuple[str, ...]) -> set[str]:
+    """The properties a 400 refuses with one of ``codes``, read from HubSpot's "Property values
+    were not valid: [...]" message."""
     message = str(exc.body.get("message") or "")
     start = message.find("[")
     if "Property values were not valid" not in message or start < 0:
@@ -324,7 +359,12 @@ def _property_errors(exc: HubSpotRequestError) -> set[str]:
         items = json.loads(message[start:])
     except ValueError:
         return set()
-    return {str(i.get("name")) for i in items if isinstance(i, dict) and i.get("error") in PROPERTY_ERRORS}
+    return {str(i.get("name")) for i in items if isinstance(i, dict) and i.get("error") in codes}
+
+
+def _assigns(req: PushRequest) -> bool:
+    """Is this push an owner assignment (as opposed to fields written on the same record)?"""
+    return req.action.kind is ActionKind.ASSIGN_OWNER
 
 
 def _message(exc: HubSpotRequestError) -> str:

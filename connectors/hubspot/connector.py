@@ -311,5 +311,12 @@ class HubSpotConnector(Connector):
     def push(self, requests: list[PushRequest]) -> list[PushResult]:
         return self.writers.push(requests)
 
+    def owners(self) -> dict[str, bool]:
+        """Every owner, active or archived (a deactivated user's); the active ones also refresh
+        the list pushes check assignments against."""
+        archived = self.writers.read_owners(archived=True)
+        active = self.writers.owners(fresh=True)
+        return {**dict.fromkeys(archived, False), **dict.fromkeys(active, True)}
+
     def usage(self) -> dict[str, object]:
         return {"calls": dict(self.client.calls), "rate_limit_wait_seconds": round(self.client.rate_limit_waits, 3)}

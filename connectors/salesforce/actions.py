@@ -51,6 +51,15 @@ def _errors_result(push_id: int, errors: list[dict[str, Any]]) -> PushResult:
     return _failure(push_id, str(first.get("statusCode", "UNKNOWN")), str(first.get("message", "no message")))
 
 
+def _inactive_owner_refused(row: _Row, errors: list[dict[str, Any]]) -> bool:
+    """Was the row refused only for its owner being an inactive user?"""
+    return bool(row.owner_pushes) and "OwnerId" in row.fields and _code(errors) == "INACTIVE_OWNER_OR_USER"
+
+
+def _code(errors: list[dict[str, Any]]) -> str:
+    return str((errors[0] if errors else {}).get("statusCode", "UNKNOWN"))
+
+
 def chunks(items: list[Any], size: int = COLLECTION_MAX) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -76,6 +85,7 @@ class _Row:
     record_id: str
     fields: dict[str, Any] = field(default_factory=dict)
     push_ids: list[int] = field(default_factory=list)
+    owner_pushes: list[int] = field(default_factory=list)  # the push_ids that set OwnerId
 
 
 class PushWriter:
@@ -138,6 +148,8 @@ class PushWriter:
                 row = rows.setdefault(req.identity.external_id, _Row(sobject, req.identity.external_id))
                 row.fields.update(fields)
                 row.push_ids.append(req.push_id)
+                if kind is ActionKind.ASSIGN_OWNER:
+                    row.owner_pushes.append(req.push_id)
         self._update(list(rows.values()), results)
         if adds or removes:
             self._membership(adds, removes, results)
@@ -187,7 +199,8 @@ class PushWriter:
                 return _failure(req.push_id, "INVALID_VALUE", str(exc))
         return out
 
-    def _update(self, rows: list[_Row], results: dict[int, PushResult]) -> None:
+    def _update(self, rows: list[_Row], results: dict[int, PushResult], again: bool = True) -> None:
+        retry: list[_Row] = []
         for part in typed_chunks(rows):
             body = {
                 "allOrNone": False,
@@ -197,11 +210,27 @@ class PushWriter:
                 "composite/sobjects", method="PATCH", json=body, headers={"Sforce-Auto-Assign": "FALSE"}
             )
             for row, res in zip(part, answer or [], strict=False):
+                errors = res.get("errors") or []
+                if again and not res.get("success") and _inactive_owner_refused(row, errors):
+                    retry += self._owner_gone(row, errors, results)
+                    continue
                 for pid in row.push_ids:
                     ok = res.get("success")
-                    results[pid] = (
-                        PushResult(push_id=pid, status="ok") if ok else _errors_result(pid, res.get("errors") or [])
-                    )
+                    results[pid] = PushResult(push_id=pid, status="ok") if ok else _errors_result(pid, errors)
+        if retry:
+            self._update(retry, results, again=False)
+
+    def _owner_gone(self, row: _Row, errors: list[dict[str, Any]], results: dict[int, PushResult]) -> list[_Row]:
+        """Salesforce refused the row's owner as inactive (deactivated since we read the users):
+        remember it, fail the assignments, and return the row's field writes to send again
+        without ``OwnerId``, so they do not fail with it."""
+        owner = str(row.fields["OwnerId"])
+        self._active_users[owner] = (False, self.clock())
+        for pid in row.owner_pushes:
+            results[pid] = _errors_result(pid, errors)
+        fields = {k: v for k, v in row.fields.items() if k != "OwnerId"}
+        rest = [p for p in row.push_ids if p not in row.owner_pushes]
+        return [_Row(row.sobject, row.record_id, fields, rest)] if rest else []
 
     def _inactive_owners(self, owners: set[str]) -> set[str]:
         """Owners we must not assign: not an active user, and not a queue the settings allow."""

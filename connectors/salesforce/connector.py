@@ -27,6 +27,7 @@ from connectors.salesforce.client import BulkRefused, SalesforceClient
 from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.cursor import ObjectCursor, StreamCursor
 from connectors.salesforce.mapping import (
+    USERS_SOQL,
     count_soql,
     id18,
     is_gone,
@@ -35,6 +36,7 @@ from connectors.salesforce.mapping import (
     record_to_contact,
     sf_field_names,
     user_soql,
+    users_active,
 )
 from connectors.salesforce.objects import ACTIVITY_OBJECTS, OPTIONAL_FIELDS, PERSON_OBJECTS, PREFIX_TO_IDENTITY, SObject
 from connectors.salesforce.reader import read_window
@@ -233,6 +235,16 @@ class SalesforceConnector(Connector):
 
     def push(self, requests: list[PushRequest]) -> list[PushResult]:
         return self.writer.push(requests)
+
+    def owners(self) -> dict[str, bool]:
+        """Every user with ``IsActive`` (Salesforce refuses an inactive one as owner with
+        INACTIVE_OWNER_OR_USER), plus the queues the settings allow as owners, as active."""
+        out = dict.fromkeys(map(self.canonical_owner, self.settings.allowed_owner_queues), True)
+        for batch in self.client.query_pages(USERS_SOQL):
+            for rec in batch:
+                uid, active = users_active(rec)
+                out[self.canonical_owner(uid)] = active
+        return out
 
     def close(self) -> None:
         self.client.close()

@@ -395,6 +395,15 @@ def active_users_soql(ids: list[str]) -> str:
     return f"SELECT Id FROM User WHERE Id IN ({_in(ids)}) AND IsActive = true"
 
 
+#: every user and whether it is active (an inactive user cannot be assigned as owner)
+USERS_SOQL = "SELECT Id, IsActive FROM User"
+
+
+def users_active(rec: dict[str, Any]) -> tuple[str, bool]:
+    """(user id, active) from a ``USERS_SOQL`` row."""
+    return str(rec["Id"]), rec.get("IsActive") is True
+
+
 def campaigns_soql(names: list[str]) -> str:
     return f"SELECT Id, Name FROM Campaign WHERE Name IN ({_in(names)})"
 

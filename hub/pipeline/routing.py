@@ -5,7 +5,9 @@ only when ``decision.owners`` is configured and the ``routing`` kill switch is o
 router's assignment replaces any static ``assign_owner`` the decision carried (the catalog's
 ``owner``); a lead no owner can take (inactive, outside territory, at capacity) gets no
 ``assign_owner`` at all, because assigning it anyway is exactly the constraint the router
-exists to keep. The routing reason is appended to the decision's explanation.
+exists to keep. The routing reason is appended to the decision's explanation. An owner a CRM
+reported inactive at its last sync (``Connector.owners``, hub/store/owners.py) takes no leads,
+whatever ``active`` says in the config.
 
 Capacity is counted from the store in people, so it holds across batches and workers: open
 leads = contacts the owner holds now plus those assigned to them and not yet synced back; new
@@ -31,6 +33,7 @@ from sqlalchemy import Connection, func, select
 from decision.routing import Lead, Owner, Router, TerritoryRule, lead_from_contact
 from hub.config import Settings
 from hub.models import Action, ActionKind, ActivityType, Contact, Decision
+from hub.store import owners as owner_store
 from hub.store.contacts import aware
 from hub.store.schema import activities as activities_table
 from hub.store.schema import contacts as contacts_table
@@ -119,11 +122,15 @@ def cached_win_stats(conn: Connection, now: datetime) -> dict[tuple[str, str], t
     return hit[1]
 
 
-def build_owners(settings: Settings, open_leads: Counter, today: Counter) -> tuple[list[Owner], list[TerritoryRule]]:
+def build_owners(
+    settings: Settings, open_leads: Counter, today: Counter, inactive: frozenset[str] = frozenset()
+) -> tuple[list[Owner], list[TerritoryRule]]:
+    """The configured owners with their load; ``inactive``: ids a CRM reports deactivated, which
+    take no leads whatever the config says."""
     owners = [
         Owner(
             o.id,
-            active=o.active,
+            active=o.active and o.id not in inactive,
             industries=frozenset(o.specializations.industries),
             regions=frozenset(o.specializations.regions),
             products=frozenset(o.specializations.products),
@@ -165,7 +172,7 @@ def route_handoffs(
     prio = priority or {}
     todo.sort(key=lambda i: -prio.get(contacts[i].id or -1, 0.0))  # best leads first: they get capacity first
     open_leads, today = owner_load(conn, [o.id for o in settings.decision.owners], day_start)
-    owners, rules = build_owners(settings, open_leads, today)
+    owners, rules = build_owners(settings, open_leads, today, frozenset(owner_store.inactive(conn)))
     router = Router()
     router.cursor_ = sum(today.values())
     leads: list[Lead] = [lead_from_contact(contacts[i]) for i in todo]

@@ -30,6 +30,7 @@ from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
 from hub.store import held as held_store
 from hub.store import merge as merge_store
+from hub.store import owners as owner_store
 from hub.store import sync_state
 from hub.store.planner import GrowthAnalyzer
 
@@ -246,6 +247,25 @@ def _sync_streams(
             raise
         with ctx.store.begin() as conn:
             sync_state.mark_finished(conn, name, stream, ctx.clock(), "ok")
+    _sync_owners(ctx, name, connector)
+
+
+def _sync_owners(ctx: HubContext, name: str, connector: Connector) -> None:
+    """Store the CRM's owners and which are active, after every stream synced, so routing
+    stops sending leads to an owner deactivated in the CRM. A failed read keeps the owners
+    read before: the contacts are committed, and the next sync reads the owners again."""
+    try:
+        owners = connector.owners()
+    except ConnectorError as exc:
+        log.warning("sync of %s: could not read its owners, keeping those read before: %s", name, exc)
+        return
+    if owners is None:
+        return
+    with ctx.store.begin() as conn:
+        owner_store.replace(conn, name, {connector.canonical_owner(o): a for o, a in owners.items()}, ctx.clock())
+    inactive = sum(not active for active in owners.values())
+    if inactive:
+        log.info("sync of %s: %d owner(s) inactive in the CRM get no leads", name, inactive)
 
 
 class DecideFeed:

@@ -129,16 +129,14 @@ class HubSpotBatchRoutes:
             # one invalid value refuses the whole batch: nothing is written (HubSpot answers 400
             # VALIDATION_ERROR "Property values were not valid", naming the property, not the record)
             details = ",".join(
-                f'{{"isValid":false,"message":{json.dumps(msg)},"error":"INVALID_VALUE","name":"{k}"}}'
+                f'{{"isValid":false,"message":{json.dumps(msg)},"error":"{_code(k)}","name":"{k}"}}'
                 for _, k, msg in refused
             )
             return _err(
                 400,
                 f"Property values were not valid: [{details}]",
                 "VALIDATION_ERROR",
-                errors=[
-                    {"message": msg, "code": "INVALID_VALUE", "context": {"propertyName": [k]}} for _, k, msg in refused
-                ],
+                errors=[{"message": msg, "code": _code(k), "context": {"propertyName": [k]}} for _, k, msg in refused],
             )
         results, errors, missing = [], [], []
         for inp, rec in zip(inputs, recs, strict=True):
@@ -281,3 +279,10 @@ def _traced(result: dict[str, Any], inp: dict[str, Any]) -> dict[str, Any]:
     if inp.get("objectWriteTraceId") is not None:
         result["objectWriteTraceId"] = str(inp["objectWriteTraceId"])
     return result
+
+
+def _code(prop: str) -> str:
+    """The ``error`` HubSpot gives a refused value: ``INVALID_OWNER_ID`` for an owner that is not
+    an active owner of the portal (the error integrators report when they set a user id or a
+    deactivated user's owner), ``INVALID_VALUE`` otherwise."""
+    return "INVALID_OWNER_ID" if prop == "hubspot_owner_id" else "INVALID_VALUE"

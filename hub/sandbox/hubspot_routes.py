@@ -16,6 +16,13 @@ from hub.sandbox.hubspot_errors import err as _err
 from hub.sandbox.hubspot_schema import refusal
 from hub.sandbox.hubspot_state import ASSOCIATION_TYPES, ENGAGEMENT_TYPES
 
+OWNER_PAGE_MAX = 500
+
+
+def _flag(value: str | None) -> bool:
+    """A boolean query parameter as HubSpot reads it: only ``true`` (any case) is true."""
+    return (value or "").lower() == "true"
+
 
 class HubSpotExtraRoutes:
     """Handlers that need only ``self.hs``, ``self.world``, ``self.log`` and ``self.limits``."""
@@ -129,12 +136,20 @@ class HubSpotExtraRoutes:
 
     # ---- owners --------------------------------------------------------------------------
     def owners(self, req: Request) -> Response:
-        rows = self.hs.owners
+        """``GET /crm/v3/owners``: active owners only unless ``archived=true``, which lists only
+        the archived ones (owners guide; the parameter reads "whether to return only results
+        that have been archived"); at most 500 a page (v2 sunset notice: "up to 500 records at a
+        time"). A larger ``limit`` is refused here as the contacts list refuses one over 100;
+        HubSpot does not document its answer to it."""
+        limit = int(req.arg("limit") or 100)
+        if not 1 <= limit <= OWNER_PAGE_MAX:
+            return _err(400, f"limit must be between 1 and {OWNER_PAGE_MAX}, not {limit}", "VALIDATION_ERROR")
+        archived = _flag(req.arg("archived"))
+        rows = [o for o in self.hs.owners if o["archived"] == archived]
         email = req.arg("email")
         if email:
             rows = [o for o in rows if o["email"] == email]
         after = int(req.arg("after") or 0)
-        limit = int(req.arg("limit") or 100)
         page = rows[after : after + limit]
         body: dict[str, Any] = {"results": page}
         if after + limit < len(rows):
@@ -142,8 +157,15 @@ class HubSpotExtraRoutes:
         return Response(200, body)
 
     def owner(self, req: Request) -> Response:
+        """``GET /crm/v3/owners/{ownerId}``: by ``id`` or ``idProperty=userId``; an archived owner
+        is found only with ``archived=true``, an active one only without it."""
+        archived = _flag(req.arg("archived"))
+        by = req.arg("idProperty") or "id"
+        if by not in ("id", "userId"):
+            return _err(400, f"idProperty must be id or userId, not {by!r}", "VALIDATION_ERROR")
+        key = "id" if by == "id" else "userIdIncludingInactive"
         for o in self.hs.owners:
-            if o["id"] == req.params["ownerId"]:
+            if str(o[key]) == req.params["ownerId"] and o["archived"] == archived:
                 return Response(200, o)
         return _err(404, "Owner not found", "OBJECT_NOT_FOUND")
 

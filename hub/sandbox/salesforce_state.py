@@ -344,9 +344,25 @@ class SalesforceState:
                         f"{k}: id value of incorrect type: {v}",
                         [k],
                     )
+                if k == "OwnerId" and not found[1]["IsActive"]:
+                    raise self.inactive_owner(sobject, str(v))
             problem = value_problem(self.spec(sobject, k), label(k), v)
             if problem:
                 raise SfError(*problem, [k])
+
+    @staticmethod
+    def inactive_owner(sobject: str, owner: str) -> SfError:
+        """Salesforce's refusal of an inactive user as a record's owner, worded as it answers
+        (e.g. "operation performed with inactive user [005…] as owner of contact"). Orgs can
+        grant "Update Records with Inactive Owners"; the API user here has no such permission."""
+        return SfError(
+            "INACTIVE_OWNER_OR_USER", f"operation performed with inactive user [{owner}] as owner of {sobject.lower()}"
+        )
+
+    def deactivate_user(self, user_id: str) -> None:
+        """An admin deactivates a user (``IsActive`` false): records it owns keep it as owner,
+        but it can no longer be assigned one."""
+        self.update("User", user_id, {"IsActive": False}, "", source="market")
 
     def check_update(self, sobject: str, rec: dict[str, Any] | None, fields: dict[str, Any]) -> None:
         """Every per-record refusal of an update (the allOrNone pre-pass runs it too)."""

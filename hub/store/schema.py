@@ -126,6 +126,15 @@ connector_usage = Table(
     Column("seen_at", TS, nullable=False),
 )
 
+crm_owners = Table(
+    "crm_owners",
+    metadata,
+    Column("connector", String(40), primary_key=True),
+    Column("owner_id", String(120), primary_key=True, doc="in the connector's canonical_owner form"),
+    Column("active", Boolean, nullable=False, doc="false: deactivated in the CRM (archived, IsActive false)"),
+    Column("seen_at", TS, nullable=False, doc="the sync that read the CRM's owners"),
+)
+
 decisions = Table(
     "decisions",
     metadata,

@@ -10,7 +10,6 @@ from collections import Counter
 import yaml
 from sqlalchemy import select, update
 
-import hub.sandbox.hubspot_state as hubspot_state
 from hub.config import load_settings
 from hub.models import utcnow
 from hub.pipeline.context import HubContext
@@ -102,12 +101,11 @@ def test_a_missing_list_scope_keeps_the_field_writes_that_landed(world, sandbox)
     assert all(world.hubspot.records[rid]["properties"]["hub_next_best_action"] for rid in ids)
 
 
-def test_an_owner_added_in_hubspot_after_the_first_read_is_assigned(world, sandbox, monkeypatch):
+def test_an_owner_added_in_hubspot_after_the_first_read_is_assigned(world, sandbox):
     c = make_connector(sandbox)
     rid = live(world)[0]
     assert c.push([req(1, rid, "assign_owner", owner="71001")])[0].status == "ok"
     world.hubspot.owners.append(dict(world.hubspot.owners[0], id="71099", email="new.rep@sandbox.example.com"))
-    monkeypatch.setattr(hubspot_state, "OWNER_IDS", (*hubspot_state.OWNER_IDS, "71099"))
     assert c.push([req(2, rid, "assign_owner", owner="71099")])[0].status == "ok"
     assert world.hubspot.records[rid]["properties"]["hubspot_owner_id"] == "71099"
     (refused,) = c.push([req(3, rid, "assign_owner", owner="00000")])
@@ -219,3 +217,24 @@ def test_a_dropdown_mapped_in_without_the_hub_s_values_is_flagged_and_setup_adds
     rid = live(world)[0]
     (res,) = c.push([req(1, rid, fields={"best_channel": "ad_audience", "next_best_action": "webinar_invite"})])
     assert res.status == "ok" and world.hubspot.records[rid]["properties"]["preferred_channel"] == "ad_audience"
+
+
+def test_an_owner_archived_after_the_owners_read_fails_only_its_assignment(world, sandbox):
+    """HubSpot refuses a whole batch for one archived owner; that failed the record's field
+    writes with it and cost a halving per level. Now the owners are read again, only the
+    assignment fails, and the rest is sent once more."""
+    c = make_connector(sandbox)
+    c.ensure_schema()
+    a, b = live(world)[:2]
+    assert c.push([req(1, a, "assign_owner", owner="71003")])[0].status == "ok"  # owners read and kept
+    world.hubspot.archive_owner("71003")
+    before = c.client.calls["contacts.batch_update"]
+    results = c.push([req(2, a, "assign_owner", owner="71003"), req(3, a), req(4, b, "assign_owner", owner="71001")])
+    assert [r.status for r in results] == ["failed", "ok", "ok"]
+    assert "'71003' is not an active HubSpot owner" in results[0].reason
+    assert world.hubspot.records[a]["properties"]["hub_decision_id"] == "d-3"
+    assert world.hubspot.records[b]["properties"]["hubspot_owner_id"] == "71001"
+    assert c.client.calls["contacts.batch_update"] - before == 2
+    (again,) = c.push([req(5, b, "assign_owner", owner="71003")])  # refused at once now, no call
+    assert again.status == "failed"
+    assert c.client.calls["contacts.batch_update"] - before == 2

@@ -26,6 +26,7 @@ from hub.sandbox.salesforce_server import SalesforceLimits
 from hub.sandbox.serve import SandboxHandle, start_sandbox
 from hub.sandbox.world import World
 from hub.store import Store
+from hub.store import owners as owner_store
 from hub.store import pushes as push_store
 from hub.store.schema import contacts, identities
 from tests.conftest import hub_config
@@ -203,7 +204,9 @@ def test_daily_limit_stops_the_sync_cleanly_and_it_resumes_from_the_cursor(tmp_p
         sync_connector(ctx, NAME)
         leads = [r for r in world.salesforce.objects["Lead"].values() if not r["IsConverted"]]
         assert count_identities(ctx) == len(leads)
-        assert sb.salesforce.daily.used - used <= 2  # resumed where it stopped, not from scratch
+        # resumed where it stopped, not from scratch; the one more is the owners read that ends
+        # a completed sync (routing's active owners)
+        assert sb.salesforce.daily.used - used <= 3
         ctx.close()
 
 
@@ -350,4 +353,49 @@ def test_a_merge_moves_the_loser_into_the_master_and_archived_activities_arrive(
         n_after = conn.execute(select(func.count()).select_from(contacts)).scalar_one()
     assert loser not in after and after[master] == before[master]  # the loser's identity moved, not deleted
     assert n_after == n_before - 1  # two hub contacts became one
+    ctx.close()
+
+
+def test_an_owner_deactivated_after_the_users_read_fails_only_the_assignment(tmp_path, redis12, world, sandbox) -> None:
+    """Salesforce refuses the whole row for an inactive owner, and the row held the record's
+    field writes too: they failed with it. Now only the assignment fails, with Salesforce's
+    error, the fields are sent again, and the owner is known inactive for the next push."""
+    from hub.models import Action, Identity, PushRequest
+
+    sf = world.salesforce
+    owner, other = sf.users[3], sf.users[4]
+    ctx = make_ctx(tmp_path, redis12, sandbox, owner)
+    run_until_quiet(ctx)  # every owner assignment landed: the connector holds the owner as active
+    lead = next(rid for rid, rec in people(world).items() if rid.startswith("00Q"))
+    with world.lock:
+        sf.deactivate_user(owner)
+
+    def push(i: int, kind: str, **payload) -> PushRequest:
+        ident = Identity(connector=NAME, object_type="lead", external_id=lead)
+        return PushRequest(push_id=i, identity=ident, action=Action(kind=kind, payload=payload))
+
+    conn = ctx.connector(NAME)
+    results = conn.push(
+        [push(1, "set_fields", fields={"next_best_action": "call_now"}), push(2, "assign_owner", owner=owner)]
+    )
+    assert [r.status for r in results] == ["ok", "failed"]
+    assert (
+        results[1].reason
+        == f"INACTIVE_OWNER_OR_USER: operation performed with inactive user [{owner}] as owner of lead"
+    )
+    assert sf.objects["Lead"][lead]["Hub_Next_Best_Action__c"] == "call_now"
+    patches = sum(n for (system, ep), n in world.log.calls.items() if system == "salesforce" and ep.startswith("PATCH"))
+    (again,) = conn.push([push(3, "assign_owner", owner=owner)])  # refused at once: no call
+    assert again.status == "failed"
+    assert (
+        sum(n for (system, ep), n in world.log.calls.items() if system == "salesforce" and ep.startswith("PATCH"))
+        == patches
+    )
+    assert conn.push([push(4, "assign_owner", owner=other)])[0].status == "ok"
+    assert sf.objects["Lead"][lead]["OwnerId"] == other
+    users = conn.owners()  # what the next sync stores for routing
+    assert users[owner] is False and users[other] is True and set(users) == set(sf.objects["User"])
+    sync_connector(ctx, NAME)
+    with ctx.store.connect() as db:
+        assert owner_store.inactive(db) == {owner}
     ctx.close()
