@@ -78,15 +78,16 @@ def test_a_transaction_open_elsewhere_does_not_stop_the_reads_on_postgresql(pg_u
         _, cb = two_contacts(store)
         with store.engine.connect() as idle:
             upsert_contacts(idle, [Contact(identities=[Identity(connector="crm", external_id="r3")])], NOW)
+            xid = idle.exec_driver_sql("SELECT pg_current_xact_id()::text::bigint").scalar()
             with store.begin() as conn:
                 insert_activities(conn, [won(cb, "b", 2.0)])
-            first, cursor = read(store, START)
+            first, waiting = read(store, START)
             idle.commit()
-        second, cursor = read(store, cursor)
+        second, cursor = read(store, waiting)
     finally:
         store.dispose()
     assert first == [2.0] and second == []
-    assert cursor[2] == ()  # nothing still in progress below the position
+    assert xid in waiting[2] and xid not in cursor[2]  # remembered while it ran, then let go
 
 
 def test_reads_go_on_from_the_cursor_without_repeats(store_url):
