@@ -83,8 +83,9 @@ class SegmentStep:
         if windows:  # a learned row's move spans its attribution window
             self.outcomes.step_days = float(np.mean(windows))
         self.weights = objective
-        #: activity id of the newest closed opportunity read, and when contact-days were last counted
-        self.cursor = 0
+        #: the store's position after the newest closed opportunity read (opaque here:
+        #: hub/store/tail.py), and when contact-days were last counted
+        self.cursor: tuple[int, int, tuple[int, ...]] = (0, 0, ())
         self.counted_at: datetime | None = None
 
     @classmethod
@@ -230,13 +231,22 @@ class SegmentStep:
         return {
             "values": self.chooser.state(),
             "outcomes": self.outcomes.state(),
-            "cursor": self.cursor,
+            "cursor": [*self.cursor[:2], list(self.cursor[2])],
             "counted_at": self.counted_at.isoformat() if self.counted_at else None,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.chooser.load_state(state.get("values", {}))
         self.outcomes.load_state(state.get("outcomes", {}))
-        self.cursor = int(state.get("cursor", 0))
+        self.cursor = _position(state.get("cursor", 0))
         at = state.get("counted_at")
         self.counted_at = datetime.fromisoformat(at) if at else None
+
+
+def _position(saved: int | list) -> tuple[int, int, tuple[int, ...]]:
+    """A saved learn cursor: a bare activity id, as snapshots before the store's migration 0018
+    saved it, is the position (0, id, ()) there (rows stored before it have tx 0)."""
+    if isinstance(saved, int):
+        return (0, saved, ())
+    tx, row_id, pending = saved
+    return (int(tx), int(row_id), tuple(int(x) for x in pending))

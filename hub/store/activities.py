@@ -253,7 +253,10 @@ def activity_from_row(r: Any) -> Activity:
 def _refold(conn: Connection, ids: list[int], now: datetime) -> None:
     """Fold all stored activities of ``ids`` into fresh profiles (their old ones deleted first)."""
     conn.execute(delete(contact_profiles).where(contact_profiles.c.contact_id.in_(ids)))
-    rows = [dict(r._mapping) for r in conn.execute(select(activities).where(activities.c.contact_id.in_(ids)))]
+    # the columns named: migrations 0003 and 0012 run this on a table without the later ones (tx)
+    a = activities.c
+    q = select(a.id, a.contact_id, a.type, a.channel, a.occurred_at, a.properties, a.source, a.external_id)
+    rows = [dict(r._mapping) for r in conn.execute(q.where(a.contact_id.in_(ids)))]
     for r in rows:
         r["occurred_at"] = aware(r["occurred_at"])
     # a merge brings two contacts' events together: the same event from their two CRMs is one

@@ -21,6 +21,7 @@ from hub.store.batch import among
 from hub.store.contacts import aware
 from hub.store.models_repo import RESERVED
 from hub.store.schema import activities, contacts, decision_features, decisions, model_snapshots, outcomes, pushes
+from hub.store.tail import Position, read_on
 
 #: push states in which a decision's write reached the CRM (``skipped``: the CRM had it already)
 CARRIED_OUT = ("done", "skipped")
@@ -273,20 +274,19 @@ def long_term_due(
     ]
 
 
-def closed_opportunities(conn: Connection, after_id: int) -> tuple[list[float], list[int | None], int]:
-    """Opportunities closed since activity ``after_id``: each one's won amount (0 when lost) and
-    its contact's company size (employees, None when unknown: what an opportunity of that size
-    closes for is learned per size band, decision/deal_value.py), and the newest activity id
-    read (the next cursor)."""
+def closed_opportunities(conn: Connection, after: Position) -> tuple[list[float], list[int | None], Position]:
+    """Opportunities closed since the position ``after``: each one's won amount (0 when lost)
+    and its contact's company size (employees, None when unknown: what an opportunity of that
+    size closes for is learned per size band, decision/deal_value.py), and the position to read
+    on from (hub/store/tail.py: one committed late is read next time, not skipped)."""
     q = (
-        select(activities.c.id, activities.c.type, activities.c.properties, contacts.c.employees)
+        select(activities.c.type, activities.c.properties, contacts.c.employees)
         .join(contacts, contacts.c.id == activities.c.contact_id)
-        .where(activities.c.id > after_id, activities.c.type.in_(("opportunity_won", "opportunity_lost")))
-        .order_by(activities.c.id)
+        .where(activities.c.type.in_(("opportunity_won", "opportunity_lost")))
     )
-    amounts, employees, last = [], [], after_id
-    for r in conn.execute(q):
-        last = r.id
+    rows, last = read_on(conn, q, activities, after)
+    amounts, employees = [], []
+    for r in rows:
         employees.append(r.employees)
         if r.type == "opportunity_lost":
             amounts.append(0.0)

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -91,8 +92,17 @@ activities = Table(
     Column("properties", JSON, nullable=False, default=dict),
     Column("source", String(40), nullable=False),
     Column("external_id", String(160), nullable=False),
+    Column(
+        "tx",
+        BigInteger,
+        nullable=False,
+        server_default=FetchedValue(),
+        doc="the inserting transaction's id on PostgreSQL, 0 on SQLite and before migration 0018: "
+        "readers on a cursor follow commit order by it (hub/store/tail.py)",
+    ),
     UniqueConstraint("source", "external_id", name="uq_activity_source"),
     Index("ix_activities_contact_time", "contact_id", "occurred_at"),
+    Index("ix_activities_tx", "tx", "id"),
 )
 
 sync_state = Table(

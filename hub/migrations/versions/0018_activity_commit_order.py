@@ -1,0 +1,42 @@
+"""activities.tx: the inserting transaction, so a reader's cursor follows commit order
+
+Why: ids are drawn at INSERT, but transactions commit in any order, so a reader that keeps the
+highest id it read (the learn step's closed opportunities) skipped for good a row whose lower
+id committed after that read. On PostgreSQL ``tx`` is the inserting transaction's id
+(``pg_current_xact_id()``, 64 bits, never wraps); readers take rows in (tx, id) order, only
+those of transactions that had ended, and remember the ones still running below their position
+(hub/store/tail.py). SQLite has one writer, so ids follow commit order there and ``tx`` stays 0.
+
+Rows stored before have tx 0, read in id order: a cursor saved as an id N is (0, N). The column
+is added with the constant 0 (no table rewrite), then its default becomes the transaction id.
+The (tx, id) index is built CONCURRENTLY on PostgreSQL (hub/store/online_index.py).
+
+Revision ID: 0018_activity_commit_order
+Revises: 0017_unattributed_activities
+Create Date: 2026-12-06 23:00:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from hub.store.online_index import create_index_online
+
+revision = "0018_activity_commit_order"
+down_revision = "0017_unattributed_activities"
+branch_labels = None
+depends_on = None
+
+NAME = "ix_activities_tx"
+
+
+def upgrade() -> None:
+    op.add_column("activities", sa.Column("tx", sa.BigInteger(), nullable=False, server_default="0"))
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column("activities", "tx", server_default=sa.text("pg_current_xact_id()::text::bigint"))
+    create_index_online(NAME, "activities", ["tx", "id"])
+
+
+def downgrade() -> None:
+    op.drop_index(NAME, table_name="activities")
+    with op.batch_alter_table("activities") as batch:
+        batch.drop_column("tx")
