@@ -244,7 +244,7 @@ class SegmentStep:
 
 
 def _position(saved: int | list) -> tuple[int, int, tuple[int, ...]]:
-    """A saved learn cursor: a bare activity id, as snapshots before the store's migration 0018
+    """A saved learn cursor: a bare activity id, as snapshots before the store's migration 0019
     saved it, is the position (0, id, ()) there (rows stored before it have tx 0)."""
     if isinstance(saved, int):
         return (0, saved, ())

@@ -108,7 +108,7 @@ def test_reads_go_on_from_the_cursor_without_repeats(store_url):
     assert empty == [] and first == [1.0, 2.0] and second == [3.0] and third == []
 
 
-def test_a_cursor_saved_as_an_id_before_migration_0018_reads_on_after_it(store_url):
+def test_a_cursor_saved_as_an_id_before_migration_0019_reads_on_after_it(store_url):
     """Snapshots saved the learn cursor as an activity id: after the upgrade that id, loaded,
     reads the older rows after it and the new ones, and not the ones before."""
     store = Store(store_url, auto_migrate=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.errors import StoreError
@@ -274,6 +274,11 @@ def long_term_due(
     ]
 
 
+#: closed opportunities, written as literals: the predicate of the partial index ix_activities_tx
+#: (migration 0019), which PostgreSQL matches in a prepared, generic plan only so
+_CLOSED = text("activities.type IN ('opportunity_won', 'opportunity_lost')")
+
+
 def closed_opportunities(conn: Connection, after: Position) -> tuple[list[float], list[int | None], Position]:
     """Opportunities closed since the position ``after``: each one's won amount (0 when lost)
     and its contact's company size (employees, None when unknown: what an opportunity of that
@@ -282,7 +287,7 @@ def closed_opportunities(conn: Connection, after: Position) -> tuple[list[float]
     q = (
         select(activities.c.type, activities.c.properties, contacts.c.employees)
         .join(contacts, contacts.c.id == activities.c.contact_id)
-        .where(activities.c.type.in_(("opportunity_won", "opportunity_lost")))
+        .where(_CLOSED)
     )
     rows, last = read_on(conn, q, activities, after)
     amounts, employees = [], []

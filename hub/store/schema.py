@@ -97,12 +97,18 @@ activities = Table(
         BigInteger,
         nullable=False,
         server_default=FetchedValue(),
-        doc="the inserting transaction's id on PostgreSQL, 0 on SQLite and before migration 0018: "
+        doc="the inserting transaction's id on PostgreSQL, 0 on SQLite and before migration 0019: "
         "readers on a cursor follow commit order by it (hub/store/tail.py)",
     ),
     UniqueConstraint("source", "external_id", name="uq_activity_source"),
     Index("ix_activities_contact_time", "contact_id", "occurred_at"),
-    Index("ix_activities_tx", "tx", "id"),
+    Index(
+        "ix_activities_tx",
+        "tx",
+        "id",
+        postgresql_where=text("type IN ('opportunity_won', 'opportunity_lost')"),
+        sqlite_where=text("type IN ('opportunity_won', 'opportunity_lost')"),
+    ),
 )
 
 sync_state = Table(

@@ -3,7 +3,7 @@
 Why: ids are drawn at INSERT, but transactions commit in any order. A reader that keeps the
 highest id it read and next reads ``id > cursor`` skips for good a row whose lower id committed
 after that read, and sync, decide and the API write concurrently. So a tailed table has a
-``tx`` column: on PostgreSQL the inserting transaction's id (migration 0018). Rows are read in
+``tx`` column: on PostgreSQL the inserting transaction's id (migration 0019). Rows are read in
 (tx, id) order, only those of transactions that had ended when the read took its snapshot
 (below its ``xmax``, not in its in-progress list), and the position is the last (tx, id) read
 plus the transactions below it still in progress then: the next read takes their rows once
