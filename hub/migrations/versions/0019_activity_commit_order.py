@@ -34,8 +34,12 @@ TAILED = "type IN ('opportunity_won', 'opportunity_lost')"
 
 
 def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql" and bind.dialect.server_version_info < (13,):
+        version = ".".join(map(str, bind.dialect.server_version_info))
+        raise RuntimeError(f"PostgreSQL {version} is too old for this hub: it needs 13 or newer (pg_current_xact_id)")
     op.add_column("activities", sa.Column("tx", sa.BigInteger(), nullable=False, server_default="0"))
-    if op.get_bind().dialect.name == "postgresql":
+    if bind.dialect.name == "postgresql":
         op.alter_column("activities", "tx", server_default=sa.text("pg_current_xact_id()::text::bigint"))
     create_index_online(NAME, "activities", ["tx", "id"], where=TAILED)
 
