@@ -92,7 +92,10 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         for name, depth in (st.queues or {}).items():
             q.add_row(name, str(depth))
         out.print(q)
-        out.print(f"Workers alive: {len(st.workers or [])} {', '.join(st.workers or [])}")
+        if settings.api.embedded:  # as the console's Queues page says it
+            out.print("Embedded mode: `hub serve` decides inline and syncs in-process; workers are not asked.")
+        else:
+            out.print(f"Workers alive: {len(st.workers or [])} {', '.join(st.workers or [])}")
     _governance_status(gov)
 
 

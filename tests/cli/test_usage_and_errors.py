@@ -142,3 +142,19 @@ def test_an_unknown_contact_exits_1_naming_it(tmp_path):
     assert res.exit_code == 1 and "No contact with id 424242" in res.stderr
     res = hub("features", "explain", "nobody@example.com", "-c", cfg)
     assert res.exit_code == 1 and "no contact 'nobody@example.com'" in res.stderr
+
+
+def test_status_of_an_embedded_hub_says_workers_are_not_asked(tmp_path, redis_url):
+    """As the console's Queues page: an embedded hub has no workers, so "Workers alive: 0" would
+    read as an outage."""
+    from tests.conftest import hub_config
+
+    path = hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url)
+    celery = run_hub("status", "-c", str(path))
+    assert celery.returncode == 0 and "Workers alive: 0" in celery.stdout, celery.stderr
+    cfg = yaml.safe_load(path.read_text())
+    cfg["api"] = {"embedded": True}
+    path.write_text(yaml.safe_dump(cfg))
+    embedded = run_hub("status", "-c", str(path))
+    assert embedded.returncode == 0, embedded.stderr
+    assert "Embedded mode" in embedded.stdout and "Workers alive" not in embedded.stdout
