@@ -218,10 +218,18 @@ def run(
         policy = f"{ctx.policy.name} {ctx.policy.version}"
     finally:
         ctx.close()
-    t = table("connector", "synced", "rejects", "pushed", "no-op", "retrying", "failed", title="hub run --once")
-    for s, p in zip(report.syncs, report.pushes, strict=True):
-        t.add_row(s.connector, str(s.records), str(s.rejects), str(p.done), str(p.noop), str(p.retrying), str(p.failed))
-    out.print(t)
+    if report.syncs:
+        t = table("connector", "synced", "rejects", "pushed", "no-op", "retrying", "failed", title="hub run --once")
+        for s, p in zip(report.syncs, report.pushes, strict=True):
+            t.add_row(
+                s.connector, str(s.records), str(s.rejects), str(p.done), str(p.noop), str(p.retrying), str(p.failed)
+            )
+        out.print(t)
+    else:
+        say(
+            "No connector is enabled, so nothing was synced or pushed: add one under connectors: in hub.yaml "
+            "(hub init writes a sample), or bring data in with hub import contacts / hub import events."
+        )
     say(
         f"Decided for {report.decide.decided} contact(s) with policy {policy}; {report.outcomes} outcome(s) attributed."
     )

@@ -158,3 +158,12 @@ def test_status_of_an_embedded_hub_says_workers_are_not_asked(tmp_path, redis_ur
     embedded = run_hub("status", "-c", str(path))
     assert embedded.returncode == 0, embedded.stderr
     assert "Embedded mode" in embedded.stdout and "Workers alive" not in embedded.stdout
+
+
+def test_run_once_without_a_connector_says_what_to_do_next(tmp_path):
+    path = tmp_path / "hub.yaml"
+    assert run_hub("init", str(path)).returncode == 0
+    r = run_hub("run", "--once", "-c", str(path), env={"COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    assert "No connector is enabled" in r.stdout and "hub import contacts" in r.stdout
+    assert "Decided for 0 contact(s)" in r.stdout
