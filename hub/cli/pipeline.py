@@ -227,8 +227,8 @@ def run(
         out.print(t)
     else:
         say(
-            "No connector is enabled, so nothing was synced or pushed: add one under connectors: in hub.yaml "
-            "(hub init writes a sample), or bring data in with hub import contacts / hub import events."
+            "No connector is enabled, so nothing was synced or pushed (what hub import brought in is decided "
+            "all the same): add one under connectors: in hub.yaml to sync a CRM and write decisions back."
         )
     say(
         f"Decided for {report.decide.decided} contact(s) with policy {policy}; {report.outcomes} outcome(s) attributed."

@@ -165,5 +165,5 @@ def test_run_once_without_a_connector_says_what_to_do_next(tmp_path):
     assert run_hub("init", str(path)).returncode == 0
     r = run_hub("run", "--once", "-c", str(path), env={"COLUMNS": "200"})
     assert r.returncode == 0, r.stderr
-    assert "No connector is enabled" in r.stdout and "hub import contacts" in r.stdout
+    assert "No connector is enabled" in r.stdout and "connectors: in hub.yaml" in r.stdout
     assert "Decided for 0 contact(s)" in r.stdout
