@@ -572,6 +572,8 @@ class SegmentChooser:
     def note(self, segment: int, action: int, mean: float, label: str) -> str:
         """Words for the explanation: what the action is worth in the contact's segment."""
         n = float(self.values.n[segment, action])
+        if n < 0.5:  # nothing learned in this cell yet: the value is the prior the bandit predicts
+            return f"segment value: {mean:+.1f} points expected, no decisions on {label} yet"
         return f"segment value: {mean:+.1f} points learned from {n:.0f} decisions on {label}"
 
     def state(self) -> dict:

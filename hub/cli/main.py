@@ -16,6 +16,7 @@ from rich.table import Table
 
 from hub.cli import forget, pipeline, services, status
 from hub.cli.common import ConfigOpt, HubGroup, JsonOpt, err, load_config, out, print_json, progress_bar, table
+from hub.cli.decisions import decisions as decisions_command
 from hub.cli.evaluate import evaluate_command
 from hub.cli.features import features_app
 from hub.cli.governance import alerts_app, approvals_app, audit_command, killswitch_app
@@ -53,6 +54,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(learn_app, name="learn")
 app.add_typer(import_app, name="import")
 app.command("audit")(audit_command)
+app.command("decisions")(decisions_command)  # the console's Decisions page in the terminal
 app.add_typer(features_app, name="features")
 app.command("evaluate")(evaluate_command)  # offline evaluation of a candidate config (hub/reports/evaluate.py)
 app.add_typer(offline_app, name="offline")  # `hub offline evaluate` (hub/offline/)

@@ -167,3 +167,33 @@ def test_run_once_without_a_connector_says_what_to_do_next(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "No connector is enabled" in r.stdout and "connectors: in hub.yaml" in r.stdout
     assert "Decided for 0 contact(s)" in r.stdout
+
+
+def test_hub_decisions_lists_what_was_decided_with_the_reason_and_the_pushes(tmp_path):
+    """Data brought in with hub import has no CRM to show its decisions: hub decisions does."""
+    import json
+
+    path = tmp_path / "hub.yaml"
+    assert run_hub("init", str(path)).returncode == 0
+    (tmp_path / "people.csv").write_text("Email,First\na@x.example,Ann\nb@x.example,Bob\n")
+    imported = run_hub(
+        "import", "contacts", str(tmp_path / "people.csv"), "--map", "email=Email,first_name=First", "-c", str(path)
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert run_hub("run", "--once", "-c", str(path)).returncode == 0
+    listed = run_hub("decisions", "-c", str(path), env={"COLUMNS": "200"})
+    assert listed.returncode == 0, listed.stderr
+    assert "a@x.example" in listed.stdout and "b@x.example" in listed.stdout and "next_best_action=" in listed.stdout
+    one = run_hub("decisions", "A@x.example", "--json", "-c", str(path))
+    rows = json.loads(one.stdout)
+    assert [r["contact_email"] for r in rows] == ["a@x.example"]
+    assert rows[0]["explanation"] and rows[0]["actions"][0]["kind"] == "set_fields" and rows[0]["pushes"] == []
+    assert len(json.loads(run_hub("decisions", "--limit", "1", "--json", "-c", str(path)).stdout)) == 1
+    unknown = run_hub("decisions", "nobody@x.example", "-c", str(path))
+    assert unknown.returncode == 1 and "No contact has" in unknown.stderr
+    cfg = yaml.safe_load(path.read_text())
+    cfg["store_url"] = f"sqlite:///{tmp_path / 'dmeo.db'}"
+    path.write_text(yaml.safe_dump(cfg))
+    missing = run_hub("decisions", "-c", str(path))
+    assert missing.returncode == 1 and "no store at" in missing.stderr
+    assert not (tmp_path / "dmeo.db").exists()

@@ -1,0 +1,109 @@
+"""`hub decisions`: what the hub decided, newest first, from the terminal.
+
+The console's Decisions page reads the same rows (hub/store/timeline.py): each decision with its
+contact, arm, actions, the reason in plain words and what its pushes became. Without a CRM
+connector (data brought in with `hub import`) this is where a decision is seen at all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Any
+
+import typer
+
+from hub.cli.common import ConfigOpt, JsonOpt, err, fail, load_config, out, print_json, say, table
+from hub.errors import HubError
+from hub.models import Action, ActionKind
+
+
+def _action_text(a: Action) -> str:
+    """One action in a few words: the fields written, the list joined or left, the owner."""
+    p = a.payload
+    if a.kind is ActionKind.SET_FIELDS:  # the action itself, then how many more fields (--json has them)
+        fields = dict(p.get("fields") or {})
+        fields.pop("reason", None)  # the reason column has it
+        first = "next_best_action" if "next_best_action" in fields else next(iter(fields), None)
+        if first is None:
+            return "reason only"
+        head = f"{first}={fields.pop(first)}"
+        return head + (f" (+{len(fields)} fields)" if fields else "")
+    if a.kind is ActionKind.ADD_TO_LIST:
+        return f"+list {p.get('list')}"
+    if a.kind is ActionKind.REMOVE_FROM_LIST:
+        return f"-list {p.get('list')}"
+    return f"owner {p.get('owner')}"
+
+
+def _pushes_text(states: Counter) -> str:
+    return ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"
+
+
+def decisions(
+    query: Annotated[
+        str | None, typer.Argument(help="A contact's e-mail, CRM record id or contact id (default: every contact).")
+    ] = None,
+    config: ConfigOpt = None,
+    arm: Annotated[str | None, typer.Option(help="Only this experiment arm (engine, holdout, ...).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
+    json_: JsonOpt = False,
+) -> None:
+    """Decisions newest first: contact, arm, actions, the reason, and what the pushes became."""
+    from hub.store import Store
+    from hub.store.console_views import contacts_matching
+    from hub.store.timeline import decisions_with_pushes
+
+    settings = load_config(config)
+    try:
+        store = Store(settings.store_url, must_exist=True)
+    except HubError as exc:  # a store that is missing or down: not bad input
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    try:
+        with store.connect() as conn:
+            ids = contacts_matching(conn, query) if query else None
+            if ids == []:
+                raise fail(f"No contact has the e-mail, record id or contact id {query!r}.")
+            rows = decisions_with_pushes(conn, contact_ids=ids, arm=arm, limit=limit)
+    finally:
+        store.dispose()
+    if json_:
+        print_json([_json(v) for v in rows])
+        return
+    if not rows:
+        say("No decisions yet: hub run --once decides for every contact in the store (or hub decide).")
+        return
+    t = table("id", "when (UTC)", "contact", "arm", "actions", "reason", "pushes", wrap=("actions", "reason"))
+    for v in rows:
+        d = v.decision
+        t.add_row(
+            str(d.id),
+            d.created_at.strftime("%Y-%m-%d %H:%M"),
+            v.contact_email or str(d.contact_id),
+            d.arm,
+            "; ".join(_action_text(a) for a in d.actions) or "nothing",
+            d.explanation or "",
+            _pushes_text(Counter(p.state for p in v.pushes)),
+        )
+    out.print(t)
+    if len(rows) == limit:
+        say(f"The newest {limit:,} shown; there may be more: --limit N, or --json for scripts.")
+
+
+def _json(v: Any) -> dict[str, Any]:  # a hub.store.timeline.DecisionView
+    d = v.decision
+    return {
+        "id": d.id,
+        "created_at": d.created_at.isoformat(),
+        "contact_id": d.contact_id,
+        "contact_email": v.contact_email,
+        "arm": d.arm,
+        "policy": d.policy,
+        "policy_version": d.policy_version,
+        "actions": [{"kind": a.kind.value, "connector": a.connector, "payload": a.payload} for a in d.actions],
+        "explanation": d.explanation,
+        "pushes": [
+            {"connector": p.connector, "record": p.external_id, "kind": p.kind, "state": p.state, "error": p.last_error}
+            for p in v.pushes
+        ],
+    }
