@@ -145,7 +145,10 @@ def lift(
     if not rows:
         base = pick_baseline(frame.arms, baseline)
         if base is None:
-            out.print(f"No baseline arm to compare with (arms: {', '.join(frame.arms) or 'none'}).")
+            out.print(
+                f"No baseline arm to compare with (arms: {', '.join(frame.arms) or 'none'}): the holdout gets its "
+                "share of contacts (decision.engine.holdout_share, 10% by default) as more are decided."
+            )
         else:
             out.print(f"Only the baseline arm {base!r} has decisions; there is nothing to compare with it.")
         raise typer.Exit(0)
