@@ -67,7 +67,7 @@ def _propensities(log: LogArrays, seed: int, clip: float) -> tuple[np.ndarray, d
         "max": float(p.max()),
         "near_certain_share": float((p > NEAR_CERTAIN).mean()),
         "clipped_share": float(np.any(np.less_equal(P, clip * 1.0001), axis=1).mean()),
-        "mean_by_action": _mix(P, log.action_names),
+        "mean_by_action": _mix(P / P.sum(axis=1, keepdims=True), log.action_names),  # floored rows sum over 1
     }
     return p, info
 
