@@ -15,6 +15,10 @@ from hub.models import Activity, ActivityType, Company, Consent, Contact, Identi
 
 OBJECT_TYPE = "contact"
 FIELD_TYPES = {f.name: f.type for f in HUB_FIELDS}
+#: the most characters a string property value may hold (HubSpot properties guide: 65,536;
+#: a longer value fails the record)
+STRING_MAX = 65_536
+ELLIPSIS = "\u2026"
 _BARE_HOUR = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*$")
 CONTACT_PROPERTIES = [
     "email",
@@ -372,9 +376,11 @@ def field_value(field: str, value: Any, zone: str = "UTC", now: datetime | None 
     """HubSpot takes strings; numbers without trailing '.0'; datetime fields as an instant in
     ISO UTC. HubSpot reads a bare number as epoch milliseconds (its timestamp FAQ), so the
     engine's bare local hour ("14") would land on 1970-01-01: it is written as the next such
-    hour in ``zone`` (the portal's time zone), as the Salesforce connector does. Raises
+    hour in ``zone`` (the portal's time zone), as the Salesforce connector does. Text longer
+    than HubSpot holds is clipped; numbers and options lose surrounding spaces. Raises
     ValueError for a datetime field value that is no time at all."""
-    if FIELD_TYPES.get(field) == "datetime" and value not in (None, ""):
+    kind = FIELD_TYPES.get(field)
+    if kind == "datetime" and value not in (None, ""):
         return iso_utc(to_instant(value, zone, now or datetime.now(UTC)))
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -382,7 +388,17 @@ def field_value(field: str, value: Any, zone: str = "UTC", now: datetime | None 
         return str(int(value))
     if isinstance(value, datetime):
         return value.isoformat()
-    return "" if value is None else str(value)
+    text = "" if value is None else str(value)
+    if kind in ("string", "text"):
+        return clip(text, STRING_MAX)
+    # HubSpot refuses a number or option with spaces around it (LEADING_TRAILING_WHITESPACE)
+    return text.strip() if kind else text
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the last an ellipsis when cut: HubSpot refuses the
+    whole record for a longer value, and a reader sees that the text goes on."""
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 
 
 def to_instant(value: Any, zone: str, now: datetime) -> datetime:

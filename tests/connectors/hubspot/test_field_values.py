@@ -1,0 +1,61 @@
+"""Field values as HubSpot takes them: text within its 65,536 characters, numbers and options
+without surrounding spaces; the sandbox refuses what HubSpot refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.hubspot.client import HubSpotRequestError
+from connectors.hubspot.mapping import field_value
+from tests.connectors.hubspot.test_push import live, req
+
+STRING_MAX = 65_536  # HubSpot properties guide: the most characters a string property holds
+
+
+def _raw_update(connector, rid: str, props: dict[str, str]) -> None:
+    """One batch update through the vendor client, past the connector's own formatting."""
+    api = connector.client.api.crm.contacts.batch_api
+    body = {"inputs": [{"id": rid, "properties": props}]}
+    connector.client.call("contacts.batch_update", api.update, batch_input_simple_public_object_batch_input=body)
+
+
+def test_the_sandbox_refuses_text_longer_than_hubspot_holds(world, connector):
+    connector.ensure_schema()
+    rid = live(world)[0]
+    with pytest.raises(HubSpotRequestError) as exc:
+        _raw_update(connector, rid, {"hub_reason": "x" * (STRING_MAX + 1)})
+    assert exc.value.status == 400 and "hub_reason" in str(exc.value.body.get("message"))
+    _raw_update(connector, rid, {"hub_reason": "x" * STRING_MAX})  # at the limit: taken
+
+
+def test_the_sandbox_refuses_an_option_or_number_with_spaces_around_it(world, connector):
+    connector.ensure_schema()
+    rid = live(world)[0]
+    for props in ({"hub_best_channel": "email "}, {"hub_lead_score": " 80"}):
+        with pytest.raises(HubSpotRequestError) as exc:
+            _raw_update(connector, rid, props)
+        assert "LEADING_TRAILING_WHITESPACE" in str(exc.value.body.get("message"))
+    _raw_update(connector, rid, {"hub_content_subject": " spaced text stays "})  # string: taken
+
+
+def test_a_reason_longer_than_hubspot_holds_is_clipped_with_an_ellipsis_not_refused(world, connector):
+    connector.ensure_schema()
+    rid = live(world)[0]
+    long = "é" * (STRING_MAX + 10)  # two bytes a character: the cut is counted in characters
+    res = connector.push([req(1, rid, fields={"reason": long, "content_body": "b" * (STRING_MAX + 1)})])
+    assert res[0].status == "ok", res[0].reason
+    props = world.hubspot.records[rid]["properties"]
+    assert len(props["hub_reason"]) == STRING_MAX and props["hub_reason"] == "é" * (STRING_MAX - 1) + "…"
+    assert len(props["hub_content_body"]) == STRING_MAX and props["hub_content_body"].endswith("b…")
+    # text within the limit is written as it is, spaces and all
+    assert field_value("content_subject", "  Hello  ") == "  Hello  "
+    assert field_value("reason", "a" * STRING_MAX) == "a" * STRING_MAX
+
+
+def test_an_option_and_a_number_with_spaces_land_trimmed(world, connector):
+    connector.ensure_schema()
+    rid = live(world)[0]
+    res = connector.push([req(1, rid, fields={"best_channel": " sales_call ", "lead_score": "80 "})])
+    assert res[0].status == "ok", res[0].reason
+    props = world.hubspot.records[rid]["properties"]
+    assert (props["hub_best_channel"], props["hub_lead_score"]) == ("sales_call", "80")
