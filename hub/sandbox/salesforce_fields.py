@@ -242,7 +242,9 @@ def value_problem(spec: FieldSpec, label: str, value: Any) -> tuple[str, str] | 
         return None
     if spec.type in TEXT_TYPES or spec.type == "id":
         text = value if isinstance(value, str) else json.dumps(value)
-        if spec.length and len(text) > spec.length:
+        # measured in UTF-16 units, as Salesforce's Java does: an emoji counts two (Salesforce
+        # help 005166849 on surrogate pairs)
+        if spec.length and len(text.encode("utf-16-le")) // 2 > spec.length:
             return "STRING_TOO_LONG", f"{label}: data value too large: {text} (max length={spec.length})"
         if spec.type == "email" and text and not _EMAIL.match(text):
             return "INVALID_EMAIL_ADDRESS", f"{label}: invalid email address: {text}"

@@ -64,6 +64,16 @@ def test_a_string_over_the_field_length_is_refused_not_truncated(sf, world: Worl
     assert world.salesforce.objects["Lead"][other]["Hub_Next_Best_Action__c"] == "ok"
 
 
+def test_an_emoji_counts_two_toward_the_field_length(sf, world: World) -> None:
+    """Salesforce measures text in UTF-16 units, as Java does (help 005166849): 65 emoji are
+    65 characters but 130 units, too many for Title's 128."""
+    rid = _lead(world)
+    with pytest.raises(SalesforceMalformedRequest) as e:
+        sf.Lead.update(rid, {"Title": "\U0001f525" * 65}, headers=NO_ASSIGN)
+    assert e.value.content[0]["errorCode"] == "STRING_TOO_LONG"
+    sf.Lead.update(rid, {"Title": "\U0001f525" * 64}, headers=NO_ASSIGN)  # 128 units: taken
+
+
 def test_campaign_name_over_80_characters_is_refused(sf) -> None:
     res = _post(sf, [{"attributes": {"type": "Campaign"}, "Name": "n" * 81}])
     assert res[0]["errors"][0]["statusCode"] == "STRING_TOO_LONG"
