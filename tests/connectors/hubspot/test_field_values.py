@@ -7,6 +7,9 @@ import pytest
 
 from connectors.hubspot.client import HubSpotRequestError
 from connectors.hubspot.mapping import field_value
+from hub.models import ActionKind
+from hub.pipeline.diff import effective_payload
+from tests.connectors.hubspot.conftest import drain
 from tests.connectors.hubspot.test_push import live, req
 
 STRING_MAX = 65_536  # HubSpot properties guide: the most characters a string property holds
@@ -59,3 +62,17 @@ def test_an_option_and_a_number_with_spaces_land_trimmed(world, connector):
     assert res[0].status == "ok", res[0].reason
     props = world.hubspot.records[rid]["properties"]
     assert (props["hub_best_channel"], props["hub_lead_score"]) == ("sales_call", "80")
+
+
+def test_a_text_that_reads_as_the_same_number_is_still_a_change(world, connector):
+    """Text is diffed as text: a content variant "01" over the CRM's "1" (or "1e3" over
+    "1000") was taken for the same number and never written."""
+    connector.ensure_schema()
+    rid = live(world)[0]
+    written = {"content_subject": "1", "content_cta": "1000", "lead_score": 80.0}
+    assert connector.push([req(1, rid, fields=written)])[0].status == "ok"
+    items, _, _, _ = drain(connector.pull_contacts(None))
+    read = next(c for c in items if c.identities[0].external_id == rid).crm_fields
+    wanted = {"fields": {"content_subject": "01", "content_cta": "1e3", "lead_score": 80}}
+    changed = {"fields": {"content_subject": "01", "content_cta": "1e3"}}
+    assert effective_payload(ActionKind.SET_FIELDS, wanted, read, None, None) == changed
