@@ -7,6 +7,7 @@ list/merge helpers), which stamps the simulated clock and writes the write log.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -270,8 +271,10 @@ class HubSpotState:
         """Why the property cannot take ``v`` for its type, options or owners, or None."""
         if d["type"] == "number":
             try:
-                float(v)
+                finite = math.isfinite(float(v))
             except (TypeError, ValueError):
+                finite = False
+            if not finite:  # NaN and infinity: no decimal HubSpot can store (our assumption)
                 return f'{v!r} is not a valid number for property "{k}"'
         if d["type"] == "enumeration" and d["options"]:
             allowed = {o["value"] for o in d["options"]}

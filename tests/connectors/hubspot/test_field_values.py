@@ -76,3 +76,21 @@ def test_a_text_that_reads_as_the_same_number_is_still_a_change(world, connector
     wanted = {"fields": {"content_subject": "01", "content_cta": "1e3", "lead_score": 80}}
     changed = {"fields": {"content_subject": "01", "content_cta": "1e3"}}
     assert effective_payload(ActionKind.SET_FIELDS, wanted, read, None, None) == changed
+
+
+def test_a_score_that_is_no_finite_number_fails_its_record_alone_before_the_call(world, connector):
+    """A NaN score went out as "nan": HubSpot refuses it, and with it the whole batch."""
+    connector.ensure_schema()
+    a, b, c = live(world)[:3]
+    res = connector.push(
+        [
+            req(1, a, fields={"lead_score": float("nan")}),
+            req(2, b, fields={"expected_value": "lots"}),
+            req(3, c, fields={"lead_score": 80.0, "expected_value": "1250.5"}),
+        ]
+    )
+    assert [r.status for r in res] == ["failed", "failed", "ok"]
+    assert "is not a finite number" in res[0].reason and "'lots'" in res[1].reason
+    props = world.hubspot.records[c]["properties"]
+    assert (props["hub_lead_score"], props["hub_expected_value"]) == ("80", "1250.5")
+    assert world.hubspot.records[a]["properties"].get("hub_lead_score") != "nan"
