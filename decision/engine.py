@@ -95,6 +95,8 @@ from hub.models import Action, ActionKind, Consent, Decision
 from hub.profile import build_profile
 
 MIN_PROPENSITY = 1e-3
+#: characters of the plain-words reason written to the CRM
+REASON_MAX = 500
 #: ablation arms and random-control rows: what each switches off, said in their explanations
 NO_PRIOR, NO_LONG_TERM, NO_SEND_TIME, NO_CONTENT, NO_OPT_OUT = (
     ablation_arm(c) for c in ("learned_propensities", "long_term_value", "send_time", "content", "opt_out_model")
@@ -610,7 +612,7 @@ class EnginePolicy:
         return out
 
     def _push_actions(self, entry: CatalogEntry, reason: str, extra: Mapping[str, Any] | None = None) -> list[Action]:
-        fields = {"next_best_action": entry.id, "reason": reason[:500], **(extra or {}), **entry.fields}
+        fields = {"next_best_action": entry.id, "reason": _clip_reason(reason), **(extra or {}), **entry.fields}
         actions = [Action(kind=ActionKind.SET_FIELDS, payload={"fields": fields})]
         if entry.list:
             actions.append(Action(kind=ActionKind.ADD_TO_LIST, payload={"list": entry.list}))
@@ -1120,3 +1122,9 @@ class EnginePolicy:
             probs[rr] = routed_probabilities(probs[rr], short, lt, me[rr], e.long_term_weight)
         out[eng] = probs
         return out
+
+
+def _clip_reason(reason: str) -> str:
+    """The reason within ``REASON_MAX``, ending in an ellipsis when cut: a salesperson reading
+    it in the CRM sees that it goes on, rather than a sentence that stops mid-word."""
+    return reason if len(reason) <= REASON_MAX else reason[: REASON_MAX - 1] + "\u2026"
