@@ -91,6 +91,7 @@ from decision.segment_step import FELT_ACTION_KINDS, MAIL_ACTION_KINDS, SegmentS
 from hub.config import CatalogEntry, DecisionSettings, EngineSettings
 from hub.errors import DecisionError
 from hub.expressions import Expression
+from hub.fields import clip_text
 from hub.models import Action, ActionKind, Consent, Decision
 from hub.profile import build_profile
 
@@ -612,7 +613,12 @@ class EnginePolicy:
         return out
 
     def _push_actions(self, entry: CatalogEntry, reason: str, extra: Mapping[str, Any] | None = None) -> list[Action]:
-        fields = {"next_best_action": entry.id, "reason": _clip_reason(reason), **(extra or {}), **entry.fields}
+        fields = {
+            "next_best_action": entry.id,
+            "reason": clip_text(reason, REASON_MAX),
+            **(extra or {}),
+            **entry.fields,
+        }
         actions = [Action(kind=ActionKind.SET_FIELDS, payload={"fields": fields})]
         if entry.list:
             actions.append(Action(kind=ActionKind.ADD_TO_LIST, payload={"list": entry.list}))
@@ -1122,9 +1128,3 @@ class EnginePolicy:
             probs[rr] = routed_probabilities(probs[rr], short, lt, me[rr], e.long_term_weight)
         out[eng] = probs
         return out
-
-
-def _clip_reason(reason: str) -> str:
-    """The reason within ``REASON_MAX``, ending in an ellipsis when cut: a salesperson reading
-    it in the CRM sees that it goes on, rather than a sentence that stops mid-word."""
-    return reason if len(reason) <= REASON_MAX else reason[: REASON_MAX - 1] + "\u2026"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.fields import HUB_FIELDS, HubField
+from hub.fields import HUB_FIELDS, HubField, clip_text
 from hub.models import Activity, ActivityType, Company, Consent, Contact, Identity
 
 OBJECT_TYPE = "contact"
@@ -18,7 +18,6 @@ FIELD_TYPES = {f.name: f.type for f in HUB_FIELDS}
 #: the most characters a string property value may hold (HubSpot properties guide: 65,536;
 #: a longer value fails the record)
 STRING_MAX = 65_536
-ELLIPSIS = "\u2026"
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _BARE_HOUR = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*$")
 CONTACT_PROPERTIES = [
@@ -394,7 +393,7 @@ def field_value(field: str, value: Any, zone: str = "UTC", now: datetime | None 
         return value.isoformat()
     text = "" if value is None else str(value)
     if kind in ("string", "text"):
-        return clip(text, STRING_MAX)
+        return clip_text(text, STRING_MAX)
     # HubSpot refuses a number or option with spaces around it (LEADING_TRAILING_WHITESPACE)
     return text.strip() if kind else text
 
@@ -408,12 +407,6 @@ def _number(field: str, value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return text
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, the last an ellipsis when cut: HubSpot refuses the
-    whole record for a longer value, and a reader sees that the text goes on."""
-    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 
 
 def to_instant(value: Any, zone: str, now: datetime) -> datetime:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.fields import HUB_FIELDS, HubField
+from hub.fields import HUB_FIELDS, HubField, clip_text
 from hub.models import Activity, ActivityType, Company, Consent, Contact, Identity
 
 HUB_FIELD_BY_NAME: dict[str, HubField] = {f.name: f for f in HUB_FIELDS}
@@ -31,7 +31,6 @@ STRING_MAX = 255
 NUMBER_PLACES = {"lead_score": 0, "conversion_probability": 4, "expected_value": 2}
 CAMPAIGN_NAME_MAX = 80
 TEXT_MAX = 32_768
-ELLIPSIS = "\u2026"
 #: Per-record error codes worth retrying (row locks, transient platform trouble).
 RETRYABLE_CODES = frozenset(
     {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "REQUEST_RUNNING_TOO_LONG", "QUERY_TIMEOUT"}
@@ -154,30 +153,7 @@ def to_sf_value(
             dt = parse_sf_datetime(value)
         return format_sf_datetime(dt)
     text = value if isinstance(value, str) else str(value)
-    return clip(text, int(described.get("length") or (TEXT_MAX if kind == "text" else STRING_MAX)))
-
-
-def utf16_length(text: str) -> int:
-    """The length Salesforce measures: UTF-16 units, so an emoji or other character outside
-    the Basic Multilingual Plane counts two (Salesforce help 005166849, "Surrogate Pair
-    Characters Are Treated as Two Characters")."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` within ``limit`` (as :func:`utf16_length` counts), cut on a whole character
-    and ending in an ellipsis when cut: a longer value fails the record (STRING_TOO_LONG), and
-    a reader sees that the text goes on."""
-    if utf16_length(text) <= limit:
-        return text
-    room = limit - 1  # the ellipsis is one unit
-    out = []
-    for ch in text:
-        room -= 2 if ord(ch) > 0xFFFF else 1
-        if room < 0:
-            break
-        out.append(ch)
-    return "".join(out) + ELLIPSIS
+    return clip_text(text, int(described.get("length") or (TEXT_MAX if kind == "text" else STRING_MAX)))
 
 
 def from_sf_value(hub_name: str, value: Any) -> Any:
