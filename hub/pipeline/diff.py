@@ -32,6 +32,11 @@ def _same(current: Any, wanted: Any, kind: str | None = None) -> bool:
     """Is ``wanted`` what the CRM holds already, in the field's type? CRMs hand values back as
     strings ('80' and 80 are one number) and datetimes in UTC (one instant, two spellings).
     Text is compared as text: a content variant "01" over "1" is a change, not a number."""
+    if kind == "datetime" and isinstance(wanted, str) and wanted.strip() and _instant(wanted) is None:
+        # a bare local hour ("14"): the connector writes the next such hour, an instant that
+        # moves daily; the "14" a landed push left in the store until the next sync is no
+        # instant the CRM holds
+        return False
     if current == wanted:
         return True
     if current is None or wanted is None:
