@@ -91,10 +91,13 @@ from decision.segment_step import FELT_ACTION_KINDS, MAIL_ACTION_KINDS, SegmentS
 from hub.config import CatalogEntry, DecisionSettings, EngineSettings
 from hub.errors import DecisionError
 from hub.expressions import Expression
+from hub.fields import clip_text
 from hub.models import Action, ActionKind, Consent, Decision
 from hub.profile import build_profile
 
 MIN_PROPENSITY = 1e-3
+#: characters of the plain-words reason written to the CRM
+REASON_MAX = 500
 #: ablation arms and random-control rows: what each switches off, said in their explanations
 NO_PRIOR, NO_LONG_TERM, NO_SEND_TIME, NO_CONTENT, NO_OPT_OUT = (
     ablation_arm(c) for c in ("learned_propensities", "long_term_value", "send_time", "content", "opt_out_model")
@@ -610,7 +613,12 @@ class EnginePolicy:
         return out
 
     def _push_actions(self, entry: CatalogEntry, reason: str, extra: Mapping[str, Any] | None = None) -> list[Action]:
-        fields = {"next_best_action": entry.id, "reason": reason[:500], **(extra or {}), **entry.fields}
+        fields = {
+            "next_best_action": entry.id,
+            "reason": clip_text(reason, REASON_MAX),
+            **(extra or {}),
+            **entry.fields,
+        }
         actions = [Action(kind=ActionKind.SET_FIELDS, payload={"fields": fields})]
         if entry.list:
             actions.append(Action(kind=ActionKind.ADD_TO_LIST, payload={"list": entry.list}))

@@ -47,3 +47,28 @@ HUB_FIELDS: tuple[HubField, ...] = (
 )
 
 HUB_FIELD_NAMES: frozenset[str] = frozenset(f.name for f in HUB_FIELDS)
+
+ELLIPSIS = "\u2026"
+
+
+def utf16_length(text: str) -> int:
+    """The length CRMs built on Java measure: UTF-16 units, so an emoji or other character
+    outside the Basic Multilingual Plane counts two (Salesforce help 005166849, "Surrogate Pair
+    Characters Are Treated as Two Characters")."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip_text(text: str, limit: int) -> str:
+    """``text`` within ``limit`` (as :func:`utf16_length` counts), cut on a whole character and
+    ending in an ellipsis when cut: a CRM refuses the whole record for a longer value, and a
+    reader sees that the text goes on."""
+    if utf16_length(text) <= limit:
+        return text
+    room = limit - 1  # the ellipsis is one unit
+    out = []
+    for ch in text:
+        room -= 2 if ord(ch) > 0xFFFF else 1
+        if room < 0:
+            break
+        out.append(ch)
+    return "".join(out) + ELLIPSIS

@@ -10,11 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.fields import HUB_FIELDS, HubField
+from hub.fields import HUB_FIELDS, HubField, clip_text
 from hub.models import Activity, ActivityType, Company, Consent, Contact, Identity
 
 OBJECT_TYPE = "contact"
 FIELD_TYPES = {f.name: f.type for f in HUB_FIELDS}
+#: the most characters a string property value may hold (HubSpot properties guide: 65,536;
+#: a longer value fails the record)
+STRING_MAX = 65_536
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _BARE_HOUR = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*$")
 CONTACT_PROPERTIES = [
     "email",
@@ -372,17 +376,37 @@ def field_value(field: str, value: Any, zone: str = "UTC", now: datetime | None 
     """HubSpot takes strings; numbers without trailing '.0'; datetime fields as an instant in
     ISO UTC. HubSpot reads a bare number as epoch milliseconds (its timestamp FAQ), so the
     engine's bare local hour ("14") would land on 1970-01-01: it is written as the next such
-    hour in ``zone`` (the portal's time zone), as the Salesforce connector does. Raises
-    ValueError for a datetime field value that is no time at all."""
-    if FIELD_TYPES.get(field) == "datetime" and value not in (None, ""):
+    hour in ``zone`` (the portal's time zone), as the Salesforce connector does. Text longer
+    than HubSpot holds is clipped; numbers and options lose surrounding spaces. Raises
+    ValueError for a datetime field value that is no time at all, or a number field value that
+    is no finite number."""
+    kind = FIELD_TYPES.get(field)
+    if kind == "datetime" and value not in (None, ""):
         return iso_utc(to_instant(value, zone, now or datetime.now(UTC)))
+    if kind == "number" and value not in (None, ""):
+        return _number(field, value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, datetime):
         return value.isoformat()
-    return "" if value is None else str(value)
+    text = "" if value is None else str(value)
+    if kind in ("string", "text"):
+        return clip_text(text, STRING_MAX)
+    # HubSpot refuses a number or option with spaces around it (LEADING_TRAILING_WHITESPACE)
+    return text.strip() if kind else text
+
+
+def _number(field: str, value: Any) -> str:
+    """A number field's value as HubSpot reads it. A NaN score or a word is refused here, for
+    that record alone: HubSpot's 400 for it refuses the whole batch, which is then split."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not _NUMBER.match(text) or not math.isfinite(float(text)):
+        raise ValueError(f"{field}: {str(value)[:60]!r} is not a finite number")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return text
 
 
 def to_instant(value: Any, zone: str, now: datetime) -> datetime:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.fields import HUB_FIELDS, HubField
+from hub.fields import HUB_FIELDS, HubField, clip_text
 from hub.models import Activity, ActivityType, Company, Consent, Contact, Identity
 
 HUB_FIELD_BY_NAME: dict[str, HubField] = {f.name: f for f in HUB_FIELDS}
@@ -123,7 +123,7 @@ def to_sf_value(
     """Coerce a hub value for the field's Salesforce type; ValueError names what is wrong.
     A bare local hour for a datetime field is read in ``zone`` (the org's time zone).
     ``described``: the field's describe entry; Salesforce refuses text over its ``length``
-    (STRING_TOO_LONG) and numbers past its precision, so text is cut to the length and such
+    (STRING_TOO_LONG) and numbers past its precision, so text is clipped to the length and such
     numbers are refused here. Without it, the lengths ``field_definition`` creates apply."""
     hub = HUB_FIELD_BY_NAME.get(hub_name)
     described = described or {}
@@ -153,7 +153,7 @@ def to_sf_value(
             dt = parse_sf_datetime(value)
         return format_sf_datetime(dt)
     text = value if isinstance(value, str) else str(value)
-    return text[: int(described.get("length") or (TEXT_MAX if kind == "text" else STRING_MAX))]
+    return clip_text(text, int(described.get("length") or (TEXT_MAX if kind == "text" else STRING_MAX)))
 
 
 def from_sf_value(hub_name: str, value: Any) -> Any:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from hub.fields import HUB_FIELDS
 from hub.models import ActionKind
+
+#: each hub field's type, so a value is compared as what it is
+_TYPES = {f.name: f.type for f in HUB_FIELDS}
 
 
 def effective_payload(
@@ -13,7 +17,7 @@ def effective_payload(
 ) -> dict[str, Any] | None:
     """The part of ``payload`` that would change the record, or None for a no-op."""
     if kind is ActionKind.SET_FIELDS:
-        changed = {k: v for k, v in payload.get("fields", {}).items() if not _same(crm_fields.get(k), v)}
+        changed = {k: v for k, v in payload.get("fields", {}).items() if not _same(crm_fields.get(k), v, _TYPES.get(k))}
         return {"fields": changed} if changed else None
     if kind is ActionKind.ADD_TO_LIST:
         return None if lists is not None and payload["list"] in lists else payload
@@ -24,12 +28,21 @@ def effective_payload(
     return payload
 
 
-def _same(current: Any, wanted: Any) -> bool:
-    """CRMs hand values back as strings; '80' and 80 are the same write."""
+def _same(current: Any, wanted: Any, kind: str | None = None) -> bool:
+    """Is ``wanted`` what the CRM holds already, in the field's type? CRMs hand values back as
+    strings ('80' and 80 are one number) and datetimes in UTC (one instant, two spellings).
+    Text is compared as text: a content variant "01" over "1" is a change, not a number."""
+    if kind == "datetime" and isinstance(wanted, str) and wanted.strip() and _instant(wanted) is None:
+        # a bare local hour ("14"): the connector writes the next such hour, an instant that
+        # moves daily; the "14" a landed push left in the store until the next sync is no
+        # instant the CRM holds
+        return False
     if current == wanted:
         return True
     if current is None or wanted is None:
         return current in (None, "") and wanted in (None, "")
+    if kind in ("string", "text", "enumeration"):
+        return str(current) == str(wanted)
     a, b = _instant(current), _instant(wanted)
     if a is not None and b is not None:
         # one instant, two spellings: the engine writes the contact's offset, CRMs answer in UTC

@@ -123,20 +123,24 @@ class HubSpotBatchRoutes:
                         "VALIDATION_ERROR",
                     )
         refused = [
-            (str(inp.get("id")), k, msg) for inp in inputs for k, msg in self.hs.invalid(inp.get("properties") or {})
+            (str(inp.get("id")), k, code, msg)
+            for inp in inputs
+            for k, code, msg in self.hs.invalid(inp.get("properties") or {})
         ]
         if refused:
             # one invalid value refuses the whole batch: nothing is written (HubSpot answers 400
             # VALIDATION_ERROR "Property values were not valid", naming the property, not the record)
             details = ",".join(
-                f'{{"isValid":false,"message":{json.dumps(msg)},"error":"{_code(k)}","name":"{k}"}}'
-                for _, k, msg in refused
+                f'{{"isValid":false,"message":{json.dumps(msg)},"error":"{code}","name":"{k}"}}'
+                for _, k, code, msg in refused
             )
             return _err(
                 400,
                 f"Property values were not valid: [{details}]",
                 "VALIDATION_ERROR",
-                errors=[{"message": msg, "code": _code(k), "context": {"propertyName": [k]}} for _, k, msg in refused],
+                errors=[
+                    {"message": msg, "code": code, "context": {"propertyName": [k]}} for _, k, code, msg in refused
+                ],
             )
         results, errors, missing = [], [], []
         for inp, rec in zip(inputs, recs, strict=True):
@@ -279,10 +283,3 @@ def _traced(result: dict[str, Any], inp: dict[str, Any]) -> dict[str, Any]:
     if inp.get("objectWriteTraceId") is not None:
         result["objectWriteTraceId"] = str(inp["objectWriteTraceId"])
     return result
-
-
-def _code(prop: str) -> str:
-    """The ``error`` HubSpot gives a refused value: ``INVALID_OWNER_ID`` for an owner that is not
-    an active owner of the portal (the error integrators report when they set a user id or a
-    deactivated user's owner), ``INVALID_VALUE`` otherwise."""
-    return "INVALID_OWNER_ID" if prop == "hubspot_owner_id" else "INVALID_VALUE"

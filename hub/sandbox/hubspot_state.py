@@ -7,6 +7,7 @@ list/merge helpers), which stamps the simulated clock and writes the write log.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -105,6 +106,8 @@ BASE_PROPERTIES = [
     _prop("hs_object_id", "Record ID", "number", "number"),
     _prop("hs_merged_object_ids", "Merged Record IDs", "enumeration", "checkbox"),
 ]
+#: the most characters a string property value may hold (HubSpot properties guide: 65,536)
+STRING_MAX = 65_536
 READ_ONLY = {
     "createdate",
     "lastmodifieddate",
@@ -233,29 +236,45 @@ class HubSpotState:
     def validate(self, props: dict[str, Any]) -> str | None:
         """A HubSpot-like message for the first bad property value, or None."""
         bad = self.invalid(props)
-        return bad[0][1] if bad else None
+        return bad[0][2] if bad else None
 
-    def invalid(self, props: dict[str, Any]) -> list[tuple[str, str]]:
-        """(property, HubSpot-like message) for each bad property value."""
+    def invalid(self, props: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """(property, HubSpot's ``error`` code, HubSpot-like message) for each bad property value."""
         out = []
         for k, v in props.items():
-            msg = self._check(k, v)
-            if msg:
-                out.append((k, msg))
+            bad = self._check(k, v)
+            if bad:
+                out.append((k, *bad))
         return out
 
-    def _check(self, k: str, v: Any) -> str | None:
+    def _check(self, k: str, v: Any) -> tuple[str, str] | None:
         d = self.properties.get(k)
         if d is None:
-            return f'Property "{k}" does not exist'
+            return "PROPERTY_DOESNT_EXIST", f'Property "{k}" does not exist'
         if k in READ_ONLY:
-            return f'Property "{k}" is read-only'
+            return "READ_ONLY_VALUE", f'Property "{k}" is read-only'
         if v in (None, ""):
             return None
+        if d["type"] == "string" and len(str(v)) > STRING_MAX:
+            # the limit is HubSpot's (properties guide: 65,536 characters); the wording is ours
+            return "INVALID_VALUE", f'value for "{k}" is {len(str(v))} characters; the limit is {STRING_MAX}'
+        if d["type"] != "string" and isinstance(v, str) and v != v.strip():
+            # since 2025-01-06 HubSpot refuses these on every non-string property (changelog
+            # "Enhanced Validations for Non-String Properties in HubSpot's CRMObject APIs")
+            return "LEADING_TRAILING_WHITESPACE", f'"{v}" includes leading or trailing whitespace.'
+        msg = self._typed(k, v, d)
+        if msg:
+            return ("INVALID_OWNER_ID" if k == "hubspot_owner_id" else "INVALID_VALUE"), msg
+        return None
+
+    def _typed(self, k: str, v: Any, d: dict[str, Any]) -> str | None:
+        """Why the property cannot take ``v`` for its type, options or owners, or None."""
         if d["type"] == "number":
             try:
-                float(v)
+                finite = math.isfinite(float(v))
             except (TypeError, ValueError):
+                finite = False
+            if not finite:  # NaN and infinity: no decimal HubSpot can store (our assumption)
                 return f'{v!r} is not a valid number for property "{k}"'
         if d["type"] == "enumeration" and d["options"]:
             allowed = {o["value"] for o in d["options"]}

@@ -16,9 +16,11 @@ DateTime, an unrestricted Picklist). Two kinds of refusal, as Salesforce gives t
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from hub.fields import HUB_FIELDS as _HUB_FIELD_SPECS
@@ -222,7 +224,7 @@ def coerce(spec: FieldSpec, value: Any, raw: bytes = b"") -> Any:
         pattern = _DATE if kind == "date" else _DATETIME
         ok = isinstance(value, str) and bool(pattern.match(value)) and _valid_date(value)
     if ok:
-        return out
+        return _as_saved(spec, out)
     text = json.dumps(value) if not isinstance(value, str) else value
     at = raw.find(json.dumps(value).encode()) if raw else -1
     column = at + len(json.dumps(value)) + 1 if at >= 0 else 1
@@ -230,6 +232,24 @@ def coerce(spec: FieldSpec, value: Any, raw: bytes = b"") -> Any:
         f"Cannot deserialize instance of {kind} from {_token(value)} value {text} "
         f"or request may be missing a required field at [line:1, column:{column}]"
     )
+
+
+#: what Java's String.trim() removes: every character up to the space
+_TRIMMED = "".join(map(chr, range(33)))
+
+
+def _as_saved(spec: FieldSpec, value: Any) -> Any:
+    """The value as Salesforce saves it: text without leading or trailing whitespace and never
+    empty, only null (Apex developer guide, "Primitive Data Types": sObject string fields follow
+    the SOAP API's rules); a number rounded half up to the field's decimal places."""
+    if spec.type in TEXT_TYPES and isinstance(value, str):
+        return value.strip(_TRIMMED) or None
+    if spec.type in NUMBER_TYPES - {"int"} and spec.precision and isinstance(value, int | float):
+        if not math.isfinite(value) or abs(value) >= 10 ** (spec.precision - spec.scale):
+            return value  # out of range: value_problem refuses it
+        step = Decimal(1).scaleb(-spec.scale)
+        return float(Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP))
+    return value
 
 
 # -- record level: what the field can hold -------------------------------------------------------
@@ -242,7 +262,9 @@ def value_problem(spec: FieldSpec, label: str, value: Any) -> tuple[str, str] | 
         return None
     if spec.type in TEXT_TYPES or spec.type == "id":
         text = value if isinstance(value, str) else json.dumps(value)
-        if spec.length and len(text) > spec.length:
+        # measured in UTF-16 units, as Salesforce's Java does: an emoji counts two (Salesforce
+        # help 005166849 on surrogate pairs)
+        if spec.length and len(text.encode("utf-16-le")) // 2 > spec.length:
             return "STRING_TOO_LONG", f"{label}: data value too large: {text} (max length={spec.length})"
         if spec.type == "email" and text and not _EMAIL.match(text):
             return "INVALID_EMAIL_ADDRESS", f"{label}: invalid email address: {text}"

@@ -64,6 +64,38 @@ def test_a_string_over_the_field_length_is_refused_not_truncated(sf, world: Worl
     assert world.salesforce.objects["Lead"][other]["Hub_Next_Best_Action__c"] == "ok"
 
 
+def test_an_emoji_counts_two_toward_the_field_length(sf, world: World) -> None:
+    """Salesforce measures text in UTF-16 units, as Java does (help 005166849): 65 emoji are
+    65 characters but 130 units, too many for Title's 128."""
+    rid = _lead(world)
+    with pytest.raises(SalesforceMalformedRequest) as e:
+        sf.Lead.update(rid, {"Title": "\U0001f525" * 65}, headers=NO_ASSIGN)
+    assert e.value.content[0]["errorCode"] == "STRING_TOO_LONG"
+    sf.Lead.update(rid, {"Title": "\U0001f525" * 64}, headers=NO_ASSIGN)  # 128 units: taken
+
+
+def test_text_is_saved_trimmed_and_never_empty_as_salesforce_saves_it(sf, world: World) -> None:
+    """Apex developer guide, "Primitive Data Types": sObject string fields, as in the SOAP API,
+    are never empty (only null) and never keep leading or trailing whitespace."""
+    rid = _lead(world)
+    sf.Lead.update(rid, {"Hub_Content_Subject__c": "  Hello\n", "Title": ""}, headers=NO_ASSIGN)
+    got = sf.Lead.get(rid)
+    assert got["Hub_Content_Subject__c"] == "Hello" and got["Title"] is None
+    sf.Lead.update(rid, {"Hub_Content_Subject__c": "\u00a0Hi"}, headers=NO_ASSIGN)  # not Java whitespace
+    assert sf.Lead.get(rid)["Hub_Content_Subject__c"] == "\u00a0Hi"
+
+
+def test_a_number_is_saved_rounded_half_up_to_the_field_s_decimal_places(sf, world: World) -> None:
+    rid = _lead(world)
+    org = world.salesforce
+    org.field_specs[("Lead", "Hub_Conversion_Probability__c")] = replace(
+        org.spec("Lead", "Hub_Conversion_Probability__c"), scale=2
+    )
+    sf.Lead.update(rid, {"Hub_Conversion_Probability__c": 0.125, "Hub_Lead_Score__c": 80.123456}, headers=NO_ASSIGN)
+    got = sf.Lead.get(rid)
+    assert got["Hub_Conversion_Probability__c"] == 0.13 and got["Hub_Lead_Score__c"] == 80.1235
+
+
 def test_campaign_name_over_80_characters_is_refused(sf) -> None:
     res = _post(sf, [{"attributes": {"type": "Campaign"}, "Name": "n" * 81}])
     assert res[0]["errors"][0]["statusCode"] == "STRING_TOO_LONG"

@@ -71,3 +71,12 @@ def test_a_bare_hour_rolls_to_tomorrow_once_passed():
     assert field_value("best_send_time", "16:30", "America/New_York", now) == "2026-03-02T21:30:00.000Z"
     with pytest.raises(ValueError, match="hour of the day"):
         field_value("best_send_time", "25", "UTC", now)
+
+
+def test_a_bare_hour_is_written_again_though_the_store_holds_the_last_one_pushed():
+    """A landed push leaves its payload in the store as the CRM's value until the next sync:
+    a bare hour "14" there, though HubSpot holds the instant it was resolved to. The next
+    decision's "14" (tomorrow's 14:00 once today's has passed) was skipped as unchanged."""
+    payload = {"fields": {"best_send_time": "14", "decision_id": "d-2"}}
+    stored = {"best_send_time": "14", "decision_id": "d-1"}
+    assert effective_payload(ActionKind.SET_FIELDS, payload, stored, None, None) == payload

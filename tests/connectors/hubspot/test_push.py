@@ -134,10 +134,10 @@ def test_one_invalid_value_in_a_batch_fails_that_record_alone_and_the_rest_are_w
     connector.ensure_schema()
     ids = live(world)[:100]
     reqs = [req(i, rid, fields={"decision_id": f"d-{i}", "lead_score": 50}) for i, rid in enumerate(ids)]
-    reqs[37] = req(37, ids[37], fields={"decision_id": "d-37", "lead_score": "lots"})  # not a number
+    reqs[37] = req(37, ids[37], fields={"decision_id": "d-37", "best_channel": "fax"})  # not an option
     results = {r.push_id: r for r in connector.push(reqs)}
     assert results[37].status == "failed" and "VALIDATION_ERROR" in results[37].reason
-    assert "hub_lead_score" in results[37].reason
+    assert "hub_best_channel" in results[37].reason
     assert all(results[i].status == "ok" for i in range(100) if i != 37)
     assert all(
         world.hubspot.records[ids[i]]["properties"]["hub_decision_id"] == f"d-{i}" for i in range(100) if i != 37

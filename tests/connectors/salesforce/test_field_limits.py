@@ -49,12 +49,25 @@ def _req(pid: int, rid: str, kind: ActionKind, obj: str = "contact", **payload) 
     )
 
 
-def test_text_is_cut_to_the_mapped_field_s_describe_length(sb: SandboxHandle, world: World) -> None:
+def test_text_is_clipped_to_the_mapped_field_s_describe_length_with_an_ellipsis(
+    sb: SandboxHandle, world: World
+) -> None:
     contact = next(iter(world.salesforce.objects["Contact"]))
     conn = _connector(sb, {"content_body": "Title"})  # Contact.Title holds 128 characters
     [res] = conn.push([_req(1, contact, ActionKind.SET_FIELDS, fields={"content_body": "b" * 300})])
     assert res.status == "ok", res.reason
-    assert world.salesforce.objects["Contact"][contact]["Title"] == "b" * 128
+    assert world.salesforce.objects["Contact"][contact]["Title"] == "b" * 127 + "\u2026"
+
+
+def test_text_with_emoji_is_clipped_by_salesforce_s_count_on_a_whole_character(sb: SandboxHandle, world: World) -> None:
+    """An emoji is two UTF-16 units to Salesforce: 100 of them are 200 units, over Title's 128,
+    though only 100 characters to Python; the cut keeps 63 whole emoji and the ellipsis."""
+    contact = next(iter(world.salesforce.objects["Contact"]))
+    conn = _connector(sb, {"content_subject": "Title"})
+    subject = "\U0001f525" * 100
+    [res] = conn.push([_req(1, contact, ActionKind.SET_FIELDS, fields={"content_subject": subject})])
+    assert res.status == "ok", res.reason
+    assert world.salesforce.objects["Contact"][contact]["Title"] == "\U0001f525" * 63 + "\u2026"
 
 
 def test_a_number_past_the_field_s_precision_fails_before_the_call(sb: SandboxHandle, world: World) -> None:
