@@ -122,6 +122,15 @@ class Connector(ABC):
     def push(self, requests: list[PushRequest]) -> list[PushResult]:
         """Carry out at most ``max_push_batch`` actions; one result per request."""
 
+    def stored_form(self, object_type: str, field: str, value: Any) -> Any:
+        """Hub field ``field`` of ``value`` as the vendor holds it once written to a record of
+        ``object_type`` (a number rounded to the field's places, text clipped or trimmed). The
+        push diff compares this with what the CRM holds: a value kept in another form reads back
+        changed, and a write without a new decision id would go out again every cycle. Numbers
+        and text only (the diff compares datetimes as instants); ``value`` itself when the vendor
+        keeps what it is given (the default) or would refuse it (the write reports why)."""
+        return value
+
     def owners(self) -> dict[str, bool] | None:
         """The CRM's sales owners as ``{owner id: active}``, ids in ``canonical_owner`` form. Each
         completed sync reads them, so routing stops handing leads to an owner deactivated in the

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterator
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from connectors.hubspot.actions import Writers
 from connectors.hubspot.activities import ActivityCursor, email_event_pages, engagement_pages, form_pages
@@ -25,6 +25,7 @@ from connectors.hubspot.mapping import (
     lacking_options,
     merged_ids,
     property_definition,
+    stored_value,
 )
 from connectors.hubspot.objects import ContactCursor, ContactStream, archived_ids
 from hub.connector import Connector, Runtime
@@ -310,6 +311,10 @@ class HubSpotConnector(Connector):
     # -- writing -----------------------------------------------------------------------------
     def push(self, requests: list[PushRequest]) -> list[PushResult]:
         return self.writers.push(requests)
+
+    def stored_form(self, object_type: str, field: str, value: Any) -> Any:
+        """As HubSpot keeps it: text clipped at 65,536 characters, numbers and options trimmed."""
+        return stored_value(field, value)
 
     def owners(self) -> dict[str, bool]:
         """Every owner, active or archived (a deactivated user's); the active ones also refresh

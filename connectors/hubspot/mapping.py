@@ -398,6 +398,18 @@ def field_value(field: str, value: Any, zone: str = "UTC", now: datetime | None 
     return text.strip() if kind else text
 
 
+def stored_value(field: str, value: Any) -> Any:
+    """A hub value as HubSpot keeps it once written: what ``field_value`` sends (text clipped,
+    numbers and options trimmed; a number property keeps the digits it is given). A datetime,
+    or a value ``field_value`` refuses (nothing is stored), is returned as it is."""
+    if FIELD_TYPES.get(field) == "datetime":
+        return value
+    try:
+        return field_value(field, value)
+    except ValueError:
+        return value
+
+
 def _number(field: str, value: Any) -> str:
     """A number field's value as HubSpot reads it. A NaN score or a word is refused here, for
     that record alone: HubSpot's 400 for it refuses the whole batch, which is then split."""

@@ -27,6 +27,7 @@ from connectors.salesforce.mapping import (
     member_row,
     members_soql,
     owner_fields,
+    stored_sf_value,
     to_sf_value,
     update_row,
 )
@@ -173,6 +174,12 @@ class PushWriter:
         if held is None or held[0] is not desc:
             held = self._fields_by_name[sobject] = (desc, {f["name"]: f for f in desc.get("fields", [])})
         return held[1]
+
+    def stored_form(self, sobject: str, hub_name: str, value: Any) -> Any:
+        """``value`` as the mapped field of ``sobject`` keeps it (describe's type, scale and
+        length); as it is for a field describe does not show (the write reports that)."""
+        described = self._described(sobject).get(self.sf_names.get(hub_name, ""))
+        return value if described is None else stored_sf_value(hub_name, value, described)
 
     def _fields(self, req: PushRequest, inactive: set[str], sobject: str) -> dict[str, Any] | PushResult:
         payload = req.action.payload

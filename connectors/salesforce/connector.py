@@ -38,7 +38,14 @@ from connectors.salesforce.mapping import (
     user_soql,
     users_active,
 )
-from connectors.salesforce.objects import ACTIVITY_OBJECTS, OPTIONAL_FIELDS, PERSON_OBJECTS, PREFIX_TO_IDENTITY, SObject
+from connectors.salesforce.objects import (
+    ACTIVITY_OBJECTS,
+    IDENTITY_TO_OBJECT,
+    OPTIONAL_FIELDS,
+    PERSON_OBJECTS,
+    PREFIX_TO_IDENTITY,
+    SObject,
+)
 from connectors.salesforce.reader import read_window
 from connectors.salesforce.schema import audit_fields, ensure_fields, object_access, plan_fields
 from hub.connector import Connector, Runtime
@@ -235,6 +242,11 @@ class SalesforceConnector(Connector):
 
     def push(self, requests: list[PushRequest]) -> list[PushResult]:
         return self.writer.push(requests)
+
+    def stored_form(self, object_type: str, field: str, value: Any) -> Any:
+        """As the org's field keeps it: rounded to its scale, clipped to its length, trimmed."""
+        sobject = IDENTITY_TO_OBJECT.get(object_type)
+        return value if sobject is None else self.writer.stored_form(sobject, field, value)
 
     def owners(self) -> dict[str, bool]:
         """Every user with ``IsActive`` (Salesforce refuses an inactive one as owner with

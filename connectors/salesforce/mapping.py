@@ -11,6 +11,7 @@ import hashlib
 import math
 import re
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -154,6 +155,33 @@ def to_sf_value(
         return format_sf_datetime(dt)
     text = value if isinstance(value, str) else str(value)
     return clip_text(text, int(described.get("length") or (TEXT_MAX if kind == "text" else STRING_MAX)))
+
+
+#: what Salesforce trims from both ends of text it saves: Java's String.trim(), every
+#: character up to the space (Apex developer guide, "Primitive Data Types")
+_TRIMMED = "".join(map(chr, range(33)))
+#: describe types of numbers Salesforce rounds to the field's ``scale`` on save
+_SCALED = frozenset({"double", "currency", "percent"})
+
+
+def stored_sf_value(hub_name: str, value: Any, described: dict[str, Any]) -> Any:
+    """A hub value as the field ``described`` keeps it once written: what ``to_sf_value`` sends,
+    then saved as Salesforce saves it, a number rounded half up to the field's decimal places,
+    text without surrounding whitespace and never empty, only null. A datetime, or a value
+    ``to_sf_value`` refuses (nothing is stored), is returned as it is."""
+    hub = HUB_FIELD_BY_NAME.get(hub_name)
+    if hub is None or hub.type == "datetime":
+        return value
+    try:
+        sent = to_sf_value(hub_name, value, described=described)
+    except ValueError:
+        return value
+    if isinstance(sent, float) and described.get("type") in _SCALED and described.get("scale") is not None:
+        step = Decimal(1).scaleb(-int(described["scale"]))
+        return float(Decimal(repr(sent)).quantize(step, rounding=ROUND_HALF_UP))
+    if isinstance(sent, str):
+        return sent.strip(_TRIMMED) or None
+    return sent
 
 
 def from_sf_value(hub_name: str, value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -13,11 +14,21 @@ _TYPES = {f.name: f.type for f in HUB_FIELDS}
 
 
 def effective_payload(
-    kind: ActionKind, payload: dict[str, Any], crm_fields: dict[str, Any], lists: list[str] | None, owner: str | None
+    kind: ActionKind,
+    payload: dict[str, Any],
+    crm_fields: dict[str, Any],
+    lists: list[str] | None,
+    owner: str | None,
+    stored: Callable[[str, Any], Any] | None = None,
 ) -> dict[str, Any] | None:
-    """The part of ``payload`` that would change the record, or None for a no-op."""
+    """The part of ``payload`` that would change the record, or None for a no-op. ``stored``
+    (field, value) is the form the CRM keeps a written value in (the connector's
+    ``stored_form``): a field is unchanged when the CRM, after storing what is sent, would hold
+    what it holds now (a 0.0067 that a two-decimal field keeps as 0.01 is not written over 0.01)."""
     if kind is ActionKind.SET_FIELDS:
-        changed = {k: v for k, v in payload.get("fields", {}).items() if not _same(crm_fields.get(k), v, _TYPES.get(k))}
+        form = stored or (lambda _field, value: value)
+        fields = payload.get("fields", {})
+        changed = {k: v for k, v in fields.items() if not _same(crm_fields.get(k), form(k, v), _TYPES.get(k))}
         return {"fields": changed} if changed else None
     if kind is ActionKind.ADD_TO_LIST:
         return None if lists is not None and payload["list"] in lists else payload

@@ -7,6 +7,7 @@ and jitter (retryable), or failed with its reason (permanent, or out of attempts
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -14,9 +15,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from hub.connector import results_of_error
-from hub.errors import FatalConnectorError, RetryableError
+from hub.connector import Connector, results_of_error
+from hub.errors import FatalConnectorError, HubError, RetryableError
 from hub.models import ActionKind, Identity, PushResult, utcnow
 from hub.pipeline.context import HubContext
 from hub.pipeline.diff import effective_payload
@@ -56,7 +58,37 @@ def backoff(ctx: HubContext, attempts: int, retry_after: float | None, rng: rand
     return max(delay, retry_after or 0.0)
 
 
-def _diff(ctx: HubContext, rows: list[PushRow]) -> tuple[list[PushRow], list[PushRow], dict]:
+class StoredForms:
+    """One connector's ``stored_form`` for a batch's diff and record. A connector that cannot
+    tell now (its schema read failed) is not asked again in the batch: each value then counts as
+    itself, so the write goes out and meets that trouble where it is handled."""
+
+    def __init__(self, connector: Connector):
+        self.connector = connector
+        self.failed = False
+
+    def of(self, object_type: str, field: str, value: Any) -> Any:
+        """``value`` as the CRM will hold it, or ``value`` when the connector cannot tell."""
+        if self.failed:
+            return value
+        try:
+            return self.connector.stored_form(object_type, field, value)
+        except HubError as exc:
+            log.warning(
+                "%s cannot tell how it stores values (%s); diffing against them as sent", self.connector.name, exc
+            )
+            self.failed = True
+            return value
+
+    def payload(self, r: PushRow) -> dict[str, Any]:
+        """A landed write's payload as the CRM holds it, for the store's copy of its fields."""
+        if r.kind is not ActionKind.SET_FIELDS:
+            return r.payload
+        fields = r.payload.get("fields", {})
+        return {**r.payload, "fields": {k: self.of(r.identity.object_type, k, v) for k, v in fields.items()}}
+
+
+def _diff(ctx: HubContext, rows: list[PushRow], forms: StoredForms) -> tuple[list[PushRow], list[PushRow], dict]:
     with ctx.store.connect() as conn:
         state = push_store.crm_state(conn, [r.identity for r in rows])
     send, noop = [], []
@@ -65,7 +97,8 @@ def _diff(ctx: HubContext, rows: list[PushRow]) -> tuple[list[PushRow], list[Pus
         if s is None:  # the record is gone from the CRM (archived, merged): nothing to write to
             noop.append(r)
             continue
-        eff = effective_payload(r.kind, r.payload, s.crm_fields or {}, s.lists, s.owner)
+        stored = functools.partial(forms.of, r.identity.object_type)
+        eff = effective_payload(r.kind, r.payload, s.crm_fields or {}, s.lists, s.owner, stored)
         if eff is None:
             noop.append(r)
         else:
@@ -92,7 +125,7 @@ def plan_pushes(ctx: HubContext, name: str, samples: int = 5) -> PushSummary:
         )
         for r in rows
     ]
-    send, noop, state = _diff(ctx, claimed)
+    send, noop, state = _diff(ctx, claimed, StoredForms(ctx.connector(name)))
     summary.planned = Counter(r.kind.value for r in send)
     summary.noop = len(noop)
     summary.samples = [_before_after(r, state[r.identity.key()]) for r in send[:samples]]
@@ -178,14 +211,15 @@ def _push_lane(ctx: HubContext, name: str, lane: tuple[int, int], lock, only_ids
         if not rows:
             return
         handled += len(rows)
-        send, noop, state = _diff(ctx, rows)
+        forms = StoredForms(connector)
+        send, noop, state = _diff(ctx, rows, forms)
         with ctx.store.begin() as conn:  # ended: on the hub's clock, as _record says
             push_store.mark(conn, [r.id for r in noop], "skipped", ctx.clock())
         summary.noop += len(noop)
         if send:
             with _Heartbeat(ctx, lock, [r.id for r in send]):
                 results = _send(connector, send)
-            _record(ctx, send, results, state, summary)
+            _record(ctx, send, results, state, summary, forms)
         if not lock.refresh():
             # held past its TTL (a long vendor back-off): another push may run now; stop
             # here, this batch is recorded, and ask for another task to pick up the rest
@@ -246,7 +280,12 @@ def _send(connector, batch: list[PushRow]) -> dict[int, PushResult]:
 
 
 def _record(
-    ctx: HubContext, batch: list[PushRow], results: dict[int, PushResult], state: dict, summary: PushSummary
+    ctx: HubContext,
+    batch: list[PushRow],
+    results: dict[int, PushResult],
+    state: dict,
+    summary: PushSummary,
+    forms: StoredForms,
 ) -> None:
     now = utcnow()
     # when a push ended, on the hub's clock (decisions and their windows are on it; the same as
@@ -260,7 +299,8 @@ def _record(
             res = results[r.id]
             if res.status == "ok":
                 push_store.mark(conn, [r.id], "done", ended, attempts_inc=1)
-                push_store.apply_to_identity(conn, r.identity, r.kind, r.payload, state[r.identity.key()])
+                # the store keeps the CRM's copy: what it holds of the write, not what was sent
+                push_store.apply_to_identity(conn, r.identity, r.kind, forms.payload(r), state[r.identity.key()])
                 summary.done += 1
             elif res.status == "blocked":  # the connector cannot write at all: no attempt is used
                 when = now + timedelta(seconds=backoff(ctx, 0, res.retry_after))
