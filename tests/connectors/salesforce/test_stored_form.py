@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.salesforce.mapping import stored_sf_value
 from hub.config import load_settings
 from hub.pipeline.context import HubContext
 from hub.pipeline.run import run_once
@@ -66,3 +67,22 @@ def test_a_probability_rounded_by_a_two_decimal_field_is_written_once(
     assert 0.01 in [r.get(FIELD) for t in ("Contact", "Lead") for r in world.salesforce.objects[t].values()]
     assert (second.sent, second.noop) == (0, 1)  # the org holds 0.01: sending 0.0067 again changes nothing
     ctx.close()
+
+
+NUMBER_2 = {"type": "double", "precision": 16, "scale": 2}
+
+
+@pytest.mark.parametrize(
+    ("hub_name", "value", "described", "kept"),
+    [
+        ("conversion_probability", 0.125, NUMBER_2, 0.13),  # half up, not to even
+        ("conversion_probability", "0.0067", NUMBER_2, 0.01),
+        ("expected_value", 1e20, NUMBER_2, 1e20),  # refused before the call: nothing is stored
+        ("content_subject", " \tHi there \n", {"type": "string", "length": 255}, "Hi there"),
+        ("content_subject", "   ", {"type": "string", "length": 255}, None),  # saved as null
+        ("content_subject", "\U0001f525" * 3, {"type": "string", "length": 4}, "\U0001f525\u2026"),
+        ("best_send_time", "14", {"type": "datetime"}, "14"),  # diffed as an instant, not here
+    ],
+)
+def test_the_stored_form_is_what_the_org_saves(hub_name, value, described, kept) -> None:
+    assert stored_sf_value(hub_name, value, described) == kept
