@@ -42,7 +42,10 @@ METHODS = ("ips", "snips", "dr")
 #: headline estimator for the verdict: unbiased if either propensities or reward model are right
 HEADLINE = "dr"
 DETERMINISTIC = 0.999  # a logged propensity at least this high: the log could not have tried another action
+#: resample indices drawn per call; fixes the random stream, so changing it changes the numbers
 _CHUNK = 4_000_000
+#: resampled values gathered at once by joint_bootstrap (8 bytes each): bounds its memory
+_GATHER = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -143,16 +146,46 @@ def _finite(v: Any) -> Any:
 
 def joint_bootstrap(columns: np.ndarray, n_bootstrap: int, seed: int | None) -> np.ndarray:
     """(n_bootstrap, m) column sums over rows resampled with replacement, the same rows for
-    every column (so ratios and differences of columns are paired)."""
+    every column (so ratios and differences of columns are paired).
+
+    Resamples are drawn ``_CHUNK // n`` replicates per call, as they always were, so a seed gives
+    the same resamples and the same sums to the last bit; only a slice of the resampled rows is
+    gathered at a time, so memory stays bounded whatever the log's size (see ``_replicate_sums``).
+    """
     rng = np.random.default_rng(seed)
     n = len(columns)
     out = np.empty((n_bootstrap, columns.shape[1]))
     step = max(1, _CHUNK // n)
     for start in range(0, n_bootstrap, step):
         b = min(step, n_bootstrap - start)
-        idx = rng.integers(0, n, size=(b, n))
-        out[start : start + b] = columns[idx].sum(axis=1)
+        out[start : start + b] = _replicate_sums(columns, rng, b)
     return out
+
+
+def _replicate_sums(columns: np.ndarray, rng: np.random.Generator, b: int) -> np.ndarray:
+    """(b, m) sums of ``columns`` over b replicates of n row indices drawn from ``rng``.
+
+    Rows are added in draw order, one at a time, exactly as ``columns[idx].sum(axis=1)`` adds
+    them, so the results are bit-identical to that one-shot sum; but only ``_GATHER`` values are
+    gathered at once, each slice's sums carried into the next as its first row. A single
+    replicate (a log over ``_CHUNK / 2`` rows) is also drawn slice by slice: the generator's
+    stream does not depend on how a draw is split, so its indices are unchanged too.
+    """
+    n, m = columns.shape
+    idx = rng.integers(0, n, size=(b, n)) if b > 1 else None  # at most _CHUNK indices
+    rows = max(2, _GATHER // (b * m)) // 2 * 2  # even, so a split draw never splits a 64-bit word
+    acc = None
+    for s in range(0, n, rows):
+        e = min(n, s + rows)
+        piece = idx[:, s:e] if idx is not None else rng.integers(0, n, size=(1, e - s))
+        carry = acc is not None
+        block = np.empty((e - s + carry, b, m))
+        if carry:
+            block[0] = acc
+        # mode="clip" writes straight into block (indices are in range); "raise" buffers a copy
+        np.take(columns, piece.T, axis=0, out=block[int(carry) :], mode="clip")
+        acc = block.sum(axis=0)  # row by row along axis 0: the same additions as the one-shot sum
+    return acc
 
 
 def _interval(method: str, value: float, reps: np.ndarray, n: int, ess: float, alpha: float) -> Estimate:
