@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hub.cli.common import ConfigOpt, JsonOpt, load_config, out, print_json, say, table
 from hub.config import Settings
+
+if TYPE_CHECKING:
+    from hub.pipeline.owner_status import OwnerStatus
 
 
 def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     """Per connector: last sync, cursor, records, pushes; per queue: depth; workers alive."""
+    from hub.pipeline.owner_status import owner_warnings
     from hub.status import hub_status
     from hub.store import Store
     from tasks import configure
@@ -48,6 +54,8 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
                 "approvals_waiting": gov["waiting"],
                 "suppressed_people": gov["suppressed"],
                 "held_activities": gov["held"],
+                "owners": [_owner_json(o) for o in gov["owners"]],
+                "owner_warnings": owner_warnings(gov["owners"]),
             }
         )
         return
@@ -103,6 +111,8 @@ def _governance(settings: Settings, store) -> dict:  # noqa: ANN001
     """Kill switches, open alerts, approvals waiting and who is kept out: what a person must look at."""
     from hub.governance import approvals, killswitch
     from hub.governance.alerts import last_run, list_alerts
+    from hub.models import utcnow
+    from hub.pipeline.owner_status import owner_statuses
     from hub.store import held as held_store
     from hub.store import suppressions as suppression_store
 
@@ -114,11 +124,13 @@ def _governance(settings: Settings, store) -> dict:  # noqa: ANN001
             "monitored": last_run(conn),
             "suppressed": suppression_store.counts(conn)["people"],
             "held": held_store.count(conn),  # synced activities waiting for their contact
+            "owners": owner_statuses(settings, conn, utcnow()),  # who routing skips, and why
         }
 
 
 def _governance_status(gov: dict) -> None:
     from hub.cli.governance import alert_table, switch_table
+    from hub.pipeline.owner_status import owner_warnings
 
     if any(s.on for s in gov["switches"].values()):
         out.print(switch_table(gov["switches"]))
@@ -130,9 +142,25 @@ def _governance_status(gov: dict) -> None:
     waiting, suppressed = gov["waiting"], gov["suppressed"]
     out.print(f"Approvals waiting: {waiting}" + (" (hub approvals list)" if waiting else ""))
     out.print(f"Suppressed (forgotten) people: {suppressed}" + (" (hub forget --list)" if suppressed else ""))
+    for line in owner_warnings(gov["owners"]):
+        out.print(line, style="yellow", markup=False, highlight=False)  # ids are the config's, not markup
 
 
 def _alert_json(a) -> dict:  # noqa: ANN001 - hub.governance.alerts.Alert
     from hub.cli.governance import alert_json
 
     return alert_json(a)
+
+
+def _owner_json(o: OwnerStatus) -> dict:
+    return {
+        "id": o.id,
+        "active_in_config": o.configured_active,
+        "max_open_leads": o.max_open_leads,
+        "max_new_per_day": o.max_new_per_day,
+        "open_leads": o.open_leads,
+        "assigned_today": o.assigned_today,
+        "crm": o.crm,
+        "crm_view": o.crm_view,
+        "eligible": o.eligible,
+    }

@@ -1,4 +1,4 @@
-"""Console pages: login, Overview (KPI tiles and trends), Queues (failed pushes grouped by
+"""Console pages: login, Overview (KPI tiles, trends, connectors, sales owners), Queues (failed pushes grouped by
 cause, Retry all like this, and per push), a contact's timeline.
 
 Every page needs a logged-in session; every POST needs the session's CSRF token.
@@ -31,6 +31,7 @@ from hub.console.render import back, checked_form, current, form, page, secret, 
 from hub.console.throttle import LoginThrottle
 from hub.governance import pushes as failed_pushes
 from hub.models import utcnow
+from hub.pipeline.owner_status import owner_statuses
 from hub.status import hub_status
 from hub.store import console_sessions as session_store
 from hub.store import console_views, queries
@@ -127,6 +128,7 @@ def overview(request: Request, state: ApiState = Depends(hub_state)) -> Response
         checks = queries.last_checks(conn)
         trends = kpi.trends(conn)
         lift = kpi.lift(state.ctx, conn)
+        owners = owner_statuses(state.settings, conn, state.ctx.clock())
     return page(
         request,
         state,
@@ -138,6 +140,7 @@ def overview(request: Request, state: ApiState = Depends(hub_state)) -> Response
         governance=governance_summary(state),
         trends=trends,
         lift=lift,
+        owners=owners,
     )
 
 

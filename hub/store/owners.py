@@ -21,11 +21,17 @@ def replace(conn: Connection, connector: str, owners: dict[str, bool], now: date
         conn.execute(insert(crm_owners), rows)
 
 
+def reported(conn: Connection) -> dict[str, dict[str, bool]]:
+    """``owner id -> {connector: active}`` as each CRM's last sync read them: what the console
+    and `hub status` show next to the configured owners."""
+    c = crm_owners.c
+    seen: dict[str, dict[str, bool]] = {}
+    for connector, owner, active in conn.execute(select(c.connector, c.owner_id, c.active)):
+        seen.setdefault(owner, {})[connector] = bool(active)
+    return seen
+
+
 def inactive(conn: Connection) -> set[str]:
     """Owner ids some CRM reports inactive and none reports active (two CRMs may share an id
     form; an owner still active in one keeps receiving leads)."""
-    c = crm_owners.c
-    seen: dict[str, bool] = {}
-    for owner, active in conn.execute(select(c.owner_id, c.active)):
-        seen[owner] = seen.get(owner, False) or bool(active)
-    return {o for o, a in seen.items() if not a}
+    return {o for o, by in reported(conn).items() if not any(by.values())}

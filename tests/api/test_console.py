@@ -396,3 +396,41 @@ def test_the_inspector_says_which_decisions_came_from_the_real_time_api(client):
     first = re.search(r'href="/console/decisions/(\d+)"', client.get("/console/decisions?q=person0@example.com").text)
     batch = re.search(r'<dd id="source">(.*?)</dd>', client.get(f"/console/decisions/{first.group(1)}").text, re.S)
     assert "a decide batch (<code>seed</code>)" in batch.group(1)
+
+
+def _owner_row(html: str, owner: str) -> list[str]:
+    row = re.search(rf'<tr data-owner="{owner}">(.*?)</tr>', html, re.S)
+    assert row, f"no row for owner {owner}"
+    return [re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
+
+
+def test_the_overview_shows_each_owner_with_capacity_load_and_the_crms_view(tmp_path, store_url, api_redis_url, crm):
+    """An owner the CRM deactivated gets no leads whatever hub.yaml says: the overview says so,
+    with the open leads routing counts (here a synced contact the owner holds)."""
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+    from hub.pipeline.sync import sync_connector
+    from hub.store import owners as owner_store
+    from tests.api.conftest import make_config
+
+    cap = {"max_open_leads": 40, "max_new_per_day": 8}
+    owners = [{"id": o, "capacity": cap} for o in ("u1", "u2", "u3")]
+    app = create_app(make_config(tmp_path, store_url, api_redis_url, **{"decision.owners": owners}))
+    ctx = app.state.hub.ctx
+    try:
+        crm.put_contact("c0", email="held@example.com", owner="u1", updated_at=datetime.now(UTC).isoformat())
+        sync_connector(ctx, "crm")
+        with ctx.store.begin() as conn:  # as a sync stores the CRM's owners
+            owner_store.replace(conn, "crm", {"u1": True, "u2": False}, datetime.now(UTC))
+        with TestClient(app, base_url="https://hub.example.com") as client:
+            login(client)
+            html = client.get("/console/").text
+    finally:
+        app.state.hub.close()
+    assert _owner_row(html, "u1") == ["u1", "active", "1 / 40", "0 / 8", "active", "yes"]
+    assert _owner_row(html, "u2") == ["u2", "active", "0 / 40", "0 / 8", "deactivated in crm", "no"]
+    assert _owner_row(html, "u3") == ["u3", "active", "0 / 40", "0 / 8", "not reported", "yes"]
+    assert "reactivate them in the CRM, or remove them from hub.yaml" in html

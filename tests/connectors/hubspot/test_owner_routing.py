@@ -12,6 +12,7 @@ from collections import Counter
 from hub.config import load_settings
 from hub.pipeline.context import HubContext
 from hub.pipeline.decide import decide_contacts
+from hub.pipeline.owner_status import owner_statuses, owner_warnings
 from hub.pipeline.push import push_connector
 from hub.pipeline.sync import sync_connector
 from hub.sandbox.serve import start_sandbox
@@ -78,6 +79,12 @@ def test_an_owner_archived_in_hubspot_gets_no_leads_after_the_next_sync(tmp_path
             sync_connector(ctx, "crm")  # reads the owners again
             with ctx.store.connect() as conn:
                 assert owner_store.inactive(conn) == {"71003"}
+                seen = owner_statuses(ctx.settings, conn, ctx.clock())  # what hub status and the console show
+            assert [(o.id, o.crm_view, o.eligible) for o in seen] == [
+                ("71001", "active", True),
+                ("71003", "deactivated in crm", False),
+            ]
+            assert owner_warnings(seen)[0].startswith("Owners getting no leads: 71003 (deactivated in crm")
             before = {p.id for p in _assignments(ctx)}
             decide_contacts(ctx, third, "k3")
             new = [p for p in _assignments(ctx) if p.id not in before]
