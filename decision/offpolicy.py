@@ -33,7 +33,8 @@ from sklearn.model_selection import KFold
 
 from hub.errors import DecisionError
 
-_CHUNK = 4_000_000  # resampled entries held in memory at once
+_CHUNK = 4_000_000  # resampled entries held in memory at once; fixes the random stream
+_LEAF = 1 << 20  # rows gathered at once when one replicate exceeds _CHUNK / 2 rows; at least 128
 
 
 @dataclass(frozen=True)
@@ -83,16 +84,48 @@ def importance_weights(actions, propensities, target) -> np.ndarray:
 
 def bootstrap_ratio(num: np.ndarray, den: np.ndarray | None, n_bootstrap: int, seed: int | None) -> np.ndarray:
     """Bootstrap replicates of ``sum(num) / sum(den)`` (or the mean of ``num``), vectorized."""
+    sums = bootstrap_sums([num] if den is None else [num, den], n_bootstrap, seed)
+    return sums[:, 0] / (sums[:, 1] if den is not None else len(num))
+
+
+def bootstrap_sums(columns: list[np.ndarray], n_bootstrap: int, seed: int | None) -> np.ndarray:
+    """(n_bootstrap, m) sums of each of m columns over rows resampled with replacement.
+
+    One set of resamples serves every column, so several estimates on one log (``hub
+    evaluate`` has six) pay for one draw, not one each. Every sum is the one
+    ``bootstrap_ratio`` has always computed, ``column[idx].sum(axis=1)`` on ``_CHUNK // n``
+    replicates drawn at once, so a seed gives the same replicates to the last bit whichever
+    columns share the draw. A log over ``_CHUNK / 2`` rows (one replicate per draw) is summed
+    in pieces by ``_tree_sums``, which keeps memory bounded and the bits unchanged.
+    """
     rng = np.random.default_rng(seed)
-    n = len(num)
-    out = np.empty(n_bootstrap)
+    n = len(columns[0])
+    out = np.empty((n_bootstrap, len(columns)))
     step = max(1, _CHUNK // n)
     for start in range(0, n_bootstrap, step):
         b = min(step, n_bootstrap - start)
+        if b == 1 and n > _LEAF:
+            out[start] = _tree_sums(columns, rng, n, n)
+            continue
         idx = rng.integers(0, n, size=(b, n))
-        s = num[idx].sum(axis=1)
-        out[start : start + b] = s / (den[idx].sum(axis=1) if den is not None else n)
+        for j, col in enumerate(columns):
+            out[start : start + b, j] = np.take(col, idx).sum(axis=1)  # col[idx], faster
     return out
+
+
+def _tree_sums(columns: list[np.ndarray], rng: np.random.Generator, n: int, length: int) -> np.ndarray:
+    """Sums of each column over ``length`` rows drawn from ``rng``, at most ``_LEAF`` gathered at once.
+
+    numpy sums a row pairwise: it splits it at half its length rounded down to a multiple of
+    8 and adds the two halves' sums. Splitting the same way, drawing each piece's indices in
+    order (the generator's stream does not depend on how a draw is split), reproduces the
+    one-shot sum exactly.
+    """
+    if length <= _LEAF:
+        idx = rng.integers(0, n, size=length)
+        return np.array([np.take(col, idx).sum() for col in columns])
+    half = length // 2 - length // 2 % 8
+    return _tree_sums(columns, rng, n, half) + _tree_sums(columns, rng, n, length - half)
 
 
 def _estimate(method, value, reps, n, w, alpha) -> Estimate:
@@ -110,11 +143,13 @@ def ips(
     n_bootstrap: int = 1000,
     alpha: float = 0.05,
     seed: int | None = 0,
+    reps: np.ndarray | None = None,
 ) -> Estimate:
-    """Inverse propensity scoring."""
+    """Inverse propensity scoring; ``reps``: bootstrap replicates already drawn (see ``evaluate_log``)."""
     a, r, p, t = _check(actions, rewards, propensities, target)
     w = importance_weights(a, p, t)
-    reps = bootstrap_ratio(w * r, None, n_bootstrap, seed)
+    if reps is None:
+        reps = bootstrap_ratio(w * r, None, n_bootstrap, seed)
     return _estimate("ips", np.mean(w * r), reps, len(a), w, alpha)
 
 
@@ -127,13 +162,15 @@ def snips(
     n_bootstrap: int = 1000,
     alpha: float = 0.05,
     seed: int | None = 0,
+    reps: np.ndarray | None = None,
 ) -> Estimate:
-    """Self-normalized IPS."""
+    """Self-normalized IPS; ``reps``: bootstrap replicates already drawn (see ``evaluate_log``)."""
     a, r, p, t = _check(actions, rewards, propensities, target)
     w = importance_weights(a, p, t)
     if w.sum() == 0:
         raise DecisionError("the target policy never takes a logged action; SNIPS is undefined.")
-    reps = bootstrap_ratio(w * r, w, n_bootstrap, seed)
+    if reps is None:
+        reps = bootstrap_ratio(w * r, w, n_bootstrap, seed)
     return _estimate("snips", (w * r).sum() / w.sum(), reps, len(a), w, alpha)
 
 
@@ -180,15 +217,18 @@ def doubly_robust(
     alpha: float = 0.05,
     seed: int | None = 0,
     q: np.ndarray | None = None,
+    reps: np.ndarray | None = None,
 ) -> Estimate:
-    """Doubly robust estimate; ``q`` (n, k) may be passed to reuse reward predictions."""
+    """Doubly robust estimate; ``q`` (n, k) may be passed to reuse reward predictions, and
+    ``reps`` to reuse bootstrap replicates already drawn (see ``evaluate_log``)."""
     a, r, p, t = _check(actions, rewards, propensities, target)
     k = t.shape[1]
     if q is None:
         q = reward_predictions(X, a, r, k, reward_model=reward_model, n_folds=n_folds, seed=seed)
     w = importance_weights(a, p, t)
     terms = dr_terms(a, r, p, t, q)
-    reps = bootstrap_ratio(terms, None, n_bootstrap, seed)
+    if reps is None:
+        reps = bootstrap_ratio(terms, None, n_bootstrap, seed)
     return _estimate("dr", terms.mean(), reps, len(a), w, alpha)
 
 

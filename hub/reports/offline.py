@@ -36,7 +36,16 @@ from typing import Any
 
 import numpy as np
 
-from decision.offpolicy import Estimate, doubly_robust, dr_terms, importance_weights, ips, reward_predictions, snips
+from decision.offpolicy import (
+    Estimate,
+    bootstrap_sums,
+    doubly_robust,
+    dr_terms,
+    importance_weights,
+    ips,
+    reward_predictions,
+    snips,
+)
 
 METHODS = ("ips", "snips", "dr")
 #: headline estimator for the verdict: unbiased if either propensities or reward model are right
@@ -250,12 +259,23 @@ def _warnings(d: Diagnostics) -> list[str]:
     return out
 
 
-def _estimates(X, a, r, p, t, q, boot) -> dict[str, Estimate | None]:
+def _columns(a, r, p, t, q) -> list[np.ndarray]:
+    """Per-row terms whose resampled sums give IPS (``w r`` / n), SNIPS (``w r`` / ``w``) and DR (/ n)."""
+    terms = dr_terms(a, r, p, t, q)  # checks the log first
+    w = importance_weights(a, p, t)
+    return [w * r, w, terms]
+
+
+def _estimates(X, a, r, p, t, q, sums: np.ndarray, boot) -> dict[str, Estimate | None]:
+    """IPS, SNIPS and DR from ``sums``, the bootstrap sums of ``_columns``: no draw of their own."""
+    n = len(a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snips_reps = sums[:, 0] / sums[:, 1]
     w = importance_weights(a, p, t)
     return {
-        "ips": ips(a, r, p, t, **boot),
-        "snips": snips(a, r, p, t, **boot) if w.sum() > 0 else None,
-        "dr": doubly_robust(X, a, r, p, t, q=q, **boot),
+        "ips": ips(a, r, p, t, **boot, reps=sums[:, 0] / n),
+        "snips": snips(a, r, p, t, **boot, reps=snips_reps) if w.sum() > 0 else None,
+        "dr": doubly_robust(X, a, r, p, t, q=q, **boot, reps=sums[:, 2] / n),
     }
 
 
@@ -284,6 +304,8 @@ def evaluate_log(
     reward model as the candidate, so a candidate equal to it differs by exactly 0. Without it
     the current value is the logged mean for every estimator (on-policy, assumption-free).
     The logged mean is always reported too (``logged``): a replay far from it is a warning.
+    The six estimates share one set of bootstrap resamples (``bootstrap_sums``); each interval
+    is to the last bit the one its estimator's own draw with ``seed`` gives.
     """
     a = np.asarray(actions, dtype=np.intp)
     r = np.asarray(rewards, dtype=float)
@@ -293,14 +315,16 @@ def evaluate_log(
     n, k = t.shape
     boot = {"n_bootstrap": n_bootstrap, "alpha": alpha, "seed": seed}
     q = reward_predictions(X, a, r, k, reward_model=reward_model, n_folds=n_folds, seed=seed)
-    cand = _estimates(X, a, r, p, t, q, boot)
-    w = importance_weights(a, p, t)
-    cols = [w * r, w, dr_terms(a, r, p, t, q)]
+    cols = _columns(a, r, p, t, q)
     if current is not None:
         c = _normalized(current)
-        cur_est = _estimates(X, a, r, p, c, q, boot)
-        w0 = importance_weights(a, p, c)
-        cols += [w0 * r, w0, dr_terms(a, r, p, c, q)]
+        cols += _columns(a, r, p, c, q)
+    # one draw for all six estimates: each is the sum bootstrap_ratio would give with this seed
+    sums = bootstrap_sums(cols, n_bootstrap, seed)
+    cand = _estimates(X, a, r, p, t, q, sums[:, :3], boot)
+    w = cols[1]  # the candidate's importance weights
+    if current is not None:
+        cur_est = _estimates(X, a, r, p, c, q, sums[:, 3:], boot)
     else:
         cols += [r, np.ones(n), r]
     S = joint_bootstrap(np.column_stack([*cols, r]), n_bootstrap, seed)
