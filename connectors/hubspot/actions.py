@@ -348,18 +348,23 @@ class Writers:
         }
 
 
-def _refused(exc: HubSpotRequestError, codes: tuple[str, ...]) -> set[str]:
-    """The properties a 400 refuses with one of ``codes``, read from HubSpot's "Property values
-    were not valid: [...]" message."""
+def _items(exc: HubSpotRequestError) -> list[dict[str, Any]]:
+    """The per-property items of HubSpot's "Property values were not valid: [...]" message (the
+    same body on single-record and batch writes), or [] for any other refusal."""
     message = str(exc.body.get("message") or "")
     start = message.find("[")
     if "Property values were not valid" not in message or start < 0:
-        return set()
+        return []
     try:
         items = json.loads(message[start:])
     except ValueError:
-        return set()
-    return {str(i.get("name")) for i in items if isinstance(i, dict) and i.get("error") in codes}
+        return []
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def _refused(exc: HubSpotRequestError, codes: tuple[str, ...]) -> set[str]:
+    """The properties a 400 refuses with one of ``codes``."""
+    return {str(i.get("name")) for i in _items(exc) if i.get("error") in codes}
 
 
 def _assigns(req: PushRequest) -> bool:
@@ -368,7 +373,13 @@ def _assigns(req: PushRequest) -> bool:
 
 
 def _message(exc: HubSpotRequestError) -> str:
-    """HubSpot's reason, with the category and the failing property where it names them."""
+    """HubSpot's reason with its category. A validation body is cut to each refused property's
+    code, name and message once, without the value sent and portal id HubSpot echoes with each
+    (one item per input), so pushes refused for one cause share one reason."""
     body = exc.body
-    parts = [str(body.get("category") or f"HTTP {exc.status}"), str(body.get("message") or exc)]
-    return ": ".join(parts)
+    category = str(body.get("category") or f"HTTP {exc.status}")
+    items = _items(exc)
+    if not items:
+        return f"{category}: {body.get('message') or exc}"
+    seen = dict.fromkeys(f"{i.get('error')} {str(i.get('name'))!r}: {i.get('message')}" for i in items)
+    return f"{category}: Property values were not valid: " + "; ".join(seen)

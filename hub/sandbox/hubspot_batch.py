@@ -11,12 +11,12 @@ A mixin for ``HubSpotApp`` (hubspot_server.py), which provides rendering and rec
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from hub.sandbox.clock import iso_ms
 from hub.sandbox.httpkit import HttpError, Request, Response
 from hub.sandbox.hubspot_errors import err as _err
+from hub.sandbox.hubspot_errors import invalid_values
 
 
 class HubSpotBatchRoutes:
@@ -112,36 +112,9 @@ class HubSpotBatchRoutes:
         dup = _duplicates([r["id"] if r else str(inp.get("id")) for r, inp in zip(recs, inputs, strict=True)])
         if dup is not None:
             return dup
-        for inp in inputs:  # an unknown property fails the whole batch, as in HubSpot
-            for k in inp.get("properties") or {}:
-                if k not in self.hs.properties:
-                    return _err(
-                        400,
-                        f'Property values were not valid: [{{"isValid":false,'
-                        f'"message":"Property \\"{k}\\" does not exist","error":'
-                        f'"PROPERTY_DOESNT_EXIST","name":"{k}"}}]',
-                        "VALIDATION_ERROR",
-                    )
-        refused = [
-            (str(inp.get("id")), k, code, msg)
-            for inp in inputs
-            for k, code, msg in self.hs.invalid(inp.get("properties") or {})
-        ]
-        if refused:
-            # one invalid value refuses the whole batch: nothing is written (HubSpot answers 400
-            # VALIDATION_ERROR "Property values were not valid", naming the property, not the record)
-            details = ",".join(
-                f'{{"isValid":false,"message":{json.dumps(msg)},"error":"{code}","name":"{k}"}}'
-                for _, k, code, msg in refused
-            )
-            return _err(
-                400,
-                f"Property values were not valid: [{details}]",
-                "VALIDATION_ERROR",
-                errors=[
-                    {"message": msg, "code": code, "context": {"propertyName": [k]}} for _, k, code, msg in refused
-                ],
-            )
+        refused = self._refuse_values([inp.get("properties") or {} for inp in inputs])
+        if refused is not None:  # one bad value refuses the whole batch: nothing is written
+            return refused
         results, errors, missing = [], [], []
         for inp, rec in zip(inputs, recs, strict=True):
             oid = str(inp.get("id"))
@@ -200,6 +173,14 @@ class HubSpotBatchRoutes:
             else:
                 results.append(_traced(dict(self._render(new, list(props)), new=True), inp))
         return self._batch_response(started, results, errors)
+
+    def _refuse_values(self, writes: list[dict[str, Any]]) -> Response | None:
+        """HubSpot's 400 naming every property value in ``writes`` it will not store (unknown,
+        read-only or invalid), or None. Single-record and batch writes share it, as HubSpot
+        answers both with one body: "Property values were not valid", naming the property and
+        not the record."""
+        refused = [(k, code, msg, props[k]) for props in writes for k, code, msg in self.hs.invalid(props)]
+        return invalid_values(refused, self.hs.portal_id) if refused else None
 
     def _target(self, inp: dict[str, Any]) -> dict[str, Any] | None:
         """The live record an update input names: by record id (following merges) or by idProperty."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -18,6 +19,31 @@ def err(status: int, message: str, category: str, **extra: Any) -> Response:
     }
     body.update(extra)
     return Response(status, body)
+
+
+def invalid_values(refused: list[tuple[str, str, str, Any]], portal_id: int) -> Response:
+    """HubSpot's 400 for property values it will not store, given (property, error code, message,
+    value) for each: one body for single-record and batch writes alike. The item fields and
+    their order are HubSpot's as seen live (Atlas-Authority/marketing-automation#206 on
+    ``batch/update``; gregorspan/csc-frodx#21 on a single-object create)."""
+    items = [
+        {
+            "isValid": False,
+            "message": msg,
+            "error": code,
+            "name": name,
+            "localizedErrorMessage": msg,
+            "propertyValue": value,
+            "portalId": portal_id,
+        }
+        for name, code, msg, value in refused
+    ]
+    return err(
+        400,
+        f"Property values were not valid: {json.dumps(items, separators=(',', ':'), ensure_ascii=False)}",
+        "VALIDATION_ERROR",
+        errors=[{"message": msg, "code": code, "context": {"propertyName": [name]}} for name, code, msg, _ in refused],
+    )
 
 
 def missing_scopes(scope: str) -> Response:

@@ -343,15 +343,18 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         rec = self.hs.live(req.params["objectId"])
         if rec is None:
             return _err(404, "resource not found", "OBJECT_NOT_FOUND")
-        msg = self.hs.validate(props)
-        if msg:
-            return _err(400, msg, "VALIDATION_ERROR")
+        refused = self._refuse_values([props])
+        if refused is not None:
+            return refused
         self.hs.set_properties(rec["id"], props, f"PATCH {req.route}")
         return Response(200, self._render(rec, list(props)))
 
     def create_one(self, req: Request) -> Response:
         self._contacts_only(req)
         props = self._body(req).get("properties") or {}
+        refused = self._refuse_values([props])
+        if refused is not None:
+            return refused
         res, err = self._create(props, f"POST {req.route}")
         if err:
             return Response(409 if err["category"] == "CONFLICT" else 400, err)

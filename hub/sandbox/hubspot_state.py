@@ -262,36 +262,39 @@ class HubSpotState:
             # since 2025-01-06 HubSpot refuses these on every non-string property (changelog
             # "Enhanced Validations for Non-String Properties in HubSpot's CRMObject APIs")
             return "LEADING_TRAILING_WHITESPACE", f'"{v}" includes leading or trailing whitespace.'
-        msg = self._typed(k, v, d)
-        if msg:
-            return ("INVALID_OWNER_ID" if k == "hubspot_owner_id" else "INVALID_VALUE"), msg
-        return None
+        return self._typed(k, v, d)
 
-    def _typed(self, k: str, v: Any, d: dict[str, Any]) -> str | None:
-        """Why the property cannot take ``v`` for its type, options or owners, or None."""
+    def _typed(self, k: str, v: Any, d: dict[str, Any]) -> tuple[str, str] | None:
+        """(HubSpot's error code, message) for a value the property cannot take for its type,
+        options or owners, or None. INVALID_OPTION and INVALID_INTEGER carry HubSpot's wording
+        (gregorspan/csc-frodx#21; Atlas-Authority/marketing-automation#206, where "was not a valid
+        number." came with INVALID_INTEGER on a number property); the other messages are ours."""
         if d["type"] == "number":
             try:
                 finite = math.isfinite(float(v))
             except (TypeError, ValueError):
                 finite = False
             if not finite:  # NaN and infinity: no decimal HubSpot can store (our assumption)
-                return f'{v!r} is not a valid number for property "{k}"'
+                return "INVALID_INTEGER", f"{v} was not a valid number."
         if d["type"] == "enumeration" and d["options"]:
-            allowed = {o["value"] for o in d["options"]}
+            allowed = [o["value"] for o in d["options"]]
             vals = str(v).split(";") if d["fieldType"] == "checkbox" else [str(v)]
             bad = [x for x in vals if x not in allowed]
             if bad:
-                return f'{bad[0]!r} was not one of the allowed options for "{k}"'
+                return "INVALID_OPTION", f"{bad[0]} was not one of the allowed options: [{', '.join(allowed)}]"
         if k == "hubspot_owner_id" and str(v) not in self.active_owner_ids():
-            return f"{v!r} is not a valid owner id"
+            return "INVALID_OWNER_ID", f"{v!r} is not a valid owner id"
         if d["type"] in ("datetime", "date"):
             try:
                 ms = parse_datetime_ms(v)
             except (TypeError, ValueError, OverflowError):
-                return f'{str(v)[:60]!r} is not a valid {d["type"]} for property "{k}"'
+                return "INVALID_VALUE", f'{str(v)[:60]!r} is not a valid {d["type"]} for property "{k}"'
             if d["type"] == "date" and ms % 86_400_000:
                 t = ms % 86_400_000
-                return f"{ms} is at {t // 3_600_000}:{t // 60_000 % 60}:{t // 1000 % 60}.{t % 1000} UTC, not midnight!"
+                return (
+                    "INVALID_VALUE",
+                    f"{ms} is at {t // 3_600_000}:{t // 60_000 % 60}:{t // 1000 % 60}.{t % 1000} UTC, not midnight!",
+                )
         return None
 
     # ---- owners --------------------------------------------------------------------------

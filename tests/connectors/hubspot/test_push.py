@@ -143,3 +143,29 @@ def test_one_invalid_value_in_a_batch_fails_that_record_alone_and_the_rest_are_w
         world.hubspot.records[ids[i]]["properties"]["hub_decision_id"] == f"d-{i}" for i in range(100) if i != 37
     )
     assert connector.client.calls["contacts.batch_update"] <= 2 * 7 + 1  # a bisection, not 100 calls
+
+
+def test_a_refused_value_reads_as_hubspots_code_and_property_without_the_values_sent(world, connector):
+    """HubSpot's validation body names each refused property with its code and echoes the value
+    sent and the portal id in every item: the reason keeps code, property and message, once."""
+    connector.ensure_schema()
+    (res,) = connector.push([req(1, live(world)[0], fields={"best_channel": "fax"})])
+    assert res.status == "failed"
+    assert res.reason.startswith(
+        "HubSpot refused the record: VALIDATION_ERROR: Property values were not valid: "
+        "INVALID_OPTION 'hub_best_channel': fax was not one of the allowed options: ["
+    ), res.reason
+    assert "portalId" not in res.reason and "propertyValue" not in res.reason
+
+
+def test_missing_properties_fail_every_record_with_one_reason_naming_them_all(world, connector):
+    """A portal without the hub's properties: HubSpot names every one the batch writes; records
+    with different values share one reason, so an operator sees one cause, not one per record."""
+    ids = live(world)[:3]
+    results = connector.push([req(i, rid) for i, rid in enumerate(ids)])
+    assert {r.status for r in results} == {"failed"} and len({r.reason for r in results}) == 1
+    reason = results[0].reason
+    assert (
+        "PROPERTY_DOESNT_EXIST 'hub_next_best_action'" in reason and "PROPERTY_DOESNT_EXIST 'hub_decision_id'" in reason
+    )
+    assert reason.count("hub_decision_id'") == 1 and "d-1" not in reason

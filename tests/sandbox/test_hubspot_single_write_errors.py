@@ -1,0 +1,94 @@
+"""Single-record writes refused as HubSpot refuses them, through the real hubspot-api-client.
+
+HubSpot answers a bad property value on ``PATCH``/``POST /crm/v3/objects/contacts`` with the
+same 400 body as a batch update: ``"Property values were not valid: [...]"`` (one JSON item per
+property, with ``error`` and ``name``), ``errors`` with ``code`` and ``context.propertyName``,
+category VALIDATION_ERROR. Seen live in gregorspan/csc-frodx#21 (a single-object
+``POST /crm/v3/objects/tickets``, INVALID_OPTION) and Atlas-Authority/marketing-automation#206
+(``batch/update``, INVALID_INTEGER).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hubspot.crm.contacts import ApiException, BatchInputSimplePublicObjectBatchInput, SimplePublicObjectInput
+
+from hub.sandbox.world import World
+
+
+def _contact(world: World) -> str:
+    return next(r for r, rec in world.hubspot.records.items() if not rec["archived"])
+
+
+def _refusal(call) -> tuple[int, dict, list[dict]]:  # noqa: ANN001
+    """Status, body and the items inside its message, as a client parses them."""
+    with pytest.raises(ApiException) as e:
+        call()
+    body = json.loads(e.value.body)
+    message = body["message"]
+    assert message.startswith("Property values were not valid: ["), message
+    return e.value.status, body, json.loads(message[message.index("[") :])
+
+
+@pytest.mark.parametrize(
+    ("props", "code"),
+    [
+        ({"lifecyclestage": "not-a-stage"}, "INVALID_OPTION"),
+        ({"no_such_property": "x"}, "PROPERTY_DOESNT_EXIST"),
+        ({"createdate": "2026-01-01T00:00:00Z"}, "READ_ONLY_VALUE"),
+        ({"numemployees": " 12"}, "LEADING_TRAILING_WHITESPACE"),
+        ({"numemployees": "twelve"}, "INVALID_INTEGER"),
+        ({"hubspot_owner_id": "999"}, "INVALID_OWNER_ID"),
+    ],
+)
+def test_a_bad_value_on_patch_answers_hubspots_validation_body(hs, world: World, props: dict, code: str) -> None:
+    rid = _contact(world)
+    before = dict(world.hubspot.records[rid]["properties"])
+    status, body, items = _refusal(
+        lambda: hs.crm.contacts.basic_api.update(rid, SimplePublicObjectInput(properties=props))
+    )
+    ((name, value),) = props.items()
+    assert status == 400 and body["status"] == "error" and body["category"] == "VALIDATION_ERROR"
+    assert body["correlationId"]
+    assert [(i["isValid"], i["error"], i["name"], i["propertyValue"]) for i in items] == [(False, code, name, value)]
+    assert items[0]["message"] and items[0]["localizedErrorMessage"] == items[0]["message"]
+    assert items[0]["portalId"] == world.hubspot.portal_id
+    assert body["errors"] == [{"message": items[0]["message"], "code": code, "context": {"propertyName": [name]}}]
+    assert world.hubspot.records[rid]["properties"] == before
+
+
+def test_a_bad_option_names_the_allowed_options_as_hubspot_does(hs, world: World) -> None:
+    """HubSpot's wording: "<value> was not one of the allowed options: [A, B, ...]"."""
+    rid = _contact(world)
+    _, _, items = _refusal(
+        lambda: hs.crm.contacts.basic_api.update(rid, SimplePublicObjectInput(properties={"lifecyclestage": "vip"}))
+    )
+    assert items[0]["message"].startswith("vip was not one of the allowed options: [subscriber, lead, ")
+
+
+def test_patch_and_batch_update_refuse_the_same_values_with_the_same_items(hs, world: World) -> None:
+    """One validation: every bad property of the call is named, in both endpoints alike."""
+    rid = _contact(world)
+    props = {"lifecyclestage": "nope", "no_such_property": "x", "jobtitle": "fine"}
+    _, one, one_items = _refusal(
+        lambda: hs.crm.contacts.basic_api.update(rid, SimplePublicObjectInput(properties=props))
+    )
+    batch = BatchInputSimplePublicObjectBatchInput(inputs=[{"id": rid, "properties": props}])
+    _, many, many_items = _refusal(lambda: hs.crm.contacts.batch_api.update(batch))
+    assert one_items == many_items and one["errors"] == many["errors"]
+    assert sorted(i["name"] for i in one_items) == ["lifecyclestage", "no_such_property"]
+
+
+def test_a_bad_value_on_create_answers_the_same_body_and_creates_nothing(hs, world: World) -> None:
+    count = len(world.hubspot.records)
+    status, body, items = _refusal(
+        lambda: hs.crm.contacts.basic_api.create(
+            SimplePublicObjectInput(properties={"email": "new@example.com", "lifecyclestage": "nope"})
+        )
+    )
+    assert status == 400 and body["category"] == "VALIDATION_ERROR"
+    assert [(i["error"], i["name"]) for i in items] == [("INVALID_OPTION", "lifecyclestage")]
+    assert body["errors"][0]["context"] == {"propertyName": ["lifecyclestage"]}
+    assert len(world.hubspot.records) == count
