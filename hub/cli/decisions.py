@@ -12,8 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hub.cli.common import ConfigOpt, JsonOpt, err, fail, load_config, out, print_json, say, table
-from hub.errors import HubError
+from hub.cli.common import ConfigOpt, JsonOpt, fail, load_config, out, print_json, say, table
 from hub.models import Action, ActionKind
 
 
@@ -53,12 +52,7 @@ def decisions(
     from hub.store.console_views import contacts_matching
     from hub.store.timeline import decisions_with_pushes
 
-    settings = load_config(config)
-    try:
-        store = Store(settings.store_url, must_exist=True)
-    except HubError as exc:  # a store that is missing or down: not bad input
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+    store = Store(load_config(config).store_url, must_exist=True)  # missing or down: exit 1 (HubGroup)
     try:
         with store.connect() as conn:
             ids = contacts_matching(conn, query) if query else None

@@ -15,8 +15,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import ConfigOpt, JsonOpt, err, out, print_json
-from hub.errors import ConfigError, HubError
+from hub.cli.common import ConfigOpt, JsonOpt, err, explain, fail, out, print_json
+from hub.errors import HubError
 
 reports_app = typer.Typer(help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True)
 StoreOpt = Annotated[str | None, typer.Option("--store-url", help="Read this store instead of the config's.")]
@@ -37,8 +37,7 @@ def _store(config: Path | None, store_url: str | None):  # noqa: ANN202 - hub.st
         url = store_url or load_settings(config).store_url
         return Store(url, must_exist=True)
     except HubError as exc:  # bad input exits 2; a store that is missing or down exits 1, as elsewhere
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from None
+        raise fail(*explain(exc)) from None
 
 
 def _objective(config: Path | None, store_url: str | None):  # noqa: ANN202 - (ObjectiveWeights, outcomes)

@@ -111,23 +111,11 @@ def contact_problems(contact: Contact) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for path, (table, column) in _COLUMNS.items():
         value = _get(contact, path)
-        if not isinstance(value, str):
-            continue
-        limit = _length(table, column)
-        if limit is not None and len(value) > limit:
-            problems.append((path, f"is {len(value)} characters long; the store keeps at most {limit}"))
-        problem = _bad_text(value)
-        if problem:
-            problems.append((path, problem))
+        if isinstance(value, str):
+            problems += _text_problems(value, path, _length(table, column))
     for ident in contact.identities:
         for attr, column in _IDENTITY.items():
-            value = getattr(ident, attr)
-            limit = _length(identities, column)
-            if limit is not None and len(value) > limit:
-                problems.append((f"identity.{attr}", f"is {len(value)} characters long; at most {limit}"))
-            problem = _bad_text(value)
-            if problem:
-                problems.append((f"identity.{attr}", problem))
+            problems += _text_problems(getattr(ident, attr), f"identity.{attr}", _length(identities, column))
     email_limit = _length(contact_emails, "email") or 320
     for i, email in enumerate(contact.emails):
         problem = _bad_text(email)

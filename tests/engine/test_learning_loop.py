@@ -30,17 +30,19 @@ class Clock:
         return self.t
 
 
-@pytest.fixture
-def ctx(store_url):
+EMAIL = {"id": "email_nurture_business", "kind": "email", "channel": "email", "attribution_days": 3}
+SALES = {"id": "sales_outreach", "kind": "sales_outreach", "channel": "phone", "attribution_days": 10}
+WAIT = {"id": "wait", "kind": "wait"}
+
+
+def engine_ctx(store_url, actions=(EMAIL, SALES, WAIT), **decision) -> HubContext:
+    """An embedded engine hub on the test clock at T0, following a one-rule playbook (e-mail
+    everyone) until an action has one observation; ``decision``: more keys of that section."""
     settings = Settings.model_validate(
         {
             "store_url": store_url,
             "decision": {
-                "actions": [
-                    {"id": "email_nurture_business", "kind": "email", "channel": "email", "attribution_days": 3},
-                    {"id": "sales_outreach", "kind": "sales_outreach", "channel": "phone", "attribution_days": 10},
-                    {"id": "wait", "kind": "wait"},
-                ],
+                "actions": list(actions),
                 "engine": {"holdout_share": 0.0, "explore_share": 0.0, "apprentice_min_observations": 1},
                 "rules": [
                     {
@@ -49,11 +51,18 @@ def ctx(store_url):
                         "actions": [{"kind": "set_fields", "fields": {"next_best_action": "email_nurture_business"}}],
                     }
                 ],
+                **decision,
             },
         }
     )
     c = HubContext.build(settings, embedded=True, store=Store(store_url, auto_migrate=True))
     c.clock = Clock(T0)
+    return c
+
+
+@pytest.fixture
+def ctx(store_url):
+    c = engine_ctx(store_url)
     yield c
     c.close()
 
@@ -265,28 +274,7 @@ def test_content_slots_learn_opens_and_clicks_that_the_objective_gives_no_points
     opened" for every variant and the slots judged by clicks (only on opened sends) learned nothing."""
     from hub.store.schema import decisions
 
-    settings = Settings.model_validate(
-        {
-            "store_url": store_url,
-            "decision": {
-                "actions": [
-                    {"id": "email_nurture_business", "kind": "email", "channel": "email", "attribution_days": 3},
-                    {"id": "wait", "kind": "wait"},
-                ],
-                "objective": {"open": 0.0, "click": 0.0},
-                "engine": {"holdout_share": 0.0, "explore_share": 0.0, "apprentice_min_observations": 1},
-                "rules": [
-                    {
-                        "name": "nurture",
-                        "when": "True",
-                        "actions": [{"kind": "set_fields", "fields": {"next_best_action": "email_nurture_business"}}],
-                    }
-                ],
-            },
-        }
-    )
-    ctx = HubContext.build(settings, embedded=True, store=Store(store_url, auto_migrate=True))
-    ctx.clock = Clock(T0)
+    ctx = engine_ctx(store_url, (EMAIL, WAIT), objective={"open": 0.0, "click": 0.0})
     try:
         cids = add_contacts(ctx, 30)
         decide_contacts(ctx, cids, "c1")
