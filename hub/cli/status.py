@@ -7,6 +7,12 @@ from typing import TYPE_CHECKING
 from hub.cli.common import ConfigOpt, JsonOpt, load_config, out, print_json, say, table
 from hub.config import Settings
 
+#: after "Workers alive: 0" on a hub that uses workers: what runs the queues
+NO_WORKERS = (
+    "Nothing takes messages off these queues: start `hub worker{c}` (and one `hub beat{c}` for the schedule), "
+    "or run the pipeline in this process with `hub run{c}`."
+)
+
 if TYPE_CHECKING:
     from hub.pipeline.owner_status import OwnerStatus
 
@@ -104,6 +110,8 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
             out.print("Embedded mode: `hub serve` decides inline and syncs in-process; workers are not asked.")
         else:
             out.print(f"Workers alive: {len(st.workers or [])} {', '.join(st.workers or [])}")
+            if not st.workers:
+                out.print(NO_WORKERS.format(c=f" -c {config}" if config else ""))
     _governance_status(gov)
 
 

@@ -120,6 +120,7 @@ def test_queues_page_with_a_broker_shows_depths_and_live_workers(tmp_path, api_r
         page = client.get("/console/queues").text
     assert re.search(r'data-queue="push"><td>push</td><td>2</td>', page)
     assert "Workers alive: <strong>0</strong>" in page  # none on this test broker
+    assert 'id="no-workers"' in page and "hub worker" in page  # and what to do about it
     app.state.hub.close()
 
 
