@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import time
+from functools import partial
 from typing import Any
 
 from connectors.salesforce.config import SalesforceSettings
@@ -77,7 +78,11 @@ def push_all(conn: SalesforceConnector, people: list[Contact], diff: bool) -> tu
     for i, person in enumerate(sorted(people, key=lambda p: p.identities[0].external_id)):
         payload: dict[str, Any] | None = {"fields": decision_for(i)}
         if diff:
-            payload = effective_payload(ActionKind.SET_FIELDS, payload, person.crm_fields, person.lists, person.owner)
+            ident = person.identities[0]  # as the push step diffs: against the form the CRM stores a value in
+            stored = partial(conn.stored_form, ident.object_type)
+            payload = effective_payload(
+                ActionKind.SET_FIELDS, payload, person.crm_fields, person.lists, person.owner, stored
+            )
         if payload is not None:
             requests.append(
                 PushRequest(
