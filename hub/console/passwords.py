@@ -54,10 +54,21 @@ def burn_time(password: str, like: str | None = None) -> None:
     verify_password(password, _DUMMY[iterations])
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Prompt twice on a terminal; from a pipe (provisioning scripts), read one line."""
     import getpass
+    import sys
 
-    pw = getpass.getpass("Console password: ")
-    if pw != getpass.getpass("Again: "):
-        raise SystemExit("The passwords differ.")
+    if sys.stdin.isatty():
+        pw = getpass.getpass("Console password: ")
+        if pw != getpass.getpass("Again: "):
+            raise SystemExit("The passwords differ.")
+    else:
+        pw = sys.stdin.readline().rstrip("\r\n")
+    if not pw:
+        raise SystemExit("No password given: type one, or pipe it in on one line.")
     print(hash_password(pw))
+
+
+if __name__ == "__main__":
+    main()

@@ -150,3 +150,16 @@ def test_odd_console_input_is_a_clear_answer_not_a_500(client):
     token = csrf_of(client.get("/console/").text)
     r = client.post("/console/approvals/1", data={"csrf": token, "decision": "reject", "note": "no\x00pe"})
     assert r.status_code == 400 and "NUL" in r.json()["detail"]
+
+
+def test_a_password_hash_can_be_made_from_a_pipe():
+    """Provisioning scripts have no terminal: one line on stdin is the password, not an EOFError."""
+    import subprocess
+    import sys
+
+    run = [sys.executable, "-m", "hub.console.passwords"]
+    made = subprocess.run(run, input="a-long-secret-phrase\n", capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    assert passwords.verify_password("a-long-secret-phrase", made.stdout.strip())
+    empty = subprocess.run(run, input="", capture_output=True, text=True, timeout=60)
+    assert empty.returncode == 1 and "No password given" in empty.stderr
