@@ -29,7 +29,22 @@ def test_init_writes_a_sample_that_validates(tmp_path):
     assert run_hub("init", str(path)).returncode == 0
     out = run_hub("config", "validate", "-c", str(path))
     assert out.returncode == 0, out.stderr
+    assert "hub connectors setup" not in out.stdout  # the sample enables no connector yet
     assert run_hub("init", str(path)).returncode == 2  # refuses to overwrite
+
+
+def test_validate_names_the_setup_step_once_a_connector_is_enabled(tmp_path):
+    """A CRM refuses every push until the hub's fields exist: the next step is said, not found in a log."""
+    path = tmp_path / "hub.yaml"
+    assert run_hub("init", str(path)).returncode == 0
+    text = path.read_text().replace(
+        "connectors: {}\n", "connectors:\n  crm:\n    type: hubspot\n    settings: {access_token: pat-na1-0000}\n", 1
+    )
+    path.write_text(text)
+    out = run_hub("config", "validate", "-c", str(path))
+    assert out.returncode == 0, out.stderr
+    said = " ".join(out.stdout.split())
+    assert f"hub migrate -c {path}" in said and f"hub connectors setup -c {path}" in said
 
 
 def test_broken_file_names_every_bad_key_and_exits_2(tmp_path):

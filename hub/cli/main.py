@@ -84,6 +84,12 @@ def config_validate(config: ConfigOpt = None) -> None:
     out.print(
         f"[green]OK[/] {config_path(config)}: {len(settings.connectors)} connector(s), policy {settings.decision.policy}."
     )
+    if settings.enabled_connectors():  # a CRM refuses every push until its fields exist
+        c = f" -c {config}" if config else ""
+        out.print(
+            f"Next: [bold]hub migrate{c}[/], then [bold]hub connectors setup{c}[/] to create the fields the hub "
+            "writes in each CRM (pushes fail until they exist)."
+        )
 
 
 @app.command()
