@@ -74,4 +74,4 @@ def pushes_retry(
     store = Store(load_config(config).store_url)
     with store.begin() as conn:
         n = retry_failed(conn, ids or None, utcnow())
-    out.print(f"{n} push(es) queued again. Next: [bold]hub push[/].")
+    out.print(f"{n} push(es) queued again: the next scheduled push sends them (hub beat), or [bold]hub push[/] now.")
