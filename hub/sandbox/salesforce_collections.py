@@ -144,7 +144,9 @@ class SalesforceCollectionRoutes:
             try:
                 if not found or found[1]["IsDeleted"]:
                     raise SfError("ENTITY_IS_DELETED", "entity is deleted")
-                if not dry:
+                if dry:
+                    self.sf.check_lock(found[1]["Id"])
+                else:
                     self.sf.delete(found[0], found[1]["Id"], f"DELETE {req.route}")
                 return {"id": rid, "success": True, "errors": []}
             except SfError as e:

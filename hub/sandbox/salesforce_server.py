@@ -417,6 +417,9 @@ class SalesforceApp(
                     "REQUIRED_FIELD_MISSING",
                     "Required fields are missing: [CampaignId, LeadId or ContactId]",
                 )
+            # inserting a member locks its Campaign (the member counts roll up to it); a Campaign
+            # another transaction holds refuses the insert (GK: field reports, not documented)
+            self.sf.check_lock(str(fields["CampaignId"]))
             key = (str(fields["CampaignId"]), str(who))
             if pending is not None and key in pending:
                 raise SfError("DUPLICATE_VALUE", "Already a campaign member.")
@@ -475,7 +478,8 @@ class SalesforceApp(
         try:
             self.sf.delete(t, req.params["id"], f"DELETE {req.route}")
         except SfError as e:
-            return Response(404, [{"message": e.message, "errorCode": e.code, "fields": []}])
+            status = 400 if e.code == "UNABLE_TO_LOCK_ROW" else 404
+            return Response(status, [{"message": e.message, "errorCode": e.code, "fields": []}])
         return Response(204)
 
 
