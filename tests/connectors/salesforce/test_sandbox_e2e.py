@@ -434,3 +434,28 @@ def test_locked_rows_stay_queued_with_their_error_and_land_once(tmp_path, redis1
     with ctx.store.connect() as conn:
         assert push_store.counts(conn).get((NAME, "failed"), 0) == 0
     ctx.close()
+
+
+def test_a_push_to_an_id_of_another_object_fails_alone_with_salesforce_s_reason(
+    tmp_path, redis12, world, sandbox
+) -> None:
+    """A hub identity whose type and id disagree (a lead id held as a contact) is refused by
+    Salesforce as MALFORMED_ID: that push fails with the id in its reason, the rest land."""
+    from hub.models import Action, Identity, PushRequest
+
+    sf = world.salesforce
+    ctx = make_ctx(tmp_path, redis12, sandbox, sf.users[1])
+    lead = next(rid for rid in people(world) if rid.startswith("00Q"))
+    contact = next(rid for rid in people(world) if rid.startswith("003"))
+
+    def push(i: int, rid: str) -> PushRequest:
+        ident = Identity(connector=NAME, object_type="contact", external_id=rid)
+        action = Action(kind="set_fields", payload={"fields": {"next_best_action": "call_now"}})
+        return PushRequest(push_id=i, identity=ident, action=action)
+
+    results = ctx.connector(NAME).push([push(1, lead), push(2, contact)])
+    assert [r.status for r in results] == ["failed", "ok"]
+    assert results[0].reason == f"MALFORMED_ID: Contact ID: id value of incorrect type: {lead}"
+    assert sf.objects["Lead"][lead]["Hub_Next_Best_Action__c"] is None
+    assert sf.objects["Contact"][contact]["Hub_Next_Best_Action__c"] == "call_now"
+    ctx.close()
