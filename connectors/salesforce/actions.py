@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.salesforce.client import DailyLimitReached, SalesforceClient
+from connectors.salesforce.client import MAX_QUERY_BYTES, DailyLimitReached, SalesforceClient, query_bytes
 from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.mapping import (
     RETRYABLE_CODES,
@@ -38,6 +38,7 @@ from hub.models import ActionKind, PushRequest, PushResult
 
 COLLECTION_MAX = 200
 COLLECTION_MAX_CHUNKS = 10  # a new chunk starts wherever the sObject type changes along the list
+MEMBER_CAMPAIGNS = 100  # Campaign ids per membership lookup (~2,700 bytes), leaving room for people
 OWNER_CACHE_SECONDS = 600.0
 USER_PREFIX, QUEUE_PREFIX = "005", "00G"
 
@@ -63,6 +64,19 @@ def _code(errors: list[dict[str, Any]]) -> str:
 
 def chunks(items: list[Any], size: int = COLLECTION_MAX) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def fitting(values: list[str], soql: Callable[[list[str]], str], most: int = COLLECTION_MAX) -> list[list[str]]:
+    """``values`` cut into runs of at most ``most`` whose lookup ``soql(run)`` Salesforce takes:
+    within 16,384 bytes of URI and headers, or it answers 414 (an 80-character Japanese list
+    name alone takes ~730 bytes as sent)."""
+    parts: list[list[str]] = []
+    for v in values:
+        if parts and len(parts[-1]) < most and query_bytes(soql([*parts[-1], v])) <= MAX_QUERY_BYTES:
+            parts[-1].append(v)
+        else:
+            parts.append([v])
+    return parts
 
 
 def typed_chunks(rows: list[_Row]) -> list[list[_Row]]:
@@ -249,7 +263,7 @@ class PushWriter:
             for o in owners - bad - allowed_queues
             if o not in self._active_users or self._active_users[o][1] < now - OWNER_CACHE_SECONDS
         )
-        for part in chunks(unknown):
+        for part in fitting(unknown, active_users_soql):
             active = set()
             for batch in self.client.query_pages(active_users_soql(part)):
                 active |= {r["Id"] for r in batch}
@@ -264,11 +278,12 @@ class PushWriter:
         missing = sorted(n for n in names if n not in self._campaigns)
         if missing:
             by_name = {campaign_name(n).lower(): n for n in missing}  # SOQL = on Name ignores case
-            for batch in self.client.query_pages(campaigns_soql(sorted({campaign_name(n) for n in missing}))):
-                for r in batch:
-                    name = by_name.get(str(r["Name"]).lower())
-                    if name is not None:
-                        self._campaigns.setdefault(name, r["Id"])
+            for part in fitting(sorted({campaign_name(n) for n in missing}), campaigns_soql):
+                for batch in self.client.query_pages(campaigns_soql(part)):
+                    for r in batch:
+                        name = by_name.get(str(r["Name"]).lower())
+                        if name is not None:
+                            self._campaigns.setdefault(name, r["Id"])
         to_create = sorted(n for n in names if n not in self._campaigns)
         if to_create and create and self.settings.create_campaigns:
             for part in chunks(to_create):
@@ -288,12 +303,13 @@ class PushWriter:
         people = sorted({r.identity.external_id for r in reqs})
         if not campaign_ids or not people:
             return found
-        for part in chunks(people):
-            for batch in self.client.query_pages(members_soql(sorted(campaign_ids), part)):
-                for r in batch:
-                    key = member_key(r)
-                    if key:
-                        found[key] = r["Id"]
+        for camps in chunks(sorted(campaign_ids), MEMBER_CAMPAIGNS):
+            for part in fitting(people, lambda p, c=camps: members_soql(c, p)):
+                for batch in self.client.query_pages(members_soql(camps, part)):
+                    for r in batch:
+                        key = member_key(r)
+                        if key:
+                            found[key] = r["Id"]
         return found
 
     def _membership(self, adds: list[PushRequest], removes: list[PushRequest], results: dict[int, PushResult]) -> None:

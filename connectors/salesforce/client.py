@@ -10,6 +10,9 @@ cursor. Any other message (``ConcurrentPerOrgLongTxn``, concurrent request limit
 short-lived limit: back off a few seconds and retry, then give up as a :class:`ConcurrencyLimited`
 with a short retry-after. A refused request ran nothing, so even creates are retried.
 
+A request over Salesforce's 16,384 bytes of URI and headers (help 000386264) is refused with 414
+or 431 every time: fatal at once, never retried. Queries are built to fit (:func:`query_bytes`).
+
 A 400 QUERY_TIMEOUT (or OPERATION_TOO_LARGE) says the query was too big, not wrong: it is a
 :class:`QueryTooBig` and the reader narrows its window.
 
@@ -26,6 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
+from urllib.parse import quote_plus
 
 import requests
 from simple_salesforce import Salesforce
@@ -50,6 +54,10 @@ CONCURRENCY_RETRY_AFTER = 30.0  # then the task is retried this much later (not 
 BULK_MAX_WAIT = 30.0  # seconds between two polls of a Bulk job, at most
 DAILY_LIMIT_MARK = "TotalRequests"
 QUERY_TOO_BIG = frozenset({"QUERY_TIMEOUT", "OPERATION_TOO_LARGE"})
+TOO_LONG = frozenset({414, 431})  # URI, or URI and headers, over 16,384 bytes
+#: the longest SOQL we send, in bytes as ``?q=`` carries it: the limit less room for the path
+#: and headers (session id, user agent, query options), which take well under 2,000
+MAX_QUERY_BYTES = 14_000
 
 
 class DailyLimitReached(FatalConnectorError):
@@ -74,6 +82,11 @@ class BulkRefused(FatalConnectorError):
 
 class QueryLocatorExpired(RetryableError):
     """A ``nextRecordsUrl`` expired (idle ~15 min, or too many open cursors); query again."""
+
+
+def query_bytes(soql: str) -> int:
+    """How many bytes ``soql`` takes in ``GET /query?q=`` (requests form-encodes it)."""
+    return len(quote_plus(soql))
 
 
 def _error_code(exc: SalesforceError) -> tuple[str, str]:
@@ -196,6 +209,11 @@ class SalesforceClient:
                 raise FatalConnectorError(f"Salesforce refused {exc.resource_name}: {code} {message}") from None
             except SalesforceGeneralError as exc:
                 code, message = _error_code(exc)
+                if exc.status in TOO_LONG:
+                    raise FatalConnectorError(
+                        f"Salesforce refused {exc.resource_name} as too long ({exc.status}): a request "
+                        "holds at most 16,384 bytes of URI and headers. This is a connector bug; report it."
+                    ) from None
                 if retry and attempt < TRANSIENT_RETRIES:
                     attempt += 1
                     self.sleep(0.5 * 2**attempt)

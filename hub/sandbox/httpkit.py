@@ -91,6 +91,7 @@ class Request:
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
     route: str = ""
+    target: str = ""  # the request-target as sent (path and query, still encoded)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         v = self.query.get(name)
@@ -207,6 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
             parse_qs(parts.query, keep_blank_values=True),
             {k.lower(): v for k, v in self.headers.items()},
             body,
+            target=self.path,
         )
         app = self.server.app  # type: ignore[attr-defined]
         fault = app.faults.draw()

@@ -2,7 +2,7 @@
 
 At most 200 records and at most 10 type chunks (a new chunk starts each time the sObject type
 changes along the list: {a1, a2, c1, a3} is three chunks), results in request order, per-record
-errors, ``allOrNone`` rollback, and ``Sforce-Auto-Assign`` passed through to Lead updates.
+errors (an update row whose id is not of its ``attributes`` type is MALFORMED_ID), ``allOrNone`` rollback, and ``Sforce-Auto-Assign`` passed through to Lead updates.
 A mixin for ``SalesforceApp``.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from hub.sandbox.httpkit import HttpError, Request, Response
 from hub.sandbox.salesforce_errors import sf_err as _sf_err
 from hub.sandbox.salesforce_fields import JsonParserError
-from hub.sandbox.salesforce_state import FIELDS, SfError
+from hub.sandbox.salesforce_state import FIELDS, PREFIX, SfError
 
 MAX_CHUNKS = 10
 TOO_MANY_CHUNKS = "Cannot have more than 10 chunks in a single operation. Please rearrange the data to reduce chunking."
@@ -22,6 +22,13 @@ ROLLED_BACK = {
     "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
     "fields": [],
 }
+
+
+def _id_of(sobject: str, rid: str) -> bool:
+    """Is ``rid`` a well-formed id of ``sobject`` (15 or 18 characters, its key prefix)? Salesforce
+    reads a row's id as the type its ``attributes`` name; a row without a type is found by
+    prefix here (what Salesforce answers to it is not confirmed)."""
+    return len(rid) in (15, 18) and rid.isalnum() and rid[:3] == PREFIX[sobject]
 
 
 class SalesforceCollectionRoutes:
@@ -114,7 +121,10 @@ class SalesforceCollectionRoutes:
 
         def op(rec: dict[str, Any], dry: bool) -> dict[str, Any]:
             rid = str(rec.get("Id") or rec.get("id") or "")
+            sent = (rec.get("attributes") or {}).get("type")
             try:
+                if rid and sent in FIELDS and not _id_of(sent, rid):
+                    raise SfError("MALFORMED_ID", f"{sent} ID: id value of incorrect type: {rid}", ["Id"])
                 found = self.sf.find(rid) if rid else None
                 if not found:
                     raise SfError(
@@ -144,7 +154,9 @@ class SalesforceCollectionRoutes:
             try:
                 if not found or found[1]["IsDeleted"]:
                     raise SfError("ENTITY_IS_DELETED", "entity is deleted")
-                if not dry:
+                if dry:
+                    self.sf.check_lock(found[1]["Id"])
+                else:
                     self.sf.delete(found[0], found[1]["Id"], f"DELETE {req.route}")
                 return {"id": rid, "success": True, "errors": []}
             except SfError as e:

@@ -218,6 +218,9 @@ class SalesforceState:
         self.api_user: str | None = None
         # An admin's changes to field definitions (a shorter length, a restricted picklist).
         self.field_specs: dict[tuple[str, str], FieldSpec] = {}
+        # Rows another transaction holds (a user's save, a trigger, someone's Bulk job): record
+        # id -> how many more write attempts that touch it are refused (lock_row).
+        self.locks: dict[str, int] = {}
         self._counter = 0
         at = clock.now_ms()
         self.users = [
@@ -289,6 +292,19 @@ class SalesforceState:
                 rec = self.objects[t].get(rid) or self.objects[t].get(rid[:15] + "AAA")
                 return (t, rec) if rec else None
         return None
+
+    def lock_row(self, rid: str, attempts: int = 1) -> None:
+        """Another transaction holds ``rid`` for the next ``attempts`` writes that touch it."""
+        self.locks[rid] = attempts
+
+    def check_lock(self, rid: str) -> None:
+        """Salesforce's per-record refusal of a row it could not lock (it waits ~10 s first);
+        worded as in jsforce/jsforce#1018. Each refused attempt uses up one of the lock's."""
+        left = self.locks.pop(rid, 0)
+        if left > 0:
+            if left > 1:
+                self.locks[rid] = left - 1
+            raise SfError("UNABLE_TO_LOCK_ROW", f"unable to obtain exclusive access to this record or 1 records: {rid}")
 
     def field_access(self, sobject: str) -> tuple[set[str], set[str]]:
         """(fields the API user cannot see, fields it can see but not edit) on ``sobject``."""
@@ -367,6 +383,7 @@ class SalesforceState:
     def check_update(self, sobject: str, rec: dict[str, Any] | None, fields: dict[str, Any]) -> None:
         """Every per-record refusal of an update (the allOrNone pre-pass runs it too)."""
         rec = _live(rec)
+        self.check_lock(rec["Id"])
         if sobject == "Lead" and rec["IsConverted"]:
             raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
         self.check_fields(sobject, {k: v for k, v in fields.items() if k != "attributes"}, creating=False)
@@ -458,6 +475,7 @@ class SalesforceState:
         rec = self.objects[sobject].get(rid)
         if rec is None or rec["IsDeleted"]:
             raise SfError("ENTITY_IS_DELETED", "entity is deleted")
+        self.check_lock(rid)
         at = self.clock.now_ms()
         rec["IsDeleted"] = True
         rec["LastModifiedDate"] = rec["SystemModstamp"] = at

@@ -1,7 +1,7 @@
 """The SOQL subset the connectors need: parse once, then filter, sort and limit records.
 
 SELECT fields (relationship paths such as Account.Industry, COUNT()) FROM one object,
-WHERE with AND/OR/NOT, parentheses, = != <> > >= < <= LIKE IN NOT IN, ORDER BY, LIMIT, OFFSET.
+WHERE with AND/OR/NOT and parentheses (required where AND meets OR), = != <> > >= < <= LIKE IN NOT IN, ORDER BY, LIMIT, OFFSET.
 Values: 'strings', numbers, true/false/null, datetimes (2026-01-05T00:00:00Z or +0000), dates.
 ``Query.terms`` lets the server refuse a literal whose type does not fit its field
 (``literal_problem``), as Salesforce does, rather than match nothing.
@@ -19,6 +19,9 @@ from hub.sandbox.clock import parse_datetime_ms
 
 class SoqlError(ValueError):
     """A query the sandbox (or Salesforce) would refuse: MALFORMED_QUERY."""
+
+
+MIXED = "unexpected token: '{}' (AND and OR must not be mixed without parentheses)"
 
 
 _TOKEN = re.compile(
@@ -166,15 +169,22 @@ class _Parser:
         return q
 
     def or_expr(self) -> Callable[[Callable[[str], Any]], bool]:
-        parts = [self.and_expr()]
+        parts = [self.and_expr(after_or=False)]
         while self.accept("kw", "OR"):
-            parts.append(self.and_expr())
+            parts.append(self.and_expr(after_or=True))
         return parts[0] if len(parts) == 1 else (lambda g: any(p(g) for p in parts))
 
-    def and_expr(self) -> Callable[[Callable[[str], Any]], bool]:
+    def and_expr(self, after_or: bool) -> Callable[[Callable[[str], Any]], bool]:
+        """SOQL gives AND no precedence over OR: mixing them needs parentheses ("Logical
+        Operators", SOQL and SOSL Reference). The refusal names the token where the two meet;
+        its exact wording is ours (Salesforce's parser message was not confirmed)."""
         parts = [self.not_expr()]
         while self.accept("kw", "AND"):
+            if after_or:
+                raise SoqlError(MIXED.format("AND"))
             parts.append(self.not_expr())
+        if len(parts) > 1 and self.peek() == ("kw", "OR"):
+            raise SoqlError(MIXED.format("OR"))
         return parts[0] if len(parts) == 1 else (lambda g: all(p(g) for p in parts))
 
     def not_expr(self) -> Callable[[Callable[[str], Any]], bool]:

@@ -138,6 +138,31 @@ def test_collections_partial_errors_in_request_order(sf, world: World) -> None:
     assert world.salesforce.objects["Lead"][leads[1]]["Hub_Best_Channel__c"] is None
 
 
+def test_an_update_whose_id_is_not_of_its_type_is_malformed_id(sf, world: World) -> None:
+    """Salesforce reads the id as the record type says: another object's id, or no id at all,
+    is refused per record as ``Account ID: id value of incorrect type: abc123`` (field reports:
+    restforce and SOAP client fixtures); the sandbox used to find the record by prefix instead."""
+    lead = next(iter(world.salesforce.objects["Lead"]))
+    contact = next(iter(world.salesforce.objects["Contact"]))
+    res = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "records": [
+                {"attributes": {"type": "Contact"}, "id": lead, "Hub_Best_Channel__c": "email"},
+                {"attributes": {"type": "Contact"}, "id": "abc123", "Hub_Best_Channel__c": "email"},
+                {"attributes": {"type": "Contact"}, "id": contact, "Hub_Best_Channel__c": "email"},
+            ]
+        },
+    )
+    assert [r["success"] for r in res] == [False, False, True]
+    assert res[0]["errors"] == [
+        {"statusCode": "MALFORMED_ID", "message": f"Contact ID: id value of incorrect type: {lead}", "fields": ["Id"]}
+    ]
+    assert res[1]["errors"][0]["message"] == "Contact ID: id value of incorrect type: abc123"
+    assert world.salesforce.objects["Lead"][lead]["Hub_Best_Channel__c"] is None
+
+
 def test_campaign_members_create_duplicate_and_delete(sf, world: World) -> None:
     camp = next(iter(world.salesforce.objects["Campaign"]))
     lead = next(iter(world.salesforce.objects["Lead"]))

@@ -1,4 +1,5 @@
-"""SOQL literals of the wrong type, and OFFSET past 2,000, are refused as Salesforce refuses them."""
+"""SOQL literals of the wrong type, OFFSET past 2,000, and AND mixed with OR without parentheses
+are refused as Salesforce refuses them."""
 
 from __future__ import annotations
 
@@ -69,3 +70,35 @@ def test_offset_above_2000_is_refused(sf) -> None:
         "errorCode": "NUMBER_OUTSIDE_VALID_RANGE",
         "message": "Maximum SOQL offset allowed is 2000",
     }
+
+
+@pytest.mark.parametrize(
+    ("where", "token"),
+    [
+        ("LastName = 'a' AND FirstName = 'b' OR Email = null", "OR"),
+        ("LastName = 'a' OR FirstName = 'b' AND Email = null", "AND"),
+        ("(LastName = 'a') AND FirstName = 'b' OR (Email = null AND Title = null)", "OR"),
+    ],
+)
+def test_and_mixed_with_or_needs_parentheses(sf, where: str, token: str) -> None:
+    """SOQL has no precedence between AND and OR: "Parentheses are required whenever you mix
+    the operators" (SOQL and SOSL Reference, "Logical Operators"). Evaluating ``a AND b OR c``
+    one way or the other would hide a query Salesforce refuses."""
+    with pytest.raises(SalesforceMalformedRequest) as e:
+        sf.query(f"SELECT Id FROM Lead WHERE {where}")
+    assert e.value.content[0]["errorCode"] == "MALFORMED_QUERY"
+    assert f"unexpected token: '{token}'" in e.value.content[0]["message"]
+
+
+def test_one_operator_or_parentheses_need_none(sf, world) -> None:
+    leads = [r for r in world.salesforce.objects["Lead"].values() if not r["IsDeleted"]]
+    named = sum(1 for r in leads if r["LastName"] and r["Email"])
+    assert (
+        sf.query("SELECT Id FROM Lead WHERE LastName != null AND Email != null AND IsDeleted = false")["totalSize"]
+        == named
+    )
+    assert sf.query("SELECT Id FROM Lead WHERE Email = null OR LastName != null OR Title = null")["totalSize"] > 0
+    grouped = sf.query(
+        "SELECT Id FROM Lead WHERE (LastName != null AND Email != null) OR (Email = null AND Title = 'x')"
+    )
+    assert grouped["totalSize"] == named + sum(1 for r in leads if r["Email"] is None and r["Title"] == "x")

@@ -184,3 +184,15 @@ def test_query_timeout_is_its_own_retryable_error() -> None:
     )
     with pytest.raises(QueryTooBig, match="QUERY_TIMEOUT"):
         list(client(session_settings()).query_pages("SELECT Id FROM Lead"))
+
+
+@responses.activate
+@pytest.mark.parametrize(("status", "reason"), [(414, "URI Too Long"), (431, "Request Header Fields Too Large")])
+def test_a_request_over_salesforce_s_size_limit_is_not_retried(status: int, reason: str) -> None:
+    """A URI (or URI and headers) over 16,384 bytes is refused the same way every time."""
+    page = f"<html><body><h1>{status} {reason}</h1></body></html>"
+    sent = responses.get(f"{BASE}/query/", body=page, status=status, content_type="text/html")
+    c = client(session_settings())
+    with pytest.raises(FatalConnectorError) as err:
+        list(c.query_pages("SELECT Id FROM Campaign WHERE Name IN ('a')"))
+    assert sent.call_count == 1 and str(status) in str(err.value)

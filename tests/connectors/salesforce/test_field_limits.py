@@ -115,6 +115,28 @@ def test_a_list_name_over_80_characters_gets_one_stable_campaign(sb: SandboxHand
     assert sorted(m["ContactId"] for m in members) == sorted(people)
 
 
+def test_many_long_non_latin_list_names_are_looked_up_in_queries_salesforce_takes(
+    sb: SandboxHandle, world: World
+) -> None:
+    """An 80-character Japanese Campaign name takes ~730 bytes of ``?q=`` (three UTF-8 bytes a
+    character, each sent as %XX): one lookup of 30 names would be a 414 URI Too Long, which no
+    retry mends. The lookups are cut to fit; a second push finds every Campaign again."""
+    contacts = list(world.salesforce.objects["Contact"])[:3]
+    lists = [f"{k:02d} " + "顧客再活性化キャンペーン" * 7 for k in range(30)]
+    people = [contacts[k % 3] for k in range(30)]
+    pushes = [(p, name) for p, name in zip(people, lists, strict=True)]
+    first = _connector(sb).push([_req(i, p, ActionKind.ADD_TO_LIST, list=name) for i, (p, name) in enumerate(pushes)])
+    assert [r.status for r in first] == ["ok"] * 30, {r.reason for r in first}
+    again = _connector(sb).push([_req(i, p, ActionKind.ADD_TO_LIST, list=n) for i, (p, n) in enumerate(pushes)])
+    assert [r.status for r in again] == ["ok"] * 30, {r.reason for r in again}  # found, not created again
+    names = {campaign_name(n) for n in lists}
+    ours = [c for c in world.salesforce.objects["Campaign"].values() if c["Name"] in names]
+    assert len(names) == len(ours) == 30  # one Campaign per list, none created twice
+    by_name = {c["Name"]: c["Id"] for c in ours}
+    members = {(m["CampaignId"], m["ContactId"]) for m in world.salesforce.objects["CampaignMember"].values()}
+    assert all((by_name[campaign_name(name)], p) in members for p, name in zip(people, lists, strict=True))
+
+
 @responses.activate
 def test_a_refused_campaign_create_is_the_push_s_error() -> None:
     responses.get(f"{BASE}/query/", json=query_page([]))  # no Campaign for the list yet

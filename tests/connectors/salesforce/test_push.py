@@ -228,3 +228,16 @@ def test_typed_chunks_keep_every_row_within_salesforce_s_limits(types: list[str]
         assert 0 < len(part) <= 200
         assert 1 + sum(a.sobject != b.sobject for a, b in zip(part, part[1:], strict=False)) <= 10
     assert len(parts) == -(-len(rows) // 200)  # grouping costs no extra calls
+
+
+@given(st.lists(st.text(min_size=1, max_size=80), max_size=300, unique=True))
+def test_lookups_are_cut_to_queries_salesforce_takes(names: list[str]) -> None:
+    from connectors.salesforce.actions import fitting
+    from connectors.salesforce.client import MAX_QUERY_BYTES, query_bytes
+    from connectors.salesforce.mapping import campaigns_soql
+
+    parts = fitting(names, campaigns_soql)
+    assert [n for p in parts for n in p] == names
+    for part in parts:
+        assert 0 < len(part) <= 200
+        assert query_bytes(campaigns_soql(part)) <= MAX_QUERY_BYTES

@@ -399,3 +399,63 @@ def test_an_owner_deactivated_after_the_users_read_fails_only_the_assignment(tmp
     with ctx.store.connect() as db:
         assert owner_store.inactive(db) == {owner}
     ctx.close()
+
+
+def test_locked_rows_stay_queued_with_their_error_and_land_once(tmp_path, redis12, world, sandbox) -> None:
+    """Rows another transaction holds answer UNABLE_TO_LOCK_ROW per record: those pushes wait
+    with Salesforce's error while the rest land, then land once when the lock is gone."""
+    sf = world.salesforce
+    owner = sf.users[2]
+    ctx = make_ctx(tmp_path, redis12, sandbox, owner)
+    everyone = people(world)
+    locked = sorted(everyone)[:3]
+    with world.lock:
+        for rid in locked:
+            sf.lock_row(rid, attempts=2)
+        sf.lock_row(world._campaign, attempts=1)
+    with contextlib.suppress(HubError):
+        run_once(ctx)
+    with ctx.store.connect() as conn:
+        waiting = push_store.list_pushes(conn, state="pending", connector=NAME, limit=10_000)
+    errors = {p.external_id: p.last_error for p in waiting}
+    assert set(locked) <= set(errors)
+    assert all(errors[rid].startswith("UNABLE_TO_LOCK_ROW: unable to obtain exclusive access") for rid in locked)
+    assert sf.locks == {}  # each lock refused its attempts, the Campaign's a member insert
+    run_until_quiet(ctx)
+    writes = our_writes(world)
+    nba = Counter(e.record_id for e in writes if e.field == "Hub_Next_Best_Action__c")
+    assert set(nba) == set(everyone) and set(nba.values()) == {1}
+    members = Counter(
+        (m["ContactId"] or m["LeadId"])
+        for m in sf.objects["CampaignMember"].values()
+        if m["CampaignId"] == world._campaign and not m["IsDeleted"]
+    )
+    assert set(members) == set(everyone) and set(members.values()) == {1}
+    with ctx.store.connect() as conn:
+        assert push_store.counts(conn).get((NAME, "failed"), 0) == 0
+    ctx.close()
+
+
+def test_a_push_to_an_id_of_another_object_fails_alone_with_salesforce_s_reason(
+    tmp_path, redis12, world, sandbox
+) -> None:
+    """A hub identity whose type and id disagree (a lead id held as a contact) is refused by
+    Salesforce as MALFORMED_ID: that push fails with the id in its reason, the rest land."""
+    from hub.models import Action, Identity, PushRequest
+
+    sf = world.salesforce
+    ctx = make_ctx(tmp_path, redis12, sandbox, sf.users[1])
+    lead = next(rid for rid in people(world) if rid.startswith("00Q"))
+    contact = next(rid for rid in people(world) if rid.startswith("003"))
+
+    def push(i: int, rid: str) -> PushRequest:
+        ident = Identity(connector=NAME, object_type="contact", external_id=rid)
+        action = Action(kind="set_fields", payload={"fields": {"next_best_action": "call_now"}})
+        return PushRequest(push_id=i, identity=ident, action=action)
+
+    results = ctx.connector(NAME).push([push(1, lead), push(2, contact)])
+    assert [r.status for r in results] == ["failed", "ok"]
+    assert results[0].reason == f"MALFORMED_ID: Contact ID: id value of incorrect type: {lead}"
+    assert sf.objects["Lead"][lead]["Hub_Next_Best_Action__c"] is None
+    assert sf.objects["Contact"][contact]["Hub_Next_Best_Action__c"] == "call_now"
+    ctx.close()
