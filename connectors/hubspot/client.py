@@ -39,6 +39,20 @@ INTROSPECT_PATH = "/oauth/2026-03/token/introspect"
 MARGIN = 0.95
 
 
+def _required_scopes(body: Any) -> list[str]:
+    """The scopes a 403 MISSING_SCOPES names (``errors[].context.requiredGranularScopes``, as
+    in HubSpot/hubspot-api-nodejs#268), or []."""
+    if not isinstance(body, dict) or body.get("category") != "MISSING_SCOPES":
+        return []
+    out: list[str] = []
+    for e in body.get("errors") or []:
+        context = e.get("context") if isinstance(e, dict) else None
+        for scope in (context or {}).get("requiredGranularScopes") or []:
+            if str(scope) not in out:
+                out.append(str(scope))
+    return out
+
+
 def _is_api_exception(exc: Exception) -> bool:
     return hasattr(exc, "status") and hasattr(exc, "body") and type(exc).__module__.startswith("hubspot")
 
@@ -173,7 +187,9 @@ class HubSpotClient:
                 renewed, self._token_expires = True, 0.0
                 continue
             if status in (401, 403):
-                raise FatalConnectorError(f"HubSpot refused {op} ({reason}); check the token and its scopes")
+                needs = _required_scopes(body)
+                what = f"the token needs the scope {', '.join(needs)}" if needs else "check the token and its scopes"
+                raise FatalConnectorError(f"HubSpot refused {op} ({reason}); {what}")
             if status is not None and status not in RETRY_STATUSES:
                 raise HubSpotRequestError(status, body, reason)
             if status == 429:

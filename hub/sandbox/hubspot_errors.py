@@ -73,8 +73,14 @@ def missing_scopes(scope: str) -> Response:
 
 def required_scope(method: str, path: str) -> str | None:
     """The scope a call needs, for the endpoints the hub uses (developers.hubspot.com/scopes):
-    lists, properties, owners, contact writes and deals. Others are not checked here."""
+    lists, properties, owners, contact writes, deals, email events (``content``, email
+    analytics v1 guide) and forms (``forms``, Forms v1 reference; HubSpot also takes
+    ``forms-uploaded-files`` there, which this sandbox never grants). Others are not checked."""
     write = method in ("POST", "PUT", "PATCH", "DELETE")
+    if path.startswith("/email/public/v1/"):
+        return "content"
+    if path.startswith(("/form-integrations/v1/submissions/forms", "/marketing/v3/forms")):
+        return "forms"
     if path.startswith("/crm/v3/lists"):
         return "crm.lists.write" if write and not path.endswith("/lists/search") else "crm.lists.read"
     if path.startswith("/crm/v3/properties/"):

@@ -1,7 +1,7 @@
-"""OAuth access tokens expire as HubSpot's do: ``expires_in`` (1800 s) after they are issued,
-then every call with one is a 401 EXPIRED_AUTHENTICATION. The body is HubSpot's as seen live
-(quoted in a public C# client: "The OAuth token used to make this call expired 75 second(s)
-ago.", category EXPIRED_AUTHENTICATION, ``context["expire time"]``)."""
+"""Tokens refused as HubSpot refuses them. OAuth access tokens expire ``expires_in`` (1800 s)
+after they are issued, then every call with one is a 401 EXPIRED_AUTHENTICATION, the body as
+seen live (quoted in a public C# client: "The OAuth token used to make this call expired 75
+second(s) ago.", ``context["expire time"]``). A token without a call's scope gets a 403."""
 
 from __future__ import annotations
 
@@ -47,3 +47,23 @@ def test_the_private_app_token_does_not_expire(sandbox) -> None:
     sandbox.hubspot.expire_access_tokens(ago_s=86_400)
     hs = HubSpot(access_token=sandbox.hubspot_token, host=sandbox.hubspot_url)
     assert hs.crm.owners.owners_api.get_page(limit=1).results
+
+
+@pytest.mark.parametrize(
+    ("path", "scope"),
+    [
+        ("/email/public/v1/events?limit=1", "content"),
+        ("/marketing/v3/forms?limit=1", "forms"),
+        ("/form-integrations/v1/submissions/forms/5e3c2a1b-0000-4000-8000-00000000f0a1?limit=1", "forms"),
+    ],
+)
+def test_marketing_reads_need_their_scope(sandbox, path: str, scope: str) -> None:  # noqa: ANN001
+    """Email events need ``content`` (email analytics v1 guide), form submissions ``forms``
+    (Forms v1 reference, "Scope requirements"); without it HubSpot answers 403 MISSING_SCOPES."""
+    headers = {"Authorization": f"Bearer {sandbox.hubspot_token}"}
+    assert requests.get(f"{sandbox.hubspot_url}{path}", headers=headers, timeout=10).status_code == 200
+    sandbox.hubspot.scopes.discard(scope)
+    refused = requests.get(f"{sandbox.hubspot_url}{path}", headers=headers, timeout=10)
+    body = refused.json()
+    assert refused.status_code == 403 and body["category"] == "MISSING_SCOPES"
+    assert body["errors"][0]["context"] == {"requiredGranularScopes": [scope]}
