@@ -39,6 +39,20 @@ INTROSPECT_PATH = "/oauth/2026-03/token/introspect"
 MARGIN = 0.95
 
 
+def _required_scopes(body: Any) -> list[str]:
+    """The scopes a 403 MISSING_SCOPES names (``errors[].context.requiredGranularScopes``, as
+    in HubSpot/hubspot-api-nodejs#268), or []."""
+    if not isinstance(body, dict) or body.get("category") != "MISSING_SCOPES":
+        return []
+    out: list[str] = []
+    for e in body.get("errors") or []:
+        context = e.get("context") if isinstance(e, dict) else None
+        for scope in (context or {}).get("requiredGranularScopes") or []:
+            if str(scope) not in out:
+                out.append(str(scope))
+    return out
+
+
 def _is_api_exception(exc: Exception) -> bool:
     return hasattr(exc, "status") and hasattr(exc, "body") and type(exc).__module__.startswith("hubspot")
 
@@ -102,6 +116,17 @@ class HubSpotClient:
             self._token_expires = time.time() + float(body.get("expires_in", 1800))
             self._api.access_token = self._token
 
+    def _expired(self, body: Any) -> bool:
+        """Is this 401 HubSpot's EXPIRED_AUTHENTICATION for an OAuth access token?"""
+        return self.s.oauth is not None and isinstance(body, dict) and body.get("category") == "EXPIRED_AUTHENTICATION"
+
+    def _use_token(self, fn: Callable[..., Any]) -> None:
+        """Send ``fn`` with the current token: each generated API object keeps a copy of the
+        configuration it was made with, so a call retried after a refresh still holds the old one."""
+        config = getattr(getattr(getattr(fn, "__self__", None), "api_client", None), "configuration", None)
+        if self._token and config is not None:
+            config.access_token = self._token
+
     def _oauth_post(self, path: str, fields: dict[str, Any]) -> Any:
         """A form POST to an OAuth endpoint, every parameter (secrets too) in the body: the
         current endpoints refuse them in the query string, where they would reach logs."""
@@ -124,6 +149,7 @@ class HubSpotClient:
         """Run one SDK call with limits and retries; return its parsed JSON body (or None)."""
 
         def send() -> Any:
+            self._use_token(fn)
             try:
                 resp = fn(*args, _preload_content=False, _request_timeout=self.s.timeout_seconds, **kwargs)
             except urllib3.exceptions.HTTPError as exc:
@@ -147,15 +173,23 @@ class HubSpotClient:
         let a few 5xx turn the next 429's wait into most of a minute (seen in the chaos run)."""
         limiter = self.search_limit if search else self.general
         errors = throttled = 0
+        renewed = False
         while True:
+            self._ensure_token()  # waits between tries can outlive the token the call began with
             self.rate_limit_waits += limiter.acquire()
             self.calls[op] = self.calls.get(op, 0) + 1
             try:
                 return send()
             except _Failed as failed:
                 status, body, reason = failed.status, failed.body, failed.reason
+            if status == 401 and not renewed and self._expired(body):
+                # HubSpot's clock says the token is over before ours does: renew it, once
+                renewed, self._token_expires = True, 0.0
+                continue
             if status in (401, 403):
-                raise FatalConnectorError(f"HubSpot refused {op} ({reason}); check the token and its scopes")
+                needs = _required_scopes(body)
+                what = f"the token needs the scope {', '.join(needs)}" if needs else "check the token and its scopes"
+                raise FatalConnectorError(f"HubSpot refused {op} ({reason}); {what}")
             if status is not None and status not in RETRY_STATUSES:
                 raise HubSpotRequestError(status, body, reason)
             if status == 429:

@@ -23,9 +23,21 @@ def err(status: int, message: str, category: str, **extra: Any) -> Response:
 
 def invalid_values(refused: list[tuple[str, str, str, Any]], portal_id: int) -> Response:
     """HubSpot's 400 for property values it will not store, given (property, error code, message,
-    value) for each: one body for single-record and batch writes alike. The item fields and
-    their order are HubSpot's as seen live (Atlas-Authority/marketing-automation#206 on
-    ``batch/update``; gregorspan/csc-frodx#21 on a single-object create)."""
+    value) for each: one body for single-record and batch writes alike."""
+    return err(
+        400,
+        invalid_message(refused, portal_id),
+        "VALIDATION_ERROR",
+        errors=[{"message": msg, "code": code, "context": {"propertyName": [name]}} for name, code, msg, _ in refused],
+    )
+
+
+def invalid_message(refused: list[tuple[str, str, str, Any]], portal_id: int) -> str:
+    """HubSpot's "Property values were not valid: [...]", one JSON item per (property, error code,
+    message, value). The item fields and their order are HubSpot's as seen live (Atlas-Authority/
+    marketing-automation#206 on ``batch/update``; gregorspan/csc-frodx#21 on a single-object
+    create); a multi-status batch create carries the same message per failed input (HubSpot's
+    error-handling guide, "Multi-status errors")."""
     items = [
         {
             "isValid": False,
@@ -38,12 +50,7 @@ def invalid_values(refused: list[tuple[str, str, str, Any]], portal_id: int) -> 
         }
         for name, code, msg, value in refused
     ]
-    return err(
-        400,
-        f"Property values were not valid: {json.dumps(items, separators=(',', ':'), ensure_ascii=False)}",
-        "VALIDATION_ERROR",
-        errors=[{"message": msg, "code": code, "context": {"propertyName": [name]}} for name, code, msg, _ in refused],
-    )
+    return f"Property values were not valid: {json.dumps(items, separators=(',', ':'), ensure_ascii=False)}"
 
 
 def missing_scopes(scope: str) -> Response:
@@ -66,8 +73,14 @@ def missing_scopes(scope: str) -> Response:
 
 def required_scope(method: str, path: str) -> str | None:
     """The scope a call needs, for the endpoints the hub uses (developers.hubspot.com/scopes):
-    lists, properties, owners, contact writes and deals. Others are not checked here."""
+    lists, properties, owners, contact writes, deals, email events (``content``, email
+    analytics v1 guide) and forms (``forms``, Forms v1 reference; HubSpot also takes
+    ``forms-uploaded-files`` there, which this sandbox never grants). Others are not checked."""
     write = method in ("POST", "PUT", "PATCH", "DELETE")
+    if path.startswith("/email/public/v1/"):
+        return "content"
+    if path.startswith(("/form-integrations/v1/submissions/forms", "/marketing/v3/forms")):
+        return "forms"
     if path.startswith("/crm/v3/lists"):
         return "crm.lists.write" if write and not path.endswith("/lists/search") else "crm.lists.read"
     if path.startswith("/crm/v3/properties/"):

@@ -18,7 +18,7 @@ from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
 from hub.sandbox.hubspot_batch import HubSpotBatchRoutes
 from hub.sandbox.hubspot_errors import err as _err
 from hub.sandbox.hubspot_errors import missing_scopes, required_scope
-from hub.sandbox.hubspot_oauth import HubSpotOAuthRoutes, _any_secret
+from hub.sandbox.hubspot_oauth import TOKEN_LIFETIME_S, HubSpotOAuthRoutes, _any_secret
 from hub.sandbox.hubspot_routes import HubSpotExtraRoutes
 from hub.sandbox.hubspot_state import ENGAGEMENT_TYPES, OWNER_IDS
 from hub.sandbox.ratelimit import DailyQuota, RollingWindow
@@ -93,7 +93,8 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         # tokens are accepted; calls to the deprecated v1 token endpoint are counted
         self.oauth_client = ("sandbox-client-id", "sandbox-client-secret")
         self.refresh_tokens = {"sandbox-refresh-0"}
-        self.access_tokens: set[str] = set()
+        self.access_tokens: dict[str, float] = {}
+        self.token_lifetime_s = TOKEN_LIFETIME_S
         self.refreshes = 0
         self.v1_token_calls = 0
         self.limits = limits or HubSpotLimits()
@@ -204,6 +205,9 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
                 "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
                 "INVALID_AUTHENTICATION",
             )
+        expired = self.expired_token(auth.removeprefix("Bearer "))
+        if expired is not None:
+            return expired
         scope = required_scope(req.method, req.path.rstrip("/"))
         if scope is not None and scope not in self.scopes and same_secret(auth, f"Bearer {self.token}"):
             return missing_scopes(scope)  # the private app was not granted it

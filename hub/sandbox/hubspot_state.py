@@ -117,6 +117,26 @@ READ_ONLY = {
 }
 
 
+def valid_email(value: str) -> bool:
+    """Could HubSpot store this as a contact's ``email``? HubSpot answers INVALID_EMAIL "Email
+    address <value> is invalid" for a value with no "@" ("example.lcom "), nothing after it
+    ("dsfsafas@") or a blank around it ("lenka_kurt@yahoo.de ", a v1 import log), as seen live
+    (frank-quoc/TalentLMS_HS_Integration README; Atlas-Authority/marketing-automation#174). It
+    also refuses top-level domains that do not exist ("example.con", "dennisedson.cpm"); that
+    list is HubSpot's and is not modelled here: any alphabetic TLD of two letters or more passes."""
+    local, _, domain = value.rpartition("@")
+    labels = domain.split(".")
+    return (
+        bool(local)
+        and "@" not in local
+        and not any(c.isspace() for c in value)
+        and len(labels) >= 2
+        and all(labels)
+        and labels[-1].isalpha()
+        and len(labels[-1]) >= 2
+    )
+
+
 class HubSpotState:
     """One HubSpot portal. All methods expect the caller to hold ``lock``."""
 
@@ -266,9 +286,10 @@ class HubSpotState:
 
     def _typed(self, k: str, v: Any, d: dict[str, Any]) -> tuple[str, str] | None:
         """(HubSpot's error code, message) for a value the property cannot take for its type,
-        options or owners, or None. INVALID_OPTION and INVALID_INTEGER carry HubSpot's wording
-        (gregorspan/csc-frodx#21; Atlas-Authority/marketing-automation#206, where "was not a valid
-        number." came with INVALID_INTEGER on a number property); the other messages are ours."""
+        options, owners or address, or None. INVALID_OPTION, INVALID_INTEGER and INVALID_EMAIL
+        carry HubSpot's wording (gregorspan/csc-frodx#21; Atlas-Authority/marketing-automation#206,
+        where "was not a valid number." came with INVALID_INTEGER on a number property; #174 for
+        INVALID_EMAIL); the other messages are ours."""
         if d["type"] == "number":
             try:
                 finite = math.isfinite(float(v))
@@ -282,6 +303,8 @@ class HubSpotState:
             bad = [x for x in vals if x not in allowed]
             if bad:
                 return "INVALID_OPTION", f"{bad[0]} was not one of the allowed options: [{', '.join(allowed)}]"
+        if k == "email" and not valid_email(str(v)):
+            return "INVALID_EMAIL", f"Email address {v} is invalid"
         if k == "hubspot_owner_id" and str(v) not in self.active_owner_ids():
             return "INVALID_OWNER_ID", f"{v!r} is not a valid owner id"
         if d["type"] in ("datetime", "date"):

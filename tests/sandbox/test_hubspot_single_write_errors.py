@@ -41,6 +41,7 @@ def _refusal(call) -> tuple[int, dict, list[dict]]:  # noqa: ANN001
         ({"numemployees": " 12"}, "LEADING_TRAILING_WHITESPACE"),
         ({"numemployees": "twelve"}, "INVALID_INTEGER"),
         ({"hubspot_owner_id": "999"}, "INVALID_OWNER_ID"),
+        ({"email": "example.lcom"}, "INVALID_EMAIL"),
     ],
 )
 def test_a_bad_value_on_patch_answers_hubspots_validation_body(hs, world: World, props: dict, code: str) -> None:
@@ -92,3 +93,35 @@ def test_a_bad_value_on_create_answers_the_same_body_and_creates_nothing(hs, wor
     assert [(i["error"], i["name"]) for i in items] == [("INVALID_OPTION", "lifecyclestage")]
     assert body["errors"][0]["context"] == {"propertyName": ["lifecyclestage"]}
     assert len(world.hubspot.records) == count
+
+
+@pytest.mark.parametrize(
+    "email", ["example.lcom", "dsfsafas@", "@example.com", "a@b@example.com", "pat@example", "lenka@yahoo.de "]
+)
+def test_an_invalid_email_is_refused_in_hubspots_words_on_every_write(hs, world: World, email: str) -> None:
+    """``Email address <value> is invalid`` with INVALID_EMAIL, as seen live on
+    ``POST /crm/v3/objects/contacts`` (frank-quoc/TalentLMS_HS_Integration README log, for
+    "example.lcom "; a v1 import log refused "lenka_kurt@yahoo.de " with a trailing blank)."""
+    rid = _contact(world)
+    count = len(world.hubspot.records)
+    writes = [
+        lambda: hs.crm.contacts.basic_api.create(SimplePublicObjectInput(properties={"email": email})),
+        lambda: hs.crm.contacts.basic_api.update(rid, SimplePublicObjectInput(properties={"email": email})),
+        lambda: hs.crm.contacts.batch_api.update(
+            BatchInputSimplePublicObjectBatchInput(inputs=[{"id": rid, "properties": {"email": email}}])
+        ),
+    ]
+    for write in writes:
+        status, body, items = _refusal(write)
+        assert status == 400 and body["category"] == "VALIDATION_ERROR"
+        assert [(i["error"], i["name"], i["message"]) for i in items] == [
+            ("INVALID_EMAIL", "email", f"Email address {email} is invalid")
+        ]
+    assert len(world.hubspot.records) == count
+
+
+def test_an_ordinary_address_is_taken(hs, world: World) -> None:
+    made = hs.crm.contacts.basic_api.create(
+        SimplePublicObjectInput(properties={"email": "First.Last+tag@mail.example.co.uk"})
+    )
+    assert world.hubspot.records[made.id]["properties"]["email"] == "First.Last+tag@mail.example.co.uk"
