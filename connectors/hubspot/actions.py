@@ -206,6 +206,8 @@ class Writers:
                 good = [x for x in ready if not named & set(x[2])]
                 if bad:
                     reason = f"HubSpot refused the property: {_message(exc)}"
+                    if _refused(exc, ("PROPERTY_DOESNT_EXIST",)):
+                        reason += ". Create the hub's properties with `hub connectors setup`, then `hub pushes retry`."
                     out = {
                         r.push_id: PushResult(push_id=r.push_id, status="failed", reason=reason)
                         for _, g, _ in bad
@@ -372,6 +374,11 @@ def _assigns(req: PushRequest) -> bool:
     return req.action.kind is ActionKind.ASSIGN_OWNER
 
 
+def _said(item: dict) -> object:
+    """An item's message, less the address INVALID_EMAIL quotes ("Email address X is invalid")."""
+    return "Email address is invalid" if item.get("error") == "INVALID_EMAIL" else item.get("message")
+
+
 def _message(exc: HubSpotRequestError) -> str:
     """HubSpot's reason with its category. A validation body is cut to each refused property's
     code, name and message once, without the value sent and portal id HubSpot echoes with each
@@ -381,5 +388,5 @@ def _message(exc: HubSpotRequestError) -> str:
     items = _items(exc)
     if not items:
         return f"{category}: {body.get('message') or exc}"
-    seen = dict.fromkeys(f"{i.get('error')} {str(i.get('name'))!r}: {i.get('message')}" for i in items)
+    seen = dict.fromkeys(f"{i.get('error')} {str(i.get('name'))!r}: {_said(i)}" for i in items)
     return f"{category}: Property values were not valid: " + "; ".join(seen)

@@ -169,3 +169,28 @@ def test_missing_properties_fail_every_record_with_one_reason_naming_them_all(wo
         "PROPERTY_DOESNT_EXIST 'hub_next_best_action'" in reason and "PROPERTY_DOESNT_EXIST 'hub_decision_id'" in reason
     )
     assert reason.count("hub_decision_id'") == 1 and "d-1" not in reason
+    assert "hub connectors setup" in reason  # and what fixes it
+
+
+def test_an_invalid_email_reason_does_not_quote_the_address():
+    """HubSpot's INVALID_EMAIL message quotes the address; a push reason is shown in the console
+    and grouped by cause, so it keeps the code and property only."""
+    import json
+
+    from connectors.hubspot.actions import _message
+    from connectors.hubspot.client import HubSpotRequestError
+
+    item = {
+        "isValid": False,
+        "message": "Email address ann@@example.com is invalid",
+        "error": "INVALID_EMAIL",
+        "name": "email",
+        "propertyValue": "ann@@example.com",
+    }
+    body = {
+        "status": "error",
+        "category": "VALIDATION_ERROR",
+        "message": "Property values were not valid: " + json.dumps([item]),
+    }
+    said = _message(HubSpotRequestError(400, body, "refused"))
+    assert "INVALID_EMAIL 'email'" in said and "ann@@example.com" not in said
