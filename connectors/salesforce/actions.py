@@ -10,6 +10,7 @@ Per-record errors land on their own actions; row locks and platform hiccups are 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ COLLECTION_MAX = 200
 COLLECTION_MAX_CHUNKS = 10  # a new chunk starts wherever the sObject type changes along the list
 OWNER_CACHE_SECONDS = 600.0
 USER_PREFIX, QUEUE_PREFIX = "005", "00G"
+#: Salesforce's refusal of a write naming a field the object does not have, or that field-level
+#: security hides ("No such column 'Hub_Reason__c' on sobject of type Contact", INVALID_FIELD)
+NO_SUCH_COLUMN = re.compile(r"No such column '([^']+)'")
 
 
 def _failure(push_id: int, code: str, message: str) -> PushResult:
@@ -223,9 +227,22 @@ class PushWriter:
                     continue
                 for pid in row.push_ids:
                     ok = res.get("success")
-                    results[pid] = PushResult(push_id=pid, status="ok") if ok else _errors_result(pid, errors)
+                    results[pid] = PushResult(push_id=pid, status="ok") if ok else self._refused(pid, row, errors)
         if retry:
             self._update(retry, results, again=False)
+
+    def _refused(self, push_id: int, row: _Row, errors: list[dict[str, Any]]) -> PushResult:
+        """A refused row's result; a hub field the org lacks (a new org before setup, or one
+        hidden by field-level security) says what to do about it."""
+        result = _errors_result(push_id, errors)
+        named = NO_SUCH_COLUMN.search(str((errors[0] if errors else {}).get("message", "")))
+        if _code(errors) != "INVALID_FIELD" or not named or named.group(1) not in self.sf_names.values():
+            return result
+        hint = (
+            f"{row.sobject}.{named.group(1)} does not exist or is hidden from this user by field-level security; "
+            "run `hub connectors setup` to create the hub's fields"
+        )
+        return PushResult(push_id=push_id, status=result.status, reason=f"{result.reason}. {hint}")
 
     def _owner_gone(self, row: _Row, errors: list[dict[str, Any]], results: dict[int, PushResult]) -> list[_Row]:
         """Salesforce refused the row's owner as inactive (deactivated since we read the users):

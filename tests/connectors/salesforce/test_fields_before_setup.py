@@ -1,0 +1,84 @@
+"""A new org, before `hub connectors setup`: the hub's custom fields do not exist yet.
+
+Real simple-salesforce over TLS against the sandbox's default org (no hub fields, as a real
+org before its admin creates them). Pushes that set a hub field fail with a reason that says to
+run setup, the rest of the batch lands, the sync still reads; after setup the same push lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.salesforce.config import SalesforceSettings
+from connectors.salesforce.connector import SalesforceConnector
+from hub.models import Action, ActionKind, Identity, PushRequest
+from hub.sandbox.serve import SandboxHandle, start_sandbox
+from hub.sandbox.world import World
+
+
+@pytest.fixture
+def sb() -> Iterator[SandboxHandle]:
+    with start_sandbox(World(n_contacts=60, seed=8)) as handle:
+        yield handle
+
+
+def _connector(sb: SandboxHandle) -> SalesforceConnector:
+    settings = SalesforceSettings(
+        username=sb.salesforce_username,
+        password=sb.salesforce_password,
+        security_token=sb.salesforce_security_token,
+        domain=sb.salesforce_domain,
+        ca_bundle=sb.ca_cert_path,
+    )
+    return SalesforceConnector("sf", settings, {})
+
+
+def _push(push_id: int, rid: str, kind: ActionKind, **payload: object) -> PushRequest:
+    return PushRequest(
+        push_id=push_id,
+        identity=Identity(connector="sf", object_type="contact", external_id=rid),
+        action=Action(kind=kind, payload=payload),
+    )
+
+
+def test_push_before_setup_fails_saying_to_run_setup_and_the_rest_lands(sb: SandboxHandle) -> None:
+    conn = _connector(sb)
+    first, second = list(sb.world.salesforce.objects["Contact"])[:2]
+    owner = sb.world.salesforce.users[1]
+    nba, assign = conn.push(
+        [
+            _push(1, first, ActionKind.SET_FIELDS, fields={"next_best_action": "call"}),
+            _push(2, second, ActionKind.ASSIGN_OWNER, owner=owner),
+        ]
+    )
+    assert nba.status == "failed"
+    assert nba.reason.startswith("INVALID_FIELD: No such column 'Hub_Next_Best_Action__c' on sobject of type Contact")
+    assert "Contact.Hub_Next_Best_Action__c does not exist" in nba.reason
+    assert "run `hub connectors setup`" in nba.reason
+    assert assign.status == "ok", assign.reason
+    assert sb.world.salesforce.objects["Contact"][second]["OwnerId"] == owner
+
+
+def test_sync_before_setup_reads_contacts_without_the_hub_fields(sb: SandboxHandle) -> None:
+    contacts = [c for page in _connector(sb).pull_contacts(None) for c in page.items]
+    live = sum(not r["IsDeleted"] for t in ("Contact", "Lead") for r in sb.world.salesforce.objects[t].values())
+    assert 0 < len(contacts) <= live
+    assert all(c.crm_fields == {} for c in contacts)
+
+
+def test_after_setup_the_same_push_lands(sb: SandboxHandle) -> None:
+    conn = _connector(sb)
+    cid = next(iter(sb.world.salesforce.objects["Contact"]))
+    [before] = conn.push([_push(1, cid, ActionKind.SET_FIELDS, fields={"next_best_action": "call"})])
+    assert before.status == "failed"
+    report = conn.ensure_schema()
+    assert report.problems == [], report.problems
+    [after] = conn.push([_push(1, cid, ActionKind.SET_FIELDS, fields={"next_best_action": "call"})])
+    assert after.status == "ok", after.reason
+    assert sb.world.salesforce.objects["Contact"][cid]["Hub_Next_Best_Action__c"] == "call"
+    read = [
+        c for page in conn.pull_contacts(None) for c in page.items if any(i.external_id == cid for i in c.identities)
+    ]
+    assert [c.crm_fields.get("next_best_action") for c in read] == ["call"]
