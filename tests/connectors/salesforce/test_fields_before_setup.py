@@ -8,14 +8,20 @@ run setup, the rest of the batch lands, the sync still reads; after setup the sa
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.connector import SalesforceConnector
+from hub.connectors_setup import setup_connector
 from hub.models import Action, ActionKind, Identity, PushRequest
+from hub.pipeline.run import run_once
 from hub.sandbox.serve import SandboxHandle, start_sandbox
 from hub.sandbox.world import World
+from hub.store import pushes as push_store
+
+from .test_sandbox_e2e import NAME, count_identities, make_ctx, people, run_until_quiet
 
 
 @pytest.fixture
@@ -82,3 +88,28 @@ def test_after_setup_the_same_push_lands(sb: SandboxHandle) -> None:
         c for page in conn.pull_contacts(None) for c in page.items if any(i.external_id == cid for i in c.identities)
     ]
     assert [c.crm_fields.get("next_best_action") for c in read] == ["call"]
+
+
+def test_the_pipeline_before_setup_syncs_and_keeps_the_pushes_failed_until_setup_and_a_retry(
+    tmp_path, redis_url, sb: SandboxHandle
+) -> None:
+    world = sb.world
+    ctx = make_ctx(tmp_path, redis_url, sb, world.salesforce.users[0], setup=False)
+    run_once(ctx)
+    assert count_identities(ctx) > 0  # the sync read the people
+    with ctx.store.connect() as db:
+        failed = push_store.list_pushes(db, state="failed", connector=NAME, limit=10_000)
+        states = push_store.counts(db)
+    fields = [p for p in failed if p.kind == "set_fields"]
+    assert fields and all("run `hub connectors setup`" in (p.last_error or "") for p in fields)
+    assert states.get((NAME, "done"), 0) > 0  # the list adds landed: the rest of the batch went on
+    assert all(rec["Hub_Next_Best_Action__c"] is None for rec in people(world).values())
+
+    assert setup_connector(ctx.connector(NAME)).ok
+    with ctx.store.begin() as db:
+        assert push_store.retry_failed(db, [p.id for p in failed], datetime.now(UTC)) == len(failed)
+    run_until_quiet(ctx)
+    with ctx.store.connect() as db:
+        assert push_store.counts(db).get((NAME, "failed"), 0) == 0
+    assert all(rec["Hub_Next_Best_Action__c"] == "email_nurture" for rec in people(world).values())
+    ctx.close()
