@@ -5,11 +5,14 @@ Field sets and owner changes for one record are merged into one row of a PATCH
 request whose type changes more than 9 times along the list, allOrNone=false, ``Sforce-Auto-Assign: FALSE`` so
 assignment rules cannot overwrite the owner we set). List membership is CampaignMember rows:
 current members are read first, so adding twice or removing a non-member writes nothing.
-Per-record errors land on their own actions; row locks and platform hiccups are retryable.
+Per-record errors land on their own actions; row locks and platform hiccups are retryable. A
+row refused for a hub field the org lacks (INVALID_FIELD, a new org before `hub connectors
+setup`) fails the pushes that set it, saying to run setup, and is sent again without it.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +44,9 @@ COLLECTION_MAX_CHUNKS = 10  # a new chunk starts wherever the sObject type chang
 MEMBER_CAMPAIGNS = 100  # Campaign ids per membership lookup (~2,700 bytes), leaving room for people
 OWNER_CACHE_SECONDS = 600.0
 USER_PREFIX, QUEUE_PREFIX = "005", "00G"
+#: Salesforce's refusal of a write naming a field the object does not have, or that field-level
+#: security hides ("No such column 'Hub_Reason__c' on sobject of type Contact", INVALID_FIELD)
+NO_SUCH_COLUMN = re.compile(r"No such column '([^']+)'")
 
 
 def _failure(push_id: int, code: str, message: str) -> PushResult:
@@ -101,6 +107,7 @@ class _Row:
     fields: dict[str, Any] = field(default_factory=dict)
     push_ids: list[int] = field(default_factory=list)
     owner_pushes: list[int] = field(default_factory=list)  # the push_ids that set OwnerId
+    setters: dict[str, list[int]] = field(default_factory=dict)  # field -> the push_ids that set it
 
 
 class PushWriter:
@@ -163,6 +170,8 @@ class PushWriter:
                 row = rows.setdefault(req.identity.external_id, _Row(sobject, req.identity.external_id))
                 row.fields.update(fields)
                 row.push_ids.append(req.push_id)
+                for name in fields:
+                    row.setters.setdefault(name, []).append(req.push_id)
                 if kind is ActionKind.ASSIGN_OWNER:
                     row.owner_pushes.append(req.push_id)
         self._update(list(rows.values()), results)
@@ -222,6 +231,7 @@ class PushWriter:
 
     def _update(self, rows: list[_Row], results: dict[int, PushResult], again: bool = True) -> None:
         retry: list[_Row] = []
+        resend: list[_Row] = []  # rows refused for a missing hub field, without it
         for part in typed_chunks(rows):
             body = {
                 "allOrNone": False,
@@ -235,11 +245,51 @@ class PushWriter:
                 if again and not res.get("success") and _inactive_owner_refused(row, errors):
                     retry += self._owner_gone(row, errors, results)
                     continue
+                missing = None if res.get("success") else self._missing_field(row, errors)
+                if missing:
+                    resend += self._field_gone(row, missing, errors, results)
+                    continue
                 for pid in row.push_ids:
                     ok = res.get("success")
-                    results[pid] = PushResult(push_id=pid, status="ok") if ok else _errors_result(pid, errors)
+                    results[pid] = PushResult(push_id=pid, status="ok") if ok else self._refused(pid, row, errors)
         if retry:
             self._update(retry, results, again=False)
+        if resend:  # each round drops a field from every row in it: the rounds end
+            self._update(resend, results, again)
+
+    def _missing_field(self, row: _Row, errors: list[dict[str, Any]]) -> str | None:
+        """The hub field a refused row named as not existing (INVALID_FIELD "No such column")."""
+        named = NO_SUCH_COLUMN.search(str((errors[0] if errors else {}).get("message", "")))
+        name = named.group(1) if named and _code(errors) == "INVALID_FIELD" else None
+        return name if name in row.setters and name in self.sf_names.values() else None
+
+    def _field_gone(
+        self, row: _Row, name: str, errors: list[dict[str, Any]], results: dict[int, PushResult]
+    ) -> list[_Row]:
+        """Salesforce refused the row for a hub field the org lacks (a new org before setup, or
+        a field hidden by field-level security): fail the pushes that set it, saying what to
+        do, and return the row's other writes (an owner, other fields) to send again without it."""
+        gone = set(row.setters[name])
+        for pid in gone:
+            results[pid] = self._refused(pid, row, errors)
+        setters = {k: kept for k, pids in row.setters.items() if (kept := [p for p in pids if p not in gone])}
+        rest = [p for p in row.push_ids if p not in gone]
+        fields = {k: v for k, v in row.fields.items() if k in setters}
+        owners = [p for p in row.owner_pushes if p not in gone]
+        return [_Row(row.sobject, row.record_id, fields, rest, owners, setters)] if rest else []
+
+    def _refused(self, push_id: int, row: _Row, errors: list[dict[str, Any]]) -> PushResult:
+        """A refused row's result; a hub field the org lacks (a new org before setup, or one
+        hidden by field-level security) says what to do about it."""
+        result = _errors_result(push_id, errors)
+        named = NO_SUCH_COLUMN.search(str((errors[0] if errors else {}).get("message", "")))
+        if _code(errors) != "INVALID_FIELD" or not named or named.group(1) not in self.sf_names.values():
+            return result
+        hint = (
+            f"{row.sobject}.{named.group(1)} does not exist or is hidden from this user by field-level security; "
+            "run `hub connectors setup` to create the hub's fields"
+        )
+        return PushResult(push_id=push_id, status=result.status, reason=f"{result.reason}. {hint}")
 
     def _owner_gone(self, row: _Row, errors: list[dict[str, Any]], results: dict[int, PushResult]) -> list[_Row]:
         """Salesforce refused the row's owner as inactive (deactivated since we read the users):
@@ -251,7 +301,8 @@ class PushWriter:
             results[pid] = _errors_result(pid, errors)
         fields = {k: v for k, v in row.fields.items() if k != "OwnerId"}
         rest = [p for p in row.push_ids if p not in row.owner_pushes]
-        return [_Row(row.sobject, row.record_id, fields, rest)] if rest else []
+        setters = {k: pids for k, pids in row.setters.items() if k != "OwnerId"}
+        return [_Row(row.sobject, row.record_id, fields, rest, setters=setters)] if rest else []
 
     def _inactive_owners(self, owners: set[str]) -> set[str]:
         """Owners we must not assign: not an active user, and not a queue the settings allow."""

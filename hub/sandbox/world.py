@@ -46,6 +46,9 @@ class WorldConfig:
     merge_day: int = 2
     write_page_views: bool = True
     realtime_clock: bool = True  # False: stamps independent of machine speed (see SimClock)
+    # True: the Salesforce org's admin already created the hub's custom fields; False (a real
+    # new org): they do not exist until `hub connectors setup` (ensure_schema) creates them
+    salesforce_hub_fields: bool = False
 
 
 @dataclass
@@ -69,7 +72,7 @@ class World:
         self.clock = SimClock(cfg.start, realtime=cfg.realtime_clock)
         self.log = WriteLog()
         self.hubspot = HubSpotState(self.clock, self.log, self._on_hub_fields)
-        self.salesforce = SalesforceState(self.clock, self.log, self._on_hub_fields)
+        self.salesforce = SalesforceState(self.clock, self.log, self._on_hub_fields, cfg.salesforce_hub_fields)
         self.hubspot.lock = self.salesforce.lock = self.lock
         self.hubspot.on_list_add = self.salesforce.on_list_add = self._on_list_add
         self.pending: dict[int, PendingAction] = {}

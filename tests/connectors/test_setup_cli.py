@@ -25,9 +25,7 @@ from hub.sandbox.world import World
 
 
 def _new(tmp_path: Path, **creds: bool) -> Iterator[tuple[SandboxHandle, Path]]:
-    world = World(n_contacts=40, seed=9)
-    for sobject in ("Contact", "Lead"):
-        world.salesforce.absent[sobject] = set(HUB_FIELDS)
+    world = World(n_contacts=40, seed=9)  # a new org: no hub field yet
     with start_sandbox(world, salesforce_credentials=SalesforceCredentials(**creds)) as sb:
         yield sb, sandbox_settings(sb, tmp_path, {"hubspot", "salesforce"})
 

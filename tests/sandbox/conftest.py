@@ -14,7 +14,8 @@ from hub.sandbox.world import World
 
 @pytest.fixture
 def world() -> World:
-    return World(n_contacts=1500, seed=11)
+    # these tests are about other things than setup: the org's admin created the hub's fields
+    return World(n_contacts=1500, seed=11, salesforce_hub_fields=True)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from simple_salesforce.exceptions import (
 
 from hub.sandbox.catalog import ACTION_INDEX
 from hub.sandbox.salesforce_server import SalesforceLimits
+from hub.sandbox.salesforce_state import HUB_FIELDS
 from hub.sandbox.serve import start_sandbox
 from hub.sandbox.world import World
 
@@ -81,17 +82,34 @@ def test_soql_subset(sf, world: World) -> None:
     assert sf.query("SELECT Id FROM Task WHERE TaskSubtype = 'Email'")["totalSize"] == 0
 
 
-def test_describe_has_hub_fields(sf) -> None:
-    for obj in (sf.Contact, sf.Lead):
-        names = {f["name"] for f in obj.describe()["fields"]}
-        assert {
-            "Hub_Next_Best_Action__c",
-            "Hub_Best_Send_Time__c",
-            "Hub_Best_Channel__c",
-            "Hub_Decision_Id__c",
-            "SystemModstamp",
-            "Email",
-        } <= names
+def test_a_new_org_has_no_hub_fields_until_setup() -> None:
+    """As a real org before its admin runs `hub connectors setup`: describe does not list the
+    hub's custom fields, SOQL naming one is an unknown column, a write setting one is refused."""
+    with start_sandbox(World(n_contacts=20, seed=1)) as sandbox:
+        sf = salesforce_client(sandbox)
+        for obj in (sf.Contact, sf.Lead):
+            names = {f["name"] for f in obj.describe()["fields"]}
+            assert {"SystemModstamp", "Email"} <= names and not names & set(HUB_FIELDS)
+        with pytest.raises(SalesforceMalformedRequest) as soql:
+            sf.query("SELECT Id, Hub_Reason__c FROM Lead")
+        assert soql.value.content[0]["errorCode"] == "INVALID_FIELD"
+        assert soql.value.content[0]["message"].startswith("No such column 'Hub_Reason__c' on entity 'Lead'.")
+        cid = next(iter(sandbox.world.salesforce.objects["Contact"]))
+        with pytest.raises(SalesforceMalformedRequest) as write:
+            sf.Contact.update(cid, {"Hub_Reason__c": "why"})
+        assert write.value.content[0]["errorCode"] == "INVALID_FIELD"
+        assert write.value.content[0]["message"] == "No such column 'Hub_Reason__c' on sobject of type Contact"
+
+
+def test_an_org_whose_admin_created_the_hub_fields_lists_them() -> None:
+    with start_sandbox(World(n_contacts=20, seed=1, salesforce_hub_fields=True)) as sb:
+        sf = salesforce_client(sb)
+        for obj in (sf.Contact, sf.Lead):
+            names = {f["name"] for f in obj.describe()["fields"]}
+            assert {"Hub_Next_Best_Action__c", "Hub_Best_Send_Time__c", "Hub_Decision_Id__c"} <= names
+        cid = next(iter(sb.world.salesforce.objects["Contact"]))
+        sf.Contact.update(cid, {"Hub_Reason__c": "why"})
+        assert sb.world.salesforce.objects["Contact"][cid]["Hub_Reason__c"] == "why"
 
 
 def test_collections_partial_errors_in_request_order(sf, world: World) -> None:
@@ -241,7 +259,7 @@ def test_limit_info_header_and_daily_403() -> None:
 
 
 def test_lead_conversion_follows_an_opportunity() -> None:
-    world = World(n_contacts=4000, seed=5)
+    world = World(n_contacts=4000, seed=5, salesforce_hub_fields=True)
     with start_sandbox(world) as sb:
         sf = salesforce_client(sb)
         for day in range(4):

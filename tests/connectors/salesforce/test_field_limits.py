@@ -21,7 +21,7 @@ from .wire import BASE, connector, query_page
 
 @pytest.fixture
 def world() -> World:
-    return World(n_contacts=60, seed=8)
+    return World(n_contacts=60, seed=8, salesforce_hub_fields=True)  # an admin created them (and changes some)
 
 
 @pytest.fixture

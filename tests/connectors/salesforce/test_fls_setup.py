@@ -21,7 +21,7 @@ from hub.sandbox.world import World
 
 
 def _open(manage: bool) -> Iterator[SandboxHandle]:
-    world = World(n_contacts=60, seed=8)
+    world = World(n_contacts=60, seed=8, salesforce_hub_fields=True)
     for sobject in ("Contact", "Lead"):
         world.salesforce.no_fls[sobject] = set(HUB_FIELDS)
     with start_sandbox(world, salesforce_credentials=SalesforceCredentials(manage_permissions=manage)) as sb:

@@ -105,6 +105,32 @@ def test_bad_values_inactive_owners_and_unknown_fields_fail_without_a_call() -> 
 
 
 @responses.activate
+def test_a_hub_field_the_org_lacks_fails_its_pushes_and_the_row_is_sent_again_without_it() -> None:
+    """A new org before `hub connectors setup`: Salesforce refuses the row naming the field."""
+    person_describes()
+    responses.get(f"{BASE}/query/", json=query_page([{"Id": "005U"}]))
+    missing = err("INVALID_FIELD", "No such column 'Hub_Reason__c' on sobject of type Contact")
+    patch = responses.patch(COLLECTION, json=[missing, ok("003B")])
+    again = responses.patch(COLLECTION, json=[ok("003A")])
+    results = connector().push(
+        [
+            req(1, "003A", ActionKind.SET_FIELDS, fields={"reason": "why", "decision_id": "d1"}),
+            req(2, "003A", ActionKind.ASSIGN_OWNER, owner="005U"),
+            req(3, "003B", ActionKind.SET_FIELDS, fields={"decision_id": "d2"}),
+        ]
+    )
+    assert [r.status for r in results] == ["failed", "ok", "ok"]
+    assert results[0].reason == (
+        "INVALID_FIELD: No such column 'Hub_Reason__c' on sobject of type Contact. Contact.Hub_Reason__c does not "
+        "exist or is hidden from this user by field-level security; run `hub connectors setup` to create the hub's fields"
+    )
+    first, second = [c for c in responses.calls if c.request.method == "PATCH"]
+    assert [r["id"] for r in body(first)["records"]] == ["003A", "003B"]
+    assert body(second)["records"] == [{"attributes": {"type": "Contact"}, "id": "003A", "OwnerId": "005U"}]
+    assert (len(patch.calls), len(again.calls)) == (1, 1)
+
+
+@responses.activate
 def test_two_hundred_rows_per_call() -> None:
     person_describes()
     patch = responses.add_callback(

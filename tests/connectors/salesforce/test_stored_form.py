@@ -27,7 +27,7 @@ FIELD = "Hub_Conversion_Probability__c"
 
 @pytest.fixture
 def world() -> World:
-    world = World(n_contacts=20, seed=5)
+    world = World(n_contacts=20, seed=5, salesforce_hub_fields=True)
     org = world.salesforce
     for sobject in ("Contact", "Lead"):  # Number(16, 2): an admin's field keeping two decimals
         org.field_specs[(sobject, FIELD)] = replace(org.spec(sobject, FIELD), precision=16, scale=2)
