@@ -54,6 +54,9 @@ CONCURRENCY_RETRY_AFTER = 30.0  # then the task is retried this much later (not 
 BULK_MAX_WAIT = 30.0  # seconds between two polls of a Bulk job, at most
 DAILY_LIMIT_MARK = "TotalRequests"
 QUERY_TOO_BIG = frozenset({"QUERY_TIMEOUT", "OPERATION_TOO_LARGE"})
+#: seconds a describe is trusted: fields an admin adds (`hub connectors setup` run from another
+#: process) or hides reach a long-lived worker's reads within this, for one call per object
+DESCRIBE_TTL = 900.0
 TOO_LONG = frozenset({414, 431})  # URI, or URI and headers, over 16,384 bytes
 #: the longest SOQL we send, in bytes as ``?q=`` carries it: the limit less room for the path
 #: and headers (session id, user agent, query options), which take well under 2,000
@@ -99,15 +102,21 @@ def _error_code(exc: SalesforceError) -> tuple[str, str]:
 class SalesforceClient:
     """One logged-in session. ``calls`` counts API requests sent (logins excluded)."""
 
-    def __init__(self, settings: SalesforceSettings, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.settings = settings
         self.sleep = sleep
+        self.clock = clock
         self.calls = 0
         self.logins = 0
         self.api_used: int | None = None
         self.api_limit: int | None = None
         self._sf: Salesforce | None = None
-        self._describes: dict[str, dict[str, Any]] = {}
+        self._describes: dict[str, tuple[float, dict[str, Any]]] = {}  # sobject -> (fetched at, describe)
         self.http = requests.Session()
         self.http.trust_env = False  # REQUESTS_CA_BUNDLE must not override ca_bundle (psf/requests#3829)
         if settings.ca_bundle:
@@ -304,10 +313,14 @@ class SalesforceClient:
                 return
 
     def describe(self, sobject: str) -> dict[str, Any]:
-        """The object's describe, fetched once per session."""
-        if sobject not in self._describes:
-            self._describes[sobject] = self.call(lambda sf: sf.restful(f"sobjects/{sobject}/describe"))
-        return self._describes[sobject]
+        """The object's describe, fetched again after ``DESCRIBE_TTL`` seconds."""
+        hit = self._describes.get(sobject)
+        if hit is None or self.clock() - hit[0] > DESCRIBE_TTL:
+            hit = self._describes[sobject] = (
+                self.clock(),
+                self.call(lambda sf: sf.restful(f"sobjects/{sobject}/describe")),
+            )
+        return hit[1]
 
     def forget_describe(self, sobject: str) -> None:
         self._describes.pop(sobject, None)

@@ -115,3 +115,30 @@ def test_the_pipeline_before_setup_syncs_and_keeps_the_pushes_failed_until_setup
         assert push_store.counts(db).get((NAME, "failed"), 0) == 0
     assert all(rec["Hub_Next_Best_Action__c"] == "email_nurture" for rec in people(world).values())
     ctx.close()
+
+
+def test_a_long_lived_connector_reads_fields_setup_made_elsewhere_once_its_describe_is_old(sb: SandboxHandle) -> None:
+    """A worker syncs before setup; setup runs from another process (`hub connectors setup`).
+    The worker's describe is trusted for ``DESCRIBE_TTL`` only, so its reads pick the new fields
+    up then, instead of never (the push diff would compare against fields it never read)."""
+    from connectors.salesforce.client import DESCRIBE_TTL
+
+    worker = _connector(sb)
+    now = [0.0]
+    worker.client.clock = lambda: now[0]
+    cid = next(iter(sb.world.salesforce.objects["Contact"]))
+
+    def synced() -> dict:
+        [c] = [
+            c for p in worker.pull_contacts(None) for c in p.items if any(i.external_id == cid for i in c.identities)
+        ]
+        return c.crm_fields
+
+    assert synced() == {}  # before setup: the fields do not exist
+    admin = _connector(sb)
+    assert admin.ensure_schema().problems == []
+    [pushed] = admin.push([_push(1, cid, ActionKind.SET_FIELDS, fields={"next_best_action": "call"})])
+    assert pushed.status == "ok", pushed.reason
+    assert synced() == {}  # the worker's describe is still the one from before setup
+    now[0] += DESCRIBE_TTL + 1
+    assert synced().get("next_best_action") == "call"
