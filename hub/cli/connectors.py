@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 from hub.config import Settings
-from hub.errors import HubError
 from hub.models import CheckReport
 from hub.plugins import build_plugin_manager
 
 
 def run_checks(settings: Settings) -> dict[str, CheckReport]:
     """Run every enabled connector's check and store the reports."""
+    from hub.connector_health import run_checks as check_all
     from hub.pipeline.context import HubContext
-    from hub.store.queries import save_check
 
     ctx = HubContext.build(settings, embedded=True)
-    reports = {}
-    for name in settings.enabled_connectors():
-        try:
-            report = ctx.connector(name).check()
-        except HubError as exc:
-            report = CheckReport(ok=False, problems=[str(exc)])
-        reports[name] = report
-        with ctx.store.begin() as conn:
-            save_check(conn, name, report)
-    ctx.close()
-    return reports
+    try:
+        return check_all(ctx)
+    finally:
+        ctx.close()
 
 
 def connector_rows(settings: Settings | None, run_check: bool = False) -> list[tuple[str, ...]]:

@@ -23,6 +23,7 @@ from hub.api.schemas import MAX_ID
 from hub.api.settings import ConsoleUser
 from hub.api.state import ApiState, hub_state
 from hub.api.timeline import contact_timeline
+from hub.connector_health import run_checks, summary
 from hub.console import overview as kpi
 from hub.console import session as sessions
 from hub.console.governance import governance_summary
@@ -142,6 +143,18 @@ def overview(request: Request, state: ApiState = Depends(hub_state)) -> Response
         lift=lift,
         owners=owners,
     )
+
+
+@router.post("/connectors/check")
+async def check_connectors(request: Request, state: ApiState = Depends(hub_state)) -> Response:
+    """Run every enabled connector's health check now, as `hub connectors list --check` does:
+    the Health column shows "not checked" until someone has."""
+    sess = _user(request, state)
+    if sess is None:
+        return to_login()
+    await checked_form(request, sess)
+    reports = await run_in_threadpool(run_checks, state.ctx)  # a call or two to each CRM
+    return back("/console/", summary(reports))
 
 
 @router.get("/queues", response_class=HTMLResponse)

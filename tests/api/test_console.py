@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from hub.store import pushes as push_store
+from hub.store import queries
 from tests.api.conftest import PASSWORD, fail_one_push
 
 
@@ -53,6 +54,20 @@ def test_login_shows_every_page(client, crm):
     assert "No model saved yet" in client.get("/console/models").text  # the rules policy: nothing learned
     experiments = client.get("/console/experiments").text
     assert 'data-arm="rules"' in experiments and 'data-metric="reward"' in experiments
+
+
+def test_check_connectors_now_fills_the_health_column_and_needs_csrf(client, crm):
+    """Health said "not checked" until someone ran `hub connectors list --check` in a shell."""
+    login(client)
+    before = client.get("/console/").text
+    assert "not checked" in before and 'id="check-connectors"' in before
+    forged = client.post("/console/connectors/check", data={"csrf": "forged"}, follow_redirects=False)
+    assert forged.status_code == 403
+    r = client.post("/console/connectors/check", data={"csrf": csrf_of(before)})
+    assert r.status_code == 200 and "Checked: crm ok." in r.text
+    assert "not checked" not in r.text and '<span class="ok">ok</span>' in r.text
+    with client.app.state.hub.ctx.store.connect() as conn:  # what `hub connectors list` shows too
+        assert queries.last_checks(conn)["crm"]["ok"] is True
 
 
 def test_retry_requeues_a_failed_push_and_needs_csrf(client, crm):
