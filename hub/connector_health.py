@@ -22,7 +22,7 @@ def run_checks(ctx: HubContext) -> dict[str, CheckReport]:
             report = CheckReport(ok=False, problems=[str(exc)])
         reports[name] = report
         with ctx.store.begin() as conn:
-            save_check(conn, name, report)
+            save_check(conn, name, report, ctx.clock())  # the hub's time line, as syncs are stamped
     return reports
 
 

@@ -26,6 +26,7 @@ import yaml
 from sqlalchemy import func, select
 
 from hub.config import Settings, load_settings
+from hub.connector_health import run_checks
 from hub.connectors_setup import setup_connector
 from hub.errors import HubError
 from hub.pipeline.context import HubContext
@@ -151,6 +152,7 @@ def run_demo(
             setup = setup_connector(ctx.connector(name))
             if not setup.ok:
                 raise HubError(f"sandbox setup of {name} did not verify: {setup.as_dict()}")
+        run_checks(ctx)  # `hub connectors list --check`: the console shows each one's health
         counts0, values0 = world.market.counts.copy(), world.market.values.copy()
         days = days if days is not None else weeks * 7
         for day in range(days):

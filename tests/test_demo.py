@@ -9,6 +9,7 @@ from hub.demo import NOT_REACHED, run_demo
 from hub.sandbox.clock import DEFAULT_START
 from hub.status import connector_status
 from hub.store import Store
+from hub.store.queries import last_checks
 from tests.test_config import run_hub
 
 
@@ -28,10 +29,14 @@ def test_demo_runs_the_pipeline_and_the_market_executes_what_was_pushed(tmp_path
     store = Store(settings.store_url)
     try:
         synced = [c.last_sync for c in connector_status(settings, store)]
+        with store.connect() as conn:  # the demo checked each connector, as a user would after setup
+            checks = last_checks(conn)
     finally:
         store.dispose()
     assert synced and all(DEFAULT_START <= t <= DEFAULT_START + timedelta(days=8) for t in synced), synced
     assert all(t < datetime.now(UTC) - timedelta(days=30) for t in synced)
+    assert {name: c["ok"] for name, c in checks.items()} == {"hubspot": True, "salesforce": True}
+    assert all(c["checked_at"] <= min(synced) for c in checks.values())  # on the same time line, before day 1
 
 
 def test_demo_command_prints_the_table_and_which_policy_ran(tmp_path):

@@ -17,11 +17,12 @@ def all_contact_ids(conn: Connection) -> list[int]:
     return list(conn.execute(select(contacts.c.id).order_by(contacts.c.id)).scalars())
 
 
-def save_check(conn: Connection, connector: str, report: CheckReport) -> None:
+def save_check(conn: Connection, connector: str, report: CheckReport, at: datetime | None = None) -> None:
+    """Keep ``report`` as the connector's last check, stamped ``at`` (the hub's clock; now)."""
     conn.execute(connector_checks.delete().where(connector_checks.c.connector == connector))
     conn.execute(
         connector_checks.insert().values(
-            connector=connector, ok=report.ok, report=report.model_dump(mode="json"), checked_at=utcnow()
+            connector=connector, ok=report.ok, report=report.model_dump(mode="json"), checked_at=at or utcnow()
         )
     )
 
