@@ -12,13 +12,19 @@ setup`) fails the pushes that set it, saying to run setup, and is sent again wit
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.salesforce.client import MAX_QUERY_BYTES, DailyLimitReached, SalesforceClient, query_bytes
+from connectors.salesforce.client import (
+    MAX_QUERY_BYTES,
+    NO_SUCH_COLUMN,
+    DailyLimitReached,
+    FieldRefused,
+    SalesforceClient,
+    query_bytes,
+)
 from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.mapping import (
     RETRYABLE_CODES,
@@ -44,9 +50,6 @@ COLLECTION_MAX_CHUNKS = 10  # a new chunk starts wherever the sObject type chang
 MEMBER_CAMPAIGNS = 100  # Campaign ids per membership lookup (~2,700 bytes), leaving room for people
 OWNER_CACHE_SECONDS = 600.0
 USER_PREFIX, QUEUE_PREFIX = "005", "00G"
-#: Salesforce's refusal of a write naming a field the object does not have, or that field-level
-#: security hides ("No such column 'Hub_Reason__c' on sobject of type Contact", INVALID_FIELD)
-NO_SUCH_COLUMN = re.compile(r"No such column '([^']+)'")
 
 
 def _failure(push_id: int, code: str, message: str) -> PushResult:
@@ -102,12 +105,38 @@ def typed_chunks(rows: list[_Row]) -> list[list[_Row]]:
 
 @dataclass
 class _Row:
+    """One record's writes in a batch: each push's own fields, merged in push order when sent."""
+
     sobject: str
     record_id: str
-    fields: dict[str, Any] = field(default_factory=dict)
-    push_ids: list[int] = field(default_factory=list)
+    values: dict[int, dict[str, Any]] = field(default_factory=dict)  # push_id -> the fields it sets
     owner_pushes: list[int] = field(default_factory=list)  # the push_ids that set OwnerId
-    setters: dict[str, list[int]] = field(default_factory=dict)  # field -> the push_ids that set it
+
+    @property
+    def push_ids(self) -> list[int]:
+        return list(self.values)
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for own in self.values.values():
+            merged.update(own)
+        return merged
+
+    @property
+    def setters(self) -> dict[str, list[int]]:
+        """field -> the push_ids that set it."""
+        out: dict[str, list[int]] = {}
+        for pid, own in self.values.items():
+            for name in own:
+                out.setdefault(name, []).append(pid)
+        return out
+
+    def without(self, pushes: set[int] | list[int]) -> list[_Row]:
+        """This row less ``pushes``, its fields rebuilt from the pushes kept (none left: [])."""
+        kept = {pid: own for pid, own in self.values.items() if pid not in pushes}
+        owners = [pid for pid in self.owner_pushes if pid not in pushes]
+        return [_Row(self.sobject, self.record_id, kept, owners)] if kept else []
 
 
 class PushWriter:
@@ -168,10 +197,7 @@ class PushWriter:
                     results[req.push_id] = fields
                     continue
                 row = rows.setdefault(req.identity.external_id, _Row(sobject, req.identity.external_id))
-                row.fields.update(fields)
-                row.push_ids.append(req.push_id)
-                for name in fields:
-                    row.setters.setdefault(name, []).append(req.push_id)
+                row.values[req.push_id] = fields
                 if kind is ActionKind.ASSIGN_OWNER:
                     row.owner_pushes.append(req.push_id)
         self._update(list(rows.values()), results)
@@ -237,9 +263,19 @@ class PushWriter:
                 "allOrNone": False,
                 "records": [update_row(r.sobject, r.record_id, r.fields) for r in part],
             }
-            answer = self.client.rest(
-                "composite/sobjects", method="PATCH", json=body, headers={"Sforce-Auto-Assign": "FALSE"}
-            )
+            try:
+                answer = self.client.rest(
+                    "composite/sobjects", method="PATCH", json=body, headers={"Sforce-Auto-Assign": "FALSE"}
+                )
+            except FieldRefused as refused:  # nothing was written: drop the field, send the rest
+                if refused.field not in self.sf_names.values() or not any(refused.field in r.setters for r in part):
+                    raise
+                said = str(refused).split(": ", 1)[-1]  # as a per-record error reads, for the reasons
+                errors = [{"statusCode": "INVALID_FIELD", "message": said, "fields": [refused.field]}]
+                for row in part:
+                    gone = refused.field in row.setters
+                    resend += self._field_gone(row, refused.field, errors, results) if gone else [row]
+                continue
             for row, res in zip(part, answer or [], strict=False):
                 errors = res.get("errors") or []
                 if again and not res.get("success") and _inactive_owner_refused(row, errors):
@@ -272,11 +308,7 @@ class PushWriter:
         gone = set(row.setters[name])
         for pid in gone:
             results[pid] = self._refused(pid, row, errors)
-        setters = {k: kept for k, pids in row.setters.items() if (kept := [p for p in pids if p not in gone])}
-        rest = [p for p in row.push_ids if p not in gone]
-        fields = {k: v for k, v in row.fields.items() if k in setters}
-        owners = [p for p in row.owner_pushes if p not in gone]
-        return [_Row(row.sobject, row.record_id, fields, rest, owners, setters)] if rest else []
+        return row.without(gone)
 
     def _refused(self, push_id: int, row: _Row, errors: list[dict[str, Any]]) -> PushResult:
         """A refused row's result; a hub field the org lacks (a new org before setup, or one
@@ -299,10 +331,7 @@ class PushWriter:
         self._active_users[owner] = (False, self.clock())
         for pid in row.owner_pushes:
             results[pid] = _errors_result(pid, errors)
-        fields = {k: v for k, v in row.fields.items() if k != "OwnerId"}
-        rest = [p for p in row.push_ids if p not in row.owner_pushes]
-        setters = {k: pids for k, pids in row.setters.items() if k != "OwnerId"}
-        return [_Row(row.sobject, row.record_id, fields, rest, setters=setters)] if rest else []
+        return row.without(row.owner_pushes)
 
     def _inactive_owners(self, owners: set[str]) -> set[str]:
         """Owners we must not assign: not an active user, and not a queue the settings allow."""

@@ -26,6 +26,7 @@ Failed or Aborted is a :class:`BulkJobFailed`; a job Salesforce will not create 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -54,6 +55,9 @@ CONCURRENCY_RETRY_AFTER = 30.0  # then the task is retried this much later (not 
 BULK_MAX_WAIT = 30.0  # seconds between two polls of a Bulk job, at most
 DAILY_LIMIT_MARK = "TotalRequests"
 QUERY_TOO_BIG = frozenset({"QUERY_TIMEOUT", "OPERATION_TOO_LARGE"})
+#: Salesforce's refusal of a field the object does not have, or that field-level security hides
+#: ("No such column 'Hub_Reason__c' on sobject of type Contact", INVALID_FIELD)
+NO_SUCH_COLUMN = re.compile(r"No such column '([^']+)'")
 #: seconds a describe is trusted: fields an admin adds (`hub connectors setup` run from another
 #: process) or hides reach a long-lived worker's reads within this, for one call per object
 DESCRIBE_TTL = 900.0
@@ -81,6 +85,17 @@ class BulkJobFailed(RetryableError):
 
 class BulkRefused(FatalConnectorError):
     """Salesforce would not create the Bulk query job (an object or field Bulk does not serve)."""
+
+
+class FieldRefused(FatalConnectorError):
+    """A request refused as a whole for one field the object lacks or field-level security hides
+    (400 INVALID_FIELD "No such column 'X' on sobject of type T"): sObject Collections read every
+    record before writing any, so no record was written; the caller may drop ``field`` and send
+    the rest again."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
 
 
 class QueryLocatorExpired(RetryableError):
@@ -234,6 +249,9 @@ class SalesforceClient:
                     raise QueryLocatorExpired(f"Salesforce query locator expired: {message}") from None
                 if code in QUERY_TOO_BIG:
                     raise QueryTooBig(f"Salesforce query too big: {code} {message}", status=exc.status) from None
+                column = NO_SUCH_COLUMN.search(message) if code == "INVALID_FIELD" else None
+                if column is not None:
+                    raise FieldRefused(f"{code}: {message}", column.group(1)) from None
                 raise FatalConnectorError(f"Salesforce rejected {exc.resource_name}: {code} {message}") from None
             except requests.RequestException as exc:
                 if retry and attempt < TRANSIENT_RETRIES:

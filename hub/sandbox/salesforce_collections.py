@@ -45,7 +45,9 @@ class SalesforceCollectionRoutes:
 
     def _deserialize(self, recs: list[Any], raw: bytes) -> list[Any]:
         """Salesforce reads every record before writing any: one value of the wrong JSON kind
-        refuses the whole request (400 JSON_PARSER_ERROR), whatever ``allOrNone`` says."""
+        refuses the whole request (400 JSON_PARSER_ERROR), and so does a field the object lacks
+        or field-level security hides (400 INVALID_FIELD "No such column"), whatever
+        ``allOrNone`` says: neither can be read into an SObject."""
         out: list[Any] = []
         for rec in recs:
             if not isinstance(rec, dict):
@@ -55,6 +57,10 @@ class SalesforceCollectionRoutes:
             if t not in FIELDS and rid:
                 found = self.sf.find(str(rid))
                 t = found[0] if found else None
+            unknown = self.sf.unknown_field(t, rec) if t in FIELDS else None
+            if unknown is not None:
+                message = f"No such column '{unknown}' on sobject of type {t}"
+                raise HttpError(_sf_err(400, "INVALID_FIELD", message))
             try:
                 out.append(self.sf.coerce_fields(t, rec, raw) if t in FIELDS else rec)
             except JsonParserError as e:

@@ -344,6 +344,12 @@ class SalesforceState:
         known = set(FIELDS.get(sobject, ())) | set(SYSTEM)
         return {k: coerce(self.spec(sobject, k), v, raw) if k in known else v for k, v in fields.items()}
 
+    def unknown_field(self, sobject: str, fields: dict[str, Any]) -> str | None:
+        """The first field of ``fields`` the object lacks or field-level security hides, if any."""
+        hidden, _ = self.field_access(sobject)
+        skip = {"attributes", "id", "Id"}  # the record's id names it, it is not a field written
+        return next((k for k in fields if k not in skip and (k not in FIELDS[sobject] or k in hidden)), None)
+
     def check_fields(self, sobject: str, fields: dict[str, Any], creating: bool) -> None:
         hidden, read_only = self.field_access(sobject)
         for k, v in fields.items():
@@ -351,8 +357,8 @@ class SalesforceState:
                 continue
             if k not in FIELDS[sobject] or k in hidden:
                 # as Salesforce answers a REST write of an unknown field (Force.com-Toolkit-for-NET#90,
-                # MinnPost/object-sync-for-salesforce#194); whether sObject Collections refuses that
-                # record alone or the whole request could not be confirmed: modelled per record
+                # MinnPost/object-sync-for-salesforce#194); sObject Collections refuse the whole
+                # request for it before any record (salesforce_collections._deserialize)
                 raise SfError("INVALID_FIELD", f"No such column '{k}' on sobject of type {sobject}", [k])
             if (k in READ_ONLY and not (creating and k == "Name")) or k in read_only:
                 raise SfError(

@@ -28,12 +28,13 @@ def test_a_field_without_fls_is_hidden_and_refused(sf, world: World, sandbox) ->
     with pytest.raises(SalesforceMalformedRequest) as e:
         sf.query(f"SELECT Id, {FIELD} FROM Contact")
     assert e.value.content[0]["errorCode"] == "INVALID_FIELD" and "No such column" in e.value.content[0]["message"]
-    res = sf.restful(
-        "composite/sobjects",
-        method="PATCH",
-        json={"records": [{"attributes": {"type": "Contact"}, "id": cid, FIELD: "call"}]},
-    )
-    assert res[0]["errors"][0]["statusCode"] == "INVALID_FIELD"
+    with pytest.raises(SalesforceMalformedRequest) as e:  # a collection is refused whole, before any record
+        sf.restful(
+            "composite/sobjects",
+            method="PATCH",
+            json={"records": [{"attributes": {"type": "Contact"}, "id": cid, FIELD: "call"}]},
+        )
+    assert e.value.content[0]["errorCode"] == "INVALID_FIELD"
     with pytest.raises(SalesforceMalformedRequest) as e:
         sf.Contact.update(cid, {FIELD: "call"})
     assert e.value.content[0]["errorCode"] == "INVALID_FIELD"

@@ -126,15 +126,31 @@ def test_collections_partial_errors_in_request_order(sf, world: World) -> None:
                     "Id": "00QHb9999999999AAA",
                     "Hub_Next_Best_Action__c": "wait",
                 },
-                {"attributes": {"type": "Lead"}, "Id": leads[1], "Not_A_Field__c": "x"},
+                {"attributes": {"type": "Lead"}, "Id": leads[1], "Hub_Next_Best_Action__c": "@"},
             ],
         },
         headers={"Sforce-Auto-Assign": "FALSE"},
     )
-    assert [r["success"] for r in res] == [True, False, False]
+    assert [r["success"] for r in res] == [True, False, True]
     assert res[1]["errors"][0]["statusCode"] == "INVALID_CROSS_REFERENCE_KEY"
-    assert res[2]["errors"][0]["statusCode"] == "INVALID_FIELD"
     assert world.salesforce.objects["Lead"][leads[0]]["Hub_Next_Best_Action__c"] == "wait"
+    # a field the object lacks cannot be read into an SObject: the whole request is refused
+    # before any record is written, as a value of the wrong JSON kind is
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.restful(
+            "composite/sobjects",
+            method="PATCH",
+            json={
+                "allOrNone": False,
+                "records": [
+                    {"attributes": {"type": "Lead"}, "Id": leads[0], "Hub_Next_Best_Action__c": "call"},
+                    {"attributes": {"type": "Lead"}, "Id": leads[1], "Not_A_Field__c": "x"},
+                ],
+            },
+        )
+    assert refused.value.content[0]["errorCode"] == "INVALID_FIELD"
+    assert "No such column 'Not_A_Field__c' on sobject of type Lead" in refused.value.content[0]["message"]
+    assert world.salesforce.objects["Lead"][leads[0]]["Hub_Next_Best_Action__c"] == "wait"  # nothing written
     with pytest.raises(SalesforceMalformedRequest):
         sf.restful(
             "composite/sobjects",
@@ -148,7 +164,7 @@ def test_collections_partial_errors_in_request_order(sf, world: World) -> None:
             "allOrNone": True,
             "records": [
                 {"attributes": {"type": "Lead"}, "Id": leads[1], "Hub_Best_Channel__c": "email"},
-                {"attributes": {"type": "Lead"}, "Id": leads[1], "Bad__c": 1},
+                {"attributes": {"type": "Lead"}, "Id": "00QHb9999999999AAA", "Hub_Best_Channel__c": "email"},
             ],
         },
     )

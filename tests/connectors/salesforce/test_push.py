@@ -131,6 +131,31 @@ def test_a_hub_field_the_org_lacks_fails_its_pushes_and_the_row_is_sent_again_wi
 
 
 @responses.activate
+def test_a_request_refused_whole_for_a_missing_field_is_sent_again_with_each_kept_push_s_own_values() -> None:
+    """sObject Collections read every record before writing any, so a field the org lacks
+    refuses the whole request (400 INVALID_FIELD): the pushes that set it fail with the setup
+    hint, the rest go again, and a record keeps the values of its surviving pushes, not a value
+    merged in from the push that failed."""
+    person_describes()
+    refused = [{"errorCode": "INVALID_FIELD", "message": "No such column 'Hub_Reason__c' on sobject of type Contact"}]
+    first = responses.patch(COLLECTION, json=refused, status=400)
+    again = responses.patch(COLLECTION, json=[ok("003A"), ok("003B")])
+    results = connector().push(
+        [
+            req(1, "003A", ActionKind.SET_FIELDS, fields={"decision_id": "old"}),
+            req(2, "003A", ActionKind.SET_FIELDS, fields={"decision_id": "new", "reason": "why"}),
+            req(3, "003B", ActionKind.SET_FIELDS, fields={"decision_id": "d3"}),
+        ]
+    )
+    assert [r.status for r in results] == ["ok", "failed", "ok"]
+    assert "No such column 'Hub_Reason__c'" in results[1].reason and "hub connectors setup" in results[1].reason
+    assert (len(first.calls), len(again.calls)) == (1, 1)
+    resent = {r["id"]: r for r in body(again.calls[0])["records"]}
+    assert resent["003A"]["Hub_Decision_Id__c"] == "old" and "Hub_Reason__c" not in resent["003A"]
+    assert resent["003B"]["Hub_Decision_Id__c"] == "d3"
+
+
+@responses.activate
 def test_two_hundred_rows_per_call() -> None:
     person_describes()
     patch = responses.add_callback(
