@@ -262,6 +262,9 @@ class Page(_Model, Generic[T]):
 
 
 class CheckReport(_Model):
+    """A connector's health check. ``ok``: it can do its job; ``problems``: what to fix, each
+    with what to do (with ``ok`` still true: what it does without, e.g. an optional source)."""
+
     ok: bool
     details: dict[str, Any] = Field(default_factory=dict)
     problems: list[str] = Field(default_factory=list)

@@ -54,9 +54,9 @@ REQUIRED_SCOPES = (
     "crm.lists.read",
     "crm.lists.write",
     "crm.objects.owners.read",
-    "content",  # marketing email events
-    "forms",  # form submissions
 )
+#: scopes of activity sources the sync goes on without (``pull_activities``): the check warns
+OPTIONAL_SCOPES = {"content": "marketing email events", "forms": "form submissions"}
 
 
 class HubSpotConnector(Connector):
@@ -88,6 +88,13 @@ class HubSpotConnector(Connector):
                     report.ok = False
                     report.problems.append(
                         f"the token lacks the scopes {', '.join(missing)}: add them to the app and reinstall it"
+                    )
+                absent = [sc for sc in OPTIONAL_SCOPES if sc not in scopes]
+                if absent:  # a problem to fix, not a failure: the sync reads everything else
+                    report.problems.append(
+                        f"the token lacks the scopes {', '.join(absent)}: "
+                        f"{' and '.join(OPTIONAL_SCOPES[sc] for sc in absent)} are not synced (the rest is);"
+                        " add them to the HubSpot app and reinstall it"
                     )
             self.client.call("contacts.list", self.client.api.crm.contacts.basic_api.get_page, limit=1)
             report.details["owners"] = len(self.writers.owners())
