@@ -303,7 +303,7 @@ class HubSpotConnector(Connector):
                     yield page
             except MissingScopes as exc:
                 scope = f"the {' and '.join(exc.scopes)} scope" if exc.scopes else "the scope they need"
-                log.warning("HubSpot %s: %s; going on without the %s", self.name, exc, source)
+                log.info("HubSpot %s: %s; going on without the %s", self.name, exc, source)
                 why = (
                     f"the HubSpot token lacks {scope}; add {scope} to the HubSpot app and reinstall it"
                     " (the next sync then reads them from where they stopped)"
