@@ -13,7 +13,10 @@ Rules of the contract:
 - ``push`` returns exactly one :class:`PushResult` per request, in any order. Writes must be
   idempotent (set a value, add to a list), because delivery is at least once.
 - Transient trouble for a whole call raises :class:`hub.errors.RetryableError`; auth,
-  permission or spent limits raise :class:`hub.errors.FatalConnectorError`.
+  permission or spent limits raise :class:`hub.errors.FatalConnectorError`. A stream built from
+  several sources may go on without one it has no permission for: it yields a page naming it
+  in ``page.not_synced`` (why, and what to do) with that source's cursor where it was; the
+  sync records the stream as ``warning`` and `hub status` shows why.
 """
 
 from __future__ import annotations

@@ -255,9 +255,16 @@ class Page(_Model, Generic[T]):
     deleted: list[Identity] = Field(default_factory=list)
     moved: list[IdentityMove] = Field(default_factory=list)
     live: LiveSet | None = None
+    #: parts of the stream the connector could not read this sync and went on without (a
+    #: permission one optional source lacks), as {part: why, with what to do}; the sync's
+    #: status shows them, and the cursor keeps that part where it was
+    not_synced: dict[str, str] = Field(default_factory=dict)
 
 
 class CheckReport(_Model):
+    """A connector's health check. ``ok``: it can do its job; ``problems``: what to fix, each
+    with what to do (with ``ok`` still true: what it does without, e.g. an optional source)."""
+
     ok: bool
     details: dict[str, Any] = Field(default_factory=dict)
     problems: list[str] = Field(default_factory=list)

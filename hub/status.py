@@ -78,7 +78,7 @@ def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
             st.cursors[s.stream] = s.cursor
             if s.last_finished_at and (st.last_sync is None or s.last_finished_at > st.last_sync):
                 st.last_sync = s.last_finished_at
-            if st.last_status is None or (s.last_status and s.last_status != "ok"):
+            if st.last_status is None or _weight(s.last_status) >= max(_weight(st.last_status), 1):
                 st.last_status, st.last_error = s.last_status, s.last_error
         st.pending = counts.get((name, "pending"), 0) + counts.get((name, "sending"), 0)
         st.failed = counts.get((name, "failed"), 0)
@@ -86,6 +86,12 @@ def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
         st.usage, st.usage_at = usage.get(name, ({}, None))
         out.append(st)
     return out
+
+
+def _weight(status: str | None) -> int:
+    """Which stream's state the connector shows: a failure (or a run) over a warning (a part
+    synced without, hub/pipeline/sync.py) over ok, whichever stream it is."""
+    return {None: 0, "ok": 0, "warning": 1}.get(status, 2)
 
 
 def queue_depths(broker_url: str) -> dict[str, int]:

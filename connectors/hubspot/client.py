@@ -189,6 +189,8 @@ class HubSpotClient:
             if status in (401, 403):
                 needs = _required_scopes(body)
                 what = f"the token needs the scope {', '.join(needs)}" if needs else "check the token and its scopes"
+                if status == 403 and (body or {}).get("category") == "MISSING_SCOPES":
+                    raise MissingScopes(f"HubSpot refused {op} ({reason}); {what}", needs)
                 raise FatalConnectorError(f"HubSpot refused {op} ({reason}); {what}")
             if status is not None and status not in RETRY_STATUSES:
                 raise HubSpotRequestError(status, body, reason)
@@ -300,6 +302,15 @@ class _Failed(Exception):
     def __init__(self, status: int | None, body: dict | None, reason: str):
         super().__init__(reason)
         self.status, self.body, self.reason = status, body, reason
+
+
+class MissingScopes(FatalConnectorError):
+    """A 403 MISSING_SCOPES: the token works but lacks ``scopes`` for this call. Fatal as any
+    permission problem, except where the connector can go on without what the call reads."""
+
+    def __init__(self, message: str, scopes: list[str]):
+        super().__init__(message)
+        self.scopes = scopes
 
 
 class HubSpotRequestError(Exception):

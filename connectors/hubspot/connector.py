@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from connectors.hubspot.actions import Writers
 from connectors.hubspot.activities import ActivityCursor, email_event_pages, engagement_pages, form_pages
-from connectors.hubspot.client import HubSpotClient, HubSpotRequestError
+from connectors.hubspot.client import HubSpotClient, HubSpotRequestError, MissingScopes
 from connectors.hubspot.config import HubSpotSettings
 from connectors.hubspot.mapping import (
     ACCEPTED_TYPES,
@@ -54,9 +54,9 @@ REQUIRED_SCOPES = (
     "crm.lists.read",
     "crm.lists.write",
     "crm.objects.owners.read",
-    "content",  # marketing email events
-    "forms",  # form submissions
 )
+#: scopes of activity sources the sync goes on without (``pull_activities``): the check warns
+OPTIONAL_SCOPES = {"content": "marketing email events", "forms": "form submissions"}
 
 
 class HubSpotConnector(Connector):
@@ -88,6 +88,13 @@ class HubSpotConnector(Connector):
                     report.ok = False
                     report.problems.append(
                         f"the token lacks the scopes {', '.join(missing)}: add them to the app and reinstall it"
+                    )
+                absent = [sc for sc in OPTIONAL_SCOPES if sc not in scopes]
+                if absent:  # a problem to fix, not a failure: the sync reads everything else
+                    report.problems.append(
+                        f"the token lacks the scopes {', '.join(absent)}: "
+                        f"{' and '.join(OPTIONAL_SCOPES[sc] for sc in absent)} are not synced (the rest is);"
+                        " add them to the HubSpot app and reinstall it"
                     )
             self.client.call("contacts.list", self.client.api.crm.contacts.basic_api.get_page, limit=1)
             report.details["owners"] = len(self.writers.owners())
@@ -283,20 +290,40 @@ class HubSpotConnector(Connector):
             )
 
     def pull_activities(self, cursor: str | None) -> Iterator[Page[Activity]]:
+        """Each source in turn. One the token lacks the scope for (403 MISSING_SCOPES) is left
+        for this sync, its part of the cursor where it was, and named in ``not_synced``: a
+        portal without marketing email still syncs the meetings, calls and deals."""
         cur = ActivityCursor.load(cursor)
+        sources = [("marketing email events", self._email_events), ("form submissions", self._form_submissions)]
+        sources += [(kind, partial(self._engagements, kind)) for kind in ("meetings", "calls", "deals")]
+        for source, read in sources:
+            try:
+                for nxt, page in read(cur):
+                    cur = nxt
+                    yield page
+            except MissingScopes as exc:
+                scope = f"the {' and '.join(exc.scopes)} scope" if exc.scopes else "the scope they need"
+                log.info("HubSpot %s: %s; going on without the %s", self.name, exc, source)
+                why = (
+                    f"the HubSpot token lacks {scope}; add {scope} to the HubSpot app and reinstall it"
+                    " (the next sync then reads them from where they stopped)"
+                )
+                yield Page[Activity](cursor=cur.dump(), not_synced={source: why})
+
+    def _email_events(self, cur: ActivityCursor) -> Iterator[tuple[ActivityCursor, Page[Activity]]]:
         for events, nxt in email_event_pages(self.client, cur):
-            cur = nxt
-            yield self._page(cur, events, lambda e: [email_event_activity(self.name, e)], "id")
+            yield nxt, self._page(nxt, events, lambda e: [email_event_activity(self.name, e)], "id")
+
+    def _form_submissions(self, cur: ActivityCursor) -> Iterator[tuple[ActivityCursor, Page[Activity]]]:
         for form_id, subs, nxt in form_pages(self.client, cur):
-            cur = nxt
-            yield self._page(cur, subs, lambda s, f=form_id: [form_activity(self.name, f, s)], "conversionId")
-        for kind in ("meetings", "calls", "deals"):
-            mapper = deal_activities if kind == "deals" else partial(engagement_activity, kind=kind)
-            for rows, nxt in engagement_pages(
-                self.client, kind, cur, self.s.search_page_size, self.s.lookback_seconds * 1000
-            ):
-                cur = nxt
-                yield self._page(cur, rows, lambda r, m=mapper: m(self.name, record=r), "id")
+            yield nxt, self._page(nxt, subs, lambda s, f=form_id: [form_activity(self.name, f, s)], "conversionId")
+
+    def _engagements(self, kind: str, cur: ActivityCursor) -> Iterator[tuple[ActivityCursor, Page[Activity]]]:
+        mapper = deal_activities if kind == "deals" else partial(engagement_activity, kind=kind)
+        for rows, nxt in engagement_pages(
+            self.client, kind, cur, self.s.search_page_size, self.s.lookback_seconds * 1000
+        ):
+            yield nxt, self._page(nxt, rows, lambda r: mapper(self.name, record=r), "id")
 
     def _page(self, cur: ActivityCursor, rows: list, mapper, key: str) -> Page[Activity]:
         page = Page[Activity](cursor=cur.dump())

@@ -24,6 +24,7 @@ def sync(
     ctx = open_context(config)
     names = [name] if name else list(ctx.settings.enabled_connectors())
     t = table("connector", "pages", "records", "rejects", "new contacts", "changed", "forgotten (not stored)")
+    warnings: list[str] = []
     try:
         with progress_bar() as prog:
             for n in names:
@@ -32,9 +33,12 @@ def sync(
                 prog.update(task, total=res.records, completed=res.records)
                 counts = (res.pages, res.records, res.rejects, res.created, len(res.changed), res.suppressed)
                 t.add_row(n, *map(str, counts))
+                warnings += [f"{n}: {w}" for w in res.warnings]
     finally:
         ctx.close()
     out.print(t)
+    for line in warnings:  # a part the sync went on without (a missing scope), and what to do
+        out.print(line, style="yellow", markup=False, highlight=False)
 
 
 def decide(

@@ -97,6 +97,9 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         )
     if st.connectors:
         out.print(t)
+        for c in st.connectors:  # the table clips; what a part was synced without, and what to do, in full
+            if c.last_status == "warning" and c.last_error:
+                out.print(f"{c.name}: {c.last_error}", style="yellow", markup=False, highlight=False)
     else:
         say("No connectors configured (hub.yaml connectors:).")
     if st.broker_error:

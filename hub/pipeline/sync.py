@@ -62,6 +62,8 @@ class SyncResult:
     new_activity_ids: list[int] = field(default_factory=list)
     #: why the sync failed, when the caller kept going (hub/pipeline/run.py ``keep_going``)
     error: str | None = None
+    #: what a stream went on without ("<part> not synced: <why>", from ``Page.not_synced``)
+    warnings: list[str] = field(default_factory=list)
 
 
 def sync_connector(
@@ -205,8 +207,12 @@ def _sync_streams(
             if stream == "activities":  # held so long, their contact is not coming (warned by id)
                 held_store.expire(conn)
         pull = connector.pull_contacts if stream == "contacts" else connector.pull_activities
+        notes: list[str] = []  # parts this stream went on without: its status says so, as a warning
         try:
             for page in pull(cursor):
+                for part, why in page.not_synced.items():
+                    notes.append(f"{part} not synced: {why}")
+                    log.warning("sync of %s: %s not synced: %s", name, part, why)
                 try:
                     with ctx.store.begin() as conn:
                         rejects, changed = _store_page(
@@ -245,8 +251,10 @@ def _sync_streams(
             with ctx.store.begin() as conn:
                 sync_state.mark_finished(conn, name, stream, ctx.clock(), "failed", _reason(exc))
             raise
+        result.warnings += notes
         with ctx.store.begin() as conn:
-            sync_state.mark_finished(conn, name, stream, ctx.clock(), "ok")
+            status, note = ("warning", "; ".join(notes)) if notes else ("ok", None)
+            sync_state.mark_finished(conn, name, stream, ctx.clock(), status, note)
     _sync_owners(ctx, name, connector)
 
 

@@ -70,6 +70,24 @@ def test_check_connectors_now_fills_the_health_column_and_needs_csrf(client, crm
         assert queries.last_checks(conn)["crm"]["ok"] is True
 
 
+def test_the_overview_shows_a_sync_warning_and_what_a_passing_check_still_names(client, crm):
+    """A stream synced without one of its sources (hub/pipeline/sync.py) is a warning, not a
+    failure; a check that passes may still name what the connector works without."""
+    from hub.models import CheckReport, utcnow
+    from hub.store import sync_state
+
+    ctx = client.app.state.hub.ctx
+    why = "marketing email events not synced: add the content scope to the HubSpot app and reinstall it"
+    with ctx.store.begin() as conn:
+        sync_state.mark_finished(conn, "crm", "contacts", utcnow(), "ok")
+        sync_state.mark_finished(conn, "crm", "activities", utcnow(), "warning", why)
+        queries.save_check(conn, "crm", CheckReport(ok=True, problems=["form submissions are not synced"]))
+    login(client)
+    overview = client.get("/console/").text
+    assert f'<td class="warn">warning: {why}</td>' in overview
+    assert '<span class="ok">ok</span><br><span class="warn">form submissions are not synced</span>' in overview
+
+
 def test_retry_requeues_a_failed_push_and_needs_csrf(client, crm):
     ctx = client.app.state.hub.ctx
     fail_one_push(ctx, crm)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from hub.errors import FatalConnectorError
 from hub.sandbox.hubspot_state import FORM_GUID
 from tests.connectors.hubspot.conftest import drain
 
@@ -230,12 +227,3 @@ def test_more_than_ten_thousand_deals_changed_in_one_millisecond_are_all_read_pa
         assert not [a for a in items if a.external_id.startswith("deals:")]
         assert c.client.calls["deals.search"] == 1
         c.close()
-
-
-def test_email_events_without_the_content_scope_stop_the_activity_sync_naming_the_scope(sandbox, connector):
-    """HubSpot answers 403 MISSING_SCOPES; the contract makes a permission problem fatal, and
-    the error says which scope to add."""
-    sandbox.hubspot.scopes.discard("content")
-    with pytest.raises(FatalConnectorError) as e:
-        drain(connector.pull_activities(None))
-    assert "needs the scope content" in str(e.value)

@@ -33,7 +33,21 @@ def test_check_names_the_missing_scopes(sandbox, connector):
     sandbox.hubspot.scopes -= {"crm.lists.write", "forms"}
     report = connector.check()
     assert not report.ok
-    assert any("crm.lists.write, forms" in p for p in report.problems), report.problems
+    assert any("lacks the scopes crm.lists.write:" in p for p in report.problems), report.problems
+    assert any("lacks the scopes forms: form submissions are not synced" in p for p in report.problems)
+
+
+def test_check_passes_without_content_and_forms_but_names_what_is_not_synced(sandbox, connector):
+    """The sync goes on without the sources they read (test_optional_streams.py), so the check
+    warns in its problems and stays ok: a portal without marketing email is not failing."""
+    connector.ensure_schema()
+    sandbox.hubspot.scopes -= {"content", "forms"}
+    report = connector.check()
+    assert report.ok
+    assert report.problems == [
+        "the token lacks the scopes content, forms: marketing email events and form submissions are not synced"
+        " (the rest is); add them to the HubSpot app and reinstall it"
+    ]
 
 
 def test_oauth_refreshes_by_lifetime_on_the_current_token_endpoint_with_the_same_refresh_token(world, sandbox):
