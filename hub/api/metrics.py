@@ -66,8 +66,13 @@ def render(state: ApiState) -> str:
     )
     out += _family(
         "hub_sync_last_ok",
-        "1 if the stream's last sync succeeded.",
-        [({"connector": s.connector, "stream": s.stream}, int(s.last_status == "ok")) for s in c.streams],
+        "1 if the stream's last sync succeeded (with a warning too: see hub_sync_warning).",
+        [({"connector": s.connector, "stream": s.stream}, int(s.last_status in ("ok", "warning"))) for s in c.streams],
+    )
+    out += _family(
+        "hub_sync_warning",
+        "1 if the stream's last sync went on without a part it may not read (hub status says which and why).",
+        [({"connector": s.connector, "stream": s.stream}, int(s.last_status == "warning")) for s in c.streams],
     )
     out += _family(
         "hub_decisions",

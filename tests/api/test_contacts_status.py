@@ -59,6 +59,24 @@ def test_metrics_are_prometheus_text(client, crm):
     # until decisions move it, and no engine call yet
     assert "hub_realtime_batch_window_seconds 0.006" in lines
     assert "hub_realtime_decisions_per_batch 0" in lines
+    assert 'hub_sync_last_ok{connector="crm",stream="contacts"} 1' in lines
+    assert 'hub_sync_warning{connector="crm",stream="contacts"} 0' in lines
+
+
+def test_a_stream_synced_without_a_part_is_ok_with_a_warning_in_metrics(client, crm):
+    """A sync that went on without a source its token may not read (hub/pipeline/sync.py) did its
+    job: an alert on hub_sync_last_ok must not fire for it forever; hub_sync_warning says it."""
+    from datetime import UTC, datetime
+
+    from hub.store import sync_state
+
+    ctx = client.app.state.hub.ctx
+    fail_one_push(ctx, crm)  # a sync has run: the streams have rows
+    with ctx.store.begin() as conn:
+        sync_state.mark_finished(conn, "crm", "activities", datetime.now(UTC), "warning", "calls not synced: a scope")
+    lines = client.get("/metrics", headers=auth("admin")).text.splitlines()
+    assert 'hub_sync_last_ok{connector="crm",stream="activities"} 1' in lines
+    assert 'hub_sync_warning{connector="crm",stream="activities"} 1' in lines
 
 
 def test_openapi_and_unknown_paths(client):
