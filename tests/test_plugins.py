@@ -39,3 +39,32 @@ def test_connectors_list_shows_errors_and_configured_instances(tmp_path):
 
 def test_entry_point_group_is_the_documented_one():
     assert ENTRY_POINT_GROUP == "hub.connectors"
+
+
+def test_a_connector_asked_for_by_many_threads_at_once_is_built_once(tmp_path, redis_url):
+    """The API's threads (a console check, embedded syncs) share one context: two builds would
+    leave one connector's sessions open and split its rate limits."""
+    import threading
+    import time
+
+    from hub.config import load_settings
+    from hub.pipeline.context import HubContext
+    from tests.conftest import hub_config
+
+    ctx = HubContext.build(load_settings(hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url)))
+    built, real = [], ctx.plugins.build
+
+    def slow_build(*args, **kwargs):  # as a CRM client that logs in when made
+        time.sleep(0.05)
+        built.append(1)
+        return real(*args, **kwargs)
+
+    ctx.plugins.build = slow_build
+    got: list = []
+    threads = [threading.Thread(target=lambda: got.append(ctx.connector("crm"))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(built) == 1 and len({id(c) for c in got}) == 1
+    ctx.close()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from threading import Lock
 
 from decision.factory import build_policy
 from decision.interface import Policy
@@ -41,6 +42,8 @@ class HubContext:
     #: the time decisions are stamped with and windows close by; a simulation sets its own
     clock: Callable[[], datetime] = utcnow
     _connectors: dict[str, Connector] = field(default_factory=dict)
+    #: one build per connector though the API's threads (a console check, embedded syncs) ask at once
+    _building: Lock = field(default_factory=Lock, repr=False)
     #: the embedded runner's last lead-scoring try (a cold-start try registers no version)
     scoring_tried_at: datetime | None = None
 
@@ -60,14 +63,18 @@ class HubContext:
         return cls(settings=settings, plugins=plugins, store=store, locks=locks, runtime=runtime)
 
     def connector(self, name: str) -> Connector:
-        if name not in self._connectors:
-            entry = self.settings.connectors.get(name)
-            if entry is None:
-                raise ConfigError([(f"connectors.{name}", "no such connector in the config")])
-            conn = self.plugins.build(name, entry, self.runtime)
-            conn.extra_properties = declared_properties(self.settings, name)
-            self._connectors[name] = conn
-        return self._connectors[name]
+        built = self._connectors.get(name)
+        if built is not None:
+            return built
+        with self._building:
+            if name not in self._connectors:
+                entry = self.settings.connectors.get(name)
+                if entry is None:
+                    raise ConfigError([(f"connectors.{name}", "no such connector in the config")])
+                conn = self.plugins.build(name, entry, self.runtime)
+                conn.extra_properties = declared_properties(self.settings, name)
+                self._connectors[name] = conn
+            return self._connectors[name]
 
     @cached_property
     def policy(self) -> Policy:
