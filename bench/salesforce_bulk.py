@@ -79,11 +79,7 @@ def build_world(rows: int, seed: int) -> World:
 
 def connector_for(sb: SandboxHandle, bulk: bool, poll: float) -> SalesforceConnector:
     settings = SalesforceSettings(
-        username=sb.salesforce_username,
-        password=sb.salesforce_password,
-        security_token=sb.salesforce_security_token,
-        domain=sb.salesforce_domain,
-        ca_bundle=sb.ca_cert_path,
+        **sb.salesforce_password_login,
         objects=["Lead"],
         bulk_threshold=1 if bulk else None,
         bulk_poll_seconds=poll,

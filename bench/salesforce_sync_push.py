@@ -49,11 +49,7 @@ def build_world(records: int, seed: int) -> World:
 def connector_for(sb: SandboxHandle, rest_only: bool = False) -> SalesforceConnector:
     extra: dict[str, Any] = {"bulk_threshold": None} if rest_only else {"bulk_poll_seconds": 0.2}
     settings = SalesforceSettings(
-        username=sb.salesforce_username,
-        password=sb.salesforce_password,
-        security_token=sb.salesforce_security_token,
-        domain=sb.salesforce_domain,
-        ca_bundle=sb.ca_cert_path,
+        **sb.salesforce_password_login,
         **extra,
     )
     return SalesforceConnector("salesforce", settings, {})

@@ -270,8 +270,7 @@ class PushWriter:
             except FieldRefused as refused:  # nothing was written: drop the field, send the rest
                 if refused.field not in self.sf_names.values() or not any(refused.field in r.setters for r in part):
                     raise
-                said = str(refused).split(": ", 1)[-1]  # as a per-record error reads, for the reasons
-                errors = [{"statusCode": "INVALID_FIELD", "message": said, "fields": [refused.field]}]
+                errors = [{"statusCode": "INVALID_FIELD", "message": refused.said, "fields": [refused.field]}]
                 for row in part:
                     gone = refused.field in row.setters
                     resend += self._field_gone(row, refused.field, errors, results) if gone else [row]
@@ -293,11 +292,16 @@ class PushWriter:
         if resend:  # each round drops a field from every row in it: the rounds end
             self._update(resend, results, again)
 
-    def _missing_field(self, row: _Row, errors: list[dict[str, Any]]) -> str | None:
-        """The hub field a refused row named as not existing (INVALID_FIELD "No such column")."""
+    def _missing_hub_field(self, errors: list[dict[str, Any]]) -> str | None:
+        """The hub field ``errors`` name as not existing (INVALID_FIELD "No such column"), if any."""
         named = NO_SUCH_COLUMN.search(str((errors[0] if errors else {}).get("message", "")))
         name = named.group(1) if named and _code(errors) == "INVALID_FIELD" else None
-        return name if name in row.setters and name in self.sf_names.values() else None
+        return name if name in self.sf_names.values() else None
+
+    def _missing_field(self, row: _Row, errors: list[dict[str, Any]]) -> str | None:
+        """The hub field a refused row named as not existing, when the row sets it."""
+        name = self._missing_hub_field(errors)
+        return name if name in row.setters else None
 
     def _field_gone(
         self, row: _Row, name: str, errors: list[dict[str, Any]], results: dict[int, PushResult]
@@ -314,11 +318,11 @@ class PushWriter:
         """A refused row's result; a hub field the org lacks (a new org before setup, or one
         hidden by field-level security) says what to do about it."""
         result = _errors_result(push_id, errors)
-        named = NO_SUCH_COLUMN.search(str((errors[0] if errors else {}).get("message", "")))
-        if _code(errors) != "INVALID_FIELD" or not named or named.group(1) not in self.sf_names.values():
+        name = self._missing_hub_field(errors)
+        if name is None:
             return result
         hint = (
-            f"{row.sobject}.{named.group(1)} does not exist or is hidden from this user by field-level security; "
+            f"{row.sobject}.{name} does not exist or is hidden from this user by field-level security; "
             "run `hub connectors setup` to create the hub's fields"
         )
         return PushResult(push_id=push_id, status=result.status, reason=f"{result.reason}. {hint}")

@@ -94,8 +94,8 @@ class FieldRefused(FatalConnectorError):
     the rest again."""
 
     def __init__(self, message: str, field: str):
-        super().__init__(message)
-        self.field = field
+        super().__init__(f"INVALID_FIELD: {message}")
+        self.field, self.said = field, message  # ``said``: Salesforce's own words
 
 
 class QueryLocatorExpired(RetryableError):
@@ -251,7 +251,7 @@ class SalesforceClient:
                     raise QueryTooBig(f"Salesforce query too big: {code} {message}", status=exc.status) from None
                 column = NO_SUCH_COLUMN.search(message) if code == "INVALID_FIELD" else None
                 if column is not None:
-                    raise FieldRefused(f"{code}: {message}", column.group(1)) from None
+                    raise FieldRefused(message, column.group(1)) from None
                 raise FatalConnectorError(f"Salesforce rejected {exc.resource_name}: {code} {message}") from None
             except requests.RequestException as exc:
                 if retry and attempt < TRANSIENT_RETRIES:

@@ -3,20 +3,7 @@
 from __future__ import annotations
 
 from hub.config import Settings
-from hub.models import CheckReport
 from hub.plugins import build_plugin_manager
-
-
-def run_checks(settings: Settings) -> dict[str, CheckReport]:
-    """Run every enabled connector's check and store the reports."""
-    from hub.connector_health import run_checks as check_all
-    from hub.pipeline.context import HubContext
-
-    ctx = HubContext.build(settings, embedded=True)
-    try:
-        return check_all(ctx)
-    finally:
-        ctx.close()
 
 
 def connector_rows(settings: Settings | None, run_check: bool = False) -> list[tuple[str, ...]]:
@@ -26,8 +13,15 @@ def connector_rows(settings: Settings | None, run_check: bool = False) -> list[t
         rows.append((info.name, ", ".join(info.types) or "-", info.source, "", "", info.error or ""))
     if settings is None:
         return rows
-    if run_check:
-        run_checks(settings)
+    if run_check:  # each enabled connector's check, stored (hub/connector_health.py)
+        from hub.connector_health import run_checks
+        from hub.pipeline.context import HubContext
+
+        ctx = HubContext.build(settings, embedded=True)
+        try:
+            run_checks(ctx)
+        finally:
+            ctx.close()
     from hub.store import Store
     from hub.store.queries import last_checks
 

@@ -57,6 +57,17 @@ class SandboxHandle:
     _tls_dir: str = ""
 
     @property
+    def salesforce_password_login(self) -> dict[str, str]:
+        """The Salesforce connector's settings for a password login to this org, over its TLS."""
+        return {
+            "username": self.salesforce_username,
+            "password": self.salesforce_password,
+            "security_token": self.salesforce_security_token,
+            "domain": self.salesforce_domain,
+            "ca_bundle": self.ca_cert_path,
+        }
+
+    @property
     def hubspot_faults(self) -> Faults:
         return self.hubspot.faults
 

@@ -187,11 +187,7 @@ def test_a_job_that_never_finishes_is_given_up_clearly(world) -> None:
 
     with start_sandbox(world, salesforce_limits=SalesforceLimits(bulk_polls=10_000)) as sb:
         settings = SalesforceSettings(
-            username=sb.salesforce_username,
-            password=sb.salesforce_password,
-            security_token=sb.salesforce_security_token,
-            domain=sb.salesforce_domain,
-            ca_bundle=sb.ca_cert_path,
+            **sb.salesforce_password_login,
             bulk_poll_seconds=0.01,
             bulk_timeout_seconds=0.05,
         )

@@ -32,11 +32,7 @@ def sb(world: World) -> Iterator[SandboxHandle]:
 
 def _connector(sb: SandboxHandle, mapping: dict[str, str] | None = None) -> SalesforceConnector:
     settings = SalesforceSettings(
-        username=sb.salesforce_username,
-        password=sb.salesforce_password,
-        security_token=sb.salesforce_security_token,
-        domain=sb.salesforce_domain,
-        ca_bundle=sb.ca_cert_path,
+        **sb.salesforce_password_login,
     )
     return SalesforceConnector("sf", settings, mapping or {})
 

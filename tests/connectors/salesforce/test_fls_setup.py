@@ -40,11 +40,7 @@ def sb_no_rights() -> Iterator[SandboxHandle]:
 
 def _connector(sb: SandboxHandle) -> SalesforceConnector:
     settings = SalesforceSettings(
-        username=sb.salesforce_username,
-        password=sb.salesforce_password,
-        security_token=sb.salesforce_security_token,
-        domain=sb.salesforce_domain,
-        ca_bundle=sb.ca_cert_path,
+        **sb.salesforce_password_login,
     )
     return SalesforceConnector("sf", settings, {})
 

@@ -13,11 +13,7 @@ from hub.sandbox.world import World
 
 def _connector(sb: SandboxHandle, waits: list[float]) -> SalesforceConnector:
     settings = SalesforceSettings(
-        username=sb.salesforce_username,
-        password=sb.salesforce_password,
-        security_token=sb.salesforce_security_token,
-        domain=sb.salesforce_domain,
-        ca_bundle=sb.ca_cert_path,
+        **sb.salesforce_password_login,
         objects=["Lead"],
         activity_objects=[],
     )

@@ -94,11 +94,7 @@ def test_client_credentials_need_a_my_domain() -> None:
 
 def test_password_login_still_works_with_a_deprecation_warning(sb: SandboxHandle, caplog) -> None:
     s = SalesforceSettings(
-        username=sb.salesforce_username,
-        password=sb.salesforce_password,
-        security_token=sb.salesforce_security_token,
-        domain=sb.salesforce_domain,
-        ca_bundle=sb.ca_cert_path,
+        **sb.salesforce_password_login,
     )
     with caplog.at_level(logging.WARNING, logger="connectors.salesforce.client"):
         assert SalesforceClient(s).describe("Lead")["name"] == "Lead"
