@@ -21,7 +21,8 @@ reading them took most of a decision's statements. :class:`RealtimeDecider` re-r
 most every ``api.policy_refresh_seconds`` (1 s by default) per API process: a new model or a
 flipped switch decides every real-time request within that time of being stored. The rest runs
 on a connection the decider keeps (hub/store/realtime.py): one statement reads the contacts of a
-whole batch (hub/api/batcher.py), one insert records each decision.
+whole batch (hub/api/batcher.py), and its decisions are recorded in one round trip (one pipelined
+statement each on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -175,8 +176,10 @@ class RealtimeDecider:
                 decisions = (
                     policy.decide(views, now, self._used) if self._used is not None else policy.decide(views, now)
                 )
-                for (i, _), d in zip(batch, decisions, strict=True):
-                    d.id = rt_store.insert_decision(conn, d, REALTIME_KEY_PREFIX + uuid.uuid4().hex, self._outcome_days)
+                keyed = [(d, REALTIME_KEY_PREFIX + uuid.uuid4().hex) for d in decisions]
+                ids = rt_store.record_decisions(conn, keyed, self._outcome_days)
+                for (i, _), d, new_id in zip(batch, decisions, ids, strict=True):
+                    d.id = new_id
                     out[i] = d
         if rounds:
             freeze_heap()  # once, after the first decision: the model is loaded

@@ -1,4 +1,4 @@
-"""The real-time path's store calls: a batch's contacts in one statement, one decision insert.
+"""The real-time path's store calls: a batch's contacts in one statement, its decisions in one round trip.
 
 The batch functions (``load_contacts``, ``load_profiles``, ``recent_actions``,
 ``insert_decisions``) build their statements per call for lists of ids; at hundreds of requests a
@@ -345,6 +345,75 @@ def insert_decision(conn: Connection, d: Decision, request_key: str, outcome_day
         logged = feature_row(d, new_id, outcome_days)
         _prepared(_INSERT_FEATURES, conn.dialect, keys=tuple(logged)).run(conn, logged).close()
     return new_id
+
+
+def record_decisions(
+    conn: Connection, items: Sequence[tuple[Decision, str]], outcome_days: float | None = None
+) -> list[int]:
+    """Insert each ``(decision, request_key)`` as :func:`insert_decision` does; their ids in order.
+
+    On PostgreSQL the whole batch is one round trip: each decision and its learning-log row are
+    one statement (the log row takes the id from a data-modifying CTE), and the statements go
+    in psycopg's pipeline mode, so the client waits once, not twice per decision."""
+    if conn.dialect.name != "postgresql":
+        return [insert_decision(conn, d, key, outcome_days) for d, key in items]
+    cursors = []
+    with pipelined(conn):
+        for d, key in items:
+            values = decision_row(d, key)
+            if learnable(d):
+                logged = feature_row(d, 0, outcome_days)
+                values.update((f"log_{k}", v) for k, v in logged.items() if k != "decision_id")
+                prepared = _prepared(_logged_insert(), conn.dialect)
+            else:
+                prepared = _prepared(_INSERT_DECISION, conn.dialect, keys=tuple(values))
+            cursors.append(prepared.run(conn, values))
+    ids = []
+    for cursor in cursors:
+        ids.append(int(cursor.fetchone()[0]))
+        cursor.close()
+    return ids
+
+
+@lru_cache(maxsize=1)
+def _logged_insert() -> Executable:
+    """A decision and its learning-log row in one statement (PostgreSQL): the decision's insert
+    is a CTE whose returned id the log row's insert selects; the statement returns that id."""
+    d = decisions.c
+    made = insert(decisions).values({c.name: bindparam(c.name, type_=c.type) for c in d if c.name != "id"})
+    new = made.returning(d.id).cte("made")
+    f = decision_features.c
+    logged = ("action", "feature_version", "features", "trace", "window_ends_at", "final_at")
+    return (
+        insert(decision_features)
+        .from_select(
+            ["decision_id", *logged], select(new.c.id, *(bindparam(f"log_{k}", type_=f[k].type) for k in logged))
+        )
+        .returning(f.decision_id)
+    )
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """The statements run in the block are pipelined on PostgreSQL (psycopg's pipeline mode:
+    sent without waiting for each answer, all answered in one round trip when the block ends;
+    a pending transaction's BEGIN goes with them), and run as usual elsewhere. A driver error
+    surfaces when the block ends, raised as ``Connection.execute`` raises it."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    dialect = conn.dialect
+    dbapi_conn = conn.connection.dbapi_connection
+    try:
+        with dbapi_conn.pipeline():
+            yield
+    except dialect.loaded_dbapi.Error as exc:
+        gone = dialect.is_disconnect(exc, dbapi_conn, None)
+        if gone:
+            conn.invalidate(exc)  # the held connection is replaced on its next use
+        raise DBAPIError.instance(
+            None, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=gone, dialect=dialect
+        ) from exc
 
 
 class HeldConnection:

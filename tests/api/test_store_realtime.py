@@ -12,6 +12,7 @@ from hub.store import decisions as decision_store
 from hub.store import lookup
 from hub.store import profiles as profile_store
 from hub.store import realtime as rt_store
+from hub.store.contacts import aware
 from tests.api.conftest import seed
 
 
@@ -190,3 +191,115 @@ def test_a_connection_lost_while_busy_fails_one_decision_as_sqlalchemy_would_and
     assert rt.decide(ContactRef(contact_id=1), None).id > first.id  # PostgreSQL's sequence skips the failed insert's
     rt.close()
     ctx.close()
+
+
+def _stored(conn, decision_id):
+    """A decision's ``decisions`` and ``decision_features`` rows, without its id and request key."""
+    from sqlalchemy import select
+
+    from hub.store.schema import decision_features, decisions
+
+    row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().one()
+    logged = conn.execute(select(decision_features).where(decision_features.c.decision_id == decision_id))
+    log = logged.mappings().one_or_none()
+    return (
+        {k: v for k, v in row.items() if k not in ("id", "request_key")},
+        None if log is None else {k: v for k, v in log.items() if k != "decision_id"},
+    )
+
+
+def test_a_batch_of_decisions_is_stored_as_one_at_a_time_stores_them(settings, crm):
+    """``record_decisions`` (on PostgreSQL one pipelined round trip, each decision and its
+    learning-log row one statement) stores exactly what ``insert_decision`` stores, ids in order."""
+    ctx = HubContext.build(settings, embedded=True)
+    seed(ctx, crm)
+    now = utcnow()
+    logged = Decision(
+        contact_id=2,
+        actions=[],
+        policy="engine",
+        policy_version="v3",
+        created_at=now,
+        action="mail",
+        features=[0.5, 1.0],
+        trace={"mail": {"score": 0.25}},
+        attribution_days=3,
+    )
+    unlogged = Decision(contact_id=3, actions=[], policy="rules", policy_version="r1", created_at=now)
+    batch = [logged, unlogged, logged.model_copy(update={"contact_id": 1, "action": "call"})]
+    with ctx.store.begin() as conn:
+        ids = rt_store.record_decisions(conn, [(d, f"rt-batch-{j}") for j, d in enumerate(batch)], 14.0)
+        one_by_one = [rt_store.insert_decision(conn, d, f"rt-one-{j}", 14.0) for j, d in enumerate(batch)]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    with ctx.store.connect() as conn:
+        got = [_stored(conn, i) for i in ids]
+        assert got == [_stored(conn, i) for i in one_by_one]
+    assert got[1][1] is None, "a rules decision has no learning-log row"
+    assert got[0][1]["action"] == "mail" and got[2][1]["action"] == "call"
+    assert aware(got[0][1]["final_at"]) == now + timedelta(days=14), "the declared outcome's longer window"
+    assert rt_store.record_decisions(ctx.store.engine.connect(), [], None) == []
+    ctx.close()
+
+
+def test_a_bad_decision_in_a_batch_stores_none_of_it_and_the_connection_goes_on(settings, crm):
+    """One refused row fails the batch as SQLAlchemy would raise it (IntegrityError), nothing of
+    the batch is stored, and the kept connection decides the next request."""
+    import pytest
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import IntegrityError
+
+    from hub.api.realtime import RealtimeDecider
+    from hub.api.schemas import ContactRef
+    from hub.store.schema import decisions
+
+    ctx = HubContext.build(settings, embedded=True)
+    seed(ctx, crm)
+    rt = RealtimeDecider(ctx, 1.0)
+    first = rt.decide(ContactRef(contact_id=1), None)
+    with ctx.store.connect() as conn:
+        before = conn.scalar(select(func.count()).select_from(decisions))
+    good = first.model_copy(update={"id": None})
+    orphan = good.model_copy(update={"contact_id": 999_999})
+    with pytest.raises(IntegrityError), rt.connection.begin() as conn:
+        rt_store.record_decisions(conn, [(good, "rt-good"), (orphan, "rt-orphan")], None)
+    with ctx.store.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(decisions)) == before
+    assert rt.decide(ContactRef(contact_id=2), None).id > first.id
+    rt.close()
+    ctx.close()
+
+
+def test_a_connection_lost_before_the_batch_insert_is_marked_invalidated(settings, crm):
+    """The pipelined insert meets a dead connection as ``Connection.execute`` would: a
+    ``DBAPIError`` marked ``connection_invalidated``, and the next request reconnects."""
+    import pytest
+    from sqlalchemy.exc import DBAPIError
+
+    from hub.api.realtime import RealtimeDecider
+    from hub.api.schemas import ContactRef
+
+    ctx = HubContext.build(settings, embedded=True)
+    seed(ctx, crm)
+    rt = RealtimeDecider(ctx, 1.0)
+    first = rt.decide(ContactRef(contact_id=1), None)
+    with pytest.raises(DBAPIError) as lost, rt.connection.begin() as conn:
+        rt_store.profiles(conn, [1], utcnow())
+        _kill_under(ctx, conn)
+        rt_store.record_decisions(conn, [(first.model_copy(update={"id": None}), "rt-lost")], None)
+    assert lost.value.connection_invalidated
+    assert rt.decide(ContactRef(contact_id=1), None).id > first.id
+    rt.close()
+    ctx.close()
+
+
+def _kill_under(ctx, conn):
+    """End ``conn``'s server process (PostgreSQL) or close its file handle (SQLite) mid-transaction."""
+    from sqlalchemy import text
+
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name != "postgresql":
+        raw.close()
+        return
+    pid = conn.scalar(text("SELECT pg_backend_pid()"))
+    with ctx.store.begin() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
