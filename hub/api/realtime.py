@@ -137,7 +137,7 @@ class RealtimeDecider:
         return result
 
     def decide_many(self, requests: Sequence[RealtimeRequest]) -> list[Decision | Problem]:
-        """Decide for each request and record the decisions, in one transaction.
+        """Decide for each request, then record the decisions all at once (one write, atomic).
 
         One engine call decides the whole batch (its cost per row falls steeply with rows,
         see hub/api/batcher.py); a contact named twice is decided again in a second call, after
@@ -157,7 +157,7 @@ class RealtimeDecider:
         now = utcnow()
         ensure_features(ctx)  # declared features' fitted state, loaded once per process
         out: list[Decision | Problem | None] = [None] * len(requests)
-        with self.connection.begin() as conn:  # one transaction: read the contacts, record the decisions
+        with self.connection.begin() as conn:  # read the contacts, decide, record the decisions
             policy = self.policy(conn, now)
             rounds: list[list[tuple[int, ContactView]]] = []
             since = now - timedelta(days=DECIDED_DAYS)
@@ -171,16 +171,17 @@ class RealtimeDecider:
                 if free is None:
                     rounds.append(free := [])
                 free.append((i, view))
+            made: list[tuple[int, Decision]] = []
             for batch in rounds:
                 views = [v for _, v in batch]
                 decisions = (
                     policy.decide(views, now, self._used) if self._used is not None else policy.decide(views, now)
                 )
-                keyed = [(d, REALTIME_KEY_PREFIX + uuid.uuid4().hex) for d in decisions]
-                ids = rt_store.record_decisions(conn, keyed, self._outcome_days)
-                for (i, _), d, new_id in zip(batch, decisions, ids, strict=True):
-                    d.id = new_id
-                    out[i] = d
+                made.extend((i, d) for (i, _), d in zip(batch, decisions, strict=True))
+            keyed = [(d, REALTIME_KEY_PREFIX + uuid.uuid4().hex) for _, d in made]
+            for (i, d), new_id in zip(made, rt_store.record_decisions(conn, keyed, self._outcome_days), strict=True):
+                d.id = new_id
+                out[i] = d
         if rounds:
             freeze_heap()  # once, after the first decision: the model is loaded
         return out  # type: ignore[return-value]  # every slot is filled above

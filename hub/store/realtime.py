@@ -421,10 +421,12 @@ class HeldConnection:
 
     A pool checkout per request costs a ping round trip on PostgreSQL (``pool_pre_ping``) and
     the pool's bookkeeping; this connection is checked out once and detached from the pool, so
-    its session setting, ``synchronous_commit = off`` on PostgreSQL, never reaches another
-    caller: a decision has been answered when it commits, so a crash in the next few hundred
-    milliseconds may lose its log row, never corrupt anything, and waiting for the WAL flush
-    would put a disk sync in every request. After ``idle_ping_seconds`` without use it is
+    its session settings never reach another caller. On PostgreSQL those are
+    ``synchronous_commit = off`` (a decision has been answered when it commits, so a crash in the
+    next few hundred milliseconds may lose its log row, never corrupt anything, and waiting for
+    the WAL flush would put a disk sync in every request) and autocommit: a batch's read is one
+    statement and its writes one pipeline (:func:`record_decisions`), which the server runs as
+    one implicit transaction, so BEGIN and COMMIT would only add two round trips. After ``idle_ping_seconds`` without use it is
     pinged before use (as the pool's pre-ping would), and replaced when that fails; a store
     restart while it is busy fails the one request that meets it, and the next reconnects.
     """
@@ -437,7 +439,8 @@ class HeldConnection:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A transaction on the held connection: committed on leaving, rolled back on error."""
+        """The held connection for one caller: a transaction on SQLite (committed on leaving,
+        rolled back on error); on PostgreSQL each statement, or pipeline, commits on its own."""
         with self._lock:
             conn = self._ready()
             with conn.begin():
@@ -452,10 +455,12 @@ class HeldConnection:
             conn = None
         if conn is None:
             conn = self.engine.connect()
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT")
             conn.detach()  # closed, not pooled, at the end: its session settings stay with it
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("SET synchronous_commit TO OFF")
-                conn.commit()
+                conn.commit()  # SQLAlchemy's own bookkeeping: in autocommit nothing is sent
             self._conn = conn
         return conn
 

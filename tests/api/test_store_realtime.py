@@ -241,6 +241,36 @@ def test_a_batch_of_decisions_is_stored_as_one_at_a_time_stores_them(settings, c
     ctx.close()
 
 
+def test_on_postgresql_a_real_time_batch_is_two_round_trips(settings, crm, tmp_path):
+    """The held connection reads a batch's contacts in one round trip and records its decisions
+    in one more (autocommit: no BEGIN or COMMIT of their own), counted in libpq's trace of the
+    protocol: one Sync each."""
+    import pytest
+
+    from hub.api.realtime import RealtimeDecider
+    from hub.api.schemas import ContactRef
+
+    if not settings.store_url.startswith("postgresql"):
+        pytest.skip("round trips are PostgreSQL's; SQLite runs in process")
+    ctx = HubContext.build(settings, embedded=True)
+    seed(ctx, crm)
+    rt = RealtimeDecider(ctx, 60.0)
+    first = rt.decide(ContactRef(contact_id=1), None)  # the policy, version and switches read once
+    logged = first.model_copy(update={"id": None, "action": "mail", "features": [1.0], "trace": {}})
+    trace = tmp_path / "libpq.trace"
+    with rt.connection.begin() as conn, trace.open("w") as out:
+        raw = conn.connection.dbapi_connection
+        raw.pgconn.trace(out.fileno())
+        found = rt_store.profiles(conn, [1, 2, 3], utcnow())
+        ids = rt_store.record_decisions(conn, [(logged, f"rt-trip-{j}") for j in range(3)], None)
+        raw.pgconn.untrace()
+    sent = [line.split("\t")[3] for line in trace.read_text().splitlines() if line.split("\t")[1:2] == ["F"]]
+    assert all(found) and len(ids) == 3
+    assert sent.count("Sync") == 2 and "Query" not in sent, sent  # no BEGIN / COMMIT query
+    rt.close()
+    ctx.close()
+
+
 def test_a_bad_decision_in_a_batch_stores_none_of_it_and_the_connection_goes_on(settings, crm):
     """One refused row fails the batch as SQLAlchemy would raise it (IntegrityError), nothing of
     the batch is stored, and the kept connection decides the next request."""
