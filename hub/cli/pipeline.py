@@ -23,6 +23,10 @@ def sync(
 
     ctx = open_context(config)
     names = [name] if name else list(ctx.settings.enabled_connectors())
+    if not names:
+        ctx.close()
+        out.print("No connector is enabled, so there is nothing to sync: add one under connectors: in hub.yaml.")
+        return
     t = table("connector", "pages", "records", "rejects", "new contacts", "changed", "forgotten (not stored)")
     warnings: list[str] = []
     try:

@@ -199,3 +199,13 @@ def test_hub_decisions_lists_what_was_decided_with_the_reason_and_the_pushes(tmp
     missing = run_hub("decisions", "-c", str(path))
     assert missing.returncode == 1 and "no store at" in missing.stderr
     assert not (tmp_path / "dmeo.db").exists()
+
+
+def test_sync_and_setup_without_a_connector_say_so_instead_of_an_empty_table(tmp_path):
+    path = tmp_path / "hub.yaml"
+    assert run_hub("init", str(path)).returncode == 0
+    for args in (["sync"], ["connectors", "setup"]):
+        r = run_hub(*args, "-c", str(path), env={"COLUMNS": "200"})
+        assert r.returncode == 0, r.stderr
+        assert "connector" in r.stdout and "hub.yaml" in r.stdout, (args, r.stdout)
+        assert "┏" not in r.stdout, (args, r.stdout)  # no table of nothing
