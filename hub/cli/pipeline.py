@@ -10,8 +10,19 @@ import uuid
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from hub.cli.common import ConfigOpt, err, open_context, out, progress_bar, say, table
+
+
+def _connector_names(ctx, name: str | None) -> list[str]:  # noqa: ANN001 - HubContext
+    """``name`` if the config has it (else a usage error naming those it has), or every enabled one."""
+    if name is None:
+        return list(ctx.settings.enabled_connectors())
+    if name not in ctx.settings.connectors:
+        known = ", ".join(ctx.settings.connectors) or "none"
+        raise typer.BadParameter(f"no connector {name!r} in the config (configured: {known})", param_hint="NAME")
+    return [name]
 
 
 def sync(
@@ -19,30 +30,35 @@ def sync(
     config: ConfigOpt = None,
 ) -> None:
     """Pull changed contacts and activities now (inline, with progress)."""
-    from hub.pipeline.sync import sync_connector
-
     ctx = open_context(config)
-    names = [name] if name else list(ctx.settings.enabled_connectors())
-    if not names:
-        ctx.close()
-        out.print("No connector is enabled, so there is nothing to sync: add one under connectors: in hub.yaml.")
-        return
-    t = table("connector", "pages", "records", "rejects", "new contacts", "changed", "forgotten (not stored)")
-    warnings: list[str] = []
     try:
-        with progress_bar() as prog:
-            for n in names:
-                task = prog.add_task(f"sync {n}", total=None)
-                res = sync_connector(ctx, n, progress=lambda stream, k, task=task: prog.advance(task, k))
-                prog.update(task, total=res.records, completed=res.records)
-                counts = (res.pages, res.records, res.rejects, res.created, len(res.changed), res.suppressed)
-                t.add_row(n, *map(str, counts))
-                warnings += [f"{n}: {w}" for w in res.warnings]
+        names = _connector_names(ctx, name)
+        if not names:
+            out.print("No connector is enabled, so there is nothing to sync: add one under connectors: in hub.yaml.")
+            return
+        t, warnings = _sync_all(ctx, names)
     finally:
         ctx.close()
     out.print(t)
     for line in warnings:  # a part the sync went on without (a missing scope), and what to do
         out.print(line, style="yellow", markup=False, highlight=False)
+
+
+def _sync_all(ctx, names: list[str]) -> tuple[Table, list[str]]:  # noqa: ANN001 - HubContext
+    """Sync each connector with a progress bar: the summary table and the warnings to print after it."""
+    from hub.pipeline.sync import sync_connector
+
+    t = table("connector", "pages", "records", "rejects", "new contacts", "changed", "forgotten (not stored)")
+    warnings: list[str] = []
+    with progress_bar() as prog:
+        for n in names:
+            task = prog.add_task(f"sync {n}", total=None)
+            res = sync_connector(ctx, n, progress=lambda stream, k, task=task: prog.advance(task, k))
+            prog.update(task, total=res.records, completed=res.records)
+            counts = (res.pages, res.records, res.rejects, res.created, len(res.changed), res.suppressed)
+            t.add_row(n, *map(str, counts))
+            warnings += [f"{n}: {w}" for w in res.warnings]
+    return t, warnings
 
 
 def decide(
@@ -95,12 +111,7 @@ def push(
 
     ctx = open_context(config)
     try:
-        names = [name] if name else list(ctx.settings.enabled_connectors())
-        if name and name not in ctx.settings.connectors:
-            raise typer.BadParameter(
-                f"no connector {name!r} in the config (configured: {', '.join(ctx.settings.connectors) or 'none'})",
-                param_hint="NAME",
-            )
+        names = _connector_names(ctx, name)
         if dry_run:
             if not _dry_run(ctx, names, samples):
                 raise typer.Exit(1)

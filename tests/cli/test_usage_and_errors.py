@@ -209,3 +209,12 @@ def test_sync_and_setup_without_a_connector_say_so_instead_of_an_empty_table(tmp
         assert r.returncode == 0, r.stderr
         assert "connector" in r.stdout and "hub.yaml" in r.stdout, (args, r.stdout)
         assert "┏" not in r.stdout, (args, r.stdout)  # no table of nothing
+
+
+@pytest.mark.parametrize("command", ["sync", "push"])
+def test_an_unknown_connector_name_exits_2_naming_the_configured_ones(tmp_path, command):
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    res = hub(command, "bogus", "-c", cfg)
+    assert res.exit_code == 2, res.output
+    said = _unboxed(res.stderr)
+    assert "no connector 'bogus' in the config (configured: none)" in said and "━" not in res.output, said
