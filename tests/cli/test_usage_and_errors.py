@@ -3,6 +3,7 @@ errors print one line with what to do (exit 1, or 2 for configuration), never a 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -218,3 +219,24 @@ def test_an_unknown_connector_name_exits_2_naming_the_configured_ones(tmp_path, 
     assert res.exit_code == 2, res.output
     said = _unboxed(res.stderr)
     assert "no connector 'bogus' in the config (configured: none)" in said and "━" not in res.output, said
+
+
+def test_report_models_says_when_there_is_no_version_and_takes_json(tmp_path):
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    assert hub("migrate", "-c", cfg).exit_code == 0
+    res = hub("report", "models", "-c", cfg)
+    assert res.exit_code == 0 and "No lead_score versions yet" in res.stdout and "┏" not in res.stdout, res.output
+    res = hub("report", "models", "-c", cfg, "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == {"name": "lead_score", "live": None, "versions": []}
+
+
+def test_report_reach_when_everyone_gets_an_action_says_so_without_an_empty_table(tmp_path):
+    path = tmp_path / "hub.yaml"
+    assert run_hub("init", str(path)).returncode == 0
+    people = tmp_path / "people.csv"
+    people.write_text("email\na@example.com\nb@example.com\n", encoding="utf-8")
+    assert hub("import", "contacts", str(people), "-c", str(path)).exit_code == 0
+    assert hub("run", "--once", "-c", str(path)).exit_code == 0
+    res = hub("report", "reach", "-c", str(path))
+    assert res.exit_code == 0 and "All 2 contacts get an action" in res.stdout and "┏" not in res.stdout, res.output

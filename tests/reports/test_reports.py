@@ -159,6 +159,10 @@ def test_models_command_lists_versions_and_the_live_one(tmp_path):
     ModelRegistry(store).consider(LeadScorer(estimator="logistic").fit(X, y, feature_names=("a", "b")), X, y)
     res = CliRunner().invoke(reports_app, ["models", "--store-url", str(store.engine.url)])
     assert res.exit_code == 0 and "live version 1" in res.output and "promoted (live)" in res.output
+    res = CliRunner().invoke(reports_app, ["models", "--store-url", str(store.engine.url), "--json"])
+    doc = json.loads(res.stdout)
+    assert doc["live"] == 1 and [(v["version"], v["status"]) for v in doc["versions"]] == [(1, "promoted")]
+    assert 0.5 < doc["versions"][0]["metrics"]["roc_auc"] <= 1
     store.dispose()
 
 
