@@ -81,7 +81,7 @@ def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_
 
     try:
         if not path.is_file():
-            raise MappingError(f"{path}: no such file")
+            raise MappingError(f"{path}: no such file. Check the path.")
         store, decision = _store(config, store_url, opts.source)
     except (MappingError, ConfigError) as exc:
         err.print(str(exc), style="red", highlight=False, markup=False)
@@ -253,7 +253,7 @@ def segment(
     from hub.segment_import import import_file
 
     if not file.is_file():
-        err.print(f"[red]{file} is not a readable file.[/red]")
+        err.print(f"{file}: no such file. Check the path.", style="red", highlight=False, markup=False)
         raise typer.Exit(2)
     try:
         ctx = HubContext.build(load_settings(config), embedded=True)

@@ -240,3 +240,21 @@ def test_report_reach_when_everyone_gets_an_action_says_so_without_an_empty_tabl
     assert hub("run", "--once", "-c", str(path)).exit_code == 0
     res = hub("report", "reach", "-c", str(path))
     assert res.exit_code == 0 and "All 2 contacts get an action" in res.stdout and "┏" not in res.stdout, res.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["import", "contacts", "absent.csv"],
+        ["import", "segment", "absent.csv"],
+        ["learn", "history", "absent.csv", "--contact-col", "a", "--action-col", "b", "--reward-col", "c"],
+        ["offline", "evaluate", "--log", "absent.csv", "--action-col", "a", "--reward-col", "b"],
+        ["score", "evaluate", "--table", "absent.csv", "--label", "y"],
+    ],
+)
+def test_a_missing_input_file_is_named_in_the_same_words_by_every_command(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    res = hub(*args, "-c", cfg) if args[0] in ("import", "learn") else hub(*args)
+    assert res.exit_code == 2, res.output
+    assert " ".join(res.stderr.split()) == "absent.csv: no such file. Check the path.", res.stderr
