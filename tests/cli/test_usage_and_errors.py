@@ -258,3 +258,19 @@ def test_a_missing_input_file_is_named_in_the_same_words_by_every_command(tmp_pa
     res = hub(*args, "-c", cfg) if args[0] in ("import", "learn") else hub(*args)
     assert res.exit_code == 2, res.output
     assert " ".join(res.stderr.split()) == "absent.csv: no such file. Check the path.", res.stderr
+
+
+def test_import_lists_skipped_rows_in_file_order(tmp_path):
+    """Rows refused by the reader and rows refused by the store are one list, by row number."""
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "email,type,occurred_at\n"
+        "stranger@example.com,page_view,2026-02-01T10:00:00Z\n"
+        "stranger@example.com,page_view,garbage\n",
+        encoding="utf-8",
+    )
+    res = hub("import", "events", str(events), "-c", cfg)
+    assert res.exit_code == 0, res.output
+    rows = re.findall(r"^  row (\d+)", res.stdout, flags=re.M)
+    assert rows == ["1", "2"], res.stdout
