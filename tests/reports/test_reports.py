@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
@@ -133,6 +134,9 @@ def test_write_report_and_cli(store, tmp_path):
         assert root.tag.endswith("svg")
     rate = ET.parse(tmp_path / "out" / "opportunity_rate.svg").getroot()
     assert len(rate.findall("{http://www.w3.org/2000/svg}polyline")) == 2  # one line per arm
+    lift_lines = [ln for ln in (tmp_path / "out" / "report.md").read_text().splitlines() if ln.startswith("| engine")]
+    counts = [cell.strip() for ln in lift_lines for cell in ln.split("|")[7:9]]  # n needed, n more
+    assert counts and all(re.fullmatch(r"\d{1,3}(,\d{3})*|∞", c) for c in counts), counts  # people, not 339.2
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["arms"] == {"engine": N_ARM, "holdout": N_ARM}
     assert "engine:conversion" in summary["significant"]
