@@ -63,20 +63,26 @@ def _sync_all(ctx, names: list[str]) -> tuple[Table, list[str]]:  # noqa: ANN001
 
 def decide(
     config: ConfigOpt = None,
-    contact: Annotated[list[int] | None, typer.Option(help="Contact id (repeatable); all if omitted.")] = None,
+    contact: Annotated[
+        list[str] | None,
+        typer.Option(help="A contact's e-mail, CRM record id or contact id (repeatable); all if omitted."),
+    ] = None,
 ) -> None:
     """Decide now for the given contacts (or every contact) and queue the pushes."""
     from hub.pipeline.decide import decide_contacts
     from hub.pipeline.run import chunks
+    from hub.store.console_views import contacts_matching
     from hub.store.queries import all_contact_ids
 
     ctx = open_context(config)
     with ctx.store.connect() as conn:
-        ids = list(contact) if contact else all_contact_ids(conn)
-        unknown = sorted(set(ids) - _known_contacts(conn, ids)) if contact else []
+        found = {ref: contacts_matching(conn, ref) for ref in contact or []}
+        ids = sorted({i for matched in found.values() for i in matched}) if contact else all_contact_ids(conn)
+    unknown = [ref for ref, matched in found.items() if not matched]
     if unknown:
         ctx.close()
-        err.print(f"No contact with id {', '.join(map(str, unknown))}; nothing decided.", markup=False)
+        names = ", ".join(map(repr, unknown))
+        err.print(f"No contact has the e-mail, record id or contact id {names}; nothing decided.", markup=False)
         raise typer.Exit(1)
     key = f"cli-{uuid.uuid4().hex[:12]}"
     decided = pushes = 0
@@ -88,14 +94,6 @@ def decide(
             prog.advance(task, len(part))
     out.print(f"Decided for {decided} contact(s); {pushes} push(es) queued. Next: [bold]hub push[/].")
     ctx.close()
-
-
-def _known_contacts(conn, ids: list[int]) -> set[int]:  # noqa: ANN001 - Connection
-    from sqlalchemy import select
-
-    from hub.store.schema import contacts
-
-    return {r[0] for r in conn.execute(select(contacts.c.id).where(contacts.c.id.in_(ids)))}
 
 
 def push(

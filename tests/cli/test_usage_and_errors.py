@@ -140,7 +140,7 @@ def test_hub_serve_prints_its_url(tmp_path):
 def test_an_unknown_contact_exits_1_naming_it(tmp_path):
     cfg = _config(tmp_path, store_url="sqlite:///hub.db")
     res = hub("decide", "--contact", "424242", "-c", cfg)
-    assert res.exit_code == 1 and "No contact with id 424242" in res.stderr
+    assert res.exit_code == 1 and "No contact has the e-mail, record id or contact id '424242'" in res.stderr
     res = hub("features", "explain", "nobody@example.com", "-c", cfg)
     assert res.exit_code == 1 and "no contact 'nobody@example.com'" in res.stderr
 
@@ -274,3 +274,15 @@ def test_import_lists_skipped_rows_in_file_order(tmp_path):
     assert res.exit_code == 0, res.output
     rows = re.findall(r"^  row (\d+)", res.stdout, flags=re.M)
     assert rows == ["1", "2"], res.stdout
+
+
+def test_decide_takes_a_contact_by_email_as_hub_decisions_does(tmp_path):
+    path = tmp_path / "hub.yaml"
+    assert run_hub("init", str(path)).returncode == 0
+    people = tmp_path / "people.csv"
+    people.write_text("email\na@example.com\nb@example.com\n", encoding="utf-8")
+    assert hub("import", "contacts", str(people), "-c", str(path)).exit_code == 0
+    res = hub("decide", "--contact", "A@example.com", "-c", str(path))
+    assert res.exit_code == 0 and "Decided for 1 contact(s)" in res.stdout, res.output
+    shown = hub("decisions", "-c", str(path), "--json")
+    assert [d["contact_email"] for d in json.loads(shown.stdout)] == ["a@example.com"]
