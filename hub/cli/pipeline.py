@@ -92,8 +92,14 @@ def decide(
             r = decide_contacts(ctx, part, key)
             decided, pushes = decided + r.decided, pushes + r.pushes
             prog.advance(task, len(part))
-    out.print(f"Decided for {decided} contact(s); {pushes} push(es) queued. Next: [bold]hub push[/].")
+    pushing = bool(ctx.settings.enabled_connectors())
     ctx.close()
+    if pushing:
+        out.print(f"Decided for {decided} contact(s); {pushes} push(es) queued. Next: [bold]hub push[/].")
+    else:
+        out.print(
+            f"Decided for {decided} contact(s); no connector is enabled to push to: [bold]hub decisions[/] shows them."
+        )
 
 
 def push(

@@ -284,5 +284,6 @@ def test_decide_takes_a_contact_by_email_as_hub_decisions_does(tmp_path):
     assert hub("import", "contacts", str(people), "-c", str(path)).exit_code == 0
     res = hub("decide", "--contact", "A@example.com", "-c", str(path))
     assert res.exit_code == 0 and "Decided for 1 contact(s)" in res.stdout, res.output
+    assert "hub push" not in res.stdout and "hub decisions" in res.stdout  # no connector to push to
     shown = hub("decisions", "-c", str(path), "--json")
     assert [d["contact_email"] for d in json.loads(shown.stdout)] == ["a@example.com"]
