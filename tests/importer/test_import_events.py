@@ -188,3 +188,8 @@ def test_events_of_unknown_people_are_counted_under_one_reason(tmp_path, store):
     assert summary.skipped == 2
     assert list(summary.reasons.values()) == [2], summary.reasons  # the e-mail is the row's, not the reason's
     assert "'stranger1@example.com'" in summary.problems[0].reason
+
+
+def test_a_column_named_like_its_map_key_maps_by_itself(tmp_path, store):
+    path = write(tmp_path, "contact,type,occurred_at\np0@example.com,page_view,2026-02-01T10:00:00Z\n")
+    assert import_events(store, path, ImportOptions(properties=[])).created == 1
