@@ -131,6 +131,9 @@ def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_
     finally:
         store.dispose()
     _report(summary, as_json)
+    if summary.read and summary.skipped == summary.read:  # as `hub push` when every push failed
+        err.print("No row was imported: every row was skipped (the reasons are above).", style="red")
+        raise typer.Exit(1)
 
 
 def _report(s: ImportSummary, as_json: bool) -> None:

@@ -271,9 +271,10 @@ def test_import_lists_skipped_rows_in_file_order(tmp_path):
         encoding="utf-8",
     )
     res = hub("import", "events", str(events), "-c", cfg)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # every row refused: the import failed
     rows = re.findall(r"^  row (\d+)", res.stdout, flags=re.M)
     assert rows == ["1", "2"], res.stdout
+    assert "No row was imported" in res.stderr
 
 
 def test_decide_takes_a_contact_by_email_as_hub_decisions_does(tmp_path):
