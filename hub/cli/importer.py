@@ -249,8 +249,9 @@ def segment(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Path to hub.yaml.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Segment-spec JSON lines (a Segment export or replay): stored as `POST /v1/batch` would
-    (idempotent by messageId); declared outcomes among them are attributed to the decisions before them."""
+    """Segment-spec JSON lines (a Segment export or replay), stored as `POST /v1/batch` would.
+
+    Idempotent by messageId; declared outcomes among them are attributed to the decisions before them."""
     from hub.config import load_settings
     from hub.pipeline.context import HubContext
     from hub.segment_import import import_file

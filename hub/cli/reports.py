@@ -197,8 +197,9 @@ def impact(
     since: SinceOpt = None,
     until: UntilOpt = None,
 ) -> None:
-    """What each engine component earns: lift of the full engine over the arm without it (and
-    over the random, holdout and control arms), with 95% intervals and the sample size needed."""
+    """What each engine component earns: the full engine's lift over the arm without it.
+
+    Also over the random, holdout and control arms, with 95% intervals and the sample size needed."""
     import json
 
     from hub.reports.impact import impact_table

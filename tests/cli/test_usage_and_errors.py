@@ -288,3 +288,17 @@ def test_decide_takes_a_contact_by_email_as_hub_decisions_does(tmp_path):
     assert "hub push" not in res.stdout and "hub decisions" in res.stdout  # no connector to push to
     shown = hub("decisions", "-c", str(path), "--json")
     assert [d["contact_email"] for d in json.loads(shown.stdout)] == ["a@example.com"]
+
+
+def test_every_command_has_a_one_line_summary_for_the_help_lists():
+    """`hub --help` and `hub GROUP --help` print a command's first paragraph: a line broken in
+    its middle reads as two entries."""
+
+    def walk(group, prefix):
+        for c in group.registered_commands:
+            yield f"{prefix} {c.name or c.callback.__name__}", (c.help or c.callback.__doc__ or "").strip()
+        for g in group.registered_groups:
+            yield from walk(g.typer_instance, f"{prefix} {g.name}")
+
+    broken = [name for name, doc in walk(app, "hub") if "\n" in doc.split("\n\n")[0]]
+    assert broken == []
