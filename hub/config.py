@@ -613,6 +613,8 @@ def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) 
         raise ConfigError([("", "the config file must be a mapping of keys to values")])
     problems: list[tuple[str, str]] = []
     raw = _interpolate(raw, "", problems)
+    interpolation = len(problems)  # an unset variable is its key's problem, not also the empty value left
+    unset = {path for path, _ in problems}
     settings = None
     try:
         settings = Settings.model_validate(raw)
@@ -630,7 +632,7 @@ def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) 
     if settings is not None:
         problems.extend(_rule_connector_problems(settings))
     if problems or settings is None:
-        raise ConfigError(problems)
+        raise ConfigError([p for i, p in enumerate(problems) if i < interpolation or p[0] not in unset])
     _canonical_owners(settings, plugins.types)
     settings.source_path = source
     return settings

@@ -295,3 +295,21 @@ def test_a_key_like_no_valid_one_gets_no_guess():
     with pytest.raises(ConfigError) as exc:
         parse_settings({"decision": {"zebra": 1}})
     assert "did you mean" not in dict(exc.value.problems)["decision.zebra"]
+
+
+def test_an_unset_variable_is_the_one_problem_named_at_its_key(monkeypatch):
+    """Not also the validation error of the empty value it left behind."""
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    raw = {
+        "connectors": {
+            "wh": {
+                "type": "warehouse",
+                "receives": [],
+                "settings": {"url": "${WAREHOUSE_URL}", "contacts": {"table": "t"}},
+            }
+        }
+    }
+    with pytest.raises(ConfigError) as exc:
+        parse_settings(raw)
+    at_url = [m for p, m in exc.value.problems if p == "connectors.wh.settings.url"]
+    assert len(at_url) == 1 and "WAREHOUSE_URL is not set" in at_url[0], exc.value.problems
