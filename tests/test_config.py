@@ -313,3 +313,11 @@ def test_an_unset_variable_is_the_one_problem_named_at_its_key(monkeypatch):
         parse_settings(raw)
     at_url = [m for p, m in exc.value.problems if p == "connectors.wh.settings.url"]
     assert len(at_url) == 1 and "WAREHOUSE_URL is not set" in at_url[0], exc.value.problems
+
+
+def test_the_sample_shows_how_to_turn_on_the_api_and_console(tmp_path):
+    """`hub serve` answers 401 and shows an off console until api: is set; the sample says how."""
+    path = tmp_path / "hub.yaml"
+    assert run_hub("init", str(path)).returncode == 0
+    text = path.read_text()
+    assert "# api:" in text and "python -m hub.console.passwords" in text and "hub/api/README.md" in text
