@@ -257,6 +257,7 @@ def audit_command(
     config: ConfigOpt = None,
     limit: int = 100,
     action: Annotated[str | None, typer.Option(help="Only this action (approve, reject, kill_switch_on...).")] = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Every governance action, newest first: who, when, what, why."""
     from hub.governance import audit
@@ -265,6 +266,9 @@ def audit_command(
     with ctx.store.connect() as conn:
         rows = audit.entries(conn, limit, action)
     ctx.close()
+    if json_:
+        print_json([dataclasses.asdict(e) for e in rows])
+        return
     if not rows:
         say("The audit log is empty." if action is None else f"No audit entries for action {action}.")
         return

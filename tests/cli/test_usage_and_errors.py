@@ -111,9 +111,11 @@ def test_empty_results_say_so_and_json_is_an_empty_list(tmp_path):
     ):
         res = hub(*args, "-c", cfg)
         assert res.exit_code == 0 and words in res.stdout, (args, res.output)
-        if args[0] != "audit":
-            res = hub(*args, "-c", cfg, "--json")
-            assert res.exit_code == 0 and res.stdout.strip() == "[]", (args, res.output)
+        res = hub(*args, "-c", cfg, "--json")
+        assert res.exit_code == 0 and res.stdout.strip() == "[]", (args, res.output)
+    assert hub("killswitch", "on", "routing", "--by", "ann", "--note", "test", "-c", cfg).exit_code == 0
+    (entry,) = json.loads(hub("audit", "-c", cfg, "--json").stdout)
+    assert (entry["actor"], entry["action"], entry["reason"]) == ("ann", "kill_switch_on", "test"), entry
 
 
 def test_hub_serve_prints_its_url(tmp_path):
