@@ -304,3 +304,18 @@ def test_every_command_has_a_one_line_summary_for_the_help_lists():
 
     broken = [name for name, doc in walk(app, "hub") if "\n" in doc.split("\n\n")[0]]
     assert broken == []
+
+
+def test_a_failed_check_exits_1_with_json_too(tmp_path):
+    warehouse = {
+        "type": "warehouse",
+        "receives": [],
+        "settings": {"url": f"sqlite:///{tmp_path / 'wh.db'}", "contacts": {"table": "no_such_table"}},
+    }
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db", connectors={"wh": warehouse})
+    text = hub("connectors", "list", "--check", "-c", cfg)
+    assert text.exit_code == 1 and "no_such_table" in text.stderr, text.output
+    res = hub("connectors", "list", "--check", "--json", "-c", cfg)
+    assert res.exit_code == 1, res.output
+    (wh,) = [row for row in json.loads(res.stdout) if row["name"] == "wh"]
+    assert wh["last_check"].startswith("FAILED") and "no_such_table" in wh["problem"]
