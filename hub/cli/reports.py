@@ -132,6 +132,12 @@ def lift(
             frame = load_arm_frame(conn, _date(since), _date(until), declared=declared)
     finally:
         store.dispose()
+    if baseline is not None and frame.arms and baseline not in frame.arms:  # a typo is no empty report
+        err.print(
+            f"There are no decisions in arm {baseline!r}: --baseline takes one of {', '.join(frame.arms)}.",
+            markup=False,
+        )
+        raise typer.Exit(2)
     rows = lift_rows(frame, baseline, weights)
     ratio = _sample_ratio(config, frame)
     if json_:

@@ -150,6 +150,9 @@ def test_write_report_and_cli(store, tmp_path):
     assert ok.exit_code == 0 and "No rule matched" in ok.output
     bad = runner.invoke(reports_app, ["lift", "--store-url", url, "--since", "yesterday"])
     assert bad.exit_code == 2
+    typo = runner.invoke(reports_app, ["lift", "--store-url", url, "--baseline", "holdotu"])
+    assert typo.exit_code == 2 and "no decisions in arm 'holdotu'" in typo.output.lower(), typo.output
+    assert "engine, holdout" in typo.output
 
 
 def test_models_command_lists_versions_and_the_live_one(tmp_path):
