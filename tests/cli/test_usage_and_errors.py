@@ -319,3 +319,11 @@ def test_a_failed_check_exits_1_with_json_too(tmp_path):
     assert res.exit_code == 1, res.output
     (wh,) = [row for row in json.loads(res.stdout) if row["name"] == "wh"]
     assert wh["last_check"].startswith("FAILED") and "no_such_table" in wh["problem"]
+
+
+def test_retrying_a_push_that_is_not_failed_names_it_and_exits_1(tmp_path):
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    assert hub("migrate", "-c", cfg).exit_code == 0
+    res = hub("pushes", "retry", "999", "-c", cfg)
+    assert res.exit_code == 1, res.output
+    assert "999: no such push" in " ".join(res.stderr.split()), res.stderr
