@@ -110,7 +110,10 @@ def approvals_reject(approval_id: int, by: ByOpt, note: NoteOpt = None, config: 
 
 def _flip(use_case: str, on: bool, by: str, note: str | None, config: Path | None) -> None:
     from hub.governance import killswitch
+    from hub.governance.settings import USE_CASES
 
+    if use_case not in USE_CASES:  # a usage error, as an unknown --state is
+        raise typer.BadParameter(f"{use_case!r} is not one of {', '.join(USE_CASES)}", param_hint="USE_CASE")
     ctx = _ctx(config)
     with ctx.store.begin() as conn:
         changed = killswitch.flip(conn, use_case, on, by, note, ctx.clock())

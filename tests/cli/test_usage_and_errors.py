@@ -46,6 +46,7 @@ def test_an_unknown_command_prints_the_usage_line_and_exits_2():
         (["pushes", "list", "--state", "bogus"], "awaiting_approval"),  # names the valid states
         (["alerts", "list", "--state", "shut"], "open, acknowledged, cleared, all"),
         (["approvals", "list", "--state", "maybe"], "awaiting, approved, rejected, expired, all"),
+        (["killswitch", "on", "routng", "--by", "ann"], "next_best_action, routing, scoring"),
     ],
 )
 def test_an_unknown_option_or_state_exits_2_naming_what_is_valid(args, words):
