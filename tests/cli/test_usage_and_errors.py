@@ -316,6 +316,7 @@ def test_a_failed_check_exits_1_with_json_too(tmp_path):
     cfg = _config(tmp_path, store_url="sqlite:///hub.db", connectors={"wh": warehouse})
     text = hub("connectors", "list", "--check", "-c", cfg)
     assert text.exit_code == 1 and "no_such_table" in text.stderr, text.output
+    assert "hub connectors setup" not in text.stderr  # setup creates no source table
     res = hub("connectors", "list", "--check", "--json", "-c", cfg)
     assert res.exit_code == 1, res.output
     (wh,) = [row for row in json.loads(res.stdout) if row["name"] == "wh"]
