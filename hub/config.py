@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from decision.declared.settings import FeatureDecl, check_unique, connector_problems
 from hub.api.settings import ApiSettings
+from hub.config_hints import nearest_key
 from hub.errors import ConfigError
 from hub.governance.settings import GovernanceSettings, OwnerEntry
 from hub.models import ActionKind
@@ -592,12 +593,14 @@ def _loc(loc: tuple[Any, ...], prefix: str = "") -> str:
     return out
 
 
-def _errors(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+def _errors(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> list[tuple[str, str]]:
     problems = []
     for err in exc.errors():
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see `hub init` for a sample)"
+            near = nearest_key(model, tuple(err["loc"]))
+            guess = f"did you mean {near!r}? " if near else "check the spelling; "
+            msg = f"unknown key ({guess}see `hub init` for a sample)"
         problems.append((_loc(tuple(err["loc"]), prefix), msg))
     return problems
 
@@ -610,11 +613,13 @@ def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) 
         raise ConfigError([("", "the config file must be a mapping of keys to values")])
     problems: list[tuple[str, str]] = []
     raw = _interpolate(raw, "", problems)
+    interpolation = len(problems)  # an unset variable is its key's problem, not also the empty value left
+    unset = {path for path, _ in problems}
     settings = None
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(_errors(exc))
+        problems.extend(_errors(exc, Settings))
     if plugins is None:
         from hub.plugins import build_plugin_manager
 
@@ -627,7 +632,7 @@ def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) 
     if settings is not None:
         problems.extend(_rule_connector_problems(settings))
     if problems or settings is None:
-        raise ConfigError(problems)
+        raise ConfigError([p for i, p in enumerate(problems) if i < interpolation or p[0] not in unset])
     _canonical_owners(settings, plugins.types)
     settings.source_path = source
     return settings
@@ -680,7 +685,7 @@ def _connector_settings_problems(types: dict[str, Any], entries: dict[str, Conne
         try:
             cls.settings_model.model_validate(entry.settings)
         except ValidationError as exc:
-            problems.extend(_errors(exc, f"{path}.settings"))
+            problems.extend(_errors(exc, cls.settings_model, f"{path}.settings"))
         unsupported = [k.value for k in entry.receives if k not in cls.supported_actions]
         if unsupported:
             problems.append((f"{path}.receives", f"{entry.type} cannot carry out {unsupported}"))

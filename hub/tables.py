@@ -468,7 +468,7 @@ def _open(path, columns, types, only_first: bool = False) -> _Reader:
     path = Path(path)
     file_format(path)
     if not path.exists():
-        raise DataError(f"{path} does not exist")
+        raise DataError(f"{path}: no such file. Check the path.")
     if path.stat().st_size == 0:
         raise DataError(f"{path.name} is empty: expected a header line with column names, then rows")
     return _Reader(path, columns, types, only_first)

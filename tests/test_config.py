@@ -264,3 +264,60 @@ def test_a_public_url_that_is_no_url_is_refused():
     assert (
         parse_settings({"api": {"public_url": "https://hub.example.com"}}).api.public_url == "https://hub.example.com"
     )
+
+
+@pytest.mark.parametrize(
+    "raw, path, near",
+    [
+        ({"brokr_url": "redis://x"}, "brokr_url", "broker_url"),
+        ({"decision": {"chunk_sise": 5}}, "decision.chunk_sise", "chunk_size"),
+        ({"decision": {"engine": {"holdout_shar": 0.1}}}, "decision.engine.holdout_shar", "holdout_share"),
+        (
+            {"decision": {"actions": [{"id": "a", "kind": "wait", "chanel": "email"}]}},
+            "decision.actions[0].chanel",
+            "channel",
+        ),
+        (
+            {"connectors": {"crm": {"type": "hubspot", "settings": {"acess_token": "x"}}}},
+            "connectors.crm.settings.acess_token",
+            "access_token",
+        ),
+    ],
+)
+def test_a_misspelled_key_names_the_nearest_valid_one(raw, path, near):
+    with pytest.raises(ConfigError) as exc:
+        parse_settings(raw)
+    said = dict(exc.value.problems)
+    assert f"did you mean {near!r}?" in said[path], said
+
+
+def test_a_key_like_no_valid_one_gets_no_guess():
+    with pytest.raises(ConfigError) as exc:
+        parse_settings({"decision": {"zebra": 1}})
+    assert "did you mean" not in dict(exc.value.problems)["decision.zebra"]
+
+
+def test_an_unset_variable_is_the_one_problem_named_at_its_key(monkeypatch):
+    """Not also the validation error of the empty value it left behind."""
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    raw = {
+        "connectors": {
+            "wh": {
+                "type": "warehouse",
+                "receives": [],
+                "settings": {"url": "${WAREHOUSE_URL}", "contacts": {"table": "t"}},
+            }
+        }
+    }
+    with pytest.raises(ConfigError) as exc:
+        parse_settings(raw)
+    at_url = [m for p, m in exc.value.problems if p == "connectors.wh.settings.url"]
+    assert len(at_url) == 1 and "WAREHOUSE_URL is not set" in at_url[0], exc.value.problems
+
+
+def test_the_sample_shows_how_to_turn_on_the_api_and_console(tmp_path):
+    """`hub serve` answers 401 and shows an off console until api: is set; the sample says how."""
+    path = tmp_path / "hub.yaml"
+    assert run_hub("init", str(path)).returncode == 0
+    text = path.read_text()
+    assert "# api:" in text and "python -m hub.console.passwords" in text and "hub/api/README.md" in text

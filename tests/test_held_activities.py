@@ -139,7 +139,7 @@ def test_holding_the_same_activity_twice_is_one_row(tmp_path, store_url, redis_u
     # without hold (an import), a contact no one knows stays a reject with its reason
     with ctx.store.begin() as conn:
         plain = insert_activities(conn, [act.model_copy(update={"external_id": "pv-78"})])
-    assert [r.reason for r in plain.rejects] == ["no contact known for 77"] and count(ctx, held_activities) == 1
+    assert [r.reason for r in plain.rejects] == ["no contact known for '77'"] and count(ctx, held_activities) == 1
     ctx.close()
 
 

@@ -221,3 +221,15 @@ def test_a_rollback_committed_while_the_history_is_learned_stays_live(tmp_path, 
         snaps = learning_store.list_snapshots(conn)
     store.dispose()
     assert [s["version"] for s in snaps] == [1, 2] and snaps[-1]["metrics"]["rollback_of"] == 1
+
+
+def test_a_log_with_too_few_usable_rows_counts_each_reason_on_its_own_line(tmp_path):
+    cfg, _ = _setup(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+    path = tmp_path / "unmapped.csv"
+    rows = [f"p{i}@x.example,{'promo' if i % 2 else 'blast'},{T0.isoformat()},1.0" for i in range(30)]
+    path.write_text("email,campaign,sent_at,points\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["learn", "history", str(path), *ARGS, "--dry-run", "-c", str(cfg)])
+    assert res.exit_code == 2, res.output
+    said = " ".join(res.output.split())
+    assert "only 0 of 30 rows are usable" in said and "{" not in said, said
+    assert "15 × action 'promo' is not in decision.actions" in said, said

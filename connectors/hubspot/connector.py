@@ -29,7 +29,7 @@ from connectors.hubspot.mapping import (
 )
 from connectors.hubspot.objects import ContactCursor, ContactStream, archived_ids
 from hub.connector import Connector, Runtime
-from hub.errors import ConnectorError
+from hub.errors import ConnectorError, RetryableError
 from hub.fields import HUB_FIELDS
 from hub.models import (
     Activity,
@@ -121,6 +121,9 @@ class HubSpotConnector(Connector):
                     f"decision.features reads properties HubSpot does not have: {', '.join(sorted(absent))};"
                     " fix the property names in hub.yaml or create them in HubSpot"
                 )
+        except RetryableError as exc:  # unreachable or down: the token is not at fault
+            report.ok = False
+            report.problems.append(str(exc))
         except ConnectorError as exc:
             report.ok = False
             report.problems.append(f"{exc}; the token needs the scopes {', '.join(REQUIRED_SCOPES)}")

@@ -26,6 +26,7 @@ Failed or Aborted is a :class:`BulkJobFailed`; a job Salesforce will not create 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -141,8 +142,19 @@ class SalesforceClient:
     @property
     def sf(self) -> Salesforce:
         if self._sf is None:
+            self._check_ca_bundle()
             self._sf = self._login()
         return self._sf
+
+    def _check_ca_bundle(self) -> None:
+        """requests raises a bare OSError on every call when the CA file is gone (a demo's
+        sandbox stopped): say so once, naming the setting."""
+        bundle = self.settings.ca_bundle
+        if bundle and not os.path.isfile(bundle):
+            raise FatalConnectorError(
+                f"Salesforce ca_bundle {bundle!r} is not a file: fix or remove settings.ca_bundle "
+                "(a sandbox's CA file is gone once the sandbox stops)."
+            )
 
     def _login(self) -> Salesforce:
         s = self.settings

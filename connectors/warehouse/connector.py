@@ -31,6 +31,7 @@ from hub.models import (
     PushRequest,
     PushResult,
     RecordError,
+    SchemaItem,
     SchemaReport,
 )
 
@@ -113,13 +114,33 @@ class WarehouseConnector(Connector):
 
     def _decisions_problems(self) -> list[str]:
         name = self.s.decisions_table or ""
-        if not self.client.table_exists(name):
+        lacking = self._lacking_columns(name)
+        if lacking is None:
             return [f"decisions table {name!r} does not exist yet; the first push creates it"]
+        return [f"decisions table {name!r} lacks columns {', '.join(lacking)}"] if lacking else []
+
+    def _lacking_columns(self, name: str) -> list[str] | None:
+        """The decision columns table ``name`` lacks; None when there is no such table."""
+        if not self.client.table_exists(name):
+            return None
         schema, table = split_name(name)
         with self.client.connect(f"reading decisions table {name!r}") as conn:
             have = {c["name"] for c in inspect(conn).get_columns(table, schema=schema)}
-        lacking = [c for c in COLUMNS if c not in have]
-        return [f"decisions table {name!r} lacks columns {', '.join(lacking)}"] if lacking else []
+        return [c for c in COLUMNS if c not in have]
+
+    def schema_plan(self) -> list[SchemaItem]:
+        """The decisions table, if one is configured: missing (setup creates it), ok, or lacking columns."""
+        name = self.s.decisions_table
+        if not name:
+            return []
+        item = SchemaItem(kind="table", name=name, spec=", ".join(COLUMNS), state="ok")
+        lacking = self._lacking_columns(name)
+        if lacking is None:
+            item.state, item.note = "missing", "create the table"
+        elif lacking:
+            item.state, item.fixable = "incomplete", False
+            item.note = f"add columns {', '.join(lacking)} (or name a new decisions_table)"
+        return [item]
 
     def ensure_schema(self) -> SchemaReport:
         report = SchemaReport()

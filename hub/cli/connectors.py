@@ -56,6 +56,7 @@ def check_exit_code(settings: Settings | None, console) -> int:  # noqa: ANN001 
         checks = last_checks(conn)
     store.dispose()
     failed = 0
+    said: list[str] = []
     for name in settings.enabled_connectors():
         chk = checks.get(name)
         if chk and chk["ok"]:
@@ -64,8 +65,10 @@ def check_exit_code(settings: Settings | None, console) -> int:  # noqa: ANN001 
         problems = chk["report"].get("problems", []) if chk else ["never checked"]
         for p in problems or ["check failed"]:
             console.print(f"[red]{name}[/]: {escape(p)}")
+            said.append(p)
     if failed:
-        console.print(
-            f"{failed} connector(s) failed their check. Next: [bold]hub connectors setup[/] for missing fields."
-        )
+        # setup only helps with what the hub writes; a login, a source table or a host it cannot mend
+        setup = any("connectors setup" in p for p in said)
+        nxt = "[bold]hub connectors setup[/] for missing fields" if setup else "fix what each line above names"
+        console.print(f"{failed} connector(s) failed their check. Next: {nxt}.")
     return 1 if failed else 0

@@ -23,8 +23,10 @@ def forget(
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Remove a person from the store (contact, identities, emails, decisions, pushes, outcomes, activities)
-    and keep them out: their email and record ids are kept as one-way hashes that sync and events skip."""
+    """Remove a person from the store and keep them out.
+
+    Their contact, identities, emails, decisions, pushes, outcomes and activities go; their email
+    and record ids are kept as one-way hashes that sync and events skip."""
     from hub.forget import forget as forget_person
     from hub.forget import suppression_counts
     from hub.forget import unsuppress as unsuppress_person

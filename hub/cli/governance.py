@@ -110,7 +110,10 @@ def approvals_reject(approval_id: int, by: ByOpt, note: NoteOpt = None, config: 
 
 def _flip(use_case: str, on: bool, by: str, note: str | None, config: Path | None) -> None:
     from hub.governance import killswitch
+    from hub.governance.settings import USE_CASES
 
+    if use_case not in USE_CASES:  # a usage error, as an unknown --state is
+        raise typer.BadParameter(f"{use_case!r} is not one of {', '.join(USE_CASES)}", param_hint="USE_CASE")
     ctx = _ctx(config)
     with ctx.store.begin() as conn:
         changed = killswitch.flip(conn, use_case, on, by, note, ctx.clock())
@@ -257,6 +260,7 @@ def audit_command(
     config: ConfigOpt = None,
     limit: int = 100,
     action: Annotated[str | None, typer.Option(help="Only this action (approve, reject, kill_switch_on...).")] = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Every governance action, newest first: who, when, what, why."""
     from hub.governance import audit
@@ -265,6 +269,9 @@ def audit_command(
     with ctx.store.connect() as conn:
         rows = audit.entries(conn, limit, action)
     ctx.close()
+    if json_:
+        print_json([dataclasses.asdict(e) for e in rows])
+        return
     if not rows:
         say("The audit log is empty." if action is None else f"No audit entries for action {action}.")
         return

@@ -81,7 +81,7 @@ def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_
 
     try:
         if not path.is_file():
-            raise MappingError(f"{path}: no such file")
+            raise MappingError(f"{path}: no such file. Check the path.")
         store, decision = _store(config, store_url, opts.source)
     except (MappingError, ConfigError) as exc:
         err.print(str(exc), style="red", highlight=False, markup=False)
@@ -131,6 +131,9 @@ def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_
     finally:
         store.dispose()
     _report(summary, as_json)
+    if summary.read and summary.skipped == summary.read:  # as `hub push` when every push failed
+        err.print("No row was imported: every row was skipped (the reasons are above).", style="red")
+        raise typer.Exit(1)
 
 
 def _report(s: ImportSummary, as_json: bool) -> None:
@@ -246,14 +249,15 @@ def segment(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Path to hub.yaml.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Segment-spec JSON lines (a Segment export or replay): stored as `POST /v1/batch` would
-    (idempotent by messageId); declared outcomes among them are attributed to the decisions before them."""
+    """Segment-spec JSON lines (a Segment export or replay), stored as `POST /v1/batch` would.
+
+    Idempotent by messageId; declared outcomes among them are attributed to the decisions before them."""
     from hub.config import load_settings
     from hub.pipeline.context import HubContext
     from hub.segment_import import import_file
 
     if not file.is_file():
-        err.print(f"[red]{file} is not a readable file.[/red]")
+        err.print(f"{file}: no such file. Check the path.", style="red", highlight=False, markup=False)
         raise typer.Exit(2)
     try:
         ctx = HubContext.build(load_settings(config), embedded=True)

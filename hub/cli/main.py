@@ -123,12 +123,12 @@ def connectors_list(
     if json_:
         keys = ("name", "type", "source", "enabled", "last_check", "problem")
         print_json([dict(zip(keys, (row[0].strip(), *row[1:]), strict=True)) for row in rows])
-        return
-    t = table(*cols, title="Connectors", wrap=("problem",))
-    for row in rows:
-        t.add_row(*row)
-    out.print(t)
-    if check:
+    else:
+        t = table(*cols, title="Connectors", wrap=("problem",))
+        for row in rows:
+            t.add_row(*row)
+        out.print(t)
+    if check:  # the same exit code with --json (its words go to stderr)
         raise typer.Exit(check_exit_code(settings, err))
 
 

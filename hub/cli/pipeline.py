@@ -10,8 +10,19 @@ import uuid
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from hub.cli.common import ConfigOpt, err, open_context, out, progress_bar, say, table
+
+
+def _connector_names(ctx, name: str | None) -> list[str]:  # noqa: ANN001 - HubContext
+    """``name`` if the config has it (else a usage error naming those it has), or every enabled one."""
+    if name is None:
+        return list(ctx.settings.enabled_connectors())
+    if name not in ctx.settings.connectors:
+        known = ", ".join(ctx.settings.connectors) or "none"
+        raise typer.BadParameter(f"no connector {name!r} in the config (configured: {known})", param_hint="NAME")
+    return [name]
 
 
 def sync(
@@ -19,21 +30,13 @@ def sync(
     config: ConfigOpt = None,
 ) -> None:
     """Pull changed contacts and activities now (inline, with progress)."""
-    from hub.pipeline.sync import sync_connector
-
     ctx = open_context(config)
-    names = [name] if name else list(ctx.settings.enabled_connectors())
-    t = table("connector", "pages", "records", "rejects", "new contacts", "changed", "forgotten (not stored)")
-    warnings: list[str] = []
     try:
-        with progress_bar() as prog:
-            for n in names:
-                task = prog.add_task(f"sync {n}", total=None)
-                res = sync_connector(ctx, n, progress=lambda stream, k, task=task: prog.advance(task, k))
-                prog.update(task, total=res.records, completed=res.records)
-                counts = (res.pages, res.records, res.rejects, res.created, len(res.changed), res.suppressed)
-                t.add_row(n, *map(str, counts))
-                warnings += [f"{n}: {w}" for w in res.warnings]
+        names = _connector_names(ctx, name)
+        if not names:
+            out.print("No connector is enabled, so there is nothing to sync: add one under connectors: in hub.yaml.")
+            return
+        t, warnings = _sync_all(ctx, names)
     finally:
         ctx.close()
     out.print(t)
@@ -41,22 +44,45 @@ def sync(
         out.print(line, style="yellow", markup=False, highlight=False)
 
 
+def _sync_all(ctx, names: list[str]) -> tuple[Table, list[str]]:  # noqa: ANN001 - HubContext
+    """Sync each connector with a progress bar: the summary table and the warnings to print after it."""
+    from hub.pipeline.sync import sync_connector
+
+    t = table("connector", "pages", "records", "rejects", "new contacts", "changed", "forgotten (not stored)")
+    warnings: list[str] = []
+    with progress_bar() as prog:
+        for n in names:
+            task = prog.add_task(f"sync {n}", total=None)
+            res = sync_connector(ctx, n, progress=lambda stream, k, task=task: prog.advance(task, k))
+            prog.update(task, total=res.records, completed=res.records)
+            counts = (res.pages, res.records, res.rejects, res.created, len(res.changed), res.suppressed)
+            t.add_row(n, *map(str, counts))
+            warnings += [f"{n}: {w}" for w in res.warnings]
+    return t, warnings
+
+
 def decide(
     config: ConfigOpt = None,
-    contact: Annotated[list[int] | None, typer.Option(help="Contact id (repeatable); all if omitted.")] = None,
+    contact: Annotated[
+        list[str] | None,
+        typer.Option(help="A contact's e-mail, CRM record id or contact id (repeatable); all if omitted."),
+    ] = None,
 ) -> None:
     """Decide now for the given contacts (or every contact) and queue the pushes."""
     from hub.pipeline.decide import decide_contacts
     from hub.pipeline.run import chunks
+    from hub.store.console_views import contacts_matching
     from hub.store.queries import all_contact_ids
 
     ctx = open_context(config)
     with ctx.store.connect() as conn:
-        ids = list(contact) if contact else all_contact_ids(conn)
-        unknown = sorted(set(ids) - _known_contacts(conn, ids)) if contact else []
+        found = {ref: contacts_matching(conn, ref) for ref in contact or []}
+        ids = sorted({i for matched in found.values() for i in matched}) if contact else all_contact_ids(conn)
+    unknown = [ref for ref, matched in found.items() if not matched]
     if unknown:
         ctx.close()
-        err.print(f"No contact with id {', '.join(map(str, unknown))}; nothing decided.", markup=False)
+        names = ", ".join(map(repr, unknown))
+        err.print(f"No contact has the e-mail, record id or contact id {names}; nothing decided.", markup=False)
         raise typer.Exit(1)
     key = f"cli-{uuid.uuid4().hex[:12]}"
     decided = pushes = 0
@@ -66,16 +92,14 @@ def decide(
             r = decide_contacts(ctx, part, key)
             decided, pushes = decided + r.decided, pushes + r.pushes
             prog.advance(task, len(part))
-    out.print(f"Decided for {decided} contact(s); {pushes} push(es) queued. Next: [bold]hub push[/].")
+    pushing = bool(ctx.settings.enabled_connectors())
     ctx.close()
-
-
-def _known_contacts(conn, ids: list[int]) -> set[int]:  # noqa: ANN001 - Connection
-    from sqlalchemy import select
-
-    from hub.store.schema import contacts
-
-    return {r[0] for r in conn.execute(select(contacts.c.id).where(contacts.c.id.in_(ids)))}
+    if pushing:
+        out.print(f"Decided for {decided} contact(s); {pushes} push(es) queued. Next: [bold]hub push[/].")
+    else:
+        out.print(
+            f"Decided for {decided} contact(s); no connector is enabled to push to: [bold]hub decisions[/] shows them."
+        )
 
 
 def push(
@@ -91,12 +115,7 @@ def push(
 
     ctx = open_context(config)
     try:
-        names = [name] if name else list(ctx.settings.enabled_connectors())
-        if name and name not in ctx.settings.connectors:
-            raise typer.BadParameter(
-                f"no connector {name!r} in the config (configured: {', '.join(ctx.settings.connectors) or 'none'})",
-                param_hint="NAME",
-            )
+        names = _connector_names(ctx, name)
         if dry_run:
             if not _dry_run(ctx, names, samples):
                 raise typer.Exit(1)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from hub.cli.common import ConfigOpt, JsonOpt, load_config, out, print_json, say, table
+from hub.cli.common import ConfigOpt, JsonOpt, err, load_config, out, print_json, say, table
 
 pushes_app = typer.Typer(help="Inspect and retry the push queue.", no_args_is_help=True)
 
@@ -69,9 +69,15 @@ def pushes_retry(
     """Queue failed pushes again."""
     from hub.models import utcnow
     from hub.store import Store
-    from hub.store.pushes import retry_failed
+    from hub.store.pushes import not_retryable, retry_failed
 
     store = Store(load_config(config).store_url)
     with store.begin() as conn:
+        skipped = not_retryable(conn, ids) if ids else {}
         n = retry_failed(conn, ids or None, utcnow())
+    store.dispose()
+    for push_id, why in skipped.items():
+        err.print(f"{push_id}: {why}; nothing to retry (hub pushes list --state all).", markup=False)
     out.print(f"{n} push(es) queued again: the next scheduled push sends them (hub beat), or [bold]hub push[/] now.")
+    if ids and not n:
+        raise typer.Exit(1)

@@ -132,6 +132,12 @@ def lift(
             frame = load_arm_frame(conn, _date(since), _date(until), declared=declared)
     finally:
         store.dispose()
+    if baseline is not None and frame.arms and baseline not in frame.arms:  # a typo is no empty report
+        err.print(
+            f"There are no decisions in arm {baseline!r}: --baseline takes one of {', '.join(frame.arms)}.",
+            markup=False,
+        )
+        raise typer.Exit(2)
     rows = lift_rows(frame, baseline, weights)
     ratio = _sample_ratio(config, frame)
     if json_:
@@ -197,8 +203,9 @@ def impact(
     since: SinceOpt = None,
     until: UntilOpt = None,
 ) -> None:
-    """What each engine component earns: lift of the full engine over the arm without it (and
-    over the random, holdout and control arms), with 95% intervals and the sample size needed."""
+    """What each engine component earns: the full engine's lift over the arm without it.
+
+    Also over the random, holdout and control arms, with 95% intervals and the sample size needed."""
     import json
 
     from hub.reports.impact import impact_table
@@ -287,6 +294,9 @@ def reach(config: ConfigOpt = None, store_url: StoreOpt = None, json_: JsonOpt =
     if not rep.total:
         out.print("No contacts in the store yet: nothing to report (hub sync, or hub run --once).")
         return
+    if not rep.rows:
+        out.print(f"All {rep.total:,} contacts get an action.")
+        return
     t = Table(title=f"{rep.with_action} of {rep.total} contacts get an action")
     for col in ("why no action", "contacts", "share", "opted out"):
         t.add_column(col)
@@ -300,6 +310,7 @@ def models(
     name: Annotated[str, typer.Option("--name", help="Registered model name.")] = "lead_score",
     config: ConfigOpt = None,
     store_url: StoreOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Versions of a scoring model with their metrics and which one is live."""
     from hub.store import models_repo
@@ -311,6 +322,19 @@ def models(
             live = models_repo.live_version(conn, name)
     finally:
         store.dispose()
+    if json_:
+        rows = [
+            {"version": v.version, "status": v.status, "created_at": v.created_at, "metrics": v.metrics}
+            for v in versions
+        ]
+        print_json({"name": name, "live": live, "versions": rows})
+        return
+    if not versions:
+        out.print(
+            f"No {name} versions yet, so the points score is live: set decision.scoring in hub.yaml, "
+            "then hub model train scoring."
+        )
+        return
     t = Table(title=f"{name}: live version {live if live is not None else 'none (points score)'}")
     for col in ("version", "status", "created", "ROC AUC", "PR AUC", "Brier", "ECE", "top-decile lift"):
         t.add_column(col)

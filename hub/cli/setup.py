@@ -67,11 +67,11 @@ def setup_command(
     ok = all(r.ok for r in results)
     if as_json:
         typer.echo(json.dumps({"ok": ok, "dry_run": dry_run, "connectors": [r.as_dict() for r in results]}))
+    elif not results:
+        out.print("No connector is enabled, so there is nothing to set up: add one under connectors: in hub.yaml.")
     else:
         out.print(results_table(results))
-        if not results:
-            out.print("No enabled connectors. Next: add one to hub.yaml.")
-        elif dry_run:
+        if dry_run:
             todo = sum(1 for r in results for i in r.items or [] if i.state != "ok")
             out.print(f"{todo} item(s) to set up. Next: run [bold]hub connectors setup[/] without --dry-run.")
         elif ok:

@@ -42,7 +42,11 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 def _disabled(state: ApiState) -> str | None:
     if secret(state) is None or not state.settings.api.users:
-        return "The console is off: set api.session_secret and at least one api.users entry in hub.yaml."
+        return (
+            "The console is off: set api.session_secret (32+ characters) and at least one api.users entry "
+            "({username, password_hash}) in hub.yaml; make a password's hash with "
+            "python -m hub.console.passwords (hub/api/README.md)."
+        )
     return None
 
 

@@ -130,7 +130,8 @@ def event_columns_for(header: list[str], opts: ImportOptions, file: str) -> Even
     m = dict(opts.mapping)
     _check_keys(m, EVENT_KEYS, "events")
     _check_columns(m, header, file)
-    contact = m.get("contact") or _by_name(header, "email" if opts.contact_key == "email" else "contact_id")
+    named = _by_name(header, "email" if opts.contact_key == "email" else "contact_id")
+    contact = m.get("contact") or named or _by_name(header, "contact")
     occurred = m.get("occurred_at") or _by_name(header, "occurred_at") or _by_name(header, "timestamp")
     kind = m.get("type") or _by_name(header, "type")
     for key, col in (("contact", contact), ("occurred_at", occurred), ("type", kind)):

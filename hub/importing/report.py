@@ -54,6 +54,12 @@ class ImportSummary:
             if note not in self.notes and len(self.notes) < KEEP_NOTES:
                 self.notes.append(note)
 
+    def finished(self) -> ImportSummary:
+        """The summary with its skipped rows in file order (the reader refuses some rows before
+        the store refuses others of the same chunk)."""
+        self.problems.sort(key=lambda p: p.row)
+        return self
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["reasons"] = dict(self.reasons)

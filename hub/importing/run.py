@@ -79,7 +79,7 @@ def import_contacts(
         summary.noted(chunk.notes)
         if progress:
             progress(summary.read, chunk.bytes_read, chunk.bytes_total)
-    return summary
+    return summary.finished()
 
 
 def _cell(row: dict[str, Any], column: str | None) -> str | None:
@@ -251,4 +251,4 @@ def import_events(
         summary.noted(chunk.notes)
         if progress:
             progress(summary.read, chunk.bytes_read, chunk.bytes_total)
-    return summary
+    return summary.finished()

@@ -252,8 +252,9 @@ def warm_start(
             )
         keep = (a >= 0) & ~bad_reward & (cid >= 0)
         if keep.sum() < 20:
+            why = "; ".join(f"{k} × {reason}" for reason, k in sorted(skipped.items(), key=lambda kv: -kv[1]))
             raise DataError(
-                f"only {int(keep.sum())} of {n} rows are usable (skipped: {dict(skipped)}); "
+                f"only {int(keep.sum())} of {n} rows are usable (skipped: {why}); "
                 "a warm start needs at least 20 touches of known contacts and catalog actions."
             )
         order = np.flatnonzero(keep)[np.argsort([times[i] for i in np.flatnonzero(keep)], kind="stable")]

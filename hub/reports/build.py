@@ -47,6 +47,13 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
     return path
 
 
+def _people(v: float | None) -> str:
+    """A number of contacts: whole, with thousands separators (27,573, not 2.757e+04 or 339.2)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return "∞" if math.isinf(v) else f"{math.ceil(v):,}"
+
+
 def _num(v: float | None, digits: int = 4) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
@@ -179,7 +186,7 @@ def _markdown(path: Path, res: ReportResult, frame: ArmFrame) -> Path:
             rel = f"{r.relative:+.1%}" if r.relative is not None else ""
             lines.append(
                 f"| {r.arm} | {r.metric} | {_num(r.diff)} | {r.note or f'[{_num(r.low)}, {_num(r.high)}]'} | {rel} | "
-                f"{'yes' if r.significant else 'no'} | {_num(r.n_needed)} | {_num(r.n_more)} |"
+                f"{'yes' if r.significant else 'no'} | {_people(r.n_needed)} | {_people(r.n_more)} |"
             )
         lines.append("")
     else:

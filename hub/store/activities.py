@@ -102,7 +102,7 @@ def insert_activities(
             if hold and (a.contact_ref is not None or a.contact_email):
                 unknown.append(a)
             else:
-                result.rejects.append(RecordError(external_id=a.external_id, reason=f"no contact known for {ref}"))
+                result.rejects.append(RecordError(external_id=a.external_id, reason=f"no contact known for {ref!r}"))
             continue
         rows.append(
             {

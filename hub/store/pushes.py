@@ -423,6 +423,14 @@ def list_pushes(
     ]
 
 
+def not_retryable(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+    """Of ``ids``, those `hub pushes retry` cannot requeue, each with why (no such push, or its state)."""
+    states = dict(conn.execute(select(pushes.c.id, pushes.c.state).where(pushes.c.id.in_(list(ids)))).all())
+    return {
+        i: f"state {states[i]}, not failed" if i in states else "no such push" for i in ids if states.get(i) != "failed"
+    }
+
+
 def retry_failed(conn: Connection, ids: Sequence[int] | None, now: datetime) -> int:
     q = update(pushes).where(pushes.c.state == "failed")
     if ids is not None:

@@ -163,3 +163,16 @@ def test_a_password_hash_can_be_made_from_a_pipe():
     assert passwords.verify_password("a-long-secret-phrase", made.stdout.strip())
     empty = subprocess.run(run, input="", capture_output=True, text=True, timeout=60)
     assert empty.returncode == 1 and "No password given" in empty.stderr
+
+
+def test_a_console_without_users_says_how_to_add_one(tmp_path):
+    from hub.api.app import create_app
+    from tests.api.conftest import api_section
+
+    api = {**api_section(True), "users": []}
+    settings = make_config(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", "redis://127.0.0.1:9/0", api=api)
+    app = create_app(settings)
+    with TestClient(app, base_url="https://hub.example.com") as c:
+        page = c.get("/console/login").text
+    app.state.hub.close()
+    assert "The console is off" in page and "python -m hub.console.passwords" in page

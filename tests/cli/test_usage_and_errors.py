@@ -3,6 +3,7 @@ errors print one line with what to do (exit 1, or 2 for configuration), never a 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -45,6 +46,7 @@ def test_an_unknown_command_prints_the_usage_line_and_exits_2():
         (["pushes", "list", "--state", "bogus"], "awaiting_approval"),  # names the valid states
         (["alerts", "list", "--state", "shut"], "open, acknowledged, cleared, all"),
         (["approvals", "list", "--state", "maybe"], "awaiting, approved, rejected, expired, all"),
+        (["killswitch", "on", "routng", "--by", "ann"], "next_best_action, routing, scoring"),
     ],
 )
 def test_an_unknown_option_or_state_exits_2_naming_what_is_valid(args, words):
@@ -110,9 +112,11 @@ def test_empty_results_say_so_and_json_is_an_empty_list(tmp_path):
     ):
         res = hub(*args, "-c", cfg)
         assert res.exit_code == 0 and words in res.stdout, (args, res.output)
-        if args[0] != "audit":
-            res = hub(*args, "-c", cfg, "--json")
-            assert res.exit_code == 0 and res.stdout.strip() == "[]", (args, res.output)
+        res = hub(*args, "-c", cfg, "--json")
+        assert res.exit_code == 0 and res.stdout.strip() == "[]", (args, res.output)
+    assert hub("killswitch", "on", "routing", "--by", "ann", "--note", "test", "-c", cfg).exit_code == 0
+    (entry,) = json.loads(hub("audit", "-c", cfg, "--json").stdout)
+    assert (entry["actor"], entry["action"], entry["reason"]) == ("ann", "kill_switch_on", "test"), entry
 
 
 def test_hub_serve_prints_its_url(tmp_path):
@@ -139,7 +143,7 @@ def test_hub_serve_prints_its_url(tmp_path):
 def test_an_unknown_contact_exits_1_naming_it(tmp_path):
     cfg = _config(tmp_path, store_url="sqlite:///hub.db")
     res = hub("decide", "--contact", "424242", "-c", cfg)
-    assert res.exit_code == 1 and "No contact with id 424242" in res.stderr
+    assert res.exit_code == 1 and "No contact has the e-mail, record id or contact id '424242'" in res.stderr
     res = hub("features", "explain", "nobody@example.com", "-c", cfg)
     assert res.exit_code == 1 and "no contact 'nobody@example.com'" in res.stderr
 
@@ -199,3 +203,129 @@ def test_hub_decisions_lists_what_was_decided_with_the_reason_and_the_pushes(tmp
     missing = run_hub("decisions", "-c", str(path))
     assert missing.returncode == 1 and "no store at" in missing.stderr
     assert not (tmp_path / "dmeo.db").exists()
+
+
+def test_sync_and_setup_without_a_connector_say_so_instead_of_an_empty_table(tmp_path):
+    path = tmp_path / "hub.yaml"
+    assert run_hub("init", str(path)).returncode == 0
+    for args in (["sync"], ["connectors", "setup"]):
+        r = run_hub(*args, "-c", str(path), env={"COLUMNS": "200"})
+        assert r.returncode == 0, r.stderr
+        assert "connector" in r.stdout and "hub.yaml" in r.stdout, (args, r.stdout)
+        assert "┏" not in r.stdout, (args, r.stdout)  # no table of nothing
+
+
+@pytest.mark.parametrize("command", ["sync", "push"])
+def test_an_unknown_connector_name_exits_2_naming_the_configured_ones(tmp_path, command):
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    res = hub(command, "bogus", "-c", cfg)
+    assert res.exit_code == 2, res.output
+    said = _unboxed(res.stderr)
+    assert "no connector 'bogus' in the config (configured: none)" in said and "━" not in res.output, said
+
+
+def test_report_models_says_when_there_is_no_version_and_takes_json(tmp_path):
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    assert hub("migrate", "-c", cfg).exit_code == 0
+    res = hub("report", "models", "-c", cfg)
+    assert res.exit_code == 0 and "No lead_score versions yet" in res.stdout and "┏" not in res.stdout, res.output
+    res = hub("report", "models", "-c", cfg, "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == {"name": "lead_score", "live": None, "versions": []}
+
+
+def test_report_reach_when_everyone_gets_an_action_says_so_without_an_empty_table(tmp_path):
+    path = tmp_path / "hub.yaml"
+    assert run_hub("init", str(path)).returncode == 0
+    people = tmp_path / "people.csv"
+    people.write_text("email\na@example.com\nb@example.com\n", encoding="utf-8")
+    assert hub("import", "contacts", str(people), "-c", str(path)).exit_code == 0
+    assert hub("run", "--once", "-c", str(path)).exit_code == 0
+    res = hub("report", "reach", "-c", str(path))
+    assert res.exit_code == 0 and "All 2 contacts get an action" in res.stdout and "┏" not in res.stdout, res.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["import", "contacts", "absent.csv"],
+        ["import", "segment", "absent.csv"],
+        ["learn", "history", "absent.csv", "--contact-col", "a", "--action-col", "b", "--reward-col", "c"],
+        ["offline", "evaluate", "--log", "absent.csv", "--action-col", "a", "--reward-col", "b"],
+        ["score", "evaluate", "--table", "absent.csv", "--label", "y"],
+    ],
+)
+def test_a_missing_input_file_is_named_in_the_same_words_by_every_command(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    res = hub(*args, "-c", cfg) if args[0] in ("import", "learn") else hub(*args)
+    assert res.exit_code == 2, res.output
+    assert " ".join(res.stderr.split()) == "absent.csv: no such file. Check the path.", res.stderr
+
+
+def test_import_lists_skipped_rows_in_file_order(tmp_path):
+    """Rows refused by the reader and rows refused by the store are one list, by row number."""
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "email,type,occurred_at\n"
+        "stranger@example.com,page_view,2026-02-01T10:00:00Z\n"
+        "stranger@example.com,page_view,garbage\n",
+        encoding="utf-8",
+    )
+    res = hub("import", "events", str(events), "-c", cfg)
+    assert res.exit_code == 1, res.output  # every row refused: the import failed
+    rows = re.findall(r"^  row (\d+)", res.stdout, flags=re.M)
+    assert rows == ["1", "2"], res.stdout
+    assert "No row was imported" in res.stderr
+
+
+def test_decide_takes_a_contact_by_email_as_hub_decisions_does(tmp_path):
+    path = tmp_path / "hub.yaml"
+    assert run_hub("init", str(path)).returncode == 0
+    people = tmp_path / "people.csv"
+    people.write_text("email\na@example.com\nb@example.com\n", encoding="utf-8")
+    assert hub("import", "contacts", str(people), "-c", str(path)).exit_code == 0
+    res = hub("decide", "--contact", "A@example.com", "-c", str(path))
+    assert res.exit_code == 0 and "Decided for 1 contact(s)" in res.stdout, res.output
+    assert "hub push" not in res.stdout and "hub decisions" in res.stdout  # no connector to push to
+    shown = hub("decisions", "-c", str(path), "--json")
+    assert [d["contact_email"] for d in json.loads(shown.stdout)] == ["a@example.com"]
+
+
+def test_every_command_has_a_one_line_summary_for_the_help_lists():
+    """`hub --help` and `hub GROUP --help` print a command's first paragraph: a line broken in
+    its middle reads as two entries."""
+
+    def walk(group, prefix):
+        for c in group.registered_commands:
+            yield f"{prefix} {c.name or c.callback.__name__}", (c.help or c.callback.__doc__ or "").strip()
+        for g in group.registered_groups:
+            yield from walk(g.typer_instance, f"{prefix} {g.name}")
+
+    broken = [name for name, doc in walk(app, "hub") if "\n" in doc.split("\n\n")[0]]
+    assert broken == []
+
+
+def test_a_failed_check_exits_1_with_json_too(tmp_path):
+    warehouse = {
+        "type": "warehouse",
+        "receives": [],
+        "settings": {"url": f"sqlite:///{tmp_path / 'wh.db'}", "contacts": {"table": "no_such_table"}},
+    }
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db", connectors={"wh": warehouse})
+    text = hub("connectors", "list", "--check", "-c", cfg)
+    assert text.exit_code == 1 and "no_such_table" in text.stderr, text.output
+    assert "hub connectors setup" not in text.stderr  # setup creates no source table
+    res = hub("connectors", "list", "--check", "--json", "-c", cfg)
+    assert res.exit_code == 1, res.output
+    (wh,) = [row for row in json.loads(res.stdout) if row["name"] == "wh"]
+    assert wh["last_check"].startswith("FAILED") and "no_such_table" in wh["problem"]
+
+
+def test_retrying_a_push_that_is_not_failed_names_it_and_exits_1(tmp_path):
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    assert hub("migrate", "-c", cfg).exit_code == 0
+    res = hub("pushes", "retry", "999", "-c", cfg)
+    assert res.exit_code == 1, res.output
+    assert "999: no such push" in " ".join(res.stderr.split()), res.stderr

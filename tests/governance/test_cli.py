@@ -48,7 +48,7 @@ def test_approve_reject_killswitch_audit_and_status(tmp_path, redis_url, crm):
 
     on = hub("killswitch", "on", "routing", "--by", "cy", "--note", "territory rework")
     assert on.returncode == 0 and "Kill switch routing on" in on.stdout
-    assert hub("killswitch", "on", "bogus", "--by", "cy").returncode == 1
+    assert hub("killswitch", "on", "bogus", "--by", "cy").returncode == 2  # a usage error
 
     status = run_hub("status", "-c", str(path), cwd=tmp_path, env={"COLUMNS": "200"})
     assert "routing" in status.stdout and "ON (legacy)" in status.stdout

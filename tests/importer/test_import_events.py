@@ -54,7 +54,7 @@ def test_events_by_email_once_however_often_imported(tmp_path, store):
     first = import_events(store, path, opts)
     assert (first.read, first.created, first.skipped) == (4, 3, 1)
     assert [(p.row, p.id) for p in first.problems] == [(4, "e4")]
-    assert "no contact known for stranger@example.com" in first.problems[0].reason
+    assert "no contact known for 'stranger@example.com'" in first.problems[0].reason
     rows = stored(store)
     assert [(r.external_id, r.type, r.channel) for r in rows] == [
         ("e3", "webinar", "web"),  # 09:06 UTC
@@ -175,3 +175,21 @@ def test_imported_events_are_credited_to_the_decisions_before_them(tmp_path, sto
     assert props == {"amount": 25000}  # a number, as an expression such as amount / 1000 needs
     again = CliRunner().invoke(app, args)  # the same file again: nothing new, nothing credited twice
     assert json.loads(again.output)["outcomes"] == 0
+
+
+def test_events_of_unknown_people_are_counted_under_one_reason(tmp_path, store):
+    path = write(
+        tmp_path,
+        "email,type,occurred_at\n"
+        "stranger1@example.com,page_view,2026-02-01T10:00:00Z\n"
+        "stranger2@example.com,page_view,2026-02-01T10:00:00Z\n",
+    )
+    summary = import_events(store, path, ImportOptions(properties=[]))
+    assert summary.skipped == 2
+    assert list(summary.reasons.values()) == [2], summary.reasons  # the e-mail is the row's, not the reason's
+    assert "'stranger1@example.com'" in summary.problems[0].reason
+
+
+def test_a_column_named_like_its_map_key_maps_by_itself(tmp_path, store):
+    path = write(tmp_path, "contact,type,occurred_at\np0@example.com,page_view,2026-02-01T10:00:00Z\n")
+    assert import_events(store, path, ImportOptions(properties=[])).created == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
@@ -133,6 +134,9 @@ def test_write_report_and_cli(store, tmp_path):
         assert root.tag.endswith("svg")
     rate = ET.parse(tmp_path / "out" / "opportunity_rate.svg").getroot()
     assert len(rate.findall("{http://www.w3.org/2000/svg}polyline")) == 2  # one line per arm
+    lift_lines = [ln for ln in (tmp_path / "out" / "report.md").read_text().splitlines() if ln.startswith("| engine")]
+    counts = [cell.strip() for ln in lift_lines for cell in ln.split("|")[7:9]]  # n needed, n more
+    assert counts and all(re.fullmatch(r"\d{1,3}(,\d{3})*|∞", c) for c in counts), counts  # people, not 339.2
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["arms"] == {"engine": N_ARM, "holdout": N_ARM}
     assert "engine:conversion" in summary["significant"]
@@ -146,6 +150,9 @@ def test_write_report_and_cli(store, tmp_path):
     assert ok.exit_code == 0 and "No rule matched" in ok.output
     bad = runner.invoke(reports_app, ["lift", "--store-url", url, "--since", "yesterday"])
     assert bad.exit_code == 2
+    typo = runner.invoke(reports_app, ["lift", "--store-url", url, "--baseline", "holdotu"])
+    assert typo.exit_code == 2 and "no decisions in arm 'holdotu'" in typo.output.lower(), typo.output
+    assert "engine, holdout" in typo.output
 
 
 def test_models_command_lists_versions_and_the_live_one(tmp_path):
@@ -159,6 +166,10 @@ def test_models_command_lists_versions_and_the_live_one(tmp_path):
     ModelRegistry(store).consider(LeadScorer(estimator="logistic").fit(X, y, feature_names=("a", "b")), X, y)
     res = CliRunner().invoke(reports_app, ["models", "--store-url", str(store.engine.url)])
     assert res.exit_code == 0 and "live version 1" in res.output and "promoted (live)" in res.output
+    res = CliRunner().invoke(reports_app, ["models", "--store-url", str(store.engine.url), "--json"])
+    doc = json.loads(res.stdout)
+    assert doc["live"] == 1 and [(v["version"], v["status"]) for v in doc["versions"]] == [(1, "promoted")]
+    assert 0.5 < doc["versions"][0]["metrics"]["roc_auc"] <= 1
     store.dispose()
 
 

@@ -208,3 +208,19 @@ def test_an_invalid_email_reason_does_not_quote_the_address():
     }
     said = _message(HubSpotRequestError(400, body, "refused"))
     assert "INVALID_EMAIL 'email'" in said and "ann@@example.com" not in said
+
+
+def test_check_of_an_unreachable_portal_says_so_without_blaming_the_scopes():
+    from hub.config import ConnectorEntry
+    from hub.plugins import build_plugin_manager
+
+    entry = ConnectorEntry(
+        type="hubspot", settings={"access_token": "pat-x", "base_url": "http://127.0.0.1:9", "max_retries": 0}
+    )
+    conn = build_plugin_manager().build("hs", entry, None)
+    try:
+        report = conn.check()
+    finally:
+        conn.close()
+    assert not report.ok and len(report.problems) == 1
+    assert "scopes" not in report.problems[0] and "connection problem" in report.problems[0], report.problems

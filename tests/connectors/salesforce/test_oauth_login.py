@@ -100,3 +100,18 @@ def test_password_login_still_works_with_a_deprecation_warning(sb: SandboxHandle
         assert SalesforceClient(s).describe("Lead")["name"] == "Lead"
     warned = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
     assert len(warned) == 1 and "Summer '27" in warned[0] and sb.salesforce_password not in warned[0]
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"consumer_key": "k", "consumer_secret": "s", "domain": "127.0.0.1:9/sflogin?d="},
+        {"session_id": "00D!x", "instance_url": "https://127.0.0.1:9"},
+    ],
+)
+def test_a_ca_bundle_that_is_gone_is_a_fatal_error_naming_it(tmp_path, auth) -> None:
+    """A demo's hub.yaml outlives its sandbox's CA file: one sentence, not requests' OSError."""
+    gone = str(tmp_path / "ca.pem")
+    with pytest.raises(FatalConnectorError) as e:
+        SalesforceClient(SalesforceSettings(ca_bundle=gone, **auth)).describe("Contact")
+    assert gone in str(e.value) and "ca_bundle" in str(e.value)

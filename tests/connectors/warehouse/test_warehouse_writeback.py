@@ -79,6 +79,19 @@ def test_ensure_schema_is_idempotent(source):
     wh.close()
 
 
+def test_setup_dry_run_shows_the_decisions_table_it_would_create(source):
+    """`hub connectors setup --dry-run` previews the warehouse as it does a CRM: the table and its state."""
+    from hub.connectors_setup import setup_connector
+
+    wh = connector(source)
+    plan = setup_connector(wh, dry_run=True)
+    assert [(i.kind, i.name, i.state, i.fixable) for i in plan.items] == [("table", "hub_decisions", "missing", True)]
+    done = setup_connector(wh)
+    assert done.ok and [(i.name, i.state) for i in done.items] == [("hub_decisions", "ok")]
+    assert connector(source, decisions_table=None).schema_plan() == []  # nothing to write, nothing to create
+    wh.close()
+
+
 def test_a_sync_reports_what_the_table_holds_so_the_push_diff_sends_nothing_again(source):
     md = MetaData()
     people = people_table(md)
