@@ -241,18 +241,15 @@ def test_a_batch_of_decisions_is_stored_as_one_at_a_time_stores_them(settings, c
     ctx.close()
 
 
-def test_on_postgresql_a_real_time_batch_is_two_round_trips(settings, crm, tmp_path):
+def test_on_postgresql_a_real_time_batch_is_two_round_trips(pg_url, api_redis_url, crm, tmp_path):
     """The held connection reads a batch's contacts in one round trip and records its decisions
     in one more (autocommit: no BEGIN or COMMIT of their own), counted in libpq's trace of the
     protocol: one Sync each."""
-    import pytest
-
     from hub.api.realtime import RealtimeDecider
     from hub.api.schemas import ContactRef
+    from tests.api.conftest import make_config
 
-    if not settings.store_url.startswith("postgresql"):
-        pytest.skip("round trips are PostgreSQL's; SQLite runs in process")
-    ctx = HubContext.build(settings, embedded=True)
+    ctx = HubContext.build(make_config(tmp_path, pg_url, api_redis_url), embedded=True)
     seed(ctx, crm)
     rt = RealtimeDecider(ctx, 60.0)
     first = rt.decide(ContactRef(contact_id=1), None)  # the policy, version and switches read once
