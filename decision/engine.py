@@ -648,8 +648,14 @@ class EnginePolicy:
         F = self.features(batch, now)
         parts: dict[str, Any] = {}
         mask = self.mask(batch, now, F, parts, envs)
-        legacy_ok = mask[np.arange(n), baseline]
-        baseline = np.where(legacy_ok, baseline, self.wait_index)
+        if n == 1:  # a real-time row: its rules' action read by item(), no index arrays
+            legacy_ok = [mask.item(0, baseline.item(0))]
+            if not legacy_ok[0]:
+                baseline = np.array([self.wait_index], dtype=np.intp)
+        else:
+            ok = mask[np.arange(n), baseline]
+            legacy_ok = ok.tolist()
+            baseline = np.where(ok, baseline, self.wait_index)
         chosen = baseline.copy()
         prop = _ones(n)
         notes = [""] * n
@@ -1042,7 +1048,9 @@ class EnginePolicy:
         parts = []
         if self.model.policy.n_obs_.item(action) > 0:
             try:
-                contrib = self.model.explain_iter(F.X[i], action)
+                # a few rows: the batch the model checked when it chose (one check, not one per row)
+                few = len(F.X) <= FEW_ROWS
+                contrib = self.model.explain_row(F.X, i, action) if few else self.model.explain_iter(F.X[i], action)
             except DecisionError:
                 contrib = iter(())
             scale = self.settings.engine.reward_scale
