@@ -648,8 +648,14 @@ class EnginePolicy:
         F = self.features(batch, now)
         parts: dict[str, Any] = {}
         mask = self.mask(batch, now, F, parts, envs)
-        legacy_ok = mask[np.arange(n), baseline]
-        baseline = np.where(legacy_ok, baseline, self.wait_index)
+        if n == 1:  # a real-time row: its rules' action read by item(), no index arrays
+            legacy_ok = [mask.item(0, baseline.item(0))]
+            if not legacy_ok[0]:
+                baseline = np.array([self.wait_index], dtype=np.intp)
+        else:
+            ok = mask[np.arange(n), baseline]
+            legacy_ok = ok.tolist()
+            baseline = np.where(ok, baseline, self.wait_index)
         chosen = baseline.copy()
         prop = _ones(n)
         notes = [""] * n
@@ -667,7 +673,8 @@ class EnginePolicy:
         points = profile_points([v.profile for v in eng_views], now)
         p_convert = points_probability(points)
         if eng_rows:
-            chosen[eng], prop[eng], notes_e, probs = self._arms_choose(
+            every = slice(None) if len(eng_rows) == n else eng  # all rows: a slice writes them, no index array
+            chosen[every], prop[every], notes_e, probs = self._arms_choose(
                 _take(F.X, eng), _take(mask, eng), _take(baseline, eng), _take(arms, eng)
             )
             self._segment_choose(
@@ -693,7 +700,7 @@ class EnginePolicy:
                 [v.contact.consent.email_opt_out for v in eng_views],
                 [v.contact.consent.do_not_contact for v in eng_views],
                 F if len(eng) == n else F.subset(eng),
-                chosen[eng],
+                _take(chosen, eng),
                 now,
                 send_time=arms[eng] != NO_SEND_TIME if NO_SEND_TIME in arm_names else None,
                 default_content=arms[eng] == NO_CONTENT if NO_CONTENT in arm_names else None,
@@ -942,7 +949,11 @@ class EnginePolicy:
         (hub/pipeline/routing.py) and caps each owner's day with ``max_new_per_day``; keyed by
         the contact's owner, every new lead shared one budget of a pseudo-owner "unassigned"."""
         e = self.settings.engine
-        if self.settings.owners or not self._is_sales[_take(chosen, eng)].any():  # routed, or nothing budgeted wanted
+        if len(eng) == 1:  # a real-time row: its action's flag, no index array
+            wanted = self._sales_flags[chosen.item(eng.item(0))]
+        else:
+            wanted = self._is_sales[_take(chosen, eng)].any()
+        if self.settings.owners or not wanted:  # routed, or nothing budgeted wanted
             return np.zeros(len(eng), dtype=bool)
         owners = np.array([batch[i].contact.owner or "unassigned" for i in eng.tolist()], dtype=object)
         if len(eng) <= FEW_ROWS:  # a real-time batch: every owner's handoffs within its budget are all kept
@@ -1042,7 +1053,9 @@ class EnginePolicy:
         parts = []
         if self.model.policy.n_obs_.item(action) > 0:
             try:
-                contrib = self.model.explain_iter(F.X[i], action)
+                # a few rows: the batch the model checked when it chose (one check, not one per row)
+                few = len(F.X) <= FEW_ROWS
+                contrib = self.model.explain_row(F.X, i, action) if few else self.model.explain_iter(F.X[i], action)
             except DecisionError:
                 contrib = iter(())
             scale = self.settings.engine.reward_scale

@@ -185,6 +185,9 @@ class Apprentice(Policy):
     def _contributions(self, x: np.ndarray, action: int) -> np.ndarray:
         return self.policy._contributions(x, action)
 
+    def _row_contributions(self, X: np.ndarray, i: int, action: int) -> np.ndarray:
+        return self.policy._row_contributions(X, i, action)
+
     def _encode_params(self) -> dict[str, Any]:
         return {
             "policy": self.policy._snapshot(),

@@ -380,12 +380,21 @@ class Policy:
 
     def explain_iter(self, x: Any, action: int) -> Iterator[tuple[int, float]]:
         """:meth:`explain_one` as an iterator: a reader of the top few pairs builds only those."""
-        x = self._check_X(np.asarray(x, dtype=float)[None, :])[0]
-        contrib = self._contributions(x, int(action))
+        return self.explain_row(np.asarray(x, dtype=float)[None, :], 0, action)
+
+    def explain_row(self, X: Any, i: int, action: int) -> Iterator[tuple[int, float]]:
+        """:meth:`explain_iter` of row ``i`` of the batch ``X``: inside a linear policy's batch
+        scope the batch it decided is checked once, not again for each explanation (a check
+        costs a real-time decision as much as the explanation's arithmetic)."""
+        contrib = self._row_contributions(self._check_X(X), i, int(action))
         order = (-np.abs(contrib)).argsort(kind="stable").tolist()
         # C iterators, not a generator: a reader that stops after the top few leaves no
         # generator frame to close (closing one raises GeneratorExit inside it)
         return zip(order, map(contrib.tolist().__getitem__, order), strict=True)
+
+    def _row_contributions(self, X: np.ndarray, i: int, action: int) -> np.ndarray:
+        """:meth:`_contributions` of row ``i`` of the checked batch ``X``."""
+        return self._contributions(X[i], action)
 
     def _contributions(self, x: np.ndarray, action: int) -> np.ndarray:
         """(d,) each feature's share of the action's predicted reward for row ``x``."""

@@ -360,6 +360,21 @@ class _DisjointLinear(Policy):
     def _feature_weights(self, action: int) -> np.ndarray:
         return self.mean_[action, : self.n_features_in_]
 
+    def _row_contributions(self, X: np.ndarray, i: int, action: int) -> np.ndarray:
+        """:meth:`_contributions` of row ``i`` from the batch's design where the batch scope
+        holds it (the squares the choice computed): the same products, in one multiply."""
+        scope = self._scope(X)
+        Z = None if scope is None else scope.get("design")
+        if Z is None:
+            return self._contributions(X[i], action)
+        d = self.n_features_in_
+        cols = self._squared_columns(d)
+        end = d + len(cols)
+        both = self.mean_[action, :end] * Z[i, :end]  # [weight x feature, weight x feature squared]
+        out = both[:d]
+        out[cols] += both[d:]
+        return out
+
     def _contributions(self, x: np.ndarray, action: int) -> np.ndarray:
         d = self.n_features_in_
         out = self.mean_[action, :d] * x

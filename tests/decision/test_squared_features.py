@@ -60,6 +60,24 @@ def test_explanations_add_the_linear_and_the_squared_term():
     assert j == 0 and c == pytest.approx(w + v) and c < -0.8  # touches = 2 costs about 1.2
 
 
+@pytest.mark.parametrize("squared", [True, [1, 3], False])
+def test_a_batch_row_is_explained_as_that_row_alone(squared):
+    """explain_row reads the batch's checked array and, in a batch scope, its design (the squares
+    the choice computed): the same pairs, bit for bit, as explain_iter of the row on its own."""
+    rng = np.random.default_rng(3)
+    p = LinearThompson(n_actions=3, seed=0, squared_features=squared)
+    p.learn_many(rng.normal(size=(200, 5)), rng.integers(0, 3, 200), rng.normal(size=200))
+    X = rng.normal(size=(4, 5)) * [1, 10, 1, 100, 1]
+    X[2, 1] = np.nan  # checked to 0 in both
+    alone = [[list(p.explain_iter(X[i], a)) for a in range(3)] for i in range(4)]
+    with p.one_batch():
+        p.choose_many(X)  # the scope now holds the batch's design
+        assert "design" in p.__dict__["_batch_scope"]
+        in_batch = [[list(p.explain_row(X, i, a)) for a in range(3)] for i in range(4)]
+    assert repr(in_batch) == repr(alone)  # (repr: NaN-safe, every digit)
+    assert [[list(p.explain_row(X, i, a)) for a in range(3)] for i in range(4)] == alone  # no scope
+
+
 def test_a_snapshot_without_the_option_loads_as_linear():
     p = LinearThompson(n_actions=2, seed=0).learn_many(np.zeros((4, 1)), [0, 1, 0, 1], [1.0, 0.0, 1.0, 0.0])
     snap = p.state_dict()
