@@ -425,6 +425,7 @@ def main() -> None:
                 model = kill_switch(config, True)
             port = free_port()
             proc = start_server(config, port, work / "serve.log", args.workers)
+            result: dict = {}
             try:
                 start = cpu_seconds(proc.pid)
                 warm: list[float] = []  # server and client CPU when the warm-up ends
@@ -451,6 +452,9 @@ def main() -> None:
             finally:
                 proc.terminate()
                 proc.wait(10)
+                if result.get("errors"):  # what the server said about them, before its directory goes
+                    said = (work / "serve.log").read_text().splitlines()
+                    print("\n".join(line for line in said if " 200 " not in line)[-4000:], file=sys.stderr)
                 if args.kill_switch:  # a --store-url store outlives the run
                     kill_switch(config, False)
             result["decisions_per_batch"] = decisions_per_batch(store_url)
