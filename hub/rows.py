@@ -205,10 +205,19 @@ def row_key(row: dict[str, Any], cols: ContactColumns) -> str:
         if key is None:
             raise ValueError(f"{cols.id}: no id")
         return key
-    email = normalize_email(_text(row.get(cols.email or "")))
+    email = _email(row, cols)
     if email is None:
-        raw = _text(row.get(cols.email or ""))
-        raise ValueError(f"{cols.email}: {'no email' if raw is None else repr(raw[:60]) + ' is not an email'}")
+        raise ValueError(f"{cols.email}: no email")
+    return email
+
+
+def _email(row: dict[str, Any], cols: ContactColumns) -> str | None:
+    """The row's normalized email, None for a blank; ValueError for text that is not one, so a
+    row keyed by id is rejected for it as a row keyed by email is, not stored without it."""
+    raw = _text(row.get(cols.email or ""))
+    email = normalize_email(raw)
+    if raw is not None and email is None:
+        raise ValueError(f"{cols.email}: {raw[:60]!r} is not an email")
     return email
 
 
@@ -229,7 +238,7 @@ def contact_from_row(row: dict[str, Any], cols: ContactColumns, connector: str) 
     updated = None
     if cols.updated_at and row.get(cols.updated_at) not in (None, ""):
         updated = parse_time(row[cols.updated_at], cols.updated_at)
-    email = _text(row.get(cols.email)) if cols.email else None
+    email = _text(row.get(cols.email)) if _email(row, cols) else None
     props = {c: json_safe(row[c]) for c in cols.properties if row.get(c) is not None}
     return Contact(
         identities=[Identity(connector=connector, external_id=key)],

@@ -248,3 +248,11 @@ def test_a_row_refused_for_its_over_long_id_keeps_its_row_and_counts(tmp_path, s
     assert (summary.created, summary.updated, summary.matched, summary.skipped) == (3, 0, 0, 1)
     ((problem),) = summary.problems
     assert problem.row == 3 and problem.id == long_email[:120] and "at most 120" in problem.reason
+
+
+def test_a_row_keyed_by_id_with_a_text_that_is_not_an_email_is_rejected_with_its_id(tmp_path, store):
+    """It was stored without an email and not reported, while a row keyed by that email was."""
+    text = "id,email,first_name\n1,a@example.com,A\n2,bad,B\n3,,C\n"
+    summary = import_contacts(store, write(tmp_path, text), ImportOptions(mapping={"id": "id"}))
+    assert {(p.row, p.id): p.reason for p in summary.problems} == {(2, "2"): "email: 'bad' is not an email"}
+    assert (summary.created, summary.skipped) == (2, 1)
