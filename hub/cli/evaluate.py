@@ -1,7 +1,8 @@
 """`hub evaluate`: a thin command over hub/reports/evaluate.py (offline evaluation of a config change).
 
 Mounted in hub/cli/main.py with ``app.command("evaluate")(evaluate_command)``. Exit codes as in
-hub/cli/main.py: 2 for a bad config (either file), 1 when there is nothing to evaluate on.
+hub/cli/main.py: 2 for a bad config (either file), 1 when there is nothing to evaluate on (with
+``--json``, a JSON object on stdout saying why).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def evaluate_command(
     from datetime import UTC, datetime
 
     from hub.config import load_settings
-    from hub.reports.evaluate import evaluate_candidate, load_candidate
+    from hub.reports.evaluate import NoDecisionLog, evaluate_candidate, load_candidate
     from hub.store import Store
 
     try:
@@ -104,6 +105,9 @@ def evaluate_command(
             store.dispose()
     except HubError as exc:
         err.print(str(exc), style="red", highlight=False, soft_wrap=True, markup=False)
+        if as_json:  # a script reading stdout gets JSON that says why, not an empty line
+            empty = {"finalized_decisions": 0} if isinstance(exc, NoDecisionLog) else {}
+            print(json.dumps({"error": str(exc), **empty}))
         raise typer.Exit(1) from None
     if as_json:
         print(json.dumps({"candidate_file": str(candidate), "since": since, "seed": seed, **ev.to_dict()}))

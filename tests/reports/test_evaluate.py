@@ -182,6 +182,11 @@ def test_cli_empty_log_exits_1_saying_what_to_run(tmp_path, url):
     r = CliRunner().invoke(app, ["evaluate", "--candidate", str(cand), "-c", str(current)])
     assert r.exit_code == 1
     assert "No finalized decisions" in r.output and "hub run --once" in r.output
+    r = CliRunner().invoke(app, ["evaluate", "--candidate", str(cand), "-c", str(current), "--json"])
+    assert r.exit_code == 1  # scripts get JSON on stdout, people the sentence on stderr
+    doc = json.loads(r.stdout)
+    assert doc["finalized_decisions"] == 0 and doc["error"].startswith("No finalized decisions")
+    assert "hub run --once" in r.stderr
     with pytest.raises(NoDecisionLog):
         store = Store(url)
         try:
