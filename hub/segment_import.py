@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +14,6 @@ from hub.models import utcnow
 from hub.pipeline.context import HubContext
 from hub.segment import MAX_MESSAGE_BYTES, BodyError, Message, MessageError, parse_json, parse_message
 from hub.segment_store import store_messages
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,14 +35,13 @@ CHUNK = 500  # messages per transaction
 
 
 def import_file(ctx: HubContext, path: Path, progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Store every good line, CHUNK messages per transaction; a bad one is logged with its
-    line number and reason."""
+    """Store every good line, CHUNK messages per transaction; a bad one is kept in the report
+    with its line number and reason, which the CLI prints (a log line too said each twice)."""
     report = ImportReport()
     dispatch = InlineDispatcher(ctx)  # attribute outcomes inline: an import has no workers to wait for
     chunk: list[tuple[int, str | None, Message]] = []
 
     def reject(n: int, mid: str | None, exc: Exception) -> None:
-        log.warning("%s line %d (messageId %r) skipped: %s", path.name, n, mid, exc)
         report.rejects.append((n, mid, str(exc)))
 
     def flush() -> None:

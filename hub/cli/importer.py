@@ -1,8 +1,8 @@
 """`hub import contacts|events|segment FILE`: thin commands over hub/importing/ and hub/segment_import.py.
 
 Mounted in hub/cli/main.py with ``app.add_typer(import_app, name="import")``. Exit codes: 0 imported
-(bad rows are reported, the rest is imported), 1 the file broke off mid-way (what was read so
-far is kept), 2 a usage error (a mapped column the file lacks, an unknown hub field, no file).
+(bad rows are reported, the rest is imported), 1 every row was skipped or the file broke off
+mid-way (what was read so far is kept), 2 a usage error (a mapped column the file lacks, an unknown hub field, no file).
 """
 
 from __future__ import annotations
@@ -281,5 +281,7 @@ def segment(
         for line, mid, reason in report.rejects[:20]:
             out.print(f"line {line} (messageId {mid!r}): {reason}")
         if len(report.rejects) > 20:
-            out.print(f"... and {len(report.rejects) - 20} more (see the log, or use --json)")
-    raise typer.Exit(1 if report.rejects else 0)
+            out.print(f"... and {len(report.rejects) - 20} more (--json lists them all)")
+    if report.lines and len(report.rejects) == report.lines:  # as hub import contacts/events
+        err.print("No line was imported: every line was skipped (the reasons are above).", style="red")
+        raise typer.Exit(1)
