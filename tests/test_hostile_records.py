@@ -122,3 +122,20 @@ def test_a_sync_stores_the_good_records_of_a_page_with_a_hostile_one_and_moves_o
     assert "bad" in stored_ids(ctx.store)
     ctx.close()
     crm.clear()
+
+
+def test_a_crm_record_with_an_e_mail_that_is_not_one_is_kept_and_logged_by_id(tmp_path, store_url, redis_url, caplog):
+    """A CRM record is real whatever its e-mail cell holds: it is stored (without that value),
+    and the sync logs which record and why, without quoting the value (an address is personal)."""
+    crm = MemoryCRM(redis_url, "memcrm")
+    crm.clear()
+    crm.put_contact("ok", email="ok@example.com")
+    crm.put_contact("typo", email="jane.example.com", first_name="Jane")
+    ctx = make_ctx(tmp_path, store_url, redis_url)
+    res = sync_connector(ctx, "crm")
+    assert res.rejects == 0 and {"ok", "typo"} <= stored_ids(ctx.store)
+    said = [m for m in caplog.messages if "typo" in m]
+    assert said and "not an e-mail address" in said[0] and "jane.example.com" not in said[0], caplog.messages
+    assert not [m for m in caplog.messages if "'ok'" in m or " ok:" in m]
+    ctx.close()
+    crm.clear()

@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 from hub.connector import Connector
 from hub.errors import ConnectorError
 from hub.locks import Held
-from hub.models import Activity, ActivityType, Page, RecordError, utcnow
+from hub.models import Activity, ActivityType, Contact, Page, RecordError, normalize_email, utcnow
 from hub.outcomes_spec import DeclaredOutcome, field_change_activities, watched_fields
 from hub.pipeline.context import HubContext
 from hub.pipeline.usage import note_usage
@@ -130,6 +130,17 @@ class _LockLost(Exception):
     """Raised inside a page's transaction to roll it back when the sync lock is gone."""
 
 
+def _log_unusable_emails(records: Sequence[Contact]) -> None:
+    """Name each record stored without an e-mail value it holds that is no address: a CRM's
+    record is real whatever its e-mail cell says, so it is kept, not rejected, but the owner of
+    the data should hear which one (by id; the value itself is personal and not logged)."""
+    for c in records:
+        if any(e and e.strip() and normalize_email(e) is None for e in c.emails):
+            ident = c.identities[0] if c.identities else None
+            who = f"{ident.connector} {ident.object_type} {ident.external_id}" if ident else "a record"
+            log.warning("%s: its e-mail value is not an e-mail address; stored without it", who)
+
+
 def _store_page(
     conn: Connection,
     stream: str,
@@ -145,6 +156,7 @@ def _store_page(
     as decisions are: the two are compared (what a contact is owed, a write withdrawn)."""
     now = now or utcnow()
     if stream == "contacts":
+        _log_unusable_emails(page.items)
         up = contact_store.upsert_contacts(conn, page.items, now, watch=watched_fields(declared))
         # a merge into a record refused on this page would read as the loser's deletion (its
         # target is not stored) and take its history with it: it waits for the survivor, whose
