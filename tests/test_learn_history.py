@@ -233,3 +233,42 @@ def test_a_log_with_too_few_usable_rows_counts_each_reason_on_its_own_line(tmp_p
     said = " ".join(res.output.split())
     assert "only 0 of 30 rows are usable" in said and "{" not in said, said
     assert "15 × action 'promo' is not in decision.actions" in said, said
+
+
+def test_a_warm_start_valued_below_the_logging_policy_is_not_saved_unless_forced(tmp_path, store_url):
+    """The logging policy knew who wanted what as it is now (the good e-mail 8 times in 10), but
+    the oldest 70% of the log, which the engine trains on, rewarded the other e-mail: the
+    warm-started engine is valued below the logging policy on the newest touches, so it is not
+    saved (exit 1, the reason said, no version), and ``--force`` saves it."""
+    cfg, _ = _setup(tmp_path, store_url)
+    rng = np.random.default_rng(3)
+    industry = np.where(np.arange(N) % 2 == 0, 0, 1)  # as _setup: software wants email_a now
+    cut = int(N * 0.7)
+    path = tmp_path / "shifted.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["email", "campaign", "sent_at", "points", "p"])
+        for i in range(N):
+            good = industry[i] if i >= cut else 1 - industry[i]  # the oldest touches rewarded the other e-mail
+            pick = good if rng.random() < 0.8 else 1 - good
+            chance = 0.8 if i >= cut and pick == good else 0.2 if i >= cut else 0.5
+            reward = (2.0 if pick == good else 0.0) + rng.normal(0, 0.1)
+            row = [f"p{i}@x.example", ["email_a", "email_b"][pick], (T0 + timedelta(hours=i)).isoformat()]
+            w.writerow([*row, f"{reward:.4f}", chance])
+    args = ["learn", "history", str(path), *ARGS, "--propensity-col", "p", "-c", str(cfg)]
+    runner = CliRunner()
+    refused = runner.invoke(app, [*args, "--json"])
+    assert refused.exit_code == 1, refused.output
+    data = json.loads(refused.stdout)
+    assert data["version"] is None and "below" in data["refused"]
+    assert data["policy"]["estimate"] < data["logging"]["estimate"]
+    store = Store(store_url)
+    with store.connect() as conn:
+        assert learning_store.latest_version(conn, data["model"]) is None, "nothing saved"
+    said = runner.invoke(app, args)
+    assert said.exit_code == 1 and "--force" in said.output
+    forced = runner.invoke(app, [*args, "--force", "--json"])
+    assert forced.exit_code == 0, forced.output
+    with store.connect() as conn:
+        assert learning_store.latest_version(conn, data["model"]) == json.loads(forced.stdout)["version"] == 1
+    store.dispose()

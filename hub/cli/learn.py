@@ -83,6 +83,7 @@ def history(
     ] = 0.7,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Value it, save nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Save it even if valued below the logging policy.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Path to hub.yaml.")] = None,
 ) -> None:
@@ -121,7 +122,7 @@ def history(
     try:
         ctx = HubContext.build(load_settings(config), embedded=True)
         table = _store_touches(ctx, since, window_days) if from_store else read_table(log_file, columns=wanted)
-        result = warm_start(ctx, table, cols, train_share=train_share, seed=seed, save=not dry_run)
+        result = warm_start(ctx, table, cols, train_share=train_share, seed=seed, save=not dry_run, force=force)
     except ConflictError as exc:  # not bad input: the same command can succeed when run again
         raise fail(str(exc), 1) from None
     except HubError as exc:
@@ -130,6 +131,8 @@ def history(
     data = result.to_dict()
     if as_json:
         print(json.dumps(data, default=float))
+        if result.refused:
+            raise typer.Exit(1)
         return
     t = Table(title=f"Warm start on {result.n_test:,} held-out touches (doubly robust, 95% interval)")
     t.add_column("policy")
@@ -147,6 +150,9 @@ def history(
         out.print(f"[yellow]Skipped {count:,}: {reason}[/yellow]")
     for w in data["warnings"]:
         out.print(f"[yellow]Warning: {w}[/yellow]")
+    if result.refused:
+        err.print(f"Not saved: {result.refused}. --force saves it anyway.", style="red", markup=False)
+        raise typer.Exit(1)
     if result.version is None:
         out.print("Dry run: nothing saved. Run again without --dry-run to make it the live model.")
     else:

@@ -71,8 +71,9 @@ class WarmStart:
     actions: dict[str, dict[str, float]]  # single action -> {"estimate", "low", "high"} (doubly robust)
     best_action: str | None
     model_name: str
-    version: int | None = None  # saved version; None on a dry run
+    version: int | None = None  # saved version; None on a dry run or when refused
     warnings: list[str] = field(default_factory=list)
+    refused: str | None = None  # why it was not saved though asked to (valued below the logging policy)
 
     def to_dict(self) -> dict[str, Any]:
         ev = self.evaluation
@@ -93,8 +94,20 @@ class WarmStart:
             "diagnostics": ev.diagnostics.__dict__ if ev else None,
             "model": self.model_name,
             "version": self.version,
+            "refused": self.refused,
             "warnings": self.warnings + (ev.warnings if ev else []),
         }
+
+
+def _below_logging(ev: OfflineEvaluation) -> str | None:
+    """Why a warm-started model should not go live: its value under the logging policy's."""
+    mine, logged = ev.candidate["dr"].value, ev.logged.value
+    if mine >= logged:
+        return None
+    return (
+        f"the warm-started engine is valued at {mine:+.4g} per touch on the held-out touches, below the "
+        f"{logged:+.4g} the logging policy earned on them: live, it would likely do worse than what ran before"
+    )
 
 
 def _est(e: Any) -> dict[str, float]:
@@ -195,8 +208,13 @@ def warm_start(
     seed: int = 0,
     n_bootstrap: int = 500,
     save: bool = True,
+    force: bool = False,
 ) -> WarmStart:
-    """Value the engine warm-started on ``table`` (columns -> arrays) and, if ``save``, store it."""
+    """Value the engine warm-started on ``table`` (columns -> arrays) and, if ``save``, store it.
+
+    A model valued below what the logging policy earned on the same held-out touches is not
+    saved unless ``force``: going live, it would do worse than what ran before (a challenger
+    is promoted only when it beats the champion)."""
     from hub.pipeline.features import ensure_features
 
     settings = ctx.settings.decision
@@ -292,7 +310,9 @@ def warm_start(
         model_name=engine.model_name,
         warnings=warnings,
     )
-    if save:
+    if save and not force:
+        result.refused = _below_logging(ev)
+    if save and result.refused is None:
         from hub.pipeline.learn import ensure_current
 
         with ctx.store.connect() as conn:
