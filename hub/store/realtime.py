@@ -272,18 +272,7 @@ class DriverStatement:
         try:
             cursor.execute(self.sql, params)
         except self.dialect.loaded_dbapi.Error as exc:
-            gone = self.dialect.is_disconnect(exc, dbapi_conn, cursor)
-            cursor.close()
-            if gone:
-                conn.invalidate(exc)  # the held connection is replaced on its next use
-            raise DBAPIError.instance(
-                self.sql,
-                params,
-                exc,
-                self.dialect.loaded_dbapi.Error,
-                connection_invalidated=gone,
-                dialect=self.dialect,
-            ) from exc
+            raise _as_sqlalchemy(conn, exc, cursor, self.sql, params) from exc
         return cursor
 
     def all(self, conn: Connection, values: dict[str, Any]) -> list[Any]:
@@ -306,6 +295,22 @@ class DriverStatement:
                 vals[i] = p(vals[i])
             out.append(make(vals))
         return out
+
+
+def _as_sqlalchemy(
+    conn: Connection, exc: Exception, cursor: Any = None, sql: str | None = None, params: Any = None
+) -> Exception:
+    """A driver error as ``Connection.execute`` raises it (SQLAlchemy's wrapper, marked
+    ``connection_invalidated`` when the connection is gone, which is then invalidated so the
+    held connection is replaced on its next use); ``cursor`` is closed."""
+    dialect = conn.dialect
+    gone = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+    if cursor is not None:
+        cursor.close()
+    if gone:
+        conn.invalidate(exc)
+    error = dialect.loaded_dbapi.Error
+    return DBAPIError.instance(sql, params, exc, error, connection_invalidated=gone, dialect=dialect)
 
 
 #: compiled once per statement and dialect (an engine's dialect lives as long as the engine)
@@ -358,7 +363,7 @@ def record_decisions(
     if conn.dialect.name != "postgresql":
         return [insert_decision(conn, d, key, outcome_days) for d, key in items]
     cursors = []
-    with pipelined(conn):
+    with _pipelined(conn):
         for d, key in items:
             values = decision_row(d, key)
             if learnable(d):
@@ -394,26 +399,19 @@ def _logged_insert() -> Executable:
 
 
 @contextmanager
-def pipelined(conn: Connection) -> Iterator[None]:
+def _pipelined(conn: Connection) -> Iterator[None]:
     """The statements run in the block are pipelined on PostgreSQL (psycopg's pipeline mode:
-    sent without waiting for each answer, all answered in one round trip when the block ends;
-    a pending transaction's BEGIN goes with them), and run as usual elsewhere. A driver error
-    surfaces when the block ends, raised as ``Connection.execute`` raises it."""
+    sent without waiting for each answer, all answered in one round trip when the block ends),
+    and run as usual elsewhere. A driver error surfaces when the block ends, raised as
+    ``Connection.execute`` raises it."""
     if conn.dialect.name != "postgresql":
         yield
         return
-    dialect = conn.dialect
-    dbapi_conn = conn.connection.dbapi_connection
     try:
-        with dbapi_conn.pipeline():
+        with conn.connection.dbapi_connection.pipeline():
             yield
-    except dialect.loaded_dbapi.Error as exc:
-        gone = dialect.is_disconnect(exc, dbapi_conn, None)
-        if gone:
-            conn.invalidate(exc)  # the held connection is replaced on its next use
-        raise DBAPIError.instance(
-            None, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=gone, dialect=dialect
-        ) from exc
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _as_sqlalchemy(conn, exc) from exc
 
 
 class HeldConnection:
@@ -426,9 +424,10 @@ class HeldConnection:
     next few hundred milliseconds may lose its log row, never corrupt anything, and waiting for
     the WAL flush would put a disk sync in every request) and autocommit: a batch's read is one
     statement and its writes one pipeline (:func:`record_decisions`), which the server runs as
-    one implicit transaction, so BEGIN and COMMIT would only add two round trips. After ``idle_ping_seconds`` without use it is
-    pinged before use (as the pool's pre-ping would), and replaced when that fails; a store
-    restart while it is busy fails the one request that meets it, and the next reconnects.
+    one implicit transaction, so BEGIN and COMMIT would only add two round trips. After
+    ``idle_ping_seconds`` without use it is pinged before use (as the pool's pre-ping would),
+    and replaced when that fails; a store restart while it is busy fails the one request that
+    meets it, and the next reconnects.
     """
 
     def __init__(self, engine: Engine, idle_ping_seconds: float = 10.0):
@@ -455,12 +454,11 @@ class HeldConnection:
             conn = None
         if conn is None:
             conn = self.engine.connect()
-            if conn.dialect.name == "postgresql":
+            if conn.dialect.name == "postgresql":  # set while pooled: SQLAlchemy tracks the isolation level there
                 conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.detach()  # closed, not pooled, at the end: its session settings stay with it
-            if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("SET synchronous_commit TO OFF")
                 conn.commit()  # SQLAlchemy's own bookkeeping: in autocommit nothing is sent
+            conn.detach()  # closed, not pooled, at the end: its session settings stay with it
             self._conn = conn
         return conn
 

@@ -234,12 +234,18 @@ def test_report_models_says_when_there_is_no_version_and_takes_json(tmp_path):
     assert json.loads(res.stdout) == {"name": "lead_score", "live": None, "versions": []}
 
 
-def test_report_reach_when_everyone_gets_an_action_says_so_without_an_empty_table(tmp_path):
+def _two_people(tmp_path):
+    """A `hub init` config with a@example.com and b@example.com imported; its path."""
     path = tmp_path / "hub.yaml"
     assert run_hub("init", str(path)).returncode == 0
     people = tmp_path / "people.csv"
     people.write_text("email\na@example.com\nb@example.com\n", encoding="utf-8")
     assert hub("import", "contacts", str(people), "-c", str(path)).exit_code == 0
+    return path
+
+
+def test_report_reach_when_everyone_gets_an_action_says_so_without_an_empty_table(tmp_path):
+    path = _two_people(tmp_path)
     assert hub("run", "--once", "-c", str(path)).exit_code == 0
     res = hub("report", "reach", "-c", str(path))
     assert res.exit_code == 0 and "All 2 contacts get an action" in res.stdout and "┏" not in res.stdout, res.output
@@ -281,11 +287,7 @@ def test_import_lists_skipped_rows_in_file_order(tmp_path):
 
 
 def test_decide_takes_a_contact_by_email_as_hub_decisions_does(tmp_path):
-    path = tmp_path / "hub.yaml"
-    assert run_hub("init", str(path)).returncode == 0
-    people = tmp_path / "people.csv"
-    people.write_text("email\na@example.com\nb@example.com\n", encoding="utf-8")
-    assert hub("import", "contacts", str(people), "-c", str(path)).exit_code == 0
+    path = _two_people(tmp_path)
     res = hub("decide", "--contact", "A@example.com", "-c", str(path))
     assert res.exit_code == 0 and "Decided for 1 contact(s)" in res.stdout, res.output
     assert "hub push" not in res.stdout and "hub decisions" in res.stdout  # no connector to push to
