@@ -14,8 +14,9 @@ Per batch, vectorized:
    (consent, do-not-contact, touch cap, quiet period after a sales touch).
 4. The bandit, wrapped in :class:`~decision.policies.Apprentice`, chooses inside the mask. A
    share ``explore_share`` of engine rows is free of the apprentice restriction, so actions the
-   rules never pick still gather the evidence that lets them mature. The logged propensity is the
-   mixture's probability of the action taken.
+   rules never pick still gather the evidence that lets them mature. With no rules, actions the
+   engine has barely measured (a warm start's log never tried them, or they are new) wait for
+   that share. The logged propensity is the mixture's probability of the action taken.
    Then segment values (decision/segment_step.py, ``segment_values``), once learned, choose for
    the engine's own rows by Thompson draws from what each action has earned in the contact's
    segment, shrunk toward the bandit's prediction, among the actions with evidence (in the
@@ -894,11 +895,14 @@ class EnginePolicy:
     ) -> np.ndarray | None:
         """(n, k) what the segment values may take on their own: actions with enough evidence
         (``apprentice_min_observations`` outcomes in the bandit, or in the row's segment) and
-        the rules' choice; None once graduated or without rules (no teacher: free choice, as in
-        :meth:`_engine_choose`)."""
-        if not self.settings.rules or self.model.graduated or self.segment_step is None:
+        the rules' choice; None once graduated. Without rules there is no choice to add, and
+        the bandit's actions are those it has measured (:meth:`Apprentice.measured`), as in
+        :meth:`_engine_choose`."""
+        if self.model.graduated or self.segment_step is None:
             return None
         seen = self.segment_step.chooser.values.n[segments] >= self.model.min_observations
+        if not self.settings.rules:
+            return (self.model.measured(mask) | seen) & mask
         allowed = (self.model.mature(X) | seen) & mask
         rows = np.arange(len(X))
         allowed[rows, baseline] |= mask[rows, baseline]
@@ -912,6 +916,13 @@ class EnginePolicy:
         seg = np.array([-1 if s is None else s for s in segments], dtype=np.intp)
         seg[idx < 0] = -1
         return self.segment_step.learn(seg, np.maximum(idx, 0), parts, self.values, stage_now, reachable_now)
+
+    def choice_probabilities(self, X: np.ndarray) -> np.ndarray:
+        """(n, k) how the engine's own rows would choose on feature rows ``X`` with every action
+        eligible and no rules' choice to follow: the actions it has measured, with the
+        ``explore_share`` free (what a warm start from a log is valued by)."""
+        X = np.asarray(X, dtype=float)
+        return self._mixture(X, np.ones((len(X), len(self.ids)), dtype=bool), None, self.model)
 
     def _mixture(self, X: np.ndarray, mask: np.ndarray, baseline: np.ndarray | None, model: Apprentice) -> np.ndarray:
         """(n, k) probability of each action: the apprentice, with ``explore_share`` free rows."""
@@ -928,8 +939,9 @@ class EnginePolicy:
         share = self.settings.engine.explore_share
         free = self._rng.random(len(X)) < share
         if not self.settings.rules or model.graduated:
-            # no legacy rules: their "wait" is no teacher, and apprenticing to it would lock the
-            # engine into the first action that matures (decision/policies/apprentice.py)
+            # no legacy rules: their "wait" is no teacher (apprenticing to it would lock the
+            # engine into the first action that matures); the apprentice keeps what the engine
+            # has not measured to the free share (decision/policies/apprentice.py ``measured``)
             baseline = None
         actions, probs = model.choose_mixed(X, mask, baseline, free, share)
         if len(X) == 1:  # a real-time row: the steps below on its scalars

@@ -6,7 +6,9 @@ it has at least ``min_observations`` outcomes and, for this row, a posterior wid
 ``max_width``; and all at once when it ``graduated``: the pipeline measured the engine's policy
 earning more than the rules' (decision/graduation.py). The inner policy picks among those mature eligible actions plus the legacy
 choice, so with nothing mature the legacy action is followed, and propensities stay exact for
-the decision actually made (the restricted mask is part of the policy).
+the decision actually made (the restricted mask is part of the policy). With no rules (no
+``baseline``) there is no choice to follow: the engine picks among the actions it has measured
+(:meth:`Apprentice.measured`), so an action nothing has measured waits for the free share.
 """
 
 from __future__ import annotations
@@ -97,8 +99,10 @@ class Apprentice(Policy):
         return float(np.mean(greedy == self._check_actions(baseline, len(X))))
 
     def _effective_mask(self, X, mask, baseline):
-        if baseline is None or self.graduated:  # no teacher, or no longer needed: free choice
+        if self.graduated:  # no longer needed: free choice
             return mask, np.zeros_like(mask)
+        if baseline is None:  # no teacher: what the engine has measured well enough
+            return self.measured(mask), np.zeros_like(mask)
         # inside the inner policy's batch scope, the same (X, mask, baseline) arrays are asked
         # for again (choose, then probabilities): answered once
         # (one tuple, read once: a thread sharing the scope never pairs its key with another's mask)
@@ -111,6 +115,26 @@ class Apprentice(Policy):
         if scope is not None:
             scope["apprentice"] = (X, mask, baseline, out)
         return out
+
+    def measured(self, mask: np.ndarray) -> np.ndarray:
+        """With no rules to follow, the actions open to the engine's own choice: those with
+        ``min_observations`` outcomes, or at least half the evidence of the best-measured one.
+        So an action nothing has measured (a warm start's log never tried it, or it was just
+        added to the catalog) waits for the free share instead of winning most rows on its
+        prior's width, while in a cold start, where the actions gather evidence together, the
+        first one to mature does not close the others. Rows left with nothing open keep
+        ``mask``."""
+        counts = self.policy.n_obs_
+        top = counts.max(initial=0)
+        if top == 0:  # a cold start: nothing measured, nothing to prefer
+            return mask
+        opened = counts >= min(self.min_observations, top / 2)
+        if opened.all():
+            return mask
+        allowed = mask & opened
+        empty = ~allowed.any(axis=1)
+        allowed[empty] = mask[empty]
+        return allowed
 
     def _restricted(self, X, mask, baseline):  # noqa: ANN001, ANN202
         allowed = mask & self._mature(X, mask)

@@ -292,7 +292,7 @@ def warm_start(
         trained.bind_features(engine.declared)
     trained.learn(X[:cut], [ids[j] for j in a[:cut]], r[:cut], p[:cut])
     Xt, at, rt, pt = X[cut:], a[cut:], r[cut:], np.clip(p[cut:], MIN_PROPENSITY, 1.0)
-    target = trained.model.policy.probabilities_many(Xt)
+    target = trained.choice_probabilities(Xt)
     ev = evaluate_log(Xt, at, rt, pt, target, ids, n_bootstrap=n_bootstrap, seed=seed)
     singles = _single_actions(Xt, at, rt, pt, ids, seed, n_bootstrap)
     best = max(singles, key=lambda k: singles[k]["estimate"]) if singles else None

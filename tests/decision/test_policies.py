@@ -195,15 +195,39 @@ def test_stacked_linear_scoring_matches_estimator_predict(name):
 
 
 def test_apprentice_without_a_baseline_does_not_lock_in_on_the_first_mature_action():
-    """No legacy rules to imitate: every eligible action stays open, so the first action to
-    collect ``min_observations`` outcomes does not become the only one ever tried."""
+    """No legacy rules to imitate: in a cold start the actions gather evidence together, so the
+    first one to collect ``min_observations`` outcomes does not close the others, which have at
+    least half of its evidence."""
     rng = np.random.default_rng(1)
     p = Apprentice(LinearThompson(n_actions=4, seed=0), min_observations=30)
     X = rng.normal(size=(400, 2))
     p.learn_many(X[:40], np.zeros(40, dtype=int), np.full(40, 0.1))  # action 0 matures first
+    for j in (1, 2, 3):
+        p.learn_many(X[40 * j : 40 * j + 22], np.full(22, j), np.full(22, 0.1))  # the others close behind
     c = p.choose_many(X)
     shares = np.bincount(c.actions, minlength=4) / len(X)
-    assert (shares[1:] > 0.05).all(), shares  # the untried actions are still explored
+    assert (shares[1:] > 0.05).all(), shares  # still explored
     assert not c.from_baseline.any()
     probs = p.probabilities_many(X)
     assert np.allclose(probs.sum(axis=1), 1.0) and (probs[:, 1:] > 0).all()
+
+
+def test_apprentice_without_a_baseline_keeps_unmeasured_actions_to_the_explore_share():
+    """A warm start from a log that tried two of four actions, or a new action added to a running
+    engine: what nothing has measured waits for the free share instead of winning most rows on
+    its prior's width, until it has ``min_observations`` outcomes."""
+    rng = np.random.default_rng(2)
+    p = Apprentice(LinearThompson(n_actions=4, seed=0), min_observations=30)
+    X = rng.normal(size=(2000, 2))
+    a = rng.integers(0, 2, 400)
+    p.learn_many(X[:400], a, np.where(a == 0, 1.0, 0.2) + rng.normal(0, 0.1, 400))
+    c = p.choose_many(X)
+    assert np.isin(c.actions, [0, 1]).all()
+    assert np.allclose(p.probabilities_many(X)[:, 2:], 0.0)
+    free = rng.random(len(X)) < 0.1
+    actions, probs = p.choose_mixed(X, np.ones((len(X), 4), dtype=bool), None, free, 0.1)
+    untried = np.isin(actions, [2, 3])
+    assert untried.any() and (untried <= free).all()  # only on the free rows
+    assert (probs[:, 2:].sum(axis=1) <= 0.1 + 1e-9).all()
+    p.learn_many(X[:60], np.full(60, 2), np.full(60, 0.5))  # measured now: it competes
+    assert (p.choose_many(X).actions == 2).any()
