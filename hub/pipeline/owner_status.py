@@ -2,7 +2,8 @@
 
 `hub status` and the console's Overview show this so an admin sees why a configured owner gets
 no leads: routing (hub/pipeline/routing.py) skips an owner a CRM reported deactivated at its last
-sync, whatever ``decision.owners[].active`` says. Load comes from :func:`owner_load`, the same
+sync, and one no CRM reports once some CRM reports owners, whatever ``decision.owners[].active``
+says. Load comes from :func:`owner_load`, the same
 count routing fills capacity with.
 """
 
@@ -52,8 +53,9 @@ class OwnerStatus:
 
     @property
     def eligible(self) -> bool:
-        """Routing may give them leads (capacity aside): active in hub.yaml and in some CRM or none."""
-        return self.configured_active and not self.deactivated_in
+        """Routing may give them leads (capacity aside): active in hub.yaml, not deactivated
+        in every CRM that reports them, and known to one when any reports owners."""
+        return self.configured_active and not self.deactivated_in and not self.unknown
 
 
 def owner_statuses(settings: Settings, conn: Connection, now: datetime) -> list[OwnerStatus]:
@@ -91,7 +93,7 @@ def owner_warnings(statuses: list[OwnerStatus]) -> list[str]:
     unknown = [s.id for s in statuses if s.unknown]
     if unknown:
         out.append(
-            f"Owners no CRM reports: {', '.join(unknown)}. Routing still assigns them leads, which the CRM "
-            "may refuse: check the ids in decision.owners in hub.yaml."
+            f"Owners no CRM reports get no leads: {', '.join(unknown)} (the CRM would refuse the "
+            "assignments). Check the ids in decision.owners in hub.yaml against the CRM's users."
         )
     return out

@@ -7,7 +7,8 @@ router's assignment replaces any static ``assign_owner`` the decision carried (t
 ``assign_owner`` at all, because assigning it anyway is exactly the constraint the router
 exists to keep. The routing reason is appended to the decision's explanation. An owner a CRM
 reported inactive at its last sync (``Connector.owners``, hub/store/owners.py) takes no leads,
-whatever ``active`` says in the config.
+whatever ``active`` says in the config; so does one no CRM reports once some CRM has reported
+its owners (a typo or a removed user, whose assignments the CRM would refuse).
 
 Capacity is counted from the store in people, so it holds across batches and workers: open
 leads = contacts the owner holds now plus those assigned to them and not yet synced back; new
@@ -125,8 +126,9 @@ def cached_win_stats(conn: Connection, now: datetime) -> dict[tuple[str, str], t
 def build_owners(
     settings: Settings, open_leads: Counter, today: Counter, inactive: frozenset[str] = frozenset()
 ) -> tuple[list[Owner], list[TerritoryRule]]:
-    """The configured owners with their load; ``inactive``: ids a CRM reports deactivated, which
-    take no leads whatever the config says."""
+    """The configured owners with their load; ``inactive``: ids no CRM lets take leads (one
+    reports them deactivated, or none knows them: ``owner_store.withheld``), whatever the config
+    says."""
     owners = [
         Owner(
             o.id,
@@ -172,7 +174,8 @@ def route_handoffs(
     prio = priority or {}
     todo.sort(key=lambda i: -prio.get(contacts[i].id or -1, 0.0))  # best leads first: they get capacity first
     open_leads, today = owner_load(conn, [o.id for o in settings.decision.owners], day_start)
-    owners, rules = build_owners(settings, open_leads, today, frozenset(owner_store.inactive(conn)))
+    withheld = owner_store.withheld(conn, [o.id for o in settings.decision.owners])
+    owners, rules = build_owners(settings, open_leads, today, frozenset(withheld))
     router = Router()
     router.cursor_ = sum(today.values())
     leads: list[Lead] = [lead_from_contact(contacts[i]) for i in todo]

@@ -35,3 +35,14 @@ def inactive(conn: Connection) -> set[str]:
     """Owner ids some CRM reports inactive and none reports active (two CRMs may share an id
     form; an owner still active in one keeps receiving leads)."""
     return {o for o, by in reported(conn).items() if not any(by.values())}
+
+
+def withheld(conn: Connection, configured: list[str]) -> set[str]:
+    """Configured owner ids routing gives no leads: those :func:`inactive` says, and, once some
+    CRM has reported its owners, those none reports (a typo or a removed user: the CRM would
+    refuse every assignment to them)."""
+    seen = reported(conn)
+    out = {o for o, by in seen.items() if not any(by.values())}
+    if seen:
+        out |= {o for o in configured if o not in seen}
+    return out

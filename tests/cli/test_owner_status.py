@@ -47,7 +47,7 @@ def test_status_names_owners_a_crm_deactivated_and_says_what_to_do(tmp_path, sto
         "or remove them from decision.owners in hub.yaml" in text
     )
     assert "71001 (" not in text and "71003 (" not in text  # 71003 is still active in sf
-    assert "Owners no CRM reports: 71009." in text and "check the ids in decision.owners" in text
+    assert "Owners no CRM reports get no leads: 71009" in text and "Check the ids in decision.owners" in text
 
 
 def test_status_json_has_each_owners_capacity_load_and_crm_view(tmp_path, store_url, redis_url):
@@ -66,7 +66,7 @@ def test_status_json_has_each_owners_capacity_load_and_crm_view(tmp_path, store_
         "eligible": False,
     }
     assert [by_id[o]["crm_view"] for o in ("71001", "71003", "71009")] == ["active", "active", "not reported"]
-    assert [by_id[o]["eligible"] for o in ("71001", "71003", "71009")] == [True, True, True]
+    assert [by_id[o]["eligible"] for o in ("71001", "71003", "71009")] == [True, True, False]
     assert len(st["owner_warnings"]) == 2 and st["owner_warnings"][0].startswith("Owners getting no leads: 71002")
 
 

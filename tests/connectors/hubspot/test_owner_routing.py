@@ -25,7 +25,7 @@ from tests.conftest import hub_config
 CAPACITY = {"max_new_per_day": 1000, "max_open_leads": 1000}
 
 
-def _ctx(tmp_path, store_url, redis_url, sb) -> HubContext:
+def _ctx(tmp_path, store_url, redis_url, sb, owners: tuple[str, ...] = ("71001", "71003")) -> HubContext:
     settings = {"access_token": sb.hubspot_token, "base_url": sb.hubspot_url}
     rule = {
         "name": "hand off",
@@ -40,7 +40,7 @@ def _ctx(tmp_path, store_url, redis_url, sb) -> HubContext:
         connectors={"crm": {"type": "hubspot", "settings": settings}},
         **{
             "decision.rules": [rule],
-            "decision.owners": [{"id": "71001", "capacity": CAPACITY}, {"id": "71003", "capacity": CAPACITY}],
+            "decision.owners": [{"id": o, "capacity": CAPACITY} for o in owners],
         },
     )
     Store(store_url, auto_migrate=True).dispose()
@@ -106,5 +106,30 @@ def test_owners_unreadable_keep_those_read_before_and_the_sync_succeeds(tmp_path
             assert not result.skipped
             with ctx.store.connect() as conn:
                 assert owner_store.inactive(conn) == {"71002"}
+        finally:
+            ctx.close()
+
+
+def test_an_owner_id_hubspot_does_not_know_gets_no_leads_once_its_owners_are_read(tmp_path, store_url, redis_url):
+    """A typo or a removed user in decision.owners: HubSpot refuses every assignment to it, so
+    once a sync has read HubSpot's owners, routing gives its share to the owners HubSpot knows,
+    and `hub status` says it gets none and why."""
+    world = World(n_contacts=40, seed=5)
+    with start_sandbox(world) as sb:
+        ctx = _ctx(tmp_path, store_url, redis_url, sb, owners=("71001", "71099"))
+        try:
+            changed = sorted(sync_connector(ctx, "crm").changed)
+            with ctx.store.connect() as conn:
+                seen = owner_statuses(ctx.settings, conn, ctx.clock())
+            assert [(o.id, o.crm_view, o.eligible) for o in seen] == [
+                ("71001", "active", True),
+                ("71099", "not reported", False),
+            ]
+            warning = " ".join(owner_warnings(seen))
+            assert "71099" in warning and "get no leads" in warning
+            decide_contacts(ctx, changed[:10], "k1")
+            assert Counter(p.payload["owner"] for p in _assignments(ctx)) == Counter({"71001": 10})
+            push_connector(ctx, "crm")
+            assert all(p.state == "done" for p in _assignments(ctx))
         finally:
             ctx.close()
