@@ -37,6 +37,11 @@ STARTING_BURST = 95
 TOKEN_PATH = "/oauth/2026-03/token"
 INTROSPECT_PATH = "/oauth/2026-03/token/introspect"
 MARGIN = 0.95
+#: a Retry-After longer than this is not slept in a task: the connector is blocked until then
+#: (a 477 migration's is "typically up to 24 hours", HubSpot's error-handling guide)
+MAX_INLINE_WAIT = 60.0
+#: HubSpot's 423 lock "will last for 2 seconds": wait at least that (error-handling guide)
+LOCK_WAIT = 2.0
 
 
 def _required_scopes(body: Any) -> list[str]:
@@ -160,7 +165,10 @@ class HubSpotClient:
                 self.follow_limit(exc.headers)
                 body = _json(exc.body)
                 raise _Failed(
-                    exc.status, body, f"HTTP {exc.status}: {(body or {}).get('message', '')}".strip()
+                    exc.status,
+                    body,
+                    f"HTTP {exc.status}: {(body or {}).get('message', '')}".strip(),
+                    _retry_after(exc.headers),
                 ) from None
             self.follow_limit(resp.headers)
             return json.loads(resp.data) if resp.data else None
@@ -181,7 +189,7 @@ class HubSpotClient:
             try:
                 return send()
             except _Failed as failed:
-                status, body, reason = failed.status, failed.body, failed.reason
+                status, body, reason, retry_after = failed.status, failed.body, failed.reason, failed.retry_after
             if status == 401 and not renewed and self._expired(body):
                 # HubSpot's clock says the token is over before ours does: renew it, once
                 renewed, self._token_expires = True, 0.0
@@ -198,7 +206,7 @@ class HubSpotClient:
                 wait, throttled = self._throttle_wait(body, search), throttled + 1
                 tries = throttled
             else:
-                wait, errors = (2.0 if status == 423 else self._backoff(errors)), errors + 1
+                wait, errors = self._transient_wait(op, status, retry_after, errors), errors + 1
                 tries = errors
             if tries > self.s.max_retries:
                 raise RetryableError(
@@ -253,6 +261,27 @@ class HubSpotClient:
             return 1.0 + random.uniform(0, 0.5)
         return 10.0 + random.uniform(0, 2.0)
 
+    def _transient_wait(self, op: str, status: int | None, retry_after: float | None, attempt: int) -> float:
+        """How long a 423, 477 or 5xx says to wait: at least the 2 s a lock lasts, at least its
+        Retry-After (a 477 always has one), else exponential backoff. A wait longer than
+        ``MAX_INLINE_WAIT`` is not slept: the connector is blocked until then."""
+        wait = self._backoff(attempt)
+        if status == 423:
+            wait = max(wait, LOCK_WAIT)
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        elif status == 477:
+            wait = max(wait, MAX_INLINE_WAIT)  # no Retry-After sent: try again in a minute
+        if wait > MAX_INLINE_WAIT:
+            what = "this HubSpot account is being migrated" if status == 477 else f"HubSpot answered {status}"
+            raise RetryableError(
+                f"HubSpot {op}: {what}; resuming after the {wait:.0f} s it asked to wait",
+                status=status,
+                retry_after=wait,
+                blocked=True,
+            )
+        return wait
+
     @staticmethod
     def _backoff(attempt: int) -> float:
         return min(30.0, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
@@ -290,18 +319,30 @@ class HubSpotClient:
                 raise _Failed(None, None, f"connection problem ({type(exc).__name__})") from None
             self.follow_limit(resp.headers)
             if resp.status_code >= 300:
-                raise _Failed(resp.status_code, _json(resp.content), f"HTTP {resp.status_code}")
+                raise _Failed(
+                    resp.status_code, _json(resp.content), f"HTTP {resp.status_code}", _retry_after(resp.headers)
+                )
             return resp.json() if resp.content else None
 
         return self._with_retries(op, send)
 
 
 class _Failed(Exception):
-    """One try that did not get an answer worth returning: its status (None: no answer)."""
+    """One try that did not get an answer worth returning: its status (None: no answer) and the
+    seconds its Retry-After header asked for (None: none sent)."""
 
-    def __init__(self, status: int | None, body: dict | None, reason: str):
+    def __init__(self, status: int | None, body: dict | None, reason: str, retry_after: float | None = None):
         super().__init__(reason)
-        self.status, self.body, self.reason = status, body, reason
+        self.status, self.body, self.reason, self.retry_after = status, body, reason, retry_after
+
+
+def _retry_after(headers: Any) -> float | None:
+    """A Retry-After header in seconds (HubSpot sends seconds: 477, workflow 429s), or None."""
+    try:
+        value = headers.get("Retry-After") if headers else None
+        return max(0.0, float(value)) if value not in (None, "") else None
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 class MissingScopes(FatalConnectorError):

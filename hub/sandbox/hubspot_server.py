@@ -158,6 +158,24 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
             "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE",
         )
 
+    def fault_status(self, status: int) -> Response:
+        """HubSpot's transient answers (error-handling guide, "Common error responses"): 423
+        while a lock from a burst of writes lasts (2 s), 477 while the account moves between
+        data hosting locations (with Retry-After, "typically up to 24 hours"), 502/504 when
+        processing limits are met, 503 while HubSpot is unavailable; 524 is Cloudflare's
+        gateway timeout in front of it, an HTML page. Bodies of 423 and 477 are not documented:
+        HubSpot's usual error JSON here."""
+        if status == 423:
+            return _err(423, "The resource is locked: too many writes in a short time; wait 2 seconds.", "LOCKED")
+        if status == 477:
+            resp = _err(477, "This account is being migrated between data hosting locations.", "MIGRATION_IN_PROGRESS")
+            resp.headers["Retry-After"] = str(self.faults.retry_after_s)
+            return resp
+        if status in (502, 504, 521, 522, 523, 524):
+            page = f"<html><head><title>api.hubapi.com | {status}</title></head><body>Error code {status}</body></html>"
+            return Response(status, raw=page.encode(), content_type="text/html; charset=UTF-8")
+        return self.fault_error(status)
+
     def _limit_response(self, search: bool, policy: str) -> Response:
         if policy == "DAILY":  # the account's daily limit is one for every endpoint, search too
             msg = "You have reached your daily limit."
