@@ -5,7 +5,7 @@ Everything goes through ``hubspot-api-client``. Responses are read raw
 this module. The client's urllib3 retry does not retry POST or PATCH (search and every batch
 call), so this module retries 429s, 5xx and dropped connections itself: by the 429 body's
 ``policyName`` (ten-second window: wait out the window; search: about a second; DAILY: give up
-until the reset), else exponential backoff with jitter.
+until the reset, midnight in the account's time zone), else exponential backoff with jitter.
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import urllib3
 from hubspot import HubSpot
@@ -37,6 +40,10 @@ STARTING_BURST = 95
 TOKEN_PATH = "/oauth/2026-03/token"
 INTROSPECT_PATH = "/oauth/2026-03/token/introspect"
 MARGIN = 0.95
+#: the daily limit's reset is midnight in the account's zone; a minute after it, in case the
+#: clocks differ. With the zone unknown, an hour.
+DAILY_RESET_MARGIN = 60.0
+DAILY_UNKNOWN_WAIT = 3600.0
 #: a Retry-After longer than this is not slept in a task: the connector is blocked until then
 #: (a 477 migration's is "typically up to 24 hours", HubSpot's error-handling guide)
 MAX_INLINE_WAIT = 60.0
@@ -66,10 +73,20 @@ class HubSpotClient:
     """One HubSpot portal, shared-limit aware. ``calls`` counts requests by operation."""
 
     def __init__(
-        self, name: str, settings: HubSpotSettings, runtime: Runtime, sleep: Callable[[float], None] = time.sleep
+        self,
+        name: str,
+        settings: HubSpotSettings,
+        runtime: Runtime,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
     ):
         self.s = settings
         self.sleep = sleep
+        self.clock = clock  # epoch seconds: when the daily limit resets is reckoned on it
+        # the account's time zone, where its daily limit resets: set, or read from its details
+        self.account_zone: str | None = (
+            settings.portal_timezone if "portal_timezone" in settings.model_fields_set else None
+        )
         self.calls: dict[str, int] = {}
         self.rate_limit_waits = 0.0
         self._token_lock = threading.Lock()
@@ -241,16 +258,20 @@ class HubSpotClient:
         self.general.limits = [self.burst]
         self.search_limit.limits = [self.burst, *self.search_limit.limits[1:]]
 
-    @staticmethod
-    def _throttle_wait(body: dict | None, search: bool) -> float:
+    def _throttle_wait(self, body: dict | None, search: bool) -> float:
         """How long a 429 says to wait, by its ``policyName``. The ten-second window is rolling:
         after 10 s every call that filled it has aged out, so the wait is a constant 10 s (plus
         jitter so workers do not come back together), not growing per try: tap-hubspot moved to
-        a constant 10 s after exponential waits turned 429s into retry storms."""
+        a constant 10 s after exponential waits turned 429s into retry storms. The daily limit
+        is not waited out in a task: the connector is blocked until it resets."""
         policy = (body or {}).get("policyName")
         if policy == "DAILY":
+            wait, when = self.until_daily_reset()
             raise RetryableError(
-                "HubSpot daily API limit reached; resuming after it resets", status=429, retry_after=3600, blocked=True
+                f"HubSpot daily API limit reached; resuming after it resets {when}",
+                status=429,
+                retry_after=wait,
+                blocked=True,
             )
         message = str((body or {}).get("message", "")).lower()
         if (
@@ -281,6 +302,30 @@ class HubSpotClient:
                 blocked=True,
             )
         return wait
+
+    def until_daily_reset(self) -> tuple[float, str]:
+        """Seconds to the daily limit's reset and when that is, in words. It resets at midnight
+        in the account's time zone, not UTC (usage guidelines); with the zone unknown (neither
+        ``portal_timezone`` set nor the account's details read) try again in an hour."""
+        if self.account_zone is None:
+            return DAILY_UNKNOWN_WAIT, "(the account's time zone is unknown: trying again in an hour)"
+        zone = ZoneInfo(self.account_zone)
+        now = datetime.fromtimestamp(self.clock(), zone)
+        midnight = datetime.combine(now.date() + timedelta(days=1), dtime(0), zone)
+        wait = (midnight - now).total_seconds() + DAILY_RESET_MARGIN
+        return wait, f"at midnight {self.account_zone} ({midnight.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+
+    def learn_account(self, details: dict[str, Any]) -> None:
+        """Take the account's time zone from its details (``GET /account-info/v3/details``),
+        unless ``portal_timezone`` was set."""
+        zone = details.get("timeZone")
+        if "portal_timezone" in self.s.model_fields_set or not isinstance(zone, str):
+            return
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return
+        self.account_zone = zone
 
     @staticmethod
     def _backoff(attempt: int) -> float:

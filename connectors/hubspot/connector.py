@@ -79,6 +79,7 @@ class HubSpotConnector(Connector):
         try:
             details = self.client.raw("account.details", "GET", "/account-info/v3/details") or {}
             report.details["portal"] = details.get("portalId")
+            self.client.learn_account(details)
             scopes = self.client.token_scopes()
             if scopes is None:
                 report.details["scopes"] = "unknown (token introspection not available)"
