@@ -81,3 +81,19 @@ def test_a_status_the_campaign_has_is_written(sandbox) -> None:
     leads = _leads(sandbox)
     assert {r.status for r in conn.push([_add(i, lead) for i, lead in enumerate(leads)])} == {"ok"}
     assert _members(sandbox) == dict.fromkeys(leads, "Attended")
+
+
+def test_member_inserts_whose_answer_was_lost_land_once(sandbox) -> None:
+    """A 504 after Salesforce inserted the members (a gateway timing out on the answer): the
+    connector does not resend a create blindly; the next push reads the members and is done."""
+    conn = _connector(sandbox)
+    leads = _leads(sandbox)
+    conn.push([_add(9, leads[0])])  # the Campaign exists; the next insert is members only
+    sandbox.salesforce_faults.set(lost=[504], match="^POST /services/data/v[0-9.]+/composite/sobjects")
+    first = conn.push([_add(i, lead) for i, lead in enumerate(leads[1:])])
+    assert {r.status for r in first} == {"retryable"}
+    assert sandbox.world.log.faults[("salesforce", "lost 504")] == 1
+    again = conn.push([_add(i, lead) for i, lead in enumerate(leads[1:])])
+    assert {r.status for r in again} == {"ok"}
+    members = [m for m in sandbox.world.salesforce.objects["CampaignMember"].values() if not m["IsDeleted"]]
+    assert sorted(m["LeadId"] for m in members) == leads  # one each, none doubled
