@@ -265,7 +265,8 @@ class HubSpotClient:
         a constant 10 s after exponential waits turned 429s into retry storms. The daily limit
         is not waited out in a task: the connector is blocked until it resets."""
         policy = (body or {}).get("policyName")
-        if policy == "DAILY":
+        message = str((body or {}).get("message", "")).lower()
+        if policy == "DAILY" or (policy is None and "daily limit" in message):
             wait, when = self.until_daily_reset()
             raise RetryableError(
                 f"HubSpot daily API limit reached; resuming after it resets {when}",
@@ -273,7 +274,6 @@ class HubSpotClient:
                 retry_after=wait,
                 blocked=True,
             )
-        message = str((body or {}).get("message", "")).lower()
         if (
             search
             or policy == "SECONDLY"
