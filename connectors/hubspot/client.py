@@ -5,7 +5,7 @@ Everything goes through ``hubspot-api-client``. Responses are read raw
 this module. The client's urllib3 retry does not retry POST or PATCH (search and every batch
 call), so this module retries 429s, 5xx and dropped connections itself: by the 429 body's
 ``policyName`` (ten-second window: wait out the window; search: about a second; DAILY: give up
-until the reset), else exponential backoff with jitter.
+until the reset, midnight in the account's time zone), else exponential backoff with jitter.
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import urllib3
 from hubspot import HubSpot
@@ -37,6 +40,15 @@ STARTING_BURST = 95
 TOKEN_PATH = "/oauth/2026-03/token"
 INTROSPECT_PATH = "/oauth/2026-03/token/introspect"
 MARGIN = 0.95
+#: the daily limit's reset is midnight in the account's zone; a minute after it, in case the
+#: clocks differ. With the zone unknown, an hour.
+DAILY_RESET_MARGIN = 60.0
+DAILY_UNKNOWN_WAIT = 3600.0
+#: a Retry-After longer than this is not slept in a task: the connector is blocked until then
+#: (a 477 migration's is "typically up to 24 hours", HubSpot's error-handling guide)
+MAX_INLINE_WAIT = 60.0
+#: HubSpot's 423 lock "will last for 2 seconds": wait at least that (error-handling guide)
+LOCK_WAIT = 2.0
 
 
 def _required_scopes(body: Any) -> list[str]:
@@ -61,10 +73,20 @@ class HubSpotClient:
     """One HubSpot portal, shared-limit aware. ``calls`` counts requests by operation."""
 
     def __init__(
-        self, name: str, settings: HubSpotSettings, runtime: Runtime, sleep: Callable[[float], None] = time.sleep
+        self,
+        name: str,
+        settings: HubSpotSettings,
+        runtime: Runtime,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
     ):
         self.s = settings
         self.sleep = sleep
+        self.clock = clock  # epoch seconds: when the daily limit resets is reckoned on it
+        # the account's time zone, where its daily limit resets: set, or read from its details
+        self.account_zone: str | None = (
+            settings.portal_timezone if "portal_timezone" in settings.model_fields_set else None
+        )
         self.calls: dict[str, int] = {}
         self.rate_limit_waits = 0.0
         self._token_lock = threading.Lock()
@@ -160,7 +182,10 @@ class HubSpotClient:
                 self.follow_limit(exc.headers)
                 body = _json(exc.body)
                 raise _Failed(
-                    exc.status, body, f"HTTP {exc.status}: {(body or {}).get('message', '')}".strip()
+                    exc.status,
+                    body,
+                    f"HTTP {exc.status}: {(body or {}).get('message', '')}".strip(),
+                    _retry_after(exc.headers),
                 ) from None
             self.follow_limit(resp.headers)
             return json.loads(resp.data) if resp.data else None
@@ -181,7 +206,7 @@ class HubSpotClient:
             try:
                 return send()
             except _Failed as failed:
-                status, body, reason = failed.status, failed.body, failed.reason
+                status, body, reason, retry_after = failed.status, failed.body, failed.reason, failed.retry_after
             if status == 401 and not renewed and self._expired(body):
                 # HubSpot's clock says the token is over before ours does: renew it, once
                 renewed, self._token_expires = True, 0.0
@@ -198,7 +223,7 @@ class HubSpotClient:
                 wait, throttled = self._throttle_wait(body, search), throttled + 1
                 tries = throttled
             else:
-                wait, errors = (2.0 if status == 423 else self._backoff(errors)), errors + 1
+                wait, errors = self._transient_wait(op, status, retry_after, errors), errors + 1
                 tries = errors
             if tries > self.s.max_retries:
                 raise RetryableError(
@@ -233,18 +258,22 @@ class HubSpotClient:
         self.general.limits = [self.burst]
         self.search_limit.limits = [self.burst, *self.search_limit.limits[1:]]
 
-    @staticmethod
-    def _throttle_wait(body: dict | None, search: bool) -> float:
+    def _throttle_wait(self, body: dict | None, search: bool) -> float:
         """How long a 429 says to wait, by its ``policyName``. The ten-second window is rolling:
         after 10 s every call that filled it has aged out, so the wait is a constant 10 s (plus
         jitter so workers do not come back together), not growing per try: tap-hubspot moved to
-        a constant 10 s after exponential waits turned 429s into retry storms."""
+        a constant 10 s after exponential waits turned 429s into retry storms. The daily limit
+        is not waited out in a task: the connector is blocked until it resets."""
         policy = (body or {}).get("policyName")
-        if policy == "DAILY":
-            raise RetryableError(
-                "HubSpot daily API limit reached; resuming after it resets", status=429, retry_after=3600, blocked=True
-            )
         message = str((body or {}).get("message", "")).lower()
+        if policy == "DAILY" or (policy is None and "daily limit" in message):
+            wait, when = self.until_daily_reset()
+            raise RetryableError(
+                f"HubSpot daily API limit reached; resuming after it resets {when}",
+                status=429,
+                retry_after=wait,
+                blocked=True,
+            )
         if (
             search
             or policy == "SECONDLY"
@@ -252,6 +281,51 @@ class HubSpotClient:
         ):
             return 1.0 + random.uniform(0, 0.5)
         return 10.0 + random.uniform(0, 2.0)
+
+    def _transient_wait(self, op: str, status: int | None, retry_after: float | None, attempt: int) -> float:
+        """How long a 423, 477 or 5xx says to wait: at least the 2 s a lock lasts, at least its
+        Retry-After (a 477 always has one), else exponential backoff. A wait longer than
+        ``MAX_INLINE_WAIT`` is not slept: the connector is blocked until then."""
+        wait = self._backoff(attempt)
+        if status == 423:
+            wait = max(wait, LOCK_WAIT)
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        elif status == 477:
+            wait = max(wait, MAX_INLINE_WAIT)  # no Retry-After sent: try again in a minute
+        if wait > MAX_INLINE_WAIT:
+            what = "this HubSpot account is being migrated" if status == 477 else f"HubSpot answered {status}"
+            raise RetryableError(
+                f"HubSpot {op}: {what}; resuming after the {wait:.0f} s it asked to wait",
+                status=status,
+                retry_after=wait,
+                blocked=True,
+            )
+        return wait
+
+    def until_daily_reset(self) -> tuple[float, str]:
+        """Seconds to the daily limit's reset and when that is, in words. It resets at midnight
+        in the account's time zone, not UTC (usage guidelines); with the zone unknown (neither
+        ``portal_timezone`` set nor the account's details read) try again in an hour."""
+        if self.account_zone is None:
+            return DAILY_UNKNOWN_WAIT, "(the account's time zone is unknown: trying again in an hour)"
+        zone = ZoneInfo(self.account_zone)
+        now = datetime.fromtimestamp(self.clock(), zone)
+        midnight = datetime.combine(now.date() + timedelta(days=1), dtime(0), zone)
+        wait = (midnight - now).total_seconds() + DAILY_RESET_MARGIN
+        return wait, f"at midnight {self.account_zone} ({midnight.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+
+    def learn_account(self, details: dict[str, Any]) -> None:
+        """Take the account's time zone from its details (``GET /account-info/v3/details``),
+        unless ``portal_timezone`` was set."""
+        zone = details.get("timeZone")
+        if "portal_timezone" in self.s.model_fields_set or not isinstance(zone, str):
+            return
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return
+        self.account_zone = zone
 
     @staticmethod
     def _backoff(attempt: int) -> float:
@@ -290,18 +364,30 @@ class HubSpotClient:
                 raise _Failed(None, None, f"connection problem ({type(exc).__name__})") from None
             self.follow_limit(resp.headers)
             if resp.status_code >= 300:
-                raise _Failed(resp.status_code, _json(resp.content), f"HTTP {resp.status_code}")
+                raise _Failed(
+                    resp.status_code, _json(resp.content), f"HTTP {resp.status_code}", _retry_after(resp.headers)
+                )
             return resp.json() if resp.content else None
 
         return self._with_retries(op, send)
 
 
 class _Failed(Exception):
-    """One try that did not get an answer worth returning: its status (None: no answer)."""
+    """One try that did not get an answer worth returning: its status (None: no answer) and the
+    seconds its Retry-After header asked for (None: none sent)."""
 
-    def __init__(self, status: int | None, body: dict | None, reason: str):
+    def __init__(self, status: int | None, body: dict | None, reason: str, retry_after: float | None = None):
         super().__init__(reason)
-        self.status, self.body, self.reason = status, body, reason
+        self.status, self.body, self.reason, self.retry_after = status, body, reason, retry_after
+
+
+def _retry_after(headers: Any) -> float | None:
+    """A Retry-After header in seconds (HubSpot sends seconds: 477, workflow 429s), or None."""
+    try:
+        value = headers.get("Retry-After") if headers else None
+        return max(0.0, float(value)) if value not in (None, "") else None
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 class MissingScopes(FatalConnectorError):

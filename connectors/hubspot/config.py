@@ -34,7 +34,9 @@ class HubSpotSettings(ConnectorSettings):
         300, ge=0, description="re-read this much before the bookmark: records indexed late by search are not missed"
     )
     portal_timezone: str = Field(
-        "UTC", description="IANA zone a bare local send hour is read in when written to a datetime property"
+        "UTC",
+        description="IANA zone a bare local send hour is read in when written to a datetime property; set, "
+        "also where HubSpot's daily API limit resets at midnight (unset: the account's zone once check read it)",
     )
     archived_walk_seconds: int = Field(
         3600, ge=0, description="walk the archived-contact list (deletions) at most this often; 0: every sync"

@@ -79,6 +79,7 @@ class HubSpotConnector(Connector):
         try:
             details = self.client.raw("account.details", "GET", "/account-info/v3/details") or {}
             report.details["portal"] = details.get("portalId")
+            self.client.learn_account(details)
             scopes = self.client.token_scopes()
             if scopes is None:
                 report.details["scopes"] = "unknown (token introspection not available)"
@@ -213,12 +214,18 @@ class HubSpotConnector(Connector):
         groups_api = self.client.api.crm.properties.groups_api
         groups = self.client.call("groups.list", groups_api.get_all, object_type="contacts") or {}
         if self.s.property_group not in {g["name"] for g in groups.get("results") or []}:
-            self.client.call(
-                "groups.create",
-                groups_api.create,
-                object_type="contacts",
-                property_group_create={"name": self.s.property_group, "label": "Decision Hub"},
-            )
+            try:
+                self.client.call(
+                    "groups.create",
+                    groups_api.create,
+                    object_type="contacts",
+                    property_group_create={"name": self.s.property_group, "label": "Decision Hub"},
+                )
+            except HubSpotRequestError as exc:
+                # 409: the group is there, made by a create whose answer was lost (a 504 retried)
+                # or by another setup since the list was read
+                if exc.status != 409:
+                    raise
             report.created.append(f"group {self.s.property_group}")
         existing = self._existing_properties()
         core = self.client.api.crm.properties.core_api

@@ -381,6 +381,21 @@ class PushWriter:
                         self._campaign_errors[name] = res.get("errors") or []
         return {n: self._campaigns[n] for n in names if n in self._campaigns}
 
+    def _member_refused(self, req: PushRequest, errors: list[dict[str, Any]]) -> PushResult:
+        """A member insert refused. A Status the Campaign does not have is the setting's to fix
+        (each Campaign keeps its own member statuses; a new one has Sent and Responded)."""
+        result = _errors_result(req.push_id, errors)
+        status = self.settings.campaign_member_status
+        if status and _code(errors) == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST":
+            name = campaign_name(str(req.action.payload.get("list")))
+            reason = (
+                f"{result.reason}. campaign_member_status {status!r} is not a member status of the Campaign "
+                f"{name!r}: add it to the Campaign's member statuses in Salesforce, or unset campaign_member_status "
+                "to use each Campaign's default"
+            )
+            return result.model_copy(update={"reason": reason})
+        return result
+
     def _members(self, campaign_ids: set[str], reqs: list[PushRequest]) -> dict[tuple[str, str], str]:
         """(campaign id, person id) -> CampaignMember id, for the people in ``reqs``."""
         found: dict[tuple[str, str], str] = {}
@@ -445,7 +460,7 @@ class PushWriter:
                 code = ((res.get("errors") or [{}])[0]).get("statusCode")
                 ok = res.get("success") or code == "DUPLICATE_VALUE"  # already a member: the add holds
                 results[req.push_id] = (
-                    PushResult(push_id=req.push_id, status="ok") if ok else _errors_result(req.push_id, res["errors"])
+                    PushResult(push_id=req.push_id, status="ok") if ok else self._member_refused(req, res["errors"])
                 )
         for part in chunks(list(deletes)):
             answer = self.client.rest(

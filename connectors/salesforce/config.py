@@ -71,7 +71,11 @@ class SalesforceSettings(ConnectorSettings):
     # -- pushing --------------------------------------------------------------------------
     campaigns: dict[str, str] = Field(default_factory=dict, description="hub list name -> Campaign Id")
     create_campaigns: bool = Field(True, description="create a Campaign for an unmapped hub list")
-    campaign_member_status: str | None = Field(None, description="None: the campaign's default status")
+    campaign_member_status: str | None = Field(
+        None,
+        description="None: each Campaign's default status; else a member status every target Campaign has "
+        "(a new Campaign has Sent and Responded; others are refused per member)",
+    )
     allowed_owner_queues: list[str] = Field(default_factory=list, description="queue (Group) ids allowed as owner")
     push_budget_share: float = Field(
         0.9, gt=0, le=1, description="stop pushing above this share of the daily API limit"

@@ -3,7 +3,8 @@
 Within a simulated day time runs with the wall clock (so successive writes get distinct,
 increasing stamps) but never leaves the day; ``advance_days`` jumps to later days. Readings are
 strictly increasing in milliseconds, so a cursor on modification time never sees a tie it could
-not order. With ``realtime=False`` each reading is one millisecond after the last instead, so a
+not order. ``skip`` moves time on within the day (an idle quarter of an hour, the hours to a
+midnight in another zone) without simulating anything. With ``realtime=False`` each reading is one millisecond after the last instead, so a
 run that reads the clock the same way gets the same stamps however fast the machine is (tests
 that compare learning runs need that).
 """
@@ -26,6 +27,7 @@ class SimClock:
         self.realtime = realtime
         self.day = 0
         self._real0 = time.monotonic()
+        self._skipped = 0  # ms skipped within the current day
         self._last = self.start_ms - 1
         self._lock = threading.Lock()
 
@@ -37,6 +39,7 @@ class SimClock:
         """The current simulated time; strictly greater than any earlier reading."""
         with self._lock:
             elapsed = int((time.monotonic() - self._real0) * 1000) if self.realtime else 0
+            elapsed += self._skipped
             t = self.day_start_ms + min(elapsed, DAY_MS - 1)
             t = max(t, self._last + 1)
             self._last = t
@@ -56,7 +59,15 @@ class SimClock:
                 raise ValueError(f"cannot move the clock back from day {self.day} to {day}")
             self.day = day
             self._real0 = time.monotonic()
+            self._skipped = 0
             self._last = max(self._last, self.day_start_ms - 1)
+
+    def skip(self, ms: int) -> None:
+        """Move time ``ms`` on, never past the end of the day (``set_day`` leaves it)."""
+        if ms < 0:
+            raise ValueError(f"cannot move the clock back {ms} ms")
+        with self._lock:
+            self._skipped += ms
 
 
 def iso_ms(ms: int) -> str:

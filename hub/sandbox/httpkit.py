@@ -34,6 +34,15 @@ class Faults:
     latency_s: float = 0.0  # added before answering
     drop_rate: float = 0.0  # close the socket without an answer
     malformed_rate: float = 0.0  # probability per record of a malformed record in responses
+    # the next requests get these statuses, in order, before the vendor sees them (nothing is
+    # applied): a lock (423), a migration (477), a gateway or outage (502, 503, 504, 524)
+    statuses: list[int] = field(default_factory=list)
+    # the next requests are applied, then answered with these statuses instead: a gateway that
+    # timed out on an answer the vendor had already made (504, 524). A retry writes again.
+    lost: list[int] = field(default_factory=list)
+    # the statuses and lost queues take only requests whose "METHOD /path" this regex finds
+    match: str = ""
+    retry_after_s: int = 30  # what a 477 (migration in progress) tells the client to wait
     seed: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -48,13 +57,35 @@ class Faults:
             for k, v in values.items():
                 if k.startswith("_") or not hasattr(self, k):
                     raise AttributeError(f"unknown fault switch {k!r}")
-                setattr(self, k, v)
+                setattr(self, k, list(v) if isinstance(v, list | tuple) else v)
             if "seed" in values:
                 self._rng.seed(values["seed"])
 
     def clear(self) -> None:
-        self.set(error_rate=0.0, burst_429=0, throttle_s=0.0, latency_s=0.0, drop_rate=0.0, malformed_rate=0.0)
+        self.set(
+            error_rate=0.0,
+            burst_429=0,
+            throttle_s=0.0,
+            latency_s=0.0,
+            drop_rate=0.0,
+            malformed_rate=0.0,
+            statuses=[],
+            lost=[],
+            match="",
+        )
         self._throttled_until = 0.0
+
+    def queued(self, method: str, path: str) -> tuple[int | None, int | None]:
+        """(status to answer instead of the vendor, status to answer after it) for this request,
+        from the ``statuses`` and ``lost`` queues; at most one of the two is set."""
+        with self._lock:
+            if self.match and not re.search(self.match, f"{method} {path}"):
+                return None, None
+            if self.statuses:
+                return self.statuses.pop(0), None
+            if self.lost:
+                return None, self.lost.pop(0)
+            return None, None
 
     def draw(self) -> str | None:
         """Which fault (if any) hits this request: 'drop', 'error', '429' or None."""
@@ -161,6 +192,11 @@ class App:
     def fault_error(self, status: int) -> Response:
         return Response(status, {"message": "Internal error"})
 
+    def fault_status(self, status: int) -> Response:
+        """The vendor's (or its gateway's) answer with ``status``, for the ``statuses`` and
+        ``lost`` fault queues."""
+        return self.fault_error(status)
+
     def not_found(self, req: Request) -> Response:
         return Response(404, {"message": f"No route for {req.method} {req.path}"})
 
@@ -211,7 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
             target=self.path,
         )
         app = self.server.app  # type: ignore[attr-defined]
-        fault = app.faults.draw()
+        instead, lost = app.faults.queued(req.method, req.path)
+        fault = "status" if instead else app.faults.draw()
         if app.faults.latency_s:
             time.sleep(app.faults.latency_s)
         if fault == "drop":
@@ -220,7 +257,10 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        if fault == "429":
+        if instead:
+            app.log.fault(app.system, str(instead))
+            resp = app.fault_status(instead)
+        elif fault == "429":
             app.log.fault(app.system, "429")
             resp = app.fault_429(req)
         elif fault == "error":
@@ -228,6 +268,9 @@ class _Handler(BaseHTTPRequestHandler):
             resp = app.fault_error(app.faults.error_status())
         else:
             resp = app.dispatch(req)
+            if lost:  # applied; the answer is lost on the way back
+                app.log.fault(app.system, f"lost {lost}")
+                resp = app.fault_status(lost)
         data = (
             resp.raw
             if resp.raw is not None

@@ -1,6 +1,6 @@
 """HubSpot look-alike, batch endpoints: read, update, upsert, create, archive.
 
-At most 100 inputs; records not found answer 207 with per-record ``errors`` in HubSpot's shape,
+At most 100 inputs (50 for a read asking for ``propertiesWithHistory``); records not found answer 207 with per-record ``errors`` in HubSpot's shape,
 while an unknown property or one invalid value refuses the whole batch with 400, as HubSpot does.
 Batch create answers per record (207) only when every input carries an ``objectWriteTraceId``;
 without them it is all or nothing too, an email a contact has being a 409 CONFLICT.
@@ -19,6 +19,9 @@ from hub.sandbox.clock import iso_ms
 from hub.sandbox.httpkit import HttpError, Request, Response
 from hub.sandbox.hubspot_errors import err as _err
 from hub.sandbox.hubspot_errors import invalid_message, invalid_values
+
+#: inputs a batch read takes when it asks for ``propertiesWithHistory``
+HISTORY_BATCH_MAX = 50
 
 
 class HubSpotBatchRoutes:
@@ -77,6 +80,15 @@ class HubSpotBatchRoutes:
 
     def batch_read(self, req: Request) -> Response:
         body, inputs = self._inputs(req)
+        if body.get("propertiesWithHistory") and len(inputs) > HISTORY_BATCH_MAX:
+            # HubSpot's body as seen live (activepieces/activepieces#9359): with histories asked
+            # for, a batch read takes at most 50 inputs, not 100
+            return _err(
+                400,
+                f"The maximum number of inputs supported in a batch request for property histories is "
+                f"{HISTORY_BATCH_MAX}. Please reduce the number of items and try again",
+                "VALIDATION_ERROR",
+            )
         started = iso_ms(self.world.clock.now_ms())
         props = body.get("properties") or None
         results, missing = [], []

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.sandbox.clock import iso_ms
 from hub.sandbox.httpkit import HttpError, Request, Response
@@ -31,6 +33,10 @@ class HubSpotExtraRoutes:
     world: Any
     log: Any
     limits: Any
+    daily: Any
+
+    def daily_reset_ms(self) -> int:
+        raise NotImplementedError
 
     def _body(self, req: Request) -> dict[str, Any]:
         raise NotImplementedError
@@ -454,7 +460,7 @@ class HubSpotExtraRoutes:
                     "currentUsage": self.daily.used,
                     "collectedAt": iso_ms(self.world.clock.now_ms()),
                     "fetchStatus": "SUCCESS",
-                    "resetsAt": iso_ms(self.world.clock.day_start_ms + 86_400_000),
+                    "resetsAt": iso_ms(self.daily_reset_ms()),  # midnight in the account's zone
                 }
             ],
         )
@@ -464,9 +470,9 @@ class HubSpotExtraRoutes:
             200,
             {
                 "portalId": self.hs.portal_id,
-                "timeZone": "America/New_York",
+                "timeZone": self.limits.time_zone,
                 "companyCurrency": "USD",
-                "utcOffset": "-05:00",
+                "utcOffset": _utc_offset(self.limits.time_zone, self.world.clock.now_ms()),
                 "accountType": "STANDARD",
                 "dataHostingLocation": "na1",
             },
@@ -491,3 +497,9 @@ def _untoken(raw: str) -> tuple[int, str] | None:
         return int(key[0]), str(key[1])
     except (ValueError, TypeError, IndexError, KeyError):
         return None
+
+
+def _utc_offset(zone: str, ms: int) -> str:
+    """The zone's offset at ``ms`` as HubSpot writes it in account details: "-05:00"."""
+    text = datetime.fromtimestamp(ms / 1000, ZoneInfo(zone)).strftime("%z")
+    return f"{text[:3]}:{text[3:]}"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.sandbox import hubspot_search as hsq
 from hub.sandbox.clock import iso_ms
@@ -57,6 +59,9 @@ class HubSpotLimits:
     per_day: int = 650_000
     search_per_second: int = 5
     search_lag_ms: int = 0  # records changed more recently than this are not yet searchable
+    # the account's time zone: the daily limit resets at midnight there, not in UTC (usage
+    # guidelines; integration-anchors.md section A)
+    time_zone: str = "America/New_York"
 
     @classmethod
     def tier(cls, name: str) -> HubSpotLimits:
@@ -158,6 +163,24 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
             "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE",
         )
 
+    def fault_status(self, status: int) -> Response:
+        """HubSpot's transient answers (error-handling guide, "Common error responses"): 423
+        while a lock from a burst of writes lasts (2 s), 477 while the account moves between
+        data hosting locations (with Retry-After, "typically up to 24 hours"), 502/504 when
+        processing limits are met, 503 while HubSpot is unavailable; 524 is Cloudflare's
+        gateway timeout in front of it, an HTML page. Bodies of 423 and 477 are not documented:
+        HubSpot's usual error JSON here."""
+        if status == 423:
+            return _err(423, "The resource is locked: too many writes in a short time; wait 2 seconds.", "LOCKED")
+        if status == 477:
+            resp = _err(477, "This account is being migrated between data hosting locations.", "MIGRATION_IN_PROGRESS")
+            resp.headers["Retry-After"] = str(self.faults.retry_after_s)
+            return resp
+        if status in (502, 504, 521, 522, 523, 524):
+            page = f"<html><head><title>api.hubapi.com | {status}</title></head><body>Error code {status}</body></html>"
+            return Response(status, raw=page.encode(), content_type="text/html; charset=UTF-8")
+        return self.fault_error(status)
+
     def _limit_response(self, search: bool, policy: str) -> Response:
         if policy == "DAILY":  # the account's daily limit is one for every endpoint, search too
             msg = "You have reached your daily limit."
@@ -218,7 +241,7 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         if not search and not self.window.try_acquire():
             self.log.limit("hubspot", "TEN_SECONDLY_ROLLING")
             return self._limit_response(False, "TEN_SECONDLY_ROLLING")
-        if not self.daily.try_acquire(self.world.clock.day):
+        if not self.daily.try_acquire(self.account_day()):
             self.log.limit("hubspot", "DAILY")
             return self._limit_response(search, "DAILY")
         with self.world.lock:
@@ -226,6 +249,18 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         self.log.call("hubspot", f"{req.method} {req.route or req.path}")
         resp.headers.update(self._headers(search))
         return resp
+
+    def account_day(self, ms: int | None = None) -> int:
+        """The account's calendar day now (or at ``ms``): what the daily limit counts by."""
+        at = self.world.clock.now_ms() if ms is None else ms
+        return datetime.fromtimestamp(at / 1000, ZoneInfo(self.limits.time_zone)).date().toordinal()
+
+    def daily_reset_ms(self) -> int:
+        """When the daily count starts again: the next midnight in the account's time zone."""
+        zone = ZoneInfo(self.limits.time_zone)
+        local = datetime.fromtimestamp(self.world.clock.now_ms() / 1000, zone)
+        midnight = datetime.combine(local.date() + timedelta(days=1), time(0), zone)
+        return int(midnight.timestamp() * 1000)
 
     def bad_request(self, message: str) -> Response:
         return _err(400, f"Invalid input: {message}", "VALIDATION_ERROR")

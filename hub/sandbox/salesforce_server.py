@@ -53,6 +53,9 @@ class SalesforceLimits:
     query_timeout_rows: int | None = None
     # a Bulk API 2.0 query job answers InProgress to this many status polls before JobComplete
     bulk_polls: int = 2
+    # a query locator (nextRecordsUrl) not used for this long, on the sandbox clock, is gone:
+    # 400 INVALID_QUERY_LOCATOR (about 15 minutes idle, integration-anchors.md B)
+    locator_idle_ms: int = 15 * 60_000
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,8 @@ class SalesforceApp(
         self.limits = limits or SalesforceLimits()
         self.daily = DailyQuota(self.limits.daily_api_requests)
         self.sessions: dict[str, float] = {}
-        self.cursors: dict[str, tuple[tuple[str, list[dict[str, Any]], list[str]], int]] = {}
+        # locator -> (the query's result, batch size, when the locator was handed out)
+        self.cursors: dict[str, tuple[tuple[str, list[dict[str, Any]], list[str]], int, int]] = {}
         self.logins = 0
         self.base_url = ""  # set by the server once the port is known
         self._lock = threading.Lock()
@@ -338,7 +342,7 @@ class SalesforceApp(
         if not body["done"]:
             loc = "01gHb" + secrets.token_hex(6)
             with self._lock:
-                self.cursors[loc] = (result, size)
+                self.cursors[loc] = (result, size, self.world.clock.now_ms())
                 while len(self.cursors) > MAX_OPEN_CURSORS:  # oldest locators expire first
                     self.cursors.pop(next(iter(self.cursors)))
             endpoint = "queryAll" if include_deleted else "query"
@@ -356,6 +360,9 @@ class SalesforceApp(
         loc, _, start = req.params["locator"].rpartition("-")
         with self._lock:
             cur = self.cursors.get(loc)
+            if cur is not None and self.world.clock.now_ms() - cur[2] > self.limits.locator_idle_ms:
+                del self.cursors[loc]  # idle too long: Salesforce has let it go
+                cur = None
         if cur is None or not start.isdigit():
             return _sf_err(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         return self._page(cur[0], int(start), cur[1], "/queryAll/" in req.path, req)
@@ -439,6 +446,7 @@ class SalesforceApp(
             # inserting a member locks its Campaign (the member counts roll up to it); a Campaign
             # another transaction holds refuses the insert (GK: field reports, not documented)
             self.sf.check_lock(str(fields["CampaignId"]))
+            self.sf.check_member_status(str(fields["CampaignId"]), fields.get("Status"))
             key = (str(fields["CampaignId"]), str(who))
             if pending is not None and key in pending:
                 raise SfError("DUPLICATE_VALUE", "Already a campaign member.")
@@ -451,8 +459,8 @@ class SalesforceApp(
     def _create(self, t: str, fields: dict[str, Any], endpoint: str) -> str:
         fields = {k: v for k, v in fields.items() if k != "attributes"}
         self.check_create(t, fields)
-        if t == "CampaignMember":
-            fields.setdefault("Status", "Sent")
+        if t == "CampaignMember":  # none sent: the Campaign's default member status
+            fields.setdefault("Status", self.sf.statuses_of(str(fields["CampaignId"]))[0])
         rid = self.sf.create(t, fields, endpoint)
         if t == "CampaignMember" and self.sf.on_list_add:
             person = self.sf.person_of.get(str(fields.get("LeadId") or fields.get("ContactId")))

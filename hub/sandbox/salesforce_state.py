@@ -182,6 +182,10 @@ def _live(rec: dict[str, Any] | None) -> dict[str, Any]:
     return rec
 
 
+#: the member statuses Salesforce creates with every Campaign, the default first
+DEFAULT_MEMBER_STATUSES = ("Sent", "Responded")
+
+
 class SfError(Exception):
     """A per-record error in Salesforce's shape."""
 
@@ -228,6 +232,9 @@ class SalesforceState:
         # Rows another transaction holds (a user's save, a trigger, someone's Bulk job): record
         # id -> how many more write attempts that touch it are refused (lock_row).
         self.locks: dict[str, int] = {}
+        # each Campaign's member statuses (CampaignMemberStatus labels), the default first; a
+        # Campaign not listed has the two Salesforce gives a new one: Sent (default), Responded
+        self.member_statuses: dict[str, list[str]] = {}
         self._counter = 0
         at = clock.now_ms()
         self.users = [
@@ -303,6 +310,21 @@ class SalesforceState:
     def lock_row(self, rid: str, attempts: int = 1) -> None:
         """Another transaction holds ``rid`` for the next ``attempts`` writes that touch it."""
         self.locks[rid] = attempts
+
+    def statuses_of(self, campaign_id: str) -> list[str]:
+        """The member statuses a Campaign takes, its default first."""
+        return self.member_statuses.get(campaign_id) or list(DEFAULT_MEMBER_STATUSES)
+
+    def check_member_status(self, campaign_id: str, status: Any) -> None:
+        """A CampaignMember's Status must be one of its Campaign's member statuses (GK: the
+        refusal's code and wording are Salesforce's for a restricted picklist, not verified
+        for this field; API 2.0 once substituted the default status instead)."""
+        if status is not None and str(status) not in self.statuses_of(campaign_id):
+            raise SfError(
+                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                f"Status: bad value for restricted picklist field: {status}",
+                ["Status"],
+            )
 
     def check_lock(self, rid: str) -> None:
         """Salesforce's per-record refusal of a row it could not lock (it waits ~10 s first);
@@ -403,6 +425,8 @@ class SalesforceState:
         if sobject == "Lead" and rec["IsConverted"]:
             raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
         self.check_fields(sobject, {k: v for k, v in fields.items() if k != "attributes"}, creating=False)
+        if sobject == "CampaignMember" and "Status" in fields:
+            self.check_member_status(str(rec["CampaignId"]), fields["Status"])
 
     def update(
         self,

@@ -31,3 +31,15 @@ def test_with_realtime_the_wall_clock_moves_the_stamps():
     first = clock.now_ms()
     time.sleep(0.05)
     assert clock.now_ms() - first >= 40
+
+
+def test_skip_moves_time_on_within_the_day_only() -> None:
+    for realtime in (True, False):
+        clock = SimClock(realtime=realtime)
+        before = clock.now_ms()
+        clock.skip(15 * 60_000)
+        assert 15 * 60_000 <= clock.now_ms() - before < 16 * 60_000
+        clock.skip(2 * DAY_MS)
+        assert clock.now_ms() < clock.start_ms + DAY_MS  # never past the day
+        clock.set_day(1)
+        assert clock.now_ms() - clock.day_start_ms < 60_000  # a new day starts at its midnight

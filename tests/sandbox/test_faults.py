@@ -87,3 +87,32 @@ def test_throttle_refuses_by_time_not_by_count(sandbox, hs) -> None:
     time.sleep(0.6)
     assert hs.crm.contacts.basic_api.get_page(limit=1).results
     assert sandbox.world.log.faults[("hubspot", "429")] == 3
+
+
+def test_transient_statuses_answer_as_hubspot_and_its_gateway(sandbox, hs) -> None:
+    """HubSpot's error-handling guide: 423 (a 2 s lock), 477 with Retry-After, 502/503/504 and
+    Cloudflare's 524 (an HTML page, not HubSpot's JSON). None of them applies the request."""
+    sandbox.hubspot_faults.set(statuses=[423, 477, 503, 524], retry_after_s=120)
+    seen = []
+    for _ in range(4):
+        with pytest.raises(ApiException) as e:
+            hs.crm.contacts.basic_api.get_page(limit=1)
+        seen.append(e.value)
+    assert [x.status for x in seen] == [423, 477, 503, 524]
+    assert seen[1].headers["Retry-After"] == "120" and "MIGRATION" in seen[1].body
+    assert seen[3].body.lstrip().startswith("<html") and "524" in seen[3].body
+    assert hs.crm.contacts.basic_api.get_page(limit=1).results
+    assert sandbox.world.log.faults[("hubspot", "477")] == 1
+
+
+def test_a_lost_answer_was_applied(world, sandbox, hs) -> None:
+    """A gateway timeout on the way back (504, 524): HubSpot made the change, the client saw an
+    error. Only requests the ``match`` pattern finds are hit."""
+    rid = next(r["id"] for r in world.hubspot.records.values() if not r["archived"])
+    sandbox.hubspot_faults.set(lost=[504], match=r"^PATCH /crm/v3/objects/contacts/")
+    assert hs.crm.contacts.basic_api.get_page(limit=1).results  # not matched: answered
+    with pytest.raises(ApiException) as e:
+        hs.crm.contacts.basic_api.update(rid, simple_public_object_input={"properties": {"firstname": "Lost"}})
+    assert e.value.status == 504
+    assert world.hubspot.records[rid]["properties"]["firstname"] == "Lost"
+    assert sandbox.world.log.faults[("hubspot", "lost 504")] == 1

@@ -84,3 +84,14 @@ def test_a_429_from_the_oauth_token_endpoint_is_retryable_not_fatal(world, sandb
         c.client.api  # noqa: B018 - the property refreshes the token
     assert e.value.status == 429 and sandbox.hubspot.refreshes == 0
     assert c.client.api is not None and sandbox.hubspot.refreshes == 1  # the next try gets its token
+
+
+def test_a_daily_429_without_policy_name_is_still_the_daily_limit(client):
+    """HubSpot's daily refusal names itself in its message too ("You have reached your daily
+    limit."); a body without ``policyName`` was retried every 10 s as the ten-second window."""
+    c, waits = client
+    with pytest.raises(RetryableError) as e:
+        c._with_retries(
+            "op", script((429, {"message": "You have reached your daily limit.", "errorType": "RATE_LIMIT"}))
+        )
+    assert e.value.blocked and e.value.retry_after >= 3600 and waits == []

@@ -48,3 +48,29 @@ def test_a_concurrency_burst_is_waited_out_within_the_sync() -> None:
         pages = list(conn.pull_contacts(None))
         assert sum(len(p.items) for p in pages) > 200
         assert waits == [2.0, 4.0]
+
+
+def test_a_query_locator_that_expired_between_batches_is_requeried_from_the_cursor() -> None:
+    """The sync stops between batches (a slow consumer, a paused worker) longer than the 15 idle
+    minutes a locator lives: the reader queries again from its cursor, and every lead arrives
+    exactly once."""
+    world = World(n_contacts=1000, seed=21)
+    with start_sandbox(world) as sb:
+        leads = set(world.salesforce.objects["Lead"])
+        assert len(leads) > 400
+        settings = SalesforceSettings(
+            **sb.salesforce_password_login, objects=["Lead"], activity_objects=[], batch_size=200
+        )
+        conn = SalesforceConnector("sf", settings, {}, clock=lambda: datetime(2027, 1, 1, tzinfo=UTC))
+        conn.client.sleep = lambda s: None
+        got: list[str] = []
+        before = sb.world.log.calls.copy()
+        for n, page in enumerate(conn.pull_contacts(None)):
+            got += [c.identities[0].external_id for c in page.items]
+            got += [m.source.external_id for m in page.moved] + [d.external_id for d in page.deleted]
+            if n in (0, 1):
+                world.clock.skip(16 * 60_000)  # the next batch's locator has expired
+        assert sorted(got) == sorted(leads) and len(got) == len(set(got))
+        calls = sb.world.log.calls - before
+        starts = sum(v for (_, ep), v in calls.items() if ep.endswith("/queryAll"))  # leads: deletes too
+        assert starts == 4, calls  # COUNT() first, then the query, then once per expired locator
