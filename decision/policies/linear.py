@@ -308,6 +308,7 @@ class _DisjointLinear(Policy):
         super().__setattr__(name, value)
 
     def _drop_caches(self) -> None:
+        self.__dict__.pop("_background_cache", None)
         self.__dict__.pop("_cov32_cache", None)
         self.__dict__.pop("_noise_scale_cache", None)
         self.__dict__.pop("_variance_scale_cache", None)
@@ -360,6 +361,24 @@ class _DisjointLinear(Policy):
     def _feature_weights(self, action: int) -> np.ndarray:
         return self.mean_[action, : self.n_features_in_]
 
+    def _background(self) -> np.ndarray:
+        """(k, D) each action's average design row over the rows it learned from, weighted as
+        the model weighs them (forgetting included), zero where it learned none. Contributions
+        are measured from it (linear SHAP), so a column every contact shares, to which ridge
+        gives part of the intercept, explains nothing. Read off the precision's intercept row
+        (``sum z / noise``, over ``n / noise``), once per model state."""
+        cached = self.__dict__.get("_background_cache")
+        if cached is None:
+            if self.fit_intercept:
+                p0, _ = self._prior()
+                data = self.precision_[:, -1, :] - p0[:, -1, :]
+                n = data[:, -1:]
+                cached = np.divide(data, n, out=np.zeros_like(data), where=n > 1e-12)
+            else:
+                cached = np.zeros(self.mean_.shape)
+            self.__dict__["_background_cache"] = cached
+        return cached
+
     def _row_contributions(self, X: np.ndarray, i: int, action: int) -> np.ndarray:
         """:meth:`_contributions` of row ``i`` from the batch's design where the batch scope
         holds it (the squares the choice computed): the same products, in one multiply."""
@@ -370,16 +389,18 @@ class _DisjointLinear(Policy):
         d = self.n_features_in_
         cols = self._squared_columns(d)
         end = d + len(cols)
-        both = self.mean_[action, :end] * Z[i, :end]  # [weight x feature, weight x feature squared]
+        # [weight x (feature - its average), weight x (feature squared - its average)]
+        both = self.mean_[action, :end] * (Z[i, :end] - self._background()[action, :end])
         out = both[:d]
         out[cols] += both[d:]
         return out
 
     def _contributions(self, x: np.ndarray, action: int) -> np.ndarray:
         d = self.n_features_in_
-        out = self.mean_[action, :d] * x
+        bg = self._background()[action]
+        out = self.mean_[action, :d] * (x - bg[:d])
         cols = self._squared_columns(d)
-        out[cols] += self.mean_[action, d : d + len(cols)] * x[cols] ** 2
+        out[cols] += self.mean_[action, d : d + len(cols)] * (x[cols] ** 2 - bg[d : d + len(cols)])
         return out
 
 

@@ -76,7 +76,8 @@ def test_linear_recovers_weights_and_explains():
     expl = p.explain_one(x, 1)
     contrib = dict(expl)
     assert sorted(contrib) == list(range(5))
-    assert abs(sum(contrib.values()) + p.mean_[1, -1] - p.predict_one(x)[1]) < 1e-9
+    average = p.predict_many(X[a == 1])[:, 1].mean()  # the rows action 1 learned from
+    assert abs(sum(contrib.values()) + average - p.predict_one(x)[1]) < 1e-9
     assert abs(expl[0][1]) >= abs(expl[-1][1])
 
 
@@ -231,3 +232,29 @@ def test_apprentice_without_a_baseline_keeps_unmeasured_actions_to_the_explore_s
     assert (probs[:, 2:].sum(axis=1) <= 0.1 + 1e-9).all()
     p.learn_many(X[:60], np.full(60, 2), np.full(60, 0.5))  # measured now: it competes
     assert (p.choose_many(X).actions == 2).any()
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_explanations_measure_each_feature_against_what_the_model_learned_from(squared):
+    """Linear SHAP: a contribution is weight x (value - the average value of the rows the action
+    learned from). A column every contact shares (nobody has e-mail history yet) explains
+    nothing, though ridge gives it part of the intercept; a contact at the average is explained
+    by nothing; the contributions add up to the prediction minus the average prediction."""
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.normal(2.0, 1.0, 500), np.full(500, 30.0)])  # a signal, a constant
+    p = LinearThompson(n_actions=2, squared_features=squared, seed=0)
+    p.learn_many(X, np.zeros(500, dtype=int), 0.5 * X[:, 0] + rng.normal(0, 0.1, 500))
+    w = p.mean_[0]
+    credited = w[1] * 30.0 + (w[3] * 900.0 if squared else 0.0)  # weight x value, as explained before
+    assert abs(credited) > 1e-3  # ridge gives the constant part of the intercept
+    x = np.array([3.5, 30.0])
+    contrib = dict(p.explain_one(x, 0))
+    assert abs(contrib[1]) < 1e-9
+    assert contrib[0] > 0.5  # 1.5 above the average, worth about 0.5 a unit
+    mean_x = X.mean(axis=0)
+    assert all(abs(c) < 0.05 for _, c in p.explain_one(mean_x, 0))
+    pred = p.predict_many(np.stack([x, X[0]]))[:, 0]
+    both = p.predict_many(X)[:, 0].mean()
+    assert sum(contrib.values()) == pytest.approx(pred[0] - both, abs=0.02 if squared else 1e-6)
+    row = dict(p.explain_row(np.stack([X[0], x]), 1, 0))  # the batch path agrees
+    assert row == pytest.approx(contrib)

@@ -57,7 +57,9 @@ def test_explanations_add_the_linear_and_the_squared_term():
     p = LinearThompson(n_actions=2, seed=0, squared_features=True).learn_many(X, a, r)
     ((j, c),) = p.explain_one([1.0], 0)
     w, v = p.mean_[0, 0], p.mean_[0, 1]
-    assert j == 0 and c == pytest.approx(w + v) and c < -0.8  # touches = 2 costs about 1.2
+    x = X[a == 0, 0]  # measured from the average of what action 0 learned from (x 0.5, x squared 0.42)
+    assert j == 0 and c == pytest.approx(w * (1 - x.mean()) + v * (1 - (x**2).mean()))
+    assert c < -0.5  # touches = 2 costs about 0.7 more than the average contact's touches
 
 
 @pytest.mark.parametrize("squared", [True, [1, 3], False])
@@ -116,13 +118,15 @@ def test_only_the_listed_columns_are_squared_and_that_survives_a_round_trip(cls)
     rng = np.random.default_rng(3)
     p = cls(n_actions=2, seed=1, squared_features=[0, 2])
     X = rng.normal(size=(200, 4))
-    p.learn_many(X, rng.integers(0, 2, 200), X[:, 0] ** 2 - X[:, 1])
+    a = rng.integers(0, 2, 200)
+    p.learn_many(X, a, X[:, 0] ** 2 - X[:, 1])
     assert p.mean_.shape == (2, 4 + 2 + 1)
     np.testing.assert_array_equal(p._design(X[:2])[:, 4:6], X[:2][:, [0, 2]] ** 2)
     contrib = p._contributions(X[0], 0)
-    w = p.mean_[0]
-    assert contrib[1] == pytest.approx(w[1] * X[0, 1])  # not squared: the linear term alone
-    assert contrib[2] == pytest.approx(w[2] * X[0, 2] + w[5] * X[0, 2] ** 2)
+    w, mine = p.mean_[0], X[a == 0]  # measured from the average of what action 0 learned from
+    assert contrib[1] == pytest.approx(w[1] * (X[0, 1] - mine[:, 1].mean()))  # not squared: the linear term alone
+    squared = w[5] * (X[0, 2] ** 2 - (mine[:, 2] ** 2).mean())
+    assert contrib[2] == pytest.approx(w[2] * (X[0, 2] - mine[:, 2].mean()) + squared)
     q = cls.from_state(json.loads(json.dumps(p.state_dict())))
     assert q.squared_features == [0, 2]
     np.testing.assert_array_equal(q.predict_many(X[:5]), p.predict_many(X[:5]))
