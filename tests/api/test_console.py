@@ -466,5 +466,5 @@ def test_the_overview_shows_each_owner_with_capacity_load_and_the_crms_view(tmp_
         app.state.hub.close()
     assert _owner_row(html, "u1") == ["u1", "active", "1 / 40", "0 / 8", "active", "yes"]
     assert _owner_row(html, "u2") == ["u2", "active", "0 / 40", "0 / 8", "deactivated in crm", "no"]
-    assert _owner_row(html, "u3") == ["u3", "active", "0 / 40", "0 / 8", "not reported", "yes"]
+    assert _owner_row(html, "u3") == ["u3", "active", "0 / 40", "0 / 8", "not reported", "no"]
     assert "reactivate them in the CRM, or remove them from hub.yaml" in html
