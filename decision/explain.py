@@ -1,7 +1,7 @@
 """Explanations in words: the top factors behind a choice, with their contributions.
 
-Contributions come from the policy's ``explain_one`` (weight x feature value of the chosen
-action's model, in objective points); this module only turns feature names and raw values into
+Contributions come from the policy's ``explain_one`` (weight x the feature's distance from the
+average of the rows the chosen action's model learned from, in objective points); this module only turns feature names and raw values into
 phrases a sales rep can read in the CRM's ``reason`` field.
 """
 

@@ -374,7 +374,9 @@ class Policy:
     def explain_one(self, x: Any, action: int) -> list[tuple[int, float]]:
         """``[(feature_index, contribution)]`` sorted by absolute contribution, largest first.
 
-        Linear models only: contribution = weight x feature value (the intercept is left out).
+        Linear models only: contribution = weight x feature value (the intercept is left out);
+        the disjoint linear models measure the value from its average over the rows the action
+        learned from (linear SHAP).
         """
         return list(self.explain_iter(x, action))
 
