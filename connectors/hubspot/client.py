@@ -40,6 +40,7 @@ STARTING_BURST = 95
 TOKEN_PATH = "/oauth/2026-03/token"
 INTROSPECT_PATH = "/oauth/2026-03/token/introspect"
 MARGIN = 0.95
+ACCOUNT_DETAILS = "account.details"
 #: the daily limit's reset is midnight in the account's zone; a minute after it, in case the
 #: clocks differ. With the zone unknown, an hour.
 DAILY_RESET_MARGIN = 60.0
@@ -87,6 +88,8 @@ class HubSpotClient:
         self.account_zone: str | None = (
             settings.portal_timezone if "portal_timezone" in settings.model_fields_set else None
         )
+        self._zone_asked = self.account_zone is not None
+        self._zone_lock = threading.Lock()
         self.calls: dict[str, int] = {}
         self.rate_limit_waits = 0.0
         self._token_lock = threading.Lock()
@@ -196,6 +199,8 @@ class HubSpotClient:
         """One request under the shared limit, retried: 429s by their policy (their own count),
         5xx and dropped connections with exponential backoff (another count). One count for both
         let a few 5xx turn the next 429's wait into most of a minute (seen in the chaos run)."""
+        if op != ACCOUNT_DETAILS:
+            self._know_account_zone()
         limiter = self.search_limit if search else self.general
         errors = throttled = 0
         renewed = False
@@ -314,6 +319,29 @@ class HubSpotClient:
         midnight = datetime.combine(now.date() + timedelta(days=1), dtime(0), zone)
         wait = (midnight - now).total_seconds() + DAILY_RESET_MARGIN
         return wait, f"at midnight {self.account_zone} ({midnight.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+
+    def account_details(self) -> dict[str, Any]:
+        """The account's details (``GET /account-info/v3/details``); its time zone is taken."""
+        details = self.raw(ACCOUNT_DETAILS, "GET", "/account-info/v3/details") or {}
+        self.learn_account(details)
+        return details
+
+    def _know_account_zone(self) -> None:
+        """Read the account's time zone once per client, before its first call: a worker never
+        runs check(), and the daily limit's 429 cannot be answered by asking then (every call is
+        refused until the reset). A set ``portal_timezone`` is not asked for. A refusal (no
+        such endpoint for this token) leaves the zone unknown; an outage is raised as any
+        call's would be, and the next call asks again."""
+        if self._zone_asked:
+            return
+        with self._zone_lock:
+            if self._zone_asked:
+                return
+            try:
+                self.account_details()
+            except (HubSpotRequestError, FatalConnectorError) as exc:
+                log.warning("HubSpot account details unreadable (%s): its daily limit's reset is guessed", exc)
+            self._zone_asked = True
 
     def learn_account(self, details: dict[str, Any]) -> None:
         """Take the account's time zone from its details (``GET /account-info/v3/details``),

@@ -65,7 +65,9 @@ def test_429_waits_by_policy(client):
     assert waits[1] >= 10  # no policyName but a ten-second message: not mistaken for search
     with pytest.raises(RetryableError) as e:
         c._with_retries("op", script((429, {"policyName": "DAILY"})))
-    assert e.value.retry_after == 3600 and len(waits) == 2  # the daily limit is not waited out in a task
+    assert e.value.blocked and len(waits) == 2  # the daily limit is not waited out in a task
+    # until midnight in the account's zone, which the client read from its details before its first call
+    assert "midnight America/New_York" in str(e.value) and 60 < e.value.retry_after <= 86_400 + 60
 
 
 def test_4xx_is_not_retried(client):
