@@ -5,7 +5,8 @@ Everything goes through ``hubspot-api-client``. Responses are read raw
 this module. The client's urllib3 retry does not retry POST or PATCH (search and every batch
 call), so this module retries 429s, 5xx and dropped connections itself: by the 429 body's
 ``policyName`` (ten-second window: wait out the window; search: about a second; DAILY: give up
-until the reset, midnight in the account's time zone), else exponential backoff with jitter.
+until the reset, midnight in the account's time zone), a 502/504 after a pause of a few seconds
+(HubSpot's guidance), else exponential backoff with jitter.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ DAILY_UNKNOWN_WAIT = 3600.0
 MAX_INLINE_WAIT = 60.0
 #: HubSpot's 423 lock "will last for 2 seconds": wait at least that (error-handling guide)
 LOCK_WAIT = 2.0
+#: 502/504: HubSpot's processing limits were hit; "pause your requests for a few seconds, then
+#: retry" (developers.hubspot.com/docs/api/faq). Cloudflare's 524 is the same timeout in front.
+GATEWAY_TIMEOUTS = {502, 504, 524}
 
 
 def _required_scopes(body: Any) -> list[str]:
@@ -292,6 +296,8 @@ class HubSpotClient:
         Retry-After (a 477 always has one), else exponential backoff. A wait longer than
         ``MAX_INLINE_WAIT`` is not slept: the connector is blocked until then."""
         wait = self._backoff(attempt)
+        if status in GATEWAY_TIMEOUTS:  # a few seconds at least (jitter only adds)
+            wait = max(wait, self.s.gateway_wait_seconds * random.uniform(1.0, 1.5))
         if status == 423:
             wait = max(wait, LOCK_WAIT)
         if retry_after is not None:

@@ -44,6 +44,12 @@ class HubSpotSettings(ConnectorSettings):
     property_group: str = "decision_hub"
     list_prefix: str = Field("", description="prefix for the names of lists the hub creates")
     max_retries: int = Field(6, ge=0)
+    gateway_wait_seconds: float = Field(
+        3.0,
+        ge=0,
+        description="the least pause after a 502/504 (plus up to half again as jitter; the exponential backoff "
+        "once longer): HubSpot says to pause 'a few seconds' when its processing limits answer so",
+    )
     timeout_seconds: float = Field(30.0, gt=0)
 
     @field_validator("portal_timezone")
