@@ -5,7 +5,8 @@ Everything goes through ``hubspot-api-client``. Responses are read raw
 this module. The client's urllib3 retry does not retry POST or PATCH (search and every batch
 call), so this module retries 429s, 5xx and dropped connections itself: by the 429 body's
 ``policyName`` (ten-second window: wait out the window; search: about a second; DAILY: give up
-until the reset, midnight in the account's time zone), else exponential backoff with jitter.
+until the reset, midnight in the account's time zone), a 502/504 after a pause of a few seconds
+(HubSpot's guidance), else exponential backoff with jitter.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ STARTING_BURST = 95
 TOKEN_PATH = "/oauth/2026-03/token"
 INTROSPECT_PATH = "/oauth/2026-03/token/introspect"
 MARGIN = 0.95
+ACCOUNT_DETAILS = "account.details"
 #: the daily limit's reset is midnight in the account's zone; a minute after it, in case the
 #: clocks differ. With the zone unknown, an hour.
 DAILY_RESET_MARGIN = 60.0
@@ -49,6 +51,9 @@ DAILY_UNKNOWN_WAIT = 3600.0
 MAX_INLINE_WAIT = 60.0
 #: HubSpot's 423 lock "will last for 2 seconds": wait at least that (error-handling guide)
 LOCK_WAIT = 2.0
+#: 502/504: HubSpot's processing limits were hit; "pause your requests for a few seconds, then
+#: retry" (developers.hubspot.com/docs/api/faq). Cloudflare's 524 is the same timeout in front.
+GATEWAY_TIMEOUTS = {502, 504, 524}
 
 
 def _required_scopes(body: Any) -> list[str]:
@@ -87,6 +92,8 @@ class HubSpotClient:
         self.account_zone: str | None = (
             settings.portal_timezone if "portal_timezone" in settings.model_fields_set else None
         )
+        self._zone_asked = self.account_zone is not None
+        self._zone_lock = threading.Lock()
         self.calls: dict[str, int] = {}
         self.rate_limit_waits = 0.0
         self._token_lock = threading.Lock()
@@ -196,6 +203,8 @@ class HubSpotClient:
         """One request under the shared limit, retried: 429s by their policy (their own count),
         5xx and dropped connections with exponential backoff (another count). One count for both
         let a few 5xx turn the next 429's wait into most of a minute (seen in the chaos run)."""
+        if op != ACCOUNT_DETAILS:
+            self._know_account_zone()
         limiter = self.search_limit if search else self.general
         errors = throttled = 0
         renewed = False
@@ -287,6 +296,8 @@ class HubSpotClient:
         Retry-After (a 477 always has one), else exponential backoff. A wait longer than
         ``MAX_INLINE_WAIT`` is not slept: the connector is blocked until then."""
         wait = self._backoff(attempt)
+        if status in GATEWAY_TIMEOUTS:  # a few seconds at least (jitter only adds)
+            wait = max(wait, self.s.gateway_wait_seconds * random.uniform(1.0, 1.5))
         if status == 423:
             wait = max(wait, LOCK_WAIT)
         if retry_after is not None:
@@ -314,6 +325,29 @@ class HubSpotClient:
         midnight = datetime.combine(now.date() + timedelta(days=1), dtime(0), zone)
         wait = (midnight - now).total_seconds() + DAILY_RESET_MARGIN
         return wait, f"at midnight {self.account_zone} ({midnight.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+
+    def account_details(self) -> dict[str, Any]:
+        """The account's details (``GET /account-info/v3/details``); its time zone is taken."""
+        details = self.raw(ACCOUNT_DETAILS, "GET", "/account-info/v3/details") or {}
+        self.learn_account(details)
+        return details
+
+    def _know_account_zone(self) -> None:
+        """Read the account's time zone once per client, before its first call: a worker never
+        runs check(), and the daily limit's 429 cannot be answered by asking then (every call is
+        refused until the reset). A set ``portal_timezone`` is not asked for. A refusal (no
+        such endpoint for this token) leaves the zone unknown; an outage is raised as any
+        call's would be, and the next call asks again."""
+        if self._zone_asked:
+            return
+        with self._zone_lock:
+            if self._zone_asked:
+                return
+            try:
+                self.account_details()
+            except (HubSpotRequestError, FatalConnectorError) as exc:
+                log.warning("HubSpot account details unreadable (%s): its daily limit's reset is guessed", exc)
+            self._zone_asked = True
 
     def learn_account(self, details: dict[str, Any]) -> None:
         """Take the account's time zone from its details (``GET /account-info/v3/details``),

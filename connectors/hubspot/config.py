@@ -36,7 +36,7 @@ class HubSpotSettings(ConnectorSettings):
     portal_timezone: str = Field(
         "UTC",
         description="IANA zone a bare local send hour is read in when written to a datetime property; set, "
-        "also where HubSpot's daily API limit resets at midnight (unset: the account's zone once check read it)",
+        "also where HubSpot's daily API limit resets at midnight (unset: the account's own zone, read once per process)",
     )
     archived_walk_seconds: int = Field(
         3600, ge=0, description="walk the archived-contact list (deletions) at most this often; 0: every sync"
@@ -44,6 +44,12 @@ class HubSpotSettings(ConnectorSettings):
     property_group: str = "decision_hub"
     list_prefix: str = Field("", description="prefix for the names of lists the hub creates")
     max_retries: int = Field(6, ge=0)
+    gateway_wait_seconds: float = Field(
+        3.0,
+        ge=0,
+        description="the least pause after a 502/504 (plus up to half again as jitter; the exponential backoff "
+        "once longer): HubSpot says to pause 'a few seconds' when its processing limits answer so",
+    )
     timeout_seconds: float = Field(30.0, gt=0)
 
     @field_validator("portal_timezone")

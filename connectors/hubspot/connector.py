@@ -77,9 +77,8 @@ class HubSpotConnector(Connector):
     def check(self) -> CheckReport:
         report = CheckReport(ok=True)
         try:
-            details = self.client.raw("account.details", "GET", "/account-info/v3/details") or {}
+            details = self.client.account_details()
             report.details["portal"] = details.get("portalId")
-            self.client.learn_account(details)
             scopes = self.client.token_scopes()
             if scopes is None:
                 report.details["scopes"] = "unknown (token introspection not available)"

@@ -12,6 +12,7 @@ setup`) fails the pushes that set it, saying to run setup, and is sent again wit
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -205,7 +206,14 @@ class PushWriter:
             self._membership(adds, removes, results)
 
     def _check_budget(self) -> None:
+        """Pause pushing above the budget share of the daily allocation. Over it, the usage is
+        read again first (one call per paused try, an hour apart): it is a rolling 24 hours,
+        and what it was at the last call may have aged out since."""
         share = self.client.usage_share()
+        if share is not None and share >= self.settings.push_budget_share:
+            with contextlib.suppress(DailyLimitReached):  # all of it spent: still over the budget
+                self.client.refresh_usage()
+            share = self.client.usage_share()
         if share is not None and share >= self.settings.push_budget_share:
             raise RetryableError(
                 f"Salesforce API usage is {self.client.api_used}/{self.client.api_limit} "

@@ -279,6 +279,12 @@ class SalesforceClient:
         if usage is not None:
             self.api_used, self.api_limit = int(usage.used), int(usage.total)
 
+    def refresh_usage(self) -> None:
+        """Read the org's API usage now (``GET /limits``, its ``Sforce-Limit-Info``): the
+        allocation is a rolling 24 hours, so usage falls as old calls age out, and a writer
+        paused on the usage it last saw makes no call that would tell it."""
+        self.call(lambda sf: sf.limits())
+
     def usage_share(self) -> float | None:
         if self.api_used is None or not self.api_limit:
             return None

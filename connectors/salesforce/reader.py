@@ -3,7 +3,10 @@
 ``end`` is the sync's start, so rows changed while the sync runs wait for the next one instead
 of racing the cursor. Rows come ordered by (SystemModstamp, Id); after each batch the cursor is
 the newest stamp read, so a sync stopped half-way (limit spent, crash) resumes exactly there.
-A query locator that expired between batches is answered by re-querying from the cursor.
+A query locator that expired between batches is answered by re-querying from the cursor (not
+less the overlap, so the first batch after it holds new rows); a consumer slower than a locator
+lives after every batch still moves on, since only restarts that bring no new row count against
+``MAX_RESTARTS``.
 
 A window too big for Salesforce (400 QUERY_TIMEOUT or OPERATION_TOO_LARGE on a big object) is
 halved and retried; once a narrowed window is read to its end, the next one is twice as wide
@@ -81,6 +84,8 @@ def read_window(
                         stamps.append((rid, stamp))
                     fresh.append(rec)  # unparseable rows go on, to be rejected by the mapper
                 cursor = cursor.advance(stamps, overlap_ms)
+                if stamps:
+                    restarts = 0  # progress: only restarts that bring nothing count
                 yield fresh, cursor
             if hi >= end_ms:
                 return
@@ -93,7 +98,11 @@ def read_window(
             if restarts > MAX_RESTARTS:
                 raise
             log.info("%s query locator expired; re-querying from the cursor", obj.name)
-            overlap = overlap_ms
+            # from the cursor itself (``>=``: its ties are dropped by id), not less the overlap:
+            # the overlap was read at this window's start, and re-reading it first could fill
+            # every batch after a restart with rows read already (the next sync's overlap still
+            # catches what was committed late behind the cursor)
+            overlap = 0
         except QueryTooBig as exc:
             narrowings += 1
             if lo is None:  # a first read: start from the oldest row

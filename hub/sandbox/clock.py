@@ -45,6 +45,14 @@ class SimClock:
             self._last = t
             return t
 
+    def peek_ms(self) -> int:
+        """The current simulated time without taking a reading: a quota that looks at the time
+        on every request must not move the stamps records get (a ``realtime=False`` clock
+        advances one millisecond per reading)."""
+        with self._lock:
+            elapsed = int((time.monotonic() - self._real0) * 1000) if self.realtime else 0
+            return max(self.day_start_ms + min(elapsed + self._skipped, DAY_MS - 1), self._last)
+
     @property
     def last_ms(self) -> int:
         return self._last

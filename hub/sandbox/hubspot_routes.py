@@ -472,7 +472,7 @@ class HubSpotExtraRoutes:
                 "portalId": self.hs.portal_id,
                 "timeZone": self.limits.time_zone,
                 "companyCurrency": "USD",
-                "utcOffset": _utc_offset(self.limits.time_zone, self.world.clock.now_ms()),
+                "utcOffset": _utc_offset(self.limits.time_zone, self.world.clock.peek_ms()),  # no stamp taken
                 "accountType": "STANDARD",
                 "dataHostingLocation": "na1",
             },

@@ -252,7 +252,7 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
 
     def account_day(self, ms: int | None = None) -> int:
         """The account's calendar day now (or at ``ms``): what the daily limit counts by."""
-        at = self.world.clock.now_ms() if ms is None else ms
+        at = self.world.clock.peek_ms() if ms is None else ms  # a quota check takes no stamp
         return datetime.fromtimestamp(at / 1000, ZoneInfo(self.limits.time_zone)).date().toordinal()
 
     def daily_reset_ms(self) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 from hub.sandbox import soql
 from hub.sandbox.clock import parse_datetime_ms, sf_datetime
 from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
-from hub.sandbox.ratelimit import DailyQuota
+from hub.sandbox.ratelimit import Rolling24h
 from hub.sandbox.salesforce_bulk import SalesforceBulkRoutes
 from hub.sandbox.salesforce_collections import SalesforceCollectionRoutes
 from hub.sandbox.salesforce_errors import sf_err as _sf_err
@@ -96,7 +96,7 @@ class SalesforceApp(
             {"Username": self.creds.username, "FirstName": "Hub", "LastName": "Integration", "IsActive": True},
         )
         self.limits = limits or SalesforceLimits()
-        self.daily = DailyQuota(self.limits.daily_api_requests)
+        self.daily = Rolling24h(self.limits.daily_api_requests, world.clock.peek_ms)
         self.sessions: dict[str, float] = {}
         # locator -> (the query's result, batch size, when the locator was handed out)
         self.cursors: dict[str, tuple[tuple[str, list[dict[str, Any]], list[str]], int, int]] = {}
@@ -175,7 +175,7 @@ class SalesforceApp(
         login = req.path.startswith(("/services/oauth2/", "/services/Soap/", "/sflogin"))
         if not login and req.path.rstrip("/") != "/services/data" and not self._valid(req):
             return _sf_err(401, "INVALID_SESSION_ID", "Session expired or invalid")
-        if not login and not self.daily.try_acquire(self.world.clock.day):
+        if not login and not self.daily.try_acquire():
             self.log.limit("salesforce", "DAILY")
             return _sf_err(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         with self.world.lock:

@@ -43,3 +43,12 @@ def test_skip_moves_time_on_within_the_day_only() -> None:
         assert clock.now_ms() < clock.start_ms + DAY_MS  # never past the day
         clock.set_day(1)
         assert clock.now_ms() - clock.day_start_ms < 60_000  # a new day starts at its midnight
+
+
+def test_a_peek_takes_no_reading():
+    """Quotas look at the time on every request; on a realtime=False clock a reading moves the
+    next record's stamp, so they peek instead."""
+    clock = SimClock(realtime=False)
+    first = clock.now_ms()
+    assert clock.peek_ms() == clock.peek_ms() == first
+    assert clock.now_ms() == first + 1

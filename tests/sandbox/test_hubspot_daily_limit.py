@@ -8,7 +8,7 @@ from hubspot.crm.contacts.exceptions import ApiException
 
 from hub.sandbox.hubspot_server import HubSpotLimits
 from hub.sandbox.serve import start_sandbox
-from hub.sandbox.world import World
+from hub.sandbox.world import World, WorldConfig
 
 from .conftest import hubspot_client
 
@@ -50,3 +50,15 @@ def test_resets_at_follows_the_zone(zone, reset) -> None:
             {"method": "GET", "path": "/account-info/v3/api-usage/daily/private-apps"}
         )
         assert usage.json()[0]["resetsAt"].startswith(reset)
+
+
+def test_reads_that_change_nothing_move_no_record_stamp() -> None:
+    """The daily quota's day and account details read the clock without taking a stamp: a
+    client's account-details read before its first call leaves a realtime=False world's
+    stamps as they were."""
+    world = World(WorldConfig(n_contacts=20, seed=1, realtime_clock=False))
+    with start_sandbox(world) as sb:
+        hs = hubspot_client(sb)
+        before = world.clock.last_ms
+        hs.api_request({"method": "GET", "path": "/account-info/v3/details"})
+        assert world.clock.last_ms == before

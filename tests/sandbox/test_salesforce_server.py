@@ -270,8 +270,29 @@ def test_limit_info_header_and_daily_403() -> None:
             sf.query("SELECT Id FROM User")
         assert e.value.content[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
         assert world.log.limits_exceeded[("salesforce", "DAILY")] == 1
-        world.advance_days(1)  # a new day resets the quota
+        world.advance_days(1)
+        world.clock.skip(60_000)  # 24 h after those calls: they no longer count
         assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 7
+
+
+def test_the_daily_limit_is_a_rolling_24_hours_not_a_utc_day() -> None:
+    """Salesforce's API request allocation is over a rolling 24 hours (its limits cheatsheet;
+    Bulk API's are "rolling 24 h" too): calls at 20:00 still count after midnight UTC, until
+    20:00 the next day. A calendar-day count handed a spent org a fresh day at midnight."""
+    world = World(n_contacts=100, seed=1)
+    with start_sandbox(world, salesforce_limits=SalesforceLimits(daily_api_requests=3)) as sb:
+        sf = salesforce_client(sb)
+        world.clock.skip(20 * 3_600_000)  # 20:00 UTC
+        for _ in range(3):
+            sf.query("SELECT Id FROM User")
+        world.advance_days(1)  # 00:00 UTC: a new calendar day, 4 hours later
+        with pytest.raises(SalesforceRefusedRequest) as e:
+            sf.query("SELECT Id FROM User")
+        assert e.value.content[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+        assert sb.salesforce.get_limits(None).body["DailyApiRequests"]["Remaining"] == 0
+        world.clock.skip(20 * 3_600_000 + 60_000)  # 20:01: the calls of 20:00 yesterday are out
+        sf.query("SELECT Id FROM User")
+        assert sf.api_usage["api-usage"].used == 1
 
 
 def test_lead_conversion_follows_an_opportunity() -> None:

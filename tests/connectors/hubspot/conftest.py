@@ -29,7 +29,7 @@ def make_connector(sb, runtime: Runtime | None = None, name: str = "hs", **setti
     return build_plugin_manager().build(name, entry, runtime)
 
 
-def oauth_connector(sb, name: str = "hs"):
+def oauth_connector(sb, name: str = "hs", **settings):
     """A connector on the sandbox's OAuth app (refresh-token rotation) instead of a private-app token."""
     oauth = {
         "client_id": "sandbox-client-id",
@@ -37,7 +37,7 @@ def oauth_connector(sb, name: str = "hs"):
         "refresh_token": "sandbox-refresh-0",
     }
     return build_plugin_manager().build(
-        name, ConnectorEntry(type="hubspot", settings={"oauth": oauth, "base_url": sb.hubspot_url})
+        name, ConnectorEntry(type="hubspot", settings={"oauth": oauth, "base_url": sb.hubspot_url, **settings})
     )
 
 

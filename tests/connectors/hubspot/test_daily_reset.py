@@ -66,3 +66,32 @@ def test_a_zone_set_in_the_settings_wins_over_the_account_s(spent_portal):
     with pytest.raises(RetryableError) as e:
         list(c.pull_contacts(None))
     assert 18 * HOUR <= e.value.retry_after <= 18 * HOUR + 120  # 06:00 UTC to UTC midnight
+
+
+@pytest.fixture
+def busy_portal():
+    """A portal whose day is spent after the connector's first sync (room for that sync)."""
+    world = World(n_contacts=20, seed=2)
+    with start_sandbox(world, hubspot_limits=HubSpotLimits(per_day=1000, time_zone="America/New_York")) as sb:
+        yield sb, world
+
+
+def test_without_check_or_setting_the_zone_is_read_from_the_account_once(busy_portal):
+    """A worker process never runs check(): the zone is read at its first sync, once."""
+    sb, world = busy_portal
+    c = _spent(sb, world)
+    list(c.pull_contacts(None))
+    c.push([req(1, live(world)[0], "add_to_list", list="hot")])
+    assert c.client.calls["account.details"] == 1  # once per process, not per call or sync
+    _exhaust(c, sb)
+    (result,) = c.push([req(2, live(world)[1], "add_to_list", list="hot")])
+    assert result.status == "blocked"
+    assert 23 * HOUR <= result.retry_after <= 23 * HOUR + 120  # not the hour's guess
+    assert "midnight America/New_York" in result.reason
+
+
+def test_a_zone_set_in_the_settings_is_not_asked_for(busy_portal):
+    sb, world = busy_portal
+    c = _spent(sb, world, portal_timezone="UTC")
+    list(c.pull_contacts(None))
+    assert "account.details" not in c.client.calls

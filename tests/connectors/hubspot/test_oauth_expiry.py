@@ -39,7 +39,8 @@ def test_a_token_hubspot_calls_expired_before_its_time_is_refreshed_once_and_the
 
 
 def test_a_token_refused_again_after_a_refresh_blocks_the_pushes_without_looping(world, sandbox):
-    c = oauth_connector(sandbox)
+    # the zone set: the account-details read before the first call would take refreshes of its own
+    c = oauth_connector(sandbox, portal_timezone="America/New_York")
     sandbox.hubspot.token_lifetime_s = 0  # every token HubSpot issues is dead on arrival
     (result,) = c.push(_list_push(world))
     assert result.status == "blocked" and "EXPIRED" in result.reason.upper()

@@ -92,3 +92,25 @@ def test_transient_statuses_past_max_retries_are_retryable_not_failures(world, s
     with pytest.raises(RetryableError) as e:
         list(c.pull_contacts(None))
     assert e.value.status == 423 and not e.value.blocked
+
+
+def test_a_gateway_timeout_pauses_a_few_seconds_before_the_retry(world, sandbox):
+    """HubSpot: after a 502 or 504 (its processing limits were hit) "pause your requests for a
+    few seconds, then retry" (developers.hubspot.com/docs/api/faq). A 0.1-0.2 s backoff came
+    back while the limit still held; 500 and 503 keep the short exponential backoff."""
+    c, waits = _connector(sandbox)
+    c.ensure_schema()
+    sandbox.hubspot_faults.set(statuses=[502, 504, 503], match="batch/update")
+    (result,) = c.push([req(1, live(world)[0])])
+    assert result.status == "ok"
+    assert 3 <= waits[0] <= 5 and 3 <= waits[1] <= 5  # a few seconds, not a fraction of one
+    assert waits[2] < 1  # a 503 is no processing limit
+
+
+def test_the_gateway_pause_can_be_shortened_in_the_settings(world, sandbox):
+    """The chaos bench's short run sets it lower so the default test command stays fast."""
+    c, waits = _connector(sandbox, gateway_wait_seconds=0.1)
+    c.ensure_schema()
+    sandbox.hubspot_faults.set(statuses=[502], match="batch/update")
+    (result,) = c.push([req(1, live(world)[0])])
+    assert result.status == "ok" and waits[0] <= 0.2  # no more than the first backoff

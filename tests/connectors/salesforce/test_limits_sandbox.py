@@ -74,3 +74,26 @@ def test_a_query_locator_that_expired_between_batches_is_requeried_from_the_curs
         calls = sb.world.log.calls - before
         starts = sum(v for (_, ep), v in calls.items() if ep.endswith("/queryAll"))  # leads: deletes too
         assert starts == 4, calls  # COUNT() first, then the query, then once per expired locator
+
+
+def test_a_consumer_slower_than_a_locator_lives_after_every_batch_still_reads_every_lead() -> None:
+    """Every batch outlives its locator (15 idle minutes): each re-query started again at the
+    cursor less the whole overlap, whose rows (more than a batch here: every lead is within the
+    minute) were all read already, so it brought nothing new and the restarts ran out. A
+    re-query starts at the cursor itself (ties by the cursor's ids), and restarts that bring
+    rows do not count against the limit."""
+    world = World(n_contacts=1000, seed=21)
+    with start_sandbox(world) as sb:
+        leads = set(world.salesforce.objects["Lead"])
+        assert len(leads) > 400
+        settings = SalesforceSettings(
+            **sb.salesforce_password_login, objects=["Lead"], activity_objects=[], batch_size=200
+        )
+        conn = SalesforceConnector("sf", settings, {}, clock=lambda: datetime(2027, 1, 1, tzinfo=UTC))
+        conn.client.sleep = lambda s: None
+        got: list[str] = []
+        for page in conn.pull_contacts(None):
+            got += [c.identities[0].external_id for c in page.items]
+            got += [m.source.external_id for m in page.moved] + [d.external_id for d in page.deleted]
+            world.clock.skip(16 * 60_000)  # every next batch's locator has expired
+        assert sorted(got) == sorted(leads) and len(got) == len(set(got))

@@ -152,7 +152,8 @@ def test_expired_locator_requeries_from_the_cursor() -> None:
     conn.clock = lambda: START
     pages = list(conn.pull_contacts(None))
     assert [c.identities[0].external_id for p in pages for c in p.items] == ["00Q1", "00Q2"]
-    assert "SystemModstamp >= 2026-01-10T09:59:00.000Z" in soql_of(responses.calls[-1])
+    # from the cursor itself, not less the overlap (read at the window's start already)
+    assert "SystemModstamp >= 2026-01-10T10:00:00.000Z" in soql_of(responses.calls[-1])
 
 
 @responses.activate

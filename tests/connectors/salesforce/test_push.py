@@ -175,11 +175,13 @@ def test_two_hundred_rows_per_call() -> None:
 def test_push_pauses_above_the_budget_share() -> None:
     person_describes()
     responses.patch(COLLECTION, json=[ok("003A")], headers=limit_header(95_000))
+    # over the budget, the usage is read again before refusing (it is a rolling 24 h): still 95%
+    limits = responses.get(f"{BASE}/limits/", json={}, headers=limit_header(95_000))
     conn = connector(session_settings(push_budget_share=0.9, budget_retry_after=1800))
     conn.push([req(1, "003A", ActionKind.SET_FIELDS, fields={"decision_id": "1"})])
     with pytest.raises(RetryableError) as paused:
         conn.push([req(2, "003A", ActionKind.SET_FIELDS, fields={"decision_id": "2"})])
-    assert paused.value.retry_after == 1800 and "95%" in str(paused.value)
+    assert paused.value.retry_after == 1800 and "95%" in str(paused.value) and limits.call_count == 1
     assert conn.usage() | {"calls": 0} == {
         "api_used": 95_000,
         "api_limit": 100_000,

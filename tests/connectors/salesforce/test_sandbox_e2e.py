@@ -232,8 +232,7 @@ def test_daily_limit_stops_the_sync_cleanly_and_it_resumes_from_the_cursor(tmp_p
 
 def test_push_pauses_near_the_daily_limit(tmp_path, redis12, world, sandbox) -> None:
     ctx = make_ctx(tmp_path, redis12, sandbox, world.salesforce.users[3], push_budget_share=0.5)
-    sandbox.salesforce.daily.try_acquire(world.clock.day)  # the quota's day starts
-    sandbox.salesforce.daily.used = 60_000  # someone else spent most of the org's allocation
+    sandbox.salesforce.daily.spend(60_000)  # someone else spent most of the org's allocation
     setup_writes = len(our_writes(world))  # the permission set that setup created
     report = run_once(ctx)
     assert report.pushes[0].done == 0 and report.pushes[0].retrying > 0
