@@ -151,6 +151,8 @@ def _report(s: ImportSummary, as_json: bool) -> None:
         rows += [("updated", s.updated), ("matched to existing people", s.matched)]
     rows += [("unchanged" if s.kind == "contacts" else "already imported", s.unchanged), ("skipped", s.skipped)]
     if s.kind == "events":
+        if s.opportunities_opened:  # a won deal is an opportunity: hub/opportunities.py
+            rows.append(("opportunity openings added for closed deals", s.opportunities_opened))
         rows.append(("outcomes credited to earlier decisions", s.outcomes))
     if s.suppressed:
         rows.append(("forgotten people, not stored", s.suppressed))

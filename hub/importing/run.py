@@ -245,6 +245,7 @@ def import_events(
             if attribute is not None:
                 summary.outcomes += attribute(list(result.new_ids))
         summary.created += result.inserted
+        summary.opportunities_opened += result.implied
         for r in result.rejects:
             summary.reject(rows_of.get(r.external_id, 0), r.external_id, f"{cols.contact}: {r.reason}")
         summary.chunks += 1
