@@ -26,6 +26,8 @@ MAX_DEPTH = 10
 MAX_ID = 100  # userId / anonymousId characters (a held event's key adds a prefix; the column holds 120)
 SOURCE = "segment"
 TYPES = ("track", "identify", "page", "screen")
+#: the keys an exported message's time is read from (:func:`event_time`)
+_TIMES = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
 _BUILTIN = {t.value for t in ActivityType} - {ActivityType.CUSTOM.value}
 
 
@@ -164,7 +166,7 @@ def event_time(msg: dict, now: datetime, exported: bool) -> datetime:
         at = stamp
         if at is None and original is not None:
             at = original + (received - sent) if received is not None and sent is not None else original
-        at = at or received
+        at = at or received or sent
     else:
         at = stamp or original
         if at is not None and sent is not None:
@@ -203,6 +205,9 @@ def parse_message(
         raise MessageError("a message needs a userId or an anonymousId")
     shared = batch or {}
     timed = {**msg, "sentAt": shared["sentAt"]} if msg.get("sentAt") is None and "sentAt" in shared else msg
+    if exported and kind != "identify" and not any(timed.get(k) for k in _TIMES):
+        # the import's clock is not when it happened: stored as now, it was credited to today's decisions
+        raise MessageError(f"no {', '.join(_TIMES)}: the event's time is unknown; add its timestamp")
     try:
         at = event_time(timed, now, exported)
     except OverflowError:
