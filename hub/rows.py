@@ -135,8 +135,10 @@ def _number(value: Any, kind: str, column: str) -> int | float | None:
         f = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{column}: {str(value)[:60]!r} is not a number") from None
-    if not math.isfinite(f):
+    if math.isnan(f):  # a float column's missing value
         return None
+    if not math.isfinite(f):  # "inf", "1e400": stored as no value at all, it was lost without a word
+        raise ValueError(f"{column}: {str(value)[:60]!r} is not a finite number")
     if kind == "int" and f != int(f):  # "1.234" is a thousand and more in much of Europe, not 1
         raise ValueError(f"{column}: {str(value)[:60]!r} is not a whole number")
     return int(f) if kind == "int" else f

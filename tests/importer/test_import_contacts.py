@@ -256,3 +256,31 @@ def test_a_row_keyed_by_id_with_a_text_that_is_not_an_email_is_rejected_with_its
     summary = import_contacts(store, write(tmp_path, text), ImportOptions(mapping={"id": "id"}))
     assert {(p.row, p.id): p.reason for p in summary.problems} == {(2, "2"): "email: 'bad' is not an email"}
     assert (summary.created, summary.skipped) == (2, 1)
+
+
+def test_missing_markers_are_blank_and_an_infinite_number_is_refused(tmp_path, store):
+    """ "inf" (or a number past the float range) was stored as no revenue at all without a word;
+    it is now a named bad cell. NA, NaN and null (R's and many exports' blanks) stay blank
+    cells that keep their row."""
+    text = (
+        "email,employees,revenue,opt_out,updated_at\n"
+        "a@example.com,NA,NaN,N/A,null\n"
+        "b@example.com,12,inf,no,2026-01-02\n"
+        "c@example.com,null,1e400,yes,NA\n"
+    )
+    opts = ImportOptions(
+        mapping={
+            "company.employees": "employees",
+            "company.annual_revenue": "revenue",
+            "consent.email_opt_out": "opt_out",
+            "updated_at": "updated_at",
+        }
+    )
+    summary = import_contacts(store, write(tmp_path, text), opts)
+    assert {p.row: p.reason for p in summary.problems} == {
+        2: "revenue: 'inf' is not a finite number",
+        3: "revenue: '1e400' is not a finite number",
+    }
+    with store.connect() as conn:
+        row = conn.execute(select(contacts).where(contacts.c.primary_email == "a@example.com")).one()
+    assert (row.employees, row.annual_revenue, row.email_opt_out) == (None, None, False)
