@@ -289,11 +289,12 @@ class EventColumns:
 
 
 def activity_type(raw: Any, cols: EventColumns) -> tuple[ActivityType, str | None]:
-    """(hub type, the raw name when it had to become ``custom``)."""
+    """(hub type, the raw name when it had to become ``custom``). A hub type is read in any case
+    and with spaces or hyphens for its underscores ("Opportunity Won", "page-view")."""
     text = _text(raw)
     if text is None:
         return ActivityType(cols.default_type), None
-    mapped = cols.type_map.get(text, text).strip().lower()
+    mapped = re.sub(r"[\s-]+", "_", cols.type_map.get(text, text).strip().lower())
     try:
         return ActivityType(mapped), None
     except ValueError:

@@ -219,3 +219,25 @@ def test_a_file_of_won_deals_counts_each_as_an_opportunity(tmp_path, store):
     assert (again.created, again.opportunities_opened, len(stored(store))) == (0, 0, 4)
     r = CliRunner().invoke(app, ["import", "events", str(path), "--store-url", store.url])
     assert r.exit_code == 0 and "opportunity openings added" not in r.output
+
+
+def test_a_hub_type_written_as_words_maps_and_custom_names_are_said(tmp_path, store):
+    """ "Opportunity Won" (as a CRM report or a person writes it) became a `custom` event without
+    a word, so an `activity: opportunity_won` outcome never saw it; case was already forgiven,
+    spaces and hyphens were not. The names kept as custom events are now listed with counts."""
+    path = write(
+        tmp_path,
+        "id,email,type,occurred_at\n"
+        "a,p0@example.com,Opportunity Won,2026-02-01T10:00:00Z\n"
+        "b,p0@example.com,page-view,2026-02-01T10:00:00Z\n"
+        "c,p1@example.com,Order Completed,2026-02-01T10:00:00Z\n"
+        "d,p2@example.com,Order Completed,2026-02-02T10:00:00Z\n",
+    )
+    summary = import_events(store, path, ImportOptions(properties=[]))
+    assert sorted((r.external_id, r.type) for r in stored(store) if r.external_id != "a:opened") == [
+        ("a", "opportunity_won"),
+        ("b", "page_view"),
+        ("c", "custom"),
+        ("d", "custom"),
+    ]
+    assert any("'Order Completed' × 2" in n for n in summary.notes), summary.notes
