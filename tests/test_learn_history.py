@@ -272,3 +272,24 @@ def test_a_warm_start_valued_below_the_logging_policy_is_not_saved_unless_forced
     with store.connect() as conn:
         assert learning_store.latest_version(conn, data["model"]) == json.loads(forced.stdout)["version"] == 1
     store.dispose()
+
+
+def test_a_bad_reward_or_time_cell_skips_its_row_not_the_whole_log(tmp_path):
+    """One reward cell of 'n/a ' or '12 pts', or one time of 'yesterday', in a log of years
+    stopped the whole warm start ("column 'points' must hold numbers"). Each such row is now
+    skipped and counted with its reason, the first row named, as unknown contacts are."""
+    cfg, path = _setup(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+    with path.open("a", encoding="utf-8") as f:
+        f.write(f"p1@x.example,email_a,{T0.isoformat()},12 pts\n")
+        f.write("p2@x.example,email_a,yesterday,1.0\n")
+        f.write(f"p3@x.example,email_a,{T0.isoformat()},inf\n")
+    res = CliRunner().invoke(
+        app,
+        ["learn", "history", str(path), *ARGS, "--map-action", "no_touch=wait", "--dry-run", "--json", "-c", str(cfg)],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["used"] == N and data["rows"] == N + 4
+    skipped = data["skipped"]
+    assert skipped["no reward in 'points' (first: row 603, '12 pts')"] == 2, skipped  # and row 605's inf
+    assert skipped["no time in 'sent_at' (first: row 604, 'yesterday')"] == 1, skipped
