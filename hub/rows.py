@@ -147,13 +147,19 @@ def _number(value: Any, kind: str, column: str) -> int | float | None:
 _PLAIN_NUMBER = re.compile(r"-?(0|[1-9][0-9]{0,17})(\.[0-9]+)?")
 
 
+_BOOLEAN_TEXT = {"true": True, "false": False}
+
+
 def _typed(value: Any) -> Any:
-    """A property cell read as text (a CSV's) as the number it spells, so a declared outcome's
-    ``properties['amount'] / 1000`` computes; only plain decimals: "00123" (a code, a ZIP) and
-    "1,234" stay text."""
-    if isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value):
+    """A property cell read as text (a CSV's) as the number or boolean it spells, so a declared
+    outcome's ``properties['amount'] / 1000`` computes and a rule's ``properties['ltv'] > 50``
+    or ``properties['vip']`` means what it says; only plain decimals and true / false (any case):
+    "00123" (a code, a ZIP), "1,234" and "yes" stay text."""
+    if not isinstance(value, str):
+        return value
+    if _PLAIN_NUMBER.fullmatch(value):
         return float(value) if "." in value else int(value)
-    return value
+    return _BOOLEAN_TEXT.get(value.lower(), value)
 
 
 def _flag(value: Any, column: str) -> bool:
@@ -241,7 +247,7 @@ def contact_from_row(row: dict[str, Any], cols: ContactColumns, connector: str) 
     if cols.updated_at and row.get(cols.updated_at) not in (None, ""):
         updated = parse_time(row[cols.updated_at], cols.updated_at)
     email = _text(row.get(cols.email)) if _email(row, cols) else None
-    props = {c: json_safe(row[c]) for c in cols.properties if row.get(c) is not None}
+    props = {c: _typed(json_safe(row[c])) for c in cols.properties if row.get(c) is not None}
     return Contact(
         identities=[Identity(connector=connector, external_id=key)],
         emails=[email] if email else [],

@@ -51,7 +51,7 @@ def test_import_maps_columns_and_a_second_import_changes_nothing(tmp_path, store
     with store.connect() as conn:
         row = conn.execute(select(contacts).where(contacts.c.primary_email == "p3@example.com")).one()
     assert (row.first_name, row.industry, row.lifecycle_stage) == ("P3", "Software", "lead")
-    assert row.properties == {"plan": "pro", "seats": "3"}  # unmapped columns are properties (as text)
+    assert row.properties == {"plan": "pro", "seats": 3}  # unmapped columns are properties (a plain number typed)
 
     again = import_contacts(store, path, opts)
     assert (again.created, again.updated, again.matched, again.unchanged) == (0, 0, 0, 30)
@@ -284,3 +284,19 @@ def test_missing_markers_are_blank_and_an_infinite_number_is_refused(tmp_path, s
     with store.connect() as conn:
         row = conn.execute(select(contacts).where(contacts.c.primary_email == "a@example.com")).one()
     assert (row.employees, row.annual_revenue, row.email_opt_out) == (None, None, False)
+
+
+def test_number_and_true_false_properties_are_stored_typed_so_rules_can_compare_them(tmp_path, store):
+    """Imported contact properties stayed text: a rule `properties['ltv'] > 50` compared "56.92"
+    with 50 and was false for everyone, and `properties['vip']` was true for "FALSE" (a
+    non-empty string). Plain decimals and true/false now read as a number and a boolean, as an
+    event's property cells do; codes ("02134") and "1,200" stay text."""
+    from hub.expressions import Expression
+
+    text = 'email,ltv,vip,zip,code\na@example.com,56.92,TRUE,02134,"1,200"\nb@example.com,7,FALSE,,x\n'
+    import_contacts(store, write(tmp_path, text), ImportOptions())
+    with store.connect() as conn:
+        props = dict(conn.execute(select(contacts.c.primary_email, contacts.c.properties)).all())
+    assert props["a@example.com"] == {"ltv": 56.92, "vip": True, "zip": "02134", "code": "1,200"}
+    rule = Expression("properties['ltv'] > 50 and properties['vip']")
+    assert [rule.evaluate({"properties": props[e]}) for e in ("a@example.com", "b@example.com")] == [True, False]
