@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.models import Activity, ActivityType, Company, Contact, Identity, reserved_visitor_id
+from hub.models import Activity, ActivityType, Company, Contact, Identity, normalize_email, reserved_visitor_id
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -53,8 +53,12 @@ class Message:
 
     @property
     def email(self) -> str | None:
+        """The traits' e-mail, else a userId that is one (many senders key people by e-mail:
+        held as anonymous, their events waited for an identify that never came)."""
         e = self.traits.get("email")
-        return e if isinstance(e, str) and "@" in e else None
+        if isinstance(e, str) and "@" in e:
+            return e
+        return self.user_id if self.user_id and normalize_email(self.user_id) else None
 
 
 def _reject_constant(name: str) -> Any:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from hub.config import load_settings
+from hub.models import Contact, Identity
 from hub.pipeline.context import HubContext
 from hub.pipeline.decide import decide_contacts
 from hub.segment_import import import_file
@@ -213,5 +214,28 @@ def test_an_exported_event_with_no_time_of_its_own_is_skipped_not_stored_as_now(
         with ctx.store.connect() as conn:
             kept = conn.execute(select(activities.c.external_id)).scalars().all()
         assert kept == ["m:p1"]
+    finally:
+        ctx.close()
+
+
+def test_a_user_id_that_is_an_email_finds_the_person_with_that_email(tmp_path, redis_url):
+    """Many senders use the e-mail as Segment's userId. Such a track was held as anonymous for
+    ever (no identify would come for it), though the person was imported or synced with that
+    e-mail: every purchase in a Segment export of such a sender was lost to the hub."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    Store(url, auto_migrate=True).dispose()
+    ctx = HubContext.build(load_settings(hub_config(tmp_path, url, redis_url)), embedded=True)
+    try:
+        with ctx.store.begin() as conn:
+            person = Contact(identities=[Identity(connector="import", external_id="d")], emails=["d@x.example"])
+            contacts_store.upsert_contacts(conn, [person])
+        lines = tmp_path / "events.jsonl"
+        track = {"type": "track", "userId": "D@x.example", "messageId": "t1", "event": "Order Completed", **AT}
+        write_lines(lines, [track])
+        assert import_file(ctx, lines).counts == {"stored": 1}
+        with ctx.store.connect() as conn:
+            assert conn.execute(select(activities.c.contact_id)).scalars().all() == [
+                lookup.contact_by_email(conn, "d@x.example")
+            ]
     finally:
         ctx.close()
