@@ -26,6 +26,12 @@ SHOW_PROBLEMS = 20
 
 FileArg = Annotated[Path, typer.Argument(help="CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet) file.")]
 MapOpt = Annotated[str | None, typer.Option("--map", help="hub_field=column,... (e.g. first_name=fname,email=mail).")]
+EventMapOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--map", help="key=column,... for contact, type, occurred_at, id, channel, properties_json (e.g. contact=mail)."
+    ),
+]
 MappingOpt = Annotated[
     Path | None, typer.Option("--mapping", help="YAML: hub_field: column, plus properties: [...] and type_map: {...}.")
 ]
@@ -212,7 +218,7 @@ def contacts(
 @import_app.command("events")
 def events(
     file: FileArg,
-    map_: MapOpt = None,
+    map_: EventMapOpt = None,
     mapping: MappingOpt = None,
     contact_key: Annotated[
         str, typer.Option("--contact-key", help="What the contact column holds: email or id.")

@@ -241,3 +241,10 @@ def test_a_hub_type_written_as_words_maps_and_custom_names_are_said(tmp_path, st
         ("d", "custom"),
     ]
     assert any("'Order Completed' × 2" in n for n in summary.notes), summary.notes
+
+
+def test_the_events_map_help_names_the_event_keys():
+    """`hub import events --help` showed the contacts' example (first_name=fname,email=mail),
+    keys the events mapping refuses."""
+    res = CliRunner().invoke(app, ["import", "events", "--help"], terminal_width=200)
+    assert res.exit_code == 0 and "occurred_at" in res.output and "first_name=fname" not in res.output
