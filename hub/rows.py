@@ -229,23 +229,35 @@ def _email(row: dict[str, Any], cols: ContactColumns) -> str | None:
     return email
 
 
+def _field(path: str, raw: Any, column: str) -> Any:
+    """One hub field's cell, parsed; ValueError naming the column."""
+    if path in _FLAGS:
+        return _flag(raw, column)
+    if path in _NUMBERS:
+        return _number(raw, _NUMBERS[path], column)
+    return _text(raw)
+
+
 def contact_from_row(row: dict[str, Any], cols: ContactColumns, connector: str) -> Contact:
     """One row as a contact with one identity in ``connector``. Raises ValueError (column, why)."""
     key = row_key(row, cols)
     values: dict[str, Any] = {}
+    bad: list[str] = []  # every bad cell of the row, so one fix of the file is enough
     for path, column in cols.fields.items():
-        raw = row.get(column)
-        if path in _FLAGS:
-            values[path] = _flag(raw, column)
-        elif path in _NUMBERS:
-            values[path] = _number(raw, _NUMBERS[path], column)
-        elif path in CONTACT_FIELDS:
-            values[path] = _text(raw)
-        else:
+        if path not in CONTACT_FIELDS:
             raise ValueError(f"{path!r} is not a hub contact field ({', '.join(CONTACT_FIELDS)})")
+        try:
+            values[path] = _field(path, row.get(column), column)
+        except ValueError as exc:
+            bad.append(str(exc))
     updated = None
     if cols.updated_at and row.get(cols.updated_at) not in (None, ""):
-        updated = parse_time(row[cols.updated_at], cols.updated_at)
+        try:
+            updated = parse_time(row[cols.updated_at], cols.updated_at)
+        except ValueError as exc:
+            bad.append(str(exc))
+    if bad:
+        raise ValueError("; ".join(bad))
     email = _text(row.get(cols.email)) if _email(row, cols) else None
     props = {c: _typed(json_safe(row[c])) for c in cols.properties if row.get(c) is not None}
     return Contact(

@@ -300,3 +300,23 @@ def test_number_and_true_false_properties_are_stored_typed_so_rules_can_compare_
     assert props["a@example.com"] == {"ltv": 56.92, "vip": True, "zip": "02134", "code": "1,200"}
     rule = Expression("properties['ltv'] > 50 and properties['vip']")
     assert [rule.evaluate({"properties": props[e]}) for e in ("a@example.com", "b@example.com")] == [True, False]
+
+
+def test_a_row_with_several_bad_cells_names_each_of_them(tmp_path, store):
+    """Only the first bad cell of a row was named: fixed and imported again, the row failed on
+    the next one. Every bad cell of the row is now in its reason, as a CRM's import error file
+    lists them."""
+    text = "email,employees,revenue,opt_out,updated_at\na@example.com,lots,$5,maybe,last tuesday\n"
+    opts = ImportOptions(
+        mapping={
+            "company.employees": "employees",
+            "company.annual_revenue": "revenue",
+            "consent.email_opt_out": "opt_out",
+            "updated_at": "updated_at",
+        }
+    )
+    (problem,) = import_contacts(store, write(tmp_path, text), opts).problems
+    assert problem.reason == (
+        "employees: 'lots' is not a number; revenue: '$5' is not a number; "
+        "opt_out: 'maybe' is not true or false; updated_at: 'last tuesday' is not a date or time (use ISO 8601)"
+    )
