@@ -266,6 +266,6 @@ def _custom_note(names: Counter[str]) -> str:
     top = ", ".join(f"{n!r} × {c:,}" for n, c in names.most_common(5))
     more = f" and {len(names) - 5} more" if len(names) > 5 else ""
     return (
-        f"Stored as custom events (no hub activity type): {top}{more}. A declared `event:` outcome "
-        "matches them by name; type_map in --mapping renames them to hub types."
+        f"Rows whose type is no hub activity type are custom events (rows read): {top}{more}. A declared "
+        "`event:` outcome matches them by name; type_map in --mapping renames them to hub types."
     )
