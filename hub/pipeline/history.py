@@ -37,7 +37,7 @@ from hub.reports.offline import OfflineEvaluation, evaluate_log
 from hub.store import contacts as contact_store
 from hub.store import learning as learning_store
 from hub.store.activities import activity_from_row
-from hub.store.schema import activities
+from hub.store.schema import activities, identities
 
 #: estimated propensities are clipped here: a touch the log "never" makes gets a weight of at most 50
 PROPENSITY_FLOOR = 0.02
@@ -55,6 +55,8 @@ class HistoryColumns:
     propensity: str | None = None
     propensity_value: float | None = None
     action_map: Mapping[str, str] = field(default_factory=dict)
+    #: the contact column holds this source's ids (``hub import --source``, a connector), not emails
+    contact_source: str | None = None
 
 
 @dataclass
@@ -149,18 +151,38 @@ def _skip(skipped: dict[str, int], what: str, bad: np.ndarray, values: np.ndarra
         skipped[f"{what} (first: row {first + 2}, {values[first]!r})"] += int(bad.sum())
 
 
-def _resolve(conn: Connection, keys: Sequence[Any]) -> np.ndarray:
-    """Contact key (an email, or a store contact id) -> store contact id, -1 when unknown."""
+def _resolve(conn: Connection, keys: Sequence[Any], source: str | None = None) -> np.ndarray:
+    """Contact key -> store contact id, -1 when unknown. With ``source`` a key is that source's
+    id of the person (a ``hub import --source`` name or a connector); else an email, or a store
+    contact id written as the store writes it ("0005" is a code, not contact 5)."""
     text = [str(k).strip() if k is not None else "" for k in keys]
+    if source is not None:
+        by_id = _by_source_id(conn, source, {k for k in text if k})
+        return np.array([by_id.get(k, -1) for k in text], dtype=np.int64)
     by_email = contact_store.resolve_emails(conn, [k for k in text if "@" in k])
-    numeric = {int(k) for k in text if k.isdigit()}
+    numeric = {int(k) for k in text if _store_id(k)}
     known = {c.id for c in contact_store.load_contacts(conn, sorted(numeric))} if numeric else set()
     out = np.full(len(text), -1, dtype=np.int64)
     for i, k in enumerate(text):
         if "@" in k:
             out[i] = by_email.get(k.lower(), -1)
-        elif k.isdigit() and int(k) in known:
+        elif _store_id(k) and int(k) in known:
             out[i] = int(k)
+    return out
+
+
+def _store_id(key: str) -> bool:
+    return key.isdigit() and str(int(key)) == key
+
+
+def _by_source_id(conn: Connection, source: str, keys: set[str]) -> dict[str, int]:
+    """``source``'s external ids -> contact ids (any object type), read in chunks."""
+    ordered, out = sorted(keys), {}
+    for s in range(0, len(ordered), _CHUNK):
+        q = select(identities.c.external_id, identities.c.contact_id).where(
+            identities.c.connector == source, identities.c.external_id.in_(ordered[s : s + _CHUNK])
+        )
+        out.update(dict(conn.execute(q).all()))
     return out
 
 
@@ -278,7 +300,7 @@ def warm_start(
     if cols.time:
         _skip(skipped, f"no time in {cols.time!r}", bad_time & (a >= 0) & ~bad_reward, np.asarray(table[cols.time]))
     with ctx.store.connect() as conn:
-        cid = _resolve(conn, table[cols.contact])
+        cid = _resolve(conn, table[cols.contact], cols.contact_source)
         unknown = (cid < 0) & (a >= 0) & ~bad_reward & ~bad_time
         if unknown.any():
             skipped["contact not in the store (import or sync them first: hub import contacts, hub sync)"] += int(
