@@ -87,7 +87,8 @@ def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_
 
     try:
         if not path.is_file():
-            raise MappingError(f"{path}: no such file. Check the path.")
+            what = "a directory, not a file" if path.is_dir() else "no such file"
+            raise MappingError(f"{path}: {what}. Check the path.")
         store, decision = _store(config, store_url, opts.source)
     except (MappingError, ConfigError) as exc:
         err.print(str(exc), style="red", highlight=False, markup=False)

@@ -320,3 +320,9 @@ def test_a_row_with_several_bad_cells_names_each_of_them(tmp_path, store):
         "employees: 'lots' is not a number; revenue: '$5' is not a number; "
         "opt_out: 'maybe' is not true or false; updated_at: 'last tuesday' is not a date or time (use ISO 8601)"
     )
+
+
+def test_a_directory_given_as_the_file_is_called_a_directory(tmp_path, store_url):
+    """`hub import contacts /some/dir` said "no such file" of a directory that is there."""
+    res = CliRunner().invoke(app, ["import", "contacts", str(tmp_path), "--store-url", store_url])
+    assert res.exit_code == 2 and "a directory, not a file" in res.output
