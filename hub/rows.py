@@ -91,6 +91,10 @@ def missing_columns(wanted: dict[str, str], columns: Iterable[str]) -> list[str]
 
 
 # -- values -------------------------------------------------------------------------------
+#: epoch seconds (9-10 digits, 1973-2286) or milliseconds (12-13 digits) written as text
+_EPOCH = re.compile(r"([0-9]{9,10}|[0-9]{12,13})(\.[0-9]+)?")
+
+
 def parse_time(value: Any, column: str) -> datetime:
     """A UTC datetime from a datetime, date, epoch seconds (or ms) or ISO text; naive is UTC
     (UTC always: SQLite keeps a datetime's wall time and drops its offset)."""
@@ -111,6 +115,8 @@ def parse_time(value: Any, column: str) -> datetime:
         try:
             ts = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
+            if _EPOCH.fullmatch(text):  # a CSV's epoch stamp: the number Parquet would have given
+                return parse_time(float(text), column)
             raise ValueError(f"{column}: {text[:60]!r} is not a date or time (use ISO 8601)") from None
         return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
     raise ValueError(f"{column}: {'no value' if value in (None, '') else repr(value)[:60]} is not a time")
