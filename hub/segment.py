@@ -50,6 +50,8 @@ class Message:
     name: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
     traits: dict[str, Any] = field(default_factory=dict)
+    #: False for an exported identify with no time of its own: its record merges as the oldest
+    dated: bool = True
 
     @property
     def email(self) -> str | None:
@@ -209,7 +211,8 @@ def parse_message(
         raise MessageError("a message needs a userId or an anonymousId")
     shared = batch or {}
     timed = {**msg, "sentAt": shared["sentAt"]} if msg.get("sentAt") is None and "sentAt" in shared else msg
-    if exported and kind != "identify" and not any(timed.get(k) for k in _TIMES):
+    dated = any(timed.get(k) for k in _TIMES)
+    if exported and kind != "identify" and not dated:
         # the import's clock is not when it happened: stored as now, it was credited to today's decisions
         raise MessageError(f"no {', '.join(_TIMES)}: the event's time is unknown; add its timestamp")
     try:
@@ -226,6 +229,7 @@ def parse_message(
         occurred_at=at,
         properties=_dict(msg, "properties"),
         traits=traits,
+        dated=dated or not exported,
     )
     if kind == "track":
         event = msg.get("event")
@@ -300,5 +304,5 @@ def contact_of(m: Message) -> Contact | None:
         job_title=_text(t.get("title")),
         company=Company(name=company_name),
         properties=props,
-        updated_at=m.occurred_at,
+        updated_at=m.occurred_at if m.dated else None,  # undated: the CRMs' values win, gaps are filled
     )

@@ -239,3 +239,30 @@ def test_a_user_id_that_is_an_email_finds_the_person_with_that_email(tmp_path, r
             ]
     finally:
         ctx.close()
+
+
+def test_an_undated_exported_identify_fills_gaps_and_does_not_overwrite(tmp_path, redis_url):
+    """An identify line with no time at all took the import's clock as its time, so an old
+    file's traits overwrote what the CRM holds now. Undated, it merges as the oldest record, as
+    an undated `hub import contacts` row does: the CRM's values stay, gaps are filled."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    Store(url, auto_migrate=True).dispose()
+    ctx = HubContext.build(load_settings(hub_config(tmp_path, url, redis_url)), embedded=True)
+    try:
+        crm = Contact(
+            identities=[Identity(connector="crm", external_id="9")],
+            emails=["e@x.example"],
+            job_title="CTO",
+            updated_at=datetime.now(UTC) - timedelta(days=1),
+        )
+        with ctx.store.begin() as conn:
+            contacts_store.upsert_contacts(conn, [crm])
+        path = tmp_path / "old.jsonl"
+        traits = {"email": "e@x.example", "title": "Junior Analyst", "firstName": "Eve"}
+        write_lines(path, [{"type": "identify", "userId": "e1", "messageId": "i1", "traits": traits}])
+        assert import_file(ctx, path).counts == {"identified": 1}
+        with ctx.store.connect() as conn:
+            (c,) = contacts_store.load_contacts(conn, [lookup.contact_by_email(conn, "e@x.example")])
+        assert (c.job_title, c.first_name) == ("CTO", "Eve")
+    finally:
+        ctx.close()
