@@ -19,6 +19,7 @@ from sqlalchemy import select
 from decision.engine import EnginePolicy
 from decision.features import Features
 from decision.interface import ContactView
+from hub.cells import parse_column
 from hub.errors import ConfigError, HubError
 from hub.pipeline.context import HubContext
 from hub.pipeline.features import _load, ensure_features
@@ -45,6 +46,19 @@ def _builtin_coverage(F: Features, name: str) -> float:
     return 1.0
 
 
+def _as_read(values: np.ndarray, kind: str) -> np.ndarray:
+    """Text cells (an imported CSV's properties) parsed as the declared type, as the model reads
+    them: "1,200" is a missing number there, so it is not coverage here."""
+    if values.dtype == object and kind in ("numeric", "boolean", "date"):
+        return parse_column(values, kind).values
+    return values
+
+
+def _when(v: np.datetime64) -> str:
+    """ISO to the second; a date alone when it is midnight (a date column)."""
+    return str(v.astype("datetime64[s]")).removesuffix("T00:00:00")
+
+
 def _describe(values: np.ndarray) -> dict[str, Any]:
     if values.dtype.kind in "fiub":
         x = values.astype(float)
@@ -57,7 +71,7 @@ def _describe(values: np.ndarray) -> dict[str, Any]:
         ok = ~np.isnat(values)
         stats = {"coverage": float(ok.mean()) if len(values) else 0.0}
         if ok.any():
-            stats |= {"min": str(values[ok].min()), "max": str(values[ok].max())}
+            stats |= {"min": _when(values[ok].min()), "max": _when(values[ok].max())}
         return stats
     present = [str(v) for v in values if v is not None and str(v) != ""]
     top = Counter(present).most_common(5)
@@ -68,7 +82,7 @@ def _json_value(v: Any) -> Any:
     if isinstance(v, float | np.floating):
         return None if np.isnan(v) else float(v)
     if isinstance(v, np.datetime64):
-        return None if np.isnat(v) else str(v)
+        return None if np.isnat(v) else _when(v)
     return v
 
 
@@ -94,7 +108,7 @@ def show(ctx: HubContext, now: datetime | None = None) -> dict[str, Any]:
     if engine.declared is not None:
         raw = engine.declared.columns(people, profiles, now)
         for d in engine.declared.decls:
-            values = raw["x_" + d.name]
+            values = _as_read(raw["x_" + d.name], d.type)
             out["declared"].append(
                 {
                     "name": d.name,

@@ -91,6 +91,10 @@ def missing_columns(wanted: dict[str, str], columns: Iterable[str]) -> list[str]
 
 
 # -- values -------------------------------------------------------------------------------
+#: epoch seconds (9-10 digits, 1973-2286) or milliseconds (12-13 digits) written as text
+_EPOCH = re.compile(r"([0-9]{9,10}|[0-9]{12,13})(\.[0-9]+)?")
+
+
 def parse_time(value: Any, column: str) -> datetime:
     """A UTC datetime from a datetime, date, epoch seconds (or ms) or ISO text; naive is UTC
     (UTC always: SQLite keeps a datetime's wall time and drops its offset)."""
@@ -111,6 +115,8 @@ def parse_time(value: Any, column: str) -> datetime:
         try:
             ts = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
+            if _EPOCH.fullmatch(text):  # a CSV's epoch stamp: the number Parquet would have given
+                return parse_time(float(text), column)
             raise ValueError(f"{column}: {text[:60]!r} is not a date or time (use ISO 8601)") from None
         return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
     raise ValueError(f"{column}: {'no value' if value in (None, '') else repr(value)[:60]} is not a time")
@@ -135,8 +141,10 @@ def _number(value: Any, kind: str, column: str) -> int | float | None:
         f = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{column}: {str(value)[:60]!r} is not a number") from None
-    if not math.isfinite(f):
+    if math.isnan(f):  # a float column's missing value
         return None
+    if not math.isfinite(f):  # "inf", "1e400": stored as no value at all, it was lost without a word
+        raise ValueError(f"{column}: {str(value)[:60]!r} is not a finite number")
     if kind == "int" and f != int(f):  # "1.234" is a thousand and more in much of Europe, not 1
         raise ValueError(f"{column}: {str(value)[:60]!r} is not a whole number")
     return int(f) if kind == "int" else f
@@ -145,13 +153,19 @@ def _number(value: Any, kind: str, column: str) -> int | float | None:
 _PLAIN_NUMBER = re.compile(r"-?(0|[1-9][0-9]{0,17})(\.[0-9]+)?")
 
 
+_BOOLEAN_TEXT = {"true": True, "false": False}
+
+
 def _typed(value: Any) -> Any:
-    """A property cell read as text (a CSV's) as the number it spells, so a declared outcome's
-    ``properties['amount'] / 1000`` computes; only plain decimals: "00123" (a code, a ZIP) and
-    "1,234" stay text."""
-    if isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value):
+    """A property cell read as text (a CSV's) as the number or boolean it spells, so a declared
+    outcome's ``properties['amount'] / 1000`` computes and a rule's ``properties['ltv'] > 50``
+    or ``properties['vip']`` means what it says; only plain decimals and true / false (any case):
+    "00123" (a code, a ZIP), "1,234" and "yes" stay text."""
+    if not isinstance(value, str):
+        return value
+    if _PLAIN_NUMBER.fullmatch(value):
         return float(value) if "." in value else int(value)
-    return value
+    return _BOOLEAN_TEXT.get(value.lower(), value)
 
 
 def _flag(value: Any, column: str) -> bool:
@@ -221,25 +235,37 @@ def _email(row: dict[str, Any], cols: ContactColumns) -> str | None:
     return email
 
 
+def _field(path: str, raw: Any, column: str) -> Any:
+    """One hub field's cell, parsed; ValueError naming the column."""
+    if path in _FLAGS:
+        return _flag(raw, column)
+    if path in _NUMBERS:
+        return _number(raw, _NUMBERS[path], column)
+    return _text(raw)
+
+
 def contact_from_row(row: dict[str, Any], cols: ContactColumns, connector: str) -> Contact:
     """One row as a contact with one identity in ``connector``. Raises ValueError (column, why)."""
     key = row_key(row, cols)
     values: dict[str, Any] = {}
+    bad: list[str] = []  # every bad cell of the row, so one fix of the file is enough
     for path, column in cols.fields.items():
-        raw = row.get(column)
-        if path in _FLAGS:
-            values[path] = _flag(raw, column)
-        elif path in _NUMBERS:
-            values[path] = _number(raw, _NUMBERS[path], column)
-        elif path in CONTACT_FIELDS:
-            values[path] = _text(raw)
-        else:
+        if path not in CONTACT_FIELDS:
             raise ValueError(f"{path!r} is not a hub contact field ({', '.join(CONTACT_FIELDS)})")
+        try:
+            values[path] = _field(path, row.get(column), column)
+        except ValueError as exc:
+            bad.append(str(exc))
     updated = None
     if cols.updated_at and row.get(cols.updated_at) not in (None, ""):
-        updated = parse_time(row[cols.updated_at], cols.updated_at)
+        try:
+            updated = parse_time(row[cols.updated_at], cols.updated_at)
+        except ValueError as exc:
+            bad.append(str(exc))
+    if bad:
+        raise ValueError("; ".join(bad))
     email = _text(row.get(cols.email)) if _email(row, cols) else None
-    props = {c: json_safe(row[c]) for c in cols.properties if row.get(c) is not None}
+    props = {c: _typed(json_safe(row[c])) for c in cols.properties if row.get(c) is not None}
     return Contact(
         identities=[Identity(connector=connector, external_id=key)],
         emails=[email] if email else [],
@@ -287,11 +313,12 @@ class EventColumns:
 
 
 def activity_type(raw: Any, cols: EventColumns) -> tuple[ActivityType, str | None]:
-    """(hub type, the raw name when it had to become ``custom``)."""
+    """(hub type, the raw name when it had to become ``custom``). A hub type is read in any case
+    and with spaces or hyphens for its underscores ("Opportunity Won", "page-view")."""
     text = _text(raw)
     if text is None:
         return ActivityType(cols.default_type), None
-    mapped = cols.type_map.get(text, text).strip().lower()
+    mapped = re.sub(r"[\s-]+", "_", cols.type_map.get(text, text).strip().lower())
     try:
         return ActivityType(mapped), None
     except ValueError:

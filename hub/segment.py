@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.models import Activity, ActivityType, Company, Contact, Identity, reserved_visitor_id
+from hub.models import Activity, ActivityType, Company, Contact, Identity, normalize_email, reserved_visitor_id
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -26,6 +26,8 @@ MAX_DEPTH = 10
 MAX_ID = 100  # userId / anonymousId characters (a held event's key adds a prefix; the column holds 120)
 SOURCE = "segment"
 TYPES = ("track", "identify", "page", "screen")
+#: the keys an exported message's time is read from (:func:`event_time`)
+_TIMES = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
 _BUILTIN = {t.value for t in ActivityType} - {ActivityType.CUSTOM.value}
 
 
@@ -48,11 +50,17 @@ class Message:
     name: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
     traits: dict[str, Any] = field(default_factory=dict)
+    #: False for an exported identify with no time of its own: its record merges as the oldest
+    dated: bool = True
 
     @property
     def email(self) -> str | None:
+        """The traits' e-mail, else a userId that is one (many senders key people by e-mail:
+        held as anonymous, their events waited for an identify that never came)."""
         e = self.traits.get("email")
-        return e if isinstance(e, str) and "@" in e else None
+        if isinstance(e, str) and "@" in e:
+            return e
+        return self.user_id if self.user_id and normalize_email(self.user_id) else None
 
 
 def _reject_constant(name: str) -> Any:
@@ -164,7 +172,7 @@ def event_time(msg: dict, now: datetime, exported: bool) -> datetime:
         at = stamp
         if at is None and original is not None:
             at = original + (received - sent) if received is not None and sent is not None else original
-        at = at or received
+        at = at or received or sent
     else:
         at = stamp or original
         if at is not None and sent is not None:
@@ -203,6 +211,10 @@ def parse_message(
         raise MessageError("a message needs a userId or an anonymousId")
     shared = batch or {}
     timed = {**msg, "sentAt": shared["sentAt"]} if msg.get("sentAt") is None and "sentAt" in shared else msg
+    dated = any(timed.get(k) for k in _TIMES)
+    if exported and kind != "identify" and not dated:
+        # the import's clock is not when it happened: stored as now, it was credited to today's decisions
+        raise MessageError(f"no {', '.join(_TIMES)}: the event's time is unknown; add its timestamp")
     try:
         at = event_time(timed, now, exported)
     except OverflowError:
@@ -217,6 +229,7 @@ def parse_message(
         occurred_at=at,
         properties=_dict(msg, "properties"),
         traits=traits,
+        dated=dated or not exported,
     )
     if kind == "track":
         event = msg.get("event")
@@ -291,5 +304,5 @@ def contact_of(m: Message) -> Contact | None:
         job_title=_text(t.get("title")),
         company=Company(name=company_name),
         properties=props,
-        updated_at=m.occurred_at,
+        updated_at=m.occurred_at if m.dated else None,  # undated: the CRMs' values win, gaps are filled
     )

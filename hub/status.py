@@ -12,7 +12,7 @@ from hub.config import Settings
 from hub.store import Store, sync_state
 from hub.store import pushes as push_store
 from hub.store import usage as usage_store
-from hub.store.schema import identities
+from hub.store.schema import activities, identities
 
 QUEUES = ("sync", "decide", "push", "learn")
 PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority sub-queues as "<queue>\x06\x16<n>"
@@ -56,11 +56,23 @@ class ConnectorStatus:
 
 
 @dataclass
+class SourceStatus:
+    """A source of people or events that is no configured connector: a ``hub import --source``
+    name, ``segment``, ``api``."""
+
+    source: str
+    records: int = 0  # identities (one per imported or identified person)
+    events: int = 0
+    last: datetime | None = None  # the newest record written
+
+
+@dataclass
 class HubStatus:
     connectors: list[ConnectorStatus]
     queues: dict[str, int] | None
     workers: list[str] | None
     broker_error: str | None = None
+    sources: list[SourceStatus] = field(default_factory=list)
 
 
 def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
@@ -88,6 +100,29 @@ def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
     return out
 
 
+def other_sources(settings: Settings, store: Store) -> list[SourceStatus]:
+    """People and events from sources that are no configured connector (imports, Segment, the
+    API), so a hub fed by files says what it holds. ``hub`` (outcome records) is left out."""
+    skip = [*settings.connectors, "hub"]
+    with store.connect() as conn:
+        people = conn.execute(
+            select(identities.c.connector, func.count(), func.max(identities.c.synced_at))
+            .where(identities.c.connector.not_in(skip))
+            .group_by(identities.c.connector)
+        ).all()
+        events = dict(
+            conn.execute(
+                select(activities.c.source, func.count())
+                .where(activities.c.source.not_in(skip))
+                .group_by(activities.c.source)
+            ).all()
+        )
+    out = {s: SourceStatus(s, records=n, last=at) for s, n, at in people}
+    for s, n in events.items():
+        out.setdefault(s, SourceStatus(s)).events = n
+    return sorted(out.values(), key=lambda s: s.source)
+
+
 def _weight(status: str | None) -> int:
     """Which stream's state the connector shows: a failure (or a run) over a warning (a part
     synced without, hub/pipeline/sync.py) over ok, whichever stream it is."""
@@ -112,7 +147,12 @@ def workers_alive(app, timeout: float = 1.0) -> list[str]:
 
 
 def hub_status(settings: Settings, store: Store, app=None) -> HubStatus:
-    status = HubStatus(connectors=connector_status(settings, store), queues=None, workers=None)
+    status = HubStatus(
+        connectors=connector_status(settings, store),
+        queues=None,
+        workers=None,
+        sources=other_sources(settings, store),
+    )
     try:
         status.queues = queue_depths(settings.broker_url)
         if app is not None:

@@ -39,6 +39,10 @@ def _byte_text(byte: int) -> str:
 codecs.register_error("hub_legacy", _legacy_bytes)
 
 
+#: (file, first bad line) already warned of in this process
+_WARNED: set[tuple[str, int | None]] = set()
+
+
 class Utf8Stream(io.RawIOBase):
     """A binary stream of the file as valid UTF-8 (BOM dropped), transcoding bad lines from cp1252.
 
@@ -89,13 +93,22 @@ class Utf8Stream(io.RawIOBase):
         except UnicodeDecodeError as error:
             if self.first_bad_line is None:
                 self.first_bad_line = self._lines_before + text.count(b"\n", 0, error.start) + 1
-                log.warning(
-                    "%s is not all UTF-8 (first at line %d); those bytes are read as cp1252/latin-1",
-                    self._source,
-                    self.first_bad_line,
-                )
+                self._warn_once()
             self._out += text.decode("utf-8", errors="hub_legacy").encode("utf-8")
         self._lines_before += text.count(b"\n")
+
+    def _warn_once(self) -> None:
+        """Log the first bad line once per file and process: `hub import` opens a file for its
+        header and again for its rows, and its summary's note says it too."""
+        key = (str(getattr(self._raw, "name", self._source)), self.first_bad_line)
+        if key in _WARNED:
+            return
+        _WARNED.add(key)
+        log.warning(
+            "%s is not all UTF-8 (first at line %d); those bytes are read as cp1252/latin-1",
+            self._source,
+            self.first_bad_line,
+        )
 
     def read(self, size: int = -1) -> bytes:
         while not self._eof and (size < 0 or len(self._out) < size):

@@ -306,3 +306,61 @@ def test_actions_the_log_never_tried_wait_for_the_explore_share_after_a_warm_sta
     assert len(chosen) >= N * 0.8  # the holdout's rules decide some without the engine
     share = sum(a in ("email_c", "email_d", "email_e") for a in chosen) / len(chosen)
     assert share < 0.15, share
+
+
+def test_a_bad_reward_or_time_cell_skips_its_row_not_the_whole_log(tmp_path):
+    """One reward cell of 'n/a ' or '12 pts', or one time of 'yesterday', in a log of years
+    stopped the whole warm start ("column 'points' must hold numbers"). Each such row is now
+    skipped and counted with its reason, the first row named, as unknown contacts are."""
+    cfg, path = _setup(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+    with path.open("a", encoding="utf-8") as f:
+        f.write(f"p1@x.example,email_a,{T0.isoformat()},12 pts\n")
+        f.write("p2@x.example,email_a,yesterday,1.0\n")
+        f.write(f"p3@x.example,email_a,{T0.isoformat()},inf\n")
+    res = CliRunner().invoke(
+        app,
+        ["learn", "history", str(path), *ARGS, "--map-action", "no_touch=wait", "--dry-run", "--json", "-c", str(cfg)],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["used"] == N and data["rows"] == N + 4
+    skipped = data["skipped"]
+    assert skipped["no reward in 'points' (first: row 603, '12 pts')"] == 2, skipped  # and row 605's inf
+    assert skipped["no time in 'sent_at' (first: row 604, 'yesterday')"] == 1, skipped
+
+
+def test_a_log_keyed_by_a_sources_ids_joins_through_that_source(tmp_path):
+    """A log keyed by the team's own customer ids (imported with --id-col) had no way in but as
+    store contact ids: "5" joined whoever the store numbered 5, silently another person, and
+    "0005" joined contact 5 too. --contact-source SOURCE resolves them as that source's ids;
+    without it a zero-padded number is no store id."""
+    from hub.pipeline.history import _resolve
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    cfg, _ = _setup(tmp_path, url)
+    store = Store(url)
+    with store.connect() as conn:
+        by_email = contact_store.resolve_emails(conn, ["p5@x.example", "p4@x.example"])
+        assert by_email["p4@x.example"] == 5  # the store numbers p4 as 5: a log's "5" is not store id 5
+        assert _resolve(conn, ["5", "0005", "nobody"], source="crm").tolist() == [by_email["p5@x.example"], -1, -1]
+        assert _resolve(conn, ["0005", "5"]).tolist() == [-1, 5]  # store ids, as before
+    store.dispose()
+    path = tmp_path / "by_id.csv"
+    rows = [f"{i},{'email_a' if i % 2 else 'email_b'},{(T0 + timedelta(hours=i)).isoformat()},1.0" for i in range(40)]
+    path.write_text("customer,campaign,sent_at,points\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    args = ["--contact-col", "customer", "--action-col", "campaign", "--reward-col", "points", "--time-col", "sent_at"]
+    res = CliRunner().invoke(
+        app, ["learn", "history", str(path), *args, "--contact-source", "crm", "--dry-run", "--json", "-c", str(cfg)]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["used"] == 40
+    # store contact ids, as documented: read as numbers ("5.0"), a CSV's matched nobody
+    path.write_text(
+        "customer,campaign,sent_at,points\n"
+        + "\n".join(r.replace("0,", "40,", 1) if r.startswith("0,") else r for r in rows)
+        + "\n",
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(app, ["learn", "history", str(path), *args, "--dry-run", "--json", "-c", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["used"] == 40

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,3 +56,15 @@ def test_times_come_out_in_utc():
 def test_integral_numbers_as_ids_keep_no_fraction():
     row = {"id": Decimal("5"), "email": None, "updated_at": None}
     assert contact_from_row(row, ContactColumns(email="email", id="id"), "wh").identities[0].external_id == "5"
+
+
+def test_epoch_seconds_or_milliseconds_written_as_text_are_times():
+    """A CSV's cells are text: an export's epoch stamps ("1767225600", or in ms) were refused as
+    "not a date or time" though the same numbers from Parquet or a warehouse were read. A
+    compact ISO date ("20260101") is still a date, not seconds."""
+    new_year = datetime(2026, 1, 1, tzinfo=UTC)
+    assert parse_time("1767225600", "t") == parse_time("1767225600000", "t") == new_year
+    assert parse_time("1767225600.5", "t") == new_year.replace(microsecond=500000)
+    assert parse_time("20260101", "t") == new_year
+    with pytest.raises(ValueError, match="not a date or time"):
+        parse_time("12345", "t")

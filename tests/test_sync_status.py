@@ -36,3 +36,36 @@ def test_a_failure_outranks_a_warning_which_outranks_ok(tmp_path, redis_url, act
         store.dispose()
     assert st.last_status == shown
     assert st.last_error.endswith(shown)
+
+
+def test_status_shows_what_was_imported_beside_the_connectors(tmp_path, redis_url):
+    """A team that brings its own files saw only "No connectors configured" in `hub status`:
+    nothing said its 3,000 imported people and their events were there. Sources that are no
+    configured connector (hub import's, Segment's) are now listed with people, events and the
+    last time they wrote."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+    from hub.importing import ImportOptions, import_contacts, import_events
+    from hub.status import other_sources
+
+    store_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    cfg = hub_config(tmp_path, store_url, redis_url)
+    store = Store(store_url, auto_migrate=True)
+    people, events = tmp_path / "people.csv", tmp_path / "events.csv"
+    people.write_text("email\na@x.example\nb@x.example\n", encoding="utf-8")
+    events.write_text("id,email,type,occurred_at\ne1,a@x.example,page_view,2026-02-01T10:00:00Z\n", encoding="utf-8")
+    try:
+        import_contacts(store, people, ImportOptions(source="tradeshow"))
+        import_events(store, events, ImportOptions(source="tradeshow"))
+        (src,) = other_sources(load_settings(cfg), store)
+    finally:
+        store.dispose()
+    assert (src.source, src.records, src.events) == ("tradeshow", 2, 1) and src.last is not None
+    res = CliRunner().invoke(app, ["status", "-c", str(cfg), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["sources"][0]["source"] == "tradeshow"
+    res = CliRunner().invoke(app, ["status", "-c", str(cfg)])
+    assert "tradeshow" in res.output, res.output

@@ -384,3 +384,16 @@ def test_every_row_with_the_wrong_field_count_is_explained(tmp_path):
     path = write(tmp_path / "trail.csv", "a,b\n1,2,\n3,4,\n")
     with pytest.raises(DataError, match=r"no row of trail.csv has the header's 2 fields \(a, b\); all 2 were skipped"):
         read_table(path)
+
+
+def test_a_file_read_twice_warns_of_its_cp1252_bytes_once(tmp_path, caplog):
+    """`hub import` reads the header, then the rows: the same warning was logged twice, beside
+    the summary's note saying it a third time. Each read's notes still carry it."""
+    from hub.importing import header
+
+    path = write(tmp_path / "twice.csv", b"email,name\na@x.example,Jos\xe9\n")
+    with caplog.at_level(logging.WARNING, logger="hub"):
+        header(path)
+        first, second = read_table(path), read_table(path)
+    assert caplog.text.count("not all UTF-8") == 1, caplog.text
+    assert all(any("line 2" in n for n in t.notes) for t in (first, second))

@@ -26,6 +26,12 @@ SHOW_PROBLEMS = 20
 
 FileArg = Annotated[Path, typer.Argument(help="CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet) file.")]
 MapOpt = Annotated[str | None, typer.Option("--map", help="hub_field=column,... (e.g. first_name=fname,email=mail).")]
+EventMapOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--map", help="key=column,... for contact, type, occurred_at, id, channel, properties_json (e.g. contact=mail)."
+    ),
+]
 MappingOpt = Annotated[
     Path | None, typer.Option("--mapping", help="YAML: hub_field: column, plus properties: [...] and type_map: {...}.")
 ]
@@ -81,7 +87,8 @@ def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_
 
     try:
         if not path.is_file():
-            raise MappingError(f"{path}: no such file. Check the path.")
+            what = "a directory, not a file" if path.is_dir() else "no such file"
+            raise MappingError(f"{path}: {what}. Check the path.")
         store, decision = _store(config, store_url, opts.source)
     except (MappingError, ConfigError) as exc:
         err.print(str(exc), style="red", highlight=False, markup=False)
@@ -151,6 +158,8 @@ def _report(s: ImportSummary, as_json: bool) -> None:
         rows += [("updated", s.updated), ("matched to existing people", s.matched)]
     rows += [("unchanged" if s.kind == "contacts" else "already imported", s.unchanged), ("skipped", s.skipped)]
     if s.kind == "events":
+        if s.opportunities_opened:  # a won deal is an opportunity: hub/opportunities.py
+            rows.append(("opportunity openings added for closed deals", s.opportunities_opened))
         rows.append(("outcomes credited to earlier decisions", s.outcomes))
     if s.suppressed:
         rows.append(("forgotten people, not stored", s.suppressed))
@@ -210,7 +219,7 @@ def contacts(
 @import_app.command("events")
 def events(
     file: FileArg,
-    map_: MapOpt = None,
+    map_: EventMapOpt = None,
     mapping: MappingOpt = None,
     contact_key: Annotated[
         str, typer.Option("--contact-key", help="What the contact column holds: email or id.")

@@ -66,6 +66,13 @@ def history(
         float, typer.Option("--window-days", help="With --from-store: responses counted this long after a send.")
     ] = 7.0,
     contact_col: Annotated[str, typer.Option("--contact-col", help="Email or store contact id.")] = "email",
+    contact_source: Annotated[
+        str | None,
+        typer.Option(
+            "--contact-source",
+            help="The contact column holds this source's ids (a hub import --source name or a connector).",
+        ),
+    ] = None,
     action_col: Annotated[str, typer.Option("--action-col", help="The touch: a decision.actions id.")] = "action",
     reward_col: Annotated[str, typer.Option("--reward-col", help="Its outcome in objective points.")] = "reward",
     time_col: Annotated[str | None, typer.Option("--time-col", help="When the touch was made.")] = None,
@@ -117,11 +124,16 @@ def history(
         propensity=propensity_col,
         propensity_value=propensity,
         action_map=_pairs(map_action, "--map-action"),
+        contact_source=contact_source,
     )
     wanted = [c for c in (contact_col, action_col, reward_col, time_col, propensity_col) if c]
     try:
         ctx = HubContext.build(load_settings(config), embedded=True)
-        table = _store_touches(ctx, since, window_days) if from_store else read_table(log_file, columns=wanted)
+        table = (
+            _store_touches(ctx, since, window_days)
+            if from_store
+            else read_table(log_file, columns=wanted, types={contact_col: "categorical"})
+        )  # ids as written
         result = warm_start(ctx, table, cols, train_share=train_share, seed=seed, save=not dry_run, force=force)
     except ConflictError as exc:  # not bad input: the same command can succeed when run again
         raise fail(str(exc), 1) from None

@@ -51,6 +51,9 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
                     }
                     for c in st.connectors
                 ],
+                "sources": [
+                    {"source": s.source, "records": s.records, "events": s.events, "last": s.last} for s in st.sources
+                ],
                 "queues": st.queues,
                 "workers": st.workers,
                 "broker_error": st.broker_error,
@@ -100,8 +103,9 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         for c in st.connectors:  # the table clips; what a part was synced without, and what to do, in full
             if c.last_status == "warning" and c.last_error:
                 out.print(f"{c.name}: {c.last_error}", style="yellow", markup=False, highlight=False)
-    else:
+    elif not st.sources:
         say("No connectors configured (hub.yaml connectors:).")
+    _sources(st.sources)
     if st.broker_error:
         out.print(f"[yellow]{st.broker_error}[/]")
     else:
@@ -116,6 +120,16 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
             if not st.workers:
                 out.print(NO_WORKERS.format(c=f" -c {config}" if config else ""))
     _governance_status(gov)
+
+
+def _sources(sources: list) -> None:
+    """Imported and other non-connector sources: what a hub fed by files holds."""
+    if not sources:
+        return
+    t = table("source", "people", "events", "people last written (UTC)", title="Other sources (imports, Segment, API)")
+    for s in sources:
+        t.add_row(s.source, f"{s.records:,}", f"{s.events:,}", s.last.strftime("%Y-%m-%d %H:%M") if s.last else "-")
+    out.print(t)
 
 
 def _governance(settings: Settings, store) -> dict:  # noqa: ANN001

@@ -36,6 +36,8 @@ class ImportSummary:
     suppressed: int = 0
     #: outcome rows the new events (for contacts: activities held for them) added to the decisions before them
     outcomes: int = 0
+    #: events: openings added for won / lost rows no opening accounts for (hub/opportunities.py)
+    opportunities_opened: int = 0
     chunks: int = 0
     reasons: Counter = field(default_factory=Counter)
     problems: list[RowProblem] = field(default_factory=list)

@@ -13,6 +13,7 @@ records newest last, so a CRM's values win over an undated import and the import
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from sqlalchemy import Connection, func, select
 from hub.importing.mapping import ImportOptions, contact_columns_for, event_columns_for, needed_columns
 from hub.importing.reading import chunks, header
 from hub.importing.report import ImportSummary, Progress
-from hub.models import Activity, Contact, utcnow
+from hub.models import Activity, ActivityType, Contact, utcnow
 from hub.pipeline.sync import unsubscribes
 from hub.rows import activity_from_row, contact_from_row
 from hub.store import Store
@@ -196,6 +197,7 @@ def import_events(
     summary = ImportSummary(file=path.name, kind="events", source=opts.source)
     cols = event_columns_for(header(path), opts, path.name)
     first_new_id: int | None = None  # activities this run inserted have ids from here up
+    custom: Counter[str] = Counter()  # event names that are no hub type, said once at the end
     for chunk in chunks(path, needed_columns(cols), opts.chunk_rows):
         items: list[Activity] = []
         rows_of: dict[str, int] = {}
@@ -216,6 +218,8 @@ def import_events(
                 continue
             rows_of[activity.external_id] = number
             items.append(activity)
+            if activity.type == ActivityType.CUSTOM:
+                custom[str(activity.properties.get("name"))] += 1
         summary.read += len(chunk.rows)
         with store.begin() as conn:
             held = (
@@ -245,10 +249,23 @@ def import_events(
             if attribute is not None:
                 summary.outcomes += attribute(list(result.new_ids))
         summary.created += result.inserted
+        summary.opportunities_opened += result.implied
         for r in result.rejects:
             summary.reject(rows_of.get(r.external_id, 0), r.external_id, f"{cols.contact}: {r.reason}")
         summary.chunks += 1
         summary.noted(chunk.notes)
         if progress:
             progress(summary.read, chunk.bytes_read, chunk.bytes_total)
+    if custom:
+        summary.noted([_custom_note(custom)])
     return summary.finished()
+
+
+def _custom_note(names: Counter[str]) -> str:
+    """Which event names were kept as ``custom`` (no hub type), so a misspelled type is seen."""
+    top = ", ".join(f"{n!r} × {c:,}" for n, c in names.most_common(5))
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    return (
+        f"Rows whose type is no hub activity type are custom events (rows read): {top}{more}. A declared "
+        "`event:` outcome matches them by name; type_map in --mapping renames them to hub types."
+    )

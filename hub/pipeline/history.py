@@ -30,13 +30,14 @@ from sqlalchemy import Connection, select
 from decision.engine import MIN_PROPENSITY, EnginePolicy
 from decision.interface import ContactView
 from decision.offline.propensity import estimate_propensities, logged_propensity
+from hub.cells import parse_column
 from hub.errors import ConflictError, DataError
 from hub.pipeline.context import HubContext
 from hub.reports.offline import OfflineEvaluation, evaluate_log
 from hub.store import contacts as contact_store
 from hub.store import learning as learning_store
 from hub.store.activities import activity_from_row
-from hub.store.schema import activities
+from hub.store.schema import activities, identities
 
 #: estimated propensities are clipped here: a touch the log "never" makes gets a weight of at most 50
 PROPENSITY_FLOOR = 0.02
@@ -54,6 +55,8 @@ class HistoryColumns:
     propensity: str | None = None
     propensity_value: float | None = None
     action_map: Mapping[str, str] = field(default_factory=dict)
+    #: the contact column holds this source's ids (``hub import --source``, a connector), not emails
+    contact_source: str | None = None
 
 
 @dataclass
@@ -114,37 +117,72 @@ def _est(e: Any) -> dict[str, float]:
     return {"estimate": float(e.value), "low": float(e.low), "high": float(e.high)}
 
 
-def _times(values: np.ndarray, column: str) -> np.ndarray:
-    """Touch times as aware datetimes (numpy datetime64, ISO strings or epoch seconds)."""
-    out = []
-    for i, v in enumerate(values):
-        if isinstance(v, np.datetime64):
-            v = v.astype("datetime64[us]").item()
-        elif isinstance(v, int | float | np.integer | np.floating) and np.isfinite(v):
-            v = datetime.fromtimestamp(float(v), UTC)
-        elif isinstance(v, str):
-            try:
-                v = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
-            except ValueError:
-                raise DataError(f"column {column!r}, row {i + 2}: {v!r} is not a date or time.") from None
-        if not isinstance(v, datetime):
-            raise DataError(f"column {column!r}, row {i + 2}: no time given.")
-        out.append(v if v.tzinfo else v.replace(tzinfo=UTC))
-    return np.array(out, dtype=object)
+def _time(v: Any) -> datetime | None:
+    """A touch time (numpy datetime64, ISO text or epoch seconds) as an aware datetime, or None."""
+    if isinstance(v, np.datetime64):
+        v = None if np.isnat(v) else v.astype("datetime64[us]").item()
+    elif isinstance(v, int | float | np.integer | np.floating):
+        v = datetime.fromtimestamp(float(v), UTC) if np.isfinite(v) else None
+    elif isinstance(v, str):
+        try:
+            v = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(v, datetime):
+        return None
+    return v if v.tzinfo else v.replace(tzinfo=UTC)
 
 
-def _resolve(conn: Connection, keys: Sequence[Any]) -> np.ndarray:
-    """Contact key (an email, or a store contact id) -> store contact id, -1 when unknown."""
+def _times(values: np.ndarray) -> np.ndarray:
+    """Touch times as aware datetimes; None where a cell is blank or no time."""
+    return np.array([_time(v) for v in values], dtype=object)
+
+
+def _rewards(values: np.ndarray) -> np.ndarray:
+    """Rewards as floats; NaN where a cell is blank, not a number or not finite."""
+    r = values.astype(float) if values.dtype.kind in "fiub" else parse_column(values, "numeric").values
+    return np.where(np.isfinite(r), r, np.nan)
+
+
+def _skip(skipped: dict[str, int], what: str, bad: np.ndarray, values: np.ndarray) -> None:
+    """Count ``bad`` rows under one reason that names the first (its file row, header = row 1)."""
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        skipped[f"{what} (first: row {first + 2}, {values[first]!r})"] += int(bad.sum())
+
+
+def _resolve(conn: Connection, keys: Sequence[Any], source: str | None = None) -> np.ndarray:
+    """Contact key -> store contact id, -1 when unknown. With ``source`` a key is that source's
+    id of the person (a ``hub import --source`` name or a connector); else an email, or a store
+    contact id written as the store writes it ("0005" is a code, not contact 5)."""
     text = [str(k).strip() if k is not None else "" for k in keys]
+    if source is not None:
+        by_id = _by_source_id(conn, source, {k for k in text if k})
+        return np.array([by_id.get(k, -1) for k in text], dtype=np.int64)
     by_email = contact_store.resolve_emails(conn, [k for k in text if "@" in k])
-    numeric = {int(k) for k in text if k.isdigit()}
+    numeric = {int(k) for k in text if _store_id(k)}
     known = {c.id for c in contact_store.load_contacts(conn, sorted(numeric))} if numeric else set()
     out = np.full(len(text), -1, dtype=np.int64)
     for i, k in enumerate(text):
         if "@" in k:
             out[i] = by_email.get(k.lower(), -1)
-        elif k.isdigit() and int(k) in known:
+        elif _store_id(k) and int(k) in known:
             out[i] = int(k)
+    return out
+
+
+def _store_id(key: str) -> bool:
+    return key.isdigit() and str(int(key)) == key
+
+
+def _by_source_id(conn: Connection, source: str, keys: set[str]) -> dict[str, int]:
+    """``source``'s external ids -> contact ids (any object type), read in chunks."""
+    ordered, out = sorted(keys), {}
+    for s in range(0, len(ordered), _CHUNK):
+        q = select(identities.c.external_id, identities.c.contact_id).where(
+            identities.c.connector == source, identities.c.external_id.in_(ordered[s : s + _CHUNK])
+        )
+        out.update(dict(conn.execute(q).all()))
     return out
 
 
@@ -234,13 +272,10 @@ def warm_start(
         skipped[f"action {v!r} is not in decision.actions (map it with --map-action {v or 'VALUE'}=ACTION_ID)"] += sum(
             1 for m in mapped if m == v
         )
-    try:
-        r = np.asarray(table[cols.reward], dtype=float)
-    except (TypeError, ValueError):
-        raise DataError(f"column {cols.reward!r} must hold numbers (the reward in objective points).") from None
+    # one bad cell skips its row, counted with the first one named, not the whole log
+    r = _rewards(np.asarray(table[cols.reward]))
     bad_reward = ~np.isfinite(r)
-    if bad_reward.any():
-        skipped[f"no reward in {cols.reward!r}"] += int((bad_reward & (a >= 0)).sum())
+    _skip(skipped, f"no reward in {cols.reward!r}", bad_reward & (a >= 0), np.asarray(table[cols.reward]))
     if cols.propensity:
         p = np.asarray(table[cols.propensity], dtype=float)
         bad = ~np.isfinite(p) | (p <= 0) | (p > 1)
@@ -260,15 +295,18 @@ def warm_start(
         p = np.ones(n)
         source = "estimated"
     now = ctx.clock()
-    times = _times(table[cols.time], cols.time) if cols.time else np.array([now] * n, dtype=object)
+    times = _times(table[cols.time]) if cols.time else np.array([now] * n, dtype=object)
+    bad_time = np.array([v is None for v in times], dtype=bool)
+    if cols.time:
+        _skip(skipped, f"no time in {cols.time!r}", bad_time & (a >= 0) & ~bad_reward, np.asarray(table[cols.time]))
     with ctx.store.connect() as conn:
-        cid = _resolve(conn, table[cols.contact])
-        unknown = (cid < 0) & (a >= 0) & ~bad_reward
+        cid = _resolve(conn, table[cols.contact], cols.contact_source)
+        unknown = (cid < 0) & (a >= 0) & ~bad_reward & ~bad_time
         if unknown.any():
             skipped["contact not in the store (import or sync them first: hub import contacts, hub sync)"] += int(
                 unknown.sum()
             )
-        keep = (a >= 0) & ~bad_reward & (cid >= 0)
+        keep = (a >= 0) & ~bad_reward & ~bad_time & (cid >= 0)
         if keep.sum() < 20:
             why = "; ".join(f"{k} × {reason}" for reason, k in sorted(skipped.items(), key=lambda kv: -kv[1]))
             raise DataError(

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from hub import mirrors
+from hub import mirrors, opportunities
 from hub.models import Activity, Contact, RecordError, normalize_email, utcnow
 from hub.store import anonymous
 from hub.store import held as held_store
@@ -47,6 +47,9 @@ class ActivityResult:
     held: list[tuple[str, str]] = field(default_factory=list)
     #: activities of forgotten people (suppression list): neither stored nor held
     suppressed: int = 0
+    #: openings added for closed opportunities that had none (hub/opportunities.py); their
+    #: ids are in ``new_ids``, not counted in ``inserted``
+    implied: int = 0
 
 
 def _storable(items: Sequence[Activity], result: ActivityResult) -> list[Activity]:
@@ -121,9 +124,11 @@ def insert_activities(
         for source, ext in result.held:  # not a bad record: its contact is expected
             log.info("%s activity %s held: its contact is not stored yet", source, ext)
     _mark_mirrors(conn, rows)
+    opened = _implied_openings(conn, rows)
+    result.inserted, result.implied = len(rows), len(opened)
+    rows += opened
     if rows:
         conn.execute(insert(activities), rows)
-        result.inserted = len(rows)
         # a new activity is a change the contact is owed a decision for: the decide task, the
         # sweep and the consent check read changed_at (a record's re-merge sets it too)
         conn.execute(
@@ -193,6 +198,21 @@ def release_held(conn: Connection, stored: Sequence[Contact], now: datetime | No
     if result.inserted:
         log.info("%d held activities inserted: their contacts are stored now", result.inserted)
     return result
+
+
+def _implied_openings(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Openings for the new closed opportunities no opening accounts for (hub/opportunities.py):
+    one read of those contacts' stored opportunity activities, only when the rows close one."""
+    who = sorted({r["contact_id"] for r in rows if r["type"] in opportunities.CLOSED})
+    if not who:
+        return []
+    q = select(activities.c.contact_id, activities.c.type, activities.c.occurred_at, activities.c.properties).where(
+        activities.c.contact_id.in_(who), activities.c.type.in_(opportunities.TYPES)
+    )
+    stored = [
+        {"contact_id": c, "type": k, "occurred_at": aware(at), "properties": p} for c, k, at, p in conn.execute(q)
+    ]
+    return opportunities.implied_openings(rows, stored)
 
 
 def _mark_mirrors(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from hub.models import Activity
 from hub.profile import add_activity, empty_profile, prune
@@ -37,6 +37,7 @@ def update_profiles(conn: Connection, items: Sequence[Activity], now: datetime) 
         r.contact_id: r.profile
         for r in conn.execute(select(contact_profiles).where(contact_profiles.c.contact_id.in_(ids)))
     }
+    changed, new = [], []
     for cid in ids:
         prof = current.get(cid) or empty_profile()
         prof = {k: dict(v) for k, v in prof.items()}
@@ -48,13 +49,27 @@ def update_profiles(conn: Connection, items: Sequence[Activity], now: datetime) 
         # their own time, and no later decision can need a bucket 90 days older than this one
         prune(prof, max(prof["last"].values(), default=now.timestamp()))
         if cid in current:
-            conn.execute(
-                update(contact_profiles)
-                .where(contact_profiles.c.contact_id == cid)
-                .values(profile=prof, updated_at=now)
-            )
+            changed.append({"cid": cid, "new_profile": prof, "at": now})
         else:
-            conn.execute(insert(contact_profiles).values(contact_id=cid, profile=prof, updated_at=now))
+            new.append({"contact_id": cid, "profile": prof, "updated_at": now})
+    _write(conn, changed, new)
+
+
+def _write(conn: Connection, changed: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+    """The batch's profiles in one executemany UPDATE and one INSERT: a statement per contact
+    was a fifth of a large import's time."""
+    if changed:
+        conn.execute(
+            update(contact_profiles)
+            .where(contact_profiles.c.contact_id == bindparam("cid"))
+            .values(
+                profile=bindparam("new_profile", type_=contact_profiles.c.profile.type),
+                updated_at=bindparam("at", type_=contact_profiles.c.updated_at.type),
+            ),
+            changed,
+        )
+    if new:
+        conn.execute(insert(contact_profiles), new)
 
 
 def load_profiles(conn: Connection, contact_ids: Iterable[int]) -> dict[int, dict[str, Any]]:

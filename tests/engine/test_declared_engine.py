@@ -248,3 +248,35 @@ def test_declared_columns_are_watched_for_drift(ctx):
         contact_store.upsert_contacts(conn, newcomers)
     drifted = {a.subject for a in declared_drift(ctx.store, spec, T0, Thresholds()) if a.kind == "drift"}
     assert {"x_tier=other", "x_size_missing"} <= drifted
+
+
+def test_features_show_reads_imported_text_cells_as_the_declared_type(store_url):
+    """An imported CSV keeps properties as text. `hub features show` described a numeric
+    property as top levels ("38.37 (5)") with 100% coverage, counting "1,200", which the model
+    reads as missing, as covered; a boolean as its raw spellings. It now parses as the model does."""
+    doc = settings_doc(store_url)
+    doc["decision"]["features"] = [
+        {"name": "ltv", "source": {"property": "ltv"}},
+        {"name": "vip", "source": {"property": "vip"}, "type": "boolean"},
+        {"name": "since", "source": {"property": "since"}, "type": "date"},
+    ]
+    c = HubContext.build(Settings.model_validate(doc), embedded=True, store=Store(store_url, auto_migrate=True))
+    c.clock = Clock(T0)
+    cells = [("10.5", "TRUE", "2025-01-01"), ("1,200", "0", "2025-03-01"), ("30", "yes", "soon"), ("", "", "")]
+    people = [
+        Contact(
+            identities=[Identity(connector="import", external_id=str(i))],
+            properties={k: v for k, v in zip(("ltv", "vip", "since"), row, strict=True) if v},
+        )
+        for i, row in enumerate(cells)
+    ]
+    try:
+        with c.store.begin() as conn:
+            contact_store.upsert_contacts(conn, people)
+        by_name = {d["name"]: d for d in show(c, T0)["declared"]}
+    finally:
+        c.close()
+    ltv, vip, since = by_name["ltv"], by_name["vip"], by_name["since"]
+    assert (ltv["coverage"], ltv["min"], ltv["max"]) == (0.5, 10.5, 30.0) and "top" not in ltv
+    assert (vip["coverage"], vip["mean"]) == (0.75, pytest.approx(2 / 3))
+    assert since["coverage"] == 0.5 and (since["min"], since["max"]) == ("2025-01-01", "2025-03-01")

@@ -51,7 +51,7 @@ def test_import_maps_columns_and_a_second_import_changes_nothing(tmp_path, store
     with store.connect() as conn:
         row = conn.execute(select(contacts).where(contacts.c.primary_email == "p3@example.com")).one()
     assert (row.first_name, row.industry, row.lifecycle_stage) == ("P3", "Software", "lead")
-    assert row.properties == {"plan": "pro", "seats": "3"}  # unmapped columns are properties (as text)
+    assert row.properties == {"plan": "pro", "seats": 3}  # unmapped columns are properties (a plain number typed)
 
     again = import_contacts(store, path, opts)
     assert (again.created, again.updated, again.matched, again.unchanged) == (0, 0, 0, 30)
@@ -256,3 +256,73 @@ def test_a_row_keyed_by_id_with_a_text_that_is_not_an_email_is_rejected_with_its
     summary = import_contacts(store, write(tmp_path, text), ImportOptions(mapping={"id": "id"}))
     assert {(p.row, p.id): p.reason for p in summary.problems} == {(2, "2"): "email: 'bad' is not an email"}
     assert (summary.created, summary.skipped) == (2, 1)
+
+
+def test_missing_markers_are_blank_and_an_infinite_number_is_refused(tmp_path, store):
+    """ "inf" (or a number past the float range) was stored as no revenue at all without a word;
+    it is now a named bad cell. NA, NaN and null (R's and many exports' blanks) stay blank
+    cells that keep their row."""
+    text = (
+        "email,employees,revenue,opt_out,updated_at\n"
+        "a@example.com,NA,NaN,N/A,null\n"
+        "b@example.com,12,inf,no,2026-01-02\n"
+        "c@example.com,null,1e400,yes,NA\n"
+    )
+    opts = ImportOptions(
+        mapping={
+            "company.employees": "employees",
+            "company.annual_revenue": "revenue",
+            "consent.email_opt_out": "opt_out",
+            "updated_at": "updated_at",
+        }
+    )
+    summary = import_contacts(store, write(tmp_path, text), opts)
+    assert {p.row: p.reason for p in summary.problems} == {
+        2: "revenue: 'inf' is not a finite number",
+        3: "revenue: '1e400' is not a finite number",
+    }
+    with store.connect() as conn:
+        row = conn.execute(select(contacts).where(contacts.c.primary_email == "a@example.com")).one()
+    assert (row.employees, row.annual_revenue, row.email_opt_out) == (None, None, False)
+
+
+def test_number_and_true_false_properties_are_stored_typed_so_rules_can_compare_them(tmp_path, store):
+    """Imported contact properties stayed text: a rule `properties['ltv'] > 50` compared "56.92"
+    with 50 and was false for everyone, and `properties['vip']` was true for "FALSE" (a
+    non-empty string). Plain decimals and true/false now read as a number and a boolean, as an
+    event's property cells do; codes ("02134") and "1,200" stay text."""
+    from hub.expressions import Expression
+
+    text = 'email,ltv,vip,zip,code\na@example.com,56.92,TRUE,02134,"1,200"\nb@example.com,7,FALSE,,x\n'
+    import_contacts(store, write(tmp_path, text), ImportOptions())
+    with store.connect() as conn:
+        props = dict(conn.execute(select(contacts.c.primary_email, contacts.c.properties)).all())
+    assert props["a@example.com"] == {"ltv": 56.92, "vip": True, "zip": "02134", "code": "1,200"}
+    rule = Expression("properties['ltv'] > 50 and properties['vip']")
+    assert [rule.evaluate({"properties": props[e]}) for e in ("a@example.com", "b@example.com")] == [True, False]
+
+
+def test_a_row_with_several_bad_cells_names_each_of_them(tmp_path, store):
+    """Only the first bad cell of a row was named: fixed and imported again, the row failed on
+    the next one. Every bad cell of the row is now in its reason, as a CRM's import error file
+    lists them."""
+    text = "email,employees,revenue,opt_out,updated_at\na@example.com,lots,$5,maybe,last tuesday\n"
+    opts = ImportOptions(
+        mapping={
+            "company.employees": "employees",
+            "company.annual_revenue": "revenue",
+            "consent.email_opt_out": "opt_out",
+            "updated_at": "updated_at",
+        }
+    )
+    (problem,) = import_contacts(store, write(tmp_path, text), opts).problems
+    assert problem.reason == (
+        "employees: 'lots' is not a number; revenue: '$5' is not a number; "
+        "opt_out: 'maybe' is not true or false; updated_at: 'last tuesday' is not a date or time (use ISO 8601)"
+    )
+
+
+def test_a_directory_given_as_the_file_is_called_a_directory(tmp_path, store_url):
+    """`hub import contacts /some/dir` said "no such file" of a directory that is there."""
+    res = CliRunner().invoke(app, ["import", "contacts", str(tmp_path), "--store-url", store_url])
+    assert res.exit_code == 2 and "a directory, not a file" in res.output

@@ -163,11 +163,12 @@ def test_imported_events_are_credited_to_the_decisions_before_them(tmp_path, sto
     args = ["import", "events", str(path), "--map", "id=event_id", "-c", str(cfg), "--json"]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["outcomes"] == 2
+    assert json.loads(r.output)["outcomes"] == 3  # the won deal, and its opening (a won deal is an opportunity)
     with store.connect() as conn:
         credited = sorted(json.dumps(x, sort_keys=True) for x in conn.execute(select(outcomes.c.reward)).scalars())
     assert credited == [
         json.dumps({"custom": 1.0, "trial_started": 1.0}, sort_keys=True),
+        json.dumps({"opportunity_created": 1.0}, sort_keys=True),
         json.dumps({"opportunity_won": 1.0, "revenue": 25000.0}, sort_keys=True),
     ]
     with store.connect() as conn:
@@ -193,3 +194,57 @@ def test_events_of_unknown_people_are_counted_under_one_reason(tmp_path, store):
 def test_a_column_named_like_its_map_key_maps_by_itself(tmp_path, store):
     path = write(tmp_path, "contact,type,occurred_at\np0@example.com,page_view,2026-02-01T10:00:00Z\n")
     assert import_events(store, path, ImportOptions(properties=[])).created == 1
+
+
+def test_a_file_of_won_deals_counts_each_as_an_opportunity(tmp_path, store):
+    """A won deal is an opportunity (HubSpot and Salesforce open every deal before it closes):
+    a file of closed deals alone left every contact with no opportunity, no pipeline and no
+    `opportunity` points. A deal whose opening is in the file gets no second one."""
+    path = write(
+        tmp_path,
+        "id,email,type,occurred_at,amount\n"
+        "c1,p1@example.com,opportunity_created,2026-02-01T10:00:00Z,300\n"
+        "w1,p1@example.com,opportunity_won,2026-02-09T10:00:00Z,300\n"
+        "w0,p0@example.com,opportunity_won,2026-02-03T10:00:00Z,25000\n",
+    )
+    summary = import_events(store, path, ImportOptions(chunk_rows=2))
+    assert (summary.created, summary.opportunities_opened) == (3, 1)
+    assert sorted((r.external_id, r.type, r.properties.get("amount")) for r in stored(store)) == [
+        ("c1", "opportunity_created", 300),
+        ("w0", "opportunity_won", 25000),
+        ("w0:opened", "opportunity_created", 25000),
+        ("w1", "opportunity_won", 300),
+    ]
+    again = import_events(store, path, ImportOptions())
+    assert (again.created, again.opportunities_opened, len(stored(store))) == (0, 0, 4)
+    r = CliRunner().invoke(app, ["import", "events", str(path), "--store-url", store.url])
+    assert r.exit_code == 0 and "opportunity openings added" not in r.output
+
+
+def test_a_hub_type_written_as_words_maps_and_custom_names_are_said(tmp_path, store):
+    """ "Opportunity Won" (as a CRM report or a person writes it) became a `custom` event without
+    a word, so an `activity: opportunity_won` outcome never saw it; case was already forgiven,
+    spaces and hyphens were not. The names kept as custom events are now listed with counts."""
+    path = write(
+        tmp_path,
+        "id,email,type,occurred_at\n"
+        "a,p0@example.com,Opportunity Won,2026-02-01T10:00:00Z\n"
+        "b,p0@example.com,page-view,2026-02-01T10:00:00Z\n"
+        "c,p1@example.com,Order Completed,2026-02-01T10:00:00Z\n"
+        "d,p2@example.com,Order Completed,2026-02-02T10:00:00Z\n",
+    )
+    summary = import_events(store, path, ImportOptions(properties=[]))
+    assert sorted((r.external_id, r.type) for r in stored(store) if r.external_id != "a:opened") == [
+        ("a", "opportunity_won"),
+        ("b", "page_view"),
+        ("c", "custom"),
+        ("d", "custom"),
+    ]
+    assert any("'Order Completed' × 2" in n for n in summary.notes), summary.notes
+
+
+def test_the_events_map_help_names_the_event_keys():
+    """`hub import events --help` showed the contacts' example (first_name=fname,email=mail),
+    keys the events mapping refuses."""
+    res = CliRunner().invoke(app, ["import", "events", "--help"], terminal_width=200)
+    assert res.exit_code == 0 and "occurred_at" in res.output and "first_name=fname" not in res.output

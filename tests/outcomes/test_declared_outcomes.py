@@ -158,9 +158,9 @@ def test_a_deal_amount_that_is_no_number_costs_its_revenue_not_every_window(stor
         won, clicked = one_contact(ctx, "won"), one_contact(ctx, "clicked")
         ids = add(ctx, won, ActivityType.OPPORTUNITY_WON, T0 + timedelta(days=1), "w1", amount="NaN")
         ids += add(ctx, clicked, ActivityType.EMAIL_CLICK, T0 + timedelta(days=1), "c1")
-        assert record_outcomes(ctx, ids) == 2
+        assert record_outcomes(ctx, ids) == 3  # the won deal, its opening (hub/opportunities.py), the click
         assert learn_step(ctx, T0 + timedelta(days=3, minutes=1)).finalized == 2
         assert learned(ctx, clicked) == ({"click": 1.0}, 1.0)
-        assert learned(ctx, won)[0] == {"revenue": 0.0}
+        assert learned(ctx, won)[0] == {"opportunity": 50.0, "revenue": 0.0}  # a won deal is an opportunity
     finally:
         ctx.close()

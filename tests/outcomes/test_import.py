@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from hub.config import load_settings
+from hub.models import Contact, Identity
 from hub.pipeline.context import HubContext
 from hub.pipeline.decide import decide_contacts
 from hub.segment_import import import_file
@@ -19,6 +20,7 @@ from tests.conftest import hub_config
 from tests.test_config import run_hub
 
 OUTCOMES = {"decision.outcomes": [{"name": "trial_started", "event": "Trial Started"}]}
+AT = {"timestamp": "2026-01-05T10:00:00Z"}  # an exported event has its own time
 
 
 def write_lines(path, lines) -> None:
@@ -60,11 +62,11 @@ def test_hub_import_events_names_bad_lines_exits_0_and_imports_once(tmp_path, re
         events,
         [
             {"type": "identify", "userId": "u1", "messageId": "i1", "traits": {"email": "ann@x.example"}},
-            {"type": "track", "userId": "u1", "messageId": "t1", "event": "Trial Started"},
-            {"type": "track", "messageId": "t2", "event": "Trial Started"},
+            {"type": "track", "userId": "u1", "messageId": "t1", "event": "Trial Started", **AT},
+            {"type": "track", "messageId": "t2", "event": "Trial Started", **AT},
             "{not json",
             "",
-            {"type": "page", "anonymousId": "v1", "messageId": "p1", "properties": {"path": "/"}},
+            {"type": "page", "anonymousId": "v1", "messageId": "p1", "properties": {"path": "/"}, **AT},
         ],
     )
     first = run_hub("import", "segment", str(events), "-c", str(cfg), "--json")
@@ -170,8 +172,10 @@ def test_each_bad_line_is_said_once_and_only_a_file_of_bad_lines_exits_1(tmp_pat
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     Store(url, auto_migrate=True).dispose()
     cfg = hub_config(tmp_path, url, redis_url)
-    good = json.dumps({"type": "track", "userId": "u1", "messageId": "t1", "event": "Signed Up"}).encode()
-    latin1 = b'{"type": "track", "userId": "Jos\xe9", "messageId": "t2", "event": "Signed Up"}'
+    good = json.dumps({"type": "track", "userId": "u1", "messageId": "t1", "event": "Signed Up", **AT}).encode()
+    latin1 = (
+        b'{"type": "track", "userId": "Jos\xe9", "messageId": "t2", "event": "Signed Up", "timestamp": "2026-01-05"}'
+    )
     events = tmp_path / "events.jsonl"
     events.write_bytes(b"\n".join([good, latin1, b"{not json"]) + b"\n")
     run = run_hub("import", "segment", str(events), "-c", str(cfg))
@@ -184,3 +188,81 @@ def test_each_bad_line_is_said_once_and_only_a_file_of_bad_lines_exits_1(tmp_pat
     run = run_hub("import", "segment", str(bad), "-c", str(cfg))
     assert run.returncode == 1 and run.stdout.count("0xe9") == 1
     assert "No line was imported" in run.stderr
+
+
+def test_an_exported_event_with_no_time_of_its_own_is_skipped_not_stored_as_now(tmp_path, redis_url):
+    """A line with no timestamp, originalTimestamp, receivedAt or sentAt (a hand-made file) was
+    stored at the import's clock: a purchase of years ago became today's, credited to today's
+    decisions. Each such line is named; an identify (traits, no activity) is still applied."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    Store(url, auto_migrate=True).dispose()
+    ctx = HubContext.build(load_settings(hub_config(tmp_path, url, redis_url)), embedded=True)
+    try:
+        lines = tmp_path / "events.jsonl"
+        write_lines(
+            lines,
+            [
+                {"type": "identify", "userId": "u1", "messageId": "i1", "traits": {"email": "c@x.example"}},
+                {"type": "track", "userId": "u1", "messageId": "t1", "event": "Order Completed"},
+                {"type": "page", "userId": "u1", "messageId": "p1", "receivedAt": "2024-03-05T10:00:02Z"},
+            ],
+        )
+        report = import_file(ctx, lines)
+        assert report.counts == {"identified": 1, "stored": 1}
+        assert [(n, m) for n, m, _ in report.rejects] == [(2, "t1")]
+        assert "no timestamp" in report.rejects[0][2]
+        with ctx.store.connect() as conn:
+            kept = conn.execute(select(activities.c.external_id)).scalars().all()
+        assert kept == ["m:p1"]
+    finally:
+        ctx.close()
+
+
+def test_a_user_id_that_is_an_email_finds_the_person_with_that_email(tmp_path, redis_url):
+    """Many senders use the e-mail as Segment's userId. Such a track was held as anonymous for
+    ever (no identify would come for it), though the person was imported or synced with that
+    e-mail: every purchase in a Segment export of such a sender was lost to the hub."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    Store(url, auto_migrate=True).dispose()
+    ctx = HubContext.build(load_settings(hub_config(tmp_path, url, redis_url)), embedded=True)
+    try:
+        with ctx.store.begin() as conn:
+            person = Contact(identities=[Identity(connector="import", external_id="d")], emails=["d@x.example"])
+            contacts_store.upsert_contacts(conn, [person])
+        lines = tmp_path / "events.jsonl"
+        track = {"type": "track", "userId": "D@x.example", "messageId": "t1", "event": "Order Completed", **AT}
+        write_lines(lines, [track])
+        assert import_file(ctx, lines).counts == {"stored": 1}
+        with ctx.store.connect() as conn:
+            assert conn.execute(select(activities.c.contact_id)).scalars().all() == [
+                lookup.contact_by_email(conn, "d@x.example")
+            ]
+    finally:
+        ctx.close()
+
+
+def test_an_undated_exported_identify_fills_gaps_and_does_not_overwrite(tmp_path, redis_url):
+    """An identify line with no time at all took the import's clock as its time, so an old
+    file's traits overwrote what the CRM holds now. Undated, it merges as the oldest record, as
+    an undated `hub import contacts` row does: the CRM's values stay, gaps are filled."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    Store(url, auto_migrate=True).dispose()
+    ctx = HubContext.build(load_settings(hub_config(tmp_path, url, redis_url)), embedded=True)
+    try:
+        crm = Contact(
+            identities=[Identity(connector="crm", external_id="9")],
+            emails=["e@x.example"],
+            job_title="CTO",
+            updated_at=datetime.now(UTC) - timedelta(days=1),
+        )
+        with ctx.store.begin() as conn:
+            contacts_store.upsert_contacts(conn, [crm])
+        path = tmp_path / "old.jsonl"
+        traits = {"email": "e@x.example", "title": "Junior Analyst", "firstName": "Eve"}
+        write_lines(path, [{"type": "identify", "userId": "e1", "messageId": "i1", "traits": traits}])
+        assert import_file(ctx, path).counts == {"identified": 1}
+        with ctx.store.connect() as conn:
+            (c,) = contacts_store.load_contacts(conn, [lookup.contact_by_email(conn, "e@x.example")])
+        assert (c.job_title, c.first_name) == ("CTO", "Eve")
+    finally:
+        ctx.close()
