@@ -137,7 +137,15 @@ def demo(
     contacts: Annotated[int, typer.Option(min=50, help="People in the simulated market.")] = 2000,
     weeks: Annotated[int, typer.Option(min=1, help="Simulated weeks to run.")] = 4,
     seed: int = 0,
-    workdir: Annotated[Path, typer.Option(help="Where the demo's hub.yaml and SQLite store go.")] = Path("hub-demo"),
+    workdir: Annotated[Path, typer.Option(help="Where the demo's hub.yaml (and SQLite store) go.")] = Path("hub-demo"),
+    store_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on PostgreSQL, as production does: the URL of an EMPTY database"
+            " (postgresql://user@host:5432/hub_demo). A database that holds any table is refused, never mixed"
+            " with; create a new one for each run. Default: a new SQLite demo.db in --workdir.",
+        ),
+    ] = None,
 ) -> None:
     """Run the whole product against the sandbox market and report lift per experiment arm."""
     from hub.demo import run_demo
@@ -150,6 +158,7 @@ def demo(
             seed=seed,
             workdir=workdir,
             on_day=lambda d, n: prog.update(task, completed=d),
+            store_url=store_url,
         )
     _print_demo(report)
 

@@ -1,0 +1,87 @@
+"""Where `hub demo` keeps its store: a new SQLite file beside its hub.yaml, or an empty PostgreSQL
+database the user names (the production store, walked end to end).
+
+The demo never mixes its simulated people into data that is already there: a SQLite demo.db
+from an earlier demo is the demo's own and is replaced, but a PostgreSQL database that holds
+any table is refused (it may be a real hub's, or anything else), with what to do instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from hub.errors import StoreError, StoreUnavailable
+from hub.store import Store
+from hub.store.db import make_engine
+
+#: the demo's SQLite store, relative to its hub.yaml (load_settings resolves it beside the file)
+SQLITE_URL = "sqlite:///demo.db"
+
+
+def prepare_demo_store(workdir: Path, store_url: str | None) -> str:
+    """The store URL the demo's hub.yaml names, with the store created and migrated.
+
+    None: a new SQLite file in ``workdir`` (an earlier demo's is deleted). A PostgreSQL URL:
+    the database must exist and hold no table; the demo migrates it to the latest schema."""
+    if store_url is None:
+        db = workdir / "demo.db"
+        for leftover in (db, db.with_name("demo.db-wal"), db.with_name("demo.db-shm")):
+            leftover.unlink(missing_ok=True)
+        return SQLITE_URL
+    _must_be_postgresql(store_url)
+    _must_be_empty(store_url)
+    Store(store_url, auto_migrate=True).dispose()
+    return store_url
+
+
+def _must_be_postgresql(url: str) -> None:
+    try:
+        backend = make_url(url).get_backend_name()
+    except (ArgumentError, ValueError):
+        raise StoreError(
+            f"--store-url {_shown(url)} is not a database URL: give postgresql://user@host:5432/db"
+        ) from None
+    if backend != "postgresql":
+        raise StoreError(
+            f"--store-url {_shown(url)} is not PostgreSQL: the demo's SQLite store needs no URL (leave it out)"
+        )
+
+
+def _must_be_empty(url: str) -> None:
+    """Refuse a database that holds any table: the demo's simulated people and decisions would
+    be mixed with what is there, and every report would count both."""
+    engine = make_engine(url)
+    try:
+        tables = inspect(engine).get_table_names()
+    except OperationalError as exc:
+        why = str(exc.orig or exc).strip().splitlines() or ["no answer"]
+        raise StoreUnavailable(
+            f"cannot reach the demo's database at {_shown(url)}: {why[0]}; create it first (createdb NAME)"
+        ) from None
+    finally:
+        engine.dispose()
+    if tables:
+        name = make_url(url).database
+        raise StoreError(
+            f"database {name!r} at {_shown(url)} already holds {_tables(tables)}:"
+            " `hub demo` only writes into an empty database, so its simulated data is never mixed with yours."
+            f' Create a new one (createdb {name}_demo, or CREATE DATABASE "{name}_demo") and pass its URL,'
+            f" or drop this one if it is an earlier demo's."
+        )
+
+
+def _tables(names: list[str]) -> str:
+    first = sorted(names)[0]
+    return f"1 table ({first})" if len(names) == 1 else f"{len(names)} tables (e.g. {first})"
+
+
+def _shown(url: str) -> str:
+    """The URL as it may be printed: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "(unparseable)"
