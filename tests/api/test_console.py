@@ -468,3 +468,27 @@ def test_the_overview_shows_each_owner_with_capacity_load_and_the_crms_view(tmp_
     assert _owner_row(html, "u2") == ["u2", "active", "0 / 40", "0 / 8", "deactivated in crm", "no"]
     assert _owner_row(html, "u3") == ["u3", "active", "0 / 40", "0 / 8", "not reported", "yes"]
     assert "reactivate them in the CRM, or remove them from hub.yaml" in html
+
+
+def test_the_inspector_shows_times_as_the_decisions_list_does_on_either_store(tmp_path, store_url, api_redis_url, crm):
+    """PostgreSQL hands back aware times and SQLite naive ones: the inspector printed them raw
+    (``... 00:00:00.057000+00:00`` on one, without the offset on the other). It shows what the
+    decisions list shows, on both."""
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+    from tests.api.conftest import make_config, seed
+
+    engine = {"decision.policy": "engine", "decision.engine": {"holdout_share": 0.0, "control_share": 0.0}}
+    app = create_app(make_config(tmp_path, store_url, api_redis_url, **engine))
+    seed(app.state.hub.ctx, crm)
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        login(client)
+        listing = client.get("/console/decisions?q=person0@example.com").text
+        did, listed = re.search(r'href="/console/decisions/(\d+)".*?<td>(\d{4}-[^<]*)</td>', listing, re.S).groups()
+        page = client.get(f"/console/decisions/{did}").text
+    app.state.hub.close()
+    when = re.search(r"<dt>When</dt><dd>([^<]*)</dd>", page).group(1)
+    assert when == listed and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", when), (when, listed)
+    ends = re.search(r"<dt>Attribution window ends</dt><dd>([^<]*)</dd>", page).group(1)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", ends), ends
