@@ -179,22 +179,32 @@ def test_lift_per_arm_agrees_across_demo_report_console_and_metrics(demo, store_
     shown = demo_lifts(printed)
     assert shown, "the demo printed no lift"
     report = {
-        (r["arm"], r["metric"]): r["diff"] for r in json.loads(hub("report", "lift", "-c", config, "--json"))["rows"]
+        (r["arm"], r["metric"]): (r["diff"], r["arm_mean"], r["base_mean"])
+        for r in json.loads(hub("report", "lift", "-c", config, "--json"))["rows"]
     }
     lift_rows_html = re.findall(
-        r'<tr data-arm="(\w+)" data-metric="(\w+)" data-diff="([^"]+)">', api.get("/console/experiments").text
+        r'<tr data-arm="(\w+)" data-metric="(\w+)" data-diff="([^"]+)" data-arm-mean="([^"]+)" data-base-mean="([^"]+)">',
+        api.get("/console/experiments").text,
     )
-    console = {(a, m): v for a, m, v in lift_rows_html}
+    console = {(a, m): tuple(map(float, v)) for a, m, *v in lift_rows_html}
     means = metrics(api)
     for (arm, metric), value in shown.items():
         row = exact[(arm, metric)]
         assert close(value, row.diff, 3), (arm, metric, value, row.diff)
-        assert close(float(report[(arm, metric)]), row.diff), (arm, metric, report[(arm, metric)], row.diff)
-        assert close(float(console[(arm, metric)]), row.diff), (arm, metric, console[(arm, metric)], row.diff)
+        assert close(float(report[(arm, metric)][0]), row.diff), (arm, metric, report[(arm, metric)], row.diff)
+        assert close(console[(arm, metric)][0], row.diff), (arm, metric, console[(arm, metric)], row.diff)
         base = row.baseline
         per_contact = means[("hub_arm_metric_per_contact", (("arm", arm), ("metric", metric)))]
         per_base = means[("hub_arm_metric_per_contact", (("arm", base), ("metric", metric)))]
         assert math.isclose(per_contact - per_base, row.diff, rel_tol=1e-9, abs_tol=1e-9), (arm, metric)
+        # each arm's mean beside the difference: the report, the console and /metrics say the same
+        for shown_means in (report[(arm, metric)][1:], console[(arm, metric)][1:]):
+            assert all(close(float(a), b) for a, b in zip(shown_means, (per_contact, per_base), strict=True)), (
+                arm,
+                metric,
+                shown_means,
+                (per_contact, per_base),
+            )
 
 
 def test_decisions_and_pushes_agree_across_demo_status_console_and_metrics(demo, store_facts, api):

@@ -158,14 +158,17 @@ def lift(
             out.print(f"Only the baseline arm {base!r} has decisions; there is nothing to compare with it.")
         raise typer.Exit(0)
     t = Table(title=f"Lift over {pick_baseline(frame.arms, baseline)} (per contact)")
-    for col in ("arm", "metric", "n", "n base", "diff", "95% interval", "relative", "sig.", "n more"):
+    cols = ("arm", "metric", "n", "mean", "n base", "base mean", "diff", "95% interval", "relative", "sig.", "n more")
+    for col in cols:
         t.add_column(col)
     for r in rows:
         t.add_row(
             r.arm,
             r.metric,
             str(r.n_arm),
+            _fmt(r.arm_mean),
             str(r.n_base),
+            _fmt(r.base_mean),
             _fmt(r.diff),
             r.note or f"[{_fmt(r.low)}, {_fmt(r.high)}]",
             f"{r.relative:+.1%}" if r.relative is not None else "-",
@@ -174,7 +177,7 @@ def lift(
         )
     out.print(t)
     out.print(N_NEEDED_NOTE)
-    _cuped_note([(r.metric, r.variance_reduction) for r in rows])
+    _cuped_note([(r.metric, r.variance_reduction) for r in rows], means_shown=True)
     if ratio is not None and ratio.mismatch:
         err.print(ratio.message(), style="bold red", markup=False, highlight=False)
 
@@ -263,7 +266,7 @@ def impact(
     _cuped_note([(r["metric"], r["variance_reduction"] or 0.0) for r in rows])
 
 
-def _cuped_note(reductions: list[tuple[str, float]]) -> None:
+def _cuped_note(reductions: list[tuple[str, float]], means_shown: bool = False) -> None:
     """Say when CUPED used the contacts' history (per metric, the variance it removed)."""
     from hub.reports.data import PRE_DAYS
 
@@ -271,7 +274,8 @@ def _cuped_note(reductions: list[tuple[str, float]]) -> None:
     if adjusted:
         out.print(
             f"Adjusted for each contact's {PRE_DAYS} days before its first decision (CUPED) on "
-            f"{', '.join(sorted(adjusted))}: up to {max(adjusted.values()):.1%} of the variance removed."
+            f"{', '.join(sorted(adjusted))}: up to {max(adjusted.values()):.1%} of the variance removed"
+            + (" (the diff is adjusted; mean and base mean are as observed)." if means_shown else ".")
         )
 
 

@@ -135,7 +135,7 @@ def test_write_report_and_cli(store, tmp_path):
     rate = ET.parse(tmp_path / "out" / "opportunity_rate.svg").getroot()
     assert len(rate.findall("{http://www.w3.org/2000/svg}polyline")) == 2  # one line per arm
     lift_lines = [ln for ln in (tmp_path / "out" / "report.md").read_text().splitlines() if ln.startswith("| engine")]
-    counts = [cell.strip() for ln in lift_lines for cell in ln.split("|")[7:9]]  # n needed, n more
+    counts = [cell.strip() for ln in lift_lines for cell in ln.split("|")[9:11]]  # n needed, n more
     assert counts and all(re.fullmatch(r"\d{1,3}(,\d{3})*|∞", c) for c in counts), counts  # people, not 339.2
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["arms"] == {"engine": N_ARM, "holdout": N_ARM}
@@ -228,3 +228,28 @@ def test_report_exit_codes_tell_bad_input_from_a_store_that_is_not_there(tmp_pat
     bad.write_text("store_url: sqlite:///x.db\nnot_a_key: 1\n")
     invalid = runner.invoke(reports_app, ["lift", "-c", str(bad)])
     assert invalid.exit_code == 2 and "not_a_key" in invalid.output
+
+
+def test_lift_shows_each_arms_mean_and_n_beside_the_difference(store, tmp_path):
+    """A lift table with only the (CUPED-adjusted) difference cannot be read: "+0.2" of what? Each
+    row carries what the arm and the baseline did per contact, as observed, with their n, in
+    `hub report lift` (table and --json) and report.md alike."""
+    with store.connect() as conn:
+        conv = {r.metric: r for r in lift_rows(load_arm_frame(conn))}["conversion"]
+    assert (conv.arm_mean, conv.base_mean) == (pytest.approx(0.3), pytest.approx(0.1))
+    runner = CliRunner()
+    url = str(store.engine.url)
+    shown = runner.invoke(reports_app, ["lift", "--store-url", url], terminal_width=250)
+    assert shown.exit_code == 0, shown.output
+    header = next(ln for ln in shown.output.splitlines() if "metric" in ln)
+    cells = [c.strip() for c in header.split("┃")[1:-1]]
+    assert cells[:6] == ["arm", "metric", "n", "mean", "n base", "base mean"], cells
+    row = next(ln for ln in shown.output.splitlines() if " conversion " in ln)
+    assert [c.strip() for c in row.split("│")[1:-1]][2:6] == ["200", "0.3", "200", "0.1"], row
+    as_json = json.loads(runner.invoke(reports_app, ["lift", "--store-url", url, "--json"]).output)
+    first = next(r for r in as_json["rows"] if r["metric"] == "conversion")
+    assert (first["arm_mean"], first["base_mean"]) == (pytest.approx(0.3), pytest.approx(0.1))
+    write_report(store, tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| arm | metric | mean (n) | base mean (n) | diff |" in md
+    assert "| engine | conversion | 0.3 (200) | 0.1 (200) |" in md
