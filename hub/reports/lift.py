@@ -23,6 +23,7 @@ between the arms in who was already active. Without history (``x`` constant) not
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -124,12 +125,13 @@ def compare(
     with each arm's own variance calls a rare event "significant" whenever the smaller arm saw
     none (its variance is then 0). Any other metric is CUPED-adjusted by ``xa``, ``xb`` and gets
     a Welch interval whose per-arm variances are floored at the pooled one, for the same reason.
-    Fewer than 2 contacts in an arm, or no variation at all: no interval, and ``note`` says why.
+    No contact in an arm, fewer than 2, or no variation at all: no interval, and ``note`` says why.
     """
     means = {"arm_mean": _mean(a), "base_mean": _mean(b)}
     if len(a) == 0 or len(b) == 0:
         nan = float("nan")
-        return LiftRow(metric, arm, base, len(a), len(b), nan, nan, nan, None, False, math.inf, math.inf, **means)
+        row = LiftRow(metric, arm, base, len(a), len(b), nan, nan, nan, None, False, math.inf, math.inf, **means)
+        return dataclasses.replace(row, note=NO_CONTACTS)
     base_mean = float(b.mean())
     if min(len(a), len(b)) < 2:
         return _no_interval(metric, arm, base, a, b, base_mean, TOO_FEW_CONTACTS, means)
@@ -164,6 +166,8 @@ def compare(
 
 
 TOO_FEW_CONTACTS = "too few contacts"
+#: an arm without one contact the metric applies to (a win rate where no deal was opened)
+NO_CONTACTS = "no contacts it applies to"
 TOO_FEW_EVENTS = "too few events"
 
 

@@ -211,6 +211,10 @@ def test_lift_views_say_when_an_arm_is_too_small_for_an_interval(tmp_path):
         assert rows and all(r.note == "too few contacts" and not r.significant for r in rows if r.n_base)
         shown = CliRunner().invoke(reports_app, ["lift", "--store-url", str(s.engine.url)])
         assert shown.exit_code == 0 and "too few contacts" in shown.output and "nan" not in shown.output
+        # the holdout contact has no deal, so no win rate: said as the console says it, not "[-, -]"
+        empty = [r for r in rows if not r.n_base]
+        assert empty and all(r.note == "no contacts it applies to" for r in empty), empty
+        assert "no contacts it applies to" in shown.output and "[-, -]" not in shown.output, shown.output
         write_report(s, tmp_path / "out")
         assert "| too few contacts |" in (tmp_path / "out" / "report.md").read_text()
     finally:
