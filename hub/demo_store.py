@@ -8,6 +8,7 @@ any table is refused (it may be a real hub's, or anything else), with what to do
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -72,6 +73,25 @@ def _must_be_empty(url: str) -> None:
             f' Create a new one (createdb {name}_demo, or CREATE DATABASE "{name}_demo") and pass its URL,'
             f" or drop this one if it is an earlier demo's."
         )
+
+
+def has_password(url: str) -> bool:
+    try:
+        return bool(make_url(url).password)
+    except (ArgumentError, ValueError):
+        return False
+
+
+def write_config(path: Path, text: str, *, secret: bool) -> None:
+    """Write the demo's hub.yaml; one holding a password (in the store URL) readable by its
+    owner only, from the moment it exists (an earlier file's mode is reset too)."""
+    if not secret:
+        path.write_text(text, encoding="utf-8")
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def _tables(names: list[str]) -> str:

@@ -99,3 +99,13 @@ def test_demo_says_so_when_the_store_url_is_not_postgresql_or_not_reachable(tmp_
     )
     assert gone.returncode == 1 and "cannot reach the demo's database" in gone.stderr, gone.stderr
     assert "s3cret" not in gone.stderr
+
+
+def test_a_store_url_with_a_password_is_written_to_a_hub_yaml_only_its_owner_reads(tmp_path, pg_url):
+    """The demo's hub.yaml names the store as given (the other commands read it): with a password
+    in the URL, the file is not left readable by every user of the machine."""
+    with_password = pg_url.replace("postgres@", "postgres:demo-pass@")  # the test server trusts loopback
+    run_demo(contacts=60, days=1, seed=1, workdir=tmp_path, store_url=with_password)
+    assert (tmp_path / "hub.yaml").stat().st_mode & 0o777 == 0o600
+    run_demo(contacts=60, days=1, seed=1, workdir=tmp_path / "plain")
+    assert (tmp_path / "plain" / "hub.yaml").stat().st_mode & 0o077 != 0  # nothing secret: as umask says

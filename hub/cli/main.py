@@ -143,7 +143,9 @@ def demo(
         typer.Option(
             help="Run on PostgreSQL, as production does: the URL of an EMPTY database"
             " (postgresql://user@host:5432/hub_demo). A database that holds any table is refused, never mixed"
-            " with; create a new one for each run. Default: a new SQLite demo.db in --workdir.",
+            " with; create a new one for each run. It is written to hub.yaml as given (readable by you only if it"
+            " holds a password; or leave the password out and use ~/.pgpass or PGPASSWORD)."
+            " Default: a new SQLite demo.db in --workdir.",
         ),
     ] = None,
 ) -> None:
