@@ -33,10 +33,17 @@ def prepare_demo_store(workdir: Path, store_url: str | None) -> str:
         for leftover in (db, db.with_name("demo.db-wal"), db.with_name("demo.db-shm")):
             leftover.unlink(missing_ok=True)
         return SQLITE_URL
-    _must_be_postgresql(store_url)
-    _must_be_empty(store_url)
+    check_demo_store(store_url)
     Store(store_url, auto_migrate=True).dispose()
     return store_url
+
+
+def check_demo_store(store_url: str | None) -> None:
+    """Raise StoreError unless the demo can run on ``store_url`` (None: SQLite, always can);
+    before anything runs, so a refused database is said at once."""
+    if store_url is not None:
+        _must_be_postgresql(store_url)
+        _must_be_empty(store_url)
 
 
 def _must_be_postgresql(url: str) -> None:

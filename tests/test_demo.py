@@ -79,6 +79,7 @@ def test_demo_refuses_a_postgresql_database_that_holds_tables_and_leaves_it_alon
     out = run_hub("demo", "--contacts", "60", "--weeks", "1", "--workdir", str(tmp_path / "d"), "--store-url", pg_url)
     assert out.returncode == 1, out.stdout + out.stderr
     assert "already holds 1 table (customers)" in out.stderr and "empty database" in out.stderr, out.stderr
+    assert "simulated days" not in out.stdout + out.stderr  # said before the progress bar starts
     assert not (tmp_path / "d" / "hub.yaml").exists()
     with psycopg.connect(pg_url) as conn:  # nothing was added to it
         tables = conn.execute(
