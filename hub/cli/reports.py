@@ -324,6 +324,7 @@ def models(
         with store.connect() as conn:
             versions = models_repo.list_snapshots(conn, name)
             live = models_repo.live_version(conn, name)
+            others = {n: k for n, k in models_repo.version_counts(conn).items() if n != name} if not versions else {}
     finally:
         store.dispose()
     if json_:
@@ -338,6 +339,9 @@ def models(
             f"No {name} versions yet, so the points score is live: set decision.scoring in hub.yaml, "
             "then hub model train scoring."
         )
+        if others:  # the engine's versions (after `hub demo`, say): not scoring models, listed elsewhere
+            listed = ", ".join(f"{n} ({k} version{'s' if k != 1 else ''})" for n, k in others.items())
+            out.print(f"This store's other models: {listed}; hub model list shows them.", highlight=False)
         return
     t = Table(title=f"{name}: live version {live if live is not None else 'none (points score)'}")
     for col in ("version", "status", "created", "ROC AUC", "PR AUC", "Brier", "ECE", "top-decile lift"):
