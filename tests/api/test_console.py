@@ -492,3 +492,29 @@ def test_the_inspector_shows_times_as_the_decisions_list_does_on_either_store(tm
     assert when == listed and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", when), (when, listed)
     ends = re.search(r"<dt>Attribution window ends</dt><dd>([^<]*)</dd>", page).group(1)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", ends), ends
+
+
+def test_action_payloads_read_as_written_not_as_json_escapes(tmp_path, api_redis_url, crm):
+    """The decisions list and the inspector printed payloads with ``|tojson``, made for scripts:
+    "the rule's action" read ``the rule\\u0027s action`` and "été" ``\\u00e9t\\u00e9``."""
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+    from tests.api.conftest import make_config, seed
+
+    reason = "l'offre d'été"
+    rules = [
+        {"name": "all", "when": "not do_not_contact", "actions": [{"kind": "set_fields", "fields": {"reason": reason}}]}
+    ]
+    app = create_app(
+        make_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", api_redis_url, **{"decision.rules": rules})
+    )
+    seed(app.state.hub.ctx, crm)
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        login(client)
+        listing = client.get("/console/decisions").text
+        did = re.search(r'href="/console/decisions/(\d+)"', listing).group(1)
+        page = client.get(f"/console/decisions/{did}").text
+    app.state.hub.close()
+    for html in (listing, page):
+        assert "\\u00" not in html and "l&#39;offre d&#39;été" in html, html[-3000:]
