@@ -73,6 +73,13 @@ def _fmt(v: float | None) -> str:
     return f"{v:,.4g}" if isinstance(v, float) else str(v)
 
 
+def _count(v: float) -> str:
+    """A number of people: whole, with separators (2,197); ∞ when no number will do."""
+    if math.isnan(v):
+        return "-"
+    return "∞" if math.isinf(v) else f"{math.ceil(v):,}"
+
+
 @reports_app.command("write")
 def write(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the CSV, Markdown and SVG files.")] = Path(
@@ -173,7 +180,7 @@ def lift(
             r.note or f"[{_fmt(r.low)}, {_fmt(r.high)}]",
             f"{r.relative:+.1%}" if r.relative is not None else "-",
             "yes" if r.significant else "no",
-            _fmt(r.n_more),
+            _count(r.n_more),
         )
     out.print(t)
     out.print(N_NEEDED_NOTE)
@@ -258,8 +265,8 @@ def impact(
             _fmt(r["diff"]),
             r["note"] or f"[{_fmt(r['low'])}, {_fmt(r['high'])}]",
             "yes" if r["significant"] else "no",
-            _fmt(math.inf if r["n_needed"] is None else float(math.ceil(r["n_needed"]))),
-            _fmt(math.inf if r["n_more"] is None else r["n_more"]),
+            _count(math.inf if r["n_needed"] is None else r["n_needed"]),
+            _count(math.inf if r["n_more"] is None else r["n_more"]),
         )
     out.print(t)
     out.print(N_NEEDED_NOTE)

@@ -257,3 +257,22 @@ def test_lift_shows_each_arms_mean_and_n_beside_the_difference(store, tmp_path):
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| arm | metric | mean (n) | base mean (n) | diff |" in md
     assert "| engine | conversion | 0.3 (200) | 0.1 (200) |" in md
+
+
+def test_sample_sizes_print_as_counts_of_people(store, tmp_path):
+    """ "n more" printed 27027 in `hub report lift` where the console shows 27,027, and a float
+    count past 9,999 came out as 2.703e+04: counts of people are whole numbers with separators."""
+    from hub.cli.reports import _count
+
+    assert [_count(v) for v in (0, 999, 2197, 27027.0, 1234567, math.inf)] == [
+        "0",
+        "999",
+        "2,197",
+        "27,027",
+        "1,234,567",
+        "∞",
+    ]
+    shown = CliRunner().invoke(reports_app, ["lift", "--store-url", str(store.engine.url)], terminal_width=250)
+    rows = [ln for ln in shown.output.splitlines() if ln.startswith("│ engine")]
+    more = [[c.strip() for c in ln.split("│")[1:-1]][-1] for ln in rows]
+    assert more and all(re.fullmatch(r"\d{1,3}(,\d{3})*|∞", c) for c in more), more
