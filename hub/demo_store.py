@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import inspect
+from sqlalchemy import Connection, inspect, select, table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from hub.errors import StoreError, StoreUnavailable
 from hub.store import Store
 from hub.store.db import make_engine
+from hub.store.schema import metadata
 
 #: the demo's SQLite store, relative to its hub.yaml (load_settings resolves it beside the file)
 SQLITE_URL = "sqlite:///demo.db"
@@ -27,7 +28,7 @@ def prepare_demo_store(workdir: Path, store_url: str | None) -> str:
     """The store URL the demo's hub.yaml names, with the store created and migrated.
 
     None: a new SQLite file in ``workdir`` (an earlier demo's is deleted). A PostgreSQL URL:
-    the database must exist and hold no table; the demo migrates it to the latest schema."""
+    the database must exist and hold no data; the demo migrates it to the latest schema."""
     if store_url is None:
         db = workdir / "demo.db"
         for leftover in (db, db.with_name("demo.db-wal"), db.with_name("demo.db-shm")):
@@ -60,11 +61,13 @@ def _must_be_postgresql(url: str) -> None:
 
 
 def _must_be_empty(url: str) -> None:
-    """Refuse a database that holds any table: the demo's simulated people and decisions would
-    be mixed with what is there, and every report would count both."""
+    """Refuse a database that holds data: the demo's simulated people and decisions would be
+    mixed with what is there, and every report would count both. The hub's own tables with no
+    row in them (`hub migrate` on a new database) are no data."""
     engine = make_engine(url)
     try:
-        tables = inspect(engine).get_table_names()
+        with engine.connect() as conn:
+            held = _holding_data(conn)
     except OperationalError as exc:
         why = str(exc.orig or exc).strip().splitlines() or ["no answer"]
         raise StoreUnavailable(
@@ -72,14 +75,25 @@ def _must_be_empty(url: str) -> None:
         ) from None
     finally:
         engine.dispose()
-    if tables:
+    if held:
         name = make_url(url).database
         raise StoreError(
-            f"database {name!r} at {_shown(url)} already holds {_tables(tables)}:"
+            f"database {name!r} at {_shown(url)} already holds data in {_tables(held)}:"
             " `hub demo` only writes into an empty database, so its simulated data is never mixed with yours."
             f' Create a new one (createdb {name}_demo, or CREATE DATABASE "{name}_demo") and pass its URL,'
             f" or drop this one if it is an earlier demo's."
         )
+
+
+def _holding_data(conn: Connection) -> list[str]:
+    """The tables that count as data: any that is not the hub's, and the hub's that have a row."""
+    ours = set(metadata.tables) | {"alembic_version"}
+    names = inspect(conn).get_table_names()
+    foreign = [n for n in names if n not in ours]
+    filled = [
+        n for n in names if n in metadata.tables and conn.execute(select(1).select_from(table(n)).limit(1)).first()
+    ]
+    return foreign + filled
 
 
 def has_password(url: str) -> bool:

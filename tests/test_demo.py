@@ -78,7 +78,7 @@ def test_demo_refuses_a_postgresql_database_that_holds_tables_and_leaves_it_alon
         conn.execute("INSERT INTO customers VALUES (1)")
     out = run_hub("demo", "--contacts", "60", "--weeks", "1", "--workdir", str(tmp_path / "d"), "--store-url", pg_url)
     assert out.returncode == 1, out.stdout + out.stderr
-    assert "already holds 1 table (customers)" in out.stderr and "empty database" in out.stderr, out.stderr
+    assert "already holds data in 1 table (customers)" in out.stderr and "empty database" in out.stderr, out.stderr
     assert "simulated days" not in out.stdout + out.stderr  # said before the progress bar starts
     assert not (tmp_path / "d" / "hub.yaml").exists()
     with psycopg.connect(pg_url) as conn:  # nothing was added to it
@@ -110,3 +110,11 @@ def test_a_store_url_with_a_password_is_written_to_a_hub_yaml_only_its_owner_rea
     assert (tmp_path / "hub.yaml").stat().st_mode & 0o777 == 0o600
     run_demo(contacts=60, days=1, seed=1, workdir=tmp_path / "plain")
     assert (tmp_path / "plain" / "hub.yaml").stat().st_mode & 0o077 != 0  # nothing secret: as umask says
+
+
+def test_demo_runs_on_a_migrated_hub_database_that_holds_no_rows(tmp_path, pg_url):
+    """`hub migrate` on a new database, then `hub demo --store-url`: the tables are the hub's own
+    and hold nothing, so there is nothing to mix with."""
+    Store(pg_url, auto_migrate=True).dispose()
+    report = run_demo(contacts=60, days=1, seed=1, workdir=tmp_path, store_url=pg_url)
+    assert sum(a.decisions for a in report.arms) > 0

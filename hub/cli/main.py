@@ -141,10 +141,11 @@ def demo(
     store_url: Annotated[
         str | None,
         typer.Option(
-            help="Run on PostgreSQL, as production does: the URL of an EMPTY database"
-            " (postgresql://user@host:5432/hub_demo). A database that holds any table is refused, never mixed"
-            " with; create a new one for each run. It is written to hub.yaml as given (readable by you only if it"
-            " holds a password; or leave the password out and use ~/.pgpass or PGPASSWORD)."
+            help="Run on PostgreSQL, as production does: the URL of a database with no data in it"
+            " (postgresql://user@host:5432/hub_demo). One that holds data (any table but the hub's own, empty"
+            " ones) is refused, never mixed with: create a new one for each run. The URL is written to hub.yaml"
+            " as given (readable by you only if it holds a password; or leave the password out and use"
+            " ~/.pgpass or PGPASSWORD)."
             " Default: a new SQLite demo.db in --workdir.",
         ),
     ] = None,
