@@ -63,6 +63,11 @@ def test_demo_on_postgresql_gives_what_it_gives_on_sqlite_and_the_commands_read_
         (a.arm, a.decisions, a.pushes) for a in on_sqlite.arms
     ]
     assert load_settings(tmp_path / "pg" / "hub.yaml").store_url == pg_url
+    lift = {  # the same figures to the last bit: reports read events in one order on both stores
+        where: run_hub("report", "lift", "-c", str(tmp_path / where / "hub.yaml"), "--json").stdout
+        for where in ("sqlite", "pg")
+    }
+    assert json.loads(lift["pg"])["rows"] and lift["pg"] == lift["sqlite"]
     assert not (tmp_path / "pg" / "demo.db").exists()
     status = run_hub("status", "-c", str(tmp_path / "pg" / "hub.yaml"), "--json", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
