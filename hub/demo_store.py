@@ -1,9 +1,11 @@
-"""Where `hub demo` keeps its store: a new SQLite file beside its hub.yaml, or an empty PostgreSQL
-database the user names (the production store, walked end to end).
+"""Where `hub demo` keeps its store: a new SQLite file beside its hub.yaml, or a PostgreSQL
+database with no data that the user names (the production store, walked end to end).
 
 The demo never mixes its simulated people into data that is already there: a SQLite demo.db
-from an earlier demo is the demo's own and is replaced, but a PostgreSQL database that holds
-any table is refused (it may be a real hub's, or anything else), with what to do instead.
+from an earlier demo is the demo's own and is replaced (with its -wal and -shm files), but a
+PostgreSQL database that holds data is refused (it may be a real hub's, or anything else), with
+what to do instead: any table not the hub's, or one of the hub's with a row, is data; the hub's
+tables empty (`hub migrate` on a new database) are not.
 """
 
 from __future__ import annotations
