@@ -15,10 +15,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import ConfigOpt, JsonOpt, err, explain, fail, out, print_json
+from hub.cli.common import ConfigOpt, JsonOpt, SubGroup, err, explain, fail, out, print_json
 from hub.errors import HubError
 
-reports_app = typer.Typer(help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True)
+reports_app = typer.Typer(
+    help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True, cls=SubGroup
+)
 StoreOpt = Annotated[str | None, typer.Option("--store-url", help="Read this store instead of the config's.")]
 SinceOpt = Annotated[
     str | None, typer.Option("--since", help="Only contacts first decided from this date (YYYY-MM-DD).")

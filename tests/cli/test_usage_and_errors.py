@@ -350,3 +350,12 @@ def test_report_models_without_lead_score_versions_names_the_models_the_store_ha
     assert res.exit_code == 0, res.output
     said = _unboxed(res.stdout)
     assert "No lead_score versions yet" in said and "engine-abc (2 versions)" in said and "hub model list" in said, said
+
+
+def test_a_top_level_command_asked_under_report_names_where_it_is():
+    """`hub report audit` (the audit log is `hub audit`) said only "No such command 'audit'"."""
+    res = run_hub("report", "audit")
+    assert res.returncode == 2 and "No such command 'audit'" in res.stderr
+    assert "hub audit" in _unboxed(res.stderr), res.stderr
+    other = run_hub("report", "nosuch")
+    assert other.returncode == 2 and "hub nosuch" not in _unboxed(other.stderr)
