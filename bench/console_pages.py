@@ -4,7 +4,8 @@
 
 Copies the config with a throw-away console user and session secret, runs `hub serve` on a
 loopback port against the same store (read-only use: no action is pressed), logs in with
-headless Chromium (/usr/bin/chromium), saves a PNG of the first screen of each page and prints the
+headless Chromium (/usr/bin/chromium), saves a PNG of the first screen of each page and its
+whole text (NAME.txt, to diff one store's pages with another's) and prints the
 browser's time per page load (median of 3 after one warm-up). Timings move with the
 machine's load; tests/api/test_console.py counts each page's SQL statements instead.
 """
@@ -97,6 +98,8 @@ def main() -> None:
                         times.append((time.perf_counter() - t0) * 1000)
                 name = path.strip("/").replace("/", "_") or "console"
                 page.screenshot(path=str(args.out / f"{name}.png"))  # the first screen: what a person sees
+                # and the whole page's text: two stores' walks (SQLite, PostgreSQL) are compared with diff
+                (args.out / f"{name}.txt").write_text(page.inner_text("body"), encoding="utf-8")
                 print(f"{path:28} {statistics.median(times):10.0f}")
             browser.close()
     finally:

@@ -1,7 +1,7 @@
 """`hub demo`: the whole product against the sandbox market, with no accounts and no services.
 
 Starts the HubSpot and Salesforce look-alikes in process, writes a hub.yaml that enables the
-connectors against them (SQLite store, embedded runner), and runs simulated days of
+connectors against them (a SQLite store, or an empty PostgreSQL database; embedded runner), and runs simulated days of
 sync -> decide -> push -> outcomes through the real pipeline. The market then runs what the
 hub pushed and people respond.
 
@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from hub.config import Settings, load_settings
 from hub.connector_health import run_checks
 from hub.connectors_setup import setup_connector
+from hub.demo_store import SQLITE_URL, has_password, prepare_demo_store, write_config
 from hub.errors import HubError
 from hub.pipeline.context import HubContext
 from hub.pipeline.run import run_once
@@ -77,10 +78,14 @@ class DemoReport:
 
 
 def sandbox_settings(
-    sb: SandboxHandle, workdir: Path, connector_types: set[str], engine: dict[str, Any] | None = None
+    sb: SandboxHandle,
+    workdir: Path,
+    connector_types: set[str],
+    engine: dict[str, Any] | None = None,
+    store_url: str = SQLITE_URL,
 ) -> Path:
     """Write the demo's hub.yaml: the sample's decision section (``engine`` keys override its
-    ``decision.engine``), connectors on the sandbox."""
+    ``decision.engine``), connectors on the sandbox, the store at ``store_url``."""
     sample = yaml.safe_load(resources.files("hub").joinpath("sample.yaml").read_text(encoding="utf-8"))
     sample["decision"]["engine"] = {**sample["decision"].get("engine", {}), **(engine or {})}
     connectors: dict[str, Any] = {}
@@ -105,12 +110,12 @@ def sandbox_settings(
             },
         }
     cfg = {
-        "store_url": "sqlite:///demo.db",  # beside this hub.yaml, wherever a command runs
+        "store_url": store_url,  # demo.db is beside this hub.yaml, wherever a command runs
         "connectors": connectors,
         "decision": sample["decision"],
     }
     path = workdir / "hub.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    write_config(path, yaml.safe_dump(cfg, sort_keys=False), secret=has_password(store_url))
     return path
 
 
@@ -126,6 +131,7 @@ def run_demo(
     before_day: Callable[[World, int], None] | None = None,
     on_sandbox: Callable[[SandboxHandle], None] | None = None,
     engine: dict[str, Any] | None = None,
+    store_url: str | None = None,
 ) -> DemoReport:
     """Simulate ``weeks`` (or exactly ``days``) of the pipeline against the sandbox market.
 
@@ -134,18 +140,17 @@ def run_demo(
     alerts_quality.py breaks a feed that way); ``on_sandbox(handle)`` is handed the running
     sandbox servers once (bench/alerts_quality.py revokes a token through it); ``engine``
     overrides keys of the sample's ``decision.engine`` (bench/impact_truth.py adds ablation arms
-    or switches a component off that way)."""
+    or switches a component off that way); ``store_url``, an empty PostgreSQL database instead of
+    demo.db (hub/demo_store.py)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    db = workdir / "demo.db"
-    if db.exists():
-        db.unlink()
+    store_url = prepare_demo_store(workdir, store_url)
     # the clock ticks per reading, not with the wall: the same seed gives the same demo on any machine
     world = World(world_config or WorldConfig(n_contacts=contacts, seed=seed, realtime_clock=False))
     types = set(build_plugin_manager().types)
     with start_sandbox(world) as sb:
         if on_sandbox:
             on_sandbox(sb)
-        settings = load_settings(sandbox_settings(sb, workdir, types, engine))
+        settings = load_settings(sandbox_settings(sb, workdir, types, engine, store_url))
         ctx = HubContext.build(settings, embedded=True)
         ctx.clock = world.now  # decisions happen in simulated time, like the activities they read
         for name in settings.enabled_connectors():  # `hub connectors setup`: create, then verify

@@ -1,5 +1,6 @@
 """One product, one truth: run `hub demo`, then every CLI command and every console page on
-its store, and check that they tell the same story (issue 16, item 7).
+its store, and check that they tell the same story (issue 16, item 7). On both stores: the
+demo's SQLite file and an empty PostgreSQL database (`hub demo --store-url`).
 
 What must agree: lift per arm (demo, `hub report lift`, the console's Experiments page,
 /metrics); pushes per connector (`hub status`, the console overview, /metrics) and decisions
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -33,6 +35,7 @@ from hub.reports.lift import lift_rows
 from hub.sandbox.clock import DEFAULT_START
 from hub.store import Store
 from hub.store.schema import alerts, approvals, contact_emails, decisions
+from tests.conftest import _pg_database
 
 PASSWORD = "acceptance-password-0123"
 DECIDE = "decide-token-acceptance-0123456789"
@@ -72,12 +75,24 @@ def close(a: float, b: float, digits: int = 4) -> bool:
     return math.isclose(a, b, rel_tol=10 ** (1 - digits), abs_tol=1e-3)
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def demo_store(request) -> Iterator[list[str]]:
+    """Both stores the hub runs on: the demo's own SQLite file, and an empty PostgreSQL
+    database (production's store, walked end to end with ``hub demo --store-url``)."""
+    if request.param == "sqlite":
+        yield []
+    else:
+        for url in _pg_database():
+            yield ["--store-url", url]
+
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, demo_store):
     """Two simulated weeks (the engine saves model versions from day 8) of 150 people, and
     the demo's hub.yaml with an API section (tokens, a console user) beside it."""
     work = tmp_path_factory.mktemp("acceptance")
-    printed = hub("demo", "--contacts", "150", "--weeks", "2", "--seed", "3", "--workdir", str(work / "d"))
+    args = ("--contacts", "150", "--weeks", "2", "--seed", "3", "--workdir", str(work / "d"), *demo_store)
+    printed = hub("demo", *args)
     raw = yaml.safe_load((work / "d" / "hub.yaml").read_text())
     raw["api"] = {
         "embedded": True,
@@ -164,22 +179,32 @@ def test_lift_per_arm_agrees_across_demo_report_console_and_metrics(demo, store_
     shown = demo_lifts(printed)
     assert shown, "the demo printed no lift"
     report = {
-        (r["arm"], r["metric"]): r["diff"] for r in json.loads(hub("report", "lift", "-c", config, "--json"))["rows"]
+        (r["arm"], r["metric"]): (r["diff"], r["arm_mean"], r["base_mean"])
+        for r in json.loads(hub("report", "lift", "-c", config, "--json"))["rows"]
     }
     lift_rows_html = re.findall(
-        r'<tr data-arm="(\w+)" data-metric="(\w+)" data-diff="([^"]+)">', api.get("/console/experiments").text
+        r'<tr data-arm="(\w+)" data-metric="(\w+)" data-diff="([^"]+)" data-arm-mean="([^"]+)" data-base-mean="([^"]+)">',
+        api.get("/console/experiments").text,
     )
-    console = {(a, m): v for a, m, v in lift_rows_html}
+    console = {(a, m): tuple(map(float, v)) for a, m, *v in lift_rows_html}
     means = metrics(api)
     for (arm, metric), value in shown.items():
         row = exact[(arm, metric)]
         assert close(value, row.diff, 3), (arm, metric, value, row.diff)
-        assert close(float(report[(arm, metric)]), row.diff), (arm, metric, report[(arm, metric)], row.diff)
-        assert close(float(console[(arm, metric)]), row.diff), (arm, metric, console[(arm, metric)], row.diff)
+        assert close(float(report[(arm, metric)][0]), row.diff), (arm, metric, report[(arm, metric)], row.diff)
+        assert close(console[(arm, metric)][0], row.diff), (arm, metric, console[(arm, metric)], row.diff)
         base = row.baseline
         per_contact = means[("hub_arm_metric_per_contact", (("arm", arm), ("metric", metric)))]
         per_base = means[("hub_arm_metric_per_contact", (("arm", base), ("metric", metric)))]
         assert math.isclose(per_contact - per_base, row.diff, rel_tol=1e-9, abs_tol=1e-9), (arm, metric)
+        # each arm's mean beside the difference: the report, the console and /metrics say the same
+        for shown_means in (report[(arm, metric)][1:], console[(arm, metric)][1:]):
+            assert all(close(float(a), b) for a, b in zip(shown_means, (per_contact, per_base), strict=True)), (
+                arm,
+                metric,
+                shown_means,
+                (per_contact, per_base),
+            )
 
 
 def test_decisions_and_pushes_agree_across_demo_status_console_and_metrics(demo, store_facts, api):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+
+import psycopg
 
 from hub.config import load_settings
 from hub.demo import NOT_REACHED, run_demo
@@ -44,3 +47,79 @@ def test_demo_command_prints_the_table_and_which_policy_ran(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "won revenue" in out.stdout and "Policy that ran:" in out.stdout
     assert (tmp_path / "d" / "hub.yaml").exists()
+
+
+def _lift_figures(report):
+    return [(lf.arm, lf.metric, lf.store.n_arm, lf.store.n_base, round(lf.store.diff, 9)) for lf in report.lifts]
+
+
+def test_demo_on_postgresql_gives_what_it_gives_on_sqlite_and_the_commands_read_it(tmp_path, pg_url):
+    """The production store walked end to end: the same seed gives the same decisions and lift on
+    PostgreSQL as on SQLite, and the demo's hub.yaml points the other commands at that database."""
+    on_sqlite = run_demo(contacts=120, days=3, seed=4, workdir=tmp_path / "sqlite")
+    on_pg = run_demo(contacts=120, days=3, seed=4, workdir=tmp_path / "pg", store_url=pg_url)
+    assert on_pg.lifts and _lift_figures(on_pg) == _lift_figures(on_sqlite)
+    assert [(a.arm, a.decisions, a.pushes) for a in on_pg.arms] == [
+        (a.arm, a.decisions, a.pushes) for a in on_sqlite.arms
+    ]
+    assert load_settings(tmp_path / "pg" / "hub.yaml").store_url == pg_url
+    lift = {  # the same figures to the last bit: reports read events in one order on both stores
+        where: run_hub("report", "lift", "-c", str(tmp_path / where / "hub.yaml"), "--json").stdout
+        for where in ("sqlite", "pg")
+    }
+    assert json.loads(lift["pg"])["rows"] and lift["pg"] == lift["sqlite"]
+    assert not (tmp_path / "pg" / "demo.db").exists()
+    status = run_hub("status", "-c", str(tmp_path / "pg" / "hub.yaml"), "--json", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert {c["name"]: c["records"] > 0 for c in json.loads(status.stdout)["connectors"]} == {
+        "hubspot": True,
+        "salesforce": True,
+    }
+
+
+def test_demo_refuses_a_postgresql_database_that_holds_tables_and_leaves_it_alone(tmp_path, pg_url):
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE customers (id int)")
+        conn.execute("INSERT INTO customers VALUES (1)")
+    out = run_hub("demo", "--contacts", "60", "--weeks", "1", "--workdir", str(tmp_path / "d"), "--store-url", pg_url)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "already holds data in 1 table (customers)" in out.stderr and "empty database" in out.stderr, out.stderr
+    assert "simulated days" not in out.stdout + out.stderr  # said before the progress bar starts
+    assert not (tmp_path / "d" / "hub.yaml").exists()
+    with psycopg.connect(pg_url) as conn:  # nothing was added to it
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+        assert tables == [("customers",)]
+
+
+def test_demo_says_so_when_the_store_url_is_not_postgresql_or_not_reachable(tmp_path):
+    sqlite = run_hub("demo", "--workdir", str(tmp_path / "a"), "--store-url", f"sqlite:///{tmp_path / 'x.db'}")
+    assert sqlite.returncode == 1 and "is not PostgreSQL" in sqlite.stderr, sqlite.stderr
+    gone = run_hub(
+        "demo",
+        "--workdir",
+        str(tmp_path / "b"),
+        "--store-url",
+        "postgresql://postgres:s3cret@127.0.0.1:5432/pgwalk_nope",
+    )
+    assert gone.returncode == 1 and "cannot reach the demo's database" in gone.stderr, gone.stderr
+    assert "s3cret" not in gone.stderr
+
+
+def test_a_store_url_with_a_password_is_written_to_a_hub_yaml_only_its_owner_reads(tmp_path, pg_url):
+    """The demo's hub.yaml names the store as given (the other commands read it): with a password
+    in the URL, the file is not left readable by every user of the machine."""
+    with_password = pg_url.replace("postgres@", "postgres:demo-pass@")  # the test server trusts loopback
+    run_demo(contacts=60, days=1, seed=1, workdir=tmp_path, store_url=with_password)
+    assert (tmp_path / "hub.yaml").stat().st_mode & 0o777 == 0o600
+    run_demo(contacts=60, days=1, seed=1, workdir=tmp_path / "plain")
+    assert (tmp_path / "plain" / "hub.yaml").stat().st_mode & 0o077 != 0  # nothing secret: as umask says
+
+
+def test_demo_runs_on_a_migrated_hub_database_that_holds_no_rows(tmp_path, pg_url):
+    """`hub migrate` on a new database, then `hub demo --store-url`: the tables are the hub's own
+    and hold nothing, so there is nothing to mix with."""
+    Store(pg_url, auto_migrate=True).dispose()
+    report = run_demo(contacts=60, days=1, seed=1, workdir=tmp_path, store_url=pg_url)
+    assert sum(a.decisions for a in report.arms) > 0

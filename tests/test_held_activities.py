@@ -152,6 +152,8 @@ def test_an_activity_held_30_days_is_dropped_with_a_warning(tmp_path, store_url,
     shown = run_hub("status", "-c", str(tmp_path / "hub.yaml"), "--json")
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["held_activities"] == 2
+    table = run_hub("status", "-c", str(tmp_path / "hub.yaml"))  # the table says what --json says
+    assert "Activities held for a contact not synced yet: 2" in table.stdout, table.stdout
     with ctx.store.begin() as conn:
         conn.execute(
             update(held_activities)

@@ -137,6 +137,18 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
     return None
 
 
+class SubGroup(TyperGroup):
+    """A `hub` subcommand group that names a top-level command asked for under it (`hub report
+    audit`: the audit log is `hub audit`) instead of only "No such command"."""
+
+    def resolve_command(self, ctx, args):  # noqa: ANN001, ANN201 - click's signature
+        name = args[0] if args else ""
+        root = ctx.find_root()
+        if name and self.get_command(ctx, name) is None and name in getattr(root.command, "commands", {}):
+            ctx.fail(f"No such command {name!r}. It is a command of its own: {root.info_name} {name}")
+        return super().resolve_command(ctx, args)
+
+
 class HubGroup(TyperGroup):
     """The root `hub` group: errors a user can fix print one message, never a traceback."""
 

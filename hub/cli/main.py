@@ -137,11 +137,24 @@ def demo(
     contacts: Annotated[int, typer.Option(min=50, help="People in the simulated market.")] = 2000,
     weeks: Annotated[int, typer.Option(min=1, help="Simulated weeks to run.")] = 4,
     seed: int = 0,
-    workdir: Annotated[Path, typer.Option(help="Where the demo's hub.yaml and SQLite store go.")] = Path("hub-demo"),
+    workdir: Annotated[Path, typer.Option(help="Where the demo's hub.yaml (and SQLite store) go.")] = Path("hub-demo"),
+    store_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on PostgreSQL, as production does: the URL of a database with no data in it"
+            " (postgresql://user@host:5432/hub_demo). One that holds data (any table but the hub's own, empty"
+            " ones) is refused, never mixed with: create a new one for each run. The URL is written to hub.yaml"
+            " as given (readable by you only if it holds a password; or leave the password out and use"
+            " ~/.pgpass or PGPASSWORD)."
+            " Default: a new SQLite demo.db in --workdir.",
+        ),
+    ] = None,
 ) -> None:
     """Run the whole product against the sandbox market and report lift per experiment arm."""
     from hub.demo import run_demo
+    from hub.demo_store import check_demo_store
 
+    check_demo_store(store_url)  # a refused database is said before the progress bar starts
     with progress_bar() as prog:
         task = prog.add_task("simulated days", total=weeks * 7)
         report = run_demo(
@@ -150,6 +163,7 @@ def demo(
             seed=seed,
             workdir=workdir,
             on_day=lambda d, n: prog.update(task, completed=d),
+            store_url=store_url,
         )
     _print_demo(report)
 

@@ -48,16 +48,17 @@ def _sync_all(ctx, names: list[str]) -> tuple[Table, list[str]]:  # noqa: ANN001
     """Sync each connector with a progress bar: the summary table and the warnings to print after it."""
     from hub.pipeline.sync import sync_connector
 
-    t = table("connector", "pages", "records", "rejects", "new contacts", "changed", "forgotten (not stored)")
+    t = table("connector", "pages", "records", "rejects", "added", "updated", "forgotten (not stored)")
     warnings: list[str] = []
     with progress_bar() as prog:
         for n in names:
             task = prog.add_task(f"sync {n}", total=None)
             res = sync_connector(ctx, n, progress=lambda stream, k, task=task: prog.advance(task, k))
             prog.update(task, total=res.records, completed=res.records)
-            counts = (res.pages, res.records, res.rejects, res.created, len(res.changed), res.suppressed)
+            counts = (res.pages, res.records, res.rejects, res.created, res.updated, res.suppressed)
             t.add_row(n, *map(str, counts))
             warnings += [f"{n}: {w}" for w in res.warnings]
+    t.caption = "added: new contacts; updated: contacts already stored whose record or activities changed"
     return t, warnings
 
 

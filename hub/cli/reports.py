@@ -15,10 +15,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import ConfigOpt, JsonOpt, err, explain, fail, out, print_json
+from hub.cli.common import ConfigOpt, JsonOpt, SubGroup, err, explain, fail, out, print_json
 from hub.errors import HubError
 
-reports_app = typer.Typer(help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True)
+reports_app = typer.Typer(
+    help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True, cls=SubGroup
+)
 StoreOpt = Annotated[str | None, typer.Option("--store-url", help="Read this store instead of the config's.")]
 SinceOpt = Annotated[
     str | None, typer.Option("--since", help="Only contacts first decided from this date (YYYY-MM-DD).")
@@ -71,6 +73,13 @@ def _fmt(v: float | None) -> str:
     if isinstance(v, float) and math.isinf(v):
         return "∞"
     return f"{v:,.4g}" if isinstance(v, float) else str(v)
+
+
+def _count(v: float) -> str:
+    """A number of people: whole, with separators (2,197); ∞ when no number will do."""
+    if math.isnan(v):
+        return "-"
+    return "∞" if math.isinf(v) else f"{math.ceil(v):,}"
 
 
 @reports_app.command("write")
@@ -158,23 +167,26 @@ def lift(
             out.print(f"Only the baseline arm {base!r} has decisions; there is nothing to compare with it.")
         raise typer.Exit(0)
     t = Table(title=f"Lift over {pick_baseline(frame.arms, baseline)} (per contact)")
-    for col in ("arm", "metric", "n", "n base", "diff", "95% interval", "relative", "sig.", "n more"):
+    cols = ("arm", "metric", "n", "mean", "n base", "base mean", "diff", "95% interval", "relative", "sig.", "n more")
+    for col in cols:
         t.add_column(col)
     for r in rows:
         t.add_row(
             r.arm,
             r.metric,
             str(r.n_arm),
+            _fmt(r.arm_mean),
             str(r.n_base),
+            _fmt(r.base_mean),
             _fmt(r.diff),
             r.note or f"[{_fmt(r.low)}, {_fmt(r.high)}]",
             f"{r.relative:+.1%}" if r.relative is not None else "-",
             "yes" if r.significant else "no",
-            _fmt(r.n_more),
+            _count(r.n_more),
         )
     out.print(t)
     out.print(N_NEEDED_NOTE)
-    _cuped_note([(r.metric, r.variance_reduction) for r in rows])
+    _cuped_note([(r.metric, r.variance_reduction) for r in rows], means_shown=True)
     if ratio is not None and ratio.mismatch:
         err.print(ratio.message(), style="bold red", markup=False, highlight=False)
 
@@ -255,15 +267,15 @@ def impact(
             _fmt(r["diff"]),
             r["note"] or f"[{_fmt(r['low'])}, {_fmt(r['high'])}]",
             "yes" if r["significant"] else "no",
-            _fmt(math.inf if r["n_needed"] is None else float(math.ceil(r["n_needed"]))),
-            _fmt(math.inf if r["n_more"] is None else r["n_more"]),
+            _count(math.inf if r["n_needed"] is None else r["n_needed"]),
+            _count(math.inf if r["n_more"] is None else r["n_more"]),
         )
     out.print(t)
     out.print(N_NEEDED_NOTE)
     _cuped_note([(r["metric"], r["variance_reduction"] or 0.0) for r in rows])
 
 
-def _cuped_note(reductions: list[tuple[str, float]]) -> None:
+def _cuped_note(reductions: list[tuple[str, float]], means_shown: bool = False) -> None:
     """Say when CUPED used the contacts' history (per metric, the variance it removed)."""
     from hub.reports.data import PRE_DAYS
 
@@ -271,7 +283,8 @@ def _cuped_note(reductions: list[tuple[str, float]]) -> None:
     if adjusted:
         out.print(
             f"Adjusted for each contact's {PRE_DAYS} days before its first decision (CUPED) on "
-            f"{', '.join(sorted(adjusted))}: up to {max(adjusted.values()):.1%} of the variance removed."
+            f"{', '.join(sorted(adjusted))}: up to {max(adjusted.values()):.1%} of the variance removed"
+            + (" (the diff is adjusted; mean and base mean are as observed)." if means_shown else ".")
         )
 
 
@@ -320,6 +333,7 @@ def models(
         with store.connect() as conn:
             versions = models_repo.list_snapshots(conn, name)
             live = models_repo.live_version(conn, name)
+            others = {n: k for n, k in models_repo.version_counts(conn).items() if n != name} if not versions else {}
     finally:
         store.dispose()
     if json_:
@@ -334,6 +348,9 @@ def models(
             f"No {name} versions yet, so the points score is live: set decision.scoring in hub.yaml, "
             "then hub model train scoring."
         )
+        if others:  # the engine's versions (after `hub demo`, say): not scoring models, listed elsewhere
+            listed = ", ".join(f"{n} ({k} version{'s' if k != 1 else ''})" for n, k in others.items())
+            out.print(f"This store's other models: {listed}; hub model list shows them.", highlight=False)
         return
     t = Table(title=f"{name}: live version {live if live is not None else 'none (points score)'}")
     for col in ("version", "status", "created", "ROC AUC", "PR AUC", "Brier", "ECE", "top-decile lift"):

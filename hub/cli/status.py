@@ -167,6 +167,13 @@ def _governance_status(gov: dict) -> None:
     waiting, suppressed = gov["waiting"], gov["suppressed"]
     out.print(f"Approvals waiting: {waiting}" + (" (hub approvals list)" if waiting else ""))
     out.print(f"Suppressed (forgotten) people: {suppressed}" + (" (hub forget --list)" if suppressed else ""))
+    if gov["held"]:  # in --json always; here when there is something to say
+        from hub.store.held import HOLD_DAYS
+
+        out.print(
+            f"Activities held for a contact not synced yet: {gov['held']} (stored when it syncs;"
+            f" dropped with a warning after {HOLD_DAYS} days)"
+        )
     for line in owner_warnings(gov["owners"]):
         out.print(line, style="yellow", markup=False, highlight=False)  # ids are the config's, not markup
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -33,6 +34,15 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def _shown(value: Any) -> str:
+    """A payload as a person reads it: JSON with its own characters (``tojson`` writes ' and é
+    as \\u escapes, for scripts); the page's autoescape makes it safe to show."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+_env.filters["shown"] = _shown
 MAX_FORM = 10_000
 # everything is served from here; the only inline code is the stylesheet (the one script,
 # console.js, is served by /console/static/console.js)

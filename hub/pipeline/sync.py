@@ -65,6 +65,12 @@ class SyncResult:
     #: what a stream went on without ("<part> not synced: <why>", from ``Page.not_synced``)
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def updated(self) -> int:
+        """Contacts stored before that this sync changed (their record, an identity, a new
+        activity): every contact it created is in ``changed`` too, and counts as added only."""
+        return max(0, len(self.changed) - self.created)
+
 
 def sync_connector(
     ctx: HubContext,

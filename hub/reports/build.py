@@ -179,13 +179,15 @@ def _markdown(path: Path, res: ReportResult, frame: ArmFrame) -> Path:
         lines += [
             f"## Lift over `{res.baseline}` (per contact, 95 % interval)",
             "",
-            "| arm | metric | diff | interval | relative | significant | n needed (both arms) | n more |",
-            "|---|---|---|---|---|---|---|---|",
+            "| arm | metric | mean (n) | base mean (n) | diff | interval | relative | significant"
+            " | n needed (both arms) | n more |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in res.lifts:
             rel = f"{r.relative:+.1%}" if r.relative is not None else ""
             lines.append(
-                f"| {r.arm} | {r.metric} | {_num(r.diff)} | {r.note or f'[{_num(r.low)}, {_num(r.high)}]'} | {rel} | "
+                f"| {r.arm} | {r.metric} | {_num(r.arm_mean) or '-'} ({r.n_arm}) | {_num(r.base_mean) or '-'} ({r.n_base})"
+                f" | {_num(r.diff)} | {r.note or f'[{_num(r.low)}, {_num(r.high)}]'} | {rel} | "
                 f"{'yes' if r.significant else 'no'} | {_people(r.n_needed)} | {_people(r.n_more)} |"
             )
         lines.append("")

@@ -138,21 +138,39 @@ def load_arm_frame(
             for e in _events(conn, first_sq, types, when < first_sq.c.first_at, when >= earliest)
             if _epoch(e.occurred_at) >= firsts[seen[e.contact_id]] - window
         ]
+    ev_cols, ev_declared = _in_order(_columns(ev, seen), _declared_values(declared, ev))
+    pre_cols, pre_declared = _in_order(_columns(pre, seen), _declared_values(declared, pre))
     return ArmFrame(
         np.asarray(cids, dtype=np.int64),
         np.asarray(arms, dtype=str),
         np.asarray(firsts, dtype=float),
-        np.asarray([seen[e.contact_id] for e in ev], dtype=np.int64),
-        np.asarray([e.type for e in ev], dtype=str),
-        np.asarray([_epoch(e.occurred_at) for e in ev], dtype=float),
-        np.asarray([_amount(e.properties) for e in ev], dtype=float),
-        np.asarray([seen[e.contact_id] for e in pre], dtype=np.int64),
-        np.asarray([e.type for e in pre], dtype=str),
-        np.asarray([_epoch(e.occurred_at) for e in pre], dtype=float),
-        np.asarray([_amount(e.properties) for e in pre], dtype=float),
-        ev_declared=_declared_values(declared, ev),
-        pre_declared=_declared_values(declared, pre),
+        *ev_cols,
+        *pre_cols,
+        ev_declared=ev_declared,
+        pre_declared=pre_declared,
     )
+
+
+Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _columns(events: Sequence[Row], seen: dict[int, int]) -> Columns:
+    """Each event's contact row, type, epoch seconds and amount."""
+    return (
+        np.asarray([seen[e.contact_id] for e in events], dtype=np.int64),
+        np.asarray([e.type for e in events], dtype=str),
+        np.asarray([_epoch(e.occurred_at) for e in events], dtype=float),
+        np.asarray([_amount(e.properties) for e in events], dtype=float),
+    )
+
+
+def _in_order(cols: Columns, declared: dict[str, np.ndarray]) -> tuple[Columns, dict[str, np.ndarray]]:
+    """The events by contact, time, type and amount, whatever order the store returned them in:
+    PostgreSQL and SQLite order a join's rows differently, and a sum of floats depends on its
+    order (the same demo's reward lift differed in its last digit between the two)."""
+    row, type_, at, amount = cols
+    order = np.lexsort((amount, type_, at, row))
+    return (row[order], type_[order], at[order], amount[order]), {k: v[order] for k, v in declared.items()}
 
 
 def outcome_types(declared: Sequence[DeclaredOutcome]) -> tuple[str, ...]:

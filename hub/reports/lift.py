@@ -23,6 +23,7 @@ between the arms in who was already active. Without history (``x`` constant) not
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -58,6 +59,10 @@ class LiftRow:
     variance_reduction: float = 0.0
     #: why there is no interval ("too few contacts", "too few events"); "" when there is one
     note: str = ""
+    #: each arm's mean per contact as observed, before the CUPED adjustment ``diff`` gets (NaN:
+    #: no contact it applies to); a difference is read beside what it is a difference of
+    arm_mean: float = math.nan
+    base_mean: float = math.nan
 
 
 def pick_baseline(arms: list[str], baseline: str | None = None) -> str | None:
@@ -120,16 +125,18 @@ def compare(
     with each arm's own variance calls a rare event "significant" whenever the smaller arm saw
     none (its variance is then 0). Any other metric is CUPED-adjusted by ``xa``, ``xb`` and gets
     a Welch interval whose per-arm variances are floored at the pooled one, for the same reason.
-    Fewer than 2 contacts in an arm, or no variation at all: no interval, and ``note`` says why.
+    No contact in an arm, fewer than 2, or no variation at all: no interval, and ``note`` says why.
     """
+    means = {"arm_mean": _mean(a), "base_mean": _mean(b)}
     if len(a) == 0 or len(b) == 0:
         nan = float("nan")
-        return LiftRow(metric, arm, base, len(a), len(b), nan, nan, nan, None, False, math.inf, math.inf)
+        row = LiftRow(metric, arm, base, len(a), len(b), nan, nan, nan, None, False, math.inf, math.inf, **means)
+        return dataclasses.replace(row, note=NO_CONTACTS)
     base_mean = float(b.mean())
     if min(len(a), len(b)) < 2:
-        return _no_interval(metric, arm, base, a, b, base_mean, TOO_FEW_CONTACTS)
+        return _no_interval(metric, arm, base, a, b, base_mean, TOO_FEW_CONTACTS, means)
     if np.ptp(np.concatenate([a, b])) == 0:  # every contact has the same value: no event to compare
-        return _no_interval(metric, arm, base, a, b, base_mean, TOO_FEW_EVENTS)
+        return _no_interval(metric, arm, base, a, b, base_mean, TOO_FEW_EVENTS, means)
     raw_var = _var(a) / len(a) + _var(b) / len(b)
     binary = _is_binary(a) and _is_binary(b)
     if not binary and xa is not None and xb is not None:
@@ -145,7 +152,7 @@ def compare(
     elif var > 0:
         low, high = diff - Z_ALPHA * math.sqrt(var), diff + Z_ALPHA * math.sqrt(var)
     else:  # each arm constant: nothing says how much either could vary
-        return _no_interval(metric, arm, base, a, b, base_mean, TOO_FEW_EVENTS)
+        return _no_interval(metric, arm, base, a, b, base_mean, TOO_FEW_EVENTS, means)
     significant = low > 0 or high < 0
     # the arms keep their ratio (a 10 % holdout stays 10 %): n a share r, the other 1 - r
     r = len(a) / (len(a) + len(b))
@@ -153,20 +160,37 @@ def compare(
     more = max(0.0, math.ceil(needed) - len(a) - len(b)) if math.isfinite(needed) else math.inf
     # 0 when nothing was adjusted: the same arrays give the same variance, bit for bit
     reduction = max(0.0, 1.0 - (_var(a) / len(a) + _var(b) / len(b)) / raw_var) if raw_var > 0 else 0.0
-    return LiftRow(metric, arm, base, len(a), len(b), diff, low, high, relative, significant, needed, more, reduction)
+    return LiftRow(
+        metric, arm, base, len(a), len(b), diff, low, high, relative, significant, needed, more, reduction, **means
+    )
 
 
 TOO_FEW_CONTACTS = "too few contacts"
+#: an arm without one contact the metric applies to (a win rate where no deal was opened)
+NO_CONTACTS = "no contacts it applies to"
 TOO_FEW_EVENTS = "too few events"
 
 
 def _no_interval(
-    metric: str, arm: str, base: str, a: np.ndarray, b: np.ndarray, base_mean: float, note: str
+    metric: str,
+    arm: str,
+    base: str,
+    a: np.ndarray,
+    b: np.ndarray,
+    base_mean: float,
+    note: str,
+    means: dict[str, float],
 ) -> LiftRow:
     diff = float(a.mean() - b.mean())
     relative = diff / base_mean if base_mean > 0 else None
     nan = float("nan")
-    return LiftRow(metric, arm, base, len(a), len(b), diff, nan, nan, relative, False, math.inf, math.inf, note=note)
+    return LiftRow(
+        metric, arm, base, len(a), len(b), diff, nan, nan, relative, False, math.inf, math.inf, note=note, **means
+    )
+
+
+def _mean(v: np.ndarray) -> float:
+    return float(v.mean()) if len(v) else math.nan
 
 
 def _var(v: np.ndarray) -> float:

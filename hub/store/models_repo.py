@@ -103,6 +103,12 @@ def list_snapshots(conn: Connection, name: str) -> list[SnapshotInfo]:
     return [_info(r) for r in conn.execute(q)]
 
 
+def version_counts(conn: Connection) -> dict[str, int]:
+    """How many versions each model name has, by name: what a report on one name can point to."""
+    q = select(model_snapshots.c.name, func.count()).group_by(model_snapshots.c.name).order_by(model_snapshots.c.name)
+    return {name: n for name, n in conn.execute(q)}
+
+
 def load_snapshot(conn: Connection, name: str, version: int) -> tuple[SnapshotInfo, bytes]:
     row = conn.execute(
         select(model_snapshots).where(model_snapshots.c.name == name, model_snapshots.c.version == version)

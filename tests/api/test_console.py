@@ -468,3 +468,53 @@ def test_the_overview_shows_each_owner_with_capacity_load_and_the_crms_view(tmp_
     assert _owner_row(html, "u2") == ["u2", "active", "0 / 40", "0 / 8", "deactivated in crm", "no"]
     assert _owner_row(html, "u3") == ["u3", "active", "0 / 40", "0 / 8", "not reported", "no"]
     assert "reactivate them in the CRM, or remove them from hub.yaml" in html
+
+
+def test_the_inspector_shows_times_as_the_decisions_list_does_on_either_store(tmp_path, store_url, api_redis_url, crm):
+    """PostgreSQL hands back aware times and SQLite naive ones: the inspector printed them raw
+    (``... 00:00:00.057000+00:00`` on one, without the offset on the other). It shows what the
+    decisions list shows, on both."""
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+    from tests.api.conftest import make_config, seed
+
+    engine = {"decision.policy": "engine", "decision.engine": {"holdout_share": 0.0, "control_share": 0.0}}
+    app = create_app(make_config(tmp_path, store_url, api_redis_url, **engine))
+    seed(app.state.hub.ctx, crm)
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        login(client)
+        listing = client.get("/console/decisions?q=person0@example.com").text
+        did, listed = re.search(r'href="/console/decisions/(\d+)".*?<td>(\d{4}-[^<]*)</td>', listing, re.S).groups()
+        page = client.get(f"/console/decisions/{did}").text
+    app.state.hub.close()
+    when = re.search(r"<dt>When</dt><dd>([^<]*)</dd>", page).group(1)
+    assert when == listed and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", when), (when, listed)
+    ends = re.search(r"<dt>Attribution window ends</dt><dd>([^<]*)</dd>", page).group(1)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", ends), ends
+
+
+def test_action_payloads_read_as_written_not_as_json_escapes(tmp_path, api_redis_url, crm):
+    """The decisions list and the inspector printed payloads with ``|tojson``, made for scripts:
+    "the rule's action" read ``the rule\\u0027s action`` and "été" ``\\u00e9t\\u00e9``."""
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+    from tests.api.conftest import make_config, seed
+
+    reason = "l'offre d'été"
+    rules = [
+        {"name": "all", "when": "not do_not_contact", "actions": [{"kind": "set_fields", "fields": {"reason": reason}}]}
+    ]
+    app = create_app(
+        make_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", api_redis_url, **{"decision.rules": rules})
+    )
+    seed(app.state.hub.ctx, crm)
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        login(client)
+        listing = client.get("/console/decisions").text
+        did = re.search(r'href="/console/decisions/(\d+)"', listing).group(1)
+        page = client.get(f"/console/decisions/{did}").text
+    app.state.hub.close()
+    for html in (listing, page):
+        assert "\\u00" not in html and "l&#39;offre d&#39;été" in html, html[-3000:]

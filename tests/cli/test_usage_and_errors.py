@@ -331,3 +331,31 @@ def test_retrying_a_push_that_is_not_failed_names_it_and_exits_1(tmp_path):
     res = hub("pushes", "retry", "999", "-c", cfg)
     assert res.exit_code == 1, res.output
     assert "999: no such push" in " ".join(res.stderr.split()), res.stderr
+
+
+def test_report_models_without_lead_score_versions_names_the_models_the_store_has(tmp_path):
+    """After `hub demo` the store holds the engine's versions and no lead_score one: `hub report
+    models` said only "No lead_score versions yet" where `hub model list` and the console list
+    six versions; it now names them and where to look."""
+    from hub.store import Store
+    from hub.store.models_repo import save_snapshot
+
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    with store.begin() as conn:
+        for _ in range(2):
+            save_snapshot(conn, "engine-abc", b"x", {"learned": 1})
+    store.dispose()
+    res = hub("report", "models", "-c", cfg)
+    assert res.exit_code == 0, res.output
+    said = _unboxed(res.stdout)
+    assert "No lead_score versions yet" in said and "engine-abc (2 versions)" in said and "hub model list" in said, said
+
+
+def test_a_top_level_command_asked_under_report_names_where_it_is():
+    """`hub report audit` (the audit log is `hub audit`) said only "No such command 'audit'"."""
+    res = run_hub("report", "audit")
+    assert res.returncode == 2 and "No such command 'audit'" in res.stderr
+    assert "hub audit" in _unboxed(res.stderr), res.stderr
+    other = run_hub("report", "nosuch")
+    assert other.returncode == 2 and "hub nosuch" not in _unboxed(other.stderr)

@@ -135,7 +135,7 @@ def test_write_report_and_cli(store, tmp_path):
     rate = ET.parse(tmp_path / "out" / "opportunity_rate.svg").getroot()
     assert len(rate.findall("{http://www.w3.org/2000/svg}polyline")) == 2  # one line per arm
     lift_lines = [ln for ln in (tmp_path / "out" / "report.md").read_text().splitlines() if ln.startswith("| engine")]
-    counts = [cell.strip() for ln in lift_lines for cell in ln.split("|")[7:9]]  # n needed, n more
+    counts = [cell.strip() for ln in lift_lines for cell in ln.split("|")[9:11]]  # n needed, n more
     assert counts and all(re.fullmatch(r"\d{1,3}(,\d{3})*|∞", c) for c in counts), counts  # people, not 339.2
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["arms"] == {"engine": N_ARM, "holdout": N_ARM}
@@ -211,6 +211,10 @@ def test_lift_views_say_when_an_arm_is_too_small_for_an_interval(tmp_path):
         assert rows and all(r.note == "too few contacts" and not r.significant for r in rows if r.n_base)
         shown = CliRunner().invoke(reports_app, ["lift", "--store-url", str(s.engine.url)])
         assert shown.exit_code == 0 and "too few contacts" in shown.output and "nan" not in shown.output
+        # the holdout contact has no deal, so no win rate: said as the console says it, not "[-, -]"
+        empty = [r for r in rows if not r.n_base]
+        assert empty and all(r.note == "no contacts it applies to" for r in empty), empty
+        assert "no contacts it applies to" in shown.output and "[-, -]" not in shown.output, shown.output
         write_report(s, tmp_path / "out")
         assert "| too few contacts |" in (tmp_path / "out" / "report.md").read_text()
     finally:
@@ -228,3 +232,88 @@ def test_report_exit_codes_tell_bad_input_from_a_store_that_is_not_there(tmp_pat
     bad.write_text("store_url: sqlite:///x.db\nnot_a_key: 1\n")
     invalid = runner.invoke(reports_app, ["lift", "-c", str(bad)])
     assert invalid.exit_code == 2 and "not_a_key" in invalid.output
+
+
+def test_lift_shows_each_arms_mean_and_n_beside_the_difference(store, tmp_path):
+    """A lift table with only the (CUPED-adjusted) difference cannot be read: "+0.2" of what? Each
+    row carries what the arm and the baseline did per contact, as observed, with their n, in
+    `hub report lift` (table and --json) and report.md alike."""
+    with store.connect() as conn:
+        conv = {r.metric: r for r in lift_rows(load_arm_frame(conn))}["conversion"]
+    assert (conv.arm_mean, conv.base_mean) == (pytest.approx(0.3), pytest.approx(0.1))
+    runner = CliRunner()
+    url = str(store.engine.url)
+    shown = runner.invoke(reports_app, ["lift", "--store-url", url], terminal_width=250)
+    assert shown.exit_code == 0, shown.output
+    header = next(ln for ln in shown.output.splitlines() if "metric" in ln)
+    cells = [c.strip() for c in header.split("┃")[1:-1]]
+    assert cells[:6] == ["arm", "metric", "n", "mean", "n base", "base mean"], cells
+    row = next(ln for ln in shown.output.splitlines() if " conversion " in ln)
+    assert [c.strip() for c in row.split("│")[1:-1]][2:6] == ["200", "0.3", "200", "0.1"], row
+    as_json = json.loads(runner.invoke(reports_app, ["lift", "--store-url", url, "--json"]).output)
+    first = next(r for r in as_json["rows"] if r["metric"] == "conversion")
+    assert (first["arm_mean"], first["base_mean"]) == (pytest.approx(0.3), pytest.approx(0.1))
+    write_report(store, tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| arm | metric | mean (n) | base mean (n) | diff |" in md
+    assert "| engine | conversion | 0.3 (200) | 0.1 (200) |" in md
+
+
+def test_sample_sizes_print_as_counts_of_people(store, tmp_path):
+    """ "n more" printed 27027 in `hub report lift` where the console shows 27,027, and a float
+    count past 9,999 came out as 2.703e+04: counts of people are whole numbers with separators."""
+    from hub.cli.reports import _count
+
+    assert [_count(v) for v in (0, 999, 2197, 27027.0, 1234567, math.inf)] == [
+        "0",
+        "999",
+        "2,197",
+        "27,027",
+        "1,234,567",
+        "∞",
+    ]
+    shown = CliRunner().invoke(reports_app, ["lift", "--store-url", str(store.engine.url)], terminal_width=250)
+    rows = [ln for ln in shown.output.splitlines() if ln.startswith("│ engine")]
+    more = [[c.strip() for c in ln.split("│")[1:-1]][-1] for ln in rows]
+    assert more and all(re.fullmatch(r"\d{1,3}(,\d{3})*|∞", c) for c in more), more
+
+
+def test_events_come_in_one_order_whatever_order_the_store_returns(store_url):
+    """PostgreSQL and SQLite return a join's rows in different orders, and a sum of floats
+    depends on its order: the same demo gave reward 0.3422222222222222 on one and
+    0.342222222222222 on the other. The frame puts events in one order (contact, time, ...)."""
+    s = Store(store_url, auto_migrate=True)
+    try:
+        with s.begin() as conn:
+            upsert_contacts(
+                conn, [Contact(identities=[Identity(connector="crm", external_id=str(i))]) for i in range(3)], T0
+            )
+            ids = sorted(conn.execute(select(contacts_table.c.id)).scalars())
+            insert_decisions(
+                conn,
+                [
+                    Decision(
+                        contact_id=c,
+                        actions=[],
+                        policy="p",
+                        policy_version="1",
+                        arm="engine",
+                        explanation="x",
+                        created_at=T0,
+                    )
+                    for c in ids
+                ],
+                "req-1",
+            )
+            later = [  # written newest first, the last contact first
+                _act(c, "opportunity_created", T0 + timedelta(days=d), f"o{c}-{d}", amount=0.1 * d)
+                for c in reversed(ids)
+                for d in (5, 3, 1)
+            ]
+            insert_activities(conn, later)
+        with s.connect() as conn:
+            frame = load_arm_frame(conn)
+    finally:
+        s.dispose()
+    keys = list(zip(frame.ev_row.tolist(), frame.ev_at.tolist(), strict=True))
+    assert len(keys) == 9 and keys == sorted(keys), keys

@@ -1,0 +1,130 @@
+"""Where `hub demo` keeps its store: a new SQLite file beside its hub.yaml, or a PostgreSQL
+database with no data that the user names (the production store, walked end to end).
+
+The demo never mixes its simulated people into data that is already there: a SQLite demo.db
+from an earlier demo is the demo's own and is replaced (with its -wal and -shm files), but a
+PostgreSQL database that holds data is refused (it may be a real hub's, or anything else), with
+what to do instead: any table not the hub's, or one of the hub's with a row, is data; the hub's
+tables empty (`hub migrate` on a new database) are not.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Connection, inspect, select, table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from hub.errors import StoreError, StoreUnavailable
+from hub.store import Store
+from hub.store.db import make_engine
+from hub.store.schema import metadata
+
+#: the demo's SQLite store, relative to its hub.yaml (load_settings resolves it beside the file)
+SQLITE_URL = "sqlite:///demo.db"
+
+
+def prepare_demo_store(workdir: Path, store_url: str | None) -> str:
+    """The store URL the demo's hub.yaml names, with the store created and migrated.
+
+    None: a new SQLite file in ``workdir`` (an earlier demo's is deleted). A PostgreSQL URL:
+    the database must exist and hold no data; the demo migrates it to the latest schema."""
+    if store_url is None:
+        db = workdir / "demo.db"
+        for leftover in (db, db.with_name("demo.db-wal"), db.with_name("demo.db-shm")):
+            leftover.unlink(missing_ok=True)
+        return SQLITE_URL
+    check_demo_store(store_url)
+    Store(store_url, auto_migrate=True).dispose()
+    return store_url
+
+
+def check_demo_store(store_url: str | None) -> None:
+    """Raise StoreError unless the demo can run on ``store_url`` (None: SQLite, always can);
+    before anything runs, so a refused database is said at once."""
+    if store_url is not None:
+        _must_be_postgresql(store_url)
+        _must_be_empty(store_url)
+
+
+def _must_be_postgresql(url: str) -> None:
+    try:
+        backend = make_url(url).get_backend_name()
+    except (ArgumentError, ValueError):
+        raise StoreError(
+            f"--store-url {_shown(url)} is not a database URL: give postgresql://user@host:5432/db"
+        ) from None
+    if backend != "postgresql":
+        raise StoreError(
+            f"--store-url {_shown(url)} is not PostgreSQL: the demo's SQLite store needs no URL (leave it out)"
+        )
+
+
+def _must_be_empty(url: str) -> None:
+    """Refuse a database that holds data: the demo's simulated people and decisions would be
+    mixed with what is there, and every report would count both. The hub's own tables with no
+    row in them (`hub migrate` on a new database) are no data."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            held = _holding_data(conn)
+    except OperationalError as exc:
+        why = str(exc.orig or exc).strip().splitlines() or ["no answer"]
+        raise StoreUnavailable(
+            f"cannot reach the demo's database at {_shown(url)}: {why[0]}; create it first (createdb NAME)"
+        ) from None
+    finally:
+        engine.dispose()
+    if held:
+        name = make_url(url).database
+        raise StoreError(
+            f"database {name!r} at {_shown(url)} already holds data in {_tables(held)}:"
+            " `hub demo` only writes into an empty database, so its simulated data is never mixed with yours."
+            f' Create a new one (createdb {name}_demo, or CREATE DATABASE "{name}_demo") and pass its URL,'
+            f" or drop this one if it is an earlier demo's."
+        )
+
+
+def _holding_data(conn: Connection) -> list[str]:
+    """The tables that count as data: any that is not the hub's, and the hub's that have a row."""
+    ours = set(metadata.tables) | {"alembic_version"}
+    names = inspect(conn).get_table_names()
+    foreign = [n for n in names if n not in ours]
+    filled = [
+        n for n in names if n in metadata.tables and conn.execute(select(1).select_from(table(n)).limit(1)).first()
+    ]
+    return foreign + filled
+
+
+def has_password(url: str) -> bool:
+    try:
+        return bool(make_url(url).password)
+    except (ArgumentError, ValueError):
+        return False
+
+
+def write_config(path: Path, text: str, *, secret: bool) -> None:
+    """Write the demo's hub.yaml; one holding a password (in the store URL) readable by its
+    owner only, from the moment it exists (an earlier file's mode is reset too)."""
+    if not secret:
+        path.write_text(text, encoding="utf-8")
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _tables(names: list[str]) -> str:
+    first = sorted(names)[0]
+    return f"1 table ({first})" if len(names) == 1 else f"{len(names)} tables (e.g. {first})"
+
+
+def _shown(url: str) -> str:
+    """The URL as it may be printed: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "(unparseable)"
