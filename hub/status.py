@@ -146,12 +146,14 @@ def workers_alive(app, timeout: float = 1.0) -> list[str]:
     return sorted(name for reply in replies for name in reply)
 
 
-def hub_status(settings: Settings, store: Store, app=None) -> HubStatus:
+def hub_status(settings: Settings, store: Store, app=None, sources: bool = False) -> HubStatus:
+    """``sources``: also count the other sources' people and events (`hub status` does; the
+    console's Overview and a /metrics scrape, read far more often, skip those two scans)."""
     status = HubStatus(
         connectors=connector_status(settings, store),
         queues=None,
         workers=None,
-        sources=other_sources(settings, store),
+        sources=other_sources(settings, store) if sources else [],
     )
     try:
         status.queues = queue_depths(settings.broker_url)

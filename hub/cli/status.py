@@ -27,7 +27,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     settings = load_config(config)
     store = Store(settings.store_url)
     try:
-        st = hub_status(settings, store, app=configure(settings))
+        st = hub_status(settings, store, app=configure(settings), sources=True)
         gov = _governance(settings, store)
     finally:
         store.dispose()
