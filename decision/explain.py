@@ -95,8 +95,9 @@ def top_factors(
     (the engine's also knows the declared columns' labels)."""
     out: list[str] = []
     for j, c in contributions:
-        if len(out) >= top:
+        if len(out) >= top or abs(c) < 1e-3:
+            # largest first: past the first negligible one, every other is too (a model that
+            # learned nothing of a row reads no further than that)
             break
-        if not abs(c) < 1e-3:  # (so a NaN is shown, as before)
-            out.append(f"{phrase(names[j], float(raw[j]))}: {c:+.2f}")
+        out.append(f"{phrase(names[j], float(raw[j]))}: {c:+.2f}")
     return out

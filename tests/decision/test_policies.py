@@ -258,3 +258,17 @@ def test_explanations_measure_each_feature_against_what_the_model_learned_from(s
     assert sum(contrib.values()) == pytest.approx(pred[0] - both, abs=0.02 if squared else 1e-6)
     row = dict(p.explain_row(np.stack([X[0], x]), 1, 0))  # the batch path agrees
     assert row == pytest.approx(contrib)
+
+
+def test_top_factors_stop_at_the_first_negligible_contribution():
+    """Largest first: once one is under a thousandth of a point, the rest are too, so the reader
+    stops there (a model that learned nothing of a row used to read all of its ~400 columns)."""
+    from decision.explain import top_factors
+
+    def pairs():
+        yield 0, 0.5
+        yield 1, 0.0004
+        raise AssertionError("read past the first negligible contribution")
+
+    names, raw = ["pricing_7d", "email_open_30d"], [3.0, 1.0]
+    assert top_factors(pairs(), names, raw) == ["Visited the pricing page 3 times in the last 7 days: +0.50"]
