@@ -107,7 +107,6 @@ def test_a_worker_killed_mid_push_batch_loses_nothing_and_doubles_nothing(tmp_pa
 def test_a_worker_killed_mid_sync_leaves_no_activity_uncredited(tmp_path, store_url, redis_url, crm, workers):
     """The pages a killed sync committed are not read again, so their activity ids never reach a
     ``hub.learn`` message; the store keeps them owed and the next learn credits them."""
-    import redis as redis_client
     from sqlalchemy import func, select
 
     from hub.store.schema import activities, outcomes
@@ -135,13 +134,57 @@ def test_a_worker_killed_mid_sync_leaves_no_activity_uncredited(tmp_path, store_
     first.kill()  # SIGKILL mid-sync: two pages committed, their ids only in the dead process
     assert count(activities) < 100, "the kill must land mid-sync"
     crm.set_fault("activities_page_delay", 0.0)
-    redis_client.Redis.from_url(redis_url).delete("hub:lock:sync:crm")  # its lock expiring, sooner
+    # its sync lock runs out after push.lease_seconds (4 s), before the task comes back (6 s)
     second = Worker(config, tmp_path / "w2.log")
     workers.append(second)
     second.wait_ready()
     # the unacked sync comes back after the visibility timeout and reads on from the cursor
     wait_for(lambda: count(activities) == 100, 60, second.tail)
     wait_for(lambda: count(outcomes) == 100, 30, lambda: f"outcomes {count(outcomes)}\n{second.tail()}")
+    store.dispose()
+
+
+def test_a_sync_killed_with_its_worker_holds_its_lock_no_longer_than_a_lease(tmp_path, pg_url, redis_url, crm, workers):
+    """A whole worker SIGKILLed mid-sync (a container killed, a machine lost) leaves the sync
+    lock behind. It used to live for ``task_time_limit`` (15 minutes by default), so every sync
+    beat sent meanwhile was skipped; a live sync now keeps a lease-long lock alive by heartbeat,
+    and a dead one's runs out after ``push.lease_seconds``."""
+    import redis as redis_client
+    from sqlalchemy import func, select
+
+    from hub.store.schema import activities
+
+    seed(crm, n=10, hot=0)
+    now = datetime.now(UTC)
+    for k in range(100):  # 4 pages of 25
+        crm.add_activity(f"pv-{k}", str(k % 10), "page_view", now)
+    config = hub_config(
+        tmp_path, pg_url, redis_url, **{"celery.visibility_timeout": 600, "celery.task_time_limit": 600}
+    )
+    Store(pg_url, auto_migrate=True).dispose()
+    store = Store(pg_url)
+
+    def count() -> int:
+        with store.connect() as conn:
+            return conn.execute(select(func.count()).select_from(activities)).scalar()
+
+    first = Worker(config, tmp_path / "w1.log")
+    workers.append(first)
+    first.wait_ready()
+    crm.set_fault("activities_page_delay", 6.0)  # a page slower than the lease: the heartbeat keeps the lock
+    enqueue(config, "hub.sync", "crm")
+    wait_for(lambda: count() >= 25, 60, first.tail)
+    first.kill()
+    assert count() < 100, "the kill must land mid-sync"
+    crm.set_fault("activities_page_delay", 0.0)
+    ttl = redis_client.Redis.from_url(redis_url).ttl("hub:lock:sync:crm")
+    assert 0 < ttl <= 4, f"the dead sync's lock lives {ttl} s"
+    time.sleep(ttl + 0.5)
+    second = Worker(config, tmp_path / "w2.log")
+    workers.append(second)
+    second.wait_ready()
+    enqueue(config, "hub.sync", "crm")  # as beat does at the next sync_interval
+    wait_for(lambda: count() == 100, 60, second.tail)
     store.dispose()
 
 
