@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from sqlalchemy import func, select
@@ -118,5 +119,21 @@ def hub_status(settings: Settings, store: Store, app=None) -> HubStatus:
         if app is not None:
             status.workers = workers_alive(app)
     except (redis.exceptions.RedisError, OSError) as exc:
-        status.broker_error = f"broker unreachable ({type(exc).__name__}); start Redis or fix broker_url"
+        status.broker_error = broker_unreachable(settings.broker_url, exc)
     return status
+
+
+def broker_unreachable(url: str, exc: BaseException) -> str:
+    """What ``hub status`` and the console say when Redis does not answer: which broker (its
+    password hidden: this lands in terminals and logs) and what to do."""
+    return f"broker unreachable at {shown_url(url)} ({type(exc).__name__}); start Redis or fix broker_url"
+
+
+def shown_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:" if parts.username else ":"
+    return urlunsplit(parts._replace(netloc=f"{user}***@{netloc}"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import typer
+
 from hub.cli.common import ConfigOpt, JsonOpt, load_config, out, print_json, say, table
 from hub.config import Settings
 
@@ -64,6 +66,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
                 "owner_warnings": owner_warnings(gov["owners"]),
             }
         )
+        _exit_if_broker_down(settings, st.broker_error)
         return
     t = table(
         "connector",
@@ -116,6 +119,14 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
             if not st.workers:
                 out.print(NO_WORKERS.format(c=f" -c {config}" if config else ""))
     _governance_status(gov)
+    _exit_if_broker_down(settings, st.broker_error)
+
+
+def _exit_if_broker_down(settings: Settings, broker_error: str | None) -> None:
+    """Exit 1 once everything is printed when the workers' broker does not answer (README: the
+    store or broker unreachable is a failure); an embedded hub asks no broker for its work."""
+    if broker_error and not settings.api.embedded:
+        raise typer.Exit(1)
 
 
 def _governance(settings: Settings, store) -> dict:  # noqa: ANN001

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 
 import pytest
@@ -331,3 +332,24 @@ def test_retrying_a_push_that_is_not_failed_names_it_and_exits_1(tmp_path):
     res = hub("pushes", "retry", "999", "-c", cfg)
     assert res.exit_code == 1, res.output
     assert "999: no such push" in " ".join(res.stderr.split()), res.stderr
+
+
+def test_status_with_the_broker_unreachable_exits_1_naming_it_without_its_password(tmp_path):
+    """A worker pointed at a wrong Redis port is a failure an operator must see in the exit code
+    (README: "1 ... the store or broker unreachable"), and the message says which broker, with
+    its password hidden."""
+    from tests.conftest import hub_config
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    broker = f"redis://:hunter2secret@127.0.0.1:{port}/3"
+    path = hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker)
+    for args in (["status"], ["status", "--json"]):
+        res = run_hub(*args, "-c", str(path), env={"COLUMNS": "200"})
+        said = res.stdout + res.stderr
+        assert res.returncode == 1, said
+        assert f"127.0.0.1:{port}/3" in said and "hunter2secret" not in said, said
+        assert "Traceback" not in said
+    doc = json.loads(run_hub("status", "--json", "-c", str(path)).stdout)
+    assert doc["broker_error"] and doc["queues"] is None
