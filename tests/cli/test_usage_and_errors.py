@@ -353,3 +353,14 @@ def test_status_with_the_broker_unreachable_exits_1_naming_it_without_its_passwo
         assert "Traceback" not in said
     doc = json.loads(run_hub("status", "--json", "-c", str(path)).stdout)
     assert doc["broker_error"] and doc["queues"] is None
+
+
+def test_retrying_when_nothing_is_failed_says_so_instead_of_queued_again(tmp_path):
+    """ "0 push(es) queued again: the next scheduled push sends them" read as work done."""
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    assert hub("migrate", "-c", cfg).exit_code == 0
+    res = hub("pushes", "retry", "-c", cfg)
+    assert res.exit_code == 0, res.output
+    assert "No failed pushes to retry" in res.stdout and "queued again" not in res.stdout
+    res = hub("pushes", "retry", "999", "-c", cfg)
+    assert res.exit_code == 1 and "queued again" not in res.stdout, res.output
