@@ -325,3 +325,29 @@ def test_a_privacy_deletion_forgets_the_person_on_a_real_worker(tmp_path, store_
     with store.connect() as conn:
         assert conn.execute(select(func.count()).where(identities.c.external_id == "0")).scalar() == 0
     store.dispose()
+
+
+def test_metrics_count_the_workers_hub_status_and_the_console_see(tmp_path, redis_url, crm, workers, monkeypatch):
+    """Workers alive is what an operator alerts on; /metrics had the queue depths but not it."""
+    from starlette.testclient import TestClient
+
+    from hub.api.app import create_app
+    from tests.api.conftest import TOKENS, api_section, auth
+
+    for k, v in TOKENS.items():
+        monkeypatch.setenv(f"HUB_TEST_TOKEN_{k.upper()}", v)
+    store_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    config = hub_config(tmp_path, store_url, redis_url, api=api_section(embedded=False))
+    Store(store_url, auto_migrate=True).dispose()
+    app = create_app(load_settings(config))
+    try:
+        with TestClient(app, base_url="https://hub.example.com") as client:
+            assert "hub_workers_alive 0" in client.get("/metrics", headers=auth("admin")).text.splitlines()
+            w = Worker(config, tmp_path / "w.log", queues="learn", concurrency=1)
+            workers.append(w)
+            w.wait_ready()
+            lines = client.get("/metrics", headers=auth("admin")).text.splitlines()
+    finally:
+        app.state.hub.close()
+    assert "hub_workers_alive 1" in lines
+    assert "Workers alive: 1" in run_hub("status", "-c", str(config)).stdout
