@@ -236,6 +236,9 @@ def test_a_task_first_connecting_while_the_store_is_down_retries_until_it_is_bac
     w = Worker(config, tmp_path / "w.log", queues="learn", concurrency=1)
     workers.append(w)
     w.wait_ready()
+    said = " ".join(w.tail().split())  # it starts (a restarting database must not stop it) but says so
+    assert f"cannot reach the store at postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/" in said, said
+    assert "tasks retry until the store is back" in said
     try:
         enqueue(config, "hub.learn")
         wait_for(lambda: b"Retry in" in w.log.read_bytes(), 30, w.tail)
@@ -244,6 +247,16 @@ def test_a_task_first_connecting_while_the_store_is_down_retries_until_it_is_bac
     finally:
         proxy.stop()
     assert b"raised unexpected" not in w.log.read_bytes()
+
+
+def test_a_worker_on_a_store_never_migrated_exits_1_saying_run_hub_migrate(tmp_path, pg_url, redis_url):
+    """Started before `hub migrate` (README: once per release, before workers start), a worker
+    said "ready." and then failed every task it took."""
+    config = hub_config(tmp_path, pg_url, redis_url)
+    res = run_hub("worker", "-c", str(config), "--queues=learn", "--concurrency=1")
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "hub migrate" in res.stderr and "ready." not in res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
 
 
 def test_a_sweep_that_fails_on_a_store_blip_runs_on_its_retry(tmp_path, pg_url, redis_url, workers):
