@@ -32,12 +32,13 @@ def _family(name: str, help_: str, samples: Iterable[tuple[dict[str, str], float
     return lines
 
 
-def _workers_alive(state: ApiState, broker_error: str | None) -> int | None:
-    """How many workers answer; None where none are asked (embedded) or the broker is down."""
+def workers_alive(state: ApiState, broker_error: str | None) -> list[str] | None:
+    """The workers that answer a ping, as ``hub status`` and the console's Queues page list them;
+    None where none are asked (embedded) or the broker is down."""
     if state.dispatch.mode != "celery" or broker_error is not None:
         return None
     try:
-        return len(state.dispatch.workers() or [])
+        return state.dispatch.workers() or []
     except (OSError, RedisError, KombuError):
         return None
 
@@ -103,12 +104,12 @@ def render(state: ApiState) -> str:
         [({"queue": q}, n) for q, n in sorted((status.queues or {}).items())],
     )
     out += _family("hub_broker_up", "1 if the broker answered.", [({}, int(status.broker_error is None))])
-    alive = _workers_alive(state, status.broker_error)
+    alive = workers_alive(state, status.broker_error)
     out += _family(
         "hub_workers_alive",
         "Celery workers that answered a ping within a second, as hub status and the console's Queues page"
         " count them (absent in embedded mode and while the broker is unreachable).",
-        [({}, alive)] if alive is not None else [],
+        [({}, len(alive))] if alive is not None else [],
     )
     out += _family(
         "hub_policy_info", "The policy deciding now.", [({"policy": policy.name, "version": policy.version}, 1)]

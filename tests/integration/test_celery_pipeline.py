@@ -340,8 +340,11 @@ def test_a_privacy_deletion_forgets_the_person_on_a_real_worker(tmp_path, store_
     store.dispose()
 
 
-def test_metrics_count_the_workers_hub_status_and_the_console_see(tmp_path, redis_url, crm, workers, monkeypatch):
-    """Workers alive is what an operator alerts on; /metrics had the queue depths but not it."""
+def test_metrics_and_v1_status_count_the_workers_hub_status_and_the_console_see(
+    tmp_path, redis_url, crm, workers, monkeypatch
+):
+    """Workers alive is what an operator alerts on; /metrics and /v1/status had the queue depths
+    but not it."""
     from starlette.testclient import TestClient
 
     from hub.api.app import create_app
@@ -360,7 +363,9 @@ def test_metrics_count_the_workers_hub_status_and_the_console_see(tmp_path, redi
             workers.append(w)
             w.wait_ready()
             lines = client.get("/metrics", headers=auth("admin")).text.splitlines()
+            status = client.get("/v1/status", headers=auth("admin")).json()
     finally:
         app.state.hub.close()
     assert "hub_workers_alive 1" in lines
+    assert status["workers"] == [w.name]
     assert "Workers alive: 1" in run_hub("status", "-c", str(config)).stdout
