@@ -62,6 +62,8 @@ class HubStatus:
     queues: dict[str, int] | None
     workers: list[str] | None
     broker_error: str | None = None
+    #: the hub's queues no live worker consumes (None: not asked): they fill and nothing empties them
+    queues_without_workers: list[str] | None = None
 
 
 def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
@@ -112,12 +114,20 @@ def workers_alive(app, timeout: float = 1.0) -> list[str]:
     return sorted(name for reply in replies for name in reply)
 
 
+def worker_queues(app, timeout: float = 1.0) -> dict[str, set[str]]:
+    """The queues each worker that answers within ``timeout`` consumes (one broadcast, as a ping)."""
+    replies = app.control.inspect(timeout=timeout).active_queues() or {}
+    return {name: {q["name"] for q in queues or []} for name, queues in replies.items()}
+
+
 def hub_status(settings: Settings, store: Store, app=None) -> HubStatus:
     status = HubStatus(connectors=connector_status(settings, store), queues=None, workers=None)
     try:
         status.queues = queue_depths(settings.broker_url)
         if app is not None:
-            status.workers = workers_alive(app)
+            consumed = worker_queues(app)
+            status.workers = sorted(consumed)
+            status.queues_without_workers = [q for q in QUEUES if not any(q in qs for qs in consumed.values())]
     except (redis.exceptions.RedisError, OSError) as exc:
         status.broker_error = broker_unreachable(settings.broker_url, exc)
     return status

@@ -15,6 +15,12 @@ NO_WORKERS = (
     "or run the pipeline in this process with `hub run{c}`."
 )
 
+#: workers are alive but some queues have none: their tasks wait for ever
+NO_CONSUMER = (
+    "No worker takes the {q_spaced} queue(s): their tasks wait until one does; start "
+    "`hub worker{c} --queues {q}` (the learn queue: exactly one, `--concurrency 1`)."
+)
+
 if TYPE_CHECKING:
     from hub.pipeline.owner_status import OwnerStatus
 
@@ -55,6 +61,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
                 ],
                 "queues": st.queues,
                 "workers": st.workers,
+                "queues_without_workers": st.queues_without_workers,
                 "broker_error": st.broker_error,
                 "kill_switches_on": [s.use_case for s in gov["switches"].values() if s.on],
                 "open_alerts": [_alert_json(a) for a in gov["alerts"]],
@@ -118,6 +125,14 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
             out.print(f"Workers alive: {len(st.workers or [])} {', '.join(st.workers or [])}")
             if not st.workers:
                 out.print(NO_WORKERS.format(c=f" -c {config}" if config else ""))
+            elif st.queues_without_workers:
+                out.print(
+                    NO_CONSUMER.format(
+                        q=",".join(st.queues_without_workers),
+                        q_spaced=", ".join(st.queues_without_workers),
+                        c=f" -c {config}" if config else "",
+                    )
+                )
     _governance_status(gov)
     _exit_if_broker_down(settings, st.broker_error)
 

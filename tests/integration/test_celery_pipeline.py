@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -306,6 +307,12 @@ def test_status_shows_real_queue_depths_while_a_worker_runs(tmp_path, redis_url,
     }
     assert rows.get("sync") == "3" and rows.get("push") == "0"
     assert "Workers alive: 1" in out.stdout and w.name in out.stdout
+    # a worker alive is not one per queue: three queues here fill with nobody to empty them
+    said = " ".join(out.stdout.split())
+    assert "No worker takes the sync, decide, push queue(s)" in said, said
+    assert f"hub worker -c {config} --queues sync,decide,push" in said
+    doc = json.loads(run_hub("status", "--json", "-c", str(config)).stdout)
+    assert doc["queues_without_workers"] == ["sync", "decide", "push"]
 
 
 def test_a_privacy_deletion_forgets_the_person_on_a_real_worker(tmp_path, store_url, redis_url, crm, workers):
