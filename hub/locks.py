@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -109,3 +110,28 @@ class LocalLocks:
         finally:
             if held.acquired:
                 lock.release()
+
+
+@contextmanager
+def kept_alive(held: Held, ttl: float, cap: float) -> Iterator[Held]:
+    """Refresh ``held`` every ``ttl / 3`` seconds from a thread while the block runs, for at most
+    ``cap`` seconds. Lets a lock carry a short TTL through work slower than it (a vendor's
+    back-off): a worker killed outright stops refreshing, and its lock is free ``ttl`` seconds
+    later instead of after the longest a task may run."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        started = time.monotonic()
+        while not stop.wait(ttl / 3):
+            if time.monotonic() - started > cap or not held.refresh():
+                return  # lost, or beaten too long: the lock runs out by itself
+
+    thread = threading.Thread(target=beat, name="lock-heartbeat", daemon=True)
+    if held.acquired:
+        thread.start()
+    try:
+        yield held
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join()

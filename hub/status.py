@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from sqlalchemy import func, select
@@ -73,6 +74,8 @@ class HubStatus:
     workers: list[str] | None
     broker_error: str | None = None
     sources: list[SourceStatus] = field(default_factory=list)
+    #: the hub's queues no live worker consumes (None: not asked): they fill and nothing empties them
+    queues_without_workers: list[str] | None = None
 
 
 def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
@@ -146,6 +149,12 @@ def workers_alive(app, timeout: float = 1.0) -> list[str]:
     return sorted(name for reply in replies for name in reply)
 
 
+def worker_queues(app, timeout: float = 1.0) -> dict[str, set[str]]:
+    """The queues each worker that answers within ``timeout`` consumes (one broadcast, as a ping)."""
+    replies = app.control.inspect(timeout=timeout).active_queues() or {}
+    return {name: {q["name"] for q in queues or []} for name, queues in replies.items()}
+
+
 def hub_status(settings: Settings, store: Store, app=None, sources: bool = False) -> HubStatus:
     """``sources``: also count the other sources' people and events (`hub status` does; the
     console's Overview and a /metrics scrape, read far more often, skip those two scans)."""
@@ -158,7 +167,25 @@ def hub_status(settings: Settings, store: Store, app=None, sources: bool = False
     try:
         status.queues = queue_depths(settings.broker_url)
         if app is not None:
-            status.workers = workers_alive(app)
+            consumed = worker_queues(app)
+            status.workers = sorted(consumed)
+            status.queues_without_workers = [q for q in QUEUES if not any(q in qs for qs in consumed.values())]
     except (redis.exceptions.RedisError, OSError) as exc:
-        status.broker_error = f"broker unreachable ({type(exc).__name__}); start Redis or fix broker_url"
+        status.broker_error = broker_unreachable(settings.broker_url, exc)
     return status
+
+
+def broker_unreachable(url: str, exc: BaseException) -> str:
+    """What ``hub status`` and the console say when Redis does not answer: which broker (its
+    password hidden: this lands in terminals and logs) and what to do."""
+    return f"broker unreachable at {shown_url(url)} ({type(exc).__name__}); start Redis or fix broker_url"
+
+
+def shown_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:" if parts.username else ":"
+    return urlunsplit(parts._replace(netloc=f"{user}***@{netloc}"))

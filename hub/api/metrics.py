@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
+
 from hub.api.state import ApiState
 from hub.pipeline.learn import ensure_current
 from hub.reports.data import load_arm_frame
@@ -27,6 +30,17 @@ def _family(name: str, help_: str, samples: Iterable[tuple[dict[str, str], float
         lab = ",".join(f'{k}="{_esc(str(v))}"' for k, v in labels.items())
         lines.append(f"{name}{{{lab}}} {value}" if lab else f"{name} {value}")
     return lines
+
+
+def workers_alive(state: ApiState, broker_error: str | None) -> list[str] | None:
+    """The workers that answer a ping, as ``hub status`` and the console's Queues page list them;
+    None where none are asked (embedded) or the broker is down."""
+    if state.dispatch.mode != "celery" or broker_error is not None:
+        return None
+    try:
+        return state.dispatch.workers() or []
+    except (OSError, RedisError, KombuError):
+        return None
 
 
 def render(state: ApiState) -> str:
@@ -90,6 +104,13 @@ def render(state: ApiState) -> str:
         [({"queue": q}, n) for q, n in sorted((status.queues or {}).items())],
     )
     out += _family("hub_broker_up", "1 if the broker answered.", [({}, int(status.broker_error is None))])
+    alive = workers_alive(state, status.broker_error)
+    out += _family(
+        "hub_workers_alive",
+        "Celery workers that answered a ping within a second, as hub status and the console's Queues page"
+        " count them (absent in embedded mode and while the broker is unreachable).",
+        [({}, len(alive))] if alive is not None else [],
+    )
     out += _family(
         "hub_policy_info", "The policy deciding now.", [({"policy": policy.name, "version": policy.version}, 1)]
     )

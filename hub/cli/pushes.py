@@ -78,6 +78,11 @@ def pushes_retry(
     store.dispose()
     for push_id, why in skipped.items():
         err.print(f"{push_id}: {why}; nothing to retry (hub pushes list --state all).", markup=False)
-    out.print(f"{n} push(es) queued again: the next scheduled push sends them (hub beat), or [bold]hub push[/] now.")
+    if n:
+        out.print(
+            f"{n} push(es) queued again: the next scheduled push sends them (hub beat), or [bold]hub push[/] now."
+        )
+    elif not ids:
+        say("No failed pushes to retry.")
     if ids and not n:
         raise typer.Exit(1)

@@ -20,7 +20,9 @@ def worker(
     """Start a Celery worker on the hub's queues."""
     from tasks import configure
 
-    celery_app = configure(load_config(config))
+    settings = load_config(config)
+    _check_store(settings.store_url)
+    celery_app = configure(settings)
     argv = [
         "worker",
         f"--queues={queues}",
@@ -34,6 +36,19 @@ def worker(
     if hostname:
         argv.append(f"--hostname={hostname}")
     celery_app.worker_main(argv)
+
+
+def _check_store(url: str) -> None:
+    """Before a worker says "ready.": a store never migrated (or migrated by a newer hub) fails
+    every task, so it is an error (exit 1, what to do); one that does not answer may be
+    restarting, so the worker starts and says so, and its tasks retry until it is back."""
+    from hub.errors import StoreUnavailable
+    from hub.store import Store
+
+    try:
+        Store(url).dispose()
+    except StoreUnavailable as exc:
+        err.print(f"warning: {exc}; starting anyway: tasks retry until the store is back", markup=False)
 
 
 def beat(config: ConfigOpt = None, loglevel: str = "INFO", schedule_file: Path = Path("celerybeat-schedule")) -> None:

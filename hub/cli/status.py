@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import typer
+
 from hub.cli.common import ConfigOpt, JsonOpt, load_config, out, print_json, say, table
 from hub.config import Settings
 
@@ -11,6 +13,12 @@ from hub.config import Settings
 NO_WORKERS = (
     "Nothing takes messages off these queues: start `hub worker{c}` (and one `hub beat{c}` for the schedule), "
     "or run the pipeline in this process with `hub run{c}`."
+)
+
+#: workers are alive but some queues have none: their tasks wait for ever
+NO_CONSUMER = (
+    "No worker takes the {q_spaced} queue(s): their tasks wait until one does; start "
+    "`hub worker{c} --queues {q}` (the learn queue: exactly one, `--concurrency 1`)."
 )
 
 if TYPE_CHECKING:
@@ -56,6 +64,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
                 ],
                 "queues": st.queues,
                 "workers": st.workers,
+                "queues_without_workers": st.queues_without_workers,
                 "broker_error": st.broker_error,
                 "kill_switches_on": [s.use_case for s in gov["switches"].values() if s.on],
                 "open_alerts": [_alert_json(a) for a in gov["alerts"]],
@@ -67,6 +76,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
                 "owner_warnings": owner_warnings(gov["owners"]),
             }
         )
+        _exit_if_broker_down(settings, st.broker_error)
         return
     t = table(
         "connector",
@@ -119,7 +129,23 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
             out.print(f"Workers alive: {len(st.workers or [])} {', '.join(st.workers or [])}")
             if not st.workers:
                 out.print(NO_WORKERS.format(c=f" -c {config}" if config else ""))
+            elif st.queues_without_workers:
+                out.print(
+                    NO_CONSUMER.format(
+                        q=",".join(st.queues_without_workers),
+                        q_spaced=", ".join(st.queues_without_workers),
+                        c=f" -c {config}" if config else "",
+                    )
+                )
     _governance_status(gov)
+    _exit_if_broker_down(settings, st.broker_error)
+
+
+def _exit_if_broker_down(settings: Settings, broker_error: str | None) -> None:
+    """Exit 1 once everything is printed when the workers' broker does not answer (README: the
+    store or broker unreachable is a failure); an embedded hub asks no broker for its work."""
+    if broker_error and not settings.api.embedded:
+        raise typer.Exit(1)
 
 
 def _sources(sources: list) -> None:

@@ -33,7 +33,7 @@ from hub.console.throttle import LoginThrottle
 from hub.governance import pushes as failed_pushes
 from hub.models import utcnow
 from hub.pipeline.owner_status import owner_statuses
-from hub.status import hub_status
+from hub.status import broker_unreachable, hub_status
 from hub.store import console_sessions as session_store
 from hub.store import console_views, queries
 
@@ -172,7 +172,7 @@ def queues(request: Request, state: ApiState = Depends(hub_state)) -> Response:
         try:
             workers = state.dispatch.workers()
         except (OSError, OperationalError, RedisError) as exc:
-            st.broker_error = f"broker unreachable ({type(exc).__name__}); start Redis or fix broker_url"
+            st.broker_error = broker_unreachable(state.settings.broker_url, exc)
     with state.ctx.store.connect() as conn:
         groups = failed_pushes.failure_groups(conn)
     return page(

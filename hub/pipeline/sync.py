@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 
 from hub.connector import Connector
 from hub.errors import ConnectorError
-from hub.locks import Held
+from hub.locks import Held, kept_alive
 from hub.models import Activity, ActivityType, Contact, Page, RecordError, normalize_email, utcnow
 from hub.outcomes_spec import DeclaredOutcome, field_change_activities, watched_fields
 from hub.pipeline.context import HubContext
@@ -95,7 +95,11 @@ def sync_connector(
     again, so the caller must still credit them to their decisions (:func:`committed_of`)."""
     result = SyncResult(connector=name)
     connector = ctx.connector(name)
-    with ctx.locks.hold(f"sync:{name}", ctx.settings.celery.task_time_limit) as lock:
+    ttl = ctx.settings.push.lease_seconds  # a dead worker's sync lock is free after this
+    with (
+        ctx.locks.hold(f"sync:{name}", ttl) as held,
+        kept_alive(held, ttl, ctx.settings.celery.task_time_limit) as lock,
+    ):
         if not lock.acquired:
             log.info("sync of %s skipped: another sync of it is running", name)
             result.skipped = True

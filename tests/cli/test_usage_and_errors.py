@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 
 import pytest
@@ -359,3 +360,35 @@ def test_a_top_level_command_asked_under_report_names_where_it_is():
     assert "hub audit" in _unboxed(res.stderr), res.stderr
     other = run_hub("report", "nosuch")
     assert other.returncode == 2 and "hub nosuch" not in _unboxed(other.stderr)
+
+
+def test_status_with_the_broker_unreachable_exits_1_naming_it_without_its_password(tmp_path):
+    """A worker pointed at a wrong Redis port is a failure an operator must see in the exit code
+    (README: "1 ... the store or broker unreachable"), and the message says which broker, with
+    its password hidden."""
+    from tests.conftest import hub_config
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    broker = f"redis://:hunter2secret@127.0.0.1:{port}/3"
+    path = hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker)
+    for args in (["status"], ["status", "--json"]):
+        res = run_hub(*args, "-c", str(path), env={"COLUMNS": "200"})
+        said = res.stdout + res.stderr
+        assert res.returncode == 1, said
+        assert f"127.0.0.1:{port}/3" in said and "hunter2secret" not in said, said
+        assert "Traceback" not in said
+    doc = json.loads(run_hub("status", "--json", "-c", str(path)).stdout)
+    assert doc["broker_error"] and doc["queues"] is None
+
+
+def test_retrying_when_nothing_is_failed_says_so_instead_of_queued_again(tmp_path):
+    """ "0 push(es) queued again: the next scheduled push sends them" read as work done."""
+    cfg = _config(tmp_path, store_url="sqlite:///hub.db")
+    assert hub("migrate", "-c", cfg).exit_code == 0
+    res = hub("pushes", "retry", "-c", cfg)
+    assert res.exit_code == 0, res.output
+    assert "No failed pushes to retry" in res.stdout and "queued again" not in res.stdout
+    res = hub("pushes", "retry", "999", "-c", cfg)
+    assert res.exit_code == 1 and "queued again" not in res.stdout, res.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -107,7 +108,6 @@ def test_a_worker_killed_mid_push_batch_loses_nothing_and_doubles_nothing(tmp_pa
 def test_a_worker_killed_mid_sync_leaves_no_activity_uncredited(tmp_path, store_url, redis_url, crm, workers):
     """The pages a killed sync committed are not read again, so their activity ids never reach a
     ``hub.learn`` message; the store keeps them owed and the next learn credits them."""
-    import redis as redis_client
     from sqlalchemy import func, select
 
     from hub.store.schema import activities, outcomes
@@ -135,13 +135,57 @@ def test_a_worker_killed_mid_sync_leaves_no_activity_uncredited(tmp_path, store_
     first.kill()  # SIGKILL mid-sync: two pages committed, their ids only in the dead process
     assert count(activities) < 100, "the kill must land mid-sync"
     crm.set_fault("activities_page_delay", 0.0)
-    redis_client.Redis.from_url(redis_url).delete("hub:lock:sync:crm")  # its lock expiring, sooner
+    # its sync lock runs out after push.lease_seconds (4 s), before the task comes back (6 s)
     second = Worker(config, tmp_path / "w2.log")
     workers.append(second)
     second.wait_ready()
     # the unacked sync comes back after the visibility timeout and reads on from the cursor
     wait_for(lambda: count(activities) == 100, 60, second.tail)
     wait_for(lambda: count(outcomes) == 100, 30, lambda: f"outcomes {count(outcomes)}\n{second.tail()}")
+    store.dispose()
+
+
+def test_a_sync_killed_with_its_worker_holds_its_lock_no_longer_than_a_lease(tmp_path, pg_url, redis_url, crm, workers):
+    """A whole worker SIGKILLed mid-sync (a container killed, a machine lost) leaves the sync
+    lock behind. It used to live for ``task_time_limit`` (15 minutes by default), so every sync
+    beat sent meanwhile was skipped; a live sync now keeps a lease-long lock alive by heartbeat,
+    and a dead one's runs out after ``push.lease_seconds``."""
+    import redis as redis_client
+    from sqlalchemy import func, select
+
+    from hub.store.schema import activities
+
+    seed(crm, n=10, hot=0)
+    now = datetime.now(UTC)
+    for k in range(100):  # 4 pages of 25
+        crm.add_activity(f"pv-{k}", str(k % 10), "page_view", now)
+    config = hub_config(
+        tmp_path, pg_url, redis_url, **{"celery.visibility_timeout": 600, "celery.task_time_limit": 600}
+    )
+    Store(pg_url, auto_migrate=True).dispose()
+    store = Store(pg_url)
+
+    def count() -> int:
+        with store.connect() as conn:
+            return conn.execute(select(func.count()).select_from(activities)).scalar()
+
+    first = Worker(config, tmp_path / "w1.log")
+    workers.append(first)
+    first.wait_ready()
+    crm.set_fault("activities_page_delay", 6.0)  # a page slower than the lease: the heartbeat keeps the lock
+    enqueue(config, "hub.sync", "crm")
+    wait_for(lambda: count() >= 25, 60, first.tail)
+    first.kill()
+    assert count() < 100, "the kill must land mid-sync"
+    crm.set_fault("activities_page_delay", 0.0)
+    ttl = redis_client.Redis.from_url(redis_url).ttl("hub:lock:sync:crm")
+    assert 0 < ttl <= 4, f"the dead sync's lock lives {ttl} s"
+    time.sleep(ttl + 0.5)
+    second = Worker(config, tmp_path / "w2.log")
+    workers.append(second)
+    second.wait_ready()
+    enqueue(config, "hub.sync", "crm")  # as beat does at the next sync_interval
+    wait_for(lambda: count() == 100, 60, second.tail)
     store.dispose()
 
 
@@ -193,6 +237,9 @@ def test_a_task_first_connecting_while_the_store_is_down_retries_until_it_is_bac
     w = Worker(config, tmp_path / "w.log", queues="learn", concurrency=1)
     workers.append(w)
     w.wait_ready()
+    said = " ".join(w.tail().split())  # it starts (a restarting database must not stop it) but says so
+    assert f"cannot reach the store at postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/" in said, said
+    assert "tasks retry until the store is back" in said
     try:
         enqueue(config, "hub.learn")
         wait_for(lambda: b"Retry in" in w.log.read_bytes(), 30, w.tail)
@@ -201,6 +248,16 @@ def test_a_task_first_connecting_while_the_store_is_down_retries_until_it_is_bac
     finally:
         proxy.stop()
     assert b"raised unexpected" not in w.log.read_bytes()
+
+
+def test_a_worker_on_a_store_never_migrated_exits_1_saying_run_hub_migrate(tmp_path, pg_url, redis_url):
+    """Started before `hub migrate` (README: once per release, before workers start), a worker
+    said "ready." and then failed every task it took."""
+    config = hub_config(tmp_path, pg_url, redis_url)
+    res = run_hub("worker", "-c", str(config), "--queues=learn", "--concurrency=1")
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "hub migrate" in res.stderr and "ready." not in res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
 
 
 def test_a_sweep_that_fails_on_a_store_blip_runs_on_its_retry(tmp_path, pg_url, redis_url, workers):
@@ -250,6 +307,12 @@ def test_status_shows_real_queue_depths_while_a_worker_runs(tmp_path, redis_url,
     }
     assert rows.get("sync") == "3" and rows.get("push") == "0"
     assert "Workers alive: 1" in out.stdout and w.name in out.stdout
+    # a worker alive is not one per queue: three queues here fill with nobody to empty them
+    said = " ".join(out.stdout.split())
+    assert "No worker takes the sync, decide, push queue(s)" in said, said
+    assert f"hub worker -c {config} --queues sync,decide,push" in said
+    doc = json.loads(run_hub("status", "--json", "-c", str(config)).stdout)
+    assert doc["queues_without_workers"] == ["sync", "decide", "push"]
 
 
 def test_a_privacy_deletion_forgets_the_person_on_a_real_worker(tmp_path, store_url, redis_url, crm, workers):
@@ -282,3 +345,34 @@ def test_a_privacy_deletion_forgets_the_person_on_a_real_worker(tmp_path, store_
     with store.connect() as conn:
         assert conn.execute(select(func.count()).where(identities.c.external_id == "0")).scalar() == 0
     store.dispose()
+
+
+def test_metrics_and_v1_status_count_the_workers_hub_status_and_the_console_see(
+    tmp_path, redis_url, crm, workers, monkeypatch
+):
+    """Workers alive is what an operator alerts on; /metrics and /v1/status had the queue depths
+    but not it."""
+    from starlette.testclient import TestClient
+
+    from hub.api.app import create_app
+    from tests.api.conftest import TOKENS, api_section, auth
+
+    for k, v in TOKENS.items():
+        monkeypatch.setenv(f"HUB_TEST_TOKEN_{k.upper()}", v)
+    store_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    config = hub_config(tmp_path, store_url, redis_url, api=api_section(embedded=False))
+    Store(store_url, auto_migrate=True).dispose()
+    app = create_app(load_settings(config))
+    try:
+        with TestClient(app, base_url="https://hub.example.com") as client:
+            assert "hub_workers_alive 0" in client.get("/metrics", headers=auth("admin")).text.splitlines()
+            w = Worker(config, tmp_path / "w.log", queues="learn", concurrency=1)
+            workers.append(w)
+            w.wait_ready()
+            lines = client.get("/metrics", headers=auth("admin")).text.splitlines()
+            status = client.get("/v1/status", headers=auth("admin")).json()
+    finally:
+        app.state.hub.close()
+    assert "hub_workers_alive 1" in lines
+    assert status["workers"] == [w.name]
+    assert "Workers alive: 1" in run_hub("status", "-c", str(config)).stdout

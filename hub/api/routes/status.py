@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from hub.api.auth import require
-from hub.api.metrics import render
+from hub.api.metrics import render, workers_alive
 from hub.api.settings import Scope
 from hub.api.state import ApiState, hub_state
 from hub.status import hub_status
@@ -38,6 +38,9 @@ class StatusOut(BaseModel):
     policy_version: str
     connectors: list[ConnectorOut]
     queues: dict[str, int] | None
+    workers: list[str] | None = Field(
+        None, description="Celery workers answering a ping (as hub status lists them); null when embedded"
+    )
     broker_error: str | None
 
 
@@ -61,8 +64,10 @@ def current_status(state: ApiState) -> StatusOut:
     "/v1/status", response_model=StatusOut, responses={401: {}, 403: {}}, dependencies=[Depends(require(Scope.ADMIN))]
 )
 def get_status(state: ApiState = Depends(hub_state)) -> StatusOut:
-    """Per connector: last sync, records, pending and failed pushes; per queue: depth."""
-    return current_status(state)
+    """Per connector: last sync, records, pending and failed pushes; per queue: depth; workers."""
+    st = current_status(state)
+    st.workers = workers_alive(state, st.broker_error)  # a second's ping: not on every console page
+    return st
 
 
 @router.get(
