@@ -34,7 +34,7 @@ def reported(conn: Connection) -> dict[str, dict[str, bool]]:
 def inactive(conn: Connection) -> set[str]:
     """Owner ids some CRM reports inactive and none reports active (two CRMs may share an id
     form; an owner still active in one keeps receiving leads)."""
-    return {o for o, by in reported(conn).items() if not any(by.values())}
+    return _inactive(reported(conn))
 
 
 def withheld(conn: Connection, configured: list[str]) -> set[str]:
@@ -42,7 +42,9 @@ def withheld(conn: Connection, configured: list[str]) -> set[str]:
     CRM has reported its owners, those none reports (a typo or a removed user: the CRM would
     refuse every assignment to them)."""
     seen = reported(conn)
-    out = {o for o, by in seen.items() if not any(by.values())}
-    if seen:
-        out |= {o for o in configured if o not in seen}
-    return out
+    unknown = {o for o in configured if o not in seen} if seen else set()
+    return _inactive(seen) | unknown
+
+
+def _inactive(seen: dict[str, dict[str, bool]]) -> set[str]:
+    return {o for o, by in seen.items() if not any(by.values())}
