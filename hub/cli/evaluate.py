@@ -17,12 +17,13 @@ from rich.table import Table
 
 from hub.cli.common import err, out
 from hub.errors import ConfigError, HubError
+from hub.reports.numbers import figure
 
 
 def _num(v: float | None, sign: bool = False) -> str:
     if v is None or not math.isfinite(v):
         return "-"
-    return f"{v:+,.4g}" if sign else f"{v:,.4g}"
+    return figure(v, sign)
 
 
 def _render(ev, candidate: Path) -> None:  # noqa: ANN001 - hub.reports.offline.OfflineEvaluation

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from hub.cli.common import err, fail, out
 from hub.errors import ConflictError, HubError
+from hub.reports.numbers import figure
 
 learn_app = typer.Typer(help="Warm-start the engine from past campaign history.", no_args_is_help=True)
 
@@ -34,7 +35,7 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
 def _fmt(e: dict | None) -> str:
     if not e:
         return "-"
-    return f"{e['estimate']:+.4g} [{e['low']:+.4g}, {e['high']:+.4g}]"
+    return f"{figure(e['estimate'], True)} [{figure(e['low'], True)}, {figure(e['high'], True)}]"
 
 
 def _store_touches(ctx, since: str | None, window_days: float):  # noqa: ANN001, ANN202

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from hub.cli.common import ConfigOpt, JsonOpt, SubGroup, err, explain, fail, out, print_json
 from hub.errors import HubError
+from hub.reports.numbers import figure
 
 reports_app = typer.Typer(
     help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True, cls=SubGroup
@@ -68,11 +69,7 @@ def _date(value: str | None) -> datetime | None:
 
 
 def _fmt(v: float | None) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if isinstance(v, float) and math.isinf(v):
-        return "∞"
-    return f"{v:,.4g}" if isinstance(v, float) else str(v)
+    return figure(v)
 
 
 def _count(v: float) -> str:

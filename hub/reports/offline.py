@@ -46,6 +46,7 @@ from decision.offpolicy import (
     reward_predictions,
     snips,
 )
+from hub.reports.numbers import figure
 
 METHODS = ("ips", "snips", "dr")
 #: headline estimator for the verdict: unbiased if either propensities or reward model are right
@@ -111,8 +112,9 @@ class OfflineEvaluation:
         c, cur, d = self.candidate[HEADLINE], self.current[HEADLINE], self.difference[HEADLINE]
         pct = f"{1 - self.alpha:.0%}"
         nums = (
-            f"{c.value:,.4g} vs {cur.value:,.4g} reward per decision (doubly robust; difference "
-            f"{d.value:+,.4g}, {pct} interval {d.low:+,.4g} to {d.high:+,.4g}, {self.n:,} logged decisions)"
+            f"{figure(c.value)} vs {figure(cur.value)} reward per decision (doubly robust; difference "
+            f"{figure(d.value, True)}, {pct} interval {figure(d.low, True)} to {figure(d.high, True)}, "
+            f"{self.n:,} logged decisions)"
         )
         if self.better is True:
             head = f"The candidate would likely have done better than the current config: {nums}."

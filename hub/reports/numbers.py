@@ -1,0 +1,25 @@
+"""One way to write a figure for people, shared by the CLI's tables and the console's pages.
+
+Four significant digits with thousands separators, but never scientific notation where a person
+expects an amount: ``format(72187.0, ',.4g')`` is ``7.219e+04``, so from 1,000 up a figure is
+written whole (72,187). Not a number is ``-``; an infinity ``∞``.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def figure(value: float | int | None, sign: bool = False) -> str:
+    """``value`` as a table shows it: ``1,357``, ``72,187``, ``0.00277``, ``-1.341``; ``sign`` adds a + to positives."""
+    if value is None:
+        return "-"
+    v = float(value)
+    if math.isnan(v):
+        return "-"
+    if math.isinf(v):
+        return ("+∞" if sign else "∞") if v > 0 else "-∞"
+    plus = "+" if sign else ""
+    if abs(v) >= 999.95:  # what .4g would write as 1e+03 and up
+        return f"{v:{plus},.0f}"
+    return f"{v:{plus},.4g}"
