@@ -26,7 +26,7 @@ from hub.importing.reading import chunks, header
 from hub.importing.report import ImportSummary, Progress
 from hub.models import Activity, ActivityType, Contact, utcnow
 from hub.pipeline.sync import unsubscribes
-from hub.rows import activity_from_row, contact_from_row
+from hub.rows import activity_from_row, cells_key, contact_from_row
 from hub.store import Store
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
@@ -201,6 +201,7 @@ def import_events(
     for chunk in chunks(path, needed_columns(cols), opts.chunk_rows):
         items: list[Activity] = []
         rows_of: dict[str, int] = {}
+        before: dict[str, str] = {}  # a keyless event's id -> the id it was stored under before
         for i, row in enumerate(chunk.rows):
             number = chunk.first_row + i + 1
             try:
@@ -208,6 +209,8 @@ def import_events(
             except ValueError as exc:
                 summary.reject(number, _cell(row, cols.id), str(exc))
                 continue
+            if not cols.id:
+                before[activity.external_id] = cells_key(row, cols)
             if activity.external_id in rows_of:
                 if cols.id:  # without an id column a repeat is the same event twice: one activity
                     summary.reject(
@@ -222,14 +225,13 @@ def import_events(
                 custom[str(activity.properties.get("name"))] += 1
         summary.read += len(chunk.rows)
         with store.begin() as conn:
+            keys = [a.external_id for a in items] + list(before.values())
             held = (
                 dict(
                     conn.execute(
                         select(activities.c.external_id, activities.c.id).where(
                             among_keys(
-                                conn,
-                                (activities.c.source, activities.c.external_id),
-                                [(opts.source, a.external_id) for a in items],
+                                conn, (activities.c.source, activities.c.external_id), [(opts.source, k) for k in keys]
                             )
                         )
                     ).all()
@@ -237,12 +239,16 @@ def import_events(
                 if items
                 else {}
             )
-            for ext, act_id in held.items():
-                if cols.id and first_new_id is not None and act_id >= first_new_id:
+            new: list[Activity] = []
+            for a in items:
+                ext = a.external_id if a.external_id in held else before.get(a.external_id)
+                if ext not in held:
+                    new.append(a)
+                elif cols.id and first_new_id is not None and held[ext] >= first_new_id:
                     summary.reject(rows_of[ext], ext, "duplicate id (an earlier row has it too)")
                 else:
                     summary.unchanged += 1  # imported before: nothing to do
-            result = activity_store.insert_activities(conn, [a for a in items if a.external_id not in held])
+            result = activity_store.insert_activities(conn, new)
         if result.new_ids:
             low = min(result.new_ids)
             first_new_id = low if first_new_id is None else min(first_new_id, low)
