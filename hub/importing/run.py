@@ -201,7 +201,8 @@ def import_events(
     for chunk in chunks(path, needed_columns(cols), opts.chunk_rows):
         items: list[Activity] = []
         rows_of: dict[str, int] = {}
-        before: dict[str, str] = {}  # a keyless event's id -> the id it was stored under before
+        # a keyless event's id -> the ids its rows had before (cells_key: one per way of writing it)
+        before: dict[str, set[str]] = {}
         for i, row in enumerate(chunk.rows):
             number = chunk.first_row + i + 1
             try:
@@ -210,7 +211,7 @@ def import_events(
                 summary.reject(number, _cell(row, cols.id), str(exc))
                 continue
             if not cols.id:
-                before[activity.external_id] = cells_key(row, cols)
+                before.setdefault(activity.external_id, set()).add(cells_key(row, cols))
             if activity.external_id in rows_of:
                 if cols.id:  # without an id column a repeat is the same event twice: one activity
                     summary.reject(
@@ -225,7 +226,7 @@ def import_events(
                 custom[str(activity.properties.get("name"))] += 1
         summary.read += len(chunk.rows)
         with store.begin() as conn:
-            keys = [a.external_id for a in items] + list(before.values())
+            keys = [a.external_id for a in items] + [k for old in before.values() for k in sorted(old)]
             held = (
                 dict(
                     conn.execute(
@@ -241,8 +242,8 @@ def import_events(
             )
             new: list[Activity] = []
             for a in items:
-                ext = a.external_id if a.external_id in held else before.get(a.external_id)
-                if ext not in held:
+                ext = _stored_as(a.external_id, held, before.get(a.external_id, set()))
+                if ext is None:
                     new.append(a)
                 elif cols.id and first_new_id is not None and held[ext] >= first_new_id:
                     summary.reject(rows_of[ext], ext, "duplicate id (an earlier row has it too)")
@@ -265,6 +266,14 @@ def import_events(
     if custom:
         summary.noted([_custom_note(custom)])
     return summary.finished()
+
+
+def _stored_as(ext: str, stored: dict[str, int], before: set[str]) -> str | None:
+    """The id an event is stored under: its own, or one its rows had before (a keyless event
+    imported before December 2026, :func:`hub.rows.cells_key`); None when it is new."""
+    if ext in stored:
+        return ext
+    return min(before & stored.keys(), default=None)
 
 
 def _custom_note(names: Counter[str]) -> str:

@@ -308,6 +308,8 @@ def test_keyless_events_imported_before_keep_their_keys(tmp_path, store):
     """Events imported before keyless ids were read from parsed values kept their old id (a hash
     of the cells as written): importing the same file again adds nothing, and nothing is rekeyed."""
     path = write(tmp_path, "email,type,occurred_at\np0@example.com,email_open,2026-02-01T10:00:00Z\n")
+    path_again = tmp_path / "twice.csv"  # the same event written two ways, the old way first
+    path_again.write_text(path.read_text() + "P0@example.com,email_open,2026-02-01 10:00:00\n", encoding="utf-8")
     old = "row:6ddc92a1a8120b66817d6f82a44d2c1f"  # what that row was keyed by until December 2026
     with store.begin() as conn:
         made = insert_activities(
@@ -326,4 +328,6 @@ def test_keyless_events_imported_before_keep_their_keys(tmp_path, store):
         assert made.inserted == 1
     summary = import_events(store, path, ImportOptions(properties=[]))
     assert (summary.created, summary.unchanged) == (0, 1)
+    summary = import_events(store, path_again, ImportOptions(properties=[]))
+    assert (summary.created, summary.unchanged) == (0, 2)
     assert [r.external_id for r in stored(store)] == [old]
