@@ -27,6 +27,13 @@ OPENED = "opportunity_created"
 CLOSED = ("opportunity_won", "opportunity_lost")
 TYPES = (OPENED, *CLOSED)
 SUFFIX = ":opened"
+#: the property an implied opening carries: the id of the closing it was made for
+IMPLIED = "implied_by"
+
+
+def is_implied(properties: dict[str, Any] | None) -> bool:
+    """Is this opening one implied by a closing (its time is the close, not when it opened)?"""
+    return bool((properties or {}).get(IMPLIED))
 
 
 def _events(rows: Iterable[dict[str, Any]], new: bool) -> list[tuple[datetime, int, bool, dict[str, Any]]]:
@@ -74,6 +81,6 @@ def _opening(closing: dict[str, Any]) -> dict[str, Any]:
     return {
         **closing,
         "type": OPENED,
-        "properties": {**(closing["properties"] or {}), "implied_by": closing["external_id"]},
+        "properties": {**(closing["properties"] or {}), IMPLIED: closing["external_id"]},
         "external_id": closing["external_id"] + SUFFIX,
     }

@@ -296,8 +296,9 @@ def contact_from_row(row: dict[str, Any], cols: ContactColumns, connector: str) 
 @dataclass
 class EventColumns:
     """Which column feeds what for activities. ``contact_key``: ``email`` or ``id`` (an
-    external id in ``contact_connector``). Without ``id`` a hash of the mapped values is the
-    event's id, so the same row read twice is one activity."""
+    external id in ``contact_connector``). Without ``id`` the event's id is a hash of what it
+    says (:func:`content_key`), so the same event read twice, however its cells are written,
+    is one activity."""
 
     contact: str
     occurred_at: str
@@ -325,16 +326,67 @@ def activity_type(raw: Any, cols: EventColumns) -> tuple[ActivityType, str | Non
         return ActivityType.CUSTOM, text
 
 
-def event_id(row: dict[str, Any], cols: EventColumns) -> str:
-    """The event's id: its id column, or a hash of the columns the mapping reads."""
-    if cols.id:
-        key = _text(row.get(cols.id))
-        if key is None:
-            raise ValueError(f"{cols.id}: no id")
-        return key
+def event_id(row: dict[str, Any], cols: EventColumns) -> str | None:
+    """The event's id column's value; None without an id column (the id is then
+    :func:`content_key`'s, from the parsed event)."""
+    if not cols.id:
+        return None
+    key = _text(row.get(cols.id))
+    if key is None:
+        raise ValueError(f"{cols.id}: no id")
+    return key
+
+
+def cells_key(row: dict[str, Any], cols: EventColumns) -> str:
+    """The id a keyless event was stored under until December 2026: a hash of its cells as
+    written (``row:``). A re-export that writes them otherwise ("10.00" for "10", ``T`` and
+    ``Z`` in a stamp) got another, so the same event was stored twice; :func:`content_key`
+    replaced it, and the importer still looks this one up, so events imported before are not
+    imported again (they keep their ids)."""
     used = [cols.contact, cols.occurred_at, cols.type, cols.channel, cols.properties_json, *cols.properties]
     canon = json.dumps({c: json_safe(row.get(c)) for c in used if c}, sort_keys=True, default=str)
     return "row:" + hashlib.sha256(canon.encode()).hexdigest()[:32]
+
+
+#: a property's text that is a date and time (the key reads it as the instant it names)
+_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
+
+
+def _canonical(value: Any) -> Any:
+    """A property value as the event's key reads it: text trimmed, a plain decimal as its
+    number and a whole number as an integer (10, 10.0 and "10.00" are one amount), a date and
+    time as its UTC instant (any offset, ``T`` or space), objects whatever their key order."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, str):
+        text = value.strip()
+        if _STAMP.match(text):
+            try:
+                return parse_time(text, "").isoformat()
+            except ValueError:
+                return text
+        value = _typed(text)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def content_key(activity: Activity) -> str:
+    """A keyless event's id (``ev:``): a hash of what it says, parsed, not of its cells as
+    written: the contact (its normalized email, or the connector and id), the hub type, the
+    channel, the time as a UTC instant and the properties (:func:`_canonical`). A re-export of
+    the same event gets the same id; two events differing in any of these get two."""
+    ref = activity.contact_ref
+    who = ["email", activity.contact_email] if ref is None else ["id", ref.connector, ref.external_id]
+    canon = json.dumps(
+        [who, activity.type.value, activity.channel, activity.occurred_at.astimezone(UTC).isoformat()]
+        + [_canonical(activity.properties)],
+        sort_keys=True,
+        default=str,
+    )
+    return "ev:" + hashlib.sha256(canon.encode()).hexdigest()[:32]
 
 
 def activity_from_row(row: dict[str, Any], cols: EventColumns, source: str, connector: str) -> Activity:
@@ -366,7 +418,7 @@ def activity_from_row(row: dict[str, Any], cols: EventColumns, source: str, conn
     if raw_type is not None:  # a custom event goes by its name, as from /v1/events and Segment's track
         props["name"] = raw_type
     channel = _text(row.get(cols.channel)) if cols.channel else None
-    return Activity(
+    activity = Activity(
         contact_ref=ref,
         contact_email=email,
         type=kind,
@@ -374,5 +426,8 @@ def activity_from_row(row: dict[str, Any], cols: EventColumns, source: str, conn
         occurred_at=parse_time(row.get(cols.occurred_at), cols.occurred_at),
         properties={k: v for k, v in props.items() if v is not None},
         source=source,
-        external_id=ext,
+        external_id=ext or "",  # a keyless event's id is read from the parsed event, below
     )
+    if ext is None:
+        activity.external_id = content_key(activity)
+    return activity

@@ -39,9 +39,8 @@ class ListNotManual(Exception):
 
 
 class Writers:
-    def __init__(self, client: HubSpotClient, mapping: dict[str, str], list_prefix: str, zone: str = "UTC"):
+    def __init__(self, client: HubSpotClient, mapping: dict[str, str], list_prefix: str):
         self.client = client
-        self.zone = zone
         self.mapping = mapping
         self.list_prefix = list_prefix
         self._owners: set[str] | None = None
@@ -163,7 +162,7 @@ class Writers:
                 out[OWNER_PROPERTY] = str(req.action.payload["owner"])
             else:
                 for f, v in req.action.payload.get("fields", {}).items():
-                    out[property_name(f, self.mapping)] = field_value(f, v, self.zone)
+                    out[property_name(f, self.mapping)] = field_value(f, v, self.client.local_zone())
         return out
 
     def _update(self, groups: list[tuple[str, list[PushRequest]]]) -> dict[int, PushResult]:

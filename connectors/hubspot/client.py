@@ -326,6 +326,13 @@ class HubSpotClient:
         wait = (midnight - now).total_seconds() + DAILY_RESET_MARGIN
         return wait, f"at midnight {self.account_zone} ({midnight.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
 
+    def local_zone(self) -> str:
+        """The zone a bare local hour (the engine's "best send hour 9") is read in when written
+        to a datetime property: ``portal_timezone`` when set, else the account's own (read from
+        its details once per client, as the daily limit's reset is), else UTC (details refused)."""
+        self._know_account_zone()
+        return self.account_zone or self.s.portal_timezone
+
     def account_details(self) -> dict[str, Any]:
         """The account's details (``GET /account-info/v3/details``); its time zone is taken."""
         details = self.raw(ACCOUNT_DETAILS, "GET", "/account-info/v3/details") or {}

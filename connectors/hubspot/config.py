@@ -35,8 +35,9 @@ class HubSpotSettings(ConnectorSettings):
     )
     portal_timezone: str = Field(
         "UTC",
-        description="IANA zone a bare local send hour is read in when written to a datetime property; set, "
-        "also where HubSpot's daily API limit resets at midnight (unset: the account's own zone, read once per process)",
+        description="IANA zone a bare local send hour is read in when written to a datetime property, and where "
+        "HubSpot's daily API limit resets at midnight; unset: the account's own zone, read once per process "
+        "(UTC if its details cannot be read)",
     )
     archived_walk_seconds: int = Field(
         3600, ge=0, description="walk the archived-contact list (deletions) at most this often; 0: every sync"

@@ -70,7 +70,7 @@ class HubSpotConnector(Connector):
         super().__init__(name, settings, field_mapping, runtime)
         self.s = settings
         self.client = HubSpotClient(name, settings, self.runtime)
-        self.writers = Writers(self.client, field_mapping, settings.list_prefix, settings.portal_timezone)
+        self.writers = Writers(self.client, field_mapping, settings.list_prefix)
         self.properties = CONTACT_PROPERTIES + sorted(hub_properties(field_mapping))
 
     # -- health and schema -------------------------------------------------------------------

@@ -26,7 +26,7 @@ from hub.importing.reading import chunks, header
 from hub.importing.report import ImportSummary, Progress
 from hub.models import Activity, ActivityType, Contact, utcnow
 from hub.pipeline.sync import unsubscribes
-from hub.rows import activity_from_row, contact_from_row
+from hub.rows import activity_from_row, cells_key, contact_from_row
 from hub.store import Store
 from hub.store import activities as activity_store
 from hub.store import contacts as contact_store
@@ -201,6 +201,8 @@ def import_events(
     for chunk in chunks(path, needed_columns(cols), opts.chunk_rows):
         items: list[Activity] = []
         rows_of: dict[str, int] = {}
+        # a keyless event's id -> the ids its rows had before (cells_key: one per way of writing it)
+        before: dict[str, set[str]] = {}
         for i, row in enumerate(chunk.rows):
             number = chunk.first_row + i + 1
             try:
@@ -208,6 +210,8 @@ def import_events(
             except ValueError as exc:
                 summary.reject(number, _cell(row, cols.id), str(exc))
                 continue
+            if not cols.id:
+                before.setdefault(activity.external_id, set()).add(cells_key(row, cols))
             if activity.external_id in rows_of:
                 if cols.id:  # without an id column a repeat is the same event twice: one activity
                     summary.reject(
@@ -222,14 +226,13 @@ def import_events(
                 custom[str(activity.properties.get("name"))] += 1
         summary.read += len(chunk.rows)
         with store.begin() as conn:
+            keys = [a.external_id for a in items] + [k for old in before.values() for k in sorted(old)]
             held = (
                 dict(
                     conn.execute(
                         select(activities.c.external_id, activities.c.id).where(
                             among_keys(
-                                conn,
-                                (activities.c.source, activities.c.external_id),
-                                [(opts.source, a.external_id) for a in items],
+                                conn, (activities.c.source, activities.c.external_id), [(opts.source, k) for k in keys]
                             )
                         )
                     ).all()
@@ -237,12 +240,16 @@ def import_events(
                 if items
                 else {}
             )
-            for ext, act_id in held.items():
-                if cols.id and first_new_id is not None and act_id >= first_new_id:
+            new: list[Activity] = []
+            for a in items:
+                ext = _stored_as(a.external_id, held, before.get(a.external_id, set()))
+                if ext is None:
+                    new.append(a)
+                elif cols.id and first_new_id is not None and held[ext] >= first_new_id:
                     summary.reject(rows_of[ext], ext, "duplicate id (an earlier row has it too)")
                 else:
                     summary.unchanged += 1  # imported before: nothing to do
-            result = activity_store.insert_activities(conn, [a for a in items if a.external_id not in held])
+            result = activity_store.insert_activities(conn, new)
         if result.new_ids:
             low = min(result.new_ids)
             first_new_id = low if first_new_id is None else min(first_new_id, low)
@@ -259,6 +266,14 @@ def import_events(
     if custom:
         summary.noted([_custom_note(custom)])
     return summary.finished()
+
+
+def _stored_as(ext: str, stored: dict[str, int], before: set[str]) -> str | None:
+    """The id an event is stored under: its own, or one its rows had before (a keyless event
+    imported before December 2026, :func:`hub.rows.cells_key`); None when it is new."""
+    if ext in stored:
+        return ext
+    return min(before & stored.keys(), default=None)
 
 
 def _custom_note(names: Counter[str]) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Subquery, and_, func, sel
 
 from decision.objective import COMPONENT
 from hub.mirrors import is_mirror
+from hub.opportunities import is_implied
 from hub.outcomes_spec import DeclaredOutcome, declared_rewards
 from hub.store.contacts import aware
 from hub.store.schema import activities, decisions
@@ -55,6 +56,10 @@ class ArmFrame:
     #: not that outcome), as the learner credits it (hub/pipeline/outcomes.py)
     ev_declared: dict[str, np.ndarray] = field(default_factory=dict)
     pre_declared: dict[str, np.ndarray] = field(default_factory=dict)
+    #: per event: an opening implied by a closing (hub/opportunities.py), dated at the close
+    #: because when it opened is not known; None: no event is
+    ev_implied: np.ndarray | None = None
+    pre_implied: np.ndarray | None = None
 
     @property
     def arms(self) -> list[str]:
@@ -73,6 +78,7 @@ class ArmFrame:
             self.pre_at,
             self.pre_amount,
             ev_declared=self.pre_declared,
+            ev_implied=self.pre_implied,
         )
 
 
@@ -138,8 +144,8 @@ def load_arm_frame(
             for e in _events(conn, first_sq, types, when < first_sq.c.first_at, when >= earliest)
             if _epoch(e.occurred_at) >= firsts[seen[e.contact_id]] - window
         ]
-    ev_cols, ev_declared = _in_order(_columns(ev, seen), _declared_values(declared, ev))
-    pre_cols, pre_declared = _in_order(_columns(pre, seen), _declared_values(declared, pre))
+    ev_cols, ev_declared, ev_implied = _in_order(_columns(ev, seen), _declared_values(declared, ev), _implied(ev))
+    pre_cols, pre_declared, pre_implied = _in_order(_columns(pre, seen), _declared_values(declared, pre), _implied(pre))
     return ArmFrame(
         np.asarray(cids, dtype=np.int64),
         np.asarray(arms, dtype=str),
@@ -148,6 +154,8 @@ def load_arm_frame(
         *pre_cols,
         ev_declared=ev_declared,
         pre_declared=pre_declared,
+        ev_implied=ev_implied,
+        pre_implied=pre_implied,
     )
 
 
@@ -164,13 +172,21 @@ def _columns(events: Sequence[Row], seen: dict[int, int]) -> Columns:
     )
 
 
-def _in_order(cols: Columns, declared: dict[str, np.ndarray]) -> tuple[Columns, dict[str, np.ndarray]]:
+def _implied(events: Sequence[Row]) -> np.ndarray:
+    """Each event: is it an opening implied by a closing (hub/opportunities.py)?"""
+    return np.asarray([is_implied(e.properties) for e in events], dtype=bool)
+
+
+def _in_order(
+    cols: Columns, declared: dict[str, np.ndarray], implied: np.ndarray
+) -> tuple[Columns, dict[str, np.ndarray], np.ndarray]:
     """The events by contact, time, type and amount, whatever order the store returned them in:
     PostgreSQL and SQLite order a join's rows differently, and a sum of floats depends on its
     order (the same demo's reward lift differed in its last digit between the two)."""
     row, type_, at, amount = cols
     order = np.lexsort((amount, type_, at, row))
-    return (row[order], type_[order], at[order], amount[order]), {k: v[order] for k, v in declared.items()}
+    sorted_cols = (row[order], type_[order], at[order], amount[order])
+    return sorted_cols, {k: v[order] for k, v in declared.items()}, implied[order]
 
 
 def outcome_types(declared: Sequence[DeclaredOutcome]) -> tuple[str, ...]:

@@ -17,7 +17,10 @@ hub/reports/data.py), so two arms' means compare like with like:
 - ``conversion``: opened an opportunity (0/1);
 - ``win_rate``: among contacts with an opportunity, won one (0/1; a subset, so its n is smaller);
 - ``deal_velocity_days``: days from the first decision to the first opportunity (converted
-  contacts only; lower is better).
+  contacts only; lower is better). A contact whose first opening is one implied by a closing
+  (hub/opportunities.py: a won or lost deal arrived with no opening) is left out: that opening
+  is dated at the close, and when the deal opened is not known, only that it was by then (it
+  still counts as an opportunity and a conversion).
 """
 
 from __future__ import annotations
@@ -76,10 +79,15 @@ def per_contact(frame: ArmFrame, weights: ObjectiveWeights | None = None) -> dic
 
     opps = by_type("opportunity_created")
     won = by_type("opportunity_won")
-    first_opp = np.full(n, np.inf)
+    first_opp, first_known = np.full(n, np.inf), np.full(n, np.inf)
     sel = frame.ev_type == "opportunity_created"
     np.minimum.at(first_opp, frame.ev_row[sel], frame.ev_at[sel])
+    if frame.ev_implied is not None:
+        sel = sel & ~frame.ev_implied
+    np.minimum.at(first_known, frame.ev_row[sel], frame.ev_at[sel])
     converted = opps > 0
+    # an implied opening first: the deal opened by then, when is not known
+    timed = converted & (first_known <= first_opp)
     return {
         "reward": np.bincount(frame.ev_row, weights=reward_per_event(frame, weights), minlength=n).astype(float),
         "opportunities": opps.astype(float),
@@ -88,7 +96,7 @@ def per_contact(frame: ArmFrame, weights: ObjectiveWeights | None = None) -> dic
         "unsubscribes": (by_type("unsubscribe") > 0).astype(float),
         "conversion": converted.astype(float),
         "win_rate": np.where(converted, (won > 0).astype(float), np.nan),
-        "deal_velocity_days": np.where(converted, (first_opp - frame.first_at) / 86400.0, np.nan),
+        "deal_velocity_days": np.where(timed, (first_opp - frame.first_at) / 86400.0, np.nan),
     }
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from hub.cli import app
 from hub.importing import ImportOptions, MappingError, import_contacts, import_events
-from hub.models import Contact, Identity
+from hub.models import Activity, Contact, Identity
 from hub.store import Store
 from hub.store import contacts as contact_store
+from hub.store.activities import insert_activities
 from hub.store.schema import activities
 
 
@@ -73,7 +76,7 @@ def test_without_an_id_column_a_row_hash_is_the_id(tmp_path, store):
     first = import_events(store, path, ImportOptions(mapping={}, properties=[]))
     assert (first.created, first.skipped) == (2, 0), first.problems  # the repeated row is one event
     assert import_events(store, path, ImportOptions(properties=[])).created == 0
-    assert all(r.external_id.startswith("row:") for r in stored(store))
+    assert all(r.external_id.startswith("ev:") for r in stored(store))
 
 
 def test_bad_rows_and_duplicate_ids_across_chunks(tmp_path, store):
@@ -248,3 +251,83 @@ def test_the_events_map_help_names_the_event_keys():
     keys the events mapping refuses."""
     res = CliRunner().invoke(app, ["import", "events", "--help"], terminal_width=200)
     assert res.exit_code == 0 and "occurred_at" in res.output and "first_name=fname" not in res.output
+
+
+def test_a_re_export_of_keyless_events_is_recognised_and_distinct_events_stay_distinct(tmp_path, store):
+    """Without an id column an event is keyed by what it says, not how its cells are written: a
+    re-export (another column order, ``T`` and ``Z`` in its stamps or another offset, ``10.00``
+    for ``10``, an address in other case and with spaces, Parquet's typed cells for CSV's text)
+    is the same events. Each was imported a second time before."""
+    first = write(
+        tmp_path,
+        "email,type,occurred_at,amount,page\n"
+        "p0@example.com,page_view,2024-01-05 10:00:00,,/pricing\n"
+        "p1@example.com,opportunity_won,2024-01-05T11:00:00+01:00,10,\n",
+    )
+    assert import_events(store, first, ImportOptions()).created == 2
+    again = tmp_path / "again.csv"
+    again.write_text(
+        "page,amount,occurred_at,type,email\n"
+        "/pricing,,2024-01-05T10:00:00Z,Page View, P0@Example.COM \n"
+        ",10.00,2024-01-05T10:00:00.000Z,opportunity_won,P1@EXAMPLE.com\n",
+        encoding="utf-8",
+    )
+    summary = import_events(store, again, ImportOptions())
+    assert (summary.created, summary.unchanged) == (0, 2), summary.problems
+    parquet = tmp_path / "again.parquet"
+    stamp = pa.array([1704448800000000] * 2, pa.timestamp("us", tz="UTC"))  # 2024-01-05 10:00 UTC
+    pq.write_table(
+        pa.table(
+            {
+                "email": ["p0@example.com", "p1@example.com"],
+                "type": ["page_view", "opportunity_won"],
+                "occurred_at": stamp,
+                "amount": pa.array([None, 10.0]),
+                "page": ["/pricing", None],
+            }
+        ),
+        parquet,
+    )
+    summary = import_events(store, parquet, ImportOptions())
+    assert (summary.created, summary.unchanged) == (0, 2), summary.problems
+    assert len(stored(store)) == 3  # two events and the won deal's implied opening
+    distinct = tmp_path / "distinct.csv"
+    distinct.write_text(
+        "email,type,occurred_at,amount,page\n"
+        "p0@example.com,page_view,2024-01-05 10:00:01,,/pricing\n"  # a second later
+        "p0@example.com,page_view,2024-01-05 10:00:00,,/pricing/\n"  # another page
+        "p2@example.com,page_view,2024-01-05 10:00:00,,/pricing\n"  # another person
+        "p1@example.com,opportunity_won,2024-01-05 10:00:00,10.01,\n"  # another amount
+        "p1@example.com,opportunity_lost,2024-01-05 10:00:00,10,\n",  # another type
+        encoding="utf-8",
+    )
+    assert import_events(store, distinct, ImportOptions(chunk_rows=2)).created == 5
+
+
+def test_keyless_events_imported_before_keep_their_keys(tmp_path, store):
+    """Events imported before keyless ids were read from parsed values kept their old id (a hash
+    of the cells as written): importing the same file again adds nothing, and nothing is rekeyed."""
+    path = write(tmp_path, "email,type,occurred_at\np0@example.com,email_open,2026-02-01T10:00:00Z\n")
+    path_again = tmp_path / "twice.csv"  # the same event written two ways, the old way first
+    path_again.write_text(path.read_text() + "P0@example.com,email_open,2026-02-01 10:00:00\n", encoding="utf-8")
+    old = "row:6ddc92a1a8120b66817d6f82a44d2c1f"  # what that row was keyed by until December 2026
+    with store.begin() as conn:
+        made = insert_activities(
+            conn,
+            [
+                Activity(
+                    contact_email="p0@example.com",
+                    type="email_open",
+                    channel="email",
+                    occurred_at="2026-02-01T10:00:00Z",
+                    source="import",
+                    external_id=old,
+                )
+            ],
+        )
+        assert made.inserted == 1
+    summary = import_events(store, path, ImportOptions(properties=[]))
+    assert (summary.created, summary.unchanged) == (0, 1)
+    summary = import_events(store, path_again, ImportOptions(properties=[]))
+    assert (summary.created, summary.unchanged) == (0, 2)
+    assert [r.external_id for r in stored(store)] == [old]

@@ -102,6 +102,39 @@ def test_lift_per_arm_has_the_planted_differences_with_intervals(store):
     assert velocity == {"engine": pytest.approx(5.0), "holdout": pytest.approx(5.0)}  # 3 + j % 5 days
 
 
+def test_deal_velocity_leaves_out_deals_whose_opening_is_only_implied(tmp_path):
+    """A won deal that arrives with no opening (a file or table of closed deals) gets an opening
+    at its close (hub/opportunities.py): it is an opportunity, but when it opened is not known,
+    only that it was by the close. Velocity counted the close as the opening: 20 days for a
+    deal that may have opened the day after the decision. It counts for conversion, not velocity."""
+    s = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    with s.begin() as conn:
+        upsert_contacts(conn, [Contact(identities=[Identity(connector="crm", external_id=str(i))]) for i in range(3)])
+        a, b, c = sorted(conn.execute(select(contacts_table.c.id)).scalars())
+        decided = [
+            Decision(contact_id=x, actions=[], policy="p", policy_version="1", arm="engine", created_at=T0)
+            for x in (a, b, c)
+        ]
+        insert_decisions(conn, decided, "r")
+        made = insert_activities(
+            conn,
+            [
+                _act(a, "opportunity_created", T0 + timedelta(days=3), "o-a", amount=100),
+                _act(b, "opportunity_won", T0 + timedelta(days=20), "w-b", amount=100),  # no opening: implied
+                _act(c, "opportunity_won", T0 + timedelta(days=9), "w-c", amount=100),  # implied, before c's own
+                _act(c, "opportunity_created", T0 + timedelta(days=12), "o-c", amount=100),
+            ],
+        )
+        assert made.implied == 2
+    with s.connect() as conn:
+        frame = load_arm_frame(conn)
+    got = {m.metric: m for m in arm_metrics(frame)}
+    assert (got["conversion"].n, got["conversion"].mean, got["opportunities"].total) == (3, 1.0, 4)
+    # c's first opening was by day 9, not day 12: unknown too
+    assert (got["deal_velocity_days"].n, got["deal_velocity_days"].mean) == (1, pytest.approx(3.0))
+    s.dispose()
+
+
 def test_sample_size_needed_follows_the_power_formula():
     rng = np.random.default_rng(0)
     a, b = (rng.random(300) < 0.12).astype(float), (rng.random(300) < 0.10).astype(float)

@@ -11,6 +11,9 @@ import pytest
 from connectors.hubspot.mapping import field_value
 from hub.models import ActionKind
 from hub.pipeline.diff import effective_payload
+from hub.sandbox.hubspot_server import HubSpotLimits
+from hub.sandbox.serve import start_sandbox
+from hub.sandbox.world import World
 from tests.connectors.hubspot.conftest import drain, make_connector
 from tests.connectors.hubspot.test_push import live, req
 
@@ -28,6 +31,23 @@ def test_a_bare_hour_is_written_as_the_next_such_hour_in_the_portal_zone_not_197
     local = at.astimezone(ZoneInfo("America/New_York"))
     assert at.year >= 2024 and (local.hour, local.minute) == (14, 0)
     c.close()
+
+
+def test_a_bare_hour_is_read_in_the_account_s_own_zone_unless_one_is_set():
+    """Without ``portal_timezone`` a bare hour was read in its default, UTC: "14" landed at 23:00
+    for an account in Tokyo. The client reads the account's zone from its details (as the daily
+    limit's reset does), before the first push of a connector that has made no other call."""
+    world = World(n_contacts=5, seed=3)
+    with start_sandbox(world, hubspot_limits=HubSpotLimits(time_zone="Asia/Tokyo")) as sb:
+        make_connector(sb).ensure_schema()
+        a, b = live(world)[:2]
+        for rid, settings, zone in ((a, {}, "Asia/Tokyo"), (b, {"portal_timezone": "Europe/Berlin"}, "Europe/Berlin")):
+            c = make_connector(sb, **settings)
+            assert c.push([req(1, rid, fields={"best_send_time": "14"})])[0].status == "ok"
+            stored = world.hubspot.records[rid]["properties"]["hub_best_send_time"]
+            local = datetime.fromisoformat(stored.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+            assert (local.hour, local.minute) == (14, 0), (zone, stored)
+            c.close()
 
 
 def test_an_unchanged_send_time_read_back_in_utc_is_not_pushed_again(world, connector):
