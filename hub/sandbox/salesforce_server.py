@@ -42,7 +42,7 @@ MAX_REQUEST_BYTES = 16_384
 
 @dataclass
 class SalesforceLimits:
-    """Org quotas and session lifetime (real seconds)."""
+    """Org quotas, session lifetime (real seconds) and settings."""
 
     daily_api_requests: int = 100_000
     session_ttl_s: float = 7200.0
@@ -56,6 +56,8 @@ class SalesforceLimits:
     # a query locator (nextRecordsUrl) not used for this long, on the sandbox clock, is gone:
     # 400 INVALID_QUERY_LOCATOR (about 15 minutes idle, integration-anchors.md B)
     locator_idle_ms: int = 15 * 60_000
+    # the org's default time zone (Organization.TimeZoneSidKey), as the HubSpot sandbox's account
+    time_zone: str = "America/New_York"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class SalesforceCredentials:
     manage_permissions: bool = True
     # "Customize Application": may the API user create custom fields through the Metadata API
     customize_application: bool = True
+    # "View Setup and Configuration": without it the Organization object is not there for the
+    # API user (400 INVALID_TYPE "sObject type 'Organization' is not supported.", as a user
+    # without it is answered in dxatscale/sfpowerscripts#968 and jsforce/jsforce#423)
+    view_setup: bool = True
 
 
 class SalesforceApp(
@@ -96,6 +102,7 @@ class SalesforceApp(
             {"Username": self.creds.username, "FirstName": "Hub", "LastName": "Integration", "IsActive": True},
         )
         self.limits = limits or SalesforceLimits()
+        self.sf.set_time_zone(self.limits.time_zone)
         self.daily = Rolling24h(self.limits.daily_api_requests, world.clock.peek_ms)
         self.sessions: dict[str, float] = {}
         # locator -> (the query's result, batch size, when the locator was handed out)
@@ -191,9 +198,13 @@ class SalesforceApp(
     def not_found(self, req: Request) -> Response:
         return _sf_err(404, "NOT_FOUND", "The requested resource does not exist")
 
+    def _supported(self, sobject: str) -> bool:
+        """Is ``sobject`` there for the API user? Organization needs "View Setup and Configuration"."""
+        return sobject in FIELDS and (sobject != "Organization" or self.creds.view_setup)
+
     def _type(self, req: Request) -> str:
         t = req.params.get("sobject", "")
-        if t not in FIELDS:
+        if not self._supported(t):
             raise HttpError(
                 _sf_err(
                     404,
@@ -255,7 +266,7 @@ class SalesforceApp(
             parsed = soql.parse(q)
         except soql.SoqlError as e:
             return _sf_err(400, "MALFORMED_QUERY", str(e))
-        if parsed.sobject not in FIELDS:
+        if not self._supported(parsed.sobject):
             return _sf_err(400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported.")
         hidden, _ = self.sf.field_access(parsed.sobject)
         for f in parsed.fields + parsed.where_fields + [o[0] for o in parsed.order]:
@@ -374,7 +385,11 @@ class SalesforceApp(
             {
                 "encoding": "UTF-8",
                 "maxBatchSize": 200,
-                "sobjects": [{k: v for k, v in self.sf.describe(t).items() if k != "fields"} for t in FIELDS],
+                "sobjects": [
+                    {k: v for k, v in self.sf.describe(t).items() if k != "fields"}
+                    for t in FIELDS
+                    if self._supported(t)
+                ],
             },
         )
 
@@ -431,6 +446,8 @@ class SalesforceApp(
     def check_create(self, t: str, fields: dict[str, Any], pending: set[tuple[str, str]] | None = None) -> None:
         """Every per-record refusal of a create, shared with the allOrNone pre-pass so that a
         batch is refused whole. ``pending``: campaign memberships created earlier in the batch."""
+        if t == "Organization":  # the org is not made through the API (GK: code and words not verified)
+            raise SfError("INVALID_TYPE_FOR_OPERATION", "entity type Organization does not support insert")
         self.sf.check_fields(t, fields, creating=True)
         if t in PERMISSION_OBJECTS:
             check_permission_create(self.sf, t, fields, self.creds.manage_permissions)

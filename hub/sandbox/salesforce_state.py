@@ -33,6 +33,7 @@ PREFIX = {
     "PermissionSet": "0PS",
     "FieldPermissions": "01k",
     "PermissionSetAssignment": "0Pa",
+    "Organization": "00D",
 }
 SYSTEM = ["Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
 _PERSON = [
@@ -112,7 +113,12 @@ FIELDS: dict[str, list[str]] = {
     "PermissionSet": ["Name", "Label"],
     "FieldPermissions": ["ParentId", "SobjectType", "Field", "PermissionsRead", "PermissionsEdit"],
     "PermissionSetAssignment": ["PermissionSetId", "AssigneeId"],
+    # the org itself, one record: its default time zone (Setup > Company Information) is
+    # TimeZoneSidKey, an IANA name; readable with "View Setup and Configuration" only
+    "Organization": ["Name", "TimeZoneSidKey"],
 }
+#: the one Organization record's id (the id counter starts at 1: no other record takes it)
+ORGANIZATION_ID = f"{PREFIX['Organization']}Hb{0:010d}AAA"
 ARCHIVE_AFTER_MS = 365 * 86_400_000  # activities older than a year are archived: queryAll only
 READ_ONLY = {
     "MasterRecordId",
@@ -298,6 +304,24 @@ class SalesforceState:
         if endpoint:
             self.log.record(at, "salesforce", endpoint, sobject, rid, "create", None, None, dict(fields))
         return rid
+
+    def set_time_zone(self, zone: str) -> None:
+        """The org's default time zone, as the one Organization record holds it (made on first
+        use, stamped at the world's start: it takes no id or clock reading from other records)."""
+        rec = self.objects["Organization"].get(ORGANIZATION_ID)
+        if rec is None:
+            at = self.clock.start_ms
+            rec = self.objects["Organization"][ORGANIZATION_ID] = {
+                **{f: None for f in FIELDS["Organization"]},
+                "Id": ORGANIZATION_ID,
+                "IsDeleted": False,
+                "CreatedDate": at,
+                "LastModifiedDate": at,
+                "SystemModstamp": at,
+                "attributes_type": "Organization",
+                "Name": "Sandbox Org",
+            }
+        rec["TimeZoneSidKey"] = zone
 
     def find(self, rid: str) -> tuple[str, dict[str, Any]] | None:
         prefix = rid[:3]
