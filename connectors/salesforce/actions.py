@@ -36,12 +36,14 @@ from connectors.salesforce.mapping import (
     member_key,
     member_row,
     members_soql,
+    needs_local_zone,
     owner_fields,
     stored_sf_value,
     to_sf_value,
     update_row,
 )
 from connectors.salesforce.objects import IDENTITY_TO_OBJECT
+from connectors.salesforce.zone import OrgZone
 from hub.connector import results_of_error
 from hub.errors import ConnectorError, RetryableError
 from hub.models import ActionKind, PushRequest, PushResult
@@ -154,6 +156,7 @@ class PushWriter:
         self.settings = settings
         self.sf_names = sf_names
         self.clock = clock
+        self.zone = OrgZone(client, settings)
         self._campaigns: dict[str, str] = dict(settings.campaigns)
         self._campaign_errors: dict[str, list[dict[str, Any]]] = {}
         self._fields_by_name: dict[str, tuple[Any, dict[str, dict[str, Any]]]] = {}
@@ -248,17 +251,18 @@ class PushWriter:
                 )
             return owner_fields(owner)
         out: dict[str, Any] = {}
-        described = self._described(sobject) if payload.get("fields") else {}
-        for hub_name, value in (payload.get("fields") or {}).items():
+        values = payload.get("fields") or {}
+        described = self._described(sobject) if values else {}
+        # only a bare local hour is placed in a zone: the org is asked for its own the first time
+        zone = self.zone.zone() if any(needs_local_zone(k, v) for k, v in values.items()) else "UTC"
+        for hub_name, value in values.items():
             sf_name = self.sf_names.get(hub_name)
             if sf_name is None:
                 return _failure(
                     req.push_id, "UNKNOWN_FIELD", f"{hub_name!r} is not a hub field and has no field_mapping"
                 )
             try:
-                out[sf_name] = to_sf_value(
-                    hub_name, value, self.settings.org_timezone, described=described.get(sf_name)
-                )
+                out[sf_name] = to_sf_value(hub_name, value, zone, described=described.get(sf_name))
             except ValueError as exc:
                 return _failure(req.push_id, "INVALID_VALUE", str(exc))
         return out

@@ -50,7 +50,10 @@ class SalesforceSettings(ConnectorSettings):
     overlap_seconds: float = Field(60.0, ge=0, description="re-read this much before the cursor; dupes are dropped")
     batch_size: int = Field(2000, ge=200, le=2000)
     org_timezone: str = Field(
-        "UTC", description="IANA zone a bare local send hour is read in (Salesforce keeps no time zone per person)"
+        "UTC",
+        description="IANA zone a bare local send hour is read in (Salesforce keeps no time zone per person); "
+        "unset: the org's default time zone (Organization.TimeZoneSidKey), read once per process, "
+        "UTC if the API user may not read it (no 'View Setup and Configuration')",
     )
     bulk_threshold: int | None = Field(
         10_000,

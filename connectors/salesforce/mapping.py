@@ -13,7 +13,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.fields import HUB_FIELDS, HubField, clip_text
 from hub.models import Activity, ActivityType, Company, Consent, Contact, Identity
@@ -112,6 +112,28 @@ def local_hour_instant(value: str, zone: str, now: datetime) -> datetime | None:
     if at <= local_now:
         at += timedelta(days=1)
     return at.astimezone(UTC)
+
+
+def needs_local_zone(hub_name: str, value: Any) -> bool:
+    """Is ``value`` a bare local hour for a datetime hub field, which is placed in a time zone?"""
+    hub = HUB_FIELD_BY_NAME.get(hub_name)
+    return hub is not None and hub.type == "datetime" and isinstance(value, str) and bool(_BARE_HOUR.match(value))
+
+
+#: the org's default time zone (Setup > Company Information); its values are IANA names
+ORG_ZONE_SOQL = "SELECT TimeZoneSidKey FROM Organization"
+
+
+def org_time_zone(rows: list[dict[str, Any]]) -> str | None:
+    """The zone ``ORG_ZONE_SOQL`` answered, or None if it named no zone Python knows."""
+    zone = rows[0].get("TimeZoneSidKey") if rows else None
+    if not isinstance(zone, str) or not zone:
+        return None
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return zone
 
 
 def to_sf_value(
