@@ -1,8 +1,12 @@
-"""The opaque cursor of one stream: per object, the newest SystemModstamp read and the ids read near it.
+"""The opaque cursor of one stream: per object, the newest SystemModstamp read, the Id read last
+at it, and the ids read near it.
 
 The next window starts ``overlap`` before ``since`` (a row committed late with an older stamp is
 still caught) and skips rows whose (Id, SystemModstamp) was already read, so the overlap costs
-no duplicates. Stored as compact JSON; a cursor that does not parse is refused, never guessed.
+no duplicates. At ``since`` itself the window starts after ``last_id`` (rows come ordered by
+(SystemModstamp, Id)): a run of equal stamps longer than a batch, or than ``seen`` holds, is
+resumed exactly where it stopped. Stored as compact JSON; a cursor that does not parse is
+refused, never guessed.
 
 >>> c = StreamCursor.loads(None)
 >>> c.objects["Contact"] = ObjectCursor(since_ms=1_700_000_000_000, seen={"003A": 1_700_000_000_000})
@@ -18,7 +22,10 @@ from dataclasses import dataclass, field
 from hub.errors import FatalConnectorError
 
 VERSION = 1
-MAX_SEEN = 2000  # beyond this the overlap re-reads rows; harmless (the store is idempotent), just slower
+#: ids kept for the overlap; beyond this the next window's overlap re-reads rows (harmless: the
+#: store is idempotent, just slower). Rows at ``since`` up to ``last_id`` are kept last: the
+#: window leaves them out by ``last_id`` for as long as ``since`` stays.
+MAX_SEEN = 2000
 
 
 @dataclass
@@ -28,20 +35,33 @@ class ObjectCursor:
     #: when (the connector's clock) a window of this object was last read to its end; deletions
     #: older than the Recycle Bin's retention cannot be seen after a longer gap
     read_ms: int | None = None
+    #: the Id read last at ``since_ms`` in (SystemModstamp, Id) order; None: not known (a Bulk
+    #: read, a cursor written before it), so rows at ``since_ms`` are read again and deduplicated
+    last_id: str | None = None
 
     def is_new(self, record_id: str, stamp_ms: int) -> bool:
         return self.seen.get(record_id) != stamp_ms
 
-    def advance(self, rows: list[tuple[str, int]], overlap_ms: int) -> ObjectCursor:
-        """The cursor after ``rows`` (id, stamp) were read, in stamp order."""
-        if not rows:
+    def advance(
+        self, rows: list[tuple[str, int]], overlap_ms: int, last: tuple[int, str] | None = None
+    ) -> ObjectCursor:
+        """The cursor after ``rows`` (id, stamp) were read. ``last``: the (stamp, id) of the batch's
+        last row when the batch came ordered by (stamp, Id); without it (Bulk results come in no
+        order) the Id read last at a new ``since`` is unknown and the stamp is read again."""
+        if not rows and last is None:
             return self
-        since = max([self.since_ms or 0] + [s for _, s in rows])
+        since = max([self.since_ms or 0] + [s for _, s in rows] + ([last[0]] if last else []))
+        if last is not None and last[0] == since:
+            last_id: str | None = last[1]
+        else:
+            last_id = self.last_id if since == self.since_ms else None
         seen = dict(self.seen)
         seen.update(rows)
         floor = since - overlap_ms
-        kept = sorted(((i, s) for i, s in seen.items() if s >= floor), key=lambda x: x[1])[-MAX_SEEN:]
-        return ObjectCursor(since_ms=since, seen=dict(kept), read_ms=self.read_ms)
+        newest = sorted(((i, s) for i, s in seen.items() if s >= floor), key=lambda x: x[1], reverse=True)
+        if last_id is not None:
+            newest.sort(key=lambda x: x[1] == since)  # stable: older stamps first, newest first among them
+        return ObjectCursor(since_ms=since, seen=dict(newest[:MAX_SEEN]), read_ms=self.read_ms, last_id=last_id)
 
 
 @dataclass
@@ -55,7 +75,10 @@ class StreamCursor:
         return json.dumps(
             {
                 "v": VERSION,
-                "o": {k: {"s": c.since_ms, "i": c.seen, "r": c.read_ms} for k, c in sorted(self.objects.items())},
+                "o": {
+                    k: {"s": c.since_ms, "i": c.seen, "r": c.read_ms, "t": c.last_id}
+                    for k, c in sorted(self.objects.items())
+                },
             },
             separators=(",", ":"),
         )
@@ -73,6 +96,7 @@ class StreamCursor:
                     since_ms=None if v["s"] is None else int(v["s"]),
                     seen={str(i): int(s) for i, s in v["i"].items()},
                     read_ms=None if v.get("r") is None else int(v["r"]),  # absent in cursors written before it
+                    last_id=None if v.get("t") is None else str(v["t"]),  # likewise
                 )
                 for k, v in data["o"].items()
             }
