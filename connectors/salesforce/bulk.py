@@ -106,7 +106,16 @@ def read_window_bulk(
     """Yield (new rows, cursor) per results page; the cursor moves only with the last page."""
     types = field_types(client, obj.name, fields)
     soql = window_soql(
-        obj.name, obj.cursor_field, obj.key, fields, cursor.since_ms, overlap_ms, end, False, cursor.last_id
+        obj.name,
+        obj.cursor_field,
+        obj.key,
+        fields,
+        cursor.since_ms,
+        overlap_ms,
+        end,
+        False,
+        cursor.last_id,
+        cursor.runs,
     )
     start, after = cursor, cursor
     pending: list[dict[str, Any]] | None = None

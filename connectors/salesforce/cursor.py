@@ -5,7 +5,9 @@ The next window starts ``overlap`` before ``since`` (a row committed late with a
 still caught) and skips rows whose (Id, SystemModstamp) was already read, so the overlap costs
 no duplicates. At ``since`` itself the window starts after ``last_id`` (rows come ordered by
 (SystemModstamp, Id)): a run of equal stamps longer than a batch, or than ``seen`` holds, is
-resumed exactly where it stopped. Stored as compact JSON; a cursor that does not parse is
+resumed exactly where it stopped. A run of equal stamps the cursor has moved past is kept as
+its (stamp, last Id) too, so the next window's overlap leaves it out without listing its ids.
+Stored as compact JSON; a cursor that does not parse is
 refused, never guessed.
 
 >>> c = StreamCursor.loads(None)
@@ -26,6 +28,10 @@ VERSION = 1
 #: store is idempotent, just slower). Rows at ``since`` up to ``last_id`` are kept last: the
 #: window leaves them out by ``last_id`` for as long as ``since`` stays.
 MAX_SEEN = 2000
+#: rows on one stamp that make a run (a Bulk load, a mass update): once the cursor has moved past
+#: it, the run is kept as (stamp, last Id) and left out of the overlap by that, not by its ids
+RUN_MIN = 100
+MAX_RUNS = 10  # runs kept within the overlap, newest first; an older one's rows may be re-read
 
 
 @dataclass
@@ -38,6 +44,13 @@ class ObjectCursor:
     #: the Id read last at ``since_ms`` in (SystemModstamp, Id) order; None: not known (a Bulk
     #: read, a cursor written before it), so rows at ``since_ms`` are read again and deduplicated
     last_id: str | None = None
+    #: rows read at ``since_ms`` so far
+    at_since: int = 0
+    #: runs older than ``since_ms`` within the overlap: stamp -> the last Id read at it. The window
+    #: leaves out the rows at that stamp up to that Id, so the run takes no room in ``seen``. A
+    #: row committed late at exactly that stamp behind that Id is not caught: a risk taken for
+    #: runs only (a run is one transaction's rows, committed together)
+    runs: dict[int, str] = field(default_factory=dict)
 
     def is_new(self, record_id: str, stamp_ms: int) -> bool:
         return self.seen.get(record_id) != stamp_ms
@@ -55,13 +68,35 @@ class ObjectCursor:
             last_id: str | None = last[1]
         else:
             last_id = self.last_id if since == self.since_ms else None
+        count: dict[int, int] = {}
+        last_at: dict[int, str] = {}  # in an ordered batch, the last row read at each stamp
+        for rid, stamp in rows:
+            count[stamp] = count.get(stamp, 0) + 1
+            last_at[stamp] = rid
+        if self.since_ms is not None:
+            count[self.since_ms] = count.get(self.since_ms, 0) + self.at_since
+            if self.last_id is not None:
+                last_at.setdefault(self.since_ms, self.last_id)
+        floor = since - overlap_ms
+        runs = dict(self.runs)
+        if last is not None:  # ordered: every row at a stamp passed was read, up to its last Id
+            runs.update({t: last_at[t] for t, n in count.items() if t != since and n >= RUN_MIN and t in last_at})
+        runs = dict(sorted(((t, i) for t, i in runs.items() if t >= floor), reverse=True)[:MAX_RUNS])
         seen = dict(self.seen)
         seen.update(rows)
-        floor = since - overlap_ms
-        newest = sorted(((i, s) for i, s in seen.items() if s >= floor), key=lambda x: x[1], reverse=True)
+        newest = sorted(
+            ((i, t) for i, t in seen.items() if t >= floor and t not in runs), key=lambda x: x[1], reverse=True
+        )
         if last_id is not None:
             newest.sort(key=lambda x: x[1] == since)  # stable: older stamps first, newest first among them
-        return ObjectCursor(since_ms=since, seen=dict(newest[:MAX_SEEN]), read_ms=self.read_ms, last_id=last_id)
+        return ObjectCursor(
+            since_ms=since,
+            seen=dict(newest[:MAX_SEEN]),
+            read_ms=self.read_ms,
+            last_id=last_id,
+            at_since=count.get(since, 0),
+            runs=runs,
+        )
 
 
 @dataclass
@@ -76,7 +111,14 @@ class StreamCursor:
             {
                 "v": VERSION,
                 "o": {
-                    k: {"s": c.since_ms, "i": c.seen, "r": c.read_ms, "t": c.last_id}
+                    k: {
+                        "s": c.since_ms,
+                        "i": c.seen,
+                        "r": c.read_ms,
+                        "t": c.last_id,
+                        "n": c.at_since,
+                        "u": {str(t): i for t, i in c.runs.items()},
+                    }
                     for k, c in sorted(self.objects.items())
                 },
             },
@@ -97,6 +139,8 @@ class StreamCursor:
                     seen={str(i): int(s) for i, s in v["i"].items()},
                     read_ms=None if v.get("r") is None else int(v["r"]),  # absent in cursors written before it
                     last_id=None if v.get("t") is None else str(v["t"]),  # likewise
+                    at_since=int(v.get("n") or 0),
+                    runs={int(t): str(i) for t, i in (v.get("u") or {}).items()},
                 )
                 for k, v in data["o"].items()
             }

@@ -73,7 +73,9 @@ def read_window(
         if cursor.since_ms is not None and (lo is None or cursor.since_ms > lo):
             lo = cursor.since_ms  # rows read so far need no re-reading
         after_id = cursor.last_id if lo == cursor.since_ms else None  # past the row read last at lo
-        soql = window_soql(obj.name, obj.cursor_field, obj.key, fields, lo, overlap, _at(hi), after_id=after_id)
+        soql = window_soql(
+            obj.name, obj.cursor_field, obj.key, fields, lo, overlap, _at(hi), after_id=after_id, runs=cursor.runs
+        )
         try:
             for batch in client.query_pages(soql, include_deleted=obj.include_deleted):
                 fresh: list[dict[str, Any]] = []
