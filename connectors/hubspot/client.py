@@ -54,6 +54,11 @@ LOCK_WAIT = 2.0
 #: 502/504: HubSpot's processing limits were hit; "pause your requests for a few seconds, then
 #: retry" (developers.hubspot.com/docs/api/faq). Cloudflare's 524 is the same timeout in front.
 GATEWAY_TIMEOUTS = {502, 504, 524}
+#: the longest request-target (path and query) a GET we build may take. HubSpot documents no
+#: limit; a long ``?properties=`` list is refused with 414 URI Too Long somewhere between ~8 KB and
+#: ~16,200 characters (dlt-hub/verified-sources#305; PostHog PR #31617), so we stay under 7,000.
+MAX_GET_URI_BYTES = 7_000
+TOO_LONG = frozenset({414, 431})  # URI, or headers, too large: the same answer every time
 
 
 def _required_scopes(body: Any) -> list[str]:
@@ -226,6 +231,11 @@ class HubSpotClient:
                 if status == 403 and (body or {}).get("category") == "MISSING_SCOPES":
                     raise MissingScopes(f"HubSpot refused {op} ({reason}); {what}", needs)
                 raise FatalConnectorError(f"HubSpot refused {op} ({reason}); {what}")
+            if status in TOO_LONG:
+                raise FatalConnectorError(
+                    f"HubSpot refused {op} as too long (HTTP {status}); requests are built to fit "
+                    f"{MAX_GET_URI_BYTES:,} bytes of URI, so this is a connector bug: report it"
+                )
             if status is not None and status not in RETRY_STATUSES:
                 raise HubSpotRequestError(status, body, reason)
             if status == 429:
@@ -447,6 +457,12 @@ class HubSpotRequestError(Exception):
         super().__init__(reason)
         self.status = status
         self.body = body or {}
+
+
+def get_uri_bytes(path: str, params: list[tuple[str, Any]]) -> int:
+    """Bytes of ``path?query`` as the generated client sends a GET: a list parameter repeated
+    once per value (``properties=a&properties=b``, the "multi" collection format)."""
+    return len(path) + 1 + len(urlencode([(k, str(v)) for k, v in params]))
 
 
 def _json(raw: Any) -> dict | None:

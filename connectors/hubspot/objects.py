@@ -4,6 +4,9 @@ Contacts: the first sync walks the list endpoint by id (no 10,000 cap); later sy
 ``lastmodifieddate`` ascending from a bookmark, as search_walk.py reads any object: never
 paging with ``after``, each call starts again at the bookmark, and a timestamp shared by a
 whole page (bulk writes, including our own) is walked by ``hs_object_id`` and then passed.
+The list endpoint is a GET naming every property in its query string: when they would not fit
+(hundreds of declared features; HubSpot answers 414), each page is listed by id and its
+properties fetched by batch read, a POST that carries them in its body.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.client import MAX_GET_URI_BYTES, HubSpotClient, get_uri_bytes
 from connectors.hubspot.mapping import parse_ms, to_ms
 from connectors.hubspot.search_walk import Mark, changed_since, stamp
 
+LIST_PATH = "/crm/v3/objects/contacts"
+LONGEST_AFTER = "9" * 20  # room for any paging token in the measure
 RECENT_MAX = 20_000  # ids remembered for the lookback dedupe; beyond it a re-read is only a duplicate
 
 
@@ -99,12 +104,17 @@ class ContactStream:
             # where incremental sync must resume: whatever changes during the walk is read again
             cur = ContactCursor(since=self._newest_modification())
         contacts = self.client.api.crm.contacts.basic_api
+        params = [("limit", self.page_size), ("after", LONGEST_AFTER)] + [("properties", p) for p in self.properties]
+        by_id = get_uri_bytes(LIST_PATH, params) > MAX_GET_URI_BYTES  # list ids, then read them by POST
         while True:
-            kwargs: dict[str, Any] = {"limit": self.page_size, "properties": self.properties}
+            listed = ["hs_object_id"] if by_id else self.properties
+            kwargs: dict[str, Any] = {"limit": self.page_size, "properties": listed}
             if cur.after:
                 kwargs["after"] = cur.after
             res = self.client.call("contacts.list", contacts.get_page, **kwargs) or {}
             rows = res.get("results") or []
+            if by_id:
+                rows = self._read_by_id([str(r["id"]) for r in rows if r.get("id") is not None])
             nxt = ((res.get("paging") or {}).get("next") or {}).get("after")
             # ids already read at exactly the resume time are not read again by search
             seen = cur.seen + [str(r["id"]) for r in rows if _stamp(r) == cur.since]
@@ -112,6 +122,17 @@ class ContactStream:
             yield rows, cur
             if not nxt:
                 return
+
+    def _read_by_id(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The contacts ``ids`` (at most 100, a list page) with every property, in the list's
+        order; one archived since it was listed is left out (the archived walk reports it)."""
+        if not ids:
+            return []
+        body = {"inputs": [{"id": i} for i in ids], "properties": self.properties, "propertiesWithHistory": []}
+        api = self.client.api.crm.contacts.batch_api
+        res = self.client.call("contacts.read", api.read, batch_read_input_simple_public_object_id=body) or {}
+        found = {str(r.get("id")): r for r in res.get("results") or []}
+        return [found[i] for i in ids if i in found]
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
         api = self.client.api.crm.contacts.search_api

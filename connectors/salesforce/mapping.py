@@ -401,14 +401,29 @@ def record_to_activities(connector: str, sobject: str, rec: dict[str, Any], pref
 
 
 # -- SOQL and collection rows (built here so Salesforce names stay in this module) -------------
-def _window_where(cursor_field: str, since_ms: int | None, overlap_ms: int, end: datetime) -> str:
-    """From the cursor less the overlap, inclusive: rows stamped at the cursor itself may not all
-    have been read (a sync stopped inside a run of equal stamps); those read are in the cursor's
-    ``seen`` and dropped (connectors/salesforce/cursor.py), so ``>=`` costs no duplicate."""
+def _window_where(
+    cursor_field: str,
+    since_ms: int | None,
+    overlap_ms: int,
+    end: datetime,
+    key: str = "",
+    after_id: str | None = None,
+    runs: dict[int, str] | None = None,
+) -> str:
+    """From the cursor less the overlap, inclusive, to ``end``. With ``after_id`` (the last row
+    read at the cursor's own stamp, in (stamp, key) order) the rows at that stamp up to it are left
+    out: a run of equal stamps longer than a batch (a Bulk load, a mass update) resumes right
+    after the row read last. Without it rows at the cursor are read again and those in the
+    cursor's ``seen`` dropped (connectors/salesforce/cursor.py). ``runs`` (stamp -> last Id)
+    leave out, the same way, runs of equal stamps the cursor has moved past."""
     where = [f"{cursor_field} <= {format_sf_datetime(end)}"]
     if since_ms is not None:
         start = datetime.fromtimestamp((since_ms - overlap_ms) / 1000, UTC)
         where.insert(0, f"{cursor_field} >= {format_sf_datetime(start)}")
+        past = {**(runs or {}), **({since_ms: after_id} if after_id is not None else {})}
+        for stamp, last in sorted(past.items()):  # each run read up to its last Id, and the cursor's own
+            at = format_sf_datetime(datetime.fromtimestamp(stamp / 1000, UTC))
+            where.append(f"({cursor_field} != {at} OR {key} > {soql_quote(last)})")
     return " AND ".join(where)
 
 
@@ -421,16 +436,30 @@ def window_soql(
     overlap_ms: int,
     end: datetime,
     ordered: bool = True,
+    after_id: str | None = None,
+    runs: dict[int, str] | None = None,
 ) -> str:
-    """``cursor_field >= since - overlap AND cursor_field <= end``, oldest first, ties by key.
-    ``ordered=False`` for Bulk API 2.0, where ORDER BY disables PK chunking (and invites timeouts)."""
-    soql = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {_window_where(cursor_field, since_ms, overlap_ms, end)}"
+    """``cursor_field >= since - overlap AND cursor_field <= end``, past ``(since, after_id)``,
+    oldest first, ties by key. ``ordered=False`` for Bulk API 2.0, where ORDER BY disables PK
+    chunking (and invites timeouts)."""
+    where = _window_where(cursor_field, since_ms, overlap_ms, end, key, after_id, runs)
+    soql = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {where}"
     return soql + f" ORDER BY {cursor_field} ASC, {key} ASC" if ordered else soql
 
 
-def count_soql(sobject: str, cursor_field: str, since_ms: int | None, overlap_ms: int, end: datetime) -> str:
+def count_soql(
+    sobject: str,
+    cursor_field: str,
+    since_ms: int | None,
+    overlap_ms: int,
+    end: datetime,
+    key: str = "",
+    after_id: str | None = None,
+    runs: dict[int, str] | None = None,
+) -> str:
     """How many rows a window holds (to choose REST or Bulk API 2.0 for it)."""
-    return f"SELECT COUNT() FROM {sobject} WHERE {_window_where(cursor_field, since_ms, overlap_ms, end)}"
+    where = _window_where(cursor_field, since_ms, overlap_ms, end, key, after_id, runs)
+    return f"SELECT COUNT() FROM {sobject} WHERE {where}"
 
 
 def _in(values: list[str]) -> str:

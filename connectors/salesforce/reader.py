@@ -2,7 +2,9 @@
 
 ``end`` is the sync's start, so rows changed while the sync runs wait for the next one instead
 of racing the cursor. Rows come ordered by (SystemModstamp, Id); after each batch the cursor is
-the newest stamp read, so a sync stopped half-way (limit spent, crash) resumes exactly there.
+the (stamp, Id) of the last row read, and a window from it leaves out the rows at that stamp up
+to that Id, so a sync stopped half-way (limit spent, crash) resumes right after the last row
+read, even inside a run of thousands of equal stamps (a Bulk load, a mass update).
 A query locator that expired between batches is answered by re-querying from the cursor (not
 less the overlap, so the first batch after it holds new rows); a consumer slower than a locator
 lives after every batch still moves on, since only restarts that bring no new row count against
@@ -70,20 +72,25 @@ def read_window(
     while True:
         if cursor.since_ms is not None and (lo is None or cursor.since_ms > lo):
             lo = cursor.since_ms  # rows read so far need no re-reading
-        soql = window_soql(obj.name, obj.cursor_field, obj.key, fields, lo, overlap, _at(hi))
+        after_id = cursor.last_id if lo == cursor.since_ms else None  # past the row read last at lo
+        soql = window_soql(
+            obj.name, obj.cursor_field, obj.key, fields, lo, overlap, _at(hi), after_id=after_id, runs=cursor.runs
+        )
         try:
             for batch in client.query_pages(soql, include_deleted=obj.include_deleted):
                 fresh: list[dict[str, Any]] = []
                 stamps: list[tuple[str, int]] = []
+                last: tuple[int, str] | None = None  # the batch's last row, in (stamp, Id) order
                 for rec in batch:
                     stamp = _stamp_ms(rec, obj)
                     rid = rec.get(obj.key) if isinstance(rec, dict) else None
                     if stamp is not None and isinstance(rid, str):
+                        last = (stamp, rid)
                         if not cursor.is_new(rid, stamp):
                             continue
                         stamps.append((rid, stamp))
                     fresh.append(rec)  # unparseable rows go on, to be rejected by the mapper
-                cursor = cursor.advance(stamps, overlap_ms)
+                cursor = cursor.advance(stamps, overlap_ms, last)
                 if stamps:
                     restarts = 0  # progress: only restarts that bring nothing count
                 yield fresh, cursor

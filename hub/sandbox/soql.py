@@ -1,7 +1,7 @@
 """The SOQL subset the connectors need: parse once, then filter, sort and limit records.
 
 SELECT fields (relationship paths such as Account.Industry, COUNT()) FROM one object,
-WHERE with AND/OR/NOT and parentheses (required where AND meets OR), = != <> > >= < <= LIKE IN NOT IN, ORDER BY, LIMIT, OFFSET.
+WHERE with AND/OR/NOT and parentheses (required wherever two of them meet), = != <> > >= < <= LIKE IN NOT IN, ORDER BY, LIMIT, OFFSET.
 Values: 'strings', numbers, true/false/null, datetimes (2026-01-05T00:00:00Z or +0000), dates.
 ``Query.terms`` lets the server refuse a literal whose type does not fit its field
 (``literal_problem``), as Salesforce does, rather than match nothing.
@@ -22,6 +22,7 @@ class SoqlError(ValueError):
 
 
 MIXED = "unexpected token: '{}' (AND and OR must not be mixed without parentheses)"
+MIXED_NOT = "unexpected token: '{}' (NOT must be in parentheses where it meets AND or OR)"
 
 
 _TOKEN = re.compile(
@@ -143,7 +144,7 @@ class _Parser:
         self.take("kw", "FROM")
         q = Query(fields, self.take("word"), count_only=count)
         if self.accept("kw", "WHERE"):
-            q.where = self.or_expr()
+            q.where = self.condition()
             q.where_fields, q.terms = self.where_fields, self.terms
         if self.accept("kw", "ORDER"):
             self.take("kw", "BY")
@@ -168,33 +169,41 @@ class _Parser:
             raise SoqlError(f"unexpected token: {self.peek()[1]!r}")
         return q
 
-    def or_expr(self) -> Callable[[Callable[[str], Any]], bool]:
-        parts = [self.and_expr(after_or=False)]
-        while self.accept("kw", "OR"):
-            parts.append(self.and_expr(after_or=True))
-        return parts[0] if len(parts) == 1 else (lambda g: any(p(g) for p in parts))
-
-    def and_expr(self, after_or: bool) -> Callable[[Callable[[str], Any]], bool]:
-        """SOQL gives AND no precedence over OR: mixing them needs parentheses ("Logical
-        Operators", SOQL and SOSL Reference). The refusal names the token where the two meet;
-        its exact wording is ours (Salesforce's parser message was not confirmed)."""
-        parts = [self.not_expr()]
-        while self.accept("kw", "AND"):
-            if after_or:
-                raise SoqlError(MIXED.format("AND"))
-            parts.append(self.not_expr())
-        if len(parts) > 1 and self.peek() == ("kw", "OR"):
-            raise SoqlError(MIXED.format("OR"))
-        return parts[0] if len(parts) == 1 else (lambda g: all(p(g) for p in parts))
-
-    def not_expr(self) -> Callable[[Callable[[str], Any]], bool]:
+    def condition(self) -> Callable[[Callable[[str], Any]], bool]:
+        """A WHERE clause or a parenthesized group. SOQL gives AND, OR and NOT no precedence:
+        "Parentheses are required whenever you mix the operators" ("Logical Operators", SOQL
+        and SOSL Reference). So a group is one operand, ``NOT`` one operand, or operands joined
+        by one kind of operator; Salesforce names the token where another one comes in
+        (``x AND NOT (y)``: "unexpected token: 'NOT'", jetstreamapp/soql-parser-js#201). The
+        explanation in parentheses is ours."""
         if self.accept("kw", "NOT"):
-            inner = self.not_expr()
+            inner = self.operand()
+            if self.peek() in (("kw", "AND"), ("kw", "OR")):
+                raise SoqlError(MIXED_NOT.format(self.peek()[1]))
             return lambda g: not inner(g)
+        parts = [self.operand()]
+        joiner = self.peek()[1] if self.peek() in (("kw", "AND"), ("kw", "OR")) else None
+        while joiner and self.accept("kw", joiner):
+            if self.peek() == ("kw", "NOT"):
+                raise SoqlError(MIXED_NOT.format("NOT"))
+            parts.append(self.operand())
+        other = {"AND": "OR", "OR": "AND"}.get(joiner or "")
+        if other and self.peek() == ("kw", other):
+            raise SoqlError(MIXED.format(other))
+        if len(parts) == 1:
+            return parts[0]
+        if joiner == "AND":
+            return lambda g: all(p(g) for p in parts)
+        return lambda g: any(p(g) for p in parts)
+
+    def operand(self) -> Callable[[Callable[[str], Any]], bool]:
+        """One field expression or a parenthesized group (``NOT NOT x`` is not in the grammar)."""
         if self.accept("punct", "("):
-            e = self.or_expr()
+            e = self.condition()
             self.take("punct", ")")
             return e
+        if self.peek() == ("kw", "NOT"):
+            raise SoqlError(MIXED_NOT.format("NOT"))
         return self.comparison()
 
     def comparison(self) -> Callable[[Callable[[str], Any]], bool]:

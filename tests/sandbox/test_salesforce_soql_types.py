@@ -1,5 +1,5 @@
 """SOQL literals of the wrong type, OFFSET past 2,000, and AND mixed with OR without parentheses
-are refused as Salesforce refuses them."""
+are refused as Salesforce refuses them; so is NOT where it meets AND or OR without parentheses."""
 
 from __future__ import annotations
 
@@ -102,3 +102,54 @@ def test_one_operator_or_parentheses_need_none(sf, world) -> None:
         "SELECT Id FROM Lead WHERE (LastName != null AND Email != null) OR (Email = null AND Title = 'x')"
     )
     assert grouped["totalSize"] == named + sum(1 for r in leads if r["Email"] is None and r["Title"] == "x")
+
+
+@pytest.mark.parametrize(
+    ("where", "token"),
+    [
+        ("LastName != null AND NOT Email = null", "NOT"),
+        ("LastName != null AND NOT (Email = null OR Title = null)", "NOT"),
+        ("LastName = 'a' OR NOT Email = null", "NOT"),
+        ("NOT Email = null AND LastName != null", "AND"),
+        ("NOT Email = null OR LastName != null", "OR"),
+        ("NOT (NOT Email = null AND LastName != null)", "AND"),
+        ("NOT NOT Email = null", "NOT"),
+    ],
+)
+def test_not_meeting_and_or_or_needs_parentheses(sf, where: str, token: str) -> None:
+    """ "Parentheses are required whenever you mix the operators" (AND, OR and NOT; SOQL and
+    SOSL Reference, "Logical Operators"). Salesforce answers ``x AND NOT (y AND z)`` with
+    "unexpected token: 'NOT'" (jetstreamapp/soql-parser-js#201) and refuses
+    ``NOT (NOT x AND y)`` (#237). ``NOT NOT x`` is not in the grammar (NOT takes one field
+    expression or a parenthesized group); refusing it is our reading, not a confirmed answer."""
+    with pytest.raises(SalesforceMalformedRequest) as e:
+        sf.query(f"SELECT Id FROM Lead WHERE {where}")
+    assert e.value.content[0]["errorCode"] == "MALFORMED_QUERY"
+    assert f"unexpected token: '{token}'" in e.value.content[0]["message"]
+
+
+def test_not_alone_or_in_parentheses_is_taken(sf, world) -> None:
+    """The accepted forms, from the reference (``AnnualRevenue > 0 AND (NOT Type = 'Prospect')``)
+    and #201/#242 (``NOT (a AND b)``, ``x AND (NOT (a AND b))``, ``NOT ((NOT (a)) AND b)``)."""
+    leads = [r for r in world.salesforce.objects["Lead"].values() if not r["IsDeleted"]]
+    no_email = sum(1 for r in leads if r["Email"] is None)
+    named_no_email = sum(1 for r in leads if r["Email"] is None and r["LastName"])
+    both = sum(1 for r in leads if r["Email"] is None and r["Title"] is None)
+
+    def count(where: str) -> int:
+        return sf.query(f"SELECT Id FROM Lead WHERE {where}")["totalSize"]
+
+    assert count("NOT Email != null") == no_email
+    assert count("NOT (Email != null)") == no_email
+    assert count("LastName != null AND (NOT Email != null)") == named_no_email
+    assert count("NOT (Email != null OR Title != null)") == both
+    assert count("LastName != null AND (NOT (Email != null OR Title != null))") == sum(
+        1 for r in leads if r["Email"] is None and r["Title"] is None and r["LastName"]
+    )
+    assert count("NOT ((NOT (Email = null)) AND Title != null)") == len(leads) - sum(
+        1 for r in leads if r["Email"] is not None and r["Title"] is not None
+    )
+    # NOT IN is a comparison operator, not the logical NOT: it mixes with AND freely
+    assert count("Email NOT IN ('nobody@example.com') AND LastName != null") == sum(
+        1 for r in leads if r["LastName"] and r["Email"] != "nobody@example.com"
+    )
