@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import ConfigOpt, err, open_context, out, progress_bar, say, table
+from hub.cli.common import ConfigOpt, err, fail, open_context, out, progress_bar, say, table, unknown_contact
 
 
 def _connector_names(ctx, name: str | None) -> list[str]:  # noqa: ANN001 - HubContext
@@ -79,12 +79,13 @@ def decide(
     with ctx.store.connect() as conn:
         found = {ref: contacts_matching(conn, ref) for ref in contact or []}
         ids = sorted({i for matched in found.values() for i in matched}) if contact else all_contact_ids(conn)
+    # the known ones are decided all the same; the exit code says something asked for was not
     unknown = [ref for ref, matched in found.items() if not matched]
-    if unknown:
+    for ref in unknown:
+        err.print(unknown_contact(ref), markup=False, highlight=False, soft_wrap=True)
+    if contact and not ids:
         ctx.close()
-        names = ", ".join(map(repr, unknown))
-        err.print(f"No contact has the e-mail, record id or contact id {names}; nothing decided.", markup=False)
-        raise typer.Exit(1)
+        raise fail("No contact given is known: nothing decided.")
     key = f"cli-{uuid.uuid4().hex[:12]}"
     decided = pushes = 0
     with progress_bar() as prog:
@@ -101,6 +102,8 @@ def decide(
         out.print(
             f"Decided for {decided} contact(s); no connector is enabled to push to: [bold]hub decisions[/] shows them."
         )
+    if unknown:
+        raise typer.Exit(1)
 
 
 def push(
