@@ -473,7 +473,12 @@ class PushSettings(_Strict):
     max_attempts: int = Field(8, ge=1)
     backoff_base: float = Field(5.0, gt=0, description="seconds; doubles per attempt, jittered")
     backoff_max: float = Field(3600.0, gt=0)
-    lease_seconds: int = Field(300, ge=1, description="a claimed batch not finished by then is in doubt and re-sent")
+    lease_seconds: int = Field(
+        60,
+        ge=1,
+        description="a push lane's lock and its claimed batch are renewed by a heartbeat while their worker lives; "
+        "a killed worker's lane and batch are taken over (the batch re-sent) this long after its last beat",
+    )
     batch_limit: int = Field(1000, ge=1, description="pushes handled by one push task")
     lanes: int = Field(
         3,

@@ -8,13 +8,16 @@ calls ``refresh()`` between chunks to keep it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
 import redis
+
+log = logging.getLogger(__name__)
 
 
 class Held(Protocol):
@@ -113,11 +116,12 @@ class LocalLocks:
 
 
 @contextmanager
-def kept_alive(held: Held, ttl: float, cap: float) -> Iterator[Held]:
+def kept_alive(held: Held, ttl: float, cap: float, on_beat: Callable[[], None] | None = None) -> Iterator[Held]:
     """Refresh ``held`` every ``ttl / 3`` seconds from a thread while the block runs, for at most
     ``cap`` seconds. Lets a lock carry a short TTL through work slower than it (a vendor's
     back-off): a worker killed outright stops refreshing, and its lock is free ``ttl`` seconds
-    later instead of after the longest a task may run."""
+    later instead of after the longest a task may run. ``on_beat`` runs after each renewal (a
+    sync stamps its status with it); what it raises is logged, and the beat goes on."""
     stop = threading.Event()
 
     def beat() -> None:
@@ -125,6 +129,11 @@ def kept_alive(held: Held, ttl: float, cap: float) -> Iterator[Held]:
         while not stop.wait(ttl / 3):
             if time.monotonic() - started > cap or not held.refresh():
                 return  # lost, or beaten too long: the lock runs out by itself
+            if on_beat is not None:
+                try:
+                    on_beat()
+                except Exception:  # noqa: BLE001 - a store hiccup: the lock is renewed, the next beat stamps
+                    log.warning("lock heartbeat: could not record the beat", exc_info=True)
 
     thread = threading.Thread(target=beat, name="lock-heartbeat", daemon=True)
     if held.acquired:

@@ -10,6 +10,7 @@ import redis
 from sqlalchemy import func, select
 
 from hub.config import Settings
+from hub.models import utcnow
 from hub.store import Store, sync_state
 from hub.store import pushes as push_store
 from hub.store import usage as usage_store
@@ -27,6 +28,8 @@ class ConnectorStatus:
     last_sync: datetime | None = None
     last_status: str | None = None
     last_error: str | None = None
+    #: when the shown stream's sync last renewed its lock (a running or interrupted one's life sign)
+    last_heartbeat: datetime | None = None
     cursors: dict[str, str | None] = field(default_factory=dict)
     records: int = 0
     pending: int = 0
@@ -87,14 +90,16 @@ def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
         }
         usage = usage_store.all_usage(conn)
     out = []
+    now, lease = utcnow(), settings.push.lease_seconds  # a sync's lock lease (hub/pipeline/sync.py)
     for name, entry in settings.connectors.items():
         st = ConnectorStatus(name=name, type=entry.type, enabled=entry.enabled, records=records.get(name, 0))
         for s in (s for s in states if s.connector == name):
             st.cursors[s.stream] = s.cursor
             if s.last_finished_at and (st.last_sync is None or s.last_finished_at > st.last_sync):
                 st.last_sync = s.last_finished_at
-            if st.last_status is None or _weight(s.last_status) >= max(_weight(st.last_status), 1):
-                st.last_status, st.last_error = s.last_status, s.last_error
+            shown, error = _shown(s, now, lease)
+            if st.last_status is None or _weight(shown) >= max(_weight(st.last_status), 1):
+                st.last_status, st.last_error, st.last_heartbeat = shown, error, s.heartbeat_at
         st.pending = counts.get((name, "pending"), 0) + counts.get((name, "sending"), 0)
         st.failed = counts.get((name, "failed"), 0)
         st.done = counts.get((name, "done"), 0)
@@ -124,6 +129,18 @@ def other_sources(settings: Settings, store: Store) -> list[SourceStatus]:
     for s, n in events.items():
         out.setdefault(s, SourceStatus(s)).events = n
     return sorted(out.values(), key=lambda s: s.source)
+
+
+def _shown(s: sync_state.StreamState, now: datetime, lease: float) -> tuple[str | None, str | None]:
+    """A stream's status and error as shown: "running" only while its sync still beats."""
+    if not sync_state.interrupted(s, now, lease):
+        return s.last_status, s.last_error
+    beat = s.heartbeat_at or s.last_started_at
+    when = f"last heartbeat {beat:%Y-%m-%d %H:%M:%S} UTC" if beat else "no heartbeat recorded"
+    return "interrupted", (
+        f"the {s.stream} sync stopped without finishing (its process was killed or lost its lock; {when}); "
+        "the next sync reads on from the last committed page"
+    )
 
 
 def _weight(status: str | None) -> int:

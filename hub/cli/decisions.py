@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hub.cli.common import ConfigOpt, JsonOpt, fail, load_config, out, print_json, say, table
+from hub.cli.common import ConfigOpt, JsonOpt, fail, load_config, out, print_json, say, table, unknown_contact
 from hub.models import Action, ActionKind
 
 
@@ -57,7 +57,7 @@ def decisions(
         with store.connect() as conn:
             ids = contacts_matching(conn, query) if query else None
             if ids == []:
-                raise fail(f"No contact has the e-mail, record id or contact id {query!r}.")
+                raise fail(unknown_contact(query))
             rows = decisions_with_pushes(conn, contact_ids=ids, arm=arm, limit=limit)
     finally:
         store.dispose()

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from hub.cli import forget, pipeline, services, status
-from hub.cli.common import ConfigOpt, HubGroup, JsonOpt, err, load_config, out, print_json, progress_bar, table
+from hub.cli.common import ConfigOpt, HubGroup, JsonOpt, err, load_config, out, print_json, progress_bar, say, table
 from hub.cli.decisions import decisions as decisions_command
 from hub.cli.evaluate import evaluate_command
 from hub.cli.features import features_app
@@ -95,11 +95,22 @@ def config_validate(config: ConfigOpt = None) -> None:
 @app.command()
 def migrate(config: ConfigOpt = None) -> None:
     """Create or upgrade the store's tables (run once per release, before workers start)."""
+    from sqlalchemy.engine import make_url
+
     from hub.store import Store
 
     settings = load_config(config)
-    Store(settings.store_url, auto_migrate=True).dispose()
-    out.print("[green]Store is at the latest schema.[/]")
+    store = Store(settings.store_url, auto_migrate=True)
+    store.dispose()
+    where = make_url(settings.store_url).render_as_string(hide_password=True)
+    m = store.migrated
+    assert m is not None  # auto_migrate: it migrated
+    if m.applied == 0:
+        say(f"The store at {where} is already at the latest schema ({m.after}); nothing to do.")
+    elif m.before is None:
+        say(f"Created the store's {m.tables} tables in {where}, at schema {m.after} ({m.applied} migrations).")
+    else:
+        say(f"Upgraded the store at {where} from schema {m.before} to {m.after} ({m.applied} migrations).")
 
 
 @connectors_app.command("list")

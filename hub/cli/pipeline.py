@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import ConfigOpt, err, open_context, out, progress_bar, say, table
+from hub.cli.common import ConfigOpt, err, fail, open_context, out, progress_bar, say, table, unknown_contact
 
 
 def _connector_names(ctx, name: str | None) -> list[str]:  # noqa: ANN001 - HubContext
@@ -79,28 +79,56 @@ def decide(
     with ctx.store.connect() as conn:
         found = {ref: contacts_matching(conn, ref) for ref in contact or []}
         ids = sorted({i for matched in found.values() for i in matched}) if contact else all_contact_ids(conn)
+    # the known ones are decided all the same; the exit code says something asked for was not
     unknown = [ref for ref, matched in found.items() if not matched]
-    if unknown:
+    for ref in unknown:
+        err.print(unknown_contact(ref), markup=False, highlight=False, soft_wrap=True)
+    if contact and not ids:
         ctx.close()
-        names = ", ".join(map(repr, unknown))
-        err.print(f"No contact has the e-mail, record id or contact id {names}; nothing decided.", markup=False)
-        raise typer.Exit(1)
+        raise fail("No contact given is known: nothing decided.")
     key = f"cli-{uuid.uuid4().hex[:12]}"
     decided = pushes = 0
+    connectors: set[str] = set()
     with progress_bar() as prog:
         task = prog.add_task("decide", total=len(ids))
         for part in chunks(ids, ctx.settings.decision.chunk_size):
             r = decide_contacts(ctx, part, key)
             decided, pushes = decided + r.decided, pushes + r.pushes
+            connectors |= r.connectors
             prog.advance(task, len(part))
     pushing = bool(ctx.settings.enabled_connectors())
     ctx.close()
-    if pushing:
-        out.print(f"Decided for {decided} contact(s); {pushes} push(es) queued. Next: [bold]hub push[/].")
-    else:
+    if not pushing:
         out.print(
             f"Decided for {decided} contact(s); no connector is enabled to push to: [bold]hub decisions[/] shows them."
         )
+    elif not pushes:
+        out.print(f"Decided for {decided} contact(s); no push queued.")
+    else:
+        say(f"Decided for {decided} contact(s); {pushes} push(es) queued. {_who_pushes(ctx.settings, connectors)}")
+    if unknown:
+        raise typer.Exit(1)
+
+
+def _who_pushes(settings, connectors: set[str]) -> str:  # noqa: ANN001 - hub.config.Settings
+    """The next step for pushes just queued, true for the mode the hub runs in (hub/handoff.py)."""
+    from hub.handoff import hand_over_pushes
+    from tasks import configure
+
+    h = hand_over_pushes(settings, configure(settings), connectors)
+    if h.embedded:
+        return "Next: hub push."
+    if h.broker_error:
+        return f"No worker will send them: {h.broker_error}. Next: hub push sends them from here."
+    if h.here:
+        return (
+            "No worker takes the push queue: hub push sends them from here, "
+            "or start hub worker --queues push and the workers send them."
+        )
+    return (
+        f"Handed to the workers ({', '.join(h.workers)}): the workers send them; "
+        "hub status or hub pushes list shows them go out."
+    )
 
 
 def push(

@@ -50,6 +50,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
                         "last_sync": c.last_sync,
                         "last_status": c.last_status,
                         "last_error": c.last_error,
+                        "last_heartbeat": c.last_heartbeat,
                         "records": c.records,
                         "pending": c.pending,
                         "failed": c.failed,
@@ -111,7 +112,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     if st.connectors:
         out.print(t)
         for c in st.connectors:  # the table clips; what a part was synced without, and what to do, in full
-            if c.last_status == "warning" and c.last_error:
+            if c.last_status in ("warning", "interrupted") and c.last_error:
                 out.print(f"{c.name}: {c.last_error}", style="yellow", markup=False, highlight=False)
     elif not st.sources:
         say("No connectors configured (hub.yaml connectors:).")

@@ -171,7 +171,8 @@ def push_connector(
             if not lock.acquired:
                 continue
             acquired += 1
-            _push_lane(ctx, name, lane, lock, only_ids, summary)
+            with _Heartbeat(ctx, lock) as beat:
+                _push_lane(ctx, name, lane, lock, beat, only_ids, summary)
         if summary.more:  # the batch limit (or a lost lock): the caller comes back for the rest
             break
     summary.skipped_lock = acquired == 0
@@ -192,7 +193,9 @@ def push_until_drained(ctx: HubContext, name: str) -> PushSummary:
             return total
 
 
-def _push_lane(ctx: HubContext, name: str, lane: tuple[int, int], lock, only_ids, summary: PushSummary) -> None:
+def _push_lane(
+    ctx: HubContext, name: str, lane: tuple[int, int], lock, beat: _Heartbeat, only_ids, summary: PushSummary
+) -> None:
     connector = ctx.connector(name)
     cfg = ctx.settings.push
     handled = 0
@@ -210,16 +213,18 @@ def _push_lane(ctx: HubContext, name: str, lane: tuple[int, int], lock, only_ids
             )
         if not rows:
             return
+        beat.ids = [r.id for r in rows]  # ours until recorded: the heartbeat renews their lease
         handled += len(rows)
         forms = StoredForms(connector)
         send, noop, state = _diff(ctx, rows, forms)
-        with ctx.store.begin() as conn:  # ended: on the hub's clock, as _record says
+        with beat.paused(), ctx.store.begin() as conn:  # ended: on the hub's clock, as _record says
             push_store.mark(conn, [r.id for r in noop], "skipped", ctx.clock())
         summary.noop += len(noop)
         if send:
-            with _Heartbeat(ctx, lock, [r.id for r in send]):
-                results = _send(connector, send)
-            _record(ctx, send, results, state, summary, forms)
+            results = _send(connector, send)
+            with beat.paused():
+                _record(ctx, send, results, state, summary, forms)
+        beat.ids = []
         if not lock.refresh():
             # held past its TTL (a long vendor back-off): another push may run now; stop
             # here, this batch is recorded, and ask for another task to pick up the rest
@@ -230,17 +235,27 @@ def _push_lane(ctx: HubContext, name: str, lane: tuple[int, int], lock, only_ids
 
 
 class _Heartbeat:
-    """Keeps a batch's lease alive (the lane lock and the rows' ``lease_until``) while its vendor
-    call runs. A call slowed past the lease (the vendor's back-off, a slow API) let another
-    worker take the rows over and send the newer decision, and then this call's older write
-    landed on top of it. A worker that dies stops beating, so its rows are claimed again as
-    before; a call that never returns is beaten for at most the task time limit."""
+    """Keeps a lane alive while its worker lives: renews the lane lock every ``lease / 3``
+    seconds, and the lease of the rows it has claimed (``ids``) until they are recorded.
 
-    def __init__(self, ctx: HubContext, lock, ids: list[int]):  # noqa: ANN001 - a hub.locks.Held
-        self.ctx, self.lock, self.ids = ctx, lock, ids
+    ``push.lease_seconds`` can then be short (a minute): a worker killed outright stops beating,
+    so another takes its lane and re-sends its batch a lease later, while a live lane slowed
+    by the vendor (its back-off, a slow API) or the store is never taken over. Before, the
+    lease had to outlast the slowest batch, and a dead lane waited five minutes; a call slowed
+    past it let another worker send the newer decision and then landed the older write on top
+    of it. Beaten for at most the task time limit (a call that never returns).
+
+    The lane's own writes to its rows run inside ``paused()``, so a renewal never updates rows
+    a recording transaction holds (two transactions locking the same rows in different order
+    deadlock on PostgreSQL); a renewal leaves rows no longer ``sending`` alone."""
+
+    def __init__(self, ctx: HubContext, lock):  # noqa: ANN001 - a hub.locks.Held
+        self.ctx, self.lock = ctx, lock
+        self.ids: list[int] = []
         self.lease = ctx.settings.push.lease_seconds
         self.cap = ctx.settings.celery.task_time_limit
         self._stop = threading.Event()
+        self._writing = threading.Lock()
         self._thread = threading.Thread(target=self._beat, name="push-lease", daemon=True)
 
     def __enter__(self) -> _Heartbeat:
@@ -251,17 +266,25 @@ class _Heartbeat:
         self._stop.set()
         self._thread.join()
 
+    def paused(self) -> threading.Lock:
+        """Hold while writing to the claimed rows: no renewal runs meanwhile."""
+        return self._writing
+
     def _beat(self) -> None:
         started = utcnow()
         while not self._stop.wait(self.lease / 3):
             now = utcnow()
             if (now - started).total_seconds() > self.cap or not self.lock.refresh():
                 return  # lost or beaten too long: the rows fall due again when the lease runs out
-            try:
-                with self.ctx.store.begin() as conn:
-                    push_store.extend_lease(conn, self.ids, now + timedelta(seconds=self.lease))
-            except Exception:  # noqa: BLE001 - a store hiccup: the next beat tries again
-                log.warning("could not extend the lease of %d pushes", len(self.ids), exc_info=True)
+            with self._writing:
+                ids = list(self.ids)
+                if not ids:
+                    continue
+                try:
+                    with self.ctx.store.begin() as conn:
+                        push_store.extend_lease(conn, ids, now + timedelta(seconds=self.lease))
+                except Exception:  # noqa: BLE001 - a store hiccup: the next beat tries again
+                    log.warning("could not extend the lease of %d pushes", len(ids), exc_info=True)
 
 
 def _send(connector, batch: list[PushRow]) -> dict[int, PushResult]:

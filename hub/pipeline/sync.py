@@ -98,7 +98,7 @@ def sync_connector(
     ttl = ctx.settings.push.lease_seconds  # a dead worker's sync lock is free after this
     with (
         ctx.locks.hold(f"sync:{name}", ttl) as held,
-        kept_alive(held, ttl, ctx.settings.celery.task_time_limit) as lock,
+        kept_alive(held, ttl, ctx.settings.celery.task_time_limit, on_beat=lambda: _beat(ctx, name)) as lock,
     ):
         if not lock.acquired:
             log.info("sync of %s skipped: another sync of it is running", name)
@@ -123,6 +123,12 @@ def sync_connector(
             if result.held:
                 log.info("sync of %s: %d activities held until their contact is stored", name, result.held)
     return result
+
+
+def _beat(ctx: HubContext, name: str) -> None:
+    """Stamp the running streams alive: `hub status` tells a live sync from a killed one by it."""
+    with ctx.store.begin() as conn:
+        sync_state.beat(conn, name, utcnow())
 
 
 def _reason(exc: BaseException) -> str:
@@ -224,7 +230,7 @@ def _sync_streams(
     growth = GrowthAnalyzer(ctx.store)  # a first sync fills tables the planner believes empty
     for stream in STREAMS:
         with ctx.store.begin() as conn:
-            sync_state.mark_started(conn, name, stream, ctx.clock())
+            sync_state.mark_started(conn, name, stream, ctx.clock(), utcnow())
             cursor = sync_state.get_cursor(conn, name, stream)
             if stream == "activities":  # held so long, their contact is not coming (warned by id)
                 held_store.expire(conn)

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from hub.errors import StoreError
-from hub.store.db import check_current, make_engine, migrate
+from hub.store.db import Migrated, check_current, make_engine, migrate
 
 
 class Store:
@@ -26,8 +26,10 @@ class Store:
         self.engine: Engine = make_engine(url)
         if auto_migrate is None:
             auto_migrate = self.engine.dialect.name == "sqlite"
+        #: what opening it migrated (None: it was checked, not migrated); `hub migrate` says it
+        self.migrated: Migrated | None = None
         if auto_migrate:
-            migrate(self.engine)
+            self.migrated = migrate(self.engine)
         else:
             check_current(self.engine)
 

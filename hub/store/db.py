@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError
 
 from hub.errors import StoreError, StoreUnavailable
@@ -59,16 +60,34 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
+@dataclass(frozen=True)
+class Migrated:
+    """What :func:`migrate` did: the schema before (None: a new, empty store) and after, how
+    many migrations it ran and how many of the hub's tables the store now holds."""
+
+    before: str | None
+    after: str | None
+    applied: int
+    tables: int
+
+
+def migrate(engine: Engine, revision: str = "head") -> Migrated:
     """Upgrade to ``revision``, one transaction per migration (alembic's own), so a migration can
     step out of it to build an index CONCURRENTLY on PostgreSQL; a failed one leaves the store at
     the last revision that completed."""
     cfg = alembic_config(engine)
+    scripts = ScriptDirectory.from_config(cfg)
     with engine.connect() as conn:
-        _known(ScriptDirectory.from_config(cfg), MigrationContext.configure(conn).get_current_revision())
+        before = MigrationContext.configure(conn).get_current_revision()
+        _known(scripts, before)
         conn.rollback()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        after = MigrationContext.configure(conn).get_current_revision()
+        tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+        conn.rollback()
+    applied = 0 if after == before else sum(1 for _ in scripts.iterate_revisions(after, before))
+    return Migrated(before, after, applied, len(tables))
 
 
 def is_current(engine: Engine) -> bool:

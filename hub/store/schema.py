@@ -123,6 +123,7 @@ sync_state = Table(
     Column("last_finished_at", TS),
     Column("last_status", String(20)),
     Column("last_error", Text),
+    Column("heartbeat_at", TS),  # a running sync's last lock renewal (wall clock): hub/status.py
 )
 
 connector_checks = Table(

@@ -1,9 +1,13 @@
-"""Sync cursors and run bookkeeping, one row per (connector, stream)."""
+"""Sync cursors and run bookkeeping, one row per (connector, stream).
+
+A running sync stamps ``heartbeat_at`` whenever it renews its lock (wall clock, as the lock's
+lease); a stream still "running" whose stamp is older than a lease lost its lock without
+finishing (its process was killed): :func:`interrupted`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -22,6 +26,7 @@ class StreamState:
     last_finished_at: datetime | None
     last_status: str | None
     last_error: str | None
+    heartbeat_at: datetime | None = None
 
 
 def _ensure(conn: Connection, connector: str, stream: str) -> None:
@@ -52,10 +57,31 @@ def advance_cursor(
     )
 
 
-def mark_started(conn: Connection, connector: str, stream: str, at: datetime) -> None:
-    """``at``: the hub's clock (a simulation's own), so status and alerts read one time."""
+def mark_started(conn: Connection, connector: str, stream: str, at: datetime, beat: datetime) -> None:
+    """``at``: the hub's clock (a simulation's own), so status and alerts read one time;
+    ``beat``: the wall clock's now, the stream's first heartbeat."""
     _ensure(conn, connector, stream)
-    conn.execute(update(sync_state).where(_where(connector, stream)).values(last_started_at=at, last_status="running"))
+    conn.execute(
+        update(sync_state)
+        .where(_where(connector, stream))
+        .values(last_started_at=at, last_status="running", heartbeat_at=beat)
+    )
+
+
+def beat(conn: Connection, connector: str, at: datetime) -> None:
+    """The connector's running streams are alive at ``at`` (wall clock): its sync renewed its lock."""
+    conn.execute(
+        update(sync_state)
+        .where(sync_state.c.connector == connector, sync_state.c.last_status == "running")
+        .values(heartbeat_at=at)
+    )
+
+
+def interrupted(state: StreamState, now: datetime, lease_seconds: float) -> bool:
+    """Shown "running" but its last heartbeat (or start) is older than a lease: its lock ran out
+    and it never finished, so no sync is running it now."""
+    last = state.heartbeat_at or state.last_started_at
+    return state.last_status == "running" and (last is None or now - last > timedelta(seconds=lease_seconds))
 
 
 def mark_finished(
@@ -81,6 +107,7 @@ def all_states(conn: Connection) -> list[StreamState]:
             aware(r.last_finished_at),
             r.last_status,
             r.last_error,
+            aware(r.heartbeat_at),
         )
         for r in conn.execute(select(sync_state).order_by(sync_state.c.connector, sync_state.c.stream))
     ]

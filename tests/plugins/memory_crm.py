@@ -45,6 +45,9 @@ class MemoryCRMSettings(ConnectorSettings):
     namespace: str = "memcrm"
     page_size: int = Field(50, ge=1)
     push_delay: float = Field(0.0, ge=0, description="seconds per record, to make a batch slow")
+    stored_form_delay: float = Field(
+        0.0, ge=0, description="seconds per field the push diff asks about (a slow schema read)"
+    )
     max_batch: int = Field(100, ge=1)
 
 
@@ -250,6 +253,11 @@ class MemoryCRMConnector(Connector):
                 )
             yield page
             after = int(rows[-1][1])
+
+    def stored_form(self, object_type: str, field: str, value: Any) -> Any:
+        if self.s.stored_form_delay:
+            time.sleep(self.s.stored_form_delay)
+        return value
 
     def push(self, requests: list[PushRequest]) -> list[PushResult]:
         flaky = int(self.crm.r.decr(self.crm.k("flaky_left"))) if self.crm.r.exists(self.crm.k("flaky_left")) else -1

@@ -24,6 +24,9 @@ class ConnectorOut(BaseModel):
     last_sync: datetime | None
     last_status: str | None
     last_error: str | None
+    last_heartbeat: datetime | None = Field(
+        None, description="when a running (or interrupted) sync last renewed its lock; older than a lease: interrupted"
+    )
     records: int
     pending: int
     failed: int
