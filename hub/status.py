@@ -97,7 +97,7 @@ def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
             st.cursors[s.stream] = s.cursor
             if s.last_finished_at and (st.last_sync is None or s.last_finished_at > st.last_sync):
                 st.last_sync = s.last_finished_at
-            shown, error = _shown(s, now, lease)
+            shown, error = sync_state.shown(s, now, lease)
             if st.last_status is None or _weight(shown) >= max(_weight(st.last_status), 1):
                 st.last_status, st.last_error, st.last_heartbeat = shown, error, s.heartbeat_at
         st.pending = counts.get((name, "pending"), 0) + counts.get((name, "sending"), 0)
@@ -129,18 +129,6 @@ def other_sources(settings: Settings, store: Store) -> list[SourceStatus]:
     for s, n in events.items():
         out.setdefault(s, SourceStatus(s)).events = n
     return sorted(out.values(), key=lambda s: s.source)
-
-
-def _shown(s: sync_state.StreamState, now: datetime, lease: float) -> tuple[str | None, str | None]:
-    """A stream's status and error as shown: "running" only while its sync still beats."""
-    if not sync_state.interrupted(s, now, lease):
-        return s.last_status, s.last_error
-    beat = s.heartbeat_at or s.last_started_at
-    when = f"last heartbeat {beat:%Y-%m-%d %H:%M:%S} UTC" if beat else "no heartbeat recorded"
-    return "interrupted", (
-        f"the {s.stream} sync stopped without finishing (its process was killed or lost its lock; {when}); "
-        "the next sync reads on from the last committed page"
-    )
 
 
 def _weight(status: str | None) -> int:

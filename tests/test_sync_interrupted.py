@@ -36,6 +36,12 @@ def _status(cfg: Path) -> dict:
     return crm
 
 
+def _alerts(cfg: Path) -> list[dict]:
+    res = CliRunner().invoke(app, ["alerts", "list", "-c", str(cfg), "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
 def _running(store: Store) -> bool:
     with store.connect() as conn:
         return "running" in set(conn.execute(select(sync_state.c.last_status)).scalars())
@@ -75,10 +81,16 @@ def test_a_killed_sync_shows_as_interrupted_with_its_last_heartbeat(tmp_path, st
         assert "last heartbeat" in dead["last_error"] and "next sync" in dead["last_error"], dead
         table = CliRunner().invoke(app, ["status", "-c", str(cfg)], terminal_width=250)
         assert "interrupted" in table.stdout and "running" not in table.stdout, table.stdout
+        # monitoring raises it as a failed sync would be: nothing new is read until a sync runs
+        assert CliRunner().invoke(app, ["alerts", "run", "-c", str(cfg)]).exit_code == 0
+        (alert,) = [a for a in _alerts(cfg) if a["kind"] == "sync"]
+        assert alert["severity"] == "critical" and "stopped without finishing" in alert["message"], alert
         crm.set_fault("activities_page_delay", 0.0)
         again = CliRunner().invoke(app, ["sync", "-c", str(cfg)])
         assert again.exit_code == 0, again.output
         assert _status(cfg)["last_status"] == "ok"  # the next sync reads on and clears it
+        assert CliRunner().invoke(app, ["alerts", "run", "-c", str(cfg)]).exit_code == 0
+        assert not [a for a in _alerts(cfg) if a["kind"] == "sync"]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

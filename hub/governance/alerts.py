@@ -237,6 +237,7 @@ def monitor_step(ctx: HubContext, now: datetime | None = None, *, force: bool = 
             declared=declared,
             connectors=list(ctx.settings.enabled_connectors()),
             outcomes=ctx.settings.decision.outcomes,
+            sync_lease_seconds=ctx.settings.push.lease_seconds,
         )
     except (ValueError, ArithmeticError, LookupError) as exc:  # numeric trouble in a check, not a hub fault
         log.exception("monitoring failed")

@@ -48,12 +48,15 @@ from decision.objective import components
 from decision.scoring import FEATURE_NAMES, build_training_set, features_at
 from decision.scoring.settings import ScoringSettings
 from hub.config import ObjectiveWeights
+from hub.models import utcnow
 from hub.outcomes_spec import DeclaredOutcome
 from hub.pipeline.features import declared_matrix
 from hub.pipeline.scoring import load_history, registry_for
 from hub.store import Store
 from hub.store.contacts import aware
-from hub.store.schema import activities, contacts, decisions, outcomes, sync_state
+from hub.store.schema import activities, contacts, decisions, outcomes
+from hub.store.sync_state import all_states as stream_states
+from hub.store.sync_state import shown
 
 #: responses to the hub's own actions (its emails, its calls, the opt-outs its emails cause): they
 #: move whenever the policy does, so they are the reward check's business, not evidence that the
@@ -201,17 +204,19 @@ def feed_rates(store: Store, now: datetime, window: timedelta) -> dict[str, tupl
     }
 
 
-def failed_syncs(store: Store) -> dict[str, list[tuple[str, str]]]:
-    """Per connector that has synced: the streams whose last sync failed, with the error."""
+def failed_syncs(store: Store, lease_seconds: float) -> dict[str, list[tuple[str, str]]]:
+    """Per connector that has synced: the streams whose last sync failed, or was interrupted (its
+    process killed: shown "running" with no heartbeat for a lease, as `hub status` shows it), with
+    the error. Heartbeats are on the wall clock, so this is too, whatever clock decides."""
     with store.connect() as conn:
-        rows = conn.execute(
-            select(sync_state.c.connector, sync_state.c.stream, sync_state.c.last_status, sync_state.c.last_error)
-        ).all()
+        states = stream_states(conn)
+    now = utcnow()
     out: dict[str, list[tuple[str, str]]] = {}
-    for name, stream, status, error in rows:
-        out.setdefault(name, [])
-        if status == "failed":
-            out[name].append((stream, error or ""))
+    for s in states:
+        out.setdefault(s.connector, [])
+        status, error = shown(s, now, lease_seconds)
+        if status in ("failed", "interrupted"):
+            out[s.connector].append((s.stream, error or ""))
     return out
 
 
@@ -262,10 +267,12 @@ def monitor(
     declared: DeclaredSpec | None = None,
     connectors: list[str] | None = None,
     outcomes: Sequence[DeclaredOutcome] = (),
+    sync_lease_seconds: float = 60.0,
 ) -> list[Alert]:
     """Every alert; ``declared``: the engine's fitted declared spec, whose columns are watched
     too; ``connectors``: the enabled ones, whose sync health is watched (None: all that synced);
-    ``outcomes``: the declared outcomes ``weights`` values."""
+    ``outcomes``: the declared outcomes ``weights`` values; ``sync_lease_seconds``: how long a sync
+    may go without a heartbeat before it counts as interrupted (``push.lease_seconds``)."""
     s = settings or ScoringSettings()
     t = thresholds or Thresholds()
     h = timedelta(days=s.horizon_days)
@@ -278,7 +285,7 @@ def monitor(
         then, today, names = sample
         alerts += check(thresholds=t, train_X=then, recent_X=today, feature_names=names)
     alerts += feed_rate_alerts(feed_rates(store, now, w), t)
-    failed = failed_syncs(store)
+    failed = failed_syncs(store, sync_lease_seconds)
     alerts += sync_alerts({n: f for n, f in failed.items() if connectors is None or n in connectors})
     registry = registry_for(store, s)
     served = registry.serving()

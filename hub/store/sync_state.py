@@ -84,6 +84,18 @@ def interrupted(state: StreamState, now: datetime, lease_seconds: float) -> bool
     return state.last_status == "running" and (last is None or now - last > timedelta(seconds=lease_seconds))
 
 
+def shown(s: StreamState, now: datetime, lease: float) -> tuple[str | None, str | None]:
+    """A stream's status and error as shown: "running" only while its sync still beats."""
+    if not interrupted(s, now, lease):
+        return s.last_status, s.last_error
+    beat = s.heartbeat_at or s.last_started_at
+    when = f"last heartbeat {beat:%Y-%m-%d %H:%M:%S} UTC" if beat else "no heartbeat recorded"
+    return "interrupted", (
+        f"the {s.stream} sync stopped without finishing (its process was killed or lost its lock; {when}); "
+        "the next sync reads on from the last committed page"
+    )
+
+
 def mark_finished(
     conn: Connection, connector: str, stream: str, at: datetime, status: str, error: str | None = None
 ) -> None:
