@@ -383,7 +383,7 @@ class SegmentChooser:
     #: week's touches to clear was worth nearly as much as calling. Chosen among 0.3, 0.5, 0.7 and
     #: 0.9 on tuning seeds 1000/1001 of bench/decision_quality.py at 10,000 (reward 287k at 0.9,
     #: 328k at 0.7, 337k at 0.5, 313k at 0.3; 0.7 for its fewer unsubscribes at equal won revenue);
-    #: figures on seeds 0-9 in the README ("Waiting priced by the day")
+    #: figures on seeds 0-9 in docs/decision-quality.md ("Waiting priced by the day")
     discount: float = 0.7
     min_rows: float = 50.0
     draws: int = 64
