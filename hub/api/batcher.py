@@ -5,7 +5,7 @@ cache: at 200 requests a second the process sleeps between requests, other proce
 caches, and the same decision costs about 1.2-1.6 times what it costs back to back
 (bench/realtime_engine.py's ``api_spaced`` against ``api_decision``). The engine's cost per row
 falls steeply with rows (one row 0.73 ms, four 0.36 ms each, on 4 December), and one batch pays
-one cold start, one transaction and one commit. Figures: hub/api/README.md, "Dynamic batching".
+one cold start, one transaction and one commit. Figures: docs/realtime-api.md, "Dynamic batching".
 
 So, as serving systems do (NVIDIA Triton's dynamic batcher, Clipper's adaptive batching), the
 first request of a batch waits up to ``window`` for companions, or until ``max_batch`` have
@@ -21,7 +21,7 @@ answer) and subtracts the wait it used: what the rest costs (the decisions thems
 behind them). The wait moves halfway toward what leaves the objective just met, between 0 and
 ``window_seconds``. So a fast machine turns its latency headroom into larger batches and less CPU per
 decision, and a slow or crowded one waits less and keeps its latency (figures:
-hub/api/README.md, "6 December 2026, morning"). An objective of 0 keeps the window fixed.
+docs/realtime-api.md, "6 December 2026, morning"). An objective of 0 keeps the window fixed.
 
 Each request still gets its own answer, exactly as alone: its own decision record, its own 404
 when its contact is unknown. An error of the batch as a whole (the store down, a bug) is every
