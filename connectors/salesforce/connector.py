@@ -31,6 +31,7 @@ from connectors.salesforce.mapping import (
     count_soql,
     id18,
     is_gone,
+    last_whole_second,
     record_id,
     record_to_activities,
     record_to_contact,
@@ -136,7 +137,7 @@ class SalesforceConnector(Connector):
 
     def pull_contacts(self, cursor: str | None) -> Iterator[Page[Contact]]:
         state = StreamCursor.loads(cursor)
-        end = self.clock()
+        end = last_whole_second(self.clock())
         for sobject in self.person_objects():
             obj = PERSON_OBJECTS[sobject]
             audit = audit_fields(self.client.describe(sobject), self.sf_names)
@@ -220,7 +221,7 @@ class SalesforceConnector(Connector):
 
     def pull_activities(self, cursor: str | None) -> Iterator[Page[Activity]]:
         state = StreamCursor.loads(cursor)
-        end = self.clock()
+        end = last_whole_second(self.clock())
         prefixes = {
             p: t
             for p, t in PREFIX_TO_IDENTITY.items()

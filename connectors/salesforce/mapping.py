@@ -97,6 +97,16 @@ def format_sf_datetime(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+def last_whole_second(now: datetime) -> datetime:
+    """The newest SystemModstamp a sync started at ``now`` may read: the last second that is over.
+    Salesforce keeps stamps to the second and ignores milliseconds in SOQL, so a window ending at
+    10:00:00.400 reads the rows stamped 10:00:00, and a row changed at 10:00:00.700 gets that same
+    stamp again, (Id, SystemModstamp) equal to the version read: no later window tells it apart.
+    Ending at 09:59:59 leaves the open second to the next sync."""
+    now = now.astimezone(UTC)
+    return now.replace(microsecond=0) - timedelta(seconds=1)
+
+
 _BARE_HOUR = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*$")
 
 

@@ -12,9 +12,12 @@ lives after every batch still moves on, since only restarts that bring no new ro
 
 A window too big for Salesforce (400 QUERY_TIMEOUT or OPERATION_TOO_LARGE on a big object) is
 halved and retried; once a narrowed window is read to its end, the next one is twice as wide
-(up to the window's end), so the width follows what the org can answer. Down to one
-millisecond; past that (or after ``MAX_NARROWINGS`` failures in a row) the error goes up as
-retryable.
+(up to the window's end), so the width follows what the org can answer. Windows are whole
+seconds: Salesforce keeps stamps to the second and ignores milliseconds in SOQL, so a narrower
+window is the same second again. One second still too big (a data load stamps thousands of rows
+with one second) is read ``LIMIT`` rows at a time in (SystemModstamp, Id) order, each query
+starting after the last row read, the limit halved while it is still too big; past a limit of
+one row (or after ``MAX_NARROWINGS`` failures in a row) the error goes up as retryable.
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ from connectors.salesforce.objects import SObject
 
 log = logging.getLogger(__name__)
 MAX_RESTARTS = 3
-MAX_NARROWINGS = 45  # 2**45 ms is over 1,000 years: halving this often reaches one millisecond
+MAX_NARROWINGS = 45  # 2**35 s is over 1,000 years: halving this often reaches one second, then LIMIT 1
+SECOND = 1000
+FIRST_LIMIT = 2000  # rows per query once one second is too big to read in one
+
+
+def _second(ms: int) -> int:
+    return ms - ms % SECOND
 
 
 def _stamp_ms(rec: Any, obj: SObject) -> int | None:
@@ -64,20 +73,25 @@ def read_window(
 ) -> Iterator[tuple[list[dict[str, Any]], ObjectCursor]]:
     """Yield (new rows, cursor after them) per batch; rows already read at the same stamp are dropped."""
     restarts = narrowings = 0
-    end_ms = int(end.timestamp() * 1000)
-    lo: int | None = cursor.since_ms  # the window is (lo - overlap, hi]
+    end_ms = _second(int(end.timestamp() * 1000))  # Salesforce compares whole seconds
+    lo: int | None = cursor.since_ms  # the window is [lo - overlap, hi], in whole seconds
     hi = end_ms
     span: int | None = None  # the width that last worked after a narrowing
     overlap = overlap_ms  # windows after the first narrowed one follow it exactly: no overlap
+    limit: int | None = None  # one second too big for one query: read it this many rows at a time
     while True:
         if cursor.since_ms is not None and (lo is None or cursor.since_ms > lo):
-            lo = cursor.since_ms  # rows read so far need no re-reading
+            lo = _second(cursor.since_ms)  # rows read so far need no re-reading
         after_id = cursor.last_id if lo == cursor.since_ms else None  # past the row read last at lo
         soql = window_soql(
             obj.name, obj.cursor_field, obj.key, fields, lo, overlap, _at(hi), after_id=after_id, runs=cursor.runs
         )
+        if limit is not None:
+            soql += f" LIMIT {limit}"
         try:
+            got = 0
             for batch in client.query_pages(soql, include_deleted=obj.include_deleted):
+                got += len(batch)
                 fresh: list[dict[str, Any]] = []
                 stamps: list[tuple[str, int]] = []
                 last: tuple[int, str] | None = None  # the batch's last row, in (stamp, Id) order
@@ -94,11 +108,13 @@ def read_window(
                 if stamps:
                     restarts = 0  # progress: only restarts that bring nothing count
                 yield fresh, cursor
+            if limit is not None and got >= limit:
+                continue  # more rows in this second: the next query starts after the last one read
+            limit = None
             if hi >= end_ms:
                 return
             narrowings, overlap = 0, 0
-            assert span is not None
-            span *= 2
+            span = max(2 * (span or 0), SECOND)
             lo, hi = hi, min(end_ms, hi + span)  # the narrowed part is read; on to the next, wider
         except QueryLocatorExpired:
             restarts += 1
@@ -116,14 +132,19 @@ def read_window(
                 oldest = _oldest_ms(client, obj, _at(hi))
                 if oldest is None:
                     return  # nothing at all up to hi
-                lo = oldest - 1
-            if narrowings > MAX_NARROWINGS or hi - lo <= 1:
-                if not overlap:
-                    raise  # even the narrowest window is too big
-                overlap, narrowings = 0, 0  # the overlap alone is too big: read on without it
-                span = span or max(hi - lo, 1)
-                log.warning("%s: the %d ms overlap alone is too big to query; reading without it", obj.name, overlap_ms)
+                lo = _second(oldest)
+            if narrowings > MAX_NARROWINGS or limit == 1:
+                raise  # even the narrowest window is too big
+            if hi - lo < SECOND:  # one second: no narrower window exists
+                if overlap:
+                    overlap, narrowings = 0, 0  # the overlap alone is too big: read on without it
+                    log.warning(
+                        "%s: the %d ms overlap alone is too big to query; reading without it", obj.name, overlap_ms
+                    )
+                    continue
+                limit = FIRST_LIMIT if limit is None else limit // 2
+                log.info("%s: %s; reading the second %s %d rows at a time", obj.name, exc, _at(hi).isoformat(), limit)
                 continue
-            span = (hi - lo) // 2
+            span = _second((hi - lo) // 2)
             hi = lo + span
             log.info("%s: %s; narrowing the window to end at %s", obj.name, exc, _at(hi).isoformat())

@@ -2,8 +2,9 @@
 
 Within a simulated day time runs with the wall clock (so successive writes get distinct,
 increasing stamps) but never leaves the day; ``advance_days`` jumps to later days. Readings are
-strictly increasing in milliseconds, so a cursor on modification time never sees a tie it could
-not order. ``skip`` moves time on within the day (an idle quarter of an hour, the hours to a
+strictly increasing in milliseconds (HubSpot's stamps are these readings; Salesforce keeps its
+own to the second, one per transaction, ``SalesforceState.stamp``, so its cursors do meet
+ties). ``skip`` moves time on within the day (an idle quarter of an hour, the hours to a
 midnight in another zone) without simulating anything. With ``realtime=False`` each reading is one millisecond after the last instead, so a
 run that reads the clock the same way gets the same stamps however fast the machine is (tests
 that compare learning runs need that).

@@ -28,7 +28,7 @@ from typing import Any
 from hub.sandbox.clock import sf_datetime
 from hub.sandbox.httpkit import HttpError, Request, Response
 from hub.sandbox.salesforce_errors import sf_err
-from hub.sandbox.salesforce_state import DATETIME
+from hub.sandbox.salesforce_state import DATETIME, to_second
 from hub.sandbox.soql import Query
 
 OPERATIONS = ("query", "queryAll")
@@ -170,7 +170,7 @@ class SalesforceBulkRoutes:
             version=req.params.get("version", "59.0"),
             query=parsed,
             rows=rows,
-            created=sf_datetime(self.sf.clock.now_ms()),
+            created=sf_datetime(to_second(self.sf.clock.now_ms())),  # Salesforce keeps seconds
             delimiter=body.get("columnDelimiter", "COMMA"),
             line_ending=body.get("lineEnding", "LF"),
         )

@@ -185,7 +185,7 @@ class SalesforceApp(
         if not login and not self.daily.try_acquire():
             self.log.limit("salesforce", "DAILY")
             return _sf_err(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
-        with self.world.lock:
+        with self.world.lock, self.sf.transaction():  # a request is one transaction: one stamp
             resp = super().dispatch(req)
         self.log.call("salesforce", f"{req.method} {req.route or req.path}")
         if not login:

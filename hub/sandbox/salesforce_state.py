@@ -8,7 +8,8 @@ are resolved at query time through the ``*Id`` lookups. Deleted records stay wit
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from hub.fields import HUB_FIELDS as _HUB_FIELD_SPECS
@@ -169,6 +170,12 @@ DATETIME = {
 } | {k for k, v in HUB_FIELDS.items() if v == "best_send_time"}
 
 
+def to_second(ms: int) -> int:
+    """Epoch ms cut to the whole second: Salesforce keeps datetimes to the second (its API
+    always answers ``.000``; "Datetime fields do not store milliseconds"), and so does this org."""
+    return ms - ms % 1000
+
+
 def label(field: str) -> str:
     """The field's label as describe reports it and error messages name it."""
     return field.replace("__c", "").replace("_", " ")
@@ -186,6 +193,21 @@ def _live(rec: dict[str, Any] | None) -> dict[str, Any]:
             "entity is deleted" if rec else "invalid cross reference id",
         )
     return rec
+
+
+def _saved_datetimes(fields: dict[str, Any]) -> dict[str, Any]:
+    """Datetime values as Salesforce saves them: to the second, kept as epoch ms (rendered
+    ``2026-01-05T10:00:00.000+0000``) whatever form the request wrote them in."""
+    out = dict(fields)
+    for k, v in fields.items():
+        if k not in DATETIME or v is None or isinstance(v, bool):
+            continue
+        if isinstance(v, int | float):
+            out[k] = to_second(int(v))
+        elif isinstance(v, str):
+            with suppress(ValueError):  # not a datetime: coerce refuses it before
+                out[k] = to_second(parse_datetime_ms(v if "T" in v else v + "T00:00:00Z"))
+    return out
 
 
 #: the member statuses Salesforce creates with every Campaign, the default first
@@ -242,6 +264,8 @@ class SalesforceState:
         # Campaign not listed has the two Salesforce gives a new one: Sent (default), Responded
         self.member_statuses: dict[str, list[str]] = {}
         self._counter = 0
+        self._tx_open = False  # a request is being served as one transaction (``transaction``)
+        self._tx_at: int | None = None  # its stamp, taken at its first write
         at = clock.now_ms()
         self.users = [
             self.create(
@@ -268,6 +292,29 @@ class SalesforceState:
             at_ms=at,
         )
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One Salesforce transaction (a REST write, one sObject Collections call): every row it
+        writes gets the same CreatedDate / LastModifiedDate / SystemModstamp, as in Salesforce.
+        The stamp is the second of the first write (a request that writes nothing takes no clock
+        reading, so it moves no later stamp). Nested calls join the open transaction."""
+        if self._tx_open:
+            yield
+            return
+        self._tx_open, self._tx_at = True, None
+        try:
+            yield
+        finally:
+            self._tx_open, self._tx_at = False, None
+
+    def stamp(self) -> int:
+        """The system stamp of a write now: the open transaction's, else this second's."""
+        if not self._tx_open:
+            return to_second(self.clock.now_ms())
+        if self._tx_at is None:
+            self._tx_at = to_second(self.clock.now_ms())
+        return self._tx_at
+
     def new_id(self, sobject: str) -> str:
         self._counter += 1
         return f"{PREFIX[sobject]}Hb{self._counter:010d}AAA"
@@ -280,7 +327,7 @@ class SalesforceState:
         at_ms: int | None = None,
         person: int | None = None,
     ) -> str:
-        at = self.clock.now_ms() if at_ms is None else at_ms
+        at = self.stamp() if at_ms is None else to_second(at_ms)
         rid = self.new_id(sobject)
         rec = {f: None for f in FIELDS[sobject]}
         rec.update(
@@ -295,7 +342,7 @@ class SalesforceState:
         )
         for b in BOOLEAN & set(FIELDS[sobject]):
             rec[b] = False
-        rec.update(fields)
+        rec.update(_saved_datetimes(fields))
         if "FirstName" in rec or "LastName" in rec:
             rec["Name"] = " ".join(x for x in (rec.get("FirstName"), rec.get("LastName")) if x)
         self.objects[sobject][rid] = rec
@@ -475,7 +522,8 @@ class SalesforceState:
                 fields["OwnerId"] = self.assignment_rule_owner  # assignment rules win
         if isinstance(fields.get("OwnerId"), str):  # Salesforce takes a 15-character id, keeps 18
             fields["OwnerId"] = case_safe_id(fields["OwnerId"])
-        at = self.clock.now_ms()
+        fields = _saved_datetimes(fields)
+        at = self.stamp()
         changed = {}
         for k, v in fields.items():
             if rec.get(k) != v:
@@ -504,14 +552,14 @@ class SalesforceState:
             hub = [HUB_FIELDS[k] for k in changed if k in HUB_FIELDS]
             person = self.person_of.get(rid)
             if hub and person is not None and self.on_hub_fields and source == "api":
-                full: dict[str, Any] = {HUB_FIELDS[k]: rec.get(k) for k in HUB_FIELDS}
+                full: dict[str, Any] = {HUB_FIELDS[k]: self.value(rec, k) for k in HUB_FIELDS}
                 full["_changed"] = sorted(hub)
                 self.on_hub_fields("salesforce", person, full)
 
     def merge(self, sobject: str, master: str, losers: list[str]) -> None:
         """A user's merge (Setup or SOAP ``merge()``): the losers are deleted with ``MasterRecordId``
         pointing at the master, and their activities and campaign memberships move to it."""
-        at = self.clock.now_ms()
+        at = self.stamp()
         ref = "ContactId" if sobject == "Contact" else "LeadId"
         for rid in losers:
             rec = self.objects[sobject][rid]
@@ -540,7 +588,7 @@ class SalesforceState:
         if rec is None or rec["IsDeleted"]:
             raise SfError("ENTITY_IS_DELETED", "entity is deleted")
         self.check_lock(rid)
-        at = self.clock.now_ms()
+        at = self.stamp()
         rec["IsDeleted"] = True
         rec["LastModifiedDate"] = rec["SystemModstamp"] = at
         self.log.record(at, "salesforce", endpoint, sobject, rid, "delete", None, None, None)

@@ -242,12 +242,16 @@ def _compare(have: Any, op: str, want: Any) -> bool:
     if isinstance(want, tuple) and want[0] == "date":  # against a date field's text
         want = want[1]
     elif isinstance(want, tuple):  # datetime literal against epoch ms
-        want = want[1]
+        # Salesforce ignores milliseconds when it compares datetimes: a literal at .900 equals
+        # the stored second (salesforce.stackexchange.com/questions/234824)
+        want = want[1] - want[1] % 1000
         if isinstance(have, str):
             try:
                 have = parse_datetime_ms(have)
             except ValueError:
                 return False
+        if isinstance(have, int) and not isinstance(have, bool):
+            have -= have % 1000
     if isinstance(have, str) and isinstance(want, str):
         have, want = have.lower(), want.lower()
     if op == "=":

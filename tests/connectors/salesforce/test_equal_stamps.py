@@ -33,7 +33,8 @@ def world() -> World:
     stamp = w.clock.now_ms()
     for k in range(RUN):  # one Bulk job's rows: one transaction time
         w.salesforce.create("Lead", {"LastName": f"Bulk {k}", "Email": f"bulk{k}@example.com"}, at_ms=stamp)
-    w.salesforce.create("Lead", {"LastName": "After", "Email": "after@example.com"})  # a later stamp
+    w.clock.skip(1_000)  # Salesforce stamps to the second: a later stamp is a later second
+    w.salesforce.create("Lead", {"LastName": "After", "Email": "after@example.com"})
     return w
 
 
@@ -108,6 +109,7 @@ def test_a_row_changed_after_the_run_is_read_by_the_next_sync(sb: SandboxHandle,
     since (a new stamp) comes in the next sync, once."""
     pages = list(_connector(sb, world).pull_contacts(None))
     bulk = [r["Id"] for r in world.salesforce.objects["Lead"].values() if r["LastName"] == "Bulk 7"]
+    world.clock.skip(1_000)  # a new stamp: a later second
     with world.lock:
         world.salesforce.update("Lead", bulk[0], {"Title": "changed"}, "test", source="market")
     again = list(_connector(sb, world).pull_contacts(pages[-1].cursor))

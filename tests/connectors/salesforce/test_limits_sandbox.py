@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
 from connectors.salesforce.config import SalesforceSettings
@@ -23,6 +24,8 @@ def _connector(sb: SandboxHandle, waits: list[float]) -> SalesforceConnector:
 
 
 def test_query_timeouts_narrow_the_window_and_every_lead_arrives() -> None:
+    """The population was loaded in one second (one SystemModstamp for all, as a data load has):
+    no narrower window exists, so that second is read LIMIT rows at a time."""
     world = World(n_contacts=400, seed=21)
     with start_sandbox(world, salesforce_limits=SalesforceLimits(query_timeout_rows=60)) as sb:
         leads = {rid for rid, r in world.salesforce.objects["Lead"].items()}
@@ -36,6 +39,25 @@ def test_query_timeouts_narrow_the_window_and_every_lead_arrives() -> None:
         )
         assert got == leads
         assert len(pages) > 4  # several narrowed windows, each read to its end
+
+
+def test_query_timeouts_narrow_by_whole_seconds_and_every_lead_arrives_once() -> None:
+    """Leads ten to a second over 30 seconds, and a second loaded with the population: windows
+    narrow in whole seconds (Salesforce ignores milliseconds, so half a second is the same second
+    again) and the loaded second is read LIMIT rows at a time."""
+    world = World(n_contacts=200, seed=21)
+    base = world.clock.now_ms() + 60_000
+    with world.lock:
+        made = [
+            world.salesforce.create("Lead", {"LastName": f"L{k}", "Company": "Acme"}, at_ms=base + 1000 * (k // 10))
+            for k in range(300)
+        ]
+    with start_sandbox(world, salesforce_limits=SalesforceLimits(query_timeout_rows=25)) as sb:
+        conn = _connector(sb, [])
+        pages = list(conn.pull_contacts(None))
+        read = Counter(c.identities[0].external_id for p in pages for c in p.items)
+        assert set(made) <= set(read) and max(read.values()) == 1
+        assert conn.client.calls < 200
 
 
 def test_a_concurrency_burst_is_waited_out_within_the_sync() -> None:

@@ -39,10 +39,15 @@ def test_window_is_capped_at_the_sync_start_and_deletes_come_from_query_all() ->
     conn.clock = lambda: START
     pages = list(conn.pull_contacts(None))
     soql = soql_of(responses.calls[-1])
-    assert "SystemModstamp <= 2026-01-10T12:00:00.000Z" in soql and ">" not in soql.split("WHERE")[1].split("<=")[0]
+    # up to the last whole second before the sync start: Salesforce stamps to the second and
+    # ignores milliseconds, so the second the sync starts in is still open (mapping.last_whole_second)
+    assert "SystemModstamp <= 2026-01-10T11:59:59.000Z" in soql and ">" not in soql.split("WHERE")[1].split("<=")[0]
     assert "Hub_Next_Best_Action__c" in soql and "ORDER BY SystemModstamp ASC, Id ASC" in soql
     page, end = pages
-    assert end.items == [] and StreamCursor.loads(end.cursor).objects["Lead"].read_ms == int(START.timestamp() * 1000)
+    assert (
+        end.items == []
+        and StreamCursor.loads(end.cursor).objects["Lead"].read_ms == int(START.timestamp() * 1000) - 1000
+    )
     assert StreamCursor.loads(page.cursor).objects["Lead"].read_ms is None  # set only once read to the end
     assert [c.identities[0].external_id for c in page.items] == ["00Q1"]
     assert page.items[0].crm_fields == {"next_best_action": "call"}
