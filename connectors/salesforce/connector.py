@@ -49,6 +49,7 @@ from connectors.salesforce.objects import (
 )
 from connectors.salesforce.reader import read_window
 from connectors.salesforce.schema import audit_fields, ensure_fields, object_access, plan_fields
+from connectors.salesforce.zone import OrgZone
 from hub.connector import Connector, Runtime
 from hub.errors import HubError
 from hub.models import (
@@ -122,10 +123,20 @@ class SalesforceConnector(Connector):
                 problems += [f"{sobject}.{n} {why}" for n, why in audit.mistyped.items()]
                 problems += [f"{sobject}.{n} {why}" for n, why in audit.limited.items()]
                 problems += [f"{sobject}.{n} is read-only for this user; {setup}" for n in audit.read_only]
+            zone, why = self._zone()
+            details["time_zone"] = zone
             details["usage"] = self.usage()
-            return CheckReport(ok=not problems, details=details, problems=problems)
+            return CheckReport(ok=not problems, details=details, problems=problems + ([why] if why else []))
         except HubError as exc:
             return CheckReport(ok=False, details={"api_version": self.s.api_version}, problems=[str(exc)])
+
+    def _zone(self) -> tuple[str | None, str | None]:
+        """Where a bare local send hour lands, and why it is UTC when it must be; an optional
+        read, so a call that fails is named and the rest of the check stands."""
+        try:
+            return OrgZone(self.client, self.s).read()
+        except HubError as exc:
+            return None, f"the org's time zone was not read ({exc}); a bare local send hour waits for it"
 
     def ensure_schema(self) -> SchemaReport:
         return ensure_fields(

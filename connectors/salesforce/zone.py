@@ -36,29 +36,32 @@ class OrgZone:
         if self._zone is None:
             with self._lock:
                 if self._zone is None:
-                    self._zone = self._read()
+                    self._zone, why = self.read()
+                    if why is not None:
+                        log.warning("%s", why)
         return self._zone
 
-    def _read(self) -> str:
+    def read(self) -> tuple[str, str | None]:
+        """The zone asked of the org now (or the set one), and why it is UTC when it had to be
+        (None: it is the org's or the set one). ``hub connectors list --check`` shows both."""
+        if "org_timezone" in self.settings.model_fields_set:
+            return self.settings.org_timezone, None
         self.client.sf  # log in first: a login that fails is that error, not a missing permission  # noqa: B018
         try:
             rows = [r for page in self.client.query_pages(ORG_ZONE_SOQL) for r in page]
         except DailyLimitReached:
             raise
         except FatalConnectorError as exc:
-            log.warning(
-                "Salesforce org time zone unreadable (%s): a bare local send hour is read in UTC. Set "
+            return "UTC", (
+                f"Salesforce org time zone unreadable ({exc}): a bare local send hour is read in UTC. Set "
                 "settings.org_timezone (e.g. 'America/New_York') or give the API user 'View Setup and "
-                "Configuration'.",
-                exc,
+                "Configuration'."
             )
-            return "UTC"
         zone = org_time_zone(rows)
         if zone is None:
-            log.warning(
-                "Salesforce org time zone %r is not a known IANA zone: a bare local send hour is read in UTC. "
-                "Set settings.org_timezone.",
-                rows[0].get("TimeZoneSidKey") if rows else None,
+            found = rows[0].get("TimeZoneSidKey") if rows else None
+            return "UTC", (
+                f"Salesforce org time zone {found!r} is not a known IANA zone: a bare local send hour is read "
+                "in UTC. Set settings.org_timezone."
             )
-            return "UTC"
-        return zone
+        return zone, None

@@ -114,3 +114,29 @@ def test_only_a_bare_hour_for_a_datetime_field_needs_the_zone() -> None:
     assert needs_local_zone("best_send_time", "9") and needs_local_zone("best_send_time", "14:30")
     assert not needs_local_zone("best_send_time", "2026-03-02T14:00:00+01:00")
     assert not needs_local_zone("next_best_action", "9")  # text, not a time
+
+
+def test_the_check_names_the_zone_a_bare_hour_lands_in_and_why_it_is_utc() -> None:
+    """`hub connectors list --check` said nothing of it: a user without View Setup learned of the
+    UTC fallback from a worker's log line at the first push."""
+    world = _world()
+    limits = SalesforceLimits(time_zone="America/New_York")
+    with start_sandbox(world, salesforce_limits=limits) as sb:
+        conn = _connector(sb)
+        report = conn.check()
+        assert report.details["time_zone"] == "America/New_York"
+        assert not [p for p in report.problems if "time zone" in p], report.problems
+        conn.close()
+    with start_sandbox(
+        world, salesforce_limits=limits, salesforce_credentials=SalesforceCredentials(view_setup=False)
+    ) as sb:
+        conn = _connector(sb)
+        report = conn.check()
+        assert report.details["time_zone"] == "UTC"
+        (why,) = [p for p in report.problems if "time zone" in p]
+        assert "org_timezone" in why and "View Setup and Configuration" in why
+        assert report.ok, report.problems  # what it does without: not a failed check
+        berlin = _connector(sb, org_timezone="Europe/Berlin")
+        assert berlin.check().details["time_zone"] == "Europe/Berlin"  # set: the org is not asked
+        conn.close()
+        berlin.close()

@@ -64,12 +64,14 @@ def test_check_reports_version_user_access_and_usage() -> None:
         responses.get(f"{BASE}/sobjects/{name}/describe", json=describe(name))
     responses.get(f"{BASE}/sobjects/CampaignMember/describe", json=describe("CampaignMember", createable=False))
     responses.get(f"{BASE}/sobjects/Contact/describe", json=describe("Contact", dict(ALL_HUB, Hub_Reason__c="string")))
+    responses.get(f"{BASE}/query/", json=query_page([{"attributes": {}, "TimeZoneSidKey": "Europe/Paris"}]))
     report = connector(settings).check()
     assert report.details["api_version"] == "59.0" and report.details["auth"] == "session"
+    assert report.details["time_zone"] == "Europe/Paris"  # where a bare send hour lands
     assert report.details["objects"]["Contact"]["updateable"] is True
     assert not report.ok
     assert any("CampaignMember cannot be created" in p for p in report.problems)
-    assert report.details["usage"]["calls"] == 5
+    assert report.details["usage"]["calls"] == 6  # five describes and the org's time zone
 
 
 @responses.activate
