@@ -105,18 +105,7 @@ def read_window_bulk(
 ) -> Iterator[tuple[list[dict[str, Any]], ObjectCursor]]:
     """Yield (new rows, cursor) per results page; the cursor moves only with the last page."""
     types = field_types(client, obj.name, fields)
-    soql = window_soql(
-        obj.name,
-        obj.cursor_field,
-        obj.key,
-        fields,
-        cursor.since_ms,
-        overlap_ms,
-        end,
-        False,
-        cursor.last_id,
-        cursor.runs,
-    )
+    soql = window_soql(obj.name, obj.cursor_field, obj.key, fields, cursor.since_ms, overlap_ms, end, False)
     start, after = cursor, cursor
     pending: list[dict[str, Any]] | None = None
     for text in client.bulk_query_pages(obj.name, soql, include_deleted=obj.include_deleted):

@@ -189,9 +189,7 @@ class SalesforceConnector(Connector):
         end_ms = int(end.timestamp() * 1000)
         if cursor.since_ms is not None and end_ms - cursor.since_ms < self.s.bulk_check_hours * 3_600_000:
             return False
-        soql = count_soql(
-            obj.name, obj.cursor_field, cursor.since_ms, self._overlap_ms(), end, obj.key, cursor.last_id, cursor.runs
-        )
+        soql = count_soql(obj.name, obj.cursor_field, cursor.since_ms, self._overlap_ms(), end)
         rows = self.client.count(soql, include_deleted=obj.include_deleted)
         if rows >= threshold:
             log.info("%s: %d rows to read; using a Bulk API 2.0 query job", obj.name, rows)

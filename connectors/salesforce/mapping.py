@@ -418,22 +418,19 @@ def _window_where(
     end: datetime,
     key: str = "",
     after_id: str | None = None,
-    runs: dict[int, str] | None = None,
 ) -> str:
     """From the cursor less the overlap, inclusive, to ``end``. With ``after_id`` (the last row
-    read at the cursor's own stamp, in (stamp, key) order) the rows at that stamp up to it are left
-    out: a run of equal stamps longer than a batch (a Bulk load, a mass update) resumes right
-    after the row read last. Without it rows at the cursor are read again and those in the
-    cursor's ``seen`` dropped (connectors/salesforce/cursor.py). ``runs`` (stamp -> last Id)
-    leave out, the same way, runs of equal stamps the cursor has moved past."""
+    a sync read at ``since``, in (stamp, key) order) the rows at that stamp up to it are left out:
+    the sync goes on right after that row (a second too big for one query, an expired query
+    locator). Only within one sync: a new sync reads the overlap again and drops the rows in
+    the cursor's ``seen`` (connectors/salesforce/cursor.py)."""
     where = [f"{cursor_field} <= {format_sf_datetime(end)}"]
     if since_ms is not None:
         start = datetime.fromtimestamp((since_ms - overlap_ms) / 1000, UTC)
         where.insert(0, f"{cursor_field} >= {format_sf_datetime(start)}")
-        past = {**(runs or {}), **({since_ms: after_id} if after_id is not None else {})}
-        for stamp, last in sorted(past.items()):  # each run read up to its last Id, and the cursor's own
-            at = format_sf_datetime(datetime.fromtimestamp(stamp / 1000, UTC))
-            where.append(f"({cursor_field} != {at} OR {key} > {soql_quote(last)})")
+        if after_id is not None:
+            at = format_sf_datetime(datetime.fromtimestamp(since_ms / 1000, UTC))
+            where.append(f"({cursor_field} != {at} OR {key} > {soql_quote(after_id)})")
     return " AND ".join(where)
 
 
@@ -447,28 +444,18 @@ def window_soql(
     end: datetime,
     ordered: bool = True,
     after_id: str | None = None,
-    runs: dict[int, str] | None = None,
 ) -> str:
     """``cursor_field >= since - overlap AND cursor_field <= end``, past ``(since, after_id)``,
     oldest first, ties by key. ``ordered=False`` for Bulk API 2.0, where ORDER BY disables PK
     chunking (and invites timeouts)."""
-    where = _window_where(cursor_field, since_ms, overlap_ms, end, key, after_id, runs)
+    where = _window_where(cursor_field, since_ms, overlap_ms, end, key, after_id)
     soql = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {where}"
     return soql + f" ORDER BY {cursor_field} ASC, {key} ASC" if ordered else soql
 
 
-def count_soql(
-    sobject: str,
-    cursor_field: str,
-    since_ms: int | None,
-    overlap_ms: int,
-    end: datetime,
-    key: str = "",
-    after_id: str | None = None,
-    runs: dict[int, str] | None = None,
-) -> str:
+def count_soql(sobject: str, cursor_field: str, since_ms: int | None, overlap_ms: int, end: datetime) -> str:
     """How many rows a window holds (to choose REST or Bulk API 2.0 for it)."""
-    where = _window_where(cursor_field, since_ms, overlap_ms, end, key, after_id, runs)
+    where = _window_where(cursor_field, since_ms, overlap_ms, end)
     return f"SELECT COUNT() FROM {sobject} WHERE {where}"
 
 

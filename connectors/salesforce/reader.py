@@ -1,14 +1,14 @@
-"""Reads one object in a SystemModstamp window ``> since - overlap AND <= end``, batch by batch.
+"""Reads one object in a SystemModstamp window ``>= since - overlap AND <= end``, batch by batch.
 
-``end`` is the sync's start, so rows changed while the sync runs wait for the next one instead
-of racing the cursor. Rows come ordered by (SystemModstamp, Id); after each batch the cursor is
-the (stamp, Id) of the last row read, and a window from it leaves out the rows at that stamp up
-to that Id, so a sync stopped half-way (limit spent, crash) resumes right after the last row
-read, even inside a run of thousands of equal stamps (a Bulk load, a mass update).
-A query locator that expired between batches is answered by re-querying from the cursor (not
-less the overlap, so the first batch after it holds new rows); a consumer slower than a locator
-lives after every batch still moves on, since only restarts that bring no new row count against
-``MAX_RESTARTS``.
+``end`` is the last whole second before the sync's start, so rows changed while the sync runs
+wait for the next one instead of racing the cursor. Rows come ordered by (SystemModstamp, Id)
+and those whose exact (Id, SystemModstamp) the cursor has seen are dropped.
+Inside one sync the reader keeps the (stamp, Id) of the last row it read, and every further
+query of the window starts right after that row: a query locator that expired between batches
+is answered by re-querying from there, so a consumer slower than a locator lives after every
+batch still moves on (only restarts that bring no new row count against ``MAX_RESTARTS``).
+That position is not kept across syncs: rows can land later at a second already read, behind
+its Id (connectors/salesforce/cursor.py), so the next sync starts at the overlap again.
 
 A window too big for Salesforce (400 QUERY_TIMEOUT or OPERATION_TOO_LARGE on a big object) is
 halved and retried; once a narrowed window is read to its end, the next one is twice as wide
@@ -74,18 +74,17 @@ def read_window(
     """Yield (new rows, cursor after them) per batch; rows already read at the same stamp are dropped."""
     restarts = narrowings = 0
     end_ms = _second(int(end.timestamp() * 1000))  # Salesforce compares whole seconds
-    lo: int | None = cursor.since_ms  # the window is [lo - overlap, hi], in whole seconds
+    lo = None if cursor.since_ms is None else _second(cursor.since_ms)  # the window: [lo - overlap, hi]
     hi = end_ms
     span: int | None = None  # the width that last worked after a narrowing
     overlap = overlap_ms  # windows after the first narrowed one follow it exactly: no overlap
     limit: int | None = None  # one second too big for one query: read it this many rows at a time
+    pos: tuple[int, str] | None = None  # (stamp, Id) of the last row this sync read, in that order
     while True:
-        if cursor.since_ms is not None and (lo is None or cursor.since_ms > lo):
-            lo = _second(cursor.since_ms)  # rows read so far need no re-reading
-        after_id = cursor.last_id if lo == cursor.since_ms else None  # past the row read last at lo
-        soql = window_soql(
-            obj.name, obj.cursor_field, obj.key, fields, lo, overlap, _at(hi), after_id=after_id, runs=cursor.runs
-        )
+        after_id = None
+        if pos is not None and (lo is None or pos[0] >= lo - overlap):  # within this window
+            lo, after_id, overlap = pos[0], pos[1], 0  # rows up to it were read: go on right after it
+        soql = window_soql(obj.name, obj.cursor_field, obj.key, fields, lo, overlap, _at(hi), after_id=after_id)
         if limit is not None:
             soql += f" LIMIT {limit}"
         try:
@@ -94,17 +93,16 @@ def read_window(
                 got += len(batch)
                 fresh: list[dict[str, Any]] = []
                 stamps: list[tuple[str, int]] = []
-                last: tuple[int, str] | None = None  # the batch's last row, in (stamp, Id) order
                 for rec in batch:
                     stamp = _stamp_ms(rec, obj)
                     rid = rec.get(obj.key) if isinstance(rec, dict) else None
                     if stamp is not None and isinstance(rid, str):
-                        last = (stamp, rid)
+                        pos = (_second(stamp), rid)
                         if not cursor.is_new(rid, stamp):
                             continue
                         stamps.append((rid, stamp))
                     fresh.append(rec)  # unparseable rows go on, to be rejected by the mapper
-                cursor = cursor.advance(stamps, overlap_ms, last)
+                cursor = cursor.advance(stamps, overlap_ms)
                 if stamps:
                     restarts = 0  # progress: only restarts that bring nothing count
                 yield fresh, cursor
@@ -120,12 +118,10 @@ def read_window(
             restarts += 1
             if restarts > MAX_RESTARTS:
                 raise
-            log.info("%s query locator expired; re-querying from the cursor", obj.name)
-            # from the cursor itself (``>=``: its ties are dropped by id), not less the overlap:
-            # the overlap was read at this window's start, and re-reading it first could fill
-            # every batch after a restart with rows read already (the next sync's overlap still
-            # catches what was committed late behind the cursor)
-            overlap = 0
+            log.info("%s query locator expired; re-querying after the last row read", obj.name)
+            # right after the last row read, not from the window's start: re-reading the overlap
+            # first could fill every batch after a restart with rows read already (the next
+            # sync's overlap still catches what was committed late behind that row)
         except QueryTooBig as exc:
             narrowings += 1
             if lo is None:  # a first read: start from the oldest row

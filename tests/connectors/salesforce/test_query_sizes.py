@@ -4,9 +4,8 @@
 The window query is the only read whose length grows with configuration: its SELECT names the
 object's fields and every mapped hub field. Salesforce caps a field's API name (40 characters,
 ``__c``, a 15-character namespace and ``__``: 60 in all), and the hub fields are a fixed set,
-and the cursor keeps at most ``MAX_RUNS`` runs of equal stamps besides its own (stamp, Id), each
-a clause; so the longest window is bounded. This test builds it and fails if a change makes it
-too long.
+and the only other clause is the (stamp, Id) a sync goes on after; so the longest window is
+bounded. This test builds it and fails if a change makes it too long.
 The IN-list lookups of the push path are cut to fit (``fitting``, test_push.py)."""
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from datetime import UTC, datetime
 import pytest
 
 from connectors.salesforce.client import MAX_QUERY_BYTES, query_bytes
-from connectors.salesforce.cursor import MAX_RUNS
 from connectors.salesforce.mapping import count_soql, window_soql
 from connectors.salesforce.objects import ACTIVITY_OBJECTS, OPTIONAL_FIELDS, PERSON_OBJECTS
 from hub.fields import HUB_FIELDS
@@ -38,8 +36,7 @@ def test_the_longest_window_query_fits_in_one_request(sobject: str) -> None:
     if sobject in PERSON_OBJECTS:
         fields += [_longest(k) for k in range(len(HUB_FIELDS))]  # every hub field, under the longest name
     last_id, since = "003" + "A" * 15, 1_767_000_000_000
-    runs = {since - 1000 * k: last_id for k in range(1, MAX_RUNS + 1)}  # as many runs as a cursor keeps
-    soql = window_soql(obj.name, obj.cursor_field, obj.key, fields, since, 60_000, END, after_id=last_id, runs=runs)
-    count = count_soql(obj.name, obj.cursor_field, since, 60_000, END, obj.key, last_id, runs)
+    soql = window_soql(obj.name, obj.cursor_field, obj.key, fields, since, 60_000, END, after_id=last_id)
+    count = count_soql(obj.name, obj.cursor_field, since, 60_000, END)
     assert query_bytes(soql) <= MAX_QUERY_BYTES // 4, query_bytes(soql)  # far from the limit
     assert query_bytes(count) <= MAX_QUERY_BYTES // 4
