@@ -11,10 +11,8 @@ because a position inside a second cannot be kept across syncs (test_late_commit
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import islice
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +20,7 @@ from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.connector import SalesforceConnector
 from connectors.salesforce.cursor import MAX_SEEN, StreamCursor
 from hub.models import Contact, Page
-from hub.sandbox.serve import SandboxHandle, start_sandbox
+from hub.sandbox.serve import SandboxHandle
 from hub.sandbox.world import World
 from hub.store import Store
 from tests.connectors.salesforce.stored import store_pages, stored
@@ -41,19 +39,6 @@ def world() -> World:
     w.clock.skip(1_000)  # Salesforce stamps to the second: a later stamp is a later second
     w.salesforce.create("Lead", {"LastName": "After", "Email": "after@example.com"})
     return w
-
-
-@pytest.fixture
-def sb(world: World) -> Iterator[SandboxHandle]:
-    with start_sandbox(world) as handle:
-        yield handle
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'hub.db'}", auto_migrate=True)
-    yield s
-    s.dispose()
 
 
 def _connector(sb: SandboxHandle, world: World) -> SalesforceConnector:

@@ -3,7 +3,6 @@ Campaign names within 80 characters, and a refused Campaign create reported as i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -13,7 +12,7 @@ from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.connector import SalesforceConnector
 from connectors.salesforce.mapping import campaign_name
 from hub.models import Action, ActionKind, Identity, PushRequest
-from hub.sandbox.serve import SandboxHandle, start_sandbox
+from hub.sandbox.serve import SandboxHandle
 from hub.sandbox.world import World
 
 from .wire import BASE, connector, query_page
@@ -22,12 +21,6 @@ from .wire import BASE, connector, query_page
 @pytest.fixture
 def world() -> World:
     return World(n_contacts=60, seed=8, salesforce_hub_fields=True)  # an admin created them (and changes some)
-
-
-@pytest.fixture
-def sb(world: World) -> Iterator[SandboxHandle]:
-    with start_sandbox(world) as handle:
-        yield handle
 
 
 def _connector(sb: SandboxHandle, mapping: dict[str, str] | None = None) -> SalesforceConnector:

@@ -12,16 +12,14 @@ syncs after the (stamp, Id) it read last skips them for ever.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.connector import SalesforceConnector
 from hub.models import Contact, Page
-from hub.sandbox.serve import SandboxHandle, start_sandbox
+from hub.sandbox.serve import SandboxHandle
 from hub.sandbox.world import World
 from hub.store import Store
 from tests.connectors.salesforce.stored import store_pages, stored
@@ -30,19 +28,6 @@ from tests.connectors.salesforce.stored import store_pages, stored
 @pytest.fixture
 def world() -> World:
     return World(n_contacts=60, seed=5, realtime_clock=False)  # time moves only when told
-
-
-@pytest.fixture
-def sb(world: World) -> Iterator[SandboxHandle]:
-    with start_sandbox(world) as handle:
-        yield handle
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'hub.db'}", auto_migrate=True)
-    yield s
-    s.dispose()
 
 
 class Syncs:

@@ -8,7 +8,6 @@ version read, and no later window can tell it apart. The reader reads whole seco
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -16,19 +15,13 @@ import pytest
 from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.connector import SalesforceConnector
 from hub.models import Contact, Page
-from hub.sandbox.serve import SandboxHandle, start_sandbox
+from hub.sandbox.serve import SandboxHandle
 from hub.sandbox.world import World
 
 
 @pytest.fixture
 def world() -> World:
     return World(n_contacts=60, seed=5, realtime_clock=False)  # time moves only when told
-
-
-@pytest.fixture
-def sb(world: World) -> Iterator[SandboxHandle]:
-    with start_sandbox(world) as handle:
-        yield handle
 
 
 def _connector(sb: SandboxHandle, world: World) -> SalesforceConnector:
