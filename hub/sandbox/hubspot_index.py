@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from hub.sandbox.clock import parse_datetime_ms
+from hub.sandbox.hubspot_stamps import indexed_stamp
 
 CONTACT_FAST = {
     "hs_object_id": "ids",
@@ -35,6 +36,7 @@ class RecordIndex:
     updated: np.ndarray
     created: np.ndarray
     archived: np.ndarray
+    recs: list[dict[str, Any]]  # the records, in ``keys`` order
 
     @classmethod
     def build(cls, records: dict[str, dict[str, Any]], version: int, fast: dict[str, str]) -> RecordIndex:
@@ -52,6 +54,7 @@ class RecordIndex:
             np.fromiter((r["updatedAt"] for r in recs), dtype=np.int64, count=n),
             np.fromiter((r["createdAt"] for r in recs), dtype=np.int64, count=n),
             np.fromiter((r["archived"] for r in recs), dtype=bool, count=n),
+            recs,
         )
 
     def page_after(self, after: int, limit: int, archived: bool) -> tuple[list[str], bool]:
@@ -66,26 +69,41 @@ class RecordIndex:
             f.get("propertyName") not in self.fast for g in groups for f in g.get("filters") or []
         ):
             return None
+        cols = {"ids": self.ids, "updated": self.updated, "created": self.created}
+        cols["updated"], indexed = self.indexed_stamps(visible_until)
         mask = np.zeros(len(self.keys), dtype=bool) if groups else np.ones(len(self.keys), bool)
         try:
             for g in groups:
                 m = np.ones(len(self.keys), dtype=bool)
                 for f in g.get("filters") or []:
-                    m &= self._filter(f)
+                    m &= self._filter(f, cols)
                 mask |= m
         except (ValueError, TypeError):
             return None  # unparseable values: let the general path apply its semantics
-        mask &= ~self.archived & (self.updated <= visible_until)
+        mask &= ~self.archived & indexed
         sel = np.flatnonzero(mask)
-        col = getattr(self, self.fast[sort_name])[sel]
+        col = cols[self.fast[sort_name]][sel]
         order = np.lexsort((self.ids[sel], col))
         if desc:
             order = order[::-1]
         return [self.keys[i] for i in sel[order]]
 
-    def _filter(self, f: dict[str, Any]) -> np.ndarray:
+    def indexed_stamps(self, until_ms: int) -> tuple[np.ndarray, np.ndarray]:
+        """The modification stamps search's index holds with changes up to ``until_ms`` indexed
+        (a record changed since keeps its earlier stamp: ``indexed_stamp``), and which records
+        it holds at all."""
+        stamps, indexed = self.updated, np.ones(len(self.keys), dtype=bool)
+        late = np.flatnonzero(self.updated > until_ms)
+        if len(late):
+            stamps = stamps.copy()
+            for i in late:
+                held = indexed_stamp(self.recs[i], until_ms)
+                stamps[i], indexed[i] = (held, True) if held is not None else (0, False)
+        return stamps, indexed
+
+    def _filter(self, f: dict[str, Any], cols: dict[str, np.ndarray]) -> np.ndarray:
         name = f["propertyName"]
-        col = getattr(self, self.fast[name])
+        col = cols[self.fast[name]]
         op = str(f.get("operator", "EQ")).upper()
 
         def val(v: Any) -> int:

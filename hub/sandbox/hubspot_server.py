@@ -22,6 +22,7 @@ from hub.sandbox.hubspot_errors import err as _err
 from hub.sandbox.hubspot_errors import missing_scopes, required_scope
 from hub.sandbox.hubspot_oauth import TOKEN_LIFETIME_S, HubSpotOAuthRoutes, _any_secret
 from hub.sandbox.hubspot_routes import HubSpotExtraRoutes
+from hub.sandbox.hubspot_stamps import indexed_stamp
 from hub.sandbox.hubspot_state import ENGAGEMENT_TYPES, OWNER_IDS
 from hub.sandbox.ratelimit import DailyQuota, RollingWindow
 from hub.sandbox.world import World
@@ -63,7 +64,9 @@ class HubSpotLimits:
     per_ten_seconds: int = 190
     per_day: int = 650_000
     search_per_second: int = 5
-    search_lag_ms: int = 0  # records changed more recently than this are not yet searchable
+    # how far search's index is behind: records made since are not found, records changed since
+    # are found under their earlier stamp (hubspot_stamps.py)
+    search_lag_ms: int = 0
     # the account's time zone: the daily limit resets at midnight there, not in UTC (usage
     # guidelines; integration-anchors.md section A)
     time_zone: str = "America/New_York"
@@ -509,23 +512,24 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         name: str,
         desc: bool,
     ) -> list[dict[str, Any]]:
-        """Any property, any operator: a scan (the index handles the cursor fields)."""
-        rows = [
-            r
-            for r in self._table(kind).values()
-            if not r["archived"]
-            and r["updatedAt"] <= lag
-            and hsq.matches(r["properties"], groups, types)
-            and (
+        """Any property, any operator: a scan (the index handles the cursor fields). A record
+        changed after ``lag`` is matched and sorted on the stamp the index still holds."""
+        found = []
+        for r in self._table(kind).values():
+            held = None if r["archived"] else indexed_stamp(r, lag)
+            if held is None:
+                continue
+            props = r["properties"]
+            if held != r["updatedAt"]:
+                stale = {k: iso_ms(held) for k in ("lastmodifieddate", "hs_lastmodifieddate") if k in props}
+                props = {**props, **stale}
+            if hsq.matches(props, groups, types) and (
                 not q
-                or any(
-                    q in str(r["properties"].get(k) or "").lower()
-                    for k in ("email", "firstname", "lastname", "company")
-                )
-            )
-        ]
-        rows.sort(key=lambda r: (hsq.sort_value(r["properties"], name, types), int(r["id"])), reverse=desc)
-        return rows
+                or any(q in str(props.get(k) or "").lower() for k in ("email", "firstname", "lastname", "company"))
+            ):
+                found.append((hsq.sort_value(props, name, types), int(r["id"]), r))
+        found.sort(key=lambda x: x[:2], reverse=desc)
+        return [r for _, _, r in found]
 
 
 __all__ = ["HubSpotApp", "HubSpotLimits", "OWNER_IDS"]

@@ -14,6 +14,7 @@ from typing import Any
 
 from hub.sandbox.clock import SimClock, iso_ms, parse_datetime_ms
 from hub.sandbox.hubspot_index import CONTACT_FAST, ENGAGEMENT_FAST, RecordIndex
+from hub.sandbox.hubspot_stamps import remember_stamp
 from hub.sandbox.writelog import WriteLog
 
 HUB_FIELDS = {
@@ -225,6 +226,7 @@ class HubSpotState:
         self.version += 1
         rec = self.records[rid]
         rec["updatedAt"] = at_ms
+        remember_stamp(rec, at_ms)
         rec["properties"]["lastmodifieddate"] = iso_ms(at_ms)
         rec["properties"]["hs_lastmodifieddate"] = iso_ms(at_ms)
         if created:
@@ -506,6 +508,7 @@ class HubSpotState:
             "properties": p,
             "createdAt": stamp,
             "updatedAt": stamp,
+            "stamps": [stamp],
             "archived": False,
             "contacts": [contact_id],
             "assoc_type": assoc_type,
@@ -549,3 +552,4 @@ class HubSpotState:
             rec["properties"].update({k: str(v) for k, v in props.items()})
             rec["properties"]["hs_lastmodifieddate"] = iso_ms(stamp)
             rec["updatedAt"] = stamp
+            remember_stamp(rec, stamp)

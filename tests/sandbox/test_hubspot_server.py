@@ -417,25 +417,40 @@ def test_bad_input_is_a_400_not_a_crash(sandbox, hs) -> None:
     assert sandbox.hubspot.server_errors == []
 
 
-def test_search_lag_hides_fresh_changes() -> None:
+def test_search_lag_hides_new_records_and_finds_changed_ones_under_their_old_stamp() -> None:
+    """While search's index lags, a record made since is not found, and one changed since is
+    found where its old ``lastmodifieddate`` sorts (and filters), returned as it is now: out of
+    order, its stamp past the filter's bound (estuary/connectors PR #2210, seen live)."""
     world = World(n_contacts=300, seed=2)
     with start_sandbox(world, hubspot_limits=HubSpotLimits(search_lag_ms=60_000)) as sb:
         hs = hubspot_client(sb)
-        rid = next(r for r, rec in world.hubspot.records.items() if not rec["archived"])
-        hs.crm.contacts.basic_api.update(rid, {"properties": {"jobtitle": "Fresh"}})
-        res = hs.crm.contacts.search_api.do_search(
-            public_object_search_request={
-                "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": rid}]}]
-            }
-        )
-        assert res.total == 0
         world.advance_days(1)
-        res = hs.crm.contacts.search_api.do_search(
-            public_object_search_request={
-                "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": rid}]}]
-            }
-        )
-        assert res.total == 1
+        live = sorted((r for r in world.hubspot.records.values() if not r["archived"]), key=lambda r: r["updatedAt"])
+        old, before = live[0], live[0]["updatedAt"]
+        hs.crm.contacts.basic_api.update(old["id"], {"properties": {"jobtitle": "Fresh"}})
+        new = hs.crm.contacts.basic_api.create({"properties": {"email": "lag@example.com"}}).id
+
+        def search(*filters: dict) -> list:
+            return hs.crm.contacts.search_api.do_search(
+                public_object_search_request={
+                    "filterGroups": [{"filters": list(filters)}] if filters else [],
+                    "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+                    "properties": ["jobtitle", "lastmodifieddate"],
+                    "limit": 5,
+                }
+            ).results
+
+        first = search({"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(before)})
+        assert first[0].id == old["id"]  # where its old stamp sorts, though it was changed since
+        assert first[0].properties["jobtitle"] == "Fresh"  # returned as it is now
+        assert first[0].properties["lastmodifieddate"] > first[1].properties["lastmodifieddate"]  # out of order
+        bounded = search({"propertyName": "lastmodifieddate", "operator": "LTE", "value": str(before)})
+        assert [r.id for r in bounded] == [old["id"]]
+        assert parse_datetime_ms(bounded[0].properties["lastmodifieddate"]) > before  # past the bound
+        assert search({"propertyName": "hs_object_id", "operator": "EQ", "value": new}) == []
+        world.advance_days(1)  # the index catches up
+        assert search({"propertyName": "lastmodifieddate", "operator": "LTE", "value": str(before)}) == []
+        assert [r.id for r in search({"propertyName": "hs_object_id", "operator": "EQ", "value": new})] == [new]
 
 
 def _get(hs, path: str, qs: dict | None = None):  # noqa: ANN001, ANN202
