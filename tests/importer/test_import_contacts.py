@@ -43,6 +43,17 @@ def count(store, table) -> int:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
+#: the typed columns of the bad-cell tests' files (employees, revenue, opt_out, updated_at)
+TYPED_CELLS = ImportOptions(
+    mapping={
+        "company.employees": "employees",
+        "company.annual_revenue": "revenue",
+        "consent.email_opt_out": "opt_out",
+        "updated_at": "updated_at",
+    }
+)
+
+
 def test_import_maps_columns_and_a_second_import_changes_nothing(tmp_path, store):
     path = write(tmp_path, people(30))
     opts = ImportOptions(mapping={"company.industry": "sector", "lifecycle_stage": "stage"}, chunk_rows=7)
@@ -268,14 +279,7 @@ def test_missing_markers_are_blank_and_an_infinite_number_is_refused(tmp_path, s
         "b@example.com,12,inf,no,2026-01-02\n"
         "c@example.com,null,1e400,yes,NA\n"
     )
-    opts = ImportOptions(
-        mapping={
-            "company.employees": "employees",
-            "company.annual_revenue": "revenue",
-            "consent.email_opt_out": "opt_out",
-            "updated_at": "updated_at",
-        }
-    )
+    opts = TYPED_CELLS
     summary = import_contacts(store, write(tmp_path, text), opts)
     assert {p.row: p.reason for p in summary.problems} == {
         2: "revenue: 'inf' is not a finite number",
@@ -307,14 +311,7 @@ def test_a_row_with_several_bad_cells_names_each_of_them(tmp_path, store):
     the next one. Every bad cell of the row is now in its reason, as a CRM's import error file
     lists them."""
     text = "email,employees,revenue,opt_out,updated_at\na@example.com,lots,$5,maybe,last tuesday\n"
-    opts = ImportOptions(
-        mapping={
-            "company.employees": "employees",
-            "company.annual_revenue": "revenue",
-            "consent.email_opt_out": "opt_out",
-            "updated_at": "updated_at",
-        }
-    )
+    opts = TYPED_CELLS
     (problem,) = import_contacts(store, write(tmp_path, text), opts).problems
     assert problem.reason == (
         "employees: 'lots' is not a number; revenue: '$5' is not a number; "

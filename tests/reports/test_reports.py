@@ -82,6 +82,20 @@ def _act(cid: int, kind: str, at: datetime, key: str, **props) -> Activity:
     return Activity(contact_id=cid, type=kind, occurred_at=at, properties=props, source="t", external_id=key)
 
 
+def _decided(conn, arms: list[str]) -> list[int]:  # noqa: ANN001 - a Connection
+    """One new contact per arm, each decided once at T0 in that arm; their ids in that order."""
+    upsert_contacts(
+        conn, [Contact(identities=[Identity(connector="crm", external_id=str(i))]) for i in range(len(arms))], T0
+    )
+    ids = sorted(conn.execute(select(contacts_table.c.id)).scalars())
+    decided = [
+        Decision(contact_id=c, actions=[], policy="p", policy_version="1", arm=arm, explanation="x", created_at=T0)
+        for c, arm in zip(ids, arms, strict=True)
+    ]
+    insert_decisions(conn, decided, "req-1")
+    return ids
+
+
 def test_lift_per_arm_has_the_planted_differences_with_intervals(store):
     with store.connect() as conn:
         frame = load_arm_frame(conn)
@@ -109,13 +123,7 @@ def test_deal_velocity_leaves_out_deals_whose_opening_is_only_implied(tmp_path):
     deal that may have opened the day after the decision. It counts for conversion, not velocity."""
     s = Store(f"sqlite:///{tmp_path / 'hub.db'}")
     with s.begin() as conn:
-        upsert_contacts(conn, [Contact(identities=[Identity(connector="crm", external_id=str(i))]) for i in range(3)])
-        a, b, c = sorted(conn.execute(select(contacts_table.c.id)).scalars())
-        decided = [
-            Decision(contact_id=x, actions=[], policy="p", policy_version="1", arm="engine", created_at=T0)
-            for x in (a, b, c)
-        ]
-        insert_decisions(conn, decided, "r")
+        a, b, c = _decided(conn, ["engine"] * 3)
         made = insert_activities(
             conn,
             [
@@ -212,26 +220,7 @@ def test_lift_views_say_when_an_arm_is_too_small_for_an_interval(tmp_path):
     s = Store(f"sqlite:///{tmp_path / 'hub.db'}")
     try:
         with s.begin() as conn:
-            upsert_contacts(
-                conn, [Contact(identities=[Identity(connector="crm", external_id=str(i))]) for i in range(6)], T0
-            )
-            ids = sorted(conn.execute(select(contacts_table.c.id)).scalars())
-            insert_decisions(
-                conn,
-                [
-                    Decision(
-                        contact_id=c,
-                        actions=[],
-                        policy="p",
-                        policy_version="1",
-                        arm="engine" if k else "holdout",
-                        explanation="x",
-                        created_at=T0,
-                    )
-                    for k, c in enumerate(ids)
-                ],
-                "req-1",
-            )
+            ids = _decided(conn, ["holdout"] + ["engine"] * 5)
             insert_activities(
                 conn,
                 [
@@ -318,26 +307,7 @@ def test_events_come_in_one_order_whatever_order_the_store_returns(store_url):
     s = Store(store_url, auto_migrate=True)
     try:
         with s.begin() as conn:
-            upsert_contacts(
-                conn, [Contact(identities=[Identity(connector="crm", external_id=str(i))]) for i in range(3)], T0
-            )
-            ids = sorted(conn.execute(select(contacts_table.c.id)).scalars())
-            insert_decisions(
-                conn,
-                [
-                    Decision(
-                        contact_id=c,
-                        actions=[],
-                        policy="p",
-                        policy_version="1",
-                        arm="engine",
-                        explanation="x",
-                        created_at=T0,
-                    )
-                    for c in ids
-                ],
-                "req-1",
-            )
+            ids = _decided(conn, ["engine"] * 3)
             later = [  # written newest first, the last contact first
                 _act(c, "opportunity_created", T0 + timedelta(days=d), f"o{c}-{d}", amount=0.1 * d)
                 for c in reversed(ids)
