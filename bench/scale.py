@@ -10,7 +10,8 @@ small store and again once it holds ``--contacts``:
   ``sync_connector`` and the Redis-backed test CRM (tests/plugins/memory_crm.py) on this
   run's own redis-server: their cost must not grow with the total;
 - decide throughput with 1, 2 and 4 worker processes (real ``decide_contacts``, the engine
-  policy, pushes queued), the 2 / 1 worker ratio, and each worker's peak memory (max RSS);
+  policy, pushes queued), the 2 / 1 worker ratio, and each worker's peak memory (max RSS), as
+  the medians of ``--rounds`` interleaved rounds (each round's ratio printed);
 - the profile of one 200-contact decide batch: the share of its time in store reads,
   featurize, the engine, governance and writes, so the bottleneck is visible;
 - store size per contact.
@@ -27,6 +28,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -279,7 +281,9 @@ def store_bytes(url: str) -> int:
         return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
 
 
-def measure(ctx: HubContext, config: Path, db: OwnDatabase, total: int, sample: int, tag: str) -> dict[str, float]:
+def measure(
+    ctx: HubContext, config: Path, db: OwnDatabase, total: int, sample: int, tag: str, rounds: int
+) -> tuple[dict[str, float], list[float]]:
     step = max(1, total // 1000)
     changed = [str(i) for i in range(1, total + 1, step)][:1000]
     seed_crm(ctx, changed, first_name="Changed")
@@ -297,12 +301,18 @@ def measure(ctx: HubContext, config: Path, db: OwnDatabase, total: int, sample: 
     # worker plans its foreign-key checks (planned on an empty table, each check scans it)
     for part in chunks(ids, 200):
         decide_contacts(ctx, part, f"{tag}-prime")
-    for procs in (1, 2, 4):
-        out.update(decide_throughput(config, ids, procs, f"{tag}-{procs}"))
-    out["decide scaling, 2 / 1 workers"] = (
-        out["decide, 2 worker(s) (contacts/s)"] / out["decide, 1 worker(s) (contacts/s)"]
-    )
-    return out
+    # rounds of 1, 2 and 4 processes, interleaved so a slow spell of the host falls on one round,
+    # not on one process count; each figure is the median round's, the ratio the median of the
+    # rounds' own ratios (every round's ratio is printed too)
+    runs = [
+        {k: v for procs in (1, 2, 4) for k, v in decide_throughput(config, ids, procs, f"{tag}-{r}-{procs}").items()}
+        for r in range(rounds)
+    ]
+    out.update({k: statistics.median(run[k] for run in runs) for k in runs[0]})
+    ratios = [run["decide, 2 worker(s) (contacts/s)"] / run["decide, 1 worker(s) (contacts/s)"] for run in runs]
+    out["decide scaling, 2 / 1 workers"] = statistics.median(ratios)
+    print(f"  decide scaling 2 / 1 per round: {', '.join(f'{x:.2f}' for x in ratios)}", file=sys.stderr)
+    return out, [round(x, 3) for x in ratios]
 
 
 def main() -> None:
@@ -312,6 +322,7 @@ def main() -> None:
     ap.add_argument("--activities", type=int, default=3, help="activities per contact")
     ap.add_argument("--full", type=int, nargs=2, default=None, help="full-sync sizes (default: 10,000 and --contacts)")
     ap.add_argument("--decide-sample", type=int, default=4_000, help="contacts decided per measurement")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of 1, 2 and 4 decide processes (medians)")
     args = ap.parse_args()
     args.full = args.full or [10_000, args.contacts]
     workdir = Path(tempfile.mkdtemp(prefix="hub-scale-"))
@@ -330,9 +341,13 @@ def main() -> None:
         ctx = HubContext.build(load_settings(config), embedded=True)
         notes["generate_small_s"] = round(generate(db.url, 1, args.small, args.activities), 1)
         timed_sync(ctx)  # the cursor starts at the end of the (empty) CRM
-        rows["small"] = measure(ctx, config, db, args.small, args.decide_sample, "small")
+        rows["small"], notes["decide_scaling_rounds_small"] = measure(
+            ctx, config, db, args.small, args.decide_sample, "small", args.rounds
+        )
         notes["generate_rest_s"] = round(generate(db.url, args.small + 1, args.contacts, args.activities), 1)
-        rows["large"] = measure(ctx, config, db, args.contacts, args.decide_sample, "large")
+        rows["large"], notes["decide_scaling_rounds_large"] = measure(
+            ctx, config, db, args.contacts, args.decide_sample, "large", args.rounds
+        )
         notes["decide_batch_profile_percent"] = decide_profile(
             config, list(range(args.contacts - 399, args.contacts - 199)), "profile"
         )
