@@ -303,6 +303,7 @@ class EventColumns:
     contact: str
     occurred_at: str
     type: str | None = None
+    type_value: str | None = None  # without a type column: every row's type (a file of one kind)
     id: str | None = None
     contact_key: str = "email"
     contact_connector: str | None = None
@@ -402,7 +403,7 @@ def activity_from_row(row: dict[str, Any], cols: EventColumns, source: str, conn
         email = normalize_email(who)
         if email is None:
             raise ValueError(f"{cols.contact}: {who[:60]!r} is not an email")
-    kind, raw_type = activity_type(row.get(cols.type) if cols.type else None, cols)
+    kind, raw_type = activity_type(row.get(cols.type) if cols.type else cols.type_value, cols)
     props: dict[str, Any] = {}
     if cols.properties_json and row.get(cols.properties_json) not in (None, ""):
         blob = row[cols.properties_json]

@@ -230,6 +230,14 @@ def events(
             "--contact-source", help="With --contact-key id: the connector (or import source) those ids are of."
         ),
     ] = None,
+    event_type: Annotated[
+        str | None,
+        typer.Option(
+            "--type",
+            help="Every row's event type, for a file of one kind without a type column "
+            "(a hub type such as opportunity_won, or a custom name such as purchase).",
+        ),
+    ] = None,
     source: SourceOpt = "import",
     properties: PropsOpt = None,
     chunk_rows: ChunkOpt = 5_000,
@@ -249,6 +257,7 @@ def events(
         err.print(str(exc), style="red", highlight=False, markup=False)
         raise typer.Exit(2) from None
     opts.contact_key, opts.contact_source = contact_key, contact_source
+    opts.event_type = event_type.strip() if event_type and event_type.strip() else None
     _run("events", file, opts, config, store_url, as_json)
 
 

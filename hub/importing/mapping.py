@@ -35,6 +35,7 @@ class ImportOptions:
     contact_key: str = "email"  # events: what the contact column holds (email or id)
     contact_source: str | None = None  # events: the connector whose ids it holds; default source
     type_map: dict[str, str] = field(default_factory=dict)
+    event_type: str | None = None  # events: every row's type, for a file of one kind without a type column
     chunk_rows: int = 5_000
     #: contacts: (connector, column): a row joins the person holding that connector's id
     match: tuple[str, str] | None = None
@@ -134,14 +135,25 @@ def event_columns_for(header: list[str], opts: ImportOptions, file: str) -> Even
     contact = m.get("contact") or named or _by_name(header, "contact")
     occurred = m.get("occurred_at") or _by_name(header, "occurred_at") or _by_name(header, "timestamp")
     kind = m.get("type") or _by_name(header, "type")
-    for key, col in (("contact", contact), ("occurred_at", occurred), ("type", kind)):
+    if kind is not None and opts.event_type is not None:
+        raise MappingError(
+            f"{file}: its type column {kind!r} and --type {opts.event_type!r} both name the event type: "
+            "keep one (--type is for a file of one kind of event without a type column)"
+        )
+    for key, col in (("contact", contact), ("occurred_at", occurred)):
         if col is None:
             raise MappingError(f"{file}: map the {key} column (--map {key}=COLUMN); columns: {', '.join(header)}")
+    if kind is None and opts.event_type is None:
+        raise MappingError(
+            f"{file}: map the type column (--map type=COLUMN), or name the type of every row with --type NAME "
+            f"(a file of one kind of event, e.g. --type purchase); columns: {', '.join(header)}"
+        )
     ident = m.get("id") or _by_name(header, "id")
     cols = EventColumns(
         contact=contact,
         occurred_at=occurred,
         type=kind,
+        type_value=opts.event_type,
         id=ident,
         contact_key=opts.contact_key,
         contact_connector=opts.contact_source or opts.source,

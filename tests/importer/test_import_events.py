@@ -331,3 +331,47 @@ def test_keyless_events_imported_before_keep_their_keys(tmp_path, store):
     summary = import_events(store, path_again, ImportOptions(properties=[]))
     assert (summary.created, summary.unchanged) == (0, 2)
     assert [r.external_id for r in stored(store)] == [old]
+
+
+def test_a_file_of_one_kind_of_event_names_its_type_once(tmp_path, store):
+    """A purchases export has no type column: every row is a purchase. `--type purchase` names
+    them all (a custom event called "purchase", so an `event: purchase` outcome matches it),
+    `--type opportunity_won` makes them a hub type; naming both a type column and `--type` is a
+    usage error, and a file with neither says both ways out."""
+    path = write(
+        tmp_path,
+        "customer,ts,amount\np0@example.com,1997-01-01,29.33\np1@example.com,1997-01-18,14.96\n",
+    )
+    base = ["import", "events", str(path), "--map", "contact=customer,occurred_at=ts", "--store-url", store.url]
+    r = CliRunner().invoke(app, base, terminal_width=200)
+    assert r.exit_code == 2 and "--type" in r.output, r.output
+    r = CliRunner().invoke(app, [*base, "--type", "purchase", "--json"])
+    assert r.exit_code == 0 and '"created": 2' in r.output, r.output
+    rows = stored(store)
+    assert [(x.type, x.properties["name"], x.properties["amount"]) for x in rows] == [
+        ("custom", "purchase", 29.33),
+        ("custom", "purchase", 14.96),
+    ]
+    again = CliRunner().invoke(app, [*base, "--type", "purchase", "--json"])
+    assert again.exit_code == 0 and '"created": 0' in again.output  # the same events, keyed by what they say
+    won = write(tmp_path, "customer,ts\np2@example.com,1997-02-01\n")
+    r = CliRunner().invoke(
+        app,
+        [
+            "import",
+            "events",
+            str(won),
+            "--map",
+            "contact=customer,occurred_at=ts",
+            "--type",
+            "Opportunity Won",
+            "--store-url",
+            store.url,
+        ],
+    )
+    assert r.exit_code == 0 and "opportunity_won" in {x.type for x in stored(store)}, r.output
+    typed = write(tmp_path, "email,type,occurred_at\np0@example.com,page_view,2026-02-01\n")
+    r = CliRunner().invoke(app, ["import", "events", str(typed), "--type", "purchase", "--store-url", store.url])
+    assert r.exit_code == 2 and "type" in r.output and "--type" in r.output, r.output
+    with pytest.raises(MappingError, match="--type"):
+        import_events(store, typed, ImportOptions(event_type="purchase"))
