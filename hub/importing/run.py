@@ -198,6 +198,7 @@ def import_events(
     cols = event_columns_for(header(path), opts, path.name)
     first_new_id: int | None = None  # activities this run inserted have ids from here up
     custom: Counter[str] = Counter()  # event names that are no hub type, said once at the end
+    repeats = _Repeats()  # keyless: the n-th row alike is the n-th such event, not the first again
     for chunk in chunks(path, needed_columns(cols), opts.chunk_rows):
         items: list[Activity] = []
         rows_of: dict[str, int] = {}
@@ -211,14 +212,11 @@ def import_events(
                 summary.reject(number, _cell(row, cols.id), str(exc))
                 continue
             if not cols.id:
-                before.setdefault(activity.external_id, set()).add(cells_key(row, cols))
-            if activity.external_id in rows_of:
-                if cols.id:  # without an id column a repeat is the same event twice: one activity
-                    summary.reject(
-                        number, activity.external_id, f"duplicate id (also row {rows_of[activity.external_id]})"
-                    )
-                else:
-                    summary.unchanged += 1
+                activity.external_id = repeats.numbered(activity.external_id)
+                if ":" not in activity.external_id[3:]:  # a first occurrence may be stored under its old key
+                    before.setdefault(activity.external_id, set()).add(cells_key(row, cols))
+            elif activity.external_id in rows_of:
+                summary.reject(number, activity.external_id, f"duplicate id (also row {rows_of[activity.external_id]})")
                 continue
             rows_of[activity.external_id] = number
             items.append(activity)
@@ -266,6 +264,25 @@ def import_events(
     if custom:
         summary.noted([_custom_note(custom)])
     return summary.finished()
+
+
+class _Repeats:
+    """Numbers identical rows of a keyless file: the first keeps its content key, the n-th is
+    ``key:n``. Two purchases alike on one day are two events, and a re-export (in any order)
+    numbers them alike, so importing it again adds nothing. Holds 64 bits of each key seen
+    (about 60 bytes an event), since a row's twin may be in any later chunk."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.count: dict[str, int] = {}  # only keys seen more than once
+
+    def numbered(self, key: str) -> str:
+        digest = int(key[3:19], 16)  # "ev:" then hex
+        if digest not in self.seen:
+            self.seen.add(digest)
+            return key
+        n = self.count[key] = self.count.get(key, 1) + 1
+        return f"{key}:{n}"
 
 
 def _stored_as(ext: str, stored: dict[str, int], before: set[str]) -> str | None:

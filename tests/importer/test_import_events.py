@@ -74,9 +74,34 @@ def test_without_an_id_column_a_row_hash_is_the_id(tmp_path, store):
     row = "p0@example.com,email_open,2026-02-01T10:00:00Z\n"
     path = write(tmp_path, "email,type,occurred_at\n" + row + row + "p0@example.com,email_click,2026-02-01T10:00:00Z\n")
     first = import_events(store, path, ImportOptions(mapping={}, properties=[]))
-    assert (first.created, first.skipped) == (2, 0), first.problems  # the repeated row is one event
+    assert (first.created, first.skipped) == (3, 0), first.problems  # the repeated row is a second open
     assert import_events(store, path, ImportOptions(properties=[])).created == 0
     assert all(r.external_id.startswith("ev:") for r in stored(store))
+
+
+@pytest.mark.parametrize("chunk_rows", [100, 2, 1])
+def test_identical_rows_of_a_keyless_file_are_each_an_event_and_a_re_import_adds_none(tmp_path, store, chunk_rows):
+    """Two purchases of the same record on the same day at the same price are two rows alike
+    (CDNOW's purchase log has 21 such among 6,919). Keyed by what they say they were one event:
+    the first import reported the second "already imported" and dropped its revenue. The n-th
+    identical row is now its own event, within a chunk and across chunks, and importing the
+    file again, or a re-export in another order, still adds nothing."""
+    same = "p0@example.com,2026-02-01,29.33\n"
+    path = write(tmp_path, "email,occurred_at,amount\n" + same + "p1@example.com,2026-02-01,5\n" + same + same)
+    opts = ImportOptions(event_type="purchase", chunk_rows=chunk_rows)
+    first = import_events(store, path, opts)
+    assert (first.created, first.unchanged, first.skipped) == (4, 0, 0), first.problems
+    assert sorted(r.properties["amount"] for r in stored(store)) == [5, 29.33, 29.33, 29.33]
+    again = import_events(store, path, opts)
+    assert (again.created, again.unchanged) == (0, 4), again.problems
+    reordered = tmp_path / "reordered.csv"
+    reordered.write_text(
+        "amount,email,occurred_at\n29.33,p0@example.com,2026-02-01\n" * 3 + "5,p1@example.com,2026-02-01\n"
+    )
+    assert import_events(store, reordered, opts).created == 0
+    more = tmp_path / "more.csv"  # a later export with a fourth such purchase adds that one
+    more.write_text(path.read_text() + same)
+    assert import_events(store, more, opts).created == 1
 
 
 def test_bad_rows_and_duplicate_ids_across_chunks(tmp_path, store):
@@ -308,7 +333,7 @@ def test_keyless_events_imported_before_keep_their_keys(tmp_path, store):
     """Events imported before keyless ids were read from parsed values kept their old id (a hash
     of the cells as written): importing the same file again adds nothing, and nothing is rekeyed."""
     path = write(tmp_path, "email,type,occurred_at\np0@example.com,email_open,2026-02-01T10:00:00Z\n")
-    path_again = tmp_path / "twice.csv"  # the same event written two ways, the old way first
+    path_again = tmp_path / "twice.csv"  # a second open alike, written another way
     path_again.write_text(path.read_text() + "P0@example.com,email_open,2026-02-01 10:00:00\n", encoding="utf-8")
     old = "row:6ddc92a1a8120b66817d6f82a44d2c1f"  # what that row was keyed by until December 2026
     with store.begin() as conn:
@@ -328,9 +353,11 @@ def test_keyless_events_imported_before_keep_their_keys(tmp_path, store):
         assert made.inserted == 1
     summary = import_events(store, path, ImportOptions(properties=[]))
     assert (summary.created, summary.unchanged) == (0, 1)
-    summary = import_events(store, path_again, ImportOptions(properties=[]))
-    assert (summary.created, summary.unchanged) == (0, 2)
-    assert [r.external_id for r in stored(store)] == [old]
+    summary = import_events(store, path_again, ImportOptions(properties=[]))  # two rows alike: two opens
+    assert (summary.created, summary.unchanged) == (1, 1)
+    assert import_events(store, path_again, ImportOptions(properties=[])).created == 0
+    ids = sorted(r.external_id for r in stored(store))  # the old key kept, the second open numbered
+    assert len(ids) == 2 and ids[1] == old and ids[0].startswith("ev:") and ids[0].endswith(":2"), ids
 
 
 def test_a_file_of_one_kind_of_event_names_its_type_once(tmp_path, store):
