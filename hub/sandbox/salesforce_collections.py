@@ -158,10 +158,10 @@ class SalesforceCollectionRoutes:
         def op(rid: str, dry: bool) -> dict[str, Any]:
             found = self.sf.find(rid)
             try:
-                if not found or found[1]["IsDeleted"]:
+                if not found:
                     raise SfError("ENTITY_IS_DELETED", "entity is deleted")
                 if dry:
-                    self.sf.check_lock(found[1]["Id"])
+                    self.sf.check_delete(*found)
                 else:
                     self.sf.delete(found[0], found[1]["Id"], f"DELETE {req.route}")
                 return {"id": rid, "success": True, "errors": []}

@@ -26,7 +26,7 @@ from hub.sandbox.salesforce_fields import JsonParserError
 from hub.sandbox.salesforce_fls import PERMISSION_OBJECTS, check_permission_create
 from hub.sandbox.salesforce_login import SalesforceLoginRoutes
 from hub.sandbox.salesforce_metadata import SalesforceMetadataRoutes
-from hub.sandbox.salesforce_state import FIELDS, REFERENCE, SfError
+from hub.sandbox.salesforce_state import FIELDS, REFERENCE, SfError, check_writable
 from hub.sandbox.world import World
 
 API_VERSIONS = ("58.0", "59.0", "60.0", "61.0", "62.0")
@@ -446,9 +446,8 @@ class SalesforceApp(
     def check_create(self, t: str, fields: dict[str, Any], pending: set[tuple[str, str]] | None = None) -> None:
         """Every per-record refusal of a create, shared with the allOrNone pre-pass so that a
         batch is refused whole. ``pending``: campaign memberships created earlier in the batch."""
-        if t == "Organization":  # the org is not made through the API (GK: code and words not verified)
-            raise SfError("INVALID_TYPE_FOR_OPERATION", "entity type Organization does not support insert")
-        self.sf.check_fields(t, fields, creating=True)
+        check_writable(t, "insert")
+        self.sf.check_fields(t, fields)
         if t in PERMISSION_OBJECTS:
             check_permission_create(self.sf, t, fields, self.creds.manage_permissions)
         if t in ("Contact", "Lead") and not fields.get("LastName"):
@@ -522,7 +521,7 @@ class SalesforceApp(
         try:
             self.sf.delete(t, req.params["id"], f"DELETE {req.route}")
         except SfError as e:
-            status = 400 if e.code == "UNABLE_TO_LOCK_ROW" else 404
+            status = 404 if e.code == "ENTITY_IS_DELETED" else 400
             return Response(status, [{"message": e.message, "errorCode": e.code, "fields": []}])
         return Response(204)
 

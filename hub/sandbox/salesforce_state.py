@@ -118,6 +118,14 @@ FIELDS: dict[str, list[str]] = {
     # TimeZoneSidKey, an IANA name; readable with "View Setup and Configuration" only
     "Organization": ["Name", "TimeZoneSidKey"],
 }
+#: the writes the API may make to each object's rows, as describe's createable / updateable /
+#: deletable say: the Organization is read-only to the API (its settings change in Setup), and a
+#: User is deactivated, never deleted. Every DML path checks it (``check_writable``).
+WRITES: dict[str, frozenset[str]] = {t: frozenset({"insert", "update", "delete"}) for t in FIELDS} | {
+    "Organization": frozenset(),
+    "User": frozenset({"insert", "update"}),
+}
+_DONE = {"insert": "inserted", "update": "updated", "delete": "deleted"}
 #: the one Organization record's id (the id counter starts at 1: no other record takes it)
 ORGANIZATION_ID = f"{PREFIX['Organization']}Hb{0:010d}AAA"
 ARCHIVE_AFTER_MS = 365 * 86_400_000  # activities older than a year are archived: queryAll only
@@ -128,12 +136,19 @@ READ_ONLY = {
     "CreatedDate",
     "LastModifiedDate",
     "SystemModstamp",
-    "Name",
     "IsConverted",
     "ConvertedContactId",
     "ConvertedAccountId",
     "ConvertedOpportunityId",
     "ConvertedDate",
+}
+#: fields Salesforce computes on some objects only: a person's compound Name (FirstName and
+#: LastName) and an Opportunity's IsClosed / IsWon (from its stage); an Account's Name is text
+COMPUTED: dict[str, set[str]] = {
+    "Contact": {"Name"},
+    "Lead": {"Name"},
+    "User": {"Name"},
+    "Opportunity": {"IsClosed", "IsWon"},
 }
 REFERENCE = {
     "AccountId": "Account",
@@ -168,6 +183,12 @@ DATETIME = {
     "EndDateTime",
     "ActivityDateTime",
 } | {k for k, v in HUB_FIELDS.items() if v == "best_send_time"}
+
+
+def read_only(sobject: str, field: str) -> bool:
+    """No API write may set it, on any record of ``sobject`` (describe: neither createable nor
+    updateable)."""
+    return field in READ_ONLY or field in COMPUTED.get(sobject, ())
 
 
 def to_second(ms: int) -> int:
@@ -208,6 +229,17 @@ def _saved_datetimes(fields: dict[str, Any]) -> dict[str, Any]:
             with suppress(ValueError):  # not a datetime: coerce refuses it before
                 out[k] = to_second(parse_datetime_ms(v if "T" in v else v + "T00:00:00Z"))
     return out
+
+
+def check_writable(sobject: str, op: str) -> None:
+    """Refuse a write the sObject type does not take, per record, as Salesforce answered a REST
+    PATCH of a type describe calls not updateable (400 CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY
+    "entity type cannot be updated: <label>", measured for a custom metadata type) and inserts
+    the user may not make ("entity type cannot be inserted: Contact"). GK: the words for
+    Organization and for deleting a User are not verified; some types answer
+    INVALID_TYPE_FOR_OPERATION "entity type X does not support create" instead."""
+    if op not in WRITES[sobject]:
+        raise SfError("CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", f"entity type cannot be {_DONE[op]}: {sobject}")
 
 
 #: the member statuses Salesforce creates with every Campaign, the default first
@@ -443,8 +475,8 @@ class SalesforceState:
         skip = {"attributes", "id", "Id"}  # the record's id names it, it is not a field written
         return next((k for k in fields if k not in skip and (k not in FIELDS[sobject] or k in hidden)), None)
 
-    def check_fields(self, sobject: str, fields: dict[str, Any], creating: bool) -> None:
-        hidden, read_only = self.field_access(sobject)
+    def check_fields(self, sobject: str, fields: dict[str, Any]) -> None:
+        hidden, no_edit = self.field_access(sobject)
         for k, v in fields.items():
             if k == "attributes":
                 continue
@@ -453,7 +485,7 @@ class SalesforceState:
                 # MinnPost/object-sync-for-salesforce#194); sObject Collections refuse the whole
                 # request for it before any record (salesforce_collections._deserialize)
                 raise SfError("INVALID_FIELD", f"No such column '{k}' on sobject of type {sobject}", [k])
-            if (k in READ_ONLY and not (creating and k == "Name")) or k in read_only:
+            if read_only(sobject, k) or k in no_edit:
                 raise SfError(
                     "INVALID_FIELD_FOR_INSERT_UPDATE",
                     f"Unable to create/update fields: {k}. Please check the security "
@@ -491,11 +523,12 @@ class SalesforceState:
 
     def check_update(self, sobject: str, rec: dict[str, Any] | None, fields: dict[str, Any]) -> None:
         """Every per-record refusal of an update (the allOrNone pre-pass runs it too)."""
+        check_writable(sobject, "update")
         rec = _live(rec)
         self.check_lock(rec["Id"])
         if sobject == "Lead" and rec["IsConverted"]:
             raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
-        self.check_fields(sobject, {k: v for k, v in fields.items() if k != "attributes"}, creating=False)
+        self.check_fields(sobject, {k: v for k, v in fields.items() if k != "attributes"})
         if sobject == "CampaignMember" and "Status" in fields:
             self.check_member_status(str(rec["CampaignId"]), fields["Status"])
 
@@ -583,11 +616,16 @@ class SalesforceState:
             return (sf_date_ms(due) if isinstance(due, str) else rec["CreatedDate"]) < cutoff
         return False
 
-    def delete(self, sobject: str, rid: str, endpoint: str) -> None:
-        rec = self.objects[sobject].get(rid)
+    def check_delete(self, sobject: str, rec: dict[str, Any] | None) -> None:
+        """Every per-record refusal of a delete (the allOrNone pre-pass runs it too)."""
         if rec is None or rec["IsDeleted"]:
             raise SfError("ENTITY_IS_DELETED", "entity is deleted")
-        self.check_lock(rid)
+        check_writable(sobject, "delete")
+        self.check_lock(rec["Id"])
+
+    def delete(self, sobject: str, rid: str, endpoint: str) -> None:
+        rec = self.objects[sobject].get(rid)
+        self.check_delete(sobject, rec)
         at = self.stamp()
         rec["IsDeleted"] = True
         rec["LastModifiedDate"] = rec["SystemModstamp"] = at
@@ -630,7 +668,8 @@ class SalesforceState:
         return v
 
     def describe(self, sobject: str) -> dict[str, Any]:
-        hidden, read_only = self.field_access(sobject)
+        hidden, no_edit = self.field_access(sobject)
+        writes = WRITES[sobject]
         fields = []
         for f in SYSTEM + FIELDS[sobject]:
             if f in hidden:
@@ -640,8 +679,8 @@ class SalesforceState:
                     "name": f,
                     "label": label(f),
                     "custom": f.endswith("__c"),
-                    "updateable": f not in READ_ONLY and f not in read_only,
-                    "createable": f not in READ_ONLY and f not in read_only,
+                    "updateable": "update" in writes and not read_only(sobject, f) and f not in no_edit,
+                    "createable": "insert" in writes and not read_only(sobject, f) and f not in no_edit,
                     "nillable": f not in ("Id", "LastName"),
                     "referenceTo": [REFERENCE[f]] if f in REFERENCE else [],
                     **describe_entry(self.spec(sobject, f)),
@@ -651,9 +690,9 @@ class SalesforceState:
             "name": sobject,
             "label": sobject,
             "custom": False,
-            "createable": True,
-            "updateable": True,
-            "deletable": True,
+            "createable": "insert" in writes,
+            "updateable": "update" in writes,
+            "deletable": "delete" in writes,
             "queryable": True,
             "keyPrefix": PREFIX[sobject],
             "fields": fields,
