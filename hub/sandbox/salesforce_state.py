@@ -150,6 +150,9 @@ COMPUTED: dict[str, set[str]] = {
     "User": {"Name"},
     "Opportunity": {"IsClosed", "IsWon"},
 }
+#: fields set when a record is made and never after (describe: createable, not updateable): a
+#: CampaignMember joins one person to one campaign for good; moving them is a delete and a create
+CREATE_ONLY: dict[str, set[str]] = {"CampaignMember": {"CampaignId", "ContactId", "LeadId"}}
 REFERENCE = {
     "AccountId": "Account",
     "OwnerId": "User",
@@ -475,8 +478,10 @@ class SalesforceState:
         skip = {"attributes", "id", "Id"}  # the record's id names it, it is not a field written
         return next((k for k in fields if k not in skip and (k not in FIELDS[sobject] or k in hidden)), None)
 
-    def check_fields(self, sobject: str, fields: dict[str, Any]) -> None:
+    def check_fields(self, sobject: str, fields: dict[str, Any], updating: bool = False) -> None:
         hidden, no_edit = self.field_access(sobject)
+        if updating:
+            no_edit = no_edit | CREATE_ONLY.get(sobject, set())
         for k, v in fields.items():
             if k == "attributes":
                 continue
@@ -528,7 +533,7 @@ class SalesforceState:
         self.check_lock(rec["Id"])
         if sobject == "Lead" and rec["IsConverted"]:
             raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
-        self.check_fields(sobject, {k: v for k, v in fields.items() if k != "attributes"})
+        self.check_fields(sobject, {k: v for k, v in fields.items() if k != "attributes"}, updating=True)
         if sobject == "CampaignMember" and "Status" in fields:
             self.check_member_status(str(rec["CampaignId"]), fields["Status"])
 
@@ -679,7 +684,10 @@ class SalesforceState:
                     "name": f,
                     "label": label(f),
                     "custom": f.endswith("__c"),
-                    "updateable": "update" in writes and not read_only(sobject, f) and f not in no_edit,
+                    "updateable": "update" in writes
+                    and not read_only(sobject, f)
+                    and f not in no_edit
+                    and f not in CREATE_ONLY.get(sobject, ()),
                     "createable": "insert" in writes and not read_only(sobject, f) and f not in no_edit,
                     "nillable": f not in ("Id", "LastName"),
                     "referenceTo": [REFERENCE[f]] if f in REFERENCE else [],

@@ -164,3 +164,28 @@ def test_describe_and_writes_agree_on_computed_fields() -> None:
             ["IsWon"],
         )
         assert sf.Opportunity.get(opp)["IsWon"] is False
+
+
+def test_a_campaign_member_s_campaign_and_person_are_set_on_create_only() -> None:
+    """A CampaignMember joins one person to one campaign for good: its CampaignId, ContactId and
+    LeadId are createable, not updateable (describe), and an update naming one is refused; moving
+    a person is a delete and a create. The sandbox took such an update."""
+    with start_sandbox(World(n_contacts=5, seed=1)) as sb:
+        sf = salesforce_client(sb)
+        fields = {f["name"]: f for f in sf.CampaignMember.describe()["fields"]}
+        assert [(fields[f]["createable"], fields[f]["updateable"]) for f in ("CampaignId", "ContactId", "LeadId")] == [
+            (True, False)
+        ] * 3
+        assert fields["Status"]["updateable"] is True
+        first, second = (sf.Campaign.create({"Name": n})["id"] for n in ("Spring", "Autumn"))
+        person = sf.Contact.create({"LastName": "Doe"})["id"]
+        member = sf.CampaignMember.create({"CampaignId": first, "ContactId": person})["id"]
+        with pytest.raises(SalesforceMalformedRequest) as moved:
+            sf.CampaignMember.update(member, {"CampaignId": second})
+        assert (moved.value.content[0]["errorCode"], moved.value.content[0]["fields"]) == (
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            ["CampaignId"],
+        )
+        assert sf.CampaignMember.get(member)["CampaignId"] == first
+        sf.CampaignMember.update(member, {"Status": "Responded"})
+        assert sf.CampaignMember.get(member)["Status"] == "Responded"
