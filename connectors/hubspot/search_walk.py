@@ -53,15 +53,25 @@ def stamp(record: dict[str, Any], prop: str) -> int:
 
 def page_end(stamps: list[int]) -> int:
     """How far a page sorted ascending on its modification stamp has read: the smaller of its
-    last two stamps. Not the largest: while search's index lags, a record changed again since
-    it was indexed is returned where its old stamp sorts but showing its new one (results out
-    of order on the stamp, estuary/connectors PR #2210), and resuming from that stamp skipped
-    every record between the page's true end and it, for good once past the lookback. A
-    record so returned last is not told apart from one in order, hence the row before it; two
-    at the end at once are not guarded against. The price is re-reading the page's last row.
+    last two stamps, leaving out those shown late. While search's index lags, a record changed
+    again since it was indexed is returned where its old stamp sorts but showing its new one
+    (results out of order on the stamp, estuary/connectors PR #2210), and resuming from that
+    stamp skipped every record between the page's true end and it, for good once past the
+    lookback. Such a record is told apart when a smaller stamp follows it; and every record
+    shown late shows a stamp newer than the index has caught up with, which every record in
+    order is not, so a stamp at or past the smallest one told apart is shown late too. Our
+    own writebacks are many such records at once (a sync right after a push). A record shown
+    late but not told apart is guarded by the row before it; two at the end at once, with no
+    other told apart on the page, are not. The price is re-reading the page's last rows.
     A page that is not full ends the walk at its largest stamp: every record the index holds
     past the bookmark is on it, and ones it does not hold yet are the lookback's to read."""
-    return min(stamps[-2:])
+    late, after = None, None  # the smallest stamp told apart as shown late; the least after it
+    for ts in reversed(stamps):
+        if after is not None and ts > after:
+            late = ts if late is None else min(late, ts)
+        after = ts if after is None else min(after, ts)
+    in_order = stamps if late is None else [ts for ts in stamps if ts < late]
+    return min(in_order[-2:])
 
 
 def changed_since(
