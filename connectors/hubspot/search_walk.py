@@ -62,7 +62,9 @@ def page_end(stamps: list[int]) -> int:
     order is not, so a stamp at or past the smallest one told apart is shown late too. Our
     own writebacks are many such records at once (a sync right after a push). A record shown
     late but not told apart is guarded by the row before it; two at the end at once, with no
-    other told apart on the page, are not. The price is re-reading the page's last rows.
+    other told apart on the page, are not, nor is a page of late rows only, in order (a sync
+    within the lag of a push of a page or more of writebacks to records changed in the
+    lookback window: it jumps to the push's time). The price is re-reading the page's last rows.
     A page that is not full ends the walk at its largest stamp: every record the index holds
     past the bookmark is on it, and ones it does not hold yet are the lookback's to read."""
     late, after = None, None  # the smallest stamp told apart as shown late; the least after it
