@@ -84,3 +84,36 @@ def test_a_page_end_leaves_out_every_stamp_told_apart_as_shown_late():
     assert page_end([1, 2, 9, 3, 4, 10, 11]) == 3
     assert page_end([1, 2, 3, 4, 11]) == 4
     assert page_end([5, 5, 5]) == 5
+
+
+def test_a_sync_right_after_a_page_of_writebacks_does_not_jump_past_the_edits_before_it(world, sandbox):
+    """The hub writes back to the records it just synced: changed in the lookback window, so
+    still indexed there while search lags. A sync within the lag finds a whole page of them,
+    in order, each showing the push's time, and no row tells them apart; taking that time as
+    the page's end skipped every edit made between them and the push (100 of 100 here, for
+    good: more than the lookback before it). Search's ``total`` shows the page cannot end
+    there."""
+    c = make_connector(sandbox)  # pages of 200, the default 300 s lookback
+    c.client.sleep = lambda s: None
+    c.ensure_schema()
+    _, _, _, cursor = drain(c.pull_contacts(None))
+    ids = sorted(live_ids(world), key=int)
+    decided, edited = ids[:250], ids[250:350]
+    world.clock.skip(600_000)
+    for rid in decided:
+        touch(world, [rid], {"jobtitle": "Synced, then decided"})
+    sandbox.hubspot.catch_up_search()
+    _, _, _, cursor = drain(c.pull_contacts(cursor))
+    for rid in edited:  # fifteen minutes of edits in HubSpot
+        touch(world, [rid], {"jobtitle": "Edited"})
+        world.clock.skip(9_000)
+    world.clock.skip(300_000)
+    assert {r.status for r in c.push([req(i, rid) for i, rid in enumerate(decided)])} == {"ok"}
+    read: list[str] = []
+    for _ in range(2):  # the sync right after the push, and one after the index caught up
+        items, _, _, cursor = drain(c.pull_contacts(cursor))
+        read += [x.identities[0].external_id for x in items]
+        sandbox.hubspot.catch_up_search()
+    assert sorted(set(edited) - set(read), key=int) == []
+    assert c.client.calls["contacts.search"] < 80  # the halving runs only where a page's end does not hold
+    c.close()
