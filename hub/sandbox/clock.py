@@ -71,6 +71,14 @@ class SimClock:
             self._skipped = 0
             self._last = max(self._last, self.day_start_ms - 1)
 
+    def skip_until(self, ms: int) -> None:
+        """Move time on until it reads ``ms`` at least. Not ``skip(ms - now)``: a burst of
+        readings runs them ahead of time (each a millisecond after the last), and time has to
+        catch up with them before it moves them on."""
+        with self._lock:
+            elapsed = int((time.monotonic() - self._real0) * 1000) if self.realtime else 0
+            self._skipped += max(0, ms - (self.day_start_ms + elapsed + self._skipped))
+
     def skip(self, ms: int) -> None:
         """Move time ``ms`` on, never past the end of the day (``set_day`` leaves it)."""
         if ms < 0:

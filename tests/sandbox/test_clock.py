@@ -52,3 +52,12 @@ def test_a_peek_takes_no_reading():
     first = clock.now_ms()
     assert clock.peek_ms() == clock.peek_ms() == first
     assert clock.now_ms() == first + 1
+
+
+def test_skip_until_reaches_the_time_asked_even_when_a_burst_ran_the_readings_ahead():
+    """10,000 readings in a burst run the stamps up to ten seconds ahead of time (a millisecond
+    each), so ``skip(5_000)`` could leave the next reading less than 5 s after the last one."""
+    for clock in (SimClock(), SimClock(realtime=False)):
+        last = [clock.now_ms() for _ in range(10_000)][-1]
+        clock.skip_until(last + 5_000)
+        assert clock.now_ms() >= last + 5_000

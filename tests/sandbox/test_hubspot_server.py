@@ -19,7 +19,7 @@ from hubspot.crm.properties.exceptions import ApiException as PropertiesApiExcep
 
 from hub.sandbox.clock import parse_datetime_ms
 from hub.sandbox.hubspot_server import HubSpotLimits
-from hub.sandbox.serve import start_sandbox
+from hub.sandbox.serve import SandboxHandle, start_sandbox
 from hub.sandbox.world import World
 
 from .conftest import hubspot_client
@@ -146,6 +146,7 @@ def test_deal_search_walks_a_shared_stamp_by_id_and_is_refused_past_the_ten_thou
         later = hs_state.add_deal(rid, world.clock.now_ms(), "Later", 2.0)
     stamp = hs_state.engagements["deals"][bulk[0]]["updatedAt"]
     with start_sandbox(world, hubspot_limits=HubSpotLimits(search_per_second=100)) as sb:
+        sb.hubspot.catch_up_search()
         api = hubspot_client(sb).crm.objects.search_api
 
         def search(*filters: dict, sort: str = "hs_lastmodifieddate", after: str | None = None, limit: int = 200):
@@ -580,7 +581,9 @@ def test_an_opt_out_is_also_logged_as_a_statuschange_email_event(hs, world: Worl
         assert e["subscriptions"] and e["recipient"].lower() in optouts
 
 
-def test_engagement_search_has_no_associations_and_v4_batch_read_supplies_them(hs, world: World) -> None:
+def test_engagement_search_has_no_associations_and_v4_batch_read_supplies_them(
+    hs, world: World, sandbox: SandboxHandle
+) -> None:
     """CRM search answers properties only; associations come from
     ``POST /crm/v4/associations/{from}/{to}/batch/read`` (hubspot-api-client
     ``crm.associations.v4.batch_api.get_page``). An outcome set later moves
@@ -591,6 +594,7 @@ def test_engagement_search_has_no_associations_and_v4_batch_read_supplies_them(h
     first = world.hubspot.engagements["meetings"][mid]["properties"]["hs_lastmodifieddate"]
     with world.lock:
         world.hubspot.update_engagement("meetings", mid, {"hs_meeting_outcome": "NO_SHOW"})
+    sandbox.hubspot.catch_up_search()
     after = str(parse_datetime_ms(first) + 1)
     res = hs.crm.objects.search_api.do_search(
         "meetings",
@@ -667,7 +671,9 @@ def test_archived_contacts_are_listed_with_archived_at_and_never_searched(hs, wo
     assert hs.crm.contacts.search_api.do_search(public_object_search_request=q).total == 0
 
 
-def test_deal_search_and_deal_to_contact_associations_answer_as_hubspot_does(hs, world: World) -> None:
+def test_deal_search_and_deal_to_contact_associations_answer_as_hubspot_does(
+    hs, world: World, sandbox: SandboxHandle
+) -> None:
     """``POST /crm/v3/objects/deals/search`` filters on ``hs_lastmodifieddate`` and returns
     HubSpot's default deal properties when none are asked for (dealname, amount, dealstage,
     pipeline, closedate, createdate: the deals search reference); the v4 batch read of deal to
@@ -678,6 +684,7 @@ def test_deal_search_and_deal_to_contact_associations_answer_as_hubspot_does(hs,
     with world.lock:
         did = world.hubspot.add_deal(rid, world.clock.now_ms(), "Acme - New Business", 500.0)
         world.hubspot.close_deal(did, True, world.clock.now_ms())
+    sandbox.hubspot.catch_up_search()
     res = hs.crm.deals.search_api.do_search(
         {"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "0"}]}]}
     )

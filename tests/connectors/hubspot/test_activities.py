@@ -117,7 +117,7 @@ def test_status_changes_are_unsubscribes_resubscribes_and_bounces_each_as_what_i
     assert got["email:u"].properties["scope"] == "all" and got["email:t"].properties["scope"] == "some_types"
 
 
-def test_a_meeting_outcome_set_after_creation_is_read_on_the_next_sync(world, connector):
+def test_a_meeting_outcome_set_after_creation_is_read_on_the_next_sync(world, sandbox, connector):
     """Reps set a meeting's outcome after the meeting (HubSpot moves ``hs_lastmodifieddate``,
     not the id): a search on ``hs_lastmodifieddate`` from the bookmark less the lookback reads
     it again, where a walk by id never came back to it. CRM search returns no associations
@@ -126,12 +126,14 @@ def test_a_meeting_outcome_set_after_creation_is_read_on_the_next_sync(world, co
     with world.lock:
         mid = world.hubspot.add_engagement("meetings", rid, world.clock.now_ms(), {"hs_meeting_outcome": "SCHEDULED"})
         cid = world.hubspot.add_engagement("calls", rid, world.clock.now_ms(), {"hs_call_status": "COMPLETED"})
+    sandbox.hubspot.catch_up_search()
     items, _, _, cursor = drain(connector.pull_activities(None))
     keys = {a.external_id for a in items}
     assert f"calls:{cid}:{rid}:COMPLETED" in keys
     assert not any(k.startswith(f"meetings:{mid}:") for k in keys)  # no outcome yet
     with world.lock:
         world.hubspot.update_engagement("meetings", mid, {"hs_meeting_outcome": "COMPLETED"})
+    sandbox.hubspot.catch_up_search()
     items, _, _, cursor = drain(connector.pull_activities(cursor))
     meeting = [a for a in items if a.external_id.startswith(f"meetings:{mid}:")]
     assert [a.external_id for a in meeting] == [f"meetings:{mid}:{rid}:COMPLETED"]
@@ -156,7 +158,9 @@ def test_a_form_walk_cut_short_resumes_where_it_stopped_and_then_reads_what_came
     assert form_keys(items) == ["form:meanwhile"]
 
 
-def test_deals_become_the_same_outcomes_as_salesforce_opportunities_and_a_close_is_read_again(world, connector):
+def test_deals_become_the_same_outcomes_as_salesforce_opportunities_and_a_close_is_read_again(
+    world, sandbox, connector
+):
     """Deals are read like meetings: ``POST /crm/v3/objects/deals/search`` on
     ``hs_lastmodifieddate`` (anchors: the cursor property of deals), contacts from the v4
     associations batch read (deal to contact, typeId 3: HubSpot's v4 associations guide,
@@ -169,6 +173,7 @@ def test_deals_become_the_same_outcomes_as_salesforce_opportunities_and_a_close_
         won = world.hubspot.add_deal(rid, now - 5_000, "Acme - New Business", 1234.5)
         lost = world.hubspot.add_deal(rid, now - 4_000, "Acme - Renewal", 99.0)
         world.hubspot.close_deal(lost, False, now - 3_000)
+    sandbox.hubspot.catch_up_search()
     items, rejects, _, cursor = drain(connector.pull_activities(None))
     deals = sorted(
         (a.external_id, a.type.value, a.properties["amount"])
@@ -184,6 +189,7 @@ def test_deals_become_the_same_outcomes_as_salesforce_opportunities_and_a_close_
     assert not rejects
     with world.lock:
         world.hubspot.close_deal(won, True, world.clock.now_ms())
+    sandbox.hubspot.catch_up_search()
     items, _, _, _ = drain(connector.pull_activities(cursor))
     fresh = {a.external_id: a.type.value for a in items if a.external_id.startswith("deals:")}
     assert fresh[f"deals:{won}:closed"] == "opportunity_won"
@@ -212,6 +218,7 @@ def test_more_than_ten_thousand_deals_changed_in_one_millisecond_are_all_read_pa
     with start_sandbox(world, hubspot_limits=HubSpotLimits(per_ten_seconds=1000, search_per_second=100)) as sb:
         c = make_connector(sb, lookback_seconds=0, requests_per_ten_seconds=1000, search_requests_per_second=100)
         c.client.sleep = lambda s: None
+        sb.hubspot.catch_up_search()
         pages = c.pull_activities(None)
         cut = [p for _, p in zip(range(30), pages, strict=False)]  # the sync dies within the walk by id
         pages.close()

@@ -73,7 +73,7 @@ def in_store(ctx, email: str, record_id: str) -> tuple[int, int]:
     return by_email, by_id
 
 
-def test_forgotten_person_is_not_read_back_from_hubspot(ctx, world):
+def test_forgotten_person_is_not_read_back_from_hubspot(ctx, world, sandbox):
     run_once(ctx)
     hs = world.hubspot
     with world.lock:
@@ -93,13 +93,15 @@ def test_forgotten_person_is_not_read_back_from_hubspot(ctx, world):
         assert not hs.records[rid]["properties"].get("hub_next_best_action"), "the hub's fields were cleared"
         writes_after_forget = len(world.log.entries)
 
-    # 1. the clearing write changed the record: the next run reads it and must skip it
+    # 1. the clearing write changed the record: the next run once search has it reads it and must skip it
+    sandbox.hubspot.catch_up_search()
     first = run_once(ctx)
     assert in_store(ctx, email, rid) == (0, 0)
     assert sum(s.suppressed for s in first.syncs) >= 1
     # 2. someone edits the record in HubSpot
     with world.lock:
         hs.set_properties(rid, {"jobtitle": "Asked to be forgotten"}, endpoint="ui", source="ui")
+    sandbox.hubspot.catch_up_search()
     second = sync_connector(ctx, NAME)
     assert second.suppressed == 1 and in_store(ctx, email, rid) == (0, 0)
     # 3. a full re-sync from the start
@@ -123,5 +125,6 @@ def test_forgotten_person_is_not_read_back_from_hubspot(ctx, world):
     assert unsuppress(ctx, email) >= 2
     with world.lock:
         hs.set_properties(rid, {"jobtitle": "Back, with consent"}, endpoint="ui", source="ui")
+    sandbox.hubspot.catch_up_search()
     sync_connector(ctx, NAME)
     assert in_store(ctx, email, rid) == (1, 1)

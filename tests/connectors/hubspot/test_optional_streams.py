@@ -49,6 +49,7 @@ def seed_activities(world) -> dict[str, str]:
 
 def test_email_events_without_the_content_scope_are_skipped_and_the_other_streams_go_on(world, sandbox, connector):
     ids = seed_activities(world)
+    sandbox.hubspot.catch_up_search()
     sandbox.hubspot.scopes.discard("content")
     pages = list(connector.pull_activities(None))
     keys = {a.external_id for p in pages for a in p.items}
@@ -105,6 +106,7 @@ def test_a_sync_without_the_content_scope_stores_the_rest_says_so_and_resumes_on
     tmp_path, world, sandbox, redis_url
 ):
     ids = seed_activities(world)
+    sandbox.hubspot.catch_up_search()
     sandbox.hubspot.scopes.discard("content")
     path = hub_yaml(tmp_path, sandbox, redis_url)
     synced = CliRunner().invoke(app, ["sync", "crm", "-c", str(path)], prog_name="hub")

@@ -44,6 +44,7 @@ def test_ties_on_one_timestamp_larger_than_a_page_are_all_read_once(world, sandb
     _, _, _, cursor = drain(connector.pull_contacts(None))
     ids = sorted(live_ids(world), key=int)[:420]
     touch(world, ids, {"jobtitle": "Chief Tie Officer"}, same_ms=True)
+    sandbox.hubspot.catch_up_search()
     items, _, _, cursor = drain(connector.pull_contacts(cursor))
     read = [c.identities[0].external_id for c in items]
     assert sorted(read, key=int) == ids  # every one, none twice
@@ -69,6 +70,7 @@ def test_more_than_ten_thousand_changes_never_hit_the_search_cap(connector, sand
         for day, chunk in enumerate((ids[:6000], ids[6000:])):
             big.clock.set_day(big.clock.day + 1)
             touch(big, chunk, {"jobtitle": f"Changed {day}"})
+        sb.hubspot.catch_up_search()
         items, _, _, _ = drain(c.pull_contacts(cursor))
         assert sorted((x.identities[0].external_id for x in items), key=int) == ids
         assert big.log.calls.get(("hubspot", "400")) is None
@@ -84,6 +86,7 @@ def test_archived_contacts_come_back_as_deletions_and_merged_ones_as_moves(world
     with world.lock:
         world.hubspot.archive(live[0])
         new_id = world.hubspot.merge(live[1], live[2])
+    sandbox.hubspot.catch_up_search()
     pages = list(connector.pull_contacts(cursor))
     items = [c for p in pages for c in p.items]
     assert live[0] in {d.external_id for p in pages for d in p.deleted}
@@ -109,6 +112,7 @@ def test_a_record_indexed_late_is_read_by_the_default_lookback_and_missed_withou
     touch(world, [late], {"jobtitle": "Indexed late"})
     touch(world, [other], {"jobtitle": "Indexed at once"})
     world.hubspot.late_index.add(late)
+    sandbox.hubspot.catch_up_search()
     for lookback, (c, cursor) in read.items():
         items, _, _, cursor = drain(c.pull_contacts(cursor))
         assert [x.identities[0].external_id for x in items] == [other]
