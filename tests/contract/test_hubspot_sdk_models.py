@@ -36,6 +36,7 @@ def portal():
     world.hubspot.add_engagement("meetings", rid, world.clock.now_ms(), {"hs_meeting_outcome": "COMPLETED"})
     world.hubspot.add_engagement("calls", rid, world.clock.now_ms(), {"hs_call_status": "COMPLETED"})
     with start_sandbox(world) as sb:
+        sb.hubspot.catch_up_search()  # the engagements just made are in search's index (it lags)
         yield sb, HubSpot(access_token=sb.hubspot_token, host=sb.hubspot_url)
 
 
