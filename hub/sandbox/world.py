@@ -31,6 +31,9 @@ from hub.sandbox.population import (
 from hub.sandbox.salesforce_state import SalesforceState
 from hub.sandbox.writelog import WriteLog
 
+#: how long after writing a day of the market the hub's next step runs: longer than search's
+#: index lag (HubSpot's "few moments", hubspot_server.HubSpotLimits.search_lag_ms)
+SETTLED_MS = 60_000
 _BAD_DATES = ("31/02/2024", "yesterday", "0000-00-00", "2024-13-45", "N/A")
 
 
@@ -277,6 +280,9 @@ class World:
                             self.hubspot.merge(primary, dup)
                 times = np.maximum(day_start + events["second"] * 1000, floor)
                 write_events(self, events, times, before_stage, before_unsub)
+                # the day's records were stamped in one burst just now; a day of activity
+                # happens over the day, so by the next morning search's index holds it
+                self.clock.skip_until(self.clock.last_ms + SETTLED_MS)
                 for k, c in zip(*np.unique(events["type"], return_counts=True), strict=True):
                     totals[EVENT_TYPES[k]] += int(c)
         return totals
