@@ -73,7 +73,8 @@ class Table(Mapping[str, np.ndarray]):
 
     A Table is a ``Mapping``, so anything that takes ``Mapping[str, np.ndarray]`` takes a Table.
     ``first_row`` is the 0-based data row of this chunk's first row in its file; ``header_lines``
-    the lines before the data (0 for Parquet). :meth:`where` turns a row index into words.
+    the lines before the data (0 for Parquet); ``comma_decimals`` whether its numbers may be
+    written with decimal commas (a semicolon-separated CSV). :meth:`where` turns a row index into words.
 
     >>> t = Table({"x": np.array([1.0, 2.0, 3.0])}, {"x": "numeric"})
     >>> t.n_rows, t.select([2, 0]).column("x").tolist()
@@ -91,6 +92,7 @@ class Table(Mapping[str, np.ndarray]):
         notes: Sequence[str] = (),
         bytes_read: int | None = None,
         bytes_total: int | None = None,
+        comma_decimals: bool = False,
     ):
         self._columns = dict(columns)
         self.kinds = {name: kinds[name] for name in self._columns}
@@ -104,6 +106,7 @@ class Table(Mapping[str, np.ndarray]):
         self.notes = list(notes)  # rows skipped and bytes transcoded so far in the file
         self.bytes_read = bytes_read
         self.bytes_total = bytes_total
+        self.comma_decimals = comma_decimals
 
     @property
     def names(self) -> list[str]:
@@ -145,6 +148,7 @@ class Table(Mapping[str, np.ndarray]):
             source=self.source,
             header_lines=self.header_lines,
             notes=self.notes,
+            comma_decimals=self.comma_decimals,
         )
 
 
@@ -427,7 +431,7 @@ class _Reader:
             if typed is not None and kind in (None, typed):
                 columns[name], out_kinds[name] = from_arrow(column, typed), typed
                 continue
-            comma_decimals = self.format == "csv" and self.delimiter == ";"
+        comma_decimals = self.format == "csv" and self.delimiter == ";"
             kind, parsed = infer_and_parse(column, kind, comma_decimals=comma_decimals)
             if parsed.bad is not None:
                 how = "declared" if name in self.types else "inferred from the first rows"
@@ -453,6 +457,7 @@ def _where(header_lines: int, row: int) -> str:
     """Data row ``row`` (0-based in the file) in words: its line in a CSV, its row number in Parquet."""
     return f"line {header_lines + row + 1}" if header_lines else f"row {row + 1}"
 
+            comma_decimals=comma_decimals,
 
 def _check_duplicates(names: Sequence[str], source: str) -> None:
     seen: dict[str, list[int]] = {}
