@@ -416,3 +416,12 @@ def test_a_semicolon_files_decimal_comma_amounts_are_numbers_and_a_reimport_adds
     assert import_events(store, path, opts).created == 2
     assert sorted(r.properties["amount"] for r in stored(store)) == [29.33, 1234.5]
     assert import_events(store, path, opts).created == 0
+
+
+def test_cli_a_space_aligned_file_exits_2_saying_how_to_make_it_csv(tmp_path, store):
+    path = tmp_path / "CDNOW_master.txt"
+    path.write_text(" customer_id  date number_of_cds  dollar_value\n 00001 19970101  1   11.77\n")
+    args = ["import", "events", str(path), "--map", "contact=customer_id,occurred_at=date", "--type", "purchase"]
+    result = CliRunner().invoke(app, [*args, "--store-url", store.url])
+    assert result.exit_code == 2
+    assert "separated by spaces" in result.output and "no column" not in result.output
