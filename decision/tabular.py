@@ -129,7 +129,7 @@ def infer_specs(
 
     Numeric columns of only 0/1 are boolean; non-negative skewed ones get ``log1p``. Text cannot
     become keywords without keywords, so it is skipped; so are string columns whose values are
-    nearly all distinct (identifiers).
+    nearly all distinct, and whole numbers rising row by row (identifiers, row numbers).
 
     >>> import numpy as np
     >>> [(s.name, s.type, s.log1p) for s in infer_specs({"n": np.array([0.0, 1, 2, 3, 500]), "won": np.array([0.0, 1, 1, 0, 1])})]
@@ -159,6 +159,9 @@ def infer_specs(
             continue
         if kind == "numeric" and set(distinct.tolist()) <= {0.0, 1.0}:
             kind = "boolean"
+        if kind == "numeric" and _counts_rows(present):
+            _note(notes, f"{name}: skipped, distinct whole numbers rising row by row look like a row number or id")
+            continue
         if kind == "numeric":
             specs.append(ColumnSpec(name, "numeric", log1p=bool(present.min() >= 0 and _skew(present) > 1.0)))
         elif kind in ("boolean", "date"):
@@ -170,6 +173,12 @@ def infer_specs(
         else:
             specs.append(ColumnSpec(name, "categorical"))
     return specs
+
+
+def _counts_rows(x: np.ndarray) -> bool:
+    """A row number or sequential id (a pandas index, customer ids in file order): 20 or more
+    distinct whole numbers, each above the one before. As a model column it is a row counter."""
+    return len(x) >= 20 and bool(np.all(x == np.floor(x)) and np.all(np.diff(x) > 0))
 
 
 def _kind_of(values) -> str:

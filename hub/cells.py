@@ -249,16 +249,17 @@ def _is_free_text(present: pa.Array) -> bool:
     return bool(np.median(words) >= TEXT_MEDIAN_WORDS and len(pc.unique(present)) > 0.5 * len(present))
 
 
-def decimal_comma(strings: pa.Array, missing: np.ndarray) -> pa.Array | None:
+def decimal_comma(strings: pa.Array, missing: np.ndarray, *, require_comma: bool = True) -> pa.Array | None:
     """Numbers written the European way (``3,25``, ``1.234,5``) as ``3.25``, ``1234.5``.
 
-    Only when every present cell is such a number and one has a comma; else None.
+    Only when every present cell is such a number and (unless ``require_comma`` is False: the
+    column already showed one) one has a comma; else None.
 
     >>> decimal_comma(pa.array(["1.234,5", "3,25", "7"]), np.zeros(3, dtype=bool)).to_pylist()
     ['1234.5', '3.25', '7']
     """
     present = _present(strings, missing)
-    if len(present) == 0 or not pc.any(pc.match_substring(present, ",")).as_py():
+    if len(present) == 0 or (require_comma and not pc.any(pc.match_substring(present, ",")).as_py()):
         return None
     if not pc.all(pc.match_substring_regex(present, _DECIMAL_COMMA)).as_py():
         return None

@@ -73,7 +73,8 @@ class Table(Mapping[str, np.ndarray]):
 
     A Table is a ``Mapping``, so anything that takes ``Mapping[str, np.ndarray]`` takes a Table.
     ``first_row`` is the 0-based data row of this chunk's first row in its file; ``header_lines``
-    the lines before the data (0 for Parquet). :meth:`where` turns a row index into words.
+    the lines before the data (0 for Parquet); ``comma_decimals`` whether its numbers may be
+    written with decimal commas (a semicolon-separated CSV). :meth:`where` turns a row index into words.
 
     >>> t = Table({"x": np.array([1.0, 2.0, 3.0])}, {"x": "numeric"})
     >>> t.n_rows, t.select([2, 0]).column("x").tolist()
@@ -91,6 +92,7 @@ class Table(Mapping[str, np.ndarray]):
         notes: Sequence[str] = (),
         bytes_read: int | None = None,
         bytes_total: int | None = None,
+        comma_decimals: bool = False,
     ):
         self._columns = dict(columns)
         self.kinds = {name: kinds[name] for name in self._columns}
@@ -104,6 +106,7 @@ class Table(Mapping[str, np.ndarray]):
         self.notes = list(notes)  # rows skipped and bytes transcoded so far in the file
         self.bytes_read = bytes_read
         self.bytes_total = bytes_total
+        self.comma_decimals = comma_decimals
 
     @property
     def names(self) -> list[str]:
@@ -145,6 +148,7 @@ class Table(Mapping[str, np.ndarray]):
             source=self.source,
             header_lines=self.header_lines,
             notes=self.notes,
+            comma_decimals=self.comma_decimals,
         )
 
 
@@ -343,6 +347,13 @@ class _Reader:
         # Lines before the data: blank lines and a header that may span lines inside quotes.
         self.header_lines = rows.line_num
         self.names = [h.strip() or f"column_{i + 1}" for i, h in enumerate(header)]
+        if len(self.names) == 1 and _space_aligned(text):
+            csv_name = Path(self.source.removesuffix(".gz")).with_suffix(".csv").name
+            raise DataError(
+                f"{self.source} looks separated by spaces (its header {header[0].strip()!r} is one column here); "
+                "hub reads columns separated by commas, semicolons, tabs or |. Write it as CSV first, e.g. "
+                f"sed -E 's/^ +//; s/ +/,/g' {self.source} > {csv_name}"
+            )
 
     @property
     def schema(self) -> pa.Schema:
@@ -420,6 +431,7 @@ class _Reader:
     def convert(self, data: pa.Table, *, first_row: int, kinds: dict[str, str]) -> Table:
         """Arrow columns to a Table; a cell that misfits a declared or held kind is a DataError."""
         columns, out_kinds = {}, {}
+        comma_decimals = self.format == "csv" and self.delimiter == ";"
         for name in self.columns:
             column = data.column(name)
             kind = kinds.get(name)
@@ -427,7 +439,6 @@ class _Reader:
             if typed is not None and kind in (None, typed):
                 columns[name], out_kinds[name] = from_arrow(column, typed), typed
                 continue
-            comma_decimals = self.format == "csv" and self.delimiter == ";"
             kind, parsed = infer_and_parse(column, kind, comma_decimals=comma_decimals)
             if parsed.bad is not None:
                 how = "declared" if name in self.types else "inferred from the first rows"
@@ -446,7 +457,18 @@ class _Reader:
             notes=self.notes,
             bytes_read=getattr(self, "bytes_read", self.total),
             bytes_total=self.total,
+            comma_decimals=comma_decimals,
         )
+
+
+def _space_aligned(text: str) -> bool:
+    """Whether the first lines are columns aligned by runs of spaces (a fixed-width or
+    whitespace-separated export): each splits on whitespace into the same 2+ fields, and some
+    line starts with a space or holds two in a row. One column of words ("Ann Lee") is not."""
+    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    widths = {len(line.split()) for line in lines}
+    aligned = any(line.startswith(" ") or "  " in line for line in lines)
+    return len(lines) > 1 and len(widths) == 1 and widths.pop() > 1 and aligned
 
 
 def _where(header_lines: int, row: int) -> str:

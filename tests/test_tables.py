@@ -397,3 +397,21 @@ def test_a_file_read_twice_warns_of_its_cp1252_bytes_once(tmp_path, caplog):
         first, second = read_table(path), read_table(path)
     assert caplog.text.count("not all UTF-8") == 1, caplog.text
     assert all(any("line 2" in n for n in t.notes) for t in (first, second))
+
+
+def test_a_file_aligned_with_spaces_is_refused_saying_how_to_make_it_csv(tmp_path):
+    """CDNOW_master.txt is separated by runs of spaces: it was read as one column named
+    " customer_id  date number_of_cds  dollar_value", and `hub import events` answered "no column
+    'customer_id'; columns: customer_id  date ..." (there it is, in the list). Now the reader says
+    the file is space-separated and how to write it as CSV; a one-column file whose cells hold a
+    single space between words is still one column."""
+    path = tmp_path / "CDNOW_master.txt"
+    path.write_text(
+        " customer_id  date number_of_cds  dollar_value\n 00001 19970101  1   11.77\n 00002 19970112  1   12.00\n"
+    )
+    with pytest.raises(DataError, match="separated by spaces") as error:
+        read_table(path)
+    assert "sed -E 's/^ +//; s/ +/,/g' CDNOW_master.txt > CDNOW_master.csv" in str(error.value)
+    names = tmp_path / "names.csv"
+    names.write_text("full name\nAnn Lee\nBo Ray\n")
+    assert read_table(names).column("full name").tolist() == ["Ann Lee", "Bo Ray"]

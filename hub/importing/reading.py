@@ -2,6 +2,8 @@
 
 Reading is ``hub/tables.py``'s (CSV of any common delimiter, gzip, Parquet, streamed); cells are
 declared text here so the importer parses each one and a bad cell rejects its row, not the file.
+A semicolon file's decimal commas are rewritten as decimal points first, so ``29,33`` is a number
+to the importer as it is to ``hub/tables.py``.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.cells import as_strings, decimal_comma, missing_mask
 from hub.errors import DataError, HubError
 from hub.importing.mapping import MappingError
-from hub.tables import iter_table
+from hub.tables import Table, iter_table
 
 
 class EmptyFileError(HubError):
@@ -27,6 +30,8 @@ class Chunk:
     bytes_read: int | None
     bytes_total: int | None
     notes: list[str]  # the reader's notes so far: rows it could not split, bytes not UTF-8
+    #: the rows as written where decimal commas were rewritten (for keys that hash cells as written)
+    written: list[dict[str, Any]] | None = None
 
 
 def header(path: Path) -> list[str]:
@@ -47,7 +52,31 @@ def header(path: Path) -> list[str]:
 def chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[Chunk]:
     """Rows of ``columns`` as text (parsed per row later: a bad cell rejects its row only)."""
     types = dict.fromkeys(columns, "categorical")
+    comma_columns: set[str] = set()
     for table in iter_table(path, chunk_rows, columns, types=types):
         arrays = [table.column(c) for c in columns]
-        rows = [dict(zip(columns, values, strict=True)) for values in zip(*arrays, strict=True)]
-        yield Chunk(table.first_row, rows, table.bytes_read, table.bytes_total, list(table.notes))
+        rows = _rows(columns, arrays)
+        points = [_decimal_points(table, c, comma_columns) for c in columns]
+        written = None
+        if any(p is not a for p, a in zip(points, arrays, strict=True)):
+            rows, written = _rows(columns, points), rows
+        yield Chunk(table.first_row, rows, table.bytes_read, table.bytes_total, list(table.notes), written)
+
+
+def _rows(columns: list[str], arrays: list) -> list[dict[str, Any]]:
+    return [dict(zip(columns, values, strict=True)) for values in zip(*arrays, strict=True)]
+
+
+def _decimal_points(table: Table, name: str, comma_columns: set[str]) -> Any:
+    """A semicolon file's column of decimal-comma numbers (``29,33``, ``1.234,5``) with decimal
+    points, else the column as it was. Once a column has shown a comma, a later chunk's ``1.200``
+    is 1200 too: that file writes thousands so."""
+    values = table.column(name)
+    if not table.comma_decimals:
+        return values
+    strings = as_strings(values)
+    rewritten = decimal_comma(strings, missing_mask(strings), require_comma=name not in comma_columns)
+    if rewritten is None:
+        return values
+    comma_columns.add(name)
+    return rewritten.to_numpy(zero_copy_only=False)

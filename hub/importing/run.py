@@ -214,7 +214,8 @@ def import_events(
             if not cols.id:
                 activity.external_id = repeats.numbered(activity.external_id)
                 if ":" not in activity.external_id[3:]:  # a first occurrence may be stored under its old key
-                    before.setdefault(activity.external_id, set()).add(cells_key(row, cols))
+                    written = chunk.written[i] if chunk.written else row
+                    before.setdefault(activity.external_id, set()).add(cells_key(written, cols))
             elif activity.external_id in rows_of:
                 summary.reject(number, activity.external_id, f"duplicate id (also row {rows_of[activity.external_id]})")
                 continue

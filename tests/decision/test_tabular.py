@@ -244,3 +244,22 @@ def test_transform_of_a_single_row_and_of_no_rows():
     f = TableFeaturizer(SPECS).fit(columns(), now=NOW)
     assert f.transform(_take(columns(), [3]), now=NOW).shape == (1, len(f.names_))
     assert f.transform(_take(columns(), []), now=NOW).shape == (0, len(f.names_))
+
+
+def test_a_row_number_or_sequential_id_is_skipped_as_an_id(tmp_path):
+    """A pandas export's unnamed index (Open Bandit's logs begin with one) and a numeric customer
+    id in file order (CDNOW's ID) were model columns: a row counter taught as a signal. Numeric
+    columns of distinct whole numbers rising row by row are skipped as ids now, with a note; a
+    count that merely rises stays."""
+    rows = [",customer_id,visits,plan"]
+    for i in range(40):
+        rows.append(f"{i},{1000 + 3 * i},{i // 2},{'pro' if i % 3 else 'free'}")
+    path = tmp_path / "log.csv"
+    path.write_text("\n".join(rows) + "\n")
+    table = read_table(path)
+    notes: list[str] = []
+    specs = infer_specs(table, notes=notes)
+    assert [s.name for s in specs] == ["visits", "plan"]
+    index = table.names[0]
+    assert any(n.startswith(f"{index}:") and "row number or id" in n for n in notes)
+    assert any(n.startswith("customer_id:") and "row number or id" in n for n in notes)

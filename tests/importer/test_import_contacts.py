@@ -323,3 +323,17 @@ def test_a_directory_given_as_the_file_is_called_a_directory(tmp_path, store_url
     """`hub import contacts /some/dir` said "no such file" of a directory that is there."""
     res = CliRunner().invoke(app, ["import", "contacts", str(tmp_path), "--store-url", store_url])
     assert res.exit_code == 2 and "a directory, not a file" in res.output
+
+
+def test_a_semicolon_files_decimal_commas_are_numbers(tmp_path, store):
+    """A European export (semicolons, decimal commas) kept "29,33" and "1.234,50" as text, so a
+    rule's `properties['spend'] > 50` was false for everyone, though hub/tables.py reads such a
+    column as numbers. Now the importer reads them so too; once a column has shown a comma, a later
+    chunk's "1.200" is 1200 (a thousand in that file), and codes with a leading zero stay text."""
+    text = "email;spend;zip\na@example.com;1.234,50;02134\nb@example.com;29,33;01001\nc@example.com;1.200;\n"
+    import_contacts(store, write(tmp_path, text), ImportOptions(chunk_rows=2))
+    with store.connect() as conn:
+        props = dict(conn.execute(select(contacts.c.primary_email, contacts.c.properties)).all())
+    assert props["a@example.com"] == {"spend": 1234.5, "zip": "02134"}
+    assert props["b@example.com"] == {"spend": 29.33, "zip": "01001"}
+    assert props["c@example.com"] == {"spend": 1200}

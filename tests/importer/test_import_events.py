@@ -402,3 +402,26 @@ def test_a_file_of_one_kind_of_event_names_its_type_once(tmp_path, store):
     assert r.exit_code == 2 and "type" in r.output and "--type" in r.output, r.output
     with pytest.raises(MappingError, match="--type"):
         import_events(store, typed, ImportOptions(event_type="purchase"))
+
+
+def test_a_semicolon_files_decimal_comma_amounts_are_numbers_and_a_reimport_adds_nothing(tmp_path, store):
+    """CDNOW's purchase log written the European way ("29,33" in a semicolon file) was stored with
+    its amount as text, so a declared outcome's `properties['amount']` counted 0 for every
+    purchase. The amounts are numbers now, and importing the file again adds nothing."""
+    path = write(
+        tmp_path,
+        "email;occurred_at;amount\np0@example.com;19970101;29,33\np1@example.com;19970118;1.234,50\n",
+    )
+    opts = ImportOptions(event_type="purchase")
+    assert import_events(store, path, opts).created == 2
+    assert sorted(r.properties["amount"] for r in stored(store)) == [29.33, 1234.5]
+    assert import_events(store, path, opts).created == 0
+
+
+def test_cli_a_space_aligned_file_exits_2_saying_how_to_make_it_csv(tmp_path, store):
+    path = tmp_path / "CDNOW_master.txt"
+    path.write_text(" customer_id  date number_of_cds  dollar_value\n 00001 19970101  1   11.77\n")
+    args = ["import", "events", str(path), "--map", "contact=customer_id,occurred_at=date", "--type", "purchase"]
+    result = CliRunner().invoke(app, [*args, "--store-url", store.url])
+    assert result.exit_code == 2
+    assert "separated by spaces" in result.output and "no column" not in result.output

@@ -87,3 +87,16 @@ def test_policy_values_snips_and_dr_agree_with_ips_on_a_uniform_log():
         iv = v.estimate("one", m)
         assert iv.low < 0.3 < iv.high, m
     assert v.overlap("one")["max_weight"] == 2.0
+
+
+def test_a_pandas_index_column_is_not_a_feature(tmp_path):
+    """`hub offline evaluate` on Open Bandit's logs (their first, unnamed column is pandas' row
+    index) learned on `column_1`, a row counter, as context."""
+    lines = [",segment,action,won,p"] + [
+        f"{i},{'smb' if i % 2 else 'ent'},{'email' if i % 4 < 2 else 'call'},{i % 3 > 0:d},0.5" for i in range(60)
+    ]
+    path = tmp_path / "log.csv"
+    path.write_text("\n".join(lines) + "\n")
+    arrays, _, _, notes = load_log(COLS, log=path)
+    assert [n for n in arrays.feature_names if not n.startswith("segment")] == []
+    assert any("row number or id" in n for n in notes)
