@@ -172,6 +172,25 @@ class Action(_Model):
     connector: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
 
+    def summary(self) -> str:
+        """The action in a few words, as `hub decisions` and the console's Decisions page list it:
+        the field that names the action and how many more (the reason has its own column), the
+        list joined or left, the owner."""
+        p = self.payload
+        if self.kind is ActionKind.SET_FIELDS:
+            fields = dict(p.get("fields") or {})
+            fields.pop("reason", None)
+            first = "next_best_action" if "next_best_action" in fields else next(iter(fields), None)
+            if first is None:
+                return "reason only"
+            head = f"{first}={fields.pop(first)}"
+            return head + (f" (+{len(fields)} fields)" if fields else "")
+        if self.kind is ActionKind.ADD_TO_LIST:
+            return f"+list {p.get('list')}"
+        if self.kind is ActionKind.REMOVE_FROM_LIST:
+            return f"-list {p.get('list')}"
+        return f"owner {p.get('owner')}"
+
 
 class Decision(_Model):
     id: int | None = None

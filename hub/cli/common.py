@@ -103,14 +103,6 @@ def say(message: str) -> None:
     out.print(message, markup=False, highlight=False)
 
 
-def unknown_contact(ref: str) -> str:
-    """What `hub decide --contact` and `hub decisions` say of a contact the store does not hold."""
-    return (
-        f"No contact has the e-mail, record id or contact id {ref!r}: "
-        "check it, or bring the person in first (hub sync, hub import contacts)."
-    )
-
-
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print MESSAGE on stderr and return the Exit to raise: ``raise fail(...)``."""
     err.print(message, style="red", markup=False, highlight=False, soft_wrap=True)

@@ -12,26 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hub.cli.common import ConfigOpt, JsonOpt, fail, load_config, out, print_json, say, table, unknown_contact
-from hub.models import Action, ActionKind
-
-
-def _action_text(a: Action) -> str:
-    """One action in a few words: the fields written, the list joined or left, the owner."""
-    p = a.payload
-    if a.kind is ActionKind.SET_FIELDS:  # the action itself, then how many more fields (--json has them)
-        fields = dict(p.get("fields") or {})
-        fields.pop("reason", None)  # the reason column has it
-        first = "next_best_action" if "next_best_action" in fields else next(iter(fields), None)
-        if first is None:
-            return "reason only"
-        head = f"{first}={fields.pop(first)}"
-        return head + (f" (+{len(fields)} fields)" if fields else "")
-    if a.kind is ActionKind.ADD_TO_LIST:
-        return f"+list {p.get('list')}"
-    if a.kind is ActionKind.REMOVE_FROM_LIST:
-        return f"-list {p.get('list')}"
-    return f"owner {p.get('owner')}"
+from hub.cli.common import ConfigOpt, JsonOpt, fail, load_config, out, print_json, say, table
 
 
 def _pushes_text(states: Counter) -> str:
@@ -49,7 +30,7 @@ def decisions(
 ) -> None:
     """Decisions newest first: contact, arm, actions, the reason, and what the pushes became."""
     from hub.store import Store
-    from hub.store.console_views import contacts_matching
+    from hub.store.console_views import NO_DECISIONS, contacts_matching, unknown_contact
     from hub.store.timeline import decisions_with_pushes
 
     store = Store(load_config(config).store_url, must_exist=True)  # missing or down: exit 1 (HubGroup)
@@ -65,7 +46,7 @@ def decisions(
         print_json([_json(v) for v in rows])
         return
     if not rows:
-        say("No decisions yet: hub run --once decides for every contact in the store (or hub decide).")
+        say(NO_DECISIONS)
         return
     t = table("id", "when (UTC)", "contact", "arm", "actions", "reason", "pushes", wrap=("actions", "reason"))
     for v in rows:
@@ -75,7 +56,7 @@ def decisions(
             d.created_at.strftime("%Y-%m-%d %H:%M"),
             v.contact_email or str(d.contact_id),
             d.arm,
-            "; ".join(_action_text(a) for a in d.actions) or "nothing",
+            "; ".join(a.summary() for a in d.actions) or "nothing",
             d.explanation or "",
             _pushes_text(Counter(p.state for p in v.pushes)),
         )

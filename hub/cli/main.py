@@ -249,3 +249,7 @@ def main() -> None:
     HubGroup turns the hub's own errors into one message (exit 1, or 2 for configuration)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app(prog_name="hub")
+
+
+if __name__ == "__main__":  # `python -m hub.cli.main ...` runs what the `hub` script runs
+    main()

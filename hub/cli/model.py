@@ -9,6 +9,7 @@ from rich.table import Table
 
 from hub.cli.common import ConfigOpt, JsonOpt, open_context, out, print_json, say, table
 from hub.errors import ConfigError
+from hub.reports.numbers import figure, utc_time
 
 model_app = typer.Typer(help="Learned models: list versions, roll back, train lead scoring now.", no_args_is_help=True)
 
@@ -30,7 +31,7 @@ def model_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     if not models:
         say("No model versions yet: the engine saves one each time it learns (hub run --once, or the learn task).")
         return
-    t = table("model", "version", "created", "learned", "mean reward", "note", title="engine models")
+    t = table("model", "version", "created (UTC)", "learned", "mean reward", "note", title="engine models")
     for m in models:
         mt = m["metrics"] or {}
         note = f"rollback of v{mt['rollback_of']}" if "rollback_of" in mt else ""
@@ -38,9 +39,9 @@ def model_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         t.add_row(
             m["name"],
             str(m["version"]),
-            f"{m['created_at']:%Y-%m-%d %H:%M}",
+            utc_time(m["created_at"]),
             str(mt.get("learned", "")),
-            "" if mean is None else f"{mean:.3f}",
+            "" if mean is None else figure(mean),  # as the console's Models page writes it
             note,
         )
     out.print(t)

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import ConfigOpt, err, fail, open_context, out, progress_bar, say, table, unknown_contact
+from hub.cli.common import ConfigOpt, err, fail, open_context, out, progress_bar, say, table
 
 
 def _connector_names(ctx, name: str | None) -> list[str]:  # noqa: ANN001 - HubContext
@@ -72,7 +72,7 @@ def decide(
     """Decide now for the given contacts (or every contact) and queue the pushes."""
     from hub.pipeline.decide import decide_contacts
     from hub.pipeline.run import chunks
-    from hub.store.console_views import contacts_matching
+    from hub.store.console_views import contacts_matching, unknown_contact
     from hub.store.queries import all_contact_ids
 
     ctx = open_context(config)

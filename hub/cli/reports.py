@@ -17,7 +17,7 @@ from rich.table import Table
 
 from hub.cli.common import ConfigOpt, JsonOpt, SubGroup, err, explain, fail, out, print_json
 from hub.errors import HubError
-from hub.reports.numbers import figure
+from hub.reports.numbers import figure, people
 
 reports_app = typer.Typer(
     help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True, cls=SubGroup
@@ -70,13 +70,6 @@ def _date(value: str | None) -> datetime | None:
 
 def _fmt(v: float | None) -> str:
     return figure(v)
-
-
-def _count(v: float) -> str:
-    """A number of people: whole, with separators (2,197); ∞ when no number will do."""
-    if math.isnan(v):
-        return "-"
-    return "∞" if math.isinf(v) else f"{math.ceil(v):,}"
 
 
 @reports_app.command("write")
@@ -179,7 +172,7 @@ def lift(
             r.note or f"[{_fmt(r.low)}, {_fmt(r.high)}]",
             f"{r.relative:+.1%}" if r.relative is not None else "-",
             "yes" if r.significant else "no",
-            _count(r.n_more),
+            people(r.n_more),
         )
     out.print(t)
     out.print(N_NEEDED_NOTE)
@@ -264,8 +257,8 @@ def impact(
             _fmt(r["diff"]),
             r["note"] or f"[{_fmt(r['low'])}, {_fmt(r['high'])}]",
             "yes" if r["significant"] else "no",
-            _count(math.inf if r["n_needed"] is None else r["n_needed"]),
-            _count(math.inf if r["n_more"] is None else r["n_more"]),
+            people(math.inf if r["n_needed"] is None else r["n_needed"]),
+            people(math.inf if r["n_more"] is None else r["n_more"]),
         )
     out.print(t)
     out.print(N_NEEDED_NOTE)

@@ -8,6 +8,7 @@ import typer
 
 from hub.cli.common import ConfigOpt, JsonOpt, load_config, out, print_json, say, table
 from hub.config import Settings
+from hub.reports.numbers import utc_time
 
 #: after "Workers alive: 0" on a hub that uses workers: what runs the queues
 NO_WORKERS = (
@@ -83,7 +84,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         "connector",
         "type",
         "enabled",
-        "last sync",
+        "last sync (UTC)",
         "status",
         "records",
         "pending",
@@ -93,7 +94,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         title="Connectors (sync cursors: hub status --json)",
     )
     for c in st.connectors:
-        last = c.last_sync.strftime("%Y-%m-%d %H:%M:%S") if c.last_sync else "never"
+        last = utc_time(c.last_sync, seconds=True) if c.last_sync else "never"
         state = c.last_status or "-"
         if c.last_error:
             state += f": {c.last_error[:60]}"

@@ -47,7 +47,7 @@ def decisions(
     with state.ctx.store.connect() as conn:
         ids = console_views.contacts_matching(conn, q) if q else None
         if q and not ids:
-            error = f"No contact has the e-mail, record id or contact id {q!r}."
+            error = console_views.unknown_contact(q)
         rows = (
             []
             if ids == []
@@ -70,6 +70,7 @@ def decisions(
         next_before=rows[-1].decision.id if more and rows else None,
         paged=before is not None,
         error=error,
+        no_decisions=console_views.NO_DECISIONS,
     )
 
 

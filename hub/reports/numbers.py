@@ -2,12 +2,14 @@
 
 Four significant digits with thousands separators, but never scientific notation where a person
 expects an amount: ``format(72187.0, ',.4g')`` is ``7.219e+04``, so from 1,000 up a figure is
-written whole (72,187). Not a number is ``-``; an infinity ``∞``.
+written whole (72,187). Not a number is ``-``; an infinity ``∞``. Contacts still needed are
+rounded up, and times are written in UTC (the column or the value says so).
 """
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 
 def figure(value: float | int | None, sign: bool = False) -> str:
@@ -23,3 +25,20 @@ def figure(value: float | int | None, sign: bool = False) -> str:
     if abs(v) >= 999.95:  # what .4g would write as 1e+03 and up
         return f"{v:{plus},.0f}"
     return f"{v:{plus},.4g}"
+
+
+def people(value: float | None) -> str:
+    """A number of contacts: whole, rounded up, with separators (1,386); ``∞`` where no lift is seen."""
+    if value is None or math.isnan(value):
+        return "-"
+    return "∞" if math.isinf(value) else f"{math.ceil(value):,}"
+
+
+def utc_time(value: datetime | None, seconds: bool = False) -> str:
+    """``value`` in UTC to the minute (or second): PostgreSQL hands back times in the session's
+    zone, SQLite naive ones that are already UTC."""
+    if value is None:
+        return "-"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")

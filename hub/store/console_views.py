@@ -98,6 +98,19 @@ def failed_pushes(conn: Connection, ids: Sequence[int]) -> list[Any]:
     return list(conn.execute(q))
 
 
+#: what `hub decisions` and the console's Decisions page say before anything is decided
+NO_DECISIONS = "No decisions yet: hub run --once decides for every contact in the store (or hub decide)."
+
+
+def unknown_contact(ref: str) -> str:
+    """What `hub decide --contact`, `hub decisions` and the console's search say of a contact
+    :func:`contacts_matching` does not find."""
+    return (
+        f"No contact has the e-mail, record id or contact id {ref!r}: "
+        "check it, or bring the person in first (hub sync, hub import contacts)."
+    )
+
+
 def contacts_matching(conn: Connection, text: str) -> list[int]:
     """Contact ids whose e-mail (any of theirs), CRM record id or store id is ``text``."""
     text = text.strip()

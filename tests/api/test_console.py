@@ -489,9 +489,9 @@ def test_the_inspector_shows_times_as_the_decisions_list_does_on_either_store(tm
         page = client.get(f"/console/decisions/{did}").text
     app.state.hub.close()
     when = re.search(r"<dt>When</dt><dd>([^<]*)</dd>", page).group(1)
-    assert when == listed and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", when), (when, listed)
+    assert when == f"{listed} UTC" and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", when), (when, listed)
     ends = re.search(r"<dt>Attribution window ends</dt><dd>([^<]*)</dd>", page).group(1)
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", ends), ends
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", ends), ends
 
 
 def test_action_payloads_read_as_written_not_as_json_escapes(tmp_path, api_redis_url, crm):
@@ -518,3 +518,79 @@ def test_action_payloads_read_as_written_not_as_json_escapes(tmp_path, api_redis
     app.state.hub.close()
     for html in (listing, page):
         assert "\\u00" not in html and "l&#39;offre d&#39;été" in html, html[-3000:]
+
+
+def test_the_decisions_list_writes_each_action_as_hub_decisions_does(tmp_path, api_redis_url, crm):
+    """The list printed each payload whole (``set_fields {"fields": {"best_channel": ...}}``, ten
+    fields and the reason again, 20 lines a row on a demo store); `hub decisions` writes
+    ``next_best_action=... (+N fields)``. The whole payload stays on the inspector."""
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+    from hub.models import Action
+    from tests.api.conftest import make_config, seed
+
+    fields = {"next_best_action": "webinar_invite", "reason": "why", "best_channel": "email", "lead_score": 3}
+    rules = [
+        {
+            "name": "all",
+            "when": "not do_not_contact",
+            "actions": [{"kind": "set_fields", "fields": fields}, {"kind": "add_to_list", "list": "hot"}],
+        }
+    ]
+    app = create_app(
+        make_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", api_redis_url, **{"decision.rules": rules})
+    )
+    seed(app.state.hub.ctx, crm)
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        login(client)
+        listing = client.get("/console/decisions").text
+    app.state.hub.close()
+    row = listing.split('data-decision="', 2)[1].split("</tr>", 1)[0]
+    cli = [Action(kind="set_fields", payload={"fields": fields}), Action(kind="add_to_list", payload={"list": "hot"})]
+    assert [a.summary() for a in cli] == ["next_best_action=webinar_invite (+2 fields)", "+list hot"]
+    for a in cli:
+        assert f">{a.summary()}</div>" in row, row
+    assert "&#34;fields&#34;: {" not in row.split("title=")[0] and '{"fields"' not in row
+
+
+def test_every_time_on_the_console_says_it_is_utc(client, crm):
+    """The audit page and `hub decisions` said "When (UTC)"; the decisions list, the inspector,
+    the overview's last sync, models, alerts, approvals and failed pushes showed bare times."""
+    fail_one_push(client.app.state.hub.ctx, crm)
+    login(client)
+    timed = re.compile(r"^(When|Last sync|Saved|Raised|Last seen|Requested|Expires|Newest|Synced)\b")
+    seen = {}
+    for path in ("/", "/queues", "/decisions", "/approvals", "/alerts", "/models", "/audit", "/contacts/1"):
+        heads = re.findall(r"<th[^>]*>([^<]*)</th>", client.get(f"/console{path}").text)
+        seen[path] = [h for h in heads if timed.match(h)]
+    assert all(h.endswith("(UTC)") for hs in seen.values() for h in hs), seen
+    assert seen["/"] and seen["/decisions"] and seen["/queues"] and seen["/contacts/1"], seen
+    page = client.get("/console/decisions/1").text
+    assert re.search(r"<dt>When</dt><dd>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</dd>", page), page
+
+
+def test_an_unknown_contact_or_an_empty_list_says_what_to_do_next_as_hub_decisions_does(tmp_path, api_redis_url):
+    """`hub decisions` named the next step (bring the person in, or decide); the console said
+    only "No contact has the ... 'abc'." and "No decisions yet."."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from hub.api.app import create_app
+    from hub.cli import app as cli
+    from tests.api.conftest import make_config
+
+    settings = make_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", api_redis_url)
+    config = str(tmp_path / "hub.yaml")
+    unknown = CliRunner().invoke(cli, ["decisions", "nobody@example.com", "-c", config], terminal_width=400)
+    empty = CliRunner().invoke(cli, ["decisions", "-c", config], terminal_width=400)
+    assert unknown.exit_code == 1 and empty.exit_code == 0, (unknown.output, empty.output)
+    app = create_app(settings)
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        login(client)
+        searched = client.get("/console/decisions?q=nobody@example.com").text
+        listed = client.get("/console/decisions").text
+    app.state.hub.close()
+    said = unknown.output.strip().removeprefix("Error: ")
+    assert "bring the person in" in said and said.replace("'", "&#39;") in searched, (said, searched[-2000:])
+    assert "hub run --once" in empty.output and empty.output.strip() in listed, (empty.output, listed[-2000:])

@@ -392,3 +392,11 @@ def test_retrying_when_nothing_is_failed_says_so_instead_of_queued_again(tmp_pat
     assert "No failed pushes to retry" in res.stdout and "queued again" not in res.stdout
     res = hub("pushes", "retry", "999", "-c", cfg)
     assert res.exit_code == 1 and "queued again" not in res.stdout, res.output
+
+
+def test_python_dash_m_runs_the_cli_as_the_hub_script_does():
+    """`python -m hub.cli.main demo ...` imported the module and exited 0 having done nothing."""
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "hub.cli.main", "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "Usage: hub" in r.stdout and "demo" in r.stdout, (r.stdout, r.stderr)

@@ -35,3 +35,54 @@ def test_the_console_writes_an_arm_total_as_the_cli_does():
     row = html.split('data-metric="pipeline"', 1)[1].split("</tr>", 1)[0]
     assert "<td>72,187</td>" in row and "<td>200</td>" in row
     assert "e+04" not in html
+
+
+def test_contacts_still_needed_are_whole_and_unbounded_where_no_lift_is_seen():
+    from hub.reports.numbers import people
+
+    assert people(1385.2) == "1,386" and people(0) == "0"
+    assert people(math.inf) == "∞" and people(math.nan) == "-" and people(None) == "-"
+
+
+def test_the_console_writes_contacts_still_needed_as_hub_report_lift_does():
+    """`hub report lift` wrote ∞ where no lift is seen (won revenue at zero in both arms) and
+    rounded up; the Experiments page wrote ``-`` and rounded to the nearest."""
+    rows = [
+        SimpleNamespace(
+            arm="engine",
+            metric=m,
+            diff=0.0,
+            note=None,
+            low=-1.0,
+            high=1.0,
+            arm_mean=0.0,
+            base_mean=0.0,
+            n_arm=361,
+            n_base=42,
+            relative=None,
+            significant=False,
+            n_more=n_more,
+            variance_reduction=0.0,
+        )
+        for m, n_more in (("won_revenue", math.inf), ("pipeline", 21364.2))
+    ]
+    html = _env.get_template("experiments.html").render(arms={"engine": 361}, baseline="holdout", lifts=rows, nav=[])
+    cells = {
+        m: html.split(f'data-metric="{m}"', 1)[1].split("</tr>", 1)[0].rsplit("<td>", 1)[1]
+        for m in ("won_revenue", "pipeline")
+    }
+    assert cells == {"won_revenue": "∞</td>", "pipeline": "21,365</td>"}, cells
+
+
+def test_times_are_written_in_utc_whatever_zone_the_store_hands_back():
+    """PostgreSQL hands back times in the session's zone and SQLite naive UTC ones; pages said
+    neither which zone they showed nor converted."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from hub.reports.numbers import utc_time
+
+    paris = datetime(2026, 1, 19, 1, 30, 5, tzinfo=timezone(timedelta(hours=1)))
+    assert utc_time(paris) == "2026-01-19 00:30"
+    assert utc_time(paris, seconds=True) == "2026-01-19 00:30:05"
+    assert utc_time(datetime(2026, 1, 19, 0, 30)) == utc_time(datetime(2026, 1, 19, 0, 30, tzinfo=UTC))
+    assert utc_time(None) == "-"

@@ -284,7 +284,7 @@ def test_lift_shows_each_arms_mean_and_n_beside_the_difference(store, tmp_path):
 def test_sample_sizes_print_as_counts_of_people(store, tmp_path):
     """ "n more" printed 27027 in `hub report lift` where the console shows 27,027, and a float
     count past 9,999 came out as 2.703e+04: counts of people are whole numbers with separators."""
-    from hub.cli.reports import _count
+    from hub.reports.numbers import people as _count
 
     assert [_count(v) for v in (0, 999, 2197, 27027.0, 1234567, math.inf)] == [
         "0",
