@@ -170,7 +170,8 @@ class SegmentStep:
         touches = (segment // 2) % TOUCH_LEVELS
         role = (segment // (2 * TOUCH_LEVELS)) % n_roles
         stage = segment // (2 * TOUCH_LEVELS * n_roles)
-        t = f"{touches}{'+' if touches == TOUCH_LEVELS - 1 else ''} touches this week"
+        more = "+" if touches == TOUCH_LEVELS - 1 else ""
+        t = f"{touches}{more} touch{'es' * (touches != 1 or bool(more))} this week"
         return f"{self.stages[stage]}, {ROLES[role]}, {t}" + (", opted out" if opted else "")
 
     # -- learning ------------------------------------------------------------------------------

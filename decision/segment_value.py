@@ -574,7 +574,8 @@ class SegmentChooser:
         n = float(self.values.n[segment, action])
         if n < 0.5:  # nothing learned in this cell yet: the value is the prior the bandit predicts
             return f"segment value: {mean:+.1f} points expected, no decisions on {label} yet"
-        return f"segment value: {mean:+.1f} points learned from {n:.0f} decisions on {label}"
+        rows = round(n)
+        return f"segment value: {mean:+.1f} points learned from {rows} decision{'s' * (rows != 1)} on {label}"
 
     def state(self) -> dict:
         v = self.values
