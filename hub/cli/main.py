@@ -241,7 +241,9 @@ def _print_demo(report) -> None:
 def _lift_cell(row) -> str:  # noqa: ANN001 - hub.reports.lift.LiftRow | None
     if row is None or not row.n_arm or not row.n_base:
         return "-"
-    return f"{row.diff:+.3f} " + (f"({row.note})" if row.note else f"[{row.low:+.3f}, {row.high:+.3f}]")
+    from hub.reports.numbers import estimate
+
+    return estimate(row.diff, row.low, row.high, row.note)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from hub.cli.common import ConfigOpt, JsonOpt, SubGroup, err, explain, fail, out, print_json
 from hub.errors import HubError
-from hub.reports.numbers import figure, people
+from hub.reports.numbers import figure, interval, people
 
 reports_app = typer.Typer(
     help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True, cls=SubGroup
@@ -169,7 +169,7 @@ def lift(
             str(r.n_base),
             _fmt(r.base_mean),
             _fmt(r.diff),
-            r.note or f"[{_fmt(r.low)}, {_fmt(r.high)}]",
+            r.note or interval(r.low, r.high),
             f"{r.relative:+.1%}" if r.relative is not None else "-",
             "yes" if r.significant else "no",
             people(r.n_more),
@@ -255,7 +255,7 @@ def impact(
             str(r["n_arm"]),
             str(r["n_base"]),
             _fmt(r["diff"]),
-            r["note"] or f"[{_fmt(r['low'])}, {_fmt(r['high'])}]",
+            r["note"] or interval(r["low"], r["high"]),
             "yes" if r["significant"] else "no",
             people(math.inf if r["n_needed"] is None else r["n_needed"]),
             people(math.inf if r["n_more"] is None else r["n_more"]),

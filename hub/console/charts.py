@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from hub.reports.numbers import estimate
 from hub.reports.svg import _fmt, _ticks
 
 W, H = 720, 260
@@ -89,8 +90,8 @@ def interval_chart(rows: Sequence[tuple[str, float, float, float]], *, title: st
             f'<line x1="{xpos(lo):.1f}" x2="{xpos(hi):.1f}" y1="{y}" y2="{y}" stroke="{color}" stroke-width="3"/>'
         )
         out.append(
-            f'<circle cx="{xpos(d):.1f}" cy="{y}" r="5" fill="{color}"><title>{escape(label)}: {d:+.3g} '
-            f"[{lo:+.3g}, {hi:+.3g}]</title></circle>"
+            f'<circle cx="{xpos(d):.1f}" cy="{y}" r="5" fill="{color}"><title>{escape(label)}: '
+            f"{estimate(d, lo, hi)}</title></circle>"
         )
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -15,7 +15,7 @@ from hub.api.problems import Problem
 from hub.api.state import ApiState
 from hub.console import session as sessions
 from hub.models import utcnow
-from hub.reports.numbers import figure, people, utc_time
+from hub.reports.numbers import figure, interval, people, utc_time
 from hub.store import console_sessions as session_store
 
 NAV = [
@@ -46,6 +46,8 @@ def _shown(value: Any) -> str:
 _env.filters["shown"] = _shown
 _env.filters["figure"] = figure  # hub/reports/numbers.py: the CLI's tables write figures so too
 _env.filters["people"] = people
+_env.globals["interval"] = interval
+_env.globals["inf"] = float("inf")
 _env.filters["utc"] = utc_time
 MAX_FORM = 10_000
 # everything is served from here; the only inline code is the stylesheet (the one script,

@@ -27,6 +27,16 @@ def figure(value: float | int | None, sign: bool = False) -> str:
     return f"{v:{plus},.4g}"
 
 
+def interval(low: float | None, high: float | None) -> str:
+    """A 95% interval as every table and page writes it: ``[-0.7321, +5.532]``."""
+    return f"[{figure(low, sign=True)}, {figure(high, sign=True)}]"
+
+
+def estimate(diff: float | None, low: float | None, high: float | None, note: str | None = None) -> str:
+    """A lift and its interval, or the note saying why there is none: ``+2.4 [-0.7321, +5.532]``."""
+    return f"{figure(diff, sign=True)} " + (f"({note})" if note else interval(low, high))
+
+
 def people(value: float | None) -> str:
     """A number of contacts: whole, rounded up, with separators (1,386); ``∞`` where no lift is seen."""
     if value is None or math.isnan(value):

@@ -4,6 +4,7 @@ planted differences recovered, intervals, and the sample size still needed; SQLi
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from hub.cli.reports import reports_app
 from hub.models import Action, ActionKind, Activity, Contact, Decision, Identity
 from hub.reports.impact import impact_table
+from hub.reports.numbers import people
 from hub.store import Store
 from hub.store.activities import insert_activities
 from hub.store.contacts import upsert_contacts
@@ -106,4 +108,7 @@ def test_console_experiments_page_shows_the_impact_rows(filled):
 
     rows = impact_table(filled)
     html = _env.get_template("experiments.html").render(arms={"engine": N}, metrics=[], baseline=None, impact=rows)
-    assert 'id="impact"' in html and 'data-arm="no_long_term_value"' in html and "no lift seen" in html
+    assert 'id="impact"' in html and 'data-arm="no_long_term_value"' in html
+    impact = html.split('id="impact"', 1)[1]
+    cli = [people(math.inf if r["n_more"] is None else r["n_more"]) for r in rows]  # as `hub report impact` writes it
+    assert "∞" in cli and all(f"<td>{c}</td></tr>" in impact for c in cli)

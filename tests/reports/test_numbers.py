@@ -86,3 +86,24 @@ def test_times_are_written_in_utc_whatever_zone_the_store_hands_back():
     assert utc_time(paris, seconds=True) == "2026-01-19 00:30:05"
     assert utc_time(datetime(2026, 1, 19, 0, 30)) == utc_time(datetime(2026, 1, 19, 0, 30, tzinfo=UTC))
     assert utc_time(None) == "-"
+
+
+def test_a_lift_and_its_interval_are_written_one_way_everywhere():
+    """The same interval read [-0.732, +5.53] on the Overview, [-0.7321, +5.532] on Experiments,
+    [-0.7321, 5.532] in `hub report lift` and [-0.732, +5.532] in the demo."""
+    from hub.console.charts import interval_chart
+    from hub.console.render import _env
+    from hub.reports.numbers import estimate, interval
+
+    assert interval(-0.73214, 5.5318) == "[-0.7321, +5.532]"
+    assert estimate(2.4002, -0.73214, 5.5318) == "+2.4 [-0.7321, +5.532]"
+    assert estimate(0.0, None, None, note="too few events") == "+0 (too few events)"
+    assert "[-0.7321, +5.532]" in interval_chart([("engine", 2.4002, -0.73214, 5.5318)], title="t")
+    rows = [
+        SimpleNamespace(
+            arm="engine", metric="reward", diff=2.4002, low=-0.73214, high=5.5318, note=None, arm_mean=1.0,
+            base_mean=0.0, n_arm=361, n_base=42, relative=None, significant=False, n_more=10.0, variance_reduction=0.0,
+        )
+    ]
+    html = _env.get_template("experiments.html").render(arms={"engine": 361}, baseline="holdout", lifts=rows, nav=[])
+    assert "[-0.7321, +5.532]" in html
