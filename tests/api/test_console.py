@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from hub.store import pushes as push_store
 from hub.store import queries
@@ -494,28 +496,37 @@ def test_the_inspector_shows_times_as_the_decisions_list_does_on_either_store(tm
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", ends), ends
 
 
-def test_action_payloads_read_as_written_not_as_json_escapes(tmp_path, api_redis_url, crm):
-    """The decisions list and the inspector printed payloads with ``|tojson``, made for scripts:
-    "the rule's action" read ``the rule\\u0027s action`` and "été" ``\\u00e9t\\u00e9``."""
+@contextmanager
+def _console_deciding_by(rules: list[dict], tmp_path, api_redis_url, crm) -> Iterator:
+    """A logged-in console client over a seeded store whose legacy ``rules`` decide."""
     from fastapi.testclient import TestClient
 
     from hub.api.app import create_app
     from tests.api.conftest import make_config, seed
 
-    reason = "l'offre d'été"
-    rules = [
-        {"name": "all", "when": "not do_not_contact", "actions": [{"kind": "set_fields", "fields": {"reason": reason}}]}
-    ]
     app = create_app(
         make_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", api_redis_url, **{"decision.rules": rules})
     )
     seed(app.state.hub.ctx, crm)
-    with TestClient(app, base_url="https://hub.example.com") as client:
-        login(client)
+    try:
+        with TestClient(app, base_url="https://hub.example.com") as client:
+            login(client)
+            yield client
+    finally:
+        app.state.hub.close()
+
+
+def test_action_payloads_read_as_written_not_as_json_escapes(tmp_path, api_redis_url, crm):
+    """The decisions list and the inspector printed payloads with ``|tojson``, made for scripts:
+    "the rule's action" read ``the rule\\u0027s action`` and "été" ``\\u00e9t\\u00e9``."""
+    reason = "l'offre d'été"
+    rules = [
+        {"name": "all", "when": "not do_not_contact", "actions": [{"kind": "set_fields", "fields": {"reason": reason}}]}
+    ]
+    with _console_deciding_by(rules, tmp_path, api_redis_url, crm) as client:
         listing = client.get("/console/decisions").text
         did = re.search(r'href="/console/decisions/(\d+)"', listing).group(1)
         page = client.get(f"/console/decisions/{did}").text
-    app.state.hub.close()
     for html in (listing, page):
         assert "\\u00" not in html and "l&#39;offre d&#39;été" in html, html[-3000:]
 
@@ -524,11 +535,7 @@ def test_the_decisions_list_writes_each_action_as_hub_decisions_does(tmp_path, a
     """The list printed each payload whole (``set_fields {"fields": {"best_channel": ...}}``, ten
     fields and the reason again, 20 lines a row on a demo store); `hub decisions` writes
     ``next_best_action=... (+N fields)``. The whole payload stays on the inspector."""
-    from fastapi.testclient import TestClient
-
-    from hub.api.app import create_app
     from hub.models import Action
-    from tests.api.conftest import make_config, seed
 
     fields = {"next_best_action": "webinar_invite", "reason": "why", "best_channel": "email", "lead_score": 3}
     rules = [
@@ -538,14 +545,8 @@ def test_the_decisions_list_writes_each_action_as_hub_decisions_does(tmp_path, a
             "actions": [{"kind": "set_fields", "fields": fields}, {"kind": "add_to_list", "list": "hot"}],
         }
     ]
-    app = create_app(
-        make_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", api_redis_url, **{"decision.rules": rules})
-    )
-    seed(app.state.hub.ctx, crm)
-    with TestClient(app, base_url="https://hub.example.com") as client:
-        login(client)
+    with _console_deciding_by(rules, tmp_path, api_redis_url, crm) as client:
         listing = client.get("/console/decisions").text
-    app.state.hub.close()
     row = listing.split('data-decision="', 2)[1].split("</tr>", 1)[0]
     cli = [Action(kind="set_fields", payload={"fields": fields}), Action(kind="add_to_list", payload={"list": "hot"})]
     assert [a.summary() for a in cli] == ["next_best_action=webinar_invite (+2 fields)", "+list hot"]
