@@ -68,10 +68,6 @@ def _date(value: str | None) -> datetime | None:
         raise typer.Exit(2) from None
 
 
-def _fmt(v: float | None) -> str:
-    return figure(v)
-
-
 @reports_app.command("write")
 def write(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the CSV, Markdown and SVG files.")] = Path(
@@ -165,10 +161,10 @@ def lift(
             r.arm,
             r.metric,
             str(r.n_arm),
-            _fmt(r.arm_mean),
+            figure(r.arm_mean),
             str(r.n_base),
-            _fmt(r.base_mean),
-            _fmt(r.diff),
+            figure(r.base_mean),
+            figure(r.diff),
             r.note or interval(r.low, r.high),
             f"{r.relative:+.1%}" if r.relative is not None else "-",
             "yes" if r.significant else "no",
@@ -254,7 +250,7 @@ def impact(
             r["metric"],
             str(r["n_arm"]),
             str(r["n_base"]),
-            _fmt(r["diff"]),
+            figure(r["diff"]),
             r["note"] or interval(r["low"], r["high"]),
             "yes" if r["significant"] else "no",
             people(math.inf if r["n_needed"] is None else r["n_needed"]),
@@ -351,6 +347,6 @@ def models(
             str(v.version),
             v.status + (" (live)" if v.version == live else ""),
             v.created_at.strftime("%Y-%m-%d %H:%M"),
-            *(_fmt(m.get(k)) for k in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")),
+            *(figure(m.get(k)) for k in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")),
         )
     out.print(t)

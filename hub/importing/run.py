@@ -212,8 +212,9 @@ def import_events(
                 summary.reject(number, _cell(row, cols.id), str(exc))
                 continue
             if not cols.id:
-                activity.external_id = repeats.numbered(activity.external_id)
-                if ":" not in activity.external_id[3:]:  # a first occurrence may be stored under its old key
+                first = activity.external_id
+                activity.external_id = repeats.numbered(first)
+                if activity.external_id == first:  # a first occurrence may be stored under its old key
                     written = chunk.written[i] if chunk.written else row
                     before.setdefault(activity.external_id, set()).add(cells_key(written, cols))
             elif activity.external_id in rows_of:
