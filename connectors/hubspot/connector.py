@@ -25,6 +25,7 @@ from connectors.hubspot.mapping import (
     lacking_options,
     merged_ids,
     property_definition,
+    read_only,
     stored_value,
 )
 from connectors.hubspot.objects import ContactCursor, ContactStream, archived_ids
@@ -107,6 +108,9 @@ class HubSpotConnector(Connector):
                 )
             for f in HUB_FIELDS:
                 d = property_definition(f, self.s.property_group, self.field_mapping)
+                if read_only(existing.get(d["name"], {})):
+                    report.ok = False
+                    report.problems.append(_read_only_note(d["name"], f.name))
                 lacking = lacking_options(d, existing.get(d["name"], {}))
                 if lacking:
                     report.ok = False
@@ -181,6 +185,11 @@ class HubSpotConnector(Connector):
             have = existing.get(d["name"])
             if have is None:
                 items.append(SchemaItem(kind="property", name=d["name"], spec=spec, state="missing", note="create"))
+            elif read_only(have):
+                note = _read_only_note(d["name"], f.name)
+                items.append(
+                    SchemaItem(kind="property", name=d["name"], spec=spec, state="read-only", note=note, fixable=False)
+                )
             elif have.get("type") not in ACCEPTED_TYPES[f.type]:
                 items.append(
                     SchemaItem(
@@ -361,3 +370,11 @@ class HubSpotConnector(Connector):
 
     def usage(self) -> dict[str, object]:
         return {"calls": dict(self.client.calls), "rate_limit_wait_seconds": round(self.client.rate_limit_waits, 3)}
+
+
+def _read_only_note(prop: str, field: str) -> str:
+    """Why a hub field cannot be written where it is mapped, and what a person does about it."""
+    return (
+        f"{prop} is read-only in HubSpot (HubSpot sets it itself and refuses every write to it);"
+        f" map {field} to another property (field_mapping in hub.yaml)"
+    )

@@ -461,6 +461,13 @@ def iana_zone(value: str | None) -> str | None:
     return _zones_by_folded_name().get(name.lower(), value)
 
 
+def read_only(have: dict[str, Any]) -> bool:
+    """Does HubSpot set this property itself and refuse every write to it (READ_ONLY_VALUE)?
+    Its definition says so in ``modificationMetadata.readOnlyValue`` (calculated, analytics and
+    system properties, as in amp-labs/connectors' recorded property answers)."""
+    return bool((have.get("modificationMetadata") or {}).get("readOnlyValue"))
+
+
 def lacking_options(definition: dict[str, Any], have: dict[str, Any]) -> list[str]:
     """The hub's enumeration values an existing property has no option for (a dropdown mapped
     in with ``field_mapping``): HubSpot refuses a whole record for a value not among them."""

@@ -96,6 +96,8 @@ class HubSpotExtraRoutes:
             "calculated": False,
             "externalOptions": False,
             "archived": False,
+            # a custom property: its definition and value are the portal's to change
+            "modificationMetadata": {"archivable": True, "readOnlyDefinition": False, "readOnlyValue": False},
             "hasUniqueValue": bool(b.get("hasUniqueValue", False)),
             "createdAt": now,
             "updatedAt": now,

@@ -50,7 +50,12 @@ def _prop(
     field_type: str = "text",
     group: str = "contactinformation",
     options: list[str] | None = None,
+    read_only: bool = False,
 ) -> dict[str, Any]:
+    """A HubSpot-defined property as ``GET /crm/v3/properties/contacts`` lists it, with its
+    ``modificationMetadata`` (amp-labs/connectors' recorded answer,
+    providers/hubspot/test/metadata-contacts-properties-sampled.json): ``readOnlyValue`` is
+    true for what HubSpot sets itself, and a write to it is refused (READ_ONLY_VALUE)."""
     return {
         "name": name,
         "label": label,
@@ -64,6 +69,7 @@ def _prop(
         "calculated": False,
         "externalOptions": False,
         "archived": False,
+        "modificationMetadata": {"archivable": True, "readOnlyDefinition": True, "readOnlyValue": read_only},
         "options": [{"label": o, "value": o, "hidden": False, "displayOrder": i} for i, o in enumerate(options or [])],
         "createdAt": "2020-01-01T00:00:00Z",
         "updatedAt": "2020-01-01T00:00:00Z",
@@ -89,33 +95,35 @@ BASE_PROPERTIES = [
         "radio",
         options=list(LIFECYCLE) + ["opportunity", "evangelist", "other"],
     ),
+    # read-only: an opt-out is made through the subscriptions API, not written (HubSpot's v2
+    # groups answer as hull/hull-connectors records it in its hubspot tests: "readOnlyValue": true)
     _prop(
         "hs_email_optout",
         "Unsubscribed from all email",
         "bool",
         "booleancheckbox",
         options=["true", "false"],
+        read_only=True,
     ),
-    _prop("hs_analytics_num_page_views", "Number of Pageviews", "number", "number"),
+    # counted by HubSpot's analytics ("source": "CALCULATED" in recorded v1 contact answers)
+    _prop("hs_analytics_num_page_views", "Number of Pageviews", "number", "number", read_only=True),
     _prop("num_conversion_events", "Number of Form Submissions", "number", "number"),
     _prop("recent_conversion_event_name", "Recent Conversion"),
     _prop("last_event_date", "Last event date (free text)"),
     _prop("tech_stack", "Tech stack"),
-    _prop("createdate", "Create Date", "datetime", "date"),
-    _prop("lastmodifieddate", "Last Modified Date", "datetime", "date"),
-    _prop("hs_lastmodifieddate", "Object last modified date/time", "datetime", "date"),
-    _prop("hs_object_id", "Record ID", "number", "number"),
-    _prop("hs_merged_object_ids", "Merged Record IDs", "enumeration", "checkbox"),
+    _prop("createdate", "Create Date", "datetime", "date", read_only=True),
+    _prop("lastmodifieddate", "Last Modified Date", "datetime", "date", read_only=True),
+    _prop("hs_lastmodifieddate", "Object last modified date/time", "datetime", "date", read_only=True),
+    _prop("hs_object_id", "Record ID", "number", "number", read_only=True),
+    _prop("hs_merged_object_ids", "Merged Record IDs", "enumeration", "checkbox", read_only=True),
 ]
 #: the most characters a string property value may hold (HubSpot properties guide: 65,536)
 STRING_MAX = 65_536
-READ_ONLY = {
-    "createdate",
-    "lastmodifieddate",
-    "hs_lastmodifieddate",
-    "hs_object_id",
-    "hs_merged_object_ids",
-}
+
+
+def read_only(definition: dict[str, Any]) -> bool:
+    """Does HubSpot refuse writes to this property's value (``modificationMetadata``)?"""
+    return bool((definition.get("modificationMetadata") or {}).get("readOnlyValue"))
 
 
 def valid_email(value: str) -> bool:
@@ -273,7 +281,7 @@ class HubSpotState:
         d = self.properties.get(k)
         if d is None:
             return "PROPERTY_DOESNT_EXIST", f'Property "{k}" does not exist'
-        if k in READ_ONLY:
+        if read_only(d):
             return "READ_ONLY_VALUE", f'Property "{k}" is read-only'
         if v in (None, ""):
             return None

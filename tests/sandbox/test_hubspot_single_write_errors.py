@@ -38,6 +38,8 @@ def _refusal(call) -> tuple[int, dict, list[dict]]:  # noqa: ANN001
         ({"lifecyclestage": "not-a-stage"}, "INVALID_OPTION"),
         ({"no_such_property": "x"}, "PROPERTY_DOESNT_EXIST"),
         ({"createdate": "2026-01-01T00:00:00Z"}, "READ_ONLY_VALUE"),
+        ({"hs_email_optout": "true"}, "READ_ONLY_VALUE"),  # opt-outs go through subscriptions
+        ({"hs_analytics_num_page_views": "3"}, "READ_ONLY_VALUE"),  # HubSpot counts them
         ({"numemployees": " 12"}, "LEADING_TRAILING_WHITESPACE"),
         ({"numemployees": "twelve"}, "INVALID_INTEGER"),
         ({"hubspot_owner_id": "999"}, "INVALID_OWNER_ID"),
@@ -125,3 +127,14 @@ def test_an_ordinary_address_is_taken(hs, world: World) -> None:
         SimplePublicObjectInput(properties={"email": "First.Last+tag@mail.example.co.uk"})
     )
     assert world.hubspot.records[made.id]["properties"]["email"] == "First.Last+tag@mail.example.co.uk"
+
+
+def test_properties_say_which_values_are_read_only_as_hubspot_does(hs) -> None:
+    """``modificationMetadata.readOnlyValue`` on every property (amp-labs/connectors' recorded
+    answer, metadata-contacts-properties-sampled.json): true for what HubSpot sets itself, so a
+    client can tell before writing what the write would be refused with."""
+    props = {p.name: p for p in hs.crm.properties.core_api.get_all("contacts").results}
+    assert all(p.modification_metadata is not None for p in props.values())
+    read_only = {n for n, p in props.items() if p.modification_metadata.read_only_value}
+    assert {"createdate", "lastmodifieddate", "hs_object_id", "hs_email_optout"} <= read_only
+    assert not {"email", "firstname", "lifecyclestage", "hubspot_owner_id"} & read_only
