@@ -20,6 +20,8 @@ FIELD_TYPES = {f.name: f.type for f in HUB_FIELDS}
 STRING_MAX = 65_536
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _BARE_HOUR = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*$")
+#: a size range as a dropdown option holds it: "11-50", "1,001 - 5,000", "5001+"
+_SIZE_RANGE = re.compile(r"^\s*(\d[\d,]*)\s*(?:(?:-|–|to)\s*(\d[\d,]*)|(\+))\s*$")
 CONTACT_PROPERTIES = [
     "email",
     "firstname",
@@ -141,6 +143,20 @@ def _int(v: Any) -> int | None:
     return n if n is None or 0 <= n < 2**31 else None
 
 
+def _employees(v: Any) -> int | None:
+    """A company size: HubSpot's contact ``numemployees`` is a dropdown of ranges ("11-50",
+    "5001+"), not a number (enumeration/select among its contact properties), so a range is read
+    as its middle, an open one ("5001+") as its floor. A plain count (a portal that made the
+    property a number, an import) is read as it is."""
+    n = _int(v)
+    m = _SIZE_RANGE.match(v) if n is None and isinstance(v, str) else None
+    if m is None:
+        return n
+    low, high = (int(x.replace(",", "")) if x else None for x in m.group(1, 2))
+    n = low if high is None else (low + high) // 2
+    return n if 0 <= n < 2**31 else None
+
+
 def _text(v: Any) -> str | None:
     """HubSpot sends property values as strings; anything else (a number, a list) is read as text."""
     if v is None or v == "":
@@ -189,7 +205,7 @@ def contact_from_hubspot(
         company=Company(
             name=_text(p.get("company")),
             industry=_text(p.get("industry")),
-            employees=_int(p.get("numemployees")),
+            employees=_employees(p.get("numemployees")),
             annual_revenue=_float(p.get("annualrevenue")),
             country=_text(p.get("country")),
             timezone=iana_zone(_text(p.get("hs_timezone"))),

@@ -23,6 +23,20 @@ HUB_FIELDS = {
     "hub_best_channel": "best_channel",
     "hub_decision_id": "decision_id",
 }
+#: HubSpot defines a contact's ``numemployees`` ("Number of Employees") as enumeration/select,
+#: a dropdown of ranges, and ``annualrevenue`` as string/text (its contact properties as
+#: hull/hull-connectors records them in its hubspot tests; a portal's property dump in
+#: hairsolutionsco/automations_hub lists the size among the enumerations). A portal edits the
+#: options; these are the bands the hub prices deals by (decision/deal_value.py), each with its
+#: largest count (None: no top). HubSpot's own default options are not confirmed here.
+EMPLOYEE_RANGES = (
+    ("1-10", 10),
+    ("11-50", 50),
+    ("51-200", 200),
+    ("201-1000", 1000),
+    ("1001-5000", 5000),
+    ("5001+", None),
+)
 LIFECYCLE = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "customer")
 OWNER_IDS = ("71001", "71002", "71003", "71004", "71005")
 FORM_GUID = "5e3c2a1b-0000-4000-8000-00000000f0a1"
@@ -83,8 +97,9 @@ BASE_PROPERTIES = [
     _prop("company", "Company Name"),
     _prop("jobtitle", "Job Title"),
     _prop("industry", "Industry"),
-    _prop("numemployees", "Employees", "number", "number"),
-    _prop("annualrevenue", "Annual Revenue", "number", "number"),
+    # a dropdown of ranges and free text in HubSpot, not numbers (see EMPLOYEE_RANGES)
+    _prop("numemployees", "Number of Employees", "enumeration", "select", options=[r for r, _ in EMPLOYEE_RANGES]),
+    _prop("annualrevenue", "Annual Revenue"),
     _prop("country", "Country"),
     _prop("hs_timezone", "Time Zone"),
     _prop("hubspot_owner_id", "Contact owner"),
@@ -119,6 +134,11 @@ BASE_PROPERTIES = [
 ]
 #: the most characters a string property value may hold (HubSpot properties guide: 65,536)
 STRING_MAX = 65_536
+
+
+def employee_range(count: int) -> str:
+    """The ``numemployees`` option a company of ``count`` people is filed under."""
+    return next(name for name, top in EMPLOYEE_RANGES if top is None or count <= top)
 
 
 def read_only(definition: dict[str, Any]) -> bool:

@@ -18,7 +18,7 @@ from hub.sandbox import ground_truth as gt
 from hub.sandbox.catalog import ACTION_INDEX, CHANNELS
 from hub.sandbox.clock import DAY_MS, DEFAULT_START, SimClock, parse_datetime_ms
 from hub.sandbox.crm_writer import write_events
-from hub.sandbox.hubspot_state import LIFECYCLE, OWNER_IDS, HubSpotState
+from hub.sandbox.hubspot_state import LIFECYCLE, OWNER_IDS, HubSpotState, employee_range
 from hub.sandbox.market import EV, EVENT_TYPES, PAGES, ActionBatch, Market, MarketConfig
 from hub.sandbox.population import (
     COUNTRIES,
@@ -118,7 +118,7 @@ class World:
                     "company": pop.company_name[c],
                     "jobtitle": pop.title[i],
                     "industry": INDUSTRIES[pop.company_industry[c]],
-                    "numemployees": int(pop.company_employees[c]),
+                    "numemployees": employee_range(int(pop.company_employees[c])),  # a dropdown
                     "annualrevenue": float(pop.company_revenue[c]),
                     "country": COUNTRIES[pop.company_country[c]],
                     # HubSpot keeps the zone as a slug of its IANA name (america_slash_new_york)

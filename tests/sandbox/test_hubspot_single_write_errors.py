@@ -14,6 +14,7 @@ import json
 
 import pytest
 from hubspot.crm.contacts import ApiException, BatchInputSimplePublicObjectBatchInput, SimplePublicObjectInput
+from hubspot.crm.properties import PropertyCreate
 
 from hub.sandbox.world import World
 
@@ -40,13 +41,20 @@ def _refusal(call) -> tuple[int, dict, list[dict]]:  # noqa: ANN001
         ({"createdate": "2026-01-01T00:00:00Z"}, "READ_ONLY_VALUE"),
         ({"hs_email_optout": "true"}, "READ_ONLY_VALUE"),  # opt-outs go through subscriptions
         ({"hs_analytics_num_page_views": "3"}, "READ_ONLY_VALUE"),  # HubSpot counts them
-        ({"numemployees": " 12"}, "LEADING_TRAILING_WHITESPACE"),
-        ({"numemployees": "twelve"}, "INVALID_INTEGER"),
+        ({"seats": " 12"}, "LEADING_TRAILING_WHITESPACE"),
+        ({"seats": "twelve"}, "INVALID_INTEGER"),
+        ({"numemployees": "250"}, "INVALID_OPTION"),  # a dropdown of ranges, not a number
         ({"hubspot_owner_id": "999"}, "INVALID_OWNER_ID"),
         ({"email": "example.lcom"}, "INVALID_EMAIL"),
     ],
 )
 def test_a_bad_value_on_patch_answers_hubspots_validation_body(hs, world: World, props: dict, code: str) -> None:
+    hs.crm.properties.core_api.create(  # a custom number property
+        "contacts",
+        PropertyCreate(
+            name="seats", label="Seats", type="number", field_type="number", group_name="contactinformation"
+        ),
+    )
     rid = _contact(world)
     before = dict(world.hubspot.records[rid]["properties"])
     status, body, items = _refusal(
@@ -138,3 +146,13 @@ def test_properties_say_which_values_are_read_only_as_hubspot_does(hs) -> None:
     read_only = {n for n, p in props.items() if p.modification_metadata.read_only_value}
     assert {"createdate", "lastmodifieddate", "hs_object_id", "hs_email_optout"} <= read_only
     assert not {"email", "firstname", "lifecyclestage", "hubspot_owner_id"} & read_only
+
+
+def test_company_size_is_a_dropdown_of_ranges_and_revenue_is_text(hs) -> None:
+    """Contact ``numemployees`` is enumeration/select and ``annualrevenue`` string/text in HubSpot
+    (its contact properties as hull/hull-connectors records them), not numbers."""
+    props = {p.name: p for p in hs.crm.properties.core_api.get_all("contacts").results}
+    size, revenue = props["numemployees"], props["annualrevenue"]
+    assert (size.type, size.field_type) == ("enumeration", "select")
+    assert [o.value for o in size.options][:2] == ["1-10", "11-50"] and size.options[-1].value == "5001+"
+    assert (revenue.type, revenue.field_type) == ("string", "text")

@@ -48,6 +48,15 @@ def test_field_mapping_renames_a_hub_property():
     assert property_name("lead_score", {}) == "hub_lead_score"
 
 
+@pytest.mark.parametrize(
+    ("size", "employees"),
+    [("11-50", 30), ("1,001 - 5,000", 3000), ("5001+", 5001), ("250", 250), ("50-", None), ("a-b", None)],
+)
+def test_a_size_range_option_is_read_as_its_middle_and_an_open_one_as_its_floor(size, employees):
+    """HubSpot's contact numemployees is a dropdown of ranges (test_company_size.py)."""
+    assert contact_from_hubspot("hs", record(numemployees=size), {}).company.employees == employees
+
+
 def test_bad_numbers_become_unknown_and_bad_dates_reject_the_record_with_a_reason():
     c = contact_from_hubspot("hs", record(numemployees="lots"), {})
     assert c.company.employees is None
