@@ -5,7 +5,8 @@ fieldType values"): ``type`` and ``fieldType`` are both required and each ``type
 some field types. Enumerations shown as a dropdown, radio buttons or checkboxes need options
 with distinct values; a duplicate ``name`` is 409 (v2 "create contacts property": "Returns a 409
 Conflict error if there is already a property with the 'name' you used"); any other problem is
-a 400 with the reason in the body.
+a 400 with the reason in the body, such as a name with capitals or of 100 characters or more
+(HubSpot's answer as quoted in HubSpot/hubspot-api-nodejs#277).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ VALID_FIELD_TYPES: dict[str, frozenset[str]] = {
 #: field types that show a fixed set of choices: without options there is nothing to choose
 NEEDS_OPTIONS = frozenset({"select", "radio", "checkbox"})
 REQUIRED = ("name", "label", "type", "fieldType", "groupName")
+#: a property name must be shorter than this, and lowercase
+NAME_MAX = 100
 
 
 def refusal(body: dict[str, Any], existing: set[str], groups: set[str]) -> Response | None:
@@ -36,6 +39,14 @@ def refusal(body: dict[str, Any], existing: set[str], groups: set[str]) -> Respo
     if missing:
         return err(400, f"Missing required fields: {', '.join(missing)}", "VALIDATION_ERROR")
     name, type_, field_type = str(body["name"]), str(body["type"]), str(body["fieldType"])
+    if name != name.lower() or len(name) >= NAME_MAX:
+        # HubSpot's words as quoted in HubSpot/hubspot-api-nodejs#277; HubSpot/rHAPI PR #5 met
+        # the same rule ("does not allow you to make a property with any capital letters")
+        return err(
+            400,
+            f"Names for properties should be lowercase and have less than {NAME_MAX} characters.",
+            "VALIDATION_ERROR",
+        )
     if name in existing:
         return err(
             409,

@@ -89,3 +89,14 @@ def test_a_duplicate_name_is_a_409_with_hubspots_body_and_a_missing_group_a_400(
         lambda: hs.crm.properties.groups_api.create("contacts", PropertyGroupCreate(name="g1", label="again"))
     )
     assert status == 409
+
+
+@pytest.mark.parametrize("name", ["Hub_Lead_Score", "hubScore", "x" * 100])
+def test_a_name_with_capitals_or_of_100_characters_is_a_400(hs, name: str) -> None:
+    """HubSpot's answer as quoted in HubSpot/hubspot-api-nodejs#277: "Names for properties should
+    be lowercase and have less than 100 characters." (HubSpot/rHAPI PR #5 met the same rule:
+    no capital letters in a contact property's name.)"""
+    status, body = _refusal(lambda: _create(hs, name, "string", "text"))
+    assert status == 400 and body["category"] == "VALIDATION_ERROR"
+    assert "lowercase" in body["message"] and "100 characters" in body["message"]
+    assert _create(hs, "x" * 99, "string", "text").name == "x" * 99
