@@ -136,7 +136,6 @@ READ_ONLY = {
     "CreatedDate",
     "LastModifiedDate",
     "SystemModstamp",
-    "IsConverted",
     "ConvertedContactId",
     "ConvertedAccountId",
     "ConvertedOpportunityId",
@@ -151,8 +150,12 @@ COMPUTED: dict[str, set[str]] = {
     "Opportunity": {"IsClosed", "IsWon"},
 }
 #: fields set when a record is made and never after (describe: createable, not updateable): a
-#: CampaignMember joins one person to one campaign for good; moving them is a delete and a create
-CREATE_ONLY: dict[str, set[str]] = {"CampaignMember": {"CampaignId", "ContactId", "LeadId"}}
+#: CampaignMember joins one person to one campaign for good; moving them is a delete and a create.
+#: A Lead may be inserted converted (imports of leads converted elsewhere; Object Reference, Lead:
+#: IsConverted is "Create, Defaulted on create"); only convertLead() converts an existing one. The
+#: Converted*Id / ConvertedDate fields stay read-only: setting them on insert takes the audit-field
+#: permission Salesforce Support turns on, which this org's API user has not.
+CREATE_ONLY: dict[str, set[str]] = {"CampaignMember": {"CampaignId", "ContactId", "LeadId"}, "Lead": {"IsConverted"}}
 REFERENCE = {
     "AccountId": "Account",
     "OwnerId": "User",

@@ -1,0 +1,58 @@
+"""Converted Leads as Salesforce keeps them (simple-salesforce over HTTP to the sandbox).
+
+The Object Reference's Lead page: ``IsConverted`` is "Create, Defaulted on create" (set on insert,
+for imports of leads converted elsewhere, never by an update), and "After a lead has been
+converted, it's read only" to a user without "View and Edit Converted Leads". Salesforce answers
+a write to one, and a record that points at one, with CANNOT_UPDATE_CONVERTED_LEAD "cannot
+reference converted lead" (simple-salesforce#341; Marketo's Salesforce sync error list, for an
+activity logged to a converted lead; grouparoo#1051: converted leads can leave a Campaign but not
+join one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+from hub.sandbox.serve import start_sandbox
+from hub.sandbox.world import World
+
+from .conftest import salesforce_client
+
+CONVERTED = [{"message": "cannot reference converted lead", "errorCode": "CANNOT_UPDATE_CONVERTED_LEAD", "fields": []}]
+
+
+@pytest.fixture
+def org() -> Iterator[tuple[World, Salesforce]]:
+    world = World(n_contacts=30, seed=4, salesforce_hub_fields=True)
+    with start_sandbox(world) as sb:
+        yield world, salesforce_client(sb)
+
+
+def _open_lead(world: World) -> str:
+    return next(r for r, rec in world.salesforce.objects["Lead"].items() if not rec["IsConverted"])
+
+
+def test_a_lead_is_created_converted_and_is_read_only_after(org) -> None:
+    world, sf = org
+    described = {f["name"]: f for f in sf.Lead.describe()["fields"]}
+    assert (described["IsConverted"]["createable"], described["IsConverted"]["updateable"]) == (True, False)
+    rid = sf.Lead.create({"LastName": "Imported", "Company": "Acme", "IsConverted": True})["id"]
+    assert sf.Lead.get(rid)["IsConverted"] is True
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.Lead.update(rid, {"Title": "CFO"})
+    assert refused.value.content == CONVERTED
+    assert world.salesforce.objects["Lead"][rid]["Title"] is None
+
+
+def test_no_update_converts_a_lead(org) -> None:
+    world, sf = org
+    lead = _open_lead(world)
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.Lead.update(lead, {"IsConverted": True})
+    assert refused.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    assert refused.value.content[0]["fields"] == ["IsConverted"]
+    assert world.salesforce.objects["Lead"][lead]["IsConverted"] is False
