@@ -55,9 +55,18 @@ OWNER_CACHE_SECONDS = 600.0
 USER_PREFIX, QUEUE_PREFIX = "005", "00G"
 
 
+#: what a refusal for a converted Lead means to the hub: the Lead is read-only for good (it joins
+#: no Campaign either), and the person lives on in the Contact the sync follows it to
+CONVERTED_HINT = (
+    ". The Lead was converted in Salesforce since the hub read it; the next sync follows it to "
+    "the Contact it became, where later actions go"
+)
+
+
 def _failure(push_id: int, code: str, message: str) -> PushResult:
     status = "retryable" if code in RETRYABLE_CODES else "failed"
-    return PushResult(push_id=push_id, status=status, reason=f"{code}: {message}")
+    hint = CONVERTED_HINT if code == "CANNOT_UPDATE_CONVERTED_LEAD" else ""
+    return PushResult(push_id=push_id, status=status, reason=f"{code}: {message}{hint}")
 
 
 def _errors_result(push_id: int, errors: list[dict[str, Any]]) -> PushResult:

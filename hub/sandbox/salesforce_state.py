@@ -263,6 +263,14 @@ class SfError(Exception):
         return {"statusCode": self.code, "message": self.message, "fields": self.fields}
 
 
+def converted_lead() -> SfError:
+    """Salesforce's refusal of a write to a converted Lead, or of a record pointing at one (a
+    CampaignMember's LeadId, an activity's WhoId): converted leads are read-only without "View
+    and Edit Converted Leads" (Object Reference, Lead), and can leave a Campaign but not join one
+    (grouparoo/grouparoo#1051); worded as in simple-salesforce#341 and Marketo's sync errors."""
+    return SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+
+
 class SalesforceState:
     """One Salesforce org. Callers hold ``lock``."""
 
@@ -511,6 +519,8 @@ class SalesforceState:
                     )
                 if k == "OwnerId" and not found[1]["IsActive"]:
                     raise self.inactive_owner(sobject, str(v))
+                if found[0] == "Lead" and found[1]["IsConverted"]:
+                    raise converted_lead()
             problem = value_problem(self.spec(sobject, k), label(k), v)
             if problem:
                 raise SfError(*problem, [k])
@@ -535,7 +545,7 @@ class SalesforceState:
         rec = _live(rec)
         self.check_lock(rec["Id"])
         if sobject == "Lead" and rec["IsConverted"]:
-            raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+            raise converted_lead()
         self.check_fields(sobject, {k: v for k, v in fields.items() if k != "attributes"}, updating=True)
         if sobject == "CampaignMember" and "Status" in fields:
             self.check_member_status(str(rec["CampaignId"]), fields["Status"])

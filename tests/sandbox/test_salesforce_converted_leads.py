@@ -56,3 +56,40 @@ def test_no_update_converts_a_lead(org) -> None:
     assert refused.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
     assert refused.value.content[0]["fields"] == ["IsConverted"]
     assert world.salesforce.objects["Lead"][lead]["IsConverted"] is False
+
+
+def _converted(world: World) -> str:
+    lead = _open_lead(world)
+    world.salesforce.update("Lead", lead, {"IsConverted": True}, "convert", source="market")  # a rep converted it
+    return lead
+
+
+def test_a_converted_lead_joins_no_campaign_and_takes_no_activity(org) -> None:
+    world, sf = org
+    camp = sf.Campaign.create({"Name": "Webinar", "IsActive": True})["id"]
+    lead = _converted(world)
+    rows = [
+        {"attributes": {"type": "CampaignMember"}, "CampaignId": camp, "LeadId": lead},
+        {"attributes": {"type": "Task"}, "WhoId": lead, "Subject": "Call"},
+    ]
+    res = sf.restful("composite/sobjects", method="POST", json={"allOrNone": False, "records": rows})
+    errors = [
+        {"statusCode": "CANNOT_UPDATE_CONVERTED_LEAD", "message": "cannot reference converted lead", "fields": []}
+    ]
+    assert res == [{"success": False, "errors": errors}] * 2
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.CampaignMember.create({"CampaignId": camp, "LeadId": lead})
+    assert refused.value.content == CONVERTED
+    sfs = world.salesforce
+    assert not [m for m in sfs.objects["CampaignMember"].values() if m["LeadId"] == lead]
+    assert not [t for t in sfs.objects["Task"].values() if t["WhoId"] == lead]
+
+
+def test_a_converted_lead_leaves_a_campaign(org) -> None:
+    world, sf = org
+    camp = sf.Campaign.create({"Name": "Webinar", "IsActive": True})["id"]
+    lead = _open_lead(world)
+    member = sf.CampaignMember.create({"CampaignId": camp, "LeadId": lead})["id"]
+    world.salesforce.update("Lead", lead, {"IsConverted": True}, "convert", source="market")
+    sf.CampaignMember.delete(member)
+    assert world.salesforce.objects["CampaignMember"][member]["IsDeleted"] is True
