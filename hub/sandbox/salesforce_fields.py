@@ -123,7 +123,15 @@ BY_OBJECT: dict[str, dict[str, FieldSpec]] = {
     "Opportunity": {"Name": _text(120)},
     "PermissionSet": {"Name": _text(80)},
     "Task": {"Status": _pick(40, "Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")},
-    "User": {"Email": FieldSpec("email", 128)},
+    "User": {
+        "Email": FieldSpec("email", 128),
+        "Alias": _text(8),
+        # restricted picklists in Salesforce; here any value is taken (the lists are long)
+        "TimeZoneSidKey": _pick(40, "America/New_York", "America/Los_Angeles", "Europe/London", "Asia/Tokyo"),
+        "LocaleSidKey": _pick(40, "en_US", "en_GB", "de_DE", "ja_JP"),
+        "EmailEncodingKey": _pick(40, "UTF-8", "ISO-8859-1"),
+        "LanguageLocaleKey": _pick(40, "en_US", "de", "ja"),
+    },
 }
 
 

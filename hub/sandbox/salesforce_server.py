@@ -26,7 +26,7 @@ from hub.sandbox.salesforce_fields import JsonParserError
 from hub.sandbox.salesforce_fls import PERMISSION_OBJECTS, check_permission_create
 from hub.sandbox.salesforce_login import SalesforceLoginRoutes
 from hub.sandbox.salesforce_metadata import SalesforceMetadataRoutes
-from hub.sandbox.salesforce_state import FIELDS, REFERENCE, SfError, check_writable
+from hub.sandbox.salesforce_state import FIELDS, REFERENCE, REQUIRED, SfError, check_writable, user_fields
 from hub.sandbox.world import World
 
 API_VERSIONS = ("58.0", "59.0", "60.0", "61.0", "62.0")
@@ -98,8 +98,7 @@ class SalesforceApp(
         self.creds = creds or SalesforceCredentials()
         # the integration user every API session acts as
         self.sf.api_user = self.sf.create(
-            "User",
-            {"Username": self.creds.username, "FirstName": "Hub", "LastName": "Integration", "IsActive": True},
+            "User", user_fields(self.creds.username, "Hub", "Integration", profile="System Administrator")
         )
         self.limits = limits or SalesforceLimits()
         self.sf.set_time_zone(self.limits.time_zone)
@@ -450,8 +449,9 @@ class SalesforceApp(
         self.sf.check_fields(t, fields)
         if t in PERMISSION_OBJECTS:
             check_permission_create(self.sf, t, fields, self.creds.manage_permissions)
-        if t in ("Contact", "Lead") and not fields.get("LastName"):
-            raise SfError("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ["LastName"])
+        missing = [f for f in REQUIRED.get(t, ()) if fields.get(f) is None]  # "" is saved as null
+        if missing:
+            raise SfError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)
         if t == "CampaignMember":
             who = fields.get("LeadId") or fields.get("ContactId")
             if not fields.get("CampaignId") or not who:

@@ -35,6 +35,7 @@ PREFIX = {
     "FieldPermissions": "01k",
     "PermissionSetAssignment": "0Pa",
     "Organization": "00D",
+    "Profile": "00e",
 }
 SYSTEM = ["Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
 _PERSON = [
@@ -76,7 +77,20 @@ FIELDS: dict[str, list[str]] = {
         "ConvertedOpportunityId",
         "ConvertedDate",
     ],
-    "User": ["Username", "FirstName", "LastName", "Name", "Email", "IsActive"],
+    "User": [
+        "Username",
+        "FirstName",
+        "LastName",
+        "Name",
+        "Email",
+        "IsActive",
+        "Alias",
+        "TimeZoneSidKey",
+        "LocaleSidKey",
+        "EmailEncodingKey",
+        "ProfileId",
+        "LanguageLocaleKey",
+    ],
     "Campaign": ["Name", "IsActive", "Status", "Type"],
     "CampaignMember": ["CampaignId", "LeadId", "ContactId", "Status"],
     "Task": [
@@ -117,6 +131,8 @@ FIELDS: dict[str, list[str]] = {
     # the org itself, one record: its default time zone (Setup > Company Information) is
     # TimeZoneSidKey, an IANA name; readable with "View Setup and Configuration" only
     "Organization": ["Name", "TimeZoneSidKey"],
+    # every User has one; this org has the two a new one is given to people (PROFILES)
+    "Profile": ["Name"],
 }
 #: the writes the API may make to each object's rows, as describe's createable / updateable /
 #: deletable say: the Organization is read-only to the API (its settings change in Setup), and a
@@ -124,10 +140,15 @@ FIELDS: dict[str, list[str]] = {
 WRITES: dict[str, frozenset[str]] = {t: frozenset({"insert", "update", "delete"}) for t in FIELDS} | {
     "Organization": frozenset(),
     "User": frozenset({"insert", "update"}),
+    "Profile": frozenset(),  # made and changed in Setup here
 }
 _DONE = {"insert": "inserted", "update": "updated", "delete": "deleted"}
 #: the one Organization record's id (the id counter starts at 1: no other record takes it)
 ORGANIZATION_ID = f"{PREFIX['Organization']}Hb{0:010d}AAA"
+#: the org's profiles by name, with fixed ids (made outside the id counter, as the Organization)
+PROFILES = {
+    name: f"{PREFIX['Profile']}Hb{k:010d}AAA" for k, name in enumerate(("System Administrator", "Standard User"))
+}
 ARCHIVE_AFTER_MS = 365 * 86_400_000  # activities older than a year are archived: queryAll only
 READ_ONLY = {
     "MasterRecordId",
@@ -149,6 +170,28 @@ COMPUTED: dict[str, set[str]] = {
     "User": {"Name"},
     "Opportunity": {"IsClosed", "IsWon"},
 }
+#: fields an insert must set (describe: createable, neither nillable nor defaulted on create), in
+#: the order Salesforce names them in REQUIRED_FIELD_MISSING: a bare User's error lists all nine
+#: (Ph33rr/cirrusgo#10); Object Reference: Lead.Company, Account.Name, Campaign.Name and an
+#: Opportunity's Name, StageName and CloseDate are "Required" (PermissionSet: salesforce_fls.py)
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "Account": ("Name",),
+    "Contact": ("LastName",),
+    "Lead": ("LastName", "Company"),
+    "User": (
+        "Username",
+        "LastName",
+        "Email",
+        "Alias",
+        "TimeZoneSidKey",
+        "LocaleSidKey",
+        "EmailEncodingKey",
+        "ProfileId",
+        "LanguageLocaleKey",
+    ),
+    "Campaign": ("Name",),
+    "Opportunity": ("Name", "StageName", "CloseDate"),
+}
 #: fields set when a record is made and never after (describe: createable, not updateable): a
 #: CampaignMember joins one person to one campaign for good; moving them is a delete and a create.
 #: A Lead may be inserted converted (imports of leads converted elsewhere; Object Reference, Lead:
@@ -169,6 +212,7 @@ REFERENCE = {
     "ParentId": "PermissionSet",
     "PermissionSetId": "PermissionSet",
     "AssigneeId": "User",
+    "ProfileId": "Profile",
 }
 BOOLEAN = {
     "IsDeleted",
@@ -312,30 +356,15 @@ class SalesforceState:
         self._counter = 0
         self._tx_open = False  # a request is being served as one transaction (``transaction``)
         self._tx_at: int | None = None  # its stamp, taken at its first write
+        for name, pid in PROFILES.items():
+            self._add_fixed("Profile", pid, {"Name": name})
         at = clock.now_ms()
         self.users = [
-            self.create(
-                "User",
-                {
-                    "Username": f"rep{k}@sandbox.example.com",
-                    "FirstName": f"Rep{k}",
-                    "LastName": "Sandbox",
-                    "Email": f"rep{k}@sandbox.example.com",
-                    "IsActive": True,
-                },
-                at_ms=at,
-            )
+            self.create("User", user_fields(f"rep{k}@sandbox.example.com", f"Rep{k}", "Sandbox"), at_ms=at)
             for k in range(5)
         ]
         self.assignment_rule_owner = self.create(
-            "User",
-            {
-                "Username": "lead-queue@sandbox.example.com",
-                "FirstName": "Lead",
-                "LastName": "Assignment Queue",
-                "IsActive": True,
-            },
-            at_ms=at,
+            "User", user_fields("lead-queue@sandbox.example.com", "Lead", "Assignment Queue"), at_ms=at
         )
 
     @contextmanager
@@ -398,22 +427,27 @@ class SalesforceState:
             self.log.record(at, "salesforce", endpoint, sobject, rid, "create", None, None, dict(fields))
         return rid
 
+    def _add_fixed(self, sobject: str, rid: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """A record of the org's setup with a fixed id, stamped at the world's start: it takes no
+        id or clock reading from other records."""
+        at = self.clock.start_ms
+        rec = self.objects[sobject][rid] = {
+            **{f: None for f in FIELDS[sobject]},
+            "Id": rid,
+            "IsDeleted": False,
+            "CreatedDate": at,
+            "LastModifiedDate": at,
+            "SystemModstamp": at,
+            "attributes_type": sobject,
+            **fields,
+        }
+        return rec
+
     def set_time_zone(self, zone: str) -> None:
-        """The org's default time zone, as the one Organization record holds it (made on first
-        use, stamped at the world's start: it takes no id or clock reading from other records)."""
+        """The org's default time zone, as the one Organization record holds it (made on first use)."""
         rec = self.objects["Organization"].get(ORGANIZATION_ID)
         if rec is None:
-            at = self.clock.start_ms
-            rec = self.objects["Organization"][ORGANIZATION_ID] = {
-                **{f: None for f in FIELDS["Organization"]},
-                "Id": ORGANIZATION_ID,
-                "IsDeleted": False,
-                "CreatedDate": at,
-                "LastModifiedDate": at,
-                "SystemModstamp": at,
-                "attributes_type": "Organization",
-                "Name": "Sandbox Org",
-            }
+            rec = self._add_fixed("Organization", ORGANIZATION_ID, {"Name": "Sandbox Org"})
         rec["TimeZoneSidKey"] = zone
 
     def find(self, rid: str) -> tuple[str, dict[str, Any]] | None:
@@ -702,7 +736,7 @@ class SalesforceState:
                     and f not in no_edit
                     and f not in CREATE_ONLY.get(sobject, ()),
                     "createable": "insert" in writes and not read_only(sobject, f) and f not in no_edit,
-                    "nillable": f not in ("Id", "LastName"),
+                    "nillable": f != "Id" and f not in BOOLEAN and f not in REQUIRED.get(sobject, ()),
                     "referenceTo": [REFERENCE[f]] if f in REFERENCE else [],
                     **describe_entry(self.spec(sobject, f)),
                 }
@@ -719,6 +753,24 @@ class SalesforceState:
             "fields": fields,
             "urls": {"sobject": f"/services/data/v59.0/sobjects/{sobject}"},
         }
+
+
+def user_fields(username: str, first: str, last: str, profile: str = "Standard User") -> dict[str, Any]:
+    """An active User with every field Salesforce requires of one (``REQUIRED``), as an admin
+    makes it in Setup: alias from the names, the org's defaults for zone, locale and language."""
+    return {
+        "Username": username,
+        "FirstName": first,
+        "LastName": last,
+        "Email": username,
+        "IsActive": True,
+        "Alias": (first[:1] + last.replace(" ", ""))[:8].lower(),
+        "TimeZoneSidKey": "America/New_York",
+        "LocaleSidKey": "en_US",
+        "EmailEncodingKey": "UTF-8",
+        "ProfileId": PROFILES[profile],
+        "LanguageLocaleKey": "en_US",
+    }
 
 
 def case_safe_id(sf_id: str) -> str:
