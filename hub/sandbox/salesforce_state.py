@@ -657,6 +657,22 @@ class SalesforceState:
                         row["SystemModstamp"] = at
         self.objects[sobject][master]["SystemModstamp"] = at
 
+    def convert_lead(self, lead_id: str, contact_id: str, account_id: str, day: str) -> None:
+        """A user converts a Lead into ``contact_id`` (made already, at ``account_id``): the Lead
+        is marked converted (read-only from now on), and its campaign memberships gain the
+        Contact while keeping the Lead (grouparoo/grouparoo#1051, run against a real org)."""
+        converted = {
+            "IsConverted": True,
+            "ConvertedContactId": contact_id,
+            "ConvertedAccountId": account_id,
+            "Status": "Closed - Converted",
+            "ConvertedDate": day,
+        }
+        self.update("Lead", lead_id, converted, "convert", source="market")
+        for mid, m in self.objects["CampaignMember"].items():
+            if m["LeadId"] == lead_id and not m["IsDeleted"]:
+                self.update("CampaignMember", mid, {"ContactId": contact_id}, "convert", source="market")
+
     def archived(self, sobject: str, rec: dict[str, Any]) -> bool:
         """Salesforce archives Events, and closed Tasks, whose date is over a year old."""
         cutoff = self.clock.now_ms() - ARCHIVE_AFTER_MS

@@ -93,3 +93,25 @@ def test_a_converted_lead_leaves_a_campaign(org) -> None:
     world.salesforce.update("Lead", lead, {"IsConverted": True}, "convert", source="market")
     sf.CampaignMember.delete(member)
     assert world.salesforce.objects["CampaignMember"][member]["IsDeleted"] is True
+
+
+def test_conversion_puts_the_contact_on_the_lead_s_campaign_memberships(org) -> None:
+    """The CampaignMember keeps its LeadId and gains the Contact's id (grouparoo's test against a
+    real org after a conversion: "the campaign member has both!"), so the Contact is a member."""
+    world, sf = org
+    sfs = world.salesforce
+    camp = sf.Campaign.create({"Name": "Webinar", "IsActive": True})["id"]
+    lead = _open_lead(world)
+    member = sf.CampaignMember.create({"CampaignId": camp, "LeadId": lead})["id"]
+    account = sfs.create("Account", {"Name": "Acme"})
+    contact = sfs.create("Contact", {"LastName": "Became", "AccountId": account})
+    sfs.convert_lead(lead, contact, account, "2026-01-05")
+    rows = sf.query(f"SELECT Id, LeadId, ContactId FROM CampaignMember WHERE ContactId = '{contact}'")["records"]
+    assert [(r["Id"], r["LeadId"], r["ContactId"]) for r in rows] == [(member, lead, contact)]
+    got = sf.Lead.get(lead)
+    assert (got["IsConverted"], got["ConvertedContactId"], got["ConvertedAccountId"], got["ConvertedDate"]) == (
+        True,
+        contact,
+        account,
+        "2026-01-05",
+    )
