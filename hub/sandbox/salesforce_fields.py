@@ -97,6 +97,9 @@ COMMON: dict[str, FieldSpec] = {
     "ContactId__c": _text(18),
     "Tech_Stack__c": _text(255),
     "Label": _text(80),
+    "SortOrder": FieldSpec("int", precision=9),
+    "IsDefault": BOOL,
+    "HasResponded": BOOL,
     "SobjectType": _text(255),
     "Field": _text(255),
     "PermissionsRead": BOOL,
@@ -110,6 +113,7 @@ BY_OBJECT: dict[str, dict[str, FieldSpec]] = {
         "Type": _pick(40, "Conference", "Webinar", "Advertisement", "Direct Mail", "Email", "Other"),
     },
     "CampaignMember": {"Status": _pick(40, "Sent", "Responded")},
+    "CampaignMemberStatus": {"Label": _text(765)},
     "Lead": {
         "Status": _pick(
             40,

@@ -462,7 +462,6 @@ class SalesforceApp(
             # inserting a member locks its Campaign (the member counts roll up to it); a Campaign
             # another transaction holds refuses the insert (GK: field reports, not documented)
             self.sf.check_lock(str(fields["CampaignId"]))
-            self.sf.check_member_status(str(fields["CampaignId"]), fields.get("Status"))
             key = (str(fields["CampaignId"]), str(who))
             if pending is not None and key in pending:
                 raise SfError("DUPLICATE_VALUE", "Already a campaign member.")
@@ -475,8 +474,8 @@ class SalesforceApp(
     def _create(self, t: str, fields: dict[str, Any], endpoint: str) -> str:
         fields = {k: v for k, v in fields.items() if k != "attributes"}
         self.check_create(t, fields)
-        if t == "CampaignMember":  # none sent: the Campaign's default member status
-            fields.setdefault("Status", self.sf.statuses_of(str(fields["CampaignId"]))[0])
+        if t == "CampaignMember":  # none sent, or one the Campaign lacks: its default
+            fields["Status"] = self.sf.member_status(str(fields["CampaignId"]), fields.get("Status"))
         rid = self.sf.create(t, fields, endpoint)
         if t == "CampaignMember" and self.sf.on_list_add:
             person = self.sf.person_of.get(str(fields.get("LeadId") or fields.get("ContactId")))

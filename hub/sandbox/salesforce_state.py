@@ -36,6 +36,7 @@ PREFIX = {
     "PermissionSetAssignment": "0Pa",
     "Organization": "00D",
     "Profile": "00e",
+    "CampaignMemberStatus": "01Y",
 }
 SYSTEM = ["Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
 _PERSON = [
@@ -93,6 +94,8 @@ FIELDS: dict[str, list[str]] = {
     ],
     "Campaign": ["Name", "IsActive", "Status", "Type"],
     "CampaignMember": ["CampaignId", "LeadId", "ContactId", "Status"],
+    # each Campaign's member statuses: a new Campaign gets Sent (the default) and Responded
+    "CampaignMemberStatus": ["CampaignId", "Label", "IsDefault", "HasResponded", "SortOrder"],
     "Task": [
         "WhoId",
         "WhatId",
@@ -141,6 +144,9 @@ WRITES: dict[str, frozenset[str]] = {t: frozenset({"insert", "update", "delete"}
     "Organization": frozenset(),
     "User": frozenset({"insert", "update"}),
     "Profile": frozenset(),  # made and changed in Setup here
+    # Object Reference, CampaignMemberStatus: describeLayout, describeSObjects, getDeleted,
+    # getUpdated, query, retrieve (no DML): statuses are edited on the Campaign in Setup
+    "CampaignMemberStatus": frozenset(),
 }
 _DONE = {"insert": "inserted", "update": "updated", "delete": "deleted"}
 #: the one Organization record's id (the id counter starts at 1: no other record takes it)
@@ -224,6 +230,8 @@ BOOLEAN = {
     "IsWon",
     "PermissionsRead",
     "PermissionsEdit",
+    "IsDefault",
+    "HasResponded",
 }
 DATETIME = {
     "CreatedDate",
@@ -350,10 +358,8 @@ class SalesforceState:
         # Rows another transaction holds (a user's save, a trigger, someone's Bulk job): record
         # id -> how many more write attempts that touch it are refused (lock_row).
         self.locks: dict[str, int] = {}
-        # each Campaign's member statuses (CampaignMemberStatus labels), the default first; a
-        # Campaign not listed has the two Salesforce gives a new one: Sent (default), Responded
-        self.member_statuses: dict[str, list[str]] = {}
         self._counter = 0
+        self._status_counter = 0  # CampaignMemberStatus ids: apart, so they move no other id
         self._tx_open = False  # a request is being served as one transaction (``transaction``)
         self._tx_at: int | None = None  # its stamp, taken at its first write
         for name, pid in PROFILES.items():
@@ -421,6 +427,8 @@ class SalesforceState:
         if "FirstName" in rec or "LastName" in rec:
             rec["Name"] = " ".join(x for x in (rec.get("FirstName"), rec.get("LastName")) if x)
         self.objects[sobject][rid] = rec
+        if sobject == "Campaign":
+            self.set_member_statuses(rid, DEFAULT_MEMBER_STATUSES, at_ms=at)
         if person is not None:
             self.person_of[rid] = person
         if endpoint:
@@ -462,20 +470,47 @@ class SalesforceState:
         """Another transaction holds ``rid`` for the next ``attempts`` writes that touch it."""
         self.locks[rid] = attempts
 
+    def set_member_statuses(
+        self, campaign_id: str, labels: list[str] | tuple[str, ...], at_ms: int | None = None
+    ) -> None:
+        """An admin sets a Campaign's member statuses in Setup: the first is the default and the
+        last counts as responded (API 39.0+ wants one of each; Object Reference,
+        CampaignMemberStatus). The old ones go."""
+        at = self.stamp() if at_ms is None else to_second(at_ms)
+        for row in self.objects["CampaignMemberStatus"].values():
+            if row["CampaignId"] == campaign_id and not row["IsDeleted"]:
+                row.update({"IsDeleted": True, "LastModifiedDate": at, "SystemModstamp": at})
+        for k, label in enumerate(labels):
+            self._status_counter += 1
+            rid = f"{PREFIX['CampaignMemberStatus']}Hb{self._status_counter:010d}AAA"
+            fields = {"CampaignId": campaign_id, "Label": label, "SortOrder": k + 1}
+            self.objects["CampaignMemberStatus"][rid] = {
+                **{f: None for f in FIELDS["CampaignMemberStatus"]},
+                **dict.fromkeys(SYSTEM[2:], at),
+                **fields,
+                "Id": rid,
+                "IsDeleted": False,
+                "IsDefault": k == 0,
+                "HasResponded": k == len(labels) - 1,
+                "attributes_type": "CampaignMemberStatus",
+            }
+
     def statuses_of(self, campaign_id: str) -> list[str]:
         """The member statuses a Campaign takes, its default first."""
-        return self.member_statuses.get(campaign_id) or list(DEFAULT_MEMBER_STATUSES)
+        rows = [
+            r
+            for r in self.objects["CampaignMemberStatus"].values()
+            if r["CampaignId"] == campaign_id and not r["IsDeleted"]
+        ]
+        return [r["Label"] for r in sorted(rows, key=lambda r: (not r["IsDefault"], r["SortOrder"]))]
 
-    def check_member_status(self, campaign_id: str, status: Any) -> None:
-        """A CampaignMember's Status must be one of its Campaign's member statuses (GK: the
-        refusal's code and wording are Salesforce's for a restricted picklist, not verified
-        for this field; API 2.0 once substituted the default status instead)."""
-        if status is not None and str(status) not in self.statuses_of(campaign_id):
-            raise SfError(
-                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                f"Status: bad value for restricted picklist field: {status}",
-                ["Status"],
-            )
+    def member_status(self, campaign_id: str, status: Any) -> str:
+        """The Status a CampaignMember gets: the one sent when the Campaign has it, else the
+        Campaign's default. Salesforce does not refuse another: "If the specified Status value
+        isn't a valid status, the API assigns the default status" (Object Reference,
+        CampaignMember, Usage), on create and on update."""
+        statuses = self.statuses_of(campaign_id)
+        return str(status) if status in statuses else statuses[0]
 
     def check_lock(self, rid: str) -> None:
         """Salesforce's per-record refusal of a row it could not lock (it waits ~10 s first);
@@ -581,8 +616,6 @@ class SalesforceState:
         if sobject == "Lead" and rec["IsConverted"]:
             raise converted_lead()
         self.check_fields(sobject, {k: v for k, v in fields.items() if k != "attributes"}, updating=True)
-        if sobject == "CampaignMember" and "Status" in fields:
-            self.check_member_status(str(rec["CampaignId"]), fields["Status"])
 
     def update(
         self,
@@ -600,6 +633,8 @@ class SalesforceState:
             self.check_update(sobject, rec, fields)
         rec = _live(rec)
         fields = {k: v for k, v in fields.items() if k != "attributes"}
+        if source == "api" and sobject == "CampaignMember" and "Status" in fields:
+            fields["Status"] = self.member_status(str(rec["CampaignId"]), fields["Status"])
         if source == "api" and sobject == "Lead":
             hv = auto_assign if auto_assign is not None else "(absent)"
             self.auto_assign_log.append((sobject, rid, hv))
