@@ -54,6 +54,9 @@ COLLECTION_MAX_CHUNKS = 10  # a new chunk starts wherever the sObject type chang
 MEMBER_CAMPAIGNS = 100  # Campaign ids per membership lookup (~2,700 bytes), leaving room for people
 OWNER_CACHE_SECONDS = 600.0
 USER_PREFIX, QUEUE_PREFIX = "005", "00G"
+#: what a queue may own of what the hub writes (Object Reference: Lead's OwnerId refers to Group
+#: and User; Contact's and Account's to User only, so Salesforce refuses a queue there)
+QUEUE_OWNED = frozenset({"Lead"})
 
 
 #: what a refusal for a converted Lead means to the hub: the Lead is read-only for good (it joins
@@ -258,6 +261,10 @@ class PushWriter:
             if owner in inactive:
                 return _failure(
                     req.push_id, "INACTIVE_OWNER_OR_USER", f"owner {owner!r} is not an active user or allowed queue"
+                )
+            if owner.startswith(QUEUE_PREFIX) and sobject not in QUEUE_OWNED:
+                return _failure(
+                    req.push_id, "INVALID_OWNER", f"queue {owner!r} cannot own a {sobject}: queues own Leads only"
                 )
             return owner_fields(owner)
         out: dict[str, Any] = {}

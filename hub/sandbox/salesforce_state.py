@@ -37,6 +37,7 @@ PREFIX = {
     "Organization": "00D",
     "Profile": "00e",
     "CampaignMemberStatus": "01Y",
+    "Group": "00G",
 }
 SYSTEM = ["Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
 _PERSON = [
@@ -136,6 +137,8 @@ FIELDS: dict[str, list[str]] = {
     "Organization": ["Name", "TimeZoneSidKey"],
     # every User has one; this org has the two a new one is given to people (PROFILES)
     "Profile": ["Name"],
+    # queues (Type "Queue") own Leads; this org has one (LEAD_QUEUE_ID)
+    "Group": ["Name", "Type"],
 }
 #: the writes the API may make to each object's rows, as describe's createable / updateable /
 #: deletable say: the Organization is read-only to the API (its settings change in Setup), and a
@@ -147,11 +150,16 @@ WRITES: dict[str, frozenset[str]] = {t: frozenset({"insert", "update", "delete"}
     # Object Reference, CampaignMemberStatus: describeLayout, describeSObjects, getDeleted,
     # getUpdated, query, retrieve (no DML): statuses are edited on the Campaign in Setup
     "CampaignMemberStatus": frozenset(),
+    "Group": frozenset(),  # queues are made in Setup here
 }
 _DONE = {"insert": "inserted", "update": "updated", "delete": "deleted"}
 #: the one Organization record's id (the id counter starts at 1: no other record takes it)
 ORGANIZATION_ID = f"{PREFIX['Organization']}Hb{0:010d}AAA"
 #: the org's profiles by name, with fixed ids (made outside the id counter, as the Organization)
+LEAD_QUEUE_ID = f"{PREFIX['Group']}Hb{0:010d}AAA"
+#: the objects a queue may own besides users (Object Reference: Lead's OwnerId "Refers To Group,
+#: User"; Contact's, Account's and Opportunity's refer to User only)
+QUEUE_OWNED = frozenset({"Lead"})
 PROFILES = {
     name: f"{PREFIX['Profile']}Hb{k:010d}AAA" for k, name in enumerate(("System Administrator", "Standard User"))
 }
@@ -241,6 +249,16 @@ DATETIME = {
     "EndDateTime",
     "ActivityDateTime",
 } | {k for k, v in HUB_FIELDS.items() if v == "best_send_time"}
+
+
+def reference_targets(sobject: str, field: str) -> frozenset[str]:
+    """The objects a lookup of ``sobject`` may point at: an activity's WhoId a Contact or a Lead,
+    a Lead's owner a User or a queue (Group); else the one REFERENCE names."""
+    if field == "WhoId":
+        return frozenset({"Contact", "Lead"})
+    if field == "OwnerId" and sobject in QUEUE_OWNED:
+        return frozenset({"Group", "User"})
+    return frozenset({REFERENCE[field]}) if field in REFERENCE else frozenset()
 
 
 def read_only(sobject: str, field: str) -> bool:
@@ -364,6 +382,7 @@ class SalesforceState:
         self._tx_at: int | None = None  # its stamp, taken at its first write
         for name, pid in PROFILES.items():
             self._add_fixed("Profile", pid, {"Name": name})
+        self._add_fixed("Group", LEAD_QUEUE_ID, {"Name": "Lead Queue", "Type": "Queue"})
         at = clock.now_ms()
         self.users = [
             self.create("User", user_fields(f"rep{k}@sandbox.example.com", f"Rep{k}", "Sandbox"), at_ms=at)
@@ -580,13 +599,13 @@ class SalesforceState:
                 )
             if k in REFERENCE and v:
                 found = self.find(str(v))
-                if not found or found[0] != REFERENCE[k] and not (k == "WhoId" and found[0] == "Lead"):
+                if not found or found[0] not in reference_targets(sobject, k):
                     raise SfError(
                         "FIELD_INTEGRITY_EXCEPTION" if k == "OwnerId" else "INVALID_CROSS_REFERENCE_KEY",
                         f"{k}: id value of incorrect type: {v}",
                         [k],
                     )
-                if k == "OwnerId" and not found[1]["IsActive"]:
+                if k == "OwnerId" and found[0] == "User" and not found[1]["IsActive"]:
                     raise self.inactive_owner(sobject, str(v))
                 if found[0] == "Lead" and found[1]["IsConverted"]:
                     raise converted_lead()
@@ -788,7 +807,7 @@ class SalesforceState:
                     and f not in CREATE_ONLY.get(sobject, ()),
                     "createable": "insert" in writes and not read_only(sobject, f) and f not in no_edit,
                     "nillable": f != "Id" and f not in BOOLEAN and f not in REQUIRED.get(sobject, ()),
-                    "referenceTo": [REFERENCE[f]] if f in REFERENCE else [],
+                    "referenceTo": sorted(reference_targets(sobject, f)),
                     **describe_entry(self.spec(sobject, f)),
                 }
             )
