@@ -81,6 +81,15 @@ class SalesforceCredentials:
     view_setup: bool = True
 
 
+def _as_inserted(sobject: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields an insert keeps: a CampaignMember sent with both a ContactId and a LeadId is
+    made for the Contact alone ("only the ContactId is inserted", Object Reference,
+    CampaignMember, Usage)."""
+    if sobject == "CampaignMember" and fields.get("ContactId") and fields.get("LeadId"):
+        return {k: v for k, v in fields.items() if k != "LeadId"}
+    return fields
+
+
 class SalesforceApp(
     SalesforceLoginRoutes, SalesforceCollectionRoutes, SalesforceBulkRoutes, SalesforceMetadataRoutes, App
 ):
@@ -445,6 +454,7 @@ class SalesforceApp(
     def check_create(self, t: str, fields: dict[str, Any], pending: set[tuple[str, str]] | None = None) -> None:
         """Every per-record refusal of a create, shared with the allOrNone pre-pass so that a
         batch is refused whole. ``pending``: campaign memberships created earlier in the batch."""
+        fields = _as_inserted(t, fields)
         check_writable(t, "insert")
         self.sf.check_fields(t, fields)
         if t in PERMISSION_OBJECTS:
@@ -472,7 +482,7 @@ class SalesforceApp(
                 pending.add(key)
 
     def _create(self, t: str, fields: dict[str, Any], endpoint: str) -> str:
-        fields = {k: v for k, v in fields.items() if k != "attributes"}
+        fields = _as_inserted(t, {k: v for k, v in fields.items() if k != "attributes"})
         self.check_create(t, fields)
         if t == "CampaignMember":  # none sent, or one the Campaign lacks: its default
             fields["Status"] = self.sf.member_status(str(fields["CampaignId"]), fields.get("Status"))

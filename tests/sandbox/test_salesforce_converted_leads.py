@@ -6,7 +6,8 @@ converted, it's read only" to a user without "View and Edit Converted Leads". Sa
 a write to one, and a record that points at one, with CANNOT_UPDATE_CONVERTED_LEAD "cannot
 reference converted lead" (simple-salesforce#341; Marketo's Salesforce sync error list, for an
 activity logged to a converted lead; grouparoo#1051: converted leads can leave a Campaign but not
-join one).
+join one). Conversion gives the Lead's campaign memberships its Contact; a member is otherwise
+one person's, and one sent with both ids is the Contact's.
 """
 
 from __future__ import annotations
@@ -115,3 +116,15 @@ def test_conversion_puts_the_contact_on_the_lead_s_campaign_memberships(org) -> 
         account,
         "2026-01-05",
     )
+
+
+def test_a_member_made_with_both_a_lead_and_a_contact_keeps_the_contact(org) -> None:
+    """Object Reference, CampaignMember, Usage: "Any attempt to create a single record with both
+    results in a successful insert but only the ContactId is inserted"."""
+    world, sf = org
+    camp = sf.Campaign.create({"Name": "Webinar", "IsActive": True})["id"]
+    lead = _open_lead(world)
+    contact = next(r for r, rec in world.salesforce.objects["Contact"].items() if not rec["IsDeleted"])
+    member = sf.CampaignMember.create({"CampaignId": camp, "LeadId": lead, "ContactId": contact})["id"]
+    row = world.salesforce.objects["CampaignMember"][member]
+    assert (row["LeadId"], row["ContactId"]) == (None, contact)
