@@ -253,9 +253,12 @@ DATETIME = {
 
 def reference_targets(sobject: str, field: str) -> frozenset[str]:
     """The objects a lookup of ``sobject`` may point at: an activity's WhoId a Contact or a Lead,
-    a Lead's owner a User or a queue (Group); else the one REFERENCE names."""
+    its WhatId any of the sandbox's objects Salesforce lists for it (Object Reference, Task), a
+    Lead's owner a User or a queue (Group); else the one REFERENCE names."""
     if field == "WhoId":
         return frozenset({"Contact", "Lead"})
+    if field == "WhatId":
+        return frozenset({"Account", "Opportunity", "Campaign"})
     if field == "OwnerId" and sobject in QUEUE_OWNED:
         return frozenset({"Group", "User"})
     return frozenset({REFERENCE[field]}) if field in REFERENCE else frozenset()
