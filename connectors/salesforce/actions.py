@@ -35,6 +35,7 @@ from connectors.salesforce.mapping import (
     campaigns_soql,
     member_key,
     member_row,
+    member_statuses_soql,
     members_soql,
     needs_local_zone,
     owner_fields,
@@ -53,11 +54,23 @@ COLLECTION_MAX_CHUNKS = 10  # a new chunk starts wherever the sObject type chang
 MEMBER_CAMPAIGNS = 100  # Campaign ids per membership lookup (~2,700 bytes), leaving room for people
 OWNER_CACHE_SECONDS = 600.0
 USER_PREFIX, QUEUE_PREFIX = "005", "00G"
+#: what a queue may own of what the hub writes (Object Reference: Lead's OwnerId refers to Group
+#: and User; Contact's and Account's to User only, so Salesforce refuses a queue there)
+QUEUE_OWNED = frozenset({"Lead"})
+
+
+#: what a refusal for a converted Lead means to the hub: the Lead is read-only for good (it joins
+#: no Campaign either), and the person lives on in the Contact the sync follows it to
+CONVERTED_HINT = (
+    ". The Lead was converted in Salesforce since the hub read it; the next sync follows it to "
+    "the Contact it became, where later actions go"
+)
 
 
 def _failure(push_id: int, code: str, message: str) -> PushResult:
     status = "retryable" if code in RETRYABLE_CODES else "failed"
-    return PushResult(push_id=push_id, status=status, reason=f"{code}: {message}")
+    hint = CONVERTED_HINT if code == "CANNOT_UPDATE_CONVERTED_LEAD" else ""
+    return PushResult(push_id=push_id, status=status, reason=f"{code}: {message}{hint}")
 
 
 def _errors_result(push_id: int, errors: list[dict[str, Any]]) -> PushResult:
@@ -249,6 +262,10 @@ class PushWriter:
                 return _failure(
                     req.push_id, "INACTIVE_OWNER_OR_USER", f"owner {owner!r} is not an active user or allowed queue"
                 )
+            if owner.startswith(QUEUE_PREFIX) and sobject not in QUEUE_OWNED:
+                return _failure(
+                    req.push_id, "INVALID_OWNER", f"queue {owner!r} cannot own a {sobject}: queues own Leads only"
+                )
             return owner_fields(owner)
         out: dict[str, Any] = {}
         values = payload.get("fields") or {}
@@ -393,20 +410,34 @@ class PushWriter:
                         self._campaign_errors[name] = res.get("errors") or []
         return {n: self._campaigns[n] for n in names if n in self._campaigns}
 
-    def _member_refused(self, req: PushRequest, errors: list[dict[str, Any]]) -> PushResult:
-        """A member insert refused. A Status the Campaign does not have is the setting's to fix
-        (each Campaign keeps its own member statuses; a new one has Sent and Responded)."""
-        result = _errors_result(req.push_id, errors)
+    def _with_status(
+        self, creates: list[tuple[PushRequest, dict[str, Any]]], results: dict[int, PushResult]
+    ) -> list[tuple[PushRequest, dict[str, Any]]]:
+        """The member inserts whose Campaign has the configured status; the others fail, naming
+        the setting to fix. Salesforce would not refuse them: it gives a member a Status its
+        Campaign lacks the Campaign's default instead (Object Reference, CampaignMember, Usage),
+        so the check is ours, against each Campaign's CampaignMemberStatus rows."""
         status = self.settings.campaign_member_status
-        if status and _code(errors) == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST":
+        if not status or not creates:
+            return creates
+        having: set[str] = set()  # 15-character ids: a configured Campaign id may be either form
+        for part in fitting(sorted({row["CampaignId"] for _, row in creates}), member_statuses_soql):
+            for batch in self.client.query_pages(member_statuses_soql(part)):
+                having |= {str(r["CampaignId"])[:15] for r in batch if r["Label"] == status}
+        kept = []
+        for req, row in creates:
+            if str(row["CampaignId"])[:15] in having:
+                kept.append((req, row))
+                continue
             name = campaign_name(str(req.action.payload.get("list")))
-            reason = (
-                f"{result.reason}. campaign_member_status {status!r} is not a member status of the Campaign "
-                f"{name!r}: add it to the Campaign's member statuses in Salesforce, or unset campaign_member_status "
-                "to use each Campaign's default"
+            results[req.push_id] = _failure(
+                req.push_id,
+                "MEMBER_STATUS_MISSING",
+                f"campaign_member_status {status!r} is not a member status of the Campaign {name!r}, and "
+                "Salesforce would give the member the Campaign's default instead: add it to the Campaign's "
+                "member statuses in Salesforce, or unset campaign_member_status to use each Campaign's default",
             )
-            return result.model_copy(update={"reason": reason})
-        return result
+        return kept
 
     def _members(self, campaign_ids: set[str], reqs: list[PushRequest]) -> dict[tuple[str, str], str]:
         """(campaign id, person id) -> CampaignMember id, for the people in ``reqs``."""
@@ -461,7 +492,7 @@ class PushWriter:
                 deletes.setdefault(members[(camp, person)], []).append(req.push_id)
             else:
                 results[req.push_id] = PushResult(push_id=req.push_id, status="ok")
-        for part in chunks(creates):
+        for part in chunks(self._with_status(creates, results)):
             answer = self.client.rest(
                 "composite/sobjects",
                 method="POST",
@@ -472,7 +503,7 @@ class PushWriter:
                 code = ((res.get("errors") or [{}])[0]).get("statusCode")
                 ok = res.get("success") or code == "DUPLICATE_VALUE"  # already a member: the add holds
                 results[req.push_id] = (
-                    PushResult(push_id=req.push_id, status="ok") if ok else self._member_refused(req, res["errors"])
+                    PushResult(push_id=req.push_id, status="ok") if ok else _errors_result(req.push_id, res["errors"])
                 )
         for part in chunks(list(deletes)):
             answer = self.client.rest(

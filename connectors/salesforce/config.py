@@ -77,7 +77,8 @@ class SalesforceSettings(ConnectorSettings):
     campaign_member_status: str | None = Field(
         None,
         description="None: each Campaign's default status; else a member status every target Campaign has "
-        "(a new Campaign has Sent and Responded; others are refused per member)",
+        "(a new Campaign has Sent and Responded; adds to a Campaign without it fail, where Salesforce itself "
+        "would silently use the default)",
     )
     allowed_owner_queues: list[str] = Field(default_factory=list, description="queue (Group) ids allowed as owner")
     push_budget_share: float = Field(

@@ -492,6 +492,10 @@ def members_soql(campaign_ids: list[str], people: list[str]) -> str:
     )
 
 
+def member_statuses_soql(campaign_ids: list[str]) -> str:
+    return f"SELECT CampaignId, Label FROM CampaignMemberStatus WHERE CampaignId IN ({_in(campaign_ids)})"
+
+
 def member_key(rec: dict[str, Any]) -> tuple[str, str] | None:
     """(campaign id, person id) of a CampaignMember row."""
     person = rec.get("ContactId") or rec.get("LeadId")

@@ -302,7 +302,7 @@ def _write_salesforce(
 
 def _convert_lead(world: WorldParts, i: int, lead_id: str, c: int, at: int) -> str:
     """Lead conversion as Salesforce does it: a Contact (and Account) are created, the Lead is
-    marked converted and becomes read-only."""
+    marked converted and becomes read-only, its campaign memberships the Contact's too."""
     sf = world.salesforce
     lead = sf.objects["Lead"][lead_id]
     acct = world.accounts.get(c) or world._account(c)
@@ -326,19 +326,7 @@ def _convert_lead(world: WorldParts, i: int, lead_id: str, c: int, at: int) -> s
         )
     }
     contact = sf.create("Contact", dict(fields, AccountId=acct), person=i)
-    sf.update(
-        "Lead",
-        lead_id,
-        {
-            "IsConverted": True,
-            "ConvertedContactId": contact,
-            "ConvertedAccountId": acct,
-            "Status": "Closed - Converted",
-            "ConvertedDate": sf_datetime(at)[:10],
-        },
-        "market",
-        source="market",
-    )
+    sf.convert_lead(lead_id, contact, acct, sf_datetime(at)[:10])
     sf.contact_of_person[i] = contact
     sf.lead_of_person.pop(i, None)
     return contact

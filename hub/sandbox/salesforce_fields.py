@@ -97,6 +97,9 @@ COMMON: dict[str, FieldSpec] = {
     "ContactId__c": _text(18),
     "Tech_Stack__c": _text(255),
     "Label": _text(80),
+    "SortOrder": FieldSpec("int", precision=9),
+    "IsDefault": BOOL,
+    "HasResponded": BOOL,
     "SobjectType": _text(255),
     "Field": _text(255),
     "PermissionsRead": BOOL,
@@ -110,6 +113,7 @@ BY_OBJECT: dict[str, dict[str, FieldSpec]] = {
         "Type": _pick(40, "Conference", "Webinar", "Advertisement", "Direct Mail", "Email", "Other"),
     },
     "CampaignMember": {"Status": _pick(40, "Sent", "Responded")},
+    "CampaignMemberStatus": {"Label": _text(765)},
     "Lead": {
         "Status": _pick(
             40,
@@ -123,7 +127,15 @@ BY_OBJECT: dict[str, dict[str, FieldSpec]] = {
     "Opportunity": {"Name": _text(120)},
     "PermissionSet": {"Name": _text(80)},
     "Task": {"Status": _pick(40, "Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")},
-    "User": {"Email": FieldSpec("email", 128)},
+    "User": {
+        "Email": FieldSpec("email", 128),
+        "Alias": _text(8),
+        # restricted picklists in Salesforce; here any value is taken (the lists are long)
+        "TimeZoneSidKey": _pick(40, "America/New_York", "America/Los_Angeles", "Europe/London", "Asia/Tokyo"),
+        "LocaleSidKey": _pick(40, "en_US", "en_GB", "de_DE", "ja_JP"),
+        "EmailEncodingKey": _pick(40, "UTF-8", "ISO-8859-1"),
+        "LanguageLocaleKey": _pick(40, "en_US", "de", "ja"),
+    },
 }
 
 

@@ -26,7 +26,7 @@ from hub.sandbox.salesforce_fields import JsonParserError
 from hub.sandbox.salesforce_fls import PERMISSION_OBJECTS, check_permission_create
 from hub.sandbox.salesforce_login import SalesforceLoginRoutes
 from hub.sandbox.salesforce_metadata import SalesforceMetadataRoutes
-from hub.sandbox.salesforce_state import FIELDS, REFERENCE, SfError, check_writable
+from hub.sandbox.salesforce_state import FIELDS, REFERENCE, REQUIRED, SfError, check_writable, user_fields
 from hub.sandbox.world import World
 
 API_VERSIONS = ("58.0", "59.0", "60.0", "61.0", "62.0")
@@ -81,6 +81,15 @@ class SalesforceCredentials:
     view_setup: bool = True
 
 
+def _as_inserted(sobject: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields an insert keeps: a CampaignMember sent with both a ContactId and a LeadId is
+    made for the Contact alone ("only the ContactId is inserted", Object Reference,
+    CampaignMember, Usage)."""
+    if sobject == "CampaignMember" and fields.get("ContactId") and fields.get("LeadId"):
+        return {k: v for k, v in fields.items() if k != "LeadId"}
+    return fields
+
+
 class SalesforceApp(
     SalesforceLoginRoutes, SalesforceCollectionRoutes, SalesforceBulkRoutes, SalesforceMetadataRoutes, App
 ):
@@ -98,8 +107,7 @@ class SalesforceApp(
         self.creds = creds or SalesforceCredentials()
         # the integration user every API session acts as
         self.sf.api_user = self.sf.create(
-            "User",
-            {"Username": self.creds.username, "FirstName": "Hub", "LastName": "Integration", "IsActive": True},
+            "User", user_fields(self.creds.username, "Hub", "Integration", profile="System Administrator")
         )
         self.limits = limits or SalesforceLimits()
         self.sf.set_time_zone(self.limits.time_zone)
@@ -446,12 +454,14 @@ class SalesforceApp(
     def check_create(self, t: str, fields: dict[str, Any], pending: set[tuple[str, str]] | None = None) -> None:
         """Every per-record refusal of a create, shared with the allOrNone pre-pass so that a
         batch is refused whole. ``pending``: campaign memberships created earlier in the batch."""
+        fields = _as_inserted(t, fields)
         check_writable(t, "insert")
         self.sf.check_fields(t, fields)
         if t in PERMISSION_OBJECTS:
             check_permission_create(self.sf, t, fields, self.creds.manage_permissions)
-        if t in ("Contact", "Lead") and not fields.get("LastName"):
-            raise SfError("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ["LastName"])
+        missing = [f for f in REQUIRED.get(t, ()) if fields.get(f) is None]  # "" is saved as null
+        if missing:
+            raise SfError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)
         if t == "CampaignMember":
             who = fields.get("LeadId") or fields.get("ContactId")
             if not fields.get("CampaignId") or not who:
@@ -462,7 +472,6 @@ class SalesforceApp(
             # inserting a member locks its Campaign (the member counts roll up to it); a Campaign
             # another transaction holds refuses the insert (GK: field reports, not documented)
             self.sf.check_lock(str(fields["CampaignId"]))
-            self.sf.check_member_status(str(fields["CampaignId"]), fields.get("Status"))
             key = (str(fields["CampaignId"]), str(who))
             if pending is not None and key in pending:
                 raise SfError("DUPLICATE_VALUE", "Already a campaign member.")
@@ -473,10 +482,10 @@ class SalesforceApp(
                 pending.add(key)
 
     def _create(self, t: str, fields: dict[str, Any], endpoint: str) -> str:
-        fields = {k: v for k, v in fields.items() if k != "attributes"}
+        fields = _as_inserted(t, {k: v for k, v in fields.items() if k != "attributes"})
         self.check_create(t, fields)
-        if t == "CampaignMember":  # none sent: the Campaign's default member status
-            fields.setdefault("Status", self.sf.statuses_of(str(fields["CampaignId"]))[0])
+        if t == "CampaignMember":  # none sent, or one the Campaign lacks: its default
+            fields["Status"] = self.sf.member_status(str(fields["CampaignId"]), fields.get("Status"))
         rid = self.sf.create(t, fields, endpoint)
         if t == "CampaignMember" and self.sf.on_list_add:
             person = self.sf.person_of.get(str(fields.get("LeadId") or fields.get("ContactId")))

@@ -35,6 +35,9 @@ PREFIX = {
     "FieldPermissions": "01k",
     "PermissionSetAssignment": "0Pa",
     "Organization": "00D",
+    "Profile": "00e",
+    "CampaignMemberStatus": "01Y",
+    "Group": "00G",
 }
 SYSTEM = ["Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
 _PERSON = [
@@ -76,9 +79,24 @@ FIELDS: dict[str, list[str]] = {
         "ConvertedOpportunityId",
         "ConvertedDate",
     ],
-    "User": ["Username", "FirstName", "LastName", "Name", "Email", "IsActive"],
+    "User": [
+        "Username",
+        "FirstName",
+        "LastName",
+        "Name",
+        "Email",
+        "IsActive",
+        "Alias",
+        "TimeZoneSidKey",
+        "LocaleSidKey",
+        "EmailEncodingKey",
+        "ProfileId",
+        "LanguageLocaleKey",
+    ],
     "Campaign": ["Name", "IsActive", "Status", "Type"],
     "CampaignMember": ["CampaignId", "LeadId", "ContactId", "Status"],
+    # each Campaign's member statuses: a new Campaign gets Sent (the default) and Responded
+    "CampaignMemberStatus": ["CampaignId", "Label", "IsDefault", "HasResponded", "SortOrder"],
     "Task": [
         "WhoId",
         "WhatId",
@@ -117,6 +135,10 @@ FIELDS: dict[str, list[str]] = {
     # the org itself, one record: its default time zone (Setup > Company Information) is
     # TimeZoneSidKey, an IANA name; readable with "View Setup and Configuration" only
     "Organization": ["Name", "TimeZoneSidKey"],
+    # every User has one; this org has the two a new one is given to people (PROFILES)
+    "Profile": ["Name"],
+    # queues (Type "Queue") own Leads; this org has one (LEAD_QUEUE_ID)
+    "Group": ["Name", "Type"],
 }
 #: the writes the API may make to each object's rows, as describe's createable / updateable /
 #: deletable say: the Organization is read-only to the API (its settings change in Setup), and a
@@ -124,10 +146,23 @@ FIELDS: dict[str, list[str]] = {
 WRITES: dict[str, frozenset[str]] = {t: frozenset({"insert", "update", "delete"}) for t in FIELDS} | {
     "Organization": frozenset(),
     "User": frozenset({"insert", "update"}),
+    "Profile": frozenset(),  # made and changed in Setup here
+    # Object Reference, CampaignMemberStatus: describeLayout, describeSObjects, getDeleted,
+    # getUpdated, query, retrieve (no DML): statuses are edited on the Campaign in Setup
+    "CampaignMemberStatus": frozenset(),
+    "Group": frozenset(),  # queues are made in Setup here
 }
 _DONE = {"insert": "inserted", "update": "updated", "delete": "deleted"}
 #: the one Organization record's id (the id counter starts at 1: no other record takes it)
 ORGANIZATION_ID = f"{PREFIX['Organization']}Hb{0:010d}AAA"
+#: the org's profiles by name, with fixed ids (made outside the id counter, as the Organization)
+LEAD_QUEUE_ID = f"{PREFIX['Group']}Hb{0:010d}AAA"
+#: the objects a queue may own besides users (Object Reference: Lead's OwnerId "Refers To Group,
+#: User"; Contact's, Account's and Opportunity's refer to User only)
+QUEUE_OWNED = frozenset({"Lead"})
+PROFILES = {
+    name: f"{PREFIX['Profile']}Hb{k:010d}AAA" for k, name in enumerate(("System Administrator", "Standard User"))
+}
 ARCHIVE_AFTER_MS = 365 * 86_400_000  # activities older than a year are archived: queryAll only
 READ_ONLY = {
     "MasterRecordId",
@@ -136,7 +171,6 @@ READ_ONLY = {
     "CreatedDate",
     "LastModifiedDate",
     "SystemModstamp",
-    "IsConverted",
     "ConvertedContactId",
     "ConvertedAccountId",
     "ConvertedOpportunityId",
@@ -150,9 +184,35 @@ COMPUTED: dict[str, set[str]] = {
     "User": {"Name"},
     "Opportunity": {"IsClosed", "IsWon"},
 }
+#: fields an insert must set (describe: createable, neither nillable nor defaulted on create), in
+#: the order Salesforce names them in REQUIRED_FIELD_MISSING: a bare User's error lists all nine
+#: (Ph33rr/cirrusgo#10); Object Reference: Lead.Company, Account.Name, Campaign.Name and an
+#: Opportunity's Name, StageName and CloseDate are "Required" (PermissionSet: salesforce_fls.py)
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "Account": ("Name",),
+    "Contact": ("LastName",),
+    "Lead": ("LastName", "Company"),
+    "User": (
+        "Username",
+        "LastName",
+        "Email",
+        "Alias",
+        "TimeZoneSidKey",
+        "LocaleSidKey",
+        "EmailEncodingKey",
+        "ProfileId",
+        "LanguageLocaleKey",
+    ),
+    "Campaign": ("Name",),
+    "Opportunity": ("Name", "StageName", "CloseDate"),
+}
 #: fields set when a record is made and never after (describe: createable, not updateable): a
-#: CampaignMember joins one person to one campaign for good; moving them is a delete and a create
-CREATE_ONLY: dict[str, set[str]] = {"CampaignMember": {"CampaignId", "ContactId", "LeadId"}}
+#: CampaignMember joins one person to one campaign for good; moving them is a delete and a create.
+#: A Lead may be inserted converted (imports of leads converted elsewhere; Object Reference, Lead:
+#: IsConverted is "Create, Defaulted on create"); only convertLead() converts an existing one. The
+#: Converted*Id / ConvertedDate fields stay read-only: setting them on insert takes the audit-field
+#: permission Salesforce Support turns on, which this org's API user has not.
+CREATE_ONLY: dict[str, set[str]] = {"CampaignMember": {"CampaignId", "ContactId", "LeadId"}, "Lead": {"IsConverted"}}
 REFERENCE = {
     "AccountId": "Account",
     "OwnerId": "User",
@@ -166,6 +226,7 @@ REFERENCE = {
     "ParentId": "PermissionSet",
     "PermissionSetId": "PermissionSet",
     "AssigneeId": "User",
+    "ProfileId": "Profile",
 }
 BOOLEAN = {
     "IsDeleted",
@@ -177,6 +238,8 @@ BOOLEAN = {
     "IsWon",
     "PermissionsRead",
     "PermissionsEdit",
+    "IsDefault",
+    "HasResponded",
 }
 DATETIME = {
     "CreatedDate",
@@ -186,6 +249,19 @@ DATETIME = {
     "EndDateTime",
     "ActivityDateTime",
 } | {k for k, v in HUB_FIELDS.items() if v == "best_send_time"}
+
+
+def reference_targets(sobject: str, field: str) -> frozenset[str]:
+    """The objects a lookup of ``sobject`` may point at: an activity's WhoId a Contact or a Lead,
+    its WhatId any of the sandbox's objects Salesforce lists for it (Object Reference, Task), a
+    Lead's owner a User or a queue (Group); else the one REFERENCE names."""
+    if field == "WhoId":
+        return frozenset({"Contact", "Lead"})
+    if field == "WhatId":
+        return frozenset({"Account", "Opportunity", "Campaign"})
+    if field == "OwnerId" and sobject in QUEUE_OWNED:
+        return frozenset({"Group", "User"})
+    return frozenset({REFERENCE[field]}) if field in REFERENCE else frozenset()
 
 
 def read_only(sobject: str, field: str) -> bool:
@@ -260,6 +336,14 @@ class SfError(Exception):
         return {"statusCode": self.code, "message": self.message, "fields": self.fields}
 
 
+def converted_lead() -> SfError:
+    """Salesforce's refusal of a write to a converted Lead, or of a record pointing at one (a
+    CampaignMember's LeadId, an activity's WhoId): converted leads are read-only without "View
+    and Edit Converted Leads" (Object Reference, Lead), and can leave a Campaign but not join one
+    (grouparoo/grouparoo#1051); worded as in simple-salesforce#341 and Marketo's sync errors."""
+    return SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+
+
 class SalesforceState:
     """One Salesforce org. Callers hold ``lock``."""
 
@@ -295,36 +379,20 @@ class SalesforceState:
         # Rows another transaction holds (a user's save, a trigger, someone's Bulk job): record
         # id -> how many more write attempts that touch it are refused (lock_row).
         self.locks: dict[str, int] = {}
-        # each Campaign's member statuses (CampaignMemberStatus labels), the default first; a
-        # Campaign not listed has the two Salesforce gives a new one: Sent (default), Responded
-        self.member_statuses: dict[str, list[str]] = {}
         self._counter = 0
+        self._status_counter = 0  # CampaignMemberStatus ids: apart, so they move no other id
         self._tx_open = False  # a request is being served as one transaction (``transaction``)
         self._tx_at: int | None = None  # its stamp, taken at its first write
+        for name, pid in PROFILES.items():
+            self._add_fixed("Profile", pid, {"Name": name})
+        self._add_fixed("Group", LEAD_QUEUE_ID, {"Name": "Lead Queue", "Type": "Queue"})
         at = clock.now_ms()
         self.users = [
-            self.create(
-                "User",
-                {
-                    "Username": f"rep{k}@sandbox.example.com",
-                    "FirstName": f"Rep{k}",
-                    "LastName": "Sandbox",
-                    "Email": f"rep{k}@sandbox.example.com",
-                    "IsActive": True,
-                },
-                at_ms=at,
-            )
+            self.create("User", user_fields(f"rep{k}@sandbox.example.com", f"Rep{k}", "Sandbox"), at_ms=at)
             for k in range(5)
         ]
         self.assignment_rule_owner = self.create(
-            "User",
-            {
-                "Username": "lead-queue@sandbox.example.com",
-                "FirstName": "Lead",
-                "LastName": "Assignment Queue",
-                "IsActive": True,
-            },
-            at_ms=at,
+            "User", user_fields("lead-queue@sandbox.example.com", "Lead", "Assignment Queue"), at_ms=at
         )
 
     @contextmanager
@@ -381,28 +449,35 @@ class SalesforceState:
         if "FirstName" in rec or "LastName" in rec:
             rec["Name"] = " ".join(x for x in (rec.get("FirstName"), rec.get("LastName")) if x)
         self.objects[sobject][rid] = rec
+        if sobject == "Campaign":
+            self.set_member_statuses(rid, DEFAULT_MEMBER_STATUSES, at_ms=at)
         if person is not None:
             self.person_of[rid] = person
         if endpoint:
             self.log.record(at, "salesforce", endpoint, sobject, rid, "create", None, None, dict(fields))
         return rid
 
+    def _add_fixed(self, sobject: str, rid: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """A record of the org's setup with a fixed id, stamped at the world's start: it takes no
+        id or clock reading from other records."""
+        at = self.clock.start_ms
+        rec = self.objects[sobject][rid] = {
+            **{f: None for f in FIELDS[sobject]},
+            "Id": rid,
+            "IsDeleted": False,
+            "CreatedDate": at,
+            "LastModifiedDate": at,
+            "SystemModstamp": at,
+            "attributes_type": sobject,
+            **fields,
+        }
+        return rec
+
     def set_time_zone(self, zone: str) -> None:
-        """The org's default time zone, as the one Organization record holds it (made on first
-        use, stamped at the world's start: it takes no id or clock reading from other records)."""
+        """The org's default time zone, as the one Organization record holds it (made on first use)."""
         rec = self.objects["Organization"].get(ORGANIZATION_ID)
         if rec is None:
-            at = self.clock.start_ms
-            rec = self.objects["Organization"][ORGANIZATION_ID] = {
-                **{f: None for f in FIELDS["Organization"]},
-                "Id": ORGANIZATION_ID,
-                "IsDeleted": False,
-                "CreatedDate": at,
-                "LastModifiedDate": at,
-                "SystemModstamp": at,
-                "attributes_type": "Organization",
-                "Name": "Sandbox Org",
-            }
+            rec = self._add_fixed("Organization", ORGANIZATION_ID, {"Name": "Sandbox Org"})
         rec["TimeZoneSidKey"] = zone
 
     def find(self, rid: str) -> tuple[str, dict[str, Any]] | None:
@@ -417,20 +492,47 @@ class SalesforceState:
         """Another transaction holds ``rid`` for the next ``attempts`` writes that touch it."""
         self.locks[rid] = attempts
 
+    def set_member_statuses(
+        self, campaign_id: str, labels: list[str] | tuple[str, ...], at_ms: int | None = None
+    ) -> None:
+        """An admin sets a Campaign's member statuses in Setup: the first is the default and the
+        last counts as responded (API 39.0+ wants one of each; Object Reference,
+        CampaignMemberStatus). The old ones go."""
+        at = self.stamp() if at_ms is None else to_second(at_ms)
+        for row in self.objects["CampaignMemberStatus"].values():
+            if row["CampaignId"] == campaign_id and not row["IsDeleted"]:
+                row.update({"IsDeleted": True, "LastModifiedDate": at, "SystemModstamp": at})
+        for k, label in enumerate(labels):
+            self._status_counter += 1
+            rid = f"{PREFIX['CampaignMemberStatus']}Hb{self._status_counter:010d}AAA"
+            fields = {"CampaignId": campaign_id, "Label": label, "SortOrder": k + 1}
+            self.objects["CampaignMemberStatus"][rid] = {
+                **{f: None for f in FIELDS["CampaignMemberStatus"]},
+                **dict.fromkeys(SYSTEM[2:], at),
+                **fields,
+                "Id": rid,
+                "IsDeleted": False,
+                "IsDefault": k == 0,
+                "HasResponded": k == len(labels) - 1,
+                "attributes_type": "CampaignMemberStatus",
+            }
+
     def statuses_of(self, campaign_id: str) -> list[str]:
         """The member statuses a Campaign takes, its default first."""
-        return self.member_statuses.get(campaign_id) or list(DEFAULT_MEMBER_STATUSES)
+        rows = [
+            r
+            for r in self.objects["CampaignMemberStatus"].values()
+            if r["CampaignId"] == campaign_id and not r["IsDeleted"]
+        ]
+        return [r["Label"] for r in sorted(rows, key=lambda r: (not r["IsDefault"], r["SortOrder"]))]
 
-    def check_member_status(self, campaign_id: str, status: Any) -> None:
-        """A CampaignMember's Status must be one of its Campaign's member statuses (GK: the
-        refusal's code and wording are Salesforce's for a restricted picklist, not verified
-        for this field; API 2.0 once substituted the default status instead)."""
-        if status is not None and str(status) not in self.statuses_of(campaign_id):
-            raise SfError(
-                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                f"Status: bad value for restricted picklist field: {status}",
-                ["Status"],
-            )
+    def member_status(self, campaign_id: str, status: Any) -> str:
+        """The Status a CampaignMember gets: the one sent when the Campaign has it, else the
+        Campaign's default. Salesforce does not refuse another: "If the specified Status value
+        isn't a valid status, the API assigns the default status" (Object Reference,
+        CampaignMember, Usage), on create and on update."""
+        statuses = self.statuses_of(campaign_id)
+        return str(status) if status in statuses else statuses[0]
 
     def check_lock(self, rid: str) -> None:
         """Salesforce's per-record refusal of a row it could not lock (it waits ~10 s first);
@@ -500,14 +602,16 @@ class SalesforceState:
                 )
             if k in REFERENCE and v:
                 found = self.find(str(v))
-                if not found or found[0] != REFERENCE[k] and not (k == "WhoId" and found[0] == "Lead"):
+                if not found or found[0] not in reference_targets(sobject, k):
                     raise SfError(
                         "FIELD_INTEGRITY_EXCEPTION" if k == "OwnerId" else "INVALID_CROSS_REFERENCE_KEY",
                         f"{k}: id value of incorrect type: {v}",
                         [k],
                     )
-                if k == "OwnerId" and not found[1]["IsActive"]:
+                if k == "OwnerId" and found[0] == "User" and not found[1]["IsActive"]:
                     raise self.inactive_owner(sobject, str(v))
+                if found[0] == "Lead" and found[1]["IsConverted"]:
+                    raise converted_lead()
             problem = value_problem(self.spec(sobject, k), label(k), v)
             if problem:
                 raise SfError(*problem, [k])
@@ -532,10 +636,8 @@ class SalesforceState:
         rec = _live(rec)
         self.check_lock(rec["Id"])
         if sobject == "Lead" and rec["IsConverted"]:
-            raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+            raise converted_lead()
         self.check_fields(sobject, {k: v for k, v in fields.items() if k != "attributes"}, updating=True)
-        if sobject == "CampaignMember" and "Status" in fields:
-            self.check_member_status(str(rec["CampaignId"]), fields["Status"])
 
     def update(
         self,
@@ -553,6 +655,8 @@ class SalesforceState:
             self.check_update(sobject, rec, fields)
         rec = _live(rec)
         fields = {k: v for k, v in fields.items() if k != "attributes"}
+        if source == "api" and sobject == "CampaignMember" and "Status" in fields:
+            fields["Status"] = self.member_status(str(rec["CampaignId"]), fields["Status"])
         if source == "api" and sobject == "Lead":
             hv = auto_assign if auto_assign is not None else "(absent)"
             self.auto_assign_log.append((sobject, rid, hv))
@@ -609,6 +713,22 @@ class SalesforceState:
                         row[field] = master
                         row["SystemModstamp"] = at
         self.objects[sobject][master]["SystemModstamp"] = at
+
+    def convert_lead(self, lead_id: str, contact_id: str, account_id: str, day: str) -> None:
+        """A user converts a Lead into ``contact_id`` (made already, at ``account_id``): the Lead
+        is marked converted (read-only from now on), and its campaign memberships gain the
+        Contact while keeping the Lead (grouparoo/grouparoo#1051, run against a real org)."""
+        converted = {
+            "IsConverted": True,
+            "ConvertedContactId": contact_id,
+            "ConvertedAccountId": account_id,
+            "Status": "Closed - Converted",
+            "ConvertedDate": day,
+        }
+        self.update("Lead", lead_id, converted, "convert", source="market")
+        for mid, m in self.objects["CampaignMember"].items():
+            if m["LeadId"] == lead_id and not m["IsDeleted"]:
+                self.update("CampaignMember", mid, {"ContactId": contact_id}, "convert", source="market")
 
     def archived(self, sobject: str, rec: dict[str, Any]) -> bool:
         """Salesforce archives Events, and closed Tasks, whose date is over a year old."""
@@ -689,8 +809,8 @@ class SalesforceState:
                     and f not in no_edit
                     and f not in CREATE_ONLY.get(sobject, ()),
                     "createable": "insert" in writes and not read_only(sobject, f) and f not in no_edit,
-                    "nillable": f not in ("Id", "LastName"),
-                    "referenceTo": [REFERENCE[f]] if f in REFERENCE else [],
+                    "nillable": f != "Id" and f not in BOOLEAN and f not in REQUIRED.get(sobject, ()),
+                    "referenceTo": sorted(reference_targets(sobject, f)),
                     **describe_entry(self.spec(sobject, f)),
                 }
             )
@@ -706,6 +826,24 @@ class SalesforceState:
             "fields": fields,
             "urls": {"sobject": f"/services/data/v59.0/sobjects/{sobject}"},
         }
+
+
+def user_fields(username: str, first: str, last: str, profile: str = "Standard User") -> dict[str, Any]:
+    """An active User with every field Salesforce requires of one (``REQUIRED``), as an admin
+    makes it in Setup: alias from the names, the org's defaults for zone, locale and language."""
+    return {
+        "Username": username,
+        "FirstName": first,
+        "LastName": last,
+        "Email": username,
+        "IsActive": True,
+        "Alias": (first[:1] + last.replace(" ", ""))[:8].lower(),
+        "TimeZoneSidKey": "America/New_York",
+        "LocaleSidKey": "en_US",
+        "EmailEncodingKey": "UTF-8",
+        "ProfileId": PROFILES[profile],
+        "LanguageLocaleKey": "en_US",
+    }
 
 
 def case_safe_id(sf_id: str) -> str:

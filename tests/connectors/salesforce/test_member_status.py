@@ -1,13 +1,15 @@
-"""A CampaignMember's Status must be one of its Campaign's member statuses (a new Campaign has
-Sent, the default, and Responded): the sandbox refuses others, and the connector says which
-setting to change instead of a bare picklist error."""
+"""A CampaignMember's Status is one of its Campaign's member statuses (a new Campaign has Sent,
+the default, and Responded). Salesforce does not refuse another: "If the specified Status value
+isn't a valid status, the API assigns the default status" (Object Reference, CampaignMember,
+Usage), and so does the sandbox. The connector reads the Campaigns' statuses first, and fails
+the adds a configured status cannot go to, saying which setting to change, instead of letting
+members land silently with the default."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
-from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.connector import SalesforceConnector
@@ -47,28 +49,33 @@ def _members(sb) -> dict[str, str]:
     }
 
 
-def test_the_sandbox_takes_only_the_campaign_s_statuses(sandbox) -> None:
+def _statuses(sf, camp: str) -> list[tuple[str, bool]]:
+    soql = f"SELECT Label, IsDefault FROM CampaignMemberStatus WHERE CampaignId = '{camp}' ORDER BY SortOrder"
+    return [(r["Label"], r["IsDefault"]) for r in sf.query(soql)["records"]]
+
+
+def test_the_sandbox_puts_the_default_for_a_status_the_campaign_lacks(sandbox) -> None:
     sf = salesforce_client(sandbox)
     camp = sf.Campaign.create({"Name": "Statuses", "IsActive": True})["id"]
+    assert _statuses(sf, camp) == [("Sent", True), ("Responded", False)]  # what a new Campaign has
     a, b, c = _leads(sandbox)
     sf.CampaignMember.create({"CampaignId": camp, "LeadId": a})
     sf.CampaignMember.create({"CampaignId": camp, "LeadId": b, "Status": "Responded"})
-    with pytest.raises(SalesforceMalformedRequest) as e:
-        sf.CampaignMember.create({"CampaignId": camp, "LeadId": c, "Status": "Attended"})
-    assert e.value.content[0]["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
-    assert _members(sandbox) == {a: "Sent", b: "Responded"}  # no Status: the Campaign's default
-    sandbox.world.salesforce.member_statuses[camp] = ["Registered", "Attended"]  # set up in Salesforce
-    sf.CampaignMember.create({"CampaignId": camp, "LeadId": c, "Status": "Attended"})
+    sf.CampaignMember.create({"CampaignId": camp, "LeadId": c, "Status": "Attended"})  # not refused
+    assert _members(sandbox) == {a: "Sent", b: "Responded", c: "Sent"}
+    sandbox.world.salesforce.set_member_statuses(camp, ["Registered", "Attended"])  # set up in Salesforce
+    assert _statuses(sf, camp) == [("Registered", True), ("Attended", False)]
     member = next(k for k, m in sandbox.world.salesforce.objects["CampaignMember"].items() if m["LeadId"] == a)
-    with pytest.raises(SalesforceMalformedRequest):
-        sf.CampaignMember.update(member, {"Status": "Sent"})  # no longer one of its statuses
+    sf.CampaignMember.update(member, {"Status": "Attended"})
+    sf.CampaignMember.update(member, {"Status": "Sent"})  # no longer one of its statuses: the default
+    assert _members(sandbox)[a] == "Registered"
 
 
 def test_a_member_status_the_campaign_lacks_fails_with_the_setting_to_change(sandbox) -> None:
     conn = _connector(sandbox, campaign_member_status="Attended")
     results = conn.push([_add(i, lead) for i, lead in enumerate(_leads(sandbox))])
     assert {r.status for r in results} == {"failed"}
-    assert "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST" in results[0].reason
+    assert results[0].reason.startswith("MEMBER_STATUS_MISSING")
     assert "campaign_member_status 'Attended'" in results[0].reason and "Hub webinar" in results[0].reason
     assert _members(sandbox) == {}
 
@@ -77,7 +84,7 @@ def test_a_status_the_campaign_has_is_written(sandbox) -> None:
     conn = _connector(sandbox, campaign_member_status="Attended")
     sf = salesforce_client(sandbox)
     camp = sf.Campaign.create({"Name": "Hub webinar", "IsActive": True})["id"]
-    sandbox.world.salesforce.member_statuses[camp] = ["Registered", "Attended"]
+    sandbox.world.salesforce.set_member_statuses(camp, ["Registered", "Attended"])
     leads = _leads(sandbox)
     assert {r.status for r in conn.push([_add(i, lead) for i, lead in enumerate(leads)])} == {"ok"}
     assert _members(sandbox) == dict.fromkeys(leads, "Attended")

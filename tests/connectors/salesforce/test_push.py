@@ -88,20 +88,21 @@ def test_bad_values_inactive_owners_and_unknown_fields_fail_without_a_call() -> 
     person_describes()
     responses.get(f"{BASE}/query/", json=query_page([]))  # 005X is not an active user
     conn = connector(session_settings(allowed_owner_queues=["00GQ"]))
-    patch = responses.patch(COLLECTION, json=[ok("003Q")])
+    patch = responses.patch(COLLECTION, json=[ok("00QQ")])
     results = conn.push(
         [
             req(1, "003A", ActionKind.SET_FIELDS, fields={"lead_score": "high"}),
             req(2, "003A", ActionKind.ASSIGN_OWNER, owner="005X"),
             req(3, "003A", ActionKind.SET_FIELDS, fields={"shoe_size": 44}),
-            req(4, "003Q", ActionKind.ASSIGN_OWNER, owner="00GQ"),  # an allowed queue
+            req(4, "00QQ", ActionKind.ASSIGN_OWNER, obj="lead", owner="00GQ"),  # an allowed queue, on a Lead
             req(5, "001A", ActionKind.SET_FIELDS, obj="account", fields={"reason": "x"}),
+            req(6, "003Q", ActionKind.ASSIGN_OWNER, owner="00GQ"),  # a queue owns no Contact
         ]
     )
-    assert [r.status for r in results] == ["failed", "failed", "failed", "ok", "failed"]
+    assert [r.status for r in results] == ["failed", "failed", "failed", "ok", "failed", "failed"]
     assert results[0].reason.startswith("INVALID_VALUE") and results[1].reason.startswith("INACTIVE_OWNER")
-    assert results[2].reason.startswith("UNKNOWN_FIELD")
-    assert [r["id"] for r in body(patch.calls[0])["records"]] == ["003Q"]
+    assert results[2].reason.startswith("UNKNOWN_FIELD") and results[5].reason.startswith("INVALID_OWNER")
+    assert [r["id"] for r in body(patch.calls[0])["records"]] == ["00QQ"]
 
 
 @responses.activate
