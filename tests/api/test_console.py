@@ -595,3 +595,45 @@ def test_an_unknown_contact_or_an_empty_list_says_what_to_do_next_as_hub_decisio
     said = unknown.output.strip().removeprefix("Error: ")
     assert "bring the person in" in said and said.replace("'", "&#39;") in searched, (said, searched[-2000:])
     assert "hub run --once" in empty.output and empty.output.strip() in listed, (empty.output, listed[-2000:])
+
+
+def _cli_rows(output: str) -> dict[str, list[str]]:
+    """`hub decisions`'s table rows by decision id (a wide terminal: no wrapped cells)."""
+    rows = [[c.strip() for c in line.strip().strip("│").split("│")] for line in output.splitlines()]
+    return {r[0]: r for r in rows if r and r[0].isdigit()}
+
+
+def test_hub_decisions_writes_actions_pushes_and_times_as_the_console_lists_them(tmp_path, api_redis_url, crm):
+    """A decision without actions read "none" on the console and "nothing" in `hub decisions`; its
+    pushes "crm: pending" on one and "1 pending" on the other; its time to the second on one and
+    to the minute on the other."""
+    from typer.testing import CliRunner
+
+    from hub.cli import app as cli
+
+    rules = [
+        {
+            "name": "viewed",
+            "when": "activities_30d['page_view'] >= 1",
+            "actions": [{"kind": "add_to_list", "list": "hot"}],
+        }
+    ]
+    with _console_deciding_by(rules, tmp_path, api_redis_url, crm) as client:
+        listing = client.get("/console/decisions").text
+    res = CliRunner().invoke(cli, ["decisions", "-c", str(tmp_path / "hub.yaml")], terminal_width=400)
+    assert res.exit_code == 0, res.output
+    cli_rows = _cli_rows(res.output)
+    page = {}
+    for row in re.findall(r'<tr data-decision="(\d+)">(.*?)</tr>', listing, re.S):
+        cells = [
+            re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip()
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row[1], re.S)
+        ]
+        page[row[0]] = cells
+    assert len(page) == 3 and set(page) == set(cli_rows), (page, res.output)
+    empty = [d for d, cells in page.items() if cells[5] == "none"]
+    assert len(empty) == 2, page  # person1 and person2 viewed no page
+    for d, cells in page.items():
+        when, actions, pushes = cells[1], cells[5], cells[7]
+        assert cli_rows[d][1] == when and cli_rows[d][4] == actions and cli_rows[d][6] == pushes, (cells, cli_rows[d])
+    assert page[empty[0]][7] == "none" and "crm: " in next(c[7] for d, c in page.items() if d not in empty)
