@@ -637,3 +637,42 @@ def test_hub_decisions_writes_actions_pushes_and_times_as_the_console_lists_them
         when, actions, pushes = cells[1], cells[5], cells[7]
         assert cli_rows[d][1] == when and cli_rows[d][4] == actions and cli_rows[d][6] == pushes, (cells, cli_rows[d])
     assert page[empty[0]][7] == "none" and "crm: " in next(c[7] for d, c in page.items() if d not in empty)
+
+
+def _axis_labels(svg: str) -> list[str]:
+    """The x axis's labels of a console chart: its texts below the plot that read as dates."""
+    return re.findall(r'<text [^>]*text-anchor="middle">(\d[\d-]*)</text>', svg)
+
+
+def test_the_overview_charts_span_the_days_with_decisions_and_write_dates_one_way(tmp_path, api_redis_url, crm):
+    """The decisions chart always spanned 30 days (a store two days old drew 28 empty ones) and
+    wrote 2026-03-04 where the push chart wrote 03-04."""
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+    from hub.pipeline.decide import decide_contacts
+    from hub.pipeline.push import push_connector
+    from hub.pipeline.sync import sync_connector
+    from tests.api.conftest import make_config
+
+    app = create_app(make_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", api_redis_url))
+    ctx = app.state.hub.ctx
+    try:
+        crm.put_contact("c0", email="person0@example.com", updated_at="2026-03-01T00:00:00+00:00")
+        ids = sorted(sync_connector(ctx, "crm").changed)
+        for day in (2, 4):
+            ctx.clock = lambda day=day: datetime(2026, 3, day, 9, tzinfo=UTC)
+            decide_contacts(ctx, ids, f"day-{day}")
+        push_connector(ctx, "crm")
+        with TestClient(app, base_url="https://hub.example.com") as client:
+            login(client)
+            html = client.get("/console/").text
+    finally:
+        app.state.hub.close()
+    decided = re.search(r'id="chart-decisions">(.*?)</a>', html, re.S).group(1)
+    pushed = re.search(r'id="chart-push">(.*?)</a>', html, re.S).group(1)
+    assert _axis_labels(decided) == ["2026-03-02", "2026-03-03", "2026-03-04"], _axis_labels(decided)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", _axis_labels(pushed)[0]), _axis_labels(pushed)
+    assert "decisions in 3 days to 2026-03-04" in html
