@@ -227,3 +227,18 @@ def test_a_gain_resting_on_a_handful_of_rows_is_not_deployed(tmp_path):
     res = evaluate(path, "--propensity-col", "logged_p", "--features", "segment,age", "--cost", "call=0.05")
     assert res["deployed"]["mode"] == "constant"
     assert all(c["support_rows"] < 30 or c["low"] <= 0 for c in res["deployed"]["validation"])
+
+
+def test_actions_are_listed_in_natural_order(tmp_path):
+    """Actions a1 ... a11 were listed a1, a10, a11, a2: in the JSON, the action mix, the costs
+    and the list a mistyped --cost prints."""
+    rng = np.random.default_rng(0)
+    lines = ["x,action,won"] + [f"{rng.normal():.3f},a{i % 11 + 1},{rng.integers(0, 2)}" for i in range(660)]
+    path = tmp_path / "eleven.csv"
+    path.write_text("\n".join(lines) + "\n")
+    natural = [f"a{k}" for k in range(1, 12)]
+    data = evaluate(path, "--propensity", "0.0909", "--cost", "a10=0.01", "--cost", "a2=0.01")
+    assert list(data["actions"]) == natural and list(data["logged_mix"]) == natural
+    assert list(data["deployed"]["mix"]) == natural and list(data["costs"]) == ["a2", "a10"]
+    code, text, _ = run("--log", str(path), "--action-col", "action", "--reward-col", "won", "--cost", "a100=1")
+    assert code == 2 and f"actions: {', '.join(natural)}" in text, text
