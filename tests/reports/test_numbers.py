@@ -101,9 +101,49 @@ def test_a_lift_and_its_interval_are_written_one_way_everywhere():
     assert "[-0.7321, +5.532]" in interval_chart([("engine", 2.4002, -0.73214, 5.5318)], title="t")
     rows = [
         SimpleNamespace(
-            arm="engine", metric="reward", diff=2.4002, low=-0.73214, high=5.5318, note=None, arm_mean=1.0,
-            base_mean=0.0, n_arm=361, n_base=42, relative=None, significant=False, n_more=10.0, variance_reduction=0.0,
+            arm="engine",
+            metric="reward",
+            diff=2.4002,
+            low=-0.73214,
+            high=5.5318,
+            note=None,
+            arm_mean=1.0,
+            base_mean=0.0,
+            n_arm=361,
+            n_base=42,
+            relative=None,
+            significant=False,
+            n_more=10.0,
+            variance_reduction=0.0,
         )
     ]
     html = _env.get_template("experiments.html").render(arms={"engine": 361}, baseline="holdout", lifts=rows, nav=[])
     assert "[-0.7321, +5.532]" in html
+
+
+def test_the_overview_tile_writes_the_lift_as_experiments_and_hub_report_lift_do():
+    """The tile read ``+2.41 95% [-0.732, +5.53]`` (three significant digits) where every other
+    view writes ``+2.406 [-0.7321, +5.532]``."""
+    row = SimpleNamespace(
+        arm="engine",
+        baseline="holdout",
+        diff=2.40567,
+        low=-0.73214,
+        high=5.5318,
+        note=None,
+        significant=False,
+        n_arm=361,
+        n_base=42,
+    )
+    status = SimpleNamespace(mode="embedded", policy="engine", policy_version="v1", connectors=[])
+    governance = SimpleNamespace(alerts=[], switches=[], waiting=0)
+    html = _env.get_template("overview.html").render(
+        status=status,
+        trends={"decided": 0, "success": None, "finished": 0},
+        lift={"headline": [row]},
+        governance=governance,
+        checks={},
+        nav=[],
+    )
+    tile = html.split('data-lift="engine"', 1)[1].split("</a>", 1)[0]
+    assert "<div class=\"v \">+2.406</div>" in tile and "95% [-0.7321, +5.532]" in tile, tile
