@@ -164,7 +164,7 @@ def lift(
             figure(r.arm_mean),
             str(r.n_base),
             figure(r.base_mean),
-            figure(r.diff),
+            figure(r.diff, sign=True),  # as the console and the demo write a lift
             r.note or interval(r.low, r.high),
             f"{r.relative:+.1%}" if r.relative is not None else "-",
             "yes" if r.significant else "no",
@@ -250,7 +250,7 @@ def impact(
             r["metric"],
             str(r["n_arm"]),
             str(r["n_base"]),
-            figure(r["diff"]),
+            figure(r["diff"], sign=True),
             r["note"] or interval(r["low"], r["high"]),
             "yes" if r["significant"] else "no",
             people(math.inf if r["n_needed"] is None else r["n_needed"]),
