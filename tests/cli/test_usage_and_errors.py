@@ -108,7 +108,7 @@ def test_empty_results_say_so_and_json_is_an_empty_list(tmp_path):
         (["pushes", "list", "--state", "all"], "No pushes yet."),
         (["alerts", "list"], "No alerts in state open."),
         (["approvals", "list"], "No approvals in state awaiting."),
-        (["model", "list"], "No model versions yet"),
+        (["model", "list"], "No model saved yet"),
         (["audit"], "The audit log is empty."),
     ):
         res = hub(*args, "-c", cfg)
