@@ -14,6 +14,7 @@ from rich.table import Table
 
 from hub.cli.common import ConfigOpt, JsonOpt, out, print_json, say, table
 from hub.config import load_settings
+from hub.reports.numbers import utc_time
 
 approvals_app = typer.Typer(help="Pushes held for a person's approval.", no_args_is_help=True)
 killswitch_app = typer.Typer(help="Send a use case back to the legacy behaviour at once.", no_args_is_help=True)
@@ -53,7 +54,7 @@ def approvals_list(
     if not rows:
         say(f"No approvals in state {state}." if state != "all" else "No approvals yet.")
         return
-    t = table("id", "contact", "action", "kind", "write", "state", "expires", "by", "note", title="Approvals")
+    t = table("id", "contact", "action", "kind", "write", "state", "expires (UTC)", "by", "note", title="Approvals")
     for a in rows:
         t.add_row(
             str(a.id),
@@ -62,7 +63,7 @@ def approvals_list(
             a.kind,
             f"{a.connector}:{a.external_id} {a.payload}"[:70],
             a.state,
-            f"{a.expires_at:%Y-%m-%d %H:%M}",
+            utc_time(a.expires_at),
             a.decided_by or "",
             (a.note or "")[:40],
         )
@@ -90,7 +91,7 @@ def _decide(approval_id: int, verdict: str, by: str, note: str | None, config: P
     finally:
         ctx.close()
     if a.state == "expired":
-        out.print(f"[red]Approval {a.id} expired at {a.expires_at:%Y-%m-%d %H:%M} UTC[/]; its push is never sent.")
+        out.print(f"[red]Approval {a.id} expired at {utc_time(a.expires_at)} UTC[/]; its push is never sent.")
         raise typer.Exit(1)
     nxt = " Next: [bold]hub push[/]." if a.state == "approved" else " It will never be sent."
     out.print(f"Approval {a.id} {a.state} by {a.decided_by}: push {a.push_id} ({a.kind}).{nxt}")
@@ -181,7 +182,7 @@ def alert_table(rows, title: str = "Alerts") -> Table:  # noqa: ANN001
         "subject",
         "message",
         "switched off",
-        "raised",
+        "raised (UTC)",
         "state",
         title=title,
         wrap=("message",),
@@ -194,7 +195,7 @@ def alert_table(rows, title: str = "Alerts") -> Table:  # noqa: ANN001
             a.subject,
             a.message[:70],
             ", ".join(a.use_cases) or "-",
-            f"{a.raised_at:%Y-%m-%d %H:%M}",
+            utc_time(a.raised_at),
             f"{a.state} (by {a.acked_by})" if a.state == "acknowledged" and a.acked_by else a.state,
         )
     return t
@@ -277,5 +278,5 @@ def audit_command(
         return
     t = table("id", "when (UTC)", "who", "action", "subject", "why", title="Audit log", wrap=("why",))
     for e in rows:
-        t.add_row(str(e.id), f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.subject, e.reason or "")
+        t.add_row(str(e.id), utc_time(e.at, seconds=True), e.actor, e.action, e.subject, e.reason or "")
     out.print(t)

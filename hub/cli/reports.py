@@ -17,7 +17,7 @@ from rich.table import Table
 
 from hub.cli.common import ConfigOpt, JsonOpt, SubGroup, err, explain, fail, out, print_json
 from hub.errors import HubError
-from hub.reports.numbers import figure, interval, people
+from hub.reports.numbers import figure, interval, people, utc_time
 
 reports_app = typer.Typer(
     help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True, cls=SubGroup
@@ -339,14 +339,14 @@ def models(
             out.print(f"This store's other models: {listed}; hub model list shows them.", highlight=False)
         return
     t = Table(title=f"{name}: live version {live if live is not None else 'none (points score)'}")
-    for col in ("version", "status", "created", "ROC AUC", "PR AUC", "Brier", "ECE", "top-decile lift"):
+    for col in ("version", "status", "created (UTC)", "ROC AUC", "PR AUC", "Brier", "ECE", "top-decile lift"):
         t.add_column(col)
     for v in versions:
         m = v.metrics
         t.add_row(
             str(v.version),
             v.status + (" (live)" if v.version == live else ""),
-            v.created_at.strftime("%Y-%m-%d %H:%M"),
+            utc_time(v.created_at),
             *(figure(m.get(k)) for k in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")),
         )
     out.print(t)
