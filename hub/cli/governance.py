@@ -52,7 +52,7 @@ def approvals_list(
         print_json([dataclasses.asdict(a) for a in rows])
         return
     if not rows:
-        say(f"No approvals in state {state}." if state != "all" else "No approvals yet.")
+        say(approvals.none_listed(None if state == "all" else state))
         return
     t = table("id", "contact", "action", "kind", "write", "state", "expires (UTC)", "by", "note", title="Approvals")
     for a in rows:
@@ -209,7 +209,7 @@ def alerts_list(
     json_: JsonOpt = False,
 ) -> None:
     """Stored monitoring alerts, newest first."""
-    from hub.governance.alerts import list_alerts
+    from hub.governance.alerts import list_alerts, none_listed
 
     _check_state(state, ALERT_STATES)
     ctx = _ctx(config)
@@ -222,7 +222,7 @@ def alerts_list(
         print_json([alert_json(a) for a in rows])
         return
     if not rows:
-        say(f"No alerts in state {state}." if state != "all" else "No alerts yet.")
+        say(none_listed(None if state == "all" else state))
         return
     out.print(alert_table(rows))
 
@@ -274,7 +274,7 @@ def audit_command(
         print_json([dataclasses.asdict(e) for e in rows])
         return
     if not rows:
-        say("The audit log is empty." if action is None else f"No audit entries for action {action}.")
+        say(audit.none_listed(action))
         return
     t = table("id", "when (UTC)", "who", "action", "subject", "why", title="Audit log", wrap=("why",))
     for e in rows:

@@ -14,9 +14,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from hub.api.problems import Problem
 from hub.api.state import ApiState
 from hub.console import session as sessions
+from hub.governance import alerts, approvals, audit
 from hub.models import utcnow
 from hub.reports.numbers import figure, interval, people, utc_time
 from hub.store import console_sessions as session_store
+from hub.store import pushes as push_store
 
 NAV = [
     ("/console/", "Overview"),
@@ -49,6 +51,11 @@ _env.filters["people"] = people
 _env.globals["interval"] = interval
 _env.globals["inf"] = float("inf")
 _env.filters["utc"] = utc_time
+# an empty list says what the CLI's listing says
+_env.globals["no_alerts"] = alerts.none_listed
+_env.globals["no_approvals"] = approvals.none_listed
+_env.globals["no_audit_entries"] = audit.none_listed
+_env.globals["no_pushes"] = push_store.none_listed
 MAX_FORM = 10_000
 # everything is served from here; the only inline code is the stylesheet (the one script,
 # console.js, is served by /console/static/console.js)

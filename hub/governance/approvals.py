@@ -143,6 +143,13 @@ def _query():
     )
 
 
+def none_listed(state: str | None) -> str:
+    """What `hub approvals list` and the console say when no approval is in ``state`` (None: any)."""
+    if state is None:
+        return "No approvals yet."
+    return "Nothing awaits approval." if state == "awaiting" else f"No {state} approvals."
+
+
 def list_approvals(conn: Connection, state: str | None = "awaiting", limit: int = 100) -> list[ApprovalView]:
     """Oldest first for the awaiting queue (first in, first decided); newest first otherwise."""
     q = _query().limit(limit)

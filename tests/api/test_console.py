@@ -676,3 +676,42 @@ def test_the_overview_charts_span_the_days_with_decisions_and_write_dates_one_wa
     assert _axis_labels(decided) == ["2026-03-02", "2026-03-03", "2026-03-04"], _axis_labels(decided)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d", _axis_labels(pushed)[0]), _axis_labels(pushed)
     assert "decisions in 3 days to 2026-03-04" in html
+
+
+def test_an_empty_list_says_the_same_sentence_in_the_cli_and_on_the_console(tmp_path, api_redis_url):
+    """`hub alerts list` said "No alerts in state open." where the Alerts page said "No open
+    alerts.", `hub approvals list` "No approvals in state awaiting." for "Nothing awaits
+    approval.", `hub pushes list` "No pushes in state failed." for "No failed pushes.", `hub
+    audit` "The audit log is empty." for "Nothing recorded yet.", and the Audit page filtered to
+    an action with no entries said the log was empty."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from hub.api.app import create_app
+    from hub.cli import app as cli
+    from tests.api.conftest import make_config
+
+    app = create_app(make_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", api_redis_url))
+    config = str(tmp_path / "hub.yaml")
+
+    def said(*args: str) -> str:
+        res = CliRunner().invoke(cli, [*args, "-c", config], terminal_width=400)
+        assert res.exit_code == 0, res.output
+        return res.output.strip()
+
+    cli_says = {
+        "/console/alerts": said("alerts", "list"),
+        "/console/approvals": said("approvals", "list"),
+        "/console/queues": said("pushes", "list"),
+        "/console/audit": said("audit"),
+    }
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        login(client)
+        pages = {path: client.get(path).text for path in cli_says}
+        assert said("killswitch", "on", "routing", "--by", "ann", "--note", "n").startswith("Kill switch")
+        filtered = said("audit", "--action", "approve")
+        audit_filtered = client.get("/console/audit?action=approve").text
+    app.state.hub.close()
+    for path, sentence in cli_says.items():
+        assert f'class="muted">{sentence}</td>' in pages[path], (path, sentence)
+    assert f'class="muted">{filtered}</td>' in audit_filtered, filtered
