@@ -118,7 +118,7 @@ def lift(
 ) -> None:
     """Per-contact lift of every arm over the baseline, with 95% intervals and sample size needed."""
     from hub.reports.data import load_arm_frame
-    from hub.reports.lift import lift_rows, pick_baseline
+    from hub.reports.lift import lift_rows, no_lift, pick_baseline
 
     weights, declared = _objective(config, store_url)
     store = _store(config, store_url)
@@ -143,14 +143,7 @@ def lift(
         )
         return
     if not rows:
-        base = pick_baseline(frame.arms, baseline)
-        if base is None:
-            out.print(
-                f"No baseline arm to compare with (arms: {', '.join(frame.arms) or 'none'}): the holdout gets its "
-                "share of contacts (decision.engine.holdout_share, 10% by default) as more are decided."
-            )
-        else:
-            out.print(f"Only the baseline arm {base!r} has decisions; there is nothing to compare with it.")
+        out.print(no_lift(frame.arms, baseline))
         raise typer.Exit(0)
     t = Table(title=f"Lift over {pick_baseline(frame.arms, baseline)} (per contact)")
     cols = ("arm", "metric", "n", "mean", "n base", "base mean", "diff", "95% interval", "relative", "sig.", "n more")

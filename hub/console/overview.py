@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select
 from hub.console.charts import bar_chart, interval_chart
 from hub.pipeline.context import HubContext
 from hub.reports.data import load_arm_frame
-from hub.reports.lift import arm_metrics, lift_rows, pick_baseline
+from hub.reports.lift import arm_metrics, lift_rows, no_lift, pick_baseline
 from hub.reports.srm import check_arms
 from hub.reports.svg import line_chart
 from hub.reports.timeseries import Series, weekly_by_arm
@@ -94,6 +94,7 @@ def lift(ctx: HubContext, conn: Connection) -> dict[str, Any]:
         "arms": arms,
         "srm": srm,
         "baseline": pick_baseline(frame.arms),
+        "no_lift": no_lift(frame.arms),
         "metrics": arm_metrics(frame, weights),
         "lifts": rows,
         "headline": [r for r in rows if r.metric == HEADLINE],

@@ -71,6 +71,19 @@ def pick_baseline(arms: list[str], baseline: str | None = None) -> str | None:
     return next((b for b in BASELINES if b in arms), None)
 
 
+def no_lift(arms: list[str], baseline: str | None = None) -> str:
+    """Why there is no lift to show, as `hub report lift` and the console's Experiments page say it."""
+    base = pick_baseline(arms, baseline)
+    if not arms:
+        return "No decisions yet, so no arms to compare."
+    if base is None:
+        return (
+            f"No baseline arm (holdout, rules or control) among the arms ({', '.join(arms)}), so no lift to show: "
+            "the holdout gets its share of contacts (decision.engine.holdout_share, 10% by default) as more are decided."
+        )
+    return f"Only the baseline arm {base!r} has decisions; there is nothing to compare with it."
+
+
 def lift_rows(frame: ArmFrame, baseline: str | None = None, weights: ObjectiveWeights | None = None) -> list[LiftRow]:
     """Every non-baseline arm against the baseline (holdout, else rules, else control), on
     every metric of hub/reports/metrics.py (``weights``: the objective behind ``reward``)."""

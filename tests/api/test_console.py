@@ -715,3 +715,19 @@ def test_an_empty_list_says_the_same_sentence_in_the_cli_and_on_the_console(tmp_
     for path, sentence in cli_says.items():
         assert f'class="muted">{sentence}</td>' in pages[path], (path, sentence)
     assert f'class="muted">{filtered}</td>' in audit_filtered, filtered
+
+
+def test_no_lift_reads_the_same_in_hub_report_lift_and_on_experiments(client):
+    """With only the rules arm decided, `hub report lift` said "Only the baseline arm 'rules' has
+    decisions; there is nothing to compare with it." and the Experiments page "Only the baseline
+    arm has decisions." (hub/reports/lift.py no_lift writes it for both)."""
+    from typer.testing import CliRunner
+
+    from hub.cli import app as cli
+
+    url = client.app.state.hub.ctx.settings.store_url
+    login(client)
+    said = CliRunner().invoke(cli, ["report", "lift", "--store-url", url], terminal_width=400)
+    assert said.exit_code == 0 and "rules" in said.output, said.output
+    page = client.get("/console/experiments").text
+    assert said.output.strip().replace("'", "&#39;") in page, (said.output, page[-1500:])
