@@ -54,14 +54,15 @@ def approvals_list(
     if not rows:
         say(approvals.none_listed(None if state == "all" else state))
         return
-    t = table("id", "contact", "action", "kind", "write", "state", "expires (UTC)", "by", "note", title="Approvals")
+    t = table(
+        "id", "contact", "action", "write", "state", "expires (UTC)", "by", "note", title="Approvals", wrap=("write",)
+    )
     for a in rows:
         t.add_row(
             str(a.id),
             a.email or str(a.contact_id),
             a.action or "-",
-            a.kind,
-            f"{a.connector}:{a.external_id} {a.payload}"[:70],
+            a.write(),  # as the console's Approvals page writes it
             a.state,
             utc_time(a.expires_at),
             a.decided_by or "",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -15,7 +14,7 @@ from hub.api.problems import Problem
 from hub.api.state import ApiState
 from hub.console import session as sessions
 from hub.governance import alerts, approvals, audit
-from hub.models import utcnow
+from hub.models import readable, utcnow
 from hub.reports.numbers import figure, interval, people, utc_time
 from hub.store import console_sessions as session_store
 from hub.store import pushes as push_store
@@ -39,13 +38,7 @@ _env = Environment(
 )
 
 
-def _shown(value: Any) -> str:
-    """A payload as a person reads it: JSON with its own characters (``tojson`` writes ' and é
-    as \\u escapes, for scripts); the page's autoescape makes it safe to show."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-
-
-_env.filters["shown"] = _shown
+_env.filters["shown"] = readable  # the page's autoescape makes it safe to show
 _env.filters["figure"] = figure  # hub/reports/numbers.py: the CLI's tables write figures so too
 _env.filters["people"] = people
 _env.globals["interval"] = interval
