@@ -242,3 +242,25 @@ def test_actions_are_listed_in_natural_order(tmp_path):
     assert list(data["deployed"]["mix"]) == natural and list(data["costs"]) == ["a2", "a10"]
     code, text, _ = run("--log", str(path), "--action-col", "action", "--reward-col", "won", "--cost", "a100=1")
     assert code == 2 and f"actions: {', '.join(natural)}" in text, text
+
+
+def test_values_and_intervals_are_written_as_every_other_table_writes_them(flat_log):
+    """The table wrote ``0.4489`` and ``0.4178 .. 0.4800`` (four decimals, ``..``) and the verdict
+    ``-0.01 (95% interval -0.05 to +0.03)``, where `hub learn history`, `hub report lift` and the
+    console write ``+0.01 [-0.05, +0.03]`` (hub/reports/numbers.py)."""
+    from hub.reports.numbers import estimate, figure, interval
+
+    args = ("--log", str(flat_log), "--action-col", "action", "--reward-col", "won", "--bootstrap", "200")
+    data = evaluate(flat_log, "--bootstrap", "200")
+    code, text, _ = run(*args)
+    assert code == 0, text
+    row = next(ln for ln in text.splitlines() if "deployed (" in ln)
+    cells = [c.strip() for c in row.strip().strip("│").split("│")]
+    pol, diff = data["policy"], data["difference_vs_best"]
+    assert cells[1:] == [
+        figure(pol["estimate"]),
+        interval(pol["low"], pol["high"]),
+        figure(diff["estimate"], sign=True),
+        interval(diff["low"], diff["high"]),
+    ], cells
+    assert f"difference {estimate(diff['estimate'], diff['low'], diff['high'])}" in " ".join(text.split()), text
