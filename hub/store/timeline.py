@@ -33,7 +33,12 @@ class ActivityView:
     properties: dict[str, Any]
 
 
-NONE = "none"  # no actions, no pushes: the one word `hub decisions` and the console's Decisions page use
+NONE = "none"  # no actions, no pushes: the one word `hub decisions` and the console's pages use
+
+
+def action_lines(actions: list[Action]) -> list[str]:
+    """Each action in a few words (:meth:`Action.summary`), or :data:`NONE`."""
+    return [a.summary() for a in actions] or [NONE]
 
 
 @dataclass
@@ -59,8 +64,7 @@ class DecisionView:
     pushes: list[PushResultView] = field(default_factory=list)
 
     def action_lines(self) -> list[str]:
-        """Each action in a few words (:meth:`Action.summary`), or :data:`NONE`."""
-        return [a.summary() for a in self.decision.actions] or [NONE]
+        return action_lines(self.decision.actions)
 
     def push_lines(self) -> list[str]:
         """Each push as ``connector: state``, or :data:`NONE`."""

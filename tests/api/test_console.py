@@ -731,3 +731,34 @@ def test_no_lift_reads_the_same_in_hub_report_lift_and_on_experiments(client):
     assert said.exit_code == 0 and "rules" in said.output, said.output
     page = client.get("/console/experiments").text
     assert said.output.strip().replace("'", "&#39;") in page, (said.output, page[-1500:])
+
+
+def test_the_contact_page_writes_a_decision_as_the_decisions_page_and_hub_decisions_do(tmp_path, api_redis_url, crm):
+    """A decision without actions read "no action" on the contact page ("none" on the Decisions
+    page, "nothing" in `hub decisions`), one with actions listed their kinds (``add_to_list``)
+    where the others write ``+list hot``, and an activity's properties were a Python repr."""
+    rules = [
+        {
+            "name": "viewed",
+            "when": "activities_30d['page_view'] >= 1",
+            "actions": [{"kind": "add_to_list", "list": "hot"}],
+        }
+    ]
+    from tests.api.conftest import auth
+
+    with _console_deciding_by(rules, tmp_path, api_redis_url, crm) as client:
+        listing = client.get("/console/decisions").text
+        body = {"event_id": "e1", "identity": {"email": "person2@example.com"}, "properties": {"path": "/pricing"}}
+        assert client.post("/v1/events", json={"type": "page_view", **body}, headers=auth("admin")).status_code == 202
+        who = dict(re.findall(r'href="/console/contacts/(\d+)">([^<]+)</a>', listing))
+        pages = {email: client.get(f"/console/contacts/{cid}").text for cid, email in who.items()}
+    decided = {
+        email: re.search(r'<tr class="decision"><td>[^<]*</td><td>decision</td><td>([^<]*)</td>', page).group(1)
+        for email, page in pages.items()
+    }
+    assert decided["person0@example.com"].startswith("rules: +list hot — "), decided
+    assert decided["person1@example.com"].startswith("rules: none — "), decided
+    viewed = re.search(
+        r'<tr class="activity"><td>[^<]*</td><td>activity</td><td>([^<]*)</td>', pages["person0@example.com"]
+    )
+    assert "&#39;" not in viewed.group(1) and "page_view via crm" in viewed.group(1), viewed.group(1)
