@@ -17,7 +17,7 @@ from rich.table import Table
 
 from hub.cli.common import ConfigOpt, JsonOpt, SubGroup, err, explain, fail, out, print_json
 from hub.errors import HubError
-from hub.reports.numbers import figure, interval, people, utc_time
+from hub.reports.numbers import figure, interval, people, relative, utc_time
 
 reports_app = typer.Typer(
     help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True, cls=SubGroup
@@ -159,7 +159,7 @@ def lift(
             figure(r.base_mean),
             figure(r.diff, sign=True),  # as the console and the demo write a lift
             r.note or interval(r.low, r.high),
-            f"{r.relative:+.1%}" if r.relative is not None else "-",
+            relative(r.relative),
             "yes" if r.significant else "no",
             people(r.n_more),
         )

@@ -39,6 +39,11 @@ def estimate(diff: float | None, low: float | None, high: float | None, note: st
     return f"{figure(diff, sign=True)} " + (f"({note})" if note else interval(low, high))
 
 
+def relative(value: float | None) -> str:
+    """A lift relative to the baseline mean: ``-40.7%``; ``-`` where the baseline mean is not positive."""
+    return "-" if value is None else f"{value:+.1%}"
+
+
 def people(value: float | None) -> str:
     """A number of contacts: whole, rounded up, with separators (1,386); ``∞`` where no lift is seen."""
     if value is None or math.isnan(value):

@@ -146,4 +146,34 @@ def test_the_overview_tile_writes_the_lift_as_experiments_and_hub_report_lift_do
         nav=[],
     )
     tile = html.split('data-lift="engine"', 1)[1].split("</a>", 1)[0]
-    assert "<div class=\"v \">+2.406</div>" in tile and "95% [-0.7321, +5.532]" in tile, tile
+    assert '<div class="v ">+2.406</div>' in tile and "95% [-0.7321, +5.532]" in tile, tile
+
+
+def test_a_relative_lift_is_written_one_way_and_none_as_a_dash():
+    """report.md left a relative lift without a baseline mean blank where `hub report lift` and
+    the Experiments page write ``-``; the three formatted it each on their own."""
+    from hub.reports.build import _lift_lines
+    from hub.reports.numbers import relative
+
+    assert relative(-0.4074) == "-40.7%" and relative(0.0) == "+0.0%" and relative(None) == "-"
+    row = SimpleNamespace(
+        arm="engine",
+        metric="reward",
+        diff=0.5,
+        low=0.1,
+        high=0.9,
+        note=None,
+        arm_mean=0.5,
+        base_mean=0.0,
+        n_arm=10,
+        n_base=10,
+        relative=None,
+        significant=True,
+        n_needed=40.0,
+        n_more=20.0,
+        variance_reduction=0.0,
+    )
+    html = _env.get_template("experiments.html").render(arms={"engine": 10}, baseline="holdout", lifts=[row], nav=[])
+    cells = html.split('data-metric="reward"', 1)[1].split("</tr>", 1)[0]
+    assert f"<td>{relative(None)}</td>" in cells
+    assert f"| {relative(None)} | yes |" in "\n".join(_lift_lines("holdout", [row]))
