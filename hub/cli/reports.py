@@ -256,15 +256,11 @@ def impact(
 
 def _cuped_note(reductions: list[tuple[str, float]], means_shown: bool = False) -> None:
     """Say when CUPED used the contacts' history (per metric, the variance it removed)."""
-    from hub.reports.data import PRE_DAYS
+    from hub.reports.lift import cuped_note
 
-    adjusted = {m: v for m, v in reductions if v > 0}
-    if adjusted:
-        out.print(
-            f"Adjusted for each contact's {PRE_DAYS} days before its first decision (CUPED) on "
-            f"{', '.join(sorted(adjusted))}: up to {max(adjusted.values()):.1%} of the variance removed"
-            + (" (the diff is adjusted; mean and base mean are as observed)." if means_shown else ".")
-        )
+    note = cuped_note(reductions, means_shown)
+    if note:
+        out.print(note)
 
 
 @reports_app.command("reach")

@@ -12,7 +12,6 @@ from hub.api.state import ApiState, hub_state
 from hub.console import overview as kpi
 from hub.console.render import current, page, to_login
 from hub.pipeline.model_versions import NO_MODELS, ModelVersion, model_versions
-from hub.reports.data import PRE_DAYS
 from hub.reports.impact import impact_rows
 from hub.reports.svg import line_chart
 from hub.reports.timeseries import Series
@@ -62,7 +61,7 @@ def experiments_summary(state: ApiState) -> dict:
     impact = [
         r.as_dict() for r in impact_rows(summary["frame"], state.settings.decision.objective)
     ]  # as `hub report impact`
-    return {**summary, **kpi.lift_charts(summary), "impact": impact, "pre_days": PRE_DAYS}
+    return {**summary, **kpi.lift_charts(summary), "impact": impact}
 
 
 def model_chart(rows: list[ModelVersion]) -> str:

@@ -15,6 +15,7 @@ from hub.api.state import ApiState
 from hub.console import session as sessions
 from hub.governance import alerts, approvals, audit
 from hub.models import readable, utcnow
+from hub.reports.lift import cuped_note
 from hub.reports.numbers import figure, interval, people, relative, utc_time
 from hub.store import console_sessions as session_store
 from hub.store import pushes as push_store
@@ -38,6 +39,12 @@ _env = Environment(
 )
 
 
+def _cuped_note(lifts: list[Any]) -> str:
+    """The lift table's CUPED note, as `hub report lift` prints it."""
+    return cuped_note([(r.metric, r.variance_reduction) for r in lifts], means_shown=True)
+
+
+_env.filters["cuped_note"] = _cuped_note
 _env.filters["shown"] = readable  # the page's autoescape makes it safe to show
 _env.filters["figure"] = figure  # hub/reports/numbers.py: the CLI's tables write figures so too
 _env.filters["people"] = people

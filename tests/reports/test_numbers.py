@@ -177,3 +177,38 @@ def test_a_relative_lift_is_written_one_way_and_none_as_a_dash():
     cells = html.split('data-metric="reward"', 1)[1].split("</tr>", 1)[0]
     assert f"<td>{relative(None)}</td>" in cells
     assert f"| {relative(None)} | yes |" in "\n".join(_lift_lines("holdout", [row]))
+
+
+def test_the_cuped_note_reads_the_same_in_hub_report_lift_and_on_experiments():
+    """`hub report lift` said "Adjusted for each contact's 28 days ... on reward, unsubscribes" and
+    the Experiments page "Adjusted for what each contact did in the 28 days ... on unsubscribes,
+    reward" (row order), each from its own copy of the sentence."""
+    import html
+
+    from hub.reports.lift import cuped_note
+
+    rows = [
+        SimpleNamespace(
+            arm="engine",
+            metric=m,
+            diff=0.5,
+            low=0.1,
+            high=0.9,
+            note=None,
+            arm_mean=0.5,
+            base_mean=1.0,
+            n_arm=10,
+            n_base=10,
+            relative=-0.5,
+            significant=True,
+            n_needed=40.0,
+            n_more=20.0,
+            variance_reduction=v,
+        )
+        for m, v in (("unsubscribes", 0.1234), ("reward", 0.02))
+    ]
+    page = _env.get_template("experiments.html").render(arms={"engine": 10}, baseline="holdout", lifts=rows, nav=[])
+    said = cuped_note([(r.metric, r.variance_reduction) for r in rows], means_shown=True)
+    assert "on reward, unsubscribes: up to 12.3% of the variance removed" in said, said
+    shown = html.unescape(page.split('id="cuped">', 1)[1].split("</p>", 1)[0])
+    assert shown == said, (shown, said)
