@@ -6,6 +6,7 @@ and the push step turns :class:`Action` back into vendor calls. Vendor names nev
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
@@ -21,6 +22,12 @@ def utcnow() -> datetime:
 #: ``identity_key``): a visitor id a caller sends may not start with one, or an identify event
 #: naming it would claim the events held for someone else's record
 RESERVED_VISITOR_PREFIXES = ("user:", "ref:")
+
+
+def readable(value: Any) -> str:
+    """A payload as a person reads it, in the CLI and on the console: JSON with its own characters
+    (``tojson`` and ``ensure_ascii`` write ' and é as \\u escapes, for scripts)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def reserved_visitor_id(value: str) -> bool:

@@ -234,7 +234,7 @@ def test_a_log_with_too_few_usable_rows_counts_each_reason_on_its_own_line(tmp_p
     assert res.exit_code == 2, res.output
     said = " ".join(res.output.split())
     assert "only 0 of 30 rows are usable" in said and "{" not in said, said
-    assert "15 × action 'promo' is not in decision.actions" in said, said
+    assert "30 × 2 actions are not in decision.actions: 'blast' (15 rows), 'promo' (15 rows)" in said, said
 
 
 def test_a_warm_start_valued_below_the_logging_policy_is_not_saved_unless_forced(tmp_path, store_url):
@@ -364,3 +364,25 @@ def test_a_log_keyed_by_a_sources_ids_joins_through_that_source(tmp_path):
     res = CliRunner().invoke(app, ["learn", "history", str(path), *args, "--dry-run", "--json", "-c", str(cfg)])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["used"] == 40
+
+
+def test_many_unmapped_actions_are_one_line_with_the_first_few_and_json_lists_them_all(tmp_path):
+    """The Open Bandit file's 80 items left 71 unmapped: `hub learn history` printed 71 "Skipped"
+    lines. One line now counts them and names the first few; --json keeps every name and count."""
+    cfg, path = _setup(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+    with path.open("a", newline="") as f:
+        w = csv.writer(f)
+        for k in range(1, 8):  # item_1 on 1 row ... item_7 on 7: the most frequent named first
+            w.writerows([["p0@x.example", f"item_{k}", T0.isoformat(), "1.0"]] * k)
+    args = ["learn", "history", str(path), *ARGS, "--map-action", "no_touch=wait", "--dry-run", "-c", str(cfg)]
+    res = CliRunner().invoke(app, args, terminal_width=400)
+    assert res.exit_code == 0, res.output
+    skipped = [line for line in res.output.splitlines() if line.startswith("Skipped")]
+    assert len(skipped) == 2, res.output  # the unmapped actions, the unknown contact
+    line = next(s for s in skipped if "decision.actions" in s)
+    assert line.startswith("Skipped 28: 7 actions are not in decision.actions: 'item_7' (7 rows), 'item_6' (6 rows)"), (
+        line
+    )
+    assert "and 4 more" in line and "--json" in line and "item_4'" not in line, line
+    data = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
+    assert data["unmapped_actions"] == {f"item_{k}": k for k in range(7, 0, -1)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hub.config import Settings
 from hub.plugins import build_plugin_manager
+from hub.reports.numbers import utc_time
 
 
 def connector_rows(settings: Settings | None, run_check: bool = False) -> list[tuple[str, ...]]:
@@ -34,7 +35,7 @@ def connector_rows(settings: Settings | None, run_check: bool = False) -> list[t
         when = "never"
         problem = ""
         if chk:
-            when = f"{'ok' if chk['ok'] else 'FAILED'} {chk['checked_at']:%Y-%m-%d %H:%M}"
+            when = f"{'ok' if chk['ok'] else 'FAILED'} {utc_time(chk['checked_at'])}"
             problem = "; ".join(chk["report"].get("problems", []))
         rows.append((f"  {name}", entry.type, "hub.yaml", "yes" if entry.enabled else "no", when, problem))
     return rows

@@ -7,16 +7,12 @@ connector (data brought in with `hub import`) this is where a decision is seen a
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Annotated, Any
 
 import typer
 
 from hub.cli.common import ConfigOpt, JsonOpt, fail, load_config, out, print_json, say, table
-
-
-def _pushes_text(states: Counter) -> str:
-    return ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"
+from hub.reports.numbers import utc_time
 
 
 def decisions(
@@ -53,12 +49,12 @@ def decisions(
         d = v.decision
         t.add_row(
             str(d.id),
-            d.created_at.strftime("%Y-%m-%d %H:%M"),
+            utc_time(d.created_at, seconds=True),  # as the console's Decisions page
             v.contact_email or str(d.contact_id),
             d.arm,
-            "; ".join(a.summary() for a in d.actions) or "nothing",
+            "; ".join(v.action_lines()),
             d.explanation or "",
-            _pushes_text(Counter(p.state for p in v.pushes)),
+            ", ".join(v.push_lines()),
         )
     out.print(t)
     if len(rows) == limit:

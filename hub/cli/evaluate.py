@@ -8,7 +8,6 @@ hub/cli/main.py: 2 for a bad config (either file), 1 when there is nothing to ev
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Annotated
 
@@ -17,13 +16,7 @@ from rich.table import Table
 
 from hub.cli.common import err, out
 from hub.errors import ConfigError, HubError
-from hub.reports.numbers import figure
-
-
-def _num(v: float | None, sign: bool = False) -> str:
-    if v is None or not math.isfinite(v):
-        return "-"
-    return figure(v, sign)
+from hub.reports.numbers import figure, interval
 
 
 def _render(ev, candidate: Path) -> None:  # noqa: ANN001 - hub.reports.offline.OfflineEvaluation
@@ -33,20 +26,16 @@ def _render(ev, candidate: Path) -> None:  # noqa: ANN001 - hub.reports.offline.
         table.add_column(col, justify="left" if col in ("policy", "estimator") else "right")
     names = {"ips": "IPS", "snips": "SNIPS", "dr": "doubly robust"}
     for m, e in ev.candidate.items():
-        table.add_row("candidate", names[m], _num(e.value), f"{_num(e.low)} .. {_num(e.high)}", f"{e.ess:,.0f}")
+        table.add_row("candidate", names[m], figure(e.value), interval(e.low, e.high), f"{e.ess:,.0f}")
     for m, e in ev.current.items():
-        table.add_row(
-            "current (replayed)", names[m], _num(e.value), f"{_num(e.low)} .. {_num(e.high)}", f"{e.ess:,.0f}"
-        )
+        table.add_row("current (replayed)", names[m], figure(e.value), interval(e.low, e.high), f"{e.ess:,.0f}")
     g = ev.logged
-    table.add_row("logged", "mean reward", _num(g.value), f"{_num(g.low)} .. {_num(g.high)}", f"{ev.n:,}")
+    table.add_row("logged", "mean reward", figure(g.value), interval(g.low, g.high), f"{ev.n:,}")
     for m, e in ev.difference.items():
-        table.add_row(
-            "candidate - current", names[m], _num(e.value, True), f"{_num(e.low, True)} .. {_num(e.high, True)}", ""
-        )
+        table.add_row("candidate - current", names[m], figure(e.value, sign=True), interval(e.low, e.high), "")
     for m, e in ev.ratio.items():
         if e is not None:
-            table.add_row("candidate / current", names[m], _num(e.value), f"{_num(e.low)} .. {_num(e.high)}", "")
+            table.add_row("candidate / current", names[m], figure(e.value), interval(e.low, e.high), "")
     out.print(table)
     d = ev.diagnostics
     out.print(

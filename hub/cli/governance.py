@@ -14,6 +14,7 @@ from rich.table import Table
 
 from hub.cli.common import ConfigOpt, JsonOpt, out, print_json, say, table
 from hub.config import load_settings
+from hub.reports.numbers import utc_time
 
 approvals_app = typer.Typer(help="Pushes held for a person's approval.", no_args_is_help=True)
 killswitch_app = typer.Typer(help="Send a use case back to the legacy behaviour at once.", no_args_is_help=True)
@@ -51,18 +52,19 @@ def approvals_list(
         print_json([dataclasses.asdict(a) for a in rows])
         return
     if not rows:
-        say(f"No approvals in state {state}." if state != "all" else "No approvals yet.")
+        say(approvals.none_listed(None if state == "all" else state))
         return
-    t = table("id", "contact", "action", "kind", "write", "state", "expires", "by", "note", title="Approvals")
+    t = table(
+        "id", "contact", "action", "write", "state", "expires (UTC)", "by", "note", title="Approvals", wrap=("write",)
+    )
     for a in rows:
         t.add_row(
             str(a.id),
             a.email or str(a.contact_id),
             a.action or "-",
-            a.kind,
-            f"{a.connector}:{a.external_id} {a.payload}"[:70],
+            a.write(),  # as the console's Approvals page writes it
             a.state,
-            f"{a.expires_at:%Y-%m-%d %H:%M}",
+            utc_time(a.expires_at),
             a.decided_by or "",
             (a.note or "")[:40],
         )
@@ -90,7 +92,7 @@ def _decide(approval_id: int, verdict: str, by: str, note: str | None, config: P
     finally:
         ctx.close()
     if a.state == "expired":
-        out.print(f"[red]Approval {a.id} expired at {a.expires_at:%Y-%m-%d %H:%M} UTC[/]; its push is never sent.")
+        out.print(f"[red]Approval {a.id} expired at {utc_time(a.expires_at)} UTC[/]; its push is never sent.")
         raise typer.Exit(1)
     nxt = " Next: [bold]hub push[/]." if a.state == "approved" else " It will never be sent."
     out.print(f"Approval {a.id} {a.state} by {a.decided_by}: push {a.push_id} ({a.kind}).{nxt}")
@@ -181,7 +183,7 @@ def alert_table(rows, title: str = "Alerts") -> Table:  # noqa: ANN001
         "subject",
         "message",
         "switched off",
-        "raised",
+        "raised (UTC)",
         "state",
         title=title,
         wrap=("message",),
@@ -194,7 +196,7 @@ def alert_table(rows, title: str = "Alerts") -> Table:  # noqa: ANN001
             a.subject,
             a.message[:70],
             ", ".join(a.use_cases) or "-",
-            f"{a.raised_at:%Y-%m-%d %H:%M}",
+            utc_time(a.raised_at),
             f"{a.state} (by {a.acked_by})" if a.state == "acknowledged" and a.acked_by else a.state,
         )
     return t
@@ -208,7 +210,7 @@ def alerts_list(
     json_: JsonOpt = False,
 ) -> None:
     """Stored monitoring alerts, newest first."""
-    from hub.governance.alerts import list_alerts
+    from hub.governance.alerts import list_alerts, none_listed
 
     _check_state(state, ALERT_STATES)
     ctx = _ctx(config)
@@ -221,7 +223,7 @@ def alerts_list(
         print_json([alert_json(a) for a in rows])
         return
     if not rows:
-        say(f"No alerts in state {state}." if state != "all" else "No alerts yet.")
+        say(none_listed(None if state == "all" else state))
         return
     out.print(alert_table(rows))
 
@@ -273,9 +275,9 @@ def audit_command(
         print_json([dataclasses.asdict(e) for e in rows])
         return
     if not rows:
-        say("The audit log is empty." if action is None else f"No audit entries for action {action}.")
+        say(audit.none_listed(action))
         return
     t = table("id", "when (UTC)", "who", "action", "subject", "why", title="Audit log", wrap=("why",))
     for e in rows:
-        t.add_row(str(e.id), f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.subject, e.reason or "")
+        t.add_row(str(e.id), utc_time(e.at, seconds=True), e.actor, e.action, e.subject, e.reason or "")
     out.print(t)

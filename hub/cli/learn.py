@@ -16,7 +16,7 @@ from rich.table import Table
 
 from hub.cli.common import err, fail, out
 from hub.errors import ConflictError, HubError
-from hub.reports.numbers import figure
+from hub.reports.numbers import estimate
 
 learn_app = typer.Typer(help="Warm-start the engine from past campaign history.", no_args_is_help=True)
 
@@ -33,9 +33,7 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
 
 
 def _fmt(e: dict | None) -> str:
-    if not e:
-        return "-"
-    return f"{figure(e['estimate'], True)} [{figure(e['low'], True)}, {figure(e['high'], True)}]"
+    return estimate(e["estimate"], e["low"], e["high"]) if e else "-"
 
 
 def _store_touches(ctx, since: str | None, window_days: float):  # noqa: ANN001, ANN202

@@ -129,7 +129,7 @@ def connectors_list(
         if config_path(config).exists():
             raise
         err.print(f"[yellow]{exc}[/]")
-    cols = ("plugin / name", "type", "source", "enabled", "last check", "problem")
+    cols = ("plugin / name", "type", "source", "enabled", "last check (UTC)", "problem")
     rows = connector_rows(settings, run_check=check)
     if json_:
         keys = ("name", "type", "source", "enabled", "last_check", "problem")

@@ -16,33 +16,32 @@ model_app = typer.Typer(help="Learned models: list versions, roll back, train le
 
 @model_app.command("list")
 def model_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
-    """Every saved model version with what it learned from."""
+    """Every saved model version, newest first, with what it learned from and which one decides."""
     from hub.pipeline.learn import list_models
+    from hub.pipeline.model_versions import NO_MODELS, model_versions
 
     ctx = open_context(config)
     try:
-        models = list_models(ctx)
+        if json_:
+            keys = ("name", "version", "created_at", "metrics")
+            print_json([{k: m.get(k) for k in keys} for m in list_models(ctx)])
+            return
+        versions = model_versions(ctx)
     finally:
         ctx.close()
-    if json_:
-        keys = ("name", "version", "created_at", "metrics")
-        print_json([{k: m.get(k) for k in keys} for m in models])
+    if not versions:
+        say(NO_MODELS)
         return
-    if not models:
-        say("No model versions yet: the engine saves one each time it learns (hub run --once, or the learn task).")
-        return
-    t = table("model", "version", "created (UTC)", "learned", "mean reward", "note", title="engine models")
-    for m in models:
-        mt = m["metrics"] or {}
-        note = f"rollback of v{mt['rollback_of']}" if "rollback_of" in mt else ""
-        mean = mt.get("mean_reward")
+    t = table("model", "version", "saved (UTC)", "learned from", "mean reward", "feature schema", "note")
+    for m in versions:  # as the console's Models page lists them
         t.add_row(
-            m["name"],
-            str(m["version"]),
-            utc_time(m["created_at"]),
-            str(mt.get("learned", "")),
-            "" if mean is None else figure(mean),  # as the console's Models page writes it
-            note,
+            m.name,
+            f"v{m.version}",
+            utc_time(m.created_at),
+            figure(m.learned),
+            figure(m.mean_reward),
+            m.feature_version,
+            m.note(),
         )
     out.print(t)
 

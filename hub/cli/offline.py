@@ -6,7 +6,6 @@ option (the message names it), 1 when the evaluation itself fails.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,18 +14,13 @@ from rich.table import Table
 
 from hub.cli.common import err, out
 from hub.errors import ConfigError, DataError, HubError
+from hub.reports.numbers import figure, interval
 
 offline_app = typer.Typer(help="Learn and value policies on your own logged decisions.", no_args_is_help=True)
 
 
-def _num(v: float | None, sign: bool = False) -> str:
-    if v is None or not math.isfinite(v):
-        return "-"
-    return f"{v:+,.4f}" if sign else f"{v:,.4f}"
-
-
-def _iv(d: dict[str, float], sign: bool = False) -> str:
-    return f"{_num(d['low'], sign)} .. {_num(d['high'], sign)}"
+def _iv(d: dict[str, float]) -> str:
+    return interval(d["low"], d["high"])
 
 
 def _render(res: dict[str, Any]) -> None:
@@ -38,22 +32,22 @@ def _render(res: dict[str, Any]) -> None:
     dep = res["deployed"]
     table.add_row(
         f"deployed ({dep['mode']})",
-        _num(res["policy"]["estimate"]),
+        figure(res["policy"]["estimate"]),
         _iv(res["policy"]),
-        _num(res["difference_vs_best"]["estimate"], True),
-        _iv(res["difference_vs_best"], True),
+        figure(res["difference_vs_best"]["estimate"], sign=True),
+        _iv(res["difference_vs_best"]),
         style="bold",
     )
     ln = res["learned"]
     table.add_row(
         f"learned bandit ({res['bandit']})",
-        _num(ln["policy"]["estimate"]),
+        figure(ln["policy"]["estimate"]),
         _iv(ln["policy"]),
-        _num(ln["difference_vs_best"]["estimate"], True),
-        _iv(ln["difference_vs_best"], True),
+        figure(ln["difference_vs_best"]["estimate"], sign=True),
+        _iv(ln["difference_vs_best"]),
     )
     for name, v in sorted(res["actions"].items(), key=lambda kv: -kv[1]["estimate"]):
-        table.add_row(f"always {name}", _num(v["estimate"]), _iv(v), "", "")
+        table.add_row(f"always {name}", figure(v["estimate"]), _iv(v), "", "")
     out.print(table)
     mix = ", ".join(f"{a} {s:.0%}" for a, s in dep["mix"].items() if s >= 0.005)
     out.print(f"Deployed: {dep['reason']} Its action mix on the test rows: {mix}.", highlight=False)

@@ -34,7 +34,7 @@ def pushes_list(
 ) -> None:
     """Pushes by state (default: failed), newest first, with their last error."""
     from hub.store import Store
-    from hub.store.pushes import list_pushes
+    from hub.store.pushes import list_pushes, none_listed
 
     if state not in PUSH_STATES:
         raise typer.BadParameter(
@@ -51,7 +51,7 @@ def pushes_list(
         print_json([{k: getattr(r, k) for k in keys} for r in rows])
         return
     if not rows:
-        say(f"No pushes in state {state}." if state != "all" else "No pushes yet.")
+        say(none_listed(None if state == "all" else state))
         return
     t = table("id", "connector", "record", "kind", "state", "attempts", "last error", title=f"Pushes ({state})")
     for r in rows:

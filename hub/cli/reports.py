@@ -17,7 +17,7 @@ from rich.table import Table
 
 from hub.cli.common import ConfigOpt, JsonOpt, SubGroup, err, explain, fail, out, print_json
 from hub.errors import HubError
-from hub.reports.numbers import figure, interval, people
+from hub.reports.numbers import figure, interval, people, relative, utc_time
 
 reports_app = typer.Typer(
     help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True, cls=SubGroup
@@ -118,7 +118,7 @@ def lift(
 ) -> None:
     """Per-contact lift of every arm over the baseline, with 95% intervals and sample size needed."""
     from hub.reports.data import load_arm_frame
-    from hub.reports.lift import lift_rows, pick_baseline
+    from hub.reports.lift import lift_rows, no_lift, pick_baseline
 
     weights, declared = _objective(config, store_url)
     store = _store(config, store_url)
@@ -143,14 +143,7 @@ def lift(
         )
         return
     if not rows:
-        base = pick_baseline(frame.arms, baseline)
-        if base is None:
-            out.print(
-                f"No baseline arm to compare with (arms: {', '.join(frame.arms) or 'none'}): the holdout gets its "
-                "share of contacts (decision.engine.holdout_share, 10% by default) as more are decided."
-            )
-        else:
-            out.print(f"Only the baseline arm {base!r} has decisions; there is nothing to compare with it.")
+        out.print(no_lift(frame.arms, baseline))
         raise typer.Exit(0)
     t = Table(title=f"Lift over {pick_baseline(frame.arms, baseline)} (per contact)")
     cols = ("arm", "metric", "n", "mean", "n base", "base mean", "diff", "95% interval", "relative", "sig.", "n more")
@@ -164,9 +157,9 @@ def lift(
             figure(r.arm_mean),
             str(r.n_base),
             figure(r.base_mean),
-            figure(r.diff),
+            figure(r.diff, sign=True),  # as the console and the demo write a lift
             r.note or interval(r.low, r.high),
-            f"{r.relative:+.1%}" if r.relative is not None else "-",
+            relative(r.relative),
             "yes" if r.significant else "no",
             people(r.n_more),
         )
@@ -250,7 +243,7 @@ def impact(
             r["metric"],
             str(r["n_arm"]),
             str(r["n_base"]),
-            figure(r["diff"]),
+            figure(r["diff"], sign=True),
             r["note"] or interval(r["low"], r["high"]),
             "yes" if r["significant"] else "no",
             people(math.inf if r["n_needed"] is None else r["n_needed"]),
@@ -263,15 +256,11 @@ def impact(
 
 def _cuped_note(reductions: list[tuple[str, float]], means_shown: bool = False) -> None:
     """Say when CUPED used the contacts' history (per metric, the variance it removed)."""
-    from hub.reports.data import PRE_DAYS
+    from hub.reports.lift import cuped_note
 
-    adjusted = {m: v for m, v in reductions if v > 0}
-    if adjusted:
-        out.print(
-            f"Adjusted for each contact's {PRE_DAYS} days before its first decision (CUPED) on "
-            f"{', '.join(sorted(adjusted))}: up to {max(adjusted.values()):.1%} of the variance removed"
-            + (" (the diff is adjusted; mean and base mean are as observed)." if means_shown else ".")
-        )
+    note = cuped_note(reductions, means_shown)
+    if note:
+        out.print(note)
 
 
 @reports_app.command("reach")
@@ -339,14 +328,14 @@ def models(
             out.print(f"This store's other models: {listed}; hub model list shows them.", highlight=False)
         return
     t = Table(title=f"{name}: live version {live if live is not None else 'none (points score)'}")
-    for col in ("version", "status", "created", "ROC AUC", "PR AUC", "Brier", "ECE", "top-decile lift"):
+    for col in ("version", "status", "created (UTC)", "ROC AUC", "PR AUC", "Brier", "ECE", "top-decile lift"):
         t.add_column(col)
     for v in versions:
         m = v.metrics
         t.add_row(
             str(v.version),
             v.status + (" (live)" if v.version == live else ""),
-            v.created_at.strftime("%Y-%m-%d %H:%M"),
+            utc_time(v.created_at),
             *(figure(m.get(k)) for k in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift")),
         )
     out.print(t)

@@ -156,7 +156,7 @@ def _sources(sources: list) -> None:
         return
     t = table("source", "people", "events", "people last written (UTC)", title="Other sources (imports, Segment, API)")
     for s in sources:
-        t.add_row(s.source, f"{s.records:,}", f"{s.events:,}", s.last.strftime("%Y-%m-%d %H:%M") if s.last else "-")
+        t.add_row(s.source, f"{s.records:,}", f"{s.events:,}", utc_time(s.last))
     out.print(t)
 
 
@@ -187,7 +187,7 @@ def _governance_status(gov: dict) -> None:
 
     if any(s.on for s in gov["switches"].values()):
         out.print(switch_table(gov["switches"]))
-    when = f"{gov['monitored']:%Y-%m-%d %H:%M} UTC" if gov["monitored"] else "never"
+    when = f"{utc_time(gov['monitored'])} UTC" if gov["monitored"] else "never"
     if gov["alerts"]:
         out.print(alert_table(gov["alerts"], title=f"Open alerts (last monitoring run: {when})"))
     else:

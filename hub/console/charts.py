@@ -1,7 +1,8 @@
 """Two small SVG charts the console needs beside hub/reports/svg.py's line chart: bars per day
 and differences with their intervals. Server-rendered, no script, escaped labels.
 
->>> "<rect" in bar_chart(["01-01", "01-02"], [50.0, float("nan")], title="t", y_label="%")
+>>> from datetime import date
+>>> "<rect" in bar_chart([date(2026, 1, 1), date(2026, 1, 2)], [50.0, float("nan")], title="t", y_label="%")
 True
 >>> "engine" in interval_chart([("engine", 1.0, 0.2, 1.8)], title="lift")
 True
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import date
 from html import escape
 
 from hub.reports.numbers import estimate
-from hub.reports.svg import _fmt, _ticks
+from hub.reports.svg import LABEL_GAP, _fmt, _ticks, day
 
 W, H = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 60, 20, 36, 40
@@ -29,8 +31,8 @@ def _head(w: int, h: int, title: str) -> list[str]:
     ]
 
 
-def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, y_label: str) -> str:
-    """One bar per label; NaN values leave a gap (no data that day)."""
+def bar_chart(days: Sequence[date], values: Sequence[float], *, title: str, y_label: str) -> str:
+    """One bar per day, dated as the line charts date their points; NaN leaves a gap (no data that day)."""
     finite = [v for v in values if math.isfinite(v)]
     ticks = _ticks(min([0.0, *finite]), max([1.0, *finite]))
     y0, y1 = ticks[0], ticks[-1]
@@ -45,9 +47,9 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, y_l
         y = TOP + ph * (1 - (t - y0) / (y1 - y0))
         out.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
         out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(t)}</text>')
-    every = max(1, len(labels) // 8)
-    for i, (label, v) in enumerate(zip(labels, values, strict=True)):
-        x = LEFT + i * step
+    every = math.ceil(LABEL_GAP / step)
+    for i, (d, v) in enumerate(zip(days, values, strict=True)):
+        x, label = LEFT + i * step, day(d)
         if math.isfinite(v):
             top = TOP + ph * (1 - (v - y0) / (y1 - y0))
             base = TOP + ph * (1 - (0 - y0) / (y1 - y0))

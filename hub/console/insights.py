@@ -11,48 +11,24 @@ from decision.long_term import HORIZON_DAYS
 from hub.api.state import ApiState, hub_state
 from hub.console import overview as kpi
 from hub.console.render import current, page, to_login
-from hub.pipeline.learn import ensure_current
-from hub.reports.data import PRE_DAYS
+from hub.pipeline.model_versions import NO_MODELS, ModelVersion, model_versions
 from hub.reports.impact import impact_rows
 from hub.reports.svg import line_chart
 from hub.reports.timeseries import Series
-from hub.store import learning as learning_store
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 
 def models_summary(state: ApiState) -> dict:
-    """Every stored model version (newest first), and the engine's model in use in this process
-    after loading the newest snapshot, as decisions do."""
+    """Every stored model version (newest first, as `hub model list` lists them) and the policy in use."""
     ctx = state.ctx
-    with ctx.store.connect() as conn:
-        ensure_current(ctx, conn)
-        snaps = learning_store.list_snapshots(conn)
-    engine_name = getattr(ctx.policy, "model_name", None)
-    rows = []
-    newest: dict[str, int] = {}
-    for s in snaps:
-        newest[s["name"]] = max(newest.get(s["name"], 0), s["version"])
-    for s in reversed(snaps):
-        m = s["metrics"] or {}
-        rows.append(
-            {
-                "name": s["name"],
-                "version": s["version"],
-                "created_at": s["created_at"],
-                "learned": m.get("learned"),
-                "mean_reward": m.get("mean_reward"),
-                "feature_version": m.get("feature_version", "-"),
-                "in_use": s["name"] == engine_name and s["version"] == newest[s["name"]],
-                "in_family": s["name"] == engine_name,
-                "rollback_of": m.get("rollback_of"),
-            }
-        )
+    rows = model_versions(ctx)
     return {
         "policy": ctx.policy.name,
         "policy_version": ctx.policy.version,
-        "engine": engine_name,
+        "engine": getattr(ctx.policy, "model_name", None),
         "rows": rows,
+        "no_models": NO_MODELS,
         "long_term": long_term_state(ctx.policy),
     }
 
@@ -85,15 +61,15 @@ def experiments_summary(state: ApiState) -> dict:
     impact = [
         r.as_dict() for r in impact_rows(summary["frame"], state.settings.decision.objective)
     ]  # as `hub report impact`
-    return {**summary, **kpi.lift_charts(summary), "impact": impact, "pre_days": PRE_DAYS}
+    return {**summary, **kpi.lift_charts(summary), "impact": impact}
 
 
-def model_chart(rows: list[dict]) -> str:
+def model_chart(rows: list[ModelVersion]) -> str:
     """Mean reward learned from, per saved version of the model in use, oldest first."""
-    pts = [r for r in reversed(rows) if r["in_family"] and r["mean_reward"] is not None]
+    pts = [r for r in reversed(rows) if r.in_family and r.mean_reward is not None]
     if len(pts) < 2:
         return ""
-    series = [Series("mean reward", [r["created_at"] for r in pts], [float(r["mean_reward"]) for r in pts])]
+    series = [Series("mean reward", [r.created_at for r in pts], [float(r.mean_reward) for r in pts])]
     return line_chart(series, title="Mean reward of what each version learned from", y_label="objective points")
 
 

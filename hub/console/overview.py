@@ -4,7 +4,8 @@ Business figures (lift per arm and its interval) come from hub/reports/metrics.p
 hub/reports/lift.py, exactly as `hub report lift`, `hub demo` and /metrics compute them;
 operational ones (decisions per day, push success) are grouped counts from the store. The
 trend window ends at the newest decision, so a demo store with a simulated clock still shows
-its weeks.
+its weeks, and starts at the oldest within DAYS days, so a young store is not drawn as weeks of
+nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import Connection, func, select
 from hub.console.charts import bar_chart, interval_chart
 from hub.pipeline.context import HubContext
 from hub.reports.data import load_arm_frame
-from hub.reports.lift import arm_metrics, lift_rows, pick_baseline
+from hub.reports.lift import arm_metrics, lift_rows, no_lift, pick_baseline
 from hub.reports.srm import check_arms
 from hub.reports.svg import line_chart
 from hub.reports.timeseries import Series, weekly_by_arm
@@ -28,8 +29,11 @@ DAYS = 30
 HEADLINE = "reward"  # the lift the overview's tiles show; the experiments page lists every metric
 
 
-def _days(end: date) -> list[date]:
-    return [end - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
+def _days(first: object, last: object) -> list[date]:
+    """Every day from the oldest row's to the newest's, at most DAYS of them."""
+    end = _date(last)
+    start = max(_date(first), end - timedelta(days=DAYS - 1))
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 def _at(d: date) -> datetime:
@@ -41,18 +45,21 @@ def _date(v: object) -> date:
 
 
 def trends(conn: Connection) -> dict[str, Any]:
-    """Decisions per day per arm and push success per day, each over the last DAYS days up to
-    its newest row: pushes finish on the wall clock, decisions on the decider's (a demo
-    simulates weeks)."""
-    newest = conn.execute(select(func.max(decisions.c.created_at))).scalar()
+    """Decisions per day per arm and push success per day, each over the days of its rows up to
+    the newest (at most DAYS): pushes finish on the wall clock, decisions on the decider's (a
+    demo simulates weeks)."""
+    oldest, newest = conn.execute(select(func.min(decisions.c.created_at), func.max(decisions.c.created_at))).one()
     if newest is None:
         return {"days": 0, "decided": 0, "success": None, "finished": 0, "decisions_svg": "", "push_svg": ""}
-    days = _days(_date(newest))
+    days = _days(oldest, newest)
     per_arm: dict[str, dict[date, int]] = {}
     for d, arm, n in console_views.decisions_per_day(conn, _at(days[0])):
         per_arm.setdefault(arm, {})[d] = n
-    newest_push = conn.execute(select(func.max(pushes.c.updated_at))).scalar()
-    push_days = _days(_date(newest_push)) if newest_push is not None else days
+    finished = pushes.c.state.in_(("done", "failed"))
+    first_push, newest_push = conn.execute(
+        select(func.min(pushes.c.updated_at), func.max(pushes.c.updated_at)).where(finished)
+    ).one()
+    push_days = _days(first_push, newest_push) if newest_push is not None else days
     done: dict[date, int] = {}
     failed: dict[date, int] = {}
     for d, state, n in console_views.pushes_finished_per_day(conn, _at(push_days[0])):
@@ -63,7 +70,7 @@ def trends(conn: Connection) -> dict[str, Any]:
     rate = [100.0 * done.get(d, 0) / f if f else float("nan") for d, f in zip(push_days, finished, strict=True)]
     n_done, n_failed = sum(done.values()), sum(failed.values())
     return {
-        "days": DAYS,
+        "days": len(days),
         "since": days[0],
         "until": days[-1],
         "decided": sum(sum(c.values()) for c in per_arm.values()),
@@ -72,9 +79,7 @@ def trends(conn: Connection) -> dict[str, Any]:
         "finished": n_done + n_failed,
         "failed": n_failed,
         "decisions_svg": line_chart(dec_series, title="Decisions per day", y_label="decisions"),
-        "push_svg": bar_chart(
-            [d.strftime("%m-%d") for d in push_days], rate, title="Push success per day", y_label="% done of finished"
-        ),
+        "push_svg": bar_chart(push_days, rate, title="Push success per day", y_label="% done of finished"),
     }
 
 
@@ -89,6 +94,7 @@ def lift(ctx: HubContext, conn: Connection) -> dict[str, Any]:
         "arms": arms,
         "srm": srm,
         "baseline": pick_baseline(frame.arms),
+        "no_lift": no_lift(frame.arms),
         "metrics": arm_metrics(frame, weights),
         "lifts": rows,
         "headline": [r for r in rows if r.metric == HEADLINE],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -14,9 +13,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from hub.api.problems import Problem
 from hub.api.state import ApiState
 from hub.console import session as sessions
-from hub.models import utcnow
-from hub.reports.numbers import figure, interval, people, utc_time
+from hub.governance import alerts, approvals, audit
+from hub.models import readable, utcnow
+from hub.reports.lift import cuped_note
+from hub.reports.numbers import figure, interval, people, relative, utc_time
 from hub.store import console_sessions as session_store
+from hub.store import pushes as push_store
 
 NAV = [
     ("/console/", "Overview"),
@@ -37,18 +39,24 @@ _env = Environment(
 )
 
 
-def _shown(value: Any) -> str:
-    """A payload as a person reads it: JSON with its own characters (``tojson`` writes ' and é
-    as \\u escapes, for scripts); the page's autoescape makes it safe to show."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+def _cuped_note(lifts: list[Any]) -> str:
+    """The lift table's CUPED note, as `hub report lift` prints it."""
+    return cuped_note([(r.metric, r.variance_reduction) for r in lifts], means_shown=True)
 
 
-_env.filters["shown"] = _shown
+_env.filters["cuped_note"] = _cuped_note
+_env.filters["shown"] = readable  # the page's autoescape makes it safe to show
 _env.filters["figure"] = figure  # hub/reports/numbers.py: the CLI's tables write figures so too
 _env.filters["people"] = people
 _env.globals["interval"] = interval
+_env.filters["relative"] = relative
 _env.globals["inf"] = float("inf")
 _env.filters["utc"] = utc_time
+# an empty list says what the CLI's listing says
+_env.globals["no_alerts"] = alerts.none_listed
+_env.globals["no_approvals"] = approvals.none_listed
+_env.globals["no_audit_entries"] = audit.none_listed
+_env.globals["no_pushes"] = push_store.none_listed
 MAX_FORM = 10_000
 # everything is served from here; the only inline code is the stylesheet (the one script,
 # console.js, is served by /console/static/console.js)

@@ -31,11 +31,11 @@ from hub.console.passwords import burn_time, verify_password
 from hub.console.render import back, checked_form, current, form, page, secret, set_cookie, to_login
 from hub.console.throttle import LoginThrottle
 from hub.governance import pushes as failed_pushes
-from hub.models import utcnow
+from hub.models import Action, readable, utcnow
 from hub.pipeline.owner_status import owner_statuses
 from hub.status import broker_unreachable, hub_status
 from hub.store import console_sessions as session_store
-from hub.store import console_views, queries
+from hub.store import console_views, queries, timeline
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -257,9 +257,12 @@ def contact_page(
         c = contact_timeline(state, contact_id, limit=100)
     except Problem as exc:
         return page(request, state, sess, "error.html", exc.status, title="Contact not found", error=exc.detail)
-    events = [(a.occurred_at, "activity", f"{a.type} via {a.source} {a.properties or ''}") for a in c.activities]
-    for d in c.decisions:
-        acts = ", ".join(a["kind"] for a in d.actions) or "no action"
+    events = [
+        (a.occurred_at, "activity", f"{a.type} via {a.source} {readable(a.properties) if a.properties else ''}")
+        for a in c.activities
+    ]
+    for d in c.decisions:  # actions as the Decisions page and `hub decisions` write them
+        acts = "; ".join(timeline.action_lines([Action.model_validate(a) for a in d.actions]))
         events.append((d.created_at, "decision", f"{d.arm}: {acts} — {d.explanation}"))
         for p in d.pushes:
             err = f" ({p.last_error})" if p.last_error else ""

@@ -104,6 +104,11 @@ def _row(r) -> StoredAlert:  # noqa: ANN001
     )
 
 
+def none_listed(state: str | None) -> str:
+    """What `hub alerts list` and the console say when no alert is in ``state`` (None: any)."""
+    return "No alerts yet." if state is None else f"No {state} alerts."
+
+
 def list_alerts(conn: Connection, state: str | None = "open", limit: int = 100) -> list[StoredAlert]:
     q = select(alerts_table).order_by(alerts_table.c.id.desc()).limit(limit)
     if state:

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from hub.errors import GovernanceError, NotFoundError
 from hub.governance import audit
+from hub.models import readable
 from hub.store import pushes as push_store
 from hub.store.contacts import aware
 from hub.store.schema import approvals, contacts, pushes
@@ -54,6 +55,10 @@ class ApprovalView:
     decided_by: str | None
     decided_at: datetime | None
     note: str | None
+
+    def write(self) -> str:
+        """The held write, as `hub approvals list` and the console's Approvals page show it."""
+        return f"{self.kind} {readable(self.payload)} to {self.connector} {self.external_id}"
 
 
 def hold(
@@ -141,6 +146,13 @@ def _query():
         .join(pushes, pushes.c.id == approvals.c.push_id)
         .join(contacts, contacts.c.id == approvals.c.contact_id)
     )
+
+
+def none_listed(state: str | None) -> str:
+    """What `hub approvals list` and the console say when no approval is in ``state`` (None: any)."""
+    if state is None:
+        return "No approvals yet."
+    return "Nothing awaits approval." if state == "awaiting" else f"No {state} approvals."
 
 
 def list_approvals(conn: Connection, state: str | None = "awaiting", limit: int = 100) -> list[ApprovalView]:

@@ -51,6 +51,11 @@ def record_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(insert(audit_log), [{"reason": None, "details": {}, **r} for r in rows])
 
 
+def none_listed(action: str | None) -> str:
+    """What `hub audit` and the console's Audit page say when no entry is listed (of ``action``)."""
+    return "The audit log is empty." if action is None else f"No audit entries for action {action}."
+
+
 def entries(
     conn: Connection, limit: int = 100, action: str | None = None, before_id: int | None = None
 ) -> list[AuditEntry]:

@@ -22,6 +22,7 @@ from decision.offline.propensity import DEFAULT_CLIP, estimate_propensities, log
 from decision.offline.value import PolicyValues
 from decision.offpolicy import reward_predictions
 from hub.config import EngineSettings
+from hub.reports.numbers import estimate, figure
 
 #: warn when the deployed policy's weights are this concentrated (a single action of k logged
 #: uniformly has an effective sample size of n / k: that alone is no reason to warn)
@@ -182,9 +183,9 @@ def _warnings(out: Mapping[str, Any], prop: Mapping[str, Any], overlap: Mapping[
 def verdict(out: Mapping[str, Any]) -> str:
     """One sentence: does the deployed policy beat the best single action on the test rows?"""
     d, best, pol = out["difference_vs_best"], out["best_action"], out["policy"]
-    fig = (
-        f"{pol['estimate']:.4g} reward per row vs {out['actions'][best]['estimate']:.4g} for always {best}; "
-        f"difference {d['estimate']:+.4g} ({1 - out['alpha']:.0%} interval {d['low']:+.4g} to {d['high']:+.4g}, IPS, "
+    fig = (  # written as every table writes a value and a difference (hub/reports/numbers.py)
+        f"{figure(pol['estimate'])} reward per row vs {figure(out['actions'][best]['estimate'])} for always {best}; "
+        f"difference {estimate(d['estimate'], d['low'], d['high'])} ({1 - out['alpha']:.0%} interval, IPS, "
         f"{out['n_test']:,} test rows)"
     )
     mode = out["deployed"]["mode"]

@@ -25,6 +25,7 @@ from decision.tabular import TableFeaturizer, infer_specs
 from hub.cells import as_strings, missing_mask, parse_column
 from hub.errors import DataError
 from hub.offline.evaluate import LogArrays
+from hub.reports.numbers import natural_key
 from hub.tables import Table, missing_column_message, read_table
 
 #: rows each split needs at least (the learner and the reward model are cross-fitted)
@@ -65,6 +66,16 @@ def _require(table: Table, names: Sequence[str]) -> None:
     for name in names:
         if name not in table:
             raise DataError(missing_column_message(name, table.names, table.source))
+
+
+def _natural_codes(values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The distinct actions in natural order (a2 before a10, as every listing writes them) and each
+    row's index among them."""
+    uniq, inverse = np.unique(values, return_inverse=True)
+    order = sorted(range(len(uniq)), key=lambda j: natural_key(str(uniq[j])))
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    return [str(uniq[j]) for j in order], rank[inverse]
 
 
 def _actions(table: Table, col: str) -> np.ndarray:
@@ -166,13 +177,12 @@ def load_log(
         te = np.arange(first.n_rows, first.n_rows + second.n_rows)
         sources = (first.source, second.source)
     action_values = _actions(table, cols.action)
-    names, a = np.unique(action_values, return_inverse=True)
+    names, a = _natural_codes(action_values)
     if len(names) < 2:
         raise DataError(
             f"action column {cols.action!r} in {table.source} has one value only ({names[0]!r}); "
             "offline evaluation compares actions, so the log must hold at least two"
         )
-    names = [str(x) for x in names]
     r = _rewards(table, cols.reward)
     cost = np.zeros(len(names))
     for name, c in (costs or {}).items():

@@ -18,7 +18,7 @@ were allowed on every logged row.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +41,7 @@ from hub.store.schema import activities, identities
 
 #: estimated propensities are clipped here: a touch the log "never" makes gets a weight of at most 50
 PROPENSITY_FLOOR = 0.02
+SHOWN_UNMAPPED = 3  # unmapped actions named in the skip reason; the JSON lists every one
 _CHUNK = 500
 
 
@@ -77,6 +78,7 @@ class WarmStart:
     version: int | None = None  # saved version; None on a dry run or when refused
     warnings: list[str] = field(default_factory=list)
     refused: str | None = None  # why it was not saved though asked to (valued below the logging policy)
+    unmapped: dict[str, int] = field(default_factory=dict)  # logged action not in the catalog -> its rows
 
     def to_dict(self) -> dict[str, Any]:
         ev = self.evaluation
@@ -84,6 +86,7 @@ class WarmStart:
             "rows": self.rows,
             "used": self.used,
             "skipped": self.skipped,
+            "unmapped_actions": self.unmapped,
             "n_train": self.n_train,
             "n_test": self.n_test,
             "propensities": self.propensities,
@@ -142,6 +145,19 @@ def _rewards(values: np.ndarray) -> np.ndarray:
     """Rewards as floats; NaN where a cell is blank, not a number or not finite."""
     r = values.astype(float) if values.dtype.kind in "fiub" else parse_column(values, "numeric").values
     return np.where(np.isfinite(r), r, np.nan)
+
+
+def _unmapped_reason(counts: Counter[str], shown: int = SHOWN_UNMAPPED) -> str:
+    """One skip reason for every logged action the catalog lacks, the most frequent ``shown``
+    named with their rows: a log of 80 items, 71 of them unmapped, printed 71 lines."""
+    top = counts.most_common(shown)
+    hint = f"--map-action {top[0][0] or 'VALUE'}=ACTION_ID"
+    if len(counts) == 1:
+        return f"action {top[0][0]!r} is not in decision.actions (map it with {hint})"
+    named = ", ".join(f"{v!r} ({n:,} rows)" for v, n in top)
+    more = f" and {len(counts) - len(top)} more" if len(counts) > len(top) else ""
+    see = "; --json lists them all" if more else ""
+    return f"{len(counts)} actions are not in decision.actions: {named}{more} (map each with {hint}{see})"
 
 
 def _skip(skipped: dict[str, int], what: str, bad: np.ndarray, values: np.ndarray) -> None:
@@ -268,10 +284,7 @@ def warm_start(
     raw_actions = [str(v).strip() if v is not None else "" for v in table[cols.action]]
     mapped = [cols.action_map.get(v, v) for v in raw_actions]
     a = np.array([ids.index(v) if v in ids else -1 for v in mapped], dtype=np.intp)
-    for v in {v for v, j in zip(mapped, a, strict=True) if j < 0}:
-        skipped[f"action {v!r} is not in decision.actions (map it with --map-action {v or 'VALUE'}=ACTION_ID)"] += sum(
-            1 for m in mapped if m == v
-        )
+    unmapped = Counter(v for v, j in zip(mapped, a, strict=True) if j < 0)
     # one bad cell skips its row, counted with the first one named, not the whole log
     r = _rewards(np.asarray(table[cols.reward]))
     bad_reward = ~np.isfinite(r)
@@ -307,7 +320,11 @@ def warm_start(
                 unknown.sum()
             )
         keep = (a >= 0) & ~bad_reward & ~bad_time & (cid >= 0)
-        if keep.sum() < 20:
+        usable = int(keep.sum()) >= 20
+        if unmapped:  # one reason for them all; an error names every one, since no --json comes out
+            reason = _unmapped_reason(unmapped, SHOWN_UNMAPPED if usable else len(unmapped))
+            skipped = {reason: unmapped.total(), **skipped}
+        if not usable:
             why = "; ".join(f"{k} × {reason}" for reason, k in sorted(skipped.items(), key=lambda kv: -kv[1]))
             raise DataError(
                 f"only {int(keep.sum())} of {n} rows are usable (skipped: {why}); "
@@ -338,6 +355,7 @@ def warm_start(
         rows=n,
         used=len(a),
         skipped=dict(skipped),
+        unmapped=dict(unmapped.most_common()),
         n_train=cut,
         n_test=len(a) - cut,
         propensities=source,

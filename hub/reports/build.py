@@ -15,6 +15,7 @@ from hub.config import ObjectiveWeights
 from hub.outcomes_spec import DeclaredOutcome
 from hub.reports.data import ArmFrame, load_arm_frame
 from hub.reports.lift import LiftRow, arm_metrics, lift_rows, pick_baseline
+from hub.reports.numbers import figure, interval, people, relative
 from hub.reports.reach import ReachReport, WeeklyReach, reach_report, weekly_reach
 from hub.reports.svg import line_chart
 from hub.reports.timeseries import Series, weekly_by_arm
@@ -47,11 +48,22 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
     return path
 
 
-def _people(v: float | None) -> str:
-    """A number of contacts: whole, with thousands separators (27,573, not 2.757e+04 or 339.2)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return "∞" if math.isinf(v) else f"{math.ceil(v):,}"
+def _lift_lines(baseline: str | None, lifts: Sequence[LiftRow]) -> list[str]:
+    """report.md's lift table, its figures written as `hub report lift` and the console write them."""
+    lines = [
+        f"## Lift over `{baseline}` (per contact, 95 % interval)",
+        "",
+        "| arm | metric | mean (n) | base mean (n) | diff | interval | relative | significant"
+        " | n needed (both arms) | n more |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in lifts:
+        lines.append(
+            f"| {r.arm} | {r.metric} | {figure(r.arm_mean)} ({r.n_arm}) | {figure(r.base_mean)} ({r.n_base})"
+            f" | {figure(r.diff, sign=True)} | {r.note or interval(r.low, r.high)} | {relative(r.relative)} | "
+            f"{'yes' if r.significant else 'no'} | {people(r.n_needed)} | {people(r.n_more)} |"
+        )
+    return [*lines, ""]
 
 
 def _num(v: float | None, digits: int = 4) -> str:
@@ -176,21 +188,7 @@ def _markdown(path: Path, res: ReportResult, frame: ArmFrame) -> Path:
         "",
     ]
     if res.lifts:
-        lines += [
-            f"## Lift over `{res.baseline}` (per contact, 95 % interval)",
-            "",
-            "| arm | metric | mean (n) | base mean (n) | diff | interval | relative | significant"
-            " | n needed (both arms) | n more |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for r in res.lifts:
-            rel = f"{r.relative:+.1%}" if r.relative is not None else ""
-            lines.append(
-                f"| {r.arm} | {r.metric} | {_num(r.arm_mean) or '-'} ({r.n_arm}) | {_num(r.base_mean) or '-'} ({r.n_base})"
-                f" | {_num(r.diff)} | {r.note or f'[{_num(r.low)}, {_num(r.high)}]'} | {rel} | "
-                f"{'yes' if r.significant else 'no'} | {_people(r.n_needed)} | {_people(r.n_more)} |"
-            )
-        lines.append("")
+        lines += _lift_lines(res.baseline, res.lifts)
     else:
         why = (
             f"only the baseline arm `{res.baseline}` has decisions"

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hub.config import ObjectiveWeights
-from hub.reports.data import ArmFrame
+from hub.reports.data import PRE_DAYS, ArmFrame
 from hub.reports.metrics import LOWER_IS_BETTER, METRICS, ArmMetric, arm_metrics, per_contact
 
 Z_ALPHA, Z_POWER = 1.959964, 0.841621
@@ -69,6 +69,32 @@ def pick_baseline(arms: list[str], baseline: str | None = None) -> str | None:
     if baseline is not None:
         return baseline if baseline in arms else None
     return next((b for b in BASELINES if b in arms), None)
+
+
+def cuped_note(reductions: list[tuple[str, float]], means_shown: bool = False) -> str:
+    """When CUPED used the contacts' history: per metric the variance it removed ("" when none),
+    as `hub report lift`, `hub report impact` and the Experiments page say it."""
+    adjusted = {m: v for m, v in reductions if v > 0}
+    if not adjusted:
+        return ""
+    return (
+        f"Adjusted for what each contact did in the {PRE_DAYS} days before its first decision (CUPED) on "
+        f"{', '.join(sorted(adjusted))}: up to {max(adjusted.values()):.1%} of the variance removed"
+        + (" (the difference is adjusted; the means are as observed)." if means_shown else ".")
+    )
+
+
+def no_lift(arms: list[str], baseline: str | None = None) -> str:
+    """Why there is no lift to show, as `hub report lift` and the console's Experiments page say it."""
+    base = pick_baseline(arms, baseline)
+    if not arms:
+        return "No decisions yet, so no arms to compare."
+    if base is None:
+        return (
+            f"No baseline arm (holdout, rules or control) among the arms ({', '.join(arms)}), so no lift to show: "
+            "the holdout gets its share of contacts (decision.engine.holdout_share, 10% by default) as more are decided."
+        )
+    return f"Only the baseline arm {base!r} has decisions; there is nothing to compare with it."
 
 
 def lift_rows(frame: ArmFrame, baseline: str | None = None, weights: ObjectiveWeights | None = None) -> list[LiftRow]:

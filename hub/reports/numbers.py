@@ -3,12 +3,14 @@
 Four significant digits with thousands separators, but never scientific notation where a person
 expects an amount: ``format(72187.0, ',.4g')`` is ``7.219e+04``, so from 1,000 up a figure is
 written whole (72,187). Not a number is ``-``; an infinity ``∞``. Contacts still needed are
-rounded up, and times are written in UTC (the column or the value says so).
+rounded up, and times are written in UTC (the column or the value says so). Names that carry
+numbers are listed in natural order (a2 before a10).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 
 
@@ -37,6 +39,11 @@ def estimate(diff: float | None, low: float | None, high: float | None, note: st
     return f"{figure(diff, sign=True)} " + (f"({note})" if note else interval(low, high))
 
 
+def relative(value: float | None) -> str:
+    """A lift relative to the baseline mean: ``-40.7%``; ``-`` where the baseline mean is not positive."""
+    return "-" if value is None else f"{value:+.1%}"
+
+
 def people(value: float | None) -> str:
     """A number of contacts: whole, rounded up, with separators (1,386); ``∞`` where no lift is seen."""
     if value is None or math.isnan(value):
@@ -52,3 +59,12 @@ def utc_time(value: datetime | None, seconds: bool = False) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that reads the digits in a name as a number, as a person lists them.
+
+    >>> sorted(["a10", "a2", "b", "a1"], key=natural_key)
+    ['a1', 'a2', 'a10', 'b']
+    """
+    return tuple((1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", name) if part)

@@ -46,7 +46,7 @@ from decision.offpolicy import (
     reward_predictions,
     snips,
 )
-from hub.reports.numbers import figure
+from hub.reports.numbers import estimate, figure
 
 METHODS = ("ips", "snips", "dr")
 #: headline estimator for the verdict: unbiased if either propensities or reward model are right
@@ -113,8 +113,7 @@ class OfflineEvaluation:
         pct = f"{1 - self.alpha:.0%}"
         nums = (
             f"{figure(c.value)} vs {figure(cur.value)} reward per decision (doubly robust; difference "
-            f"{figure(d.value, True)}, {pct} interval {figure(d.low, True)} to {figure(d.high, True)}, "
-            f"{self.n:,} logged decisions)"
+            f"{estimate(d.value, d.low, d.high)} ({pct} interval), {self.n:,} logged decisions)"
         )
         if self.better is True:
             head = f"The candidate would likely have done better than the current config: {nums}."

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import date
 from html import escape
 
 from hub.reports.timeseries import Series
@@ -21,6 +22,7 @@ from hub.reports.timeseries import Series
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf")
 W, H = 720, 360
 LEFT, RIGHT, TOP, BOTTOM = 70, 150, 40, 50
+LABEL_GAP = 80  # px between date labels on an axis
 
 
 def _fmt(v: float) -> str:
@@ -31,6 +33,11 @@ def _fmt(v: float) -> str:
     if abs(v) >= 1:
         return f"{v:.2f}".rstrip("0").rstrip(".")
     return f"{v:.3g}"
+
+
+def day(d: date) -> str:
+    """A date on every chart's axis: ``2026-03-04`` (the bars per day wrote ``03-04``)."""
+    return d.strftime("%Y-%m-%d")
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -73,9 +80,9 @@ def line_chart(series: Sequence[Series], *, title: str, y_label: str) -> str:
         out.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
         out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(t)}</text>')
     shown, at = "", -math.inf
-    for x in xs:  # a date label is ~70 px wide: one per date, 80 px apart at least
-        label = x.strftime("%Y-%m-%d")
-        if label != shown and xpos[x] - at >= 80:
+    for x in xs:  # a date label is ~70 px wide: one per date, LABEL_GAP px apart at least
+        label = day(x)
+        if label != shown and xpos[x] - at >= LABEL_GAP:
             out.append(f'<text x="{xpos[x]:.1f}" y="{TOP + ph + 18}" text-anchor="middle">{label}</text>')
             shown, at = label, xpos[x]
     out.append(f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>')

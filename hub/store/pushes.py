@@ -398,6 +398,11 @@ class PushView:
     next_attempt_at: datetime | None
 
 
+def none_listed(state: str | None) -> str:
+    """What `hub pushes list` and the console's Queues page say when no push is in ``state`` (None: any)."""
+    return "No pushes yet." if state is None else f"No {state} pushes."
+
+
 def list_pushes(
     conn: Connection, state: str | None = None, connector: str | None = None, limit: int = 100
 ) -> list[PushView]:

@@ -33,6 +33,14 @@ class ActivityView:
     properties: dict[str, Any]
 
 
+NONE = "none"  # no actions, no pushes: the one word `hub decisions` and the console's pages use
+
+
+def action_lines(actions: list[Action]) -> list[str]:
+    """Each action in a few words (:meth:`Action.summary`), or :data:`NONE`."""
+    return [a.summary() for a in actions] or [NONE]
+
+
 @dataclass
 class PushResultView:
     id: int
@@ -44,12 +52,23 @@ class PushResultView:
     last_error: str | None
     updated_at: datetime | None
 
+    def line(self) -> str:
+        """The push in a few words, as `hub decisions` and the console's Decisions page list it."""
+        return f"{self.connector}: {self.state}"
+
 
 @dataclass
 class DecisionView:
     decision: Decision
     contact_email: str | None = None
     pushes: list[PushResultView] = field(default_factory=list)
+
+    def action_lines(self) -> list[str]:
+        return action_lines(self.decision.actions)
+
+    def push_lines(self) -> list[str]:
+        """Each push as ``connector: state``, or :data:`NONE`."""
+        return [p.line() for p in self.pushes] or [NONE]
 
 
 def identities_of(conn: Connection, contact_id: int) -> list[IdentityView]:

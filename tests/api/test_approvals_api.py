@@ -171,3 +171,35 @@ def test_realtime_decisions_honour_the_kill_switch_within_the_refresh_time(clien
     time.sleep(state.settings.api.policy_refresh_seconds)  # the documented bound (1 s)
     during = client.post("/v1/decisions", json=body, headers=auth("decide")).json()
     assert during["explanation"].startswith("Kill switch on: legacy rules") and during["policy"] == "rules"
+
+
+def test_hub_approvals_list_writes_each_held_write_as_the_approvals_page_does(held, tmp_path):
+    """`hub approvals list` wrote ``crm:c0 {'fields': {...}}`` (a Python repr, cut at 70
+    characters) and the page ``set_fields {'fields': ...} to crm c0``: one write, two spellings.
+    Both write ``set_fields {"fields": ...} to crm c0`` now, the payload as JSON."""
+    import html
+    import re
+
+    from typer.testing import CliRunner
+
+    from hub.cli import app as cli
+
+    login(held)
+    page = held.get("/console/approvals").text
+    shown = {
+        i: html.unescape(re.sub(r"<[^>]+>", "", w))
+        for i, w in re.findall(r'<tr data-approval="(\d+)">.*?<td class="why">.*?</td>\s*<td>(.*?)</td>', page, re.S)
+    }
+    listed = CliRunner().invoke(cli, ["approvals", "list", "-c", str(tmp_path / "hub.yaml")])
+    rows: dict[str, list[str]] = {}
+    for line in listed.output.splitlines():  # a folded cell goes on under a blank id
+        cells = [c.strip() for c in line.strip().strip("│").split("│")]
+        if line.strip().startswith("│") and cells[0].isdigit():
+            rows[cells[0]] = cells
+        elif line.strip().startswith("│") and rows:
+            last = rows[list(rows)[-1]]
+            rows[last[0]] = [" ".join(p for p in pair if p) for pair in zip(last, cells, strict=True)]
+    assert len(shown) == 3 and set(shown) == set(rows), (shown, listed.output)
+    for i, write in shown.items():
+        assert write.startswith('set_fields {"fields": {') and " to crm " in write, write
+        assert write in rows[i], (write, rows[i])

@@ -595,3 +595,170 @@ def test_an_unknown_contact_or_an_empty_list_says_what_to_do_next_as_hub_decisio
     said = unknown.output.strip().removeprefix("Error: ")
     assert "bring the person in" in said and said.replace("'", "&#39;") in searched, (said, searched[-2000:])
     assert "hub run --once" in empty.output and empty.output.strip() in listed, (empty.output, listed[-2000:])
+
+
+def _cli_rows(output: str) -> dict[str, list[str]]:
+    """`hub decisions`'s table rows by decision id (a wide terminal: no wrapped cells)."""
+    rows = [[c.strip() for c in line.strip().strip("│").split("│")] for line in output.splitlines()]
+    return {r[0]: r for r in rows if r and r[0].isdigit()}
+
+
+def test_hub_decisions_writes_actions_pushes_and_times_as_the_console_lists_them(tmp_path, api_redis_url, crm):
+    """A decision without actions read "none" on the console and "nothing" in `hub decisions`; its
+    pushes "crm: pending" on one and "1 pending" on the other; its time to the second on one and
+    to the minute on the other."""
+    from typer.testing import CliRunner
+
+    from hub.cli import app as cli
+
+    rules = [
+        {
+            "name": "viewed",
+            "when": "activities_30d['page_view'] >= 1",
+            "actions": [{"kind": "add_to_list", "list": "hot"}],
+        }
+    ]
+    with _console_deciding_by(rules, tmp_path, api_redis_url, crm) as client:
+        listing = client.get("/console/decisions").text
+    res = CliRunner().invoke(cli, ["decisions", "-c", str(tmp_path / "hub.yaml")], terminal_width=400)
+    assert res.exit_code == 0, res.output
+    cli_rows = _cli_rows(res.output)
+    page = {}
+    for row in re.findall(r'<tr data-decision="(\d+)">(.*?)</tr>', listing, re.S):
+        cells = [
+            re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip()
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row[1], re.S)
+        ]
+        page[row[0]] = cells
+    assert len(page) == 3 and set(page) == set(cli_rows), (page, res.output)
+    empty = [d for d, cells in page.items() if cells[5] == "none"]
+    assert len(empty) == 2, page  # person1 and person2 viewed no page
+    for d, cells in page.items():
+        when, actions, pushes = cells[1], cells[5], cells[7]
+        assert cli_rows[d][1] == when and cli_rows[d][4] == actions and cli_rows[d][6] == pushes, (cells, cli_rows[d])
+    assert page[empty[0]][7] == "none" and "crm: " in next(c[7] for d, c in page.items() if d not in empty)
+
+
+def _axis_labels(svg: str) -> list[str]:
+    """The x axis's labels of a console chart: its texts below the plot that read as dates."""
+    return re.findall(r'<text [^>]*text-anchor="middle">(\d[\d-]*)</text>', svg)
+
+
+def test_the_overview_charts_span_the_days_with_decisions_and_write_dates_one_way(tmp_path, api_redis_url, crm):
+    """The decisions chart always spanned 30 days (a store two days old drew 28 empty ones) and
+    wrote 2026-03-04 where the push chart wrote 03-04."""
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+    from hub.pipeline.decide import decide_contacts
+    from hub.pipeline.push import push_connector
+    from hub.pipeline.sync import sync_connector
+    from tests.api.conftest import make_config
+
+    app = create_app(make_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", api_redis_url))
+    ctx = app.state.hub.ctx
+    try:
+        crm.put_contact("c0", email="person0@example.com", updated_at="2026-03-01T00:00:00+00:00")
+        ids = sorted(sync_connector(ctx, "crm").changed)
+        for day in (2, 4):
+            ctx.clock = lambda day=day: datetime(2026, 3, day, 9, tzinfo=UTC)
+            decide_contacts(ctx, ids, f"day-{day}")
+        push_connector(ctx, "crm")
+        with TestClient(app, base_url="https://hub.example.com") as client:
+            login(client)
+            html = client.get("/console/").text
+    finally:
+        app.state.hub.close()
+    decided = re.search(r'id="chart-decisions">(.*?)</a>', html, re.S).group(1)
+    pushed = re.search(r'id="chart-push">(.*?)</a>', html, re.S).group(1)
+    assert _axis_labels(decided) == ["2026-03-02", "2026-03-03", "2026-03-04"], _axis_labels(decided)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", _axis_labels(pushed)[0]), _axis_labels(pushed)
+    assert "decisions in 3 days to 2026-03-04" in html
+
+
+def test_an_empty_list_says_the_same_sentence_in_the_cli_and_on_the_console(tmp_path, api_redis_url):
+    """`hub alerts list` said "No alerts in state open." where the Alerts page said "No open
+    alerts.", `hub approvals list` "No approvals in state awaiting." for "Nothing awaits
+    approval.", `hub pushes list` "No pushes in state failed." for "No failed pushes.", `hub
+    audit` "The audit log is empty." for "Nothing recorded yet.", and the Audit page filtered to
+    an action with no entries said the log was empty."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from hub.api.app import create_app
+    from hub.cli import app as cli
+    from tests.api.conftest import make_config
+
+    app = create_app(make_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", api_redis_url))
+    config = str(tmp_path / "hub.yaml")
+
+    def said(*args: str) -> str:
+        res = CliRunner().invoke(cli, [*args, "-c", config], terminal_width=400)
+        assert res.exit_code == 0, res.output
+        return res.output.strip()
+
+    cli_says = {
+        "/console/alerts": said("alerts", "list"),
+        "/console/approvals": said("approvals", "list"),
+        "/console/queues": said("pushes", "list"),
+        "/console/audit": said("audit"),
+    }
+    with TestClient(app, base_url="https://hub.example.com") as client:
+        login(client)
+        pages = {path: client.get(path).text for path in cli_says}
+        assert said("killswitch", "on", "routing", "--by", "ann", "--note", "n").startswith("Kill switch")
+        filtered = said("audit", "--action", "approve")
+        audit_filtered = client.get("/console/audit?action=approve").text
+    app.state.hub.close()
+    for path, sentence in cli_says.items():
+        assert f'class="muted">{sentence}</td>' in pages[path], (path, sentence)
+    assert f'class="muted">{filtered}</td>' in audit_filtered, filtered
+
+
+def test_no_lift_reads_the_same_in_hub_report_lift_and_on_experiments(client):
+    """With only the rules arm decided, `hub report lift` said "Only the baseline arm 'rules' has
+    decisions; there is nothing to compare with it." and the Experiments page "Only the baseline
+    arm has decisions." (hub/reports/lift.py no_lift writes it for both)."""
+    from typer.testing import CliRunner
+
+    from hub.cli import app as cli
+
+    url = client.app.state.hub.ctx.settings.store_url
+    login(client)
+    said = CliRunner().invoke(cli, ["report", "lift", "--store-url", url], terminal_width=400)
+    assert said.exit_code == 0 and "rules" in said.output, said.output
+    page = client.get("/console/experiments").text
+    assert said.output.strip().replace("'", "&#39;") in page, (said.output, page[-1500:])
+
+
+def test_the_contact_page_writes_a_decision_as_the_decisions_page_and_hub_decisions_do(tmp_path, api_redis_url, crm):
+    """A decision without actions read "no action" on the contact page ("none" on the Decisions
+    page, "nothing" in `hub decisions`), one with actions listed their kinds (``add_to_list``)
+    where the others write ``+list hot``, and an activity's properties were a Python repr."""
+    rules = [
+        {
+            "name": "viewed",
+            "when": "activities_30d['page_view'] >= 1",
+            "actions": [{"kind": "add_to_list", "list": "hot"}],
+        }
+    ]
+    from tests.api.conftest import auth
+
+    with _console_deciding_by(rules, tmp_path, api_redis_url, crm) as client:
+        listing = client.get("/console/decisions").text
+        body = {"event_id": "e1", "identity": {"email": "person2@example.com"}, "properties": {"path": "/pricing"}}
+        assert client.post("/v1/events", json={"type": "page_view", **body}, headers=auth("admin")).status_code == 202
+        who = dict(re.findall(r'href="/console/contacts/(\d+)">([^<]+)</a>', listing))
+        pages = {email: client.get(f"/console/contacts/{cid}").text for cid, email in who.items()}
+    decided = {
+        email: re.search(r'<tr class="decision"><td>[^<]*</td><td>decision</td><td>([^<]*)</td>', page).group(1)
+        for email, page in pages.items()
+    }
+    assert decided["person0@example.com"].startswith("rules: +list hot — "), decided
+    assert decided["person1@example.com"].startswith("rules: none — "), decided
+    viewed = re.search(
+        r'<tr class="activity"><td>[^<]*</td><td>activity</td><td>([^<]*)</td>', pages["person0@example.com"]
+    )
+    assert "&#39;" not in viewed.group(1) and "page_view via crm" in viewed.group(1), viewed.group(1)

@@ -104,11 +104,11 @@ def test_sqlite_beside_keeps_absolute_memory_and_other_urls(tmp_path):
 def test_empty_results_say_so_and_json_is_an_empty_list(tmp_path):
     cfg = _config(tmp_path, store_url="sqlite:///hub.db")
     for args, words in (
-        (["pushes", "list"], "No pushes in state failed."),
+        (["pushes", "list"], "No failed pushes."),
         (["pushes", "list", "--state", "all"], "No pushes yet."),
-        (["alerts", "list"], "No alerts in state open."),
-        (["approvals", "list"], "No approvals in state awaiting."),
-        (["model", "list"], "No model versions yet"),
+        (["alerts", "list"], "No open alerts."),
+        (["approvals", "list"], "Nothing awaits approval."),
+        (["model", "list"], "No model saved yet"),
         (["audit"], "The audit log is empty."),
     ):
         res = hub(*args, "-c", cfg)

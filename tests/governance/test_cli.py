@@ -80,3 +80,54 @@ def test_yaml_typos_in_governance_are_config_errors(tmp_path):
     r = run_hub("config", "validate", "-c", str(path), cwd=tmp_path)
     assert r.returncode == 2
     assert "governance.autonomy.kinds.assign_owner" in r.stderr and "drfit" in r.stderr
+
+
+def _rows(output: str) -> tuple[list[str], list[list[str]]]:
+    """The first table in ``output``: its headers and rows (a wide terminal: no wrapped cells)."""
+    split = lambda line, bar: [c.strip() for c in line.strip().strip(bar).split(bar)]  # noqa: E731
+    lines = output.splitlines()
+    headers = next(split(ln, "┃") for ln in lines if ln.strip().startswith("┃"))
+    return headers, [split(ln, "│") for ln in lines if ln.strip().startswith("│")]
+
+
+def test_listed_times_are_in_utc_and_say_so_on_either_store(tmp_path, store_url, redis_url, crm):
+    """`hub approvals list` and `hub alerts list` headed their times "expires" and "raised", and
+    they and `hub audit` wrote the time as the store handed it back: PostgreSQL in its session's
+    zone. The console converts to UTC and says so (hub/reports/numbers.py utc_time)."""
+    import psycopg
+
+    from decision.monitoring import Alert
+    from hub.config import load_settings
+    from hub.governance import approvals, audit
+    from hub.governance.alerts import list_alerts, store_alerts
+    from hub.reports.numbers import utc_time
+    from hub.store import Store
+    from tests.conftest import PG_ADMIN
+
+    if store_url.startswith("postgresql"):  # a session zone far from UTC
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f"ALTER DATABASE \"{store_url.rsplit('/', 1)[1]}\" SET timezone TO 'Asia/Kolkata'")
+    seed(crm, n=3, hot=2)
+    autonomy = {"autonomy": {"kinds": {"add_to_list": "needs_approval"}}}
+    path = hub_config(tmp_path, store_url, redis_url, governance=autonomy)
+    Store(store_url, auto_migrate=True).dispose()
+    ctx = HubContext.build(load_settings(path), embedded=True)
+    run_once(ctx)
+    drift = Alert("drift", "industry", 0.3, 0.2, "warning", "industry drifted")
+    with ctx.store.begin() as conn:
+        store_alerts(conn, [drift], ctx.settings.governance.alerts, ctx.clock())
+    assert CliRunner().invoke(app, ["killswitch", "on", "routing", "--by", "cy", "-c", str(path)]).exit_code == 0
+    with ctx.store.connect() as conn:
+        truth = {
+            "approvals": [utc_time(a.expires_at) for a in approvals.list_approvals(conn)],
+            "alerts": [utc_time(a.raised_at) for a in list_alerts(conn)],
+            "audit": [utc_time(e.at, seconds=True) for e in audit.entries(conn, 100)],
+        }
+    ctx.close()
+    for command, column in (("approvals", "expires (UTC)"), ("alerts", "raised (UTC)"), ("audit", "when (UTC)")):
+        args = [command, "list"] if command != "audit" else [command]
+        res = CliRunner().invoke(app, [*args, "-c", str(path)], terminal_width=300)
+        headers, rows = _rows(res.output)
+        assert column in headers, (command, headers)
+        shown = [r[headers.index(column)] for r in rows]
+        assert shown == truth[command] and shown, (command, shown, truth[command])

@@ -227,3 +227,40 @@ def test_a_gain_resting_on_a_handful_of_rows_is_not_deployed(tmp_path):
     res = evaluate(path, "--propensity-col", "logged_p", "--features", "segment,age", "--cost", "call=0.05")
     assert res["deployed"]["mode"] == "constant"
     assert all(c["support_rows"] < 30 or c["low"] <= 0 for c in res["deployed"]["validation"])
+
+
+def test_actions_are_listed_in_natural_order(tmp_path):
+    """Actions a1 ... a11 were listed a1, a10, a11, a2: in the JSON, the action mix, the costs
+    and the list a mistyped --cost prints."""
+    rng = np.random.default_rng(0)
+    lines = ["x,action,won"] + [f"{rng.normal():.3f},a{i % 11 + 1},{rng.integers(0, 2)}" for i in range(660)]
+    path = tmp_path / "eleven.csv"
+    path.write_text("\n".join(lines) + "\n")
+    natural = [f"a{k}" for k in range(1, 12)]
+    data = evaluate(path, "--propensity", "0.0909", "--cost", "a10=0.01", "--cost", "a2=0.01")
+    assert list(data["actions"]) == natural and list(data["logged_mix"]) == natural
+    assert list(data["deployed"]["mix"]) == natural and list(data["costs"]) == ["a2", "a10"]
+    code, text, _ = run("--log", str(path), "--action-col", "action", "--reward-col", "won", "--cost", "a100=1")
+    assert code == 2 and f"actions: {', '.join(natural)}" in text, text
+
+
+def test_values_and_intervals_are_written_as_every_other_table_writes_them(flat_log):
+    """The table wrote ``0.4489`` and ``0.4178 .. 0.4800`` (four decimals, ``..``) and the verdict
+    ``-0.01 (95% interval -0.05 to +0.03)``, where `hub learn history`, `hub report lift` and the
+    console write ``+0.01 [-0.05, +0.03]`` (hub/reports/numbers.py)."""
+    from hub.reports.numbers import estimate, figure, interval
+
+    args = ("--log", str(flat_log), "--action-col", "action", "--reward-col", "won", "--bootstrap", "200")
+    data = evaluate(flat_log, "--bootstrap", "200")
+    code, text, _ = run(*args)
+    assert code == 0, text
+    row = next(ln for ln in text.splitlines() if "deployed (" in ln)
+    cells = [c.strip() for c in row.strip().strip("│").split("│")]
+    pol, diff = data["policy"], data["difference_vs_best"]
+    assert cells[1:] == [
+        figure(pol["estimate"]),
+        interval(pol["low"], pol["high"]),
+        figure(diff["estimate"], sign=True),
+        interval(diff["low"], diff["high"]),
+    ], cells
+    assert f"difference {estimate(diff['estimate'], diff['low'], diff['high'])}" in " ".join(text.split()), text

@@ -273,3 +273,20 @@ def test_the_replay_sees_a_contacts_decisions_as_decide_does(url):
     with store.connect() as conn:
         assert _recent(_decided(conn, ids)[ids[0]], T0 + timedelta(days=3)) == [(T0, "sales_call")]
     store.dispose()
+
+
+def test_cli_writes_intervals_as_every_other_table_does(tmp_path, url):
+    """`hub evaluate` wrote ``1.9 .. 2.1`` and its verdict "interval +0.1 to +0.3", where `hub
+    report lift`, `hub learn history`, `hub offline evaluate` and the console write ``[+1.9, +2.1]``."""
+    from hub.reports.numbers import estimate, interval
+
+    write_log(url, n=300)
+    current = write_yaml(tmp_path / "hub.yaml", url, UNIFORM)
+    cand = write_yaml(tmp_path / "other.yaml", url, ALWAYS_EMAIL)
+    args = ["evaluate", "--candidate", str(cand), "-c", str(current), "--bootstrap", "200"]
+    doc = json.loads(CliRunner().invoke(app, [*args, "--json"]).output)
+    text = CliRunner().invoke(app, args, terminal_width=200).output
+    dr, diff = doc["candidate"]["dr"], doc["difference"]["dr"]
+    row = next(ln for ln in text.splitlines() if "candidate " in ln and "doubly robust" in ln)
+    assert interval(dr["low"], dr["high"]) in row and " .. " not in text, row
+    assert f"difference {estimate(diff['value'], diff['low'], diff['high'])}" in " ".join(doc["verdict"].split())

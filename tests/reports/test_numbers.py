@@ -101,9 +101,114 @@ def test_a_lift_and_its_interval_are_written_one_way_everywhere():
     assert "[-0.7321, +5.532]" in interval_chart([("engine", 2.4002, -0.73214, 5.5318)], title="t")
     rows = [
         SimpleNamespace(
-            arm="engine", metric="reward", diff=2.4002, low=-0.73214, high=5.5318, note=None, arm_mean=1.0,
-            base_mean=0.0, n_arm=361, n_base=42, relative=None, significant=False, n_more=10.0, variance_reduction=0.0,
+            arm="engine",
+            metric="reward",
+            diff=2.4002,
+            low=-0.73214,
+            high=5.5318,
+            note=None,
+            arm_mean=1.0,
+            base_mean=0.0,
+            n_arm=361,
+            n_base=42,
+            relative=None,
+            significant=False,
+            n_more=10.0,
+            variance_reduction=0.0,
         )
     ]
     html = _env.get_template("experiments.html").render(arms={"engine": 361}, baseline="holdout", lifts=rows, nav=[])
     assert "[-0.7321, +5.532]" in html
+
+
+def test_the_overview_tile_writes_the_lift_as_experiments_and_hub_report_lift_do():
+    """The tile read ``+2.41 95% [-0.732, +5.53]`` (three significant digits) where every other
+    view writes ``+2.406 [-0.7321, +5.532]``."""
+    row = SimpleNamespace(
+        arm="engine",
+        baseline="holdout",
+        diff=2.40567,
+        low=-0.73214,
+        high=5.5318,
+        note=None,
+        significant=False,
+        n_arm=361,
+        n_base=42,
+    )
+    status = SimpleNamespace(mode="embedded", policy="engine", policy_version="v1", connectors=[])
+    governance = SimpleNamespace(alerts=[], switches=[], waiting=0)
+    html = _env.get_template("overview.html").render(
+        status=status,
+        trends={"decided": 0, "success": None, "finished": 0},
+        lift={"headline": [row]},
+        governance=governance,
+        checks={},
+        nav=[],
+    )
+    tile = html.split('data-lift="engine"', 1)[1].split("</a>", 1)[0]
+    assert '<div class="v ">+2.406</div>' in tile and "95% [-0.7321, +5.532]" in tile, tile
+
+
+def test_a_relative_lift_is_written_one_way_and_none_as_a_dash():
+    """report.md left a relative lift without a baseline mean blank where `hub report lift` and
+    the Experiments page write ``-``; the three formatted it each on their own."""
+    from hub.reports.build import _lift_lines
+    from hub.reports.numbers import relative
+
+    assert relative(-0.4074) == "-40.7%" and relative(0.0) == "+0.0%" and relative(None) == "-"
+    row = SimpleNamespace(
+        arm="engine",
+        metric="reward",
+        diff=0.5,
+        low=0.1,
+        high=0.9,
+        note=None,
+        arm_mean=0.5,
+        base_mean=0.0,
+        n_arm=10,
+        n_base=10,
+        relative=None,
+        significant=True,
+        n_needed=40.0,
+        n_more=20.0,
+        variance_reduction=0.0,
+    )
+    html = _env.get_template("experiments.html").render(arms={"engine": 10}, baseline="holdout", lifts=[row], nav=[])
+    cells = html.split('data-metric="reward"', 1)[1].split("</tr>", 1)[0]
+    assert f"<td>{relative(None)}</td>" in cells
+    assert f"| {relative(None)} | yes |" in "\n".join(_lift_lines("holdout", [row]))
+
+
+def test_the_cuped_note_reads_the_same_in_hub_report_lift_and_on_experiments():
+    """`hub report lift` said "Adjusted for each contact's 28 days ... on reward, unsubscribes" and
+    the Experiments page "Adjusted for what each contact did in the 28 days ... on unsubscribes,
+    reward" (row order), each from its own copy of the sentence."""
+    import html
+
+    from hub.reports.lift import cuped_note
+
+    rows = [
+        SimpleNamespace(
+            arm="engine",
+            metric=m,
+            diff=0.5,
+            low=0.1,
+            high=0.9,
+            note=None,
+            arm_mean=0.5,
+            base_mean=1.0,
+            n_arm=10,
+            n_base=10,
+            relative=-0.5,
+            significant=True,
+            n_needed=40.0,
+            n_more=20.0,
+            variance_reduction=v,
+        )
+        for m, v in (("unsubscribes", 0.1234), ("reward", 0.02))
+    ]
+    page = _env.get_template("experiments.html").render(arms={"engine": 10}, baseline="holdout", lifts=rows, nav=[])
+    said = cuped_note([(r.metric, r.variance_reduction) for r in rows], means_shown=True)
+    assert "on reward, unsubscribes: up to 12.3% of the variance removed" in said, said
+    shown = html.unescape(page.split('id="cuped">', 1)[1].split("</p>", 1)[0])
+    assert shown == said, (shown, said)

@@ -320,3 +320,24 @@ def test_events_come_in_one_order_whatever_order_the_store_returns(store_url):
         s.dispose()
     keys = list(zip(frame.ev_row.tolist(), frame.ev_at.tolist(), strict=True))
     assert len(keys) == 9 and keys == sorted(keys), keys
+
+
+def test_a_difference_is_signed_in_hub_report_lift_impact_and_report_md_as_on_the_console(store, tmp_path):
+    """The Experiments page wrote +0.2 and [+0.1, +0.3]; `hub report lift` and `hub report impact`
+    wrote 0.2, and report.md 0.2 and [0.1, 0.3]."""
+    from hub.reports.numbers import estimate
+
+    with store.connect() as conn:
+        conv = {r.metric: r for r in lift_rows(load_arm_frame(conn))}["conversion"]
+    shown = estimate(conv.diff, conv.low, conv.high)
+    assert shown.startswith("+0.2"), shown
+    url = str(store.engine.url)
+    lift = CliRunner().invoke(reports_app, ["lift", "--store-url", url], terminal_width=250).output
+    row = [c.strip() for c in next(ln for ln in lift.splitlines() if " conversion " in ln).split("│")[1:-1]]
+    assert " ".join(row[6:8]) == shown, row
+    impact = CliRunner().invoke(reports_app, ["impact", "-m", "conversion", "--store-url", url], terminal_width=250)
+    row = [c.strip() for c in next(ln for ln in impact.output.splitlines() if " conversion " in ln).split("│")[1:-1]]
+    assert row[5].startswith("+"), row
+    write_report(store, tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert f"| {shown.replace(' ', ' | ', 1)} |" in md, md

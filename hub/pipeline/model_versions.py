@@ -1,0 +1,63 @@
+"""Saved model versions as people read them, for `hub model list` and the console's Models page:
+newest first, the engine's version that decides marked, a rollback's copy named, and the empty
+store said one way (the two listed in opposite orders and only the page said which one decides).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from hub.pipeline.context import HubContext
+from hub.pipeline.learn import ensure_current
+from hub.store import learning as learning_store
+
+NO_MODELS = (
+    "No model saved yet: the engine learns once its decisions' attribution windows close (the learn step "
+    "of hub run or hub beat). Until then it follows the legacy rules."
+)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: int
+    created_at: datetime
+    learned: int | None
+    mean_reward: float | None
+    feature_version: str
+    in_use: bool  # the engine's newest version: what decisions load
+    in_family: bool  # the engine's model, so a rollback can make this version live again
+    rollback_of: int | None
+
+    def note(self) -> str:
+        """``in use``, ``copy of v3``, both or nothing."""
+        parts = ["in use"] if self.in_use else []
+        if self.rollback_of:
+            parts.append(f"copy of v{self.rollback_of}")
+        return ", ".join(parts)
+
+
+def model_versions(ctx: HubContext) -> list[ModelVersion]:
+    """Every stored version, newest first, after loading the engine's newest snapshot as decisions do."""
+    with ctx.store.connect() as conn:
+        ensure_current(ctx, conn)
+        snaps = learning_store.list_snapshots(conn)
+    engine = getattr(ctx.policy, "model_name", None)
+    newest: dict[str, int] = {}
+    for s in snaps:
+        newest[s["name"]] = max(newest.get(s["name"], 0), s["version"])
+    return [
+        ModelVersion(
+            name=s["name"],
+            version=s["version"],
+            created_at=s["created_at"],
+            learned=(s["metrics"] or {}).get("learned"),
+            mean_reward=(s["metrics"] or {}).get("mean_reward"),
+            feature_version=(s["metrics"] or {}).get("feature_version", "-"),
+            in_use=s["name"] == engine and s["version"] == newest[s["name"]],
+            in_family=s["name"] == engine,
+            rollback_of=(s["metrics"] or {}).get("rollback_of"),
+        )
+        for s in reversed(snaps)
+    ]
