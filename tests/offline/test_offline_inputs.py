@@ -100,3 +100,26 @@ def test_a_pandas_index_column_is_not_a_feature(tmp_path):
     arrays, _, _, notes = load_log(COLS, log=path)
     assert [n for n in arrays.feature_names if not n.startswith("segment")] == []
     assert any("row number or id" in n for n in notes)
+
+
+def test_a_reward_of_yes_no_with_one_stray_cell_names_that_cell(tmp_path):
+    """A yes/no reward column with one cell that is neither: the error names that cell, not a 'no'."""
+    rewards = ["yes" if i % 3 else "no" for i in range(30)]
+    rewards[20] = "maybe"
+    path = write(tmp_path / "log.csv", ["0.5"] * 30, rewards)
+    with pytest.raises(DataError) as exc:
+        load_log(COLS, log=path)
+    msg = str(exc.value)
+    assert "'maybe' at row 21 (line 22)" in msg and "'no'" not in msg
+
+
+def test_a_bad_row_of_the_test_file_is_named_in_that_file(tmp_path):
+    """With --train and --test, a row of the test file is named by its own file and line."""
+    train = write(tmp_path / "train.csv", ["0.5"] * 30)
+    rewards = ["1"] * 20
+    rewards[4] = ""
+    test = write(tmp_path / "test.csv", ["0.5"] * 20, rewards)
+    with pytest.raises(DataError) as exc:
+        load_log(COLS, train=train, test=test)
+    msg = str(exc.value)
+    assert "test.csv" in msg and "row 5 (line 6)" in msg and "train.csv" not in msg
