@@ -27,7 +27,7 @@ from decision.tabular import TableFeaturizer, infer_specs
 from hub.cells import as_strings, missing_mask, parse_column
 from hub.errors import DataError
 from hub.offline.evaluate import LogArrays
-from hub.tables import Table, missing_column_message, read_table
+from hub.tables import Table, missing_column_message, read_table, require_numbers
 
 #: rows each split needs at least (the learner and the reward model are cross-fitted)
 MIN_SPLIT_ROWS = 10
@@ -141,7 +141,9 @@ def _propensities(table: Table, col: str, rows: _Rows) -> np.ndarray:
 
 
 def _read(path: str | os.PathLike, needed: Sequence[str] | None, kinds: dict[str, str] | None = None) -> Table:
-    return read_table(path, columns=needed, types=kinds)
+    table = read_table(path, columns=needed, types=kinds)
+    require_numbers(table, "name the other context columns with --features to leave it out", kinds)
+    return table
 
 
 def load_log(

@@ -123,3 +123,17 @@ def test_a_bad_row_of_the_test_file_is_named_in_that_file(tmp_path):
         load_log(COLS, train=train, test=test)
     msg = str(exc.value)
     assert "test.csv" in msg and "row 5 (line 6)" in msg and "train.csv" not in msg
+
+
+def test_a_numeric_feature_with_one_stray_cell_is_named_not_read_as_a_category(tmp_path):
+    """One typo in a column of numbers would make every number a category level; it is named instead."""
+    path = write(tmp_path / "log.csv", ["0.5"] * 40)
+    lines = path.read_text().splitlines()
+    lines[0] += ",age"
+    lines[1:] = [f"{line},{20 + i}" for i, line in enumerate(lines[1:])]
+    lines[31] = lines[31].rsplit(",", 1)[0] + ",4O"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as exc:
+        load_log(COLS, log=path)
+    msg = str(exc.value)
+    assert "'age'" in msg and "line 32" in msg and "'4O'" in msg and "--features" in msg
