@@ -329,6 +329,27 @@ def test_a_bad_reward_or_time_cell_skips_its_row_not_the_whole_log(tmp_path):
     assert skipped["no time in 'sent_at' (first: row 604, 'yesterday')"] == 1, skipped
 
 
+def test_a_yes_no_reward_with_one_stray_cell_skips_that_row_only(tmp_path):
+    """A yes/no outcome column with one 'maybe' is read cell by cell: yes/no count 1/0 and the
+    'maybe' row is skipped. It used to skip all 600 rows, naming the first 'no' as the bad cell."""
+    cfg, path = _setup(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+    rows = list(csv.reader(path.open()))
+    for i, row in enumerate(rows[1:], start=1):
+        row[3] = "yes" if float(row[3]) > 1 else "no"
+        if i == 7:
+            row[3] = "maybe"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    res = CliRunner().invoke(
+        app,
+        ["learn", "history", str(path), *ARGS, "--map-action", "no_touch=wait", "--dry-run", "--json", "-c", str(cfg)],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["used"] == N - 1, data["skipped"]
+    assert data["skipped"]["no reward in 'points' (first: row 8, 'maybe')"] == 1, data["skipped"]
+
+
 def test_a_log_keyed_by_a_sources_ids_joins_through_that_source(tmp_path):
     """A log keyed by the team's own customer ids (imported with --id-col) had no way in but as
     store contact ids: "5" joined whoever the store numbered 5, silently another person, and

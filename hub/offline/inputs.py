@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from decision.tabular import TableFeaturizer, infer_specs
-from hub.cells import as_strings, missing_mask, parse_column
+from hub.cells import as_strings, missing_mask, parse_column, parse_outcome
 from hub.errors import DataError
 from hub.offline.evaluate import LogArrays
 from hub.tables import Table, missing_column_message, read_table, require_numbers
@@ -91,23 +91,15 @@ def _actions(table: Table, col: str, rows: _Rows) -> np.ndarray:
 
 
 def _as_rewards(values, col: str, rows: _Rows) -> np.ndarray:
-    """A column the reader did not read as numbers or yes/no: its numbers, or the error naming the
-    first cell that is neither (a stray 'maybe' among yes/no, not the first 'no')."""
-    strings = as_strings(values)
-    missing = missing_mask(strings)
-    numbers = parse_column(strings, "numeric").values
-    misfit = np.isnan(numbers) & np.isnan(parse_column(strings, "boolean").values) & ~missing
-    if misfit.any():
-        i = int(np.argmax(misfit))
-        where = f" (first: {strings[i].as_py()!r} at {rows.at(i)})"
-    elif not (np.isnan(numbers) & ~missing).any():
-        return numbers  # numbers the reader kept as codes ("01")
-    else:
-        where = " (it mixes numbers with yes/no or true/false)"
-    raise DataError(
-        f"reward column {col!r} is not numeric{where}; the reward must be a number "
-        "per row (yes/no and true/false are read as 1/0)"
-    )
+    """A column the reader did not read as numbers or yes/no, read cell by cell
+    (:func:`hub.cells.parse_outcome`); the first cell that is neither is named."""
+    parsed = parse_outcome(values)
+    if parsed.bad is not None:
+        raise DataError(
+            f"reward column {col!r} is not numeric (first: {parsed.bad.value!r} at {rows.at(parsed.bad.index)}); "
+            "the reward must be a number per row (yes/no and true/false are read as 1/0)"
+        )
+    return parsed.values
 
 
 def _rewards(table: Table, col: str, rows: _Rows) -> np.ndarray:

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, select
 from decision.engine import MIN_PROPENSITY, EnginePolicy
 from decision.interface import ContactView
 from decision.offline.propensity import estimate_propensities, logged_propensity
-from hub.cells import parse_column
+from hub.cells import parse_outcome
 from hub.errors import ConflictError, DataError
 from hub.pipeline.context import HubContext
 from hub.reports.offline import OfflineEvaluation, evaluate_log
@@ -139,8 +139,9 @@ def _times(values: np.ndarray) -> np.ndarray:
 
 
 def _rewards(values: np.ndarray) -> np.ndarray:
-    """Rewards as floats; NaN where a cell is blank, not a number or not finite."""
-    r = values.astype(float) if values.dtype.kind in "fiub" else parse_column(values, "numeric").values
+    """Rewards as floats (yes/no as 1/0, as `hub offline evaluate` reads them); NaN where a cell
+    is blank, neither, or not finite."""
+    r = values.astype(float) if values.dtype.kind in "fiub" else parse_outcome(values).values
     return np.where(np.isfinite(r), r, np.nan)
 
 
