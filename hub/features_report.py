@@ -9,6 +9,7 @@ contribution to the action the model currently rates best.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -140,9 +141,10 @@ def show(ctx: HubContext, now: datetime | None = None) -> dict[str, Any]:
 
 
 def resolve_contact(ctx: HubContext, ref: str) -> int:
-    """A contact id, or the contact with this email."""
+    """A contact id as the hub writes it ("0002" is someone's code, not contact 2), or the
+    contact with this email."""
     with ctx.store.connect() as conn:
-        if ref.isdigit() and lookup.contact_exists(conn, int(ref)):
+        if re.fullmatch(r"[1-9][0-9]{0,17}", ref) and lookup.contact_exists(conn, int(ref)):
             return int(ref)
         found = lookup.contact_by_email(conn, ref)
     if found is None:

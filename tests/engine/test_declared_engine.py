@@ -220,6 +220,8 @@ def test_hub_features_show_and_explain(ctx, tmp_path):
     assert "x_pricing_30d" in res.output and "no learned model yet" in res.output
     res = runner.invoke(app, ["features", "explain", "nobody@x.example", "-c", str(path)])
     assert res.exit_code == 1 and "no contact" in res.output
+    padded = runner.invoke(app, ["features", "explain", f"000{cids[1]}", "-c", str(path)])  # a code, not contact 2
+    assert padded.exit_code == 1 and "no contact" in padded.output, padded.output
 
 
 def test_declared_columns_feed_the_bandit_and_the_opt_out_model(ctx):
