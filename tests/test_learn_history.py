@@ -136,6 +136,16 @@ def test_unmapped_actions_are_skipped_with_a_hint(tmp_path):
     assert data["used"] + sum(data["skipped"].values()) == N + 1
 
 
+def test_the_hint_for_an_action_with_a_space_is_a_command_that_works(tmp_path):
+    """The social-pressure log's ' Civic Duty' was hinted as --map-action Civic Duty=ACTION_ID,
+    which a shell splits in two; the hint quotes it."""
+    cfg, path = _setup(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+    path.write_text(path.read_text().replace(",no_touch,", ",no touch,"))
+    res = CliRunner().invoke(app, ["learn", "history", str(path), *ARGS, "--dry-run", "--json", "-c", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert "--map-action 'no touch=ACTION_ID'" in " ".join(json.loads(res.stdout)["skipped"])
+
+
 def test_from_store_reads_synced_sends_and_their_responses(tmp_path, store_url):
     """--from-store: each synced send is a touch of its campaign; responses after it (until the
     window closes or the next send) are its reward."""

@@ -18,6 +18,7 @@ were allowed on every logged row.
 
 from __future__ import annotations
 
+import shlex
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -270,7 +271,8 @@ def warm_start(
     mapped = [cols.action_map.get(v, v) for v in raw_actions]
     a = np.array([ids.index(v) if v in ids else -1 for v in mapped], dtype=np.intp)
     for v in {v for v, j in zip(mapped, a, strict=True) if j < 0}:
-        skipped[f"action {v!r} is not in decision.actions (map it with --map-action {v or 'VALUE'}=ACTION_ID)"] += sum(
+        hint = shlex.quote(f"{v or 'VALUE'}=ACTION_ID")  # 'Civic Duty=ACTION_ID': one word to a shell
+        skipped[f"action {v!r} is not in decision.actions (map it with --map-action {hint})"] += sum(
             1 for m in mapped if m == v
         )
     # one bad cell skips its row, counted with the first one named, not the whole log
