@@ -132,10 +132,25 @@ def _propensities(table: Table, col: str, rows: _Rows) -> np.ndarray:
     return p
 
 
-def _read(path: str | os.PathLike, needed: Sequence[str] | None, kinds: dict[str, str] | None = None) -> Table:
-    table = read_table(path, columns=needed, types=kinds)
-    require_numbers(table, "name the other context columns with --features to leave it out", kinds)
+#: how to keep a column of numbers with a stray cell out of the features (the command has no --types)
+LEAVE_OUT = "name the other context columns with --features to leave it out"
+
+
+def _read(path: str | os.PathLike, needed: Sequence[str] | None) -> Table:
+    table = read_table(path, columns=needed)
+    require_numbers(table, LEAVE_OUT)
     return table
+
+
+def _read_like(path: str | os.PathLike, kinds: dict[str, str]) -> Table:
+    """The test file read with the train file's column kinds. A cell that misfits them is first
+    checked as a stray cell of its own file, so it is not said to misfit a type "declared" by a
+    user who declared none, with advice to declare it that this command has no option for."""
+    try:
+        return read_table(path, columns=list(kinds), types=kinds)
+    except DataError:
+        require_numbers(read_table(path, columns=list(kinds)), LEAVE_OUT)
+        raise
 
 
 def load_log(
@@ -176,7 +191,7 @@ def load_log(
         first = _read(train, needed)
         _require(first, needed or roles)
         kinds = {name: kind for name, kind in first.kinds.items() if needed is None or name in needed}
-        second = _read(test, list(kinds), kinds)
+        second = _read_like(test, kinds)
         table = Table(
             {name: np.concatenate([first.column(name), second.column(name)]) for name in kinds},
             kinds,

@@ -137,3 +137,24 @@ def test_a_numeric_feature_with_one_stray_cell_is_named_not_read_as_a_category(t
         load_log(COLS, log=path)
     msg = str(exc.value)
     assert "'age'" in msg and "line 32" in msg and "'4O'" in msg and "--features" in msg
+
+
+def test_a_stray_cell_in_the_test_file_is_named_with_a_way_out_this_command_has(tmp_path):
+    """The test file is read with the train file's kinds; a stray cell there was reported as not
+    fitting a 'declared' type, with advice to declare it that `hub offline evaluate` has no option for."""
+
+    def with_age(path, bad_line=None):
+        lines = path.read_text().splitlines()
+        lines = [lines[0] + ",age"] + [f"{line},{20 + i}" for i, line in enumerate(lines[1:])]
+        if bad_line:
+            lines[bad_line - 1] = lines[bad_line - 1].rsplit(",", 1)[0] + ",4O"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    train = with_age(write(tmp_path / "train.csv", ["0.5"] * 30))
+    test = with_age(write(tmp_path / "test.csv", ["0.5"] * 30), bad_line=12)
+    with pytest.raises(DataError) as exc:
+        load_log(COLS, train=train, test=test)
+    msg = str(exc.value)
+    assert "test.csv" in msg and "line 12" in msg and "'4O'" in msg and "--features" in msg
+    assert "declare" not in msg, msg
