@@ -219,6 +219,22 @@ def parse_column(values, kind: str) -> Parsed:
     return _PARSERS[kind](strings, missing_mask(strings))
 
 
+def parse_outcome(values) -> Parsed:
+    """An outcome (reward) column read cell by cell: a number, or yes/no, true/false (any case)
+    as 1/0. One stray cell among yes/no is that cell's problem, not the column's.
+
+    >>> p = parse_outcome(["yes", "No", "2.5", "maybe", ""])
+    >>> p.values.tolist()[:3], p.bad
+    ([1.0, 0.0, 2.5], BadCell(index=3, value='maybe'))
+    """
+    strings = as_strings(values)
+    missing = missing_mask(strings)
+    numbers = parse_numeric(strings, missing)
+    flags = parse_boolean(strings, missing)
+    out = np.where(np.isnan(numbers.values), flags.values, numbers.values)
+    return Parsed(out, _first_bad(strings, ~np.isnan(out), missing))
+
+
 def infer_kind(values, missing: np.ndarray | None = None) -> str:
     """The narrowest kind every non-missing cell fits: boolean, numeric, date, then text or categorical.
 

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from hub.config import Settings, load_settings
 from hub.connector_health import run_checks
 from hub.connectors_setup import setup_connector
-from hub.demo_store import SQLITE_URL, has_password, prepare_demo_store, write_config
+from hub.demo_store import DEMO_MARK, SQLITE_URL, has_password, prepare_demo_store, write_config
 from hub.errors import HubError
 from hub.pipeline.context import HubContext
 from hub.pipeline.run import run_once
@@ -115,7 +115,7 @@ def sandbox_settings(
         "decision": sample["decision"],
     }
     path = workdir / "hub.yaml"
-    write_config(path, yaml.safe_dump(cfg, sort_keys=False), secret=has_password(store_url))
+    write_config(path, f"{DEMO_MARK}\n" + yaml.safe_dump(cfg, sort_keys=False), secret=has_password(store_url))
     return path
 
 

@@ -17,13 +17,36 @@ from sqlalchemy import Connection, inspect, select, table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from hub.errors import StoreError, StoreUnavailable
+from hub.errors import ConfigError, StoreError, StoreUnavailable
 from hub.store import Store
 from hub.store.db import make_engine
 from hub.store.schema import metadata
 
 #: the demo's SQLite store, relative to its hub.yaml (load_settings resolves it beside the file)
 SQLITE_URL = "sqlite:///demo.db"
+#: the first line of the demo's hub.yaml: what tells it from a hub.yaml the demo must not replace
+DEMO_MARK = "# Written by `hub demo`; the next demo in this directory replaces it and demo.db."
+
+
+def check_demo_workdir(workdir: Path) -> None:
+    """Raise ConfigError (exit 2) if ``workdir`` holds a hub.yaml that is not a demo's: the demo
+    writes its own there, and `hub demo --workdir .` in a project replaced the project's config.
+    A demo's is marked (:data:`DEMO_MARK`), or from before the mark names demo.db as its store."""
+    path = workdir / "hub.yaml"
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if text.startswith(DEMO_MARK) or text.startswith(f"store_url: {SQLITE_URL}\n"):
+        return
+    raise ConfigError(
+        [
+            (
+                "--workdir",
+                f"{path} is not a demo's hub.yaml, and the demo would replace it. Give the demo a "
+                "directory of its own (--workdir hub-demo, the default), or move that file first.",
+            )
+        ]
+    )
 
 
 def prepare_demo_store(workdir: Path, store_url: str | None) -> str:
@@ -31,6 +54,7 @@ def prepare_demo_store(workdir: Path, store_url: str | None) -> str:
 
     None: a new SQLite file in ``workdir`` (an earlier demo's is deleted). A PostgreSQL URL:
     the database must exist and hold no data; the demo migrates it to the latest schema."""
+    check_demo_workdir(workdir)
     if store_url is None:
         db = workdir / "demo.db"
         for leftover in (db, db.with_name("demo.db-wal"), db.with_name("demo.db-shm")):

@@ -1,6 +1,6 @@
 """What `hub features show` and `hub features explain` print: the engine's columns on the store.
 
-``show`` reads up to :data:`SHOW_ROWS` contacts (newest first) and describes every column the
+``show`` reads up to :data:`SHOW_ROWS` contacts (newest first; ``contacts_total`` counts the store) and describes every column the
 engine reads: declared columns by their source (type, coverage = share of contacts with a value,
 min/mean/max or top levels) and built-in ones by their output. ``explain`` takes one contact and
 lists each column's raw value, model value and, when a learned model is loaded, its
@@ -9,12 +9,13 @@ contribution to the action the model currently rates best.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from decision.engine import EnginePolicy
 from decision.features import Features
@@ -93,10 +94,12 @@ def show(ctx: HubContext, now: datetime | None = None) -> dict[str, Any]:
     with ctx.store.connect() as conn:
         ids = list(conn.execute(select(contacts.c.id).order_by(contacts.c.id.desc()).limit(SHOW_ROWS)).scalars())
         people, profiles = _load(conn, sorted(ids))
+        total = conn.execute(select(func.count()).select_from(contacts)).scalar_one()
     out: dict[str, Any] = {
         "feature_version": engine.feature_version,
         "model": engine.model_name,
         "contacts": len(people),
+        "contacts_total": total,
         "declared": [],
         "builtin": [],
         "sample": {},
@@ -138,9 +141,10 @@ def show(ctx: HubContext, now: datetime | None = None) -> dict[str, Any]:
 
 
 def resolve_contact(ctx: HubContext, ref: str) -> int:
-    """A contact id, or the contact with this email."""
+    """A contact id as the hub writes it ("0002" is someone's code, not contact 2), or the
+    contact with this email."""
     with ctx.store.connect() as conn:
-        if ref.isdigit() and lookup.contact_exists(conn, int(ref)):
+        if re.fullmatch(r"[1-9][0-9]{0,17}", ref) and lookup.contact_exists(conn, int(ref)):
             return int(ref)
         found = lookup.contact_by_email(conn, ref)
     if found is None:

@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from hub.cells import KINDS, arrow_kind, from_arrow, infer_and_parse
+from hub.cells import KINDS, arrow_kind, from_arrow, infer_and_parse, parse_column
 from hub.errors import DataError
 from hub.textfile import BLOCK_BYTES, DELIMITERS, Utf8Stream, decode_head, open_bytes, sniff_delimiter
 
@@ -188,6 +188,31 @@ def require_unique(table: Table, column: str) -> None:
         f"{counts[first]} times ({lines}); {dup.size} value(s) repeat in all. "
         "Remove the duplicate rows or pick another id column."
     )
+
+
+#: a column whose present cells (at least 20) are this share numbers holds numbers with stray cells
+NUMERIC_SHARE = 0.95
+
+
+def require_numbers(table: Table, way_out: str, declared: Mapping[str, str] | None = None) -> None:
+    """Raise DataError for a column of numbers but for a few cells (``12``, ``7``, ``n/a?``), naming
+    the first stray cell: read as it is, every number would quietly become a category level.
+    ``way_out`` says how to keep such a column anyway (``{name}`` is the column); columns in
+    ``declared`` are as the user declared them.
+    """
+    for name, kind in table.kinds.items():
+        if kind != "categorical" or name in (declared or {}):
+            continue
+        values = table.column(name)
+        present = np.array([v is not None for v in values], dtype=bool)
+        parsed = parse_column(values, "numeric")
+        if parsed.bad is None or present.sum() < 20:
+            continue
+        if np.isfinite(parsed.values[present]).mean() >= NUMERIC_SHARE:
+            raise DataError(
+                f"column {name!r} in {table.source} holds numbers, but {table.where(parsed.bad.index)} has "
+                f"{parsed.bad.value!r}. Fix the cell, or {way_out.format(name=name)}."
+            )
 
 
 def _show(value) -> str:

@@ -123,3 +123,21 @@ def test_demo_runs_on_a_migrated_hub_database_that_holds_no_rows(tmp_path, pg_ur
     Store(pg_url, auto_migrate=True).dispose()
     report = run_demo(contacts=60, days=1, seed=1, workdir=tmp_path, store_url=pg_url)
     assert sum(a.decisions for a in report.arms) > 0
+
+
+def test_demo_refuses_a_workdir_holding_a_hub_yaml_that_is_not_a_demos(tmp_path):
+    """`hub demo --workdir .` in a project directory replaced its hub.yaml (declared features,
+    rules, connectors) with the demo's without a word. Only a demo's own hub.yaml is replaced."""
+    assert run_hub("init", cwd=tmp_path).returncode == 0
+    mine = (tmp_path / "hub.yaml").read_text()
+    out = run_hub("demo", "--contacts", "50", "--weeks", "1", "--workdir", str(tmp_path))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "is not a demo's" in out.stderr and "--workdir" in out.stderr, out.stderr
+    assert "simulated days" not in out.stdout + out.stderr  # said before anything runs
+    assert (tmp_path / "hub.yaml").read_text() == mine and not (tmp_path / "demo.db").exists()
+    from hub.demo_store import DEMO_MARK, check_demo_workdir
+
+    (tmp_path / "hub.yaml").write_text(f"{DEMO_MARK}\nstore_url: postgresql://h/demo\n")
+    check_demo_workdir(tmp_path)  # a demo's own, marked
+    (tmp_path / "hub.yaml").write_text("store_url: sqlite:///demo.db\n")
+    check_demo_workdir(tmp_path)  # a demo's from before the mark

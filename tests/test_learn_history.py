@@ -136,6 +136,16 @@ def test_unmapped_actions_are_skipped_with_a_hint(tmp_path):
     assert data["used"] + sum(data["skipped"].values()) == N + 1
 
 
+def test_the_hint_for_an_action_with_a_space_is_a_command_that_works(tmp_path):
+    """The social-pressure log's ' Civic Duty' was hinted as --map-action Civic Duty=ACTION_ID,
+    which a shell splits in two; the hint quotes it."""
+    cfg, path = _setup(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+    path.write_text(path.read_text().replace(",no_touch,", ",no touch,"))
+    res = CliRunner().invoke(app, ["learn", "history", str(path), *ARGS, "--dry-run", "--json", "-c", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert "--map-action 'no touch=ACTION_ID'" in " ".join(json.loads(res.stdout)["skipped"])
+
+
 def test_from_store_reads_synced_sends_and_their_responses(tmp_path, store_url):
     """--from-store: each synced send is a touch of its campaign; responses after it (until the
     window closes or the next send) are its reward."""
@@ -327,6 +337,27 @@ def test_a_bad_reward_or_time_cell_skips_its_row_not_the_whole_log(tmp_path):
     skipped = data["skipped"]
     assert skipped["no reward in 'points' (first: row 603, '12 pts')"] == 2, skipped  # and row 605's inf
     assert skipped["no time in 'sent_at' (first: row 604, 'yesterday')"] == 1, skipped
+
+
+def test_a_yes_no_reward_with_one_stray_cell_skips_that_row_only(tmp_path):
+    """A yes/no outcome column with one 'maybe' is read cell by cell: yes/no count 1/0 and the
+    'maybe' row is skipped. It used to skip all 600 rows, naming the first 'no' as the bad cell."""
+    cfg, path = _setup(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+    rows = list(csv.reader(path.open()))
+    for i, row in enumerate(rows[1:], start=1):
+        row[3] = "yes" if float(row[3]) > 1 else "no"
+        if i == 7:
+            row[3] = "maybe"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    res = CliRunner().invoke(
+        app,
+        ["learn", "history", str(path), *ARGS, "--map-action", "no_touch=wait", "--dry-run", "--json", "-c", str(cfg)],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["used"] == N - 1, data["skipped"]
+    assert data["skipped"]["no reward in 'points' (first: row 8, 'maybe')"] == 1, data["skipped"]
 
 
 def test_a_log_keyed_by_a_sources_ids_joins_through_that_source(tmp_path):

@@ -468,3 +468,19 @@ def test_profiles_of_a_page_of_activities_are_written_in_a_few_statements(store)
     with store.connect() as conn:
         profiles = load_profiles(conn, range(1, n + 1))
     assert len(profiles) == n and {p["total"]["page_view"] for p in profiles.values()} == {2}
+
+
+def test_a_record_id_names_its_own_contact_not_the_contact_with_that_store_id(store):
+    """`hub decide --contact 00002` decided for two people: the record 00002 and store contact 2.
+    A record id names its contact; a store id is written without leading zeros and counts only
+    where no record has that id."""
+    from hub.store.console_views import contacts_matching
+
+    with store.begin() as conn:
+        contact_store.upsert_contacts(conn, [person("import", str(i), None) for i in (1, 2, 3)])  # store ids 1-3
+        padded = contact_store.upsert_contacts(conn, [person("import", f"0000{i}", None) for i in (1, 2, 3)])
+        [crm_five] = contact_store.upsert_contacts(conn, [person("crm", "5", None)]).changed  # store id 7
+    with store.connect() as conn:
+        assert contacts_matching(conn, "00002") == [sorted(padded.changed)[1]]
+        assert contacts_matching(conn, "5") == [crm_five] != [5]
+        assert contacts_matching(conn, "4") == [4]  # no record "4": the store id

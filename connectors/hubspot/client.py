@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import urllib3
 from hubspot import HubSpot
+from hubspot.utils.requests import http_request_builder
 
 from connectors.hubspot.config import HubSpotSettings
 from hub.connector import Runtime
@@ -32,6 +33,16 @@ from hub.errors import FatalConnectorError, RetryableError
 from hub.ratelimit import Limit
 
 log = logging.getLogger(__name__)
+
+
+def _sdk_print(*args: object, **_: object) -> None:
+    """hubspot-api-client 12's ``api_request`` prints "HTTP error occurred: ..." to stdout before
+    it raises (utils/requests/http_request_builder.py), which made `--json` output no JSON. The
+    error is raised and handled here all the same, so its line goes to the debug log."""
+    log.debug(" ".join(str(a) for a in args))
+
+
+http_request_builder.print = _sdk_print  # that module's own name only: every other print is untouched
 RETRY_STATUSES = {423, 429, 477, 500, 502, 503, 504, 524}
 # 100 per 10 s (Free/Starter portals; public OAuth apps get 110) less 5%: safe on every tier
 # until HubSpot's own X-HubSpot-RateLimit-Max header says what this app and portal get

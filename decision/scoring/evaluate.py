@@ -34,12 +34,10 @@ from decision.scoring.leakage import leaky_columns
 from decision.scoring.metrics import score_metrics
 from decision.scoring.model import LeadScorer
 from decision.tabular import TableFeaturizer, infer_specs
-from hub.cells import parse_column
 from hub.errors import DataError
-from hub.tables import Table, missing_column_message, read_table
+from hub.tables import Table, missing_column_message, read_table, require_numbers
 
 MIN_PER_CLASS = 20  # rows of each class needed before a split says anything
-NUMERIC_SHARE = 0.95  # a column this numeric is a numeric column with bad cells, not a category
 
 
 @dataclass(frozen=True)
@@ -190,16 +188,8 @@ def evaluate_table(
 
 
 def load_table(path: str | Path, types: Mapping[str, str] | None = None) -> Table:
-    """:func:`hub.tables.read_table`, plus one check: a column whose cells are numbers but for a
-    few (``12``, ``7``, ``n/a?``, ``abc``) is read again as numeric, so the reader names the bad
-    cell instead of the column quietly turning categorical."""
+    """:func:`hub.tables.read_table`, refusing a numeric column with a stray cell
+    (:func:`hub.tables.require_numbers`) instead of scoring it as categories."""
     table = read_table(path, types=types)
-    for name, kind in table.kinds.items():
-        if kind != "categorical" or (types and name in types):
-            continue
-        values = table.column(name)
-        present = np.array([v is not None for v in values])
-        parsed = parse_column(values, "numeric").values
-        if present.sum() >= 20 and np.isfinite(parsed[present]).mean() >= NUMERIC_SHARE:
-            read_table(path, types={**(types or {}), name: "numeric"})  # raises the reader's DataError
+    require_numbers(table, "pass --types {name}=categorical if it really is a code", types)
     return table

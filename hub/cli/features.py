@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from hub.cli.common import ConfigOpt, JsonOpt, err, out
+from hub.cli.common import ConfigOpt, JsonOpt, err, out, say
 from hub.errors import ConfigError, HubError
 
 features_app = typer.Typer(help="Feature columns: built-in and declared (decision.features).", no_args_is_help=True)
@@ -64,7 +64,10 @@ def _run(config: Path | None, fn, *args: Any) -> Any:  # noqa: ANN001
 
 
 def _num(v: Any) -> str:
-    return "-" if v is None else f"{v:,.3g}" if isinstance(v, float) else str(v)
+    """A statistic as a number a person reads: 1,941 and 424,957,000, not 1.94e+03."""
+    if not isinstance(v, float):
+        return "-" if v is None else str(v)
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
 @features_app.command("show")
@@ -76,7 +79,12 @@ def show_command(config: ConfigOpt = None, as_json: JsonOpt = False, at: AtOpt =
     if as_json:
         print(json.dumps(report, indent=2, default=str))
         return
-    out.print(f"Feature version {report['feature_version']} (model {report['model']}), {report['contacts']} contacts")
+    n, total = report["contacts"], report["contacts_total"]
+    read = f"the newest {n:,} of {total:,} contacts" if n < total else f"{n:,} contacts"
+    out.print(f"Feature version {report['feature_version']} (model {report['model']}), {read}")
+    if not n:
+        say("No contacts yet: bring people in with hub import contacts or hub sync, then look again.")
+        return
     if report["declared"]:
         t = Table(title="Declared columns (decision.features)")
         for c in ("name", "source", "type", "coverage", "min / mean / max or top levels", "sample"):
@@ -103,8 +111,7 @@ def show_command(config: ConfigOpt = None, as_json: JsonOpt = False, at: AtOpt =
             _num(report["sample"].get(b["name"])),
         )
     out.print(t)
-    if report["contacts"]:
-        out.print(f"Sample row: contact {report['sample_contact']}")
+    out.print(f"Sample row: contact {report['sample_contact']}")
 
 
 @features_app.command("explain")

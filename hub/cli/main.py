@@ -163,9 +163,10 @@ def demo(
 ) -> None:
     """Run the whole product against the sandbox market and report lift per experiment arm."""
     from hub.demo import run_demo
-    from hub.demo_store import check_demo_store
+    from hub.demo_store import check_demo_store, check_demo_workdir
 
-    check_demo_store(store_url)  # a refused database is said before the progress bar starts
+    check_demo_workdir(workdir)  # a refused directory or database is said before the progress bar starts
+    check_demo_store(store_url)
     with progress_bar() as prog:
         task = prog.add_task("simulated days", total=weeks * 7)
         report = run_demo(

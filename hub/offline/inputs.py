@@ -4,7 +4,8 @@ Every problem is a :class:`~hub.errors.DataError` (CLI exit 2) that names the co
 row where one row is at fault: a column that is not in the file (with the closest names), an
 action column with one value, a reward that is not a number (yes/no and true/false count as
 1/0), a missing action or reward, a propensity outside (0, 1], a cost for an action that is not
-in the log, an empty train or test split. Rows are numbered as data rows from 1 (the header is
+in the log, an empty train or test split. Rows are numbered as data rows from 1 in their own file
+(with --train and --test, the test file's rows from 1 again; the header is
 line 1 of a CSV, so data row N is line N + 1).
 
 Features are the declared columns (default: every column other than action, reward and
@@ -14,6 +15,7 @@ featurizer (decision/tabular.py) fitted on the train rows only.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import os
 from collections.abc import Sequence
@@ -22,11 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from decision.tabular import TableFeaturizer, infer_specs
-from hub.cells import as_strings, missing_mask, parse_column
+from hub.cells import as_strings, missing_mask, parse_column, parse_outcome
 from hub.errors import DataError
 from hub.offline.evaluate import LogArrays
 from hub.reports.numbers import natural_key
-from hub.tables import Table, missing_column_message, read_table
+from hub.tables import Table, missing_column_message, read_table, require_numbers
 
 #: rows each split needs at least (the learner and the reward model are cross-fitted)
 MIN_SPLIT_ROWS = 10
@@ -58,8 +60,18 @@ def parse_costs(items: Sequence[str]) -> dict[str, float]:
     return out
 
 
-def _row(i: int) -> str:
-    return f"row {i + 1} (line {i + 2})"
+@dataclass(frozen=True)
+class _Rows:
+    """Where the log's rows are: one file's, or the train file's followed by the test file's."""
+
+    sources: tuple[str, ...]
+    starts: tuple[int, ...] = (0,)
+
+    def at(self, i: int) -> str:
+        """Row ``i`` of the log (0-based) in words, in its own file: "row 5 (line 6) of test.csv"."""
+        k = bisect.bisect_right(self.starts, i) - 1
+        j = i - self.starts[k]
+        return f"row {j + 1} (line {j + 2}) of {self.sources[k]}"
 
 
 def _require(table: Table, names: Sequence[str]) -> None:
@@ -78,56 +90,78 @@ def _natural_codes(values: np.ndarray) -> tuple[list[str], np.ndarray]:
     return [str(uniq[j]) for j in order], rank[inverse]
 
 
-def _actions(table: Table, col: str) -> np.ndarray:
+def _actions(table: Table, col: str, rows: _Rows) -> np.ndarray:
     strings = as_strings(table.column(col))
     missing = missing_mask(strings)
     if missing.any():
         raise DataError(
-            f"action column {col!r} in {table.source} is empty at {_row(int(np.argmax(missing)))}; "
+            f"action column {col!r} is empty at {rows.at(int(np.argmax(missing)))}; "
             "every logged decision needs its action"
         )
     return np.asarray(strings.to_numpy(zero_copy_only=False), dtype=object).astype(str)
 
 
-def _rewards(table: Table, col: str) -> np.ndarray:
-    kind = table.kinds.get(col)
-    if kind not in ("numeric", "boolean"):
-        values = table.column(col)
-        parsed = parse_column(values, "numeric")
-        bad = parsed.bad
-        where = f" (first: {bad.value!r} at {_row(bad.index)})" if bad is not None else ""
+def _as_rewards(values, col: str, rows: _Rows) -> np.ndarray:
+    """A column the reader did not read as numbers or yes/no, read cell by cell
+    (:func:`hub.cells.parse_outcome`); the first cell that is neither is named."""
+    parsed = parse_outcome(values)
+    if parsed.bad is not None:
         raise DataError(
-            f"reward column {col!r} in {table.source} is not numeric{where}; the reward must be a number "
-            "per row (yes/no and true/false are read as 1/0)"
+            f"reward column {col!r} is not numeric (first: {parsed.bad.value!r} at {rows.at(parsed.bad.index)}); "
+            "the reward must be a number per row (yes/no and true/false are read as 1/0)"
         )
-    r = np.asarray(table.column(col), dtype=float)
+    return parsed.values
+
+
+def _rewards(table: Table, col: str, rows: _Rows) -> np.ndarray:
+    if table.kinds.get(col) in ("numeric", "boolean"):
+        r = np.asarray(table.column(col), dtype=float)
+    else:
+        r = _as_rewards(table.column(col), col, rows)
     bad = ~np.isfinite(r)
     if bad.any():
         raise DataError(
-            f"reward column {col!r} in {table.source} is missing at {_row(int(np.argmax(bad)))}; "
+            f"reward column {col!r} is missing at {rows.at(int(np.argmax(bad)))}; "
             "drop rows whose outcome is not known yet"
         )
     return r
 
 
-def _propensities(table: Table, col: str) -> np.ndarray:
+def _propensities(table: Table, col: str, rows: _Rows) -> np.ndarray:
     if table.kinds.get(col) != "numeric":
         bad = parse_column(table.column(col), "numeric").bad
-        where = f" (first: {bad.value!r} at {_row(bad.index)})" if bad is not None else ""
-        raise DataError(f"propensity column {col!r} in {table.source} is not numeric{where}")
+        where = f"at {rows.at(bad.index)}: {bad.value!r}" if bad is not None else f"in {table.source}"
+        raise DataError(f"propensity column {col!r} is not numeric {where}")
     p = np.asarray(table.column(col), dtype=float)
     bad = ~((p > 0) & (p <= 1))
     if bad.any():
         i = int(np.argmax(bad))
         raise DataError(
-            f"propensity column {col!r} in {table.source} holds {p[i]!r} at {_row(i)}; propensities are the "
+            f"propensity column {col!r} holds {p[i]!r} at {rows.at(i)}; propensities are the "
             "logging policy's probability of the logged action, in (0, 1]"
         )
     return p
 
 
-def _read(path: str | os.PathLike, needed: Sequence[str] | None, kinds: dict[str, str] | None = None) -> Table:
-    return read_table(path, columns=needed, types=kinds)
+#: how to keep a column of numbers with a stray cell out of the features (the command has no --types)
+LEAVE_OUT = "name the other context columns with --features to leave it out"
+
+
+def _read(path: str | os.PathLike, needed: Sequence[str] | None) -> Table:
+    table = read_table(path, columns=needed)
+    require_numbers(table, LEAVE_OUT)
+    return table
+
+
+def _read_like(path: str | os.PathLike, kinds: dict[str, str]) -> Table:
+    """The test file read with the train file's column kinds. A cell that misfits them is first
+    checked as a stray cell of its own file, so it is not said to misfit a type "declared" by a
+    user who declared none, with advice to declare it that this command has no option for."""
+    try:
+        return read_table(path, columns=list(kinds), types=kinds)
+    except DataError:
+        require_numbers(read_table(path, columns=list(kinds)), LEAVE_OUT)
+        raise
 
 
 def load_log(
@@ -163,11 +197,12 @@ def load_log(
         cut = int(round(train_share * n))
         tr, te = np.sort(perm[:cut]), np.sort(perm[cut:])
         sources = (table.source, table.source)
+        rows = _Rows((table.source,))
     else:
         first = _read(train, needed)
         _require(first, needed or roles)
         kinds = {name: kind for name, kind in first.kinds.items() if needed is None or name in needed}
-        second = _read(test, list(kinds), kinds)
+        second = _read_like(test, kinds)
         table = Table(
             {name: np.concatenate([first.column(name), second.column(name)]) for name in kinds},
             kinds,
@@ -176,14 +211,15 @@ def load_log(
         tr = np.arange(first.n_rows)
         te = np.arange(first.n_rows, first.n_rows + second.n_rows)
         sources = (first.source, second.source)
-    action_values = _actions(table, cols.action)
+        rows = _Rows(sources, (0, first.n_rows))
+    action_values = _actions(table, cols.action, rows)
     names, a = _natural_codes(action_values)
     if len(names) < 2:
         raise DataError(
             f"action column {cols.action!r} in {table.source} has one value only ({names[0]!r}); "
             "offline evaluation compares actions, so the log must hold at least two"
         )
-    r = _rewards(table, cols.reward)
+    r = _rewards(table, cols.reward, rows)
     cost = np.zeros(len(names))
     for name, c in (costs or {}).items():
         if name not in names:
@@ -195,7 +231,7 @@ def load_log(
         cost[names.index(name)] = c
     r = r - cost[a]
     if cols.propensity is not None:
-        p, source = _propensities(table, cols.propensity), f"column {cols.propensity}"
+        p, source = _propensities(table, cols.propensity, rows), f"column {cols.propensity}"
     elif propensity is not None:
         p, source = np.full(table.n_rows, float(propensity)), f"fixed {propensity}"
     else:

@@ -18,6 +18,7 @@ were allowed on every logged row.
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from sqlalchemy import Connection, select
 from decision.engine import MIN_PROPENSITY, EnginePolicy
 from decision.interface import ContactView
 from decision.offline.propensity import estimate_propensities, logged_propensity
-from hub.cells import parse_column
+from hub.cells import parse_outcome
 from hub.errors import ConflictError, DataError
 from hub.pipeline.context import HubContext
 from hub.reports.offline import OfflineEvaluation, evaluate_log
@@ -142,8 +143,9 @@ def _times(values: np.ndarray) -> np.ndarray:
 
 
 def _rewards(values: np.ndarray) -> np.ndarray:
-    """Rewards as floats; NaN where a cell is blank, not a number or not finite."""
-    r = values.astype(float) if values.dtype.kind in "fiub" else parse_column(values, "numeric").values
+    """Rewards as floats (yes/no as 1/0, as `hub offline evaluate` reads them); NaN where a cell
+    is blank, neither, or not finite."""
+    r = values.astype(float) if values.dtype.kind in "fiub" else parse_outcome(values).values
     return np.where(np.isfinite(r), r, np.nan)
 
 
@@ -151,7 +153,7 @@ def _unmapped_reason(counts: Counter[str], shown: int = SHOWN_UNMAPPED) -> str:
     """One skip reason for every logged action the catalog lacks, the most frequent ``shown``
     named with their rows: a log of 80 items, 71 of them unmapped, printed 71 lines."""
     top = counts.most_common(shown)
-    hint = f"--map-action {top[0][0] or 'VALUE'}=ACTION_ID"
+    hint = "--map-action " + shlex.quote(f"{top[0][0] or 'VALUE'}=ACTION_ID")  # 'Civic Duty=ACTION_ID': one shell word
     if len(counts) == 1:
         return f"action {top[0][0]!r} is not in decision.actions (map it with {hint})"
     named = ", ".join(f"{v!r} ({n:,} rows)" for v, n in top)

@@ -88,6 +88,10 @@ class DecisionLog:
 
 def load_candidate(path: str | Path) -> Settings:
     """The candidate hub.yaml, validated like ``hub config validate`` (ConfigError names key paths)."""
+    if not Path(path).is_file():  # load_settings would say "run hub init": no sample is the changed copy
+        raise ConfigError(
+            f"candidate file {path} not found: give a changed copy of hub.yaml (cp hub.yaml candidate.yaml, edit it)"
+        )
     try:
         return load_settings(path)
     except ConfigError as exc:

@@ -112,18 +112,23 @@ def unknown_contact(ref: str) -> str:
 
 
 def contacts_matching(conn: Connection, text: str) -> list[int]:
-    """Contact ids whose e-mail (any of theirs), CRM record id or store id is ``text``."""
+    """Contact ids whose e-mail (any of theirs), CRM record id or store id is ``text``.
+
+    A record id names its own contact only: record ``00002`` or HubSpot's ``1086`` is not also
+    whichever stranger has that store id (`hub decide --contact` would decide for both). A store
+    id counts where no record has the id, written as the hub shows it (no leading zeros).
+    """
     text = text.strip()
     if not text:
         return []
     if "@" in text:
         q = select(contact_emails.c.contact_id).where(contact_emails.c.email == text.lower())
         q = q.union(select(contacts.c.id).where(func.lower(contacts.c.primary_email) == text.lower()))
-    else:
-        q = select(identities.c.contact_id).where(identities.c.external_id == text)
-        if re.fullmatch(r"[0-9]{1,18}", text):  # ASCII digits only ("²" is a digit to str.isdigit)
-            q = q.union(select(contacts.c.id).where(contacts.c.id == int(text)))
-    return sorted(set(conn.execute(q).scalars()))
+        return sorted(set(conn.execute(q).scalars()))
+    found = set(conn.execute(select(identities.c.contact_id).where(identities.c.external_id == text)).scalars())
+    if not found and re.fullmatch(r"[1-9][0-9]{0,17}", text):  # ASCII digits ("²" is one to str.isdigit)
+        found = set(conn.execute(select(contacts.c.id).where(contacts.c.id == int(text))).scalars())
+    return sorted(found)
 
 
 def decision_detail(conn: Connection, decision_id: int) -> dict[str, Any] | None:

@@ -187,6 +187,7 @@ def test_too_few_rows_and_a_bad_numeric_cell_exit_2(tmp_path):
     code, output = run("--table", str(bad), "--label", "converted")
     flat = " ".join(output.split())
     assert code == 2 and "'visits'" in flat and "'lots'" in flat and "line 125" in flat
+    assert "--types visits=categorical" in flat and "declared" not in flat  # the user declared nothing
     assert "Traceback" not in output
 
 

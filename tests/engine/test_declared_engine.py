@@ -220,6 +220,8 @@ def test_hub_features_show_and_explain(ctx, tmp_path):
     assert "x_pricing_30d" in res.output and "no learned model yet" in res.output
     res = runner.invoke(app, ["features", "explain", "nobody@x.example", "-c", str(path)])
     assert res.exit_code == 1 and "no contact" in res.output
+    padded = runner.invoke(app, ["features", "explain", f"000{cids[1]}", "-c", str(path)])  # a code, not contact 2
+    assert padded.exit_code == 1 and "no contact" in padded.output, padded.output
 
 
 def test_declared_columns_feed_the_bandit_and_the_opt_out_model(ctx):
@@ -280,3 +282,23 @@ def test_features_show_reads_imported_text_cells_as_the_declared_type(store_url)
     assert (ltv["coverage"], ltv["min"], ltv["max"]) == (0.5, 10.5, 30.0) and "top" not in ltv
     assert (vip["coverage"], vip["mean"]) == (0.75, pytest.approx(2 / 3))
     assert since["coverage"] == 0.5 and (since["min"], since["max"]) == ("2025-01-01", "2025-03-01")
+
+
+def test_hub_features_show_says_how_many_contacts_it_read_of_how_many(ctx, tmp_path, monkeypatch):
+    """It read the newest 20,000 contacts of a store of 25,927 and said "20000 contacts"; a
+    year read 1.94e+03; an empty store printed an empty table and nothing else."""
+    from typer.testing import CliRunner
+
+    from hub import features_report
+    from hub.cli import app
+
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump(settings_doc(ctx.settings.store_url)))
+    empty = CliRunner().invoke(app, ["features", "show", "-c", str(path)], terminal_width=200)
+    assert empty.exit_code == 0 and "No contacts yet" in empty.output, empty.output
+    add_people(ctx, 5)
+    monkeypatch.setattr(features_report, "SHOW_ROWS", 3)
+    assert (show(ctx, T0)["contacts"], show(ctx, T0)["contacts_total"]) == (3, 5)
+    res = CliRunner().invoke(app, ["features", "show", "-c", str(path)], terminal_width=200)
+    assert res.exit_code == 0 and "the newest 3 of 5 contacts" in res.output, res.output
+    assert "e+" not in res.output  # days_since_* of 365 and years print as numbers

@@ -100,3 +100,61 @@ def test_a_pandas_index_column_is_not_a_feature(tmp_path):
     arrays, _, _, notes = load_log(COLS, log=path)
     assert [n for n in arrays.feature_names if not n.startswith("segment")] == []
     assert any("row number or id" in n for n in notes)
+
+
+def test_a_reward_of_yes_no_with_one_stray_cell_names_that_cell(tmp_path):
+    """A yes/no reward column with one cell that is neither: the error names that cell, not a 'no'."""
+    rewards = ["yes" if i % 3 else "no" for i in range(30)]
+    rewards[20] = "maybe"
+    path = write(tmp_path / "log.csv", ["0.5"] * 30, rewards)
+    with pytest.raises(DataError) as exc:
+        load_log(COLS, log=path)
+    msg = str(exc.value)
+    assert "'maybe' at row 21 (line 22)" in msg and "'no'" not in msg
+
+
+def test_a_bad_row_of_the_test_file_is_named_in_that_file(tmp_path):
+    """With --train and --test, a row of the test file is named by its own file and line."""
+    train = write(tmp_path / "train.csv", ["0.5"] * 30)
+    rewards = ["1"] * 20
+    rewards[4] = ""
+    test = write(tmp_path / "test.csv", ["0.5"] * 20, rewards)
+    with pytest.raises(DataError) as exc:
+        load_log(COLS, train=train, test=test)
+    msg = str(exc.value)
+    assert "test.csv" in msg and "row 5 (line 6)" in msg and "train.csv" not in msg
+
+
+def test_a_numeric_feature_with_one_stray_cell_is_named_not_read_as_a_category(tmp_path):
+    """One typo in a column of numbers would make every number a category level; it is named instead."""
+    path = write(tmp_path / "log.csv", ["0.5"] * 40)
+    lines = path.read_text().splitlines()
+    lines[0] += ",age"
+    lines[1:] = [f"{line},{20 + i}" for i, line in enumerate(lines[1:])]
+    lines[31] = lines[31].rsplit(",", 1)[0] + ",4O"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as exc:
+        load_log(COLS, log=path)
+    msg = str(exc.value)
+    assert "'age'" in msg and "line 32" in msg and "'4O'" in msg and "--features" in msg
+
+
+def test_a_stray_cell_in_the_test_file_is_named_with_a_way_out_this_command_has(tmp_path):
+    """The test file is read with the train file's kinds; a stray cell there was reported as not
+    fitting a 'declared' type, with advice to declare it that `hub offline evaluate` has no option for."""
+
+    def with_age(path, bad_line=None):
+        lines = path.read_text().splitlines()
+        lines = [lines[0] + ",age"] + [f"{line},{20 + i}" for i, line in enumerate(lines[1:])]
+        if bad_line:
+            lines[bad_line - 1] = lines[bad_line - 1].rsplit(",", 1)[0] + ",4O"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    train = with_age(write(tmp_path / "train.csv", ["0.5"] * 30))
+    test = with_age(write(tmp_path / "test.csv", ["0.5"] * 30), bad_line=12)
+    with pytest.raises(DataError) as exc:
+        load_log(COLS, train=train, test=test)
+    msg = str(exc.value)
+    assert "test.csv" in msg and "line 12" in msg and "'4O'" in msg and "--features" in msg
+    assert "declare" not in msg, msg

@@ -173,6 +173,9 @@ def test_cli_bad_candidate_exits_2_naming_the_key_path(tmp_path, url):
     assert r.exit_code == 2
     assert "decision.engine.exploration" in r.output and "decision.engine.holdout_shar: unknown key" in r.output
     assert "other.yaml" in r.output
+    gone = CliRunner().invoke(app, ["evaluate", "--candidate", str(tmp_path / "nope.yaml"), "-c", str(current)])
+    assert gone.exit_code == 2 and "nope.yaml" in gone.output
+    assert "hub init" not in gone.output, gone.output  # a sample config is not the changed copy asked for
 
 
 def test_cli_empty_log_exits_1_saying_what_to_run(tmp_path, url):

@@ -210,7 +210,9 @@ def test_an_invalid_email_reason_does_not_quote_the_address():
     assert "INVALID_EMAIL 'email'" in said and "ann@@example.com" not in said
 
 
-def test_check_of_an_unreachable_portal_says_so_without_blaming_the_scopes():
+def test_check_of_an_unreachable_portal_says_so_without_blaming_the_scopes(capfd):
+    """... and prints nothing on stdout: the SDK's own "HTTP error occurred" print there made
+    `hub connectors list --check --json` output that is not JSON."""
     from hub.config import ConnectorEntry
     from hub.plugins import build_plugin_manager
 
@@ -224,3 +226,4 @@ def test_check_of_an_unreachable_portal_says_so_without_blaming_the_scopes():
         conn.close()
     assert not report.ok and len(report.problems) == 1
     assert "scopes" not in report.problems[0] and "connection problem" in report.problems[0], report.problems
+    assert capfd.readouterr().out == ""
