@@ -31,6 +31,8 @@ OWNER_PAGE = 500
 PROPERTY_ERRORS = ("PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE")
 #: HubSpot's error for an owner id that is not an active owner (archived since we read owners)
 OWNER_ERRORS = ("INVALID_OWNER_ID",)
+#: the subCategory of HubSpot's refusal of a second list of one name
+DUPLICATE_LIST = "ILS.DUPLICATE_LIST_NAMES"
 Ready = tuple[str, list[PushRequest], dict[str, str]]  # record id, its requests, the properties to write
 
 
@@ -105,8 +107,10 @@ class Writers:
                 )
             except HubSpotRequestError as create:
                 # a create whose answer was lost (a 504 retried) made the list: the retry is
-                # refused as a duplicate name, and the list is there to read
-                if create.status != 400 or "already exists" not in str(create.body.get("message")):
+                # refused as a duplicate name, and the list is there to read. The refusal is told
+                # by its subCategory (segmentio/action-destinations checks it); the message's
+                # wording is not documented
+                if create.status != 400 or create.body.get("subCategory") != DUPLICATE_LIST:
                     raise
                 res = self.client.call("lists.get_by_name", api.get_by_name, list_name=full, object_type_id="0-1")
         if res["list"].get("processingType") == "DYNAMIC":  # HubSpot keeps its members by its filters

@@ -19,6 +19,10 @@ from hub.sandbox.hubspot_schema import refusal
 from hub.sandbox.hubspot_state import ASSOCIATION_TYPES, ENGAGEMENT_TYPES
 
 OWNER_PAGE_MAX = 500
+#: HubSpot's wording for a second list of one name is not documented; what tells the refusal is
+#: its subCategory ILS.DUPLICATE_LIST_NAMES (segmentio/action-destinations checks that), so a
+#: caller must not read this message
+DUPLICATE_LIST_MESSAGE = "A list named {name} already exists."
 
 
 def _flag(value: str | None) -> bool:
@@ -212,7 +216,7 @@ class HubSpotExtraRoutes:
         if any(lst["name"] == b["name"] for lst in self.hs.lists.values()):
             return _err(
                 400,
-                f"A list named {b['name']} already exists.",
+                DUPLICATE_LIST_MESSAGE.format(name=b["name"]),
                 "VALIDATION_ERROR",
                 subCategory="ILS.DUPLICATE_LIST_NAMES",
             )
