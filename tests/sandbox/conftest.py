@@ -10,6 +10,7 @@ from simple_salesforce import Salesforce
 
 from hub.sandbox.serve import SandboxHandle, start_sandbox
 from hub.sandbox.world import World
+from tests.faults_met import unmet_faults
 
 
 @pytest.fixture
@@ -22,6 +23,7 @@ def world() -> World:
 def sandbox(world: World) -> Iterator[SandboxHandle]:
     with start_sandbox(world) as sb:
         yield sb
+        assert not unmet_faults(sb), f"faults queued but never met: {unmet_faults(sb)}"
 
 
 def hubspot_client(sb: SandboxHandle, token: str | None = None) -> HubSpot:

@@ -9,6 +9,7 @@ from hub.connector import Runtime
 from hub.plugins import build_plugin_manager
 from hub.sandbox.serve import start_sandbox
 from hub.sandbox.world import World
+from tests.faults_met import unmet_faults
 
 
 @pytest.fixture
@@ -20,6 +21,7 @@ def world():
 def sandbox(world):
     with start_sandbox(world) as sb:
         yield sb
+        assert not unmet_faults(sb), f"faults queued but never met: {unmet_faults(sb)}"
 
 
 def make_connector(sb, runtime: Runtime | None = None, name: str = "hs", **settings):

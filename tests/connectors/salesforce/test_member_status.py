@@ -16,6 +16,7 @@ from connectors.salesforce.connector import SalesforceConnector
 from hub.models import Action, Identity, PushRequest
 from hub.sandbox.serve import start_sandbox
 from hub.sandbox.world import World
+from tests.faults_met import unmet_faults
 from tests.sandbox.conftest import salesforce_client
 
 
@@ -23,6 +24,7 @@ from tests.sandbox.conftest import salesforce_client
 def sandbox():
     with start_sandbox(World(n_contacts=60, seed=5, salesforce_hub_fields=True)) as sb:
         yield sb
+        assert not unmet_faults(sb), f"faults queued but never met: {unmet_faults(sb)}"
 
 
 def _leads(sb) -> list[str]:

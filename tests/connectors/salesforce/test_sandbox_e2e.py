@@ -31,6 +31,7 @@ from hub.store import owners as owner_store
 from hub.store import pushes as push_store
 from hub.store.schema import contacts, identities
 from tests.conftest import hub_config
+from tests.faults_met import unmet_faults
 
 NAME = "salesforce"
 
@@ -50,6 +51,7 @@ def world() -> World:
 def sandbox(world: World) -> Iterator[SandboxHandle]:
     with start_sandbox(world) as sb:
         yield sb
+        assert not unmet_faults(sb), f"faults queued but never met: {unmet_faults(sb)}"
 
 
 def sf_settings(sb: SandboxHandle, **extra) -> dict:
