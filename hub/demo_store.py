@@ -28,15 +28,23 @@ SQLITE_URL = "sqlite:///demo.db"
 DEMO_MARK = "# Written by `hub demo`; the next demo in this directory replaces it and demo.db."
 
 
+def is_demo_config(path: Path) -> bool:
+    """Did `hub demo` write this hub.yaml? Marked (:data:`DEMO_MARK`), or from before the mark
+    naming demo.db as its store. A demo's CRMs are simulated and stop when the demo ends."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            first = f.readline()
+    except OSError:
+        return False
+    return first.rstrip("\n") == DEMO_MARK or first == f"store_url: {SQLITE_URL}\n"
+
+
 def check_demo_workdir(workdir: Path) -> None:
     """Raise ConfigError (exit 2) if ``workdir`` holds a hub.yaml that is not a demo's: the demo
     writes its own there, and `hub demo --workdir .` in a project replaced the project's config.
     A demo's is marked (:data:`DEMO_MARK`), or from before the mark names demo.db as its store."""
     path = workdir / "hub.yaml"
-    if not path.is_file():
-        return
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if text.startswith(DEMO_MARK) or text.startswith(f"store_url: {SQLITE_URL}\n"):
+    if not path.is_file() or is_demo_config(path):
         return
     raise ConfigError(
         [

@@ -47,6 +47,10 @@ def test_demo_command_prints_the_table_and_which_policy_ran(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "won revenue" in out.stdout and "Policy that ran:" in out.stdout
     assert (tmp_path / "d" / "hub.yaml").exists()
+    # what `hub status` tells next: not `hub run`, which would fail to reach the stopped sandbox
+    status = run_hub("status", "-c", str(tmp_path / "d" / "hub.yaml"), cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert "finished demo's store" in status.stdout and "hub run" not in status.stdout, status.stdout
 
 
 def _lift_figures(report):
