@@ -15,6 +15,7 @@ is what the hub cannot see, not another definition.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,7 +29,16 @@ from sqlalchemy import func, select
 from hub.config import Settings, load_settings
 from hub.connector_health import run_checks
 from hub.connectors_setup import setup_connector
-from hub.demo_store import DEMO_MARK, SQLITE_URL, has_password, prepare_demo_store, write_config
+from hub.console.passwords import hash_password
+from hub.demo_store import (
+    CONSOLE_PASSWORD,
+    CONSOLE_USER,
+    DEMO_MARK,
+    SQLITE_URL,
+    has_password,
+    prepare_demo_store,
+    write_config,
+)
 from hub.errors import HubError
 from hub.pipeline.context import HubContext
 from hub.pipeline.run import run_once
@@ -83,9 +93,11 @@ def sandbox_settings(
     connector_types: set[str],
     engine: dict[str, Any] | None = None,
     store_url: str = SQLITE_URL,
+    console: bool = False,
 ) -> Path:
     """Write the demo's hub.yaml: the sample's decision section (``engine`` keys override its
-    ``decision.engine``), connectors on the sandbox, the store at ``store_url``."""
+    ``decision.engine``), connectors on the sandbox, the store at ``store_url``; with ``console``,
+    a console login (:func:`console_login`)."""
     sample = yaml.safe_load(resources.files("hub").joinpath("sample.yaml").read_text(encoding="utf-8"))
     sample["decision"]["engine"] = {**sample["decision"].get("engine", {}), **(engine or {})}
     connectors: dict[str, Any] = {}
@@ -114,9 +126,25 @@ def sandbox_settings(
         "connectors": connectors,
         "decision": sample["decision"],
     }
+    if console:
+        cfg["api"] = console_login(workdir)
     path = workdir / "hub.yaml"
-    write_config(path, f"{DEMO_MARK}\n" + yaml.safe_dump(cfg, sort_keys=False), secret=has_password(store_url))
+    secret = console or has_password(store_url)  # a session secret, or a password in the store's URL
+    write_config(path, f"{DEMO_MARK}\n" + yaml.safe_dump(cfg, sort_keys=False), secret=secret)
     return path
+
+
+def console_login(workdir: Path) -> dict[str, Any]:
+    """The demo's console login: user ``demo`` with a new random password, written to
+    :data:`CONSOLE_PASSWORD` beside hub.yaml (owner-readable only; never printed), and a session
+    secret. Without them `hub serve` on the demo's store serves no console until one hashes a
+    password and edits hub.yaml."""
+    password = secrets.token_urlsafe(12)
+    write_config(workdir / CONSOLE_PASSWORD, password + "\n", secret=True)
+    return {
+        "users": [{"username": CONSOLE_USER, "password_hash": hash_password(password)}],
+        "session_secret": secrets.token_urlsafe(32),
+    }
 
 
 def run_demo(
@@ -150,7 +178,7 @@ def run_demo(
     with start_sandbox(world) as sb:
         if on_sandbox:
             on_sandbox(sb)
-        settings = load_settings(sandbox_settings(sb, workdir, types, engine, store_url))
+        settings = load_settings(sandbox_settings(sb, workdir, types, engine, store_url, console=True))
         ctx = HubContext.build(settings, embedded=True)
         ctx.clock = world.now  # decisions happen in simulated time, like the activities they read
         for name in settings.enabled_connectors():  # `hub connectors setup`: create, then verify

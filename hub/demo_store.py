@@ -25,6 +25,8 @@ from hub.store.schema import metadata
 #: the demo's SQLite store, relative to its hub.yaml (load_settings resolves it beside the file)
 SQLITE_URL = "sqlite:///demo.db"
 #: the first line of the demo's hub.yaml: what tells it from a hub.yaml the demo must not replace
+#: the demo's console user, and the file beside its hub.yaml holding that user's password
+CONSOLE_USER, CONSOLE_PASSWORD = "demo", "console-password.txt"
 DEMO_MARK = "# Written by `hub demo`; the next demo in this directory replaces it and demo.db."
 
 

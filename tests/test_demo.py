@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 
 from hub.config import load_settings
 from hub.demo import NOT_REACHED, run_demo
+from hub.demo_store import CONSOLE_PASSWORD, CONSOLE_USER
 from hub.sandbox.clock import DEFAULT_START
 from hub.status import connector_status
 from hub.store import Store
@@ -51,6 +53,20 @@ def test_demo_command_prints_the_table_and_which_policy_ran(tmp_path):
     status = run_hub("status", "-c", str(tmp_path / "d" / "hub.yaml"), cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     assert "finished demo's store" in status.stdout and "hub run" not in status.stdout, status.stdout
+    # the console opens on the demo's store with the login it wrote, and the password is never printed
+    password = (tmp_path / "d" / CONSOLE_PASSWORD).read_text().strip()
+    assert password and password not in out.stdout + out.stderr + status.stdout + status.stderr
+    assert f"user {CONSOLE_USER}, password in" in out.stdout
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+
+    with TestClient(create_app(load_settings(tmp_path / "d" / "hub.yaml"))) as client:
+        form = client.get("/console/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        creds = {"csrf": csrf, "username": CONSOLE_USER, "password": password}
+        assert client.post("/console/login", data=creds, follow_redirects=False).status_code == 303
+        assert "decisions in" in client.get("/console/", follow_redirects=False).text  # the Overview, not the login
 
 
 def _lift_figures(report):
@@ -118,7 +134,9 @@ def test_a_store_url_with_a_password_is_written_to_a_hub_yaml_only_its_owner_rea
     run_demo(contacts=60, days=1, seed=1, workdir=tmp_path, store_url=with_password)
     assert (tmp_path / "hub.yaml").stat().st_mode & 0o777 == 0o600
     run_demo(contacts=60, days=1, seed=1, workdir=tmp_path / "plain")
-    assert (tmp_path / "plain" / "hub.yaml").stat().st_mode & 0o077 != 0  # nothing secret: as umask says
+    # the console's session secret is in it either way, and its password in a file of its own
+    assert (tmp_path / "plain" / "hub.yaml").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "plain" / CONSOLE_PASSWORD).stat().st_mode & 0o777 == 0o600
 
 
 def test_demo_runs_on_a_migrated_hub_database_that_holds_no_rows(tmp_path, pg_url):

@@ -185,6 +185,8 @@ def _money(v: float) -> str:
 
 
 def _print_demo(report) -> None:
+    from hub.demo_store import CONSOLE_PASSWORD, CONSOLE_USER
+
     table = Table(
         title=f"Decision Hub demo: {report.days} simulated days, {report.contacts} people (ground truth from the market,"
         " each person in the arm of its first decision)"
@@ -237,6 +239,10 @@ def _print_demo(report) -> None:
             "The learning engine is not enabled in this build: every decided contact got the legacy rules; there is no holdout to compare with."
         )
     out.print(f"Store and config: {report.workdir}/ (try: hub status -c {report.workdir}/hub.yaml)")
+    out.print(
+        f"Console: hub serve -c {report.workdir}/hub.yaml, then /console/ at the address it prints; user "
+        f"{CONSOLE_USER}, password in {report.workdir}/{CONSOLE_PASSWORD}"
+    )
 
 
 def _lift_cell(row) -> str:  # noqa: ANN001 - hub.reports.lift.LiftRow | None

@@ -8,7 +8,7 @@ import typer
 
 from hub.cli.common import ConfigOpt, JsonOpt, load_config, out, print_json, say, table
 from hub.config import Settings, config_path
-from hub.demo_store import is_demo_config
+from hub.demo_store import CONSOLE_PASSWORD, CONSOLE_USER, is_demo_config
 from hub.reports.numbers import utc_time
 
 #: after "Workers alive: 0" on a hub that uses workers: what runs the queues
@@ -21,7 +21,8 @@ NO_WORKERS = (
 #: `hub run` or a worker would only fail to reach them
 DEMO_ENDED = (
     "This is a finished demo's store: its simulated CRMs stopped when `hub demo` ended, so there is nothing "
-    "to sync or push. Read it with `hub report lift{c}`, `hub decisions{c}` or the console (`hub serve{c}`); "
+    "to sync or push. Read it with `hub report lift{c}`, `hub decisions{c}` or the console (`hub serve{c}`, user "
+    f"{CONSOLE_USER}, password in {CONSOLE_PASSWORD} beside hub.yaml); "
     "`hub demo` runs another, `hub init` starts a hub on your own CRMs."
 )
 
