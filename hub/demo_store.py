@@ -17,6 +17,7 @@ from sqlalchemy import Connection, inspect, select, table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from hub.config import Settings
 from hub.errors import ConfigError, StoreError, StoreUnavailable
 from hub.store import Store
 from hub.store.db import make_engine
@@ -39,6 +40,18 @@ def is_demo_config(path: Path) -> bool:
     except OSError:
         return False
     return first.rstrip("\n") == DEMO_MARK or first == f"store_url: {SQLITE_URL}\n"
+
+
+#: what a finished demo's store has instead of workers to start (`hub status`, the console's Queues)
+DEMO_ENDED = (
+    "This is a finished demo's store: its simulated CRMs stopped when the demo ended, so there is nothing "
+    "to sync or push."
+)
+
+
+def demo_ended(settings: Settings) -> bool:
+    """Are these settings a finished demo's (read from a hub.yaml the demo wrote)?"""
+    return settings.source_path is not None and is_demo_config(Path(settings.source_path))
 
 
 def check_demo_workdir(workdir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -67,6 +68,8 @@ def test_demo_command_prints_the_table_and_which_policy_ran(tmp_path):
         creds = {"csrf": csrf, "username": CONSOLE_USER, "password": password}
         assert client.post("/console/login", data=creds, follow_redirects=False).status_code == 303
         assert "decisions in" in client.get("/console/", follow_redirects=False).text  # the Overview, not the login
+        queues = html.unescape(client.get("/console/queues").text)  # as `hub status` says it
+        assert "finished demo's store" in queues and "hub run" not in queues, queues[queues.find("<h1>") :][:600]
 
 
 def _lift_figures(report):

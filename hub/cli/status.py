@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from hub.cli.common import ConfigOpt, JsonOpt, load_config, out, print_json, say, table
-from hub.config import Settings, config_path
-from hub.demo_store import CONSOLE_PASSWORD, CONSOLE_USER, is_demo_config
+from hub.config import Settings
+from hub.demo_store import CONSOLE_PASSWORD, CONSOLE_USER, DEMO_ENDED, demo_ended
 from hub.reports.numbers import utc_time
 
 #: after "Workers alive: 0" on a hub that uses workers: what runs the queues
@@ -17,13 +17,11 @@ NO_WORKERS = (
     "or run the pipeline in this process with `hub run{c}`."
 )
 
-#: instead of NO_WORKERS for a demo's store: its simulated CRMs stopped when the demo ended, so
-#: `hub run` or a worker would only fail to reach them
-DEMO_ENDED = (
-    "This is a finished demo's store: its simulated CRMs stopped when `hub demo` ended, so there is nothing "
-    "to sync or push. Read it with `hub report lift{c}`, `hub decisions{c}` or the console (`hub serve{c}`, user "
-    f"{CONSOLE_USER}, password in {CONSOLE_PASSWORD} beside hub.yaml); "
-    "`hub demo` runs another, `hub init` starts a hub on your own CRMs."
+#: after DEMO_ENDED in the terminal: what to read a finished demo's store with
+DEMO_READ = (
+    " Read it with `hub report lift{c}`, `hub decisions{c}` or the console (`hub serve{c}`, user "
+    f"{CONSOLE_USER}, password in {CONSOLE_PASSWORD} beside hub.yaml); `hub demo` runs another, `hub init` "
+    "starts a hub on your own CRMs."
 )
 
 #: workers are alive but some queues have none: their tasks wait for ever
@@ -140,8 +138,8 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         else:
             out.print(f"Workers alive: {len(st.workers or [])} {', '.join(st.workers or [])}")
             if not st.workers:
-                ended = is_demo_config(config_path(config))
-                out.print((DEMO_ENDED if ended else NO_WORKERS).format(c=f" -c {config}" if config else ""))
+                hint = DEMO_ENDED + DEMO_READ if demo_ended(settings) else NO_WORKERS
+                out.print(hint.format(c=f" -c {config}" if config else ""))
             elif st.queues_without_workers:
                 out.print(
                     NO_CONSUMER.format(

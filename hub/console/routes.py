@@ -30,6 +30,7 @@ from hub.console.governance import governance_summary
 from hub.console.passwords import burn_time, verify_password
 from hub.console.render import back, checked_form, current, form, page, secret, set_cookie, to_login
 from hub.console.throttle import LoginThrottle
+from hub.demo_store import DEMO_ENDED, demo_ended
 from hub.governance import pushes as failed_pushes
 from hub.models import Action, readable, utcnow
 from hub.pipeline.owner_status import owner_statuses
@@ -186,6 +187,7 @@ def queues(request: Request, state: ApiState = Depends(hub_state)) -> Response:
         broker_error=st.broker_error,
         groups=groups,
         mode=state.dispatch.mode,
+        demo_ended=DEMO_ENDED if demo_ended(state.settings) else None,
     )
 
 
