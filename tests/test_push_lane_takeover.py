@@ -63,7 +63,7 @@ def test_a_live_lane_slow_before_its_vendor_call_is_never_taken_over(tmp_path, s
 
     Store(store_url, auto_migrate=True).dispose()
     slow_cfg, fast = _contexts(
-        tmp_path, store_url, redis_url, **{"connectors.crm.settings.stored_form_delay": 1.5 * LEASE}
+        tmp_path, store_url, redis_url, **{"connectors.crm.settings.stored_form_delay": 2.5 * LEASE}
     )
     slow = HubContext.build(load_settings(slow_cfg), embedded=False)
     try:

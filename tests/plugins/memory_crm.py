@@ -46,7 +46,7 @@ class MemoryCRMSettings(ConnectorSettings):
     page_size: int = Field(50, ge=1)
     push_delay: float = Field(0.0, ge=0, description="seconds per record, to make a batch slow")
     stored_form_delay: float = Field(
-        0.0, ge=0, description="seconds per field the push diff asks about (a slow schema read)"
+        0.0, ge=0, description="seconds the push diff's first stored-form question takes (a slow schema read, kept after)"
     )
     max_batch: int = Field(100, ge=1)
 
@@ -170,6 +170,7 @@ class MemoryCRMConnector(Connector):
         self.s = settings
         self.max_push_batch = settings.max_batch
         self.crm = MemoryCRM(settings.redis_url, settings.namespace)
+        self._schema_read = False  # stored_form_delay: the first read of the schema is the slow one
 
     def check(self) -> CheckReport:
         ok = bool(self.crm.r.ping())
@@ -255,8 +256,9 @@ class MemoryCRMConnector(Connector):
             after = int(rows[-1][1])
 
     def stored_form(self, object_type: str, field: str, value: Any) -> Any:
-        if self.s.stored_form_delay:
+        if self.s.stored_form_delay and not self._schema_read:
             time.sleep(self.s.stored_form_delay)
+        self._schema_read = True
         return value
 
     def push(self, requests: list[PushRequest]) -> list[PushResult]:
