@@ -26,7 +26,7 @@ def same_secret(presented: str | bytes | None, expected: str | bytes | None) -> 
 
 #: setting names whose values are secret whatever their type (connector settings are raw dicts)
 SECRET_KEY = re.compile(
-    r"(secret|token|password|passwd|pwd|api_?key|private|credential|auth|hash|salt|session_?id|sid$)", re.I
+    r"(secret|token|password|passwd|pwd|api_?key|private|credential|auth|hash|salt|session_?id(?![a-z])|sid$)", re.I
 )
 MASK = "********"
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/:@\s]*:)(?P<pw>[^@/\s]+)(?P<at>@)", re.I)

@@ -123,6 +123,15 @@ def test_a_salesforce_session_id_is_masked():
     assert shown["connectors"]["sf"]["settings"] == {"session_id": MASK, "instance_url": "https://x"}
 
 
+def test_settings_that_only_share_a_secrets_prefix_are_shown():
+    """The console's Config page hid ``api.session_idle_timeout`` (1800) as a secret: the pattern for
+    a session id matched the start of "session_idle"."""
+    from hub.secrets import MASK, masked
+
+    shown = masked({"api": {"session_idle_timeout": 1800, "session_max_age": 28800, "session_id": "x", "sid": "y"}})
+    assert shown["api"] == {"session_idle_timeout": 1800, "session_max_age": 28800, "session_id": MASK, "sid": MASK}
+
+
 def test_a_yaml_syntax_error_names_the_place_but_not_the_line_that_may_hold_a_secret(tmp_path):
     """PyYAML quotes the offending line; a token pasted in place of ``${VAR}`` was printed with it."""
     path = tmp_path / "hub.yaml"
