@@ -88,6 +88,7 @@ COMMON: dict[str, FieldSpec] = {
     "StartDateTime": STAMP,
     "EndDateTime": STAMP,
     "ActivityDateTime": STAMP,
+    "DurationInMinutes": FieldSpec("int", precision=8),
     "StageName": _pick(
         40, "Prospecting", "Qualification", "Needs Analysis", "Proposal", "Negotiation", "Closed Won", "Closed Lost"
     ),

@@ -114,6 +114,7 @@ FIELDS: dict[str, list[str]] = {
         "StartDateTime",
         "EndDateTime",
         "ActivityDateTime",
+        "DurationInMinutes",
         "OwnerId",
     ],
     "Opportunity": [
@@ -284,6 +285,18 @@ def label(field: str) -> str:
 def sf_date_ms(day: str) -> int:
     """``2026-01-05`` -> epoch ms at its midnight UTC."""
     return parse_datetime_ms(day + "T00:00:00Z")
+
+
+def event_problem(fields: dict[str, Any]) -> SfError | None:
+    """An Event with a start needs its length, as DurationInMinutes or EndDateTime (Object
+    Reference, Event: "DurationInMinutes ... Required if IsAllDayEvent is false"; the error as
+    an Apex insert reports it: "Required fields are missing: [DurationInMinutes]")."""
+    started = fields.get("ActivityDateTime") is not None or fields.get("StartDateTime") is not None
+    if started and fields.get("DurationInMinutes") is None and fields.get("EndDateTime") is None:
+        return SfError(
+            "REQUIRED_FIELD_MISSING", "Required fields are missing: [DurationInMinutes]", ["DurationInMinutes"]
+        )
+    return None
 
 
 def _live(rec: dict[str, Any] | None) -> dict[str, Any]:
@@ -578,7 +591,8 @@ class SalesforceState:
         """The first field of ``fields`` the object lacks or field-level security hides, if any."""
         hidden, _ = self.field_access(sobject)
         skip = {"attributes", "id", "Id"}  # the record's id names it, it is not a field written
-        return next((k for k in fields if k not in skip and (k not in FIELDS[sobject] or k in hidden)), None)
+        known = set(FIELDS[sobject]) | set(SYSTEM)  # a system field is there, only not writable
+        return next((k for k in fields if k not in skip and (k not in known or k in hidden)), None)
 
     def check_fields(self, sobject: str, fields: dict[str, Any], updating: bool = False) -> None:
         hidden, no_edit = self.field_access(sobject)
@@ -587,7 +601,11 @@ class SalesforceState:
         for k, v in fields.items():
             if k == "attributes":
                 continue
-            if k not in FIELDS[sobject] or k in hidden:
+            if k.lower() == "id" and not updating:
+                # Apex's and SOAP's words for it, which sObject Collections inserts give too (a
+                # REST row's POST refuses the whole request first: salesforce_server.create_one)
+                raise SfError("INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call", ["Id"])
+            if (k not in FIELDS[sobject] and k not in SYSTEM) or k in hidden:
                 # as Salesforce answers a REST write of an unknown field (Force.com-Toolkit-for-NET#90,
                 # MinnPost/object-sync-for-salesforce#194); sObject Collections refuse the whole
                 # request for it before any record (salesforce_collections._deserialize)
@@ -638,6 +656,21 @@ class SalesforceState:
         if sobject == "Lead" and rec["IsConverted"]:
             raise converted_lead()
         self.check_fields(sobject, {k: v for k, v in fields.items() if k != "attributes"}, updating=True)
+        if sobject == "User":
+            self.check_username(fields.get("Username"), rec["Id"])
+
+    def check_username(self, username: Any, rid: str | None = None) -> None:
+        """A Username is unique, whatever its case (Salesforce: across all orgs; here, this one).
+        Worded as Salesforce's Setup and API answer it (GK: DUPLICATE_USERNAME, with this text)."""
+        if not isinstance(username, str):
+            return
+        for user in self.objects["User"].values():
+            if user["Id"] != rid and str(user["Username"] or "").lower() == username.lower():
+                raise SfError(
+                    "DUPLICATE_USERNAME",
+                    "Duplicate Username.<br>Another user has already selected this username.<br>Please select another.",
+                    ["Username"],
+                )
 
     def update(
         self,
