@@ -145,3 +145,24 @@ def test_a_collection_delete_over_200_ids_is_worded_as_salesforce_words_it(org) 
             "errorCode": "EXCEEDED_ID_LIMIT",
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("TimeZoneSidKey", "Mars/Olympus"),
+        ("LocaleSidKey", "xx_YY"),
+        ("EmailEncodingKey", "UTF-9"),
+        ("LanguageLocaleKey", "klingon"),
+    ],
+)
+def test_a_user_s_zone_locale_encoding_and_language_are_restricted_picklists(org, field: str, bad: str) -> None:
+    _, sf = org
+    fields = user_fields("picky@sandbox.example.com", "Pic", "Ky")
+    res = _post(sf, [{"attributes": {"type": "User"}, **fields, field: bad}])
+    assert res[0]["success"] is False
+    assert res[0]["errors"][0]["statusCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    assert res[0]["errors"][0]["fields"] == [field]
+    usual = {"TimeZoneSidKey": "Europe/Paris", "LocaleSidKey": "fr_FR", "EmailEncodingKey": "ISO-8859-1"}
+    ok = _post(sf, [{"attributes": {"type": "User"}, **fields, **usual, "LanguageLocaleKey": "fr"}])
+    assert ok[0]["success"] is True
