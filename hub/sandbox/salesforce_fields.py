@@ -16,8 +16,10 @@ DateTime, an unrestricted Picklist). Two kinds of refusal, as Salesforce gives t
 from __future__ import annotations
 
 import json
+import locale
 import math
 import re
+import zoneinfo
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -47,6 +49,36 @@ def _text(n: int) -> FieldSpec:
 
 def _pick(n: int, *values: str) -> FieldSpec:
     return FieldSpec("picklist", n, values)
+
+
+def _restricted(n: int, values: list[str] | set[str]) -> FieldSpec:
+    return FieldSpec("picklist", n, tuple(sorted(values)), restricted=True)
+
+
+# A User's settings keys are restricted picklists (Object Reference, User: TimeZoneSidKey,
+# LocaleSidKey, EmailEncodingKey and LanguageLocaleKey, "Restricted picklist"). Salesforce's own
+# lists are long; these stand in for them: the IANA zones this Python knows (Salesforce takes a
+# subset), the language_COUNTRY locales the C library names, and (GK, Salesforce Help "Supported
+# Languages" and the email encoding setting) the encodings and languages a user may pick.
+USER_ZONES = zoneinfo.available_timezones()
+USER_LOCALES = {v.split(".")[0] for v in locale.locale_alias.values() if re.match(r"^[a-z]{2,3}_[A-Z]{2}\.", v)}
+EMAIL_ENCODINGS = {
+    "UTF-8",
+    "ISO-8859-1",
+    "Shift_JIS",
+    "ISO-2022-JP",
+    "EUC-JP",
+    "ks_c_5601-1987",
+    "Big5",
+    "GB2312",
+    "Big5-HKSCS",
+    "x-SJIS_0213",
+}
+USER_LANGUAGES = {
+    *("en_US", "de", "es", "es_MX", "fr", "it", "ja", "sv", "ko", "zh_TW", "zh_CN", "pt_BR", "nl_NL", "da"),
+    *("th", "fi", "ru", "no", "ar", "bg", "hr", "cs", "en_GB", "el", "iw", "hu", "in", "pl", "pt_PT", "ro"),
+    *("sk", "sl", "tr", "uk", "vi"),
+}
 
 
 REF = FieldSpec("reference", 18)
@@ -131,11 +163,10 @@ BY_OBJECT: dict[str, dict[str, FieldSpec]] = {
     "User": {
         "Email": FieldSpec("email", 128),
         "Alias": _text(8),
-        # restricted picklists in Salesforce; here any value is taken (the lists are long)
-        "TimeZoneSidKey": _pick(40, "America/New_York", "America/Los_Angeles", "Europe/London", "Asia/Tokyo"),
-        "LocaleSidKey": _pick(40, "en_US", "en_GB", "de_DE", "ja_JP"),
-        "EmailEncodingKey": _pick(40, "UTF-8", "ISO-8859-1"),
-        "LanguageLocaleKey": _pick(40, "en_US", "de", "ja"),
+        "TimeZoneSidKey": _restricted(40, USER_ZONES),
+        "LocaleSidKey": _restricted(40, USER_LOCALES),
+        "EmailEncodingKey": _restricted(40, EMAIL_ENCODINGS),
+        "LanguageLocaleKey": _restricted(40, USER_LANGUAGES),
     },
 }
 
