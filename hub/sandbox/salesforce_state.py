@@ -288,9 +288,10 @@ def sf_date_ms(day: str) -> int:
 
 
 def event_problem(fields: dict[str, Any]) -> SfError | None:
-    """An Event with a start needs its length, as DurationInMinutes or EndDateTime (Object
-    Reference, Event: "DurationInMinutes ... Required if IsAllDayEvent is false"; the error as
-    an Apex insert reports it: "Required fields are missing: [DurationInMinutes]")."""
+    """An Event with a start needs its length (Object Reference, Event, EndDateTime: "If
+    IsAllDayEvent is false, a value must be supplied for either DurationInMinutes or
+    EndDateTime"; no Event here is all-day). Worded as an Apex insert reports it: "Required
+    fields are missing: [DurationInMinutes]"."""
     started = fields.get("ActivityDateTime") is not None or fields.get("StartDateTime") is not None
     if started and fields.get("DurationInMinutes") is None and fields.get("EndDateTime") is None:
         return SfError(
