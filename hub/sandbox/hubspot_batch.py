@@ -8,6 +8,9 @@ Two inputs that resolve to one record (the same id twice, or an old id next to t
 merged into) refuse the batch with 400 "Duplicate IDs found in batch input". Upsert needs an
 ``idProperty`` naming email or a ``hasUniqueValue`` property, and so does an update that gives
 one; ``hs_object_id`` as ``idProperty`` is refused (an update names the record id without it).
+A read takes record ids, or with ``idProperty`` the values of email or of a unique property
+(batch read reference: "by record ID or ... by a custom unique value property"); a read keyed
+by another property is refused as an upsert is (HubSpot's wording for a read is not recorded).
 A mixin for ``HubSpotApp`` (hubspot_server.py), which provides rendering and record lookup.
 """
 
@@ -36,7 +39,9 @@ class HubSpotBatchRoutes:
     def _body(self, req: Request) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _render(self, rec: dict[str, Any], props: list[str] | None, assoc: list[str] | None = None) -> dict[str, Any]:
+    def _render(
+        self, rec: dict[str, Any], props: list[str] | None, assoc: list[str] | None = None, kind: str = "contacts"
+    ) -> dict[str, Any]:
         raise NotImplementedError
 
     def _by_email(self, email: str) -> dict[str, Any] | None:
@@ -92,10 +97,15 @@ class HubSpotBatchRoutes:
         started = iso_ms(self.world.clock.now_ms())
         props = body.get("properties") or None
         results, missing = [], []
-        by_email = body.get("idProperty") == "email"
+        id_prop = body.get("idProperty")
+        if id_prop in ("hs_object_id", ""):
+            id_prop = None  # the record id, as without idProperty
+        refused = self._upsert_key(id_prop) if id_prop else None
+        if refused is not None:  # a value that many records may share cannot name one
+            return refused
         for inp in inputs:
             oid = str(inp.get("id"))
-            rec = self._by_email(oid) if by_email else self.hs.live(oid)
+            rec = self._target({"id": oid, "idProperty": id_prop})
             if rec is None:
                 missing.append(oid)
             else:

@@ -51,10 +51,10 @@ class HubSpotExtraRoutes:
     # ---- properties ----------------------------------------------------------------------
     def list_properties(self, req: Request) -> Response:
         self._contacts_only(req)
-        return Response(200, {"results": list(self.hs.properties.values())})
+        return Response(200, {"results": [self.hs.definition(n) for n in self.hs.properties]})
 
     def get_property(self, req: Request) -> Response:
-        p = self.hs.properties.get(req.params["propertyName"])
+        p = self.hs.definition(req.params["propertyName"])
         if p is None:
             return _err(404, f"Unable to find property {req.params['propertyName']}", "OBJECT_NOT_FOUND")
         return Response(200, p)

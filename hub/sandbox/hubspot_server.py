@@ -47,13 +47,23 @@ DEFAULT_PROPS = ["email", "firstname", "lastname"]
 # HubSpot documents no number: reports put it between ~8 KB and ~16,200 characters (PostHog
 # PR #31617 measured the latter); this is the conservative end, our choice, not HubSpot's.
 MAX_URI_BYTES = 8_192
-ALWAYS = ["createdate", "lastmodifieddate", "hs_object_id"]
 CONTACT_TYPES = ("contacts", "contact", "0-1")
-# what list and search return when no properties are asked for (deals: HubSpot's default set)
+# what every answer carries, asked for or not: HubSpot's search guide lists them among each
+# object's defaults (contacts: createdate, lastmodifieddate, hs_object_id; deals: createdate,
+# hs_lastmodifieddate; engagements: hs_createdate, hs_lastmodifieddate, hs_object_id)
+ALWAYS = {
+    "contacts": ["createdate", "lastmodifieddate", "hs_object_id"],
+    "deals": ["createdate", "hs_lastmodifieddate", "hs_object_id"],
+    "meetings": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
+    "calls": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
+}
+# what list and search return when no properties are asked for (the guide's tables; engagements
+# return only the keys above, so ``hs_timestamp`` has to be asked for)
 DEFAULT_OBJECT_PROPS = {
-    "meetings": ["hs_timestamp", "hs_lastmodifieddate"],
-    "calls": ["hs_timestamp", "hs_lastmodifieddate"],
-    "deals": ["dealname", "amount", "dealstage", "pipeline", "closedate", "createdate", "hs_lastmodifieddate"],
+    "contacts": DEFAULT_PROPS,
+    "meetings": [],
+    "calls": [],
+    "deals": ["dealname", "amount", "dealstage", "pipeline", "closedate"],
 }
 
 
@@ -301,8 +311,10 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
             raise HttpError(_err(400, "Invalid input JSON on line 1", "VALIDATION_ERROR")) from None
         return body if isinstance(body, dict) else {}
 
-    def _render(self, rec: dict[str, Any], props: list[str] | None, assoc: list[str] | None = None) -> dict[str, Any]:
-        names = list(dict.fromkeys((props or DEFAULT_PROPS) + ALWAYS))
+    def _render(
+        self, rec: dict[str, Any], props: list[str] | None, assoc: list[str] | None = None, kind: str = "contacts"
+    ) -> dict[str, Any]:
+        names = list(dict.fromkeys((props or DEFAULT_OBJECT_PROPS[kind]) + ALWAYS[kind]))
         p = {k: rec["properties"].get(k) for k in names}
         if self.faults.malformed():
             self.log.fault("hubspot", "malformed")
@@ -348,8 +360,8 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
                 key=lambda r: int(r["id"]),
             )
             page, more = rows[:limit], len(rows) > limit
-        props = req.args("properties") or DEFAULT_OBJECT_PROPS.get(kind)
-        body: dict[str, Any] = {"results": [self._render(r, props, req.args("associations")) for r in page]}
+        props = req.args("properties") or None
+        body: dict[str, Any] = {"results": [self._render(r, props, req.args("associations"), kind) for r in page]}
         if more:
             nxt = str(int(page[-1]["id"]))
             body["paging"] = {"next": {"after": nxt, "link": f"{req.path}?after={nxt}"}}
@@ -381,7 +393,7 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
             and rec["properties"].get("hs_merged_object_ids")
         ):
             props = (props or DEFAULT_PROPS) + ["hs_merged_object_ids"]
-        return Response(200, self._render(rec, props, req.args("associations")))
+        return Response(200, self._render(rec, props, req.args("associations"), kind))
 
     def _by_email(self, email: str) -> dict[str, Any] | None:
         e = email.strip().lower()
@@ -474,7 +486,7 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         problem = hsq.check_request(body)
         if problem:
             return _err(400, problem, "VALIDATION_ERROR")
-        after = int(body.get("after") or 0)
+        after = _offset(body.get("after"))
         limit = int(body.get("limit") or 10)
         if after >= hsq.SEARCH_CAP:
             return _err(
@@ -501,10 +513,10 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         if self.hs.late_index:  # records the index has not caught up with yet (any order)
             rows = [r for r in rows if r["id"] not in self.hs.late_index]
         page = rows[after : after + limit]
-        props = body.get("properties") or DEFAULT_OBJECT_PROPS.get(kind)
+        props = body.get("properties") or None
         out: dict[str, Any] = {
             "total": len(rows),
-            "results": [self._render(r, props) for r in page],
+            "results": [self._render(r, props, None, kind) for r in page],
         }
         if after + limit < len(rows):
             out["paging"] = {"next": {"after": str(after + limit)}}
@@ -538,6 +550,18 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
                 found.append((hsq.sort_value(props, name, types), int(r["id"]), r))
         found.sort(key=lambda x: x[:2], reverse=desc)
         return [r for _, _, r in found]
+
+
+def _offset(after: Any) -> int:
+    """A search ``after`` as HubSpot hands it out: the decimal offset of the next page ("10").
+    Anything else is refused with a 400 rather than read as a slice (a negative one would page
+    from the end); HubSpot's exact wording for it is not documented, this one is ours."""
+    text = str(after or "0").strip()
+    if not text.isdigit():
+        raise HttpError(
+            _err(400, f"after must be a paging token from a previous page, not {after!r}", "VALIDATION_ERROR")
+        )
+    return int(text)
 
 
 __all__ = ["HubSpotApp", "HubSpotLimits", "OWNER_IDS"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -90,6 +91,22 @@ def _prop(
     }
 
 
+def hubspot_zone(name: str) -> str:
+    """An IANA zone as HubSpot's ``hs_timezone`` holds it: ``America/Port-au-Prince`` is
+    ``america_slash_port_hyphen_au_hyphen_prince``."""
+    return name.lower().replace("/", "_slash_").replace("-", "_hyphen_")
+
+
+def _owner_property() -> dict[str, Any]:
+    """``hubspot_owner_id``: a dropdown whose options are the portal's owners, not stored with it
+    (``externalOptions``, ``referencedObjectType: OWNER``, as the properties API describes
+    owner properties; ``HubSpotState.definition`` fills them in)."""
+    return _prop("hubspot_owner_id", "Contact owner", "enumeration", "select") | {
+        "externalOptions": True,
+        "referencedObjectType": "OWNER",
+    }
+
+
 BASE_PROPERTIES = [
     _prop("email", "Email"),
     _prop("firstname", "First Name"),
@@ -101,8 +118,17 @@ BASE_PROPERTIES = [
     _prop("numemployees", "Number of Employees", "enumeration", "select", options=[r for r, _ in EMPLOYEE_RANGES]),
     _prop("annualrevenue", "Annual Revenue"),
     _prop("country", "Country"),
-    _prop("hs_timezone", "Time Zone"),
-    _prop("hubspot_owner_id", "Contact owner"),
+    # a dropdown in HubSpot whose values are slugs of IANA zones ("america_slash_new_york", as
+    # integrations that read it convert them); HubSpot's own list of zones is not recorded here,
+    # so the options are every zone Python knows
+    _prop(
+        "hs_timezone",
+        "Time Zone",
+        "enumeration",
+        "select",
+        options=sorted(hubspot_zone(z) for z in zoneinfo.available_timezones()),
+    ),
+    _owner_property(),
     _prop(
         "lifecyclestage",
         "Lifecycle Stage",
@@ -349,6 +375,19 @@ class HubSpotState:
                     f"{ms} is at {t // 3_600_000}:{t // 60_000 % 60}:{t // 1000 % 60}.{t % 1000} UTC, not midnight!",
                 )
         return None
+
+    def definition(self, name: str) -> dict[str, Any] | None:
+        """A property as the properties API answers it: an owner property lists the active
+        owners as its options, by owner ``id`` (what a record's value must be)."""
+        d = self.properties.get(name)
+        if d is None or d.get("referencedObjectType") != "OWNER":
+            return d
+        owners = [o for o in self.owners if not o["archived"]]
+        options = [
+            {"label": f"{o['firstName']} {o['lastName']}", "value": o["id"], "displayOrder": i, "hidden": False}
+            for i, o in enumerate(owners)
+        ]
+        return d | {"options": options}
 
     # ---- owners --------------------------------------------------------------------------
     def active_owner_ids(self) -> set[str]:

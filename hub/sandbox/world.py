@@ -18,7 +18,7 @@ from hub.sandbox import ground_truth as gt
 from hub.sandbox.catalog import ACTION_INDEX, CHANNELS
 from hub.sandbox.clock import DAY_MS, DEFAULT_START, SimClock, parse_datetime_ms
 from hub.sandbox.crm_writer import write_events
-from hub.sandbox.hubspot_state import LIFECYCLE, OWNER_IDS, HubSpotState, employee_range
+from hub.sandbox.hubspot_state import LIFECYCLE, OWNER_IDS, HubSpotState, employee_range, hubspot_zone
 from hub.sandbox.market import EV, EVENT_TYPES, PAGES, ActionBatch, Market, MarketConfig
 from hub.sandbox.population import (
     COUNTRIES,
@@ -303,9 +303,3 @@ class World:
 
 
 __all__ = ["World", "WorldConfig", "EV", "PAGES"]
-
-
-def hubspot_zone(name: str) -> str:
-    """An IANA zone as HubSpot's ``hs_timezone`` holds it: ``America/Port-au-Prince`` is
-    ``america_slash_port_hyphen_au_hyphen_prince``."""
-    return name.lower().replace("/", "_slash_").replace("-", "_hyphen_")
