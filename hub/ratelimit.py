@@ -15,7 +15,8 @@ between (the GIL, a loaded host, the network) is still in the vendor's window wh
 limiter's frees its slot, and calls granted then are refused. ``held`` therefore logs a call
 again when it ends: it arrived before its answer came back, so counting it until the end plus
 one window keeps every call the vendor still counts. Each slot is held one call longer than
-the window (a HubSpot call of 0.2 s in 10 s: 2% of the pace).
+the window (a HubSpot call of 0.2 s in 10 s: 2-3% of the pace). Left open: a call still in
+flight a whole window after its grant is not counted again until it ends.
 
 >>> limiter = RateLimiter([Limit("ten_secondly", 5, 10)])
 >>> limiter.try_acquire()
@@ -117,7 +118,8 @@ class Limit:
 
 
 class RateLimiter:
-    """Acquire before each vendor call; ``acquire`` sleeps until the call fits every limit."""
+    """Hold a slot around each vendor call (``held``) or acquire one before it; both sleep
+    until the call fits every limit."""
 
     def __init__(
         self,
