@@ -80,3 +80,24 @@ def test_a_vendor_limiter_waits_a_window_after_redis_lost_its_log(redis_url):
     assert lim.try_acquire() == pytest.approx(10.0)
     warm = RateLimiter([Limit("w", 5, 10.0)], redis_url=redis_url, key="warm", clock=lambda: now[0])
     assert warm.try_acquire() == 0.0  # a hub-side throttle (logins) starts open
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_held_call_counts_from_when_it_ended(shared, request):
+    """A vendor counts a call on arrival, any time until its answer is back: a call granted at
+    1000 that ends at 1003 holds its slot until 1013, not 1010; one that outlasted the window
+    is logged again at its end."""
+    clock = FakeClock()
+    url = request.getfixturevalue("redis_url") if shared else None
+    lim = RateLimiter([Limit("ten", 2, 10)], redis_url=url, key="held", clock=clock, sleep=clock.sleep)
+    with lim.held() as waited:
+        clock.t += 3
+    assert waited == 0.0
+    clock.t = 1011.0
+    assert lim.try_acquire() == 0.0
+    assert lim.try_acquire() == pytest.approx(2.0)
+    clock.t = 1030.0
+    with lim.held():
+        clock.t += 12  # longer than the window
+    assert lim.try_acquire() == 0.0
+    assert lim.try_acquire() == pytest.approx(10.0)

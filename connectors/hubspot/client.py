@@ -226,12 +226,14 @@ class HubSpotClient:
         renewed = False
         while True:
             self._ensure_token()  # waits between tries can outlive the token the call began with
-            self.rate_limit_waits += limiter.acquire()
-            self.calls[op] = self.calls.get(op, 0) + 1
-            try:
-                return send()
-            except _Failed as failed:
-                status, body, reason, retry_after = failed.status, failed.body, failed.reason, failed.retry_after
+            # counted until the answer is back: HubSpot counts it on arrival, maybe well after the grant
+            with limiter.held() as waited:
+                self.rate_limit_waits += waited
+                self.calls[op] = self.calls.get(op, 0) + 1
+                try:
+                    return send()
+                except _Failed as failed:
+                    status, body, reason, retry_after = failed.status, failed.body, failed.reason, failed.retry_after
             if status == 401 and not renewed and self._expired(body):
                 # HubSpot's clock says the token is over before ours does: renew it, once
                 renewed, self._token_expires = True, 0.0

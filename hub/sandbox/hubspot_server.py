@@ -225,9 +225,10 @@ class HubSpotApp(HubSpotOAuthRoutes, HubSpotBatchRoutes, HubSpotExtraRoutes, App
         if search:
             return {}
         return {
-            "X-HubSpot-RateLimit-Max": str(self.limits.per_ten_seconds),
+            # the window it enforces (a test may shorten it): HubSpot's own is 10 s
+            "X-HubSpot-RateLimit-Max": str(self.window.limit),
             "X-HubSpot-RateLimit-Remaining": str(self.window.remaining()),
-            "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(round(self.window.seconds * 1000)),
             "X-HubSpot-RateLimit-Daily": str(self.limits.per_day),
             "X-HubSpot-RateLimit-Daily-Remaining": str(self.daily.remaining()),
         }
