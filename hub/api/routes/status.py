@@ -12,6 +12,7 @@ from hub.api.auth import require
 from hub.api.metrics import render, workers_alive
 from hub.api.settings import Scope
 from hub.api.state import ApiState, hub_state
+from hub.governance.killswitch import active
 from hub.status import hub_status
 
 router = APIRouter(tags=["status"])
@@ -45,6 +46,11 @@ class StatusOut(BaseModel):
         None, description="Celery workers answering a ping (as hub status lists them); null when embedded"
     )
     broker_error: str | None
+    kill_switches_on: list[str] = Field(
+        default_factory=list,
+        description="use cases sent back to the legacy behaviour (hub killswitch); with next_best_action"
+        " among them the rules decide, whatever policy and policy_version say is loaded",
+    )
 
 
 def current_status(state: ApiState) -> StatusOut:
@@ -52,6 +58,7 @@ def current_status(state: ApiState) -> StatusOut:
 
     with state.ctx.store.connect() as conn:
         ensure_current(state.ctx, conn)  # the version decisions use now, not this process's start
+        switched = sorted(active(conn, state.settings.governance))
     st = hub_status(state.settings, state.ctx.store)
     return StatusOut(
         mode=state.dispatch.mode,
@@ -60,6 +67,7 @@ def current_status(state: ApiState) -> StatusOut:
         connectors=[ConnectorOut(**{k: getattr(c, k) for k in ConnectorOut.model_fields}) for c in st.connectors],
         queues=st.queues,
         broker_error=st.broker_error,
+        kill_switches_on=switched,
     )
 
 
