@@ -58,7 +58,6 @@ def current_status(state: ApiState) -> StatusOut:
 
     with state.ctx.store.connect() as conn:
         ensure_current(state.ctx, conn)  # the version decisions use now, not this process's start
-        switched = sorted(active(conn, state.settings.governance))
     st = hub_status(state.settings, state.ctx.store)
     return StatusOut(
         mode=state.dispatch.mode,
@@ -67,7 +66,6 @@ def current_status(state: ApiState) -> StatusOut:
         connectors=[ConnectorOut(**{k: getattr(c, k) for k in ConnectorOut.model_fields}) for c in st.connectors],
         queues=st.queues,
         broker_error=st.broker_error,
-        kill_switches_on=switched,
     )
 
 
@@ -78,6 +76,8 @@ def get_status(state: ApiState = Depends(hub_state)) -> StatusOut:
     """Per connector: last sync, records, pending and failed pushes; per queue: depth; workers."""
     st = current_status(state)
     st.workers = workers_alive(state, st.broker_error)  # a second's ping: not on every console page
+    with state.ctx.store.connect() as conn:  # the console's Overview reads the switches itself
+        st.kill_switches_on = sorted(active(conn, state.settings.governance))
     return st
 
 
