@@ -601,7 +601,7 @@ def _loc(loc: tuple[Any, ...], prefix: str = "") -> str:
 def _errors(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> list[tuple[str, str]]:
     problems = []
     for err in exc.errors():
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")  # pydantic names the exception; the reader needs the words
         if err["type"] == "extra_forbidden":
             near = nearest_key(model, tuple(err["loc"]))
             guess = f"did you mean {near!r}? " if near else "check the spelling; "

@@ -13,6 +13,7 @@ from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
 from hub.api.state import ApiState
+from hub.governance import killswitch
 from hub.pipeline.learn import ensure_current
 from hub.reports.data import load_arm_frame
 from hub.reports.metrics import arm_metrics
@@ -47,6 +48,7 @@ def render(state: ApiState) -> str:
     with state.ctx.store.connect() as conn:
         c = store_counts(conn)
         ensure_current(state.ctx, conn)  # name the model version decisions use now
+        switches = killswitch.states(conn, state.settings.governance)
         d = state.settings.decision
         business = arm_metrics(load_arm_frame(conn, history=False, declared=d.outcomes), d.objective)
     status = hub_status(state.settings, state.ctx.store)
@@ -113,6 +115,12 @@ def render(state: ApiState) -> str:
     )
     out += _family(
         "hub_policy_info", "The policy deciding now.", [({"policy": policy.name, "version": policy.version}, 1)]
+    )
+    out += _family(
+        "hub_kill_switch",
+        "1 while a use case is switched back to the legacy behaviour (hub killswitch); with next_best_action"
+        " on, the legacy rules decide instead of hub_policy_info's policy.",
+        [({"use_case": uc}, int(s.on)) for uc, s in switches.items()],
     )
     out += _family(
         "hub_arm_metric_per_contact",

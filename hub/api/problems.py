@@ -44,8 +44,24 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc if p != "body") or "body"
 
 
+_NOT_AN_OBJECT = ("model_attributes_type", "model_type", "dict_type")
+
+
+def _error(e: dict[str, Any]) -> dict[str, str]:
+    """One of pydantic's errors in plain words: FastAPI names invalid JSON by its offset (field
+    "1") and validators' messages by their exception ("Value error, ...")."""
+    loc, kind, msg = tuple(e.get("loc", ())), e.get("type"), str(e.get("msg", "invalid"))
+    if kind == "json_invalid":
+        why = (e.get("ctx") or {}).get("error", "")
+        where = f"at character {loc[-1]}" if len(loc) > 1 else ""
+        return {"field": "body", "message": f"not valid JSON ({', '.join(p for p in (why, where) if p)})"}
+    if loc == ("body",) and kind in _NOT_AN_OBJECT:
+        return {"field": "body", "message": "send a JSON object with Content-Type: application/json"}
+    return {"field": _loc(loc), "message": msg.removeprefix("Value error, ")}
+
+
 async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [{"field": _loc(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()]
+    errors = [_error(e) for e in exc.errors()]
     first = errors[0] if errors else {"field": "body", "message": "invalid"}
     detail = f"{first['field']}: {first['message']}"
     if len(errors) > 1:

@@ -168,3 +168,17 @@ class ApiSettings(_Strict):
         if v is not None and len(v.get_secret_value()) < 32:
             raise ValueError("session_secret needs at least 32 characters; generate one with `openssl rand -hex 32`")
         return v
+
+    @field_validator("tokens")
+    @classmethod
+    def _distinct_tokens(cls, v: list[ApiToken]) -> list[ApiToken]:
+        """One secret is one caller: in two entries, the one listed last gave it its scopes."""
+        seen: dict[str, str] = {}
+        for t in v:
+            secret = t.token.get_secret_value()
+            if secret in seen:
+                raise ValueError(
+                    f"{seen[secret]!r} and {t.name!r} have the same token; give each its own (openssl rand -hex 24)"
+                )
+            seen[secret] = t.name
+        return v

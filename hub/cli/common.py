@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperGroup
@@ -56,10 +57,43 @@ def progress_bar() -> Progress:
     )
 
 
+class _FittingTable(Table):
+    """A table that, too wide for the terminal, narrows its widest columns first.
+
+    Rich narrows every no-wrap column by the same amount, so a long error or payload cell
+    squeezed the short columns (ids, states) to nothing; here only the wide ones give way.
+    """
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        widths = [
+            max(Measurement.get(console, options, cell).maximum for cell in (col.header, *col.cells))
+            for col in self.columns
+        ]
+        budget = options.max_width - (3 * len(widths) + 1)  # a border and two spaces of padding per column
+        for i, width in enumerate(_narrowed(widths, budget)):
+            if width < widths[i]:
+                self.columns[i].max_width = width
+        yield from super().__rich_console__(console, options)
+
+
+def _narrowed(widths: list[int], budget: int) -> list[int]:
+    """Widths summing to at most ``budget``, taken from the widest columns down (each keeps 8)."""
+    out = list(widths)
+    while sum(out) > budget and max(out) > 8:
+        widest = max(out)
+        tied = [i for i, w in enumerate(out) if w == widest]
+        floor = max([w for w in out if w < widest] + [8])
+        cut = max(floor, widest - -(-(sum(out) - budget) // len(tied)))
+        for i in tied:
+            out[i] = cut
+    return out
+
+
 def table(*columns: str, title: str | None = None, wrap: tuple[str, ...] = ()) -> Table:
     """A table whose cells never wrap into several lines: too long for the terminal, a cell ends
-    in an ellipsis. Columns named in ``wrap`` (free text) may wrap instead."""
-    t = Table(title=title)
+    in an ellipsis (the widest columns are cut first). Columns named in ``wrap`` (free text) may
+    wrap instead."""
+    t = _FittingTable(title=title)
     for col in columns:
         t.add_column(col, no_wrap=col not in wrap, overflow="fold" if col in wrap else "ellipsis")
     return t

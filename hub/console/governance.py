@@ -96,6 +96,10 @@ def _decide_many(state: ApiState, ids: list[int], verdict: str, by: str, note: s
     return (msg + (" " + " ".join(problems[:3]) if problems else "")).strip()
 
 
+#: the governance error names the CLI's --note; a console user has a box instead
+NOTE_NEEDED = "A rejection needs a note: write why in the box, then Reject ticked."
+
+
 @router.post("/approvals/bulk")
 async def approvals_bulk(request: Request, state: ApiState = Depends(hub_state)) -> Response:
     sess = logged_in(request, state)
@@ -109,6 +113,8 @@ async def approvals_bulk(request: Request, state: ApiState = Depends(hub_state))
     if not ids:
         return back("/console/approvals", "Tick at least one approval first.")
     note = (data.get("note") or "").strip()[:1000] or None
+    if verdict == "reject" and note is None:
+        return back("/console/approvals", NOTE_NEEDED)
     return back("/console/approvals", _decide_many(state, ids, verdict, sess.user or "", note))
 
 
@@ -124,6 +130,8 @@ async def approvals_decide(
     if verdict not in ("approve", "reject"):
         return back("/console/approvals", "Choose Approve or Reject.")
     note = (data.get("note") or "").strip()[:1000] or None
+    if verdict == "reject" and note is None:
+        return back("/console/approvals", NOTE_NEEDED)
     return back("/console/approvals", _decide_many(state, [approval_id], verdict, sess.user or "", note))
 
 

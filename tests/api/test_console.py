@@ -271,7 +271,10 @@ def test_approve_and_reject_in_bulk_with_the_explanation(tmp_path, api_redis_url
         assert len(ids) == 3 and page.count('class="why"') == 3 and "Matched rule" in page
         token = csrf_of(page)
         r = client.post("/console/approvals/bulk", data={"csrf": token, "decision": "reject", "id": ids[:2]})
-        assert "rejection needs a reason" in r.text  # nothing rejected without a note
+        # nothing rejected without a note, said in the console's words (was: "Nothing decided. a
+        # rejection needs a reason (--note TEXT).", the CLI's option; found by walk2)
+        assert "A rejection needs a note: write why in the box, then Reject ticked." in r.text
+        assert "--note" not in r.text
         r = client.post("/console/approvals/bulk", data={"csrf": token, "decision": "approve", "id": ids[:2]})
         assert "2 approved" in r.text
         r = client.post(

@@ -88,3 +88,18 @@ def test_openapi_and_unknown_paths(client):
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
     wrong_method = client.get("/v1/decisions")
     assert wrong_method.status_code == 405 and wrong_method.headers["content-type"] == "application/problem+json"
+
+
+def test_a_kill_switch_turned_on_shows_in_status_and_metrics(client):
+    """An ops admin watching /v1/status or /metrics sees that the legacy rules decide: the
+    real-time answers named them while both still showed only the engine (found by walk2)."""
+    from hub.governance.killswitch import flip
+    from hub.models import utcnow
+
+    assert client.get("/v1/status", headers=auth("admin")).json()["kill_switches_on"] == []
+    with client.app.state.hub.ctx.store.begin() as conn:
+        flip(conn, "next_best_action", True, "ops", "walk", utcnow())
+    assert client.get("/v1/status", headers=auth("admin")).json()["kill_switches_on"] == ["next_best_action"]
+    lines = client.get("/metrics", headers=auth("admin")).text.splitlines()
+    assert 'hub_kill_switch{use_case="next_best_action"} 1' in lines
+    assert 'hub_kill_switch{use_case="routing"} 0' in lines

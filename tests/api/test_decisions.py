@@ -189,3 +189,19 @@ def test_requests_the_hot_path_does_not_take_get_the_routes_answers(client):
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"  # no content type
     r = decide(client, {"contact": {"contact_id": 999_999}})  # valid, decided by the hot path: 404 problem
     assert r.status_code == 404 and r.json()["detail"] == "no contact with id 999999"
+
+
+def test_422s_say_what_is_wrong_in_plain_words(client):
+    """Found by walk2: invalid JSON was `1: JSON decode error` (field "1", the offset), a body
+    sent without the JSON content type or not an object was "Input should be a valid
+    dictionary or object to extract fields from", and validators' messages began "Value error, "."""
+    headers = {**auth("decide"), "content-type": "application/json"}
+    r = client.post("/v1/decisions", content=b"{not json", headers=headers).json()
+    assert r["errors"][0]["field"] == "body" and r["detail"].startswith("body: not valid JSON"), r
+    assert "character 1" in r["detail"], r
+    for content, hdrs in ((b"[]", headers), (b'{"contact": {"contact_id": 1}}', auth("decide"))):
+        r = client.post("/v1/decisions", content=content, headers=hdrs).json()
+        assert r["detail"] == "body: send a JSON object with Content-Type: application/json", r
+    r = client.post("/v1/decisions", content=b'{"contact": {}}', headers=headers).json()
+    assert r["detail"] == "contact: give exactly one of contact_id, email, external", r
+    assert "Value error" not in r["errors"][0]["message"]

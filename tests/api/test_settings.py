@@ -44,6 +44,21 @@ def test_every_bad_key_is_named():
     assert "plaintext" not in str(exc.value) and "short" not in str(exc.value).replace("too-short", "")
 
 
+def test_one_token_in_two_entries_is_refused_without_printing_it(monkeypatch):
+    """Found by walk2: the same secret under a decide and an admin entry was accepted, and the
+    entry listed last gave it its scopes, so a site's decide-only token could approve pushes."""
+    monkeypatch.setenv("HUB_API_TOKEN_SITE", "s" * 32)
+    tokens = [
+        {"name": "site-backend", "token": "${HUB_API_TOKEN_SITE}", "scopes": ["decide"]},
+        {"name": "ops", "token": "${HUB_API_TOKEN_SITE}", "scopes": ["admin"]},
+    ]
+    with pytest.raises(ConfigError) as exc:
+        parse_settings({"api": {"tokens": tokens}})
+    assert "'site-backend' and 'ops' have the same token" in str(exc.value)
+    assert "Value error" not in str(exc.value)  # pydantic's name for the exception, not a word to the reader
+    assert "s" * 32 not in str(exc.value)
+
+
 def test_password_hashes_round_trip():
     h = hash_password("s3cret", iterations=1000)
     assert verify_password("s3cret", h) and not verify_password("s3cret!", h)

@@ -12,6 +12,7 @@ from hub.api.auth import require
 from hub.api.metrics import render, workers_alive
 from hub.api.settings import Scope
 from hub.api.state import ApiState, hub_state
+from hub.governance.killswitch import active
 from hub.status import hub_status
 
 router = APIRouter(tags=["status"])
@@ -45,6 +46,11 @@ class StatusOut(BaseModel):
         None, description="Celery workers answering a ping (as hub status lists them); null when embedded"
     )
     broker_error: str | None
+    kill_switches_on: list[str] = Field(
+        default_factory=list,
+        description="use cases sent back to the legacy behaviour (hub killswitch); with next_best_action"
+        " among them the rules decide, whatever policy and policy_version say is loaded",
+    )
 
 
 def current_status(state: ApiState) -> StatusOut:
@@ -70,6 +76,8 @@ def get_status(state: ApiState = Depends(hub_state)) -> StatusOut:
     """Per connector: last sync, records, pending and failed pushes; per queue: depth; workers."""
     st = current_status(state)
     st.workers = workers_alive(state, st.broker_error)  # a second's ping: not on every console page
+    with state.ctx.store.connect() as conn:  # the console's Overview reads the switches itself
+        st.kill_switches_on = sorted(active(conn, state.settings.governance))
     return st
 
 
