@@ -35,15 +35,20 @@ from dataclasses import dataclass
 
 import redis
 
-_SLIDING_LUA = """
--- ARGV[1] empty: Redis's own clock, one clock for every worker (a time read before the call
--- reached Redis could be older than entries already granted, letting a window overfill)
+# ARGV[1] empty: Redis's own clock, one clock for every worker (a time read before the call
+# reached Redis could be older than entries already granted, letting a window overfill)
+_NOW_LUA = """
 local now = tonumber(ARGV[1])
 if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local n = tonumber(ARGV[2])
+"""
+
+_SLIDING_LUA = (
+    _NOW_LUA
+    + """
 local wait = 0
 local cold_start = ARGV[#ARGV - 1] == '1'
 local nlimits = #KEYS
@@ -89,15 +94,12 @@ for i = 1, nlimits do
 end
 return 'ok:' .. string.format('%.6f', now)
 """
+)
 
 # A granted call has ended: log it again at now (re-added if its window already dropped it).
-_ENDED_LUA = """
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-local n = tonumber(ARGV[2])
+_ENDED_LUA = (
+    _NOW_LUA
+    + """
 for i = 1, #KEYS do
   for j = 1, n do
     redis.call('ZADD', KEYS[i], now, ARGV[3] .. ':' .. j)
@@ -106,6 +108,7 @@ for i = 1, #KEYS do
 end
 return 'ok'
 """
+)
 
 
 @dataclass(frozen=True)
