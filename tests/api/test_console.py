@@ -499,6 +499,12 @@ def test_the_inspector_shows_times_as_the_decisions_list_does_on_either_store(tm
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", ends), ends
 
 
+#: one rule: a page view puts the person on the "hot" list; the others decide nothing
+VIEWED_HOT = [
+    {"name": "viewed", "when": "activities_30d['page_view'] >= 1", "actions": [{"kind": "add_to_list", "list": "hot"}]}
+]
+
+
 @contextmanager
 def _console_deciding_by(rules: list[dict], tmp_path, api_redis_url, crm) -> Iterator:
     """A logged-in console client over a seeded store whose legacy ``rules`` decide."""
@@ -614,14 +620,7 @@ def test_hub_decisions_writes_actions_pushes_and_times_as_the_console_lists_them
 
     from hub.cli import app as cli
 
-    rules = [
-        {
-            "name": "viewed",
-            "when": "activities_30d['page_view'] >= 1",
-            "actions": [{"kind": "add_to_list", "list": "hot"}],
-        }
-    ]
-    with _console_deciding_by(rules, tmp_path, api_redis_url, crm) as client:
+    with _console_deciding_by(VIEWED_HOT, tmp_path, api_redis_url, crm) as client:
         listing = client.get("/console/decisions").text
     res = CliRunner().invoke(cli, ["decisions", "-c", str(tmp_path / "hub.yaml")], terminal_width=400)
     assert res.exit_code == 0, res.output
@@ -740,16 +739,9 @@ def test_the_contact_page_writes_a_decision_as_the_decisions_page_and_hub_decisi
     """A decision without actions read "no action" on the contact page ("none" on the Decisions
     page, "nothing" in `hub decisions`), one with actions listed their kinds (``add_to_list``)
     where the others write ``+list hot``, and an activity's properties were a Python repr."""
-    rules = [
-        {
-            "name": "viewed",
-            "when": "activities_30d['page_view'] >= 1",
-            "actions": [{"kind": "add_to_list", "list": "hot"}],
-        }
-    ]
     from tests.api.conftest import auth
 
-    with _console_deciding_by(rules, tmp_path, api_redis_url, crm) as client:
+    with _console_deciding_by(VIEWED_HOT, tmp_path, api_redis_url, crm) as client:
         listing = client.get("/console/decisions").text
         body = {"event_id": "e1", "identity": {"email": "person2@example.com"}, "properties": {"path": "/pricing"}}
         assert client.post("/v1/events", json={"type": "page_view", **body}, headers=auth("admin")).status_code == 202
