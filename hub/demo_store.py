@@ -48,6 +48,13 @@ DEMO_ENDED = (
     "to sync or push."
 )
 
+#: after DEMO_ENDED in the terminal (`hub status`, `hub config validate`): what to read it with
+DEMO_READ = (
+    " Read it with `hub report lift{c}`, `hub decisions{c}` or the console (`hub serve{c}`, user "
+    f"{CONSOLE_USER}, password in {CONSOLE_PASSWORD} beside hub.yaml); `hub demo` runs another, `hub init` "
+    "starts a hub on your own CRMs."
+)
+
 
 def demo_ended(settings: Settings) -> bool:
     """Are these settings a finished demo's (read from a hub.yaml the demo wrote)?"""

@@ -54,6 +54,10 @@ def test_demo_command_prints_the_table_and_which_policy_ran(tmp_path):
     status = run_hub("status", "-c", str(tmp_path / "d" / "hub.yaml"), cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     assert "finished demo's store" in status.stdout and "hub run" not in status.stdout, status.stdout
+    # nor does `hub config validate`: its CRMs are gone, so `hub connectors setup` would fail to reach them
+    valid = run_hub("config", "validate", "-c", str(tmp_path / "d" / "hub.yaml"), cwd=tmp_path)
+    assert valid.returncode == 0, valid.stderr
+    assert "finished demo's" in valid.stdout and "connectors setup" not in valid.stdout, valid.stdout
     # the console opens on the demo's store with the login it wrote, and the password is never printed
     password = (tmp_path / "d" / CONSOLE_PASSWORD).read_text().strip()
     assert password and password not in out.stdout + out.stderr + status.stdout + status.stderr

@@ -30,6 +30,7 @@ from hub.cli.sandbox import sandbox_app
 from hub.cli.score import score_app
 from hub.cli.setup import setup_command
 from hub.config import config_path
+from hub.demo_store import DEMO_ENDED, DEMO_READ, demo_ended
 from hub.errors import ConfigError
 
 app = typer.Typer(
@@ -84,8 +85,10 @@ def config_validate(config: ConfigOpt = None) -> None:
     out.print(
         f"[green]OK[/] {config_path(config)}: {len(settings.connectors)} connector(s), policy {settings.decision.policy}."
     )
-    if settings.enabled_connectors():  # a CRM refuses every push until its fields exist
-        c = f" -c {config}" if config else ""
+    c = f" -c {config}" if config else ""
+    if demo_ended(settings):  # its simulated CRMs are gone: nothing to set up
+        out.print((DEMO_ENDED + DEMO_READ).format(c=c), markup=False)
+    elif settings.enabled_connectors():  # a CRM refuses every push until its fields exist
         out.print(
             f"Next: [bold]hub migrate{c}[/], then [bold]hub connectors setup{c}[/] to create the fields the hub "
             "writes in each CRM (pushes fail until they exist)."

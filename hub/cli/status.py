@@ -8,20 +8,13 @@ import typer
 
 from hub.cli.common import ConfigOpt, JsonOpt, load_config, out, print_json, say, table
 from hub.config import Settings
-from hub.demo_store import CONSOLE_PASSWORD, CONSOLE_USER, DEMO_ENDED, demo_ended
+from hub.demo_store import DEMO_ENDED, DEMO_READ, demo_ended
 from hub.reports.numbers import utc_time
 
 #: after "Workers alive: 0" on a hub that uses workers: what runs the queues
 NO_WORKERS = (
     "Nothing takes messages off these queues: start `hub worker{c}` (and one `hub beat{c}` for the schedule), "
     "or run the pipeline in this process with `hub run{c}`."
-)
-
-#: after DEMO_ENDED in the terminal: what to read a finished demo's store with
-DEMO_READ = (
-    " Read it with `hub report lift{c}`, `hub decisions{c}` or the console (`hub serve{c}`, user "
-    f"{CONSOLE_USER}, password in {CONSOLE_PASSWORD} beside hub.yaml); `hub demo` runs another, `hub init` "
-    "starts a hub on your own CRMs."
 )
 
 #: workers are alive but some queues have none: their tasks wait for ever
