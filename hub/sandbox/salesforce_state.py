@@ -681,11 +681,13 @@ class SalesforceState:
         endpoint: str,
         source: str = "api",
         auto_assign: str | None = None,
+        checked: bool = False,
     ) -> None:
         """Change fields. ``source``: "api" (validated, logged, may queue hub actions),
-        "market" (the people's own doings) or "system" (automation: SystemModstamp only)."""
+        "market" (the people's own doings) or "system" (automation: SystemModstamp only).
+        ``checked``: the caller ran ``check_update`` (it uses up a row lock's attempts once)."""
         rec = self.objects[sobject].get(rid)
-        if source == "api":
+        if source == "api" and not checked:
             self.check_update(sobject, rec, fields)
         rec = _live(rec)
         fields = {k: v for k, v in fields.items() if k != "attributes"}
