@@ -80,6 +80,8 @@ class SalesforceLimits:
     time_zone: str = "America/New_York"
     # active duplicate rules: a new org's standard Lead and Contact rules (salesforce_duplicates.py)
     duplicate_rules: tuple[DuplicateRule, ...] = STANDARD_RULES
+    # records the Recycle Bin holds at most: 5,000 a user license (five here)
+    recycle_bin_records: int = 25_000
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ class SalesforceApp(
         )
         self.limits = limits or SalesforceLimits()
         self.sf.set_time_zone(self.limits.time_zone)
+        self.sf.bin.capacity = self.limits.recycle_bin_records
         self.daily = Rolling24h(self.limits.daily_api_requests, world.clock.peek_ms)
         self.sessions: dict[str, float] = {}
         # locator -> (the query's result, batch size, when the locator was handed out)
@@ -216,6 +219,7 @@ class SalesforceApp(
             self.log.limit("salesforce", "DAILY")
             return _sf_err(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         with self.world.lock, self.sf.transaction():  # a request is one transaction: one stamp
+            self.sf.bin.sweep(self.world.clock.peek_ms())
             resp = super().dispatch(req)
         self.log.call("salesforce", f"{req.method} {req.route or req.path}")
         if not login:
@@ -317,7 +321,12 @@ class SalesforceApp(
                 return _sf_err(400, "INVALID_FIELD", problem)
         if parsed.offset > MAX_OFFSET:
             return _sf_err(400, "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}")
-        rows = [r for r in self.sf.objects[parsed.sobject].values() if include_deleted or not r["IsDeleted"]]
+        purged = self.sf.bin.purged  # deleted for good: not even queryAll shows them
+        rows = [
+            r
+            for r in self.sf.objects[parsed.sobject].values()
+            if (include_deleted or not r["IsDeleted"]) and r["Id"] not in purged
+        ]
         if not include_deleted and parsed.sobject in ("Task", "Event"):
             rows = [r for r in rows if not self.sf.archived(parsed.sobject, r)]  # archived: queryAll only
         try:
@@ -446,13 +455,13 @@ class SalesforceApp(
         rows = [
             {"id": r["Id"], "deletedDate": sf_datetime(r["SystemModstamp"])}
             for r in self.sf.objects[t].values()
-            if r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi
+            if r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi and r["Id"] not in self.sf.bin.purged
         ]
         return Response(
             200,
             {
                 "deletedRecords": rows,
-                "earliestDateAvailable": sf_datetime(self.world.clock.start_ms),
+                "earliestDateAvailable": sf_datetime(self.sf.bin.last_purged.get(t, self.world.clock.start_ms)),
                 "latestDateCovered": sf_datetime(hi),
             },
         )
@@ -572,7 +581,7 @@ class SalesforceApp(
         recycle bin (as a second DELETE of a record answers, measured in mohanc's sfdx plugin
         notes, v49.0), NOT_FOUND for an id no record has, as a GET of it answers (GK)."""
         rec = self.sf.objects[t].get(rid)
-        if rec is None:
+        if rec is None or rid in self.sf.bin.purged:  # deleted for good (salesforce_recycle.py)
             raise HttpError(_sf_err(404, "NOT_FOUND", "The requested resource does not exist"))
         if rec["IsDeleted"]:
             raise HttpError(

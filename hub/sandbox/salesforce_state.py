@@ -15,6 +15,7 @@ from typing import Any
 from hub.fields import HUB_FIELDS as _HUB_FIELD_SPECS
 from hub.sandbox.clock import SimClock, parse_datetime_ms, sf_datetime
 from hub.sandbox.salesforce_fields import FieldSpec, base_spec, coerce, describe_entry, value_problem
+from hub.sandbox.salesforce_recycle import RecycleBin
 from hub.sandbox.writelog import WriteLog
 
 # The custom fields the hub writes on Contact and Lead: ``next_best_action`` ->
@@ -393,6 +394,7 @@ class SalesforceState:
         # Rows another transaction holds (a user's save, a trigger, someone's Bulk job): record
         # id -> how many more write attempts that touch it are refused (lock_row).
         self.locks: dict[str, int] = {}
+        self.bin = RecycleBin()  # deleted records queryAll still shows (salesforce_recycle.py)
         self._counter = 0
         self._status_counter = 0  # CampaignMemberStatus ids: apart, so they move no other id
         self._tx_open = False  # a request is being served as one transaction (``transaction``)
@@ -742,6 +744,7 @@ class SalesforceState:
         for rid in losers:
             rec = self.objects[sobject][rid]
             rec.update({"IsDeleted": True, "MasterRecordId": master, "LastModifiedDate": at, "SystemModstamp": at})
+            self.bin.add(sobject, rid, at)
             self.log.record(at, "salesforce", "merge", sobject, rid, "delete", None, None, None)
             for t, field in (("Task", "WhoId"), ("Event", "WhoId"), ("CampaignMember", ref)):
                 for row in self.objects[t].values():
@@ -790,6 +793,7 @@ class SalesforceState:
         at = self.stamp()
         rec["IsDeleted"] = True
         rec["LastModifiedDate"] = rec["SystemModstamp"] = at
+        self.bin.add(sobject, rid, at)
         self.log.record(at, "salesforce", endpoint, sobject, rid, "delete", None, None, None)
 
     def render(self, sobject: str, rec: dict[str, Any], fields: list[str]) -> dict[str, Any]:
