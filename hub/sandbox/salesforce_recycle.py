@@ -7,7 +7,8 @@ from the bin is gone from queryAll (the guide: after emptyRecycleBin() queryAll 
 about 24 hours more; the sandbox drops it at once) and from one-row writes (404 NOT_FOUND).
 ``GET /sobjects/{T}/deleted`` reports as ``earliestDateAvailable`` "the timestamp of the last
 physically deleted object" of the type (SOAP GetDeletedResult): its deletion time here, so a
-reader that last read deletions before it may have missed some.
+reader that last read deletions before it may have missed some (with nothing deleted for good
+yet, 15 days before the sandbox clock's start).
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ class RecycleBin:
         self.held: dict[str, tuple[str, int]] = {}  # id -> (sObject type, deleted at)
         self.purged: set[str] = set()
         self.last_purged: dict[str, int] = {}  # sObject type -> deletion time of its last purged record
+
+    def earliest_available(self, sobject: str, org_start_ms: int) -> int:
+        """``earliestDateAvailable`` for ``sobject``. GK: what Salesforce answers when nothing
+        was ever deleted for good is not documented; the sandbox says 15 days before its clock's
+        start (the org existed before), never a time a reader could have read after."""
+        return self.last_purged.get(sobject, org_start_ms - RETENTION_MS)
 
     def add(self, sobject: str, rid: str, at: int) -> None:
         self.held[rid] = (sobject, at)

@@ -461,7 +461,7 @@ class SalesforceApp(
             200,
             {
                 "deletedRecords": rows,
-                "earliestDateAvailable": sf_datetime(self.sf.bin.last_purged.get(t, self.world.clock.start_ms)),
+                "earliestDateAvailable": sf_datetime(self.sf.bin.earliest_available(t, self.world.clock.start_ms)),
                 "latestDateCovered": sf_datetime(hi),
             },
         )
