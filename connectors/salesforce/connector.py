@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from connectors.salesforce.actions import COLLECTION_MAX, QUEUE_PREFIX, USER_PREFIX, PushWriter
 from connectors.salesforce.bulk import read_window_bulk
-from connectors.salesforce.client import BulkRefused, SalesforceClient
+from connectors.salesforce.client import BulkRefused, DailyLimitReached, SalesforceClient
 from connectors.salesforce.config import SalesforceSettings
 from connectors.salesforce.cursor import ObjectCursor, StreamCursor
 from connectors.salesforce.mapping import (
@@ -32,6 +32,7 @@ from connectors.salesforce.mapping import (
     id18,
     is_gone,
     last_whole_second,
+    parse_sf_datetime,
     record_id,
     record_to_activities,
     record_to_contact,
@@ -51,7 +52,7 @@ from connectors.salesforce.reader import read_window
 from connectors.salesforce.schema import audit_fields, ensure_fields, object_access, plan_fields
 from connectors.salesforce.zone import OrgZone
 from hub.connector import Connector, Runtime
-from hub.errors import HubError
+from hub.errors import FatalConnectorError, HubError
 from hub.models import (
     Activity,
     CheckReport,
@@ -156,7 +157,9 @@ class SalesforceConnector(Connector):
             fields = list(obj.fields) + sorted(present)
             end_ms = int(end.timestamp() * 1000)
             last_read = state.get(sobject).read_ms
-            if last_read is not None and end_ms - last_read > self.s.recycle_bin_days * 86_400_000:
+            if last_read is not None and (
+                end_ms - last_read > self.s.recycle_bin_days * 86_400_000 or self._bin_let_go(obj, last_read, end)
+            ):
                 yield Page[Contact](cursor=state.dumps(), live=self._live_set(obj))
             for rows, ocursor in self._read(obj, fields, state.get(sobject), end):
                 state.objects[sobject] = ocursor
@@ -194,6 +197,29 @@ class SalesforceConnector(Connector):
         if rows >= threshold:
             log.info("%s: %d rows to read; using a Bulk API 2.0 query job", obj.name, rows)
         return rows >= threshold
+
+    def _bin_let_go(self, obj: SObject, since_ms: int, end: datetime) -> bool:
+        """Has the Recycle Bin let go of a deletion made after ``since_ms``? A full bin (5,000
+        records a user license) deletes its oldest records for good after two hours, not 15 days
+        (SOAP API guide, emptyRecycleBin()), and queryAll then no longer shows them.
+        ``/sobjects/{T}/deleted`` answers, with any window, ``earliestDateAvailable``: when the
+        last record deleted for good had been deleted (SOAP GetDeletedResult). One call; its
+        window is the last five minutes, so few ids come with it. If Salesforce will not answer
+        (an object it does not replicate), the 15-day horizon alone decides."""
+        start = datetime.fromtimestamp(end.timestamp() - 300, UTC)
+        try:
+            answer = self.client.call(lambda sf: getattr(sf, obj.name).deleted(start, end))
+        except DailyLimitReached:
+            raise
+        except FatalConnectorError as exc:
+            log.warning("%s: cannot read when the Recycle Bin last let go of a record (%s)", obj.name, exc)
+            return False
+        try:
+            earliest = parse_sf_datetime(answer.get("earliestDateAvailable") if isinstance(answer, dict) else None)
+        except ValueError as exc:
+            log.warning("%s: Salesforce's earliestDateAvailable is unreadable (%s)", obj.name, exc)
+            return False
+        return earliest.timestamp() * 1000 > since_ms
 
     def _live_set(self, obj: SObject) -> LiveSet:
         """Deleted rows leave the Recycle Bin after about 15 days; past that, queryAll no longer

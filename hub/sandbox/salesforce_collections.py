@@ -37,10 +37,22 @@ class SalesforceCollectionRoutes:
     sf: Any
     limits: Any
 
-    def _create(self, t: str, fields: dict[str, Any], endpoint: str) -> str:
+    def _create(
+        self, t: str, fields: dict[str, Any], endpoint: str, req: Request | None = None, fresh: set[str] | None = None
+    ) -> str:
         raise NotImplementedError
 
-    def check_create(self, t: str, fields: dict[str, Any], pending: set[tuple[str, str]] | None = None) -> None:
+    def check_create(
+        self,
+        t: str,
+        fields: dict[str, Any],
+        pending: set[tuple[str, str]] | None = None,
+        req: Request | None = None,
+        fresh: set[str] | None = None,
+    ) -> None:
+        raise NotImplementedError
+
+    def check_edit_duplicates(self, t: str, rid: str, fields: dict[str, Any], req: Request) -> None:
         raise NotImplementedError
 
     def _deserialize(self, recs: list[Any], raw: bytes) -> list[Any]:
@@ -103,6 +115,7 @@ class SalesforceCollectionRoutes:
     def collection_create(self, req: Request) -> Response:
         recs, aon = self._records(req)
         pending: set[tuple[str, str]] = set()  # memberships the pre-pass has seen in this batch
+        fresh: set[str] = set()  # ids made by this request: duplicate rules compare with the database only
 
         def op(rec: dict[str, Any], dry: bool) -> dict[str, Any]:
             t = (rec.get("attributes") or {}).get("type", "")
@@ -110,10 +123,10 @@ class SalesforceCollectionRoutes:
                 if t not in FIELDS:
                     raise SfError("INVALID_TYPE", f"sObject type '{t}' is not supported.")
                 if dry:
-                    self.check_create(t, {k: v for k, v in rec.items() if k != "attributes"}, pending)
+                    self.check_create(t, {k: v for k, v in rec.items() if k != "attributes"}, pending, req)
                     return {"id": None, "success": True, "errors": []}
                 return {
-                    "id": self._create(t, rec, f"POST {req.route}"),
+                    "id": self._create(t, rec, f"POST {req.route}", req, fresh),
                     "success": True,
                     "errors": [],
                 }
@@ -140,10 +153,10 @@ class SalesforceCollectionRoutes:
                     )
                 t, r = found
                 fields = {k: v for k, v in rec.items() if k not in ("attributes", "Id", "id")}
-                if dry:
-                    self.sf.check_update(t, r, fields)
-                else:
-                    self.sf.update(t, r["Id"], fields, f"PATCH {req.route}", auto_assign=header)
+                self.sf.check_update(t, r, fields)
+                self.check_edit_duplicates(t, r["Id"], fields, req)  # after validation, as Salesforce orders them
+                if not dry:
+                    self.sf.update(t, r["Id"], fields, f"PATCH {req.route}", auto_assign=header, checked=True)
                 return {"id": r["Id"], "success": True, "errors": []}
             except SfError as e:
                 return {"id": rid or None, "success": False, "errors": [e.as_dict()]}

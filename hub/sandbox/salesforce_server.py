@@ -21,6 +21,14 @@ from hub.sandbox.httpkit import App, Faults, HttpError, Request, Response
 from hub.sandbox.ratelimit import Rolling24h
 from hub.sandbox.salesforce_bulk import SalesforceBulkRoutes
 from hub.sandbox.salesforce_collections import SalesforceCollectionRoutes
+from hub.sandbox.salesforce_duplicates import (
+    MATCHED_FIELDS,
+    STANDARD_RULES,
+    DuplicateRule,
+    DuplicatesDetected,
+    allow_save,
+)
+from hub.sandbox.salesforce_duplicates import check as check_duplicates
 from hub.sandbox.salesforce_errors import sf_err as _sf_err
 from hub.sandbox.salesforce_fields import JsonParserError
 from hub.sandbox.salesforce_fls import PERMISSION_OBJECTS, check_permission_create
@@ -70,6 +78,10 @@ class SalesforceLimits:
     locator_idle_ms: int = 15 * 60_000
     # the org's default time zone (Organization.TimeZoneSidKey), as the HubSpot sandbox's account
     time_zone: str = "America/New_York"
+    # active duplicate rules: a new org's standard Lead and Contact rules (salesforce_duplicates.py)
+    duplicate_rules: tuple[DuplicateRule, ...] = STANDARD_RULES
+    # records the Recycle Bin holds at most: 5,000 a user license (five here)
+    recycle_bin_records: int = 25_000
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,7 @@ class SalesforceApp(
         )
         self.limits = limits or SalesforceLimits()
         self.sf.set_time_zone(self.limits.time_zone)
+        self.sf.bin.capacity = self.limits.recycle_bin_records
         self.daily = Rolling24h(self.limits.daily_api_requests, world.clock.peek_ms)
         self.sessions: dict[str, float] = {}
         # locator -> (the query's result, batch size, when the locator was handed out)
@@ -206,6 +219,7 @@ class SalesforceApp(
             self.log.limit("salesforce", "DAILY")
             return _sf_err(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         with self.world.lock, self.sf.transaction():  # a request is one transaction: one stamp
+            self.sf.bin.sweep(self.world.clock.peek_ms())
             resp = super().dispatch(req)
         self.log.call("salesforce", f"{req.method} {req.route or req.path}")
         if not login:
@@ -307,7 +321,12 @@ class SalesforceApp(
                 return _sf_err(400, "INVALID_FIELD", problem)
         if parsed.offset > MAX_OFFSET:
             return _sf_err(400, "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}")
-        rows = [r for r in self.sf.objects[parsed.sobject].values() if include_deleted or not r["IsDeleted"]]
+        purged = self.sf.bin.purged  # deleted for good: not even queryAll shows them
+        rows = [
+            r
+            for r in self.sf.objects[parsed.sobject].values()
+            if (include_deleted or not r["IsDeleted"]) and r["Id"] not in purged
+        ]
         if not include_deleted and parsed.sobject in ("Task", "Event"):
             rows = [r for r in rows if not self.sf.archived(parsed.sobject, r)]  # archived: queryAll only
         try:
@@ -436,13 +455,13 @@ class SalesforceApp(
         rows = [
             {"id": r["Id"], "deletedDate": sf_datetime(r["SystemModstamp"])}
             for r in self.sf.objects[t].values()
-            if r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi
+            if r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi and r["Id"] not in self.sf.bin.purged
         ]
         return Response(
             200,
             {
                 "deletedRecords": rows,
-                "earliestDateAvailable": sf_datetime(self.world.clock.start_ms),
+                "earliestDateAvailable": sf_datetime(self.sf.bin.earliest_available(t, self.world.clock.start_ms)),
                 "latestDateCovered": sf_datetime(hi),
             },
         )
@@ -463,9 +482,18 @@ class SalesforceApp(
         ]
         return Response(200, self._render(t, rec, fields))
 
-    def check_create(self, t: str, fields: dict[str, Any], pending: set[tuple[str, str]] | None = None) -> None:
+    def check_create(
+        self,
+        t: str,
+        fields: dict[str, Any],
+        pending: set[tuple[str, str]] | None = None,
+        req: Request | None = None,
+        fresh: set[str] | None = None,
+    ) -> None:
         """Every per-record refusal of a create, shared with the allOrNone pre-pass so that a
-        batch is refused whole. ``pending``: campaign memberships created earlier in the batch."""
+        batch is refused whole. ``pending``: campaign memberships created earlier in the batch;
+        ``req``: the request (its duplicate rule header); ``fresh``: ids it has created so far,
+        which duplicate rules do not compare."""
         fields = _as_inserted(t, fields)
         check_writable(t, "insert")
         self.sf.check_fields(t, fields)
@@ -479,6 +507,7 @@ class SalesforceApp(
             raise problem
         if t == "User":
             self.sf.check_username(fields.get("Username"))
+        self._check_duplicates(t, fields, req, skip=fresh or set(), editing=False)
         if t == "CampaignMember":
             who = fields.get("LeadId") or fields.get("ContactId")
             if not fields.get("CampaignId") or not who:
@@ -498,12 +527,39 @@ class SalesforceApp(
             if pending is not None:
                 pending.add(key)
 
-    def _create(self, t: str, fields: dict[str, Any], endpoint: str) -> str:
+    def _check_duplicates(
+        self, t: str, rec: dict[str, Any], req: Request | None, skip: set[str], editing: bool
+    ) -> None:
+        """The org's duplicate rules on the record as it would be saved (salesforce_duplicates)."""
+        check_duplicates(
+            self.limits.duplicate_rules,
+            self.sf.objects,
+            t,
+            rec,
+            editing=editing,
+            allowed=allow_save(req.header("sforce-duplicate-rule-header") if req else None),
+            skip=skip,
+            version=req.params.get("version", "59.0") if req else "59.0",
+        )
+
+    def check_edit_duplicates(self, t: str, rid: str, fields: dict[str, Any], req: Request) -> None:
+        """Duplicate rules on an edit: they run only when it changes a field the matching rules
+        compare (Salesforce help 005237351), so a write of other fields to an existing duplicate
+        goes through."""
+        rec = self.sf.objects[t].get(rid) or {}
+        if any(k in MATCHED_FIELDS and fields[k] != rec.get(k) for k in fields):
+            self._check_duplicates(t, {**rec, **fields}, req, skip={rid}, editing=True)
+
+    def _create(
+        self, t: str, fields: dict[str, Any], endpoint: str, req: Request | None = None, fresh: set[str] | None = None
+    ) -> str:
         fields = _as_inserted(t, {k: v for k, v in fields.items() if k != "attributes"})
-        self.check_create(t, fields)
+        self.check_create(t, fields, req=req, fresh=fresh)
         if t == "CampaignMember":  # none sent, or one the Campaign lacks: its default
             fields["Status"] = self.sf.member_status(str(fields["CampaignId"]), fields.get("Status"))
         rid = self.sf.create(t, fields, endpoint)
+        if fresh is not None:
+            fresh.add(rid)
         if t == "CampaignMember" and self.sf.on_list_add:
             person = self.sf.person_of.get(str(fields.get("LeadId") or fields.get("ContactId")))
             campaign = self.sf.objects["Campaign"][fields["CampaignId"]]
@@ -525,7 +581,7 @@ class SalesforceApp(
         recycle bin (as a second DELETE of a record answers, measured in mohanc's sfdx plugin
         notes, v49.0), NOT_FOUND for an id no record has, as a GET of it answers (GK)."""
         rec = self.sf.objects[t].get(rid)
-        if rec is None:
+        if rec is None or rid in self.sf.bin.purged:  # deleted for good (salesforce_recycle.py)
             raise HttpError(_sf_err(404, "NOT_FOUND", "The requested resource does not exist"))
         if rec["IsDeleted"]:
             raise HttpError(
@@ -536,7 +592,9 @@ class SalesforceApp(
         t = self._type(req)
         fields = self._coerced(t, req)
         try:
-            rid = self._create(t, fields, f"POST {req.route}")
+            rid = self._create(t, fields, f"POST {req.route}", req)
+        except DuplicatesDetected as e:
+            return Response(400, e.rest_body())
         except SfError as e:
             return Response(400, [{"message": e.message, "errorCode": e.code, "fields": e.fields}])
         return Response(201, {"id": rid, "success": True, "errors": []})
@@ -546,13 +604,18 @@ class SalesforceApp(
         fields = self._coerced(t, req)
         self._row(t, req.params["id"])
         try:
+            self.sf.check_update(t, self.sf.objects[t][req.params["id"]], fields)
+            self.check_edit_duplicates(t, req.params["id"], fields, req)
             self.sf.update(
                 t,
                 req.params["id"],
                 fields,
                 f"PATCH {req.route}",
                 auto_assign=req.header("sforce-auto-assign"),
+                checked=True,
             )
+        except DuplicatesDetected as e:
+            return Response(400, e.rest_body())
         except SfError as e:
             return Response(400, [{"message": e.message, "errorCode": e.code, "fields": e.fields}])
         return Response(204)

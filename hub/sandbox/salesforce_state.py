@@ -15,6 +15,7 @@ from typing import Any
 from hub.fields import HUB_FIELDS as _HUB_FIELD_SPECS
 from hub.sandbox.clock import SimClock, parse_datetime_ms, sf_datetime
 from hub.sandbox.salesforce_fields import FieldSpec, base_spec, coerce, describe_entry, value_problem
+from hub.sandbox.salesforce_recycle import RecycleBin
 from hub.sandbox.writelog import WriteLog
 
 # The custom fields the hub writes on Contact and Lead: ``next_best_action`` ->
@@ -393,6 +394,7 @@ class SalesforceState:
         # Rows another transaction holds (a user's save, a trigger, someone's Bulk job): record
         # id -> how many more write attempts that touch it are refused (lock_row).
         self.locks: dict[str, int] = {}
+        self.bin = RecycleBin()  # deleted records queryAll still shows (salesforce_recycle.py)
         self._counter = 0
         self._status_counter = 0  # CampaignMemberStatus ids: apart, so they move no other id
         self._tx_open = False  # a request is being served as one transaction (``transaction``)
@@ -681,11 +683,13 @@ class SalesforceState:
         endpoint: str,
         source: str = "api",
         auto_assign: str | None = None,
+        checked: bool = False,
     ) -> None:
         """Change fields. ``source``: "api" (validated, logged, may queue hub actions),
-        "market" (the people's own doings) or "system" (automation: SystemModstamp only)."""
+        "market" (the people's own doings) or "system" (automation: SystemModstamp only).
+        ``checked``: the caller ran ``check_update`` (it uses up a row lock's attempts once)."""
         rec = self.objects[sobject].get(rid)
-        if source == "api":
+        if source == "api" and not checked:
             self.check_update(sobject, rec, fields)
         rec = _live(rec)
         fields = {k: v for k, v in fields.items() if k != "attributes"}
@@ -740,6 +744,7 @@ class SalesforceState:
         for rid in losers:
             rec = self.objects[sobject][rid]
             rec.update({"IsDeleted": True, "MasterRecordId": master, "LastModifiedDate": at, "SystemModstamp": at})
+            self.bin.add(sobject, rid, at)
             self.log.record(at, "salesforce", "merge", sobject, rid, "delete", None, None, None)
             for t, field in (("Task", "WhoId"), ("Event", "WhoId"), ("CampaignMember", ref)):
                 for row in self.objects[t].values():
@@ -788,6 +793,7 @@ class SalesforceState:
         at = self.stamp()
         rec["IsDeleted"] = True
         rec["LastModifiedDate"] = rec["SystemModstamp"] = at
+        self.bin.add(sobject, rid, at)
         self.log.record(at, "salesforce", endpoint, sobject, rid, "delete", None, None, None)
 
     def render(self, sobject: str, rec: dict[str, Any], fields: list[str]) -> dict[str, Any]:

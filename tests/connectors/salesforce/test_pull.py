@@ -12,7 +12,7 @@ from connectors.salesforce.client import DailyLimitReached
 from connectors.salesforce.cursor import StreamCursor
 from hub.models import ActivityType
 
-from .wire import BASE, add_describe, connector, person, query_page, session_settings, sf_error
+from .wire import BASE, add_deleted, add_describe, connector, person, query_page, session_settings, sf_error
 
 START = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
@@ -64,6 +64,7 @@ def test_window_is_capped_at_the_sync_start_and_deletes_come_from_query_all() ->
 @responses.activate
 def test_next_sync_overlaps_and_drops_rows_already_read() -> None:
     add_describe(responses, "Lead")
+    add_deleted(responses, "Lead")
     first = [person("00Q1", "2026-01-10T10:00:00.000+0000"), person("00Q2", "2026-01-10T10:00:30.000+0000")]
     responses.get(f"{BASE}/queryAll/", json=query_page(first))
     conn = connector(lead_settings())
@@ -221,6 +222,7 @@ def test_activities_from_tasks_and_events() -> None:
 @responses.activate
 def test_after_a_gap_longer_than_the_recycle_bin_keeps_deletions_live_ids_are_listed() -> None:
     add_describe(responses, "Lead")
+    add_deleted(responses, "Lead")
     responses.get(f"{BASE}/queryAll/", json=query_page([]))
     conn = connector(lead_settings())
     conn.clock = lambda: START
@@ -234,3 +236,22 @@ def test_after_a_gap_longer_than_the_recycle_bin_keeps_deletions_live_ids_are_li
     assert first.live.external_ids == ["00Q1", "00Q7"]
     listing = [c for c in responses.calls if "/query/" in c.request.url]
     assert [soql_of(c) for c in listing] == ["SELECT Id FROM Lead"]
+
+
+@responses.activate
+def test_a_bin_that_let_go_of_a_deletion_since_the_last_sync_gets_live_ids_listed() -> None:
+    """A full Recycle Bin deletes records for good after two hours: ``/deleted``'s
+    earliestDateAvailable later than the last sync means queryAll may have lost deletions."""
+    add_describe(responses, "Lead")
+    responses.get(f"{BASE}/queryAll/", json=query_page([]))
+    conn = connector(lead_settings())
+    conn.clock = lambda: START
+    cursor = list(conn.pull_contacts(None))[-1].cursor
+    add_deleted(responses, "Lead", earliest="2026-01-10T13:00:00.000+0000")
+    responses.get(f"{BASE}/query/", json=query_page([{"Id": "00Q1"}]))
+    conn.clock = lambda: START + timedelta(hours=3)
+    first, *_ = list(conn.pull_contacts(cursor))
+    assert first.live is not None and first.live.external_ids == ["00Q1"]
+    [asked] = [c for c in responses.calls if "/deleted/" in c.request.url]
+    query = parse_qs(urlparse(asked.request.url).query)
+    assert query["start"] == ["2026-01-10T14:54:59+00:00"] and query["end"] == ["2026-01-10T14:59:59+00:00"]

@@ -62,6 +62,14 @@ def add_describe(rsps: responses.RequestsMock, name: str, extra: dict[str, str] 
     rsps.get(f"{BASE}/sobjects/{name}/describe", json=describe(name, extra))
 
 
+def add_deleted(rsps: responses.RequestsMock, name: str, earliest: str = "2025-11-01T00:00:00.000+0000") -> None:
+    """``GET /sobjects/{name}/deleted/``: no deletions, ``earliest`` as earliestDateAvailable."""
+    rsps.get(
+        f"{BASE}/sobjects/{name}/deleted/",
+        json={"deletedRecords": [], "earliestDateAvailable": earliest, "latestDateCovered": earliest},
+    )
+
+
 def query_page(records: list[dict[str, Any]], next_url: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"totalSize": len(records), "done": next_url is None, "records": records}
     if next_url:
