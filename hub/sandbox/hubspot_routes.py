@@ -236,8 +236,11 @@ class HubSpotExtraRoutes:
         return Response(204)
 
     def list_by_name(self, req: Request) -> Response:
+        """A list by name among the lists of ``objectTypeId``; the name "is not case sensitive"
+        (HubSpot's Lists v3 reference, Fetch List by Name, path parameter listName)."""
+        name, kind = req.params["listName"].casefold(), req.params["objectTypeId"]
         for lst in self.hs.lists.values():
-            if lst["name"] == req.params["listName"]:
+            if lst["name"].casefold() == name and lst["objectTypeId"] == kind:
                 return Response(200, {"list": self._list_view(lst)})
         return _err(404, f"List {req.params['listName']} does not exist.", "OBJECT_NOT_FOUND")
 
