@@ -348,7 +348,8 @@ class HubSpotState:
         options, owners or address, or None. INVALID_OPTION, INVALID_INTEGER and INVALID_EMAIL
         carry HubSpot's wording (gregorspan/csc-frodx#21; Atlas-Authority/marketing-automation#206,
         where "was not a valid number." came with INVALID_INTEGER on a number property; #174 for
-        INVALID_EMAIL); the other messages are ours."""
+        INVALID_EMAIL; a bool's "tYES was not one of the allowed options: [true, false]" from an
+        SAP-to-HubSpot sync); dates are ``_instant``'s; the other messages are ours."""
         if d["type"] == "number":
             try:
                 finite = math.isfinite(float(v))
@@ -356,9 +357,12 @@ class HubSpotState:
                 finite = False
             if not finite:  # NaN and infinity: no decimal HubSpot can store (our assumption)
                 return "INVALID_INTEGER", f"{v} was not a valid number."
-        if d["type"] == "enumeration" and d["options"]:
-            allowed = [o["value"] for o in d["options"]]
-            vals = str(v).split(";") if d["fieldType"] == "checkbox" else [str(v)]
+        if d["type"] == "bool" or (d["type"] == "enumeration" and d["options"]):
+            # a bool takes "true" or "false", options or not (INVALID_OPTION "tYES was not one of
+            # the allowed options: [true, false]", as an SAP-to-HubSpot sync met it)
+            allowed = [o["value"] for o in d["options"]] or ["true", "false"]
+            text = {True: "true", False: "false"}.get(v, str(v)) if isinstance(v, bool) else str(v)
+            vals = text.split(";") if d["fieldType"] == "checkbox" else [text]
             bad = [x for x in vals if x not in allowed]
             if bad:
                 return "INVALID_OPTION", f"{bad[0]} was not one of the allowed options: [{', '.join(allowed)}]"

@@ -59,3 +59,20 @@ def test_a_value_that_is_no_time_is_invalid_long(hs: HubSpot, rid: str, prop: st
     answer and met by WP Fusion for form dates; the sandbox answered INVALID_VALUE."""
     item = _refusal(hs, rid, {prop: "next tuesday"})
     assert item["error"] == "INVALID_LONG" and item["message"] == "next tuesday was not a valid long."
+
+
+def test_a_checkbox_takes_true_or_false_only(hs: HubSpot, rid: str) -> None:
+    """A bool property (booleancheckbox) refuses any other word, INVALID_OPTION "tYES was not one
+    of the allowed options: [true, false]", as an SAP-to-HubSpot sync met it; the sandbox
+    stored "yes" on a bool property made without options."""
+    hs.crm.properties.core_api.create(
+        "contacts",
+        PropertyCreate(
+            name="is_vip", label="VIP", type="bool", field_type="booleancheckbox", group_name="contactinformation"
+        ),
+    )
+    item = _refusal(hs, rid, {"is_vip": "yes"})
+    assert (
+        item["error"] == "INVALID_OPTION" and item["message"] == "yes was not one of the allowed options: [true, false]"
+    )
+    hs.crm.contacts.basic_api.update(rid, {"properties": {"is_vip": "true"}})
