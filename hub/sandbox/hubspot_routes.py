@@ -348,11 +348,12 @@ class HubSpotExtraRoutes:
         if len(inputs) > 1000:
             return _err(400, f"Batch input size {len(inputs)} exceeds the limit of 1000", "VALIDATION_ERROR")
         type_id = ASSOCIATION_TYPES[kind][1]
-        results, missing = [], []
+        results, errors = [], []
         for inp in inputs:
-            rec = self.hs.engagements[kind].get(str((inp or {}).get("id")))
-            if rec is None or rec["archived"]:
-                missing.append(str((inp or {}).get("id")))
+            fid = str((inp or {}).get("id"))
+            rec = self.hs.engagements[kind].get(fid)
+            if rec is None or rec["archived"] or not rec["contacts"]:
+                errors.append(_no_associations(fid, kind))
                 continue
             to = [
                 {
@@ -370,18 +371,8 @@ class HubSpotExtraRoutes:
             "completedAt": now,
             "links": {},
         }
-        if missing:
-            body["errors"] = [
-                {
-                    "status": "error",
-                    "category": "OBJECT_NOT_FOUND",
-                    "message": "No associations found",
-                    "context": {"fromObjectId": missing},
-                    "errors": [],
-                    "links": {},
-                }
-            ]
-            body["numErrors"] = len(missing)
+        if errors:
+            body["errors"], body["numErrors"] = errors, len(errors)
             return Response(207, body)
         return Response(200, body)
 
@@ -493,6 +484,21 @@ class HubSpotExtraRoutes:
         if body.get("tokenKey") != self.token:
             return _err(404, "Token not found", "OBJECT_NOT_FOUND")
         return Response(200, {"userId": 1, "hubId": self.hs.portal_id, "appId": 113, "scopes": sorted(self.scopes)})
+
+
+def _no_associations(from_id: str, kind: str) -> dict[str, Any]:
+    """HubSpot's error for a record with no association to contacts, one per record, as
+    integrations reading v4 batch associations recorded it ("No company is associated with
+    deal 515690208449.", subCategory crm.associations.NO_ASSOCIATIONS_FOUND). A record that
+    does not exist gets the same answer (HubSpot's for it is not recorded apart)."""
+    singular = kind.removesuffix("s")
+    return {
+        "status": "error",
+        "category": "OBJECT_NOT_FOUND",
+        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+        "message": f"No contact is associated with {singular} {from_id}.",
+        "context": {"fromObjectId": [from_id], "fromObjectType": [singular], "toObjectType": ["contact"]},
+    }
 
 
 def _token(key: tuple[int, str]) -> str:
