@@ -309,12 +309,17 @@ class HubSpotExtraRoutes:
         if (refused := self._manual(lst)) is not None:
             return refused
         b = self._body(req)
+        # both lists are required (Lists v3 spec, MembershipChangeRequest); the wording is
+        # HubSpot's for an unset required field (its Flows v4 answer, airbytehq/airbyte#83314)
+        unset = [k for k in ("recordIdsToAdd", "recordIdsToRemove") if not isinstance(b.get(k), list)]
+        if unset:
+            return _err(400, f"Some required fields were not set: [{', '.join(unset)}]", "VALIDATION_ERROR")
         return Response(
             200,
             self.hs.change_membership(
                 lst["listId"],
-                [str(x) for x in b.get("recordIdsToAdd") or []],
-                [str(x) for x in b.get("recordIdsToRemove") or []],
+                [str(x) for x in b["recordIdsToAdd"]],
+                [str(x) for x in b["recordIdsToRemove"]],
                 f"PUT {req.route}",
             ),
         )

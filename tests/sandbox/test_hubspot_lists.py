@@ -29,3 +29,22 @@ def test_a_list_of_another_object_type_is_not_found_by_name(hs: HubSpot) -> None
     assert e.value.status == 404
     found = hs.crm.lists.lists_api.get_by_name(list_name="key accounts", object_type_id="0-2")
     assert found.list.object_type_id == "0-2"
+
+
+def test_add_and_remove_needs_both_id_lists(hs: HubSpot) -> None:
+    """MembershipChangeRequest requires recordIdsToAdd and recordIdsToRemove (HubSpot's Lists v3
+    spec, HubSpot/HubSpot-public-api-spec-collection); HubSpot words an unset required field
+    "Some required fields were not set: [type]" (its Flows v4 answer, airbytehq/airbyte#83314).
+    The sandbox took a body with one of them missing as an empty list."""
+    made = hs.crm.lists.lists_api.create(
+        ListCreateRequest(name="one-sided", object_type_id="0-1", processing_type="MANUAL")
+    )
+    resp = hs.api_request(
+        {
+            "method": "PUT",
+            "path": f"/crm/v3/lists/{made.list.list_id}/memberships/add-and-remove",
+            "body": {"recordIdsToAdd": []},
+        }
+    )
+    assert resp.status_code == 400 and resp.json()["category"] == "VALIDATION_ERROR"
+    assert resp.json()["message"] == "Some required fields were not set: [recordIdsToRemove]"

@@ -189,12 +189,13 @@ def test_a_list_name_taken_by_an_active_list_fails_with_what_to_do(world, sandbo
     members = HubSpot(access_token=sandbox.hubspot_token, host=sandbox.hubspot_url).crm.lists.memberships_api
     try:
         members.add_and_remove(
-            list_id=made.list.list_id, membership_change_request={"recordIdsToAdd": [live(world)[0]]}
+            list_id=made.list.list_id,
+            membership_change_request={"recordIdsToAdd": [live(world)[0]], "recordIdsToRemove": []},
         )
         refused = None
     except Exception as exc:  # noqa: BLE001 - the SDK's ApiException; its status is what is checked
         refused = exc
-    assert refused is not None and refused.status == 400
+    assert refused is not None and refused.status == 400 and "DYNAMIC" in refused.body
 
 
 def test_a_list_name_taken_by_a_list_of_another_object_fails_with_what_to_do(world, sandbox):
