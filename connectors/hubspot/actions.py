@@ -362,10 +362,13 @@ class Writers:
             return {
                 r.push_id: PushResult(push_id=r.push_id, status="failed", reason=f"list {name!r}: {exc}") for r in reqs
             }
+        # ids HubSpot could not find were "not added or removed" (Lists v3 spec,
+        # MembershipsUpdateResponse): a removal holds all the same, since a record that is gone
+        # is in no list (as the Salesforce writer counts removing a non-member); an add fails
         missing = {str(x) for x in res.get("recordIdsMissing") or []}
         return {
             r.push_id: PushResult(push_id=r.push_id, status="failed", reason="record not found in HubSpot")
-            if r.identity.external_id in missing
+            if r.identity.external_id in missing and r.action.kind is ActionKind.ADD_TO_LIST
             else PushResult(push_id=r.push_id, status="ok")
             for r in reqs
         }
