@@ -37,7 +37,8 @@ Ready = tuple[str, list[PushRequest], dict[str, str]]  # record id, its requests
 
 
 class ListNotManual(Exception):
-    """A hub list's name is taken by a list whose members the hub cannot change."""
+    """A hub list's name is taken by a list whose members the hub cannot change (an active list,
+    or a list of another object type)."""
 
 
 class Writers:
@@ -112,7 +113,7 @@ class Writers:
                 # wording is not documented
                 if create.status != 400 or create.body.get("subCategory") != DUPLICATE_LIST:
                     raise
-                res = self.client.call("lists.get_by_name", api.get_by_name, list_name=full, object_type_id="0-1")
+                res = self._taken(full)
         if res["list"].get("processingType") == "DYNAMIC":  # HubSpot keeps its members by its filters
             raise ListNotManual(
                 f"list {full!r} is an active (DYNAMIC) list in HubSpot, whose members HubSpot keeps by its "
@@ -120,6 +121,23 @@ class Writers:
             )
         self._lists[full] = str(res["list"]["listId"])
         return self._lists[full]
+
+    def _taken(self, full: str) -> dict[str, Any]:
+        """The contact list named ``full`` after a create refused as a duplicate name: one made
+        by a create whose answer was lost. A name is unique across the portal but looked up
+        within one object type (Lists v3 spec: names are "globally unique relative to all other
+        public lists in the portal"), so none found means a list of another object has it."""
+        api = self.client.api.crm.lists.lists_api
+        try:
+            return self.client.call("lists.get_by_name", api.get_by_name, list_name=full, object_type_id="0-1")
+        except HubSpotRequestError as exc:
+            if exc.status != 404:
+                raise
+        raise ListNotManual(
+            f"list {full!r} cannot be made in HubSpot: a list of another object type (companies, deals...) "
+            "has that name, and list names are unique across a portal: rename that list in HubSpot or set "
+            "list_prefix"
+        )
 
     # -- writing ----------------------------------------------------------------------------
     def push(self, requests: list[PushRequest]) -> list[PushResult]:
@@ -344,10 +362,13 @@ class Writers:
             return {
                 r.push_id: PushResult(push_id=r.push_id, status="failed", reason=f"list {name!r}: {exc}") for r in reqs
             }
+        # ids HubSpot could not find were "not added or removed" (Lists v3 spec,
+        # MembershipsUpdateResponse): a removal holds all the same, since a record that is gone
+        # is in no list (as the Salesforce writer counts removing a non-member); an add fails
         missing = {str(x) for x in res.get("recordIdsMissing") or []}
         return {
             r.push_id: PushResult(push_id=r.push_id, status="failed", reason="record not found in HubSpot")
-            if r.identity.external_id in missing
+            if r.identity.external_id in missing and r.action.kind is ActionKind.ADD_TO_LIST
             else PushResult(push_id=r.push_id, status="ok")
             for r in reqs
         }

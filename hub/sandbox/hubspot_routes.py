@@ -236,8 +236,11 @@ class HubSpotExtraRoutes:
         return Response(204)
 
     def list_by_name(self, req: Request) -> Response:
+        """A list by name among the lists of ``objectTypeId``; the name "is not case sensitive"
+        (HubSpot's Lists v3 reference, Fetch List by Name, path parameter listName)."""
+        name, kind = req.params["listName"].casefold(), req.params["objectTypeId"]
         for lst in self.hs.lists.values():
-            if lst["name"] == req.params["listName"]:
+            if lst["name"].casefold() == name and lst["objectTypeId"] == kind:
                 return Response(200, {"list": self._list_view(lst)})
         return _err(404, f"List {req.params['listName']} does not exist.", "OBJECT_NOT_FOUND")
 
@@ -306,12 +309,17 @@ class HubSpotExtraRoutes:
         if (refused := self._manual(lst)) is not None:
             return refused
         b = self._body(req)
+        # both lists are required (Lists v3 spec, MembershipChangeRequest); the wording is
+        # HubSpot's for an unset required field (its Flows v4 answer, airbytehq/airbyte#83314)
+        unset = [k for k in ("recordIdsToAdd", "recordIdsToRemove") if not isinstance(b.get(k), list)]
+        if unset:
+            return _err(400, f"Some required fields were not set: [{', '.join(unset)}]", "VALIDATION_ERROR")
         return Response(
             200,
             self.hs.change_membership(
                 lst["listId"],
-                [str(x) for x in b.get("recordIdsToAdd") or []],
-                [str(x) for x in b.get("recordIdsToRemove") or []],
+                [str(x) for x in b["recordIdsToAdd"]],
+                [str(x) for x in b["recordIdsToRemove"]],
                 f"PUT {req.route}",
             ),
         )
@@ -345,11 +353,12 @@ class HubSpotExtraRoutes:
         if len(inputs) > 1000:
             return _err(400, f"Batch input size {len(inputs)} exceeds the limit of 1000", "VALIDATION_ERROR")
         type_id = ASSOCIATION_TYPES[kind][1]
-        results, missing = [], []
+        results, errors = [], []
         for inp in inputs:
-            rec = self.hs.engagements[kind].get(str((inp or {}).get("id")))
-            if rec is None or rec["archived"]:
-                missing.append(str((inp or {}).get("id")))
+            fid = str((inp or {}).get("id"))
+            rec = self.hs.engagements[kind].get(fid)
+            if rec is None or rec["archived"] or not rec["contacts"]:
+                errors.append(_no_associations(fid, kind))
                 continue
             to = [
                 {
@@ -367,18 +376,8 @@ class HubSpotExtraRoutes:
             "completedAt": now,
             "links": {},
         }
-        if missing:
-            body["errors"] = [
-                {
-                    "status": "error",
-                    "category": "OBJECT_NOT_FOUND",
-                    "message": "No associations found",
-                    "context": {"fromObjectId": missing},
-                    "errors": [],
-                    "links": {},
-                }
-            ]
-            body["numErrors"] = len(missing)
+        if errors:
+            body["errors"], body["numErrors"] = errors, len(errors)
             return Response(207, body)
         return Response(200, body)
 
@@ -490,6 +489,21 @@ class HubSpotExtraRoutes:
         if body.get("tokenKey") != self.token:
             return _err(404, "Token not found", "OBJECT_NOT_FOUND")
         return Response(200, {"userId": 1, "hubId": self.hs.portal_id, "appId": 113, "scopes": sorted(self.scopes)})
+
+
+def _no_associations(from_id: str, kind: str) -> dict[str, Any]:
+    """HubSpot's error for a record with no association to contacts, one per record, as
+    integrations reading v4 batch associations recorded it ("No company is associated with
+    deal 515690208449.", subCategory crm.associations.NO_ASSOCIATIONS_FOUND). A record that
+    does not exist gets the same answer (HubSpot's for it is not recorded apart)."""
+    singular = kind.removesuffix("s")
+    return {
+        "status": "error",
+        "category": "OBJECT_NOT_FOUND",
+        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+        "message": f"No contact is associated with {singular} {from_id}.",
+        "context": {"fromObjectId": [from_id], "fromObjectType": [singular], "toObjectType": ["contact"]},
+    }
 
 
 def _token(key: tuple[int, str]) -> str:

@@ -13,7 +13,7 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
-from hub.sandbox.clock import SimClock, iso_ms, parse_datetime_ms
+from hub.sandbox.clock import DAY_MS, SimClock, iso_ms, parse_datetime_ms
 from hub.sandbox.hubspot_index import CONTACT_FAST, ENGAGEMENT_FAST, RecordIndex
 from hub.sandbox.hubspot_stamps import remember_stamp
 from hub.sandbox.writelog import WriteLog
@@ -160,6 +160,9 @@ BASE_PROPERTIES = [
 ]
 #: the most characters a string property value may hold (HubSpot properties guide: 65,536)
 STRING_MAX = 65_536
+#: how far from now a date property's value may be (HubSpot: "more than 1,000 years ago or 1,000
+#: years from now" is refused); counted in Gregorian years
+THOUSAND_YEARS_MS = int(1000 * 365.2425 * DAY_MS)
 
 
 def employee_range(count: int) -> str:
@@ -345,7 +348,8 @@ class HubSpotState:
         options, owners or address, or None. INVALID_OPTION, INVALID_INTEGER and INVALID_EMAIL
         carry HubSpot's wording (gregorspan/csc-frodx#21; Atlas-Authority/marketing-automation#206,
         where "was not a valid number." came with INVALID_INTEGER on a number property; #174 for
-        INVALID_EMAIL); the other messages are ours."""
+        INVALID_EMAIL; a bool's "tYES was not one of the allowed options: [true, false]" from an
+        SAP-to-HubSpot sync); dates are ``_instant``'s; the other messages are ours."""
         if d["type"] == "number":
             try:
                 finite = math.isfinite(float(v))
@@ -353,9 +357,12 @@ class HubSpotState:
                 finite = False
             if not finite:  # NaN and infinity: no decimal HubSpot can store (our assumption)
                 return "INVALID_INTEGER", f"{v} was not a valid number."
-        if d["type"] == "enumeration" and d["options"]:
-            allowed = [o["value"] for o in d["options"]]
-            vals = str(v).split(";") if d["fieldType"] == "checkbox" else [str(v)]
+        if d["type"] == "bool" or (d["type"] == "enumeration" and d["options"]):
+            # a bool takes "true" or "false", options or not (INVALID_OPTION "tYES was not one of
+            # the allowed options: [true, false]", as an SAP-to-HubSpot sync met it)
+            allowed = [o["value"] for o in d["options"]] or ["true", "false"]
+            text = {True: "true", False: "false"}.get(v, str(v)) if isinstance(v, bool) else str(v)
+            vals = text.split(";") if d["fieldType"] == "checkbox" else [text]
             bad = [x for x in vals if x not in allowed]
             if bad:
                 return "INVALID_OPTION", f"{bad[0]} was not one of the allowed options: [{', '.join(allowed)}]"
@@ -364,16 +371,30 @@ class HubSpotState:
         if k == "hubspot_owner_id" and str(v) not in self.active_owner_ids():
             return "INVALID_OWNER_ID", f"{v!r} is not a valid owner id"
         if d["type"] in ("datetime", "date"):
-            try:
-                ms = parse_datetime_ms(v)
-            except (TypeError, ValueError, OverflowError):
-                return "INVALID_VALUE", f'{str(v)[:60]!r} is not a valid {d["type"]} for property "{k}"'
-            if d["type"] == "date" and ms % 86_400_000:
-                t = ms % 86_400_000
-                return (
-                    "INVALID_VALUE",
-                    f"{ms} is at {t // 3_600_000}:{t // 60_000 % 60}:{t // 1000 % 60}.{t % 1000} UTC, not midnight!",
-                )
+            return self._instant(v, d["type"])
+        return None
+
+    def _instant(self, v: Any, kind: str) -> tuple[str, str] | None:
+        """HubSpot's refusal of a datetime or date value, in its codes and words: what is not an
+        ISO date is read as epoch ms, "X was not a valid long." (INVALID_LONG, recorded on
+        createdate in a HubSpot sync error and met by WP Fusion); a date must be midnight UTC,
+        "1579179660000 is at 13:1:0.0 UTC, not midnight!" (INVALID_DATE, recorded in a HubSpot
+        client's source), and within 1,000 years of now (INVALID_DATE, as a Rails app met it).
+        The 1,000-year rule on a datetime is not recorded, so it is not enforced there."""
+        try:
+            ms = parse_datetime_ms(v)
+        except (TypeError, ValueError, OverflowError):
+            return "INVALID_LONG", f"{v} was not a valid long."
+        if kind != "date":
+            return None
+        if ms % DAY_MS:
+            t = ms % DAY_MS
+            return (
+                "INVALID_DATE",
+                f"{ms} is at {t // 3_600_000}:{t // 60_000 % 60}:{t // 1000 % 60}.{t % 1000} UTC, not midnight!",
+            )
+        if abs(ms - self.clock.peek_ms()) > THOUSAND_YEARS_MS:
+            return "INVALID_DATE", f"{ms} is more than 1,000 years ago or 1,000 years from now."
         return None
 
     def definition(self, name: str) -> dict[str, Any] | None:

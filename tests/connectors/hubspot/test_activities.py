@@ -141,6 +141,23 @@ def test_a_meeting_outcome_set_after_creation_is_read_on_the_next_sync(world, sa
     assert connector.client.calls["meetings.search"] >= 2 and "meetings.list" not in connector.client.calls
 
 
+def test_a_meeting_whose_contact_is_gone_is_no_error_and_the_page_s_others_are_read(world, sandbox, connector):
+    """HubSpot answers the associations read of a page with a meeting left without contacts (its
+    contact GDPR-deleted) with a 207: that meeting is an error NO_ASSOCIATIONS_FOUND, not a
+    result. The sync reads it as a meeting with no contact and goes on with the rest."""
+    rids = sorted((r for r, rec in world.hubspot.records.items() if not rec["archived"]), key=int)[:2]
+    with world.lock:
+        now = world.clock.now_ms()
+        kept = world.hubspot.add_engagement("meetings", rids[0], now, {"hs_meeting_outcome": "COMPLETED"})
+        orphan = world.hubspot.add_engagement("meetings", rids[1], now, {"hs_meeting_outcome": "COMPLETED"})
+        world.hubspot.gdpr_delete(rids[1])
+    sandbox.hubspot.catch_up_search()
+    items, rejects, _, _ = drain(connector.pull_activities(None))
+    keys = {a.external_id for a in items}
+    assert f"meetings:{kept}:{rids[0]}:COMPLETED" in keys
+    assert not any(k.startswith(f"meetings:{orphan}:") for k in keys) and not rejects
+
+
 def test_a_form_walk_cut_short_resumes_where_it_stopped_and_then_reads_what_came_meanwhile(world, connector):
     now = world.clock.now_ms()
     for k in range(120):

@@ -95,6 +95,25 @@ def test_fields_owner_and_lists_land_in_batches_of_100_with_per_record_errors(wo
     assert set(lst["members"]) == set(ids[:5])
 
 
+def test_a_removal_from_a_list_of_a_contact_gone_from_hubspot_is_done_an_add_fails(world, connector):
+    """HubSpot names ids it cannot find in ``recordIdsMissing``: "not added or removed" (Lists v3
+    spec, MembershipsUpdateResponse). A contact deleted for good is in no list, so its removal
+    holds (as the Salesforce writer counts a removal of no member); its add cannot, and fails.
+    The removal failed "record not found in HubSpot", a failed push no one could fix."""
+    kept, gone = live(world)[:2]
+    with world.lock:
+        world.hubspot.gdpr_delete(gone)
+    results = connector.push(
+        [
+            req(1, kept, "add_to_list", list="sales-ready"),
+            req(2, gone, "remove_from_list", list="sales-ready"),
+            req(3, gone, "add_to_list", list="nurture"),
+        ]
+    )
+    assert [r.status for r in results] == ["ok", "ok", "failed"]
+    assert "not found in HubSpot" in results[2].reason
+
+
 def test_faults_every_action_lands_exactly_once(world, sandbox, connector):
     connector.ensure_schema()
     reqs = [req(i, rid) for i, rid in enumerate(live(world)[:300])]

@@ -189,12 +189,27 @@ def test_a_list_name_taken_by_an_active_list_fails_with_what_to_do(world, sandbo
     members = HubSpot(access_token=sandbox.hubspot_token, host=sandbox.hubspot_url).crm.lists.memberships_api
     try:
         members.add_and_remove(
-            list_id=made.list.list_id, membership_change_request={"recordIdsToAdd": [live(world)[0]]}
+            list_id=made.list.list_id,
+            membership_change_request={"recordIdsToAdd": [live(world)[0]], "recordIdsToRemove": []},
         )
         refused = None
     except Exception as exc:  # noqa: BLE001 - the SDK's ApiException; its status is what is checked
         refused = exc
-    assert refused is not None and refused.status == 400
+    assert refused is not None and refused.status == 400 and "DYNAMIC" in refused.body
+
+
+def test_a_list_name_taken_by_a_list_of_another_object_fails_with_what_to_do(world, sandbox):
+    """List names are unique across a portal (Lists v3 spec, update-list-name: "globally unique
+    relative to all other public lists in the portal"), but a list is fetched by name within one
+    object type. A company list holding the hub list's name makes the contact lookup 404 and the
+    create a duplicate: the push said "HTTP 404: List ... does not exist", naming no cause."""
+    from hubspot import HubSpot
+
+    api = HubSpot(access_token=sandbox.hubspot_token, host=sandbox.hubspot_url).crm.lists.lists_api
+    api.create(list_create_request={"name": "key-accounts", "objectTypeId": "0-2", "processingType": "MANUAL"})
+    (result,) = make_connector(sandbox).push([req(1, live(world)[0], "add_to_list", list="key-accounts")])
+    assert result.status == "failed"
+    assert "another object type" in result.reason and "list_prefix" in result.reason
 
 
 def test_a_dropdown_mapped_in_without_the_hub_s_values_is_flagged_and_setup_adds_them(world, sandbox):
