@@ -58,6 +58,10 @@ def test_demo_command_prints_the_table_and_which_policy_ran(tmp_path):
     valid = run_hub("config", "validate", "-c", str(tmp_path / "d" / "hub.yaml"), cwd=tmp_path)
     assert valid.returncode == 0, valid.stderr
     assert "finished demo's" in valid.stdout and "connectors setup" not in valid.stdout, valid.stdout
+    # nor checks them: they would be recorded unreachable after seconds of retries
+    checked = run_hub("connectors", "list", "--check", "-c", str(tmp_path / "d" / "hub.yaml"), cwd=tmp_path)
+    assert checked.returncode == 2 and "finished demo's store" in checked.stderr, checked.stderr
+    assert "FAILED" not in checked.stdout and "still failing" not in checked.stdout + checked.stderr
     # the console opens on the demo's store with the login it wrote, and the password is never printed
     password = (tmp_path / "d" / CONSOLE_PASSWORD).read_text().strip()
     assert password and password not in out.stdout + out.stderr + status.stdout + status.stderr
@@ -71,7 +75,13 @@ def test_demo_command_prints_the_table_and_which_policy_ran(tmp_path):
         csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
         creds = {"csrf": csrf, "username": CONSOLE_USER, "password": password}
         assert client.post("/console/login", data=creds, follow_redirects=False).status_code == 303
-        assert "decisions in" in client.get("/console/", follow_redirects=False).text  # the Overview, not the login
+        overview = html.unescape(client.get("/console/", follow_redirects=False).text)
+        assert "decisions in" in overview  # the Overview, not the login
+        # no button that would call the stopped CRMs and record them unreachable; the page says why
+        assert "Check connectors now" not in overview and "finished demo's store" in overview
+        csrf = re.search(r'name="csrf" value="([^"]+)"', overview).group(1)  # the session's, not the login form's
+        checked = client.post("/console/connectors/check", data={"csrf": csrf}, follow_redirects=True)
+        assert "finished demo's store" in html.unescape(checked.text) and "unreachable" not in checked.text
         queues = html.unescape(client.get("/console/queues").text)  # as `hub status` says it
         assert "finished demo's store" in queues and "hub run" not in queues, queues[queues.find("<h1>") :][:600]
 

@@ -132,8 +132,9 @@ def connectors_list(
         if config_path(config).exists():
             raise
         err.print(f"[yellow]{exc}[/]")
+    ended = check and settings is not None and demo_ended(settings)  # its CRMs are gone: nothing to call
     cols = ("plugin / name", "type", "source", "enabled", "last check (UTC)", "problem")
-    rows = connector_rows(settings, run_check=check)
+    rows = connector_rows(settings, run_check=check and not ended)
     if json_:
         keys = ("name", "type", "source", "enabled", "last_check", "problem")
         print_json([dict(zip(keys, (row[0].strip(), *row[1:]), strict=True)) for row in rows])
@@ -142,6 +143,11 @@ def connectors_list(
         for row in rows:
             t.add_row(*row)
         out.print(t)
+    if ended:
+        err.print(
+            (DEMO_ENDED + " Its last checks are above.").format(c=f" -c {config}" if config else ""), markup=False
+        )
+        raise typer.Exit(2)
     if check:  # the same exit code with --json (its words go to stderr)
         raise typer.Exit(check_exit_code(settings, err))
 

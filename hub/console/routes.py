@@ -147,6 +147,7 @@ def overview(request: Request, state: ApiState = Depends(hub_state)) -> Response
         trends=trends,
         lift=lift,
         owners=owners,
+        demo_ended=DEMO_ENDED if demo_ended(state.settings) else None,
     )
 
 
@@ -158,6 +159,8 @@ async def check_connectors(request: Request, state: ApiState = Depends(hub_state
     if sess is None:
         return to_login()
     await checked_form(request, sess)
+    if demo_ended(state.settings):  # its CRMs are gone: a check would record them unreachable
+        return back("/console/", DEMO_ENDED)
     reports = await run_in_threadpool(run_checks, state.ctx)  # a call or two to each CRM
     return back("/console/", summary(reports))
 
