@@ -400,3 +400,5 @@ def test_python_dash_m_runs_the_cli_as_the_hub_script_does():
 
     r = subprocess.run([sys.executable, "-m", "hub.cli.main", "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "Usage: hub" in r.stdout and "demo" in r.stdout, (r.stdout, r.stderr)
+    # runpy warned that hub.cli had already imported hub.cli.main (the package imported it eagerly)
+    assert "RuntimeWarning" not in r.stderr and r.stderr == "", r.stderr
