@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from hub.governance import audit
+from hub.reports.numbers import counted
 from hub.store import console_views
 from hub.store import pushes as push_store
 
@@ -84,7 +85,15 @@ def retry(conn: Connection, ids: Sequence[int], by: str, now: datetime, why: str
     ids = list(ids)
     n = push_store.retry_failed(conn, ids, now) if ids else 0
     if n:
-        audit.record(conn, now, by, "push_retry", f"{n} failed push(es)", why, {"push_ids": ids[:100], "count": n})
+        audit.record(
+            conn,
+            now,
+            by,
+            "push_retry",
+            counted(n, "failed push", "failed pushes"),
+            why,
+            {"push_ids": ids[:100], "count": n},
+        )
     return n
 
 
