@@ -402,3 +402,25 @@ def test_python_dash_m_runs_the_cli_as_the_hub_script_does():
     assert r.returncode == 0 and "Usage: hub" in r.stdout and "demo" in r.stdout, (r.stdout, r.stderr)
     # runpy warned that hub.cli had already imported hub.cli.main (the package imported it eagerly)
     assert "RuntimeWarning" not in r.stderr and r.stderr == "", r.stderr
+
+
+def test_status_names_the_policy_and_version_decisions_use(tmp_path, redis_url):
+    """The console's Overview and /v1/status name the policy in use and its version; `hub status`
+    did not, so an operator could not tell from the terminal which model decides."""
+    from hub.config import load_settings
+    from hub.pipeline.context import HubContext
+    from hub.pipeline.learn import ensure_current
+    from tests.conftest import hub_config
+
+    path = hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url)
+    assert hub("migrate", "-c", str(path)).exit_code == 0
+    ctx = HubContext.build(load_settings(path), embedded=True)
+    with ctx.store.connect() as conn:
+        ensure_current(ctx, conn)
+    name, version = ctx.policy.name, ctx.policy.version
+    ctx.close()
+    res = CliRunner().invoke(app, ["status", "-c", str(path)], prog_name="hub", terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert f"Policy in use: {name} {version}" in res.stdout, res.stdout
+    doc = json.loads(hub("status", "--json", "-c", str(path)).stdout)
+    assert (doc["policy"], doc["policy_version"]) == (name, version)
