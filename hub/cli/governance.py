@@ -62,7 +62,7 @@ def approvals_list(
             str(a.id),
             a.email or str(a.contact_id),
             a.action or "-",
-            a.write(),  # as the console's Approvals page writes it
+            a.summary(),  # as the console's Approvals page lists it; --json has the whole payload
             a.state,
             utc_time(a.expires_at),
             a.decided_by or "",
