@@ -23,12 +23,22 @@ from hub.reports.numbers import counted
 from hub.store import console_views
 from hub.store import pushes as push_store
 
+# Whole tokens only, as Sentry's message parameterization folds them (getsentry/rfcs text/0104):
+# digits inside a word are part of a name (sqlite3, hub_score_v2, utf8, test_a0) and stay.
 _PATTERNS = (
     (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "<email>"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
+    (
+        re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\w:])"),
+        "<time>",
+    ),
+    # Python's temporary names: "tmp" and 8 of [a-z0-9_] (CPython Lib/tempfile.py, _RandomNameSequence)
+    (re.compile(r"\btmp[a-z0-9_]{8}\b"), "<tmp>"),
     # Salesforce record ids: 15 or 18 letters and digits, at least one digit
     (re.compile(r"\b(?=[A-Za-z]*\d)[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?\b"), "<id>"),
-    (re.compile(r"\d+(\.\d+)?"), "<n>"),
+    # hex: 0x-prefixed, or an id of 8+ lower-case hex digits with a letter and a digit (request ids, hashes)
+    (re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{8,}\b"), "<hex>"),
+    (re.compile(r"(?<![\w.])\d+(?:\.\d+)*(?!\w)"), "<n>"),
 )
 MAX_ERROR = 300
 
