@@ -200,22 +200,29 @@ def _dry_run(ctx, names: list[str], samples: int) -> bool:  # noqa: ANN001 - Hub
 
 
 def _push_problems(totals) -> bool:  # noqa: ANN001 - list[PushSummary]
-    """Print each failure cause once with its count; True when nothing was written and something failed."""
+    """Print each failure cause once with its count, ids and numbers folded as the console's Queues
+    page groups failed pushes; True when nothing was written and something failed."""
     from collections import Counter
+
+    from hub.governance.pushes import normalize_error
 
     failures: Counter = Counter()
     deferred: Counter = Counter()
+    written: dict[tuple[str, str], str] = {}  # a cause's reason as written: its hint reads codes such as 401
     for p in totals:
-        failures.update({(p.connector, r): n for r, n in p.failures.items()})
-        deferred.update({(p.connector, r): n for r, n in p.deferrals.items()})
+        for counts, reasons in ((failures, p.failures), (deferred, p.deferrals)):
+            for reason, n in reasons.items():
+                key = (p.connector, normalize_error(_short_reason(reason)))
+                counts[key] += n
+                written.setdefault(key, reason)
     for label, causes in (("failed", failures), ("will be retried", deferred)):
         total = sum(causes.values())
         if not total:
             continue
         err.print(f"{counted(total, 'push', 'pushes')} {label}:", markup=False, highlight=False)
-        for (connector, reason), n in causes.most_common(10):
-            hint = _push_hint(reason)
-            line = f"  {n:,} × {connector}: {_short_reason(reason)}" + (f" — {hint}" if hint else "")
+        for (connector, cause), n in causes.most_common(10):
+            hint = _push_hint(written[(connector, cause)])
+            line = f"  {n:,} × {connector}: {cause}" + (f" — {hint}" if hint else "")
             err.print(line, markup=False, highlight=False, soft_wrap=True)
         if len(causes) > 10:
             more = counted(len(causes) - 10, "other cause")

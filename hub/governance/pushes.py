@@ -38,8 +38,13 @@ _PATTERNS = (
     (re.compile(r"\b(?=[A-Za-z]*\d)[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?\b"), "<id>"),
     # hex: 0x-prefixed, or an id of 8+ lower-case hex digits with a letter and a digit (request ids, hashes)
     (re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{8,}\b"), "<hex>"),
-    (re.compile(r"(?<![\w.])\d+(?:\.\d+)*(?!\w)"), "<n>"),
+    (
+        re.compile(r"(?<![\w.])\d+(?:\.\d+)*(?!\w)"),
+        lambda m: m.group() if _STATUS.search(m.string, 0, m.start()) else "<n>",
+    ),
 )
+#: what an HTTP status code (or the protocol's version) follows: kept, it is the cause ("HTTP 429")
+_STATUS = re.compile(r"(?:\bHTTP(?:/[\d.]+)?|\bstatus(?: code)?)[ :=/]*$", re.I)
 MAX_ERROR = 300
 
 

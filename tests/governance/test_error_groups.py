@@ -31,6 +31,10 @@ def test_one_cause_in_two_temporary_directories_is_one_group_and_reads_as_writte
         ),
         ("request id 9f86d081884c7d65 refused", "request id <hex> refused"),
         ("byte 0xe9 in position 14", "byte <hex> in position <n>"),
+        # an HTTP status is the cause, not an id: kept
+        ("HTTP 503 for contact 17", "HTTP 503 for contact <n>"),
+        ("HTTP/1.1 429 Too Many Requests", "HTTP/1.1 429 Too Many Requests"),
+        ("refused with status code: 403 after 3 tries", "refused with status code: 403 after <n> tries"),
         # digits inside a name are part of it: kept, so the message stays readable
         ("PROPERTY_DOESNT_EXIST: hub_score_v2", "PROPERTY_DOESNT_EXIST: hub_score_v2"),
         ("'utf8' codec can't decode", "'utf8' codec can't decode"),
