@@ -12,6 +12,7 @@
     ├── GovernanceError          an approval, alert or kill switch request that cannot be done
     │   └── NotFoundError        no such approval or alert
     ├── DataError                a data file or column cannot be read as asked (file, column, row, value)
+    │   └── NoRowsError          a header and no rows: an error to learn from, 0 rows to an import
     └── ConflictError            another writer changed it first (a lost compare-and-set): nothing saved
 
 Messages are plain sentences that name the bad value and say what to do.
@@ -85,6 +86,15 @@ class NotFoundError(GovernanceError):
 
 class DataError(HubError):
     """A user's data file or column cannot be read as asked: names the file, column, row and value."""
+
+
+class NoRowsError(DataError):
+    """The file has a header (``names``) and no rows: a model cannot learn from it, while an import
+    of it is an import of 0 rows (its header still checked against the mapping)."""
+
+    def __init__(self, message: str, names: list[str]):
+        super().__init__(message)
+        self.names = names
 
 
 class ConflictError(HubError):

@@ -191,7 +191,9 @@ class Action(_Model):
             if first is None:
                 return "reason only"
             head = f"{first}={fields.pop(first)}"
-            return head + (f" (+{len(fields)} fields)" if fields else "")
+            from hub.reports.numbers import counted  # here: hub.reports imports this module
+
+            return head + (f" (+{counted(len(fields), 'field')})" if fields else "")
         if self.kind is ActionKind.ADD_TO_LIST:
             return f"+list {p.get('list')}"
         if self.kind is ActionKind.REMOVE_FROM_LIST:

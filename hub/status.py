@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from hub.config import Settings
 from hub.models import utcnow
+from hub.reports.numbers import counted
 from hub.store import Store, sync_state
 from hub.store import pushes as push_store
 from hub.store import usage as usage_store
@@ -53,7 +54,7 @@ class ConnectorStatus:
             return text
         calls = u.get("calls")
         n = sum(calls.values()) if isinstance(calls, dict) else calls
-        text = f"{n:,} calls by the last worker" if isinstance(n, int) else "-"
+        text = f"{counted(n, 'call')} by the last worker" if isinstance(n, int) else "-"
         if u.get("rate_limit_wait_seconds"):
             text += f", {u['rate_limit_wait_seconds']:.1f} s waiting on rate limits"
         return text

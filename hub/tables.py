@@ -41,7 +41,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from hub.cells import KINDS, arrow_kind, from_arrow, infer_and_parse, parse_column
-from hub.errors import DataError
+from hub.errors import DataError, NoRowsError
 from hub.textfile import BLOCK_BYTES, DELIMITERS, Utf8Stream, decode_head, open_bytes, sniff_delimiter
 
 log = logging.getLogger(__name__)
@@ -438,7 +438,7 @@ class _Reader:
                 f"({', '.join(self.names)}); all {self.skipped_rows} were skipped, e.g. {self.notes[0]}. "
                 "Check the delimiter and trailing delimiters."
             )
-        return DataError(f"{self.source} has columns ({', '.join(self.names)}) but no rows")
+        return NoRowsError(f"{self.source} has columns ({', '.join(self.names)}) but no rows", list(self.names))
 
     def _bad_row(self, row) -> str:
         """Skip a row with the wrong number of fields; the first few are noted one by one."""

@@ -417,3 +417,22 @@ def test_many_unmapped_actions_are_one_line_with_the_first_few_and_json_lists_th
     assert "and 4 more" in line and "--json" in line and "item_4'" not in line, line
     data = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
     assert data["unmapped_actions"] == {f"item_{k}": k for k in range(7, 0, -1)}
+
+
+def test_a_warm_started_version_says_so_in_hub_model_list_as_on_the_models_page(tmp_path, store_url):
+    """The note column said "in use" and nothing of the warm start, on both (one note())."""
+    from hub.config import load_settings
+    from hub.pipeline.context import HubContext
+    from hub.pipeline.model_versions import model_versions
+
+    cfg, path = _setup(tmp_path, store_url)
+    args = ["learn", "history", str(path), *ARGS, "--propensity", "0.3333", "--map-action", "no_touch=wait"]
+    assert CliRunner().invoke(app, [*args, "-c", str(cfg)]).exit_code == 0
+    listed = CliRunner().invoke(app, ["model", "list", "-c", str(cfg)], terminal_width=200)
+    assert listed.exit_code == 0, listed.output
+    assert "in use, warm start from 600 past touches" in listed.stdout, listed.stdout
+    ctx = HubContext.build(load_settings(cfg), embedded=True)
+    try:
+        assert model_versions(ctx)[0].note() == "in use, warm start from 600 past touches"  # the page's cell
+    finally:
+        ctx.close()

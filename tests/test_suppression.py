@@ -147,7 +147,7 @@ def test_forget_cli_list_and_unsuppress(tmp_path, redis_url, crm):
     assert run_hub("forget", "p1@example.com", "-c", cfg).returncode == 0
     listed = run_hub("forget", "--list", "-c", cfg)
     assert listed.returncode == 0, listed.stderr
-    assert "Suppressed: 1 people (1 email hashes, 1 CRM record id hashes)" in listed.stdout
+    assert "Suppressed: 1 person (1 email hash, 1 CRM record id hash)" in listed.stdout
     assert "p1" not in listed.stdout
     status = run_hub("status", "-c", cfg)
     assert "Suppressed (forgotten) people: 1 (hub forget --list)" in status.stdout, status.stdout + status.stderr

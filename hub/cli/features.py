@@ -16,6 +16,7 @@ from rich.table import Table
 
 from hub.cli.common import ConfigOpt, JsonOpt, err, out, say
 from hub.errors import ConfigError, HubError
+from hub.reports.numbers import counted
 
 features_app = typer.Typer(help="Feature columns: built-in and declared (decision.features).", no_args_is_help=True)
 
@@ -80,7 +81,7 @@ def show_command(config: ConfigOpt = None, as_json: JsonOpt = False, at: AtOpt =
         print(json.dumps(report, indent=2, default=str))
         return
     n, total = report["contacts"], report["contacts_total"]
-    read = f"the newest {n:,} of {total:,} contacts" if n < total else f"{n:,} contacts"
+    read = f"the newest {n:,} of {counted(total, 'contact')}" if n < total else counted(n, "contact")
     out.print(f"Feature version {report['feature_version']} (model {report['model']}), {read}")
     if not n:
         say("No contacts yet: bring people in with hub import contacts or hub sync, then look again.")

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from hub.cli.common import ConfigOpt, err, open_context, out
+from hub.reports.numbers import counted
 
 
 def forget(
@@ -41,8 +42,8 @@ def forget(
         finally:
             ctx.close()
         out.print(
-            f"Suppressed: {counts['people']} people ({counts['emails']} email hashes, "
-            f"{counts['record_ids']} CRM record id hashes)",
+            f"Suppressed: {counted(counts['people'], 'person', 'people')} ({counted(counts['emails'], 'email hash', 'email hashes')}, "
+            f"{counted(counts['record_ids'], 'CRM record id hash', 'CRM record id hashes')})",
             markup=False,
             highlight=False,
         )

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from hub.cli.common import ConfigOpt, JsonOpt, out, print_json, say, table
 from hub.config import load_settings
-from hub.reports.numbers import utc_time
+from hub.reports.numbers import counted, utc_time
 
 approvals_app = typer.Typer(help="Pushes held for a person's approval.", no_args_is_help=True)
 killswitch_app = typer.Typer(help="Send a use case back to the legacy behaviour at once.", no_args_is_help=True)
@@ -62,7 +62,7 @@ def approvals_list(
             str(a.id),
             a.email or str(a.contact_id),
             a.action or "-",
-            a.write(),  # as the console's Approvals page writes it
+            a.summary(),  # as the console's Approvals page lists it; --json has the whole payload
             a.state,
             utc_time(a.expires_at),
             a.decided_by or "",
@@ -255,7 +255,7 @@ def alerts_run(config: ConfigOpt = None) -> None:
         out.print(f"[red]Monitoring failed:[/] {rep.error}")
         raise typer.Exit(1)
     switched = f"; kill switch on: {', '.join(rep.switched)}" if rep.switched else ""
-    out.print(f"{rep.raised} new alert(s), {rep.refreshed} still open{switched}.")
+    out.print(f"{counted(rep.raised, 'new alert')}, {rep.refreshed} still open{switched}.")
 
 
 def audit_command(

@@ -2,7 +2,8 @@
 
 Mounted in hub/cli/main.py with ``app.add_typer(import_app, name="import")``. Exit codes: 0 imported
 (bad rows are reported, the rest is imported), 1 every row was skipped or the file broke off
-mid-way (what was read so far is kept), 2 a usage error (a mapped column the file lacks, an unknown hub field, no file).
+mid-way (what was read so far is kept), 2 a usage error (a mapped column the file lacks, an unknown hub field, no file,
+an empty file). A header without rows imports 0 rows (exit 0).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def _store(config: Path | None, store_url: str | None, source: str):  # noqa: AN
 
 
 def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_url: str | None, as_json: bool) -> None:
-    from hub.importing import EmptyFileError, ImportSummary, MappingError, import_contacts, import_events
+    from hub.importing import MappingError, import_contacts, import_events
 
     try:
         if not path.is_file():
@@ -125,9 +126,6 @@ def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_
     except MappingError as exc:
         err.print(str(exc), style="red", highlight=False, markup=False)
         raise typer.Exit(2) from None
-    except EmptyFileError as exc:
-        summary = ImportSummary(file=path.name, kind=kind, source=opts.source)
-        summary.notes.append(f"Nothing to import: {exc}")
     except DataError as exc:
         err.print(str(exc), style="red", highlight=False, markup=False)
         err.print("The chunks before this point are imported; fix the file and run the import again.")
@@ -149,7 +147,8 @@ def _report(s: ImportSummary, as_json: bool) -> None:
         return
     for note in s.notes:
         out.print(f"[yellow]{note}[/]", highlight=False)
-    if s.read == 0:
+    if s.read == 0:  # a file without a header stopped before: this one has a header and no rows
+        out.print(f"Imported 0 rows: {s.file} has column names and no rows.", highlight=False, markup=False)
         return
     table = Table(title=f"{s.kind.capitalize()} from {s.file}", show_header=False)
     table.add_row("identity source", s.source)
@@ -290,6 +289,8 @@ def segment(
         ctx.close()
     if as_json:
         out.print_json(json.dumps(report.as_dict()))
+    elif not report.lines:  # JSON lines have no header: an export of no messages is valid
+        out.print(f"Imported 0 messages: {file.name} has none.", highlight=False, markup=False)
     else:
         table = Table("result", "messages")
         for status, n in sorted(report.counts.items()):

@@ -32,6 +32,7 @@ from hub.cli.setup import setup_command
 from hub.config import config_path
 from hub.demo_store import DEMO_ENDED, DEMO_READ, demo_ended
 from hub.errors import ConfigError
+from hub.reports.numbers import counted
 
 app = typer.Typer(
     cls=HubGroup,
@@ -83,7 +84,7 @@ def config_validate(config: ConfigOpt = None) -> None:
     """Validate hub.yaml; print every problem with its key path (exit 2 if any)."""
     settings = load_config(config)
     out.print(
-        f"[green]OK[/] {config_path(config)}: {len(settings.connectors)} connector(s), policy {settings.decision.policy}."
+        f"[green]OK[/] {config_path(config)}: {counted(len(settings.connectors), 'connector')}, policy {settings.decision.policy}."
     )
     c = f" -c {config}" if config else ""
     if demo_ended(settings):  # its simulated CRMs are gone: nothing to set up
@@ -111,9 +112,11 @@ def migrate(config: ConfigOpt = None) -> None:
     if m.applied == 0:
         say(f"The store at {where} is already at the latest schema ({m.after}); nothing to do.")
     elif m.before is None:
-        say(f"Created the store's {m.tables} tables in {where}, at schema {m.after} ({m.applied} migrations).")
+        say(
+            f"Created the store's {m.tables} tables in {where}, at schema {m.after} ({counted(m.applied, 'migration')})."
+        )
     else:
-        say(f"Upgraded the store at {where} from schema {m.before} to {m.after} ({m.applied} migrations).")
+        say(f"Upgraded the store at {where} from schema {m.before} to {m.after} ({counted(m.applied, 'migration')}).")
 
 
 @connectors_app.command("list")

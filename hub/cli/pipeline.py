@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from hub.cli.common import ConfigOpt, err, fail, open_context, out, progress_bar, say, table
+from hub.reports.numbers import counted
 
 
 def _connector_names(ctx, name: str | None) -> list[str]:  # noqa: ANN001 - HubContext
@@ -100,12 +101,13 @@ def decide(
     ctx.close()
     if not pushing:
         out.print(
-            f"Decided for {decided} contact(s); no connector is enabled to push to: [bold]hub decisions[/] shows them."
+            f"Decided for {counted(decided, 'contact')}; no connector is enabled to push to: [bold]hub decisions[/] shows them."
         )
     elif not pushes:
-        out.print(f"Decided for {decided} contact(s); no push queued.")
+        out.print(f"Decided for {counted(decided, 'contact')}; no push queued.")
     else:
-        say(f"Decided for {decided} contact(s); {pushes} push(es) queued. {_who_pushes(ctx.settings, connectors)}")
+        queued = counted(pushes, "push", "pushes")
+        say(f"Decided for {counted(decided, 'contact')}; {queued} queued. {_who_pushes(ctx.settings, connectors)}")
     if unknown:
         raise typer.Exit(1)
 
@@ -198,25 +200,33 @@ def _dry_run(ctx, names: list[str], samples: int) -> bool:  # noqa: ANN001 - Hub
 
 
 def _push_problems(totals) -> bool:  # noqa: ANN001 - list[PushSummary]
-    """Print each failure cause once with its count; True when nothing was written and something failed."""
+    """Print each failure cause once with its count, ids and numbers folded as the console's Queues
+    page groups failed pushes; True when nothing was written and something failed."""
     from collections import Counter
+
+    from hub.governance.pushes import normalize_error
 
     failures: Counter = Counter()
     deferred: Counter = Counter()
+    written: dict[tuple[str, str], str] = {}  # a cause's reason as written: its hint reads codes such as 401
     for p in totals:
-        failures.update({(p.connector, r): n for r, n in p.failures.items()})
-        deferred.update({(p.connector, r): n for r, n in p.deferrals.items()})
+        for counts, reasons in ((failures, p.failures), (deferred, p.deferrals)):
+            for reason, n in reasons.items():
+                key = (p.connector, normalize_error(_short_reason(reason)))
+                counts[key] += n
+                written.setdefault(key, reason)
     for label, causes in (("failed", failures), ("will be retried", deferred)):
         total = sum(causes.values())
         if not total:
             continue
-        err.print(f"{total:,} push(es) {label}:", markup=False, highlight=False)
-        for (connector, reason), n in causes.most_common(10):
-            hint = _push_hint(reason)
-            line = f"  {n:,} × {connector}: {_short_reason(reason)}" + (f" — {hint}" if hint else "")
+        err.print(f"{counted(total, 'push', 'pushes')} {label}:", markup=False, highlight=False)
+        for (connector, cause), n in causes.most_common(10):
+            hint = _push_hint(written[(connector, cause)])
+            line = f"  {n:,} × {connector}: {cause}" + (f" — {hint}" if hint else "")
             err.print(line, markup=False, highlight=False, soft_wrap=True)
         if len(causes) > 10:
-            err.print(f"  ... and {len(causes) - 10} other cause(s): hub pushes list --state failed", markup=False)
+            more = counted(len(causes) - 10, "other cause")
+            err.print(f"  ... and {more}: hub pushes list --state failed", markup=False)
     done = sum(p.done + p.noop for p in totals)
     return done == 0 and sum(failures.values()) + sum(deferred.values()) > 0
 
@@ -283,13 +293,15 @@ def run(
             "all the same): add one under connectors: in hub.yaml to sync a CRM and write decisions back."
         )
     say(
-        f"Decided for {report.decide.decided} contact(s) with policy {policy}; {report.outcomes} outcome(s) attributed."
+        f"Decided for {counted(report.decide.decided, 'contact')} with policy {policy}; "
+        f"{counted(report.outcomes, 'outcome')} attributed."
     )
     if report.learn.learned or report.learn.finalized:
-        out.print(f"Learned from {report.learn.learned} decision(s); model version {report.learn.version}.")
+        out.print(f"Learned from {counted(report.learn.learned, 'decision')}; model version {report.learn.version}.")
     gov = report.governance
     if gov.expired or gov.monitor.raised or gov.monitor.switched:
         switched = f"; kill switch on: {', '.join(gov.monitor.switched)}" if gov.monitor.switched else ""
-        out.print(f"{gov.expired} approval(s) expired; {gov.monitor.raised} new alert(s){switched} (hub status).")
+        expired, raised = counted(gov.expired, "approval"), counted(gov.monitor.raised, "new alert")
+        out.print(f"{expired} expired; {raised}{switched} (hub status).")
     if _push_problems(report.pushes):
         raise typer.Exit(1)

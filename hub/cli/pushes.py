@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from hub.cli.common import ConfigOpt, JsonOpt, err, load_config, out, print_json, say, table
+from hub.reports.numbers import counted
 
 pushes_app = typer.Typer(help="Inspect and retry the push queue.", no_args_is_help=True)
 
@@ -80,7 +81,7 @@ def pushes_retry(
         err.print(f"{push_id}: {why}; nothing to retry (hub pushes list --state all).", markup=False)
     if n:
         out.print(
-            f"{n} push(es) queued again: the next scheduled push sends them (hub beat), or [bold]hub push[/] now."
+            f"{counted(n, 'push', 'pushes')} queued again: the next scheduled push sends them (hub beat), or [bold]hub push[/] now."
         )
     elif not ids:
         say("No failed pushes to retry.")

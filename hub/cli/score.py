@@ -18,6 +18,7 @@ from rich.table import Table
 
 from hub.cli.common import err, out
 from hub.errors import DataError, DecisionError
+from hub.reports.numbers import counted
 
 score_app = typer.Typer(
     help="Lead scoring on your own table: the hub's scorer against baselines.", no_args_is_help=True
@@ -112,7 +113,8 @@ def _render(result) -> None:  # noqa: ANN001 - decision.scoring.evaluate.TableEv
     for name, s in rows:
         t.add_row(name, _num(s.auc), _num(s.brier), _num(s.ece), _num(s.top_decile_lift))
     out.print(t)
-    out.print(f"{len(result.features)} columns used ({result.n_features} model features): {', '.join(result.features)}")
+    used, model = counted(len(result.features), "column"), counted(result.n_features, "model feature")
+    out.print(f"{used} used ({model}): {', '.join(result.features)}")
     for note in result.skipped:
         out.print(f"skipped {note}")
     for warning in result.warnings:

@@ -18,6 +18,7 @@ from hub.config import load_settings
 from hub.connectors_setup import SetupResult, run_setup
 from hub.errors import ConfigError
 from hub.models import SchemaItem
+from hub.reports.numbers import counted
 
 
 def _state(item: SchemaItem, dry_run: bool) -> str:
@@ -73,7 +74,7 @@ def setup_command(
         out.print(results_table(results))
         if dry_run:
             todo = sum(1 for r in results for i in r.items or [] if i.state != "ok")
-            out.print(f"{todo} item(s) to set up. Next: run [bold]hub connectors setup[/] without --dry-run.")
+            out.print(f"{counted(todo, 'item')} to set up. Next: run [bold]hub connectors setup[/] without --dry-run.")
         elif ok:
             out.print("[green]Every field the hub writes is in place and writable.[/] Next: [bold]hub sync[/].")
         else:

@@ -29,21 +29,26 @@ if TYPE_CHECKING:
 
 def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     """Per connector: last sync, cursor, records, pushes; per queue: depth; workers alive."""
+    from hub.pipeline.context import HubContext
+    from hub.pipeline.learn import policy_in_use
     from hub.pipeline.owner_status import owner_warnings
     from hub.status import hub_status
-    from hub.store import Store
     from tasks import configure
 
     settings = load_config(config)
-    store = Store(settings.store_url)
+    ctx = HubContext.build(settings, embedded=True)  # the policy as decisions load it; no locks taken
+    store = ctx.store
     try:
         st = hub_status(settings, store, app=configure(settings), sources=True)
         gov = _governance(settings, store)
+        policy, version = policy_in_use(ctx)
     finally:
-        store.dispose()
+        ctx.close()
     if json_:
         print_json(
             {
+                "policy": policy,
+                "policy_version": version,
                 "connectors": [
                     {
                         "name": c.name,
@@ -81,6 +86,8 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         )
         _exit_if_broker_down(settings, st.broker_error)
         return
+    # first, as the console's Overview says it (a kill switch on next_best_action is listed below)
+    out.print(f"Policy in use: {policy} {version} (versions: hub model list)", highlight=False, markup=False)
     t = table(
         "connector",
         "type",

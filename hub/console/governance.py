@@ -23,6 +23,7 @@ from hub.errors import GovernanceError, HubError
 from hub.governance import approvals, audit, killswitch
 from hub.governance.alerts import acknowledge, list_alerts
 from hub.governance.rollback import audited_rollback
+from hub.reports.numbers import counted
 from hub.secrets import masked
 from hub.store import console_views
 
@@ -167,7 +168,7 @@ async def alerts_ack(request: Request, state: ApiState = Depends(hub_state)) -> 
             acked.append(alert_id)
         except HubError as exc:
             problems.append(str(exc))
-    msg = f"Acknowledged {len(acked)} alert(s) by {sess.user}."
+    msg = f"Acknowledged {counted(len(acked), 'alert')} by {sess.user}."
     if released:
         msg += f" Kill switch off again: {', '.join(sorted(released))}."
     return back("/console/alerts", msg + (" " + " ".join(problems[:3]) if problems else ""))

@@ -34,6 +34,7 @@ from hub.demo_store import DEMO_ENDED, demo_ended
 from hub.governance import pushes as failed_pushes
 from hub.models import Action, readable, utcnow
 from hub.pipeline.owner_status import owner_statuses
+from hub.reports.numbers import counted
 from hub.status import broker_unreachable, hub_status
 from hub.store import console_sessions as session_store
 from hub.store import console_views, queries, timeline
@@ -228,7 +229,7 @@ async def retry_group(
         return back("/console/queues", "No failed pushes of that kind any more; nothing to retry.")
     return back(
         "/console/queues",
-        f"{n} failed push(es) queued again ({g.connector} {g.kind}: {g.error}); the next push run sends them.",
+        f"{counted(n, 'failed push', 'failed pushes')} queued again ({g.connector} {g.kind}: {g.error}); the next push run sends them.",
     )
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from hub.errors import GovernanceError, NotFoundError
 from hub.governance import audit
-from hub.models import readable
+from hub.models import Action, ActionKind, readable
 from hub.store import pushes as push_store
 from hub.store.contacts import aware
 from hub.store.schema import approvals, contacts, pushes
@@ -57,8 +57,14 @@ class ApprovalView:
     note: str | None
 
     def write(self) -> str:
-        """The held write, as `hub approvals list` and the console's Approvals page show it."""
+        """The held write whole: the console's hover text (`hub approvals list --json` has the payload)."""
         return f"{self.kind} {readable(self.payload)} to {self.connector} {self.external_id}"
+
+    def summary(self) -> str:
+        """The held write in a few words, as `hub approvals list` and the console's Approvals page
+        list it: the summary `hub decisions` writes (the field naming the action and how many more;
+        the reason is the page's Why column), then where it goes."""
+        return f"{Action(kind=ActionKind(self.kind), payload=self.payload).summary()} to {self.connector} {self.external_id}"
 
 
 def hold(

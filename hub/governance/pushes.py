@@ -19,16 +19,32 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from hub.governance import audit
+from hub.reports.numbers import counted
 from hub.store import console_views
 from hub.store import pushes as push_store
 
+# Whole tokens only, as Sentry's message parameterization folds them (getsentry/rfcs text/0104):
+# digits inside a word are part of a name (sqlite3, hub_score_v2, utf8, test_a0) and stay.
 _PATTERNS = (
     (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "<email>"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
+    (
+        re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\w:])"),
+        "<time>",
+    ),
+    # Python's temporary names: "tmp" and 8 of [a-z0-9_] (CPython Lib/tempfile.py, _RandomNameSequence)
+    (re.compile(r"\btmp[a-z0-9_]{8}\b"), "<tmp>"),
     # Salesforce record ids: 15 or 18 letters and digits, at least one digit
     (re.compile(r"\b(?=[A-Za-z]*\d)[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?\b"), "<id>"),
-    (re.compile(r"\d+(\.\d+)?"), "<n>"),
+    # hex: 0x-prefixed, or an id of 8+ lower-case hex digits with a letter and a digit (request ids, hashes)
+    (re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{8,}\b"), "<hex>"),
+    (
+        re.compile(r"(?<![\w.])\d+(?:\.\d+)*(?!\w)"),
+        lambda m: m.group() if _STATUS.search(m.string, 0, m.start()) else "<n>",
+    ),
 )
+#: what an HTTP status code (or the protocol's version) follows: kept, it is the cause ("HTTP 429")
+_STATUS = re.compile(r"(?:\bHTTP(?:/[\d.]+)?|\bstatus(?: code)?)[ :=/]*$", re.I)
 MAX_ERROR = 300
 
 
@@ -84,7 +100,15 @@ def retry(conn: Connection, ids: Sequence[int], by: str, now: datetime, why: str
     ids = list(ids)
     n = push_store.retry_failed(conn, ids, now) if ids else 0
     if n:
-        audit.record(conn, now, by, "push_retry", f"{n} failed push(es)", why, {"push_ids": ids[:100], "count": n})
+        audit.record(
+            conn,
+            now,
+            by,
+            "push_retry",
+            counted(n, "failed push", "failed pushes"),
+            why,
+            {"push_ids": ids[:100], "count": n},
+        )
     return n
 
 

@@ -8,19 +8,16 @@ to the importer as it is to ``hub/tables.py``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hub.cells import as_strings, decimal_comma, missing_mask
-from hub.errors import DataError, HubError
+from hub.errors import DataError, NoRowsError
 from hub.importing.mapping import MappingError
 from hub.tables import Table, iter_table
-
-
-class EmptyFileError(HubError):
-    """The file has no rows: nothing to import."""
 
 
 @dataclass
@@ -35,25 +32,30 @@ class Chunk:
 
 
 def header(path: Path) -> list[str]:
-    """The file's column names (reads its first rows only)."""
+    """The file's column names (reads its first rows only). A header without rows has them too: it
+    is an import of 0 rows, checked against the mapping; a file without a header is a usage error."""
     try:
         chunks = iter_table(path, chunk_rows=1)
         try:
             return next(chunks).names
         finally:
             chunks.close()
+    except NoRowsError as exc:
+        return exc.names
     except DataError as exc:
-        message = str(exc)
-        if "but no rows" in message or "is empty" in message:
-            raise EmptyFileError(message) from None
-        raise MappingError(message) from None
+        raise MappingError(str(exc)) from None
 
 
 def chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[Chunk]:
     """Rows of ``columns`` as text (parsed per row later: a bad cell rejects its row only)."""
     types = dict.fromkeys(columns, "categorical")
     comma_columns: set[str] = set()
-    for table in iter_table(path, chunk_rows, columns, types=types):
+    tables = iter_table(path, chunk_rows, columns, types=types)
+    try:
+        first = next(tables)
+    except NoRowsError:  # a header alone: 0 rows
+        return
+    for table in itertools.chain([first], tables):
         arrays = [table.column(c) for c in columns]
         rows = _rows(columns, arrays)
         points = [_decimal_points(table, c, comma_columns) for c in columns]

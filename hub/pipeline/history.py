@@ -34,6 +34,7 @@ from decision.offline.propensity import estimate_propensities, logged_propensity
 from hub.cells import parse_outcome
 from hub.errors import ConflictError, DataError
 from hub.pipeline.context import HubContext
+from hub.reports.numbers import counted
 from hub.reports.offline import OfflineEvaluation, evaluate_log
 from hub.store import contacts as contact_store
 from hub.store import learning as learning_store
@@ -156,7 +157,7 @@ def _unmapped_reason(counts: Counter[str], shown: int = SHOWN_UNMAPPED) -> str:
     hint = "--map-action " + shlex.quote(f"{top[0][0] or 'VALUE'}=ACTION_ID")  # 'Civic Duty=ACTION_ID': one shell word
     if len(counts) == 1:
         return f"action {top[0][0]!r} is not in decision.actions (map it with {hint})"
-    named = ", ".join(f"{v!r} ({n:,} rows)" for v, n in top)
+    named = ", ".join(f"{v!r} ({counted(n, 'row')})" for v, n in top)
     more = f" and {len(counts) - len(top)} more" if len(counts) > len(top) else ""
     see = "; --json lists them all" if more else ""
     return f"{len(counts)} actions are not in decision.actions: {named}{more} (map each with {hint}{see})"

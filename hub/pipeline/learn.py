@@ -82,6 +82,14 @@ def ensure_current(ctx: HubContext, conn: Connection) -> None:
             log.info("engine model %s reloaded at version %s", engine.model_name, latest)
 
 
+def policy_in_use(ctx: HubContext) -> tuple[str, str]:
+    """The policy's name and the version decisions use now, the newest snapshot loaded first (not
+    what this process started with): what `hub status`, /v1/status and the console's Overview name."""
+    with ctx.store.connect() as conn:
+        ensure_current(ctx, conn)
+    return ctx.policy.name, ctx.policy.version
+
+
 def learned_state(engine) -> dict[str, Any]:  # noqa: ANN001
     """What the engine learned beside its bandit, as a snapshot's metrics keep it."""
     return {

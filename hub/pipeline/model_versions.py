@@ -10,6 +10,7 @@ from datetime import datetime
 
 from hub.pipeline.context import HubContext
 from hub.pipeline.learn import ensure_current
+from hub.reports.numbers import counted
 from hub.store import learning as learning_store
 
 NO_MODELS = (
@@ -29,12 +30,16 @@ class ModelVersion:
     in_use: bool  # the engine's newest version: what decisions load
     in_family: bool  # the engine's model, so a rollback can make this version live again
     rollback_of: int | None
+    warm_start_rows: int | None = None  # saved by `hub learn history` from this many past touches
 
     def note(self) -> str:
-        """``in use``, ``copy of v3``, both or nothing."""
+        """``in use``, ``copy of v3``, ``warm start from 600 past touches``, some of them or nothing:
+        the note column of `hub model list` and of the console's Models page."""
         parts = ["in use"] if self.in_use else []
         if self.rollback_of:
             parts.append(f"copy of v{self.rollback_of}")
+        if self.warm_start_rows is not None:
+            parts.append(f"warm start from {counted(self.warm_start_rows, 'past touch', 'past touches')}")
         return ", ".join(parts)
 
 
@@ -58,6 +63,7 @@ def model_versions(ctx: HubContext) -> list[ModelVersion]:
             in_use=s["name"] == engine and s["version"] == newest[s["name"]],
             in_family=s["name"] == engine,
             rollback_of=(s["metrics"] or {}).get("rollback_of"),
+            warm_start_rows=((s["metrics"] or {}).get("warm_start") or {}).get("rows"),
         )
         for s in reversed(snaps)
     ]

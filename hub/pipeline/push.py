@@ -23,6 +23,7 @@ from hub.models import ActionKind, Identity, PushResult, utcnow
 from hub.pipeline.context import HubContext
 from hub.pipeline.diff import effective_payload
 from hub.pipeline.usage import note_usage
+from hub.reports.numbers import counted
 from hub.store import pushes as push_store
 from hub.store.pushes import PushRow
 
@@ -338,7 +339,7 @@ def _record(
             else:
                 reason = res.reason or "failed"
                 if res.status == "retryable":
-                    reason = f"gave up after {r.attempts + 1} attempts: {reason}"
+                    reason = f"gave up after {counted(r.attempts + 1, 'attempt')}: {reason}"
                 push_store.mark(conn, [r.id], "failed", ended, error=reason, attempts_inc=1)
                 log.debug("push %s to %s %s failed: %s", r.id, r.identity.connector, r.identity.external_id, reason)
                 summary.failed += 1

@@ -51,6 +51,7 @@ from hub.config import DecisionSettings, Settings, load_settings
 from hub.errors import ConfigError, DecisionError
 from hub.models import ActionKind, Activity, Contact
 from hub.profile import build_profile
+from hub.reports.numbers import counted
 from hub.reports.offline import OfflineEvaluation, evaluate_log
 from hub.store import Store
 from hub.store import contacts as contact_store
@@ -337,11 +338,11 @@ def policy_probabilities(
         out[np.ix_(rows, cols)] = probs
     missing = sum(1 for c in log.contact_ids if c not in contacts)
     if missing:
-        notes.append(f"{missing} decisions of contacts deleted since were left out.")
+        notes.append(f"Left out {counted(missing, 'decision')} of contacts deleted since.")
     if engine:
         if rebuilt:
             notes.append(
-                f"{rebuilt} rows were logged under another feature schema; their features were rebuilt from activities."
+                f"Rebuilt from activities the features of {counted(rebuilt, 'row')} logged under another feature schema."
             )
         cold = 0 in used_versions
         saved = sorted(models.saved)

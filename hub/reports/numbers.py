@@ -68,3 +68,12 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     ['a1', 'a2', 'a10', 'b']
     """
     return tuple((1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", name) if part)
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and its noun, singular for exactly one (never ``1 columns`` nor ``contact(s)``).
+
+    >>> counted(1, "column"), counted(0, "push", "pushes"), counted(1200, "person", "people")
+    ('1 column', '0 pushes', '1,200 people')
+    """
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"

@@ -176,7 +176,8 @@ def test_realtime_decisions_honour_the_kill_switch_within_the_refresh_time(clien
 def test_hub_approvals_list_writes_each_held_write_as_the_approvals_page_does(held, tmp_path):
     """`hub approvals list` wrote ``crm:c0 {'fields': {...}}`` (a Python repr, cut at 70
     characters) and the page ``set_fields {'fields': ...} to crm c0``: one write, two spellings.
-    Both write ``set_fields {"fields": ...} to crm c0`` now, the payload as JSON."""
+    Both write ``next_best_action=... (+2 fields) to crm c0`` now (the whole payload was a table
+    of wrapped JSON): the summary `hub decisions` writes."""
     import html
     import re
 
@@ -201,5 +202,6 @@ def test_hub_approvals_list_writes_each_held_write_as_the_approvals_page_does(he
             rows[last[0]] = [" ".join(p for p in pair if p) for pair in zip(last, cells, strict=True)]
     assert len(shown) == 3 and set(shown) == set(rows), (shown, listed.output)
     for i, write in shown.items():
-        assert write.startswith('set_fields {"fields": {') and " to crm " in write, write
+        # short, as `hub decisions` writes an action; the whole write is the page's hover text and --json's
+        assert write.startswith("next_best_action=") and " to crm " in write and "{" not in write, write
         assert write in rows[i], (write, rows[i])

@@ -207,7 +207,7 @@ def test_failed_pushes_are_grouped_and_retried_all_at_once(client, crm):
     forged = client.post(f"/console/failures/{groups[0]}/retry", data={"csrf": "forged"}, follow_redirects=False)
     assert forged.status_code == 403
     r = client.post(f"/console/failures/{groups[0]}/retry", data={"csrf": csrf_of(queues)})
-    assert r.status_code == 200 and f"{len(failed)} failed push(es) queued again" in r.text
+    assert r.status_code == 200 and f"{len(failed)} failed pushes queued again" in r.text
     with ctx.store.connect() as conn:
         assert push_store.list_pushes(conn, state="failed") == []
     (entry,) = _audit(ctx, "push_retry")
@@ -248,7 +248,7 @@ def test_kill_switch_flip_and_alert_ack_are_audited_and_need_csrf(client):
     assert "Kill switch scoring was already off." in r.text  # never on: nothing to audit
     assert _audit(ctx, "kill_switch_off") == []
     r = client.post("/console/alerts/ack", data={"csrf": token, "id": str(alert.id), "note": "seen"})
-    assert "Acknowledged 1 alert(s) by ops" in r.text and f'data-acked="{alert.id}"' in r.text
+    assert "Acknowledged 1 alert by ops" in r.text and f'data-acked="{alert.id}"' in r.text
     (ack,) = _audit(ctx, "alert_ack")
     assert ack.actor == "ops" and ack.subject == f"alert {alert.id}"
 

@@ -198,7 +198,7 @@ def test_log_in_open_every_page_and_run_the_hub(served):
             shoot(page, "alerts")
             page.click("#ack button")
             page.wait_for_load_state()
-            assert "Acknowledged 2 alert(s) by ops" in page.inner_text("[role=status]")
+            assert "Acknowledged 2 alerts by ops" in page.inner_text("[role=status]")
             switch = page.locator("tr[data-switch=scoring]")
             switch.locator("input[name=note]").fill("scores look off")
             switch.locator("button", has_text="Turn on").click()

@@ -36,7 +36,7 @@ def test_decide_decides_the_known_contacts_and_names_each_unknown_one(tmp_path, 
     res = hub(cfg, "decide", "--contact", "p0@example.com", "--contact", "nobody@example.com", "--contact", "c1",
               "--contact", "zz-404")  # fmt: skip
     assert res.exit_code == 1, res.output
-    assert "Decided for 2 contact(s)" in res.stdout, res.output
+    assert "Decided for 2 contacts" in res.stdout, res.output
     unknown = [ln for ln in res.stderr.splitlines() if "No contact has" in ln]
     assert len(unknown) == 2, res.stderr
     assert "'nobody@example.com'" in unknown[0] and "'zz-404'" in unknown[1]

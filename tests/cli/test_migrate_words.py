@@ -46,3 +46,15 @@ def test_migrate_from_an_older_version_names_both(tmp_path, store_url, redis_url
     store.dispose()
     said = _migrate(cfg)
     assert f"Upgraded the store at {store_url} from schema {two_back} to {head.revision} (2 migrations)" in said
+
+
+def test_an_upgrade_by_one_migration_says_one_migration(tmp_path, store_url, redis_url):
+    """It said "(1 migrations)"."""
+    cfg = hub_config(tmp_path, store_url, redis_url)
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    head = scripts.get_revision(scripts.get_current_head())
+    store = Store(store_url, auto_migrate=True)
+    move(store, command.downgrade, head.down_revision)
+    store.dispose()
+    said = _migrate(cfg)
+    assert f"from schema {head.down_revision} to {head.revision} (1 migration)." in said, said

@@ -173,7 +173,7 @@ def test_run_once_without_a_connector_says_what_to_do_next(tmp_path):
     r = run_hub("run", "--once", "-c", str(path), env={"COLUMNS": "200"})
     assert r.returncode == 0, r.stderr
     assert "No connector is enabled" in r.stdout and "connectors: in hub.yaml" in r.stdout
-    assert "Decided for 0 contact(s)" in r.stdout
+    assert "Decided for 0 contacts" in r.stdout
 
 
 def test_hub_decisions_lists_what_was_decided_with_the_reason_and_the_pushes(tmp_path):
@@ -290,7 +290,7 @@ def test_import_lists_skipped_rows_in_file_order(tmp_path):
 def test_decide_takes_a_contact_by_email_as_hub_decisions_does(tmp_path):
     path = _two_people(tmp_path)
     res = hub("decide", "--contact", "A@example.com", "-c", str(path))
-    assert res.exit_code == 0 and "Decided for 1 contact(s)" in res.stdout, res.output
+    assert res.exit_code == 0 and "Decided for 1 contact;" in res.stdout, res.output  # not "1 contact(s)"
     assert "hub push" not in res.stdout and "hub decisions" in res.stdout  # no connector to push to
     shown = hub("decisions", "-c", str(path), "--json")
     assert [d["contact_email"] for d in json.loads(shown.stdout)] == ["a@example.com"]
@@ -400,3 +400,27 @@ def test_python_dash_m_runs_the_cli_as_the_hub_script_does():
 
     r = subprocess.run([sys.executable, "-m", "hub.cli.main", "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "Usage: hub" in r.stdout and "demo" in r.stdout, (r.stdout, r.stderr)
+    # runpy warned that hub.cli had already imported hub.cli.main (the package imported it eagerly)
+    assert "RuntimeWarning" not in r.stderr and r.stderr == "", r.stderr
+
+
+def test_status_names_the_policy_and_version_decisions_use(tmp_path, redis_url):
+    """The console's Overview and /v1/status name the policy in use and its version; `hub status`
+    did not, so an operator could not tell from the terminal which model decides."""
+    from hub.config import load_settings
+    from hub.pipeline.context import HubContext
+    from hub.pipeline.learn import ensure_current
+    from tests.conftest import hub_config
+
+    path = hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url)
+    assert hub("migrate", "-c", str(path)).exit_code == 0
+    ctx = HubContext.build(load_settings(path), embedded=True)
+    with ctx.store.connect() as conn:
+        ensure_current(ctx, conn)
+    name, version = ctx.policy.name, ctx.policy.version
+    ctx.close()
+    res = CliRunner().invoke(app, ["status", "-c", str(path)], prog_name="hub", terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert f"Policy in use: {name} {version}" in res.stdout, res.stdout
+    doc = json.loads(hub("status", "--json", "-c", str(path)).stdout)
+    assert (doc["policy"], doc["policy_version"]) == (name, version)

@@ -50,7 +50,7 @@ def test_a_new_portal_and_org_are_checked_previewed_set_up_and_verified(fresh) -
     assert dry.exit_code == 0, dry.output
     assert "hub_best_channel" in dry.output and "enumeration/select (email," in dry.output
     assert "Lead.Hub_Lead_Score__c" in dry.output and "Number(18, 4)" in dry.output
-    assert "40 item(s) to set up" in dry.output  # group + 13 properties + 2 x 13 fields
+    assert "40 items to set up" in dry.output  # group + 13 properties + 2 x 13 fields
     assert "hub_lead_score" not in sb.world.hubspot.properties  # a dry run changes nothing
     assert sb.world.salesforce.absent["Lead"] == set(HUB_FIELDS)
 

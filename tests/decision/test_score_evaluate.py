@@ -217,3 +217,13 @@ def test_binary_label_reads_two_values_or_says_why(cells):
     assert set(lab.y.tolist()) == {0, 1}
     assert len(lab.y) + lab.missing == len(cells)
     assert lab.positive != lab.negative
+
+
+def test_one_column_is_said_in_the_singular(tmp_path):
+    """It printed "1 columns used"."""
+    cols, p = leads(400, 3)
+    y = np.random.default_rng(5).random(400) < p
+    path = write(tmp_path / "one.csv", {"visits": cols["visits"], "converted": np.where(y, "1", "0")})
+    code, output = run("--table", str(path), "--label", "converted")
+    assert code == 0, output
+    assert "1 column used (" in output and "): visits" in output and "1 columns" not in output

@@ -37,7 +37,7 @@ def test_approve_reject_killswitch_audit_and_status(tmp_path, redis_url, crm):
 
     listed = hub("approvals", "list")
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.count("add_to_list") == 2 and "awaiting" in listed.stdout
+    assert listed.stdout.count("+list sales-ready") == 2 and "awaiting" in listed.stdout
     ok = hub("approvals", "approve", "1", "--by", "ana", "--note", "good fit")
     assert ok.returncode == 0 and "Approval 1 approved by ana" in ok.stdout
     no_reason = hub("approvals", "reject", "2", "--by", "bo")
@@ -131,3 +131,27 @@ def test_listed_times_are_in_utc_and_say_so_on_either_store(tmp_path, store_url,
         assert column in headers, (command, headers)
         shown = [r[headers.index(column)] for r in rows]
         assert shown == truth[command] and shown, (command, shown, truth[command])
+
+
+def test_approvals_list_shows_each_write_short_and_json_keeps_it_whole(tmp_path, redis_url, crm):
+    """Each held write's whole JSON filled the table (wrapped over two lines per row at 160
+    columns, bookkeeping fields included); it is now the summary `hub decisions` writes."""
+    import json
+
+    from hub.config import load_settings
+
+    seed(crm, n=3, hot=2)
+    hold = {"autonomy": {"kinds": {"set_fields": "needs_approval", "add_to_list": "needs_approval"}}}
+    path = hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url, governance=hold)
+    ctx = HubContext.build(load_settings(path), embedded=True)
+    run_once(ctx)
+    ctx.close()
+    runner = CliRunner(env={"COLUMNS": "160"})
+    listed = runner.invoke(app, ["approvals", "list", "-c", str(path)])
+    assert listed.exit_code == 0, listed.output
+    assert "next_best_action=sales_outreach (+2 fields) to crm 0" in listed.stdout
+    assert "+list sales-ready to crm 0" in listed.stdout
+    assert "decision_id" not in listed.stdout and "{" not in listed.stdout
+    whole = json.loads(runner.invoke(app, ["approvals", "list", "-c", str(path), "--json"]).stdout)
+    fields = whole[0]["payload"]["fields"]
+    assert {"decision_id", "experiment_arm", "next_best_action", "reason"} <= set(fields)

@@ -185,9 +185,28 @@ def test_cli_summary_as_json_and_an_empty_file(tmp_path, store, store_url):
     data = json.loads(r.output)
     assert (data["read"], data["created"], data["skipped"]) == (5, 4, 1)
     assert data["problems"] == [{"row": 5, "id": None, "reason": "email: no email"}]
-    empty = write(tmp_path, HEADER, "empty.csv")
+
+
+@pytest.mark.parametrize("body", ["", "\n \n"])
+def test_cli_a_file_without_even_a_header_exits_2_naming_it(tmp_path, store, store_url, body):
+    """An empty file is a broken export (the header is missing), not an import of nothing: it
+    exited 0 with "Nothing to import"."""
+    empty = write(tmp_path, body, "people.csv")
     r = cli("contacts", str(empty), "--store-url", store_url)
-    assert r.exit_code == 0 and "Nothing to import" in r.output and "no rows" in r.output
+    assert r.exit_code == 2, r.output
+    assert "people.csv is empty" in r.output and "header" in r.output
+
+
+def test_cli_a_header_without_rows_imports_0_rows_and_says_so(tmp_path, store, store_url):
+    headed = write(tmp_path, HEADER, "headed.csv")
+    r = cli("contacts", str(headed), "--store-url", store_url)
+    assert r.exit_code == 0, r.output
+    assert "0 rows" in r.output and "headed.csv" in r.output and "Nothing to import" not in r.output
+    r = cli("contacts", str(headed), "--store-url", store_url, "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["read"] == 0
+    # its header is still checked against the mapping: a misspelled column is named, as with rows
+    r = cli("contacts", str(headed), "--map", "company.industry=sectr", "--store-url", store_url)
+    assert r.exit_code == 2 and "no column 'sectr'" in r.output
 
 
 def test_cli_refuses_a_source_named_like_a_configured_connector(tmp_path, store, store_url, redis_url):

@@ -425,3 +425,15 @@ def test_cli_a_space_aligned_file_exits_2_saying_how_to_make_it_csv(tmp_path, st
     result = CliRunner().invoke(app, [*args, "--store-url", store.url])
     assert result.exit_code == 2
     assert "separated by spaces" in result.output and "no column" not in result.output
+
+
+def test_cli_an_empty_events_file_exits_2_and_a_header_alone_imports_0_rows(tmp_path, store):
+    path = write(tmp_path, "")
+    result = CliRunner().invoke(app, ["import", "events", str(path), "--store-url", store.url])
+    assert result.exit_code == 2 and "events.csv is empty" in result.output, result.output
+    path = write(tmp_path, "email,type,occurred_at\n")
+    result = CliRunner().invoke(app, ["import", "events", str(path), "--store-url", store.url])
+    assert result.exit_code == 0 and "0 rows" in result.output, result.output
+    path = write(tmp_path, "email,type\n")  # no time column: named, as it is for a file with rows
+    result = CliRunner().invoke(app, ["import", "events", str(path), "--store-url", store.url])
+    assert result.exit_code == 2 and "occurred_at" in result.output, result.output

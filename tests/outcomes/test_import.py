@@ -266,3 +266,21 @@ def test_an_undated_exported_identify_fills_gaps_and_does_not_overwrite(tmp_path
         assert (c.job_title, c.first_name) == ("CTO", "Eve")
     finally:
         ctx.close()
+
+
+def test_an_empty_segment_file_imports_0_messages_and_says_so(tmp_path, redis_url):
+    """A JSON-lines export of no messages is valid (JSON lines have no header): it printed a table
+    with one row, "skipped 0", and nothing that said the file held no message."""
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    Store(url, auto_migrate=True).dispose()
+    cfg = hub_config(tmp_path, url, redis_url)
+    for body in ("", "\n \n"):
+        events = tmp_path / "events.jsonl"
+        events.write_text(body)
+        res = CliRunner().invoke(app, ["import", "segment", str(events), "-c", str(cfg)])
+        assert res.exit_code == 0, res.output
+        assert "Imported 0 messages: events.jsonl has none." in res.stdout and "skipped" not in res.stdout

@@ -54,15 +54,14 @@ class StatusOut(BaseModel):
 
 
 def current_status(state: ApiState) -> StatusOut:
-    from hub.pipeline.learn import ensure_current
+    from hub.pipeline.learn import policy_in_use
 
-    with state.ctx.store.connect() as conn:
-        ensure_current(state.ctx, conn)  # the version decisions use now, not this process's start
+    policy, version = policy_in_use(state.ctx)
     st = hub_status(state.settings, state.ctx.store)
     return StatusOut(
         mode=state.dispatch.mode,
-        policy=state.ctx.policy.name,
-        policy_version=state.ctx.policy.version,
+        policy=policy,
+        policy_version=version,
         connectors=[ConnectorOut(**{k: getattr(c, k) for k in ConnectorOut.model_fields}) for c in st.connectors],
         queues=st.queues,
         broker_error=st.broker_error,
