@@ -36,6 +36,7 @@ from hub.demo_store import (
     DEMO_MARK,
     SQLITE_URL,
     has_password,
+    mark_demo_ended,
     prepare_demo_store,
     write_config,
 )
@@ -175,29 +176,33 @@ def run_demo(
     # the clock ticks per reading, not with the wall: the same seed gives the same demo on any machine
     world = World(world_config or WorldConfig(n_contacts=contacts, seed=seed, realtime_clock=False))
     types = set(build_plugin_manager().types)
-    with start_sandbox(world) as sb:
-        if on_sandbox:
-            on_sandbox(sb)
-        settings = load_settings(sandbox_settings(sb, workdir, types, engine, store_url, console=True))
-        ctx = HubContext.build(settings, embedded=True)
-        ctx.clock = world.now  # decisions happen in simulated time, like the activities they read
-        for name in settings.enabled_connectors():  # `hub connectors setup`: create, then verify
-            setup = setup_connector(ctx.connector(name))
-            if not setup.ok:
-                raise HubError(f"sandbox setup of {name} did not verify: {setup.as_dict()}")
-        run_checks(ctx)  # `hub connectors list --check`: the console shows each one's health
-        counts0, values0 = world.market.counts.copy(), world.market.values.copy()
-        days = days if days is not None else weeks * 7
-        for day in range(days):
-            if before_day:
-                before_day(world, day)
-            run_once(ctx, keep_going=True)
-            world.advance_days(1)
-            if on_day:
-                on_day(day + 1, days)
-        run_once(ctx, keep_going=True)  # read the last day's outcomes
-        report = _report(ctx, settings, world, counts0, values0, days, workdir)
-        ctx.close()
+    try:
+        with start_sandbox(world) as sb:
+            if on_sandbox:
+                on_sandbox(sb)
+            settings = load_settings(sandbox_settings(sb, workdir, types, engine, store_url, console=True))
+            ctx = HubContext.build(settings, embedded=True)
+            ctx.clock = world.now  # decisions happen in simulated time, like the activities they read
+            for name in settings.enabled_connectors():  # `hub connectors setup`: create, then verify
+                setup = setup_connector(ctx.connector(name))
+                if not setup.ok:
+                    raise HubError(f"sandbox setup of {name} did not verify: {setup.as_dict()}")
+            run_checks(ctx)  # `hub connectors list --check`: the console shows each one's health
+            counts0, values0 = world.market.counts.copy(), world.market.values.copy()
+            days = days if days is not None else weeks * 7
+            for day in range(days):
+                if before_day:
+                    before_day(world, day)
+                run_once(ctx, keep_going=True)
+                world.advance_days(1)
+                if on_day:
+                    on_day(day + 1, days)
+            run_once(ctx, keep_going=True)  # read the last day's outcomes
+            report = _report(ctx, settings, world, counts0, values0, days, workdir)
+            ctx.close()
+    finally:  # its CRMs stop with it: `hub status`, the console and `--check` say so from now on
+        if (workdir / "hub.yaml").exists():
+            mark_demo_ended(workdir / "hub.yaml")
     return report
 
 

@@ -29,17 +29,33 @@ SQLITE_URL = "sqlite:///demo.db"
 #: the demo's console user, and the file beside its hub.yaml holding that user's password
 CONSOLE_USER, CONSOLE_PASSWORD = "demo", "console-password.txt"
 DEMO_MARK = "# Written by `hub demo`; the next demo in this directory replaces it and demo.db."
+#: the first line once the demo has ended (:func:`mark_demo_ended`): its simulated CRMs are gone
+ENDED_MARK = "# Written by `hub demo`, which has ended; the next demo in this directory replaces it and demo.db."
+#: the first line of a demo's hub.yaml from before the marks: such a demo has ended too
+_LEGACY_FIRST = f"store_url: {SQLITE_URL}"
+
+
+def _first_line(path: Path) -> str | None:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            return f.readline().rstrip("\n")
+    except OSError:
+        return None
 
 
 def is_demo_config(path: Path) -> bool:
-    """Did `hub demo` write this hub.yaml? Marked (:data:`DEMO_MARK`), or from before the mark
-    naming demo.db as its store. A demo's CRMs are simulated and stop when the demo ends."""
-    try:
-        with path.open(encoding="utf-8", errors="replace") as f:
-            first = f.readline()
-    except OSError:
-        return False
-    return first.rstrip("\n") == DEMO_MARK or first == f"store_url: {SQLITE_URL}\n"
+    """Did `hub demo` write this hub.yaml? Marked (:data:`DEMO_MARK`, :data:`ENDED_MARK`), or from
+    before the marks naming demo.db as its store. A demo's CRMs are simulated and stop when it ends."""
+    return _first_line(path) in (DEMO_MARK, ENDED_MARK, _LEGACY_FIRST)
+
+
+def mark_demo_ended(path: Path) -> None:
+    """Mark a demo's hub.yaml as its demo's, ended: the sandbox it names has stopped. Rewritten in
+    place, so the file keeps its owner-only mode. While a demo runs (and where a test or bench
+    serves a sandbox with the demo's settings) its CRMs answer, and nothing says otherwise."""
+    text = path.read_text(encoding="utf-8")
+    if text.startswith(DEMO_MARK + "\n"):
+        path.write_text(ENDED_MARK + text[len(DEMO_MARK) :], encoding="utf-8")
 
 
 #: what a finished demo's store has instead of workers to start (`hub status`, the console's Queues)
@@ -57,8 +73,8 @@ DEMO_READ = (
 
 
 def demo_ended(settings: Settings) -> bool:
-    """Are these settings a finished demo's (read from a hub.yaml the demo wrote)?"""
-    return settings.source_path is not None and is_demo_config(Path(settings.source_path))
+    """Are these settings a finished demo's (read from a hub.yaml whose demo has ended)?"""
+    return settings.source_path is not None and _first_line(Path(settings.source_path)) in (ENDED_MARK, _LEGACY_FIRST)
 
 
 def check_demo_workdir(workdir: Path) -> None:
