@@ -87,13 +87,13 @@ def decide(
         ctx.close()
         raise fail("No contact given is known: nothing decided.")
     key = f"cli-{uuid.uuid4().hex[:12]}"
-    decided = pushes = 0
+    decided = pushes = held = 0
     connectors: set[str] = set()
     with progress_bar() as prog:
         task = prog.add_task("decide", total=len(ids))
         for part in chunks(ids, ctx.settings.decision.chunk_size):
             r = decide_contacts(ctx, part, key)
-            decided, pushes = decided + r.decided, pushes + r.pushes
+            decided, pushes, held = decided + r.decided, pushes + r.pushes - r.held, held + r.held
             connectors |= r.connectors
             prog.advance(task, len(part))
     pushing = bool(ctx.settings.enabled_connectors())
@@ -106,8 +106,15 @@ def decide(
         out.print(f"Decided for {decided} contact(s); no push queued.")
     else:
         say(f"Decided for {decided} contact(s); {pushes} push(es) queued. {_who_pushes(ctx.settings, connectors)}")
+    _say_held(held)
     if unknown:
         raise typer.Exit(1)
+
+
+def _say_held(held: int) -> None:
+    """Writes held for approval are sent by no one until a person approves them: say so."""
+    if held:
+        say(f"{held} write(s) wait for approval: hub approvals list, then hub approvals approve ID --by NAME.")
 
 
 def _who_pushes(settings, connectors: set[str]) -> str:  # noqa: ANN001 - hub.config.Settings
@@ -285,6 +292,7 @@ def run(
     say(
         f"Decided for {report.decide.decided} contact(s) with policy {policy}; {report.outcomes} outcome(s) attributed."
     )
+    _say_held(report.decide.held)
     if report.learn.learned or report.learn.finalized:
         out.print(f"Learned from {report.learn.learned} decision(s); model version {report.learn.version}.")
     gov = report.governance
