@@ -105,7 +105,7 @@ def decide(
     elif not pushes:
         out.print(f"Decided for {decided} contact(s); no push queued.")
     else:
-        say(f"Decided for {decided} contact(s); {pushes} push(es) queued. {_who_pushes(ctx.settings, connectors)}")
+        say(f"Decided for {decided} contact(s); {pushes} push(es) queued. {who_pushes(ctx.settings, connectors)}")
     _say_held(held)
     if unknown:
         raise typer.Exit(1)
@@ -117,8 +117,9 @@ def _say_held(held: int) -> None:
         say(f"{held} write(s) wait for approval: hub approvals list, then hub approvals approve ID --by NAME.")
 
 
-def _who_pushes(settings, connectors: set[str]) -> str:  # noqa: ANN001 - hub.config.Settings
-    """The next step for pushes just queued, true for the mode the hub runs in (hub/handoff.py)."""
+def who_pushes(settings, connectors: set[str]) -> str:  # noqa: ANN001 - hub.config.Settings
+    """The next step for pushes just queued (or approved), true for the mode the hub runs in
+    (hub/handoff.py): with a live push worker, hands them over."""
     from hub.handoff import hand_over_pushes
     from tasks import configure
 
