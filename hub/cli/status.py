@@ -120,9 +120,10 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         )
     if st.connectors:
         out.print(t)
-        for c in st.connectors:  # the table clips; what a part was synced without, and what to do, in full
-            if c.last_status in ("warning", "interrupted") and c.last_error:
-                out.print(f"{c.name}: {c.last_error}", style="yellow", markup=False, highlight=False)
+        for c in st.connectors:  # the table clips; what went wrong, and what to do (said last), in full
+            if c.last_error:
+                style = "yellow" if c.last_status in ("warning", "interrupted") else "red"
+                out.print(f"{c.name}: {c.last_error}", style=style, markup=False, highlight=False)
     elif not st.sources:
         say("No connectors configured (hub.yaml connectors:).")
     _sources(st.sources)
