@@ -64,6 +64,8 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
                         "pending": c.pending,
                         "failed": c.failed,
                         "done": c.done,
+                        "retrying": c.retrying,
+                        "push_error": c.push_error,
                         "usage": c.usage,
                         "cursors": c.cursors,
                     }
@@ -124,6 +126,9 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
             if c.last_error:
                 style = "yellow" if c.last_status in ("warning", "interrupted") else "red"
                 out.print(f"{c.name}: {c.last_error}", style=style, markup=False, highlight=False)
+            if c.retrying:
+                said = f"{c.name}: {c.retrying} push(es) retrying; newest error: {c.push_error}"
+                out.print(f"{said} (hub pushes list --state pending)", style="yellow", markup=False, highlight=False)
     elif not st.sources:
         say("No connectors configured (hub.yaml connectors:).")
     _sources(st.sources)
