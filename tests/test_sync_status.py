@@ -85,7 +85,7 @@ def test_status_prints_a_failed_or_retrying_syncs_error_in_full(tmp_path, redis_
     cfg = hub_config(tmp_path, store_url, redis_url)
     error = (
         "HubSpot contacts.search still failing after 7 tries: cannot connect to http://127.0.0.1:9 "
-        "(connection refused); check base_url and that this machine can reach it (the hub retries by itself)"
+        "(connection refused); check base_url and that this machine can reach it (scheduled syncs and pushes retry by themselves)"
     )
     store = Store(store_url, auto_migrate=True)
     try:

@@ -260,7 +260,7 @@ class HubSpotClient:
                 tries = errors
             if tries > self.s.max_retries:
                 if status is None:  # no answer at all: where to look, and that nothing is lost
-                    reason += "; check base_url and that this machine can reach it (the hub retries by itself)"
+                    reason += "; check base_url and that this machine can reach it (scheduled syncs and pushes retry by themselves)"
                 raise RetryableError(
                     f"HubSpot {op} still failing after {tries} tries: {reason}", status=status, retry_after=wait
                 )

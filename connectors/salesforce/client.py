@@ -371,4 +371,4 @@ def _unreachable(exc: requests.RequestException, fallback: str) -> str:
     answer, and what to do; the caller's error is retried, so nothing queued is lost."""
     url = getattr(getattr(exc, "request", None), "url", None)
     where = "{0.scheme}://{0.netloc}".format(urlsplit(url)) if url else fallback
-    return f"{unreachable(where, exc)}; check the domain setting and that this machine can reach it (the hub retries by itself)"
+    return f"{unreachable(where, exc)}; check the domain setting and that this machine can reach it (scheduled syncs and pushes retry by themselves)"

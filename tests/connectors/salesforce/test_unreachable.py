@@ -33,4 +33,4 @@ def test_an_org_that_stops_answering_is_named_with_the_cause_and_what_to_do():
             fresh.close()
     for said in (mid_session, at_login):
         assert f"127.0.0.1:{port}" in said and "connection refused" in said, said
-        assert "check" in said and "retries" in said, said
+        assert "check" in said and "retry by themselves" in said, said
