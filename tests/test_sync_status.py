@@ -97,3 +97,18 @@ def test_status_prints_a_failed_or_retrying_syncs_error_in_full(tmp_path, redis_
         store.dispose()
     r = CliRunner().invoke(app, ["status", "-c", str(cfg)], terminal_width=300)
     assert f"crm: {error}" in " ".join(r.stdout.split()), r.stdout
+
+
+def test_status_with_no_workers_suggests_a_command_that_runs(tmp_path, redis_url):
+    """ "Workers alive: 0" was followed by "... or run the pipeline in this process with
+    `hub run -c hub.yaml`", which refuses with exit 2 ("Continuous mode runs on Celery"): the
+    command that runs one pass here is `hub run --once`."""
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    cfg = hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url)
+    r = CliRunner().invoke(app, ["status", "-c", str(cfg)], terminal_width=300)
+    said = " ".join(r.stdout.split())
+    assert "Workers alive: 0" in said and f"`hub run --once -c {cfg}`" in said, said
+    assert CliRunner().invoke(app, ["run", "--once", "-c", str(cfg)]).exit_code == 0

@@ -14,7 +14,7 @@ from hub.reports.numbers import utc_time
 #: after "Workers alive: 0" on a hub that uses workers: what runs the queues
 NO_WORKERS = (
     "Nothing takes messages off these queues: start `hub worker{c}` (and one `hub beat{c}` for the schedule), "
-    "or run the pipeline in this process with `hub run{c}`."
+    "or run one pass of the pipeline in this process with `hub run --once{c}`."
 )
 
 #: after DEMO_ENDED in the terminal: what to read a finished demo's store with

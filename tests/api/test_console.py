@@ -156,6 +156,7 @@ def test_queues_page_with_a_broker_shows_depths_and_live_workers(tmp_path, api_r
     assert re.search(r'data-queue="push"><td>push</td><td>2</td>', page)
     assert "Workers alive: <strong>0</strong>" in page  # none on this test broker
     assert 'id="no-workers"' in page and "hub worker" in page  # and what to do about it
+    assert "<code>hub run --once</code>" in page  # `hub run` alone refuses (exit 2): continuous mode is Celery's
     app.state.hub.close()
 
 
