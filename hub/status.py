@@ -36,6 +36,9 @@ class ConnectorStatus:
     pending: int = 0
     failed: int = 0
     done: int = 0
+    #: of ``pending``, those a try already failed (retried later), and the newest of their errors
+    retrying: int = 0
+    push_error: str | None = None
     usage: dict = field(default_factory=dict)
     usage_at: datetime | None = None
 
@@ -85,7 +88,7 @@ class HubStatus:
 def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
     with store.connect() as conn:
         states = sync_state.all_states(conn)
-        counts = push_store.counts(conn)
+        counts, retrying = push_store.counts_and_retrying(conn)
         records = {
             c: n for c, n in conn.execute(select(identities.c.connector, func.count()).group_by(identities.c.connector))
         }
@@ -104,6 +107,7 @@ def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
         st.pending = counts.get((name, "pending"), 0) + counts.get((name, "sending"), 0)
         st.failed = counts.get((name, "failed"), 0)
         st.done = counts.get((name, "done"), 0)
+        st.retrying, st.push_error = retrying.get(name, (0, None))
         st.usage, st.usage_at = usage.get(name, ({}, None))
         out.append(st)
     return out

@@ -69,3 +69,46 @@ def test_status_shows_what_was_imported_beside_the_connectors(tmp_path, redis_ur
     assert json.loads(res.stdout)["sources"][0]["source"] == "tradeshow"
     res = CliRunner().invoke(app, ["status", "-c", str(cfg)])
     assert "tradeshow" in res.output, res.output
+
+
+@pytest.mark.parametrize("status", ["failed", "running"])
+def test_status_prints_a_failed_or_retrying_syncs_error_in_full(tmp_path, redis_url, status):
+    """The table clips the status at 60 characters, and a vendor's error ends with what to do
+    ("... check base_url and that this machine can reach it"): `hub status` printed it in full
+    only for a warning or an interrupted sync, so a failed one, or one whose task is retrying
+    (status running with the error of its last try), lost the part that says what to do."""
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    store_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    cfg = hub_config(tmp_path, store_url, redis_url)
+    error = (
+        "HubSpot contacts.search still failing after 7 tries: cannot connect to http://127.0.0.1:9 "
+        "(connection refused); check base_url and that this machine can reach it (scheduled syncs and pushes retry by themselves)"
+    )
+    store = Store(store_url, auto_migrate=True)
+    try:
+        with store.begin() as conn:
+            sync_state.mark_finished(conn, "crm", "contacts", datetime.now(UTC), "failed", error)
+            if status == "running":  # the task's retry started: the error of its last try stays
+                sync_state.mark_started(conn, "crm", "contacts", datetime.now(UTC), datetime.now(UTC))
+    finally:
+        store.dispose()
+    r = CliRunner().invoke(app, ["status", "-c", str(cfg)], terminal_width=300)
+    assert f"crm: {error}" in " ".join(r.stdout.split()), r.stdout
+
+
+def test_status_with_no_workers_suggests_a_command_that_runs(tmp_path, redis_url):
+    """ "Workers alive: 0" was followed by "... or run the pipeline in this process with
+    `hub run -c hub.yaml`", which refuses with exit 2 ("Continuous mode runs on Celery"): the
+    command that runs one pass here is `hub run --once`."""
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    cfg = hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", redis_url)
+    r = CliRunner().invoke(app, ["status", "-c", str(cfg)], terminal_width=300)
+    said = " ".join(r.stdout.split())
+    assert "Workers alive: 0" in said and f"`hub run --once -c {cfg}`" in said, said
+    assert CliRunner().invoke(app, ["run", "--once", "-c", str(cfg)]).exit_code == 0

@@ -31,6 +31,7 @@ from connectors.hubspot.config import HubSpotSettings
 from hub.connector import Runtime
 from hub.errors import FatalConnectorError, RetryableError
 from hub.ratelimit import Limit
+from hub.unreachable import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ class HubSpotClient:
             try:
                 resp = fn(*args, _preload_content=False, _request_timeout=self.s.timeout_seconds, **kwargs)
             except urllib3.exceptions.HTTPError as exc:
-                raise _Failed(None, None, f"connection problem ({type(exc).__name__})") from None
+                raise _Failed(None, None, unreachable(self.s.base_url, exc)) from None
             except Exception as exc:
                 if not _is_api_exception(exc):
                     raise
@@ -258,6 +259,8 @@ class HubSpotClient:
                 wait, errors = self._transient_wait(op, status, retry_after, errors), errors + 1
                 tries = errors
             if tries > self.s.max_retries:
+                if status is None:  # no answer at all: where to look, and that nothing is lost
+                    reason += "; check base_url and that this machine can reach it (scheduled syncs and pushes retry by themselves)"
                 raise RetryableError(
                     f"HubSpot {op} still failing after {tries} tries: {reason}", status=status, retry_after=wait
                 )
@@ -425,7 +428,7 @@ class HubSpotClient:
             try:
                 resp = self.api.api_request(options)
             except OSError as exc:  # requests' ConnectionError is an OSError
-                raise _Failed(None, None, f"connection problem ({type(exc).__name__})") from None
+                raise _Failed(None, None, unreachable(self.s.base_url, exc)) from None
             self.follow_limit(resp.headers)
             if resp.status_code >= 300:
                 raise _Failed(

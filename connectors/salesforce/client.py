@@ -31,7 +31,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
 import requests
 from simple_salesforce import Salesforce
@@ -47,6 +47,7 @@ from simple_salesforce.login import SalesforceLogin
 
 from connectors.salesforce.config import SalesforceSettings
 from hub.errors import FatalConnectorError, RetryableError
+from hub.unreachable import unreachable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -192,7 +193,7 @@ class SalesforceClient:
                 "Check the credentials and the connected app's policies."
             ) from None
         except requests.RequestException as exc:
-            raise RetryableError(f"Salesforce login could not reach {s.domain!r}: {type(exc).__name__}") from None
+            raise RetryableError(f"Salesforce login: {_unreachable(exc, s.domain)}") from None
         self.logins += 1
         return Salesforce(session_id=session_id, instance=instance, **common)
 
@@ -270,7 +271,7 @@ class SalesforceClient:
                     attempt += 1
                     self.sleep(0.5 * 2**attempt)
                     continue
-                raise RetryableError(f"Salesforce unreachable: {type(exc).__name__}") from None
+                raise RetryableError(f"Salesforce: {_unreachable(exc, 'the instance')}") from None
             self._note_usage(sf)
             return result
 
@@ -363,3 +364,11 @@ class SalesforceClient:
 
     def rest(self, path: str, method: str = "GET", retry: bool = True, **kwargs: Any) -> Any:
         return self.call(lambda sf: sf.restful(path, method=method, **kwargs), retry=retry)
+
+
+def _unreachable(exc: requests.RequestException, fallback: str) -> str:
+    """Where the request went (scheme and host of its URL, else ``fallback``), why it got no
+    answer, and what to do; the caller's error is retried, so nothing queued is lost."""
+    url = getattr(getattr(exc, "request", None), "url", None)
+    where = "{0.scheme}://{0.netloc}".format(urlsplit(url)) if url else fallback
+    return f"{unreachable(where, exc)}; check the domain setting and that this machine can reach it (scheduled syncs and pushes retry by themselves)"

@@ -101,6 +101,11 @@ def render(state: ApiState) -> str:
         [({"connector": k, "state": s}, n) for (k, s), n in sorted(c.pushes.items())],
     )
     out += _family(
+        "hub_pushes_retrying",
+        "Open pushes per connector that a try already failed, waiting to be retried (hub status names their error).",
+        [({"connector": c.name}, c.retrying) for c in status.connectors],
+    )
+    out += _family(
         "hub_queue_depth",
         "Messages waiting per Celery queue (absent if the broker is unreachable).",
         [({"queue": q}, n) for q, n in sorted((status.queues or {}).items())],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from pathlib import Path
 
 import uvicorn
@@ -16,6 +18,21 @@ def app_from_config() -> FastAPI:
     from hub.api.app import create_app
 
     return create_app(load_settings())
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (as uvicorn binds it: SO_REUSEADDR), with what to
+    do; None when it can. Asked before `hub serve` says it serves: uvicorn would fail after."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"{host}:{port} is in use (another hub serve?): stop what listens there, or pass --port."
+            return f"cannot listen on {host}:{port} ({exc.strerror}): fix api.host / api.port, or pass --host / --port."
+    return None
 
 
 def serve(

@@ -94,8 +94,13 @@ def _decide(approval_id: int, verdict: str, by: str, note: str | None, config: P
     if a.state == "expired":
         out.print(f"[red]Approval {a.id} expired at {utc_time(a.expires_at)} UTC[/]; its push is never sent.")
         raise typer.Exit(1)
-    nxt = " Next: [bold]hub push[/]." if a.state == "approved" else " It will never be sent."
-    out.print(f"Approval {a.id} {a.state} by {a.decided_by}: push {a.push_id} ({a.kind}).{nxt}")
+    if a.state != "approved":
+        out.print(f"Approval {a.id} {a.state} by {a.decided_by}: push {a.push_id} ({a.kind}). It will never be sent.")
+        return
+    from hub.cli.pipeline import who_pushes
+
+    said = f"Approval {a.id} approved by {a.decided_by}: push {a.push_id} ({a.kind})."
+    say(f"{said} {who_pushes(ctx.settings, {a.connector})}")
 
 
 @approvals_app.command("approve")

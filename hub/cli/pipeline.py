@@ -88,13 +88,13 @@ def decide(
         ctx.close()
         raise fail("No contact given is known: nothing decided.")
     key = f"cli-{uuid.uuid4().hex[:12]}"
-    decided = pushes = 0
+    decided = pushes = held = 0
     connectors: set[str] = set()
     with progress_bar() as prog:
         task = prog.add_task("decide", total=len(ids))
         for part in chunks(ids, ctx.settings.decision.chunk_size):
             r = decide_contacts(ctx, part, key)
-            decided, pushes = decided + r.decided, pushes + r.pushes
+            decided, pushes, held = decided + r.decided, pushes + r.pushes - r.held, held + r.held
             connectors |= r.connectors
             prog.advance(task, len(part))
     pushing = bool(ctx.settings.enabled_connectors())
@@ -107,13 +107,22 @@ def decide(
         out.print(f"Decided for {counted(decided, 'contact')}; no push queued.")
     else:
         queued = counted(pushes, "push", "pushes")
-        say(f"Decided for {counted(decided, 'contact')}; {queued} queued. {_who_pushes(ctx.settings, connectors)}")
+        say(f"Decided for {counted(decided, 'contact')}; {queued} queued. {who_pushes(ctx.settings, connectors)}")
+    _say_held(held)
     if unknown:
         raise typer.Exit(1)
 
 
-def _who_pushes(settings, connectors: set[str]) -> str:  # noqa: ANN001 - hub.config.Settings
-    """The next step for pushes just queued, true for the mode the hub runs in (hub/handoff.py)."""
+def _say_held(held: int) -> None:
+    """Writes held for approval are sent by no one until a person approves them: say so."""
+    if held:
+        waits = "write waits" if held == 1 else "writes wait"
+        say(f"{held} {waits} for approval: hub approvals list, then hub approvals approve ID --by NAME.")
+
+
+def who_pushes(settings, connectors: set[str]) -> str:  # noqa: ANN001 - hub.config.Settings
+    """The next step for pushes just queued (or approved), true for the mode the hub runs in
+    (hub/handoff.py): with a live push worker, hands them over."""
     from hub.handoff import hand_over_pushes
     from tasks import configure
 
@@ -296,6 +305,7 @@ def run(
         f"Decided for {counted(report.decide.decided, 'contact')} with policy {policy}; "
         f"{counted(report.outcomes, 'outcome')} attributed."
     )
+    _say_held(report.decide.held)
     if report.learn.learned or report.learn.finalized:
         out.print(f"Learned from {counted(report.learn.learned, 'decision')}; model version {report.learn.version}.")
     gov = report.governance

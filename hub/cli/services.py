@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hub.cli.common import ConfigOpt, err, load_config
+from hub.cli.common import ConfigOpt, err, fail, load_config
 
 
 def worker(
@@ -85,10 +85,13 @@ def serve(
     """Serve the real-time decision API and the admin console (uvicorn)."""
     if log_level not in LOG_LEVELS:
         raise typer.BadParameter(f"{log_level!r} is not one of {', '.join(LOG_LEVELS)}", param_hint="--log-level")
+    from hub.api.server import listen_problem
     from hub.api.server import serve as run_server
 
     settings = load_config(config)
     bind_host, bind_port = host or settings.api.host, port or settings.api.port
+    if problem := listen_problem(bind_host, bind_port):
+        raise fail(problem)
     shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host
     err.print(
         f"Serving the API and console on http://{shown}:{bind_port}/ (console: http://{shown}:{bind_port}/console)"

@@ -9,12 +9,12 @@ import typer
 from hub.cli.common import ConfigOpt, JsonOpt, load_config, out, print_json, say, table
 from hub.config import Settings
 from hub.demo_store import DEMO_ENDED, DEMO_READ, demo_ended
-from hub.reports.numbers import utc_time
+from hub.reports.numbers import counted, utc_time
 
 #: after "Workers alive: 0" on a hub that uses workers: what runs the queues
 NO_WORKERS = (
     "Nothing takes messages off these queues: start `hub worker{c}` (and one `hub beat{c}` for the schedule), "
-    "or run the pipeline in this process with `hub run{c}`."
+    "or run one pass of the pipeline in this process with `hub run --once{c}`."
 )
 
 #: workers are alive but some queues have none: their tasks wait for ever
@@ -62,6 +62,8 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
                         "pending": c.pending,
                         "failed": c.failed,
                         "done": c.done,
+                        "retrying": c.retrying,
+                        "push_error": c.push_error,
                         "usage": c.usage,
                         "cursors": c.cursors,
                     }
@@ -120,9 +122,13 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
         )
     if st.connectors:
         out.print(t)
-        for c in st.connectors:  # the table clips; what a part was synced without, and what to do, in full
-            if c.last_status in ("warning", "interrupted") and c.last_error:
-                out.print(f"{c.name}: {c.last_error}", style="yellow", markup=False, highlight=False)
+        for c in st.connectors:  # the table clips; what went wrong, and what to do (said last), in full
+            if c.last_error:
+                style = "yellow" if c.last_status in ("warning", "interrupted") else "red"
+                out.print(f"{c.name}: {c.last_error}", style=style, markup=False, highlight=False)
+            if c.retrying:
+                said = f"{c.name}: {counted(c.retrying, 'push', 'pushes')} retrying; newest error: {c.push_error}"
+                out.print(f"{said} (hub pushes list --state pending)", style="yellow", markup=False, highlight=False)
     elif not st.sources:
         say("No connectors configured (hub.yaml connectors:).")
     _sources(st.sources)

@@ -40,7 +40,8 @@ def handoffs_today(ctx: HubContext, conn: Connection, now: datetime) -> dict[str
 class DecideResult:
     decided: int = 0
     already: int = 0
-    pushes: int = 0
+    pushes: int = 0  # queued or held for approval
+    held: int = 0  # of ``pushes``, held for a person's approval (governance.autonomy): no worker sends them
     connectors: set[str] = field(default_factory=set)
 
 
@@ -155,6 +156,7 @@ def _decide(
         )
         rows = [row for c, d, i in zip(contacts, decisions, ids, strict=True) for row in push_rows(ctx, c, d, i)]
         result.pushes = governance.enqueue(ctx, conn, gov, contacts, decisions, ids, rows, now)  # autonomy
+        result.held = gov.held
     result.decided = len(decisions)
     ctx.decide_growth.added(result.decided + result.pushes)  # after the commit: ANALYZE in its own transaction
     result.connectors = {r["connector"] for r in rows}

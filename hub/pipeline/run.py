@@ -80,6 +80,7 @@ def run_once(
         r = decide_contacts(ctx, part, key)
         report.decide.decided += r.decided
         report.decide.pushes += r.pushes
+        report.decide.held += r.held
         report.decide.connectors |= r.connectors
         if on_step:
             on_step("decide", i + 1, len(parts))

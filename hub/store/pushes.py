@@ -384,6 +384,32 @@ def counts(conn: Connection) -> dict[tuple[str, str], int]:
     return {(c, s): n for c, s, n in conn.execute(q)}
 
 
+def counts_and_retrying(
+    conn: Connection,
+) -> tuple[dict[tuple[str, str], int], dict[str, tuple[int, str | None]]]:
+    """:func:`counts`, and per connector the open pushes a try already failed (waiting to be
+    retried: a CRM down, a 5xx) with the newest of their errors, in one statement whatever the
+    queue holds (the console's Overview is a fixed handful of statements)."""
+    p2 = pushes.alias("p2")
+    newest = (
+        select(p2.c.last_error)
+        .where(p2.c.connector == pushes.c.connector, p2.c.state.in_(OPEN_STATES), p2.c.last_error.is_not(None))
+        .order_by(p2.c.updated_at.desc(), p2.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    q = select(pushes.c.connector, pushes.c.state, func.count(), func.count(pushes.c.last_error), newest).group_by(
+        pushes.c.connector, pushes.c.state
+    )
+    counts: dict[tuple[str, str], int] = {}
+    retrying: dict[str, tuple[int, str | None]] = {}
+    for c, state, n, failed_once, error in conn.execute(q):
+        counts[(c, state)] = n
+        if state in OPEN_STATES and failed_once:
+            retrying[c] = (retrying.get(c, (0, None))[0] + failed_once, error)
+    return counts, retrying
+
+
 @dataclass
 class PushView:
     id: int

@@ -156,6 +156,7 @@ def test_queues_page_with_a_broker_shows_depths_and_live_workers(tmp_path, api_r
     assert re.search(r'data-queue="push"><td>push</td><td>2</td>', page)
     assert "Workers alive: <strong>0</strong>" in page  # none on this test broker
     assert 'id="no-workers"' in page and "hub worker" in page  # and what to do about it
+    assert "<code>hub run --once</code>" in page  # `hub run` alone refuses (exit 2): continuous mode is Celery's
     app.state.hub.close()
 
 
@@ -757,3 +758,38 @@ def test_the_contact_page_writes_a_decision_as_the_decisions_page_and_hub_decisi
         r'<tr class="activity"><td>[^<]*</td><td>activity</td><td>([^<]*)</td>', pages["person0@example.com"]
     )
     assert "&#39;" not in viewed.group(1) and "page_view via crm" in viewed.group(1), viewed.group(1)
+
+
+def test_retrying_pushes_show_with_their_error_alike_in_status_console_v1_and_metrics(client, crm, tmp_path):
+    """A CRM that answers 503 to writes (HubSpot down, in the ops walk): the writes stay queued
+    and are retried, but nothing said so. `hub status` and the Overview counted them as pending,
+    the Queues page said "No failed pushes.", and their error was only in `hub pushes list`.
+    Each place now shows how many are retrying and the newest error, from one function
+    (hub/status.py connector_status)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+    from hub.pipeline.push import push_connector
+    from tests.api.conftest import auth
+
+    ctx = client.app.state.hub.ctx
+    crm.r.set(crm.k("flaky_left"), 1)  # the next push call answers 503
+    push_connector(ctx, "crm")
+    with ctx.store.connect() as conn:
+        retrying = sum(n for (c, s), n in push_store.counts(conn).items() if s == "pending")
+    assert retrying > 0
+    cli = CliRunner().invoke(app, ["status", "--json", "-c", str(tmp_path / "hub.yaml")])
+    (st,) = json.loads(cli.stdout)["connectors"]
+    assert (st["retrying"], st["push_error"]) == (retrying, "sandbox says 503"), st
+    (v1,) = client.get("/v1/status", headers=auth("admin")).json()["connectors"]
+    assert (v1["retrying"], v1["push_error"]) == (retrying, "sandbox says 503"), v1
+    metrics = client.get("/metrics", headers=auth("admin")).text
+    assert f'hub_pushes_retrying{{connector="crm"}} {retrying}' in metrics
+    login(client)
+    overview = client.get("/console/").text
+    assert f"{retrying} retrying: sandbox says 503" in overview
+    text = " ".join(CliRunner().invoke(app, ["status", "-c", str(tmp_path / "hub.yaml")]).stdout.split())
+    pushes = "push" if retrying == 1 else "pushes"
+    assert f"crm: {retrying} {pushes} retrying; newest error: sandbox says 503" in text, text

@@ -111,3 +111,22 @@ def test_two_workers_decide_side_by_side_and_record_every_decision(tmp_path, sto
         stored = decision_store.recent_decisions(conn, limit=10_000)
     ctx.close()
     assert len(stored) == before + 60 and {i for _, i in answers} <= {d.id for d in stored}
+
+
+def test_serve_on_a_port_in_use_says_so_and_what_to_do_without_claiming_to_serve(tmp_path):
+    """A second `hub serve` on a taken port printed "Serving the API and console on ...", then
+    uvicorn's "[Errno 98] ... address already in use" and exited 3 (no code the README
+    documents): it said it served when it did not, and not what to do."""
+    import socket
+
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump({"store_url": f"sqlite:///{tmp_path / 'hub.db'}"}))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = run_hub("serve", "-c", str(path), "--host", "127.0.0.1", "--port", str(port))
+    assert out.returncode == 1, out.stderr
+    said = " ".join(out.stderr.split())
+    assert "Serving" not in said, said
+    assert f"127.0.0.1:{port} is in use" in said and "--port" in said, said

@@ -155,3 +155,24 @@ def test_approvals_list_shows_each_write_short_and_json_keeps_it_whole(tmp_path,
     whole = json.loads(runner.invoke(app, ["approvals", "list", "-c", str(path), "--json"]).stdout)
     fields = whole[0]["payload"]["fields"]
     assert {"decision_id", "experiment_arm", "next_best_action", "reason"} <= set(fields)
+
+
+def test_run_and_decide_say_how_many_writes_wait_for_approval_and_what_to_do(tmp_path, redis_url, crm):
+    """Before, `hub run --once` counted only the writes sent, and `hub decide` counted the held
+    ones as queued and "handed to the workers", which never send them: an operator saw 2 of 3
+    contacts' writes vanish with no word of the approvals queue."""
+    seed(crm, n=3, hot=2)
+    path = hub_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        redis_url,
+        governance={"autonomy": {"kinds": {"add_to_list": "needs_approval"}}},
+    )
+    runner = CliRunner(env={"COLUMNS": "200"})
+    ran = runner.invoke(app, ["run", "--once", "-c", str(path)])
+    assert ran.exit_code == 0, ran.stderr
+    assert "2 writes wait for approval: hub approvals list" in " ".join(ran.stdout.split()), ran.stdout
+    decided = runner.invoke(app, ["decide", "-c", str(path)])
+    assert decided.exit_code == 0, decided.stderr
+    said = " ".join((decided.stdout + decided.stderr).split())
+    assert "3 pushes queued" in said and "2 writes wait for approval: hub approvals list" in said, said

@@ -55,3 +55,32 @@ def test_decide_says_who_pushes_in_each_mode(tmp_path, store_url, redis_url):
     finally:
         worker.stop()
         crm.clear()
+
+
+def test_approve_says_who_sends_the_approved_write_and_the_workers_send_it(tmp_path, redis_url):
+    """`hub approvals approve` said "Next: hub push" with a push worker running: the write is the
+    workers' to send (an operator running `hub push` beside them only races them), and they
+    should send it now rather than at the connector's next scheduled push."""
+    crm = MemoryCRM(redis_url, "memcrm")
+    crm.clear()
+    cfg = hub_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        redis_url,
+        governance={"autonomy": {"kinds": {"set_fields": "needs_approval"}}},
+    )
+    crm.put_contact("c0", email="p0@example.com", first_name="P0", stage="lead")
+    assert hub(cfg, "migrate")[0].exit_code == 0
+    assert hub(cfg, "sync")[0].exit_code == 0
+    res, said = hub(cfg, "decide", "--contact", "c0")
+    assert res.exit_code == 0 and "1 write waits for approval" in said, said
+    worker = Worker(cfg, tmp_path / "worker.log", queues="push", concurrency=1)
+    try:
+        worker.wait_ready()
+        res, said = hub(cfg, "approvals", "approve", "1", "--by", "ana")
+        assert res.exit_code == 0, said
+        assert "Next: hub push" not in said and "the workers send them" in said and worker.name in said, said
+        wait_for(lambda: crm.contact("c0").get("next_best_action"), 60, worker.tail)
+    finally:
+        worker.stop()
+        crm.clear()

@@ -32,6 +32,8 @@ class ConnectorOut(BaseModel):
     pending: int
     failed: int
     done: int
+    retrying: int = Field(0, description="of pending, the pushes a try already failed, waiting to be retried")
+    push_error: str | None = Field(None, description="the newest error of the retrying pushes")
     usage: dict = Field(default_factory=dict, description="the connector's last reported API usage")
     usage_summary: str = "-"
 

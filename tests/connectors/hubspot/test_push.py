@@ -244,5 +244,8 @@ def test_check_of_an_unreachable_portal_says_so_without_blaming_the_scopes(capfd
     finally:
         conn.close()
     assert not report.ok and len(report.problems) == 1
-    assert "scopes" not in report.problems[0] and "connection problem" in report.problems[0], report.problems
+    assert (
+        "scopes" not in report.problems[0]
+        and "cannot connect to http://127.0.0.1:9 (connection refused)" in report.problems[0]
+    ), report.problems
     assert capfd.readouterr().out == ""

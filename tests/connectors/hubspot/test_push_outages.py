@@ -261,3 +261,29 @@ def test_an_owner_archived_after_the_owners_read_fails_only_its_assignment(world
     (again,) = c.push([req(5, b, "assign_owner", owner="71003")])  # refused at once now, no call
     assert again.status == "failed"
     assert c.client.calls["contacts.batch_update"] - before == 2
+
+
+def test_a_portal_that_stops_answering_keeps_its_writes_with_an_error_naming_where_and_what_to_do(tmp_path, store_url):
+    """HubSpot's host goes away (an outage, a firewall, a wrong base_url): the writes wait with
+    an error that names the address tried, why it failed and what to do, and land once it is
+    back. Before, the error was "connection problem (MaxRetryError)": neither where nor what."""
+    from hub.sandbox.httpkit import ServerThread
+
+    with start_sandbox(World(n_contacts=40, seed=7)) as sb:
+        ctx = _hub(tmp_path, sb, store_url)
+        try:
+            queued = decide_contacts(ctx, sorted(sync_connector(ctx, "crm").changed), "k1").pushes
+            port = sb._servers[0].port
+            sb._servers[0].stop()
+            push_connector(ctx, "crm")
+            with ctx.store.connect() as conn:
+                errors = {e for (e,) in conn.execute(select(pushes.c.last_error))}
+            assert _states(ctx) == Counter({("pending", 1): queued})
+            (error,) = errors
+            assert sb.hubspot_url in error and "connection refused" in error, error
+            assert "check base_url" in error and "retry by themselves" in error, error
+            sb._servers[0] = ServerThread(sb.hubspot, port).start()
+            _due_now(ctx)
+            assert push_connector(ctx, "crm").done == queued
+        finally:
+            ctx.close()

@@ -1,0 +1,43 @@
+"""Why a vendor call got no answer, in words an admin can act on.
+
+urllib3 and requests wrap the socket's error two or three deep (``ConnectionError`` holding a
+``MaxRetryError`` whose ``reason`` is a ``NewConnectionError`` caused by
+``ConnectionRefusedError``), so their class names ("connection problem (MaxRetryError)") say
+neither where nor why. :func:`unreachable` names the address and the innermost cause.
+"""
+
+from __future__ import annotations
+
+import socket
+
+#: innermost causes, most specific first (ConnectionRefusedError is an OSError too)
+_CAUSES: tuple[tuple[type[BaseException], str], ...] = (
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset"),
+    (socket.gaierror, "host name not found"),
+    (TimeoutError, "timed out"),
+)
+
+
+def cause(exc: BaseException) -> str:
+    """The socket-level reason under ``exc``'s wrappers, else its class name."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        for kind, words in _CAUSES:
+            if isinstance(e, kind):
+                return words
+        if "timeout" in type(e).__name__.lower():  # urllib3's ConnectTimeoutError, ReadTimeoutError
+            return "timed out"
+        nested = [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
+        todo += [n for n in nested if isinstance(n, BaseException)]
+    return type(exc).__name__
+
+
+def unreachable(url: str, exc: BaseException) -> str:
+    """``cannot connect to URL (why)``: the part of an error message that says where and why."""
+    return f"cannot connect to {url} ({cause(exc)})"
