@@ -46,7 +46,9 @@ class MemoryCRMSettings(ConnectorSettings):
     page_size: int = Field(50, ge=1)
     push_delay: float = Field(0.0, ge=0, description="seconds per record, to make a batch slow")
     stored_form_delay: float = Field(
-        0.0, ge=0, description="seconds the push diff's first stored-form question takes (a slow schema read, kept after)"
+        0.0,
+        ge=0,
+        description="seconds the push diff's first stored-form question takes (a slow schema read, kept after)",
     )
     max_batch: int = Field(100, ge=1)
 
