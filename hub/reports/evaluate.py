@@ -342,7 +342,7 @@ def policy_probabilities(
     if engine:
         if rebuilt:
             notes.append(
-                f"Rebuilt from activities the features of {counted(rebuilt, 'row')} logged under another feature schema."
+                f"{counted(rebuilt, 'row')} logged under another feature schema: features were rebuilt from activities."
             )
         cold = 0 in used_versions
         saved = sorted(models.saved)

@@ -158,7 +158,7 @@ def test_status_of_an_embedded_hub_says_workers_are_not_asked(tmp_path, redis_ur
     celery = run_hub("status", "-c", str(path))
     assert celery.returncode == 0 and "Workers alive: 0" in celery.stdout, celery.stderr
     said = " ".join(celery.stdout.split())  # as wrapped to the terminal's width
-    assert f"hub worker -c {path}" in said and f"hub run -c {path}" in said  # and what to do next
+    assert f"hub worker -c {path}" in said and f"hub run --once -c {path}" in said  # and what to do next
     cfg = yaml.safe_load(path.read_text())
     cfg["api"] = {"embedded": True}
     path.write_text(yaml.safe_dump(cfg))
