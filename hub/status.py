@@ -27,8 +27,11 @@ class ConnectorStatus:
     type: str
     enabled: bool
     last_sync: datetime | None = None
+    #: what the connector shows: "running" or "interrupted" while a stream's sync is so, else ``last_result``
     last_status: str | None = None
     last_error: str | None = None
+    #: the last finished syncs' result (a failure over a warning over ok), kept while the next runs
+    last_result: str | None = None
     #: when the shown stream's sync last renewed its lock (a running or interrupted one's life sign)
     last_heartbeat: datetime | None = None
     cursors: dict[str, str | None] = field(default_factory=dict)
@@ -41,6 +44,21 @@ class ConnectorStatus:
     push_error: str | None = None
     usage: dict = field(default_factory=dict)
     usage_at: datetime | None = None
+
+    @property
+    def sync_summary(self) -> str:
+        """The status column of `hub status` and the console's Overview (one story in both):
+        a running or interrupted sync with the last finished one's result beside it."""
+        if self.last_status in ("running", "interrupted"):
+            return f"{self.last_status} (last finished sync: {self.last_result or 'none yet'})"
+        return self.last_status or "-"
+
+    @property
+    def sync_tone(self) -> str:
+        """How the console colours that column: a failure "bad", a warning or interrupted sync
+        "warn", a running one as its last result."""
+        shown = self.last_result if self.last_status == "running" else self.last_status
+        return "" if shown in (None, "ok", "continuing") else "warn" if shown in ("warning", "interrupted") else "bad"
 
     @property
     def usage_summary(self) -> str:
@@ -102,6 +120,9 @@ def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
             if s.last_finished_at and (st.last_sync is None or s.last_finished_at > st.last_sync):
                 st.last_sync = s.last_finished_at
             shown, error = sync_state.shown(s, now, lease)
+            done = sync_state.result(s)
+            if done is not None and _weight(done) >= _weight(st.last_result):
+                st.last_result = done
             if st.last_status is None or _weight(shown) >= max(_weight(st.last_status), 1):
                 st.last_status, st.last_error, st.last_heartbeat = shown, error, s.heartbeat_at
         st.pending = counts.get((name, "pending"), 0) + counts.get((name, "sending"), 0)
@@ -137,9 +158,9 @@ def other_sources(settings: Settings, store: Store) -> list[SourceStatus]:
 
 
 def _weight(status: str | None) -> int:
-    """Which stream's state the connector shows: a failure (or a run) over a warning (a part
-    synced without, hub/pipeline/sync.py) over ok, whichever stream it is."""
-    return {None: 0, "ok": 0, "warning": 1}.get(status, 2)
+    """Which stream's state the connector shows: a failure or an interrupted sync over a running
+    one over a warning (a part synced without, hub/pipeline/sync.py) over ok, whichever stream."""
+    return {None: 0, "ok": 0, "continuing": 0, "warning": 1, "running": 2}.get(status, 3)
 
 
 def queue_depths(broker_url: str) -> dict[str, int]:

@@ -56,6 +56,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
                         "enabled": c.enabled,
                         "last_sync": c.last_sync,
                         "last_status": c.last_status,
+                        "last_result": c.last_result,
                         "last_error": c.last_error,
                         "last_heartbeat": c.last_heartbeat,
                         "records": c.records,
@@ -105,7 +106,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     )
     for c in st.connectors:
         last = utc_time(c.last_sync, seconds=True) if c.last_sync else "never"
-        state = c.last_status or "-"
+        state = c.sync_summary
         if c.last_error:
             state += f": {c.last_error[:60]}"
         t.add_row(

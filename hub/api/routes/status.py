@@ -23,8 +23,11 @@ class ConnectorOut(BaseModel):
     type: str
     enabled: bool
     last_sync: datetime | None
-    last_status: str | None
+    last_status: str | None = Field(None, description='"running" or "interrupted" while a sync is so, else last_result')
     last_error: str | None
+    last_result: str | None = Field(
+        None, description="the last finished sync's result (ok, warning, continuing, failed), kept while the next runs"
+    )
     last_heartbeat: datetime | None = Field(
         None, description="when a running (or interrupted) sync last renewed its lock; older than a lease: interrupted"
     )
