@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -19,6 +20,16 @@ from hub.store.schema import activities, identities
 
 QUEUES = ("sync", "decide", "push", "learn")
 PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority sub-queues as "<queue>\x06\x16<n>"
+#: kombu's Redis transport moves a message a worker takes from its queue's list into this hash
+#: (delivery tag -> JSON [message, exchange, routing key]) until the worker acks it; a dead
+#: worker's stay there until ``visibility_timeout`` has passed, then go back to their queue
+#: (kombu/transport/redis.py: Channel.unacked_key, QoS.append and QoS.restore_visible)
+UNACKED = "unacked"
+#: what `hub status` and the console's Queues page say under the taken counts
+TAKEN_NOTE = (
+    "Taken, not finished: messages a worker took and has not acknowledged (running now, or their worker "
+    "died); a dead worker's go back to their queue once celery.visibility_timeout ({timeout} s) has passed."
+)
 
 
 @dataclass
@@ -97,6 +108,8 @@ class HubStatus:
     connectors: list[ConnectorStatus]
     queues: dict[str, int] | None
     workers: list[str] | None
+    #: per queue, the messages taken by a worker and not yet acknowledged (None: broker not read)
+    taken: dict[str, int] | None = None
     broker_error: str | None = None
     sources: list[SourceStatus] = field(default_factory=list)
     #: the hub's queues no live worker consumes (None: not asked): they fill and nothing empties them
@@ -175,6 +188,21 @@ def queue_depths(broker_url: str) -> dict[str, int]:
     return depths
 
 
+def taken_unfinished(broker_url: str) -> dict[str, int]:
+    """Per queue, the messages in kombu's ``unacked`` hash (read only), by their routing key:
+    the hub routes each queue's tasks with the queue's name as routing key (tasks/app.py)."""
+    client = redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2)
+    taken = dict.fromkeys(QUEUES, 0)
+    for _tag, raw in client.hscan_iter(UNACKED):
+        try:
+            routing_key = json.loads(raw)[2]
+        except (ValueError, TypeError, IndexError):
+            continue  # not a kombu entry: not ours to count
+        if routing_key in taken:
+            taken[routing_key] += 1
+    return taken
+
+
 def workers_alive(app, timeout: float = 1.0) -> list[str]:
     replies = app.control.ping(timeout=timeout) or []
     return sorted(name for reply in replies for name in reply)
@@ -197,6 +225,7 @@ def hub_status(settings: Settings, store: Store, app=None, sources: bool = False
     )
     try:
         status.queues = queue_depths(settings.broker_url)
+        status.taken = taken_unfinished(settings.broker_url)
         if app is not None:
             consumed = worker_queues(app)
             status.workers = sorted(consumed)

@@ -130,6 +130,12 @@ def render(state: ApiState) -> str:
         "Messages waiting per Celery queue (absent if the broker is unreachable).",
         [({"queue": q}, n) for q, n in sorted((status.queues or {}).items())],
     )
+    out += _family(
+        "hub_queue_taken",
+        "Messages per Celery queue a worker took and has not acknowledged: running, or stuck with a dead worker"
+        " until celery.visibility_timeout returns them to the queue (absent if the broker is unreachable).",
+        [({"queue": q}, n) for q, n in sorted((status.taken or {}).items())],
+    )
     out += _family("hub_broker_up", "1 if the broker answered.", [({}, int(status.broker_error is None))])
     alive = workers_alive(state, status.broker_error)
     out += _family(

@@ -47,6 +47,11 @@ class StatusOut(BaseModel):
     policy_version: str
     connectors: list[ConnectorOut]
     queues: dict[str, int] | None
+    queues_taken: dict[str, int] | None = Field(
+        None,
+        description="per queue, messages a worker took and has not acknowledged (running, or stuck with a dead"
+        " worker until celery.visibility_timeout returns them)",
+    )
     workers: list[str] | None = Field(
         None, description="Celery workers answering a ping (as hub status lists them); null when embedded"
     )
@@ -69,6 +74,7 @@ def current_status(state: ApiState) -> StatusOut:
         policy_version=version,
         connectors=[ConnectorOut(**{k: getattr(c, k) for k in ConnectorOut.model_fields}) for c in st.connectors],
         queues=st.queues,
+        queues_taken=st.taken,
         broker_error=st.broker_error,
     )
 
