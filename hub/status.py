@@ -27,7 +27,7 @@ PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority sub-queues a
 UNACKED = "unacked"
 #: what `hub status` and the console's Queues page say under the taken counts
 TAKEN_NOTE = (
-    "Taken, not finished: messages a worker took and has not acknowledged (running now, or their worker "
+    "Taken, not finished: messages a worker took and has not acknowledged (in progress, or their worker "
     "died); a dead worker's go back to their queue once celery.visibility_timeout ({timeout} s) has passed."
 )
 

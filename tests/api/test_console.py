@@ -86,7 +86,9 @@ def test_the_overview_shows_a_sync_warning_and_what_a_passing_check_still_names(
         queries.save_check(conn, "crm", CheckReport(ok=True, problems=["form submissions are not synced"]))
     login(client)
     overview = client.get("/console/").text
-    assert f'<td class="warn">warning: {why}</td>' in overview
+    assert f'<td class="warn">warning: {why}</td>' in overview, re.findall(
+        r"<td class=[^>]*>[^<]*not synced[^<]*</td>", overview
+    )
     assert '<span class="ok">ok</span><br><span class="warn">form submissions are not synced</span>' in overview
 
 

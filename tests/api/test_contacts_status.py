@@ -131,3 +131,5 @@ def test_a_running_sync_keeps_the_last_result_and_an_interrupted_one_has_its_own
     (st,) = connector_status(ctx.settings, ctx.store)
     assert (st.last_status, st.last_result) == ("interrupted", "ok")  # hub status tells the same story
     assert st.sync_summary.startswith("interrupted (last finished sync: ok)"), st.sync_summary
+    (out,) = client.get("/v1/status", headers=auth("admin")).json()["connectors"]  # what the Overview renders
+    assert (out["sync_summary"], out["last_result"], out["sync_tone"]) == (st.sync_summary, "ok", "warn"), out

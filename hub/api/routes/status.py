@@ -39,6 +39,10 @@ class ConnectorOut(BaseModel):
     push_error: str | None = Field(None, description="the newest error of the retrying pushes")
     usage: dict = Field(default_factory=dict, description="the connector's last reported API usage")
     usage_summary: str = "-"
+    sync_summary: str = Field(
+        "-", description='the status as hub status and the console say it, e.g. "running (last finished sync: ok)"'
+    )
+    sync_tone: str = Field("", description='"bad" (a failure), "warn" (a warning or interrupted sync) or ""')
 
 
 class StatusOut(BaseModel):
