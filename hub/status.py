@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -19,6 +20,16 @@ from hub.store.schema import activities, identities
 
 QUEUES = ("sync", "decide", "push", "learn")
 PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority sub-queues as "<queue>\x06\x16<n>"
+#: kombu's Redis transport moves a message a worker takes from its queue's list into this hash
+#: (delivery tag -> JSON [message, exchange, routing key]) until the worker acks it; a dead
+#: worker's stay there until ``visibility_timeout`` has passed, then go back to their queue
+#: (kombu/transport/redis.py: Channel.unacked_key, QoS.append and QoS.restore_visible)
+UNACKED = "unacked"
+#: what `hub status` and the console's Queues page say under the taken counts
+TAKEN_NOTE = (
+    "Taken, not finished: messages a worker took and has not acknowledged (in progress, or their worker "
+    "died); a dead worker's go back to their queue once celery.visibility_timeout ({timeout} s) has passed."
+)
 
 
 @dataclass
@@ -27,8 +38,11 @@ class ConnectorStatus:
     type: str
     enabled: bool
     last_sync: datetime | None = None
+    #: what the connector shows: "running" or "interrupted" while a stream's sync is so, else ``last_result``
     last_status: str | None = None
     last_error: str | None = None
+    #: the last finished syncs' result (a failure over a warning over ok), kept while the next runs
+    last_result: str | None = None
     #: when the shown stream's sync last renewed its lock (a running or interrupted one's life sign)
     last_heartbeat: datetime | None = None
     cursors: dict[str, str | None] = field(default_factory=dict)
@@ -41,6 +55,21 @@ class ConnectorStatus:
     push_error: str | None = None
     usage: dict = field(default_factory=dict)
     usage_at: datetime | None = None
+
+    @property
+    def sync_summary(self) -> str:
+        """The status column of `hub status` and the console's Overview (one story in both):
+        a running or interrupted sync with the last finished one's result beside it."""
+        if self.last_status in ("running", "interrupted"):
+            return f"{self.last_status} (last finished sync: {self.last_result or 'none yet'})"
+        return self.last_status or "-"
+
+    @property
+    def sync_tone(self) -> str:
+        """How the console colours that column: a failure "bad", a warning or interrupted sync
+        "warn", a running one as its last result."""
+        shown = self.last_result if self.last_status == "running" else self.last_status
+        return "" if shown in (None, "ok", "continuing") else "warn" if shown in ("warning", "interrupted") else "bad"
 
     @property
     def usage_summary(self) -> str:
@@ -79,6 +108,8 @@ class HubStatus:
     connectors: list[ConnectorStatus]
     queues: dict[str, int] | None
     workers: list[str] | None
+    #: per queue, the messages taken by a worker and not yet acknowledged (None: broker not read)
+    taken: dict[str, int] | None = None
     broker_error: str | None = None
     sources: list[SourceStatus] = field(default_factory=list)
     #: the hub's queues no live worker consumes (None: not asked): they fill and nothing empties them
@@ -102,6 +133,9 @@ def connector_status(settings: Settings, store: Store) -> list[ConnectorStatus]:
             if s.last_finished_at and (st.last_sync is None or s.last_finished_at > st.last_sync):
                 st.last_sync = s.last_finished_at
             shown, error = sync_state.shown(s, now, lease)
+            done = sync_state.result(s)
+            if done is not None and _weight(done) >= _weight(st.last_result):
+                st.last_result = done
             if st.last_status is None or _weight(shown) >= max(_weight(st.last_status), 1):
                 st.last_status, st.last_error, st.last_heartbeat = shown, error, s.heartbeat_at
         st.pending = counts.get((name, "pending"), 0) + counts.get((name, "sending"), 0)
@@ -137,9 +171,9 @@ def other_sources(settings: Settings, store: Store) -> list[SourceStatus]:
 
 
 def _weight(status: str | None) -> int:
-    """Which stream's state the connector shows: a failure (or a run) over a warning (a part
-    synced without, hub/pipeline/sync.py) over ok, whichever stream it is."""
-    return {None: 0, "ok": 0, "warning": 1}.get(status, 2)
+    """Which stream's state the connector shows: a failure or an interrupted sync over a running
+    one over a warning (a part synced without, hub/pipeline/sync.py) over ok, whichever stream."""
+    return {None: 0, "ok": 0, "continuing": 0, "warning": 1, "running": 2}.get(status, 3)
 
 
 def queue_depths(broker_url: str) -> dict[str, int]:
@@ -152,6 +186,21 @@ def queue_depths(broker_url: str) -> dict[str, int]:
             pipe.llen(k)
         depths[q] = int(sum(pipe.execute()))
     return depths
+
+
+def taken_unfinished(broker_url: str) -> dict[str, int]:
+    """Per queue, the messages in kombu's ``unacked`` hash (read only), by their routing key:
+    the hub routes each queue's tasks with the queue's name as routing key (tasks/app.py)."""
+    client = redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2)
+    taken = dict.fromkeys(QUEUES, 0)
+    for _tag, raw in client.hscan_iter(UNACKED):
+        try:
+            routing_key = json.loads(raw)[2]
+        except (ValueError, TypeError, IndexError):
+            continue  # not a kombu entry: not ours to count
+        if routing_key in taken:
+            taken[routing_key] += 1
+    return taken
 
 
 def workers_alive(app, timeout: float = 1.0) -> list[str]:
@@ -176,6 +225,7 @@ def hub_status(settings: Settings, store: Store, app=None, sources: bool = False
     )
     try:
         status.queues = queue_depths(settings.broker_url)
+        status.taken = taken_unfinished(settings.broker_url)
         if app is not None:
             consumed = worker_queues(app)
             status.workers = sorted(consumed)

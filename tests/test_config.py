@@ -47,6 +47,43 @@ def test_validate_names_the_setup_step_once_a_connector_is_enabled(tmp_path):
     assert f"hub migrate -c {path}" in said and f"hub connectors setup -c {path}" in said
 
 
+def test_validate_says_only_the_steps_still_to_do(tmp_path, redis_url):
+    """`hub config validate` always said "Next: hub migrate ..., then hub connectors setup ...",
+    on a store migrated and set up long ago too. It now reads the store (never a CRM: it stays
+    fast): a new store gets both steps, a migrated one only setup, one whose connectors passed
+    their last check nothing, and an unreachable one is said to be unread."""
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+    from hub.models import CheckReport
+    from hub.store import Store
+    from hub.store.queries import save_check
+
+    store_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    cfg = hub_config(tmp_path, store_url, redis_url)
+
+    def said(path=cfg) -> str:
+        res = CliRunner().invoke(app, ["config", "validate", "-c", str(path)], terminal_width=300)
+        assert res.exit_code == 0, res.output
+        return " ".join(res.stdout.split())
+
+    new = said()
+    assert f"hub migrate -c {cfg}" in new and f"hub connectors setup -c {cfg}" in new, new
+    assert not (tmp_path / "hub.db").exists()  # validate created no store
+    store = Store(store_url, auto_migrate=True)
+    migrated = said()
+    assert "hub migrate" not in migrated and f"hub connectors setup -c {cfg}" in migrated, migrated
+    with store.begin() as conn:
+        save_check(conn, "crm", CheckReport(ok=True))
+    store.dispose()
+    done = said()
+    assert "hub migrate" not in done and "hub connectors setup" not in done and "nothing left" in done, done
+    (tmp_path / "down").mkdir()
+    down = hub_config(tmp_path / "down", "postgresql+psycopg://postgres@127.0.0.1:1/hub", redis_url)
+    unread = said(down)
+    assert "Checked the file only" in unread and "127.0.0.1:1" in unread, unread
+
+
 def test_broken_file_names_every_bad_key_and_exits_2(tmp_path):
     bad = {
         "store_url": 5,

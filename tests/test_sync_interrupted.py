@@ -44,7 +44,7 @@ def _alerts(cfg: Path) -> list[dict]:
 
 def _running(store: Store) -> bool:
     with store.connect() as conn:
-        return "running" in set(conn.execute(select(sync_state.c.last_status)).scalars())
+        return any(conn.execute(select(sync_state.c.heartbeat_at)).scalars())  # started, not finished
 
 
 def test_a_killed_sync_shows_as_interrupted_with_its_last_heartbeat(tmp_path, store_url, redis_url):

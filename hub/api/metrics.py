@@ -14,10 +14,12 @@ from redis.exceptions import RedisError
 
 from hub.api.state import ApiState
 from hub.governance import killswitch
+from hub.models import utcnow
 from hub.pipeline.learn import ensure_current
 from hub.reports.data import load_arm_frame
 from hub.reports.metrics import arm_metrics
 from hub.status import hub_status
+from hub.store import sync_state
 from hub.store.metrics import store_counts
 
 
@@ -80,15 +82,33 @@ def render(state: ApiState) -> str:
             if s.last_finished_at
         ],
     )
+    now, lease = utcnow(), state.settings.push.lease_seconds  # as hub status reads them (hub/status.py)
+    finished = [s for s in c.streams if sync_state.result(s) is not None]
     out += _family(
         "hub_sync_last_ok",
-        "1 if the stream's last sync succeeded (with a warning too: see hub_sync_warning).",
-        [({"connector": s.connector, "stream": s.stream}, int(s.last_status in ("ok", "warning"))) for s in c.streams],
+        "1 if the stream's last finished sync succeeded (with a warning too: see hub_sync_warning); kept while"
+        " the next one runs (hub_sync_running).",
+        [
+            ({"connector": s.connector, "stream": s.stream}, int(s.last_status in sync_state.FINISHED_OK))
+            for s in finished
+        ],
     )
     out += _family(
         "hub_sync_warning",
-        "1 if the stream's last sync went on without a part it may not read (hub status says which and why).",
-        [({"connector": s.connector, "stream": s.stream}, int(s.last_status == "warning")) for s in c.streams],
+        "1 if the stream's last finished sync went on without a part it may not read (hub status says which and why).",
+        [({"connector": s.connector, "stream": s.stream}, int(s.last_status == "warning")) for s in finished],
+    )
+    runs = [(s, sync_state.run_state(s, now, lease)) for s in c.streams]
+    out += _family(
+        "hub_sync_running",
+        "1 while a sync of the stream runs (its heartbeat renewed within push.lease_seconds).",
+        [({"connector": s.connector, "stream": s.stream}, int(r == "running")) for s, r in runs],
+    )
+    out += _family(
+        "hub_sync_interrupted",
+        "1 if the stream's sync stopped without finishing (its process killed; no heartbeat for a lease) and"
+        " none has run since; the next sync reads on from the last committed page.",
+        [({"connector": s.connector, "stream": s.stream}, int(r == "interrupted")) for s, r in runs],
     )
     out += _family(
         "hub_decisions",
@@ -109,6 +129,12 @@ def render(state: ApiState) -> str:
         "hub_queue_depth",
         "Messages waiting per Celery queue (absent if the broker is unreachable).",
         [({"queue": q}, n) for q, n in sorted((status.queues or {}).items())],
+    )
+    out += _family(
+        "hub_queue_taken",
+        "Messages per Celery queue a worker took and has not acknowledged: running, or stuck with a dead worker"
+        " until celery.visibility_timeout returns them to the queue (absent if the broker is unreachable).",
+        [({"queue": q}, n) for q, n in sorted((status.taken or {}).items())],
     )
     out += _family("hub_broker_up", "1 if the broker answered.", [({}, int(status.broker_error is None))])
     alive = workers_alive(state, status.broker_error)

@@ -33,6 +33,7 @@ from hub.config import config_path
 from hub.demo_store import DEMO_ENDED, DEMO_READ, demo_ended
 from hub.errors import ConfigError
 from hub.reports.numbers import counted
+from hub.setup_steps import next_steps
 
 app = typer.Typer(
     cls=HubGroup,
@@ -90,10 +91,7 @@ def config_validate(config: ConfigOpt = None) -> None:
     if demo_ended(settings):  # its simulated CRMs are gone: nothing to set up
         out.print((DEMO_ENDED + DEMO_READ).format(c=c), markup=False)
     elif settings.enabled_connectors():  # a CRM refuses every push until its fields exist
-        out.print(
-            f"Next: [bold]hub migrate{c}[/], then [bold]hub connectors setup{c}[/] to create the fields the hub "
-            "writes in each CRM (pushes fail until they exist)."
-        )
+        out.print(next_steps(settings, c))
 
 
 @app.command()

@@ -32,7 +32,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     from hub.pipeline.context import HubContext
     from hub.pipeline.learn import policy_in_use
     from hub.pipeline.owner_status import owner_warnings
-    from hub.status import hub_status
+    from hub.status import TAKEN_NOTE, hub_status
     from tasks import configure
 
     settings = load_config(config)
@@ -56,6 +56,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
                         "enabled": c.enabled,
                         "last_sync": c.last_sync,
                         "last_status": c.last_status,
+                        "last_result": c.last_result,
                         "last_error": c.last_error,
                         "last_heartbeat": c.last_heartbeat,
                         "records": c.records,
@@ -73,6 +74,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
                     {"source": s.source, "records": s.records, "events": s.events, "last": s.last} for s in st.sources
                 ],
                 "queues": st.queues,
+                "queues_taken": st.taken,
                 "workers": st.workers,
                 "queues_without_workers": st.queues_without_workers,
                 "broker_error": st.broker_error,
@@ -105,7 +107,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     )
     for c in st.connectors:
         last = utc_time(c.last_sync, seconds=True) if c.last_sync else "never"
-        state = c.last_status or "-"
+        state = c.sync_summary
         if c.last_error:
             state += f": {c.last_error[:60]}"
         t.add_row(
@@ -135,10 +137,11 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     if st.broker_error:
         out.print(f"[yellow]{st.broker_error}[/]")
     else:
-        q = table("queue", "depth", title="Queues")
+        q = table("queue", "depth", "taken, not finished", title="Queues")
         for name, depth in (st.queues or {}).items():
-            q.add_row(name, str(depth))
+            q.add_row(name, str(depth), str((st.taken or {}).get(name, 0)))
         out.print(q)
+        out.print(TAKEN_NOTE.format(timeout=settings.celery.visibility_timeout), highlight=False, markup=False)
         if settings.api.embedded:  # as the console's Queues page says it
             out.print("Embedded mode: `hub serve` decides inline and syncs in-process; workers are not asked.")
         else:

@@ -35,7 +35,7 @@ from hub.governance import pushes as failed_pushes
 from hub.models import Action, readable, utcnow
 from hub.pipeline.owner_status import owner_statuses
 from hub.reports.numbers import counted
-from hub.status import broker_unreachable, hub_status
+from hub.status import TAKEN_NOTE, broker_unreachable, hub_status
 from hub.store import console_sessions as session_store
 from hub.store import console_views, queries, timeline
 
@@ -187,6 +187,8 @@ def queues(request: Request, state: ApiState = Depends(hub_state)) -> Response:
         "queues.html",
         title="Queues",
         queues=st.queues or {},
+        taken=st.taken or {},
+        taken_note=TAKEN_NOTE.format(timeout=state.settings.celery.visibility_timeout),
         workers=workers or [],
         broker_error=st.broker_error,
         groups=groups,

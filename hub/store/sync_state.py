@@ -1,7 +1,9 @@
 """Sync cursors and run bookkeeping, one row per (connector, stream).
 
 A running sync stamps ``heartbeat_at`` whenever it renews its lock (wall clock, as the lock's
-lease); a stream still "running" whose stamp is older than a lease lost its lock without
+lease) and clears it when it finishes; ``last_status`` holds the last *finished* sync's result
+(ok, warning, continuing, failed), kept while the next runs, so /metrics' hub_sync_last_ok does
+not read 0 during every sync. A stream whose stamp is older than a lease lost its lock without
 finishing (its process was killed): :func:`interrupted`."""
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from sqlalchemy import Connection, insert, select, update
 
 from hub.store.contacts import aware
 from hub.store.schema import sync_state
+
+FINISHED_OK = ("ok", "warning", "continuing")  # the sync did its job (a warning says what it went without)
 
 
 @dataclass
@@ -59,35 +63,51 @@ def advance_cursor(
 
 def mark_started(conn: Connection, connector: str, stream: str, at: datetime, beat: datetime) -> None:
     """``at``: the hub's clock (a simulation's own), so status and alerts read one time;
-    ``beat``: the wall clock's now, the stream's first heartbeat."""
+    ``beat``: the wall clock's now, the stream's first heartbeat. The last result stays."""
     _ensure(conn, connector, stream)
-    conn.execute(
-        update(sync_state)
-        .where(_where(connector, stream))
-        .values(last_started_at=at, last_status="running", heartbeat_at=beat)
-    )
+    conn.execute(update(sync_state).where(_where(connector, stream)).values(last_started_at=at, heartbeat_at=beat))
 
 
 def beat(conn: Connection, connector: str, at: datetime) -> None:
     """The connector's running streams are alive at ``at`` (wall clock): its sync renewed its lock."""
     conn.execute(
         update(sync_state)
-        .where(sync_state.c.connector == connector, sync_state.c.last_status == "running")
+        .where(sync_state.c.connector == connector, sync_state.c.heartbeat_at.is_not(None))
         .values(heartbeat_at=at)
     )
 
 
+def _started(state: StreamState) -> bool:
+    """A sync started and has not finished (``last_status`` "running": a row written before 0021)."""
+    return state.heartbeat_at is not None or state.last_status == "running"
+
+
 def interrupted(state: StreamState, now: datetime, lease_seconds: float) -> bool:
-    """Shown "running" but its last heartbeat (or start) is older than a lease: its lock ran out
-    and it never finished, so no sync is running it now."""
+    """Started, but its last heartbeat (or start) is older than a lease: its lock ran out and it
+    never finished, so no sync is running it now."""
     last = state.heartbeat_at or state.last_started_at
-    return state.last_status == "running" and (last is None or now - last > timedelta(seconds=lease_seconds))
+    return _started(state) and (last is None or now - last > timedelta(seconds=lease_seconds))
+
+
+def run_state(s: StreamState, now: datetime, lease: float) -> str | None:
+    """ "running" while a sync of the stream beats, "interrupted" once it stopped beating without
+    finishing, None between syncs: what /metrics, `hub status` and the console all read."""
+    if not _started(s):
+        return None
+    return "interrupted" if interrupted(s, now, lease) else "running"
+
+
+def result(s: StreamState) -> str | None:
+    """The last finished sync's result; None before any finished."""
+    return None if s.last_status == "running" else s.last_status
 
 
 def shown(s: StreamState, now: datetime, lease: float) -> tuple[str | None, str | None]:
-    """A stream's status and error as shown: "running" only while its sync still beats."""
-    if not interrupted(s, now, lease):
-        return s.last_status, s.last_error
+    """A stream's status and error as shown: "running" while its sync beats, "interrupted" once
+    it stopped beating, else the last result; a running one keeps the last sync's error."""
+    state = run_state(s, now, lease)
+    if state != "interrupted":
+        return state or s.last_status, s.last_error
     beat = s.heartbeat_at or s.last_started_at
     when = f"last heartbeat {beat:%Y-%m-%d %H:%M:%S} UTC" if beat else "no heartbeat recorded"
     return "interrupted", (
@@ -103,7 +123,7 @@ def mark_finished(
     conn.execute(
         update(sync_state)
         .where(_where(connector, stream))
-        .values(last_finished_at=at, last_status=status, last_error=error)
+        .values(last_finished_at=at, last_status=status, last_error=error, heartbeat_at=None)
     )
 
 

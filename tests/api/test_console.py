@@ -86,7 +86,9 @@ def test_the_overview_shows_a_sync_warning_and_what_a_passing_check_still_names(
         queries.save_check(conn, "crm", CheckReport(ok=True, problems=["form submissions are not synced"]))
     login(client)
     overview = client.get("/console/").text
-    assert f'<td class="warn">warning: {why}</td>' in overview
+    assert f'<td class="warn">warning: {why}</td>' in overview, re.findall(
+        r"<td class=[^>]*>[^<]*not synced[^<]*</td>", overview
+    )
     assert '<span class="ok">ok</span><br><span class="warn">form submissions are not synced</span>' in overview
 
 
@@ -158,6 +160,41 @@ def test_queues_page_with_a_broker_shows_depths_and_live_workers(tmp_path, api_r
     assert 'id="no-workers"' in page and "hub worker" in page  # and what to do about it
     assert "<code>hub run --once</code>" in page  # `hub run` alone refuses (exit 2): continuous mode is Celery's
     app.state.hub.close()
+
+
+def test_a_message_a_worker_took_shows_as_taken_not_finished(tmp_path, api_redis_url, crm):
+    """A task a worker took (and, killed, never finished) leaves the queue's list for kombu's
+    ``unacked`` hash until the visibility timeout: `hub status`, the Queues page and /metrics
+    showed depth 0 while the work was stuck. They now count it per queue, beside the depth."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from hub.api.app import create_app
+    from hub.cli import app as cli
+    from tasks import configure
+    from tests.api.conftest import auth, make_config, seed
+
+    settings = make_config(tmp_path, f"sqlite:///{tmp_path / 'q.db'}", api_redis_url, embedded=False)
+    celery = configure(settings)
+    celery.send_task("hub.push", args=["crm"])  # routed to the push queue
+    hub = create_app(settings)
+    seed(hub.state.hub.ctx, crm)
+    with celery.connection_for_read() as conn:
+        channel = conn.default_channel
+        assert channel.basic_get("push", no_ack=False) is not None  # taken as a worker takes it, not acked
+        with TestClient(hub) as client:
+            login(client)
+            page = client.get("/console/queues").text
+            metrics = client.get("/metrics", headers=auth("admin")).text.splitlines()
+        status = CliRunner().invoke(cli, ["status", "-c", str(tmp_path / "hub.yaml")], terminal_width=200)
+        channel.close()  # the taken message goes back to its queue
+    hub.state.hub.close()
+    assert re.search(r'data-queue="push"><td>push</td><td>0</td><td>1</td>', page), page
+    assert "visibility_timeout" in page
+    assert 'hub_queue_depth{queue="push"} 0' in metrics and 'hub_queue_taken{queue="push"} 1' in metrics, metrics
+    rows = [line.split("│")[1:4] for line in status.stdout.splitlines() if line.count("│") == 4]
+    assert ["push", "0", "1"] in [[c.strip() for c in r] for r in rows], status.stdout
+    assert "visibility_timeout" in " ".join(status.stdout.split())
 
 
 # ---- the console runs the hub (issue 16 item 4) ---------------------------------------------

@@ -103,3 +103,33 @@ def test_a_kill_switch_turned_on_shows_in_status_and_metrics(client):
     lines = client.get("/metrics", headers=auth("admin")).text.splitlines()
     assert 'hub_kill_switch{use_case="next_best_action"} 1' in lines
     assert 'hub_kill_switch{use_case="routing"} 0' in lines
+
+
+def test_a_running_sync_keeps_the_last_result_and_an_interrupted_one_has_its_own_gauge(client, crm):
+    """Starting a sync overwrote the stream's last result with "running", so hub_sync_last_ok
+    read 0 during every sync (an alert on it fired each time), and a sync whose process was
+    killed had no metric at all. The last finished result now stays while one runs; running and
+    interrupted are gauges of their own, read by the same function as `hub status`."""
+    from datetime import UTC, datetime, timedelta
+
+    from hub.status import connector_status
+    from hub.store import sync_state
+
+    ctx = client.app.state.hub.ctx
+    fail_one_push(ctx, crm)  # a sync has run and finished ok
+    now = datetime.now(UTC)
+    with ctx.store.begin() as conn:
+        sync_state.mark_started(conn, "crm", "contacts", now, now)  # the next one runs
+        lease = timedelta(seconds=ctx.settings.push.lease_seconds + 5)  # killed: no beat for over a lease
+        sync_state.mark_started(conn, "crm", "activities", now - lease, now - lease)
+    lines = client.get("/metrics", headers=auth("admin")).text.splitlines()
+    for stream, running, interrupted in (("contacts", 1, 0), ("activities", 0, 1)):
+        labels = f'{{connector="crm",stream="{stream}"}}'
+        assert f"hub_sync_last_ok{labels} 1" in lines, lines
+        assert f"hub_sync_running{labels} {running}" in lines, lines
+        assert f"hub_sync_interrupted{labels} {interrupted}" in lines, lines
+    (st,) = connector_status(ctx.settings, ctx.store)
+    assert (st.last_status, st.last_result) == ("interrupted", "ok")  # hub status tells the same story
+    assert st.sync_summary.startswith("interrupted (last finished sync: ok)"), st.sync_summary
+    (out,) = client.get("/v1/status", headers=auth("admin")).json()["connectors"]  # what the Overview renders
+    assert (out["sync_summary"], out["last_result"], out["sync_tone"]) == (st.sync_summary, "ok", "warn"), out

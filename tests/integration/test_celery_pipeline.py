@@ -303,7 +303,7 @@ def test_status_shows_real_queue_depths_while_a_worker_runs(tmp_path, redis_url,
     rows = {
         line.split("│")[1].strip(): line.split("│")[2].strip()
         for line in out.stdout.splitlines()
-        if line.count("│") == 3
+        if line.count("│") == 4  # queue, depth, taken (not finished)
     }
     assert rows.get("sync") == "3" and rows.get("push") == "0"
     assert "Workers alive: 1" in out.stdout and w.name in out.stdout

@@ -23,8 +23,11 @@ class ConnectorOut(BaseModel):
     type: str
     enabled: bool
     last_sync: datetime | None
-    last_status: str | None
+    last_status: str | None = Field(None, description='"running" or "interrupted" while a sync is so, else last_result')
     last_error: str | None
+    last_result: str | None = Field(
+        None, description="the last finished sync's result (ok, warning, continuing, failed), kept while the next runs"
+    )
     last_heartbeat: datetime | None = Field(
         None, description="when a running (or interrupted) sync last renewed its lock; older than a lease: interrupted"
     )
@@ -36,6 +39,10 @@ class ConnectorOut(BaseModel):
     push_error: str | None = Field(None, description="the newest error of the retrying pushes")
     usage: dict = Field(default_factory=dict, description="the connector's last reported API usage")
     usage_summary: str = "-"
+    sync_summary: str = Field(
+        "-", description='the status as hub status and the console say it, e.g. "running (last finished sync: ok)"'
+    )
+    sync_tone: str = Field("", description='"bad" (a failure), "warn" (a warning or interrupted sync) or ""')
 
 
 class StatusOut(BaseModel):
@@ -44,6 +51,11 @@ class StatusOut(BaseModel):
     policy_version: str
     connectors: list[ConnectorOut]
     queues: dict[str, int] | None
+    queues_taken: dict[str, int] | None = Field(
+        None,
+        description="per queue, messages a worker took and has not acknowledged (running, or stuck with a dead"
+        " worker until celery.visibility_timeout returns them)",
+    )
     workers: list[str] | None = Field(
         None, description="Celery workers answering a ping (as hub status lists them); null when embedded"
     )
@@ -66,6 +78,7 @@ def current_status(state: ApiState) -> StatusOut:
         policy_version=version,
         connectors=[ConnectorOut(**{k: getattr(c, k) for k in ConnectorOut.model_fields}) for c in st.connectors],
         queues=st.queues,
+        queues_taken=st.taken,
         broker_error=st.broker_error,
     )
 
