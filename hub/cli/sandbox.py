@@ -25,10 +25,9 @@ def sandbox_serve(
     """Serve both sandbox APIs on localhost until Ctrl-C, with their URLs and credentials."""
     import time
 
-    from hub.sandbox.serve import start_sandbox
-    from hub.sandbox.world import World, WorldConfig
+    from hub.sandbox.serve import served_world, start_sandbox
 
-    world = World(WorldConfig(n_contacts=contacts, seed=seed))
+    world = served_world(contacts, seed)
     with start_sandbox(world, hubspot_port, salesforce_port) as sb:
         table = Table("what", "value", title="Sandbox running (sandbox credentials, not secrets)")
         for label, value in (

@@ -33,7 +33,7 @@ from hub.sandbox.salesforce_server import (
     SalesforceLimits,
 )
 from hub.sandbox.tls import make_tls
-from hub.sandbox.world import World
+from hub.sandbox.world import World, WorldConfig
 
 
 @dataclass
@@ -141,3 +141,8 @@ def start_sandbox(
         _servers=[hs, sf],
         _tls_dir="" if tls_dir else str(tls.directory),
     )
+
+
+def served_world(contacts: int, seed: int) -> World:
+    """The world `hub sandbox serve` serves."""
+    return World(WorldConfig(n_contacts=contacts, seed=seed))
