@@ -144,5 +144,6 @@ def start_sandbox(
 
 
 def served_world(contacts: int, seed: int) -> World:
-    """The world `hub sandbox serve` serves."""
-    return World(WorldConfig(n_contacts=contacts, seed=seed))
+    """The world `hub sandbox serve` serves: on the wall clock, as the hub that reads it is (see
+    SimClock); its days pass when the caller advances them."""
+    return World(WorldConfig(n_contacts=contacts, seed=seed, wall_clock=True))
