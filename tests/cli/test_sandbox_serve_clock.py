@@ -18,8 +18,7 @@ from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
 from hub.cli import app
-from hub.demo import sandbox_settings
-from hub.sandbox.serve import served_world, start_sandbox
+from hub.sandbox.serve import how_to_connect, served_world, start_sandbox
 from hub.store.schema import activities, outcomes
 from tests.conftest import REDIS_BASE
 
@@ -28,16 +27,23 @@ def hub(*args: str):
     return CliRunner().invoke(app, list(args), prog_name="hub")
 
 
+def printed_connectors(said: str) -> str:
+    """The ``connectors:`` section `hub sandbox serve` prints to paste into hub.yaml."""
+    section = said.split("replace its `connectors: {}` with\n\n", 1)[1].split("\nthen ", 1)[0]
+    assert yaml.safe_load(section)["connectors"].keys() == {"hubspot", "salesforce"}, section
+    return section.strip()
+
+
 @pytest.fixture(scope="module")
 def served_run(tmp_path_factory, redis_db):
     """Setup, then three `hub run --once` with a simulated day passing between each."""
     work = tmp_path_factory.mktemp("served")
     world = served_world(contacts=60, seed=3)
     with start_sandbox(world) as sb:
-        path = sandbox_settings(sb, work, {"hubspot", "salesforce"})
-        cfg = yaml.safe_load(path.read_text())
-        cfg["broker_url"] = f"{REDIS_BASE}/{redis_db}"
-        path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+        path = work / "hub.yaml"  # as `hub sandbox serve` tells the user to write it
+        assert hub("init", str(path)).exit_code == 0
+        text = path.read_text().replace("connectors: {}", printed_connectors(how_to_connect(sb, 60)))
+        path.write_text(text.replace("${HUB_BROKER_URL:-redis://127.0.0.1:6379/0}", f"{REDIS_BASE}/{redis_db}"))
         res = hub("connectors", "setup", "-c", str(path))
         assert res.exit_code == 0, res.output
         runs = []
@@ -61,7 +67,7 @@ def test_the_served_world_stamps_on_the_wall_clock(served_run):
 
 def test_the_markets_responses_are_credited_to_the_decisions_they_answer(served_run):
     work, _, _ = served_run
-    engine = create_engine(f"sqlite:///{work / 'demo.db'}")
+    engine = create_engine(f"sqlite:///{work / 'hub.db'}")
     with engine.connect() as conn:
         synced = conn.execute(select(func.count()).select_from(activities)).scalar_one()
         credited = conn.execute(select(func.count()).select_from(outcomes)).scalar_one()
@@ -74,4 +80,49 @@ def test_report_lift_counts_what_people_did_after_the_decisions(served_run):
     res = hub("report", "lift", "-c", str(work / "hub.yaml"), "--json")
     assert res.exit_code == 0, res.output
     reward = next(r for r in json.loads(res.stdout)["rows"] if r["metric"] == "reward" and r["arm"] == "engine")
-    assert reward["arm_mean"] > 0, reward
+    # what people did after the decisions counts, for better or worse (an unsubscribe weighs
+    # negative); on the old calendar it all happened before them and both means were 0
+    assert reward["arm_mean"] != 0 or reward["base_mean"] != 0, reward
+
+
+def test_serve_prints_what_to_paste_and_what_to_expect_and_stops_on_ctrl_c():
+    """The command itself, as a user runs it: the connectors it prints reach its servers."""
+    import os
+    import signal
+    import subprocess
+
+    import httpx
+
+    from tests.conftest import ROOT
+    from tests.integration.workers import HUB
+
+    proc = subprocess.Popen(
+        [HUB, "sandbox", "serve", "--contacts", "20", "--day-seconds", "30"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        said = ""
+        for line in proc.stdout:
+            said += line
+            if line.startswith("Ctrl-C stops it."):
+                break
+        connectors = yaml.safe_load(printed_connectors(said))["connectors"]
+        hs = connectors["hubspot"]["settings"]
+        page = httpx.get(
+            f"{hs['base_url']}/crm/v3/objects/contacts",
+            headers={"Authorization": f"Bearer {hs['access_token']}"},
+        )
+        assert page.status_code == 200 and page.json()["results"], page.text
+        assert "hub connectors setup -c hub.yaml" in said and "hub run --once -c hub.yaml" in said
+        assert "A simulated day passes every 30 s" in said and "wall clock" in said
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0, proc.stderr.read()
+
+
+def test_serve_refuses_a_negative_day_length():
+    res = hub("sandbox", "serve", "--day-seconds", "-1")
+    assert res.exit_code == 2 and "--day-seconds" in res.output
