@@ -202,6 +202,6 @@ def how_to_connect(sb: SandboxHandle, day_seconds: float) -> str:
         f"{section}\n"
         "then `hub connectors setup -c hub.yaml` (a new portal and org lack the hub's fields) and "
         "`hub run --once -c hub.yaml`, again after each simulated day (or `hub worker` and `hub beat` to keep going).\n"
-        f"{pace} The engine learns from a decision once its attribution window closes (7 days "
-        "by default, on the wall clock)."
+        f"{pace} The engine learns from a decision once its attribution window closes "
+        "on the wall clock (each action's `attribution_days`, 7 unless set): days, not minutes."
     )
