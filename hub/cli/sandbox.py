@@ -10,7 +10,9 @@ from rich.table import Table
 from hub.cli.common import out
 
 sandbox_app = typer.Typer(
-    help="The simulated market behind HubSpot- and Salesforce-compatible APIs.", no_args_is_help=True
+    help="The simulated market behind HubSpot- and Salesforce-compatible APIs.",
+    no_args_is_help=True,
+    add_completion=False,  # as `hub` itself: `python -m hub.sandbox` runs this app alone
 )
 
 

@@ -10,6 +10,7 @@ credited, and reward and lift stayed 0.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -85,11 +86,14 @@ def test_report_lift_counts_what_people_did_after_the_decisions(served_run):
     assert reward["arm_mean"] != 0 or reward["base_mean"] != 0, reward
 
 
-def test_serve_prints_what_to_paste_and_what_to_expect_and_stops_on_ctrl_c():
-    """The command itself, as a user runs it: the connectors it prints reach its servers."""
+@pytest.mark.parametrize("command", [["hub", "sandbox", "serve"], [sys.executable, "-m", "hub.sandbox"]])
+def test_serve_prints_what_to_paste_and_what_to_expect_and_stops_on_ctrl_c(command):
+    """The command itself, as a user runs it: the connectors it prints reach its servers.
+    ``python -m hub.sandbox`` is the same command (it once served the old calendar, printing JSON)."""
     import os
     import signal
     import subprocess
+    import threading
 
     import httpx
 
@@ -97,12 +101,14 @@ def test_serve_prints_what_to_paste_and_what_to_expect_and_stops_on_ctrl_c():
     from tests.integration.workers import HUB
 
     proc = subprocess.Popen(
-        [HUB, "sandbox", "serve", "--contacts", "20", "--day-seconds", "30"],
+        [HUB if command[0] == "hub" else command[0], *command[1:], "--contacts", "20", "--day-seconds", "30"],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    watchdog = threading.Timer(30, proc.kill)  # a command that never says "Ctrl-C" fails, not hangs
+    watchdog.start()
     try:
         said = ""
         for line in proc.stdout:
@@ -119,6 +125,7 @@ def test_serve_prints_what_to_paste_and_what_to_expect_and_stops_on_ctrl_c():
         assert "hub connectors setup -c hub.yaml" in said and "hub run --once -c hub.yaml" in said
         assert "A simulated day passes every 30 s" in said and "wall clock" in said
     finally:
+        watchdog.cancel()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0, proc.stderr.read()
 
