@@ -133,3 +133,10 @@ def test_serve_prints_what_to_paste_and_what_to_expect_and_stops_on_ctrl_c(comma
 def test_serve_refuses_a_negative_day_length():
     res = hub("sandbox", "serve", "--day-seconds", "-1")
     assert res.exit_code == 2 and "--day-seconds" in res.output
+
+
+def test_a_sandbox_whose_days_never_pass_says_nothing_will_be_credited_and_what_to_do():
+    with start_sandbox(served_world(contacts=10, seed=0)) as sb:
+        said = how_to_connect(sb, 0)
+    assert "the market answers nothing the hub writes" in said and "--day-seconds 60" in said
+    assert "A simulated day passes" not in said
