@@ -101,27 +101,7 @@ def sandbox_settings(
     a console login (:func:`console_login`)."""
     sample = yaml.safe_load(resources.files("hub").joinpath("sample.yaml").read_text(encoding="utf-8"))
     sample["decision"]["engine"] = {**sample["decision"].get("engine", {}), **(engine or {})}
-    connectors: dict[str, Any] = {}
-    if "hubspot" in connector_types:
-        connectors["hubspot"] = {
-            "type": "hubspot",
-            # a simulated day passes in seconds: walk the archived list (deletions) on every sync,
-            # not at most hourly as on a real portal
-            "settings": {"access_token": sb.hubspot_token, "base_url": sb.hubspot_url, "archived_walk_seconds": 0},
-        }
-    if "salesforce" in connector_types:
-        connectors["salesforce"] = {
-            "type": "salesforce",
-            "settings": {
-                # OAuth client credentials, as a new org's connected app runs it (SOAP password login
-                # is off in new orgs); the username is the user field permissions are granted to
-                "consumer_key": sb.salesforce_consumer_key,
-                "consumer_secret": sb.salesforce_consumer_secret,
-                "username": sb.salesforce_username,
-                "domain": sb.salesforce_domain,
-                "ca_bundle": sb.ca_cert_path,
-            },
-        }
+    connectors = sb.hub_connectors(connector_types)
     cfg = {
         "store_url": store_url,  # demo.db is beside this hub.yaml, wherever a command runs
         "connectors": connectors,

@@ -10,7 +10,9 @@ from rich.table import Table
 from hub.cli.common import out
 
 sandbox_app = typer.Typer(
-    help="The simulated market behind HubSpot- and Salesforce-compatible APIs.", no_args_is_help=True
+    help="The simulated market behind HubSpot- and Salesforce-compatible APIs.",
+    no_args_is_help=True,
+    add_completion=False,  # as `hub` itself: `python -m hub.sandbox` runs this app alone
 )
 
 
@@ -20,15 +22,17 @@ def sandbox_serve(
     seed: int = 0,
     hubspot_port: int = 0,
     salesforce_port: int = 0,
-    day_seconds: Annotated[float, typer.Option(help="Advance one simulated day every N seconds (0: never).")] = 0.0,
+    day_seconds: Annotated[
+        float, typer.Option(min=0, help="Advance one simulated day every N seconds (0: never, the market stays still).")
+    ] = 60.0,
 ) -> None:
-    """Serve both sandbox APIs on localhost until Ctrl-C, with their URLs and credentials."""
+    """Serve both sandbox APIs on localhost until Ctrl-C, on the wall clock, with their URLs,
+    credentials and how to point a hub at them."""
     import time
 
-    from hub.sandbox.serve import start_sandbox
-    from hub.sandbox.world import World, WorldConfig
+    from hub.sandbox.serve import how_to_connect, served_world, start_sandbox
 
-    world = World(WorldConfig(n_contacts=contacts, seed=seed))
+    world = served_world(contacts, seed)
     with start_sandbox(world, hubspot_port, salesforce_port) as sb:
         table = Table("what", "value", title="Sandbox running (sandbox credentials, not secrets)")
         for label, value in (
@@ -43,6 +47,9 @@ def sandbox_serve(
         ):
             table.add_row(label, value)
         out.print(table)
+        out.print(
+            how_to_connect(sb, day_seconds), markup=False, highlight=False, soft_wrap=True
+        )  # YAML to copy: unwrapped
         out.print("Ctrl-C stops it.")
         try:
             while True:

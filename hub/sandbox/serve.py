@@ -20,10 +20,13 @@ the query string swallows the suffix. Build sessions with ``trust_env = False`` 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 import requests
+import yaml
 
 from hub.sandbox.httpkit import Faults, ServerThread
 from hub.sandbox.hubspot_server import HubSpotApp, HubSpotLimits
@@ -33,7 +36,7 @@ from hub.sandbox.salesforce_server import (
     SalesforceLimits,
 )
 from hub.sandbox.tls import make_tls
-from hub.sandbox.world import World
+from hub.sandbox.world import World, WorldConfig
 
 
 @dataclass
@@ -66,6 +69,36 @@ class SandboxHandle:
             "domain": self.salesforce_domain,
             "ca_bundle": self.ca_cert_path,
         }
+
+    def hub_connectors(self, connector_types: Collection[str] = ("hubspot", "salesforce")) -> dict[str, Any]:
+        """hub.yaml's ``connectors`` section for these servers (`hub demo`'s, and what
+        `hub sandbox serve` prints)."""
+        connectors: dict[str, Any] = {}
+        if "hubspot" in connector_types:
+            connectors["hubspot"] = {
+                "type": "hubspot",
+                # a simulated day passes in seconds: walk the archived list (deletions) on every sync,
+                # not at most hourly as on a real portal
+                "settings": {
+                    "access_token": self.hubspot_token,
+                    "base_url": self.hubspot_url,
+                    "archived_walk_seconds": 0,
+                },
+            }
+        if "salesforce" in connector_types:
+            connectors["salesforce"] = {
+                "type": "salesforce",
+                "settings": {
+                    # OAuth client credentials, as a new org's connected app runs it (SOAP password
+                    # login is off in new orgs); the username is the user field permissions are granted to
+                    "consumer_key": self.salesforce_consumer_key,
+                    "consumer_secret": self.salesforce_consumer_secret,
+                    "username": self.salesforce_username,
+                    "domain": self.salesforce_domain,
+                    "ca_bundle": self.ca_cert_path,
+                },
+            }
+        return connectors
 
     @property
     def hubspot_faults(self) -> Faults:
@@ -140,4 +173,35 @@ def start_sandbox(
         salesforce=sf_app,
         _servers=[hs, sf],
         _tls_dir="" if tls_dir else str(tls.directory),
+    )
+
+
+def served_world(contacts: int, seed: int) -> World:
+    """The world `hub sandbox serve` serves: on the wall clock, as the hub that reads it is (see
+    SimClock); its days pass when the caller advances them."""
+    return World(WorldConfig(n_contacts=contacts, seed=seed, wall_clock=True))
+
+
+def how_to_connect(sb: SandboxHandle, day_seconds: float) -> str:
+    """What `hub sandbox serve` prints under its URLs: the connectors to paste, the commands that
+    follow, and when outcomes show (the world is on the wall clock, see :func:`served_world`)."""
+    section = yaml.safe_dump({"connectors": sb.hub_connectors()}, sort_keys=False)
+    if day_seconds > 0:
+        pace = (
+            f"A simulated day passes every {day_seconds:g} s: at its end the market answers what the hub "
+            "wrote that day, stamped on the wall clock as your hub is, so the next `hub run --once` "
+            "syncs the answers and credits them to the decisions (`hub report lift`, the console)."
+        )
+    else:
+        pace = (
+            "No simulated day passes (--day-seconds 0): the market answers nothing the hub writes. "
+            "Restart with --day-seconds 60 to see outcomes credited."
+        )
+    return (
+        "Point a hub at it: `hub init` writes hub.yaml; replace its `connectors: {}` with\n\n"
+        f"{section}\n"
+        "then `hub connectors setup -c hub.yaml` (a new portal and org lack the hub's fields) and "
+        "`hub run --once -c hub.yaml`, again after each simulated day (or `hub worker` and `hub beat` to keep going).\n"
+        f"{pace} The engine learns from a decision once its attribution window closes "
+        "on the wall clock (each action's `attribution_days`, 7 unless set): days, not minutes."
     )

@@ -49,6 +49,9 @@ class WorldConfig:
     merge_day: int = 2
     write_page_views: bool = True
     realtime_clock: bool = True  # False: stamps independent of machine speed (see SimClock)
+    # True (`hub sandbox serve`): stamps are wall-clock time, as a hub on the wall clock needs to
+    # credit outcomes; days pass when advance_days is called, and ``start`` is ignored
+    wall_clock: bool = False
     # True: the Salesforce org's admin already created the hub's custom fields; False (a real
     # new org): they do not exist until `hub connectors setup` (ensure_schema) creates them
     salesforce_hub_fields: bool = False
@@ -72,7 +75,7 @@ class World:
         self.lock = threading.RLock()
         self.pop: Population = generate_population(cfg.n_contacts, cfg.seed)
         self.market = Market(self.pop, MarketConfig(cfg.seed, cfg.regime_shift, cfg.weights))
-        self.clock = SimClock(cfg.start, realtime=cfg.realtime_clock)
+        self.clock = SimClock(cfg.start, realtime=cfg.realtime_clock, wall=cfg.wall_clock)
         self.log = WriteLog()
         self.hubspot = HubSpotState(self.clock, self.log, self._on_hub_fields)
         self.salesforce = SalesforceState(self.clock, self.log, self._on_hub_fields, cfg.salesforce_hub_fields)
@@ -278,7 +281,13 @@ class World:
                     for primary, dup in self._duplicates:
                         if primary in self.hubspot.records and dup in self.hubspot.records:
                             self.hubspot.merge(primary, dup)
-                times = np.maximum(day_start + events["second"] * 1000, floor)
+                if self.clock.wall:
+                    # a day passed in however long the caller waited: the market's responses are
+                    # stamped as it writes them, after the decisions they answer, never ahead of
+                    # the wall (a hub would read them as the future)
+                    times = np.full(len(events["second"]), floor, dtype=np.int64)
+                else:
+                    times = np.maximum(day_start + events["second"] * 1000, floor)
                 write_events(self, events, times, before_stage, before_unsub)
                 # the day's records were stamped in one burst just now; a day of activity
                 # happens over the day, so by the next morning search's index holds it

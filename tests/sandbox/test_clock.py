@@ -61,3 +61,18 @@ def test_skip_until_reaches_the_time_asked_even_when_a_burst_ran_the_readings_ah
         last = [clock.now_ms() for _ in range(10_000)][-1]
         clock.skip_until(last + 5_000)
         assert clock.now_ms() >= last + 5_000
+
+
+def test_a_wall_clock_reads_the_wall_and_days_only_count():
+    """`hub sandbox serve`'s clock: stamps on the wall (a hub credits outcomes by wall-clock
+    time), strictly increasing, a new day moving the count and not the time, nothing skipping it."""
+    before = time.time_ns() // 1_000_000
+    clock = SimClock(wall=True)
+    readings = [clock.now_ms() for _ in range(500)]
+    assert before <= readings[0] and all(b > a for a, b in zip(readings, readings[1:], strict=False))
+    clock.set_day(3)
+    clock.skip(3_600_000)
+    clock.skip_until(readings[-1] + DAY_MS)
+    after = clock.now_ms()
+    assert clock.day == 3 and readings[-1] < after <= max(time.time_ns() // 1_000_000, readings[-1] + 2)
+    assert clock.day_start_ms <= after and clock.peek_ms() >= after
