@@ -26,8 +26,9 @@ def sandbox_serve(
         float, typer.Option(min=0, help="Advance one simulated day every N seconds (0: never, the market stays still).")
     ] = 60.0,
 ) -> None:
-    """Serve both sandbox APIs on localhost until Ctrl-C, on the wall clock, with their URLs,
-    credentials and how to point a hub at them."""
+    """Serve both sandbox APIs on localhost until Ctrl-C, on the wall clock.
+
+    Prints their URLs, credentials and how to point a hub at them."""
     import time
 
     from hub.sandbox.serve import how_to_connect, served_world, start_sandbox
