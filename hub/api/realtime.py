@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
@@ -60,19 +60,6 @@ def lookup(ref: ContactRef) -> rt_store.Lookup:
         return ref.email
     assert ref.external is not None
     return Identity(connector=ref.external.connector, object_type=ref.external.object_type, external_id=ref.external.id)
-
-
-def unknown_connector(ref: ContactRef, connectors: Iterable[str]) -> Problem | None:
-    """The 422 problem for a record id from a connector hub.yaml does not name: no sync can ever
-    bring it, so the request is wrong (a 404 would tell the caller to wait for one)."""
-    if ref.external is None or ref.external.connector in connectors:
-        return None
-    named = ", ".join(sorted(connectors)) or "none"
-    error = {
-        "field": "contact.external.connector",
-        "message": f"no connector {ref.external.connector!r} in hub.yaml (configured: {named})",
-    }
-    return Problem(422, "Invalid request", f"{error['field']}: {error['message']}", errors=[error])
 
 
 def not_found(ref: ContactRef) -> Problem:
@@ -154,8 +141,8 @@ class RealtimeDecider:
 
         One engine call decides the whole batch (its cost per row falls steeply with rows,
         see hub/api/batcher.py); a contact named twice is decided again in a second call, after
-        the first. A request whose contact is not found gets its 404 problem in its place (one
-        naming a connector hub.yaml lacks, its 422) and the others go on; any other error fails the batch (rolled back, nothing recorded).
+        the first. A request whose contact is not found gets its 404 problem in its place and
+        the others go on; any other error fails the batch (rolled back, nothing recorded).
 
         The API calls this on its event loop, not in a worker thread: a decision is CPU work
         under the GIL, so threads run one at a time anyway, and the hop to a thread and back
@@ -174,13 +161,8 @@ class RealtimeDecider:
             policy = self.policy(conn, now)
             rounds: list[list[tuple[int, ContactView]]] = []
             since = now - timedelta(days=DECIDED_DAYS)
-            named = ctx.settings.connectors
-            for i, (ref, _) in enumerate(requests):
-                out[i] = unknown_connector(ref, named)
-            asked = [i for i, o in enumerate(out) if o is None]
-            found = rt_store.profiles(conn, [lookup(requests[i][0]) for i in asked], since) if asked else []
-            for i, got in zip(asked, found, strict=True):
-                ref, context = requests[i]
+            found = rt_store.profiles(conn, [lookup(ref) for ref, _ in requests], since)
+            for i, ((ref, context), got) in enumerate(zip(requests, found, strict=True)):
                 if got is None:
                     out[i] = not_found(ref)
                     continue

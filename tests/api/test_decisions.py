@@ -205,14 +205,3 @@ def test_422s_say_what_is_wrong_in_plain_words(client):
     r = client.post("/v1/decisions", content=b'{"contact": {}}', headers=headers).json()
     assert r["detail"] == "contact: give exactly one of contact_id, email, external", r
     assert "Value error" not in r["errors"][0]["message"]
-
-
-def test_a_connector_not_in_the_config_is_a_422_naming_the_configured_ones(client):
-    """A record id from a connector hub.yaml does not name can never be found: the request is
-    wrong, not the contact missing (a 404 told the caller to wait for a sync that never comes)."""
-    r = decide(client, {"contact": {"external": {"connector": "hubspot", "id": "c1"}}})
-    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
-    body = r.json()
-    assert body["errors"] == [{"field": "contact.external.connector", "message": body["errors"][0]["message"]}]
-    assert "'hubspot'" in body["detail"] and "crm" in body["detail"], body
-    assert decide(client, {"contact": {"external": {"connector": "crm", "id": "c1"}}}).status_code == 200
