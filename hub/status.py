@@ -176,22 +176,23 @@ def _weight(status: str | None) -> int:
     return {None: 0, "ok": 0, "continuing": 0, "warning": 1, "running": 2}.get(status, 3)
 
 
-def queue_depths(broker_url: str) -> dict[str, int]:
-    client = redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2)
-    depths = {}
+def _broker(broker_url: str) -> redis.Redis:
+    return redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2)
+
+
+def queue_depths(client: redis.Redis) -> dict[str, int]:
+    """Messages waiting per queue, its priority sub-queues included, in one round trip."""
+    pipe = client.pipeline()
     for q in QUEUES:
-        keys = [q] + [f"{q}{PRIORITY_SEP}{p}" for p in range(1, 10)]
-        pipe = client.pipeline()
-        for k in keys:
+        for k in [q] + [f"{q}{PRIORITY_SEP}{p}" for p in range(1, 10)]:
             pipe.llen(k)
-        depths[q] = int(sum(pipe.execute()))
-    return depths
+    lengths = pipe.execute()
+    return {q: int(sum(lengths[10 * i : 10 * (i + 1)])) for i, q in enumerate(QUEUES)}
 
 
-def taken_unfinished(broker_url: str) -> dict[str, int]:
+def taken_unfinished(client: redis.Redis) -> dict[str, int]:
     """Per queue, the messages in kombu's ``unacked`` hash (read only), by their routing key:
     the hub routes each queue's tasks with the queue's name as routing key (tasks/app.py)."""
-    client = redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2)
     taken = dict.fromkeys(QUEUES, 0)
     for _tag, raw in client.hscan_iter(UNACKED):
         try:
@@ -224,8 +225,9 @@ def hub_status(settings: Settings, store: Store, app=None, sources: bool = False
         sources=other_sources(settings, store) if sources else [],
     )
     try:
-        status.queues = queue_depths(settings.broker_url)
-        status.taken = taken_unfinished(settings.broker_url)
+        with _broker(settings.broker_url) as client:
+            status.queues = queue_depths(client)
+            status.taken = taken_unfinished(client)
         if app is not None:
             consumed = worker_queues(app)
             status.workers = sorted(consumed)

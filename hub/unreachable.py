@@ -41,3 +41,9 @@ def cause(exc: BaseException) -> str:
 def unreachable(url: str, exc: BaseException) -> str:
     """``cannot connect to URL (why)``: the part of an error message that says where and why."""
     return f"cannot connect to {url} ({cause(exc)})"
+
+
+def what_to_do(setting: str) -> str:
+    """What an admin does about it, naming the connector ``setting`` that holds the address; the
+    work is retried, so nothing queued is lost."""
+    return f"check {setting} and that this machine can reach it (scheduled syncs and pushes retry by themselves)"

@@ -31,7 +31,7 @@ from connectors.hubspot.config import HubSpotSettings
 from hub.connector import Runtime
 from hub.errors import FatalConnectorError, RetryableError
 from hub.ratelimit import Limit
-from hub.unreachable import unreachable
+from hub.unreachable import unreachable, what_to_do
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ class HubSpotClient:
                 tries = errors
             if tries > self.s.max_retries:
                 if status is None:  # no answer at all: where to look, and that nothing is lost
-                    reason += "; check base_url and that this machine can reach it (scheduled syncs and pushes retry by themselves)"
+                    reason += f"; {what_to_do('base_url')}"
                 raise RetryableError(
                     f"HubSpot {op} still failing after {tries} tries: {reason}", status=status, retry_after=wait
                 )

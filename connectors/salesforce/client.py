@@ -47,7 +47,7 @@ from simple_salesforce.login import SalesforceLogin
 
 from connectors.salesforce.config import SalesforceSettings
 from hub.errors import FatalConnectorError, RetryableError
-from hub.unreachable import unreachable
+from hub.unreachable import unreachable, what_to_do
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -371,4 +371,4 @@ def _unreachable(exc: requests.RequestException, fallback: str) -> str:
     answer, and what to do; the caller's error is retried, so nothing queued is lost."""
     url = getattr(getattr(exc, "request", None), "url", None)
     where = "{0.scheme}://{0.netloc}".format(urlsplit(url)) if url else fallback
-    return f"{unreachable(where, exc)}; check the domain setting and that this machine can reach it (scheduled syncs and pushes retry by themselves)"
+    return f"{unreachable(where, exc)}; {what_to_do('the domain setting')}"

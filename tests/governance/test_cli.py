@@ -17,16 +17,21 @@ from tests.governance.conftest import seed
 from tests.test_config import run_hub
 
 
-def test_approve_reject_killswitch_audit_and_status(tmp_path, redis_url, crm):
-    from hub.config import load_settings
-
+def _holding_lists(tmp_path, redis_url, crm):  # noqa: ANN001, ANN202
+    """Three contacts, two hot, and a hub.yaml that holds list adds for approval: its path."""
     seed(crm, n=3, hot=2)
-    path = hub_config(
+    return hub_config(
         tmp_path,
         f"sqlite:///{tmp_path / 'hub.db'}",
         redis_url,
         governance={"autonomy": {"kinds": {"add_to_list": "needs_approval"}}},
     )
+
+
+def test_approve_reject_killswitch_audit_and_status(tmp_path, redis_url, crm):
+    from hub.config import load_settings
+
+    path = _holding_lists(tmp_path, redis_url, crm)
     ctx = HubContext.build(load_settings(path), embedded=True)
     run_once(ctx)
     ctx.close()
@@ -161,13 +166,7 @@ def test_run_and_decide_say_how_many_writes_wait_for_approval_and_what_to_do(tmp
     """Before, `hub run --once` counted only the writes sent, and `hub decide` counted the held
     ones as queued and "handed to the workers", which never send them: an operator saw 2 of 3
     contacts' writes vanish with no word of the approvals queue."""
-    seed(crm, n=3, hot=2)
-    path = hub_config(
-        tmp_path,
-        f"sqlite:///{tmp_path / 'hub.db'}",
-        redis_url,
-        governance={"autonomy": {"kinds": {"add_to_list": "needs_approval"}}},
-    )
+    path = _holding_lists(tmp_path, redis_url, crm)
     runner = CliRunner(env={"COLUMNS": "200"})
     ran = runner.invoke(app, ["run", "--once", "-c", str(path)])
     assert ran.exit_code == 0, ran.stderr

@@ -75,12 +75,15 @@ def test_allow_save_lets_an_alerted_duplicate_in(org) -> None:
 
 
 def test_other_people_and_a_different_name_are_not_duplicates(org) -> None:
-    _, sf = org
-    sf.Contact.create(dict(JANE))
-    sf.Contact.create(dict(JANE, FirstName="John"))
-    sf.Contact.create(dict(JANE, Email="jane@other.example"))
-    sf.Contact.create({"LastName": "Doe"})
-    sf.Contact.create({"LastName": "Doe"})  # no email: the email clause does not match blanks
+    world, sf = org
+    ids = [
+        sf.Contact.create(dict(JANE))["id"],
+        sf.Contact.create(dict(JANE, FirstName="John"))["id"],
+        sf.Contact.create(dict(JANE, Email="jane@other.example"))["id"],
+        sf.Contact.create({"LastName": "Doe"})["id"],
+        sf.Contact.create({"LastName": "Doe"})["id"],  # no email: the email clause does not match blanks
+    ]
+    assert len(set(ids)) == 5 and set(ids) <= set(world.salesforce.objects["Contact"])  # each one saved
 
 
 def test_a_collection_insert_fails_the_duplicate_alone(org) -> None:
