@@ -311,13 +311,7 @@ class SalesforceApp(
             if "." in f:
                 base += "Id"
             if base in hidden or (base not in FIELDS[parsed.sobject] and base not in SYSTEM_FIELDS):
-                return _sf_err(
-                    400,
-                    "INVALID_FIELD",
-                    f"No such column '{f}' on entity "
-                    f"'{parsed.sobject}'. If you are attempting to use a custom "
-                    "field, be sure to append the '__c' after the custom field name.",
-                )
+                return _sf_err(400, "INVALID_FIELD", soql.no_such_column(q, f, parsed.sobject))
         for f, value in parsed.terms:
             problem = soql.literal_problem(f, self._field_type(parsed.sobject, f), value)
             if problem:
