@@ -282,7 +282,9 @@ class HubSpotExtraRoutes:
 
     def _manual(self, lst: dict) -> Response | None:
         """Memberships change by API only on MANUAL and SNAPSHOT lists; HubSpot keeps a DYNAMIC
-        (active) list's members by its filters (developers.hubspot.com: "Add records to a list")."""
+        (active) list's members by its filters (developers.hubspot.com: "Add records to a list").
+        HubSpot's status and body for the refusal are not recorded anywhere we found; 400
+        VALIDATION_ERROR and this message are ours."""
         if lst.get("processingType") == "DYNAMIC":
             return _err(
                 400,
