@@ -177,21 +177,42 @@ def associated_ids(res: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
     return out
 
 
+def next_pages(res: dict[str, Any]) -> list[dict[str, str]]:
+    """The inputs that read the next page of each record a v4 batch read paged: HubSpot pages
+    every result on its own, ``paging.next.after`` present only while more remain (batch read
+    reference: the 'after' "can be added alongside the 'id' to retrieve the next page")."""
+    out = []
+    for x in res.get("results") or []:
+        after = ((x.get("paging") or {}).get("next") or {}).get("after") if isinstance(x, dict) else None
+        if after:
+            out.append({"id": str((x.get("from") or {}).get("id")), "after": str(after)})
+    return out
+
+
 def _attach_contacts(client: HubSpotClient, kind: str, rows: list[dict[str, Any]]) -> None:
-    """Fill each row's ``associations.contacts`` as the list endpoint would, from one batch read."""
+    """Fill each row's ``associations.contacts`` as the list endpoint would, from batch reads:
+    one for the page, then one more for every record still paged (its ``after``), until none is."""
     if not rows:
         return
     api = client.api.crm.associations.v4.batch_api
-    res = (
-        client.call(
-            f"{kind}.associations",
-            api.get_page,
-            from_object_type=kind,
-            to_object_type="contacts",
-            batch_input_public_fetch_associations_batch_request={"inputs": [{"id": str(r["id"])} for r in rows]},
+    by_id: dict[str, list[dict[str, str]]] = {}
+    inputs: list[dict[str, str]] = [{"id": str(r["id"])} for r in rows]
+    asked: set[tuple[str, str]] = set()
+    while inputs:
+        res = (
+            client.call(
+                f"{kind}.associations",
+                api.get_page,
+                from_object_type=kind,
+                to_object_type="contacts",
+                batch_input_public_fetch_associations_batch_request={"inputs": inputs},
+            )
+            or {}
         )
-        or {}
-    )
-    by_id = associated_ids(res)
+        for fid, to in associated_ids(res).items():
+            by_id.setdefault(fid, []).extend(to)
+        # a token already sent would read the same page again: never loop on one
+        inputs = [i for i in next_pages(res) if (i["id"], i["after"]) not in asked]
+        asked.update((i["id"], i["after"]) for i in inputs)
     for r in rows:
         r["associations"] = {"contacts": {"results": by_id.get(str(r["id"]), [])}}

@@ -58,6 +58,8 @@ class HubSpotBatchRoutes:
         if not isinstance(inputs, list):
             raise HttpError(_err(400, "Invalid input JSON: inputs is required", "VALIDATION_ERROR"))
         if len(inputs) > 100:
+            # the limit is HubSpot's (≤100 inputs, anchors: batch); its status, wording and
+            # subCategory for a bigger batch are not recorded anywhere we found: ours
             raise HttpError(
                 _err(
                     400,

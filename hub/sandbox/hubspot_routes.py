@@ -282,7 +282,9 @@ class HubSpotExtraRoutes:
 
     def _manual(self, lst: dict) -> Response | None:
         """Memberships change by API only on MANUAL and SNAPSHOT lists; HubSpot keeps a DYNAMIC
-        (active) list's members by its filters (developers.hubspot.com: "Add records to a list")."""
+        (active) list's members by its filters (developers.hubspot.com: "Add records to a list").
+        HubSpot's status and body for the refusal are not recorded anywhere we found; 400
+        VALIDATION_ERROR and this message are ours."""
         if lst.get("processingType") == "DYNAMIC":
             return _err(
                 400,
@@ -341,7 +343,10 @@ class HubSpotExtraRoutes:
     # ---- activities ----------------------------------------------------------------------
     def associations_read(self, req: Request) -> Response:
         """Associations v4 batch read, meetings, calls or deals -> contacts (at most 1,000
-        inputs). CRM search returns no associations, so a reader that searches needs this call."""
+        inputs). CRM search returns no associations, so a reader that searches needs this call.
+        Each record's associations come a page at a time (``limits.association_page``); a
+        record with more carries its own ``paging.next.after``, which an input sends back
+        beside its ``id`` for the next page."""
         kind = ENGAGEMENT_TYPES.get(req.params["fromObjectType"])
         if kind is None or req.params["toObjectType"] not in ("contacts", "contact", "0-1"):
             return _err(
@@ -353,6 +358,7 @@ class HubSpotExtraRoutes:
         if len(inputs) > 1000:
             return _err(400, f"Batch input size {len(inputs)} exceeds the limit of 1000", "VALIDATION_ERROR")
         type_id = ASSOCIATION_TYPES[kind][1]
+        size = max(1, self.limits.association_page)
         results, errors = [], []
         for inp in inputs:
             fid = str((inp or {}).get("id"))
@@ -360,14 +366,25 @@ class HubSpotExtraRoutes:
             if rec is None or rec["archived"] or not rec["contacts"]:
                 errors.append(_no_associations(fid, kind))
                 continue
+            start = 0
+            if (inp or {}).get("after"):
+                key = _untoken(str(inp["after"]))
+                if key is None or key[1] != fid:  # HubSpot's wording for a foreign token is not recorded
+                    return _err(400, f"Invalid paging token for object {fid}", "VALIDATION_ERROR")
+                start = key[0]
+            page = rec["contacts"][start : start + size]
             to = [
                 {
                     "toObjectId": int(c),
                     "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}],
                 }
-                for c in rec["contacts"]
+                for c in page
             ]
-            results.append({"from": {"id": rec["id"]}, "to": to})
+            result: dict[str, Any] = {"from": {"id": rec["id"]}, "to": to}
+            if start + size < len(rec["contacts"]):  # paged per record, and only when more remain
+                after = _token((start + size, fid))
+                result["paging"] = {"next": {"after": after}}  # "link" is deprecated: left out
+            results.append(result)
         now = iso_ms(self.world.clock.now_ms())
         body: dict[str, Any] = {
             "status": "COMPLETE",

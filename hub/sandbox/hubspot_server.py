@@ -82,6 +82,12 @@ class HubSpotLimits:
     # the account's time zone: the daily limit resets at midnight there, not in UTC (usage
     # guidelines; integration-anchors.md section A)
     time_zone: str = "America/New_York"
+    # associations a v4 batch read returns per record before that record's own ``paging.next``
+    # (batch read reference: "The 'after' field in a returned paging object can be added
+    # alongside the 'id' to retrieve the next page"). HubSpot does not document the page size
+    # (the v3 association reads paged at 500; a v4 read was seen returning 600+ in one result):
+    # 500 is the stricter side, and tests set it small to make a reader page.
+    association_page: int = 500
 
     @classmethod
     def tier(cls, name: str) -> HubSpotLimits:

@@ -369,6 +369,8 @@ class HubSpotState:
         if k == "email" and not valid_email(str(v)):
             return "INVALID_EMAIL", f"Email address {v} is invalid"
         if k == "hubspot_owner_id" and str(v) not in self.active_owner_ids():
+            # the code as integrations report it (a HubSpot Community thread: contacts created
+            # with a user id "failing with an invalid_owner_id error"); the message is ours
             return "INVALID_OWNER_ID", f"{v!r} is not a valid owner id"
         if d["type"] in ("datetime", "date"):
             return self._instant(v, d["type"])

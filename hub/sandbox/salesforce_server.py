@@ -49,6 +49,9 @@ API_VERSIONS = ("58.0", "59.0", "60.0", "61.0", "62.0")
 V = "/services/data/v{version}"
 MAX_OPEN_CURSORS = 50
 MAX_OFFSET = 2000  # SOQL's documented maximum OFFSET
+#: ``/deleted`` and ``/updated`` windows (``SalesforceApp._window``)
+REPLICATION_MIN_SPAN_MS = 60_000
+REPLICATION_MAX_AGE_MS = 30 * 86_400_000
 SYSTEM_FIELDS = ("Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp")
 # URI plus headers of one REST call, at most (Salesforce help 000386264): a longer URI gets 414,
 # a URI that fits but not with its headers 431. The bodies of those answers are not documented;
@@ -308,13 +311,7 @@ class SalesforceApp(
             if "." in f:
                 base += "Id"
             if base in hidden or (base not in FIELDS[parsed.sobject] and base not in SYSTEM_FIELDS):
-                return _sf_err(
-                    400,
-                    "INVALID_FIELD",
-                    f"No such column '{f}' on entity "
-                    f"'{parsed.sobject}'. If you are attempting to use a custom "
-                    "field, be sure to append the '__c' after the custom field name.",
-                )
+                return _sf_err(400, "INVALID_FIELD", soql.no_such_column(q, f, parsed.sobject))
         for f, value in parsed.terms:
             problem = soql.literal_problem(f, self._field_type(parsed.sobject, f), value)
             if problem:
@@ -436,12 +433,24 @@ class SalesforceApp(
         return Response(200, self.sf.describe(self._type(req)))
 
     def _window(self, req: Request) -> tuple[int, int]:
+        """``start`` and ``end`` of a ``/deleted`` or ``/updated`` read, or Salesforce's 400
+        INVALID_REPLICATION_DATE: the start must precede the end by more than one minute (SOAP
+        API guide, getDeleted()/getUpdated() "Rules and Guidelines") and be no more than 30
+        days ago (as integrations met it: getomnico/omni PR #450). The messages are ours;
+        Salesforce's wording for these two is not recorded."""
         try:
-            return parse_datetime_ms(req.arg("start") or ""), parse_datetime_ms(req.arg("end") or "")
+            lo, hi = parse_datetime_ms(req.arg("start") or ""), parse_datetime_ms(req.arg("end") or "")
         except ValueError:
             raise HttpError(
                 _sf_err(400, "INVALID_REPLICATION_DATE", "start and end must be ISO 8601 datetimes")
             ) from None
+        if hi - lo <= REPLICATION_MIN_SPAN_MS:
+            raise HttpError(
+                _sf_err(400, "INVALID_REPLICATION_DATE", "startDate must precede endDate by more than one minute")
+            )
+        if lo < self.world.clock.peek_ms() - REPLICATION_MAX_AGE_MS:
+            raise HttpError(_sf_err(400, "INVALID_REPLICATION_DATE", "startDate cannot be more than 30 days ago"))
+        return lo, hi
 
     def updated(self, req: Request) -> Response:
         t = self._type(req)

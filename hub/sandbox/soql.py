@@ -295,3 +295,24 @@ def literal_problem(name: str, ftype: str, value: Any) -> str | None:
 def parse(q: str) -> Query:
     """Parse a SOQL string; raises SoqlError with Salesforce-like wording."""
     return _Parser(_tokens(q)).query()
+
+
+def no_such_column(q: str, name: str, sobject: str) -> str:
+    """Salesforce's INVALID_FIELD message for a SOQL column ``sobject`` lacks, as recorded
+    (apache/camel-quarkus#3022, forcedotcom/soql-tooling#86): the query's row, a caret under
+    the column, "ERROR at Row:R:Column:C" (1-based), then the sentence. Salesforce shows a
+    long row cut to a window around the column (how wide is not recorded); the sandbox shows
+    the whole row."""
+    sentence = (
+        f"No such column '{name}' on entity '{sobject}'. If you are attempting to use a custom field, be sure "
+        "to append the '__c' after the custom field name. Please reference your WSDL or the describe call for "
+        "the appropriate names."
+    )
+    at = re.search(r"(?<![\w.])" + re.escape(name) + r"(?![\w.])", q, re.IGNORECASE)
+    if at is None:
+        return sentence
+    row = q.count("\n", 0, at.start())
+    line_start = q.rfind("\n", 0, at.start()) + 1
+    line = q.split("\n")[row]
+    col = at.start() - line_start
+    return f"\n{line}\n{' ' * col}^\nERROR at Row:{row + 1}:Column:{col + 1}\n{sentence}"

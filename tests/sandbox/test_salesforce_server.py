@@ -93,7 +93,7 @@ def test_a_new_org_has_no_hub_fields_until_setup() -> None:
         with pytest.raises(SalesforceMalformedRequest) as soql:
             sf.query("SELECT Id, Hub_Reason__c FROM Lead")
         assert soql.value.content[0]["errorCode"] == "INVALID_FIELD"
-        assert soql.value.content[0]["message"].startswith("No such column 'Hub_Reason__c' on entity 'Lead'.")
+        assert "\nNo such column 'Hub_Reason__c' on entity 'Lead'. " in soql.value.content[0]["message"]
         cid = next(iter(sandbox.world.salesforce.objects["Contact"]))
         with pytest.raises(SalesforceMalformedRequest) as write:
             sf.Contact.update(cid, {"Hub_Reason__c": "why"})

@@ -153,3 +153,43 @@ def test_not_alone_or_in_parentheses_is_taken(sf, world) -> None:
     assert count("Email NOT IN ('nobody@example.com') AND LastName != null") == sum(
         1 for r in leads if r["LastName"] and r["Email"] != "nobody@example.com"
     )
+
+
+SUFFIX = (
+    "If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. "
+    "Please reference your WSDL or the describe call for the appropriate names."
+)
+
+
+@pytest.mark.parametrize(
+    "soql, column, message",
+    [
+        (
+            "Select Id, Status, Location, Body from Contact",
+            "Status",
+            "\nSelect Id, Status, Location, Body from Contact\n           ^\nERROR at Row:1:Column:12\n"
+            f"No such column 'Status' on entity 'Contact'. {SUFFIX}",
+        ),
+        (
+            "SELECT Id FROM Lead\nWHERE Not_A_Field__c = 'x'",
+            "Not_A_Field__c",
+            "\nWHERE Not_A_Field__c = 'x'\n      ^\nERROR at Row:2:Column:7\n"
+            f"No such column 'Not_A_Field__c' on entity 'Lead'. {SUFFIX}",
+        ),
+    ],
+)
+def test_an_unknown_column_is_named_where_it_stands_in_salesforce_s_words(
+    sf, soql: str, column: str, message: str
+) -> None:
+    """Salesforce's REST answer for an unknown column, as recorded (apache/camel-quarkus#3022:
+    "\\nLastReferencedDate, ... CleanStatus, ...\\n  ^\\nERROR at Row:1:Column:687\\nNo such
+    column 'CleanStatus' on entity 'Account'. If you are attempting to use a custom field, be
+    sure to append the '__c' after the custom field name. Please reference your WSDL or the
+    describe call for the appropriate names."; forcedotcom/soql-tooling#86 the same for a
+    one-line query, Column 1-based): the query's row, a caret under the column, where it is,
+    then the sentence. The sandbox said the sentence only, without its last one."""
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.query(soql)
+    (error,) = refused.value.content
+    assert error["errorCode"] == "INVALID_FIELD"
+    assert error["message"] == message

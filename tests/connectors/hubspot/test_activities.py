@@ -251,3 +251,21 @@ def test_more_than_ten_thousand_deals_changed_in_one_millisecond_are_all_read_pa
         assert not [a for a in items if a.external_id.startswith("deals:")]
         assert c.client.calls["deals.search"] == 1
         c.close()
+
+
+def test_a_meeting_with_more_contacts_than_one_association_page_credits_every_contact(world, sandbox, connector):
+    """A v4 batch association read pages each record on its own (``paging.next.after`` per
+    result, sent back beside the ``id``). The connector read only the first page, so a meeting
+    with more attendees than one page credited the outcome to the first page's contacts only."""
+    rids = sorted((r for r, rec in world.hubspot.records.items() if not rec["archived"]), key=int)[:7]
+    with world.lock:
+        mid = world.hubspot.add_engagement(
+            "meetings", rids[0], world.clock.now_ms(), {"hs_meeting_outcome": "COMPLETED"}
+        )
+        world.hubspot.engagements["meetings"][mid]["contacts"] = list(rids)
+    sandbox.hubspot.limits.association_page = 3
+    sandbox.hubspot.catch_up_search()
+    items, rejects, _, _ = drain(connector.pull_activities(None))
+    credited = sorted(a.contact_ref.external_id for a in items if a.external_id.startswith(f"meetings:{mid}:"))
+    assert credited == sorted(rids) and not rejects
+    assert connector.client.calls["meetings.associations"] >= 3  # one read per page of the meeting

@@ -77,3 +77,21 @@ def test_a_sync_after_an_hour_with_nothing_deleted_for_good_lists_no_ids(
     first = _sync(small_bin, world, None)
     world.clock.skip(HOUR_MS)
     assert all(p.live is None for p in _sync(small_bin, world, first[-1].cursor))
+
+
+def test_a_deletion_window_salesforce_refuses_leaves_the_sync_to_the_15_day_horizon(
+    small_bin: SandboxHandle, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Salesforce refuses a ``/deleted`` window that starts more than 30 days ago with 400
+    INVALID_REPLICATION_DATE (getomnico/omni PR #450). A connector whose clock reads a month
+    behind the org's (a skewed host) asks for one: the sync goes on without the Recycle Bin's
+    answer, says why, and does not take the refusal for a purge (no list of live ids)."""
+    first = _sync(small_bin, world, None)
+    behind = datetime.fromtimestamp(world.clock.peek_ms() / 1000 + 3600, UTC)
+    world.clock.set_day(31)
+    conn = _connector(small_bin, world)
+    conn.clock = lambda: behind
+    with caplog.at_level("WARNING", logger="connectors.salesforce.connector"):
+        pages = list(conn.pull_contacts(first[-1].cursor))
+    assert pages and all(p.live is None for p in pages)
+    assert any("INVALID_REPLICATION_DATE" in r.getMessage() for r in caplog.records)
