@@ -17,7 +17,7 @@ from rich.table import Table
 
 from hub.cli.common import ConfigOpt, JsonOpt, SubGroup, err, explain, fail, out, print_json
 from hub.errors import HubError
-from hub.reports.numbers import figure, interval, people, relative, utc_time
+from hub.reports.numbers import figure, interval, people, reach_title, relative, utc_time
 
 reports_app = typer.Typer(
     help="Offline evaluation: lift per arm, reach, charts; model versions.", no_args_is_help=True, cls=SubGroup
@@ -283,9 +283,9 @@ def reach(config: ConfigOpt = None, store_url: StoreOpt = None, json_: JsonOpt =
         out.print("No contacts in the store yet: nothing to report (hub sync, or hub run --once).")
         return
     if not rep.rows:
-        out.print(f"All {rep.total:,} contacts get an action.")
+        out.print("The one contact gets an action." if rep.total == 1 else f"All {rep.total:,} contacts get an action.")
         return
-    t = Table(title=f"{rep.with_action} of {rep.total} contacts get an action")
+    t = Table(title=reach_title(rep.with_action, rep.total))
     for col in ("why no action", "contacts", "share", "opted out"):
         t.add_column(col)
     for r in rep.rows:

@@ -180,7 +180,7 @@ def push_connector(
     if summary.sent:
         note_usage(ctx, name)
     for reason, n in summary.failures.most_common():  # one line per cause, not one per record
-        log.warning("%d push(es) to %s failed: %s", n, name, reason)
+        log.warning("%s to %s failed: %s", counted(n, "push", "pushes"), name, reason)
     return summary
 
 

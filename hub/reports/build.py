@@ -15,7 +15,7 @@ from hub.config import ObjectiveWeights
 from hub.outcomes_spec import DeclaredOutcome
 from hub.reports.data import ArmFrame, load_arm_frame
 from hub.reports.lift import LiftRow, arm_metrics, lift_rows, pick_baseline
-from hub.reports.numbers import figure, interval, people, relative
+from hub.reports.numbers import figure, interval, people, reach_title, relative
 from hub.reports.reach import ReachReport, WeeklyReach, reach_report, weekly_reach
 from hub.reports.svg import line_chart
 from hub.reports.timeseries import Series, weekly_by_arm
@@ -198,7 +198,7 @@ def _markdown(path: Path, res: ReportResult, frame: ArmFrame) -> Path:
         lines += [f"No lift table: {why}.", ""]
     if res.reach:
         lines += [
-            f"## Reach: {res.reach.with_action} of {res.reach.total} contacts get an action",
+            f"## Reach: {reach_title(res.reach.with_action, res.reach.total)}",
             "",
             "| why no action | contacts | share | opted out |",
             "|---|---|---|---|",

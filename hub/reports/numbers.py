@@ -77,3 +77,8 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     ('1 column', '0 pushes', '1,200 people')
     """
     return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def reach_title(with_action: int, total: int) -> str:
+    """``3 of 10 contacts get an action``; ``1 of 1 contact gets an action`` (the verb agrees)."""
+    return f"{with_action:,} of {counted(total, 'contact')} {'gets' if total == 1 else 'get'} an action"

@@ -212,3 +212,12 @@ def test_the_cuped_note_reads_the_same_in_hub_report_lift_and_on_experiments():
     assert "on reward, unsubscribes: up to 12.3% of the variance removed" in said, said
     shown = html.unescape(page.split('id="cuped">', 1)[1].split("</p>", 1)[0])
     assert shown == said, (shown, said)
+
+
+def test_counts_agree_with_their_number():
+    """One contact is singular and its verb agrees; the worker's failed-push line says so too."""
+    from hub.reports.numbers import counted, reach_title
+
+    assert reach_title(1, 1) == "1 of 1 contact gets an action"
+    assert reach_title(0, 1200) == "0 of 1,200 contacts get an action"
+    assert counted(1, "push", "pushes") == "1 push" and counted(3, "push", "pushes") == "3 pushes"
