@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 
 import yaml
 from fastapi import APIRouter, Depends, Path, Request
@@ -19,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from hub.api.schemas import MAX_ID
 from hub.api.state import ApiState, hub_state
 from hub.console.render import back, checked_form, logged_in, page, to_login
+from hub.console.session import Session
 from hub.errors import GovernanceError, HubError
 from hub.governance import approvals, audit, killswitch
 from hub.governance.alerts import acknowledge, list_alerts
@@ -51,13 +53,32 @@ def approvals_page(request: Request, state: ApiState = Depends(hub_state)) -> Re
     sess = logged_in(request, state)
     if sess is None:
         return to_login()
+    return _approvals(request, state, sess)
+
+
+def _approvals(
+    request: Request, state: ApiState, sess: Session, code: int = 200, ticked: Iterable[int] = (), error: str = ""
+) -> Response:
+    """The Approvals page; a refused form comes back with the user's ticks kept and ``error`` said."""
     ctx = state.ctx
     with ctx.store.begin() as conn:
         approvals.expire_due(conn, ctx.clock())
         waiting = approvals.list_approvals(conn, "awaiting", MAX_BULK)
         recent = [a for a in approvals.list_approvals(conn, None, 50) if a.state != "awaiting"]
         why = console_views.explanations(conn, [a.decision_id for a in waiting])
-    return page(request, state, sess, "approvals.html", title="Approvals", waiting=waiting, recent=recent, why=why)
+    return page(
+        request,
+        state,
+        sess,
+        "approvals.html",
+        code,
+        title="Approvals",
+        waiting=waiting,
+        recent=recent,
+        why=why,
+        ticked=set(ticked),
+        error=error or None,
+    )
 
 
 def _decide_many(state: ApiState, ids: list[int], verdict: str, by: str, note: str | None) -> str:
@@ -114,8 +135,8 @@ async def approvals_bulk(request: Request, state: ApiState = Depends(hub_state))
     if not ids:
         return back("/console/approvals", "Tick at least one approval first.")
     note = (data.get("note") or "").strip()[:1000] or None
-    if verdict == "reject" and note is None:
-        return back("/console/approvals", NOTE_NEEDED)
+    if verdict == "reject" and note is None:  # the page again, as ticked: only the note is missing
+        return _approvals(request, state, sess, 400, ticked=ids, error=NOTE_NEEDED)
     return back("/console/approvals", _decide_many(state, ids, verdict, sess.user or "", note))
 
 
