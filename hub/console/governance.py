@@ -38,6 +38,11 @@ def _ids(values: list[str]) -> list[int]:
     return sorted({int(v) for v in values if re.fullmatch(r"[0-9]{1,18}", v) and 0 < int(v) <= MAX_ID})
 
 
+def _sentence(text: str) -> str:
+    """A governance error's message (written to follow "error:" in the CLI) as a sentence of its own."""
+    return text[:1].upper() + text[1:]
+
+
 def governance_summary(state: ApiState) -> dict:
     """What the overview shows: open alerts, kill switches on, approvals waiting."""
     with state.ctx.store.connect() as conn:
@@ -115,7 +120,7 @@ def _decide_many(state: ApiState, ids: list[int], verdict: str, by: str, note: s
         msg += f" Approval {a.id} was not {asked}: {a.state} by {a.decided_by}{why}."
     if len(instead) > 3:
         msg += f" {len(instead) - 3} more were not {asked}: see Recently decided."
-    return (msg + (" " + " ".join(problems[:3]) if problems else "")).strip()
+    return " ".join([msg, *map(_sentence, problems[:3])]).strip()
 
 
 #: the governance error names the CLI's --note; a console user has a box instead
@@ -189,10 +194,11 @@ async def alerts_ack(request: Request, state: ApiState = Depends(hub_state)) -> 
             acked.append(alert_id)
         except HubError as exc:
             problems.append(str(exc))
-    msg = f"Acknowledged {counted(len(acked), 'alert')} by {sess.user}."
+    # none acknowledged (a colleague was first, or it is gone): say only why, not "Acknowledged 0 alerts"
+    msg = f"Acknowledged {counted(len(acked), 'alert')} by {sess.user}." if acked else ""
     if released:
         msg += f" Kill switch off again: {', '.join(sorted(released))}."
-    return back("/console/alerts", msg + (" " + " ".join(problems[:3]) if problems else ""))
+    return back("/console/alerts", " ".join([msg, *map(_sentence, problems[:3])]).strip())
 
 
 @router.post("/killswitch/{use_case}")
