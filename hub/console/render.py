@@ -16,7 +16,7 @@ from hub.console import session as sessions
 from hub.governance import alerts, approvals, audit
 from hub.models import readable, utcnow
 from hub.reports.lift import cuped_note
-from hub.reports.numbers import figure, interval, people, relative, utc_time
+from hub.reports.numbers import counted, figure, interval, people, relative, utc_time
 from hub.store import console_sessions as session_store
 from hub.store import pushes as push_store
 
@@ -49,6 +49,7 @@ _env.filters["shown"] = readable  # the page's autoescape makes it safe to show
 _env.filters["figure"] = figure  # hub/reports/numbers.py: the CLI's tables write figures so too
 _env.filters["people"] = people
 _env.globals["interval"] = interval
+_env.globals["counted"] = counted  # "1 kill switch", never "1 kill switch(es)"
 _env.filters["relative"] = relative
 _env.globals["inf"] = float("inf")
 _env.filters["utc"] = utc_time

@@ -141,3 +141,13 @@ def test_the_models_page_names_no_snapshot_before_one_is_saved(tmp_path, api_red
     assert "Deciding with <code>engine" in in_use
     assert "newest snapshot" not in in_use
     assert "No model saved yet" in page
+
+
+def test_the_overview_counts_kill_switches_in_words(held):
+    token = csrf_of(held.get("/console/alerts").text)
+    tile = r'id="kpi-alerts".*?<div class="l">(.*?)</div>'
+    for n, use_case in ((1, "routing"), (2, "scoring")):
+        held.post(f"/console/killswitch/{use_case}", data={"csrf": token, "to": "on", "note": "test"})
+        label = re.search(tile, held.get("/console/").text, re.S).group(1)
+        # was: "open alerts · 1 kill switch(es) on"
+        assert label == f"open alerts · {n} kill switch{'es' if n > 1 else ''} on", label
