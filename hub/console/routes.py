@@ -77,12 +77,14 @@ async def login(request: Request, state: ApiState = Depends(hub_state)) -> Respo
     verdict = await run_in_threadpool(throttle.check, name, address)
     if verdict.wait > 0:
         msg = f"Too many login attempts; try again in {int(verdict.wait) + 1} s."
-        return page(request, state, sess, "login.html", 429, title="Log in", error=msg)
+        return page(request, state, sess, "login.html", 429, title="Log in", error=msg, username=name)
     if verdict.slow > 0:
         await asyncio.sleep(verdict.slow)
     user = await run_in_threadpool(_check_password, state, name, password)
     if user is None:
-        return page(request, state, sess, "login.html", 401, title="Log in", error="Wrong user name or password.")
+        return page(  # the name as typed (never the password), to fix a typo in either
+            request, state, sess, "login.html", 401, title="Log in", error="Wrong user name or password.", username=name
+        )
     await run_in_threadpool(throttle.succeeded, name, address, verdict)
     logged = sessions.Session.new(user.username, state.settings.api.session_max_age)  # new CSRF token too
     with state.ctx.store.begin() as conn:

@@ -151,3 +151,12 @@ def test_the_overview_counts_kill_switches_in_words(held):
         label = re.search(tile, held.get("/console/").text, re.S).group(1)
         # was: "open alerts · 1 kill switch(es) on"
         assert label == f"open alerts · {n} kill switch{'es' if n > 1 else ''} on", label
+
+
+def test_a_wrong_password_keeps_the_user_name_typed_but_never_the_password(client):
+    token = csrf_of(client.get("/console/login").text)
+    r = client.post("/console/login", data={"csrf": token, "username": "ops<b>", "password": "not-it-123"})
+    assert r.status_code == 401 and "Wrong user name or password." in r.text
+    # was: both boxes empty again
+    assert re.search(r'<input name="username" value="ops&lt;b&gt;"', r.text)
+    assert "not-it-123" not in r.text
