@@ -1,0 +1,58 @@
+"""A new user's own data through the CLI: what `hub status` and friends say agrees with what ran."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from hub.cli import app
+from hub.store import Store
+from hub.store.schema import decisions
+
+ACTIONS = [
+    {"id": "email_a", "kind": "email", "channel": "email"},
+    {"id": "wait", "kind": "wait"},
+]
+FEATURES = [{"name": "frequency", "source": {"property": "frequency"}, "transforms": ["log1p"]}]
+
+
+def _hub(*args: str):
+    return CliRunner().invoke(app, list(args), prog_name="hub", terminal_width=200)
+
+
+def _own_data(tmp_path, features=FEATURES):
+    (tmp_path / "people.csv").write_text("ID,frequency\n" + "".join(f"{i},{i % 5}\n" for i in range(1, 31)))
+    cfg = tmp_path / "hub.yaml"
+    body = {"store_url": f"sqlite:///{tmp_path / 'hub.db'}", "decision": {"actions": ACTIONS, "features": features}}
+    cfg.write_text(yaml.safe_dump(body))
+    res = _hub("import", "contacts", str(tmp_path / "people.csv"), "--id-col", "ID", "-c", str(cfg))
+    assert res.exit_code == 0, res.output
+    return cfg
+
+
+def test_status_names_the_model_that_decided_with_declared_features(tmp_path, redis_url):
+    """With decision.features declared, `hub run --once` decided with engine-098d…@v0 while
+    `hub status` (and /v1/status) named engine-84d4…@v0, the built-in schema's model, which
+    never decides: the status read the policy before binding the declared features' state."""
+    cfg = _own_data(tmp_path)
+    c = ("-c", str(cfg))
+    before = json.loads(_hub("status", "--json", *c).stdout)
+    ran = _hub("run", "--once", *c)
+    assert ran.exit_code == 0, ran.output
+    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    with store.connect() as conn:
+        used = set(conn.execute(select(decisions.c.policy_version).where(decisions.c.arm == "engine")).scalars())
+    store.dispose()
+    assert len(used) == 1, used
+    (version,) = used
+    assert version in ran.stdout, ran.stdout
+    doc = json.loads(_hub("status", "--json", *c).stdout)
+    assert (doc["policy"], doc["policy_version"]) == ("engine", version), doc
+    said = _hub("status", *c)
+    assert f"Policy in use: engine {version}" in said.stdout, said.stdout
+    # before the first decide the declared features were not fitted: no model was named that never decides
+    assert before["policy_version"] != doc["policy_version"] and version.split("@")[0] not in before["policy_version"]
+    assert "@v" not in before["policy_version"], before
