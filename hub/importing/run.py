@@ -53,7 +53,7 @@ def import_contacts(
         rows_of: dict[str, int] = {}
         match_of: dict[str, str] = {}
         for i, row in enumerate(chunk.rows):
-            number = chunk.first_row + i + 1
+            number = chunk.number(i)
             try:
                 contact = contact_from_row(row, cols, opts.source)
             except ValueError as exc:
@@ -68,6 +68,7 @@ def import_contacts(
             if opts.match and _cell(row, opts.match[1]):
                 match_of[key] = str(_cell(row, opts.match[1])).strip()
         summary.read += len(chunk.rows)
+        summary.split(chunk.split)
         with store.begin() as conn:
             items, new = _not_repeated(conn, items, started, opts.source, rows_of, summary)
             released = _store_contacts(conn, items, new, started, rows_of, summary)
@@ -205,7 +206,7 @@ def import_events(
         # a keyless event's id -> the ids its rows had before (cells_key: one per way of writing it)
         before: dict[str, set[str]] = {}
         for i, row in enumerate(chunk.rows):
-            number = chunk.first_row + i + 1
+            number = chunk.number(i)
             try:
                 activity = activity_from_row(row, cols, opts.source, opts.source)
             except ValueError as exc:
@@ -225,6 +226,7 @@ def import_events(
             if activity.type == ActivityType.CUSTOM:
                 custom[str(activity.properties.get("name"))] += 1
         summary.read += len(chunk.rows)
+        summary.split(chunk.split)
         with store.begin() as conn:
             keys = [a.external_id for a in items] + [k for old in before.values() for k in sorted(old)]
             held = (

@@ -437,3 +437,25 @@ def test_cli_an_empty_events_file_exits_2_and_a_header_alone_imports_0_rows(tmp_
     path = write(tmp_path, "email,type\n")  # no time column: named, as it is for a file with rows
     result = CliRunner().invoke(app, ["import", "events", str(path), "--store-url", store.url])
     assert result.exit_code == 2 and "occurred_at" in result.output, result.output
+
+
+def test_rows_the_reader_cannot_split_after_the_last_chunk_are_counted_and_named(tmp_path, store):
+    """Rows with the wrong number of fields were left out of rows read and skipped, and named only
+    in a note above the table by their line."""
+    path = write(
+        tmp_path,
+        "id,email,type,occurred_at\n"
+        "a,p0@example.com,page_view,2026-02-01T10:00:00Z\n"
+        "b,p0@example.com,page_view,2026-02-01T11:00:00Z,extra\n"
+        "c,p0@example.com,page_view,yesterday\n"
+        "d,p0@example.com,page_view,2026-02-01T12:00:00Z\n"
+        "e,p0@example.com\n",
+    )
+    summary = import_events(store, path, ImportOptions(chunk_rows=2))
+    assert {p.row: p.reason for p in summary.problems} == {
+        2: "5 fields where the header has 4: 'b,p0@example.com,page_view,2026-02-01T11:00:00Z,extra'",
+        3: "occurred_at: 'yesterday' is not a date or time (use ISO 8601)",
+        5: "2 fields where the header has 4: 'e,p0@example.com'",
+    }
+    assert summary.created == 2
+    assert (summary.read, summary.skipped) == (5, 3) and summary.notes == []
