@@ -459,3 +459,31 @@ def test_rows_the_reader_cannot_split_after_the_last_chunk_are_counted_and_named
     }
     assert summary.created == 2
     assert (summary.read, summary.skipped) == (5, 3) and summary.notes == []
+
+
+def test_ids_no_stored_person_has_are_explained_by_the_ids_the_source_holds(tmp_path, store):
+    """CDNOW's order log writes customer ids as 0001 where its customer summary writes 1: the
+    events import skipped 2,883 of 6,919 rows with "no contact known for '0001'" and nothing
+    said that the people were there under 1, 2, 3."""
+    people = tmp_path / "customers.csv"
+    people.write_text("ID,frequency\n" + "".join(f"{i},1\n" for i in range(1, 12)), encoding="utf-8")
+    import_contacts(store, people, ImportOptions(mapping={"id": "ID"}))
+    path = write(tmp_path, "customer,date\n0001,19970101\n0002,19970102\n0011,19970103\n12,19970104\n")
+    opts = ImportOptions(
+        mapping={"contact": "customer", "occurred_at": "date"}, contact_key="id", event_type="purchase"
+    )
+    summary = import_events(store, path, opts)
+    assert (summary.created, summary.skipped) == (0, 4)
+    said = " ".join(summary.notes)
+    assert "'0001'" in said and "'1'" in said and "leading zeros" in said, summary.notes
+    assert "4 rows name a contact id" in said, summary.notes
+
+
+def test_ids_another_source_holds_are_named_with_the_contact_source_to_give(tmp_path, store):
+    with store.begin() as conn:
+        contact_store.upsert_contacts(conn, [Contact(identities=[Identity(connector="hubspot", external_id="501")])])
+    path = write(tmp_path, "contact_id,type,occurred_at\n501,meeting,2026-02-01T10:00:00Z\n")
+    summary = import_events(store, path, ImportOptions(contact_key="id"))
+    assert summary.skipped == 1
+    said = " ".join(summary.notes)
+    assert "--contact-source hubspot" in said, summary.notes
