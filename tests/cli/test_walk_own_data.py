@@ -56,3 +56,28 @@ def test_status_names_the_model_that_decided_with_declared_features(tmp_path, re
     # before the first decide the declared features were not fitted: no model was named that never decides
     assert before["policy_version"] != doc["policy_version"] and version.split("@")[0] not in before["policy_version"]
     assert "@v" not in before["policy_version"], before
+
+
+def test_features_show_names_a_declared_property_no_contact_has(tmp_path):
+    """A misspelled property in decision.features (`frequncy` for the imported `frequency`) passed
+    hub config validate and showed as a column of 0% coverage with no word on why: the engine
+    would read a column of nothing. hub features show now says which property no contact has,
+    with its key path and the closest property the contacts do have."""
+    typo = [
+        {"name": "frequency", "source": {"property": "frequncy"}},
+        {"name": "visits", "source": {"field": "properties.vists"}},
+    ]
+    cfg = _own_data(tmp_path, features=typo)
+    res = _hub("features", "show", "--json", "-c", str(cfg))
+    assert res.exit_code == 0, res.output
+    warnings = json.loads(res.stdout)["warnings"]
+    assert any(
+        "decision.features[0].source.property" in w and "'frequncy'" in w and "did you mean 'frequency'" in w
+        for w in warnings
+    ), warnings
+    assert any("decision.features[1].source.field" in w and "'vists'" in w for w in warnings), warnings
+    said = _hub("features", "show", "-c", str(cfg))
+    assert "did you mean 'frequency'" in " ".join(said.output.split()), said.output
+    (tmp_path / "good").mkdir()
+    good = _own_data(tmp_path / "good")
+    assert json.loads(_hub("features", "show", "--json", "-c", str(good)).stdout)["warnings"] == []
