@@ -487,3 +487,18 @@ def test_ids_another_source_holds_are_named_with_the_contact_source_to_give(tmp_
     assert summary.skipped == 1
     said = " ".join(summary.notes)
     assert "--contact-source hubspot" in said, summary.notes
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "events.ndjson", "events.json", "events.jsonl.gz"])
+def test_cli_a_json_lines_file_exits_2_naming_the_command_that_reads_it(tmp_path, store_url, name):
+    """`hub import events events.jsonl` said only "unsupported file type; use CSV or Parquet",
+    though `hub import segment` reads JSON lines (Segment-spec messages) into the same store."""
+    path = tmp_path / name
+    path.write_text('{"type": "track", "userId": "u1", "event": "Signed Up"}\n', encoding="utf-8")
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text(f"store_url: {store_url}\n")
+    for kind in ("events", "contacts"):
+        r = CliRunner().invoke(app, ["import", kind, str(path), "-c", str(cfg)], terminal_width=300)
+        said = " ".join(r.output.split())
+        assert r.exit_code == 2 and f"hub import segment {name.removesuffix('.gz')}" in said, said
+        assert "CSV or Parquet" in said or "Parquet" in said, said
