@@ -281,12 +281,25 @@ def run(
             "Continuous mode runs on Celery: start [bold]hub worker[/] and [bold]hub beat[/]. For one pass here: hub run --once"
         )
         raise typer.Exit(2)
+    from hub.errors import ConnectorError
+
     ctx = open_context(config)
     try:
         with progress_bar() as prog:
             task = prog.add_task("decide", total=None)
             report = run_once(ctx, on_step=lambda step, i, n: prog.update(task, completed=i, total=n))
         policy = f"{ctx.policy.name} {ctx.policy.version}"
+    except ConnectorError as exc:
+        name = getattr(exc, "stopped_at", None)
+        if name is None:
+            raise
+        c = f" -c {config}" if config else ""
+        err.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
+        raise fail(
+            f"hub run --once stopped at {name}'s sync: nothing was decided or pushed in this pass (what it "
+            f"synced before is kept). Run hub run --once{c} again once {name} answers, or set "
+            f"connectors.{name}.enabled: false in hub.yaml to run without it."
+        ) from None
     finally:
         ctx.close()
     if report.syncs:

@@ -81,3 +81,31 @@ def test_features_show_names_a_declared_property_no_contact_has(tmp_path):
     (tmp_path / "good").mkdir()
     good = _own_data(tmp_path / "good")
     assert json.loads(_hub("features", "show", "--json", "-c", str(good)).stdout)["warnings"] == []
+
+
+def test_run_once_against_a_crm_that_does_not_answer_says_the_pass_stopped_and_what_to_do(tmp_path):
+    """`hub run --once` with the sandbox stopped printed only the connector's error, ending
+    "(scheduled syncs and pushes retry by themselves)": in a pass of its own nothing is scheduled,
+    and nothing said that the pass had stopped there, so nothing was decided or pushed."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "hub.yaml"
+    body = {
+        "store_url": f"sqlite:///{tmp_path / 'hub.db'}",
+        "connectors": {
+            "crm": {
+                "type": "hubspot",
+                "settings": {"access_token": "pat-x", "base_url": f"http://127.0.0.1:{port}", "max_retries": 0},
+            }
+        },
+    }
+    cfg.write_text(yaml.safe_dump(body))
+    res = _hub("run", "--once", "-c", str(cfg))
+    said = " ".join(res.output.split())
+    assert res.exit_code == 1, res.output
+    assert f"127.0.0.1:{port}" in said and "connection refused" in said, said
+    assert "hub run --once stopped at crm's sync: nothing was decided or pushed in this pass" in said, said
+    assert f"hub run --once -c {cfg}" in said and "connectors.crm.enabled: false" in said, said
