@@ -109,3 +109,17 @@ def test_run_once_against_a_crm_that_does_not_answer_says_the_pass_stopped_and_w
     assert f"127.0.0.1:{port}" in said and "connection refused" in said, said
     assert "hub run --once stopped at crm's sync: nothing was decided or pushed in this pass" in said, said
     assert f"hub run --once -c {cfg}" in said and "connectors.crm.enabled: false" in said, said
+
+
+def test_validate_without_a_connector_says_what_comes_next(tmp_path):
+    """`hub init` then `hub config validate` on a hub for one's own files (no connector) printed
+    "OK hub.yaml: 0 connectors, policy engine." and nothing else: no next step, where a hub with
+    a CRM gets "Next: hub migrate, then hub connectors setup"."""
+    cfg = tmp_path / "hub.yaml"
+    init = _hub("init", str(cfg))
+    assert init.exit_code == 0 and "hub import" in " ".join(init.output.split()), init.output
+    res = _hub("config", "validate", "-c", str(cfg))
+    said = " ".join(res.output.split())
+    assert res.exit_code == 0, res.output
+    assert f"hub import contacts FILE -c {cfg}" in said and f"hub run --once -c {cfg}" in said, said
+    assert "connectors:" in said, said
