@@ -323,7 +323,9 @@ def list_models(ctx: HubContext) -> list[dict]:
 
 
 def model_name(ctx: HubContext, name: str | None) -> str:
-    """The model a rollback names: ``name``, else the learning engine's."""
+    """The model a rollback names: ``name``, else the learning engine's (its declared features'
+    stored state bound first: it names the model)."""
+    bind_stored(ctx)
     engine = _engine(ctx)
     name = name or (engine.model_name if engine else None)
     if name is None:

@@ -123,3 +123,35 @@ def test_validate_without_a_connector_says_what_comes_next(tmp_path):
     assert res.exit_code == 0, res.output
     assert f"hub import contacts FILE -c {cfg}" in said and f"hub run --once -c {cfg}" in said, said
     assert "connectors:" in said, said
+
+
+def test_model_list_and_rollback_find_the_model_of_declared_features(tmp_path):
+    """With decision.features declared, `hub model list` marked no version "in use" and
+    `hub model rollback 1` said "model engine-<built-in schema> has no version 1": both read the
+    engine's model name before binding the declared features' fitted state, the name of a model
+    that never decides."""
+    from hub.config import load_settings
+    from hub.pipeline.context import HubContext
+    from hub.pipeline.features import ensure_features
+    from hub.pipeline.learn import learned_state
+    from hub.store import learning as learning_store
+
+    cfg = _own_data(tmp_path)
+    ctx = HubContext.build(load_settings(cfg), embedded=True)
+    try:
+        ensure_features(ctx)
+        engine = ctx.policy
+        name = engine.model_name
+        metrics = {"learned": 3, "mean_reward": 0.5, "feature_version": engine.feature_version, **learned_state(engine)}
+        with ctx.store.begin() as conn:
+            for _ in range(2):
+                learning_store.save_snapshot(conn, name, engine.snapshot(), metrics, ctx.clock())
+    finally:
+        ctx.close()
+    listed = _hub("model", "list", "-c", str(cfg))
+    in_use = [line.split("│")[1:3] for line in listed.stdout.splitlines() if "in use" in line]
+    assert [(m.strip(), v.strip()) for m, v in in_use] == [(name, "v2")], listed.stdout
+    fitted = [line for line in listed.stdout.splitlines() if "features-" in line]
+    assert fitted and all("decision.features" in line for line in fitted), listed.stdout
+    back = _hub("model", "rollback", "1", "--by", "ann", "-c", str(cfg))
+    assert back.exit_code == 0 and "live again as version 3" in back.output, back.output
