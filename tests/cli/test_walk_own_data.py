@@ -155,3 +155,13 @@ def test_model_list_and_rollback_find_the_model_of_declared_features(tmp_path):
     assert fitted and all("decision.features" in line for line in fitted), listed.stdout
     back = _hub("model", "rollback", "1", "--by", "ann", "-c", str(cfg))
     assert back.exit_code == 0 and "live again as version 3" in back.output, back.output
+
+
+def test_report_models_does_not_call_the_fitted_features_a_model(tmp_path):
+    """`hub report models` on a hub with declared features said "This store's other models:
+    features-3863a8c28d36 (1 version), ...": the fitted state of decision.features, not a model."""
+    cfg = _own_data(tmp_path)
+    assert _hub("features", "show", "-c", str(cfg)).exit_code == 0  # fits and stores decision.features
+    said = _hub("report", "models", "-c", str(cfg))
+    assert said.exit_code == 0 and "No lead_score versions yet" in said.output, said.output
+    assert "features-" not in said.output, said.output
