@@ -163,6 +163,25 @@ def push(
         totals = [push_until_drained(ctx, n) for n in names]
     finally:
         ctx.close()
+    if not names:
+        say(
+            "No connector is enabled, so there is nothing to push: decisions on imported people are read with "
+            "hub decisions (or the console); add a CRM under connectors: in hub.yaml to write them back."
+        )
+        return
+    if not any(p.sent or p.done or p.noop or p.retrying or p.failed for p in totals):
+        busy = [p.connector for p in totals if p.skipped_lock]
+        if busy:  # another process holds the push lane: it sends them
+            say(
+                f"Nothing sent from here: another process (a push worker) is pushing to {', '.join(busy)} now "
+                "and sends what is due (hub status shows the workers)."
+            )
+        else:
+            say(
+                "No push is due: nothing is queued (hub decide or hub run --once queues them), and pushes waiting "
+                "to be retried keep their time (hub pushes list --state pending)."
+            )
+        return
     t = table("connector", "sent", "done", "no-op", "retrying", "failed")
     for p in totals:
         t.add_row(p.connector, *map(str, (p.sent, p.done, p.noop, p.retrying, p.failed)))

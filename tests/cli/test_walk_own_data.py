@@ -165,3 +165,29 @@ def test_report_models_does_not_call_the_fitted_features_a_model(tmp_path):
     said = _hub("report", "models", "-c", str(cfg))
     assert said.exit_code == 0 and "No lead_score versions yet" in said.output, said.output
     assert "features-" not in said.output, said.output
+
+
+def test_push_with_nothing_to_send_says_so_instead_of_a_table_of_nothing(tmp_path):
+    """`hub push` on a hub of imported people (no connector) printed an empty table, and with
+    connectors but nothing queued a table of zeros, where `hub sync` and `hub connectors setup`
+    say in words that there is nothing to do."""
+    cfg = _own_data(tmp_path)
+    res = _hub("push", "-c", str(cfg))
+    said = " ".join(res.output.split())
+    assert res.exit_code == 0 and "┏" not in res.output, res.output
+    assert "No connector is enabled" in said and "hub decisions" in said, said
+
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    body = yaml.safe_load(cfg.read_text())
+    body["connectors"] = {
+        "crm": {"type": "hubspot", "settings": {"access_token": "x", "base_url": f"http://127.0.0.1:{port}"}}
+    }
+    cfg.write_text(yaml.safe_dump(body))
+    res = _hub("push", "-c", str(cfg))  # nothing queued: no call to the CRM is made
+    said = " ".join(res.output.split())
+    assert res.exit_code == 0 and "┏" not in res.output, res.output
+    assert "No push is due" in said and "hub pushes list --state pending" in said, said
