@@ -191,3 +191,17 @@ def test_push_with_nothing_to_send_says_so_instead_of_a_table_of_nothing(tmp_pat
     said = " ".join(res.output.split())
     assert res.exit_code == 0 and "┏" not in res.output, res.output
     assert "No push is due" in said and "hub pushes list --state pending" in said, said
+
+
+def test_forget_says_what_it_removed_in_words_not_a_python_dict(tmp_path):
+    """`hub forget ann@x.example` printed "Forgotten contact 1: removed {'contacts': 1,
+    'identities': 1, 'emails': 1, 'decisions': 0, 'pushes': 0, ...}": a Python dict, zeros and all."""
+    (tmp_path / "people.csv").write_text("email,first_name\nann@x.example,Ann\nbob@x.example,Bob\n")
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text(yaml.safe_dump({"store_url": f"sqlite:///{tmp_path / 'hub.db'}"}))
+    assert _hub("import", "contacts", str(tmp_path / "people.csv"), "-c", str(cfg)).exit_code == 0
+    res = _hub("forget", "ann@x.example", "-c", str(cfg))
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert "{" not in said and "'" not in said and ": 0" not in said, said
+    assert "Forgotten contact 1 (ann@x.example): removed contacts 1, identities 1, emails 1" in said, said
