@@ -9,6 +9,7 @@ contribution to the action the model currently rates best.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import Counter
 from datetime import datetime
@@ -103,6 +104,7 @@ def show(ctx: HubContext, now: datetime | None = None) -> dict[str, Any]:
         "declared": [],
         "builtin": [],
         "sample": {},
+        "warnings": [],
     }
     if not people:
         return out
@@ -122,6 +124,7 @@ def show(ctx: HubContext, now: datetime | None = None) -> dict[str, Any]:
                 }
             )
             out["sample"][d.name] = _json_value(values[0])
+        out["warnings"] = _absent_properties(engine.declared.decls, out["declared"], people)
     for j, name in enumerate(F.names):
         if name.startswith("x_"):
             continue
@@ -138,6 +141,30 @@ def show(ctx: HubContext, now: datetime | None = None) -> dict[str, Any]:
         out["sample"][name] = float(F.raw[0, j])
     out["sample_contact"] = people[0].id
     return out
+
+
+def _absent_properties(decls, described: list[dict[str, Any]], people) -> list[str]:  # noqa: ANN001
+    """A declared column of no coverage whose property no contact read here has: a misspelled
+    name reads as a column of nothing, which hub config validate cannot see when no connector
+    declares its properties (imports). Names the key path and the closest property held."""
+    held: Counter[str] = Counter(k for c in people for k in (c.properties or {}))
+    warnings = []
+    for i, (d, shown) in enumerate(zip(decls, described, strict=True)):
+        key = d.source.property_name()  # an event's property is the event's, not the contact's
+        if shown["coverage"] > 0 or key is None:
+            continue
+        path = f"decision.features[{i}].source.{d.source.kind}"
+        if key in held:
+            continue
+        close = difflib.get_close_matches(key, list(held), n=1)
+        if close:
+            hint = f"did you mean {close[0]!r}?"
+        elif held:
+            hint = "the contacts' properties: " + ", ".join(k for k, _ in held.most_common(8))
+        else:
+            hint = "no contact has any property yet"
+        warnings.append(f"{path}: no contact has a property {key!r}, so {d.name} is empty for everyone ({hint})")
+    return warnings
 
 
 def resolve_contact(ctx: HubContext, ref: str) -> int:

@@ -27,12 +27,14 @@
 
 from __future__ import annotations
 
+import bisect
 import csv
 import difflib
 import io
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,7 @@ __all__ = [
     "DELIMITERS",
     "KINDS",
     "PARQUET_SUFFIXES",
+    "SkippedRows",
     "Table",
     "count_rows",
     "file_format",
@@ -66,6 +69,41 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _SNIFF_BYTES = 64 * 1024
 _NOTED_ROWS = 10  # skipped rows noted one by one; past this only the total
+_KEPT_TEXTS = 1000  # skipped rows whose text is kept for callers that list them (hub import)
+
+
+@dataclass
+class SkippedRows:
+    """The rows of a CSV the reader could not split into the header's fields, as it meets them.
+
+    ``at`` holds each one's 0-based data row in the file (in file order), ``fields`` its number of
+    fields, ``texts`` the first ``_KEPT_TEXTS`` rows as written (cut at 80 characters);
+    ``expected`` is the header's number of fields. A Table's rows leave these out, so
+    :meth:`file_row` turns a Table's row index back into its row in the file.
+
+    >>> s = SkippedRows(expected=2, at=[1, 2])
+    >>> [s.file_row(i) for i in range(3)]
+    [0, 3, 4]
+    """
+
+    expected: int = 0
+    at: list[int] = field(default_factory=list)
+    fields: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    #: the notes the reader wrote about them (also in Table.notes)
+    notes: list[str] = field(default_factory=list)
+
+    def file_row(self, row: int) -> int:
+        """The 0-based data row in the file of the ``row``-th row that was read (0-based)."""
+        k = bisect.bisect_right(self.at, row)
+        while k < len(self.at) and self.at[k] <= row + k:
+            k += 1
+        return row + k
+
+    def reason(self, i: int) -> str:
+        """Why the ``i``-th skipped row was skipped, in words."""
+        text = f": {self.texts[i]!r}" if i < len(self.texts) else ""
+        return f"{self.fields[i]} fields where the header has {self.expected}{text}"
 
 
 class Table(Mapping[str, np.ndarray]):
@@ -93,6 +131,7 @@ class Table(Mapping[str, np.ndarray]):
         bytes_read: int | None = None,
         bytes_total: int | None = None,
         comma_decimals: bool = False,
+        skipped: SkippedRows | None = None,
     ):
         self._columns = dict(columns)
         self.kinds = {name: kinds[name] for name in self._columns}
@@ -107,6 +146,8 @@ class Table(Mapping[str, np.ndarray]):
         self.bytes_read = bytes_read
         self.bytes_total = bytes_total
         self.comma_decimals = comma_decimals
+        #: rows the reader could not split so far (shared with the reader: it grows as it reads)
+        self.skipped = skipped if skipped is not None else SkippedRows()
 
     @property
     def names(self) -> list[str]:
@@ -137,7 +178,12 @@ class Table(Mapping[str, np.ndarray]):
 
         Lines count one per row, so they are exact unless an earlier cell holds a line break.
         """
-        return _where(self.header_lines, self.first_row + row)
+        return _where(self.header_lines, self.file_row(row))
+
+    def file_row(self, row: int) -> int:
+        """The 0-based data row in the file of row ``row`` of this table (rows the reader could
+        not split are in the file, not in the table)."""
+        return self.skipped.file_row(self.first_row + row)
 
     def select(self, rows) -> Table:
         """The rows at ``rows`` (indices or a boolean mask), as a new Table."""
@@ -266,16 +312,20 @@ def iter_table(
     columns: Sequence[str] | None = None,
     *,
     types: Mapping[str, str] | None = None,
+    log_skipped: bool = True,
 ) -> Iterator[Table]:
     """Yield the file as Tables of at most ``chunk_rows`` rows, streaming (constant memory).
 
     Undeclared kinds are inferred from the first chunk and kept; a later cell that does not fit
     is a DataError that names it (declare the column's kind in ``types`` to read it as text).
-    Each chunk has ``bytes_read`` (of the file on disk) and ``bytes_total`` for a progress bar.
+    Each chunk has ``bytes_read`` (of the file on disk) and ``bytes_total`` for a progress bar,
+    and ``skipped``, the rows the reader could not split so far (logged unless ``log_skipped``
+    is False: a caller that lists them itself).
     """
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
     reader = _open(path, columns, types)
+    reader.log_skipped = log_skipped
     kinds = dict(reader.types)
     buffered: list[pa.RecordBatch] = []
     n_buffered = 0
@@ -320,6 +370,9 @@ class _Reader:
         self.total = os.path.getsize(path)
         self.notes: list[str] = []
         self.skipped_rows = 0
+        self.skipped = SkippedRows()
+        #: log each skipped row (off where the caller lists them itself, as hub import does)
+        self.log_skipped = True
         self.format = file_format(path)
         if self.format == "parquet":
             try:
@@ -334,6 +387,7 @@ class _Reader:
         else:
             self._open_csv_header()
         _check_duplicates(self.names, self.source)
+        self.skipped.expected = len(self.names)
         self.columns = list(columns) if columns is not None else list(self.names)
         if only_first:
             self.columns = self.columns[:1]
@@ -422,8 +476,10 @@ class _Reader:
             stream.close()
         if self.skipped_rows > _NOTED_ROWS:
             note = f"{self.source}: skipped {self.skipped_rows} rows with the wrong number of fields in all"
-            log.warning(note)
+            if self.log_skipped:
+                log.warning(note)
             self.notes.append(note)
+            self.skipped.notes.append(note)
         if stream.first_bad_line is not None:
             self.notes.append(
                 f"{self.source} is not all UTF-8 (first at line {stream.first_bad_line}); "
@@ -443,14 +499,23 @@ class _Reader:
     def _bad_row(self, row) -> str:
         """Skip a row with the wrong number of fields; the first few are noted one by one."""
         self.skipped_rows += 1
+        # arrow numbers rows from the file's first, header included (one thread: never None)
+        at = row.number - self.header_lines - 1 if row.number is not None else None
+        if at is not None:
+            self.skipped.at.append(at)
+            self.skipped.fields.append(row.actual_columns)
+            if len(self.skipped.texts) < _KEPT_TEXTS:
+                self.skipped.texts.append(row.text[:80])
         where = f"line {row.number}" if row.number is not None else "a row"
         if self.skipped_rows <= _NOTED_ROWS:
             note = (
                 f"{self.source}: skipped {where} with {row.actual_columns} fields "
                 f"(expected {row.expected_columns}): {row.text[:80]!r}"
             )
-            log.warning(note)
+            if self.log_skipped:
+                log.warning(note)
             self.notes.append(note)
+            self.skipped.notes.append(note)
         return "skip"
 
     def convert(self, data: pa.Table, *, first_row: int, kinds: dict[str, str]) -> Table:
@@ -469,7 +534,7 @@ class _Reader:
                 how = "declared" if name in self.types else "inferred from the first rows"
                 raise DataError(
                     f"column {name!r} in {self.source} cannot be read as {kind} ({how}): "
-                    f"{_where(self.header_lines, first_row + parsed.bad.index)} has {parsed.bad.value!r}. "
+                    f"{_where(self.header_lines, self.skipped.file_row(first_row + parsed.bad.index))} has {parsed.bad.value!r}. "
                     f"Fix the cell, or declare the column's type (e.g. {name}: categorical)."
                 )
             columns[name], out_kinds[name] = parsed.values, kind
@@ -483,6 +548,7 @@ class _Reader:
             bytes_read=getattr(self, "bytes_read", self.total),
             bytes_total=self.total,
             comma_decimals=comma_decimals,
+            skipped=self.skipped,
         )
 
 

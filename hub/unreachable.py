@@ -9,9 +9,14 @@ neither where nor why. :func:`unreachable` names the address and the innermost c
 from __future__ import annotations
 
 import socket
+import ssl
+
+#: what cause() says when the server's certificate did not verify against the trusted CAs
+UNTRUSTED = "its certificate is not trusted"
 
 #: innermost causes, most specific first (ConnectionRefusedError is an OSError too)
 _CAUSES: tuple[tuple[type[BaseException], str], ...] = (
+    (ssl.SSLCertVerificationError, UNTRUSTED),
     (ConnectionRefusedError, "connection refused"),
     (ConnectionResetError, "connection reset"),
     (socket.gaierror, "host name not found"),

@@ -47,7 +47,7 @@ from simple_salesforce.login import SalesforceLogin
 
 from connectors.salesforce.config import SalesforceSettings
 from hub.errors import FatalConnectorError, RetryableError
-from hub.unreachable import unreachable, what_to_do
+from hub.unreachable import UNTRUSTED, cause, unreachable, what_to_do
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -371,4 +371,10 @@ def _unreachable(exc: requests.RequestException, fallback: str) -> str:
     answer, and what to do; the caller's error is retried, so nothing queued is lost."""
     url = getattr(getattr(exc, "request", None), "url", None)
     where = "{0.scheme}://{0.netloc}".format(urlsplit(url)) if url else fallback
+    if cause(exc) == UNTRUSTED:
+        return (
+            f"{unreachable(where, exc)}; set ca_bundle to the file of the CA that signed it (`hub sandbox "
+            "serve` makes a new one each time it starts: copy its ca_bundle line again), or leave ca_bundle "
+            "out for an org with a public certificate"
+        )
     return f"{unreachable(where, exc)}; {what_to_do('the domain setting')}"

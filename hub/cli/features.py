@@ -113,6 +113,8 @@ def show_command(config: ConfigOpt = None, as_json: JsonOpt = False, at: AtOpt =
         )
     out.print(t)
     out.print(f"Sample row: contact {report['sample_contact']}")
+    for warning in report.get("warnings", []):
+        err.print(warning, style="yellow", highlight=False, markup=False)
 
 
 @features_app.command("explain")

@@ -76,7 +76,7 @@ def forget(
     finally:
         ctx.close()
     if not report.found:
-        swept = f" Traces of the address removed or redacted: {report.swept}." if report.swept else ""
+        swept = f" Traces of the address removed or redacted: {_rows(report.swept)}." if report.swept else ""
         err.print(
             "No contact has that email address; nothing to delete. It is on the suppression list, "
             f"so no sync or event will bring it in.{swept}",
@@ -84,11 +84,20 @@ def forget(
         )
         raise typer.Exit(1)
     for name, states in sorted(report.cleared.items()):
-        out.print(f"{name}: hub fields cleared {states}", markup=False, highlight=False)
+        out.print(f"{name}: hub fields cleared ({_rows(states)})", markup=False, highlight=False)
     if report.waiting:
         for why in report.waiting:
             err.print(f"Not forgotten yet: {why}. Run the same command again later.", markup=False)
         raise typer.Exit(1)
-    out.print(f"Forgotten contact {report.contact_id}: removed {report.deleted}", markup=False, highlight=False)
+    out.print(
+        f"Forgotten contact {report.contact_id} ({email}): removed {_rows(report.deleted)}",
+        markup=False,
+        highlight=False,
+    )
     if report.swept:
-        out.print(f"Traces in other tables removed or redacted: {report.swept}", markup=False, highlight=False)
+        out.print(f"Traces in other tables removed or redacted: {_rows(report.swept)}", markup=False, highlight=False)
+
+
+def _rows(counts: dict[str, int]) -> str:
+    """``{'contacts': 1, 'pushes': 0}`` as "contacts 1": the tables or states with any rows."""
+    return ", ".join(f"{name} {n:,}" for name, n in counts.items() if n) or "nothing"

@@ -83,6 +83,22 @@ def _store(config: Path | None, store_url: str | None, source: str):  # noqa: AN
     return Store(store_url), decision
 
 
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+def _json_hint(path: Path, kind: str) -> str:
+    """What reads a JSON file: hub import segment for Segment-spec lines, else CSV or Parquet first."""
+    plain = path.name.removesuffix(".gz")
+    segment = f"`hub import segment {plain}`" + (f" (after `gunzip -k {path.name}`)" if plain != path.name else "")
+    parquet = Path(plain).with_suffix(".parquet").name
+    return (
+        f"{path.name} is JSON; hub import {kind} reads CSV or Parquet. JSON lines of Segment-spec messages "
+        f"(type, userId or anonymousId, event, timestamp) are read by {segment}; "
+        'write other JSON as CSV or Parquet first, e.g. python -c "import pandas as pd; '
+        f"pd.read_json('{path.name}', lines=True).to_parquet('{parquet}')\""
+    )
+
+
 def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_url: str | None, as_json: bool) -> None:
     from hub.importing import MappingError, import_contacts, import_events
 
@@ -90,6 +106,8 @@ def _run(kind: str, path: Path, opts: ImportOptions, config: Path | None, store_
         if not path.is_file():
             what = "a directory, not a file" if path.is_dir() else "no such file"
             raise MappingError(f"{path}: {what}. Check the path.")
+        if path.name.lower().removesuffix(".gz").endswith(JSON_SUFFIXES):
+            raise MappingError(_json_hint(path, kind))
         store, decision = _store(config, store_url, opts.source)
     except (MappingError, ConfigError) as exc:
         err.print(str(exc), style="red", highlight=False, markup=False)

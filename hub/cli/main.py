@@ -77,7 +77,11 @@ def init(
         err.print(f"[red]{path} exists[/]; pass --force to overwrite it.")
         raise typer.Exit(2)
     path.write_text(resources.files("hub").joinpath("sample.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    out.print(f"Wrote {path}. Next: edit its connectors, then run [bold]hub config validate[/].")
+    out.print(
+        f"Wrote {path}. Next: edit its connectors (none is needed to decide on your own files: hub import), "
+        "then run [bold]hub config validate[/].",
+        highlight=False,
+    )
 
 
 @config_app.command("validate")
@@ -92,6 +96,13 @@ def config_validate(config: ConfigOpt = None) -> None:
         out.print((DEMO_ENDED + DEMO_READ).format(c=c), markup=False)
     elif settings.enabled_connectors():  # a CRM refuses every push until its fields exist
         out.print(next_steps(settings, c))
+    else:
+        out.print(
+            f"No connector is enabled: bring people in with [bold]hub import contacts FILE{c}[/] (events: "
+            f"hub import events), then [bold]hub run --once{c}[/] decides for them; add a CRM under connectors: "
+            "to sync it and write decisions back.",
+            highlight=False,
+        )
 
 
 @app.command()

@@ -163,6 +163,25 @@ def push(
         totals = [push_until_drained(ctx, n) for n in names]
     finally:
         ctx.close()
+    if not names:
+        say(
+            "No connector is enabled, so there is nothing to push: decisions on imported people are read with "
+            "hub decisions (or the console); add a CRM under connectors: in hub.yaml to write them back."
+        )
+        return
+    if not any(p.sent or p.done or p.noop or p.retrying or p.failed for p in totals):
+        busy = [p.connector for p in totals if p.skipped_lock]
+        if busy:  # another process holds the push lane: it sends them
+            say(
+                f"Nothing sent from here: another process (a push worker) is pushing to {', '.join(busy)} now "
+                "and sends what is due (hub status shows the workers)."
+            )
+        else:
+            say(
+                "No push is due: nothing is queued (hub decide or hub run --once queues them), and pushes waiting "
+                "to be retried keep their time (hub pushes list --state pending)."
+            )
+        return
     t = table("connector", "sent", "done", "no-op", "retrying", "failed")
     for p in totals:
         t.add_row(p.connector, *map(str, (p.sent, p.done, p.noop, p.retrying, p.failed)))
@@ -281,12 +300,25 @@ def run(
             "Continuous mode runs on Celery: start [bold]hub worker[/] and [bold]hub beat[/]. For one pass here: hub run --once"
         )
         raise typer.Exit(2)
+    from hub.errors import ConnectorError
+
     ctx = open_context(config)
     try:
         with progress_bar() as prog:
             task = prog.add_task("decide", total=None)
             report = run_once(ctx, on_step=lambda step, i, n: prog.update(task, completed=i, total=n))
         policy = f"{ctx.policy.name} {ctx.policy.version}"
+    except ConnectorError as exc:
+        name = getattr(exc, "stopped_at", None)
+        if name is None:
+            raise
+        c = f" -c {config}" if config else ""
+        err.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
+        raise fail(
+            f"hub run --once stopped at {name}'s sync: nothing was decided or pushed in this pass (what it "
+            f"synced before is kept). Run hub run --once{c} again once {name} answers, or set "
+            f"connectors.{name}.enabled: false in hub.yaml to run without it."
+        ) from None
     finally:
         ctx.close()
     if report.syncs:

@@ -301,6 +301,7 @@ def models(
     json_: JsonOpt = False,
 ) -> None:
     """Versions of a scoring model with their metrics and which one is live."""
+    from hub.pipeline.model_versions import FEATURES_PREFIX
     from hub.store import models_repo
 
     store = _store(config, store_url)
@@ -308,7 +309,15 @@ def models(
         with store.connect() as conn:
             versions = models_repo.list_snapshots(conn, name)
             live = models_repo.live_version(conn, name)
-            others = {n: k for n, k in models_repo.version_counts(conn).items() if n != name} if not versions else {}
+            others = (
+                {
+                    n: k
+                    for n, k in models_repo.version_counts(conn).items()
+                    if n != name and not n.startswith(FEATURES_PREFIX)  # fitted decision.features: no model
+                }
+                if not versions
+                else {}
+            )
     finally:
         store.dispose()
     if json_:

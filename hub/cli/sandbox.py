@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import out
+from hub.cli.common import fail, out
 
 sandbox_app = typer.Typer(
     help="The simulated market behind HubSpot- and Salesforce-compatible APIs.",
@@ -33,6 +33,7 @@ def sandbox_serve(
 
     from hub.sandbox.serve import how_to_connect, served_world, start_sandbox
 
+    _check_ports({"--hubspot-port": hubspot_port, "--salesforce-port": salesforce_port})
     world = served_world(contacts, seed)
     with start_sandbox(world, hubspot_port, salesforce_port) as sb:
         table = Table("what", "value", title="Sandbox running (sandbox credentials, not secrets)")
@@ -61,3 +62,25 @@ def sandbox_serve(
                     time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+def _check_ports(ports: dict[str, int]) -> None:
+    """Exit 1 naming the option whose port is taken (a sandbox still running), before the world
+    is built, as `hub serve` does for its --port; two options naming one port are a usage error
+    (2). 0 asks for a free port and is never taken."""
+    import errno
+    import socket
+
+    given = [p for p in ports.values() if p]
+    if len(given) != len(set(given)):
+        raise fail("--hubspot-port and --salesforce-port name the same port: give two, or 0 for a free one.", 2)
+    for option, port in ports.items():
+        if not port:
+            continue
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                why = "is in use (another hub sandbox serve?)" if exc.errno == errno.EADDRINUSE else f"({exc})"
+                raise fail(f"127.0.0.1:{port} {why}: pick another with {option}, or 0 for a free one.", 1) from None

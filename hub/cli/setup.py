@@ -76,7 +76,13 @@ def setup_command(
             todo = sum(1 for r in results for i in r.items or [] if i.state != "ok")
             out.print(f"{counted(todo, 'item')} to set up. Next: run [bold]hub connectors setup[/] without --dry-run.")
         elif ok:
-            out.print("[green]Every field the hub writes is in place and writable.[/] Next: [bold]hub sync[/].")
+            c = f" -c {config}" if config else ""
+            out.print(
+                "[green]Every field the hub writes is in place and writable.[/] Next: "
+                f"[bold]hub run --once{c}[/] (one pass: sync, decide, push), or [bold]hub worker{c}[/] and "
+                f"[bold]hub beat{c}[/] to keep going.",
+                highlight=False,
+            )
         else:
             out.print("[red]Setup is incomplete[/]: see 'to do' above, then run [bold]hub connectors setup[/] again.")
     blocked = any(r.error or any(not i.fixable and i.state != "ok" for i in r.items or []) for r in results)

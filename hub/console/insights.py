@@ -21,11 +21,14 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 def models_summary(state: ApiState) -> dict:
     """Every stored model version (newest first, as `hub model list` lists them) and the policy in use."""
+    from hub.pipeline.learn import policy_in_use
+
     ctx = state.ctx
     rows = model_versions(ctx)
+    policy, version = policy_in_use(ctx)
     return {
-        "policy": ctx.policy.name,
-        "policy_version": ctx.policy.version,
+        "policy": policy,
+        "policy_version": version,
         "engine": getattr(ctx.policy, "model_name", None),
         "rows": rows,
         "no_models": NO_MODELS,

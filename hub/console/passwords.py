@@ -59,6 +59,20 @@ def main() -> None:
     import getpass
     import sys
 
+    if sys.argv[1:] in (["-h"], ["--help"]):
+        print(
+            "Usage: python -m hub.console.passwords\n\n"
+            "Prints the hash of a console password for hub.yaml (api.users[].password_hash).\n"
+            "On a terminal it asks twice without echoing; from a pipe it reads one line:\n"
+            "  printf '%s\\n' \"$PASSWORD\" | python -m hub.console.passwords"
+        )
+        return
+    if sys.argv[1:]:  # a password on the command line would sit in the shell's history
+        print(
+            "This takes no arguments: type the password when asked, or give it on stdin (see --help).",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     if sys.stdin.isatty():
         pw = getpass.getpass("Console password: ")
         if pw != getpass.getpass("Again: "):

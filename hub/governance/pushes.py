@@ -48,14 +48,21 @@ _STATUS = re.compile(r"(?:\bHTTP(?:/[\d.]+)?|\bstatus(?: code)?)[ :=/]*$", re.I)
 MAX_ERROR = 300
 
 
+#: a URL's scheme, host and port: where the CRM is (base_url, the login domain), the same for every
+#: record of a cause and what the user must check, so kept as written; the path after it may hold ids
+_ORIGIN = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s()\"'<>;,]+)", re.I)
+
+
 def normalize_error(text: str | None) -> str:
-    """The error with record ids, e-mails, uuids and numbers replaced, whitespace collapsed."""
+    """The error with record ids, e-mails, uuids and numbers replaced, whitespace collapsed; a
+    URL's scheme, host and port are kept (``http://127.0.0.1:18432``)."""
     if not text:
         return "(no error text)"
-    out = " ".join(text.split())
-    for pattern, token in _PATTERNS:
-        out = pattern.sub(token, out)
-    return out[:MAX_ERROR]
+    parts = _ORIGIN.split(" ".join(text.split()))
+    for i in range(0, len(parts), 2):  # the odd parts are origins
+        for pattern, token in _PATTERNS:
+            parts[i] = pattern.sub(token, parts[i])
+    return "".join(parts)[:MAX_ERROR]
 
 
 @dataclass

@@ -50,6 +50,12 @@ class ImportSummary:
             # the id itself may be what is wrong: capped so the report stays readable
             self.problems.append(RowProblem(row, None if ident is None else ident[:120], reason))
 
+    def split(self, rows: list[tuple[int, str]] | None) -> None:
+        """Count and list the rows the reader could not split into the header's fields."""
+        for row, reason in rows or ():
+            self.read += 1
+            self.reject(row, None, reason)
+
     def noted(self, notes: list[str]) -> None:
         """Keep the reader's notes (the first KEEP_NOTES; a malformed file can have one per row)."""
         for note in notes:

@@ -53,7 +53,7 @@ def import_contacts(
         rows_of: dict[str, int] = {}
         match_of: dict[str, str] = {}
         for i, row in enumerate(chunk.rows):
-            number = chunk.first_row + i + 1
+            number = chunk.number(i)
             try:
                 contact = contact_from_row(row, cols, opts.source)
             except ValueError as exc:
@@ -68,6 +68,7 @@ def import_contacts(
             if opts.match and _cell(row, opts.match[1]):
                 match_of[key] = str(_cell(row, opts.match[1])).strip()
         summary.read += len(chunk.rows)
+        summary.split(chunk.split)
         with store.begin() as conn:
             items, new = _not_repeated(conn, items, started, opts.source, rows_of, summary)
             released = _store_contacts(conn, items, new, started, rows_of, summary)
@@ -199,13 +200,14 @@ def import_events(
     first_new_id: int | None = None  # activities this run inserted have ids from here up
     custom: Counter[str] = Counter()  # event names that are no hub type, said once at the end
     repeats = _Repeats()  # keyless: the n-th row alike is the n-th such event, not the first again
+    unknown = _Unknown()  # contact ids no stored person has, for the note that says why
     for chunk in chunks(path, needed_columns(cols), opts.chunk_rows):
         items: list[Activity] = []
         rows_of: dict[str, int] = {}
         # a keyless event's id -> the ids its rows had before (cells_key: one per way of writing it)
         before: dict[str, set[str]] = {}
         for i, row in enumerate(chunk.rows):
-            number = chunk.first_row + i + 1
+            number = chunk.number(i)
             try:
                 activity = activity_from_row(row, cols, opts.source, opts.source)
             except ValueError as exc:
@@ -225,6 +227,7 @@ def import_events(
             if activity.type == ActivityType.CUSTOM:
                 custom[str(activity.properties.get("name"))] += 1
         summary.read += len(chunk.rows)
+        summary.split(chunk.split)
         with store.begin() as conn:
             keys = [a.external_id for a in items] + [k for old in before.values() for k in sorted(old)]
             held = (
@@ -257,15 +260,85 @@ def import_events(
                 summary.outcomes += attribute(list(result.new_ids))
         summary.created += result.inserted
         summary.opportunities_opened += result.implied
+        refs = {a.external_id: a.contact_ref for a in new if a.contact_ref is not None}
         for r in result.rejects:
             summary.reject(rows_of.get(r.external_id, 0), r.external_id, f"{cols.contact}: {r.reason}")
+            if r.external_id in refs and r.reason.startswith(UNKNOWN):
+                unknown.add(refs[r.external_id].external_id)
         summary.chunks += 1
         summary.noted(chunk.notes)
         if progress:
             progress(summary.read, chunk.bytes_read, chunk.bytes_total)
     if custom:
         summary.noted([_custom_note(custom)])
+    if unknown.count and cols.contact_key == "id":
+        with store.connect() as conn:
+            summary.noted([unknown.note(conn, cols.contact_connector)])
     return summary.finished()
+
+
+#: the store's reason for an activity whose contact it does not hold (hub/store/activities.py)
+UNKNOWN = "no contact known for "
+
+
+class _Unknown:
+    """Contact ids that named no stored person: counted, and the first few kept to compare with
+    the ids the source does hold (a file writing ``0001`` for the ``1`` of another)."""
+
+    KEEP = 200
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[str] = []
+
+    def add(self, ref: str) -> None:
+        self.count += 1
+        if len(self.first) < self.KEEP:
+            self.first.append(ref)
+
+    def note(self, conn: Connection, connector: str) -> str:
+        """Why these ids found nobody, as far as the store can tell, and what to do."""
+        rows = f"{self.count:,} rows name" if self.count > 1 else "One row names"
+        held = select(identities.c.external_id).where(identities.c.connector == connector)
+        padded = {r.lstrip("0"): r for r in self.first if r.isdigit() and r.startswith("0") and r.strip("0")}
+        if padded:
+            found = list(conn.execute(held.where(identities.c.external_id.in_(list(padded))).limit(3)).scalars())
+            if found:
+                pairs = ", ".join(f"{padded[f]!r} for {f!r}" for f in found)
+                return (
+                    f"{rows} a contact id that source {connector!r} does not hold, though it holds the same "
+                    f"number without leading zeros ({pairs}): the files write ids differently. Strip the zeros "
+                    "from this file's ids (or write them in the contacts file alike) and import it again."
+                )
+        elsewhere = list(
+            conn.execute(
+                select(identities.c.connector)
+                .where(identities.c.connector != connector, identities.c.external_id.in_(self.first))
+                .distinct()
+                .limit(3)
+            ).scalars()
+        )
+        if elsewhere:
+            return (
+                f"{rows} a contact id that source {connector!r} does not hold, and "
+                f"{' and '.join(map(repr, elsewhere))} holds such ids (e.g. {self.first[0]!r}): name the source "
+                f"the column's ids come from with --contact-source {elsewhere[0]} and import the file again."
+            )
+        sample = list(conn.execute(held.limit(3)).scalars())
+        if sample:
+            shown = ", ".join(repr(x) for x in sample)
+            return (
+                f"{rows} a contact id that source {connector!r} does not hold (e.g. {self.first[0]!r}; "
+                f"its ids look like {shown}). Import those people first, or name the source whose ids "
+                "the column holds with --contact-source."
+            )
+        sources = list(conn.execute(select(identities.c.connector).distinct().limit(5)).scalars())
+        where = f"ids are held by {', '.join(map(repr, sources))}" if sources else "the store holds no one yet"
+        return (
+            f"{rows} a contact id, and source {connector!r} holds none ({where}): name the source "
+            "whose ids the column holds with --contact-source, or import the people first "
+            "(hub import contacts FILE --id-col COLUMN)."
+        )
 
 
 class _Repeats:

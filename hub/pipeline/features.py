@@ -50,6 +50,20 @@ def ensure_features(ctx: HubContext) -> None:
     log.info("declared features %s bound; engine model %s", spec.version, engine.model_name)
 
 
+def bind_stored(ctx: HubContext) -> bool:
+    """Bind the declared features' stored fitted state if there is one, never fitting it (for
+    readers such as `hub status`, which must not write); False while none is stored yet."""
+    engine = _engine(ctx)
+    if engine is None or engine.features_ready:
+        return True
+    with ctx.store.connect() as conn:
+        state = feature_specs.load_spec(conn, engine.declared.declaration)
+    if state is None:
+        return False
+    engine.bind_features(DeclaredSpec.from_state(engine.declared.decls, state))
+    return True
+
+
 def load_or_fit(store: Store, decls: Sequence[FeatureDecl], now: datetime) -> DeclaredSpec:
     spec = DeclaredSpec(decls)
     with store.connect() as conn:

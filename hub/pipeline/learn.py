@@ -28,7 +28,7 @@ from decision.long_term import HORIZON_DAYS
 from decision.objective import components, total, weighted
 from hub.errors import DecisionError
 from hub.pipeline.context import HubContext
-from hub.pipeline.features import ensure_features
+from hub.pipeline.features import bind_stored, ensure_features
 from hub.profile import empty_profile
 from hub.store import contacts as contact_store
 from hub.store import learning as store
@@ -82,9 +82,17 @@ def ensure_current(ctx: HubContext, conn: Connection) -> None:
             log.info("engine model %s reloaded at version %s", engine.model_name, latest)
 
 
+#: policy_in_use's version while decision.features wait for their first fit (no model has that name yet)
+NOT_FITTED = "(no model yet: the first decide fits decision.features)"
+
+
 def policy_in_use(ctx: HubContext) -> tuple[str, str]:
     """The policy's name and the version decisions use now, the newest snapshot loaded first (not
-    what this process started with): what `hub status`, /v1/status and the console's Overview name."""
+    what this process started with): what `hub status`, /v1/status and the console's Overview and
+    Models pages name. Declared features' stored state is bound first (never fitted here), since
+    it names the model; the built-in schema's model never decides when features are declared."""
+    if not bind_stored(ctx):
+        return ctx.policy.name, NOT_FITTED
     with ctx.store.connect() as conn:
         ensure_current(ctx, conn)
     return ctx.policy.name, ctx.policy.version
@@ -315,7 +323,9 @@ def list_models(ctx: HubContext) -> list[dict]:
 
 
 def model_name(ctx: HubContext, name: str | None) -> str:
-    """The model a rollback names: ``name``, else the learning engine's."""
+    """The model a rollback names: ``name``, else the learning engine's (its declared features'
+    stored state bound first: it names the model)."""
+    bind_stored(ctx)
     engine = _engine(ctx)
     name = name or (engine.model_name if engine else None)
     if name is None:

@@ -9,9 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hub.pipeline.context import HubContext
+from hub.pipeline.features import bind_stored
 from hub.pipeline.learn import ensure_current
 from hub.reports.numbers import counted
 from hub.store import learning as learning_store
+
+#: the stored fitted state of declared features (hub/store/feature_specs.py), listed with the models
+FEATURES_PREFIX = "features-"
 
 NO_MODELS = (
     "No model saved yet: the engine learns once its decisions' attribution windows close (the learn step "
@@ -35,6 +39,8 @@ class ModelVersion:
     def note(self) -> str:
         """``in use``, ``copy of v3``, ``warm start from 600 past touches``, some of them or nothing:
         the note column of `hub model list` and of the console's Models page."""
+        if self.name.startswith(FEATURES_PREFIX):  # kept beside the models, but no model
+            return "fitted state of decision.features (not a model)"
         parts = ["in use"] if self.in_use else []
         if self.rollback_of:
             parts.append(f"copy of v{self.rollback_of}")
@@ -45,6 +51,7 @@ class ModelVersion:
 
 def model_versions(ctx: HubContext) -> list[ModelVersion]:
     """Every stored version, newest first, after loading the engine's newest snapshot as decisions do."""
+    bind_stored(ctx)  # declared features name the engine's model: the one marked in use
     with ctx.store.connect() as conn:
         ensure_current(ctx, conn)
         snaps = learning_store.list_snapshots(conn)

@@ -176,3 +176,21 @@ def test_a_console_without_users_says_how_to_add_one(tmp_path):
         page = c.get("/console/login").text
     app.state.hub.close()
     assert "The console is off" in page and "python -m hub.console.passwords" in page
+
+
+def test_the_hash_tool_answers_help_and_refuses_arguments_instead_of_hashing_stdin():
+    """`python -m hub.console.passwords --help` ignored --help and hashed whatever came on stdin
+    (or said "No password given"): a user asking how to use it got a hash of their next line."""
+    import subprocess
+    import sys
+
+    def run(*args: str):
+        cmd = [sys.executable, "-m", "hub.console.passwords", *args]
+        return subprocess.run(cmd, input="typed-by-mistake\n", capture_output=True, text=True, timeout=60)
+
+    helped = run("--help")
+    assert helped.returncode == 0 and "pbkdf2" not in helped.stdout and "hub.yaml" in helped.stdout, helped
+    wrong = run("s3cret")
+    assert wrong.returncode == 2 and "pbkdf2" not in wrong.stdout and "stdin" in wrong.stderr, wrong
+    piped = run()
+    assert piped.returncode == 0 and piped.stdout.startswith("pbkdf2_sha256$"), piped

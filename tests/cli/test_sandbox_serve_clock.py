@@ -140,3 +140,21 @@ def test_a_sandbox_whose_days_never_pass_says_nothing_will_be_credited_and_what_
         said = how_to_connect(sb, 0)
     assert "the market answers nothing the hub writes" in said and "--day-seconds 60" in said
     assert "A simulated day passes" not in said
+
+
+def test_serve_on_a_port_in_use_exits_1_naming_the_option():
+    """A port another process holds (a sandbox still running) ended in a traceback:
+    "OSError: [Errno 98] Address already in use". Now as `hub serve --port` says it: exit 1."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        for option in ("--hubspot-port", "--salesforce-port"):
+            res = hub("sandbox", "serve", "--contacts", "10", option, str(port))
+            said = " ".join(res.output.split())
+            assert res.exit_code == 1 and f"127.0.0.1:{port} is in use" in said and option in said, res.output
+            assert "Traceback" not in res.output
+    same = hub("sandbox", "serve", "--contacts", "10", "--hubspot-port", "18499", "--salesforce-port", "18499")
+    assert same.exit_code == 2 and "the same port" in " ".join(same.output.split()), same.output

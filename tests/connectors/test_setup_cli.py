@@ -123,3 +123,15 @@ def test_a_push_dry_run_whose_writes_would_fail_exits_1(fresh) -> None:
     assert _hub("connectors", "setup", "hubspot", "-c", str(cfg)).exit_code == 0
     ready = _hub("push", "hubspot", "--dry-run", "-c", str(cfg))
     assert ready.exit_code == 0 and "ready for these writes" in ready.output
+
+
+def test_a_finished_setup_names_the_pass_that_decides_and_pushes_with_its_config(fresh) -> None:
+    """A finished setup said "Next: hub sync", which only reads the CRMs (no decision, no write),
+    while `hub sandbox serve` and the README say `hub run --once`; and it left out the -c its
+    config needed."""
+    _, cfg = fresh
+    res = CliRunner().invoke(app, ["connectors", "setup", "hubspot", "-c", str(cfg)], terminal_width=400)
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())  # the console wraps long lines
+    assert f"Next: hub run --once -c {cfg}" in said, said
+    assert f"hub worker -c {cfg}" in said and "hub sync" not in said

@@ -42,3 +42,29 @@ def test_one_cause_in_two_temporary_directories_is_one_group_and_reads_as_writte
 )
 def test_ids_and_numbers_fold_and_names_keep_their_digits(text, folded):
     assert normalize_error(text) == folded
+
+
+@pytest.mark.parametrize(
+    "text, folded",
+    [
+        # a CRM the hub cannot reach: its address is the cause's "where", the same for every record
+        (
+            "cannot connect to http://127.0.0.1:18432 (connection refused); check base_url",
+            "cannot connect to http://127.0.0.1:18432 (connection refused); check base_url",
+        ),
+        (
+            "Salesforce login: cannot connect to https://10.0.0.7:8443 (connection refused)",
+            "Salesforce login: cannot connect to https://10.0.0.7:8443 (connection refused)",
+        ),
+        # the path after it may hold a record id: folded as before
+        (
+            "HTTP 404 from https://api.hubapi.com/crm/v3/objects/contacts/84213",
+            "HTTP 404 from https://api.hubapi.com/crm/v3/objects/contacts/<n>",
+        ),
+    ],
+)
+def test_an_address_keeps_its_host_and_port(text, folded):
+    """`hub push` against a stopped CRM printed "cannot connect to https://<n>:<n>" and
+    "http://127.0.0.1:<n>": the one thing the user must check (base_url, the domain) was folded
+    away as if it were a record id."""
+    assert normalize_error(text) == folded

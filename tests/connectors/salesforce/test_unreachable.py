@@ -34,3 +34,23 @@ def test_an_org_that_stops_answering_is_named_with_the_cause_and_what_to_do():
     for said in (mid_session, at_login):
         assert f"127.0.0.1:{port}" in said and "connection refused" in said, said
         assert "check" in said and "retry by themselves" in said, said
+
+
+def test_an_org_whose_certificate_is_not_trusted_says_to_check_ca_bundle(tmp_path):
+    """`hub sandbox serve` makes a new CA each time it starts; a hub.yaml keeping the last run's
+    ca_bundle got "cannot connect to https://127.0.0.1:18433 (SSLError); check the domain
+    setting": neither what failed (the certificate) nor the setting to fix (ca_bundle)."""
+    import shutil
+
+    with start_sandbox(World(n_contacts=20, seed=3, salesforce_hub_fields=True)) as old:
+        stale = shutil.copy(old.ca_cert_path, tmp_path / "old-ca.pem")  # the last run's CA
+    with start_sandbox(World(n_contacts=20, seed=3, salesforce_hub_fields=True)) as sb:
+        entry = ConnectorEntry(type="salesforce", settings={**sb.salesforce_password_login, "ca_bundle": str(stale)})
+        conn = build_plugin_manager().build("sf", entry, None)
+        conn.client.sleep = lambda s: None
+        try:
+            (said,) = conn.check().problems
+        finally:
+            conn.close()
+    assert "certificate" in said and "ca_bundle" in said and "SSLError" not in said, said
+    assert "domain setting" not in said, said
