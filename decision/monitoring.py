@@ -390,7 +390,7 @@ def sync_alerts(failed: dict[str, list[tuple[str, str]]]) -> list[Alert]:
                 0.0,
                 "critical",
                 f"the last sync of {name} failed ({', '.join(s for s, _ in streams)}): {error}. Nothing new is"
-                f" read from it until this is fixed; try `hub connectors check` and `hub sync {name}`",
+                f" read from it until this is fixed; try `hub connectors list --check` and `hub sync {name}`",
             )
         )
     return out

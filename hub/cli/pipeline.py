@@ -300,32 +300,27 @@ def run(
             "Continuous mode runs on Celery: start [bold]hub worker[/] and [bold]hub beat[/]. For one pass here: hub run --once"
         )
         raise typer.Exit(2)
-    from hub.errors import ConnectorError
-
     ctx = open_context(config)
     try:
         with progress_bar() as prog:
             task = prog.add_task("decide", total=None)
-            report = run_once(ctx, on_step=lambda step, i, n: prog.update(task, completed=i, total=n))
+            # a CRM that does not answer stops nothing else, as under the workers: the others sync
+            # and push, everyone is decided, and its pushes wait in its queue (said below, exit 1)
+            report = run_once(ctx, on_step=lambda step, i, n: prog.update(task, completed=i, total=n), keep_going=True)
         policy = f"{ctx.policy.name} {ctx.policy.version}"
-    except ConnectorError as exc:
-        name = getattr(exc, "stopped_at", None)
-        if name is None:
-            raise
-        c = f" -c {config}" if config else ""
-        err.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
-        raise fail(
-            f"hub run --once stopped at {name}'s sync: nothing was decided or pushed in this pass (what it "
-            f"synced before is kept). Run hub run --once{c} again once {name} answers, or set "
-            f"connectors.{name}.enabled: false in hub.yaml to run without it."
-        ) from None
     finally:
         ctx.close()
     if report.syncs:
         t = table("connector", "synced", "rejects", "pushed", "no-op", "retrying", "failed", title="hub run --once")
         for s, p in zip(report.syncs, report.pushes, strict=True):
             t.add_row(
-                s.connector, str(s.records), str(s.rejects), str(p.done), str(p.noop), str(p.retrying), str(p.failed)
+                s.connector,
+                f"{s.records} (failed)" if s.error else str(s.records),
+                str(s.rejects),
+                str(p.done),
+                str(p.noop),
+                str(p.retrying),
+                str(p.failed),
             )
         out.print(t)
     else:
@@ -345,5 +340,17 @@ def run(
         switched = f"; kill switch on: {', '.join(gov.monitor.switched)}" if gov.monitor.switched else ""
         expired, raised = counted(gov.expired, "approval"), counted(gov.monitor.raised, "new alert")
         out.print(f"{expired} expired; {raised}{switched} (hub status).")
-    if _push_problems(report.pushes):
+    failed_syncs = [r for r in report.syncs if r.error]
+    c = f" -c {config}" if config else ""
+    for r in failed_syncs:
+        err.print(f"{r.connector}'s sync failed: {r.error}", style="red", markup=False, highlight=False, soft_wrap=True)
+        err.print(
+            f"The rest of the pass went on without it; what it synced before was decided and its writes wait in "
+            f"its queue. Run hub run --once{c} again once {r.connector} answers, or set "
+            f"connectors.{r.connector}.enabled: false in hub.yaml to run without it.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if _push_problems(report.pushes) or failed_syncs:
         raise typer.Exit(1)

@@ -61,7 +61,6 @@ def run_once(
             res = committed_of(exc) or SyncResult(connector=name)
             if not keep_going:
                 record_outcomes(ctx, activity_ids + res.new_activity_ids)  # committed: never read again
-                exc.stopped_at = name  # type: ignore[attr-defined]  # the pass ends here: the CLI says so
                 raise
             res.error = str(exc)
         report.syncs.append(res)

@@ -83,31 +83,33 @@ def test_features_show_names_a_declared_property_no_contact_has(tmp_path):
     assert json.loads(_hub("features", "show", "--json", "-c", str(good)).stdout)["warnings"] == []
 
 
-def test_run_once_against_a_crm_that_does_not_answer_says_the_pass_stopped_and_what_to_do(tmp_path):
-    """`hub run --once` with the sandbox stopped printed only the connector's error, ending
-    "(scheduled syncs and pushes retry by themselves)": in a pass of its own nothing is scheduled,
-    and nothing said that the pass had stopped there, so nothing was decided or pushed."""
+def test_run_once_goes_on_past_a_crm_that_does_not_answer_and_says_so(tmp_path):
+    """`hub run --once` with one CRM down stopped the whole pass at its sync: the imported people
+    were not decided and nothing said why. As under the workers, the pass now goes on without that
+    CRM (everyone else is decided), then names it, says its writes wait, and exits 1."""
     import socket
 
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = tmp_path / "hub.yaml"
-    body = {
-        "store_url": f"sqlite:///{tmp_path / 'hub.db'}",
-        "connectors": {
-            "crm": {
-                "type": "hubspot",
-                "settings": {"access_token": "pat-x", "base_url": f"http://127.0.0.1:{port}", "max_retries": 0},
-            }
-        },
+    cfg = _own_data(tmp_path)
+    body = yaml.safe_load(cfg.read_text())
+    body["connectors"] = {
+        "crm": {
+            "type": "hubspot",
+            "settings": {"access_token": "pat-x", "base_url": f"http://127.0.0.1:{port}", "max_retries": 0},
+        }
     }
     cfg.write_text(yaml.safe_dump(body))
     res = _hub("run", "--once", "-c", str(cfg))
     said = " ".join(res.output.split())
     assert res.exit_code == 1, res.output
-    assert f"127.0.0.1:{port}" in said and "connection refused" in said, said
-    assert "hub run --once stopped at crm's sync: nothing was decided or pushed in this pass" in said, said
+    assert "Decided for 30 contacts" in said, said  # the imported people, past the CRM that failed
+    assert "crm's sync failed" in said and f"127.0.0.1:{port}" in said and "connection refused" in said, said
+    assert "The rest of the pass went on without it" in said and "0 (failed)" in said, said
+    # the sync alert it raised names a command that exists (it said `hub connectors check`)
+    alerts = json.loads(_hub("alerts", "list", "--json", "-c", str(cfg)).stdout)
+    assert ["try `hub connectors list --check` and `hub sync crm`" in a["message"] for a in alerts] == [True], alerts
     assert f"hub run --once -c {cfg}" in said and "connectors.crm.enabled: false" in said, said
 
 
