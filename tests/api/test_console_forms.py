@@ -160,3 +160,28 @@ def test_a_wrong_password_keeps_the_user_name_typed_but_never_the_password(clien
     # was: both boxes empty again
     assert re.search(r'<input name="username" value="ops&lt;b&gt;"', r.text)
     assert "not-it-123" not in r.text
+
+
+def test_the_overview_says_what_hub_status_says_of_forgotten_people_and_held_activities(held):
+    """`hub status` printed "Suppressed (forgotten) people" and "Activities held for a contact not
+    synced yet"; the Overview said neither, so an admin on the console never saw them."""
+    from hub.forget import forget
+    from hub.models import Activity, ActivityType, Identity, utcnow
+    from hub.store import held as held_store
+
+    ctx = held.app.state.hub.ctx
+    before = held.get("/console/").text
+    assert "Suppressed (forgotten) people: 0<" in before and 'id="held"' not in before
+    forget(ctx, "gone@example.com")
+    early = Activity(
+        type=ActivityType.EMAIL_OPEN,
+        occurred_at=utcnow(),
+        source="crm",
+        external_id="open-1",
+        contact_ref=Identity(connector="crm", object_type="contacts", external_id="not-synced-yet"),
+    )
+    with ctx.store.begin() as conn:
+        held_store.hold(conn, [early])
+    page = " ".join(held.get("/console/").text.split())
+    assert "Suppressed (forgotten) people: 1 (hub forget --list)" in page
+    assert "Activities held for a contact not synced yet: 1 (stored when it syncs;" in page
