@@ -856,7 +856,7 @@ class EnginePolicy:
         if (self._is_sales[j] or spec.marketing) and since_sales < cp.sales_quiet_days:
             return f"quiet period: sales touch {since_sales:.1f} days ago (< {cp.sales_quiet_days})"
         if spec.marketing and touches >= cp.max_marketing_touches_7d:
-            return f"touch cap: {touches:.0f} marketing {'touch' if touches == 1 else 'touches'} in 7 days"
+            return f"touch cap: {touches:.0f} {'e-mail' if touches == 1 else 'e-mails'} in 7 days"
         return "not allowed by the contact policy"
 
     def _arms_choose(

@@ -311,7 +311,14 @@ class EngineSettings(_Strict):
         ),
     )
     reward_scale: float = Field(10.0, gt=0, description="rewards are divided by this before learning")
-    max_marketing_touches_7d: int = Field(3, ge=0)
+    max_marketing_touches_7d: int = Field(
+        3,
+        ge=0,
+        description=(
+            "e-mails in 7 days (the CRM's sent e-mails or the hub's own e-mail decisions, whichever is more; ad"
+            " audiences are not counted) after which no marketing action, e-mail or ad, is chosen"
+        ),
+    )
     sales_quiet_days: float = Field(3.0, ge=0)
     sales_handoffs_per_owner_per_day: int = Field(
         25, ge=0, description="by the contact's owner; with decision.owners, each owner's max_new_per_day instead"

@@ -46,7 +46,7 @@ def test_the_held_rule_action_and_its_cause_are_named_in_both_arms():
     seen = set()
     for opted, d in rows:
         assert d.action == "wait"
-        cause = "opted out of e-mail" if opted else "touch cap: 1 marketing touch in 7 days"
+        cause = "opted out of e-mail" if opted else "touch cap: 1 e-mail in 7 days"
         assert "email_nurture_business" in d.explanation and cause in d.explanation, d.explanation
         assert "gathers evidence" not in d.explanation and "consent or contact policy" not in d.explanation
         seen.add((d.arm, opted))
