@@ -25,6 +25,7 @@ from decision.declared.settings import FeatureDecl, check_unique, connector_prob
 from hub.api.settings import ApiSettings
 from hub.config_hints import nearest_key
 from hub.errors import ConfigError
+from hub.fields import HUB_FIELD_NAMES
 from hub.governance.settings import GovernanceSettings, OwnerEntry
 from hub.models import ActionKind
 from hub.outcomes_spec import DeclaredOutcome, objective_problems
@@ -124,7 +125,8 @@ class CatalogEntry(_Strict):
     ``value`` multiplies the outcome reward of this action (Pega's V: a demo booked is worth
     more to the business than a webinar seat with the same response). ``eligible`` is an
     expression over the contact (hub/expressions.py). What is pushed: ``next_best_action`` =
-    the id plus ``reason`` and any ``fields``; ``list`` adds the contact to a list; ``owner``
+    the id plus ``reason`` and any ``fields`` (the user's own CRM fields: one the hub writes itself,
+    :data:`hub.fields.HUB_FIELD_NAMES`, is a config error); ``list`` adds the contact to a list; ``owner``
     assigns an owner.
     """
 
@@ -479,7 +481,9 @@ def _repeated_ids(section: str, ids: list[str]) -> list[tuple[str, str]]:
 
 def _decision_problems(settings: Settings) -> list[tuple[str, str]]:
     """Problems that span entries, each at the key a person fixes: a repeated catalog or owner id,
-    an autonomy entry for an action the catalog does not hold, a content variant given twice (the
+    an autonomy entry for an action the catalog does not hold, a catalog action's field the hub
+    writes itself (laid over the hub's, it pushed another next_best_action than the one logged,
+    or hid the reason and the consent-checked channel), a content variant given twice (the
     slot's bandit credits a send to the first of equal names: the second was drawn, never learned)."""
     d = settings.decision
     out = _repeated_ids("decision.actions", [a.id for a in d.actions])
@@ -492,6 +496,16 @@ def _decision_problems(settings: Settings) -> list[tuple[str, str]]:
         )
         for name in settings.governance.autonomy.actions
         if name not in ids
+    ]
+    out += [
+        (
+            f"decision.actions[{i}].fields.{key}",
+            f"the hub writes {key} itself with every decision (the action's id, its reason, send time, channel,"
+            " content and scores); an action's fields are your own CRM fields",
+        )
+        for i, a in enumerate(d.actions)
+        for key in a.fields
+        if key in HUB_FIELD_NAMES
     ]
     for slot, names in d.content.items():
         twice = sorted({n for n in names if names.count(n) > 1})

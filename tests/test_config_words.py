@@ -49,3 +49,18 @@ def test_a_content_variant_given_twice_is_refused():
     """Learning credits the first of two equal names, so the second was drawn and never learned."""
     got = problems({"decision": {"content": {"subject": ["question", "benefit", "question"]}}})
     assert "question" in got["decision.content.subject"]
+
+
+def test_a_catalog_action_may_not_overwrite_what_the_hub_writes_per_decision():
+    """An action's `fields` were laid over the hub's own: `next_best_action: other` told the CRM
+    another action than the one logged and learned, `reason` hid every explanation, and
+    `best_channel: email` overrode the consent-checked channel of an opted-out contact."""
+    actions = [
+        {"id": "nurture", "kind": "email", "fields": {"next_best_action": "other", "campaign": "q4"}},
+        {"id": "call", "kind": "sales_outreach", "fields": {"best_channel": "email"}},
+        {"id": "wait", "kind": "wait"},
+    ]
+    got = problems({"decision": {"actions": actions}})
+    assert set(got) == {"decision.actions[0].fields.next_best_action", "decision.actions[1].fields.best_channel"}
+    assert "writes next_best_action itself" in got["decision.actions[0].fields.next_best_action"]
+    parse_settings({"decision": {"actions": [actions[0] | {"fields": {"campaign": "q4"}}, actions[2]]}})
