@@ -200,6 +200,10 @@ def build_opt_out(
     return groups, OptOutRisk(len(channels), squared_features=squared, half_life=e.half_life, seed=e.seed)
 
 
+#: the note of an engine row that took the legacy rules' action (the apprentice while cold)
+_FOLLOWING = "Following the legacy rules while the engine gathers evidence"
+
+
 class EnginePolicy:
     """``decide(batch, now)`` for the pipeline; ``learn`` / ``snapshot`` / ``load_model`` for the learner."""
 
@@ -645,7 +649,7 @@ class EnginePolicy:
         arms = self.arms([v.contact.id for v in batch])
         envs = [expression_env(v, now, self._env_names) for v in batch]  # read by the rules and the eligibility both
         matched = self.rules.match(batch, now, envs)
-        baseline = self._baseline(matched)
+        baseline = rule_action = self._baseline(matched)  # rule_action: as the rules chose, before the guard
         F = self.features(batch, now)
         parts: dict[str, Any] = {}
         mask = self.mask(batch, now, F, parts, envs)
@@ -682,7 +686,12 @@ class EnginePolicy:
                 batch, now, F, mask, parts, segments, eng, arms, chosen, prop, notes_e, probs, baseline
             )
             for i, note in zip(eng_rows, notes_e, strict=True):
-                notes[i] = note
+                # following the rules' action held by the guard is waiting for that cause, said in words
+                notes[i] = (
+                    self._held(i, batch[i], int(rule_action[i]), parts)
+                    if note == _FOLLOWING and not legacy_ok[i]
+                    else note
+                )
             scores = self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale
             demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
             # the rows the long-term value reranks: all but the random arm's and its own ablation's
@@ -728,7 +737,8 @@ class EnginePolicy:
                 "action": entry.id,
             }
             if arm == HOLDOUT:
-                d = self._legacy_decision(view, matched[i], now, bool(legacy_ok[i]), {**common, "arm": HOLDOUT})
+                held = None if legacy_ok[i] else self._held(i, view, int(rule_action[i]), parts)
+                d = self._legacy_decision(view, matched[i], now, held, {**common, "arm": HOLDOUT})
             elif arm == CONTROL:
                 d = Decision(
                     actions=[],
@@ -764,16 +774,28 @@ class EnginePolicy:
         batch = self._with_profiles(batch, now)
         envs = [expression_env(v, now, self._env_names) for v in batch]
         matched = self.rules.match(batch, now, envs)
-        mask = self.mask(batch, now, self.features(batch, now), envs=envs)
-        ok = mask[np.arange(len(batch)), self._baseline(matched)].tolist()
-        return [self._legacy_decision(v, m, now, a, {}) for v, m, a in zip(batch, matched, ok, strict=True)]
+        parts: dict[str, Any] = {}
+        mask = self.mask(batch, now, self.features(batch, now), parts, envs)
+        rule_action = self._baseline(matched).tolist()
+        held = [
+            None if mask[i, j] else self._held(i, v, j, parts)
+            for i, (v, j) in enumerate(zip(batch, rule_action, strict=True))
+        ]
+        return [self._legacy_decision(v, m, now, h, {}) for v, m, h in zip(batch, matched, held, strict=True)]
+
+    def _held(self, i: int, view: ContactView, j: int, parts: Mapping[str, Any]) -> str:
+        """Row ``i``'s legacy action ``j``, forbidden by the mask, and why, in words (the trace's)."""
+        rule, since, touches = (parts[key][i] for key in ("rule", "since_sales", "touches"))
+        why = self._excluded(j, view.contact.consent, bool(rule[j]), float(since), float(touches))
+        return f"The legacy rules' {self.ids[j]} is not allowed now: {why}"
 
     def _legacy_decision(
-        self, view: ContactView, rule: int | None, now: datetime, allowed: bool, update: Mapping[str, Any]
+        self, view: ContactView, rule: int | None, now: datetime, held: str | None, update: Mapping[str, Any]
     ) -> Decision:
-        """The rules' decision for rule number ``rule``, or ``wait`` when its action is not ``allowed``."""
+        """The rules' decision for rule number ``rule``, or ``wait`` when its action is ``held``
+        (why, from :meth:`_held`)."""
         d = self.rules.decision(view, rule, now)
-        if allowed:
+        if held is None:
             return d.model_copy(update={**update, "propensity": 1.0})
         wait = self.entries[self.wait_index]
         return d.model_copy(
@@ -782,7 +804,9 @@ class EnginePolicy:
                 "propensity": 1.0,
                 "action": wait.id,
                 "actions": self._push_actions(wait, "wait (the rule's action is not allowed now)"),
-                "explanation": "wait: the legacy rule's action is not allowed by consent or contact policy",
+                "explanation": "wait: the legacy rule's action is not allowed now ("
+                + held.removeprefix("The legacy rules' ").replace(" is not allowed now: ", ": ", 1)
+                + ")",
             }
         )
 
@@ -832,7 +856,7 @@ class EnginePolicy:
         if (self._is_sales[j] or spec.marketing) and since_sales < cp.sales_quiet_days:
             return f"quiet period: sales touch {since_sales:.1f} days ago (< {cp.sales_quiet_days})"
         if spec.marketing and touches >= cp.max_marketing_touches_7d:
-            return f"touch cap: {touches:.0f} marketing touches in 7 days"
+            return f"touch cap: {touches:.0f} {'e-mail' if touches == 1 else 'e-mails'} in 7 days"
         return "not allowed by the contact policy"
 
     def _arms_choose(
@@ -951,7 +975,7 @@ class EnginePolicy:
         else:
             prop = _propensity(probs[np.arange(len(X)), actions])
             followed = [False] * len(X) if baseline is None else ((actions == baseline) & ~free).tolist()
-        notes = ["Following the legacy rules while the engine gathers evidence" if f else "" for f in followed]
+        notes = [_FOLLOWING if f else "" for f in followed]
         return actions, prop, notes, probs
 
     def _budgets(self, batch, F, mask, eng, chosen, prop, notes, used) -> np.ndarray:  # noqa: ANN001

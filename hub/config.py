@@ -25,6 +25,7 @@ from decision.declared.settings import FeatureDecl, check_unique, connector_prob
 from hub.api.settings import ApiSettings
 from hub.config_hints import nearest_key
 from hub.errors import ConfigError
+from hub.fields import HUB_FIELD_NAMES
 from hub.governance.settings import GovernanceSettings, OwnerEntry
 from hub.models import ActionKind
 from hub.outcomes_spec import DeclaredOutcome, objective_problems
@@ -124,7 +125,8 @@ class CatalogEntry(_Strict):
     ``value`` multiplies the outcome reward of this action (Pega's V: a demo booked is worth
     more to the business than a webinar seat with the same response). ``eligible`` is an
     expression over the contact (hub/expressions.py). What is pushed: ``next_best_action`` =
-    the id plus ``reason`` and any ``fields``; ``list`` adds the contact to a list; ``owner``
+    the id plus ``reason`` and any ``fields`` (the user's own CRM fields: one the hub writes itself,
+    :data:`hub.fields.HUB_FIELD_NAMES`, is a config error); ``list`` adds the contact to a list; ``owner``
     assigns an owner.
     """
 
@@ -160,7 +162,8 @@ class CatalogEntry(_Strict):
         kind = info.data.get("kind")
         if kind in EMAIL_ACTION_KINDS and v != "email":
             raise ValueError(
-                f"a {kind} action is sent by e-mail, so its channel must be email (or left out); got {v!r}"
+                f"{'an' if kind == 'email' else 'a'} {kind} action is sent by e-mail, so its channel must be email"
+                f" (or left out); got {v!r}"
             )
         return v
 
@@ -310,7 +313,14 @@ class EngineSettings(_Strict):
         ),
     )
     reward_scale: float = Field(10.0, gt=0, description="rewards are divided by this before learning")
-    max_marketing_touches_7d: int = Field(3, ge=0)
+    max_marketing_touches_7d: int = Field(
+        3,
+        ge=0,
+        description=(
+            "e-mails in 7 days (the CRM's sent e-mails or the hub's own e-mail decisions, whichever is more; ad"
+            " audiences are not counted) after which no marketing action, e-mail or ad, is chosen"
+        ),
+    )
     sales_quiet_days: float = Field(3.0, ge=0)
     sales_handoffs_per_owner_per_day: int = Field(
         25, ge=0, description="by the contact's owner; with decision.owners, each owner's max_new_per_day instead"
@@ -451,15 +461,57 @@ class DecisionSettings(_Strict):
 
     @model_validator(mode="after")
     def _catalog(self) -> DecisionSettings:
-        owner_ids = [o.id for o in self.owners]
-        if len(set(owner_ids)) != len(owner_ids):
-            raise ValueError(f"decision.owners ids must be unique; got {owner_ids}")
-        ids = [a.id for a in self.actions]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"decision.actions ids must be unique; got {ids}")
         if self.policy == "engine" and not any(a.kind == "wait" for a in self.actions):
             raise ValueError("decision.actions needs one action of kind `wait` (the always-allowed fallback)")
         return self
+
+
+def _repeated_ids(section: str, ids: list[str]) -> list[tuple[str, str]]:
+    """A problem at each id that repeats an earlier one of ``section``, naming where it first is."""
+    first: dict[str, int] = {}
+    out = []
+    for i, id_ in enumerate(ids):
+        if id_ in first:
+            out.append(
+                (f"{section}[{i}].id", f"{id_!r} is already the id of {section}[{first[id_]}]; ids must be unique")
+            )
+        first.setdefault(id_, i)
+    return out
+
+
+def _decision_problems(settings: Settings) -> list[tuple[str, str]]:
+    """Problems that span entries, each at the key a person fixes: a repeated catalog or owner id,
+    an autonomy entry for an action the catalog does not hold, a catalog action's field the hub
+    writes itself (laid over the hub's, it pushed another next_best_action than the one logged,
+    or hid the reason and the consent-checked channel), a content variant given twice (the
+    slot's bandit credits a send to the first of equal names: the second was drawn, never learned)."""
+    d = settings.decision
+    out = _repeated_ids("decision.actions", [a.id for a in d.actions])
+    out += _repeated_ids("decision.owners", [o.id for o in d.owners])
+    ids = [a.id for a in d.actions]
+    out += [
+        (
+            f"governance.autonomy.actions.{name}",
+            f"not a catalog action id (decision.actions); use one of {', '.join(ids)}",
+        )
+        for name in settings.governance.autonomy.actions
+        if name not in ids
+    ]
+    out += [
+        (
+            f"decision.actions[{i}].fields.{key}",
+            f"the hub writes {key} itself with every decision (the action's id, its reason, send time, channel,"
+            " content and scores); an action's fields are your own CRM fields",
+        )
+        for i, a in enumerate(d.actions)
+        for key in a.fields
+        if key in HUB_FIELD_NAMES
+    ]
+    for slot, names in d.content.items():
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            out.append((f"decision.content.{slot}", f"each variant may appear once; repeated: {', '.join(twice)}"))
+    return out
 
 
 class CelerySettings(_Strict):
@@ -500,13 +552,6 @@ class Settings(_Strict):
     api: ApiSettings = Field(default_factory=ApiSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     source_path: str | None = Field(None, exclude=True)
-
-    @model_validator(mode="after")
-    def _autonomy_ids(self) -> Settings:
-        unknown = set(self.governance.autonomy.actions) - {a.id for a in self.decision.actions}
-        if unknown:
-            raise ValueError(f"governance.autonomy.actions names unknown catalog actions {sorted(unknown)}")
-        return self
 
     @field_validator("store_url", "broker_url")
     @classmethod
@@ -591,6 +636,8 @@ def _literal(value: str, path: str, problems: list[tuple[str, str]]) -> str:
 def _loc(loc: tuple[Any, ...], prefix: str = "") -> str:
     out = prefix
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a bad mapping key: the path already ends at that key
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -635,6 +682,7 @@ def parse_settings(raw: Any, *, source: str | None = None, plugins: Any = None) 
         problems.extend(connector_problems(settings.decision.features, settings.connectors, plugins.types))
     problems.extend(objective_problems(raw.get("decision")))
     if settings is not None:
+        problems.extend(_decision_problems(settings))
         problems.extend(_rule_connector_problems(settings))
     if problems or settings is None:
         raise ConfigError([p for i, p in enumerate(problems) if i < interpolation or p[0] not in unset])

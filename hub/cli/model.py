@@ -18,7 +18,7 @@ model_app = typer.Typer(help="Learned models: list versions, roll back, train le
 def model_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     """Every saved model version, newest first, with what it learned from and which one decides."""
     from hub.pipeline.learn import list_models
-    from hub.pipeline.model_versions import NO_MODELS, model_versions
+    from hub.pipeline.model_versions import NO_MODELS, model_versions, new_model_note
 
     ctx = open_context(config)
     try:
@@ -27,6 +27,7 @@ def model_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
             print_json([{k: m.get(k) for k in keys} for m in list_models(ctx)])
             return
         versions = model_versions(ctx)
+        cold = new_model_note(ctx, versions)
     finally:
         ctx.close()
     if not versions:
@@ -44,6 +45,8 @@ def model_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
             m.note(),
         )
     out.print(t)
+    if cold:
+        say(cold)
 
 
 @model_app.command("train")

@@ -74,3 +74,17 @@ def model_versions(ctx: HubContext) -> list[ModelVersion]:
         )
         for s in reversed(snaps)
     ]
+
+
+def new_model_note(ctx: HubContext, versions: list[ModelVersion]) -> str | None:
+    """When versions are stored but none is the engine's own: hub.yaml changed what the model is
+    (catalog, feature schema, bandit, seed), so the engine decides with a new, cold model. The
+    list showed every older version with no "in use" and said nothing of it."""
+    engine = getattr(ctx.policy, "model_name", None)
+    if engine is None or not versions or any(v.in_family for v in versions):
+        return None
+    return (
+        f"The engine's model for this hub.yaml, {engine}, has no saved version yet: its catalog, feature schema"
+        " or bandit differs from the versions listed, so it starts cold (following the legacy rules until"
+        " actions mature) and `hub model rollback` reaches only its own versions."
+    )

@@ -28,7 +28,8 @@ What is recomputed exactly, and what is approximated:
   apprentice threshold); a candidate that needs a new model starts cold, as it would when
   deployed (it follows the legacy rules until actions mature);
 - not modelled: the per-owner daily handoff budget (depends on the whole batch) and governance
-  after the policy (approvals, kill switches, routing);
+  after the policy (approvals, kill switches, routing); a candidate that changes one of these
+  gets a warning naming the keys, and its verdict says the change was not estimated;
 - rewards are the finalized ``reward_total``, i.e. under the objective weights in force when the
   window closed; a candidate's own ``objective`` changes what it would learn, not the yardstick;
 - for ``decision.policy: rules`` the action is the rules' ``next_best_action`` when it is a catalog
@@ -97,6 +98,23 @@ def load_candidate(path: str | Path) -> Settings:
         return load_settings(path)
     except ConfigError as exc:
         raise ConfigError([(p, m) for p, m in exc.problems] + [("", f"(in the candidate file {path})")]) from None
+
+
+#: what acts after the policy, by key path: a candidate that changes one is estimated without it
+_UNMODELLED = (
+    ("decision.owners", lambda s: s.decision.owners),
+    ("decision.engine.sales_handoffs_per_owner_per_day", lambda s: s.decision.engine.sales_handoffs_per_owner_per_day),
+    ("governance.autonomy", lambda s: s.governance.autonomy),
+    ("governance.kill_switches", lambda s: s.governance.kill_switches),
+    ("governance.alerts.kill_switch", lambda s: s.governance.alerts.kill_switch),
+)
+
+
+def unmodelled_changes(current: Settings, candidate: Settings) -> list[str]:
+    """Key paths whose change the replay cannot show: approvals and actions switched ``off``,
+    kill switches, owner routing and the per-owner hand-off budget all act after the policy.
+    Switching the most taken action off read as "No clear difference" before."""
+    return [path for path, get in _UNMODELLED if get(current) != get(candidate)]
 
 
 def load_log(conn: Connection, since: datetime | None = None) -> DecisionLog:
@@ -435,4 +453,11 @@ def evaluate_candidate(
         seed=seed,
     )
     ev.notes = notes + ev.notes
+    ev.unmodelled = unmodelled_changes(current, candidate)
+    if ev.unmodelled:
+        ev.warnings.append(
+            f"The candidate changes {', '.join(ev.unmodelled)}: approvals, actions switched off, kill switches,"
+            " owner routing and the hand-off budget act after the policy, and this replay estimates the policy"
+            " alone, so nothing here measures that change."
+        )
     return ev

@@ -96,6 +96,8 @@ class OfflineEvaluation:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     alpha: float = 0.05
+    #: key paths the candidate changes that the replay does not model (hub evaluate: governance, routing)
+    unmodelled: list[str] = field(default_factory=list)
 
     @property
     def better(self) -> bool | None:
@@ -121,6 +123,15 @@ class OfflineEvaluation:
             head = f"The candidate would likely have done worse than the current config: {nums}."
         else:
             head = f"No clear difference between the candidate and the current config: {nums}."
+        if self.unmodelled:
+            changed = ", ".join(self.unmodelled)
+            if d.low == d.high == 0:  # the policy replayed is the same on both sides
+                head = (
+                    f"Not estimated: the candidate changes {changed}, which this replay does not model, and its"
+                    f" decision policy is the current one ({nums})."
+                )
+            else:
+                head += f" This leaves out the candidate's change to {changed}, which the replay does not model."
         if self.warnings:
             head += " Treat with caution: see the warnings."
         return head
@@ -142,6 +153,7 @@ class OfflineEvaluation:
             "better": self.better,
             "warnings": self.warnings,
             "notes": self.notes,
+            "unmodelled": self.unmodelled,
             "verdict": self.verdict,
         }
 

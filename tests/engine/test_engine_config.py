@@ -124,3 +124,23 @@ def test_an_email_action_on_another_channel_is_refused_naming_the_key(channel):
         parse_settings({"decision": {"actions": actions}})
     assert exc.value.problems[0][0] == "decision.actions[1].channel"
     assert "email" in exc.value.problems[0][1]
+
+
+def test_model_list_says_a_changed_config_starts_a_new_model(tmp_path):
+    """After a catalog change none of the listed versions decides, and nothing said why."""
+    from datetime import UTC, datetime
+
+    from hub.store import Store
+    from hub.store import learning as learning_store
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    store = Store(url, auto_migrate=True)
+    with store.begin() as conn:
+        learning_store.save_snapshot(conn, "engine-0123456789", b"x", {"learned": 5}, datetime(2026, 1, 5, tzinfo=UTC))
+    store.dispose()
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump({"store_url": url}))
+    listed = run_hub("model", "list", "-c", str(path), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    words = " ".join((listed.stdout + listed.stderr).split())
+    assert "engine-0123456789" in words and "has no saved version yet" in words and "starts cold" in words

@@ -235,7 +235,7 @@ def test_the_traces_exclusion_reasons_follow_the_mask_steps():
             elif (entry.id == sales or marketing) and quiet:
                 want = f"quiet period: sales touch 0.5 days ago (< {cp.sales_quiet_days})"
             elif marketing and touches >= cp.max_marketing_touches_7d:
-                want = f"touch cap: {touches} marketing touches in 7 days"
+                want = f"touch cap: {touches} {'e-mail' if touches == 1 else 'e-mails'} in 7 days"
             else:
                 want = None
             assert why == want, (i, entry.id)

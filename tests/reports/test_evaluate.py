@@ -293,3 +293,32 @@ def test_cli_writes_intervals_as_every_other_table_does(tmp_path, url):
     row = next(ln for ln in text.splitlines() if "candidate " in ln and "doubly robust" in ln)
     assert interval(dr["low"], dr["high"]) in row and " .. " not in text, row
     assert f"difference {estimate(diff['value'], diff['low'], diff['high'])}" in " ".join(doc["verdict"].split())
+
+
+def test_a_governance_change_is_not_passed_off_as_no_difference(url):
+    """Switching the logged action off (never sent) is not "no clear difference": the replay
+    models the decision section only, and the verdict says the change was not estimated."""
+    write_log(url, n=200)
+    store = Store(url)
+    current = settings(url, UNIFORM)
+    off = Settings.model_validate(
+        {"store_url": url, "decision": UNIFORM, "governance": {"autonomy": {"actions": {"email_good": "off"}}}}
+    )
+    ev = evaluate_candidate(store, current, off, n_bootstrap=100)
+    routed = Settings.model_validate(
+        {
+            "store_url": url,
+            "decision": {**UNIFORM, "owners": [{"id": "7"}]},
+            "governance": {"kill_switches": {"routing": True}},
+        }
+    )
+    ev2 = evaluate_candidate(store, current, routed, n_bootstrap=100)
+    same = evaluate_candidate(store, current, current, n_bootstrap=100)
+    store.dispose()
+    assert ev.unmodelled == ["governance.autonomy"]
+    assert "No clear difference" not in ev.verdict and "governance.autonomy" in ev.verdict
+    assert any("governance.autonomy" in w for w in ev.warnings)
+    assert ev.to_dict()["unmodelled"] == ["governance.autonomy"]
+    assert ev2.unmodelled == ["decision.owners", "governance.kill_switches"]
+    assert "decision.owners" in ev2.verdict
+    assert same.unmodelled == [] and "No clear difference" in same.verdict
