@@ -14,6 +14,12 @@ import ssl
 #: what cause() says when the server's certificate did not verify against the trusted CAs
 UNTRUSTED = "its certificate is not trusted"
 
+#: how long work waits for a vendor that gave no answer at all before it tries again. Nothing
+#: sent is at fault when the host cannot be reached, so the connector raises its error as
+#: ``blocked`` (hub.errors.RetryableError): queued pushes keep their attempts however long the
+#: outage lasts, and go out within this long of its end.
+RETRY_SECONDS = 60.0
+
 #: innermost causes, most specific first (ConnectionRefusedError is an OSError too)
 _CAUSES: tuple[tuple[type[BaseException], str], ...] = (
     (ssl.SSLCertVerificationError, UNTRUSTED),

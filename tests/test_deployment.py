@@ -41,3 +41,18 @@ def test_every_compose_command_is_a_real_hub_command_with_real_options():
         n for n, s in compose["services"].items() if "command" in s and s["command"][0] not in ("hub", "redis-server")
     ]
     assert others == [], f"services running commands that are not ours: {others}"
+
+
+def test_every_hub_service_gets_the_secrets_hub_yaml_names_from_dot_env():
+    """hub.yaml holds `${HUBSPOT_TOKEN}`-style references (hub init's sample says so); Compose
+    reads .env only to fill in docker-compose.yml itself, and a container's environment holds
+    what its service lists and nothing else. Without an env_file every hub container stopped at
+    "environment variable HUBSPOT_TOKEN is not set" however .env was written."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name, svc in compose["services"].items():
+        if "command" not in svc or svc["command"][0] != "hub":
+            continue
+        files = svc.get("env_file")
+        assert files, f"service {name} has no env_file: hub.yaml's ${{VAR}} secrets never reach it"
+        paths = [f if isinstance(f, str) else f["path"] for f in (files if isinstance(files, list) else [files])]
+        assert ".env" in [p.removeprefix("./") for p in paths], (name, paths)

@@ -31,6 +31,7 @@ from connectors.hubspot.config import HubSpotSettings
 from hub.connector import Runtime
 from hub.errors import FatalConnectorError, RetryableError
 from hub.ratelimit import Limit
+from hub.unreachable import RETRY_SECONDS as UNREACHABLE_RETRY_SECONDS
 from hub.unreachable import unreachable, what_to_do
 
 log = logging.getLogger(__name__)
@@ -259,8 +260,15 @@ class HubSpotClient:
                 wait, errors = self._transient_wait(op, status, retry_after, errors), errors + 1
                 tries = errors
             if tries > self.s.max_retries:
-                if status is None:  # no answer at all: where to look, and that nothing is lost
+                if status is None:
+                    # no answer at all: where to look, and that nothing is lost. The portal as a
+                    # whole is out of reach, so no push is at fault and none spends an attempt
                     reason += f"; {what_to_do('base_url')}"
+                    raise RetryableError(
+                        f"HubSpot {op} still failing after {tries} tries: {reason}",
+                        retry_after=max(wait, UNREACHABLE_RETRY_SECONDS),
+                        blocked=True,
+                    )
                 raise RetryableError(
                     f"HubSpot {op} still failing after {tries} tries: {reason}", status=status, retry_after=wait
                 )

@@ -47,6 +47,7 @@ from simple_salesforce.login import SalesforceLogin
 
 from connectors.salesforce.config import SalesforceSettings
 from hub.errors import FatalConnectorError, RetryableError
+from hub.unreachable import RETRY_SECONDS as UNREACHABLE_RETRY_SECONDS
 from hub.unreachable import UNTRUSTED, cause, unreachable, what_to_do
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,9 @@ class SalesforceClient:
                 "Check the credentials and the connected app's policies."
             ) from None
         except requests.RequestException as exc:
-            raise RetryableError(f"Salesforce login: {_unreachable(exc, s.domain)}") from None
+            raise RetryableError(
+                f"Salesforce login: {_unreachable(exc, s.domain)}", retry_after=UNREACHABLE_RETRY_SECONDS, blocked=True
+            ) from None
         self.logins += 1
         return Salesforce(session_id=session_id, instance=instance, **common)
 
@@ -271,7 +274,12 @@ class SalesforceClient:
                     attempt += 1
                     self.sleep(0.5 * 2**attempt)
                     continue
-                raise RetryableError(f"Salesforce: {_unreachable(exc, 'the instance')}") from None
+                # the org gave no answer: no write is at fault, none spends an attempt (hub/unreachable.py)
+                raise RetryableError(
+                    f"Salesforce: {_unreachable(exc, 'the instance')}",
+                    retry_after=UNREACHABLE_RETRY_SECONDS,
+                    blocked=True,
+                ) from None
             self._note_usage(sf)
             return result
 

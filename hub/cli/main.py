@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from hub.cli import forget, pipeline, services, status
 from hub.cli.common import ConfigOpt, HubGroup, JsonOpt, err, load_config, out, print_json, progress_bar, say, table
@@ -153,7 +154,7 @@ def connectors_list(
     else:
         t = table(*cols, title="Connectors", wrap=("problem",))
         for row in rows:
-            t.add_row(*row)
+            t.add_row(*map(Text, row))  # a plugin's error or a check's problem as written ([extras] too)
         out.print(t)
     if ended:
         err.print(

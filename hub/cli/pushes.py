@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from hub.cli.common import ConfigOpt, JsonOpt, err, load_config, out, print_json, say, table
 from hub.reports.numbers import counted
@@ -56,7 +57,8 @@ def pushes_list(
         return
     t = table("id", "connector", "record", "kind", "state", "attempts", "last error", title=f"Pushes ({state})")
     for r in rows:
-        t.add_row(str(r.id), r.connector, r.external_id, r.kind, r.state, str(r.attempts), r.last_error or "")
+        # a vendor's reason as written: "allowed options: [email, ...]" is no style tag
+        t.add_row(str(r.id), r.connector, r.external_id, r.kind, r.state, str(r.attempts), Text(r.last_error or ""))
     out.print(t)
     if len(rows) == limit:
         say(f"The newest {limit:,} shown; there may be more: --limit N, or --json for scripts.")

@@ -66,7 +66,7 @@ def flower(config: ConfigOpt = None, port: int = 5555) -> None:
     try:
         import flower as _  # noqa: F401
     except ImportError:
-        err.print("Flower is not installed: pip install 'decision-hub[ops]'")
+        err.print("Flower is not installed: pip install 'decision-hub[ops]'", markup=False)
         raise typer.Exit(1) from None
     celery_app = configure(load_config(config))
     celery_app.start(["flower", f"--port={port}"])

@@ -5,6 +5,7 @@ to do. Before, it said "Salesforce unreachable: ConnectionError" (and the login 
 from __future__ import annotations
 
 from hub.config import ConnectorEntry
+from hub.models import Action, ActionKind, Identity, PushRequest
 from hub.plugins import build_plugin_manager
 from hub.sandbox.serve import start_sandbox
 from hub.sandbox.world import World
@@ -54,3 +55,29 @@ def test_an_org_whose_certificate_is_not_trusted_says_to_check_ca_bundle(tmp_pat
             conn.close()
     assert "certificate" in said and "ca_bundle" in said and "SSLError" not in said, said
     assert "domain setting" not in said, said
+
+
+def test_writes_to_an_org_that_stops_answering_wait_without_spending_attempts():
+    """No write is at fault when the org gives no answer: the connector reports its writes
+    blocked (each push waits with where and why and keeps its attempts), not retryable, which
+    spent one attempt per pass and failed every queued write after `push.max_attempts` passes
+    of an outage (5-10 minutes with the defaults)."""
+    with start_sandbox(World(n_contacts=60, seed=8, salesforce_hub_fields=True)) as sb:
+        contact = next(iter(sb.world.salesforce.objects["Contact"]))
+        port = sb._servers[1].port
+        conn = _connector(sb)
+        try:
+            assert conn.check().ok  # logged in while the org answered
+            sb._servers[1].stop()
+            conn.client.http.close()
+            write = PushRequest(
+                push_id=1,
+                identity=Identity(connector="sf", object_type="contact", external_id=contact),
+                action=Action(kind=ActionKind.SET_FIELDS, payload={"fields": {"next_best_action": "wait"}}),
+            )
+            (res,) = conn.push([write])
+        finally:
+            conn.close()
+    assert res.status == "blocked", res
+    assert f"127.0.0.1:{port}" in res.reason and "connection refused" in res.reason, res.reason
+    assert res.retry_after and res.retry_after >= 60
