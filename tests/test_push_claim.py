@@ -108,3 +108,33 @@ def test_migration_0008_gives_open_pushes_their_bucket(tmp_path):
     assert got == {"rec-0": push_store.bucket_of("rec-0"), "rec-1": push_store.bucket_of("rec-1"), "rec-2": 0}
     assert got["rec-0"] != 0 or got["rec-1"] != 0, "the hash is not all zero"
     engine.dispose()
+
+
+def test_a_push_superseded_while_it_is_being_claimed_is_not_sent(pg_url, monkeypatch):
+    """A decide that supersedes a pending push between the claim's read and its update (two
+    workers on PostgreSQL) had its row put back to ``sending`` by the claim, which then sent
+    the stale write beside the new one. The claim's update re-checks that the row is still due."""
+    store = Store(pg_url, auto_migrate=True)
+    with store.begin() as conn:
+        upsert_contacts(conn, [Contact(identities=[Identity(connector="crm", external_id="x")])], NOW)
+        cid = conn.execute(select(contacts.c.id)).scalar()
+        (did,) = insert_decisions(conn, [Decision(contact_id=cid, actions=[], policy="p", policy_version="1")], "k")
+        push_store.enqueue(conn, _rows(cid, did, ["a", "b"], "email"), NOW)
+    newest = push_store._newest_intent
+    later = NOW + timedelta(seconds=1)
+
+    def decide_meanwhile(conn, connector, page, now):  # noqa: ANN001 - the claim's own arguments
+        kept = newest(conn, connector, page, now)
+        with store.begin() as other:  # another worker's decide commits a newer write for record a
+            push_store.enqueue(other, _rows(cid, did, ["a"], "call"), later)
+        return kept
+
+    monkeypatch.setattr(push_store, "_newest_intent", decide_meanwhile)
+    with store.begin() as conn:
+        claimed = push_store.claim_due(conn, "crm", NOW, 10, 60)
+    monkeypatch.undo()
+    assert [(r.identity.external_id, r.payload["fields"]["next_best_action"]) for r in claimed] == [("b", "email")]
+    with store.begin() as conn:  # the stale row stays superseded; the newer write is the one to send
+        again = push_store.claim_due(conn, "crm", later, 10, 60)
+    assert [(r.identity.external_id, r.payload["fields"]["next_best_action"]) for r in again] == [("a", "call")]
+    store.dispose()

@@ -224,11 +224,18 @@ def claim_due(
             break
     if not rows:
         return []
-    conn.execute(
-        update(pushes)
-        .where(pushes.c.id.in_([r.id for r in rows]))
-        .values(state="sending", lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+    # due again in the update itself: a decide that superseded a row (or another claim that took
+    # it) after the read above committed first, and PostgreSQL re-checks the condition on the row
+    # it waited for, so a stale write is never put back to sending
+    claimed = set(
+        conn.execute(
+            update(pushes)
+            .where(pushes.c.id.in_([r.id for r in rows]), due)
+            .values(state="sending", lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+            .returning(pushes.c.id)
+        ).scalars()
     )
+    rows = [r for r in rows if r.id in claimed]
     return [
         PushRow(
             id=r.id,
