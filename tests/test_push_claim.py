@@ -138,3 +138,37 @@ def test_a_push_superseded_while_it_is_being_claimed_is_not_sent(pg_url, monkeyp
         again = push_store.claim_due(conn, "crm", later, 10, 60)
     assert [(r.identity.external_id, r.payload["fields"]["next_best_action"]) for r in again] == [("a", "call")]
     store.dispose()
+
+
+def test_a_push_a_worker_claims_while_a_decide_folds_it_stays_in_flight_and_is_waited_for(pg_url, monkeypatch):
+    """The other order of the same race: a decide read a pending push to fold into its newer
+    write, a worker claimed that push and committed, and the decide marked it superseded anyway.
+    The newer write then no longer waited for it (a superseded row is not in flight), so the stale
+    write could land last. Now only rows still pending are folded in; a claimed one is waited for."""
+    store = Store(pg_url, auto_migrate=True)
+    with store.begin() as conn:
+        upsert_contacts(conn, [Contact(identities=[Identity(connector="crm", external_id="x")])], NOW)
+        cid = conn.execute(select(contacts.c.id)).scalar()
+        (did,) = insert_decisions(conn, [Decision(contact_id=cid, actions=[], policy="p", policy_version="1")], "k")
+        push_store.enqueue(conn, _rows(cid, did, ["a"], "email"), NOW)
+    fold_key, claimed, once = push_store._fold_key, [], []
+
+    def claim_meanwhile(*key):  # noqa: ANN002 - _fold_key's own arguments
+        if not once:  # after the decide read the pending row: a worker takes it (the claim folds keys too)
+            once.append(True)
+            with store.begin() as other:
+                claimed.extend(push_store.claim_due(other, "crm", NOW, 10, 60))
+        return fold_key(*key)
+
+    later = NOW + timedelta(seconds=1)
+    monkeypatch.setattr(push_store, "_fold_key", claim_meanwhile)
+    with store.begin() as conn:
+        push_store.enqueue(conn, _rows(cid, did, ["a"], "call"), later)
+    monkeypatch.undo()
+    assert [r.identity.external_id for r in claimed] == ["a"]
+    with store.begin() as conn:
+        states = sorted(conn.execute(select(push_store.pushes.c.id, push_store.pushes.c.state)).all())
+        waiting = push_store.claim_due(conn, "crm", later, 10, 60)
+    assert [s for _, s in states] == ["sending", "pending"]  # the claimed write is still in flight
+    assert waiting == []  # the newer write waits for it, so the two land in order
+    store.dispose()

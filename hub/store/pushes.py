@@ -89,17 +89,28 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
     open_by_key: dict[tuple, list[Any]] = {}
     for r in open_rows:
         open_by_key.setdefault(_fold_key(r.connector, r.object_type, r.external_id, r.kind, r.payload), []).append(r)
-    superseded: list[int] = []
-    for row in rows:
-        key = _fold_key(row["connector"], row["object_type"], row["external_id"], row["kind"], row["payload"])
-        for old in open_by_key.pop(key, []):
-            if row["kind"] == ActionKind.SET_FIELDS.value:
-                row["payload"] = {"fields": {**old.payload.get("fields", {}), **row["payload"].get("fields", {})}}
-            superseded.append(old.id)
-    if superseded:
-        conn.execute(
-            update(pushes).where(among(conn, pushes.c.id, superseded)).values(state="superseded", updated_at=now)
+    folds = [
+        (row, old)
+        for row in rows
+        for old in open_by_key.pop(
+            _fold_key(row["connector"], row["object_type"], row["external_id"], row["kind"], row["payload"]), []
         )
+    ]
+    # still pending in the update itself: a push a worker claimed after the read above is in
+    # flight, so it is not folded in (the new one waits for it and lands after it, in order)
+    taken = set()
+    if folds:
+        taken = set(
+            conn.execute(
+                update(pushes)
+                .where(among(conn, pushes.c.id, [old.id for _, old in folds]), pushes.c.state == "pending")
+                .values(state="superseded", updated_at=now)
+                .returning(pushes.c.id)
+            ).scalars()
+        )
+    for row, old in folds:
+        if old.id in taken and row["kind"] == ActionKind.SET_FIELDS.value:
+            row["payload"] = {"fields": {**old.payload.get("fields", {}), **row["payload"].get("fields", {})}}
     return _insert(conn, rows, now, "pending")
 
 
