@@ -27,7 +27,8 @@ from hub.governance.alerts import acknowledge, list_alerts
 from hub.governance.rollback import audited_rollback
 from hub.reports.numbers import counted
 from hub.secrets import masked
-from hub.store import console_views, held, suppressions
+from hub.store import console_views
+from hub.store.held import HOLD_DAYS
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 MAX_BULK = 200
@@ -47,13 +48,14 @@ def governance_summary(state: ApiState) -> dict:
     """What the overview shows: open alerts, kill switches on, approvals waiting, and the lines
     `hub status` prints below them (people forgotten, activities held for a contact)."""
     with state.ctx.store.connect() as conn:
+        forgotten, waiting_activities = console_views.forgotten_and_held(conn)
         return {
             "alerts": list_alerts(conn, "open", 50),
             "switches": [s for s in killswitch.states(conn, state.settings.governance).values() if s.on],
             "waiting": approvals.counts(conn).get("awaiting", 0),
-            "suppressed": suppressions.counts(conn)["people"],
-            "held": held.count(conn),
-            "hold_days": held.HOLD_DAYS,
+            "suppressed": forgotten,
+            "held": waiting_activities,
+            "hold_days": HOLD_DAYS,
         }
 
 

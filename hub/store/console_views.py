@@ -15,12 +15,31 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select
 
 from hub.store.contacts import aware
-from hub.store.schema import approvals, contact_emails, contacts, decision_features, decisions, identities, pushes
+from hub.store.schema import (
+    approvals,
+    contact_emails,
+    contacts,
+    decision_features,
+    decisions,
+    held_activities,
+    identities,
+    pushes,
+    suppressions,
+)
 
 
 def _day(v: Any) -> date:
     """SQLite's date() gives text, PostgreSQL's a date."""
     return v if isinstance(v, date) else date.fromisoformat(str(v)[:10])
+
+
+def forgotten_and_held(conn: Connection) -> tuple[int, int]:
+    """People on the suppression list and activities held for a contact not synced yet, in one
+    statement (what `hub status` reads with suppressions.counts and held.count)."""
+    people = select(func.count(func.distinct(suppressions.c.person))).scalar_subquery()
+    held = select(func.count()).select_from(held_activities).scalar_subquery()
+    forgotten, waiting = conn.execute(select(people, held)).one()
+    return int(forgotten or 0), int(waiting or 0)
 
 
 def decisions_per_day(conn: Connection, since: datetime) -> list[tuple[date, str, int]]:

@@ -443,7 +443,9 @@ def test_pages_cost_the_same_few_queries_whatever_the_store_holds(client, crm):
     push_connector(ctx, "crm")
     big = _queries_per_page(client)
     assert big == small
-    assert max(small.values()) <= 16, small
+    assert max(small.values()) <= 17, (
+        small
+    )  # the Overview's: 17 since it says forgotten people and held activities (one statement)
 
 
 def test_the_inspector_splits_a_reason_into_its_factors_after_its_head():
