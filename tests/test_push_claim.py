@@ -22,12 +22,18 @@ def _rows(cid: int, did: int, records: list[str], value: str) -> list[dict]:
     return set_field_rows(cid, did, records, {"next_best_action": value})
 
 
+def _contact_and_decision(conn) -> tuple[int, int]:  # noqa: ANN001 - a store connection
+    """One contact with one decision to queue its pushes under: (contact id, decision id)."""
+    upsert_contacts(conn, [Contact(identities=[Identity(connector="crm", external_id="x")])], NOW)
+    cid = conn.execute(select(contacts.c.id)).scalar()
+    (did,) = insert_decisions(conn, [Decision(contact_id=cid, actions=[], policy="p", policy_version="1")], "k")
+    return cid, did
+
+
 def test_rows_blocked_by_in_flight_siblings_do_not_hide_the_rest(store_url):
     store = Store(store_url, auto_migrate=True)
     with store.begin() as conn:
-        upsert_contacts(conn, [Contact(identities=[Identity(connector="crm", external_id="x")])], NOW)
-        cid = conn.execute(select(contacts.c.id)).scalar()
-        (did,) = insert_decisions(conn, [Decision(contact_id=cid, actions=[], policy="p", policy_version="1")], "k")
+        cid, did = _contact_and_decision(conn)
         push_store.enqueue(conn, _rows(cid, did, ["a", "b"], "email"), NOW)
         first = push_store.claim_due(conn, "crm", NOW, 2, 60)  # in flight; then the worker dies
         assert sorted(r.identity.external_id for r in first) == ["a", "b"]
@@ -49,9 +55,7 @@ def test_rows_blocked_by_in_flight_siblings_do_not_hide_the_rest(store_url):
 def test_lanes_hold_disjoint_records_and_every_push_of_a_record_is_in_one_lane(store_url):
     store = Store(store_url, auto_migrate=True)
     with store.begin() as conn:
-        upsert_contacts(conn, [Contact(identities=[Identity(connector="crm", external_id="x")])], NOW)
-        cid = conn.execute(select(contacts.c.id)).scalar()
-        (did,) = insert_decisions(conn, [Decision(contact_id=cid, actions=[], policy="p", policy_version="1")], "k")
+        cid, did = _contact_and_decision(conn)
         records = [f"r{i}" for i in range(60)]
         lists = [{**r, "kind": "add_to_list", "payload": {"list": "hot"}} for r in _rows(cid, did, records, "x")]
         push_store.enqueue(conn, _rows(cid, did, records, "email") + lists, NOW)
@@ -116,9 +120,7 @@ def test_a_push_superseded_while_it_is_being_claimed_is_not_sent(pg_url, monkeyp
     the stale write beside the new one. The claim's update re-checks that the row is still due."""
     store = Store(pg_url, auto_migrate=True)
     with store.begin() as conn:
-        upsert_contacts(conn, [Contact(identities=[Identity(connector="crm", external_id="x")])], NOW)
-        cid = conn.execute(select(contacts.c.id)).scalar()
-        (did,) = insert_decisions(conn, [Decision(contact_id=cid, actions=[], policy="p", policy_version="1")], "k")
+        cid, did = _contact_and_decision(conn)
         push_store.enqueue(conn, _rows(cid, did, ["a", "b"], "email"), NOW)
     newest = push_store._newest_intent
     later = NOW + timedelta(seconds=1)
@@ -147,9 +149,7 @@ def test_a_push_a_worker_claims_while_a_decide_folds_it_stays_in_flight_and_is_w
     write could land last. Now only rows still pending are folded in; a claimed one is waited for."""
     store = Store(pg_url, auto_migrate=True)
     with store.begin() as conn:
-        upsert_contacts(conn, [Contact(identities=[Identity(connector="crm", external_id="x")])], NOW)
-        cid = conn.execute(select(contacts.c.id)).scalar()
-        (did,) = insert_decisions(conn, [Decision(contact_id=cid, actions=[], policy="p", policy_version="1")], "k")
+        cid, did = _contact_and_decision(conn)
         push_store.enqueue(conn, _rows(cid, did, ["a"], "email"), NOW)
     fold_key, claimed, once = push_store._fold_key, [], []
 
