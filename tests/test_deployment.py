@@ -56,3 +56,27 @@ def test_every_hub_service_gets_the_secrets_hub_yaml_names_from_dot_env():
         assert files, f"service {name} has no env_file: hub.yaml's ${{VAR}} secrets never reach it"
         paths = [f if isinstance(f, str) else f["path"] for f in (files if isinstance(files, list) else [files])]
         assert ".env" in [p.removeprefix("./") for p in paths], (name, paths)
+
+
+def test_the_beat_refuses_a_store_never_migrated_as_a_worker_does(tmp_path, pg_url):
+    """`hub beat` started against a PostgreSQL store nobody migrated and scheduled tasks that
+    every worker refuses; it now exits 1 saying to run `hub migrate`, as `hub worker` does.
+    (No broker answers here: neither gets as far as one.)"""
+    import subprocess
+    import sys
+
+    import yaml
+
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text(yaml.safe_dump({"store_url": pg_url, "broker_url": "redis://127.0.0.1:1/0"}))
+    for command in ("worker", "beat"):
+        res = subprocess.run(
+            [sys.executable, "-m", "hub.cli.main", command, "-c", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert res.returncode == 1, (command, res.stdout, res.stderr)
+        assert "hub migrate" in res.stderr + res.stdout, (command, res.stderr)
+    assert not (tmp_path / "celerybeat-schedule").exists()  # the beat never started

@@ -39,7 +39,7 @@ def worker(
 
 
 def _check_store(url: str) -> None:
-    """Before a worker says "ready.": a store never migrated (or migrated by a newer hub) fails
+    """Before a worker (or the beat) starts: a store never migrated (or migrated by a newer hub) fails
     every task, so it is an error (exit 1, what to do); one that does not answer may be
     restarting, so the worker starts and says so, and its tasks retry until it is back."""
     from hub.errors import StoreUnavailable
@@ -55,7 +55,9 @@ def beat(config: ConfigOpt = None, loglevel: str = "INFO", schedule_file: Path =
     """Start the scheduler (run exactly one): syncs and pushes at each connector's interval."""
     from tasks import configure
 
-    celery_app = configure(load_config(config))
+    settings = load_config(config)
+    _check_store(settings.store_url)  # as a worker does: a store never migrated is refused before it schedules
+    celery_app = configure(settings)
     celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule_file}"])
 
 
