@@ -71,5 +71,5 @@ def check_exit_code(settings: Settings | None, console) -> int:  # noqa: ANN001 
         # setup only helps with what the hub writes; a login, a source table or a host it cannot mend
         setup = any("connectors setup" in p for p in said)
         nxt = "[bold]hub connectors setup[/] for missing fields" if setup else "fix what each line above names"
-        console.print(f"{counted(failed, 'connector')} failed their check. Next: {nxt}.")
+        console.print(f"{counted(failed, 'connector')} failed {'its' if failed == 1 else 'their'} check. Next: {nxt}.")
     return 1 if failed else 0

@@ -37,6 +37,7 @@ def test_a_check_problem_in_the_connectors_table_keeps_its_brackets(tmp_path):
     assert res.exit_code == 1
     table = res.output.split("Connectors", 1)[1].split("└", 1)[0]
     assert "'decision-hub[warehouse-snowflake]'" in " ".join(table.replace("│", " ").split()), res.output
+    assert "1 connector failed its check." in " ".join(res.output.split()), res.output  # was "their"
 
 
 def test_a_failed_push_s_reason_keeps_its_brackets_in_hub_pushes_list(tmp_path):
