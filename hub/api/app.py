@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 
 from hub.api import openapi, problems
@@ -42,12 +43,16 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     from hub.console.decisions import router as decisions_router
     from hub.console.governance import router as governance_router
     from hub.console.insights import router as insights_router
+    from hub.console.render import invalid_address
     from hub.console.routes import router as console_router
 
     app.include_router(governance_router)  # before the console's catch-all /console/{name}
     app.include_router(insights_router)
     app.include_router(decisions_router)
     app.include_router(console_router)
+    app.add_exception_handler(
+        RequestValidationError, invalid_address
+    )  # the console's own page; the API's stay problems
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

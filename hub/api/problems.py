@@ -60,8 +60,13 @@ def _error(e: dict[str, Any]) -> dict[str, str]:
     return {"field": _loc(loc), "message": msg.removeprefix("Value error, ")}
 
 
-async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [_error(e) for e in exc.errors()]
+def field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    """Each problem of an invalid request as ``{field, message}``, worded for a person."""
+    return [_error(e) for e in exc.errors()]
+
+
+async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = field_errors(exc)
     first = errors[0] if errors else {"field": "body", "message": "invalid"}
     detail = f"{first['field']}: {first['message']}"
     if len(errors) > 1:
@@ -102,7 +107,7 @@ async def _known(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     for exc in (Problem, StoreError, ConfigError, *STORE_DOWN):
         app.add_exception_handler(exc, _known)

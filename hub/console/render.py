@@ -7,10 +7,11 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from hub.api.problems import Problem
+from hub.api.problems import Problem, field_errors, validation
 from hub.api.state import ApiState
 from hub.console import session as sessions
 from hub.governance import alerts, approvals, audit
@@ -173,3 +174,18 @@ def back(path: str, msg: str) -> RedirectResponse:
     """Post/redirect/get with a message shown on the page."""
     sep = "&" if "?" in path else "?"
     return RedirectResponse(f"{path}{sep}flash={quote(msg)}", status_code=303)
+
+
+async def invalid_address(request: Request, exc: RequestValidationError) -> Response:
+    """A console address edited by hand (``?before=abc``, ``/console/decisions/x``) answers a
+    console page saying what is wrong with it, not the API's JSON 422; the API's stay problems."""
+    if request.method != "GET" or not request.url.path.startswith("/console"):
+        return await validation(request, exc)
+    state = request.app.state.hub
+    sess = logged_in(request, state)
+    if sess is None:
+        return to_login()
+    what = "; ".join(
+        f"{e['field'].removeprefix('query.').removeprefix('path.')}: {e['message']}" for e in field_errors(exc)
+    )
+    return page(request, state, sess, "error.html", 400, title="This address is not valid", error=f"{what}.")

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import make_config, seed
+from tests.api.conftest import TOKENS, make_config, seed
 from tests.api.test_console import csrf_of, login
 
 
@@ -185,3 +185,16 @@ def test_the_overview_says_what_hub_status_says_of_forgotten_people_and_held_act
     page = " ".join(held.get("/console/").text.split())
     assert "Suppressed (forgotten) people: 1 (hub forget --list)" in page
     assert "Activities held for a contact not synced yet: 1 (stored when it syncs;" in page
+
+
+def test_an_address_edited_by_hand_answers_a_console_page_not_json(held):
+    """`/console/decisions?before=abc` or `/console/decisions/x` answered the API's JSON 422 in
+    the middle of the console; they now answer a console page saying what is wrong (400), and the
+    API's invalid requests stay problem documents."""
+    for address, field in (("/console/decisions?before=abc", "before"), ("/console/decisions/x", "decision_id")):
+        r = held.get(address)
+        assert r.status_code == 400 and r.headers["content-type"].startswith("text/html"), (address, r.text)
+        said = " ".join(r.text.split())
+        assert "This address is not valid" in said and f"{field}:" in said and 'href="/console/decisions"' in said
+    api = held.get("/v1/contacts/x", headers={"Authorization": "Bearer " + TOKENS["admin"]})
+    assert api.status_code == 422 and api.headers["content-type"] == "application/problem+json", api.text
