@@ -687,11 +687,10 @@ class EnginePolicy:
             )
             for i, note in zip(eng_rows, notes_e, strict=True):
                 # following the rules' action held by the guard is waiting for that cause, said in words
-                notes[i] = (
-                    self._held(i, batch[i], int(rule_action[i]), parts)
-                    if note == _FOLLOWING and not legacy_ok[i]
-                    else note
-                )
+                if note == _FOLLOWING and not legacy_ok[i]:
+                    action, why = self._held(i, batch[i], int(rule_action[i]), parts)
+                    note = f"The legacy rules' {action} is not allowed now: {why}"
+                notes[i] = note
             scores = self.model.predict_many(_take(F.X, eng)) * self.settings.engine.reward_scale
             demoted = self._budgets(batch, F, mask, eng, chosen, prop, notes, budget_used or {})
             # the rows the long-term value reranks: all but the random arm's and its own ablation's
@@ -783,14 +782,18 @@ class EnginePolicy:
         ]
         return [self._legacy_decision(v, m, now, h, {}) for v, m, h in zip(batch, matched, held, strict=True)]
 
-    def _held(self, i: int, view: ContactView, j: int, parts: Mapping[str, Any]) -> str:
-        """Row ``i``'s legacy action ``j``, forbidden by the mask, and why, in words (the trace's)."""
+    def _held(self, i: int, view: ContactView, j: int, parts: Mapping[str, Any]) -> tuple[str, str]:
+        """Row ``i``'s legacy action ``j``, forbidden by the mask: its id and why, in words (the trace's)."""
         rule, since, touches = (parts[key][i] for key in ("rule", "since_sales", "touches"))
-        why = self._excluded(j, view.contact.consent, bool(rule[j]), float(since), float(touches))
-        return f"The legacy rules' {self.ids[j]} is not allowed now: {why}"
+        return self.ids[j], self._excluded(j, view.contact.consent, bool(rule[j]), float(since), float(touches))
 
     def _legacy_decision(
-        self, view: ContactView, rule: int | None, now: datetime, held: str | None, update: Mapping[str, Any]
+        self,
+        view: ContactView,
+        rule: int | None,
+        now: datetime,
+        held: tuple[str, str] | None,
+        update: Mapping[str, Any],
     ) -> Decision:
         """The rules' decision for rule number ``rule``, or ``wait`` when its action is ``held``
         (why, from :meth:`_held`)."""
@@ -804,9 +807,7 @@ class EnginePolicy:
                 "propensity": 1.0,
                 "action": wait.id,
                 "actions": self._push_actions(wait, "wait (the rule's action is not allowed now)"),
-                "explanation": "wait: the legacy rule's action is not allowed now ("
-                + held.removeprefix("The legacy rules' ").replace(" is not allowed now: ", ": ", 1)
-                + ")",
+                "explanation": f"wait: the legacy rule's action is not allowed now ({held[0]}: {held[1]})",
             }
         )
 

@@ -50,9 +50,8 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     app.include_router(insights_router)
     app.include_router(decisions_router)
     app.include_router(console_router)
-    app.add_exception_handler(
-        RequestValidationError, invalid_address
-    )  # the console's own page; the API's stay problems
+    # a console address edited by hand gets the console's own page; the API's stay problems
+    app.add_exception_handler(RequestValidationError, invalid_address)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -137,6 +137,11 @@ def say(message: str) -> None:
     out.print(message, markup=False, highlight=False)
 
 
+def config_flag(config: Path | None) -> str:
+    """`` -c PATH`` when a command was given one, for the next commands a message names."""
+    return f" -c {config}" if config else ""
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print MESSAGE on stderr and return the Exit to raise: ``raise fail(...)``."""
     err.print(message, style="red", markup=False, highlight=False, soft_wrap=True)

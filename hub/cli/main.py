@@ -16,7 +16,19 @@ from rich.table import Table
 from rich.text import Text
 
 from hub.cli import forget, pipeline, services, status
-from hub.cli.common import ConfigOpt, HubGroup, JsonOpt, err, load_config, out, print_json, progress_bar, say, table
+from hub.cli.common import (
+    ConfigOpt,
+    HubGroup,
+    JsonOpt,
+    config_flag,
+    err,
+    load_config,
+    out,
+    print_json,
+    progress_bar,
+    say,
+    table,
+)
 from hub.cli.decisions import decisions as decisions_command
 from hub.cli.evaluate import evaluate_command
 from hub.cli.features import features_app
@@ -92,7 +104,7 @@ def config_validate(config: ConfigOpt = None) -> None:
     out.print(
         f"[green]OK[/] {config_path(config)}: {counted(len(settings.connectors), 'connector')}, policy {settings.decision.policy}."
     )
-    c = f" -c {config}" if config else ""
+    c = config_flag(config)
     if demo_ended(settings):  # its simulated CRMs are gone: nothing to set up
         out.print((DEMO_ENDED + DEMO_READ).format(c=c), markup=False)
     elif settings.enabled_connectors():  # a CRM refuses every push until its fields exist
@@ -157,9 +169,7 @@ def connectors_list(
             t.add_row(*map(Text, row))  # a plugin's error or a check's problem as written ([extras] too)
         out.print(t)
     if ended:
-        err.print(
-            (DEMO_ENDED + " Its last checks are above.").format(c=f" -c {config}" if config else ""), markup=False
-        )
+        err.print((DEMO_ENDED + " Its last checks are above.").format(c=config_flag(config)), markup=False)
         raise typer.Exit(2)
     if check:  # the same exit code with --json (its words go to stderr)
         raise typer.Exit(check_exit_code(settings, err))

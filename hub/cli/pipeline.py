@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import ConfigOpt, err, fail, open_context, out, progress_bar, say, table
+from hub.cli.common import ConfigOpt, config_flag, err, fail, open_context, out, progress_bar, say, table
 from hub.reports.numbers import counted
 
 
@@ -341,7 +341,7 @@ def run(
         expired, raised = counted(gov.expired, "approval"), counted(gov.monitor.raised, "new alert")
         out.print(f"{expired} expired; {raised}{switched} (hub status).")
     failed_syncs = [r for r in report.syncs if r.error]
-    c = f" -c {config}" if config else ""
+    c = config_flag(config)
     for r in failed_syncs:
         err.print(f"{r.connector}'s sync failed: {r.error}", style="red", markup=False, highlight=False, soft_wrap=True)
         err.print(

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hub.cli.common import ConfigOpt, err, out
+from hub.cli.common import ConfigOpt, config_flag, err, out
 from hub.config import load_settings
 from hub.connectors_setup import SetupResult, run_setup
 from hub.errors import ConfigError
@@ -76,7 +76,7 @@ def setup_command(
             todo = sum(1 for r in results for i in r.items or [] if i.state != "ok")
             out.print(f"{counted(todo, 'item')} to set up. Next: run [bold]hub connectors setup[/] without --dry-run.")
         elif ok:
-            c = f" -c {config}" if config else ""
+            c = config_flag(config)
             out.print(
                 "[green]Every field the hub writes is in place and writable.[/] Next: "
                 f"[bold]hub run --once{c}[/] (one pass: sync, decide, push), or [bold]hub worker{c}[/] and "

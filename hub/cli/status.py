@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from hub.cli.common import ConfigOpt, JsonOpt, load_config, out, print_json, say, table
+from hub.cli.common import ConfigOpt, JsonOpt, config_flag, load_config, out, print_json, say, table
 from hub.config import Settings
 from hub.demo_store import DEMO_ENDED, DEMO_READ, demo_ended
 from hub.reports.numbers import counted, utc_time
@@ -148,13 +148,13 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
             out.print(f"Workers alive: {len(st.workers or [])} {', '.join(st.workers or [])}")
             if not st.workers:
                 hint = DEMO_ENDED + DEMO_READ if demo_ended(settings) else NO_WORKERS
-                out.print(hint.format(c=f" -c {config}" if config else ""))
+                out.print(hint.format(c=config_flag(config)))
             elif st.queues_without_workers:
                 out.print(
                     NO_CONSUMER.format(
                         q=",".join(st.queues_without_workers),
                         q_spaced=", ".join(st.queues_without_workers),
-                        c=f" -c {config}" if config else "",
+                        c=config_flag(config),
                     )
                 )
     _governance_status(gov)
